@@ -1,0 +1,50 @@
+import { INestApplication, Logger as NestLogger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { WsAdapter } from '@nestjs/platform-ws';
+import { SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import {
+  AppConfig,
+  bodyParserErrorMiddleware,
+  correlationIdMiddleware,
+  Env,
+  loadConfig,
+} from '@app/common';
+import { AppModule, AppModuleOptions } from './app.module';
+import { buildOpenApi } from './openapi';
+
+export interface CreatedApp {
+  app: INestApplication;
+  config: AppConfig;
+}
+
+/**
+ * Builds the whole application from an environment record. Used by main.ts, by the
+ * end-to-end tests (real port, temp DATA_DIR) and by the OpenAPI script, so all three
+ * run exactly the same wiring.
+ */
+export async function createApp(env: Env, options: AppModuleOptions = {}): Promise<CreatedApp> {
+  const config = loadConfig(env);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, options), {
+    bufferLogs: true,
+    bodyParser: false,
+    abortOnError: false,
+  });
+  const logger = app.get(Logger);
+  app.useLogger(logger);
+  app.use(correlationIdMiddleware);
+  app.useBodyParser('json', { limit: config.app.jsonBodyLimitBytes, strict: true });
+  app.use(bodyParserErrorMiddleware);
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  app.useWebSocketAdapter(new WsAdapter(app));
+  app.enableShutdownHooks();
+  SwaggerModule.setup('docs', app, () => buildOpenApi(app), { jsonDocumentUrl: 'docs-json' });
+  const bootLog = new NestLogger('Bootstrap');
+  for (const notice of config.notices) bootLog.log(notice);
+  bootLog.log(
+    `store: ${config.database.driver}; relay bus: ${config.redis.url ? 'redis' : 'in-process'}`,
+  );
+  return { app, config };
+}

@@ -1,0 +1,29 @@
+// One jest run covers unit specs (beside the code), store contract specs and the
+// end-to-end specs in test/. `npm test` runs all of them.
+const swc = ['@swc/jest', { jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true }, target: 'es2022', keepClassNames: true } }];
+
+const libs = ['common', 'persistence', 'device-trust', 'provisioning', 'session', 'relay', 'offline-sync', 'vault', 'fraud'];
+const moduleNameMapper = { '^@app/api/(.*)$': '<rootDir>/apps/api/src/$1' };
+for (const lib of libs) {
+  moduleNameMapper[`^@app/${lib}$`] = `<rootDir>/libs/${lib}/src`;
+  moduleNameMapper[`^@app/${lib}/(.*)$`] = `<rootDir>/libs/${lib}/src/$1`;
+}
+
+const base = {
+  rootDir: __dirname,
+  transform: { '^.+\\.ts$': swc },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  moduleNameMapper,
+  testEnvironment: 'node',
+};
+
+module.exports = {
+  projects: [
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
+    { ...base, displayName: 'contract', testMatch: ['<rootDir>/libs/**/*.contract-spec.ts'] },
+    { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
+  ],
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
+  maxWorkers: 2,
+  testTimeout: 30000,
+};

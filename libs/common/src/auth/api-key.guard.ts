@@ -1,0 +1,49 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { Request } from 'express';
+import { AppError } from '../errors/app-error';
+import { ApiKeyService } from './api-key.service';
+import { Principal, Role } from './role';
+import { PUBLIC_KEY, ROLES_KEY } from './roles.decorator';
+
+export interface AuthenticatedRequest extends Request {
+  principal?: Principal;
+}
+
+/**
+ * Registered globally: every HTTP route must say either `@Public()` or `@Roles(...)`.
+ * A route that says neither is refused, so a forgotten decorator fails closed.
+ * Missing or unknown key → 401 `unauthorized`; known key of another role → 403 `forbidden`.
+ */
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly apiKeys: ApiKeyService,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    if (context.getType() !== 'http') return true;
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
+    const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets);
+    if (!roles || roles.length === 0) {
+      throw new AppError(403, 'forbidden', 'This route is not open to any role');
+    }
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const header = request.headers['x-api-key'];
+    const principal = this.apiKeys.resolve(Array.isArray(header) ? header[0] : header);
+    if (!principal) {
+      throw new AppError(401, 'unauthorized', 'A valid x-api-key header is required');
+    }
+    if (!principal.roles.some((role) => roles.includes(role))) {
+      throw new AppError(
+        403,
+        'forbidden',
+        `This route needs one of the roles: ${roles.join(', ')}`,
+      );
+    }
+    request.principal = principal;
+    return true;
+  }
+}

@@ -1,0 +1,43 @@
+import { IsOptional, IsString, MinLength } from 'class-validator';
+import { ConfigError } from './config-error';
+import { Env, validateEnv } from './env-schema';
+import { ROLES, Role } from '../auth/role';
+
+class AuthEnv {
+  @IsString() @MinLength(32, { message: 'must be at least 32 characters' }) JWT_SECRET!: string;
+  @IsOptional() @IsString() ADMIN_API_KEYS?: string;
+  @IsOptional() @IsString() PROVISIONER_API_KEYS?: string;
+  @IsOptional() @IsString() AUDITOR_API_KEYS?: string;
+  @IsOptional() @IsString() MOBILE_API_KEYS?: string;
+  @IsOptional() @IsString() HARDWARE_API_KEYS?: string;
+}
+
+export interface AuthSettings {
+  jwtSecret: string;
+  apiKeys: Record<Role, string[]>;
+}
+
+export const API_KEY_VARIABLES: Record<Role, string> = {
+  admin: 'ADMIN_API_KEYS',
+  provisioner: 'PROVISIONER_API_KEYS',
+  auditor: 'AUDITOR_API_KEYS',
+  mobile: 'MOBILE_API_KEYS',
+  hardware: 'HARDWARE_API_KEYS',
+};
+
+export function authConfig(env: Env): AuthSettings {
+  const v = validateEnv(AuthEnv, env);
+  const apiKeys = {} as Record<Role, string[]>;
+  for (const role of ROLES) {
+    const variable = API_KEY_VARIABLES[role];
+    const keys = (v[variable as keyof AuthEnv] ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter((k) => k.length > 0);
+    if (keys.length === 0) throw new ConfigError(variable, 'must list at least one key');
+    if (keys.some((k) => k.length < 16))
+      throw new ConfigError(variable, 'every key must be at least 16 characters');
+    apiKeys[role] = keys;
+  }
+  return { jwtSecret: v.JWT_SECRET, apiKeys };
+}

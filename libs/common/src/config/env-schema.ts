@@ -1,0 +1,30 @@
+import 'reflect-metadata';
+import { plainToInstance } from 'class-transformer';
+import { validateSync, ValidationError } from 'class-validator';
+import { ConfigError } from './config-error';
+
+export type Env = Record<string, string | undefined>;
+
+/**
+ * Validates the variables one namespace reads, with a class-validator schema class.
+ * The first failure becomes a ConfigError that names the variable (never its value).
+ */
+export function validateEnv<T extends object>(schema: new () => T, env: Env): T {
+  const picked: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && value !== '') picked[key] = value;
+  }
+  const instance = plainToInstance(schema, picked, { enableImplicitConversion: true });
+  const errors = validateSync(instance, { skipMissingProperties: false, whitelist: false });
+  if (errors.length > 0) {
+    const first = firstConstraint(errors[0]);
+    throw new ConfigError(errors[0].property, first);
+  }
+  return instance;
+}
+
+function firstConstraint(error: ValidationError): string {
+  const messages = Object.values(error.constraints ?? {});
+  // class-validator messages start with the property name; keep only the reason
+  return (messages[0] ?? 'is invalid').replace(new RegExp(`^${error.property}\\s+`), '');
+}

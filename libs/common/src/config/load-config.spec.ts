@@ -1,0 +1,77 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from './config-error';
+import { loadConfig } from './load-config';
+
+describe('loadConfig', () => {
+  let dataDir: string;
+  beforeEach(() => (dataDir = mkdtempSync(join(tmpdir(), 'mdai-config-'))));
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('should run on defaults, generating secrets once into a 0600 file', () => {
+    const first = loadConfig({ DATA_DIR: dataDir });
+    const file = join(dataDir, 'secrets.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(first.app.port).toBe(3000);
+    expect(first.database.driver).toBe('sqlite');
+    expect(first.session.ttlSeconds).toBe(180);
+    expect(first.notices.join()).toContain('generated JWT_SECRET');
+    expect(first.notices.join()).not.toContain(first.auth.jwtSecret);
+    const second = loadConfig({ DATA_DIR: dataDir });
+    expect(second.auth).toEqual(first.auth);
+    expect(second.vault.keys).toEqual(first.vault.keys);
+    expect(second.notices.join()).toContain('using local secrets');
+    expect(JSON.parse(readFileSync(file, 'utf8')).ADMIN_API_KEYS).toBe(first.auth.apiKeys.admin[0]);
+  });
+
+  it('should prefer variables from the environment over the generated ones', () => {
+    const config = loadConfig({
+      DATA_DIR: dataDir,
+      ADMIN_API_KEYS: 'admin-key-0000000001, admin-key-0000000002',
+    });
+    expect(config.auth.apiKeys.admin).toEqual(['admin-key-0000000001', 'admin-key-0000000002']);
+  });
+
+  it('should refuse to generate anything in production and name the variable', () => {
+    expect(() => loadConfig({ DATA_DIR: dataDir, NODE_ENV: 'production' })).toThrow(
+      new ConfigError(
+        'JWT_SECRET',
+        'is required when NODE_ENV=production (nothing is generated in production)',
+      ),
+    );
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ DATABASE_URL: 'postgres://x' }, 'DATABASE_URL'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
+    [{ JWT_SECRET: 'short' }, 'JWT_SECRET'],
+    [{ ADMIN_API_KEYS: 'tiny' }, 'ADMIN_API_KEYS'],
+    [{ VAULT_KEYS: 'v1:AAAA' }, 'VAULT_KEYS'],
+    [{ VAULT_ACTIVE_KEY: 'v9' }, 'VAULT_ACTIVE_KEY'],
+    [{ SESSION_TTL_SECONDS: '1' }, 'SESSION_TTL_SECONDS'],
+    [{ UPSTREAM_URL: 'ftp://x' }, 'UPSTREAM_URL'],
+  ])('should stop on %j with an error naming %s and not its value', (env, variable) => {
+    let error: unknown;
+    try {
+      loadConfig({ DATA_DIR: dataDir, ...env });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    const value = Object.values(env)[0];
+    if (value.length > 4) expect((error as Error).message).not.toContain(value);
+  });
+
+  it('should select MongoDB from a mongodb:// DATABASE_URL', () => {
+    expect(
+      loadConfig({ DATA_DIR: dataDir, DATABASE_URL: 'mongodb://127.0.0.1:27017/mdai' }).database,
+    ).toEqual({
+      driver: 'mongo',
+      url: 'mongodb://127.0.0.1:27017/mdai',
+    });
+  });
+});

@@ -1,0 +1,49 @@
+import { AppSettings, appConfig } from './app.config';
+import { AuthSettings, authConfig } from './auth.config';
+import { DatabaseSettings, databaseConfig } from './database.config';
+import { Env } from './env-schema';
+import { withLocalSecrets } from './local-secrets';
+import { RedisSettings, redisConfig } from './redis.config';
+import { SessionSettings, sessionConfig } from './session.config';
+import { UpstreamSettings, upstreamConfig } from './upstream.config';
+import { VaultSettings, vaultConfig } from './vault.config';
+
+/** Every validated namespace; read with `ConfigService<AppConfig, true>.get('x', { infer: true })`. */
+export interface AppConfig {
+  app: AppSettings;
+  database: DatabaseSettings;
+  redis: RedisSettings;
+  auth: AuthSettings;
+  upstream: UpstreamSettings;
+  vault: VaultSettings;
+  session: SessionSettings;
+  /** What boot did that an operator should know (generated secrets and where they are kept). */
+  notices: string[];
+}
+
+/**
+ * Reads and validates the whole configuration once, at boot. Throws a ConfigError naming the
+ * first bad variable. Outside production, missing secrets come from (or are generated into)
+ * `<DATA_DIR>/secrets.json`.
+ */
+export function loadConfig(rawEnv: Env): AppConfig {
+  const app = appConfig(rawEnv);
+  const secrets = withLocalSecrets(rawEnv, app.dataDir, app.production);
+  const env = secrets.env;
+  const notices: string[] = [];
+  if (secrets.generated.length > 0) {
+    notices.push(`generated ${secrets.generated.join(', ')} into ${secrets.file} (mode 0600)`);
+  } else if (env !== rawEnv) {
+    notices.push(`using local secrets from ${secrets.file}`);
+  }
+  return {
+    app,
+    database: databaseConfig(env, app.dataDir),
+    redis: redisConfig(env),
+    auth: authConfig(env),
+    upstream: upstreamConfig(env),
+    vault: vaultConfig(env),
+    session: sessionConfig(env),
+    notices,
+  };
+}

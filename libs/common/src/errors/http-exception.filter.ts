@@ -1,0 +1,120 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { Request, Response } from 'express';
+import { AppError, FieldError } from './app-error';
+import { ErrorBody } from './error-body';
+
+const CODE_BY_STATUS: Record<number, string> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  422: 'unprocessable_entity',
+  429: 'rate_limited',
+  503: 'service_unavailable',
+};
+
+/** body-parser's own error types, which reach us as plain errors with a `type`. */
+const BODY_PARSER_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  'entity.parse.failed': {
+    status: 400,
+    code: 'invalid_json',
+    message: 'The request body is not valid JSON',
+  },
+  'entity.too.large': {
+    status: 413,
+    code: 'payload_too_large',
+    message: 'The request body is too large',
+  },
+  'encoding.unsupported': {
+    status: 415,
+    code: 'unsupported_encoding',
+    message: 'The request encoding is not supported',
+  },
+  'charset.unsupported': {
+    status: 415,
+    code: 'unsupported_charset',
+    message: 'The request charset is not supported',
+  },
+  'request.aborted': { status: 400, code: 'request_aborted', message: 'The request was aborted' },
+  'request.size.invalid': {
+    status: 400,
+    code: 'bad_request',
+    message: 'The request size does not match its length',
+  },
+};
+
+/**
+ * Turns every error into `{ statusCode, code, message, correlationId, errors? }`.
+ * Unknown errors become a 500 whose message says nothing about the cause (the cause is logged).
+ */
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpExceptionFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') return;
+    const ctx = host.switchToHttp();
+    const request = ctx.getRequest<Request & { id?: string }>();
+    const response = ctx.getResponse<Response>();
+    const correlationId = String(request.id ?? response.getHeader('x-correlation-id') ?? '');
+    const body = this.toBody(exception, correlationId);
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    response.setHeader('x-correlation-id', correlationId);
+    response.status(body.statusCode).json(body);
+  }
+
+  private toBody(exception: unknown, correlationId: string): ErrorBody {
+    if (exception instanceof AppError) {
+      return clean({
+        statusCode: exception.getStatus(),
+        code: exception.code,
+        message: exception.message,
+        correlationId,
+        errors: exception.errors,
+      });
+    }
+    if (exception instanceof HttpException) {
+      const statusCode = exception.getStatus();
+      const response = exception.getResponse();
+      const message =
+        typeof response === 'object' && response !== null && 'message' in response
+          ? String(response.message)
+          : exception.message;
+      return {
+        statusCode,
+        code: CODE_BY_STATUS[statusCode] ?? `http_${statusCode}`,
+        message,
+        correlationId,
+      };
+    }
+    const parsed = fromBodyParserError(exception);
+    if (parsed) return this.toBody(parsed, correlationId);
+    this.logger.error({ err: exception, correlationId }, 'Unhandled error');
+    return {
+      statusCode: 500,
+      code: 'internal_error',
+      message: 'Internal server error',
+      correlationId,
+    };
+  }
+}
+
+/** body-parser errors as AppErrors (also used by the express error hook that runs before Nest maps them). */
+export function fromBodyParserError(error: unknown): AppError | undefined {
+  const type = (error as { type?: unknown } | null)?.type;
+  if (typeof type !== 'string' || !BODY_PARSER_ERRORS[type]) return undefined;
+  const known = BODY_PARSER_ERRORS[type];
+  return new AppError(known.status, known.code, known.message);
+}
+
+function clean(body: ErrorBody & { errors?: FieldError[] }): ErrorBody {
+  if (!body.errors) delete body.errors;
+  return body;
+}

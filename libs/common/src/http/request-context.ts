@@ -1,0 +1,30 @@
+import { NextFunction, Request, Response } from 'express';
+import { randomUUID } from 'node:crypto';
+import { fromBodyParserError } from '../errors/http-exception.filter';
+
+const CORRELATION_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * Runs first on every request: gives it a correlation id (the client's `x-correlation-id`
+ * when well formed, else a UUID) and echoes it, so even a body that fails to parse is traceable.
+ */
+export function correlationIdMiddleware(
+  req: Request & { id?: string },
+  res: Response,
+  next: NextFunction,
+): void {
+  const header = req.headers['x-correlation-id'];
+  req.id = typeof header === 'string' && CORRELATION_ID.test(header) ? header : randomUUID();
+  res.setHeader('x-correlation-id', req.id);
+  next();
+}
+
+/** Turns body-parser failures into AppErrors (`invalid_json`, `payload_too_large`, …) for the filter. */
+export function bodyParserErrorMiddleware(
+  err: unknown,
+  _req: Request,
+  _res: Response,
+  next: NextFunction,
+): void {
+  next(fromBodyParserError(err) ?? err);
+}

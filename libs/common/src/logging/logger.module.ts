@@ -1,0 +1,69 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule as PinoLoggerModule } from 'nestjs-pino';
+import { randomUUID } from 'node:crypto';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { DestinationStream } from 'pino';
+import { LogLevel } from '../config/app.config';
+import { redactString, redactValue } from './redact';
+
+export interface LoggingOptions {
+  level: LogLevel;
+  /** Where lines go; stdout when unset (tests pass a stream to read what was logged). */
+  stream?: DestinationStream;
+}
+
+/**
+ * pino for every log line; each request line carries the request's correlation id.
+ */
+@Module({})
+export class LoggingModule {
+  static forRoot(options: LoggingOptions): DynamicModule {
+    return {
+      module: LoggingModule,
+      imports: [
+        PinoLoggerModule.forRoot({
+          pinoHttp: [
+            {
+              level: options.level,
+              // correlationIdMiddleware already set req.id; this covers a request that skipped it
+              genReqId: (req: IncomingMessage) => req.id ?? randomUUID(),
+              customProps: (req: IncomingMessage) => ({
+                correlationId: (req as IncomingMessage & { id?: string }).id,
+              }),
+              serializers: {
+                req: (req: { id?: string; method?: string; url?: string }) => ({
+                  id: req.id,
+                  method: req.method,
+                  // the query string may hold a token: log the path only
+                  path: typeof req.url === 'string' ? req.url.split('?')[0] : undefined,
+                }),
+                res: (res: { statusCode?: number | null; raw?: ServerResponse }) => ({
+                  statusCode: res.raw?.statusCode ?? res.statusCode,
+                }),
+                err: (err: unknown) => redactValue(err),
+              },
+              formatters: {
+                log: (object: Record<string, unknown>) =>
+                  redactValue(object) as Record<string, unknown>,
+              },
+              hooks: {
+                logMethod(args: unknown[], method: (...a: unknown[]) => void) {
+                  method.apply(
+                    this,
+                    args.map((a) => (typeof a === 'string' ? redactString(a) : a)),
+                  );
+                },
+              },
+              customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
+                err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+              autoLogging: {
+                ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/metrics',
+              },
+            },
+            options.stream ?? process.stdout,
+          ],
+        }),
+      ],
+    };
+  }
+}

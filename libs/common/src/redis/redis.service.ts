@@ -1,0 +1,49 @@
+import { Global, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import Redis from 'ioredis';
+import { AppConfig } from '../config/load-config';
+
+/**
+ * Redis connections when REDIS_URL is set. `client(name)` returns one named connection,
+ * opened on first use (pub/sub needs its own), all closed at shutdown.
+ */
+@Injectable()
+export class RedisService implements OnApplicationShutdown {
+  private readonly logger = new Logger(RedisService.name);
+  private readonly clients = new Map<string, Redis>();
+  readonly url?: string;
+
+  constructor(config: ConfigService<AppConfig, true>) {
+    this.url = config.get('redis', { infer: true }).url;
+  }
+
+  get enabled(): boolean {
+    return this.url !== undefined;
+  }
+
+  client(name = 'default'): Redis {
+    if (!this.url) throw new Error('REDIS_URL is not set');
+    let client = this.clients.get(name);
+    if (!client) {
+      client = new Redis(this.url, {
+        lazyConnect: false,
+        maxRetriesPerRequest: 3,
+        connectionName: `mdai-${name}`,
+      });
+      client.on('error', (error: Error) =>
+        this.logger.warn({ err: error, connection: name }, 'Redis connection error'),
+      );
+      this.clients.set(name, client);
+    }
+    return client;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([...this.clients.values()].map((c) => c.quit().catch(() => c.disconnect())));
+    this.clients.clear();
+  }
+}
+
+@Global()
+@Module({ providers: [RedisService], exports: [RedisService] })
+export class RedisModule {}

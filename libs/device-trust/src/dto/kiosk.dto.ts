@@ -1,0 +1,95 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import { Type } from 'class-transformer';
+
+export const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const DEVICE_ID_MESSAGE =
+  'must be 1-128 characters: letters, digits and . _ : - (e.g. TEE-RDKX5-0001)';
+
+export class RegisterDeviceDto {
+  @ApiProperty({ example: 'TEE-RDKX5-0001' })
+  @IsString()
+  @Matches(DEVICE_ID_PATTERN, { message: `device_id ${DEVICE_ID_MESSAGE}` })
+  device_id!: string;
+
+  @ApiProperty({
+    description: 'RSA (≥ 2048 bits) public key, SPKI PEM',
+    example: '-----BEGIN PUBLIC KEY-----\n…',
+  })
+  @IsString()
+  @Length(100, 16_384)
+  public_key!: string;
+}
+
+export class SuccessResponse {
+  @ApiProperty({ example: true }) success!: boolean;
+}
+
+export class RotateKeyDto {
+  @ApiProperty({ description: 'The new RSA (≥ 2048 bits) public key, SPKI PEM' })
+  @IsString()
+  @Length(100, 16_384)
+  public_key!: string;
+
+  @ApiProperty({ example: 'board replaced after water damage' })
+  @IsString()
+  @Length(3, 500)
+  reason!: string;
+}
+
+export class KioskStatusChangeDto {
+  @ApiProperty({ example: 'reported stolen' })
+  @IsString()
+  @Length(3, 500)
+  reason!: string;
+}
+
+export class DeviceIdParam {
+  @ApiProperty({ example: 'TEE-RDKX5-0001' })
+  @IsString()
+  @Matches(DEVICE_ID_PATTERN, { message: `device_id ${DEVICE_ID_MESSAGE}` })
+  device_id!: string;
+}
+
+export class ListKiosksQuery {
+  @ApiPropertyOptional({ default: 50, maximum: 500 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'Return devices after this device_id (keyset pagination)' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  after?: string;
+}
+
+export class KioskView {
+  @ApiProperty() device_id!: string;
+  @ApiProperty({ description: 'SHA-256 of the SPKI DER' }) key_fingerprint!: string;
+  @ApiProperty({ enum: ['active', 'blocked'] }) @IsIn(['active', 'blocked']) status!: string;
+  @ApiProperty() created_at!: string;
+  @ApiProperty() updated_at!: string;
+}
+
+export class KioskEventView {
+  @ApiProperty({ enum: ['registered', 'key_rotated', 'blocked', 'unblocked'] }) action!: string;
+  @ApiProperty({ example: 'admin:3f2a9c1b0d4e' }) actor!: string;
+  @ApiPropertyOptional() reason?: string;
+  @ApiPropertyOptional() key_fingerprint?: string;
+  @ApiPropertyOptional() previous_key_fingerprint?: string;
+  @ApiProperty() at!: string;
+}

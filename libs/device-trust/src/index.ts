@@ -1,0 +1,4 @@
+export * from './device-trust.module';
+export * from './kiosk-registry.service';
+export * from './domain/kiosk-device';
+export * from './domain/kiosk-public-key';

@@ -1,0 +1,112 @@
+import { newId } from '@app/common';
+import { describeStoreContract } from '@app/persistence/testing/store-contract';
+import { KioskDevice, KioskEvent } from '../../domain/kiosk-device';
+import { kioskDeviceAdapters } from './kiosk-persistence';
+
+function device(deviceId: string, fingerprint = 'a'.repeat(64)): KioskDevice {
+  const now = new Date('2026-01-01T00:00:00.000Z');
+  return {
+    id: newId(),
+    deviceId,
+    publicKeyPem: 'PEM',
+    keyFingerprint: fingerprint,
+    status: 'active',
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+function event(deviceId: string, action: KioskEvent['action'], at = new Date()): KioskEvent {
+  return { id: newId(), deviceId, action, actor: 'admin:000000000000', at };
+}
+
+describeStoreContract('KioskDeviceRepository', kioskDeviceAdapters, ({ sut }) => {
+  it('should create a device once and report the existing one on a second register', async () => {
+    const first = await sut().register(
+      device('TEE-1', 'a'.repeat(64)),
+      event('TEE-1', 'registered'),
+    );
+    const second = await sut().register(
+      device('TEE-1', 'b'.repeat(64)),
+      event('TEE-1', 'registered'),
+    );
+    expect(first.outcome).toBe('created');
+    expect(second.outcome).toBe('exists');
+    expect(second.device.keyFingerprint).toBe('a'.repeat(64));
+    expect(await sut().listEvents('TEE-1')).toHaveLength(1);
+  });
+
+  it('should let exactly one of many concurrent registrations of one id create it', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        sut().register(
+          device('TEE-RACE', String(i).repeat(64).slice(0, 64)),
+          event('TEE-RACE', 'registered'),
+        ),
+      ),
+    );
+    expect(results.filter((r) => r.outcome === 'created')).toHaveLength(1);
+    const stored = await sut().findByDeviceId('TEE-RACE');
+    expect(results.find((r) => r.outcome === 'created')!.device.keyFingerprint).toBe(
+      stored!.keyFingerprint,
+    );
+  });
+
+  it('should round-trip every field', async () => {
+    const d = device('TEE-RT');
+    await sut().register(d, event('TEE-RT', 'registered'));
+    expect(await sut().findByDeviceId('TEE-RT')).toEqual(d);
+    expect(await sut().findByDeviceId('TEE-NONE')).toBeUndefined();
+  });
+
+  it('should rotate the key and block with an event each, and report unknown devices', async () => {
+    await sut().register(
+      device('TEE-2'),
+      event('TEE-2', 'registered', new Date('2026-01-01T00:00:00Z')),
+    );
+    const rotatedEvent = {
+      ...event('TEE-2', 'key_rotated', new Date('2026-01-02T00:00:00Z')),
+      reason: 'new board',
+      previousKeyFingerprint: 'a'.repeat(64),
+      keyFingerprint: 'c'.repeat(64),
+    };
+    const rotated = await sut().rotateKey(
+      'TEE-2',
+      { publicKeyPem: 'PEM2', keyFingerprint: 'c'.repeat(64) },
+      rotatedEvent,
+    );
+    expect(rotated?.keyFingerprint).toBe('c'.repeat(64));
+    expect(rotated?.updatedAt.toISOString()).toBe('2026-01-02T00:00:00.000Z');
+    const blocked = await sut().setStatus(
+      'TEE-2',
+      'blocked',
+      event('TEE-2', 'blocked', new Date('2026-01-03T00:00:00Z')),
+    );
+    expect(blocked?.status).toBe('blocked');
+    expect(await sut().setStatus('TEE-X', 'blocked', event('TEE-X', 'blocked'))).toBeUndefined();
+    expect(
+      await sut().rotateKey(
+        'TEE-X',
+        { publicKeyPem: 'P', keyFingerprint: 'f' },
+        event('TEE-X', 'key_rotated'),
+      ),
+    ).toBeUndefined();
+    const events = await sut().listEvents('TEE-2');
+    expect(events.map((e) => e.action)).toEqual(['registered', 'key_rotated', 'blocked']);
+    expect(events[1]).toMatchObject({
+      reason: 'new board',
+      previousKeyFingerprint: 'a'.repeat(64),
+      keyFingerprint: 'c'.repeat(64),
+    });
+    expect(await sut().listEvents('TEE-X')).toEqual([]);
+  });
+
+  it('should list devices in deviceId order with keyset pagination', async () => {
+    for (const id of ['TEE-c', 'TEE-a', 'TEE-b'])
+      await sut().register(device(id), event(id, 'registered'));
+    expect((await sut().list({ limit: 2 })).map((d) => d.deviceId)).toEqual(['TEE-a', 'TEE-b']);
+    expect((await sut().list({ limit: 2, afterDeviceId: 'TEE-b' })).map((d) => d.deviceId)).toEqual(
+      ['TEE-c'],
+    );
+  });
+});

@@ -1,0 +1,10 @@
+import { PortAdapters } from '@app/persistence';
+import { KioskDeviceRepository } from './kiosk-device.repository';
+import { MongoKioskDeviceRepository } from './mongo/repositories/mongo-kiosk-device.repository';
+import { SqliteKioskDeviceRepository } from './sqlite/repositories/sqlite-kiosk-device.repository';
+
+/** How the kiosk registry port is built on each store (used by the module and the contract suite). */
+export const kioskDeviceAdapters: PortAdapters<KioskDeviceRepository> = {
+  sqlite: (store) => new SqliteKioskDeviceRepository(store),
+  mongo: (store) => new MongoKioskDeviceRepository(store),
+};

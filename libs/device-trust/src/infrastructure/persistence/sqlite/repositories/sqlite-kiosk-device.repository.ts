@@ -1,0 +1,99 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { SqliteStoreHandle } from '@app/persistence';
+import { KioskDevice, KioskEvent, KioskStatus } from '../../../../domain/kiosk-device';
+import { KioskDeviceRepository, RegisterOutcome } from '../../kiosk-device.repository';
+import {
+  KioskDeviceRow,
+  KioskDeviceSqliteMapper as Mapper,
+  KioskEventRow,
+} from '../mappers/kiosk-device.mapper';
+import { KIOSK_SQLITE_MIGRATIONS } from '../sqlite-kiosk.migrations';
+
+export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
+  private readonly db: Database;
+  private readonly insertDevice: Statement;
+  private readonly insertEvent: Statement;
+  private readonly byDeviceId: Statement<[string], KioskDeviceRow>;
+
+  constructor(store: SqliteStoreHandle) {
+    super();
+    store.migrate('device-trust.kiosk', KIOSK_SQLITE_MIGRATIONS);
+    this.db = store.db;
+    this.insertDevice = this.db.prepare(
+      `INSERT INTO kiosk_devices (id, device_id, public_key_pem, key_fingerprint, status, created_at, updated_at)
+       VALUES (@id, @device_id, @public_key_pem, @key_fingerprint, @status, @created_at, @updated_at)
+       ON CONFLICT (device_id) DO NOTHING`,
+    );
+    this.insertEvent = this.db.prepare(
+      `INSERT INTO kiosk_events (id, device_id, action, actor, reason, key_fingerprint, previous_key_fingerprint, at)
+       VALUES (@id, @device_id, @action, @actor, @reason, @key_fingerprint, @previous_key_fingerprint, @at)`,
+    );
+    this.byDeviceId = this.db.prepare('SELECT * FROM kiosk_devices WHERE device_id = ?');
+  }
+
+  async register(device: KioskDevice, event: KioskEvent): Promise<RegisterOutcome> {
+    return this.db.transaction((): RegisterOutcome => {
+      const inserted = this.insertDevice.run(Mapper.toPersistence(device)).changes === 1;
+      if (inserted) {
+        this.insertEvent.run(Mapper.eventToPersistence(event));
+        return { outcome: 'created', device };
+      }
+      return { outcome: 'exists', device: Mapper.toDomain(this.byDeviceId.get(device.deviceId)!) };
+    })();
+  }
+
+  async findByDeviceId(deviceId: string): Promise<KioskDevice | undefined> {
+    const row = this.byDeviceId.get(deviceId);
+    return row ? Mapper.toDomain(row) : undefined;
+  }
+
+  async rotateKey(
+    deviceId: string,
+    key: { publicKeyPem: string; keyFingerprint: string },
+    event: KioskEvent,
+  ): Promise<KioskDevice | undefined> {
+    return this.db.transaction(() => {
+      const changed = this.db
+        .prepare(
+          'UPDATE kiosk_devices SET public_key_pem = ?, key_fingerprint = ?, updated_at = ? WHERE device_id = ?',
+        )
+        .run(key.publicKeyPem, key.keyFingerprint, event.at.toISOString(), deviceId).changes;
+      if (changed === 0) return undefined;
+      this.insertEvent.run(Mapper.eventToPersistence(event));
+      return Mapper.toDomain(this.byDeviceId.get(deviceId)!);
+    })();
+  }
+
+  async setStatus(
+    deviceId: string,
+    status: KioskStatus,
+    event: KioskEvent,
+  ): Promise<KioskDevice | undefined> {
+    return this.db.transaction(() => {
+      const changed = this.db
+        .prepare('UPDATE kiosk_devices SET status = ?, updated_at = ? WHERE device_id = ?')
+        .run(status, event.at.toISOString(), deviceId).changes;
+      if (changed === 0) return undefined;
+      this.insertEvent.run(Mapper.eventToPersistence(event));
+      return Mapper.toDomain(this.byDeviceId.get(deviceId)!);
+    })();
+  }
+
+  async list(options: { limit: number; afterDeviceId?: string }): Promise<KioskDevice[]> {
+    const rows = this.db
+      .prepare<[string, number], KioskDeviceRow>(
+        'SELECT * FROM kiosk_devices WHERE device_id > ? ORDER BY device_id LIMIT ?',
+      )
+      .all(options.afterDeviceId ?? '', options.limit);
+    return rows.map(Mapper.toDomain);
+  }
+
+  async listEvents(deviceId: string): Promise<KioskEvent[]> {
+    return this.db
+      .prepare<[string], KioskEventRow>(
+        'SELECT * FROM kiosk_events WHERE device_id = ? ORDER BY at, rowid',
+      )
+      .all(deviceId)
+      .map(Mapper.eventToDomain);
+  }
+}

@@ -1,0 +1,143 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { KeyObject } from 'node:crypto';
+import { AppError, newId, Principal } from '@app/common';
+import { KioskDevice, KioskEvent, KioskEventAction, KioskStatus } from './domain/kiosk-device';
+import { parseKioskPublicKey } from './domain/kiosk-public-key';
+import { KioskDeviceRepository } from './infrastructure/persistence/kiosk-device.repository';
+
+export function actorOf(principal: Principal): string {
+  return `${principal.roles[0] ?? 'unknown'}:${principal.keyId}`;
+}
+
+/**
+ * The kiosk registry: which TrustZone key speaks for which kiosk, and whether it may.
+ * Other modules (Provisioning, Relay) use this service, never the repository.
+ */
+@Injectable()
+export class KioskRegistryService {
+  private readonly logger = new Logger(KioskRegistryService.name);
+
+  constructor(private readonly devices: KioskDeviceRepository) {}
+
+  /** Registers a kiosk key. Same id with the same key is idempotent; with another key it is a 409. */
+  async register(
+    deviceId: string,
+    publicKeyPem: string,
+    principal: Principal,
+  ): Promise<'created' | 'unchanged'> {
+    const parsed = parseKioskPublicKey(publicKeyPem);
+    const now = new Date();
+    const device: KioskDevice = {
+      id: newId(),
+      deviceId,
+      publicKeyPem: parsed.pem,
+      keyFingerprint: parsed.fingerprint,
+      status: 'active',
+      createdAt: now,
+      updatedAt: now,
+    };
+    const result = await this.devices.register(
+      device,
+      this.event(deviceId, 'registered', principal, now, { keyFingerprint: parsed.fingerprint }),
+    );
+    if (result.outcome === 'exists') {
+      if (result.device.keyFingerprint !== parsed.fingerprint) {
+        throw new AppError(
+          409,
+          'device_key_conflict',
+          'This device_id is registered with another key; key rotation is an explicit admin action',
+        );
+      }
+      return 'unchanged';
+    }
+    this.logger.log(
+      { deviceId, keyFingerprint: parsed.fingerprint, bits: parsed.bits },
+      'Kiosk registered',
+    );
+    return 'created';
+  }
+
+  async rotateKey(
+    deviceId: string,
+    publicKeyPem: string,
+    reason: string,
+    principal: Principal,
+  ): Promise<KioskDevice> {
+    const parsed = parseKioskPublicKey(publicKeyPem);
+    const current = await this.require(deviceId);
+    if (current.keyFingerprint === parsed.fingerprint) {
+      throw new AppError(409, 'same_key', 'The new key is the key already registered');
+    }
+    const now = new Date();
+    const updated = await this.devices.rotateKey(
+      deviceId,
+      { publicKeyPem: parsed.pem, keyFingerprint: parsed.fingerprint },
+      this.event(deviceId, 'key_rotated', principal, now, {
+        reason,
+        keyFingerprint: parsed.fingerprint,
+        previousKeyFingerprint: current.keyFingerprint,
+      }),
+    );
+    if (!updated) throw notFound();
+    this.logger.log({ deviceId, keyFingerprint: parsed.fingerprint }, 'Kiosk key rotated');
+    return updated;
+  }
+
+  async setStatus(
+    deviceId: string,
+    status: KioskStatus,
+    reason: string,
+    principal: Principal,
+  ): Promise<KioskDevice> {
+    const updated = await this.devices.setStatus(
+      deviceId,
+      status,
+      this.event(deviceId, status === 'blocked' ? 'blocked' : 'unblocked', principal, new Date(), {
+        reason,
+      }),
+    );
+    if (!updated) throw notFound();
+    this.logger.log({ deviceId, status }, 'Kiosk status changed');
+    return updated;
+  }
+
+  async require(deviceId: string): Promise<KioskDevice> {
+    const device = await this.devices.findByDeviceId(deviceId);
+    if (!device) throw notFound();
+    return device;
+  }
+
+  async find(deviceId: string): Promise<KioskDevice | undefined> {
+    return this.devices.findByDeviceId(deviceId);
+  }
+
+  /** The key to check a kiosk's signatures or encrypt to it; refuses unknown and blocked kiosks. */
+  async activeKey(deviceId: string): Promise<{ device: KioskDevice; key: KeyObject }> {
+    const device = await this.require(deviceId);
+    if (device.status === 'blocked')
+      throw new AppError(403, 'device_blocked', 'This device is blocked');
+    return { device, key: parseKioskPublicKey(device.publicKeyPem).key };
+  }
+
+  list(limit: number, afterDeviceId?: string): Promise<KioskDevice[]> {
+    return this.devices.list({ limit, afterDeviceId });
+  }
+
+  listEvents(deviceId: string): Promise<KioskEvent[]> {
+    return this.devices.listEvents(deviceId);
+  }
+
+  private event(
+    deviceId: string,
+    action: KioskEventAction,
+    principal: Principal,
+    at: Date,
+    extra: Partial<KioskEvent> = {},
+  ): KioskEvent {
+    return { id: newId(), deviceId, action, actor: actorOf(principal), at, ...extra };
+  }
+}
+
+function notFound(): AppError {
+  return new AppError(404, 'device_not_found', 'No kiosk is registered with this device_id');
+}

@@ -1,0 +1,1 @@
+export * from './offline-sync.module';

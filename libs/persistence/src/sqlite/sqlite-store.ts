@@ -1,0 +1,64 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { SqliteMigration, SqliteStoreHandle, Store } from '../store';
+
+/**
+ * The embedded store: one SQLite file in WAL mode. better-sqlite3 is synchronous, so every
+ * statement is short and ports stay async; invariants use `db.transaction()` (BEGIN IMMEDIATE
+ * where a read decides a write, so two API processes on one file serialize too).
+ */
+export class SqliteStore extends Store implements SqliteStoreHandle {
+  readonly driver = 'sqlite' as const;
+  readonly db: Database.Database;
+
+  constructor(readonly path: string) {
+    super();
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode survives a process crash (SIGKILL); only an OS crash may lose the last commits
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      scope TEXT NOT NULL,
+      version INTEGER NOT NULL,
+      name TEXT NOT NULL,
+      applied_at TEXT NOT NULL,
+      PRIMARY KEY (scope, version)
+    )`);
+  }
+
+  migrate(scope: string, migrations: SqliteMigration[]): void {
+    const sorted = [...migrations].sort((a, b) => a.version - b.version);
+    const apply = this.db.transaction(() => {
+      const applied = new Set(
+        this.db
+          .prepare<[string], { version: number }>(
+            'SELECT version FROM schema_migrations WHERE scope = ?',
+          )
+          .all(scope)
+          .map((row) => row.version),
+      );
+      for (const migration of sorted) {
+        if (applied.has(migration.version)) continue;
+        this.db.exec(migration.up);
+        this.db
+          .prepare(
+            'INSERT INTO schema_migrations (scope, version, name, applied_at) VALUES (?, ?, ?, ?)',
+          )
+          .run(scope, migration.version, migration.name, new Date().toISOString());
+      }
+    });
+    apply.immediate();
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

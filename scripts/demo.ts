@@ -1,0 +1,48 @@
+/**
+ * `npm run demo`: drives a RUNNING server through the flows that exist, step by step.
+ * It starts nothing but the upstream stub it needs. Point it at a server with:
+ *
+ *   MDAI_URL=http://127.0.0.1:3000 DATA_DIR=./data npm run demo
+ *
+ * API keys come from the environment (ADMIN_API_KEYS, …) or from <DATA_DIR>/secrets.json,
+ * where a local server keeps the ones it generated.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { flows } from './demo/flows';
+import { DemoContext } from './demo/context';
+
+function loadKeys(dataDir: string): DemoContext['keys'] {
+  let stored: Record<string, string> = {};
+  try {
+    stored = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8'));
+  } catch {
+    // keys must then come from the environment
+  }
+  const pick = (name: string) => (process.env[name] ?? stored[name] ?? '').split(',')[0].trim();
+  return {
+    admin: pick('ADMIN_API_KEYS'),
+    provisioner: pick('PROVISIONER_API_KEYS'),
+    auditor: pick('AUDITOR_API_KEYS'),
+    mobile: pick('MOBILE_API_KEYS'),
+    hardware: pick('HARDWARE_API_KEYS'),
+  };
+}
+
+async function main(): Promise<void> {
+  const baseUrl = (process.env.MDAI_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
+  const dataDir = resolve(process.env.DATA_DIR ?? './data');
+  const ctx = new DemoContext(baseUrl, loadKeys(dataDir));
+  const only = process.argv.slice(2);
+  for (const flow of flows) {
+    if (only.length > 0 && !only.includes(flow.name)) continue;
+    ctx.title(flow.title);
+    await flow.run(ctx);
+  }
+  ctx.done();
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`\ndemo failed: ${(error as Error).message}\n`);
+  process.exit(1);
+});

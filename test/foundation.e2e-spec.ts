@@ -1,0 +1,170 @@
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { http, startTestApp, TestApp } from './support/test-app';
+
+const pem = () =>
+  generateKeyPairSync('rsa', { modulusLength: 2048 })
+    .publicKey.export({ type: 'spki', format: 'pem' })
+    .toString();
+
+describe('foundation (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => t.close());
+
+  it('should answer /health with the store up', async () => {
+    const res = await http(t.baseUrl, 'GET', '/health');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      status: 'ok',
+      info: { store: { status: 'up', driver: 'sqlite' } },
+    });
+  });
+
+  it('should answer an admin route 401 without a key, 401 with an unknown key, 403 with another role, 200 with the admin key', async () => {
+    const none = await http(t.baseUrl, 'GET', '/api/kiosks');
+    const unknown = await http(t.baseUrl, 'GET', '/api/kiosks', {
+      key: 'mdai_adm_notarealkeyatall00000',
+    });
+    const wrongRole = await http(t.baseUrl, 'GET', '/api/kiosks', { key: t.keys.mobile });
+    const admin = await http(t.baseUrl, 'GET', '/api/kiosks', { key: t.keys.admin });
+    expect([none.status, unknown.status, wrongRole.status, admin.status]).toEqual([
+      401, 401, 403, 200,
+    ]);
+    expect(none.body).toMatchObject({ statusCode: 401, code: 'unauthorized' });
+    expect(wrongRole.body).toMatchObject({ statusCode: 403, code: 'forbidden' });
+    expect(typeof none.body.correlationId).toBe('string');
+  });
+
+  it('should answer malformed JSON with 400 invalid_json and the error body', async () => {
+    const res = await http(t.baseUrl, 'POST', '/api/register-device', {
+      key: t.keys.admin,
+      rawBody: '{"device_id": ',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      statusCode: 400,
+      code: 'invalid_json',
+      message: 'The request body is not valid JSON',
+      correlationId: res.headers.get('x-correlation-id'),
+    });
+  });
+
+  it('should refuse unknown fields and name them', async () => {
+    const res = await http(t.baseUrl, 'POST', '/api/register-device', {
+      key: t.keys.admin,
+      body: { device_id: 'TEE-F-1', public_key: pem(), extra: 1 },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('validation_failed');
+    expect(res.body.errors).toEqual([
+      { field: 'extra', message: 'property extra should not exist' },
+    ]);
+  });
+
+  it('should refuse non-object JSON bodies with a 400', async () => {
+    for (const rawBody of ['[]', '"x"', '42', 'null']) {
+      const res = await http(t.baseUrl, 'POST', '/api/register-device', {
+        key: t.keys.admin,
+        rawBody,
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(res.status).toBe(400);
+      expect(['validation_failed', 'invalid_json']).toContain(res.body.code);
+    }
+  });
+
+  it('should answer an oversize body with 413 payload_too_large', async () => {
+    const res = await http(t.baseUrl, 'POST', '/api/register-device', {
+      key: t.keys.admin,
+      body: { device_id: 'TEE-F-2', public_key: 'x'.repeat(2 * 1024 * 1024) },
+    });
+    expect(res.status).toBe(413);
+    expect(res.body.code).toBe('payload_too_large');
+  });
+
+  it('should answer unknown routes with 404 in the error body', async () => {
+    const res = await http(t.baseUrl, 'GET', '/nope', { key: t.keys.admin });
+    expect(res.status).toBe(404);
+    expect(res.body.code).toBe('not_found');
+  });
+
+  it('should echo a well-formed correlation id and replace a malformed one', async () => {
+    const kept = await http(t.baseUrl, 'GET', '/api/kiosks', {
+      headers: { 'x-correlation-id': 'trace-123' },
+    });
+    expect(kept.headers.get('x-correlation-id')).toBe('trace-123');
+    expect(kept.body.correlationId).toBe('trace-123');
+    const replaced = await http(t.baseUrl, 'GET', '/health', {
+      headers: { 'x-correlation-id': 'bad id!' },
+    });
+    expect(replaced.headers.get('x-correlation-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('should serve OpenAPI at /docs-json and Prometheus metrics at /metrics', async () => {
+    const docs = await http(t.baseUrl, 'GET', '/docs-json');
+    expect(docs.status).toBe(200);
+    expect(docs.body.paths['/api/register-device']).toBeDefined();
+    const metrics = await fetch(`${t.baseUrl}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('mdai_http_request_duration_seconds');
+  });
+
+  it('should never log API keys', async () => {
+    await http(t.baseUrl, 'GET', '/api/kiosks', { key: t.keys.admin });
+    const logs = t.logs();
+    expect(logs.length).toBeGreaterThan(0);
+    for (const key of Object.values(t.keys)) expect(logs).not.toContain(key);
+    expect(logs).not.toContain(t.config.auth.jwtSecret);
+  });
+});
+
+describe('restart (e2e)', () => {
+  it('should keep data and generated keys across a restart', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'mdai-restart-'));
+    try {
+      const first = await startTestApp({ DATA_DIR: dataDir });
+      const reg = await http(first.baseUrl, 'POST', '/api/register-device', {
+        key: first.keys.provisioner,
+        body: { device_id: 'TEE-RESTART', public_key: pem() },
+      });
+      expect(reg.status).toBe(201);
+      const keys = first.keys;
+      await first.close();
+      const second = await startTestApp({ DATA_DIR: dataDir });
+      expect(second.keys).toEqual(keys);
+      const got = await http(second.baseUrl, 'GET', '/api/kiosks/TEE-RESTART', { key: keys.admin });
+      expect(got.status).toBe(200);
+      expect(got.body.device_id).toBe('TEE-RESTART');
+      await second.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('boot with bad config (e2e)', () => {
+  it('should stop with one clear line naming the variable', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'mdai-badboot-'));
+    try {
+      const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/api/src/main.ts'], {
+        cwd: join(__dirname, '..'),
+        env: { ...process.env, DATA_DIR: dataDir, PORT: 'not-a-port', NODE_ENV: 'development' },
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect(code).toBe(1);
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(stderr).toMatch(/^config error: PORT: /);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
