@@ -1,1 +1,2 @@
 export * from './vault.module';
+export * from './keyring/keyring.service';

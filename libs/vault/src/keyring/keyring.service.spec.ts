@@ -1,0 +1,43 @@
+import { ConfigService } from '@nestjs/config';
+import { randomBytes } from 'node:crypto';
+import { AppConfig, AppError } from '@app/common';
+import { KeyringService } from './keyring.service';
+
+function keyring(keys: Record<string, Buffer>, active: string): KeyringService {
+  const config = { get: () => ({ keys: new Map(Object.entries(keys)), activeKey: active }) };
+  return new KeyringService(config as unknown as ConfigService<AppConfig, true>);
+}
+
+describe('KeyringService', () => {
+  const v1 = randomBytes(32);
+  const v2 = randomBytes(32);
+
+  it('should seal and open a value bound to its context', () => {
+    const sut = keyring({ v1 }, 'v1');
+    const sealed = sut.seal('hunter22', 'wifi:abc');
+    expect(sealed).toMatch(/^sealed1\.v1\./);
+    expect(sealed).not.toContain('hunter22');
+    expect(sut.openString(sealed, 'wifi:abc')).toBe('hunter22');
+    expect(() => sut.open(sealed, 'wifi:other')).toThrow(AppError);
+  });
+
+  it('should detect a tampered value', () => {
+    const sut = keyring({ v1 }, 'v1');
+    const parts = sut.seal('secret', 'ctx').split('.');
+    const ct = Buffer.from(parts[3], 'base64url');
+    ct[0] ^= 1;
+    parts[3] = ct.toString('base64url');
+    expect(() => sut.open(parts.join('.'), 'ctx')).toThrow('failed authentication');
+    expect(() => sut.open('garbage', 'ctx')).toThrow('malformed');
+  });
+
+  it('should reseal old values under the active key and still open them', () => {
+    const old = keyring({ v1 }, 'v1').seal('secret', 'ctx');
+    const sut = keyring({ v1, v2 }, 'v2');
+    const resealed = sut.reseal(old, 'ctx')!;
+    expect(sut.versionOf(resealed)).toBe('v2');
+    expect(sut.openString(resealed, 'ctx')).toBe('secret');
+    expect(sut.reseal(resealed, 'ctx')).toBeUndefined();
+    expect(() => keyring({ v2 }, 'v2').open(old, 'ctx')).toThrow('not in the keyring');
+  });
+});

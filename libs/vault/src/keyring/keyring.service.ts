@@ -1,0 +1,102 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { AppConfig, AppError } from '@app/common';
+
+const SEALED_PREFIX = 'sealed1';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/**
+ * The one owner of master keys in the system: a versioned keyring from config (`VAULT_KEYS`,
+ * `VAULT_ACTIVE_KEY`), standing in for a KMS.
+ *
+ * Small secrets of other modules (Wi-Fi passwords, device secrets) are sealed here as one
+ * string: `sealed1.<keyVersion>.<iv>.<ciphertext>.<tag>` (base64url parts), AES-256-GCM
+ * under the master key of that version, with associated data binding the format, the key
+ * version and a caller-chosen context (e.g. `wifi:<challenge id>`), so a sealed value moved to
+ * another record does not open.
+ */
+@Injectable()
+export class KeyringService {
+  private readonly keys: Map<string, Buffer>;
+  readonly activeVersion: string;
+
+  constructor(config: ConfigService<AppConfig, true>) {
+    const vault = config.get('vault', { infer: true });
+    this.keys = vault.keys;
+    this.activeVersion = vault.activeKey;
+  }
+
+  versions(): string[] {
+    return [...this.keys.keys()];
+  }
+
+  /** The master key of a version, for envelope encryption inside the vault module only. */
+  masterKey(version: string): Buffer {
+    const key = this.keys.get(version);
+    if (!key) throw new AppError(500, 'unknown_key_version', `Key version ${version} is not in the keyring`);
+    return key;
+  }
+
+  seal(plaintext: string | Buffer, context: string): string {
+    const version = this.activeVersion;
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.masterKey(version), iv);
+    cipher.setAAD(aad(version, context));
+    const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    return [SEALED_PREFIX, version, b64(iv), b64(ciphertext), b64(cipher.getAuthTag())].join('.');
+  }
+
+  open(sealed: string, context: string): Buffer {
+    const parsed = parseSealed(sealed);
+    const decipher = createDecipheriv('aes-256-gcm', this.masterKey(parsed.version), parsed.iv);
+    decipher.setAAD(aad(parsed.version, context));
+    decipher.setAuthTag(parsed.tag);
+    try {
+      return Buffer.concat([decipher.update(parsed.ciphertext), decipher.final()]);
+    } catch {
+      throw new AppError(500, 'sealed_value_corrupt', 'A sealed value failed authentication');
+    }
+  }
+
+  openString(sealed: string, context: string): string {
+    return this.open(sealed, context).toString('utf8');
+  }
+
+  /** The key version a sealed value was made with (for rotation). */
+  versionOf(sealed: string): string {
+    return parseSealed(sealed).version;
+  }
+
+  /** Re-seals under the active key when needed; returns undefined when already current. */
+  reseal(sealed: string, context: string): string | undefined {
+    if (this.versionOf(sealed) === this.activeVersion) return undefined;
+    return this.seal(this.open(sealed, context), context);
+  }
+}
+
+function aad(version: string, context: string): Buffer {
+  return Buffer.from(`${SEALED_PREFIX}|${version}|${context}`, 'utf8');
+}
+
+function b64(buffer: Buffer): string {
+  return buffer.toString('base64url');
+}
+
+function parseSealed(sealed: string): { version: string; iv: Buffer; ciphertext: Buffer; tag: Buffer } {
+  const parts = sealed.split('.');
+  if (parts.length !== 5 || parts[0] !== SEALED_PREFIX) {
+    throw new AppError(500, 'sealed_value_corrupt', 'A sealed value is malformed');
+  }
+  const result = {
+    version: parts[1],
+    iv: Buffer.from(parts[2], 'base64url'),
+    ciphertext: Buffer.from(parts[3], 'base64url'),
+    tag: Buffer.from(parts[4], 'base64url'),
+  };
+  if (result.iv.length !== IV_BYTES || result.tag.length !== TAG_BYTES) {
+    throw new AppError(500, 'sealed_value_corrupt', 'A sealed value is malformed');
+  }
+  return result;
+}
