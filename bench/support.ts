@@ -35,10 +35,15 @@ export interface BenchRow {
 }
 
 export function printRows(title: string, rows: BenchRow[]): void {
-  process.stdout.write(`\n## ${title}\n\n| metric | ours | baseline | ratio |\n|---|---|---|---|\n`);
+  process.stdout.write(
+    `\n## ${title}\n\n| metric | ours | baseline | ratio |\n|---|---|---|---|\n`,
+  );
   for (const row of rows) {
     const ratio = row.baseline ? (row.ours / row.baseline).toFixed(2) : '';
-    const fmt = (n: number | undefined) => (n === undefined ? '' : `${Number(n.toFixed(2))} ${row.unit}`);
-    process.stdout.write(`| ${row.metric} | ${fmt(row.ours)} | ${fmt(row.baseline)} | ${ratio}${row.note ? ` ${row.note}` : ''} |\n`);
+    const fmt = (n: number | undefined) =>
+      n === undefined ? '' : `${Number(n.toFixed(2))} ${row.unit}`;
+    process.stdout.write(
+      `| ${row.metric} | ${fmt(row.ours)} | ${fmt(row.baseline)} | ${ratio}${row.note ? ` ${row.note}` : ''} |\n`,
+    );
   }
 }

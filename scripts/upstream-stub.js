@@ -16,7 +16,9 @@ function startUpstreamStub(options) {
       res.end();
     });
   });
-  return new Promise((resolve) => server.listen(options.port, options.host ?? '127.0.0.1', () => resolve(server)));
+  return new Promise((resolve) =>
+    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve(server)),
+  );
 }
 
 async function handle(req, res, apiKey) {
@@ -25,8 +27,10 @@ async function handle(req, res, apiKey) {
     res.end(JSON.stringify(body));
   };
   if (req.method === 'GET' && req.url === '/health') return send(200, { status: 'ok' });
-  if (req.method !== 'POST' || req.url !== '/api/admin/hardware/next') return send(404, { error: 'not found' });
-  if (req.headers['x-api-key'] !== apiKey) return send(401, { status: 'error', message: 'bad api key' });
+  if (req.method !== 'POST' || req.url !== '/api/admin/hardware/next')
+    return send(404, { error: 'not found' });
+  if (req.headers['x-api-key'] !== apiKey)
+    return send(401, { status: 'error', message: 'bad api key' });
   const chunks = [];
   let size = 0;
   for await (const chunk of req) {

@@ -12,7 +12,9 @@ const health: DemoFlow = {
   title: 'Health and auth',
   run: async (ctx) => {
     const health = await ctx.call('GET', '/health');
-    ctx.say(`GET /health → ${health.status} (store ${health.body?.info?.store?.driver} ${health.body?.info?.store?.status})`);
+    ctx.say(
+      `GET /health → ${health.status} (store ${health.body?.info?.store?.driver} ${health.body?.info?.store?.status})`,
+    );
     ctx.expect(health.status === 200, 'a healthy server');
     const anonymous = await ctx.call('GET', '/api/kiosks');
     ctx.say(`GET /api/kiosks without a key → ${anonymous.status} ${anonymous.body.code}`);
@@ -35,13 +37,18 @@ const kiosk: DemoFlow = {
       key: ctx.keys.provisioner,
       body: { device_id: deviceId, public_key: pem },
     });
-    ctx.say(`register ${deviceId} with a fresh RSA-2048 key → ${reg.status} ${JSON.stringify(reg.body)}`);
+    ctx.say(
+      `register ${deviceId} with a fresh RSA-2048 key → ${reg.status} ${JSON.stringify(reg.body)}`,
+    );
     const again = await ctx.call('POST', '/api/register-device', {
       key: ctx.keys.provisioner,
       body: { device_id: deviceId, public_key: pem },
     });
     ctx.say(`register again with the same key → ${again.status} (idempotent)`);
-    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' });
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({
+      type: 'spki',
+      format: 'pem',
+    });
     const conflict = await ctx.call('POST', '/api/register-device', {
       key: ctx.keys.provisioner,
       body: { device_id: deviceId, public_key: other.toString() },
