@@ -1,1 +1,2 @@
 export * from './provisioning.module';
+export * from './provisioning.service';

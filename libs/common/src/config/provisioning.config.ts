@@ -1,0 +1,21 @@
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { Env, validateEnv } from './env-schema';
+
+class ProvisioningEnv {
+  @IsOptional() @IsInt() @Min(30) @Max(86_400) CHALLENGE_TTL_SECONDS?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(20) CHALLENGE_MAX_ATTEMPTS?: number;
+}
+
+export interface ProvisioningSettings {
+  challengeTtlSeconds: number;
+  /** Wrong answers after which a challenge is locked for good. */
+  challengeMaxAttempts: number;
+}
+
+export function provisioningConfig(env: Env): ProvisioningSettings {
+  const v = validateEnv(ProvisioningEnv, env);
+  return {
+    challengeTtlSeconds: v.CHALLENGE_TTL_SECONDS ?? 600,
+    challengeMaxAttempts: v.CHALLENGE_MAX_ATTEMPTS ?? 5,
+  };
+}

@@ -1,0 +1,87 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBase64, IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { DEVICE_ID_PATTERN } from '@app/device-trust';
+
+const BSON_ID = /^[0-9a-f]{24}$/;
+
+export class GenerateChallengeDto {
+  @ApiProperty({ example: 'TEE-RDKX5-0001' })
+  @IsString()
+  @Matches(DEVICE_ID_PATTERN, { message: 'device_id must be a registered kiosk id' })
+  device_id!: string;
+
+  @ApiProperty({ example: 'Site-7 Office', description: '1-32 characters' })
+  @IsString()
+  @Length(1, 32)
+  wifi_ssid!: string;
+
+  @ApiProperty({
+    example: 'correct horse battery',
+    description: 'empty for an open network, else 8-63 characters',
+  })
+  @IsString()
+  @Matches(/^$|^.{8,63}$/s, {
+    message: 'wifi_password must be empty (open network) or 8-63 characters',
+  })
+  wifi_password!: string;
+}
+
+export class ChallengeQrPayload {
+  @ApiProperty({
+    example: '6560f1c2a3b4c5d6e7f80912',
+    description: 'ObjectId hex of the challenge',
+  })
+  bson_id!: string;
+  @ApiProperty({
+    description: 'base64 RSA-OAEP (SHA-256, MGF1-SHA-256) of 32 random bytes under the kiosk key',
+  })
+  challenge!: string;
+}
+
+export class GenerateChallengeResponse {
+  @ApiProperty({ example: true }) success!: boolean;
+  @ApiProperty({ type: ChallengeQrPayload }) qr_payload!: ChallengeQrPayload;
+  @ApiProperty({ example: '2026-11-21T15:30:00.000Z' }) expires_at!: string;
+  @ApiProperty({
+    example: '/api/challenges/6560f1c2a3b4c5d6e7f80912/qr?format=png',
+    description: 'the QR as PNG or SVG (admin key)',
+  })
+  qr_url!: string;
+}
+
+export class ValidateChallengeDto {
+  @ApiProperty({ example: '6560f1c2a3b4c5d6e7f80912' })
+  @IsString()
+  @Matches(BSON_ID, { message: 'bson_id must be 24 hex characters' })
+  bson_id!: string;
+
+  @ApiProperty({ description: 'base64 of the 32 decrypted bytes' })
+  @IsString()
+  @Length(1, 1024)
+  @IsBase64(undefined, { message: 'challenge_response must be base64' })
+  challenge_response!: string;
+}
+
+export class WifiCredentials {
+  @ApiProperty() ssid!: string;
+  @ApiProperty() password!: string;
+}
+
+export class ValidateChallengeResponse {
+  @ApiProperty({ example: true }) success!: boolean;
+  @ApiProperty({ type: WifiCredentials }) wifi_credentials!: WifiCredentials;
+}
+
+export class ChallengeIdParam {
+  @ApiProperty({ example: '6560f1c2a3b4c5d6e7f80912' })
+  @IsString()
+  @Matches(BSON_ID, { message: 'bson_id must be 24 hex characters' })
+  bson_id!: string;
+}
+
+export class QrFormatQuery {
+  @ApiPropertyOptional({ enum: ['png', 'svg'], default: 'png' })
+  @IsOptional()
+  @IsIn(['png', 'svg'])
+  format?: 'png' | 'svg';
+}

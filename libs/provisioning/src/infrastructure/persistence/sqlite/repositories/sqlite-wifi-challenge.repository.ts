@@ -1,0 +1,66 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { SqliteStoreHandle } from '@app/persistence';
+import { WifiChallenge } from '../../../../domain/wifi-challenge';
+import { WifiChallengeRepository } from '../../wifi-challenge.repository';
+import {
+  WifiChallengeRow,
+  WifiChallengeSqliteMapper as Mapper,
+} from '../mappers/wifi-challenge.mapper';
+import { PROVISIONING_SQLITE_MIGRATIONS } from '../sqlite-provisioning.migrations';
+
+export class SqliteWifiChallengeRepository extends WifiChallengeRepository {
+  private readonly db: Database;
+  private readonly byId: Statement<[string], WifiChallengeRow>;
+
+  constructor(store: SqliteStoreHandle) {
+    super();
+    store.migrate('provisioning', PROVISIONING_SQLITE_MIGRATIONS);
+    this.db = store.db;
+    this.byId = this.db.prepare('SELECT * FROM wifi_challenges WHERE id = ?');
+  }
+
+  async create(challenge: WifiChallenge): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO wifi_challenges (id, device_id, challenge, answer_hash, wifi_ssid, wifi_password_sealed, status,
+           wrong_attempts, created_by, created_at, expires_at, used_at)
+         VALUES (@id, @device_id, @challenge, @answer_hash, @wifi_ssid, @wifi_password_sealed, @status,
+           @wrong_attempts, @created_by, @created_at, @expires_at, @used_at)`,
+      )
+      .run(Mapper.toPersistence(challenge));
+  }
+
+  async findById(id: string): Promise<WifiChallenge | undefined> {
+    const row = this.byId.get(id);
+    return row ? Mapper.toDomain(row) : undefined;
+  }
+
+  async markUsed(id: string, now: Date): Promise<boolean> {
+    const iso = now.toISOString();
+    return (
+      this.db
+        .prepare(
+          "UPDATE wifi_challenges SET status = 'used', used_at = ? WHERE id = ? AND status = 'pending' AND expires_at > ?",
+        )
+        .run(iso, id, iso).changes === 1
+    );
+  }
+
+  async recordWrongAnswer(id: string, maxAttempts: number): Promise<WifiChallenge | undefined> {
+    this.db
+      .prepare(
+        `UPDATE wifi_challenges
+           SET wrong_attempts = wrong_attempts + 1,
+               status = CASE WHEN wrong_attempts + 1 >= ? THEN 'locked' ELSE status END
+         WHERE id = ? AND status = 'pending'`,
+      )
+      .run(maxAttempts, id);
+    return this.findById(id);
+  }
+
+  async deleteExpired(before: Date): Promise<number> {
+    return this.db
+      .prepare('DELETE FROM wifi_challenges WHERE expires_at < ?')
+      .run(before.toISOString()).changes;
+  }
+}

@@ -1,0 +1,79 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { Response } from 'express';
+import { CurrentPrincipal, ErrorBody, Principal, Public, Roles } from '@app/common';
+import {
+  ChallengeIdParam,
+  GenerateChallengeDto,
+  GenerateChallengeResponse,
+  QrFormatQuery,
+  ValidateChallengeDto,
+  ValidateChallengeResponse,
+} from './dto/provisioning.dto';
+import { ProvisioningService } from './provisioning.service';
+
+@ApiTags('provisioning')
+@ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
+@Controller('api')
+export class ProvisioningController {
+  constructor(private readonly provisioning: ProvisioningService) {}
+
+  @Post('generate-challenge')
+  @HttpCode(200)
+  @Roles('admin')
+  @ApiSecurity('api-key')
+  @ApiOperation({ summary: 'Issue a Wi-Fi challenge QR for a registered kiosk' })
+  @ApiResponse({ status: 200, type: GenerateChallengeResponse })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
+  @ApiResponse({ status: 403, type: ErrorBody, description: 'forbidden (role) or device_blocked' })
+  async generate(
+    @Body() body: GenerateChallengeDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<GenerateChallengeResponse> {
+    const issued = await this.provisioning.generate(
+      body.device_id,
+      body.wifi_ssid,
+      body.wifi_password,
+      principal,
+    );
+    return {
+      success: true,
+      qr_payload: { bson_id: issued.id, challenge: issued.challenge },
+      expires_at: issued.expiresAt.toISOString(),
+      qr_url: `/api/challenges/${issued.id}/qr?format=png`,
+    };
+  }
+
+  @Post('validate-challenge')
+  @HttpCode(200)
+  @Public()
+  @ApiOperation({
+    summary: 'Exchange the decrypted challenge for the Wi-Fi credentials (single use)',
+  })
+  @ApiResponse({ status: 200, type: ValidateChallengeResponse })
+  @ApiResponse({ status: 401, type: ErrorBody, description: 'challenge_mismatch' })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'challenge_not_found' })
+  @ApiResponse({ status: 409, type: ErrorBody, description: 'challenge_used' })
+  @ApiResponse({ status: 410, type: ErrorBody, description: 'challenge_expired' })
+  @ApiResponse({ status: 423, type: ErrorBody, description: 'challenge_locked (5 wrong answers)' })
+  async validate(@Body() body: ValidateChallengeDto): Promise<ValidateChallengeResponse> {
+    const credentials = await this.provisioning.validate(body.bson_id, body.challenge_response);
+    return { success: true, wifi_credentials: credentials };
+  }
+
+  @Get('challenges/:bson_id/qr')
+  @Roles('admin')
+  @ApiSecurity('api-key')
+  @ApiProduces('image/png', 'image/svg+xml')
+  @ApiOperation({ summary: "The challenge's QR (the JSON of qr_payload) as PNG or SVG" })
+  async qr(
+    @Param() params: ChallengeIdParam,
+    @Query() query: QrFormatQuery,
+    @Res() response: Response,
+  ): Promise<void> {
+    const format = query.format ?? 'png';
+    const image = await this.provisioning.qr(params.bson_id, format);
+    response.setHeader('Cache-Control', 'no-store');
+    response.type(format === 'svg' ? 'image/svg+xml' : 'image/png').send(image);
+  }
+}

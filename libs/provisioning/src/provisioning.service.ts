@@ -1,0 +1,179 @@
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { constants, publicEncrypt, randomBytes } from 'node:crypto';
+import QRCode from 'qrcode';
+import { AppConfig, AppError, newId, Principal, safeEqual, sha256 } from '@app/common';
+import { actorOf, KioskRegistryService } from '@app/device-trust';
+import { KeyringService } from '@app/vault';
+import { WifiChallenge } from './domain/wifi-challenge';
+import { WifiChallengeRepository } from './infrastructure/persistence/wifi-challenge.repository';
+
+export const CHALLENGE_BYTES = 32;
+/** Expired challenges are kept this long (to answer `challenge_expired`), then deleted. */
+const EXPIRED_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+export interface IssuedChallenge {
+  id: string;
+  challenge: string;
+  expiresAt: Date;
+}
+
+/**
+ * Wi-Fi provisioning by RSA challenge: the admin's QR carries 32 random bytes encrypted to the
+ * kiosk's TrustZone key; only that kiosk can decrypt them and exchange them, once, for the
+ * Wi-Fi credentials.
+ */
+@Injectable()
+export class ProvisioningService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(ProvisioningService.name);
+  private readonly ttlMs: number;
+  private readonly maxAttempts: number;
+  private sweeper?: NodeJS.Timeout;
+
+  constructor(
+    private readonly challenges: WifiChallengeRepository,
+    private readonly kiosks: KioskRegistryService,
+    private readonly keyring: KeyringService,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    const settings = config.get('provisioning', { infer: true });
+    this.ttlMs = settings.challengeTtlSeconds * 1000;
+    this.maxAttempts = settings.challengeMaxAttempts;
+  }
+
+  onModuleInit(): void {
+    this.sweeper = setInterval(() => void this.sweep(), 60 * 60 * 1000);
+    this.sweeper.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
+
+  async generate(
+    deviceId: string,
+    ssid: string,
+    password: string,
+    principal: Principal,
+  ): Promise<IssuedChallenge> {
+    const { key } = await this.kiosks.activeKey(deviceId);
+    const answer = randomBytes(CHALLENGE_BYTES);
+    const encrypted = publicEncrypt(
+      { key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      answer,
+    );
+    const now = new Date();
+    const id = newId();
+    const record: WifiChallenge = {
+      id,
+      deviceId,
+      challenge: encrypted.toString('base64'),
+      answerHash: sha256(answer),
+      wifiSsid: ssid,
+      wifiPasswordSealed: this.keyring.seal(password, sealContext(id)),
+      status: 'pending',
+      wrongAttempts: 0,
+      createdBy: actorOf(principal),
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + this.ttlMs),
+    };
+    answer.fill(0);
+    await this.challenges.create(record);
+    this.logger.log({ challengeId: id, deviceId }, 'Wi-Fi challenge issued');
+    return { id, challenge: record.challenge, expiresAt: record.expiresAt };
+  }
+
+  /** Exchanges the decrypted bytes for the Wi-Fi credentials: once, before expiry, within the attempt limit. */
+  async validate(id: string, responseBase64: string): Promise<{ ssid: string; password: string }> {
+    const response = Buffer.from(responseBase64, 'base64');
+    if (response.length !== CHALLENGE_BYTES) {
+      throw new AppError(
+        400,
+        'invalid_challenge_response',
+        `challenge_response must decode to ${CHALLENGE_BYTES} bytes`,
+      );
+    }
+    const now = new Date();
+    const challenge = await this.challenges.findById(id);
+    if (!challenge) throw new AppError(404, 'challenge_not_found', 'No challenge has this bson_id');
+    this.assertOpen(challenge, now);
+    const kiosk = await this.kiosks.find(challenge.deviceId);
+    if (!kiosk || kiosk.status === 'blocked')
+      throw new AppError(403, 'device_blocked', 'This device is blocked');
+
+    if (!safeEqual(sha256(response), challenge.answerHash)) {
+      const after = await this.challenges.recordWrongAnswer(id, this.maxAttempts);
+      this.logger.warn(
+        { challengeId: id, deviceId: challenge.deviceId, wrongAttempts: after?.wrongAttempts },
+        'Wrong challenge response',
+      );
+      if (after?.status === 'locked') {
+        throw new AppError(
+          423,
+          'challenge_locked',
+          'Too many wrong answers: this challenge is locked; ask for a new one',
+        );
+      }
+      if (after?.status === 'used') throw used();
+      const left = this.maxAttempts - (after?.wrongAttempts ?? this.maxAttempts);
+      throw new AppError(
+        401,
+        'challenge_mismatch',
+        `The challenge response is wrong (${left} attempts left)`,
+      );
+    }
+
+    if (!(await this.challenges.markUsed(id, now))) {
+      // lost a race, or its state changed since the read
+      const current = await this.challenges.findById(id);
+      if (current) this.assertOpen(current, new Date());
+      throw used();
+    }
+    const password = this.keyring.openString(challenge.wifiPasswordSealed, sealContext(id));
+    this.logger.log(
+      { challengeId: id, deviceId: challenge.deviceId },
+      'Wi-Fi credentials released',
+    );
+    return { ssid: challenge.wifiSsid, password };
+  }
+
+  async qr(id: string, format: 'png' | 'svg'): Promise<Buffer | string> {
+    const challenge = await this.challenges.findById(id);
+    if (!challenge) throw new AppError(404, 'challenge_not_found', 'No challenge has this bson_id');
+    const payload = JSON.stringify({ bson_id: challenge.id, challenge: challenge.challenge });
+    return format === 'svg'
+      ? QRCode.toString(payload, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 })
+      : QRCode.toBuffer(payload, { type: 'png', errorCorrectionLevel: 'M', margin: 2, scale: 6 });
+  }
+
+  async sweep(now = new Date()): Promise<number> {
+    try {
+      return await this.challenges.deleteExpired(new Date(now.getTime() - EXPIRED_RETENTION_MS));
+    } catch (error) {
+      this.logger.warn({ err: error }, 'Expired challenge sweep failed');
+      return 0;
+    }
+  }
+
+  private assertOpen(challenge: WifiChallenge, now: Date): void {
+    if (challenge.status === 'used') throw used();
+    if (challenge.status === 'locked') {
+      throw new AppError(
+        423,
+        'challenge_locked',
+        'Too many wrong answers: this challenge is locked; ask for a new one',
+      );
+    }
+    if (challenge.expiresAt.getTime() <= now.getTime()) {
+      throw new AppError(410, 'challenge_expired', 'This challenge has expired; ask for a new one');
+    }
+  }
+}
+
+function used(): AppError {
+  return new AppError(409, 'challenge_used', 'This challenge has already been used');
+}
+
+function sealContext(challengeId: string): string {
+  return `wifi:${challengeId}`;
+}

@@ -1,0 +1,291 @@
+import Database from 'better-sqlite3';
+import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { OpensslKiosk } from './support/openssl';
+import { http, startTestApp, TestApp } from './support/test-app';
+
+const WIFI_PASSWORD = 'Sup3r-Secret-WiFi-Pa55';
+
+describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
+  let t: TestApp;
+  let kiosk: OpensslKiosk;
+  let seq = 0;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    kiosk = new OpensslKiosk();
+  });
+  afterAll(async () => {
+    kiosk.dispose();
+    await t.close();
+  });
+
+  const register = (deviceId: string, publicKey: string, key = t.keys.provisioner) =>
+    http(t.baseUrl, 'POST', '/api/register-device', {
+      key,
+      body: { device_id: deviceId, public_key: publicKey },
+    });
+  const generate = (deviceId: string, key = t.keys.admin) =>
+    http(t.baseUrl, 'POST', '/api/generate-challenge', {
+      key,
+      body: { device_id: deviceId, wifi_ssid: 'Site-7 Office', wifi_password: WIFI_PASSWORD },
+    });
+  const validate = (bsonId: string, response: Buffer | string) =>
+    http(t.baseUrl, 'POST', '/api/validate-challenge', {
+      body: {
+        bson_id: bsonId,
+        challenge_response: typeof response === 'string' ? response : response.toString('base64'),
+      },
+    });
+
+  async function opensslDevice(): Promise<string> {
+    const deviceId = `TEE-OSSL-${++seq}`;
+    expect((await register(deviceId, kiosk.publicKeyPem())).status).toBe(201);
+    return deviceId;
+  }
+
+  it('should hand the Wi-Fi credentials to a kiosk whose crypto is the OpenSSL command line', async () => {
+    const deviceId = await opensslDevice();
+    const generated = await generate(deviceId);
+    expect(generated.status).toBe(200);
+    expect(generated.body).toMatchObject({
+      success: true,
+      qr_payload: { bson_id: expect.stringMatching(/^[0-9a-f]{24}$/) },
+    });
+    expect(Date.parse(generated.body.expires_at) - Date.now()).toBeGreaterThan(9 * 60 * 1000);
+    const answer = kiosk.decryptChallenge(generated.body.qr_payload.challenge);
+    expect(answer).toHaveLength(32);
+    const res = await validate(generated.body.qr_payload.bson_id, answer);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      success: true,
+      wifi_credentials: { ssid: 'Site-7 Office', password: WIFI_PASSWORD },
+    });
+  });
+
+  it("should do the same for a key made by Node's crypto", async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
+    expect(
+      (await register('TEE-NODE-1', publicKey.export({ type: 'spki', format: 'pem' }).toString()))
+        .status,
+    ).toBe(201);
+    const generated = await generate('TEE-NODE-1');
+    const answer = privateDecrypt(
+      { key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      Buffer.from(generated.body.qr_payload.challenge, 'base64'),
+    );
+    const res = await validate(generated.body.qr_payload.bson_id, answer);
+    expect(res.status).toBe(200);
+    expect(res.body.wifi_credentials.password).toBe(WIFI_PASSWORD);
+  });
+
+  it('should refuse a replay after success', async () => {
+    const deviceId = await opensslDevice();
+    const { body } = await generate(deviceId);
+    const answer = kiosk.decryptChallenge(body.qr_payload.challenge);
+    expect((await validate(body.qr_payload.bson_id, answer)).status).toBe(200);
+    const replay = await validate(body.qr_payload.bson_id, answer);
+    expect(replay.status).toBe(409);
+    expect(replay.body.code).toBe('challenge_used');
+    expect(JSON.stringify(replay.body)).not.toContain(WIFI_PASSWORD);
+  });
+
+  it('should lock a challenge after 5 wrong answers, and refuse the right one after that', async () => {
+    const deviceId = await opensslDevice();
+    const { body } = await generate(deviceId);
+    const codes: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      codes.push((await validate(body.qr_payload.bson_id, Buffer.alloc(32, i))).body.code);
+    }
+    expect(codes).toEqual([
+      'challenge_mismatch',
+      'challenge_mismatch',
+      'challenge_mismatch',
+      'challenge_mismatch',
+      'challenge_locked',
+    ]);
+    const right = await validate(
+      body.qr_payload.bson_id,
+      kiosk.decryptChallenge(body.qr_payload.challenge),
+    );
+    expect(right.status).toBe(423);
+    expect(right.body.code).toBe('challenge_locked');
+  });
+
+  it('should refuse an expired challenge', async () => {
+    const deviceId = await opensslDevice();
+    const { body } = await generate(deviceId);
+    const db = new Database(join(t.dataDir, 'mdai.sqlite'));
+    db.prepare('UPDATE wifi_challenges SET expires_at = ? WHERE id = ?').run(
+      new Date(Date.now() - 1000).toISOString(),
+      body.qr_payload.bson_id,
+    );
+    db.close();
+    const res = await validate(
+      body.qr_payload.bson_id,
+      kiosk.decryptChallenge(body.qr_payload.challenge),
+    );
+    expect(res.status).toBe(410);
+    expect(res.body.code).toBe('challenge_expired');
+  });
+
+  it('should let exactly one of two concurrent validations win', async () => {
+    const deviceId = await opensslDevice();
+    const { body } = await generate(deviceId);
+    const answer = kiosk.decryptChallenge(body.qr_payload.challenge);
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => validate(body.qr_payload.bson_id, answer)),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual([200, 409, 409, 409, 409, 409]);
+  });
+
+  it('should answer unknown and malformed challenges clearly', async () => {
+    expect((await validate('0123456789abcdef01234567', Buffer.alloc(32))).body.code).toBe(
+      'challenge_not_found',
+    );
+    const badId = await validate('not-an-id', Buffer.alloc(32));
+    expect([badId.status, badId.body.code]).toEqual([400, 'validation_failed']);
+    const badB64 = await validate('0123456789abcdef01234567', '***not base64***');
+    expect([badB64.status, badB64.body.code]).toEqual([400, 'validation_failed']);
+    const short = await validate('0123456789abcdef01234567', Buffer.alloc(31));
+    expect([short.status, short.body.code]).toEqual([400, 'invalid_challenge_response']);
+  });
+
+  it('should check roles on the admin routes', async () => {
+    const deviceId = await opensslDevice();
+    expect((await generate(deviceId, t.keys.provisioner)).status).toBe(403);
+    expect((await generate(deviceId, t.keys.mobile)).status).toBe(403);
+    expect((await generate(deviceId, '')).status).toBe(401);
+    expect((await register('TEE-ROLE', kiosk.publicKeyPem(), t.keys.mobile)).status).toBe(403);
+    expect((await register('TEE-ROLE', kiosk.publicKeyPem(), t.keys.admin)).status).toBe(201);
+    const { body } = await generate(deviceId);
+    const qr = await fetch(`${t.baseUrl}/api/challenges/${body.qr_payload.bson_id}/qr`, {
+      headers: { 'x-api-key': t.keys.provisioner },
+    });
+    expect(qr.status).toBe(403);
+  });
+
+  it('should serve the QR as PNG and SVG to the admin', async () => {
+    const deviceId = await opensslDevice();
+    const { body } = await generate(deviceId);
+    const png = await fetch(`${t.baseUrl}${body.qr_url}`, {
+      headers: { 'x-api-key': t.keys.admin },
+    });
+    expect(png.headers.get('content-type')).toBe('image/png');
+    expect(Buffer.from(await png.arrayBuffer()).subarray(0, 8)).toEqual(
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    );
+    const svg = await fetch(
+      `${t.baseUrl}/api/challenges/${body.qr_payload.bson_id}/qr?format=svg`,
+      { headers: { 'x-api-key': t.keys.admin } },
+    );
+    expect(svg.headers.get('content-type')).toContain('image/svg+xml');
+    expect(await svg.text()).toContain('<svg');
+    expect(
+      (
+        await http(t.baseUrl, 'GET', '/api/challenges/0123456789abcdef01234567/qr', {
+          key: t.keys.admin,
+        })
+      ).body.code,
+    ).toBe('challenge_not_found');
+  });
+
+  it('should refuse malformed, private, non-RSA and weak keys with a 400', async () => {
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pkcs1 = rsa.publicKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+    const priv = rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const garbage = `-----BEGIN PUBLIC KEY-----\n${'QUJD'.repeat(40)}\n-----END PUBLIC KEY-----\n`;
+    const cases: Array<[string, string]> = [
+      [ec, 'unsupported_key_type'],
+      [weak, 'weak_public_key'],
+      [pkcs1, 'invalid_public_key'],
+      [priv, 'invalid_public_key'],
+      [garbage, 'invalid_public_key'],
+      ['x'.repeat(200), 'invalid_public_key'],
+    ];
+    for (const [pem, code] of cases) {
+      const res = await register(`TEE-BAD-${code}`, pem);
+      expect([res.status, res.body.code]).toEqual([400, code]);
+    }
+    const badId = await register(
+      'has spaces',
+      rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    );
+    expect([badId.status, badId.body.code]).toEqual([400, 'validation_failed']);
+  });
+
+  it('should refuse a known id with another key (409) until an audited admin rotation', async () => {
+    const deviceId = await opensslDevice();
+    const other = new OpensslKiosk();
+    try {
+      const conflict = await register(deviceId, other.publicKeyPem());
+      expect([conflict.status, conflict.body.code]).toEqual([409, 'device_key_conflict']);
+      expect((await register(deviceId, kiosk.publicKeyPem())).status).toBe(200);
+      const byProvisioner = await http(t.baseUrl, 'POST', `/api/kiosks/${deviceId}/rotate-key`, {
+        key: t.keys.provisioner,
+        body: { public_key: other.publicKeyPem(), reason: 'board replaced' },
+      });
+      expect(byProvisioner.status).toBe(403);
+      const rotated = await http(t.baseUrl, 'POST', `/api/kiosks/${deviceId}/rotate-key`, {
+        key: t.keys.admin,
+        body: { public_key: other.publicKeyPem(), reason: 'board replaced' },
+      });
+      expect(rotated.status).toBe(200);
+      const events = await http(t.baseUrl, 'GET', `/api/kiosks/${deviceId}/events`, {
+        key: t.keys.auditor,
+      });
+      expect(events.body.map((e: { action: string }) => e.action)).toEqual([
+        'registered',
+        'key_rotated',
+      ]);
+      expect(events.body[1]).toMatchObject({
+        reason: 'board replaced',
+        actor: expect.stringMatching(/^admin:[0-9a-f]{12}$/),
+      });
+      // the old key no longer opens challenges; the new one does
+      const { body } = await generate(deviceId);
+      expect(() => kiosk.decryptChallenge(body.qr_payload.challenge)).toThrow();
+      expect(
+        (await validate(body.qr_payload.bson_id, other.decryptChallenge(body.qr_payload.challenge)))
+          .status,
+      ).toBe(200);
+    } finally {
+      other.dispose();
+    }
+  });
+
+  it('should refuse challenges for a blocked kiosk and unknown kiosks', async () => {
+    const deviceId = await opensslDevice();
+    const { body } = await generate(deviceId);
+    const blocked = await http(t.baseUrl, 'POST', `/api/kiosks/${deviceId}/block`, {
+      key: t.keys.admin,
+      body: { reason: 'stolen' },
+    });
+    expect(blocked.body.status).toBe('blocked');
+    expect((await generate(deviceId)).body.code).toBe('device_blocked');
+    expect(
+      (await validate(body.qr_payload.bson_id, kiosk.decryptChallenge(body.qr_payload.challenge)))
+        .body.code,
+    ).toBe('device_blocked');
+    expect((await generate('TEE-NEVER-SEEN')).body.code).toBe('device_not_found');
+  });
+
+  it('should keep the Wi-Fi password out of the database file and the logs', async () => {
+    const files = readdirSync(t.dataDir).filter((f) => f.startsWith('mdai.sqlite'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) {
+      const bytes = readFileSync(join(t.dataDir, file));
+      expect(bytes.includes(Buffer.from(WIFI_PASSWORD))).toBe(false);
+    }
+    const logs = t.logs();
+    expect(logs).toContain('Wi-Fi credentials released');
+    expect(logs).not.toContain(WIFI_PASSWORD);
+  });
+});
