@@ -1,7 +1,7 @@
 import { INestApplication, Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { WsAdapter } from '@nestjs/platform-ws';
+import { RelayWsAdapter } from '@app/relay';
 import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import {
@@ -38,7 +38,7 @@ export async function createApp(env: Env, options: AppModuleOptions = {}): Promi
   app.use(bodyParserErrorMiddleware);
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
-  app.useWebSocketAdapter(new WsAdapter(app));
+  app.useWebSocketAdapter(new RelayWsAdapter(app));
   app.enableShutdownHooks();
   SwaggerModule.setup('docs', app, () => buildOpenApi(app), { jsonDocumentUrl: 'docs-json' });
   const bootLog = new NestLogger('Bootstrap');

@@ -1,4 +1,44 @@
+import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
+import { RedisService } from '@app/common';
+import { DeviceTrustModule } from '@app/device-trust';
+import { SessionModule } from '@app/session';
+import { InProcessRelayBus } from './bus/in-process-relay-bus';
+import { RedisRelayBus } from './bus/redis-relay-bus';
+import { RelayBus } from './bus/relay-bus';
+import { FaceSubmissionService } from './face-submission.service';
+import {
+  DeviceGateway,
+  LegacyAppGateway,
+  LegacyHardwareGateway,
+  MobileGateway,
+} from './gateways/relay.gateways';
+import { RelayService } from './relay.service';
+import { RelayMetrics } from './relay.metrics';
+import { UpstreamClient } from './upstream/upstream.client';
 
-@Module({})
+/** The WebSocket relay between phones and kiosks (new and legacy protocols). */
+@Module({
+  imports: [HttpModule, SessionModule, DeviceTrustModule],
+  providers: [
+    {
+      // chosen once from config: Redis pub/sub when REDIS_URL is set, else in-process
+      provide: RelayBus,
+      inject: [RedisService],
+      useFactory: (redis: RedisService) =>
+        redis.enabled
+          ? new RedisRelayBus(redis.client('relay-pub'), redis.client('relay-sub'))
+          : new InProcessRelayBus(),
+    },
+    RelayMetrics,
+    UpstreamClient,
+    FaceSubmissionService,
+    RelayService,
+    MobileGateway,
+    DeviceGateway,
+    LegacyAppGateway,
+    LegacyHardwareGateway,
+  ],
+  exports: [RelayService],
+})
 export class RelayModule {}

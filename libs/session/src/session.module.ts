@@ -1,4 +1,29 @@
 import { Module } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { JwtModule } from '@nestjs/jwt';
+import { AppConfig } from '@app/common';
+import { bindPort } from '@app/persistence';
+import { VaultModule } from '@app/vault';
+import { sessionAdapters } from './infrastructure/persistence/session-persistence';
+import { SessionRepository } from './infrastructure/persistence/session.repository';
+import { SessionTokenService } from './session-token.service';
+import { SessionController } from './session.controller';
+import { SessionService } from './session.service';
 
-@Module({})
+/** Pairing sessions (new protocol and legacy) and their socket tokens. */
+@Module({
+  imports: [
+    VaultModule,
+    JwtModule.registerAsync({
+      inject: [ConfigService],
+      useFactory: (config: ConfigService<AppConfig, true>) => ({
+        secret: config.get('auth', { infer: true }).jwtSecret,
+        signOptions: { algorithm: 'HS256' },
+      }),
+    }),
+  ],
+  controllers: [SessionController],
+  providers: [bindPort(SessionRepository, sessionAdapters), SessionTokenService, SessionService],
+  exports: [SessionService, SessionTokenService],
+})
 export class SessionModule {}

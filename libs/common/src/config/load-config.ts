@@ -5,6 +5,7 @@ import { Env } from './env-schema';
 import { withLocalSecrets } from './local-secrets';
 import { ProvisioningSettings, provisioningConfig } from './provisioning.config';
 import { RedisSettings, redisConfig } from './redis.config';
+import { RelaySettings, relayConfig } from './relay.config';
 import { SessionSettings, sessionConfig } from './session.config';
 import { UpstreamSettings, upstreamConfig } from './upstream.config';
 import { VaultSettings, vaultConfig } from './vault.config';
@@ -19,6 +20,7 @@ export interface AppConfig {
   vault: VaultSettings;
   session: SessionSettings;
   provisioning: ProvisioningSettings;
+  relay: RelaySettings;
   /** What boot did that an operator should know (generated secrets and where they are kept). */
   notices: string[];
 }
@@ -47,6 +49,7 @@ export function loadConfig(rawEnv: Env): AppConfig {
     vault: vaultConfig(env),
     session: sessionConfig(env),
     provisioning: provisioningConfig(env),
+    relay: relayConfig(env),
     notices,
   };
 }

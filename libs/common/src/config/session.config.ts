@@ -2,7 +2,7 @@ import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { Env, validateEnv } from './env-schema';
 
 class SessionEnv {
-  @IsOptional() @IsInt() @Min(10) @Max(3600) SESSION_TTL_SECONDS?: number;
+  @IsOptional() @IsInt() @Min(2) @Max(3600) SESSION_TTL_SECONDS?: number;
 }
 
 export interface SessionSettings {

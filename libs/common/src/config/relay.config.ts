@@ -1,0 +1,35 @@
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { Env, validateEnv } from './env-schema';
+
+class RelayEnv {
+  @IsOptional() @IsInt() @Min(1024) @Max(1024 * 1024) RELAY_MAX_FRAME_BYTES?: number;
+  @IsOptional() @IsInt() @Min(1024) @Max(12 * 1024 * 1024) RELAY_MAX_IMAGE_BYTES?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(10_000) RELAY_RATE_PER_SECOND?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(10_000) RELAY_RATE_BURST?: number;
+  @IsOptional() @IsInt() @Min(100) @Max(300_000) RELAY_PING_INTERVAL_MS?: number;
+  @IsOptional() @IsInt() @Min(1000) @Max(120_000) RELAY_AUTH_TIMEOUT_MS?: number;
+}
+
+export interface RelaySettings {
+  /** Largest frame of any type but an image submission (bytes). */
+  maxFrameBytes: number;
+  /** Largest decoded face image (bytes); its frame may be 4/3 of it plus a little. */
+  maxImageBytes: number;
+  ratePerSecond: number;
+  rateBurst: number;
+  pingIntervalMs: number;
+  /** How long a kiosk has to answer the challenge on /ws/device. */
+  authTimeoutMs: number;
+}
+
+export function relayConfig(env: Env): RelaySettings {
+  const v = validateEnv(RelayEnv, env);
+  return {
+    maxFrameBytes: v.RELAY_MAX_FRAME_BYTES ?? 64 * 1024,
+    maxImageBytes: v.RELAY_MAX_IMAGE_BYTES ?? 5 * 1024 * 1024,
+    ratePerSecond: v.RELAY_RATE_PER_SECOND ?? 20,
+    rateBurst: v.RELAY_RATE_BURST ?? 40,
+    pingIntervalMs: v.RELAY_PING_INTERVAL_MS ?? 20_000,
+    authTimeoutMs: v.RELAY_AUTH_TIMEOUT_MS ?? 15_000,
+  };
+}

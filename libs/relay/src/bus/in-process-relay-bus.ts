@@ -1,0 +1,45 @@
+import { BusEnvelope, EnvelopeHandler, RelayBus } from './relay-bus';
+import { RelayRole } from '../protocol/messages';
+
+/** One instance: channels and slots are maps in memory. */
+export class InProcessRelayBus extends RelayBus {
+  readonly kind = 'in-process' as const;
+  private readonly handlers = new Map<string, EnvelopeHandler>();
+  private readonly slots = new Map<string, { holder: string; expiresAt: number }>();
+
+  async publish(sessionId: string, envelope: BusEnvelope): Promise<void> {
+    const handler = this.handlers.get(sessionId);
+    if (handler) queueMicrotask(() => handler(envelope));
+  }
+
+  async subscribe(sessionId: string, handler: EnvelopeHandler): Promise<void> {
+    this.handlers.set(sessionId, handler);
+  }
+
+  async unsubscribe(sessionId: string): Promise<void> {
+    this.handlers.delete(sessionId);
+  }
+
+  async claimSlot(
+    sessionId: string,
+    role: RelayRole,
+    holder: string,
+    ttlMs: number,
+  ): Promise<boolean> {
+    const key = `${sessionId}:${role}`;
+    const current = this.slots.get(key);
+    if (current && current.expiresAt > Date.now()) return false;
+    this.slots.set(key, { holder, expiresAt: Date.now() + ttlMs });
+    return true;
+  }
+
+  async releaseSlot(sessionId: string, role: RelayRole, holder: string): Promise<void> {
+    const key = `${sessionId}:${role}`;
+    if (this.slots.get(key)?.holder === holder) this.slots.delete(key);
+  }
+
+  async isSlotTaken(sessionId: string, role: RelayRole): Promise<boolean> {
+    const current = this.slots.get(`${sessionId}:${role}`);
+    return current !== undefined && current.expiresAt > Date.now();
+  }
+}

@@ -1,0 +1,64 @@
+import { OnModuleInit } from '@nestjs/common';
+import type { Model } from 'mongoose';
+import { MongoStoreHandle } from '@app/persistence';
+import { PairingSession, SessionResult } from '../../../../domain/pairing-session';
+import { SessionRepository } from '../../session.repository';
+import { PairingSessionMongoMapper as Mapper } from '../mappers/pairing-session.mapper';
+import { PairingSessionDocument, PairingSessionSchema } from '../schemas/pairing-session.schema';
+
+export class MongoSessionRepository extends SessionRepository implements OnModuleInit {
+  private readonly sessions: Model<PairingSessionDocument>;
+
+  constructor(store: MongoStoreHandle) {
+    super();
+    this.sessions = store.connection.model(PairingSessionDocument.name, PairingSessionSchema);
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.sessions.init();
+  }
+
+  async create(session: PairingSession): Promise<void> {
+    await this.sessions.create(Mapper.toPersistence(session));
+  }
+
+  async findById(id: string): Promise<PairingSession | undefined> {
+    const doc = await this.sessions.findById(id).lean<PairingSessionDocument>();
+    return doc ? Mapper.toDomain(doc) : undefined;
+  }
+
+  async setPlatformId(id: string, platformIdSealed: string, platformAlias: string): Promise<void> {
+    await this.sessions.updateOne({ _id: id }, { $set: { platformIdSealed, platformAlias } });
+  }
+
+  async setDevice(id: string, deviceId: string): Promise<void> {
+    await this.sessions.updateOne({ _id: id }, { $set: { deviceId } });
+  }
+
+  async claimSubmission(id: string, now: Date): Promise<boolean> {
+    const result = await this.sessions.updateOne(
+      { _id: id, status: 'open', expiresAt: { $gt: now } },
+      { $set: { status: 'submitting' } },
+    );
+    return result.modifiedCount === 1;
+  }
+
+  async releaseSubmission(id: string): Promise<void> {
+    await this.sessions.updateOne({ _id: id, status: 'submitting' }, { $set: { status: 'open' } });
+  }
+
+  async completeSubmission(id: string, result: SessionResult, at: Date): Promise<void> {
+    await this.sessions.updateOne(
+      { _id: id, status: 'submitting' },
+      { $set: { status: 'completed', result, completedAt: at } },
+    );
+  }
+
+  async attachImage(id: string, fileId: string): Promise<void> {
+    await this.sessions.updateOne({ _id: id }, { $set: { imageFileId: fileId } });
+  }
+
+  async deleteExpired(before: Date): Promise<number> {
+    return (await this.sessions.deleteMany({ expiresAt: { $lt: before } })).deletedCount;
+  }
+}

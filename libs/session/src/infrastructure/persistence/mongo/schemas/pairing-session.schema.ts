@@ -1,0 +1,26 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+
+@Schema({ _id: false, versionKey: false })
+export class SessionResultDocument {
+  @Prop({ required: true }) status!: string;
+  @Prop({ required: true }) statusCode!: number;
+  @Prop({ required: true }) latencyMs!: number;
+}
+const SessionResultSchema = SchemaFactory.createForClass(SessionResultDocument);
+
+@Schema({ collection: 'pairing_sessions', versionKey: false })
+export class PairingSessionDocument {
+  @Prop({ type: String, required: true }) _id!: string;
+  @Prop({ required: true, enum: ['pairing', 'legacy'] }) protocol!: string;
+  @Prop() userId?: string;
+  @Prop() platformIdSealed?: string;
+  @Prop() platformAlias?: string;
+  @Prop({ required: true, enum: ['open', 'submitting', 'completed'] }) status!: string;
+  @Prop() deviceId?: string;
+  @Prop() imageFileId?: string;
+  @Prop({ type: SessionResultSchema }) result?: SessionResultDocument;
+  @Prop({ required: true }) createdAt!: Date;
+  @Prop({ required: true, index: true }) expiresAt!: Date;
+  @Prop() completedAt?: Date;
+}
+export const PairingSessionSchema = SchemaFactory.createForClass(PairingSessionDocument);

@@ -1,0 +1,75 @@
+import { newId } from '@app/common';
+import { describeStoreContract } from '@app/persistence/testing/store-contract';
+import { PairingSession } from '../../domain/pairing-session';
+import { sessionAdapters } from './session-persistence';
+
+function session(overrides: Partial<PairingSession> = {}): PairingSession {
+  const now = new Date();
+  return {
+    id: newId(),
+    protocol: 'pairing',
+    userId: 'user-1',
+    platformIdSealed: 'sealed1.v1.a.b.c',
+    status: 'open',
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + 180_000),
+    ...overrides,
+  };
+}
+
+describeStoreContract('SessionRepository', sessionAdapters, ({ sut }) => {
+  it('should round-trip a session', async () => {
+    const s = session();
+    await sut().create(s);
+    expect(await sut().findById(s.id)).toEqual(s);
+    expect(await sut().findById(newId())).toBeUndefined();
+  });
+
+  it('should let exactly one of concurrent claims win, and none after completion', async () => {
+    const s = session();
+    await sut().create(s);
+    const claims = await Promise.all(
+      Array.from({ length: 10 }, () => sut().claimSubmission(s.id, new Date())),
+    );
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    const at = new Date('2026-01-01T00:00:00.000Z');
+    await sut().completeSubmission(s.id, { status: 'success', statusCode: 200, latencyMs: 42 }, at);
+    const stored = await sut().findById(s.id);
+    expect(stored).toMatchObject({
+      status: 'completed',
+      result: { status: 'success', statusCode: 200, latencyMs: 42 },
+      completedAt: at,
+    });
+    expect(await sut().claimSubmission(s.id, new Date())).toBe(false);
+  });
+
+  it('should reopen a released submission and refuse claims after expiry', async () => {
+    const s = session();
+    await sut().create(s);
+    expect(await sut().claimSubmission(s.id, new Date())).toBe(true);
+    await sut().releaseSubmission(s.id);
+    expect((await sut().findById(s.id))?.status).toBe('open');
+    expect(await sut().claimSubmission(s.id, new Date(s.expiresAt.getTime() + 1))).toBe(false);
+  });
+
+  it('should record the platform alias, the device and the image', async () => {
+    const s = session({ protocol: 'legacy', platformIdSealed: undefined, userId: undefined });
+    await sut().create(s);
+    await sut().setPlatformId(s.id, 'sealed1.v1.x.y.z', 'PLT_ALIAS_abc');
+    await sut().setDevice(s.id, 'TEE-1');
+    await sut().attachImage(s.id, 'f'.repeat(24));
+    expect(await sut().findById(s.id)).toMatchObject({
+      platformIdSealed: 'sealed1.v1.x.y.z',
+      platformAlias: 'PLT_ALIAS_abc',
+      deviceId: 'TEE-1',
+      imageFileId: 'f'.repeat(24),
+    });
+  });
+
+  it('should delete sessions expired before the cutoff', async () => {
+    const old = session({ expiresAt: new Date('2020-01-01T00:00:00Z') });
+    await sut().create(old);
+    await sut().create(session());
+    expect(await sut().deleteExpired(new Date('2021-01-01T00:00:00Z'))).toBe(1);
+  });
+});

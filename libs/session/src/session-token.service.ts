@@ -1,0 +1,74 @@
+import { Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { randomUUID } from 'node:crypto';
+
+/** Which socket path a token opens. Checked on every connection. */
+export type SessionTokenType = 'mobile' | 'device' | 'legacy';
+
+interface SessionClaims {
+  sid: string;
+  typ: SessionTokenType;
+  jti: string;
+  exp: number;
+}
+
+export type TokenCheck =
+  | { ok: true; sessionId: string; type: SessionTokenType; expiresAt: Date }
+  | {
+      ok: false;
+      code: 'not_authenticated' | 'wrong_token_type' | 'session_expired';
+      message: string;
+    };
+
+/**
+ * Short-lived HS256 JWTs bound to a session id. None carries the platform id. The phone's
+ * token opens only /ws/mobile, the QR's only /ws/device, so whoever photographs the QR cannot
+ * pose as the phone. Legacy tokens (`/auth`) open /ws/app and /ws/hardware and pair by `jti`.
+ */
+@Injectable()
+export class SessionTokenService {
+  constructor(private readonly jwt: JwtService) {}
+
+  issue(sessionId: string, type: SessionTokenType, expiresAt: Date): string {
+    const claims: SessionClaims = {
+      sid: sessionId,
+      typ: type,
+      // legacy clients pair by jti: it is the session id
+      jti: type === 'legacy' ? sessionId : randomUUID(),
+      exp: Math.floor(expiresAt.getTime() / 1000),
+    };
+    return this.jwt.sign(claims, { algorithm: 'HS256' });
+  }
+
+  check(token: string | undefined | null, expected: SessionTokenType[]): TokenCheck {
+    if (!token || token.length > 4096) {
+      return {
+        ok: false,
+        code: 'not_authenticated',
+        message: 'A session token is required (?token=…)',
+      };
+    }
+    let claims: SessionClaims;
+    try {
+      claims = this.jwt.verify<SessionClaims>(token, { algorithms: ['HS256'] });
+    } catch (error) {
+      if ((error as Error).name === 'TokenExpiredError') {
+        return { ok: false, code: 'session_expired', message: 'The session token has expired' };
+      }
+      return { ok: false, code: 'not_authenticated', message: 'The session token is not valid' };
+    }
+    if (typeof claims.sid !== 'string' || !expected.includes(claims.typ)) {
+      return {
+        ok: false,
+        code: 'wrong_token_type',
+        message: 'This token does not open this socket',
+      };
+    }
+    return {
+      ok: true,
+      sessionId: claims.sid,
+      type: claims.typ,
+      expiresAt: new Date(claims.exp * 1000),
+    };
+  }
+}

@@ -1,0 +1,123 @@
+import { Body, Controller, Get, Headers, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiOperation,
+  ApiProduces,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ConfigService } from '@nestjs/config';
+import { Request, Response } from 'express';
+import QRCode from 'qrcode';
+import { ApiKeyService, AppConfig, AppError, ErrorBody, Public, Roles } from '@app/common';
+import {
+  LegacyAuthDto,
+  LegacyAuthResponse,
+  OpenMobileSessionDto,
+  OpenMobileSessionResponse,
+  SessionQrPayload,
+  SessionQrQuery,
+} from './dto/session.dto';
+import { SessionTokenService } from './session-token.service';
+import { SessionService } from './session.service';
+
+@ApiTags('sessions')
+@ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
+@Controller()
+export class SessionController {
+  private readonly publicWsUrl?: string;
+
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly tokens: SessionTokenService,
+    private readonly apiKeys: ApiKeyService,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.publicWsUrl = config.get('app', { infer: true }).publicWsUrl;
+  }
+
+  @Post('api/auth/mobile')
+  @Roles('mobile')
+  @ApiSecurity('api-key')
+  @ApiOperation({
+    summary: 'Open a pairing session for a user; the phone shows qr_payload as a QR',
+  })
+  @ApiResponse({ status: 201, type: OpenMobileSessionResponse })
+  @ApiResponse({ status: 401, type: ErrorBody })
+  @ApiResponse({ status: 403, type: ErrorBody })
+  async openMobile(
+    @Body() body: OpenMobileSessionDto,
+    @Req() request: Request,
+  ): Promise<OpenMobileSessionResponse> {
+    const opened = await this.sessions.openMobileSession(body.user_id, body.platform_id);
+    return {
+      token: opened.mobileToken,
+      session_id: opened.session.id,
+      expires_at: opened.session.expiresAt.toISOString(),
+      qr_payload: this.qrPayload(opened.session.id, opened.deviceToken, request),
+    };
+  }
+
+  @Get('api/sessions/qr')
+  @Public()
+  @ApiBearerAuth()
+  @ApiProduces('image/png', 'image/svg+xml')
+  @ApiOperation({
+    summary: "The session's QR (qr_payload) as PNG or SVG; Authorization: Bearer <mobile token>",
+  })
+  async qr(
+    @Headers('authorization') authorization: string | undefined,
+    @Query() query: SessionQrQuery,
+    @Req() request: Request,
+    @Res() response: Response,
+  ): Promise<void> {
+    const token = /^Bearer (.+)$/i.exec(authorization ?? '')?.[1];
+    const check = this.tokens.check(token, ['mobile']);
+    if (!check.ok) throw new AppError(401, check.code, check.message);
+    const session = await this.sessions.find(check.sessionId);
+    if (!session) throw new AppError(404, 'session_not_found', 'The session does not exist');
+    const payload = JSON.stringify(
+      this.qrPayload(session.id, this.sessions.deviceTokenFor(session), request),
+    );
+    response.setHeader('Cache-Control', 'no-store');
+    if (query.format === 'svg') {
+      response
+        .type('image/svg+xml')
+        .send(await QRCode.toString(payload, { type: 'svg', errorCorrectionLevel: 'M' }));
+    } else {
+      response
+        .type('image/png')
+        .send(await QRCode.toBuffer(payload, { type: 'png', errorCorrectionLevel: 'M', scale: 6 }));
+    }
+  }
+
+  @Post('auth')
+  @Public()
+  @HttpCode(200)
+  @ApiTags('legacy')
+  @ApiOperation({
+    summary: 'Legacy kiosk login: a token for /ws/hardware and /ws/app (fielded hardware)',
+  })
+  @ApiResponse({ status: 200, type: LegacyAuthResponse })
+  @ApiResponse({ status: 401, type: ErrorBody })
+  async legacyAuth(@Body() body: LegacyAuthDto): Promise<LegacyAuthResponse> {
+    if (!this.apiKeys.hasRole(body.api_key, 'hardware')) {
+      throw new AppError(401, 'unauthorized', 'The api_key is not a hardware key');
+    }
+    const opened = await this.sessions.openLegacySession();
+    return { token: opened.token, expires_in: opened.expiresInSeconds };
+  }
+
+  private qrPayload(sessionId: string, deviceToken: string, request: Request): SessionQrPayload {
+    const base =
+      this.publicWsUrl ??
+      `${request.protocol === 'https' ? 'wss' : 'ws'}://${request.get('host') ?? 'localhost'}`;
+    return {
+      type: 'session',
+      session_id: sessionId,
+      token: deviceToken,
+      ws_device_url: `${base}/ws/device`,
+    };
+  }
+}

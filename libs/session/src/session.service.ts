@@ -1,0 +1,141 @@
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { randomBytes } from 'node:crypto';
+import { AppConfig, newId } from '@app/common';
+import { KeyringService } from '@app/vault';
+import { PairingSession, SessionResult } from './domain/pairing-session';
+import { SessionRepository } from './infrastructure/persistence/session.repository';
+import { SessionTokenService } from './session-token.service';
+
+/** Platform ids are opaque ids like PLT_jjbmYWeq3o1W: word characters only, so they can be found in any frame text. */
+export const PLATFORM_ID_PATTERN = /^[A-Za-z0-9_-]{3,128}$/;
+
+export interface OpenedMobileSession {
+  session: PairingSession;
+  mobileToken: string;
+  deviceToken: string;
+}
+
+/** Pairing sessions: creation, tokens, the sealed platform id and the one submission. */
+@Injectable()
+export class SessionService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(SessionService.name);
+  readonly ttlMs: number;
+  private sweeper?: NodeJS.Timeout;
+
+  constructor(
+    private readonly sessions: SessionRepository,
+    private readonly tokens: SessionTokenService,
+    private readonly keyring: KeyringService,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.ttlMs = config.get('session', { infer: true }).ttlSeconds * 1000;
+  }
+
+  onModuleInit(): void {
+    this.sweeper = setInterval(() => void this.sweep(), 60 * 60 * 1000);
+    this.sweeper.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
+
+  async openMobileSession(userId: string, platformId: string): Promise<OpenedMobileSession> {
+    const now = new Date();
+    const id = newId();
+    const session: PairingSession = {
+      id,
+      protocol: 'pairing',
+      userId,
+      platformIdSealed: this.keyring.seal(platformId, sealContext(id)),
+      status: 'open',
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + this.ttlMs),
+    };
+    await this.sessions.create(session);
+    this.logger.log({ sessionId: id }, 'Pairing session opened');
+    return {
+      session,
+      mobileToken: this.tokens.issue(id, 'mobile', session.expiresAt),
+      deviceToken: this.tokens.issue(id, 'device', session.expiresAt),
+    };
+  }
+
+  /** Legacy `/auth`: a session whose id is the token's jti; the platform id comes later from the app. */
+  async openLegacySession(): Promise<{ token: string; expiresInSeconds: number }> {
+    const now = new Date();
+    const session: PairingSession = {
+      id: newId(),
+      protocol: 'legacy',
+      status: 'open',
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + this.ttlMs),
+    };
+    await this.sessions.create(session);
+    this.logger.log({ sessionId: session.id }, 'Legacy session opened');
+    return {
+      token: this.tokens.issue(session.id, 'legacy', session.expiresAt),
+      expiresInSeconds: this.ttlMs / 1000,
+    };
+  }
+
+  deviceTokenFor(session: PairingSession): string {
+    return this.tokens.issue(session.id, 'device', session.expiresAt);
+  }
+
+  find(id: string): Promise<PairingSession | undefined> {
+    return this.sessions.findById(id);
+  }
+
+  platformIdOf(session: PairingSession): string | undefined {
+    return session.platformIdSealed
+      ? this.keyring.openString(session.platformIdSealed, sealContext(session.id))
+      : undefined;
+  }
+
+  /** Legacy: keeps the real platform id and returns the session's alias for it (made once per session). */
+  async setLegacyPlatformId(session: PairingSession, platformId: string): Promise<string> {
+    const alias = session.platformAlias ?? `PLT_ALIAS_${randomBytes(9).toString('base64url')}`;
+    await this.sessions.setPlatformId(
+      session.id,
+      this.keyring.seal(platformId, sealContext(session.id)),
+      alias,
+    );
+    return alias;
+  }
+
+  recordDevice(sessionId: string, deviceId: string): Promise<void> {
+    return this.sessions.setDevice(sessionId, deviceId);
+  }
+
+  claimSubmission(sessionId: string): Promise<boolean> {
+    return this.sessions.claimSubmission(sessionId, new Date());
+  }
+
+  releaseSubmission(sessionId: string): Promise<void> {
+    return this.sessions.releaseSubmission(sessionId);
+  }
+
+  completeSubmission(sessionId: string, result: SessionResult): Promise<void> {
+    return this.sessions.completeSubmission(sessionId, result, new Date());
+  }
+
+  attachImage(sessionId: string, fileId: string): Promise<void> {
+    return this.sessions.attachImage(sessionId, fileId);
+  }
+
+  async sweep(now = new Date()): Promise<number> {
+    try {
+      // sessions are short-lived; keep a week of them for support questions
+      return await this.sessions.deleteExpired(new Date(now.getTime() - 7 * 24 * 3600 * 1000));
+    } catch (error) {
+      this.logger.warn({ err: error }, 'Expired session sweep failed');
+      return 0;
+    }
+  }
+}
+
+function sealContext(sessionId: string): string {
+  return `session:${sessionId}`;
+}

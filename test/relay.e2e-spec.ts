@@ -1,0 +1,434 @@
+import { OpensslKiosk } from './support/openssl';
+import { FakeUpstream, fakeJpeg } from './support/fake-upstream';
+import { TestKiosk } from './support/kiosk';
+import { openSession, pair } from './support/pairing';
+import { http, startTestApp, TestApp } from './support/test-app';
+import { TestSocket } from './support/ws-client';
+
+const PLATFORM_ID = 'PLT_jjbmYWeq3o1W';
+
+describe('pairing relay, new protocol (e2e)', () => {
+  let t: TestApp;
+  let upstream: FakeUpstream;
+  let kiosk: TestKiosk;
+  let n = 0;
+
+  beforeAll(async () => {
+    upstream = await new FakeUpstream().start();
+    t = await startTestApp({
+      UPSTREAM_URL: upstream.url,
+      UPSTREAM_API_KEY: 'upstream-secret-key',
+      UPSTREAM_TIMEOUT_MS: '500',
+      UPSTREAM_RETRIES: '2',
+      RELAY_MAX_IMAGE_BYTES: '65536',
+    });
+    kiosk = await TestKiosk.registered(t, 'TEE-RELAY-1');
+  });
+  afterAll(async () => {
+    await t.close();
+    await upstream.stop();
+  });
+  beforeEach(() => {
+    upstream.calls.length = 0;
+    upstream.behaviour = () => ({
+      status: 200,
+      body: { status: 'success', message: 'face verified' },
+    });
+  });
+
+  it('should run the whole flow: session, QR, join, auth, routing, submission, result, close', async () => {
+    const session = await openSession(t, PLATFORM_ID);
+    expect(session.body.qr_payload).toEqual({
+      type: 'session',
+      session_id: session.sessionId,
+      token: session.deviceToken,
+      ws_device_url: `${t.wsUrl}/ws/device`,
+    });
+    expect(session.mobileToken).not.toBe(session.deviceToken);
+    for (const token of [session.mobileToken, session.deviceToken]) {
+      const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+      expect(JSON.stringify(claims)).not.toContain(PLATFORM_ID);
+    }
+
+    const mobile = await TestSocket.open(`${t.wsUrl}/ws/mobile?token=${session.mobileToken}`);
+    expect(await mobile.next('joined')).toEqual({
+      type: 'joined',
+      role: 'mobile',
+      session_id: session.sessionId,
+      expires_at: session.expiresAt,
+    });
+    const device = await TestSocket.open(`${t.wsUrl}/ws/device?token=${session.deviceToken}`);
+    const challenge = await device.next('challenge');
+    expect(challenge.nonce).toMatch(/^[A-Za-z0-9_-]{16,}$/);
+    device.send({
+      type: 'auth',
+      session_id: session.sessionId,
+      device_id: kiosk.deviceId,
+      signature: kiosk.signAuth(session.sessionId, challenge.nonce),
+    });
+    expect(await device.next('joined')).toEqual({
+      type: 'joined',
+      role: 'device',
+      session_id: session.sessionId,
+      expires_at: session.expiresAt,
+    });
+    expect(await mobile.next('status')).toEqual({
+      type: 'status',
+      peer: 'device',
+      state: 'connected',
+      device_id: kiosk.deviceId,
+    });
+    expect(await device.next('status')).toEqual({
+      type: 'status',
+      peer: 'mobile',
+      state: 'connected',
+    });
+
+    mobile.send({
+      type: 'to_device',
+      data: { step: 'look', user: { platform_id: PLATFORM_ID, note: `id ${PLATFORM_ID}` } },
+    });
+    expect(await device.next('from_mobile')).toEqual({
+      type: 'from_mobile',
+      data: { step: 'look', user: { note: 'id [platform_id removed]' } },
+    });
+    device.send({ type: 'to_mobile', data: { progress: 3 } });
+    expect(await mobile.next('from_device')).toEqual({
+      type: 'from_device',
+      data: { progress: 3 },
+    });
+
+    const image = fakeJpeg();
+    device.send({ type: 'submit_result', image: image.toString('base64'), passes: 5 });
+    const mobileResult = await mobile.next('result');
+    const deviceResult = await device.next('result');
+    expect(mobileResult).toMatchObject({
+      type: 'result',
+      status: 'success',
+      platform_id: PLATFORM_ID,
+      status_code: 200,
+      data: { status: 'success' },
+    });
+    expect(mobileResult.latency_ms).toEqual(expect.any(Number));
+    const { platform_id: _removed, ...withoutPlatformId } = mobileResult;
+    expect(deviceResult).toEqual(withoutPlatformId);
+    expect(upstream.calls).toHaveLength(1);
+    expect(upstream.calls[0].headers['x-api-key']).toBe('upstream-secret-key');
+    expect(upstream.calls[0].body).toEqual({
+      platform_id: PLATFORM_ID,
+      image_base64: image.toString('base64'),
+    });
+    expect(await mobile.next('session_closed')).toEqual({
+      type: 'session_closed',
+      reason: 'completed',
+    });
+    expect(await device.next('session_closed')).toEqual({
+      type: 'session_closed',
+      reason: 'completed',
+    });
+    expect(await mobile.waitClose()).toBe(1000);
+    expect(await device.waitClose()).toBe(1000);
+    expect(device.raw.join('\n')).not.toContain(PLATFORM_ID);
+
+    // a completed session opens no new socket
+    const late = await TestSocket.open(`${t.wsUrl}/ws/mobile?token=${session.mobileToken}`);
+    await late.error('session_closed');
+    expect(await late.waitClose()).toBe(4409);
+    expect(t.logs()).not.toContain(PLATFORM_ID);
+  });
+
+  it('should authenticate a kiosk whose signature is made by the OpenSSL command line', async () => {
+    const ossl = new OpensslKiosk();
+    try {
+      await http(t.baseUrl, 'POST', '/api/register-device', {
+        key: t.keys.provisioner,
+        body: { device_id: 'TEE-OSSL-RELAY', public_key: ossl.publicKeyPem() },
+      });
+      const session = await openSession(t, PLATFORM_ID);
+      const mobile = await TestSocket.open(`${t.wsUrl}/ws/mobile?token=${session.mobileToken}`);
+      const device = await TestSocket.open(`${t.wsUrl}/ws/device?token=${session.deviceToken}`);
+      const { nonce } = await device.next('challenge');
+      device.send({
+        type: 'auth',
+        session_id: session.sessionId,
+        device_id: 'TEE-OSSL-RELAY',
+        signature: ossl.signPss(`mdai-auth|${session.sessionId}|${nonce}`),
+      });
+      await device.next('joined');
+      expect((await mobile.next('status')).device_id).toBe('TEE-OSSL-RELAY');
+      mobile.close();
+      device.close();
+    } finally {
+      ossl.dispose();
+    }
+  });
+
+  it('should close a kiosk socket on a bad signature, an unregistered or a blocked kiosk', async () => {
+    const session = await openSession(t, PLATFORM_ID);
+    const attempt = async (deviceId: string, sign: (nonce: string) => string) => {
+      const device = await TestSocket.open(`${t.wsUrl}/ws/device?token=${session.deviceToken}`);
+      const { nonce } = await device.next('challenge');
+      device.send({
+        type: 'auth',
+        session_id: session.sessionId,
+        device_id: deviceId,
+        signature: sign(nonce),
+      });
+      const error = await device.next('error');
+      return { code: error.code, close: await device.waitClose() };
+    };
+    const other = new TestKiosk('TEE-NOT-REGISTERED');
+    expect(
+      await attempt(kiosk.deviceId, (nonce) => other.signAuth(session.sessionId, nonce)),
+    ).toEqual({ code: 'invalid_signature', close: 4401 });
+    expect(
+      await attempt(kiosk.deviceId, (nonce) => kiosk.signAuth(session.sessionId, `${nonce}x`)),
+    ).toEqual({ code: 'invalid_signature', close: 4401 });
+    expect(
+      await attempt('TEE-NOT-REGISTERED', (nonce) => other.signAuth(session.sessionId, nonce)),
+    ).toEqual({ code: 'device_not_registered', close: 4403 });
+    const blocked = await TestKiosk.registered(t, `TEE-BLOCKED-${++n}`);
+    await http(t.baseUrl, 'POST', `/api/kiosks/${blocked.deviceId}/block`, {
+      key: t.keys.admin,
+      body: { reason: 'stolen' },
+    });
+    expect(
+      await attempt(blocked.deviceId, (nonce) => blocked.signAuth(session.sessionId, nonce)),
+    ).toEqual({ code: 'device_blocked', close: 4403 });
+    const wrongSession = await attempt(kiosk.deviceId, (nonce) =>
+      kiosk.signAuth('0123456789abcdef01234567', nonce),
+    );
+    expect(wrongSession.code).toBe('invalid_signature');
+  });
+
+  it('should refuse missing, forged, wrong-type and expired tokens', async () => {
+    const session = await openSession(t, PLATFORM_ID);
+    const refused = async (path: string) => {
+      const socket = await TestSocket.open(`${t.wsUrl}${path}`);
+      const error = await socket.next('error');
+      return { code: error.code, close: await socket.waitClose() };
+    };
+    expect(await refused('/ws/mobile')).toEqual({ code: 'not_authenticated', close: 4401 });
+    expect(await refused(`/ws/mobile?token=${session.mobileToken}x`)).toEqual({
+      code: 'not_authenticated',
+      close: 4401,
+    });
+    expect(await refused(`/ws/device?token=${session.mobileToken}`)).toEqual({
+      code: 'wrong_token_type',
+      close: 4403,
+    });
+    expect(await refused(`/ws/mobile?token=${session.deviceToken}`)).toEqual({
+      code: 'wrong_token_type',
+      close: 4403,
+    });
+    expect(await refused(`/ws/app?token=${session.mobileToken}`)).toEqual({
+      code: 'wrong_token_type',
+      close: 4403,
+    });
+    const jwt = await import('jsonwebtoken');
+    const expired = jwt.sign(
+      { sid: session.sessionId, typ: 'mobile', jti: 'x', exp: Math.floor(Date.now() / 1000) - 5 },
+      t.config.auth.jwtSecret,
+    );
+    expect(await refused(`/ws/mobile?token=${expired}`)).toEqual({
+      code: 'session_expired',
+      close: 4408,
+    });
+    const otherSecret = jwt.sign(
+      { sid: session.sessionId, typ: 'mobile', jti: 'x', exp: Math.floor(Date.now() / 1000) + 60 },
+      'x'.repeat(40),
+    );
+    expect(await refused(`/ws/mobile?token=${otherSecret}`)).toEqual({
+      code: 'not_authenticated',
+      close: 4401,
+    });
+  });
+
+  it('should refuse a second device and a second mobile, and let a mobile reconnect', async () => {
+    const session = await openSession(t, PLATFORM_ID);
+    const { mobile, device } = await pair(t, t, kiosk, session);
+    const second = await TestSocket.open(`${t.wsUrl}/ws/device?token=${session.deviceToken}`);
+    const { nonce } = await second.next('challenge');
+    second.send({
+      type: 'auth',
+      session_id: session.sessionId,
+      device_id: kiosk.deviceId,
+      signature: kiosk.signAuth(session.sessionId, nonce),
+    });
+    await second.error('already_connected');
+    expect(await second.waitClose()).toBe(4409);
+    const secondMobile = await TestSocket.open(`${t.wsUrl}/ws/mobile?token=${session.mobileToken}`);
+    await secondMobile.error('already_connected');
+
+    mobile.close();
+    expect(await device.next('status')).toEqual({
+      type: 'status',
+      peer: 'mobile',
+      state: 'disconnected',
+    });
+    const again = await TestSocket.open(`${t.wsUrl}/ws/mobile?token=${session.mobileToken}`);
+    await again.next('joined');
+    expect(await again.next('status')).toMatchObject({
+      peer: 'device',
+      state: 'connected',
+      device_id: kiosk.deviceId,
+    });
+    expect(await device.next('status')).toEqual({
+      type: 'status',
+      peer: 'mobile',
+      state: 'connected',
+    });
+    again.send({ type: 'to_device', data: { hello: true } });
+    expect((await device.next('from_mobile')).data).toEqual({ hello: true });
+    again.close();
+    device.close();
+  });
+
+  it('should answer malformed frames with error frames and keep the socket', async () => {
+    const session = await openSession(t, PLATFORM_ID);
+    const mobile = await TestSocket.open(`${t.wsUrl}/ws/mobile?token=${session.mobileToken}`);
+    await mobile.next('joined');
+    mobile.send('{not json');
+    await mobile.error('invalid_json');
+    mobile.send('[1,2]');
+    await mobile.error('invalid_json');
+    mobile.send({ type: 'fly' });
+    await mobile.error('unknown_type');
+    mobile.send({ type: 'submit_result', image: 'x' });
+    await mobile.error('unknown_type');
+    mobile.send({ type: 'to_device', data: 'text' });
+    await mobile.error('invalid_message');
+    mobile.send({ type: 'to_device', data: { a: 1 } });
+    await mobile.error('peer_not_connected');
+    mobile.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+    await mobile.error('unsupported_frame');
+    mobile.send({ type: 'to_device', data: { blob: 'x'.repeat(70 * 1024) } });
+    await mobile.error('payload_too_large');
+    mobile.send({ type: 'ping' });
+    await mobile.next('pong');
+    const device = await TestSocket.open(`${t.wsUrl}/ws/device?token=${session.deviceToken}`);
+    await device.next('challenge');
+    device.send({ type: 'to_mobile', data: {} });
+    await device.error('not_authenticated');
+    device.send({ type: 'auth', session_id: session.sessionId });
+    await device.error('invalid_message');
+    expect(mobile.closeCode).toBeUndefined();
+    mobile.close();
+    device.close();
+  });
+
+  it('should refuse images that are not JPEG/PNG base64 or too large, and keep the session open', async () => {
+    const session = await openSession(t, PLATFORM_ID);
+    const { mobile, device } = await pair(t, t, kiosk, session);
+    device.send({ type: 'submit_result', image: '***' });
+    await device.error('invalid_image');
+    device.send({ type: 'submit_result', image: Buffer.from('GIF89a....').toString('base64') });
+    await device.error('invalid_image');
+    device.send({ type: 'submit_result', image: fakeJpeg(70 * 1024).toString('base64') });
+    await device.error('payload_too_large');
+    expect(upstream.calls).toHaveLength(0);
+    device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
+    expect((await mobile.next('result')).status).toBe('success');
+  });
+
+  it('should retry upstream 5xx and report upstream_failed to both sides when it stays down; the kiosk may retry', async () => {
+    const session = await openSession(t, PLATFORM_ID);
+    const { mobile, device } = await pair(t, t, kiosk, session);
+    upstream.behaviour = () => ({ status: 503, body: { error: 'down' } });
+    device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
+    await device.error('upstream_failed', 10_000);
+    await mobile.error('upstream_failed');
+    expect(upstream.calls).toHaveLength(3);
+    upstream.behaviour = (_call, index) =>
+      index < 4
+        ? { status: 500 }
+        : { status: 200, body: { status: 'failure', reason: 'face mismatch' } };
+    device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
+    const result = await mobile.next('result', 10_000);
+    expect(result).toMatchObject({
+      status: 'failure',
+      status_code: 200,
+      data: { reason: 'face mismatch' },
+    });
+    expect(upstream.calls).toHaveLength(5);
+    await device.next('session_closed');
+  });
+
+  it('should report a slow upstream as upstream_failed after the timeout, never hang', async () => {
+    const session = await openSession(t, PLATFORM_ID);
+    const { mobile, device } = await pair(t, t, kiosk, session);
+    upstream.behaviour = () => ({ status: 200, body: { status: 'success' }, delayMs: 3000 });
+    const started = Date.now();
+    device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
+    const error = await device.error('upstream_failed', 10_000);
+    expect(error.message).toContain('timed out');
+    expect(Date.now() - started).toBeLessThan(5000);
+    await mobile.error('upstream_failed');
+  });
+
+  it('should let exactly one of two racing submissions reach upstream', async () => {
+    const session = await openSession(t, PLATFORM_ID);
+    const { mobile, device } = await pair(t, t, kiosk, session);
+    upstream.behaviour = () => ({ status: 200, body: { status: 'success' }, delayMs: 200 });
+    device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
+    device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
+    await device.error('submission_in_progress');
+    await mobile.next('result');
+    expect(upstream.calls).toHaveLength(1);
+  });
+
+  it('should rate-limit a flooding socket with an error frame', async () => {
+    const session = await openSession(t, PLATFORM_ID);
+    const mobile = await TestSocket.open(`${t.wsUrl}/ws/mobile?token=${session.mobileToken}`);
+    await mobile.next('joined');
+    for (let i = 0; i < 100; i++) mobile.send({ type: 'ping' });
+    await mobile.error('rate_limited');
+    const pongs = mobile.frames.filter((f) => f.type === 'pong').length;
+    expect(pongs).toBeLessThan(100);
+    expect(pongs).toBeGreaterThanOrEqual(40);
+    mobile.close();
+  });
+
+  it('should answer the QR image for the mobile token only', async () => {
+    const session = await openSession(t, PLATFORM_ID);
+    const png = await fetch(`${t.baseUrl}/api/sessions/qr`, {
+      headers: { authorization: `Bearer ${session.mobileToken}` },
+    });
+    expect(png.headers.get('content-type')).toBe('image/png');
+    const refused = await http(t.baseUrl, 'GET', '/api/sessions/qr', {
+      headers: { authorization: `Bearer ${session.deviceToken}` },
+    });
+    expect([refused.status, refused.body.code]).toEqual([401, 'wrong_token_type']);
+  });
+
+  it('should check the mobile key and body on POST /api/auth/mobile', async () => {
+    const body = { user_id: 'u', platform_id: PLATFORM_ID };
+    expect((await http(t.baseUrl, 'POST', '/api/auth/mobile', { body })).status).toBe(401);
+    expect(
+      (await http(t.baseUrl, 'POST', '/api/auth/mobile', { body, key: t.keys.hardware })).status,
+    ).toBe(403);
+    const bad = await http(t.baseUrl, 'POST', '/api/auth/mobile', {
+      body: { user_id: 'u', platform_id: 'has space' },
+      key: t.keys.mobile,
+    });
+    expect([bad.status, bad.body.code]).toEqual([400, 'validation_failed']);
+    expect(JSON.stringify(bad.body)).not.toContain('has space');
+  });
+});
+
+describe('pairing relay, session deadline (e2e)', () => {
+  it('should send session_expired to both sockets and close them at the deadline', async () => {
+    const t = await startTestApp({ SESSION_TTL_SECONDS: '2' });
+    try {
+      const kiosk = await TestKiosk.registered(t, 'TEE-EXPIRY');
+      const session = await openSession(t, PLATFORM_ID);
+      const { mobile, device } = await pair(t, t, kiosk, session);
+      await mobile.next('session_expired', 4000);
+      await device.next('session_expired', 4000);
+      expect(await mobile.waitClose()).toBe(4408);
+      expect(await device.waitClose()).toBe(4408);
+    } finally {
+      await t.close();
+    }
+  });
+});

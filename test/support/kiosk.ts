@@ -1,0 +1,33 @@
+import { constants, generateKeyPairSync, KeyObject, sign } from 'node:crypto';
+import { http, TestApp } from './test-app';
+
+/** A registered kiosk with a Node-held RSA key: signs the relay's auth challenge. */
+export class TestKiosk {
+  private readonly privateKey: KeyObject;
+  readonly publicKeyPem: string;
+
+  constructor(readonly deviceId: string) {
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    this.privateKey = pair.privateKey;
+    this.publicKeyPem = pair.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  }
+
+  static async registered(t: TestApp, deviceId: string): Promise<TestKiosk> {
+    const kiosk = new TestKiosk(deviceId);
+    const res = await http(t.baseUrl, 'POST', '/api/register-device', {
+      key: t.keys.provisioner,
+      body: { device_id: deviceId, public_key: kiosk.publicKeyPem },
+    });
+    if (res.status !== 201)
+      throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
+    return kiosk;
+  }
+
+  signAuth(sessionId: string, nonce: string): string {
+    return sign('sha256', Buffer.from(`mdai-auth|${sessionId}|${nonce}`, 'utf8'), {
+      key: this.privateKey,
+      padding: constants.RSA_PKCS1_PSS_PADDING,
+      saltLength: 32,
+    }).toString('base64');
+  }
+}

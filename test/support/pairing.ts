@@ -1,0 +1,54 @@
+import { TestKiosk } from './kiosk';
+import { http, TestApp } from './test-app';
+import { TestSocket } from './ws-client';
+
+export interface OpenedSession {
+  sessionId: string;
+  mobileToken: string;
+  deviceToken: string;
+  expiresAt: string;
+  body: any;
+}
+
+export async function openSession(
+  t: TestApp,
+  platformId: string,
+  userId = 'user-1',
+): Promise<OpenedSession> {
+  const res = await http(t.baseUrl, 'POST', '/api/auth/mobile', {
+    key: t.keys.mobile,
+    body: { user_id: userId, platform_id: platformId },
+  });
+  if (res.status !== 201)
+    throw new Error(`auth/mobile failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return {
+    sessionId: res.body.session_id,
+    mobileToken: res.body.token,
+    deviceToken: res.body.qr_payload.token,
+    expiresAt: res.body.expires_at,
+    body: res.body,
+  };
+}
+
+/** Mobile joins on `mobileApp`, kiosk authenticates on `deviceApp` (another instance or the same). */
+export async function pair(
+  mobileApp: TestApp,
+  deviceApp: TestApp,
+  kiosk: TestKiosk,
+  session: OpenedSession,
+): Promise<{ mobile: TestSocket; device: TestSocket }> {
+  const mobile = await TestSocket.open(`${mobileApp.wsUrl}/ws/mobile?token=${session.mobileToken}`);
+  await mobile.next('joined');
+  const device = await TestSocket.open(`${deviceApp.wsUrl}/ws/device?token=${session.deviceToken}`);
+  const { nonce } = await device.next('challenge');
+  device.send({
+    type: 'auth',
+    session_id: session.sessionId,
+    device_id: kiosk.deviceId,
+    signature: kiosk.signAuth(session.sessionId, nonce),
+  });
+  await device.next('joined');
+  await mobile.next('status');
+  await device.next('status');
+  return { mobile, device };
+}
