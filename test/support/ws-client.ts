@@ -27,9 +27,13 @@ export class TestSocket {
     ws.on('error', () => undefined);
   }
 
+  /** `autoPong: false` answers neither the server's ping frames nor WebSocket pings (a dead client). */
   static open(url: string, options: { autoPong?: boolean } = {}): Promise<TestSocket> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { maxPayload: 64 * 1024 * 1024 });
+      const ws = new WebSocket(url, {
+        maxPayload: 64 * 1024 * 1024,
+        autoPong: options.autoPong !== false,
+      });
       const socket = new TestSocket(ws);
       if (options.autoPong !== false) {
         ws.on('message', (data) => {
