@@ -5,7 +5,10 @@
  *   MDAI_URL=http://127.0.0.1:3000 DATA_DIR=./data npm run demo
  *
  * API keys come from the environment (ADMIN_API_KEYS, …) or from <DATA_DIR>/secrets.json,
- * where a local server keeps the ones it generated.
+ * where a local server keeps the ones it generated. The pairing flows need the server to reach
+ * an identity API: start the server with UPSTREAM_URL=http://127.0.0.1:4010
+ * UPSTREAM_API_KEY=dev-upstream-key, and the demo starts the upstream stub there when nothing
+ * answers on that port. `npm run demo -- pairing legacy` runs only the named flows.
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -29,10 +32,32 @@ function loadKeys(dataDir: string): DemoContext['keys'] {
   };
 }
 
+/** Starts scripts/upstream-stub.js on DEMO_UPSTREAM_PORT (4010) unless something answers there. */
+async function ensureUpstreamStub(): Promise<void> {
+  const port = Number(process.env.DEMO_UPSTREAM_PORT ?? 4010);
+  try {
+    await fetch(`http://127.0.0.1:${port}/health`);
+    return;
+  } catch {
+    // nothing there: start ours
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const stub = require('./upstream-stub.js') as {
+    startUpstreamStub: (o: { port: number; apiKey: string }) => Promise<{ unref: () => void }>;
+  };
+  const server = await stub.startUpstreamStub({
+    port,
+    apiKey: process.env.UPSTREAM_API_KEY ?? 'dev-upstream-key',
+  });
+  server.unref();
+  process.stdout.write(`(started the upstream stub on port ${port})\n`);
+}
+
 async function main(): Promise<void> {
   const baseUrl = (process.env.MDAI_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
   const dataDir = resolve(process.env.DATA_DIR ?? './data');
   const ctx = new DemoContext(baseUrl, loadKeys(dataDir));
+  await ensureUpstreamStub();
   const only = process.argv.slice(2);
   for (const flow of flows) {
     if (only.length > 0 && !only.includes(flow.name)) continue;
@@ -40,6 +65,7 @@ async function main(): Promise<void> {
     await flow.run(ctx);
   }
   ctx.done();
+  process.exit(0);
 }
 
 main().catch((error: unknown) => {

@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { DemoContext } from './context';
+import { legacyFlow, pairingFlow } from './pairing.flow';
 import { provisioningFlow } from './provisioning.flow';
 
 export interface DemoFlow {
@@ -58,4 +59,4 @@ const kiosk: DemoFlow = {
   },
 };
 
-export const flows: DemoFlow[] = [health, kiosk, provisioningFlow];
+export const flows: DemoFlow[] = [health, kiosk, provisioningFlow, pairingFlow, legacyFlow];
