@@ -1,0 +1,319 @@
+/**
+ * Relay benchmark.
+ * 1. Throughput and latency at 1,000 paired sessions: every phone sends 20 frames to its kiosk
+ *    at once; our relay (auth'd sessions, parsing, platform-id filter, metrics) against a bare
+ *    `ws` forwarder driven by the same client code in the same run.
+ * 2. Memory per idle paired session at 10,000 sessions: 20,000 sockets. This machine allows
+ *    20,000 open files per process, so the sessions are split the way production runs them: phones
+ *    on API instance A, kiosks on instance B, paired over the local Redis; the baseline is two
+ *    bare forwarders holding the same sockets.
+ */
+import { generateKeyPairSync, constants, sign, KeyObject } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { createApp } from '@app/api/bootstrap';
+import { BenchChild } from './support/child';
+import { startBareForwarder } from './support/bare-forwarder';
+import { now, percentile, printRows } from './support';
+
+const SESSIONS = Number(process.env.BENCH_RELAY_SESSIONS ?? 1000);
+const FRAMES_PER_SESSION = Number(process.env.BENCH_RELAY_FRAMES ?? 20);
+const IDLE_SESSIONS = Number(process.env.BENCH_RELAY_IDLE_SESSIONS ?? 10_000);
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+interface Pair {
+  mobile: WebSocket;
+  device: WebSocket;
+}
+
+function openSocket(
+  url: string,
+  onFrame?: (text: string, ws: WebSocket) => void,
+): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.on('message', (data) => onFrame?.((data as Buffer).toString(), ws));
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+async function inBatches<T>(
+  count: number,
+  width: number,
+  make: (i: number) => Promise<T>,
+): Promise<T[]> {
+  const out: T[] = new Array<T>(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < count) {
+        const i = next++;
+        out[i] = await make(i);
+      }
+    }),
+  );
+  return out;
+}
+
+/** Fires FRAMES_PER_SESSION frames from every phone at once; measures until all arrived. */
+async function drive(
+  pairs: Pair[],
+  frameOf: (seq: number, t: number) => string,
+  latencyOf: (text: string) => number | undefined,
+) {
+  const expected = pairs.length * FRAMES_PER_SESSION;
+  const latencies: number[] = [];
+  let received = 0;
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  for (const pair of pairs) {
+    pair.device.removeAllListeners('message');
+    pair.device.on('message', (data) => {
+      const latency = latencyOf((data as Buffer).toString());
+      if (latency === undefined) return;
+      latencies.push(latency);
+      if (++received === expected) finish();
+    });
+  }
+  const started = now();
+  for (let seq = 0; seq < FRAMES_PER_SESSION; seq++) {
+    for (const pair of pairs) pair.mobile.send(frameOf(seq, now()));
+  }
+  await done;
+  const elapsed = now() - started;
+  latencies.sort((a, b) => a - b);
+  return {
+    perSecond: (expected / elapsed) * 1000,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  };
+}
+
+const latencyFromData = (text: string): number | undefined => {
+  const frame = JSON.parse(text) as { type?: string; data?: { t?: number } };
+  return (frame.type === 'from_mobile' || frame.type === 'to_device') && frame.data?.t !== undefined
+    ? now() - frame.data.t
+    : undefined;
+};
+const frame = (seq: number, t: number) =>
+  JSON.stringify({ type: 'to_device', data: { seq, t, note: 'look at the camera' } });
+
+async function baselineThroughput() {
+  const forwarder = await startBareForwarder();
+  const base = `ws://127.0.0.1:${forwarder.port}`;
+  const pairs = await inBatches(SESSIONS, 50, async (i) => ({
+    mobile: await openSocket(`${base}/?s=${i}&r=m`),
+    device: await openSocket(`${base}/?s=${i}&r=d`),
+  }));
+  const result = await drive(pairs, frame, latencyFromData);
+  for (const p of pairs) {
+    p.mobile.terminate();
+    p.device.terminate();
+  }
+  await forwarder.close();
+  return result;
+}
+
+function kioskKey() {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), privateKey };
+}
+
+function signAuth(privateKey: KeyObject, sessionId: string, nonce: string): string {
+  return sign('sha256', Buffer.from(`mdai-auth|${sessionId}|${nonce}`), {
+    key: privateKey,
+    padding: constants.RSA_PKCS1_PSS_PADDING,
+    saltLength: 32,
+  }).toString('base64');
+}
+
+async function post(base: string, path: string, key: string, body: unknown): Promise<any> {
+  const response = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': key },
+    body: JSON.stringify(body),
+  });
+  if (response.status >= 300)
+    throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+async function relayThroughput() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mdai-bench-relay-'));
+  const { app, config } = await createApp({
+    DATA_DIR: dataDir,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    SESSION_TTL_SECONDS: '900',
+    RELAY_RATE_PER_SECOND: '10000',
+    RELAY_RATE_BURST: '10000',
+  });
+  await app.listen(0, '127.0.0.1');
+  const port = (app.getHttpServer().address() as { port: number }).port;
+  const base = `http://127.0.0.1:${port}`;
+  const kiosk = kioskKey();
+  await post(base, '/api/register-device', config.auth.apiKeys.provisioner[0], {
+    device_id: 'TEE-BENCH',
+    public_key: kiosk.publicPem,
+  });
+  const pairs = await inBatches(SESSIONS, 50, async (i) => {
+    const session = await post(base, '/api/auth/mobile', config.auth.apiKeys.mobile[0], {
+      user_id: `u${i}`,
+      platform_id: `PLT_bench${i}`,
+    });
+    const mobile = await openSocket(`ws://127.0.0.1:${port}/ws/mobile?token=${session.token}`);
+    const joined = new Promise<void>((resolve) => {
+      void openSocket(
+        `ws://127.0.0.1:${port}/ws/device?token=${session.qr_payload.token}`,
+        (text, ws) => {
+          const f = JSON.parse(text) as { type: string; nonce?: string };
+          if (f.type === 'challenge')
+            ws.send(
+              JSON.stringify({
+                type: 'auth',
+                session_id: session.session_id,
+                device_id: 'TEE-BENCH',
+                signature: signAuth(kiosk.privateKey, session.session_id, f.nonce!),
+              }),
+            );
+          if (f.type === 'joined') resolve();
+        },
+      ).then((ws) => (device = ws));
+    });
+    let device!: WebSocket;
+    await joined;
+    return { mobile, device };
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  const result = await drive(pairs, frame, latencyFromData);
+  for (const p of pairs) {
+    p.mobile.terminate();
+    p.device.terminate();
+  }
+  await app.close();
+  rmSync(dataDir, { recursive: true, force: true });
+  return result;
+}
+
+async function idleMemory() {
+  const tmp = mkdtempSync(join(tmpdir(), 'mdai-bench-idle-'));
+  const kiosk = kioskKey();
+  const privateKeyPem = kiosk.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const measure = async (
+    servers: BenchChild[],
+    mobiles: string[],
+    devices: Array<{ url: string; auth?: { sessionId: string; deviceId: string } }>,
+  ) => {
+    const before = await Promise.all(servers.map((s) => s.memory()));
+    writeFileSync(
+      join(tmp, 'm.json'),
+      JSON.stringify({ sockets: mobiles.map((url) => ({ url })) }),
+    );
+    writeFileSync(join(tmp, 'd.json'), JSON.stringify({ sockets: devices, privateKeyPem }));
+    const clientsM = BenchChild.start('support/idle-clients.ts', [join(tmp, 'm.json')]);
+    await clientsM.expect('READY');
+    const clientsD = BenchChild.start('support/idle-clients.ts', [join(tmp, 'd.json')]);
+    await clientsD.expect('READY');
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = await Promise.all(servers.map((s) => s.memory()));
+    await clientsM.stop();
+    await clientsD.stop();
+    const sum = (xs: Array<{ rss: number; heapUsed: number }>, k: 'rss' | 'heapUsed') =>
+      xs.reduce((a, x) => a + x[k], 0);
+    return {
+      rssPerSession: (sum(after, 'rss') - sum(before, 'rss')) / IDLE_SESSIONS,
+      heapPerSession: (sum(after, 'heapUsed') - sum(before, 'heapUsed')) / IDLE_SESSIONS,
+    };
+  };
+
+  // baseline: two bare forwarders
+  const f1 = BenchChild.start('support/bare-forwarder.ts');
+  const f2 = BenchChild.start('support/bare-forwarder.ts');
+  const [p1, p2] = [await f1.expect('READY'), await f2.expect('READY')];
+  const baseline = await measure(
+    [f1, f2],
+    Array.from({ length: IDLE_SESSIONS }, (_, i) => `ws://127.0.0.1:${p1}/?s=${i}&r=m`),
+    Array.from({ length: IDLE_SESSIONS }, (_, i) => ({ url: `ws://127.0.0.1:${p2}/?s=${i}&r=d` })),
+  );
+  await f1.stop();
+  await f2.stop();
+
+  // ours: instance A (phones) and B (kiosks), one store, one Redis
+  const env = {
+    DATA_DIR: join(tmp, 'data'),
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    SESSION_TTL_SECONDS: '1800',
+    REDIS_URL,
+  };
+  const a = BenchChild.start('support/serve-api.ts', [], env);
+  const portA = await a.expect('READY');
+  const b = BenchChild.start('support/serve-api.ts', [], env);
+  const portB = await b.expect('READY');
+  const { loadConfig } = await import('@app/common');
+  const config = loadConfig(env);
+  const baseA = `http://127.0.0.1:${portA}`;
+  await post(baseA, '/api/register-device', config.auth.apiKeys.provisioner[0], {
+    device_id: 'TEE-IDLE',
+    public_key: kiosk.publicPem,
+  });
+  const sessions = await inBatches(IDLE_SESSIONS, 50, (i) =>
+    post(baseA, '/api/auth/mobile', config.auth.apiKeys.mobile[0], {
+      user_id: `u${i}`,
+      platform_id: `PLT_idle${i}`,
+    }),
+  );
+  const ours = await measure(
+    [a, b],
+    sessions.map((s) => `ws://127.0.0.1:${portA}/ws/mobile?token=${s.token}`),
+    sessions.map((s) => ({
+      url: `ws://127.0.0.1:${portB}/ws/device?token=${s.qr_payload.token}`,
+      auth: { sessionId: s.session_id, deviceId: 'TEE-IDLE' },
+    })),
+  );
+  await a.stop();
+  await b.stop();
+  rmSync(tmp, { recursive: true, force: true });
+  return { baseline, ours };
+}
+
+export async function run(): Promise<void> {
+  const baseline = await baselineThroughput();
+  const ours = await relayThroughput();
+  printRows(
+    `Relay: ${SESSIONS} paired sessions, ${FRAMES_PER_SESSION} frames each, phone → kiosk (baseline: bare ws forwarder)`,
+    [
+      {
+        metric: 'frames per second',
+        ours: ours.perSecond,
+        baseline: baseline.perSecond,
+        unit: 'frames/s',
+      },
+      { metric: 'latency p50', ours: ours.p50, baseline: baseline.p50, unit: 'ms' },
+      { metric: 'latency p99', ours: ours.p99, baseline: baseline.p99, unit: 'ms' },
+    ],
+  );
+  if (IDLE_SESSIONS > 0) {
+    const memory = await idleMemory();
+    printRows(
+      `Relay: memory per idle paired session at ${IDLE_SESSIONS} sessions (2 instances; baseline: 2 bare ws forwarders)`,
+      [
+        {
+          metric: 'RSS per session',
+          ours: memory.ours.rssPerSession / 1024,
+          baseline: memory.baseline.rssPerSession / 1024,
+          unit: 'KiB',
+        },
+        {
+          metric: 'heap per session',
+          ours: memory.ours.heapPerSession / 1024,
+          baseline: memory.baseline.heapPerSession / 1024,
+          unit: 'KiB',
+        },
+      ],
+    );
+  }
+}
