@@ -93,7 +93,8 @@ describe('vault blob format', () => {
     const received: Buffer[] = [];
     const error = await failureOf(
       (async () => {
-        for await (const part of decryptBlob(pieces(tampered, 50), key, fileId)) received.push(part);
+        for await (const part of decryptBlob(pieces(tampered, 50), key, fileId))
+          received.push(part);
       })(),
     );
     expect(error).toMatchObject({ failure: 'chunk_auth_failed', chunkIndex: 3 });

@@ -33,9 +33,7 @@ describeStoreContract('VaultAuditRepository', vaultAuditAdapters, ({ sut }) => {
     expect(second).toMatchObject({ seq: 2, prevHash: first.recordHash });
     const stored = await sut().listInOrder({ limit: 10 });
     expect(stored).toEqual([first, second]);
-    expect(auditRecordHash(stored[1], stored[1].seq, stored[1].prevHash)).toBe(
-      second.recordHash,
-    );
+    expect(auditRecordHash(stored[1], stored[1].seq, stored[1].prevHash)).toBe(second.recordHash);
   });
 
   it('should keep one unbroken chain under concurrent appends', async () => {
@@ -60,7 +58,9 @@ describeStoreContract('VaultAuditRepository', vaultAuditAdapters, ({ sut }) => {
     }
     const ofA = await sut().listInOrder({ fileId: 'a', limit: 10 });
     expect(ofA.map((r) => r.seq)).toEqual([1, 3, 4]);
-    expect((await sut().listInOrder({ fileId: 'a', afterSeq: 3, limit: 10 })).map((r) => r.seq)).toEqual([4]);
+    expect(
+      (await sut().listInOrder({ fileId: 'a', afterSeq: 3, limit: 10 })).map((r) => r.seq),
+    ).toEqual([4]);
     expect((await sut().listInOrder({ afterSeq: 1, limit: 2 })).map((r) => r.seq)).toEqual([2, 3]);
     expect(await sut().listInOrder({ fileId: 'none', limit: 10 })).toEqual([]);
   });

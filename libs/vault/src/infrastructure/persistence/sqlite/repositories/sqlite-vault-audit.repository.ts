@@ -1,4 +1,4 @@
-import type { Database, Statement } from 'better-sqlite3';
+import type { Database } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
 import { ChainHead, VaultAuditRecord } from '../../../../domain/vault-audit-record';
 import { VaultAuditRepository } from '../../vault-audit.repository';
