@@ -1,3 +1,5 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { OpensslKiosk } from './support/openssl';
 import { FakeUpstream, fakeJpeg } from './support/fake-upstream';
 import { TestKiosk } from './support/kiosk';
@@ -129,6 +131,26 @@ describe('pairing relay, new protocol (e2e)', () => {
     expect(await mobile.waitClose()).toBe(1000);
     expect(await device.waitClose()).toBe(1000);
     expect(device.raw.join('\n')).not.toContain(PLATFORM_ID);
+
+    // the image was stored in the Vault first, and the session keeps its file id
+    const db = new Database(join(t.dataDir, 'mdai.sqlite'), { readonly: true });
+    const row = db
+      .prepare('SELECT image_file_id, status, result_status FROM pairing_sessions WHERE id = ?')
+      .get(session.sessionId) as Record<string, string>;
+    db.close();
+    expect(row).toMatchObject({
+      status: 'completed',
+      result_status: 'success',
+      image_file_id: expect.stringMatching(/^[0-9a-f]{24}$/),
+    });
+    const stored = await fetch(`${t.baseUrl}/api/v5/vault/${row.image_file_id}`, {
+      headers: {
+        'x-api-key': t.keys.auditor,
+        'x-access-purpose': 'e2e check of a face submission',
+      },
+    });
+    expect(stored.status).toBe(200);
+    expect(Buffer.from(await stored.arrayBuffer())).toEqual(image);
 
     // a completed session opens no new socket
     const late = await TestSocket.open(`${t.wsUrl}/ws/mobile?token=${session.mobileToken}`);

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { DemoContext } from './context';
 import { legacyFlow, pairingFlow } from './pairing.flow';
 import { provisioningFlow } from './provisioning.flow';
+import { vaultFlow } from './vault.flow';
 
 export interface DemoFlow {
   name: string;
@@ -59,4 +60,11 @@ const kiosk: DemoFlow = {
   },
 };
 
-export const flows: DemoFlow[] = [health, kiosk, provisioningFlow, pairingFlow, legacyFlow];
+export const flows: DemoFlow[] = [
+  health,
+  kiosk,
+  provisioningFlow,
+  pairingFlow,
+  legacyFlow,
+  vaultFlow,
+];

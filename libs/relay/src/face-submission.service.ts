@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '@app/common';
 import { PairingSession, SessionService } from '@app/session';
+import { VaultService } from '@app/vault';
 import { JsonObject, OutboundFrame, RelayErrorCode } from './protocol/messages';
 import { UpstreamClient, UpstreamOutcome } from './upstream/upstream.client';
 import { RelayMetrics } from './relay.metrics';
@@ -38,6 +39,7 @@ export class FaceSubmissionService {
     private readonly sessions: SessionService,
     private readonly upstream: UpstreamClient,
     private readonly metrics: RelayMetrics,
+    private readonly vault: VaultService,
     config: ConfigService<AppConfig, true>,
   ) {
     this.maxImageBytes = config.get('relay', { infer: true }).maxImageBytes;
@@ -45,8 +47,8 @@ export class FaceSubmissionService {
 
   /** New protocol: `submit_result` from /ws/device. */
   async submitNew(ctx: SubmissionContext, image: string): Promise<void> {
-    const imageBase64 = this.checkImage(ctx, image);
-    if (!imageBase64) return;
+    const checked = this.checkImage(ctx, image);
+    if (!checked) return;
     const session = await this.claim(ctx);
     if (!session) return;
     const platformId = this.sessions.platformIdOf(session);
@@ -54,7 +56,8 @@ export class FaceSubmissionService {
       await this.sessions.releaseSubmission(ctx.sessionId);
       return ctx.error('internal_error', 'The session has no platform id');
     }
-    const outcome = await this.callUpstream(ctx, platformId, imageBase64);
+    if (!(await this.storeImage(ctx, checked))) return;
+    const outcome = await this.callUpstream(ctx, platformId, checked.base64);
     if (outcome.kind === 'unavailable') return this.failed(ctx, outcome.message);
     const deviceFrame: OutboundFrame = {
       type: 'result',
@@ -82,10 +85,11 @@ export class FaceSubmissionService {
       return ctx.error('unknown_platform_id', 'This session holds no such platform_id');
     }
     ctx.learnAlias(known.platformAlias, platformId);
-    const imageBase64 = this.checkImage(ctx, data.image_base64);
-    if (!imageBase64) return;
+    const checked = this.checkImage(ctx, data.image_base64);
+    if (!checked) return;
     if (!(await this.claim(ctx))) return;
-    const outcome = await this.callUpstream(ctx, platformId, imageBase64);
+    if (!(await this.storeImage(ctx, checked))) return;
+    const outcome = await this.callUpstream(ctx, platformId, checked.base64);
     if (outcome.kind === 'unavailable') return this.failed(ctx, outcome.message);
     const frame: OutboundFrame = {
       type: 'backend_response',
@@ -98,7 +102,10 @@ export class FaceSubmissionService {
     ctx.reply(frame);
   }
 
-  private checkImage(ctx: SubmissionContext, image: string): string | undefined {
+  private checkImage(
+    ctx: SubmissionContext,
+    image: string,
+  ): { base64: string; bytes: Buffer; contentType: string } | undefined {
     const base64 = image.replace(DATA_URI, '');
     if (base64.length % 4 !== 0 || !BASE64.test(base64)) {
       ctx.error('invalid_image', 'The image must be base64');
@@ -109,11 +116,41 @@ export class FaceSubmissionService {
       ctx.error('payload_too_large', `Images are limited to ${this.maxImageBytes} bytes`);
       return undefined;
     }
-    if (!(startsWith(bytes, JPEG) || startsWith(bytes, PNG))) {
+    const contentType = startsWith(bytes, JPEG)
+      ? 'image/jpeg'
+      : startsWith(bytes, PNG)
+        ? 'image/png'
+        : undefined;
+    if (!contentType) {
       ctx.error('invalid_image', 'The image must be a JPEG or a PNG');
       return undefined;
     }
-    return base64;
+    return { base64, bytes, contentType };
+  }
+
+  /**
+   * The face image is encrypted into the Vault before it goes anywhere; the session keeps the
+   * file id. If the Vault cannot take it, nothing is sent upstream and the claim is released.
+   */
+  private async storeImage(
+    ctx: SubmissionContext,
+    image: { bytes: Buffer; contentType: string },
+  ): Promise<boolean> {
+    try {
+      const stored = await this.vault.storeBuffer(
+        image.bytes,
+        image.contentType,
+        { actor: `kiosk:${ctx.deviceId ?? 'legacy'}`, role: 'relay' },
+        `face submission, session ${ctx.sessionId}`,
+      );
+      await this.sessions.attachImage(ctx.sessionId, stored.fileId);
+      return true;
+    } catch (error) {
+      this.logger.error({ err: error, sessionId: ctx.sessionId }, 'Storing the face image failed');
+      await this.sessions.releaseSubmission(ctx.sessionId);
+      ctx.error('internal_error', 'The image could not be stored; try again');
+      return false;
+    }
   }
 
   private async claim(ctx: SubmissionContext): Promise<PairingSession | undefined> {

@@ -3,6 +3,7 @@ import { Module } from '@nestjs/common';
 import { RedisService } from '@app/common';
 import { DeviceTrustModule } from '@app/device-trust';
 import { SessionModule } from '@app/session';
+import { VaultModule } from '@app/vault';
 import { InProcessRelayBus } from './bus/in-process-relay-bus';
 import { RedisRelayBus } from './bus/redis-relay-bus';
 import { RelayBus } from './bus/relay-bus';
@@ -19,7 +20,7 @@ import { UpstreamClient } from './upstream/upstream.client';
 
 /** The WebSocket relay between phones and kiosks (new and legacy protocols). */
 @Module({
-  imports: [HttpModule, SessionModule, DeviceTrustModule],
+  imports: [HttpModule, SessionModule, DeviceTrustModule, VaultModule],
   providers: [
     {
       // chosen once from config: Redis pub/sub when REDIS_URL is set, else in-process

@@ -1,12 +1,33 @@
 import { Module } from '@nestjs/common';
+import { bindPort } from '@app/persistence';
+import { VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
+import { VaultAuditRepository } from './infrastructure/persistence/vault-audit.repository';
+import { VaultFileRepository } from './infrastructure/persistence/vault-file.repository';
+import {
+  vaultAuditAdapters,
+  vaultFileAdapters,
+} from './infrastructure/persistence/vault-persistence';
 import { KeyringService } from './keyring/keyring.service';
+import { VaultAuditService } from './vault-audit.service';
+import { VaultController } from './vault.controller';
+import { VaultRetentionScheduler } from './vault-retention.scheduler';
+import { VaultService } from './vault.service';
 
 /**
  * The Vault: owner of the master keyring (KeyringService, used by other modules to seal
- * small secrets) and of encrypted biometric storage with audited access.
+ * small secrets) and of encrypted biometric storage with audited access (VaultService).
  */
 @Module({
-  providers: [KeyringService],
-  exports: [KeyringService],
+  controllers: [VaultController],
+  providers: [
+    KeyringService,
+    bindPort(VaultFileRepository, vaultFileAdapters),
+    bindPort(VaultAuditRepository, vaultAuditAdapters),
+    VaultBlobStorage,
+    VaultAuditService,
+    VaultService,
+    VaultRetentionScheduler,
+  ],
+  exports: [KeyringService, VaultService],
 })
 export class VaultModule {}

@@ -16,6 +16,11 @@ describe('loadConfig', () => {
     expect(first.app.port).toBe(3000);
     expect(first.database.driver).toBe('sqlite');
     expect(first.session.ttlSeconds).toBe(180);
+    expect(first.vault).toMatchObject({
+      maxFileBytes: 32 * 1024 * 1024,
+      retentionDays: 30,
+      retentionSweepSeconds: 3600,
+    });
     expect(first.notices.join()).toContain('generated JWT_SECRET');
     expect(first.notices.join()).not.toContain(first.auth.jwtSecret);
     const second = loadConfig({ DATA_DIR: dataDir });
@@ -51,6 +56,9 @@ describe('loadConfig', () => {
     [{ ADMIN_API_KEYS: 'tiny' }, 'ADMIN_API_KEYS'],
     [{ VAULT_KEYS: 'v1:AAAA' }, 'VAULT_KEYS'],
     [{ VAULT_ACTIVE_KEY: 'v9' }, 'VAULT_ACTIVE_KEY'],
+    [{ VAULT_MAX_FILE_BYTES: '0' }, 'VAULT_MAX_FILE_BYTES'],
+    [{ VAULT_RETENTION_DAYS: 'forever' }, 'VAULT_RETENTION_DAYS'],
+    [{ VAULT_RETENTION_SWEEP_SECONDS: '1' }, 'VAULT_RETENTION_SWEEP_SECONDS'],
     [{ SESSION_TTL_SECONDS: '1' }, 'SESSION_TTL_SECONDS'],
     [{ UPSTREAM_URL: 'ftp://x' }, 'UPSTREAM_URL'],
   ])('should stop on %j with an error naming %s and not its value', (env, variable) => {

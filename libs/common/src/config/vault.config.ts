@@ -1,16 +1,27 @@
-import { IsOptional, IsString } from 'class-validator';
+import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { ConfigError } from './config-error';
 import { Env, validateEnv } from './env-schema';
+
+const MIB = 1024 * 1024;
 
 class VaultEnv {
   @IsString() VAULT_KEYS!: string;
   @IsOptional() @IsString() VAULT_ACTIVE_KEY?: string;
+  @IsOptional() @IsInt() @Min(1) @Max(4096 * MIB) VAULT_MAX_FILE_BYTES?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(3650) VAULT_RETENTION_DAYS?: number;
+  @IsOptional() @IsInt() @Min(10) @Max(7 * 24 * 3600) VAULT_RETENTION_SWEEP_SECONDS?: number;
 }
 
 export interface VaultSettings {
   /** Master keys by version, each 32 bytes. */
   keys: Map<string, Buffer>;
   activeKey: string;
+  /** Largest file the vault accepts (bytes); larger uploads answer 413. */
+  maxFileBytes: number;
+  /** Biometric files older than this are crypto-shredded by the retention sweep. */
+  retentionDays: number;
+  /** How often the retention sweep runs. */
+  retentionSweepSeconds: number;
 }
 
 /** Parses the keyring `v1:<base64 32 bytes>,v2:...`; the active version defaults to the last one. */
@@ -34,5 +45,11 @@ export function vaultConfig(env: Env): VaultSettings {
   const activeKey = v.VAULT_ACTIVE_KEY ?? [...keys.keys()].pop()!;
   if (!keys.has(activeKey))
     throw new ConfigError('VAULT_ACTIVE_KEY', 'names a version that VAULT_KEYS does not list');
-  return { keys, activeKey };
+  return {
+    keys,
+    activeKey,
+    maxFileBytes: v.VAULT_MAX_FILE_BYTES ?? 32 * MIB,
+    retentionDays: v.VAULT_RETENTION_DAYS ?? 30,
+    retentionSweepSeconds: v.VAULT_RETENTION_SWEEP_SECONDS ?? 3600,
+  };
 }

@@ -1,0 +1,64 @@
+import { jcs, sha256Hex } from '@app/common';
+
+export const VAULT_ACTIONS = ['store', 'read', 'delete', 'purge'] as const;
+export type VaultAction = (typeof VAULT_ACTIONS)[number];
+
+/** allowed: it happened; denied: the caller may not; failed: it may, but it could not be done. */
+export const VAULT_RESULTS = ['allowed', 'denied', 'failed'] as const;
+export type VaultAccessResult = (typeof VAULT_RESULTS)[number];
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** One access attempt, before it takes its place in the chain. */
+export interface VaultAuditEntry {
+  id: string;
+  fileId: string;
+  actor: string;
+  role: string;
+  ip: string;
+  purpose: string;
+  action: VaultAction;
+  result: VaultAccessResult;
+  /** A stable code for a denial or failure (e.g. `missing_purpose`, `tampered`). */
+  reason?: string;
+  at: Date;
+}
+
+/** An entry in the hash chain: `recordHash = SHA-256(JCS(fields + seq + prevHash))`. */
+export interface VaultAuditRecord extends VaultAuditEntry {
+  seq: number;
+  prevHash: string;
+  recordHash: string;
+}
+
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
+/** The canonical form that is hashed (docs/vault-format.md, "Audit chain"). */
+export function auditRecordHash(entry: VaultAuditEntry, seq: number, prevHash: string): string {
+  return sha256Hex(
+    jcs({
+      id: entry.id,
+      seq,
+      prevHash,
+      fileId: entry.fileId,
+      actor: entry.actor,
+      role: entry.role,
+      ip: entry.ip,
+      purpose: entry.purpose,
+      action: entry.action,
+      result: entry.result,
+      reason: entry.reason,
+      at: entry.at.toISOString(),
+    }),
+  );
+}
+
+/** Links an entry after the current head. */
+export function chainEntry(entry: VaultAuditEntry, head: ChainHead | undefined): VaultAuditRecord {
+  const seq = (head?.seq ?? 0) + 1;
+  const prevHash = head?.hash ?? GENESIS_HASH;
+  return { ...entry, seq, prevHash, recordHash: auditRecordHash(entry, seq, prevHash) };
+}

@@ -1,0 +1,37 @@
+/** Metadata of one encrypted biometric file. The blob itself lives in UPLOADS_DIR. */
+export interface VaultFile {
+  /** ObjectId hex; also bound into the blob header and the data key's associated data. */
+  id: string;
+  contentType: string;
+  /** Plaintext size in bytes. */
+  size: number;
+  /** SHA-256 hex of the plaintext. */
+  sha256: string;
+  /** The file's data key sealed by the keyring (`sealed1.<version>…`); undefined once shredded. */
+  wrappedKey?: string;
+  /** The master key version that wraps the data key. */
+  keyVersion: string;
+  /** Who stored it: `<role>:<key id>` or a service name. */
+  createdBy: string;
+  createdAt: Date;
+  /** Set when the data key was destroyed (crypto-shredding). */
+  shreddedAt?: Date;
+  shredReason?: ShredReason;
+}
+
+export type ShredReason = 'deleted' | 'retention';
+
+/** Who is acting on the vault, as recorded in the audit log. */
+export interface VaultActor {
+  /** `<role>:<key id>` for an API key, `anonymous`, or a service name such as `relay`. */
+  actor: string;
+  role: string;
+  ip?: string;
+}
+
+/** What a caller gets back after storing a file. */
+export interface StoredFile {
+  fileId: string;
+  size: number;
+  sha256: string;
+}

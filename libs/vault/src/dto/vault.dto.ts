@@ -1,0 +1,67 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { VAULT_ACTIONS, VAULT_RESULTS } from '../domain/vault-audit-record';
+
+export class StoredFileView {
+  @ApiProperty({ example: '6650f1c2a1b2c3d4e5f60718' }) fileId!: string;
+  @ApiProperty({ example: 48213, description: 'Plaintext size in bytes' }) size!: number;
+  @ApiProperty({ description: 'SHA-256 hex of the plaintext' }) sha256!: string;
+}
+
+export class DeletedFileView {
+  @ApiProperty() fileId!: string;
+  @ApiProperty({ description: 'When the data key was destroyed' }) deletedAt!: string;
+}
+
+export class VaultAuditQuery {
+  @ApiPropertyOptional({ description: 'Only the records of this file' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9_()-]{1,64}$/, { message: 'fileId must be a vault file id' })
+  fileId?: string;
+
+  @ApiPropertyOptional({ description: 'Records after this seq (pagination)' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  after?: number;
+
+  @ApiPropertyOptional({ default: 100, maximum: 1000 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  limit?: number;
+}
+
+export class VaultAuditRecordView {
+  @ApiProperty() seq!: number;
+  @ApiProperty() fileId!: string;
+  @ApiProperty({ example: 'auditor:3f2a9c1b0d4e' }) actor!: string;
+  @ApiProperty({ example: 'auditor' }) role!: string;
+  @ApiProperty({ example: '10.0.0.7' }) ip!: string;
+  @ApiProperty({ example: 'fraud case 2026-114' }) purpose!: string;
+  @ApiProperty({ enum: VAULT_ACTIONS }) action!: string;
+  @ApiProperty({ enum: VAULT_RESULTS }) result!: string;
+  @ApiPropertyOptional({ example: 'missing_purpose' }) reason?: string;
+  @ApiProperty() at!: string;
+  @ApiProperty() prevHash!: string;
+  @ApiProperty() recordHash!: string;
+}
+
+export class VaultAuditVerificationView {
+  @ApiProperty() ok!: boolean;
+  @ApiProperty() length!: number;
+  @ApiProperty() headHash!: string;
+  @ApiPropertyOptional() brokenAtSeq?: number;
+}
+
+export class VaultKeyUsageView {
+  @ApiProperty({ example: 'v2' }) activeVersion!: string;
+  @ApiProperty({ example: { v1: 0, v2: 12 } }) inUse!: Record<string, number>;
+  @ApiProperty({ example: ['v1'], description: 'Versions that wrap no live vault file' })
+  unusedByVault!: string[];
+}

@@ -1,0 +1,61 @@
+import { OnModuleInit } from '@nestjs/common';
+import type { Model } from 'mongoose';
+import { MongoStoreHandle } from '@app/persistence';
+import { ChainHead, VaultAuditRecord } from '../../../../domain/vault-audit-record';
+import { VaultAuditRepository } from '../../vault-audit.repository';
+import { VaultAuditMongoMapper as Mapper } from '../mappers/vault-audit.mapper';
+import { VaultAuditDocument, VaultAuditSchema } from '../schemas/vault-audit.schema';
+
+const MAX_APPEND_ATTEMPTS = 50;
+
+/**
+ * The audit chain on MongoDB: read the head, insert seq+1; the unique index on `seq` lets only
+ * one of two racing appends in, and the loser re-reads the head and links after the winner.
+ */
+export class MongoVaultAuditRepository extends VaultAuditRepository implements OnModuleInit {
+  private readonly records: Model<VaultAuditDocument>;
+
+  constructor(store: MongoStoreHandle) {
+    super();
+    this.records = store.connection.model(VaultAuditDocument.name, VaultAuditSchema);
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.records.init();
+  }
+
+  async appendToChain(
+    link: (head: ChainHead | undefined) => VaultAuditRecord,
+  ): Promise<VaultAuditRecord> {
+    for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
+      const head = await this.records
+        .findOne({}, { seq: 1, recordHash: 1 })
+        .sort({ seq: -1 })
+        .lean<Pick<VaultAuditDocument, 'seq' | 'recordHash'>>();
+      const record = link(head ? { seq: head.seq, hash: head.recordHash } : undefined);
+      try {
+        await this.records.create(Mapper.toPersistence(record));
+        return record;
+      } catch (error) {
+        if ((error as { code?: number }).code !== 11000) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
+      }
+    }
+    throw new Error('vault audit append lost the race too many times');
+  }
+
+  async listInOrder(options: {
+    fileId?: string;
+    afterSeq?: number;
+    limit: number;
+  }): Promise<VaultAuditRecord[]> {
+    const filter: Record<string, unknown> = { seq: { $gt: options.afterSeq ?? 0 } };
+    if (options.fileId !== undefined) filter.fileId = options.fileId;
+    const docs = await this.records
+      .find(filter)
+      .sort({ seq: 1 })
+      .limit(options.limit)
+      .lean<VaultAuditDocument[]>();
+    return docs.map(Mapper.toDomain);
+  }
+}

@@ -1,0 +1,63 @@
+import type { Database } from 'better-sqlite3';
+import { SqliteStoreHandle } from '@app/persistence';
+import { ChainHead, VaultAuditRecord } from '../../../../domain/vault-audit-record';
+import { VaultAuditRepository } from '../../vault-audit.repository';
+import { VaultAuditRow, VaultAuditSqliteMapper as Mapper } from '../mappers/vault-audit.mapper';
+import { VAULT_AUDIT_SQLITE_MIGRATIONS } from '../sqlite-vault.migrations';
+
+/**
+ * The audit chain on SQLite: reading the head and inserting the next record happen in one
+ * BEGIN IMMEDIATE transaction, so two processes on one file cannot fork the chain.
+ */
+export class SqliteVaultAuditRepository extends VaultAuditRepository {
+  private readonly db: Database;
+
+  constructor(store: SqliteStoreHandle) {
+    super();
+    store.migrate('vault.audit', VAULT_AUDIT_SQLITE_MIGRATIONS);
+    this.db = store.db;
+  }
+
+  async appendToChain(
+    link: (head: ChainHead | undefined) => VaultAuditRecord,
+  ): Promise<VaultAuditRecord> {
+    // statements are prepared per call: a schema change on the file must surface as an error here
+    const append = this.db.transaction(() => {
+      const head = this.db
+        .prepare<[], { seq: number; record_hash: string }>(
+          'SELECT seq, record_hash FROM vault_audit ORDER BY seq DESC LIMIT 1',
+        )
+        .get();
+      const record = link(head ? { seq: head.seq, hash: head.record_hash } : undefined);
+      this.db
+        .prepare(
+          `INSERT INTO vault_audit (seq, id, file_id, actor, role, ip, purpose, action, result, reason, at, prev_hash, record_hash)
+           VALUES (@seq, @id, @file_id, @actor, @role, @ip, @purpose, @action, @result, @reason, @at, @prev_hash, @record_hash)`,
+        )
+        .run(Mapper.toPersistence(record));
+      return record;
+    });
+    return append.immediate();
+  }
+
+  async listInOrder(options: {
+    fileId?: string;
+    afterSeq?: number;
+    limit: number;
+  }): Promise<VaultAuditRecord[]> {
+    const after = options.afterSeq ?? 0;
+    const rows =
+      options.fileId === undefined
+        ? this.db
+            .prepare<[number, number], VaultAuditRow>(
+              'SELECT * FROM vault_audit WHERE seq > ? ORDER BY seq LIMIT ?',
+            )
+            .all(after, options.limit)
+        : this.db
+            .prepare<[string, number, number], VaultAuditRow>(
+              'SELECT * FROM vault_audit WHERE file_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+            )
+            .all(options.fileId, after, options.limit);
+    return rows.map(Mapper.toDomain);
+  }
+}

@@ -1,0 +1,87 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { SqliteStoreHandle } from '@app/persistence';
+import { ShredReason, VaultFile } from '../../../../domain/vault-file';
+import { VaultFileRepository } from '../../vault-file.repository';
+import { VaultFileRow, VaultFileSqliteMapper as Mapper } from '../mappers/vault-file.mapper';
+import { VAULT_FILE_SQLITE_MIGRATIONS } from '../sqlite-vault.migrations';
+
+export class SqliteVaultFileRepository extends VaultFileRepository {
+  private readonly db: Database;
+  private readonly insert: Statement;
+  private readonly byId: Statement<[string], VaultFileRow>;
+
+  constructor(store: SqliteStoreHandle) {
+    super();
+    store.migrate('vault.files', VAULT_FILE_SQLITE_MIGRATIONS);
+    this.db = store.db;
+    this.insert = this.db.prepare(
+      `INSERT INTO vault_files (id, content_type, size, sha256, wrapped_key, key_version, created_by, created_at, shredded_at, shred_reason)
+       VALUES (@id, @content_type, @size, @sha256, @wrapped_key, @key_version, @created_by, @created_at, @shredded_at, @shred_reason)`,
+    );
+    this.byId = this.db.prepare('SELECT * FROM vault_files WHERE id = ?');
+  }
+
+  async create(file: VaultFile): Promise<void> {
+    this.insert.run(Mapper.toPersistence(file));
+  }
+
+  async findById(id: string): Promise<VaultFile | undefined> {
+    const row = this.byId.get(id);
+    return row ? Mapper.toDomain(row) : undefined;
+  }
+
+  async replaceWrappedKey(
+    id: string,
+    expectedWrappedKey: string,
+    next: { wrappedKey: string; keyVersion: string },
+  ): Promise<boolean> {
+    return (
+      this.db
+        .prepare(
+          'UPDATE vault_files SET wrapped_key = ?, key_version = ? WHERE id = ? AND wrapped_key = ?',
+        )
+        .run(next.wrappedKey, next.keyVersion, id, expectedWrappedKey).changes === 1
+    );
+  }
+
+  async shred(id: string, reason: ShredReason, at: Date): Promise<boolean> {
+    return (
+      this.db
+        .prepare(
+          `UPDATE vault_files SET wrapped_key = NULL, shredded_at = ?, shred_reason = ?
+           WHERE id = ? AND wrapped_key IS NOT NULL`,
+        )
+        .run(at.toISOString(), reason, id).changes === 1
+    );
+  }
+
+  async listLiveCreatedBefore(before: Date, limit: number): Promise<VaultFile[]> {
+    return this.db
+      .prepare<[string, number], VaultFileRow>(
+        `SELECT * FROM vault_files WHERE wrapped_key IS NOT NULL AND created_at < ?
+         ORDER BY created_at, id LIMIT ?`,
+      )
+      .all(before.toISOString(), limit)
+      .map(Mapper.toDomain);
+  }
+
+  async listLiveNotWrappedBy(version: string, limit: number): Promise<VaultFile[]> {
+    return this.db
+      .prepare<[string, number], VaultFileRow>(
+        `SELECT * FROM vault_files WHERE wrapped_key IS NOT NULL AND key_version <> ?
+         ORDER BY id LIMIT ?`,
+      )
+      .all(version, limit)
+      .map(Mapper.toDomain);
+  }
+
+  async countLiveByKeyVersion(): Promise<Record<string, number>> {
+    const rows = this.db
+      .prepare<[], { key_version: string; n: number }>(
+        `SELECT key_version, COUNT(*) AS n FROM vault_files WHERE wrapped_key IS NOT NULL
+         GROUP BY key_version ORDER BY key_version`,
+      )
+      .all();
+    return Object.fromEntries(rows.map((row) => [row.key_version, row.n]));
+  }
+}

@@ -1,0 +1,49 @@
+import { SqliteMigration } from '@app/persistence';
+
+export const VAULT_FILE_SQLITE_MIGRATIONS: SqliteMigration[] = [
+  {
+    version: 1,
+    name: 'vault files',
+    up: `
+      CREATE TABLE vault_files (
+        id TEXT PRIMARY KEY,
+        content_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        wrapped_key TEXT,
+        key_version TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        shredded_at TEXT,
+        shred_reason TEXT
+      );
+      CREATE INDEX vault_files_live_created ON vault_files (created_at) WHERE wrapped_key IS NOT NULL;
+      CREATE INDEX vault_files_key_version ON vault_files (key_version);
+    `,
+  },
+];
+
+export const VAULT_AUDIT_SQLITE_MIGRATIONS: SqliteMigration[] = [
+  {
+    version: 1,
+    name: 'vault audit chain',
+    up: `
+      CREATE TABLE vault_audit (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        file_id TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        action TEXT NOT NULL,
+        result TEXT NOT NULL,
+        reason TEXT,
+        at TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        record_hash TEXT NOT NULL
+      );
+      CREATE INDEX vault_audit_file ON vault_audit (file_id, seq);
+    `,
+  },
+];

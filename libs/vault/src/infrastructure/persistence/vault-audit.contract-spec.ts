@@ -1,0 +1,76 @@
+import { newId } from '@app/common';
+import { describeStoreContract } from '@app/persistence/testing/store-contract';
+import {
+  auditRecordHash,
+  chainEntry,
+  GENESIS_HASH,
+  VaultAuditEntry,
+} from '../../domain/vault-audit-record';
+import { vaultAuditAdapters } from './vault-persistence';
+
+function entry(fileId: string, overrides: Partial<VaultAuditEntry> = {}): VaultAuditEntry {
+  return {
+    id: newId(),
+    fileId,
+    actor: 'auditor:000000000000',
+    role: 'auditor',
+    ip: '127.0.0.1',
+    purpose: 'case review',
+    action: 'read',
+    result: 'allowed',
+    at: new Date('2026-01-01T00:00:00.000Z'),
+    ...overrides,
+  };
+}
+
+describeStoreContract('VaultAuditRepository', vaultAuditAdapters, ({ sut }) => {
+  it('should start the chain at seq 1 after the genesis hash and link each record to the last', async () => {
+    const first = await sut().appendToChain((head) => chainEntry(entry('f1'), head));
+    const second = await sut().appendToChain((head) =>
+      chainEntry(entry('f2', { result: 'denied', reason: 'missing_purpose' }), head),
+    );
+    expect(first).toMatchObject({ seq: 1, prevHash: GENESIS_HASH });
+    expect(second).toMatchObject({ seq: 2, prevHash: first.recordHash });
+    const stored = await sut().listInOrder({ limit: 10 });
+    expect(stored).toEqual([first, second]);
+    expect(auditRecordHash(stored[1], stored[1].seq, stored[1].prevHash)).toBe(second.recordHash);
+  });
+
+  it('should keep one unbroken chain under concurrent appends', async () => {
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        sut().appendToChain((head) => chainEntry(entry(`f${i}`), head)),
+      ),
+    );
+    const records = await sut().listInOrder({ limit: 100 });
+    expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    let prev = GENESIS_HASH;
+    for (const record of records) {
+      expect(record.prevHash).toBe(prev);
+      expect(auditRecordHash(record, record.seq, record.prevHash)).toBe(record.recordHash);
+      prev = record.recordHash;
+    }
+  });
+
+  it('should list the records of one file in order, with seq pagination', async () => {
+    for (const fileId of ['a', 'b', 'a', 'a', 'b']) {
+      await sut().appendToChain((head) => chainEntry(entry(fileId), head));
+    }
+    const ofA = await sut().listInOrder({ fileId: 'a', limit: 10 });
+    expect(ofA.map((r) => r.seq)).toEqual([1, 3, 4]);
+    expect(
+      (await sut().listInOrder({ fileId: 'a', afterSeq: 3, limit: 10 })).map((r) => r.seq),
+    ).toEqual([4]);
+    expect((await sut().listInOrder({ afterSeq: 1, limit: 2 })).map((r) => r.seq)).toEqual([2, 3]);
+    expect(await sut().listInOrder({ fileId: 'none', limit: 10 })).toEqual([]);
+  });
+
+  it('should append nothing when building the record throws', async () => {
+    await expect(
+      sut().appendToChain(() => {
+        throw new Error('no');
+      }),
+    ).rejects.toThrow('no');
+    expect(await sut().listInOrder({ limit: 10 })).toEqual([]);
+  });
+});

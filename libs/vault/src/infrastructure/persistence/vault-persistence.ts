@@ -1,0 +1,18 @@
+import { PortAdapters } from '@app/persistence';
+import { MongoVaultAuditRepository } from './mongo/repositories/mongo-vault-audit.repository';
+import { MongoVaultFileRepository } from './mongo/repositories/mongo-vault-file.repository';
+import { SqliteVaultAuditRepository } from './sqlite/repositories/sqlite-vault-audit.repository';
+import { SqliteVaultFileRepository } from './sqlite/repositories/sqlite-vault-file.repository';
+import { VaultAuditRepository } from './vault-audit.repository';
+import { VaultFileRepository } from './vault-file.repository';
+
+/** How the vault ports are built on each store (used by the module and the contract suites). */
+export const vaultFileAdapters: PortAdapters<VaultFileRepository> = {
+  sqlite: (store) => new SqliteVaultFileRepository(store),
+  mongo: (store) => new MongoVaultFileRepository(store),
+};
+
+export const vaultAuditAdapters: PortAdapters<VaultAuditRepository> = {
+  sqlite: (store) => new SqliteVaultAuditRepository(store),
+  mongo: (store) => new MongoVaultAuditRepository(store),
+};

@@ -1,0 +1,206 @@
+import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiConsumes,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
+import { Request, Response } from 'express';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ErrorBody, Public, Roles } from '@app/common';
+import { VaultAuditRecord } from './domain/vault-audit-record';
+import {
+  DeletedFileView,
+  StoredFileView,
+  VaultAuditQuery,
+  VaultAuditRecordView,
+  VaultAuditVerificationView,
+  VaultKeyUsageView,
+} from './dto/vault.dto';
+import { VaultAuditService } from './vault-audit.service';
+import { VaultService } from './vault.service';
+
+const PURPOSE_HEADER = 'x-access-purpose';
+
+/**
+ * The file routes are `@Public()` for the global guard on purpose: the vault checks the key
+ * and role itself so that refused attempts are audited too (401/403 keep the error body).
+ */
+@ApiTags('vault')
+@ApiSecurity('api-key')
+@ApiResponse({
+  status: 401,
+  type: ErrorBody,
+  description: 'Missing or unknown x-api-key (audited)',
+})
+@ApiResponse({ status: 403, type: ErrorBody, description: 'Key of another role (audited)' })
+@ApiResponse({
+  status: 503,
+  type: ErrorBody,
+  description: 'audit_unavailable: the audit log cannot be written, so nothing is served',
+})
+@Controller('api/v5/vault')
+export class VaultController {
+  constructor(
+    private readonly vault: VaultService,
+    private readonly audit: VaultAuditService,
+  ) {}
+
+  @Get('audit')
+  @Roles('auditor')
+  @ApiOperation({ summary: 'Access records, in chain order (optionally of one file)' })
+  @ApiOkResponse({ type: [VaultAuditRecordView] })
+  async listAudit(@Query() query: VaultAuditQuery): Promise<VaultAuditRecordView[]> {
+    const records = await this.audit.list({
+      fileId: query.fileId,
+      afterSeq: query.after,
+      limit: query.limit ?? 100,
+    });
+    return records.map(toAuditView);
+  }
+
+  @Get('audit/verify')
+  @Roles('auditor')
+  @ApiOperation({ summary: 'Recompute the audit hash chain; a deleted or edited record breaks it' })
+  @ApiOkResponse({ type: VaultAuditVerificationView })
+  verifyAudit(): Promise<VaultAuditVerificationView> {
+    return this.audit.verify();
+  }
+
+  @Get('keys')
+  @Roles('admin')
+  @ApiOperation({ summary: 'Which master key versions still wrap live files' })
+  @ApiOkResponse({ type: VaultKeyUsageView })
+  keyUsage(): Promise<VaultKeyUsageView> {
+    return this.vault.keyUsage();
+  }
+
+  @Post()
+  @Public()
+  @HttpCode(201)
+  @ApiOperation({
+    summary: 'Store an image (admin): the raw body is encrypted as it streams in',
+  })
+  @ApiConsumes('image/jpeg', 'image/png', 'image/webp', 'application/octet-stream')
+  @ApiBody({ schema: { type: 'string', format: 'binary' } })
+  @ApiHeader({ name: PURPOSE_HEADER, required: false, description: 'Why (default "upload")' })
+  @ApiResponse({ status: 201, type: StoredFileView })
+  @ApiResponse({ status: 413, type: ErrorBody, description: 'Over VAULT_MAX_FILE_BYTES' })
+  @ApiResponse({ status: 415, type: ErrorBody, description: 'Not an image or octet-stream' })
+  async store(
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<StoredFileView> {
+    const purpose = header(request, PURPOSE_HEADER) ?? 'upload';
+    try {
+      const actor = await this.vault.admit(credentialOf(request), ['admin'], 'store', '', purpose);
+      const declared = Number(request.headers['content-length']);
+      return await this.vault.store(
+        request,
+        header(request, 'content-type') ?? '',
+        actor,
+        purpose,
+        Number.isFinite(declared) ? declared : undefined,
+      );
+    } catch (error) {
+      // the rest of a refused upload is not read: close the connection after the answer
+      if (!request.readableEnded) response.setHeader('connection', 'close');
+      throw error;
+    }
+  }
+
+  @Get(':fileId')
+  @Public()
+  @ApiOperation({
+    summary: 'Read a file (auditor or admin); audited before any byte is sent',
+  })
+  @ApiHeader({ name: PURPOSE_HEADER, required: true, description: 'Why the file is read' })
+  @ApiProduces('image/*', 'application/octet-stream')
+  @ApiResponse({ status: 200, description: 'The original bytes, with their content type' })
+  @ApiResponse({ status: 400, type: ErrorBody, description: 'missing_purpose (audited)' })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'file_not_found (audited)' })
+  @ApiResponse({ status: 410, type: ErrorBody, description: 'file_deleted (audited)' })
+  @ApiResponse({
+    status: 500,
+    type: ErrorBody,
+    description: 'file_integrity_failed: tampered blob, never served (audited)',
+  })
+  async read(
+    @Param('fileId') fileId: string,
+    @Req() request: Request,
+    @Res() response: Response,
+  ): Promise<void> {
+    const purpose = header(request, PURPOSE_HEADER);
+    const actor = await this.vault.admit(
+      credentialOf(request),
+      ['auditor', 'admin'],
+      'read',
+      fileId,
+      purpose,
+    );
+    const file = await this.vault.read(fileId, actor, purpose);
+    response.status(200);
+    response.setHeader('content-type', file.contentType);
+    response.setHeader('content-length', String(file.size));
+    response.setHeader('x-content-sha256', file.sha256);
+    response.setHeader('cache-control', 'no-store');
+    response.setHeader('x-content-type-options', 'nosniff');
+    response.setHeader('content-disposition', `attachment; filename="${file.fileId}"`);
+    // a chunk failing authentication mid-way destroys the response: the client sees a cut
+    // transfer (fewer bytes than content-length), never unauthenticated bytes
+    await pipeline(Readable.from(file.body), response).catch(() => {
+      response.destroy();
+    });
+  }
+
+  @Delete(':fileId')
+  @Public()
+  @ApiOperation({ summary: 'Crypto-shred a file (admin): its data key is destroyed' })
+  @ApiOkResponse({ type: DeletedFileView })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'file_not_found (audited)' })
+  @ApiResponse({ status: 410, type: ErrorBody, description: 'file_deleted (audited)' })
+  async delete(@Param('fileId') fileId: string, @Req() request: Request): Promise<DeletedFileView> {
+    const purpose = header(request, PURPOSE_HEADER);
+    const actor = await this.vault.admit(
+      credentialOf(request),
+      ['admin'],
+      'delete',
+      fileId,
+      purpose,
+    );
+    const deleted = await this.vault.delete(fileId, actor, purpose);
+    return { fileId: deleted.fileId, deletedAt: deleted.deletedAt.toISOString() };
+  }
+}
+
+function header(request: Request, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function credentialOf(request: Request): { apiKey?: string; ip?: string } {
+  return { apiKey: header(request, 'x-api-key'), ip: request.ip };
+}
+
+function toAuditView(record: VaultAuditRecord): VaultAuditRecordView {
+  return {
+    seq: record.seq,
+    fileId: record.fileId,
+    actor: record.actor,
+    role: record.role,
+    ip: record.ip,
+    purpose: record.purpose,
+    action: record.action,
+    result: record.result,
+    reason: record.reason,
+    at: record.at.toISOString(),
+    prevHash: record.prevHash,
+    recordHash: record.recordHash,
+  };
+}

@@ -1,0 +1,411 @@
+import { ConfigModule } from '@nestjs/config';
+import { Test, TestingModule } from '@nestjs/testing';
+import Database from 'better-sqlite3';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppError, AuthModule, Env, loadConfig } from '@app/common';
+import { PersistenceModule } from '@app/persistence';
+import { BLOB_HEADER_BYTES, BLOB_TAG_BYTES, BlobIntegrityError } from './domain/vault-blob-format';
+import { VaultActor } from './domain/vault-file';
+import { VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
+import { VaultAuditService } from './vault-audit.service';
+import { VaultModule } from './vault.module';
+import { VaultService } from './vault.service';
+
+const MIB = 1024 * 1024;
+const CHUNK = 64 * 1024;
+const admin: VaultActor = { actor: 'admin:aaaaaaaaaaaa', role: 'admin', ip: '127.0.0.1' };
+const auditor: VaultActor = { actor: 'auditor:bbbbbbbbbbbb', role: 'auditor', ip: '127.0.0.1' };
+const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
+
+interface Booted {
+  sut: VaultService;
+  audit: VaultAuditService;
+  blobs: VaultBlobStorage;
+  close: () => Promise<void>;
+}
+
+/** The real VaultModule on a real SQLite file in `dataDir`. */
+async function boot(dataDir: string, env: Env = {}): Promise<Booted> {
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATA_DIR: dataDir,
+    VAULT_KEYS: `v1:${key(1)}`,
+    VAULT_MAX_FILE_BYTES: String(300 * MIB),
+    ...env,
+  });
+  const moduleRef: TestingModule = await Test.createTestingModule({
+    imports: [
+      ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => ({ ...config })] }),
+      PersistenceModule.forRoot(config.database),
+      AuthModule,
+      VaultModule,
+    ],
+  }).compile();
+  moduleRef.useLogger(false);
+  await moduleRef.init();
+  return {
+    sut: moduleRef.get(VaultService),
+    audit: moduleRef.get(VaultAuditService),
+    blobs: moduleRef.get(VaultBlobStorage),
+    close: () => moduleRef.close(),
+  };
+}
+
+async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of body) parts.push(part);
+  return Buffer.concat(parts);
+}
+
+async function errorOf(promise: Promise<unknown>): Promise<AppError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof AppError) return error;
+    throw error;
+  }
+  throw new Error('expected an AppError');
+}
+
+function sqlite(dataDir: string): Database.Database {
+  return new Database(join(dataDir, 'mdai.sqlite'));
+}
+
+describe('VaultService', () => {
+  let dataDir: string;
+  let vault: Booted;
+  let sut: VaultService;
+
+  beforeEach(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mdai-vault-'));
+    vault = await boot(dataDir);
+    sut = vault.sut;
+  });
+  afterEach(async () => {
+    await vault.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['0 B', 0],
+    ['1 B', 1],
+    ['exactly one chunk', CHUNK],
+    ['one chunk + 1', CHUNK + 1],
+  ])('should store and read back %s with its size, digest and content type', async (_l, size) => {
+    const data = randomBytes(size);
+    const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'kiosk capture');
+    expect(stored).toEqual({
+      fileId: expect.stringMatching(/^[0-9a-f]{24}$/),
+      size,
+      sha256: createHash('sha256').update(data).digest('hex'),
+    });
+    const read = await sut.read(stored.fileId, auditor, 'case review');
+    expect(read).toMatchObject({ contentType: 'image/jpeg', size, sha256: stored.sha256 });
+    expect((await readAll(read.body)).equals(data)).toBe(true);
+    const records = await vault.audit.list({ fileId: stored.fileId, limit: 10 });
+    expect(records.map((r) => [r.action, r.result, r.actor, r.purpose])).toEqual([
+      ['store', 'allowed', admin.actor, 'kiosk capture'],
+      ['read', 'allowed', auditor.actor, 'case review'],
+    ]);
+  });
+
+  it('should stream 200 MB through store and read with flat memory', async () => {
+    const total = 200 * MIB;
+    const base = randomBytes(MIB);
+    const inputHash = createHash('sha256');
+    async function* generate(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < total / MIB; i++) {
+        const piece = Buffer.allocUnsafe(MIB);
+        base.copy(piece);
+        piece.writeUInt32BE(i, 0);
+        inputHash.update(piece);
+        yield piece;
+      }
+    }
+    const start = process.memoryUsage();
+    let peakRss = start.rss;
+    let peakHeap = start.heapUsed;
+    const sampler = setInterval(() => {
+      const now = process.memoryUsage();
+      peakRss = Math.max(peakRss, now.rss);
+      peakHeap = Math.max(peakHeap, now.heapUsed);
+    }, 20);
+    try {
+      const stored = await sut.store(generate(), 'application/octet-stream', admin, 'bulk test');
+      expect(stored.size).toBe(total);
+      expect(stored.sha256).toBe(inputHash.digest('hex'));
+      expect(statSync(vault.blobs.pathOf(stored.fileId)).size).toBe(
+        BLOB_HEADER_BYTES + total + (total / CHUNK) * BLOB_TAG_BYTES,
+      );
+      const read = await sut.read(stored.fileId, auditor, 'bulk test');
+      const outputHash = createHash('sha256');
+      let bytes = 0;
+      for await (const part of read.body) {
+        outputHash.update(part);
+        bytes += part.length;
+      }
+      expect(bytes).toBe(total);
+      expect(outputHash.digest('hex')).toBe(stored.sha256);
+    } finally {
+      clearInterval(sampler);
+    }
+    const rssGrowth = (peakRss - start.rss) / MIB;
+    const heapGrowth = (peakHeap - start.heapUsed) / MIB;
+    process.stdout.write(
+      `vault 200 MB round trip: peak RSS growth ${rssGrowth.toFixed(1)} MiB, peak heap growth ${heapGrowth.toFixed(1)} MiB\n`,
+    );
+    expect(rssGrowth).toBeLessThan(100);
+    expect(heapGrowth).toBeLessThan(64);
+  }, 60_000);
+
+  it('should write blobs that hold none of the plaintext, readable by the owner only', async () => {
+    const marker = Buffer.from('FACE-IMAGE-PLAINTEXT-MARKER;');
+    const data = Buffer.concat(Array.from({ length: 5000 }, () => marker));
+    const stored = await sut.storeBuffer(data, 'image/png', admin, 'kiosk capture');
+    const path = vault.blobs.pathOf(stored.fileId);
+    const onDisk = readFileSync(path);
+    expect(onDisk.includes(marker)).toBe(false);
+    expect(onDisk.includes(marker.subarray(0, 8))).toBe(false);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const row = sqlite(dataDir)
+      .prepare('SELECT wrapped_key, key_version FROM vault_files WHERE id = ?')
+      .get(stored.fileId) as { wrapped_key: string; key_version: string };
+    expect(row.key_version).toBe('v1');
+    expect(row.wrapped_key).toMatch(/^sealed1\.v1\./);
+  });
+
+  it('should refuse a blob with a flipped byte in its header or first chunk before serving, and audit it', async () => {
+    const data = randomBytes(3 * CHUNK);
+    for (const offset of [3, 12, 30, BLOB_HEADER_BYTES + 5, BLOB_HEADER_BYTES + CHUNK + 2]) {
+      const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'kiosk capture');
+      const path = vault.blobs.pathOf(stored.fileId);
+      const bytes = readFileSync(path);
+      bytes[offset] ^= 0x10;
+      writeFileSync(path, bytes);
+      const error = await errorOf(sut.read(stored.fileId, auditor, 'case review'));
+      expect(error.code).toBe('file_integrity_failed');
+      const records = await vault.audit.list({ fileId: stored.fileId, limit: 10 });
+      expect(records.at(-1)).toMatchObject({
+        action: 'read',
+        result: 'failed',
+        reason: 'tampered',
+      });
+    }
+  });
+
+  it('should stop at a tampered later chunk, having yielded only authenticated chunks, and audit it', async () => {
+    const data = randomBytes(5 * CHUNK);
+    const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'kiosk capture');
+    const path = vault.blobs.pathOf(stored.fileId);
+    const bytes = readFileSync(path);
+    bytes[BLOB_HEADER_BYTES + 3 * (CHUNK + BLOB_TAG_BYTES) + 100] ^= 0x01;
+    writeFileSync(path, bytes);
+    const read = await sut.read(stored.fileId, auditor, 'case review');
+    const received: Buffer[] = [];
+    let failure: unknown;
+    try {
+      for await (const part of read.body) received.push(part);
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toBeInstanceOf(BlobIntegrityError);
+    expect((failure as BlobIntegrityError).chunkIndex).toBe(3);
+    expect(Buffer.concat(received).equals(data.subarray(0, 3 * CHUNK))).toBe(true);
+    const records = await vault.audit.list({ fileId: stored.fileId, limit: 10 });
+    expect(records.map((r) => [r.action, r.result, r.reason])).toEqual([
+      ['store', 'allowed', undefined],
+      ['read', 'allowed', undefined],
+      ['read', 'failed', 'tampered'],
+    ]);
+  });
+
+  it('should detect a truncated blob and a blob swapped with another file', async () => {
+    const a = await sut.storeBuffer(randomBytes(2 * CHUNK + 7), 'image/jpeg', admin, 'capture');
+    const b = await sut.storeBuffer(randomBytes(2 * CHUNK + 7), 'image/jpeg', admin, 'capture');
+    const pathA = vault.blobs.pathOf(a.fileId);
+    const bytesA = readFileSync(pathA);
+    writeFileSync(pathA, bytesA.subarray(0, BLOB_HEADER_BYTES + 2 * (CHUNK + BLOB_TAG_BYTES)));
+    const truncated = await sut.read(a.fileId, auditor, 'case review');
+    await expect(readAll(truncated.body)).rejects.toBeInstanceOf(BlobIntegrityError);
+    writeFileSync(pathA, readFileSync(vault.blobs.pathOf(b.fileId)));
+    expect((await errorOf(sut.read(a.fileId, auditor, 'case review'))).code).toBe(
+      'file_integrity_failed',
+    );
+  });
+
+  it('should refuse a read, and serve nothing, when the audit log cannot be written', async () => {
+    const stored = await sut.storeBuffer(randomBytes(1000), 'image/jpeg', admin, 'capture');
+    const db = sqlite(dataDir);
+    db.exec(
+      `CREATE TRIGGER vault_audit_down BEFORE INSERT ON vault_audit BEGIN SELECT RAISE(ABORT, 'audit store down'); END`,
+    );
+    const error = await errorOf(sut.read(stored.fileId, auditor, 'case review'));
+    expect([error.getStatus(), error.code]).toEqual([503, 'audit_unavailable']);
+    expect(
+      (await errorOf(sut.storeBuffer(randomBytes(10), 'image/jpeg', admin, 'capture'))).code,
+    ).toBe('audit_unavailable');
+    db.exec('DROP TRIGGER vault_audit_down');
+    db.exec('DROP TABLE vault_audit');
+    expect((await errorOf(sut.read(stored.fileId, auditor, 'case review'))).code).toBe(
+      'audit_unavailable',
+    );
+    db.close();
+  });
+
+  it('should refuse a read without a purpose, an unknown file and a bad id, auditing each', async () => {
+    const stored = await sut.storeBuffer(randomBytes(10), 'image/jpeg', admin, 'capture');
+    expect((await errorOf(sut.read(stored.fileId, auditor, undefined))).code).toBe(
+      'missing_purpose',
+    );
+    expect((await errorOf(sut.read(stored.fileId, auditor, '  '))).code).toBe('missing_purpose');
+    expect((await errorOf(sut.read('0'.repeat(24), auditor, 'case review'))).code).toBe(
+      'file_not_found',
+    );
+    expect((await errorOf(sut.read('../../etc/passwd', auditor, 'case review'))).code).toBe(
+      'file_not_found',
+    );
+    const records = await vault.audit.list({ limit: 10 });
+    expect(records.slice(1).map((r) => [r.fileId, r.result, r.reason])).toEqual([
+      [stored.fileId, 'denied', 'missing_purpose'],
+      [stored.fileId, 'denied', 'missing_purpose'],
+      ['0'.repeat(24), 'failed', 'file_not_found'],
+      ['(invalid)', 'failed', 'file_not_found'],
+    ]);
+  });
+
+  it('should refuse other content types (415) and oversize files (413), keeping nothing', async () => {
+    expect(
+      (await errorOf(sut.storeBuffer(Buffer.from('{}'), 'application/json', admin, 'x1y'))).code,
+    ).toBe('unsupported_media_type');
+    expect(
+      (await errorOf(sut.storeBuffer(Buffer.from('<svg/>'), 'image/svg+xml', admin, 'x1y'))).code,
+    ).toBe('unsupported_media_type');
+    await vault.close();
+    vault = await boot(dataDir, { VAULT_MAX_FILE_BYTES: '1000' });
+    async function* stream(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < 10; i++) yield randomBytes(300);
+    }
+    const error = await errorOf(vault.sut.store(stream(), 'image/jpeg', admin, 'capture'));
+    expect([error.getStatus(), error.code]).toEqual([413, 'payload_too_large']);
+    expect(
+      await vault.sut.storeBuffer(randomBytes(1000), 'image/jpeg', admin, 'capture'),
+    ).toBeDefined();
+    const usage = await vault.sut.keyUsage();
+    expect(usage.inUse).toEqual({ v1: 1 });
+    const uploads = vault.blobs.dir;
+    expect(readdirSync(uploads)).toHaveLength(1);
+  });
+
+  it('should crypto-shred on delete: the key is gone, the blob removed, reads answer 410', async () => {
+    const stored = await sut.storeBuffer(randomBytes(100), 'image/jpeg', admin, 'capture');
+    const deleted = await sut.delete(stored.fileId, admin, 'subject asked');
+    expect(deleted.fileId).toBe(stored.fileId);
+    expect(existsSync(vault.blobs.pathOf(stored.fileId))).toBe(false);
+    const row = sqlite(dataDir)
+      .prepare('SELECT wrapped_key, shred_reason FROM vault_files WHERE id = ?')
+      .get(stored.fileId);
+    expect(row).toEqual({ wrapped_key: null, shred_reason: 'deleted' });
+    expect((await errorOf(sut.read(stored.fileId, auditor, 'case review'))).getStatus()).toBe(410);
+    expect((await errorOf(sut.delete(stored.fileId, admin, undefined))).getStatus()).toBe(410);
+  });
+
+  it('should purge files past the retention period at a given clock, auditing each purge', async () => {
+    const stored = await sut.storeBuffer(randomBytes(100), 'image/jpeg', admin, 'capture');
+    const day = 24 * 60 * 60 * 1000;
+    expect(await sut.purgeExpired(new Date(Date.now() + 29 * day))).toEqual({ purged: 0 });
+    expect(await sut.purgeExpired(new Date(Date.now() + 31 * day))).toEqual({ purged: 1 });
+    expect(existsSync(vault.blobs.pathOf(stored.fileId))).toBe(false);
+    expect((await errorOf(sut.read(stored.fileId, auditor, 'case review'))).code).toBe(
+      'file_deleted',
+    );
+    const records = await vault.audit.list({ fileId: stored.fileId, limit: 10 });
+    expect(records.map((r) => [r.action, r.actor, r.result])).toEqual([
+      ['store', admin.actor, 'allowed'],
+      ['purge', 'system:retention', 'allowed'],
+      ['read', auditor.actor, 'failed'],
+    ]);
+  });
+
+  it('should verify the audit chain and find an edited or a deleted record', async () => {
+    for (let i = 0; i < 4; i++)
+      await sut.storeBuffer(randomBytes(10), 'image/jpeg', admin, 'capture');
+    const intact = await vault.audit.verify();
+    expect(intact).toMatchObject({ ok: true, length: 4 });
+    const db = sqlite(dataDir);
+    db.prepare("UPDATE vault_audit SET purpose = 'nothing to see' WHERE seq = 2").run();
+    expect(await vault.audit.verify()).toEqual({
+      ok: false,
+      length: 1,
+      headHash: expect.any(String),
+      brokenAtSeq: 2,
+    });
+    db.prepare("UPDATE vault_audit SET purpose = 'capture' WHERE seq = 2").run();
+    expect((await vault.audit.verify()).ok).toBe(true);
+    db.prepare('DELETE FROM vault_audit WHERE seq = 3').run();
+    expect(await vault.audit.verify()).toMatchObject({ ok: false, brokenAtSeq: 3 });
+    db.close();
+  });
+
+  it('should re-wrap every data key on rotation without touching blobs, so the old key can be retired', async () => {
+    const files = [];
+    for (let i = 0; i < 3; i++) {
+      const data = randomBytes(CHUNK + i);
+      files.push({ data, stored: await sut.storeBuffer(data, 'image/jpeg', admin, 'capture') });
+    }
+    const blobDigests = files.map((f) =>
+      createHash('sha256')
+        .update(readFileSync(vault.blobs.pathOf(f.stored.fileId)))
+        .digest('hex'),
+    );
+    await vault.close();
+
+    vault = await boot(dataDir, {
+      VAULT_KEYS: `v1:${key(1)},v2:${key(2)}`,
+      VAULT_ACTIVE_KEY: 'v2',
+    });
+    expect((await vault.sut.keyUsage()).inUse).toEqual({ v1: 3 });
+    const report = await vault.sut.rotateKeys();
+    expect(report).toMatchObject({
+      activeVersion: 'v2',
+      rewrapped: 3,
+      failed: [],
+      usage: { inUse: { v2: 3 }, unusedByVault: ['v1'] },
+    });
+    expect((await vault.sut.rotateKeys()).rewrapped).toBe(0);
+    await vault.close();
+
+    vault = await boot(dataDir, { VAULT_KEYS: `v2:${key(2)}` });
+    for (const [i, f] of files.entries()) {
+      const read = await vault.sut.read(f.stored.fileId, auditor, 'after rotation');
+      expect((await readAll(read.body)).equals(f.data)).toBe(true);
+      const digest = createHash('sha256')
+        .update(readFileSync(vault.blobs.pathOf(f.stored.fileId)))
+        .digest('hex');
+      expect(digest).toBe(blobDigests[i]);
+    }
+  });
+
+  it('should answer a clear error, audited, when a file is wrapped by a key version the keyring lacks', async () => {
+    const stored = await sut.storeBuffer(randomBytes(10), 'image/jpeg', admin, 'capture');
+    await vault.close();
+    vault = await boot(dataDir, { VAULT_KEYS: `v2:${key(2)}` });
+    const error = await errorOf(vault.sut.read(stored.fileId, auditor, 'case review'));
+    expect([error.getStatus(), error.code]).toEqual([500, 'unknown_key_version']);
+    expect(error.message).toContain('v1');
+    const records = await vault.audit.list({ fileId: stored.fileId, limit: 10 });
+    expect(records.at(-1)).toMatchObject({ result: 'failed', reason: 'unknown_key_version' });
+    const rotation = await vault.sut.rotateKeys();
+    expect(rotation.failed).toEqual([stored.fileId]);
+  });
+});

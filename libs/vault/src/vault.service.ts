@@ -1,0 +1,511 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { createHash, randomBytes } from 'node:crypto';
+import { ApiKeyService, AppConfig, AppError, isObjectId, newId, Role } from '@app/common';
+import { KeyringService } from './keyring/keyring.service';
+import { BlobIntegrityError, decryptBlob, encryptBlob } from './domain/vault-blob-format';
+import { VaultAction } from './domain/vault-audit-record';
+import { StoredFile, VaultActor, VaultFile } from './domain/vault-file';
+import { VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
+import { VaultFileRepository } from './infrastructure/persistence/vault-file.repository';
+import { VaultAuditService } from './vault-audit.service';
+
+/** What a reader gets: the file's metadata and its plaintext, authenticated chunk by chunk. */
+export interface VaultReadHandle {
+  fileId: string;
+  contentType: string;
+  size: number;
+  sha256: string;
+  /** Throws (after auditing) at the first chunk that fails authentication. */
+  body: AsyncGenerator<Buffer>;
+}
+
+export interface KeyUsage {
+  activeVersion: string;
+  /** Live files per master key version. */
+  inUse: Record<string, number>;
+  /** Keyring versions that wrap no live vault file (other modules' sealed values aside). */
+  unusedByVault: string[];
+}
+
+export interface RotationReport {
+  activeVersion: string;
+  rewrapped: number;
+  failed: string[];
+  usage: KeyUsage;
+}
+
+const PURPOSE = /^[\p{L}\p{N}\p{P}\p{Zs}]{3,200}$/u;
+const AUDITABLE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const PAGE = 100;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export const SYSTEM_RETENTION_ACTOR: VaultActor = { actor: 'system:retention', role: 'system' };
+
+/**
+ * Encrypted biometric storage with audited access: the only way into UPLOADS_DIR.
+ *
+ * Each file gets a fresh 256-bit data key, sealed by the keyring's active master key with the
+ * file id as context (the sealed key lives in the metadata store, never beside the blob).
+ * Every access attempt is written to the hash-chained audit log before anything is served;
+ * if that write fails, the access fails.
+ */
+@Injectable()
+export class VaultService {
+  private readonly logger = new Logger(VaultService.name);
+  private readonly maxFileBytes: number;
+  readonly retentionDays: number;
+
+  constructor(
+    config: ConfigService<AppConfig, true>,
+    private readonly keyring: KeyringService,
+    private readonly files: VaultFileRepository,
+    private readonly blobs: VaultBlobStorage,
+    private readonly audit: VaultAuditService,
+    private readonly apiKeys: ApiKeyService,
+  ) {
+    const vault = config.get('vault', { infer: true });
+    this.maxFileBytes = vault.maxFileBytes;
+    this.retentionDays = vault.retentionDays;
+  }
+
+  /**
+   * Checks an API key against the roles a vault route accepts, auditing a refusal before
+   * answering 401/403 with the standard error body.
+   */
+  async admit(
+    credential: { apiKey?: string; ip?: string },
+    roles: Role[],
+    action: VaultAction,
+    fileId: string,
+    purpose: string | undefined,
+  ): Promise<VaultActor> {
+    const principal = this.apiKeys.resolve(credential.apiKey);
+    const attempt = { fileId: auditableId(fileId), purpose: auditablePurpose(purpose), action };
+    if (!principal) {
+      await this.audit.record({
+        ...attempt,
+        actor: { actor: 'anonymous', role: 'none', ip: credential.ip },
+        result: 'denied',
+        reason: 'unauthorized',
+      });
+      throw new AppError(401, 'unauthorized', 'A valid x-api-key header is required');
+    }
+    const role = principal.roles.find((r) => roles.includes(r));
+    if (!role) {
+      const held = principal.roles[0];
+      await this.audit.record({
+        ...attempt,
+        actor: { actor: `${held}:${principal.keyId}`, role: held, ip: credential.ip },
+        result: 'denied',
+        reason: 'forbidden',
+      });
+      throw new AppError(
+        403,
+        'forbidden',
+        `This route needs one of the roles: ${roles.join(', ')}`,
+      );
+    }
+    return { actor: `${role}:${principal.keyId}`, role, ip: credential.ip };
+  }
+
+  /** Stores one in-memory image (e.g. a kiosk's face capture) and returns its id. */
+  async storeBuffer(
+    data: Buffer,
+    contentType: string,
+    actor: VaultActor,
+    purpose: string,
+  ): Promise<StoredFile> {
+    return this.store(
+      (async function* () {
+        yield data;
+      })(),
+      contentType,
+      actor,
+      purpose,
+      data.length,
+    );
+  }
+
+  /**
+   * Encrypts a plaintext stream to disk without holding it in memory; refuses other content
+   * types (415) and more than VAULT_MAX_FILE_BYTES (413, also when `declaredBytes` says so).
+   */
+  async store(
+    source: AsyncIterable<Buffer | Uint8Array | string>,
+    contentType: string,
+    actor: VaultActor,
+    purpose: string,
+    declaredBytes?: number,
+  ): Promise<StoredFile> {
+    const attempt = { actor, purpose: auditablePurpose(purpose), action: 'store' as const };
+    const type = normalizeContentType(contentType);
+    if (!type) {
+      await this.audit.record({
+        ...attempt,
+        fileId: '',
+        result: 'failed',
+        reason: 'unsupported_media_type',
+      });
+      throw new AppError(
+        415,
+        'unsupported_media_type',
+        'The vault stores images (image/*) or application/octet-stream',
+      );
+    }
+    if (!validPurpose(purpose)) {
+      await this.audit.record({
+        ...attempt,
+        fileId: '',
+        result: 'denied',
+        reason: 'missing_purpose',
+      });
+      throw missingPurpose();
+    }
+    if (declaredBytes !== undefined && declaredBytes > this.maxFileBytes) {
+      await this.audit.record({
+        ...attempt,
+        fileId: '',
+        result: 'failed',
+        reason: 'payload_too_large',
+      });
+      throw tooLarge(this.maxFileBytes);
+    }
+    const fileId = newId();
+    const dataKey = randomBytes(32);
+    const meter = new PlaintextMeter(this.maxFileBytes);
+    try {
+      const wrappedKey = this.keyring.seal(dataKey, dataKeyContext(fileId));
+      await this.blobs.write(fileId, encryptBlob(meter.measure(source), dataKey, fileId));
+      const file: VaultFile = {
+        id: fileId,
+        contentType: type,
+        size: meter.bytes,
+        sha256: meter.digest(),
+        wrappedKey,
+        keyVersion: this.keyring.versionOf(wrappedKey),
+        createdBy: actor.actor,
+        createdAt: new Date(),
+      };
+      await this.files.create(file);
+    } catch (error) {
+      await this.blobs.remove(fileId).catch(() => undefined);
+      const refused = storeFailure(error);
+      await this.audit.record({ ...attempt, fileId, result: 'failed', reason: refused.code });
+      if (refused.getStatus() >= 500) {
+        this.logger.error({ fileId, error: (error as Error).message }, 'Vault store failed');
+      }
+      throw refused;
+    } finally {
+      dataKey.fill(0);
+    }
+    try {
+      await this.audit.record({ ...attempt, fileId, result: 'allowed' });
+    } catch (error) {
+      // fail closed: a file whose storing is not on record does not stay in the vault
+      await this.files.shred(fileId, 'deleted', new Date()).catch(() => undefined);
+      await this.blobs.remove(fileId).catch(() => undefined);
+      throw error;
+    }
+    this.logger.log({ fileId, size: meter.bytes, actor: actor.actor }, 'Vault file stored');
+    return { fileId, size: meter.bytes, sha256: meter.digest() };
+  }
+
+  /**
+   * Opens a file for reading. The attempt is audited (allowed or not) before this returns;
+   * the header and first chunk are authenticated before that, so a tampered blob is refused
+   * before any byte is served, and a later bad chunk stops the body there.
+   */
+  async read(
+    fileId: string,
+    actor: VaultActor,
+    purpose: string | undefined,
+  ): Promise<VaultReadHandle> {
+    const attempt = {
+      fileId: auditableId(fileId),
+      actor,
+      purpose: auditablePurpose(purpose),
+      action: 'read' as const,
+    };
+    if (!validPurpose(purpose)) {
+      await this.audit.record({ ...attempt, result: 'denied', reason: 'missing_purpose' });
+      throw missingPurpose();
+    }
+    const file = await this.findLive(fileId, attempt);
+    let dataKey: Buffer;
+    try {
+      dataKey = this.keyring.open(file.wrappedKey!, dataKeyContext(file.id));
+    } catch (error) {
+      const code = error instanceof AppError ? error.code : 'key_unwrap_failed';
+      await this.audit.record({ ...attempt, result: 'failed', reason: code });
+      if (code === 'unknown_key_version') {
+        throw new AppError(
+          500,
+          'unknown_key_version',
+          `This file's data key is wrapped by key version ${file.keyVersion}, which VAULT_KEYS does not hold`,
+        );
+      }
+      throw integrityFailure();
+    }
+    const chunks = decryptBlob(this.blobs.read(file.id), dataKey, file.id);
+    let first: Buffer;
+    try {
+      first = (await chunks.next()).value as Buffer;
+    } catch (error) {
+      dataKey.fill(0);
+      const reason = error instanceof BlobIntegrityError ? 'tampered' : 'blob_unreadable';
+      this.logger.warn(
+        { fileId: file.id, reason, error: (error as Error).message },
+        'Vault read refused',
+      );
+      await this.audit.record({ ...attempt, result: 'failed', reason });
+      throw integrityFailure();
+    }
+    try {
+      await this.audit.record({ ...attempt, result: 'allowed' });
+    } catch (error) {
+      first.fill(0);
+      dataKey.fill(0);
+      await chunks.return(undefined);
+      throw error;
+    }
+    return {
+      fileId: file.id,
+      contentType: file.contentType,
+      size: file.size,
+      sha256: file.sha256,
+      body: this.serve(first, chunks, dataKey, attempt),
+    };
+  }
+
+  /** Crypto-shreds a file: its data key is destroyed (the blob is unreadable), then removed. */
+  async delete(
+    fileId: string,
+    actor: VaultActor,
+    purpose: string | undefined,
+  ): Promise<{ fileId: string; deletedAt: Date }> {
+    const attempt = {
+      fileId: auditableId(fileId),
+      actor,
+      purpose: validPurpose(purpose) ? purpose : 'delete',
+      action: 'delete' as const,
+    };
+    const file = await this.findLive(fileId, attempt);
+    await this.audit.record({ ...attempt, result: 'allowed' });
+    const deletedAt = new Date();
+    if (!(await this.files.shred(file.id, 'deleted', deletedAt))) {
+      await this.audit.recordQuietly({ ...attempt, result: 'failed', reason: 'file_deleted' });
+      throw gone();
+    }
+    await this.blobs.remove(file.id);
+    this.logger.log({ fileId: file.id, actor: actor.actor }, 'Vault file crypto-shredded');
+    return { fileId: file.id, deletedAt };
+  }
+
+  /**
+   * Crypto-shreds every live file older than VAULT_RETENTION_DAYS at `now`, each purge
+   * audited first. Stops (throws) when the audit log cannot be written.
+   */
+  async purgeExpired(now: Date = new Date()): Promise<{ purged: number }> {
+    const cutoff = new Date(now.getTime() - this.retentionDays * DAY_MS);
+    const purpose = `retention period of ${this.retentionDays} days`;
+    let purged = 0;
+    for (;;) {
+      const batch = await this.files.listLiveCreatedBefore(cutoff, PAGE);
+      if (batch.length === 0) break;
+      for (const file of batch) {
+        await this.audit.record({
+          fileId: file.id,
+          actor: SYSTEM_RETENTION_ACTOR,
+          purpose,
+          action: 'purge',
+          result: 'allowed',
+          at: now,
+        });
+        if (await this.files.shred(file.id, 'retention', now)) purged++;
+        await this.blobs.remove(file.id);
+      }
+    }
+    if (purged > 0)
+      this.logger.log({ purged, cutoff: cutoff.toISOString() }, 'Vault retention purge');
+    return { purged };
+  }
+
+  /**
+   * Re-wraps every live data key under the active master key. Blobs are not touched: only
+   * the sealed data keys in the metadata store change.
+   */
+  async rotateKeys(): Promise<RotationReport> {
+    const active = this.keyring.activeVersion;
+    let rewrapped = 0;
+    const failed = new Set<string>();
+    for (;;) {
+      const batch = (await this.files.listLiveNotWrappedBy(active, PAGE + failed.size)).filter(
+        (file) => !failed.has(file.id),
+      );
+      if (batch.length === 0) break;
+      for (const file of batch) {
+        try {
+          const resealed = this.keyring.reseal(file.wrappedKey!, dataKeyContext(file.id));
+          if (
+            resealed &&
+            (await this.files.replaceWrappedKey(file.id, file.wrappedKey!, {
+              wrappedKey: resealed,
+              keyVersion: active,
+            }))
+          ) {
+            rewrapped++;
+          }
+        } catch (error) {
+          failed.add(file.id);
+          this.logger.error(
+            { fileId: file.id, keyVersion: file.keyVersion, error: (error as Error).message },
+            'Vault data key could not be re-wrapped',
+          );
+        }
+      }
+    }
+    const usage = await this.keyUsage();
+    this.logger.log(
+      { activeVersion: active, rewrapped, failed: failed.size },
+      'Vault key rotation',
+    );
+    return { activeVersion: active, rewrapped, failed: [...failed], usage };
+  }
+
+  async keyUsage(): Promise<KeyUsage> {
+    const inUse = await this.files.countLiveByKeyVersion();
+    return {
+      activeVersion: this.keyring.activeVersion,
+      inUse,
+      unusedByVault: this.keyring.versions().filter((v) => !inUse[v]),
+    };
+  }
+
+  private async findLive(
+    fileId: string,
+    attempt: { fileId: string; actor: VaultActor; purpose: string; action: VaultAction },
+  ): Promise<VaultFile> {
+    const file = isObjectId(fileId) ? await this.files.findById(fileId) : undefined;
+    if (!file) {
+      await this.audit.record({ ...attempt, result: 'failed', reason: 'file_not_found' });
+      throw new AppError(404, 'file_not_found', 'No vault file has this id');
+    }
+    if (!file.wrappedKey) {
+      await this.audit.record({ ...attempt, result: 'failed', reason: 'file_deleted' });
+      throw gone();
+    }
+    return file;
+  }
+
+  private async *serve(
+    first: Buffer,
+    rest: AsyncGenerator<Buffer>,
+    dataKey: Buffer,
+    attempt: { fileId: string; actor: VaultActor; purpose: string; action: VaultAction },
+  ): AsyncGenerator<Buffer> {
+    try {
+      yield first;
+      for (;;) {
+        const next = await rest.next();
+        if (next.done) break;
+        yield next.value;
+      }
+    } catch (error) {
+      const reason = error instanceof BlobIntegrityError ? 'tampered' : 'blob_unreadable';
+      this.logger.warn(
+        { fileId: attempt.fileId, reason, error: (error as Error).message },
+        'Vault read aborted mid-stream',
+      );
+      await this.audit.recordQuietly({ ...attempt, result: 'failed', reason });
+      throw error;
+    } finally {
+      dataKey.fill(0);
+      await rest.return(undefined);
+    }
+  }
+}
+
+/** Counts and hashes plaintext as it streams by, stopping at the size limit. */
+class PlaintextMeter {
+  bytes = 0;
+  private readonly hash = createHash('sha256');
+  private hex?: string;
+
+  constructor(private readonly limit: number) {}
+
+  async *measure(source: AsyncIterable<Buffer | Uint8Array | string>): AsyncGenerator<Buffer> {
+    for await (const piece of source) {
+      const buffer =
+        typeof piece === 'string'
+          ? Buffer.from(piece, 'utf8')
+          : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+      this.bytes += buffer.length;
+      if (this.bytes > this.limit) throw tooLarge(this.limit);
+      this.hash.update(buffer);
+      yield buffer;
+    }
+  }
+
+  digest(): string {
+    this.hex ??= this.hash.digest('hex');
+    return this.hex;
+  }
+}
+
+export function dataKeyContext(fileId: string): string {
+  return `vault-dek:${fileId}`;
+}
+
+/** `image/*` (but not SVG, which is a document) or application/octet-stream, lower-cased, without parameters. */
+export function normalizeContentType(raw: string | undefined): string | undefined {
+  const type = (raw ?? '').split(';')[0].trim().toLowerCase();
+  if (type === 'application/octet-stream') return type;
+  if (/^image\/[a-z0-9][a-z0-9.+-]{0,63}$/.test(type) && type !== 'image/svg+xml') return type;
+  return undefined;
+}
+
+export function validPurpose(purpose: string | undefined): purpose is string {
+  return typeof purpose === 'string' && PURPOSE.test(purpose.trim());
+}
+
+function auditablePurpose(purpose: string | undefined): string {
+  return validPurpose(purpose) ? purpose.trim() : '';
+}
+
+function auditableId(fileId: string): string {
+  return AUDITABLE_ID.test(fileId) ? fileId : '(invalid)';
+}
+
+function missingPurpose(): AppError {
+  return new AppError(
+    400,
+    'missing_purpose',
+    'Header x-access-purpose is required: 3-200 printable characters saying why the file is read',
+  );
+}
+
+function tooLarge(limit: number): AppError {
+  return new AppError(413, 'payload_too_large', `Vault files are limited to ${limit} bytes`);
+}
+
+function gone(): AppError {
+  return new AppError(410, 'file_deleted', 'This vault file was deleted and cannot be recovered');
+}
+
+function integrityFailure(): AppError {
+  return new AppError(
+    500,
+    'file_integrity_failed',
+    'The stored file failed its integrity check and will not be served',
+  );
+}
+
+function storeFailure(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ECONNRESET' || (error as Error).message === 'aborted') {
+    return new AppError(400, 'request_aborted', 'The upload was interrupted');
+  }
+  return new AppError(500, 'store_failed', 'The file could not be stored');
+}

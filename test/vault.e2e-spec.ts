@@ -1,0 +1,268 @@
+import Database from 'better-sqlite3';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VaultService } from '@app/vault';
+import { http, startTestApp, TestApp } from './support/test-app';
+
+const MIB = 1024 * 1024;
+const CHUNK = 64 * 1024;
+const RECORD = CHUNK + 16;
+const HEADER = 32;
+const vaultKey = (byte: number) => Buffer.alloc(32, byte).toString('base64');
+
+function upload(t: TestApp, data: Buffer, key: string, contentType = 'image/jpeg') {
+  return http(t.baseUrl, 'POST', '/api/v5/vault', {
+    key,
+    rawBody: data,
+    headers: { 'content-type': contentType },
+  });
+}
+
+function readFile(t: TestApp, fileId: string, key: string | undefined, purpose?: string) {
+  const headers: Record<string, string> = {};
+  if (key) headers['x-api-key'] = key;
+  if (purpose) headers['x-access-purpose'] = purpose;
+  return fetch(`${t.baseUrl}/api/v5/vault/${fileId}`, { headers });
+}
+
+function audit(t: TestApp, fileId?: string) {
+  return http(t.baseUrl, 'GET', `/api/v5/vault/audit${fileId ? `?fileId=${fileId}` : ''}`, {
+    key: t.keys.auditor,
+  });
+}
+
+describe('vault (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ VAULT_MAX_FILE_BYTES: String(2 * MIB) });
+  });
+  afterAll(async () => t.close());
+
+  it('should store an image and give it back, byte for byte, to an auditor and an admin who say why', async () => {
+    const image = randomBytes(3 * CHUNK + 5);
+    const stored = await upload(t, image, t.keys.admin);
+    expect(stored.status).toBe(201);
+    expect(stored.body).toEqual({
+      fileId: expect.stringMatching(/^[0-9a-f]{24}$/),
+      size: image.length,
+      sha256: createHash('sha256').update(image).digest('hex'),
+    });
+    for (const key of [t.keys.auditor, t.keys.admin]) {
+      const res = await readFile(t, stored.body.fileId, key, 'fraud case 114');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('image/jpeg');
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(Buffer.from(await res.arrayBuffer()).equals(image)).toBe(true);
+    }
+    const records = await audit(t, stored.body.fileId);
+    expect(records.status).toBe(200);
+    expect(records.body.map((r: any) => [r.action, r.role, r.result, r.purpose])).toEqual([
+      ['store', 'admin', 'allowed', 'upload'],
+      ['read', 'auditor', 'allowed', 'fraud case 114'],
+      ['read', 'admin', 'allowed', 'fraud case 114'],
+    ]);
+    expect(records.body[1]).toMatchObject({
+      fileId: stored.body.fileId,
+      actor: expect.stringMatching(/^auditor:[0-9a-f]{12}$/),
+      ip: expect.stringMatching(/127\.0\.0\.1/),
+      at: expect.any(String),
+    });
+  });
+
+  it('should refuse and audit a read without a purpose (400), with another role (403) and without a key (401)', async () => {
+    const stored = await upload(t, randomBytes(100), t.keys.admin);
+    const fileId = stored.body.fileId;
+    const noPurpose = await readFile(t, fileId, t.keys.auditor);
+    const wrongRole = await readFile(t, fileId, t.keys.mobile, 'curious');
+    const noKey = await readFile(t, fileId, undefined, 'curious');
+    const badKey = await readFile(t, fileId, 'mdai_aud_notarealkeyatall00000', 'curious');
+    expect([noPurpose.status, wrongRole.status, noKey.status, badKey.status]).toEqual([
+      400, 403, 401, 401,
+    ]);
+    const bodies = await Promise.all([noPurpose, wrongRole, noKey].map((r) => r.json()));
+    expect(bodies.map((b: any) => b.code)).toEqual([
+      'missing_purpose',
+      'forbidden',
+      'unauthorized',
+    ]);
+    expect(bodies[0]).toMatchObject({ statusCode: 400, correlationId: expect.any(String) });
+    const records = await audit(t, fileId);
+    expect(records.body.map((r: any) => [r.action, r.role, r.result, r.reason])).toEqual([
+      ['store', 'admin', 'allowed', undefined],
+      ['read', 'auditor', 'denied', 'missing_purpose'],
+      ['read', 'mobile', 'denied', 'forbidden'],
+      ['read', 'none', 'denied', 'unauthorized'],
+      ['read', 'none', 'denied', 'unauthorized'],
+    ]);
+  });
+
+  it('should let only admins upload and only auditors list the audit, auditing refused uploads', async () => {
+    const byProvisioner = await upload(t, randomBytes(10), t.keys.provisioner);
+    expect(byProvisioner.status).toBe(403);
+    const byNobody = await http(t.baseUrl, 'POST', '/api/v5/vault', {
+      rawBody: randomBytes(10),
+      headers: { 'content-type': 'image/png' },
+    });
+    expect(byNobody.status).toBe(401);
+    const adminAudit = await http(t.baseUrl, 'GET', '/api/v5/vault/audit', { key: t.keys.admin });
+    expect(adminAudit.status).toBe(403);
+    const all = await audit(t);
+    const refused = all.body.filter((r: any) => r.action === 'store' && r.result === 'denied');
+    expect(refused.map((r: any) => r.reason)).toEqual(
+      expect.arrayContaining(['forbidden', 'unauthorized']),
+    );
+  });
+
+  it('should refuse other content types (415) and files over VAULT_MAX_FILE_BYTES (413)', async () => {
+    const json = await upload(t, Buffer.from('{"a":1}'), t.keys.admin, 'application/json');
+    const text = await upload(t, Buffer.from('hello'), t.keys.admin, 'text/plain');
+    expect([json.status, json.body.code]).toEqual([415, 'unsupported_media_type']);
+    expect([text.status, text.body.code]).toEqual([415, 'unsupported_media_type']);
+    const tooBig = await upload(t, randomBytes(3 * MIB), t.keys.admin);
+    expect([tooBig.status, tooBig.body.code]).toEqual([413, 'payload_too_large']);
+    // no content-length: the limit is enforced while streaming
+    const chunked = await fetch(`${t.baseUrl}/api/v5/vault`, {
+      method: 'POST',
+      headers: { 'x-api-key': t.keys.admin, 'content-type': 'image/jpeg' },
+      body: new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < 3; i++) controller.enqueue(new Uint8Array(MIB));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    });
+    expect(chunked.status).toBe(413);
+    expect(((await chunked.json()) as any).code).toBe('payload_too_large');
+  });
+
+  it('should refuse a tampered blob before sending anything, or cut the transfer at a tampered later chunk', async () => {
+    const image = randomBytes(5 * CHUNK);
+    const first = (await upload(t, image, t.keys.admin)).body.fileId;
+    const later = (await upload(t, image, t.keys.admin)).body.fileId;
+    const flip = (fileId: string, offset: number) => {
+      const path = join(t.config.app.uploadsDir, `${fileId}.mdv`);
+      const bytes = readFileSync(path);
+      bytes[offset] ^= 0x04;
+      writeFileSync(path, bytes);
+    };
+    flip(first, HEADER + 10);
+    flip(later, HEADER + 4 * RECORD + 10);
+    const refused = await readFile(t, first, t.keys.auditor, 'check');
+    expect(refused.status).toBe(500);
+    expect(((await refused.json()) as any).code).toBe('file_integrity_failed');
+    const cut = await readFile(t, later, t.keys.auditor, 'check');
+    expect(cut.status).toBe(200);
+    await expect(cut.arrayBuffer()).rejects.toThrow();
+    for (const fileId of [first, later]) {
+      const records = (await audit(t, fileId)).body;
+      expect(records.at(-1)).toMatchObject({
+        action: 'read',
+        result: 'failed',
+        reason: 'tampered',
+      });
+    }
+  });
+
+  it('should crypto-shred on admin delete: then reads answer 410 and the audit shows it', async () => {
+    const fileId = (await upload(t, randomBytes(100), t.keys.admin)).body.fileId;
+    const byAuditor = await http(t.baseUrl, 'DELETE', `/api/v5/vault/${fileId}`, {
+      key: t.keys.auditor,
+    });
+    expect(byAuditor.status).toBe(403);
+    const deleted = await http(t.baseUrl, 'DELETE', `/api/v5/vault/${fileId}`, {
+      key: t.keys.admin,
+      headers: { 'x-access-purpose': 'erasure request 77' },
+    });
+    expect(deleted.status).toBe(200);
+    expect(deleted.body).toEqual({ fileId, deletedAt: expect.any(String) });
+    const read = await readFile(t, fileId, t.keys.auditor, 'check');
+    expect(read.status).toBe(410);
+    expect(((await read.json()) as any).code).toBe('file_deleted');
+    const unknown = await readFile(t, '0123456789abcdef01234567', t.keys.auditor, 'check');
+    expect(unknown.status).toBe(404);
+    const records = (await audit(t, fileId)).body;
+    expect(records.map((r: any) => [r.action, r.result, r.reason])).toEqual([
+      ['store', 'allowed', undefined],
+      ['delete', 'denied', 'forbidden'],
+      ['delete', 'allowed', undefined],
+      ['read', 'failed', 'file_deleted'],
+    ]);
+  });
+
+  it('should verify the audit chain and report key usage', async () => {
+    const verify = await http(t.baseUrl, 'GET', '/api/v5/vault/audit/verify', {
+      key: t.keys.auditor,
+    });
+    expect(verify.status).toBe(200);
+    expect(verify.body).toMatchObject({ ok: true, length: expect.any(Number) });
+    expect(verify.body.length).toBeGreaterThan(10);
+    const keys = await http(t.baseUrl, 'GET', '/api/v5/vault/keys', { key: t.keys.admin });
+    expect(keys.status).toBe(200);
+    expect(keys.body.activeVersion).toBe('v1');
+  });
+
+  it('should serve nothing when the audit log cannot be written (503)', async () => {
+    const fileId = (await upload(t, randomBytes(100), t.keys.admin)).body.fileId;
+    const db = new Database(join(t.dataDir, 'mdai.sqlite'));
+    db.exec(
+      `CREATE TRIGGER vault_audit_down BEFORE INSERT ON vault_audit BEGIN SELECT RAISE(ABORT, 'down'); END`,
+    );
+    try {
+      const res = await readFile(t, fileId, t.keys.auditor, 'check');
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as any).code).toBe('audit_unavailable');
+      const denied = await readFile(t, fileId, t.keys.mobile, 'check');
+      expect(denied.status).toBe(503);
+    } finally {
+      db.exec('DROP TRIGGER vault_audit_down');
+      db.close();
+    }
+    expect((await readFile(t, fileId, t.keys.auditor, 'check')).status).toBe(200);
+  });
+
+  it('should never log API keys or image bytes', async () => {
+    const marker = Buffer.from('PLAINTEXT-FACE-MARKER');
+    await upload(t, Buffer.concat([marker, marker]), t.keys.admin, 'image/png');
+    const logs = t.logs();
+    expect(logs).not.toContain(t.keys.admin);
+    expect(logs).not.toContain(t.keys.auditor);
+    expect(logs).not.toContain('PLAINTEXT-FACE-MARKER');
+  });
+});
+
+describe('vault key rotation across restarts (e2e)', () => {
+  let dataDir: string;
+  beforeAll(() => (dataDir = mkdtempSync(join(tmpdir(), 'mdai-vault-rotate-'))));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('should read every file after rotating and restarting with only the new key', async () => {
+    const v1 = `v1:${vaultKey(7)}`;
+    const v2 = `v2:${vaultKey(8)}`;
+    let t = await startTestApp({ DATA_DIR: dataDir, VAULT_KEYS: v1 });
+    const images = [randomBytes(10), randomBytes(CHUNK + 1), randomBytes(0)];
+    const ids: string[] = [];
+    for (const image of images) ids.push((await upload(t, image, t.keys.admin)).body.fileId);
+    await t.close();
+
+    t = await startTestApp({ DATA_DIR: dataDir, VAULT_KEYS: `${v1},${v2}` });
+    const report = await t.app.get(VaultService).rotateKeys();
+    expect(report).toMatchObject({ activeVersion: 'v2', rewrapped: 3, failed: [] });
+    const usage = await http(t.baseUrl, 'GET', '/api/v5/vault/keys', { key: t.keys.admin });
+    expect(usage.body).toEqual({ activeVersion: 'v2', inUse: { v2: 3 }, unusedByVault: ['v1'] });
+    await t.close();
+
+    t = await startTestApp({ DATA_DIR: dataDir, VAULT_KEYS: v2 });
+    try {
+      for (const [i, fileId] of ids.entries()) {
+        const res = await readFile(t, fileId, t.keys.auditor, 'after rotation');
+        expect(res.status).toBe(200);
+        expect(Buffer.from(await res.arrayBuffer()).equals(images[i])).toBe(true);
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});
