@@ -3,6 +3,7 @@ import { AuthSettings, authConfig } from './auth.config';
 import { DatabaseSettings, databaseConfig } from './database.config';
 import { Env } from './env-schema';
 import { withLocalSecrets } from './local-secrets';
+import { OfflineSyncSettings, offlineSyncConfig } from './offline-sync.config';
 import { RedisSettings, redisConfig } from './redis.config';
 import { SessionSettings, sessionConfig } from './session.config';
 import { UpstreamSettings, upstreamConfig } from './upstream.config';
@@ -17,6 +18,7 @@ export interface AppConfig {
   upstream: UpstreamSettings;
   vault: VaultSettings;
   session: SessionSettings;
+  offlineSync: OfflineSyncSettings;
   /** What boot did that an operator should know (generated secrets and where they are kept). */
   notices: string[];
 }
@@ -44,6 +46,7 @@ export function loadConfig(rawEnv: Env): AppConfig {
     upstream: upstreamConfig(env),
     vault: vaultConfig(env),
     session: sessionConfig(env),
+    offlineSync: offlineSyncConfig(env),
     notices,
   };
 }
