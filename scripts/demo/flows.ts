@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { DemoContext } from './context';
+import { workerFlow } from './worker.flow';
 
 export interface DemoFlow {
   name: string;
@@ -57,4 +58,4 @@ const kiosk: DemoFlow = {
   },
 };
 
-export const flows: DemoFlow[] = [health, kiosk];
+export const flows: DemoFlow[] = [health, kiosk, workerFlow];
