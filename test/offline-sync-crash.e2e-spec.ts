@@ -23,8 +23,8 @@ function startServer(dataDir: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    child.stdout!.on('data', (c: Buffer) => {
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
       const match = /listening (\d+)/.exec(out);
       if (match) resolve({ child, baseUrl: `http://127.0.0.1:${match[1]}` });
