@@ -35,7 +35,12 @@ export class KeyringService {
   /** The master key of a version, for envelope encryption inside the vault module only. */
   masterKey(version: string): Buffer {
     const key = this.keys.get(version);
-    if (!key) throw new AppError(500, 'unknown_key_version', `Key version ${version} is not in the keyring`);
+    if (!key)
+      throw new AppError(
+        500,
+        'unknown_key_version',
+        `Key version ${version} is not in the keyring`,
+      );
     return key;
   }
 
@@ -84,7 +89,12 @@ function b64(buffer: Buffer): string {
   return buffer.toString('base64url');
 }
 
-function parseSealed(sealed: string): { version: string; iv: Buffer; ciphertext: Buffer; tag: Buffer } {
+function parseSealed(sealed: string): {
+  version: string;
+  iv: Buffer;
+  ciphertext: Buffer;
+  tag: Buffer;
+} {
   const parts = sealed.split('.');
   if (parts.length !== 5 || parts[0] !== SEALED_PREFIX) {
     throw new AppError(500, 'sealed_value_corrupt', 'A sealed value is malformed');
