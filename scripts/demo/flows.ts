@@ -3,6 +3,7 @@ import { DemoContext } from './context';
 import { legacyFlow, pairingFlow } from './pairing.flow';
 import { provisioningFlow } from './provisioning.flow';
 import { vaultFlow } from './vault.flow';
+import { workerFlow } from './worker.flow';
 
 export interface DemoFlow {
   name: string;
@@ -67,4 +68,5 @@ export const flows: DemoFlow[] = [
   pairingFlow,
   legacyFlow,
   vaultFlow,
+  workerFlow,
 ];

@@ -4,6 +4,7 @@ export * from './config/load-config';
 export * from './config/app.config';
 export * from './config/auth.config';
 export * from './config/database.config';
+export * from './config/offline-sync.config';
 export * from './auth/role';
 export * from './auth/roles.decorator';
 export * from './auth/api-key.service';

@@ -1,14 +1,46 @@
 import { Module } from '@nestjs/common';
 import { bindPort } from '@app/persistence';
+import { VaultModule } from '@app/vault';
 import { KioskDeviceRepository } from './infrastructure/persistence/kiosk-device.repository';
 import { kioskDeviceAdapters } from './infrastructure/persistence/kiosk-persistence';
+import { WorkerDeviceRepository } from './infrastructure/persistence/worker-device.repository';
+import {
+  workerDeviceAdapters,
+  workforceAdapters,
+} from './infrastructure/persistence/worker-persistence';
+import { WorkforceRepository } from './infrastructure/persistence/workforce.repository';
 import { KioskController } from './kiosk.controller';
 import { KioskRegistryService } from './kiosk-registry.service';
+import { SigningKeyService } from './token/signing-key.service';
+import { TokenManager } from './token/token-manager.service';
+import { WorkerDeviceController } from './worker-device.controller';
+import { WorkerDeviceService } from './worker-device.service';
+import { WorkforceController } from './workforce.controller';
+import { WorkforceService } from './workforce.service';
 
-/** Device identity and trust: kiosk keys (TrustZone) now; worker devices and scoring later. */
+/**
+ * Device identity and trust: kiosk keys (TrustZone), and the worker side: sites, thekedars,
+ * workers, worker phones with sealed secrets, and the offline tokens they carry.
+ */
 @Module({
-  controllers: [KioskController],
-  providers: [bindPort(KioskDeviceRepository, kioskDeviceAdapters), KioskRegistryService],
-  exports: [KioskRegistryService],
+  imports: [VaultModule],
+  controllers: [KioskController, WorkforceController, WorkerDeviceController],
+  providers: [
+    bindPort(KioskDeviceRepository, kioskDeviceAdapters),
+    bindPort(WorkforceRepository, workforceAdapters),
+    bindPort(WorkerDeviceRepository, workerDeviceAdapters),
+    KioskRegistryService,
+    WorkforceService,
+    WorkerDeviceService,
+    SigningKeyService,
+    TokenManager,
+  ],
+  exports: [
+    KioskRegistryService,
+    WorkforceService,
+    WorkerDeviceService,
+    SigningKeyService,
+    TokenManager,
+  ],
 })
 export class DeviceTrustModule {}

@@ -1,1 +1,6 @@
 export * from './offline-sync.module';
+export * from './offline-sync.service';
+export * from './ledger.service';
+export * from './domain/attendance-log';
+export * from './domain/attendance-packet';
+export * from './domain/sync-result';

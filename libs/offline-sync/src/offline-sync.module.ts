@@ -1,4 +1,28 @@
 import { Module } from '@nestjs/common';
+import { DeviceTrustModule } from '@app/device-trust';
+import { FraudModule } from '@app/fraud';
+import { bindPort } from '@app/persistence';
+import { AttendanceLogRepository } from './infrastructure/persistence/attendance-log.repository';
+import { LedgerCheckpointRepository } from './infrastructure/persistence/ledger-checkpoint.repository';
+import {
+  attendanceLogAdapters,
+  ledgerCheckpointAdapters,
+} from './infrastructure/persistence/ledger-persistence';
+import { LedgerController } from './ledger.controller';
+import { LedgerService } from './ledger.service';
+import { OfflineSyncController } from './offline-sync.controller';
+import { OfflineSyncService } from './offline-sync.service';
 
-@Module({})
+/** Offline attendance: signed batch sync into the per-site hash-chained ledger. */
+@Module({
+  imports: [DeviceTrustModule, FraudModule],
+  controllers: [OfflineSyncController, LedgerController],
+  providers: [
+    bindPort(AttendanceLogRepository, attendanceLogAdapters),
+    bindPort(LedgerCheckpointRepository, ledgerCheckpointAdapters),
+    LedgerService,
+    OfflineSyncService,
+  ],
+  exports: [OfflineSyncService, LedgerService],
+})
 export class OfflineSyncModule {}

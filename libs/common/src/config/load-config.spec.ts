@@ -61,6 +61,9 @@ describe('loadConfig', () => {
     [{ VAULT_RETENTION_SWEEP_SECONDS: '1' }, 'VAULT_RETENTION_SWEEP_SECONDS'],
     [{ SESSION_TTL_SECONDS: '1' }, 'SESSION_TTL_SECONDS'],
     [{ UPSTREAM_URL: 'ftp://x' }, 'UPSTREAM_URL'],
+    [{ OFFLINE_TOKEN_PRIVATE_KEY: 'not-a-pem-key' }, 'OFFLINE_TOKEN_PRIVATE_KEY'],
+    [{ SYNC_MAX_PACKETS: '0' }, 'SYNC_MAX_PACKETS'],
+    [{ LEDGER_CHECKPOINT_EVERY: 'x' }, 'LEDGER_CHECKPOINT_EVERY'],
   ])('should stop on %j with an error naming %s and not its value', (env, variable) => {
     let error: unknown;
     try {

@@ -4,6 +4,7 @@ import { DatabaseSettings, databaseConfig } from './database.config';
 import { Env } from './env-schema';
 import { withLocalSecrets } from './local-secrets';
 import { ProvisioningSettings, provisioningConfig } from './provisioning.config';
+import { OfflineSyncSettings, offlineSyncConfig } from './offline-sync.config';
 import { RedisSettings, redisConfig } from './redis.config';
 import { RelaySettings, relayConfig } from './relay.config';
 import { SessionSettings, sessionConfig } from './session.config';
@@ -21,6 +22,7 @@ export interface AppConfig {
   session: SessionSettings;
   provisioning: ProvisioningSettings;
   relay: RelaySettings;
+  offlineSync: OfflineSyncSettings;
   /** What boot did that an operator should know (generated secrets and where they are kept). */
   notices: string[];
 }
@@ -50,6 +52,7 @@ export function loadConfig(rawEnv: Env): AppConfig {
     session: sessionConfig(env),
     provisioning: provisioningConfig(env),
     relay: relayConfig(env),
+    offlineSync: offlineSyncConfig(env),
     notices,
   };
 }

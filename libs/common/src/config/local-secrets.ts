@@ -11,6 +11,7 @@ import {
 import { join } from 'node:path';
 import { ConfigError } from './config-error';
 import { Env } from './env-schema';
+import { generateOfflineTokenKey } from './offline-sync.config';
 
 /** Secrets that may be generated for a local (non-production) install. */
 export const GENERATED_SECRETS = {
@@ -21,6 +22,7 @@ export const GENERATED_SECRETS = {
   MOBILE_API_KEYS: () => apiKey('mob'),
   HARDWARE_API_KEYS: () => apiKey('hw'),
   VAULT_KEYS: () => `v1:${randomBytes(32).toString('base64')}`,
+  OFFLINE_TOKEN_PRIVATE_KEY: generateOfflineTokenKey,
 } satisfies Record<string, () => string>;
 
 export type GeneratedSecretName = keyof typeof GENERATED_SECRETS;

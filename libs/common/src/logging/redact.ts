@@ -3,7 +3,7 @@
  * Two layers: field names (any depth) and value patterns inside strings.
  */
 const SENSITIVE_KEY =
-  /^(x-api-key|api_?key|authorization|cookie|set-cookie|password|wifi_password|secret|.*_secret|device_?secret|token|.*_token|jwt|platform_?id|image|image_base64|challenge|challenge_response|signature|x-signature|data_?key|private_?key|enrollment_?code)$/i;
+  /^(x-api-key|api_?key|authorization|cookie|set-cookie|password|wifi_password|secret|.*_secret|device_?secret|token|.*_token|jwt|platform_?id|image|image_base64|challenge|challenge_response|signature|x-signature|data_?key|private_?key|enrollment_?code|offline_?token|.*_?secret)$/i;
 
 const SENSITIVE_VALUE: Array<[RegExp, string]> = [
   [/\bPLT_[A-Za-z0-9_-]+/g, 'PLT_[redacted]'],

@@ -1,0 +1,57 @@
+import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { createPrivateKey, generateKeyPairSync, KeyObject } from 'node:crypto';
+import { ConfigError } from './config-error';
+import { Env, validateEnv } from './env-schema';
+
+class OfflineSyncEnv {
+  @IsString() OFFLINE_TOKEN_PRIVATE_KEY!: string;
+  @IsOptional() @IsInt() @Min(1) @Max(365) OFFLINE_TOKEN_TTL_DAYS?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(24 * 365) SYNC_MAX_OFFLINE_AGE_HOURS?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(3600) SYNC_MAX_CLOCK_SKEW_SECONDS?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(5000) SYNC_MAX_PACKETS?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(1_000_000) LEDGER_CHECKPOINT_EVERY?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(24 * 90) ENROLLMENT_CODE_TTL_HOURS?: number;
+}
+
+export interface OfflineSyncSettings {
+  /** P-256 private key that signs offline tokens and ledger checkpoints (ES256). */
+  signingKey: KeyObject;
+  tokenTtlSeconds: number;
+  maxOfflineAgeSeconds: number;
+  maxClockSkewSeconds: number;
+  maxPacketsPerBatch: number;
+  checkpointEvery: number;
+  enrollmentCodeTtlSeconds: number;
+}
+
+/** A fresh P-256 private key as PKCS#8 PEM (what OFFLINE_TOKEN_PRIVATE_KEY holds). */
+export function generateOfflineTokenKey(): string {
+  return generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    .privateKey.export({ type: 'pkcs8', format: 'pem' })
+    .toString();
+}
+
+export function offlineSyncConfig(env: Env): OfflineSyncSettings {
+  const v = validateEnv(OfflineSyncEnv, env);
+  let signingKey: KeyObject;
+  try {
+    signingKey = createPrivateKey({ key: v.OFFLINE_TOKEN_PRIVATE_KEY, format: 'pem' });
+  } catch {
+    throw new ConfigError('OFFLINE_TOKEN_PRIVATE_KEY', 'must be a PEM private key');
+  }
+  if (
+    signingKey.asymmetricKeyType !== 'ec' ||
+    signingKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1'
+  ) {
+    throw new ConfigError('OFFLINE_TOKEN_PRIVATE_KEY', 'must be an EC P-256 key (ES256)');
+  }
+  return {
+    signingKey,
+    tokenTtlSeconds: (v.OFFLINE_TOKEN_TTL_DAYS ?? 30) * 86_400,
+    maxOfflineAgeSeconds: (v.SYNC_MAX_OFFLINE_AGE_HOURS ?? 7 * 24) * 3600,
+    maxClockSkewSeconds: v.SYNC_MAX_CLOCK_SKEW_SECONDS ?? 300,
+    maxPacketsPerBatch: v.SYNC_MAX_PACKETS ?? 500,
+    checkpointEvery: v.LEDGER_CHECKPOINT_EVERY ?? 100,
+    enrollmentCodeTtlSeconds: (v.ENROLLMENT_CODE_TTL_HOURS ?? 7 * 24) * 3600,
+  };
+}

@@ -1,0 +1,107 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  IsInt,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { OBJECT_ID } from './workforce.dto';
+
+export class DeviceFingerprintDto {
+  @ApiProperty({ example: 'Android 14' }) @IsString() @Length(1, 100) os!: string;
+  @ApiProperty({ example: 'Redmi Note 12' }) @IsString() @Length(1, 100) model!: string;
+  @ApiProperty({ description: 'Hash of the SIM identity, computed on the phone' })
+  @IsString()
+  @Length(8, 128)
+  simHash!: string;
+}
+
+export class RegisterWorkerDeviceDto {
+  @ApiProperty({ example: 'K7QF-3M9X-PA2D-8RWN' })
+  @IsString()
+  @Length(8, 64)
+  enrollmentCode!: string;
+  @ApiProperty({ type: DeviceFingerprintDto })
+  @ValidateNested()
+  @Type(() => DeviceFingerprintDto)
+  fingerprint!: DeviceFingerprintDto;
+}
+
+export class RegisterWorkerDeviceResponse {
+  @ApiProperty() deviceId!: string;
+  @ApiProperty({
+    description:
+      'base64 of 32 random bytes: the HMAC key for attendance packets. Shown once, stored encrypted.',
+  })
+  deviceSecret!: string;
+  @ApiProperty({ example: 50 }) trustScore!: number;
+  @ApiProperty({ description: 'ES256 JWT; check it with /api/v5/.well-known/jwks.json' })
+  offlineToken!: string;
+  @ApiProperty() offlineTokenExpiresAt!: string;
+}
+
+export class WorkerDeviceIdParam {
+  @ApiProperty()
+  @IsString()
+  @Matches(OBJECT_ID, { message: 'deviceId must be a 24-hex id' })
+  deviceId!: string;
+}
+
+export class WorkerDeviceStatusChangeDto {
+  @ApiProperty({ example: 'phone reported stolen' }) @IsString() @Length(3, 500) reason!: string;
+}
+
+export class ListWorkerDevicesQuery {
+  @ApiPropertyOptional({ default: 50, maximum: 500 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'Return devices after this deviceId (keyset pagination)' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  after?: string;
+}
+
+class FingerprintView {
+  @ApiProperty() os!: string;
+  @ApiProperty() model!: string;
+  @ApiProperty() simHash!: string;
+}
+
+class DeviceUserView {
+  @ApiProperty({ enum: ['worker', 'thekedar'] }) kind!: string;
+  @ApiProperty() id!: string;
+}
+
+export class WorkerDeviceView {
+  @ApiProperty() deviceId!: string;
+  @ApiProperty({ type: DeviceUserView }) user!: DeviceUserView;
+  @ApiProperty({ type: [String] }) siteIds!: string[];
+  @ApiProperty({ type: FingerprintView }) fingerprint!: FingerprintView;
+  @ApiProperty({ minimum: 0, maximum: 100 }) trustScore!: number;
+  @ApiProperty() isBlocked!: boolean;
+  @ApiPropertyOptional() lastSeen?: string;
+  @ApiProperty() createdAt!: string;
+}
+
+export class WorkerDeviceEventView {
+  @ApiProperty({ enum: ['registered', 'blocked', 'unblocked'] }) action!: string;
+  @ApiProperty({ example: 'admin:3f2a9c1b0d4e' }) actor!: string;
+  @ApiPropertyOptional() reason?: string;
+  @ApiProperty() at!: string;
+}
+
+export class WorkerDeviceDetailView extends WorkerDeviceView {
+  @ApiProperty({ type: [WorkerDeviceEventView] }) events!: WorkerDeviceEventView[];
+}

@@ -1,0 +1,81 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsLatitude,
+  IsLongitude,
+  IsNumber,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+
+export const OBJECT_ID = /^[0-9a-f]{24}$/;
+const PHONE = /^\+?[0-9][0-9 -]{5,19}$/;
+
+export class GeoPointDto {
+  @ApiProperty({ example: 28.6139 }) @IsNumber() @IsLatitude() lat!: number;
+  @ApiProperty({ example: 77.209 }) @IsNumber() @IsLongitude() lng!: number;
+}
+
+export class CreateSiteDto {
+  @ApiProperty({ example: 'Dwarka Sector 21 tower B' }) @IsString() @Length(1, 200) name!: string;
+  @ApiProperty({ type: GeoPointDto })
+  @ValidateNested()
+  @Type(() => GeoPointDto)
+  geo!: GeoPointDto;
+  @ApiProperty({ example: 150, description: 'Geofence radius in metres' })
+  @IsNumber()
+  @Min(10)
+  @Max(50_000)
+  radiusM!: number;
+}
+
+export class CreateSiteResponse {
+  @ApiProperty({ example: '665f1c2e8b3e4a0012345678' }) siteId!: string;
+}
+
+export class CreateThekedarDto {
+  @ApiProperty({ example: 'Ramesh Kumar' }) @IsString() @Length(1, 200) name!: string;
+  @ApiProperty({ example: '+91 98100 00000' })
+  @IsString()
+  @Matches(PHONE, { message: 'phone must be 6-20 digits, optionally with +, spaces or dashes' })
+  phone!: string;
+}
+
+export class CreateThekedarResponse {
+  @ApiProperty() thekedarId!: string;
+  @ApiProperty({
+    example: 'K7QF-3M9X-PA2D-8RWN',
+    description: 'Single use; shown only in this response',
+  })
+  enrollmentCode!: string;
+}
+
+export class CreateWorkerDto {
+  @ApiProperty({ example: 'Sita Devi' }) @IsString() @Length(1, 200) name!: string;
+  @ApiProperty({ example: '+91 98100 00001' })
+  @IsString()
+  @Matches(PHONE, { message: 'phone must be 6-20 digits, optionally with +, spaces or dashes' })
+  phone!: string;
+  @ApiProperty({ type: [String], description: 'Sites the worker may check in at' })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(50)
+  @ArrayUnique()
+  @Matches(OBJECT_ID, { each: true, message: 'each site id must be a 24-hex id' })
+  siteIds!: string[];
+}
+
+export class CreateWorkerResponse {
+  @ApiProperty() workerId!: string;
+  @ApiProperty({ description: 'Single use; shown only in this response' }) enrollmentCode!: string;
+  @ApiProperty({ example: 50 }) trustScore!: number;
+  @ApiPropertyOptional() trustInheritedUntil?: string;
+}

@@ -1,0 +1,80 @@
+import {
+  EnrollmentCode,
+  PersonKind,
+  Site,
+  Thekedar,
+  Worker,
+  WorkerSponsor,
+} from '../../../../domain/workforce';
+import {
+  EnrollmentCodeDocument,
+  SiteDocument,
+  ThekedarDocument,
+  WorkerDocument,
+} from '../schemas/workforce.schema';
+
+export class WorkforceMongoMapper {
+  static siteToDomain(doc: SiteDocument): Site {
+    return {
+      id: doc._id,
+      name: doc.name,
+      geo: { lat: doc.geo.lat, lng: doc.geo.lng },
+      radiusM: doc.radiusM,
+      createdAt: new Date(doc.createdAt),
+    };
+  }
+
+  static siteToPersistence(site: Site): SiteDocument {
+    const { id, ...rest } = site;
+    return { _id: id, ...rest };
+  }
+
+  static thekedarToDomain(doc: ThekedarDocument): Thekedar {
+    return {
+      id: doc._id,
+      name: doc.name,
+      phone: doc.phone,
+      trustScore: doc.trustScore,
+      createdAt: new Date(doc.createdAt),
+    };
+  }
+
+  static thekedarToPersistence(t: Thekedar): ThekedarDocument {
+    const { id, ...rest } = t;
+    return { _id: id, ...rest };
+  }
+
+  static workerToDomain(doc: WorkerDocument): Worker {
+    return {
+      id: doc._id,
+      name: doc.name,
+      phone: doc.phone,
+      siteIds: [...doc.siteIds],
+      trustScore: doc.trustScore,
+      sponsor: doc.sponsor as unknown as WorkerSponsor,
+      trustInheritedUntil: doc.trustInheritedUntil ? new Date(doc.trustInheritedUntil) : undefined,
+      createdAt: new Date(doc.createdAt),
+    };
+  }
+
+  static workerToPersistence(w: Worker): WorkerDocument {
+    const { id, sponsor, ...rest } = w;
+    return { _id: id, sponsor: { ...sponsor }, ...rest };
+  }
+
+  static enrollmentToDomain(doc: EnrollmentCodeDocument): EnrollmentCode {
+    return {
+      codeHash: doc._id,
+      personKind: doc.personKind as PersonKind,
+      personId: doc.personId,
+      expiresAt: new Date(doc.expiresAt),
+      usedAt: doc.usedAt ? new Date(doc.usedAt) : undefined,
+      usedByDeviceId: doc.usedByDeviceId ?? undefined,
+    };
+  }
+
+  static enrollmentToPersistence(e: EnrollmentCode): EnrollmentCodeDocument {
+    const { codeHash, ...rest } = e;
+    return { _id: codeHash, ...rest };
+  }
+}

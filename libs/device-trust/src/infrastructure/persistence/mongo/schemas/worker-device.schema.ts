@@ -1,0 +1,33 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+
+@Schema({ collection: 'worker_devices', versionKey: false })
+export class WorkerDeviceDocument {
+  @Prop({ type: String, required: true }) _id!: string;
+  @Prop({ required: true, unique: true }) deviceId!: string;
+  @Prop({ type: Object, required: true }) user!: { kind: string; id: string };
+  @Prop({ type: [String], required: true }) siteIds!: string[];
+  @Prop({ type: Object, required: true }) fingerprint!: {
+    os: string;
+    model: string;
+    simHash: string;
+  };
+  @Prop({ required: true }) sealedSecret!: string;
+  @Prop({ required: true, min: 0, max: 100 }) trustScore!: number;
+  @Prop({ required: true }) isBlocked!: boolean;
+  @Prop() lastSeen?: Date;
+  @Prop({ required: true }) createdAt!: Date;
+}
+export const WorkerDeviceSchema = SchemaFactory.createForClass(WorkerDeviceDocument);
+WorkerDeviceSchema.index({ 'user.id': 1 });
+
+@Schema({ collection: 'worker_device_events', versionKey: false })
+export class WorkerDeviceEventDocument {
+  @Prop({ type: String, required: true }) _id!: string;
+  @Prop({ required: true }) deviceId!: string;
+  @Prop({ required: true }) action!: string;
+  @Prop({ required: true }) actor!: string;
+  @Prop() reason?: string;
+  @Prop({ required: true }) at!: Date;
+}
+export const WorkerDeviceEventSchema = SchemaFactory.createForClass(WorkerDeviceEventDocument);
+WorkerDeviceEventSchema.index({ deviceId: 1, at: 1 });

@@ -1,0 +1,138 @@
+import {
+  EnrollmentCode,
+  PersonKind,
+  Site,
+  Thekedar,
+  Worker,
+  WorkerSponsor,
+} from '../../../../domain/workforce';
+
+export interface SiteRow {
+  id: string;
+  name: string;
+  lat: number;
+  lng: number;
+  radius_m: number;
+  created_at: string;
+}
+
+export interface ThekedarRow {
+  id: string;
+  name: string;
+  phone: string;
+  trust_score: number;
+  created_at: string;
+}
+
+export interface WorkerRow {
+  id: string;
+  name: string;
+  phone: string;
+  site_ids: string;
+  trust_score: number;
+  sponsor: string;
+  trust_inherited_until: string | null;
+  created_at: string;
+}
+
+export interface EnrollmentRow {
+  code_hash: string;
+  person_kind: string;
+  person_id: string;
+  expires_at: string;
+  used_at: string | null;
+  used_by_device_id: string | null;
+}
+
+export class WorkforceSqliteMapper {
+  static siteToDomain(row: SiteRow): Site {
+    return {
+      id: row.id,
+      name: row.name,
+      geo: { lat: row.lat, lng: row.lng },
+      radiusM: row.radius_m,
+      createdAt: new Date(row.created_at),
+    };
+  }
+
+  static siteToPersistence(site: Site): SiteRow {
+    return {
+      id: site.id,
+      name: site.name,
+      lat: site.geo.lat,
+      lng: site.geo.lng,
+      radius_m: site.radiusM,
+      created_at: site.createdAt.toISOString(),
+    };
+  }
+
+  static thekedarToDomain(row: ThekedarRow): Thekedar {
+    return {
+      id: row.id,
+      name: row.name,
+      phone: row.phone,
+      trustScore: row.trust_score,
+      createdAt: new Date(row.created_at),
+    };
+  }
+
+  static thekedarToPersistence(t: Thekedar): ThekedarRow {
+    return {
+      id: t.id,
+      name: t.name,
+      phone: t.phone,
+      trust_score: t.trustScore,
+      created_at: t.createdAt.toISOString(),
+    };
+  }
+
+  static workerToDomain(row: WorkerRow): Worker {
+    return {
+      id: row.id,
+      name: row.name,
+      phone: row.phone,
+      siteIds: JSON.parse(row.site_ids) as string[],
+      trustScore: row.trust_score,
+      sponsor: JSON.parse(row.sponsor) as WorkerSponsor,
+      trustInheritedUntil: row.trust_inherited_until
+        ? new Date(row.trust_inherited_until)
+        : undefined,
+      createdAt: new Date(row.created_at),
+    };
+  }
+
+  static workerToPersistence(w: Worker): WorkerRow {
+    return {
+      id: w.id,
+      name: w.name,
+      phone: w.phone,
+      site_ids: JSON.stringify(w.siteIds),
+      trust_score: w.trustScore,
+      sponsor: JSON.stringify(w.sponsor),
+      trust_inherited_until: w.trustInheritedUntil?.toISOString() ?? null,
+      created_at: w.createdAt.toISOString(),
+    };
+  }
+
+  static enrollmentToDomain(row: EnrollmentRow): EnrollmentCode {
+    return {
+      codeHash: row.code_hash,
+      personKind: row.person_kind as PersonKind,
+      personId: row.person_id,
+      expiresAt: new Date(row.expires_at),
+      usedAt: row.used_at ? new Date(row.used_at) : undefined,
+      usedByDeviceId: row.used_by_device_id ?? undefined,
+    };
+  }
+
+  static enrollmentToPersistence(e: EnrollmentCode): EnrollmentRow {
+    return {
+      code_hash: e.codeHash,
+      person_kind: e.personKind,
+      person_id: e.personId,
+      expires_at: e.expiresAt.toISOString(),
+      used_at: e.usedAt?.toISOString() ?? null,
+      used_by_device_id: e.usedByDeviceId ?? null,
+    };
+  }
+}

@@ -1,0 +1,85 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { SqliteStoreHandle } from '@app/persistence';
+import { WorkerDevice, WorkerDeviceEvent } from '../../../../domain/worker-device';
+import { WorkerDeviceRepository } from '../../worker-device.repository';
+import {
+  WorkerDeviceEventRow,
+  WorkerDeviceRow,
+  WorkerDeviceSqliteMapper as Mapper,
+} from '../mappers/worker-device.mapper';
+import { WORKER_DEVICE_SQLITE_MIGRATIONS } from '../sqlite-worker-device.migrations';
+
+export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
+  private readonly db: Database;
+  private readonly insertEvent: Statement;
+  private readonly byDeviceId: Statement<[string], WorkerDeviceRow>;
+
+  constructor(store: SqliteStoreHandle) {
+    super();
+    store.migrate('device-trust.worker-devices', WORKER_DEVICE_SQLITE_MIGRATIONS);
+    this.db = store.db;
+    this.insertEvent = this.db.prepare(
+      `INSERT INTO worker_device_events (id, device_id, action, actor, reason, at)
+       VALUES (@id, @device_id, @action, @actor, @reason, @at)`,
+    );
+    this.byDeviceId = this.db.prepare('SELECT * FROM worker_devices WHERE device_id = ?');
+  }
+
+  async register(device: WorkerDevice, event: WorkerDeviceEvent): Promise<void> {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO worker_devices (id, device_id, user_kind, user_id, site_ids, fingerprint, sealed_secret, trust_score, is_blocked, last_seen, created_at)
+           VALUES (@id, @device_id, @user_kind, @user_id, @site_ids, @fingerprint, @sealed_secret, @trust_score, @is_blocked, @last_seen, @created_at)`,
+        )
+        .run(Mapper.toPersistence(device));
+      this.insertEvent.run(Mapper.eventToPersistence(event));
+    })();
+  }
+
+  async findByDeviceId(deviceId: string): Promise<WorkerDevice | undefined> {
+    const row = this.byDeviceId.get(deviceId);
+    return row ? Mapper.toDomain(row) : undefined;
+  }
+
+  async list(options: { limit: number; afterDeviceId?: string }): Promise<WorkerDevice[]> {
+    return this.db
+      .prepare<[string, number], WorkerDeviceRow>(
+        'SELECT * FROM worker_devices WHERE device_id > ? ORDER BY device_id LIMIT ?',
+      )
+      .all(options.afterDeviceId ?? '', options.limit)
+      .map(Mapper.toDomain);
+  }
+
+  async setBlocked(
+    deviceId: string,
+    blocked: boolean,
+    event: WorkerDeviceEvent,
+  ): Promise<WorkerDevice | undefined> {
+    return this.db.transaction(() => {
+      const changed = this.db
+        .prepare('UPDATE worker_devices SET is_blocked = ? WHERE device_id = ?')
+        .run(blocked ? 1 : 0, deviceId).changes;
+      if (changed === 0) return undefined;
+      this.insertEvent.run(Mapper.eventToPersistence(event));
+      return Mapper.toDomain(this.byDeviceId.get(deviceId)!);
+    })();
+  }
+
+  async touchLastSeen(deviceId: string, at: Date): Promise<void> {
+    this.db
+      .prepare(
+        'UPDATE worker_devices SET last_seen = ? WHERE device_id = ? AND (last_seen IS NULL OR last_seen < ?)',
+      )
+      .run(at.toISOString(), deviceId, at.toISOString());
+  }
+
+  async listEvents(deviceId: string): Promise<WorkerDeviceEvent[]> {
+    return this.db
+      .prepare<[string], WorkerDeviceEventRow>(
+        'SELECT * FROM worker_device_events WHERE device_id = ? ORDER BY at, rowid',
+      )
+      .all(deviceId)
+      .map(Mapper.eventToDomain);
+  }
+}

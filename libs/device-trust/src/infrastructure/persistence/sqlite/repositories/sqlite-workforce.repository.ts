@@ -1,0 +1,100 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { SqliteStoreHandle } from '@app/persistence';
+import { EnrollmentCode, Site, Thekedar, Worker } from '../../../../domain/workforce';
+import { WorkforceRepository } from '../../workforce.repository';
+import {
+  EnrollmentRow,
+  SiteRow,
+  ThekedarRow,
+  WorkerRow,
+  WorkforceSqliteMapper as Mapper,
+} from '../mappers/workforce.mapper';
+import { WORKFORCE_SQLITE_MIGRATIONS } from '../sqlite-workforce.migrations';
+
+export class SqliteWorkforceRepository extends WorkforceRepository {
+  private readonly db: Database;
+  private readonly insertEnrollment: Statement;
+
+  constructor(store: SqliteStoreHandle) {
+    super();
+    store.migrate('device-trust.workforce', WORKFORCE_SQLITE_MIGRATIONS);
+    this.db = store.db;
+    this.insertEnrollment = this.db.prepare(
+      `INSERT INTO enrollment_codes (code_hash, person_kind, person_id, expires_at, used_at, used_by_device_id)
+       VALUES (@code_hash, @person_kind, @person_id, @expires_at, @used_at, @used_by_device_id)`,
+    );
+  }
+
+  async createSite(site: Site): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO sites (id, name, lat, lng, radius_m, created_at)
+         VALUES (@id, @name, @lat, @lng, @radius_m, @created_at)`,
+      )
+      .run(Mapper.siteToPersistence(site));
+  }
+
+  async findSitesByIds(ids: string[]): Promise<Site[]> {
+    if (ids.length === 0) return [];
+    return this.db
+      .prepare<string[], SiteRow>(
+        `SELECT * FROM sites WHERE id IN (${ids.map(() => '?').join(',')})`,
+      )
+      .all(...ids)
+      .map(Mapper.siteToDomain);
+  }
+
+  async createThekedar(thekedar: Thekedar, enrollment: EnrollmentCode): Promise<void> {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO thekedars (id, name, phone, trust_score, created_at)
+           VALUES (@id, @name, @phone, @trust_score, @created_at)`,
+        )
+        .run(Mapper.thekedarToPersistence(thekedar));
+      this.insertEnrollment.run(Mapper.enrollmentToPersistence(enrollment));
+    })();
+  }
+
+  async createWorker(worker: Worker, enrollment: EnrollmentCode): Promise<void> {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO workers (id, name, phone, site_ids, trust_score, sponsor, trust_inherited_until, created_at)
+           VALUES (@id, @name, @phone, @site_ids, @trust_score, @sponsor, @trust_inherited_until, @created_at)`,
+        )
+        .run(Mapper.workerToPersistence(worker));
+      this.insertEnrollment.run(Mapper.enrollmentToPersistence(enrollment));
+    })();
+  }
+
+  async findWorkerById(id: string): Promise<Worker | undefined> {
+    const row = this.db.prepare<[string], WorkerRow>('SELECT * FROM workers WHERE id = ?').get(id);
+    return row ? Mapper.workerToDomain(row) : undefined;
+  }
+
+  async findThekedarById(id: string): Promise<Thekedar | undefined> {
+    const row = this.db
+      .prepare<[string], ThekedarRow>('SELECT * FROM thekedars WHERE id = ?')
+      .get(id);
+    return row ? Mapper.thekedarToDomain(row) : undefined;
+  }
+
+  async findEnrollment(codeHash: string): Promise<EnrollmentCode | undefined> {
+    const row = this.db
+      .prepare<[string], EnrollmentRow>('SELECT * FROM enrollment_codes WHERE code_hash = ?')
+      .get(codeHash);
+    return row ? Mapper.enrollmentToDomain(row) : undefined;
+  }
+
+  async markEnrollmentUsed(codeHash: string, deviceId: string, at: Date): Promise<boolean> {
+    const iso = at.toISOString();
+    const result = this.db
+      .prepare(
+        `UPDATE enrollment_codes SET used_at = ?, used_by_device_id = ?
+         WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?`,
+      )
+      .run(iso, deviceId, codeHash, iso);
+    return result.changes === 1;
+  }
+}

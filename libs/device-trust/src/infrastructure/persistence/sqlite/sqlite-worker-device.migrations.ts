@@ -1,0 +1,33 @@
+import { SqliteMigration } from '@app/persistence';
+
+export const WORKER_DEVICE_SQLITE_MIGRATIONS: SqliteMigration[] = [
+  {
+    version: 1,
+    name: 'worker devices and events',
+    up: `
+      CREATE TABLE worker_devices (
+        id TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL UNIQUE,
+        user_kind TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        site_ids TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        sealed_secret TEXT NOT NULL,
+        trust_score INTEGER NOT NULL CHECK (trust_score BETWEEN 0 AND 100),
+        is_blocked INTEGER NOT NULL DEFAULT 0,
+        last_seen TEXT,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX worker_devices_user ON worker_devices (user_id);
+      CREATE TABLE worker_device_events (
+        id TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        reason TEXT,
+        at TEXT NOT NULL
+      );
+      CREATE INDEX worker_device_events_device ON worker_device_events (device_id, at);
+    `,
+  },
+];

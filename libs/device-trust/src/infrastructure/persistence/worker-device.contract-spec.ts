@@ -1,0 +1,91 @@
+import { newId } from '@app/common';
+import { describeStoreContract } from '@app/persistence/testing/store-contract';
+import { WorkerDevice, WorkerDeviceEvent } from '../../domain/worker-device';
+import { workerDeviceAdapters } from './worker-persistence';
+
+function device(deviceId = newId()): WorkerDevice {
+  return {
+    id: newId(),
+    deviceId,
+    user: { kind: 'worker', id: newId() },
+    siteIds: [newId()],
+    fingerprint: { os: 'Android 14', model: 'Redmi', simHash: 'abcdef0123456789' },
+    sealedSecret: 'sealed1.v1.x.y.z',
+    trustScore: 50,
+    isBlocked: false,
+    createdAt: new Date('2026-01-01T00:00:00.000Z'),
+  };
+}
+
+function event(
+  deviceId: string,
+  action: WorkerDeviceEvent['action'],
+  at = new Date('2026-01-01T00:00:00Z'),
+): WorkerDeviceEvent {
+  return { id: newId(), deviceId, action, actor: 'admin:000000000000', reason: 'why', at };
+}
+
+describeStoreContract('WorkerDeviceRepository', workerDeviceAdapters, ({ sut }) => {
+  it('should round-trip a device and its registration event', async () => {
+    const d = device();
+    await sut().register(d, event(d.deviceId, 'registered'));
+    expect(await sut().findByDeviceId(d.deviceId)).toEqual(d);
+    expect((await sut().listEvents(d.deviceId)).map((e) => e.action)).toEqual(['registered']);
+    expect(await sut().findByDeviceId(newId())).toBeUndefined();
+  });
+
+  it('should refuse a second device with the same deviceId', async () => {
+    const d = device();
+    await sut().register(d, event(d.deviceId, 'registered'));
+    // a rejection from the native driver is not always an `Error` of jest's realm: check the outcome
+    const outcome = await sut()
+      .register(device(d.deviceId), event(d.deviceId, 'registered'))
+      .then(
+        () => 'stored',
+        () => 'refused',
+      );
+    expect(outcome).toBe('refused');
+    expect((await sut().listEvents(d.deviceId)).map((e) => e.action)).toEqual(['registered']);
+  });
+
+  it('should block and unblock with who/when/why, and report unknown devices', async () => {
+    const d = device();
+    await sut().register(d, event(d.deviceId, 'registered'));
+    const blocked = await sut().setBlocked(
+      d.deviceId,
+      true,
+      event(d.deviceId, 'blocked', new Date('2026-01-02T00:00:00Z')),
+    );
+    expect(blocked?.isBlocked).toBe(true);
+    const unblocked = await sut().setBlocked(
+      d.deviceId,
+      false,
+      event(d.deviceId, 'unblocked', new Date('2026-01-03T00:00:00Z')),
+    );
+    expect(unblocked?.isBlocked).toBe(false);
+    expect(await sut().setBlocked(newId(), true, event('x', 'blocked'))).toBeUndefined();
+    const events = await sut().listEvents(d.deviceId);
+    expect(events.map((e) => e.action)).toEqual(['registered', 'blocked', 'unblocked']);
+    expect(events[1]).toMatchObject({ actor: 'admin:000000000000', reason: 'why' });
+  });
+
+  it('should only move lastSeen forward', async () => {
+    const d = device();
+    await sut().register(d, event(d.deviceId, 'registered'));
+    await sut().touchLastSeen(d.deviceId, new Date('2026-01-05T00:00:00Z'));
+    await sut().touchLastSeen(d.deviceId, new Date('2026-01-04T00:00:00Z'));
+    expect((await sut().findByDeviceId(d.deviceId))?.lastSeen).toEqual(
+      new Date('2026-01-05T00:00:00Z'),
+    );
+  });
+
+  it('should list devices in deviceId order with keyset pagination', async () => {
+    const ids = [newId(), newId(), newId()].sort();
+    for (const id of [ids[2], ids[0], ids[1]])
+      await sut().register(device(id), event(id, 'registered'));
+    expect((await sut().list({ limit: 2 })).map((d) => d.deviceId)).toEqual(ids.slice(0, 2));
+    expect((await sut().list({ limit: 2, afterDeviceId: ids[1] })).map((d) => d.deviceId)).toEqual([
+      ids[2],
+    ]);
+  });
+});

@@ -1,0 +1,19 @@
+import { WorkerDevice, WorkerDeviceEvent } from '../../domain/worker-device';
+
+/** Registered worker phones and the audited changes to their standing. */
+export abstract class WorkerDeviceRepository {
+  /** Inserts a new device with its `registered` event. */
+  abstract register(device: WorkerDevice, event: WorkerDeviceEvent): Promise<void>;
+  abstract findByDeviceId(deviceId: string): Promise<WorkerDevice | undefined>;
+  /** Devices ordered by deviceId, after the given one (keyset pagination). */
+  abstract list(options: { limit: number; afterDeviceId?: string }): Promise<WorkerDevice[]>;
+  /** Sets isBlocked and records who/when/why; undefined when the device is unknown. */
+  abstract setBlocked(
+    deviceId: string,
+    blocked: boolean,
+    event: WorkerDeviceEvent,
+  ): Promise<WorkerDevice | undefined>;
+  abstract touchLastSeen(deviceId: string, at: Date): Promise<void>;
+  /** Events of one device, oldest first. */
+  abstract listEvents(deviceId: string): Promise<WorkerDeviceEvent[]>;
+}

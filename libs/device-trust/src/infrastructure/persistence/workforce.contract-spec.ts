@@ -1,0 +1,81 @@
+import { newId } from '@app/common';
+import { describeStoreContract } from '@app/persistence/testing/store-contract';
+import { EnrollmentCode, Worker } from '../../domain/workforce';
+import { workforceAdapters } from './worker-persistence';
+
+const t0 = new Date('2026-01-01T00:00:00.000Z');
+
+function worker(siteIds: string[]): Worker {
+  return {
+    id: newId(),
+    name: 'Sita',
+    phone: '+919810000001',
+    siteIds,
+    trustScore: 50,
+    sponsor: { kind: 'admin', actor: 'admin:000000000000' },
+    createdAt: t0,
+  };
+}
+
+function code(personId: string, hash = newId(), expiresAt = new Date('2026-02-01T00:00:00Z')) {
+  const enrollment: EnrollmentCode = {
+    codeHash: hash,
+    personKind: 'worker',
+    personId,
+    expiresAt,
+  };
+  return enrollment;
+}
+
+describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut }) => {
+  it('should create sites and find only the existing ones', async () => {
+    const site = {
+      id: newId(),
+      name: 'A',
+      geo: { lat: 28.6, lng: 77.2 },
+      radiusM: 150,
+      createdAt: t0,
+    };
+    await sut().createSite(site);
+    expect(await sut().findSitesByIds([site.id, newId()])).toEqual([site]);
+    expect(await sut().findSitesByIds([])).toEqual([]);
+  });
+
+  it('should round-trip a worker, a thekedar and their enrollment codes', async () => {
+    const w = worker([newId(), newId()]);
+    const c = code(w.id);
+    await sut().createWorker(w, c);
+    expect(await sut().findWorkerById(w.id)).toEqual(w);
+    expect(await sut().findEnrollment(c.codeHash)).toEqual(c);
+    const thekedar = { id: newId(), name: 'R', phone: '+91981', trustScore: 80, createdAt: t0 };
+    const tc = { ...code(thekedar.id), personKind: 'thekedar' as const };
+    await sut().createThekedar(thekedar, tc);
+    expect(await sut().findThekedarById(thekedar.id)).toEqual(thekedar);
+    expect(await sut().findEnrollment(tc.codeHash)).toEqual(tc);
+    expect(await sut().findWorkerById(newId())).toBeUndefined();
+  });
+
+  it('should let exactly one of many concurrent claims spend a code', async () => {
+    const w = worker([newId()]);
+    const c = code(w.id);
+    await sut().createWorker(w, c);
+    const at = new Date('2026-01-02T00:00:00Z');
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => sut().markEnrollmentUsed(c.codeHash, `dev-${i}`, at)),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const stored = await sut().findEnrollment(c.codeHash);
+    expect(stored?.usedAt).toEqual(at);
+    expect(stored?.usedByDeviceId).toBe(`dev-${results.indexOf(true)}`);
+  });
+
+  it('should refuse an expired or unknown code', async () => {
+    const w = worker([newId()]);
+    const c = code(w.id, newId(), new Date('2026-01-01T01:00:00Z'));
+    await sut().createWorker(w, c);
+    expect(await sut().markEnrollmentUsed(c.codeHash, 'd', new Date('2026-01-01T02:00:00Z'))).toBe(
+      false,
+    );
+    expect(await sut().markEnrollmentUsed(newId(), 'd', t0)).toBe(false);
+  });
+});

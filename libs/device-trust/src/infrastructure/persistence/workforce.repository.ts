@@ -1,0 +1,20 @@
+import { EnrollmentCode, Site, Thekedar, Worker } from '../../domain/workforce';
+
+/** Sites, thekedars, workers and their single-use enrollment codes. */
+export abstract class WorkforceRepository {
+  abstract createSite(site: Site): Promise<void>;
+  /** The sites among `ids` that exist (any order). */
+  abstract findSitesByIds(ids: string[]): Promise<Site[]>;
+  /** Creates the thekedar and its enrollment code together. */
+  abstract createThekedar(thekedar: Thekedar, enrollment: EnrollmentCode): Promise<void>;
+  /** Creates the worker and its enrollment code together. */
+  abstract createWorker(worker: Worker, enrollment: EnrollmentCode): Promise<void>;
+  abstract findWorkerById(id: string): Promise<Worker | undefined>;
+  abstract findThekedarById(id: string): Promise<Thekedar | undefined>;
+  abstract findEnrollment(codeHash: string): Promise<EnrollmentCode | undefined>;
+  /**
+   * Marks the code used by `deviceId` if it is unused and not expired at `at`. Exactly one of
+   * any number of concurrent calls for one code returns true.
+   */
+  abstract markEnrollmentUsed(codeHash: string, deviceId: string, at: Date): Promise<boolean>;
+}

@@ -1,0 +1,61 @@
+import { ConfigService } from '@nestjs/config';
+import { AppConfig, generateOfflineTokenKey, offlineSyncConfig } from '@app/common';
+import { SigningKeyService } from './signing-key.service';
+import { TokenManager } from './token-manager.service';
+
+function configWith(pem: string): ConfigService<AppConfig, true> {
+  const offlineSync = offlineSyncConfig({ OFFLINE_TOKEN_PRIVATE_KEY: pem });
+  return new ConfigService({ offlineSync }) as unknown as ConfigService<AppConfig, true>;
+}
+
+describe('TokenManager', () => {
+  const config = configWith(generateOfflineTokenKey());
+  const sut = new TokenManager(new SigningKeyService(config), config);
+  const subject = { deviceId: 'd1', workerId: 'w1', siteIds: ['s1', 's2'] };
+  const now = new Date('2026-01-01T00:00:00Z');
+
+  it('should issue a token that verifies inside its window with the claims it was given', () => {
+    const { token, claims } = sut.issue(subject, now);
+    const check = sut.verify(token, new Date('2026-01-15T00:00:00Z'));
+    expect(check).toEqual({ ok: true, claims });
+    expect(claims).toMatchObject({ ...subject, notBefore: now });
+    expect(claims.expiresAt).toEqual(new Date('2026-01-31T00:00:00Z'));
+  });
+
+  it('should refuse expired, not-yet-valid, tampered and foreign tokens', () => {
+    const { token } = sut.issue(subject, now);
+    expect(sut.verify(token, new Date('2026-02-01T00:00:00Z'))).toEqual({
+      ok: false,
+      failure: 'expired',
+    });
+    expect(sut.verify(token, new Date('2025-12-31T00:00:00Z'))).toEqual({
+      ok: false,
+      failure: 'not_yet_valid',
+    });
+    const [h, p, s] = token.split('.');
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString());
+    const widened = Buffer.from(JSON.stringify({ ...claims, siteIds: ['*'] })).toString(
+      'base64url',
+    );
+    expect(sut.verify(`${h}.${widened}.${s}`, now).ok).toBe(false);
+    const other = configWith(generateOfflineTokenKey());
+    const foreign = new TokenManager(new SigningKeyService(other), other).issue(subject, now);
+    expect(sut.verify(foreign.token, now)).toEqual({ ok: false, failure: 'bad_signature' });
+    expect(sut.verify('a.b', now)).toEqual({ ok: false, failure: 'malformed' });
+  });
+
+  it('should refuse a token signed with our key but of another type', () => {
+    const key = new SigningKeyService(config);
+    const header = Buffer.from(JSON.stringify({ alg: 'ES256', kid: key.kid })).toString(
+      'base64url',
+    );
+    const payload = Buffer.from(
+      JSON.stringify({ iss: 'mdai', typ: 'session', deviceId: 'd1', nbf: 0, exp: 2e9 }),
+    ).toString('base64url');
+    const signature = key.sign(`${header}.${payload}`).toString('base64url');
+    expect(sut.verify(`${header}.${payload}.${signature}`, now)).toEqual({
+      ok: false,
+      failure: 'wrong_type',
+    });
+  });
+});

@@ -1,0 +1,134 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { randomUUID } from 'node:crypto';
+import { AppConfig } from '@app/common';
+import {
+  OFFLINE_TOKEN_ISSUER,
+  OFFLINE_TOKEN_TYPE,
+  OfflineTokenCheck,
+  OfflineTokenClaims,
+} from './offline-token';
+import { SigningKeyService } from './signing-key.service';
+
+interface JwtHeader {
+  alg: string;
+  typ: string;
+  kid: string;
+}
+
+interface JwtPayload {
+  iss: string;
+  sub: string;
+  typ: string;
+  deviceId: string;
+  workerId: string;
+  siteIds: string[];
+  iat: number;
+  nbf: number;
+  exp: number;
+  jti: string;
+}
+
+const MAX_TOKEN_LENGTH = 8192;
+
+/**
+ * Issues and checks offline tokens: compact JWS (ES256) that a phone carries while offline.
+ * Anyone can check one with the JWKS; only this server can make one. Verification accepts
+ * exactly ES256 with our key id and our token type (no `alg: none`, no HS256 confusion).
+ */
+@Injectable()
+export class TokenManager {
+  private readonly ttlSeconds: number;
+
+  constructor(
+    private readonly key: SigningKeyService,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.ttlSeconds = config.get('offlineSync', { infer: true }).tokenTtlSeconds;
+  }
+
+  issue(
+    subject: { deviceId: string; workerId: string; siteIds: string[] },
+    now = new Date(),
+  ): { token: string; claims: OfflineTokenClaims } {
+    const iat = Math.floor(now.getTime() / 1000);
+    const payload: JwtPayload = {
+      iss: OFFLINE_TOKEN_ISSUER,
+      sub: subject.deviceId,
+      typ: OFFLINE_TOKEN_TYPE,
+      deviceId: subject.deviceId,
+      workerId: subject.workerId,
+      siteIds: [...subject.siteIds],
+      iat,
+      nbf: iat,
+      exp: iat + this.ttlSeconds,
+      jti: randomUUID(),
+    };
+    const header: JwtHeader = { alg: 'ES256', typ: 'JWT', kid: this.key.kid };
+    const signingInput = `${b64json(header)}.${b64json(payload)}`;
+    const token = `${signingInput}.${this.key.sign(signingInput).toString('base64url')}`;
+    return { token, claims: toClaims(payload) };
+  }
+
+  /** Checks signature, type and window (with `skewSeconds` of tolerance at both ends). */
+  verify(token: string, now = new Date(), skewSeconds = 0): OfflineTokenCheck {
+    if (token.length > MAX_TOKEN_LENGTH) return { ok: false, failure: 'malformed' };
+    const parts = token.split('.');
+    if (parts.length !== 3) return { ok: false, failure: 'malformed' };
+    const header = parseJson(parts[0]) as Partial<JwtHeader> | undefined;
+    const payload = parseJson(parts[1]) as Partial<JwtPayload> | undefined;
+    if (!header || !payload) return { ok: false, failure: 'malformed' };
+    if (header.alg !== 'ES256' || header.kid !== this.key.kid) {
+      return { ok: false, failure: 'bad_signature' };
+    }
+    const signature = Buffer.from(parts[2], 'base64url');
+    if (!this.key.verify(`${parts[0]}.${parts[1]}`, signature)) {
+      return { ok: false, failure: 'bad_signature' };
+    }
+    if (payload.typ !== OFFLINE_TOKEN_TYPE || payload.iss !== OFFLINE_TOKEN_ISSUER) {
+      return { ok: false, failure: 'wrong_type' };
+    }
+    if (!isWellFormed(payload)) return { ok: false, failure: 'malformed' };
+    const seconds = now.getTime() / 1000;
+    if (seconds + skewSeconds < payload.nbf) return { ok: false, failure: 'not_yet_valid' };
+    if (seconds - skewSeconds >= payload.exp) return { ok: false, failure: 'expired' };
+    return { ok: true, claims: toClaims(payload) };
+  }
+}
+
+function isWellFormed(p: Partial<JwtPayload>): p is JwtPayload {
+  return (
+    typeof p.deviceId === 'string' &&
+    typeof p.workerId === 'string' &&
+    Array.isArray(p.siteIds) &&
+    p.siteIds.every((s) => typeof s === 'string') &&
+    Number.isFinite(p.nbf) &&
+    Number.isFinite(p.exp) &&
+    typeof p.jti === 'string'
+  );
+}
+
+function toClaims(p: JwtPayload): OfflineTokenClaims {
+  return {
+    deviceId: p.deviceId,
+    workerId: p.workerId,
+    siteIds: p.siteIds,
+    notBefore: new Date(p.nbf * 1000),
+    expiresAt: new Date(p.exp * 1000),
+    tokenId: p.jti,
+  };
+}
+
+function b64json(value: unknown): string {
+  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+}
+
+function parseJson(part: string): object | undefined {
+  if (!/^[A-Za-z0-9_-]+$/.test(part)) return undefined;
+  try {
+    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return value && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,121 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import {
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { CurrentPrincipal, ErrorBody, Principal, Public, Roles } from '@app/common';
+import { WorkerDevice, WorkerDeviceEvent } from './domain/worker-device';
+import {
+  ListWorkerDevicesQuery,
+  RegisterWorkerDeviceDto,
+  RegisterWorkerDeviceResponse,
+  WorkerDeviceDetailView,
+  WorkerDeviceEventView,
+  WorkerDeviceIdParam,
+  WorkerDeviceStatusChangeDto,
+  WorkerDeviceView,
+} from './dto/worker-device.dto';
+import { PublicJwk, SigningKeyService } from './token/signing-key.service';
+import { WorkerDeviceService } from './worker-device.service';
+
+@ApiTags('worker devices')
+@ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
+@Controller('api/v5')
+export class WorkerDeviceController {
+  constructor(
+    private readonly devices: WorkerDeviceService,
+    private readonly signingKey: SigningKeyService,
+  ) {}
+
+  @Post('device/register')
+  @Public()
+  @ApiOperation({
+    summary: 'A worker phone trades its single-use enrollment code for a device identity',
+  })
+  @ApiCreatedResponse({ type: RegisterWorkerDeviceResponse })
+  @ApiResponse({ status: 403, type: ErrorBody, description: 'invalid_enrollment_code' })
+  async register(@Body() body: RegisterWorkerDeviceDto): Promise<RegisterWorkerDeviceResponse> {
+    const result = await this.devices.register(body.enrollmentCode, body.fingerprint);
+    return {
+      deviceId: result.device.deviceId,
+      deviceSecret: result.deviceSecret,
+      trustScore: result.device.trustScore,
+      offlineToken: result.offlineToken,
+      offlineTokenExpiresAt: result.offlineTokenExpiresAt.toISOString(),
+    };
+  }
+
+  @Get('.well-known/jwks.json')
+  @Public()
+  @ApiOperation({ summary: 'Public keys that verify offline tokens and ledger checkpoints' })
+  jwks(): { keys: PublicJwk[] } {
+    return this.signingKey.jwks();
+  }
+
+  @Get('devices')
+  @Roles('admin')
+  @ApiOkResponse({ type: [WorkerDeviceView] })
+  async list(@Query() query: ListWorkerDevicesQuery): Promise<WorkerDeviceView[]> {
+    return (await this.devices.list(query.limit ?? 50, query.after)).map(toView);
+  }
+
+  @Get('devices/:deviceId')
+  @Roles('admin')
+  @ApiOkResponse({ type: WorkerDeviceDetailView })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
+  async get(@Param() params: WorkerDeviceIdParam): Promise<WorkerDeviceDetailView> {
+    const { device, events } = await this.devices.detail(params.deviceId);
+    return { ...toView(device), events: events.map(toEventView) };
+  }
+
+  @Post('devices/:deviceId/block')
+  @HttpCode(200)
+  @Roles('admin')
+  @ApiOkResponse({ type: WorkerDeviceView })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
+  async block(
+    @Param() params: WorkerDeviceIdParam,
+    @Body() body: WorkerDeviceStatusChangeDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<WorkerDeviceView> {
+    return toView(await this.devices.setBlocked(params.deviceId, true, body.reason, principal));
+  }
+
+  @Post('devices/:deviceId/unblock')
+  @HttpCode(200)
+  @Roles('admin')
+  @ApiOkResponse({ type: WorkerDeviceView })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
+  async unblock(
+    @Param() params: WorkerDeviceIdParam,
+    @Body() body: WorkerDeviceStatusChangeDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<WorkerDeviceView> {
+    return toView(await this.devices.setBlocked(params.deviceId, false, body.reason, principal));
+  }
+}
+
+function toView(device: WorkerDevice): WorkerDeviceView {
+  return {
+    deviceId: device.deviceId,
+    user: { kind: device.user.kind, id: device.user.id },
+    siteIds: device.siteIds,
+    fingerprint: { ...device.fingerprint },
+    trustScore: device.trustScore,
+    isBlocked: device.isBlocked,
+    lastSeen: device.lastSeen?.toISOString(),
+    createdAt: device.createdAt.toISOString(),
+  };
+}
+
+function toEventView(event: WorkerDeviceEvent): WorkerDeviceEventView {
+  return {
+    action: event.action,
+    actor: event.actor,
+    reason: event.reason,
+    at: event.at.toISOString(),
+  };
+}

@@ -1,0 +1,123 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { AppError, newId, Principal } from '@app/common';
+import { KeyringService } from '@app/vault';
+import {
+  DeviceFingerprint,
+  deviceSecretContext,
+  WorkerDevice,
+  WorkerDeviceEvent,
+} from './domain/worker-device';
+import { WorkerDeviceRepository } from './infrastructure/persistence/worker-device.repository';
+import { actorOf } from './kiosk-registry.service';
+import { TokenManager } from './token/token-manager.service';
+import { WorkforceService } from './workforce.service';
+
+export interface RegisteredWorkerDevice {
+  device: WorkerDevice;
+  /** base64 of the 32 secret bytes: returned once, never stored in the clear. */
+  deviceSecret: string;
+  offlineToken: string;
+  offlineTokenExpiresAt: Date;
+}
+
+/**
+ * Worker phones: registration with an enrollment code, the sealed device secret, block and
+ * unblock. OfflineSync asks this service for a device and its secret, never the repository.
+ */
+@Injectable()
+export class WorkerDeviceService {
+  private readonly logger = new Logger(WorkerDeviceService.name);
+
+  constructor(
+    private readonly devices: WorkerDeviceRepository,
+    private readonly workforce: WorkforceService,
+    private readonly keyring: KeyringService,
+    private readonly tokens: TokenManager,
+  ) {}
+
+  async register(
+    enrollmentCode: string,
+    fingerprint: DeviceFingerprint,
+  ): Promise<RegisteredWorkerDevice> {
+    const deviceId = newId();
+    const person = await this.workforce.redeemEnrollment(enrollmentCode, deviceId);
+    const secret = randomBytes(32);
+    const now = new Date();
+    const device: WorkerDevice = {
+      id: newId(),
+      deviceId,
+      user: { kind: person.kind, id: person.id },
+      siteIds: person.siteIds,
+      fingerprint: { os: fingerprint.os, model: fingerprint.model, simHash: fingerprint.simHash },
+      sealedSecret: this.keyring.seal(secret, deviceSecretContext(deviceId)),
+      trustScore: person.trustScore,
+      isBlocked: false,
+      createdAt: now,
+    };
+    await this.devices.register(device, {
+      id: newId(),
+      deviceId,
+      action: 'registered',
+      actor: `${person.kind}:${person.id}`,
+      at: now,
+    });
+    const { token, claims } = this.tokens.issue(
+      { deviceId, workerId: person.id, siteIds: person.siteIds },
+      now,
+    );
+    this.logger.log({ deviceId, user: device.user }, 'Worker device registered');
+    return {
+      device,
+      deviceSecret: secret.toString('base64'),
+      offlineToken: token,
+      offlineTokenExpiresAt: claims.expiresAt,
+    };
+  }
+
+  find(deviceId: string): Promise<WorkerDevice | undefined> {
+    return this.devices.findByDeviceId(deviceId);
+  }
+
+  /** The device's HMAC key (opened from its sealed form). Never log or return it. */
+  secretOf(device: WorkerDevice): Buffer {
+    return this.keyring.open(device.sealedSecret, deviceSecretContext(device.deviceId));
+  }
+
+  async touch(deviceId: string, at = new Date()): Promise<void> {
+    await this.devices.touchLastSeen(deviceId, at);
+  }
+
+  list(limit: number, afterDeviceId?: string): Promise<WorkerDevice[]> {
+    return this.devices.list({ limit, afterDeviceId });
+  }
+
+  async detail(deviceId: string): Promise<{ device: WorkerDevice; events: WorkerDeviceEvent[] }> {
+    const device = await this.devices.findByDeviceId(deviceId);
+    if (!device) throw notFound();
+    return { device, events: await this.devices.listEvents(deviceId) };
+  }
+
+  async setBlocked(
+    deviceId: string,
+    blocked: boolean,
+    reason: string,
+    principal: Principal,
+  ): Promise<WorkerDevice> {
+    const updated = await this.devices.setBlocked(deviceId, blocked, {
+      id: newId(),
+      deviceId,
+      action: blocked ? 'blocked' : 'unblocked',
+      actor: actorOf(principal),
+      reason,
+      at: new Date(),
+    });
+    if (!updated) throw notFound();
+    this.logger.log({ deviceId, blocked }, 'Worker device status changed');
+    return updated;
+  }
+}
+
+function notFound(): AppError {
+  return new AppError(404, 'device_not_found', 'No worker device has this deviceId');
+}

@@ -1,0 +1,148 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { AppConfig, AppError, newId } from '@app/common';
+import { enrollmentCodeHash, newEnrollmentCode } from './domain/enrollment-code';
+import { TRUST_DEFAULTS } from './domain/trust-defaults';
+import { EnrollmentCode, PersonKind, Site, Worker, WorkerSponsor } from './domain/workforce';
+import { WorkforceRepository } from './infrastructure/persistence/workforce.repository';
+
+export interface EnrolledPerson {
+  kind: PersonKind;
+  id: string;
+  siteIds: string[];
+  trustScore: number;
+}
+
+/**
+ * Sites, thekedars and workers. Creating a person issues a single-use enrollment code (only
+ * its hash is stored) that one phone trades for a device identity.
+ */
+@Injectable()
+export class WorkforceService {
+  private readonly logger = new Logger(WorkforceService.name);
+  private readonly enrollmentTtlMs: number;
+
+  constructor(
+    private readonly workforce: WorkforceRepository,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.enrollmentTtlMs =
+      config.get('offlineSync', { infer: true }).enrollmentCodeTtlSeconds * 1000;
+  }
+
+  async createSite(input: Omit<Site, 'id' | 'createdAt'>): Promise<Site> {
+    const site: Site = { ...input, geo: { ...input.geo }, id: newId(), createdAt: new Date() };
+    await this.workforce.createSite(site);
+    this.logger.log({ siteId: site.id }, 'Site created');
+    return site;
+  }
+
+  async findSites(ids: string[]): Promise<Site[]> {
+    return this.workforce.findSitesByIds(ids);
+  }
+
+  async createThekedar(input: {
+    name: string;
+    phone: string;
+  }): Promise<{ thekedarId: string; enrollmentCode: string }> {
+    const now = new Date();
+    const id = newId();
+    const { code, enrollment } = this.enrollment('thekedar', id, now);
+    await this.workforce.createThekedar(
+      { id, ...input, trustScore: TRUST_DEFAULTS.thekedar, createdAt: now },
+      enrollment,
+    );
+    this.logger.log({ thekedarId: id }, 'Thekedar created');
+    return { thekedarId: id, enrollmentCode: code };
+  }
+
+  /**
+   * Creates a worker. `sponsor` says who vouches: an admin key now. The thekedar-signed
+   * variant (issue 6) passes `{ kind: 'thekedar' }` after checking the thekedar device's HMAC,
+   * and sets the inherited trust and `trustInheritedUntil` here.
+   */
+  async createWorker(
+    input: { name: string; phone: string; siteIds: string[] },
+    sponsor: WorkerSponsor,
+  ): Promise<{ worker: Worker; enrollmentCode: string }> {
+    const siteIds = [...new Set(input.siteIds)];
+    const found = await this.workforce.findSitesByIds(siteIds);
+    if (found.length !== siteIds.length) {
+      const known = new Set(found.map((s) => s.id));
+      throw new AppError(404, 'site_not_found', 'Unknown site ids', [
+        ...siteIds
+          .filter((id) => !known.has(id))
+          .map((id) => ({ field: 'siteIds', message: `no site ${id}` })),
+      ]);
+    }
+    const now = new Date();
+    const worker: Worker = {
+      id: newId(),
+      name: input.name,
+      phone: input.phone,
+      siteIds,
+      trustScore: TRUST_DEFAULTS.workerByAdmin,
+      sponsor,
+      createdAt: now,
+    };
+    const { code, enrollment } = this.enrollment('worker', worker.id, now);
+    await this.workforce.createWorker(worker, enrollment);
+    this.logger.log({ workerId: worker.id, sites: siteIds.length }, 'Worker created');
+    return { worker, enrollmentCode: code };
+  }
+
+  /**
+   * Spends an enrollment code for `deviceId`: exactly one caller wins even under concurrent
+   * requests. Unknown, expired and used codes get the same answer.
+   */
+  async redeemEnrollment(code: string, deviceId: string): Promise<EnrolledPerson> {
+    const hash = enrollmentCodeHash(code);
+    const now = new Date();
+    const enrollment = await this.workforce.findEnrollment(hash);
+    if (!enrollment || enrollment.usedAt || enrollment.expiresAt <= now) throw invalidCode();
+    const person = await this.person(enrollment);
+    if (!(await this.workforce.markEnrollmentUsed(hash, deviceId, now))) throw invalidCode();
+    return person;
+  }
+
+  private async person(enrollment: EnrollmentCode): Promise<EnrolledPerson> {
+    if (enrollment.personKind === 'worker') {
+      const worker = await this.workforce.findWorkerById(enrollment.personId);
+      if (!worker) throw invalidCode();
+      return {
+        kind: 'worker',
+        id: worker.id,
+        siteIds: worker.siteIds,
+        trustScore: worker.trustScore,
+      };
+    }
+    const thekedar = await this.workforce.findThekedarById(enrollment.personId);
+    if (!thekedar) throw invalidCode();
+    return { kind: 'thekedar', id: thekedar.id, siteIds: [], trustScore: thekedar.trustScore };
+  }
+
+  private enrollment(
+    kind: PersonKind,
+    personId: string,
+    now: Date,
+  ): { code: string; enrollment: EnrollmentCode } {
+    const code = newEnrollmentCode();
+    return {
+      code,
+      enrollment: {
+        codeHash: enrollmentCodeHash(code),
+        personKind: kind,
+        personId,
+        expiresAt: new Date(now.getTime() + this.enrollmentTtlMs),
+      },
+    };
+  }
+}
+
+function invalidCode(): AppError {
+  return new AppError(
+    403,
+    'invalid_enrollment_code',
+    'The enrollment code is unknown, expired or already used',
+  );
+}

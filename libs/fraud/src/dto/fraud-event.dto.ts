@@ -1,0 +1,44 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { FRAUD_EVENT_TYPES, FraudEventType } from '../domain/fraud-event';
+
+export class ListFraudEventsQuery {
+  @ApiPropertyOptional({ enum: FRAUD_EVENT_TYPES })
+  @IsOptional()
+  @IsIn(FRAUD_EVENT_TYPES)
+  type?: FraudEventType;
+
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) deviceId?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) workerId?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) siteId?: string;
+
+  @ApiPropertyOptional({ description: 'ISO-8601, inclusive' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  from?: string;
+
+  @ApiPropertyOptional({ description: 'ISO-8601, inclusive' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  to?: string;
+
+  @ApiPropertyOptional({ default: 100, maximum: 1000 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  limit?: number;
+}
+
+export class FraudEventView {
+  @ApiProperty() id!: string;
+  @ApiProperty({ enum: FRAUD_EVENT_TYPES }) type!: string;
+  @ApiPropertyOptional() deviceId?: string;
+  @ApiPropertyOptional() workerId?: string;
+  @ApiPropertyOptional() siteId?: string;
+  @ApiPropertyOptional() packetId?: string;
+  @ApiProperty() detail!: string;
+  @ApiProperty() at!: string;
+}

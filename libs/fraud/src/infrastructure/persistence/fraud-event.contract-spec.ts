@@ -1,0 +1,55 @@
+import { newId } from '@app/common';
+import { describeStoreContract } from '@app/persistence/testing/store-contract';
+import { FraudEvent } from '../../domain/fraud-event';
+import { fraudEventAdapters } from './fraud-persistence';
+
+function event(overrides: Partial<FraudEvent> = {}): FraudEvent {
+  return {
+    id: newId(),
+    type: 'invalid_signature',
+    deviceId: 'dev-1',
+    workerId: 'wrk-1',
+    siteId: 'site-1',
+    packetId: 'pkt-1',
+    detail: 'HMAC does not match',
+    at: new Date('2026-01-01T00:00:00.000Z'),
+    ...overrides,
+  };
+}
+
+describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut }) => {
+  it('should round-trip events, newest first', async () => {
+    const older = event();
+    const newer = event({ at: new Date('2026-01-02T00:00:00.000Z'), packetId: undefined });
+    await sut().recordAll([older, newer]);
+    expect(await sut().listRecent({ limit: 10 })).toEqual([newer, older]);
+  });
+
+  it('should filter by type, device, worker, site and time, and honour the limit', async () => {
+    await sut().recordAll([
+      event({ type: 'device_blocked', at: new Date('2026-01-01T00:00:00Z') }),
+      event({ deviceId: 'dev-2', at: new Date('2026-01-02T00:00:00Z') }),
+      event({ workerId: 'wrk-2', at: new Date('2026-01-03T00:00:00Z') }),
+      event({ siteId: 'site-2', at: new Date('2026-01-04T00:00:00Z') }),
+    ]);
+    const types = async (criteria: Parameters<ReturnType<typeof sut>['listRecent']>[0]) =>
+      (await sut().listRecent(criteria)).map((e) => e.at.toISOString().slice(0, 10));
+    expect(await types({ type: 'device_blocked', limit: 10 })).toEqual(['2026-01-01']);
+    expect(await types({ deviceId: 'dev-2', limit: 10 })).toEqual(['2026-01-02']);
+    expect(await types({ workerId: 'wrk-2', limit: 10 })).toEqual(['2026-01-03']);
+    expect(await types({ siteId: 'site-2', limit: 10 })).toEqual(['2026-01-04']);
+    expect(
+      await types({
+        from: new Date('2026-01-02T00:00:00Z'),
+        to: new Date('2026-01-03T00:00:00Z'),
+        limit: 10,
+      }),
+    ).toEqual(['2026-01-03', '2026-01-02']);
+    expect(await types({ limit: 1 })).toEqual(['2026-01-04']);
+  });
+
+  it('should accept an empty batch', async () => {
+    await sut().recordAll([]);
+    expect(await sut().listRecent({ limit: 5 })).toEqual([]);
+  });
+});

@@ -1,0 +1,9 @@
+import { FraudEvent, FraudEventCriteria } from '../../domain/fraud-event';
+
+/** The append-only fraud event log. */
+export abstract class FraudEventRepository {
+  /** Appends events (all or none). */
+  abstract recordAll(events: FraudEvent[]): Promise<void>;
+  /** Events matching every given criterion, newest first, at most `limit`. */
+  abstract listRecent(criteria: FraudEventCriteria): Promise<FraudEvent[]>;
+}

@@ -1,0 +1,18 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+
+@Schema({ collection: 'fraud_events', versionKey: false })
+export class FraudEventDocument {
+  @Prop({ type: String, required: true }) _id!: string;
+  @Prop({ required: true }) type!: string;
+  @Prop() deviceId?: string;
+  @Prop() workerId?: string;
+  @Prop() siteId?: string;
+  @Prop() packetId?: string;
+  @Prop({ required: true }) detail!: string;
+  @Prop({ required: true }) at!: Date;
+}
+export const FraudEventSchema = SchemaFactory.createForClass(FraudEventDocument);
+FraudEventSchema.index({ at: -1 });
+FraudEventSchema.index({ deviceId: 1, at: -1 });
+FraudEventSchema.index({ workerId: 1, at: -1 });
+FraudEventSchema.index({ siteId: 1, at: -1 });

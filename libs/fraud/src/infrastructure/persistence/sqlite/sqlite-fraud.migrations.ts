@@ -1,0 +1,24 @@
+import { SqliteMigration } from '@app/persistence';
+
+export const FRAUD_SQLITE_MIGRATIONS: SqliteMigration[] = [
+  {
+    version: 1,
+    name: 'fraud events',
+    up: `
+      CREATE TABLE fraud_events (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        device_id TEXT,
+        worker_id TEXT,
+        site_id TEXT,
+        packet_id TEXT,
+        detail TEXT NOT NULL,
+        at TEXT NOT NULL
+      );
+      CREATE INDEX fraud_events_at ON fraud_events (at);
+      CREATE INDEX fraud_events_device ON fraud_events (device_id, at);
+      CREATE INDEX fraud_events_worker ON fraud_events (worker_id, at);
+      CREATE INDEX fraud_events_site ON fraud_events (site_id, at);
+    `,
+  },
+];

@@ -1,0 +1,66 @@
+import { jcs, sha256Hex } from '@app/common';
+import { AttendancePayload } from './attendance-packet';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** What the ledger keeps of a packet: the payload as signed, and the device's signature. */
+export interface AttendanceData extends AttendancePayload {
+  signature: string;
+}
+
+export interface AttendanceMeta {
+  isOfflineSync: boolean;
+  /** ISO-8601: dates inside hashed values are strings, so they are read back exactly as hashed. */
+  syncTimestamp: string;
+  deviceTrustScore: number;
+}
+
+/** One immutable link of a site's chain. */
+export interface AttendanceLog {
+  siteId: string;
+  seq: number;
+  prevHash: string;
+  recordHash: string;
+  data: AttendanceData;
+  meta: AttendanceMeta;
+}
+
+/** A packet accepted by sync, waiting for its place in its site's chain. */
+export interface PendingLogEntry {
+  siteId: string;
+  packetId: string;
+  data: AttendanceData;
+  meta: AttendanceMeta;
+}
+
+/** recordHash = SHA-256 hex of JCS({siteId, seq, prevHash, data, meta}). */
+export function computeRecordHash(
+  link: Pick<AttendanceLog, 'siteId' | 'seq' | 'prevHash' | 'data' | 'meta'>,
+): string {
+  return sha256Hex(
+    jcs({
+      siteId: link.siteId,
+      seq: link.seq,
+      prevHash: link.prevHash,
+      data: link.data,
+      meta: link.meta,
+    }),
+  );
+}
+
+/** The next link after `head` (seq 0 and GENESIS_HASH for an empty chain). */
+export function linkAfter(
+  head: { seq: number; recordHash: string },
+  entry: PendingLogEntry,
+): AttendanceLog {
+  const link = {
+    siteId: entry.siteId,
+    seq: head.seq + 1,
+    prevHash: head.recordHash,
+    data: entry.data,
+    meta: entry.meta,
+  };
+  return { ...link, recordHash: computeRecordHash(link) };
+}
+
+export const EMPTY_HEAD = { seq: 0, recordHash: GENESIS_HASH };

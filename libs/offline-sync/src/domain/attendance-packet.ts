@@ -1,0 +1,72 @@
+/** What a worker phone signs (RFC 8785 JCS, HMAC-SHA256 with the device secret). */
+export interface AttendancePayload {
+  packetId: string;
+  workerId: string;
+  siteId: string;
+  deviceId: string;
+  type: 'check_in' | 'check_out';
+  /** ISO-8601 UTC, kept exactly as signed. */
+  timestamp: string;
+  geo: { lat: number; lng: number; accuracyM: number };
+}
+
+export interface SignedPacket {
+  payload: unknown;
+  signature: string;
+}
+
+export const PACKET_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const TIMESTAMP_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+const SIGNATURE_PATTERN = /^[0-9a-f]{64}$/;
+const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const PAYLOAD_KEYS = ['deviceId', 'geo', 'packetId', 'siteId', 'timestamp', 'type', 'workerId'];
+const GEO_KEYS = ['accuracyM', 'lat', 'lng'];
+
+export type PacketShape =
+  { ok: true; payload: AttendancePayload; at: Date } | { ok: false; detail: string };
+
+/**
+ * Checks a packet's shape without trusting it: exact keys, a lowercase UUID packetId, a UTC
+ * ISO-8601 timestamp that names a real instant, finite coordinates and a lowercase hex
+ * signature. Nothing is normalized: the payload is kept exactly as it was signed.
+ */
+export function checkPacketShape(packet: SignedPacket): PacketShape {
+  const p = packet.payload as Record<string, unknown> | null;
+  if (!p || typeof p !== 'object' || Array.isArray(p)) return bad('payload must be an object');
+  if (!sameKeys(p, PAYLOAD_KEYS))
+    return bad(`payload must have exactly: ${PAYLOAD_KEYS.join(', ')}`);
+  if (typeof p.packetId !== 'string' || !PACKET_ID_PATTERN.test(p.packetId))
+    return bad('packetId must be a lowercase UUID');
+  for (const key of ['workerId', 'siteId', 'deviceId'] as const) {
+    if (typeof p[key] !== 'string' || !ID_PATTERN.test(p[key])) return bad(`${key} is invalid`);
+  }
+  if (p.type !== 'check_in' && p.type !== 'check_out')
+    return bad('type must be check_in or check_out');
+  if (typeof p.timestamp !== 'string' || !TIMESTAMP_PATTERN.test(p.timestamp))
+    return bad('timestamp must be ISO-8601 UTC (…Z)');
+  const at = new Date(p.timestamp);
+  if (Number.isNaN(at.getTime()) || at.toISOString().slice(0, 19) !== p.timestamp.slice(0, 19))
+    return bad('timestamp is not a real instant');
+  const geo = p.geo as Record<string, unknown> | null;
+  if (!geo || typeof geo !== 'object' || Array.isArray(geo) || !sameKeys(geo, GEO_KEYS))
+    return bad('geo must be {lat, lng, accuracyM}');
+  if (!inRange(geo.lat, -90, 90) || !inRange(geo.lng, -180, 180))
+    return bad('geo coordinates are out of range');
+  if (!inRange(geo.accuracyM, 0, 100_000)) return bad('geo.accuracyM is out of range');
+  if (typeof packet.signature !== 'string' || !SIGNATURE_PATTERN.test(packet.signature))
+    return bad('signature must be 64 lowercase hex characters');
+  return { ok: true, payload: p as unknown as AttendancePayload, at };
+}
+
+function bad(detail: string): PacketShape {
+  return { ok: false, detail };
+}
+
+function sameKeys(value: Record<string, unknown>, keys: string[]): boolean {
+  const own = Object.keys(value).sort();
+  return own.length === keys.length && own.every((k, i) => k === keys[i]);
+}
+
+function inRange(value: unknown, min: number, max: number): boolean {
+  return typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max;
+}

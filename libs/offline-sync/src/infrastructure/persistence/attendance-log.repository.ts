@@ -1,0 +1,21 @@
+import { AttendanceLog, PendingLogEntry } from '../../domain/attendance-log';
+
+export type AppendResult =
+  { status: 'appended'; log: AttendanceLog } | { status: 'duplicate'; log: AttendanceLog };
+
+/**
+ * The ledger: one hash chain per site. Appends are serialized per chain by the store, and a
+ * packetId is stored at most once, whatever the concurrency.
+ */
+export abstract class AttendanceLogRepository {
+  /**
+   * Appends entries in order, each to the head of its site's chain. An entry whose packetId is
+   * already stored (earlier, concurrently, or earlier in the same call) is not appended; its
+   * stored link is returned as `duplicate`. Results are in the order of `entries`.
+   */
+  abstract appendToChains(entries: PendingLogEntry[]): Promise<AppendResult[]>;
+  /** The stored links of these packetIds (missing ones are absent from the map). */
+  abstract findByPacketIds(packetIds: string[]): Promise<Map<string, AttendanceLog>>;
+  /** Up to `limit` links of a chain with seq > afterSeq, in seq order. */
+  abstract readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]>;
+}

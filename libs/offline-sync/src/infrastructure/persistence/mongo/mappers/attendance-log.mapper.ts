@@ -1,0 +1,44 @@
+import { AttendanceData, AttendanceLog, AttendanceMeta } from '../../../../domain/attendance-log';
+import { LedgerCheckpoint } from '../../../../domain/ledger-checkpoint';
+import { AttendanceLogDocument, LedgerCheckpointDocument } from '../schemas/attendance-log.schema';
+
+export class AttendanceLogMongoMapper {
+  static toDomain(doc: AttendanceLogDocument): AttendanceLog {
+    return {
+      siteId: doc.siteId,
+      seq: doc.seq,
+      prevHash: doc.prevHash,
+      recordHash: doc.recordHash,
+      data: doc.data as unknown as AttendanceData,
+      meta: doc.meta as unknown as AttendanceMeta,
+    };
+  }
+
+  static toPersistence(log: AttendanceLog): AttendanceLogDocument {
+    return {
+      siteId: log.siteId,
+      seq: log.seq,
+      packetId: log.data.packetId,
+      prevHash: log.prevHash,
+      recordHash: log.recordHash,
+      data: { ...log.data, geo: { ...log.data.geo } },
+      meta: { ...log.meta },
+    };
+  }
+
+  static checkpointToDomain(doc: LedgerCheckpointDocument): LedgerCheckpoint {
+    return {
+      siteId: doc.siteId,
+      seq: doc.seq,
+      headHash: doc.headHash,
+      signedAt: doc.signedAt,
+      kid: doc.kid,
+      alg: 'ES256',
+      signature: doc.signature,
+    };
+  }
+
+  static checkpointToPersistence(c: LedgerCheckpoint): LedgerCheckpointDocument {
+    return { ...c };
+  }
+}

@@ -1,0 +1,76 @@
+import { OnModuleInit } from '@nestjs/common';
+import type { Model } from 'mongoose';
+import { MongoStoreHandle } from '@app/persistence';
+import {
+  AttendanceLog,
+  EMPTY_HEAD,
+  linkAfter,
+  PendingLogEntry,
+} from '../../../../domain/attendance-log';
+import { AppendResult, AttendanceLogRepository } from '../../attendance-log.repository';
+import { AttendanceLogMongoMapper as Mapper } from '../mappers/attendance-log.mapper';
+import { AttendanceLogDocument, AttendanceLogSchema } from '../schemas/attendance-log.schema';
+
+const MAX_ATTEMPTS = 200;
+
+/**
+ * MongoDB adapter. The unique (siteId, seq) index is the chain lock: two writers that read
+ * the same head build the same seq, one insert wins, the other gets a duplicate-key error,
+ * re-reads the head and tries again. The unique packetId index makes a replay a duplicate.
+ */
+export class MongoAttendanceLogRepository extends AttendanceLogRepository implements OnModuleInit {
+  private readonly logs: Model<AttendanceLogDocument>;
+
+  constructor(store: MongoStoreHandle) {
+    super();
+    this.logs = store.connection.model(AttendanceLogDocument.name, AttendanceLogSchema);
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.logs.init();
+  }
+
+  async appendToChains(entries: PendingLogEntry[]): Promise<AppendResult[]> {
+    const results: AppendResult[] = [];
+    for (const entry of entries) results.push(await this.appendOne(entry));
+    return results;
+  }
+
+  private async appendOne(entry: PendingLogEntry): Promise<AppendResult> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const existing = await this.logs
+        .findOne({ packetId: entry.packetId })
+        .lean<AttendanceLogDocument>();
+      if (existing) return { status: 'duplicate', log: Mapper.toDomain(existing) };
+      const headDoc = await this.logs
+        .findOne({ siteId: entry.siteId }, { seq: 1, recordHash: 1 })
+        .sort({ seq: -1 })
+        .lean<Pick<AttendanceLogDocument, 'seq' | 'recordHash'>>();
+      const log = linkAfter(headDoc ?? EMPTY_HEAD, entry);
+      try {
+        await this.logs.create(Mapper.toPersistence(log));
+        return { status: 'appended', log };
+      } catch (error) {
+        if ((error as { code?: number }).code !== 11000) throw error;
+        // lost the race for this seq (or this packetId): read again
+      }
+    }
+    throw new Error(`could not append to chain ${entry.siteId} after ${MAX_ATTEMPTS} attempts`);
+  }
+
+  async findByPacketIds(packetIds: string[]): Promise<Map<string, AttendanceLog>> {
+    const docs = await this.logs
+      .find({ packetId: { $in: [...new Set(packetIds)] } })
+      .lean<AttendanceLogDocument[]>();
+    return new Map(docs.map((d) => [d.packetId, Mapper.toDomain(d)]));
+  }
+
+  async readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {
+    const docs = await this.logs
+      .find({ siteId, seq: { $gt: afterSeq } })
+      .sort({ seq: 1 })
+      .limit(limit)
+      .lean<AttendanceLogDocument[]>();
+    return docs.map(Mapper.toDomain);
+  }
+}

@@ -1,0 +1,29 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+
+@Schema({ collection: 'attendance_logs', versionKey: false })
+export class AttendanceLogDocument {
+  @Prop({ required: true }) siteId!: string;
+  @Prop({ required: true }) seq!: number;
+  @Prop({ required: true }) packetId!: string;
+  @Prop({ required: true }) prevHash!: string;
+  @Prop({ required: true }) recordHash!: string;
+  /** Stored as hashed: strings and numbers only (dates are ISO strings). */
+  @Prop({ type: Object, required: true }) data!: Record<string, unknown>;
+  @Prop({ type: Object, required: true }) meta!: Record<string, unknown>;
+}
+export const AttendanceLogSchema = SchemaFactory.createForClass(AttendanceLogDocument);
+AttendanceLogSchema.index({ siteId: 1, seq: 1 }, { unique: true });
+AttendanceLogSchema.index({ packetId: 1 }, { unique: true });
+
+@Schema({ collection: 'ledger_checkpoints', versionKey: false })
+export class LedgerCheckpointDocument {
+  @Prop({ required: true }) siteId!: string;
+  @Prop({ required: true }) seq!: number;
+  @Prop({ required: true }) headHash!: string;
+  @Prop({ required: true }) signedAt!: string;
+  @Prop({ required: true }) kid!: string;
+  @Prop({ required: true }) alg!: string;
+  @Prop({ required: true }) signature!: string;
+}
+export const LedgerCheckpointSchema = SchemaFactory.createForClass(LedgerCheckpointDocument);
+LedgerCheckpointSchema.index({ siteId: 1, seq: 1 }, { unique: true });

@@ -1,0 +1,79 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { SqliteStoreHandle } from '@app/persistence';
+import {
+  AttendanceLog,
+  EMPTY_HEAD,
+  linkAfter,
+  PendingLogEntry,
+} from '../../../../domain/attendance-log';
+import { AppendResult, AttendanceLogRepository } from '../../attendance-log.repository';
+import {
+  AttendanceLogRow,
+  AttendanceLogSqliteMapper as Mapper,
+} from '../mappers/attendance-log.mapper';
+import { LEDGER_SQLITE_MIGRATIONS } from '../sqlite-ledger.migrations';
+
+/**
+ * One `BEGIN IMMEDIATE` transaction per call: it takes the write lock before reading the
+ * heads, so no other connection (or process) can append between the read and the writes.
+ * UNIQUE(packet_id) and PRIMARY KEY(site_id, seq) back this up in the schema.
+ */
+export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
+  private readonly db: Database;
+  private readonly insert: Statement;
+  private readonly head: Statement<[string], { seq: number; record_hash: string }>;
+  private readonly byPacketId: Statement<[string], AttendanceLogRow>;
+
+  constructor(store: SqliteStoreHandle) {
+    super();
+    store.migrate('offline-sync.ledger', LEDGER_SQLITE_MIGRATIONS);
+    this.db = store.db;
+    this.insert = this.db.prepare(
+      `INSERT INTO attendance_logs (site_id, seq, packet_id, prev_hash, record_hash, data, meta)
+       VALUES (@site_id, @seq, @packet_id, @prev_hash, @record_hash, @data, @meta)`,
+    );
+    this.head = this.db.prepare(
+      'SELECT seq, record_hash FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1',
+    );
+    this.byPacketId = this.db.prepare('SELECT * FROM attendance_logs WHERE packet_id = ?');
+  }
+
+  async appendToChains(entries: PendingLogEntry[]): Promise<AppendResult[]> {
+    if (entries.length === 0) return [];
+    const append = this.db.transaction((batch: PendingLogEntry[]): AppendResult[] => {
+      const heads = new Map<string, { seq: number; recordHash: string }>();
+      return batch.map((entry): AppendResult => {
+        const existing = this.byPacketId.get(entry.packetId);
+        if (existing) return { status: 'duplicate', log: Mapper.toDomain(existing) };
+        let head = heads.get(entry.siteId);
+        if (!head) {
+          const row = this.head.get(entry.siteId);
+          head = row ? { seq: row.seq, recordHash: row.record_hash } : EMPTY_HEAD;
+        }
+        const log = linkAfter(head, entry);
+        this.insert.run(Mapper.toPersistence(log));
+        heads.set(entry.siteId, { seq: log.seq, recordHash: log.recordHash });
+        return { status: 'appended', log };
+      });
+    });
+    return append.immediate(entries);
+  }
+
+  async findByPacketIds(packetIds: string[]): Promise<Map<string, AttendanceLog>> {
+    const found = new Map<string, AttendanceLog>();
+    for (const id of new Set(packetIds)) {
+      const row = this.byPacketId.get(id);
+      if (row) found.set(id, Mapper.toDomain(row));
+    }
+    return found;
+  }
+
+  async readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {
+    return this.db
+      .prepare<[string, number, number], AttendanceLogRow>(
+        'SELECT * FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+      )
+      .all(siteId, afterSeq, limit)
+      .map(Mapper.toDomain);
+  }
+}

@@ -1,0 +1,280 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { AppConfig, AppError, hmacSha256Hex, jcs, safeEqual } from '@app/common';
+import {
+  OfflineTokenClaims,
+  TokenManager,
+  WorkerDevice,
+  WorkerDeviceService,
+} from '@app/device-trust';
+import { FraudEventInput, FraudService } from '@app/fraud';
+import { AttendanceData, AttendanceLog, PendingLogEntry } from './domain/attendance-log';
+import { AttendancePayload, checkPacketShape, SignedPacket } from './domain/attendance-packet';
+import { PacketResult, RejectionReason, SyncOutcome } from './domain/sync-result';
+import { LedgerService } from './ledger.service';
+
+type Verdict =
+  | {
+      kind: 'rejected';
+      packetId: string;
+      reason: RejectionReason;
+      detail: string;
+      payload?: AttendancePayload;
+    }
+  | { kind: 'committed'; packetId: string; log: AttendanceLog }
+  | { kind: 'candidate'; packetId: string; payload: AttendancePayload; entry: PendingLogEntry };
+
+/**
+ * Batch sync of signed offline attendance packets: the token says which device, worker and
+ * sites; each packet must carry the device's HMAC over its JCS form and fall inside the time
+ * limits. Accepted packets go to the ledger; every rejection becomes a fraud event.
+ */
+@Injectable()
+export class OfflineSyncService {
+  private readonly logger = new Logger(OfflineSyncService.name);
+  private readonly limits: AppConfig['offlineSync'];
+
+  constructor(
+    private readonly tokens: TokenManager,
+    private readonly devices: WorkerDeviceService,
+    private readonly ledger: LedgerService,
+    private readonly fraud: FraudService,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.limits = config.get('offlineSync', { infer: true });
+  }
+
+  async sync(
+    bearer: string | undefined,
+    packets: SignedPacket[],
+    now = new Date(),
+  ): Promise<SyncOutcome> {
+    if (packets.length > this.limits.maxPacketsPerBatch) {
+      throw new AppError(
+        413,
+        'too_many_packets',
+        `A batch holds at most ${this.limits.maxPacketsPerBatch} packets`,
+      );
+    }
+    const claims = await this.authenticate(bearer, now);
+    const device = await this.activeDevice(claims);
+    const secret = this.devices.secretOf(device);
+
+    const verdicts = packets.map((packet) => this.judge(packet, claims, device, secret, now));
+    const signed =
+      packets.length > 0 &&
+      verdicts.every((v) => v.kind === 'rejected' && v.reason === 'invalid_signature');
+    if (signed) {
+      await this.fraud.recordAll(
+        verdicts.map((v) => this.fraudOf(v, claims)).filter((e) => e !== undefined),
+      );
+      throw new AppError(
+        403,
+        'invalid_signatures',
+        'No packet in the batch carries a valid device signature',
+      );
+    }
+
+    const committed = await this.ledger.findCommitted(
+      verdicts.filter((v) => v.kind === 'candidate').map((v) => v.packetId),
+    );
+    const settled = verdicts.map((v) =>
+      v.kind === 'candidate' ? this.againstCommitted(v, committed.get(v.packetId)) : v,
+    );
+    const candidates = settled.filter((v) => v.kind === 'candidate');
+    const appended = await this.ledger.append(candidates.map((c) => c.entry));
+
+    const results: PacketResult[] = [];
+    const fraudEvents: FraudEventInput[] = [];
+    let next = 0;
+    for (const verdict of settled) {
+      if (verdict.kind === 'candidate') {
+        const outcome = appended[next++];
+        if (outcome.status === 'appended') {
+          results.push({
+            packetId: verdict.packetId,
+            status: 'accepted',
+            seq: outcome.log.seq,
+            recordHash: outcome.log.recordHash,
+          });
+          continue;
+        }
+        const raced = this.againstCommitted(verdict, outcome.log);
+        if (raced.kind === 'committed') results.push(duplicateOf(raced.log));
+        else if (raced.kind === 'rejected') {
+          results.push({ packetId: raced.packetId, status: 'rejected', reason: raced.reason });
+          fraudEvents.push(this.fraudOf(raced, claims)!);
+        }
+        continue;
+      }
+      if (verdict.kind === 'committed') {
+        results.push(duplicateOf(verdict.log));
+        continue;
+      }
+      results.push({ packetId: verdict.packetId, status: 'rejected', reason: verdict.reason });
+      fraudEvents.push(this.fraudOf(verdict, claims)!);
+    }
+    await this.fraud.recordAll(fraudEvents);
+    await this.devices.touch(device.deviceId, now);
+    const outcome = summarize(results);
+    this.logger.log(
+      {
+        deviceId: device.deviceId,
+        accepted: outcome.accepted,
+        duplicates: outcome.duplicates,
+        rejected: outcome.rejected,
+      },
+      'Offline batch synced',
+    );
+    return outcome;
+  }
+
+  private async authenticate(bearer: string | undefined, now: Date): Promise<OfflineTokenClaims> {
+    const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(bearer ?? '');
+    if (!match)
+      throw new AppError(401, 'missing_token', 'Authorization: Bearer <offline token> is required');
+    const check = this.tokens.verify(match[1], now, this.limits.maxClockSkewSeconds);
+    if (!check.ok) {
+      await this.fraud.record({
+        type: 'invalid_token',
+        detail: `offline token refused: ${check.failure}`,
+      });
+      throw new AppError(403, 'invalid_token', `The offline token is not valid (${check.failure})`);
+    }
+    return check.claims;
+  }
+
+  private async activeDevice(claims: OfflineTokenClaims): Promise<WorkerDevice> {
+    const device = await this.devices.find(claims.deviceId);
+    if (!device) {
+      await this.fraud.record({
+        type: 'unknown_device',
+        deviceId: claims.deviceId,
+        workerId: claims.workerId,
+        detail: 'token names an unregistered device',
+      });
+      throw new AppError(403, 'unknown_device', 'The device of this token is not registered');
+    }
+    if (device.isBlocked) {
+      await this.fraud.record({
+        type: 'device_blocked',
+        deviceId: device.deviceId,
+        workerId: claims.workerId,
+        detail: 'sync attempted by a blocked device',
+      });
+      throw new AppError(403, 'device_blocked', 'This device is blocked');
+    }
+    return device;
+  }
+
+  /** Everything that can be decided about one packet without the ledger. */
+  private judge(
+    packet: SignedPacket,
+    claims: OfflineTokenClaims,
+    device: WorkerDevice,
+    secret: Buffer,
+    now: Date,
+  ): Verdict {
+    const rawId = (packet?.payload as { packetId?: unknown } | undefined)?.packetId;
+    const shape = checkPacketShape(packet);
+    if (!shape.ok) {
+      return {
+        kind: 'rejected',
+        packetId: typeof rawId === 'string' ? rawId.slice(0, 64) : '',
+        reason: 'malformed_packet',
+        detail: shape.detail,
+      };
+    }
+    const p = shape.payload;
+    const reject = (reason: RejectionReason, detail: string): Verdict => ({
+      kind: 'rejected',
+      packetId: p.packetId,
+      reason,
+      detail,
+      payload: p,
+    });
+    if (p.deviceId !== claims.deviceId)
+      return reject('device_mismatch', 'packet deviceId is not the token device');
+    const expected = Buffer.from(hmacSha256Hex(secret, jcs(p)), 'hex');
+    if (!safeEqual(expected, Buffer.from(packet.signature, 'hex')))
+      return reject('invalid_signature', 'HMAC over the JCS payload does not match');
+    if (p.workerId !== claims.workerId)
+      return reject('worker_mismatch', 'packet workerId is not the token worker');
+    if (!claims.siteIds.includes(p.siteId))
+      return reject('site_not_allowed', 'the token does not allow this site');
+    const at = shape.at.getTime();
+    const skewMs = this.limits.maxClockSkewSeconds * 1000;
+    if (at > now.getTime() + skewMs)
+      return reject(
+        'timestamp_in_future',
+        'timestamp is ahead of server time beyond the allowed skew',
+      );
+    if (at < now.getTime() - this.limits.maxOfflineAgeSeconds * 1000)
+      return reject('timestamp_too_old', 'timestamp is older than the offline limit');
+    if (at < claims.notBefore.getTime() - skewMs || at > claims.expiresAt.getTime())
+      return reject('outside_token_window', 'timestamp is outside the token validity window');
+    const data: AttendanceData = { ...p, geo: { ...p.geo }, signature: packet.signature };
+    return {
+      kind: 'candidate',
+      packetId: p.packetId,
+      payload: p,
+      entry: {
+        siteId: p.siteId,
+        packetId: p.packetId,
+        data,
+        meta: {
+          isOfflineSync: true,
+          syncTimestamp: now.toISOString(),
+          deviceTrustScore: device.trustScore,
+        },
+      },
+    };
+  }
+
+  /** A packetId already in the ledger: the same packet again is a duplicate; different content is a conflict. */
+  private againstCommitted(
+    candidate: Extract<Verdict, { kind: 'candidate' }>,
+    stored: AttendanceLog | undefined,
+  ): Verdict {
+    if (!stored) return candidate;
+    if (jcs(stored.data) === jcs(candidate.entry.data))
+      return { kind: 'committed', packetId: candidate.packetId, log: stored };
+    return {
+      kind: 'rejected',
+      packetId: candidate.packetId,
+      reason: 'packet_id_conflict',
+      detail: 'packetId is already in the ledger with other content',
+      payload: candidate.payload,
+    };
+  }
+
+  private fraudOf(verdict: Verdict, claims: OfflineTokenClaims): FraudEventInput | undefined {
+    if (verdict.kind !== 'rejected') return undefined;
+    return {
+      type: verdict.reason,
+      deviceId: claims.deviceId,
+      workerId: verdict.payload?.workerId ?? claims.workerId,
+      siteId: verdict.payload?.siteId,
+      packetId: verdict.packetId || undefined,
+      detail: verdict.detail,
+    };
+  }
+}
+
+function duplicateOf(log: AttendanceLog): PacketResult {
+  return {
+    packetId: log.data.packetId,
+    status: 'duplicate',
+    seq: log.seq,
+    recordHash: log.recordHash,
+  };
+}
+
+function summarize(results: PacketResult[]): SyncOutcome {
+  return {
+    results,
+    accepted: results.filter((r) => r.status === 'accepted').length,
+    duplicates: results.filter((r) => r.status === 'duplicate').length,
+    rejected: results.filter((r) => r.status === 'rejected').length,
+  };
+}

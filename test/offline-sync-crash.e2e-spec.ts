@@ -1,0 +1,103 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { http } from './support/test-app';
+import { enrollPhone, Packet, signPacket, syncBatch } from './support/worker-client';
+
+interface Server {
+  child: ChildProcess;
+  baseUrl: string;
+}
+
+function startServer(dataDir: string): Promise<Server> {
+  const child = spawn(
+    process.execPath,
+    ['-r', '@swc-node/register', 'test/support/crash-server.ts'],
+    {
+      cwd: join(__dirname, '..'),
+      env: { ...process.env, DATA_DIR: dataDir, NODE_ENV: 'test', LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const match = /listening (\d+)/.exec(out);
+      if (match) resolve({ child, baseUrl: `http://127.0.0.1:${match[1]}` });
+    });
+    child.on('exit', (code) => reject(new Error(`server exited (${code}): ${err}`)));
+  });
+}
+
+function kill(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (server.child.exitCode !== null || server.child.signalCode !== null) return resolve();
+    server.child.once('exit', () => resolve());
+    server.child.kill('SIGKILL');
+  });
+}
+
+describe('offline sync crash recovery (e2e)', () => {
+  let dataDir: string;
+  let server: Server | undefined;
+  beforeAll(() => (dataDir = mkdtempSync(join(tmpdir(), 'mdai-crash-'))));
+  afterAll(async () => {
+    if (server) await kill(server);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('should end with every packet in the ledger exactly once after a SIGKILL mid-sync and a retry', async () => {
+    server = await startServer(dataDir);
+    const secrets = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8'));
+    const admin = secrets.ADMIN_API_KEYS as string;
+    const phone = await enrollPhone(server.baseUrl, admin);
+    const batches: Packet[][] = Array.from({ length: 6 }, () =>
+      Array.from({ length: 500 }, () => signPacket(phone)),
+    );
+
+    // send everything at once and kill the server as soon as the first batch is answered
+    const answered: boolean[] = batches.map(() => false);
+    const crashing = server;
+    let killed: Promise<void> | undefined;
+    await Promise.allSettled(
+      batches.map(async (packets, i) => {
+        const res = await syncBatch(crashing.baseUrl, phone.token, packets);
+        answered[i] = res.status === 200;
+        killed ??= kill(crashing);
+      }),
+    );
+    await (killed ?? kill(crashing));
+    expect(answered.filter(Boolean).length).toBeLessThan(batches.length);
+
+    server = await startServer(dataDir);
+    const retried = batches.map(() => ({ accepted: 0, duplicates: 0 }));
+    for (const [i, packets] of batches.entries()) {
+      const res = await syncBatch(server.baseUrl, phone.token, packets);
+      expect(res.status).toBe(200);
+      expect(res.body.rejected).toBe(0);
+      retried[i] = { accepted: res.body.accepted, duplicates: res.body.duplicates };
+    }
+    // every batch answered before the crash comes back as all duplicates
+    for (const [i, ok] of answered.entries()) if (ok) expect(retried[i].duplicates).toBe(500);
+
+    const exported = await fetch(`${server.baseUrl}/api/v5/ledger/${phone.siteId}/export`, {
+      headers: { 'x-api-key': admin },
+    });
+    const lines = (await exported.text())
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    const ids = lines.map((l) => l.data.packetId as string);
+    expect(ids).toHaveLength(3000);
+    expect(new Set(ids).size).toBe(3000);
+    expect(new Set(ids)).toEqual(new Set(batches.flat().map((p) => p.payload.packetId)));
+    const verdict = await http(server.baseUrl, 'GET', `/api/v5/ledger/${phone.siteId}/verify`, {
+      key: admin,
+    });
+    expect(verdict.body).toMatchObject({ ok: true, length: 3000 });
+  }, 60_000);
+});

@@ -1,0 +1,101 @@
+/**
+ * A worker phone, written from the protocol description only: its own RFC 8785 (JCS)
+ * serializer and HMAC, not the server's helpers, so a test passing with it shows that an
+ * independent client interoperates.
+ */
+import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { http } from './test-app';
+
+/** JCS for the values packets carry: sorted keys (UTF-16 code units), no whitespace, ES number form. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(',')}}`;
+}
+
+export function hmacHex(secret: Buffer, text: string): string {
+  return createHmac('sha256', secret).update(text, 'utf8').digest('hex');
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+export interface Phone {
+  deviceId: string;
+  workerId: string;
+  siteId: string;
+  secret: Buffer;
+  token: string;
+  tokenExpiresAt: string;
+  trustScore: number;
+}
+
+export interface Packet {
+  payload: Record<string, any>;
+  signature: string;
+}
+
+/** Creates a site (unless given) and a worker, and registers a phone for the worker. */
+export async function enrollPhone(
+  baseUrl: string,
+  adminKey: string,
+  siteId?: string,
+): Promise<Phone> {
+  if (!siteId) {
+    const site = await http(baseUrl, 'POST', '/api/v5/sites', {
+      key: adminKey,
+      body: { name: 'Tower B', geo: { lat: 28.6139, lng: 77.209 }, radiusM: 150 },
+    });
+    expect(site.status).toBe(201);
+    siteId = site.body.siteId as string;
+  }
+  const worker = await http(baseUrl, 'POST', '/api/v5/workers', {
+    key: adminKey,
+    body: { name: 'Sita Devi', phone: '+91 98100 00001', siteIds: [siteId] },
+  });
+  expect(worker.status).toBe(201);
+  const reg = await http(baseUrl, 'POST', '/api/v5/device/register', {
+    body: {
+      enrollmentCode: worker.body.enrollmentCode,
+      fingerprint: { os: 'Android 14', model: 'Redmi Note 12', simHash: 'f00dfeedcafe0001' },
+    },
+  });
+  expect(reg.status).toBe(201);
+  return {
+    deviceId: reg.body.deviceId,
+    workerId: worker.body.workerId,
+    siteId,
+    secret: Buffer.from(reg.body.deviceSecret, 'base64'),
+    token: reg.body.offlineToken,
+    tokenExpiresAt: reg.body.offlineTokenExpiresAt,
+    trustScore: reg.body.trustScore,
+  };
+}
+
+export function signPacket(
+  phone: Phone,
+  overrides: Record<string, unknown> = {},
+  secret = phone.secret,
+): Packet {
+  const payload = {
+    packetId: randomUUID(),
+    workerId: phone.workerId,
+    siteId: phone.siteId,
+    deviceId: phone.deviceId,
+    type: 'check_in',
+    timestamp: new Date(Date.now() - 60_000).toISOString(),
+    geo: { lat: 28.61391, lng: 77.20902, accuracyM: 8.5 },
+    ...overrides,
+  };
+  return { payload, signature: hmacHex(secret, canonicalJson(payload)) };
+}
+
+export function syncBatch(baseUrl: string, token: string, packets: Packet[]) {
+  return http(baseUrl, 'POST', '/api/v5/sync', {
+    headers: { authorization: `Bearer ${token}` },
+    body: { packets },
+  });
+}
