@@ -86,3 +86,23 @@ describe('loadConfig', () => {
     });
   });
 });
+
+describe('loadConfig: OFFLINE_TOKEN_PRIVATE_KEY', () => {
+  it('should accept a PEM written on one line with \\n escapes (as env files hold it)', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'mdai-config-pem-'));
+    try {
+      const { generateKeyPairSync } =
+        jest.requireActual<typeof import('node:crypto')>('node:crypto');
+      const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+        .privateKey.export({ type: 'pkcs8', format: 'pem' })
+        .toString();
+      const config = loadConfig({
+        DATA_DIR: dataDir,
+        OFFLINE_TOKEN_PRIVATE_KEY: pem.replace(/\n/g, '\\n'),
+      });
+      expect(config.offlineSync.signingKey.asymmetricKeyType).toBe('ec');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -35,7 +35,11 @@ export function offlineSyncConfig(env: Env): OfflineSyncSettings {
   const v = validateEnv(OfflineSyncEnv, env);
   let signingKey: KeyObject;
   try {
-    signingKey = createPrivateKey({ key: v.OFFLINE_TOKEN_PRIVATE_KEY, format: 'pem' });
+    // env files cannot hold newlines: accept a PEM written on one line with \n escapes
+    signingKey = createPrivateKey({
+      key: v.OFFLINE_TOKEN_PRIVATE_KEY.replace(/\\n/g, '\n'),
+      format: 'pem',
+    });
   } catch {
     throw new ConfigError('OFFLINE_TOKEN_PRIVATE_KEY', 'must be a PEM private key');
   }
