@@ -2,7 +2,8 @@
  * Relay benchmark.
  * 1. Throughput and latency at 1,000 paired sessions: every phone sends 20 frames to its kiosk
  *    at once; our relay (auth'd sessions, parsing, platform-id filter, metrics) against a bare
- *    `ws` forwarder driven by the same client code in the same run.
+ *    `ws` forwarder driven by the same client code in the same run. Each server runs in its own
+ *    process (its own core), the clients in this one.
  * 2. Memory per idle paired session at 10,000 sessions: 20,000 sockets. This machine allows
  *    20,000 open files per process, so the sessions are split the way production runs them: phones
  *    on API instance A, kiosks on instance B, paired over the local Redis; the baseline is two
@@ -13,9 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { createApp } from '@app/api/bootstrap';
 import { BenchChild } from './support/child';
-import { startBareForwarder } from './support/bare-forwarder';
 import { now, percentile, printRows } from './support';
 
 const SESSIONS = Number(process.env.BENCH_RELAY_SESSIONS ?? 1000);
@@ -102,8 +101,8 @@ const frame = (seq: number, t: number) =>
   JSON.stringify({ type: 'to_device', data: { seq, t, note: 'look at the camera' } });
 
 async function baselineThroughput() {
-  const forwarder = await startBareForwarder();
-  const base = `ws://127.0.0.1:${forwarder.port}`;
+  const forwarder = BenchChild.start('support/bare-forwarder.ts');
+  const base = `ws://127.0.0.1:${await forwarder.expect('READY')}`;
   const pairs = await inBatches(SESSIONS, 50, async (i) => ({
     mobile: await openSocket(`${base}/?s=${i}&r=m`),
     device: await openSocket(`${base}/?s=${i}&r=d`),
@@ -113,7 +112,7 @@ async function baselineThroughput() {
     p.mobile.terminate();
     p.device.terminate();
   }
-  await forwarder.close();
+  await forwarder.stop();
   return result;
 }
 
@@ -143,16 +142,18 @@ async function post(base: string, path: string, key: string, body: unknown): Pro
 
 async function relayThroughput() {
   const dataDir = mkdtempSync(join(tmpdir(), 'mdai-bench-relay-'));
-  const { app, config } = await createApp({
+  const env = {
     DATA_DIR: dataDir,
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     SESSION_TTL_SECONDS: '900',
     RELAY_RATE_PER_SECOND: '10000',
     RELAY_RATE_BURST: '10000',
-  });
-  await app.listen(0, '127.0.0.1');
-  const port = (app.getHttpServer().address() as { port: number }).port;
+  };
+  const server = BenchChild.start('support/serve-api.ts', [], env);
+  const port = await server.expect('READY');
+  const { loadConfig } = await import('@app/common');
+  const config = loadConfig(env);
   const base = `http://127.0.0.1:${port}`;
   const kiosk = kioskKey();
   await post(base, '/api/register-device', config.auth.apiKeys.provisioner[0], {
@@ -165,7 +166,8 @@ async function relayThroughput() {
       platform_id: `PLT_bench${i}`,
     });
     const mobile = await openSocket(`ws://127.0.0.1:${port}/ws/mobile?token=${session.token}`);
-    const joined = new Promise<void>((resolve) => {
+    let device!: WebSocket;
+    await new Promise<void>((resolve) => {
       void openSocket(
         `ws://127.0.0.1:${port}/ws/device?token=${session.qr_payload.token}`,
         (text, ws) => {
@@ -183,8 +185,6 @@ async function relayThroughput() {
         },
       ).then((ws) => (device = ws));
     });
-    let device!: WebSocket;
-    await joined;
     return { mobile, device };
   });
   await new Promise((r) => setTimeout(r, 500));
@@ -193,7 +193,7 @@ async function relayThroughput() {
     p.mobile.terminate();
     p.device.terminate();
   }
-  await app.close();
+  await server.stop();
   rmSync(dataDir, { recursive: true, force: true });
   return result;
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeUpstream, fakeJpeg } from './support/fake-upstream';
 import { TestKiosk } from './support/kiosk';
-import { openSession, pair } from './support/pairing';
+import { connectDevice, openSession, pair } from './support/pairing';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
 
@@ -66,14 +66,7 @@ describe('relay across two instances through Redis (e2e)', () => {
     const kiosk = await TestKiosk.registered(a, 'TEE-REDIS-2');
     const session = await openSession(b, PLATFORM_ID);
     const { mobile, device } = await pair(b, a, kiosk, session);
-    const second = await TestSocket.open(`${b.wsUrl}/ws/device?token=${session.deviceToken}`);
-    const { nonce } = await second.next('challenge');
-    second.send({
-      type: 'auth',
-      session_id: session.sessionId,
-      device_id: kiosk.deviceId,
-      signature: kiosk.signAuth(session.sessionId, nonce),
-    });
+    const second = await connectDevice(b, kiosk, session);
     await second.error('already_connected');
     device.close();
     expect(await mobile.next('status')).toEqual({

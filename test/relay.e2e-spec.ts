@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { OpensslKiosk } from './support/openssl';
 import { FakeUpstream, fakeJpeg } from './support/fake-upstream';
 import { TestKiosk } from './support/kiosk';
-import { openSession, pair } from './support/pairing';
+import { connectDevice, openSession, pair } from './support/pairing';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
 
@@ -269,14 +269,7 @@ describe('pairing relay, new protocol (e2e)', () => {
   it('should refuse a second device and a second mobile, and let a mobile reconnect', async () => {
     const session = await openSession(t, PLATFORM_ID);
     const { mobile, device } = await pair(t, t, kiosk, session);
-    const second = await TestSocket.open(`${t.wsUrl}/ws/device?token=${session.deviceToken}`);
-    const { nonce } = await second.next('challenge');
-    second.send({
-      type: 'auth',
-      session_id: session.sessionId,
-      device_id: kiosk.deviceId,
-      signature: kiosk.signAuth(session.sessionId, nonce),
-    });
+    const second = await connectDevice(t, kiosk, session);
     await second.error('already_connected');
     expect(await second.waitClose()).toBe(4409);
     const secondMobile = await TestSocket.open(`${t.wsUrl}/ws/mobile?token=${session.mobileToken}`);
@@ -452,5 +445,19 @@ describe('pairing relay, session deadline (e2e)', () => {
     } finally {
       await t.close();
     }
+  });
+});
+
+describe('pairing relay, graceful shutdown (e2e)', () => {
+  it('should tell both sockets the server is restarting and close them with 1012', async () => {
+    const t = await startTestApp();
+    const kiosk = await TestKiosk.registered(t, 'TEE-SHUTDOWN');
+    const session = await openSession(t, PLATFORM_ID);
+    const { mobile, device } = await pair(t, t, kiosk, session);
+    await t.close();
+    await mobile.error('server_restarting');
+    await device.error('server_restarting');
+    expect(await mobile.waitClose()).toBe(1012);
+    expect(await device.waitClose()).toBe(1012);
   });
 });

@@ -30,6 +30,23 @@ export async function openSession(
   };
 }
 
+/** Opens /ws/device with the QR token and answers the challenge with the kiosk's signature. */
+export async function connectDevice(
+  app: TestApp,
+  kiosk: TestKiosk,
+  session: OpenedSession,
+): Promise<TestSocket> {
+  const device = await TestSocket.open(`${app.wsUrl}/ws/device?token=${session.deviceToken}`);
+  const { nonce } = await device.next('challenge');
+  device.send({
+    type: 'auth',
+    session_id: session.sessionId,
+    device_id: kiosk.deviceId,
+    signature: kiosk.signAuth(session.sessionId, nonce),
+  });
+  return device;
+}
+
 /** Mobile joins on `mobileApp`, kiosk authenticates on `deviceApp` (another instance or the same). */
 export async function pair(
   mobileApp: TestApp,
@@ -39,14 +56,7 @@ export async function pair(
 ): Promise<{ mobile: TestSocket; device: TestSocket }> {
   const mobile = await TestSocket.open(`${mobileApp.wsUrl}/ws/mobile?token=${session.mobileToken}`);
   await mobile.next('joined');
-  const device = await TestSocket.open(`${deviceApp.wsUrl}/ws/device?token=${session.deviceToken}`);
-  const { nonce } = await device.next('challenge');
-  device.send({
-    type: 'auth',
-    session_id: session.sessionId,
-    device_id: kiosk.deviceId,
-    signature: kiosk.signAuth(session.sessionId, nonce),
-  });
+  const device = await connectDevice(deviceApp, kiosk, session);
   await device.next('joined');
   await mobile.next('status');
   await device.next('status');

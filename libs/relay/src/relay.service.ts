@@ -59,6 +59,8 @@ const CLOSE_FOR: Partial<Record<RelayErrorCode, number>> = {
 
 /** Extra room over the base64 of the largest image for the rest of a submission frame. */
 const SUBMISSION_FRAME_OVERHEAD = 4096;
+/** A JSON key that names a platform id, in frame text. */
+const PLATFORM_ID_KEY_IN_TEXT = /"platform[_-]?id"\s*:/i;
 
 /**
  * The relay: pairs each session's phone and kiosk sockets (on this instance or another, through
@@ -467,9 +469,11 @@ export class RelayService implements OnModuleInit, OnModuleDestroy, BeforeApplic
   private async relay(conn: RelayConnection, to: RelayRole, frame: OutboundFrame): Promise<void> {
     if (!conn.peerPresent)
       return this.sendError(conn, 'peer_not_connected', `The ${to} is not connected`);
-    const outgoing = KIOSK_ROLES.has(to)
-      ? this.forKiosk(frame, to, conn.platformId, conn.platformAlias)
-      : frame;
+    // a local kiosk socket is gated in send(); a frame for another instance is gated here too,
+    // so no platform id crosses Redis toward a kiosk
+    const remote = !this.sessionsHere.get(conn.sessionId)?.has(to);
+    const outgoing =
+      remote && KIOSK_ROLES.has(to) ? this.forKiosk(frame, to, conn.platformId, conn.platformAlias) : frame;
     if (!outgoing)
       return this.sendError(conn, 'privacy_violation', 'The frame still held the platform id');
     await this.deliver(conn.sessionId, { to, frame: outgoing });
@@ -549,19 +553,36 @@ export class RelayService implements OnModuleInit, OnModuleDestroy, BeforeApplic
     platformId: string | undefined,
     alias: string | undefined,
   ): OutboundFrame | undefined {
-    if (!platformId) return frame;
+    const text = this.kioskText(frame, role, platformId, alias);
+    return text === undefined ? undefined : (JSON.parse(text) as OutboundFrame);
+  }
+
+  /**
+   * The kiosk-bound frame as the text to send, or undefined when it must be dropped. Fast path:
+   * a frame whose text holds neither the platform id nor a platform-id key goes out as is.
+   */
+  private kioskText(
+    frame: OutboundFrame,
+    role: RelayRole,
+    platformId: string | undefined,
+    alias: string | undefined,
+  ): string | undefined {
+    const text = JSON.stringify(frame);
+    if (!platformId) return text;
+    const hasIdKey = role === 'device' && PLATFORM_ID_KEY_IN_TEXT.test(text);
+    if (!hasIdKey && !text.includes(platformId)) return text;
     // legacy hardware keeps its key names (it waits for data.platform_id) and sees the alias
-    const clean = (
+    const clean =
       role === 'hardware'
         ? replaceEverywhere(frame, platformId, alias ?? REDACTED_PLATFORM_ID)
-        : withoutPlatformId(frame, platformId)
-    ) as OutboundFrame;
-    if (JSON.stringify(clean).includes(platformId)) {
+        : withoutPlatformId(frame, platformId);
+    const cleanText = JSON.stringify(clean);
+    if (cleanText.includes(platformId)) {
       this.logger.error('Dropped a kiosk-bound frame that still held the platform id');
       this.metrics.errors.inc({ code: 'privacy_violation' });
       return undefined;
     }
-    return clean;
+    return cleanText;
   }
 
   /** To the socket of `to` in the session: directly when it is on this instance, else over the bus. */
@@ -593,14 +614,13 @@ export class RelayService implements OnModuleInit, OnModuleDestroy, BeforeApplic
     }
   }
 
+  /** Every frame to a socket leaves here; a kiosk's pass the platform-id gate first. */
   send(conn: RelayConnection, frame: OutboundFrame): void {
     if (conn.ws.readyState !== conn.ws.OPEN) return;
-    let outgoing: OutboundFrame | undefined = frame;
-    if (KIOSK_ROLES.has(conn.role) && conn.platformId && frame.type !== 'error') {
-      outgoing = this.forKiosk(frame, conn.role, conn.platformId, conn.platformAlias);
-      if (!outgoing) return;
-    }
-    conn.ws.send(JSON.stringify(outgoing));
+    const text = KIOSK_ROLES.has(conn.role)
+      ? this.kioskText(frame, conn.role, conn.platformId, conn.platformAlias)
+      : JSON.stringify(frame);
+    if (text !== undefined) conn.ws.send(text);
   }
 
   sendError(conn: RelayConnection, code: RelayErrorCode, message: string): void {
