@@ -19,6 +19,7 @@ import { now, percentile, printRows } from './support';
 
 const SESSIONS = Number(process.env.BENCH_RELAY_SESSIONS ?? 1000);
 const FRAMES_PER_SESSION = Number(process.env.BENCH_RELAY_FRAMES ?? 20);
+const ROUNDS = Number(process.env.BENCH_RELAY_ROUNDS ?? 5);
 const IDLE_SESSIONS = Number(process.env.BENCH_RELAY_IDLE_SESSIONS ?? 10_000);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -100,20 +101,32 @@ const latencyFromData = (text: string): number | undefined => {
 const frame = (seq: number, t: number) =>
   JSON.stringify({ type: 'to_device', data: { seq, t, note: 'look at the camera' } });
 
-async function baselineThroughput() {
+interface Rig {
+  pairs: Pair[];
+  stop: () => Promise<void>;
+}
+
+function terminateAll(pairs: Pair[]): void {
+  for (const p of pairs) {
+    p.mobile.terminate();
+    p.device.terminate();
+  }
+}
+
+async function baselineRig(): Promise<Rig> {
   const forwarder = BenchChild.start('support/bare-forwarder.ts');
   const base = `ws://127.0.0.1:${await forwarder.expect('READY')}`;
   const pairs = await inBatches(SESSIONS, 50, async (i) => ({
     mobile: await openSocket(`${base}/?s=${i}&r=m`),
     device: await openSocket(`${base}/?s=${i}&r=d`),
   }));
-  const result = await drive(pairs, frame, latencyFromData);
-  for (const p of pairs) {
-    p.mobile.terminate();
-    p.device.terminate();
-  }
-  await forwarder.stop();
-  return result;
+  return {
+    pairs,
+    stop: async () => {
+      terminateAll(pairs);
+      await forwarder.stop();
+    },
+  };
 }
 
 function kioskKey() {
@@ -140,7 +153,7 @@ async function post(base: string, path: string, key: string, body: unknown): Pro
   return response.json();
 }
 
-async function relayThroughput() {
+async function relayRig(): Promise<Rig> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mdai-bench-relay-'));
   const env = {
     DATA_DIR: dataDir,
@@ -187,15 +200,32 @@ async function relayThroughput() {
     });
     return { mobile, device };
   });
-  await new Promise((r) => setTimeout(r, 500));
-  const result = await drive(pairs, frame, latencyFromData);
-  for (const p of pairs) {
-    p.mobile.terminate();
-    p.device.terminate();
+  return {
+    pairs,
+    stop: async () => {
+      terminateAll(pairs);
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+type DriveResult = Awaited<ReturnType<typeof drive>>;
+
+/** Both rigs up at once, runs interleaved (baseline, ours, baseline, …), the median run of each. */
+async function throughput(): Promise<{ baseline: DriveResult; ours: DriveResult }> {
+  const baseline = await baselineRig();
+  const ours = await relayRig();
+  const runs: { baseline: DriveResult[]; ours: DriveResult[] } = { baseline: [], ours: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    runs.baseline.push(await drive(baseline.pairs, frame, latencyFromData));
+    runs.ours.push(await drive(ours.pairs, frame, latencyFromData));
   }
-  await server.stop();
-  rmSync(dataDir, { recursive: true, force: true });
-  return result;
+  await baseline.stop();
+  await ours.stop();
+  const median = (xs: DriveResult[]) =>
+    [...xs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(xs.length / 2)];
+  return { baseline: median(runs.baseline), ours: median(runs.ours) };
 }
 
 async function idleMemory() {
@@ -281,10 +311,9 @@ async function idleMemory() {
 }
 
 export async function run(): Promise<void> {
-  const baseline = await baselineThroughput();
-  const ours = await relayThroughput();
+  const { baseline, ours } = await throughput();
   printRows(
-    `Relay: ${SESSIONS} paired sessions, ${FRAMES_PER_SESSION} frames each, phone → kiosk (baseline: bare ws forwarder)`,
+    `Relay: ${SESSIONS} paired sessions, ${FRAMES_PER_SESSION} frames each, phone → kiosk, median of ${ROUNDS} interleaved runs (baseline: bare ws forwarder)`,
     [
       {
         metric: 'frames per second',
