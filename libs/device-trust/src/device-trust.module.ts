@@ -1,6 +1,9 @@
 import { Module } from '@nestjs/common';
 import { bindPort } from '@app/persistence';
+import { FraudModule } from '@app/fraud';
 import { VaultModule } from '@app/vault';
+import { DeviceTrustController } from './device-trust.controller';
+import { DeviceTrustService } from './device-trust.service';
 import { KioskDeviceRepository } from './infrastructure/persistence/kiosk-device.repository';
 import { kioskDeviceAdapters } from './infrastructure/persistence/kiosk-persistence';
 import { WorkerDeviceRepository } from './infrastructure/persistence/worker-device.repository';
@@ -23,8 +26,13 @@ import { WorkforceService } from './workforce.service';
  * workers, worker phones with sealed secrets, and the offline tokens they carry.
  */
 @Module({
-  imports: [VaultModule],
-  controllers: [KioskController, WorkforceController, WorkerDeviceController],
+  imports: [VaultModule, FraudModule],
+  controllers: [
+    KioskController,
+    WorkforceController,
+    WorkerDeviceController,
+    DeviceTrustController,
+  ],
   providers: [
     bindPort(KioskDeviceRepository, kioskDeviceAdapters),
     bindPort(WorkforceRepository, workforceAdapters),
@@ -32,6 +40,7 @@ import { WorkforceService } from './workforce.service';
     KioskRegistryService,
     WorkforceService,
     WorkerDeviceService,
+    DeviceTrustService,
     SigningKeyService,
     TokenManager,
   ],
@@ -39,6 +48,7 @@ import { WorkforceService } from './workforce.service';
     KioskRegistryService,
     WorkforceService,
     WorkerDeviceService,
+    DeviceTrustService,
     SigningKeyService,
     TokenManager,
   ],
