@@ -43,6 +43,7 @@ export async function enrollPhone(
   baseUrl: string,
   adminKey: string,
   siteId?: string,
+  options: { simHash?: string } = {},
 ): Promise<Phone> {
   if (!siteId) {
     const site = await http(baseUrl, 'POST', '/api/v5/sites', {
@@ -60,7 +61,11 @@ export async function enrollPhone(
   const reg = await http(baseUrl, 'POST', '/api/v5/device/register', {
     body: {
       enrollmentCode: worker.body.enrollmentCode,
-      fingerprint: { os: 'Android 14', model: 'Redmi Note 12', simHash: 'f00dfeedcafe0001' },
+      fingerprint: {
+        os: 'Android 14',
+        model: 'Redmi Note 12',
+        simHash: options.simHash ?? 'f00dfeedcafe0001',
+      },
     },
   });
   expect(reg.status).toBe(201);

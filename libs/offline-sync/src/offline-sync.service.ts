@@ -160,7 +160,8 @@ export class OfflineSyncService {
     });
     await this.devices.touch(device.deviceId, now, request.ip);
     if (fraudEvents.length + findings.length > 0) {
-      await this.trust.enforceFloor(device, await this.trust.score(device, request, now));
+      // a fresh instant: the events just recorded are part of the history now
+      await this.trust.enforceFloor(device, await this.trust.score(device, request));
     }
     const outcome = summarize(results);
     this.logger.log(
