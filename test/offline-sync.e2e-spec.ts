@@ -42,7 +42,14 @@ async function fraudEvents(t: TestApp, query: string) {
 describe('offline sync (e2e)', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ LEDGER_CHECKPOINT_EVERY: '5', SYNC_MAX_OFFLINE_AGE_HOURS: '48' });
+    // These phones share one SIM hash and sync bursts of identical check-ins: the pattern rules
+    // flag that, and with the default floor the trust engine would block them. This suite is
+    // about sync and the ledger (test/fraud-trust.e2e-spec.ts covers trust), so auto-block is off.
+    t = await startTestApp({
+      LEDGER_CHECKPOINT_EVERY: '5',
+      SYNC_MAX_OFFLINE_AGE_HOURS: '48',
+      TRUST_AUTO_BLOCK_FLOOR: '0',
+    });
   });
   afterAll(async () => t.close());
 
@@ -177,7 +184,12 @@ describe('offline sync (e2e)', () => {
         const { signature, ...payload } = line.data;
         expect(payload).toEqual(packets[i].payload);
         expect(hmacHex(phone.secret, canonicalJson(payload))).toBe(signature);
-        expect(line.meta).toMatchObject({ isOfflineSync: true, deviceTrustScore: 50 });
+        // 50 (the worker's standing) + 5 User-Agent names the model + 5 app version + 5 x-device-id
+        expect(line.meta).toEqual({
+          isOfflineSync: true,
+          syncTimestamp: expect.any(String),
+          deviceTrustScore: 65,
+        });
         prev = recordHash;
       }
       expect(await verifyLedger(t, phone.siteId)).toMatchObject({

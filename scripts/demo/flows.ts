@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { DemoContext } from './context';
+import { fraudFlow } from './fraud.flow';
 import { legacyFlow, pairingFlow } from './pairing.flow';
 import { provisioningFlow } from './provisioning.flow';
 import { vaultFlow } from './vault.flow';
@@ -69,4 +70,5 @@ export const flows: DemoFlow[] = [
   legacyFlow,
   vaultFlow,
   workerFlow,
+  fraudFlow,
 ];

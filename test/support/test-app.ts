@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { AppConfig, Env } from '@app/common';
+import { AppConfig, Clock, Env } from '@app/common';
 import { createApp } from '@app/api/bootstrap';
 
 export interface TestApp {
@@ -23,7 +23,10 @@ export interface TestApp {
  * Boots the real AppModule on a real port (0 = any free one) with a temp DATA_DIR,
  * exactly as main.ts does, and captures the log output for assertions.
  */
-export async function startTestApp(env: Env = {}): Promise<TestApp> {
+export async function startTestApp(
+  env: Env = {},
+  options: { clock?: Clock } = {},
+): Promise<TestApp> {
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'mdai-e2e-'));
   const chunks: string[] = [];
   const logStream = new Writable({
@@ -34,7 +37,7 @@ export async function startTestApp(env: Env = {}): Promise<TestApp> {
   });
   const { app, config } = await createApp(
     { NODE_ENV: 'test', LOG_LEVEL: 'debug', ...env, DATA_DIR: dataDir },
-    { logStream },
+    { logStream, clock: options.clock },
   );
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };

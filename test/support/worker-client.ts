@@ -43,6 +43,7 @@ export async function enrollPhone(
   baseUrl: string,
   adminKey: string,
   siteId?: string,
+  options: { simHash?: string } = {},
 ): Promise<Phone> {
   if (!siteId) {
     const site = await http(baseUrl, 'POST', '/api/v5/sites', {
@@ -60,7 +61,11 @@ export async function enrollPhone(
   const reg = await http(baseUrl, 'POST', '/api/v5/device/register', {
     body: {
       enrollmentCode: worker.body.enrollmentCode,
-      fingerprint: { os: 'Android 14', model: 'Redmi Note 12', simHash: 'f00dfeedcafe0001' },
+      fingerprint: {
+        os: 'Android 14',
+        model: 'Redmi Note 12',
+        simHash: options.simHash ?? 'f00dfeedcafe0001',
+      },
     },
   });
   expect(reg.status).toBe(201);
@@ -93,9 +98,28 @@ export function signPacket(
   return { payload, signature: hmacHex(secret, canonicalJson(payload)) };
 }
 
-export function syncBatch(baseUrl: string, token: string, packets: Packet[]) {
+/** The headers the worker app sends with a sync (the trust score reads them). */
+export function phoneHeaders(phone: Pick<Phone, 'deviceId'>): Record<string, string> {
+  return {
+    'user-agent': 'MDAI-Worker/1.4.0 (Android 14; Redmi Note 12)',
+    'x-app-version': '1.4.0',
+    'x-device-id': phone.deviceId,
+  };
+}
+
+export function syncBatch(
+  baseUrl: string,
+  token: string,
+  packets: Packet[],
+  headers?: Record<string, string>,
+) {
+  const deviceId = packets[0]?.payload?.deviceId;
   return http(baseUrl, 'POST', '/api/v5/sync', {
-    headers: { authorization: `Bearer ${token}` },
+    headers: {
+      ...(typeof deviceId === 'string' ? phoneHeaders({ deviceId }) : {}),
+      ...headers,
+      authorization: `Bearer ${token}`,
+    },
     body: { packets },
   });
 }

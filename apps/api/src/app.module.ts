@@ -7,6 +7,8 @@ import {
   ApiKeyGuard,
   AppConfig,
   AuthModule,
+  Clock,
+  ClockModule,
   createValidationPipe,
   HttpExceptionFilter,
   HttpMetricsInterceptor,
@@ -27,6 +29,8 @@ import { HealthController } from './health/health.controller';
 export interface AppModuleOptions {
   /** Where log lines go (stdout when unset). */
   logStream?: DestinationStream;
+  /** Where "now" comes from (the system clock unless a test passes a controllable one). */
+  clock?: Clock;
 }
 
 /** Composes the system from validated config. Only boot and composition live in apps/api. */
@@ -41,6 +45,7 @@ export class AppModule {
           ignoreEnvFile: true,
           load: [() => ({ ...config })],
         }),
+        ClockModule.forRoot(options.clock),
         LoggingModule.forRoot({ level: config.app.logLevel, stream: options.logStream }),
         PersistenceModule.forRoot(config.database),
         RedisModule,

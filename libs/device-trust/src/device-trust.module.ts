@@ -1,10 +1,16 @@
 import { Module } from '@nestjs/common';
 import { bindPort } from '@app/persistence';
+import { FraudModule } from '@app/fraud';
 import { VaultModule } from '@app/vault';
+import { AssistedOnboardingService } from './assisted-onboarding.service';
+import { DeviceTrustController } from './device-trust.controller';
+import { DeviceTrustService } from './device-trust.service';
 import { KioskDeviceRepository } from './infrastructure/persistence/kiosk-device.repository';
 import { kioskDeviceAdapters } from './infrastructure/persistence/kiosk-persistence';
 import { WorkerDeviceRepository } from './infrastructure/persistence/worker-device.repository';
+import { OnboardingNonceRepository } from './infrastructure/persistence/onboarding-nonce.repository';
 import {
+  onboardingNonceAdapters,
   workerDeviceAdapters,
   workforceAdapters,
 } from './infrastructure/persistence/worker-persistence';
@@ -23,15 +29,23 @@ import { WorkforceService } from './workforce.service';
  * workers, worker phones with sealed secrets, and the offline tokens they carry.
  */
 @Module({
-  imports: [VaultModule],
-  controllers: [KioskController, WorkforceController, WorkerDeviceController],
+  imports: [VaultModule, FraudModule],
+  controllers: [
+    KioskController,
+    WorkforceController,
+    WorkerDeviceController,
+    DeviceTrustController,
+  ],
   providers: [
     bindPort(KioskDeviceRepository, kioskDeviceAdapters),
     bindPort(WorkforceRepository, workforceAdapters),
     bindPort(WorkerDeviceRepository, workerDeviceAdapters),
+    bindPort(OnboardingNonceRepository, onboardingNonceAdapters),
     KioskRegistryService,
     WorkforceService,
     WorkerDeviceService,
+    DeviceTrustService,
+    AssistedOnboardingService,
     SigningKeyService,
     TokenManager,
   ],
@@ -39,6 +53,7 @@ import { WorkforceService } from './workforce.service';
     KioskRegistryService,
     WorkforceService,
     WorkerDeviceService,
+    DeviceTrustService,
     SigningKeyService,
     TokenManager,
   ],

@@ -5,6 +5,8 @@ export * from './domain/kiosk-public-key';
 export * from './dto/kiosk.dto';
 export * from './workforce.service';
 export * from './worker-device.service';
+export * from './device-trust.service';
+export * from './domain/trust-score';
 export * from './domain/workforce';
 export * from './domain/worker-device';
 export * from './token/signing-key.service';

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { AppError, newId, Principal } from '@app/common';
+import { AppError, Clock, newId, Principal } from '@app/common';
 import { KeyringService } from '@app/vault';
 import {
   DeviceFingerprint,
@@ -34,6 +34,7 @@ export class WorkerDeviceService {
     private readonly workforce: WorkforceService,
     private readonly keyring: KeyringService,
     private readonly tokens: TokenManager,
+    private readonly clock: Clock,
   ) {}
 
   async register(
@@ -43,7 +44,7 @@ export class WorkerDeviceService {
     const deviceId = newId();
     const person = await this.workforce.redeemEnrollment(enrollmentCode, deviceId);
     const secret = randomBytes(32);
-    const now = new Date();
+    const now = this.clock.now();
     const device: WorkerDevice = {
       id: newId(),
       deviceId,
@@ -84,8 +85,28 @@ export class WorkerDeviceService {
     return this.keyring.open(device.sealedSecret, deviceSecretContext(device.deviceId));
   }
 
-  async touch(deviceId: string, at = new Date()): Promise<void> {
-    await this.devices.touchLastSeen(deviceId, at);
+  async touch(deviceId: string, at = this.clock.now(), ip?: string): Promise<void> {
+    await this.devices.touchLastSeen(deviceId, at, ip);
+  }
+
+  /** deviceIds registered from the same physical phone (same SIM hash), this one included. */
+  async siblingsOf(device: WorkerDevice): Promise<string[]> {
+    const ids = await this.devices.listDeviceIdsBySimHash(device.fingerprint.simHash);
+    return ids.includes(device.deviceId) ? ids : [...ids, device.deviceId];
+  }
+
+  /** Blocks a device on the trust engine's decision, recorded with actor `system:trust`. */
+  async blockAutomatically(deviceId: string, reason: string): Promise<WorkerDevice> {
+    const updated = await this.devices.setBlocked(deviceId, true, {
+      id: newId(),
+      deviceId,
+      action: 'blocked',
+      actor: 'system:trust',
+      reason: reason.slice(0, 500),
+      at: this.clock.now(),
+    });
+    if (!updated) throw notFound();
+    return updated;
   }
 
   list(limit: number, afterDeviceId?: string): Promise<WorkerDevice[]> {
@@ -110,7 +131,7 @@ export class WorkerDeviceService {
       action: blocked ? 'blocked' : 'unblocked',
       actor: actorOf(principal),
       reason,
-      at: new Date(),
+      at: this.clock.now(),
     });
     if (!updated) throw notFound();
     this.logger.log({ deviceId, blocked }, 'Worker device status changed');

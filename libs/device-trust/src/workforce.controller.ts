@@ -1,6 +1,15 @@
-import { Body, Controller, Post } from '@nestjs/common';
-import { ApiCreatedResponse, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { CurrentPrincipal, ErrorBody, Principal, Roles } from '@app/common';
+import { Body, Controller, Post, Req } from '@nestjs/common';
+import {
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiOperation,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Request } from 'express';
+import { ErrorBody, Public, Roles } from '@app/common';
+import { AssistedOnboardingService } from './assisted-onboarding.service';
 import {
   CreateSiteDto,
   CreateSiteResponse,
@@ -9,7 +18,6 @@ import {
   CreateWorkerDto,
   CreateWorkerResponse,
 } from './dto/workforce.dto';
-import { actorOf } from './kiosk-registry.service';
 import { WorkforceService } from './workforce.service';
 
 @ApiTags('workforce')
@@ -19,7 +27,10 @@ import { WorkforceService } from './workforce.service';
 @ApiResponse({ status: 403, type: ErrorBody, description: 'Key of another role' })
 @Controller('api/v5')
 export class WorkforceController {
-  constructor(private readonly workforce: WorkforceService) {}
+  constructor(
+    private readonly workforce: WorkforceService,
+    private readonly onboarding: AssistedOnboardingService,
+  ) {}
 
   @Post('sites')
   @Roles('admin')
@@ -40,18 +51,65 @@ export class WorkforceController {
     return this.workforce.createThekedar({ name: body.name, phone: body.phone });
   }
 
-  /** Admin key for now; the thekedar-signed variant (x-thekedar-id, x-device-id, x-signature) is issue 6. */
+  /**
+   * `@Public()` for the global guard on purpose: either credential is accepted, and
+   * AssistedOnboardingService checks it (the admin key through ApiKeyService, or the
+   * thekedar's signature), so that refused signatures become fraud events.
+   */
   @Post('workers')
-  @Roles('admin')
+  @Public()
+  @ApiOperation({
+    summary: 'Create a worker (admin key, or a thekedar-signed request)',
+    description: [
+      "Either `x-api-key` with an admin key, or a request signed by a thekedar's registered device:",
+      "`x-thekedar-id`, `x-device-id` (the thekedar's device), `x-request-timestamp` (ISO-8601 UTC, e.g. `2026-03-01T09:30:00.000Z`, within ONBOARDING_SIGNATURE_MAX_SKEW_SECONDS (300) of server time) and",
+      '`x-signature` = lowercase hex HMAC-SHA256, key = the device secret bytes (base64-decoded), message = UTF-8 of `<x-request-timestamp>.<JCS(body)>` (RFC 8785 of the JSON body as sent).',
+      'A signature is single use: the same signed request again is refused (403 replayed_request).',
+      "A thekedar-created worker stands on the thekedar's trust score until `trustInheritedUntil` (TRUST_INHERITANCE_DAYS, 30).",
+    ].join(' '),
+  })
+  @ApiHeader({ name: 'x-thekedar-id', required: false })
+  @ApiHeader({ name: 'x-device-id', required: false, description: "The thekedar's device" })
+  @ApiHeader({ name: 'x-request-timestamp', required: false, description: 'ISO-8601 UTC' })
+  @ApiHeader({
+    name: 'x-signature',
+    required: false,
+    description: 'hex HMAC-SHA256(device secret, `<x-request-timestamp>.<JCS(body)>`)',
+  })
   @ApiCreatedResponse({ type: CreateWorkerResponse })
+  @ApiResponse({
+    status: 401,
+    type: ErrorBody,
+    description: 'unauthorized, missing_signature_headers, invalid_signature, stale_request',
+  })
+  @ApiResponse({
+    status: 403,
+    type: ErrorBody,
+    description: 'forbidden (key of another role), replayed_request, device_blocked',
+  })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found' })
   async createWorker(
     @Body() body: CreateWorkerDto,
-    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
   ): Promise<CreateWorkerResponse> {
+    const header = (name: string) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    const admitted = await this.onboarding.admit(
+      {
+        apiKey: header('x-api-key'),
+        thekedarId: header('x-thekedar-id'),
+        deviceId: header('x-device-id'),
+        signature: header('x-signature'),
+        timestamp: header('x-request-timestamp'),
+      },
+      req.body,
+    );
     const { worker, enrollmentCode } = await this.workforce.createWorker(
       { name: body.name, phone: body.phone, siteIds: body.siteIds },
-      { kind: 'admin', actor: actorOf(principal) },
+      admitted.sponsor,
+      admitted.inheritedTrust,
     );
     return {
       workerId: worker.id,

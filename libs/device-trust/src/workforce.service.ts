@@ -1,9 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { AppConfig, AppError, newId } from '@app/common';
+import { AppConfig, AppError, Clock, newId } from '@app/common';
 import { enrollmentCodeHash, newEnrollmentCode } from './domain/enrollment-code';
 import { TRUST_DEFAULTS } from './domain/trust-defaults';
-import { EnrollmentCode, PersonKind, Site, Worker, WorkerSponsor } from './domain/workforce';
+import {
+  EnrollmentCode,
+  PersonKind,
+  Site,
+  Thekedar,
+  Worker,
+  WorkerSponsor,
+} from './domain/workforce';
 import { WorkforceRepository } from './infrastructure/persistence/workforce.repository';
 
 export interface EnrolledPerson {
@@ -21,17 +28,33 @@ export interface EnrolledPerson {
 export class WorkforceService {
   private readonly logger = new Logger(WorkforceService.name);
   private readonly enrollmentTtlMs: number;
+  private readonly inheritanceMs: number;
 
   constructor(
     private readonly workforce: WorkforceRepository,
+    private readonly clock: Clock,
     config: ConfigService<AppConfig, true>,
   ) {
     this.enrollmentTtlMs =
       config.get('offlineSync', { infer: true }).enrollmentCodeTtlSeconds * 1000;
+    this.inheritanceMs = config.get('trust', { infer: true }).inheritanceDays * 86_400_000;
+  }
+
+  findWorker(id: string): Promise<Worker | undefined> {
+    return this.workforce.findWorkerById(id);
+  }
+
+  findThekedar(id: string): Promise<Thekedar | undefined> {
+    return this.workforce.findThekedarById(id);
   }
 
   async createSite(input: Omit<Site, 'id' | 'createdAt'>): Promise<Site> {
-    const site: Site = { ...input, geo: { ...input.geo }, id: newId(), createdAt: new Date() };
+    const site: Site = {
+      ...input,
+      geo: { ...input.geo },
+      id: newId(),
+      createdAt: this.clock.now(),
+    };
     await this.workforce.createSite(site);
     this.logger.log({ siteId: site.id }, 'Site created');
     return site;
@@ -45,7 +68,7 @@ export class WorkforceService {
     name: string;
     phone: string;
   }): Promise<{ thekedarId: string; enrollmentCode: string }> {
-    const now = new Date();
+    const now = this.clock.now();
     const id = newId();
     const { code, enrollment } = this.enrollment('thekedar', id, now);
     await this.workforce.createThekedar(
@@ -57,13 +80,15 @@ export class WorkforceService {
   }
 
   /**
-   * Creates a worker. `sponsor` says who vouches: an admin key now. The thekedar-signed
-   * variant (issue 6) passes `{ kind: 'thekedar' }` after checking the thekedar device's HMAC,
-   * and sets the inherited trust and `trustInheritedUntil` here.
+   * Creates a worker. `sponsor` says who vouches: an admin key, or a thekedar whose signed
+   * request was checked (AssistedOnboardingService); then the worker stands on
+   * `inheritedTrust` (the thekedar's score) until `trustInheritedUntil`
+   * (TRUST_INHERITANCE_DAYS from now), and on its own record after that.
    */
   async createWorker(
     input: { name: string; phone: string; siteIds: string[] },
     sponsor: WorkerSponsor,
+    inheritedTrust?: number,
   ): Promise<{ worker: Worker; enrollmentCode: string }> {
     const siteIds = [...new Set(input.siteIds)];
     const found = await this.workforce.findSitesByIds(siteIds);
@@ -75,14 +100,16 @@ export class WorkforceService {
           .map((id) => ({ field: 'siteIds', message: `no site ${id}` })),
       ]);
     }
-    const now = new Date();
+    const now = this.clock.now();
+    const inherits = sponsor.kind === 'thekedar' && inheritedTrust !== undefined;
     const worker: Worker = {
       id: newId(),
       name: input.name,
       phone: input.phone,
       siteIds,
-      trustScore: TRUST_DEFAULTS.workerByAdmin,
+      trustScore: inherits ? inheritedTrust : TRUST_DEFAULTS.workerByAdmin,
       sponsor,
+      trustInheritedUntil: inherits ? new Date(now.getTime() + this.inheritanceMs) : undefined,
       createdAt: now,
     };
     const { code, enrollment } = this.enrollment('worker', worker.id, now);
@@ -97,7 +124,7 @@ export class WorkforceService {
    */
   async redeemEnrollment(code: string, deviceId: string): Promise<EnrolledPerson> {
     const hash = enrollmentCodeHash(code);
-    const now = new Date();
+    const now = this.clock.now();
     const enrollment = await this.workforce.findEnrollment(hash);
     if (!enrollment || enrollment.usedAt || enrollment.expiresAt <= now) throw invalidCode();
     const person = await this.person(enrollment);

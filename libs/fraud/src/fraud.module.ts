@@ -1,20 +1,31 @@
 import { Module } from '@nestjs/common';
 import { bindPort } from '@app/persistence';
-import { PACKET_RULES } from './domain/packet-rule';
+import { PACKET_RULES, PacketRule } from './domain/packet-rule';
 import { FraudController } from './fraud.controller';
 import { FraudService } from './fraud.service';
 import { FraudEventRepository } from './infrastructure/persistence/fraud-event.repository';
 import { fraudEventAdapters } from './infrastructure/persistence/fraud-persistence';
+import { GeofenceRule } from './rules/geofence.rule';
+import { ImpossibleTravelRule } from './rules/impossible-travel.rule';
+import { RapidRepeatRule } from './rules/rapid-repeat.rule';
+import { SharedDeviceRule } from './rules/shared-device.rule';
+
+const RULES = [ImpossibleTravelRule, GeofenceRule, RapidRepeatRule, SharedDeviceRule];
 
 /**
- * Fraud: the event log every sync rejection writes to, and the seam (PACKET_RULES) where the
- * pattern rules engine plugs in.
+ * Fraud: the event log every sync rejection writes to, and the pattern rules (PACKET_RULES)
+ * that flag accepted packets.
  */
 @Module({
   controllers: [FraudController],
   providers: [
     bindPort(FraudEventRepository, fraudEventAdapters),
-    { provide: PACKET_RULES, useValue: [] },
+    ...RULES,
+    {
+      provide: PACKET_RULES,
+      inject: RULES,
+      useFactory: (...rules: PacketRule[]) => rules,
+    },
     FraudService,
   ],
   exports: [FraudService],

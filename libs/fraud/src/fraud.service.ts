@@ -1,7 +1,14 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { newId } from '@app/common';
+import { Clock, newId } from '@app/common';
 import { FraudEvent, FraudEventCriteria } from './domain/fraud-event';
-import { FraudFinding, PACKET_RULES, PacketObservation, PacketRule } from './domain/packet-rule';
+import {
+  AttendanceHistory,
+  FraudFinding,
+  PACKET_RULES,
+  PacketObservation,
+  PacketRule,
+  ScreeningContext,
+} from './domain/packet-rule';
 import { FraudEventRepository } from './infrastructure/persistence/fraud-event.repository';
 
 export type FraudEventInput = Omit<FraudEvent, 'id' | 'at'> & { at?: Date };
@@ -14,6 +21,7 @@ export class FraudService {
   constructor(
     private readonly events: FraudEventRepository,
     @Inject(PACKET_RULES) private readonly rules: PacketRule[],
+    private readonly clock: Clock,
   ) {}
 
   async record(input: FraudEventInput): Promise<FraudEvent> {
@@ -23,7 +31,7 @@ export class FraudService {
 
   async recordAll(inputs: FraudEventInput[]): Promise<FraudEvent[]> {
     if (inputs.length === 0) return [];
-    const now = new Date();
+    const now = this.clock.now();
     const events = inputs.map((input) => ({ ...input, id: newId(), at: input.at ?? now }));
     await this.events.recordAll(events);
     const byType = new Map<string, number>();
@@ -35,15 +43,40 @@ export class FraudService {
     return events;
   }
 
-  /** Runs every pattern rule over packets that were accepted; records and returns the findings. */
-  async screen(packets: PacketObservation[]): Promise<FraudEvent[]> {
+  /**
+   * Runs every pattern rule over packets that were accepted (they are already in the
+   * history); records and returns the findings. The packets stay accepted.
+   */
+  async screen(packets: PacketObservation[], context: ScreeningContext): Promise<FraudEvent[]> {
     if (packets.length === 0 || this.rules.length === 0) return [];
+    const shared: ScreeningContext = { ...context, history: memoized(context.history) };
     const findings: FraudFinding[] = [];
-    for (const rule of this.rules) findings.push(...(await rule.evaluate(packets)));
+    for (const rule of this.rules) findings.push(...(await rule.evaluate(packets, shared)));
     return this.recordAll(findings);
   }
 
   list(criteria: FraudEventCriteria): Promise<FraudEvent[]> {
     return this.events.listRecent(criteria);
   }
+
+  /** The device's events at or after `from` (newest first, at most `limit`): its fraud history. */
+  historyOf(deviceId: string, from: Date, limit = 1000): Promise<FraudEvent[]> {
+    return this.events.listRecent({ deviceId, from, limit });
+  }
+}
+
+/** Several rules ask for the same previous packet: ask the history once per packet. */
+function memoized(history: AttendanceHistory): AttendanceHistory {
+  const previous = new Map<string, Promise<PacketObservation | undefined>>();
+  return {
+    previousOf: (packet) => {
+      let found = previous.get(packet.packetId);
+      if (!found) {
+        found = history.previousOf(packet);
+        previous.set(packet.packetId, found);
+      }
+      return found;
+    },
+    workersOnDevice: (deviceId, from, to) => history.workersOnDevice(deviceId, from, to),
+  };
 }

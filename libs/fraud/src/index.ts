@@ -2,3 +2,8 @@ export * from './fraud.module';
 export * from './fraud.service';
 export * from './domain/fraud-event';
 export * from './domain/packet-rule';
+export * from './domain/geo';
+export * from './rules/impossible-travel.rule';
+export * from './rules/geofence.rule';
+export * from './rules/rapid-repeat.rule';
+export * from './rules/shared-device.rule';

@@ -52,6 +52,19 @@ export class LedgerService {
     return this.logs.findByPacketIds(packetIds);
   }
 
+  /** The worker's accepted link just before (at, packetId) in signed time, on any site. */
+  previousOfWorker(
+    workerId: string,
+    before: { at: Date; packetId: string },
+  ): Promise<AttendanceLog | undefined> {
+    return this.logs.findPreviousOfWorker(workerId, before);
+  }
+
+  /** Distinct workers with accepted packets from these devices, timestamped within [from, to]. */
+  workersOfDevices(deviceIds: string[], from: Date, to: Date): Promise<string[]> {
+    return this.logs.listWorkersOfDevices(deviceIds, from, to);
+  }
+
   /** The chain as NDJSON lines, in seq order, exactly the values that were hashed. */
   async *exportChain(siteId: string): AsyncGenerator<string> {
     for await (const log of this.walk(siteId)) {

@@ -1,5 +1,13 @@
-import { Body, Controller, Headers, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Headers, HttpCode, Post, Req } from '@nestjs/common';
+import type { Request } from 'express';
+import {
+  ApiBearerAuth,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { ErrorBody, Public } from '@app/common';
 import { SyncRequestDto, SyncResponse } from './dto/sync.dto';
 import { OfflineSyncService } from './offline-sync.service';
@@ -15,6 +23,16 @@ export class OfflineSyncController {
   @HttpCode(200)
   @ApiBearerAuth('offline-token')
   @ApiOperation({ summary: 'Sync a batch of HMAC-signed offline attendance packets' })
+  @ApiHeader({
+    name: 'x-app-version',
+    required: false,
+    description: 'Worker app version; below TRUST_MIN_APP_VERSION lowers the trust score',
+  })
+  @ApiHeader({
+    name: 'x-device-id',
+    required: false,
+    description: "The phone's deviceId; another device than the token's lowers the trust score",
+  })
   @ApiOkResponse({ type: SyncResponse })
   @ApiResponse({ status: 401, type: ErrorBody, description: 'missing_token' })
   @ApiResponse({
@@ -26,7 +44,19 @@ export class OfflineSyncController {
   async syncBatch(
     @Headers('authorization') authorization: string | undefined,
     @Body() body: SyncRequestDto,
+    @Req() req: Request,
   ): Promise<SyncResponse> {
-    return this.sync.sync(authorization, body.packets);
+    return this.sync.sync(authorization, body.packets, {
+      userAgent: headerOf(req, 'user-agent'),
+      appVersion: headerOf(req, 'x-app-version'),
+      deviceIdHeader: headerOf(req, 'x-device-id'),
+      ip: req.ip,
+    });
   }
+}
+
+function headerOf(req: Request, name: string): string | undefined {
+  const value = req.headers[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first ? first.slice(0, 300) : undefined;
 }

@@ -1,14 +1,28 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { AppConfig, AppError, hmacSha256Hex, jcs, safeEqual } from '@app/common';
+import { AppConfig, AppError, Clock, hmacSha256Hex, jcs, safeEqual } from '@app/common';
 import {
+  DeviceTrustService,
   OfflineTokenClaims,
   TokenManager,
+  TrustRequestSignals,
   WorkerDevice,
   WorkerDeviceService,
+  WorkforceService,
 } from '@app/device-trust';
-import { FraudEventInput, FraudService } from '@app/fraud';
-import { AttendanceData, AttendanceLog, PendingLogEntry } from './domain/attendance-log';
+import {
+  AttendanceHistory,
+  FraudEventInput,
+  FraudService,
+  PacketObservation,
+  SiteGeofence,
+} from '@app/fraud';
+import {
+  AttendanceData,
+  AttendanceLog,
+  AttendanceMeta,
+  PendingLogEntry,
+} from './domain/attendance-log';
 import { AttendancePayload, checkPacketShape, SignedPacket } from './domain/attendance-packet';
 import { PacketResult, RejectionReason, SyncOutcome } from './domain/sync-result';
 import { LedgerService } from './ledger.service';
@@ -27,7 +41,10 @@ type Verdict =
 /**
  * Batch sync of signed offline attendance packets: the token says which device, worker and
  * sites; each packet must carry the device's HMAC over its JCS form and fall inside the time
- * limits. Accepted packets go to the ledger; every rejection becomes a fraud event.
+ * limits. Accepted packets go to the ledger; every rejection becomes a fraud event. The
+ * request is scored by DeviceTrustService (the score goes into each link's meta, with
+ * `lowTrust: true` below TRUST_LOW_THRESHOLD); accepted packets are screened by the pattern
+ * rules (flagged, not rejected); a score below TRUST_AUTO_BLOCK_FLOOR blocks the device.
  */
 @Injectable()
 export class OfflineSyncService {
@@ -39,6 +56,9 @@ export class OfflineSyncService {
     private readonly devices: WorkerDeviceService,
     private readonly ledger: LedgerService,
     private readonly fraud: FraudService,
+    private readonly trust: DeviceTrustService,
+    private readonly workforce: WorkforceService,
+    private readonly clock: Clock,
     config: ConfigService<AppConfig, true>,
   ) {
     this.limits = config.get('offlineSync', { infer: true });
@@ -47,7 +67,8 @@ export class OfflineSyncService {
   async sync(
     bearer: string | undefined,
     packets: SignedPacket[],
-    now = new Date(),
+    request: TrustRequestSignals = {},
+    now = this.clock.now(),
   ): Promise<SyncOutcome> {
     if (packets.length > this.limits.maxPacketsPerBatch) {
       throw new AppError(
@@ -58,9 +79,25 @@ export class OfflineSyncService {
     }
     const claims = await this.authenticate(bearer, now);
     const device = await this.activeDevice(claims);
+    const trust = await this.trust.score(device, request, now);
+    if (await this.trust.enforceFloor(device, trust)) {
+      await this.fraud.record({
+        type: 'device_blocked',
+        deviceId: device.deviceId,
+        workerId: claims.workerId,
+        detail: `sync refused: trust score ${trust.score} is below the auto-block floor`,
+      });
+      throw new AppError(403, 'device_blocked', 'This device is blocked (trust score too low)');
+    }
     const secret = this.devices.secretOf(device);
+    const meta: AttendanceMeta = {
+      isOfflineSync: true,
+      syncTimestamp: now.toISOString(),
+      deviceTrustScore: trust.score,
+      ...(this.trust.isLow(trust) ? { lowTrust: true } : {}),
+    };
 
-    const verdicts = packets.map((packet) => this.judge(packet, claims, device, secret, now));
+    const verdicts = packets.map((packet) => this.judge(packet, claims, secret, meta, now));
     const signed =
       packets.length > 0 &&
       verdicts.every((v) => v.kind === 'rejected' && v.reason === 'invalid_signature');
@@ -86,11 +123,13 @@ export class OfflineSyncService {
 
     const results: PacketResult[] = [];
     const fraudEvents: FraudEventInput[] = [];
+    const accepted: PacketObservation[] = [];
     let next = 0;
     for (const verdict of settled) {
       if (verdict.kind === 'candidate') {
         const outcome = appended[next++];
         if (outcome.status === 'appended') {
+          accepted.push(observationOf(outcome.log.data));
           results.push({
             packetId: verdict.packetId,
             status: 'accepted',
@@ -115,7 +154,15 @@ export class OfflineSyncService {
       fraudEvents.push(this.fraudOf(verdict, claims)!);
     }
     await this.fraud.recordAll(fraudEvents);
-    await this.devices.touch(device.deviceId, now);
+    const findings = await this.fraud.screen(accepted, {
+      history: this.historyFor(device),
+      sites: await this.geofences(accepted),
+    });
+    await this.devices.touch(device.deviceId, now, request.ip);
+    if (fraudEvents.length + findings.length > 0) {
+      // a fresh instant: the events just recorded are part of the history now
+      await this.trust.enforceFloor(device, await this.trust.score(device, request));
+    }
     const outcome = summarize(results);
     this.logger.log(
       {
@@ -123,6 +170,8 @@ export class OfflineSyncService {
         accepted: outcome.accepted,
         duplicates: outcome.duplicates,
         rejected: outcome.rejected,
+        flagged: findings.length,
+        trustScore: trust.score,
       },
       'Offline batch synced',
     );
@@ -171,8 +220,8 @@ export class OfflineSyncService {
   private judge(
     packet: SignedPacket,
     claims: OfflineTokenClaims,
-    device: WorkerDevice,
     secret: Buffer,
+    meta: AttendanceMeta,
     now: Date,
   ): Verdict {
     const rawId = (packet?.payload as { packetId?: unknown } | undefined)?.packetId;
@@ -222,11 +271,7 @@ export class OfflineSyncService {
         siteId: p.siteId,
         packetId: p.packetId,
         data,
-        meta: {
-          isOfflineSync: true,
-          syncTimestamp: now.toISOString(),
-          deviceTrustScore: device.trustScore,
-        },
+        meta: { ...meta },
       },
     };
   }
@@ -248,6 +293,34 @@ export class OfflineSyncService {
     };
   }
 
+  /** What the rules see of the past: the ledger (through LedgerService) and the phone's siblings. */
+  private historyFor(device: WorkerDevice): AttendanceHistory {
+    let siblings: Promise<string[]> | undefined;
+    return {
+      previousOf: async (p) => {
+        const log = await this.ledger.previousOfWorker(p.workerId, {
+          at: p.timestamp,
+          packetId: p.packetId,
+        });
+        return log ? observationOf(log.data) : undefined;
+      },
+      workersOnDevice: async (deviceId, from, to) => {
+        const ids =
+          deviceId === device.deviceId
+            ? await (siblings ??= this.devices.siblingsOf(device))
+            : [deviceId];
+        return this.ledger.workersOfDevices(ids, from, to);
+      },
+    };
+  }
+
+  private async geofences(packets: PacketObservation[]): Promise<Map<string, SiteGeofence>> {
+    const ids = [...new Set(packets.map((p) => p.siteId))];
+    if (ids.length === 0) return new Map();
+    const sites = await this.workforce.findSites(ids);
+    return new Map(sites.map((s) => [s.id, { siteId: s.id, geo: s.geo, radiusM: s.radiusM }]));
+  }
+
   private fraudOf(verdict: Verdict, claims: OfflineTokenClaims): FraudEventInput | undefined {
     if (verdict.kind !== 'rejected') return undefined;
     return {
@@ -259,6 +332,18 @@ export class OfflineSyncService {
       detail: verdict.detail,
     };
   }
+}
+
+function observationOf(data: AttendanceData): PacketObservation {
+  return {
+    packetId: data.packetId,
+    deviceId: data.deviceId,
+    workerId: data.workerId,
+    siteId: data.siteId,
+    type: data.type,
+    timestamp: new Date(data.timestamp),
+    geo: { ...data.geo },
+  };
 }
 
 function duplicateOf(log: AttendanceLog): PacketResult {

@@ -473,7 +473,9 @@ export class RelayService implements OnModuleInit, OnModuleDestroy, BeforeApplic
     // so no platform id crosses Redis toward a kiosk
     const remote = !this.sessionsHere.get(conn.sessionId)?.has(to);
     const outgoing =
-      remote && KIOSK_ROLES.has(to) ? this.forKiosk(frame, to, conn.platformId, conn.platformAlias) : frame;
+      remote && KIOSK_ROLES.has(to)
+        ? this.forKiosk(frame, to, conn.platformId, conn.platformAlias)
+        : frame;
     if (!outgoing)
       return this.sendError(conn, 'privacy_violation', 'The frame still held the platform id');
     await this.deliver(conn.sessionId, { to, frame: outgoing });

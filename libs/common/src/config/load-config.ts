@@ -2,12 +2,14 @@ import { AppSettings, appConfig } from './app.config';
 import { AuthSettings, authConfig } from './auth.config';
 import { DatabaseSettings, databaseConfig } from './database.config';
 import { Env } from './env-schema';
+import { FraudSettings, fraudConfig } from './fraud.config';
 import { withLocalSecrets } from './local-secrets';
 import { ProvisioningSettings, provisioningConfig } from './provisioning.config';
 import { OfflineSyncSettings, offlineSyncConfig } from './offline-sync.config';
 import { RedisSettings, redisConfig } from './redis.config';
 import { RelaySettings, relayConfig } from './relay.config';
 import { SessionSettings, sessionConfig } from './session.config';
+import { TrustSettings, trustConfig } from './trust.config';
 import { UpstreamSettings, upstreamConfig } from './upstream.config';
 import { VaultSettings, vaultConfig } from './vault.config';
 
@@ -23,6 +25,8 @@ export interface AppConfig {
   provisioning: ProvisioningSettings;
   relay: RelaySettings;
   offlineSync: OfflineSyncSettings;
+  trust: TrustSettings;
+  fraud: FraudSettings;
   /** What boot did that an operator should know (generated secrets and where they are kept). */
   notices: string[];
 }
@@ -53,6 +57,8 @@ export function loadConfig(rawEnv: Env): AppConfig {
     provisioning: provisioningConfig(env),
     relay: relayConfig(env),
     offlineSync: offlineSyncConfig(env),
+    trust: trustConfig(env),
+    fraud: fraudConfig(env),
     notices,
   };
 }

@@ -19,6 +19,8 @@ export interface WorkerDevice {
   trustScore: number;
   isBlocked: boolean;
   lastSeen?: Date;
+  /** The address of the last sync (for the trust score's IP factor). */
+  lastIp?: string;
   createdAt: Date;
 }
 

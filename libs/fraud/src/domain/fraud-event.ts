@@ -1,7 +1,6 @@
 /**
  * Why something looked like fraud. Sync rejections are recorded with their reason as the
- * type; pattern rules (impossible travel, geofence, rapid repeats, shared devices) add their
- * own types when the rules engine lands (issue 7).
+ * type; the pattern rules (accepted but flagged packets) and assisted onboarding add theirs.
  */
 export const FRAUD_EVENT_TYPES = [
   'invalid_token',
@@ -16,6 +15,15 @@ export const FRAUD_EVENT_TYPES = [
   'timestamp_too_old',
   'outside_token_window',
   'packet_id_conflict',
+  // pattern rules: the packet is accepted and flagged
+  'impossible_travel',
+  'outside_geofence',
+  'rapid_repeat',
+  'shared_device',
+  // assisted onboarding (thekedar-signed worker creation), refused
+  'onboarding_signature_invalid',
+  'onboarding_replay',
+  'onboarding_stale_timestamp',
 ] as const;
 export type FraudEventType = (typeof FRAUD_EVENT_TYPES)[number];
 
@@ -39,4 +47,6 @@ export interface FraudEventCriteria {
   from?: Date;
   to?: Date;
   limit: number;
+  /** Keyset pagination: only events strictly older than this one in (at, id) order. */
+  before?: { at: Date; id: string };
 }

@@ -11,17 +11,45 @@ export interface PacketObservation {
   geo: { lat: number; lng: number; accuracyM: number };
 }
 
+/** A site's geofence: a circle of radiusM metres around its centre. */
+export interface SiteGeofence {
+  siteId: string;
+  geo: { lat: number; lng: number };
+  radiusM: number;
+}
+
+/**
+ * What was accepted before, as the caller knows it. OfflineSync passes its LedgerService
+ * (an exported service), so the rules never reach another module's repository, and Fraud
+ * does not depend on OfflineSync.
+ */
+export interface AttendanceHistory {
+  /** The worker's accepted packet just before this one in time (timestamp, then packetId). */
+  previousOf(packet: PacketObservation): Promise<PacketObservation | undefined>;
+  /** Distinct workers with accepted packets from the device timestamped within [from, to]. */
+  workersOnDevice(deviceId: string, from: Date, to: Date): Promise<string[]>;
+}
+
+export interface ScreeningContext {
+  history: AttendanceHistory;
+  /** The geofences of the sites the packets name (a site missing here is not checked). */
+  sites: ReadonlyMap<string, SiteGeofence>;
+}
+
 export type FraudFinding = Omit<FraudEvent, 'id' | 'at'>;
 
 /**
  * A pattern rule (impossible travel, outside the geofence, rapid repeats, one device shared
- * by many workers): it looks at accepted packets and reports findings, which are recorded as
- * fraud events without rejecting the packet. The rules engine is issue 7; it provides rules
- * under PACKET_RULES.
+ * by many workers): it looks at packets that were accepted (already in the ledger) and
+ * reports findings, which are recorded as fraud events without rejecting the packet.
+ * Rules are provided under PACKET_RULES.
  */
 export abstract class PacketRule {
   abstract readonly name: string;
-  abstract evaluate(packets: PacketObservation[]): Promise<FraudFinding[]>;
+  abstract evaluate(
+    packets: PacketObservation[],
+    context: ScreeningContext,
+  ): Promise<FraudFinding[]>;
 }
 
 export const PACKET_RULES = Symbol('PACKET_RULES');

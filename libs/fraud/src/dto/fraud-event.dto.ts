@@ -23,6 +23,14 @@ export class ListFraudEventsQuery {
   @IsISO8601({ strict: true })
   to?: string;
 
+  @ApiPropertyOptional({
+    description: 'Opaque cursor from the x-next-cursor header of the previous page',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  cursor?: string;
+
   @ApiPropertyOptional({ default: 100, maximum: 1000 })
   @IsOptional()
   @Type(() => Number)

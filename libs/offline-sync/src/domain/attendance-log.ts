@@ -13,6 +13,8 @@ export interface AttendanceMeta {
   /** ISO-8601: dates inside hashed values are strings, so they are read back exactly as hashed. */
   syncTimestamp: string;
   deviceTrustScore: number;
+  /** Present (true) only when the syncing request scored below TRUST_LOW_THRESHOLD. */
+  lowTrust?: boolean;
 }
 
 /** One immutable link of a site's chain. */

@@ -3,13 +3,13 @@ import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { WorkerDevice, WorkerDeviceEvent } from '../../domain/worker-device';
 import { workerDeviceAdapters } from './worker-persistence';
 
-function device(deviceId = newId()): WorkerDevice {
+function device(deviceId = newId(), simHash = 'abcdef0123456789'): WorkerDevice {
   return {
     id: newId(),
     deviceId,
     user: { kind: 'worker', id: newId() },
     siteIds: [newId()],
-    fingerprint: { os: 'Android 14', model: 'Redmi', simHash: 'abcdef0123456789' },
+    fingerprint: { os: 'Android 14', model: 'Redmi', simHash },
     sealedSecret: 'sealed1.v1.x.y.z',
     trustScore: 50,
     isBlocked: false,
@@ -87,5 +87,26 @@ describeStoreContract('WorkerDeviceRepository', workerDeviceAdapters, ({ sut }) 
     expect((await sut().list({ limit: 2, afterDeviceId: ids[1] })).map((d) => d.deviceId)).toEqual([
       ids[2],
     ]);
+  });
+
+  it('should record the last address with lastSeen and keep it when none is given', async () => {
+    const d = device();
+    await sut().register(d, event(d.deviceId, 'registered'));
+    await sut().touchLastSeen(d.deviceId, new Date('2026-01-05T00:00:00Z'), '203.0.113.7');
+    await sut().touchLastSeen(d.deviceId, new Date('2026-01-06T00:00:00Z'));
+    await sut().touchLastSeen(d.deviceId, new Date('2026-01-04T00:00:00Z'), '198.51.100.1');
+    expect(await sut().findByDeviceId(d.deviceId)).toMatchObject({
+      lastSeen: new Date('2026-01-06T00:00:00Z'),
+      lastIp: '203.0.113.7',
+    });
+  });
+
+  it('should list the devices registered with one SIM hash', async () => {
+    const ids = [newId(), newId(), newId()];
+    await sut().register(device(ids[0], 'sim-aaaa-1111'), event(ids[0], 'registered'));
+    await sut().register(device(ids[1], 'sim-bbbb-2222'), event(ids[1], 'registered'));
+    await sut().register(device(ids[2], 'sim-aaaa-1111'), event(ids[2], 'registered'));
+    expect(await sut().listDeviceIdsBySimHash('sim-aaaa-1111')).toEqual([ids[0], ids[2]].sort());
+    expect(await sut().listDeviceIdsBySimHash('sim-none')).toEqual([]);
   });
 });

@@ -13,7 +13,10 @@ export abstract class WorkerDeviceRepository {
     blocked: boolean,
     event: WorkerDeviceEvent,
   ): Promise<WorkerDevice | undefined>;
-  abstract touchLastSeen(deviceId: string, at: Date): Promise<void>;
+  /** Moves lastSeen forward to `at` (never back) and, when given, records the address seen then. */
+  abstract touchLastSeen(deviceId: string, at: Date, ip?: string): Promise<void>;
+  /** deviceIds of every device registered with this SIM hash (one physical phone), sorted. */
+  abstract listDeviceIdsBySimHash(simHash: string): Promise<string[]>;
   /** Events of one device, oldest first. */
   abstract listEvents(deviceId: string): Promise<WorkerDeviceEvent[]>;
 }

@@ -1,4 +1,7 @@
 import { PortAdapters } from '@app/persistence';
+import { MongoOnboardingNonceRepository } from './mongo/repositories/mongo-onboarding-nonce.repository';
+import { OnboardingNonceRepository } from './onboarding-nonce.repository';
+import { SqliteOnboardingNonceRepository } from './sqlite/repositories/sqlite-onboarding-nonce.repository';
 import { MongoWorkerDeviceRepository } from './mongo/repositories/mongo-worker-device.repository';
 import { MongoWorkforceRepository } from './mongo/repositories/mongo-workforce.repository';
 import { SqliteWorkerDeviceRepository } from './sqlite/repositories/sqlite-worker-device.repository';
@@ -15,4 +18,9 @@ export const workforceAdapters: PortAdapters<WorkforceRepository> = {
 export const workerDeviceAdapters: PortAdapters<WorkerDeviceRepository> = {
   sqlite: (store) => new SqliteWorkerDeviceRepository(store),
   mongo: (store) => new MongoWorkerDeviceRepository(store),
+};
+
+export const onboardingNonceAdapters: PortAdapters<OnboardingNonceRepository> = {
+  sqlite: (store) => new SqliteOnboardingNonceRepository(store),
+  mongo: (store) => new MongoOnboardingNonceRepository(store),
 };

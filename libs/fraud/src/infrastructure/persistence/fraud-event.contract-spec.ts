@@ -48,6 +48,46 @@ describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut }) => {
     expect(await types({ limit: 1 })).toEqual(['2026-01-04']);
   });
 
+  it('should page newest first with a keyset cursor, ties broken by id, without gaps or repeats', async () => {
+    const sameInstant = new Date('2026-01-05T00:00:00Z');
+    const ids = [
+      '0000000000000000000000a1',
+      '0000000000000000000000a2',
+      '0000000000000000000000a3',
+    ];
+    await sut().recordAll([
+      event({ id: ids[0], at: sameInstant }),
+      event({ id: ids[2], at: sameInstant }),
+      event({ id: ids[1], at: sameInstant }),
+      event({ id: '0000000000000000000000b1', at: new Date('2026-01-04T00:00:00Z') }),
+      event({ id: '0000000000000000000000b2', at: new Date('2026-01-06T00:00:00Z') }),
+    ]);
+    const seen: string[] = [];
+    let before: { at: Date; id: string } | undefined;
+    for (;;) {
+      const page = await sut().listRecent({ limit: 2, before });
+      seen.push(...page.map((e) => e.id));
+      if (page.length < 2) break;
+      before = { at: page[1].at, id: page[1].id };
+    }
+    expect(seen).toEqual([
+      '0000000000000000000000b2',
+      ids[2],
+      ids[1],
+      ids[0],
+      '0000000000000000000000b1',
+    ]);
+    expect(
+      (
+        await sut().listRecent({
+          limit: 10,
+          deviceId: 'dev-1',
+          before: { at: sameInstant, id: ids[1] },
+        })
+      ).map((e) => e.id),
+    ).toEqual([ids[0], '0000000000000000000000b1']);
+  });
+
   it('should accept an empty batch', async () => {
     await sut().recordAll([]);
     expect(await sut().listRecent({ limit: 5 })).toEqual([]);

@@ -4,6 +4,9 @@ import { FraudEvent, FraudEventCriteria } from '../../domain/fraud-event';
 export abstract class FraudEventRepository {
   /** Appends events (all or none). */
   abstract recordAll(events: FraudEvent[]): Promise<void>;
-  /** Events matching every given criterion, newest first, at most `limit`. */
+  /**
+   * Events matching every given criterion, newest first in (at, id) order, at most `limit`;
+   * with `before`, only events after that one in this order (keyset pagination).
+   */
   abstract listRecent(criteria: FraudEventCriteria): Promise<FraudEvent[]>;
 }

@@ -73,4 +73,58 @@ describeStoreContract('AttendanceLogRepository', attendanceLogAdapters, ({ sut }
     expect((await sut().readChain('P', 1, 1)).map((l) => l.seq)).toEqual([2]);
     expect(await sut().readChain('P', 3, 10)).toEqual([]);
   });
+
+  it("should find a worker's previous packet by signed time (timestamp, then packetId), across sites", async () => {
+    const at = (siteId: string, timestamp: string, workerId = 'w1', packetId = randomUUID()) => {
+      const e = entry(siteId, packetId);
+      return { ...e, data: { ...e.data, timestamp, workerId } };
+    };
+    const early = at('A', '2026-01-01T08:00:00Z');
+    const later = at('B', '2026-01-01T08:00:00.500Z');
+    const tieLow = at(
+      'A',
+      '2026-01-01T09:00:00.000Z',
+      'w1',
+      '00000000-0000-4000-8000-000000000001',
+    );
+    const tieHigh = at('A', '2026-01-01T09:00:00Z', 'w1', '00000000-0000-4000-8000-000000000002');
+    const otherWorker = at('A', '2026-01-01T08:30:00Z', 'w2');
+    // appended out of time order on purpose
+    await sut().appendToChains([tieHigh, later, otherWorker, early, tieLow]);
+    const previous = async (timestamp: string, packetId = 'ffffffff-ffff-4fff-bfff-ffffffffffff') =>
+      (await sut().findPreviousOfWorker('w1', { at: new Date(timestamp), packetId }))?.data
+        .packetId;
+    expect(await previous('2026-01-01T08:00:00Z', early.packetId)).toBeUndefined();
+    expect(await previous('2026-01-01T08:00:00.400Z')).toBe(early.packetId);
+    expect(await previous('2026-01-01T08:59:59Z')).toBe(later.packetId);
+    expect(await previous('2026-01-01T09:00:00Z', tieHigh.packetId)).toBe(tieLow.packetId);
+    expect(await previous('2026-01-01T09:00:00Z', tieLow.packetId)).toBe(later.packetId);
+    expect(await previous('2026-01-02T00:00:00Z')).toBe(tieHigh.packetId);
+  });
+
+  it('should list the distinct workers of some devices within a time window', async () => {
+    const on = (workerId: string, deviceId: string, timestamp: string) => {
+      const e = entry('D');
+      return { ...e, data: { ...e.data, workerId, deviceId, timestamp } };
+    };
+    await sut().appendToChains([
+      on('w1', 'd1', '2026-01-01T08:00:00Z'),
+      on('w2', 'd1', '2026-01-01T09:00:00Z'),
+      on('w2', 'd1', '2026-01-01T09:30:00Z'),
+      on('w3', 'd1', '2026-01-02T09:00:00Z'),
+      on('w4', 'd2', '2026-01-01T09:00:00Z'),
+    ]);
+    const workers = (from: string, to: string) =>
+      sut().listWorkersOfDevices(['d1'], new Date(from), new Date(to));
+    expect(await workers('2026-01-01T00:00:00Z', '2026-01-01T23:59:59Z')).toEqual(['w1', 'w2']);
+    expect(await workers('2026-01-01T09:00:00Z', '2026-01-02T09:00:00Z')).toEqual(['w2', 'w3']);
+    expect(await workers('2026-01-03T00:00:00Z', '2026-01-04T00:00:00Z')).toEqual([]);
+    expect(
+      await sut().listWorkersOfDevices(
+        ['d2', 'd1'],
+        new Date('2026-01-01T08:30:00Z'),
+        new Date('2026-01-01T09:00:00Z'),
+      ),
+    ).toEqual(['w2', 'w4']);
+  });
 });

@@ -18,4 +18,14 @@ export abstract class AttendanceLogRepository {
   abstract findByPacketIds(packetIds: string[]): Promise<Map<string, AttendanceLog>>;
   /** Up to `limit` links of a chain with seq > afterSeq, in seq order. */
   abstract readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]>;
+  /**
+   * The worker's accepted link just before `before` in packet time: the greatest
+   * (timestamp, packetId) strictly below the given pair, whatever its site.
+   */
+  abstract findPreviousOfWorker(
+    workerId: string,
+    before: { at: Date; packetId: string },
+  ): Promise<AttendanceLog | undefined>;
+  /** Distinct workerIds (sorted) with accepted packets from any of `deviceIds` timestamped within [from, to]. */
+  abstract listWorkersOfDevices(deviceIds: string[], from: Date, to: Date): Promise<string[]>;
 }

@@ -30,4 +30,12 @@ export const WORKER_DEVICE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX worker_device_events_device ON worker_device_events (device_id, at);
     `,
   },
+  {
+    version: 2,
+    name: 'last ip and sim hash lookup (trust score, shared-device rule)',
+    up: `
+      ALTER TABLE worker_devices ADD COLUMN last_ip TEXT;
+      CREATE INDEX worker_devices_sim_hash ON worker_devices (json_extract(fingerprint, '$.simHash'));
+    `,
+  },
 ];

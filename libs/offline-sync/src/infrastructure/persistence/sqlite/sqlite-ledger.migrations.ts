@@ -1,5 +1,10 @@
 import { SqliteMigration } from '@app/persistence';
 
+/** A packet's signed timestamp as integer epoch milliseconds (the expression the indexes use). */
+export const PACKET_AT_MS = `CAST(round(unixepoch(json_extract(data, '$.timestamp'), 'subsec') * 1000) AS INTEGER)`;
+export const PACKET_WORKER = `json_extract(data, '$.workerId')`;
+export const PACKET_DEVICE = `json_extract(data, '$.deviceId')`;
+
 export const LEDGER_SQLITE_MIGRATIONS: SqliteMigration[] = [
   {
     version: 1,
@@ -29,6 +34,14 @@ export const LEDGER_SQLITE_MIGRATIONS: SqliteMigration[] = [
         signature TEXT NOT NULL,
         PRIMARY KEY (site_id, seq)
       );
+    `,
+  },
+  {
+    version: 2,
+    name: 'packet time indexes for the fraud rules (worker and device history)',
+    up: `
+      CREATE INDEX attendance_logs_worker_at ON attendance_logs (${PACKET_WORKER}, ${PACKET_AT_MS}, packet_id);
+      CREATE INDEX attendance_logs_device_at ON attendance_logs (${PACKET_DEVICE}, ${PACKET_AT_MS});
     `,
   },
 ];

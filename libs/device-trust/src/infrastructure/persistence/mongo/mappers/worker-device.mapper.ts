@@ -22,6 +22,7 @@ export class WorkerDeviceMongoMapper {
       trustScore: doc.trustScore,
       isBlocked: doc.isBlocked,
       lastSeen: doc.lastSeen ? new Date(doc.lastSeen) : undefined,
+      lastIp: doc.lastIp ?? undefined,
       createdAt: new Date(doc.createdAt),
     };
   }

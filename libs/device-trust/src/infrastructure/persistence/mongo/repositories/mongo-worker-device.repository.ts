@@ -58,11 +58,19 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
     return Mapper.toDomain(doc);
   }
 
-  async touchLastSeen(deviceId: string, at: Date): Promise<void> {
+  async touchLastSeen(deviceId: string, at: Date, ip?: string): Promise<void> {
     await this.devices.updateOne(
-      { deviceId, $or: [{ lastSeen: { $exists: false } }, { lastSeen: { $lt: at } }] },
-      { $set: { lastSeen: at } },
+      { deviceId, $or: [{ lastSeen: { $exists: false } }, { lastSeen: { $lte: at } }] },
+      { $set: ip ? { lastSeen: at, lastIp: ip } : { lastSeen: at } },
     );
+  }
+
+  async listDeviceIdsBySimHash(simHash: string): Promise<string[]> {
+    const docs = await this.devices
+      .find({ 'fingerprint.simHash': simHash }, { deviceId: 1 })
+      .sort({ deviceId: 1 })
+      .lean<Pick<WorkerDeviceDocument, 'deviceId'>[]>();
+    return docs.map((d) => d.deviceId);
   }
 
   async listEvents(deviceId: string): Promise<WorkerDeviceEvent[]> {

@@ -15,10 +15,12 @@ export class WorkerDeviceDocument {
   @Prop({ required: true, min: 0, max: 100 }) trustScore!: number;
   @Prop({ required: true }) isBlocked!: boolean;
   @Prop() lastSeen?: Date;
+  @Prop() lastIp?: string;
   @Prop({ required: true }) createdAt!: Date;
 }
 export const WorkerDeviceSchema = SchemaFactory.createForClass(WorkerDeviceDocument);
 WorkerDeviceSchema.index({ 'user.id': 1 });
+WorkerDeviceSchema.index({ 'fingerprint.simHash': 1 });
 
 @Schema({ collection: 'worker_device_events', versionKey: false })
 export class WorkerDeviceEventDocument {

@@ -17,6 +17,7 @@ export interface WorkerDeviceRow {
   trust_score: number;
   is_blocked: number;
   last_seen: string | null;
+  last_ip?: string | null;
   created_at: string;
 }
 
@@ -41,6 +42,7 @@ export class WorkerDeviceSqliteMapper {
       trustScore: row.trust_score,
       isBlocked: row.is_blocked === 1,
       lastSeen: row.last_seen ? new Date(row.last_seen) : undefined,
+      lastIp: row.last_ip ?? undefined,
       createdAt: new Date(row.created_at),
     };
   }
@@ -61,6 +63,7 @@ export class WorkerDeviceSqliteMapper {
       trust_score: d.trustScore,
       is_blocked: d.isBlocked ? 1 : 0,
       last_seen: d.lastSeen?.toISOString() ?? null,
+      last_ip: d.lastIp ?? null,
       created_at: d.createdAt.toISOString(),
     };
   }

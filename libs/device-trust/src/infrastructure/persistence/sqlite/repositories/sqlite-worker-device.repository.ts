@@ -29,8 +29,8 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     this.db.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO worker_devices (id, device_id, user_kind, user_id, site_ids, fingerprint, sealed_secret, trust_score, is_blocked, last_seen, created_at)
-           VALUES (@id, @device_id, @user_kind, @user_id, @site_ids, @fingerprint, @sealed_secret, @trust_score, @is_blocked, @last_seen, @created_at)`,
+          `INSERT INTO worker_devices (id, device_id, user_kind, user_id, site_ids, fingerprint, sealed_secret, trust_score, is_blocked, last_seen, last_ip, created_at)
+           VALUES (@id, @device_id, @user_kind, @user_id, @site_ids, @fingerprint, @sealed_secret, @trust_score, @is_blocked, @last_seen, @last_ip, @created_at)`,
         )
         .run(Mapper.toPersistence(device));
       this.insertEvent.run(Mapper.eventToPersistence(event));
@@ -66,12 +66,23 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     })();
   }
 
-  async touchLastSeen(deviceId: string, at: Date): Promise<void> {
+  async touchLastSeen(deviceId: string, at: Date, ip?: string): Promise<void> {
     this.db
       .prepare(
-        'UPDATE worker_devices SET last_seen = ? WHERE device_id = ? AND (last_seen IS NULL OR last_seen < ?)',
+        `UPDATE worker_devices SET last_seen = ?, last_ip = coalesce(?, last_ip)
+         WHERE device_id = ? AND (last_seen IS NULL OR last_seen <= ?)`,
       )
-      .run(at.toISOString(), deviceId, at.toISOString());
+      .run(at.toISOString(), ip ?? null, deviceId, at.toISOString());
+  }
+
+  async listDeviceIdsBySimHash(simHash: string): Promise<string[]> {
+    return this.db
+      .prepare<[string], { device_id: string }>(
+        `SELECT device_id FROM worker_devices WHERE json_extract(fingerprint, '$.simHash') = ?
+         ORDER BY device_id`,
+      )
+      .all(simHash)
+      .map((r) => r.device_id);
   }
 
   async listEvents(deviceId: string): Promise<WorkerDeviceEvent[]> {

@@ -35,6 +35,10 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
         ...(criteria.to ? { $lte: criteria.to } : {}),
       };
     }
+    if (criteria.before) {
+      const { at, id } = criteria.before;
+      filter.$and = [{ $or: [{ at: { $lt: at } }, { at, _id: { $lt: id } }] }];
+    }
     const docs = await this.events
       .find(filter)
       .sort({ at: -1, _id: -1 })

@@ -48,11 +48,16 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
       where.push('at <= ?');
       params.push(criteria.to.toISOString());
     }
+    if (criteria.before) {
+      where.push('(at < ? OR (at = ? AND id < ?))');
+      const at = criteria.before.at.toISOString();
+      params.push(at, at, criteria.before.id);
+    }
     params.push(criteria.limit);
     return this.db
       .prepare<(string | number)[], FraudEventRow>(
         `SELECT * FROM fraud_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY at DESC, rowid DESC LIMIT ?`,
+         ORDER BY at DESC, id DESC LIMIT ?`,
       )
       .all(...params)
       .map(Mapper.toDomain);

@@ -23,6 +23,9 @@ export class AttendanceLogMongoMapper {
       recordHash: log.recordHash,
       data: { ...log.data, geo: { ...log.data.geo } },
       meta: { ...log.meta },
+      workerId: log.data.workerId,
+      deviceId: log.data.deviceId,
+      at: new Date(log.data.timestamp),
     };
   }
 

@@ -73,4 +73,26 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
       .lean<AttendanceLogDocument[]>();
     return docs.map(Mapper.toDomain);
   }
+
+  async findPreviousOfWorker(
+    workerId: string,
+    before: { at: Date; packetId: string },
+  ): Promise<AttendanceLog | undefined> {
+    const doc = await this.logs
+      .findOne({
+        workerId,
+        $or: [{ at: { $lt: before.at } }, { at: before.at, packetId: { $lt: before.packetId } }],
+      })
+      .sort({ at: -1, packetId: -1 })
+      .lean<AttendanceLogDocument>();
+    return doc ? Mapper.toDomain(doc) : undefined;
+  }
+
+  async listWorkersOfDevices(deviceIds: string[], from: Date, to: Date): Promise<string[]> {
+    const ids = await this.logs.distinct('workerId', {
+      deviceId: { $in: deviceIds },
+      at: { $gte: from, $lte: to },
+    });
+    return ids.filter((id): id is string => typeof id === 'string').sort();
+  }
 }

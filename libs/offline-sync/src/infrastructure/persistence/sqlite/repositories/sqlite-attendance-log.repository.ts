@@ -11,7 +11,12 @@ import {
   AttendanceLogRow,
   AttendanceLogSqliteMapper as Mapper,
 } from '../mappers/attendance-log.mapper';
-import { LEDGER_SQLITE_MIGRATIONS } from '../sqlite-ledger.migrations';
+import {
+  LEDGER_SQLITE_MIGRATIONS,
+  PACKET_AT_MS,
+  PACKET_DEVICE,
+  PACKET_WORKER,
+} from '../sqlite-ledger.migrations';
 
 /**
  * One `BEGIN IMMEDIATE` transaction per call: it takes the write lock before reading the
@@ -75,5 +80,34 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
       )
       .all(siteId, afterSeq, limit)
       .map(Mapper.toDomain);
+  }
+
+  async findPreviousOfWorker(
+    workerId: string,
+    before: { at: Date; packetId: string },
+  ): Promise<AttendanceLog | undefined> {
+    const at = before.at.getTime();
+    const row = this.db
+      .prepare<[string, number, number, string], AttendanceLogRow>(
+        `SELECT * FROM attendance_logs
+         WHERE ${PACKET_WORKER} = ?
+           AND (${PACKET_AT_MS} < ? OR (${PACKET_AT_MS} = ? AND packet_id < ?))
+         ORDER BY ${PACKET_AT_MS} DESC, packet_id DESC LIMIT 1`,
+      )
+      .get(workerId, at, at, before.packetId);
+    return row ? Mapper.toDomain(row) : undefined;
+  }
+
+  async listWorkersOfDevices(deviceIds: string[], from: Date, to: Date): Promise<string[]> {
+    const workers = new Set<string>();
+    const query = this.db.prepare<[string, number, number], { worker_id: string }>(
+      `SELECT DISTINCT ${PACKET_WORKER} AS worker_id FROM attendance_logs
+       WHERE ${PACKET_DEVICE} = ? AND ${PACKET_AT_MS} BETWEEN ? AND ?`,
+    );
+    for (const deviceId of new Set(deviceIds)) {
+      for (const row of query.all(deviceId, from.getTime(), to.getTime()))
+        workers.add(row.worker_id);
+    }
+    return [...workers].sort();
   }
 }

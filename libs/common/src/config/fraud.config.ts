@@ -1,0 +1,34 @@
+import { IsInt, IsNumber, IsOptional, Max, Min } from 'class-validator';
+import { Env, validateEnv } from './env-schema';
+
+class FraudEnv {
+  @IsOptional() @IsNumber() @Min(1) @Max(2000) FRAUD_MAX_SPEED_KMH?: number;
+  @IsOptional() @IsNumber() @Min(0) @Max(10_000) FRAUD_GEOFENCE_SLACK_M?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(86_400) FRAUD_RAPID_REPEAT_SECONDS?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(1000) FRAUD_SHARED_DEVICE_MAX_WORKERS?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(24 * 30) FRAUD_SHARED_DEVICE_WINDOW_HOURS?: number;
+}
+
+/** Thresholds of the pattern rules run over accepted attendance packets. */
+export interface FraudSettings {
+  /** Faster than this between a worker's consecutive packets is impossible travel. */
+  maxSpeedKmh: number;
+  /** Extra metres allowed beyond a site's radiusM (after subtracting the GPS accuracy). */
+  geofenceSlackM: number;
+  /** The same worker and type again within this many seconds is a rapid repeat. */
+  rapidRepeatSeconds: number;
+  /** More distinct workers than this on one device within the window is a shared device. */
+  sharedDeviceMaxWorkers: number;
+  sharedDeviceWindowSeconds: number;
+}
+
+export function fraudConfig(env: Env): FraudSettings {
+  const v = validateEnv(FraudEnv, env);
+  return {
+    maxSpeedKmh: v.FRAUD_MAX_SPEED_KMH ?? 120,
+    geofenceSlackM: v.FRAUD_GEOFENCE_SLACK_M ?? 0,
+    rapidRepeatSeconds: v.FRAUD_RAPID_REPEAT_SECONDS ?? 60,
+    sharedDeviceMaxWorkers: v.FRAUD_SHARED_DEVICE_MAX_WORKERS ?? 3,
+    sharedDeviceWindowSeconds: (v.FRAUD_SHARED_DEVICE_WINDOW_HOURS ?? 24) * 3600,
+  };
+}

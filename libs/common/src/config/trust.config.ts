@@ -1,0 +1,47 @@
+import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { Env, validateEnv } from './env-schema';
+
+const VERSION = /^\d{1,4}(\.\d{1,4}){0,2}$/;
+
+class TrustEnv {
+  @IsOptional() @IsInt() @Min(0) @Max(100) TRUST_AUTO_BLOCK_FLOOR?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(100) TRUST_LOW_THRESHOLD?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(365) TRUST_INHERITANCE_DAYS?: number;
+  @IsOptional()
+  @IsString()
+  @Matches(VERSION, { message: 'must be a version like 1.4.0' })
+  TRUST_MIN_APP_VERSION?: string;
+  @IsOptional() @IsInt() @Min(1) @Max(365) TRUST_FRAUD_WINDOW_DAYS?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(100) TRUST_FRAUD_PENALTY_CAP?: number;
+  @IsOptional() @IsInt() @Min(10) @Max(3600) ONBOARDING_SIGNATURE_MAX_SKEW_SECONDS?: number;
+}
+
+export interface TrustSettings {
+  /** A device whose score falls below this is blocked automatically (actor `system:trust`); 0 disables. */
+  autoBlockFloor: number;
+  /** Packets synced by a request scoring below this carry `meta.lowTrust: true`. */
+  lowThreshold: number;
+  /** How long a worker onboarded by a thekedar stands on the thekedar's score. */
+  inheritanceDays: number;
+  /** Oldest worker app version (`x-app-version`) that is not penalized. */
+  minAppVersion: string;
+  /** Fraud events older than this no longer weigh on a device's score. */
+  fraudWindowDays: number;
+  /** The most the fraud history can take off a score. */
+  fraudPenaltyCap: number;
+  /** How far `x-request-timestamp` of a thekedar-signed request may be from server time. */
+  onboardingMaxSkewSeconds: number;
+}
+
+export function trustConfig(env: Env): TrustSettings {
+  const v = validateEnv(TrustEnv, env);
+  return {
+    autoBlockFloor: v.TRUST_AUTO_BLOCK_FLOOR ?? 20,
+    lowThreshold: v.TRUST_LOW_THRESHOLD ?? 40,
+    inheritanceDays: v.TRUST_INHERITANCE_DAYS ?? 30,
+    minAppVersion: v.TRUST_MIN_APP_VERSION ?? '1.0.0',
+    fraudWindowDays: v.TRUST_FRAUD_WINDOW_DAYS ?? 30,
+    fraudPenaltyCap: v.TRUST_FRAUD_PENALTY_CAP ?? 60,
+    onboardingMaxSkewSeconds: v.ONBOARDING_SIGNATURE_MAX_SKEW_SECONDS ?? 300,
+  };
+}

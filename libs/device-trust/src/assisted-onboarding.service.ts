@@ -1,0 +1,170 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import {
+  ApiKeyService,
+  AppConfig,
+  AppError,
+  Clock,
+  hmacSha256Hex,
+  jcs,
+  Principal,
+  safeEqual,
+  sha256Hex,
+} from '@app/common';
+import { FraudEventType, FraudService } from '@app/fraud';
+import { DeviceTrustService } from './device-trust.service';
+import { WorkerSponsor } from './domain/workforce';
+import { OnboardingNonceRepository } from './infrastructure/persistence/onboarding-nonce.repository';
+import { actorOf } from './kiosk-registry.service';
+import { WorkerDeviceService } from './worker-device.service';
+
+/** The headers of a worker-creation request (either an admin key or a thekedar signature). */
+export interface OnboardingCredentials {
+  apiKey?: string;
+  thekedarId?: string;
+  deviceId?: string;
+  signature?: string;
+  timestamp?: string;
+}
+
+export interface OnboardingSponsor {
+  sponsor: WorkerSponsor;
+  /** The thekedar's score when a thekedar signed: the new worker stands on it for a while. */
+  inheritedTrust?: number;
+}
+
+const SIGNATURE = /^[0-9a-f]{64}$/;
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+
+/** The exact bytes a thekedar's device signs: `<x-request-timestamp>.<JCS(body)>`. */
+export function onboardingSigningInput(timestamp: string, body: unknown): string {
+  return `${timestamp}.${jcs(body)}`;
+}
+
+/**
+ * Who may create a worker: an admin key, or a thekedar's device that signs the request
+ * (hex HMAC-SHA256 with the device secret over `<x-request-timestamp>.<JCS(body)>`), with a
+ * timestamp within ONBOARDING_SIGNATURE_MAX_SKEW_SECONDS and a signature used only once.
+ * Every refused signature is a fraud event.
+ */
+@Injectable()
+export class AssistedOnboardingService {
+  private readonly logger = new Logger(AssistedOnboardingService.name);
+  private readonly maxSkewMs: number;
+
+  constructor(
+    private readonly apiKeys: ApiKeyService,
+    private readonly devices: WorkerDeviceService,
+    private readonly trust: DeviceTrustService,
+    private readonly nonces: OnboardingNonceRepository,
+    private readonly fraud: FraudService,
+    private readonly clock: Clock,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.maxSkewMs = config.get('trust', { infer: true }).onboardingMaxSkewSeconds * 1000;
+  }
+
+  /** Decides who sponsors the worker described by `rawBody` (the JSON as received). */
+  async admit(credentials: OnboardingCredentials, rawBody: unknown): Promise<OnboardingSponsor> {
+    if (credentials.apiKey !== undefined) return { sponsor: this.admin(credentials.apiKey) };
+    const { thekedarId, deviceId, signature, timestamp } = credentials;
+    if (!thekedarId && !deviceId && !signature && !timestamp) {
+      throw new AppError(
+        401,
+        'unauthorized',
+        'An admin x-api-key, or a thekedar signature (x-thekedar-id, x-device-id, x-request-timestamp, x-signature), is required',
+      );
+    }
+    if (!thekedarId || !deviceId || !signature || !timestamp) {
+      throw new AppError(
+        401,
+        'missing_signature_headers',
+        'A thekedar-signed request needs x-thekedar-id, x-device-id, x-request-timestamp and x-signature',
+      );
+    }
+    const now = this.clock.now();
+    const device = await this.devices.find(deviceId.slice(0, 64));
+    const refuse = async (
+      type: FraudEventType,
+      status: number,
+      code: string,
+      message: string,
+      detail: string,
+    ): Promise<never> => {
+      await this.fraud.record({
+        type,
+        deviceId: device?.deviceId,
+        detail: `worker creation refused: ${detail}`,
+      });
+      throw new AppError(status, code, message);
+    };
+    const forged = (detail: string) =>
+      refuse(
+        'onboarding_signature_invalid',
+        401,
+        'invalid_signature',
+        'The thekedar signature is not valid',
+        detail,
+      );
+    if (!device || device.user.kind !== 'thekedar' || device.user.id !== thekedarId) {
+      return forged('x-device-id is not a device of this thekedar');
+    }
+    if (!SIGNATURE.test(signature)) return forged('x-signature is not 64 lowercase hex characters');
+    const expected = Buffer.from(
+      hmacSha256Hex(this.devices.secretOf(device), onboardingSigningInput(timestamp, rawBody)),
+      'hex',
+    );
+    if (!safeEqual(expected, Buffer.from(signature, 'hex'))) {
+      return forged('HMAC over <timestamp>.<JCS(body)> does not match');
+    }
+    const at = TIMESTAMP.test(timestamp) ? new Date(timestamp) : undefined;
+    if (
+      !at ||
+      Number.isNaN(at.getTime()) ||
+      Math.abs(now.getTime() - at.getTime()) > this.maxSkewMs
+    ) {
+      return refuse(
+        'onboarding_stale_timestamp',
+        401,
+        'stale_request',
+        `x-request-timestamp must be ISO-8601 UTC within ${this.maxSkewMs / 1000} s of server time`,
+        'x-request-timestamp outside the allowed skew',
+      );
+    }
+    if (device.isBlocked) {
+      return refuse(
+        'device_blocked',
+        403,
+        'device_blocked',
+        'This device is blocked',
+        "the thekedar's device is blocked",
+      );
+    }
+    const fresh = await this.nonces.claim(
+      sha256Hex(`onboarding:${signature}`),
+      new Date(at.getTime() + this.maxSkewMs + 60_000),
+      now,
+    );
+    if (!fresh) {
+      return refuse(
+        'onboarding_replay',
+        403,
+        'replayed_request',
+        'This signed request was already used',
+        'the same signed request was sent again',
+      );
+    }
+    const standing = await this.trust.score(device, undefined, now);
+    this.logger.log({ thekedarId, deviceId: device.deviceId }, 'Thekedar-signed worker creation');
+    return { sponsor: { kind: 'thekedar', thekedarId }, inheritedTrust: standing.score };
+  }
+
+  private admin(apiKey: string): WorkerSponsor {
+    const principal: Principal | undefined = this.apiKeys.resolve(apiKey);
+    if (!principal) throw new AppError(401, 'unauthorized', 'A valid x-api-key header is required');
+    if (!principal.roles.includes('admin')) {
+      throw new AppError(403, 'forbidden', 'This route needs one of the roles: admin');
+    }
+    return { kind: 'admin', actor: actorOf(principal) };
+  }
+}

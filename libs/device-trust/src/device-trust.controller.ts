@@ -1,0 +1,34 @@
+import { Controller, Get, Param } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ErrorBody, Roles } from '@app/common';
+import { DeviceTrustService } from './device-trust.service';
+import { DeviceTrustView } from './dto/device-trust.dto';
+import { WorkerDeviceIdParam } from './dto/worker-device.dto';
+
+@ApiTags('worker devices')
+@ApiSecurity('api-key')
+@ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid deviceId' })
+@ApiResponse({ status: 401, type: ErrorBody, description: 'Missing or unknown x-api-key' })
+@Controller('api/v5')
+export class DeviceTrustController {
+  constructor(private readonly trust: DeviceTrustService) {}
+
+  @Get('devices/:deviceId/trust')
+  @Roles('admin')
+  @ApiOperation({
+    summary: "A worker device's trust score and the factors that made it",
+    description:
+      'The device score: baseline (own or inherited standing) + device age + fraud history, 0 when blocked. Request factors (User-Agent, x-app-version, x-device-id, IP) apply to the requests the device sends (sync) and are not part of this view.',
+  })
+  @ApiOkResponse({ type: DeviceTrustView })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
+  async get(@Param() params: WorkerDeviceIdParam): Promise<DeviceTrustView> {
+    const report = await this.trust.report(params.deviceId);
+    return {
+      deviceId: report.deviceId,
+      score: report.score,
+      factors: report.factors.map((f) => ({ ...f })),
+      computedAt: report.computedAt.toISOString(),
+    };
+  }
+}

@@ -1,0 +1,222 @@
+import { isIP } from 'node:net';
+import { DeviceFingerprint } from './worker-device';
+
+/** One reason a score is what it is: `effect` points added (or taken off when negative). */
+export interface TrustFactor {
+  name: string;
+  effect: number;
+  detail: string;
+}
+
+export interface TrustScore {
+  score: number;
+  factors: TrustFactor[];
+}
+
+/** What a request says about the device that sends it (all optional: old apps send less). */
+export interface TrustRequestSignals {
+  userAgent?: string;
+  appVersion?: string;
+  /** The `x-device-id` header, compared with the device the credential names. */
+  deviceIdHeader?: string;
+  ip?: string;
+}
+
+export interface TrustInput {
+  now: Date;
+  device: {
+    deviceId: string;
+    createdAt: Date;
+    isBlocked: boolean;
+    fingerprint: DeviceFingerprint;
+    lastIp?: string;
+  };
+  /** The person's standing the device starts from (own default, or inherited from a thekedar). */
+  baseline: { score: number; detail: string };
+  /** The device's fraud events (any order); those outside the window are ignored. */
+  fraudEvents: { type: string; at: Date }[];
+  request?: TrustRequestSignals;
+  settings: { minAppVersion: string; fraudWindowDays: number; fraudPenaltyCap: number };
+}
+
+/**
+ * Points one fraud event takes off at full weight (it fades linearly to 0 over the window).
+ * Each type takes off at most 3x its weight, and all of them at most TRUST_FRAUD_PENALTY_CAP.
+ */
+export const FRAUD_WEIGHTS: Record<string, number> = {
+  impossible_travel: 10,
+  shared_device: 8,
+  invalid_signature: 8,
+  packet_id_conflict: 8,
+  device_mismatch: 8,
+  worker_mismatch: 8,
+  onboarding_signature_invalid: 10,
+  onboarding_replay: 10,
+  onboarding_stale_timestamp: 4,
+  device_blocked: 5,
+  invalid_token: 5,
+  site_not_allowed: 4,
+  outside_geofence: 3,
+  timestamp_in_future: 3,
+  outside_token_window: 3,
+  timestamp_too_old: 2,
+  malformed_packet: 2,
+  rapid_repeat: 1,
+};
+const PER_TYPE_CAP = 3;
+const DAY_MS = 86_400_000;
+
+const OS_FAMILIES: [family: string, pattern: RegExp][] = [
+  ['android', /android/i],
+  ['ios', /\b(ios|iphone|ipad|cpu (iphone )?os)\b/i],
+  ['windows', /windows/i],
+  ['macos', /mac ?os|macintosh/i],
+  ['linux', /\blinux\b/i],
+];
+
+/**
+ * The trust score (0-100) of a device, and of a request when its signals are given: the sum
+ * of the factors' effects, rounded and clamped. A pure function of its input (the clock is
+ * part of the input), so the same inputs always give the same score.
+ */
+export function computeTrustScore(input: TrustInput): TrustScore {
+  const factors: TrustFactor[] = [
+    { name: 'baseline', effect: input.baseline.score, detail: input.baseline.detail },
+    ageFactor(input.now, input.device.createdAt),
+    historyFactor(input),
+  ];
+  if (input.request) {
+    factors.push(
+      userAgentFactor(input.request.userAgent, input.device.fingerprint),
+      appVersionFactor(input.request.appVersion, input.settings.minAppVersion),
+      deviceIdFactor(input.request.deviceIdHeader, input.device.deviceId),
+      ipFactor(input.request.ip, input.device.lastIp),
+    );
+  }
+  const sum = factors.reduce((total, f) => total + f.effect, 0);
+  if (input.device.isBlocked) {
+    factors.push({ name: 'block_state', effect: -sum, detail: 'the device is blocked' });
+    return { score: 0, factors };
+  }
+  factors.push({ name: 'block_state', effect: 0, detail: 'not blocked' });
+  return { score: Math.max(0, Math.min(100, Math.round(sum))), factors };
+}
+
+function ageFactor(now: Date, createdAt: Date): TrustFactor {
+  const days = Math.floor((now.getTime() - createdAt.getTime()) / DAY_MS);
+  const effect = days >= 30 ? 10 : days >= 7 ? 5 : 0;
+  return {
+    name: 'device_age',
+    effect,
+    detail: `registered ${Math.max(0, days)} days ago (+5 from 7 days, +10 from 30 days)`,
+  };
+}
+
+function historyFactor(input: TrustInput): TrustFactor {
+  const windowMs = input.settings.fraudWindowDays * DAY_MS;
+  const perType = new Map<string, { count: number; points: number }>();
+  for (const event of input.fraudEvents) {
+    const age = Math.max(0, input.now.getTime() - event.at.getTime());
+    const weight = FRAUD_WEIGHTS[event.type] ?? 0;
+    if (age >= windowMs || weight === 0) continue;
+    const entry = perType.get(event.type) ?? { count: 0, points: 0 };
+    entry.count += 1;
+    entry.points += weight * (1 - age / windowMs);
+    perType.set(event.type, entry);
+  }
+  if (perType.size === 0) {
+    return {
+      name: 'fraud_history',
+      effect: 0,
+      detail: `no fraud events in the last ${input.settings.fraudWindowDays} days`,
+    };
+  }
+  let penalty = 0;
+  const parts: string[] = [];
+  for (const [type, { count, points }] of [...perType].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    penalty += Math.min(points, PER_TYPE_CAP * FRAUD_WEIGHTS[type]);
+    parts.push(`${type} x${count}`);
+  }
+  const effect = -Math.round(Math.min(penalty, input.settings.fraudPenaltyCap));
+  return {
+    name: 'fraud_history',
+    effect: effect === 0 ? 0 : effect,
+    detail: `${parts.join(', ')} in the last ${input.settings.fraudWindowDays} days, weighted by type and recency`,
+  };
+}
+
+function userAgentFactor(userAgent: string | undefined, fp: DeviceFingerprint): TrustFactor {
+  const name = 'user_agent';
+  if (!userAgent) return { name, effect: 0, detail: 'not sent' };
+  const ua = userAgent.toLowerCase();
+  if (ua.includes(fp.model.toLowerCase()) || ua.includes(fp.os.toLowerCase())) {
+    return { name, effect: 5, detail: 'names the registered os or model' };
+  }
+  const registered = familyOf(fp.os) ?? familyOf(fp.model);
+  const claimed = familyOf(userAgent);
+  if (claimed && registered && claimed !== registered) {
+    return { name, effect: -20, detail: `says ${claimed}; the device registered as ${registered}` };
+  }
+  return { name, effect: -5, detail: 'names neither the registered os nor model' };
+}
+
+function familyOf(text: string): string | undefined {
+  return OS_FAMILIES.find(([, pattern]) => pattern.test(text))?.[0];
+}
+
+function appVersionFactor(version: string | undefined, minimum: string): TrustFactor {
+  const name = 'app_version';
+  if (!version) return { name, effect: 0, detail: 'not sent' };
+  const parsed = parseVersion(version);
+  if (!parsed) return { name, effect: -10, detail: 'not a version number' };
+  if (compareVersions(parsed, parseVersion(minimum)!) < 0) {
+    return { name, effect: -10, detail: `${parsed.join('.')} is below the minimum ${minimum}` };
+  }
+  return { name, effect: 5, detail: `${parsed.join('.')} meets the minimum ${minimum}` };
+}
+
+export function parseVersion(text: string): number[] | undefined {
+  const match = /^v?(\d{1,4})(?:\.(\d{1,4}))?(?:\.(\d{1,4}))?(?:[-+][0-9A-Za-z.-]{0,40})?$/.exec(
+    text.trim(),
+  );
+  return match ? [1, 2, 3].map((i) => Number(match[i] ?? 0)) : undefined;
+}
+
+function compareVersions(a: number[], b: number[]): number {
+  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
+}
+
+function deviceIdFactor(header: string | undefined, deviceId: string): TrustFactor {
+  const name = 'device_id_header';
+  if (!header) return { name, effect: 0, detail: 'not sent' };
+  if (header === deviceId) return { name, effect: 5, detail: 'matches the credential device' };
+  return { name, effect: -30, detail: 'names another device than the credential' };
+}
+
+function ipFactor(ip: string | undefined, lastIp: string | undefined): TrustFactor {
+  const name = 'ip';
+  if (!ip || isIP(ip) === 0) return { name, effect: 0, detail: 'unknown' };
+  if (isPrivateIp(ip)) return { name, effect: 0, detail: 'private or loopback address' };
+  if (!lastIp) return { name, effect: 0, detail: 'first public address seen' };
+  if (lastIp === ip) return { name, effect: 5, detail: 'same address as last seen' };
+  return { name, effect: -5, detail: 'changed since last seen' };
+}
+
+/** Loopback, RFC 1918, CGNAT, link-local and IPv6 unique-local/link-local addresses. */
+export function isPrivateIp(ip: string): boolean {
+  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  if (isIP(v4) === 4) {
+    const [a, b] = v4.split('.').map(Number);
+    return (
+      a === 10 ||
+      a === 127 ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 100 && b >= 64 && b <= 127) ||
+      (a === 169 && b === 254)
+    );
+  }
+  const v6 = ip.toLowerCase();
+  return v6 === '::1' || v6.startsWith('fc') || v6.startsWith('fd') || v6.startsWith('fe80');
+}

@@ -1,0 +1,28 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { SqliteStoreHandle } from '@app/persistence';
+import { OnboardingNonceRepository } from '../../onboarding-nonce.repository';
+import { ONBOARDING_NONCE_SQLITE_MIGRATIONS } from '../sqlite-onboarding-nonce.migrations';
+
+/** The primary key decides: INSERT OR IGNORE changes one row for exactly one claimant. */
+export class SqliteOnboardingNonceRepository extends OnboardingNonceRepository {
+  private readonly db: Database;
+  private readonly insert: Statement<[string, string]>;
+  private readonly purge: Statement<[string]>;
+
+  constructor(store: SqliteStoreHandle) {
+    super();
+    store.migrate('device-trust.onboarding-nonces', ONBOARDING_NONCE_SQLITE_MIGRATIONS);
+    this.db = store.db;
+    this.insert = this.db.prepare(
+      'INSERT OR IGNORE INTO onboarding_nonces (nonce, expires_at) VALUES (?, ?)',
+    );
+    this.purge = this.db.prepare('DELETE FROM onboarding_nonces WHERE expires_at <= ?');
+  }
+
+  async claim(nonce: string, expiresAt: Date, now: Date): Promise<boolean> {
+    return this.db.transaction(() => {
+      this.purge.run(now.toISOString());
+      return this.insert.run(nonce, expiresAt.toISOString()).changes === 1;
+    })();
+  }
+}

@@ -1,0 +1,45 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { AppConfig } from '@app/common';
+import { distanceM } from '../domain/geo';
+import {
+  FraudFinding,
+  PacketObservation,
+  PacketRule,
+  ScreeningContext,
+} from '../domain/packet-rule';
+
+/**
+ * Outside the site geofence: distance to the site centre minus the packet's GPS accuracy is
+ * more than the site's radiusM (plus FRAUD_GEOFENCE_SLACK_M).
+ */
+@Injectable()
+export class GeofenceRule extends PacketRule {
+  readonly name = 'outside_geofence';
+  private readonly slackM: number;
+
+  constructor(config: ConfigService<AppConfig, true>) {
+    super();
+    this.slackM = config.get('fraud', { infer: true }).geofenceSlackM;
+  }
+
+  async evaluate(packets: PacketObservation[], ctx: ScreeningContext): Promise<FraudFinding[]> {
+    const findings: FraudFinding[] = [];
+    for (const p of packets) {
+      const site = ctx.sites.get(p.siteId);
+      if (!site) continue;
+      const metres = distanceM(site.geo, p.geo) - p.geo.accuracyM;
+      const allowed = site.radiusM + this.slackM;
+      if (metres <= allowed) continue;
+      findings.push({
+        type: 'outside_geofence',
+        deviceId: p.deviceId,
+        workerId: p.workerId,
+        siteId: p.siteId,
+        packetId: p.packetId,
+        detail: `${Math.round(metres)} m from the site centre beyond GPS accuracy > ${allowed} m allowed`,
+      });
+    }
+    return findings;
+  }
+}

@@ -1,0 +1,51 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { AppConfig } from '@app/common';
+import { distanceM } from '../domain/geo';
+import {
+  FraudFinding,
+  PacketObservation,
+  PacketRule,
+  ScreeningContext,
+} from '../domain/packet-rule';
+
+/**
+ * Impossible travel: between a worker's consecutive packets (in signed time), the distance
+ * less both GPS accuracy radii (the benefit of the doubt), over the time between them, is
+ * faster than FRAUD_MAX_SPEED_KMH. Two packets at the same instant in different places
+ * (beyond their accuracy) are infinitely fast.
+ */
+@Injectable()
+export class ImpossibleTravelRule extends PacketRule {
+  readonly name = 'impossible_travel';
+  private readonly maxSpeedKmh: number;
+
+  constructor(config: ConfigService<AppConfig, true>) {
+    super();
+    this.maxSpeedKmh = config.get('fraud', { infer: true }).maxSpeedKmh;
+  }
+
+  async evaluate(packets: PacketObservation[], ctx: ScreeningContext): Promise<FraudFinding[]> {
+    const findings: FraudFinding[] = [];
+    for (const p of packets) {
+      const prev = await ctx.history.previousOf(p);
+      if (!prev) continue;
+      const metres = distanceM(prev.geo, p.geo) - prev.geo.accuracyM - p.geo.accuracyM;
+      if (metres <= 0) continue;
+      const seconds = (p.timestamp.getTime() - prev.timestamp.getTime()) / 1000;
+      const kmh = seconds > 0 ? metres / 1000 / (seconds / 3600) : Infinity;
+      if (kmh <= this.maxSpeedKmh) continue;
+      findings.push({
+        type: 'impossible_travel',
+        deviceId: p.deviceId,
+        workerId: p.workerId,
+        siteId: p.siteId,
+        packetId: p.packetId,
+        detail: `${Math.round(metres)} m beyond GPS accuracy in ${seconds} s since packet ${prev.packetId}: ${
+          Number.isFinite(kmh) ? `${kmh.toFixed(1)} km/h` : 'no time at all'
+        } > ${this.maxSpeedKmh} km/h`,
+      });
+    }
+    return findings;
+  }
+}

@@ -1,0 +1,43 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { AppConfig } from '@app/common';
+import {
+  FraudFinding,
+  PacketObservation,
+  PacketRule,
+  ScreeningContext,
+} from '../domain/packet-rule';
+
+/**
+ * Rapid repeat: the worker's previous packet has the same type (check_in after check_in)
+ * and is less than FRAUD_RAPID_REPEAT_SECONDS older.
+ */
+@Injectable()
+export class RapidRepeatRule extends PacketRule {
+  readonly name = 'rapid_repeat';
+  private readonly seconds: number;
+
+  constructor(config: ConfigService<AppConfig, true>) {
+    super();
+    this.seconds = config.get('fraud', { infer: true }).rapidRepeatSeconds;
+  }
+
+  async evaluate(packets: PacketObservation[], ctx: ScreeningContext): Promise<FraudFinding[]> {
+    const findings: FraudFinding[] = [];
+    for (const p of packets) {
+      const prev = await ctx.history.previousOf(p);
+      if (!prev || prev.type !== p.type) continue;
+      const gap = (p.timestamp.getTime() - prev.timestamp.getTime()) / 1000;
+      if (gap >= this.seconds) continue;
+      findings.push({
+        type: 'rapid_repeat',
+        deviceId: p.deviceId,
+        workerId: p.workerId,
+        siteId: p.siteId,
+        packetId: p.packetId,
+        detail: `${p.type} ${gap} s after ${p.type} ${prev.packetId} (< ${this.seconds} s)`,
+      });
+    }
+    return findings;
+  }
+}

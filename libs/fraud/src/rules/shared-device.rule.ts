@@ -1,0 +1,52 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { AppConfig } from '@app/common';
+import {
+  FraudFinding,
+  PacketObservation,
+  PacketRule,
+  ScreeningContext,
+} from '../domain/packet-rule';
+
+/**
+ * One device shared by many workers: more than FRAUD_SHARED_DEVICE_MAX_WORKERS distinct
+ * workers recorded attendance from the device (the history says what one device is: the
+ * same physical phone) within FRAUD_SHARED_DEVICE_WINDOW_HOURS before the newest packet.
+ * One finding per device per screened batch.
+ */
+@Injectable()
+export class SharedDeviceRule extends PacketRule {
+  readonly name = 'shared_device';
+  private readonly maxWorkers: number;
+  private readonly windowMs: number;
+
+  constructor(config: ConfigService<AppConfig, true>) {
+    super();
+    const fraud = config.get('fraud', { infer: true });
+    this.maxWorkers = fraud.sharedDeviceMaxWorkers;
+    this.windowMs = fraud.sharedDeviceWindowSeconds * 1000;
+  }
+
+  async evaluate(packets: PacketObservation[], ctx: ScreeningContext): Promise<FraudFinding[]> {
+    const newest = new Map<string, PacketObservation>();
+    for (const p of packets) {
+      const seen = newest.get(p.deviceId);
+      if (!seen || p.timestamp > seen.timestamp) newest.set(p.deviceId, p);
+    }
+    const findings: FraudFinding[] = [];
+    for (const p of newest.values()) {
+      const from = new Date(p.timestamp.getTime() - this.windowMs);
+      const workers = await ctx.history.workersOnDevice(p.deviceId, from, p.timestamp);
+      if (workers.length <= this.maxWorkers) continue;
+      findings.push({
+        type: 'shared_device',
+        deviceId: p.deviceId,
+        workerId: p.workerId,
+        siteId: p.siteId,
+        packetId: p.packetId,
+        detail: `${workers.length} distinct workers on this phone within ${this.windowMs / 3_600_000} h (> ${this.maxWorkers})`,
+      });
+    }
+    return findings;
+  }
+}

@@ -1,0 +1,502 @@
+import { randomUUID } from 'node:crypto';
+import { ManualClock } from '@app/common';
+import { http, startTestApp, TestApp } from './support/test-app';
+import {
+  canonicalJson,
+  enrollPhone,
+  hmacHex,
+  Packet,
+  Phone,
+  syncBatch,
+} from './support/worker-client';
+
+const SITE = { lat: 28.6139, lng: 77.209 };
+const EARTH_RADIUS_M = 6_371_008.8;
+const HOUR = 3_600_000;
+
+/** The point `metres` due north of `from` (written here, not taken from the server). */
+function north(from: { lat: number; lng: number }, metres: number) {
+  return { lat: from.lat + (metres / EARTH_RADIUS_M) * (180 / Math.PI), lng: from.lng };
+}
+
+function packet(
+  phone: Phone,
+  at: Date,
+  where: { lat: number; lng: number },
+  overrides: Record<string, unknown> = {},
+): Packet {
+  const payload = {
+    packetId: randomUUID(),
+    workerId: phone.workerId,
+    siteId: phone.siteId,
+    deviceId: phone.deviceId,
+    type: 'check_in',
+    timestamp: at.toISOString(),
+    geo: { lat: where.lat, lng: where.lng, accuracyM: 10 },
+    ...overrides,
+  };
+  return { payload, signature: hmacHex(phone.secret, canonicalJson(payload)) };
+}
+
+async function fraudEvents(t: TestApp, query: string): Promise<any[]> {
+  const res = await http(t.baseUrl, 'GET', `/api/v5/fraud/events?${query}`, { key: t.keys.admin });
+  expect(res.status).toBe(200);
+  return res.body;
+}
+
+async function trustOf(t: TestApp, deviceId: string) {
+  const res = await http(t.baseUrl, 'GET', `/api/v5/devices/${deviceId}/trust`, {
+    key: t.keys.admin,
+  });
+  expect(res.status).toBe(200);
+  return res.body;
+}
+
+function factor(trust: any, name: string) {
+  return trust.factors.find((f: any) => f.name === name);
+}
+
+describe('fraud rules on synced attendance (e2e)', () => {
+  let t: TestApp;
+  let sim = 0;
+  // packets must be signed after the token was issued: register, then let time pass
+  const clock = new ManualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
+  const passes = (ms: number) => clock.advance(ms);
+  const phone = (siteId?: string) =>
+    enrollPhone(t.baseUrl, t.keys.admin, siteId, { simHash: `rules-sim-${++sim}-0000` });
+  beforeAll(async () => {
+    t = await startTestApp(
+      {
+        TRUST_AUTO_BLOCK_FLOOR: '0',
+        FRAUD_MAX_SPEED_KMH: '120',
+        FRAUD_RAPID_REPEAT_SECONDS: '60',
+        FRAUD_SHARED_DEVICE_MAX_WORKERS: '3',
+        FRAUD_SHARED_DEVICE_WINDOW_HOURS: '24',
+      },
+      { clock },
+    );
+  });
+  afterAll(async () => t.close());
+
+  it('should flag impossible travel just over the speed limit, not just under, after subtracting both GPS accuracies', async () => {
+    const p = await phone();
+    const t0 = clock.now();
+    passes(3 * HOUR);
+    const first = packet(p, t0, SITE);
+    // 1 h later: 120 km + both 10 m accuracies - 50 m → 119.95 km/h
+    const underAt = north(SITE, 120_000 + 20 - 50);
+    const under = packet(p, new Date(t0.getTime() + HOUR), underAt, { type: 'check_out' });
+    // 1 h after that: 120 km + 20 m + 50 m → 120.05 km/h
+    const over = packet(p, new Date(t0.getTime() + 2 * HOUR), north(underAt, 120_000 + 20 + 50));
+    const res = await syncBatch(t.baseUrl, p.token, [first, under, over]);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ accepted: 3, rejected: 0 });
+    const flagged = await fraudEvents(t, `type=impossible_travel&workerId=${p.workerId}`);
+    expect(flagged.map((e) => e.packetId)).toEqual([over.payload.packetId]);
+    expect(flagged[0].detail).toContain('> 120 km/h');
+    expect(flagged[0]).toMatchObject({ deviceId: p.deviceId, siteId: p.siteId });
+  });
+
+  it("should compare with the worker's previous packet in time, even one from an earlier batch", async () => {
+    const p = await phone();
+    const t0 = clock.now();
+    passes(2 * HOUR);
+    await syncBatch(t.baseUrl, p.token, [packet(p, t0, SITE)]);
+    // 10 minutes later, 30 km away: 180 km/h
+    const jump = packet(p, new Date(t0.getTime() + 600_000), north(SITE, 30_000), {
+      type: 'check_out',
+    });
+    expect((await syncBatch(t.baseUrl, p.token, [jump])).body.accepted).toBe(1);
+    const flagged = await fraudEvents(t, `type=impossible_travel&workerId=${p.workerId}`);
+    expect(flagged.map((e) => e.packetId)).toEqual([jump.payload.packetId]);
+  });
+
+  it('should flag a packet just outside the geofence (distance - accuracy > radiusM), not one just inside', async () => {
+    const p = await phone();
+    const t0 = clock.now();
+    passes(2 * HOUR);
+    const inside = packet(p, t0, north(SITE, 150 + 10 - 1));
+    const outside = packet(p, new Date(t0.getTime() + HOUR), north(SITE, 150 + 10 + 1), {
+      type: 'check_out',
+    });
+    const res = await syncBatch(t.baseUrl, p.token, [inside, outside]);
+    expect(res.body.accepted).toBe(2);
+    const flagged = await fraudEvents(t, `type=outside_geofence&workerId=${p.workerId}`);
+    expect(flagged.map((e) => e.packetId)).toEqual([outside.payload.packetId]);
+  });
+
+  it('should flag the same type again within the rapid-repeat window, not just after it', async () => {
+    const p = await phone();
+    const t0 = clock.now().getTime();
+    passes(HOUR);
+    const first = packet(p, new Date(t0), SITE);
+    const after61 = packet(p, new Date(t0 + 61_000), SITE);
+    const after59 = packet(p, new Date(t0 + 61_000 + 59_000), SITE);
+    const otherType = packet(p, new Date(t0 + 61_000 + 59_000 + 1_000), SITE, {
+      type: 'check_out',
+    });
+    const res = await syncBatch(t.baseUrl, p.token, [first, after61, after59, otherType]);
+    expect(res.body.accepted).toBe(4);
+    const flagged = await fraudEvents(t, `type=rapid_repeat&workerId=${p.workerId}`);
+    expect(flagged.map((e) => e.packetId)).toEqual([after59.payload.packetId]);
+  });
+
+  it('should flag one phone (one SIM) used by more workers than allowed, not up to the limit', async () => {
+    const simHash = 'shared-phone-sim-0001';
+    const first = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash });
+    const phones = [first];
+    for (let i = 0; i < 3; i++) {
+      phones.push(await enrollPhone(t.baseUrl, t.keys.admin, first.siteId, { simHash }));
+    }
+    const t0 = clock.now().getTime();
+    passes(HOUR);
+    for (const [i, p] of phones.slice(0, 3).entries()) {
+      const res = await syncBatch(t.baseUrl, p.token, [packet(p, new Date(t0 + i * 60_000), SITE)]);
+      expect(res.body.accepted).toBe(1);
+    }
+    for (const p of phones.slice(0, 3)) {
+      expect(await fraudEvents(t, `type=shared_device&deviceId=${p.deviceId}`)).toEqual([]);
+    }
+    const fourth = phones[3];
+    const res = await syncBatch(t.baseUrl, fourth.token, [
+      packet(fourth, new Date(t0 + 4 * 60_000), SITE),
+    ]);
+    expect(res.body.accepted).toBe(1);
+    const flagged = await fraudEvents(t, `type=shared_device&deviceId=${fourth.deviceId}`);
+    expect(flagged).toHaveLength(1);
+    expect(flagged[0].detail).toContain('4 distinct workers');
+  });
+
+  it('should lower the device trust through its fraud history and explain it', async () => {
+    const p = await phone();
+    const before = await trustOf(t, p.deviceId);
+    expect(before.score).toBe(50);
+    const t0 = clock.now().getTime();
+    passes(2 * HOUR);
+    await syncBatch(t.baseUrl, p.token, [
+      packet(p, new Date(t0), SITE),
+      packet(p, new Date(t0 + 60_000), north(SITE, 50_000), { type: 'check_out' }),
+    ]);
+    const after = await trustOf(t, p.deviceId);
+    expect(after.score).toBeLessThan(50);
+    expect(factor(after, 'fraud_history').effect).toBeLessThan(0);
+    expect(factor(after, 'fraud_history').detail).toContain('impossible_travel x1');
+    expect(factor(after, 'fraud_history').detail).toContain('outside_geofence x1');
+    expect(after.factors.map((f: any) => f.name)).toEqual([
+      'baseline',
+      'device_age',
+      'fraud_history',
+      'block_state',
+    ]);
+    expect(after.score).toBe(
+      Math.max(
+        0,
+        Math.min(
+          100,
+          after.factors.reduce((n: number, f: any) => n + f.effect, 0),
+        ),
+      ),
+    );
+  });
+
+  it('should page fraud events with a cursor, without gaps or repeats', async () => {
+    const p = await phone();
+    const t0 = clock.now().getTime();
+    passes(HOUR);
+    await syncBatch(
+      t.baseUrl,
+      p.token,
+      Array.from({ length: 5 }, (_, i) => packet(p, new Date(t0 + i * 1000), SITE)),
+    );
+    const all = await fraudEvents(t, `workerId=${p.workerId}`);
+    expect(all).toHaveLength(4);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: any = await http(
+        t.baseUrl,
+        'GET',
+        `/api/v5/fraud/events?workerId=${p.workerId}&limit=3${cursor ? `&cursor=${cursor}` : ''}`,
+        { key: t.keys.admin },
+      );
+      seen.push(...res.body.map((e: any) => e.id));
+      cursor = res.headers.get('x-next-cursor');
+    } while (cursor);
+    expect(seen).toEqual(all.map((e) => e.id));
+    const bad = await http(t.baseUrl, 'GET', '/api/v5/fraud/events?cursor=bm9wZQ', {
+      key: t.keys.admin,
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('invalid_cursor');
+  });
+});
+
+describe('trust score, auto-block and assisted onboarding (e2e, controllable clock)', () => {
+  let t: TestApp;
+  const clock = new ManualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
+  beforeAll(async () => {
+    t = await startTestApp({}, { clock });
+  });
+  afterAll(async () => t.close());
+
+  it('should give the same score and factors for the same inputs and the same instant', async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'det-sim-0001' });
+    const a = await trustOf(t, p.deviceId);
+    const b = await trustOf(t, p.deviceId);
+    expect(b).toEqual(a);
+    expect(a).toEqual({
+      deviceId: p.deviceId,
+      score: 50,
+      computedAt: clock.now().toISOString(),
+      factors: [
+        { name: 'baseline', effect: 50, detail: "the worker's own standing" },
+        {
+          name: 'device_age',
+          effect: 0,
+          detail: 'registered 0 days ago (+5 from 7 days, +10 from 30 days)',
+        },
+        { name: 'fraud_history', effect: 0, detail: 'no fraud events in the last 30 days' },
+        { name: 'block_state', effect: 0, detail: 'not blocked' },
+      ],
+    });
+    const unknown = await http(t.baseUrl, 'GET', '/api/v5/devices/0123456789abcdef01234567/trust', {
+      key: t.keys.admin,
+    });
+    expect(unknown.status).toBe(404);
+    const mobile = await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}/trust`, {
+      key: t.keys.mobile,
+    });
+    expect(mobile.status).toBe(403);
+  });
+
+  it('should mark low-trust packets, keep a device at the floor, and block it automatically one point below', async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'floor-sim-0001' });
+    // 50 - 20 (an iPhone User-Agent for an Android registration) - 10 (app 0.9.0 < 1.0.0) = 20
+    const suspicious = {
+      'user-agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)',
+      'x-app-version': '0.9.0',
+      'x-device-id': '',
+    };
+    const at = clock.now().getTime();
+    clock.advance(600_000);
+    const first = await syncBatch(t.baseUrl, p.token, [packet(p, new Date(at), SITE)], suspicious);
+    expect(first.status).toBe(200);
+    expect(first.body.accepted).toBe(1);
+    const ledger = await fetch(`${t.baseUrl}/api/v5/ledger/${p.siteId}/export`, {
+      headers: { 'x-api-key': t.keys.auditor },
+    });
+    const line = JSON.parse((await ledger.text()).trim().split('\n').pop()!);
+    expect(line.meta).toMatchObject({ deviceTrustScore: 20, lowTrust: true });
+
+    // a rapid repeat takes one point off: 19 < 20 → blocked after this (accepted) batch
+    const second = await syncBatch(
+      t.baseUrl,
+      p.token,
+      [packet(p, new Date(at + 30_000), SITE)],
+      suspicious,
+    );
+    expect(second.status).toBe(200);
+    expect(second.body.accepted).toBe(1);
+    const third = await syncBatch(t.baseUrl, p.token, [packet(p, new Date(at + 90_000), SITE)]);
+    expect(third.status).toBe(403);
+    expect(third.body).toMatchObject({ statusCode: 403, code: 'device_blocked' });
+    const detail = await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}`, {
+      key: t.keys.admin,
+    });
+    const blocked = detail.body.events.find((e: any) => e.action === 'blocked');
+    expect(blocked.actor).toBe('system:trust');
+    expect(blocked.reason).toContain('trust score 19 below the floor 20');
+    const trust = await trustOf(t, p.deviceId);
+    expect(trust.score).toBe(0);
+    expect(factor(trust, 'block_state').detail).toBe('the device is blocked');
+
+    const unblock = await http(t.baseUrl, 'POST', `/api/v5/devices/${p.deviceId}/unblock`, {
+      key: t.keys.admin,
+      body: { reason: 'checked with the worker' },
+    });
+    expect(unblock.status).toBe(200);
+    const again = await syncBatch(t.baseUrl, p.token, [packet(p, new Date(at + 200_000), SITE)]);
+    expect(again.status).toBe(200);
+    expect(again.body.accepted).toBe(1);
+  });
+
+  it('should block a device at once when the request itself scores below the floor', async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'floor-sim-0002' });
+    const other = await enrollPhone(t.baseUrl, t.keys.admin, p.siteId, {
+      simHash: 'floor-sim-0003',
+    });
+    // 50 - 20 (iOS vs Android) + 5 (app version) - 30 (x-device-id names another device) = 5
+    const res = await syncBatch(t.baseUrl, p.token, [packet(p, clock.now(), SITE)], {
+      'user-agent': 'MDAI-Worker/1.4.0 (iOS 17; iPhone 13)',
+      'x-device-id': other.deviceId,
+    });
+    expect(res.status).toBe(403);
+    expect(res.body.code).toBe('device_blocked');
+    const events = await fraudEvents(t, `type=device_blocked&deviceId=${p.deviceId}`);
+    expect(events[0].detail).toContain('trust score 5');
+  });
+
+  describe('assisted onboarding', () => {
+    let siteId: string;
+    let thekedarId: string;
+    let device: { deviceId: string; secret: Buffer };
+
+    const signed = (
+      body: unknown,
+      options: { timestamp?: string; secret?: Buffer; deviceId?: string } = {},
+    ) => {
+      const timestamp = options.timestamp ?? clock.now().toISOString();
+      return {
+        'x-thekedar-id': thekedarId,
+        'x-device-id': options.deviceId ?? device.deviceId,
+        'x-request-timestamp': timestamp,
+        'x-signature': hmacHex(
+          options.secret ?? device.secret,
+          `${timestamp}.${canonicalJson(body)}`,
+        ),
+      };
+    };
+    const createWorker = (body: unknown, headers: Record<string, string>) =>
+      http(t.baseUrl, 'POST', '/api/v5/workers', { body, headers });
+    const workerBody = (name = 'Meena') => ({
+      name,
+      phone: '+91 90000 00010',
+      siteIds: [siteId],
+    });
+
+    beforeAll(async () => {
+      const site = await http(t.baseUrl, 'POST', '/api/v5/sites', {
+        key: t.keys.admin,
+        body: { name: 'Onboarding yard', geo: SITE, radiusM: 200 },
+      });
+      siteId = site.body.siteId;
+      const thekedar = await http(t.baseUrl, 'POST', '/api/v5/thekedars', {
+        key: t.keys.admin,
+        body: { name: 'Ramesh', phone: '+91 90000 00011' },
+      });
+      thekedarId = thekedar.body.thekedarId;
+      const reg = await http(t.baseUrl, 'POST', '/api/v5/device/register', {
+        body: {
+          enrollmentCode: thekedar.body.enrollmentCode,
+          fingerprint: { os: 'Android 14', model: 'Pixel 8', simHash: 'thekedar-sim-0001' },
+        },
+      });
+      expect(reg.status).toBe(201);
+      device = {
+        deviceId: reg.body.deviceId,
+        secret: Buffer.from(reg.body.deviceSecret, 'base64'),
+      };
+    });
+
+    it("should create a worker from a thekedar's signed request and let it inherit the thekedar's trust for 30 days only", async () => {
+      const body = workerBody();
+      const created = await createWorker(body, signed(body));
+      expect(created.status).toBe(201);
+      const until = new Date(clock.now().getTime() + 30 * 86_400_000).toISOString();
+      expect(created.body).toMatchObject({ trustScore: 80, trustInheritedUntil: until });
+      const reg = await http(t.baseUrl, 'POST', '/api/v5/device/register', {
+        body: {
+          enrollmentCode: created.body.enrollmentCode,
+          fingerprint: { os: 'Android 13', model: 'Moto G', simHash: 'inherit-sim-0001' },
+        },
+      });
+      expect(reg.status).toBe(201);
+      expect(reg.body.trustScore).toBe(80);
+      const baseline = async () => factor(await trustOf(t, reg.body.deviceId), 'baseline');
+      expect(await baseline()).toEqual({
+        name: 'baseline',
+        effect: 80,
+        detail: `inherited from thekedar ${thekedarId} until ${until}`,
+      });
+      clock.advance(30 * 86_400_000 - 1);
+      expect((await baseline()).effect).toBe(80);
+      expect((await trustOf(t, reg.body.deviceId)).score).toBe(85);
+      clock.advance(1);
+      expect(await baseline()).toEqual({
+        name: 'baseline',
+        effect: 50,
+        detail: `own record (inheritance from thekedar ${thekedarId} ended ${until})`,
+      });
+      expect((await trustOf(t, reg.body.deviceId)).score).toBe(60);
+    });
+
+    it('should refuse a forged signature, a tampered body and a wrong device, each with a fraud event', async () => {
+      const body = workerBody('Forged');
+      const forged = await createWorker(body, signed(body, { secret: Buffer.alloc(32, 9) }));
+      expect(forged.status).toBe(401);
+      expect(forged.body).toMatchObject({ statusCode: 401, code: 'invalid_signature' });
+      expect(forged.body.correlationId).toBeDefined();
+      const tampered = await createWorker({ ...body, name: 'Someone else' }, signed(body));
+      expect(tampered.status).toBe(401);
+      const other = await enrollPhone(t.baseUrl, t.keys.admin, siteId, {
+        simHash: 'not-thekedar-0001',
+      });
+      const wrongDevice = await createWorker(
+        body,
+        signed(body, { deviceId: other.deviceId, secret: other.secret }),
+      );
+      expect(wrongDevice.status).toBe(401);
+      const events = await fraudEvents(t, 'type=onboarding_signature_invalid');
+      expect(events.filter((e) => e.deviceId === device.deviceId)).toHaveLength(2);
+      expect(events.filter((e) => e.deviceId === other.deviceId)).toHaveLength(1);
+      expect(JSON.stringify(events)).not.toContain(signed(body)['x-signature']);
+    });
+
+    it('should refuse a replayed signed request with a fraud event', async () => {
+      const body = workerBody('Once');
+      const headers = signed(body);
+      expect((await createWorker(body, headers)).status).toBe(201);
+      const replay = await createWorker(body, headers);
+      expect(replay.status).toBe(403);
+      expect(replay.body.code).toBe('replayed_request');
+      const events = await fraudEvents(t, `type=onboarding_replay&deviceId=${device.deviceId}`);
+      expect(events).toHaveLength(1);
+    });
+
+    it('should refuse a timestamp just outside the skew window and accept one just inside', async () => {
+      const now = clock.now().getTime();
+      const stale = workerBody('Stale');
+      const staleRes = await createWorker(
+        stale,
+        signed(stale, { timestamp: new Date(now - 301_000).toISOString() }),
+      );
+      expect(staleRes.status).toBe(401);
+      expect(staleRes.body.code).toBe('stale_request');
+      const future = workerBody('Future');
+      const futureRes = await createWorker(
+        future,
+        signed(future, { timestamp: new Date(now + 301_000).toISOString() }),
+      );
+      expect(futureRes.status).toBe(401);
+      expect(
+        await fraudEvents(t, `type=onboarding_stale_timestamp&deviceId=${device.deviceId}`),
+      ).toHaveLength(2);
+      const fresh = workerBody('Fresh');
+      const freshRes = await createWorker(
+        fresh,
+        signed(fresh, { timestamp: new Date(now - 299_000).toISOString() }),
+      );
+      expect(freshRes.status).toBe(201);
+    });
+
+    it('should still accept the admin key, refuse other roles and missing credentials, and never log signatures', async () => {
+      const body = workerBody('By admin');
+      const admin = await http(t.baseUrl, 'POST', '/api/v5/workers', { key: t.keys.admin, body });
+      expect(admin.status).toBe(201);
+      expect(admin.body.trustScore).toBe(50);
+      expect(admin.body.trustInheritedUntil).toBeUndefined();
+      const mobile = await http(t.baseUrl, 'POST', '/api/v5/workers', { key: t.keys.mobile, body });
+      expect(mobile.status).toBe(403);
+      const none = await http(t.baseUrl, 'POST', '/api/v5/workers', { body });
+      expect(none.status).toBe(401);
+      expect(none.body.code).toBe('unauthorized');
+      const partial = await createWorker(body, { 'x-thekedar-id': thekedarId });
+      expect(partial.status).toBe(401);
+      expect(partial.body.code).toBe('missing_signature_headers');
+      const headers = signed(body);
+      await createWorker(body, headers);
+      expect(t.logs()).not.toContain(headers['x-signature']);
+      expect(t.logs()).not.toContain(device.secret.toString('base64'));
+    });
+  });
+});
