@@ -30,6 +30,8 @@ export async function run(): Promise<void> {
     DATA_DIR: dataDir,
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
+    // the fraud-heavy run floods one phone's history; keep it syncing to measure the cost
+    TRUST_AUTO_BLOCK_FLOOR: '0',
   });
   await app.listen(0, '127.0.0.1');
   const base = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
@@ -41,44 +43,57 @@ export async function run(): Promise<void> {
       { name: 'bench', geo: { lat: 1, lng: 1 }, radiusM: 100 },
       admin,
     );
-    const worker = await call(
-      base,
-      '/api/v5/workers',
-      { name: 'w', phone: '+91 90000 00000', siteIds: [site.siteId] },
-      admin,
-    );
-    const reg = await call(
-      base,
-      '/api/v5/device/register',
-      {
-        enrollmentCode: worker.enrollmentCode,
-        fingerprint: { os: 'Android', model: 'bench', simHash: '0123456789abcdef' },
-      },
-      {},
-    );
-    const secret = Buffer.from(reg.deviceSecret as string, 'base64');
-    const batches = Array.from({ length: BATCHES }, () =>
-      Array.from({ length: BATCH_SIZE }, () => {
+    // one phone per worker, one batch per phone, alternating check-in/check-out at the site.
+    // A token's window starts at registration, so the packets are packed into the seconds after
+    // it (inside the allowed clock skew). FRAUD_HEAVY=1: every packet a rapid repeat, all flagged.
+    const fraudHeavy = process.env.FRAUD_HEAVY === '1';
+    const phones = [];
+    for (let w = 0; w < BATCHES; w++) {
+      const worker = await call(
+        base,
+        '/api/v5/workers',
+        { name: `w${w}`, phone: `+91 90000 ${String(w).padStart(5, '0')}`, siteIds: [site.siteId] },
+        admin,
+      );
+      const reg = await call(
+        base,
+        '/api/v5/device/register',
+        {
+          enrollmentCode: worker.enrollmentCode,
+          fingerprint: { os: 'Android', model: 'bench', simHash: `sim-${w}-0123456789` },
+        },
+        {},
+      );
+      phones.push({ workerId: worker.workerId as string, reg });
+    }
+    const batches = phones.map(({ workerId, reg }) => {
+      const secret = Buffer.from(reg.deviceSecret as string, 'base64');
+      const packets = Array.from({ length: BATCH_SIZE }, (_, i) => {
         const payload = {
           packetId: randomUUID(),
-          workerId: worker.workerId,
+          workerId,
           siteId: site.siteId,
-          deviceId: reg.deviceId,
-          type: 'check_in',
-          timestamp: new Date(Date.now() - 60_000).toISOString(),
+          deviceId: reg.deviceId as string,
+          type: fraudHeavy || i % 2 === 0 ? 'check_in' : 'check_out',
+          timestamp: new Date(fraudHeavy ? Date.now() : Date.now() + i * 400).toISOString(),
           geo: { lat: 1.00001, lng: 1.00002, accuracyM: 5 },
         };
         return {
           payload,
           signature: createHmac('sha256', secret).update(jcs(payload)).digest('hex'),
         };
-      }),
-    );
+      });
+      return { packets, token: reg.offlineToken as string };
+    });
 
-    const auth = { authorization: `Bearer ${reg.offlineToken}` };
     const t0 = now();
-    for (const packets of batches) {
-      const res = await call(base, '/api/v5/sync', { packets }, auth);
+    for (const { packets, token } of batches) {
+      const res = await call(
+        base,
+        '/api/v5/sync',
+        { packets },
+        { authorization: `Bearer ${token}` },
+      );
       if (res.accepted !== BATCH_SIZE)
         throw new Error(`batch not accepted: ${JSON.stringify(res).slice(0, 200)}`);
     }
@@ -99,7 +114,7 @@ export async function run(): Promise<void> {
     });
     const hash = 'a'.repeat(64);
     let seq = 0;
-    const insertBatch = db.transaction((packets: (typeof batches)[number]) => {
+    const insertBatch = db.transaction((packets: (typeof batches)[number]['packets']) => {
       for (const p of packets) {
         seq += 1;
         insert.run(
@@ -114,12 +129,12 @@ export async function run(): Promise<void> {
       }
     });
     const t1 = now();
-    for (const packets of batches) insertBatch.immediate(packets);
+    for (const { packets } of batches) insertBatch.immediate(packets);
     const baselineMs = now() - t1;
     db.close();
 
     const total = BATCHES * BATCH_SIZE;
-    printRows('Offline sync', [
+    printRows(fraudHeavy ? 'Offline sync (every packet flagged)' : 'Offline sync', [
       {
         metric: `packets/s, ${BATCHES} batches of ${BATCH_SIZE} (HTTP + token + HMAC + chain) vs raw inserts`,
         ours: total / (oursMs / 1000),

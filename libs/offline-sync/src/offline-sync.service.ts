@@ -296,13 +296,18 @@ export class OfflineSyncService {
   /** What the rules see of the past: the ledger (through LedgerService) and the phone's siblings. */
   private historyFor(device: WorkerDevice): AttendanceHistory {
     let siblings: Promise<string[]> | undefined;
+    // several rules ask for the same packet's predecessor: one lookup per packet per batch
+    const previous = new Map<string, Promise<PacketObservation | undefined>>();
     return {
-      previousOf: async (p) => {
-        const log = await this.ledger.previousOfWorker(p.workerId, {
-          at: p.timestamp,
-          packetId: p.packetId,
-        });
-        return log ? observationOf(log.data) : undefined;
+      previousOf: (p) => {
+        let found = previous.get(p.packetId);
+        if (!found) {
+          found = this.ledger
+            .previousOfWorker(p.workerId, { at: p.timestamp, packetId: p.packetId })
+            .then((log) => (log ? observationOf(log.data) : undefined));
+          previous.set(p.packetId, found);
+        }
+        return found;
       },
       workersOnDevice: async (deviceId, from, to) => {
         const ids =

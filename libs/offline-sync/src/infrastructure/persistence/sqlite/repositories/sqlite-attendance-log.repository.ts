@@ -28,6 +28,11 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
   private readonly insert: Statement;
   private readonly head: Statement<[string], { seq: number; record_hash: string }>;
   private readonly byPacketId: Statement<[string], AttendanceLogRow>;
+  /**
+   * Prepared on first use, then reused. `at <= ?` is the index range (a row-value comparison
+   * would not seek on the second column); the OR only breaks ties at the same instant.
+   */
+  private previousOfWorker?: Statement<[string, number, number, string], AttendanceLogRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -87,14 +92,15 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
     before: { at: Date; packetId: string },
   ): Promise<AttendanceLog | undefined> {
     const at = before.at.getTime();
-    const row = this.db
-      .prepare<[string, number, number, string], AttendanceLogRow>(
-        `SELECT * FROM attendance_logs
+    const row = (this.previousOfWorker ??= this.db.prepare<
+      [string, number, number, string],
+      AttendanceLogRow
+    >(
+      `SELECT * FROM attendance_logs
          WHERE ${PACKET_WORKER} = ?
-           AND (${PACKET_AT_MS} < ? OR (${PACKET_AT_MS} = ? AND packet_id < ?))
+           AND ${PACKET_AT_MS} <= ? AND (${PACKET_AT_MS} < ? OR packet_id < ?)
          ORDER BY ${PACKET_AT_MS} DESC, packet_id DESC LIMIT 1`,
-      )
-      .get(workerId, at, at, before.packetId);
+    )).get(workerId, at, at, before.packetId);
     return row ? Mapper.toDomain(row) : undefined;
   }
 
