@@ -442,6 +442,16 @@ describe('trust score, auto-block and assisted onboarding (e2e, controllable clo
       expect(JSON.stringify(events)).not.toContain(signed(body)['x-signature']);
     });
 
+    it('should judge the credential before the body: no key and a malformed body is a 401', async () => {
+      const anonymous = await createWorker({ name: 1, extra: true }, {});
+      expect([anonymous.status, anonymous.body.code]).toEqual([401, 'unauthorized']);
+      const admin = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+        body: { name: 1, extra: true },
+        key: t.keys.admin,
+      });
+      expect([admin.status, admin.body.code]).toEqual([400, 'validation_failed']);
+    });
+
     it('should refuse a replayed signed request with a fraud event', async () => {
       const body = workerBody('Once');
       const headers = signed(body);

@@ -1,4 +1,4 @@
-import { Body, Controller, Post, Req } from '@nestjs/common';
+import { Body, Controller, Post, UseGuards } from '@nestjs/common';
 import {
   ApiCreatedResponse,
   ApiHeader,
@@ -7,9 +7,9 @@ import {
   ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Request } from 'express';
 import { ErrorBody, Public, Roles } from '@app/common';
-import { AssistedOnboardingService } from './assisted-onboarding.service';
+import { OnboardingSponsor } from './assisted-onboarding.service';
+import { Onboarding, OnboardingGuard } from './onboarding.guard';
 import {
   CreateSiteDto,
   CreateSiteResponse,
@@ -27,10 +27,7 @@ import { WorkforceService } from './workforce.service';
 @ApiResponse({ status: 403, type: ErrorBody, description: 'Key of another role' })
 @Controller('api/v5')
 export class WorkforceController {
-  constructor(
-    private readonly workforce: WorkforceService,
-    private readonly onboarding: AssistedOnboardingService,
-  ) {}
+  constructor(private readonly workforce: WorkforceService) {}
 
   @Post('sites')
   @Roles('admin')
@@ -53,11 +50,12 @@ export class WorkforceController {
 
   /**
    * `@Public()` for the global guard on purpose: either credential is accepted, and
-   * AssistedOnboardingService checks it (the admin key through ApiKeyService, or the
-   * thekedar's signature), so that refused signatures become fraud events.
+   * OnboardingGuard checks it before the body is validated (the admin key through
+   * ApiKeyService, or the thekedar's signature), so that refused signatures become fraud events.
    */
   @Post('workers')
   @Public()
+  @UseGuards(OnboardingGuard)
   @ApiOperation({
     summary: 'Create a worker (admin key, or a thekedar-signed request)',
     description: [
@@ -90,22 +88,8 @@ export class WorkforceController {
   @ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found' })
   async createWorker(
     @Body() body: CreateWorkerDto,
-    @Req() req: Request,
+    @Onboarding() admitted: OnboardingSponsor,
   ): Promise<CreateWorkerResponse> {
-    const header = (name: string) => {
-      const value = req.headers[name];
-      return Array.isArray(value) ? value[0] : value;
-    };
-    const admitted = await this.onboarding.admit(
-      {
-        apiKey: header('x-api-key'),
-        thekedarId: header('x-thekedar-id'),
-        deviceId: header('x-device-id'),
-        signature: header('x-signature'),
-        timestamp: header('x-request-timestamp'),
-      },
-      req.body,
-    );
     const { worker, enrollmentCode } = await this.workforce.createWorker(
       { name: body.name, phone: body.phone, siteIds: body.siteIds },
       admitted.sponsor,

@@ -1,0 +1,40 @@
+import { CanActivate, createParamDecorator, ExecutionContext, Injectable } from '@nestjs/common';
+import type { Request } from 'express';
+import { AssistedOnboardingService, OnboardingSponsor } from './assisted-onboarding.service';
+
+type OnboardingRequest = Request & { onboarding?: OnboardingSponsor };
+
+/**
+ * Worker creation takes an admin key or a thekedar-signed request. Checked in a guard so that
+ * credentials are judged before the body is validated (a stranger learns nothing from 400s);
+ * refused signatures become fraud events in AssistedOnboardingService.
+ */
+@Injectable()
+export class OnboardingGuard implements CanActivate {
+  constructor(private readonly onboarding: AssistedOnboardingService) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const req = context.switchToHttp().getRequest<OnboardingRequest>();
+    const header = (name: string) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    req.onboarding = await this.onboarding.admit(
+      {
+        apiKey: header('x-api-key'),
+        thekedarId: header('x-thekedar-id'),
+        deviceId: header('x-device-id'),
+        signature: header('x-signature'),
+        timestamp: header('x-request-timestamp'),
+      },
+      req.body,
+    );
+    return true;
+  }
+}
+
+/** Who sponsors the worker being created, as OnboardingGuard admitted it. */
+export const Onboarding = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): OnboardingSponsor =>
+    ctx.switchToHttp().getRequest<OnboardingRequest>().onboarding!,
+);
