@@ -39,7 +39,7 @@ export class FakeUpstream {
           res.writeHead(answer.status, { 'content-type': 'application/json' });
           res.end(JSON.stringify(answer.body ?? {}));
         };
-        if (answer.delayMs) setTimeout(reply, answer.delayMs);
+        if (answer.delayMs) setTimeout(reply, answer.delayMs).unref();
         else reply();
       });
     });

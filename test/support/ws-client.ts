@@ -84,12 +84,11 @@ export class TestSocket {
   }
 
   waitClose(timeoutMs = 5000): Promise<number> {
-    return Promise.race([
-      this.closed,
-      new Promise<number>((_, reject) =>
-        setTimeout(() => reject(new Error('socket did not close')), timeoutMs),
-      ),
-    ]);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<number>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('socket did not close')), timeoutMs);
+    });
+    return Promise.race([this.closed, timeout]).finally(() => clearTimeout(timer));
   }
 
   close(): void {
