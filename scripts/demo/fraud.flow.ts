@@ -1,17 +1,7 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { DemoContext } from './context';
 import type { DemoFlow } from './flows';
-
-/** RFC 8785 for the flat values a packet carries, written here as a phone app would. */
-function canonical(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  const record = value as Record<string, unknown>;
-  return `{${Object.keys(record)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonical(record[k])}`)
-    .join(',')}}`;
-}
+import { signPacket } from './phone';
 
 export const fraudFlow: DemoFlow = {
   name: 'fraud',
@@ -51,7 +41,7 @@ export const fraudFlow: DemoFlow = {
       };
       return {
         payload,
-        signature: createHmac('sha256', secret).update(canonical(payload)).digest('hex'),
+        signature: signPacket(secret, payload),
       };
     };
     const sync = (packets: unknown[]) =>

@@ -1,17 +1,7 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { DemoContext } from './context';
 import type { DemoFlow } from './flows';
-
-/** RFC 8785 for the flat values a packet carries, written here as a phone app would. */
-function canonical(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  const record = value as Record<string, unknown>;
-  return `{${Object.keys(record)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonical(record[k])}`)
-    .join(',')}}`;
-}
+import { signPacket } from './phone';
 
 export const workerFlow: DemoFlow = {
   name: 'worker',
@@ -62,7 +52,7 @@ export const workerFlow: DemoFlow = {
       };
       return {
         payload,
-        signature: createHmac('sha256', secret).update(canonical(payload)).digest('hex'),
+        signature: signPacket(secret, payload),
       };
     });
     ctx.say('offline: the phone signs a check-in and a check-out (HMAC-SHA256 over JCS)');
