@@ -170,3 +170,21 @@ describe('legacy protocol (e2e)', () => {
     expect(await silent.waitClose(3000)).toBe(1006);
   });
 });
+
+describe('legacy protocol, token deadline (e2e)', () => {
+  it('should close both legacy sockets with 4408 at the deadline, without a frame they do not know', async () => {
+    const t = await startTestApp({ SESSION_TTL_SECONDS: '2' });
+    try {
+      const auth = await http(t.baseUrl, 'POST', '/auth', { body: { api_key: t.keys.hardware } });
+      expect(auth.body.expires_in).toBe(2);
+      const hardware = await TestSocket.open(`${t.wsUrl}/ws/hardware?token=${auth.body.token}`);
+      const app = await TestSocket.open(`${t.wsUrl}/ws/app?token=${auth.body.token}`);
+      expect(await hardware.waitClose(4000)).toBe(4408);
+      expect(await app.waitClose(4000)).toBe(4408);
+      const types = [...hardware.frames, ...app.frames].map((f) => f.type);
+      expect(types.filter((type) => !['joined', 'status', 'ping'].includes(type))).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+});

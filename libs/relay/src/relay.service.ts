@@ -299,10 +299,15 @@ export class RelayService implements OnModuleInit, OnModuleDestroy, BeforeApplic
     this.logger.debug({ sessionId: conn.sessionId, role: conn.role }, 'Socket left');
   }
 
+  /**
+   * The hard deadline. New-protocol sockets are told (`session_expired`); legacy sockets are
+   * closed without a frame, as the old server did at token expiry (the fielded client knows
+   * no such frame).
+   */
   private async expire(conn: RelayConnection): Promise<void> {
     if (conn.closing) return;
     conn.closing = true;
-    this.send(conn, { type: 'session_expired' });
+    if (!conn.legacy) this.send(conn, { type: 'session_expired' });
     conn.ws.close(CLOSE_CODES.expired, 'session_expired');
   }
 
