@@ -1,16 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import {
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  Length,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-} from 'class-validator';
-import { Type } from 'class-transformer';
+import { IsIn, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { DevicePageQuery } from './device-page.query';
 
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const DEVICE_ID_MESSAGE =
@@ -61,15 +51,7 @@ export class DeviceIdParam {
   device_id!: string;
 }
 
-export class ListKiosksQuery {
-  @ApiPropertyOptional({ default: 50, maximum: 500 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(500)
-  limit?: number;
-
+export class ListKiosksQuery extends DevicePageQuery {
   @ApiPropertyOptional({ description: 'Return devices after this device_id (keyset pagination)' })
   @IsOptional()
   @IsString()

@@ -1,16 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import {
-  IsInt,
-  IsOptional,
-  IsString,
-  Length,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-  ValidateNested,
-} from 'class-validator';
+import { IsOptional, IsString, Length, Matches, MaxLength, ValidateNested } from 'class-validator';
+import { DevicePageQuery } from './device-page.query';
 import { OBJECT_ID } from './workforce.dto';
 
 export class DeviceFingerprintDto {
@@ -57,15 +48,7 @@ export class WorkerDeviceStatusChangeDto {
   @ApiProperty({ example: 'phone reported stolen' }) @IsString() @Length(3, 500) reason!: string;
 }
 
-export class ListWorkerDevicesQuery {
-  @ApiPropertyOptional({ default: 50, maximum: 500 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(500)
-  limit?: number;
-
+export class ListWorkerDevicesQuery extends DevicePageQuery {
   @ApiPropertyOptional({ description: 'Return devices after this deviceId (keyset pagination)' })
   @IsOptional()
   @IsString()
