@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { http } from './support/test-app';
+import { http, storeEnv } from './support/test-app';
 import { enrollPhone, Packet, signPacket, syncBatch } from './support/worker-client';
 
 interface Server {
@@ -16,7 +16,13 @@ function startServer(dataDir: string): Promise<Server> {
     ['-r', '@swc-node/register', 'test/support/crash-server.ts'],
     {
       cwd: join(__dirname, '..'),
-      env: { ...process.env, DATA_DIR: dataDir, NODE_ENV: 'test', LOG_LEVEL: 'silent' },
+      env: {
+        ...process.env,
+        ...storeEnv(dataDir),
+        DATA_DIR: dataDir,
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'silent',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
