@@ -32,6 +32,7 @@ import traceback
 
 import bson
 import mongomock
+from mongomock import filtering
 from bson.codec_options import CodecOptions
 from bson.int64 import Int64
 from bson.son import SON
@@ -239,24 +240,27 @@ def collection_exists(db, name):
 
 # --- commands -------------------------------------------------------------------------------
 
+def find_documents(coll, spec, sort, projection, skip, limit):
+    """mongomock's find, but skip/limit applied before documents are copied: a `sort + limit 1`
+    over a large collection copies one document, not all of them."""
+    dataset = coll._iter_documents(spec)
+    for key, direction in reversed(sort or []):
+        if key.startswith('$'):
+            raise CommandError('sorting by %s is not supported' % key, 2, 'BadValue')
+        dataset = iter(sorted(dataset, key=lambda d, k=key: filtering.resolve_sort_key(k, d),
+                              reverse=direction < 0))
+    dataset = itertools.islice(dataset, skip, skip + limit if limit else None)
+    return [coll._copy_only_fields(doc, projection, dict) for doc in dataset]
+
+
 def cmd_find(db, cmd, conn):
     coll = coll_of(db, cmd, 'find')
     limit = int(cmd.get('limit') or 0)
-    skip = int(cmd.get('skip') or 0)
-    cursor = coll.find(cmd.get('filter') or {}, projection=cmd.get('projection') or None)
-    sort = sort_list(cmd.get('sort'))
-    if sort:
-        cursor = cursor.sort(sort)
-    if skip:
-        cursor = cursor.skip(skip)
-    if limit:
-        cursor = cursor.limit(abs(limit))
-    docs = list(cursor)
+    docs = find_documents(coll, cmd.get('filter') or {}, sort_list(cmd.get('sort')),
+                          cmd.get('projection') or None, int(cmd.get('skip') or 0), abs(limit))
     batch = cmd.get('batchSize')
     if cmd.get('singleBatch') or limit < 0:
         batch = len(docs) or 1
-        reply = open_cursor('%s.%s' % (db, coll.name), docs, batch)
-        return reply
     return open_cursor('%s.%s' % (db, coll.name), docs, batch)
 
 
