@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { deserialize, serialize } from 'bson';
 import mongoose, { Connection, Schema } from 'mongoose';
 import { MongoTestServer, startMongoTestServer } from './support/mongo-test-server';
 
@@ -119,5 +121,33 @@ describe('MongoDB test server (wire protocol in front of mongomock)', () => {
     } finally {
       await session.endSession();
     }
+  });
+
+  it('should answer a malformed OP_MSG with an error document and keep serving', async () => {
+    const { port } = new URL(server.uri);
+    const body = serialize({ ping: 1, $db: 'admin' });
+    // flags, then a section of unknown kind 7
+    const payload = Buffer.concat([Buffer.alloc(4), Buffer.from([7]), body]);
+    const header = Buffer.alloc(16);
+    header.writeInt32LE(16 + payload.length, 0);
+    header.writeInt32LE(42, 4);
+    header.writeInt32LE(2013, 12);
+    const reply = await new Promise<Buffer>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () =>
+        socket.write(Buffer.concat([header, payload])),
+      );
+      let data = Buffer.alloc(0);
+      socket.on('data', (chunk) => {
+        data = Buffer.concat([data, chunk]);
+        if (data.length >= 4 && data.length >= data.readInt32LE(0)) {
+          socket.end();
+          resolve(data);
+        }
+      });
+      socket.on('error', reject);
+    });
+    expect(reply.readInt32LE(8)).toBe(42);
+    expect(deserialize(reply.subarray(21))).toMatchObject({ ok: 0, codeName: 'FailedToParse' });
+    await expect(connection.db!.admin().ping()).resolves.toMatchObject({ ok: 1 });
   });
 });
