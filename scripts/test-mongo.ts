@@ -6,12 +6,23 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { MongoTestServer, startMongoTestServer } from '../test/support/mongo-test-server';
+import {
+  mongoTestServerAvailable,
+  MongoTestServer,
+  startMongoTestServer,
+} from '../test/support/mongo-test-server';
 
 async function main(): Promise<number> {
   let server: MongoTestServer | undefined;
   let uri = process.env.MONGODB_URI;
   if (!uri) {
+    if (!mongoTestServerAvailable()) {
+      process.stderr.write(
+        'test:mongo needs MONGODB_URI (a real mongod) or the MongoDB test server: ' +
+          'apt-get install python3-mongomock python3-pymongo (for /usr/bin/python3)\n',
+      );
+      return 1;
+    }
     server = await startMongoTestServer();
     uri = server.uri;
     process.stdout.write(`MongoDB test server (mongomock) at ${uri}\n`);

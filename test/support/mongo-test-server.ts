@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 /** Debian's interpreter: python3-mongomock and python3-pymongo are installed for it. */
@@ -11,6 +11,15 @@ export interface MongoTestServer {
   uri: string;
   /** Stops this server process (and only it). */
   stop(): Promise<void>;
+}
+
+/**
+ * Whether this machine can run the test server: Debian's python3 with python3-mongomock and
+ * python3-pymongo (`.ci/run` installs them).
+ */
+export function mongoTestServerAvailable(): boolean {
+  const probe = spawnSync(PYTHON, ['-c', 'import mongomock, pymongo, bson'], { stdio: 'ignore' });
+  return probe.status === 0;
 }
 
 /**
