@@ -136,6 +136,19 @@ describeIfAvailable(
       }
     });
 
+    it('should let concurrent upserts of one unique key race, as a mongod without the upsert retry', async () => {
+      const Thing = connection.model('Thing', thingSchema);
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) =>
+          Thing.updateOne({ code: 'race' }, { $setOnInsert: { n: i } }, { upsert: true }),
+        ),
+      );
+      const refused = results.filter((r) => r.status === 'rejected');
+      expect(refused.length).toBeGreaterThan(0);
+      for (const r of refused) expect(r.reason).toMatchObject({ code: 11000 });
+      expect(await Thing.countDocuments({ code: 'race' })).toBe(1);
+    });
+
     it('should answer a malformed OP_MSG with an error document and keep serving', async () => {
       const { port } = new URL(server.uri);
       const body = serialize({ ping: 1, $db: 'admin' });

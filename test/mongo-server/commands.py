@@ -9,7 +9,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 from engine import (CLIENT, CURSORS, LOCK, CommandError, WriteError, apply_update, coll_of,
                     collection_exists, duplicate_key_error, find_documents, id_first, index_docs,
                     key_list, matches_simple, open_cursor, pipeline_update, sort_list,
-                    target_id_for, update_dup_error, is_operator_update)
+                    target_id_for, update_dup_error, upsert_racing, is_operator_update)
 
 MAX_WIRE_VERSION = 17  # MongoDB 6.0
 
@@ -96,6 +96,12 @@ def cmd_update(db, cmd, conn):
     for index, spec in enumerate(cmd.get('updates', [])):
         query = spec.get('q') or {}
         try:
+            if spec.get('upsert') and not spec.get('multi') and target_id_for(coll, query) is None:
+                raced_id = upsert_racing(coll, query, spec.get('u'))
+                if raced_id is not None:
+                    n += 1
+                    upserted.append({'index': index, '_id': raced_id})
+                    continue
             matched, changed, upserted_id = apply_update(
                 coll, query, spec.get('u'), spec.get('upsert', False), spec.get('multi', False),
                 spec.get('arrayFilters'))

@@ -2,6 +2,7 @@
 E11000 errors, cursors, pipeline updates, skip/limit before copying)."""
 import itertools
 import threading
+import time
 
 import bson
 import mongomock
@@ -213,22 +214,60 @@ def target_id_for(coll, query, sort=None):
     return found[0]['_id'] if found else None
 
 
+def upserted_document(query, update):
+    """The document an upsert of `update` with `query` would insert (seed + update applied)."""
+    scratch = CLIENT['__mdai_scratch__']['upsert']
+    scratch.delete_many({})
+    if is_operator_update(update):
+        scratch.update_one(query, update, upsert=True)
+    else:
+        scratch.replace_one(query, update, upsert=True)
+    doc = scratch.find_one({})
+    scratch.delete_many({})
+    return doc
+
+
 def update_dup_error(coll, query, update):
     """The E11000 error of an update: the would-be document is the target with the update applied."""
     target = target_id_for(coll, query)
+    if target is None:
+        return duplicate_key_error(coll, upserted_document(query, update))
     scratch = CLIENT['__mdai_scratch__']['doc']
     scratch.delete_many({})
-    base = coll.find_one({'_id': target}) if target is not None else dict(upsert_seed(query))
-    base = dict(base)
-    base.setdefault('_id', bson.ObjectId())
-    scratch.insert_one(base)
+    scratch.insert_one(dict(coll.find_one({'_id': target})))
     if is_operator_update(update):
-        scratch.update_one({'_id': base['_id']}, update)
+        scratch.update_one({'_id': target}, update)
     else:
-        scratch.replace_one({'_id': base['_id']}, update)
-    would_be = scratch.find_one({'_id': base['_id']})
+        scratch.replace_one({'_id': target}, update)
+    would_be = scratch.find_one({'_id': target})
     scratch.delete_many({})
     return duplicate_key_error(coll, would_be, exclude_id=target)
+
+
+def race_window():
+    """Lets other connections' commands run in the middle of this one (the caller holds LOCK
+    exactly once): where a real server has a window between reading and writing."""
+    LOCK.release()
+    try:
+        time.sleep(0.02)
+    finally:
+        LOCK.acquire()
+
+
+def upsert_racing(coll, query, update):
+    """An upsert that matched nothing: after a race window, it inserts, as a mongod does when
+    it does not retry the upsert (before 4.2, or when the query is not an equality on a unique
+    index). A document a concurrent writer inserted meanwhile makes the insert fail with
+    E11000 on a unique index, or become a second document without one. Returns the new _id."""
+    race_window()
+    if target_id_for(coll, query) is None:
+        return None
+    doc = upserted_document(query, update)
+    try:
+        coll.insert_one(doc)
+    except DuplicateKeyError:
+        raise WriteError(duplicate_key_error(coll, doc))
+    return doc['_id']
 
 
 def index_docs(coll):

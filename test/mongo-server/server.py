@@ -10,11 +10,12 @@ createIndexes, listIndexes, dropIndexes, listCollections, drop, dropDatabase, pi
 hello, endSessions and a few harmless admin commands. Unique-index violations are real
 E11000 duplicate-key errors (code 11000, with keyPattern / keyValue).
 
-What it does not emulate (see README "Testing on MongoDB"): transactions (commands run one by
-one; a transaction's writes are applied immediately and abortTransaction cannot undo them, so
-the server refuses startTransaction), real concurrency (one global lock runs one command at a
-time), TTL deletion, authentication, write/read concerns, query plans (indexes are recorded and
-enforced for uniqueness only), change streams.
+What it does not emulate (see README "Testing on MongoDB"): transactions (it refuses
+startTransaction rather than apply writes it could not roll back), real concurrency (one global
+lock runs one command at a time, except a short window inside an upsert that matched nothing,
+so upsert races happen), TTL timing (mongomock deletes expired documents at once, not within a
+minute), authentication, read/write concerns, query plans (indexes are recorded and unique ones
+enforced; every query is a scan), change streams.
 
 Usage: /usr/bin/python3 server.py [--port 0] [--host 127.0.0.1]
 Prints "listening <port>" on stdout once it accepts connections.

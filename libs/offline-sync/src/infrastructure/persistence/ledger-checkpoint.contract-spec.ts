@@ -23,4 +23,14 @@ describeStoreContract('LedgerCheckpointRepository', ledgerCheckpointAdapters, ({
     expect(listed).toEqual([checkpoint(100), checkpoint(200)]);
     expect(await sut().listCheckpoints('other')).toEqual([]);
   });
+
+  it('should keep exactly one of concurrent saves of one seq, failing none', async () => {
+    const racers = Array.from({ length: 8 }, (_, i) =>
+      checkpoint(300, String(i).repeat(64).slice(0, 64)),
+    );
+    await Promise.all(racers.map((c) => sut().saveCheckpoint(c)));
+    const listed = await sut().listCheckpoints('S');
+    expect(listed).toHaveLength(1);
+    expect(racers).toContainEqual(listed[0]);
+  });
 });

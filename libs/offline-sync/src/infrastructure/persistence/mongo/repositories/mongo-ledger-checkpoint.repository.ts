@@ -1,6 +1,6 @@
 import { OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
-import { MongoStoreHandle } from '@app/persistence';
+import { isDuplicateKeyError, MongoStoreHandle } from '@app/persistence';
 import { LedgerCheckpoint } from '../../../../domain/ledger-checkpoint';
 import { LedgerCheckpointRepository } from '../../ledger-checkpoint.repository';
 import { AttendanceLogMongoMapper as Mapper } from '../mappers/attendance-log.mapper';
@@ -25,11 +25,16 @@ export class MongoLedgerCheckpointRepository
   }
 
   async saveCheckpoint(checkpoint: LedgerCheckpoint): Promise<void> {
-    await this.checkpoints.updateOne(
-      { siteId: checkpoint.siteId, seq: checkpoint.seq },
-      { $setOnInsert: Mapper.checkpointToPersistence(checkpoint) },
-      { upsert: true },
-    );
+    try {
+      await this.checkpoints.updateOne(
+        { siteId: checkpoint.siteId, seq: checkpoint.seq },
+        { $setOnInsert: Mapper.checkpointToPersistence(checkpoint) },
+        { upsert: true },
+      );
+    } catch (error) {
+      // a concurrent writer (another replica) saved this seq first: the first one is kept
+      if (!isDuplicateKeyError(error)) throw error;
+    }
   }
 
   async listCheckpoints(siteId: string): Promise<LedgerCheckpoint[]> {
