@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { createPublicKey, createSign, randomUUID, verify as verifySignature } from 'node:crypto';
 import { join } from 'node:path';
-import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
+import { http, itOnSqliteFile, slowOnMongo, startTestApp, TestApp } from './support/test-app';
 import {
   canonicalJson,
   enrollPhone,
@@ -213,31 +213,35 @@ describe('offline sync (e2e)', () => {
       expect(lines.filter((l) => ids.includes(l.data.packetId))).toHaveLength(3);
     });
 
-    it('should keep one chain with no gaps or forks under 20 concurrent syncs to one site', async () => {
-      const phones = [
-        phone,
-        ...(await Promise.all(
-          Array.from({ length: 3 }, () => enrollPhone(t.baseUrl, t.keys.admin, phone.siteId)),
-        )),
-      ];
-      const before = (await verifyLedger(t, phone.siteId)).length;
-      const batches = Array.from({ length: 20 }, (_, i) => {
-        const p = phones[i % phones.length];
-        return { p, packets: Array.from({ length: 10 }, () => signPacket(p)) };
-      });
-      const shared = batches[0].packets.slice(0, 3);
-      const responses = await Promise.all([
-        ...batches.map((b) => syncBatch(t.baseUrl, b.p.token, b.packets)),
-        syncBatch(t.baseUrl, batches[0].p.token, shared),
-      ]);
-      expect(responses.every((r) => r.status === 200)).toBe(true);
-      const accepted = responses.reduce((n, r) => n + r.body.accepted, 0);
-      expect(accepted).toBe(200);
-      const verdict = await verifyLedger(t, phone.siteId);
-      expect(verdict).toMatchObject({ ok: true, length: before + 200 });
-      const seqs = (await ledgerLines(t, phone.siteId)).map((l) => l.seq);
-      expect(seqs).toEqual(Array.from({ length: before + 200 }, (_, i) => i + 1));
-    });
+    it(
+      'should keep one chain with no gaps or forks under 20 concurrent syncs to one site',
+      async () => {
+        const phones = [
+          phone,
+          ...(await Promise.all(
+            Array.from({ length: 3 }, () => enrollPhone(t.baseUrl, t.keys.admin, phone.siteId)),
+          )),
+        ];
+        const before = (await verifyLedger(t, phone.siteId)).length;
+        const batches = Array.from({ length: 20 }, (_, i) => {
+          const p = phones[i % phones.length];
+          return { p, packets: Array.from({ length: 10 }, () => signPacket(p)) };
+        });
+        const shared = batches[0].packets.slice(0, 3);
+        const responses = await Promise.all([
+          ...batches.map((b) => syncBatch(t.baseUrl, b.p.token, b.packets)),
+          syncBatch(t.baseUrl, batches[0].p.token, shared),
+        ]);
+        expect(responses.every((r) => r.status === 200)).toBe(true);
+        const accepted = responses.reduce((n, r) => n + r.body.accepted, 0);
+        expect(accepted).toBe(200);
+        const verdict = await verifyLedger(t, phone.siteId);
+        expect(verdict).toMatchObject({ ok: true, length: before + 200 });
+        const seqs = (await ledgerLines(t, phone.siteId)).map((l) => l.seq);
+        expect(seqs).toEqual(Array.from({ length: before + 200 }, (_, i) => i + 1));
+      },
+      slowOnMongo(30_000),
+    );
 
     it('should reject bad packets with distinct reasons and a fraud event each', async () => {
       const other = await enrollPhone(t.baseUrl, t.keys.admin, phone.siteId);

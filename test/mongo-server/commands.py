@@ -6,6 +6,8 @@ import traceback
 from bson.int64 import Int64
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
+import accel
+
 from engine import (CLIENT, CURSORS, LOCK, CommandError, WriteError, apply_update, coll_of,
                     collection_exists, duplicate_key_error, find_documents, id_first, index_docs,
                     key_list, matches_simple, open_cursor, pipeline_update, sort_list,
@@ -76,7 +78,7 @@ def cmd_insert(db, cmd, conn):
     n, errors = 0, []
     for index, doc in enumerate(cmd.get('documents', [])):
         try:
-            coll.insert_one(doc)
+            accel.insert_one(coll, doc)
             n += 1
         except DuplicateKeyError:
             errors.append(dict(duplicate_key_error(coll, doc), index=index))
@@ -350,6 +352,18 @@ def error_reply(message, code, code_name):
     return {'ok': 0.0, 'errmsg': message, 'code': code, 'codeName': code_name}
 
 
+# writes other than insert drop the collection's equality maps (accel), before and after
+MUTATING = {'update', 'delete', 'findandmodify', 'drop', 'create', 'createindexes',
+            'dropindexes', 'deleteindexes'}
+
+
+def invalidate_for(command, db, body):
+    if command in MUTATING:
+        accel.invalidate(db, body.get(next(iter(body))))
+    elif command == 'dropdatabase':
+        accel.invalidate(db)
+
+
 def run_command(body, conn):
     if not body:
         return error_reply('empty command', 9, 'FailedToParse')
@@ -363,7 +377,11 @@ def run_command(body, conn):
                            '(use a replica-set mongod)', 20, 'IllegalOperation')
     try:
         with LOCK:
-            return handler(db, body, conn)
+            try:
+                invalidate_for(name.lower(), db, body)
+                return handler(db, body, conn)
+            finally:
+                invalidate_for(name.lower(), db, body)
     except CommandError as e:
         return error_reply(str(e), e.code, e.code_name)
     except WriteError as e:

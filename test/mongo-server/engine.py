@@ -1,5 +1,7 @@
 """The document engine behind the test server: mongomock, plus what it lacks (server-style
 E11000 errors, cursors, pipeline updates, skip/limit before copying)."""
+import functools
+import heapq
 import itertools
 import threading
 import time
@@ -10,6 +12,8 @@ from bson.int64 import Int64
 from bson.son import SON
 from mongomock import filtering
 from pymongo.errors import DuplicateKeyError
+
+import accel
 
 DEFAULT_BATCH = 101
 LOCK = threading.RLock()
@@ -120,15 +124,37 @@ def collection_exists(db, name):
     return name in CLIENT[db].list_collection_names()
 
 
+def sort_key_of(sort):
+    """A key function ordering documents by a multi-field sort, as MongoDB does (each
+    document's sort values are resolved once)."""
+    directions = [direction for _, direction in sort]
+
+    def compare(a, b):
+        for ka, kb, direction in zip(a[0], b[0], directions):
+            if ka < kb:
+                return -1 if direction > 0 else 1
+            if kb < ka:
+                return 1 if direction > 0 else -1
+        return 0
+
+    wrap = functools.cmp_to_key(compare)
+    return lambda doc: wrap(([filtering.resolve_sort_key(k, doc) for k, _ in sort],))
+
+
 def find_documents(coll, spec, sort, projection, skip, limit):
-    """mongomock's find, but skip/limit applied before documents are copied: a `sort + limit 1`
-    over a large collection copies one document, not all of them."""
-    dataset = coll._iter_documents(spec)
-    for key, direction in reversed(sort or []):
+    """mongomock's find, but through the equality maps (accel), with skip/limit applied before
+    documents are copied, and a heap for a sorted page."""
+    dataset = accel.iter_matching(coll, spec)
+    sort = sort or []
+    for key, _ in sort:
         if key.startswith('$'):
             raise CommandError('sorting by %s is not supported' % key, 2, 'BadValue')
-        dataset = iter(sorted(dataset, key=lambda d, k=key: filtering.resolve_sort_key(k, d),
-                              reverse=direction < 0))
+    if sort and limit:
+        dataset = iter(heapq.nsmallest(skip + limit, dataset, key=sort_key_of(sort)))
+    else:
+        for key, direction in reversed(sort):
+            dataset = iter(sorted(dataset, key=lambda d, k=key: filtering.resolve_sort_key(k, d),
+                                  reverse=direction < 0))
     dataset = itertools.islice(dataset, skip, skip + limit if limit else None)
     return [coll._copy_only_fields(doc, projection, dict) for doc in dataset]
 
@@ -210,7 +236,7 @@ def apply_update(coll, query, update, upsert, multi, array_filters=None):
 
 
 def target_id_for(coll, query, sort=None):
-    found = list(coll.find(query or {}, projection={'_id': 1}, sort=sort_list(sort), limit=1))
+    found = find_documents(coll, query or {}, sort_list(sort), {'_id': 1}, 0, 1)
     return found[0]['_id'] if found else None
 
 

@@ -16,6 +16,15 @@ export const MONGODB_URI = process.env.MONGODB_URI;
 export const e2eDriver: 'sqlite' | 'mongo' = MONGODB_URI ? 'mongo' : 'sqlite';
 
 /**
+ * The jest timeout (ms) for one of the few heavy e2e tests (thousands of chained appends):
+ * `ms` on SQLite, four times that on MongoDB, where the test server scans in Python. Not an
+ * assertion on speed: only how long jest waits before calling the test hung.
+ */
+export function slowOnMongo(ms: number): number {
+  return MONGODB_URI ? ms * 4 : ms;
+}
+
+/**
  * The DATABASE_URL of the app whose data lives in `dataDir` on MONGODB_URI: one database per
  * data dir, so an app restarted on the same DATA_DIR finds its data again.
  */
