@@ -1,7 +1,10 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { Public, RedisService } from '@app/common';
+import { AppConfig, AppError, Public, RedisService } from '@app/common';
 import { Store } from '@app/persistence';
 
 @ApiTags('health')
@@ -12,21 +15,51 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     private readonly store: Store,
     private readonly redis: RedisService,
+    private readonly config: ConfigService<AppConfig, true>,
   ) {}
 
   @Public()
   @Get()
   @HealthCheck()
-  @ApiOkResponse({ description: 'The store (and Redis, when configured) answer' })
-  @ApiServiceUnavailableResponse({ description: 'A dependency does not answer' })
-  check() {
+  @ApiOkResponse({
+    description: 'The store (and Redis, when configured) answer; the uploads directory is writable',
+  })
+  @ApiServiceUnavailableResponse({
+    description:
+      'A dependency is down: the standard error body, code `unhealthy`, `errors` naming each one',
+  })
+  async check() {
     const checks = [
       () => this.probe('store', () => this.store.ping(), { driver: this.store.driver }),
+      () => this.probe('disk', () => this.uploadsWritable()),
     ];
     if (this.redis.enabled) {
       checks.push(() => this.probe('redis', async () => void (await this.redis.client().ping())));
     }
-    return this.health.check(checks);
+    try {
+      return await this.health.check(checks);
+    } catch (error) {
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      const result = error.getResponse() as { error?: Record<string, { message?: string }> };
+      const down = Object.entries(result.error ?? {}).map(([field, detail]) => ({
+        field,
+        message: detail.message ?? 'down',
+      }));
+      throw new AppError(503, 'unhealthy', `Down: ${down.map((d) => d.field).join(', ')}`, down);
+    }
+  }
+
+  /** The vault writes here: a root-owned or read-only volume is a down dependency, not a 500 later. */
+  private async uploadsWritable(): Promise<void> {
+    const dir = this.config.get('app', { infer: true }).uploadsDir;
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await access(dir, constants.W_OK | constants.X_OK);
+    } catch (error) {
+      throw new Error(
+        `the uploads directory is not writable (${(error as NodeJS.ErrnoException).code})`,
+      );
+    }
   }
 
   private async probe(
