@@ -225,6 +225,12 @@ export class RelayService implements OnModuleInit, OnModuleDestroy, BeforeApplic
     local.set(conn.role, conn);
     if (conn.closing) return false;
 
+    // Know whether the peer is there before saying `joined`: a client may send its first frame
+    // the moment it reads `joined`, and that frame must find the peer (issue 11, item 1). We are
+    // subscribed already, so a peer that takes its slot after this check announces itself to us.
+    const peer = PEER_ROLE[conn.role];
+    const peerThere = await this.bus.isSlotTaken(conn.sessionId, peer);
+    if (conn.closing) return false;
     this.send(
       conn,
       conn.legacy
@@ -236,19 +242,18 @@ export class RelayService implements OnModuleInit, OnModuleDestroy, BeforeApplic
             expires_at: conn.expiresAt.toISOString(),
           },
     );
-    const peer = PEER_ROLE[conn.role];
-    await this.deliver(conn.sessionId, {
-      to: peer,
-      frame: this.presenceFrame(conn.role, true, conn.deviceId),
-      peer: { role: conn.role, present: true },
-    });
-    if (await this.bus.isSlotTaken(conn.sessionId, peer)) {
+    if (peerThere) {
       this.notePeer(
         conn,
         true,
         this.presenceFrame(peer, true, peer === 'device' ? session.deviceId : undefined),
       );
     }
+    await this.deliver(conn.sessionId, {
+      to: peer,
+      frame: this.presenceFrame(conn.role, true, conn.deviceId),
+      peer: { role: conn.role, present: true },
+    });
     this.logger.debug({ sessionId: conn.sessionId, role: conn.role }, 'Socket joined');
     return true;
   }
