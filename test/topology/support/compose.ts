@@ -1,0 +1,95 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const ROOT = join(__dirname, '..', '..', '..');
+
+/**
+ * The `environment:` map of one service in docker-compose.yml. The file is a small, plain
+ * YAML document; this reads the subset it uses (block maps of scalars) rather than pulling in
+ * a YAML library, and throws when the shape is not the expected one.
+ */
+export function composeEnvironment(service: string, text = read('docker-compose.yml')): Env {
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => l === `  ${service}:`);
+  if (start < 0) throw new Error(`docker-compose.yml has no service ${service}`);
+  const env: Env = {};
+  let inEnv = false;
+  for (const line of lines.slice(start + 1)) {
+    if (/^ {0,2}\S/.test(line)) break; // next service or top-level key
+    if (/^ {4}environment:\s*$/.test(line)) {
+      inEnv = true;
+      continue;
+    }
+    if (!inEnv) continue;
+    if (!/^ {6}\S/.test(line)) {
+      if (line.trim() === '' || /^\s*#/.test(line)) continue;
+      break;
+    }
+    if (/^\s*#/.test(line)) continue;
+    const match = /^ {6}([A-Z0-9_]+):\s*(.*)$/.exec(line);
+    if (!match) throw new Error(`unexpected line in ${service}.environment: ${line}`);
+    env[match[1]] = unquote(match[2].trim());
+  }
+  if (Object.keys(env).length === 0) throw new Error(`${service} has no environment map`);
+  return env;
+}
+
+/** `.env.example` as the dotenv file compose reads (KEY=value lines; comments skipped). */
+export function envExample(): Env {
+  const env: Env = {};
+  for (const line of read('.env.example').split('\n')) {
+    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (match) env[match[1]] = match[2].replace(/\s+#.*$/, '').trim();
+  }
+  return env;
+}
+
+/** Compose's `${VAR:-default}` / `${VAR}` interpolation, from the .env values. */
+export function interpolate(value: string, dotenv: Env): string {
+  return value.replace(
+    /\$\{([A-Z0-9_]+)(?::-([^}]*))?\}/g,
+    (_, name: string, fallback?: string) => {
+      const given = dotenv[name];
+      return given !== undefined && given !== '' ? given : (fallback ?? '');
+    },
+  );
+}
+
+/**
+ * Fills the secrets `.env.example` leaves empty, with the commands the README gives
+ * (openssl), exactly as an operator does after `cp .env.example .env`.
+ */
+export function fillSecrets(example: Env): Env {
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8' }).trim();
+  const filled: Env = { ...example };
+  for (const [name, value] of Object.entries(example)) {
+    if (value !== '') continue;
+    if (name === 'JWT_SECRET') filled[name] = openssl('rand', '-base64', '48');
+    else if (name.endsWith('_API_KEYS')) filled[name] = openssl('rand', '-hex', '24');
+    else if (name === 'VAULT_KEYS') filled[name] = `v1:${openssl('rand', '-base64', '32')}`;
+    else if (name === 'OFFLINE_TOKEN_PRIVATE_KEY') {
+      const pem = openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256');
+      filled[name] = pem.replace(/\n/g, '\\n');
+    } else throw new Error(`.env.example leaves ${name} empty and the README says nothing of it`);
+  }
+  return filled;
+}
+
+/** The Dockerfile's runtime command (`CMD ["node", "dist/…/main.js"]`). */
+export function dockerfileCommand(): string[] {
+  const match = /^CMD\s+(\[.*\])\s*$/m.exec(read('Dockerfile'));
+  if (!match) throw new Error('the Dockerfile has no exec-form CMD');
+  return JSON.parse(match[1]) as string[];
+}
+
+export function read(file: string): string {
+  return readFileSync(join(ROOT, file), 'utf8');
+}
+
+export type Env = Record<string, string>;
+
+function unquote(value: string): string {
+  const quoted = /^"(.*)"$/.exec(value) ?? /^'(.*)'$/.exec(value);
+  return quoted ? quoted[1] : value;
+}
