@@ -194,12 +194,16 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
   });
 
   it('should chain concurrent syncs to one site through both replicas into one verified ledger', async () => {
-    const first = await enrollPhone(a.baseUrl, stack.keys.admin, undefined, { simHash: 'sim-0' });
+    const first = await enrollPhone(a.baseUrl, stack.keys.admin, undefined, {
+      simHash: 'topo-sim-0',
+    });
     const phones: Phone[] = [first];
     for (let i = 1; i < 4; i++) {
       const target = i % 2 === 0 ? a : b;
       phones.push(
-        await enrollPhone(target.baseUrl, stack.keys.admin, first.siteId, { simHash: `sim-${i}` }),
+        await enrollPhone(target.baseUrl, stack.keys.admin, first.siteId, {
+          simHash: `topo-sim-${i}`,
+        }),
       );
     }
     const base = Date.now() - 4 * 60_000;

@@ -1,5 +1,5 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { read } from './compose';
 import { run, Service, waitUntil } from './processes';
 
@@ -64,6 +64,7 @@ export async function startNginx(
   mkdirSync(join(prefix, 'conf.d'), { recursive: true });
   mkdirSync(join(prefix, 'tmp'), { recursive: true });
   // workers run as nginx's unprivileged user when started as root: let them reach the temp dirs
+  chmodSync(dirname(prefix), 0o711);
   chmodSync(prefix, 0o755);
   chmodSync(join(prefix, 'tmp'), 0o777);
   writeFileSync(
