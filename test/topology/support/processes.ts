@@ -25,6 +25,7 @@ export class Service {
   private constructor(
     readonly name: string,
     readonly child: ChildProcess,
+    private readonly detached: boolean,
   ) {
     const keep = (chunk: Buffer) => {
       this.output += chunk.toString('utf8');
@@ -45,10 +46,16 @@ export class Service {
     });
   }
 
+  /**
+   * `detached: true` puts the command in a process group of its own (for `npm start`, whose
+   * shell does not pass signals on); `stop()` then signals that group, which is still only
+   * what this test started.
+   */
   static start(name: string, command: string, args: string[], options: SpawnOptions): Service {
     return new Service(
       name,
       spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] }),
+      options.detached === true,
     );
   }
 
@@ -67,8 +74,17 @@ export class Service {
 
   async stop(graceMs = 10_000): Promise<void> {
     if (!this.running) return;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    const group = this.detached;
+    const signal = (name: NodeJS.Signals) => {
+      try {
+        if (group && this.child.pid) process.kill(-this.child.pid, name);
+        else this.child.kill(name);
+      } catch {
+        // already gone
+      }
+    };
+    signal('SIGTERM');
+    const timer = setTimeout(() => signal('SIGKILL'), graceMs);
     await this.exited;
     clearTimeout(timer);
   }
