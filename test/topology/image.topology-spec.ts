@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoTestServer, startMongoTestServer } from '../support/mongo-test-server';
 import { http } from '../support/test-app';
-import { dockerfileCommand, Env, envExample, fillSecrets, read, ROOT } from './support/compose';
+import { dockerfileCommand, Env, initEnv, read, ROOT } from './support/compose';
 import { freePort, Service, waitForHttp, waitUntil } from './support/processes';
 
 /**
@@ -63,7 +63,7 @@ function uidOf(user: string): { uid: number; gid: number; name: string } {
     env: Env,
   ): Promise<{ service: Service; baseUrl: string; keys: { admin: string; auditor: string } }> {
     const port = await freePort();
-    const secrets = fillSecrets(envExample());
+    const secrets = initEnv(mkdtempSync(join(dir, 'env-')));
     const [command, ...args] = dockerfileCommand();
     const service = Service.start(
       `api as ${runtime.name}`,

@@ -35,13 +35,26 @@ export function composeEnvironment(service: string, text = read('docker-compose.
   return env;
 }
 
-/** `.env.example` as the dotenv file compose reads (KEY=value lines; comments skipped). */
-export function envExample(): Env {
+/** A dotenv file as compose reads it (KEY=value lines, comments skipped, values literal). */
+export function parseDotenv(text: string): Env {
   const env: Env = {};
-  for (const line of read('.env.example').split('\n')) {
+  for (const line of text.split('\n')) {
     const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
     if (match) env[match[1]] = match[2].replace(/\s+#.*$/, '').trim();
   }
+  return env;
+}
+
+/**
+ * `.env` made the way the README tells an operator to: `scripts/init-env.sh`, which copies
+ * .env.example and generates every secret it leaves empty.
+ */
+export function initEnv(dir: string): Env {
+  const file = join(dir, 'init.env');
+  execFileSync(join(ROOT, 'scripts', 'init-env.sh'), [file], { encoding: 'utf8' });
+  const env = parseDotenv(readFileSync(file, 'utf8'));
+  const empty = Object.keys(env).filter((name) => env[name] === '');
+  if (empty.length > 0) throw new Error(`init-env.sh left ${empty.join(', ')} empty`);
   return env;
 }
 
@@ -54,26 +67,6 @@ export function interpolate(value: string, dotenv: Env): string {
       return given !== undefined && given !== '' ? given : (fallback ?? '');
     },
   );
-}
-
-/**
- * Fills the secrets `.env.example` leaves empty, with the commands the README gives
- * (openssl), exactly as an operator does after `cp .env.example .env`.
- */
-export function fillSecrets(example: Env): Env {
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8' }).trim();
-  const filled: Env = { ...example };
-  for (const [name, value] of Object.entries(example)) {
-    if (value !== '') continue;
-    if (name === 'JWT_SECRET') filled[name] = openssl('rand', '-base64', '48');
-    else if (name.endsWith('_API_KEYS')) filled[name] = openssl('rand', '-hex', '24');
-    else if (name === 'VAULT_KEYS') filled[name] = `v1:${openssl('rand', '-base64', '32')}`;
-    else if (name === 'OFFLINE_TOKEN_PRIVATE_KEY') {
-      const pem = openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256');
-      filled[name] = pem.replace(/\n/g, '\\n');
-    } else throw new Error(`.env.example leaves ${name} empty and the README says nothing of it`);
-  }
-  return filled;
 }
 
 /** The Dockerfile's runtime command (`CMD ["node", "dist/…/main.js"]`). */

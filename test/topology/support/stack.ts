@@ -2,15 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoTestServer, startMongoTestServer } from '../../support/mongo-test-server';
-import {
-  composeEnvironment,
-  dockerfileCommand,
-  Env,
-  envExample,
-  fillSecrets,
-  interpolate,
-  ROOT,
-} from './compose';
+import { composeEnvironment, dockerfileCommand, Env, initEnv, interpolate, ROOT } from './compose';
 import { RunningNginx, startNginx } from './nginx';
 import { freePort, Service, waitForHttp, waitUntil } from './processes';
 
@@ -45,7 +37,7 @@ export class Topology {
   readonly dataDir = join(this.dir, 'api-data');
 
   constructor() {
-    this.dotenv = fillSecrets(envExample());
+    this.dotenv = initEnv(this.dir);
     // a key of our own rather than the example's, so both sides visibly read it from .env
     this.dotenv.UPSTREAM_API_KEY = `topology-${Date.now()}`;
   }
