@@ -4,7 +4,7 @@ import { connectDevice, openSession } from '../support/pairing';
 import { http, TestApp } from '../support/test-app';
 import { enrollPhone, Phone, signPacket, syncBatch } from '../support/worker-client';
 import { TestSocket } from '../support/ws-client';
-import { composeEnvironment, ROOT } from './support/compose';
+import { composeEnvironment, composeReplicas, ROOT } from './support/compose';
 import { run } from './support/processes';
 import { Topology } from './support/stack';
 
@@ -48,6 +48,8 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
 
   it('should run every replica with every setting compose gives it, in production, on MongoDB and Redis', async () => {
     const compose = composeEnvironment('api');
+    expect(stack.replicas).toHaveLength(composeReplicas('api'));
+    expect(stack.replicas).toHaveLength(2);
     for (const env of stack.replicaEnv) {
       expect(Object.keys(env)).toEqual(expect.arrayContaining(Object.keys(compose)));
       expect(env).toMatchObject({ NODE_ENV: 'production', TRUST_PROXY: compose.TRUST_PROXY });
@@ -61,6 +63,9 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
         disk: { status: 'up' },
       });
     }
+    // compose's healthcheck for redis, against ours
+    const ping = await run('redis-cli', ['-u', stack.replicaEnv[0].REDIS_URL, 'ping']);
+    expect(ping.output.trim()).toBe('PONG');
     for (const replica of stack.replicas) {
       expect(replica.service.logs()).toContain('store: mongo; relay bus: redis');
       // production generates nothing: every secret came from .env
@@ -133,6 +138,7 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
         body: { api_key: stack.keys.hardware },
       });
       expect(auth.status).toBe(200);
+      expect(auth.body.expires_in).toBe(Number(stack.dotenv.SESSION_TTL_SECONDS));
       const hardware = await TestSocket.open(`${first.wsUrl}/ws/hardware?token=${auth.body.token}`);
       await hardware.next('joined');
       const app = await TestSocket.open(`${second.wsUrl}/ws/app?token=${auth.body.token}`);

@@ -69,6 +69,14 @@ export function interpolate(value: string, dotenv: Env): string {
   );
 }
 
+/** `deploy.replicas` of a service (1 when compose does not say). */
+export function composeReplicas(service: string, text = read('docker-compose.yml')): number {
+  const block = text.split(/^ {2}(?=\S)/m).find((part) => part.startsWith(`${service}:`));
+  if (!block) throw new Error(`docker-compose.yml has no service ${service}`);
+  const match = /^ {4}deploy:\s*\n {6}replicas:\s*(\d+)\s*$/m.exec(block);
+  return match ? Number(match[1]) : 1;
+}
+
 /** The Dockerfile's runtime command (`CMD ["node", "dist/…/main.js"]`). */
 export function dockerfileCommand(): string[] {
   const match = /^CMD\s+(\[.*\])\s*$/m.exec(read('Dockerfile'));

@@ -54,8 +54,9 @@ export class Topology {
   }
 
   async start(): Promise<this> {
+    const replicas = composeReplicas('api');
     const [redisPort, upstreamPort, proxyPort, ...apiPorts] = await Promise.all(
-      [0, 1, 2, 3, 4].map(() => freePort()),
+      Array.from({ length: 3 + replicas }, () => freePort()),
     );
     this.upstreamPort = upstreamPort;
     this.proxyUrl = `http://127.0.0.1:${proxyPort}`;
