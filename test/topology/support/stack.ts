@@ -2,7 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoTestServer, startMongoTestServer } from '../../support/mongo-test-server';
-import { composeEnvironment, dockerfileCommand, Env, initEnv, interpolate, ROOT } from './compose';
+import {
+  composeEnvironment,
+  composeReplicas,
+  dockerfileCommand,
+  Env,
+  initEnv,
+  interpolate,
+  ROOT,
+} from './compose';
 import { RunningNginx, startNginx } from './nginx';
 import { freePort, Service, waitForHttp, waitUntil } from './processes';
 
