@@ -88,11 +88,11 @@ describe('MongoDB test server (wire protocol in front of mongomock)', () => {
 
   it('should upsert with findOneAndUpdate and report the new document', async () => {
     const Thing = connection.model('Thing', thingSchema);
-    const created = await Thing.findOneAndUpdate(
+    const created = await Thing.collection.findOneAndUpdate(
       { code: 'z' },
       { $set: { n: 5 }, $setOnInsert: { at: new Date('2026-01-01T00:00:00Z') } },
-      { upsert: true, new: true, includeResultMetadata: true },
-    ).lean();
+      { upsert: true, returnDocument: 'after', includeResultMetadata: true },
+    );
     expect(created.lastErrorObject).toMatchObject({ updatedExisting: false });
     expect(created.value).toMatchObject({ code: 'z', n: 5, at: new Date('2026-01-01T00:00:00Z') });
     const old = await Thing.findOneAndUpdate({ code: 'z' }, { $inc: { n: 1 } }).lean();

@@ -1,10 +1,8 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { OpensslKiosk } from './support/openssl';
 import { FakeUpstream, fakeJpeg } from './support/fake-upstream';
 import { TestKiosk } from './support/kiosk';
 import { connectDevice, openSession, pair } from './support/pairing';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, startTestApp, storeRow, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
 
 const PLATFORM_ID = 'PLT_jjbmYWeq3o1W';
@@ -133,17 +131,14 @@ describe('pairing relay, new protocol (e2e)', () => {
     expect(device.raw.join('\n')).not.toContain(PLATFORM_ID);
 
     // the image was stored in the Vault first, and the session keeps its file id
-    const db = new Database(join(t.dataDir, 'mdai.sqlite'), { readonly: true });
-    const row = db
-      .prepare('SELECT image_file_id, status, result_status FROM pairing_sessions WHERE id = ?')
-      .get(session.sessionId) as Record<string, string>;
-    db.close();
+    const row = await storeRow(t, 'pairing_sessions', session.sessionId);
     expect(row).toMatchObject({
       status: 'completed',
-      result_status: 'success',
-      image_file_id: expect.stringMatching(/^[0-9a-f]{24}$/),
+      ...(row.result ? { result: { status: 'success' } } : { result_status: 'success' }),
+      [row.imageFileId ? 'imageFileId' : 'image_file_id']: expect.stringMatching(/^[0-9a-f]{24}$/),
     });
-    const stored = await fetch(`${t.baseUrl}/api/v5/vault/${row.image_file_id}`, {
+    const imageFileId = (row.imageFileId ?? row.image_file_id) as string;
+    const stored = await fetch(`${t.baseUrl}/api/v5/vault/${imageFileId}`, {
       headers: {
         'x-api-key': t.keys.auditor,
         'x-access-purpose': 'e2e check of a face submission',

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VaultService } from '@app/vault';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 
 const MIB = 1024 * 1024;
 const CHUNK = 64 * 1024;
@@ -204,7 +204,7 @@ describe('vault (e2e)', () => {
     expect(keys.body.activeVersion).toBe('v1');
   });
 
-  it('should serve nothing when the audit log cannot be written (503)', async () => {
+  itOnSqliteFile('should serve nothing when the audit log cannot be written (503)', async () => {
     const fileId = (await upload(t, randomBytes(100), t.keys.admin)).body.fileId;
     const db = new Database(join(t.dataDir, 'mdai.sqlite'));
     db.exec(

@@ -32,6 +32,7 @@ import traceback
 
 import bson
 import mongomock
+from mongomock import filtering
 from bson.codec_options import CodecOptions
 from bson.int64 import Int64
 from bson.son import SON
@@ -239,24 +240,27 @@ def collection_exists(db, name):
 
 # --- commands -------------------------------------------------------------------------------
 
+def find_documents(coll, spec, sort, projection, skip, limit):
+    """mongomock's find, but skip/limit applied before documents are copied: a `sort + limit 1`
+    over a large collection copies one document, not all of them."""
+    dataset = coll._iter_documents(spec)
+    for key, direction in reversed(sort or []):
+        if key.startswith('$'):
+            raise CommandError('sorting by %s is not supported' % key, 2, 'BadValue')
+        dataset = iter(sorted(dataset, key=lambda d, k=key: filtering.resolve_sort_key(k, d),
+                              reverse=direction < 0))
+    dataset = itertools.islice(dataset, skip, skip + limit if limit else None)
+    return [coll._copy_only_fields(doc, projection, dict) for doc in dataset]
+
+
 def cmd_find(db, cmd, conn):
     coll = coll_of(db, cmd, 'find')
     limit = int(cmd.get('limit') or 0)
-    skip = int(cmd.get('skip') or 0)
-    cursor = coll.find(cmd.get('filter') or {}, projection=cmd.get('projection') or None)
-    sort = sort_list(cmd.get('sort'))
-    if sort:
-        cursor = cursor.sort(sort)
-    if skip:
-        cursor = cursor.skip(skip)
-    if limit:
-        cursor = cursor.limit(abs(limit))
-    docs = list(cursor)
+    docs = find_documents(coll, cmd.get('filter') or {}, sort_list(cmd.get('sort')),
+                          cmd.get('projection') or None, int(cmd.get('skip') or 0), abs(limit))
     batch = cmd.get('batchSize')
     if cmd.get('singleBatch') or limit < 0:
         batch = len(docs) or 1
-        reply = open_cursor('%s.%s' % (db, coll.name), docs, batch)
-        return reply
     return open_cursor('%s.%s' % (db, coll.name), docs, batch)
 
 
@@ -318,10 +322,50 @@ def upsert_seed(query):
     return seed
 
 
+PIPELINE_STAGES = ('$set', '$addFields', '$project', '$replaceRoot', '$unset')
+
+
+def pipeline_update(coll, query, pipeline, upsert, multi, sort=None):
+    """An update with an aggregation pipeline (mongomock has none): each target document is run
+    through the pipeline by mongomock's aggregation engine, then replaced. Returns
+    (matched, modified, upserted_id, target_id)."""
+    for stage in pipeline:
+        if next(iter(stage)) not in PIPELINE_STAGES:
+            raise CommandError('unsupported update pipeline stage %s' % next(iter(stage)), 9, 'FailedToParse')
+    found = list(coll.find(query, projection={'_id': 1}, sort=sort_list(sort)))
+    ids = [d['_id'] for d in (found if multi else found[:1])]
+    if not ids and upsert:
+        seed = dict(upsert_seed(query))
+        seed.setdefault('_id', bson.ObjectId())
+        scratch = CLIENT['__mdai_scratch__']['pipeline']
+        scratch.delete_many({})
+        scratch.insert_one(seed)
+        new_doc = list(scratch.aggregate(pipeline))[0]
+        scratch.delete_many({})
+        new_doc.setdefault('_id', seed['_id'])
+        try:
+            coll.insert_one(new_doc)
+        except DuplicateKeyError:
+            raise WriteError(duplicate_key_error(coll, new_doc))
+        return 0, 0, new_doc['_id'], new_doc['_id']
+    modified = 0
+    for target in ids:
+        old = coll.find_one({'_id': target})
+        new_doc = list(coll.aggregate([{'$match': {'_id': target}}] + list(pipeline)))[0]
+        new_doc['_id'] = target
+        if new_doc != old:
+            try:
+                coll.replace_one({'_id': target}, new_doc)
+            except DuplicateKeyError:
+                raise WriteError(duplicate_key_error(coll, new_doc, exclude_id=target))
+            modified += 1
+    return len(ids), modified, None, ids[0] if ids else None
+
+
 def apply_update(coll, query, update, upsert, multi, array_filters=None):
     """Returns (matched, modified, upserted_id)."""
     if isinstance(update, list):
-        raise CommandError('pipeline updates are not supported by the test server', 9, 'FailedToParse')
+        return pipeline_update(coll, query, update, upsert, multi)[:3]
     kwargs = {}
     if array_filters:
         kwargs['array_filters'] = array_filters
@@ -360,6 +404,10 @@ def cmd_update(db, cmd, conn):
                 upserted.append({'index': index, '_id': upserted_id})
         except DuplicateKeyError:
             errors.append(dict(update_dup_error(coll, query, spec.get('u')), index=index))
+            if ordered:
+                break
+        except WriteError as e:
+            errors.append(dict(e.error, index=index))
             if ordered:
                 break
     reply = {'n': n, 'nModified': modified, 'ok': 1.0}
@@ -414,8 +462,9 @@ def cmd_find_and_modify(db, cmd, conn):
     before = coll.find_one({'_id': existing}, projection=projection) if existing is not None else None
     try:
         if isinstance(update, list):
-            raise CommandError('pipeline updates are not supported by the test server', 9, 'FailedToParse')
-        if is_operator_update(update):
+            target = pipeline_update(coll, query, update, upsert, False, cmd.get('sort'))[3]
+            after = coll.find_one({'_id': target}) if target is not None else None
+        elif is_operator_update(update):
             after = coll.find_one_and_update(
                 query, update, sort=sort, upsert=upsert, return_document=True,
                 array_filters=cmd.get('arrayFilters'))
