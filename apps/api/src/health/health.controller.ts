@@ -1,4 +1,5 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
+import type { Response } from 'express';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { Public, RedisService } from '@app/common';
@@ -19,14 +20,21 @@ export class HealthController {
   @HealthCheck()
   @ApiOkResponse({ description: 'The store (and Redis, when configured) answer' })
   @ApiServiceUnavailableResponse({ description: 'A dependency does not answer' })
-  check() {
+  async check(@Res({ passthrough: true }) res: Response) {
     const checks = [
       () => this.probe('store', () => this.store.ping(), { driver: this.store.driver }),
     ];
     if (this.redis.enabled) {
       checks.push(() => this.probe('redis', async () => void (await this.redis.client().ping())));
     }
-    return this.health.check(checks);
+    try {
+      return await this.health.check(checks);
+    } catch (error) {
+      // the 503 keeps terminus's body, so it says which dependency is down and why
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      res.status(503);
+      return error.getResponse();
+    }
   }
 
   private async probe(
