@@ -34,12 +34,10 @@ describe('vault storage health (e2e)', () => {
   it('should report the disk down, refuse uploads with 503, and recover once the disk is fixed', async () => {
     const down = await http(t.baseUrl, 'GET', '/health');
     expect(down.status).toBe(503);
-    expect(down.body).toMatchObject({
-      statusCode: 503,
-      code: 'unhealthy',
-      message: 'Down: disk',
-      errors: [{ field: 'disk', message: 'the uploads directory is not writable (ENOTDIR)' }],
+    expect(down.body.error).toEqual({
+      disk: { status: 'down', message: 'the uploads directory is not writable (ENOTDIR)' },
     });
+    expect(down.body.info.store.status).toBe('up');
     const refused = await upload();
     expect([refused.status, refused.body.code]).toEqual([503, 'storage_unavailable']);
 

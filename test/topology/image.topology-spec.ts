@@ -140,9 +140,9 @@ function uidOf(user: string): { uid: number; gid: number; name: string } {
     });
     const health = await http(baseUrl, 'GET', '/health');
     expect(health.status).toBe(503);
-    expect(health.body.errors).toEqual([
-      { field: 'disk', message: 'the uploads directory is not writable (EACCES)' },
-    ]);
+    expect(health.body.error).toEqual({
+      disk: { status: 'down', message: 'the uploads directory is not writable (EACCES)' },
+    });
     const refused = await http(baseUrl, 'POST', '/api/v5/vault', {
       key: keys.admin,
       rawBody: Buffer.alloc(1024, 1),

@@ -19,10 +19,19 @@ class UpstreamEnv {
 export const DEV_UPSTREAM = { url: 'http://127.0.0.1:4010', apiKey: 'dev-upstream-key' };
 
 export interface UpstreamSettings {
-  /** Unset (test and production): submissions answer `upstream_failed` with a clear message. */
+  /**
+   * Unset (test and production; development defaults to DEV_UPSTREAM): submissions answer a
+   * failure (502, `upstream_not_configured`) with a clear message.
+   */
   url?: string;
   apiKey?: string;
+  /**
+   * One attempt's timeout. Default 100 s: a slow upstream (20 s, 60 s) is answered within the one
+   * attempt, and the answer still reaches the fielded kiosk inside its 120 s acknowledgement wait
+   * (the client also caps every attempt at that wait and at the session deadline).
+   */
   timeoutMs: number;
+  /** Extra attempts, only when the request provably did not arrive or a 503 said Retry-After. */
   retries: number;
 }
 
@@ -32,7 +41,7 @@ export function upstreamConfig(env: Env, nodeEnv: NodeEnv): UpstreamSettings {
   return {
     url: devDefault ? DEV_UPSTREAM.url : v.UPSTREAM_URL?.replace(/\/+$/, ''),
     apiKey: v.UPSTREAM_API_KEY ?? (devDefault ? DEV_UPSTREAM.apiKey : undefined),
-    timeoutMs: v.UPSTREAM_TIMEOUT_MS ?? 15_000,
+    timeoutMs: v.UPSTREAM_TIMEOUT_MS ?? 100_000,
     retries: v.UPSTREAM_RETRIES ?? 2,
   };
 }
