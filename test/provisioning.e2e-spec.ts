@@ -1,8 +1,6 @@
-import Database from 'better-sqlite3';
 import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
-import { join } from 'node:path';
 import { OpensslKiosk } from './support/openssl';
-import { http, itOnSqliteFile, startTestApp, storeDump, TestApp } from './support/test-app';
+import { http, startTestApp, storeDump, storeSet, TestApp } from './support/test-app';
 
 const WIFI_PASSWORD = 'Sup3r-Secret-WiFi-Pa55';
 
@@ -112,15 +110,14 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     expect(right.body.code).toBe('challenge_locked');
   });
 
-  itOnSqliteFile('should refuse an expired challenge', async () => {
+  it('should refuse an expired challenge', async () => {
     const deviceId = await opensslDevice();
     const { body } = await generate(deviceId);
-    const db = new Database(join(t.dataDir, 'mdai.sqlite'));
-    db.prepare('UPDATE wifi_challenges SET expires_at = ? WHERE id = ?').run(
-      new Date(Date.now() - 1000).toISOString(),
-      body.qr_payload.bson_id,
-    );
-    db.close();
+    const past = new Date(Date.now() - 1000);
+    await storeSet(t, 'wifi_challenges', body.qr_payload.bson_id, {
+      sqlite: { expires_at: past.toISOString() },
+      mongo: { expiresAt: past },
+    });
     const res = await validate(
       body.qr_payload.bson_id,
       kiosk.decryptChallenge(body.qr_payload.challenge),

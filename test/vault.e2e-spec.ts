@@ -136,6 +136,13 @@ describe('vault (e2e)', () => {
     });
     expect(chunked.status).toBe(413);
     expect(((await chunked.json()) as any).code).toBe('payload_too_large');
+    // each refusal is audited (on MongoDB too: an empty file id is stored as such)
+    const refused = (await audit(t)).body.filter(
+      (r: any) => r.action === 'store' && r.result === 'failed',
+    );
+    const reasons = refused.map((r: any) => r.reason);
+    expect(reasons.filter((r: string) => r === 'unsupported_media_type')).toHaveLength(2);
+    expect(reasons.filter((r: string) => r === 'payload_too_large')).toHaveLength(2);
   });
 
   it('should refuse a tampered blob before sending anything, or cut the transfer at a tampered later chunk', async () => {

@@ -163,6 +163,31 @@ export async function storeRow(
 }
 
 /**
+ * Overwrites fields of one stored row by id behind the app's back (a clock moved, a row
+ * tampered with): `sqlite` names columns, `mongo` names document fields.
+ */
+export async function storeSet(
+  t: TestApp,
+  table: string,
+  id: string,
+  values: { sqlite: Record<string, string | number | null>; mongo: Record<string, unknown> },
+): Promise<void> {
+  const store = t.app.get(Store);
+  if (store instanceof MongoStore) {
+    const result = await store.connection
+      .collection(table)
+      .updateOne({ _id: id as never }, { $set: values.mongo });
+    if (result.matchedCount !== 1) throw new Error(`no ${table} document ${id}`);
+    return;
+  }
+  const columns = Object.keys(values.sqlite);
+  const result = (store as SqliteStore).db
+    .prepare(`UPDATE ${table} SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`)
+    .run(...Object.values(values.sqlite), id);
+  if (result.changes !== 1) throw new Error(`no ${table} row ${id}`);
+}
+
+/**
  * Everything the store holds, as bytes: the SQLite files (WAL included), or every MongoDB
  * collection of the app's database as JSON. For "never stored" checks.
  */
