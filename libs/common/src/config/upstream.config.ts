@@ -35,7 +35,7 @@ export interface UpstreamSettings {
   retries: number;
 }
 
-export function upstreamConfig(env: Env, nodeEnv: NodeEnv): UpstreamSettings {
+export function upstreamConfig(env: Env, nodeEnv?: NodeEnv): UpstreamSettings {
   const v = validateEnv(UpstreamEnv, env);
   const devDefault = nodeEnv === 'development' && v.UPSTREAM_URL === undefined;
   return {
