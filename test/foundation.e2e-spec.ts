@@ -22,7 +22,7 @@ describe('foundation (e2e)', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       status: 'ok',
-      info: { store: { status: 'up', driver: e2eDriver } },
+      info: { store: { status: 'up', driver: e2eDriver }, disk: { status: 'up' } },
     });
   });
 

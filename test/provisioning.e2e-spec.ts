@@ -165,7 +165,7 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
   it('should serve the QR as PNG and SVG to the admin', async () => {
     const deviceId = await opensslDevice();
     const { body } = await generate(deviceId);
-    const png = await fetch(`${t.baseUrl}${body.qr_url}`, {
+    const png = await fetch(body.qr_url, {
       headers: { 'x-api-key': t.keys.admin },
     });
     expect(png.headers.get('content-type')).toBe('image/png');
