@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { storeEnv } from './test-app';
 
 /** A free TCP port on 127.0.0.1 (bound, read, released). */
 export function freePort(): Promise<number> {
@@ -75,14 +76,23 @@ export interface ApiProcess {
   kill: () => Promise<void>;
 }
 
-/** The whole API in a process of its own (test/support/crash-server.ts), on a free port. */
+/**
+ * The whole API in a process of its own (test/support/crash-server.ts), on a free port; on
+ * the store of a test app with the same DATA_DIR (its MongoDB database under test:mongo).
+ */
 export function startApiProcess(env: Record<string, string>): Promise<ApiProcess> {
   const child = spawn(
     process.execPath,
     ['-r', '@swc-node/register', 'test/support/crash-server.ts'],
     {
       cwd: join(__dirname, '..', '..'),
-      env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env },
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'silent',
+        ...(env.DATA_DIR ? storeEnv(env.DATA_DIR) : {}),
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
