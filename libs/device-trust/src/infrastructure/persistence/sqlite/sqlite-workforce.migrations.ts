@@ -40,4 +40,9 @@ export const WORKFORCE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'site time zone (IANA name; NULL = the configured default)',
+    up: `ALTER TABLE sites ADD COLUMN time_zone TEXT;`,
+  },
 ];

@@ -6,6 +6,7 @@ export class SiteDocument {
   @Prop({ required: true }) name!: string;
   @Prop({ type: Object, required: true }) geo!: { lat: number; lng: number };
   @Prop({ required: true }) radiusM!: number;
+  @Prop() timeZone?: string;
   @Prop({ required: true }) createdAt!: Date;
 }
 export const SiteSchema = SchemaFactory.createForClass(SiteDocument);
@@ -32,6 +33,7 @@ export class WorkerDocument {
   @Prop({ required: true }) createdAt!: Date;
 }
 export const WorkerSchema = SchemaFactory.createForClass(WorkerDocument);
+WorkerSchema.index({ 'sponsor.thekedarId': 1 });
 
 @Schema({ collection: 'enrollment_codes', versionKey: false })
 export class EnrollmentCodeDocument {
