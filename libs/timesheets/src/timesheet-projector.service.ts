@@ -135,7 +135,7 @@ export class TimesheetProjector implements OnModuleInit {
 
   private async treeOf(siteId: string, root: number): Promise<TimesheetEntry[]> {
     const tree = await this.repo.findEntries(siteId, [root]);
-    for (let level = [root]; level.length > 0; ) {
+    for (let level = [root]; level.length > 0;) {
       const children = await this.repo.findCorrectionsOf(siteId, level);
       tree.push(...children);
       level = children.map((c) => c.seq);
