@@ -63,6 +63,21 @@ export class TimesheetProjector implements OnModuleInit {
     });
   }
 
+  /** Rebuilds every site's read model from its chain; returns sites and entries read. */
+  async rebuildAll(): Promise<{ sites: number; entries: number }> {
+    let sites = 0;
+    let entries = 0;
+    for (let after = ''; ; ) {
+      const ids = await this.workforce.listSiteIds(after, 100);
+      for (const id of ids) {
+        entries += await this.rebuildSite(id);
+        sites += 1;
+      }
+      if (ids.length < 100) return { sites, entries };
+      after = ids[ids.length - 1];
+    }
+  }
+
   private serialized<T>(work: () => Promise<T>): Promise<T> {
     const run = this.queue.then(work, work);
     this.queue = run.catch(() => undefined);
