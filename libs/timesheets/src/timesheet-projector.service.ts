@@ -23,6 +23,8 @@ export class TimesheetProjector implements OnModuleInit {
   private readonly defaultZone: string;
   private readonly zones = new Map<string, string>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** Per site, the seq up to which this process knows the read model holds every entry. */
+  private readonly applied = new Map<string, number>();
 
   constructor(
     private readonly repo: TimesheetRepository,
@@ -59,6 +61,7 @@ export class TimesheetProjector implements OnModuleInit {
   rebuildSite(siteId: string): Promise<number> {
     return this.serialized(async () => {
       await this.repo.clearSite(siteId);
+      this.applied.set(siteId, 0);
       return this.catchUp(siteId);
     });
   }
@@ -67,7 +70,7 @@ export class TimesheetProjector implements OnModuleInit {
   async rebuildAll(): Promise<{ sites: number; entries: number }> {
     let sites = 0;
     let entries = 0;
-    for (let after = ''; ; ) {
+    for (let after = ''; ;) {
       const ids = await this.workforce.listSiteIds(after, 100);
       for (const id of ids) {
         entries += await this.rebuildSite(id);
@@ -88,27 +91,33 @@ export class TimesheetProjector implements OnModuleInit {
     const bySite = new Map<string, AttendanceLog[]>();
     for (const log of logs) bySite.set(log.siteId, [...(bySite.get(log.siteId) ?? []), log]);
     for (const [siteId, siteLogs] of bySite) {
-      const { maxSeq, count } = await this.repo.progress(siteId);
       const first = Math.min(...siteLogs.map((l) => l.seq));
-      if (count !== maxSeq || maxSeq < first - 1) await this.catchUp(siteId);
-      else await this.apply(siteId, siteLogs);
+      const last = Math.max(...siteLogs.map((l) => l.seq));
+      if (this.applied.get(siteId) === first - 1) {
+        await this.apply(siteId, siteLogs);
+        this.applied.set(siteId, last);
+      } else {
+        await this.catchUp(siteId);
+      }
     }
   }
 
   private async catchUp(siteId: string): Promise<number> {
-    let { maxSeq, count } = await this.repo.progress(siteId);
-    let read = 0;
-    if (count !== maxSeq) {
-      // a hole: take the chain again from the start (stored entries are kept as they are)
-      maxSeq = 0;
+    let after = this.applied.get(siteId);
+    if (after === undefined) {
+      const { maxSeq, count } = await this.repo.progress(siteId);
+      // a hole (an append whose hook failed): take the chain again from the start; stored
+      // entries are kept as they are and every day they reach is recomputed
+      after = count === maxSeq ? maxSeq : 0;
     }
+    let read = 0;
     for (;;) {
-      const page = await this.ledger.readChain(siteId, maxSeq, PAGE);
+      const page = await this.ledger.readChain(siteId, after, PAGE);
       if (page.length > 0) await this.apply(siteId, page);
       read += page.length;
+      if (page.length > 0) after = page[page.length - 1].seq;
+      this.applied.set(siteId, after);
       if (page.length < PAGE) return read;
-      maxSeq = page[page.length - 1].seq;
-      count = maxSeq;
     }
   }
 

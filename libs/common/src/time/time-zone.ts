@@ -2,7 +2,6 @@
  * Local-day arithmetic in IANA time zones with the runtime's own ICU data (Intl), so no zone
  * database ships with the app. Formatters are cached per zone (they are expensive to build).
  */
-const dayFormatters = new Map<string, Intl.DateTimeFormat>();
 const partsFormatters = new Map<string, Intl.DateTimeFormat>();
 
 /** True when `name` is an IANA zone the runtime knows (e.g. `Asia/Kolkata`, `UTC`). */
@@ -14,20 +13,6 @@ export function isValidTimeZone(name: unknown): name is string {
   } catch {
     return false;
   }
-}
-
-function dayFormatter(zone: string): Intl.DateTimeFormat {
-  let f = dayFormatters.get(zone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-CA', {
-      timeZone: zone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-    });
-    dayFormatters.set(zone, f);
-  }
-  return f;
 }
 
 function partsFormatter(zone: string): Intl.DateTimeFormat {
@@ -50,11 +35,35 @@ function partsFormatter(zone: string): Intl.DateTimeFormat {
 
 /** The local calendar day (`YYYY-MM-DD`) of an instant in a zone. */
 export function localDay(at: number | Date, zone: string): string {
-  return dayFormatter(zone).format(at);
+  const ms = typeof at === 'number' ? at : at.getTime();
+  return new Date(ms + zoneOffsetMs(ms, zone)).toISOString().slice(0, 10);
 }
+
+/**
+ * Offsets per zone and quarter hour: every UTC offset and transition in the zone database
+ * falls on a quarter hour, so one Intl lookup serves the whole quarter (timesheets and CSV
+ * exports ask for the same few thousand quarters over and over).
+ */
+const offsetCache = new Map<string, Map<number, number>>();
+const QUARTER = 900_000;
 
 /** Offset of the zone from UTC at an instant, in milliseconds (east positive, e.g. +19800000). */
 export function zoneOffsetMs(at: number, zone: string): number {
+  let byQuarter = offsetCache.get(zone);
+  if (!byQuarter || byQuarter.size > 200_000) {
+    byQuarter = new Map();
+    offsetCache.set(zone, byQuarter);
+  }
+  const quarter = Math.floor(at / QUARTER);
+  let offset = byQuarter.get(quarter);
+  if (offset === undefined) {
+    offset = intlOffsetMs(quarter * QUARTER, zone);
+    byQuarter.set(quarter, offset);
+  }
+  return offset;
+}
+
+function intlOffsetMs(at: number, zone: string): number {
   const p: Record<string, number> = {};
   for (const part of partsFormatter(zone).formatToParts(at)) {
     if (part.type !== 'literal') p[part.type] = Number(part.value);

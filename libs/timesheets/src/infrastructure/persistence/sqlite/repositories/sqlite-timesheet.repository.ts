@@ -63,6 +63,8 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   private readonly insert: Statement;
   private readonly updateState: Statement;
   private readonly insertDay: Statement;
+  private readonly deleteDays: Statement;
+  private readonly punches: Statement<[string, string, number, number], EntryRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -79,6 +81,14 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     );
     this.insertDay = this.db.prepare(
       `INSERT INTO timesheet_days (site_id, worker_id, day, worked_seconds, body) VALUES (?, ?, ?, ?, ?)`,
+    );
+    this.deleteDays = this.db.prepare(
+      'DELETE FROM timesheet_days WHERE site_id = ? AND worker_id = ? AND day >= ? AND day <= ?',
+    );
+    this.punches = this.db.prepare(
+      `SELECT * FROM timesheet_entries
+       WHERE site_id = ? AND worker_id = ? AND punch_type IS NOT NULL AND effective_at >= ? AND effective_at < ?
+       ORDER BY effective_at, seq`,
     );
   }
 
@@ -111,14 +121,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   }
 
   async listPunches(siteId: string, workerId: string, fromMs: number, toMs: number) {
-    return this.db
-      .prepare<[string, string, number, number], EntryRow>(
-        `SELECT * FROM timesheet_entries
-         WHERE site_id = ? AND worker_id = ? AND punch_type IS NOT NULL AND effective_at >= ? AND effective_at < ?
-         ORDER BY effective_at, seq`,
-      )
-      .all(siteId, workerId, fromMs, toMs)
-      .map(toDomain);
+    return this.punches.all(siteId, workerId, fromMs, toMs).map(toDomain);
   }
 
   async listEntries(siteId: string, afterSeq: number, limit: number): Promise<TimesheetEntry[]> {
@@ -147,11 +150,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     days: TimesheetDay[],
   ): Promise<void> {
     this.db.transaction(() => {
-      this.db
-        .prepare(
-          'DELETE FROM timesheet_days WHERE site_id = ? AND worker_id = ? AND day >= ? AND day <= ?',
-        )
-        .run(siteId, workerId, fromDay, toDay);
+      this.deleteDays.run(siteId, workerId, fromDay, toDay);
       for (const d of days) {
         this.insertDay.run(siteId, workerId, d.day, d.workedSeconds, JSON.stringify(d));
       }
