@@ -5,7 +5,10 @@ import { WorkforceService } from '@app/device-trust';
 import { AttendanceLog, LedgerService } from '@app/offline-sync';
 import { computeDays } from './domain/timesheet-day';
 import { isPunchLike, projectLink, resolveTree, TimesheetEntry } from './domain/timesheet-entry';
-import { TimesheetRepository } from './infrastructure/persistence/timesheet.repository';
+import {
+  DayReplacement,
+  TimesheetRepository,
+} from './infrastructure/persistence/timesheet.repository';
 
 const PAGE = 1000;
 
@@ -142,7 +145,11 @@ export class TimesheetProjector implements OnModuleInit {
       await this.repo.updateEntryStates(changed);
       for (const e of [...tree, ...changed]) if (isPunchLike(e)) touch(e.workerId, e.effectiveAt);
     }
-    for (const [workerId, times] of touched) await this.recompute(siteId, workerId, times);
+    const replacements: DayReplacement[] = [];
+    for (const [workerId, times] of touched) {
+      replacements.push(await this.recompute(siteId, workerId, times));
+    }
+    await this.repo.replaceDays(replacements);
   }
 
   /** The punch at the top of a correction's chain of targets. */
@@ -168,7 +175,11 @@ export class TimesheetProjector implements OnModuleInit {
   }
 
   /** Recomputes the worker's days that entries at `times` can reach. */
-  private async recompute(siteId: string, workerId: string, times: number[]): Promise<void> {
+  private async recompute(
+    siteId: string,
+    workerId: string,
+    times: number[],
+  ): Promise<DayReplacement> {
     const zone = await this.zoneOf(siteId);
     const fromDay = localDay(Math.min(...times) - this.maxShiftMs, zone);
     const toDay = localDay(Math.max(...times) + this.maxShiftMs, zone);
@@ -181,7 +192,6 @@ export class TimesheetProjector implements OnModuleInit {
     const days = computeDays(siteId, workerId, punches, zone, this.maxShiftMs).filter(
       (d) => d.day >= fromDay && d.day <= toDay,
     );
-    await this.repo.replaceDays(siteId, workerId, fromDay, toDay, days);
-    this.logger.debug({ siteId, days: days.length }, 'Timesheet days recomputed');
+    return { siteId, workerId, fromDay, toDay, days };
   }
 }

@@ -78,12 +78,14 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut }) => {
   });
 
   it('should replace a worker range of days and page days by (worker, day)', async () => {
-    await sut().replaceDays('S', 'a', '2026-03-01', '2026-03-03', [
-      day('a', '2026-03-01'),
-      day('a', '2026-03-02'),
+    const range = { siteId: 'S', fromDay: '2026-03-01', toDay: '2026-03-03' };
+    await sut().replaceDays([
+      { ...range, workerId: 'a', days: [day('a', '2026-03-01'), day('a', '2026-03-02')] },
+      { ...range, workerId: 'b', days: [day('b', '2026-03-01')] },
     ]);
-    await sut().replaceDays('S', 'b', '2026-03-01', '2026-03-03', [day('b', '2026-03-01')]);
-    await sut().replaceDays('S', 'a', '2026-03-02', '2026-03-03', [day('a', '2026-03-03', 60)]);
+    await sut().replaceDays([
+      { ...range, fromDay: '2026-03-02', workerId: 'a', days: [day('a', '2026-03-03', 60)] },
+    ]);
     const all = await sut().listDays({
       siteId: 'S',
       fromDay: '2026-03-01',

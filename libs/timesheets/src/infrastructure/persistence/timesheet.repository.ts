@@ -1,6 +1,14 @@
 import { TimesheetDay } from '../../domain/timesheet-day';
 import { TimesheetEntry } from '../../domain/timesheet-entry';
 
+export interface DayReplacement {
+  siteId: string;
+  workerId: string;
+  fromDay: string;
+  toDay: string;
+  days: TimesheetDay[];
+}
+
 export interface DayQuery {
   siteId: string;
   /** Local days, inclusive. */
@@ -36,14 +44,8 @@ export abstract class TimesheetRepository {
   abstract listEntries(siteId: string, afterSeq: number, limit: number): Promise<TimesheetEntry[]>;
   /** The highest seq stored for the site (0 when none), and how many entries are stored. */
   abstract progress(siteId: string): Promise<{ maxSeq: number; count: number }>;
-  /** Replaces the worker's days in [fromDay, toDay] with `days` (all inside that range), atomically. */
-  abstract replaceDays(
-    siteId: string,
-    workerId: string,
-    fromDay: string,
-    toDay: string,
-    days: TimesheetDay[],
-  ): Promise<void>;
+  /** For each replacement, the worker's days in [fromDay, toDay] become `days` (all inside that range). */
+  abstract replaceDays(replacements: DayReplacement[]): Promise<void>;
   /** Days in (workerId, day) order. */
   abstract listDays(query: DayQuery): Promise<TimesheetDay[]>;
   /** Forgets everything about a site (before a rebuild). */

@@ -3,7 +3,7 @@ import type { FilterQuery, Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
 import { TimesheetEntry } from '../../../../domain/timesheet-entry';
-import { DayQuery, TimesheetRepository } from '../../timesheet.repository';
+import { DayQuery, DayReplacement, TimesheetRepository } from '../../timesheet.repository';
 import {
   TimesheetDayDocument,
   TimesheetDaySchema,
@@ -134,24 +134,24 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
     return { maxSeq: top?.seq ?? 0, count };
   }
 
-  async replaceDays(
-    siteId: string,
-    workerId: string,
-    fromDay: string,
-    toDay: string,
-    days: TimesheetDay[],
-  ): Promise<void> {
-    await this.days.deleteMany({ siteId, workerId, day: { $gte: fromDay, $lte: toDay } });
-    if (days.length === 0) return;
-    await this.days.insertMany(
-      days.map((d) => ({
-        siteId,
-        workerId,
-        day: d.day,
-        workedSeconds: d.workedSeconds,
-        body: JSON.stringify(d),
-      })),
-    );
+  async replaceDays(replacements: DayReplacement[]): Promise<void> {
+    for (const r of replacements) {
+      await this.days.deleteMany({
+        siteId: r.siteId,
+        workerId: r.workerId,
+        day: { $gte: r.fromDay, $lte: r.toDay },
+      });
+      if (r.days.length === 0) continue;
+      await this.days.insertMany(
+        r.days.map((d) => ({
+          siteId: r.siteId,
+          workerId: r.workerId,
+          day: d.day,
+          workedSeconds: d.workedSeconds,
+          body: JSON.stringify(d),
+        })),
+      );
+    }
   }
 
   async listDays(q: DayQuery): Promise<TimesheetDay[]> {

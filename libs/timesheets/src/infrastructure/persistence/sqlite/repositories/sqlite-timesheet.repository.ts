@@ -2,7 +2,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
 import { TimesheetEntry } from '../../../../domain/timesheet-entry';
-import { DayQuery, TimesheetRepository } from '../../timesheet.repository';
+import { DayQuery, DayReplacement, TimesheetRepository } from '../../timesheet.repository';
 import { TIMESHEETS_SQLITE_MIGRATIONS } from '../timesheets.migrations';
 
 interface EntryRow {
@@ -142,17 +142,13 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     return { maxSeq: row.maxSeq ?? 0, count: row.count };
   }
 
-  async replaceDays(
-    siteId: string,
-    workerId: string,
-    fromDay: string,
-    toDay: string,
-    days: TimesheetDay[],
-  ): Promise<void> {
+  async replaceDays(replacements: DayReplacement[]): Promise<void> {
     this.db.transaction(() => {
-      this.deleteDays.run(siteId, workerId, fromDay, toDay);
-      for (const d of days) {
-        this.insertDay.run(siteId, workerId, d.day, d.workedSeconds, JSON.stringify(d));
+      for (const r of replacements) {
+        this.deleteDays.run(r.siteId, r.workerId, r.fromDay, r.toDay);
+        for (const d of r.days) {
+          this.insertDay.run(r.siteId, r.workerId, d.day, d.workedSeconds, JSON.stringify(d));
+        }
       }
     })();
   }
