@@ -399,10 +399,7 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
       expect(res.headers.get('content-type')).toContain('text/csv');
       const text = await res.text();
       expect(text.endsWith('\r\n')).toBe(true);
-      const rows = parse(text, { columns: true, skip_empty_lines: true }) as Record<
-        string,
-        string
-      >[];
+      const rows = parse<Record<string, string>>(text, { columns: true, skip_empty_lines: true });
       const json = await days(kolkata, 'from=2026-03-01&to=2026-03-10&limit=1000');
       expect(rows.map((r) => `${r.worker_id}/${r.date}`)).toEqual(
         json.days.map((d: any) => `${d.workerId}/${d.date}`),
@@ -435,10 +432,7 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
       const thekedarCsv = await http(t.baseUrl, 'GET', signedPath, {
         headers: signedNow({ method: 'GET', path: signedPath }),
       });
-      const theirs = parse(thekedarCsv.body as string, { columns: true }) as Record<
-        string,
-        string
-      >[];
+      const theirs = parse<Record<string, string>>(thekedarCsv.body as string, { columns: true });
       expect(new Set(theirs.map((r) => r.worker_id))).toEqual(new Set([crew.workerId]));
     });
 
