@@ -39,7 +39,8 @@ export class CreateSiteDto {
   radiusM!: number;
   @ApiPropertyOptional({
     example: 'Asia/Kolkata',
-    description: 'IANA time zone: timesheet days are local days there (default SITE_DEFAULT_TIME_ZONE)',
+    description:
+      'IANA time zone: timesheet days are local days there (default SITE_DEFAULT_TIME_ZONE)',
   })
   @IsOptional()
   @IsString()

@@ -98,13 +98,16 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut }) => {
     expect(await sut().listSiteIds(ids[1], 2)).toEqual([ids[2]]);
   });
 
-  it("should list the workers a thekedar onboarded, and only those", async () => {
+  it('should list the workers a thekedar onboarded, and only those', async () => {
     const thekedarId = newId();
     const mine = [
       { ...worker([newId()]), sponsor: { kind: 'thekedar' as const, thekedarId } },
       { ...worker([newId()]), sponsor: { kind: 'thekedar' as const, thekedarId } },
     ];
-    const other = { ...worker([newId()]), sponsor: { kind: 'thekedar' as const, thekedarId: newId() } };
+    const other = {
+      ...worker([newId()]),
+      sponsor: { kind: 'thekedar' as const, thekedarId: newId() },
+    };
     for (const w of [...mine, other, worker([newId()])]) await sut().createWorker(w, code(w.id));
     expect(await sut().listWorkerIdsOfThekedar(thekedarId)).toEqual(mine.map((w) => w.id).sort());
     expect(await sut().listWorkerIdsOfThekedar(newId())).toEqual([]);
