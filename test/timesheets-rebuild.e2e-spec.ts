@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { LedgerService, PendingLogEntry } from '@app/offline-sync';
 import { TimesheetProjector } from '@app/timesheets';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
-import { startTestApp, TestApp } from './support/test-app';
+import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
+import { http, startTestApp, TestApp } from './support/test-app';
 import { createSite } from './support/timesheet-client';
 
 /** mulberry32: a small seeded PRNG, so a failing history can be replayed from its seed. */
@@ -144,4 +145,56 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
       }
     },
   );
+
+  it('should take links appended without its hook (a failed hook, another replica) before the next read', async () => {
+    const siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
+    const store = t.app.get(AttendanceLogRepository, { strict: false });
+    const workerId = 'aaaaaaaaaaaaaaaaaaaaaaaa';
+    const entry = (type: string, timestamp: string): PendingLogEntry => {
+      const packetId = randomUUID();
+      return {
+        siteId,
+        packetId,
+        data: {
+          packetId,
+          workerId,
+          siteId,
+          deviceId: 'd',
+          type: type as 'check_in',
+          timestamp,
+          geo: { lat: 1, lng: 2, accuracyM: 5 },
+          signature: '0'.repeat(64),
+        },
+        meta: { isOfflineSync: true, syncTimestamp: timestamp, deviceTrustScore: 60 },
+      };
+    };
+    // straight into the ledger store: the read model hears nothing
+    await store.appendToChains([
+      entry('check_in', '2026-03-02T03:30:00.000Z'),
+      entry('check_out', '2026-03-02T11:30:00.000Z'),
+    ]);
+    const res = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/sites/${siteId}/timesheets?from=2026-03-02&to=2026-03-02`,
+      {
+        key: t.keys.auditor,
+      },
+    );
+    expect(res.body.days).toEqual([expect.objectContaining({ workerId, hours: 8, seqs: [1, 2] })]);
+    // and the next append through the ledger (seq 3) lands after them
+    await t.app.get(LedgerService).append([entry('check_in', '2026-03-03T03:30:00.000Z')]);
+    const next = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/sites/${siteId}/timesheets?from=2026-03-02&to=2026-03-03`,
+      {
+        key: t.keys.auditor,
+      },
+    );
+    expect(next.body.days.map((d: { date: string; seqs: number[] }) => [d.date, d.seqs])).toEqual([
+      ['2026-03-02', [1, 2]],
+      ['2026-03-03', [3]],
+    ]);
+  });
 });
