@@ -80,6 +80,15 @@ describe('computeDays', () => {
       16 * H,
     );
     expect(spring.map((d) => [d.day, d.workedSeconds / 3600])).toEqual([['2026-03-07', 7]]);
+    // and falls back at 02:00 on 1 November: 22:00 EDT → 06:00 EST is 9 hours
+    const fall = computeDays(
+      's',
+      'w',
+      [punch('check_in', '2026-11-01T02:00:00Z'), punch('check_out', '2026-11-01T11:00:00Z')],
+      'America/New_York',
+      16 * H,
+    );
+    expect(fall.map((d) => [d.day, d.workedSeconds / 3600])).toEqual([['2026-10-31', 9]]);
   });
 
   it('should flag open shifts and check-outs that close nothing', () => {
