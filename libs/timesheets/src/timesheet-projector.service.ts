@@ -65,7 +65,9 @@ export class TimesheetProjector implements OnModuleInit {
     return this.serialized(async () => {
       await this.repo.clearSite(siteId);
       this.applied.set(siteId, 0);
-      return this.catchUp(siteId);
+      const entries = await this.catchUp(siteId);
+      this.logger.log({ siteId, entries }, 'Timesheet read model rebuilt');
+      return entries;
     });
   }
 
@@ -112,6 +114,12 @@ export class TimesheetProjector implements OnModuleInit {
       // a hole (an append whose hook failed): take the chain again from the start; stored
       // entries are kept as they are and every day they reach is recomputed
       after = count === maxSeq ? maxSeq : 0;
+      if (after === 0 && count > 0) {
+        this.logger.warn(
+          { siteId, count, maxSeq },
+          'Timesheet read model has a gap; re-reading the chain',
+        );
+      }
     }
     let read = 0;
     for (;;) {
