@@ -3,7 +3,7 @@ import { LedgerService, PendingLogEntry } from '@app/offline-sync';
 import { TimesheetProjector } from '@app/timesheets';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, slowOnMongo, startTestApp, TestApp } from './support/test-app';
 import { createSite } from './support/timesheet-client';
 
 /** mulberry32: a small seeded PRNG, so a failing history can be replayed from its seed. */
@@ -144,6 +144,7 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
         expect(rebuilt).toEqual(incremental);
       }
     },
+    slowOnMongo(30_000),
   );
 
   it('should take links appended without its hook (a failed hook, another replica) before the next read', async () => {

@@ -34,4 +34,14 @@ describeStoreContract('OnboardingNonceRepository', onboardingNonceAdapters, ({ s
     const afterExpiry = new Date(later.getTime() + 10 * MINUTE);
     expect(await sut().claim('d'.repeat(64), afterExpiry, later)).toBe(true);
   });
+
+  it("should hold a mark for its window when the application's clock is behind the store's", async () => {
+    // a skewed replica, or a controllable clock in tests: expiry in the store's past
+    const appNow = new Date('2026-01-01T00:00:00Z');
+    const appLater = new Date('2026-01-01T00:10:00Z');
+    expect(await sut().claim('e'.repeat(64), appLater, appNow)).toBe(true);
+    expect(await sut().claim('e'.repeat(64), appLater, new Date('2026-01-01T00:05:00Z'))).toBe(
+      false,
+    );
+  });
 });
