@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { DestinationStream } from 'pino';
 import { LogLevel } from '../config/app.config';
-import { redactString, redactValue } from './redact';
+import { redactLogObject, redactString, redactValue } from './redact';
 
 export interface LoggingOptions {
   level: LogLevel;
@@ -34,8 +34,8 @@ export class LoggingModule {
                 req: (req: { id?: string; method?: string; url?: string }) => ({
                   id: req.id,
                   method: req.method,
-                  // the query string may hold a token: log the path only
-                  path: typeof req.url === 'string' ? req.url.split('?')[0] : undefined,
+                  // the query string may hold a token: log the path only, and mask ids in it
+                  path: typeof req.url === 'string' ? redactString(req.url.split('?')[0]) : undefined,
                 }),
                 res: (res: { statusCode?: number | null; raw?: ServerResponse }) => ({
                   statusCode: res.raw?.statusCode ?? res.statusCode,
@@ -43,8 +43,7 @@ export class LoggingModule {
                 err: (err: unknown) => redactValue(err),
               },
               formatters: {
-                log: (object: Record<string, unknown>) =>
-                  redactValue(object) as Record<string, unknown>,
+                log: redactLogObject,
               },
               hooks: {
                 logMethod(args: unknown[], method: (...a: unknown[]) => void) {
