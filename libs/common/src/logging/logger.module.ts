@@ -35,7 +35,8 @@ export class LoggingModule {
                   id: req.id,
                   method: req.method,
                   // the query string may hold a token: log the path only, and mask ids in it
-                  path: typeof req.url === 'string' ? redactString(req.url.split('?')[0]) : undefined,
+                  path:
+                    typeof req.url === 'string' ? redactString(req.url.split('?')[0]) : undefined,
                 }),
                 res: (res: { statusCode?: number | null; raw?: ServerResponse }) => ({
                   statusCode: res.raw?.statusCode ?? res.statusCode,

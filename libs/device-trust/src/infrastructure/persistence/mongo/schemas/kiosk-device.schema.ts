@@ -24,4 +24,4 @@ export class KioskEventDocument {
   @Prop({ required: true }) at!: Date;
 }
 export const KioskEventSchema = SchemaFactory.createForClass(KioskEventDocument);
-KioskEventSchema.index({ deviceId: 1, at: 1 });
+KioskEventSchema.index({ deviceId: 1, at: 1, _id: 1 });

@@ -32,4 +32,4 @@ export class WorkerDeviceEventDocument {
   @Prop({ required: true }) at!: Date;
 }
 export const WorkerDeviceEventSchema = SchemaFactory.createForClass(WorkerDeviceEventDocument);
-WorkerDeviceEventSchema.index({ deviceId: 1, at: 1 });
+WorkerDeviceEventSchema.index({ deviceId: 1, at: 1, _id: 1 });

@@ -81,19 +81,20 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
 
   async list(options: { limit: number; afterDeviceId?: string }): Promise<KioskDevice[]> {
     const rows = this.db
-      .prepare<[string, number], KioskDeviceRow>(
-        'SELECT * FROM kiosk_devices WHERE device_id > ? ORDER BY device_id LIMIT ?',
-      )
+      .prepare<[string, number], KioskDeviceRow>(KIOSK_LIST_SQL)
       .all(options.afterDeviceId ?? '', options.limit);
     return rows.map(Mapper.toDomain);
   }
 
   async listEvents(deviceId: string): Promise<KioskEvent[]> {
     return this.db
-      .prepare<[string], KioskEventRow>(
-        'SELECT * FROM kiosk_events WHERE device_id = ? ORDER BY at, rowid',
-      )
+      .prepare<[string], KioskEventRow>(KIOSK_EVENTS_SQL)
       .all(deviceId)
       .map(Mapper.eventToDomain);
   }
 }
+
+/** The listings, exported for the query-plan test: a keyset on the unique device_id index. */
+export const KIOSK_LIST_SQL =
+  'SELECT * FROM kiosk_devices WHERE device_id > ? ORDER BY device_id LIMIT ?';
+export const KIOSK_EVENTS_SQL = 'SELECT * FROM kiosk_events WHERE device_id = ? ORDER BY at, rowid';

@@ -44,9 +44,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
 
   async list(options: { limit: number; afterDeviceId?: string }): Promise<WorkerDevice[]> {
     return this.db
-      .prepare<[string, number], WorkerDeviceRow>(
-        'SELECT * FROM worker_devices WHERE device_id > ? ORDER BY device_id LIMIT ?',
-      )
+      .prepare<[string, number], WorkerDeviceRow>(WORKER_DEVICE_LIST_SQL)
       .all(options.afterDeviceId ?? '', options.limit)
       .map(Mapper.toDomain);
   }
@@ -87,10 +85,14 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
 
   async listEvents(deviceId: string): Promise<WorkerDeviceEvent[]> {
     return this.db
-      .prepare<[string], WorkerDeviceEventRow>(
-        'SELECT * FROM worker_device_events WHERE device_id = ? ORDER BY at, rowid',
-      )
+      .prepare<[string], WorkerDeviceEventRow>(WORKER_DEVICE_EVENTS_SQL)
       .all(deviceId)
       .map(Mapper.eventToDomain);
   }
 }
+
+/** The listings, exported for the query-plan test: a keyset on the unique device_id index. */
+export const WORKER_DEVICE_LIST_SQL =
+  'SELECT * FROM worker_devices WHERE device_id > ? ORDER BY device_id LIMIT ?';
+export const WORKER_DEVICE_EVENTS_SQL =
+  'SELECT * FROM worker_device_events WHERE device_id = ? ORDER BY at, rowid';

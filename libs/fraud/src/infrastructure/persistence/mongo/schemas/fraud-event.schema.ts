@@ -12,7 +12,9 @@ export class FraudEventDocument {
   @Prop({ required: true }) at!: Date;
 }
 export const FraudEventSchema = SchemaFactory.createForClass(FraudEventDocument);
+// each listing filter seeks (field, at, _id), the order of the keyset cursor included
 FraudEventSchema.index({ at: -1 });
-FraudEventSchema.index({ deviceId: 1, at: -1 });
-FraudEventSchema.index({ workerId: 1, at: -1 });
-FraudEventSchema.index({ siteId: 1, at: -1 });
+FraudEventSchema.index({ type: 1, at: -1, _id: -1 });
+FraudEventSchema.index({ deviceId: 1, at: -1, _id: -1 });
+FraudEventSchema.index({ workerId: 1, at: -1, _id: -1 });
+FraudEventSchema.index({ siteId: 1, at: -1, _id: -1 });
