@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule as PinoLoggerModule } from 'nestjs-pino';
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { DestinationStream } from 'pino';
+import { DestinationStream, destination } from 'pino';
 import { LogLevel } from '../config/app.config';
 import { redactLogObject, redactString, redactValue } from './redact';
 
@@ -60,7 +60,9 @@ export class LoggingModule {
                 ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/metrics',
               },
             },
-            options.stream ?? process.stdout,
+            // stdout through pino's own buffered writer: a line is queued, not a blocking write
+            // per request (pino flushes it on exit)
+            options.stream ?? destination({ dest: 1, sync: false }),
           ],
         }),
       ],

@@ -14,6 +14,8 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   private readonly insertDevice: Statement;
   private readonly insertEvent: Statement;
   private readonly byDeviceId: Statement<[string], KioskDeviceRow>;
+  private readonly listPage: Statement<[string, number], KioskDeviceRow>;
+  private readonly eventsOf: Statement<[string], KioskEventRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -29,6 +31,8 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
        VALUES (@id, @device_id, @action, @actor, @reason, @key_fingerprint, @previous_key_fingerprint, @at)`,
     );
     this.byDeviceId = this.db.prepare('SELECT * FROM kiosk_devices WHERE device_id = ?');
+    this.listPage = this.db.prepare(KIOSK_LIST_SQL);
+    this.eventsOf = this.db.prepare(KIOSK_EVENTS_SQL);
   }
 
   async register(device: KioskDevice, event: KioskEvent): Promise<RegisterOutcome> {
@@ -80,17 +84,11 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   }
 
   async list(options: { limit: number; afterDeviceId?: string }): Promise<KioskDevice[]> {
-    const rows = this.db
-      .prepare<[string, number], KioskDeviceRow>(KIOSK_LIST_SQL)
-      .all(options.afterDeviceId ?? '', options.limit);
-    return rows.map(Mapper.toDomain);
+    return this.listPage.all(options.afterDeviceId ?? '', options.limit).map(Mapper.toDomain);
   }
 
   async listEvents(deviceId: string): Promise<KioskEvent[]> {
-    return this.db
-      .prepare<[string], KioskEventRow>(KIOSK_EVENTS_SQL)
-      .all(deviceId)
-      .map(Mapper.eventToDomain);
+    return this.eventsOf.all(deviceId).map(Mapper.eventToDomain);
   }
 }
 
