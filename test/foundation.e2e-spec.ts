@@ -133,8 +133,16 @@ describe('foundation (e2e)', () => {
       .logs()
       .split('\n')
       .filter((l) => l.includes('log-line-1') && l.includes('"res"'))
-      .map((l) => JSON.parse(l) as { req: { path: string }; res: { statusCode: number } })[0];
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            correlationId: string;
+            req: { path: string };
+            res: { statusCode: number };
+          },
+      )[0];
     expect(line).toBeDefined();
+    expect(line.correlationId).toBe('log-line-1');
     expect(line.res).toEqual({ statusCode: 404 });
     expect(line.req.path).toBe('/api/kiosks/PLT_[redacted]');
     for (const secret of ['pathSecret9', 'querySecret9', 'headerSecret9', t.keys.admin])

@@ -27,20 +27,23 @@ export class LoggingModule {
               level: options.level,
               // correlationIdMiddleware already set req.id; this covers a request that skipped it
               genReqId: (req: IncomingMessage) => req.id ?? randomUUID(),
-              customProps: (req: IncomingMessage) => ({
-                correlationId: (req as IncomingMessage & { id?: string }).id,
-              }),
+              // every line of a request carries `correlationId` (a binding of the request's
+              // child logger); the completion line also carries `req`, `res`, `responseTime`
+              quietReqLogger: true,
+              customAttributeKeys: { reqId: 'correlationId' },
+              // the serializers receive the raw req/res (no intermediate copy per request)
+              wrapSerializers: false,
               serializers: {
-                req: (req: { id?: string; method?: string; url?: string }) => ({
-                  id: req.id,
-                  method: req.method,
-                  // the query string may hold a token: log the path only, and mask ids in it
-                  path:
-                    typeof req.url === 'string' ? redactString(req.url.split('?')[0]) : undefined,
-                }),
-                res: (res: { statusCode?: number | null; raw?: ServerResponse }) => ({
-                  statusCode: res.raw?.statusCode ?? res.statusCode,
-                }),
+                req: (req: IncomingMessage & { id?: string; originalUrl?: string }) => {
+                  const url = req.originalUrl ?? req.url;
+                  return {
+                    id: req.id,
+                    method: req.method,
+                    // the query string may hold a token: log the path only, and mask ids in it
+                    path: typeof url === 'string' ? redactString(url.split('?')[0]) : undefined,
+                  };
+                },
+                res: (res: { statusCode?: number | null }) => ({ statusCode: res.statusCode }),
                 err: (err: unknown) => redactValue(err),
               },
               formatters: {
