@@ -1,0 +1,110 @@
+/**
+ * Startup and idle memory: our API as production runs it (`nest build`, then
+ * `node dist/.../main.js` on SQLite with an existing DATA_DIR) against a bare Nest app
+ * (bench/support/bare-nest.js), both plain `node`. Time from spawn to the first `/health`
+ * 200, then RSS after a second at idle; interleaved rounds, medians.
+ */
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getStatus, median, processRssMiB } from './support/proc';
+import { now, printRows } from './support';
+
+const ROUNDS = Number(process.env.STARTUP_ROUNDS ?? 5);
+const ROOT = join(__dirname, '..');
+const MAIN = join(ROOT, 'dist/apps/api/apps/api/src/main.js');
+const BARE = join(__dirname, 'support/bare-nest.js');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+async function boot(
+  script: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ ms: number; rssMiB: number }> {
+  const port = await freePort();
+  const t0 = now();
+  const child: ChildProcess = spawn(process.execPath, [script], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: 'ignore',
+  });
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`${script} exited (${child.exitCode})`);
+      if ((await getStatus(`http://127.0.0.1:${port}/health`)) === 200) break;
+      if (now() - t0 > 60_000) throw new Error(`${script} did not answer /health`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const ms = now() - t0;
+    await new Promise((r) => setTimeout(r, 1000));
+    return { ms, rssMiB: processRssMiB(child.pid!) };
+  } finally {
+    await new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  }
+}
+
+export async function run(): Promise<void> {
+  if (process.env.BENCH_SKIP_BUILD !== '1') {
+    execFileSync(
+      process.execPath,
+      [join(ROOT, 'node_modules/@nestjs/cli/bin/nest.js'), 'build', 'api'],
+      {
+        cwd: ROOT,
+        stdio: 'inherit',
+      },
+    );
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), 'mdai-bench-startup-'));
+  const oursEnv = { NODE_ENV: 'development', DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' };
+  try {
+    await boot(MAIN, oursEnv); // first boot: generates local secrets, migrates the file
+    await boot(BARE, {});
+    const ours = { ms: [] as number[], rss: [] as number[] };
+    const bare = { ms: [] as number[], rss: [] as number[] };
+    for (let round = 0; round < ROUNDS; round++) {
+      const pair: Array<[string, NodeJS.ProcessEnv, typeof ours]> = [
+        [MAIN, oursEnv, ours],
+        [BARE, {}, bare],
+      ];
+      for (const [script, env, into] of round % 2 ? pair.reverse() : pair) {
+        const r = await boot(script, env);
+        into.ms.push(r.ms);
+        into.rss.push(r.rssMiB);
+      }
+    }
+    printRows(
+      `Startup (medians of ${ROUNDS} interleaved boots; ratio = ours / baseline, lower is better)`,
+      [
+        {
+          metric: 'spawn to first /health 200 (ours: dist main.js on SQLite; baseline: bare Nest)',
+          ours: median(ours.ms),
+          baseline: median(bare.ms),
+          unit: 'ms',
+        },
+        {
+          metric: 'RSS at idle, 1 s after the first /health 200',
+          ours: median(ours.rss),
+          baseline: median(bare.rss),
+          unit: 'MiB',
+        },
+      ],
+    );
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
