@@ -23,9 +23,19 @@ const REPEATS = Number(process.env.LISTING_REPEATS ?? 15);
 const DAY = 86_400_000;
 const START = Date.parse('2025-01-01T00:00:00Z');
 
-/** Fills the four tables with raw inserts, 50,000 rows per transaction. */
+/**
+ * Fills the four tables with raw inserts, 50,000 rows per transaction; the indexes the
+ * migrations created are dropped first and rebuilt after (the same indexes, built faster).
+ */
 function fill(store: SqliteStore): void {
   const db = store.db;
+  const indexes = db
+    .prepare<[], { name: string; sql: string }>(
+      `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL
+       AND tbl_name IN ('fraud_events', 'kiosk_devices', 'worker_devices', 'vault_audit')`,
+    )
+    .all();
+  for (const index of indexes) db.exec(`DROP INDEX ${index.name}`);
   const insertMany = (sql: string, row: (i: number) => unknown[]) => {
     const statement = db.prepare(sql);
     const batch = db.transaction((from: number, to: number) => {
@@ -82,6 +92,7 @@ function fill(store: SqliteStore): void {
       '1'.repeat(64),
     ],
   );
+  for (const index of indexes) db.exec(index.sql);
 }
 
 interface Case {
@@ -234,22 +245,20 @@ export async function run(): Promise<void> {
       rows.push({ metric: c.name, ours: median(ours), baseline: median(raw), unit: 'ms' });
     }
 
-    // a walk through every page: time per page stays flat when the walk is linear
+    // a walk through every page of one filter: time per page stays flat when the walk is linear
     t = now();
-    let pages = 0;
     let before: FraudEventCriteria['before'];
     const perPage: number[] = [];
     for (;;) {
       const p0 = now();
-      const page = await fraud.listRecent({ limit: 1000, before });
+      const page = await fraud.listRecent({ siteId: 'site-7', limit: 100, before });
       perPage.push(now() - p0);
-      pages++;
-      if (page.length < 1000) break;
+      if (page.length < 100) break;
       before = { at: page[page.length - 1].at, id: page[page.length - 1].id };
     }
-    const tenth = Math.max(1, Math.floor(pages / 10));
+    const tenth = Math.max(1, Math.floor(perPage.length / 10));
     rows.push({
-      metric: `fraud events, walk of all ${pages} pages of 1,000: median ms per page, last 10% of pages vs first 10%`,
+      metric: `fraud events, siteId, walk of all ${perPage.length} pages of 100: median ms per page, last 10% of pages vs first 10%`,
       ours: median(perPage.slice(-tenth)),
       baseline: median(perPage.slice(0, tenth)),
       unit: 'ms',

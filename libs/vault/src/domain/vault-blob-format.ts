@@ -105,19 +105,24 @@ function chunkAad(header: Buffer, index: number, final: boolean): Buffer {
   return aad;
 }
 
+/**
+ * One record: the chunk's ciphertext then its tag, as the parts the cipher produced (the
+ * plaintext may arrive as several pieces; nothing is copied into one buffer first).
+ */
 function sealChunk(
   key: Buffer,
   header: BlobHeader,
   index: number,
   final: boolean,
-  plaintext: Buffer,
-): Buffer {
+  plaintext: Buffer[],
+): Buffer[] {
   if (index > MAX_CHUNKS) throw new BlobIntegrityError('too_many_chunks', index);
   const cipher = createCipheriv('aes-256-gcm', key, nonce(header.noncePrefix, index));
   cipher.setAAD(chunkAad(header.raw, index, final));
-  const body = cipher.update(plaintext);
+  const record = plaintext.map((piece) => cipher.update(piece));
   cipher.final();
-  return Buffer.concat([body, cipher.getAuthTag()]);
+  record.push(cipher.getAuthTag());
+  return record;
 }
 
 function openChunk(
@@ -160,6 +165,27 @@ class ByteQueue {
     this.length += piece.length;
   }
 
+  /** The next n bytes as views of the queued pieces (no copy). */
+  takePieces(n: number): Buffer[] {
+    const out: Buffer[] = [];
+    let taken = 0;
+    while (taken < n) {
+      const head = this.pieces[0];
+      const need = n - taken;
+      if (head.length <= need) {
+        out.push(head);
+        taken += head.length;
+        this.pieces.shift();
+      } else {
+        out.push(head.subarray(0, need));
+        this.pieces[0] = head.subarray(need);
+        taken += need;
+      }
+    }
+    this.length -= n;
+    return out;
+  }
+
   take(n: number): Buffer {
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
@@ -188,8 +214,8 @@ export interface EncryptOptions {
 }
 
 /**
- * Encrypts a plaintext stream into the blob format: yields the header, then one record per
- * chunk. Holds at most one chunk (plus the piece being read) in memory. The source must yield
+ * Encrypts a plaintext stream into the blob format: yields the header, then each record (a
+ * chunk's ciphertext, possibly in several parts, then its tag). Holds at most one chunk (plus the piece being read) in memory. The source must yield
  * a fresh buffer each time (as file and network streams do): pieces are queued, not copied.
  */
 export async function* encryptBlob(
@@ -208,10 +234,10 @@ export async function* encryptBlob(
     queue.push(asBuffer(piece));
     // strictly more than one chunk buffered: the next chunk is certainly not the last
     while (queue.length > chunkSize) {
-      yield sealChunk(dataKey, header, index++, false, queue.take(chunkSize));
+      yield* sealChunk(dataKey, header, index++, false, queue.takePieces(chunkSize));
     }
   }
-  yield sealChunk(dataKey, header, index, true, queue.take(queue.length));
+  yield* sealChunk(dataKey, header, index, true, queue.takePieces(queue.length));
 }
 
 /**
