@@ -16,7 +16,7 @@ import * as vault from '@app/vault/infrastructure/persistence/vault-persistence'
 
 /** Modules of a store that is not selected are not loaded (startup time and idle memory). */
 describe('store loading (e2e)', () => {
-  it('should boot on SQLite without loading mongoose, the MongoDB driver or @nestjs/mongoose', () => {
+  it('should boot on SQLite without loading mongoose, the MongoDB driver, bson or @nestjs/mongoose', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'mdai-probe-'));
     try {
       const probe = spawnSync(

@@ -37,7 +37,9 @@ const server = createServer(async (req, res) => {
     const decipher = createDecipheriv('aes-256-gcm', file.key, file.iv);
     decipher.setAuthTag(file.tag);
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
-    await pipeline(createReadStream(join(dir, `${req.url.slice('/files/'.length)}.bin`)), decipher, res);
+    const path = join(dir, `${req.url.slice('/files/'.length)}.bin`);
+    // read a few chunks at a time, as the API does
+    await pipeline(createReadStream(path, { highWaterMark: 256 * 1024 }), decipher, res);
   } catch {
     res.destroy();
   }

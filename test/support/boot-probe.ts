@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import { createApp } from '@app/api/bootstrap';
 
-const WATCHED = /node_modules\/(mongoose|@nestjs\/mongoose|mongodb)\//;
+const WATCHED = /node_modules\/(mongoose|@nestjs\/mongoose|mongodb|bson)\//;
 
 async function main(): Promise<void> {
   const { app } = await createApp(process.env);
