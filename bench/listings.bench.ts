@@ -158,7 +158,7 @@ export async function run(): Promise<void> {
         cases.push({
           name: `fraud events, ${name}, ${page}`,
           ours: () => fraud.listRecent({ ...filter, limit: 100, before }),
-          raw: () => raw.all(...whereParams, cursor.at.toISOString(), cursor.id, 100) as unknown[],
+          raw: () => raw.all(...whereParams, cursor.at.toISOString(), cursor.id, 100),
         });
       }
     }
@@ -173,7 +173,7 @@ export async function run(): Promise<void> {
       name: 'fraud events, from + to (30 days), first page',
       ours: () => fraud.listRecent({ ...window, limit: 100 }),
       raw: () =>
-        rawWindow.all(window.from.toISOString(), window.to.toISOString(), 100) as unknown[],
+        rawWindow.all(window.from.toISOString(), window.to.toISOString(), 100),
     });
     const rawKiosks = db.prepare(
       'SELECT * FROM kiosk_devices WHERE device_id > ? ORDER BY device_id LIMIT ?',
@@ -192,37 +192,37 @@ export async function run(): Promise<void> {
       {
         name: 'kiosks, first page',
         ours: () => kiosks.list({ limit: 50 }),
-        raw: () => rawKiosks.all('', 50) as unknown[],
+        raw: () => rawKiosks.all('', 50),
       },
       {
         name: 'kiosks, page at 90% depth',
         ours: () => kiosks.list({ limit: 50, afterDeviceId: deepKiosk }),
-        raw: () => rawKiosks.all(deepKiosk, 50) as unknown[],
+        raw: () => rawKiosks.all(deepKiosk, 50),
       },
       {
         name: 'worker devices, first page',
         ours: () => devices.list({ limit: 50 }),
-        raw: () => rawDevices.all('', 50) as unknown[],
+        raw: () => rawDevices.all('', 50),
       },
       {
         name: 'worker devices, page at 90% depth',
         ours: () => devices.list({ limit: 50, afterDeviceId: deepDevice }),
-        raw: () => rawDevices.all(deepDevice, 50) as unknown[],
+        raw: () => rawDevices.all(deepDevice, 50),
       },
       {
         name: 'vault audit, first page',
         ours: () => audit.listInOrder({ limit: 100 }),
-        raw: () => rawAudit.all(0, 100) as unknown[],
+        raw: () => rawAudit.all(0, 100),
       },
       {
         name: 'vault audit, page at 90% depth',
         ours: () => audit.listInOrder({ limit: 100, afterSeq: deepSeq }),
-        raw: () => rawAudit.all(deepSeq, 100) as unknown[],
+        raw: () => rawAudit.all(deepSeq, 100),
       },
       {
         name: 'vault audit, one file, after its 5th record',
         ours: () => audit.listInOrder({ limit: 100, fileId: 'file-42', afterSeq: 400_043 }),
-        raw: () => rawAuditFile.all('file-42', 400_043, 100) as unknown[],
+        raw: () => rawAuditFile.all('file-42', 400_043, 100),
       },
     );
 
