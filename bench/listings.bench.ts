@@ -172,8 +172,7 @@ export async function run(): Promise<void> {
     cases.push({
       name: 'fraud events, from + to (30 days), first page',
       ours: () => fraud.listRecent({ ...window, limit: 100 }),
-      raw: () =>
-        rawWindow.all(window.from.toISOString(), window.to.toISOString(), 100),
+      raw: () => rawWindow.all(window.from.toISOString(), window.to.toISOString(), 100),
     });
     const rawKiosks = db.prepare(
       'SELECT * FROM kiosk_devices WHERE device_id > ? ORDER BY device_id LIMIT ?',
