@@ -125,26 +125,43 @@ function sealChunk(
   return record;
 }
 
+/**
+ * One record's plaintext, as the parts the decipher produced (the record may arrive as
+ * several pieces; nothing is copied into one buffer first). Returned only once the tag
+ * authenticated the whole record; on failure the parts are wiped and never returned. At least
+ * one part, even for an empty chunk.
+ */
 function openChunk(
   key: Buffer,
   header: BlobHeader,
   index: number,
   final: boolean,
-  record: Buffer,
-): Buffer {
-  if (record.length < BLOB_TAG_BYTES) throw new BlobIntegrityError('truncated', index);
+  record: Buffer[],
+  recordLength: number,
+): Buffer[] {
+  if (recordLength < BLOB_TAG_BYTES) throw new BlobIntegrityError('truncated', index);
   if (index > MAX_CHUNKS) throw new BlobIntegrityError('too_many_chunks', index);
-  const split = record.length - BLOB_TAG_BYTES;
   const decipher = createDecipheriv('aes-256-gcm', key, nonce(header.noncePrefix, index));
   decipher.setAAD(chunkAad(header.raw, index, final));
-  decipher.setAuthTag(record.subarray(split));
-  const plaintext = decipher.update(record.subarray(0, split));
+  const tag = Buffer.allocUnsafe(BLOB_TAG_BYTES);
+  const plaintext: Buffer[] = [];
+  let left = recordLength - BLOB_TAG_BYTES; // ciphertext bytes still to decipher
+  let tagFilled = 0;
+  for (const piece of record) {
+    const body = Math.min(left, piece.length);
+    if (body > 0) plaintext.push(decipher.update(piece.subarray(0, body)));
+    left -= body;
+    if (body < piece.length) tagFilled += piece.copy(tag, tagFilled, body);
+  }
+  decipher.setAuthTag(tag);
   try {
     decipher.final();
   } catch {
-    plaintext.fill(0);
+    for (const part of plaintext) part.fill(0);
     throw new BlobIntegrityError('chunk_auth_failed', index);
   }
+  // an empty file still yields its (empty, authenticated) final chunk
+  if (plaintext.length === 0) plaintext.push(Buffer.alloc(0));
   return plaintext;
 }
 
@@ -262,9 +279,10 @@ export async function* decryptBlob(
       recordBytes = header.chunkSize + BLOB_TAG_BYTES;
     }
     while (queue.length > recordBytes) {
-      yield openChunk(dataKey, header, index++, false, queue.take(recordBytes));
+      yield* openChunk(dataKey, header, index++, false, queue.takePieces(recordBytes), recordBytes);
     }
   }
   if (!header) throw new BlobIntegrityError('truncated', -1);
-  yield openChunk(dataKey, header, index, true, queue.take(queue.length));
+  const rest = queue.length;
+  yield* openChunk(dataKey, header, index, true, queue.takePieces(rest), rest);
 }
