@@ -71,22 +71,30 @@ export async function run(): Promise<void> {
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'mdai-bench-startup-'));
   const oursEnv = { NODE_ENV: 'development', DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' };
+  // BENCH_BEFORE_MAIN=<an older build's main.js>: that build is booted in the same rounds too
+  const beforeMain = process.env.BENCH_BEFORE_MAIN;
+  const beforeDir = mkdtempSync(join(tmpdir(), 'mdai-bench-startup-before-'));
+  const beforeEnv = { ...oursEnv, DATA_DIR: beforeDir };
   try {
-    await boot(MAIN, oursEnv); // first boot: generates local secrets, migrates the file
-    await boot(BARE, {});
-    const ours = { ms: [] as number[], rss: [] as number[] };
-    const bare = { ms: [] as number[], rss: [] as number[] };
+    const rigs: Array<{ name: string; script: string; env: NodeJS.ProcessEnv }> = [
+      { name: 'ours', script: MAIN, env: oursEnv },
+      { name: 'bare', script: BARE, env: {} },
+      ...(beforeMain ? [{ name: 'before', script: beforeMain, env: beforeEnv }] : []),
+    ];
+    const results: Record<string, { ms: number[]; rss: number[] }> = {};
+    for (const rig of rigs) {
+      await boot(rig.script, rig.env); // first boot: generates local secrets, migrates the file
+      results[rig.name] = { ms: [], rss: [] };
+    }
     for (let round = 0; round < ROUNDS; round++) {
-      const pair: Array<[string, NodeJS.ProcessEnv, typeof ours]> = [
-        [MAIN, oursEnv, ours],
-        [BARE, {}, bare],
-      ];
-      for (const [script, env, into] of round % 2 ? pair.reverse() : pair) {
-        const r = await boot(script, env);
-        into.ms.push(r.ms);
-        into.rss.push(r.rssMiB);
+      const order = round % 2 ? [...rigs].reverse() : rigs;
+      for (const rig of order) {
+        const r = await boot(rig.script, rig.env);
+        results[rig.name].ms.push(r.ms);
+        results[rig.name].rss.push(r.rssMiB);
       }
     }
+    const { ours, bare, before } = results;
     printRows(
       `Startup (medians of ${ROUNDS} interleaved boots; ratio = ours / baseline, lower is better)`,
       [
@@ -102,9 +110,26 @@ export async function run(): Promise<void> {
           baseline: median(bare.rss),
           unit: 'MiB',
         },
+        ...(before
+          ? [
+              {
+                metric: 'before (BENCH_BEFORE_MAIN): spawn to first /health 200',
+                ours: median(before.ms),
+                baseline: median(bare.ms),
+                unit: 'ms',
+              },
+              {
+                metric: 'before (BENCH_BEFORE_MAIN): RSS at idle',
+                ours: median(before.rss),
+                baseline: median(bare.rss),
+                unit: 'MiB',
+              },
+            ]
+          : []),
       ],
     );
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(beforeDir, { recursive: true, force: true });
   }
 }
