@@ -70,46 +70,58 @@ async function measure(rig: Rig, data: Buffer): Promise<{ store: number; read: n
   return { store: storeMs / mib, read: readMs / mib };
 }
 
+function apiRig(name: string, child: BenchChild, port: string): Rig {
+  const oursBase = `http://127.0.0.1:${port}/api/v5/vault`;
+  return {
+    name,
+    child,
+    store: async (data) => {
+      const r = await call(
+        oursBase,
+        'POST',
+        {
+          'x-api-key': ADMIN,
+          'content-type': 'application/octet-stream',
+          'content-length': data.length,
+          'x-access-purpose': 'benchmark',
+        },
+        data,
+      );
+      if (r.status !== 201) throw new Error(`ours store: ${r.status} ${r.text}`);
+      return (JSON.parse(r.text) as { fileId: string }).fileId;
+    },
+    read: async (id) =>
+      (
+        await call(`${oursBase}/${id}`, 'GET', {
+          'x-api-key': AUDITOR,
+          'x-access-purpose': 'benchmark',
+        })
+      ).bytes,
+  };
+}
+
 export async function run(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mdai-bench-vault-http-'));
-  const ours = BenchChild.start('support/serve-api.ts', [], {
+  const apiEnv = {
     DATA_DIR: dataDir,
     NODE_ENV: 'development',
     ADMIN_API_KEYS: ADMIN,
     AUDITOR_API_KEYS: AUDITOR,
     VAULT_MAX_FILE_BYTES: String(SIZE),
-  });
+  };
+  const ours = BenchChild.start('support/serve-api.ts', [], apiEnv);
   const bare = BenchChild.start('support/bare-vault.js');
+  // BENCH_BEFORE_DIR=<an older checkout>: its API is measured in the same rounds too
+  const beforeDir = process.env.BENCH_BEFORE_DIR;
+  const beforeData = mkdtempSync(join(tmpdir(), 'mdai-bench-vault-http-before-'));
+  const before = beforeDir
+    ? BenchChild.startIn(beforeDir, 'support/serve-api.ts', [], { ...apiEnv, DATA_DIR: beforeData })
+    : undefined;
   try {
-    const oursBase = `http://127.0.0.1:${await ours.expect('READY')}/api/v5/vault`;
     const bareBase = `http://127.0.0.1:${await bare.expect('READY')}/files`;
     const rigs: Rig[] = [
-      {
-        name: 'ours',
-        child: ours,
-        store: async (data) => {
-          const r = await call(
-            oursBase,
-            'POST',
-            {
-              'x-api-key': ADMIN,
-              'content-type': 'application/octet-stream',
-              'content-length': data.length,
-              'x-access-purpose': 'benchmark',
-            },
-            data,
-          );
-          if (r.status !== 201) throw new Error(`ours store: ${r.status} ${r.text}`);
-          return (JSON.parse(r.text) as { fileId: string }).fileId;
-        },
-        read: async (id) =>
-          (
-            await call(`${oursBase}/${id}`, 'GET', {
-              'x-api-key': AUDITOR,
-              'x-access-purpose': 'benchmark',
-            })
-          ).bytes,
-      },
+      apiRig('ours', ours, await ours.expect('READY')),
+      ...(before ? [apiRig('before', before, await before.expect('READY'))] : []),
       {
         name: 'bare',
         child: bare,
@@ -122,15 +134,13 @@ export async function run(): Promise<void> {
     ];
     const data = randomBytes(SIZE);
     for (const rig of rigs) await measure(rig, data); // warm-up
-    const results = {
-      ours: { store: [] as number[], read: [] as number[] },
-      bare: { store: [] as number[], read: [] as number[] },
-    };
+    const results: Record<string, { store: number[]; read: number[] }> = {};
+    for (const rig of rigs) results[rig.name] = { store: [], read: [] };
     for (let round = 0; round < ROUNDS; round++) {
       for (const rig of round % 2 ? [...rigs].reverse() : rigs) {
         const r = await measure(rig, data);
-        results[rig.name as 'ours' | 'bare'].store.push(r.store);
-        results[rig.name as 'ours' | 'bare'].read.push(r.read);
+        results[rig.name].store.push(r.store);
+        results[rig.name].read.push(r.read);
       }
     }
     printRows(
@@ -148,10 +158,19 @@ export async function run(): Promise<void> {
           baseline: median(results.bare.read),
           unit: 'ms/MiB',
         },
+        ...(results.before
+          ? (['store', 'read'] as const).map((op) => ({
+              metric: `before (BENCH_BEFORE_DIR): ${op}`,
+              ours: median(results.before[op]),
+              baseline: median(results.bare[op]),
+              unit: 'ms/MiB',
+            }))
+          : []),
       ],
     );
   } finally {
-    await Promise.all([ours.stop(), bare.stop()]);
+    await Promise.all([ours.stop(), bare.stop(), before?.stop()]);
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(beforeData, { recursive: true, force: true });
   }
 }
