@@ -13,6 +13,7 @@ import * as ledger from '@app/offline-sync/infrastructure/persistence/ledger-per
 import * as provisioning from '@app/provisioning/infrastructure/persistence/provisioning-persistence';
 import * as session from '@app/session/infrastructure/persistence/session-persistence';
 import * as vault from '@app/vault/infrastructure/persistence/vault-persistence';
+import * as timesheets from '@app/timesheets/infrastructure/persistence/timesheet-persistence';
 
 /** Modules of a store that is not selected are not loaded (startup time and idle memory). */
 describe('store loading (e2e)', () => {
@@ -56,9 +57,10 @@ describe('store loading (e2e)', () => {
       ...provisioning,
       ...session,
       ...vault,
+      ...timesheets,
     };
     const names = Object.keys(all).filter((name) => name.endsWith('Adapters'));
-    expect(names.length).toBeGreaterThanOrEqual(10);
+    expect(names.length).toBeGreaterThanOrEqual(11);
     for (const name of names) {
       const adapter = await all[name].mongo(store);
       expect(adapter.constructor.name).toMatch(/^Mongo/);
