@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { DestinationStream } from 'pino';
 import {
@@ -11,7 +11,6 @@ import {
   ClockModule,
   createValidationPipe,
   HttpExceptionFilter,
-  HttpMetricsInterceptor,
   LoggingModule,
   MetricsModule,
   RedisModule,
@@ -65,7 +64,6 @@ export class AppModule {
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
         { provide: APP_GUARD, useClass: ApiKeyGuard },
-        { provide: APP_INTERCEPTOR, useExisting: HttpMetricsInterceptor },
       ],
     };
   }

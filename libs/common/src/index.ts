@@ -26,3 +26,5 @@ export * from './crypto/jcs';
 export * from './redis/redis.service';
 export * from './auth/auth.module';
 export * from './http/request-context';
+export * from './http/json-limits';
+export * from './http/body-pipeline';

@@ -67,6 +67,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
       return;
     }
     response.setHeader('x-correlation-id', correlationId);
+    // the metrics middleware labels error responses with this code when the response finishes
+    (response.locals as { errorCode?: string }).errorCode = body.code;
     response.status(body.statusCode).json(body);
   }
 
