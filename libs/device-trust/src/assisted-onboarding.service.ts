@@ -110,10 +110,14 @@ export class AssistedOnboardingService {
       return forged('x-device-id is not a device of this thekedar');
     }
     if (!SIGNATURE.test(signature)) return forged('x-signature is not 64 lowercase hex characters');
-    const expected = Buffer.from(
-      hmacSha256Hex(this.devices.secretOf(device), onboardingSigningInput(timestamp, rawBody)),
-      'hex',
-    );
+    let signed: string;
+    try {
+      signed = onboardingSigningInput(timestamp, rawBody);
+    } catch {
+      // no RFC 8785 form (too deep, not finite, lone surrogate): nothing could have signed it
+      return forged('the body has no RFC 8785 canonical form');
+    }
+    const expected = Buffer.from(hmacSha256Hex(this.devices.secretOf(device), signed), 'hex');
     if (!safeEqual(expected, Buffer.from(signature, 'hex'))) {
       return forged('HMAC over <timestamp>.<JCS(body)> does not match');
     }
