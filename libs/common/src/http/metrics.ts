@@ -71,7 +71,8 @@ export function httpMetricsMiddleware(registry: MetricsRegistry) {
 
 function routeOf(request: Request): string {
   const path = (request.route as { path?: unknown } | undefined)?.path;
-  return typeof path === 'string' ? path : 'unmatched';
+  // Nest answers unknown paths from a catch-all route: that is no route of ours
+  return typeof path === 'string' && path !== '/{*path}' ? path : 'unmatched';
 }
 
 @ApiExcludeController()
