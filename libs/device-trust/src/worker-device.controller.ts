@@ -4,6 +4,7 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiResponse,
+  ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
 import { CurrentPrincipal, ErrorBody, Principal, Public, Roles } from '@app/common';
@@ -57,6 +58,7 @@ export class WorkerDeviceController {
 
   @Get('devices')
   @Roles('admin')
+  @ApiSecurity('api-key')
   @ApiOkResponse({ type: [WorkerDeviceView] })
   async list(@Query() query: ListWorkerDevicesQuery): Promise<WorkerDeviceView[]> {
     return (await this.devices.list(query.limit ?? 50, query.after)).map(toView);
@@ -64,6 +66,7 @@ export class WorkerDeviceController {
 
   @Get('devices/:deviceId')
   @Roles('admin')
+  @ApiSecurity('api-key')
   @ApiOkResponse({ type: WorkerDeviceDetailView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
   async get(@Param() params: WorkerDeviceIdParam): Promise<WorkerDeviceDetailView> {
@@ -74,6 +77,7 @@ export class WorkerDeviceController {
   @Post('devices/:deviceId/block')
   @HttpCode(200)
   @Roles('admin')
+  @ApiSecurity('api-key')
   @ApiOkResponse({ type: WorkerDeviceView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
   async block(
@@ -87,6 +91,7 @@ export class WorkerDeviceController {
   @Post('devices/:deviceId/unblock')
   @HttpCode(200)
   @Roles('admin')
+  @ApiSecurity('api-key')
   @ApiOkResponse({ type: WorkerDeviceView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
   async unblock(

@@ -56,6 +56,7 @@ export class WorkforceController {
   @Post('workers')
   @Public()
   @UseGuards(OnboardingGuard)
+  @ApiSecurity('thekedar-signature')
   @ApiOperation({
     summary: 'Create a worker (admin key, or a thekedar-signed request)',
     description: [
