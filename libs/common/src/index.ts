@@ -16,6 +16,7 @@ export * from './auth/current-principal.decorator';
 export * from './errors/app-error';
 export * from './errors/error-body';
 export * from './errors/http-exception.filter';
+export * from './errors/storage-error';
 export * from './errors/validation';
 export * from './logging/logger.module';
 export * from './logging/redact';

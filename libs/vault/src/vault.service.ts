@@ -1,7 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { createHash, randomBytes } from 'node:crypto';
-import { ApiKeyService, AppConfig, AppError, isObjectId, newId, Role } from '@app/common';
+import {
+  ApiKeyService,
+  AppConfig,
+  AppError,
+  isObjectId,
+  newId,
+  Role,
+  storageErrorOf,
+} from '@app/common';
 import { KeyringService } from './keyring/keyring.service';
 import { BlobIntegrityError, decryptBlob, encryptBlob } from './domain/vault-blob-format';
 import { VaultAction } from './domain/vault-audit-record';
@@ -503,6 +511,8 @@ function integrityFailure(): AppError {
 
 function storeFailure(error: unknown): AppError {
   if (error instanceof AppError) return error;
+  const storage = storageErrorOf(error);
+  if (storage) return storage;
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ECONNRESET' || (error as Error).message === 'aborted') {
     return new AppError(400, 'request_aborted', 'The upload was interrupted');
