@@ -296,6 +296,7 @@ export class OfflineSyncService {
   /** What the rules see of the past: the ledger (through LedgerService) and the phone's siblings. */
   private historyFor(device: WorkerDevice): AttendanceHistory {
     let siblings: Promise<string[]> | undefined;
+    let established: Promise<string> | undefined;
     // several rules ask for the same packet's predecessor: one lookup per packet per batch
     const previous = new Map<string, Promise<PacketObservation | undefined>>();
     return {
@@ -316,6 +317,10 @@ export class OfflineSyncService {
             : [deviceId];
         return this.ledger.workersOfDevices(ids, from, to);
       },
+      establishedDeviceOf: async (deviceId) =>
+        deviceId === device.deviceId
+          ? (established ??= this.devices.establishedOf(device))
+          : deviceId,
     };
   }
 
@@ -326,17 +331,32 @@ export class OfflineSyncService {
     return new Map(sites.map((s) => [s.id, { siteId: s.id, geo: s.geo, radiusM: s.radiusM }]));
   }
 
+  /**
+   * A rejection as a fraud event, filed under the token's device and worker (who really sent
+   * it); what the packet claimed, when it differs, is in the detail.
+   */
   private fraudOf(verdict: Verdict, claims: OfflineTokenClaims): FraudEventInput | undefined {
     if (verdict.kind !== 'rejected') return undefined;
+    const claimed: string[] = [];
+    const p = verdict.payload;
+    if (p && p.workerId !== claims.workerId) claimed.push(`workerId ${clip(p.workerId)}`);
+    if (p && p.deviceId !== claims.deviceId) claimed.push(`deviceId ${clip(p.deviceId)}`);
     return {
       type: verdict.reason,
       deviceId: claims.deviceId,
-      workerId: verdict.payload?.workerId ?? claims.workerId,
-      siteId: verdict.payload?.siteId,
+      workerId: claims.workerId,
+      siteId: p?.siteId,
       packetId: verdict.packetId || undefined,
-      detail: verdict.detail,
+      detail:
+        claimed.length > 0
+          ? `${verdict.detail}; packet claimed ${claimed.join(', ')}`
+          : verdict.detail,
     };
   }
+}
+
+function clip(value: string): string {
+  return value.length > 64 ? `${value.slice(0, 64)}…` : value;
 }
 
 function observationOf(data: AttendanceData): PacketObservation {
