@@ -21,6 +21,11 @@ import {
 } from './dto/worker-device.dto';
 import { PublicJwk, SigningKeyService } from './token/signing-key.service';
 import { WorkerDeviceService } from './worker-device.service';
+import { TokenRefreshService } from './token-refresh.service';
+import {
+  RefreshOfflineTokenDto,
+  RefreshOfflineTokenResponse,
+} from './dto/token-refresh.dto';
 
 @ApiTags('worker devices')
 @ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
@@ -29,6 +34,7 @@ export class WorkerDeviceController {
   constructor(
     private readonly devices: WorkerDeviceService,
     private readonly signingKey: SigningKeyService,
+    private readonly refresher: TokenRefreshService,
   ) {}
 
   @Post('device/register')
@@ -46,6 +52,30 @@ export class WorkerDeviceController {
       trustScore: result.device.trustScore,
       offlineToken: result.offlineToken,
       offlineTokenExpiresAt: result.offlineTokenExpiresAt.toISOString(),
+    };
+  }
+
+  @Post('device/token')
+  @Public()
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'A phone refreshes its offline token by proving its device secret',
+    description: [
+      'Body: `deviceId`, `timestamp` (ISO-8601 UTC within SYNC_MAX_CLOCK_SKEW_SECONDS of server time) and',
+      '`signature` = lowercase hex HMAC-SHA256 with the device secret bytes over UTF-8 `mdai.token-refresh.<deviceId>.<timestamp>`.',
+      'Each signature works once. The new token covers the same device, worker and sites from now on;',
+      'the old one stays valid until it expires, so keep it until the packets recorded under it are synced.',
+    ].join(' '),
+  })
+  @ApiOkResponse({ type: RefreshOfflineTokenResponse })
+  @ApiResponse({ status: 401, type: ErrorBody, description: 'invalid_signature, stale_request' })
+  @ApiResponse({ status: 403, type: ErrorBody, description: 'replayed_request, device_blocked' })
+  async refreshToken(@Body() body: RefreshOfflineTokenDto): Promise<RefreshOfflineTokenResponse> {
+    const refreshed = await this.refresher.refresh(body);
+    return {
+      offlineToken: refreshed.token,
+      offlineTokenExpiresAt: refreshed.expiresAt.toISOString(),
+      syncGraceEndsAt: refreshed.graceEndsAt.toISOString(),
     };
   }
 

@@ -182,7 +182,26 @@ export class OfflineSyncService {
     const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(bearer ?? '');
     if (!match)
       throw new AppError(401, 'missing_token', 'Authorization: Bearer <offline token> is required');
-    const check = this.tokens.verify(match[1], now, this.limits.maxClockSkewSeconds);
+    const skew = this.limits.maxClockSkewSeconds;
+    let check = this.tokens.verify(match[1], now, skew);
+    if (!check.ok && check.failure === 'expired') {
+      // an expired token still carries the packets recorded inside its window, for a grace
+      // period; each packet is still held to the token's window (outside_token_window)
+      const withinGrace = this.tokens.verify(match[1], now, skew + this.limits.tokenGraceSeconds);
+      if (!withinGrace.ok) {
+        const days = this.limits.tokenGraceSeconds / 86_400;
+        await this.fraud.record({
+          type: 'invalid_token',
+          detail: `offline token refused: expired more than ${days} days ago`,
+        });
+        throw new AppError(
+          403,
+          'token_expired',
+          `The offline token expired more than ${days} days ago (OFFLINE_TOKEN_GRACE_DAYS), so packets recorded under it can no longer be synced; refresh the token (POST /api/v5/device/token) before recording more`,
+        );
+      }
+      check = withinGrace;
+    }
     if (!check.ok) {
       await this.fraud.record({
         type: 'invalid_token',
