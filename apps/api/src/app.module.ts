@@ -5,6 +5,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { DestinationStream } from 'pino';
 import {
   ApiKeyGuard,
+  AppThrottlerGuard,
   AppConfig,
   AuthModule,
   Clock,
@@ -13,6 +14,7 @@ import {
   HttpExceptionFilter,
   LoggingModule,
   MetricsModule,
+  RateLimitModule,
   RedisModule,
 } from '@app/common';
 import { PersistenceModule } from '@app/persistence';
@@ -50,6 +52,7 @@ export class AppModule {
         RedisModule,
         AuthModule,
         MetricsModule,
+        RateLimitModule,
         TerminusModule.forRoot({ logger: false }),
         VaultModule,
         FraudModule,
@@ -63,6 +66,8 @@ export class AppModule {
       providers: [
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
+        // rate limits first: a stranger guessing keys is limited before any key is checked
+        { provide: APP_GUARD, useClass: AppThrottlerGuard },
         { provide: APP_GUARD, useClass: ApiKeyGuard },
       ],
     };
