@@ -105,9 +105,7 @@ describe('input limits (e2e)', () => {
       });
       expect(res.status).toBe(400);
       expect(res.body.code).toBe('validation_failed');
-      expect(res.body.errors.map((e: { field: string }) => e.field.split('.')[0])).toContain(
-        'geo',
-      );
+      expect(res.body.errors.map((e: { field: string }) => e.field.split('.')[0])).toContain('geo');
     }
     const reg = await http(t.baseUrl, 'POST', '/api/v5/device/register', {
       body: { enrollmentCode: 'K7QF-3M9X-PA2D-8RWN' },

@@ -72,7 +72,9 @@ describe('metrics see errors (e2e)', () => {
 
 describe('deploy/prometheus/alerts.yml', () => {
   const file = join(__dirname, '..', 'deploy', 'prometheus', 'alerts.yml');
-  const doc = yaml.load(readFileSync(file, 'utf8')) as { groups: { name: string; rules: Rule[] }[] };
+  const doc = yaml.load(readFileSync(file, 'utf8')) as {
+    groups: { name: string; rules: Rule[] }[];
+  };
   const rules = doc.groups.flatMap((g) => g.rules);
 
   it('should parse as a Prometheus rule file with the alerts we ship', () => {
@@ -99,9 +101,7 @@ describe('deploy/prometheus/alerts.yml', () => {
     const t = await startTestApp();
     try {
       const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
-      const exported = new Set(
-        [...metrics.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]),
-      );
+      const exported = new Set([...metrics.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
       const named = new Set(
         rules.flatMap((r) => [...r.expr.matchAll(/\b(mdai_[a-z0-9_]+)/g)].map((m) => m[1])),
       );

@@ -22,10 +22,7 @@ import {
 import { PublicJwk, SigningKeyService } from './token/signing-key.service';
 import { WorkerDeviceService } from './worker-device.service';
 import { TokenRefreshService } from './token-refresh.service';
-import {
-  RefreshOfflineTokenDto,
-  RefreshOfflineTokenResponse,
-} from './dto/token-refresh.dto';
+import { RefreshOfflineTokenDto, RefreshOfflineTokenResponse } from './dto/token-refresh.dto';
 
 @ApiTags('worker devices')
 @ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })

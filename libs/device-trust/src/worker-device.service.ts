@@ -103,7 +103,9 @@ export class WorkerDeviceService {
   async establishedOf(device: WorkerDevice): Promise<string> {
     const ids = await this.siblingsOf(device);
     const siblings = await Promise.all(
-      ids.map((id) => (id === device.deviceId ? device : this.devices.findByDeviceId(id))),
+      ids.map((id) =>
+        id === device.deviceId ? Promise.resolve(device) : this.devices.findByDeviceId(id),
+      ),
     );
     let first = device;
     for (const sibling of siblings) {

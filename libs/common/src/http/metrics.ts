@@ -1,12 +1,4 @@
-import {
-  Controller,
-  Get,
-  Global,
-  Header,
-  Injectable,
-  Module,
-  Res,
-} from '@nestjs/common';
+import { Controller, Get, Global, Header, Injectable, Module, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { NextFunction, Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';

@@ -42,7 +42,12 @@ export class RedisService implements OnApplicationShutdown {
     // quit() waits for a connection that may never come back; a client that is not ready just stops
     await Promise.all(
       [...this.clients.values()].map((c) =>
-        c.status === 'ready' ? c.quit().catch(() => c.disconnect()) : c.disconnect(),
+        c.status === 'ready'
+          ? c.quit().then(
+              () => undefined,
+              () => c.disconnect(),
+            )
+          : Promise.resolve(c.disconnect()),
       ),
     );
     this.clients.clear();
