@@ -59,7 +59,7 @@ describe('rate limits shared through Redis (e2e)', () => {
   let b: TestApp;
   beforeAll(async () => {
     const env = {
-      REDIS_URL: 'redis://127.0.0.1:6379',
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
       RATE_LIMIT_PER_IP: '4',
       RATE_LIMIT_REDIS_PREFIX: prefix,
     };

@@ -1,7 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Clock } from '@app/common';
 import { VaultBlobStorage } from './vault-blob.storage';
 
 /** A `.partial` untouched this long belongs to no live upload (an upload writes as it streams). */
@@ -16,10 +15,7 @@ export const PARTIAL_STALE_MS = 60 * 60 * 1000;
 export class PartialUploadSweeper implements OnApplicationBootstrap {
   private readonly logger = new Logger(PartialUploadSweeper.name);
 
-  constructor(
-    private readonly blobs: VaultBlobStorage,
-    private readonly clock: Clock,
-  ) {}
+  constructor(private readonly blobs: VaultBlobStorage) {}
 
   async onApplicationBootstrap(): Promise<void> {
     await this.sweep().catch((error: Error) =>
@@ -35,7 +31,8 @@ export class PartialUploadSweeper implements OnApplicationBootstrap {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
     }
-    const cutoff = this.clock.now().getTime() - PARTIAL_STALE_MS;
+    // file times are the system's, so they are compared with the system clock (not Clock)
+    const cutoff = Date.now() - PARTIAL_STALE_MS;
     const removed: string[] = [];
     for (const name of names.filter((n) => n.endsWith('.partial'))) {
       const path = join(this.blobs.dir, name);
