@@ -1,4 +1,10 @@
-import { ExecutionContext, Injectable, Logger, Module } from '@nestjs/common';
+import {
+  ExecutionContext,
+  Injectable,
+  Logger,
+  Module,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import {
   ThrottlerGuard,
@@ -25,14 +31,18 @@ const REDIS_TIMEOUT_MS = 250;
  * this process: a Redis outage loosens the limit to per-replica, it never turns a request
  * into a 5xx. The fallback is logged once per outage.
  */
-export class FailoverThrottlerStorage implements ThrottlerStorage {
+export class FailoverThrottlerStorage implements ThrottlerStorage, OnApplicationShutdown {
   private readonly logger = new Logger('RateLimit');
   private degraded = false;
 
   constructor(
     private readonly primary: ThrottlerStorage | undefined,
-    private readonly local: ThrottlerStorage,
+    private readonly local: ThrottlerStorageService,
   ) {}
+
+  onApplicationShutdown(): void {
+    this.local.onApplicationShutdown();
+  }
 
   async increment(
     key: string,
