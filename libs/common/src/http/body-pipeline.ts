@@ -7,7 +7,7 @@ import { fromBodyParserError } from '../errors/http-exception.filter';
 import { JsonLimits, parseJsonBody } from './json-limits';
 
 /** Encodings the JSON parser decodes (body-parser inflates them within the size limit). */
-const JSON_ENCODINGS = new Set(['identity', 'gzip', 'x-gzip', 'deflate', 'br']);
+const JSON_ENCODINGS = new Set(['identity', 'gzip', 'deflate', 'br']);
 
 export interface BodyPipelineOptions extends JsonLimits {
   /** Bytes of a JSON body after decoding. */
@@ -49,7 +49,8 @@ export function bodyPipeline(
     }
     const bytes = req.body;
     if (bytes.length === 0) {
-      req.body = undefined;
+      // as body-parser's json parser: an empty JSON body is an empty object
+      req.body = {};
       next();
       return;
     }
