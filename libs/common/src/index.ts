@@ -31,3 +31,4 @@ export * from './http/request-context';
 export * from './http/json-limits';
 export * from './http/body-pipeline';
 export * from './http/throttling';
+export * from './http/public-url';

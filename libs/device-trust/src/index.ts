@@ -2,6 +2,7 @@ export * from './device-trust.module';
 export * from './kiosk-registry.service';
 export * from './domain/kiosk-device';
 export * from './domain/kiosk-public-key';
+export * from './domain/kiosk-auth';
 export * from './dto/kiosk.dto';
 export * from './workforce.service';
 export * from './worker-device.service';

@@ -14,7 +14,9 @@ import {
   LegacyHardwareGateway,
   MobileGateway,
 } from './gateways/relay.gateways';
-import { RelayService } from './relay.service';
+import { LegacyHandler } from './handlers/legacy.handler';
+import { PairingHandler } from './handlers/pairing.handler';
+import { RelayHub } from './relay-hub';
 import { RelayMetrics } from './relay.metrics';
 import { UpstreamClient } from './upstream/upstream.client';
 
@@ -34,12 +36,14 @@ import { UpstreamClient } from './upstream/upstream.client';
     RelayMetrics,
     UpstreamClient,
     FaceSubmissionService,
-    RelayService,
+    PairingHandler,
+    LegacyHandler,
+    RelayHub,
     MobileGateway,
     DeviceGateway,
     LegacyAppGateway,
     LegacyHardwareGateway,
   ],
-  exports: [RelayService],
+  exports: [RelayHub],
 })
 export class RelayModule {}

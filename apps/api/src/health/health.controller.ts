@@ -1,9 +1,10 @@
 import { Controller, Get, HttpException, Req, Res } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import type { Request, Response } from 'express';
+import { constants } from 'node:fs';
+import { access, mkdir, statfs } from 'node:fs/promises';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { ConfigService } from '@nestjs/config';
-import { statfs } from 'node:fs/promises';
 import { AppConfig, Public, RedisService } from '@app/common';
 import { Store } from '@app/persistence';
 
@@ -22,11 +23,12 @@ export class HealthController {
   @Get()
   @HealthCheck()
   @ApiOkResponse({
-    description: 'The store (and Redis, when configured) answer, and DATA_DIR has free space',
+    description:
+      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space',
   })
   @ApiServiceUnavailableResponse({
     description:
-      'A dependency does not answer, or the disk under DATA_DIR is degraded (free space below HEALTH_MIN_FREE_BYTES, or not reachable)',
+      'A dependency is down: terminus body (`error.<dependency>.message` says why) beside statusCode, code `unhealthy`, message and correlationId. The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES',
   })
   async check(
     @Req() request: Request & { id?: string },
@@ -57,10 +59,19 @@ export class HealthController {
     }
   }
 
-  /** Free space under DATA_DIR: below the threshold writes are about to fail (507 storage_full). */
+  /**
+   * The vault writes under UPLOADS_DIR: a root-owned or read-only volume is a down dependency,
+   * not a 500 later; free space under DATA_DIR below the threshold means writes are about to
+   * answer 507 storage_full.
+   */
   private async disk() {
     const indicator = this.indicators.check('disk');
-    const { dataDir, healthMinFreeBytes } = this.config.get('app', { infer: true });
+    const { dataDir, uploadsDir, healthMinFreeBytes } = this.config.get('app', { infer: true });
+    try {
+      await withTimeout(uploadsWritable(uploadsDir), 2000);
+    } catch (error) {
+      return indicator.down({ message: (error as Error).message });
+    }
     try {
       const fs = await withTimeout(statfs(dataDir), 2000);
       const freeBytes = Number(fs.bavail) * Number(fs.bsize);
@@ -91,6 +102,17 @@ export class HealthController {
     } catch (error) {
       return indicator.down({ ...details, message: (error as Error).message });
     }
+  }
+}
+
+async function uploadsWritable(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    throw new Error(
+      `the uploads directory is not writable (${(error as NodeJS.ErrnoException).code})`,
+    );
   }
 }
 

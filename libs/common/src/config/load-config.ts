@@ -48,12 +48,18 @@ export function loadConfig(rawEnv: Env): AppConfig {
   } else if (env !== rawEnv) {
     notices.push(`using local secrets from ${secrets.file}`);
   }
+  const upstream = upstreamConfig(env, app.nodeEnv);
+  if (app.nodeEnv === 'development' && !env.UPSTREAM_URL) {
+    notices.push(
+      `UPSTREAM_URL unset: using the local upstream stub at ${upstream.url} (npm run demo starts it)`,
+    );
+  }
   return {
     app,
     database: databaseConfig(env, app.dataDir),
     redis: redisConfig(env),
     auth: authConfig(env),
-    upstream: upstreamConfig(env),
+    upstream,
     vault: vaultConfig(env),
     session: sessionConfig(env),
     provisioning: provisioningConfig(env),

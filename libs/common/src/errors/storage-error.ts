@@ -6,6 +6,7 @@ const UNAVAILABLE = new Set([
   'EPERM',
   'EROFS',
   'EIO',
+  'ENOTDIR',
   'SQLITE_READONLY',
   'SQLITE_CANTOPEN',
   'SQLITE_IOERR',
@@ -15,7 +16,7 @@ const UNAVAILABLE = new Set([
 /**
  * A file-system or SQLite failure of the local storage as the AppError a client should see:
  * no space (ENOSPC, EDQUOT, SQLITE_FULL) → 507 `storage_full`; no access or a failing device
- * (EACCES, EROFS, EIO, SQLite read-only / I/O errors) → 503 `storage_unavailable`. Anything
+ * (EACCES, EROFS, EIO, ENOTDIR, SQLite read-only / I/O errors) → 503 `storage_unavailable`. Anything
  * else → undefined. Messages name the condition, never a path.
  */
 export function storageErrorOf(error: unknown): AppError | undefined {

@@ -78,4 +78,23 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut }) => {
     );
     expect(await sut().markEnrollmentUsed(newId(), 'd', t0)).toBe(false);
   });
+
+  it('should store neither a person nor its code when the code cannot be stored', async () => {
+    // a code hash already taken makes the second half of the write fail
+    const first = worker([newId()]);
+    const taken = code(first.id);
+    await sut().createWorker(first, taken);
+    const second = worker([newId()]);
+    await expect(sut().createWorker(second, code(second.id, taken.codeHash))).rejects.toBeDefined();
+    expect(await sut().findWorkerById(second.id)).toBeUndefined();
+    expect(await sut().findEnrollment(taken.codeHash)).toEqual(taken);
+
+    const thekedar = { id: newId(), name: 'R', phone: '+91981', trustScore: 80, createdAt: t0 };
+    const tc = { ...code(thekedar.id), personKind: 'thekedar' as const };
+    await sut().createThekedar(thekedar, tc);
+    const other = { ...thekedar, id: newId() };
+    await expect(sut().createThekedar(other, { ...tc, personId: other.id })).rejects.toBeDefined();
+    expect(await sut().findThekedarById(other.id)).toBeUndefined();
+    expect(await sut().findEnrollment(tc.codeHash)).toEqual(tc);
+  });
 });
