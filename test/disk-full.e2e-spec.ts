@@ -71,6 +71,8 @@ describeMounted('a full disk under DATA_DIR (e2e)', () => {
   const filler = () => join(mountPoint!, 'filler.bin');
   beforeAll(async () => {
     t = await startTestApp({
+      // the store under test is the SQLite file on this disk, also when the suite runs on MongoDB
+      DATABASE_URL: '',
       DATA_DIR: mountPoint,
       HEALTH_MIN_FREE_BYTES: String(2 * 1024 * 1024),
     });
