@@ -3,32 +3,35 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestKiosk } from './support/kiosk';
 import { connectDevice, openSession } from './support/pairing';
+import { PrivateRedis } from './support/processes';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PLATFORM_ID = 'PLT_joinRace0001';
 const ROUNDS = 50;
 
 /**
  * Issue 11 item 1: `joined` must mean "the peer, if it is there, is known". Two API instances on
- * Redis; for each of 50 sessions in a row the second socket joins on the other instance and sends
+ * a redis-server of the test's own; for each of 50 sessions in a row the second socket joins on the other instance and sends
  * its first frame the moment `joined` arrives. Not one may be refused with peer_not_connected.
  */
 describe('relay join race across two instances (e2e)', () => {
   let dataDir: string;
   let a: TestApp;
   let b: TestApp;
+  let redis: PrivateRedis;
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mdai-race-'));
-    const env = { DATA_DIR: dataDir, REDIS_URL, RELAY_RATE_BURST: '1000' };
+    redis = await PrivateRedis.start();
+    const env = { DATA_DIR: dataDir, REDIS_URL: redis.url, RELAY_RATE_BURST: '1000' };
     a = await startTestApp(env);
     b = await startTestApp(env);
   });
   afterAll(async () => {
     await a.close();
     await b.close();
+    await redis.kill();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

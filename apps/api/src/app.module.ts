@@ -24,6 +24,7 @@ import { OfflineSyncModule } from '@app/offline-sync';
 import { ProvisioningModule } from '@app/provisioning';
 import { RelayModule } from '@app/relay';
 import { SessionModule } from '@app/session';
+import { TimesheetsModule } from '@app/timesheets';
 import { VaultModule } from '@app/vault';
 import { HealthController } from './health/health.controller';
 
@@ -61,6 +62,7 @@ export class AppModule {
         SessionModule,
         RelayModule,
         OfflineSyncModule,
+        TimesheetsModule,
       ],
       controllers: [HealthController],
       providers: [

@@ -52,6 +52,7 @@ import { WorkforceService } from './workforce.service';
     TokenManager,
   ],
   exports: [
+    AssistedOnboardingService,
     KioskRegistryService,
     WorkforceService,
     WorkerDeviceService,

@@ -5,6 +5,7 @@ export * from './domain/kiosk-public-key';
 export * from './domain/kiosk-auth';
 export * from './dto/kiosk.dto';
 export * from './workforce.service';
+export * from './assisted-onboarding.service';
 export * from './worker-device.service';
 export * from './device-trust.service';
 export * from './domain/trust-score';

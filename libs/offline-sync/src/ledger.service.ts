@@ -13,6 +13,9 @@ import { LedgerCheckpointRepository } from './infrastructure/persistence/ledger-
 
 const PAGE = 1000;
 
+/** Called with the links one append call added (in append order), after they are committed. */
+export type AppendedListener = (appended: AttendanceLog[]) => Promise<void>;
+
 export type LedgerBreak = ChainBreak | 'checkpoint_mismatch' | 'checkpoint_signature_invalid';
 
 export interface LedgerVerification {
@@ -32,6 +35,7 @@ export interface LedgerVerification {
 export class LedgerService {
   private readonly logger = new Logger(LedgerService.name);
   private readonly checkpointEvery: number;
+  private readonly appendedListeners: AppendedListener[] = [];
 
   constructor(
     private readonly logs: AttendanceLogRepository,
@@ -45,7 +49,22 @@ export class LedgerService {
   async append(entries: PendingLogEntry[]): Promise<AppendResult[]> {
     const results = await this.logs.appendToChains(entries);
     await this.checkpointCrossings(results);
+    await this.notifyAppended(results);
     return results;
+  }
+
+  /**
+   * Registers a read model fed with every committed append (the one hook on "entries
+   * appended"). A listener that fails is logged and does not fail the append: the entries are
+   * in the ledger, and a read model catches up from `readChain`.
+   */
+  onAppended(listener: AppendedListener): void {
+    this.appendedListeners.push(listener);
+  }
+
+  /** Up to `limit` links of a site's chain after `afterSeq`, in seq order (read models catch up with it). */
+  readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {
+    return this.logs.readChain(siteId, afterSeq, limit);
   }
 
   findCommitted(packetIds: string[]): Promise<Map<string, AttendanceLog>> {
@@ -127,6 +146,18 @@ export class LedgerService {
       for (const log of page) yield log;
       if (page.length < PAGE) return;
       after = page[page.length - 1].seq;
+    }
+  }
+
+  private async notifyAppended(results: AppendResult[]): Promise<void> {
+    const appended = results.filter((r) => r.status === 'appended').map((r) => r.log);
+    if (appended.length === 0) return;
+    for (const listener of this.appendedListeners) {
+      try {
+        await listener(appended);
+      } catch (error) {
+        this.logger.warn({ err: error as Error }, 'A ledger read model failed to take an append');
+      }
     }
   }
 

@@ -16,14 +16,12 @@ import {
   SessionTokenService,
   SessionTokenType,
 } from '@app/session';
-import { BusEnvelope, BusUnavailableError, RelayBus } from './bus/relay-bus';
-import { LegacyHandler } from './handlers/legacy.handler';
-import { PairingHandler } from './handlers/pairing.handler';
-import { CLOSE_FOR, CloseSpec, errorReply, Reply } from './handlers/reply';
-import { gateKioskText } from './privacy/kiosk-gate';
-import { CLOSE_CODES, OutboundFrame, RelayErrorCode, RelayRole } from './protocol/messages';
-import { parseInboundFrame } from './protocol/parse-frame';
-import { isLegacy, KIOSK_ROLES, PEER_ROLE, RelayConnection } from './relay-connection';
+import { BusUnavailableError, RelayBus } from './bus/relay-bus';
+import { CLOSE_FOR } from './handlers/reply';
+import { CLOSE_CODES, RelayErrorCode, RelayRole } from './protocol/messages';
+import { isLegacy, PEER_ROLE, RelayConnection } from './relay-connection';
+import { presenceFrame, RelayDelivery } from './relay-delivery';
+import { RelayIntake } from './relay-intake';
 import { RelayMetrics } from './relay.metrics';
 
 const TOKEN_TYPES: Record<RelayRole, SessionTokenType[]> = {
@@ -32,9 +30,6 @@ const TOKEN_TYPES: Record<RelayRole, SessionTokenType[]> = {
   app: ['legacy'],
   hardware: ['legacy'],
 };
-
-/** Extra room over the base64 of the largest image for the rest of a submission frame. */
-const SUBMISSION_FRAME_OVERHEAD = 4096;
 
 /**
  * The relay hub: the sockets of this instance (connection map, lifecycle, keepalive and slot
@@ -46,7 +41,6 @@ const SUBMISSION_FRAME_OVERHEAD = 4096;
 export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger(RelayHub.name);
   private readonly settings: AppConfig['relay'];
-  private readonly sessionsHere = new Map<string, Map<RelayRole, RelayConnection>>();
   private readonly connections = new Set<RelayConnection>();
   private readonly instanceId = randomBytes(6).toString('hex');
   private nextConnection = 0;
@@ -56,10 +50,10 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
 
   constructor(
     private readonly bus: RelayBus,
+    private readonly delivery: RelayDelivery,
     private readonly sessions: SessionService,
     private readonly tokens: SessionTokenService,
-    private readonly pairing: PairingHandler,
-    private readonly legacy: LegacyHandler,
+    private readonly intake: RelayIntake,
     private readonly metrics: RelayMetrics,
     config: ConfigService<AppConfig, true>,
   ) {
@@ -89,12 +83,18 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
   async beforeApplicationShutdown(): Promise<void> {
     this.shuttingDown = true;
     for (const conn of this.connections) {
-      if (conn.legacy) this.close(conn, { code: CLOSE_CODES.serverRestart, reason: 'restarting' });
+      if (conn.legacy)
+        this.delivery.close(conn, { code: CLOSE_CODES.serverRestart, reason: 'restarting' });
       else
-        this.closeWithError(conn, 'server_restarting', 'The server is shutting down; reconnect', {
-          code: CLOSE_CODES.serverRestart,
-          reason: 'server_restarting',
-        });
+        this.delivery.closeWithError(
+          conn,
+          'server_restarting',
+          'The server is shutting down; reconnect',
+          {
+            code: CLOSE_CODES.serverRestart,
+            reason: 'server_restarting',
+          },
+        );
     }
     await Promise.allSettled([...this.connections].map((conn) => this.onClose(conn)));
   }
@@ -160,11 +160,11 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     if (role === 'device') {
       conn.nonce = randomBytes(16).toString('base64url');
       conn.authTimer = setTimeout(
-        () => this.closeWithError(conn, 'auth_timeout', 'No auth frame arrived in time'),
+        () => this.delivery.closeWithError(conn, 'auth_timeout', 'No auth frame arrived in time'),
         this.settings.authTimeoutMs,
       );
       conn.authTimer.unref();
-      this.send(conn, { type: 'challenge', nonce: conn.nonce });
+      this.delivery.send(conn, { type: 'challenge', nonce: conn.nonce });
     } else {
       // the phone and the app hold the id; the hardware's gate needs it too
       conn.platformId = this.sessions.platformIdOf(session);
@@ -173,8 +173,11 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       await this.join(conn, session.deviceId);
     }
     ws.off('message', buffer);
-    ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(conn, data, isBinary));
-    for (const data of early) this.onMessage(conn, data, false);
+    const join = (joining: RelayConnection) => this.join(joining);
+    ws.on('message', (data: RawData, isBinary: boolean) =>
+      this.intake.onMessage(conn, data, isBinary, join),
+    );
+    for (const data of early) this.intake.onMessage(conn, data, false, join);
   }
 
   private refuse(ws: WebSocket, code: RelayErrorCode, message: string, closeCode?: number): void {
@@ -196,10 +199,14 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     } catch (error) {
       if (error instanceof BusUnavailableError) {
         this.busDown(error);
-        this.closeWithError(conn, 'bus_unavailable', 'The relay is unavailable; try again later');
+        this.delivery.closeWithError(
+          conn,
+          'bus_unavailable',
+          'The relay is unavailable; try again later',
+        );
       } else {
         this.logger.error({ err: error, sessionId: conn.sessionId }, 'Joining the session failed');
-        this.closeWithError(conn, 'internal_error', 'The session could not be joined', {
+        this.delivery.closeWithError(conn, 'internal_error', 'The session could not be joined', {
           code: 1011,
           reason: 'internal_error',
         });
@@ -214,11 +221,15 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       // a legacy session's app slot is taken once: after the app left, nobody takes its place
       const lifetime = conn.expiresAt.getTime() - Date.now() + 60_000;
       if (!(await this.bus.firstUse(conn.sessionId, 'app', lifetime))) {
-        return this.closeWithError(conn, 'already_connected', 'This session already had its app');
+        return this.delivery.closeWithError(
+          conn,
+          'already_connected',
+          'This session already had its app',
+        );
       }
     }
     if (!(await this.bus.claimSlot(conn.sessionId, conn.role, conn.id, ttl))) {
-      return this.closeWithError(
+      return this.delivery.closeWithError(
         conn,
         'already_connected',
         `This session already has a ${conn.role} socket`,
@@ -232,20 +243,12 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       return;
     }
     conn.joined = true;
-    let local = this.sessionsHere.get(conn.sessionId);
-    if (!local) {
-      local = new Map();
-      this.sessionsHere.set(conn.sessionId, local);
-      await this.bus.subscribe(conn.sessionId, (envelope) =>
-        this.onEnvelope(conn.sessionId, envelope),
-      );
-    }
-    local.set(conn.role, conn);
+    await this.delivery.register(conn);
     // subscribed first: a peer that takes its slot after this check announces itself to us
     const peer = PEER_ROLE[conn.role];
     const peerThere = await this.bus.isSlotTaken(conn.sessionId, peer);
     if (conn.closing) return;
-    this.send(
+    this.delivery.send(
       conn,
       isLegacy(conn.role)
         ? { type: 'joined', role: conn.role }
@@ -258,9 +261,9 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     );
     if (peerThere) {
       if (peer === 'device') conn.deviceId ??= knownDeviceId;
-      this.notePeer(conn, true, presenceFrame(peer, true, conn.deviceId));
+      this.delivery.notePeer(conn, true, presenceFrame(peer, true, conn.deviceId));
     }
-    await this.deliver(conn, [presenceFrame(conn.role, true, conn.deviceId)], undefined, {
+    await this.delivery.deliver(conn, [presenceFrame(conn.role, true, conn.deviceId)], undefined, {
       role: conn.role,
       present: true,
       deviceId: conn.deviceId,
@@ -268,26 +271,12 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     this.logger.debug({ sessionId: conn.sessionId, role: conn.role }, 'Socket joined');
   }
 
-  /** Sends presence news once per change. */
-  private notePeer(conn: RelayConnection, present: boolean, frame: OutboundFrame): void {
-    if (conn.peerPresent === present) return;
-    conn.peerPresent = present;
-    this.send(conn, frame);
-  }
-
   private async onClose(conn: RelayConnection): Promise<void> {
     if (!this.connections.delete(conn)) return;
     this.metrics.connections.dec({ role: conn.role });
     clearTimeout(conn.expiryTimer);
     clearTimeout(conn.authTimer);
-    const local = this.sessionsHere.get(conn.sessionId);
-    if (local?.get(conn.role) === conn) {
-      local.delete(conn.role);
-      if (local.size === 0) {
-        this.sessionsHere.delete(conn.sessionId);
-        await this.bus.unsubscribe(conn.sessionId).catch((error: unknown) => this.busDown(error));
-      }
-    }
+    await this.delivery.unregister(conn).catch((error: unknown) => this.busDown(error));
     if (conn.slotHeld) {
       conn.slotHeld = false;
       // if the bus is down the slot's short TTL frees it
@@ -295,10 +284,12 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
         .releaseSlot(conn.sessionId, conn.role, conn.id)
         .catch((error: unknown) => this.busDown(error));
       if (!conn.closing || this.shuttingDown) {
-        await this.deliver(conn, [presenceFrame(conn.role, false)], undefined, {
-          role: conn.role,
-          present: false,
-        }).catch((error: unknown) => this.busDown(error));
+        await this.delivery
+          .deliver(conn, [presenceFrame(conn.role, false)], undefined, {
+            role: conn.role,
+            present: false,
+          })
+          .catch((error: unknown) => this.busDown(error));
       }
     }
     this.logger.debug({ sessionId: conn.sessionId, role: conn.role }, 'Socket left');
@@ -310,26 +301,9 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
    */
   private expire(conn: RelayConnection): void {
     if (conn.legacy)
-      return this.close(conn, { code: CLOSE_CODES.legacyExpired, reason: 'expired' });
-    this.send(conn, { type: 'session_expired' });
-    this.close(conn, { code: CLOSE_CODES.expired, reason: 'session_expired' });
-  }
-
-  private closeWithError(
-    conn: RelayConnection,
-    code: RelayErrorCode,
-    message: string,
-    close?: CloseSpec,
-  ): void {
-    if (conn.closing) return;
-    this.sendError(conn, code, message);
-    this.close(conn, close ?? { code: CLOSE_FOR[code] ?? CLOSE_CODES.forbidden, reason: code });
-  }
-
-  private close(conn: RelayConnection, close: CloseSpec): void {
-    if (conn.closing) return;
-    conn.closing = true;
-    conn.ws.close(close.code, close.reason);
+      return this.delivery.close(conn, { code: CLOSE_CODES.legacyExpired, reason: 'expired' });
+    this.delivery.send(conn, { type: 'session_expired' });
+    this.delivery.close(conn, { code: CLOSE_CODES.expired, reason: 'session_expired' });
   }
 
   private sweepKeepalive(): void {
@@ -341,7 +315,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       conn.alive = false;
       if (conn.ws.readyState === conn.ws.OPEN) {
         conn.ws.ping();
-        this.send(conn, { type: 'ping' });
+        this.delivery.send(conn, { type: 'ping' });
       }
     }
   }
@@ -359,7 +333,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
         const conn = held.find((c) => c.id === slot.holder);
         if (!conn) continue;
         conn.slotHeld = false;
-        this.closeWithError(conn, 'already_connected', 'Another socket took this session');
+        this.delivery.closeWithError(conn, 'already_connected', 'Another socket took this session');
       }
     } catch (error) {
       this.busDown(error);
@@ -370,200 +344,4 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     this.metrics.errors.inc({ code: 'bus_unavailable' });
     this.logger.warn({ err: error }, 'Relay bus unavailable');
   }
-
-  // ---- frames in ------------------------------------------------------------------------
-
-  private onMessage(conn: RelayConnection, data: RawData, isBinary: boolean): void {
-    conn.alive = true;
-    conn.queue = conn.queue.then(() => this.onFrame(conn, data, isBinary));
-  }
-
-  private async onFrame(conn: RelayConnection, data: RawData, isBinary: boolean): Promise<void> {
-    if (conn.closing) return;
-    if (isBinary)
-      return this.sendError(conn, 'unsupported_frame', 'Binary frames are not accepted');
-    const size = rawSize(data);
-    const kioskLimit = Math.ceil((this.settings.maxImageBytes * 4) / 3) + SUBMISSION_FRAME_OVERHEAD;
-    const limit = KIOSK_ROLES.has(conn.role) ? kioskLimit : this.settings.maxFrameBytes;
-    if (size > limit)
-      return this.sendError(conn, 'payload_too_large', `Frames are limited to ${limit} bytes`);
-    if (!conn.takeToken()) {
-      this.metrics.errors.inc({ code: 'rate_limited' });
-      if (conn.shouldReportRateLimit())
-        this.sendError(conn, 'rate_limited', 'Too many frames: slow down');
-      return;
-    }
-    const parsed = parseInboundFrame(conn.role, rawText(data));
-    if (!parsed.ok) return this.sendError(conn, parsed.code, parsed.message);
-    const frame = parsed.frame;
-    const isSubmission = frame.type === 'submit_result' || frame.type === 'to_backend';
-    if (!isSubmission && size > this.settings.maxFrameBytes) {
-      return this.sendError(
-        conn,
-        'payload_too_large',
-        `Frames are limited to ${this.settings.maxFrameBytes} bytes`,
-      );
-    }
-    if (frame.type === 'ping') return this.send(conn, { type: 'pong' });
-    if (frame.type === 'pong') return;
-    if (frame.type === 'auth') clearTimeout(conn.authTimer);
-    else if (!conn.joined)
-      return this.sendError(conn, 'not_authenticated', 'Authenticate first (answer the challenge)');
-    const handler = conn.legacy ? this.legacy : this.pairing;
-    const work = this.handle(conn, () => handler.handle(conn, frame));
-    // a submission waits on the upstream: the socket's other frames (pings) are not held up by it
-    if (!isSubmission) await work;
-  }
-
-  private async handle(conn: RelayConnection, decide: () => Promise<Reply> | Reply): Promise<void> {
-    let reply: Reply;
-    try {
-      reply = await decide();
-    } catch (error) {
-      this.logger.error(
-        { err: error, sessionId: conn.sessionId, role: conn.role },
-        'Frame handling failed',
-      );
-      // during kiosk auth a failure (a store outage) ends the attempt; it is not a verdict
-      reply = errorReply('internal_error', 'The frame could not be handled');
-      if (!conn.joined) reply.close = { code: 1011, reason: 'internal_error' };
-    }
-    await this.apply(conn, reply);
-  }
-
-  /**
-   * Carries out a handler's Reply: the peer's frames first, then the sender's, then closes. When
-   * the bus fails on the way to the peer, the sender still gets its own frames (a legacy kiosk
-   * its `backend_response`), then `bus_unavailable` and the close.
-   */
-  private async apply(conn: RelayConnection, reply: Reply): Promise<void> {
-    let busFailed = false;
-    if (reply.toPeer?.length) {
-      try {
-        if (await this.deliver(conn, reply.toPeer, reply.closePeer))
-          this.metrics.relayed.inc({ to: PEER_ROLE[conn.role] }, reply.toPeer.length);
-      } catch (error) {
-        this.busDown(error);
-        busFailed = true;
-      }
-    }
-    for (const frame of reply.frames) {
-      if (frame.type === 'error') this.metrics.errors.inc({ code: frame.code });
-      this.send(conn, frame);
-    }
-    if (reply.close) this.close(conn, reply.close);
-    else if (busFailed)
-      this.closeWithError(conn, 'bus_unavailable', 'The relay is unavailable; try again later');
-    if (reply.join && !conn.closing) await this.join(conn);
-  }
-
-  // ---- frames out -----------------------------------------------------------------------
-
-  /**
-   * To the session's other socket: directly when it is on this instance, else over the bus.
-   * A kiosk-bound frame passes the sender's gate first (the sender knows the platform ids), so
-   * none crosses Redis toward a kiosk. Rejects with BusUnavailableError when the bus fails.
-   */
-  private async deliver(
-    from: RelayConnection,
-    frames: OutboundFrame[],
-    close?: CloseSpec,
-    peer?: BusEnvelope['peer'],
-  ): Promise<boolean> {
-    const to = PEER_ROLE[from.role];
-    const local = this.sessionsHere.get(from.sessionId)?.get(to);
-    for (let i = 0; i < frames.length; i++) {
-      const text = this.outgoingText(from, to, frames[i]);
-      if (text === undefined) {
-        this.sendError(from, 'privacy_violation', 'The frame still held the platform id');
-        return false;
-      }
-      const envelope: BusEnvelope = { to, text };
-      if (peer) envelope.peer = peer;
-      if (close && i === frames.length - 1) envelope.close = close;
-      if (local) {
-        this.onEnvelope(from.sessionId, envelope);
-        continue;
-      }
-      await this.bus.publish(from.sessionId, envelope);
-    }
-    return true;
-  }
-
-  private outgoingText(from: RelayConnection, to: RelayRole, frame: OutboundFrame) {
-    const text = JSON.stringify(frame);
-    if (!KIOSK_ROLES.has(to)) return text;
-    return this.gate(text, to as 'device' | 'hardware', from);
-  }
-
-  private gate(
-    text: string,
-    role: 'device' | 'hardware',
-    holder: RelayConnection,
-  ): string | undefined {
-    const clean = gateKioskText(text, role, holder.platformIds.matcher, holder.platformAlias);
-    if (clean === undefined) {
-      this.logger.error(
-        { sessionId: holder.sessionId },
-        'Dropped a kiosk-bound frame that held a platform id',
-      );
-      this.metrics.errors.inc({ code: 'privacy_violation' });
-    }
-    return clean;
-  }
-
-  private onEnvelope(sessionId: string, envelope: BusEnvelope): void {
-    const conn = this.sessionsHere.get(sessionId)?.get(envelope.to);
-    if (!conn || conn.closing) return;
-    if (envelope.peer) {
-      if (envelope.peer.present && envelope.peer.deviceId) conn.deviceId ??= envelope.peer.deviceId;
-      if (conn.peerPresent !== envelope.peer.present) {
-        conn.peerPresent = envelope.peer.present;
-        this.sendText(conn, envelope.text);
-      }
-    } else {
-      this.sendText(conn, envelope.text);
-    }
-    if (envelope.close) this.close(conn, envelope.close);
-  }
-
-  /** Every frame to a socket leaves through here or sendText; a kiosk's pass the gate. */
-  private send(conn: RelayConnection, frame: OutboundFrame): void {
-    this.sendText(conn, JSON.stringify(frame));
-  }
-
-  private sendText(conn: RelayConnection, text: string): void {
-    if (conn.ws.readyState !== conn.ws.OPEN) return;
-    const out = KIOSK_ROLES.has(conn.role)
-      ? this.gate(text, conn.role as 'device' | 'hardware', conn)
-      : text;
-    if (out !== undefined) conn.ws.send(out);
-  }
-
-  private sendError(conn: RelayConnection, code: RelayErrorCode, message: string): void {
-    this.metrics.errors.inc({ code });
-    this.send(conn, { type: 'error', code, message });
-  }
-}
-
-function presenceFrame(role: RelayRole, present: boolean, deviceId?: string): OutboundFrame {
-  if (isLegacy(role))
-    return { type: 'status', msg: `${role} ${present ? 'connected' : 'disconnected'}` };
-  const frame: OutboundFrame = {
-    type: 'status',
-    peer: role,
-    state: present ? 'connected' : 'disconnected',
-  };
-  if (deviceId && present && role === 'device') frame.device_id = deviceId;
-  return frame;
-}
-
-function rawSize(data: RawData): number {
-  if (Array.isArray(data)) return data.reduce((sum, chunk) => sum + chunk.length, 0);
-  return data instanceof ArrayBuffer ? data.byteLength : data.length;
-}
-
-function rawText(data: RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data as ArrayBuffer).toString('utf8');
 }

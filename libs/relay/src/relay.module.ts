@@ -16,7 +16,9 @@ import {
 } from './gateways/relay.gateways';
 import { LegacyHandler } from './handlers/legacy.handler';
 import { PairingHandler } from './handlers/pairing.handler';
+import { RelayDelivery } from './relay-delivery';
 import { RelayHub } from './relay-hub';
+import { RelayIntake } from './relay-intake';
 import { RelayMetrics } from './relay.metrics';
 import { UpstreamClient } from './upstream/upstream.client';
 
@@ -38,6 +40,8 @@ import { UpstreamClient } from './upstream/upstream.client';
     FaceSubmissionService,
     PairingHandler,
     LegacyHandler,
+    RelayDelivery,
+    RelayIntake,
     RelayHub,
     MobileGateway,
     DeviceGateway,

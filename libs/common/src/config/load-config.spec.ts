@@ -111,6 +111,9 @@ describe('loadConfig', () => {
     [{ OFFLINE_TOKEN_PRIVATE_KEY: 'not-a-pem-key' }, 'OFFLINE_TOKEN_PRIVATE_KEY'],
     [{ SYNC_MAX_PACKETS: '0' }, 'SYNC_MAX_PACKETS'],
     [{ LEDGER_CHECKPOINT_EVERY: 'x' }, 'LEDGER_CHECKPOINT_EVERY'],
+    [{ SITE_DEFAULT_TIME_ZONE: 'Asia/Atlantis' }, 'SITE_DEFAULT_TIME_ZONE'],
+    [{ TIMESHEET_MAX_PERIOD_DAYS: '0' }, 'TIMESHEET_MAX_PERIOD_DAYS'],
+    [{ TIMESHEET_MAX_SHIFT_HOURS: '99' }, 'TIMESHEET_MAX_SHIFT_HOURS'],
   ])('should stop on %j with an error naming %s and not its value', (env, variable) => {
     let error: unknown;
     try {

@@ -10,6 +10,7 @@ import { RateLimitSettings, rateLimitConfig } from './rate-limit.config';
 import { RedisSettings, redisConfig } from './redis.config';
 import { RelaySettings, relayConfig } from './relay.config';
 import { SessionSettings, sessionConfig } from './session.config';
+import { TimesheetsSettings, timesheetsConfig } from './timesheets.config';
 import { TrustSettings, trustConfig } from './trust.config';
 import { UpstreamSettings, upstreamConfig } from './upstream.config';
 import { VaultSettings, vaultConfig } from './vault.config';
@@ -29,6 +30,7 @@ export interface AppConfig {
   trust: TrustSettings;
   fraud: FraudSettings;
   rateLimit: RateLimitSettings;
+  timesheets: TimesheetsSettings;
   /** What boot did that an operator should know (generated secrets and where they are kept). */
   notices: string[];
 }
@@ -68,6 +70,7 @@ export function loadConfig(rawEnv: Env): AppConfig {
     trust: trustConfig(env),
     fraud: fraudConfig(env),
     rateLimit: rateLimitConfig(env),
+    timesheets: timesheetsConfig(env),
     notices,
   };
 }

@@ -35,6 +35,15 @@ describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut, store,
     }
   });
 
+  it('should find the events of given packets, oldest first, up to the limit', async () => {
+    const a = event({ packetId: 'pa', at: new Date('2026-01-02T00:00:00.000Z') });
+    const b = event({ packetId: 'pb', at: new Date('2026-01-01T00:00:00.000Z') });
+    await sut().recordAll([a, b, event({ packetId: 'pc' }), event({ packetId: undefined })]);
+    expect(await sut().listByPacketIds(['pa', 'pb', 'zz'], 10)).toEqual([b, a]);
+    expect(await sut().listByPacketIds(['pa', 'pb'], 1)).toEqual([b]);
+    expect(await sut().listByPacketIds([], 10)).toEqual([]);
+  });
+
   it('should round-trip events, newest first', async () => {
     const older = event();
     const newer = event({ at: new Date('2026-01-02T00:00:00.000Z'), packetId: undefined });

@@ -29,4 +29,9 @@ export const FRAUD_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX fraud_events_at_id ON fraud_events (at, id);
     `,
   },
+  {
+    version: 3,
+    name: 'fraud events by packet (timesheet flags)',
+    up: `CREATE INDEX fraud_events_packet ON fraud_events (packet_id) WHERE packet_id IS NOT NULL;`,
+  },
 ];

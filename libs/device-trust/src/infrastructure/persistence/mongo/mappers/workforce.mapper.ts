@@ -20,6 +20,7 @@ export class WorkforceMongoMapper {
       name: doc.name,
       geo: { lat: doc.geo.lat, lng: doc.geo.lng },
       radiusM: doc.radiusM,
+      ...(doc.timeZone ? { timeZone: doc.timeZone } : {}),
       createdAt: new Date(doc.createdAt),
     };
   }

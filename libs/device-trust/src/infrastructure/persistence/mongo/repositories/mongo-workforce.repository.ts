@@ -45,6 +45,23 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     await this.sites.create(Mapper.siteToPersistence(site));
   }
 
+  async listSiteIds(afterId: string, limit: number): Promise<string[]> {
+    const docs = await this.sites
+      .find({ _id: { $gt: afterId } }, { _id: 1 })
+      .sort({ _id: 1 })
+      .limit(limit)
+      .lean<Pick<SiteDocument, '_id'>[]>();
+    return docs.map((d) => d._id);
+  }
+
+  async listWorkerIdsOfThekedar(thekedarId: string): Promise<string[]> {
+    const docs = await this.workers
+      .find({ 'sponsor.kind': 'thekedar', 'sponsor.thekedarId': thekedarId }, { _id: 1 })
+      .sort({ _id: 1 })
+      .lean<Pick<WorkerDocument, '_id'>[]>();
+    return docs.map((d) => d._id);
+  }
+
   async findSitesByIds(ids: string[]): Promise<Site[]> {
     if (ids.length === 0) return [];
     const docs = await this.sites.find({ _id: { $in: ids } }).lean<SiteDocument[]>();

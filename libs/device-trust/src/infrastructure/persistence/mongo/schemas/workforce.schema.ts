@@ -6,6 +6,7 @@ export class SiteDocument {
   @Prop({ required: true }) name!: string;
   @Prop({ type: Object, required: true }) geo!: { lat: number; lng: number };
   @Prop({ required: true }) radiusM!: number;
+  @Prop() timeZone?: string;
   @Prop({ required: true }) createdAt!: Date;
 }
 export const SiteSchema = SchemaFactory.createForClass(SiteDocument);
@@ -50,3 +51,4 @@ export class WorkerDocument {
 }
 export const WorkerSchema = SchemaFactory.createForClass(WorkerDocument);
 WorkerSchema.index({ 'enrollment.codeHash': 1 }, { unique: true });
+WorkerSchema.index({ 'sponsor.thekedarId': 1 });

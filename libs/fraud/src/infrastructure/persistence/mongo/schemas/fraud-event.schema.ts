@@ -17,3 +17,4 @@ FraudEventSchema.index({ at: -1, _id: -1 });
 FraudEventSchema.index({ deviceId: 1, at: -1 });
 FraudEventSchema.index({ workerId: 1, at: -1 });
 FraudEventSchema.index({ siteId: 1, at: -1 });
+FraudEventSchema.index({ packetId: 1 }, { sparse: true });
