@@ -9,7 +9,6 @@ import {
 } from '@nestjs/swagger';
 import { ConfigService } from '@nestjs/config';
 import { Request, Response } from 'express';
-import QRCode from 'qrcode';
 import {
   ApiKeyService,
   AppConfig,
@@ -90,6 +89,8 @@ export class SessionController {
       this.qrPayload(session.id, this.sessions.deviceTokenFor(session), request),
     );
     response.setHeader('Cache-Control', 'no-store');
+    // loaded on first use: the QR encoder is a noticeable part of startup otherwise
+    const QRCode = (await import('qrcode')).default;
     if (query.format === 'svg') {
       response
         .type('image/svg+xml')
