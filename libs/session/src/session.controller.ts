@@ -69,7 +69,7 @@ export class SessionController {
 
   @Get('api/sessions/qr')
   @Public()
-  @ApiBearerAuth()
+  @ApiBearerAuth('session-token')
   @ApiProduces('image/png', 'image/svg+xml')
   @ApiOperation({
     summary: "The session's QR (qr_payload) as PNG or SVG; Authorization: Bearer <mobile token>",

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { bindPort } from '@app/persistence';
+import { PartialUploadSweeper } from './infrastructure/blob/partial-upload.sweeper';
 import { VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
 import { VaultAuditRepository } from './infrastructure/persistence/vault-audit.repository';
 import { VaultFileRepository } from './infrastructure/persistence/vault-file.repository';
@@ -24,6 +25,7 @@ import { VaultService } from './vault.service';
     bindPort(VaultFileRepository, vaultFileAdapters),
     bindPort(VaultAuditRepository, vaultAuditAdapters),
     VaultBlobStorage,
+    PartialUploadSweeper,
     VaultAuditService,
     VaultService,
     VaultRetentionScheduler,
