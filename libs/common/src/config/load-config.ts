@@ -9,6 +9,7 @@ import { OfflineSyncSettings, offlineSyncConfig } from './offline-sync.config';
 import { RedisSettings, redisConfig } from './redis.config';
 import { RelaySettings, relayConfig } from './relay.config';
 import { SessionSettings, sessionConfig } from './session.config';
+import { TlogSettings, tlogConfig } from './tlog.config';
 import { TrustSettings, trustConfig } from './trust.config';
 import { UpstreamSettings, upstreamConfig } from './upstream.config';
 import { VaultSettings, vaultConfig } from './vault.config';
@@ -27,6 +28,7 @@ export interface AppConfig {
   offlineSync: OfflineSyncSettings;
   trust: TrustSettings;
   fraud: FraudSettings;
+  tlog: TlogSettings;
   /** What boot did that an operator should know (generated secrets and where they are kept). */
   notices: string[];
 }
@@ -59,6 +61,7 @@ export function loadConfig(rawEnv: Env): AppConfig {
     offlineSync: offlineSyncConfig(env),
     trust: trustConfig(env),
     fraud: fraudConfig(env),
+    tlog: tlogConfig(env, app.dataDir),
     notices,
   };
 }

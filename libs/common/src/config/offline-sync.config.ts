@@ -2,9 +2,11 @@ import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { createPrivateKey, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { ConfigError } from './config-error';
 import { Env, validateEnv } from './env-schema';
+import { parseKeyHistory, RetiredKey } from './key-history';
 
 class OfflineSyncEnv {
   @IsString() OFFLINE_TOKEN_PRIVATE_KEY!: string;
+  @IsOptional() @IsString() OFFLINE_TOKEN_RETIRED_KEYS?: string;
   @IsOptional() @IsInt() @Min(1) @Max(365) OFFLINE_TOKEN_TTL_DAYS?: number;
   @IsOptional() @IsInt() @Min(1) @Max(24 * 365) SYNC_MAX_OFFLINE_AGE_HOURS?: number;
   @IsOptional() @IsInt() @Min(0) @Max(3600) SYNC_MAX_CLOCK_SKEW_SECONDS?: number;
@@ -16,6 +18,8 @@ class OfflineSyncEnv {
 export interface OfflineSyncSettings {
   /** P-256 private key that signs offline tokens and ledger checkpoints (ES256). */
   signingKey: KeyObject;
+  /** Earlier token keys: tokens they issued inside their window still verify. */
+  retiredKeys: RetiredKey[];
   tokenTtlSeconds: number;
   maxOfflineAgeSeconds: number;
   maxClockSkewSeconds: number;
@@ -51,6 +55,7 @@ export function offlineSyncConfig(env: Env): OfflineSyncSettings {
   }
   return {
     signingKey,
+    retiredKeys: parseKeyHistory('OFFLINE_TOKEN_RETIRED_KEYS', v.OFFLINE_TOKEN_RETIRED_KEYS, 'ec'),
     tokenTtlSeconds: (v.OFFLINE_TOKEN_TTL_DAYS ?? 30) * 86_400,
     maxOfflineAgeSeconds: (v.SYNC_MAX_OFFLINE_AGE_HOURS ?? 7 * 24) * 3600,
     maxClockSkewSeconds: v.SYNC_MAX_CLOCK_SKEW_SECONDS ?? 300,
