@@ -8,3 +8,4 @@ export * from './log-key.service';
 export * from './log-verifier.service';
 export * from './transparency-log.service';
 export * from './tlog.module';
+export * from './dto/tlog.dto';

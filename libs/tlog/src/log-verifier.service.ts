@@ -9,10 +9,7 @@ import { LogKeyService } from './log-key.service';
 import { WitnessLog } from './witness-log';
 
 export type CheckpointBreakReason =
-  | 'checkpoint_signature_invalid'
-  | 'checkpoint_mismatch'
-  | 'checkpoint_missing'
-  | 'tail_cut';
+  'checkpoint_signature_invalid' | 'checkpoint_mismatch' | 'checkpoint_missing' | 'tail_cut';
 
 export type LogBreakReason = ChainBreakReason | CheckpointBreakReason;
 
@@ -72,7 +69,8 @@ export class LogVerifierService {
       const reason = this.checkpointFault(checkpoint, root);
       if (reason) flag(checkpoint.size, reason);
       const seen = witnessed.get(checkpoint.size);
-      if (seen !== undefined && seen !== checkpoint.rootHash) flag(checkpoint.size, 'checkpoint_mismatch');
+      if (seen !== undefined && seen !== checkpoint.rootHash)
+        flag(checkpoint.size, 'checkpoint_mismatch');
       witnessed.delete(checkpoint.size);
     };
     for await (const link of links) {

@@ -17,7 +17,8 @@ export class TlogController {
   @Get('keys')
   @Public()
   @ApiOperation({
-    summary: 'Checkpoint verification keys (Ed25519): the active one and retired ones with their windows',
+    summary:
+      'Checkpoint verification keys (Ed25519): the active one and retired ones with their windows',
   })
   @ApiOkResponse({ type: LogKeysView })
   list(@Query() query: LogKeysQuery): LogKeysView {

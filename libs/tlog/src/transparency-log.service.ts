@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Counter, register } from 'prom-client';
+import { Counter } from 'prom-client';
+import { MetricsRegistry } from '@app/common';
 import { SignedCheckpoint, checkpointText } from './domain/checkpoint';
 import {
   appendLeaves,
@@ -37,18 +38,6 @@ export interface SealResult {
 
 const READ_PAGE = 5000;
 
-function alarmCounter(): Counter<'log'> {
-  const name = 'mdai_tlog_inconsistency_total';
-  return (
-    (register.getSingleMetric(name) as Counter<'log'> | undefined) ??
-    new Counter({
-      name,
-      help: 'Checkpoints inconsistent with an earlier witnessed checkpoint (an alarm)',
-      labelNames: ['log'],
-    })
-  );
-}
-
 /**
  * The shared transparency log: an RFC 6962 Merkle tree over each log's entries (leaf input =
  * the entry's recordHash bytes), a signed C2SP checkpoint after every append batch, inclusion
@@ -60,13 +49,23 @@ export class TransparencyLogService {
   private readonly logger = new Logger(TransparencyLogService.name);
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly witnessed = new Map<string, { size: number; rootHash: string }>();
-  private readonly alarms = alarmCounter();
+  private readonly alarms: Counter<'log'>;
 
   constructor(
     private readonly store: TlogRepository,
     private readonly keys: LogKeyService,
     private readonly witness: WitnessLog,
-  ) {}
+    metrics: MetricsRegistry,
+  ) {
+    this.alarms = new Counter({
+      name: 'mdai_tlog_inconsistency_total',
+      help: 'Checkpoints inconsistent with an earlier witnessed checkpoint of the same log (an alarm)',
+      labelNames: ['log'],
+      registers: [metrics],
+    });
+    this.alarms.inc({ log: 'ledger' }, 0);
+    this.alarms.inc({ log: 'vault-audit' }, 0);
+  }
 
   /**
    * Brings the tree of `origin` up to `size` entries and signs a checkpoint for it, then
@@ -228,7 +227,8 @@ export class TransparencyLogService {
     const origin = checkpoint.origin;
     if (!this.witnessed.has(origin)) {
       let last: WitnessLine | undefined;
-      for await (const line of this.witness.linesOf(origin)) if (!last || line.size >= last.size) last = line;
+      for await (const line of this.witness.linesOf(origin))
+        if (!last || line.size >= last.size) last = line;
       if (last) this.witnessed.set(origin, { size: last.size, rootHash: last.rootHash });
     }
     const seen = this.witnessed.get(origin);

@@ -32,7 +32,10 @@ export function parseKeyHistory(
     const e = entry as { publicKey?: unknown; notBefore?: unknown; notAfter?: unknown };
     let publicKey: KeyObject;
     try {
-      publicKey = createPublicKey({ key: String(e.publicKey).replace(/\\n/g, '\n'), format: 'pem' });
+      publicKey = createPublicKey({
+        key: String(e.publicKey).replace(/\\n/g, '\n'),
+        format: 'pem',
+      });
     } catch {
       throw new ConfigError(variable, `entry ${i}: publicKey must be an SPKI PEM public key`);
     }
@@ -41,14 +44,23 @@ export function parseKeyHistory(
     }
     const notBefore = new Date(String(e.notBefore));
     const notAfter = new Date(String(e.notAfter));
-    if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime()) || notAfter < notBefore) {
-      throw new ConfigError(variable, `entry ${i}: notBefore and notAfter must be ISO dates in order`);
+    if (
+      Number.isNaN(notBefore.getTime()) ||
+      Number.isNaN(notAfter.getTime()) ||
+      notAfter < notBefore
+    ) {
+      throw new ConfigError(
+        variable,
+        `entry ${i}: notBefore and notAfter must be ISO dates in order`,
+      );
     }
     return { publicKey, notBefore, notAfter };
   });
 }
 
-export function serializeKeyHistory(keys: { publicKey: KeyObject; notBefore: Date; notAfter: Date }[]): string {
+export function serializeKeyHistory(
+  keys: { publicKey: KeyObject; notBefore: Date; notAfter: Date }[],
+): string {
   return JSON.stringify(
     keys.map((k) => ({
       publicKey: k.publicKey.export({ type: 'spki', format: 'pem' }).toString(),

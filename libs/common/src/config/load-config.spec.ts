@@ -63,7 +63,7 @@ describe('loadConfig', () => {
     [{ UPSTREAM_URL: 'ftp://x' }, 'UPSTREAM_URL'],
     [{ OFFLINE_TOKEN_PRIVATE_KEY: 'not-a-pem-key' }, 'OFFLINE_TOKEN_PRIVATE_KEY'],
     [{ SYNC_MAX_PACKETS: '0' }, 'SYNC_MAX_PACKETS'],
-    [{ LEDGER_CHECKPOINT_EVERY: 'x' }, 'LEDGER_CHECKPOINT_EVERY'],
+    [{ TLOG_SIGNING_KEY: 'not a key' }, 'TLOG_SIGNING_KEY'],
   ])('should stop on %j with an error naming %s and not its value', (env, variable) => {
     let error: unknown;
     try {

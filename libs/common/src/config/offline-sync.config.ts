@@ -11,12 +11,11 @@ class OfflineSyncEnv {
   @IsOptional() @IsInt() @Min(1) @Max(24 * 365) SYNC_MAX_OFFLINE_AGE_HOURS?: number;
   @IsOptional() @IsInt() @Min(0) @Max(3600) SYNC_MAX_CLOCK_SKEW_SECONDS?: number;
   @IsOptional() @IsInt() @Min(1) @Max(5000) SYNC_MAX_PACKETS?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(1_000_000) LEDGER_CHECKPOINT_EVERY?: number;
   @IsOptional() @IsInt() @Min(1) @Max(24 * 90) ENROLLMENT_CODE_TTL_HOURS?: number;
 }
 
 export interface OfflineSyncSettings {
-  /** P-256 private key that signs offline tokens and ledger checkpoints (ES256). */
+  /** P-256 private key that signs offline tokens (ES256). */
   signingKey: KeyObject;
   /** Earlier token keys: tokens they issued inside their window still verify. */
   retiredKeys: RetiredKey[];
@@ -24,7 +23,6 @@ export interface OfflineSyncSettings {
   maxOfflineAgeSeconds: number;
   maxClockSkewSeconds: number;
   maxPacketsPerBatch: number;
-  checkpointEvery: number;
   enrollmentCodeTtlSeconds: number;
 }
 
@@ -60,7 +58,6 @@ export function offlineSyncConfig(env: Env): OfflineSyncSettings {
     maxOfflineAgeSeconds: (v.SYNC_MAX_OFFLINE_AGE_HOURS ?? 7 * 24) * 3600,
     maxClockSkewSeconds: v.SYNC_MAX_CLOCK_SKEW_SECONDS ?? 300,
     maxPacketsPerBatch: v.SYNC_MAX_PACKETS ?? 500,
-    checkpointEvery: v.LEDGER_CHECKPOINT_EVERY ?? 100,
     enrollmentCodeTtlSeconds: (v.ENROLLMENT_CODE_TTL_HOURS ?? 7 * 24) * 3600,
   };
 }

@@ -61,7 +61,10 @@ function built(size: number) {
     [Math.floor(size / 2), size],
   ]) {
     const before = new Map(
-      perfectNodes(0, from).map((k) => [`${k.level}/${k.index}`, nodes.get(`${k.level}/${k.index}`)!]),
+      perfectNodes(0, from).map((k) => [
+        `${k.level}/${k.index}`,
+        nodes.get(`${k.level}/${k.index}`)!,
+      ]),
     );
     compact = before;
     const r = appendLeaves(compact, from, leaves.slice(from, to));
@@ -75,7 +78,9 @@ describe('Merkle tree (RFC 9162 §2.1)', () => {
     const nodes = built(48);
     expect(rangeHash(0, 0, nodes)).toEqual(EMPTY_ROOT);
     for (let n = 1; n <= 48; n++) {
-      expect(rangeHash(0, n, nodes).toString('hex')).toBe(ref.mth(entries.slice(0, n)).toString('hex'));
+      expect(rangeHash(0, n, nodes).toString('hex')).toBe(
+        ref.mth(entries.slice(0, n)).toString('hex'),
+      );
     }
   });
 
@@ -87,7 +92,9 @@ describe('Merkle tree (RFC 9162 §2.1)', () => {
         const proof = inclusionRanges(m, n).map(([lo, hi]) => rangeHash(lo, hi, nodes));
         expect(proof).toEqual(ref.path(m, entries.slice(0, n)));
         expect(verifyInclusion(m, n, leaves[m], proof, root)).toBe(true);
-        expect(verifyInclusion(m, n, leaves[(m + 1) % n], proof, root)).toBe(n === 1 ? true : false);
+        expect(verifyInclusion(m, n, leaves[(m + 1) % n], proof, root)).toBe(
+          n === 1 ? true : false,
+        );
       }
     }
   });

@@ -1,13 +1,24 @@
 import { createHash, generateKeyPairSync, verify } from 'node:crypto';
 import { checkpointText, parseCheckpointText } from './checkpoint';
-import { noteSignedBy, parseNote, parseVerifierKey, rawEd25519, signNote, verifierKey } from './signed-note';
+import {
+  noteSignedBy,
+  parseNote,
+  parseVerifierKey,
+  rawEd25519,
+  signNote,
+  verifierKey,
+} from './signed-note';
 
 /** An independent reading of a C2SP signed note and checkpoint, from the specs' prose. */
 function independentParse(note: string) {
   const bytes = Buffer.from(note, 'utf8');
   const sep = bytes.lastIndexOf(Buffer.from('\n\n'));
   const text = bytes.subarray(0, sep + 1);
-  const sigLines = bytes.subarray(sep + 2).toString('utf8').split('\n').filter(Boolean);
+  const sigLines = bytes
+    .subarray(sep + 2)
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean);
   const sigs = sigLines.map((line) => {
     expect(Buffer.from(line, 'utf8').subarray(0, 4)).toEqual(Buffer.from([0xe2, 0x80, 0x94, 0x20]));
     const [name, b64] = line.slice(2).split(' ');

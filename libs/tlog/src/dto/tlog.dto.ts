@@ -3,15 +3,20 @@ import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 
 export class LogKeyView {
-  @ApiProperty({ description: 'First 16 hex digits of SHA-256 of the raw public key' }) kid!: string;
+  @ApiProperty({ description: 'First 16 hex digits of SHA-256 of the raw public key' })
+  kid!: string;
   @ApiProperty({ example: 'Ed25519' }) alg!: string;
   @ApiProperty({ description: 'The 32-byte Ed25519 public key, base64' }) publicKey!: string;
   @ApiProperty({ enum: ['active', 'retired'] }) status!: string;
-  @ApiPropertyOptional({ description: 'Start of the signing window (ISO-8601)' }) notBefore?: string;
-  @ApiPropertyOptional({ description: 'End of the signing window (ISO-8601); absent for the active key' })
+  @ApiPropertyOptional({ description: 'Start of the signing window (ISO-8601)' })
+  notBefore?: string;
+  @ApiPropertyOptional({
+    description: 'End of the signing window (ISO-8601); absent for the active key',
+  })
   notAfter?: string;
   @ApiPropertyOptional({
-    description: 'C2SP verifier key for the requested origin: <origin>+<key id hex>+<base64(0x01 ‖ key)>',
+    description:
+      'C2SP verifier key for the requested origin: <origin>+<key id hex>+<base64(0x01 ‖ key)>',
   })
   verifierKey?: string;
 }
@@ -44,7 +49,8 @@ export class CheckpointView {
   @ApiProperty() treeSize!: number;
   @ApiProperty({ description: 'hex' }) rootHash!: string;
   @ApiProperty() signedAt!: string;
-  @ApiProperty({ description: 'The C2SP tlog-checkpoint signed note, byte for byte' }) note!: string;
+  @ApiProperty({ description: 'The C2SP tlog-checkpoint signed note, byte for byte' })
+  note!: string;
 }
 
 export class ReceiptView {

@@ -114,7 +114,9 @@ export class SqliteTlogRepository extends TlogRepository {
   private logId(origin: string): number {
     let id = this.ids.get(origin);
     if (id === undefined) {
-      this.db.prepare('INSERT INTO tlog_logs (origin) VALUES (?) ON CONFLICT DO NOTHING').run(origin);
+      this.db
+        .prepare('INSERT INTO tlog_logs (origin) VALUES (?) ON CONFLICT DO NOTHING')
+        .run(origin);
       id = this.db
         .prepare<[string], { id: number }>('SELECT id FROM tlog_logs WHERE origin = ?')
         .get(origin)!.id;

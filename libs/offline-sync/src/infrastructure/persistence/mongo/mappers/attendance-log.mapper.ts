@@ -1,6 +1,5 @@
 import { AttendanceData, AttendanceLog, AttendanceMeta } from '../../../../domain/attendance-log';
-import { LedgerCheckpoint } from '../../../../domain/ledger-checkpoint';
-import { AttendanceLogDocument, LedgerCheckpointDocument } from '../schemas/attendance-log.schema';
+import { AttendanceLogDocument } from '../schemas/attendance-log.schema';
 
 export class AttendanceLogMongoMapper {
   static toDomain(doc: AttendanceLogDocument): AttendanceLog {
@@ -27,21 +26,5 @@ export class AttendanceLogMongoMapper {
       deviceId: log.data.deviceId,
       at: new Date(log.data.timestamp),
     };
-  }
-
-  static checkpointToDomain(doc: LedgerCheckpointDocument): LedgerCheckpoint {
-    return {
-      siteId: doc.siteId,
-      seq: doc.seq,
-      headHash: doc.headHash,
-      signedAt: doc.signedAt,
-      kid: doc.kid,
-      alg: 'ES256',
-      signature: doc.signature,
-    };
-  }
-
-  static checkpointToPersistence(c: LedgerCheckpoint): LedgerCheckpointDocument {
-    return { ...c };
   }
 }
