@@ -52,12 +52,11 @@ export class WitnessLog {
   }
 
   async *lines(): AsyncGenerator<WitnessLine> {
-    let input;
+    const input = createReadStream(this.file, { encoding: 'utf8' });
     try {
-      input = createReadStream(this.file, { encoding: 'utf8' });
       await new Promise<void>((resolve, reject) => {
-        input!.once('open', () => resolve());
-        input!.once('error', reject);
+        input.once('open', () => resolve());
+        input.once('error', reject);
       });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
