@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { Counter } from 'prom-client';
 import { MetricsRegistry } from '@app/common';
 import { SignedCheckpoint, checkpointText } from './domain/checkpoint';
@@ -55,13 +55,13 @@ export class TransparencyLogService {
     private readonly store: TlogRepository,
     private readonly keys: LogKeyService,
     private readonly witness: WitnessLog,
-    metrics: MetricsRegistry,
+    @Optional() metrics?: MetricsRegistry,
   ) {
     this.alarms = new Counter({
       name: 'mdai_tlog_inconsistency_total',
       help: 'Checkpoints inconsistent with an earlier witnessed checkpoint of the same log (an alarm)',
       labelNames: ['log'],
-      registers: [metrics],
+      registers: metrics ? [metrics] : [],
     });
     this.alarms.inc({ log: 'ledger' }, 0);
     this.alarms.inc({ log: 'vault-audit' }, 0);
