@@ -61,7 +61,7 @@ function dropAndRehash(db: Database.Database, drop: (row: any) => boolean): void
       reason: row.reason ?? undefined,
       at: new Date(row.at),
     };
-    const hash = auditRecordHash(entry as any, seq, prev);
+    const hash = auditRecordHash(entry, seq, prev);
     db.prepare(
       `INSERT INTO vault_audit (seq, id, file_id, actor, role, ip, purpose, action, result, reason, at, prev_hash, record_hash)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
