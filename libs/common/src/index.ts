@@ -10,6 +10,7 @@ export * from './config/fraud.config';
 export * from './config/tlog.config';
 export * from './config/key-history';
 export * from './config/local-secrets';
+export * from './config/key-rotation';
 export * from './time/clock';
 export * from './auth/role';
 export * from './auth/roles.decorator';
