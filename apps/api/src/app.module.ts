@@ -25,6 +25,7 @@ import { RelayModule } from '@app/relay';
 import { SessionModule } from '@app/session';
 import { VaultModule } from '@app/vault';
 import { HealthController } from './health/health.controller';
+import { ResealAllJob } from './reseal-all.job';
 
 export interface AppModuleOptions {
   /** Where log lines go (stdout when unset). */
@@ -62,6 +63,7 @@ export class AppModule {
       ],
       controllers: [HealthController],
       providers: [
+        ResealAllJob,
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
         { provide: APP_GUARD, useClass: ApiKeyGuard },

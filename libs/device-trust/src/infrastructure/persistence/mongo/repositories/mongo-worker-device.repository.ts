@@ -1,3 +1,4 @@
+import { mongoSealedField, SealedValueStore } from '@app/vault/keyring/sealed-values';
 import { OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
@@ -13,6 +14,7 @@ import {
 
 /** MongoDB adapter; a change goes first and its event second (no multi-document transactions). */
 export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implements OnModuleInit {
+  private readonly sealedValues: SealedValueStore;
   private readonly devices: Model<WorkerDeviceDocument>;
   private readonly events: Model<WorkerDeviceEventDocument>;
 
@@ -20,6 +22,7 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
     super();
     this.devices = store.connection.model(WorkerDeviceDocument.name, WorkerDeviceSchema);
     this.events = store.connection.model(WorkerDeviceEventDocument.name, WorkerDeviceEventSchema);
+    this.sealedValues = mongoSealedField(this.devices, 'deviceId', 'sealedSecret');
   }
 
   async onModuleInit(): Promise<void> {
@@ -79,5 +82,13 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
       .sort({ at: 1, _id: 1 })
       .lean<WorkerDeviceEventDocument[]>();
     return docs.map(Mapper.eventToDomain);
+  }
+
+  listSealedNotUnder(version: string, afterKey: string, limit: number) {
+    return this.sealedValues.listSealedNotUnder(version, afterKey, limit);
+  }
+
+  replaceSealed(key: string, expected: string, next: string): Promise<boolean> {
+    return this.sealedValues.replaceSealed(key, expected, next);
   }
 }

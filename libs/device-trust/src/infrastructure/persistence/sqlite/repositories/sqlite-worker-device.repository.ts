@@ -1,3 +1,4 @@
+import { SealedValueStore, sqliteSealedColumn } from '@app/vault/keyring/sealed-values';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
 import { WorkerDevice, WorkerDeviceEvent } from '../../../../domain/worker-device';
@@ -10,6 +11,7 @@ import {
 import { WORKER_DEVICE_SQLITE_MIGRATIONS } from '../sqlite-worker-device.migrations';
 
 export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
+  private readonly sealedValues: SealedValueStore;
   private readonly db: Database;
   private readonly insertEvent: Statement;
   private readonly byDeviceId: Statement<[string], WorkerDeviceRow>;
@@ -23,6 +25,12 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
        VALUES (@id, @device_id, @action, @actor, @reason, @at)`,
     );
     this.byDeviceId = this.db.prepare('SELECT * FROM worker_devices WHERE device_id = ?');
+    this.sealedValues = sqliteSealedColumn(
+      store.db,
+      'worker_devices',
+      'device_id',
+      'sealed_secret',
+    );
   }
 
   async register(device: WorkerDevice, event: WorkerDeviceEvent): Promise<void> {
@@ -92,5 +100,13 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
       )
       .all(deviceId)
       .map(Mapper.eventToDomain);
+  }
+
+  listSealedNotUnder(version: string, afterKey: string, limit: number) {
+    return this.sealedValues.listSealedNotUnder(version, afterKey, limit);
+  }
+
+  replaceSealed(key: string, expected: string, next: string): Promise<boolean> {
+    return this.sealedValues.replaceSealed(key, expected, next);
   }
 }
