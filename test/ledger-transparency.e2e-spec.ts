@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { http, startTestApp, TestApp } from './support/test-app';
 import {
@@ -345,5 +346,39 @@ describe('ledger transparency log (e2e)', () => {
     expect((await q('consistency?first=x&second=1')).status).toBe(400);
     const anon = await http(t.baseUrl, 'GET', `/api/v5/ledger/${phone.siteId}/checkpoint`);
     expect(anon.status).toBe(401);
+  });
+});
+
+describe('ledger when the witness file cannot be written (e2e)', () => {
+  let t: TestApp;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mdai-witness-'));
+    writeFileSync(join(dir, 'blocked'), 'a file where a directory should be');
+    t = await startTestApp({
+      TRUST_AUTO_BLOCK_FLOOR: '0',
+      TLOG_WITNESS_FILE: join(dir, 'blocked', 'witness.ndjson'),
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('should keep the packets, answer 503 checkpoint_unavailable, and give receipts once the disk is back', async () => {
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    const packets = [signPacket(phone), signPacket(phone)];
+    const refused = await syncBatch(t.baseUrl, phone.token, packets);
+    expect(refused.status).toBe(503);
+    expect(refused.body.code).toBe('checkpoint_unavailable');
+    rmSync(join(dir, 'blocked'));
+    mkdirSync(join(dir, 'blocked'));
+    const retried = await syncBatch(t.baseUrl, phone.token, packets);
+    expect(retried.status).toBe(200);
+    expect(retried.body.duplicates).toBe(2);
+    expect(retried.body.results[1].receipt).toMatchObject({ seq: 2, treeSize: 2 });
+    expect(readFileSync(join(dir, 'blocked', 'witness.ndjson'), 'utf8')).toContain(
+      `mdai.local/ledger/${phone.siteId}`,
+    );
   });
 });

@@ -1,7 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { AppConfig, jcs } from '@app/common';
+import { AppConfig, AppError, jcs } from '@app/common';
 import {
   LogVerification,
   LogVerifierService,
@@ -38,6 +38,7 @@ export interface LedgerAppend {
  */
 @Injectable()
 export class LedgerService {
+  private readonly logger = new Logger(LedgerService.name);
   private readonly originPrefix: string;
 
   constructor(
@@ -61,30 +62,45 @@ export class LedgerService {
   /** Appends, then seals every touched site's log with a checkpoint and proves each entry in it. */
   async appendWithReceipts(entries: PendingLogEntry[]): Promise<LedgerAppend> {
     const results = await this.logs.appendToChains(entries);
+    return { results, ...(await this.seal(results.map((r) => r.log))) };
+  }
+
+  /** Seals every site these links belong to and proves each link in its site's checkpoint. */
+  private async seal(links: AttendanceLog[]): Promise<Omit<LedgerAppend, 'results'>> {
     const bySite = new Map<string, AttendanceLog[]>();
-    for (const r of results) {
-      const list = bySite.get(r.log.siteId) ?? [];
-      list.push(r.log);
-      bySite.set(r.log.siteId, list);
+    for (const link of links) {
+      const list = bySite.get(link.siteId) ?? [];
+      list.push(link);
+      bySite.set(link.siteId, list);
     }
     const receipts = new Map<string, Receipt & { origin: string }>();
     const checkpoints = new Map<string, SignedCheckpoint>();
-    for (const [siteId, links] of bySite) {
+    for (const [siteId, siteLinks] of bySite) {
       const origin = this.originOf(siteId);
-      const size = Math.max(...links.map((l) => l.seq));
-      const sealed = await this.tlog.seal(
-        origin,
-        size,
-        (from, to) => this.logs.readRecordHashes(siteId, from, to),
-        links.map((l) => l.seq),
-      );
+      const size = Math.max(...siteLinks.map((l) => l.seq));
+      const sealed = await this.tlog
+        .seal(
+          origin,
+          size,
+          (from, to) => this.logs.readRecordHashes(siteId, from, to),
+          siteLinks.map((l) => l.seq),
+        )
+        .catch((error: unknown) => {
+          // the links are committed; the next append (or this batch again) seals them
+          this.logger.error({ err: error, siteId }, 'Ledger checkpoint could not be signed');
+          throw new AppError(
+            503,
+            'checkpoint_unavailable',
+            'The packets are stored but their checkpoint could not be signed; send the same batch again for receipts',
+          );
+        });
       checkpoints.set(siteId, sealed.checkpoint);
-      for (const link of links) {
+      for (const link of siteLinks) {
         const receipt = sealed.receipts.get(link.seq);
         if (receipt) receipts.set(link.data.packetId, { ...receipt, origin });
       }
     }
-    return { results, receipts, checkpoints };
+    return { receipts, checkpoints };
   }
 
   /**
@@ -99,15 +115,24 @@ export class LedgerService {
       (r) => r.status !== 'rejected' && !receipts.has(r.packetId),
     );
     if (missing.length > 0) {
-      const links = await this.logs.findByPacketIds(missing.map((r) => r.packetId));
-      for (const link of links.values()) {
-        let checkpoint = checkpoints.get(link.siteId);
-        checkpoint ??= await this.latestCheckpoint(link.siteId);
-        if (!checkpoint || checkpoint.size < link.seq) continue;
-        checkpoints.set(link.siteId, checkpoint);
+      // links committed earlier: proven against their site's latest checkpoint, sealing
+      // first when none covers them yet (an earlier seal failed)
+      const links = [...(await this.logs.findByPacketIds(missing.map((r) => r.packetId))).values()];
+      const unsealed: AttendanceLog[] = [];
+      for (const link of links) {
+        const checkpoint = checkpoints.get(link.siteId);
+        if (!checkpoint || checkpoint.size < link.seq) {
+          unsealed.push(link);
+          continue;
+        }
         const receipt = await this.inclusionProof(link.siteId, link, checkpoint.size);
         receipts.set(link.data.packetId, { ...receipt, origin: checkpoint.origin });
       }
+      const sealed = await this.seal(unsealed);
+      for (const [siteId, checkpoint] of sealed.checkpoints) {
+        if (!checkpoints.has(siteId)) checkpoints.set(siteId, checkpoint);
+      }
+      for (const [packetId, receipt] of sealed.receipts) receipts.set(packetId, receipt);
     }
     const results = outcome.results.map((r) => {
       if (r.status === 'rejected') return r;

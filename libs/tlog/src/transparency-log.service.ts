@@ -157,14 +157,15 @@ export class TransparencyLogService {
       signedAt: new Date(),
       note: this.keys.sign(checkpointText({ origin, size, rootHash: root }), origin),
     };
-    await this.store.saveCheckpoint(checkpoint);
     await this.watch(checkpoint, async (first) => {
       const ranges = consistencyRanges(first, size);
       const missing = nodesFor(ranges).filter((k) => !nodes.has(nodeId(k)));
       const all = new Map([...nodes, ...(await this.store.findNodes(origin, missing))]);
       return ranges.map(([lo, hi]) => rangeHash(lo, hi, all));
     });
+    // witnessed first: a checkpoint in the store is always in the witness file too
     await this.witness.append(checkpoint);
+    await this.store.saveCheckpoint(checkpoint);
     const receipts = new Map<number, Receipt>();
     const outside: number[] = [];
     for (const seq of seqs) {

@@ -34,7 +34,13 @@ export class WitnessLog {
   }
 
   async append(checkpoint: SignedCheckpoint): Promise<void> {
-    this.ready ??= mkdir(dirname(this.file), { recursive: true }).then(() => undefined);
+    this.ready ??= mkdir(dirname(this.file), { recursive: true }).then(
+      () => undefined,
+      (error: unknown) => {
+        this.ready = undefined; // try again next time: the disk may be fixed by then
+        throw error;
+      },
+    );
     await this.ready;
     const line: WitnessLine = {
       origin: checkpoint.origin,

@@ -55,10 +55,10 @@ export function verifierKey(keyName: string, rawPublicKey: Buffer): string {
 export function parseVerifierKey(
   vkey: string,
 ): { keyName: string; keyId: Buffer; rawPublicKey: Buffer } | undefined {
-  const parts = vkey.trim().split('+');
-  if (parts.length !== 3 || !validKeyName(parts[0]) || !/^[0-9a-f]{8}$/.test(parts[1])) {
-    return undefined;
-  }
+  // the key name has no '+'; the base64 key may
+  const match = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+={0,2})$/.exec(vkey.trim());
+  if (!match || !validKeyName(match[1])) return undefined;
+  const parts = match.slice(1);
   const key = Buffer.from(parts[2], 'base64');
   if (key.length !== 33 || key[0] !== ED25519_TYPE) return undefined;
   const rawPublicKey = key.subarray(1);
