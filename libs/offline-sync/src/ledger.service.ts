@@ -10,7 +10,7 @@ import {
   TransparencyLogService,
 } from '@app/tlog';
 import { AttendanceLog, PendingLogEntry } from './domain/attendance-log';
-import { PacketReceipt, SyncCheckpoint, SyncOutcome } from './domain/sync-result';
+import { SyncCheckpoint, SyncOutcome } from './domain/sync-result';
 import { ChainVerifier } from './domain/chain-verifier';
 import {
   AppendResult,
@@ -110,7 +110,7 @@ export class LedgerService {
    */
   async attachReceipts(outcome: SyncOutcome, batch: LedgerAppend): Promise<SyncOutcome> {
     const checkpoints = new Map(batch.checkpoints);
-    const receipts = new Map<string, PacketReceipt>(batch.receipts);
+    const receipts = new Map<string, Receipt>(batch.receipts);
     const missing = outcome.results.filter(
       (r) => r.status !== 'rejected' && !receipts.has(r.packetId),
     );
@@ -126,7 +126,7 @@ export class LedgerService {
           continue;
         }
         const receipt = await this.inclusionProof(link.siteId, link, checkpoint.size);
-        receipts.set(link.data.packetId, { ...receipt, origin: checkpoint.origin });
+        receipts.set(link.data.packetId, receipt);
       }
       const sealed = await this.seal(unsealed);
       for (const [siteId, checkpoint] of sealed.checkpoints) {
@@ -138,8 +138,8 @@ export class LedgerService {
       if (r.status === 'rejected') return r;
       const receipt = receipts.get(r.packetId);
       if (!receipt) return r;
-      const { origin, seq, leafIndex, leafHash, treeSize, inclusionProof } = receipt;
-      return { ...r, receipt: { origin, seq, leafIndex, leafHash, treeSize, inclusionProof } };
+      const { seq, leafIndex, leafHash, treeSize, inclusionProof } = receipt;
+      return { ...r, receipt: { seq, leafIndex, leafHash, treeSize, inclusionProof } };
     });
     const used: SyncCheckpoint[] = [...checkpoints].map(([siteId, c]) => ({
       siteId,

@@ -168,6 +168,17 @@ export class TransparencyLogService {
     await this.store.saveCheckpoint(checkpoint);
     const receipts = new Map<number, Receipt>();
     const outside: number[] = [];
+    // proofs of neighbouring leaves share most of their hashes: compute each range once
+    const memo = new Map<string, string>();
+    const proofHash = (lo: number, hi: number): string => {
+      const key = `${lo}:${hi}`;
+      let hash = memo.get(key);
+      if (hash === undefined) {
+        hash = rangeHash(lo, hi, nodes).toString('base64');
+        memo.set(key, hash);
+      }
+      return hash;
+    };
     for (const seq of seqs) {
       const recordHash = recordHashes.get(seq);
       if (!recordHash) {
@@ -180,7 +191,7 @@ export class TransparencyLogService {
         leafIndex: seq - 1,
         leafHash: leafOfRecordHash(recordHash).toString('hex'),
         treeSize: size,
-        inclusionProof: ranges.map(([lo, hi]) => rangeHash(lo, hi, nodes).toString('base64')),
+        inclusionProof: ranges.map(([lo, hi]) => proofHash(lo, hi)),
       });
     }
     for (const [seq, r] of await this.receiptsFromStore(origin, outside, size)) {

@@ -14,9 +14,8 @@ export type RejectionReason = Extract<
   | 'packet_id_conflict'
 >;
 
-/** Proof that a packet's link is in its site's log, against `checkpoints[siteId]`. */
+/** Proof that a packet's link is in its site's log, against the batch's checkpoint of that site. */
 export interface PacketReceipt {
-  origin: string;
   seq: number;
   leafIndex: number;
   leafHash: string;

@@ -35,8 +35,6 @@ export class SyncRequestDto {
 }
 
 export class PacketReceiptView {
-  @ApiProperty({ description: 'The site log origin (first line of its checkpoint)' })
-  origin!: string;
   @ApiProperty() seq!: number;
   @ApiProperty({ description: 'seq − 1' }) leafIndex!: number;
   @ApiProperty({ description: 'hex SHA-256(0x00 ‖ recordHash bytes)' }) leafHash!: string;
