@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { e2eDriver, http, startTestApp, TestApp } from './support/test-app';
 
 const pem = () =>
   generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -22,7 +22,7 @@ describe('foundation (e2e)', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       status: 'ok',
-      info: { store: { status: 'up', driver: 'sqlite' } },
+      info: { store: { status: 'up', driver: e2eDriver }, disk: { status: 'up' } },
     });
   });
 

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { createPublicKey, createSign, randomUUID, verify as verifySignature } from 'node:crypto';
 import { join } from 'node:path';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 import { checkpointSignedBy } from './support/tlog-check';
 import {
   canonicalJson,
@@ -393,86 +393,94 @@ describe('offline sync (e2e)', () => {
   });
 
   describe('ledger', () => {
-    it('should sign a checkpoint after every batch, verifiable with the log key, and catch a wholesale rewrite', async () => {
-      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
-      for (let i = 0; i < 3; i++) {
+    itOnSqliteFile(
+      'should sign a checkpoint after every batch, verifiable with the log key, and catch a wholesale rewrite',
+      async () => {
+        const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+        for (let i = 0; i < 3; i++) {
+          await syncBatch(
+            t.baseUrl,
+            phone.token,
+            Array.from({ length: 4 }, () => signPacket(phone)),
+          );
+        }
+        const cps = await http(t.baseUrl, 'GET', `/api/v5/ledger/${phone.siteId}/checkpoints`, {
+          key: t.keys.auditor,
+        });
+        expect(cps.body.map((c: any) => c.treeSize)).toEqual([4, 8, 12]);
+        const keys = await http(t.baseUrl, 'GET', '/api/v5/tlog/keys');
+        const active = keys.body.keys.find((k: any) => k.status === 'active');
+        for (const c of cps.body) expect(checkpointSignedBy(c.note, active.publicKey)).toBe(true);
+
+        // rewrite the whole chain with consistent hashes: only the checkpoints can tell
+        const db = new Database(join(t.dataDir, 'mdai.sqlite'));
+        try {
+          db.exec('DROP TRIGGER attendance_logs_append_only_update');
+          const rows = db
+            .prepare('SELECT * FROM attendance_logs WHERE site_id = ? ORDER BY seq')
+            .all(phone.siteId) as any[];
+          let prev = '0'.repeat(64);
+          for (const row of rows) {
+            const data = { ...JSON.parse(row.data), type: 'check_out' };
+            const meta = JSON.parse(row.meta);
+            const hash = sha256Hex(
+              canonicalJson({ siteId: row.site_id, seq: row.seq, prevHash: prev, data, meta }),
+            );
+            db.prepare(
+              'UPDATE attendance_logs SET data = ?, prev_hash = ?, record_hash = ? WHERE site_id = ? AND seq = ?',
+            ).run(canonicalJson(data), prev, hash, row.site_id, row.seq);
+            prev = hash;
+          }
+          db.exec(`CREATE TRIGGER attendance_logs_append_only_update BEFORE UPDATE ON attendance_logs
+          BEGIN SELECT RAISE(ABORT, 'attendance_logs is append-only'); END`);
+        } finally {
+          db.close();
+        }
+        expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+          ok: false,
+          length: 12,
+          brokenAtSeq: 4,
+          reason: 'checkpoint_mismatch',
+        });
+      },
+    );
+
+    itOnSqliteFile(
+      'should report the first broken seq after a row is edited in the SQLite file',
+      async () => {
+        const phone = await enrollPhone(t.baseUrl, t.keys.admin);
         await syncBatch(
           t.baseUrl,
           phone.token,
           Array.from({ length: 4 }, () => signPacket(phone)),
         );
-      }
-      const cps = await http(t.baseUrl, 'GET', `/api/v5/ledger/${phone.siteId}/checkpoints`, {
-        key: t.keys.auditor,
-      });
-      expect(cps.body.map((c: any) => c.treeSize)).toEqual([4, 8, 12]);
-      const keys = await http(t.baseUrl, 'GET', '/api/v5/tlog/keys');
-      const active = keys.body.keys.find((k: any) => k.status === 'active');
-      for (const c of cps.body) expect(checkpointSignedBy(c.note, active.publicKey)).toBe(true);
-
-      // rewrite the whole chain with consistent hashes: only the checkpoints can tell
-      const db = new Database(join(t.dataDir, 'mdai.sqlite'));
-      try {
-        db.exec('DROP TRIGGER attendance_logs_append_only_update');
-        const rows = db
-          .prepare('SELECT * FROM attendance_logs WHERE site_id = ? ORDER BY seq')
-          .all(phone.siteId) as any[];
-        let prev = '0'.repeat(64);
-        for (const row of rows) {
-          const data = { ...JSON.parse(row.data), type: 'check_out' };
-          const meta = JSON.parse(row.meta);
-          const hash = sha256Hex(
-            canonicalJson({ siteId: row.site_id, seq: row.seq, prevHash: prev, data, meta }),
+        const db = new Database(join(t.dataDir, 'mdai.sqlite'));
+        try {
+          expect(() =>
+            db
+              .prepare("UPDATE attendance_logs SET meta = '{}' WHERE site_id = ?")
+              .run(phone.siteId),
+          ).toThrow(/append-only/);
+          db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_update');
+          const row = db
+            .prepare('SELECT data FROM attendance_logs WHERE site_id = ? AND seq = 3')
+            .get(phone.siteId) as { data: string };
+          const edited = row.data.replace('"check_in"', '"check_out"');
+          db.prepare('UPDATE attendance_logs SET data = ? WHERE site_id = ? AND seq = 3').run(
+            edited,
+            phone.siteId,
           );
-          db.prepare(
-            'UPDATE attendance_logs SET data = ?, prev_hash = ?, record_hash = ? WHERE site_id = ? AND seq = ?',
-          ).run(canonicalJson(data), prev, hash, row.site_id, row.seq);
-          prev = hash;
+        } finally {
+          db.close();
         }
-        db.exec(`CREATE TRIGGER attendance_logs_append_only_update BEFORE UPDATE ON attendance_logs
-          BEGIN SELECT RAISE(ABORT, 'attendance_logs is append-only'); END`);
-      } finally {
-        db.close();
-      }
-      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
-        ok: false,
-        length: 12,
-        brokenAtSeq: 4,
-        reason: 'checkpoint_mismatch',
-      });
-    });
-
-    it('should report the first broken seq after a row is edited in the SQLite file', async () => {
-      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
-      await syncBatch(
-        t.baseUrl,
-        phone.token,
-        Array.from({ length: 4 }, () => signPacket(phone)),
-      );
-      const db = new Database(join(t.dataDir, 'mdai.sqlite'));
-      try {
-        expect(() =>
-          db.prepare("UPDATE attendance_logs SET meta = '{}' WHERE site_id = ?").run(phone.siteId),
-        ).toThrow(/append-only/);
-        db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_update');
-        const row = db
-          .prepare('SELECT data FROM attendance_logs WHERE site_id = ? AND seq = 3')
-          .get(phone.siteId) as { data: string };
-        const edited = row.data.replace('"check_in"', '"check_out"');
-        db.prepare('UPDATE attendance_logs SET data = ? WHERE site_id = ? AND seq = 3').run(
-          edited,
-          phone.siteId,
-        );
-      } finally {
-        db.close();
-      }
-      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
-        ok: false,
-        length: 2,
-        brokenAtSeq: 3,
-        reason: 'record_hash_mismatch',
-      });
-    });
+        expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+          ok: false,
+          length: 2,
+          brokenAtSeq: 3,
+          reason: 'record_hash_mismatch',
+        });
+      },
+    );
 
     it('should answer 404 for an unknown site and refuse the mobile role', async () => {
       const unknown = await http(

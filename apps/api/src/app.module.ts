@@ -23,6 +23,7 @@ import { OfflineSyncModule } from '@app/offline-sync';
 import { ProvisioningModule } from '@app/provisioning';
 import { RelayModule } from '@app/relay';
 import { SessionModule } from '@app/session';
+import { TimesheetsModule } from '@app/timesheets';
 import { VaultModule } from '@app/vault';
 import { HealthController } from './health/health.controller';
 import { ResealAllJob } from './reseal-all.job';
@@ -60,6 +61,7 @@ export class AppModule {
         SessionModule,
         RelayModule,
         OfflineSyncModule,
+        TimesheetsModule,
       ],
       controllers: [HealthController],
       providers: [

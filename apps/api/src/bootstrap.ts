@@ -37,7 +37,7 @@ export async function createApp(env: Env, options: AppModuleOptions = {}): Promi
   app.useBodyParser('json', { limit: config.app.jsonBodyLimitBytes, strict: true });
   app.use(bodyParserErrorMiddleware);
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  app.set('trust proxy', config.app.trustProxy);
   app.useWebSocketAdapter(new RelayWsAdapter(app));
   app.enableShutdownHooks();
   SwaggerModule.setup('docs', app, () => buildOpenApi(app), { jsonDocumentUrl: 'docs-json' });

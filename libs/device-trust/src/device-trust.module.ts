@@ -50,6 +50,7 @@ import { WorkforceService } from './workforce.service';
     TokenManager,
   ],
   exports: [
+    AssistedOnboardingService,
     KioskRegistryService,
     WorkforceService,
     WorkerDeviceService,

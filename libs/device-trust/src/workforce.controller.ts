@@ -37,8 +37,9 @@ export class WorkforceController {
       name: body.name,
       geo: { lat: body.geo.lat, lng: body.geo.lng },
       radiusM: body.radiusM,
+      timeZone: body.timeZone,
     });
-    return { siteId: site.id };
+    return { siteId: site.id, timeZone: site.timeZone! };
   }
 
   @Post('thekedars')

@@ -21,6 +21,9 @@ const PAGE = 1000;
 
 export type LedgerVerification = LogVerification;
 
+/** Called with the links one append call added (in append order), after they are committed. */
+export type AppendedListener = (appended: AttendanceLog[]) => Promise<void>;
+
 /** What one append gives back: per entry its link, and per touched site a signed checkpoint. */
 export interface LedgerAppend {
   results: AppendResult[];
@@ -40,6 +43,7 @@ export interface LedgerAppend {
 export class LedgerService {
   private readonly logger = new Logger(LedgerService.name);
   private readonly originPrefix: string;
+  private readonly appendedListeners: AppendedListener[] = [];
 
   constructor(
     private readonly logs: AttendanceLogRepository,
@@ -62,6 +66,8 @@ export class LedgerService {
   /** Appends, then seals every touched site's log with a checkpoint and proves each entry in it. */
   async appendWithReceipts(entries: PendingLogEntry[]): Promise<LedgerAppend> {
     const results = await this.logs.appendToChains(entries);
+    // read models first: they take the entries even when the seal below fails
+    await this.notifyAppended(results);
     return { results, ...(await this.seal(results.map((r) => r.log))) };
   }
 
@@ -151,6 +157,20 @@ export class LedgerService {
     return { ...outcome, results, checkpoints: used };
   }
 
+  /**
+   * Registers a read model fed with every committed append (the one hook on "entries
+   * appended"). A listener that fails is logged and does not fail the append: the entries are
+   * in the ledger, and a read model catches up from `readChain`.
+   */
+  onAppended(listener: AppendedListener): void {
+    this.appendedListeners.push(listener);
+  }
+
+  /** Up to `limit` links of a site's chain after `afterSeq`, in seq order (read models catch up with it). */
+  readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {
+    return this.logs.readChain(siteId, afterSeq, limit);
+  }
+
   findCommitted(packetIds: string[]): Promise<Map<string, AttendanceLog>> {
     return this.logs.findByPacketIds(packetIds);
   }
@@ -234,6 +254,18 @@ export class LedgerService {
       if (page.length < PAGE) return;
       after = page[page.length - 1].seq;
       await yieldToLoop();
+    }
+  }
+
+  private async notifyAppended(results: AppendResult[]): Promise<void> {
+    const appended = results.filter((r) => r.status === 'appended').map((r) => r.log);
+    if (appended.length === 0) return;
+    for (const listener of this.appendedListeners) {
+      try {
+        await listener(appended);
+      } catch (error) {
+        this.logger.warn({ err: error as Error }, 'A ledger read model failed to take an append');
+      }
     }
   }
 }

@@ -21,6 +21,7 @@ import {
   AttendanceData,
   AttendanceLog,
   AttendanceMeta,
+  isPacketData,
   PendingLogEntry,
 } from './domain/attendance-log';
 import { AttendancePayload, checkPacketShape, SignedPacket } from './domain/attendance-packet';
@@ -131,7 +132,7 @@ export class OfflineSyncService {
       if (verdict.kind === 'candidate') {
         const outcome = appended[next++];
         if (outcome.status === 'appended') {
-          accepted.push(observationOf(outcome.log.data));
+          accepted.push(observationOf(outcome.log.data as AttendanceData));
           results.push({
             packetId: verdict.packetId,
             status: 'accepted',
@@ -306,7 +307,8 @@ export class OfflineSyncService {
         if (!found) {
           found = this.ledger
             .previousOfWorker(p.workerId, { at: p.timestamp, packetId: p.packetId })
-            .then((log) => (log ? observationOf(log.data) : undefined));
+            // the worker index holds packets only (other entry kinds have no worker time)
+            .then((log) => (log && isPacketData(log.data) ? observationOf(log.data) : undefined));
           previous.set(p.packetId, found);
         }
         return found;

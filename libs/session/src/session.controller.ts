@@ -10,7 +10,16 @@ import {
 import { ConfigService } from '@nestjs/config';
 import { Request, Response } from 'express';
 import QRCode from 'qrcode';
-import { ApiKeyService, AppConfig, AppError, ErrorBody, Public, Roles } from '@app/common';
+import {
+  ApiKeyService,
+  AppConfig,
+  AppError,
+  ErrorBody,
+  Public,
+  publicBaseUrl,
+  Roles,
+  toWebSocketUrl,
+} from '@app/common';
 import {
   LegacyAuthDto,
   LegacyAuthResponse,
@@ -26,7 +35,7 @@ import { SessionService } from './session.service';
 @ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
 @Controller()
 export class SessionController {
-  private readonly publicWsUrl?: string;
+  private readonly publicUrl?: string;
 
   constructor(
     private readonly sessions: SessionService,
@@ -34,7 +43,7 @@ export class SessionController {
     private readonly apiKeys: ApiKeyService,
     config: ConfigService<AppConfig, true>,
   ) {
-    this.publicWsUrl = config.get('app', { infer: true }).publicWsUrl;
+    this.publicUrl = config.get('app', { infer: true }).publicUrl;
   }
 
   @Post('api/auth/mobile')
@@ -110,9 +119,7 @@ export class SessionController {
   }
 
   private qrPayload(sessionId: string, deviceToken: string, request: Request): SessionQrPayload {
-    const base =
-      this.publicWsUrl ??
-      `${request.protocol === 'https' ? 'wss' : 'ws'}://${request.get('host') ?? 'localhost'}`;
+    const base = toWebSocketUrl(publicBaseUrl(this.publicUrl, request));
     return {
       type: 'session',
       session_id: sessionId,

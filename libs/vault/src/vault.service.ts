@@ -529,5 +529,15 @@ function storeFailure(error: unknown): AppError {
   if (code === 'ECONNRESET' || (error as Error).message === 'aborted') {
     return new AppError(400, 'request_aborted', 'The upload was interrupted');
   }
+  if (code && DISK_UNAVAILABLE.has(code)) {
+    return new AppError(
+      503,
+      'storage_unavailable',
+      'The vault storage is not writable or full (see /health); nothing was stored',
+    );
+  }
   return new AppError(500, 'store_failed', 'The file could not be stored');
 }
+
+/** Disk conditions an operator must fix (permissions, read-only mount, full disk). */
+const DISK_UNAVAILABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR']);

@@ -10,6 +10,7 @@ import { RedisSettings, redisConfig } from './redis.config';
 import { RelaySettings, relayConfig } from './relay.config';
 import { SessionSettings, sessionConfig } from './session.config';
 import { TlogSettings, tlogConfig } from './tlog.config';
+import { TimesheetsSettings, timesheetsConfig } from './timesheets.config';
 import { TrustSettings, trustConfig } from './trust.config';
 import { UpstreamSettings, upstreamConfig } from './upstream.config';
 import { VaultSettings, vaultConfig } from './vault.config';
@@ -29,6 +30,7 @@ export interface AppConfig {
   trust: TrustSettings;
   fraud: FraudSettings;
   tlog: TlogSettings;
+  timesheets: TimesheetsSettings;
   /** What boot did that an operator should know (generated secrets and where they are kept). */
   notices: string[];
 }
@@ -48,12 +50,18 @@ export function loadConfig(rawEnv: Env): AppConfig {
   } else if (env !== rawEnv) {
     notices.push(`using local secrets from ${secrets.file}`);
   }
+  const upstream = upstreamConfig(env, app.nodeEnv);
+  if (app.nodeEnv === 'development' && !env.UPSTREAM_URL) {
+    notices.push(
+      `UPSTREAM_URL unset: using the local upstream stub at ${upstream.url} (npm run demo starts it)`,
+    );
+  }
   return {
     app,
     database: databaseConfig(env, app.dataDir),
     redis: redisConfig(env),
     auth: authConfig(env),
-    upstream: upstreamConfig(env),
+    upstream,
     vault: vaultConfig(env),
     session: sessionConfig(env),
     provisioning: provisioningConfig(env),
@@ -62,6 +70,7 @@ export function loadConfig(rawEnv: Env): AppConfig {
     trust: trustConfig(env),
     fraud: fraudConfig(env),
     tlog: tlogConfig(env, app.dataDir),
+    timesheets: timesheetsConfig(env),
     notices,
   };
 }

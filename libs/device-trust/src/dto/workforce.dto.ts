@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
+import { IsTimeZone } from '@app/common';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -8,6 +9,7 @@ import {
   IsLatitude,
   IsLongitude,
   IsNumber,
+  IsOptional,
   IsString,
   Length,
   Matches,
@@ -35,10 +37,20 @@ export class CreateSiteDto {
   @Min(10)
   @Max(50_000)
   radiusM!: number;
+  @ApiPropertyOptional({
+    example: 'Asia/Kolkata',
+    description:
+      'IANA time zone: timesheet days are local days there (default SITE_DEFAULT_TIME_ZONE)',
+  })
+  @IsOptional()
+  @IsString()
+  @IsTimeZone()
+  timeZone?: string;
 }
 
 export class CreateSiteResponse {
   @ApiProperty({ example: '665f1c2e8b3e4a0012345678' }) siteId!: string;
+  @ApiProperty({ example: 'Asia/Kolkata' }) timeZone!: string;
 }
 
 export class CreateThekedarDto {

@@ -126,4 +126,24 @@ describeStoreContract('WorkerDeviceRepository', workerDeviceAdapters, ({ sut }) 
     );
     expect((await sut().listSealedNotUnder('v1', '', 10)).map((v) => v.key)).toEqual([c.deviceId]);
   });
+
+  it('should write nothing when a change cannot record its event', async () => {
+    // an event the store refuses (no actor) makes the second half of the write fail
+    const broken = (deviceId: string, action: WorkerDeviceEvent['action']) => ({
+      ...event(deviceId, action),
+      actor: null as unknown as string,
+    });
+    const lost = device();
+    await expect(sut().register(lost, broken(lost.deviceId, 'registered'))).rejects.toBeDefined();
+    expect(await sut().findByDeviceId(lost.deviceId)).toBeUndefined();
+    expect(await sut().listEvents(lost.deviceId)).toEqual([]);
+
+    const d = device();
+    await sut().register(d, event(d.deviceId, 'registered'));
+    await expect(
+      sut().setBlocked(d.deviceId, true, broken(d.deviceId, 'blocked')),
+    ).rejects.toBeDefined();
+    expect(await sut().findByDeviceId(d.deviceId)).toEqual(d);
+    expect((await sut().listEvents(d.deviceId)).map((e) => e.action)).toEqual(['registered']);
+  });
 });

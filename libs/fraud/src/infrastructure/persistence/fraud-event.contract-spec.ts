@@ -1,4 +1,5 @@
 import { newId } from '@app/common';
+import { MongoStore, SqliteStore } from '@app/persistence';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { FraudEvent } from '../../domain/fraud-event';
 import { fraudEventAdapters } from './fraud-persistence';
@@ -17,7 +18,32 @@ function event(overrides: Partial<FraudEvent> = {}): FraudEvent {
   };
 }
 
-describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut }) => {
+describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut, store, driver }) => {
+  it('should have an index matching the newest-first sort (at desc, id desc)', async () => {
+    const s = store();
+    if (driver() === 'mongo') {
+      const indexes = await (s as MongoStore).connection.collection('fraud_events').indexes();
+      expect(indexes.map((i) => i.key)).toContainEqual({ at: -1, _id: -1 });
+    } else {
+      const plan = (s as SqliteStore).db
+        .prepare('EXPLAIN QUERY PLAN SELECT * FROM fraud_events ORDER BY at DESC, id DESC LIMIT 50')
+        .all()
+        .map((row) => (row as { detail: string }).detail)
+        .join('\n');
+      expect(plan).toMatch(/USING INDEX fraud_events_at_id/);
+      expect(plan).not.toMatch(/TEMP B-TREE/);
+    }
+  });
+
+  it('should find the events of given packets, oldest first, up to the limit', async () => {
+    const a = event({ packetId: 'pa', at: new Date('2026-01-02T00:00:00.000Z') });
+    const b = event({ packetId: 'pb', at: new Date('2026-01-01T00:00:00.000Z') });
+    await sut().recordAll([a, b, event({ packetId: 'pc' }), event({ packetId: undefined })]);
+    expect(await sut().listByPacketIds(['pa', 'pb', 'zz'], 10)).toEqual([b, a]);
+    expect(await sut().listByPacketIds(['pa', 'pb'], 1)).toEqual([b]);
+    expect(await sut().listByPacketIds([], 10)).toEqual([]);
+  });
+
   it('should round-trip events, newest first', async () => {
     const older = event();
     const newer = event({ at: new Date('2026-01-02T00:00:00.000Z'), packetId: undefined });

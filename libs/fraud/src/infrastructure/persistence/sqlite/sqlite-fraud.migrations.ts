@@ -21,4 +21,17 @@ export const FRAUD_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX fraud_events_site ON fraud_events (site_id, at);
     `,
   },
+  {
+    version: 2,
+    name: 'fraud events: index matching the listing sort (at DESC, id DESC)',
+    up: `
+      DROP INDEX fraud_events_at;
+      CREATE INDEX fraud_events_at_id ON fraud_events (at, id);
+    `,
+  },
+  {
+    version: 3,
+    name: 'fraud events by packet (timesheet flags)',
+    up: `CREATE INDEX fraud_events_packet ON fraud_events (packet_id) WHERE packet_id IS NOT NULL;`,
+  },
 ];

@@ -26,6 +26,24 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     })();
   }
 
+  async listByPacketIds(packetIds: string[], limit: number): Promise<FraudEvent[]> {
+    const ids = [...new Set(packetIds)];
+    const found: FraudEvent[] = [];
+    for (let i = 0; i < ids.length && found.length < limit; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      found.push(
+        ...this.db
+          .prepare<unknown[], FraudEventRow>(
+            `SELECT * FROM fraud_events WHERE packet_id IN (${chunk.map(() => '?').join(',')})
+             ORDER BY at, id LIMIT ?`,
+          )
+          .all(...chunk, limit - found.length)
+          .map(Mapper.toDomain),
+      );
+    }
+    return found;
+  }
+
   async listRecent(criteria: FraudEventCriteria): Promise<FraudEvent[]> {
     const where: string[] = [];
     const params: (string | number)[] = [];

@@ -1,5 +1,5 @@
 import { jcs } from '@app/common';
-import { AttendanceData, AttendanceLog, AttendanceMeta } from '../../../../domain/attendance-log';
+import { AttendanceLog, AttendanceMeta, LedgerEntryData } from '../../../../domain/attendance-log';
 
 export interface AttendanceLogRow {
   site_id: string;
@@ -19,7 +19,7 @@ export class AttendanceLogSqliteMapper {
       seq: row.seq,
       prevHash: row.prev_hash,
       recordHash: row.record_hash,
-      data: JSON.parse(row.data) as AttendanceData,
+      data: JSON.parse(row.data) as LedgerEntryData,
       meta: JSON.parse(row.meta) as AttendanceMeta,
     };
   }

@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import mongoose, { Connection, Schema } from 'mongoose';
+import { MongoTestServer, startMongoTestServer } from './support/mongo-test-server';
+
+/**
+ * The MongoDB wire-protocol test server answers the real Node driver (through mongoose) the
+ * way a mongod does for what this project uses: handshake, cursors across getMore, E11000
+ * duplicate keys with their index, upserts, aggregation, index listing.
+ */
+describe('MongoDB test server (wire protocol in front of mongomock)', () => {
+  let server: MongoTestServer;
+  let connection: Connection;
+
+  beforeAll(async () => {
+    server = await startMongoTestServer();
+    connection = mongoose.createConnection(server.uri, {
+      dbName: `mdai_server_${randomBytes(4).toString('hex')}`,
+      serverSelectionTimeoutMS: 5000,
+    });
+    await connection.asPromise();
+  });
+
+  afterAll(async () => {
+    await connection?.close();
+    await server?.stop();
+  });
+
+  const thingSchema = new Schema(
+    { code: { type: String, required: true }, n: Number, at: Date },
+    { versionKey: false, collection: 'things' },
+  );
+  thingSchema.index({ code: 1 }, { unique: true });
+
+  it('should answer ping and hello like a writable primary', async () => {
+    await expect(connection.db!.admin().ping()).resolves.toMatchObject({ ok: 1 });
+    const hello = await connection.db!.admin().command({ hello: 1 });
+    expect(hello).toMatchObject({ isWritablePrimary: true, ok: 1 });
+  });
+
+  it('should refuse a duplicate key with a real E11000 error naming the index', async () => {
+    const Thing = connection.model('Thing', thingSchema);
+    await Thing.init();
+    await Thing.create({ code: 'a', n: 1 });
+    const error = await Thing.create({ code: 'a', n: 2 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 11000,
+      keyPattern: { code: 1 },
+      keyValue: { code: 'a' },
+    });
+    expect((error as Error).message).toMatch(
+      /^E11000 duplicate key error collection: .*things index: code_1/,
+    );
+    const update = await Thing.create({ code: 'b' })
+      .then(() => Thing.updateOne({ code: 'b' }, { $set: { code: 'a' } }))
+      .catch((e: unknown) => e);
+    expect(update).toMatchObject({ code: 11000 });
+    const upsert = await Thing.findOneAndUpdate(
+      { code: 'c' },
+      { $set: { code: 'a' } },
+      { upsert: true },
+    ).catch((e: unknown) => e);
+    expect(upsert).toMatchObject({ code: 11000 });
+    expect(await Thing.countDocuments({})).toBe(2);
+  });
+
+  it('should page a cursor over getMore and sort, filter and aggregate', async () => {
+    const Row = connection.model(
+      'Row',
+      new Schema({ i: Number, even: Boolean }, { versionKey: false, collection: 'rows' }),
+    );
+    await Row.insertMany(Array.from({ length: 250 }, (_, i) => ({ i, even: i % 2 === 0 })));
+    const seen: number[] = [];
+    for await (const row of Row.find({ even: true }).sort({ i: -1 }).batchSize(7).lean()) {
+      seen.push(row.i as number);
+    }
+    expect(seen).toHaveLength(125);
+    expect(seen[0]).toBe(248);
+    expect(seen.at(-1)).toBe(0);
+    const [sum] = await Row.aggregate<{ total: number }>([
+      { $match: { even: false } },
+      { $group: { _id: null, total: { $sum: '$i' } } },
+    ]);
+    expect(sum.total).toBe(
+      Array.from({ length: 125 }, (_, k) => 2 * k + 1).reduce((a, b) => a + b),
+    );
+    expect(await Row.distinct('even')).toEqual([false, true]);
+  });
+
+  it('should upsert with findOneAndUpdate and report the new document', async () => {
+    const Thing = connection.model('Thing', thingSchema);
+    const created = await Thing.collection.findOneAndUpdate(
+      { code: 'z' },
+      { $set: { n: 5 }, $setOnInsert: { at: new Date('2026-01-01T00:00:00Z') } },
+      { upsert: true, returnDocument: 'after', includeResultMetadata: true },
+    );
+    expect(created.lastErrorObject).toMatchObject({ updatedExisting: false });
+    expect(created.value).toMatchObject({ code: 'z', n: 5, at: new Date('2026-01-01T00:00:00Z') });
+    const old = await Thing.findOneAndUpdate({ code: 'z' }, { $inc: { n: 1 } }).lean();
+    expect(old).toMatchObject({ n: 5 });
+  });
+
+  it('should list, create and drop indexes', async () => {
+    const Thing = connection.model('Thing', thingSchema);
+    await Thing.collection.createIndex({ at: -1, _id: -1 }, { name: 'at_-1__id_-1' });
+    const names = (await Thing.listIndexes()).map((i) => i.name);
+    expect(names).toEqual(expect.arrayContaining(['_id_', 'code_1', 'at_-1__id_-1']));
+    await Thing.collection.dropIndex('at_-1__id_-1');
+    expect((await Thing.listIndexes()).map((i) => i.name)).not.toContain('at_-1__id_-1');
+  });
+
+  it('should refuse a transaction instead of pretending to run one', async () => {
+    const session = await connection.startSession();
+    try {
+      const Thing = connection.model('Thing', thingSchema);
+      session.startTransaction();
+      await expect(Thing.create([{ code: 'tx' }], { session })).rejects.toThrow(
+        /Transactions are not supported/,
+      );
+    } finally {
+      await session.endSession();
+    }
+  });
+});
