@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 import {
   checkpointSignedBy,
   consistencyHolds,
@@ -199,135 +199,147 @@ describe('ledger transparency log (e2e)', () => {
     expect(none.body.results[0].receipt).toBeUndefined();
   });
 
-  it('(item 1) should fail verify after a link is edited, the rest re-hashed and every checkpoint row deleted', async () => {
-    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
-    await fill(t, phone, 7, 50);
-    expect(await verifyLedger(t, phone.siteId)).toMatchObject({
-      ok: true,
-      length: 350,
-      checkpointsChecked: 7,
-    });
-    withDb(t, (db) => {
-      rewriteFrom(db, phone.siteId, 150);
-      db.exec('DELETE FROM tlog_checkpoints');
-    });
-    expect(await verifyLedger(t, phone.siteId)).toMatchObject({
-      ok: false,
-      length: 350,
-      reason: 'checkpoint_missing',
-      checkpointsChecked: 0,
-    });
-    // even with the witness file gone too: appended batches without a checkpoint fail
-    rmSync(t.config.tlog.witnessFile, { force: true });
-    expect(await verifyLedger(t, phone.siteId)).toMatchObject({
-      ok: false,
-      brokenAtSeq: 1,
-      reason: 'checkpoint_missing',
-    });
-  });
+  itOnSqliteFile(
+    '(item 1) should fail verify after a link is edited, the rest re-hashed and every checkpoint row deleted',
+    async () => {
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      await fill(t, phone, 7, 50);
+      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+        ok: true,
+        length: 350,
+        checkpointsChecked: 7,
+      });
+      withDb(t, (db) => {
+        rewriteFrom(db, phone.siteId, 150);
+        db.exec('DELETE FROM tlog_checkpoints');
+      });
+      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+        ok: false,
+        length: 350,
+        reason: 'checkpoint_missing',
+        checkpointsChecked: 0,
+      });
+      // even with the witness file gone too: appended batches without a checkpoint fail
+      rmSync(t.config.tlog.witnessFile, { force: true });
+      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+        ok: false,
+        brokenAtSeq: 1,
+        reason: 'checkpoint_missing',
+      });
+    },
+  );
 
-  it('(item 1) should fail verify after a consistent rewrite that keeps the checkpoint rows', async () => {
-    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
-    await fill(t, phone, 3, 20);
-    withDb(t, (db) => rewriteFrom(db, phone.siteId, 30));
-    expect(await verifyLedger(t, phone.siteId)).toMatchObject({
-      ok: false,
-      length: 60,
-      brokenAtSeq: 40,
-      reason: 'checkpoint_mismatch',
-    });
-  });
+  itOnSqliteFile(
+    '(item 1) should fail verify after a consistent rewrite that keeps the checkpoint rows',
+    async () => {
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      await fill(t, phone, 3, 20);
+      withDb(t, (db) => rewriteFrom(db, phone.siteId, 30));
+      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+        ok: false,
+        length: 60,
+        brokenAtSeq: 40,
+        reason: 'checkpoint_mismatch',
+      });
+    },
+  );
 
-  it('(item 2) should fail verify when the tail is cut, with or without its checkpoint rows', async () => {
-    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
-    const bodies = await fill(t, phone, 7, 50);
-    // the phone keeps the receipt of a packet of the last batch
-    const kept = bodies[6].results[39];
-    const keptCheckpoint = bodies[6].checkpoints[0].note as string;
-    const origin = readCheckpointNote(keptCheckpoint).origin;
-    withDb(t, (db) => {
-      db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_delete');
-      db.prepare('DELETE FROM attendance_logs WHERE site_id = ? AND seq > 300').run(phone.siteId);
-    });
-    expect(await verifyLedger(t, phone.siteId)).toMatchObject({
-      ok: false,
-      length: 300,
-      brokenAtSeq: 301,
-      reason: 'tail_cut',
-    });
-    withDb(t, (db) =>
-      db
-        .prepare(
-          'DELETE FROM tlog_checkpoints WHERE size > 300 AND log_id = (SELECT id FROM tlog_logs WHERE origin = ?)',
-        )
-        .run(origin),
-    );
-    // the witness file outside the store still holds the checkpoint of 350
-    expect(await verifyLedger(t, phone.siteId)).toMatchObject({
-      ok: false,
-      brokenAtSeq: 301,
-      reason: 'tail_cut',
-    });
-    const witness = readFileSync(t.config.tlog.witnessFile, 'utf8');
-    expect(witness).toContain(JSON.stringify(keptCheckpoint));
+  itOnSqliteFile(
+    '(item 2) should fail verify when the tail is cut, with or without its checkpoint rows',
+    async () => {
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      const bodies = await fill(t, phone, 7, 50);
+      // the phone keeps the receipt of a packet of the last batch
+      const kept = bodies[6].results[39];
+      const keptCheckpoint = bodies[6].checkpoints[0].note as string;
+      const origin = readCheckpointNote(keptCheckpoint).origin;
+      withDb(t, (db) => {
+        db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_delete');
+        db.prepare('DELETE FROM attendance_logs WHERE site_id = ? AND seq > 300').run(phone.siteId);
+      });
+      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+        ok: false,
+        length: 300,
+        brokenAtSeq: 301,
+        reason: 'tail_cut',
+      });
+      withDb(t, (db) =>
+        db
+          .prepare(
+            'DELETE FROM tlog_checkpoints WHERE size > 300 AND log_id = (SELECT id FROM tlog_logs WHERE origin = ?)',
+          )
+          .run(origin),
+      );
+      // the witness file outside the store still holds the checkpoint of 350
+      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+        ok: false,
+        brokenAtSeq: 301,
+        reason: 'tail_cut',
+      });
+      const witness = readFileSync(t.config.tlog.witnessFile, 'utf8');
+      expect(witness).toContain(JSON.stringify(keptCheckpoint));
 
-    // (receipt) without the server's help, the phone's stored receipt proves the truncation:
-    // a checkpoint signed by the log key says the tree had 350 entries and that its packet
-    // is entry 340; the server now shows a smaller tree and no such link
-    expect(checkpointSignedBy(keptCheckpoint, logKey)).toBe(true);
-    const signed = readCheckpointNote(keptCheckpoint);
-    expect(signed.size).toBe(350);
-    expect(kept.receipt.seq).toBe(340);
-    expect(
-      inclusionHolds(
-        kept.receipt.leafIndex,
-        signed.size,
-        leafOf(kept.recordHash),
-        kept.receipt.inclusionProof,
-        signed.root,
-      ),
-    ).toBe(true);
-    const now = await http(t.baseUrl, 'GET', `/api/v5/ledger/${phone.siteId}/checkpoint`, {
-      key: t.keys.auditor,
-    });
-    expect(now.body.treeSize).toBeLessThan(signed.size);
-    const lines = (
-      await (
-        await fetch(`${t.baseUrl}/api/v5/ledger/${phone.siteId}/export`, {
-          headers: { 'x-api-key': t.keys.auditor },
-        })
-      ).text()
-    )
-      .split('\n')
-      .filter(Boolean);
-    expect(lines).toHaveLength(300);
-    expect(lines.some((l) => l.includes(kept.packetId))).toBe(false);
-  });
+      // (receipt) without the server's help, the phone's stored receipt proves the truncation:
+      // a checkpoint signed by the log key says the tree had 350 entries and that its packet
+      // is entry 340; the server now shows a smaller tree and no such link
+      expect(checkpointSignedBy(keptCheckpoint, logKey)).toBe(true);
+      const signed = readCheckpointNote(keptCheckpoint);
+      expect(signed.size).toBe(350);
+      expect(kept.receipt.seq).toBe(340);
+      expect(
+        inclusionHolds(
+          kept.receipt.leafIndex,
+          signed.size,
+          leafOf(kept.recordHash),
+          kept.receipt.inclusionProof,
+          signed.root,
+        ),
+      ).toBe(true);
+      const now = await http(t.baseUrl, 'GET', `/api/v5/ledger/${phone.siteId}/checkpoint`, {
+        key: t.keys.auditor,
+      });
+      expect(now.body.treeSize).toBeLessThan(signed.size);
+      const lines = (
+        await (
+          await fetch(`${t.baseUrl}/api/v5/ledger/${phone.siteId}/export`, {
+            headers: { 'x-api-key': t.keys.auditor },
+          })
+        ).text()
+      )
+        .split('\n')
+        .filter(Boolean);
+      expect(lines).toHaveLength(300);
+      expect(lines.some((l) => l.includes(kept.packetId))).toBe(false);
+    },
+  );
 
-  it('should raise an alarm when a new checkpoint is inconsistent with the witnessed one', async () => {
-    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
-    await fill(t, phone, 1, 8);
-    const before = await http(t.baseUrl, 'GET', '/metrics');
-    const count = (text: string) =>
-      Number(/mdai_tlog_inconsistency_total\{log="ledger"\} (\d+)/.exec(text)?.[1] ?? 0);
-    // rewrite stored tree nodes of the first 8 entries (a forged history), then append
-    withDb(t, (db) =>
-      db
-        .prepare(
-          `UPDATE tlog_nodes SET hash = randomblob(32) WHERE level = 3 AND idx = 0
+  itOnSqliteFile(
+    'should raise an alarm when a new checkpoint is inconsistent with the witnessed one',
+    async () => {
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      await fill(t, phone, 1, 8);
+      const before = await http(t.baseUrl, 'GET', '/metrics');
+      const count = (text: string) =>
+        Number(/mdai_tlog_inconsistency_total\{log="ledger"\} (\d+)/.exec(text)?.[1] ?? 0);
+      // rewrite stored tree nodes of the first 8 entries (a forged history), then append
+      withDb(t, (db) =>
+        db
+          .prepare(
+            `UPDATE tlog_nodes SET hash = randomblob(32) WHERE level = 3 AND idx = 0
              AND log_id = (SELECT id FROM tlog_logs WHERE origin = ?)`,
-        )
-        .run(`mdai.local/ledger/${phone.siteId}`),
-    );
-    await fill(t, phone, 1, 3);
-    const after = await http(t.baseUrl, 'GET', '/metrics');
-    expect(count(String(after.body))).toBe(count(String(before.body)) + 1);
-    expect(t.logs()).toContain('ALARM: checkpoint inconsistent with the witnessed history');
-    const witness = await http(t.baseUrl, 'GET', '/api/v5/tlog/witness', { key: t.keys.auditor });
-    expect(witness.status).toBe(200);
-    expect(Number(witness.headers.get('x-witness-size'))).toBeGreaterThan(0);
-    expect(String(witness.body)).toContain(`mdai.local/ledger/${phone.siteId}`);
-  });
+          )
+          .run(`mdai.local/ledger/${phone.siteId}`),
+      );
+      await fill(t, phone, 1, 3);
+      const after = await http(t.baseUrl, 'GET', '/metrics');
+      expect(count(String(after.body))).toBe(count(String(before.body)) + 1);
+      expect(t.logs()).toContain('ALARM: checkpoint inconsistent with the witnessed history');
+      const witness = await http(t.baseUrl, 'GET', '/api/v5/tlog/witness', { key: t.keys.auditor });
+      expect(witness.status).toBe(200);
+      expect(Number(witness.headers.get('x-witness-size'))).toBeGreaterThan(0);
+      expect(String(witness.body)).toContain(`mdai.local/ledger/${phone.siteId}`);
+    },
+  );
 
   it('should refuse proof requests that are malformed or out of range', async () => {
     const phone = await enrollPhone(t.baseUrl, t.keys.admin);

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest, Agent } from 'node:http';
 import { join } from 'node:path';
 import { auditRecordHash } from '@app/vault';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, itOnSqliteFile, startTestApp, storeSet, TestApp } from './support/test-app';
 import {
   checkpointSignedBy,
   inclusionHolds,
@@ -130,41 +130,47 @@ describe('vault audit on the transparency log, and reads bounded by what decrypt
     expect(latest.body.note).toBe(receipt.checkpoint);
   });
 
-  it("(item 3) should fail verify after one file's read records are removed and the chain re-hashed", async () => {
-    const a = (await upload(t, randomBytes(100))).body.fileId;
-    const b = (await upload(t, randomBytes(100))).body.fileId;
-    for (const id of [a, b, a]) await (await readFile(t, id)).arrayBuffer();
-    expect(await verifyAudit(t)).toMatchObject({ ok: true, length: 5, checkpointsChecked: 5 });
-    withDb(t, (db) => dropAndRehash(db, (row) => row.file_id === a && row.action === 'read'));
-    expect(await verifyAudit(t)).toMatchObject({
-      ok: false,
-      length: 3,
-      reason: 'checkpoint_mismatch',
-    });
-    // and with every checkpoint row deleted too: the witness file still has them
-    withDb(t, (db) => db.exec('DELETE FROM tlog_checkpoints'));
-    expect((await verifyAudit(t)).ok).toBe(false);
-  });
+  itOnSqliteFile(
+    "(item 3) should fail verify after one file's read records are removed and the chain re-hashed",
+    async () => {
+      const a = (await upload(t, randomBytes(100))).body.fileId;
+      const b = (await upload(t, randomBytes(100))).body.fileId;
+      for (const id of [a, b, a]) await (await readFile(t, id)).arrayBuffer();
+      expect(await verifyAudit(t)).toMatchObject({ ok: true, length: 5, checkpointsChecked: 5 });
+      withDb(t, (db) => dropAndRehash(db, (row) => row.file_id === a && row.action === 'read'));
+      expect(await verifyAudit(t)).toMatchObject({
+        ok: false,
+        length: 3,
+        reason: 'checkpoint_mismatch',
+      });
+      // and with every checkpoint row deleted too: the witness file still has them
+      withDb(t, (db) => db.exec('DELETE FROM tlog_checkpoints'));
+      expect((await verifyAudit(t)).ok).toBe(false);
+    },
+  );
 
-  it('(item 3) should fail verify when the last audit records are deleted, even with their checkpoints', async () => {
-    const a = (await upload(t, randomBytes(100))).body.fileId;
-    for (let i = 0; i < 3; i++) await (await readFile(t, a)).arrayBuffer();
-    withDb(t, (db) => {
-      db.exec('DELETE FROM vault_audit WHERE seq > 2');
-      db.exec('DELETE FROM tlog_checkpoints WHERE size > 2');
-    });
-    expect(await verifyAudit(t)).toMatchObject({
-      ok: false,
-      length: 2,
-      brokenAtSeq: 3,
-      reason: 'tail_cut',
-    });
-  });
+  itOnSqliteFile(
+    '(item 3) should fail verify when the last audit records are deleted, even with their checkpoints',
+    async () => {
+      const a = (await upload(t, randomBytes(100))).body.fileId;
+      for (let i = 0; i < 3; i++) await (await readFile(t, a)).arrayBuffer();
+      withDb(t, (db) => {
+        db.exec('DELETE FROM vault_audit WHERE seq > 2');
+        db.exec('DELETE FROM tlog_checkpoints WHERE size > 2');
+      });
+      expect(await verifyAudit(t)).toMatchObject({
+        ok: false,
+        length: 2,
+        brokenAtSeq: 3,
+        reason: 'tail_cut',
+      });
+    },
+  );
 
   it('(item 4) should answer file_integrity_failed, before any header, when the stored size or digest was edited', async () => {
     const data = randomBytes(3000);
     const fileId = (await upload(t, data)).body.fileId;
-    withDb(t, (db) => db.prepare('UPDATE vault_files SET size = 1000 WHERE id = ?').run(fileId));
+    await storeSet(t, 'vault_files', fileId, { sqlite: { size: 1000 }, mongo: { size: 1000 } });
     // two requests on one keep-alive connection: the second answer must be its own
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const get = (path: string, headers: Record<string, string>) =>
@@ -192,11 +198,11 @@ describe('vault audit on the transparency log, and reads bounded by what decrypt
     expect(JSON.parse(health.body.toString('utf8'))).toHaveProperty('status');
     agent.destroy();
 
-    withDb(t, (db) =>
-      db
-        .prepare('UPDATE vault_files SET size = ?, sha256 = ? WHERE id = ?')
-        .run(3000, createHash('sha256').update('other').digest('hex'), fileId),
-    );
+    const otherDigest = createHash('sha256').update('other').digest('hex');
+    await storeSet(t, 'vault_files', fileId, {
+      sqlite: { size: 3000, sha256: otherDigest },
+      mongo: { size: 3000, sha256: otherDigest },
+    });
     const digest = await readFile(t, fileId);
     expect(digest.status).toBe(500);
     expect(((await digest.json()) as any).code).toBe('file_integrity_failed');
