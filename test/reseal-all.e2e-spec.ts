@@ -55,7 +55,7 @@ describe('reseal everything, then drop the old master key (e2e)', () => {
     expect(challenge.status).toBe(200);
     const session = await http(t.baseUrl, 'POST', '/api/auth/mobile', {
       headers: { 'x-api-key': t.keys.mobile },
-      body: { user_id: 'u-1', platform_id: 'PLT_RESEAL_0001' },
+      body: { user_id: 'u-1', platform_id: 'PLT_reseal0000000001' },
     });
     expect(session.status).toBe(201);
     await t.close({ keepData: true });
@@ -102,6 +102,6 @@ describe('reseal everything, then drop the old master key (e2e)', () => {
     expect(wifi.body.wifi_credentials.password).toBe('correct horse 42');
     const sessions = t.app.get(SessionService);
     const stored = await sessions.find(session.body.session_id);
-    expect(sessions.platformIdOf(stored!)).toBe('PLT_RESEAL_0001');
+    expect(sessions.platformIdOf(stored!)).toBe('PLT_reseal0000000001');
   });
 });
