@@ -313,34 +313,6 @@ describe('ledger transparency log (e2e)', () => {
     },
   );
 
-  itOnSqliteFile(
-    'should raise an alarm when a new checkpoint is inconsistent with the witnessed one',
-    async () => {
-      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
-      await fill(t, phone, 1, 8);
-      const before = await http(t.baseUrl, 'GET', '/metrics');
-      const count = (text: string) =>
-        Number(/mdai_tlog_inconsistency_total\{log="ledger"\} (\d+)/.exec(text)?.[1] ?? 0);
-      // rewrite stored tree nodes of the first 8 entries (a forged history), then append
-      withDb(t, (db) =>
-        db
-          .prepare(
-            `UPDATE tlog_nodes SET hash = randomblob(32) WHERE level = 3 AND idx = 0
-             AND log_id = (SELECT id FROM tlog_logs WHERE origin = ?)`,
-          )
-          .run(`mdai.local/ledger/${phone.siteId}`),
-      );
-      await fill(t, phone, 1, 3);
-      const after = await http(t.baseUrl, 'GET', '/metrics');
-      expect(count(String(after.body))).toBe(count(String(before.body)) + 1);
-      expect(t.logs()).toContain('ALARM: checkpoint inconsistent with the witnessed history');
-      const witness = await http(t.baseUrl, 'GET', '/api/v5/tlog/witness', { key: t.keys.auditor });
-      expect(witness.status).toBe(200);
-      expect(Number(witness.headers.get('x-witness-size'))).toBeGreaterThan(0);
-      expect(String(witness.body)).toContain(`mdai.local/ledger/${phone.siteId}`);
-    },
-  );
-
   it('should refuse proof requests that are malformed or out of range', async () => {
     const phone = await enrollPhone(t.baseUrl, t.keys.admin);
     await fill(t, phone, 1, 2);
@@ -393,4 +365,46 @@ describe('ledger when the witness file cannot be written (e2e)', () => {
       `mdai.local/ledger/${phone.siteId}`,
     );
   });
+});
+
+describe('witness alarm across a restart (e2e)', () => {
+  itOnSqliteFile(
+    'should raise an alarm when the stored tree was rewritten while the server was down',
+    async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'mdai-alarm-'));
+      const env = { DATA_DIR: dataDir, TRUST_AUTO_BLOCK_FLOOR: '0' };
+      let t = await startTestApp(env);
+      try {
+        const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+        await fill(t, phone, 1, 8);
+        await t.close({ keepData: true });
+        // rewrite the stored tree nodes of the first 8 entries (a forged history)
+        withDb(t, (db) =>
+          db
+            .prepare(
+              `UPDATE tlog_nodes SET hash = randomblob(32) WHERE level = 3 AND idx = 0
+                 AND log_id = (SELECT id FROM tlog_logs WHERE origin = ?)`,
+            )
+            .run(`mdai.local/ledger/${phone.siteId}`),
+        );
+        t = await startTestApp(env);
+        const count = (text: string) =>
+          Number(/mdai_tlog_inconsistency_total\{log="ledger"\} (\d+)/.exec(text)?.[1] ?? 0);
+        const before = count(String((await http(t.baseUrl, 'GET', '/metrics')).body));
+        await fill(t, phone, 1, 3);
+        const after = count(String((await http(t.baseUrl, 'GET', '/metrics')).body));
+        expect(after).toBe(before + 1);
+        expect(t.logs()).toContain('ALARM: checkpoint inconsistent with the witnessed history');
+        const witness = await http(t.baseUrl, 'GET', '/api/v5/tlog/witness', {
+          key: t.keys.auditor,
+        });
+        expect(witness.status).toBe(200);
+        expect(Number(witness.headers.get('x-witness-size'))).toBeGreaterThan(0);
+        expect(String(witness.body)).toContain(`mdai.local/ledger/${phone.siteId}`);
+      } finally {
+        await t.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -49,6 +49,10 @@ export class TransparencyLogService {
   private readonly logger = new Logger(TransparencyLogService.name);
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly witnessed = new Map<string, { size: number; rootHash: string }>();
+  private readonly heads = new Map<
+    string,
+    { checkpoint?: SignedCheckpoint; compact: Map<string, Buffer> }
+  >();
   private readonly alarms: Counter<'log'>;
 
   constructor(
@@ -128,13 +132,21 @@ export class TransparencyLogService {
     leaves: LeafSource,
     seqs: number[],
   ): Promise<SealResult> {
-    const latest = await this.store.latestCheckpoint(origin);
+    // the head this process sealed last (read from the store once): its checkpoint and the
+    // perfect nodes of [0, size), which is all an append needs
+    let head = this.heads.get(origin);
+    if (!head) {
+      const latest = await this.store.latestCheckpoint(origin);
+      const compact = await this.store.findNodes(origin, perfectNodes(0, latest?.size ?? 0));
+      head = { checkpoint: latest, compact };
+    }
+    const latest = head.checkpoint;
     const from = latest?.size ?? 0;
     if (latest && size <= from) {
       // a later batch already sealed past these entries: prove against its checkpoint
       return { checkpoint: latest, receipts: await this.receiptsFromStore(origin, seqs, from) };
     }
-    const compact = await this.store.findNodes(origin, perfectNodes(0, from));
+    const compact = head.compact;
     const leafHashes: Buffer[] = [];
     const recordHashes = new Map<number, string>();
     for (let seq = from + 1; seq <= size; seq += READ_PAGE) {
@@ -166,6 +178,10 @@ export class TransparencyLogService {
     // witnessed first: a checkpoint in the store is always in the witness file too
     await this.witness.append(checkpoint);
     await this.store.saveCheckpoint(checkpoint);
+    this.heads.set(origin, {
+      checkpoint,
+      compact: new Map(perfectNodes(0, size).map((k) => [nodeId(k), nodes.get(nodeId(k))!])),
+    });
     const receipts = new Map<number, Receipt>();
     const outside: number[] = [];
     // proofs of neighbouring leaves share most of their hashes: compute each range once
