@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { AppConfig, AppError, jcs } from '@app/common';
 import {
+  LeafSource,
   LogVerification,
   LogVerifierService,
   Receipt,
@@ -88,7 +89,9 @@ export class LedgerService {
         .seal(
           origin,
           size,
-          (from, to) => this.logs.readRecordHashes(siteId, from, to),
+          knownFirst(new Map(siteLinks.map((l) => [l.seq, l.recordHash])), (from, to) =>
+            this.logs.readRecordHashes(siteId, from, to),
+          ),
           siteLinks.map((l) => l.seq),
         )
         .catch((error: unknown) => {
@@ -268,4 +271,17 @@ export class LedgerService {
       }
     }
   }
+}
+
+/** A leaf source that answers from the links in hand when they cover the range, else the store. */
+function knownFirst(known: Map<number, string>, read: LeafSource): LeafSource {
+  return async (from, to) => {
+    const hashes: string[] = [];
+    for (let seq = from; seq <= to; seq++) {
+      const hash = known.get(seq);
+      if (hash === undefined) return read(from, to);
+      hashes.push(hash);
+    }
+    return hashes;
+  };
 }
