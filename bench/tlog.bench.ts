@@ -171,7 +171,7 @@ async function proofsAtOneMillion(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mdai-bench-tree-'));
   const store = new SqliteStore(join(dir, 'tree.sqlite'));
   try {
-    const repo = createAdapter<TlogRepository>(store, tlogAdapters);
+    const repo = await createAdapter<TlogRepository>(store, tlogAdapters);
     // setup only: the 2M-node build is not what is measured, so skip the fsyncs
     store.db.pragma('synchronous = OFF');
     const origin = 'bench.local/ledger/one-million';

@@ -1,19 +1,20 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { DestinationStream } from 'pino';
 import {
   ApiKeyGuard,
+  AppThrottlerGuard,
   AppConfig,
   AuthModule,
   Clock,
   ClockModule,
   createValidationPipe,
   HttpExceptionFilter,
-  HttpMetricsInterceptor,
   LoggingModule,
   MetricsModule,
+  RateLimitModule,
   RedisModule,
 } from '@app/common';
 import { PersistenceModule } from '@app/persistence';
@@ -53,6 +54,7 @@ export class AppModule {
         RedisModule,
         AuthModule,
         MetricsModule,
+        RateLimitModule,
         TerminusModule.forRoot({ logger: false }),
         VaultModule,
         FraudModule,
@@ -68,8 +70,9 @@ export class AppModule {
         ResealAllJob,
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
+        // rate limits first: a stranger guessing keys is limited before any key is checked
+        { provide: APP_GUARD, useClass: AppThrottlerGuard },
         { provide: APP_GUARD, useClass: ApiKeyGuard },
-        { provide: APP_INTERCEPTOR, useExisting: HttpMetricsInterceptor },
       ],
     };
   }

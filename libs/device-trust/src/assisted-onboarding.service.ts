@@ -141,10 +141,14 @@ export class AssistedOnboardingService {
       return forged('x-device-id is not a device of this thekedar');
     }
     if (!SIGNATURE.test(signature)) return forged('x-signature is not 64 lowercase hex characters');
-    const expected = Buffer.from(
-      hmacSha256Hex(this.devices.secretOf(device), onboardingSigningInput(timestamp, signed)),
-      'hex',
-    );
+    let signingInput: string;
+    try {
+      signingInput = onboardingSigningInput(timestamp, signed);
+    } catch {
+      // no RFC 8785 form (too deep, not finite, lone surrogate): nothing could have signed it
+      return forged('the body has no RFC 8785 canonical form');
+    }
+    const expected = Buffer.from(hmacSha256Hex(this.devices.secretOf(device), signingInput), 'hex');
     if (!safeEqual(expected, Buffer.from(signature, 'hex'))) {
       return forged('HMAC over <timestamp>.<JCS(body)> does not match');
     }

@@ -100,6 +100,30 @@ export class WorkerDeviceService {
     return ids.includes(device.deviceId) ? ids : [...ids, device.deviceId];
   }
 
+  /**
+   * The phone's first registration: of the devices with this SIM hash, the one registered
+   * earliest (then the smallest deviceId). Devices registered later on the same phone are the
+   * newcomers the shared-device rule looks at.
+   */
+  async establishedOf(device: WorkerDevice): Promise<string> {
+    const ids = await this.siblingsOf(device);
+    const siblings = await Promise.all(
+      ids.map((id) =>
+        id === device.deviceId ? Promise.resolve(device) : this.devices.findByDeviceId(id),
+      ),
+    );
+    let first = device;
+    for (const sibling of siblings) {
+      if (!sibling) continue;
+      const earlier =
+        sibling.createdAt.getTime() < first.createdAt.getTime() ||
+        (sibling.createdAt.getTime() === first.createdAt.getTime() &&
+          sibling.deviceId < first.deviceId);
+      if (earlier) first = sibling;
+    }
+    return first.deviceId;
+  }
+
   /** Blocks a device on the trust engine's decision, recorded with actor `system:trust`. */
   async blockAutomatically(deviceId: string, reason: string): Promise<WorkerDevice> {
     const updated = await this.devices.setBlocked(deviceId, true, {

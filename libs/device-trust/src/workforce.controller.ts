@@ -57,6 +57,7 @@ export class WorkforceController {
   @Post('workers')
   @Public()
   @UseGuards(OnboardingGuard)
+  @ApiSecurity('thekedar-signature')
   @ApiOperation({
     summary: 'Create a worker (admin key, or a thekedar-signed request)',
     description: [

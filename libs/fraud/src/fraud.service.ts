@@ -84,5 +84,6 @@ function memoized(history: AttendanceHistory): AttendanceHistory {
       return found;
     },
     workersOnDevice: (deviceId, from, to) => history.workersOnDevice(deviceId, from, to),
+    establishedDeviceOf: (deviceId) => history.establishedDeviceOf(deviceId),
   };
 }

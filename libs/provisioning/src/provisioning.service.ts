@@ -1,7 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { constants, publicEncrypt, randomBytes } from 'node:crypto';
-import QRCode from 'qrcode';
 import { AppConfig, AppError, newId, Principal, safeEqual, sha256 } from '@app/common';
 import { actorOf, KioskRegistryService } from '@app/device-trust';
 import { KeyringService, ResealReport } from '@app/vault';
@@ -145,6 +144,8 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     const challenge = await this.challenges.findById(id);
     if (!challenge) throw new AppError(404, 'challenge_not_found', 'No challenge has this bson_id');
     const payload = JSON.stringify({ bson_id: challenge.id, challenge: challenge.challenge });
+    // loaded on first use: the QR encoder is a noticeable part of startup otherwise
+    const QRCode = (await import('qrcode')).default;
     return format === 'svg'
       ? QRCode.toString(payload, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 })
       : QRCode.toBuffer(payload, { type: 'png', errorCorrectionLevel: 'M', margin: 2, scale: 6 });

@@ -9,7 +9,6 @@ import {
 } from '@nestjs/swagger';
 import { ConfigService } from '@nestjs/config';
 import { Request, Response } from 'express';
-import QRCode from 'qrcode';
 import {
   ApiKeyService,
   AppConfig,
@@ -70,7 +69,7 @@ export class SessionController {
 
   @Get('api/sessions/qr')
   @Public()
-  @ApiBearerAuth()
+  @ApiBearerAuth('session-token')
   @ApiProduces('image/png', 'image/svg+xml')
   @ApiOperation({
     summary: "The session's QR (qr_payload) as PNG or SVG; Authorization: Bearer <mobile token>",
@@ -90,6 +89,8 @@ export class SessionController {
       this.qrPayload(session.id, this.sessions.deviceTokenFor(session), request),
     );
     response.setHeader('Cache-Control', 'no-store');
+    // loaded on first use: the QR encoder is a noticeable part of startup otherwise
+    const QRCode = (await import('qrcode')).default;
     if (query.format === 'svg') {
       response
         .type('image/svg+xml')

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { bindPort } from '@app/persistence';
+import { PartialUploadSweeper } from './infrastructure/blob/partial-upload.sweeper';
 import { TlogModule } from '@app/tlog';
 import { VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
 import { VaultAuditRepository } from './infrastructure/persistence/vault-audit.repository';
@@ -26,6 +27,7 @@ import { VaultService } from './vault.service';
     bindPort(VaultFileRepository, vaultFileAdapters),
     bindPort(VaultAuditRepository, vaultAuditAdapters),
     VaultBlobStorage,
+    PartialUploadSweeper,
     VaultAuditService,
     VaultService,
     VaultRetentionScheduler,

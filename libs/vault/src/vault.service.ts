@@ -1,7 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { createHash, randomBytes } from 'node:crypto';
-import { ApiKeyService, AppConfig, AppError, isObjectId, newId, Role } from '@app/common';
+import {
+  ApiKeyService,
+  AppConfig,
+  AppError,
+  isObjectId,
+  newId,
+  Role,
+  storageErrorOf,
+} from '@app/common';
 import { KeyringService } from './keyring/keyring.service';
 import { BlobIntegrityError, decryptBlob, encryptBlob } from './domain/vault-blob-format';
 import { VaultAction } from './domain/vault-audit-record';
@@ -525,19 +533,11 @@ function integrityFailure(): AppError {
 
 function storeFailure(error: unknown): AppError {
   if (error instanceof AppError) return error;
+  const storage = storageErrorOf(error);
+  if (storage) return storage;
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ECONNRESET' || (error as Error).message === 'aborted') {
     return new AppError(400, 'request_aborted', 'The upload was interrupted');
   }
-  if (code && DISK_UNAVAILABLE.has(code)) {
-    return new AppError(
-      503,
-      'storage_unavailable',
-      'The vault storage is not writable or full (see /health); nothing was stored',
-    );
-  }
   return new AppError(500, 'store_failed', 'The file could not be stored');
 }
-
-/** Disk conditions an operator must fix (permissions, read-only mount, full disk). */
-const DISK_UNAVAILABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR']);

@@ -1,8 +1,8 @@
-import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, HttpException, Req, Res } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { constants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, statfs } from 'node:fs/promises';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { AppConfig, Public, RedisService } from '@app/common';
@@ -23,15 +23,20 @@ export class HealthController {
   @Get()
   @HealthCheck()
   @ApiOkResponse({
-    description: 'The store (and Redis, when configured) answer; the uploads directory is writable',
+    description:
+      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space',
   })
   @ApiServiceUnavailableResponse({
-    description: 'A dependency is down: terminus body, `error.<dependency>.message` says why',
+    description:
+      'A dependency is down: terminus body (`error.<dependency>.message` says why) beside statusCode, code `unhealthy`, message and correlationId. The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES',
   })
-  async check(@Res({ passthrough: true }) res: Response) {
+  async check(
+    @Req() request: Request & { id?: string },
+    @Res({ passthrough: true }) response: Response,
+  ) {
     const checks = [
       () => this.probe('store', () => this.store.ping(), { driver: this.store.driver }),
-      () => this.probe('disk', () => this.uploadsWritable()),
+      () => this.disk(),
     ];
     if (this.redis.enabled) {
       checks.push(() => this.probe('redis', async () => void (await this.redis.client().ping())));
@@ -39,23 +44,49 @@ export class HealthController {
     try {
       return await this.health.check(checks);
     } catch (error) {
-      // the 503 keeps terminus's body, so it says which dependency is down and why
-      if (!(error instanceof ServiceUnavailableException)) throw error;
-      res.status(503);
-      return error.getResponse();
+      if (!(error instanceof HttpException)) throw error;
+      // keep terminus' report (which check failed, and why) beside the standard error fields
+      const report = error.getResponse() as Record<string, unknown>;
+      response.status(error.getStatus());
+      (response.locals as { errorCode?: string }).errorCode = 'unhealthy';
+      return {
+        statusCode: error.getStatus(),
+        code: 'unhealthy',
+        message: `Unhealthy: ${Object.keys((report.error as object) ?? {}).join(', ')}`,
+        correlationId: String(request.id ?? ''),
+        ...report,
+      };
     }
   }
 
-  /** The vault writes here: a root-owned or read-only volume is a down dependency, not a 500 later. */
-  private async uploadsWritable(): Promise<void> {
-    const dir = this.config.get('app', { infer: true }).uploadsDir;
+  /**
+   * The vault writes under UPLOADS_DIR: a root-owned or read-only volume is a down dependency,
+   * not a 500 later; free space under DATA_DIR below the threshold means writes are about to
+   * answer 507 storage_full.
+   */
+  private async disk() {
+    const indicator = this.indicators.check('disk');
+    const { dataDir, uploadsDir, healthMinFreeBytes } = this.config.get('app', { infer: true });
     try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      await access(dir, constants.W_OK | constants.X_OK);
+      await withTimeout(uploadsWritable(uploadsDir), 2000);
     } catch (error) {
-      throw new Error(
-        `the uploads directory is not writable (${(error as NodeJS.ErrnoException).code})`,
-      );
+      return indicator.down({ message: (error as Error).message });
+    }
+    try {
+      const fs = await withTimeout(statfs(dataDir), 2000);
+      const freeBytes = Number(fs.bavail) * Number(fs.bsize);
+      const details = { freeBytes, thresholdBytes: healthMinFreeBytes };
+      if (freeBytes >= healthMinFreeBytes) return indicator.up(details);
+      return indicator.down({
+        ...details,
+        state: 'degraded',
+        message: 'free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES; writes may fail',
+      });
+    } catch (error) {
+      return indicator.down({
+        state: 'unavailable',
+        message: `DATA_DIR cannot be examined (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      });
     }
   }
 
@@ -71,6 +102,17 @@ export class HealthController {
     } catch (error) {
       return indicator.down({ ...details, message: (error as Error).message });
     }
+  }
+}
+
+async function uploadsWritable(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    throw new Error(
+      `the uploads directory is not writable (${(error as NodeJS.ErrnoException).code})`,
+    );
   }
 }
 

@@ -23,6 +23,10 @@ class AppEnv {
   @IsOptional() @IsString() TRUST_PROXY?: string;
   @IsOptional() @IsInt() @Min(1024) @Max(64 * 1024 * 1024) JSON_BODY_LIMIT_BYTES?: number;
   @IsOptional() @IsInt() @Min(0) @Max(120_000) SHUTDOWN_GRACE_MS?: number;
+  @IsOptional() @IsInt() @Min(2) @Max(256) JSON_MAX_DEPTH?: number;
+  @IsOptional() @IsInt() @Min(10) @Max(1_000_000) JSON_MAX_KEYS?: number;
+  @IsOptional() @IsInt() @Min(64) @Max(64 * 1024 * 1024) JSON_MAX_STRING_LENGTH?: number;
+  @IsOptional() @IsInt() @Min(0) HEALTH_MIN_FREE_BYTES?: number;
 }
 
 export interface AppSettings {
@@ -41,6 +45,10 @@ export interface AppSettings {
   /** Express `trust proxy`: which peers' X-Forwarded-* are believed (so `req.ip` is the client's). */
   trustProxy: boolean | number | string;
   jsonBodyLimitBytes: number;
+  /** I-JSON limits checked on every JSON body before anything else reads it. */
+  jsonLimits: { maxDepth: number; maxKeys: number; maxStringLength: number };
+  /** Below this many free bytes under DATA_DIR, /health reports the disk as degraded (down). */
+  healthMinFreeBytes: number;
   shutdownGraceMs: number;
 }
 
@@ -58,6 +66,12 @@ export function appConfig(env: Env): AppSettings {
     publicUrl: publicUrl(v.PUBLIC_URL, nodeEnv === 'production'),
     trustProxy: trustProxy(v.TRUST_PROXY),
     jsonBodyLimitBytes: v.JSON_BODY_LIMIT_BYTES ?? 1024 * 1024,
+    jsonLimits: {
+      maxDepth: v.JSON_MAX_DEPTH ?? 32,
+      maxKeys: v.JSON_MAX_KEYS ?? 20_000,
+      maxStringLength: v.JSON_MAX_STRING_LENGTH ?? 65_536,
+    },
+    healthMinFreeBytes: v.HEALTH_MIN_FREE_BYTES ?? 64 * 1024 * 1024,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS ?? 10_000,
   };
 }

@@ -6,6 +6,7 @@ import { FraudSettings, fraudConfig } from './fraud.config';
 import { withLocalSecrets } from './local-secrets';
 import { ProvisioningSettings, provisioningConfig } from './provisioning.config';
 import { OfflineSyncSettings, offlineSyncConfig } from './offline-sync.config';
+import { RateLimitSettings, rateLimitConfig } from './rate-limit.config';
 import { RedisSettings, redisConfig } from './redis.config';
 import { RelaySettings, relayConfig } from './relay.config';
 import { SessionSettings, sessionConfig } from './session.config';
@@ -30,6 +31,7 @@ export interface AppConfig {
   trust: TrustSettings;
   fraud: FraudSettings;
   tlog: TlogSettings;
+  rateLimit: RateLimitSettings;
   timesheets: TimesheetsSettings;
   /** What boot did that an operator should know (generated secrets and where they are kept). */
   notices: string[];
@@ -70,6 +72,7 @@ export function loadConfig(rawEnv: Env): AppConfig {
     trust: trustConfig(env),
     fraud: fraudConfig(env),
     tlog: tlogConfig(env, app.dataDir),
+    rateLimit: rateLimitConfig(env),
     timesheets: timesheetsConfig(env),
     notices,
   };

@@ -7,6 +7,7 @@ import {
   ArrayUnique,
   IsArray,
   IsLatitude,
+  IsObject,
   IsLongitude,
   IsNumber,
   IsOptional,
@@ -29,6 +30,7 @@ export class GeoPointDto {
 export class CreateSiteDto {
   @ApiProperty({ example: 'Dwarka Sector 21 tower B' }) @IsString() @Length(1, 200) name!: string;
   @ApiProperty({ type: GeoPointDto })
+  @IsObject({ message: 'geo must be an object {lat, lng}' })
   @ValidateNested()
   @Type(() => GeoPointDto)
   geo!: GeoPointDto;

@@ -114,6 +114,28 @@ describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut, store,
     ).toEqual([ids[0], '0000000000000000000000b1']);
   });
 
+  it('should combine the cursor with a time window on either side of it', async () => {
+    const day = (d: number) => new Date(`2026-01-${String(d).padStart(2, '0')}T00:00:00Z`);
+    await sut().recordAll(
+      [1, 2, 3, 4, 5].map((d) => event({ id: `00000000000000000000000${d}`, at: day(d) })),
+    );
+    const ids = async (criteria: Parameters<ReturnType<typeof sut>['listRecent']>[0]) =>
+      (await sut().listRecent(criteria)).map((e) => e.id.slice(-1));
+    const cursor = (d: number) => ({ at: day(d), id: `00000000000000000000000${d}` });
+    // cursor inside the window: the cursor bounds the page
+    expect(await ids({ limit: 10, from: day(2), to: day(4), before: cursor(4) })).toEqual([
+      '3',
+      '2',
+    ]);
+    // cursor after the window: `to` bounds the page
+    expect(await ids({ limit: 10, from: day(2), to: day(3), before: cursor(5) })).toEqual([
+      '3',
+      '2',
+    ]);
+    // cursor at `to` itself: strictly before it
+    expect(await ids({ limit: 10, to: day(3), before: cursor(3) })).toEqual(['2', '1']);
+  });
+
   it('should accept an empty batch', async () => {
     await sut().recordAll([]);
     expect(await sut().listRecent({ limit: 5 })).toEqual([]);

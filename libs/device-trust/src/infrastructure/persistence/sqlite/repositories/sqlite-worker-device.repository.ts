@@ -15,6 +15,8 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   private readonly db: Database;
   private readonly insertEvent: Statement;
   private readonly byDeviceId: Statement<[string], WorkerDeviceRow>;
+  private readonly listPage: Statement<[string, number], WorkerDeviceRow>;
+  private readonly eventsOf: Statement<[string], WorkerDeviceEventRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -25,6 +27,8 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
        VALUES (@id, @device_id, @action, @actor, @reason, @at)`,
     );
     this.byDeviceId = this.db.prepare('SELECT * FROM worker_devices WHERE device_id = ?');
+    this.listPage = this.db.prepare(WORKER_DEVICE_LIST_SQL);
+    this.eventsOf = this.db.prepare(WORKER_DEVICE_EVENTS_SQL);
     this.sealedValues = sqliteSealedColumn(
       store.db,
       'worker_devices',
@@ -51,12 +55,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   }
 
   async list(options: { limit: number; afterDeviceId?: string }): Promise<WorkerDevice[]> {
-    return this.db
-      .prepare<[string, number], WorkerDeviceRow>(
-        'SELECT * FROM worker_devices WHERE device_id > ? ORDER BY device_id LIMIT ?',
-      )
-      .all(options.afterDeviceId ?? '', options.limit)
-      .map(Mapper.toDomain);
+    return this.listPage.all(options.afterDeviceId ?? '', options.limit).map(Mapper.toDomain);
   }
 
   async setBlocked(
@@ -94,12 +93,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   }
 
   async listEvents(deviceId: string): Promise<WorkerDeviceEvent[]> {
-    return this.db
-      .prepare<[string], WorkerDeviceEventRow>(
-        'SELECT * FROM worker_device_events WHERE device_id = ? ORDER BY at, rowid',
-      )
-      .all(deviceId)
-      .map(Mapper.eventToDomain);
+    return this.eventsOf.all(deviceId).map(Mapper.eventToDomain);
   }
 
   listSealedNotUnder(version: string, afterKey: string, limit: number) {
@@ -110,3 +104,9 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     return this.sealedValues.replaceSealed(key, expected, next);
   }
 }
+
+/** The listings, exported for the query-plan test: a keyset on the unique device_id index. */
+export const WORKER_DEVICE_LIST_SQL =
+  'SELECT * FROM worker_devices WHERE device_id > ? ORDER BY device_id LIMIT ?';
+export const WORKER_DEVICE_EVENTS_SQL =
+  'SELECT * FROM worker_device_events WHERE device_id = ? ORDER BY at, rowid';

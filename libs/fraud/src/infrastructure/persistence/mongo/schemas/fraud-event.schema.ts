@@ -14,7 +14,9 @@ export class FraudEventDocument {
 export const FraudEventSchema = SchemaFactory.createForClass(FraudEventDocument);
 /** The listing's sort (newest first, id as tie-breaker): served from this index, not in memory. */
 FraudEventSchema.index({ at: -1, _id: -1 });
-FraudEventSchema.index({ deviceId: 1, at: -1 });
-FraudEventSchema.index({ workerId: 1, at: -1 });
-FraudEventSchema.index({ siteId: 1, at: -1 });
+// each listing filter seeks (field, at, _id): the filter and the keyset cursor in one index
+FraudEventSchema.index({ type: 1, at: -1, _id: -1 });
+FraudEventSchema.index({ deviceId: 1, at: -1, _id: -1 });
+FraudEventSchema.index({ workerId: 1, at: -1, _id: -1 });
+FraudEventSchema.index({ siteId: 1, at: -1, _id: -1 });
 FraudEventSchema.index({ packetId: 1 }, { sparse: true });

@@ -58,15 +58,16 @@ export class SqliteVaultAuditRepository extends VaultAuditRepository {
     const rows =
       options.fileId === undefined
         ? this.db
-            .prepare<[number, number], VaultAuditRow>(
-              'SELECT * FROM vault_audit WHERE seq > ? ORDER BY seq LIMIT ?',
-            )
+            .prepare<[number, number], VaultAuditRow>(VAULT_AUDIT_LIST_SQL)
             .all(after, options.limit)
         : this.db
-            .prepare<[string, number, number], VaultAuditRow>(
-              'SELECT * FROM vault_audit WHERE file_id = ? AND seq > ? ORDER BY seq LIMIT ?',
-            )
+            .prepare<[string, number, number], VaultAuditRow>(VAULT_AUDIT_FILE_LIST_SQL)
             .all(options.fileId, after, options.limit);
     return rows.map(Mapper.toDomain);
   }
 }
+
+/** The listings, exported for the query-plan test: keysets on seq and on (file_id, seq). */
+export const VAULT_AUDIT_LIST_SQL = 'SELECT * FROM vault_audit WHERE seq > ? ORDER BY seq LIMIT ?';
+export const VAULT_AUDIT_FILE_LIST_SQL =
+  'SELECT * FROM vault_audit WHERE file_id = ? AND seq > ? ORDER BY seq LIMIT ?';
