@@ -27,6 +27,7 @@ import { SessionModule } from '@app/session';
 import { TimesheetsModule } from '@app/timesheets';
 import { VaultModule } from '@app/vault';
 import { HealthController } from './health/health.controller';
+import { ResealAllJob } from './reseal-all.job';
 
 export interface AppModuleOptions {
   /** Where log lines go (stdout when unset). */
@@ -66,6 +67,7 @@ export class AppModule {
       ],
       controllers: [HealthController],
       providers: [
+        ResealAllJob,
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
         // rate limits first: a stranger guessing keys is limited before any key is checked

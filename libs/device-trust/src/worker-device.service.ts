@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { AppError, Clock, newId, Principal } from '@app/common';
-import { KeyringService } from '@app/vault';
+import { KeyringService, ResealReport } from '@app/vault';
 import {
   DeviceFingerprint,
   deviceSecretContext,
@@ -36,6 +36,11 @@ export class WorkerDeviceService {
     private readonly tokens: TokenManager,
     private readonly clock: Clock,
   ) {}
+
+  /** Re-seals every device secret under the active master key (reseal-all job). */
+  resealSecrets(): Promise<ResealReport> {
+    return this.keyring.resealAll('worker-device secrets', this.devices, deviceSecretContext);
+  }
 
   async register(
     enrollmentCode: string,

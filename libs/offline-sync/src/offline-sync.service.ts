@@ -70,6 +70,7 @@ export class OfflineSyncService {
     packets: SignedPacket[],
     request: TrustRequestSignals = {},
     now = this.clock.now(),
+    options: { receipts?: boolean } = {},
   ): Promise<SyncOutcome> {
     if (packets.length > this.limits.maxPacketsPerBatch) {
       throw new AppError(
@@ -120,7 +121,8 @@ export class OfflineSyncService {
       v.kind === 'candidate' ? this.againstCommitted(v, committed.get(v.packetId)) : v,
     );
     const candidates = settled.filter((v) => v.kind === 'candidate');
-    const appended = await this.ledger.append(candidates.map((c) => c.entry));
+    const batch = await this.ledger.appendWithReceipts(candidates.map((c) => c.entry));
+    const appended = batch.results;
 
     const results: PacketResult[] = [];
     const fraudEvents: FraudEventInput[] = [];
@@ -176,7 +178,7 @@ export class OfflineSyncService {
       },
       'Offline batch synced',
     );
-    return outcome;
+    return options.receipts === false ? outcome : this.ledger.attachReceipts(outcome, batch);
   }
 
   private async authenticate(bearer: string | undefined, now: Date): Promise<OfflineTokenClaims> {

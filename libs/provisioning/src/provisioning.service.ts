@@ -3,7 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { constants, publicEncrypt, randomBytes } from 'node:crypto';
 import { AppConfig, AppError, newId, Principal, safeEqual, sha256 } from '@app/common';
 import { actorOf, KioskRegistryService } from '@app/device-trust';
-import { KeyringService } from '@app/vault';
+import { KeyringService, ResealReport } from '@app/vault';
 import { WifiChallenge } from './domain/wifi-challenge';
 import { WifiChallengeRepository } from './infrastructure/persistence/wifi-challenge.repository';
 
@@ -38,6 +38,10 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     const settings = config.get('provisioning', { infer: true });
     this.ttlMs = settings.challengeTtlSeconds * 1000;
     this.maxAttempts = settings.challengeMaxAttempts;
+  }
+  /** Re-seals every stored Wi-Fi password under the active master key (reseal-all job). */
+  resealPasswords(): Promise<ResealReport> {
+    return this.keyring.resealAll('wifi passwords', this.challenges, sealContext);
   }
 
   onModuleInit(): void {

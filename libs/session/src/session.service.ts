@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import { ConfigService } from '@nestjs/config';
 import { randomBytes } from 'node:crypto';
 import { AppConfig, newId } from '@app/common';
-import { KeyringService } from '@app/vault';
+import { KeyringService, ResealReport } from '@app/vault';
 import { PairingSession, SessionResult } from './domain/pairing-session';
 import { SessionRepository } from './infrastructure/persistence/session.repository';
 import { SessionTokenService } from './session-token.service';
@@ -34,6 +34,10 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     config: ConfigService<AppConfig, true>,
   ) {
     this.ttlMs = config.get('session', { infer: true }).ttlSeconds * 1000;
+  }
+  /** Re-seals every session's platform id under the active master key (reseal-all job). */
+  resealPlatformIds(): Promise<ResealReport> {
+    return this.keyring.resealAll('session platform ids', this.sessions, sealContext);
   }
 
   onModuleInit(): void {

@@ -10,6 +10,7 @@ import { RateLimitSettings, rateLimitConfig } from './rate-limit.config';
 import { RedisSettings, redisConfig } from './redis.config';
 import { RelaySettings, relayConfig } from './relay.config';
 import { SessionSettings, sessionConfig } from './session.config';
+import { TlogSettings, tlogConfig } from './tlog.config';
 import { TimesheetsSettings, timesheetsConfig } from './timesheets.config';
 import { TrustSettings, trustConfig } from './trust.config';
 import { UpstreamSettings, upstreamConfig } from './upstream.config';
@@ -29,6 +30,7 @@ export interface AppConfig {
   offlineSync: OfflineSyncSettings;
   trust: TrustSettings;
   fraud: FraudSettings;
+  tlog: TlogSettings;
   rateLimit: RateLimitSettings;
   timesheets: TimesheetsSettings;
   /** What boot did that an operator should know (generated secrets and where they are kept). */
@@ -69,6 +71,7 @@ export function loadConfig(rawEnv: Env): AppConfig {
     offlineSync: offlineSyncConfig(env),
     trust: trustConfig(env),
     fraud: fraudConfig(env),
+    tlog: tlogConfig(env, app.dataDir),
     rateLimit: rateLimitConfig(env),
     timesheets: timesheetsConfig(env),
     notices,

@@ -1,7 +1,8 @@
 import { jcs, sha256Hex } from '@app/common';
+import { ChainHead } from '@app/tlog';
 import { AttendancePayload } from './attendance-packet';
 
-export const GENESIS_HASH = '0'.repeat(64);
+export { EMPTY_HEAD, GENESIS_HASH } from '@app/tlog';
 
 /** What the ledger keeps of a packet: the payload as signed, and the device's signature. */
 export interface AttendanceData extends AttendancePayload {
@@ -71,10 +72,7 @@ export function computeRecordHash(
 }
 
 /** The next link after `head` (seq 0 and GENESIS_HASH for an empty chain). */
-export function linkAfter(
-  head: { seq: number; recordHash: string },
-  entry: PendingLogEntry,
-): AttendanceLog {
+export function linkAfter(head: ChainHead, entry: PendingLogEntry): AttendanceLog {
   const link = {
     siteId: entry.siteId,
     seq: head.seq + 1,
@@ -84,5 +82,3 @@ export function linkAfter(
   };
   return { ...link, recordHash: computeRecordHash(link) };
 }
-
-export const EMPTY_HEAD = { seq: 0, recordHash: GENESIS_HASH };

@@ -29,7 +29,8 @@ export type BlobFailure =
   | 'file_id_mismatch'
   | 'truncated'
   | 'chunk_auth_failed'
-  | 'too_many_chunks';
+  | 'too_many_chunks'
+  | 'longer_than_recorded';
 
 /** The blob is not what was written: never serve any of it. Says where, never what. */
 export class BlobIntegrityError extends Error {

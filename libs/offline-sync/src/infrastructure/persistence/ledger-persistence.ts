@@ -1,9 +1,7 @@
 // Mongo adapters are imported when MongoDB is the store, so SQLite never loads mongoose
 import { PortAdapters } from '@app/persistence';
 import { AttendanceLogRepository } from './attendance-log.repository';
-import { LedgerCheckpointRepository } from './ledger-checkpoint.repository';
 import { SqliteAttendanceLogRepository } from './sqlite/repositories/sqlite-attendance-log.repository';
-import { SqliteLedgerCheckpointRepository } from './sqlite/repositories/sqlite-ledger-checkpoint.repository';
 
 export const attendanceLogAdapters: PortAdapters<AttendanceLogRepository> = {
   sqlite: (store) => new SqliteAttendanceLogRepository(store),
@@ -11,12 +9,4 @@ export const attendanceLogAdapters: PortAdapters<AttendanceLogRepository> = {
     new (
       await import('./mongo/repositories/mongo-attendance-log.repository')
     ).MongoAttendanceLogRepository(store),
-};
-
-export const ledgerCheckpointAdapters: PortAdapters<LedgerCheckpointRepository> = {
-  sqlite: (store) => new SqliteLedgerCheckpointRepository(store),
-  mongo: async (store) =>
-    new (
-      await import('./mongo/repositories/mongo-ledger-checkpoint.repository')
-    ).MongoLedgerCheckpointRepository(store),
 };

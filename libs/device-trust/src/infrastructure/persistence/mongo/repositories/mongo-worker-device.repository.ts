@@ -1,3 +1,4 @@
+import { mongoSealedField, SealedValueStore } from '@app/vault/keyring/sealed-values';
 import { OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
@@ -14,11 +15,13 @@ const DEVICE_FIELDS = { events: 0 } as const;
  * single-document write: atomic on a standalone mongod, no transaction needed.
  */
 export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implements OnModuleInit {
+  private readonly sealedValues: SealedValueStore;
   private readonly devices: Model<WorkerDeviceDocument>;
 
   constructor(store: MongoStoreHandle) {
     super();
     this.devices = store.connection.model(WorkerDeviceDocument.name, WorkerDeviceSchema);
+    this.sealedValues = mongoSealedField(this.devices, 'deviceId', 'sealedSecret');
   }
 
   async onModuleInit(): Promise<void> {
@@ -83,5 +86,13 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
     return (doc?.events ?? [])
       .map((e) => Mapper.eventToDomain(e, deviceId))
       .sort((a, b) => a.at.getTime() - b.at.getTime());
+  }
+
+  listSealedNotUnder(version: string, afterKey: string, limit: number) {
+    return this.sealedValues.listSealedNotUnder(version, afterKey, limit);
+  }
+
+  replaceSealed(key: string, expected: string, next: string): Promise<boolean> {
+    return this.sealedValues.replaceSealed(key, expected, next);
   }
 }

@@ -1,3 +1,4 @@
+import { SealedValueStore, sqliteSealedColumn } from '@app/vault/keyring/sealed-values';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
 import { WorkerDevice, WorkerDeviceEvent } from '../../../../domain/worker-device';
@@ -10,6 +11,7 @@ import {
 import { WORKER_DEVICE_SQLITE_MIGRATIONS } from '../sqlite-worker-device.migrations';
 
 export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
+  private readonly sealedValues: SealedValueStore;
   private readonly db: Database;
   private readonly insertEvent: Statement;
   private readonly byDeviceId: Statement<[string], WorkerDeviceRow>;
@@ -27,6 +29,12 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     this.byDeviceId = this.db.prepare('SELECT * FROM worker_devices WHERE device_id = ?');
     this.listPage = this.db.prepare(WORKER_DEVICE_LIST_SQL);
     this.eventsOf = this.db.prepare(WORKER_DEVICE_EVENTS_SQL);
+    this.sealedValues = sqliteSealedColumn(
+      store.db,
+      'worker_devices',
+      'device_id',
+      'sealed_secret',
+    );
   }
 
   async register(device: WorkerDevice, event: WorkerDeviceEvent): Promise<void> {
@@ -86,6 +94,14 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
 
   async listEvents(deviceId: string): Promise<WorkerDeviceEvent[]> {
     return this.eventsOf.all(deviceId).map(Mapper.eventToDomain);
+  }
+
+  listSealedNotUnder(version: string, afterKey: string, limit: number) {
+    return this.sealedValues.listSealedNotUnder(version, afterKey, limit);
+  }
+
+  replaceSealed(key: string, expected: string, next: string): Promise<boolean> {
+    return this.sealedValues.replaceSealed(key, expected, next);
   }
 }
 

@@ -4,8 +4,7 @@ import {
   isPacketData,
   LedgerEntryData,
 } from '../../../../domain/attendance-log';
-import { LedgerCheckpoint } from '../../../../domain/ledger-checkpoint';
-import { AttendanceLogDocument, LedgerCheckpointDocument } from '../schemas/attendance-log.schema';
+import { AttendanceLogDocument } from '../schemas/attendance-log.schema';
 
 export class AttendanceLogMongoMapper {
   static toDomain(doc: AttendanceLogDocument): AttendanceLog {
@@ -34,21 +33,5 @@ export class AttendanceLogMongoMapper {
       deviceId: packet?.deviceId,
       at: packet ? new Date(packet.timestamp) : undefined,
     };
-  }
-
-  static checkpointToDomain(doc: LedgerCheckpointDocument): LedgerCheckpoint {
-    return {
-      siteId: doc.siteId,
-      seq: doc.seq,
-      headHash: doc.headHash,
-      signedAt: doc.signedAt,
-      kid: doc.kid,
-      alg: 'ES256',
-      signature: doc.signature,
-    };
-  }
-
-  static checkpointToPersistence(c: LedgerCheckpoint): LedgerCheckpointDocument {
-    return { ...c };
   }
 }
