@@ -22,6 +22,9 @@ while IFS= read -r line || [ -n "$line" ]; do
     # PKCS#8 PEM on one line, newlines as \n (the API reads it back)
     OFFLINE_TOKEN_PRIVATE_KEY=)
       line="OFFLINE_TOKEN_PRIVATE_KEY=$(openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 | awk '{printf "%s\\n", $0}')" ;;
+    # Ed25519 PKCS#8 PEM on one line: signs the transparency-log checkpoints
+    TLOG_SIGNING_KEY=)
+      line="TLOG_SIGNING_KEY=$(openssl genpkey -algorithm ED25519 | awk '{printf "%s\\n", $0}')" ;;
     [A-Z]*=)
       echo "init-env: .env.example leaves ${line%=} empty and this script does not know it" >&2
       exit 1 ;;
