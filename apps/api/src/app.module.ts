@@ -24,7 +24,9 @@ import { ProvisioningModule } from '@app/provisioning';
 import { RelayModule } from '@app/relay';
 import { SessionModule } from '@app/session';
 import { VaultModule } from '@app/vault';
+import { ConsoleController } from './console/console.controller';
 import { HealthController } from './health/health.controller';
+import { WhoAmIController } from './whoami/whoami.controller';
 
 export interface AppModuleOptions {
   /** Where log lines go (stdout when unset). */
@@ -60,7 +62,7 @@ export class AppModule {
         RelayModule,
         OfflineSyncModule,
       ],
-      controllers: [HealthController],
+      controllers: [HealthController, WhoAmIController, ConsoleController],
       providers: [
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: HttpExceptionFilter },

@@ -119,8 +119,8 @@ export class KioskRegistryService {
     return { device, key: parseKioskPublicKey(device.publicKeyPem).key };
   }
 
-  list(limit: number, afterDeviceId?: string): Promise<KioskDevice[]> {
-    return this.devices.list({ limit, afterDeviceId });
+  list(limit: number, afterDeviceId?: string, prefix?: string): Promise<KioskDevice[]> {
+    return this.devices.list({ limit, afterDeviceId, prefix });
   }
 
   listEvents(deviceId: string): Promise<KioskEvent[]> {

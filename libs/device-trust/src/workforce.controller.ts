@@ -1,7 +1,8 @@
-import { Body, Controller, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Post, Query, UseGuards } from '@nestjs/common';
 import {
   ApiCreatedResponse,
   ApiHeader,
+  ApiOkResponse,
   ApiOperation,
   ApiResponse,
   ApiSecurity,
@@ -17,7 +18,13 @@ import {
   CreateThekedarResponse,
   CreateWorkerDto,
   CreateWorkerResponse,
+  ListWorkersQuery,
+  SiteView,
+  ThekedarView,
+  WorkerView,
+  WorkforcePageQuery,
 } from './dto/workforce.dto';
+import { Site, Thekedar, Worker } from './domain/workforce';
 import { WorkforceService } from './workforce.service';
 
 @ApiTags('workforce')
@@ -39,6 +46,36 @@ export class WorkforceController {
       radiusM: body.radiusM,
     });
     return { siteId: site.id };
+  }
+
+  @Get('sites')
+  @Roles('admin', 'auditor')
+  @ApiOperation({ summary: 'Sites in creation order, keyset paged (after = the last siteId)' })
+  @ApiOkResponse({ type: [SiteView] })
+  async listSites(@Query() query: WorkforcePageQuery): Promise<SiteView[]> {
+    const sites = await this.workforce.listSites({
+      limit: query.limit ?? 50,
+      afterId: query.after,
+    });
+    return sites.map(toSiteView);
+  }
+
+  @Get('thekedars')
+  @Roles('admin')
+  @ApiOperation({ summary: 'Thekedars in creation order, keyset paged' })
+  @ApiOkResponse({ type: [ThekedarView] })
+  async listThekedars(@Query() query: WorkforcePageQuery): Promise<ThekedarView[]> {
+    const page = { limit: query.limit ?? 50, afterId: query.after };
+    return (await this.workforce.listThekedars(page)).map(toThekedarView);
+  }
+
+  @Get('workers')
+  @Roles('admin', 'auditor')
+  @ApiOperation({ summary: 'Workers in creation order, keyset paged, optionally of one site' })
+  @ApiOkResponse({ type: [WorkerView] })
+  async listWorkers(@Query() query: ListWorkersQuery): Promise<WorkerView[]> {
+    const page = { limit: query.limit ?? 50, afterId: query.after, siteId: query.siteId };
+    return (await this.workforce.listWorkers(page)).map(toWorkerView);
   }
 
   @Post('thekedars')
@@ -102,4 +139,38 @@ export class WorkforceController {
       trustInheritedUntil: worker.trustInheritedUntil?.toISOString(),
     };
   }
+}
+
+function toSiteView(site: Site): SiteView {
+  return {
+    siteId: site.id,
+    name: site.name,
+    geo: { lat: site.geo.lat, lng: site.geo.lng },
+    radiusM: site.radiusM,
+    createdAt: site.createdAt.toISOString(),
+  };
+}
+
+function toThekedarView(thekedar: Thekedar): ThekedarView {
+  return {
+    thekedarId: thekedar.id,
+    name: thekedar.name,
+    phone: thekedar.phone,
+    trustScore: thekedar.trustScore,
+    createdAt: thekedar.createdAt.toISOString(),
+  };
+}
+
+function toWorkerView(worker: Worker): WorkerView {
+  return {
+    workerId: worker.id,
+    name: worker.name,
+    phone: worker.phone,
+    siteIds: worker.siteIds,
+    trustScore: worker.trustScore,
+    sponsorKind: worker.sponsor.kind,
+    thekedarId: worker.sponsor.kind === 'thekedar' ? worker.sponsor.thekedarId : undefined,
+    trustInheritedUntil: worker.trustInheritedUntil?.toISOString(),
+    createdAt: worker.createdAt.toISOString(),
+  };
 }

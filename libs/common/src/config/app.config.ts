@@ -18,6 +18,7 @@ class AppEnv {
   PUBLIC_WS_URL?: string;
   @IsOptional() @IsInt() @Min(1024) @Max(64 * 1024 * 1024) JSON_BODY_LIMIT_BYTES?: number;
   @IsOptional() @IsInt() @Min(0) @Max(120_000) SHUTDOWN_GRACE_MS?: number;
+  @IsOptional() @IsString() CONSOLE_DIR?: string;
 }
 
 export interface AppSettings {
@@ -31,6 +32,8 @@ export interface AppSettings {
   publicWsUrl?: string;
   jsonBodyLimitBytes: number;
   shutdownGraceMs: number;
+  /** The built operator console (`npm run build` writes it), served at /console. */
+  consoleDir: string;
 }
 
 export function appConfig(env: Env): AppSettings {
@@ -47,5 +50,6 @@ export function appConfig(env: Env): AppSettings {
     publicWsUrl: v.PUBLIC_WS_URL?.replace(/\/+$/, ''),
     jsonBodyLimitBytes: v.JSON_BODY_LIMIT_BYTES ?? 1024 * 1024,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS ?? 10_000,
+    consoleDir: resolve(v.CONSOLE_DIR ?? './dist/console'),
   };
 }

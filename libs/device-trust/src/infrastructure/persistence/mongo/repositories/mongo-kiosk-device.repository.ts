@@ -67,9 +67,15 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
     return this.update(deviceId, { status, updatedAt: event.at }, event);
   }
 
-  async list(options: { limit: number; afterDeviceId?: string }): Promise<KioskDevice[]> {
+  async list(options: {
+    limit: number;
+    afterDeviceId?: string;
+    prefix?: string;
+  }): Promise<KioskDevice[]> {
+    const deviceId: Record<string, unknown> = { $gt: options.afterDeviceId ?? '' };
+    if (options.prefix) deviceId.$regex = new RegExp(`^${escapeRegExp(options.prefix)}`);
     const docs = await this.devices
-      .find({ deviceId: { $gt: options.afterDeviceId ?? '' } })
+      .find({ deviceId })
       .sort({ deviceId: 1 })
       .limit(options.limit)
       .lean<KioskDeviceDocument[]>();
@@ -96,4 +102,8 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
     await this.events.create(Mapper.eventToPersistence(event));
     return Mapper.toDomain(doc);
   }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -79,12 +79,19 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     })();
   }
 
-  async list(options: { limit: number; afterDeviceId?: string }): Promise<KioskDevice[]> {
+  async list(options: {
+    limit: number;
+    afterDeviceId?: string;
+    prefix?: string;
+  }): Promise<KioskDevice[]> {
+    // substr() compares bytes exactly: no LIKE wildcards, no case folding.
+    const prefix = options.prefix ?? '';
     const rows = this.db
-      .prepare<[string, number], KioskDeviceRow>(
-        'SELECT * FROM kiosk_devices WHERE device_id > ? ORDER BY device_id LIMIT ?',
+      .prepare<[string, string, string, number], KioskDeviceRow>(
+        `SELECT * FROM kiosk_devices WHERE device_id > ? AND substr(device_id, 1, length(?)) = ?
+         ORDER BY device_id LIMIT ?`,
       )
-      .all(options.afterDeviceId ?? '', options.limit);
+      .all(options.afterDeviceId ?? '', prefix, prefix, options.limit);
     return rows.map(Mapper.toDomain);
   }
 
