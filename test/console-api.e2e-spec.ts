@@ -192,6 +192,20 @@ describe('console endpoints and /console serving (e2e)', () => {
       );
     });
 
+    it('should show one worker by id, and 404 for an unknown one', async () => {
+      const all = await http(t.baseUrl, 'GET', '/api/v5/workers', { key: t.keys.admin });
+      const id = all.body[2].workerId as string;
+      const one = await http(t.baseUrl, 'GET', `/api/v5/workers/${id}`, { key: t.keys.auditor });
+      expect(one.body).toEqual(all.body[2]);
+      const missing = await http(t.baseUrl, 'GET', '/api/v5/workers/0123456789abcdef01234567', {
+        key: t.keys.admin,
+      });
+      expect(missing).toMatchObject({ status: 404, body: { code: 'worker_not_found' } });
+      expect(
+        (await http(t.baseUrl, 'GET', '/api/v5/workers/bad', { key: t.keys.admin })).status,
+      ).toBe(400);
+    });
+
     it('should list thekedars for admins only', async () => {
       const res = await http(t.baseUrl, 'GET', '/api/v5/thekedars', { key: t.keys.admin });
       expect(res.body).toEqual([

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query, UseGuards } from '@nestjs/common';
 import {
   ApiCreatedResponse,
   ApiHeader,
@@ -8,7 +8,7 @@ import {
   ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
-import { ErrorBody, Public, Roles } from '@app/common';
+import { AppError, ErrorBody, Public, Roles } from '@app/common';
 import { OnboardingSponsor } from './assisted-onboarding.service';
 import { Onboarding, OnboardingGuard } from './onboarding.guard';
 import {
@@ -19,6 +19,7 @@ import {
   CreateWorkerDto,
   CreateWorkerResponse,
   ListWorkersQuery,
+  WorkerIdParam,
   SiteView,
   ThekedarView,
   WorkerView,
@@ -76,6 +77,16 @@ export class WorkforceController {
   async listWorkers(@Query() query: ListWorkersQuery): Promise<WorkerView[]> {
     const page = { limit: query.limit ?? 50, afterId: query.after, siteId: query.siteId };
     return (await this.workforce.listWorkers(page)).map(toWorkerView);
+  }
+
+  @Get('workers/:workerId')
+  @Roles('admin', 'auditor')
+  @ApiOkResponse({ type: WorkerView })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found' })
+  async getWorker(@Param() params: WorkerIdParam): Promise<WorkerView> {
+    const worker = await this.workforce.findWorker(params.workerId);
+    if (!worker) throw new AppError(404, 'worker_not_found', 'No worker has this workerId');
+    return toWorkerView(worker);
   }
 
   @Post('thekedars')

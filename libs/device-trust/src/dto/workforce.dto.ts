@@ -125,3 +125,9 @@ export class WorkerView {
   @ApiPropertyOptional() trustInheritedUntil?: string;
   @ApiProperty() createdAt!: string;
 }
+
+export class WorkerIdParam {
+  @ApiProperty()
+  @Matches(OBJECT_ID, { message: 'workerId must be a 24-hex id' })
+  workerId!: string;
+}
