@@ -94,13 +94,14 @@ export class ConsoleTab {
 
   /** No panel still loading. */
   async settled(): Promise<void> {
-    await this.page.waitForFunction(() => !document.querySelector('[aria-busy], .loading'));
+    // A function, not a string: string predicates need eval, which the console's CSP forbids.
+    await this.page.waitForFunction(
+      () => !(globalThis as any).document.querySelector('[aria-busy], .loading'),
+    );
   }
 
   async goto(hash: string): Promise<void> {
-    await this.page.evaluate((h) => {
-      location.hash = h;
-    }, hash);
+    await this.page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
     await this.settled();
   }
 
@@ -127,19 +128,11 @@ export class ConsoleTab {
   /** axe-core is evaluated through the DevTools protocol, so the page's CSP stays as served. */
   async axe(): Promise<AxeViolation[]> {
     await this.page.evaluate(AXE_SOURCE);
-    const result = await this.page.evaluate(async () => {
-      const axe = (
-        window as unknown as { axe: { run: (ctx: unknown, opts: unknown) => Promise<any> } }
-      ).axe;
-      const run = await axe.run(document, { resultTypes: ['violations'] });
-      return (run.violations as any[]).map((v) => ({
-        id: v.id as string,
-        impact: String(v.impact),
-        help: v.help as string,
-        nodes: (v.nodes as unknown[]).length,
-      }));
-    });
-    return result;
+    // A string, evaluated in the page (the test's own types know no DOM).
+    return this.page.evaluate<
+      AxeViolation[]
+    >(`axe.run(document, { resultTypes: ['violations'] }).then((run) =>
+      run.violations.map((v) => ({ id: v.id, impact: String(v.impact), help: v.help, nodes: v.nodes.length })))`);
   }
 
   /** Decodes the QR shown by an <img> from its pixels on screen. */
@@ -147,7 +140,7 @@ export class ConsoleTab {
     const image = this.page.locator(selector);
     await image.waitFor();
     await this.page.waitForFunction((sel) => {
-      const img = document.querySelector(sel) as HTMLImageElement | null;
+      const img = (globalThis as any).document.querySelector(sel);
       return !!img && img.complete && img.naturalWidth > 0;
     }, selector);
     const shot = await image.screenshot();

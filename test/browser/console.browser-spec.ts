@@ -105,15 +105,15 @@ suite(title, () => {
       const tab = await open(t.keys.admin);
       expect(tab.page.url()).not.toContain(t.keys.admin);
       expect(tab.requests.some((url) => url.includes(t.keys.admin))).toBe(false);
-      expect(await tab.page.evaluate(() => sessionStorage.getItem('mdai.console.apiKey'))).toBe(
+      expect(await tab.page.evaluate("sessionStorage.getItem('mdai.console.apiKey')")).toBe(
         t.keys.admin,
       );
-      expect(await tab.page.evaluate(() => localStorage.length)).toBe(0);
+      expect(await tab.page.evaluate('localStorage.length')).toBe(0);
       await tab.page.reload();
       await tab.settled();
       expect(await tab.navLinks()).toContain('Kiosks');
       await tab.signOut();
-      expect(await tab.page.evaluate(() => sessionStorage.length)).toBe(0);
+      expect(await tab.page.evaluate('sessionStorage.length')).toBe(0);
       expect(t.logs()).not.toContain(t.keys.admin);
     });
   });
