@@ -13,6 +13,10 @@ ENV NODE_ENV=production
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+# The data volume's mount point, owned by the runtime user: a fresh named volume is created
+# from it (ownership included), so the vault and the SQLite file are writable without root.
+RUN mkdir -p /data/uploads && chown -R node:node /data
+ENV DATA_DIR=/data
 USER node
 EXPOSE 3000
 CMD ["node", "dist/apps/api/apps/api/src/main.js"]

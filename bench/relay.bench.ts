@@ -176,7 +176,7 @@ async function relayRig(): Promise<Rig> {
   const pairs = await inBatches(SESSIONS, 50, async (i) => {
     const session = await post(base, '/api/auth/mobile', config.auth.apiKeys.mobile[0], {
       user_id: `u${i}`,
-      platform_id: `PLT_bench${i}`,
+      platform_id: `PLT_bench${String(i).padStart(6, '0')}`,
     });
     const mobile = await openSocket(`ws://127.0.0.1:${port}/ws/mobile?token=${session.token}`);
     let device!: WebSocket;
@@ -293,7 +293,7 @@ async function idleMemory() {
   const sessions = await inBatches(IDLE_SESSIONS, 50, (i) =>
     post(baseA, '/api/auth/mobile', config.auth.apiKeys.mobile[0], {
       user_id: `u${i}`,
-      platform_id: `PLT_idle${i}`,
+      platform_id: `PLT_idle${String(i).padStart(6, '0')}`,
     }),
   );
   const ours = await measure(

@@ -6,9 +6,10 @@
  *
  * API keys come from the environment (ADMIN_API_KEYS, …) or from <DATA_DIR>/secrets.json,
  * where a local server keeps the ones it generated. The pairing flows need the server to reach
- * an identity API: start the server with UPSTREAM_URL=http://127.0.0.1:4010
- * UPSTREAM_API_KEY=dev-upstream-key, and the demo starts the upstream stub there when nothing
- * answers on that port. `npm run demo -- pairing legacy` runs only the named flows.
+ * an identity API: a development server (`npm start`) points at http://127.0.0.1:4010 with the
+ * key dev-upstream-key unless UPSTREAM_URL says otherwise, and the demo starts the upstream stub
+ * there when nothing answers on that port (DEMO_UPSTREAM_PORT to use another).
+ * `npm run demo -- pairing legacy` runs only the named flows.
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';

@@ -1,30 +1,29 @@
 /**
- * `npm run vault:rotate`: re-wraps every vault data key under the active master key
- * (VAULT_ACTIVE_KEY, else the last version in VAULT_KEYS), then prints which versions still
- * wrap live files. Blobs are not rewritten. Run it with the same environment as the server
- * (DATA_DIR or DATABASE_URL, VAULT_KEYS listing the old and the new key). A version the vault
- * no longer uses can then be dropped from VAULT_KEYS once the other modules' sealed values
- * (Wi-Fi passwords, device secrets) have been resealed too.
+ * `npm run keys:reseal` (also `npm run vault:rotate`): re-wraps every sealed value of every
+ * module under the active master key (VAULT_ACTIVE_KEY, else the last version in VAULT_KEYS):
+ * vault data keys (blobs are not rewritten), worker-device secrets, Wi-Fi passwords and
+ * session platform ids. Then prints which key versions nothing uses any more: those can be
+ * dropped from VAULT_KEYS. Run it with the same environment as the server (DATA_DIR or
+ * DATABASE_URL, VAULT_KEYS listing the old and the new key).
  */
 import 'reflect-metadata';
 import { ConfigError } from '@app/common';
 import { createApp } from '@app/api/bootstrap';
-import { VaultService } from '@app/vault';
+import { ResealAllJob } from '@app/api/reseal-all.job';
 
 async function main(): Promise<void> {
   const { app } = await createApp({ LOG_LEVEL: 'warn', ...process.env });
   try {
     await app.init();
-    const report = await app.get(VaultService).rotateKeys();
-    process.stdout.write(
-      `vault rotation: active ${report.activeVersion}, re-wrapped ${report.rewrapped}, failed ${report.failed.length}\n` +
-        `live files per key version: ${JSON.stringify(report.usage.inUse)}\n` +
-        `versions no vault file uses: ${report.usage.unusedByVault.join(', ') || '(none)'}\n`,
-    );
-    if (report.failed.length > 0) {
-      process.stdout.write(`files not re-wrapped: ${report.failed.join(', ')}\n`);
-      process.exitCode = 2;
+    const report = await app.get(ResealAllJob).run();
+    process.stdout.write(`reseal-all: active key ${report.activeVersion}\n`);
+    for (const o of report.owners) {
+      process.stdout.write(`  ${o.owner}: resealed ${o.resealed}, failed ${o.failed.length}\n`);
     }
+    process.stdout.write(
+      `key versions that can be dropped from VAULT_KEYS: ${report.droppable.join(', ') || '(none)'}\n`,
+    );
+    if (report.owners.some((o) => o.failed.length > 0)) process.exitCode = 2;
   } finally {
     await app.close();
   }
@@ -34,7 +33,7 @@ main().catch((error: unknown) => {
   process.stderr.write(
     error instanceof ConfigError
       ? `config error: ${error.message}\n`
-      : `vault rotation failed: ${(error as Error).message}\n`,
+      : `reseal-all failed: ${(error as Error).message}\n`,
   );
   process.exit(1);
 });

@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { e2eDriver, http, startTestApp, TestApp } from './support/test-app';
 
 const pem = () =>
   generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -22,7 +22,7 @@ describe('foundation (e2e)', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       status: 'ok',
-      info: { store: { status: 'up', driver: 'sqlite' } },
+      info: { store: { status: 'up', driver: e2eDriver }, disk: { status: 'up' } },
     });
   });
 
@@ -122,6 +122,31 @@ describe('foundation (e2e)', () => {
     expect(logs.length).toBeGreaterThan(0);
     for (const key of Object.values(t.keys)) expect(logs).not.toContain(key);
     expect(logs).not.toContain(t.config.auth.jwtSecret);
+  });
+
+  it('should log each request with its status and correlation id, and no secret from its URL or headers', async () => {
+    await http(t.baseUrl, 'GET', '/api/kiosks/PLT_pathSecret9?token=querySecret9&limit=1', {
+      key: t.keys.admin,
+      headers: { 'x-correlation-id': 'log-line-1', authorization: 'Bearer headerSecret9' },
+    });
+    const line = t
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes('log-line-1') && l.includes('"res"'))
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            correlationId: string;
+            req: { path: string };
+            res: { statusCode: number };
+          },
+      )[0];
+    expect(line).toBeDefined();
+    expect(line.correlationId).toBe('log-line-1');
+    expect(line.res).toEqual({ statusCode: 404 });
+    expect(line.req.path).toBe('/api/kiosks/PLT_[redacted]');
+    for (const secret of ['pathSecret9', 'querySecret9', 'headerSecret9', t.keys.admin])
+      expect(t.logs()).not.toContain(secret);
   });
 });
 

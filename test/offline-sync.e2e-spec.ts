@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
 import { createPublicKey, createSign, randomUUID, verify as verifySignature } from 'node:crypto';
 import { join } from 'node:path';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, itOnSqliteFile, slowOnMongo, startTestApp, TestApp } from './support/test-app';
+import { checkpointSignedBy } from './support/tlog-check';
 import {
   canonicalJson,
   enrollPhone,
@@ -46,7 +47,6 @@ describe('offline sync (e2e)', () => {
     // flag that, and with the default floor the trust engine would block them. This suite is
     // about sync and the ledger (test/fraud-trust.e2e-spec.ts covers trust), so auto-block is off.
     t = await startTestApp({
-      LEDGER_CHECKPOINT_EVERY: '5',
       SYNC_MAX_OFFLINE_AGE_HOURS: '48',
       TRUST_AUTO_BLOCK_FLOOR: '0',
     });
@@ -213,31 +213,35 @@ describe('offline sync (e2e)', () => {
       expect(lines.filter((l) => ids.includes(l.data.packetId))).toHaveLength(3);
     });
 
-    it('should keep one chain with no gaps or forks under 20 concurrent syncs to one site', async () => {
-      const phones = [
-        phone,
-        ...(await Promise.all(
-          Array.from({ length: 3 }, () => enrollPhone(t.baseUrl, t.keys.admin, phone.siteId)),
-        )),
-      ];
-      const before = (await verifyLedger(t, phone.siteId)).length;
-      const batches = Array.from({ length: 20 }, (_, i) => {
-        const p = phones[i % phones.length];
-        return { p, packets: Array.from({ length: 10 }, () => signPacket(p)) };
-      });
-      const shared = batches[0].packets.slice(0, 3);
-      const responses = await Promise.all([
-        ...batches.map((b) => syncBatch(t.baseUrl, b.p.token, b.packets)),
-        syncBatch(t.baseUrl, batches[0].p.token, shared),
-      ]);
-      expect(responses.every((r) => r.status === 200)).toBe(true);
-      const accepted = responses.reduce((n, r) => n + r.body.accepted, 0);
-      expect(accepted).toBe(200);
-      const verdict = await verifyLedger(t, phone.siteId);
-      expect(verdict).toMatchObject({ ok: true, length: before + 200 });
-      const seqs = (await ledgerLines(t, phone.siteId)).map((l) => l.seq);
-      expect(seqs).toEqual(Array.from({ length: before + 200 }, (_, i) => i + 1));
-    });
+    it(
+      'should keep one chain with no gaps or forks under 20 concurrent syncs to one site',
+      async () => {
+        const phones = [
+          phone,
+          ...(await Promise.all(
+            Array.from({ length: 3 }, () => enrollPhone(t.baseUrl, t.keys.admin, phone.siteId)),
+          )),
+        ];
+        const before = (await verifyLedger(t, phone.siteId)).length;
+        const batches = Array.from({ length: 20 }, (_, i) => {
+          const p = phones[i % phones.length];
+          return { p, packets: Array.from({ length: 10 }, () => signPacket(p)) };
+        });
+        const shared = batches[0].packets.slice(0, 3);
+        const responses = await Promise.all([
+          ...batches.map((b) => syncBatch(t.baseUrl, b.p.token, b.packets)),
+          syncBatch(t.baseUrl, batches[0].p.token, shared),
+        ]);
+        expect(responses.every((r) => r.status === 200)).toBe(true);
+        const accepted = responses.reduce((n, r) => n + r.body.accepted, 0);
+        expect(accepted).toBe(200);
+        const verdict = await verifyLedger(t, phone.siteId);
+        expect(verdict).toMatchObject({ ok: true, length: before + 200 });
+        const seqs = (await ledgerLines(t, phone.siteId)).map((l) => l.seq);
+        expect(seqs).toEqual(Array.from({ length: before + 200 }, (_, i) => i + 1));
+      },
+      slowOnMongo(30_000),
+    );
 
     it('should reject bad packets with distinct reasons and a fraud event each', async () => {
       const other = await enrollPhone(t.baseUrl, t.keys.admin, phone.siteId);
@@ -393,103 +397,94 @@ describe('offline sync (e2e)', () => {
   });
 
   describe('ledger', () => {
-    it('should sign checkpoints verifiable with the JWKS and catch a wholesale rewrite', async () => {
-      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
-      for (let i = 0; i < 3; i++) {
+    itOnSqliteFile(
+      'should sign a checkpoint after every batch, verifiable with the log key, and catch a wholesale rewrite',
+      async () => {
+        const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+        for (let i = 0; i < 3; i++) {
+          await syncBatch(
+            t.baseUrl,
+            phone.token,
+            Array.from({ length: 4 }, () => signPacket(phone)),
+          );
+        }
+        const cps = await http(t.baseUrl, 'GET', `/api/v5/ledger/${phone.siteId}/checkpoints`, {
+          key: t.keys.auditor,
+        });
+        expect(cps.body.map((c: any) => c.treeSize)).toEqual([4, 8, 12]);
+        const keys = await http(t.baseUrl, 'GET', '/api/v5/tlog/keys');
+        const active = keys.body.keys.find((k: any) => k.status === 'active');
+        for (const c of cps.body) expect(checkpointSignedBy(c.note, active.publicKey)).toBe(true);
+
+        // rewrite the whole chain with consistent hashes: only the checkpoints can tell
+        const db = new Database(join(t.dataDir, 'mdai.sqlite'));
+        try {
+          db.exec('DROP TRIGGER attendance_logs_append_only_update');
+          const rows = db
+            .prepare('SELECT * FROM attendance_logs WHERE site_id = ? ORDER BY seq')
+            .all(phone.siteId) as any[];
+          let prev = '0'.repeat(64);
+          for (const row of rows) {
+            const data = { ...JSON.parse(row.data), type: 'check_out' };
+            const meta = JSON.parse(row.meta);
+            const hash = sha256Hex(
+              canonicalJson({ siteId: row.site_id, seq: row.seq, prevHash: prev, data, meta }),
+            );
+            db.prepare(
+              'UPDATE attendance_logs SET data = ?, prev_hash = ?, record_hash = ? WHERE site_id = ? AND seq = ?',
+            ).run(canonicalJson(data), prev, hash, row.site_id, row.seq);
+            prev = hash;
+          }
+          db.exec(`CREATE TRIGGER attendance_logs_append_only_update BEFORE UPDATE ON attendance_logs
+          BEGIN SELECT RAISE(ABORT, 'attendance_logs is append-only'); END`);
+        } finally {
+          db.close();
+        }
+        expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+          ok: false,
+          length: 12,
+          brokenAtSeq: 4,
+          reason: 'checkpoint_mismatch',
+        });
+      },
+    );
+
+    itOnSqliteFile(
+      'should report the first broken seq after a row is edited in the SQLite file',
+      async () => {
+        const phone = await enrollPhone(t.baseUrl, t.keys.admin);
         await syncBatch(
           t.baseUrl,
           phone.token,
           Array.from({ length: 4 }, () => signPacket(phone)),
         );
-      }
-      const cps = await http(t.baseUrl, 'GET', `/api/v5/ledger/${phone.siteId}/checkpoints`, {
-        key: t.keys.auditor,
-      });
-      expect(cps.body.map((c: any) => c.seq)).toEqual([8, 12]);
-      const jwks = await http(t.baseUrl, 'GET', '/api/v5/.well-known/jwks.json');
-      const key = createPublicKey({ key: jwks.body.keys[0], format: 'jwk' });
-      for (const c of cps.body) {
-        const input = canonicalJson({
-          type: 'mdai.ledger-checkpoint',
-          siteId: c.siteId,
-          seq: c.seq,
-          headHash: c.headHash,
-          signedAt: c.signedAt,
-          kid: c.kid,
-        });
-        expect(
-          verifySignature(
-            'sha256',
-            Buffer.from(input),
-            { key, dsaEncoding: 'ieee-p1363' },
-            Buffer.from(c.signature, 'base64url'),
-          ),
-        ).toBe(true);
-      }
-
-      // rewrite the whole chain with consistent hashes: only the checkpoints can tell
-      const db = new Database(join(t.dataDir, 'mdai.sqlite'));
-      try {
-        db.exec('DROP TRIGGER attendance_logs_append_only_update');
-        const rows = db
-          .prepare('SELECT * FROM attendance_logs WHERE site_id = ? ORDER BY seq')
-          .all(phone.siteId) as any[];
-        let prev = '0'.repeat(64);
-        for (const row of rows) {
-          const data = { ...JSON.parse(row.data), type: 'check_out' };
-          const meta = JSON.parse(row.meta);
-          const hash = sha256Hex(
-            canonicalJson({ siteId: row.site_id, seq: row.seq, prevHash: prev, data, meta }),
+        const db = new Database(join(t.dataDir, 'mdai.sqlite'));
+        try {
+          expect(() =>
+            db
+              .prepare("UPDATE attendance_logs SET meta = '{}' WHERE site_id = ?")
+              .run(phone.siteId),
+          ).toThrow(/append-only/);
+          db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_update');
+          const row = db
+            .prepare('SELECT data FROM attendance_logs WHERE site_id = ? AND seq = 3')
+            .get(phone.siteId) as { data: string };
+          const edited = row.data.replace('"check_in"', '"check_out"');
+          db.prepare('UPDATE attendance_logs SET data = ? WHERE site_id = ? AND seq = 3').run(
+            edited,
+            phone.siteId,
           );
-          db.prepare(
-            'UPDATE attendance_logs SET data = ?, prev_hash = ?, record_hash = ? WHERE site_id = ? AND seq = ?',
-          ).run(canonicalJson(data), prev, hash, row.site_id, row.seq);
-          prev = hash;
+        } finally {
+          db.close();
         }
-        db.exec(`CREATE TRIGGER attendance_logs_append_only_update BEFORE UPDATE ON attendance_logs
-          BEGIN SELECT RAISE(ABORT, 'attendance_logs is append-only'); END`);
-      } finally {
-        db.close();
-      }
-      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
-        ok: false,
-        length: 12,
-        brokenAtSeq: 8,
-        reason: 'checkpoint_mismatch',
-      });
-    });
-
-    it('should report the first broken seq after a row is edited in the SQLite file', async () => {
-      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
-      await syncBatch(
-        t.baseUrl,
-        phone.token,
-        Array.from({ length: 4 }, () => signPacket(phone)),
-      );
-      const db = new Database(join(t.dataDir, 'mdai.sqlite'));
-      try {
-        expect(() =>
-          db.prepare("UPDATE attendance_logs SET meta = '{}' WHERE site_id = ?").run(phone.siteId),
-        ).toThrow(/append-only/);
-        db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_update');
-        const row = db
-          .prepare('SELECT data FROM attendance_logs WHERE site_id = ? AND seq = 3')
-          .get(phone.siteId) as { data: string };
-        const edited = row.data.replace('"check_in"', '"check_out"');
-        db.prepare('UPDATE attendance_logs SET data = ? WHERE site_id = ? AND seq = 3').run(
-          edited,
-          phone.siteId,
-        );
-      } finally {
-        db.close();
-      }
-      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
-        ok: false,
-        length: 2,
-        brokenAtSeq: 3,
-        reason: 'record_hash_mismatch',
-      });
-    });
+        expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+          ok: false,
+          length: 2,
+          brokenAtSeq: 3,
+          reason: 'record_hash_mismatch',
+        });
+      },
+    );
 
     it('should answer 404 for an unknown site and refuse the mobile role', async () => {
       const unknown = await http(

@@ -1,9 +1,6 @@
-import Database from 'better-sqlite3';
 import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { OpensslKiosk } from './support/openssl';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, startTestApp, storeDump, storeSet, TestApp } from './support/test-app';
 
 const WIFI_PASSWORD = 'Sup3r-Secret-WiFi-Pa55';
 
@@ -116,12 +113,11 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
   it('should refuse an expired challenge', async () => {
     const deviceId = await opensslDevice();
     const { body } = await generate(deviceId);
-    const db = new Database(join(t.dataDir, 'mdai.sqlite'));
-    db.prepare('UPDATE wifi_challenges SET expires_at = ? WHERE id = ?').run(
-      new Date(Date.now() - 1000).toISOString(),
-      body.qr_payload.bson_id,
-    );
-    db.close();
+    const past = new Date(Date.now() - 1000);
+    await storeSet(t, 'wifi_challenges', body.qr_payload.bson_id, {
+      sqlite: { expires_at: past.toISOString() },
+      mongo: { expiresAt: past },
+    });
     const res = await validate(
       body.qr_payload.bson_id,
       kiosk.decryptChallenge(body.qr_payload.challenge),
@@ -169,7 +165,7 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
   it('should serve the QR as PNG and SVG to the admin', async () => {
     const deviceId = await opensslDevice();
     const { body } = await generate(deviceId);
-    const png = await fetch(`${t.baseUrl}${body.qr_url}`, {
+    const png = await fetch(body.qr_url, {
       headers: { 'x-api-key': t.keys.admin },
     });
     expect(png.headers.get('content-type')).toBe('image/png');
@@ -277,13 +273,10 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     expect((await generate('TEE-NEVER-SEEN')).body.code).toBe('device_not_found');
   });
 
-  it('should keep the Wi-Fi password out of the database file and the logs', async () => {
-    const files = readdirSync(t.dataDir).filter((f) => f.startsWith('mdai.sqlite'));
-    expect(files.length).toBeGreaterThan(0);
-    for (const file of files) {
-      const bytes = readFileSync(join(t.dataDir, file));
-      expect(bytes.includes(Buffer.from(WIFI_PASSWORD))).toBe(false);
-    }
+  it('should keep the Wi-Fi password out of the store and the logs', async () => {
+    const dump = await storeDump(t);
+    expect(dump.includes(Buffer.from('wifi_challenges'))).toBe(true);
+    expect(dump.includes(Buffer.from(WIFI_PASSWORD))).toBe(false);
     const logs = t.logs();
     expect(logs).toContain('Wi-Fi credentials released');
     expect(logs).not.toContain(WIFI_PASSWORD);

@@ -93,10 +93,14 @@ describe('legacy protocol (e2e)', () => {
     app.close();
   });
 
-  it("should give the hardware the alias in upstream answers that echo the platform id, and the app the real id in the hardware's messages", async () => {
+  it("should give the hardware only the allowlisted fields of the upstream answer, with the alias, and pass the hardware's messages to the app as sent", async () => {
     upstream.behaviour = (call) => ({
       status: 200,
-      body: { status: 'success', platform_id: call.body.platform_id },
+      body: {
+        status: 'success',
+        platform_id: call.body.platform_id,
+        message: `welcome ${call.body.platform_id}`,
+      },
     });
     const { hardware, app } = await legacyPair();
     await hardware.next('status');
@@ -107,13 +111,17 @@ describe('legacy protocol (e2e)', () => {
     const fromApp = await hardware.next('from_app');
     const alias = fromApp.data.platform_id as string;
     expect(fromApp.data.note).toBe(`for ${alias}`);
+    // the server never writes the real id into what the hardware sent
     hardware.send({ type: 'to_app', data: { got: alias } });
-    expect((await app.next('from_hardware')).data).toEqual({ got: PLATFORM_ID });
+    expect((await app.next('from_hardware')).data).toEqual({ got: alias });
     hardware.send({
       type: 'to_backend',
       data: { platform_id: alias, image_base64: fakeJpeg().toString('base64') },
     });
-    expect((await hardware.next('backend_response')).data.platform_id).toBe(alias);
+    expect((await hardware.next('backend_response')).data).toEqual({
+      status: 'success',
+      message: `welcome ${alias}`,
+    });
     expect((await app.next('backend_response')).data.platform_id).toBe(PLATFORM_ID);
     expect(hardware.raw.join('\n')).not.toContain(PLATFORM_ID);
     upstream.behaviour = () => ({ status: 200, body: { status: 'success' } });
@@ -172,15 +180,15 @@ describe('legacy protocol (e2e)', () => {
 });
 
 describe('legacy protocol, token deadline (e2e)', () => {
-  it('should close both legacy sockets with 4408 at the deadline, without a frame they do not know', async () => {
+  it('should close both legacy sockets with 4000 at the deadline, without a frame, as the old server did', async () => {
     const t = await startTestApp({ SESSION_TTL_SECONDS: '2' });
     try {
       const auth = await http(t.baseUrl, 'POST', '/auth', { body: { api_key: t.keys.hardware } });
       expect(auth.body.expires_in).toBe(2);
       const hardware = await TestSocket.open(`${t.wsUrl}/ws/hardware?token=${auth.body.token}`);
       const app = await TestSocket.open(`${t.wsUrl}/ws/app?token=${auth.body.token}`);
-      expect(await hardware.waitClose(4000)).toBe(4408);
-      expect(await app.waitClose(4000)).toBe(4408);
+      expect(await hardware.waitClose(4000)).toBe(4000);
+      expect(await app.waitClose(4000)).toBe(4000);
       const types = [...hardware.frames, ...app.frames].map((f) => f.type);
       expect(types.filter((type) => !['joined', 'status', 'ping'].includes(type))).toEqual([]);
     } finally {

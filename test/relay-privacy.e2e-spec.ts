@@ -1,6 +1,9 @@
+import { FakeUpstream, fakeJpeg } from './support/fake-upstream';
 import { TestKiosk } from './support/kiosk';
+import { disguises, holdsPlatformId } from './support/leaks';
 import { openSession, pair } from './support/pairing';
-import { startTestApp, TestApp } from './support/test-app';
+import { http, startTestApp, TestApp } from './support/test-app';
+import { TestSocket } from './support/ws-client';
 
 /** A small seeded PRNG so a failure can be replayed (the seed is in the test name). */
 function prng(seed: number): () => number {
@@ -13,9 +16,23 @@ function prng(seed: number): () => number {
   };
 }
 
-/** Random JSON with the platform id planted in keys, values, array items and inside strings. */
-function payload(random: () => number, pid: string, depth = 0): unknown {
+/** A platform id of the accepted shape: PLT_ and 10 to 20 letters or digits. */
+function platformIdFrom(random: () => number): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const length = 10 + Math.floor(random() * 11);
+  let id = 'PLT_';
+  for (let i = 0; i < length; i++) id += alphabet[Math.floor(random() * alphabet.length)];
+  return id;
+}
+
+/**
+ * Random JSON with the platform id planted in keys, values, array items and inside strings, in
+ * any case and base64-encoded.
+ */
+function payload(random: () => number, realPid: string, depth = 0): unknown {
   const pick = <T>(items: T[]) => items[Math.floor(random() * items.length)];
+  const forms = disguises(realPid);
+  const pid = pick(forms);
   const word = () =>
     pick([
       'a',
@@ -34,7 +51,7 @@ function payload(random: () => number, pid: string, depth = 0): unknown {
     pick<() => unknown>([
       () => pid,
       () => `${word()} ${pid} ${word()}`,
-      () => `${pid}${pid}`,
+      () => `${pid}${pick(forms)}`,
       () => word(),
       () => Math.floor(random() * 1000),
       () => random() < 0.5,
@@ -43,28 +60,37 @@ function payload(random: () => number, pid: string, depth = 0): unknown {
   if (depth > 4 || random() < 0.25) return leaf();
   if (random() < 0.4)
     return Array.from({ length: 1 + Math.floor(random() * 4) }, () =>
-      payload(random, pid, depth + 1),
+      payload(random, realPid, depth + 1),
     );
   const out: Record<string, unknown> = {};
   for (let i = 0; i < 1 + Math.floor(random() * 5); i++) {
     const key = pick([word(), pid, `${word()}_${pid}`, 'platform_id', `k${i}`]);
-    out[key] = payload(random, pid, depth + 1);
+    out[key] = payload(random, realPid, depth + 1);
   }
   return out;
 }
 
 describe('platform id never reaches a kiosk (property, e2e)', () => {
   let t: TestApp;
+  let upstream: FakeUpstream;
   beforeAll(async () => {
-    t = await startTestApp({ RELAY_RATE_PER_SECOND: '10000', RELAY_RATE_BURST: '10000' });
+    upstream = await new FakeUpstream().start();
+    t = await startTestApp({
+      RELAY_RATE_PER_SECOND: '10000',
+      RELAY_RATE_BURST: '10000',
+      UPSTREAM_URL: upstream.url,
+    });
   });
-  afterAll(async () => t.close());
+  afterAll(async () => {
+    await t.close();
+    await upstream.stop();
+  });
 
   it.each([1, 2, 3])(
     'should strip it from 300 random nested to_device payloads (seed %i)',
     async (seed) => {
       const random = prng(seed);
-      const pid = `PLT_${Math.floor(random() * 1e9).toString(36)}Zq9`;
+      const pid = platformIdFrom(random);
       const kiosk = await TestKiosk.registered(t, `TEE-PROP-${seed}`);
       const session = await openSession(t, pid);
       const { mobile, device } = await pair(t, t, kiosk, session);
@@ -79,11 +105,65 @@ describe('platform id never reaches a kiosk (property, e2e)', () => {
       }
       for (let i = 0; i < count; i++) await device.next('from_mobile');
       expect(device.raw.length).toBeGreaterThanOrEqual(count);
-      const leaks = device.raw.filter((text) => text.includes(pid));
+      const leaks = device.raw.filter((text) => holdsPlatformId(text, pid));
       expect(leaks).toEqual([]);
       expect(mobile.frames.filter((f) => f.type === 'error')).toEqual([]);
       mobile.close();
       device.close();
     },
   );
+
+  it.each([4, 5, 6])(
+    'should keep it from the legacy hardware in 200 random to_hardware payloads and an echoing upstream answer (seed %i)',
+    async (seed) => {
+      const random = prng(seed);
+      const pid = platformIdFrom(random);
+      const auth = await http(t.baseUrl, 'POST', '/auth', { body: { api_key: t.keys.hardware } });
+      const hardware = await TestSocket.open(`${t.wsUrl}/ws/hardware?token=${auth.body.token}`);
+      await hardware.next('joined');
+      const app = await TestSocket.open(`${t.wsUrl}/ws/app?token=${auth.body.token}`);
+      await app.next('joined');
+      app.send({ type: 'to_hardware', data: { platform_id: pid } });
+      const alias = (await hardware.next('from_app')).data.platform_id as string;
+      const count = 200;
+      for (let i = 0; i < count; i++) {
+        const data = payload(random, pid);
+        app.send({
+          type: 'to_hardware',
+          data:
+            typeof data === 'object' && data !== null && !Array.isArray(data) ? data : { v: data },
+        });
+      }
+      // a top-level data.platform_id other than the session's is refused, not relayed
+      app.send({ type: 'ping' });
+      await app.next('pong');
+      const refused = app.frames.filter((f) => f.type === 'error');
+      expect(
+        refused.filter((f) => f.code !== 'platform_id_already_set' && f.code !== 'invalid_message'),
+      ).toEqual([]);
+      for (let i = 0; i < count - refused.length; i++) await hardware.next('from_app');
+      // the upstream echoes the id in random forms in every field it has
+      upstream.behaviour = () => ({
+        status: 200,
+        body: {
+          status: 'success',
+          code: pick(random, disguises(pid)),
+          message: `hi ${pick(random, disguises(pid))}`,
+          echo: payload(random, pid),
+        },
+      });
+      hardware.send({
+        type: 'to_backend',
+        data: { platform_id: alias, image_base64: fakeJpeg().toString('base64') },
+      });
+      await hardware.next('backend_response');
+      expect(hardware.raw.filter((text) => holdsPlatformId(text, pid))).toEqual([]);
+      app.close();
+      hardware.close();
+    },
+  );
 });
+
+function pick<T>(random: () => number, items: T[]): T {
+  return items[Math.floor(random() * items.length)];
+}

@@ -1,10 +1,8 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { OpensslKiosk } from './support/openssl';
 import { FakeUpstream, fakeJpeg } from './support/fake-upstream';
 import { TestKiosk } from './support/kiosk';
 import { connectDevice, openSession, pair } from './support/pairing';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, startTestApp, storeRow, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
 
 const PLATFORM_ID = 'PLT_jjbmYWeq3o1W';
@@ -133,17 +131,14 @@ describe('pairing relay, new protocol (e2e)', () => {
     expect(device.raw.join('\n')).not.toContain(PLATFORM_ID);
 
     // the image was stored in the Vault first, and the session keeps its file id
-    const db = new Database(join(t.dataDir, 'mdai.sqlite'), { readonly: true });
-    const row = db
-      .prepare('SELECT image_file_id, status, result_status FROM pairing_sessions WHERE id = ?')
-      .get(session.sessionId) as Record<string, string>;
-    db.close();
+    const row = await storeRow(t, 'pairing_sessions', session.sessionId);
     expect(row).toMatchObject({
       status: 'completed',
-      result_status: 'success',
-      image_file_id: expect.stringMatching(/^[0-9a-f]{24}$/),
+      ...(row.result ? { result: { status: 'success' } } : { result_status: 'success' }),
+      [row.imageFileId ? 'imageFileId' : 'image_file_id']: expect.stringMatching(/^[0-9a-f]{24}$/),
     });
-    const stored = await fetch(`${t.baseUrl}/api/v5/vault/${row.image_file_id}`, {
+    const imageFileId = (row.imageFileId ?? row.image_file_id) as string;
+    const stored = await fetch(`${t.baseUrl}/api/v5/vault/${imageFileId}`, {
       headers: {
         'x-api-key': t.keys.auditor,
         'x-access-purpose': 'e2e check of a face submission',
@@ -346,39 +341,95 @@ describe('pairing relay, new protocol (e2e)', () => {
     expect((await mobile.next('result')).status).toBe('success');
   });
 
-  it('should retry upstream 5xx and report upstream_failed to both sides when it stays down; the kiosk may retry', async () => {
+  it('should retry only when the upstream says so (503 + Retry-After), every attempt under one Idempotency-Key', async () => {
     const session = await openSession(t, PLATFORM_ID);
     const { mobile, device } = await pair(t, t, kiosk, session);
-    upstream.behaviour = () => ({ status: 503, body: { error: 'down' } });
-    device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
-    await device.error('upstream_failed', 10_000);
-    await mobile.error('upstream_failed');
-    expect(upstream.calls).toHaveLength(3);
     upstream.behaviour = (_call, index) =>
-      index < 4
-        ? { status: 500 }
+      index < 2
+        ? { status: 503, body: { error: 'busy' }, headers: { 'retry-after': '0' } }
         : { status: 200, body: { status: 'failure', reason: 'face mismatch' } };
     device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
     const result = await mobile.next('result', 10_000);
     expect(result).toMatchObject({
       status: 'failure',
+      code: 'upstream_rejected',
       status_code: 200,
       data: { reason: 'face mismatch' },
     });
-    expect(upstream.calls).toHaveLength(5);
+    expect(upstream.calls).toHaveLength(3);
+    const keys = upstream.calls.map((call) => call.headers['idempotency-key']);
+    expect(keys[0]).toMatch(new RegExp(session.sessionId));
+    expect(new Set(keys).size).toBe(1);
+    // the kiosk's copy keeps only status, code and message
+    expect((await device.next('result')).data).toEqual({ status: 'failure' });
     await device.next('session_closed');
   });
 
-  it('should report a slow upstream as upstream_failed after the timeout, never hang', async () => {
+  it('should answer an upstream 5xx as a failed result to both sides, after exactly one call', async () => {
+    const session = await openSession(t, PLATFORM_ID);
+    const { mobile, device } = await pair(t, t, kiosk, session);
+    upstream.behaviour = () => ({ status: 500, body: { error: 'boom', platform_id: PLATFORM_ID } });
+    device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
+    expect(await device.next('result')).toEqual({
+      type: 'result',
+      status: 'failure',
+      code: 'upstream_error',
+      status_code: 500,
+      data: {},
+      latency_ms: expect.any(Number),
+    });
+    expect(await mobile.next('result')).toMatchObject({
+      status: 'failure',
+      code: 'upstream_error',
+      status_code: 500,
+      platform_id: PLATFORM_ID,
+      data: { error: 'boom' },
+    });
+    expect(upstream.calls).toHaveLength(1);
+    await device.next('session_closed');
+    expect(await device.waitClose()).toBe(1000);
+    expect(device.frames.filter((f) => f.type === 'error')).toEqual([]);
+  });
+
+  it('should not re-post a slow upstream call: one call, a 504 result, the session completed', async () => {
     const session = await openSession(t, PLATFORM_ID);
     const { mobile, device } = await pair(t, t, kiosk, session);
     upstream.behaviour = () => ({ status: 200, body: { status: 'success' }, delayMs: 3000 });
-    const started = Date.now();
     device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
-    const error = await device.error('upstream_failed', 10_000);
-    expect(error.message).toContain('timed out');
-    expect(Date.now() - started).toBeLessThan(5000);
-    await mobile.error('upstream_failed');
+    const result = await device.next('result', 10_000);
+    expect(result).toMatchObject({ status: 'failure', code: 'upstream_timeout', status_code: 504 });
+    expect(result.data.message).toContain('did not answer in time');
+    expect((await mobile.next('result')).code).toBe('upstream_timeout');
+    // every attempt is over once the result is out: the timed-out call was the only one
+    expect(upstream.calls).toHaveLength(1);
+    await mobile.next('session_closed');
+  });
+
+  it('should let the kiosk submit again when the upstream was never reached', async () => {
+    const down = await startTestApp({
+      UPSTREAM_URL: 'http://127.0.0.1:9', // discard port: connection refused
+      UPSTREAM_RETRIES: '1',
+    });
+    try {
+      const downKiosk = await TestKiosk.registered(down, 'TEE-RELAY-DOWN');
+      const session = await openSession(down, PLATFORM_ID);
+      const { mobile, device } = await pair(down, down, downKiosk, session);
+      device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
+      expect(await device.next('result', 10_000)).toMatchObject({
+        status: 'failure',
+        code: 'upstream_unreachable',
+        status_code: 502,
+      });
+      expect((await mobile.next('result')).code).toBe('upstream_unreachable');
+      device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
+      expect((await device.next('result', 10_000)).code).toBe('upstream_unreachable');
+      expect(device.closeCode).toBeUndefined();
+      expect(device.frames.filter((f) => f.type === 'error')).toEqual([]);
+      mobile.close();
+      device.close();
+    } finally {
+      await down.close();
+    }
   });
 
   it('should let exactly one of two racing submissions reach upstream', async () => {

@@ -16,11 +16,21 @@ export class BenchChild {
   }
 
   static start(script: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): BenchChild {
+    return BenchChild.startIn(join(__dirname, '..', '..'), script, args, env);
+  }
+
+  /** `start` in another checkout (`root`), e.g. an older build to compare with. */
+  static startIn(
+    root: string,
+    script: string,
+    args: string[] = [],
+    env: NodeJS.ProcessEnv = {},
+  ): BenchChild {
     const proc = spawn(
       process.execPath,
-      ['--expose-gc', '-r', '@swc-node/register', join(__dirname, '..', script), ...args],
+      ['--expose-gc', '-r', '@swc-node/register', join(root, 'bench', script), ...args],
       {
-        cwd: join(__dirname, '..', '..'),
+        cwd: root,
         env: { ...process.env, ...env },
         stdio: ['pipe', 'pipe', 'pipe'],
       },

@@ -3,6 +3,7 @@ import { DemoContext } from './context';
 import { fraudFlow } from './fraud.flow';
 import { legacyFlow, pairingFlow } from './pairing.flow';
 import { provisioningFlow } from './provisioning.flow';
+import { paydayFlow } from './payday.flow';
 import { vaultFlow } from './vault.flow';
 import { workerFlow } from './worker.flow';
 
@@ -71,4 +72,5 @@ export const flows: DemoFlow[] = [
   vaultFlow,
   workerFlow,
   fraudFlow,
+  paydayFlow,
 ];

@@ -47,8 +47,9 @@ export const pairingFlow: DemoFlow = {
     );
     const mobile = await DemoSocket.open(`${ctx.wsBase}/ws/mobile?token=${opened.body.token}`);
     ctx.say(`phone socket → ${JSON.stringify(await mobile.next('joined'))}`);
+    // the kiosk follows the QR verbatim: ws_device_url is right behind a proxy too (PUBLIC_URL)
     const device = await DemoSocket.open(
-      `${opened.body.qr_payload.ws_device_url.replace(/^wss?:\/\/[^/]+/, ctx.wsBase)}?token=${opened.body.qr_payload.token}`,
+      `${opened.body.qr_payload.ws_device_url}?token=${opened.body.qr_payload.token}`,
     );
     const challenge = await device.next('challenge');
     ctx.say(`kiosk socket ← challenge; it signs mdai-auth|session|nonce with its key (RSA-PSS)`);

@@ -24,8 +24,14 @@ export const provisioningFlow: DemoFlow = {
       gen.status === 200,
       `generate-challenge to succeed, got ${gen.status} ${gen.body.code}`,
     );
+    // qr_url is absolute (PUBLIC_URL, or the Host this request used): followed as given
+    const image = await fetch(gen.body.qr_url, { headers: { 'x-api-key': ctx.keys.admin } });
+    ctx.expect(
+      image.status === 200 && image.headers.get('content-type') === 'image/png',
+      `the QR image at ${gen.body.qr_url}, got ${image.status}`,
+    );
     ctx.say(
-      `admin issues a challenge → QR {bson_id: ${gen.body.qr_payload.bson_id}, challenge: ${gen.body.qr_payload.challenge.length} base64 chars}, QR image at ${gen.body.qr_url}`,
+      `admin issues a challenge → QR {bson_id: ${gen.body.qr_payload.bson_id}, challenge: ${gen.body.qr_payload.challenge.length} base64 chars}, QR image at ${gen.body.qr_url} (${image.status} image/png)`,
     );
     const answer = privateDecrypt(
       { key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },

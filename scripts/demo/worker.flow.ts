@@ -1,11 +1,12 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { DemoContext } from './context';
 import type { DemoFlow } from './flows';
 import { signPacket } from './phone';
 
 export const workerFlow: DemoFlow = {
   name: 'worker',
-  title: 'Worker phone: enroll, register, sign offline, sync twice, verify the ledger',
+  title:
+    'Worker phone: enroll, register, sign offline, sync twice, verify the ledger, refresh the token',
   run: async (ctx: DemoContext) => {
     const site = await ctx.call('POST', '/api/v5/sites', {
       key: ctx.keys.admin,
@@ -77,5 +78,21 @@ export const workerFlow: DemoFlow = {
     ctx.say(
       `verify the site ledger → ok ${verify.body.ok}, length ${verify.body.length}, head ${String(verify.body.headHash).slice(0, 16)}…`,
     );
+
+    const timestamp = new Date().toISOString();
+    const refreshSignature = createHmac('sha256', secret)
+      .update(`mdai.token-refresh.${reg.body.deviceId}.${timestamp}`, 'utf8')
+      .digest('hex');
+    const refresh = () =>
+      ctx.call('POST', '/api/v5/device/token', {
+        body: { deviceId: reg.body.deviceId, timestamp, signature: refreshSignature },
+      });
+    const refreshed = await refresh();
+    ctx.expect(refreshed.status === 200, 'the token to be refreshed');
+    ctx.say(
+      `before expiry the phone proves its secret (HMAC over deviceId and time) → ${refreshed.status} a new token until ${refreshed.body.offlineTokenExpiresAt}; packets of the old one sync until ${refreshed.body.syncGraceEndsAt}`,
+    );
+    const replayed = await refresh();
+    ctx.say(`the same signed refresh again → ${replayed.status} ${replayed.body.code}`);
   },
 };

@@ -8,7 +8,14 @@ export interface UpstreamCall {
 export type UpstreamBehaviour = (
   call: UpstreamCall,
   index: number,
-) => { status: number; body?: unknown; delayMs?: number };
+) => {
+  status: number;
+  body?: unknown;
+  delayMs?: number;
+  headers?: Record<string, string>;
+  /** Cut the connection after reading the request, without an answer. */
+  hangUp?: boolean;
+};
 
 /**
  * A real local HTTP server standing in for the upstream identity API. Only its behaviour is
@@ -36,7 +43,8 @@ export class FakeUpstream {
         const answer = this.behaviour(call, this.calls.length - 1);
         const reply = () => {
           if (res.destroyed) return;
-          res.writeHead(answer.status, { 'content-type': 'application/json' });
+          if (answer.hangUp) return void req.socket.destroy();
+          res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
           res.end(JSON.stringify(answer.body ?? {}));
         };
         if (answer.delayMs) setTimeout(reply, answer.delayMs).unref();

@@ -1,10 +1,55 @@
 import { INestApplication } from '@nestjs/common';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { AppConfig, Clock, Env } from '@app/common';
 import { createApp } from '@app/api/bootstrap';
+import { MongoStore, SqliteStore, Store } from '@app/persistence';
+
+/**
+ * The store every e2e test app runs on: SQLite in its DATA_DIR, or MongoDB when MONGODB_URI is
+ * set (`npm run test:mongo`, or a real mongod), each app on its own database.
+ */
+export const MONGODB_URI = process.env.MONGODB_URI;
+export const e2eDriver: 'sqlite' | 'mongo' = MONGODB_URI ? 'mongo' : 'sqlite';
+
+/**
+ * The jest timeout (ms) for one of the few heavy e2e tests (thousands of chained appends):
+ * `ms` on SQLite, four times that on MongoDB, where the test server scans in Python. Not an
+ * assertion on speed: only how long jest waits before calling the test hung.
+ */
+export function slowOnMongo(ms: number): number {
+  return MONGODB_URI ? ms * 4 : ms;
+}
+
+/**
+ * The DATABASE_URL of the app whose data lives in `dataDir` on MONGODB_URI: one database per
+ * data dir, so an app restarted on the same DATA_DIR finds its data again.
+ */
+export function mongoDatabaseUrl(dataDir: string): string {
+  const url = new URL(MONGODB_URI!);
+  url.pathname = `/mdai_e2e_${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`;
+  return url.toString();
+}
+
+/** The store env for an app on `dataDir`: `{}` on SQLite, its DATABASE_URL on MongoDB. */
+export function storeEnv(dataDir: string): Env {
+  return MONGODB_URI ? { DATABASE_URL: mongoDatabaseUrl(dataDir) } : {};
+}
+
+/**
+ * `it` for a test that reads or writes the SQLite file directly: skipped, and saying so, when
+ * the e2e suite runs on MongoDB.
+ */
+export const itOnSqliteFile: jest.It = MONGODB_URI
+  ? (((name: string, ...rest: unknown[]) =>
+      (it.skip as (...a: unknown[]) => void)(
+        `${name} (reads the SQLite file: skipped on MongoDB)`,
+        ...rest,
+      )) as unknown as jest.It)
+  : it;
 
 export interface TestApp {
   app: INestApplication;
@@ -36,7 +81,17 @@ export async function startTestApp(
     },
   });
   const { app, config } = await createApp(
-    { NODE_ENV: 'test', LOG_LEVEL: 'debug', ...env, DATA_DIR: dataDir },
+    {
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'debug',
+      // suites send many requests from 127.0.0.1: limits are set high here, and the suites
+      // that test the limiter set their own
+      RATE_LIMIT_PER_IP: '1000000',
+      RATE_LIMIT_PER_CREDENTIAL: '1000000',
+      ...storeEnv(dataDir),
+      ...env,
+      DATA_DIR: dataDir,
+    },
     { logStream, clock: options.clock },
   );
   await app.listen(0, '127.0.0.1');
@@ -58,6 +113,7 @@ export async function startTestApp(
       hardware: first('hardware'),
     },
     close: async ({ keepData = false } = {}) => {
+      if (!keepData && !env.DATA_DIR && config.database.driver === 'mongo') await dropDatabase(app);
       await app.close();
       if (!keepData && !env.DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
     },
@@ -98,4 +154,73 @@ export async function http<T = any>(
     // not JSON: keep the text
   }
   return { status: response.status, headers: response.headers, body: parsed as T };
+}
+
+async function dropDatabase(app: INestApplication): Promise<void> {
+  const store = app.get(Store);
+  if (store instanceof MongoStore) await store.connection.dropDatabase();
+}
+
+/**
+ * One stored row by id, read from the store the app runs on (the SQLite table's columns, or
+ * the MongoDB document's fields), for tests that check what was persisted.
+ */
+export async function storeRow(
+  t: TestApp,
+  table: string,
+  id: string,
+): Promise<Record<string, any>> {
+  const store = t.app.get(Store);
+  if (store instanceof MongoStore) {
+    const doc = await store.connection.collection(table).findOne({ _id: id as never });
+    if (!doc) throw new Error(`no ${table} document ${id}`);
+    return doc;
+  }
+  const row = (store as SqliteStore).db.prepare(`SELECT * FROM ${table} WHERE id = ?`).get(id);
+  if (!row) throw new Error(`no ${table} row ${id}`);
+  return row as Record<string, any>;
+}
+
+/**
+ * Overwrites fields of one stored row by id behind the app's back (a clock moved, a row
+ * tampered with): `sqlite` names columns, `mongo` names document fields.
+ */
+export async function storeSet(
+  t: TestApp,
+  table: string,
+  id: string,
+  values: { sqlite: Record<string, string | number | null>; mongo: Record<string, unknown> },
+): Promise<void> {
+  const store = t.app.get(Store);
+  if (store instanceof MongoStore) {
+    const result = await store.connection
+      .collection(table)
+      .updateOne({ _id: id as never }, { $set: values.mongo });
+    if (result.matchedCount !== 1) throw new Error(`no ${table} document ${id}`);
+    return;
+  }
+  const columns = Object.keys(values.sqlite);
+  const result = (store as SqliteStore).db
+    .prepare(`UPDATE ${table} SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`)
+    .run(...Object.values(values.sqlite), id);
+  if (result.changes !== 1) throw new Error(`no ${table} row ${id}`);
+}
+
+/**
+ * Everything the store holds, as bytes: the SQLite files (WAL included), or every MongoDB
+ * collection of the app's database as JSON. For "never stored" checks.
+ */
+export async function storeDump(t: TestApp): Promise<Buffer> {
+  const store = t.app.get(Store);
+  if (store instanceof MongoStore) {
+    const db = store.connection.db!;
+    const parts: string[] = [];
+    for (const { name } of await db.listCollections({}, { nameOnly: true }).toArray()) {
+      parts.push(name, JSON.stringify(await db.collection(name).find({}).toArray()));
+    }
+    return Buffer.from(parts.join('\n'));
+  }
+  (store as SqliteStore).db.pragma('wal_checkpoint(PASSIVE)');
+  const files = readdirSync(t.dataDir).filter((f) => f.startsWith('mdai.sqlite'));
+  return Buffer.concat(files.map((f) => readFileSync(join(t.dataDir, f))));
 }

@@ -1,19 +1,20 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { DestinationStream } from 'pino';
 import {
   ApiKeyGuard,
+  AppThrottlerGuard,
   AppConfig,
   AuthModule,
   Clock,
   ClockModule,
   createValidationPipe,
   HttpExceptionFilter,
-  HttpMetricsInterceptor,
   LoggingModule,
   MetricsModule,
+  RateLimitModule,
   RedisModule,
 } from '@app/common';
 import { PersistenceModule } from '@app/persistence';
@@ -23,10 +24,12 @@ import { OfflineSyncModule } from '@app/offline-sync';
 import { ProvisioningModule } from '@app/provisioning';
 import { RelayModule } from '@app/relay';
 import { SessionModule } from '@app/session';
+import { TimesheetsModule } from '@app/timesheets';
 import { VaultModule } from '@app/vault';
 import { ConsoleController } from './console/console.controller';
 import { HealthController } from './health/health.controller';
 import { WhoAmIController } from './whoami/whoami.controller';
+import { ResealAllJob } from './reseal-all.job';
 
 export interface AppModuleOptions {
   /** Where log lines go (stdout when unset). */
@@ -53,6 +56,7 @@ export class AppModule {
         RedisModule,
         AuthModule,
         MetricsModule,
+        RateLimitModule,
         TerminusModule.forRoot({ logger: false }),
         VaultModule,
         FraudModule,
@@ -61,13 +65,16 @@ export class AppModule {
         SessionModule,
         RelayModule,
         OfflineSyncModule,
+        TimesheetsModule,
       ],
       controllers: [HealthController, WhoAmIController, ConsoleController],
       providers: [
+        ResealAllJob,
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
+        // rate limits first: a stranger guessing keys is limited before any key is checked
+        { provide: APP_GUARD, useClass: AppThrottlerGuard },
         { provide: APP_GUARD, useClass: ApiKeyGuard },
-        { provide: APP_INTERCEPTOR, useExisting: HttpMetricsInterceptor },
       ],
     };
   }

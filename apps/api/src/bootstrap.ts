@@ -6,10 +6,12 @@ import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import {
   AppConfig,
-  bodyParserErrorMiddleware,
+  bodyPipeline,
   correlationIdMiddleware,
   Env,
+  httpMetricsMiddleware,
   loadConfig,
+  MetricsRegistry,
 } from '@app/common';
 import { AppModule, AppModuleOptions } from './app.module';
 import { buildOpenApi } from './openapi';
@@ -34,10 +36,10 @@ export async function createApp(env: Env, options: AppModuleOptions = {}): Promi
   const logger = app.get(Logger);
   app.useLogger(logger);
   app.use(correlationIdMiddleware);
-  app.useBodyParser('json', { limit: config.app.jsonBodyLimitBytes, strict: true });
-  app.use(bodyParserErrorMiddleware);
+  app.use(httpMetricsMiddleware(app.get(MetricsRegistry)));
+  app.use(...bodyPipeline({ limitBytes: config.app.jsonBodyLimitBytes, ...config.app.jsonLimits }));
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  app.set('trust proxy', config.app.trustProxy);
   app.useWebSocketAdapter(new RelayWsAdapter(app));
   app.enableShutdownHooks();
   SwaggerModule.setup('docs', app, () => buildOpenApi(app), { jsonDocumentUrl: 'docs-json' });

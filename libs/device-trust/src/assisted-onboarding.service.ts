@@ -27,6 +27,15 @@ export interface OnboardingCredentials {
   timestamp?: string;
 }
 
+/** A thekedar's signed request, checked: who signed, with which device, and its score then. */
+export interface ThekedarSignedRequest {
+  thekedarId: string;
+  deviceId: string;
+  timestamp: string;
+  signature: string;
+  trustScore: number;
+}
+
 export interface OnboardingSponsor {
   sponsor: WorkerSponsor;
   /** The thekedar's score when a thekedar signed: the new worker stands on it for a while. */
@@ -67,6 +76,28 @@ export class AssistedOnboardingService {
   /** Decides who sponsors the worker described by `rawBody` (the JSON as received). */
   async admit(credentials: OnboardingCredentials, rawBody: unknown): Promise<OnboardingSponsor> {
     if (credentials.apiKey !== undefined) return { sponsor: this.admin(credentials.apiKey) };
+    const signed = await this.admitThekedar(credentials, rawBody, 'worker creation');
+    this.logger.log(
+      { thekedarId: signed.thekedarId, deviceId: signed.deviceId },
+      'Thekedar-signed worker creation',
+    );
+    return {
+      sponsor: { kind: 'thekedar', thekedarId: signed.thekedarId },
+      inheritedTrust: signed.trustScore,
+    };
+  }
+
+  /**
+   * Checks a thekedar-signed request (the scheme of worker creation, for any route):
+   * `signed` is the value whose JCS follows `<x-request-timestamp>.` in the signed message
+   * (the JSON body, or for a request without one, what the route says it signs). `purpose`
+   * names the request in fraud event details.
+   */
+  async admitThekedar(
+    credentials: Omit<OnboardingCredentials, 'apiKey'>,
+    signed: unknown,
+    purpose: string,
+  ): Promise<ThekedarSignedRequest> {
     const { thekedarId, deviceId, signature, timestamp } = credentials;
     if (!thekedarId && !deviceId && !signature && !timestamp) {
       throw new AppError(
@@ -94,7 +125,7 @@ export class AssistedOnboardingService {
       await this.fraud.record({
         type,
         deviceId: device?.deviceId,
-        detail: `worker creation refused: ${detail}`,
+        detail: `${purpose} refused: ${detail}`,
       });
       throw new AppError(status, code, message);
     };
@@ -110,10 +141,14 @@ export class AssistedOnboardingService {
       return forged('x-device-id is not a device of this thekedar');
     }
     if (!SIGNATURE.test(signature)) return forged('x-signature is not 64 lowercase hex characters');
-    const expected = Buffer.from(
-      hmacSha256Hex(this.devices.secretOf(device), onboardingSigningInput(timestamp, rawBody)),
-      'hex',
-    );
+    let signingInput: string;
+    try {
+      signingInput = onboardingSigningInput(timestamp, signed);
+    } catch {
+      // no RFC 8785 form (too deep, not finite, lone surrogate): nothing could have signed it
+      return forged('the body has no RFC 8785 canonical form');
+    }
+    const expected = Buffer.from(hmacSha256Hex(this.devices.secretOf(device), signingInput), 'hex');
     if (!safeEqual(expected, Buffer.from(signature, 'hex'))) {
       return forged('HMAC over <timestamp>.<JCS(body)> does not match');
     }
@@ -155,8 +190,13 @@ export class AssistedOnboardingService {
       );
     }
     const standing = await this.trust.score(device, undefined, now);
-    this.logger.log({ thekedarId, deviceId: device.deviceId }, 'Thekedar-signed worker creation');
-    return { sponsor: { kind: 'thekedar', thekedarId }, inheritedTrust: standing.score };
+    return {
+      thekedarId,
+      deviceId: device.deviceId,
+      timestamp,
+      signature,
+      trustScore: standing.score,
+    };
   }
 
   private admin(apiKey: string): WorkerSponsor {

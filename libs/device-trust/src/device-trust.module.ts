@@ -22,6 +22,7 @@ import { TokenManager } from './token/token-manager.service';
 import { WorkerDeviceController } from './worker-device.controller';
 import { WorkerDeviceService } from './worker-device.service';
 import { WorkforceController } from './workforce.controller';
+import { TokenRefreshService } from './token-refresh.service';
 import { WorkforceService } from './workforce.service';
 
 /**
@@ -46,10 +47,12 @@ import { WorkforceService } from './workforce.service';
     WorkerDeviceService,
     DeviceTrustService,
     AssistedOnboardingService,
+    TokenRefreshService,
     SigningKeyService,
     TokenManager,
   ],
   exports: [
+    AssistedOnboardingService,
     KioskRegistryService,
     WorkforceService,
     WorkerDeviceService,

@@ -3,6 +3,7 @@ import { KeyObject } from 'node:crypto';
 import { AppError, newId, Principal } from '@app/common';
 import { KioskDevice, KioskEvent, KioskEventAction, KioskStatus } from './domain/kiosk-device';
 import { parseKioskPublicKey } from './domain/kiosk-public-key';
+import { KioskAuthVerdict, verifyKioskAuth } from './domain/kiosk-auth';
 import { KioskDeviceRepository } from './infrastructure/persistence/kiosk-device.repository';
 
 export function actorOf(principal: Principal): string {
@@ -117,6 +118,23 @@ export class KioskRegistryService {
     if (device.status === 'blocked')
       throw new AppError(403, 'device_blocked', 'This device is blocked');
     return { device, key: parseKioskPublicKey(device.publicKeyPem).key };
+  }
+
+  /**
+   * Checks a kiosk's answer to a relay challenge. Unknown, blocked and wrong signatures are
+   * verdicts; a store failure throws (it is not a verdict about the kiosk).
+   */
+  async verifyAuth(
+    deviceId: string,
+    sessionId: string,
+    nonce: string,
+    signature: string,
+  ): Promise<KioskAuthVerdict> {
+    const device = await this.devices.findByDeviceId(deviceId);
+    if (!device) return 'not_registered';
+    if (device.status === 'blocked') return 'blocked';
+    const { key } = parseKioskPublicKey(device.publicKeyPem);
+    return verifyKioskAuth(key, sessionId, nonce, signature) ? 'ok' : 'invalid_signature';
   }
 
   list(limit: number, afterDeviceId?: string, prefix?: string): Promise<KioskDevice[]> {

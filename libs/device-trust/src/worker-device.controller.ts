@@ -4,6 +4,7 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiResponse,
+  ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
 import { CurrentPrincipal, ErrorBody, Principal, Public, Roles } from '@app/common';
@@ -20,6 +21,8 @@ import {
 } from './dto/worker-device.dto';
 import { PublicJwk, SigningKeyService } from './token/signing-key.service';
 import { WorkerDeviceService } from './worker-device.service';
+import { TokenRefreshService } from './token-refresh.service';
+import { RefreshOfflineTokenDto, RefreshOfflineTokenResponse } from './dto/token-refresh.dto';
 
 @ApiTags('worker devices')
 @ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
@@ -28,6 +31,7 @@ export class WorkerDeviceController {
   constructor(
     private readonly devices: WorkerDeviceService,
     private readonly signingKey: SigningKeyService,
+    private readonly refresher: TokenRefreshService,
   ) {}
 
   @Post('device/register')
@@ -48,6 +52,30 @@ export class WorkerDeviceController {
     };
   }
 
+  @Post('device/token')
+  @Public()
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'A phone refreshes its offline token by proving its device secret',
+    description: [
+      'Body: `deviceId`, `timestamp` (ISO-8601 UTC within SYNC_MAX_CLOCK_SKEW_SECONDS of server time) and',
+      '`signature` = lowercase hex HMAC-SHA256 with the device secret bytes over UTF-8 `mdai.token-refresh.<deviceId>.<timestamp>`.',
+      'Each signature works once. The new token covers the same device, worker and sites from now on;',
+      'the old one stays valid until it expires, so keep it until the packets recorded under it are synced.',
+    ].join(' '),
+  })
+  @ApiOkResponse({ type: RefreshOfflineTokenResponse })
+  @ApiResponse({ status: 401, type: ErrorBody, description: 'invalid_signature, stale_request' })
+  @ApiResponse({ status: 403, type: ErrorBody, description: 'replayed_request, device_blocked' })
+  async refreshToken(@Body() body: RefreshOfflineTokenDto): Promise<RefreshOfflineTokenResponse> {
+    const refreshed = await this.refresher.refresh(body);
+    return {
+      offlineToken: refreshed.token,
+      offlineTokenExpiresAt: refreshed.expiresAt.toISOString(),
+      syncGraceEndsAt: refreshed.graceEndsAt.toISOString(),
+    };
+  }
+
   @Get('.well-known/jwks.json')
   @Public()
   @ApiOperation({ summary: 'Public keys that verify offline tokens and ledger checkpoints' })
@@ -57,6 +85,7 @@ export class WorkerDeviceController {
 
   @Get('devices')
   @Roles('admin')
+  @ApiSecurity('api-key')
   @ApiOkResponse({ type: [WorkerDeviceView] })
   async list(@Query() query: ListWorkerDevicesQuery): Promise<WorkerDeviceView[]> {
     return (await this.devices.list(query.limit ?? 50, query.after)).map(toView);
@@ -64,6 +93,7 @@ export class WorkerDeviceController {
 
   @Get('devices/:deviceId')
   @Roles('admin')
+  @ApiSecurity('api-key')
   @ApiOkResponse({ type: WorkerDeviceDetailView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
   async get(@Param() params: WorkerDeviceIdParam): Promise<WorkerDeviceDetailView> {
@@ -74,6 +104,7 @@ export class WorkerDeviceController {
   @Post('devices/:deviceId/block')
   @HttpCode(200)
   @Roles('admin')
+  @ApiSecurity('api-key')
   @ApiOkResponse({ type: WorkerDeviceView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
   async block(
@@ -87,6 +118,7 @@ export class WorkerDeviceController {
   @Post('devices/:deviceId/unblock')
   @HttpCode(200)
   @Roles('admin')
+  @ApiSecurity('api-key')
   @ApiOkResponse({ type: WorkerDeviceView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
   async unblock(

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { AppError, Clock, newId, Principal } from '@app/common';
-import { KeyringService } from '@app/vault';
+import { KeyringService, ResealReport } from '@app/vault';
 import {
   DeviceFingerprint,
   deviceSecretContext,
@@ -36,6 +36,11 @@ export class WorkerDeviceService {
     private readonly tokens: TokenManager,
     private readonly clock: Clock,
   ) {}
+
+  /** Re-seals every device secret under the active master key (reseal-all job). */
+  resealSecrets(): Promise<ResealReport> {
+    return this.keyring.resealAll('worker-device secrets', this.devices, deviceSecretContext);
+  }
 
   async register(
     enrollmentCode: string,
@@ -93,6 +98,30 @@ export class WorkerDeviceService {
   async siblingsOf(device: WorkerDevice): Promise<string[]> {
     const ids = await this.devices.listDeviceIdsBySimHash(device.fingerprint.simHash);
     return ids.includes(device.deviceId) ? ids : [...ids, device.deviceId];
+  }
+
+  /**
+   * The phone's first registration: of the devices with this SIM hash, the one registered
+   * earliest (then the smallest deviceId). Devices registered later on the same phone are the
+   * newcomers the shared-device rule looks at.
+   */
+  async establishedOf(device: WorkerDevice): Promise<string> {
+    const ids = await this.siblingsOf(device);
+    const siblings = await Promise.all(
+      ids.map((id) =>
+        id === device.deviceId ? Promise.resolve(device) : this.devices.findByDeviceId(id),
+      ),
+    );
+    let first = device;
+    for (const sibling of siblings) {
+      if (!sibling) continue;
+      const earlier =
+        sibling.createdAt.getTime() < first.createdAt.getTime() ||
+        (sibling.createdAt.getTime() === first.createdAt.getTime() &&
+          sibling.deviceId < first.deviceId);
+      if (earlier) first = sibling;
+    }
+    return first.deviceId;
   }
 
   /** Blocks a device on the trust engine's decision, recorded with actor `system:trust`. */

@@ -45,8 +45,9 @@ export class WorkforceController {
       name: body.name,
       geo: { lat: body.geo.lat, lng: body.geo.lng },
       radiusM: body.radiusM,
+      timeZone: body.timeZone,
     });
-    return { siteId: site.id };
+    return { siteId: site.id, timeZone: site.timeZone! };
   }
 
   @Get('sites')
@@ -104,6 +105,7 @@ export class WorkforceController {
   @Post('workers')
   @Public()
   @UseGuards(OnboardingGuard)
+  @ApiSecurity('thekedar-signature')
   @ApiOperation({
     summary: 'Create a worker (admin key, or a thekedar-signed request)',
     description: [
@@ -158,6 +160,7 @@ function toSiteView(site: Site): SiteView {
     name: site.name,
     geo: { lat: site.geo.lat, lng: site.geo.lng },
     radiusM: site.radiusM,
+    timeZone: site.timeZone,
     createdAt: site.createdAt.toISOString(),
   };
 }

@@ -32,6 +32,7 @@ export class WorkforceService {
   private readonly logger = new Logger(WorkforceService.name);
   private readonly enrollmentTtlMs: number;
   private readonly inheritanceMs: number;
+  private readonly defaultTimeZone: string;
 
   constructor(
     private readonly workforce: WorkforceRepository,
@@ -41,6 +42,7 @@ export class WorkforceService {
     this.enrollmentTtlMs =
       config.get('offlineSync', { infer: true }).enrollmentCodeTtlSeconds * 1000;
     this.inheritanceMs = config.get('trust', { infer: true }).inheritanceDays * 86_400_000;
+    this.defaultTimeZone = config.get('timesheets', { infer: true }).defaultTimeZone;
   }
 
   findWorker(id: string): Promise<Worker | undefined> {
@@ -55,6 +57,7 @@ export class WorkforceService {
     const site: Site = {
       ...input,
       geo: { ...input.geo },
+      timeZone: input.timeZone ?? this.defaultTimeZone,
       id: newId(),
       createdAt: this.clock.now(),
     };
@@ -77,6 +80,16 @@ export class WorkforceService {
 
   listWorkers(page: WorkforcePage & { siteId?: string }): Promise<Worker[]> {
     return this.workforce.listWorkers(page);
+  }
+
+  /** Every site id, ascending, in pages of `limit` after `afterId`. */
+  listSiteIds(afterId: string, limit: number): Promise<string[]> {
+    return this.workforce.listSiteIds(afterId, limit);
+  }
+
+  /** The workers a thekedar onboarded: the only ones it may read timesheets of or correct. */
+  workerIdsOfThekedar(thekedarId: string): Promise<string[]> {
+    return this.workforce.listWorkerIdsOfThekedar(thekedarId);
   }
 
   async createThekedar(input: {

@@ -59,6 +59,12 @@ export class FraudService {
     return this.events.listRecent(criteria);
   }
 
+  /** Events that name one of these packets (flags on timesheet days). */
+  ofPackets(packetIds: string[], limit = 10_000): Promise<FraudEvent[]> {
+    if (packetIds.length === 0) return Promise.resolve([]);
+    return this.events.listByPacketIds(packetIds, limit);
+  }
+
   /** The device's events at or after `from` (newest first, at most `limit`): its fraud history. */
   historyOf(deviceId: string, from: Date, limit = 1000): Promise<FraudEvent[]> {
     return this.events.listRecent({ deviceId, from, limit });
@@ -78,5 +84,6 @@ function memoized(history: AttendanceHistory): AttendanceHistory {
       return found;
     },
     workersOnDevice: (deviceId, from, to) => history.workersOnDevice(deviceId, from, to),
+    establishedDeviceOf: (deviceId) => history.establishedDeviceOf(deviceId),
   };
 }

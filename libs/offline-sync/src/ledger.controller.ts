@@ -1,10 +1,22 @@
-import { Controller, Get, Param, Res } from '@nestjs/common';
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiProduces, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Response } from 'express';
 import { once } from 'node:events';
 import { AppError, ErrorBody, Roles } from '@app/common';
 import { WorkforceService } from '@app/device-trust';
-import { LedgerCheckpointView, LedgerVerificationView, SiteIdParam } from './dto/ledger.dto';
+import {
+  CheckpointView,
+  ConsistencyProofView,
+  ConsistencyQuery,
+  SignedCheckpoint,
+} from '@app/tlog';
+import {
+  CheckpointListQuery,
+  InclusionProofView,
+  InclusionQuery,
+  LedgerVerificationView,
+  SiteIdParam,
+} from './dto/ledger.dto';
 import { LedgerService } from './ledger.service';
 
 @ApiTags('ledger')
@@ -41,12 +53,104 @@ export class LedgerController {
     return this.ledger.verify(params.siteId);
   }
 
+  @Get(':siteId/checkpoint')
+  @Roles('admin', 'auditor')
+  @ApiOkResponse({
+    type: CheckpointView,
+    description: 'The latest signed checkpoint of the site log',
+  })
+  @ApiResponse({
+    status: 404,
+    type: ErrorBody,
+    description: 'checkpoint_not_found: nothing appended yet',
+  })
+  async latest(@Param() params: SiteIdParam): Promise<CheckpointView> {
+    await this.requireSite(params.siteId);
+    const checkpoint = await this.ledger.latestCheckpoint(params.siteId);
+    if (!checkpoint) {
+      throw new AppError(404, 'checkpoint_not_found', 'This site has no signed checkpoint yet');
+    }
+    return toCheckpointView(checkpoint);
+  }
+
   @Get(':siteId/checkpoints')
   @Roles('admin', 'auditor')
-  @ApiOkResponse({ type: [LedgerCheckpointView] })
-  async checkpoints(@Param() params: SiteIdParam): Promise<LedgerCheckpointView[]> {
+  @ApiOkResponse({ type: [CheckpointView] })
+  async checkpoints(
+    @Param() params: SiteIdParam,
+    @Query() query: CheckpointListQuery,
+  ): Promise<CheckpointView[]> {
     await this.requireSite(params.siteId);
-    return this.ledger.listCheckpoints(params.siteId);
+    const list = await this.ledger.listCheckpoints(
+      params.siteId,
+      query.after ?? 0,
+      query.limit ?? 100,
+    );
+    return list.map(toCheckpointView);
+  }
+
+  @Get(':siteId/proof/inclusion')
+  @Roles('admin', 'auditor')
+  @ApiOkResponse({ type: InclusionProofView })
+  @ApiResponse({ status: 400, type: ErrorBody, description: 'invalid_proof_request' })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'link_not_found' })
+  async inclusion(
+    @Param() params: SiteIdParam,
+    @Query() query: InclusionQuery,
+  ): Promise<InclusionProofView> {
+    await this.requireSite(params.siteId);
+    if ((query.seq === undefined) === (query.packetId === undefined)) {
+      throw new AppError(400, 'invalid_proof_request', 'Give exactly one of seq and packetId');
+    }
+    const link = await this.ledger.findLink(params.siteId, query);
+    if (!link) throw new AppError(404, 'link_not_found', 'No link of this site matches');
+    const latest = await this.latestSize(params.siteId);
+    const treeSize = query.treeSize ?? latest;
+    if (treeSize < link.seq || treeSize > latest) {
+      throw new AppError(
+        400,
+        'invalid_proof_request',
+        `treeSize must be between the link's seq (${link.seq}) and the latest checkpoint (${latest})`,
+      );
+    }
+    const receipt = await this.ledger.inclusionProof(params.siteId, link, treeSize);
+    const checkpoint = await this.ledger.checkpointAt(params.siteId, treeSize);
+    return {
+      origin: this.ledger.originOf(params.siteId),
+      ...receipt,
+      recordHash: link.recordHash,
+      checkpoint: checkpoint?.note,
+    };
+  }
+
+  @Get(':siteId/proof/consistency')
+  @Roles('admin', 'auditor')
+  @ApiOkResponse({ type: ConsistencyProofView })
+  @ApiResponse({ status: 400, type: ErrorBody, description: 'invalid_proof_request' })
+  async consistency(
+    @Param() params: SiteIdParam,
+    @Query() query: ConsistencyQuery,
+  ): Promise<ConsistencyProofView> {
+    await this.requireSite(params.siteId);
+    const latest = await this.latestSize(params.siteId);
+    if (query.first > query.second || query.second > latest) {
+      throw new AppError(
+        400,
+        'invalid_proof_request',
+        `Need 1 ≤ first ≤ second ≤ the latest checkpoint's size (${latest})`,
+      );
+    }
+    const proof = await this.ledger.consistencyProof(params.siteId, query.first, query.second);
+    return {
+      origin: this.ledger.originOf(params.siteId),
+      first: query.first,
+      second: query.second,
+      proof: proof.map((h) => h.toString('base64')),
+    };
+  }
+
+  private async latestSize(siteId: string): Promise<number> {
+    return (await this.ledger.latestCheckpoint(siteId))?.size ?? 0;
   }
 
   private async requireSite(siteId: string): Promise<void> {
@@ -54,4 +158,14 @@ export class LedgerController {
       throw new AppError(404, 'site_not_found', 'No site has this siteId');
     }
   }
+}
+
+export function toCheckpointView(c: SignedCheckpoint): CheckpointView {
+  return {
+    origin: c.origin,
+    treeSize: c.size,
+    rootHash: c.rootHash,
+    signedAt: c.signedAt.toISOString(),
+    note: c.note,
+  };
 }

@@ -1,51 +1,177 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { AppConfig, jcs } from '@app/common';
-import { SigningKeyService } from '@app/device-trust';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { AppConfig, AppError, jcs } from '@app/common';
+import {
+  LeafSource,
+  LogVerification,
+  LogVerifierService,
+  Receipt,
+  SignedCheckpoint,
+  TransparencyLogService,
+} from '@app/tlog';
 import { AttendanceLog, PendingLogEntry } from './domain/attendance-log';
-import { ChainBreak, ChainVerifier } from './domain/chain-verifier';
-import { checkpointSigningInput, LedgerCheckpoint } from './domain/ledger-checkpoint';
+import { SyncCheckpoint, SyncOutcome } from './domain/sync-result';
+import { ChainVerifier } from './domain/chain-verifier';
 import {
   AppendResult,
   AttendanceLogRepository,
 } from './infrastructure/persistence/attendance-log.repository';
-import { LedgerCheckpointRepository } from './infrastructure/persistence/ledger-checkpoint.repository';
 
 const PAGE = 1000;
 
-export type LedgerBreak = ChainBreak | 'checkpoint_mismatch' | 'checkpoint_signature_invalid';
+export type LedgerVerification = LogVerification;
 
-export interface LedgerVerification {
-  ok: boolean;
-  length: number;
-  headHash: string;
-  brokenAtSeq?: number;
-  reason?: LedgerBreak;
-  checkpointsChecked: number;
+/** Called with the links one append call added (in append order), after they are committed. */
+export type AppendedListener = (appended: AttendanceLog[]) => Promise<void>;
+
+/** What one append gives back: per entry its link, and per touched site a signed checkpoint. */
+export interface LedgerAppend {
+  results: AppendResult[];
+  /** Receipts by packetId, for every appended or duplicate entry. */
+  receipts: Map<string, Receipt & { origin: string }>;
+  /** The checkpoint each receipt is proven against, by siteId. */
+  checkpoints: Map<string, SignedCheckpoint>;
 }
 
 /**
- * The hash-chained ledger: appends (serialized per chain by the store), export, verification
- * and signed checkpoints of chain heads every `LEDGER_CHECKPOINT_EVERY` links.
+ * The per-site attendance ledger: appends (serialized per chain by the store), each batch
+ * followed by a signed checkpoint of that site's transparency log (`@app/tlog`), receipts,
+ * proofs, export and verification. Other modules (sync, timesheet corrections) append
+ * through `append` / `appendWithReceipts`, never the repository.
  */
 @Injectable()
 export class LedgerService {
   private readonly logger = new Logger(LedgerService.name);
-  private readonly checkpointEvery: number;
+  private readonly originPrefix: string;
+  private readonly appendedListeners: AppendedListener[] = [];
 
   constructor(
     private readonly logs: AttendanceLogRepository,
-    private readonly checkpoints: LedgerCheckpointRepository,
-    private readonly signingKey: SigningKeyService,
+    private readonly tlog: TransparencyLogService,
+    private readonly verifier: LogVerifierService,
     config: ConfigService<AppConfig, true>,
   ) {
-    this.checkpointEvery = config.get('offlineSync', { infer: true }).checkpointEvery;
+    this.originPrefix = config.get('tlog', { infer: true }).origin;
+  }
+
+  /** The transparency-log origin of a site's chain (the checkpoint's first line). */
+  originOf(siteId: string): string {
+    return `${this.originPrefix}/ledger/${siteId}`;
   }
 
   async append(entries: PendingLogEntry[]): Promise<AppendResult[]> {
+    return (await this.appendWithReceipts(entries)).results;
+  }
+
+  /** Appends, then seals every touched site's log with a checkpoint and proves each entry in it. */
+  async appendWithReceipts(entries: PendingLogEntry[]): Promise<LedgerAppend> {
     const results = await this.logs.appendToChains(entries);
-    await this.checkpointCrossings(results);
-    return results;
+    // read models first: they take the entries even when the seal below fails
+    await this.notifyAppended(results);
+    return { results, ...(await this.seal(results.map((r) => r.log))) };
+  }
+
+  /** Seals every site these links belong to and proves each link in its site's checkpoint. */
+  private async seal(links: AttendanceLog[]): Promise<Omit<LedgerAppend, 'results'>> {
+    const bySite = new Map<string, AttendanceLog[]>();
+    for (const link of links) {
+      const list = bySite.get(link.siteId) ?? [];
+      list.push(link);
+      bySite.set(link.siteId, list);
+    }
+    const receipts = new Map<string, Receipt & { origin: string }>();
+    const checkpoints = new Map<string, SignedCheckpoint>();
+    for (const [siteId, siteLinks] of bySite) {
+      const origin = this.originOf(siteId);
+      const size = Math.max(...siteLinks.map((l) => l.seq));
+      const sealed = await this.tlog
+        .seal(
+          origin,
+          size,
+          knownFirst(new Map(siteLinks.map((l) => [l.seq, l.recordHash])), (from, to) =>
+            this.logs.readRecordHashes(siteId, from, to),
+          ),
+          siteLinks.map((l) => l.seq),
+        )
+        .catch((error: unknown) => {
+          // the links are committed; the next append (or this batch again) seals them
+          this.logger.error({ err: error, siteId }, 'Ledger checkpoint could not be signed');
+          throw new AppError(
+            503,
+            'checkpoint_unavailable',
+            'The packets are stored but their checkpoint could not be signed; send the same batch again for receipts',
+          );
+        });
+      checkpoints.set(siteId, sealed.checkpoint);
+      for (const link of siteLinks) {
+        const receipt = sealed.receipts.get(link.seq);
+        if (receipt) receipts.set(link.data.packetId, { ...receipt, origin });
+      }
+    }
+    return { receipts, checkpoints };
+  }
+
+  /**
+   * Adds a receipt to every accepted or duplicate result, and the checkpoints they are proven
+   * against. Links appended by `batch` are proven against its checkpoints (computed while
+   * sealing); links committed earlier against their site's latest checkpoint.
+   */
+  async attachReceipts(outcome: SyncOutcome, batch: LedgerAppend): Promise<SyncOutcome> {
+    const checkpoints = new Map(batch.checkpoints);
+    const receipts = new Map<string, Receipt>(batch.receipts);
+    const missing = outcome.results.filter(
+      (r) => r.status !== 'rejected' && !receipts.has(r.packetId),
+    );
+    if (missing.length > 0) {
+      // links committed earlier: proven against their site's latest checkpoint, sealing
+      // first when none covers them yet (an earlier seal failed)
+      const links = [...(await this.logs.findByPacketIds(missing.map((r) => r.packetId))).values()];
+      const unsealed: AttendanceLog[] = [];
+      for (const link of links) {
+        const checkpoint = checkpoints.get(link.siteId);
+        if (!checkpoint || checkpoint.size < link.seq) {
+          unsealed.push(link);
+          continue;
+        }
+        const receipt = await this.inclusionProof(link.siteId, link, checkpoint.size);
+        receipts.set(link.data.packetId, receipt);
+      }
+      const sealed = await this.seal(unsealed);
+      for (const [siteId, checkpoint] of sealed.checkpoints) {
+        if (!checkpoints.has(siteId)) checkpoints.set(siteId, checkpoint);
+      }
+      for (const [packetId, receipt] of sealed.receipts) receipts.set(packetId, receipt);
+    }
+    const results = outcome.results.map((r) => {
+      if (r.status === 'rejected') return r;
+      const receipt = receipts.get(r.packetId);
+      if (!receipt) return r;
+      const { seq, leafIndex, leafHash, treeSize, inclusionProof } = receipt;
+      return { ...r, receipt: { seq, leafIndex, leafHash, treeSize, inclusionProof } };
+    });
+    const used: SyncCheckpoint[] = [...checkpoints].map(([siteId, c]) => ({
+      siteId,
+      origin: c.origin,
+      treeSize: c.size,
+      rootHash: c.rootHash,
+      note: c.note,
+    }));
+    return { ...outcome, results, checkpoints: used };
+  }
+
+  /**
+   * Registers a read model fed with every committed append (the one hook on "entries
+   * appended"). A listener that fails is logged and does not fail the append: the entries are
+   * in the ledger, and a read model catches up from `readChain`.
+   */
+  onAppended(listener: AppendedListener): void {
+    this.appendedListeners.push(listener);
+  }
+
+  /** Up to `limit` links of a site's chain after `afterSeq`, in seq order (read models catch up with it). */
+  readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {
+    return this.logs.readChain(siteId, afterSeq, limit);
   }
 
   findCommitted(packetIds: string[]): Promise<Map<string, AttendanceLog>> {
@@ -79,47 +205,50 @@ export class LedgerService {
     }
   }
 
-  async verify(siteId: string): Promise<LedgerVerification> {
-    const checkpoints = await this.checkpoints.listCheckpoints(siteId);
-    const expected = new Map(checkpoints.map((c) => [c.seq, c]));
-    const verifier = new ChainVerifier(siteId);
-    let checkpointBreak: { seq: number; reason: LedgerBreak } | undefined;
-    for (const checkpoint of checkpoints) {
-      if (!this.checkpointSignatureValid(checkpoint)) {
-        checkpointBreak = { seq: checkpoint.seq, reason: 'checkpoint_signature_invalid' };
-        break;
-      }
-    }
-    for await (const log of this.walk(siteId)) {
-      if (!verifier.accept(log)) break;
-      const checkpoint = expected.get(log.seq);
-      if (checkpoint && checkpoint.headHash !== log.recordHash && !checkpointBreak) {
-        checkpointBreak = { seq: log.seq, reason: 'checkpoint_mismatch' };
-      }
-    }
-    const chainBreak = verifier.firstBreak;
-    // a checkpoint beyond the end of the chain means links were removed
-    const beyond = checkpoints.find((c) => c.seq > verifier.length);
-    if (!chainBreak && !checkpointBreak && beyond) {
-      checkpointBreak = { seq: verifier.length + 1, reason: 'checkpoint_mismatch' };
-    }
-    const first = [chainBreak, checkpointBreak]
-      .filter((b): b is { seq: number; reason: LedgerBreak } => b !== undefined)
-      .sort((a, b) => a.seq - b.seq)[0];
-    return {
-      ok: first === undefined,
-      length: verifier.length,
-      headHash: verifier.headHash,
-      brokenAtSeq: first?.seq,
-      reason: first?.reason,
-      checkpointsChecked: checkpoints.length,
-    };
+  /** Chain, Merkle tree, every stored checkpoint and the witness file, in one pass. */
+  verify(siteId: string): Promise<LedgerVerification> {
+    return this.verifier.verify(
+      this.originOf(siteId),
+      this.walk(siteId),
+      new ChainVerifier(siteId),
+    );
   }
 
-  listCheckpoints(siteId: string): Promise<LedgerCheckpoint[]> {
-    return this.checkpoints.listCheckpoints(siteId);
+  latestCheckpoint(siteId: string): Promise<SignedCheckpoint | undefined> {
+    return this.tlog.latest(this.originOf(siteId));
   }
 
+  listCheckpoints(siteId: string, afterSize: number, limit: number): Promise<SignedCheckpoint[]> {
+    return this.tlog.listCheckpoints(this.originOf(siteId), afterSize, limit);
+  }
+
+  /** The link at `seq`, or the link of `packetId` on this site. */
+  async findLink(
+    siteId: string,
+    by: { seq?: number; packetId?: string },
+  ): Promise<AttendanceLog | undefined> {
+    if (by.packetId !== undefined) {
+      const link = (await this.logs.findByPacketIds([by.packetId])).get(by.packetId);
+      return link?.siteId === siteId ? link : undefined;
+    }
+    if (by.seq === undefined) return undefined;
+    const [link] = await this.logs.readChain(siteId, by.seq - 1, 1);
+    return link?.seq === by.seq ? link : undefined;
+  }
+
+  inclusionProof(siteId: string, link: AttendanceLog, treeSize: number): Promise<Receipt> {
+    return this.tlog.inclusionProof(this.originOf(siteId), link.seq, link.recordHash, treeSize);
+  }
+
+  consistencyProof(siteId: string, first: number, second: number): Promise<Buffer[]> {
+    return this.tlog.consistencyProof(this.originOf(siteId), first, second);
+  }
+
+  checkpointAt(siteId: string, size: number): Promise<SignedCheckpoint | undefined> {
+    return this.tlog.checkpointAt(this.originOf(siteId), size);
+  }
+
+  /** Reads a chain page by page, yielding to the event loop between pages. */
   private async *walk(siteId: string): AsyncGenerator<AttendanceLog> {
     let after = 0;
     for (;;) {
@@ -127,42 +256,32 @@ export class LedgerService {
       for (const log of page) yield log;
       if (page.length < PAGE) return;
       after = page[page.length - 1].seq;
+      await yieldToLoop();
     }
   }
 
-  /** Signs the head of each chain whose length crossed a multiple of `checkpointEvery`. */
-  private async checkpointCrossings(results: AppendResult[]): Promise<void> {
-    const heads = new Map<string, { first: number; last: AttendanceLog }>();
-    for (const r of results) {
-      if (r.status !== 'appended') continue;
-      const seen = heads.get(r.log.siteId);
-      if (!seen) heads.set(r.log.siteId, { first: r.log.seq, last: r.log });
-      else if (r.log.seq > seen.last.seq) seen.last = r.log;
-    }
-    for (const { first, last } of heads.values()) {
-      const n = this.checkpointEvery;
-      if (Math.floor(last.seq / n) === Math.floor((first - 1) / n)) continue;
-      await this.checkpoints.saveCheckpoint(this.sign(last));
-      this.logger.log({ siteId: last.siteId, seq: last.seq }, 'Ledger checkpoint signed');
+  private async notifyAppended(results: AppendResult[]): Promise<void> {
+    const appended = results.filter((r) => r.status === 'appended').map((r) => r.log);
+    if (appended.length === 0) return;
+    for (const listener of this.appendedListeners) {
+      try {
+        await listener(appended);
+      } catch (error) {
+        this.logger.warn({ err: error as Error }, 'A ledger read model failed to take an append');
+      }
     }
   }
+}
 
-  private sign(head: AttendanceLog): LedgerCheckpoint {
-    const unsigned = {
-      siteId: head.siteId,
-      seq: head.seq,
-      headHash: head.recordHash,
-      signedAt: new Date().toISOString(),
-      kid: this.signingKey.kid,
-    };
-    const signature = this.signingKey.sign(checkpointSigningInput(unsigned)).toString('base64url');
-    return { ...unsigned, alg: 'ES256', signature };
-  }
-
-  private checkpointSignatureValid(c: LedgerCheckpoint): boolean {
-    return (
-      c.kid === this.signingKey.kid &&
-      this.signingKey.verify(checkpointSigningInput(c), Buffer.from(c.signature, 'base64url'))
-    );
-  }
+/** A leaf source that answers from the links in hand when they cover the range, else the store. */
+function knownFirst(known: Map<number, string>, read: LeafSource): LeafSource {
+  return async (from, to) => {
+    const hashes: string[] = [];
+    for (let seq = from; seq <= to; seq++) {
+      const hash = known.get(seq);
+      if (hash === undefined) return read(from, to);
+      hashes.push(hash);
+    }
+    return hashes;
+  };
 }

@@ -1,4 +1,4 @@
-import { Body, Controller, Headers, HttpCode, Post, Req } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Post, Query, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import {
   ApiBearerAuth,
@@ -9,7 +9,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ErrorBody, Public } from '@app/common';
-import { SyncRequestDto, SyncResponse } from './dto/sync.dto';
+import { SyncQuery, SyncRequestDto, SyncResponse } from './dto/sync.dto';
 import { OfflineSyncService } from './offline-sync.service';
 
 @ApiTags('offline sync')
@@ -45,13 +45,20 @@ export class OfflineSyncController {
     @Headers('authorization') authorization: string | undefined,
     @Body() body: SyncRequestDto,
     @Req() req: Request,
+    @Query() query: SyncQuery,
   ): Promise<SyncResponse> {
-    return this.sync.sync(authorization, body.packets, {
-      userAgent: headerOf(req, 'user-agent'),
-      appVersion: headerOf(req, 'x-app-version'),
-      deviceIdHeader: headerOf(req, 'x-device-id'),
-      ip: req.ip,
-    });
+    return this.sync.sync(
+      authorization,
+      body.packets,
+      {
+        userAgent: headerOf(req, 'user-agent'),
+        appVersion: headerOf(req, 'x-app-version'),
+        deviceIdHeader: headerOf(req, 'x-device-id'),
+        ip: req.ip,
+      },
+      undefined,
+      { receipts: query.receipts !== 'false' },
+    );
   }
 }
 

@@ -1,13 +1,10 @@
 import { Module } from '@nestjs/common';
 import { DeviceTrustModule } from '@app/device-trust';
 import { FraudModule } from '@app/fraud';
+import { TlogModule } from '@app/tlog';
 import { bindPort } from '@app/persistence';
 import { AttendanceLogRepository } from './infrastructure/persistence/attendance-log.repository';
-import { LedgerCheckpointRepository } from './infrastructure/persistence/ledger-checkpoint.repository';
-import {
-  attendanceLogAdapters,
-  ledgerCheckpointAdapters,
-} from './infrastructure/persistence/ledger-persistence';
+import { attendanceLogAdapters } from './infrastructure/persistence/ledger-persistence';
 import { LedgerController } from './ledger.controller';
 import { LedgerService } from './ledger.service';
 import { OfflineSyncController } from './offline-sync.controller';
@@ -15,11 +12,10 @@ import { OfflineSyncService } from './offline-sync.service';
 
 /** Offline attendance: signed batch sync into the per-site hash-chained ledger. */
 @Module({
-  imports: [DeviceTrustModule, FraudModule],
+  imports: [DeviceTrustModule, FraudModule, TlogModule],
   controllers: [OfflineSyncController, LedgerController],
   providers: [
     bindPort(AttendanceLogRepository, attendanceLogAdapters),
-    bindPort(LedgerCheckpointRepository, ledgerCheckpointAdapters),
     LedgerService,
     OfflineSyncService,
   ],

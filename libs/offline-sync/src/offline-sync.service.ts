@@ -21,6 +21,7 @@ import {
   AttendanceData,
   AttendanceLog,
   AttendanceMeta,
+  isPacketData,
   PendingLogEntry,
 } from './domain/attendance-log';
 import { AttendancePayload, checkPacketShape, SignedPacket } from './domain/attendance-packet';
@@ -69,6 +70,7 @@ export class OfflineSyncService {
     packets: SignedPacket[],
     request: TrustRequestSignals = {},
     now = this.clock.now(),
+    options: { receipts?: boolean } = {},
   ): Promise<SyncOutcome> {
     if (packets.length > this.limits.maxPacketsPerBatch) {
       throw new AppError(
@@ -119,7 +121,8 @@ export class OfflineSyncService {
       v.kind === 'candidate' ? this.againstCommitted(v, committed.get(v.packetId)) : v,
     );
     const candidates = settled.filter((v) => v.kind === 'candidate');
-    const appended = await this.ledger.append(candidates.map((c) => c.entry));
+    const batch = await this.ledger.appendWithReceipts(candidates.map((c) => c.entry));
+    const appended = batch.results;
 
     const results: PacketResult[] = [];
     const fraudEvents: FraudEventInput[] = [];
@@ -129,7 +132,7 @@ export class OfflineSyncService {
       if (verdict.kind === 'candidate') {
         const outcome = appended[next++];
         if (outcome.status === 'appended') {
-          accepted.push(observationOf(outcome.log.data));
+          accepted.push(observationOf(outcome.log.data as AttendanceData));
           results.push({
             packetId: verdict.packetId,
             status: 'accepted',
@@ -175,14 +178,33 @@ export class OfflineSyncService {
       },
       'Offline batch synced',
     );
-    return outcome;
+    return options.receipts === false ? outcome : this.ledger.attachReceipts(outcome, batch);
   }
 
   private async authenticate(bearer: string | undefined, now: Date): Promise<OfflineTokenClaims> {
     const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(bearer ?? '');
     if (!match)
       throw new AppError(401, 'missing_token', 'Authorization: Bearer <offline token> is required');
-    const check = this.tokens.verify(match[1], now, this.limits.maxClockSkewSeconds);
+    const skew = this.limits.maxClockSkewSeconds;
+    let check = this.tokens.verify(match[1], now, skew);
+    if (!check.ok && check.failure === 'expired') {
+      // an expired token still carries the packets recorded inside its window, for a grace
+      // period; each packet is still held to the token's window (outside_token_window)
+      const withinGrace = this.tokens.verify(match[1], now, skew + this.limits.tokenGraceSeconds);
+      if (!withinGrace.ok) {
+        const days = this.limits.tokenGraceSeconds / 86_400;
+        await this.fraud.record({
+          type: 'invalid_token',
+          detail: `offline token refused: expired more than ${days} days ago`,
+        });
+        throw new AppError(
+          403,
+          'token_expired',
+          `The offline token expired more than ${days} days ago (OFFLINE_TOKEN_GRACE_DAYS), so packets recorded under it can no longer be synced; refresh the token (POST /api/v5/device/token) before recording more`,
+        );
+      }
+      check = withinGrace;
+    }
     if (!check.ok) {
       await this.fraud.record({
         type: 'invalid_token',
@@ -296,6 +318,7 @@ export class OfflineSyncService {
   /** What the rules see of the past: the ledger (through LedgerService) and the phone's siblings. */
   private historyFor(device: WorkerDevice): AttendanceHistory {
     let siblings: Promise<string[]> | undefined;
+    let established: Promise<string> | undefined;
     // several rules ask for the same packet's predecessor: one lookup per packet per batch
     const previous = new Map<string, Promise<PacketObservation | undefined>>();
     return {
@@ -304,7 +327,8 @@ export class OfflineSyncService {
         if (!found) {
           found = this.ledger
             .previousOfWorker(p.workerId, { at: p.timestamp, packetId: p.packetId })
-            .then((log) => (log ? observationOf(log.data) : undefined));
+            // the worker index holds packets only (other entry kinds have no worker time)
+            .then((log) => (log && isPacketData(log.data) ? observationOf(log.data) : undefined));
           previous.set(p.packetId, found);
         }
         return found;
@@ -316,6 +340,10 @@ export class OfflineSyncService {
             : [deviceId];
         return this.ledger.workersOfDevices(ids, from, to);
       },
+      establishedDeviceOf: async (deviceId) =>
+        deviceId === device.deviceId
+          ? (established ??= this.devices.establishedOf(device))
+          : deviceId,
     };
   }
 
@@ -326,17 +354,32 @@ export class OfflineSyncService {
     return new Map(sites.map((s) => [s.id, { siteId: s.id, geo: s.geo, radiusM: s.radiusM }]));
   }
 
+  /**
+   * A rejection as a fraud event, filed under the token's device and worker (who really sent
+   * it); what the packet claimed, when it differs, is in the detail.
+   */
   private fraudOf(verdict: Verdict, claims: OfflineTokenClaims): FraudEventInput | undefined {
     if (verdict.kind !== 'rejected') return undefined;
+    const claimed: string[] = [];
+    const p = verdict.payload;
+    if (p && p.workerId !== claims.workerId) claimed.push(`workerId ${clip(p.workerId)}`);
+    if (p && p.deviceId !== claims.deviceId) claimed.push(`deviceId ${clip(p.deviceId)}`);
     return {
       type: verdict.reason,
       deviceId: claims.deviceId,
-      workerId: verdict.payload?.workerId ?? claims.workerId,
-      siteId: verdict.payload?.siteId,
+      workerId: claims.workerId,
+      siteId: p?.siteId,
       packetId: verdict.packetId || undefined,
-      detail: verdict.detail,
+      detail:
+        claimed.length > 0
+          ? `${verdict.detail}; packet claimed ${claimed.join(', ')}`
+          : verdict.detail,
     };
   }
+}
+
+function clip(value: string): string {
+  return value.length > 64 ? `${value.slice(0, 64)}…` : value;
 }
 
 function observationOf(data: AttendanceData): PacketObservation {

@@ -6,8 +6,6 @@ import {
   OnApplicationShutdown,
   Provider,
 } from '@nestjs/common';
-import { getConnectionToken, MongooseModule } from '@nestjs/mongoose';
-import type { Connection } from 'mongoose';
 import { DatabaseSettings } from '@app/common/config/database.config';
 import { MongoStore } from './mongo/mongo-store';
 import { SqliteStore } from './sqlite/sqlite-store';
@@ -25,22 +23,13 @@ export class PersistenceModule implements OnApplicationShutdown {
 
   static forRoot(settings: DatabaseSettings): DynamicModule {
     if (settings.driver === 'mongo') {
+      // @nestjs/mongoose and mongoose load only here, when MongoDB is the store
+      const url = settings.url;
       return {
         module: PersistenceModule,
         imports: [
-          MongooseModule.forRoot(settings.url, {
-            serverSelectionTimeoutMS: 10_000,
-            autoIndex: true,
-          }),
+          import('./mongo/mongo-store.module').then((m) => m.MongoStoreModule.forRoot(url)),
         ],
-        providers: [
-          {
-            provide: Store,
-            inject: [getConnectionToken()],
-            useFactory: (c: Connection) => new MongoStore(c),
-          },
-        ],
-        exports: [Store],
       };
     }
     return {
@@ -67,7 +56,7 @@ export function bindPort<T>(
   };
 }
 
-export function createAdapter<T>(store: Store, adapters: PortAdapters<T>): T {
+export function createAdapter<T>(store: Store, adapters: PortAdapters<T>): T | Promise<T> {
   if (store instanceof SqliteStore) return adapters.sqlite(store);
   if (store instanceof MongoStore) return adapters.mongo(store);
   throw new Error(`No adapter for store ${store.driver}`);

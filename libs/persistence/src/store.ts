@@ -29,8 +29,11 @@ export interface MongoStoreHandle {
   readonly connection: Connection;
 }
 
-/** How to build one port's adapter on each store. */
+/**
+ * How to build one port's adapter on each store. The Mongo side may be async so that it can
+ * `import()` its adapter: mongoose and the schemas then load only when MongoDB is the store.
+ */
 export interface PortAdapters<T> {
   sqlite: (store: SqliteStoreHandle) => T;
-  mongo: (store: MongoStoreHandle) => T;
+  mongo: (store: MongoStoreHandle) => T | Promise<T>;
 }

@@ -1,7 +1,16 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import { ApiOperation, ApiProduces, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { Response } from 'express';
-import { CurrentPrincipal, ErrorBody, Principal, Public, Roles } from '@app/common';
+import { Request, Response } from 'express';
+import {
+  AppConfig,
+  CurrentPrincipal,
+  ErrorBody,
+  Principal,
+  Public,
+  publicBaseUrl,
+  Roles,
+} from '@app/common';
 import {
   ChallengeIdParam,
   ChallengeStateView,
@@ -17,7 +26,14 @@ import { ProvisioningService } from './provisioning.service';
 @ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
 @Controller('api')
 export class ProvisioningController {
-  constructor(private readonly provisioning: ProvisioningService) {}
+  private readonly publicUrl?: string;
+
+  constructor(
+    private readonly provisioning: ProvisioningService,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.publicUrl = config.get('app', { infer: true }).publicUrl;
+  }
 
   @Post('generate-challenge')
   @HttpCode(200)
@@ -30,6 +46,7 @@ export class ProvisioningController {
   async generate(
     @Body() body: GenerateChallengeDto,
     @CurrentPrincipal() principal: Principal,
+    @Req() request: Request,
   ): Promise<GenerateChallengeResponse> {
     const issued = await this.provisioning.generate(
       body.device_id,
@@ -41,7 +58,7 @@ export class ProvisioningController {
       success: true,
       qr_payload: { bson_id: issued.id, challenge: issued.challenge },
       expires_at: issued.expiresAt.toISOString(),
-      qr_url: `/api/challenges/${issued.id}/qr?format=png`,
+      qr_url: `${publicBaseUrl(this.publicUrl, request)}/api/challenges/${issued.id}/qr?format=png`,
     };
   }
 

@@ -1,10 +1,9 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { constants, publicEncrypt, randomBytes } from 'node:crypto';
-import QRCode from 'qrcode';
 import { AppConfig, AppError, newId, Principal, safeEqual, sha256 } from '@app/common';
 import { actorOf, KioskRegistryService } from '@app/device-trust';
-import { KeyringService } from '@app/vault';
+import { KeyringService, ResealReport } from '@app/vault';
 import { WifiChallenge } from './domain/wifi-challenge';
 import { WifiChallengeRepository } from './infrastructure/persistence/wifi-challenge.repository';
 
@@ -52,6 +51,10 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     const settings = config.get('provisioning', { infer: true });
     this.ttlMs = settings.challengeTtlSeconds * 1000;
     this.maxAttempts = settings.challengeMaxAttempts;
+  }
+  /** Re-seals every stored Wi-Fi password under the active master key (reseal-all job). */
+  resealPasswords(): Promise<ResealReport> {
+    return this.keyring.resealAll('wifi passwords', this.challenges, sealContext);
   }
 
   onModuleInit(): void {
@@ -172,6 +175,8 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     const challenge = await this.challenges.findById(id);
     if (!challenge) throw new AppError(404, 'challenge_not_found', 'No challenge has this bson_id');
     const payload = JSON.stringify({ bson_id: challenge.id, challenge: challenge.challenge });
+    // loaded on first use: the QR encoder is a noticeable part of startup otherwise
+    const QRCode = (await import('qrcode')).default;
     return format === 'svg'
       ? QRCode.toString(payload, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 })
       : QRCode.toBuffer(payload, { type: 'png', errorCorrectionLevel: 'M', margin: 2, scale: 6 });

@@ -3,22 +3,37 @@ import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '@app/common';
 import { PairingSession, SessionService } from '@app/session';
 import { VaultService } from '@app/vault';
-import { JsonObject, OutboundFrame, RelayErrorCode } from './protocol/messages';
+import { RelayErrorCode, ResultCode } from './protocol/messages';
 import { UpstreamClient, UpstreamOutcome } from './upstream/upstream.client';
 import { RelayMetrics } from './relay.metrics';
 
-/** What a submission needs of the socket that made it (given by RelayService). */
-export interface SubmissionContext {
+/** Who submits: the session and, for the audit trail, the kiosk. */
+export interface SubmissionRequest {
   sessionId: string;
   deviceId?: string;
   expiresAt: Date;
-  platformAlias?: string;
-  reply: (frame: OutboundFrame) => void;
-  error: (code: RelayErrorCode, message: string) => void;
-  toPeer: (frame: OutboundFrame) => Promise<void>;
-  closeBoth: (frame: OutboundFrame) => Promise<void>;
-  learnAlias: (alias: string, platformId: string) => void;
 }
+
+/**
+ * What became of a submission, for the protocol handlers to turn into frames:
+ * - `refused`: the submission itself was wrong or came at the wrong time (an `error` frame);
+ * - `decided`: the one upstream submission of the session; every upstream outcome is one of
+ *   these, with the HTTP status and body the clients get. `final` says the session is completed
+ *   (the image may have reached the upstream); otherwise the kiosk may submit again.
+ */
+export type SubmissionOutcome =
+  | { kind: 'refused'; code: RelayErrorCode; message: string }
+  | {
+      kind: 'decided';
+      status: 'success' | 'failure';
+      code?: ResultCode;
+      statusCode: number;
+      /** The upstream's body, or `{status:'failure', code, message}` when it gave none. */
+      data: unknown;
+      latencyMs: number;
+      final: boolean;
+      platformId: string;
+    };
 
 const JPEG = Buffer.from([0xff, 0xd8, 0xff]);
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -26,9 +41,10 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const DATA_URI = /^data:image\/(?:jpeg|png);base64,/;
 
 /**
- * A kiosk's face image → upstream, exactly one successful submission per session: the store's
- * atomic claim (open → submitting) guards it across instances; a failed upstream call releases
- * the claim so the kiosk may retry before the deadline.
+ * A kiosk's face image → upstream, one upstream submission per session: the store's atomic
+ * claim (open → submitting) guards it across instances; the upstream call carries the session's
+ * submission id as its Idempotency-Key. The claim is released only when the image provably never
+ * reached the upstream; an answer, a timeout or a lost connection complete the session.
  */
 @Injectable()
 export class FaceSubmissionService {
@@ -46,156 +62,217 @@ export class FaceSubmissionService {
   }
 
   /** New protocol: `submit_result` from /ws/device. */
-  async submitNew(ctx: SubmissionContext, image: string): Promise<void> {
-    const checked = this.checkImage(ctx, image);
-    if (!checked) return;
-    const session = await this.claim(ctx);
-    if (!session) return;
-    const platformId = this.sessions.platformIdOf(session);
+  async submitNew(request: SubmissionRequest, image: string): Promise<SubmissionOutcome> {
+    const checked = this.checkImage(image);
+    if ('kind' in checked) return checked;
+    const claimed = await this.claim(request.sessionId);
+    if ('kind' in claimed) return claimed;
+    const platformId = this.sessions.platformIdOf(claimed);
     if (!platformId) {
-      await this.sessions.releaseSubmission(ctx.sessionId);
-      return ctx.error('internal_error', 'The session has no platform id');
+      await this.sessions.releaseSubmission(request.sessionId);
+      return refused('internal_error', 'The session has no platform id');
     }
-    if (!(await this.storeImage(ctx, checked))) return;
-    const outcome = await this.callUpstream(ctx, platformId, checked.base64);
-    if (outcome.kind === 'unavailable') return this.failed(ctx, outcome.message);
-    const deviceFrame: OutboundFrame = {
-      type: 'result',
-      status: outcome.status,
-      status_code: outcome.statusCode,
-      data: outcome.data,
-      latency_ms: outcome.latencyMs,
-    };
-    await ctx.toPeer({ ...deviceFrame, platform_id: platformId });
-    ctx.reply(deviceFrame);
-    await ctx.closeBoth({ type: 'session_closed', reason: 'completed' });
+    return this.submitClaimed(request, platformId, checked);
   }
 
   /** Legacy: `to_backend` from /ws/hardware, whose platform_id is the session's alias. */
-  async submitLegacy(ctx: SubmissionContext, data: JsonObject): Promise<void> {
-    const sentId = data.platform_id;
-    if (typeof sentId !== 'string' || sentId.length === 0) {
-      return ctx.error('missing_platform_id', 'to_backend needs data.platform_id');
-    }
-    if (typeof data.image_base64 !== 'string')
-      return ctx.error('invalid_message', 'to_backend needs data.image_base64');
-    const known = await this.sessions.find(ctx.sessionId);
+  async submitLegacy(
+    request: SubmissionRequest,
+    sentId: unknown,
+    image: unknown,
+  ): Promise<SubmissionOutcome> {
+    if (typeof sentId !== 'string' || sentId.length === 0)
+      return refused('missing_platform_id', 'to_backend needs data.platform_id');
+    if (typeof image !== 'string')
+      return refused('invalid_message', 'to_backend needs data.image_base64');
+    const known = await this.sessions.find(request.sessionId);
     const platformId = known && this.sessions.platformIdOf(known);
-    if (!known?.platformAlias || !platformId || sentId !== known.platformAlias) {
-      return ctx.error('unknown_platform_id', 'This session holds no such platform_id');
-    }
-    ctx.learnAlias(known.platformAlias, platformId);
-    const checked = this.checkImage(ctx, data.image_base64);
-    if (!checked) return;
-    if (!(await this.claim(ctx))) return;
-    if (!(await this.storeImage(ctx, checked))) return;
-    const outcome = await this.callUpstream(ctx, platformId, checked.base64);
-    if (outcome.kind === 'unavailable') return this.failed(ctx, outcome.message);
-    const frame: OutboundFrame = {
-      type: 'backend_response',
-      status_code: outcome.statusCode,
-      data: outcome.data,
-      latency_ms: outcome.latencyMs,
-    };
-    await ctx.toPeer(frame);
-    // the hardware's copy goes through the kiosk gate: the real id becomes the alias
-    ctx.reply(frame);
+    if (!known?.platformAlias || !platformId || sentId !== known.platformAlias)
+      return refused('unknown_platform_id', 'This session holds no such platform_id');
+    const checked = this.checkImage(image);
+    if ('kind' in checked) return checked;
+    const claimed = await this.claim(request.sessionId);
+    if ('kind' in claimed) return claimed;
+    return this.submitClaimed(request, platformId, checked);
   }
 
-  private checkImage(
-    ctx: SubmissionContext,
-    image: string,
-  ): { base64: string; bytes: Buffer; contentType: string } | undefined {
+  private async submitClaimed(
+    request: SubmissionRequest,
+    platformId: string,
+    image: CheckedImage,
+  ): Promise<SubmissionOutcome> {
+    if (!(await this.storeImage(request, image))) {
+      await this.sessions.releaseSubmission(request.sessionId);
+      return decided(
+        platformId,
+        'store_failed',
+        503,
+        'The image could not be stored; try again',
+        0,
+        false,
+      );
+    }
+    const outcome = await this.upstream.submit(
+      submissionIdOf(request.sessionId),
+      platformId,
+      image.base64,
+      request.expiresAt,
+    );
+    const label = outcome.kind === 'answered' ? outcome.status : outcome.reason;
+    this.metrics.upstreamLatency.observe({ outcome: label }, outcome.latencyMs / 1000);
+    this.logger.log(
+      {
+        sessionId: request.sessionId,
+        deviceId: request.deviceId,
+        outcome: label,
+        attempts: outcome.attempts,
+        latencyMs: outcome.latencyMs,
+      },
+      'Face submission',
+    );
+    const result = toDecided(outcome, platformId);
+    if (result.final) {
+      await this.sessions.completeSubmission(request.sessionId, {
+        status: result.status,
+        statusCode: result.statusCode,
+        latencyMs: result.latencyMs,
+      });
+    } else {
+      await this.sessions.releaseSubmission(request.sessionId);
+    }
+    return result;
+  }
+
+  private checkImage(image: string): CheckedImage | SubmissionOutcome {
     const base64 = image.replace(DATA_URI, '');
-    if (base64.length % 4 !== 0 || !BASE64.test(base64)) {
-      ctx.error('invalid_image', 'The image must be base64');
-      return undefined;
-    }
+    if (base64.length % 4 !== 0 || !BASE64.test(base64))
+      return refused('invalid_image', 'The image must be base64');
     const bytes = Buffer.from(base64, 'base64');
-    if (bytes.length > this.maxImageBytes) {
-      ctx.error('payload_too_large', `Images are limited to ${this.maxImageBytes} bytes`);
-      return undefined;
-    }
+    if (bytes.length > this.maxImageBytes)
+      return refused('payload_too_large', `Images are limited to ${this.maxImageBytes} bytes`);
     const contentType = startsWith(bytes, JPEG)
       ? 'image/jpeg'
       : startsWith(bytes, PNG)
         ? 'image/png'
         : undefined;
-    if (!contentType) {
-      ctx.error('invalid_image', 'The image must be a JPEG or a PNG');
-      return undefined;
-    }
+    if (!contentType) return refused('invalid_image', 'The image must be a JPEG or a PNG');
     return { base64, bytes, contentType };
   }
 
   /**
    * The face image is encrypted into the Vault before it goes anywhere; the session keeps the
-   * file id. If the Vault cannot take it, nothing is sent upstream and the claim is released.
+   * file id. If the Vault cannot take it, nothing is sent upstream.
    */
-  private async storeImage(
-    ctx: SubmissionContext,
-    image: { bytes: Buffer; contentType: string },
-  ): Promise<boolean> {
+  private async storeImage(request: SubmissionRequest, image: CheckedImage): Promise<boolean> {
     try {
       const stored = await this.vault.storeBuffer(
         image.bytes,
         image.contentType,
-        { actor: `kiosk:${ctx.deviceId ?? 'legacy'}`, role: 'relay' },
-        `face submission, session ${ctx.sessionId}`,
+        { actor: `kiosk:${request.deviceId ?? 'legacy'}`, role: 'relay' },
+        `face submission, session ${request.sessionId}`,
       );
-      await this.sessions.attachImage(ctx.sessionId, stored.fileId);
+      await this.sessions.attachImage(request.sessionId, stored.fileId);
       return true;
     } catch (error) {
-      this.logger.error({ err: error, sessionId: ctx.sessionId }, 'Storing the face image failed');
-      await this.sessions.releaseSubmission(ctx.sessionId);
-      ctx.error('internal_error', 'The image could not be stored; try again');
+      this.logger.error(
+        { err: error, sessionId: request.sessionId },
+        'Storing the face image failed',
+      );
       return false;
     }
   }
 
-  private async claim(ctx: SubmissionContext): Promise<PairingSession | undefined> {
-    if (await this.sessions.claimSubmission(ctx.sessionId))
-      return this.sessions.find(ctx.sessionId);
-    const session = await this.sessions.find(ctx.sessionId);
-    if (session?.status === 'completed')
-      ctx.error('already_submitted', 'This session already has its result');
-    else if (session?.status === 'submitting')
-      ctx.error('submission_in_progress', 'A submission is being processed');
-    else ctx.error('session_expired', 'The session has expired');
-    return undefined;
-  }
-
-  private async callUpstream(
-    ctx: SubmissionContext,
-    platformId: string,
-    imageBase64: string,
-  ): Promise<UpstreamOutcome> {
-    const outcome = await this.upstream.submit(platformId, imageBase64, ctx.expiresAt);
-    const label = outcome.kind === 'answered' ? outcome.status : 'unavailable';
-    this.metrics.upstreamLatency.observe({ outcome: label }, outcome.latencyMs / 1000);
-    if (outcome.kind === 'answered') {
-      await this.sessions.completeSubmission(ctx.sessionId, {
-        status: outcome.status,
-        statusCode: outcome.statusCode,
-        latencyMs: outcome.latencyMs,
-      });
+  private async claim(sessionId: string): Promise<PairingSession | SubmissionOutcome> {
+    if (await this.sessions.claimSubmission(sessionId)) {
+      const session = await this.sessions.find(sessionId);
+      if (session) return session;
     }
-    this.logger.log(
-      {
-        sessionId: ctx.sessionId,
-        deviceId: ctx.deviceId,
-        outcome: label,
-        latencyMs: outcome.latencyMs,
-      },
-      'Face submission',
-    );
-    return outcome;
+    const session = await this.sessions.find(sessionId);
+    if (session?.status === 'completed')
+      return refused('already_submitted', 'This session already has its result');
+    if (session?.status === 'submitting')
+      return refused('submission_in_progress', 'A submission is being processed');
+    return refused('session_expired', 'The session has expired');
   }
+}
 
-  private async failed(ctx: SubmissionContext, message: string): Promise<void> {
-    await this.sessions.releaseSubmission(ctx.sessionId);
-    ctx.error('upstream_failed', message);
-    await ctx.toPeer({ type: 'error', code: 'upstream_failed', message });
+interface CheckedImage {
+  base64: string;
+  bytes: Buffer;
+  contentType: string;
+}
+
+/** The Idempotency-Key of the session's one upstream submission. */
+export function submissionIdOf(sessionId: string): string {
+  return `mdai-submission-${sessionId}`;
+}
+
+function refused(code: RelayErrorCode, message: string): SubmissionOutcome {
+  return { kind: 'refused', code, message };
+}
+
+function decided(
+  platformId: string,
+  code: ResultCode,
+  statusCode: number,
+  message: string,
+  latencyMs: number,
+  final: boolean,
+): SubmissionOutcome & { kind: 'decided' } {
+  return {
+    kind: 'decided',
+    status: 'failure',
+    code,
+    statusCode,
+    data: { status: 'failure', code, message },
+    latencyMs,
+    final,
+    platformId,
+  };
+}
+
+/** Every upstream outcome as the status and body the clients get. */
+function toDecided(
+  outcome: UpstreamOutcome,
+  platformId: string,
+): SubmissionOutcome & { kind: 'decided' } {
+  switch (outcome.kind) {
+    case 'answered':
+      return {
+        kind: 'decided',
+        status: outcome.status,
+        code:
+          outcome.status === 'success'
+            ? undefined
+            : outcome.statusCode >= 500
+              ? 'upstream_error'
+              : 'upstream_rejected',
+        statusCode: outcome.statusCode,
+        data: outcome.data,
+        latencyMs: outcome.latencyMs,
+        final: true,
+        platformId,
+      };
+    case 'unknown':
+      return outcome.reason === 'timed_out'
+        ? decided(platformId, 'upstream_timeout', 504, outcome.message, outcome.latencyMs, true)
+        : decided(
+            platformId,
+            'upstream_connection_lost',
+            502,
+            outcome.message,
+            outcome.latencyMs,
+            true,
+          );
+    case 'not_sent':
+      return decided(
+        platformId,
+        outcome.reason === 'not_configured' ? 'upstream_not_configured' : 'upstream_unreachable',
+        502,
+        outcome.message,
+        outcome.latencyMs,
+        false,
+      );
   }
 }
 

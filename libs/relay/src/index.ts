@@ -1,5 +1,5 @@
 export * from './relay.module';
-export * from './relay.service';
+export * from './relay-hub';
 export * from './relay-ws.adapter';
 export * from './protocol/messages';
 export * from './privacy/platform-id-filter';

@@ -1,8 +1,46 @@
 import type { WebSocket } from 'ws';
 import { RelayRole } from './protocol/messages';
+import { PlatformIdMatcher } from './privacy/platform-id-filter';
+
+/**
+ * What a protocol handler knows of the socket that sent a frame: its session, its role, the
+ * session's platform ids (for the kiosk gate) and whether the peer is there.
+ */
+export interface ConnectionView {
+  readonly role: RelayRole;
+  readonly sessionId: string;
+  readonly expiresAt: Date;
+  /** The kiosk that authenticated (device), or learned from the peer's presence (mobile). */
+  deviceId?: string;
+  peerPresent: boolean;
+  /** Kiosk auth: the challenge nonce, until the auth frame uses it. */
+  nonce?: string;
+  /** The session's platform id (new protocol, legacy app once it sent one). */
+  platformId?: string;
+  /** Legacy: the alias the hardware sees in place of the platform id. */
+  platformAlias?: string;
+  /** Every platform id the session ever held, for the kiosk gate. */
+  readonly platformIds: PlatformIdSet;
+}
+
+/** The platform ids of a session, with a matcher rebuilt only when one is added. */
+export class PlatformIdSet {
+  private readonly ids = new Set<string>();
+  private cached = new PlatformIdMatcher([]);
+
+  add(id: string | undefined): void {
+    if (!id || this.ids.has(id)) return;
+    this.ids.add(id);
+    this.cached = new PlatformIdMatcher(this.ids);
+  }
+
+  get matcher(): PlatformIdMatcher {
+    return this.cached;
+  }
+}
 
 /** What the relay keeps per socket (kept small: 10,000 idle sessions are two of these each). */
-export class RelayConnection {
+export class RelayConnection implements ConnectionView {
   /** Kiosk sockets hold the session only after auth; the others from the start. */
   joined = false;
   slotHeld = false;
@@ -11,12 +49,13 @@ export class RelayConnection {
   peerPresent = false;
   nonce?: string;
   deviceId?: string;
-  /** The session's platform id (mobile, device, legacy app), for filtering frames toward the kiosk. */
   platformId?: string;
-  /** Legacy: the alias the hardware sees. */
   platformAlias?: string;
+  readonly platformIds = new PlatformIdSet();
   expiryTimer?: NodeJS.Timeout;
   authTimer?: NodeJS.Timeout;
+  /** Frames are handled one after another, in arrival order. */
+  queue: Promise<void> = Promise.resolve();
   private tokens: number;
   private refilledAt = Date.now();
   private lastRateError = 0;
@@ -33,7 +72,7 @@ export class RelayConnection {
   }
 
   get legacy(): boolean {
-    return this.role === 'app' || this.role === 'hardware';
+    return isLegacy(this.role);
   }
 
   /** Token bucket: false when this frame is over the rate. */
@@ -52,6 +91,10 @@ export class RelayConnection {
     this.lastRateError = now;
     return true;
   }
+}
+
+export function isLegacy(role: RelayRole): role is 'app' | 'hardware' {
+  return role === 'app' || role === 'hardware';
 }
 
 export const PEER_ROLE: Record<RelayRole, RelayRole> = {

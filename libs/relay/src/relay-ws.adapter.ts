@@ -7,6 +7,6 @@ import { WsAdapter } from '@nestjs/platform-ws';
  */
 export class RelayWsAdapter extends WsAdapter {
   override bindMessageHandlers(): void {
-    // frames are handled by RelayService
+    // frames are handled by RelayHub
   }
 }

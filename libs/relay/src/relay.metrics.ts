@@ -32,7 +32,7 @@ export class RelayMetrics {
       name: 'mdai_upstream_latency_seconds',
       help: 'Identity API submissions by outcome',
       labelNames: ['outcome'],
-      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers: [registry],
     });
   }

@@ -14,7 +14,11 @@ import {
   LegacyHardwareGateway,
   MobileGateway,
 } from './gateways/relay.gateways';
-import { RelayService } from './relay.service';
+import { LegacyHandler } from './handlers/legacy.handler';
+import { PairingHandler } from './handlers/pairing.handler';
+import { RelayDelivery } from './relay-delivery';
+import { RelayHub } from './relay-hub';
+import { RelayIntake } from './relay-intake';
 import { RelayMetrics } from './relay.metrics';
 import { UpstreamClient } from './upstream/upstream.client';
 
@@ -34,12 +38,16 @@ import { UpstreamClient } from './upstream/upstream.client';
     RelayMetrics,
     UpstreamClient,
     FaceSubmissionService,
-    RelayService,
+    PairingHandler,
+    LegacyHandler,
+    RelayDelivery,
+    RelayIntake,
+    RelayHub,
     MobileGateway,
     DeviceGateway,
     LegacyAppGateway,
     LegacyHardwareGateway,
   ],
-  exports: [RelayService],
+  exports: [RelayHub],
 })
 export class RelayModule {}

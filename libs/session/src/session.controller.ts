@@ -9,8 +9,16 @@ import {
 } from '@nestjs/swagger';
 import { ConfigService } from '@nestjs/config';
 import { Request, Response } from 'express';
-import QRCode from 'qrcode';
-import { ApiKeyService, AppConfig, AppError, ErrorBody, Public, Roles } from '@app/common';
+import {
+  ApiKeyService,
+  AppConfig,
+  AppError,
+  ErrorBody,
+  Public,
+  publicBaseUrl,
+  Roles,
+  toWebSocketUrl,
+} from '@app/common';
 import {
   LegacyAuthDto,
   LegacyAuthResponse,
@@ -26,7 +34,7 @@ import { SessionService } from './session.service';
 @ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
 @Controller()
 export class SessionController {
-  private readonly publicWsUrl?: string;
+  private readonly publicUrl?: string;
 
   constructor(
     private readonly sessions: SessionService,
@@ -34,7 +42,7 @@ export class SessionController {
     private readonly apiKeys: ApiKeyService,
     config: ConfigService<AppConfig, true>,
   ) {
-    this.publicWsUrl = config.get('app', { infer: true }).publicWsUrl;
+    this.publicUrl = config.get('app', { infer: true }).publicUrl;
   }
 
   @Post('api/auth/mobile')
@@ -61,7 +69,7 @@ export class SessionController {
 
   @Get('api/sessions/qr')
   @Public()
-  @ApiBearerAuth()
+  @ApiBearerAuth('session-token')
   @ApiProduces('image/png', 'image/svg+xml')
   @ApiOperation({
     summary: "The session's QR (qr_payload) as PNG or SVG; Authorization: Bearer <mobile token>",
@@ -81,6 +89,8 @@ export class SessionController {
       this.qrPayload(session.id, this.sessions.deviceTokenFor(session), request),
     );
     response.setHeader('Cache-Control', 'no-store');
+    // loaded on first use: the QR encoder is a noticeable part of startup otherwise
+    const QRCode = (await import('qrcode')).default;
     if (query.format === 'svg') {
       response
         .type('image/svg+xml')
@@ -110,9 +120,7 @@ export class SessionController {
   }
 
   private qrPayload(sessionId: string, deviceToken: string, request: Request): SessionQrPayload {
-    const base =
-      this.publicWsUrl ??
-      `${request.protocol === 'https' ? 'wss' : 'ws'}://${request.get('host') ?? 'localhost'}`;
+    const base = toWebSocketUrl(publicBaseUrl(this.publicUrl, request));
     return {
       type: 'session',
       session_id: sessionId,

@@ -2,13 +2,17 @@ import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import { ConfigService } from '@nestjs/config';
 import { randomBytes } from 'node:crypto';
 import { AppConfig, newId } from '@app/common';
-import { KeyringService } from '@app/vault';
+import { KeyringService, ResealReport } from '@app/vault';
 import { PairingSession, SessionResult } from './domain/pairing-session';
 import { SessionRepository } from './infrastructure/persistence/session.repository';
 import { SessionTokenService } from './session-token.service';
 
-/** Platform ids are opaque ids like PLT_jjbmYWeq3o1W: word characters only, so they can be found in any frame text. */
-export const PLATFORM_ID_PATTERN = /^[A-Za-z0-9_-]{3,128}$/;
+/**
+ * Platform ids are opaque ids like PLT_jjbmYWeq3o1W: `PLT_` and at least 10 letters or digits.
+ * Long and shaped enough that the relay can find them in any frame text (in any case, in base64)
+ * without ever matching a protocol word (`type`, `data`, `joined`) or a short common string.
+ */
+export const PLATFORM_ID_PATTERN = /^PLT_[A-Za-z0-9]{10,124}$/;
 
 export interface OpenedMobileSession {
   session: PairingSession;
@@ -30,6 +34,10 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     config: ConfigService<AppConfig, true>,
   ) {
     this.ttlMs = config.get('session', { infer: true }).ttlSeconds * 1000;
+  }
+  /** Re-seals every session's platform id under the active master key (reseal-all job). */
+  resealPlatformIds(): Promise<ResealReport> {
+    return this.keyring.resealAll('session platform ids', this.sessions, sealContext);
   }
 
   onModuleInit(): void {

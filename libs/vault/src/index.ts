@@ -4,3 +4,4 @@ export * from './vault.service';
 export * from './vault-audit.service';
 export * from './domain/vault-file';
 export * from './domain/vault-audit-record';
+export * from './keyring/sealed-values';

@@ -1,9 +1,17 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppError, newId } from '@app/common';
+import { ConfigService } from '@nestjs/config';
+import { AppConfig, AppError, newId } from '@app/common';
+import {
+  ChainVerifier,
+  LogVerification,
+  LogVerifierService,
+  Receipt,
+  SignedCheckpoint,
+  TransparencyLogService,
+} from '@app/tlog';
 import {
   auditRecordHash,
   chainEntry,
-  GENESIS_HASH,
   VaultAccessResult,
   VaultAction,
   VaultAuditRecord,
@@ -21,29 +29,46 @@ export interface AuditAttempt {
   at?: Date;
 }
 
-export interface AuditVerification {
-  ok: boolean;
-  length: number;
-  headHash: string;
-  /** The first seq whose record is missing, edited or mislinked. */
-  brokenAtSeq?: number;
+export type AuditVerification = LogVerification;
+
+/** An audit record with the proof that it is in the signed log. */
+export interface AuditReceipt extends Receipt {
+  origin: string;
+  recordHash: string;
+  checkpoint: string;
 }
 
 const VERIFY_PAGE = 1000;
 
 /**
- * The vault's hash-chained access log. `record` either appends or throws 503
+ * The vault's access log: a hash chain on the shared transparency log (`@app/tlog`), each
+ * record followed by a signed checkpoint. `record` either appends and seals, or throws 503
  * `audit_unavailable`: callers write the record first and act only when it succeeded.
  */
 @Injectable()
 export class VaultAuditService {
   private readonly logger = new Logger(VaultAuditService.name);
+  readonly origin: string;
 
-  constructor(private readonly records: VaultAuditRepository) {}
+  constructor(
+    private readonly records: VaultAuditRepository,
+    private readonly tlog: TransparencyLogService,
+    private readonly verifier: LogVerifierService,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.origin = `${config.get('tlog', { infer: true }).origin}/vault-audit`;
+  }
 
   async record(attempt: AuditAttempt): Promise<VaultAuditRecord> {
+    return (await this.recordWithReceipt(attempt)).record;
+  }
+
+  /** Appends the record, seals the log with a checkpoint and proves the record in it. */
+  async recordWithReceipt(
+    attempt: AuditAttempt,
+  ): Promise<{ record: VaultAuditRecord; receipt: AuditReceipt }> {
     try {
-      return await this.records.appendToChain((head) =>
+      const record = await this.records.appendToChain((head) =>
         chainEntry(
           {
             id: newId(),
@@ -60,9 +85,29 @@ export class VaultAuditService {
           head,
         ),
       );
+      const sealed = await this.tlog.seal(
+        this.origin,
+        record.seq,
+        // usually just this record: no need to read it back
+        (from, to) =>
+          from === record.seq && to === record.seq
+            ? Promise.resolve([record.recordHash])
+            : this.records.readRecordHashes(from, to),
+        [record.seq],
+      );
+      const receipt = sealed.receipts.get(record.seq)!;
+      return {
+        record,
+        receipt: {
+          ...receipt,
+          origin: this.origin,
+          recordHash: record.recordHash,
+          checkpoint: sealed.checkpoint.note,
+        },
+      };
     } catch (error) {
       this.logger.error(
-        { error: (error as Error).message, action: attempt.action, fileId: attempt.fileId },
+        { err: error, action: attempt.action, fileId: attempt.fileId },
         'Vault audit write failed; access refused',
       );
       throw new AppError(
@@ -86,33 +131,30 @@ export class VaultAuditService {
     return this.records.listInOrder(options);
   }
 
-  /** Walks the whole chain: a deleted, inserted or edited record breaks it at its seq. */
-  async verify(): Promise<AuditVerification> {
-    let prevHash = GENESIS_HASH;
-    let expectedSeq = 1;
+  latestCheckpoint(): Promise<SignedCheckpoint | undefined> {
+    return this.tlog.latest(this.origin);
+  }
+
+  /**
+   * Walks the whole chain, the Merkle tree, every checkpoint and the witness file: a deleted,
+   * inserted or edited record, a re-hashed chain and a cut tail all fail.
+   */
+  verify(): Promise<AuditVerification> {
+    return this.verifier.verify(
+      this.origin,
+      this.walk(),
+      new ChainVerifier<VaultAuditRecord>((r) => auditRecordHash(r, r.seq, r.prevHash)),
+    );
+  }
+
+  private async *walk(): AsyncGenerator<VaultAuditRecord> {
+    let after = 0;
     for (;;) {
-      const page = await this.records.listInOrder({
-        afterSeq: expectedSeq - 1,
-        limit: VERIFY_PAGE,
-      });
-      if (page.length === 0) break;
-      for (const record of page) {
-        const intact =
-          record.seq === expectedSeq &&
-          record.prevHash === prevHash &&
-          auditRecordHash(record, record.seq, record.prevHash) === record.recordHash;
-        if (!intact) {
-          return {
-            ok: false,
-            length: expectedSeq - 1,
-            headHash: prevHash,
-            brokenAtSeq: expectedSeq,
-          };
-        }
-        prevHash = record.recordHash;
-        expectedSeq++;
-      }
+      const page = await this.records.listInOrder({ afterSeq: after, limit: VERIFY_PAGE });
+      for (const record of page) yield record;
+      if (page.length < VERIFY_PAGE) return;
+      after = page[page.length - 1].seq;
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    return { ok: true, length: expectedSeq - 1, headHash: prevHash };
   }
 }

@@ -13,7 +13,8 @@ import {
 import { Request, Response } from 'express';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ErrorBody, Public, Roles } from '@app/common';
+import { AppError, ErrorBody, Public, Roles } from '@app/common';
+import { CheckpointView } from '@app/tlog';
 import { VaultAuditRecord } from './domain/vault-audit-record';
 import {
   DeletedFileView,
@@ -73,6 +74,23 @@ export class VaultController {
     return this.audit.verify();
   }
 
+  @Get('audit/checkpoint')
+  @Roles('auditor', 'admin')
+  @ApiOperation({ summary: 'The latest signed checkpoint of the audit log (C2SP tlog-checkpoint)' })
+  @ApiOkResponse({ type: CheckpointView })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'checkpoint_not_found' })
+  async auditCheckpoint(): Promise<CheckpointView> {
+    const c = await this.audit.latestCheckpoint();
+    if (!c) throw new AppError(404, 'checkpoint_not_found', 'The audit log has no checkpoint yet');
+    return {
+      origin: c.origin,
+      treeSize: c.size,
+      rootHash: c.rootHash,
+      signedAt: c.signedAt.toISOString(),
+      note: c.note,
+    };
+  }
+
   @Get('keys')
   @Roles('admin')
   @ApiOperation({ summary: 'Which master key versions still wrap live files' })
@@ -122,14 +140,19 @@ export class VaultController {
   })
   @ApiHeader({ name: PURPOSE_HEADER, required: true, description: 'Why the file is read' })
   @ApiProduces('image/*', 'application/octet-stream')
-  @ApiResponse({ status: 200, description: 'The original bytes, with their content type' })
+  @ApiResponse({
+    status: 200,
+    description:
+      'The original bytes, with their content type; header x-audit-receipt = base64url JSON {origin, seq, leafIndex, leafHash, treeSize, inclusionProof, recordHash, checkpoint}',
+  })
   @ApiResponse({ status: 400, type: ErrorBody, description: 'missing_purpose (audited)' })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'file_not_found (audited)' })
   @ApiResponse({ status: 410, type: ErrorBody, description: 'file_deleted (audited)' })
   @ApiResponse({
     status: 500,
     type: ErrorBody,
-    description: 'file_integrity_failed: tampered blob, never served (audited)',
+    description:
+      'file_integrity_failed: tampered blob, or size/SHA-256 unlike the metadata; nothing served (audited)',
   })
   async read(
     @Param('fileId') fileId: string,
@@ -152,6 +175,11 @@ export class VaultController {
     response.setHeader('cache-control', 'no-store');
     response.setHeader('x-content-type-options', 'nosniff');
     response.setHeader('content-disposition', `attachment; filename="${file.fileId}"`);
+    // the allowed read's audit record, proven in the signed audit log (docs/ledger-format.md)
+    response.setHeader(
+      'x-audit-receipt',
+      Buffer.from(JSON.stringify(file.receipt)).toString('base64url'),
+    );
     // a chunk failing authentication mid-way destroys the response: the client sees a cut
     // transfer (fewer bytes than content-length), never unauthenticated bytes
     await pipeline(Readable.from(file.body), response).catch(() => {

@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { bindPort } from '@app/persistence';
+import { PartialUploadSweeper } from './infrastructure/blob/partial-upload.sweeper';
+import { TlogModule } from '@app/tlog';
 import { VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
 import { VaultAuditRepository } from './infrastructure/persistence/vault-audit.repository';
 import { VaultFileRepository } from './infrastructure/persistence/vault-file.repository';
@@ -18,12 +20,14 @@ import { VaultService } from './vault.service';
  * small secrets) and of encrypted biometric storage with audited access (VaultService).
  */
 @Module({
+  imports: [TlogModule],
   controllers: [VaultController],
   providers: [
     KeyringService,
     bindPort(VaultFileRepository, vaultFileAdapters),
     bindPort(VaultAuditRepository, vaultAuditAdapters),
     VaultBlobStorage,
+    PartialUploadSweeper,
     VaultAuditService,
     VaultService,
     VaultRetentionScheduler,

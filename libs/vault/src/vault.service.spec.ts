@@ -204,14 +204,30 @@ describe('VaultService', () => {
     }
   });
 
-  it('should stop at a tampered later chunk, having yielded only authenticated chunks, and audit it', async () => {
+  it('should refuse a blob with a tampered later chunk before serving any byte, and audit it', async () => {
     const data = randomBytes(5 * CHUNK);
     const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'kiosk capture');
     const path = vault.blobs.pathOf(stored.fileId);
     const bytes = readFileSync(path);
     bytes[BLOB_HEADER_BYTES + 3 * (CHUNK + BLOB_TAG_BYTES) + 100] ^= 0x01;
     writeFileSync(path, bytes);
+    const error = await errorOf(sut.read(stored.fileId, auditor, 'case review'));
+    expect([error.getStatus(), error.code]).toEqual([500, 'file_integrity_failed']);
+    const records = await vault.audit.list({ fileId: stored.fileId, limit: 10 });
+    expect(records.map((r) => [r.action, r.result, r.reason])).toEqual([
+      ['store', 'allowed', undefined],
+      ['read', 'failed', 'tampered'],
+    ]);
+  });
+
+  it('should stop at a chunk tampered after the check, having yielded only authenticated chunks', async () => {
+    const data = randomBytes(5 * CHUNK);
+    const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'kiosk capture');
     const read = await sut.read(stored.fileId, auditor, 'case review');
+    const path = vault.blobs.pathOf(stored.fileId);
+    const bytes = readFileSync(path);
+    bytes[BLOB_HEADER_BYTES + 3 * (CHUNK + BLOB_TAG_BYTES) + 100] ^= 0x01;
+    writeFileSync(path, bytes);
     const received: Buffer[] = [];
     let failure: unknown;
     try {
@@ -236,8 +252,9 @@ describe('VaultService', () => {
     const pathA = vault.blobs.pathOf(a.fileId);
     const bytesA = readFileSync(pathA);
     writeFileSync(pathA, bytesA.subarray(0, BLOB_HEADER_BYTES + 2 * (CHUNK + BLOB_TAG_BYTES)));
-    const truncated = await sut.read(a.fileId, auditor, 'case review');
-    await expect(readAll(truncated.body)).rejects.toBeInstanceOf(BlobIntegrityError);
+    expect((await errorOf(sut.read(a.fileId, auditor, 'case review'))).code).toBe(
+      'file_integrity_failed',
+    );
     writeFileSync(pathA, readFileSync(vault.blobs.pathOf(b.fileId)));
     expect((await errorOf(sut.read(a.fileId, auditor, 'case review'))).code).toBe(
       'file_integrity_failed',
@@ -344,11 +361,12 @@ describe('VaultService', () => {
     expect(intact).toMatchObject({ ok: true, length: 4 });
     const db = sqlite(dataDir);
     db.prepare("UPDATE vault_audit SET purpose = 'nothing to see' WHERE seq = 2").run();
-    expect(await vault.audit.verify()).toEqual({
+    expect(await vault.audit.verify()).toMatchObject({
       ok: false,
       length: 1,
       headHash: expect.any(String),
       brokenAtSeq: 2,
+      reason: 'record_hash_mismatch',
     });
     db.prepare("UPDATE vault_audit SET purpose = 'capture' WHERE seq = 2").run();
     expect((await vault.audit.verify()).ok).toBe(true);

@@ -1,14 +1,22 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { createHash, randomBytes } from 'node:crypto';
-import { ApiKeyService, AppConfig, AppError, isObjectId, newId, Role } from '@app/common';
+import {
+  ApiKeyService,
+  AppConfig,
+  AppError,
+  isObjectId,
+  newId,
+  Role,
+  storageErrorOf,
+} from '@app/common';
 import { KeyringService } from './keyring/keyring.service';
 import { BlobIntegrityError, decryptBlob, encryptBlob } from './domain/vault-blob-format';
 import { VaultAction } from './domain/vault-audit-record';
 import { StoredFile, VaultActor, VaultFile } from './domain/vault-file';
 import { VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
 import { VaultFileRepository } from './infrastructure/persistence/vault-file.repository';
-import { VaultAuditService } from './vault-audit.service';
+import { AuditReceipt, VaultAuditService } from './vault-audit.service';
 
 /** What a reader gets: the file's metadata and its plaintext, authenticated chunk by chunk. */
 export interface VaultReadHandle {
@@ -18,6 +26,8 @@ export interface VaultReadHandle {
   sha256: string;
   /** Throws (after auditing) at the first chunk that fails authentication. */
   body: AsyncGenerator<Buffer>;
+  /** The allowed read's audit record, proven in the signed audit log. */
+  receipt: AuditReceipt;
 }
 
 export interface KeyUsage {
@@ -247,35 +257,52 @@ export class VaultService {
       }
       throw integrityFailure();
     }
-    const chunks = decryptBlob(this.blobs.read(file.id), dataKey, file.id);
-    let first: Buffer;
-    try {
-      first = (await chunks.next()).value as Buffer;
-    } catch (error) {
+    // the whole file is authenticated, and its size and SHA-256 compared with the metadata,
+    // before anything is served: no header goes out for bytes that do not match
+    const fault = await this.checkPlaintext(file, dataKey);
+    if (fault) {
       dataKey.fill(0);
-      const reason = error instanceof BlobIntegrityError ? 'tampered' : 'blob_unreadable';
-      this.logger.warn(
-        { fileId: file.id, reason, error: (error as Error).message },
-        'Vault read refused',
-      );
-      await this.audit.record({ ...attempt, result: 'failed', reason });
+      this.logger.warn({ fileId: file.id, reason: fault }, 'Vault read refused');
+      await this.audit.record({ ...attempt, result: 'failed', reason: fault });
       throw integrityFailure();
     }
+    let receipt: AuditReceipt;
     try {
-      await this.audit.record({ ...attempt, result: 'allowed' });
+      receipt = (await this.audit.recordWithReceipt({ ...attempt, result: 'allowed' })).receipt;
     } catch (error) {
-      first.fill(0);
       dataKey.fill(0);
-      await chunks.return(undefined);
       throw error;
     }
+    const chunks = decryptBlob(this.blobs.read(file.id), dataKey, file.id);
     return {
       fileId: file.id,
       contentType: file.contentType,
       size: file.size,
       sha256: file.sha256,
-      body: this.serve(first, chunks, dataKey, attempt),
+      body: this.serve(chunks, dataKey, attempt, file.size),
+      receipt,
     };
+  }
+
+  /** Decrypts the whole blob once, flat in memory; says why it does not match, if it does not. */
+  private async checkPlaintext(
+    file: VaultFile,
+    dataKey: Buffer,
+  ): Promise<'tampered' | 'blob_unreadable' | 'size_mismatch' | 'digest_mismatch' | undefined> {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    try {
+      for await (const chunk of decryptBlob(this.blobs.read(file.id), dataKey, file.id)) {
+        bytes += chunk.length;
+        hash.update(chunk);
+        chunk.fill(0);
+      }
+    } catch (error) {
+      return error instanceof BlobIntegrityError ? 'tampered' : 'blob_unreadable';
+    }
+    if (bytes !== file.size) return 'size_mismatch';
+    if (hash.digest('hex') !== file.sha256) return 'digest_mismatch';
+    return undefined;
   }
 
   /** Crypto-shreds a file: its data key is destroyed (the blob is unreadable), then removed. */
@@ -399,29 +426,32 @@ export class VaultService {
   }
 
   private async *serve(
-    first: Buffer,
-    rest: AsyncGenerator<Buffer>,
+    chunks: AsyncGenerator<Buffer>,
     dataKey: Buffer,
     attempt: { fileId: string; actor: VaultActor; purpose: string; action: VaultAction },
+    size: number,
   ): AsyncGenerator<Buffer> {
+    let sent = 0;
     try {
-      yield first;
       for (;;) {
-        const next = await rest.next();
+        const next = await chunks.next();
         if (next.done) break;
+        sent += next.value.length;
+        // never more than the authenticated, announced length (the blob could change between passes)
+        if (sent > size) throw new BlobIntegrityError('longer_than_recorded', -1);
         yield next.value;
       }
     } catch (error) {
       const reason = error instanceof BlobIntegrityError ? 'tampered' : 'blob_unreadable';
       this.logger.warn(
-        { fileId: attempt.fileId, reason, error: (error as Error).message },
+        { fileId: attempt.fileId, reason, err: error },
         'Vault read aborted mid-stream',
       );
       await this.audit.recordQuietly({ ...attempt, result: 'failed', reason });
       throw error;
     } finally {
       dataKey.fill(0);
-      await rest.return(undefined);
+      await chunks.return(undefined);
     }
   }
 }
@@ -503,6 +533,8 @@ function integrityFailure(): AppError {
 
 function storeFailure(error: unknown): AppError {
   if (error instanceof AppError) return error;
+  const storage = storageErrorOf(error);
+  if (storage) return storage;
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ECONNRESET' || (error as Error).message === 'aborted') {
     return new AppError(400, 'request_aborted', 'The upload was interrupted');

@@ -1,7 +1,11 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, HttpException, Req, Res } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { Request, Response } from 'express';
+import { constants } from 'node:fs';
+import { access, mkdir, statfs } from 'node:fs/promises';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { Public, RedisService } from '@app/common';
+import { AppConfig, Public, RedisService } from '@app/common';
 import { Store } from '@app/persistence';
 
 @ApiTags('health')
@@ -12,21 +16,78 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     private readonly store: Store,
     private readonly redis: RedisService,
+    private readonly config: ConfigService<AppConfig, true>,
   ) {}
 
   @Public()
   @Get()
   @HealthCheck()
-  @ApiOkResponse({ description: 'The store (and Redis, when configured) answer' })
-  @ApiServiceUnavailableResponse({ description: 'A dependency does not answer' })
-  check() {
+  @ApiOkResponse({
+    description:
+      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space',
+  })
+  @ApiServiceUnavailableResponse({
+    description:
+      'A dependency is down: terminus body (`error.<dependency>.message` says why) beside statusCode, code `unhealthy`, message and correlationId. The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES',
+  })
+  async check(
+    @Req() request: Request & { id?: string },
+    @Res({ passthrough: true }) response: Response,
+  ) {
     const checks = [
       () => this.probe('store', () => this.store.ping(), { driver: this.store.driver }),
+      () => this.disk(),
     ];
     if (this.redis.enabled) {
       checks.push(() => this.probe('redis', async () => void (await this.redis.client().ping())));
     }
-    return this.health.check(checks);
+    try {
+      return await this.health.check(checks);
+    } catch (error) {
+      if (!(error instanceof HttpException)) throw error;
+      // keep terminus' report (which check failed, and why) beside the standard error fields
+      const report = error.getResponse() as Record<string, unknown>;
+      response.status(error.getStatus());
+      (response.locals as { errorCode?: string }).errorCode = 'unhealthy';
+      return {
+        statusCode: error.getStatus(),
+        code: 'unhealthy',
+        message: `Unhealthy: ${Object.keys((report.error as object) ?? {}).join(', ')}`,
+        correlationId: String(request.id ?? ''),
+        ...report,
+      };
+    }
+  }
+
+  /**
+   * The vault writes under UPLOADS_DIR: a root-owned or read-only volume is a down dependency,
+   * not a 500 later; free space under DATA_DIR below the threshold means writes are about to
+   * answer 507 storage_full.
+   */
+  private async disk() {
+    const indicator = this.indicators.check('disk');
+    const { dataDir, uploadsDir, healthMinFreeBytes } = this.config.get('app', { infer: true });
+    try {
+      await withTimeout(uploadsWritable(uploadsDir), 2000);
+    } catch (error) {
+      return indicator.down({ message: (error as Error).message });
+    }
+    try {
+      const fs = await withTimeout(statfs(dataDir), 2000);
+      const freeBytes = Number(fs.bavail) * Number(fs.bsize);
+      const details = { freeBytes, thresholdBytes: healthMinFreeBytes };
+      if (freeBytes >= healthMinFreeBytes) return indicator.up(details);
+      return indicator.down({
+        ...details,
+        state: 'degraded',
+        message: 'free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES; writes may fail',
+      });
+    } catch (error) {
+      return indicator.down({
+        state: 'unavailable',
+        message: `DATA_DIR cannot be examined (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      });
+    }
   }
 
   private async probe(
@@ -41,6 +102,17 @@ export class HealthController {
     } catch (error) {
       return indicator.down({ ...details, message: (error as Error).message });
     }
+  }
+}
+
+async function uploadsWritable(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    throw new Error(
+      `the uploads directory is not writable (${(error as NodeJS.ErrnoException).code})`,
+    );
   }
 }
 

@@ -1,5 +1,7 @@
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { ConfigError } from './config-error';
 import { Env, validateEnv } from './env-schema';
 
 export type NodeEnv = 'development' | 'production' | 'test';
@@ -14,11 +16,18 @@ class AppEnv {
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL?: LogLevel;
   @IsOptional()
-  @Matches(/^wss?:\/\/[^\s]+$/, { message: 'must be a ws:// or wss:// URL' })
-  PUBLIC_WS_URL?: string;
+  @Matches(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, {
+    message: 'must be an http:// or https:// URL without query or fragment',
+  })
+  PUBLIC_URL?: string;
+  @IsOptional() @IsString() TRUST_PROXY?: string;
   @IsOptional() @IsInt() @Min(1024) @Max(64 * 1024 * 1024) JSON_BODY_LIMIT_BYTES?: number;
   @IsOptional() @IsInt() @Min(0) @Max(120_000) SHUTDOWN_GRACE_MS?: number;
   @IsOptional() @IsString() CONSOLE_DIR?: string;
+  @IsOptional() @IsInt() @Min(2) @Max(256) JSON_MAX_DEPTH?: number;
+  @IsOptional() @IsInt() @Min(10) @Max(1_000_000) JSON_MAX_KEYS?: number;
+  @IsOptional() @IsInt() @Min(64) @Max(64 * 1024 * 1024) JSON_MAX_STRING_LENGTH?: number;
+  @IsOptional() @IsInt() @Min(0) HEALTH_MIN_FREE_BYTES?: number;
 }
 
 export interface AppSettings {
@@ -28,9 +37,19 @@ export interface AppSettings {
   dataDir: string;
   uploadsDir: string;
   logLevel: LogLevel;
-  /** Base of the WebSocket URLs put in QR payloads; derived from the request host when unset. */
-  publicWsUrl?: string;
+  /**
+   * Public base URL of the API as clients reach it (behind the proxy), no trailing slash: the
+   * base of every absolute URL the server hands out (http→ws for WebSocket URLs). Required in
+   * production; outside it, derived from each request (Host / X-Forwarded-*) when unset.
+   */
+  publicUrl?: string;
+  /** Express `trust proxy`: which peers' X-Forwarded-* are believed (so `req.ip` is the client's). */
+  trustProxy: boolean | number | string;
   jsonBodyLimitBytes: number;
+  /** I-JSON limits checked on every JSON body before anything else reads it. */
+  jsonLimits: { maxDepth: number; maxKeys: number; maxStringLength: number };
+  /** Below this many free bytes under DATA_DIR, /health reports the disk as degraded (down). */
+  healthMinFreeBytes: number;
   shutdownGraceMs: number;
   /** The built operator console (`npm run build` writes it), served at /console. */
   consoleDir: string;
@@ -47,9 +66,70 @@ export function appConfig(env: Env): AppSettings {
     dataDir,
     uploadsDir: resolve(v.UPLOADS_DIR ?? resolve(dataDir, 'uploads')),
     logLevel: v.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
-    publicWsUrl: v.PUBLIC_WS_URL?.replace(/\/+$/, ''),
+    publicUrl: publicUrl(v.PUBLIC_URL, nodeEnv === 'production'),
+    trustProxy: trustProxy(v.TRUST_PROXY),
     jsonBodyLimitBytes: v.JSON_BODY_LIMIT_BYTES ?? 1024 * 1024,
+    jsonLimits: {
+      maxDepth: v.JSON_MAX_DEPTH ?? 32,
+      maxKeys: v.JSON_MAX_KEYS ?? 20_000,
+      maxStringLength: v.JSON_MAX_STRING_LENGTH ?? 65_536,
+    },
+    healthMinFreeBytes: v.HEALTH_MIN_FREE_BYTES ?? 64 * 1024 * 1024,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS ?? 10_000,
     consoleDir: resolve(v.CONSOLE_DIR ?? './dist/console'),
   };
+}
+
+function publicUrl(value: string | undefined, production: boolean): string | undefined {
+  if (value === undefined) {
+    if (production) {
+      throw new ConfigError(
+        'PUBLIC_URL',
+        'is required when NODE_ENV=production (the URL clients use, e.g. https://mdai.example.org)',
+      );
+    }
+    return undefined;
+  }
+  try {
+    new URL(value);
+  } catch {
+    throw new ConfigError('PUBLIC_URL', 'is not a valid URL');
+  }
+  return value.replace(/\/+$/, '');
+}
+
+/** Default: trust proxies on loopback and private networks (compose's nginx is on one). */
+const DEFAULT_TRUST_PROXY = 'loopback, linklocal, uniquelocal';
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * `false` (use the socket address), a hop count (`1`: exactly one proxy in front, as in
+ * docker-compose.yml), or a comma-separated list of names (loopback, linklocal, uniquelocal),
+ * addresses and subnets whose X-Forwarded-For is believed. `true` is refused: it would let any
+ * client choose its own `req.ip`.
+ */
+function trustProxy(value: string | undefined): boolean | number | string {
+  if (value === undefined) return DEFAULT_TRUST_PROXY;
+  if (value === 'false') return false;
+  if (/^\d{1,2}$/.test(value)) return Number(value);
+  const entries = value.split(',').map((entry) => entry.trim());
+  const valid = entries.every((entry) => {
+    if (PROXY_NAMES.has(entry)) return true;
+    const [address, prefix, extra] = entry.split('/');
+    if (extra !== undefined || isIP(address) === 0) return false;
+    return prefix === undefined || /^\d{1,3}$/.test(prefix);
+  });
+  if (!valid) {
+    throw new ConfigError(
+      'TRUST_PROXY',
+      'must be false, a hop count, or a comma-separated list of loopback, linklocal, uniquelocal, addresses and subnets',
+    );
+  }
+  return entries.join(', ');
+}
+
+/** The WebSocket form of an http(s) base URL (http → ws, https → wss). */
+export function toWebSocketUrl(httpUrl: string): string {
+  return httpUrl.replace(/^http/, 'ws');
 }

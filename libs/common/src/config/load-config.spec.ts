@@ -38,8 +38,50 @@ describe('loadConfig', () => {
     expect(config.auth.apiKeys.admin).toEqual(['admin-key-0000000001', 'admin-key-0000000002']);
   });
 
-  it('should refuse to generate anything in production and name the variable', () => {
+  it('should require PUBLIC_URL in production, before anything else', () => {
     expect(() => loadConfig({ DATA_DIR: dataDir, NODE_ENV: 'production' })).toThrow(
+      new ConfigError(
+        'PUBLIC_URL',
+        'is required when NODE_ENV=production (the URL clients use, e.g. https://mdai.example.org)',
+      ),
+    );
+  });
+
+  it('should keep PUBLIC_URL without its trailing slash and derive nothing when it is unset', () => {
+    const set = loadConfig({ DATA_DIR: dataDir, PUBLIC_URL: 'https://mdai.example.org:8443/' });
+    expect(set.app.publicUrl).toBe('https://mdai.example.org:8443');
+    expect(loadConfig({ DATA_DIR: dataDir }).app.publicUrl).toBeUndefined();
+  });
+
+  it('should read TRUST_PROXY as false, a hop count or a list, trusting local proxies by default', () => {
+    const read = (TRUST_PROXY?: string) =>
+      loadConfig({ DATA_DIR: dataDir, TRUST_PROXY }).app.trustProxy;
+    expect(read()).toBe('loopback, linklocal, uniquelocal');
+    expect(read('false')).toBe(false);
+    expect(read('1')).toBe(1);
+    expect(read('loopback,10.0.0.0/8 , fd00::1')).toBe('loopback, 10.0.0.0/8, fd00::1');
+  });
+
+  it('should point an unset UPSTREAM_URL at the local stub in development only', () => {
+    const dev = loadConfig({ DATA_DIR: dataDir });
+    expect(dev.upstream).toMatchObject({
+      url: 'http://127.0.0.1:4010',
+      apiKey: 'dev-upstream-key',
+    });
+    expect(dev.notices.join()).toContain('UPSTREAM_URL unset: using the local upstream stub');
+    const given = loadConfig({ DATA_DIR: dataDir, UPSTREAM_URL: 'https://id.example.org/' });
+    expect(given.upstream).toMatchObject({ url: 'https://id.example.org', apiKey: undefined });
+    expect(loadConfig({ DATA_DIR: dataDir, NODE_ENV: 'test' }).upstream.url).toBeUndefined();
+  });
+
+  it('should refuse to generate anything in production and name the variable', () => {
+    expect(() =>
+      loadConfig({
+        DATA_DIR: dataDir,
+        NODE_ENV: 'production',
+        PUBLIC_URL: 'https://mdai.example.org',
+      }),
+    ).toThrow(
       new ConfigError(
         'JWT_SECRET',
         'is required when NODE_ENV=production (nothing is generated in production)',
@@ -61,9 +103,17 @@ describe('loadConfig', () => {
     [{ VAULT_RETENTION_SWEEP_SECONDS: '1' }, 'VAULT_RETENTION_SWEEP_SECONDS'],
     [{ SESSION_TTL_SECONDS: '1' }, 'SESSION_TTL_SECONDS'],
     [{ UPSTREAM_URL: 'ftp://x' }, 'UPSTREAM_URL'],
+    [{ PUBLIC_URL: 'mdai.example.org' }, 'PUBLIC_URL'],
+    [{ PUBLIC_URL: 'https://mdai.example.org/?x=1' }, 'PUBLIC_URL'],
+    [{ TRUST_PROXY: 'true' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: 'loopback, 10.0.0.0/8/1' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: 'everyone' }, 'TRUST_PROXY'],
     [{ OFFLINE_TOKEN_PRIVATE_KEY: 'not-a-pem-key' }, 'OFFLINE_TOKEN_PRIVATE_KEY'],
     [{ SYNC_MAX_PACKETS: '0' }, 'SYNC_MAX_PACKETS'],
-    [{ LEDGER_CHECKPOINT_EVERY: 'x' }, 'LEDGER_CHECKPOINT_EVERY'],
+    [{ TLOG_SIGNING_KEY: 'not a key' }, 'TLOG_SIGNING_KEY'],
+    [{ SITE_DEFAULT_TIME_ZONE: 'Asia/Atlantis' }, 'SITE_DEFAULT_TIME_ZONE'],
+    [{ TIMESHEET_MAX_PERIOD_DAYS: '0' }, 'TIMESHEET_MAX_PERIOD_DAYS'],
+    [{ TIMESHEET_MAX_SHIFT_HOURS: '99' }, 'TIMESHEET_MAX_SHIFT_HOURS'],
   ])('should stop on %j with an error naming %s and not its value', (env, variable) => {
     let error: unknown;
     try {

@@ -6,9 +6,12 @@ import { FraudSettings, fraudConfig } from './fraud.config';
 import { withLocalSecrets } from './local-secrets';
 import { ProvisioningSettings, provisioningConfig } from './provisioning.config';
 import { OfflineSyncSettings, offlineSyncConfig } from './offline-sync.config';
+import { RateLimitSettings, rateLimitConfig } from './rate-limit.config';
 import { RedisSettings, redisConfig } from './redis.config';
 import { RelaySettings, relayConfig } from './relay.config';
 import { SessionSettings, sessionConfig } from './session.config';
+import { TlogSettings, tlogConfig } from './tlog.config';
+import { TimesheetsSettings, timesheetsConfig } from './timesheets.config';
 import { TrustSettings, trustConfig } from './trust.config';
 import { UpstreamSettings, upstreamConfig } from './upstream.config';
 import { VaultSettings, vaultConfig } from './vault.config';
@@ -27,6 +30,9 @@ export interface AppConfig {
   offlineSync: OfflineSyncSettings;
   trust: TrustSettings;
   fraud: FraudSettings;
+  tlog: TlogSettings;
+  rateLimit: RateLimitSettings;
+  timesheets: TimesheetsSettings;
   /** What boot did that an operator should know (generated secrets and where they are kept). */
   notices: string[];
 }
@@ -46,12 +52,18 @@ export function loadConfig(rawEnv: Env): AppConfig {
   } else if (env !== rawEnv) {
     notices.push(`using local secrets from ${secrets.file}`);
   }
+  const upstream = upstreamConfig(env, app.nodeEnv);
+  if (app.nodeEnv === 'development' && !env.UPSTREAM_URL) {
+    notices.push(
+      `UPSTREAM_URL unset: using the local upstream stub at ${upstream.url} (npm run demo starts it)`,
+    );
+  }
   return {
     app,
     database: databaseConfig(env, app.dataDir),
     redis: redisConfig(env),
     auth: authConfig(env),
-    upstream: upstreamConfig(env),
+    upstream,
     vault: vaultConfig(env),
     session: sessionConfig(env),
     provisioning: provisioningConfig(env),
@@ -59,6 +71,9 @@ export function loadConfig(rawEnv: Env): AppConfig {
     offlineSync: offlineSyncConfig(env),
     trust: trustConfig(env),
     fraud: fraudConfig(env),
+    tlog: tlogConfig(env, app.dataDir),
+    rateLimit: rateLimitConfig(env),
+    timesheets: timesheetsConfig(env),
     notices,
   };
 }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { ConfigError } from './config-error';
 import { Env } from './env-schema';
 import { generateOfflineTokenKey } from './offline-sync.config';
+import { generateTlogKey } from './tlog.config';
 
 /** Secrets that may be generated for a local (non-production) install. */
 export const GENERATED_SECRETS = {
@@ -23,7 +24,11 @@ export const GENERATED_SECRETS = {
   HARDWARE_API_KEYS: () => apiKey('hw'),
   VAULT_KEYS: () => `v1:${randomBytes(32).toString('base64')}`,
   OFFLINE_TOKEN_PRIVATE_KEY: generateOfflineTokenKey,
+  TLOG_SIGNING_KEY: generateTlogKey,
 } satisfies Record<string, () => string>;
+
+/** Kept in secrets.json by `npm run keys:rotate` when present, never required. */
+export const STORED_KEY_HISTORIES = ['OFFLINE_TOKEN_RETIRED_KEYS', 'TLOG_RETIRED_KEYS'];
 
 export type GeneratedSecretName = keyof typeof GENERATED_SECRETS;
 
@@ -52,8 +57,9 @@ export function withLocalSecrets(
 ): LocalSecretsResult {
   const file = join(dataDir, SECRETS_FILE);
   const missing = Object.keys(generators).filter((name) => !env[name]);
-  if (missing.length === 0) return { env, file, generated: [] };
-  if (production) {
+  const histories = production ? [] : STORED_KEY_HISTORIES.filter((name) => !env[name]);
+  if (missing.length === 0 && histories.length === 0) return { env, file, generated: [] };
+  if (missing.length > 0 && production) {
     throw new ConfigError(
       missing[0],
       'is required when NODE_ENV=production (nothing is generated in production)',
@@ -73,11 +79,14 @@ export function withLocalSecrets(
   }
   if (generated.length > 0) writeStored(file, stored);
   const merged: Env = { ...env };
-  for (const name of missing) if (stored[name]) merged[name] = stored[name];
+  for (const name of [...missing, ...histories]) if (stored[name]) merged[name] = stored[name];
+  if (missing.length === 0 && histories.every((name) => !stored[name])) {
+    return { env, file, generated: [] };
+  }
   return { env: merged, file, generated };
 }
 
-function readStored(file: string): Record<string, string> {
+export function readStored(file: string): Record<string, string> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -96,7 +105,7 @@ function readStored(file: string): Record<string, string> {
   throw new ConfigError('DATA_DIR', `${file} is not a JSON object; fix or remove it`);
 }
 
-function writeStored(file: string, values: Record<string, string>): void {
+export function writeStored(file: string, values: Record<string, string>): void {
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w', 0o600);
   try {

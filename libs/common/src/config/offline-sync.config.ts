@@ -2,25 +2,30 @@ import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { createPrivateKey, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { ConfigError } from './config-error';
 import { Env, validateEnv } from './env-schema';
+import { parseKeyHistory, RetiredKey } from './key-history';
 
 class OfflineSyncEnv {
   @IsString() OFFLINE_TOKEN_PRIVATE_KEY!: string;
+  @IsOptional() @IsString() OFFLINE_TOKEN_RETIRED_KEYS?: string;
   @IsOptional() @IsInt() @Min(1) @Max(365) OFFLINE_TOKEN_TTL_DAYS?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(90) OFFLINE_TOKEN_GRACE_DAYS?: number;
   @IsOptional() @IsInt() @Min(1) @Max(24 * 365) SYNC_MAX_OFFLINE_AGE_HOURS?: number;
   @IsOptional() @IsInt() @Min(0) @Max(3600) SYNC_MAX_CLOCK_SKEW_SECONDS?: number;
   @IsOptional() @IsInt() @Min(1) @Max(5000) SYNC_MAX_PACKETS?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(1_000_000) LEDGER_CHECKPOINT_EVERY?: number;
   @IsOptional() @IsInt() @Min(1) @Max(24 * 90) ENROLLMENT_CODE_TTL_HOURS?: number;
 }
 
 export interface OfflineSyncSettings {
-  /** P-256 private key that signs offline tokens and ledger checkpoints (ES256). */
+  /** P-256 private key that signs offline tokens (ES256). */
   signingKey: KeyObject;
+  /** Earlier token keys: tokens they issued inside their window still verify. */
+  retiredKeys: RetiredKey[];
   tokenTtlSeconds: number;
+  /** After a token expires, packets recorded inside its window still sync for this long. */
+  tokenGraceSeconds: number;
   maxOfflineAgeSeconds: number;
   maxClockSkewSeconds: number;
   maxPacketsPerBatch: number;
-  checkpointEvery: number;
   enrollmentCodeTtlSeconds: number;
 }
 
@@ -51,11 +56,12 @@ export function offlineSyncConfig(env: Env): OfflineSyncSettings {
   }
   return {
     signingKey,
+    retiredKeys: parseKeyHistory('OFFLINE_TOKEN_RETIRED_KEYS', v.OFFLINE_TOKEN_RETIRED_KEYS, 'ec'),
     tokenTtlSeconds: (v.OFFLINE_TOKEN_TTL_DAYS ?? 30) * 86_400,
+    tokenGraceSeconds: (v.OFFLINE_TOKEN_GRACE_DAYS ?? 14) * 86_400,
     maxOfflineAgeSeconds: (v.SYNC_MAX_OFFLINE_AGE_HOURS ?? 7 * 24) * 3600,
     maxClockSkewSeconds: v.SYNC_MAX_CLOCK_SKEW_SECONDS ?? 300,
     maxPacketsPerBatch: v.SYNC_MAX_PACKETS ?? 500,
-    checkpointEvery: v.LEDGER_CHECKPOINT_EVERY ?? 100,
     enrollmentCodeTtlSeconds: (v.ENROLLMENT_CODE_TTL_HOURS ?? 7 * 24) * 3600,
   };
 }

@@ -8,6 +8,7 @@ class RelayEnv {
   @IsOptional() @IsInt() @Min(1) @Max(10_000) RELAY_RATE_BURST?: number;
   @IsOptional() @IsInt() @Min(100) @Max(300_000) RELAY_PING_INTERVAL_MS?: number;
   @IsOptional() @IsInt() @Min(1000) @Max(120_000) RELAY_AUTH_TIMEOUT_MS?: number;
+  @IsOptional() @IsInt() @Min(300) @Max(300_000) RELAY_SLOT_TTL_MS?: number;
 }
 
 export interface RelaySettings {
@@ -20,6 +21,12 @@ export interface RelaySettings {
   pingIntervalMs: number;
   /** How long a kiosk has to answer the challenge on /ws/device. */
   authTimeoutMs: number;
+  /**
+   * How long a socket's slot (one socket per role per session, across instances) outlives its
+   * holder: refreshed every third of it while the socket lives, so a crashed instance frees its
+   * slots within this time instead of at the session's deadline.
+   */
+  slotTtlMs: number;
 }
 
 export function relayConfig(env: Env): RelaySettings {
@@ -31,5 +38,6 @@ export function relayConfig(env: Env): RelaySettings {
     rateBurst: v.RELAY_RATE_BURST ?? 40,
     pingIntervalMs: v.RELAY_PING_INTERVAL_MS ?? 20_000,
     authTimeoutMs: v.RELAY_AUTH_TIMEOUT_MS ?? 15_000,
+    slotTtlMs: v.RELAY_SLOT_TTL_MS ?? 15_000,
   };
 }

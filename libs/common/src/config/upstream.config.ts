@@ -1,4 +1,5 @@
 import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { NodeEnv } from './app.config';
 import { Env, validateEnv } from './env-schema';
 
 class UpstreamEnv {
@@ -10,20 +11,37 @@ class UpstreamEnv {
   @IsOptional() @IsInt() @Min(0) @Max(5) UPSTREAM_RETRIES?: number;
 }
 
+/**
+ * In development (the default NODE_ENV), an unset UPSTREAM_URL points at the local upstream
+ * stub that `npm run demo` (or `npm run upstream:stub`) starts, with its default key, so a
+ * fresh clone's `npm start` + `npm run demo` pair end to end without extra settings.
+ */
+export const DEV_UPSTREAM = { url: 'http://127.0.0.1:4010', apiKey: 'dev-upstream-key' };
+
 export interface UpstreamSettings {
-  /** Unset: submissions answer `upstream_failed` with a clear message. */
+  /**
+   * Unset (test and production; development defaults to DEV_UPSTREAM): submissions answer a
+   * failure (502, `upstream_not_configured`) with a clear message.
+   */
   url?: string;
   apiKey?: string;
+  /**
+   * One attempt's timeout. Default 100 s: a slow upstream (20 s, 60 s) is answered within the one
+   * attempt, and the answer still reaches the fielded kiosk inside its 120 s acknowledgement wait
+   * (the client also caps every attempt at that wait and at the session deadline).
+   */
   timeoutMs: number;
+  /** Extra attempts, only when the request provably did not arrive or a 503 said Retry-After. */
   retries: number;
 }
 
-export function upstreamConfig(env: Env): UpstreamSettings {
+export function upstreamConfig(env: Env, nodeEnv?: NodeEnv): UpstreamSettings {
   const v = validateEnv(UpstreamEnv, env);
+  const devDefault = nodeEnv === 'development' && v.UPSTREAM_URL === undefined;
   return {
-    url: v.UPSTREAM_URL?.replace(/\/+$/, ''),
-    apiKey: v.UPSTREAM_API_KEY,
-    timeoutMs: v.UPSTREAM_TIMEOUT_MS ?? 15_000,
+    url: devDefault ? DEV_UPSTREAM.url : v.UPSTREAM_URL?.replace(/\/+$/, ''),
+    apiKey: v.UPSTREAM_API_KEY ?? (devDefault ? DEV_UPSTREAM.apiKey : undefined),
+    timeoutMs: v.UPSTREAM_TIMEOUT_MS ?? 100_000,
     retries: v.UPSTREAM_RETRIES ?? 2,
   };
 }

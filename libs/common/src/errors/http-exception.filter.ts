@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import { Request, Response } from 'express';
 import { AppError, FieldError } from './app-error';
 import { ErrorBody } from './error-body';
+import { storageErrorOf } from './storage-error';
 
 const CODE_BY_STATUS: Record<number, string> = {
   400: 'bad_request',
@@ -15,6 +16,7 @@ const CODE_BY_STATUS: Record<number, string> = {
   422: 'unprocessable_entity',
   429: 'rate_limited',
   503: 'service_unavailable',
+  507: 'storage_full',
 };
 
 /** body-parser's own error types, which reach us as plain errors with a `type`. */
@@ -67,6 +69,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
       return;
     }
     response.setHeader('x-correlation-id', correlationId);
+    // the metrics middleware labels error responses with this code when the response finishes
+    (response.locals as { errorCode?: string }).errorCode = body.code;
     response.status(body.statusCode).json(body);
   }
 
@@ -96,6 +100,11 @@ export class HttpExceptionFilter implements ExceptionFilter {
     }
     const parsed = fromBodyParserError(exception);
     if (parsed) return this.toBody(parsed, correlationId);
+    const storage = storageErrorOf(exception);
+    if (storage) {
+      this.logger.error({ err: exception, correlationId }, 'Storage failure');
+      return this.toBody(storage, correlationId);
+    }
     this.logger.error({ err: exception, correlationId }, 'Unhandled error');
     return {
       statusCode: 500,

@@ -1,25 +1,14 @@
-import {
-  CallHandler,
-  Controller,
-  ExecutionContext,
-  Get,
-  Global,
-  Header,
-  Injectable,
-  Module,
-  NestInterceptor,
-  Res,
-} from '@nestjs/common';
+import { Controller, Get, Global, Header, Injectable, Module, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { Request, Response } from 'express';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-import { Observable, finalize } from 'rxjs';
+import { NextFunction, Request, Response } from 'express';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import { Public } from '../auth/roles.decorator';
 
 /** One Prometheus registry per app instance (tests run several apps in one process). */
 @Injectable()
 export class MetricsRegistry extends Registry {
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly httpErrors: Counter<'method' | 'route' | 'status' | 'code'>;
 
   constructor() {
     super();
@@ -31,25 +20,51 @@ export class MetricsRegistry extends Registry {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [this],
     });
+    this.httpErrors = new Counter({
+      name: 'mdai_http_errors_total',
+      help: 'HTTP responses with a 4xx/5xx status (or cut before the end), by route, status and error code',
+      labelNames: ['method', 'route', 'status', 'code'],
+      registers: [this],
+    });
   }
 }
 
-@Injectable()
-export class HttpMetricsInterceptor implements NestInterceptor {
-  constructor(private readonly registry: MetricsRegistry) {}
+/**
+ * Records every HTTP response as it was sent: on the response's `finish` (or `close` when the
+ * client went away first), so guard refusals, body-parser errors and exception-filter statuses
+ * are counted with the status the client actually got. Installed with `app.use` before the body
+ * is read. Route is the matched route pattern, `unmatched` when no route was reached.
+ */
+export function httpMetricsMiddleware(registry: MetricsRegistry) {
+  return (request: Request, response: Response, next: NextFunction): void => {
+    const end = registry.httpDuration.startTimer();
+    let done = false;
+    const record = () => {
+      if (done) return;
+      done = true;
+      const route = routeOf(request);
+      const status = response.writableFinished ? String(response.statusCode) : 'aborted';
+      end({ method: request.method, route, status });
+      if (response.statusCode >= 400 || status === 'aborted') {
+        const code = (response.locals as { errorCode?: string }).errorCode;
+        registry.httpErrors.inc({
+          method: request.method,
+          route,
+          status,
+          code: code ?? (status === 'aborted' ? 'aborted' : `http_${status}`),
+        });
+      }
+    };
+    response.once('finish', record);
+    response.once('close', record);
+    next();
+  };
+}
 
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (context.getType() !== 'http') return next.handle();
-    const request = context.switchToHttp().getRequest<Request>();
-    const response = context.switchToHttp().getResponse<Response>();
-    const end = this.registry.httpDuration.startTimer();
-    return next.handle().pipe(
-      finalize(() => {
-        const route = (request.route as { path?: string } | undefined)?.path ?? 'unknown';
-        end({ method: request.method, route, status: String(response.statusCode) });
-      }),
-    );
-  }
+function routeOf(request: Request): string {
+  const path = (request.route as { path?: unknown } | undefined)?.path;
+  // Nest answers unknown paths from a catch-all route: that is no route of ours
+  return typeof path === 'string' && path !== '/{*path}' ? path : 'unmatched';
 }
 
 @ApiExcludeController()
@@ -68,8 +83,8 @@ export class MetricsController {
 
 @Global()
 @Module({
-  providers: [MetricsRegistry, HttpMetricsInterceptor],
+  providers: [MetricsRegistry],
   controllers: [MetricsController],
-  exports: [MetricsRegistry, HttpMetricsInterceptor],
+  exports: [MetricsRegistry],
 })
 export class MetricsModule {}

@@ -1,6 +1,5 @@
 import { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
-import { fromBodyParserError } from '../errors/http-exception.filter';
 
 const CORRELATION_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -17,14 +16,4 @@ export function correlationIdMiddleware(
   req.id = typeof header === 'string' && CORRELATION_ID.test(header) ? header : randomUUID();
   res.setHeader('x-correlation-id', req.id);
   next();
-}
-
-/** Turns body-parser failures into AppErrors (`invalid_json`, `payload_too_large`, …) for the filter. */
-export function bodyParserErrorMiddleware(
-  err: unknown,
-  _req: Request,
-  _res: Response,
-  next: NextFunction,
-): void {
-  next(fromBodyParserError(err) ?? err);
 }

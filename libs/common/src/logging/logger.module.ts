@@ -2,9 +2,9 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule as PinoLoggerModule } from 'nestjs-pino';
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { DestinationStream } from 'pino';
+import { DestinationStream, destination } from 'pino';
 import { LogLevel } from '../config/app.config';
-import { redactString, redactValue } from './redact';
+import { redactLogObject, redactString, redactValue } from './redact';
 
 export interface LoggingOptions {
   level: LogLevel;
@@ -27,24 +27,27 @@ export class LoggingModule {
               level: options.level,
               // correlationIdMiddleware already set req.id; this covers a request that skipped it
               genReqId: (req: IncomingMessage) => req.id ?? randomUUID(),
-              customProps: (req: IncomingMessage) => ({
-                correlationId: (req as IncomingMessage & { id?: string }).id,
-              }),
+              // every line of a request carries `correlationId` (a binding of the request's
+              // child logger); the completion line also carries `req`, `res`, `responseTime`
+              quietReqLogger: true,
+              customAttributeKeys: { reqId: 'correlationId' },
+              // the serializers receive the raw req/res (no intermediate copy per request)
+              wrapSerializers: false,
               serializers: {
-                req: (req: { id?: string; method?: string; url?: string }) => ({
-                  id: req.id,
-                  method: req.method,
-                  // the query string may hold a token: log the path only
-                  path: typeof req.url === 'string' ? req.url.split('?')[0] : undefined,
-                }),
-                res: (res: { statusCode?: number | null; raw?: ServerResponse }) => ({
-                  statusCode: res.raw?.statusCode ?? res.statusCode,
-                }),
+                req: (req: IncomingMessage & { id?: string; originalUrl?: string }) => {
+                  const url = req.originalUrl ?? req.url;
+                  return {
+                    id: req.id,
+                    method: req.method,
+                    // the query string may hold a token: log the path only, and mask ids in it
+                    path: typeof url === 'string' ? redactString(url.split('?')[0]) : undefined,
+                  };
+                },
+                res: (res: { statusCode?: number | null }) => ({ statusCode: res.statusCode }),
                 err: (err: unknown) => redactValue(err),
               },
               formatters: {
-                log: (object: Record<string, unknown>) =>
-                  redactValue(object) as Record<string, unknown>,
+                log: redactLogObject,
               },
               hooks: {
                 logMethod(args: unknown[], method: (...a: unknown[]) => void) {
@@ -60,7 +63,9 @@ export class LoggingModule {
                 ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/metrics',
               },
             },
-            options.stream ?? process.stdout,
+            // stdout through pino's own buffered writer: a line is queued, not a blocking write
+            // per request (pino flushes it on exit)
+            options.stream ?? destination({ dest: 1, sync: false }),
           ],
         }),
       ],

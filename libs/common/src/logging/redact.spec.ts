@@ -1,4 +1,6 @@
-import { redactString, redactValue } from './redact';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
+import { redactLogObject, redactString, redactValue } from './redact';
 
 describe('redact', () => {
   it('should hide sensitive fields at any depth', () => {
@@ -22,5 +24,31 @@ describe('redact', () => {
       'user PLT_jjbmYWeq3o1W token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig key mdai_adm_abcdefghijkl /ws/app?token=abc.def',
     );
     expect(text).not.toMatch(/PLT_jj|eyJhbGci|mdai_adm_abc|abc\.def/);
+  });
+
+  it('should redact every field of a log object except the raw req/res its serializers reduce', () => {
+    const req = new IncomingMessage(new Socket());
+    req.headers = { 'x-api-key': 'mdai_adm_secretsecret' };
+    const res = new ServerResponse(req);
+    const out = redactLogObject({
+      req,
+      res,
+      response: res,
+      token: 'tok-secret',
+      detail: { device_secret: 'abc', note: 'PLT_abcdef' },
+      responseTime: 3,
+    });
+    expect(out.req).toBe(req);
+    expect(out.res).toBe(res);
+    expect(out.response).not.toBe(res);
+    const text = JSON.stringify({ ...out, req: undefined, res: undefined });
+    for (const secret of ['mdai_adm_secretsecret', 'tok-secret', '"abc"', 'PLT_abcdef'])
+      expect(text).not.toContain(secret);
+    expect(out.responseTime).toBe(3);
+  });
+
+  it('should not pass a plain object under req or res through unredacted', () => {
+    const out = redactLogObject({ req: { headers: { authorization: 'Bearer x' } }, res: 'PLT_zz' });
+    expect(JSON.stringify(out)).not.toMatch(/Bearer x|PLT_zz/);
   });
 });

@@ -1,3 +1,5 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
+
 /**
  * What must never reach a log line: secrets, tokens, platform ids, Wi-Fi passwords, images.
  * Two layers: field names (any depth) and value patterns inside strings.
@@ -17,6 +19,32 @@ export const REDACTED = '[redacted]';
 export function redactString(value: string): string {
   let out = value;
   for (const [pattern, replacement] of SENSITIVE_VALUE) out = out.replace(pattern, replacement);
+  return out;
+}
+
+/**
+ * The log formatter: a redacted copy of one log call's object. pino-http logs the raw
+ * `IncomingMessage` / `ServerResponse` under `req` / `res`; walking those (socket, server,
+ * parser…) cost more CPU than the request itself, and their serializers (logging.module.ts)
+ * already reduce them to a few safe fields (method, redacted path, status), so they pass
+ * through as they are. Everything else, including a raw request or response logged under
+ * any other key, is redacted field by field as before.
+ */
+export function redactLogObject(object: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  let count = 0;
+  for (const key in object) {
+    if (!Object.prototype.hasOwnProperty.call(object, key)) continue;
+    if (++count > 100) break;
+    const item = object[key];
+    if (SENSITIVE_KEY.test(key)) out[key] = REDACTED;
+    else if (
+      (key === 'req' && item instanceof IncomingMessage) ||
+      (key === 'res' && item instanceof ServerResponse)
+    )
+      out[key] = item;
+    else out[key] = redactValue(item, 1);
+  }
   return out;
 }
 

@@ -39,7 +39,17 @@ export class RedisService implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([...this.clients.values()].map((c) => c.quit().catch(() => c.disconnect())));
+    // quit() waits for a connection that may never come back; a client that is not ready just stops
+    await Promise.all(
+      [...this.clients.values()].map((c) =>
+        c.status === 'ready'
+          ? c.quit().then(
+              () => undefined,
+              () => c.disconnect(),
+            )
+          : Promise.resolve(c.disconnect()),
+      ),
+    );
     this.clients.clear();
   }
 }

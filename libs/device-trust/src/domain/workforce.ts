@@ -4,6 +4,8 @@ export interface Site {
   name: string;
   geo: { lat: number; lng: number };
   radiusM: number;
+  /** IANA time zone of the site: its days are local days. Absent on sites created before zones: the configured default. */
+  timeZone?: string;
   createdAt: Date;
 }
 

@@ -1,6 +1,14 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsOptional, IsString, Length, Matches, MaxLength, ValidateNested } from 'class-validator';
+import {
+  IsObject,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  MaxLength,
+  ValidateNested,
+} from 'class-validator';
 import { DevicePageQuery } from './device-page.query';
 import { OBJECT_ID } from './workforce.dto';
 
@@ -19,6 +27,7 @@ export class RegisterWorkerDeviceDto {
   @Length(8, 64)
   enrollmentCode!: string;
   @ApiProperty({ type: DeviceFingerprintDto })
+  @IsObject({ message: 'fingerprint must be an object {os, model, simHash}' })
   @ValidateNested()
   @Type(() => DeviceFingerprintDto)
   fingerprint!: DeviceFingerprintDto;

@@ -1,12 +1,14 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { DevicePageQuery } from './device-page.query';
 import { Type } from 'class-transformer';
+import { IsTimeZone } from '@app/common';
 import {
   ArrayMaxSize,
   ArrayMinSize,
   ArrayUnique,
   IsArray,
   IsLatitude,
+  IsObject,
   IsLongitude,
   IsNumber,
   IsOptional,
@@ -29,6 +31,7 @@ export class GeoPointDto {
 export class CreateSiteDto {
   @ApiProperty({ example: 'Dwarka Sector 21 tower B' }) @IsString() @Length(1, 200) name!: string;
   @ApiProperty({ type: GeoPointDto })
+  @IsObject({ message: 'geo must be an object {lat, lng}' })
   @ValidateNested()
   @Type(() => GeoPointDto)
   geo!: GeoPointDto;
@@ -37,10 +40,20 @@ export class CreateSiteDto {
   @Min(10)
   @Max(50_000)
   radiusM!: number;
+  @ApiPropertyOptional({
+    example: 'Asia/Kolkata',
+    description:
+      'IANA time zone: timesheet days are local days there (default SITE_DEFAULT_TIME_ZONE)',
+  })
+  @IsOptional()
+  @IsString()
+  @IsTimeZone()
+  timeZone?: string;
 }
 
 export class CreateSiteResponse {
   @ApiProperty({ example: '665f1c2e8b3e4a0012345678' }) siteId!: string;
+  @ApiProperty({ example: 'Asia/Kolkata' }) timeZone!: string;
 }
 
 export class CreateThekedarDto {
@@ -101,6 +114,8 @@ export class SiteView {
   @ApiProperty() name!: string;
   @ApiProperty({ type: GeoPointDto }) geo!: GeoPointDto;
   @ApiProperty({ description: 'Geofence radius in metres' }) radiusM!: number;
+  @ApiPropertyOptional({ example: 'Asia/Kolkata', description: 'IANA time zone of the site' })
+  timeZone?: string;
   @ApiProperty() createdAt!: string;
 }
 

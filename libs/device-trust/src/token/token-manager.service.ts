@@ -78,11 +78,14 @@ export class TokenManager {
     const header = parseJson(parts[0]) as Partial<JwtHeader> | undefined;
     const payload = parseJson(parts[1]) as Partial<JwtPayload> | undefined;
     if (!header || !payload) return { ok: false, failure: 'malformed' };
-    if (header.alg !== 'ES256' || header.kid !== this.key.kid) {
+    if (header.alg !== 'ES256' || typeof header.kid !== 'string' || !this.key.knows(header.kid)) {
       return { ok: false, failure: 'bad_signature' };
     }
     const signature = Buffer.from(parts[2], 'base64url');
-    if (!this.key.verify(`${parts[0]}.${parts[1]}`, signature)) {
+    // a retired key verifies only tokens issued inside its window (iat), so a stolen old key
+    // cannot mint new tokens
+    const issuedAt = new Date(Number(payload.iat) * 1000);
+    if (!this.key.verifyBy(header.kid, `${parts[0]}.${parts[1]}`, signature, issuedAt)) {
       return { ok: false, failure: 'bad_signature' };
     }
     if (payload.typ !== OFFLINE_TOKEN_TYPE || payload.iss !== OFFLINE_TOKEN_ISSUER) {

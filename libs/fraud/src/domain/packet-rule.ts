@@ -28,6 +28,8 @@ export interface AttendanceHistory {
   previousOf(packet: PacketObservation): Promise<PacketObservation | undefined>;
   /** Distinct workers with accepted packets from the device timestamped within [from, to]. */
   workersOnDevice(deviceId: string, from: Date, to: Date): Promise<string[]>;
+  /** The phone's first registration (same SIM hash, registered earliest) that `deviceId` shares. */
+  establishedDeviceOf(deviceId: string): Promise<string>;
 }
 
 export interface ScreeningContext {

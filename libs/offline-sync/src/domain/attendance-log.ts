@@ -1,18 +1,39 @@
 import { jcs, sha256Hex } from '@app/common';
+import { ChainHead } from '@app/tlog';
 import { AttendancePayload } from './attendance-packet';
 
-export const GENESIS_HASH = '0'.repeat(64);
+export { EMPTY_HEAD, GENESIS_HASH } from '@app/tlog';
 
 /** What the ledger keeps of a packet: the payload as signed, and the device's signature. */
 export interface AttendanceData extends AttendancePayload {
   signature: string;
 }
 
+/**
+ * An entry that is not a device's packet (e.g. a timesheet correction): `kind` names it and
+ * `packetId` is its unique id (the ledger's dedupe key for every entry). Values are JSON
+ * (strings, integers, booleans, nested objects): it is hashed as JCS like a packet.
+ */
+export interface LedgerRecordData {
+  kind: string;
+  packetId: string;
+  [field: string]: unknown;
+}
+
+/** What one link of a chain holds: a device's signed packet, or another kind of entry. */
+export type LedgerEntryData = AttendanceData | LedgerRecordData;
+
+/** A packet has no `kind`; every other entry kind says what it is. */
+export function isPacketData(data: LedgerEntryData): data is AttendanceData {
+  return !('kind' in data);
+}
+
 export interface AttendanceMeta {
   isOfflineSync: boolean;
   /** ISO-8601: dates inside hashed values are strings, so they are read back exactly as hashed. */
   syncTimestamp: string;
-  deviceTrustScore: number;
+  /** The score of the device that made the entry (absent on entries no device made, e.g. an admin's correction). */
+  deviceTrustScore?: number;
   /** Present (true) only when the syncing request scored below TRUST_LOW_THRESHOLD. */
   lowTrust?: boolean;
 }
@@ -23,7 +44,7 @@ export interface AttendanceLog {
   seq: number;
   prevHash: string;
   recordHash: string;
-  data: AttendanceData;
+  data: LedgerEntryData;
   meta: AttendanceMeta;
 }
 
@@ -31,7 +52,7 @@ export interface AttendanceLog {
 export interface PendingLogEntry {
   siteId: string;
   packetId: string;
-  data: AttendanceData;
+  data: LedgerEntryData;
   meta: AttendanceMeta;
 }
 
@@ -51,10 +72,7 @@ export function computeRecordHash(
 }
 
 /** The next link after `head` (seq 0 and GENESIS_HASH for an empty chain). */
-export function linkAfter(
-  head: { seq: number; recordHash: string },
-  entry: PendingLogEntry,
-): AttendanceLog {
+export function linkAfter(head: ChainHead, entry: PendingLogEntry): AttendanceLog {
   const link = {
     siteId: entry.siteId,
     seq: head.seq + 1,
@@ -64,5 +82,3 @@ export function linkAfter(
   };
   return { ...link, recordHash: computeRecordHash(link) };
 }
-
-export const EMPTY_HEAD = { seq: 0, recordHash: GENESIS_HASH };

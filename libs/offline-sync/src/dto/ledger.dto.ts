@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsString, Matches } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, IsString, IsUUID, Matches, Max, Min } from 'class-validator';
 
 export class SiteIdParam {
   @ApiProperty()
@@ -19,25 +20,73 @@ export class LedgerVerificationView {
       'seq_gap',
       'prev_hash_mismatch',
       'record_hash_mismatch',
-      'wrong_site',
-      'checkpoint_mismatch',
+      'wrong_log',
       'checkpoint_signature_invalid',
+      'checkpoint_mismatch',
+      'checkpoint_missing',
+      'tail_cut',
     ],
   })
   reason?: string;
+  @ApiProperty({ description: 'hex root of the RFC 6962 Merkle tree over the verified links' })
+  rootHash!: string;
   @ApiProperty() checkpointsChecked!: number;
+  @ApiProperty({ description: 'Checkpoints read from the witness file (outside the store)' })
+  witnessedCheckpoints!: number;
 }
 
-export class LedgerCheckpointView {
-  @ApiProperty() siteId!: string;
-  @ApiProperty() seq!: number;
-  @ApiProperty() headHash!: string;
-  @ApiProperty() signedAt!: string;
-  @ApiProperty({ description: 'Key id in /api/v5/.well-known/jwks.json' }) kid!: string;
-  @ApiProperty({ example: 'ES256' }) alg!: string;
-  @ApiProperty({
-    description:
-      'base64url ES256 (r‖s) over JCS({type:"mdai.ledger-checkpoint",siteId,seq,headHash,signedAt,kid})',
+export class CheckpointListQuery {
+  @ApiPropertyOptional({ description: 'Only checkpoints of larger trees (default 0)' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  after?: number;
+
+  @ApiPropertyOptional({ description: 'At most this many (default 100, max 1000)' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  limit?: number;
+}
+
+export class InclusionQuery {
+  @ApiPropertyOptional({ description: 'The link, by seq (or give packetId)' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(Number.MAX_SAFE_INTEGER)
+  seq?: number;
+
+  @ApiPropertyOptional({ description: 'The link, by packetId (or give seq)' })
+  @IsOptional()
+  @IsUUID()
+  packetId?: string;
+
+  @ApiPropertyOptional({
+    description: 'Prove against this tree size (default: the latest checkpoint)',
   })
-  signature!: string;
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(Number.MAX_SAFE_INTEGER)
+  treeSize?: number;
+}
+
+export class InclusionProofView {
+  @ApiProperty() origin!: string;
+  @ApiProperty() seq!: number;
+  @ApiProperty() leafIndex!: number;
+  @ApiProperty({ description: "the link's recordHash (hex); leaf input = its 32 bytes" })
+  recordHash!: string;
+  @ApiProperty({ description: 'hex SHA-256(0x00 ‖ recordHash bytes)' }) leafHash!: string;
+  @ApiProperty() treeSize!: number;
+  @ApiProperty({ type: [String], description: 'base64 hashes, RFC 9162 §2.1.3 order' })
+  inclusionProof!: string[];
+  @ApiPropertyOptional({ description: 'The signed checkpoint of treeSize, when one was signed' })
+  checkpoint?: string;
 }

@@ -3,7 +3,9 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
+  IsIn,
   IsObject,
+  IsOptional,
   IsString,
   MaxLength,
   ValidateNested,
@@ -32,12 +34,36 @@ export class SyncRequestDto {
   packets!: SignedPacketDto[];
 }
 
+export class PacketReceiptView {
+  @ApiProperty() seq!: number;
+  @ApiProperty({ description: 'seq − 1' }) leafIndex!: number;
+  @ApiProperty({ description: 'hex SHA-256(0x00 ‖ recordHash bytes)' }) leafHash!: string;
+  @ApiProperty({ description: 'Size of the tree of the checkpoint it is proven against' })
+  treeSize!: number;
+  @ApiProperty({ type: [String], description: 'base64 hashes, RFC 9162 §2.1.3 order' })
+  inclusionProof!: string[];
+}
+
+export class SyncCheckpointView {
+  @ApiProperty() siteId!: string;
+  @ApiProperty() origin!: string;
+  @ApiProperty() treeSize!: number;
+  @ApiProperty({ description: 'hex' }) rootHash!: string;
+  @ApiProperty({ description: 'C2SP tlog-checkpoint signed note (Ed25519), byte for byte' })
+  note!: string;
+}
+
 export class PacketResultView {
   @ApiProperty() packetId!: string;
   @ApiProperty({ enum: ['accepted', 'duplicate', 'rejected'] }) status!: string;
   @ApiPropertyOptional({ example: 'invalid_signature' }) reason?: string;
   @ApiPropertyOptional() seq?: number;
   @ApiPropertyOptional() recordHash?: string;
+  @ApiPropertyOptional({
+    type: PacketReceiptView,
+    description: 'Keep it: proves the link is in the log',
+  })
+  receipt?: PacketReceiptView;
 }
 
 export class SyncResponse {
@@ -45,4 +71,17 @@ export class SyncResponse {
   @ApiProperty() accepted!: number;
   @ApiProperty() duplicates!: number;
   @ApiProperty() rejected!: number;
+  @ApiPropertyOptional({
+    type: [SyncCheckpointView],
+    description:
+      'The signed checkpoints the receipts are proven against (absent with ?receipts=false)',
+  })
+  checkpoints?: SyncCheckpointView[];
+}
+
+export class SyncQuery {
+  @ApiPropertyOptional({ description: 'false: no receipts in the answer (default true)' })
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  receipts?: string;
 }

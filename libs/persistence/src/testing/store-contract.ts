@@ -30,10 +30,10 @@ export function describeStoreContract<T>(
     let dir: string;
     let store: SqliteStore;
     let sut: T;
-    beforeEach(() => {
+    beforeEach(async () => {
       dir = mkdtempSync(join(tmpdir(), 'mdai-contract-'));
       store = new SqliteStore(join(dir, 'contract.sqlite'));
-      sut = createAdapter(store, adapters);
+      sut = await createAdapter(store, adapters);
     });
     afterEach(async () => {
       await store.close();
@@ -57,7 +57,7 @@ export function describeStoreContract<T>(
         });
         await connection.asPromise();
         store = new MongoStore(connection, true);
-        sut = createAdapter(store, adapters);
+        sut = await createAdapter(store, adapters);
         const maybeInit = sut as unknown as { onModuleInit?: () => Promise<void> };
         if (typeof maybeInit.onModuleInit === 'function') await maybeInit.onModuleInit();
       });

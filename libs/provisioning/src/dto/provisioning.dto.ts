@@ -43,8 +43,8 @@ export class GenerateChallengeResponse {
   @ApiProperty({ type: ChallengeQrPayload }) qr_payload!: ChallengeQrPayload;
   @ApiProperty({ example: '2026-11-21T15:30:00.000Z' }) expires_at!: string;
   @ApiProperty({
-    example: '/api/challenges/6560f1c2a3b4c5d6e7f80912/qr?format=png',
-    description: 'the QR as PNG or SVG (admin key)',
+    example: 'https://mdai.example.org/api/challenges/6560f1c2a3b4c5d6e7f80912/qr?format=png',
+    description: 'the QR as PNG (or SVG with format=svg), admin key; absolute, on PUBLIC_URL',
   })
   qr_url!: string;
 }

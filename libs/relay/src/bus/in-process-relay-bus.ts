@@ -1,4 +1,4 @@
-import { BusEnvelope, EnvelopeHandler, RelayBus } from './relay-bus';
+import { BusEnvelope, EnvelopeHandler, HeldSlot, RelayBus } from './relay-bus';
 import { RelayRole } from '../protocol/messages';
 
 /** One instance: channels and slots are maps in memory. */
@@ -6,6 +6,7 @@ export class InProcessRelayBus extends RelayBus {
   readonly kind = 'in-process' as const;
   private readonly handlers = new Map<string, EnvelopeHandler>();
   private readonly slots = new Map<string, { holder: string; expiresAt: number }>();
+  private readonly used = new Map<string, number>();
 
   async publish(sessionId: string, envelope: BusEnvelope): Promise<void> {
     const handler = this.handlers.get(sessionId);
@@ -33,6 +34,18 @@ export class InProcessRelayBus extends RelayBus {
     return true;
   }
 
+  async refreshSlots(slots: HeldSlot[], ttlMs: number): Promise<HeldSlot[]> {
+    const lost: HeldSlot[] = [];
+    for (const slot of slots) {
+      if (!(await this.claimSlot(slot.sessionId, slot.role, slot.holder, ttlMs))) {
+        const current = this.slots.get(`${slot.sessionId}:${slot.role}`);
+        if (current?.holder === slot.holder) current.expiresAt = Date.now() + ttlMs;
+        else lost.push(slot);
+      }
+    }
+    return lost;
+  }
+
   async releaseSlot(sessionId: string, role: RelayRole, holder: string): Promise<void> {
     const key = `${sessionId}:${role}`;
     if (this.slots.get(key)?.holder === holder) this.slots.delete(key);
@@ -41,5 +54,14 @@ export class InProcessRelayBus extends RelayBus {
   async isSlotTaken(sessionId: string, role: RelayRole): Promise<boolean> {
     const current = this.slots.get(`${sessionId}:${role}`);
     return current !== undefined && current.expiresAt > Date.now();
+  }
+
+  async firstUse(sessionId: string, role: RelayRole, ttlMs: number): Promise<boolean> {
+    const key = `${sessionId}:${role}`;
+    const now = Date.now();
+    for (const [k, until] of this.used) if (until <= now) this.used.delete(k);
+    if (this.used.has(key)) return false;
+    this.used.set(key, now + ttlMs);
+    return true;
   }
 }

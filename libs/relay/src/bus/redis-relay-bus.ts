@@ -1,16 +1,33 @@
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { RelayRole } from '../protocol/messages';
-import { BusEnvelope, EnvelopeHandler, RelayBus } from './relay-bus';
+import { BusEnvelope, BusUnavailableError, EnvelopeHandler, HeldSlot, RelayBus } from './relay-bus';
 
 const CHANNEL_PREFIX = 'mdai:relay:s:';
 const SLOT_PREFIX = 'mdai:relay:slot:';
+const USED_PREFIX = 'mdai:relay:used:';
 const RELEASE_IF_HOLDER = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
+/** Extends every slot still ours, re-takes a free one; returns the indexes of the lost ones. */
+const REFRESH_SLOTS = `
+local lost = {}
+for i, key in ipairs(KEYS) do
+  local holder = redis.call('get', key)
+  if holder == ARGV[i + 1] then
+    redis.call('pexpire', key, ARGV[1])
+  elseif not holder then
+    redis.call('set', key, ARGV[i + 1], 'PX', ARGV[1])
+  else
+    table.insert(lost, i)
+  end
+end
+return lost`;
+/** A bus call that takes longer than this counts as the bus being unavailable. */
+const CALL_TIMEOUT_MS = 2000;
 
 /**
  * Several instances: each subscribes to the channels of the sessions it holds sockets of;
- * slots are Redis keys set with NX and a TTL (the session's remaining lifetime), released
- * only by their holder.
+ * slots are Redis keys set with NX and a short TTL refreshed by the holder, released only by
+ * their holder. Every call is bounded in time and fails as BusUnavailableError.
  */
 export class RedisRelayBus extends RelayBus {
   readonly kind = 'redis' as const;
@@ -33,41 +50,97 @@ export class RedisRelayBus extends RelayBus {
     });
   }
 
-  async publish(sessionId: string, envelope: BusEnvelope): Promise<void> {
-    await this.pub.publish(CHANNEL_PREFIX + sessionId, JSON.stringify(envelope));
+  publish(sessionId: string, envelope: BusEnvelope): Promise<void> {
+    return bounded('publish', async () => {
+      await this.pub.publish(CHANNEL_PREFIX + sessionId, JSON.stringify(envelope));
+    });
   }
 
   async subscribe(sessionId: string, handler: EnvelopeHandler): Promise<void> {
     const fresh = !this.handlers.has(sessionId);
     this.handlers.set(sessionId, handler);
-    if (fresh) await this.sub.subscribe(CHANNEL_PREFIX + sessionId);
+    if (!fresh) return;
+    try {
+      await bounded('subscribe', () => this.sub.subscribe(CHANNEL_PREFIX + sessionId));
+    } catch (error) {
+      this.handlers.delete(sessionId);
+      throw error;
+    }
   }
 
   async unsubscribe(sessionId: string): Promise<void> {
-    if (this.handlers.delete(sessionId)) await this.sub.unsubscribe(CHANNEL_PREFIX + sessionId);
+    if (!this.handlers.delete(sessionId)) return;
+    await bounded('unsubscribe', () => this.sub.unsubscribe(CHANNEL_PREFIX + sessionId));
   }
 
-  async claimSlot(
-    sessionId: string,
-    role: RelayRole,
-    holder: string,
-    ttlMs: number,
-  ): Promise<boolean> {
-    const result = await this.pub.set(
-      `${SLOT_PREFIX}${sessionId}:${role}`,
-      holder,
-      'PX',
-      Math.max(1, Math.ceil(ttlMs)),
-      'NX',
+  claimSlot(sessionId: string, role: RelayRole, holder: string, ttlMs: number): Promise<boolean> {
+    return bounded('claimSlot', async () => {
+      const result = await this.pub.set(
+        `${SLOT_PREFIX}${sessionId}:${role}`,
+        holder,
+        'PX',
+        Math.max(1, Math.ceil(ttlMs)),
+        'NX',
+      );
+      return result === 'OK';
+    });
+  }
+
+  refreshSlots(slots: HeldSlot[], ttlMs: number): Promise<HeldSlot[]> {
+    if (slots.length === 0) return Promise.resolve([]);
+    return bounded('refreshSlots', async () => {
+      const lost = (await this.pub.eval(
+        REFRESH_SLOTS,
+        slots.length,
+        ...slots.map((s) => `${SLOT_PREFIX}${s.sessionId}:${s.role}`),
+        String(Math.max(1, Math.ceil(ttlMs))),
+        ...slots.map((s) => s.holder),
+      )) as number[];
+      return lost.map((index) => slots[index - 1]);
+    });
+  }
+
+  releaseSlot(sessionId: string, role: RelayRole, holder: string): Promise<void> {
+    return bounded('releaseSlot', async () => {
+      await this.pub.eval(RELEASE_IF_HOLDER, 1, `${SLOT_PREFIX}${sessionId}:${role}`, holder);
+    });
+  }
+
+  isSlotTaken(sessionId: string, role: RelayRole): Promise<boolean> {
+    return bounded(
+      'isSlotTaken',
+      async () => (await this.pub.exists(`${SLOT_PREFIX}${sessionId}:${role}`)) === 1,
     );
-    return result === 'OK';
   }
 
-  async releaseSlot(sessionId: string, role: RelayRole, holder: string): Promise<void> {
-    await this.pub.eval(RELEASE_IF_HOLDER, 1, `${SLOT_PREFIX}${sessionId}:${role}`, holder);
+  firstUse(sessionId: string, role: RelayRole, ttlMs: number): Promise<boolean> {
+    return bounded('firstUse', async () => {
+      const result = await this.pub.set(
+        `${USED_PREFIX}${sessionId}:${role}`,
+        '1',
+        'PX',
+        Math.max(1, Math.ceil(ttlMs)),
+        'NX',
+      );
+      return result === 'OK';
+    });
   }
+}
 
-  async isSlotTaken(sessionId: string, role: RelayRole): Promise<boolean> {
-    return (await this.pub.exists(`${SLOT_PREFIX}${sessionId}:${role}`)) === 1;
+/** Runs a Redis call with a time bound; any failure becomes BusUnavailableError. */
+async function bounded<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer in ${CALL_TIMEOUT_MS} ms`)),
+      CALL_TIMEOUT_MS,
+    );
+  });
+  try {
+    return await Promise.race([call(), timeout]);
+  } catch (error) {
+    throw new BusUnavailableError(operation, error);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -1,21 +1,39 @@
-import { OutboundFrame, RelayRole } from '../protocol/messages';
+import { RelayRole } from '../protocol/messages';
 
 /** A frame for the socket of one role in one session, wherever (on which instance) it is. */
 export interface BusEnvelope {
   to: RelayRole;
-  frame: OutboundFrame;
+  /** The frame, serialized once by the sender (a kiosk's already through the sender's gate). */
+  text: string;
   /** Close that socket after sending the frame. */
   close?: { code: number; reason: string };
-  /** Presence news for the receiving side's bookkeeping. */
-  peer?: { role: RelayRole; present: boolean };
+  /** Presence news for the receiving side's bookkeeping (`deviceId`: the kiosk that joined). */
+  peer?: { role: RelayRole; present: boolean; deviceId?: string };
 }
 
 export type EnvelopeHandler = (envelope: BusEnvelope) => void;
 
+/** A slot this instance holds. */
+export interface HeldSlot {
+  sessionId: string;
+  role: RelayRole;
+  holder: string;
+}
+
+/** The bus could not do what was asked (Redis down or not answering). */
+export class BusUnavailableError extends Error {
+  constructor(operation: string, cause: unknown) {
+    super(`Relay bus unavailable (${operation})`, { cause });
+    this.name = 'BusUnavailableError';
+  }
+}
+
 /**
  * How instances reach each other's sockets: per-session channels and per-role "slots" that
- * make one mobile and one device per session hold across instances. In-process without
- * REDIS_URL, Redis pub/sub and keys with it.
+ * make one socket per role per session hold across instances. Slots live a short TTL and are
+ * refreshed by the holder's keepalive, so a crashed instance frees them in seconds. In-process
+ * without REDIS_URL, Redis pub/sub and keys with it. Every method rejects with
+ * BusUnavailableError when the bus cannot answer; callers decide what that means for a socket.
  */
 export abstract class RelayBus {
   abstract readonly kind: 'in-process' | 'redis';
@@ -30,7 +48,14 @@ export abstract class RelayBus {
     holder: string,
     ttlMs: number,
   ): Promise<boolean>;
+  /**
+   * Extends the TTL of slots this instance holds (re-taking one that expired while the bus was
+   * away); returns the slots now held by someone else.
+   */
+  abstract refreshSlots(slots: HeldSlot[], ttlMs: number): Promise<HeldSlot[]>;
   /** Frees the slot if `holder` still has it. */
   abstract releaseSlot(sessionId: string, role: RelayRole, holder: string): Promise<void>;
   abstract isSlotTaken(sessionId: string, role: RelayRole): Promise<boolean>;
+  /** True the first time it is called for this session and role (kept for `ttlMs`). */
+  abstract firstUse(sessionId: string, role: RelayRole, ttlMs: number): Promise<boolean>;
 }

@@ -2,10 +2,10 @@ import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { RELAY_PATHS } from '../protocol/messages';
-import { RelayService } from '../relay.service';
+import { RelayHub } from '../relay-hub';
 
 /**
- * Thin gateways: one per socket path, each hands its sockets to RelayService. Frames are read
+ * Thin gateways: one per socket path, each hands its sockets to RelayHub. Frames are read
  * raw by the service (the adapter would drop invalid JSON silently); `maxPayload` is the hard
  * cap at which `ws` itself closes the socket (1009), above the relay's own limits, which answer
  * with an `error` frame.
@@ -15,7 +15,7 @@ const IMAGE_FRAMES = 24 * 1024 * 1024;
 
 @WebSocketGateway({ path: RELAY_PATHS.mobile, maxPayload: SMALL_FRAMES })
 export class MobileGateway implements OnGatewayConnection {
-  constructor(private readonly relay: RelayService) {}
+  constructor(private readonly relay: RelayHub) {}
   handleConnection(client: WebSocket, request: IncomingMessage): Promise<void> {
     return this.relay.attach('mobile', client, request);
   }
@@ -23,7 +23,7 @@ export class MobileGateway implements OnGatewayConnection {
 
 @WebSocketGateway({ path: RELAY_PATHS.device, maxPayload: IMAGE_FRAMES })
 export class DeviceGateway implements OnGatewayConnection {
-  constructor(private readonly relay: RelayService) {}
+  constructor(private readonly relay: RelayHub) {}
   handleConnection(client: WebSocket, request: IncomingMessage): Promise<void> {
     return this.relay.attach('device', client, request);
   }
@@ -31,7 +31,7 @@ export class DeviceGateway implements OnGatewayConnection {
 
 @WebSocketGateway({ path: RELAY_PATHS.app, maxPayload: SMALL_FRAMES })
 export class LegacyAppGateway implements OnGatewayConnection {
-  constructor(private readonly relay: RelayService) {}
+  constructor(private readonly relay: RelayHub) {}
   handleConnection(client: WebSocket, request: IncomingMessage): Promise<void> {
     return this.relay.attach('app', client, request);
   }
@@ -39,7 +39,7 @@ export class LegacyAppGateway implements OnGatewayConnection {
 
 @WebSocketGateway({ path: RELAY_PATHS.hardware, maxPayload: IMAGE_FRAMES })
 export class LegacyHardwareGateway implements OnGatewayConnection {
-  constructor(private readonly relay: RelayService) {}
+  constructor(private readonly relay: RelayHub) {}
   handleConnection(client: WebSocket, request: IncomingMessage): Promise<void> {
     return this.relay.attach('hardware', client, request);
   }

@@ -1,43 +1,119 @@
 /**
- * Keeps a platform id out of frames bound for a kiosk: `withoutPlatformId` removes it at any
- * depth (keys named like platform_id, keys and strings that contain it), `replaceEverywhere`
- * swaps it for another string (the legacy alias) in keys and strings.
+ * Finds and removes platform ids in frames bound for a kiosk. A `PlatformIdMatcher` knows every
+ * platform id the session ever held and finds each of them in any letter case, and in base64 or
+ * base64url (at any byte alignment, of the id as given, upper- or lower-cased), so an upstream
+ * answer or a phone payload that re-encodes the id is caught too.
  */
 const PLATFORM_ID_KEY = /^platform[_-]?id$/i;
 export const REDACTED_PLATFORM_ID = '[platform_id removed]';
 const MAX_DEPTH = 64;
 
-export function withoutPlatformId(value: unknown, platformId: string | undefined): unknown {
-  return transform(value, platformId, REDACTED_PLATFORM_ID, true, 0);
-}
+export class PlatformIdMatcher {
+  /** Lower-cased plain ids. */
+  private readonly plain: string[];
+  /** Case-sensitive base64 / base64url fragments that only an encoded id produces. */
+  private readonly encoded: string[];
 
-export function replaceEverywhere(value: unknown, from: string, to: string): unknown {
-  return transform(value, from, to, false, 0);
-}
-
-function transform(
-  value: unknown,
-  needle: string | undefined,
-  replacement: string,
-  dropIdKeys: boolean,
-  depth: number,
-): unknown {
-  if (typeof value === 'string')
-    return needle && value.includes(needle) ? value.split(needle).join(replacement) : value;
-  if (value === null || typeof value !== 'object') return value;
-  if (depth > MAX_DEPTH) return null;
-  if (Array.isArray(value))
-    return value.map((item) => transform(item, needle, replacement, dropIdKeys, depth + 1));
-  // null prototype: a "__proto__" key from JSON.parse stays a plain key
-  const out = Object.create(null) as Record<string, unknown>;
-  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-    if (dropIdKeys && PLATFORM_ID_KEY.test(key)) continue;
-    let outKey = key;
-    if (needle && key.includes(needle)) {
-      if (dropIdKeys) continue;
-      outKey = key.split(needle).join(replacement);
-    }
-    out[outKey] = transform(item, needle, replacement, dropIdKeys, depth + 1);
+  constructor(ids: Iterable<string>) {
+    const unique = [...new Set([...ids].filter((id) => id.length > 0))];
+    this.plain = unique.map((id) => id.toLowerCase());
+    const fragments = new Set<string>();
+    for (const id of unique)
+      for (const form of new Set([id, id.toLowerCase(), id.toUpperCase()]))
+        for (const fragment of base64Fragments(form)) fragments.add(fragment);
+    this.encoded = [...fragments];
   }
-  return out;
+
+  get empty(): boolean {
+    return this.plain.length === 0;
+  }
+
+  /** True when `text` holds one of the ids in any case or encoding. */
+  test(text: string): boolean {
+    if (this.plain.length === 0) return false;
+    const lower = text.toLowerCase();
+    return (
+      this.plain.some((id) => lower.includes(id)) ||
+      this.encoded.some((fragment) => text.includes(fragment))
+    );
+  }
+
+  /**
+   * `text` with every plain occurrence (any case) replaced; a string that still holds an encoded
+   * id is replaced whole (its encoded neighbours cannot be kept apart from the id).
+   */
+  replaceIn(text: string, replacement: string): string {
+    let out = text;
+    for (const id of this.plain) out = replaceInsensitive(out, id, replacement);
+    if (this.encoded.some((fragment) => out.includes(fragment))) return replacement;
+    return out;
+  }
+
+  /**
+   * A copy of `value` for a kiosk: keys named like platform_id are dropped (`dropIdKeys`), keys
+   * holding an id are dropped (or renamed with `replacement`), strings have the ids replaced.
+   */
+  scrub(value: unknown, replacement: string, dropIdKeys: boolean): unknown {
+    return this.transform(value, replacement, dropIdKeys, 0);
+  }
+
+  private transform(
+    value: unknown,
+    replacement: string,
+    dropIdKeys: boolean,
+    depth: number,
+  ): unknown {
+    if (typeof value === 'string')
+      return this.test(value) ? this.replaceIn(value, replacement) : value;
+    if (value === null || typeof value !== 'object') return value;
+    if (depth > MAX_DEPTH) return null;
+    if (Array.isArray(value))
+      return value.map((item) => this.transform(item, replacement, dropIdKeys, depth + 1));
+    // null prototype: a "__proto__" key from JSON.parse stays a plain key
+    const out = Object.create(null) as Record<string, unknown>;
+    for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+      if (dropIdKeys && PLATFORM_ID_KEY.test(key)) continue;
+      let outKey = key;
+      if (this.test(key)) {
+        if (dropIdKeys) continue;
+        outKey = this.replaceIn(key, replacement);
+      }
+      out[outKey] = this.transform(item, replacement, dropIdKeys, depth + 1);
+    }
+    return out;
+  }
+}
+
+/** Replaces `needle` (lower-case) in `text` ignoring case. */
+function replaceInsensitive(text: string, needle: string, replacement: string): string {
+  const lower = text.toLowerCase();
+  if (!lower.includes(needle) || lower.length !== text.length) {
+    // a case mapping that changes the length (rare Unicode): replace on the lower-cased text
+    return lower.includes(needle) ? lower.split(needle).join(replacement) : text;
+  }
+  let out = '';
+  let from = 0;
+  for (let at = lower.indexOf(needle); at >= 0; at = lower.indexOf(needle, from)) {
+    out += text.slice(from, at) + replacement;
+    from = at + needle.length;
+  }
+  return out + text.slice(from);
+}
+
+/**
+ * The base64 and base64url characters that the id's bytes produce whatever precedes them:
+ * for each of the three byte alignments, the 4-character groups made of id bytes only.
+ */
+export function base64Fragments(id: string): string[] {
+  const bytes = Buffer.from(id, 'utf8');
+  const out: string[] = [];
+  for (let lead = 0; lead < 3; lead++) {
+    const skip = lead === 0 ? 0 : 3 - lead; // id bytes that share a group with what precedes
+    const whole = Math.floor((bytes.length - skip) / 3) * 3;
+    if (whole < 6) continue; // too short to be told apart from chance
+    const chunk = bytes.subarray(skip, skip + whole);
+    const b64 = chunk.toString('base64');
+    out.push(b64, chunk.toString('base64url'));
+  }
+  return [...new Set(out)];
 }

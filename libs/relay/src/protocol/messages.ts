@@ -71,6 +71,8 @@ export type FromHardwareFrame = { type: 'from_hardware'; data: unknown };
 export type ResultFrame = {
   type: 'result';
   status: 'success' | 'failure';
+  /** Set on a failure: what happened (RESULT_CODES). */
+  code?: ResultCode;
   platform_id?: string;
   status_code: number;
   data: unknown;
@@ -102,6 +104,27 @@ export type OutboundFrame =
   | SessionExpiredFrame
   | ErrorFrame;
 
+/**
+ * Why a submission failed, in `result.code` (new protocol) and `backend_response.data.code`
+ * (legacy). Every upstream outcome is a `result` / `backend_response`, never an `error` frame.
+ */
+export const RESULT_CODES = {
+  upstream_rejected: 'the identity API answered, but not with success (2xx/4xx; see status_code)',
+  upstream_error: 'the identity API answered 5xx (status_code is its status)',
+  upstream_timeout:
+    'the identity API did not answer in time; it may have received the image, so it is not sent again (status_code 504; the session is completed)',
+  upstream_connection_lost:
+    'the connection broke after the image was sent; not sent again (status_code 502; the session is completed)',
+  upstream_unreachable:
+    'the identity API could not be reached, the image never left (status_code 502; the kiosk may submit again)',
+  upstream_not_configured:
+    'UPSTREAM_URL is not set on the server (status_code 502; the kiosk may submit again)',
+  store_failed:
+    'the image could not be stored, nothing was sent upstream (status_code 503; the kiosk may submit again)',
+} as const;
+
+export type ResultCode = keyof typeof RESULT_CODES;
+
 export const RELAY_ERROR_CODES = {
   invalid_json: 'the frame is not a JSON object',
   unknown_type: 'the frame has no type, or one this socket does not take',
@@ -113,9 +136,10 @@ export const RELAY_ERROR_CODES = {
     'missing or invalid token, or a device frame before a successful auth (closes with 4401)',
   wrong_token_type: 'the token is for another socket path (closes with 4403)',
   session_not_found: 'the token names a session that does not exist (closes with 4404)',
-  session_expired: 'the session is past its deadline (closes with 4408)',
+  session_expired: 'the session is past its deadline (closes with 4408; legacy sockets 4000)',
   session_closed: 'the session is already completed (closes with 4409)',
-  already_connected: 'the session already has a socket of this role (closes with 4409)',
+  already_connected:
+    'the session already has a socket of this role, or (legacy) its app socket was already used once (closes with 4409)',
   session_mismatch: 'auth.session_id is not the session of the token (closes with 4401)',
   invalid_signature:
     'the auth signature does not verify with the registered key (closes with 4401)',
@@ -128,11 +152,13 @@ export const RELAY_ERROR_CODES = {
   unknown_platform_id: 'legacy: to_backend with a platform_id this session does not know',
   already_submitted: 'the session already has its one successful submission',
   submission_in_progress: 'a submission of this session is being processed',
-  upstream_failed:
-    'the identity API could not be reached or failed (5xx, timeout, not configured); the kiosk may retry',
+  platform_id_already_set:
+    'legacy: to_hardware with a platform_id other than the one the session already holds (the frame is not relayed)',
+  bus_unavailable:
+    'the relay bus (Redis) is unavailable: the socket cannot be served (closes with 1013; reconnect later)',
   privacy_violation: 'a frame toward a kiosk still held the platform id and was dropped',
   server_restarting:
-    'the server is shutting down; reconnect within the session window (closes with 1012)',
+    'the server is shutting down; reconnect within the session window (closes with 1012; legacy sockets get the close only)',
   internal_error: 'an unexpected server error',
 } as const;
 
@@ -141,6 +167,8 @@ export type RelayErrorCode = keyof typeof RELAY_ERROR_CODES;
 export const CLOSE_CODES = {
   normal: 1000,
   serverRestart: 1012,
+  tryAgainLater: 1013,
+  legacyExpired: 4000,
   notAuthenticated: 4401,
   forbidden: 4403,
   notFound: 4404,
@@ -255,7 +283,7 @@ export const MESSAGE_CATALOG: MessageSpec[] = [
     direction: 'server → client',
     sockets: ['mobile', 'device'],
     description:
-      "The upstream answer. The mobile's copy has `platform_id`; the kiosk's never does. `session_closed` follows and both sockets close.",
+      "The submission's outcome, for every upstream outcome (answer, 5xx, timeout, unreachable). The mobile's copy has `platform_id` and the upstream's body in `data`; the kiosk's has neither: its `data` keeps only `status`, `code` and `message`. A failure carries `code` (see Result codes). `session_closed` follows and both sockets close, except after `upstream_unreachable`, `upstream_not_configured` or `store_failed`, when the image never left and the kiosk may submit again.",
     example: {
       type: 'result',
       status: 'success',
@@ -277,7 +305,7 @@ export const MESSAGE_CATALOG: MessageSpec[] = [
     direction: 'client → server',
     sockets: ['app'],
     description:
-      'Legacy: relay `data` to the hardware. A `data.platform_id` is kept by the server and replaced by a per-session alias (`PLT_ALIAS_…`).',
+      'Legacy: relay `data` to the hardware. A `data.platform_id` (`PLT_` and at least 10 letters or digits) is kept by the server and replaced by a per-session alias (`PLT_ALIAS_…`); a session holds one platform id (another one: `platform_id_already_set`).',
     example: { type: 'to_hardware', data: { platform_id: 'PLT_jjbmYWeq3o1W' } },
   },
   {
@@ -292,7 +320,7 @@ export const MESSAGE_CATALOG: MessageSpec[] = [
     direction: 'client → server',
     sockets: ['hardware'],
     description:
-      'Legacy: relay `data` to the app (the alias is mapped back to the real id for the app).',
+      'Legacy: relay `data` to the app, as sent (the server never writes the real id into what the hardware sent).',
     example: { type: 'to_app', data: { message: 'hello' } },
   },
   {
@@ -318,7 +346,7 @@ export const MESSAGE_CATALOG: MessageSpec[] = [
     direction: 'server → client',
     sockets: ['app', 'hardware'],
     description:
-      "Legacy: the upstream answer, to both; the hardware's copy carries the alias, never the real id.",
+      "Legacy: the submission's outcome, to both, for every upstream outcome: the upstream's status and body, or 502/504 with `data` = `{status:'failure', code, message}` when it could not be reached or did not answer. The hardware's `data` keeps only `status`, `code` and `message`, with the alias in place of the real id.",
     example: {
       type: 'backend_response',
       status_code: 200,
@@ -358,8 +386,9 @@ export const MESSAGE_CATALOG: MessageSpec[] = [
   {
     type: 'session_expired',
     direction: 'server → client',
-    sockets: ['mobile', 'device', 'app', 'hardware'],
-    description: "The token's deadline passed; the socket closes with 4408.",
+    sockets: ['mobile', 'device'],
+    description:
+      "The token's deadline passed; the socket closes with 4408. Legacy sockets get no frame: they close with 4000, as the old server did.",
     example: { type: 'session_expired' },
   },
   {

@@ -4,6 +4,7 @@ import {
   RELAY_ERROR_CODES,
   RELAY_PATHS,
   RelayRole,
+  RESULT_CODES,
 } from './messages';
 
 /** docs/protocol.md, rendered from the message catalog (`npm run docs:protocol` writes it). */
@@ -29,7 +30,9 @@ export function renderProtocolDoc(): string {
     `| \`${RELAY_PATHS.hardware}?token=…\` | the legacy kiosk | \`token\` of \`POST /auth\` |`,
     '',
     'A token opens only its own path(s): a mobile token on `/ws/device` is refused with',
-    '`wrong_token_type`. One socket per role per session, across all API instances.',
+    '`wrong_token_type`. One socket per role per session, across all API instances. `joined` is',
+    'sent once the server knows whether the peer is there: a frame sent right after it reaches a',
+    'peer that is connected, on whichever instance.',
     '',
     '## New protocol, in order',
     '',
@@ -40,7 +43,9 @@ export function renderProtocolDoc(): string {
     '4. `to_device` / `to_mobile` are relayed as `from_mobile` / `from_device`. The platform id is',
     '   removed from anything bound for the kiosk, at any depth, under any key.',
     '5. Kiosk sends `submit_result` → the server calls the identity API with the platform id it',
-    "   kept → `result` to both (the kiosk's copy without `platform_id`) → `session_closed`, close 1000.",
+    "   kept → `result` to both (the kiosk's copy without `platform_id`, its `data` reduced to",
+    '   `status`, `code`, `message`) → `session_closed`, close 1000. Every upstream outcome is a',
+    '   `result`: a failure has `status:"failure"` and a `code` (see Result codes).',
     '6. At the deadline both sockets get `session_expired` and close with 4408.',
     '',
     '## Legacy protocol (fielded hardware, unchanged)',
@@ -49,7 +54,42 @@ export function renderProtocolDoc(): string {
     "`/ws/app`, same token (paired by its `jti`). The app's `to_hardware` with `data.platform_id` is",
     'kept by the server; the hardware receives a per-session alias (`PLT_ALIAS_…`) in its place, and',
     'its `to_backend` with that alias is sent upstream with the real id. `backend_response` goes to',
-    "both; the hardware's copy carries the alias.",
+    "both, for every upstream outcome (502/504 with `data` = `{status:'failure', code, message}`",
+    "when the upstream could not be reached or did not answer); the hardware's copy keeps only",
+    '`status`, `code` and `message` of the body, with the alias in place of the real id. The',
+    'fielded hardware treats any `error` frame as fatal, so it never gets one for an upstream',
+    'outcome. What the hardware sends to the app is relayed as sent (the server never writes the',
+    "real id into it). A session's app slot is taken once: a second `/ws/app` is refused with",
+    '`already_connected`. At the deadline both sockets close with **4000** and no frame; at',
+    'shutdown with 1012 and no frame.',
+    '',
+    '## Platform ids',
+    '',
+    '`PLT_` followed by 10 to 124 letters or digits (`POST /api/auth/mobile` answers 400',
+    'otherwise; a legacy `to_hardware` with another shape gets `invalid_message`). Toward a kiosk',
+    'the server removes every platform id the session holds in any letter case and in base64 or',
+    'base64url, from keys and values at any depth; a frame that would still carry one is dropped',
+    '(`privacy_violation`).',
+    '',
+    '## Upstream submission policy',
+    '',
+    'One upstream submission per session. Every attempt carries `Idempotency-Key: mdai-submission-<session_id>`.',
+    'An attempt that may have reached the upstream (timed out, connection lost after sending) is',
+    'never sent again: the outcome is a 504/502 failure and the session is completed. Retries',
+    '(at most `UPSTREAM_RETRIES`, default 2) happen only when the request provably did not arrive',
+    '(connection refused, name not resolved) or the upstream answered 503 with `Retry-After`. One',
+    "attempt waits `UPSTREAM_TIMEOUT_MS` (default 100 s), and nothing runs past the kiosk's 120 s",
+    'acknowledgement wait or the session deadline (1 s is kept to deliver the answer). When the',
+    'image never left (unreachable, not configured, not stored) the session stays open and the',
+    'kiosk may submit again under the same key.',
+    '',
+    '## When Redis is down',
+    '',
+    'With `REDIS_URL` set, a socket that cannot be served because the bus does not answer gets',
+    '`bus_unavailable` and close 1013 (try again later); the server stays up, `/health` answers',
+    "503 naming `redis`, and pairing works again by itself when Redis is back. A socket's slot",
+    'lives `RELAY_SLOT_TTL_MS` (15 s) and is refreshed every third of it while the socket lives,',
+    'so a crashed instance frees its slots within seconds.',
     '',
     '## Messages',
     '',
@@ -69,6 +109,8 @@ export function renderProtocolDoc(): string {
   push('## Error codes', '', '| code | meaning |', '|---|---|');
   for (const [code, meaning] of Object.entries(RELAY_ERROR_CODES))
     push(`| \`${code}\` | ${meaning} |`);
+  push('', '## Result codes', '', '| code | meaning |', '|---|---|');
+  for (const [code, meaning] of Object.entries(RESULT_CODES)) push(`| \`${code}\` | ${meaning} |`);
   push('', '## Close codes', '', '| code | name |', '|---|---|');
   for (const [name, code] of Object.entries(CLOSE_CODES)) push(`| ${code} | ${name} |`);
   push(

@@ -5,6 +5,14 @@ import { AxiosError } from 'axios';
 import { firstValueFrom } from 'rxjs';
 import { AppConfig } from '@app/common';
 
+/**
+ * What became of one submission:
+ * - `answered`: the upstream answered (any status; a 5xx is an answer too);
+ * - `not_sent`: the request provably never reached the upstream (not configured, connection
+ *   refused, name not resolved, no time left before the deadline);
+ * - `unknown`: it may have reached the upstream (timed out, connection lost after sending), so
+ *   it is not sent again.
+ */
 export type UpstreamOutcome =
   | {
       kind: 'answered';
@@ -12,16 +20,46 @@ export type UpstreamOutcome =
       statusCode: number;
       data: unknown;
       latencyMs: number;
+      attempts: number;
     }
-  | { kind: 'unavailable'; message: string; statusCode?: number; latencyMs: number };
+  | {
+      kind: 'not_sent';
+      reason: 'not_configured' | 'unreachable' | 'no_time';
+      message: string;
+      latencyMs: number;
+      attempts: number;
+    }
+  | {
+      kind: 'unknown';
+      reason: 'timed_out' | 'connection_lost';
+      message: string;
+      latencyMs: number;
+      attempts: number;
+    };
 
 const PATH = '/api/admin/hardware/next';
 const MAX_RESPONSE_BYTES = 1024 * 1024;
+/** The fielded kiosk waits this long for `backend_response` after sending its image. */
+export const KIOSK_ACK_WAIT_MS = 120_000;
+/** Room kept for delivering the answer before the kiosk's wait or the session ends. */
+const DELIVERY_MARGIN_MS = 1_000;
+/** Connection errors raised before any byte of the request was written. */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+]);
 
 /**
- * The upstream identity API. One call per attempt with a timeout; network errors and 5xx are
- * retried (bounded, with backoff), never past the session deadline. A 2xx or 4xx is an answer:
- * `success` when 2xx and the body's `status` is absent or "success", else `failure`.
+ * The upstream identity API, one submission per session. Every attempt carries the same
+ * `Idempotency-Key` (the session's submission id). An attempt that may have reached the upstream
+ * (timeout, connection lost) is never re-posted; retries (at most UPSTREAM_RETRIES) happen only
+ * when the request provably did not arrive (connection refused, DNS) or the upstream asked for it
+ * (503 with Retry-After). Nothing runs past the kiosk's 120 s acknowledgement wait or the session
+ * deadline, so the answer is always delivered while someone still waits for it.
  */
 @Injectable()
 export class UpstreamClient {
@@ -39,25 +77,40 @@ export class UpstreamClient {
     return this.settings.url !== undefined;
   }
 
-  async submit(platformId: string, imageBase64: string, deadline: Date): Promise<UpstreamOutcome> {
+  async submit(
+    submissionId: string,
+    platformId: string,
+    imageBase64: string,
+    deadline: Date,
+  ): Promise<UpstreamOutcome> {
     const started = Date.now();
     const latency = () => Date.now() - started;
     if (!this.settings.url) {
       return {
-        kind: 'unavailable',
+        kind: 'not_sent',
+        reason: 'not_configured',
         message: 'The upstream identity API is not configured (UPSTREAM_URL)',
         latencyMs: 0,
+        attempts: 0,
       };
     }
+    const budgetEnd = Math.min(
+      deadline.getTime() - DELIVERY_MARGIN_MS,
+      started + KIOSK_ACK_WAIT_MS - DELIVERY_MARGIN_MS,
+    );
+    let attempts = 0;
     let last: UpstreamOutcome = {
-      kind: 'unavailable',
+      kind: 'not_sent',
+      reason: 'no_time',
       message: 'No attempt fitted before the session deadline',
       latencyMs: 0,
+      attempts: 0,
     };
     for (let attempt = 0; attempt <= this.settings.retries; attempt++) {
-      const remaining = deadline.getTime() - Date.now() - 250;
+      const remaining = budgetEnd - Date.now();
       if (remaining < 200) break;
-      const timeout = Math.min(this.settings.timeoutMs, remaining);
+      attempts++;
+      let waitMs: number | undefined;
       try {
         const response = await firstValueFrom(
           this.http.post(
@@ -67,47 +120,73 @@ export class UpstreamClient {
               headers: {
                 'x-api-key': this.settings.apiKey ?? '',
                 'content-type': 'application/json',
+                'idempotency-key': submissionId,
               },
-              timeout,
+              timeout: Math.min(this.settings.timeoutMs, remaining),
               maxContentLength: MAX_RESPONSE_BYTES,
               maxBodyLength: Infinity,
+              maxRedirects: 0,
               validateStatus: () => true,
             },
           ),
         );
         const data: unknown = response.data;
-        if (response.status >= 500) {
-          last = {
-            kind: 'unavailable',
-            message: `The identity API answered ${response.status}`,
-            statusCode: response.status,
-            latencyMs: latency(),
-          };
-          this.logger.warn({ attempt, statusCode: response.status }, 'Upstream 5xx');
-        } else {
-          const bodyStatus = (data as { status?: unknown } | null)?.status;
-          const success =
-            response.status < 300 && (bodyStatus === undefined || bodyStatus === 'success');
+        const bodyStatus = (data as { status?: unknown } | null)?.status;
+        const success =
+          response.status < 300 && (bodyStatus === undefined || bodyStatus === 'success');
+        last = {
+          kind: 'answered',
+          status: success ? 'success' : 'failure',
+          statusCode: response.status,
+          data,
+          latencyMs: latency(),
+          attempts,
+        };
+        waitMs =
+          response.status === 503 ? retryAfterMs(response.headers['retry-after']) : undefined;
+        if (waitMs === undefined) return last;
+        this.logger.warn({ attempt, waitMs }, 'Upstream 503 with Retry-After');
+      } catch (error) {
+        const code = networkCode(error);
+        if (!NOT_SENT_CODES.has(code)) {
+          const timedOut = code === 'ECONNABORTED' || code === 'ETIMEDOUT';
+          this.logger.warn({ attempt, code }, 'Upstream call may have arrived; not re-sent');
           return {
-            kind: 'answered',
-            status: success ? 'success' : 'failure',
-            statusCode: response.status,
-            data,
+            kind: 'unknown',
+            reason: timedOut ? 'timed_out' : 'connection_lost',
+            message: timedOut
+              ? 'The identity API did not answer in time'
+              : 'The connection to the identity API was lost',
             latencyMs: latency(),
+            attempts,
           };
         }
-      } catch (error) {
-        const reason =
-          (error as AxiosError).code === 'ECONNABORTED' ? 'timed out' : 'could not be reached';
-        last = { kind: 'unavailable', message: `The identity API ${reason}`, latencyMs: latency() };
-        this.logger.warn({ attempt, code: (error as AxiosError).code }, 'Upstream call failed');
+        this.logger.warn({ attempt, code }, 'Upstream not reachable');
+        last = {
+          kind: 'not_sent',
+          reason: 'unreachable',
+          message: 'The identity API could not be reached',
+          latencyMs: latency(),
+          attempts,
+        };
+        waitMs = Math.min(2000, 200 * 2 ** attempt);
       }
-      if (attempt < this.settings.retries) {
-        const backoff = Math.min(2000, 200 * 2 ** attempt);
-        if (deadline.getTime() - Date.now() - backoff < 500) break;
-        await new Promise((resolve) => setTimeout(resolve, backoff));
-      }
+      if (attempt === this.settings.retries || Date.now() + waitMs > budgetEnd - 500) break;
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
-    return { ...last, latencyMs: latency() };
+    return { ...last, latencyMs: latency(), attempts };
   }
+}
+
+function networkCode(error: unknown): string {
+  const axios = error as AxiosError & { cause?: { code?: string } };
+  return axios.code ?? axios.cause?.code ?? '';
+}
+
+/** Retry-After in seconds or as an HTTP date; undefined when absent or unreadable. */
+export function retryAfterMs(header: unknown, now = Date.now()): number | undefined {
+  if (typeof header !== 'string' || header.trim() === '') return undefined;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

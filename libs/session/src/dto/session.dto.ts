@@ -10,10 +10,14 @@ export class OpenMobileSessionDto {
 
   @ApiProperty({
     example: 'PLT_jjbmYWeq3o1W',
-    description: 'kept by the server, never sent to the kiosk',
+    description:
+      'kept by the server, never sent to the kiosk; `PLT_` and 10 to 124 letters or digits',
+    pattern: PLATFORM_ID_PATTERN.source,
   })
   @IsString()
-  @Matches(PLATFORM_ID_PATTERN, { message: 'platform_id must be 3-128 letters, digits, _ or -' })
+  @Matches(PLATFORM_ID_PATTERN, {
+    message: 'platform_id must be PLT_ followed by 10 to 124 letters or digits',
+  })
   platform_id!: string;
 }
 

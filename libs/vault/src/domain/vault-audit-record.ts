@@ -1,4 +1,7 @@
 import { jcs, sha256Hex } from '@app/common';
+import { GENESIS_HASH } from '@app/tlog';
+
+export { GENESIS_HASH };
 
 export const VAULT_ACTIONS = ['store', 'read', 'delete', 'purge'] as const;
 export type VaultAction = (typeof VAULT_ACTIONS)[number];
@@ -6,8 +9,6 @@ export type VaultAction = (typeof VAULT_ACTIONS)[number];
 /** allowed: it happened; denied: the caller may not; failed: it may, but it could not be done. */
 export const VAULT_RESULTS = ['allowed', 'denied', 'failed'] as const;
 export type VaultAccessResult = (typeof VAULT_RESULTS)[number];
-
-export const GENESIS_HASH = '0'.repeat(64);
 
 /** One access attempt, before it takes its place in the chain. */
 export interface VaultAuditEntry {

@@ -29,7 +29,8 @@ export type BlobFailure =
   | 'file_id_mismatch'
   | 'truncated'
   | 'chunk_auth_failed'
-  | 'too_many_chunks';
+  | 'too_many_chunks'
+  | 'longer_than_recorded';
 
 /** The blob is not what was written: never serve any of it. Says where, never what. */
 export class BlobIntegrityError extends Error {
@@ -105,41 +106,63 @@ function chunkAad(header: Buffer, index: number, final: boolean): Buffer {
   return aad;
 }
 
+/**
+ * One record: the chunk's ciphertext then its tag, as the parts the cipher produced (the
+ * plaintext may arrive as several pieces; nothing is copied into one buffer first).
+ */
 function sealChunk(
   key: Buffer,
   header: BlobHeader,
   index: number,
   final: boolean,
-  plaintext: Buffer,
-): Buffer {
+  plaintext: Buffer[],
+): Buffer[] {
   if (index > MAX_CHUNKS) throw new BlobIntegrityError('too_many_chunks', index);
   const cipher = createCipheriv('aes-256-gcm', key, nonce(header.noncePrefix, index));
   cipher.setAAD(chunkAad(header.raw, index, final));
-  const body = cipher.update(plaintext);
+  const record = plaintext.map((piece) => cipher.update(piece));
   cipher.final();
-  return Buffer.concat([body, cipher.getAuthTag()]);
+  record.push(cipher.getAuthTag());
+  return record;
 }
 
+/**
+ * One record's plaintext, as the parts the decipher produced (the record may arrive as
+ * several pieces; nothing is copied into one buffer first). Returned only once the tag
+ * authenticated the whole record; on failure the parts are wiped and never returned. At least
+ * one part, even for an empty chunk.
+ */
 function openChunk(
   key: Buffer,
   header: BlobHeader,
   index: number,
   final: boolean,
-  record: Buffer,
-): Buffer {
-  if (record.length < BLOB_TAG_BYTES) throw new BlobIntegrityError('truncated', index);
+  record: Buffer[],
+  recordLength: number,
+): Buffer[] {
+  if (recordLength < BLOB_TAG_BYTES) throw new BlobIntegrityError('truncated', index);
   if (index > MAX_CHUNKS) throw new BlobIntegrityError('too_many_chunks', index);
-  const split = record.length - BLOB_TAG_BYTES;
   const decipher = createDecipheriv('aes-256-gcm', key, nonce(header.noncePrefix, index));
   decipher.setAAD(chunkAad(header.raw, index, final));
-  decipher.setAuthTag(record.subarray(split));
-  const plaintext = decipher.update(record.subarray(0, split));
+  const tag = Buffer.allocUnsafe(BLOB_TAG_BYTES);
+  const plaintext: Buffer[] = [];
+  let left = recordLength - BLOB_TAG_BYTES; // ciphertext bytes still to decipher
+  let tagFilled = 0;
+  for (const piece of record) {
+    const body = Math.min(left, piece.length);
+    if (body > 0) plaintext.push(decipher.update(piece.subarray(0, body)));
+    left -= body;
+    if (body < piece.length) tagFilled += piece.copy(tag, tagFilled, body);
+  }
+  decipher.setAuthTag(tag);
   try {
     decipher.final();
   } catch {
-    plaintext.fill(0);
+    for (const part of plaintext) part.fill(0);
     throw new BlobIntegrityError('chunk_auth_failed', index);
   }
+  // an empty file still yields its (empty, authenticated) final chunk
+  if (plaintext.length === 0) plaintext.push(Buffer.alloc(0));
   return plaintext;
 }
 
@@ -158,6 +181,27 @@ class ByteQueue {
     if (piece.length === 0) return;
     this.pieces.push(piece);
     this.length += piece.length;
+  }
+
+  /** The next n bytes as views of the queued pieces (no copy). */
+  takePieces(n: number): Buffer[] {
+    const out: Buffer[] = [];
+    let taken = 0;
+    while (taken < n) {
+      const head = this.pieces[0];
+      const need = n - taken;
+      if (head.length <= need) {
+        out.push(head);
+        taken += head.length;
+        this.pieces.shift();
+      } else {
+        out.push(head.subarray(0, need));
+        this.pieces[0] = head.subarray(need);
+        taken += need;
+      }
+    }
+    this.length -= n;
+    return out;
   }
 
   take(n: number): Buffer {
@@ -188,8 +232,8 @@ export interface EncryptOptions {
 }
 
 /**
- * Encrypts a plaintext stream into the blob format: yields the header, then one record per
- * chunk. Holds at most one chunk (plus the piece being read) in memory. The source must yield
+ * Encrypts a plaintext stream into the blob format: yields the header, then each record (a
+ * chunk's ciphertext, possibly in several parts, then its tag). Holds at most one chunk (plus the piece being read) in memory. The source must yield
  * a fresh buffer each time (as file and network streams do): pieces are queued, not copied.
  */
 export async function* encryptBlob(
@@ -208,10 +252,10 @@ export async function* encryptBlob(
     queue.push(asBuffer(piece));
     // strictly more than one chunk buffered: the next chunk is certainly not the last
     while (queue.length > chunkSize) {
-      yield sealChunk(dataKey, header, index++, false, queue.take(chunkSize));
+      yield* sealChunk(dataKey, header, index++, false, queue.takePieces(chunkSize));
     }
   }
-  yield sealChunk(dataKey, header, index, true, queue.take(queue.length));
+  yield* sealChunk(dataKey, header, index, true, queue.takePieces(queue.length));
 }
 
 /**
@@ -236,9 +280,10 @@ export async function* decryptBlob(
       recordBytes = header.chunkSize + BLOB_TAG_BYTES;
     }
     while (queue.length > recordBytes) {
-      yield openChunk(dataKey, header, index++, false, queue.take(recordBytes));
+      yield* openChunk(dataKey, header, index++, false, queue.takePieces(recordBytes), recordBytes);
     }
   }
   if (!header) throw new BlobIntegrityError('truncated', -1);
-  yield openChunk(dataKey, header, index, true, queue.take(queue.length));
+  const rest = queue.length;
+  yield* openChunk(dataKey, header, index, true, queue.takePieces(rest), rest);
 }

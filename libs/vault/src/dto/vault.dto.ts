@@ -57,6 +57,23 @@ export class VaultAuditVerificationView {
   @ApiProperty() length!: number;
   @ApiProperty() headHash!: string;
   @ApiPropertyOptional() brokenAtSeq?: number;
+  @ApiPropertyOptional({
+    enum: [
+      'seq_gap',
+      'prev_hash_mismatch',
+      'record_hash_mismatch',
+      'checkpoint_signature_invalid',
+      'checkpoint_mismatch',
+      'checkpoint_missing',
+      'tail_cut',
+    ],
+  })
+  reason?: string;
+  @ApiProperty({ description: 'hex root of the RFC 6962 Merkle tree over the verified records' })
+  rootHash!: string;
+  @ApiProperty() checkpointsChecked!: number;
+  @ApiProperty({ description: 'Checkpoints read from the witness file (outside the store)' })
+  witnessedCheckpoints!: number;
 }
 
 export class VaultKeyUsageView {

@@ -2,6 +2,17 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { AppConfig, AppError } from '@app/common';
+import { SealedValueStore } from './sealed-values';
+
+/** What re-sealing one module's values did. */
+export interface ResealReport {
+  owner: string;
+  resealed: number;
+  /** Keys whose value could not be opened (unknown key version or corrupt). */
+  failed: string[];
+}
+
+const RESEAL_PAGE = 200;
 
 const SEALED_PREFIX = 'sealed1';
 const IV_BYTES = 12;
@@ -72,6 +83,34 @@ export class KeyringService {
   /** The key version a sealed value was made with (for rotation). */
   versionOf(sealed: string): string {
     return parseSealed(sealed).version;
+  }
+
+  /**
+   * Re-seals every value of `store` that is not under the active key, page by page; a value
+   * changed meanwhile is left to its writer (who sealed it under the active key anyway).
+   */
+  async resealAll(
+    owner: string,
+    store: SealedValueStore,
+    context: (key: string) => string,
+  ): Promise<ResealReport> {
+    const failed: string[] = [];
+    let resealed = 0;
+    let after = '';
+    for (;;) {
+      const page = await store.listSealedNotUnder(this.activeVersion, after, RESEAL_PAGE);
+      for (const value of page) {
+        try {
+          const next = this.reseal(value.sealed, context(value.key));
+          if (next && (await store.replaceSealed(value.key, value.sealed, next))) resealed++;
+        } catch {
+          failed.push(value.key);
+        }
+      }
+      if (page.length < RESEAL_PAGE) break;
+      after = page[page.length - 1].key;
+    }
+    return { owner, resealed, failed };
   }
 
   /** Re-seals under the active key when needed; returns undefined when already current. */

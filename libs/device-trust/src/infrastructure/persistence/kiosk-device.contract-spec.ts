@@ -121,4 +121,46 @@ describeStoreContract('KioskDeviceRepository', kioskDeviceAdapters, ({ sut }) =>
     expect(await ids({ prefix: 'TEE_' })).toEqual([]);
     expect(await ids({ prefix: 'TEE%' })).toEqual([]);
   });
+
+  it('should write nothing when a change cannot record its event', async () => {
+    // an event the store refuses (no actor) makes the second half of the write fail
+    const broken = (deviceId: string, action: KioskEvent['action']) => ({
+      ...event(deviceId, action),
+      actor: null as unknown as string,
+    });
+    await expect(
+      sut().register(device('TEE-ATOM-NEW'), broken('TEE-ATOM-NEW', 'registered')),
+    ).rejects.toBeDefined();
+    expect(await sut().findByDeviceId('TEE-ATOM-NEW')).toBeUndefined();
+    expect(await sut().listEvents('TEE-ATOM-NEW')).toEqual([]);
+
+    const d = device('TEE-ATOM');
+    await sut().register(d, event('TEE-ATOM', 'registered'));
+    await expect(
+      sut().setStatus('TEE-ATOM', 'blocked', broken('TEE-ATOM', 'blocked')),
+    ).rejects.toBeDefined();
+    await expect(
+      sut().rotateKey(
+        'TEE-ATOM',
+        { publicKeyPem: 'NEW', keyFingerprint: 'c'.repeat(64) },
+        broken('TEE-ATOM', 'key_rotated'),
+      ),
+    ).rejects.toBeDefined();
+    expect(await sut().findByDeviceId('TEE-ATOM')).toEqual(d);
+    expect((await sut().listEvents('TEE-ATOM')).map((e) => e.action)).toEqual(['registered']);
+  });
+
+  it('should answer every losing racer with the winner and record one registration', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        sut().register(
+          device('TEE-RACE2', String(i).repeat(64).slice(0, 64)),
+          event('TEE-RACE2', 'registered'),
+        ),
+      ),
+    );
+    const winner = results.find((r) => r.outcome === 'created')!.device;
+    for (const r of results) expect(r.device).toEqual(winner);
+    expect(await sut().listEvents('TEE-RACE2')).toHaveLength(1);
+  });
 });

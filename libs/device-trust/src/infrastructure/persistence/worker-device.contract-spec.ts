@@ -109,4 +109,41 @@ describeStoreContract('WorkerDeviceRepository', workerDeviceAdapters, ({ sut }) 
     expect(await sut().listDeviceIdsBySimHash('sim-aaaa-1111')).toEqual([ids[0], ids[2]].sort());
     expect(await sut().listDeviceIdsBySimHash('sim-none')).toEqual([]);
   });
+  it('should list sealed values not under a key version by key, and swap one only while unchanged', async () => {
+    const a = { ...device(), sealedSecret: 'sealed1.v1.a.b.c' };
+    const b = { ...device(), sealedSecret: 'sealed1.v2.a.b.c' };
+    const c = { ...device(), sealedSecret: 'sealed1.v10.a.b.c' };
+    for (const x of [a, b, c]) await sut().register(x, event(x.deviceId, 'registered'));
+    const listed = await sut().listSealedNotUnder('v1', '', 10);
+    expect(listed.map((v) => v.sealed).sort()).toEqual(['sealed1.v10.a.b.c', 'sealed1.v2.a.b.c']);
+    const firstKey = [...listed].sort((x, y) => (x.key < y.key ? -1 : 1))[0].key;
+    expect((await sut().listSealedNotUnder('v1', firstKey, 10)).length).toBe(1);
+    expect(await sut().replaceSealed(b.deviceId, 'sealed1.v9.stale.x.y', 'sealed1.v1.n.e.w')).toBe(
+      false,
+    );
+    expect(await sut().replaceSealed(b.deviceId, 'sealed1.v2.a.b.c', 'sealed1.v1.n.e.w')).toBe(
+      true,
+    );
+    expect((await sut().listSealedNotUnder('v1', '', 10)).map((v) => v.key)).toEqual([c.deviceId]);
+  });
+
+  it('should write nothing when a change cannot record its event', async () => {
+    // an event the store refuses (no actor) makes the second half of the write fail
+    const broken = (deviceId: string, action: WorkerDeviceEvent['action']) => ({
+      ...event(deviceId, action),
+      actor: null as unknown as string,
+    });
+    const lost = device();
+    await expect(sut().register(lost, broken(lost.deviceId, 'registered'))).rejects.toBeDefined();
+    expect(await sut().findByDeviceId(lost.deviceId)).toBeUndefined();
+    expect(await sut().listEvents(lost.deviceId)).toEqual([]);
+
+    const d = device();
+    await sut().register(d, event(d.deviceId, 'registered'));
+    await expect(
+      sut().setBlocked(d.deviceId, true, broken(d.deviceId, 'blocked')),
+    ).rejects.toBeDefined();
+    expect(await sut().findByDeviceId(d.deviceId)).toEqual(d);
+    expect((await sut().listEvents(d.deviceId)).map((e) => e.action)).toEqual(['registered']);
+  });
 });

@@ -1,3 +1,4 @@
+import { SealedValue } from '@app/vault/keyring/sealed-values';
 import { WorkerDevice, WorkerDeviceEvent } from '../../domain/worker-device';
 
 /** Registered worker phones and the audited changes to their standing. */
@@ -19,4 +20,12 @@ export abstract class WorkerDeviceRepository {
   abstract listDeviceIdsBySimHash(simHash: string): Promise<string[]>;
   /** Events of one device, oldest first. */
   abstract listEvents(deviceId: string): Promise<WorkerDeviceEvent[]>;
+  /** Sealed values not sealed under `version`, by key (for the reseal-all job). */
+  abstract listSealedNotUnder(
+    version: string,
+    afterKey: string,
+    limit: number,
+  ): Promise<SealedValue[]>;
+  /** Replaces a sealed value only if it is still `expected`. */
+  abstract replaceSealed(key: string, expected: string, next: string): Promise<boolean>;
 }

@@ -114,4 +114,57 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut }) => {
     );
     expect(await sut().markEnrollmentUsed(newId(), 'd', t0)).toBe(false);
   });
+
+  it('should store neither a person nor its code when the code cannot be stored', async () => {
+    // a code hash already taken makes the second half of the write fail
+    const first = worker([newId()]);
+    const taken = code(first.id);
+    await sut().createWorker(first, taken);
+    const second = worker([newId()]);
+    await expect(sut().createWorker(second, code(second.id, taken.codeHash))).rejects.toBeDefined();
+    expect(await sut().findWorkerById(second.id)).toBeUndefined();
+    expect(await sut().findEnrollment(taken.codeHash)).toEqual(taken);
+
+    const thekedar = { id: newId(), name: 'R', phone: '+91981', trustScore: 80, createdAt: t0 };
+    const tc = { ...code(thekedar.id), personKind: 'thekedar' as const };
+    await sut().createThekedar(thekedar, tc);
+    const other = { ...thekedar, id: newId() };
+    await expect(sut().createThekedar(other, { ...tc, personId: other.id })).rejects.toBeDefined();
+    expect(await sut().findThekedarById(other.id)).toBeUndefined();
+    expect(await sut().findEnrollment(tc.codeHash)).toEqual(tc);
+  });
+
+  it('should keep a site time zone, and list site ids in pages', async () => {
+    const ids = [newId(), newId(), newId()].sort();
+    for (const [i, id] of ids.entries()) {
+      await sut().createSite({
+        id,
+        name: `S${i}`,
+        geo: { lat: 1, lng: 2 },
+        radiusM: 100,
+        ...(i === 0 ? {} : { timeZone: 'America/New_York' }),
+        createdAt: t0,
+      });
+    }
+    const [a, b] = await sut().findSitesByIds(ids.slice(0, 2));
+    expect([a, b].find((s) => s.id === ids[1])?.timeZone).toBe('America/New_York');
+    expect([a, b].find((s) => s.id === ids[0])?.timeZone).toBeUndefined();
+    expect(await sut().listSiteIds('', 2)).toEqual(ids.slice(0, 2));
+    expect(await sut().listSiteIds(ids[1], 2)).toEqual([ids[2]]);
+  });
+
+  it('should list the workers a thekedar onboarded, and only those', async () => {
+    const thekedarId = newId();
+    const mine = [
+      { ...worker([newId()]), sponsor: { kind: 'thekedar' as const, thekedarId } },
+      { ...worker([newId()]), sponsor: { kind: 'thekedar' as const, thekedarId } },
+    ];
+    const other = {
+      ...worker([newId()]),
+      sponsor: { kind: 'thekedar' as const, thekedarId: newId() },
+    };
+    for (const w of [...mine, other, worker([newId()])]) await sut().createWorker(w, code(w.id));
+    expect(await sut().listWorkerIdsOfThekedar(thekedarId)).toEqual(mine.map((w) => w.id).sort());
+    expect(await sut().listWorkerIdsOfThekedar(newId())).toEqual([]);
+  });
 });

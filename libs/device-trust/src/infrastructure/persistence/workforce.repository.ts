@@ -16,6 +16,10 @@ export abstract class WorkforceRepository {
   abstract listWorkers(page: WorkforcePage & { siteId?: string }): Promise<Worker[]>;
   /** The sites among `ids` that exist (any order). */
   abstract findSitesByIds(ids: string[]): Promise<Site[]>;
+  /** Up to `limit` site ids greater than `afterId`, ascending (walking every site, e.g. a rebuild). */
+  abstract listSiteIds(afterId: string, limit: number): Promise<string[]>;
+  /** Ids (ascending) of the workers a thekedar onboarded (sponsor = that thekedar). */
+  abstract listWorkerIdsOfThekedar(thekedarId: string): Promise<string[]>;
   /** Creates the thekedar and its enrollment code together. */
   abstract createThekedar(thekedar: Thekedar, enrollment: EnrollmentCode): Promise<void>;
   /** Creates the worker and its enrollment code together. */

@@ -1,4 +1,5 @@
 import { newId } from '@app/common';
+import { MongoStore, SqliteStore } from '@app/persistence';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { FraudEvent } from '../../domain/fraud-event';
 import { fraudEventAdapters } from './fraud-persistence';
@@ -17,7 +18,32 @@ function event(overrides: Partial<FraudEvent> = {}): FraudEvent {
   };
 }
 
-describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut }) => {
+describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut, store, driver }) => {
+  it('should have an index matching the newest-first sort (at desc, id desc)', async () => {
+    const s = store();
+    if (driver() === 'mongo') {
+      const indexes = await (s as MongoStore).connection.collection('fraud_events').indexes();
+      expect(indexes.map((i) => i.key)).toContainEqual({ at: -1, _id: -1 });
+    } else {
+      const plan = (s as SqliteStore).db
+        .prepare('EXPLAIN QUERY PLAN SELECT * FROM fraud_events ORDER BY at DESC, id DESC LIMIT 50')
+        .all()
+        .map((row) => (row as { detail: string }).detail)
+        .join('\n');
+      expect(plan).toMatch(/USING INDEX fraud_events_at_id/);
+      expect(plan).not.toMatch(/TEMP B-TREE/);
+    }
+  });
+
+  it('should find the events of given packets, oldest first, up to the limit', async () => {
+    const a = event({ packetId: 'pa', at: new Date('2026-01-02T00:00:00.000Z') });
+    const b = event({ packetId: 'pb', at: new Date('2026-01-01T00:00:00.000Z') });
+    await sut().recordAll([a, b, event({ packetId: 'pc' }), event({ packetId: undefined })]);
+    expect(await sut().listByPacketIds(['pa', 'pb', 'zz'], 10)).toEqual([b, a]);
+    expect(await sut().listByPacketIds(['pa', 'pb'], 1)).toEqual([b]);
+    expect(await sut().listByPacketIds([], 10)).toEqual([]);
+  });
+
   it('should round-trip events, newest first', async () => {
     const older = event();
     const newer = event({ at: new Date('2026-01-02T00:00:00.000Z'), packetId: undefined });
@@ -86,6 +112,28 @@ describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut }) => {
         })
       ).map((e) => e.id),
     ).toEqual([ids[0], '0000000000000000000000b1']);
+  });
+
+  it('should combine the cursor with a time window on either side of it', async () => {
+    const day = (d: number) => new Date(`2026-01-${String(d).padStart(2, '0')}T00:00:00Z`);
+    await sut().recordAll(
+      [1, 2, 3, 4, 5].map((d) => event({ id: `00000000000000000000000${d}`, at: day(d) })),
+    );
+    const ids = async (criteria: Parameters<ReturnType<typeof sut>['listRecent']>[0]) =>
+      (await sut().listRecent(criteria)).map((e) => e.id.slice(-1));
+    const cursor = (d: number) => ({ at: day(d), id: `00000000000000000000000${d}` });
+    // cursor inside the window: the cursor bounds the page
+    expect(await ids({ limit: 10, from: day(2), to: day(4), before: cursor(4) })).toEqual([
+      '3',
+      '2',
+    ]);
+    // cursor after the window: `to` bounds the page
+    expect(await ids({ limit: 10, from: day(2), to: day(3), before: cursor(5) })).toEqual([
+      '3',
+      '2',
+    ]);
+    // cursor at `to` itself: strictly before it
+    expect(await ids({ limit: 10, to: day(3), before: cursor(3) })).toEqual(['2', '1']);
   });
 
   it('should accept an empty batch', async () => {

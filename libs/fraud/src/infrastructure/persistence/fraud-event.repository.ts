@@ -9,4 +9,6 @@ export abstract class FraudEventRepository {
    * with `before`, only events after that one in this order (keyset pagination).
    */
   abstract listRecent(criteria: FraudEventCriteria): Promise<FraudEvent[]>;
+  /** Events naming one of these packets (at most `limit`, oldest first). */
+  abstract listByPacketIds(packetIds: string[], limit: number): Promise<FraudEvent[]>;
 }

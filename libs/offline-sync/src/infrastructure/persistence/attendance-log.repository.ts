@@ -16,6 +16,8 @@ export abstract class AttendanceLogRepository {
   abstract appendToChains(entries: PendingLogEntry[]): Promise<AppendResult[]>;
   /** The stored links of these packetIds (missing ones are absent from the map). */
   abstract findByPacketIds(packetIds: string[]): Promise<Map<string, AttendanceLog>>;
+  /** The recordHashes of seq fromSeq..toSeq (inclusive) of a chain, in seq order. */
+  abstract readRecordHashes(siteId: string, fromSeq: number, toSeq: number): Promise<string[]>;
   /** Up to `limit` links of a chain with seq > afterSeq, in seq order. */
   abstract readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]>;
   /**

@@ -1,9 +1,12 @@
+// Mongo adapters are imported when MongoDB is the store, so SQLite never loads mongoose
 import { PortAdapters } from '@app/persistence';
-import { MongoWifiChallengeRepository } from './mongo/repositories/mongo-wifi-challenge.repository';
 import { SqliteWifiChallengeRepository } from './sqlite/repositories/sqlite-wifi-challenge.repository';
 import { WifiChallengeRepository } from './wifi-challenge.repository';
 
 export const provisioningAdapters: PortAdapters<WifiChallengeRepository> = {
   sqlite: (store) => new SqliteWifiChallengeRepository(store),
-  mongo: (store) => new MongoWifiChallengeRepository(store),
+  mongo: async (store) =>
+    new (
+      await import('./mongo/repositories/mongo-wifi-challenge.repository')
+    ).MongoWifiChallengeRepository(store),
 };

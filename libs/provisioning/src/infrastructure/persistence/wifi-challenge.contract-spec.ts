@@ -70,4 +70,17 @@ describeStoreContract('WifiChallengeRepository', provisioningAdapters, ({ sut })
     expect(await sut().findById(old.id)).toBeUndefined();
     expect(await sut().findById(fresh.id)).toBeDefined();
   });
+  it('should list sealed values not under a key version by key, and swap one only while unchanged', async () => {
+    const a = challenge({ wifiPasswordSealed: 'sealed1.v1.a.b.c' });
+    const b = challenge({ wifiPasswordSealed: 'sealed1.v2.a.b.c' });
+    const c = challenge({ wifiPasswordSealed: 'sealed1.v10.a.b.c' });
+    for (const x of [a, b, c]) await sut().create(x);
+    const listed = await sut().listSealedNotUnder('v1', '', 10);
+    expect(listed.map((v) => v.sealed).sort()).toEqual(['sealed1.v10.a.b.c', 'sealed1.v2.a.b.c']);
+    const firstKey = [...listed].sort((x, y) => (x.key < y.key ? -1 : 1))[0].key;
+    expect((await sut().listSealedNotUnder('v1', firstKey, 10)).length).toBe(1);
+    expect(await sut().replaceSealed(b.id, 'sealed1.v9.stale.x.y', 'sealed1.v1.n.e.w')).toBe(false);
+    expect(await sut().replaceSealed(b.id, 'sealed1.v2.a.b.c', 'sealed1.v1.n.e.w')).toBe(true);
+    expect((await sut().listSealedNotUnder('v1', '', 10)).map((v) => v.key)).toEqual([c.id]);
+  });
 });

@@ -1,3 +1,4 @@
+import { SealedValue } from '@app/vault/keyring/sealed-values';
 import { WifiChallenge } from '../../domain/wifi-challenge';
 
 export abstract class WifiChallengeRepository {
@@ -15,4 +16,12 @@ export abstract class WifiChallengeRepository {
   abstract recordWrongAnswer(id: string, maxAttempts: number): Promise<WifiChallenge | undefined>;
   /** Deletes challenges that expired before `before`; returns how many. */
   abstract deleteExpired(before: Date): Promise<number>;
+  /** Sealed values not sealed under `version`, by key (for the reseal-all job). */
+  abstract listSealedNotUnder(
+    version: string,
+    afterKey: string,
+    limit: number,
+  ): Promise<SealedValue[]>;
+  /** Replaces a sealed value only if it is still `expected`. */
+  abstract replaceSealed(key: string, expected: string, next: string): Promise<boolean>;
 }

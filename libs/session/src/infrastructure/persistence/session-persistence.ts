@@ -1,9 +1,12 @@
+// Mongo adapters are imported when MongoDB is the store, so SQLite never loads mongoose
 import { PortAdapters } from '@app/persistence';
-import { MongoSessionRepository } from './mongo/repositories/mongo-session.repository';
 import { SessionRepository } from './session.repository';
 import { SqliteSessionRepository } from './sqlite/repositories/sqlite-session.repository';
 
 export const sessionAdapters: PortAdapters<SessionRepository> = {
   sqlite: (store) => new SqliteSessionRepository(store),
-  mongo: (store) => new MongoSessionRepository(store),
+  mongo: async (store) =>
+    new (await import('./mongo/repositories/mongo-session.repository')).MongoSessionRepository(
+      store,
+    ),
 };

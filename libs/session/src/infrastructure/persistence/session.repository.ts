@@ -1,3 +1,4 @@
+import { SealedValue } from '@app/vault/keyring/sealed-values';
 import { PairingSession, SessionResult } from '../../domain/pairing-session';
 
 export abstract class SessionRepository {
@@ -22,4 +23,12 @@ export abstract class SessionRepository {
   abstract attachImage(id: string, fileId: string): Promise<void>;
   /** Deletes sessions that expired before `before`; returns how many. */
   abstract deleteExpired(before: Date): Promise<number>;
+  /** Sealed values not sealed under `version`, by key (for the reseal-all job). */
+  abstract listSealedNotUnder(
+    version: string,
+    afterKey: string,
+    limit: number,
+  ): Promise<SealedValue[]>;
+  /** Replaces a sealed value only if it is still `expected`. */
+  abstract replaceSealed(key: string, expected: string, next: string): Promise<boolean>;
 }

@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { AppConfig } from '@app/common';
 import { BLOB_TAG_BYTES, DEFAULT_CHUNK_BYTES } from '../../domain/vault-blob-format';
+
+/** Ciphertext is written about this many bytes per system call (one `writev` of records). */
+const WRITE_BATCH_BYTES = 1024 * 1024;
 
 /**
  * Encrypted blobs on the local disk (`UPLOADS_DIR/<fileId>.mdv`, mode 0600). A blob is written
@@ -29,13 +30,25 @@ export class VaultBlobStorage {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const target = this.pathOf(fileId);
     const temp = `${target}.${process.pid}.partial`;
+    let handle: FileHandle | undefined = await open(temp, 'wx', 0o600);
     try {
-      await pipeline(
-        Readable.from(ciphertext, { objectMode: false }),
-        createWriteStream(temp, { flags: 'wx', mode: 0o600 }),
-      );
+      let batch: Buffer[] = [];
+      let bytes = 0;
+      for await (const part of ciphertext) {
+        batch.push(part);
+        bytes += part.length;
+        if (bytes >= WRITE_BATCH_BYTES) {
+          await writeAll(handle, batch, bytes);
+          batch = [];
+          bytes = 0;
+        }
+      }
+      await writeAll(handle, batch, bytes);
+      await handle.close();
+      handle = undefined;
       await rename(temp, target);
     } catch (error) {
+      await handle?.close().catch(() => undefined);
       await unlink(temp).catch(() => undefined);
       throw error;
     }
@@ -52,5 +65,19 @@ export class VaultBlobStorage {
     await unlink(this.pathOf(fileId)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });
+  }
+}
+
+/** Writes every byte of `parts` (a writev may write less than asked: the rest is retried). */
+async function writeAll(handle: FileHandle, parts: Buffer[], bytes: number): Promise<void> {
+  let rest = parts;
+  let left = bytes;
+  while (left > 0) {
+    const { bytesWritten } = await handle.writev(rest);
+    left -= bytesWritten;
+    if (left === 0) return;
+    let skip = bytesWritten;
+    while (skip >= rest[0].length) skip -= rest.shift()!.length;
+    rest = [rest[0].subarray(skip), ...rest.slice(1)];
   }
 }

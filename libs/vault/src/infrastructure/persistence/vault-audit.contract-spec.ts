@@ -65,6 +65,18 @@ describeStoreContract('VaultAuditRepository', vaultAuditAdapters, ({ sut }) => {
     expect(await sut().listInOrder({ fileId: 'none', limit: 10 })).toEqual([]);
   });
 
+  it('should keep a refusal with an empty file id and an empty purpose', async () => {
+    // a read without x-access-purpose, a 415 or a 413 is audited before any file or purpose exists
+    const refused = await sut().appendToChain((head) =>
+      chainEntry(
+        entry('', { purpose: '', ip: '', result: 'denied', reason: 'missing_purpose' }),
+        head,
+      ),
+    );
+    expect(await sut().listInOrder({ limit: 10 })).toEqual([refused]);
+    expect(await sut().listInOrder({ fileId: '', limit: 10 })).toEqual([refused]);
+  });
+
   it('should append nothing when building the record throws', async () => {
     await expect(
       sut().appendToChain(() => {

@@ -9,6 +9,8 @@ export abstract class VaultAuditRepository {
   abstract appendToChain(
     link: (head: ChainHead | undefined) => VaultAuditRecord,
   ): Promise<VaultAuditRecord>;
+  /** The recordHashes of seq fromSeq..toSeq (inclusive), in seq order. */
+  abstract readRecordHashes(fromSeq: number, toSeq: number): Promise<string[]>;
   /** Records in seq order after `afterSeq`, optionally of one file. */
   abstract listInOrder(options: {
     fileId?: string;

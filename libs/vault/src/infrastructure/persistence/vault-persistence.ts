@@ -1,6 +1,5 @@
+// Mongo adapters are imported when MongoDB is the store, so SQLite never loads mongoose
 import { PortAdapters } from '@app/persistence';
-import { MongoVaultAuditRepository } from './mongo/repositories/mongo-vault-audit.repository';
-import { MongoVaultFileRepository } from './mongo/repositories/mongo-vault-file.repository';
 import { SqliteVaultAuditRepository } from './sqlite/repositories/sqlite-vault-audit.repository';
 import { SqliteVaultFileRepository } from './sqlite/repositories/sqlite-vault-file.repository';
 import { VaultAuditRepository } from './vault-audit.repository';
@@ -9,10 +8,16 @@ import { VaultFileRepository } from './vault-file.repository';
 /** How the vault ports are built on each store (used by the module and the contract suites). */
 export const vaultFileAdapters: PortAdapters<VaultFileRepository> = {
   sqlite: (store) => new SqliteVaultFileRepository(store),
-  mongo: (store) => new MongoVaultFileRepository(store),
+  mongo: async (store) =>
+    new (await import('./mongo/repositories/mongo-vault-file.repository')).MongoVaultFileRepository(
+      store,
+    ),
 };
 
 export const vaultAuditAdapters: PortAdapters<VaultAuditRepository> = {
   sqlite: (store) => new SqliteVaultAuditRepository(store),
-  mongo: (store) => new MongoVaultAuditRepository(store),
+  mongo: async (store) =>
+    new (
+      await import('./mongo/repositories/mongo-vault-audit.repository')
+    ).MongoVaultAuditRepository(store),
 };

@@ -40,4 +40,14 @@ export const WORKFORCE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'site time zone (IANA name; NULL = the configured default)',
+    up: `ALTER TABLE sites ADD COLUMN time_zone TEXT;`,
+  },
+  {
+    version: 3,
+    name: "workers by sponsoring thekedar (a thekedar's crew)",
+    up: `CREATE INDEX workers_thekedar ON workers (json_extract(sponsor, '$.thekedarId'));`,
+  },
 ];

@@ -44,4 +44,9 @@ export const LEDGER_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX attendance_logs_device_at ON attendance_logs (${PACKET_DEVICE}, ${PACKET_AT_MS});
     `,
   },
+  {
+    version: 3,
+    name: 'checkpoints moved to the shared transparency log (tlog_checkpoints)',
+    up: `DROP TABLE ledger_checkpoints;`,
+  },
 ];

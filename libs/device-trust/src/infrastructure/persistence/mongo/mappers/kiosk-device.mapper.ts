@@ -19,7 +19,8 @@ export class KioskDeviceMongoMapper {
     };
   }
 
-  static toPersistence(device: KioskDevice): KioskDeviceDocument {
+  /** A new device document, born with its `registered` event. */
+  static toPersistence(device: KioskDevice, event: KioskEvent): KioskDeviceDocument {
     return {
       _id: device.id,
       deviceId: device.deviceId,
@@ -28,13 +29,14 @@ export class KioskDeviceMongoMapper {
       status: device.status,
       createdAt: device.createdAt,
       updatedAt: device.updatedAt,
+      events: [KioskDeviceMongoMapper.eventToPersistence(event)],
     };
   }
 
-  static eventToDomain(doc: KioskEventDocument): KioskEvent {
+  static eventToDomain(doc: KioskEventDocument, deviceId: string): KioskEvent {
     return {
       id: doc._id,
-      deviceId: doc.deviceId,
+      deviceId,
       action: doc.action as KioskEventAction,
       actor: doc.actor,
       reason: doc.reason ?? undefined,
@@ -45,7 +47,7 @@ export class KioskDeviceMongoMapper {
   }
 
   static eventToPersistence(event: KioskEvent): KioskEventDocument {
-    const { id, ...rest } = event;
+    const { id, deviceId: _deviceId, ...rest } = event;
     return { _id: id, ...rest };
   }
 }

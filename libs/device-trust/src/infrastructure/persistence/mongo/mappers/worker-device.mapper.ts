@@ -27,15 +27,16 @@ export class WorkerDeviceMongoMapper {
     };
   }
 
-  static toPersistence(d: WorkerDevice): WorkerDeviceDocument {
+  /** A new device document, born with its `registered` event. */
+  static toPersistence(d: WorkerDevice, event: WorkerDeviceEvent): WorkerDeviceDocument {
     const { id, ...rest } = d;
-    return { _id: id, ...rest };
+    return { _id: id, ...rest, events: [WorkerDeviceMongoMapper.eventToPersistence(event)] };
   }
 
-  static eventToDomain(doc: WorkerDeviceEventDocument): WorkerDeviceEvent {
+  static eventToDomain(doc: WorkerDeviceEventDocument, deviceId: string): WorkerDeviceEvent {
     return {
       id: doc._id,
-      deviceId: doc.deviceId,
+      deviceId,
       action: doc.action as WorkerDeviceEventAction,
       actor: doc.actor,
       reason: doc.reason ?? undefined,
@@ -44,7 +45,7 @@ export class WorkerDeviceMongoMapper {
   }
 
   static eventToPersistence(e: WorkerDeviceEvent): WorkerDeviceEventDocument {
-    const { id, ...rest } = e;
+    const { id, deviceId: _deviceId, ...rest } = e;
     return { _id: id, ...rest };
   }
 }

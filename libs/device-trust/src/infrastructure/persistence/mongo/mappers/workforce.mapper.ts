@@ -20,6 +20,7 @@ export class WorkforceMongoMapper {
       name: doc.name,
       geo: { lat: doc.geo.lat, lng: doc.geo.lng },
       radiusM: doc.radiusM,
+      ...(doc.timeZone ? { timeZone: doc.timeZone } : {}),
       createdAt: new Date(doc.createdAt),
     };
   }
@@ -39,9 +40,13 @@ export class WorkforceMongoMapper {
     };
   }
 
-  static thekedarToPersistence(t: Thekedar): ThekedarDocument {
+  static thekedarToPersistence(t: Thekedar, enrollment: EnrollmentCode): ThekedarDocument {
     const { id, ...rest } = t;
-    return { _id: id, ...rest };
+    return {
+      _id: id,
+      ...rest,
+      enrollment: WorkforceMongoMapper.enrollmentToPersistence(enrollment),
+    };
   }
 
   static workerToDomain(doc: WorkerDocument): Worker {
@@ -57,16 +62,26 @@ export class WorkforceMongoMapper {
     };
   }
 
-  static workerToPersistence(w: Worker): WorkerDocument {
+  static workerToPersistence(w: Worker, enrollment: EnrollmentCode): WorkerDocument {
     const { id, sponsor, ...rest } = w;
-    return { _id: id, sponsor: { ...sponsor }, ...rest };
+    return {
+      _id: id,
+      sponsor: { ...sponsor },
+      ...rest,
+      enrollment: WorkforceMongoMapper.enrollmentToPersistence(enrollment),
+    };
   }
 
-  static enrollmentToDomain(doc: EnrollmentCodeDocument): EnrollmentCode {
+  /** The code embedded in the person `personId` of kind `personKind`. */
+  static enrollmentToDomain(
+    doc: EnrollmentCodeDocument,
+    personKind: PersonKind,
+    personId: string,
+  ): EnrollmentCode {
     return {
-      codeHash: doc._id,
-      personKind: doc.personKind as PersonKind,
-      personId: doc.personId,
+      codeHash: doc.codeHash,
+      personKind,
+      personId,
       expiresAt: new Date(doc.expiresAt),
       usedAt: doc.usedAt ? new Date(doc.usedAt) : undefined,
       usedByDeviceId: doc.usedByDeviceId ?? undefined,
@@ -74,7 +89,7 @@ export class WorkforceMongoMapper {
   }
 
   static enrollmentToPersistence(e: EnrollmentCode): EnrollmentCodeDocument {
-    const { codeHash, ...rest } = e;
-    return { _id: codeHash, ...rest };
+    const { personKind: _kind, personId: _id, ...rest } = e;
+    return rest;
   }
 }

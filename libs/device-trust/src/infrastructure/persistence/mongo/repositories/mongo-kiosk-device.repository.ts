@@ -1,53 +1,45 @@
 import { OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
-import { MongoStoreHandle } from '@app/persistence';
+import { isDuplicateKeyError, MongoStoreHandle } from '@app/persistence';
 import { KioskDevice, KioskEvent, KioskStatus } from '../../../../domain/kiosk-device';
 import { KioskDeviceRepository, RegisterOutcome } from '../../kiosk-device.repository';
 import { KioskDeviceMongoMapper as Mapper } from '../mappers/kiosk-device.mapper';
-import {
-  KioskDeviceDocument,
-  KioskDeviceSchema,
-  KioskEventDocument,
-  KioskEventSchema,
-} from '../schemas/kiosk-device.schema';
+import { KioskDeviceDocument, KioskDeviceSchema } from '../schemas/kiosk-device.schema';
+
+/** Every field but the embedded events: what a device read needs. */
+const DEVICE_FIELDS = { events: 0 } as const;
 
 /**
- * MongoDB adapter. A change and its event are two writes (a standalone MongoDB has no
- * multi-document transactions); the change goes first so an event never describes a change
- * that did not happen.
+ * MongoDB adapter. A device embeds its events, so a change and its event are one
+ * single-document write: atomic on a standalone mongod, no transaction needed.
  */
 export class MongoKioskDeviceRepository extends KioskDeviceRepository implements OnModuleInit {
   private readonly devices: Model<KioskDeviceDocument>;
-  private readonly events: Model<KioskEventDocument>;
 
   constructor(store: MongoStoreHandle) {
     super();
     this.devices = store.connection.model(KioskDeviceDocument.name, KioskDeviceSchema);
-    this.events = store.connection.model(KioskEventDocument.name, KioskEventSchema);
   }
 
   async onModuleInit(): Promise<void> {
-    await Promise.all([this.devices.init(), this.events.init()]);
+    await this.devices.init();
   }
 
   async register(device: KioskDevice, event: KioskEvent): Promise<RegisterOutcome> {
-    const result = await this.devices.updateOne(
-      { deviceId: device.deviceId },
-      { $setOnInsert: Mapper.toPersistence(device) },
-      { upsert: true },
-    );
-    if (result.upsertedCount === 1) {
-      await this.events.create(Mapper.eventToPersistence(event));
+    try {
+      await this.devices.create(Mapper.toPersistence(device, event));
       return { outcome: 'created', device };
+    } catch (error) {
+      // the unique deviceId index decides a race: the loser reads the winner's device
+      if (!isDuplicateKeyError(error)) throw error;
+      const existing = await this.findByDeviceId(device.deviceId);
+      if (!existing) throw error;
+      return { outcome: 'exists', device: existing };
     }
-    const existing = await this.devices
-      .findOne({ deviceId: device.deviceId })
-      .lean<KioskDeviceDocument>();
-    return { outcome: 'exists', device: Mapper.toDomain(existing!) };
   }
 
   async findByDeviceId(deviceId: string): Promise<KioskDevice | undefined> {
-    const doc = await this.devices.findOne({ deviceId }).lean<KioskDeviceDocument>();
+    const doc = await this.devices.findOne({ deviceId }, DEVICE_FIELDS).lean<KioskDeviceDocument>();
     return doc ? Mapper.toDomain(doc) : undefined;
   }
 
@@ -75,7 +67,7 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
     const deviceId: Record<string, unknown> = { $gt: options.afterDeviceId ?? '' };
     if (options.prefix) deviceId.$regex = new RegExp(`^${escapeRegExp(options.prefix)}`);
     const docs = await this.devices
-      .find({ deviceId })
+      .find({ deviceId }, DEVICE_FIELDS)
       .sort({ deviceId: 1 })
       .limit(options.limit)
       .lean<KioskDeviceDocument[]>();
@@ -83,11 +75,10 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
   }
 
   async listEvents(deviceId: string): Promise<KioskEvent[]> {
-    const docs = await this.events
-      .find({ deviceId })
-      .sort({ at: 1, _id: 1 })
-      .lean<KioskEventDocument[]>();
-    return docs.map(Mapper.eventToDomain);
+    const doc = await this.devices
+      .findOne({ deviceId }, { events: 1 })
+      .lean<Pick<KioskDeviceDocument, 'events'>>();
+    return (doc?.events ?? []).map((e) => Mapper.eventToDomain(e, deviceId)).sort(byTimeThenOrder);
   }
 
   private async update(
@@ -96,14 +87,21 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
     event: KioskEvent,
   ): Promise<KioskDevice | undefined> {
     const doc = await this.devices
-      .findOneAndUpdate({ deviceId }, { $set: set }, { new: true })
+      .findOneAndUpdate(
+        { deviceId },
+        { $set: set, $push: { events: Mapper.eventToPersistence(event) } },
+        { new: true, runValidators: true, projection: DEVICE_FIELDS },
+      )
       .lean<KioskDeviceDocument>();
-    if (!doc) return undefined;
-    await this.events.create(Mapper.eventToPersistence(event));
-    return Mapper.toDomain(doc);
+    return doc ? Mapper.toDomain(doc) : undefined;
   }
 }
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Oldest first; events at the same instant keep the order they were appended in (stable sort). */
+function byTimeThenOrder(a: KioskEvent, b: KioskEvent): number {
+  return a.at.getTime() - b.at.getTime();
 }

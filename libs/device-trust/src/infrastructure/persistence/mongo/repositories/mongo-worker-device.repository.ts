@@ -1,44 +1,47 @@
+import { mongoSealedField, SealedValueStore } from '@app/vault/keyring/sealed-values';
 import { OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import { WorkerDevice, WorkerDeviceEvent } from '../../../../domain/worker-device';
 import { WorkerDeviceRepository } from '../../worker-device.repository';
 import { WorkerDeviceMongoMapper as Mapper } from '../mappers/worker-device.mapper';
-import {
-  WorkerDeviceDocument,
-  WorkerDeviceEventDocument,
-  WorkerDeviceEventSchema,
-  WorkerDeviceSchema,
-} from '../schemas/worker-device.schema';
+import { WorkerDeviceDocument, WorkerDeviceSchema } from '../schemas/worker-device.schema';
 
-/** MongoDB adapter; a change goes first and its event second (no multi-document transactions). */
+/** Every field but the embedded events: what a device read needs. */
+const DEVICE_FIELDS = { events: 0 } as const;
+
+/**
+ * MongoDB adapter. A device embeds its events, so a change and its event are one
+ * single-document write: atomic on a standalone mongod, no transaction needed.
+ */
 export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implements OnModuleInit {
+  private readonly sealedValues: SealedValueStore;
   private readonly devices: Model<WorkerDeviceDocument>;
-  private readonly events: Model<WorkerDeviceEventDocument>;
 
   constructor(store: MongoStoreHandle) {
     super();
     this.devices = store.connection.model(WorkerDeviceDocument.name, WorkerDeviceSchema);
-    this.events = store.connection.model(WorkerDeviceEventDocument.name, WorkerDeviceEventSchema);
+    this.sealedValues = mongoSealedField(this.devices, 'deviceId', 'sealedSecret');
   }
 
   async onModuleInit(): Promise<void> {
-    await Promise.all([this.devices.init(), this.events.init()]);
+    await this.devices.init();
   }
 
   async register(device: WorkerDevice, event: WorkerDeviceEvent): Promise<void> {
-    await this.devices.create(Mapper.toPersistence(device));
-    await this.events.create(Mapper.eventToPersistence(event));
+    await this.devices.create(Mapper.toPersistence(device, event));
   }
 
   async findByDeviceId(deviceId: string): Promise<WorkerDevice | undefined> {
-    const doc = await this.devices.findOne({ deviceId }).lean<WorkerDeviceDocument>();
+    const doc = await this.devices
+      .findOne({ deviceId }, DEVICE_FIELDS)
+      .lean<WorkerDeviceDocument>();
     return doc ? Mapper.toDomain(doc) : undefined;
   }
 
   async list(options: { limit: number; afterDeviceId?: string }): Promise<WorkerDevice[]> {
     const docs = await this.devices
-      .find({ deviceId: { $gt: options.afterDeviceId ?? '' } })
+      .find({ deviceId: { $gt: options.afterDeviceId ?? '' } }, DEVICE_FIELDS)
       .sort({ deviceId: 1 })
       .limit(options.limit)
       .lean<WorkerDeviceDocument[]>();
@@ -51,11 +54,13 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
     event: WorkerDeviceEvent,
   ): Promise<WorkerDevice | undefined> {
     const doc = await this.devices
-      .findOneAndUpdate({ deviceId }, { $set: { isBlocked: blocked } }, { new: true })
+      .findOneAndUpdate(
+        { deviceId },
+        { $set: { isBlocked: blocked }, $push: { events: Mapper.eventToPersistence(event) } },
+        { new: true, runValidators: true, projection: DEVICE_FIELDS },
+      )
       .lean<WorkerDeviceDocument>();
-    if (!doc) return undefined;
-    await this.events.create(Mapper.eventToPersistence(event));
-    return Mapper.toDomain(doc);
+    return doc ? Mapper.toDomain(doc) : undefined;
   }
 
   async touchLastSeen(deviceId: string, at: Date, ip?: string): Promise<void> {
@@ -74,10 +79,20 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
   }
 
   async listEvents(deviceId: string): Promise<WorkerDeviceEvent[]> {
-    const docs = await this.events
-      .find({ deviceId })
-      .sort({ at: 1, _id: 1 })
-      .lean<WorkerDeviceEventDocument[]>();
-    return docs.map(Mapper.eventToDomain);
+    const doc = await this.devices
+      .findOne({ deviceId }, { events: 1 })
+      .lean<Pick<WorkerDeviceDocument, 'events'>>();
+    // oldest first; events of one instant keep their append order (a stable sort)
+    return (doc?.events ?? [])
+      .map((e) => Mapper.eventToDomain(e, deviceId))
+      .sort((a, b) => a.at.getTime() - b.at.getTime());
+  }
+
+  listSealedNotUnder(version: string, afterKey: string, limit: number) {
+    return this.sealedValues.listSealedNotUnder(version, afterKey, limit);
+  }
+
+  replaceSealed(key: string, expected: string, next: string): Promise<boolean> {
+    return this.sealedValues.replaceSealed(key, expected, next);
   }
 }

@@ -6,7 +6,6 @@ import { WorkforcePage, WorkforceRepository } from '../../workforce.repository';
 import { WorkforceMongoMapper as Mapper } from '../mappers/workforce.mapper';
 import {
   EnrollmentCodeDocument,
-  EnrollmentCodeSchema,
   SiteDocument,
   SiteSchema,
   ThekedarDocument,
@@ -15,15 +14,20 @@ import {
   WorkerSchema,
 } from '../schemas/workforce.schema';
 
+/** Every field but the embedded enrollment code: what a person read needs. */
+const PERSON_FIELDS = { enrollment: 0 } as const;
+
+type WithEnrollment = { _id: string; enrollment: EnrollmentCodeDocument };
+
 /**
- * MongoDB adapter. A person and its enrollment code are two writes; the code goes last, so a
- * code never names a person that does not exist.
+ * MongoDB adapter. A person embeds its enrollment code, so creating both is one
+ * single-document insert (atomic on a standalone mongod) and spending a code is one
+ * conditional update of that document.
  */
 export class MongoWorkforceRepository extends WorkforceRepository implements OnModuleInit {
   private readonly sites: Model<SiteDocument>;
   private readonly thekedars: Model<ThekedarDocument>;
   private readonly workers: Model<WorkerDocument>;
-  private readonly enrollments: Model<EnrollmentCodeDocument>;
 
   constructor(store: MongoStoreHandle) {
     super();
@@ -31,20 +35,31 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     this.sites = c.model(SiteDocument.name, SiteSchema);
     this.thekedars = c.model(ThekedarDocument.name, ThekedarSchema);
     this.workers = c.model(WorkerDocument.name, WorkerSchema);
-    this.enrollments = c.model(EnrollmentCodeDocument.name, EnrollmentCodeSchema);
   }
 
   async onModuleInit(): Promise<void> {
-    await Promise.all([
-      this.sites.init(),
-      this.thekedars.init(),
-      this.workers.init(),
-      this.enrollments.init(),
-    ]);
+    await Promise.all([this.sites.init(), this.thekedars.init(), this.workers.init()]);
   }
 
   async createSite(site: Site): Promise<void> {
     await this.sites.create(Mapper.siteToPersistence(site));
+  }
+
+  async listSiteIds(afterId: string, limit: number): Promise<string[]> {
+    const docs = await this.sites
+      .find({ _id: { $gt: afterId } }, { _id: 1 })
+      .sort({ _id: 1 })
+      .limit(limit)
+      .lean<Pick<SiteDocument, '_id'>[]>();
+    return docs.map((d) => d._id);
+  }
+
+  async listWorkerIdsOfThekedar(thekedarId: string): Promise<string[]> {
+    const docs = await this.workers
+      .find({ 'sponsor.kind': 'thekedar', 'sponsor.thekedarId': thekedarId }, { _id: 1 })
+      .sort({ _id: 1 })
+      .lean<Pick<WorkerDocument, '_id'>[]>();
+    return docs.map((d) => d._id);
   }
 
   async findSitesByIds(ids: string[]): Promise<Site[]> {
@@ -83,35 +98,40 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   }
 
   async createThekedar(thekedar: Thekedar, enrollment: EnrollmentCode): Promise<void> {
-    await this.thekedars.create(Mapper.thekedarToPersistence(thekedar));
-    await this.enrollments.create(Mapper.enrollmentToPersistence(enrollment));
+    await this.thekedars.create(Mapper.thekedarToPersistence(thekedar, enrollment));
   }
 
   async createWorker(worker: Worker, enrollment: EnrollmentCode): Promise<void> {
-    await this.workers.create(Mapper.workerToPersistence(worker));
-    await this.enrollments.create(Mapper.enrollmentToPersistence(enrollment));
+    await this.workers.create(Mapper.workerToPersistence(worker, enrollment));
   }
 
   async findWorkerById(id: string): Promise<Worker | undefined> {
-    const doc = await this.workers.findById(id).lean<WorkerDocument>();
+    const doc = await this.workers.findById(id, PERSON_FIELDS).lean<WorkerDocument>();
     return doc ? Mapper.workerToDomain(doc) : undefined;
   }
 
   async findThekedarById(id: string): Promise<Thekedar | undefined> {
-    const doc = await this.thekedars.findById(id).lean<ThekedarDocument>();
+    const doc = await this.thekedars.findById(id, PERSON_FIELDS).lean<ThekedarDocument>();
     return doc ? Mapper.thekedarToDomain(doc) : undefined;
   }
 
   async findEnrollment(codeHash: string): Promise<EnrollmentCode | undefined> {
-    const doc = await this.enrollments.findById(codeHash).lean<EnrollmentCodeDocument>();
-    return doc ? Mapper.enrollmentToDomain(doc) : undefined;
+    const filter = { 'enrollment.codeHash': codeHash };
+    const worker = await this.workers.findOne(filter, { enrollment: 1 }).lean<WithEnrollment>();
+    if (worker) return Mapper.enrollmentToDomain(worker.enrollment, 'worker', worker._id);
+    const thekedar = await this.thekedars.findOne(filter, { enrollment: 1 }).lean<WithEnrollment>();
+    if (thekedar) return Mapper.enrollmentToDomain(thekedar.enrollment, 'thekedar', thekedar._id);
+    return undefined;
   }
 
   async markEnrollmentUsed(codeHash: string, deviceId: string, at: Date): Promise<boolean> {
-    const result = await this.enrollments.updateOne(
-      { _id: codeHash, usedAt: { $exists: false }, expiresAt: { $gt: at } },
-      { $set: { usedAt: at, usedByDeviceId: deviceId } },
-    );
-    return result.modifiedCount === 1;
+    const filter = {
+      'enrollment.codeHash': codeHash,
+      'enrollment.usedAt': { $exists: false },
+      'enrollment.expiresAt': { $gt: at },
+    };
+    const update = { $set: { 'enrollment.usedAt': at, 'enrollment.usedByDeviceId': deviceId } };
+    if ((await this.workers.updateOne(filter, update)).modifiedCount === 1) return true;
+    return (await this.thekedars.updateOne(filter, update)).modifiedCount === 1;
   }
 }

@@ -1,5 +1,18 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 
+/** One audited change, embedded in its device: the change and its event are one write. */
+@Schema({ versionKey: false })
+export class KioskEventDocument {
+  @Prop({ type: String, required: true }) _id!: string;
+  @Prop({ required: true }) action!: string;
+  @Prop({ required: true }) actor!: string;
+  @Prop() reason?: string;
+  @Prop() keyFingerprint?: string;
+  @Prop() previousKeyFingerprint?: string;
+  @Prop({ required: true }) at!: Date;
+}
+export const KioskEventSchema = SchemaFactory.createForClass(KioskEventDocument);
+
 @Schema({ collection: 'kiosk_devices', versionKey: false })
 export class KioskDeviceDocument {
   @Prop({ type: String, required: true }) _id!: string;
@@ -9,19 +22,10 @@ export class KioskDeviceDocument {
   @Prop({ required: true, enum: ['active', 'blocked'] }) status!: string;
   @Prop({ required: true }) createdAt!: Date;
   @Prop({ required: true }) updatedAt!: Date;
+  /**
+   * The device's audit trail, oldest first. Changes are rare admin actions (register, key
+   * rotation, block/unblock), so the array stays far below the 16 MB document limit.
+   */
+  @Prop({ type: [KioskEventSchema], default: [] }) events!: KioskEventDocument[];
 }
 export const KioskDeviceSchema = SchemaFactory.createForClass(KioskDeviceDocument);
-
-@Schema({ collection: 'kiosk_events', versionKey: false })
-export class KioskEventDocument {
-  @Prop({ type: String, required: true }) _id!: string;
-  @Prop({ required: true }) deviceId!: string;
-  @Prop({ required: true }) action!: string;
-  @Prop({ required: true }) actor!: string;
-  @Prop() reason?: string;
-  @Prop() keyFingerprint?: string;
-  @Prop() previousKeyFingerprint?: string;
-  @Prop({ required: true }) at!: Date;
-}
-export const KioskEventSchema = SchemaFactory.createForClass(KioskEventDocument);
-KioskEventSchema.index({ deviceId: 1, at: 1 });

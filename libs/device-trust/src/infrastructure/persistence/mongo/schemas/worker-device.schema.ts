@@ -1,5 +1,16 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 
+/** One audited change, embedded in its device: the change and its event are one write. */
+@Schema({ versionKey: false })
+export class WorkerDeviceEventDocument {
+  @Prop({ type: String, required: true }) _id!: string;
+  @Prop({ required: true }) action!: string;
+  @Prop({ required: true }) actor!: string;
+  @Prop() reason?: string;
+  @Prop({ required: true }) at!: Date;
+}
+export const WorkerDeviceEventSchema = SchemaFactory.createForClass(WorkerDeviceEventDocument);
+
 @Schema({ collection: 'worker_devices', versionKey: false })
 export class WorkerDeviceDocument {
   @Prop({ type: String, required: true }) _id!: string;
@@ -17,19 +28,9 @@ export class WorkerDeviceDocument {
   @Prop() lastSeen?: Date;
   @Prop() lastIp?: string;
   @Prop({ required: true }) createdAt!: Date;
+  /** The device's audit trail (registration, block/unblock: rare admin actions), oldest first. */
+  @Prop({ type: [WorkerDeviceEventSchema], default: [] }) events!: WorkerDeviceEventDocument[];
 }
 export const WorkerDeviceSchema = SchemaFactory.createForClass(WorkerDeviceDocument);
 WorkerDeviceSchema.index({ 'user.id': 1 });
 WorkerDeviceSchema.index({ 'fingerprint.simHash': 1 });
-
-@Schema({ collection: 'worker_device_events', versionKey: false })
-export class WorkerDeviceEventDocument {
-  @Prop({ type: String, required: true }) _id!: string;
-  @Prop({ required: true }) deviceId!: string;
-  @Prop({ required: true }) action!: string;
-  @Prop({ required: true }) actor!: string;
-  @Prop() reason?: string;
-  @Prop({ required: true }) at!: Date;
-}
-export const WorkerDeviceEventSchema = SchemaFactory.createForClass(WorkerDeviceEventDocument);
-WorkerDeviceEventSchema.index({ deviceId: 1, at: 1 });

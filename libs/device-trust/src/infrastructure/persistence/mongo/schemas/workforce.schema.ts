@@ -6,9 +6,24 @@ export class SiteDocument {
   @Prop({ required: true }) name!: string;
   @Prop({ type: Object, required: true }) geo!: { lat: number; lng: number };
   @Prop({ required: true }) radiusM!: number;
+  @Prop() timeZone?: string;
   @Prop({ required: true }) createdAt!: Date;
 }
 export const SiteSchema = SchemaFactory.createForClass(SiteDocument);
+
+/**
+ * A person's single-use enrollment code, embedded in the person: the person and its code are
+ * one single-document write, so neither exists without the other.
+ */
+@Schema({ _id: false, versionKey: false })
+export class EnrollmentCodeDocument {
+  /** The code's SHA-256 (unique index per collection). */
+  @Prop({ required: true }) codeHash!: string;
+  @Prop({ required: true }) expiresAt!: Date;
+  @Prop() usedAt?: Date;
+  @Prop() usedByDeviceId?: string;
+}
+export const EnrollmentCodeSchema = SchemaFactory.createForClass(EnrollmentCodeDocument);
 
 @Schema({ collection: 'thekedars', versionKey: false })
 export class ThekedarDocument {
@@ -17,8 +32,10 @@ export class ThekedarDocument {
   @Prop({ required: true }) phone!: string;
   @Prop({ required: true }) trustScore!: number;
   @Prop({ required: true }) createdAt!: Date;
+  @Prop({ type: EnrollmentCodeSchema, required: true }) enrollment!: EnrollmentCodeDocument;
 }
 export const ThekedarSchema = SchemaFactory.createForClass(ThekedarDocument);
+ThekedarSchema.index({ 'enrollment.codeHash': 1 }, { unique: true });
 
 @Schema({ collection: 'workers', versionKey: false })
 export class WorkerDocument {
@@ -30,17 +47,8 @@ export class WorkerDocument {
   @Prop({ type: Object, required: true }) sponsor!: Record<string, string>;
   @Prop() trustInheritedUntil?: Date;
   @Prop({ required: true }) createdAt!: Date;
+  @Prop({ type: EnrollmentCodeSchema, required: true }) enrollment!: EnrollmentCodeDocument;
 }
 export const WorkerSchema = SchemaFactory.createForClass(WorkerDocument);
-
-@Schema({ collection: 'enrollment_codes', versionKey: false })
-export class EnrollmentCodeDocument {
-  /** The code's SHA-256: unique by construction. */
-  @Prop({ type: String, required: true }) _id!: string;
-  @Prop({ required: true }) personKind!: string;
-  @Prop({ required: true }) personId!: string;
-  @Prop({ required: true }) expiresAt!: Date;
-  @Prop() usedAt?: Date;
-  @Prop() usedByDeviceId?: string;
-}
-export const EnrollmentCodeSchema = SchemaFactory.createForClass(EnrollmentCodeDocument);
+WorkerSchema.index({ 'enrollment.codeHash': 1 }, { unique: true });
+WorkerSchema.index({ 'sponsor.thekedarId': 1 });

@@ -13,6 +13,7 @@ export interface SiteRow {
   lat: number;
   lng: number;
   radius_m: number;
+  time_zone: string | null;
   created_at: string;
 }
 
@@ -51,6 +52,7 @@ export class WorkforceSqliteMapper {
       name: row.name,
       geo: { lat: row.lat, lng: row.lng },
       radiusM: row.radius_m,
+      ...(row.time_zone ? { timeZone: row.time_zone } : {}),
       createdAt: new Date(row.created_at),
     };
   }
@@ -62,6 +64,7 @@ export class WorkforceSqliteMapper {
       lat: site.geo.lat,
       lng: site.geo.lng,
       radius_m: site.radiusM,
+      time_zone: site.timeZone ?? null,
       created_at: site.createdAt.toISOString(),
     };
   }

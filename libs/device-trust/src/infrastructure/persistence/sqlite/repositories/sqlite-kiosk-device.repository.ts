@@ -14,6 +14,8 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   private readonly insertDevice: Statement;
   private readonly insertEvent: Statement;
   private readonly byDeviceId: Statement<[string], KioskDeviceRow>;
+  private readonly listPage: Statement<[string, number], KioskDeviceRow>;
+  private readonly eventsOf: Statement<[string], KioskEventRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -29,6 +31,8 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
        VALUES (@id, @device_id, @action, @actor, @reason, @key_fingerprint, @previous_key_fingerprint, @at)`,
     );
     this.byDeviceId = this.db.prepare('SELECT * FROM kiosk_devices WHERE device_id = ?');
+    this.listPage = this.db.prepare(KIOSK_LIST_SQL);
+    this.eventsOf = this.db.prepare(KIOSK_EVENTS_SQL);
   }
 
   async register(device: KioskDevice, event: KioskEvent): Promise<RegisterOutcome> {
@@ -84,23 +88,26 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     afterDeviceId?: string;
     prefix?: string;
   }): Promise<KioskDevice[]> {
-    // substr() compares bytes exactly: no LIKE wildcards, no case folding.
-    const prefix = options.prefix ?? '';
+    if (!options.prefix) {
+      return this.listPage.all(options.afterDeviceId ?? '', options.limit).map(Mapper.toDomain);
+    }
+    // substr() compares bytes exactly: no LIKE wildcards, no case folding; `>= prefix` seeks the index.
+    const prefix = options.prefix;
     const rows = this.db
-      .prepare<[string, string, string, number], KioskDeviceRow>(
-        `SELECT * FROM kiosk_devices WHERE device_id > ? AND substr(device_id, 1, length(?)) = ?
-         ORDER BY device_id LIMIT ?`,
+      .prepare<[string, string, string, string, number], KioskDeviceRow>(
+        `SELECT * FROM kiosk_devices WHERE device_id > ? AND device_id >= ?
+           AND substr(device_id, 1, length(?)) = ? ORDER BY device_id LIMIT ?`,
       )
-      .all(options.afterDeviceId ?? '', prefix, prefix, options.limit);
+      .all(options.afterDeviceId ?? '', prefix, prefix, prefix, options.limit);
     return rows.map(Mapper.toDomain);
   }
 
   async listEvents(deviceId: string): Promise<KioskEvent[]> {
-    return this.db
-      .prepare<[string], KioskEventRow>(
-        'SELECT * FROM kiosk_events WHERE device_id = ? ORDER BY at, rowid',
-      )
-      .all(deviceId)
-      .map(Mapper.eventToDomain);
+    return this.eventsOf.all(deviceId).map(Mapper.eventToDomain);
   }
 }
+
+/** The listings, exported for the query-plan test: a keyset on the unique device_id index. */
+export const KIOSK_LIST_SQL =
+  'SELECT * FROM kiosk_devices WHERE device_id > ? ORDER BY device_id LIMIT ?';
+export const KIOSK_EVENTS_SQL = 'SELECT * FROM kiosk_events WHERE device_id = ? ORDER BY at, rowid';

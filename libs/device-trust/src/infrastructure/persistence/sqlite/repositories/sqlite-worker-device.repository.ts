@@ -1,3 +1,4 @@
+import { SealedValueStore, sqliteSealedColumn } from '@app/vault/keyring/sealed-values';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
 import { WorkerDevice, WorkerDeviceEvent } from '../../../../domain/worker-device';
@@ -10,9 +11,12 @@ import {
 import { WORKER_DEVICE_SQLITE_MIGRATIONS } from '../sqlite-worker-device.migrations';
 
 export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
+  private readonly sealedValues: SealedValueStore;
   private readonly db: Database;
   private readonly insertEvent: Statement;
   private readonly byDeviceId: Statement<[string], WorkerDeviceRow>;
+  private readonly listPage: Statement<[string, number], WorkerDeviceRow>;
+  private readonly eventsOf: Statement<[string], WorkerDeviceEventRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -23,6 +27,14 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
        VALUES (@id, @device_id, @action, @actor, @reason, @at)`,
     );
     this.byDeviceId = this.db.prepare('SELECT * FROM worker_devices WHERE device_id = ?');
+    this.listPage = this.db.prepare(WORKER_DEVICE_LIST_SQL);
+    this.eventsOf = this.db.prepare(WORKER_DEVICE_EVENTS_SQL);
+    this.sealedValues = sqliteSealedColumn(
+      store.db,
+      'worker_devices',
+      'device_id',
+      'sealed_secret',
+    );
   }
 
   async register(device: WorkerDevice, event: WorkerDeviceEvent): Promise<void> {
@@ -43,12 +55,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   }
 
   async list(options: { limit: number; afterDeviceId?: string }): Promise<WorkerDevice[]> {
-    return this.db
-      .prepare<[string, number], WorkerDeviceRow>(
-        'SELECT * FROM worker_devices WHERE device_id > ? ORDER BY device_id LIMIT ?',
-      )
-      .all(options.afterDeviceId ?? '', options.limit)
-      .map(Mapper.toDomain);
+    return this.listPage.all(options.afterDeviceId ?? '', options.limit).map(Mapper.toDomain);
   }
 
   async setBlocked(
@@ -86,11 +93,20 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   }
 
   async listEvents(deviceId: string): Promise<WorkerDeviceEvent[]> {
-    return this.db
-      .prepare<[string], WorkerDeviceEventRow>(
-        'SELECT * FROM worker_device_events WHERE device_id = ? ORDER BY at, rowid',
-      )
-      .all(deviceId)
-      .map(Mapper.eventToDomain);
+    return this.eventsOf.all(deviceId).map(Mapper.eventToDomain);
+  }
+
+  listSealedNotUnder(version: string, afterKey: string, limit: number) {
+    return this.sealedValues.listSealedNotUnder(version, afterKey, limit);
+  }
+
+  replaceSealed(key: string, expected: string, next: string): Promise<boolean> {
+    return this.sealedValues.replaceSealed(key, expected, next);
   }
 }
+
+/** The listings, exported for the query-plan test: a keyset on the unique device_id index. */
+export const WORKER_DEVICE_LIST_SQL =
+  'SELECT * FROM worker_devices WHERE device_id > ? ORDER BY device_id LIMIT ?';
+export const WORKER_DEVICE_EVENTS_SQL =
+  'SELECT * FROM worker_device_events WHERE device_id = ? ORDER BY at, rowid';

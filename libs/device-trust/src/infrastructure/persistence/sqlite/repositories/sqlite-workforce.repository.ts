@@ -28,8 +28,8 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   async createSite(site: Site): Promise<void> {
     this.db
       .prepare(
-        `INSERT INTO sites (id, name, lat, lng, radius_m, created_at)
-         VALUES (@id, @name, @lat, @lng, @radius_m, @created_at)`,
+        `INSERT INTO sites (id, name, lat, lng, radius_m, time_zone, created_at)
+         VALUES (@id, @name, @lat, @lng, @radius_m, @time_zone, @created_at)`,
       )
       .run(Mapper.siteToPersistence(site));
   }
@@ -75,6 +75,25 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
           )
           .all(page.afterId ?? '', page.limit);
     return rows.map(Mapper.workerToDomain);
+  }
+
+  async listSiteIds(afterId: string, limit: number): Promise<string[]> {
+    return this.db
+      .prepare<[string, number], { id: string }>(
+        'SELECT id FROM sites WHERE id > ? ORDER BY id LIMIT ?',
+      )
+      .all(afterId, limit)
+      .map((r) => r.id);
+  }
+
+  async listWorkerIdsOfThekedar(thekedarId: string): Promise<string[]> {
+    return this.db
+      .prepare<[string], { id: string }>(
+        `SELECT id FROM workers WHERE json_extract(sponsor, '$.kind') = 'thekedar'
+           AND json_extract(sponsor, '$.thekedarId') = ? ORDER BY id`,
+      )
+      .all(thekedarId)
+      .map((r) => r.id);
   }
 
   async createThekedar(thekedar: Thekedar, enrollment: EnrollmentCode): Promise<void> {

@@ -23,6 +23,15 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
     await this.events.insertMany(events.map(Mapper.toPersistence), { ordered: true });
   }
 
+  async listByPacketIds(packetIds: string[], limit: number): Promise<FraudEvent[]> {
+    const docs = await this.events
+      .find({ packetId: { $in: [...new Set(packetIds)] } })
+      .sort({ at: 1, _id: 1 })
+      .limit(limit)
+      .lean<FraudEventDocument[]>();
+    return docs.map(Mapper.toDomain);
+  }
+
   async listRecent(criteria: FraudEventCriteria): Promise<FraudEvent[]> {
     const filter: Record<string, unknown> = {};
     if (criteria.type) filter.type = criteria.type;

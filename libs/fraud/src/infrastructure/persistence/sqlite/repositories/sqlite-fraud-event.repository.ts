@@ -8,6 +8,8 @@ import { FRAUD_SQLITE_MIGRATIONS } from '../sqlite-fraud.migrations';
 export class SqliteFraudEventRepository extends FraudEventRepository {
   private readonly db: Database;
   private readonly insert: Statement;
+  /** One prepared statement per filter shape (a few dozen at most). */
+  private readonly listings = new Map<string, Statement<(string | number)[], FraudEventRow>>();
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -26,40 +28,82 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     })();
   }
 
-  async listRecent(criteria: FraudEventCriteria): Promise<FraudEvent[]> {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    const equal: [string, string | undefined][] = [
-      ['type', criteria.type],
-      ['device_id', criteria.deviceId],
-      ['worker_id', criteria.workerId],
-      ['site_id', criteria.siteId],
-    ];
-    for (const [column, value] of equal) {
-      if (value === undefined) continue;
-      where.push(`${column} = ?`);
-      params.push(value);
+  async listByPacketIds(packetIds: string[], limit: number): Promise<FraudEvent[]> {
+    const ids = [...new Set(packetIds)];
+    const found: FraudEvent[] = [];
+    for (let i = 0; i < ids.length && found.length < limit; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      found.push(
+        ...this.db
+          .prepare<unknown[], FraudEventRow>(
+            `SELECT * FROM fraud_events WHERE packet_id IN (${chunk.map(() => '?').join(',')})
+             ORDER BY at, id LIMIT ?`,
+          )
+          .all(...chunk, limit - found.length)
+          .map(Mapper.toDomain),
+      );
     }
-    if (criteria.from) {
-      where.push('at >= ?');
-      params.push(criteria.from.toISOString());
-    }
-    if (criteria.to) {
-      where.push('at <= ?');
-      params.push(criteria.to.toISOString());
-    }
-    if (criteria.before) {
-      where.push('(at < ? OR (at = ? AND id < ?))');
-      const at = criteria.before.at.toISOString();
-      params.push(at, at, criteria.before.id);
-    }
-    params.push(criteria.limit);
-    return this.db
-      .prepare<(string | number)[], FraudEventRow>(
-        `SELECT * FROM fraud_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY at DESC, id DESC LIMIT ?`,
-      )
-      .all(...params)
-      .map(Mapper.toDomain);
+    return found;
   }
+
+  async listRecent(criteria: FraudEventCriteria): Promise<FraudEvent[]> {
+    const { sql, params } = fraudEventListQuery(criteria);
+    let statement = this.listings.get(sql);
+    if (!statement) {
+      statement = this.db.prepare<(string | number)[], FraudEventRow>(sql);
+      this.listings.set(sql, statement);
+    }
+    return statement.all(...params).map(Mapper.toDomain);
+  }
+}
+
+/**
+ * The listing as one statement that seeks an index (column, at, id) in both its filter and
+ * its order: the keyset is a row value `(at, id) < (?, ?)`, which SQLite uses as an index
+ * bound (the `at < ? OR (at = ? AND id < ?)` form is not), so any page costs the same and a
+ * walk through all pages is linear. SQLite uses one upper bound on `at` in the index, so of
+ * `to` and the cursor only the tighter one is written (the other is then implied).
+ * Exported for the query-plan test.
+ */
+export function fraudEventListQuery(criteria: FraudEventCriteria): {
+  sql: string;
+  params: (string | number)[];
+} {
+  const where: string[] = [];
+  const params: (string | number)[] = [];
+  const equal: [string, string | undefined][] = [
+    ['type', criteria.type],
+    ['device_id', criteria.deviceId],
+    ['worker_id', criteria.workerId],
+    ['site_id', criteria.siteId],
+  ];
+  for (const [column, value] of equal) {
+    if (value === undefined) continue;
+    where.push(`${column} = ?`);
+    params.push(value);
+  }
+  if (criteria.from) {
+    where.push('at >= ?');
+    params.push(criteria.from.toISOString());
+  }
+  const to = criteria.to?.toISOString();
+  const before = criteria.before && {
+    at: criteria.before.at.toISOString(),
+    id: criteria.before.id,
+  };
+  if (before && (to === undefined || before.at <= to)) {
+    // every row before the cursor is at or before before.at, so also at or before `to`
+    where.push('(at, id) < (?, ?)');
+    params.push(before.at, before.id);
+  } else if (to !== undefined) {
+    // at <= to < before.at: every such row is before the cursor
+    where.push('at <= ?');
+    params.push(to);
+  }
+  params.push(criteria.limit);
+  return {
+    sql: `SELECT * FROM fraud_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY at DESC, id DESC LIMIT ?`,
+    params,
+  };
 }

@@ -1,6 +1,10 @@
-import { AttendanceData, AttendanceLog, AttendanceMeta } from '../../../../domain/attendance-log';
-import { LedgerCheckpoint } from '../../../../domain/ledger-checkpoint';
-import { AttendanceLogDocument, LedgerCheckpointDocument } from '../schemas/attendance-log.schema';
+import {
+  AttendanceLog,
+  AttendanceMeta,
+  isPacketData,
+  LedgerEntryData,
+} from '../../../../domain/attendance-log';
+import { AttendanceLogDocument } from '../schemas/attendance-log.schema';
 
 export class AttendanceLogMongoMapper {
   static toDomain(doc: AttendanceLogDocument): AttendanceLog {
@@ -9,39 +13,25 @@ export class AttendanceLogMongoMapper {
       seq: doc.seq,
       prevHash: doc.prevHash,
       recordHash: doc.recordHash,
-      data: doc.data as unknown as AttendanceData,
+      data: doc.data as unknown as LedgerEntryData,
       meta: doc.meta as unknown as AttendanceMeta,
     };
   }
 
   static toPersistence(log: AttendanceLog): AttendanceLogDocument {
+    // only packets feed the fraud rules' worker and device history
+    const packet = isPacketData(log.data) ? log.data : undefined;
     return {
       siteId: log.siteId,
       seq: log.seq,
       packetId: log.data.packetId,
       prevHash: log.prevHash,
       recordHash: log.recordHash,
-      data: { ...log.data, geo: { ...log.data.geo } },
+      data: structuredClone(log.data) as Record<string, unknown>,
       meta: { ...log.meta },
-      workerId: log.data.workerId,
-      deviceId: log.data.deviceId,
-      at: new Date(log.data.timestamp),
+      workerId: packet?.workerId,
+      deviceId: packet?.deviceId,
+      at: packet ? new Date(packet.timestamp) : undefined,
     };
-  }
-
-  static checkpointToDomain(doc: LedgerCheckpointDocument): LedgerCheckpoint {
-    return {
-      siteId: doc.siteId,
-      seq: doc.seq,
-      headHash: doc.headHash,
-      signedAt: doc.signedAt,
-      kid: doc.kid,
-      alg: 'ES256',
-      signature: doc.signature,
-    };
-  }
-
-  static checkpointToPersistence(c: LedgerCheckpoint): LedgerCheckpointDocument {
-    return { ...c };
   }
 }

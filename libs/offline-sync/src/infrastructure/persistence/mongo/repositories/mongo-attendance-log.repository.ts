@@ -1,6 +1,7 @@
 import { OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
+import { appendWithRetry } from '@app/tlog';
 import {
   AttendanceLog,
   EMPTY_HEAD,
@@ -10,8 +11,6 @@ import {
 import { AppendResult, AttendanceLogRepository } from '../../attendance-log.repository';
 import { AttendanceLogMongoMapper as Mapper } from '../mappers/attendance-log.mapper';
 import { AttendanceLogDocument, AttendanceLogSchema } from '../schemas/attendance-log.schema';
-
-const MAX_ATTEMPTS = 200;
 
 /**
  * MongoDB adapter. The unique (siteId, seq) index is the chain lock: two writers that read
@@ -36,8 +35,8 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     return results;
   }
 
-  private async appendOne(entry: PendingLogEntry): Promise<AppendResult> {
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+  private appendOne(entry: PendingLogEntry): Promise<AppendResult> {
+    return appendWithRetry(async () => {
       const existing = await this.logs
         .findOne({ packetId: entry.packetId })
         .lean<AttendanceLogDocument>();
@@ -47,15 +46,18 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
         .sort({ seq: -1 })
         .lean<Pick<AttendanceLogDocument, 'seq' | 'recordHash'>>();
       const log = linkAfter(headDoc ?? EMPTY_HEAD, entry);
-      try {
-        await this.logs.create(Mapper.toPersistence(log));
-        return { status: 'appended', log };
-      } catch (error) {
-        if ((error as { code?: number }).code !== 11000) throw error;
-        // lost the race for this seq (or this packetId): read again
-      }
-    }
-    throw new Error(`could not append to chain ${entry.siteId} after ${MAX_ATTEMPTS} attempts`);
+      // a duplicate-key error (lost the race for this seq or packetId) makes it read again
+      await this.logs.create(Mapper.toPersistence(log));
+      return { status: 'appended', log };
+    }, `chain ${entry.siteId}`);
+  }
+
+  async readRecordHashes(siteId: string, fromSeq: number, toSeq: number): Promise<string[]> {
+    const docs = await this.logs
+      .find({ siteId, seq: { $gte: fromSeq, $lte: toSeq } }, { recordHash: 1, _id: 0 })
+      .sort({ seq: 1 })
+      .lean<Pick<AttendanceLogDocument, 'recordHash'>[]>();
+    return docs.map((d) => d.recordHash);
   }
 
   async findByPacketIds(packetIds: string[]): Promise<Map<string, AttendanceLog>> {

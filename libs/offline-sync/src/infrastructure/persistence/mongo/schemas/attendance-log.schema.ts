@@ -20,16 +20,3 @@ AttendanceLogSchema.index({ siteId: 1, seq: 1 }, { unique: true });
 AttendanceLogSchema.index({ packetId: 1 }, { unique: true });
 AttendanceLogSchema.index({ workerId: 1, at: -1, packetId: -1 });
 AttendanceLogSchema.index({ deviceId: 1, at: 1 });
-
-@Schema({ collection: 'ledger_checkpoints', versionKey: false })
-export class LedgerCheckpointDocument {
-  @Prop({ required: true }) siteId!: string;
-  @Prop({ required: true }) seq!: number;
-  @Prop({ required: true }) headHash!: string;
-  @Prop({ required: true }) signedAt!: string;
-  @Prop({ required: true }) kid!: string;
-  @Prop({ required: true }) alg!: string;
-  @Prop({ required: true }) signature!: string;
-}
-export const LedgerCheckpointSchema = SchemaFactory.createForClass(LedgerCheckpointDocument);
-LedgerCheckpointSchema.index({ siteId: 1, seq: 1 }, { unique: true });

@@ -1,6 +1,5 @@
 import { jcs } from '@app/common';
-import { AttendanceData, AttendanceLog, AttendanceMeta } from '../../../../domain/attendance-log';
-import { LedgerCheckpoint } from '../../../../domain/ledger-checkpoint';
+import { AttendanceLog, AttendanceMeta, LedgerEntryData } from '../../../../domain/attendance-log';
 
 export interface AttendanceLogRow {
   site_id: string;
@@ -13,16 +12,6 @@ export interface AttendanceLogRow {
   meta: string;
 }
 
-export interface LedgerCheckpointRow {
-  site_id: string;
-  seq: number;
-  head_hash: string;
-  signed_at: string;
-  kid: string;
-  alg: string;
-  signature: string;
-}
-
 export class AttendanceLogSqliteMapper {
   static toDomain(row: AttendanceLogRow): AttendanceLog {
     return {
@@ -30,7 +19,7 @@ export class AttendanceLogSqliteMapper {
       seq: row.seq,
       prevHash: row.prev_hash,
       recordHash: row.record_hash,
-      data: JSON.parse(row.data) as AttendanceData,
+      data: JSON.parse(row.data) as LedgerEntryData,
       meta: JSON.parse(row.meta) as AttendanceMeta,
     };
   }
@@ -44,30 +33,6 @@ export class AttendanceLogSqliteMapper {
       record_hash: log.recordHash,
       data: jcs(log.data),
       meta: jcs(log.meta),
-    };
-  }
-
-  static checkpointToDomain(row: LedgerCheckpointRow): LedgerCheckpoint {
-    return {
-      siteId: row.site_id,
-      seq: row.seq,
-      headHash: row.head_hash,
-      signedAt: row.signed_at,
-      kid: row.kid,
-      alg: 'ES256',
-      signature: row.signature,
-    };
-  }
-
-  static checkpointToPersistence(c: LedgerCheckpoint): LedgerCheckpointRow {
-    return {
-      site_id: c.siteId,
-      seq: c.seq,
-      head_hash: c.headHash,
-      signed_at: c.signedAt,
-      kid: c.kid,
-      alg: c.alg,
-      signature: c.signature,
     };
   }
 }

@@ -1,5 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
+import { appendImmediate } from '@app/tlog';
 import {
   AttendanceLog,
   EMPTY_HEAD,
@@ -19,7 +20,7 @@ import {
 } from '../sqlite-ledger.migrations';
 
 /**
- * One `BEGIN IMMEDIATE` transaction per call: it takes the write lock before reading the
+ * One `BEGIN IMMEDIATE` transaction per call (`appendImmediate`): it takes the write lock before reading the
  * heads, so no other connection (or process) can append between the read and the writes.
  * UNIQUE(packet_id) and PRIMARY KEY(site_id, seq) back this up in the schema.
  */
@@ -50,9 +51,9 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
 
   async appendToChains(entries: PendingLogEntry[]): Promise<AppendResult[]> {
     if (entries.length === 0) return [];
-    const append = this.db.transaction((batch: PendingLogEntry[]): AppendResult[] => {
+    return appendImmediate(this.db, (): AppendResult[] => {
       const heads = new Map<string, { seq: number; recordHash: string }>();
-      return batch.map((entry): AppendResult => {
+      return entries.map((entry): AppendResult => {
         const existing = this.byPacketId.get(entry.packetId);
         if (existing) return { status: 'duplicate', log: Mapper.toDomain(existing) };
         let head = heads.get(entry.siteId);
@@ -66,7 +67,6 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
         return { status: 'appended', log };
       });
     });
-    return append.immediate(entries);
   }
 
   async findByPacketIds(packetIds: string[]): Promise<Map<string, AttendanceLog>> {
@@ -76,6 +76,15 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
       if (row) found.set(id, Mapper.toDomain(row));
     }
     return found;
+  }
+
+  async readRecordHashes(siteId: string, fromSeq: number, toSeq: number): Promise<string[]> {
+    return this.db
+      .prepare<[string, number, number], { record_hash: string }>(
+        'SELECT record_hash FROM attendance_logs WHERE site_id = ? AND seq BETWEEN ? AND ? ORDER BY seq',
+      )
+      .all(siteId, fromSeq, toSeq)
+      .map((r) => r.record_hash);
   }
 
   async readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {

@@ -1,3 +1,4 @@
+import { mongoSealedField, SealedValueStore } from '@app/vault/keyring/sealed-values';
 import { OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
@@ -7,11 +8,13 @@ import { WifiChallengeMongoMapper as Mapper } from '../mappers/wifi-challenge.ma
 import { WifiChallengeDocument, WifiChallengeSchema } from '../schemas/wifi-challenge.schema';
 
 export class MongoWifiChallengeRepository extends WifiChallengeRepository implements OnModuleInit {
+  private readonly sealedValues: SealedValueStore;
   private readonly challenges: Model<WifiChallengeDocument>;
 
   constructor(store: MongoStoreHandle) {
     super();
     this.challenges = store.connection.model(WifiChallengeDocument.name, WifiChallengeSchema);
+    this.sealedValues = mongoSealedField(this.challenges, '_id', 'wifiPasswordSealed');
   }
 
   async onModuleInit(): Promise<void> {
@@ -50,5 +53,13 @@ export class MongoWifiChallengeRepository extends WifiChallengeRepository implem
 
   async deleteExpired(before: Date): Promise<number> {
     return (await this.challenges.deleteMany({ expiresAt: { $lt: before } })).deletedCount;
+  }
+
+  listSealedNotUnder(version: string, afterKey: string, limit: number) {
+    return this.sealedValues.listSealedNotUnder(version, afterKey, limit);
+  }
+
+  replaceSealed(key: string, expected: string, next: string): Promise<boolean> {
+    return this.sealedValues.replaceSealed(key, expected, next);
   }
 }

@@ -1,3 +1,4 @@
+import { SealedValueStore, sqliteSealedColumn } from '@app/vault/keyring/sealed-values';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
 import { WifiChallenge } from '../../../../domain/wifi-challenge';
@@ -9,6 +10,7 @@ import {
 import { PROVISIONING_SQLITE_MIGRATIONS } from '../sqlite-provisioning.migrations';
 
 export class SqliteWifiChallengeRepository extends WifiChallengeRepository {
+  private readonly sealedValues: SealedValueStore;
   private readonly db: Database;
   private readonly byId: Statement<[string], WifiChallengeRow>;
 
@@ -17,6 +19,12 @@ export class SqliteWifiChallengeRepository extends WifiChallengeRepository {
     store.migrate('provisioning', PROVISIONING_SQLITE_MIGRATIONS);
     this.db = store.db;
     this.byId = this.db.prepare('SELECT * FROM wifi_challenges WHERE id = ?');
+    this.sealedValues = sqliteSealedColumn(
+      store.db,
+      'wifi_challenges',
+      'id',
+      'wifi_password_sealed',
+    );
   }
 
   async create(challenge: WifiChallenge): Promise<void> {
@@ -62,5 +70,13 @@ export class SqliteWifiChallengeRepository extends WifiChallengeRepository {
     return this.db
       .prepare('DELETE FROM wifi_challenges WHERE expires_at < ?')
       .run(before.toISOString()).changes;
+  }
+
+  listSealedNotUnder(version: string, afterKey: string, limit: number) {
+    return this.sealedValues.listSealedNotUnder(version, afterKey, limit);
+  }
+
+  replaceSealed(key: string, expected: string, next: string): Promise<boolean> {
+    return this.sealedValues.replaceSealed(key, expected, next);
   }
 }

@@ -1,3 +1,4 @@
+import { mongoSealedField, SealedValueStore } from '@app/vault/keyring/sealed-values';
 import { OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
@@ -7,11 +8,13 @@ import { PairingSessionMongoMapper as Mapper } from '../mappers/pairing-session.
 import { PairingSessionDocument, PairingSessionSchema } from '../schemas/pairing-session.schema';
 
 export class MongoSessionRepository extends SessionRepository implements OnModuleInit {
+  private readonly sealedValues: SealedValueStore;
   private readonly sessions: Model<PairingSessionDocument>;
 
   constructor(store: MongoStoreHandle) {
     super();
     this.sessions = store.connection.model(PairingSessionDocument.name, PairingSessionSchema);
+    this.sealedValues = mongoSealedField(this.sessions, '_id', 'platformIdSealed');
   }
 
   async onModuleInit(): Promise<void> {
@@ -60,5 +63,13 @@ export class MongoSessionRepository extends SessionRepository implements OnModul
 
   async deleteExpired(before: Date): Promise<number> {
     return (await this.sessions.deleteMany({ expiresAt: { $lt: before } })).deletedCount;
+  }
+
+  listSealedNotUnder(version: string, afterKey: string, limit: number) {
+    return this.sealedValues.listSealedNotUnder(version, afterKey, limit);
+  }
+
+  replaceSealed(key: string, expected: string, next: string): Promise<boolean> {
+    return this.sealedValues.replaceSealed(key, expected, next);
   }
 }

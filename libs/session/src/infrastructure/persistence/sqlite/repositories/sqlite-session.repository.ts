@@ -1,3 +1,4 @@
+import { SealedValueStore, sqliteSealedColumn } from '@app/vault/keyring/sealed-values';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
 import { PairingSession, SessionResult } from '../../../../domain/pairing-session';
@@ -9,6 +10,7 @@ import {
 import { SESSION_SQLITE_MIGRATIONS } from '../sqlite-session.migrations';
 
 export class SqliteSessionRepository extends SessionRepository {
+  private readonly sealedValues: SealedValueStore;
   private readonly db: Database;
   private readonly byId: Statement<[string], PairingSessionRow>;
 
@@ -17,6 +19,12 @@ export class SqliteSessionRepository extends SessionRepository {
     store.migrate('session', SESSION_SQLITE_MIGRATIONS);
     this.db = store.db;
     this.byId = this.db.prepare('SELECT * FROM pairing_sessions WHERE id = ?');
+    this.sealedValues = sqliteSealedColumn(
+      store.db,
+      'pairing_sessions',
+      'id',
+      'platform_id_sealed',
+    );
   }
 
   async create(session: PairingSession): Promise<void> {
@@ -80,5 +88,13 @@ export class SqliteSessionRepository extends SessionRepository {
     return this.db
       .prepare('DELETE FROM pairing_sessions WHERE expires_at < ?')
       .run(before.toISOString()).changes;
+  }
+
+  listSealedNotUnder(version: string, afterKey: string, limit: number) {
+    return this.sealedValues.listSealedNotUnder(version, afterKey, limit);
+  }
+
+  replaceSealed(key: string, expected: string, next: string): Promise<boolean> {
+    return this.sealedValues.replaceSealed(key, expected, next);
   }
 }

@@ -1,12 +1,11 @@
 import { OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
+import { appendWithRetry } from '@app/tlog';
 import { ChainHead, VaultAuditRecord } from '../../../../domain/vault-audit-record';
 import { VaultAuditRepository } from '../../vault-audit.repository';
 import { VaultAuditMongoMapper as Mapper } from '../mappers/vault-audit.mapper';
 import { VaultAuditDocument, VaultAuditSchema } from '../schemas/vault-audit.schema';
-
-const MAX_APPEND_ATTEMPTS = 50;
 
 /**
  * The audit chain on MongoDB: read the head, insert seq+1; the unique index on `seq` lets only
@@ -27,21 +26,23 @@ export class MongoVaultAuditRepository extends VaultAuditRepository implements O
   async appendToChain(
     link: (head: ChainHead | undefined) => VaultAuditRecord,
   ): Promise<VaultAuditRecord> {
-    for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
+    return appendWithRetry(async () => {
       const head = await this.records
         .findOne({}, { seq: 1, recordHash: 1 })
         .sort({ seq: -1 })
         .lean<Pick<VaultAuditDocument, 'seq' | 'recordHash'>>();
       const record = link(head ? { seq: head.seq, hash: head.recordHash } : undefined);
-      try {
-        await this.records.create(Mapper.toPersistence(record));
-        return record;
-      } catch (error) {
-        if ((error as { code?: number }).code !== 11000) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
-      }
-    }
-    throw new Error('vault audit append lost the race too many times');
+      await this.records.create(Mapper.toPersistence(record));
+      return record;
+    }, 'the vault audit chain');
+  }
+
+  async readRecordHashes(fromSeq: number, toSeq: number): Promise<string[]> {
+    const docs = await this.records
+      .find({ seq: { $gte: fromSeq, $lte: toSeq } }, { recordHash: 1 })
+      .sort({ seq: 1 })
+      .lean<Pick<VaultAuditDocument, 'recordHash'>[]>();
+    return docs.map((d) => d.recordHash);
   }
 
   async listInOrder(options: {

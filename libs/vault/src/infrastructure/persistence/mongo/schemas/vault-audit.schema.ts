@@ -1,17 +1,19 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+import { presentString } from '@app/persistence';
 
+/** Strings are `presentString`: an audited refusal may carry an empty file id or purpose. */
 @Schema({ collection: 'vault_audit', versionKey: false })
 export class VaultAuditDocument {
   @Prop({ type: String, required: true }) _id!: string;
   /** Unique: two concurrent appends after the same head cannot both be inserted. */
   @Prop({ required: true, unique: true }) seq!: number;
-  @Prop({ required: true }) fileId!: string;
-  @Prop({ required: true }) actor!: string;
-  @Prop({ required: true }) role!: string;
+  @Prop(presentString('fileId')) fileId!: string;
+  @Prop(presentString('actor')) actor!: string;
+  @Prop(presentString('role')) role!: string;
   @Prop({ type: String, default: '' }) ip!: string;
-  @Prop({ required: true }) purpose!: string;
-  @Prop({ required: true }) action!: string;
-  @Prop({ required: true }) result!: string;
+  @Prop(presentString('purpose')) purpose!: string;
+  @Prop(presentString('action')) action!: string;
+  @Prop(presentString('result')) result!: string;
   @Prop({ type: String, default: null }) reason!: string | null;
   @Prop({ required: true }) at!: Date;
   @Prop({ required: true }) prevHash!: string;

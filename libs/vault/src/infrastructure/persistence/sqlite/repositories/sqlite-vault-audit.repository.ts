@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
+import { appendImmediate } from '@app/tlog';
 import { ChainHead, VaultAuditRecord } from '../../../../domain/vault-audit-record';
 import { VaultAuditRepository } from '../../vault-audit.repository';
 import { VaultAuditRow, VaultAuditSqliteMapper as Mapper } from '../mappers/vault-audit.mapper';
@@ -22,7 +23,7 @@ export class SqliteVaultAuditRepository extends VaultAuditRepository {
     link: (head: ChainHead | undefined) => VaultAuditRecord,
   ): Promise<VaultAuditRecord> {
     // statements are prepared per call: a schema change on the file must surface as an error here
-    const append = this.db.transaction(() => {
+    return appendImmediate(this.db, () => {
       const head = this.db
         .prepare<[], { seq: number; record_hash: string }>(
           'SELECT seq, record_hash FROM vault_audit ORDER BY seq DESC LIMIT 1',
@@ -37,7 +38,15 @@ export class SqliteVaultAuditRepository extends VaultAuditRepository {
         .run(Mapper.toPersistence(record));
       return record;
     });
-    return append.immediate();
+  }
+
+  async readRecordHashes(fromSeq: number, toSeq: number): Promise<string[]> {
+    return this.db
+      .prepare<[number, number], { record_hash: string }>(
+        'SELECT record_hash FROM vault_audit WHERE seq BETWEEN ? AND ? ORDER BY seq',
+      )
+      .all(fromSeq, toSeq)
+      .map((r) => r.record_hash);
   }
 
   async listInOrder(options: {
@@ -49,15 +58,16 @@ export class SqliteVaultAuditRepository extends VaultAuditRepository {
     const rows =
       options.fileId === undefined
         ? this.db
-            .prepare<[number, number], VaultAuditRow>(
-              'SELECT * FROM vault_audit WHERE seq > ? ORDER BY seq LIMIT ?',
-            )
+            .prepare<[number, number], VaultAuditRow>(VAULT_AUDIT_LIST_SQL)
             .all(after, options.limit)
         : this.db
-            .prepare<[string, number, number], VaultAuditRow>(
-              'SELECT * FROM vault_audit WHERE file_id = ? AND seq > ? ORDER BY seq LIMIT ?',
-            )
+            .prepare<[string, number, number], VaultAuditRow>(VAULT_AUDIT_FILE_LIST_SQL)
             .all(options.fileId, after, options.limit);
     return rows.map(Mapper.toDomain);
   }
 }
+
+/** The listings, exported for the query-plan test: keysets on seq and on (file_id, seq). */
+export const VAULT_AUDIT_LIST_SQL = 'SELECT * FROM vault_audit WHERE seq > ? ORDER BY seq LIMIT ?';
+export const VAULT_AUDIT_FILE_LIST_SQL =
+  'SELECT * FROM vault_audit WHERE file_id = ? AND seq > ? ORDER BY seq LIMIT ?';

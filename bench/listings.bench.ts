@@ -1,0 +1,274 @@
+/**
+ * Listings at LISTING_ROWS rows (1M by default) per table, in a temp SQLite file filled with
+ * raw inserts: fraud events (every documented filter), worker devices, kiosks and the vault
+ * audit, first page and deep pages, through our repositories (the ports the controllers
+ * call, rows mapped to domain objects) against the same page read with raw SQL (a prepared
+ * keyset statement on the same indexes, rows as they come). Interleaved, medians.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '@app/persistence';
+import { FRAUD_EVENT_TYPES, FraudEventCriteria } from '@app/fraud/domain/fraud-event';
+import { SqliteFraudEventRepository } from '@app/fraud/infrastructure/persistence/sqlite/repositories/sqlite-fraud-event.repository';
+import { SqliteKioskDeviceRepository } from '@app/device-trust/infrastructure/persistence/sqlite/repositories/sqlite-kiosk-device.repository';
+import { SqliteWorkerDeviceRepository } from '@app/device-trust/infrastructure/persistence/sqlite/repositories/sqlite-worker-device.repository';
+import { SqliteVaultAuditRepository } from '@app/vault/infrastructure/persistence/sqlite/repositories/sqlite-vault-audit.repository';
+import { median } from './support/proc';
+import { BenchRow, now, printRows } from './support';
+
+const ROWS = Number(process.env.LISTING_ROWS ?? 1_000_000);
+const REPEATS = Number(process.env.LISTING_REPEATS ?? 15);
+const DAY = 86_400_000;
+const START = Date.parse('2025-01-01T00:00:00Z');
+
+/**
+ * Fills the four tables with raw inserts, 50,000 rows per transaction; the indexes the
+ * migrations created are dropped first and rebuilt after (the same indexes, built faster).
+ */
+function fill(store: SqliteStore): void {
+  const db = store.db;
+  const indexes = db
+    .prepare<[], { name: string; sql: string }>(
+      `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL
+       AND tbl_name IN ('fraud_events', 'kiosk_devices', 'worker_devices', 'vault_audit')`,
+    )
+    .all();
+  for (const index of indexes) db.exec(`DROP INDEX ${index.name}`);
+  const insertMany = (sql: string, row: (i: number) => unknown[]) => {
+    const statement = db.prepare(sql);
+    const batch = db.transaction((from: number, to: number) => {
+      for (let i = from; i < to; i++) statement.run(...row(i));
+    });
+    for (let i = 0; i < ROWS; i += 50_000) batch(i, Math.min(ROWS, i + 50_000));
+  };
+  const hexId = (i: number) => i.toString(16).padStart(24, '0');
+  const common = FRAUD_EVENT_TYPES.slice(0, FRAUD_EVENT_TYPES.length - 1);
+  insertMany(
+    `INSERT INTO fraud_events (id, type, device_id, worker_id, site_id, packet_id, detail, at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    (i) => [
+      hexId(i),
+      // the last type is rare: one event in 1,000
+      i % 1000 === 7 ? FRAUD_EVENT_TYPES[FRAUD_EVENT_TYPES.length - 1] : common[i % common.length],
+      `dev-${i % 10_000}`,
+      `wrk-${i % 20_000}`,
+      `site-${i % 50}`,
+      `pkt-${i}`,
+      'bench event',
+      new Date(START + Math.floor((i / ROWS) * 365 * DAY)).toISOString(),
+    ],
+  );
+  const pem = `-----BEGIN PUBLIC KEY-----\n${randomBytes(270).toString('base64')}\n-----END PUBLIC KEY-----`;
+  insertMany(
+    `INSERT INTO kiosk_devices (id, device_id, public_key_pem, key_fingerprint, status, created_at, updated_at)
+     VALUES (?, ?, ?, ?, 'active', ?, ?)`,
+    (i) => {
+      const at = new Date(START + i * 1000).toISOString();
+      return [hexId(i), `K-${String(i).padStart(7, '0')}`, pem, hexId(i).repeat(2), at, at];
+    },
+  );
+  insertMany(
+    `INSERT INTO worker_devices (id, device_id, user_kind, user_id, site_ids, fingerprint, sealed_secret, trust_score, is_blocked, last_seen, last_ip, created_at)
+     VALUES (?, ?, 'worker', ?, '["site-1"]', ?, 'v1:sealed', 100, 0, NULL, NULL, ?)`,
+    (i) => [
+      hexId(i),
+      `D-${String(i).padStart(7, '0')}`,
+      `wrk-${i}`,
+      JSON.stringify({ os: 'android', model: 'bench', simHash: `sim-${i}` }),
+      new Date(START + i * 1000).toISOString(),
+    ],
+  );
+  insertMany(
+    `INSERT INTO vault_audit (seq, id, file_id, actor, role, ip, purpose, action, result, reason, at, prev_hash, record_hash)
+     VALUES (?, ?, ?, 'auditor:bench', 'auditor', '127.0.0.1', 'bench', 'read', 'allowed', NULL, ?, ?, ?)`,
+    (i) => [
+      i + 1,
+      hexId(i),
+      `file-${i % 100_000}`,
+      new Date(START + i * 1000).toISOString(),
+      '0'.repeat(64),
+      '1'.repeat(64),
+    ],
+  );
+  for (const index of indexes) db.exec(index.sql);
+}
+
+interface Case {
+  name: string;
+  ours: () => Promise<unknown[]>;
+  raw: () => unknown[];
+}
+
+export async function run(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mdai-bench-listings-'));
+  const store = new SqliteStore(join(dir, 'listings.sqlite'));
+  try {
+    const fraud = new SqliteFraudEventRepository(store);
+    const kiosks = new SqliteKioskDeviceRepository(store);
+    const devices = new SqliteWorkerDeviceRepository(store);
+    const audit = new SqliteVaultAuditRepository(store);
+    let t = now();
+    fill(store);
+    process.stdout.write(`filled 4 × ${ROWS} rows in ${((now() - t) / 1000).toFixed(1)} s\n`);
+    const db = store.db;
+
+    // the raw-SQL baseline of the fraud listing: the keyset as a row value on (col, at, id)
+    const rawFraud = (column: string | undefined) =>
+      db.prepare(
+        `SELECT * FROM fraud_events WHERE ${column ? `${column} = ? AND ` : ''}(at, id) < (?, ?)
+         ORDER BY at DESC, id DESC LIMIT ?`,
+      );
+    const deepCursor = (where: string, params: unknown[]) => {
+      // the cursor of a page at 90% depth (found with OFFSET, not timed)
+      const count = (
+        db.prepare(`SELECT count(*) AS n FROM fraud_events ${where}`).get(...params) as {
+          n: number;
+        }
+      ).n;
+      const row = db
+        .prepare(
+          `SELECT at, id FROM fraud_events ${where} ORDER BY at DESC, id DESC LIMIT 1 OFFSET ?`,
+        )
+        .get(...params, Math.floor(count * 0.9)) as { at: string; id: string };
+      return { at: new Date(row.at), id: row.id };
+    };
+    const MAX = { at: new Date('9999-01-01T00:00:00Z'), id: 'z' };
+    const rare = FRAUD_EVENT_TYPES[FRAUD_EVENT_TYPES.length - 1];
+    const fraudFilters: Array<[string, Partial<FraudEventCriteria>, string | undefined, string]> = [
+      ['no filter', {}, undefined, ''],
+      ['type (common)', { type: FRAUD_EVENT_TYPES[0] }, 'type', FRAUD_EVENT_TYPES[0]],
+      ['type (rare, 0.1%)', { type: rare }, 'type', rare],
+      ['deviceId', { deviceId: 'dev-42' }, 'device_id', 'dev-42'],
+      ['workerId', { workerId: 'wrk-42' }, 'worker_id', 'wrk-42'],
+      ['siteId', { siteId: 'site-7' }, 'site_id', 'site-7'],
+    ];
+    const cases: Case[] = [];
+    for (const [name, filter, column, value] of fraudFilters) {
+      const where = column ? `WHERE ${column} = ?` : '';
+      const whereParams = column ? [value] : [];
+      const deep = deepCursor(where, whereParams);
+      const raw = rawFraud(column);
+      for (const [page, before] of [
+        ['first page', undefined],
+        ['page at 90% depth', deep],
+      ] as const) {
+        const cursor = before ?? MAX;
+        cases.push({
+          name: `fraud events, ${name}, ${page}`,
+          ours: () => fraud.listRecent({ ...filter, limit: 100, before }),
+          raw: () => raw.all(...whereParams, cursor.at.toISOString(), cursor.id, 100),
+        });
+      }
+    }
+    const window = {
+      from: new Date(START + 100 * DAY),
+      to: new Date(START + 130 * DAY),
+    };
+    const rawWindow = db.prepare(
+      `SELECT * FROM fraud_events WHERE at >= ? AND at <= ? ORDER BY at DESC, id DESC LIMIT ?`,
+    );
+    cases.push({
+      name: 'fraud events, from + to (30 days), first page',
+      ours: () => fraud.listRecent({ ...window, limit: 100 }),
+      raw: () => rawWindow.all(window.from.toISOString(), window.to.toISOString(), 100),
+    });
+    const rawKiosks = db.prepare(
+      'SELECT * FROM kiosk_devices WHERE device_id > ? ORDER BY device_id LIMIT ?',
+    );
+    const rawDevices = db.prepare(
+      'SELECT * FROM worker_devices WHERE device_id > ? ORDER BY device_id LIMIT ?',
+    );
+    const rawAudit = db.prepare('SELECT * FROM vault_audit WHERE seq > ? ORDER BY seq LIMIT ?');
+    const rawAuditFile = db.prepare(
+      'SELECT * FROM vault_audit WHERE file_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+    );
+    const deepKiosk = `K-${String(Math.floor(ROWS * 0.9)).padStart(7, '0')}`;
+    const deepDevice = `D-${String(Math.floor(ROWS * 0.9)).padStart(7, '0')}`;
+    const deepSeq = Math.floor(ROWS * 0.9);
+    cases.push(
+      {
+        name: 'kiosks, first page',
+        ours: () => kiosks.list({ limit: 50 }),
+        raw: () => rawKiosks.all('', 50),
+      },
+      {
+        name: 'kiosks, page at 90% depth',
+        ours: () => kiosks.list({ limit: 50, afterDeviceId: deepKiosk }),
+        raw: () => rawKiosks.all(deepKiosk, 50),
+      },
+      {
+        name: 'worker devices, first page',
+        ours: () => devices.list({ limit: 50 }),
+        raw: () => rawDevices.all('', 50),
+      },
+      {
+        name: 'worker devices, page at 90% depth',
+        ours: () => devices.list({ limit: 50, afterDeviceId: deepDevice }),
+        raw: () => rawDevices.all(deepDevice, 50),
+      },
+      {
+        name: 'vault audit, first page',
+        ours: () => audit.listInOrder({ limit: 100 }),
+        raw: () => rawAudit.all(0, 100),
+      },
+      {
+        name: 'vault audit, page at 90% depth',
+        ours: () => audit.listInOrder({ limit: 100, afterSeq: deepSeq }),
+        raw: () => rawAudit.all(deepSeq, 100),
+      },
+      {
+        name: 'vault audit, one file, after its 5th record',
+        ours: () => audit.listInOrder({ limit: 100, fileId: 'file-42', afterSeq: 400_043 }),
+        raw: () => rawAuditFile.all('file-42', 400_043, 100),
+      },
+    );
+
+    const rows: BenchRow[] = [];
+    let worst = 0;
+    for (const c of cases) {
+      const ours: number[] = [];
+      const raw: number[] = [];
+      if ((await c.ours()).length !== c.raw().length)
+        throw new Error(`${c.name}: ours and raw SQL disagree on the page size`);
+      for (let i = 0; i < REPEATS; i++) {
+        t = now();
+        await c.ours();
+        ours.push(now() - t);
+        t = now();
+        c.raw();
+        raw.push(now() - t);
+      }
+      worst = Math.max(worst, median(ours));
+      rows.push({ metric: c.name, ours: median(ours), baseline: median(raw), unit: 'ms' });
+    }
+
+    // a walk through every page of one filter: time per page stays flat when the walk is linear
+    t = now();
+    let before: FraudEventCriteria['before'];
+    const perPage: number[] = [];
+    for (;;) {
+      const p0 = now();
+      const page = await fraud.listRecent({ siteId: 'site-7', limit: 100, before });
+      perPage.push(now() - p0);
+      if (page.length < 100) break;
+      before = { at: page[page.length - 1].at, id: page[page.length - 1].id };
+    }
+    const tenth = Math.max(1, Math.floor(perPage.length / 10));
+    rows.push({
+      metric: `fraud events, siteId, walk of all ${perPage.length} pages of 100: median ms per page, last 10% of pages vs first 10%`,
+      ours: median(perPage.slice(-tenth)),
+      baseline: median(perPage.slice(0, tenth)),
+      unit: 'ms',
+      note: `(last / first; whole walk ${((now() - t) / 1000).toFixed(2)} s)`,
+    });
+    printRows(
+      `Listings at ${ROWS.toLocaleString('en')} rows per table (medians of ${REPEATS}; ratio = ours / raw SQL, lower is better; slowest of ours: ${worst.toFixed(2)} ms)`,
+      rows,
+    );
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

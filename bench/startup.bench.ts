@@ -1,0 +1,135 @@
+/**
+ * Startup and idle memory: our API as production runs it (`nest build`, then
+ * `node dist/.../main.js` on SQLite with an existing DATA_DIR) against a bare Nest app
+ * (bench/support/bare-nest.js), both plain `node`. Time from spawn to the first `/health`
+ * 200, then RSS after a second at idle; interleaved rounds, medians.
+ */
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getStatus, median, processRssMiB } from './support/proc';
+import { now, printRows } from './support';
+
+const ROUNDS = Number(process.env.STARTUP_ROUNDS ?? 5);
+const ROOT = join(__dirname, '..');
+const MAIN = join(ROOT, 'dist/apps/api/apps/api/src/main.js');
+const BARE = join(__dirname, 'support/bare-nest.js');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+async function boot(
+  script: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ ms: number; rssMiB: number }> {
+  const port = await freePort();
+  const t0 = now();
+  const child: ChildProcess = spawn(process.execPath, [script], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: 'ignore',
+  });
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`${script} exited (${child.exitCode})`);
+      if ((await getStatus(`http://127.0.0.1:${port}/health`)) === 200) break;
+      if (now() - t0 > 60_000) throw new Error(`${script} did not answer /health`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const ms = now() - t0;
+    await new Promise((r) => setTimeout(r, 1000));
+    return { ms, rssMiB: processRssMiB(child.pid!) };
+  } finally {
+    await new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  }
+}
+
+export async function run(): Promise<void> {
+  if (process.env.BENCH_SKIP_BUILD !== '1') {
+    execFileSync(
+      process.execPath,
+      [join(ROOT, 'node_modules/@nestjs/cli/bin/nest.js'), 'build', 'api'],
+      {
+        cwd: ROOT,
+        stdio: 'inherit',
+      },
+    );
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), 'mdai-bench-startup-'));
+  const oursEnv = { NODE_ENV: 'development', DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' };
+  // BENCH_BEFORE_MAIN=<an older build's main.js>: that build is booted in the same rounds too
+  const beforeMain = process.env.BENCH_BEFORE_MAIN;
+  const beforeDir = mkdtempSync(join(tmpdir(), 'mdai-bench-startup-before-'));
+  const beforeEnv = { ...oursEnv, DATA_DIR: beforeDir };
+  try {
+    const rigs: Array<{ name: string; script: string; env: NodeJS.ProcessEnv }> = [
+      { name: 'ours', script: MAIN, env: oursEnv },
+      { name: 'bare', script: BARE, env: {} },
+      ...(beforeMain ? [{ name: 'before', script: beforeMain, env: beforeEnv }] : []),
+    ];
+    const results: Record<string, { ms: number[]; rss: number[] }> = {};
+    for (const rig of rigs) {
+      await boot(rig.script, rig.env); // first boot: generates local secrets, migrates the file
+      results[rig.name] = { ms: [], rss: [] };
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 ? [...rigs].reverse() : rigs;
+      for (const rig of order) {
+        const r = await boot(rig.script, rig.env);
+        results[rig.name].ms.push(r.ms);
+        results[rig.name].rss.push(r.rssMiB);
+      }
+    }
+    const { ours, bare, before } = results;
+    printRows(
+      `Startup (medians of ${ROUNDS} interleaved boots; ratio = ours / baseline, lower is better)`,
+      [
+        {
+          metric: 'spawn to first /health 200 (ours: dist main.js on SQLite; baseline: bare Nest)',
+          ours: median(ours.ms),
+          baseline: median(bare.ms),
+          unit: 'ms',
+        },
+        {
+          metric: 'RSS at idle, 1 s after the first /health 200',
+          ours: median(ours.rss),
+          baseline: median(bare.rss),
+          unit: 'MiB',
+        },
+        ...(before
+          ? [
+              {
+                metric: 'before (BENCH_BEFORE_MAIN): spawn to first /health 200',
+                ours: median(before.ms),
+                baseline: median(bare.ms),
+                unit: 'ms',
+              },
+              {
+                metric: 'before (BENCH_BEFORE_MAIN): RSS at idle',
+                ours: median(before.rss),
+                baseline: median(bare.rss),
+                unit: 'MiB',
+              },
+            ]
+          : []),
+      ],
+    );
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(beforeDir, { recursive: true, force: true });
+  }
+}

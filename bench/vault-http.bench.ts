@@ -1,0 +1,176 @@
+/**
+ * Vault CPU per MiB over HTTP: our API storing (`POST /api/v5/vault`) and reading
+ * (`GET /api/v5/vault/:id`) 16 MiB files, against bare node:http + AES-256-GCM + disk
+ * (bench/support/bare-vault.js). Server CPU (user + system, from /proc) per MiB moved;
+ * both servers up at once, interleaved rounds, medians.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BenchChild } from './support/child';
+import { median, processCpuMs } from './support/proc';
+import { printRows } from './support';
+
+const MIB = 1024 * 1024;
+const SIZE = Number(process.env.VAULT_HTTP_MIB ?? 16) * MIB;
+const FILES = 4;
+const ROUNDS = Number(process.env.VAULT_HTTP_ROUNDS ?? 5);
+const ADMIN = 'mdai_adm_benchbenchbenchbenchbench';
+const AUDITOR = 'mdai_aud_benchbenchbenchbenchbench';
+
+function call(
+  url: string,
+  method: string,
+  headers: Record<string, string | number>,
+  body?: Buffer,
+): Promise<{ status: number; bytes: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers, agent: new Agent({ keepAlive: false }) }, (res) => {
+      let bytes = 0;
+      const parts: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (parts.length < 4) parts.push(chunk);
+      });
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          bytes,
+          text: bytes < 4096 ? Buffer.concat(parts).toString('utf8') : '',
+        }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+interface Rig {
+  name: string;
+  child: BenchChild;
+  store: (data: Buffer) => Promise<string>;
+  read: (id: string) => Promise<number>;
+}
+
+async function measure(rig: Rig, data: Buffer): Promise<{ store: number; read: number }> {
+  const pid = rig.child.proc.pid!;
+  let cpu = processCpuMs(pid);
+  const ids: string[] = [];
+  for (let i = 0; i < FILES; i++) ids.push(await rig.store(data));
+  const storeMs = processCpuMs(pid) - cpu;
+  cpu = processCpuMs(pid);
+  for (const id of ids) {
+    if ((await rig.read(id)) !== data.length) throw new Error(`${rig.name}: read lost bytes`);
+  }
+  const readMs = processCpuMs(pid) - cpu;
+  const mib = (FILES * data.length) / MIB;
+  return { store: storeMs / mib, read: readMs / mib };
+}
+
+function apiRig(name: string, child: BenchChild, port: string): Rig {
+  const oursBase = `http://127.0.0.1:${port}/api/v5/vault`;
+  return {
+    name,
+    child,
+    store: async (data) => {
+      const r = await call(
+        oursBase,
+        'POST',
+        {
+          'x-api-key': ADMIN,
+          'content-type': 'application/octet-stream',
+          'content-length': data.length,
+          'x-access-purpose': 'benchmark',
+        },
+        data,
+      );
+      if (r.status !== 201) throw new Error(`ours store: ${r.status} ${r.text}`);
+      return (JSON.parse(r.text) as { fileId: string }).fileId;
+    },
+    read: async (id) =>
+      (
+        await call(`${oursBase}/${id}`, 'GET', {
+          'x-api-key': AUDITOR,
+          'x-access-purpose': 'benchmark',
+        })
+      ).bytes,
+  };
+}
+
+export async function run(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mdai-bench-vault-http-'));
+  const apiEnv = {
+    DATA_DIR: dataDir,
+    NODE_ENV: 'development',
+    ADMIN_API_KEYS: ADMIN,
+    AUDITOR_API_KEYS: AUDITOR,
+    VAULT_MAX_FILE_BYTES: String(SIZE),
+  };
+  const ours = BenchChild.start('support/serve-api.ts', [], apiEnv);
+  const bare = BenchChild.start('support/bare-vault.js');
+  // BENCH_BEFORE_DIR=<an older checkout>: its API is measured in the same rounds too
+  const beforeDir = process.env.BENCH_BEFORE_DIR;
+  const beforeData = mkdtempSync(join(tmpdir(), 'mdai-bench-vault-http-before-'));
+  const before = beforeDir
+    ? BenchChild.startIn(beforeDir, 'support/serve-api.ts', [], { ...apiEnv, DATA_DIR: beforeData })
+    : undefined;
+  try {
+    const bareBase = `http://127.0.0.1:${await bare.expect('READY')}/files`;
+    const rigs: Rig[] = [
+      apiRig('ours', ours, await ours.expect('READY')),
+      ...(before ? [apiRig('before', before, await before.expect('READY'))] : []),
+      {
+        name: 'bare',
+        child: bare,
+        store: async (data) => {
+          const r = await call(bareBase, 'POST', { 'content-length': data.length }, data);
+          return (JSON.parse(r.text) as { fileId: string }).fileId;
+        },
+        read: async (id) => (await call(`${bareBase}/${id}`, 'GET', {})).bytes,
+      },
+    ];
+    const data = randomBytes(SIZE);
+    for (const rig of rigs) await measure(rig, data); // warm-up
+    const results: Record<string, { store: number[]; read: number[] }> = {};
+    for (const rig of rigs) results[rig.name] = { store: [], read: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const rig of round % 2 ? [...rigs].reverse() : rigs) {
+        const r = await measure(rig, data);
+        results[rig.name].store.push(r.store);
+        results[rig.name].read.push(r.read);
+      }
+    }
+    printRows(
+      `Vault over HTTP, server CPU per MiB (${SIZE / MIB} MiB files, ${FILES} per round, medians of ${ROUNDS} interleaved rounds; ratio = ours / baseline, lower is better)`,
+      [
+        {
+          metric: 'store: POST /api/v5/vault vs bare HTTP + GCM + disk',
+          ours: median(results.ours.store),
+          baseline: median(results.bare.store),
+          unit: 'ms/MiB',
+        },
+        {
+          metric: 'read: GET /api/v5/vault/:id vs bare HTTP + GCM + disk',
+          ours: median(results.ours.read),
+          baseline: median(results.bare.read),
+          unit: 'ms/MiB',
+        },
+        ...(results.before
+          ? (['store', 'read'] as const).map((op) => ({
+              metric: `before (BENCH_BEFORE_DIR): ${op}`,
+              ours: median(results.before[op]),
+              baseline: median(results.bare[op]),
+              unit: 'ms/MiB',
+            }))
+          : []),
+      ],
+    );
+  } finally {
+    await Promise.all([ours.stop(), bare.stop(), before?.stop()]);
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(beforeData, { recursive: true, force: true });
+  }
+}

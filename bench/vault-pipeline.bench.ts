@@ -1,0 +1,133 @@
+/**
+ * The vault's storage pipeline in one process, without HTTP: plaintext SHA-256 + chunked
+ * AES-256-GCM + the blob file written (store), and read back + authenticated (read), against
+ * one AES-256-GCM stream written with a plain fs write stream and read back (the baseline).
+ * Process CPU (user + system, thread pool included) per MiB; interleaved rounds, medians.
+ * BENCH_BEFORE_DIR=<an older checkout> adds that checkout's blob format and storage.
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { newId } from '@app/common';
+import * as format from '@app/vault/domain/vault-blob-format';
+import { VaultBlobStorage } from '@app/vault/infrastructure/blob/vault-blob.storage';
+import { median } from './support/proc';
+import { printRows } from './support';
+
+const MIB = 1024 * 1024;
+const SIZE = 64 * MIB;
+const ROUNDS = Number(process.env.VAULT_PIPELINE_ROUNDS ?? 7);
+
+type Format = typeof format;
+type Storage = new (config: { get: () => { uploadsDir: string } }) => VaultBlobStorage;
+
+/** The plaintext as a request delivers it: 64 KiB pieces, fresh buffers. */
+async function* request(data: Buffer): AsyncGenerator<Buffer> {
+  for (let i = 0; i < data.length; i += 65536) yield Buffer.from(data.subarray(i, i + 65536));
+}
+
+async function* hashing(source: AsyncIterable<Buffer>, hash: ReturnType<typeof createHash>) {
+  for await (const piece of source) {
+    hash.update(piece);
+    yield piece;
+  }
+}
+
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+async function ours(data: Buffer, dir: string, fmt: Format, Store: Storage) {
+  const storage = new Store({ get: () => ({ uploadsDir: dir }) });
+  const key = randomBytes(32);
+  const id = newId();
+  let t = cpuMs();
+  const hash = createHash('sha256');
+  await storage.write(id, fmt.encryptBlob(hashing(request(data), hash), key, id));
+  hash.digest('hex');
+  const store = cpuMs() - t;
+  t = cpuMs();
+  let bytes = 0;
+  for await (const part of fmt.decryptBlob(storage.read(id), key, id)) bytes += part.length;
+  if (bytes !== data.length) throw new Error('lost bytes');
+  const read = cpuMs() - t;
+  await storage.remove(id);
+  return { store, read };
+}
+
+async function baseline(data: Buffer, dir: string) {
+  const key = randomBytes(32);
+  const iv = randomBytes(12);
+  const path = join(dir, `${newId()}.bin`);
+  let t = cpuMs();
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  await pipeline(request(data), cipher, createWriteStream(path));
+  const tag = cipher.getAuthTag();
+  const store = cpuMs() - t;
+  t = cpuMs();
+  const decipher = createDecipheriv('aes-256-gcm', key, iv);
+  decipher.setAuthTag(tag);
+  let bytes = 0;
+  await pipeline(createReadStream(path, { highWaterMark: 256 * 1024 }), decipher, async (src) => {
+    for await (const part of src as AsyncIterable<Buffer>) bytes += part.length;
+  });
+  if (bytes !== data.length) throw new Error('lost bytes');
+  const read = cpuMs() - t;
+  rmSync(path);
+  return { store, read };
+}
+
+export async function run(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mdai-bench-vault-pipeline-'));
+  const before = process.env.BENCH_BEFORE_DIR;
+  const rigs: Array<[string, (data: Buffer) => Promise<{ store: number; read: number }>]> = [
+    ['ours', (d) => ours(d, dir, format, VaultBlobStorage as unknown as Storage)],
+    ['baseline', (d) => baseline(d, dir)],
+  ];
+  if (before) {
+    const fmt = (await import(join(before, 'libs/vault/src/domain/vault-blob-format'))) as Format;
+    const { VaultBlobStorage: Old } = (await import(
+      join(before, 'libs/vault/src/infrastructure/blob/vault-blob.storage')
+    )) as { VaultBlobStorage: Storage };
+    rigs.push(['before', (d) => ours(d, dir, fmt, Old)]);
+  }
+  try {
+    const data = randomBytes(SIZE);
+    const results: Record<string, { store: number[]; read: number[] }> = {};
+    for (const [name, fn] of rigs) {
+      await fn(data); // warm-up
+      results[name] = { store: [], read: [] };
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, fn] of round % 2 ? [...rigs].reverse() : rigs) {
+        const r = await fn(data);
+        results[name].store.push(r.store / (SIZE / MIB));
+        results[name].read.push(r.read / (SIZE / MIB));
+      }
+    }
+    const row = (name: string, op: 'store' | 'read', label: string) => ({
+      metric: label,
+      ours: median(results[name][op]),
+      baseline: median(results.baseline[op]),
+      unit: 'ms/MiB',
+    });
+    printRows(
+      `Vault pipeline, process CPU per MiB (${SIZE / MIB} MiB, medians of ${ROUNDS} interleaved rounds; ratio = ours / baseline, lower is better)`,
+      [
+        row('ours', 'store', 'store: SHA-256 + chunked GCM + blob file vs one GCM stream + file'),
+        row('ours', 'read', 'read: blob file + chunk authentication vs file + one GCM stream'),
+        ...(before
+          ? [
+              row('before', 'store', 'before (BENCH_BEFORE_DIR): store'),
+              row('before', 'read', 'before (BENCH_BEFORE_DIR): read'),
+            ]
+          : []),
+      ],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

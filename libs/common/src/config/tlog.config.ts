@@ -1,0 +1,55 @@
+import { IsOptional, IsString, Matches } from 'class-validator';
+import { createPrivateKey, generateKeyPairSync, KeyObject } from 'node:crypto';
+import { isAbsolute, join, resolve } from 'node:path';
+import { ConfigError } from './config-error';
+import { Env, validateEnv } from './env-schema';
+import { parseKeyHistory, RetiredKey } from './key-history';
+
+class TlogEnv {
+  @IsString() TLOG_SIGNING_KEY!: string;
+  @IsOptional() @IsString() TLOG_RETIRED_KEYS?: string;
+  @IsOptional()
+  @Matches(/^[a-z0-9.-]{1,100}(\/[A-Za-z0-9._-]{1,60}){0,3}$/, {
+    message: 'must be a host-like name without scheme, e.g. mdai.example.com',
+  })
+  TLOG_ORIGIN?: string;
+  @IsOptional() @IsString() TLOG_WITNESS_FILE?: string;
+}
+
+export interface TlogSettings {
+  /** Ed25519 private key that signs every log checkpoint (C2SP signed note). */
+  signingKey: KeyObject;
+  /** Earlier log keys, still trusted for checkpoints signed inside their window. */
+  retiredKeys: RetiredKey[];
+  /** Prefix of every log origin: `<origin>/ledger/<siteId>`, `<origin>/vault-audit`. */
+  origin: string;
+  /** The witness file: every checkpoint is appended to it, outside the store. */
+  witnessFile: string;
+}
+
+/** A fresh Ed25519 private key as PKCS#8 PEM (what TLOG_SIGNING_KEY holds). */
+export function generateTlogKey(): string {
+  return generateKeyPairSync('ed25519')
+    .privateKey.export({ type: 'pkcs8', format: 'pem' })
+    .toString();
+}
+
+export function tlogConfig(env: Env, dataDir: string): TlogSettings {
+  const v = validateEnv(TlogEnv, env);
+  let signingKey: KeyObject;
+  try {
+    signingKey = createPrivateKey({ key: v.TLOG_SIGNING_KEY.replace(/\\n/g, '\n'), format: 'pem' });
+  } catch {
+    throw new ConfigError('TLOG_SIGNING_KEY', 'must be a PEM private key');
+  }
+  if (signingKey.asymmetricKeyType !== 'ed25519') {
+    throw new ConfigError('TLOG_SIGNING_KEY', 'must be an Ed25519 key');
+  }
+  const witness = v.TLOG_WITNESS_FILE ?? 'tlog-witness.ndjson';
+  return {
+    signingKey,
+    retiredKeys: parseKeyHistory('TLOG_RETIRED_KEYS', v.TLOG_RETIRED_KEYS, 'ed25519'),
+    origin: v.TLOG_ORIGIN ?? 'mdai.local',
+    witnessFile: isAbsolute(witness) ? witness : resolve(join(dataDir, witness)),
+  };
+}

@@ -1,0 +1,42 @@
+import { storageErrorOf } from './storage-error';
+
+const sys = (code: string) => Object.assign(new Error(`${code}: something`), { code });
+
+describe('storageErrorOf', () => {
+  it('should map no-space conditions to 507 storage_full', () => {
+    for (const code of ['ENOSPC', 'EDQUOT', 'SQLITE_FULL']) {
+      const sut = storageErrorOf(sys(code));
+      expect([code, sut?.getStatus(), sut?.code]).toEqual([code, 507, 'storage_full']);
+    }
+  });
+
+  it('should map access and device failures to 503 storage_unavailable', () => {
+    for (const code of [
+      'EACCES',
+      'EPERM',
+      'EROFS',
+      'EIO',
+      'SQLITE_READONLY',
+      'SQLITE_READONLY_DBMOVED',
+      'SQLITE_IOERR_WRITE',
+      'SQLITE_CANTOPEN',
+    ]) {
+      const sut = storageErrorOf(sys(code));
+      expect([code, sut?.getStatus(), sut?.code]).toEqual([code, 503, 'storage_unavailable']);
+    }
+  });
+
+  it('should find the code of a wrapped cause and leave other errors alone', () => {
+    expect(storageErrorOf(new Error('outer', { cause: sys('ENOSPC') }))?.code).toBe('storage_full');
+    expect(storageErrorOf(sys('ECONNRESET'))).toBeUndefined();
+    expect(storageErrorOf(sys('SQLITE_CONSTRAINT_UNIQUE'))).toBeUndefined();
+    expect(storageErrorOf('nope')).toBeUndefined();
+  });
+
+  it('should never put a path in the message', () => {
+    const error = Object.assign(new Error("ENOSPC: no space, write '/data/secret/x'"), {
+      code: 'ENOSPC',
+    });
+    expect(storageErrorOf(error)?.message).not.toContain('/data');
+  });
+});

@@ -1,0 +1,51 @@
+import { AppError } from './app-error';
+
+const FULL = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
+const UNAVAILABLE = new Set([
+  'EACCES',
+  'EPERM',
+  'EROFS',
+  'EIO',
+  'ENOTDIR',
+  'SQLITE_READONLY',
+  'SQLITE_CANTOPEN',
+  'SQLITE_IOERR',
+  'SQLITE_PERM',
+]);
+
+/**
+ * A file-system or SQLite failure of the local storage as the AppError a client should see:
+ * no space (ENOSPC, EDQUOT, SQLITE_FULL) → 507 `storage_full`; no access or a failing device
+ * (EACCES, EROFS, EIO, ENOTDIR, SQLite read-only / I/O errors) → 503 `storage_unavailable`. Anything
+ * else → undefined. Messages name the condition, never a path.
+ */
+export function storageErrorOf(error: unknown): AppError | undefined {
+  const code = errorCode(error);
+  if (!code) return undefined;
+  if (FULL.has(code) || code.startsWith('SQLITE_FULL')) {
+    return new AppError(
+      507,
+      'storage_full',
+      'The server has no storage space left for this write; nothing was changed. Try again later.',
+    );
+  }
+  if (UNAVAILABLE.has(code) || [...UNAVAILABLE].some((c) => code.startsWith(`${c}_`))) {
+    return new AppError(
+      503,
+      'storage_unavailable',
+      'The server cannot write to its storage right now; nothing was changed. Try again later.',
+    );
+  }
+  return undefined;
+}
+
+function errorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  // wrapped errors (AggregateError, `cause`) carry the system error further down
+  for (let i = 0; i < 4 && current && typeof current === 'object'; i++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

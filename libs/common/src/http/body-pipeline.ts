@@ -1,0 +1,101 @@
+import { HttpException } from '@nestjs/common';
+import { raw } from 'body-parser';
+import { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { IncomingMessage } from 'node:http';
+import { AppError } from '../errors/app-error';
+import { fromBodyParserError } from '../errors/http-exception.filter';
+import { JsonLimits, parseJsonBody } from './json-limits';
+
+/** Encodings the JSON parser decodes (body-parser inflates them within the size limit). */
+const JSON_ENCODINGS = new Set(['identity', 'gzip', 'deflate', 'br']);
+
+export interface BodyPipelineOptions extends JsonLimits {
+  /** Bytes of a JSON body after decoding. */
+  limitBytes: number;
+}
+
+/**
+ * The one place request bodies are admitted, for every route, before routing, guards and
+ * pipes: the Content-Encoding must be one we decode (identity only for bodies we do not parse,
+ * such as vault uploads), the JSON must decode as strict UTF-8 and pass the I-JSON limits of
+ * `parseJsonBody`. Each failure is a 4xx AppError with its own code for the exception filter.
+ */
+export function bodyPipeline(
+  options: BodyPipelineOptions,
+): (RequestHandler | ErrorRequestHandler)[] {
+  const readJson = raw({ type: isJson, limit: options.limitBytes, inflate: true });
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+  const encodingGate = (req: Request, _res: Response, next: NextFunction): void => {
+    const encoding = String(req.headers['content-encoding'] ?? 'identity')
+      .trim()
+      .toLowerCase();
+    const allowed = isJson(req) ? JSON_ENCODINGS.has(encoding) : encoding === 'identity';
+    if (!allowed) {
+      next(
+        new AppError(
+          415,
+          'unsupported_encoding',
+          `Content-Encoding "${encoding.slice(0, 40).replace(/[^\w.+-]/g, '?')}" is not supported here`,
+        ),
+      );
+      return;
+    }
+    next();
+  };
+  const parse = (req: Request, _res: Response, next: NextFunction): void => {
+    if (!Buffer.isBuffer(req.body)) {
+      next();
+      return;
+    }
+    const bytes = req.body;
+    if (bytes.length === 0) {
+      // as body-parser's json parser: an empty JSON body is an empty object
+      req.body = {};
+      next();
+      return;
+    }
+    let text: string;
+    try {
+      text = decoder.decode(bytes);
+    } catch {
+      next(new AppError(400, 'invalid_json', 'The request body is not valid UTF-8 JSON'));
+      return;
+    }
+    try {
+      req.body = parseJsonBody(text, options);
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+  const mapErrors = (err: unknown, _req: Request, _res: Response, next: NextFunction): void => {
+    if (err instanceof HttpException) next(err);
+    else next(fromBodyParserError(err) ?? decodingError(err) ?? err);
+  };
+  return [encodingGate, readJson, parse, mapErrors];
+}
+
+function isJson(req: IncomingMessage): boolean {
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]
+    .trim()
+    .toLowerCase();
+  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+}
+
+/** zlib refusing a body that is not what its Content-Encoding says. */
+function decodingError(err: unknown): AppError | undefined {
+  const e = err as { status?: unknown; code?: unknown; errno?: unknown } | null;
+  if (!e || e.status !== 400) return undefined;
+  if (typeof e.code === 'string' && e.code.startsWith('Z_')) {
+    return new AppError(
+      400,
+      'invalid_content_encoding',
+      'The request body is not encoded as its Content-Encoding says',
+    );
+  }
+  if (typeof e.code === 'string' && e.code.startsWith('ERR_')) {
+    return new AppError(400, 'invalid_content_encoding', 'The request body could not be decoded');
+  }
+  return new AppError(400, 'bad_request', 'The request body could not be read');
+}

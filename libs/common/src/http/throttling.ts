@@ -1,0 +1,174 @@
+import {
+  ExecutionContext,
+  Injectable,
+  Logger,
+  Module,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import {
+  ThrottlerGuard,
+  ThrottlerLimitDetail,
+  ThrottlerModule,
+  ThrottlerModuleOptions,
+  ThrottlerOptions,
+  ThrottlerStorage,
+  ThrottlerStorageService,
+} from '@nestjs/throttler';
+import { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
+import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
+import { createHash } from 'node:crypto';
+import type { Request } from 'express';
+import { AppConfig } from '../config/load-config';
+import { AppError } from '../errors/app-error';
+import { RedisService } from '../redis/redis.service';
+
+/** How long a Redis round trip may take before the limiter counts locally instead. */
+const REDIS_TIMEOUT_MS = 250;
+
+/**
+ * Counts in Redis (so a limit holds across replicas) and, when Redis fails or is slow, in
+ * this process: a Redis outage loosens the limit to per-replica, it never turns a request
+ * into a 5xx. The fallback is logged once per outage.
+ */
+export class FailoverThrottlerStorage implements ThrottlerStorage, OnApplicationShutdown {
+  private readonly logger = new Logger('RateLimit');
+  private degraded = false;
+
+  constructor(
+    private readonly primary: ThrottlerStorage | undefined,
+    private readonly local: ThrottlerStorageService,
+  ) {}
+
+  onApplicationShutdown(): void {
+    this.local.onApplicationShutdown();
+  }
+
+  async increment(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): Promise<ThrottlerStorageRecord> {
+    if (this.primary) {
+      try {
+        const record = await withTimeout(
+          this.primary.increment(key, ttl, limit, blockDuration, throttlerName),
+          REDIS_TIMEOUT_MS,
+        );
+        if (this.degraded) this.logger.log('Rate limit counters are back in Redis');
+        this.degraded = false;
+        return record;
+      } catch (error) {
+        if (!this.degraded) {
+          this.logger.warn(
+            { error: (error as Error).message },
+            'Rate limit counters fall back to this process: Redis does not answer',
+          );
+        }
+        this.degraded = true;
+      }
+    }
+    return this.local.increment(key, ttl, limit, blockDuration, throttlerName);
+  }
+}
+
+/** The credential a request presents (API key, bearer token, signing device), if any. */
+export function credentialOf(req: Request): string | undefined {
+  const header = (name: string) => {
+    const value = req.headers[name];
+    return Array.isArray(value) ? value[0] : value;
+  };
+  const presented =
+    header('x-api-key') ??
+    header('authorization') ??
+    (header('x-signature') ? `device:${header('x-device-id') ?? ''}` : undefined);
+  if (!presented) return undefined;
+  // the counter key never holds the credential itself
+  return createHash('sha256').update(presented.slice(0, 8192)).digest('hex').slice(0, 32);
+}
+
+/**
+ * The global rate limit, before any credential check: per client IP on every route, and per
+ * presented credential (API key, bearer token, signing device) on every request that has one.
+ * Over the limit → 429 `rate_limited` with `Retry-After` (seconds). Nothing is exempt; a limit
+ * set to 0 is off, and boot says so.
+ */
+@Injectable()
+export class AppThrottlerGuard extends ThrottlerGuard {
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    return super.canActivate(context);
+  }
+
+  protected override async throwThrottlingException(
+    context: ExecutionContext,
+    detail: ThrottlerLimitDetail,
+  ): Promise<void> {
+    const seconds = Math.max(1, Math.ceil(detail.timeToBlockExpire));
+    context
+      .switchToHttp()
+      .getResponse<{ setHeader(n: string, v: string): void }>()
+      .setHeader('Retry-After', String(seconds));
+    throw new AppError(
+      429,
+      'rate_limited',
+      `Too many requests: at most ${detail.limit} per ${Math.round(detail.ttl / 1000)} s from one address or credential; retry after ${seconds} s`,
+    );
+  }
+}
+
+function throttlerOptions(
+  config: ConfigService<AppConfig, true>,
+  redis: RedisService,
+): ThrottlerModuleOptions {
+  const limits = config.get('rateLimit', { infer: true });
+  const logger = new Logger('RateLimit');
+  const ttl = limits.windowSeconds * 1000;
+  const throttlers: ThrottlerOptions[] = [];
+  if (limits.perIp > 0) {
+    throttlers.push({ name: 'ip', ttl, limit: limits.perIp });
+  } else {
+    logger.warn('RATE_LIMIT_PER_IP=0: requests are not limited per IP');
+  }
+  if (limits.perCredential > 0) {
+    throttlers.push({
+      name: 'credential',
+      ttl,
+      limit: limits.perCredential,
+      skipIf: (ctx) => credentialOf(ctx.switchToHttp().getRequest<Request>()) === undefined,
+      getTracker: (req) => credentialOf(req as Request) ?? '',
+    });
+  } else {
+    logger.warn('RATE_LIMIT_PER_CREDENTIAL=0: requests are not limited per credential');
+  }
+  const primary = redis.enabled
+    ? new ThrottlerStorageRedisService(redis.client('throttler'))
+    : undefined;
+  return {
+    throttlers,
+    // one counter per client across all routes, so spreading requests over routes does not help
+    generateKey: (_ctx, tracker, name) => `${limits.redisPrefix}${name}:${tracker}`,
+    storage: new FailoverThrottlerStorage(primary, new ThrottlerStorageService()),
+  };
+}
+
+/** Provides the throttler options; AppThrottlerGuard is registered as an APP_GUARD. */
+@Module({
+  imports: [
+    ThrottlerModule.forRootAsync({
+      inject: [ConfigService, RedisService],
+      useFactory: throttlerOptions,
+    }),
+  ],
+})
+export class RateLimitModule {}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

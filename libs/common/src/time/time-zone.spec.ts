@@ -1,0 +1,67 @@
+import {
+  daysBetween,
+  isValidTimeZone,
+  localDay,
+  localIso,
+  nextDay,
+  startOfLocalDay,
+  zoneOffsetMs,
+} from './time-zone';
+
+describe('time-zone', () => {
+  it('should accept IANA zones and refuse anything else', () => {
+    expect(isValidTimeZone('Asia/Kolkata')).toBe(true);
+    expect(isValidTimeZone('America/New_York')).toBe(true);
+    expect(isValidTimeZone('UTC')).toBe(true);
+    expect(isValidTimeZone('Mars/Olympus_Mons')).toBe(false);
+    expect(isValidTimeZone('')).toBe(false);
+    expect(isValidTimeZone(5)).toBe(false);
+  });
+
+  it('should give the local day of an instant on both sides of UTC midnight', () => {
+    const at = Date.parse('2026-03-01T20:00:00Z');
+    expect(localDay(at, 'UTC')).toBe('2026-03-01');
+    expect(localDay(at, 'Asia/Kolkata')).toBe('2026-03-02'); // 01:30 IST
+    expect(localDay(at, 'America/Los_Angeles')).toBe('2026-03-01');
+  });
+
+  it('should find local midnight across a daylight-saving change', () => {
+    // New York springs forward on 2026-03-08 (EST -5 → EDT -4)
+    expect(new Date(startOfLocalDay('2026-03-08', 'America/New_York')).toISOString()).toBe(
+      '2026-03-08T05:00:00.000Z',
+    );
+    expect(new Date(startOfLocalDay('2026-03-09', 'America/New_York')).toISOString()).toBe(
+      '2026-03-09T04:00:00.000Z',
+    );
+    expect(
+      startOfLocalDay('2026-03-09', 'America/New_York') -
+        startOfLocalDay('2026-03-08', 'America/New_York'),
+    ).toBe(23 * 3_600_000);
+    expect(new Date(startOfLocalDay('2026-03-02', 'Asia/Kolkata')).toISOString()).toBe(
+      '2026-03-01T18:30:00.000Z',
+    );
+  });
+
+  it('should start a day whose midnight does not exist at its first instant', () => {
+    // Santiago springs forward at 00:00 → 01:00 on 2026-09-06
+    const start = startOfLocalDay('2026-09-06', 'America/Santiago');
+    expect(localDay(start, 'America/Santiago')).toBe('2026-09-06');
+    expect(localDay(start - 1, 'America/Santiago')).toBe('2026-09-05');
+  });
+
+  it('should print local times with their offset', () => {
+    expect(zoneOffsetMs(Date.parse('2026-03-01T00:00:00Z'), 'Asia/Kolkata')).toBe(19_800_000);
+    expect(localIso(Date.parse('2026-03-08T12:30:00Z'), 'America/New_York')).toBe(
+      '2026-03-08T08:30:00-04:00',
+    );
+    expect(localIso(Date.parse('2026-03-01T03:30:00Z'), 'Asia/Kolkata')).toBe(
+      '2026-03-01T09:00:00+05:30',
+    );
+  });
+
+  it('should step calendar days', () => {
+    expect(nextDay('2026-02-28')).toBe('2026-03-01');
+    expect(nextDay('2026-03-01', -1)).toBe('2026-02-28');
+    expect(daysBetween('2026-03-01', '2026-05-02')).toBe(62);
+  });
+});

@@ -1,0 +1,110 @@
+/**
+ * Local-day arithmetic in IANA time zones with the runtime's own ICU data (Intl), so no zone
+ * database ships with the app. Formatters are cached per zone (they are expensive to build).
+ */
+const partsFormatters = new Map<string, Intl.DateTimeFormat>();
+
+/** True when `name` is an IANA zone the runtime knows (e.g. `Asia/Kolkata`, `UTC`). */
+export function isValidTimeZone(name: unknown): name is string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 64) return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function partsFormatter(zone: string): Intl.DateTimeFormat {
+  let f = partsFormatters.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    partsFormatters.set(zone, f);
+  }
+  return f;
+}
+
+/** The local calendar day (`YYYY-MM-DD`) of an instant in a zone. */
+export function localDay(at: number | Date, zone: string): string {
+  const ms = typeof at === 'number' ? at : at.getTime();
+  return new Date(ms + zoneOffsetMs(ms, zone)).toISOString().slice(0, 10);
+}
+
+/**
+ * Offsets per zone and quarter hour: every UTC offset and transition in the zone database
+ * falls on a quarter hour, so one Intl lookup serves the whole quarter (timesheets and CSV
+ * exports ask for the same few thousand quarters over and over).
+ */
+const offsetCache = new Map<string, Map<number, number>>();
+const QUARTER = 900_000;
+
+/** Offset of the zone from UTC at an instant, in milliseconds (east positive, e.g. +19800000). */
+export function zoneOffsetMs(at: number, zone: string): number {
+  let byQuarter = offsetCache.get(zone);
+  if (!byQuarter || byQuarter.size > 200_000) {
+    byQuarter = new Map();
+    offsetCache.set(zone, byQuarter);
+  }
+  const quarter = Math.floor(at / QUARTER);
+  let offset = byQuarter.get(quarter);
+  if (offset === undefined) {
+    offset = intlOffsetMs(quarter * QUARTER, zone);
+    byQuarter.set(quarter, offset);
+  }
+  return offset;
+}
+
+function intlOffsetMs(at: number, zone: string): number {
+  const p: Record<string, number> = {};
+  for (const part of partsFormatter(zone).formatToParts(at)) {
+    if (part.type !== 'literal') p[part.type] = Number(part.value);
+  }
+  const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+  return asUtc - Math.floor(at / 1000) * 1000;
+}
+
+/** The first instant (epoch ms) of a local day in a zone (local midnight, or the first time after a gap). */
+export function startOfLocalDay(day: string, zone: string): number {
+  const [y, m, d] = day.split('-').map(Number);
+  const wall = Date.UTC(y, m - 1, d);
+  // the offsets half a day either side cover any transition near midnight; the earliest
+  // candidate that falls on the day is its start (local midnight, or the end of a DST gap)
+  const candidates = [
+    wall - zoneOffsetMs(wall - 43_200_000, zone),
+    wall - zoneOffsetMs(wall + 43_200_000, zone),
+  ]
+    .filter((c) => localDay(c, zone) === day)
+    .sort((a, b) => a - b);
+  return candidates[0] ?? wall - zoneOffsetMs(wall, zone);
+}
+
+/** The day after `day` (`YYYY-MM-DD`), calendar arithmetic only. */
+export function nextDay(day: string, by = 1): string {
+  const [y, m, d] = day.split('-').map(Number);
+  return new Date(Date.UTC(y, m - 1, d + by)).toISOString().slice(0, 10);
+}
+
+/** Whole calendar days from `from` to `to` (`to` - `from`). */
+export function daysBetween(from: string, to: string): number {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
+}
+
+/** An instant as local ISO-8601 with its offset in the zone, to the second: `2026-03-08T07:58:00-04:00`. */
+export function localIso(at: number, zone: string): string {
+  const offset = zoneOffsetMs(at, zone);
+  const wall = new Date(Math.floor(at / 1000) * 1000 + offset).toISOString().slice(0, 19);
+  const sign = offset < 0 ? '-' : '+';
+  const abs = Math.abs(offset) / 60_000;
+  const hh = String(Math.floor(abs / 60)).padStart(2, '0');
+  const mm = String(abs % 60).padStart(2, '0');
+  return `${wall}${sign}${hh}:${mm}`;
+}

@@ -1,0 +1,114 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { AppConfig, AppError, Clock, hmacSha256Hex, safeEqual, sha256Hex } from '@app/common';
+import { FraudService } from '@app/fraud';
+import { OnboardingNonceRepository } from './infrastructure/persistence/onboarding-nonce.repository';
+import { TokenManager } from './token/token-manager.service';
+import { WorkerDeviceService } from './worker-device.service';
+
+/** The exact text a phone signs to refresh its offline token. */
+export function tokenRefreshSigningInput(deviceId: string, timestamp: string): string {
+  return `mdai.token-refresh.${deviceId}.${timestamp}`;
+}
+
+export interface RefreshedToken {
+  token: string;
+  expiresAt: Date;
+  graceEndsAt: Date;
+}
+
+/**
+ * A phone trades proof of its device secret for a fresh offline token: hex HMAC-SHA256 with
+ * the secret over `mdai.token-refresh.<deviceId>.<timestamp>`, the timestamp within
+ * SYNC_MAX_CLOCK_SKEW_SECONDS of server time, each signature usable once (the replay marks of
+ * OnboardingNonceRepository). A blocked device gets no token. Refusals are fraud events.
+ */
+@Injectable()
+export class TokenRefreshService {
+  private readonly logger = new Logger(TokenRefreshService.name);
+  private readonly skewMs: number;
+  private readonly graceMs: number;
+
+  constructor(
+    private readonly devices: WorkerDeviceService,
+    private readonly tokens: TokenManager,
+    private readonly nonces: OnboardingNonceRepository,
+    private readonly fraud: FraudService,
+    private readonly clock: Clock,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    const sync = config.get('offlineSync', { infer: true });
+    this.skewMs = sync.maxClockSkewSeconds * 1000;
+    this.graceMs = sync.tokenGraceSeconds * 1000;
+  }
+
+  async refresh(input: {
+    deviceId: string;
+    timestamp: string;
+    signature: string;
+  }): Promise<RefreshedToken> {
+    const now = this.clock.now();
+    const device = await this.devices.find(input.deviceId);
+    const refuse = async (status: number, code: string, message: string, detail: string) => {
+      await this.fraud.record({
+        type: 'invalid_token',
+        deviceId: device?.deviceId,
+        workerId: device?.user.id,
+        detail: `token refresh refused: ${detail}`,
+      });
+      return new AppError(status, code, message);
+    };
+    const expected = device
+      ? Buffer.from(
+          hmacSha256Hex(
+            this.devices.secretOf(device),
+            tokenRefreshSigningInput(device.deviceId, input.timestamp),
+          ),
+          'hex',
+        )
+      : Buffer.alloc(32);
+    if (!device || !safeEqual(expected, Buffer.from(input.signature, 'hex'))) {
+      throw await refuse(
+        401,
+        'invalid_signature',
+        'The refresh signature is not valid for this device',
+        device ? 'HMAC does not match' : 'unknown device',
+      );
+    }
+    const at = new Date(input.timestamp).getTime();
+    if (!Number.isFinite(at) || Math.abs(now.getTime() - at) > this.skewMs) {
+      throw await refuse(
+        401,
+        'stale_request',
+        `timestamp must be within ${this.skewMs / 1000} s of server time (${now.toISOString()})`,
+        'timestamp outside the allowed skew',
+      );
+    }
+    if (device.isBlocked) {
+      throw await refuse(403, 'device_blocked', 'This device is blocked', 'the device is blocked');
+    }
+    const fresh = await this.nonces.claim(
+      sha256Hex(`token-refresh:${input.signature}`),
+      new Date(at + this.skewMs + 60_000),
+      now,
+    );
+    if (!fresh) {
+      throw await refuse(
+        403,
+        'replayed_request',
+        'This signed refresh was already used; sign a new one',
+        'the same signed refresh was sent again',
+      );
+    }
+    const { token, claims } = this.tokens.issue(
+      { deviceId: device.deviceId, workerId: device.user.id, siteIds: device.siteIds },
+      now,
+    );
+    this.logger.log({ deviceId: device.deviceId }, 'Offline token refreshed');
+    return {
+      token,
+      expiresAt: claims.expiresAt,
+      graceEndsAt: new Date(claims.expiresAt.getTime() + this.graceMs),
+    };
+  }
+}

@@ -1,0 +1,71 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '@app/persistence';
+import { explainQueryPlan, planProblems } from '@app/persistence/testing/query-plan';
+import { FRAUD_EVENT_TYPES, FraudEventCriteria } from '../../../../domain/fraud-event';
+import { fraudEventListQuery, SqliteFraudEventRepository } from './sqlite-fraud-event.repository';
+
+/** Every documented filter of GET /api/v5/fraud/events, alone and combined. */
+const FILTERS: Array<[string, Partial<FraudEventCriteria>]> = [
+  ['type', { type: FRAUD_EVENT_TYPES[0] }],
+  ['deviceId', { deviceId: 'dev-1' }],
+  ['workerId', { workerId: 'wrk-1' }],
+  ['siteId', { siteId: 'site-1' }],
+  ['from', { from: new Date('2026-01-01T00:00:00Z') }],
+  ['to', { to: new Date('2026-02-01T00:00:00Z') }],
+];
+const CURSORS: Array<[string, FraudEventCriteria['before']]> = [
+  ['first page', undefined],
+  ['a page before `to`', { at: new Date('2026-01-15T00:00:00Z'), id: 'a'.repeat(24) }],
+  ['a page after `to`', { at: new Date('2026-03-01T00:00:00Z'), id: 'a'.repeat(24) }],
+];
+
+function combinations(): Array<[string, FraudEventCriteria]> {
+  const out: Array<[string, FraudEventCriteria]> = [];
+  for (let mask = 0; mask < 1 << FILTERS.length; mask++) {
+    const picked = FILTERS.filter((_, i) => mask & (1 << i));
+    for (const [cursorName, before] of CURSORS) {
+      const criteria: FraudEventCriteria = { limit: 100, before };
+      for (const [, filter] of picked) Object.assign(criteria, filter);
+      const name = picked.map(([n]) => n).join('+') || 'no filter';
+      out.push([`${name}, ${cursorName}`, criteria]);
+    }
+  }
+  return out;
+}
+
+describe('SqliteFraudEventRepository query plans', () => {
+  let dir: string;
+  let store: SqliteStore;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mdai-fraud-plan-'));
+    store = new SqliteStore(join(dir, 'plan.sqlite'));
+    new SqliteFraudEventRepository(store); // applies the migrations
+  });
+  afterAll(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each(combinations())('should seek an index, never scan or sort: %s', (_name, criteria) => {
+    const { sql, params } = fraudEventListQuery(criteria);
+    const plan = explainQueryPlan(store.db, sql, params);
+    const unfilteredFirstPage = params.length === 1;
+    expect(planProblems(plan, unfilteredFirstPage ? 'fraud_events_at_id' : undefined)).toEqual([]);
+    if (criteria.before) {
+      // the cursor (or the tighter `to`) bounds the index range: a deep page starts where it is
+      expect(plan.join(' ')).toMatch(/SEARCH fraud_events USING INDEX \w+ \(.*(\(at,id\)<|at<)/);
+    }
+  });
+
+  it('should flag a listing that scans (the check itself can fail)', () => {
+    const plan = explainQueryPlan(
+      store.db,
+      'SELECT * FROM fraud_events WHERE detail = ? ORDER BY packet_id LIMIT 1',
+      ['x'],
+    );
+    expect(planProblems(plan)).not.toEqual([]);
+  });
+});

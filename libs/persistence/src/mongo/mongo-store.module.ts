@@ -1,0 +1,29 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { getConnectionToken, MongooseModule } from '@nestjs/mongoose';
+import type { Connection } from 'mongoose';
+import { Store } from '../store';
+import { MongoStore } from './mongo-store';
+
+/**
+ * The MongoDB store: the mongoose connection (opened by @nestjs/mongoose) provided as `Store`.
+ * Imported by PersistenceModule only when DATABASE_URL is mongodb://…, so a SQLite install
+ * never loads mongoose.
+ */
+@Global()
+@Module({})
+export class MongoStoreModule {
+  static forRoot(url: string): DynamicModule {
+    return {
+      module: MongoStoreModule,
+      imports: [MongooseModule.forRoot(url, { serverSelectionTimeoutMS: 10_000, autoIndex: true })],
+      providers: [
+        {
+          provide: Store,
+          inject: [getConnectionToken()],
+          useFactory: (c: Connection) => new MongoStore(c),
+        },
+      ],
+      exports: [Store],
+    };
+  }
+}

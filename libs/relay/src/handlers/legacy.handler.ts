@@ -1,0 +1,98 @@
+import { Injectable } from '@nestjs/common';
+import { PLATFORM_ID_PATTERN, SessionService } from '@app/session';
+import { FaceSubmissionService } from '../face-submission.service';
+import { kioskCopyOfAnswer } from '../privacy/kiosk-gate';
+import { BackendResponseFrame, InboundFrame, JsonObject } from '../protocol/messages';
+import { ConnectionView } from '../relay-connection';
+import { errorReply, NOTHING, Reply } from './reply';
+
+/**
+ * The fielded legacy protocol (/ws/app, /ws/hardware), one method per frame type. The hardware
+ * only ever sees the session's alias: the hub's kiosk gate writes it in place of every platform
+ * id the session holds. Nothing the hardware sends is ever rewritten toward the real id.
+ */
+@Injectable()
+export class LegacyHandler {
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly submissions: FaceSubmissionService,
+  ) {}
+
+  handle(conn: ConnectionView, frame: InboundFrame): Promise<Reply> | Reply {
+    switch (frame.type) {
+      case 'to_hardware':
+        return this.onToHardware(conn, frame.data);
+      case 'to_app':
+        // as sent: the real id is never written into what the hardware controls
+        return this.relay(conn, { type: 'from_hardware', data: frame.data });
+      case 'to_backend':
+        return this.onToBackend(conn, frame.data);
+      default:
+        return errorReply('unknown_type', `This socket does not take ${frame.type} frames`);
+    }
+  }
+
+  /** The app's frame; a `data.platform_id` is kept by the server (one per session). */
+  async onToHardware(conn: ConnectionView, data: JsonObject): Promise<Reply> {
+    const sent = data.platform_id;
+    if (typeof sent === 'string' && sent.length > 0 && sent !== conn.platformId) {
+      if (!PLATFORM_ID_PATTERN.test(sent)) {
+        return errorReply(
+          'invalid_message',
+          'data.platform_id is not a platform id (PLT_ and at least 10 letters or digits)',
+        );
+      }
+      const session = await this.sessions.find(conn.sessionId);
+      if (!session) return errorReply('session_not_found', 'The session does not exist', true);
+      const held = this.sessions.platformIdOf(session);
+      if (held && held !== sent) {
+        conn.platformId = held;
+        conn.platformAlias = session.platformAlias;
+        conn.platformIds.add(held);
+        return errorReply('platform_id_already_set', 'This session already holds a platform_id');
+      }
+      // known before it is stored: the gate must hold it from the first frame that could carry it
+      conn.platformIds.add(sent);
+      conn.platformAlias = await this.sessions.setLegacyPlatformId(session, sent);
+      conn.platformId = sent;
+    }
+    return this.relay(conn, { type: 'from_app', data });
+  }
+
+  private relay(
+    conn: ConnectionView,
+    frame: { type: 'from_app' | 'from_hardware'; data: JsonObject },
+  ): Reply {
+    if (!conn.peerPresent) {
+      const peer = conn.role === 'app' ? 'hardware' : 'app';
+      return errorReply('peer_not_connected', `The ${peer} is not connected`);
+    }
+    return { ...NOTHING, toPeer: [frame] };
+  }
+
+  /**
+   * The hardware's upload. Every upstream outcome is a `backend_response` (the fielded client
+   * takes it as the acknowledgement whatever its status): the app's copy with the upstream's body,
+   * the hardware's with an allowlisted one.
+   */
+  async onToBackend(conn: ConnectionView, data: JsonObject): Promise<Reply> {
+    const outcome = await this.submissions.submitLegacy(
+      { sessionId: conn.sessionId, expiresAt: conn.expiresAt },
+      data.platform_id,
+      data.image_base64,
+    );
+    if (outcome.kind === 'refused') return errorReply(outcome.code, outcome.message);
+    conn.platformIds.add(outcome.platformId);
+    conn.platformAlias ??= data.platform_id as string;
+    const response: BackendResponseFrame = {
+      type: 'backend_response',
+      status_code: outcome.statusCode,
+      data: outcome.data,
+      latency_ms: outcome.latencyMs,
+    };
+    return {
+      frames: [{ ...response, data: kioskCopyOfAnswer(outcome.data) }],
+      toPeer: [response],
+    };
+  }
+}

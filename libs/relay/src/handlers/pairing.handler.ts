@@ -1,0 +1,138 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { KioskRegistryService } from '@app/device-trust';
+import { SessionService } from '@app/session';
+import { FaceSubmissionService } from '../face-submission.service';
+import { kioskCopyOfAnswer } from '../privacy/kiosk-gate';
+import {
+  AuthFrame,
+  CLOSE_CODES,
+  InboundFrame,
+  JsonObject,
+  ResultFrame,
+} from '../protocol/messages';
+import { ConnectionView } from '../relay-connection';
+import { errorReply, NOTHING, Reply } from './reply';
+
+/**
+ * The new protocol (/ws/mobile, /ws/device), one method per frame type: kiosk auth, relaying,
+ * the face submission. Returns what to send; the hub sends it.
+ */
+@Injectable()
+export class PairingHandler {
+  private readonly logger = new Logger(PairingHandler.name);
+
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly kiosks: KioskRegistryService,
+    private readonly submissions: FaceSubmissionService,
+  ) {}
+
+  handle(conn: ConnectionView, frame: InboundFrame): Promise<Reply> | Reply {
+    switch (frame.type) {
+      case 'auth':
+        return this.onAuth(conn, frame);
+      case 'to_device':
+        return this.relay(conn, { type: 'from_mobile', data: frame.data });
+      case 'to_mobile':
+        return this.relay(conn, { type: 'from_device', data: frame.data });
+      case 'submit_result':
+        return this.onSubmit(conn, frame.image);
+      default:
+        return errorReply('unknown_type', `This socket does not take ${frame.type} frames`);
+    }
+  }
+
+  /** The kiosk's answer to the challenge: one try, a refusal closes the socket. */
+  async onAuth(conn: ConnectionView, frame: AuthFrame): Promise<Reply> {
+    if (conn.role !== 'device' || !conn.nonce) {
+      return errorReply(
+        'unknown_type',
+        conn.role === 'device' ? 'Already authenticated' : 'This socket does not take auth frames',
+      );
+    }
+    const nonce = conn.nonce;
+    conn.nonce = undefined;
+    if (frame.session_id !== conn.sessionId)
+      return errorReply(
+        'session_mismatch',
+        'auth.session_id is not the session of this token',
+        true,
+      );
+    // a store failure throws here and is reported as internal_error, never as a verdict
+    const verdict = await this.kiosks.verifyAuth(
+      frame.device_id,
+      conn.sessionId,
+      nonce,
+      frame.signature,
+    );
+    switch (verdict) {
+      case 'not_registered':
+        return errorReply('device_not_registered', 'This kiosk is not registered', true);
+      case 'blocked':
+        return errorReply('device_blocked', 'This kiosk is blocked', true);
+      case 'invalid_signature':
+        this.logger.warn(
+          { sessionId: conn.sessionId, deviceId: frame.device_id },
+          'Kiosk auth signature refused',
+        );
+        return errorReply(
+          'invalid_signature',
+          'The signature does not verify with the registered key',
+          true,
+        );
+      case 'ok':
+        break;
+    }
+    const session = await this.sessions.find(conn.sessionId);
+    if (!session) return errorReply('session_not_found', 'The session does not exist', true);
+    conn.deviceId = frame.device_id;
+    conn.platformId = this.sessions.platformIdOf(session);
+    conn.platformIds.add(conn.platformId);
+    await this.sessions.recordDevice(conn.sessionId, frame.device_id);
+    return { frames: [], join: true };
+  }
+
+  private relay(
+    conn: ConnectionView,
+    frame: { type: 'from_mobile' | 'from_device'; data: JsonObject },
+  ): Reply {
+    if (!conn.peerPresent) {
+      const peer = conn.role === 'mobile' ? 'device' : 'mobile';
+      return errorReply('peer_not_connected', `The ${peer} is not connected`);
+    }
+    return { ...NOTHING, toPeer: [frame] };
+  }
+
+  /**
+   * Every upstream outcome is a `result` to both sides: the phone's copy with the platform id and
+   * the upstream's body, the kiosk's with an allowlisted body. A final outcome closes both.
+   */
+  async onSubmit(conn: ConnectionView, image: string): Promise<Reply> {
+    const outcome = await this.submissions.submitNew(
+      { sessionId: conn.sessionId, deviceId: conn.deviceId, expiresAt: conn.expiresAt },
+      image,
+    );
+    if (outcome.kind === 'refused') return errorReply(outcome.code, outcome.message);
+    const base: ResultFrame = {
+      type: 'result',
+      status: outcome.status,
+      ...(outcome.code ? { code: outcome.code } : {}),
+      status_code: outcome.statusCode,
+      data: outcome.data,
+      latency_ms: outcome.latencyMs,
+    };
+    const reply: Reply = {
+      frames: [{ ...base, data: kioskCopyOfAnswer(outcome.data) }],
+      toPeer: [{ ...base, platform_id: outcome.platformId }],
+    };
+    if (outcome.final) {
+      const closed = { type: 'session_closed', reason: 'completed' } as const;
+      const close = { code: CLOSE_CODES.normal, reason: 'completed' };
+      reply.frames.push(closed);
+      reply.toPeer?.push(closed);
+      reply.close = close;
+      reply.closePeer = close;
+    }
+    return reply;
+  }
+}

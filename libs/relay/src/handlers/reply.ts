@@ -1,0 +1,48 @@
+import { CLOSE_CODES, OutboundFrame, RelayErrorCode } from '../protocol/messages';
+
+export interface CloseSpec {
+  code: number;
+  reason: string;
+}
+
+/**
+ * What a protocol handler decides for one frame; the hub carries it out (gate, delivery across
+ * instances, closing). Handlers never touch a socket, so they are tested without one.
+ */
+export interface Reply {
+  /** Frames to the socket that sent the frame, in order. */
+  frames: OutboundFrame[];
+  /** Frames to the session's other socket (wherever it is). */
+  toPeer?: OutboundFrame[];
+  /** Close the sender after its frames. */
+  close?: CloseSpec;
+  /** Close the peer after its frames. */
+  closePeer?: CloseSpec;
+  /** Kiosk auth passed: take the session's slot now. */
+  join?: boolean;
+}
+
+/** The close code that goes with an error code, for errors that end the socket. */
+export const CLOSE_FOR: Partial<Record<RelayErrorCode, number>> = {
+  not_authenticated: CLOSE_CODES.notAuthenticated,
+  wrong_token_type: CLOSE_CODES.forbidden,
+  session_not_found: CLOSE_CODES.notFound,
+  session_expired: CLOSE_CODES.expired,
+  session_closed: CLOSE_CODES.conflict,
+  already_connected: CLOSE_CODES.conflict,
+  session_mismatch: CLOSE_CODES.notAuthenticated,
+  invalid_signature: CLOSE_CODES.notAuthenticated,
+  device_not_registered: CLOSE_CODES.forbidden,
+  device_blocked: CLOSE_CODES.forbidden,
+  auth_timeout: CLOSE_CODES.notAuthenticated,
+  bus_unavailable: CLOSE_CODES.tryAgainLater,
+};
+
+export const NOTHING: Reply = { frames: [] };
+
+/** An `error` frame to the sender; `closes` ends the socket with the code's close code. */
+export function errorReply(code: RelayErrorCode, message: string, closes = false): Reply {
+  const reply: Reply = { frames: [{ type: 'error', code, message }] };
+  if (closes) reply.close = { code: CLOSE_FOR[code] ?? CLOSE_CODES.forbidden, reason: code };
+  return reply;
+}

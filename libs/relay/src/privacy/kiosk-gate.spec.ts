@@ -1,0 +1,52 @@
+import { gateKioskText, kioskCopyOfAnswer } from './kiosk-gate';
+import { PlatformIdMatcher } from './platform-id-filter';
+
+const ID = 'PLT_jjbmYWeq3o1W';
+const ids = new PlatformIdMatcher([ID]);
+
+describe('gateKioskText', () => {
+  it('should let a frame without the id through untouched (same text)', () => {
+    const text = JSON.stringify({ type: 'from_mobile', data: { step: 1 } });
+    expect(gateKioskText(text, 'device', ids, undefined)).toBe(text);
+  });
+
+  it('should remove the id and platform-id keys for the new-protocol kiosk', () => {
+    const text = JSON.stringify({
+      type: 'from_mobile',
+      data: { platform_id: 'x', note: ID.toLowerCase() },
+    });
+    expect(JSON.parse(gateKioskText(text, 'device', ids, undefined)!)).toEqual({
+      type: 'from_mobile',
+      data: { note: '[platform_id removed]' },
+    });
+  });
+
+  it('should write the alias for the legacy hardware and keep its key names', () => {
+    const text = JSON.stringify({ type: 'from_app', data: { platform_id: ID.toUpperCase() } });
+    expect(JSON.parse(gateKioskText(text, 'hardware', ids, 'PLT_ALIAS_abc')!)).toEqual({
+      type: 'from_app',
+      data: { platform_id: 'PLT_ALIAS_abc' },
+    });
+  });
+
+  it('should drop a frame when the replacement itself would carry the id', () => {
+    const text = JSON.stringify({ type: 'from_app', data: { v: ID } });
+    expect(gateKioskText(text, 'hardware', ids, `again ${ID}`)).toBeUndefined();
+  });
+});
+
+describe('kioskCopyOfAnswer', () => {
+  it('should keep only status, code and message, bounded', () => {
+    expect(
+      kioskCopyOfAnswer({
+        status: 'success',
+        code: 7,
+        message: 'm'.repeat(1000),
+        platform_id: ID,
+        user: { id: ID },
+      }),
+    ).toEqual({ status: 'success', code: 7, message: 'm'.repeat(256) });
+    expect(kioskCopyOfAnswer([ID])).toEqual({});
+    expect(kioskCopyOfAnswer({ status: { nested: ID } })).toEqual({});
+  });
+});

@@ -1,0 +1,63 @@
+import { base64Fragments, PlatformIdMatcher, REDACTED_PLATFORM_ID } from './platform-id-filter';
+
+const ID = 'PLT_jjbmYWeq3o1W';
+
+describe('PlatformIdMatcher', () => {
+  const matcher = new PlatformIdMatcher([ID]);
+
+  it('should find the id in any case', () => {
+    for (const text of [ID, ID.toUpperCase(), ID.toLowerCase(), `x ${ID.toUpperCase()} y`])
+      expect(matcher.test(text)).toBe(true);
+    expect(matcher.test('PLT_jjbmYWeq3o1')).toBe(false);
+  });
+
+  it('should find the id base64- and base64url-encoded at every byte alignment', () => {
+    for (const prefix of ['', 'a', 'ab', 'abc', 'some text before ']) {
+      for (const form of [ID, ID.toUpperCase(), ID.toLowerCase()]) {
+        const bytes = Buffer.from(`${prefix}${form} and after`);
+        expect(matcher.test(bytes.toString('base64'))).toBe(true);
+        expect(matcher.test(bytes.toString('base64url'))).toBe(true);
+      }
+    }
+  });
+
+  it('should not find it in unrelated base64 or in protocol words', () => {
+    const other = Buffer.from('PLT_somebodyElse99 and more text').toString('base64');
+    expect(matcher.test(other)).toBe(false);
+    expect(matcher.test('{"type":"joined","role":"hardware","data":{}}')).toBe(false);
+  });
+
+  it('should replace plain forms in place and encoded strings whole', () => {
+    expect(matcher.replaceIn(`hi ${ID.toUpperCase()}!`, 'ALIAS')).toBe('hi ALIAS!');
+    expect(matcher.replaceIn(Buffer.from(`x${ID}`).toString('base64'), 'ALIAS')).toBe('ALIAS');
+  });
+
+  it('should scrub keys, values and nested strings, dropping platform-id keys when asked', () => {
+    const value = {
+      platform_id: 'anything',
+      [ID.toLowerCase()]: 1,
+      nested: [{ note: `id ${ID}` }, Buffer.from(ID).toString('base64')],
+    };
+    expect(matcher.scrub(value, REDACTED_PLATFORM_ID, true)).toEqual({
+      nested: [{ note: `id ${REDACTED_PLATFORM_ID}` }, REDACTED_PLATFORM_ID],
+    });
+    expect(matcher.scrub(value, 'ALIAS', false)).toEqual({
+      platform_id: 'anything',
+      ALIAS: 1,
+      nested: [{ note: 'id ALIAS' }, 'ALIAS'],
+    });
+  });
+
+  it('should know every id it was given, and none when empty', () => {
+    const two = new PlatformIdMatcher([ID, 'PLT_secondUser0077']);
+    expect(two.test('plt_seconduser0077')).toBe(true);
+    expect(two.test(ID)).toBe(true);
+    expect(new PlatformIdMatcher([]).test(ID)).toBe(false);
+  });
+
+  it('should derive fragments only from whole groups of id bytes', () => {
+    const fragments = base64Fragments(ID);
+    expect(fragments.length).toBeGreaterThanOrEqual(3);
+    for (const fragment of fragments) expect(fragment.length % 4).toBe(0);
+  });
+});

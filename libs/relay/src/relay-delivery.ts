@@ -1,0 +1,173 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { BusEnvelope, EnvelopeHandler, RelayBus } from './bus/relay-bus';
+import { CLOSE_FOR, CloseSpec } from './handlers/reply';
+import { gateKioskText } from './privacy/kiosk-gate';
+import { CLOSE_CODES, OutboundFrame, RelayErrorCode, RelayRole } from './protocol/messages';
+import { isLegacy, KIOSK_ROLES, PEER_ROLE, RelayConnection } from './relay-connection';
+import { RelayMetrics } from './relay.metrics';
+
+/**
+ * Where each socket of this instance is (session → role → connection) and how a frame reaches
+ * one: every frame to a socket leaves through send/sendText, a kiosk's through the kiosk gate;
+ * a frame for the peer goes to the local socket or over the bus.
+ */
+@Injectable()
+export class RelayDelivery {
+  private readonly logger = new Logger(RelayDelivery.name);
+  private readonly sessionsHere = new Map<string, Map<RelayRole, RelayConnection>>();
+
+  constructor(
+    private readonly bus: RelayBus,
+    private readonly metrics: RelayMetrics,
+  ) {}
+
+  /** Puts a joined socket on the map; the first of its session here subscribes to its channel. */
+  async register(conn: RelayConnection): Promise<void> {
+    let local = this.sessionsHere.get(conn.sessionId);
+    if (!local) {
+      local = new Map();
+      this.sessionsHere.set(conn.sessionId, local);
+      const handler: EnvelopeHandler = (envelope) => this.onEnvelope(conn.sessionId, envelope);
+      try {
+        await this.bus.subscribe(conn.sessionId, handler);
+      } catch (error) {
+        if (local.size === 0) this.sessionsHere.delete(conn.sessionId);
+        throw error;
+      }
+    }
+    local.set(conn.role, conn);
+  }
+
+  /** Takes a socket off the map; the last of its session here unsubscribes (bus errors reject). */
+  async unregister(conn: RelayConnection): Promise<void> {
+    const local = this.sessionsHere.get(conn.sessionId);
+    if (local?.get(conn.role) !== conn) return;
+    local.delete(conn.role);
+    if (local.size > 0) return;
+    this.sessionsHere.delete(conn.sessionId);
+    await this.bus.unsubscribe(conn.sessionId);
+  }
+
+  /** Sends presence news once per change. */
+  notePeer(conn: RelayConnection, present: boolean, frame: OutboundFrame): void {
+    if (conn.peerPresent === present) return;
+    conn.peerPresent = present;
+    this.send(conn, frame);
+  }
+
+  closeWithError(
+    conn: RelayConnection,
+    code: RelayErrorCode,
+    message: string,
+    close?: CloseSpec,
+  ): void {
+    if (conn.closing) return;
+    this.sendError(conn, code, message);
+    this.close(conn, close ?? { code: CLOSE_FOR[code] ?? CLOSE_CODES.forbidden, reason: code });
+  }
+
+  close(conn: RelayConnection, close: CloseSpec): void {
+    if (conn.closing) return;
+    conn.closing = true;
+    conn.ws.close(close.code, close.reason);
+  }
+
+  /**
+   * To the session's other socket: directly when it is on this instance, else over the bus.
+   * A kiosk-bound frame passes the sender's gate first (the sender knows the platform ids), so
+   * none crosses Redis toward a kiosk. Rejects with BusUnavailableError when the bus fails.
+   */
+  async deliver(
+    from: RelayConnection,
+    frames: OutboundFrame[],
+    close?: CloseSpec,
+    peer?: BusEnvelope['peer'],
+  ): Promise<boolean> {
+    const to = PEER_ROLE[from.role];
+    const local = this.sessionsHere.get(from.sessionId)?.get(to);
+    for (let i = 0; i < frames.length; i++) {
+      const text = this.outgoingText(from, to, frames[i]);
+      if (text === undefined) {
+        this.sendError(from, 'privacy_violation', 'The frame still held the platform id');
+        return false;
+      }
+      const envelope: BusEnvelope = { to, text };
+      if (peer) envelope.peer = peer;
+      if (close && i === frames.length - 1) envelope.close = close;
+      if (local) {
+        this.onEnvelope(from.sessionId, envelope);
+        continue;
+      }
+      await this.bus.publish(from.sessionId, envelope);
+    }
+    return true;
+  }
+
+  private outgoingText(from: RelayConnection, to: RelayRole, frame: OutboundFrame) {
+    const text = JSON.stringify(frame);
+    if (!KIOSK_ROLES.has(to)) return text;
+    return this.gate(text, to as 'device' | 'hardware', from);
+  }
+
+  private gate(
+    text: string,
+    role: 'device' | 'hardware',
+    holder: RelayConnection,
+  ): string | undefined {
+    const clean = gateKioskText(text, role, holder.platformIds.matcher, holder.platformAlias);
+    if (clean === undefined) {
+      this.logger.error(
+        { sessionId: holder.sessionId },
+        'Dropped a kiosk-bound frame that held a platform id',
+      );
+      this.metrics.errors.inc({ code: 'privacy_violation' });
+    }
+    return clean;
+  }
+
+  onEnvelope(sessionId: string, envelope: BusEnvelope): void {
+    const conn = this.sessionsHere.get(sessionId)?.get(envelope.to);
+    if (!conn || conn.closing) return;
+    if (envelope.peer) {
+      if (envelope.peer.present && envelope.peer.deviceId) conn.deviceId ??= envelope.peer.deviceId;
+      if (conn.peerPresent !== envelope.peer.present) {
+        conn.peerPresent = envelope.peer.present;
+        this.sendText(conn, envelope.text);
+      }
+    } else {
+      this.sendText(conn, envelope.text);
+    }
+    if (envelope.close) this.close(conn, envelope.close);
+  }
+
+  /** Every frame to a socket leaves through here or sendText; a kiosk's pass the gate. */
+  send(conn: RelayConnection, frame: OutboundFrame): void {
+    this.sendText(conn, JSON.stringify(frame));
+  }
+
+  sendText(conn: RelayConnection, text: string): void {
+    if (conn.ws.readyState !== conn.ws.OPEN) return;
+    const out = KIOSK_ROLES.has(conn.role)
+      ? this.gate(text, conn.role as 'device' | 'hardware', conn)
+      : text;
+    if (out !== undefined) conn.ws.send(out);
+  }
+
+  sendError(conn: RelayConnection, code: RelayErrorCode, message: string): void {
+    this.metrics.errors.inc({ code });
+    this.send(conn, { type: 'error', code, message });
+  }
+}
+
+/** A peer joined or left, as each protocol says it. */
+export function presenceFrame(role: RelayRole, present: boolean, deviceId?: string): OutboundFrame {
+  if (isLegacy(role))
+    return { type: 'status', msg: `${role} ${present ? 'connected' : 'disconnected'}` };
+  const frame: OutboundFrame = {
+    type: 'status',
+    peer: role,
+    state: present ? 'connected' : 'disconnected',
+  };
+  if (deviceId && present && role === 'device') frame.device_id = deviceId;
+  return frame;
+}

@@ -1,0 +1,347 @@
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnModuleDestroy,
+  OnModuleInit,
+} from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { IncomingMessage } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { RawData, WebSocket } from 'ws';
+import { AppConfig } from '@app/common';
+import {
+  PairingSession,
+  SessionService,
+  SessionTokenService,
+  SessionTokenType,
+} from '@app/session';
+import { BusUnavailableError, RelayBus } from './bus/relay-bus';
+import { CLOSE_FOR } from './handlers/reply';
+import { CLOSE_CODES, RelayErrorCode, RelayRole } from './protocol/messages';
+import { isLegacy, PEER_ROLE, RelayConnection } from './relay-connection';
+import { presenceFrame, RelayDelivery } from './relay-delivery';
+import { RelayIntake } from './relay-intake';
+import { RelayMetrics } from './relay.metrics';
+
+const TOKEN_TYPES: Record<RelayRole, SessionTokenType[]> = {
+  mobile: ['mobile'],
+  device: ['device'],
+  app: ['legacy'],
+  hardware: ['legacy'],
+};
+
+/**
+ * The relay hub: the sockets of this instance (connection map, lifecycle, keepalive and slot
+ * refresh), delivery (the kiosk gate, then the local socket or the bus) and the bus itself, whose
+ * every failure is caught here. What a frame means is decided by the protocol handlers
+ * (PairingHandler, LegacyHandler), which return a Reply the hub carries out.
+ */
+@Injectable()
+export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
+  private readonly logger = new Logger(RelayHub.name);
+  private readonly settings: AppConfig['relay'];
+  private readonly connections = new Set<RelayConnection>();
+  private readonly instanceId = randomBytes(6).toString('hex');
+  private nextConnection = 0;
+  private keepalive?: NodeJS.Timeout;
+  private slotRefresh?: NodeJS.Timeout;
+  private shuttingDown = false;
+
+  constructor(
+    private readonly bus: RelayBus,
+    private readonly delivery: RelayDelivery,
+    private readonly sessions: SessionService,
+    private readonly tokens: SessionTokenService,
+    private readonly intake: RelayIntake,
+    private readonly metrics: RelayMetrics,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.settings = config.get('relay', { infer: true });
+  }
+
+  onModuleInit(): void {
+    this.keepalive = setInterval(() => this.sweepKeepalive(), this.settings.pingIntervalMs);
+    this.keepalive.unref();
+    this.slotRefresh = setInterval(
+      () => void this.refreshSlots(),
+      Math.max(100, Math.floor(this.settings.slotTtlMs / 3)),
+    );
+    this.slotRefresh.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.keepalive);
+    clearInterval(this.slotRefresh);
+  }
+
+  /**
+   * Graceful shutdown: free every slot so the socket can reconnect elsewhere, and close. The new
+   * protocol is told why (`server_restarting`); legacy sockets get the close frame only, since
+   * the fielded client treats any error frame as fatal.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.shuttingDown = true;
+    for (const conn of this.connections) {
+      if (conn.legacy)
+        this.delivery.close(conn, { code: CLOSE_CODES.serverRestart, reason: 'restarting' });
+      else
+        this.delivery.closeWithError(
+          conn,
+          'server_restarting',
+          'The server is shutting down; reconnect',
+          {
+            code: CLOSE_CODES.serverRestart,
+            reason: 'server_restarting',
+          },
+        );
+    }
+    await Promise.allSettled([...this.connections].map((conn) => this.onClose(conn)));
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  // ---- connection lifecycle --------------------------------------------------------------
+
+  /** Called by the gateways for every new socket on their path. Never throws. */
+  async attach(role: RelayRole, ws: WebSocket, request: IncomingMessage): Promise<void> {
+    ws.on('error', () => undefined);
+    try {
+      await this.accept(role, ws, request);
+    } catch (error) {
+      this.logger.error({ err: error, role }, 'Accepting a socket failed');
+      this.refuse(ws, 'internal_error', 'The socket could not be accepted', 1011);
+    }
+  }
+
+  private async accept(role: RelayRole, ws: WebSocket, request: IncomingMessage): Promise<void> {
+    if (this.shuttingDown) return void ws.close(CLOSE_CODES.serverRestart, 'server shutting down');
+    // frames that arrive before the socket is in the session wait here, in order
+    const early: RawData[] = [];
+    const buffer = (data: RawData) => early.push(data);
+    ws.on('message', buffer);
+    const token = new URL(request.url ?? '/', 'ws://relay').searchParams.get('token');
+    const check = this.tokens.check(token, TOKEN_TYPES[role]);
+    if (!check.ok) return this.refuse(ws, check.code, check.message);
+    let session: PairingSession | undefined;
+    try {
+      session = await this.sessions.find(check.sessionId);
+    } catch (error) {
+      this.logger.error({ err: error }, 'Session lookup failed');
+      return this.refuse(ws, 'internal_error', 'The session could not be loaded', 1011);
+    }
+    if (!session) return this.refuse(ws, 'session_not_found', 'The session does not exist');
+    if (session.status === 'completed')
+      return this.refuse(ws, 'session_closed', 'The session is already completed');
+    if (session.expiresAt.getTime() <= Date.now())
+      return this.refuse(ws, 'session_expired', 'The session has expired');
+    if (ws.readyState !== ws.OPEN) return;
+
+    const conn = new RelayConnection(
+      `${this.instanceId}:${++this.nextConnection}`,
+      role,
+      ws,
+      session.id,
+      session.expiresAt,
+      { perSecond: this.settings.ratePerSecond, burst: this.settings.rateBurst },
+    );
+    this.connections.add(conn);
+    this.metrics.connections.inc({ role });
+    ws.on('pong', () => (conn.alive = true));
+    ws.on('close', () => void this.onClose(conn));
+    conn.expiryTimer = setTimeout(
+      () => this.expire(conn),
+      Math.max(0, session.expiresAt.getTime() - Date.now()),
+    );
+    conn.expiryTimer.unref();
+
+    if (role === 'device') {
+      conn.nonce = randomBytes(16).toString('base64url');
+      conn.authTimer = setTimeout(
+        () => this.delivery.closeWithError(conn, 'auth_timeout', 'No auth frame arrived in time'),
+        this.settings.authTimeoutMs,
+      );
+      conn.authTimer.unref();
+      this.delivery.send(conn, { type: 'challenge', nonce: conn.nonce });
+    } else {
+      // the phone and the app hold the id; the hardware's gate needs it too
+      conn.platformId = this.sessions.platformIdOf(session);
+      conn.platformIds.add(conn.platformId);
+      conn.platformAlias = session.platformAlias;
+      await this.join(conn, session.deviceId);
+    }
+    ws.off('message', buffer);
+    const join = (joining: RelayConnection) => this.join(joining);
+    ws.on('message', (data: RawData, isBinary: boolean) =>
+      this.intake.onMessage(conn, data, isBinary, join),
+    );
+    for (const data of early) this.intake.onMessage(conn, data, false, join);
+  }
+
+  private refuse(ws: WebSocket, code: RelayErrorCode, message: string, closeCode?: number): void {
+    this.metrics.errors.inc({ code });
+    if (ws.readyState === ws.OPEN) {
+      ws.send(JSON.stringify({ type: 'error', code, message }));
+      ws.close(closeCode ?? CLOSE_FOR[code] ?? CLOSE_CODES.forbidden, code);
+    }
+  }
+
+  /**
+   * Takes the role's slot in the session and announces the socket to its peer. `joined` is sent
+   * only once the peer's presence is known: a client may send its first frame the moment it
+   * reads `joined`. A bus failure refuses the socket with `bus_unavailable`.
+   */
+  private async join(conn: RelayConnection, knownDeviceId?: string): Promise<void> {
+    try {
+      await this.takeSession(conn, knownDeviceId);
+    } catch (error) {
+      if (error instanceof BusUnavailableError) {
+        this.busDown(error);
+        this.delivery.closeWithError(
+          conn,
+          'bus_unavailable',
+          'The relay is unavailable; try again later',
+        );
+      } else {
+        this.logger.error({ err: error, sessionId: conn.sessionId }, 'Joining the session failed');
+        this.delivery.closeWithError(conn, 'internal_error', 'The session could not be joined', {
+          code: 1011,
+          reason: 'internal_error',
+        });
+      }
+      await this.onClose(conn);
+    }
+  }
+
+  private async takeSession(conn: RelayConnection, knownDeviceId?: string): Promise<void> {
+    const ttl = Math.min(this.settings.slotTtlMs, conn.expiresAt.getTime() - Date.now());
+    if (conn.role === 'app') {
+      // a legacy session's app slot is taken once: after the app left, nobody takes its place
+      const lifetime = conn.expiresAt.getTime() - Date.now() + 60_000;
+      if (!(await this.bus.firstUse(conn.sessionId, 'app', lifetime))) {
+        return this.delivery.closeWithError(
+          conn,
+          'already_connected',
+          'This session already had its app',
+        );
+      }
+    }
+    if (!(await this.bus.claimSlot(conn.sessionId, conn.role, conn.id, ttl))) {
+      return this.delivery.closeWithError(
+        conn,
+        'already_connected',
+        `This session already has a ${conn.role} socket`,
+      );
+    }
+    conn.slotHeld = true;
+    if (!this.connections.has(conn)) {
+      // the socket closed while the slot was being claimed
+      conn.slotHeld = false;
+      await this.bus.releaseSlot(conn.sessionId, conn.role, conn.id);
+      return;
+    }
+    conn.joined = true;
+    await this.delivery.register(conn);
+    // subscribed first: a peer that takes its slot after this check announces itself to us
+    const peer = PEER_ROLE[conn.role];
+    const peerThere = await this.bus.isSlotTaken(conn.sessionId, peer);
+    if (conn.closing) return;
+    this.delivery.send(
+      conn,
+      isLegacy(conn.role)
+        ? { type: 'joined', role: conn.role }
+        : {
+            type: 'joined',
+            role: conn.role,
+            session_id: conn.sessionId,
+            expires_at: conn.expiresAt.toISOString(),
+          },
+    );
+    if (peerThere) {
+      if (peer === 'device') conn.deviceId ??= knownDeviceId;
+      this.delivery.notePeer(conn, true, presenceFrame(peer, true, conn.deviceId));
+    }
+    await this.delivery.deliver(conn, [presenceFrame(conn.role, true, conn.deviceId)], undefined, {
+      role: conn.role,
+      present: true,
+      deviceId: conn.deviceId,
+    });
+    this.logger.debug({ sessionId: conn.sessionId, role: conn.role }, 'Socket joined');
+  }
+
+  private async onClose(conn: RelayConnection): Promise<void> {
+    if (!this.connections.delete(conn)) return;
+    this.metrics.connections.dec({ role: conn.role });
+    clearTimeout(conn.expiryTimer);
+    clearTimeout(conn.authTimer);
+    await this.delivery.unregister(conn).catch((error: unknown) => this.busDown(error));
+    if (conn.slotHeld) {
+      conn.slotHeld = false;
+      // if the bus is down the slot's short TTL frees it
+      await this.bus
+        .releaseSlot(conn.sessionId, conn.role, conn.id)
+        .catch((error: unknown) => this.busDown(error));
+      if (!conn.closing || this.shuttingDown) {
+        await this.delivery
+          .deliver(conn, [presenceFrame(conn.role, false)], undefined, {
+            role: conn.role,
+            present: false,
+          })
+          .catch((error: unknown) => this.busDown(error));
+      }
+    }
+    this.logger.debug({ sessionId: conn.sessionId, role: conn.role }, 'Socket left');
+  }
+
+  /**
+   * The hard deadline. New-protocol sockets are told (`session_expired`, close 4408); legacy
+   * sockets are closed with 4000 and no frame, as the old server did at token expiry.
+   */
+  private expire(conn: RelayConnection): void {
+    if (conn.legacy)
+      return this.delivery.close(conn, { code: CLOSE_CODES.legacyExpired, reason: 'expired' });
+    this.delivery.send(conn, { type: 'session_expired' });
+    this.delivery.close(conn, { code: CLOSE_CODES.expired, reason: 'session_expired' });
+  }
+
+  private sweepKeepalive(): void {
+    for (const conn of this.connections) {
+      if (!conn.alive) {
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      if (conn.ws.readyState === conn.ws.OPEN) {
+        conn.ws.ping();
+        this.delivery.send(conn, { type: 'ping' });
+      }
+    }
+  }
+
+  /** Keeps this instance's slots alive; one that another socket holds now closes ours. */
+  private async refreshSlots(): Promise<void> {
+    const held = [...this.connections].filter((c) => c.slotHeld && !c.closing);
+    if (held.length === 0) return;
+    try {
+      const lost = await this.bus.refreshSlots(
+        held.map((c) => ({ sessionId: c.sessionId, role: c.role, holder: c.id })),
+        this.settings.slotTtlMs,
+      );
+      for (const slot of lost) {
+        const conn = held.find((c) => c.id === slot.holder);
+        if (!conn) continue;
+        conn.slotHeld = false;
+        this.delivery.closeWithError(conn, 'already_connected', 'Another socket took this session');
+      }
+    } catch (error) {
+      this.busDown(error);
+    }
+  }
+
+  private busDown(error: unknown): void {
+    this.metrics.errors.inc({ code: 'bus_unavailable' });
+    this.logger.warn({ err: error }, 'Relay bus unavailable');
+  }
+}

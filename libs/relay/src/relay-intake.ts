@@ -1,0 +1,162 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { RawData } from 'ws';
+import { AppConfig } from '@app/common';
+import { LegacyHandler } from './handlers/legacy.handler';
+import { PairingHandler } from './handlers/pairing.handler';
+import { errorReply, Reply } from './handlers/reply';
+import { parseInboundFrame } from './protocol/parse-frame';
+import { KIOSK_ROLES, PEER_ROLE, RelayConnection } from './relay-connection';
+import { RelayDelivery } from './relay-delivery';
+import { RelayMetrics } from './relay.metrics';
+
+/** Extra room over the base64 of the largest image for the rest of a submission frame. */
+const SUBMISSION_FRAME_OVERHEAD = 4096;
+
+/** Takes a kiosk into its session once its auth frame passed (RelayHub.join). */
+type Join = (conn: RelayConnection) => Promise<void>;
+
+/**
+ * Frames in: size, rate and shape checks, then the socket's protocol handler, whose Reply is
+ * carried out here (the peer's frames, the sender's, closes). A socket's frames are handled one
+ * after another, in arrival order.
+ */
+@Injectable()
+export class RelayIntake {
+  private readonly logger = new Logger(RelayIntake.name);
+  private readonly settings: AppConfig['relay'];
+
+  constructor(
+    private readonly pairing: PairingHandler,
+    private readonly legacy: LegacyHandler,
+    private readonly delivery: RelayDelivery,
+    private readonly metrics: RelayMetrics,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.settings = config.get('relay', { infer: true });
+  }
+
+  // ---- frames in ------------------------------------------------------------------------
+
+  onMessage(conn: RelayConnection, data: RawData, isBinary: boolean, join: Join): void {
+    conn.alive = true;
+    conn.queue = conn.queue.then(() => this.onFrame(conn, data, isBinary, join));
+  }
+
+  private async onFrame(
+    conn: RelayConnection,
+    data: RawData,
+    isBinary: boolean,
+    join: Join,
+  ): Promise<void> {
+    if (conn.closing) return;
+    if (isBinary)
+      return this.delivery.sendError(conn, 'unsupported_frame', 'Binary frames are not accepted');
+    const size = rawSize(data);
+    const kioskLimit = Math.ceil((this.settings.maxImageBytes * 4) / 3) + SUBMISSION_FRAME_OVERHEAD;
+    const limit = KIOSK_ROLES.has(conn.role) ? kioskLimit : this.settings.maxFrameBytes;
+    if (size > limit)
+      return this.delivery.sendError(
+        conn,
+        'payload_too_large',
+        `Frames are limited to ${limit} bytes`,
+      );
+    if (!conn.takeToken()) {
+      this.metrics.errors.inc({ code: 'rate_limited' });
+      if (conn.shouldReportRateLimit())
+        this.delivery.sendError(conn, 'rate_limited', 'Too many frames: slow down');
+      return;
+    }
+    const parsed = parseInboundFrame(conn.role, rawText(data));
+    if (!parsed.ok) return this.delivery.sendError(conn, parsed.code, parsed.message);
+    const frame = parsed.frame;
+    const isSubmission = frame.type === 'submit_result' || frame.type === 'to_backend';
+    if (!isSubmission && size > this.settings.maxFrameBytes) {
+      return this.delivery.sendError(
+        conn,
+        'payload_too_large',
+        `Frames are limited to ${this.settings.maxFrameBytes} bytes`,
+      );
+    }
+    if (frame.type === 'ping') return this.delivery.send(conn, { type: 'pong' });
+    if (frame.type === 'pong') return;
+    if (frame.type === 'auth') clearTimeout(conn.authTimer);
+    else if (!conn.joined)
+      return this.delivery.sendError(
+        conn,
+        'not_authenticated',
+        'Authenticate first (answer the challenge)',
+      );
+    const handler = conn.legacy ? this.legacy : this.pairing;
+    const work = this.handle(conn, () => handler.handle(conn, frame), join);
+    // a submission waits on the upstream: the socket's other frames (pings) are not held up by it
+    if (!isSubmission) await work;
+  }
+
+  private async handle(
+    conn: RelayConnection,
+    decide: () => Promise<Reply> | Reply,
+    join: Join,
+  ): Promise<void> {
+    let reply: Reply;
+    try {
+      reply = await decide();
+    } catch (error) {
+      this.logger.error(
+        { err: error, sessionId: conn.sessionId, role: conn.role },
+        'Frame handling failed',
+      );
+      // during kiosk auth a failure (a store outage) ends the attempt; it is not a verdict
+      reply = errorReply('internal_error', 'The frame could not be handled');
+      if (!conn.joined) reply.close = { code: 1011, reason: 'internal_error' };
+    }
+    await this.apply(conn, reply, join);
+  }
+
+  /**
+   * Carries out a handler's Reply: the peer's frames first, then the sender's, then closes. When
+   * the bus fails on the way to the peer, the sender still gets its own frames (a legacy kiosk
+   * its `backend_response`), then `bus_unavailable` and the close.
+   */
+  private async apply(conn: RelayConnection, reply: Reply, join: Join): Promise<void> {
+    let busFailed = false;
+    if (reply.toPeer?.length) {
+      try {
+        if (await this.delivery.deliver(conn, reply.toPeer, reply.closePeer))
+          this.metrics.relayed.inc({ to: PEER_ROLE[conn.role] }, reply.toPeer.length);
+      } catch (error) {
+        this.busDown(error);
+        busFailed = true;
+      }
+    }
+    for (const frame of reply.frames) {
+      if (frame.type === 'error') this.metrics.errors.inc({ code: frame.code });
+      this.delivery.send(conn, frame);
+    }
+    if (reply.close) this.delivery.close(conn, reply.close);
+    else if (busFailed)
+      this.delivery.closeWithError(
+        conn,
+        'bus_unavailable',
+        'The relay is unavailable; try again later',
+      );
+    if (reply.join && !conn.closing) await join(conn);
+  }
+
+  // ---- frames out -----------------------------------------------------------------------
+
+  private busDown(error: unknown): void {
+    this.metrics.errors.inc({ code: 'bus_unavailable' });
+    this.logger.warn({ err: error }, 'Relay bus unavailable');
+  }
+}
+
+function rawSize(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((sum, chunk) => sum + chunk.length, 0);
+  return data instanceof ArrayBuffer ? data.byteLength : data.length;
+}
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data as ArrayBuffer).toString('utf8');
+}

@@ -1,0 +1,141 @@
+import { HttpService } from '@nestjs/axios';
+import { ConfigService } from '@nestjs/config';
+import axios from 'axios';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { upstreamConfig } from '@app/common/config/upstream.config';
+import { retryAfterMs, UpstreamClient } from './upstream.client';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, index: number) => void;
+
+/** A real local HTTP server; each test scripts its answers. */
+async function upstream(
+  handler: Handler,
+): Promise<{ url: string; calls: IncomingMessage[]; server: Server }> {
+  const calls: IncomingMessage[] = [];
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      calls.push(req);
+      handler(req, res, calls.length - 1);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls, server };
+}
+
+function client(env: Record<string, string>): UpstreamClient {
+  const config = new ConfigService({ upstream: upstreamConfig(env) });
+  return new UpstreamClient(new HttpService(axios.create()), config as never);
+}
+
+const inAMinute = () => new Date(Date.now() + 60_000);
+
+describe('UpstreamClient', () => {
+  const servers: Server[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) {
+      s.closeAllConnections();
+      await new Promise((resolve) => s.close(resolve));
+    }
+  });
+
+  it('should default to an attempt timeout above a 20 s upstream and below the kiosk 120 s wait', () => {
+    const { timeoutMs } = upstreamConfig({});
+    expect(timeoutMs).toBeGreaterThan(20_000);
+    expect(timeoutMs).toBeLessThan(120_000);
+  });
+
+  it('should send the Idempotency-Key and treat a 5xx as an answer, without a retry', async () => {
+    const up = await upstream((_req, res) => res.writeHead(500).end('{"error":"x"}'));
+    servers.push(up.server);
+    const outcome = await client({ UPSTREAM_URL: up.url }).submit(
+      'key-1',
+      'PLT_x',
+      'AA==',
+      inAMinute(),
+    );
+    expect(outcome).toMatchObject({
+      kind: 'answered',
+      status: 'failure',
+      statusCode: 500,
+      attempts: 1,
+    });
+    expect(up.calls).toHaveLength(1);
+    expect(up.calls[0].headers['idempotency-key']).toBe('key-1');
+  });
+
+  it('should retry a 503 with Retry-After under the same key', async () => {
+    const up = await upstream((_req, res, i) =>
+      i === 0
+        ? res.writeHead(503, { 'retry-after': '0' }).end('{}')
+        : res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"success"}'),
+    );
+    servers.push(up.server);
+    const outcome = await client({ UPSTREAM_URL: up.url }).submit(
+      'key-2',
+      'PLT_x',
+      'AA==',
+      inAMinute(),
+    );
+    expect(outcome).toMatchObject({ kind: 'answered', status: 'success', attempts: 2 });
+    expect(up.calls.map((c) => c.headers['idempotency-key'])).toEqual(['key-2', 'key-2']);
+  });
+
+  it('should not re-post an attempt that timed out', async () => {
+    const up = await upstream((_req, res) => setTimeout(() => res.writeHead(200).end('{}'), 800));
+    servers.push(up.server);
+    const outcome = await client({ UPSTREAM_URL: up.url, UPSTREAM_TIMEOUT_MS: '200' }).submit(
+      'k',
+      'PLT_x',
+      'AA==',
+      inAMinute(),
+    );
+    expect(outcome).toMatchObject({ kind: 'unknown', reason: 'timed_out', attempts: 1 });
+    expect(up.calls).toHaveLength(1);
+  });
+
+  it('should not re-post when the connection is cut after the request was sent', async () => {
+    const up = await upstream((req) => req.socket.destroy());
+    servers.push(up.server);
+    const outcome = await client({ UPSTREAM_URL: up.url }).submit(
+      'k',
+      'PLT_x',
+      'AA==',
+      inAMinute(),
+    );
+    expect(outcome).toMatchObject({ kind: 'unknown', reason: 'connection_lost', attempts: 1 });
+    expect(up.calls).toHaveLength(1);
+  });
+
+  it('should retry a refused connection (the request never left) and report it as not sent', async () => {
+    const up = await upstream(() => undefined);
+    const url = up.url;
+    up.server.close();
+    const outcome = await client({ UPSTREAM_URL: url, UPSTREAM_RETRIES: '2' }).submit(
+      'k',
+      'PLT_x',
+      'AA==',
+      inAMinute(),
+    );
+    expect(outcome).toMatchObject({ kind: 'not_sent', reason: 'unreachable', attempts: 3 });
+  });
+
+  it('should say when it is not configured, and when no attempt fits before the deadline', async () => {
+    expect(await client({}).submit('k', 'PLT_x', 'AA==', inAMinute())).toMatchObject({
+      kind: 'not_sent',
+      reason: 'not_configured',
+    });
+    const soon = new Date(Date.now() + 500);
+    expect(
+      await client({ UPSTREAM_URL: 'http://127.0.0.1:9' }).submit('k', 'PLT_x', 'AA==', soon),
+    ).toMatchObject({ kind: 'not_sent', reason: 'no_time', attempts: 0 });
+  });
+
+  it('should read Retry-After as seconds or an HTTP date', () => {
+    expect(retryAfterMs('3')).toBe(3000);
+    expect(retryAfterMs(new Date(10_000).toUTCString(), 4_000)).toBe(6000);
+    expect(retryAfterMs(undefined)).toBeUndefined();
+    expect(retryAfterMs('soon')).toBeUndefined();
+  });
+});

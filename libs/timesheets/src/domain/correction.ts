@@ -1,0 +1,39 @@
+import { LedgerEntryData } from '@app/offline-sync';
+
+export const CORRECTION_ACTIONS = ['void', 'add_check_out', 'move'] as const;
+export type CorrectionAction = (typeof CORRECTION_ACTIONS)[number];
+
+/** Who made a correction: an admin key, or a thekedar's signed request (kept verifiable). */
+export type CorrectionAuthor =
+  | { kind: 'admin'; actor: string }
+  | {
+      kind: 'thekedar';
+      thekedarId: string;
+      deviceId: string;
+      /** x-request-timestamp and x-signature as sent: HMAC over `<requestTimestamp>.<JCS(request body)>`. */
+      requestTimestamp: string;
+      signature: string;
+    };
+
+/**
+ * A timesheet correction as the ledger holds it (`data` of a link of the site's chain). Every
+ * value is a string or an integer, so its JCS form (and the recordHash) is the same in any
+ * language. `packetId` is the correction's id (the ledger's unique entry id).
+ */
+export interface CorrectionData {
+  kind: 'timesheet_correction';
+  packetId: string;
+  siteId: string;
+  workerId: string;
+  action: CorrectionAction;
+  /** The corrected entry of the same chain, pinned by its recordHash. */
+  target: { siteId: string; seq: number; recordHash: string };
+  /** ISO-8601 UTC: the check-out time (add_check_out) or the new time (move). */
+  at?: string;
+  reason: string;
+  by: CorrectionAuthor;
+}
+
+export function isCorrectionData(data: LedgerEntryData): data is CorrectionData & LedgerEntryData {
+  return 'kind' in data && data.kind === 'timesheet_correction';
+}

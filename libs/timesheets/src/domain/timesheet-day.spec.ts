@@ -1,0 +1,175 @@
+import { computeDays } from './timesheet-day';
+import { resolveTree, TimesheetEntry } from './timesheet-entry';
+
+const H = 3_600_000;
+let seq = 0;
+function punch(
+  type: 'check_in' | 'check_out',
+  iso: string,
+  extra: Partial<TimesheetEntry> = {},
+): TimesheetEntry {
+  seq += 1;
+  const at = Date.parse(iso);
+  return {
+    siteId: 's',
+    seq,
+    workerId: 'w',
+    packetId: `p${seq}`,
+    kind: 'punch',
+    punchType: type,
+    at,
+    effectiveAt: at,
+    voided: false,
+    correctedBy: [],
+    lowTrust: false,
+    ...extra,
+  };
+}
+
+function correction(
+  action: 'void' | 'add_check_out' | 'move',
+  targetSeq: number,
+  iso?: string,
+): TimesheetEntry {
+  seq += 1;
+  const at = iso ? Date.parse(iso) : undefined;
+  return {
+    siteId: 's',
+    seq,
+    workerId: 'w',
+    packetId: `c${seq}`,
+    kind: 'correction',
+    action,
+    targetSeq,
+    at,
+    ...(action === 'add_check_out' ? { punchType: 'check_out' as const, effectiveAt: at } : {}),
+    voided: false,
+    correctedBy: [],
+    lowTrust: false,
+  };
+}
+
+function apply(entries: TimesheetEntry[]): TimesheetEntry[] {
+  const changed = new Map(resolveTree(entries).map((e) => [e.seq, e]));
+  return entries.map((e) => changed.get(e.seq) ?? e);
+}
+
+describe('computeDays', () => {
+  beforeEach(() => (seq = 0));
+
+  it('should give a shift past midnight to the day it started', () => {
+    const days = computeDays(
+      's',
+      'w',
+      [punch('check_in', '2026-03-02T16:30:00Z'), punch('check_out', '2026-03-03T00:30:00Z')],
+      'Asia/Kolkata', // 22:00 → 06:00 IST
+      16 * H,
+    );
+    expect(days.map((d) => [d.day, d.workedSeconds, d.seqs])).toEqual([
+      ['2026-03-02', 8 * 3600, [1, 2]],
+    ]);
+  });
+
+  it('should count real hours across a daylight-saving change', () => {
+    // New York, 2026-03-07 22:00 EST → 2026-03-08 06:00 EDT: 7 hours, not 8
+    const spring = computeDays(
+      's',
+      'w',
+      [punch('check_in', '2026-03-08T03:00:00Z'), punch('check_out', '2026-03-08T10:00:00Z')],
+      'America/New_York',
+      16 * H,
+    );
+    expect(spring.map((d) => [d.day, d.workedSeconds / 3600])).toEqual([['2026-03-07', 7]]);
+    // and falls back at 02:00 on 1 November: 22:00 EDT → 06:00 EST is 9 hours
+    const fall = computeDays(
+      's',
+      'w',
+      [punch('check_in', '2026-11-01T02:00:00Z'), punch('check_out', '2026-11-01T11:00:00Z')],
+      'America/New_York',
+      16 * H,
+    );
+    expect(fall.map((d) => [d.day, d.workedSeconds / 3600])).toEqual([['2026-10-31', 9]]);
+  });
+
+  it('should flag open shifts and check-outs that close nothing', () => {
+    const days = computeDays(
+      's',
+      'w',
+      [
+        punch('check_in', '2026-03-02T03:00:00Z'),
+        punch('check_in', '2026-03-03T03:00:00Z'),
+        punch('check_out', '2026-03-03T11:00:00Z'),
+        punch('check_out', '2026-03-03T12:00:00Z'),
+      ],
+      'UTC',
+      16 * H,
+    );
+    expect(
+      days.map((d) => [d.day, d.workedSeconds / 3600, d.flags.map((f) => [f.type, f.seq])]),
+    ).toEqual([
+      ['2026-03-02', 0, [['open_shift', 1]]],
+      ['2026-03-03', 8, [['check_out_without_check_in', 4]]],
+    ]);
+  });
+
+  it('should apply a void, an added check-out, a move, and a correction of a correction', () => {
+    const inA = punch('check_in', '2026-03-02T03:00:00Z');
+    const stray = punch('check_in', '2026-03-02T05:00:00Z');
+    const voidStray = correction('void', stray.seq);
+    const addOut = correction('add_check_out', inA.seq, '2026-03-02T12:00:00Z');
+    const moveOut = correction('move', addOut.seq, '2026-03-02T11:00:00Z');
+    const voidMove = correction('void', moveOut.seq);
+    const moveIn = correction('move', inA.seq, '2026-03-02T03:30:00Z');
+    let entries = apply([inA, stray, voidStray, addOut, moveOut]);
+    let [day] = computeDays(
+      's',
+      'w',
+      entries.filter((e) => e.punchType),
+      'UTC',
+      16 * H,
+    );
+    expect(day.workedSeconds / 3600).toBe(8); // 03:00 → 11:00 (moved add-out)
+    expect(day.flags.filter((f) => f.type === 'voided_punch').map((f) => f.seq)).toEqual([
+      stray.seq,
+    ]);
+    expect(day.corrected).toBe(true);
+    entries = apply([...entries, voidMove, moveIn]);
+    [day] = computeDays(
+      's',
+      'w',
+      entries.filter((e) => e.punchType),
+      'UTC',
+      16 * H,
+    );
+    expect(day.workedSeconds / 3600).toBe(8.5); // 03:30 → 12:00: the move was voided
+    expect(day.seqs).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(entries.find((e) => e.seq === inA.seq)!.at).toBe(Date.parse('2026-03-02T03:00:00Z'));
+  });
+
+  it('should undo a void when the void is voided', () => {
+    const a = punch('check_in', '2026-03-02T03:00:00Z');
+    const b = punch('check_out', '2026-03-02T09:00:00Z');
+    const v1 = correction('void', b.seq);
+    const v2 = correction('void', v1.seq);
+    const once = apply([a, b, v1]);
+    expect(
+      computeDays(
+        's',
+        'w',
+        once.filter((e) => e.punchType),
+        'UTC',
+        16 * H,
+      )[0].workedSeconds,
+    ).toBe(0);
+    const twice = apply([...once, v2]);
+    expect(
+      computeDays(
+        's',
+        'w',
+        twice.filter((e) => e.punchType),
+        'UTC',
+        16 * H,
+      )[0].workedSeconds,
+    ).toBe(6 * 3600);
+  });
+});

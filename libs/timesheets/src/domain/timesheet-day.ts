@@ -1,0 +1,151 @@
+import { localDay } from '@app/common';
+import { TimesheetEntry } from './timesheet-entry';
+
+export type DayFlagType =
+  | 'open_shift'
+  | 'check_out_without_check_in'
+  | 'low_trust'
+  | 'corrected'
+  | 'voided_punch'
+  | 'fraud';
+
+/** Something a payroll clerk should look at, with the ledger entry (site, seq) behind it. */
+export interface DayFlag {
+  type: DayFlagType;
+  seq: number;
+  /** For `fraud`: the fraud event type (e.g. outside_geofence). */
+  detail?: string;
+}
+
+export interface Shift {
+  inSeq: number;
+  in: number;
+  outSeq?: number;
+  out?: number;
+  /** 0 while open. */
+  seconds: number;
+}
+
+/** One worker's local day at one site. Times are epoch ms. */
+export interface TimesheetDay {
+  siteId: string;
+  workerId: string;
+  /** Local calendar day in the site's zone, `YYYY-MM-DD`. */
+  day: string;
+  shifts: Shift[];
+  workedSeconds: number;
+  firstIn?: number;
+  lastOut?: number;
+  flags: DayFlag[];
+  corrected: boolean;
+  /** Every ledger seq behind the day (punches and corrections), ascending. */
+  seqs: number[];
+  /** packetId → seq of the punches of the day (fraud events name packets). */
+  packets: Record<string, number>;
+}
+
+interface DayDraft {
+  shifts: Shift[];
+  flags: DayFlag[];
+  seqs: Set<number>;
+  packets: Record<string, number>;
+}
+
+/**
+ * Pairs a worker's punch-like entries (sorted by effective time) into shifts and assigns each
+ * to the local day it started on: a check-in is closed by the next entry if that is a check-out
+ * within `maxShiftMs`; otherwise it stays open (flagged). A check-out not closing anything is
+ * flagged. Voided entries take no part but are shown (flagged) on their day. The rule looks
+ * only at neighbours within `maxShiftMs`, so computing a window with that margin is exact.
+ */
+export function computeDays(
+  siteId: string,
+  workerId: string,
+  entries: TimesheetEntry[],
+  zone: string,
+  maxShiftMs: number,
+): TimesheetDay[] {
+  const drafts = new Map<string, DayDraft>();
+  const draft = (at: number): DayDraft => {
+    const day = localDay(at, zone);
+    let d = drafts.get(day);
+    if (!d) {
+      d = { shifts: [], flags: [], seqs: new Set(), packets: {} };
+      drafts.set(day, d);
+    }
+    return d;
+  };
+  const note = (d: DayDraft, e: TimesheetEntry) => {
+    d.seqs.add(e.seq);
+    for (const c of e.correctedBy) {
+      d.seqs.add(c);
+      d.flags.push({ type: 'corrected', seq: c });
+    }
+    if (e.kind === 'punch') d.packets[e.packetId] = e.seq;
+    if (e.lowTrust) d.flags.push({ type: 'low_trust', seq: e.seq });
+  };
+  const sorted = [...entries].sort((a, b) => a.effectiveAt! - b.effectiveAt! || a.seq - b.seq);
+  const live = sorted.filter((e) => !e.voided);
+  for (const e of sorted.filter((x) => x.voided)) {
+    const d = draft(e.effectiveAt!);
+    note(d, e);
+    d.flags.push({ type: 'voided_punch', seq: e.seq });
+  }
+  for (let i = 0; i < live.length; i++) {
+    const e = live[i];
+    const d = draft(e.effectiveAt!);
+    note(d, e);
+    if (e.punchType === 'check_in') {
+      const next = live[i + 1];
+      if (next?.punchType === 'check_out' && next.effectiveAt! - e.effectiveAt! <= maxShiftMs) {
+        const seconds = Math.floor((next.effectiveAt! - e.effectiveAt!) / 1000);
+        d.shifts.push({
+          inSeq: e.seq,
+          in: e.effectiveAt!,
+          outSeq: next.seq,
+          out: next.effectiveAt!,
+          seconds,
+        });
+        note(d, next);
+        i++;
+      } else {
+        d.shifts.push({ inSeq: e.seq, in: e.effectiveAt!, seconds: 0 });
+        d.flags.push({ type: 'open_shift', seq: e.seq });
+      }
+    } else {
+      d.flags.push({ type: 'check_out_without_check_in', seq: e.seq });
+    }
+  }
+  return [...drafts.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([day, d]) => finish(siteId, workerId, day, d));
+}
+
+function finish(siteId: string, workerId: string, day: string, d: DayDraft): TimesheetDay {
+  const flags = dedupeFlags(d.flags);
+  const closed = d.shifts.filter((s) => s.out !== undefined);
+  return {
+    siteId,
+    workerId,
+    day,
+    shifts: d.shifts,
+    workedSeconds: d.shifts.reduce((sum, s) => sum + s.seconds, 0),
+    ...(d.shifts.length > 0 ? { firstIn: Math.min(...d.shifts.map((s) => s.in)) } : {}),
+    ...(closed.length > 0 ? { lastOut: Math.max(...closed.map((s) => s.out!)) } : {}),
+    flags,
+    corrected: flags.some((f) => f.type === 'corrected'),
+    seqs: [...d.seqs].sort((a, b) => a - b),
+    packets: d.packets,
+  };
+}
+
+function dedupeFlags(flags: DayFlag[]): DayFlag[] {
+  const seen = new Map<string, DayFlag>();
+  for (const f of flags) seen.set(`${f.type}:${f.seq}:${f.detail ?? ''}`, f);
+  return [...seen.values()].sort((a, b) => a.seq - b.seq || (a.type < b.type ? -1 : 1));
+}
+
+/** A day is flagged when anything on it needs a look (corrections alone are not a red flag). */
+export function isFlagged(day: Pick<TimesheetDay, 'flags'>): boolean {
+  return day.flags.some((f) => f.type !== 'corrected');
+}

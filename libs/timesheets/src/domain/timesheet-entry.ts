@@ -1,0 +1,117 @@
+import { AttendanceLog, isPacketData } from '@app/offline-sync';
+import { CorrectionAction, isCorrectionData } from './correction';
+
+export type PunchType = 'check_in' | 'check_out';
+
+/**
+ * The read model's copy of one ledger entry that matters to timesheets: a punch, or a
+ * correction. An `add_check_out` correction is itself a punch (a check-out the worker forgot).
+ * `effectiveAt`, `voided` and `correctedBy` are derived from the corrections in its tree.
+ */
+export interface TimesheetEntry {
+  siteId: string;
+  seq: number;
+  workerId: string;
+  packetId: string;
+  kind: 'punch' | 'correction';
+  /** Set on punches and on add_check_out corrections (the punch-like entries). */
+  punchType?: PunchType;
+  action?: CorrectionAction;
+  targetSeq?: number;
+  /** Epoch ms as recorded: the packet's timestamp, or the correction's `at`. */
+  at?: number;
+  /** Epoch ms after moves (punch-like entries). */
+  effectiveAt?: number;
+  voided: boolean;
+  /** Every correction (seq) in this entry's correction tree, applied or voided, ascending. */
+  correctedBy: number[];
+  lowTrust: boolean;
+}
+
+/** The timesheet view of a ledger link (undefined for kinds timesheets ignore). */
+export function projectLink(log: AttendanceLog): TimesheetEntry | undefined {
+  const base = { siteId: log.siteId, seq: log.seq, voided: false, correctedBy: [] as number[] };
+  if (isPacketData(log.data)) {
+    const at = Date.parse(log.data.timestamp);
+    return {
+      ...base,
+      workerId: log.data.workerId,
+      packetId: log.data.packetId,
+      kind: 'punch',
+      punchType: log.data.type,
+      at,
+      effectiveAt: at,
+      lowTrust: log.meta.lowTrust === true,
+    };
+  }
+  if (isCorrectionData(log.data)) {
+    const c = log.data;
+    const at = c.at ? Date.parse(c.at) : undefined;
+    return {
+      ...base,
+      workerId: c.workerId,
+      packetId: c.packetId,
+      kind: 'correction',
+      action: c.action,
+      targetSeq: c.target.seq,
+      ...(c.action === 'add_check_out'
+        ? { punchType: 'check_out' as const, at, effectiveAt: at }
+        : { at }),
+      lowTrust: log.meta.lowTrust === true,
+    };
+  }
+  return undefined;
+}
+
+export function isPunchLike(e: TimesheetEntry): boolean {
+  return e.punchType !== undefined;
+}
+
+/**
+ * Applies the corrections of one tree (a punch and every correction that reaches it through
+ * targets) and returns the entries whose derived state changed. Corrections only target
+ * earlier entries, so walking them newest first decides each one's fate before it acts: a
+ * voided correction does nothing, the newest applied move wins.
+ */
+export function resolveTree(tree: TimesheetEntry[]): TimesheetEntry[] {
+  const bySeq = new Map(tree.map((e) => [e.seq, e]));
+  const state = new Map(
+    tree.map((e) => [
+      e.seq,
+      { voided: false, effectiveAt: e.at, moved: false, subtree: [] as number[] },
+    ]),
+  );
+  const corrections = tree.filter((e) => e.kind === 'correction').sort((a, b) => b.seq - a.seq);
+  for (const c of corrections) {
+    // every ancestor's tree holds this correction
+    for (let t = c.targetSeq; t !== undefined; t = bySeq.get(t)?.targetSeq) {
+      state.get(t)?.subtree.push(c.seq);
+    }
+    if (state.get(c.seq)!.voided) continue;
+    const target = state.get(c.targetSeq!);
+    if (!target) continue;
+    if (c.action === 'void') target.voided = true;
+    else if (c.action === 'move' && !target.moved) {
+      target.moved = true;
+      target.effectiveAt = c.at;
+    }
+  }
+  const changed: TimesheetEntry[] = [];
+  for (const e of tree) {
+    const s = state.get(e.seq)!;
+    const next: TimesheetEntry = {
+      ...e,
+      voided: s.voided,
+      correctedBy: [...s.subtree].sort((a, b) => a - b),
+      ...(e.punchType ? { effectiveAt: s.effectiveAt } : {}),
+    };
+    if (
+      next.voided !== e.voided ||
+      next.effectiveAt !== e.effectiveAt ||
+      next.correctedBy.join() !== e.correctedBy.join()
+    ) {
+      changed.push(next);
+    }
+  }
+  return changed;
+}

@@ -1,0 +1,176 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { CORRECTION_ACTIONS, CorrectionAction } from '../domain/correction';
+
+const OBJECT_ID = /^[0-9a-f]{24}$/;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+export class SiteParam {
+  @ApiProperty() @Matches(OBJECT_ID, { message: 'siteId must be a 24-hex id' }) siteId!: string;
+}
+
+export class PeriodQuery {
+  @ApiProperty({ example: '2026-03-01', description: 'First local day (YYYY-MM-DD), inclusive' })
+  @Matches(DAY, { message: 'from must be a date YYYY-MM-DD' })
+  @IsISO8601({ strict: true })
+  from!: string;
+
+  @ApiProperty({ example: '2026-03-07', description: 'Last local day (YYYY-MM-DD), inclusive' })
+  @Matches(DAY, { message: 'to must be a date YYYY-MM-DD' })
+  @IsISO8601({ strict: true })
+  to!: string;
+
+  @ApiPropertyOptional({ description: 'One worker only' })
+  @IsOptional()
+  @Matches(OBJECT_ID, { message: 'workerId must be a 24-hex id' })
+  workerId?: string;
+}
+
+export class TimesheetPageQuery extends PeriodQuery {
+  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  cursor?: string;
+
+  @ApiPropertyOptional({ default: 100, maximum: 1000 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  limit?: number;
+}
+
+export class LedgerRefDto {
+  @ApiProperty()
+  @Matches(OBJECT_ID, { message: 'target.siteId must be a 24-hex id' })
+  siteId!: string;
+  @ApiProperty({ example: 12 }) @IsInt() @Min(1) @Max(Number.MAX_SAFE_INTEGER) seq!: number;
+}
+
+export class CreateCorrectionDto {
+  @ApiPropertyOptional({
+    description: 'Client-chosen UUID: the same correction sent again is answered as a duplicate',
+  })
+  @IsOptional()
+  @IsUUID()
+  correctionId?: string;
+
+  @ApiProperty({ enum: CORRECTION_ACTIONS })
+  @IsIn(CORRECTION_ACTIONS)
+  action!: CorrectionAction;
+
+  @ApiProperty({ type: LedgerRefDto, description: 'The ledger entry corrected (this site only)' })
+  @ValidateNested()
+  @Type(() => LedgerRefDto)
+  target!: LedgerRefDto;
+
+  @ApiPropertyOptional({
+    example: '2026-03-03T12:30:00.000Z',
+    description: 'ISO-8601 UTC: the check-out time (add_check_out) or the new time (move)',
+  })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  @Matches(/Z$/, { message: 'at must be in UTC (ending in Z)' })
+  at?: string;
+
+  @ApiProperty({ example: 'Phone battery died; left at 18:00 (site register)' })
+  @IsString()
+  @Length(3, 500)
+  reason!: string;
+}
+
+export class CorrectionResponse {
+  @ApiProperty() correctionId!: string;
+  @ApiProperty({ enum: ['appended', 'duplicate'] }) status!: string;
+  @ApiProperty() siteId!: string;
+  @ApiProperty() seq!: number;
+  @ApiProperty() recordHash!: string;
+}
+
+export class DayFlagView {
+  @ApiProperty({
+    enum: [
+      'open_shift',
+      'check_out_without_check_in',
+      'low_trust',
+      'corrected',
+      'voided_punch',
+      'fraud',
+    ],
+  })
+  type!: string;
+  @ApiProperty({ description: 'Ledger seq (of this site) behind the flag' }) seq!: number;
+  @ApiPropertyOptional({ description: 'For fraud: the fraud event type' }) detail?: string;
+}
+
+export class PunchView {
+  @ApiProperty() seq!: number;
+  @ApiProperty({ description: 'ISO-8601 UTC' }) at!: string;
+  @ApiProperty({ description: 'Local time with offset' }) local!: string;
+}
+
+export class ShiftView {
+  @ApiProperty({ type: PunchView }) in!: PunchView;
+  @ApiPropertyOptional({ type: PunchView }) out?: PunchView;
+  @ApiProperty() seconds!: number;
+}
+
+export class TimesheetDayView {
+  @ApiProperty() workerId!: string;
+  @ApiProperty({ example: '2026-03-03', description: 'Local day in the site zone' }) date!: string;
+  @ApiPropertyOptional({ description: 'Local time with offset' }) firstIn?: string;
+  @ApiPropertyOptional({ description: 'Local time with offset' }) lastOut?: string;
+  @ApiProperty({ example: 8.5 }) hours!: number;
+  @ApiProperty() workedSeconds!: number;
+  @ApiProperty({ type: [ShiftView] }) shifts!: ShiftView[];
+  @ApiProperty({ type: [DayFlagView] }) flags!: DayFlagView[];
+  @ApiProperty() flagged!: boolean;
+  @ApiProperty() corrected!: boolean;
+  @ApiProperty({ type: [Number], description: 'Every ledger seq behind the day' }) seqs!: number[];
+}
+
+export class TimesheetPageView {
+  @ApiProperty() siteId!: string;
+  @ApiProperty({ example: 'Asia/Kolkata' }) timeZone!: string;
+  @ApiProperty() from!: string;
+  @ApiProperty() to!: string;
+  @ApiProperty({ type: [TimesheetDayView] }) days!: TimesheetDayView[];
+  @ApiPropertyOptional({ description: 'Pass as ?cursor= for the next page (absent on the last)' })
+  nextCursor?: string;
+}
+
+export class PayrollWorkerView {
+  @ApiProperty() workerId!: string;
+  @ApiProperty({ description: 'Days with at least one shift' }) daysPresent!: number;
+  @ApiProperty({ example: 46.5 }) hours!: number;
+  @ApiProperty() workedSeconds!: number;
+  @ApiProperty({
+    description: 'Days with an open shift, a stray check-out, low trust, a voided punch or fraud',
+  })
+  flaggedDays!: number;
+  @ApiProperty() correctedDays!: number;
+}
+
+export class PayrollView {
+  @ApiProperty() siteId!: string;
+  @ApiProperty() timeZone!: string;
+  @ApiProperty() from!: string;
+  @ApiProperty() to!: string;
+  @ApiProperty({ type: [PayrollWorkerView] }) workers!: PayrollWorkerView[];
+}

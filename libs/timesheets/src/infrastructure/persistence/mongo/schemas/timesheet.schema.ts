@@ -1,0 +1,34 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+
+@Schema({ collection: 'timesheet_entries', versionKey: false })
+export class TimesheetEntryDocument {
+  @Prop({ required: true }) siteId!: string;
+  @Prop({ required: true }) seq!: number;
+  @Prop({ required: true }) workerId!: string;
+  @Prop({ required: true }) packetId!: string;
+  @Prop({ required: true }) kind!: string;
+  @Prop() punchType?: string;
+  @Prop() action?: string;
+  @Prop() targetSeq?: number;
+  @Prop() at?: number;
+  @Prop() effectiveAt?: number;
+  @Prop({ required: true }) voided!: boolean;
+  @Prop({ type: [Number], required: true }) correctedBy!: number[];
+  @Prop({ required: true }) lowTrust!: boolean;
+}
+export const TimesheetEntrySchema = SchemaFactory.createForClass(TimesheetEntryDocument);
+TimesheetEntrySchema.index({ siteId: 1, seq: 1 }, { unique: true });
+TimesheetEntrySchema.index({ siteId: 1, workerId: 1, effectiveAt: 1 });
+TimesheetEntrySchema.index({ siteId: 1, targetSeq: 1 }, { sparse: true });
+
+@Schema({ collection: 'timesheet_days', versionKey: false })
+export class TimesheetDayDocument {
+  @Prop({ required: true }) siteId!: string;
+  @Prop({ required: true }) workerId!: string;
+  @Prop({ required: true }) day!: string;
+  @Prop({ required: true }) workedSeconds!: number;
+  /** The day as JSON text: its packets map has packet ids as keys. */
+  @Prop({ required: true }) body!: string;
+}
+export const TimesheetDaySchema = SchemaFactory.createForClass(TimesheetDayDocument);
+TimesheetDaySchema.index({ siteId: 1, workerId: 1, day: 1 }, { unique: true });

@@ -1,0 +1,38 @@
+import { SqliteMigration } from '@app/persistence';
+
+export const TIMESHEETS_SQLITE_MIGRATIONS: SqliteMigration[] = [
+  {
+    version: 1,
+    name: 'timesheet read model: entries and worker-days',
+    up: `
+      CREATE TABLE timesheet_entries (
+        site_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        worker_id TEXT NOT NULL,
+        packet_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        punch_type TEXT,
+        action TEXT,
+        target_seq INTEGER,
+        at INTEGER,
+        effective_at INTEGER,
+        voided INTEGER NOT NULL,
+        corrected_by TEXT NOT NULL,
+        low_trust INTEGER NOT NULL,
+        PRIMARY KEY (site_id, seq)
+      ) WITHOUT ROWID;
+      CREATE INDEX timesheet_entries_worker_at ON timesheet_entries (site_id, worker_id, effective_at)
+        WHERE punch_type IS NOT NULL;
+      CREATE INDEX timesheet_entries_target ON timesheet_entries (site_id, target_seq)
+        WHERE target_seq IS NOT NULL;
+      CREATE TABLE timesheet_days (
+        site_id TEXT NOT NULL,
+        worker_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        worked_seconds INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (site_id, worker_id, day)
+      ) WITHOUT ROWID;
+    `,
+  },
+];

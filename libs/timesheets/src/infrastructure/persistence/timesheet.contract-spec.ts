@@ -1,0 +1,131 @@
+import { describeStoreContract } from '@app/persistence/testing/store-contract';
+import { TimesheetDay } from '../../domain/timesheet-day';
+import { TimesheetEntry } from '../../domain/timesheet-entry';
+import { timesheetAdapters } from './timesheet-persistence';
+
+function entry(seq: number, extra: Partial<TimesheetEntry> = {}): TimesheetEntry {
+  return {
+    siteId: 'S',
+    seq,
+    workerId: 'w1',
+    packetId: `p${seq}`,
+    kind: 'punch',
+    punchType: 'check_in',
+    at: 1_000 * seq,
+    effectiveAt: 1_000 * seq,
+    voided: false,
+    correctedBy: [],
+    lowTrust: false,
+    ...extra,
+  };
+}
+
+function day(workerId: string, d: string, seconds = 3600): TimesheetDay {
+  return {
+    siteId: 'S',
+    workerId,
+    day: d,
+    shifts: [{ inSeq: 1, in: 0, outSeq: 2, out: seconds * 1000, seconds }],
+    workedSeconds: seconds,
+    firstIn: 0,
+    lastOut: seconds * 1000,
+    flags: [{ type: 'low_trust', seq: 1 }],
+    corrected: false,
+    seqs: [1, 2],
+    packets: { 'packet-1': 1 },
+  };
+}
+
+describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut }) => {
+  it('should store an entry once and round-trip every field', async () => {
+    const correction = entry(3, {
+      kind: 'correction',
+      action: 'add_check_out',
+      punchType: 'check_out',
+      targetSeq: 1,
+      correctedBy: [4],
+      lowTrust: true,
+    });
+    const voider: TimesheetEntry = {
+      ...entry(4, { kind: 'correction', action: 'void', targetSeq: 3 }),
+      punchType: undefined,
+      effectiveAt: undefined,
+      at: undefined,
+    };
+    delete voider.punchType;
+    delete voider.effectiveAt;
+    delete voider.at;
+    await sut().insertEntries([entry(1), entry(2), correction, voider]);
+    await sut().insertEntries([{ ...entry(1), workerId: 'other' }]);
+    expect(await sut().findEntries('S', [1, 3, 4, 9])).toEqual([entry(1), correction, voider]);
+    expect(await sut().findCorrectionsOf('S', [1, 3])).toEqual([correction, voider]);
+    expect(await sut().progress('S')).toEqual({ maxSeq: 4, count: 4 });
+    expect(await sut().progress('T')).toEqual({ maxSeq: 0, count: 0 });
+    expect((await sut().listEntries('S', 2, 1)).map((e) => e.seq)).toEqual([3]);
+  });
+
+  it('should update derived state and list a worker punches by effective time', async () => {
+    await sut().insertEntries([entry(1), entry(2), entry(3, { workerId: 'w2' })]);
+    await sut().updateEntryStates([
+      { ...entry(1), effectiveAt: 5_000, voided: true, correctedBy: [7, 9] },
+    ]);
+    const punches = await sut().listPunches('S', 'w1', 0, 10_000);
+    expect(punches.map((p) => [p.seq, p.effectiveAt, p.voided, p.correctedBy])).toEqual([
+      [2, 2_000, false, []],
+      [1, 5_000, true, [7, 9]],
+    ]);
+    expect((await sut().listPunches('S', 'w1', 0, 5_000)).map((p) => p.seq)).toEqual([2]);
+  });
+
+  it('should replace a worker range of days and page days by (worker, day)', async () => {
+    const range = { siteId: 'S', fromDay: '2026-03-01', toDay: '2026-03-03' };
+    await sut().replaceDays([
+      { ...range, workerId: 'a', days: [day('a', '2026-03-01'), day('a', '2026-03-02')] },
+      { ...range, workerId: 'b', days: [day('b', '2026-03-01')] },
+    ]);
+    await sut().replaceDays([
+      { ...range, fromDay: '2026-03-02', workerId: 'a', days: [day('a', '2026-03-03', 60)] },
+    ]);
+    const all = await sut().listDays({
+      siteId: 'S',
+      fromDay: '2026-03-01',
+      toDay: '2026-03-31',
+      limit: 10,
+    });
+    expect(all.map((d) => [d.workerId, d.day, d.workedSeconds])).toEqual([
+      ['a', '2026-03-01', 3600],
+      ['a', '2026-03-03', 60],
+      ['b', '2026-03-01', 3600],
+    ]);
+    expect(all[0]).toEqual(day('a', '2026-03-01'));
+    const page = await sut().listDays({
+      siteId: 'S',
+      fromDay: '2026-03-01',
+      toDay: '2026-03-31',
+      after: { workerId: 'a', day: '2026-03-01' },
+      limit: 1,
+    });
+    expect(page.map((d) => [d.workerId, d.day])).toEqual([['a', '2026-03-03']]);
+    const onlyB = await sut().listDays({
+      siteId: 'S',
+      fromDay: '2026-03-01',
+      toDay: '2026-03-02',
+      workerIds: ['b'],
+      limit: 10,
+    });
+    expect(onlyB.map((d) => d.workerId)).toEqual(['b']);
+    expect(
+      await sut().listDays({
+        siteId: 'S',
+        fromDay: '2026-03-01',
+        toDay: '2026-03-02',
+        workerIds: [],
+        limit: 10,
+      }),
+    ).toEqual([]);
+    await sut().clearSite('S');
+    expect(
+      await sut().listDays({ siteId: 'S', fromDay: '2026-03-01', toDay: '2026-03-31', limit: 10 }),
+    ).toEqual([]);
+  });
+});

@@ -1,0 +1,205 @@
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { AppConfig, localDay, nextDay, startOfLocalDay } from '@app/common';
+import { WorkforceService } from '@app/device-trust';
+import { AttendanceLog, LedgerService } from '@app/offline-sync';
+import { computeDays } from './domain/timesheet-day';
+import { isPunchLike, projectLink, resolveTree, TimesheetEntry } from './domain/timesheet-entry';
+import {
+  DayReplacement,
+  TimesheetRepository,
+} from './infrastructure/persistence/timesheet.repository';
+
+const PAGE = 1000;
+
+/**
+ * Keeps the timesheet read model in step with the ledger: fed by LedgerService's one
+ * "entries appended" hook, it stores each entry, resolves the correction tree an entry joins,
+ * and recomputes the worker-days the change can reach (± the longest shift). Work is
+ * serialized per process; a gap (a failed hook, another replica's append) is filled from the
+ * ledger before new entries are taken, and before every read (`ensureCurrent`).
+ */
+@Injectable()
+export class TimesheetProjector implements OnModuleInit {
+  private readonly logger = new Logger(TimesheetProjector.name);
+  private readonly maxShiftMs: number;
+  private readonly defaultZone: string;
+  private readonly zones = new Map<string, string>();
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Per site, the seq up to which this process knows the read model holds every entry. */
+  private readonly applied = new Map<string, number>();
+
+  constructor(
+    private readonly repo: TimesheetRepository,
+    private readonly ledger: LedgerService,
+    private readonly workforce: WorkforceService,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    const settings = config.get('timesheets', { infer: true });
+    this.maxShiftMs = settings.maxShiftHours * 3_600_000;
+    this.defaultZone = settings.defaultTimeZone;
+  }
+
+  onModuleInit(): void {
+    this.ledger.onAppended((logs) => this.serialized(() => this.take(logs)));
+  }
+
+  /** The site's IANA zone (sites without one use SITE_DEFAULT_TIME_ZONE). */
+  async zoneOf(siteId: string): Promise<string> {
+    let zone = this.zones.get(siteId);
+    if (!zone) {
+      const [site] = await this.workforce.findSites([siteId]);
+      zone = site?.timeZone ?? this.defaultZone;
+      this.zones.set(siteId, zone);
+    }
+    return zone;
+  }
+
+  /** Takes whatever the ledger holds for the site that the read model has not seen yet. */
+  ensureCurrent(siteId: string): Promise<void> {
+    return this.serialized(() => this.catchUp(siteId)).then(() => undefined);
+  }
+
+  /** Forgets the site's read model and builds it again from its chain. Returns the entries read. */
+  rebuildSite(siteId: string): Promise<number> {
+    return this.serialized(async () => {
+      await this.repo.clearSite(siteId);
+      this.applied.set(siteId, 0);
+      const entries = await this.catchUp(siteId);
+      this.logger.log({ siteId, entries }, 'Timesheet read model rebuilt');
+      return entries;
+    });
+  }
+
+  /** Rebuilds every site's read model from its chain; returns sites and entries read. */
+  async rebuildAll(): Promise<{ sites: number; entries: number }> {
+    let sites = 0;
+    let entries = 0;
+    for (let after = ''; ;) {
+      const ids = await this.workforce.listSiteIds(after, 100);
+      for (const id of ids) {
+        entries += await this.rebuildSite(id);
+        sites += 1;
+      }
+      if (ids.length < 100) return { sites, entries };
+      after = ids[ids.length - 1];
+    }
+  }
+
+  private serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async take(logs: AttendanceLog[]): Promise<void> {
+    const bySite = new Map<string, AttendanceLog[]>();
+    for (const log of logs) bySite.set(log.siteId, [...(bySite.get(log.siteId) ?? []), log]);
+    for (const [siteId, siteLogs] of bySite) {
+      const first = Math.min(...siteLogs.map((l) => l.seq));
+      const last = Math.max(...siteLogs.map((l) => l.seq));
+      if (this.applied.get(siteId) === first - 1) {
+        await this.apply(siteId, siteLogs);
+        this.applied.set(siteId, last);
+      } else {
+        await this.catchUp(siteId);
+      }
+    }
+  }
+
+  private async catchUp(siteId: string): Promise<number> {
+    let after = this.applied.get(siteId);
+    if (after === undefined) {
+      const { maxSeq, count } = await this.repo.progress(siteId);
+      // a hole (an append whose hook failed): take the chain again from the start; stored
+      // entries are kept as they are and every day they reach is recomputed
+      after = count === maxSeq ? maxSeq : 0;
+      if (after === 0 && count > 0) {
+        this.logger.warn(
+          { siteId, count, maxSeq },
+          'Timesheet read model has a gap; re-reading the chain',
+        );
+      }
+    }
+    let read = 0;
+    for (;;) {
+      const page = await this.ledger.readChain(siteId, after, PAGE);
+      if (page.length > 0) await this.apply(siteId, page);
+      read += page.length;
+      if (page.length > 0) after = page[page.length - 1].seq;
+      this.applied.set(siteId, after);
+      if (page.length < PAGE) return read;
+    }
+  }
+
+  private async apply(siteId: string, logs: AttendanceLog[]): Promise<void> {
+    const entries = logs.map(projectLink).filter((e): e is TimesheetEntry => e !== undefined);
+    if (entries.length === 0) return;
+    await this.repo.insertEntries(entries);
+    const touched = new Map<string, number[]>();
+    const touch = (workerId: string, at: number | undefined) => {
+      if (at === undefined) return;
+      touched.set(workerId, [...(touched.get(workerId) ?? []), at]);
+    };
+    for (const e of entries) if (e.kind === 'punch') touch(e.workerId, e.effectiveAt);
+    const roots = new Set<number>();
+    for (const c of entries.filter((e) => e.kind === 'correction')) {
+      const root = await this.rootOf(siteId, c);
+      if (root !== undefined) roots.add(root);
+    }
+    for (const root of roots) {
+      const tree = await this.treeOf(siteId, root);
+      const changed = resolveTree(tree);
+      await this.repo.updateEntryStates(changed);
+      for (const e of [...tree, ...changed]) if (isPunchLike(e)) touch(e.workerId, e.effectiveAt);
+    }
+    const replacements: DayReplacement[] = [];
+    for (const [workerId, times] of touched) {
+      replacements.push(await this.recompute(siteId, workerId, times));
+    }
+    await this.repo.replaceDays(replacements);
+  }
+
+  /** The punch at the top of a correction's chain of targets. */
+  private async rootOf(siteId: string, correction: TimesheetEntry): Promise<number | undefined> {
+    let target = correction.targetSeq;
+    for (let depth = 0; target !== undefined && depth < 10_000; depth++) {
+      const [e] = await this.repo.findEntries(siteId, [target]);
+      if (!e) return undefined;
+      if (e.kind === 'punch') return e.seq;
+      target = e.targetSeq;
+    }
+    return undefined;
+  }
+
+  private async treeOf(siteId: string, root: number): Promise<TimesheetEntry[]> {
+    const tree = await this.repo.findEntries(siteId, [root]);
+    for (let level = [root]; level.length > 0;) {
+      const children = await this.repo.findCorrectionsOf(siteId, level);
+      tree.push(...children);
+      level = children.map((c) => c.seq);
+    }
+    return tree;
+  }
+
+  /** Recomputes the worker's days that entries at `times` can reach. */
+  private async recompute(
+    siteId: string,
+    workerId: string,
+    times: number[],
+  ): Promise<DayReplacement> {
+    const zone = await this.zoneOf(siteId);
+    const fromDay = localDay(Math.min(...times) - this.maxShiftMs, zone);
+    const toDay = localDay(Math.max(...times) + this.maxShiftMs, zone);
+    const punches = await this.repo.listPunches(
+      siteId,
+      workerId,
+      startOfLocalDay(fromDay, zone) - this.maxShiftMs,
+      startOfLocalDay(nextDay(toDay), zone) + this.maxShiftMs,
+    );
+    const days = computeDays(siteId, workerId, punches, zone, this.maxShiftMs).filter(
+      (d) => d.day >= fromDay && d.day <= toDay,
+    );
+    return { siteId, workerId, fromDay, toDay, days };
+  }
+}

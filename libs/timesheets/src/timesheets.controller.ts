@@ -1,0 +1,190 @@
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
+import {
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import { once } from 'node:events';
+import { ErrorBody, Public } from '@app/common';
+import { CorrectionService } from './correction.service';
+import { CSV_HEADER, csvLine, csvRow } from './domain/timesheet-csv';
+import {
+  CorrectionResponse,
+  CreateCorrectionDto,
+  PayrollView,
+  PeriodQuery,
+  SiteParam,
+  TimesheetPageQuery,
+  TimesheetPageView,
+} from './dto/timesheet.dto';
+import {
+  CurrentTimesheetActor,
+  TimesheetAccessGuard,
+  TimesheetActor,
+  TimesheetKeyRoles,
+} from './timesheet-access.guard';
+import { TimesheetsService } from './timesheets.service';
+
+const SIGNED_READ =
+  'Admin or auditor `x-api-key`, or a thekedar-signed request (headers as for worker creation; the signed value is `{"method":"GET","path":"<path with query string, as sent>"}`, so the message is `<x-request-timestamp>.<JCS of it>`). A thekedar sees only the workers it onboarded.';
+
+@ApiTags('timesheets')
+@ApiSecurity('api-key')
+@ApiHeader({ name: 'x-thekedar-id', required: false })
+@ApiHeader({ name: 'x-device-id', required: false, description: "The thekedar's device" })
+@ApiHeader({ name: 'x-request-timestamp', required: false, description: 'ISO-8601 UTC' })
+@ApiHeader({
+  name: 'x-signature',
+  required: false,
+  description: 'hex HMAC-SHA256 (see the operation)',
+})
+@ApiResponse({
+  status: 400,
+  type: ErrorBody,
+  description: 'Invalid input, invalid_period, period_too_long',
+})
+@ApiResponse({
+  status: 401,
+  type: ErrorBody,
+  description: 'unauthorized, invalid_signature, stale_request',
+})
+@ApiResponse({
+  status: 403,
+  type: ErrorBody,
+  description: 'forbidden, worker_not_in_crew, replayed_request',
+})
+@ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found' })
+@Controller('api/v5/sites/:siteId')
+export class TimesheetsController {
+  constructor(
+    private readonly timesheets: TimesheetsService,
+    private readonly corrections: CorrectionService,
+  ) {}
+
+  @Get('timesheets')
+  @Public()
+  @UseGuards(TimesheetAccessGuard)
+  @TimesheetKeyRoles('admin', 'auditor')
+  @ApiOperation({
+    summary: 'Worker-days of a period (JSON, keyset paged)',
+    description: SIGNED_READ,
+  })
+  @ApiOkResponse({ type: TimesheetPageView })
+  async list(
+    @Param() params: SiteParam,
+    @Query() query: TimesheetPageQuery,
+    @CurrentTimesheetActor() actor: TimesheetActor,
+  ): Promise<TimesheetPageView> {
+    const scope = await this.timesheets.scope({ ...query, siteId: params.siteId }, actor);
+    const page = await this.timesheets.page(scope, query.limit ?? 100, query.cursor);
+    return {
+      siteId: scope.siteId,
+      timeZone: scope.timeZone,
+      from: scope.from,
+      to: scope.to,
+      ...page,
+    };
+  }
+
+  @Get('timesheets.csv')
+  @Public()
+  @UseGuards(TimesheetAccessGuard)
+  @TimesheetKeyRoles('admin', 'auditor')
+  @ApiOperation({
+    summary: 'Worker-days of a period as CSV (RFC 4180, streamed)',
+    description: `${SIGNED_READ} Columns: ${CSV_HEADER.join(', ')}.`,
+  })
+  @ApiProduces('text/csv')
+  @ApiOkResponse({ description: 'One row per worker-day, CRLF line ends, header first' })
+  async csv(
+    @Param() params: SiteParam,
+    @Query() query: PeriodQuery,
+    @CurrentTimesheetActor() actor: TimesheetActor,
+    @Res() res: Response,
+  ): Promise<void> {
+    const scope = await this.timesheets.scope({ ...query, siteId: params.siteId }, actor);
+    res.status(200);
+    res.setHeader('content-type', 'text/csv; charset=utf-8; header=present');
+    res.setHeader(
+      'content-disposition',
+      `attachment; filename="timesheets-${scope.siteId}-${scope.from}-${scope.to}.csv"`,
+    );
+    res.write(csvLine(CSV_HEADER));
+    for await (const page of this.timesheets.walk(scope)) {
+      const chunk = page.map(csvRow).join('');
+      if (!res.write(chunk)) await once(res, 'drain');
+    }
+    res.end();
+  }
+
+  @Get('payroll')
+  @Public()
+  @UseGuards(TimesheetAccessGuard)
+  @TimesheetKeyRoles('admin', 'auditor')
+  @ApiOperation({ summary: 'Payroll summary per worker for a period', description: SIGNED_READ })
+  @ApiOkResponse({ type: PayrollView })
+  async payroll(
+    @Param() params: SiteParam,
+    @Query() query: PeriodQuery,
+    @CurrentTimesheetActor() actor: TimesheetActor,
+  ): Promise<PayrollView> {
+    const scope = await this.timesheets.scope({ ...query, siteId: params.siteId }, actor);
+    const workers = await this.timesheets.payroll(scope);
+    return {
+      siteId: scope.siteId,
+      timeZone: scope.timeZone,
+      from: scope.from,
+      to: scope.to,
+      workers,
+    };
+  }
+
+  @Post('corrections')
+  @Public()
+  @UseGuards(TimesheetAccessGuard)
+  @TimesheetKeyRoles('admin')
+  @HttpCode(201)
+  @ApiOperation({
+    summary: 'Correct a punch: a new ledger entry, never an edit',
+    description:
+      'Admin `x-api-key`, or a thekedar-signed request (as for worker creation: HMAC over `<x-request-timestamp>.<JCS(body)>`), for a worker the thekedar onboarded. Actions: `void` (any punch or correction), `add_check_out` (a check-in, with `at`), `move` (a punch or an added check-out, with `at`). The target must be an entry of this site. 200 with status `duplicate` when the same correctionId was already appended.',
+  })
+  @ApiCreatedResponse({ type: CorrectionResponse })
+  @ApiResponse({
+    status: 409,
+    type: ErrorBody,
+    description: 'already_voided, correction_id_conflict',
+  })
+  @ApiResponse({
+    status: 422,
+    type: ErrorBody,
+    description:
+      'cross_site_correction, not_a_check_in, time_required, check_out_out_of_range, ...',
+  })
+  async correct(
+    @Param() params: SiteParam,
+    @Body() body: CreateCorrectionDto,
+    @CurrentTimesheetActor() actor: TimesheetActor,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<CorrectionResponse> {
+    const result = await this.corrections.correct(params.siteId, body, actor);
+    if (result.status === 'duplicate') res.status(200);
+    return result;
+  }
+}

@@ -1,0 +1,27 @@
+import { Module } from '@nestjs/common';
+import { DeviceTrustModule } from '@app/device-trust';
+import { FraudModule } from '@app/fraud';
+import { OfflineSyncModule } from '@app/offline-sync';
+import { bindPort } from '@app/persistence';
+import { CorrectionService } from './correction.service';
+import { timesheetAdapters } from './infrastructure/persistence/timesheet-persistence';
+import { TimesheetRepository } from './infrastructure/persistence/timesheet.repository';
+import { TimesheetAccessGuard } from './timesheet-access.guard';
+import { TimesheetProjector } from './timesheet-projector.service';
+import { TimesheetsController } from './timesheets.controller';
+import { TimesheetsService } from './timesheets.service';
+
+/** Timesheets: a read model of the ledger by worker and local day, corrections, CSV and payroll. */
+@Module({
+  imports: [OfflineSyncModule, DeviceTrustModule, FraudModule],
+  controllers: [TimesheetsController],
+  providers: [
+    bindPort(TimesheetRepository, timesheetAdapters),
+    TimesheetProjector,
+    TimesheetsService,
+    CorrectionService,
+    TimesheetAccessGuard,
+  ],
+  exports: [TimesheetProjector, TimesheetsService],
+})
+export class TimesheetsModule {}

@@ -1,0 +1,209 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { AppConfig, AppError, daysBetween, localIso } from '@app/common';
+import { WorkforceService } from '@app/device-trust';
+import { FraudService } from '@app/fraud';
+import { isFlagged, TimesheetDay } from './domain/timesheet-day';
+import { PayrollWorkerView, TimesheetDayView } from './dto/timesheet.dto';
+import { DayQuery, TimesheetRepository } from './infrastructure/persistence/timesheet.repository';
+import { TimesheetActor } from './timesheet-access.guard';
+import { TimesheetProjector } from './timesheet-projector.service';
+
+const PAGE = 500;
+
+export interface PeriodRequest {
+  siteId: string;
+  from: string;
+  to: string;
+  workerId?: string;
+}
+
+/** A checked period: the site's zone and the workers the caller may see (all when absent). */
+export interface Scope {
+  siteId: string;
+  timeZone: string;
+  from: string;
+  to: string;
+  workerIds?: string[];
+}
+
+/**
+ * Reads of the timesheet read model: pages of worker-days, a streamed CSV and a payroll
+ * summary. Fraud flags are joined per page from the fraud log (by the packets of the days),
+ * so a flag raised after the punch was projected still shows.
+ */
+@Injectable()
+export class TimesheetsService {
+  private readonly maxPeriodDays: number;
+
+  constructor(
+    private readonly repo: TimesheetRepository,
+    private readonly projector: TimesheetProjector,
+    private readonly workforce: WorkforceService,
+    private readonly fraud: FraudService,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.maxPeriodDays = config.get('timesheets', { infer: true }).maxPeriodDays;
+  }
+
+  /** Checks the period, the site and the caller's scope; brings the read model up to date. */
+  async scope(request: PeriodRequest, actor: TimesheetActor): Promise<Scope> {
+    const span = daysBetween(request.from, request.to);
+    if (span < 0) throw new AppError(400, 'invalid_period', 'to must not be before from');
+    if (span + 1 > this.maxPeriodDays) {
+      throw new AppError(
+        400,
+        'period_too_long',
+        `A period covers at most ${this.maxPeriodDays} days (TIMESHEET_MAX_PERIOD_DAYS)`,
+      );
+    }
+    if ((await this.workforce.findSites([request.siteId])).length === 0) {
+      throw new AppError(404, 'site_not_found', 'No site has this siteId');
+    }
+    let workerIds = request.workerId ? [request.workerId] : undefined;
+    if (actor.kind === 'thekedar') {
+      const crew = await this.workforce.workerIdsOfThekedar(actor.signed.thekedarId);
+      if (request.workerId && !crew.includes(request.workerId)) {
+        throw new AppError(
+          403,
+          'worker_not_in_crew',
+          'A thekedar sees only the workers it onboarded',
+        );
+      }
+      workerIds ??= crew;
+    }
+    await this.projector.ensureCurrent(request.siteId);
+    return {
+      siteId: request.siteId,
+      timeZone: await this.projector.zoneOf(request.siteId),
+      from: request.from,
+      to: request.to,
+      workerIds,
+    };
+  }
+
+  async page(
+    scope: Scope,
+    limit: number,
+    cursor?: string,
+  ): Promise<{ days: TimesheetDayView[]; nextCursor?: string }> {
+    const days = await this.repo.listDays({
+      ...this.query(scope),
+      after: decodeCursor(cursor),
+      limit,
+    });
+    const views = await this.views(scope, days);
+    const last = days[days.length - 1];
+    return {
+      days: views,
+      ...(days.length === limit ? { nextCursor: encodeCursor(last.workerId, last.day) } : {}),
+    };
+  }
+
+  /** Every day of the scope, a page at a time (memory bounded by the page, not the period). */
+  async *walk(scope: Scope): AsyncGenerator<TimesheetDayView[]> {
+    let after: DayQuery['after'];
+    for (;;) {
+      const days = await this.repo.listDays({ ...this.query(scope), after, limit: PAGE });
+      if (days.length > 0) yield this.views(scope, days);
+      if (days.length < PAGE) return;
+      after = { workerId: days[days.length - 1].workerId, day: days[days.length - 1].day };
+    }
+  }
+
+  async payroll(scope: Scope): Promise<PayrollWorkerView[]> {
+    const byWorker = new Map<string, PayrollWorkerView>();
+    for await (const page of this.walk(scope)) {
+      for (const d of page) {
+        let w = byWorker.get(d.workerId);
+        if (!w) {
+          w = {
+            workerId: d.workerId,
+            daysPresent: 0,
+            hours: 0,
+            workedSeconds: 0,
+            flaggedDays: 0,
+            correctedDays: 0,
+          };
+          byWorker.set(d.workerId, w);
+        }
+        if (d.shifts.length > 0) w.daysPresent += 1;
+        w.workedSeconds += d.workedSeconds;
+        if (d.flagged) w.flaggedDays += 1;
+        if (d.corrected) w.correctedDays += 1;
+      }
+    }
+    return [...byWorker.values()].map((w) => ({ ...w, hours: hoursOf(w.workedSeconds) }));
+  }
+
+  private query(scope: Scope): Omit<DayQuery, 'limit' | 'after'> {
+    return {
+      siteId: scope.siteId,
+      fromDay: scope.from,
+      toDay: scope.to,
+      workerIds: scope.workerIds,
+    };
+  }
+
+  private async views(scope: Scope, days: TimesheetDay[]): Promise<TimesheetDayView[]> {
+    const packetSeq = new Map<string, number>();
+    for (const d of days) for (const [p, seq] of Object.entries(d.packets)) packetSeq.set(p, seq);
+    const events = await this.fraud.ofPackets([...packetSeq.keys()]);
+    const fraudBySeq = new Map<number, string[]>();
+    for (const e of events) {
+      const seq = packetSeq.get(e.packetId!);
+      if (seq !== undefined && e.siteId === scope.siteId) {
+        fraudBySeq.set(seq, [...(fraudBySeq.get(seq) ?? []), e.type]);
+      }
+    }
+    const zone = scope.timeZone;
+    const punch = (seq: number, at: number) => ({
+      seq,
+      at: new Date(at).toISOString(),
+      local: localIso(at, zone),
+    });
+    return days.map((d) => {
+      const flags = [...d.flags];
+      for (const seq of Object.values(d.packets)) {
+        for (const type of new Set(fraudBySeq.get(seq) ?? []))
+          flags.push({ type: 'fraud', seq, detail: type });
+      }
+      flags.sort((a, b) => a.seq - b.seq || (a.type < b.type ? -1 : 1));
+      return {
+        workerId: d.workerId,
+        date: d.day,
+        ...(d.firstIn !== undefined ? { firstIn: localIso(d.firstIn, zone) } : {}),
+        ...(d.lastOut !== undefined ? { lastOut: localIso(d.lastOut, zone) } : {}),
+        hours: hoursOf(d.workedSeconds),
+        workedSeconds: d.workedSeconds,
+        shifts: d.shifts.map((s) => ({
+          in: punch(s.inSeq, s.in),
+          ...(s.outSeq !== undefined ? { out: punch(s.outSeq, s.out!) } : {}),
+          seconds: s.seconds,
+        })),
+        flags,
+        flagged: isFlagged({ flags }),
+        corrected: d.corrected,
+        seqs: d.seqs,
+      };
+    });
+  }
+}
+
+/** Hours to two decimals (payroll precision). */
+function hoursOf(seconds: number): number {
+  return Math.round((seconds / 3600) * 100) / 100;
+}
+
+function encodeCursor(workerId: string, day: string): string {
+  return Buffer.from(`${workerId}|${day}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string | undefined): DayQuery['after'] {
+  if (cursor === undefined) return undefined;
+  const [workerId, day] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (!/^[0-9a-f]{24}$/.test(workerId ?? '') || !/^\d{4}-\d{2}-\d{2}$/.test(day ?? '')) {
+    throw new AppError(400, 'invalid_cursor', 'cursor is not a cursor this endpoint gave');
+  }
+  return { workerId, day };
+}

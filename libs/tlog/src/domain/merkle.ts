@@ -1,0 +1,230 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The RFC 6962 / RFC 9162 §2.1 Merkle tree over a log's entries, built from stored hashes of
+ * perfect subtrees ("nodes"): node (level L, index i) covers leaves [i·2^L, (i+1)·2^L).
+ * Every hash a proof or a root needs is a fold of O(log n) such nodes, so nothing here walks
+ * the whole log.
+ */
+
+export const HASH_BYTES = 32;
+
+export interface NodeKey {
+  level: number;
+  index: number;
+}
+
+export interface MerkleNode extends NodeKey {
+  hash: Buffer;
+}
+
+/** SHA-256 of the empty string: the root of a tree of size 0. */
+export const EMPTY_ROOT = createHash('sha256').digest();
+
+export function leafHash(leafInput: Buffer): Buffer {
+  return createHash('sha256').update(Buffer.of(0)).update(leafInput).digest();
+}
+
+export function nodeHash(left: Buffer, right: Buffer): Buffer {
+  return createHash('sha256').update(Buffer.of(1)).update(left).update(right).digest();
+}
+
+/**
+ * A log entry's leaf: the leaf input is the 32 raw bytes of its `recordHash` (which already
+ * binds the entry's content and its place in the hash chain).
+ */
+export function leafOfRecordHash(recordHashHex: string): Buffer {
+  return leafHash(Buffer.from(recordHashHex, 'hex'));
+}
+
+export function nodeId(key: NodeKey): string {
+  return `${key.level}/${key.index}`;
+}
+
+/** The largest power of two strictly below n (n ≥ 2). */
+export function splitPoint(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+/**
+ * The perfect subtrees that make up MTH(D[lo:hi]) of an RFC 6962 tree, left to right (the
+ * binary digits of hi − lo, largest first). `lo` must be aligned as RFC 6962 subtrees are.
+ */
+export function perfectNodes(lo: number, hi: number): NodeKey[] {
+  const keys: NodeKey[] = [];
+  let at = lo;
+  while (at < hi) {
+    let size = 1;
+    while (size * 2 <= hi - at && at % (size * 2) === 0) size *= 2;
+    keys.push({ level: Math.log2(size), index: at / size });
+    at += size;
+  }
+  return keys;
+}
+
+export type Range = [lo: number, hi: number];
+
+/** RFC 9162 §2.1.3.1 PATH(m, D[n]) as the ranges whose MTH form the proof, in proof order. */
+export function inclusionRanges(index: number, size: number): Range[] {
+  const out: Range[] = [];
+  const path = (lo: number, hi: number): void => {
+    if (hi - lo <= 1) return;
+    const k = splitPoint(hi - lo);
+    if (index < lo + k) {
+      path(lo, lo + k);
+      out.push([lo + k, hi]);
+    } else {
+      path(lo + k, hi);
+      out.push([lo, lo + k]);
+    }
+  };
+  path(0, size);
+  return out;
+}
+
+/** RFC 9162 §2.1.4.1 PROOF(m, D[n]) = SUBPROOF(m, D[n], true) as ranges, in proof order. */
+export function consistencyRanges(first: number, second: number): Range[] {
+  const out: Range[] = [];
+  const sub = (m: number, lo: number, hi: number, whole: boolean): void => {
+    const n = hi - lo;
+    if (m === n) {
+      if (!whole) out.push([lo, hi]);
+      return;
+    }
+    const k = splitPoint(n);
+    if (m <= k) {
+      sub(m, lo, lo + k, whole);
+      out.push([lo + k, hi]);
+    } else {
+      sub(m - k, lo + k, hi, false);
+      out.push([lo, lo + k]);
+    }
+  };
+  if (first > 0 && first < second) sub(first, 0, second, true);
+  return out;
+}
+
+/** Folds the perfect nodes of a range (from `nodes`) into its MTH. */
+export function rangeHash(lo: number, hi: number, nodes: ReadonlyMap<string, Buffer>): Buffer {
+  if (hi <= lo) return EMPTY_ROOT;
+  const parts = perfectNodes(lo, hi).map((key) => {
+    const hash = nodes.get(nodeId(key));
+    if (!hash) throw new Error(`merkle node ${nodeId(key)} is missing`);
+    return hash;
+  });
+  let acc = parts[parts.length - 1];
+  for (let i = parts.length - 2; i >= 0; i--) acc = nodeHash(parts[i], acc);
+  return acc;
+}
+
+/** Every perfect node the given ranges need. */
+export function nodesFor(ranges: Range[]): NodeKey[] {
+  const seen = new Map<string, NodeKey>();
+  for (const [lo, hi] of ranges) {
+    for (const key of perfectNodes(lo, hi)) seen.set(nodeId(key), key);
+  }
+  return [...seen.values()];
+}
+
+/**
+ * Appends leaves at indexes [from, from + leaves.length) to a tree whose first `from` leaves
+ * are summarized by `compact` (the perfect nodes of [0, from), see `perfectNodes(0, from)`).
+ * Returns every perfect node that exists once the leaves are in (new ones in `created`), so
+ * roots and proofs about the new leaves need no store reads.
+ */
+export function appendLeaves(
+  compact: ReadonlyMap<string, Buffer>,
+  from: number,
+  leaves: Buffer[],
+): { created: MerkleNode[]; nodes: Map<string, Buffer> } {
+  const nodes = new Map(compact);
+  const created: MerkleNode[] = [];
+  leaves.forEach((hash, offset) => {
+    let key: NodeKey = { level: 0, index: from + offset };
+    let current = hash;
+    for (;;) {
+      nodes.set(nodeId(key), current);
+      created.push({ ...key, hash: current });
+      if (key.index % 2 === 0) break;
+      const left = nodes.get(nodeId({ level: key.level, index: key.index - 1 }));
+      if (!left) throw new Error(`merkle node ${key.level}/${key.index - 1} is missing`);
+      current = nodeHash(left, current);
+      key = { level: key.level + 1, index: key.index >> 1 };
+    }
+  });
+  return { created, nodes };
+}
+
+/** RFC 9162 §2.1.3.2: does `proof` show the leaf at `index` is in the tree of `size` with `root`? */
+export function verifyInclusion(
+  index: number,
+  size: number,
+  leaf: Buffer,
+  proof: Buffer[],
+  root: Buffer,
+): boolean {
+  if (index >= size || index < 0) return false;
+  let fn = index;
+  let sn = size - 1;
+  let r = leaf;
+  for (const p of proof) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      while (fn % 2 === 0 && fn !== 0) {
+        fn = Math.floor(fn / 2);
+        sn = Math.floor(sn / 2);
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && r.equals(root);
+}
+
+/** RFC 9162 §2.1.4.2: is the tree (second, secondRoot) an append-only extension of (first, firstRoot)? */
+export function verifyConsistency(
+  first: number,
+  second: number,
+  firstRoot: Buffer,
+  secondRoot: Buffer,
+  proof: Buffer[],
+): boolean {
+  if (first > second || first < 0) return false;
+  if (first === second) return proof.length === 0 && firstRoot.equals(secondRoot);
+  if (first === 0) return proof.length === 0;
+  const path = isPowerOfTwo(first) ? [firstRoot, ...proof] : [...proof];
+  if (path.length === 0) return false;
+  let fn = first - 1;
+  let sn = second - 1;
+  while (fn % 2 === 1) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  let fr = path[0];
+  let sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      fr = nodeHash(c, fr);
+      sr = nodeHash(c, sr);
+      while (fn % 2 === 0 && fn !== 0) {
+        fn = Math.floor(fn / 2);
+        sn = Math.floor(sn / 2);
+      }
+    } else {
+      sr = nodeHash(sr, c);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && fr.equals(firstRoot) && sr.equals(secondRoot);
+}
+
+function isPowerOfTwo(n: number): boolean {
+  return n > 0 && (n & (n - 1)) === 0;
+}

@@ -1,0 +1,80 @@
+import { createHash, generateKeyPairSync, verify } from 'node:crypto';
+import { checkpointText, parseCheckpointText } from './checkpoint';
+import {
+  noteSignedBy,
+  parseNote,
+  parseVerifierKey,
+  rawEd25519,
+  signNote,
+  verifierKey,
+} from './signed-note';
+
+/** An independent reading of a C2SP signed note and checkpoint, from the specs' prose. */
+function independentParse(note: string) {
+  const bytes = Buffer.from(note, 'utf8');
+  const sep = bytes.lastIndexOf(Buffer.from('\n\n'));
+  const text = bytes.subarray(0, sep + 1);
+  const sigLines = bytes
+    .subarray(sep + 2)
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean);
+  const sigs = sigLines.map((line) => {
+    expect(Buffer.from(line, 'utf8').subarray(0, 4)).toEqual(Buffer.from([0xe2, 0x80, 0x94, 0x20]));
+    const [name, b64] = line.slice(2).split(' ');
+    const blob = Buffer.from(b64, 'base64');
+    return { name, keyHash: blob.subarray(0, 4), sig: blob.subarray(4) };
+  });
+  const [origin, size, root, ...rest] = text.toString('utf8').split('\n');
+  return { text, origin, size: Number(size), root: Buffer.from(root, 'base64'), rest, sigs };
+}
+
+describe('C2SP signed note and tlog-checkpoint', () => {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const raw = rawEd25519(publicKey);
+  const origin = 'mdai.local/ledger/665f1c2e8b3e4a0012345678';
+  const rootHash = createHash('sha256').update('root').digest();
+
+  it('should write a checkpoint note an independent parser reads and verifies', () => {
+    const note = signNote(checkpointText({ origin, size: 350, rootHash }), origin, privateKey);
+    const p = independentParse(note);
+    expect(p.origin).toBe(origin);
+    expect(p.size).toBe(350);
+    expect(p.root).toEqual(rootHash);
+    expect(p.rest).toEqual(['']);
+    expect(p.sigs).toHaveLength(1);
+    expect(p.sigs[0].name).toBe(origin);
+    const keyHash = createHash('sha256')
+      .update(Buffer.concat([Buffer.from(origin), Buffer.from([0x0a, 0x01]), raw]))
+      .digest()
+      .subarray(0, 4);
+    expect(p.sigs[0].keyHash).toEqual(keyHash);
+    expect(verify(null, p.text, publicKey, p.sigs[0].sig)).toBe(true);
+  });
+
+  it('should parse its own notes, verify the signer and refuse edits and other keys', () => {
+    const note = signNote(checkpointText({ origin, size: 7, rootHash }), origin, privateKey);
+    const parsed = parseNote(note)!;
+    expect(parseCheckpointText(parsed.text)).toEqual({ origin, size: 7, rootHash });
+    expect(noteSignedBy(parsed, origin, raw)).toBe(true);
+    const edited = parseNote(note.replace('\n7\n', '\n8\n'))!;
+    expect(noteSignedBy(edited, origin, raw)).toBe(false);
+    const other = rawEd25519(generateKeyPairSync('ed25519').publicKey);
+    expect(noteSignedBy(parsed, origin, other)).toBe(false);
+    expect(noteSignedBy(parsed, 'another.origin', raw)).toBe(false);
+    expect(parseNote('no signature\n')).toBeUndefined();
+    expect(parseNote(`${origin}\n7\nAAAA\n\n- wrong dash\n`)).toBeUndefined();
+    expect(parseCheckpointText(`${origin}\n07\n${rootHash.toString('base64')}\n`)).toBeUndefined();
+  });
+
+  it('should round-trip a verifier key and refuse one whose key id does not match', () => {
+    const vkey = verifierKey(origin, raw);
+    expect(parseVerifierKey(vkey)?.rawPublicKey).toEqual(raw);
+    expect(parseVerifierKey(vkey.replace(/\+[0-9a-f]{8}\+/, '+00000000+'))).toBeUndefined();
+    // a key whose base64 holds '+' still parses (the name never holds one)
+    for (let i = 0; i < 20; i++) {
+      const raw2 = rawEd25519(generateKeyPairSync('ed25519').publicKey);
+      expect(parseVerifierKey(verifierKey(origin, raw2))?.rawPublicKey).toEqual(raw2);
+    }
+  });
+});

@@ -1,0 +1,118 @@
+import { OnModuleInit } from '@nestjs/common';
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+import type { Model } from 'mongoose';
+import { MongoStoreHandle } from '@app/persistence';
+import { SignedCheckpoint } from '../../../domain/checkpoint';
+import { MerkleNode, NodeKey, nodeId } from '../../../domain/merkle';
+import { DUPLICATE_KEY } from '../chain-append';
+import { TlogRepository } from '../tlog.repository';
+
+@Schema({ collection: 'tlog_nodes', versionKey: false })
+export class TlogNodeDocument {
+  @Prop({ type: String, required: true }) origin!: string;
+  @Prop({ type: Number, required: true }) level!: number;
+  @Prop({ type: Number, required: true }) index!: number;
+  @Prop({ type: Buffer, required: true }) hash!: Buffer;
+}
+export const TlogNodeSchema = SchemaFactory.createForClass(TlogNodeDocument);
+TlogNodeSchema.index({ origin: 1, level: 1, index: 1 }, { unique: true });
+
+@Schema({ collection: 'tlog_checkpoints', versionKey: false })
+export class TlogCheckpointDocument {
+  @Prop({ type: String, required: true }) origin!: string;
+  @Prop({ type: Number, required: true }) size!: number;
+  @Prop({ type: String, required: true }) rootHash!: string;
+  @Prop({ type: Date, required: true }) signedAt!: Date;
+  @Prop({ type: String, required: true }) note!: string;
+}
+export const TlogCheckpointSchema = SchemaFactory.createForClass(TlogCheckpointDocument);
+TlogCheckpointSchema.index({ origin: 1, size: 1 }, { unique: true });
+
+export class MongoTlogRepository extends TlogRepository implements OnModuleInit {
+  private readonly nodes: Model<TlogNodeDocument>;
+  private readonly checkpoints: Model<TlogCheckpointDocument>;
+
+  constructor(store: MongoStoreHandle) {
+    super();
+    this.nodes = store.connection.model(TlogNodeDocument.name, TlogNodeSchema);
+    this.checkpoints = store.connection.model(TlogCheckpointDocument.name, TlogCheckpointSchema);
+  }
+
+  async onModuleInit(): Promise<void> {
+    await Promise.all([this.nodes.init(), this.checkpoints.init()]);
+  }
+
+  async putNodes(origin: string, nodes: MerkleNode[]): Promise<void> {
+    if (nodes.length === 0) return;
+    try {
+      await this.nodes.insertMany(
+        nodes.map((n) => ({ origin, level: n.level, index: n.index, hash: n.hash })),
+        { ordered: false },
+      );
+    } catch (error) {
+      const writeErrors = (error as { writeErrors?: { code?: number }[] }).writeErrors;
+      const onlyDuplicates =
+        (error as { code?: number }).code === DUPLICATE_KEY ||
+        (writeErrors !== undefined && writeErrors.every((e) => e.code === DUPLICATE_KEY));
+      if (!onlyDuplicates) throw error;
+    }
+  }
+
+  async findNodes(origin: string, keys: NodeKey[]): Promise<Map<string, Buffer>> {
+    if (keys.length === 0) return new Map();
+    const docs = await this.nodes
+      .find({ origin, $or: keys.map((k) => ({ level: k.level, index: k.index })) })
+      .lean<TlogNodeDocument[]>();
+    return new Map(docs.map((d) => [nodeId(d), toBuffer(d.hash)]));
+  }
+
+  async saveCheckpoint(c: SignedCheckpoint): Promise<void> {
+    await this.checkpoints.updateOne(
+      { origin: c.origin, size: c.size },
+      { $setOnInsert: { ...c } },
+      { upsert: true },
+    );
+  }
+
+  async latestCheckpoint(origin: string): Promise<SignedCheckpoint | undefined> {
+    const doc = await this.checkpoints
+      .findOne({ origin })
+      .sort({ size: -1 })
+      .lean<TlogCheckpointDocument>();
+    return doc ? toDomain(doc) : undefined;
+  }
+
+  async checkpointAt(origin: string, size: number): Promise<SignedCheckpoint | undefined> {
+    const doc = await this.checkpoints.findOne({ origin, size }).lean<TlogCheckpointDocument>();
+    return doc ? toDomain(doc) : undefined;
+  }
+
+  async listCheckpoints(
+    origin: string,
+    afterSize: number,
+    limit: number,
+  ): Promise<SignedCheckpoint[]> {
+    const docs = await this.checkpoints
+      .find({ origin, size: { $gt: afterSize } })
+      .sort({ size: 1 })
+      .limit(limit)
+      .lean<TlogCheckpointDocument[]>();
+    return docs.map(toDomain);
+  }
+}
+
+function toBuffer(value: unknown): Buffer {
+  if (Buffer.isBuffer(value)) return value;
+  const binary = value as { buffer?: Uint8Array };
+  return Buffer.from(binary.buffer ?? (value as Uint8Array));
+}
+
+function toDomain(doc: TlogCheckpointDocument): SignedCheckpoint {
+  return {
+    origin: doc.origin,
+    size: doc.size,
+    rootHash: doc.rootHash,
+    signedAt: new Date(doc.signedAt),
+    note: doc.note,
+  };
+}

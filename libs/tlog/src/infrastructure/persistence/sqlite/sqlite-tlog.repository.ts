@@ -1,0 +1,137 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { SqliteMigration, SqliteStoreHandle } from '@app/persistence';
+import { SignedCheckpoint } from '../../../domain/checkpoint';
+import { MerkleNode, NodeKey, nodeId } from '../../../domain/merkle';
+import { TlogRepository } from '../tlog.repository';
+
+const MIGRATIONS: SqliteMigration[] = [
+  {
+    version: 1,
+    name: 'transparency log trees and checkpoints',
+    up: `
+      CREATE TABLE tlog_logs (id INTEGER PRIMARY KEY, origin TEXT NOT NULL UNIQUE);
+      CREATE TABLE tlog_nodes (
+        log_id INTEGER NOT NULL,
+        level INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (log_id, level, idx)
+      ) WITHOUT ROWID;
+      CREATE TABLE tlog_checkpoints (
+        log_id INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        root_hash TEXT NOT NULL,
+        signed_at TEXT NOT NULL,
+        note TEXT NOT NULL,
+        PRIMARY KEY (log_id, size)
+      ) WITHOUT ROWID;
+    `,
+  },
+];
+
+interface CheckpointRow {
+  size: number;
+  root_hash: string;
+  signed_at: string;
+  note: string;
+}
+
+export class SqliteTlogRepository extends TlogRepository {
+  private readonly db: Database;
+  private readonly ids = new Map<string, number>();
+  private readonly insertNode: Statement<[number, number, number, Buffer]>;
+  private readonly selectNode: Statement<[number, number, number], { hash: Buffer }>;
+
+  constructor(store: SqliteStoreHandle) {
+    super();
+    store.migrate('tlog', MIGRATIONS);
+    this.db = store.db;
+    this.insertNode = this.db.prepare(
+      'INSERT INTO tlog_nodes (log_id, level, idx, hash) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+    );
+    this.selectNode = this.db.prepare(
+      'SELECT hash FROM tlog_nodes WHERE log_id = ? AND level = ? AND idx = ?',
+    );
+  }
+
+  async putNodes(origin: string, nodes: MerkleNode[]): Promise<void> {
+    const id = this.logId(origin);
+    this.db.transaction(() => {
+      for (const n of nodes) this.insertNode.run(id, n.level, n.index, n.hash);
+    })();
+  }
+
+  async findNodes(origin: string, keys: NodeKey[]): Promise<Map<string, Buffer>> {
+    const id = this.logId(origin);
+    const found = new Map<string, Buffer>();
+    for (const key of keys) {
+      const row = this.selectNode.get(id, key.level, key.index);
+      if (row) found.set(nodeId(key), row.hash);
+    }
+    return found;
+  }
+
+  async saveCheckpoint(c: SignedCheckpoint): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO tlog_checkpoints (log_id, size, root_hash, signed_at, note) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT DO NOTHING`,
+      )
+      .run(this.logId(c.origin), c.size, c.rootHash, c.signedAt.toISOString(), c.note);
+  }
+
+  async latestCheckpoint(origin: string): Promise<SignedCheckpoint | undefined> {
+    const row = this.db
+      .prepare<[number], CheckpointRow>(
+        'SELECT * FROM tlog_checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1',
+      )
+      .get(this.logId(origin));
+    return row ? toDomain(origin, row) : undefined;
+  }
+
+  async checkpointAt(origin: string, size: number): Promise<SignedCheckpoint | undefined> {
+    const row = this.db
+      .prepare<[number, number], CheckpointRow>(
+        'SELECT * FROM tlog_checkpoints WHERE log_id = ? AND size = ?',
+      )
+      .get(this.logId(origin), size);
+    return row ? toDomain(origin, row) : undefined;
+  }
+
+  async listCheckpoints(
+    origin: string,
+    afterSize: number,
+    limit: number,
+  ): Promise<SignedCheckpoint[]> {
+    return this.db
+      .prepare<[number, number, number], CheckpointRow>(
+        'SELECT * FROM tlog_checkpoints WHERE log_id = ? AND size > ? ORDER BY size LIMIT ?',
+      )
+      .all(this.logId(origin), afterSize, limit)
+      .map((row) => toDomain(origin, row));
+  }
+
+  private logId(origin: string): number {
+    let id = this.ids.get(origin);
+    if (id === undefined) {
+      this.db
+        .prepare('INSERT INTO tlog_logs (origin) VALUES (?) ON CONFLICT DO NOTHING')
+        .run(origin);
+      id = this.db
+        .prepare<[string], { id: number }>('SELECT id FROM tlog_logs WHERE origin = ?')
+        .get(origin)!.id;
+      this.ids.set(origin, id);
+    }
+    return id;
+  }
+}
+
+function toDomain(origin: string, row: CheckpointRow): SignedCheckpoint {
+  return {
+    origin,
+    size: row.size,
+    rootHash: row.root_hash,
+    signedAt: new Date(row.signed_at),
+    note: row.note,
+  };
+}

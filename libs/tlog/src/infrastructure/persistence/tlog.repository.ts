@@ -1,0 +1,25 @@
+import { SignedCheckpoint } from '../../domain/checkpoint';
+import { MerkleNode, NodeKey } from '../../domain/merkle';
+
+/**
+ * What a transparency log keeps beside its entries: the hashes of the perfect subtrees of its
+ * Merkle tree and its signed checkpoints, per log (origin).
+ */
+export abstract class TlogRepository {
+  /** Stores nodes; a node already stored (same origin, level, index) is left as it is. */
+  abstract putNodes(origin: string, nodes: MerkleNode[]): Promise<void>;
+  /** The stored hashes of these nodes, by `nodeId` (missing ones are absent). */
+  abstract findNodes(origin: string, keys: NodeKey[]): Promise<Map<string, Buffer>>;
+  /** Stores a checkpoint; a second one for the same (origin, size) is ignored. */
+  abstract saveCheckpoint(checkpoint: SignedCheckpoint): Promise<void>;
+  /** The checkpoint of the largest tree of this log. */
+  abstract latestCheckpoint(origin: string): Promise<SignedCheckpoint | undefined>;
+  /** The checkpoint of exactly this tree size, if one was signed. */
+  abstract checkpointAt(origin: string, size: number): Promise<SignedCheckpoint | undefined>;
+  /** Up to `limit` checkpoints with size > afterSize, by size. */
+  abstract listCheckpoints(
+    origin: string,
+    afterSize: number,
+    limit: number,
+  ): Promise<SignedCheckpoint[]>;
+}

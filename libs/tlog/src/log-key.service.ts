@@ -1,0 +1,77 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { createHash, createPublicKey, KeyObject } from 'node:crypto';
+import { AppConfig } from '@app/common';
+import { rawEd25519, signNote, verifierKey } from './domain/signed-note';
+
+/** One checkpoint verification key and the window in which it signed. */
+export interface LogKey {
+  /** First 16 hex digits of SHA-256 of the raw public key. */
+  kid: string;
+  /** The 32-byte Ed25519 public key, base64. */
+  publicKey: string;
+  raw: Buffer;
+  notBefore?: Date;
+  notAfter?: Date;
+  status: 'active' | 'retired';
+}
+
+/**
+ * The Ed25519 log key (TLOG_SIGNING_KEY) and the retired ones (TLOG_RETIRED_KEYS). The
+ * signature key name of a checkpoint is its log's origin, so the verifier key of a log is
+ * `<origin>+<key id>+<base64(0x01 ‖ public key)>`.
+ */
+@Injectable()
+export class LogKeyService {
+  private readonly privateKey: KeyObject;
+  readonly active: LogKey;
+  readonly retired: LogKey[];
+
+  constructor(config: ConfigService<AppConfig, true>) {
+    const settings = config.get('tlog', { infer: true });
+    this.privateKey = settings.signingKey;
+    this.retired = settings.retiredKeys.map((k) => ({
+      ...describe(rawEd25519(k.publicKey)),
+      notBefore: k.notBefore,
+      notAfter: k.notAfter,
+      status: 'retired' as const,
+    }));
+    const since = this.retired.reduce<Date | undefined>(
+      (latest, k) => (!latest || k.notAfter! > latest ? k.notAfter : latest),
+      undefined,
+    );
+    this.active = {
+      ...describe(rawEd25519(createPublicKey(this.privateKey))),
+      notBefore: since,
+      status: 'active',
+    };
+  }
+
+  sign(text: string, origin: string): string {
+    return signNote(text, origin, this.privateKey);
+  }
+
+  /** Keys that may have signed at `signedAt`: the active key, and retired keys whose window holds it. */
+  trustedAt(signedAt: Date): LogKey[] {
+    return [
+      this.active,
+      ...this.retired.filter((k) => k.notBefore! <= signedAt && signedAt <= k.notAfter!),
+    ];
+  }
+
+  all(): LogKey[] {
+    return [this.active, ...this.retired];
+  }
+
+  verifierKey(origin: string, key: LogKey = this.active): string {
+    return verifierKey(origin, key.raw);
+  }
+}
+
+function describe(raw: Buffer): { kid: string; publicKey: string; raw: Buffer } {
+  return {
+    kid: createHash('sha256').update(raw).digest('hex').slice(0, 16),
+    publicKey: raw.toString('base64'),
+    raw,
+  };
+}

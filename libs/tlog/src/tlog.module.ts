@@ -1,0 +1,26 @@
+import { Module } from '@nestjs/common';
+import { bindPort } from '@app/persistence';
+import { tlogAdapters } from './infrastructure/persistence/tlog-persistence';
+import { TlogRepository } from './infrastructure/persistence/tlog.repository';
+import { LogKeyService } from './log-key.service';
+import { LogVerifierService } from './log-verifier.service';
+import { TlogController } from './tlog.controller';
+import { TransparencyLogService } from './transparency-log.service';
+import { WitnessLog } from './witness-log';
+
+/**
+ * The shared append-only log component: Merkle trees, signed checkpoints, proofs, the
+ * witness file and the log key. The ledger (one log per site) and the vault audit log use it.
+ */
+@Module({
+  controllers: [TlogController],
+  providers: [
+    bindPort(TlogRepository, tlogAdapters),
+    LogKeyService,
+    WitnessLog,
+    TransparencyLogService,
+    LogVerifierService,
+  ],
+  exports: [TransparencyLogService, LogVerifierService, LogKeyService],
+})
+export class TlogModule {}

@@ -1,0 +1,297 @@
+import { Injectable, Logger, Optional } from '@nestjs/common';
+import { Counter } from 'prom-client';
+import { MetricsRegistry } from '@app/common';
+import { SignedCheckpoint, checkpointText } from './domain/checkpoint';
+import {
+  appendLeaves,
+  consistencyRanges,
+  inclusionRanges,
+  leafOfRecordHash,
+  nodeId,
+  nodesFor,
+  perfectNodes,
+  rangeHash,
+  verifyConsistency,
+} from './domain/merkle';
+import { TlogRepository } from './infrastructure/persistence/tlog.repository';
+import { LogKeyService } from './log-key.service';
+import { WitnessLog, WitnessLine } from './witness-log';
+
+/** Reads the recordHashes of seq fromSeq..toSeq (inclusive) of a log, in seq order. */
+export type LeafSource = (fromSeq: number, toSeq: number) => Promise<string[]>;
+
+/** What a client keeps to prove later that an entry was in the log. */
+export interface Receipt {
+  seq: number;
+  leafIndex: number;
+  /** hex SHA-256(0x00 ‖ recordHash bytes) */
+  leafHash: string;
+  treeSize: number;
+  /** base64 hashes, RFC 9162 §2.1.3 order */
+  inclusionProof: string[];
+}
+
+export interface SealResult {
+  checkpoint: SignedCheckpoint;
+  receipts: Map<number, Receipt>;
+}
+
+const READ_PAGE = 5000;
+
+/**
+ * The shared transparency log: an RFC 6962 Merkle tree over each log's entries (leaf input =
+ * the entry's recordHash bytes), a signed C2SP checkpoint after every append batch, inclusion
+ * and consistency proofs, and the witness file. The entries themselves stay with their owner
+ * (the ledger, the vault audit); `seal` reads the new ones through a LeafSource.
+ */
+@Injectable()
+export class TransparencyLogService {
+  private readonly logger = new Logger(TransparencyLogService.name);
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly witnessed = new Map<string, { size: number; rootHash: string }>();
+  private readonly heads = new Map<
+    string,
+    { checkpoint?: SignedCheckpoint; compact: Map<string, Buffer> }
+  >();
+  private readonly alarms: Counter<'log'>;
+
+  constructor(
+    private readonly store: TlogRepository,
+    private readonly keys: LogKeyService,
+    private readonly witness: WitnessLog,
+    @Optional() metrics?: MetricsRegistry,
+  ) {
+    this.alarms = new Counter({
+      name: 'mdai_tlog_inconsistency_total',
+      help: 'Checkpoints inconsistent with an earlier witnessed checkpoint of the same log (an alarm)',
+      labelNames: ['log'],
+      registers: metrics ? [metrics] : [],
+    });
+    this.alarms.inc({ log: 'ledger' }, 0);
+    this.alarms.inc({ log: 'vault-audit' }, 0);
+  }
+
+  /**
+   * Brings the tree of `origin` up to `size` entries and signs a checkpoint for it, then
+   * returns receipts for the requested seqs. Serialized per log in this process; two
+   * processes sealing at once write the same nodes and each a valid checkpoint.
+   */
+  seal(origin: string, size: number, leaves: LeafSource, seqs: number[]): Promise<SealResult> {
+    return this.exclusive(origin, () => this.sealNow(origin, size, leaves, seqs));
+  }
+
+  latest(origin: string): Promise<SignedCheckpoint | undefined> {
+    return this.store.latestCheckpoint(origin);
+  }
+
+  checkpointAt(origin: string, size: number): Promise<SignedCheckpoint | undefined> {
+    return this.store.checkpointAt(origin, size);
+  }
+
+  listCheckpoints(origin: string, afterSize: number, limit: number): Promise<SignedCheckpoint[]> {
+    return this.store.listCheckpoints(origin, afterSize, limit);
+  }
+
+  /** Inclusion proof of the entry at `seq` in the tree of `treeSize` (≤ the latest checkpoint). */
+  async inclusionProof(
+    origin: string,
+    seq: number,
+    recordHash: string,
+    treeSize: number,
+  ): Promise<Receipt> {
+    const ranges = inclusionRanges(seq - 1, treeSize);
+    const nodes = await this.store.findNodes(origin, nodesFor(ranges));
+    return {
+      seq,
+      leafIndex: seq - 1,
+      leafHash: leafOfRecordHash(recordHash).toString('hex'),
+      treeSize,
+      inclusionProof: ranges.map(([lo, hi]) => rangeHash(lo, hi, nodes).toString('base64')),
+    };
+  }
+
+  async consistencyProof(origin: string, first: number, second: number): Promise<Buffer[]> {
+    const ranges = consistencyRanges(first, second);
+    const nodes = await this.store.findNodes(origin, nodesFor(ranges));
+    return ranges.map(([lo, hi]) => rangeHash(lo, hi, nodes));
+  }
+
+  /** The root of the tree of `size` from the stored nodes. */
+  async rootAt(origin: string, size: number): Promise<Buffer> {
+    const nodes = await this.store.findNodes(origin, perfectNodes(0, size));
+    return rangeHash(0, size, nodes);
+  }
+
+  witnessLines(origin: string): AsyncGenerator<WitnessLine> {
+    return this.witness.linesOf(origin);
+  }
+
+  private async sealNow(
+    origin: string,
+    size: number,
+    leaves: LeafSource,
+    seqs: number[],
+  ): Promise<SealResult> {
+    // the head this process sealed last (read from the store once): its checkpoint and the
+    // perfect nodes of [0, size), which is all an append needs
+    let head = this.heads.get(origin);
+    if (!head) {
+      const latest = await this.store.latestCheckpoint(origin);
+      const compact = await this.store.findNodes(origin, perfectNodes(0, latest?.size ?? 0));
+      head = { checkpoint: latest, compact };
+    }
+    const latest = head.checkpoint;
+    const from = latest?.size ?? 0;
+    if (latest && size <= from) {
+      // a later batch already sealed past these entries: prove against its checkpoint
+      return { checkpoint: latest, receipts: await this.receiptsFromStore(origin, seqs, from) };
+    }
+    const compact = head.compact;
+    const leafHashes: Buffer[] = [];
+    const recordHashes = new Map<number, string>();
+    for (let seq = from + 1; seq <= size; seq += READ_PAGE) {
+      const page = await leaves(seq, Math.min(size, seq + READ_PAGE - 1));
+      page.forEach((h, i) => {
+        recordHashes.set(seq + i, h);
+        leafHashes.push(leafOfRecordHash(h));
+      });
+    }
+    if (leafHashes.length !== size - from) {
+      throw new Error(`log ${origin} has ${from + leafHashes.length} entries, not ${size}`);
+    }
+    const { created, nodes } = appendLeaves(compact, from, leafHashes);
+    await this.store.putNodes(origin, created);
+    const root = rangeHash(0, size, nodes);
+    const checkpoint: SignedCheckpoint = {
+      origin,
+      size,
+      rootHash: root.toString('hex'),
+      signedAt: new Date(),
+      note: this.keys.sign(checkpointText({ origin, size, rootHash: root }), origin),
+    };
+    await this.watch(checkpoint, async (first) => {
+      const ranges = consistencyRanges(first, size);
+      const missing = nodesFor(ranges).filter((k) => !nodes.has(nodeId(k)));
+      const all = new Map([...nodes, ...(await this.store.findNodes(origin, missing))]);
+      return ranges.map(([lo, hi]) => rangeHash(lo, hi, all));
+    });
+    // witnessed first: a checkpoint in the store is always in the witness file too
+    await this.witness.append(checkpoint);
+    await this.store.saveCheckpoint(checkpoint);
+    this.heads.set(origin, {
+      checkpoint,
+      compact: new Map(perfectNodes(0, size).map((k) => [nodeId(k), nodes.get(nodeId(k))!])),
+    });
+    const receipts = new Map<number, Receipt>();
+    const outside: number[] = [];
+    // proofs of neighbouring leaves share most of their hashes: compute each range once
+    const memo = new Map<string, string>();
+    const proofHash = (lo: number, hi: number): string => {
+      const key = `${lo}:${hi}`;
+      let hash = memo.get(key);
+      if (hash === undefined) {
+        hash = rangeHash(lo, hi, nodes).toString('base64');
+        memo.set(key, hash);
+      }
+      return hash;
+    };
+    for (const seq of seqs) {
+      const recordHash = recordHashes.get(seq);
+      if (!recordHash) {
+        outside.push(seq);
+        continue;
+      }
+      const ranges = inclusionRanges(seq - 1, size);
+      receipts.set(seq, {
+        seq,
+        leafIndex: seq - 1,
+        leafHash: leafOfRecordHash(recordHash).toString('hex'),
+        treeSize: size,
+        inclusionProof: ranges.map(([lo, hi]) => proofHash(lo, hi)),
+      });
+    }
+    for (const [seq, r] of await this.receiptsFromStore(origin, outside, size)) {
+      receipts.set(seq, r);
+    }
+    return { checkpoint, receipts };
+  }
+
+  private async receiptsFromStore(
+    origin: string,
+    seqs: number[],
+    treeSize: number,
+  ): Promise<Map<number, Receipt>> {
+    const receipts = new Map<number, Receipt>();
+    if (seqs.length === 0) return receipts;
+    const leafKeys = seqs.map((seq) => ({ level: 0, index: seq - 1 }));
+    const rangesOf = new Map(seqs.map((seq) => [seq, inclusionRanges(seq - 1, treeSize)]));
+    const nodes = await this.store.findNodes(origin, [
+      ...leafKeys,
+      ...nodesFor([...rangesOf.values()].flat()),
+    ]);
+    for (const seq of seqs) {
+      receipts.set(seq, {
+        seq,
+        leafIndex: seq - 1,
+        leafHash: nodes.get(nodeId({ level: 0, index: seq - 1 }))!.toString('hex'),
+        treeSize,
+        inclusionProof: rangesOf
+          .get(seq)!
+          .map(([lo, hi]) => rangeHash(lo, hi, nodes).toString('base64')),
+      });
+    }
+    return receipts;
+  }
+
+  /**
+   * Compares a new checkpoint with the last one this process witnessed for the log (read
+   * from the witness file the first time): a smaller tree, or one that is not an append-only
+   * extension of it, is an alarm in the logs and in `mdai_tlog_inconsistency_total`.
+   */
+  private async watch(
+    checkpoint: SignedCheckpoint,
+    proofFrom: (first: number) => Promise<Buffer[]>,
+  ): Promise<void> {
+    const origin = checkpoint.origin;
+    if (!this.witnessed.has(origin)) {
+      let last: WitnessLine | undefined;
+      for await (const line of this.witness.linesOf(origin))
+        if (!last || line.size >= last.size) last = line;
+      if (last) this.witnessed.set(origin, { size: last.size, rootHash: last.rootHash });
+    }
+    const seen = this.witnessed.get(origin);
+    let consistent = true;
+    if (seen && seen.size > 0) {
+      consistent =
+        checkpoint.size >= seen.size &&
+        verifyConsistency(
+          seen.size,
+          checkpoint.size,
+          Buffer.from(seen.rootHash, 'hex'),
+          Buffer.from(checkpoint.rootHash, 'hex'),
+          checkpoint.size > seen.size ? await proofFrom(seen.size) : [],
+        );
+    }
+    if (!consistent) {
+      this.alarms.inc({ log: origin.split('/').slice(1, 2).join('') || origin });
+      this.logger.error(
+        { origin, witnessedSize: seen!.size, newSize: checkpoint.size },
+        'ALARM: checkpoint inconsistent with the witnessed history of this log',
+      );
+    }
+    if (!seen || checkpoint.size >= seen.size) {
+      this.witnessed.set(origin, { size: checkpoint.size, rootHash: checkpoint.rootHash });
+    }
+  }
+
+  private exclusive<T>(origin: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(origin) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => undefined);
+    this.locks.set(origin, settled);
+    void settled.then(() => {
+      if (this.locks.get(origin) === settled) this.locks.delete(origin);
+    });
+    return next;
+  }
+}

@@ -1,0 +1,102 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { createReadStream } from 'node:fs';
+import { appendFile, mkdir, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
+import { AppConfig } from '@app/common';
+import { SignedCheckpoint } from './domain/checkpoint';
+
+/** One line of the witness file. */
+export interface WitnessLine {
+  origin: string;
+  size: number;
+  rootHash: string;
+  signedAt: string;
+  note: string;
+}
+
+const MAX_READ_BYTES = 1024 * 1024;
+
+/**
+ * The witness file: every checkpoint the server signs is appended to a file outside the
+ * store (NDJSON, one checkpoint per line), so deleting or rewriting checkpoint rows in the
+ * database does not erase what was signed. Monitors read it through the API and compare.
+ */
+@Injectable()
+export class WitnessLog {
+  private readonly logger = new Logger(WitnessLog.name);
+  readonly file: string;
+  private ready?: Promise<void>;
+
+  constructor(config: ConfigService<AppConfig, true>) {
+    this.file = config.get('tlog', { infer: true }).witnessFile;
+  }
+
+  async append(checkpoint: SignedCheckpoint): Promise<void> {
+    this.ready ??= mkdir(dirname(this.file), { recursive: true }).then(
+      () => undefined,
+      (error: unknown) => {
+        this.ready = undefined; // try again next time: the disk may be fixed by then
+        throw error;
+      },
+    );
+    await this.ready;
+    const line: WitnessLine = {
+      origin: checkpoint.origin,
+      size: checkpoint.size,
+      rootHash: checkpoint.rootHash,
+      signedAt: checkpoint.signedAt.toISOString(),
+      note: checkpoint.note,
+    };
+    await appendFile(this.file, `${JSON.stringify(line)}\n`, { mode: 0o644 });
+  }
+
+  /** The witnessed checkpoints of one log, in file order. */
+  async *linesOf(origin: string): AsyncGenerator<WitnessLine> {
+    for await (const line of this.lines()) if (line.origin === origin) yield line;
+  }
+
+  async *lines(): AsyncGenerator<WitnessLine> {
+    const input = createReadStream(this.file, { encoding: 'utf8' });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        input.once('open', () => resolve());
+        input.once('error', reject);
+      });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+      if (text.trim() === '') continue;
+      try {
+        yield JSON.parse(text) as WitnessLine;
+      } catch {
+        this.logger.warn('Unreadable witness line skipped');
+      }
+    }
+  }
+
+  /** Raw bytes from `offset` (at most 1 MiB), for monitors that tail the file. */
+  async read(offset: number): Promise<{ bytes: Buffer; size: number }> {
+    let handle;
+    try {
+      handle = await open(this.file, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        return { bytes: Buffer.alloc(0), size: 0 };
+      }
+      throw error;
+    }
+    try {
+      const { size } = await handle.stat();
+      const length = Math.max(0, Math.min(MAX_READ_BYTES, size - offset));
+      const bytes = Buffer.alloc(length);
+      if (length > 0) await handle.read(bytes, 0, length, offset);
+      return { bytes, size };
+    } finally {
+      await handle.close();
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import type { Database } from 'better-sqlite3';
+import type { Model } from 'mongoose';
+
+/** One sealed value of a module's records, by the key its seal context names. */
+export interface SealedValue {
+  key: string;
+  sealed: string;
+}
+
+/**
+ * What a repository that keeps KeyringService-sealed values offers the reseal job: list the
+ * values not sealed under a key version (keyset by key), and swap one only if unchanged.
+ */
+export interface SealedValueStore {
+  listSealedNotUnder(version: string, afterKey: string, limit: number): Promise<SealedValue[]>;
+  replaceSealed(key: string, expected: string, next: string): Promise<boolean>;
+}
+
+export function sealedPrefix(version: string): string {
+  return `sealed1.${version}.`;
+}
+
+/** The two operations on one SQLite table column (`keyColumn` unique). */
+export function sqliteSealedColumn(
+  db: Database,
+  table: string,
+  keyColumn: string,
+  sealedColumn: string,
+): SealedValueStore {
+  return {
+    async listSealedNotUnder(version, afterKey, limit) {
+      const prefix = sealedPrefix(version);
+      return db
+        .prepare<[number, string, string, number], SealedValue>(
+          `SELECT ${keyColumn} AS key, ${sealedColumn} AS sealed FROM ${table}
+           WHERE ${sealedColumn} IS NOT NULL AND substr(${sealedColumn}, 1, ?) <> ? AND ${keyColumn} > ?
+           ORDER BY ${keyColumn} LIMIT ?`,
+        )
+        .all(prefix.length, prefix, afterKey, limit);
+    },
+    async replaceSealed(key, expected, next) {
+      return (
+        db
+          .prepare(
+            `UPDATE ${table} SET ${sealedColumn} = ? WHERE ${keyColumn} = ? AND ${sealedColumn} = ?`,
+          )
+          .run(next, key, expected).changes === 1
+      );
+    },
+  };
+}
+
+/** The two operations on one MongoDB field (`keyField` unique). */
+export function mongoSealedField<T>(
+  model: Model<T>,
+  keyField: string,
+  sealedField: string,
+): SealedValueStore {
+  return {
+    async listSealedNotUnder(version, afterKey, limit) {
+      const escaped = sealedPrefix(version).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const docs = await model
+        .find(
+          {
+            [sealedField]: { $type: 'string', $not: new RegExp(`^${escaped}`) },
+            [keyField]: { $gt: afterKey },
+          } as never,
+          { [keyField]: 1, [sealedField]: 1 },
+        )
+        .sort({ [keyField]: 1 })
+        .limit(limit)
+        .lean<Record<string, string>[]>();
+      return docs.map((d) => ({ key: String(d[keyField]), sealed: d[sealedField] }));
+    },
+    async replaceSealed(key, expected, next) {
+      const result = await model.updateOne(
+        { [keyField]: key, [sealedField]: expected } as never,
+        { $set: { [sealedField]: next } } as never,
+      );
+      return result.modifiedCount === 1;
+    },
+  };
+}

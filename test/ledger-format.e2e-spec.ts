@@ -1,0 +1,130 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { http, startTestApp, TestApp } from './support/test-app';
+import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
+
+const ROOT = join(__dirname, '..');
+
+/** Runs a command without blocking the event loop (the test server keeps serving). */
+function run(
+  command: string,
+  args: string[],
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** The Python block of docs/ledger-format.md §7, exactly as published. */
+function pythonCheck(): string {
+  const doc = readFileSync(join(ROOT, 'docs/ledger-format.md'), 'utf8');
+  const start = doc.indexOf('```python\n', doc.indexOf('## 7.'));
+  return doc.slice(start + '```python\n'.length, doc.indexOf('```\n', start + 10));
+}
+
+describe('docs/ledger-format.md: independent and offline verifiers (e2e)', () => {
+  let t: TestApp;
+  let dir: string;
+  beforeAll(async () => {
+    t = await startTestApp({ TRUST_AUTO_BLOCK_FLOOR: '0' });
+    dir = mkdtempSync(join(tmpdir(), 'mdai-ledger-format-'));
+  });
+  afterAll(async () => {
+    await t.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  jest.setTimeout(120_000);
+
+  it('should verify a real export, checkpoint and receipt with the Python script and npm run verify:log, and fail on edits and cuts', async () => {
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    await syncBatch(t.baseUrl, phone.token, [signPacket(phone), signPacket(phone)]);
+    const last = await syncBatch(t.baseUrl, phone.token, [
+      signPacket(phone, { geo: { lat: 28.6, lng: 77.2, accuracyM: 12 } }),
+      signPacket(phone, { type: 'check_out' }),
+      signPacket(phone),
+    ]);
+    const exported = await (
+      await fetch(`${t.baseUrl}/api/v5/ledger/${phone.siteId}/export`, {
+        headers: { 'x-api-key': t.keys.auditor },
+      })
+    ).text();
+    const key = (await http(t.baseUrl, 'GET', '/api/v5/tlog/keys')).body.keys[0]
+      .publicKey as string;
+    const files = {
+      script: join(dir, 'check_ledger.py'),
+      export: join(dir, 'export.ndjson'),
+      note: join(dir, 'checkpoint.txt'),
+      receipt: join(dir, 'receipt.json'),
+      cut: join(dir, 'cut.ndjson'),
+      edited: join(dir, 'edited.ndjson'),
+    };
+    writeFileSync(files.script, pythonCheck());
+    writeFileSync(files.export, exported);
+    writeFileSync(files.note, last.body.checkpoints[0].note);
+    writeFileSync(files.receipt, JSON.stringify(last.body.results[1]));
+    const lines = exported.split('\n').filter(Boolean);
+    writeFileSync(files.cut, lines.slice(0, 3).join('\n') + '\n');
+    writeFileSync(files.edited, exported.replace('"check_out"', '"check_in"'));
+
+    // a verifier key string works as --key too
+    const vkey = (
+      await http(
+        t.baseUrl,
+        'GET',
+        `/api/v5/tlog/keys?origin=${encodeURIComponent(last.body.checkpoints[0].origin)}`,
+      )
+    ).body.keys[0].verifierKey as string;
+    const python = (exportFile: string) =>
+      run('/usr/bin/python3', [files.script, exportFile, files.note, key, files.receipt]);
+    const ours = (exportFile: string) =>
+      run(process.execPath, [
+        '-r',
+        '@swc-node/register',
+        'scripts/verify-log.ts',
+        exportFile,
+        '--checkpoint',
+        files.note,
+        '--key',
+        key,
+        '--receipt',
+        files.receipt,
+      ]);
+
+    const good = await python(files.export);
+    expect(good.stderr).toBe('');
+    expect(good.status).toBe(0);
+    expect(good.stdout).toContain('ok   receipt: seq 4 is in the signed tree');
+    const ok = await ours(files.export);
+    expect(ok.stderr).toBe('');
+    expect(ok.status).toBe(0);
+    expect(ok.stdout.trim().split('\n').at(-1)).toBe('OK');
+
+    for (const bad of [files.cut, files.edited]) {
+      expect((await python(bad)).status).not.toBe(0);
+      const failed = await ours(bad);
+      expect(failed.status).toBe(1);
+      expect(failed.stdout).toContain(bad === files.cut ? 'history was cut' : 'FAIL');
+    }
+    const withVkey = await run(process.execPath, [
+      '-r',
+      '@swc-node/register',
+      'scripts/verify-log.ts',
+      files.export,
+      '--checkpoint',
+      files.note,
+      '--key',
+      vkey,
+    ]);
+    expect(withVkey.stderr).toBe('');
+    expect(withVkey.stdout).toContain('OK');
+  });
+});

@@ -1,0 +1,410 @@
+import Database from 'better-sqlite3';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
+import {
+  checkpointSignedBy,
+  consistencyHolds,
+  inclusionHolds,
+  leafOf,
+  readCheckpointNote,
+} from './support/tlog-check';
+import {
+  canonicalJson,
+  enrollPhone,
+  Phone,
+  sha256Hex,
+  signPacket,
+  syncBatch,
+} from './support/worker-client';
+
+async function verifyLedger(t: TestApp, siteId: string) {
+  const res = await http(t.baseUrl, 'GET', `/api/v5/ledger/${siteId}/verify`, {
+    key: t.keys.auditor,
+  });
+  expect(res.status).toBe(200);
+  return res.body;
+}
+
+/** Syncs `batches` batches of `per` packets; returns every sync response body. */
+async function fill(t: TestApp, phone: Phone, batches: number, per: number): Promise<any[]> {
+  const bodies: any[] = [];
+  for (let b = 0; b < batches; b++) {
+    const res = await syncBatch(
+      t.baseUrl,
+      phone.token,
+      Array.from({ length: per }, () => signPacket(phone)),
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.accepted).toBe(per);
+    bodies.push(res.body);
+  }
+  return bodies;
+}
+
+function withDb<T>(t: TestApp, work: (db: Database.Database) => T): T {
+  const db = new Database(join(t.dataDir, 'mdai.sqlite'));
+  try {
+    return work(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** What a dishonest operator with the database file can do: edit a link and re-hash the rest. */
+function rewriteFrom(db: Database.Database, siteId: string, seq: number): void {
+  db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_update');
+  const rows = db
+    .prepare('SELECT * FROM attendance_logs WHERE site_id = ? AND seq >= ? ORDER BY seq')
+    .all(siteId, seq) as any[];
+  let prev = rows[0].prev_hash as string;
+  for (const row of rows) {
+    const data = JSON.parse(row.data);
+    if (row.seq === seq) data.type = data.type === 'check_in' ? 'check_out' : 'check_in';
+    const meta = JSON.parse(row.meta);
+    const hash = sha256Hex(
+      canonicalJson({ siteId: row.site_id, seq: row.seq, prevHash: prev, data, meta }),
+    );
+    db.prepare(
+      'UPDATE attendance_logs SET data = ?, prev_hash = ?, record_hash = ? WHERE site_id = ? AND seq = ?',
+    ).run(canonicalJson(data), prev, hash, row.site_id, row.seq);
+    prev = hash;
+  }
+}
+
+describe('ledger transparency log (e2e)', () => {
+  let t: TestApp;
+  let logKey: string;
+  beforeAll(async () => {
+    t = await startTestApp({ TRUST_AUTO_BLOCK_FLOOR: '0', SYNC_MAX_OFFLINE_AGE_HOURS: '48' });
+    const keys = await http(t.baseUrl, 'GET', '/api/v5/tlog/keys');
+    expect(keys.status).toBe(200);
+    logKey = keys.body.keys.find((k: any) => k.status === 'active').publicKey;
+  });
+  afterAll(async () => t.close());
+
+  it('should hand back a receipt per accepted packet that an independent RFC 9162 client verifies', async () => {
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    const [first, second] = await fill(t, phone, 2, 5);
+    for (const body of [first, second]) {
+      expect(body.checkpoints).toHaveLength(1);
+      const note = body.checkpoints[0].note as string;
+      const cp = readCheckpointNote(note);
+      expect(cp.origin).toBe(`mdai.local/ledger/${phone.siteId}`);
+      expect(checkpointSignedBy(note, logKey)).toBe(true);
+      expect(cp.size).toBe(body.checkpoints[0].treeSize);
+      for (const r of body.results) {
+        expect(r.receipt.leafHash).toBe(leafOf(r.recordHash).toString('hex'));
+        expect(r.receipt.treeSize).toBe(cp.size);
+        expect(
+          inclusionHolds(
+            r.receipt.leafIndex,
+            cp.size,
+            leafOf(r.recordHash),
+            r.receipt.inclusionProof,
+            cp.root,
+          ),
+        ).toBe(true);
+      }
+    }
+    // a checkpoint after every batch, each an append-only extension of the one before
+    const one = readCheckpointNote(first.checkpoints[0].note);
+    const two = readCheckpointNote(second.checkpoints[0].note);
+    expect([one.size, two.size]).toEqual([5, 10]);
+    const proof = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/ledger/${phone.siteId}/proof/consistency?first=5&second=10`,
+      { key: t.keys.auditor },
+    );
+    expect(proof.status).toBe(200);
+    expect(consistencyHolds(5, 10, one.root, two.root, proof.body.proof)).toBe(true);
+    // inclusion proof by packetId and by seq, against an older tree size
+    const byPacket = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/ledger/${phone.siteId}/proof/inclusion?packetId=${first.results[2].packetId}&treeSize=5`,
+      { key: t.keys.auditor },
+    );
+    expect(byPacket.status).toBe(200);
+    expect(byPacket.body.checkpoint).toBe(first.checkpoints[0].note);
+    expect(
+      inclusionHolds(
+        2,
+        5,
+        leafOf(first.results[2].recordHash),
+        byPacket.body.inclusionProof,
+        one.root,
+      ),
+    ).toBe(true);
+    const bySeq = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/ledger/${phone.siteId}/proof/inclusion?seq=7`,
+      {
+        key: t.keys.auditor,
+      },
+    );
+    expect(bySeq.body).toMatchObject({
+      seq: 7,
+      treeSize: 10,
+      recordHash: second.results[1].recordHash,
+    });
+    const bad = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/ledger/${phone.siteId}/proof/inclusion?seq=7&treeSize=99`,
+      {
+        key: t.keys.auditor,
+      },
+    );
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('invalid_proof_request');
+    const latest = await http(t.baseUrl, 'GET', `/api/v5/ledger/${phone.siteId}/checkpoint`, {
+      key: t.keys.auditor,
+    });
+    expect(latest.body).toMatchObject({ treeSize: 10, note: second.checkpoints[0].note });
+    expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+      ok: true,
+      length: 10,
+      checkpointsChecked: 2,
+    });
+  });
+
+  it('should give duplicates their receipts again, so a phone that lost the answer can retry', async () => {
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    const packets = Array.from({ length: 3 }, () => signPacket(phone));
+    const once = await syncBatch(t.baseUrl, phone.token, packets);
+    const twice = await syncBatch(t.baseUrl, phone.token, packets);
+    expect(twice.body.duplicates).toBe(3);
+    const cp = readCheckpointNote(twice.body.checkpoints[0].note);
+    for (const [i, r] of twice.body.results.entries()) {
+      expect(r.seq).toBe(once.body.results[i].seq);
+      expect(
+        inclusionHolds(
+          r.receipt.leafIndex,
+          cp.size,
+          leafOf(r.recordHash),
+          r.receipt.inclusionProof,
+          cp.root,
+        ),
+      ).toBe(true);
+    }
+    const none = await http(t.baseUrl, 'POST', '/api/v5/sync?receipts=false', {
+      headers: { authorization: `Bearer ${phone.token}` },
+      body: { packets },
+    });
+    expect(none.body.checkpoints).toBeUndefined();
+    expect(none.body.results[0].receipt).toBeUndefined();
+  });
+
+  itOnSqliteFile(
+    '(item 1) should fail verify after a link is edited, the rest re-hashed and every checkpoint row deleted',
+    async () => {
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      await fill(t, phone, 7, 50);
+      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+        ok: true,
+        length: 350,
+        checkpointsChecked: 7,
+      });
+      withDb(t, (db) => {
+        rewriteFrom(db, phone.siteId, 150);
+        db.exec('DELETE FROM tlog_checkpoints');
+      });
+      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+        ok: false,
+        length: 350,
+        reason: 'checkpoint_missing',
+        checkpointsChecked: 0,
+      });
+      // even with the witness file gone too: appended batches without a checkpoint fail
+      rmSync(t.config.tlog.witnessFile, { force: true });
+      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+        ok: false,
+        brokenAtSeq: 1,
+        reason: 'checkpoint_missing',
+      });
+    },
+  );
+
+  itOnSqliteFile(
+    '(item 1) should fail verify after a consistent rewrite that keeps the checkpoint rows',
+    async () => {
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      await fill(t, phone, 3, 20);
+      withDb(t, (db) => rewriteFrom(db, phone.siteId, 30));
+      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+        ok: false,
+        length: 60,
+        brokenAtSeq: 40,
+        reason: 'checkpoint_mismatch',
+      });
+    },
+  );
+
+  itOnSqliteFile(
+    '(item 2) should fail verify when the tail is cut, with or without its checkpoint rows',
+    async () => {
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      const bodies = await fill(t, phone, 7, 50);
+      // the phone keeps the receipt of a packet of the last batch
+      const kept = bodies[6].results[39];
+      const keptCheckpoint = bodies[6].checkpoints[0].note as string;
+      const origin = readCheckpointNote(keptCheckpoint).origin;
+      withDb(t, (db) => {
+        db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_delete');
+        db.prepare('DELETE FROM attendance_logs WHERE site_id = ? AND seq > 300').run(phone.siteId);
+      });
+      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+        ok: false,
+        length: 300,
+        brokenAtSeq: 301,
+        reason: 'tail_cut',
+      });
+      withDb(t, (db) =>
+        db
+          .prepare(
+            'DELETE FROM tlog_checkpoints WHERE size > 300 AND log_id = (SELECT id FROM tlog_logs WHERE origin = ?)',
+          )
+          .run(origin),
+      );
+      // the witness file outside the store still holds the checkpoint of 350
+      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+        ok: false,
+        brokenAtSeq: 301,
+        reason: 'tail_cut',
+      });
+      const witness = readFileSync(t.config.tlog.witnessFile, 'utf8');
+      expect(witness).toContain(JSON.stringify(keptCheckpoint));
+
+      // (receipt) without the server's help, the phone's stored receipt proves the truncation:
+      // a checkpoint signed by the log key says the tree had 350 entries and that its packet
+      // is entry 340; the server now shows a smaller tree and no such link
+      expect(checkpointSignedBy(keptCheckpoint, logKey)).toBe(true);
+      const signed = readCheckpointNote(keptCheckpoint);
+      expect(signed.size).toBe(350);
+      expect(kept.receipt.seq).toBe(340);
+      expect(
+        inclusionHolds(
+          kept.receipt.leafIndex,
+          signed.size,
+          leafOf(kept.recordHash),
+          kept.receipt.inclusionProof,
+          signed.root,
+        ),
+      ).toBe(true);
+      const now = await http(t.baseUrl, 'GET', `/api/v5/ledger/${phone.siteId}/checkpoint`, {
+        key: t.keys.auditor,
+      });
+      expect(now.body.treeSize).toBeLessThan(signed.size);
+      const lines = (
+        await (
+          await fetch(`${t.baseUrl}/api/v5/ledger/${phone.siteId}/export`, {
+            headers: { 'x-api-key': t.keys.auditor },
+          })
+        ).text()
+      )
+        .split('\n')
+        .filter(Boolean);
+      expect(lines).toHaveLength(300);
+      expect(lines.some((l) => l.includes(kept.packetId))).toBe(false);
+    },
+  );
+
+  it('should refuse proof requests that are malformed or out of range', async () => {
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    await fill(t, phone, 1, 2);
+    const q = (query: string) =>
+      http(t.baseUrl, 'GET', `/api/v5/ledger/${phone.siteId}/proof/${query}`, {
+        key: t.keys.auditor,
+      });
+    expect((await q('inclusion')).body.code).toBe('invalid_proof_request');
+    expect((await q('inclusion?seq=1&packetId=00000000-0000-4000-8000-000000000000')).status).toBe(
+      400,
+    );
+    expect((await q('inclusion?seq=9')).status).toBe(404);
+    expect((await q('consistency?first=2&second=1')).status).toBe(400);
+    expect((await q('consistency?first=1&second=3')).status).toBe(400);
+    expect((await q('consistency?first=x&second=1')).status).toBe(400);
+    const anon = await http(t.baseUrl, 'GET', `/api/v5/ledger/${phone.siteId}/checkpoint`);
+    expect(anon.status).toBe(401);
+  });
+});
+
+describe('ledger when the witness file cannot be written (e2e)', () => {
+  let t: TestApp;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mdai-witness-'));
+    writeFileSync(join(dir, 'blocked'), 'a file where a directory should be');
+    t = await startTestApp({
+      TRUST_AUTO_BLOCK_FLOOR: '0',
+      TLOG_WITNESS_FILE: join(dir, 'blocked', 'witness.ndjson'),
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('should keep the packets, answer 503 checkpoint_unavailable, and give receipts once the disk is back', async () => {
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    const packets = [signPacket(phone), signPacket(phone)];
+    const refused = await syncBatch(t.baseUrl, phone.token, packets);
+    expect(refused.status).toBe(503);
+    expect(refused.body.code).toBe('checkpoint_unavailable');
+    rmSync(join(dir, 'blocked'));
+    mkdirSync(join(dir, 'blocked'));
+    const retried = await syncBatch(t.baseUrl, phone.token, packets);
+    expect(retried.status).toBe(200);
+    expect(retried.body.duplicates).toBe(2);
+    expect(retried.body.results[1].receipt).toMatchObject({ seq: 2, treeSize: 2 });
+    expect(readFileSync(join(dir, 'blocked', 'witness.ndjson'), 'utf8')).toContain(
+      `mdai.local/ledger/${phone.siteId}`,
+    );
+  });
+});
+
+describe('witness alarm across a restart (e2e)', () => {
+  itOnSqliteFile(
+    'should raise an alarm when the stored tree was rewritten while the server was down',
+    async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'mdai-alarm-'));
+      const env = { DATA_DIR: dataDir, TRUST_AUTO_BLOCK_FLOOR: '0' };
+      let t = await startTestApp(env);
+      try {
+        const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+        await fill(t, phone, 1, 8);
+        await t.close({ keepData: true });
+        // rewrite the stored tree nodes of the first 8 entries (a forged history)
+        withDb(t, (db) =>
+          db
+            .prepare(
+              `UPDATE tlog_nodes SET hash = randomblob(32) WHERE level = 3 AND idx = 0
+                 AND log_id = (SELECT id FROM tlog_logs WHERE origin = ?)`,
+            )
+            .run(`mdai.local/ledger/${phone.siteId}`),
+        );
+        t = await startTestApp(env);
+        const count = (text: string) =>
+          Number(/mdai_tlog_inconsistency_total\{log="ledger"\} (\d+)/.exec(text)?.[1] ?? 0);
+        const before = count(String((await http(t.baseUrl, 'GET', '/metrics')).body));
+        await fill(t, phone, 1, 3);
+        const after = count(String((await http(t.baseUrl, 'GET', '/metrics')).body));
+        expect(after).toBe(before + 1);
+        expect(t.logs()).toContain('ALARM: checkpoint inconsistent with the witnessed history');
+        const witness = await http(t.baseUrl, 'GET', '/api/v5/tlog/witness', {
+          key: t.keys.auditor,
+        });
+        expect(witness.status).toBe(200);
+        expect(Number(witness.headers.get('x-witness-size'))).toBeGreaterThan(0);
+        expect(String(witness.body)).toContain(`mdai.local/ledger/${phone.siteId}`);
+      } finally {
+        await t.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  );
+});

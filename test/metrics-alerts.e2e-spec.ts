@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { http, startTestApp, TestApp } from './support/test-app';
+
+// js-yaml comes with @nestjs/swagger (it writes YAML specs); its typings are not installed
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const yaml = require('js-yaml') as { load: (text: string) => unknown };
+
+interface Rule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+/** `mdai_http_request_duration_seconds_count{route="/x",status="401",...} 2` → 2 (summed over the rest). */
+function count(metrics: string, name: string, labels: Record<string, string>): number {
+  let total = 0;
+  for (const line of metrics.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const ok = Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`));
+    if (ok) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+/** A port nobody listens on (a Redis that is down). */
+async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('metrics see errors (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // Redis configured but down: /health answers 503, a real 5xx to count
+    t = await startTestApp({ REDIS_URL: `redis://127.0.0.1:${await deadPort()}` });
+  });
+  afterAll(async () => t.close());
+
+  it('item 5: should count 401, 403, 400, 404 and 5xx responses by route with the status sent', async () => {
+    await http(t.baseUrl, 'GET', '/api/kiosks');
+    await http(t.baseUrl, 'GET', '/api/kiosks', { key: t.keys.mobile });
+    await http(t.baseUrl, 'POST', '/api/v5/sites', { key: t.keys.admin, body: { name: 1 } });
+    await http(t.baseUrl, 'POST', '/auth', {
+      rawBody: '[[[[',
+      headers: { 'content-type': 'application/json' },
+    });
+    await http(t.baseUrl, 'GET', '/nope');
+    const health = await http(t.baseUrl, 'GET', '/health');
+    expect(health.status).toBe(503);
+    const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
+    const seconds = 'mdai_http_request_duration_seconds_count';
+    expect(count(metrics, seconds, { route: '/api/kiosks', status: '401' })).toBe(1);
+    expect(count(metrics, seconds, { route: '/api/kiosks', status: '403' })).toBe(1);
+    expect(count(metrics, seconds, { route: '/api/v5/sites', status: '400' })).toBe(1);
+    expect(count(metrics, seconds, { route: '/health', status: '503' })).toBe(1);
+    expect(count(metrics, seconds, { route: 'unmatched', status: '404' })).toBe(1);
+    const errors = 'mdai_http_errors_total';
+    expect(count(metrics, errors, { route: '/api/kiosks', code: 'unauthorized' })).toBe(1);
+    expect(count(metrics, errors, { route: '/api/kiosks', code: 'forbidden' })).toBe(1);
+    expect(count(metrics, errors, { route: '/api/v5/sites', code: 'validation_failed' })).toBe(1);
+    expect(count(metrics, errors, { status: '400', code: 'invalid_json' })).toBe(1);
+    expect(count(metrics, errors, { route: '/health', status: '503' })).toBe(1);
+  });
+});
+
+describe('deploy/prometheus/alerts.yml', () => {
+  const file = join(__dirname, '..', 'deploy', 'prometheus', 'alerts.yml');
+  const doc = yaml.load(readFileSync(file, 'utf8')) as {
+    groups: { name: string; rules: Rule[] }[];
+  };
+  const rules = doc.groups.flatMap((g) => g.rules);
+
+  it('should parse as a Prometheus rule file with the alerts we ship', () => {
+    expect(doc.groups.length).toBeGreaterThan(0);
+    for (const rule of rules) {
+      expect(typeof rule.alert).toBe('string');
+      expect(rule.expr.trim().length).toBeGreaterThan(0);
+      expect(['page', 'ticket']).toContain(rule.labels.severity);
+      expect(typeof rule.annotations.summary).toBe('string');
+      if (rule.for !== undefined) expect(rule.for).toMatch(/^\d+[smh]$/);
+      // brackets and parentheses balance (a cheap PromQL sanity check)
+      for (const [open, close] of ['()', '[]', '{}']) {
+        expect(rule.expr.split(open).length).toBe(rule.expr.split(close).length);
+      }
+    }
+    const exprs = rules.map((r) => r.expr).join('\n');
+    expect(exprs).toMatch(/status=~"5\.\."/);
+    expect(exprs).toContain('histogram_quantile(0.99');
+    expect(exprs).toContain('mdai_relay_errors_total');
+    expect(exprs).toContain('audit_unavailable');
+  });
+
+  it('should name only metrics the API exports', async () => {
+    const t = await startTestApp();
+    try {
+      const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
+      const exported = new Set([...metrics.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+      const named = new Set(
+        rules.flatMap((r) => [...r.expr.matchAll(/\b(mdai_[a-z0-9_]+)/g)].map((m) => m[1])),
+      );
+      expect(named.size).toBeGreaterThan(0);
+      for (const name of named) {
+        const base = name.replace(/_(bucket|count|sum)$/, '');
+        expect([name, exported.has(base)]).toEqual([name, true]);
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});

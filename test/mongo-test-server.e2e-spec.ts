@@ -1,0 +1,180 @@
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { deserialize, serialize } from 'bson';
+import mongoose, { Connection, Schema } from 'mongoose';
+import {
+  mongoTestServerAvailable,
+  MongoTestServer,
+  startMongoTestServer,
+} from './support/mongo-test-server';
+
+const available = mongoTestServerAvailable();
+const describeIfAvailable = available ? describe : describe.skip;
+
+/**
+ * The MongoDB wire-protocol test server answers the real Node driver (through mongoose) the
+ * way a mongod does for what this project uses: handshake, cursors across getMore, E11000
+ * duplicate keys with their index, upserts, aggregation, index listing.
+ */
+describeIfAvailable(
+  `MongoDB test server (wire protocol in front of mongomock)${available ? '' : ' (skipped: /usr/bin/python3 lacks python3-mongomock / python3-pymongo)'}`,
+  () => {
+    let server: MongoTestServer;
+    let connection: Connection;
+
+    beforeAll(async () => {
+      server = await startMongoTestServer();
+      connection = mongoose.createConnection(server.uri, {
+        dbName: `mdai_server_${randomBytes(4).toString('hex')}`,
+        serverSelectionTimeoutMS: 5000,
+      });
+      await connection.asPromise();
+    });
+
+    afterAll(async () => {
+      await connection?.close();
+      await server?.stop();
+    });
+
+    const thingSchema = new Schema(
+      { code: { type: String, required: true }, n: Number, at: Date },
+      { versionKey: false, collection: 'things' },
+    );
+    thingSchema.index({ code: 1 }, { unique: true });
+
+    it('should answer ping and hello like a writable primary', async () => {
+      await expect(connection.db!.admin().ping()).resolves.toMatchObject({ ok: 1 });
+      const hello = await connection.db!.admin().command({ hello: 1 });
+      expect(hello).toMatchObject({ isWritablePrimary: true, ok: 1 });
+    });
+
+    it('should refuse a duplicate key with a real E11000 error naming the index', async () => {
+      const Thing = connection.model('Thing', thingSchema);
+      await Thing.init();
+      await Thing.create({ code: 'a', n: 1 });
+      const error = await Thing.create({ code: 'a', n: 2 }).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: 11000,
+        keyPattern: { code: 1 },
+        keyValue: { code: 'a' },
+      });
+      expect((error as Error).message).toMatch(
+        /^E11000 duplicate key error collection: .*things index: code_1/,
+      );
+      const update = await Thing.create({ code: 'b' })
+        .then(() => Thing.updateOne({ code: 'b' }, { $set: { code: 'a' } }))
+        .catch((e: unknown) => e);
+      expect(update).toMatchObject({ code: 11000 });
+      const upsert = await Thing.findOneAndUpdate(
+        { code: 'c' },
+        { $set: { code: 'a' } },
+        { upsert: true },
+      ).catch((e: unknown) => e);
+      expect(upsert).toMatchObject({ code: 11000 });
+      expect(await Thing.countDocuments({})).toBe(2);
+    });
+
+    it('should page a cursor over getMore and sort, filter and aggregate', async () => {
+      const Row = connection.model(
+        'Row',
+        new Schema({ i: Number, even: Boolean }, { versionKey: false, collection: 'rows' }),
+      );
+      await Row.insertMany(Array.from({ length: 250 }, (_, i) => ({ i, even: i % 2 === 0 })));
+      const seen: number[] = [];
+      for await (const row of Row.find({ even: true }).sort({ i: -1 }).batchSize(7).lean()) {
+        seen.push(row.i as number);
+      }
+      expect(seen).toHaveLength(125);
+      expect(seen[0]).toBe(248);
+      expect(seen.at(-1)).toBe(0);
+      const [sum] = await Row.aggregate<{ total: number }>([
+        { $match: { even: false } },
+        { $group: { _id: null, total: { $sum: '$i' } } },
+      ]);
+      expect(sum.total).toBe(
+        Array.from({ length: 125 }, (_, k) => 2 * k + 1).reduce((a, b) => a + b),
+      );
+      expect(await Row.distinct('even')).toEqual([false, true]);
+    });
+
+    it('should upsert with findOneAndUpdate and report the new document', async () => {
+      const Thing = connection.model('Thing', thingSchema);
+      const created = await Thing.collection.findOneAndUpdate(
+        { code: 'z' },
+        { $set: { n: 5 }, $setOnInsert: { at: new Date('2026-01-01T00:00:00Z') } },
+        { upsert: true, returnDocument: 'after', includeResultMetadata: true },
+      );
+      expect(created.lastErrorObject).toMatchObject({ updatedExisting: false });
+      expect(created.value).toMatchObject({
+        code: 'z',
+        n: 5,
+        at: new Date('2026-01-01T00:00:00Z'),
+      });
+      const old = await Thing.findOneAndUpdate({ code: 'z' }, { $inc: { n: 1 } }).lean();
+      expect(old).toMatchObject({ n: 5 });
+    });
+
+    it('should list, create and drop indexes', async () => {
+      const Thing = connection.model('Thing', thingSchema);
+      await Thing.collection.createIndex({ at: -1, _id: -1 }, { name: 'at_-1__id_-1' });
+      const names = (await Thing.listIndexes()).map((i) => i.name);
+      expect(names).toEqual(expect.arrayContaining(['_id_', 'code_1', 'at_-1__id_-1']));
+      await Thing.collection.dropIndex('at_-1__id_-1');
+      expect((await Thing.listIndexes()).map((i) => i.name)).not.toContain('at_-1__id_-1');
+    });
+
+    it('should refuse a transaction instead of pretending to run one', async () => {
+      const session = await connection.startSession();
+      try {
+        const Thing = connection.model('Thing', thingSchema);
+        session.startTransaction();
+        await expect(Thing.create([{ code: 'tx' }], { session })).rejects.toThrow(
+          /Transactions are not supported/,
+        );
+      } finally {
+        await session.endSession();
+      }
+    });
+
+    it('should let concurrent upserts of one unique key race, as a mongod without the upsert retry', async () => {
+      const Thing = connection.model('Thing', thingSchema);
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) =>
+          Thing.updateOne({ code: 'race' }, { $setOnInsert: { n: i } }, { upsert: true }),
+        ),
+      );
+      const refused = results.filter((r) => r.status === 'rejected');
+      expect(refused.length).toBeGreaterThan(0);
+      for (const r of refused) expect(r.reason).toMatchObject({ code: 11000 });
+      expect(await Thing.countDocuments({ code: 'race' })).toBe(1);
+    });
+
+    it('should answer a malformed OP_MSG with an error document and keep serving', async () => {
+      const { port } = new URL(server.uri);
+      const body = serialize({ ping: 1, $db: 'admin' });
+      // flags, then a section of unknown kind 7
+      const payload = Buffer.concat([Buffer.alloc(4), Buffer.from([7]), body]);
+      const header = Buffer.alloc(16);
+      header.writeInt32LE(16 + payload.length, 0);
+      header.writeInt32LE(42, 4);
+      header.writeInt32LE(2013, 12);
+      const reply = await new Promise<Buffer>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () =>
+          socket.write(Buffer.concat([header, payload])),
+        );
+        let data = Buffer.alloc(0);
+        socket.on('data', (chunk) => {
+          data = Buffer.concat([data, chunk]);
+          if (data.length >= 4 && data.length >= data.readInt32LE(0)) {
+            socket.end();
+            resolve(data);
+          }
+        });
+        socket.on('error', reject);
+      });
+      expect(reply.readInt32LE(8)).toBe(42);
+      expect(deserialize(reply.subarray(21))).toMatchObject({ ok: 0, codeName: 'FailedToParse' });
+      await expect(connection.db!.admin().ping()).resolves.toMatchObject({ ok: 1 });
+    });
+  },
+);

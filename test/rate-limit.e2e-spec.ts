@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { MetricsRegistry } from '@app/common';
+import { http, startTestApp, TestApp } from './support/test-app';
+
+/** Item 11 of issue 12: per-IP and per-credential limits, 429 with Retry-After, Redis-backed. */
+
+async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function expectLimited(res: { status: number; headers: Headers; body: any }) {
+  expect([res.status, res.body.code]).toEqual([429, 'rate_limited']);
+  const retryAfter = Number(res.headers.get('retry-after'));
+  expect(retryAfter).toBeGreaterThanOrEqual(1);
+  expect(retryAfter).toBeLessThanOrEqual(60);
+  expect(res.body.message).toContain(`retry after ${retryAfter} s`);
+}
+
+describe('rate limits in one process (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ RATE_LIMIT_PER_IP: '8', RATE_LIMIT_PER_CREDENTIAL: '3' });
+  });
+  afterAll(async () => t.close());
+
+  it('item 11: should answer 429 with Retry-After per credential, then per IP on the public routes too', async () => {
+    for (let i = 0; i < 3; i++) {
+      expect((await http(t.baseUrl, 'GET', '/api/kiosks', { key: t.keys.admin })).status).toBe(200);
+    }
+    expectLimited(await http(t.baseUrl, 'GET', '/api/kiosks', { key: t.keys.admin }));
+    // another credential from the same address still has its own allowance (IP: 5 of 8 so far)
+    expect((await http(t.baseUrl, 'GET', '/api/kiosks', { key: t.keys.auditor })).status).toBe(403);
+    // unknown keys are limited too, before they are checked
+    const guess = { key: 'mdai_adm_guess0000000000000000' };
+    expect((await http(t.baseUrl, 'GET', '/api/kiosks', guess)).status).toBe(401);
+    const body = { bson_id: '665f1c2e8b3e4a0012345678', decrypted_challenge: 'AAAA' };
+    // requests 7 and 8 of this address: still allowed
+    for (let i = 0; i < 2; i++) {
+      const allowed = await http(t.baseUrl, 'POST', '/api/validate-challenge', { body });
+      expect(allowed.status).not.toBe(429);
+    }
+    expectLimited(await http(t.baseUrl, 'POST', '/api/validate-challenge', { body }));
+    expectLimited(await http(t.baseUrl, 'POST', '/auth', { body: { api_key: 'x' } }));
+    expectLimited(await http(t.baseUrl, 'GET', '/health'));
+    // /metrics is limited like everything else: read the registry directly
+    const metrics = await t.app.get(MetricsRegistry).metrics();
+    expect(metrics).toMatch(/mdai_http_errors_total\{[^}]*status="429",code="rate_limited"\} \d+/);
+  });
+});
+
+describe('rate limits shared through Redis (e2e)', () => {
+  const prefix = `mdai:test:${randomUUID()}:`;
+  let a: TestApp;
+  let b: TestApp;
+  beforeAll(async () => {
+    const env = {
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      RATE_LIMIT_PER_IP: '4',
+      RATE_LIMIT_REDIS_PREFIX: prefix,
+    };
+    a = await startTestApp(env);
+    b = await startTestApp(env);
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+  });
+
+  it('item 11: should hold one limit across two replicas', async () => {
+    for (const t of [a, b, a, b]) {
+      expect((await http(t.baseUrl, 'GET', '/api/v5/.well-known/jwks.json')).status).toBe(200);
+    }
+    expectLimited(await http(a.baseUrl, 'GET', '/api/v5/.well-known/jwks.json'));
+    expectLimited(await http(b.baseUrl, 'GET', '/api/v5/.well-known/jwks.json'));
+  });
+});
+
+describe('rate limits when Redis is down (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({
+      REDIS_URL: `redis://127.0.0.1:${await deadPort()}`,
+      RATE_LIMIT_PER_IP: '3',
+    });
+  });
+  afterAll(async () => t.close());
+
+  it('item 11: should keep answering (no 5xx) and limit in the process instead', async () => {
+    for (let i = 0; i < 3; i++) {
+      expect((await http(t.baseUrl, 'GET', '/api/v5/.well-known/jwks.json')).status).toBe(200);
+    }
+    expectLimited(await http(t.baseUrl, 'GET', '/api/v5/.well-known/jwks.json'));
+    expect(t.logs()).toContain('Rate limit counters fall back to this process');
+  });
+});

@@ -1,0 +1,112 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TestKiosk } from './support/kiosk';
+import { connectDevice, openSession } from './support/pairing';
+import { ApiProcess, PrivateRedis, startApiProcess } from './support/processes';
+import { http, startTestApp, TestApp } from './support/test-app';
+import { TestSocket } from './support/ws-client';
+
+const PLATFORM_ID = 'PLT_redisOutage01';
+
+/** Asks until the answer is the wanted one (a state to reach, not a time to meet). */
+async function eventually(check: () => Promise<boolean>, what: string, tries = 60): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`never: ${what}`);
+}
+
+/**
+ * Issue 10 item 3: Redis is a dependency that can fail. Instance A runs in a process of its
+ * own (so "the process stays up" is a fact about a real process), instance B in the test; both
+ * on a redis-server this test starts, kills and starts again.
+ */
+describe('relay with Redis going away and coming back (e2e)', () => {
+  let dataDir: string;
+  let redis: PrivateRedis;
+  let b: TestApp;
+  let a: ApiProcess;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mdai-outage-'));
+    redis = await PrivateRedis.start();
+    const env = { DATA_DIR: dataDir, REDIS_URL: redis.url, RELAY_SLOT_TTL_MS: '1500' };
+    b = await startTestApp(env);
+    a = await startApiProcess(env);
+  });
+  afterAll(async () => {
+    await a?.kill();
+    await b?.close();
+    await redis?.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function legacyPairAcross(): Promise<{ hardware: TestSocket; app: TestSocket }> {
+    const auth = await http(a.baseUrl, 'POST', '/auth', { body: { api_key: b.keys.hardware } });
+    const hardware = await TestSocket.open(`${a.wsUrl}/ws/hardware?token=${auth.body.token}`);
+    await hardware.next('joined');
+    const app = await TestSocket.open(`${b.wsUrl}/ws/app?token=${auth.body.token}`);
+    await app.next('joined');
+    await hardware.next('status');
+    app.send({ type: 'to_hardware', data: { hello: 'hardware' } });
+    expect((await hardware.next('from_app')).data).toEqual({ hello: 'hardware' });
+    return { hardware, app };
+  }
+
+  it('should survive the outage, refuse new sockets with bus_unavailable, report it, and recover', async () => {
+    const before = await legacyPairAcross();
+
+    await redis.kill();
+
+    // a live session: its next cross-instance frame cannot be delivered
+    before.app.send({ type: 'to_hardware', data: { hello: 'again' } });
+    await before.app.error('bus_unavailable');
+    expect(await before.app.waitClose()).toBe(1013);
+
+    // new sockets on either instance, both protocols: a clear refusal, not a dead process
+    const auth = await http(a.baseUrl, 'POST', '/auth', { body: { api_key: b.keys.hardware } });
+    expect(auth.status).toBe(200);
+    for (const base of [a.wsUrl, b.wsUrl]) {
+      const hardware = await TestSocket.open(`${base}/ws/hardware?token=${auth.body.token}`);
+      await hardware.error('bus_unavailable');
+      expect(await hardware.waitClose()).toBe(1013);
+    }
+    const session = await openSession(b, PLATFORM_ID);
+    const mobile = await TestSocket.open(`${a.wsUrl}/ws/mobile?token=${session.mobileToken}`);
+    await mobile.error('bus_unavailable');
+    expect(await mobile.waitClose()).toBe(1013);
+
+    for (const base of [a.baseUrl, b.baseUrl]) {
+      const health = await http(base, 'GET', '/health');
+      expect(health.status).toBe(503);
+      expect(health.body.details.redis.status).toBe('down');
+      expect(health.body.details.store.status).toBe('up');
+    }
+    expect(a.alive()).toBe(true);
+
+    await redis.restart();
+    for (const base of [a.baseUrl, b.baseUrl])
+      await eventually(
+        async () => (await http(base, 'GET', '/health')).status === 200,
+        'health back up',
+      );
+
+    // pairing works again by itself, across instances, both protocols
+    const after = await legacyPairAcross();
+    after.hardware.close();
+    after.app.close();
+    const kiosk = await TestKiosk.registered(b, 'TEE-OUTAGE-1');
+    const again = await openSession(b, PLATFORM_ID);
+    const phone = await TestSocket.open(`${b.wsUrl}/ws/mobile?token=${again.mobileToken}`);
+    await phone.next('joined');
+    const device = await connectDevice({ wsUrl: a.wsUrl } as TestApp, kiosk, again);
+    await device.next('joined');
+    device.send({ type: 'to_mobile', data: { back: true } });
+    expect((await phone.next('from_device')).data).toEqual({ back: true });
+    phone.close();
+    device.close();
+    expect(a.alive()).toBe(true);
+  }, 60_000);
+});

@@ -1,0 +1,117 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { storeEnv } from './test-app';
+
+/** A free TCP port on 127.0.0.1 (bound, read, released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+function killChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (exited(child)) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+/**
+ * A redis-server of the test's own on a free port (never the shared one on 6379): killed with
+ * SIGKILL to play an outage, started again on the same port to play the recovery.
+ */
+export class PrivateRedis {
+  private child?: ChildProcess;
+
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(await freePort());
+    await redis.restart();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  restart(): Promise<void> {
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.child = child;
+    return new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('Ready to accept connections')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
+    });
+  }
+
+  async kill(): Promise<void> {
+    if (this.child) await killChild(this.child);
+  }
+}
+
+export interface ApiProcess {
+  child: ChildProcess;
+  baseUrl: string;
+  wsUrl: string;
+  alive: () => boolean;
+  kill: () => Promise<void>;
+}
+
+/**
+ * The whole API in a process of its own (test/support/crash-server.ts), on a free port; on
+ * the store of a test app with the same DATA_DIR (its MongoDB database under test:mongo).
+ */
+export function startApiProcess(env: Record<string, string>): Promise<ApiProcess> {
+  const child = spawn(
+    process.execPath,
+    ['-r', '@swc-node/register', 'test/support/crash-server.ts'],
+    {
+      cwd: join(__dirname, '..', '..'),
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'silent',
+        ...(env.DATA_DIR ? storeEnv(env.DATA_DIR) : {}),
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const match = /listening (\d+)/.exec(out);
+      if (match)
+        resolve({
+          child,
+          baseUrl: `http://127.0.0.1:${match[1]}`,
+          wsUrl: `ws://127.0.0.1:${match[1]}`,
+          alive: () => !exited(child),
+          kill: () => killChild(child),
+        });
+    });
+    child.on('exit', (code) => reject(new Error(`server exited (${code}): ${err}`)));
+  });
+}

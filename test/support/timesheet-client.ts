@@ -1,0 +1,128 @@
+/** Helpers for timesheet specs and the bench: sites with zones, crews, punches, signed requests. */
+import { http } from './test-app';
+import { canonicalJson, enrollPhone, hmacHex, Phone, signPacket, syncBatch } from './worker-client';
+
+export const SITE_GEO = { lat: 28.6139, lng: 77.209 };
+
+export async function createSite(baseUrl: string, adminKey: string, timeZone?: string) {
+  const res = await http(baseUrl, 'POST', '/api/v5/sites', {
+    key: adminKey,
+    body: {
+      name: `Site ${timeZone ?? 'default'}`,
+      geo: SITE_GEO,
+      radiusM: 200,
+      ...(timeZone ? { timeZone } : {}),
+    },
+  });
+  expect(res.status).toBe(201);
+  return res.body as { siteId: string; timeZone: string };
+}
+
+let sim = 0;
+export async function phoneAt(baseUrl: string, adminKey: string, siteId: string): Promise<Phone> {
+  sim += 1;
+  return enrollPhone(baseUrl, adminKey, siteId, { simHash: `ts-sim-${process.pid}-${sim}` });
+}
+
+export function punch(
+  phone: Phone,
+  type: 'check_in' | 'check_out',
+  iso: string,
+  geo = { ...SITE_GEO, accuracyM: 8 },
+) {
+  return signPacket(phone, { type, timestamp: new Date(iso).toISOString(), geo });
+}
+
+export async function sync(baseUrl: string, phone: Phone, packets: ReturnType<typeof punch>[]) {
+  const res = await syncBatch(baseUrl, phone.token, packets);
+  expect(res.status).toBe(200);
+  return res.body as {
+    results: { packetId: string; status: string; seq?: number }[];
+    accepted: number;
+    duplicates: number;
+  };
+}
+
+/** A thekedar with a registered device (its secret signs requests). */
+export interface ThekedarDevice {
+  thekedarId: string;
+  deviceId: string;
+  secret: Buffer;
+}
+
+export async function thekedarWithDevice(
+  baseUrl: string,
+  adminKey: string,
+): Promise<ThekedarDevice> {
+  sim += 1;
+  const thekedar = await http(baseUrl, 'POST', '/api/v5/thekedars', {
+    key: adminKey,
+    body: { name: 'Ramesh', phone: '+91 90000 00011' },
+  });
+  const reg = await http(baseUrl, 'POST', '/api/v5/device/register', {
+    body: {
+      enrollmentCode: thekedar.body.enrollmentCode,
+      fingerprint: {
+        os: 'Android 14',
+        model: 'Pixel 8',
+        simHash: `ts-thekedar-${process.pid}-${sim}`,
+      },
+    },
+  });
+  expect(reg.status).toBe(201);
+  return {
+    thekedarId: thekedar.body.thekedarId,
+    deviceId: reg.body.deviceId,
+    secret: Buffer.from(reg.body.deviceSecret, 'base64'),
+  };
+}
+
+/** Headers of a thekedar-signed request: HMAC over `<timestamp>.<JCS(signed value)>`. */
+export function signedBy(
+  k: ThekedarDevice,
+  signedValue: unknown,
+  timestamp: string,
+): Record<string, string> {
+  return {
+    'x-thekedar-id': k.thekedarId,
+    'x-device-id': k.deviceId,
+    'x-request-timestamp': timestamp,
+    'x-signature': hmacHex(k.secret, `${timestamp}.${canonicalJson(signedValue)}`),
+  };
+}
+
+/** A phone for a worker the thekedar onboards with a signed request. */
+export async function crewPhone(
+  baseUrl: string,
+  k: ThekedarDevice,
+  siteId: string,
+  timestamp: string,
+): Promise<Phone> {
+  sim += 1;
+  const body = { name: 'Crew member', phone: '+91 90000 00020', siteIds: [siteId] };
+  const worker = await http(baseUrl, 'POST', '/api/v5/workers', {
+    body,
+    headers: signedBy(k, body, timestamp),
+  });
+  expect(worker.status).toBe(201);
+  const reg = await http(baseUrl, 'POST', '/api/v5/device/register', {
+    body: {
+      enrollmentCode: worker.body.enrollmentCode,
+      fingerprint: {
+        os: 'Android 14',
+        model: 'Redmi Note 12',
+        simHash: `ts-crew-${process.pid}-${sim}`,
+      },
+    },
+  });
+  expect(reg.status).toBe(201);
+  return {
+    deviceId: reg.body.deviceId,
+    workerId: worker.body.workerId,
+    siteId,
+    secret: Buffer.from(reg.body.deviceSecret, 'base64'),
+    token: reg.body.offlineToken,
+    tokenExpiresAt: reg.body.offlineTokenExpiresAt,
+    trustScore: reg.body.trustScore,
+  };
+}

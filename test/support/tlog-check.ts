@@ -1,0 +1,136 @@
+import { createHash, createPublicKey, verify } from 'node:crypto';
+
+/**
+ * An independent client-side check of what the server hands out: a C2SP signed-note /
+ * tlog-checkpoint parser and the RFC 9162 §2.1.3.2 / §2.1.4.2 verification algorithms, written
+ * here from the specs (the tests do not use @app/tlog to check @app/tlog).
+ */
+
+const sha = (...parts: Buffer[]) => {
+  const h = createHash('sha256');
+  parts.forEach((p) => h.update(p));
+  return h.digest();
+};
+const hashChildren = (l: Buffer, r: Buffer) => sha(Buffer.of(1), l, r);
+
+export interface NoteCheckpoint {
+  origin: string;
+  size: number;
+  root: Buffer;
+  text: Buffer;
+  signatures: { name: string; keyId: Buffer; sig: Buffer }[];
+}
+
+export function readCheckpointNote(note: string): NoteCheckpoint {
+  const bytes = Buffer.from(note, 'utf8');
+  const at = bytes.lastIndexOf(Buffer.from('\n\n'));
+  if (at < 0) throw new Error('no blank line');
+  const text = bytes.subarray(0, at + 1);
+  const signatures = bytes
+    .subarray(at + 2)
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((line) => {
+      if (!line.startsWith('\u2014 ')) throw new Error('signature line must start with an em dash');
+      const [name, b64] = line.slice(2).split(' ');
+      const blob = Buffer.from(b64, 'base64');
+      return { name, keyId: blob.subarray(0, 4), sig: blob.subarray(4) };
+    });
+  const lines = text.toString('utf8').split('\n');
+  return {
+    origin: lines[0],
+    size: Number.parseInt(lines[1], 10),
+    root: Buffer.from(lines[2], 'base64'),
+    text,
+    signatures,
+  };
+}
+
+/** True when the note carries a valid Ed25519 signature by `rawKey` under the origin's key name. */
+export function checkpointSignedBy(note: string, rawKeyBase64: string): boolean {
+  const c = readCheckpointNote(note);
+  const raw = Buffer.from(rawKeyBase64, 'base64');
+  const keyId = sha(Buffer.from(c.origin, 'utf8'), Buffer.of(0x0a, 0x01), raw).subarray(0, 4);
+  const key = createPublicKey({
+    key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]),
+    format: 'der',
+    type: 'spki',
+  });
+  return c.signatures.some(
+    (s) => s.name === c.origin && s.keyId.equals(keyId) && verify(null, c.text, key, s.sig),
+  );
+}
+
+export function leafOf(recordHashHex: string): Buffer {
+  return sha(Buffer.of(0), Buffer.from(recordHashHex, 'hex'));
+}
+
+export function inclusionHolds(
+  leafIndex: number,
+  treeSize: number,
+  leaf: Buffer,
+  proofB64: string[],
+  root: Buffer,
+): boolean {
+  if (leafIndex >= treeSize) return false;
+  let fn = BigInt(leafIndex);
+  let sn = BigInt(treeSize - 1);
+  let r = leaf;
+  for (const p of proofB64.map((x) => Buffer.from(x, 'base64'))) {
+    if (sn === 0n) return false;
+    if ((fn & 1n) === 1n || fn === sn) {
+      r = hashChildren(p, r);
+      if ((fn & 1n) === 0n) {
+        while ((fn & 1n) === 0n && fn !== 0n) {
+          fn >>= 1n;
+          sn >>= 1n;
+        }
+      }
+    } else {
+      r = hashChildren(r, p);
+    }
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  return sn === 0n && r.equals(root);
+}
+
+export function consistencyHolds(
+  first: number,
+  second: number,
+  firstRoot: Buffer,
+  secondRoot: Buffer,
+  proofB64: string[],
+): boolean {
+  const proof = proofB64.map((x) => Buffer.from(x, 'base64'));
+  if (first === second) return proof.length === 0 && firstRoot.equals(secondRoot);
+  if (first === 0 || first > second) return false;
+  const isPow2 = (BigInt(first) & (BigInt(first) - 1n)) === 0n;
+  const path = isPow2 ? [firstRoot, ...proof] : proof;
+  if (path.length === 0) return false;
+  let fn = BigInt(first - 1);
+  let sn = BigInt(second - 1);
+  while ((fn & 1n) === 1n) {
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  let fr = path[0];
+  let sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0n) return false;
+    if ((fn & 1n) === 1n || fn === sn) {
+      fr = hashChildren(c, fr);
+      sr = hashChildren(c, sr);
+      while ((fn & 1n) === 0n && fn !== 0n) {
+        fn >>= 1n;
+        sn >>= 1n;
+      }
+    } else {
+      sr = hashChildren(sr, c);
+    }
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  return sn === 0n && fr.equals(firstRoot) && sr.equals(secondRoot);
+}

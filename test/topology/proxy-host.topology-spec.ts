@@ -1,0 +1,78 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TestKiosk } from '../support/kiosk';
+import { openSession } from '../support/pairing';
+import { TestApp } from '../support/test-app';
+import { TestSocket } from '../support/ws-client';
+import { dockerfileCommand, ROOT } from './support/compose';
+import { RunningNginx, startNginx } from './support/nginx';
+import { freePort, Service, waitForHttp } from './support/processes';
+
+/**
+ * Issue 11 item 2 as it was found: without PUBLIC_URL the API builds the QR's ws_device_url
+ * from the Host it receives, and nginx with `Host $host` dropped the port it listens on
+ * (`ws://127.0.0.1/ws/device` for a proxy on :8090). A development API (no PUBLIC_URL) behind
+ * the shipped deploy/nginx.conf must hand out URLs a kiosk can follow verbatim.
+ */
+describe('the shipped nginx config in front of an API without PUBLIC_URL', () => {
+  let dir: string;
+  let api: Service;
+  let nginx: RunningNginx;
+  let proxy: TestApp;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mdai-proxy-host-'));
+    const [apiPort, proxyPort] = [await freePort(), await freePort()];
+    const [command, ...args] = dockerfileCommand();
+    api = Service.start('api (development)', command, args, {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: 'development',
+        PORT: String(apiPort),
+        DATA_DIR: join(dir, 'data'),
+      },
+    });
+    await waitForHttp(api, `http://127.0.0.1:${apiPort}/health`);
+    nginx = await startNginx(join(dir, 'nginx'), [`127.0.0.1:${apiPort}`], proxyPort);
+    const secrets = JSON.parse(readFileSync(join(dir, 'data', 'secrets.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
+    const baseUrl = `http://127.0.0.1:${proxyPort}`;
+    proxy = {
+      baseUrl,
+      wsUrl: `ws://127.0.0.1:${proxyPort}`,
+      keys: { mobile: secrets.MOBILE_API_KEYS, provisioner: secrets.PROVISIONER_API_KEYS },
+    } as TestApp;
+  }, 120_000);
+
+  afterAll(async () => {
+    await nginx?.service.stop();
+    await api?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('should keep the proxy port in ws_device_url, and the kiosk should connect with it verbatim', async () => {
+    const session = await openSession(proxy, 'PLT_proxyHost0001');
+    expect(session.body.qr_payload.ws_device_url).toBe(`${proxy.wsUrl}/ws/device`);
+    const kiosk = await TestKiosk.registered(proxy, `TEE-HOST-${Date.now()}`);
+    const mobile = await TestSocket.open(`${proxy.wsUrl}/ws/mobile?token=${session.mobileToken}`);
+    await mobile.next('joined');
+    const device = await TestSocket.open(
+      `${session.body.qr_payload.ws_device_url}?token=${session.deviceToken}`,
+    );
+    const { nonce } = await device.next('challenge');
+    device.send({
+      type: 'auth',
+      session_id: session.sessionId,
+      device_id: kiosk.deviceId,
+      signature: kiosk.signAuth(session.sessionId, nonce),
+    });
+    await device.next('joined');
+    expect((await mobile.next('status')).state).toBe('connected');
+    mobile.close();
+    device.close();
+  });
+});

@@ -1,0 +1,84 @@
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { read } from './compose';
+import { run, Service, waitUntil } from './processes';
+
+export const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
+
+/**
+ * deploy/nginx.conf with only its addresses substituted: the `upstream` block's `server api:3000`
+ * becomes one `server` line per replica (compose resolves `api` to both replicas), and
+ * `listen 80` becomes a local port. Each substitution must match exactly once, so a changed
+ * shipped file fails here instead of being tested in a form nobody runs.
+ */
+export function renderShippedConfig(replicas: string[], listen: string): string {
+  const shipped = read('deploy/nginx.conf');
+  const replace = (text: string, pattern: RegExp, by: string) => {
+    const count = text.match(new RegExp(pattern.source, 'gm'))?.length ?? 0;
+    if (count !== 1) throw new Error(`deploy/nginx.conf: expected one ${pattern} (found ${count})`);
+    return text.replace(new RegExp(pattern.source, 'm'), by);
+  };
+  let text = replace(
+    shipped,
+    /^(\s*)server api:3000;$/,
+    replicas.map((address) => `$1server ${address};`).join('\n'),
+  );
+  text = replace(text, /^(\s*)listen 80;$/, `$1listen ${listen};`);
+  return text;
+}
+
+/**
+ * The part of the official nginx image's /etc/nginx/nginx.conf that matters here (the
+ * shipped file goes in its `http` block as conf.d/default.conf does), with every path in a
+ * private prefix so the test runs beside anything else on the machine.
+ */
+function mainConfig(prefix: string): string {
+  return `daemon off;
+worker_processes 1;
+pid ${prefix}/nginx.pid;
+error_log stderr warn;
+events { worker_connections 512; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/tmp/body;
+  proxy_temp_path ${prefix}/tmp/proxy;
+  fastcgi_temp_path ${prefix}/tmp/fastcgi;
+  uwsgi_temp_path ${prefix}/tmp/uwsgi;
+  scgi_temp_path ${prefix}/tmp/scgi;
+  include ${prefix}/conf.d/default.conf;
+}
+`;
+}
+
+export interface RunningNginx {
+  service: Service;
+  /** What `nginx -t` said about the shipped config (with addresses substituted). */
+  testOutput: string;
+}
+
+export async function startNginx(
+  prefix: string,
+  replicas: string[],
+  port: number,
+): Promise<RunningNginx> {
+  mkdirSync(join(prefix, 'conf.d'), { recursive: true });
+  mkdirSync(join(prefix, 'tmp'), { recursive: true });
+  // workers run as nginx's unprivileged user when started as root: let them reach the temp dirs
+  chmodSync(dirname(prefix), 0o711);
+  chmodSync(prefix, 0o755);
+  chmodSync(join(prefix, 'tmp'), 0o777);
+  writeFileSync(
+    join(prefix, 'conf.d', 'default.conf'),
+    renderShippedConfig(replicas, `127.0.0.1:${port}`),
+  );
+  const main = join(prefix, 'nginx.conf');
+  writeFileSync(main, mainConfig(prefix));
+  const checked = await run(NGINX, ['-t', '-p', prefix, '-c', main]);
+  if (checked.code !== 0) throw new Error(`nginx -t failed:\n${checked.output}`);
+  const service = Service.start('nginx', NGINX, ['-p', prefix, '-c', main], {});
+  await waitUntil(service, `nginx on ${port}`, async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/health`);
+    return res.status === 200;
+  });
+  return { service, testOutput: checked.output };
+}

@@ -1,0 +1,217 @@
+import Database from 'better-sqlite3';
+import { createHash, randomBytes } from 'node:crypto';
+import { request as httpRequest, Agent } from 'node:http';
+import { join } from 'node:path';
+import { auditRecordHash } from '@app/vault';
+import { http, itOnSqliteFile, startTestApp, storeSet, TestApp } from './support/test-app';
+import {
+  checkpointSignedBy,
+  inclusionHolds,
+  leafOf,
+  readCheckpointNote,
+} from './support/tlog-check';
+
+function upload(t: TestApp, data: Buffer) {
+  return http(t.baseUrl, 'POST', '/api/v5/vault', {
+    key: t.keys.admin,
+    rawBody: data,
+    headers: { 'content-type': 'image/jpeg' },
+  });
+}
+
+function readFile(t: TestApp, fileId: string) {
+  return fetch(`${t.baseUrl}/api/v5/vault/${fileId}`, {
+    headers: { 'x-api-key': t.keys.auditor, 'x-access-purpose': 'case review' },
+  });
+}
+
+async function verifyAudit(t: TestApp) {
+  const res = await http(t.baseUrl, 'GET', '/api/v5/vault/audit/verify', { key: t.keys.auditor });
+  expect(res.status).toBe(200);
+  return res.body;
+}
+
+function withDb<T>(t: TestApp, work: (db: Database.Database) => T): T {
+  const db = new Database(join(t.dataDir, 'mdai.sqlite'));
+  try {
+    return work(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** A dishonest operator's rewrite: drop some records, renumber and re-hash the whole chain. */
+function dropAndRehash(db: Database.Database, drop: (row: any) => boolean): void {
+  const rows = (db.prepare('SELECT * FROM vault_audit ORDER BY seq').all() as any[]).filter(
+    (r) => !drop(r),
+  );
+  db.exec('DELETE FROM vault_audit');
+  let prev = '0'.repeat(64);
+  rows.forEach((row, i) => {
+    const seq = i + 1;
+    const entry = {
+      id: row.id,
+      fileId: row.file_id,
+      actor: row.actor,
+      role: row.role,
+      ip: row.ip,
+      purpose: row.purpose,
+      action: row.action,
+      result: row.result,
+      reason: row.reason ?? undefined,
+      at: new Date(row.at),
+    };
+    const hash = auditRecordHash(entry, seq, prev);
+    db.prepare(
+      `INSERT INTO vault_audit (seq, id, file_id, actor, role, ip, purpose, action, result, reason, at, prev_hash, record_hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      seq,
+      row.id,
+      row.file_id,
+      row.actor,
+      row.role,
+      row.ip,
+      row.purpose,
+      row.action,
+      row.result,
+      row.reason,
+      row.at,
+      prev,
+      hash,
+    );
+    prev = hash;
+  });
+}
+
+describe('vault audit on the transparency log, and reads bounded by what decrypts (e2e)', () => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await startTestApp();
+  });
+  afterEach(async () => t.close());
+
+  it('should hand back the read audit record as a receipt an independent client verifies', async () => {
+    const fileId = (await upload(t, randomBytes(3000))).body.fileId;
+    const res = await readFile(t, fileId);
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    const receipt = JSON.parse(
+      Buffer.from(res.headers.get('x-audit-receipt')!, 'base64url').toString('utf8'),
+    );
+    const keys = await http(t.baseUrl, 'GET', '/api/v5/tlog/keys?origin=mdai.local/vault-audit');
+    const active = keys.body.keys.find((k: any) => k.status === 'active');
+    expect(active.verifierKey).toMatch(/^mdai\.local\/vault-audit\+[0-9a-f]{8}\+/);
+    expect(checkpointSignedBy(receipt.checkpoint, active.publicKey)).toBe(true);
+    const cp = readCheckpointNote(receipt.checkpoint);
+    expect(cp.origin).toBe('mdai.local/vault-audit');
+    expect(cp.size).toBe(receipt.treeSize);
+    expect(
+      inclusionHolds(
+        receipt.leafIndex,
+        cp.size,
+        leafOf(receipt.recordHash),
+        receipt.inclusionProof,
+        cp.root,
+      ),
+    ).toBe(true);
+    const records = await http(t.baseUrl, 'GET', `/api/v5/vault/audit?fileId=${fileId}`, {
+      key: t.keys.auditor,
+    });
+    expect(records.body.at(-1)).toMatchObject({
+      seq: receipt.seq,
+      action: 'read',
+      result: 'allowed',
+      recordHash: receipt.recordHash,
+    });
+    const latest = await http(t.baseUrl, 'GET', '/api/v5/vault/audit/checkpoint', {
+      key: t.keys.auditor,
+    });
+    expect(latest.body.note).toBe(receipt.checkpoint);
+  });
+
+  itOnSqliteFile(
+    "(item 3) should fail verify after one file's read records are removed and the chain re-hashed",
+    async () => {
+      const a = (await upload(t, randomBytes(100))).body.fileId;
+      const b = (await upload(t, randomBytes(100))).body.fileId;
+      for (const id of [a, b, a]) await (await readFile(t, id)).arrayBuffer();
+      expect(await verifyAudit(t)).toMatchObject({ ok: true, length: 5, checkpointsChecked: 5 });
+      withDb(t, (db) => dropAndRehash(db, (row) => row.file_id === a && row.action === 'read'));
+      expect(await verifyAudit(t)).toMatchObject({
+        ok: false,
+        length: 3,
+        reason: 'checkpoint_mismatch',
+      });
+      // and with every checkpoint row deleted too: the witness file still has them
+      withDb(t, (db) => db.exec('DELETE FROM tlog_checkpoints'));
+      expect((await verifyAudit(t)).ok).toBe(false);
+    },
+  );
+
+  itOnSqliteFile(
+    '(item 3) should fail verify when the last audit records are deleted, even with their checkpoints',
+    async () => {
+      const a = (await upload(t, randomBytes(100))).body.fileId;
+      for (let i = 0; i < 3; i++) await (await readFile(t, a)).arrayBuffer();
+      withDb(t, (db) => {
+        db.exec('DELETE FROM vault_audit WHERE seq > 2');
+        db.exec('DELETE FROM tlog_checkpoints WHERE size > 2');
+      });
+      expect(await verifyAudit(t)).toMatchObject({
+        ok: false,
+        length: 2,
+        brokenAtSeq: 3,
+        reason: 'tail_cut',
+      });
+    },
+  );
+
+  it('(item 4) should answer file_integrity_failed, before any header, when the stored size or digest was edited', async () => {
+    const data = randomBytes(3000);
+    const fileId = (await upload(t, data)).body.fileId;
+    await storeSet(t, 'vault_files', fileId, { sqlite: { size: 1000 }, mongo: { size: 1000 } });
+    // two requests on one keep-alive connection: the second answer must be its own
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path: string, headers: Record<string, string>) =>
+      new Promise<{ status: number; body: Buffer; socket: unknown }>((resolve, reject) => {
+        const req = httpRequest(`${t.baseUrl}${path}`, { agent, headers }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode!, body: Buffer.concat(parts), socket: req.socket }),
+          );
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const read = await get(`/api/v5/vault/${fileId}`, {
+      'x-api-key': t.keys.auditor,
+      'x-access-purpose': 'case review',
+    });
+    expect(read.status).toBe(500);
+    expect(JSON.parse(read.body.toString('utf8')).code).toBe('file_integrity_failed');
+    expect(read.body.includes(data.subarray(1000, 1064))).toBe(false);
+    const health = await get('/health', {});
+    expect(health.socket).toBe(read.socket);
+    expect(health.status).toBe(200);
+    expect(JSON.parse(health.body.toString('utf8'))).toHaveProperty('status');
+    agent.destroy();
+
+    const otherDigest = createHash('sha256').update('other').digest('hex');
+    await storeSet(t, 'vault_files', fileId, {
+      sqlite: { size: 3000, sha256: otherDigest },
+      mongo: { size: 3000, sha256: otherDigest },
+    });
+    const digest = await readFile(t, fileId);
+    expect(digest.status).toBe(500);
+    expect(((await digest.json()) as any).code).toBe('file_integrity_failed');
+    const records = await http(t.baseUrl, 'GET', `/api/v5/vault/audit?fileId=${fileId}`, {
+      key: t.keys.auditor,
+    });
+    expect(records.body.map((r: any) => r.reason).slice(-2)).toEqual([
+      'size_mismatch',
+      'digest_mismatch',
+    ]);
+  });
+});
