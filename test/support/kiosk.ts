@@ -1,4 +1,4 @@
-import { constants, generateKeyPairSync, KeyObject, sign } from 'node:crypto';
+import { constants, generateKeyPairSync, KeyObject, privateDecrypt, sign } from 'node:crypto';
 import { http, TestApp } from './test-app';
 
 /** A registered kiosk with a Node-held RSA key: signs the relay's auth challenge. */
@@ -29,5 +29,13 @@ export class TestKiosk {
       padding: constants.RSA_PKCS1_PSS_PADDING,
       saltLength: 32,
     }).toString('base64');
+  }
+
+  /** What the kiosk does with a Wi-Fi challenge QR: RSA-OAEP (SHA-256) decrypt, 32 bytes. */
+  decryptChallenge(challengeBase64: string): Buffer {
+    return privateDecrypt(
+      { key: this.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      Buffer.from(challengeBase64, 'base64'),
+    );
   }
 }

@@ -26,7 +26,9 @@ import { RelayModule } from '@app/relay';
 import { SessionModule } from '@app/session';
 import { TimesheetsModule } from '@app/timesheets';
 import { VaultModule } from '@app/vault';
+import { ConsoleController } from './console/console.controller';
 import { HealthController } from './health/health.controller';
+import { WhoAmIController } from './whoami/whoami.controller';
 import { ResealAllJob } from './reseal-all.job';
 
 export interface AppModuleOptions {
@@ -65,7 +67,7 @@ export class AppModule {
         OfflineSyncModule,
         TimesheetsModule,
       ],
-      controllers: [HealthController],
+      controllers: [HealthController, WhoAmIController, ConsoleController],
       providers: [
         ResealAllJob,
         { provide: APP_PIPE, useFactory: createValidationPipe },

@@ -137,8 +137,8 @@ export class KioskRegistryService {
     return verifyKioskAuth(key, sessionId, nonce, signature) ? 'ok' : 'invalid_signature';
   }
 
-  list(limit: number, afterDeviceId?: string): Promise<KioskDevice[]> {
-    return this.devices.list({ limit, afterDeviceId });
+  list(limit: number, afterDeviceId?: string, prefix?: string): Promise<KioskDevice[]> {
+    return this.devices.list({ limit, afterDeviceId, prefix });
   }
 
   listEvents(deviceId: string): Promise<KioskEvent[]> {

@@ -51,7 +51,7 @@ export class KioskController {
   @Roles('admin', 'provisioner')
   @ApiOkResponse({ type: [KioskView] })
   async list(@Query() query: ListKiosksQuery): Promise<KioskView[]> {
-    return (await this.registry.list(query.limit ?? 50, query.after)).map(toView);
+    return (await this.registry.list(query.limit ?? 50, query.after, query.prefix)).map(toView);
   }
 
   @Get('kiosks/:device_id')

@@ -1,13 +1,14 @@
-import { Body, Controller, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query, UseGuards } from '@nestjs/common';
 import {
   ApiCreatedResponse,
   ApiHeader,
+  ApiOkResponse,
   ApiOperation,
   ApiResponse,
   ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
-import { ErrorBody, Public, Roles } from '@app/common';
+import { AppError, ErrorBody, Public, Roles } from '@app/common';
 import { OnboardingSponsor } from './assisted-onboarding.service';
 import { Onboarding, OnboardingGuard } from './onboarding.guard';
 import {
@@ -17,7 +18,14 @@ import {
   CreateThekedarResponse,
   CreateWorkerDto,
   CreateWorkerResponse,
+  ListWorkersQuery,
+  WorkerIdParam,
+  SiteView,
+  ThekedarView,
+  WorkerView,
+  WorkforcePageQuery,
 } from './dto/workforce.dto';
+import { Site, Thekedar, Worker } from './domain/workforce';
 import { WorkforceService } from './workforce.service';
 
 @ApiTags('workforce')
@@ -40,6 +48,46 @@ export class WorkforceController {
       timeZone: body.timeZone,
     });
     return { siteId: site.id, timeZone: site.timeZone! };
+  }
+
+  @Get('sites')
+  @Roles('admin', 'auditor')
+  @ApiOperation({ summary: 'Sites in creation order, keyset paged (after = the last siteId)' })
+  @ApiOkResponse({ type: [SiteView] })
+  async listSites(@Query() query: WorkforcePageQuery): Promise<SiteView[]> {
+    const sites = await this.workforce.listSites({
+      limit: query.limit ?? 50,
+      afterId: query.after,
+    });
+    return sites.map(toSiteView);
+  }
+
+  @Get('thekedars')
+  @Roles('admin')
+  @ApiOperation({ summary: 'Thekedars in creation order, keyset paged' })
+  @ApiOkResponse({ type: [ThekedarView] })
+  async listThekedars(@Query() query: WorkforcePageQuery): Promise<ThekedarView[]> {
+    const page = { limit: query.limit ?? 50, afterId: query.after };
+    return (await this.workforce.listThekedars(page)).map(toThekedarView);
+  }
+
+  @Get('workers')
+  @Roles('admin', 'auditor')
+  @ApiOperation({ summary: 'Workers in creation order, keyset paged, optionally of one site' })
+  @ApiOkResponse({ type: [WorkerView] })
+  async listWorkers(@Query() query: ListWorkersQuery): Promise<WorkerView[]> {
+    const page = { limit: query.limit ?? 50, afterId: query.after, siteId: query.siteId };
+    return (await this.workforce.listWorkers(page)).map(toWorkerView);
+  }
+
+  @Get('workers/:workerId')
+  @Roles('admin', 'auditor')
+  @ApiOkResponse({ type: WorkerView })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found' })
+  async getWorker(@Param() params: WorkerIdParam): Promise<WorkerView> {
+    const worker = await this.workforce.findWorker(params.workerId);
+    if (!worker) throw new AppError(404, 'worker_not_found', 'No worker has this workerId');
+    return toWorkerView(worker);
   }
 
   @Post('thekedars')
@@ -104,4 +152,39 @@ export class WorkforceController {
       trustInheritedUntil: worker.trustInheritedUntil?.toISOString(),
     };
   }
+}
+
+function toSiteView(site: Site): SiteView {
+  return {
+    siteId: site.id,
+    name: site.name,
+    geo: { lat: site.geo.lat, lng: site.geo.lng },
+    radiusM: site.radiusM,
+    timeZone: site.timeZone,
+    createdAt: site.createdAt.toISOString(),
+  };
+}
+
+function toThekedarView(thekedar: Thekedar): ThekedarView {
+  return {
+    thekedarId: thekedar.id,
+    name: thekedar.name,
+    phone: thekedar.phone,
+    trustScore: thekedar.trustScore,
+    createdAt: thekedar.createdAt.toISOString(),
+  };
+}
+
+function toWorkerView(worker: Worker): WorkerView {
+  return {
+    workerId: worker.id,
+    name: worker.name,
+    phone: worker.phone,
+    siteIds: worker.siteIds,
+    trustScore: worker.trustScore,
+    sponsorKind: worker.sponsor.kind,
+    thekedarId: worker.sponsor.kind === 'thekedar' ? worker.sponsor.thekedarId : undefined,
+    trustInheritedUntil: worker.trustInheritedUntil?.toISOString(),
+    createdAt: worker.createdAt.toISOString(),
+  };
 }

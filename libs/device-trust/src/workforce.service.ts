@@ -11,7 +11,10 @@ import {
   Worker,
   WorkerSponsor,
 } from './domain/workforce';
-import { WorkforceRepository } from './infrastructure/persistence/workforce.repository';
+import {
+  WorkforcePage,
+  WorkforceRepository,
+} from './infrastructure/persistence/workforce.repository';
 
 export interface EnrolledPerson {
   kind: PersonKind;
@@ -65,6 +68,18 @@ export class WorkforceService {
 
   async findSites(ids: string[]): Promise<Site[]> {
     return this.workforce.findSitesByIds(ids);
+  }
+
+  listSites(page: WorkforcePage): Promise<Site[]> {
+    return this.workforce.listSites(page);
+  }
+
+  listThekedars(page: WorkforcePage): Promise<Thekedar[]> {
+    return this.workforce.listThekedars(page);
+  }
+
+  listWorkers(page: WorkforcePage & { siteId?: string }): Promise<Worker[]> {
+    return this.workforce.listWorkers(page);
   }
 
   /** Every site id, ascending, in pages of `limit` after `afterId`. */

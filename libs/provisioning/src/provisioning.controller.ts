@@ -13,6 +13,7 @@ import {
 } from '@app/common';
 import {
   ChallengeIdParam,
+  ChallengeStateView,
   GenerateChallengeDto,
   GenerateChallengeResponse,
   QrFormatQuery,
@@ -76,6 +77,29 @@ export class ProvisioningController {
   async validate(@Body() body: ValidateChallengeDto): Promise<ValidateChallengeResponse> {
     const credentials = await this.provisioning.validate(body.bson_id, body.challenge_response);
     return { success: true, wifi_credentials: credentials };
+  }
+
+  @Get('challenges/:bson_id')
+  @Roles('admin')
+  @ApiSecurity('api-key')
+  @ApiOperation({
+    summary: "A challenge's state (waiting, used, locked, expired); never its answer or password",
+  })
+  @ApiResponse({ status: 200, type: ChallengeStateView })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'challenge_not_found' })
+  async state(@Param() params: ChallengeIdParam): Promise<ChallengeStateView> {
+    const c = await this.provisioning.state(params.bson_id);
+    return {
+      bson_id: c.id,
+      device_id: c.deviceId,
+      wifi_ssid: c.wifiSsid,
+      state: c.state,
+      wrong_attempts: c.wrongAttempts,
+      max_attempts: c.maxAttempts,
+      created_at: c.createdAt.toISOString(),
+      expires_at: c.expiresAt.toISOString(),
+      used_at: c.usedAt?.toISOString(),
+    };
   }
 
   @Get('challenges/:bson_id/qr')

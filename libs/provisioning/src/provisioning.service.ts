@@ -11,6 +11,19 @@ export const CHALLENGE_BYTES = 32;
 /** Expired challenges are kept this long (to answer `challenge_expired`), then deleted. */
 const EXPIRED_RETENTION_MS = 24 * 60 * 60 * 1000;
 
+/** What an operator sees of a challenge: never the answer, never the password. */
+export interface ChallengeState {
+  id: string;
+  deviceId: string;
+  wifiSsid: string;
+  state: 'waiting' | 'used' | 'locked' | 'expired';
+  wrongAttempts: number;
+  maxAttempts: number;
+  createdAt: Date;
+  expiresAt: Date;
+  usedAt?: Date;
+}
+
 export interface IssuedChallenge {
   id: string;
   challenge: string;
@@ -138,6 +151,24 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
       'Wi-Fi credentials released',
     );
     return { ssid: challenge.wifiSsid, password };
+  }
+
+  /** The challenge's state now: used and locked are final; otherwise waiting until it expires. */
+  async state(id: string, now = new Date()): Promise<ChallengeState> {
+    const c = await this.challenges.findById(id);
+    if (!c) throw new AppError(404, 'challenge_not_found', 'No challenge has this bson_id');
+    const state = c.status === 'pending' ? (c.expiresAt <= now ? 'expired' : 'waiting') : c.status;
+    return {
+      id: c.id,
+      deviceId: c.deviceId,
+      wifiSsid: c.wifiSsid,
+      state,
+      wrongAttempts: c.wrongAttempts,
+      maxAttempts: this.maxAttempts,
+      createdAt: c.createdAt,
+      expiresAt: c.expiresAt,
+      usedAt: c.usedAt,
+    };
   }
 
   async qr(id: string, format: 'png' | 'svg'): Promise<Buffer | string> {

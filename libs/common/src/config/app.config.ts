@@ -23,6 +23,7 @@ class AppEnv {
   @IsOptional() @IsString() TRUST_PROXY?: string;
   @IsOptional() @IsInt() @Min(1024) @Max(64 * 1024 * 1024) JSON_BODY_LIMIT_BYTES?: number;
   @IsOptional() @IsInt() @Min(0) @Max(120_000) SHUTDOWN_GRACE_MS?: number;
+  @IsOptional() @IsString() CONSOLE_DIR?: string;
   @IsOptional() @IsInt() @Min(2) @Max(256) JSON_MAX_DEPTH?: number;
   @IsOptional() @IsInt() @Min(10) @Max(1_000_000) JSON_MAX_KEYS?: number;
   @IsOptional() @IsInt() @Min(64) @Max(64 * 1024 * 1024) JSON_MAX_STRING_LENGTH?: number;
@@ -50,6 +51,8 @@ export interface AppSettings {
   /** Below this many free bytes under DATA_DIR, /health reports the disk as degraded (down). */
   healthMinFreeBytes: number;
   shutdownGraceMs: number;
+  /** The built operator console (`npm run build` writes it), served at /console. */
+  consoleDir: string;
 }
 
 export function appConfig(env: Env): AppSettings {
@@ -73,6 +76,7 @@ export function appConfig(env: Env): AppSettings {
     },
     healthMinFreeBytes: v.HEALTH_MIN_FREE_BYTES ?? 64 * 1024 * 1024,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS ?? 10_000,
+    consoleDir: resolve(v.CONSOLE_DIR ?? './dist/console'),
   };
 }
 

@@ -57,6 +57,15 @@ export class ListKiosksQuery extends DevicePageQuery {
   @IsString()
   @MaxLength(128)
   after?: string;
+
+  @ApiPropertyOptional({
+    description: 'Only devices whose device_id starts with this (case-sensitive)',
+    example: 'TEE-RDKX5',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  prefix?: string;
 }
 
 export class KioskView {

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { DevicePageQuery } from './device-page.query';
 import { Type } from 'class-transformer';
 import { IsTimeZone } from '@app/common';
 import {
@@ -92,4 +93,56 @@ export class CreateWorkerResponse {
   @ApiProperty({ description: 'Single use; shown only in this response' }) enrollmentCode!: string;
   @ApiProperty({ example: 50 }) trustScore!: number;
   @ApiPropertyOptional() trustInheritedUntil?: string;
+}
+
+export class WorkforcePageQuery extends DevicePageQuery {
+  @ApiPropertyOptional({ description: 'Return records after this id (keyset pagination)' })
+  @IsOptional()
+  @Matches(OBJECT_ID, { message: 'after must be a 24-hex id' })
+  after?: string;
+}
+
+export class ListWorkersQuery extends WorkforcePageQuery {
+  @ApiPropertyOptional({ description: 'Only workers assigned to this site' })
+  @IsOptional()
+  @Matches(OBJECT_ID, { message: 'siteId must be a 24-hex id' })
+  siteId?: string;
+}
+
+export class SiteView {
+  @ApiProperty() siteId!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ type: GeoPointDto }) geo!: GeoPointDto;
+  @ApiProperty({ description: 'Geofence radius in metres' }) radiusM!: number;
+  @ApiPropertyOptional({ example: 'Asia/Kolkata', description: 'IANA time zone of the site' })
+  timeZone?: string;
+  @ApiProperty() createdAt!: string;
+}
+
+export class ThekedarView {
+  @ApiProperty() thekedarId!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty() phone!: string;
+  @ApiProperty() trustScore!: number;
+  @ApiProperty() createdAt!: string;
+}
+
+export class WorkerView {
+  @ApiProperty() workerId!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty() phone!: string;
+  @ApiProperty({ type: [String] }) siteIds!: string[];
+  @ApiProperty() trustScore!: number;
+  @ApiProperty({ enum: ['admin', 'thekedar'], description: 'Who created the worker' })
+  sponsorKind!: string;
+  @ApiPropertyOptional({ description: 'The onboarding thekedar, when sponsorKind is thekedar' })
+  thekedarId?: string;
+  @ApiPropertyOptional() trustInheritedUntil?: string;
+  @ApiProperty() createdAt!: string;
+}
+
+export class WorkerIdParam {
+  @ApiProperty()
+  @Matches(OBJECT_ID, { message: 'workerId must be a 24-hex id' })
+  workerId!: string;
 }

@@ -85,3 +85,20 @@ export class QrFormatQuery {
   @IsIn(['png', 'svg'])
   format?: 'png' | 'svg';
 }
+
+export class ChallengeStateView {
+  @ApiProperty() bson_id!: string;
+  @ApiProperty() device_id!: string;
+  @ApiProperty() wifi_ssid!: string;
+  @ApiProperty({
+    enum: ['waiting', 'used', 'locked', 'expired'],
+    description:
+      'waiting: not yet answered and before expires_at; used: the kiosk received the credentials; locked: too many wrong answers; expired: unanswered past expires_at',
+  })
+  state!: string;
+  @ApiProperty() wrong_attempts!: number;
+  @ApiProperty({ description: 'Wrong answers that lock the challenge' }) max_attempts!: number;
+  @ApiProperty() created_at!: string;
+  @ApiProperty() expires_at!: string;
+  @ApiPropertyOptional() used_at?: string;
+}

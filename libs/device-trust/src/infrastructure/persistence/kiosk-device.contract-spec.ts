@@ -110,6 +110,18 @@ describeStoreContract('KioskDeviceRepository', kioskDeviceAdapters, ({ sut }) =>
     );
   });
 
+  it('should list only devices whose deviceId starts with the prefix, literally', async () => {
+    for (const id of ['TEE-a1', 'TEE-a2', 'TEE-b1', 'XEE-a1', 'TEE.a9', 'tee-a3'])
+      await sut().register(device(id), event(id, 'registered'));
+    const ids = async (o: { prefix: string; afterDeviceId?: string }) =>
+      (await sut().list({ limit: 10, ...o })).map((d) => d.deviceId);
+    expect(await ids({ prefix: 'TEE-a' })).toEqual(['TEE-a1', 'TEE-a2']);
+    expect(await ids({ prefix: 'TEE-a', afterDeviceId: 'TEE-a1' })).toEqual(['TEE-a2']);
+    expect(await ids({ prefix: 'TEE.' })).toEqual(['TEE.a9']);
+    expect(await ids({ prefix: 'TEE_' })).toEqual([]);
+    expect(await ids({ prefix: 'TEE%' })).toEqual([]);
+  });
+
   it('should write nothing when a change cannot record its event', async () => {
     // an event the store refuses (no actor) makes the second half of the write fail
     const broken = (deviceId: string, action: KioskEvent['action']) => ({

@@ -19,8 +19,15 @@ export abstract class KioskDeviceRepository {
     status: KioskStatus,
     event: KioskEvent,
   ): Promise<KioskDevice | undefined>;
-  /** Devices ordered by deviceId, after the given one (keyset pagination). */
-  abstract list(options: { limit: number; afterDeviceId?: string }): Promise<KioskDevice[]>;
+  /**
+   * Devices ordered by deviceId, after the given one (keyset pagination); with `prefix`, only
+   * those whose deviceId starts with it (case-sensitive, no wildcards).
+   */
+  abstract list(options: {
+    limit: number;
+    afterDeviceId?: string;
+    prefix?: string;
+  }): Promise<KioskDevice[]>;
   /** Events of one device, oldest first. */
   abstract listEvents(deviceId: string): Promise<KioskEvent[]>;
 }

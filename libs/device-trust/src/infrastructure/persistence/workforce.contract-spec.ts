@@ -41,6 +41,42 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut }) => {
     expect(await sut().findSitesByIds([])).toEqual([]);
   });
 
+  it('should list sites, thekedars and workers in id order with keyset pages and a site filter', async () => {
+    const sites = [newId(), newId(), newId()].sort().map((id) => ({
+      id,
+      name: `site ${id}`,
+      geo: { lat: 28.6, lng: 77.2 },
+      radiusM: 150,
+      createdAt: t0,
+    }));
+    for (const site of [...sites].reverse()) await sut().createSite(site);
+    expect(await sut().listSites({ limit: 2 })).toEqual(sites.slice(0, 2));
+    expect(await sut().listSites({ limit: 5, afterId: sites[1].id })).toEqual([sites[2]]);
+
+    const workers = [
+      worker([sites[0].id]),
+      worker([sites[1].id, sites[0].id]),
+      worker([sites[2].id]),
+    ];
+    for (const w of workers) await sut().createWorker(w, code(w.id));
+    const byId = [...workers].sort((a, b) => a.id.localeCompare(b.id));
+    expect((await sut().listWorkers({ limit: 10 })).map((w) => w.id)).toEqual(
+      byId.map((w) => w.id),
+    );
+    expect((await sut().listWorkers({ limit: 1, afterId: byId[0].id }))[0]).toEqual(byId[1]);
+    const atSite0 = byId.filter((w) => w.siteIds.includes(sites[0].id)).map((w) => w.id);
+    expect((await sut().listWorkers({ limit: 10, siteId: sites[0].id })).map((w) => w.id)).toEqual(
+      atSite0,
+    );
+    expect(atSite0).toHaveLength(2);
+    expect(await sut().listWorkers({ limit: 10, siteId: newId() })).toEqual([]);
+
+    const thekedar = { id: newId(), name: 'R', phone: '+91981', trustScore: 80, createdAt: t0 };
+    await sut().createThekedar(thekedar, { ...code(thekedar.id), personKind: 'thekedar' });
+    expect(await sut().listThekedars({ limit: 10 })).toEqual([thekedar]);
+    expect(await sut().listThekedars({ limit: 10, afterId: thekedar.id })).toEqual([]);
+  });
+
   it('should round-trip a worker, a thekedar and their enrollment codes', async () => {
     const w = worker([newId(), newId()]);
     const c = code(w.id);

@@ -1,8 +1,19 @@
 import { EnrollmentCode, Site, Thekedar, Worker } from '../../domain/workforce';
 
 /** Sites, thekedars, workers and their single-use enrollment codes. */
+export interface WorkforcePage {
+  limit: number;
+  /** Keyset pagination: only records whose id sorts after this one. */
+  afterId?: string;
+}
+
 export abstract class WorkforceRepository {
   abstract createSite(site: Site): Promise<void>;
+  /** Sites in id order (ids are time-ordered ObjectIds: oldest first). */
+  abstract listSites(page: WorkforcePage): Promise<Site[]>;
+  abstract listThekedars(page: WorkforcePage): Promise<Thekedar[]>;
+  /** Workers in id order; with `siteId`, only those assigned to that site. */
+  abstract listWorkers(page: WorkforcePage & { siteId?: string }): Promise<Worker[]>;
   /** The sites among `ids` that exist (any order). */
   abstract findSitesByIds(ids: string[]): Promise<Site[]>;
   /** Up to `limit` site ids greater than `afterId`, ascending (walking every site, e.g. a rebuild). */

@@ -59,9 +59,15 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
     return this.update(deviceId, { status, updatedAt: event.at }, event);
   }
 
-  async list(options: { limit: number; afterDeviceId?: string }): Promise<KioskDevice[]> {
+  async list(options: {
+    limit: number;
+    afterDeviceId?: string;
+    prefix?: string;
+  }): Promise<KioskDevice[]> {
+    const deviceId: Record<string, unknown> = { $gt: options.afterDeviceId ?? '' };
+    if (options.prefix) deviceId.$regex = new RegExp(`^${escapeRegExp(options.prefix)}`);
     const docs = await this.devices
-      .find({ deviceId: { $gt: options.afterDeviceId ?? '' } }, DEVICE_FIELDS)
+      .find({ deviceId }, DEVICE_FIELDS)
       .sort({ deviceId: 1 })
       .limit(options.limit)
       .lean<KioskDeviceDocument[]>();
@@ -89,6 +95,10 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
       .lean<KioskDeviceDocument>();
     return doc ? Mapper.toDomain(doc) : undefined;
   }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Oldest first; events at the same instant keep the order they were appended in (stable sort). */

@@ -2,7 +2,7 @@ import { OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import { EnrollmentCode, Site, Thekedar, Worker } from '../../../../domain/workforce';
-import { WorkforceRepository } from '../../workforce.repository';
+import { WorkforcePage, WorkforceRepository } from '../../workforce.repository';
 import { WorkforceMongoMapper as Mapper } from '../mappers/workforce.mapper';
 import {
   EnrollmentCodeDocument,
@@ -66,6 +66,35 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     if (ids.length === 0) return [];
     const docs = await this.sites.find({ _id: { $in: ids } }).lean<SiteDocument[]>();
     return docs.map(Mapper.siteToDomain);
+  }
+
+  async listSites(page: WorkforcePage): Promise<Site[]> {
+    const docs = await this.sites
+      .find({ _id: { $gt: page.afterId ?? '' } })
+      .sort({ _id: 1 })
+      .limit(page.limit)
+      .lean<SiteDocument[]>();
+    return docs.map(Mapper.siteToDomain);
+  }
+
+  async listThekedars(page: WorkforcePage): Promise<Thekedar[]> {
+    const docs = await this.thekedars
+      .find({ _id: { $gt: page.afterId ?? '' } })
+      .sort({ _id: 1 })
+      .limit(page.limit)
+      .lean<ThekedarDocument[]>();
+    return docs.map(Mapper.thekedarToDomain);
+  }
+
+  async listWorkers(page: WorkforcePage & { siteId?: string }): Promise<Worker[]> {
+    const filter: Record<string, unknown> = { _id: { $gt: page.afterId ?? '' } };
+    if (page.siteId) filter.siteIds = page.siteId;
+    const docs = await this.workers
+      .find(filter)
+      .sort({ _id: 1 })
+      .limit(page.limit)
+      .lean<WorkerDocument[]>();
+    return docs.map(Mapper.workerToDomain);
   }
 
   async createThekedar(thekedar: Thekedar, enrollment: EnrollmentCode): Promise<void> {

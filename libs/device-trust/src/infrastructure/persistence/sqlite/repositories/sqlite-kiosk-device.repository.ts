@@ -83,8 +83,23 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     })();
   }
 
-  async list(options: { limit: number; afterDeviceId?: string }): Promise<KioskDevice[]> {
-    return this.listPage.all(options.afterDeviceId ?? '', options.limit).map(Mapper.toDomain);
+  async list(options: {
+    limit: number;
+    afterDeviceId?: string;
+    prefix?: string;
+  }): Promise<KioskDevice[]> {
+    if (!options.prefix) {
+      return this.listPage.all(options.afterDeviceId ?? '', options.limit).map(Mapper.toDomain);
+    }
+    // substr() compares bytes exactly: no LIKE wildcards, no case folding; `>= prefix` seeks the index.
+    const prefix = options.prefix;
+    const rows = this.db
+      .prepare<[string, string, string, string, number], KioskDeviceRow>(
+        `SELECT * FROM kiosk_devices WHERE device_id > ? AND device_id >= ?
+           AND substr(device_id, 1, length(?)) = ? ORDER BY device_id LIMIT ?`,
+      )
+      .all(options.afterDeviceId ?? '', prefix, prefix, prefix, options.limit);
+    return rows.map(Mapper.toDomain);
   }
 
   async listEvents(deviceId: string): Promise<KioskEvent[]> {

@@ -1,7 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
 import { EnrollmentCode, Site, Thekedar, Worker } from '../../../../domain/workforce';
-import { WorkforceRepository } from '../../workforce.repository';
+import { WorkforcePage, WorkforceRepository } from '../../workforce.repository';
 import {
   EnrollmentRow,
   SiteRow,
@@ -42,6 +42,39 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
       )
       .all(...ids)
       .map(Mapper.siteToDomain);
+  }
+
+  async listSites(page: WorkforcePage): Promise<Site[]> {
+    return this.db
+      .prepare<[string, number], SiteRow>('SELECT * FROM sites WHERE id > ? ORDER BY id LIMIT ?')
+      .all(page.afterId ?? '', page.limit)
+      .map(Mapper.siteToDomain);
+  }
+
+  async listThekedars(page: WorkforcePage): Promise<Thekedar[]> {
+    return this.db
+      .prepare<[string, number], ThekedarRow>(
+        'SELECT * FROM thekedars WHERE id > ? ORDER BY id LIMIT ?',
+      )
+      .all(page.afterId ?? '', page.limit)
+      .map(Mapper.thekedarToDomain);
+  }
+
+  async listWorkers(page: WorkforcePage & { siteId?: string }): Promise<Worker[]> {
+    const rows = page.siteId
+      ? this.db
+          .prepare<[string, string, number], WorkerRow>(
+            `SELECT * FROM workers WHERE id > ?
+               AND EXISTS (SELECT 1 FROM json_each(workers.site_ids) WHERE value = ?)
+             ORDER BY id LIMIT ?`,
+          )
+          .all(page.afterId ?? '', page.siteId, page.limit)
+      : this.db
+          .prepare<[string, number], WorkerRow>(
+            'SELECT * FROM workers WHERE id > ? ORDER BY id LIMIT ?',
+          )
+          .all(page.afterId ?? '', page.limit);
+    return rows.map(Mapper.workerToDomain);
   }
 
   async listSiteIds(afterId: string, limit: number): Promise<string[]> {

@@ -1,0 +1,222 @@
+import { ApiError } from './api';
+
+/** Tiny DOM helpers: every node is built with createElement and text nodes, never innerHTML. */
+export type Child = Node | string | number | null | undefined | false | Child[];
+type AttrValue = string | number | boolean | null | undefined | ((event: Event) => void);
+export type Attrs = Record<string, AttrValue>;
+
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  setAttrs(el, attrs);
+  el.append(...nodes(children));
+  return el;
+}
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+export function svg(tag: string, attrs: Attrs = {}, ...children: Child[]): SVGElement {
+  const el = document.createElementNS(SVG_NS, tag);
+  setAttrs(el, attrs);
+  el.append(...nodes(children));
+  return el;
+}
+
+function setAttrs(el: Element, attrs: Attrs): void {
+  for (const [name, value] of Object.entries(attrs)) {
+    if (typeof value === 'function') {
+      el.addEventListener(name.replace(/^on/, ''), value);
+    } else if (value === true) {
+      el.setAttribute(name, '');
+    } else if (value !== false && value !== null && value !== undefined) {
+      el.setAttribute(name, String(value));
+    }
+  }
+}
+
+export function nodes(children: Child[]): Node[] {
+  const out: Node[] = [];
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) out.push(...nodes(child));
+    else if (child instanceof Node) out.push(child);
+    else out.push(document.createTextNode(String(child)));
+  }
+  return out;
+}
+
+export function loading(what = 'Loading'): HTMLElement {
+  return h('p', { class: 'loading', role: 'status' }, `${what}…`);
+}
+
+/** Every API error shows its code, message and correlation id (and field errors). */
+export function errorBox(error: unknown): HTMLElement {
+  const e =
+    error instanceof ApiError
+      ? error
+      : new ApiError(0, 'client_error', error instanceof Error ? error.message : String(error));
+  return h(
+    'div',
+    { class: 'error', role: 'alert' },
+    h('p', {}, h('strong', {}, e.status ? `Error ${e.status}` : 'Error'), ': ', e.message),
+    h(
+      'dl',
+      { class: 'error-fields' },
+      h('dt', {}, 'code'),
+      h('dd', { 'data-error-code': e.code }, h('code', {}, e.code)),
+      h('dt', {}, 'correlationId'),
+      h(
+        'dd',
+        { 'data-correlation-id': e.correlationId ?? '' },
+        h('code', {}, e.correlationId ?? '—'),
+      ),
+    ),
+    e.errors?.length
+      ? h(
+          'ul',
+          {},
+          e.errors.map((f) => h('li', {}, h('code', {}, f.field), ': ', f.message)),
+        )
+      : null,
+  );
+}
+
+/** Shows a loading state, then what `render` makes of the data, or the error. */
+export async function panel<T>(
+  container: HTMLElement,
+  load: () => Promise<T>,
+  render: (data: T) => Child,
+): Promise<T | undefined> {
+  container.replaceChildren(loading());
+  container.setAttribute('aria-busy', 'true');
+  try {
+    const data = await load();
+    container.replaceChildren(...nodes([render(data)]));
+    return data;
+  } catch (error) {
+    container.replaceChildren(errorBox(error));
+    return undefined;
+  } finally {
+    container.removeAttribute('aria-busy');
+  }
+}
+
+/** Runs a form action: disables the button, shows progress, then success or the error. */
+export async function action(
+  status: HTMLElement,
+  button: HTMLButtonElement | null,
+  run: () => Promise<Child>,
+): Promise<boolean> {
+  if (button) button.disabled = true;
+  status.replaceChildren(loading('Working'));
+  try {
+    const result = await run();
+    status.replaceChildren(...nodes([result]));
+    return true;
+  } catch (error) {
+    status.replaceChildren(errorBox(error));
+    return false;
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+export interface Column<T> {
+  header: string;
+  cell: (row: T) => Child;
+}
+
+export function table<T>(
+  caption: string,
+  columns: Column<T>[],
+  rows: T[],
+  empty = 'Nothing yet.',
+): HTMLElement {
+  if (rows.length === 0) return h('p', { class: 'empty' }, empty);
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      {},
+      h('caption', {}, caption),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          columns.map((c) => h('th', { scope: 'col' }, c.header)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        rows.map((row) =>
+          h(
+            'tr',
+            {},
+            columns.map((c) => h('td', {}, c.cell(row))),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+export function field(label: string, input: HTMLElement, hint?: string): HTMLElement {
+  const id = input.id || `f-${Math.random().toString(36).slice(2, 9)}`;
+  input.id = id;
+  const hintId = hint ? `${id}-hint` : undefined;
+  if (hintId) input.setAttribute('aria-describedby', hintId);
+  return h(
+    'div',
+    { class: 'field' },
+    h('label', { for: id }, label),
+    input,
+    hint ? h('small', { id: hintId }, hint) : null,
+  );
+}
+
+export function formValue(form: HTMLFormElement, name: string): string {
+  const el = form.elements.namedItem(name);
+  return el instanceof HTMLInputElement ||
+    el instanceof HTMLTextAreaElement ||
+    el instanceof HTMLSelectElement
+    ? el.value.trim()
+    : '';
+}
+
+export function when(iso?: string): string {
+  if (!iso) return '—';
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime())
+    ? iso
+    : date
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, 'Z');
+}
+
+export function short(text: string | undefined, length = 12): HTMLElement | string {
+  if (!text) return '—';
+  return text.length <= length
+    ? h('code', {}, text)
+    : h('code', { title: text }, `${text.slice(0, length)}…`);
+}
+
+export function link(href: string, text: Child): HTMLAnchorElement {
+  return h('a', { href }, text);
+}
+
+export function badge(text: string, tone: 'ok' | 'warn' | 'bad' | 'info' = 'info'): HTMLElement {
+  return h('span', { class: `badge badge-${tone}` }, text);
+}
+
+export function section(title: string, ...children: Child[]): HTMLElement {
+  const id = `s-${title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
+  return h('section', { 'aria-labelledby': id }, h('h2', { id }, title), ...nodes(children));
+}

@@ -1,0 +1,248 @@
+import { KeysetPager, Page, PageContext } from '../context';
+import { action, badge, field, formValue, h, link, panel, section, svg, table, when } from '../dom';
+import { pagerNav } from '../pager';
+import { DeviceTrust, FraudEvent, TrustFactor, WorkerDevice } from '../types';
+import { fraudTable } from './fraud';
+
+const PAGE_SIZE = 20;
+
+export const devicesPage: Page = {
+  id: 'devices',
+  title: 'Devices and trust',
+  roles: ['admin'],
+  render: (ctx) => (ctx.params[0] ? renderDevice(ctx, ctx.params[0]) : renderList(ctx)),
+};
+
+function trustBadge(score: number): HTMLElement {
+  return badge(String(score), score >= 60 ? 'ok' : score >= 40 ? 'warn' : 'bad');
+}
+
+function userLink(device: WorkerDevice): HTMLElement | string {
+  return device.user.kind === 'worker'
+    ? link(`#/workers/${device.user.id}`, `worker ${device.user.id.slice(-6)}`)
+    : `thekedar ${device.user.id.slice(-6)}`;
+}
+
+function renderList(ctx: PageContext): void {
+  const pager = new KeysetPager();
+  const list = h('div', { class: 'panel' });
+  const reload = (): void => {
+    void panel(
+      list,
+      async () =>
+        (
+          await ctx.api.get<WorkerDevice[]>('/api/v5/devices', {
+            limit: PAGE_SIZE,
+            after: pager.current,
+          })
+        ).data,
+      (rows) => [
+        table(
+          'Worker and thekedar phones',
+          [
+            {
+              header: 'Device',
+              cell: (d) => link(`#/devices/${encodeURIComponent(d.deviceId)}`, d.deviceId),
+            },
+            { header: 'User', cell: userLink },
+            { header: 'Phone model', cell: (d) => `${d.fingerprint.model} (${d.fingerprint.os})` },
+            { header: 'Trust', cell: (d) => trustBadge(d.trustScore) },
+            {
+              header: 'Status',
+              cell: (d) => (d.isBlocked ? badge('blocked', 'bad') : badge('active', 'ok')),
+            },
+            { header: 'Last seen', cell: (d) => when(d.lastSeen) },
+          ],
+          rows,
+          'No phones registered yet.',
+        ),
+        pagerNav(
+          'Device list',
+          pager,
+          rows.length === PAGE_SIZE ? rows[rows.length - 1].deviceId : undefined,
+          reload,
+        ),
+      ],
+    );
+  };
+  ctx.main.append(h('h1', {}, 'Devices and trust'), list);
+  reload();
+}
+
+function renderDevice(ctx: PageContext, deviceId: string): void {
+  const path = `/api/v5/devices/${encodeURIComponent(deviceId)}`;
+  const detail = h('div', { class: 'panel' });
+  const trust = h('div', { class: 'panel' });
+  const fraud = h('div', { class: 'panel' });
+  const load = (): void => {
+    void panel(
+      detail,
+      async () => (await ctx.api.get<WorkerDevice>(path)).data,
+      (d) => [
+        h(
+          'dl',
+          { class: 'facts' },
+          h('dt', {}, 'User'),
+          h('dd', {}, userLink(d)),
+          h('dt', {}, 'Phone'),
+          h('dd', {}, `${d.fingerprint.model}, ${d.fingerprint.os}`),
+          h('dt', {}, 'Status'),
+          h('dd', {}, d.isBlocked ? badge('blocked', 'bad') : badge('active', 'ok')),
+          h('dt', {}, 'Registered'),
+          h('dd', {}, when(d.createdAt)),
+          h('dt', {}, 'Last seen'),
+          h('dd', {}, when(d.lastSeen)),
+        ),
+        statusForm(ctx, d, load),
+        table(
+          'Device history',
+          [
+            { header: 'When', cell: (e) => when(e.at) },
+            { header: 'Action', cell: (e) => e.action },
+            { header: 'Actor', cell: (e) => h('code', {}, e.actor) },
+            { header: 'Reason', cell: (e) => e.reason ?? '—' },
+          ],
+          d.events ?? [],
+        ),
+      ],
+    );
+    void panel(
+      trust,
+      async () => (await ctx.api.get<DeviceTrust>(`${path}/trust`)).data,
+      trustView,
+    );
+  };
+  ctx.main.append(
+    h('p', { class: 'crumbs' }, link('#/devices', 'Devices'), ' / ', deviceId),
+    h('h1', {}, `Device ${deviceId}`),
+    section('Live trust score', trust),
+    detail,
+    section(
+      'Fraud events',
+      fraud,
+      h(
+        'p',
+        {},
+        link(`#/fraud?deviceId=${encodeURIComponent(deviceId)}`, 'All fraud events of this device'),
+      ),
+    ),
+  );
+  load();
+  void panel(
+    fraud,
+    async () =>
+      (await ctx.api.get<FraudEvent[]>('/api/v5/fraud/events', { deviceId, limit: 20 })).data,
+    (rows) => fraudTable(rows),
+  );
+}
+
+function trustView(t: DeviceTrust): HTMLElement {
+  return h(
+    'div',
+    { class: 'trust' },
+    h(
+      'p',
+      { class: 'score' },
+      'Score ',
+      h('strong', { 'data-trust-score': t.score }, String(t.score)),
+      ' of 100 ',
+      trustBadge(t.score),
+    ),
+    factorChart(t.factors),
+    table(
+      'Trust factors',
+      [
+        { header: 'Factor', cell: (f) => f.name },
+        { header: 'Effect', cell: (f) => (f.effect > 0 ? `+${f.effect}` : String(f.effect)) },
+        { header: 'Detail', cell: (f) => f.detail },
+      ],
+      t.factors,
+    ),
+    h('p', { class: 'hint' }, `Computed ${when(t.computedAt)}`),
+  );
+}
+
+/** A diverging bar chart: positive effects to the right of the axis, negative to the left. */
+function factorChart(factors: TrustFactor[]): SVGElement {
+  const rowHeight = 28;
+  const labelWidth = 150;
+  const half = 200;
+  const width = labelWidth + 2 * half + 50;
+  const height = factors.length * rowHeight + 10;
+  const max = Math.max(1, ...factors.map((f) => Math.abs(f.effect)));
+  const axis = labelWidth + half;
+  return svg(
+    'svg',
+    {
+      class: 'chart',
+      viewBox: `0 0 ${width} ${height}`,
+      width,
+      height,
+      role: 'img',
+      'aria-label': `Trust factors: ${factors.map((f) => `${f.name} ${f.effect}`).join(', ')}`,
+    },
+    svg('line', { x1: axis, x2: axis, y1: 0, y2: height, class: 'axis' }),
+    factors.map((f, i) => {
+      const y = 5 + i * rowHeight;
+      const w = (Math.abs(f.effect) / max) * half;
+      const x = f.effect >= 0 ? axis : axis - w;
+      return svg(
+        'g',
+        {},
+        svg('text', { x: labelWidth - 8, y: y + 17, 'text-anchor': 'end', class: 'label' }, f.name),
+        svg('rect', {
+          x,
+          y: y + 4,
+          width: Math.max(w, 1),
+          height: rowHeight - 10,
+          class: f.effect >= 0 ? 'bar-up' : 'bar-down',
+        }),
+        svg(
+          'text',
+          {
+            x: f.effect >= 0 ? axis + w + 6 : axis - w - 6,
+            y: y + 17,
+            'text-anchor': f.effect >= 0 ? 'start' : 'end',
+            class: 'value',
+          },
+          f.effect > 0 ? `+${f.effect}` : String(f.effect),
+        ),
+      );
+    }),
+  );
+}
+
+function statusForm(ctx: PageContext, device: WorkerDevice, reload: () => void): HTMLElement {
+  const verb = device.isBlocked ? 'Unblock' : 'Block';
+  const status = h('div', { class: 'status' });
+  const button = h(
+    'button',
+    { type: 'submit', class: device.isBlocked ? '' : 'danger' },
+    `${verb} device`,
+  );
+  const form: HTMLFormElement = h(
+    'form',
+    {
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        void action(status, button, async () => {
+          await ctx.api.post(
+            `/api/v5/devices/${encodeURIComponent(device.deviceId)}/${verb.toLowerCase()}`,
+            {
+              reason: formValue(form, 'reason'),
+            },
+          );
+          reload();
+          return null;
+        });
+      },
+    },
+    field(
+      `Reason to ${verb.toLowerCase()}`,
+      h('input', { name: 'reason', required: true, minlength: 3, maxlength: 500 }),
+    ),
+    button,
+    status,
+  );
+  return section(`${verb} this device`, form);
+}

@@ -1,0 +1,117 @@
+import { KeysetPager, Page, PageContext } from '../context';
+import { badge, field, h, link, panel, short, table, when } from '../dom';
+import { pagerNav } from '../pager';
+import { FRAUD_EVENT_TYPES, FraudEvent } from '../types';
+
+const PAGE_SIZE = 25;
+const FILTERS = ['type', 'deviceId', 'workerId', 'siteId', 'from', 'to'] as const;
+
+export const fraudPage: Page = {
+  id: 'fraud',
+  title: 'Fraud',
+  roles: ['admin'],
+  render,
+};
+
+/** Pattern rules flag accepted packets; the others are refusals. */
+const FLAGS = new Set(['impossible_travel', 'outside_geofence', 'rapid_repeat', 'shared_device']);
+
+export function fraudTable(rows: FraudEvent[]): HTMLElement {
+  return table(
+    'Fraud events, newest first',
+    [
+      { header: 'When', cell: (e) => when(e.at) },
+      { header: 'Type', cell: (e) => badge(e.type, FLAGS.has(e.type) ? 'warn' : 'bad') },
+      {
+        header: 'Device',
+        cell: (e) =>
+          e.deviceId
+            ? link(`#/devices/${encodeURIComponent(e.deviceId)}`, short(e.deviceId, 10))
+            : '—',
+      },
+      {
+        header: 'Worker',
+        cell: (e) => (e.workerId ? link(`#/workers/${e.workerId}`, short(e.workerId, 10)) : '—'),
+      },
+      {
+        header: 'Site',
+        cell: (e) => (e.siteId ? link(`#/ledgers/${e.siteId}`, short(e.siteId, 10)) : '—'),
+      },
+      { header: 'Packet', cell: (e) => short(e.packetId, 8) },
+      { header: 'Detail', cell: (e) => e.detail },
+    ],
+    rows,
+    'No fraud events match.',
+  );
+}
+
+function render(ctx: PageContext): void {
+  const pager = new KeysetPager();
+  const list = h('div', { class: 'panel' });
+  const type = h(
+    'select',
+    { name: 'type' },
+    h('option', { value: '' }, 'Any type'),
+    FRAUD_EVENT_TYPES.map((t) => h('option', { value: t }, t)),
+  );
+  const inputs = {
+    type,
+    deviceId: h('input', { name: 'deviceId', maxlength: 64 }),
+    workerId: h('input', { name: 'workerId', maxlength: 64 }),
+    siteId: h('input', { name: 'siteId', maxlength: 64 }),
+    from: h('input', { name: 'from', type: 'datetime-local', step: 1 }),
+    to: h('input', { name: 'to', type: 'datetime-local', step: 1 }),
+  };
+  for (const name of FILTERS) {
+    const value = ctx.query.get(name);
+    if (value)
+      inputs[name].value = name === 'from' || name === 'to' ? value.replace(/Z$/, '') : value;
+  }
+  const filters = (): Record<string, string | undefined> => {
+    const out: Record<string, string | undefined> = {};
+    for (const name of FILTERS) {
+      const value = inputs[name].value.trim();
+      if (!value) continue;
+      out[name] = name === 'from' || name === 'to' ? new Date(`${value}Z`).toISOString() : value;
+    }
+    return out;
+  };
+  const reload = (): void => {
+    void panel(
+      list,
+      async () => {
+        const res = await ctx.api.get<FraudEvent[]>('/api/v5/fraud/events', {
+          ...filters(),
+          limit: PAGE_SIZE,
+          cursor: pager.current,
+        });
+        return { rows: res.data, next: res.headers.get('x-next-cursor') ?? undefined };
+      },
+      ({ rows, next }) => [fraudTable(rows), pagerNav('Fraud event', pager, next, reload)],
+    );
+  };
+  ctx.main.append(
+    h('h1', {}, 'Fraud'),
+    h(
+      'form',
+      {
+        class: 'grid filters',
+        'aria-label': 'Filter fraud events',
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          pager.reset();
+          reload();
+        },
+      },
+      field('Type', inputs.type),
+      field('Device ID', inputs.deviceId),
+      field('Worker ID', inputs.workerId),
+      field('Site ID', inputs.siteId),
+      field('From (UTC)', inputs.from),
+      field('To (UTC)', inputs.to),
+      h('button', { type: 'submit' }, 'Apply filters'),
+    ),
+    list,
+  );
+  reload();
+}

@@ -1,0 +1,149 @@
+import { Page, PageContext } from '../context';
+import { action, badge, field, h, link, panel, section, short, table, when } from '../dom';
+import { LedgerCheckpoint, LedgerVerification, Site } from '../types';
+
+export const ledgersPage: Page = {
+  id: 'ledgers',
+  title: 'Ledgers',
+  roles: ['admin', 'auditor'],
+  render,
+};
+
+function render(ctx: PageContext): void {
+  const siteId = ctx.params[0];
+  const picker = h('select', { name: 'site' }, h('option', { value: '' }, 'Choose a site'));
+  const sites = h('div', { class: 'panel' });
+  void panel(
+    sites,
+    async () => (await ctx.api.get<Site[]>('/api/v5/sites', { limit: 500 })).data,
+    (list) => {
+      picker.append(
+        ...list.map((s) =>
+          h(
+            'option',
+            { value: s.siteId, selected: s.siteId === siteId },
+            `${s.name} (${s.siteId.slice(-6)})`,
+          ),
+        ),
+      );
+      return list.length ? null : h('p', { class: 'empty' }, 'No sites yet.');
+    },
+  );
+  picker.addEventListener('change', () => {
+    if (picker.value) ctx.navigate(`#/ledgers/${picker.value}`);
+  });
+  ctx.main.append(
+    h('h1', {}, 'Ledgers'),
+    h('div', { class: 'inline' }, field('Site', picker)),
+    sites,
+  );
+  if (siteId) renderSite(ctx, siteId);
+}
+
+function renderSite(ctx: PageContext, siteId: string): void {
+  const base = `/api/v5/ledger/${encodeURIComponent(siteId)}`;
+  const checkpoints = h('div', { class: 'panel' });
+  const head = h('div', { class: 'panel' });
+  const verifyResult = h('div', { class: 'status', 'aria-live': 'polite' });
+  const verifyButton = h('button', { type: 'button' }, 'Verify chain');
+  verifyButton.addEventListener('click', () => {
+    void action(verifyResult, verifyButton, async () => {
+      const v = (await ctx.api.get<LedgerVerification>(`${base}/verify`)).data;
+      return verification(v);
+    });
+  });
+  const exportResult = h('div', { class: 'status' });
+  const exportButton = h('button', { type: 'button', class: 'secondary' }, 'Export (NDJSON)');
+  exportButton.addEventListener('click', () => {
+    void action(exportResult, exportButton, async () => {
+      const blob = await ctx.api.blob(`${base}/export`);
+      const url = URL.createObjectURL(blob);
+      ctx.onLeave(() => URL.revokeObjectURL(url));
+      const lines = (await blob.text()).split('\n').filter(Boolean).length;
+      return h(
+        'p',
+        { role: 'status' },
+        `${lines} entries, ${blob.size} bytes. `,
+        h(
+          'a',
+          { href: url, download: `ledger-${siteId}.ndjson`, class: 'download' },
+          'Save the export',
+        ),
+      );
+    });
+  });
+  ctx.main.append(
+    section(
+      `Site ${siteId}`,
+      h('p', {}, link(`#/fraud?siteId=${siteId}`, 'Fraud events at this site')),
+      h('h3', {}, 'Head'),
+      head,
+      h('div', { class: 'actions' }, verifyButton, exportButton),
+      verifyResult,
+      exportResult,
+      h('h3', {}, 'Signed checkpoints'),
+      checkpoints,
+    ),
+  );
+  void panel(
+    checkpoints,
+    async () => (await ctx.api.get<LedgerCheckpoint[]>(`${base}/checkpoints`)).data,
+    (list) => {
+      const last = list[list.length - 1];
+      head.replaceChildren(
+        last
+          ? h(
+              'p',
+              {},
+              'Last signed checkpoint at seq ',
+              h('strong', {}, String(last.seq)),
+              ', head ',
+              short(last.headHash, 16),
+              ` (signed ${when(last.signedAt)}, key ${last.kid}). Verify for the current head.`,
+            )
+          : h('p', {}, 'No checkpoint signed yet. Verify for the current head.'),
+      );
+      return table(
+        'Checkpoints, oldest first',
+        [
+          { header: 'Seq', cell: (c) => String(c.seq) },
+          { header: 'Head hash', cell: (c) => short(c.headHash, 16) },
+          { header: 'Signed', cell: (c) => when(c.signedAt) },
+          { header: 'Key', cell: (c) => h('code', {}, c.kid) },
+        ],
+        list,
+        'No checkpoints yet (one is signed every 100 entries).',
+      );
+    },
+  );
+}
+
+function verification(v: LedgerVerification): HTMLElement {
+  return h(
+    'div',
+    {
+      class: `result ${v.ok ? 'result-ok' : 'result-bad'}`,
+      role: 'status',
+      'data-verify': v.ok ? 'ok' : 'broken',
+    },
+    h(
+      'p',
+      {},
+      v.ok ? badge('verified', 'ok') : badge('broken', 'bad'),
+      ' ',
+      v.ok
+        ? `The chain of ${v.length} entries verifies.`
+        : `The chain breaks at seq ${v.brokenAtSeq ?? '?'}: ${v.reason ?? 'unknown reason'}.`,
+    ),
+    h(
+      'dl',
+      { class: 'facts' },
+      h('dt', {}, 'Length'),
+      h('dd', { 'data-length': v.length }, String(v.length)),
+      h('dt', {}, 'Head hash'),
+      h('dd', {}, h('code', { class: 'hash' }, v.headHash)),
+      h('dt', {}, 'Checkpoints checked'),
+      h('dd', {}, String(v.checkpointsChecked)),
+    ),
+  );
+}

@@ -1,0 +1,464 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildConsole } from '../../scripts/build-console';
+import { TestKiosk } from '../support/kiosk';
+import { http, startTestApp, TestApp } from '../support/test-app';
+import { Phone, signPacket, syncBatch } from '../support/worker-client';
+import {
+  ARTIFACTS,
+  AxeViolation,
+  Browser,
+  CHROMIUM,
+  chromiumPresent,
+  ConsoleTab,
+  launchBrowser,
+} from './console-driver';
+
+jest.setTimeout(120_000);
+
+if (!chromiumPresent) {
+  if (process.env.CI === 'true') {
+    throw new Error(`CI must run the console browser suite, but Chromium is not at ${CHROMIUM}`);
+  }
+  process.stdout.write(
+    `\nconsole browser suite SKIPPED: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)\n`,
+  );
+}
+
+const suite = chromiumPresent ? describe : describe.skip;
+const title = chromiumPresent
+  ? 'operator console in Chromium (browser)'
+  : `operator console in Chromium (browser) (skipped: no Chromium at ${CHROMIUM})`;
+
+suite(title, () => {
+  let t: TestApp;
+  let browser: Browser;
+  let consoleDir: string;
+  const tabs: ConsoleTab[] = [];
+
+  const open = async (key?: string): Promise<ConsoleTab> => {
+    const tab = await ConsoleTab.open(browser, t.baseUrl);
+    tabs.push(tab);
+    if (key) await tab.signIn(key);
+    return tab;
+  };
+
+  beforeAll(async () => {
+    consoleDir = await buildConsole(mkdtempSync(join(tmpdir(), 'mdai-console-build-')));
+    t = await startTestApp({ CONSOLE_DIR: consoleDir });
+    browser = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
+  });
+
+  describe('sign-in and roles', () => {
+    it('should refuse an unknown key and show the error code, message and correlation id', async () => {
+      const tab = await open();
+      await tab.check('sign-in');
+      await tab.signIn('not-a-real-key');
+      const error = await tab.shownError();
+      expect(error.code).toBe('unauthorized');
+      expect(error.correlationId).toMatch(/\S{8,}/);
+      expect(error.text).toContain('A valid x-api-key header is required');
+      await tab.check('sign-in-error');
+    });
+
+    it('should show an admin the administration pages, not the vault audit', async () => {
+      const tab = await open(t.keys.admin);
+      expect(await tab.navLinks()).toEqual([
+        'Kiosks',
+        'Wi-Fi provisioning',
+        'Workforce',
+        'Devices and trust',
+        'Fraud',
+        'Ledgers',
+      ]);
+      expect(await tab.page.locator('[data-role]').getAttribute('data-role')).toBe('admin');
+      await tab.goto('#/vault');
+      expect(await tab.page.locator('h1').innerText()).toBe('Not available');
+    });
+
+    it('should show a provisioner the kiosks only', async () => {
+      const tab = await open(t.keys.provisioner);
+      expect(await tab.navLinks()).toEqual(['Kiosks']);
+    });
+
+    it('should show an auditor the ledgers and the vault audit, not kiosk administration', async () => {
+      const tab = await open(t.keys.auditor);
+      expect(await tab.navLinks()).toEqual(['Ledgers', 'Vault audit']);
+      await tab.goto('#/kiosks');
+      expect(await tab.page.locator('h1').innerText()).toBe('Not available');
+    });
+
+    it('should tell a mobile or hardware key that it has no console pages', async () => {
+      const tab = await open(t.keys.mobile);
+      expect(await tab.page.locator('h1').innerText()).toBe('No console pages for this key');
+      await tab.check('no-pages');
+    });
+
+    it('should keep the key in session storage only, never in the URL, and forget it on sign-out', async () => {
+      const tab = await open(t.keys.admin);
+      expect(tab.page.url()).not.toContain(t.keys.admin);
+      expect(tab.requests.some((url) => url.includes(t.keys.admin))).toBe(false);
+      expect(await tab.page.evaluate("sessionStorage.getItem('mdai.console.apiKey')")).toBe(
+        t.keys.admin,
+      );
+      expect(await tab.page.evaluate('localStorage.length')).toBe(0);
+      await tab.page.reload();
+      await tab.settled();
+      expect(await tab.navLinks()).toContain('Kiosks');
+      await tab.signOut();
+      expect(await tab.page.evaluate('sessionStorage.length')).toBe(0);
+      expect(t.logs()).not.toContain(t.keys.admin);
+    });
+  });
+
+  describe('kiosks', () => {
+    let kiosk: TestKiosk;
+
+    it('should register a kiosk, find it by prefix and open its page', async () => {
+      kiosk = new TestKiosk('TEE-BROWSER-0001');
+      const tab = await open(t.keys.provisioner);
+      await tab.page.getByLabel('Device ID', { exact: true }).fill(kiosk.deviceId);
+      await tab.page.getByLabel('TrustZone public key (SPKI PEM)').fill(kiosk.publicKeyPem);
+      await tab.page.getByRole('button', { name: 'Register kiosk' }).click();
+      await tab.page.getByText(`Registered ${kiosk.deviceId}.`).waitFor();
+      await TestKiosk.registered(t, 'OTHER-0001');
+      await tab.page.getByLabel('Device ID starts with').fill('TEE-BROWSER');
+      await tab.page.getByRole('button', { name: 'Search' }).click();
+      await tab.settled();
+      const rows = tab.page.locator('table tbody tr');
+      expect(await rows.count()).toBe(1);
+      expect(await rows.first().innerText()).toContain('active');
+      await tab.check('kiosks');
+      await tab.page.locator('table').getByRole('link', { name: kiosk.deviceId }).click();
+      await tab.settled();
+      expect(await tab.page.locator('h1').innerText()).toBe(`Kiosk ${kiosk.deviceId}`);
+      expect(await tab.page.getByRole('button', { name: 'Block kiosk' }).count()).toBe(0);
+    });
+
+    it('should block with a reason, unblock, rotate the key and show the history (admin)', async () => {
+      const tab = await open(t.keys.admin);
+      await tab.goto(`#/kiosks/${kiosk.deviceId}`);
+      await tab.page.getByLabel('Reason to block').fill('reported stolen at gate 2');
+      await tab.page.getByRole('button', { name: 'Block kiosk' }).click();
+      await tab.page.getByRole('button', { name: 'Unblock kiosk' }).waitFor();
+      await tab.settled();
+      expect(await tab.page.locator('dl.facts').innerText()).toContain('blocked');
+      await tab.page.getByLabel('Reason to unblock').fill('found, checked');
+      await tab.page.getByRole('button', { name: 'Unblock kiosk' }).click();
+      await tab.page.getByRole('button', { name: 'Block kiosk' }).waitFor();
+      const fresh = new TestKiosk(kiosk.deviceId);
+      await tab.page.getByLabel('New public key (SPKI PEM)').fill(fresh.publicKeyPem);
+      await tab.page.getByLabel('Reason', { exact: true }).fill('board replaced');
+      await tab.page.getByRole('button', { name: 'Rotate key' }).click();
+      await tab.page.getByText('board replaced').waitFor();
+      await tab.settled();
+      const history = await tab.page.locator('table').last().innerText();
+      expect(history).toMatch(/registered/);
+      expect(history).toMatch(/blocked[\s\S]*reported stolen at gate 2/);
+      expect(history).toMatch(/unblocked[\s\S]*found, checked/);
+      expect(history).toMatch(/key_rotated|rotated/);
+      kiosk = fresh;
+      await tab.check('kiosk-detail');
+    });
+
+    it('should show an API error with its code and correlation id for an unknown kiosk', async () => {
+      const tab = await open(t.keys.admin);
+      await tab.goto('#/kiosks/NO-SUCH-KIOSK');
+      const error = await tab.shownError();
+      expect(error.code).toBe('device_not_found');
+      expect(error.correlationId).toMatch(/\S{8,}/);
+      await tab.check('kiosk-not-found');
+    });
+
+    it('should show a Wi-Fi challenge QR that carries the challenge, count down, and follow its state', async () => {
+      const tab = await open(t.keys.admin);
+      await tab.goto('#/wifi');
+      await tab.page.getByLabel('Kiosk').fill(kiosk.deviceId);
+      await tab.page.getByLabel('Wi-Fi network (SSID)').fill('Site-7 Office');
+      await tab.page.getByLabel('Wi-Fi password').fill('correct horse battery');
+      await tab.page.getByRole('button', { name: 'Generate challenge QR' }).click();
+      await tab.page.locator('[data-state=waiting]').waitFor();
+      const img = tab.page.locator('figure.qr img');
+      const box = await img.boundingBox();
+      expect(box?.width).toBeGreaterThanOrEqual(400);
+      const payload = JSON.parse(await tab.decodeQr('figure.qr img')) as {
+        bson_id: string;
+        challenge: string;
+      };
+      expect(payload.bson_id).toBe(await img.getAttribute('data-challenge-id'));
+      expect(await tab.page.locator('.countdown').innerText()).toMatch(/^Expires in (9|10):\d\d$/);
+      expect(await tab.page.locator('.state').innerText()).toContain('waiting');
+      await tab.check('wifi');
+      expect(await tab.page.content()).not.toContain('correct horse battery');
+
+      // The kiosk decrypts the challenge it scanned and claims the credentials: the page follows.
+      const answer = kiosk.decryptChallenge(payload.challenge);
+      const claimed = await http(t.baseUrl, 'POST', '/api/validate-challenge', {
+        body: { bson_id: payload.bson_id, challenge_response: answer.toString('base64') },
+      });
+      expect(claimed.body.wifi_credentials).toEqual({
+        ssid: 'Site-7 Office',
+        password: 'correct horse battery',
+      });
+      await tab.page.locator('[data-state=used]').waitFor();
+      expect(await tab.page.locator('.countdown').innerText()).toMatch(/^Used at /);
+      await tab.screenshot('wifi-used');
+    });
+  });
+
+  describe('workforce, fraud and ledgers', () => {
+    let siteId: string;
+    let phone: Phone;
+    let registeredAt: number;
+
+    it('should create a site and a worker, and show an enrollment QR a phone can register with', async () => {
+      const tab = await open(t.keys.admin);
+      await tab.goto('#/workforce');
+      await tab.page.getByLabel('Site name').fill('Dwarka Tower B');
+      await tab.page.getByLabel('Latitude').fill('28.6139');
+      await tab.page.getByLabel('Longitude').fill('77.209');
+      await tab.page.getByLabel('Geofence radius (m)').fill('250');
+      await tab.page.getByRole('button', { name: 'Create site' }).click();
+      await tab.page.getByText('Site created:').waitFor();
+      await tab.settled();
+      siteId = (await tab.page.locator('.status code').first().innerText()).trim();
+      expect(siteId).toMatch(/^[0-9a-f]{24}$/);
+      const sites = await tab.page.locator('table').first().innerText();
+      expect(sites).toContain('Dwarka Tower B');
+      expect(sites).toContain('250 m');
+
+      const workerForm = tab.page.locator('form', {
+        has: tab.page.getByRole('heading', { name: 'New worker' }),
+      });
+      await workerForm.getByLabel('Name').fill('Sita Devi');
+      await workerForm.getByLabel('Phone').fill('+91 98100 00001');
+      await workerForm.getByLabel('Dwarka Tower B').check();
+      await workerForm.getByRole('button', { name: 'Create worker' }).click();
+      await tab.page.locator('figure.qr img').waitFor();
+      await tab.settled();
+      const shownCode = (await tab.page.locator('.enrollment-code').innerText()).trim();
+      const qr = JSON.parse(await tab.decodeQr('figure.qr img')) as Record<string, string>;
+      expect(qr).toEqual({ type: 'mdai.enrollment', enrollmentCode: shownCode, api: t.baseUrl });
+      expect(await tab.page.locator('table', { hasText: 'Sita Devi' }).count()).toBe(1);
+      await tab.check('workforce');
+
+      const reg = await http(t.baseUrl, 'POST', '/api/v5/device/register', {
+        body: {
+          enrollmentCode: qr.enrollmentCode,
+          fingerprint: { os: 'Android 14', model: 'Redmi Note 12', simHash: 'f00dfeedcafe0001' },
+        },
+      });
+      expect(reg.status).toBe(201);
+      registeredAt = Date.now();
+      const workerId = (await tab.page.locator('[data-person-id]').getAttribute('data-person-id'))!;
+      phone = {
+        deviceId: reg.body.deviceId,
+        workerId,
+        siteId,
+        secret: Buffer.from(reg.body.deviceSecret, 'base64'),
+        token: reg.body.offlineToken,
+        tokenExpiresAt: reg.body.offlineTokenExpiresAt,
+        trustScore: reg.body.trustScore,
+      };
+    });
+
+    it('should show a thekedar enrollment QR too', async () => {
+      const tab = await open(t.keys.admin);
+      await tab.goto('#/workforce');
+      const form = tab.page.locator('form', {
+        has: tab.page.getByRole('heading', { name: 'New thekedar' }),
+      });
+      await form.getByLabel('Name').fill('Ramesh Kumar');
+      await form.getByLabel('Phone').fill('+91 98100 00009');
+      await form.getByRole('button', { name: 'Create thekedar' }).click();
+      await tab.page.locator('figure.qr img').waitFor();
+      const qr = JSON.parse(await tab.decodeQr('figure.qr img')) as Record<string, string>;
+      expect(qr.enrollmentCode).toBe(
+        (await tab.page.locator('.enrollment-code').innerText()).trim(),
+      );
+    });
+
+    it('should show the fraud flags of synced packets, linked to the device and the worker', async () => {
+      // Both punches fall inside the offline token's window (it starts at registration).
+      const atSite = signPacket(phone, {
+        timestamp: new Date(registeredAt + 50).toISOString(),
+        geo: { lat: 28.6139, lng: 77.209, accuracyM: 8 },
+      });
+      // Seconds later, 300 km north: impossible travel, and outside the site's geofence.
+      const teleported = signPacket(phone, {
+        type: 'check_out',
+        timestamp: new Date(Math.max(registeredAt + 1000, Date.now() - 10)).toISOString(),
+        geo: { lat: 31.31, lng: 77.209, accuracyM: 8 },
+      });
+      const synced = await syncBatch(t.baseUrl, phone.token, [atSite, teleported]);
+      expect(synced.body).toMatchObject({ accepted: 2, rejected: 0 });
+
+      const tab = await open(t.keys.admin);
+      await tab.goto('#/fraud');
+      await tab.page.getByLabel('Worker ID').fill(phone.workerId);
+      await tab.page.getByRole('button', { name: 'Apply filters' }).click();
+      await tab.settled();
+      const events = await tab.page.locator('table').innerText();
+      expect(events).toContain('impossible_travel');
+      expect(events).toContain('outside_geofence');
+      await tab.check('fraud');
+
+      await tab.page.getByLabel('Type').selectOption('impossible_travel');
+      await tab.page.getByRole('button', { name: 'Apply filters' }).click();
+      await tab.settled();
+      expect(await tab.page.locator('table tbody tr').count()).toBe(1);
+
+      await tab.page.locator('table tbody tr a[href^="#/devices/"]').first().click();
+      await tab.settled();
+      expect(await tab.page.locator('h1').innerText()).toBe(`Device ${phone.deviceId}`);
+      const score = Number(
+        await tab.page.locator('[data-trust-score]').getAttribute('data-trust-score'),
+      );
+      expect(score).toBeGreaterThanOrEqual(0);
+      expect(score).toBeLessThan(100);
+      expect(await tab.page.locator('svg.chart rect').count()).toBeGreaterThan(2);
+      expect(await tab.page.locator('svg.chart').getAttribute('aria-label')).toContain(
+        'fraud_history',
+      );
+      await tab.check('device-trust');
+
+      await tab.page.getByLabel('Reason to block').fill('teleporting phone');
+      await tab.page.getByRole('button', { name: 'Block device' }).click();
+      await tab.page.getByRole('button', { name: 'Unblock device' }).waitFor();
+      await tab.settled();
+      const refused = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
+      expect(refused.status).toBe(403);
+      await tab.page.getByLabel('Reason to unblock').fill('explained by the site lead');
+      await tab.page.getByRole('button', { name: 'Unblock device' }).click();
+      await tab.page.getByRole('button', { name: 'Block device' }).waitFor();
+
+      await tab.visit('#/devices', 'devices');
+      expect(await tab.page.locator('table').innerText()).toContain(phone.deviceId);
+
+      await tab.goto('#/fraud');
+      await tab.page
+        .locator(`table tbody tr a[href="#/workers/${phone.workerId}"]`)
+        .first()
+        .click();
+      await tab.settled();
+      expect(await tab.page.locator('dl.facts').innerText()).toContain('Sita Devi');
+      await tab.check('worker');
+    });
+
+    it('should verify the ledger on the page (admin and auditor) and export it', async () => {
+      const tab = await open(t.keys.auditor);
+      await tab.goto('#/ledgers');
+      await tab.page.getByLabel('Site').selectOption(siteId);
+      await tab.settled();
+      await tab.page.getByRole('button', { name: 'Verify chain' }).click();
+      await tab.page.locator('[data-verify]').waitFor();
+      expect(await tab.page.locator('[data-verify]').getAttribute('data-verify')).toBe('ok');
+      expect(await tab.page.locator('[data-length]').innerText()).toBe('2');
+      expect(await tab.page.locator('[data-verify]').innerText()).toContain(
+        'The chain of 2 entries verifies.',
+      );
+      await tab.page.getByRole('button', { name: 'Export (NDJSON)' }).click();
+      const save = tab.page.getByRole('link', { name: 'Save the export' });
+      await save.waitFor();
+      expect(await tab.page.getByText('2 entries,').count()).toBe(1);
+      const download = await Promise.all([tab.page.waitForEvent('download'), save.click()]);
+      expect(download[0].suggestedFilename()).toBe(`ledger-${siteId}.ndjson`);
+      await tab.check('ledgers');
+
+      const admin = await open(t.keys.admin);
+      await admin.goto(`#/ledgers/${siteId}`);
+      await admin.page.getByRole('button', { name: 'Verify chain' }).click();
+      await admin.page.locator('[data-verify=ok]').waitFor();
+      await admin.goto('#/ledgers/0123456789abcdef01234567');
+      await admin.page.getByRole('button', { name: 'Verify chain' }).click();
+      const error = await admin.shownError();
+      expect(error.code).toBe('site_not_found');
+      expect(error.correlationId).toMatch(/\S{8,}/);
+    });
+  });
+
+  describe('vault', () => {
+    it('should show the audit of a file and verify the audit chain (auditor)', async () => {
+      const stored = await http(t.baseUrl, 'POST', '/api/v5/vault', {
+        key: t.keys.admin,
+        rawBody: Buffer.from('face image bytes'),
+        headers: { 'content-type': 'image/jpeg' },
+      });
+      expect(stored.status).toBe(201);
+      const fileId = stored.body.fileId as string;
+      const read = await fetch(`${t.baseUrl}/api/v5/vault/${fileId}`, {
+        headers: { 'x-api-key': t.keys.auditor, 'x-access-purpose': 'fraud case 2026-114' },
+      });
+      expect(read.status).toBe(200);
+
+      const tab = await open(t.keys.auditor);
+      await tab.goto('#/vault');
+      await tab.page.getByLabel('File ID').fill(fileId);
+      await tab.page.getByRole('button', { name: 'Show' }).click();
+      await tab.settled();
+      const rows = await tab.page.locator('table tbody tr').allInnerTexts();
+      expect(rows).toHaveLength(2);
+      expect(rows[0]).toMatch(/store[\s\S]*allowed/);
+      expect(rows[1]).toMatch(/read[\s\S]*allowed[\s\S]*fraud case 2026-114/);
+      await tab.page.getByRole('button', { name: 'Verify audit chain' }).click();
+      await tab.page.locator('[data-verify]').waitFor();
+      expect(await tab.page.locator('[data-verify]').getAttribute('data-verify')).toBe('ok');
+      await tab.check('vault');
+    });
+  });
+
+  describe('every page', () => {
+    it('should have been visited, screenshotted and found free of serious or critical accessibility violations', async () => {
+      const tab = await open(t.keys.admin);
+      for (const page of ['kiosks', 'wifi', 'workforce', 'devices', 'fraud', 'ledgers']) {
+        if (!ConsoleTab.audited.has(page)) await tab.visit(`#/${page}`, page);
+      }
+      const expected = [
+        'sign-in',
+        'kiosks',
+        'kiosk-detail',
+        'wifi',
+        'workforce',
+        'devices',
+        'device-trust',
+        'fraud',
+        'worker',
+        'ledgers',
+        'vault',
+      ];
+      for (const name of expected) expect(ConsoleTab.audited.has(name)).toBe(true);
+      writeFileSync(
+        join(ARTIFACTS, 'axe.json'),
+        JSON.stringify(Object.fromEntries(ConsoleTab.audited), null, 2),
+      );
+      const serious: Record<string, AxeViolation[]> = {};
+      for (const [name, violations] of ConsoleTab.audited) {
+        const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+        if (bad.length) serious[name] = bad;
+      }
+      expect(serious).toEqual({});
+    });
+
+    it('should have loaded nothing from outside the server and broken no CSP rule', () => {
+      const outside = tabs.flatMap((tab) =>
+        tab.requests.filter(
+          (url) =>
+            !url.startsWith(t.baseUrl) && !url.startsWith('data:') && !url.startsWith('blob:'),
+        ),
+      );
+      expect(outside).toEqual([]);
+      const csp = tabs.flatMap((tab) =>
+        tab.consoleMessages.filter((m) => /Content Security Policy|Refused to/i.test(m)),
+      );
+      expect(csp).toEqual([]);
+      expect(tabs.flatMap((tab) => tab.pageErrors)).toEqual([]);
+    });
+  });
+});
