@@ -12,12 +12,11 @@
  *    through TransparencyLogService, against the baseline of one stored-node lookup.
  */
 import { ConfigService } from '@nestjs/config';
-import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp } from '@app/api/bootstrap';
-import { generateTlogKey, jcs, tlogConfig } from '@app/common';
+import { generateTlogKey, tlogConfig } from '@app/common';
 import { createAdapter } from '@app/persistence';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
 import {
@@ -31,6 +30,7 @@ import { tlogAdapters } from '@app/tlog/infrastructure/persistence/tlog-persiste
 import { TlogRepository } from '@app/tlog/infrastructure/persistence/tlog.repository';
 import { WitnessLog } from '@app/tlog/witness-log';
 import { now, percentile, printRows } from './support';
+import { enrollCrew, signedBatch, startSyncBenchApi } from './support/crew';
 
 const BATCHES = 32;
 const BATCH_SIZE = 500;
@@ -38,68 +38,12 @@ const TREE_SIZE = 1_000_000;
 const CHUNK = 65_536;
 const PROOFS = 2000;
 
-async function post(base: string, path: string, body: unknown, headers: Record<string, string>) {
-  const res = await fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
-  return (await res.json()) as Record<string, any>;
-}
-
 async function syncWithAndWithout(): Promise<void> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'mdai-bench-tlog-'));
-  const { app, config } = await createApp({
-    DATA_DIR: dataDir,
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    TRUST_AUTO_BLOCK_FLOOR: '0',
-  });
-  await app.listen(0, '127.0.0.1');
-  const base = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+  const api = await startSyncBenchApi('tlog');
+  const { app, base } = api;
   try {
-    const admin = { 'x-api-key': config.auth.apiKeys.admin[0] };
-    const site = await post(
-      base,
-      '/api/v5/sites',
-      { name: 'b', geo: { lat: 1, lng: 1 }, radiusM: 100 },
-      admin,
-    );
-    const batches = [];
-    for (let w = 0; w < BATCHES; w++) {
-      const worker = await post(
-        base,
-        '/api/v5/workers',
-        { name: `w${w}`, phone: `+91 90000 ${String(w).padStart(5, '0')}`, siteIds: [site.siteId] },
-        admin,
-      );
-      const reg = await post(
-        base,
-        '/api/v5/device/register',
-        {
-          enrollmentCode: worker.enrollmentCode,
-          fingerprint: { os: 'Android', model: 'b', simHash: `sim-${w}-0123456789` },
-        },
-        {},
-      );
-      const secret = Buffer.from(reg.deviceSecret as string, 'base64');
-      const packets = Array.from({ length: BATCH_SIZE }, (_, i) => {
-        const payload = {
-          packetId: randomUUID(),
-          workerId: worker.workerId as string,
-          siteId: site.siteId as string,
-          deviceId: reg.deviceId as string,
-          type: i % 2 === 0 ? 'check_in' : 'check_out',
-          timestamp: new Date(Date.now() + i * 400).toISOString(),
-          geo: { lat: 1.00001, lng: 1.00002, accuracyM: 5 },
-        };
-        return {
-          payload,
-          signature: createHmac('sha256', secret).update(jcs(payload)).digest('hex'),
-        };
-      });
-      batches.push({ packets, token: reg.offlineToken as string });
-    }
+    const phones = await enrollCrew(api, BATCHES);
+    const batches = phones.map((phone) => signedBatch(phone, api.siteId, BATCH_SIZE));
     const times: Record<'with' | 'without', number[]> = { with: [], without: [] };
     let bytesWith = 0;
     for (const [i, { packets, token }] of batches.entries()) {
@@ -162,8 +106,7 @@ async function syncWithAndWithout(): Promise<void> {
       },
     ]);
   } finally {
-    await app.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await api.close();
   }
 }
 

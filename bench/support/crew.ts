@@ -1,0 +1,131 @@
+/**
+ * What the sync benchmarks share: a real API on a temp data dir, a crew of enrolled phones at
+ * one site, and batches of packets signed as a phone signs them (HMAC-SHA256 over JCS).
+ */
+import { INestApplication } from '@nestjs/common';
+import { createHmac, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp } from '@app/api/bootstrap';
+import { jcs } from '@app/common';
+
+export async function postJson(
+  base: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string>,
+): Promise<Record<string, any>> {
+  const res = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return (await res.json()) as Record<string, any>;
+}
+
+export interface SyncBenchApi {
+  app: INestApplication;
+  base: string;
+  dataDir: string;
+  siteId: string;
+  admin: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** The API on a fresh data dir, listening on a free port, with one site to sync to. */
+export async function startSyncBenchApi(name: string): Promise<SyncBenchApi> {
+  const dataDir = mkdtempSync(join(tmpdir(), `mdai-bench-${name}-`));
+  const { app, config } = await createApp({
+    DATA_DIR: dataDir,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    // the fraud-heavy run floods one phone's history; keep it syncing to measure the cost
+    TRUST_AUTO_BLOCK_FLOOR: '0',
+  });
+  await app.listen(0, '127.0.0.1');
+  const base = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+  const admin = { 'x-api-key': config.auth.apiKeys.admin[0] };
+  const site = await postJson(
+    base,
+    '/api/v5/sites',
+    { name, geo: { lat: 1, lng: 1 }, radiusM: 100 },
+    admin,
+  );
+  return {
+    app,
+    base,
+    dataDir,
+    siteId: site.siteId as string,
+    admin,
+    close: async () => {
+      await app.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Phone {
+  workerId: string;
+  deviceId: string;
+  secret: Buffer;
+  token: string;
+}
+
+/** `count` workers at the API's site, each with an enrolled phone. */
+export async function enrollCrew(api: SyncBenchApi, count: number): Promise<Phone[]> {
+  const phones: Phone[] = [];
+  for (let w = 0; w < count; w++) {
+    const worker = await postJson(
+      api.base,
+      '/api/v5/workers',
+      { name: `w${w}`, phone: `+91 90000 ${String(w).padStart(5, '0')}`, siteIds: [api.siteId] },
+      api.admin,
+    );
+    const reg = await postJson(
+      api.base,
+      '/api/v5/device/register',
+      {
+        enrollmentCode: worker.enrollmentCode,
+        fingerprint: { os: 'Android', model: 'bench', simHash: `sim-${w}-0123456789` },
+      },
+      {},
+    );
+    phones.push({
+      workerId: worker.workerId as string,
+      deviceId: reg.deviceId as string,
+      secret: Buffer.from(reg.deviceSecret as string, 'base64'),
+      token: reg.offlineToken as string,
+    });
+  }
+  return phones;
+}
+
+/**
+ * One phone's batch at the site: alternating check-in/check-out packed into the seconds after
+ * registration (a token's window starts there, inside the allowed clock skew), or with
+ * `fraudHeavy` every packet a rapid-repeat check-in, all flagged.
+ */
+export function signedBatch(
+  phone: Phone,
+  siteId: string,
+  size: number,
+  fraudHeavy = false,
+): { packets: { payload: Record<string, unknown>; signature: string }[]; token: string } {
+  const packets = Array.from({ length: size }, (_, i) => {
+    const payload = {
+      packetId: randomUUID(),
+      workerId: phone.workerId,
+      siteId,
+      deviceId: phone.deviceId,
+      type: fraudHeavy || i % 2 === 0 ? 'check_in' : 'check_out',
+      timestamp: new Date(fraudHeavy ? Date.now() : Date.now() + i * 400).toISOString(),
+      geo: { lat: 1.00001, lng: 1.00002, accuracyM: 5 },
+    };
+    return {
+      payload,
+      signature: createHmac('sha256', phone.secret).update(jcs(payload)).digest('hex'),
+    };
+  });
+  return { packets, token: phone.token };
+}
