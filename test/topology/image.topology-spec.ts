@@ -41,16 +41,38 @@ function uidOf(user: string): { uid: number; gid: number; name: string } {
   }
 }
 
+/**
+ * The runtime stage's /app: node_modules, dist and package.json, copied where the runtime user
+ * can read them (the checkout may sit under a directory only root may enter, as /root does).
+ * node_modules is hard-linked where the filesystem allows it, copied otherwise.
+ */
+function stageApp(parent: string): string {
+  const app = join(parent, 'app');
+  mkdirSync(app, { mode: 0o755 });
+  chmodSync(app, 0o755);
+  try {
+    execFileSync('cp', ['-al', join(ROOT, 'node_modules'), app]);
+  } catch {
+    rmSync(join(app, 'node_modules'), { recursive: true, force: true });
+    execFileSync('cp', ['-a', join(ROOT, 'node_modules'), app]);
+  }
+  execFileSync('cp', ['-a', join(ROOT, 'dist'), join(ROOT, 'package.json'), app]);
+  execFileSync('chmod', ['-R', 'a+rX', join(app, 'dist'), join(app, 'package.json')]);
+  return app;
+}
+
 (ROOT_USER ? describe : describe.skip)('the image: the app as an unprivileged user', () => {
   const { stage, user, dataDir } = runtimeStage();
   const runtime = uidOf(user ?? 'node');
   let dir: string;
+  let app: string;
   let mongo: MongoTestServer;
   const services: Service[] = [];
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mdai-image-'));
     chmodSync(dir, 0o711);
+    app = stageApp(dir);
     mongo = await startMongoTestServer();
   });
   afterAll(async () => {
@@ -77,7 +99,7 @@ function uidOf(user: string): { uid: number; gid: number; name: string } {
         ...args,
       ],
       {
-        cwd: ROOT,
+        cwd: app,
         env: {
           PATH: process.env.PATH,
           ...secrets,
