@@ -1,5 +1,8 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
+/** A SHA-256 digest or HMAC-SHA256 in lowercase hex (64 characters). */
+export const SHA256_HEX_PATTERN = /^[0-9a-f]{64}$/;
+
 export function sha256Hex(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
