@@ -42,3 +42,4 @@ export * from './http/body-pipeline';
 export * from './http/throttling';
 export * from './http/public-url';
 export * from './http/qr-image';
+export * from './http/page-limit';

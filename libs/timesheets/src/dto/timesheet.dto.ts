@@ -14,7 +14,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { DAY_PATTERN, OBJECT_ID_PATTERN } from '@app/common';
+import { DAY_PATTERN, OBJECT_ID_PATTERN, PageLimit } from '@app/common';
 import { CORRECTION_ACTIONS, CorrectionAction } from '../domain/correction';
 
 export class SiteParam {
@@ -47,12 +47,7 @@ export class TimesheetPageQuery extends PeriodQuery {
   @MaxLength(200)
   cursor?: string;
 
-  @ApiPropertyOptional({ default: 100, maximum: 1000 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
+  @PageLimit()
   limit?: number;
 }
 
