@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import { ConfigService } from '@nestjs/config';
 import { constants, publicEncrypt, randomBytes } from 'node:crypto';
 import {
+  actorOf,
   AppConfig,
   AppError,
   newId,
@@ -10,7 +11,7 @@ import {
   safeEqual,
   sha256,
 } from '@app/common';
-import { actorOf, KioskRegistryService } from '@app/device-trust';
+import { KioskRegistryService } from '@app/kiosk-registry';
 import { KeyringService, ResealReport } from '@app/vault';
 import { WifiChallenge } from './domain/wifi-challenge';
 import { WifiChallengeRepository } from './infrastructure/persistence/wifi-challenge.repository';

@@ -8,7 +8,7 @@ import {
   localIso,
   OBJECT_ID_PATTERN,
 } from '@app/common';
-import { WorkforceService } from '@app/device-trust';
+import { WorkforceService } from '@app/workforce';
 import { FraudService } from '@app/fraud';
 import { isFlagged, TimesheetDay } from './domain/timesheet-day';
 import { PayrollWorkerView, TimesheetDayView } from './dto/timesheet.dto';

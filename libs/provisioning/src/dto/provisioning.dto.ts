@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBase64, IsString, Length, Matches } from 'class-validator';
 import { OBJECT_ID_PATTERN } from '@app/common';
-import { DEVICE_ID_PATTERN } from '@app/device-trust';
+import { DEVICE_ID_PATTERN } from '@app/kiosk-registry';
 
 export class GenerateChallengeDto {
   @ApiProperty({ example: 'TEE-RDKX5-0001' })
