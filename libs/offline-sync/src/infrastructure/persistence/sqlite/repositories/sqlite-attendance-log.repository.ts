@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
 import { appendImmediate } from '@app/tlog';
@@ -24,6 +25,7 @@ import {
  * heads, so no other connection (or process) can append between the read and the writes.
  * UNIQUE(packet_id) and PRIMARY KEY(site_id, seq) back this up in the schema.
  */
+@Injectable()
 export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
   private readonly db: Database;
   private readonly insert: Statement;
