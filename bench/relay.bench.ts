@@ -9,11 +9,12 @@
  *    on API instance A, kiosks on instance B, paired over the local Redis; the baseline is two
  *    bare forwarders holding the same sockets.
  */
-import { generateKeyPairSync, constants, sign, KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { signKioskAuth } from '@app/kiosk-registry/domain/kiosk-auth';
 import { BenchChild } from './support/child';
 import { now, percentile, printRows } from './support';
 
@@ -134,14 +135,6 @@ function kioskKey() {
   return { publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), privateKey };
 }
 
-function signAuth(privateKey: KeyObject, sessionId: string, nonce: string): string {
-  return sign('sha256', Buffer.from(`mdai-auth|${sessionId}|${nonce}`), {
-    key: privateKey,
-    padding: constants.RSA_PKCS1_PSS_PADDING,
-    saltLength: 32,
-  }).toString('base64');
-}
-
 async function post(base: string, path: string, key: string, body: unknown): Promise<any> {
   const response = await fetch(`${base}${path}`, {
     method: 'POST',
@@ -191,7 +184,7 @@ async function relayRig(): Promise<Rig> {
                 type: 'auth',
                 session_id: session.session_id,
                 device_id: 'TEE-BENCH',
-                signature: signAuth(kiosk.privateKey, session.session_id, f.nonce!),
+                signature: signKioskAuth(kiosk.privateKey, session.session_id, f.nonce!),
               }),
             );
           if (f.type === 'joined') resolve();
