@@ -5,4 +5,3 @@ export * from './onboarding.guard';
 export * from './domain/workforce';
 export * from './domain/enrollment-code';
 export * from './domain/trust-defaults';
-export { OBJECT_ID } from './dto/workforce.dto';
