@@ -2,6 +2,7 @@ export * from './workforce.module';
 export * from './workforce.service';
 export * from './worker-admission';
 export * from './onboarding.guard';
+export * from './thekedar-signature.headers';
 export * from './domain/workforce';
 export * from './domain/enrollment-code';
 export * from './domain/trust-defaults';
