@@ -69,6 +69,22 @@ export type FrameSent<M, D extends Direction> =
       : never
     : never;
 
+/** The sockets the routes `R` name in direction `D`. */
+type SocketsOf<R, D extends Direction> = R extends {
+  readonly direction: D;
+  readonly sockets: readonly (infer S)[];
+}
+  ? S
+  : never;
+
+/** The frames of the declarations `M` that travel in direction `D` on one of the sockets `S`. */
+export type FrameSentOn<M, D extends Direction, S extends RelayRole> =
+  M extends MessageDef<infer T, infer F, infer R>
+    ? [Extract<S, SocketsOf<R[number], D>>] extends [never]
+      ? never
+      : Frame<T, F>
+    : never;
+
 export type CheckResult =
   { ok: true; frame: JsonObject & { type: string } } | { ok: false; problem: string };
 

@@ -10,6 +10,8 @@ import {
   OutboundFrame,
   outboundProblem,
   RelayRole,
+  RESULT,
+  RESULT_KIOSK,
 } from './messages';
 import { parseInboundFrame } from './parse-frame';
 
@@ -32,9 +34,20 @@ describe('the message declarations', () => {
       for (const role of EVERY_SOCKET) {
         const problem = outboundProblem(role, spec.example);
         if (spec.sockets.includes(role)) expect(problem).toBeUndefined();
-        else expect(problem).toBeDefined();
+        else if (!messagesOn(role, 'server → client').has(spec.type)) expect(problem).toBeDefined();
       }
     }
+  });
+
+  it("should keep the platform id out of the kiosk's result by declaration", () => {
+    expect(outboundProblem('mobile', RESULT.example)).toBeUndefined();
+    expect(outboundProblem('device', RESULT.example)).toBe('result has no field platform_id');
+    expect(outboundProblem('device', { ...RESULT.example, platform_id: undefined })).toBe(
+      'result has no field platform_id',
+    );
+    expect(outboundProblem('device', { ...RESULT_KIOSK.example, data: 'raw body' })).toBe(
+      'result.data must be a JSON object',
+    );
   });
 
   it('should give each socket one shape per type and direction (the parser picks by type)', () => {

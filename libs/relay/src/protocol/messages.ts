@@ -7,16 +7,24 @@
  */
 import { RELAY_ERROR_CODES, RESULT_CODES } from './codes';
 import { anyJson, codeOf, isoTime, jsonObject, oneOf, optional, text, wholeNumber } from './fields';
-import { AnyMessageDef, Direction, FrameSent, frameProblem, message, Route } from './message';
+import {
+  AnyMessageDef,
+  Direction,
+  frameProblem,
+  FrameSent,
+  FrameSentOn,
+  message,
+  Route,
+} from './message';
 import { EVERY_SOCKET, LEGACY_PROTOCOL, NEW_PROTOCOL, RELAY_PATHS, RelayRole } from './sockets';
 
 export * from './codes';
 export * from './sockets';
 export type { JsonObject } from './fields';
 
-const toServer = (sockets: readonly RelayRole[], description: string) =>
+const toServer = <const S extends RelayRole>(sockets: readonly S[], description: string) =>
   ({ direction: 'client → server', sockets, description }) as const;
-const toClient = (sockets: readonly RelayRole[], description: string) =>
+const toClient = <const S extends RelayRole>(sockets: readonly S[], description: string) =>
   ({ direction: 'server → client', sockets, description }) as const;
 
 /** Longest kiosk id and auth signature accepted in `auth`. */
@@ -158,21 +166,21 @@ export const SUBMIT_RESULT = message({
   example: { type: 'submit_result', image: '/9j/4AAQSkZJRg…', passes: 5 },
 });
 
+const RESULT_FIELDS = {
+  status: oneOf(['success', 'failure']),
+  /** Set on a failure: what happened. */
+  code: optional(codeOf(RESULT_CODES, 'a result code (see Result codes)')),
+  status_code: wholeNumber(),
+  latency_ms: wholeNumber({ min: 0 }),
+};
+
 export const RESULT = message({
   type: 'result',
-  fields: {
-    status: oneOf(['success', 'failure']),
-    /** Set on a failure: what happened. */
-    code: optional(codeOf(RESULT_CODES, 'a result code (see Result codes)')),
-    platform_id: optional(text()),
-    status_code: wholeNumber(),
-    data: anyJson(),
-    latency_ms: wholeNumber({ min: 0 }),
-  },
+  fields: { ...RESULT_FIELDS, platform_id: optional(text()), data: anyJson() },
   routes: [
     toClient(
-      NEW_PROTOCOL,
-      "The submission's outcome, for every upstream outcome (answer, 5xx, timeout, unreachable). The mobile's copy has `platform_id` and the upstream's body in `data`; the kiosk's has neither: its `data` keeps only `status`, `code` and `message`. A failure carries `code` (see Result codes). `session_closed` follows and both sockets close, except after `upstream_unreachable`, `upstream_not_configured` or `store_failed`, when the image never left and the kiosk may submit again.",
+      ['mobile'],
+      "The submission's outcome, for every upstream outcome (answer, 5xx, timeout, unreachable), with the platform id and the upstream's body in `data`. A failure carries `code` (see Result codes). `session_closed` follows and both sockets close, except after `upstream_unreachable`, `upstream_not_configured` or `store_failed`, when the image never left and the kiosk may submit again.",
     ),
   ],
   example: {
@@ -182,6 +190,25 @@ export const RESULT = message({
     status_code: 200,
     data: { status: 'success' },
     latency_ms: 412,
+  },
+});
+
+export const RESULT_KIOSK = message({
+  type: 'result',
+  fields: { ...RESULT_FIELDS, data: jsonObject() },
+  routes: [
+    toClient(
+      ['device'],
+      "The kiosk's copy of the outcome: no `platform_id`, and `data` keeps only the upstream body's `status`, `code` and `message`. `session_closed` follows as for the phone.",
+    ),
+  ],
+  example: {
+    type: 'result',
+    status: 'failure',
+    code: 'upstream_rejected',
+    status_code: 404,
+    data: { status: 'failure', message: 'No such user' },
+    latency_ms: 230,
   },
 });
 
@@ -328,6 +355,7 @@ export const MESSAGES = [
   FROM_DEVICE,
   SUBMIT_RESULT,
   RESULT,
+  RESULT_KIOSK,
   SESSION_CLOSED,
   TO_HARDWARE,
   FROM_APP,
@@ -376,16 +404,44 @@ export type SessionClosedFrame = Sent<'session_closed'>;
 export type SessionExpiredFrame = Sent<'session_expired'>;
 export type ErrorFrame = Sent<'error'>;
 
+/**
+ * What the protocol handler of the sockets `S` is given: what those sockets send, but the
+ * keepalive (`ping`, `pong`), which the intake answers itself. A handler switches over it
+ * without a default, so a new inbound message does not compile until its handler takes it.
+ */
+export type HandlerFrame<S extends RelayRole> = Extract<
+  Exclude<FrameSentOn<Message, 'client → server', S>, PingFrame | PongFrame>,
+  InboundFrame
+>;
+
+/** Whether `frame` is one the handler of the sockets `sockets` takes (HandlerFrame). */
+export function isHandlerFrame<S extends RelayRole>(
+  sockets: readonly S[],
+  frame: InboundFrame,
+): frame is HandlerFrame<S> {
+  if (frame.type === 'ping' || frame.type === 'pong') return false;
+  return sockets.some((role) => messagesOn(role, 'client → server').has(frame.type));
+}
+
 // ---- derived: who sends what where ------------------------------------------------------
 
-/** The declarations travelling on `role` in `direction`, by type (one shape per type each). */
-export function messagesOn(role: RelayRole, direction: Direction): Map<string, AnyMessageDef> {
-  const out = new Map<string, AnyMessageDef>();
-  for (const def of MESSAGES as readonly AnyMessageDef[]) {
-    if (def.routes.some((r) => r.direction === direction && r.sockets.includes(role)))
-      out.set(def.type, def);
+const ROUTED = new Map<string, ReadonlyMap<string, AnyMessageDef>>();
+for (const role of EVERY_SOCKET) {
+  for (const direction of ['client → server', 'server → client'] as const) {
+    const byType = new Map<string, AnyMessageDef>();
+    for (const def of MESSAGES as readonly AnyMessageDef[])
+      if (def.routes.some((r) => r.direction === direction && r.sockets.includes(role)))
+        byType.set(def.type, def);
+    ROUTED.set(`${role} ${direction}`, byType);
   }
-  return out;
+}
+
+/** The declarations travelling on `role` in `direction`, by type (one shape per type each). */
+export function messagesOn(
+  role: RelayRole,
+  direction: Direction,
+): ReadonlyMap<string, AnyMessageDef> {
+  return ROUTED.get(`${role} ${direction}`)!;
 }
 
 /** The inbound types each role may send. */
