@@ -38,6 +38,8 @@ export interface MessageDef<
   readonly routes: R;
   /** Checked against the fields by the compiler (here) and at run time (the protocol specs). */
   readonly example: Frame<T, F>;
+  /** The fields' names, once (the parser walks them for every frame). */
+  readonly names: readonly string[];
 }
 
 /** Any declaration, as the generic code (parser, doc, checks) sees it. */
@@ -46,6 +48,7 @@ export interface AnyMessageDef {
   readonly fields: Fields;
   readonly routes: readonly Route[];
   readonly example: { readonly type: string };
+  readonly names: readonly string[];
 }
 
 /**
@@ -58,7 +61,7 @@ export function message<
   const F extends Fields,
   const R extends readonly Route[],
 >(def: { type: T; fields: F; routes: R; example: NoInfer<Frame<T, F>> }): MessageDef<T, F, R> {
-  return def;
+  return { ...def, names: Object.keys(def.fields) };
 }
 
 /** The frames of the declarations `M` that travel in direction `D`. */
@@ -94,14 +97,19 @@ export type CheckResult =
  */
 export function checkFields(def: AnyMessageDef, value: JsonObject): CheckResult {
   if (value.type !== def.type) return { ok: false, problem: `type must be "${def.type}"` };
-  const frame: JsonObject & { type: string } = { type: def.type };
-  for (const [name, field] of Object.entries(def.fields)) {
+  for (const name of def.names) {
+    const field = def.fields[name];
     const got = value[name];
     if (got === undefined && field.optional) continue;
     if (!field.accepts(got))
       return { ok: false, problem: `${def.type}.${name} must be ${field.expected}` };
-    frame[name] = got;
   }
+  // most frames hold only their declared fields: those are passed on as parsed, not copied
+  let extra = false;
+  for (const key in value) if (key !== 'type' && !Object.hasOwn(def.fields, key)) extra = true;
+  if (!extra) return { ok: true, frame: value as JsonObject & { type: string } };
+  const frame: JsonObject & { type: string } = { type: def.type };
+  for (const name of def.names) if (value[name] !== undefined) frame[name] = value[name];
   return { ok: true, frame };
 }
 

@@ -120,9 +120,15 @@ describe('the message declarations', () => {
     expect(frameProblem(good, { type: 'demo', name: 'ab', extra: 1 })).toBe(
       'demo has no field extra',
     );
-    expect(
-      frameProblem({ ...good, fields: { data: jsonObject() } }, { type: 'demo', data: [] }),
-    ).toBe('demo.data must be a JSON object');
+    const withData = message({
+      type: 'demo',
+      fields: { data: jsonObject() },
+      routes,
+      example: { type: 'demo', data: {} },
+    });
+    expect(frameProblem(withData, { type: 'demo', data: [] })).toBe(
+      'demo.data must be a JSON object',
+    );
   });
 });
 

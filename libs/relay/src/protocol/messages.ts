@@ -199,7 +199,7 @@ export const RESULT_KIOSK = message({
   routes: [
     toClient(
       ['device'],
-      "The kiosk's copy of the outcome: no `platform_id`, and `data` keeps only the upstream body's `status`, `code` and `message`. `session_closed` follows as for the phone.",
+      "The kiosk's copy of the outcome: no `platform_id`, and `data` keeps only the upstream body's `status`, `code` and `message`. `session_closed` follows when the phone's does.",
     ),
   ],
   example: {

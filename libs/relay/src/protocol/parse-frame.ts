@@ -37,6 +37,6 @@ export function parseInboundFrame(role: RelayRole, text: string): ParseResult {
   }
   const checked = checkFields(def, value);
   if (!checked.ok) return { ok: false, code: 'invalid_message', message: checked.problem };
-  // the declaration for this role and type: its fields are the frame's
-  return { ok: true, frame: checked.frame as InboundFrame };
+  // checked against the declaration this role sends under this type: it is that frame
+  return checked as ParseResult;
 }
