@@ -145,8 +145,10 @@ export function renderProtocolDoc(): string {
     '2. Handle it: an inbound message in the handler of its protocol',
     '   (`libs/relay/src/handlers/pairing.handler.ts` or `legacy.handler.ts`, one `onX` method returning',
     '   a `Reply`); an outbound one where it is sent. The compiler names the frame type for you.',
-    '3. Run `npm run docs:protocol` (rewrites this file) and add a case to the handler spec',
-    '   (`libs/relay/src/handlers/handlers.spec.ts`) or an e2e spec.',
+    '3. Run `npm run docs:protocol` (rewrites this file). Tests: an inbound type joins the per-socket',
+    '   lists pinned in `libs/relay/src/protocol/messages.spec.ts`; add a case to the handler spec',
+    '   (`libs/relay/src/handlers/handlers.spec.ts`) or an e2e spec. The docs test checks the example',
+    '   against the declaration and that this file is current.',
     '',
   );
   return lines.join('\n');
