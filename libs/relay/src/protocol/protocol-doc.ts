@@ -144,7 +144,7 @@ export function renderProtocolDoc(): string {
     '   document and the example check all follow from the declaration.',
     '2. Handle it: an inbound message in the handler of its protocol',
     '   (`libs/relay/src/handlers/pairing.handler.ts` or `legacy.handler.ts`, one `onX` method returning',
-    '   a `Reply`); an outbound one where it is sent. The compiler names the frame type for you.',
+    '   a `Reply`; its `switch` does not compile until it takes the new type); an outbound one where it is sent.',
     '3. Run `npm run docs:protocol` (rewrites this file). Tests: an inbound type joins the per-socket',
     '   lists pinned in `libs/relay/src/protocol/messages.spec.ts`; add a case to the handler spec',
     '   (`libs/relay/src/handlers/handlers.spec.ts`) or an e2e spec. The docs test checks the example',
