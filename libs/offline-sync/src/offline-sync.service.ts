@@ -1,6 +1,13 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig, AppError, Clock, hmacSha256Hex, jcs, safeEqual } from '@app/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  AppError,
+  Clock,
+  hmacSha256Hex,
+  jcs,
+  offlineSyncConfig,
+  OfflineSyncSettings,
+  safeEqual,
+} from '@app/common';
 import {
   DeviceTrustService,
   OfflineTokenClaims,
@@ -50,7 +57,6 @@ type Verdict =
 @Injectable()
 export class OfflineSyncService {
   private readonly logger = new Logger(OfflineSyncService.name);
-  private readonly limits: AppConfig['offlineSync'];
 
   constructor(
     private readonly tokens: TokenManager,
@@ -60,10 +66,8 @@ export class OfflineSyncService {
     private readonly trust: DeviceTrustService,
     private readonly workforce: WorkforceService,
     private readonly clock: Clock,
-    config: ConfigService<AppConfig, true>,
-  ) {
-    this.limits = config.get('offlineSync', { infer: true });
-  }
+    @Inject(offlineSyncConfig.KEY) private readonly limits: OfflineSyncSettings,
+  ) {}
 
   async sync(
     bearer: string | undefined,

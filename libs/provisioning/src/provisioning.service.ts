@@ -1,11 +1,11 @@
-import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { constants, publicEncrypt, randomBytes } from 'node:crypto';
-import { AppConfig, AppError, newId, Principal, safeEqual, sha256 } from '@app/common';
+import { AppError, newId, Principal, safeEqual, sha256 } from '@app/common';
 import { actorOf, KioskRegistryService } from '@app/device-trust';
 import { KeyringService, ResealReport } from '@app/vault';
 import { WifiChallenge } from './domain/wifi-challenge';
 import { WifiChallengeRepository } from './infrastructure/persistence/wifi-challenge.repository';
+import { provisioningConfig, ProvisioningSettings } from './provisioning.config';
 
 export const CHALLENGE_BYTES = 32;
 /** Expired challenges are kept this long (to answer `challenge_expired`), then deleted. */
@@ -46,9 +46,8 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     private readonly challenges: WifiChallengeRepository,
     private readonly kiosks: KioskRegistryService,
     private readonly keyring: KeyringService,
-    config: ConfigService<AppConfig, true>,
+    @Inject(provisioningConfig.KEY) settings: ProvisioningSettings,
   ) {
-    const settings = config.get('provisioning', { infer: true });
     this.ttlMs = settings.challengeTtlSeconds * 1000;
     this.maxAttempts = settings.challengeMaxAttempts;
   }

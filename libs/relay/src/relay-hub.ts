@@ -1,15 +1,14 @@
 import {
   BeforeApplicationShutdown,
+  Inject,
   Injectable,
   Logger,
   OnModuleDestroy,
   OnModuleInit,
 } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
-import { AppConfig } from '@app/common';
 import {
   PairingSession,
   SessionService,
@@ -23,6 +22,7 @@ import { isLegacy, PEER_ROLE, RelayConnection } from './relay-connection';
 import { presenceFrame, RelayDelivery } from './relay-delivery';
 import { RelayIntake } from './relay-intake';
 import { RelayMetrics } from './relay.metrics';
+import { relayConfig, RelaySettings } from './relay.config';
 
 const TOKEN_TYPES: Record<RelayRole, SessionTokenType[]> = {
   mobile: ['mobile'],
@@ -40,7 +40,6 @@ const TOKEN_TYPES: Record<RelayRole, SessionTokenType[]> = {
 @Injectable()
 export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger(RelayHub.name);
-  private readonly settings: AppConfig['relay'];
   private readonly connections = new Set<RelayConnection>();
   private readonly instanceId = randomBytes(6).toString('hex');
   private nextConnection = 0;
@@ -55,10 +54,8 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     private readonly tokens: SessionTokenService,
     private readonly intake: RelayIntake,
     private readonly metrics: RelayMetrics,
-    config: ConfigService<AppConfig, true>,
-  ) {
-    this.settings = config.get('relay', { infer: true });
-  }
+    @Inject(relayConfig.KEY) private readonly settings: RelaySettings,
+  ) {}
 
   onModuleInit(): void {
     this.keepalive = setInterval(() => this.sweepKeepalive(), this.settings.pingIntervalMs);

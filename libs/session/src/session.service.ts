@@ -1,11 +1,11 @@
-import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { AppConfig, newId } from '@app/common';
+import { newId } from '@app/common';
 import { KeyringService, ResealReport } from '@app/vault';
 import { PairingSession, SessionResult } from './domain/pairing-session';
 import { SessionRepository } from './infrastructure/persistence/session.repository';
 import { SessionTokenService } from './session-token.service';
+import { sessionConfig, SessionSettings } from './session.config';
 
 /**
  * Platform ids are opaque ids like PLT_jjbmYWeq3o1W: `PLT_` and at least 10 letters or digits.
@@ -31,9 +31,9 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     private readonly sessions: SessionRepository,
     private readonly tokens: SessionTokenService,
     private readonly keyring: KeyringService,
-    config: ConfigService<AppConfig, true>,
+    @Inject(sessionConfig.KEY) sessionSettings: SessionSettings,
   ) {
-    this.ttlMs = config.get('session', { infer: true }).ttlSeconds * 1000;
+    this.ttlMs = sessionSettings.ttlSeconds * 1000;
   }
   /** Re-seals every session's platform id under the active master key (reseal-all job). */
   resealPlatformIds(): Promise<ResealReport> {

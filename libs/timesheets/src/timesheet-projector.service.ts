@@ -1,6 +1,5 @@
-import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig, localDay, nextDay, startOfLocalDay } from '@app/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { localDay, nextDay, startOfLocalDay } from '@app/common';
 import { WorkforceService } from '@app/device-trust';
 import { AttendanceLog, LedgerService } from '@app/offline-sync';
 import { computeDays } from './domain/timesheet-day';
@@ -9,6 +8,7 @@ import {
   DayReplacement,
   TimesheetRepository,
 } from './infrastructure/persistence/timesheet.repository';
+import { timesheetsConfig, TimesheetsSettings } from './timesheets.config';
 
 const PAGE = 1000;
 
@@ -33,9 +33,8 @@ export class TimesheetProjector implements OnModuleInit {
     private readonly repo: TimesheetRepository,
     private readonly ledger: LedgerService,
     private readonly workforce: WorkforceService,
-    config: ConfigService<AppConfig, true>,
+    @Inject(timesheetsConfig.KEY) settings: TimesheetsSettings,
   ) {
-    const settings = config.get('timesheets', { infer: true });
     this.maxShiftMs = settings.maxShiftHours * 3_600_000;
     this.defaultZone = settings.defaultTimeZone;
   }

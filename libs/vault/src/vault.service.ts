@@ -1,15 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  ApiKeyService,
-  AppConfig,
-  AppError,
-  isObjectId,
-  newId,
-  Role,
-  storageErrorOf,
-} from '@app/common';
+import { ApiKeyService, AppError, isObjectId, newId, Role, storageErrorOf } from '@app/common';
 import { KeyringService } from './keyring/keyring.service';
 import { BlobIntegrityError, decryptBlob, encryptBlob } from './domain/vault-blob-format';
 import { VaultAction } from './domain/vault-audit-record';
@@ -17,6 +8,7 @@ import { StoredFile, VaultActor, VaultFile } from './domain/vault-file';
 import { VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
 import { VaultFileRepository } from './infrastructure/persistence/vault-file.repository';
 import { AuditReceipt, VaultAuditService } from './vault-audit.service';
+import { vaultConfig, VaultSettings } from './vault.config';
 
 /** What a reader gets: the file's metadata and its plaintext, authenticated chunk by chunk. */
 export interface VaultReadHandle {
@@ -67,14 +59,13 @@ export class VaultService {
   readonly retentionDays: number;
 
   constructor(
-    config: ConfigService<AppConfig, true>,
+    @Inject(vaultConfig.KEY) vault: VaultSettings,
     private readonly keyring: KeyringService,
     private readonly files: VaultFileRepository,
     private readonly blobs: VaultBlobStorage,
     private readonly audit: VaultAuditService,
     private readonly apiKeys: ApiKeyService,
   ) {
-    const vault = config.get('vault', { infer: true });
     this.maxFileBytes = vault.maxFileBytes;
     this.retentionDays = vault.retentionDays;
   }

@@ -1,6 +1,7 @@
 import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { createPrivateKey, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { ConfigError } from './config-error';
+import { defineConfig } from './config-namespace';
 import { Env, validateEnv } from './env-schema';
 import { parseKeyHistory, RetiredKey } from './key-history';
 
@@ -36,7 +37,7 @@ export function generateOfflineTokenKey(): string {
     .toString();
 }
 
-export function offlineSyncConfig(env: Env): OfflineSyncSettings {
+function readOfflineSyncConfig(env: Env): OfflineSyncSettings {
   const v = validateEnv(OfflineSyncEnv, env);
   let signingKey: KeyObject;
   try {
@@ -65,3 +66,5 @@ export function offlineSyncConfig(env: Env): OfflineSyncSettings {
     enrollmentCodeTtlSeconds: (v.ENROLLMENT_CODE_TTL_HOURS ?? 7 * 24) * 3600,
   };
 }
+
+export const offlineSyncConfig = defineConfig('offlineSync', readOfflineSyncConfig);

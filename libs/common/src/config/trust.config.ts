@@ -1,4 +1,5 @@
 import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { defineConfig } from './config-namespace';
 import { Env, validateEnv } from './env-schema';
 
 const VERSION = /^\d{1,4}(\.\d{1,4}){0,2}$/;
@@ -33,7 +34,7 @@ export interface TrustSettings {
   onboardingMaxSkewSeconds: number;
 }
 
-export function trustConfig(env: Env): TrustSettings {
+function readTrustConfig(env: Env): TrustSettings {
   const v = validateEnv(TrustEnv, env);
   return {
     autoBlockFloor: v.TRUST_AUTO_BLOCK_FLOOR ?? 20,
@@ -45,3 +46,5 @@ export function trustConfig(env: Env): TrustSettings {
     onboardingMaxSkewSeconds: v.ONBOARDING_SIGNATURE_MAX_SKEW_SECONDS ?? 300,
   };
 }
+
+export const trustConfig = defineConfig('trust', readTrustConfig);

@@ -4,7 +4,7 @@ import { SigningKeyService } from './signing-key.service';
 import { TokenManager } from './token-manager.service';
 
 function configWith(pem: string): ConfigService<AppConfig, true> {
-  const offlineSync = offlineSyncConfig({ OFFLINE_TOKEN_PRIVATE_KEY: pem });
+  const offlineSync = offlineSyncConfig.read({ OFFLINE_TOKEN_PRIVATE_KEY: pem });
   return new ConfigService({ offlineSync }) as unknown as ConfigService<AppConfig, true>;
 }
 

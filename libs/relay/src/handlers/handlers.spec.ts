@@ -1,17 +1,10 @@
-import { ConfigModule } from '@nestjs/config';
 import { Test, TestingModule } from '@nestjs/testing';
 import { generateKeyPairSync, sign, constants } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  AuthModule,
-  ClockModule,
-  loadConfig,
-  MetricsModule,
-  Principal,
-  RedisModule,
-} from '@app/common';
+import { AuthModule, ClockModule, MetricsModule, Principal, RedisModule } from '@app/common';
+import { configModule, loadConfig } from '@app/api/config/app-config';
 import { KioskRegistryService, kioskAuthMessage } from '@app/device-trust';
 import { PersistenceModule, Store } from '@app/persistence';
 import { SessionService } from '@app/session';
@@ -54,11 +47,7 @@ describe('protocol handlers', () => {
     const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir });
     moduleRef = await Test.createTestingModule({
       imports: [
-        ConfigModule.forRoot({
-          isGlobal: true,
-          ignoreEnvFile: true,
-          load: [() => ({ ...config })],
-        }),
+        configModule(config),
         ClockModule.forRoot(),
         PersistenceModule.forRoot(config.database),
         RedisModule,

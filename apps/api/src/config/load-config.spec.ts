@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from './config-error';
-import { loadConfig } from './load-config';
+import { ConfigError } from '@app/common';
+import { loadConfig } from './app-config';
 
 describe('loadConfig', () => {
   let dataDir: string;

@@ -1,6 +1,5 @@
 import { IsInt, IsOptional, IsString, Max, Min, Validate } from 'class-validator';
-import { IsTimeZoneConstraint } from '../time/is-time-zone.validator';
-import { Env, validateEnv } from './env-schema';
+import { defineConfig, Env, IsTimeZoneConstraint, validateEnv } from '@app/common';
 
 class TimesheetsEnv {
   @IsOptional() @IsString() @Validate(IsTimeZoneConstraint) SITE_DEFAULT_TIME_ZONE?: string;
@@ -17,7 +16,7 @@ export interface TimesheetsSettings {
   maxShiftHours: number;
 }
 
-export function timesheetsConfig(env: Env): TimesheetsSettings {
+function readTimesheetsConfig(env: Env): TimesheetsSettings {
   const v = validateEnv(TimesheetsEnv, env);
   return {
     defaultTimeZone: v.SITE_DEFAULT_TIME_ZONE ?? 'Asia/Kolkata',
@@ -25,3 +24,5 @@ export function timesheetsConfig(env: Env): TimesheetsSettings {
     maxShiftHours: v.TIMESHEET_MAX_SHIFT_HOURS ?? 16,
   };
 }
+
+export const timesheetsConfig = defineConfig('timesheets', readTimesheetsConfig);
