@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SystemClock } from '@app/common';
 import { generateTlogKey, tlogConfig } from '@app/tlog';
 import { createAdapter } from '@app/persistence';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
@@ -135,6 +136,7 @@ async function proofsAtOneMillion(): Promise<void> {
       repo,
       new LogKeyService(settings),
       new WitnessLog(settings),
+      new SystemClock(),
     );
     const random = (n: number) => 1 + Math.floor(Math.random() * n);
     const recordHash = 'ab'.repeat(32);

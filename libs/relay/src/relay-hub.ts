@@ -7,6 +7,7 @@ import {
   OnModuleInit,
 } from '@nestjs/common';
 import { IncomingMessage } from 'node:http';
+import { Clock } from '@app/common';
 import { randomBytes } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
 import {
@@ -54,6 +55,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     private readonly tokens: SessionTokenService,
     private readonly intake: RelayIntake,
     private readonly metrics: RelayMetrics,
+    private readonly clock: Clock,
     @Inject(relayConfig.KEY) private readonly settings: RelaySettings,
   ) {}
 
@@ -132,7 +134,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     if (!session) return this.refuse(ws, 'session_not_found', 'The session does not exist');
     if (session.status === 'completed')
       return this.refuse(ws, 'session_closed', 'The session is already completed');
-    if (session.expiresAt.getTime() <= Date.now())
+    if (session.expiresAt.getTime() <= this.clock.now().getTime())
       return this.refuse(ws, 'session_expired', 'The session has expired');
     if (ws.readyState !== ws.OPEN) return;
 
@@ -150,7 +152,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     ws.on('close', () => void this.onClose(conn));
     conn.expiryTimer = setTimeout(
       () => this.expire(conn),
-      Math.max(0, session.expiresAt.getTime() - Date.now()),
+      Math.max(0, session.expiresAt.getTime() - this.clock.now().getTime()),
     );
     conn.expiryTimer.unref();
 
@@ -213,10 +215,13 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
   }
 
   private async takeSession(conn: RelayConnection, knownDeviceId?: string): Promise<void> {
-    const ttl = Math.min(this.settings.slotTtlMs, conn.expiresAt.getTime() - Date.now());
+    const ttl = Math.min(
+      this.settings.slotTtlMs,
+      conn.expiresAt.getTime() - this.clock.now().getTime(),
+    );
     if (conn.role === 'app') {
       // a legacy session's app slot is taken once: after the app left, nobody takes its place
-      const lifetime = conn.expiresAt.getTime() - Date.now() + 60_000;
+      const lifetime = conn.expiresAt.getTime() - this.clock.now().getTime() + 60_000;
       if (!(await this.bus.firstUse(conn.sessionId, 'app', lifetime))) {
         return this.delivery.closeWithError(
           conn,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AppError, newId } from '@app/common';
+import { AppError, Clock, newId } from '@app/common';
 import {
   ChainVerifier,
   LogVerification,
@@ -54,6 +54,7 @@ export class VaultAuditService {
     private readonly records: VaultAuditRepository,
     private readonly tlog: TransparencyLogService,
     private readonly verifier: LogVerifierService,
+    private readonly clock: Clock,
     @Inject(tlogConfig.KEY) tlogSettings: TlogSettings,
   ) {
     this.origin = `${tlogSettings.origin}/vault-audit`;
@@ -80,7 +81,7 @@ export class VaultAuditService {
             action: attempt.action,
             result: attempt.result,
             reason: attempt.reason,
-            at: attempt.at ?? new Date(),
+            at: attempt.at ?? this.clock.now(),
           },
           head,
         ),

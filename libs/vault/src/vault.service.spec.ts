@@ -12,7 +12,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppError, AuthModule, Env } from '@app/common';
+import { AppError, AuthModule, ClockModule, Env } from '@app/common';
 import { configModule, loadConfig } from '@app/api/config/app-config';
 import { PersistenceModule } from '@app/persistence';
 import { BLOB_HEADER_BYTES, BLOB_TAG_BYTES, BlobIntegrityError } from './domain/vault-blob-format';
@@ -47,6 +47,7 @@ async function boot(dataDir: string, env: Env = {}): Promise<Booted> {
   const moduleRef: TestingModule = await Test.createTestingModule({
     imports: [
       configModule(config),
+      ClockModule.forRoot(),
       PersistenceModule.forRoot(config.database),
       AuthModule,
       VaultModule,
