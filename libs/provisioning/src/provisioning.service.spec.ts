@@ -12,7 +12,7 @@ import {
   Principal,
 } from '@app/common';
 import { configModule, loadConfig } from '@app/api/config/app-config';
-import { KioskRegistryService } from '@app/device-trust';
+import { KioskRegistryService } from '@app/kiosk-registry';
 import { PersistenceModule } from '@app/persistence';
 import { ProvisioningModule } from './provisioning.module';
 import { ProvisioningService } from './provisioning.service';

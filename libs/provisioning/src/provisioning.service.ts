@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { constants, publicEncrypt, randomBytes } from 'node:crypto';
-import { AppError, Clock, newId, Principal, safeEqual, sha256 } from '@app/common';
-import { actorOf, KioskRegistryService } from '@app/device-trust';
+import { actorOf, AppError, Clock, newId, Principal, safeEqual, sha256 } from '@app/common';
+import { KioskRegistryService } from '@app/kiosk-registry';
 import { KeyringService, ResealReport } from '@app/vault';
 import { WifiChallenge } from './domain/wifi-challenge';
 import { WifiChallengeRepository } from './infrastructure/persistence/wifi-challenge.repository';

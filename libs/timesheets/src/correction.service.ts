@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { AppError, Clock, jcs, offlineSyncConfig, OfflineSyncSettings } from '@app/common';
-import { actorOf, WorkforceService } from '@app/device-trust';
+import { actorOf, AppError, Clock, jcs, offlineSyncConfig, OfflineSyncSettings } from '@app/common';
+import { WorkforceService } from '@app/workforce';
 import { AttendanceMeta, LedgerService } from '@app/offline-sync';
 import { CorrectionAuthor, CorrectionData } from './domain/correction';
 import { projectLink, TimesheetEntry } from './domain/timesheet-entry';

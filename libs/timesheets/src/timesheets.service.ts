@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AppError, daysBetween, localIso } from '@app/common';
-import { WorkforceService } from '@app/device-trust';
+import { WorkforceService } from '@app/workforce';
 import { FraudService } from '@app/fraud';
 import { isFlagged, TimesheetDay } from './domain/timesheet-day';
 import { PayrollWorkerView, TimesheetDayView } from './dto/timesheet.dto';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuthModule, ClockModule, MetricsModule, Principal, RedisModule } from '@app/common';
 import { configModule, loadConfig } from '@app/api/config/app-config';
-import { KioskRegistryService, kioskAuthMessage } from '@app/device-trust';
+import { KioskRegistryService, kioskAuthMessage } from '@app/kiosk-registry';
 import { PersistenceModule, Store } from '@app/persistence';
 import { SessionService } from '@app/session';
 import { ConnectionView, PlatformIdSet } from '../relay-connection';
