@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { actorOf, AppError, Clock, jcs, offlineSyncConfig, OfflineSyncSettings } from '@app/common';
+import { actorOf, AppError, Clock, jcs } from '@app/common';
+import { offlineTokenConfig, OfflineTokenSettings } from '@app/device-trust';
 import { WorkforceService } from '@app/workforce';
 import { AttendanceMeta, LedgerService } from '@app/offline-sync';
 import { CorrectionAuthor, CorrectionData } from './domain/correction';
@@ -29,10 +30,10 @@ export class CorrectionService {
     private readonly workforce: WorkforceService,
     private readonly clock: Clock,
     @Inject(timesheetsConfig.KEY) timesheetsSettings: TimesheetsSettings,
-    @Inject(offlineSyncConfig.KEY) offlineSyncSettings: OfflineSyncSettings,
+    @Inject(offlineTokenConfig.KEY) offlineTokenSettings: OfflineTokenSettings,
   ) {
     this.maxShiftMs = timesheetsSettings.maxShiftHours * 3_600_000;
-    this.skewMs = offlineSyncSettings.maxClockSkewSeconds * 1000;
+    this.skewMs = offlineTokenSettings.maxClockSkewSeconds * 1000;
   }
 
   async correct(

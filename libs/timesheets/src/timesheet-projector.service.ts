@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { localDay, nextDay, startOfLocalDay } from '@app/common';
-import { WorkforceService } from '@app/workforce';
+import { workforceConfig, WorkforceService, WorkforceSettings } from '@app/workforce';
 import { AttendanceLog, LedgerService } from '@app/offline-sync';
 import { computeDays } from './domain/timesheet-day';
 import { isPunchLike, projectLink, resolveTree, TimesheetEntry } from './domain/timesheet-entry';
@@ -34,9 +34,10 @@ export class TimesheetProjector implements OnModuleInit {
     private readonly ledger: LedgerService,
     private readonly workforce: WorkforceService,
     @Inject(timesheetsConfig.KEY) settings: TimesheetsSettings,
+    @Inject(workforceConfig.KEY) workforceSettings: WorkforceSettings,
   ) {
     this.maxShiftMs = settings.maxShiftHours * 3_600_000;
-    this.defaultZone = settings.defaultTimeZone;
+    this.defaultZone = workforceSettings.defaultTimeZone;
   }
 
   onModuleInit(): void {

@@ -8,14 +8,13 @@ import {
   ConfigOf,
   Env,
   LocalSecretsSpec,
-  offlineSyncConfig,
-  generateOfflineTokenKey,
   rateLimitConfig,
   redisConfig,
-  trustConfig,
   withLocalSecrets,
 } from '@app/common';
+import { OFFLINE_TOKEN_SECRETS, offlineTokenConfig, trustConfig } from '@app/device-trust';
 import { fraudConfig } from '@app/fraud';
+import { offlineSyncConfig } from '@app/offline-sync';
 import { databaseConfig } from '@app/persistence';
 import { provisioningConfig } from '@app/provisioning';
 import { relayConfig, upstreamConfig } from '@app/relay';
@@ -23,6 +22,7 @@ import { sessionConfig } from '@app/session';
 import { timesheetsConfig } from '@app/timesheets';
 import { TLOG_SECRETS, tlogConfig } from '@app/tlog';
 import { VAULT_SECRETS, vaultConfig } from '@app/vault';
+import { workforceConfig } from '@app/workforce';
 
 /**
  * Every namespace after `app`, in the order boot reads them: the first bad variable in this
@@ -37,7 +37,9 @@ const NAMESPACES = {
   session: sessionConfig,
   provisioning: provisioningConfig,
   relay: relayConfig,
+  offlineTokens: offlineTokenConfig,
   offlineSync: offlineSyncConfig,
+  workforce: workforceConfig,
   trust: trustConfig,
   fraud: fraudConfig,
   tlog: tlogConfig,
@@ -60,7 +62,7 @@ export const LOCAL_SECRETS: LocalSecretsSpec = {
   generators: {
     ...AUTH_SECRETS,
     ...VAULT_SECRETS,
-    OFFLINE_TOKEN_PRIVATE_KEY: generateOfflineTokenKey,
+    ...OFFLINE_TOKEN_SECRETS,
     ...TLOG_SECRETS,
   },
   histories: ['OFFLINE_TOKEN_RETIRED_KEYS', 'TLOG_RETIRED_KEYS'],

@@ -2,13 +2,13 @@ import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import {
   ConfigError,
-  generateOfflineTokenKey,
   parseKeyHistory,
   readStored,
   SECRETS_FILE,
   serializeKeyHistory,
   writeStored,
 } from '@app/common';
+import { generateOfflineTokenKey } from '@app/device-trust';
 import { generateTlogKey } from '@app/tlog';
 
 /** The signing keys `npm run keys:rotate` can rotate, with the variables that hold them. */

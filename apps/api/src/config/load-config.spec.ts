@@ -150,7 +150,7 @@ describe('loadConfig: OFFLINE_TOKEN_PRIVATE_KEY', () => {
         DATA_DIR: dataDir,
         OFFLINE_TOKEN_PRIVATE_KEY: pem.replace(/\n/g, '\\n'),
       });
-      expect(config.offlineSync.signingKey.asymmetricKeyType).toBe('ec');
+      expect(config.offlineTokens.signingKey.asymmetricKeyType).toBe('ec');
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
