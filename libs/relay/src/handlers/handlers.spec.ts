@@ -1,4 +1,3 @@
-import { ConfigModule } from '@nestjs/config';
 import { Test, TestingModule } from '@nestjs/testing';
 import { generateKeyPairSync, sign, constants } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -6,14 +5,8 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  AuthModule,
-  ClockModule,
-  loadConfig,
-  MetricsModule,
-  Principal,
-  RedisModule,
-} from '@app/common';
+import { AuthModule, ClockModule, MetricsModule, Principal, RedisModule } from '@app/common';
+import { configModule, loadConfig } from '@app/api/config/app-config';
 import { KioskRegistryService, kioskAuthMessage } from '@app/kiosk-registry';
 import { PersistenceModule, Store } from '@app/persistence';
 import { SessionService } from '@app/session';
@@ -104,11 +97,7 @@ describe('protocol handlers', () => {
     });
     moduleRef = await Test.createTestingModule({
       imports: [
-        ConfigModule.forRoot({
-          isGlobal: true,
-          ignoreEnvFile: true,
-          load: [() => ({ ...config })],
-        }),
+        configModule(config),
         ClockModule.forRoot(),
         PersistenceModule.forRoot(config.database),
         RedisModule,
