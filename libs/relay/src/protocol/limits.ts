@@ -1,6 +1,6 @@
-import { relayConfig } from '@app/common/config/relay.config';
-import { sessionConfig } from '@app/common/config/session.config';
-import { upstreamConfig } from '@app/common/config/upstream.config';
+import { sessionConfig } from '@app/session';
+import { relayConfig } from '../relay.config';
+import { upstreamConfig } from '../upstream/upstream.config';
 import { RelayRole } from './sockets';
 
 /**
@@ -17,9 +17,9 @@ export const WS_MAX_PAYLOAD: Record<RelayRole, number> = {
 /** The defaults docs/protocol.md states: what the config reads from an empty environment. */
 export function defaultLimits() {
   return {
-    relay: relayConfig({}),
-    upstream: upstreamConfig({}),
-    session: sessionConfig({}),
+    relay: relayConfig.read({}),
+    upstream: upstreamConfig.read({}),
+    session: sessionConfig.read({}),
   };
 }
 
