@@ -10,7 +10,7 @@ import {
   Type,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { DatabaseSettings } from '@app/common/config/database.config';
+import { DatabaseSettings } from './database.config';
 import { SqliteStore } from './sqlite/sqlite-store';
 import { MongoStoreHandle, PortAdapters, SqliteStoreHandle, Store } from './store';
 

@@ -1,7 +1,13 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig, PeriodicTask } from '@app/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import { PeriodicTask } from '@app/common';
 import { VaultService } from './vault.service';
+import { vaultConfig, VaultSettings } from './vault.config';
 
 /**
  * Runs the retention purge every VAULT_RETENTION_SWEEP_SECONDS (a PeriodicTask: unref'ed
@@ -12,10 +18,10 @@ export class VaultRetentionScheduler implements OnApplicationBootstrap, OnApplic
   private readonly logger = new Logger(VaultRetentionScheduler.name);
   private readonly task: PeriodicTask;
 
-  constructor(config: ConfigService<AppConfig, true>, vault: VaultService) {
+  constructor(@Inject(vaultConfig.KEY) vaultSettings: VaultSettings, vault: VaultService) {
     this.task = new PeriodicTask({
       name: 'Vault retention sweep',
-      everyMs: config.get('vault', { infer: true }).retentionSweepSeconds * 1000,
+      everyMs: vaultSettings.retentionSweepSeconds * 1000,
       run: () => vault.purgeExpired(),
       logger: this.logger,
     });

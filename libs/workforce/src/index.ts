@@ -6,3 +6,4 @@ export * from './thekedar-signature.headers';
 export * from './domain/workforce';
 export * from './domain/enrollment-code';
 export * from './domain/trust-defaults';
+export * from './workforce.config';
