@@ -1,6 +1,4 @@
-import { HttpService } from '@nestjs/axios';
 import { ConfigService } from '@nestjs/config';
-import axios from 'axios';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { upstreamConfig } from '@app/common/config/upstream.config';
@@ -26,7 +24,7 @@ async function upstream(
 
 function client(env: Record<string, string>): UpstreamClient {
   const config = new ConfigService({ upstream: upstreamConfig(env) });
-  return new UpstreamClient(new HttpService(axios.create()), config as never);
+  return new UpstreamClient(config as never);
 }
 
 const inAMinute = () => new Date(Date.now() + 60_000);

@@ -1,8 +1,6 @@
-import { HttpService } from '@nestjs/axios';
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { AxiosError } from 'axios';
-import { firstValueFrom } from 'rxjs';
+import type { AxiosError, AxiosInstance } from 'axios';
 import { AppConfig } from '@app/common';
 
 /**
@@ -60,17 +58,22 @@ const NOT_SENT_CODES = new Set([
  * when the request provably did not arrive (connection refused, DNS) or the upstream asked for it
  * (503 with Retry-After). Nothing runs past the kiosk's 120 s acknowledgement wait or the session
  * deadline, so the answer is always delivered while someone still waits for it.
+ * axios is loaded on the first submission (an install without an upstream never loads it:
+ * startup time and idle memory).
  */
 @Injectable()
 export class UpstreamClient {
   private readonly logger = new Logger(UpstreamClient.name);
   private readonly settings: AppConfig['upstream'];
+  private http?: AxiosInstance;
 
-  constructor(
-    private readonly http: HttpService,
-    config: ConfigService<AppConfig, true>,
-  ) {
+  constructor(config: ConfigService<AppConfig, true>) {
     this.settings = config.get('upstream', { infer: true });
+  }
+
+  private async client(): Promise<AxiosInstance> {
+    this.http ??= (await import('axios')).default.create();
+    return this.http;
   }
 
   get configured(): boolean {
@@ -112,23 +115,22 @@ export class UpstreamClient {
       attempts++;
       let waitMs: number | undefined;
       try {
-        const response = await firstValueFrom(
-          this.http.post(
-            `${this.settings.url}${PATH}`,
-            { platform_id: platformId, image_base64: imageBase64 },
-            {
-              headers: {
-                'x-api-key': this.settings.apiKey ?? '',
-                'content-type': 'application/json',
-                'idempotency-key': submissionId,
-              },
-              timeout: Math.min(this.settings.timeoutMs, remaining),
-              maxContentLength: MAX_RESPONSE_BYTES,
-              maxBodyLength: Infinity,
-              maxRedirects: 0,
-              validateStatus: () => true,
+        const http = await this.client();
+        const response = await http.post(
+          `${this.settings.url}${PATH}`,
+          { platform_id: platformId, image_base64: imageBase64 },
+          {
+            headers: {
+              'x-api-key': this.settings.apiKey ?? '',
+              'content-type': 'application/json',
+              'idempotency-key': submissionId,
             },
-          ),
+            timeout: Math.min(this.settings.timeoutMs, remaining),
+            maxContentLength: MAX_RESPONSE_BYTES,
+            maxBodyLength: Infinity,
+            maxRedirects: 0,
+            validateStatus: () => true,
+          },
         );
         const data: unknown = response.data;
         const bodyStatus = (data as { status?: unknown } | null)?.status;
