@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { BenchChild } from './support/child';
+import { median as medianOf, processCpuMs } from './support/proc';
 import { now, percentile, printRows } from './support';
 
 const SESSIONS = Number(process.env.BENCH_RELAY_SESSIONS ?? 1000);
@@ -103,6 +104,8 @@ const frame = (seq: number, t: number) =>
 
 interface Rig {
   pairs: Pair[];
+  /** The server process, for its CPU time. */
+  pid: number;
   stop: () => Promise<void>;
 }
 
@@ -122,6 +125,7 @@ async function baselineRig(): Promise<Rig> {
   }));
   return {
     pairs,
+    pid: forwarder.proc.pid!,
     stop: async () => {
       terminateAll(pairs);
       await forwarder.stop();
@@ -162,6 +166,9 @@ async function relayRig(): Promise<Rig> {
     SESSION_TTL_SECONDS: '900',
     RELAY_RATE_PER_SECOND: '10000',
     RELAY_RATE_BURST: '10000',
+    // a thousand sessions are set up from one address in seconds: the HTTP limiter must allow it
+    RATE_LIMIT_PER_IP: '100000000',
+    RATE_LIMIT_PER_CREDENTIAL: '100000000',
   };
   const server = BenchChild.start('support/serve-api.ts', [], env);
   const port = await server.expect('READY');
@@ -202,6 +209,7 @@ async function relayRig(): Promise<Rig> {
   });
   return {
     pairs,
+    pid: server.proc.pid!,
     stop: async () => {
       terminateAll(pairs);
       await server.stop();
@@ -210,22 +218,45 @@ async function relayRig(): Promise<Rig> {
   };
 }
 
-type DriveResult = Awaited<ReturnType<typeof drive>>;
+type DriveResult = Awaited<ReturnType<typeof drive>> & { cpuUsPerFrame: number };
+
+/** One run on a rig, with the server's CPU time per frame (user + system, from /proc). */
+async function driveRig(rig: Rig): Promise<DriveResult> {
+  const cpu0 = processCpuMs(rig.pid);
+  const result = await drive(rig.pairs, frame, latencyFromData);
+  const cpuMs = processCpuMs(rig.pid) - cpu0;
+  return { ...result, cpuUsPerFrame: (cpuMs * 1000) / (rig.pairs.length * FRAMES_PER_SESSION) };
+}
 
 /** Both rigs up at once, runs interleaved (baseline, ours, baseline, …), the median run of each. */
-async function throughput(): Promise<{ baseline: DriveResult; ours: DriveResult }> {
+async function throughput(): Promise<{
+  baseline: DriveResult;
+  ours: DriveResult;
+  cpu: { baseline: number; ours: number };
+}> {
   const baseline = await baselineRig();
   const ours = await relayRig();
   const runs: { baseline: DriveResult[]; ours: DriveResult[] } = { baseline: [], ours: [] };
+  await driveRig(baseline); // warm-up of both
+  await driveRig(ours);
   for (let round = 0; round < ROUNDS; round++) {
-    runs.baseline.push(await drive(baseline.pairs, frame, latencyFromData));
-    runs.ours.push(await drive(ours.pairs, frame, latencyFromData));
+    // alternating order, so neither rig always runs on a machine the other just warmed
+    const order: Array<'baseline' | 'ours'> =
+      round % 2 ? ['ours', 'baseline'] : ['baseline', 'ours'];
+    for (const name of order) runs[name].push(await driveRig(name === 'ours' ? ours : baseline));
   }
   await baseline.stop();
   await ours.stop();
   const median = (xs: DriveResult[]) =>
     [...xs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(xs.length / 2)];
-  return { baseline: median(runs.baseline), ours: median(runs.ours) };
+  return {
+    baseline: median(runs.baseline),
+    ours: median(runs.ours),
+    cpu: {
+      baseline: medianOf(runs.baseline.map((r) => r.cpuUsPerFrame)),
+      ours: medianOf(runs.ours.map((r) => r.cpuUsPerFrame)),
+    },
+  };
 }
 
 async function idleMemory() {
@@ -278,6 +309,8 @@ async function idleMemory() {
     LOG_LEVEL: 'silent',
     SESSION_TTL_SECONDS: '1800',
     REDIS_URL,
+    RATE_LIMIT_PER_IP: '100000000',
+    RATE_LIMIT_PER_CREDENTIAL: '100000000',
   };
   const a = BenchChild.start('support/serve-api.ts', [], env);
   const portA = await a.expect('READY');
@@ -311,7 +344,7 @@ async function idleMemory() {
 }
 
 export async function run(): Promise<void> {
-  const { baseline, ours } = await throughput();
+  const { baseline, ours, cpu } = await throughput();
   printRows(
     `Relay: ${SESSIONS} paired sessions, ${FRAMES_PER_SESSION} frames each, phone → kiosk, median of ${ROUNDS} interleaved runs (baseline: bare ws forwarder)`,
     [
@@ -320,6 +353,12 @@ export async function run(): Promise<void> {
         ours: ours.perSecond,
         baseline: baseline.perSecond,
         unit: 'frames/s',
+      },
+      {
+        metric: 'server CPU per frame (lower is better)',
+        ours: cpu.ours,
+        baseline: cpu.baseline,
+        unit: 'µs',
       },
       { metric: 'latency p50', ours: ours.p50, baseline: baseline.p50, unit: 'ms' },
       { metric: 'latency p99', ours: ours.p99, baseline: baseline.p99, unit: 'ms' },
