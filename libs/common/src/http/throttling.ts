@@ -73,8 +73,18 @@ export class FailoverThrottlerStorage implements ThrottlerStorage, OnApplication
   }
 }
 
+/** Each request's credential digest, computed once (the skip test and the tracker both ask). */
+const credentialDigests = new WeakMap<object, string | undefined>();
+
 /** The credential a request presents (API key, bearer token, signing device), if any. */
 export function credentialOf(req: Request): string | undefined {
+  if (credentialDigests.has(req)) return credentialDigests.get(req);
+  const digest = digestCredential(req);
+  credentialDigests.set(req, digest);
+  return digest;
+}
+
+function digestCredential(req: Request): string | undefined {
   const header = (name: string) => {
     const value = req.headers[name];
     return Array.isArray(value) ? value[0] : value;
