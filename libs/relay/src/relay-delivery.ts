@@ -3,7 +3,13 @@ import { BusEnvelope, EnvelopeHandler, RelayBus } from './bus/relay-bus';
 import { CLOSE_FOR, CloseSpec } from './handlers/reply';
 import { gateKioskText } from './privacy/kiosk-gate';
 import { CLOSE_CODES, OutboundFrame, RelayErrorCode, RelayRole } from './protocol/messages';
-import { isLegacy, KIOSK_ROLES, PEER_ROLE, RelayConnection } from './relay-connection';
+import {
+  isLegacy,
+  KIOSK_ROLES,
+  PEER_ROLE,
+  PlatformIdSet,
+  RelayConnection,
+} from './relay-connection';
 import { RelayMetrics } from './relay.metrics';
 
 /**
@@ -95,7 +101,8 @@ export class RelayDelivery {
       if (peer) envelope.peer = peer;
       if (close && i === frames.length - 1) envelope.close = close;
       if (local) {
-        this.onEnvelope(from.sessionId, envelope);
+        // the text passed the gate with the sender's ids just now (in this process only)
+        this.onEnvelope(from.sessionId, envelope, from.platformIds);
         continue;
       }
       await this.bus.publish(from.sessionId, envelope);
@@ -125,17 +132,21 @@ export class RelayDelivery {
     return clean;
   }
 
-  onEnvelope(sessionId: string, envelope: BusEnvelope): void {
+  /**
+   * A frame for a socket of this instance, from the bus or from its peer here. `gatedWith`: the
+   * ids the text already passed the kiosk gate with, on the direct path (never over the bus).
+   */
+  onEnvelope(sessionId: string, envelope: BusEnvelope, gatedWith?: PlatformIdSet): void {
     const conn = this.sessionsHere.get(sessionId)?.get(envelope.to);
     if (!conn || conn.closing) return;
     if (envelope.peer) {
       if (envelope.peer.present && envelope.peer.deviceId) conn.deviceId ??= envelope.peer.deviceId;
       if (conn.peerPresent !== envelope.peer.present) {
         conn.peerPresent = envelope.peer.present;
-        this.sendText(conn, envelope.text);
+        this.sendText(conn, envelope.text, gatedWith);
       }
     } else {
-      this.sendText(conn, envelope.text);
+      this.sendText(conn, envelope.text, gatedWith);
     }
     if (envelope.close) this.close(conn, envelope.close);
   }
@@ -145,11 +156,15 @@ export class RelayDelivery {
     this.sendText(conn, JSON.stringify(frame));
   }
 
-  sendText(conn: RelayConnection, text: string): void {
+  sendText(conn: RelayConnection, text: string, gatedWith?: PlatformIdSet): void {
     if (conn.ws.readyState !== conn.ws.OPEN) return;
-    const out = KIOSK_ROLES.has(conn.role)
-      ? this.gate(text, conn.role as 'device' | 'hardware', conn)
-      : text;
+    // A kiosk's frame passes the gate once: a second pass with ids the first one already held
+    // would find nothing (the same role's key check, and no id of this socket left in the text).
+    const gated = gatedWith !== undefined && gatedWith.covers(conn.platformIds);
+    const out =
+      KIOSK_ROLES.has(conn.role) && !gated
+        ? this.gate(text, conn.role as 'device' | 'hardware', conn)
+        : text;
     if (out !== undefined) conn.ws.send(out);
   }
 
