@@ -63,6 +63,8 @@ export class RelayConnection implements ConnectionView {
   authTimer?: NodeJS.Timeout;
   /** Frames are handled one after another, in arrival order. */
   queue: Promise<void> = Promise.resolve();
+  /** A frame's handling is waiting (RelayIntake): later frames queue behind it. */
+  busy = false;
   private tokens: number;
   private refilledAt = Date.now();
   private lastRateError = 0;

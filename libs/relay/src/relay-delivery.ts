@@ -89,25 +89,64 @@ export class RelayDelivery {
     close?: CloseSpec,
     peer?: BusEnvelope['peer'],
   ): Promise<boolean> {
+    return this.deliverNow(from, frames, close, peer);
+  }
+
+  /**
+   * `deliver`, done before returning when the peer's socket is on this instance (no promise
+   * per frame on the relay's hot path); a promise only when the frames go over the bus.
+   */
+  deliverNow(
+    from: RelayConnection,
+    frames: OutboundFrame[],
+    close?: CloseSpec,
+    peer?: BusEnvelope['peer'],
+  ): boolean | Promise<boolean> {
     const to = PEER_ROLE[from.role];
     const local = this.sessionsHere.get(from.sessionId)?.get(to);
+    if (!local) return this.publish(from, to, frames, close, peer);
     for (let i = 0; i < frames.length; i++) {
-      const text = this.outgoingText(from, to, frames[i]);
-      if (text === undefined) {
-        this.sendError(from, 'privacy_violation', 'The frame still held the platform id');
-        return false;
-      }
-      const envelope: BusEnvelope = { to, text };
-      if (peer) envelope.peer = peer;
-      if (close && i === frames.length - 1) envelope.close = close;
-      if (local) {
-        // the text passed the gate with the sender's ids just now (in this process only)
-        this.onEnvelope(from.sessionId, envelope, from.platformIds);
-        continue;
-      }
+      const envelope = this.envelope(from, to, frames, i, close, peer);
+      if (!envelope) return false;
+      // the text passed the gate with the sender's ids just now (in this process only)
+      this.onEnvelope(from.sessionId, envelope, from.platformIds);
+    }
+    return true;
+  }
+
+  private async publish(
+    from: RelayConnection,
+    to: RelayRole,
+    frames: OutboundFrame[],
+    close?: CloseSpec,
+    peer?: BusEnvelope['peer'],
+  ): Promise<boolean> {
+    for (let i = 0; i < frames.length; i++) {
+      const envelope = this.envelope(from, to, frames, i, close, peer);
+      if (!envelope) return false;
       await this.bus.publish(from.sessionId, envelope);
     }
     return true;
+  }
+
+  /** Frame i as it travels: serialized once, through the sender's gate when bound for a kiosk. */
+  private envelope(
+    from: RelayConnection,
+    to: RelayRole,
+    frames: OutboundFrame[],
+    i: number,
+    close?: CloseSpec,
+    peer?: BusEnvelope['peer'],
+  ): BusEnvelope | undefined {
+    const text = this.outgoingText(from, to, frames[i]);
+    if (text === undefined) {
+      this.sendError(from, 'privacy_violation', 'The frame still held the platform id');
+      return undefined;
+    }
+    const envelope: BusEnvelope = { to, text };
+    if (peer) envelope.peer = peer;
+    if (close && i === frames.length - 1) envelope.close = close;
+    return envelope;
   }
 
   private outgoingText(from: RelayConnection, to: RelayRole, frame: OutboundFrame) {
