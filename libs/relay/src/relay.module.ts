@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { RedisService } from '@app/common';
-import { DeviceTrustModule } from '@app/device-trust';
+import { KioskRegistryModule } from '@app/kiosk-registry';
 import { SessionModule } from '@app/session';
 import { VaultModule } from '@app/vault';
 import { InProcessRelayBus } from './bus/in-process-relay-bus';
@@ -23,7 +23,7 @@ import { UpstreamClient } from './upstream/upstream.client';
 
 /** The WebSocket relay between phones and kiosks (new and legacy protocols). */
 @Module({
-  imports: [SessionModule, DeviceTrustModule, VaultModule],
+  imports: [SessionModule, KioskRegistryModule, VaultModule],
   providers: [
     {
       // chosen once from config: Redis pub/sub when REDIS_URL is set, else in-process
