@@ -3,7 +3,8 @@
  * 1. Throughput and latency at 1,000 paired sessions: every phone sends 20 frames to its kiosk
  *    at once; our relay (auth'd sessions, parsing, platform-id filter, metrics) against a bare
  *    `ws` forwarder driven by the same client code in the same run. Each server runs in its own
- *    process (its own core), the clients in this one.
+ *    process (its own core), the clients in this one. The server's CPU per frame comes from
+ *    /proc. `BENCH_BEFORE_DIR=<older checkout>` adds that checkout's API to the same rounds.
  * 2. Memory per idle paired session at 10,000 sessions: 20,000 sockets. This machine allows
  *    20,000 open files per process, so the sessions are split the way production runs them: phones
  *    on API instance A, kiosks on instance B, paired over the local Redis; the baseline is two
@@ -157,7 +158,8 @@ async function post(base: string, path: string, key: string, body: unknown): Pro
   return response.json();
 }
 
-async function relayRig(): Promise<Rig> {
+/** Our API from `root` (this checkout, or BENCH_BEFORE_DIR's) with paired sessions. */
+async function relayRig(root = join(__dirname, '..')): Promise<Rig> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mdai-bench-relay-'));
   const env = {
     DATA_DIR: dataDir,
@@ -170,7 +172,7 @@ async function relayRig(): Promise<Rig> {
     RATE_LIMIT_PER_IP: '100000000',
     RATE_LIMIT_PER_CREDENTIAL: '100000000',
   };
-  const server = BenchChild.start('support/serve-api.ts', [], env);
+  const server = BenchChild.startIn(root, 'support/serve-api.ts', [], env);
   const port = await server.expect('READY');
   const { loadConfig } = await import('@app/common');
   const config = loadConfig(env);
@@ -230,32 +232,26 @@ async function driveRig(rig: Rig): Promise<DriveResult> {
 
 /** Both rigs up at once, runs interleaved (baseline, ours, baseline, …), the median run of each. */
 async function throughput(): Promise<{
-  baseline: DriveResult;
-  ours: DriveResult;
-  cpu: { baseline: number; ours: number };
+  runs: Record<string, DriveResult>;
+  cpu: Record<string, number>;
 }> {
-  const baseline = await baselineRig();
-  const ours = await relayRig();
-  const runs: { baseline: DriveResult[]; ours: DriveResult[] } = { baseline: [], ours: [] };
-  await driveRig(baseline); // warm-up of both
-  await driveRig(ours);
+  // BENCH_BEFORE_DIR=<older checkout>: its API runs in the same rounds too
+  const rigs: Record<string, Rig> = { baseline: await baselineRig(), ours: await relayRig() };
+  if (process.env.BENCH_BEFORE_DIR) rigs.before = await relayRig(process.env.BENCH_BEFORE_DIR);
+  const names = Object.keys(rigs);
+  const runs: Record<string, DriveResult[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (const name of names) await driveRig(rigs[name]); // warm-up
   for (let round = 0; round < ROUNDS; round++) {
-    // alternating order, so neither rig always runs on a machine the other just warmed
-    const order: Array<'baseline' | 'ours'> =
-      round % 2 ? ['ours', 'baseline'] : ['baseline', 'ours'];
-    for (const name of order) runs[name].push(await driveRig(name === 'ours' ? ours : baseline));
+    // alternating order, so no rig always runs on a machine another just warmed
+    const order = round % 2 ? [...names].reverse() : names;
+    for (const name of order) runs[name].push(await driveRig(rigs[name]));
   }
-  await baseline.stop();
-  await ours.stop();
+  for (const name of names) await rigs[name].stop();
   const median = (xs: DriveResult[]) =>
     [...xs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(xs.length / 2)];
   return {
-    baseline: median(runs.baseline),
-    ours: median(runs.ours),
-    cpu: {
-      baseline: medianOf(runs.baseline.map((r) => r.cpuUsPerFrame)),
-      ours: medianOf(runs.ours.map((r) => r.cpuUsPerFrame)),
-    },
+    runs: Object.fromEntries(names.map((n) => [n, median(runs[n])])),
+    cpu: Object.fromEntries(names.map((n) => [n, medianOf(runs[n].map((r) => r.cpuUsPerFrame))])),
   };
 }
 
@@ -344,7 +340,8 @@ async function idleMemory() {
 }
 
 export async function run(): Promise<void> {
-  const { baseline, ours, cpu } = await throughput();
+  const { runs, cpu } = await throughput();
+  const { baseline, ours, before } = runs;
   printRows(
     `Relay: ${SESSIONS} paired sessions, ${FRAMES_PER_SESSION} frames each, phone → kiosk, median of ${ROUNDS} interleaved runs (baseline: bare ws forwarder)`,
     [
@@ -362,6 +359,22 @@ export async function run(): Promise<void> {
       },
       { metric: 'latency p50', ours: ours.p50, baseline: baseline.p50, unit: 'ms' },
       { metric: 'latency p99', ours: ours.p99, baseline: baseline.p99, unit: 'ms' },
+      ...(before
+        ? [
+            {
+              metric: 'before (BENCH_BEFORE_DIR): frames per second',
+              ours: before.perSecond,
+              baseline: baseline.perSecond,
+              unit: 'frames/s',
+            },
+            {
+              metric: 'before (BENCH_BEFORE_DIR): server CPU per frame',
+              ours: cpu.before,
+              baseline: cpu.baseline,
+              unit: 'µs',
+            },
+          ]
+        : []),
     ],
   );
   if (IDLE_SESSIONS > 0) {
