@@ -1,10 +1,12 @@
-import { ConfigService } from '@nestjs/config';
 import { ROLES, Role } from './role';
 import { ApiKeyService } from './api-key.service';
 
 function service(keys: Partial<Record<Role, string[]>>): ApiKeyService {
   const apiKeys = Object.fromEntries(ROLES.map((role) => [role, keys[role] ?? []]));
-  return new ApiKeyService({ get: () => ({ apiKeys }) } as unknown as ConfigService<never, true>);
+  return new ApiKeyService({
+    jwtSecret: 'x'.repeat(32),
+    apiKeys: apiKeys as Record<Role, string[]>,
+  });
 }
 
 describe('ApiKeyService', () => {

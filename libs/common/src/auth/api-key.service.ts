@@ -1,8 +1,7 @@
-import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable } from '@nestjs/common';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { AppConfig } from '../config/load-config';
 import { Principal, ROLES, Role } from './role';
+import { authConfig, AuthSettings } from './auth.config';
 
 interface KeyEntry {
   digest: Buffer;
@@ -26,8 +25,7 @@ export class ApiKeyService {
   private readonly entries: KeyEntry[];
   private readonly verified = new Map<string, Principal>();
 
-  constructor(config: ConfigService<AppConfig, true>) {
-    const { apiKeys } = config.get('auth', { infer: true });
+  constructor(@Inject(authConfig.KEY) { apiKeys }: AuthSettings) {
     this.entries = ROLES.flatMap((role) =>
       apiKeys[role].map((key) => {
         const digest = sha256(key);

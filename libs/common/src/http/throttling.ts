@@ -5,7 +5,7 @@ import {
   Module,
   OnApplicationShutdown,
 } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { rateLimitConfig, RateLimitSettings } from './rate-limit.config';
 import {
   ThrottlerGuard,
   ThrottlerLimitDetail,
@@ -17,7 +17,6 @@ import {
 import { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
-import { AppConfig } from '../config/load-config';
 import { AppError } from '../errors/app-error';
 import { RedisService } from '../redis/redis.service';
 import { LocalThrottlerStorage } from './local-throttler-storage';
@@ -128,11 +127,7 @@ export class AppThrottlerGuard extends ThrottlerGuard {
   }
 }
 
-function throttlerOptions(
-  config: ConfigService<AppConfig, true>,
-  redis: RedisService,
-): ThrottlerModuleOptions {
-  const limits = config.get('rateLimit', { infer: true });
+function throttlerOptions(limits: RateLimitSettings, redis: RedisService): ThrottlerModuleOptions {
   const logger = new Logger('RateLimit');
   const ttl = limits.windowSeconds * 1000;
   const throttlers: ThrottlerOptions[] = [];
@@ -165,7 +160,7 @@ function throttlerOptions(
 @Module({
   imports: [
     ThrottlerModule.forRootAsync({
-      inject: [ConfigService, RedisService],
+      inject: [rateLimitConfig.KEY, RedisService],
       useFactory: throttlerOptions,
     }),
   ],

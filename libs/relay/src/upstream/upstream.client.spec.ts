@@ -1,7 +1,6 @@
-import { ConfigService } from '@nestjs/config';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { upstreamConfig } from '@app/common/config/upstream.config';
+import { upstreamConfig } from './upstream.config';
 import { retryAfterMs, UpstreamClient } from './upstream.client';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, index: number) => void;
@@ -23,8 +22,7 @@ async function upstream(
 }
 
 function client(env: Record<string, string>): UpstreamClient {
-  const config = new ConfigService({ upstream: upstreamConfig(env) });
-  return new UpstreamClient(config as never);
+  return new UpstreamClient(upstreamConfig.read(env));
 }
 
 const inAMinute = () => new Date(Date.now() + 60_000);
@@ -39,7 +37,7 @@ describe('UpstreamClient', () => {
   });
 
   it('should default to an attempt timeout above a 20 s upstream and below the kiosk 120 s wait', () => {
-    const { timeoutMs } = upstreamConfig({});
+    const { timeoutMs } = upstreamConfig.read({});
     expect(timeoutMs).toBeGreaterThan(20_000);
     expect(timeoutMs).toBeLessThan(120_000);
   });

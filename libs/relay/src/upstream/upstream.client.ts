@@ -1,7 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AxiosError, AxiosInstance } from 'axios';
-import { AppConfig } from '@app/common';
+import { upstreamConfig, UpstreamSettings } from './upstream.config';
 
 /**
  * What became of one submission:
@@ -64,12 +63,9 @@ const NOT_SENT_CODES = new Set([
 @Injectable()
 export class UpstreamClient {
   private readonly logger = new Logger(UpstreamClient.name);
-  private readonly settings: AppConfig['upstream'];
   private http?: AxiosInstance;
 
-  constructor(config: ConfigService<AppConfig, true>) {
-    this.settings = config.get('upstream', { infer: true });
-  }
+  constructor(@Inject(upstreamConfig.KEY) private readonly settings: UpstreamSettings) {}
 
   private async client(): Promise<AxiosInstance> {
     this.http ??= (await import('axios')).default.create();
