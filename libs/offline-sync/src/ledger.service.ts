@@ -174,10 +174,6 @@ export class LedgerService {
     return this.logs.readChain(siteId, afterSeq, limit);
   }
 
-  findCommitted(packetIds: string[]): Promise<Map<string, AttendanceLog>> {
-    return this.logs.findByPacketIds(packetIds);
-  }
-
   /** The worker's accepted link just before (at, packetId) in signed time, on any site. */
   previousOfWorker(
     workerId: string,

@@ -24,7 +24,12 @@ import {
   isPacketData,
   PendingLogEntry,
 } from './domain/attendance-log';
-import { AttendancePayload, checkPacketShape, SignedPacket } from './domain/attendance-packet';
+import {
+  AttendancePayload,
+  checkPacketShape,
+  packetDataJcs,
+  SignedPacket,
+} from './domain/attendance-packet';
 import { PacketResult, RejectionReason, SyncOutcome } from './domain/sync-result';
 import { LedgerService } from './ledger.service';
 
@@ -114,13 +119,9 @@ export class OfflineSyncService {
       );
     }
 
-    const committed = await this.ledger.findCommitted(
-      verdicts.filter((v) => v.kind === 'candidate').map((v) => v.packetId),
-    );
-    const settled = verdicts.map((v) =>
-      v.kind === 'candidate' ? this.againstCommitted(v, committed.get(v.packetId)) : v,
-    );
-    const candidates = settled.filter((v) => v.kind === 'candidate');
+    // a packetId already in the ledger comes back from the append as a duplicate (the unique
+    // index is the one lookup): the same content is a duplicate, other content a conflict
+    const candidates = verdicts.filter((v) => v.kind === 'candidate');
     const batch = await this.ledger.appendWithReceipts(candidates.map((c) => c.entry));
     const appended = batch.results;
 
@@ -128,7 +129,7 @@ export class OfflineSyncService {
     const fraudEvents: FraudEventInput[] = [];
     const accepted: PacketObservation[] = [];
     let next = 0;
-    for (const verdict of settled) {
+    for (const verdict of verdicts) {
       if (verdict.kind === 'candidate') {
         const outcome = appended[next++];
         if (outcome.status === 'appended') {
@@ -149,10 +150,7 @@ export class OfflineSyncService {
         }
         continue;
       }
-      if (verdict.kind === 'committed') {
-        results.push(duplicateOf(verdict.log));
-        continue;
-      }
+      if (verdict.kind !== 'rejected') continue; // judge gives candidates and rejections only
       results.push({ packetId: verdict.packetId, status: 'rejected', reason: verdict.reason });
       fraudEvents.push(this.fraudOf(verdict, claims)!);
     }
@@ -266,7 +264,8 @@ export class OfflineSyncService {
     });
     if (p.deviceId !== claims.deviceId)
       return reject('device_mismatch', 'packet deviceId is not the token device');
-    const expected = Buffer.from(hmacSha256Hex(secret, jcs(p)), 'hex');
+    const payloadJcs = jcs(p);
+    const expected = Buffer.from(hmacSha256Hex(secret, payloadJcs), 'hex');
     if (!safeEqual(expected, Buffer.from(packet.signature, 'hex')))
       return reject('invalid_signature', 'HMAC over the JCS payload does not match');
     if (p.workerId !== claims.workerId)
@@ -294,6 +293,7 @@ export class OfflineSyncService {
         packetId: p.packetId,
         data,
         meta: { ...meta },
+        dataJcs: packetDataJcs(payloadJcs, packet.signature),
       },
     };
   }
@@ -304,7 +304,7 @@ export class OfflineSyncService {
     stored: AttendanceLog | undefined,
   ): Verdict {
     if (!stored) return candidate;
-    if (jcs(stored.data) === jcs(candidate.entry.data))
+    if (jcs(stored.data) === (candidate.entry.dataJcs ?? jcs(candidate.entry.data)))
       return { kind: 'committed', packetId: candidate.packetId, log: stored };
     return {
       kind: 'rejected',

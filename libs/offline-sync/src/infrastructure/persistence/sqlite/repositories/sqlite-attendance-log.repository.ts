@@ -3,8 +3,8 @@ import { SqliteStoreHandle } from '@app/persistence';
 import { appendImmediate } from '@app/tlog';
 import {
   AttendanceLog,
+  canonicalLinkAfter,
   EMPTY_HEAD,
-  linkAfter,
   PendingLogEntry,
 } from '../../../../domain/attendance-log';
 import { AppendResult, AttendanceLogRepository } from '../../attendance-log.repository';
@@ -22,7 +22,8 @@ import {
 /**
  * One `BEGIN IMMEDIATE` transaction per call (`appendImmediate`): it takes the write lock before reading the
  * heads, so no other connection (or process) can append between the read and the writes.
- * UNIQUE(packet_id) and PRIMARY KEY(site_id, seq) back this up in the schema.
+ * UNIQUE(packet_id) is the duplicate check (looked up once per entry, by the insert itself),
+ * and PRIMARY KEY(site_id, seq) backs the chain order up in the schema.
  */
 export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
   private readonly db: Database;
@@ -41,7 +42,8 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
     this.db = store.db;
     this.insert = this.db.prepare(
       `INSERT INTO attendance_logs (site_id, seq, packet_id, prev_hash, record_hash, data, meta)
-       VALUES (@site_id, @seq, @packet_id, @prev_hash, @record_hash, @data, @meta)`,
+       VALUES (@site_id, @seq, @packet_id, @prev_hash, @record_hash, @data, @meta)
+       ON CONFLICT (packet_id) DO NOTHING`,
     );
     this.head = this.db.prepare(
       'SELECT seq, record_hash FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1',
@@ -54,17 +56,19 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
     return appendImmediate(this.db, (): AppendResult[] => {
       const heads = new Map<string, { seq: number; recordHash: string }>();
       return entries.map((entry): AppendResult => {
-        const existing = this.byPacketId.get(entry.packetId);
-        if (existing) return { status: 'duplicate', log: Mapper.toDomain(existing) };
         let head = heads.get(entry.siteId);
         if (!head) {
           const row = this.head.get(entry.siteId);
           head = row ? { seq: row.seq, recordHash: row.record_hash } : EMPTY_HEAD;
         }
-        const log = linkAfter(head, entry);
-        this.insert.run(Mapper.toPersistence(log));
-        heads.set(entry.siteId, { seq: log.seq, recordHash: log.recordHash });
-        return { status: 'appended', log };
+        const link = canonicalLinkAfter(head, entry);
+        if (this.insert.run(Mapper.fromCanonical(link)).changes === 0) {
+          // the packetId is stored already (earlier, or earlier in this call)
+          const existing = this.byPacketId.get(entry.packetId)!;
+          return { status: 'duplicate', log: Mapper.toDomain(existing) };
+        }
+        heads.set(entry.siteId, { seq: link.log.seq, recordHash: link.log.recordHash });
+        return { status: 'appended', log: link.log };
       });
     });
   }
