@@ -150,7 +150,7 @@ async function rigFor(links: number, rounds: number, fraudHeavy: boolean): Promi
 function warmRows(size: number): SignedBatch['packets'] {
   return Array.from({ length: size }, () => {
     const payload = { packetId: randomUUID() };
-    return { payload, signature: '', data: jcs(payload) } as SignedBatch['packets'][number];
+    return { payload, signature: '', data: jcs(payload) };
   });
 }
 

@@ -16,6 +16,7 @@ import { ChainVerifier } from './domain/chain-verifier';
 import {
   AppendResult,
   AttendanceLogRepository,
+  PreviousKey,
 } from './infrastructure/persistence/attendance-log.repository';
 
 const PAGE = 1000;
@@ -174,12 +175,9 @@ export class LedgerService {
     return this.logs.readChain(siteId, afterSeq, limit);
   }
 
-  /** The worker's accepted link just before (at, packetId) in signed time, on any site. */
-  previousOfWorker(
-    workerId: string,
-    before: { at: Date; packetId: string },
-  ): Promise<AttendanceLog | undefined> {
-    return this.logs.findPreviousOfWorker(workerId, before);
+  /** For each key, the worker's accepted link just before (at, packetId) in signed time, on any site. */
+  previousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]> {
+    return this.logs.findPreviousOfWorkers(keys);
   }
 
   /** Distinct workers with accepted packets from these devices, timestamped within [from, to]. */

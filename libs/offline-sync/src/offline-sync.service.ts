@@ -319,20 +319,16 @@ export class OfflineSyncService {
   private historyFor(device: WorkerDevice): AttendanceHistory {
     let siblings: Promise<string[]> | undefined;
     let established: Promise<string> | undefined;
-    // several rules ask for the same packet's predecessor: one lookup per packet per batch
-    const previous = new Map<string, Promise<PacketObservation | undefined>>();
     return {
-      previousOf: (p) => {
-        let found = previous.get(p.packetId);
-        if (!found) {
-          found = this.ledger
-            .previousOfWorker(p.workerId, { at: p.timestamp, packetId: p.packetId })
-            // the worker index holds packets only (other entry kinds have no worker time)
-            .then((log) => (log && isPacketData(log.data) ? observationOf(log.data) : undefined));
-          previous.set(p.packetId, found);
-        }
-        return found;
-      },
+      // one batched lookup (FraudService asks once per screening and keeps the answers)
+      previousOfEach: async (packets) =>
+        (
+          await this.ledger.previousOfWorkers(
+            packets.map((p) => ({ workerId: p.workerId, at: p.timestamp, packetId: p.packetId })),
+          )
+        )
+          // the worker index holds packets only (other entry kinds have no worker time)
+          .map((log) => (log && isPacketData(log.data) ? observationOf(log.data) : undefined)),
       workersOnDevice: async (deviceId, from, to) => {
         const ids =
           deviceId === device.deviceId

@@ -2,12 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '@app/common';
 import { distanceM } from '../domain/geo';
-import {
-  FraudFinding,
-  PacketObservation,
-  PacketRule,
-  ScreeningContext,
-} from '../domain/packet-rule';
+import { FraudFinding, PacketObservation, PacketRule, RuleContext } from '../domain/packet-rule';
 
 /**
  * Outside the site geofence: distance to the site centre minus the packet's GPS accuracy is
@@ -23,7 +18,7 @@ export class GeofenceRule extends PacketRule {
     this.slackM = config.get('fraud', { infer: true }).geofenceSlackM;
   }
 
-  async evaluate(packets: PacketObservation[], ctx: ScreeningContext): Promise<FraudFinding[]> {
+  async evaluate(packets: PacketObservation[], ctx: RuleContext): Promise<FraudFinding[]> {
     const findings: FraudFinding[] = [];
     for (const p of packets) {
       const site = ctx.sites.get(p.siteId);

@@ -2,12 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '@app/common';
 import { distanceM } from '../domain/geo';
-import {
-  FraudFinding,
-  PacketObservation,
-  PacketRule,
-  ScreeningContext,
-} from '../domain/packet-rule';
+import { FraudFinding, PacketObservation, PacketRule, RuleContext } from '../domain/packet-rule';
 
 /**
  * Impossible travel: between a worker's consecutive packets (in signed time), the distance
@@ -25,7 +20,7 @@ export class ImpossibleTravelRule extends PacketRule {
     this.maxSpeedKmh = config.get('fraud', { infer: true }).maxSpeedKmh;
   }
 
-  async evaluate(packets: PacketObservation[], ctx: ScreeningContext): Promise<FraudFinding[]> {
+  async evaluate(packets: PacketObservation[], ctx: RuleContext): Promise<FraudFinding[]> {
     const findings: FraudFinding[] = [];
     for (const p of packets) {
       const prev = await ctx.history.previousOf(p);

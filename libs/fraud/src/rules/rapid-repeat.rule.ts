@@ -1,12 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '@app/common';
-import {
-  FraudFinding,
-  PacketObservation,
-  PacketRule,
-  ScreeningContext,
-} from '../domain/packet-rule';
+import { FraudFinding, PacketObservation, PacketRule, RuleContext } from '../domain/packet-rule';
 
 /**
  * Rapid repeat: the worker's previous packet has the same type (check_in after check_in)
@@ -22,7 +17,7 @@ export class RapidRepeatRule extends PacketRule {
     this.seconds = config.get('fraud', { infer: true }).rapidRepeatSeconds;
   }
 
-  async evaluate(packets: PacketObservation[], ctx: ScreeningContext): Promise<FraudFinding[]> {
+  async evaluate(packets: PacketObservation[], ctx: RuleContext): Promise<FraudFinding[]> {
     const findings: FraudFinding[] = [];
     for (const p of packets) {
       const prev = await ctx.history.previousOf(p);

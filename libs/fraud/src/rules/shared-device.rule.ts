@@ -1,12 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '@app/common';
-import {
-  FraudFinding,
-  PacketObservation,
-  PacketRule,
-  ScreeningContext,
-} from '../domain/packet-rule';
+import { FraudFinding, PacketObservation, PacketRule, RuleContext } from '../domain/packet-rule';
 
 /**
  * One device shared by many workers: more than FRAUD_SHARED_DEVICE_MAX_WORKERS distinct
@@ -29,7 +24,7 @@ export class SharedDeviceRule extends PacketRule {
     this.windowMs = fraud.sharedDeviceWindowSeconds * 1000;
   }
 
-  async evaluate(packets: PacketObservation[], ctx: ScreeningContext): Promise<FraudFinding[]> {
+  async evaluate(packets: PacketObservation[], ctx: RuleContext): Promise<FraudFinding[]> {
     const newest = new Map<string, PacketObservation>();
     for (const p of packets) {
       const seen = newest.get(p.deviceId);

@@ -91,15 +91,44 @@ describeStoreContract('AttendanceLogRepository', attendanceLogAdapters, ({ sut }
     const otherWorker = at('A', '2026-01-01T08:30:00Z', 'w2');
     // appended out of time order on purpose
     await sut().appendToChains([tieHigh, later, otherWorker, early, tieLow]);
-    const previous = async (timestamp: string, packetId = 'ffffffff-ffff-4fff-bfff-ffffffffffff') =>
-      (await sut().findPreviousOfWorker('w1', { at: new Date(timestamp), packetId }))?.data
-        .packetId;
-    expect(await previous('2026-01-01T08:00:00Z', early.packetId)).toBeUndefined();
-    expect(await previous('2026-01-01T08:00:00.400Z')).toBe(early.packetId);
-    expect(await previous('2026-01-01T08:59:59Z')).toBe(later.packetId);
-    expect(await previous('2026-01-01T09:00:00Z', tieHigh.packetId)).toBe(tieLow.packetId);
-    expect(await previous('2026-01-01T09:00:00Z', tieLow.packetId)).toBe(later.packetId);
-    expect(await previous('2026-01-02T00:00:00Z')).toBe(tieHigh.packetId);
+    const key = (
+      timestamp: string,
+      packetId = 'ffffffff-ffff-4fff-bfff-ffffffffffff',
+      workerId = 'w1',
+    ) => ({
+      workerId,
+      at: new Date(timestamp),
+      packetId,
+    });
+    const keys = [
+      key('2026-01-01T08:00:00Z', early.packetId),
+      key('2026-01-01T08:00:00.400Z'),
+      key('2026-01-01T08:59:59Z'),
+      key('2026-01-01T09:00:00Z', tieHigh.packetId),
+      key('2026-01-01T09:00:00Z', tieLow.packetId),
+      key('2026-01-02T00:00:00Z'),
+      key('2026-01-02T00:00:00Z', undefined, 'w2'),
+      key('2026-01-02T00:00:00Z', undefined, 'nobody'),
+    ];
+    const expected = [
+      undefined,
+      early.packetId,
+      later.packetId,
+      tieLow.packetId,
+      later.packetId,
+      tieHigh.packetId,
+      otherWorker.packetId,
+      undefined,
+    ];
+    // the whole batch in one lookup, and each key on its own, give the same answers
+    const batch = await sut().findPreviousOfWorkers(keys);
+    expect(batch.map((log) => log?.data.packetId)).toEqual(expected);
+    for (const [i, k] of keys.entries()) {
+      const [alone] = await sut().findPreviousOfWorkers([k]);
+      expect(alone?.data.packetId).toBe(expected[i]);
+    }
+    expect(batch[1]).toMatchObject({ siteId: 'A', seq: expect.any(Number), data: early.data });
+    expect(await sut().findPreviousOfWorkers([])).toEqual([]);
   });
 
   it('should list the distinct workers of some devices within a time window', async () => {

@@ -8,7 +8,11 @@ import {
   linkAfter,
   PendingLogEntry,
 } from '../../../../domain/attendance-log';
-import { AppendResult, AttendanceLogRepository } from '../../attendance-log.repository';
+import {
+  AppendResult,
+  AttendanceLogRepository,
+  PreviousKey,
+} from '../../attendance-log.repository';
 import { AttendanceLogMongoMapper as Mapper } from '../mappers/attendance-log.mapper';
 import { AttendanceLogDocument, AttendanceLogSchema } from '../schemas/attendance-log.schema';
 
@@ -76,10 +80,14 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     return docs.map(Mapper.toDomain);
   }
 
-  async findPreviousOfWorker(
-    workerId: string,
-    before: { at: Date; packetId: string },
-  ): Promise<AttendanceLog | undefined> {
+  async findPreviousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]> {
+    return Promise.all(keys.map((key) => this.previousOfWorker(key)));
+  }
+
+  private async previousOfWorker({
+    workerId,
+    ...before
+  }: PreviousKey): Promise<AttendanceLog | undefined> {
     const doc = await this.logs
       .findOne({
         workerId,

@@ -7,7 +7,11 @@ import {
   EMPTY_HEAD,
   PendingLogEntry,
 } from '../../../../domain/attendance-log';
-import { AppendResult, AttendanceLogRepository } from '../../attendance-log.repository';
+import {
+  AppendResult,
+  AttendanceLogRepository,
+  PreviousKey,
+} from '../../attendance-log.repository';
 import {
   AttendanceLogRow,
   AttendanceLogSqliteMapper as Mapper,
@@ -31,10 +35,12 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
   private readonly head: Statement<[string], { seq: number; record_hash: string }>;
   private readonly byPacketId: Statement<[string], AttendanceLogRow>;
   /**
-   * Prepared on first use, then reused. `at <= ?` is the index range (a row-value comparison
-   * would not seek on the second column); the OR only breaks ties at the same instant.
+   * Prepared on first use, then reused: one statement for a batch of keys (a JSON array of
+   * [workerId, atMs, packetId]), each key one seek of the (worker, time, packetId) index.
+   * `at <= ?` is the index range (a row-value comparison would not seek on the second
+   * column); the OR only breaks ties at the same instant.
    */
-  private previousOfWorker?: Statement<[string, number, number, string], AttendanceLogRow>;
+  private previousOfWorkers?: Statement<[string], AttendanceLogRow & { k: number }>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -100,21 +106,26 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
       .map(Mapper.toDomain);
   }
 
-  async findPreviousOfWorker(
-    workerId: string,
-    before: { at: Date; packetId: string },
-  ): Promise<AttendanceLog | undefined> {
-    const at = before.at.getTime();
-    const row = (this.previousOfWorker ??= this.db.prepare<
-      [string, number, number, string],
-      AttendanceLogRow
+  async findPreviousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]> {
+    const found: (AttendanceLog | undefined)[] = keys.map(() => undefined);
+    if (keys.length === 0) return found;
+    const rows = (this.previousOfWorkers ??= this.db.prepare<
+      [string],
+      AttendanceLogRow & { k: number }
     >(
-      `SELECT * FROM attendance_logs
-         WHERE ${PACKET_WORKER} = ?
-           AND ${PACKET_AT_MS} <= ? AND (${PACKET_AT_MS} < ? OR packet_id < ?)
-         ORDER BY ${PACKET_AT_MS} DESC, packet_id DESC LIMIT 1`,
-    )).get(workerId, at, at, before.packetId);
-    return row ? Mapper.toDomain(row) : undefined;
+      `WITH q (k, worker_id, at, packet_id) AS (
+         SELECT key, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)
+       )
+       SELECT q.k AS k, l.* FROM q JOIN attendance_logs l ON l.packet_id = (
+         SELECT p.packet_id FROM attendance_logs p
+         WHERE ${PACKET_WORKER.replace('data', 'p.data')} = q.worker_id
+           AND ${PACKET_AT_MS.replace('data', 'p.data')} <= q.at
+           AND (${PACKET_AT_MS.replace('data', 'p.data')} < q.at OR p.packet_id < q.packet_id)
+         ORDER BY ${PACKET_AT_MS.replace('data', 'p.data')} DESC, p.packet_id DESC LIMIT 1
+       )`,
+    )).all(JSON.stringify(keys.map((k) => [k.workerId, k.at.getTime(), k.packetId])));
+    for (const row of rows) found[row.k] = Mapper.toDomain(row);
+    return found;
   }
 
   async listWorkersOfDevices(deviceIds: string[], from: Date, to: Date): Promise<string[]> {
