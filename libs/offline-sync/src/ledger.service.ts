@@ -10,9 +10,9 @@ import {
   SignedCheckpoint,
   TransparencyLogService,
 } from '@app/tlog';
-import { AttendanceLog, PendingLogEntry } from './domain/attendance-log';
+import { AttendanceLog, PendingLogEntry, StoredLinkText } from './domain/attendance-log';
 import { SyncCheckpoint, SyncOutcome } from './domain/sync-result';
-import { ChainVerifier } from './domain/chain-verifier';
+import { StoredChainVerifier } from './domain/chain-verifier';
 import {
   AppendResult,
   AttendanceLogRepository,
@@ -199,12 +199,16 @@ export class LedgerService {
     }
   }
 
-  /** Chain, Merkle tree, every stored checkpoint and the witness file, in one pass. */
+  /**
+   * Chain, Merkle tree, every stored checkpoint and the witness file, in one pass. Each
+   * recordHash is recomputed over the stored JCS texts (`readChainTexts`): the bytes that were
+   * hashed, so any edit of them, even into an equivalent JSON form, breaks the link.
+   */
   verify(siteId: string): Promise<LedgerVerification> {
     return this.verifier.verify(
       this.originOf(siteId),
-      this.walk(siteId),
-      new ChainVerifier(siteId),
+      this.walkTexts(siteId),
+      new StoredChainVerifier(siteId),
     );
   }
 
@@ -248,6 +252,18 @@ export class LedgerService {
     for (;;) {
       const page = await this.logs.readChain(siteId, after, PAGE);
       for (const log of page) yield log;
+      if (page.length < PAGE) return;
+      after = page[page.length - 1].seq;
+      await yieldToLoop();
+    }
+  }
+
+  /** `walk` over the stored texts of the links (verification). */
+  private async *walkTexts(siteId: string): AsyncGenerator<StoredLinkText> {
+    let after = 0;
+    for (;;) {
+      const page = await this.logs.readChainTexts(siteId, after, PAGE);
+      for (const link of page) yield link;
       if (page.length < PAGE) return;
       after = page[page.length - 1].seq;
       await yieldToLoop();

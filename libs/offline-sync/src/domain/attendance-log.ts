@@ -68,6 +68,25 @@ export interface CanonicalLink {
   metaJcs: string;
 }
 
+/**
+ * A stored link as the JCS texts of its data and meta, as the store holds them: what
+ * verification hashes. A text that is not exactly what was hashed at append time (edited, or
+ * rewritten in another JSON form) no longer matches its recordHash.
+ */
+export interface StoredLinkText {
+  siteId: string;
+  seq: number;
+  prevHash: string;
+  recordHash: string;
+  dataJcs: string;
+  metaJcs: string;
+}
+
+/** The recordHash of a stored link, from its texts (no parse, no second serialization). */
+export function recordHashOfText(link: StoredLinkText): string {
+  return sha256Hex(recordJcs(link.siteId, link.seq, link.prevHash, link.dataJcs, link.metaJcs));
+}
+
 /** recordHash = SHA-256 hex of JCS({siteId, seq, prevHash, data, meta}). */
 export function computeRecordHash(
   link: Pick<AttendanceLog, 'siteId' | 'seq' | 'prevHash' | 'data' | 'meta'>,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
-import { GENESIS_HASH, PendingLogEntry } from '../../domain/attendance-log';
+import { jcs } from '@app/common';
+import { GENESIS_HASH, PendingLogEntry, recordHashOfText } from '../../domain/attendance-log';
 import { ChainVerifier } from '../../domain/chain-verifier';
 import { attendanceLogAdapters } from './ledger-persistence';
 import { AttendanceLogRepository } from './attendance-log.repository';
@@ -72,6 +73,25 @@ describeStoreContract('AttendanceLogRepository', attendanceLogAdapters, ({ sut }
     expect(found.get(entries[1].packetId)?.seq).toBe(2);
     expect((await sut().readChain('P', 1, 1)).map((l) => l.seq)).toEqual([2]);
     expect(await sut().readChain('P', 3, 10)).toEqual([]);
+  });
+
+  it('should read a chain as the JCS texts that were hashed', async () => {
+    await sut().appendToChains([entry('T'), entry('T'), entry('T')]);
+    const links = await sut().readChain('T', 0, 10);
+    const texts = await sut().readChainTexts('T', 1, 10);
+    expect(texts.map((t) => t.seq)).toEqual([2, 3]);
+    for (const text of texts) {
+      const link = links[text.seq - 1];
+      expect(text).toEqual({
+        siteId: 'T',
+        seq: link.seq,
+        prevHash: link.prevHash,
+        recordHash: link.recordHash,
+        dataJcs: jcs(link.data),
+        metaJcs: jcs(link.meta),
+      });
+      expect(recordHashOfText(text)).toBe(link.recordHash);
+    }
   });
 
   it("should find a worker's previous packet by signed time (timestamp, then packetId), across sites", async () => {

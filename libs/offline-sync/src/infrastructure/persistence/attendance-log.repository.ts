@@ -1,4 +1,4 @@
-import { AttendanceLog, PendingLogEntry } from '../../domain/attendance-log';
+import { AttendanceLog, PendingLogEntry, StoredLinkText } from '../../domain/attendance-log';
 
 export interface PreviousKey {
   workerId: string;
@@ -26,6 +26,15 @@ export abstract class AttendanceLogRepository {
   abstract readRecordHashes(siteId: string, fromSeq: number, toSeq: number): Promise<string[]>;
   /** Up to `limit` links of a chain with seq > afterSeq, in seq order. */
   abstract readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]>;
+  /**
+   * `readChain` as the stored JCS texts of data and meta (what verification hashes): a store
+   * that keeps the texts hands them over as they are, one that keeps values serializes them.
+   */
+  abstract readChainTexts(
+    siteId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<StoredLinkText[]>;
   /**
    * For each key, the worker's accepted link just before it in packet time: the greatest
    * (timestamp, packetId) strictly below the given pair, whatever its site. One lookup for a

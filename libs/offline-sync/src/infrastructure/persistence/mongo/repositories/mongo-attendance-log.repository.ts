@@ -1,5 +1,6 @@
 import { OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
+import { jcs } from '@app/common';
 import { MongoStoreHandle } from '@app/persistence';
 import { appendWithRetry } from '@app/tlog';
 import {
@@ -7,6 +8,7 @@ import {
   EMPTY_HEAD,
   linkAfter,
   PendingLogEntry,
+  StoredLinkText,
 } from '../../../../domain/attendance-log';
 import {
   AppendResult,
@@ -78,6 +80,18 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
       .limit(limit)
       .lean<AttendanceLogDocument[]>();
     return docs.map(Mapper.toDomain);
+  }
+
+  /** Documents hold values: their JCS texts are serialized here. */
+  async readChainTexts(siteId: string, afterSeq: number, limit: number): Promise<StoredLinkText[]> {
+    return (await this.readChain(siteId, afterSeq, limit)).map((log) => ({
+      siteId: log.siteId,
+      seq: log.seq,
+      prevHash: log.prevHash,
+      recordHash: log.recordHash,
+      dataJcs: jcs(log.data),
+      metaJcs: jcs(log.meta),
+    }));
   }
 
   async findPreviousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]> {

@@ -4,6 +4,7 @@ import {
   AttendanceMeta,
   CanonicalLink,
   LedgerEntryData,
+  StoredLinkText,
 } from '../../../../domain/attendance-log';
 
 export interface AttendanceLogRow {
@@ -26,6 +27,17 @@ export class AttendanceLogSqliteMapper {
       recordHash: row.record_hash,
       data: JSON.parse(row.data) as LedgerEntryData,
       meta: JSON.parse(row.meta) as AttendanceMeta,
+    };
+  }
+
+  static toText(row: AttendanceLogRow): StoredLinkText {
+    return {
+      siteId: row.site_id,
+      seq: row.seq,
+      prevHash: row.prev_hash,
+      recordHash: row.record_hash,
+      dataJcs: row.data,
+      metaJcs: row.meta,
     };
   }
 

@@ -6,6 +6,7 @@ import {
   canonicalLinkAfter,
   EMPTY_HEAD,
   PendingLogEntry,
+  StoredLinkText,
 } from '../../../../domain/attendance-log';
 import {
   AppendResult,
@@ -34,6 +35,7 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
   private readonly insert: Statement;
   private readonly head: Statement<[string], { seq: number; record_hash: string }>;
   private readonly byPacketId: Statement<[string], AttendanceLogRow>;
+  private readonly chainPage: Statement<[string, number, number], AttendanceLogRow>;
   /**
    * Prepared on first use, then reused: one statement for a batch of keys (a JSON array of
    * [workerId, atMs, packetId]), each key one seek of the (worker, time, packetId) index.
@@ -55,6 +57,9 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
       'SELECT seq, record_hash FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1',
     );
     this.byPacketId = this.db.prepare('SELECT * FROM attendance_logs WHERE packet_id = ?');
+    this.chainPage = this.db.prepare(
+      'SELECT * FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+    );
   }
 
   async appendToChains(entries: PendingLogEntry[]): Promise<AppendResult[]> {
@@ -98,12 +103,12 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
   }
 
   async readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {
-    return this.db
-      .prepare<[string, number, number], AttendanceLogRow>(
-        'SELECT * FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?',
-      )
-      .all(siteId, afterSeq, limit)
-      .map(Mapper.toDomain);
+    return this.chainPage.all(siteId, afterSeq, limit).map(Mapper.toDomain);
+  }
+
+  /** The data and meta columns hold the JCS texts that were hashed: handed over as stored. */
+  async readChainTexts(siteId: string, afterSeq: number, limit: number): Promise<StoredLinkText[]> {
+    return this.chainPage.all(siteId, afterSeq, limit).map(Mapper.toText);
   }
 
   async findPreviousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]> {
