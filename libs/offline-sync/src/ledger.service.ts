@@ -185,17 +185,13 @@ export class LedgerService {
     return this.logs.listWorkersOfDevices(deviceIds, from, to);
   }
 
-  /** The chain as NDJSON lines, in seq order, exactly the values that were hashed. */
+  /**
+   * The chain as NDJSON lines, in seq order: JCS({siteId, seq, prevHash, recordHash, data,
+   * meta}) with data and meta exactly the texts that were hashed (the members in JCS order).
+   */
   async *exportChain(siteId: string): AsyncGenerator<string> {
-    for await (const log of this.walk(siteId)) {
-      yield `${jcs({
-        siteId: log.siteId,
-        seq: log.seq,
-        prevHash: log.prevHash,
-        recordHash: log.recordHash,
-        data: log.data,
-        meta: log.meta,
-      })}\n`;
+    for await (const link of this.walkTexts(siteId)) {
+      yield `{"data":${link.dataJcs},"meta":${link.metaJcs},"prevHash":${jcs(link.prevHash)},"recordHash":${jcs(link.recordHash)},"seq":${jcs(link.seq)},"siteId":${jcs(link.siteId)}}\n`;
     }
   }
 
@@ -246,19 +242,7 @@ export class LedgerService {
     return this.tlog.checkpointAt(this.originOf(siteId), size);
   }
 
-  /** Reads a chain page by page, yielding to the event loop between pages. */
-  private async *walk(siteId: string): AsyncGenerator<AttendanceLog> {
-    let after = 0;
-    for (;;) {
-      const page = await this.logs.readChain(siteId, after, PAGE);
-      for (const log of page) yield log;
-      if (page.length < PAGE) return;
-      after = page[page.length - 1].seq;
-      await yieldToLoop();
-    }
-  }
-
-  /** `walk` over the stored texts of the links (verification). */
+  /** Reads a chain's stored texts page by page, yielding to the event loop between pages. */
   private async *walkTexts(siteId: string): AsyncGenerator<StoredLinkText> {
     let after = 0;
     for (;;) {
