@@ -1,8 +1,7 @@
-import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig } from '@app/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { distanceM } from '../domain/geo';
 import { FraudFinding, PacketObservation, PacketRule, RuleContext } from '../domain/packet-rule';
+import { fraudConfig, FraudSettings } from '../fraud.config';
 
 /**
  * Outside the site geofence: distance to the site centre minus the packet's GPS accuracy is
@@ -13,9 +12,9 @@ export class GeofenceRule extends PacketRule {
   readonly name = 'outside_geofence';
   private readonly slackM: number;
 
-  constructor(config: ConfigService<AppConfig, true>) {
+  constructor(@Inject(fraudConfig.KEY) fraudSettings: FraudSettings) {
     super();
-    this.slackM = config.get('fraud', { infer: true }).geofenceSlackM;
+    this.slackM = fraudSettings.geofenceSlackM;
   }
 
   async evaluate(packets: PacketObservation[], ctx: RuleContext): Promise<FraudFinding[]> {
