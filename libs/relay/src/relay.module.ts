@@ -1,4 +1,3 @@
-import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
 import { RedisService } from '@app/common';
 import { KioskRegistryModule } from '@app/kiosk-registry';
@@ -24,7 +23,7 @@ import { UpstreamClient } from './upstream/upstream.client';
 
 /** The WebSocket relay between phones and kiosks (new and legacy protocols). */
 @Module({
-  imports: [HttpModule, SessionModule, KioskRegistryModule, VaultModule],
+  imports: [SessionModule, KioskRegistryModule, VaultModule],
   providers: [
     {
       // chosen once from config: Redis pub/sub when REDIS_URL is set, else in-process
