@@ -10,11 +10,12 @@
  *    on API instance A, kiosks on instance B, paired over the local Redis; the baseline is two
  *    bare forwarders holding the same sockets.
  */
-import { generateKeyPairSync, constants, sign, KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { signKioskAuth } from '@app/kiosk-registry/domain/kiosk-auth';
 import { BenchChild } from './support/child';
 import { median as medianOf, processCpuMs } from './support/proc';
 import { now, percentile, printRows } from './support';
@@ -139,14 +140,6 @@ function kioskKey() {
   return { publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), privateKey };
 }
 
-function signAuth(privateKey: KeyObject, sessionId: string, nonce: string): string {
-  return sign('sha256', Buffer.from(`mdai-auth|${sessionId}|${nonce}`), {
-    key: privateKey,
-    padding: constants.RSA_PKCS1_PSS_PADDING,
-    saltLength: 32,
-  }).toString('base64');
-}
-
 async function post(base: string, path: string, key: string, body: unknown): Promise<any> {
   const response = await fetch(`${base}${path}`, {
     method: 'POST',
@@ -200,7 +193,7 @@ async function relayRig(root = join(__dirname, '..')): Promise<Rig> {
                 type: 'auth',
                 session_id: session.session_id,
                 device_id: 'TEE-BENCH',
-                signature: signAuth(kiosk.privateKey, session.session_id, f.nonce!),
+                signature: signKioskAuth(kiosk.privateKey, session.session_id, f.nonce!),
               }),
             );
           if (f.type === 'joined') resolve();

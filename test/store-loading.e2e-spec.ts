@@ -3,7 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mongoose';
-import { MongoStore, PersistenceModule, PortAdapters, Store } from '@app/persistence';
+import {
+  MongoStore,
+  MongoStoreHandle,
+  PersistenceModule,
+  PortAdapters,
+  Store,
+} from '@app/persistence';
+import { compileAdapter } from '@app/persistence/testing/compile-adapter';
 import { MongoStoreModule } from '@app/persistence/mongo/mongo-store.module';
 import { fraudEventAdapters } from '@app/fraud/infrastructure/persistence/fraud-persistence';
 import { FraudEventRepository } from '@app/fraud/infrastructure/persistence/fraud-event.repository';
@@ -54,7 +61,10 @@ describe('store loading (e2e)', () => {
   it('should open MongoDB through the lazily imported MongoStoreModule', async () => {
     const settings = { driver: 'mongo' as const, url: 'mongodb://127.0.0.1:1/mdai' };
     const imported = await PersistenceModule.forRoot(settings).imports![0];
-    expect(imported).toMatchObject({ module: MongoStoreModule, exports: [Store] });
+    expect(imported).toMatchObject({
+      module: MongoStoreModule,
+      exports: [Store, MongoStoreHandle],
+    });
   });
 
   it('should build every port’s Mongo adapter on demand', async () => {
@@ -75,10 +85,14 @@ describe('store loading (e2e)', () => {
     const names = Object.keys(all).filter((name) => name.endsWith('Adapters'));
     expect(names.length).toBeGreaterThanOrEqual(11);
     for (const name of names) {
-      const adapter = await all[name].mongo(store);
+      // built by Nest as the app builds it; not initialized (no indexes on a closed connection)
+      const { adapter, close } = await compileAdapter(store, all[name], { init: false });
       expect(adapter.constructor.name).toMatch(/^Mongo/);
+      await close();
     }
-    expect(await fraudEventAdapters.mongo(store)).toBeInstanceOf(FraudEventRepository);
+    const fraud = await compileAdapter(store, fraudEventAdapters, { init: false });
+    expect(fraud.adapter).toBeInstanceOf(FraudEventRepository);
+    await fraud.close();
     await connection.close();
   });
 });
