@@ -1,6 +1,7 @@
 import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
-import { RedisService } from '@app/common';
+import { ConfigService } from '@nestjs/config';
+import { AppConfig, RedisService } from '@app/common';
 import { DeviceTrustModule } from '@app/device-trust';
 import { SessionModule } from '@app/session';
 import { VaultModule } from '@app/vault';
@@ -16,6 +17,8 @@ import {
 } from './gateways/relay.gateways';
 import { LegacyHandler } from './handlers/legacy.handler';
 import { PairingHandler } from './handlers/pairing.handler';
+import { KioskPresence } from './presence/kiosk-presence';
+import { KioskPresenceController } from './presence/kiosk-presence.controller';
 import { RelayDelivery } from './relay-delivery';
 import { RelayHub } from './relay-hub';
 import { RelayIntake } from './relay-intake';
@@ -25,6 +28,7 @@ import { UpstreamClient } from './upstream/upstream.client';
 /** The WebSocket relay between phones and kiosks (new and legacy protocols). */
 @Module({
   imports: [HttpModule, SessionModule, DeviceTrustModule, VaultModule],
+  controllers: [KioskPresenceController],
   providers: [
     {
       // chosen once from config: Redis pub/sub when REDIS_URL is set, else in-process
@@ -34,6 +38,16 @@ import { UpstreamClient } from './upstream/upstream.client';
         redis.enabled
           ? new RedisRelayBus(redis.client('relay-pub'), redis.client('relay-sub'))
           : new InProcessRelayBus(),
+    },
+    {
+      // which kiosks are in a session: this instance's sockets, and Redis across instances
+      provide: KioskPresence,
+      inject: [RedisService, ConfigService],
+      useFactory: (redis: RedisService, config: ConfigService<AppConfig, true>) =>
+        new KioskPresence(
+          config.get('relay', { infer: true }).slotTtlMs,
+          redis.enabled ? redis.client('relay-pub') : undefined,
+        ),
     },
     RelayMetrics,
     UpstreamClient,
