@@ -164,3 +164,76 @@ export const FRAUD_EVENT_TYPES = [
   'onboarding_replay',
   'onboarding_stale_timestamp',
 ] as const;
+
+export interface TimesheetFlag {
+  type:
+    | 'open_shift'
+    | 'check_out_without_check_in'
+    | 'low_trust'
+    | 'corrected'
+    | 'voided_punch'
+    | 'fraud';
+  seq: number;
+  detail?: string;
+}
+
+export interface TimesheetPunch {
+  seq: number;
+  at: string;
+  local: string;
+}
+
+export interface TimesheetShift {
+  in: TimesheetPunch;
+  out?: TimesheetPunch;
+  seconds: number;
+}
+
+export interface TimesheetDay {
+  workerId: string;
+  date: string;
+  firstIn?: string;
+  lastOut?: string;
+  hours: number;
+  workedSeconds: number;
+  shifts: TimesheetShift[];
+  flags: TimesheetFlag[];
+  flagged: boolean;
+  corrected: boolean;
+  seqs: number[];
+}
+
+export interface TimesheetPage {
+  siteId: string;
+  timeZone: string;
+  from: string;
+  to: string;
+  days: TimesheetDay[];
+  nextCursor?: string;
+}
+
+export interface PayrollWorker {
+  workerId: string;
+  daysPresent: number;
+  hours: number;
+  workedSeconds: number;
+  flaggedDays: number;
+  correctedDays: number;
+}
+
+export interface Payroll {
+  siteId: string;
+  timeZone: string;
+  from: string;
+  to: string;
+  workers: PayrollWorker[];
+}
+
+export interface KioskConnection {
+  deviceId: string;
+  connected: boolean;
+}
+
+export interface ConnectedKiosks {
+  kiosks: KioskConnection[];
+}
