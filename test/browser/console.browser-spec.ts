@@ -475,7 +475,7 @@ suite(title, () => {
       expect(download.suggestedFilename()).toMatch(
         new RegExp(`^timesheets-${siteId}-${from}-${day.slice(0, 7)}-\\d\\d\\.csv$`),
       );
-      const csv = readFileSync((await download.path())!, 'utf8').split('\r\n');
+      const csv = readFileSync(await download.path(), 'utf8').split('\r\n');
       expect(csv[0]).toMatch(/^worker_id,date,/);
       expect(csv.filter((line) => line.startsWith(`${phone.workerId},${day},`))).toHaveLength(1);
       expect(await tab.page.getByText(/: 1 worker-day, /).count()).toBe(1);

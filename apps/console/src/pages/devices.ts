@@ -1,7 +1,7 @@
 import { facts, lastKey, pagedList, reasonForm } from '../components';
 import { Page, PageContext } from '../context';
 import { badge, h, link, panel, section, svg, table, when } from '../dom';
-import { DeviceTrust, FraudEvent, TrustFactor, WorkerDevice } from '../types';
+import { DeviceTrust, FraudEvent, TrustFactor, WorkerDevice, WorkerDeviceDetail } from '../types';
 import { fraudTable } from './fraud';
 
 const PAGE_SIZE = 20;
@@ -66,7 +66,7 @@ function renderDevice(ctx: PageContext, deviceId: string): void {
   const load = (): void => {
     void panel(
       detail,
-      async () => (await ctx.api.get<WorkerDevice>(path)).data,
+      async () => (await ctx.api.get<WorkerDeviceDetail>(path)).data,
       (d) => [
         facts([
           ['User', userLink(d)],
@@ -87,7 +87,7 @@ function renderDevice(ctx: PageContext, deviceId: string): void {
             { header: 'Actor', cell: (e) => h('code', {}, e.actor) },
             { header: 'Reason', cell: (e) => e.reason ?? '—' },
           ],
-          d.events ?? [],
+          d.events,
         ),
       ],
     );

@@ -80,21 +80,21 @@ function renderSite(ctx: PageContext, siteId: string): void {
           ? h(
               'p',
               {},
-              'Last signed checkpoint at seq ',
-              h('strong', {}, String(last.seq)),
-              ', head ',
-              short(last.headHash, 16),
-              ` (signed ${when(last.signedAt)}, key ${last.kid}). Verify for the current head.`,
+              'Last signed checkpoint at tree size ',
+              h('strong', {}, String(last.treeSize)),
+              ', root ',
+              short(last.rootHash, 16),
+              ` (signed ${when(last.signedAt)}, log ${last.origin}). Verify for the current head.`,
             )
           : h('p', {}, 'No checkpoint signed yet. Verify for the current head.'),
       );
       return table(
         'Checkpoints, oldest first',
         [
-          { header: 'Seq', cell: (c) => String(c.seq) },
-          { header: 'Head hash', cell: (c) => short(c.headHash, 16) },
+          { header: 'Tree size', cell: (c) => String(c.treeSize) },
+          { header: 'Root hash', cell: (c) => short(c.rootHash, 16) },
           { header: 'Signed', cell: (c) => when(c.signedAt) },
-          { header: 'Key', cell: (c) => h('code', {}, c.kid) },
+          { header: 'Log', cell: (c) => h('code', {}, c.origin) },
         ],
         list,
         'No checkpoints yet (one is signed every 100 entries).',
