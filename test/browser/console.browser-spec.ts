@@ -464,7 +464,7 @@ suite(title, () => {
       expect(detail).toContain(`Sita Devi, ${day}`);
       expect(detail).toContain('voided punch');
       expect(detail).toContain('corrected');
-      expect(await row.locator('td.num').last().innerText()).toBe('1');
+      expect(await row.locator('td.num').nth(3).innerText()).toBe('1');
       await tab.check('timesheets');
 
       const [download] = await Promise.all([

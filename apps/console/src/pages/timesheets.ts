@@ -227,6 +227,10 @@ function monthGrid(data: MonthData, dates: string[], siteId: string, detail: HTM
             'tr',
             {},
             h('th', { scope: 'col' }, 'Worker'),
+            h('th', { scope: 'col' }, 'Hours'),
+            h('th', { scope: 'col' }, 'Days'),
+            h('th', { scope: 'col' }, 'Flagged'),
+            h('th', { scope: 'col', class: 'sep' }, 'Corrected'),
             dates.map((d) =>
               h(
                 'th',
@@ -235,10 +239,6 @@ function monthGrid(data: MonthData, dates: string[], siteId: string, detail: HTM
                 String(Number(d.slice(8))),
               ),
             ),
-            h('th', { scope: 'col' }, 'Hours'),
-            h('th', { scope: 'col' }, 'Days'),
-            h('th', { scope: 'col' }, 'Flagged'),
-            h('th', { scope: 'col' }, 'Corrected'),
           ),
         ),
         h(
@@ -251,6 +251,10 @@ function monthGrid(data: MonthData, dates: string[], siteId: string, detail: HTM
               'tr',
               { 'data-worker-id': workerId },
               h('th', { scope: 'row' }, link(`#/workers/${workerId}`, name(workerId))),
+              h('td', { class: 'num' }, total ? hours(total.hours) : '—'),
+              h('td', { class: 'num' }, total ? String(total.daysPresent) : '—'),
+              h('td', { class: 'num' }, total ? String(total.flaggedDays) : '—'),
+              h('td', { class: 'num sep' }, total ? String(total.correctedDays) : '—'),
               dates.map((date) => {
                 const day = row?.get(date);
                 return h(
@@ -259,10 +263,6 @@ function monthGrid(data: MonthData, dates: string[], siteId: string, detail: HTM
                   day ? dayButton(day, name(workerId), siteId, detail) : null,
                 );
               }),
-              h('td', { class: 'num' }, total ? hours(total.hours) : '—'),
-              h('td', { class: 'num' }, total ? String(total.daysPresent) : '—'),
-              h('td', { class: 'num' }, total ? String(total.flaggedDays) : '—'),
-              h('td', { class: 'num' }, total ? String(total.correctedDays) : '—'),
             );
           }),
         ),
