@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestKiosk } from './support/kiosk';
 import { connectDevice, openSession, pair } from './support/pairing';
+import { ApiProcess, PrivateRedis, startApiProcess } from './support/processes';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
 
@@ -17,7 +18,7 @@ const connected = async (t: TestApp, ids: string[], key = t.keys.admin) => {
 
 /** The answer for these ids once it settles to `want` (a socket's close reaches the server later). */
 const settlesTo = async (t: TestApp, ids: string[], want: boolean[]) => {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 200; i++) {
     const res = await connected(t, ids);
     const got = (res.body.kiosks as Array<{ connected: boolean }>).map((k) => k.connected);
     if (JSON.stringify(got) === JSON.stringify(want)) return got;
@@ -159,6 +160,63 @@ describe('GET /api/v5/relay/kiosks/connected (e2e)', () => {
       await pair(a, c, kiosk, session);
       expect((await connected(a, [kiosk.deviceId])).body.kiosks[0].connected).toBe(true);
       await c.close({ keepData: true });
+      expect(await settlesTo(a, [kiosk.deviceId], [false])).toEqual([false]);
+    });
+  });
+
+  describe('an instance crashing, and Redis going away and coming back', () => {
+    let dataDir: string;
+    let redis: PrivateRedis;
+    let a: TestApp;
+    let crashing: ApiProcess;
+
+    beforeAll(async () => {
+      dataDir = mkdtempSync(join(tmpdir(), 'mdai-presence-crash-'));
+      redis = await PrivateRedis.start();
+      const env = { DATA_DIR: dataDir, REDIS_URL: redis.url, RELAY_SLOT_TTL_MS: '1500' };
+      a = await startTestApp(env);
+      crashing = await startApiProcess(env);
+    });
+    afterAll(async () => {
+      await crashing?.kill();
+      await a?.close();
+      await redis?.kill();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    it('should drop the kiosks of a killed instance within the slot TTL', async () => {
+      const kiosk = await TestKiosk.registered(a, 'TEE-PRESENCE-CRASH');
+      const session = await openSession(a, PLATFORM_ID);
+      const device = await connectDevice(
+        { ...a, wsUrl: crashing.wsUrl } as TestApp,
+        kiosk,
+        session,
+      );
+      await device.next('joined');
+      expect((await connected(a, [kiosk.deviceId])).body.kiosks[0].connected).toBe(true);
+      await crashing.kill(); // SIGKILL: no goodbye, the sorted-set member just stops being refreshed
+      expect(await settlesTo(a, [kiosk.deviceId], [false])).toEqual([false]);
+    });
+
+    it('should answer 503 bus_unavailable while Redis is down, and its own kiosks again once it is back', async () => {
+      const kiosk = await TestKiosk.registered(a, 'TEE-PRESENCE-OUTAGE');
+      const session = await openSession(a, PLATFORM_ID);
+      const device = await connectDevice(a, kiosk, session);
+      await device.next('joined');
+      expect((await connected(a, [kiosk.deviceId])).body.kiosks[0].connected).toBe(true);
+
+      await redis.kill();
+      const down = await connected(a, [kiosk.deviceId]);
+      expect(down.status).toBe(503);
+      expect(down.body).toMatchObject({
+        code: 'bus_unavailable',
+        correlationId: expect.any(String),
+      });
+
+      // a fresh, empty Redis: the instance writes its kiosk sockets again on its refresh
+      await redis.restart();
+      expect(await settlesTo(a, [kiosk.deviceId], [true])).toEqual([true]);
+      device.close();
       expect(await settlesTo(a, [kiosk.deviceId], [false])).toEqual([false]);
     });
   });
