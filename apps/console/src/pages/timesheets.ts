@@ -27,7 +27,16 @@ const FLAG_TEXT: Record<TimesheetFlag['type'], string> = {
 function render(ctx: PageContext): void {
   const siteId = ctx.params[0];
   const requested = ctx.query.get('month') ?? '';
-  const month = h('input', { type: 'month', name: 'month', required: true, min: '2000-01' });
+  // a browser without a month picker shows a text field: the pattern keeps it to YYYY-MM
+  const month = h('input', {
+    type: 'month',
+    name: 'month',
+    required: true,
+    min: '2000-01',
+    pattern: '\\d{4}-\\d{2}',
+    placeholder: 'YYYY-MM',
+  });
+  if (MONTH.test(requested)) month.dataset.touched = 'yes';
   let chosen: Site | undefined;
   const { picker, status, sites } = sitePicker(ctx, siteId, (site) => {
     chosen = site;
@@ -62,11 +71,18 @@ function render(ctx: PageContext): void {
 
 /** This month where the site is (UTC for a site without a zone). */
 function currentMonth(timeZone = 'UTC'): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-  }).formatToParts(new Date());
+  let format: Intl.DateTimeFormat;
+  try {
+    format = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit' });
+  } catch {
+    // a zone this browser does not know: UTC's month is at most a day off
+    format = new Intl.DateTimeFormat('en-CA', {
+      timeZone: 'UTC',
+      year: 'numeric',
+      month: '2-digit',
+    });
+  }
+  const parts = format.formatToParts(new Date());
   const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
   return `${get('year')}-${get('month')}`;
 }
