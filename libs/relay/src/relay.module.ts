@@ -2,7 +2,7 @@ import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig, RedisService } from '@app/common';
-import { DeviceTrustModule } from '@app/device-trust';
+import { KioskRegistryModule } from '@app/kiosk-registry';
 import { SessionModule } from '@app/session';
 import { VaultModule } from '@app/vault';
 import { InProcessRelayBus } from './bus/in-process-relay-bus';
@@ -27,7 +27,7 @@ import { UpstreamClient } from './upstream/upstream.client';
 
 /** The WebSocket relay between phones and kiosks (new and legacy protocols). */
 @Module({
-  imports: [HttpModule, SessionModule, DeviceTrustModule, VaultModule],
+  imports: [HttpModule, SessionModule, KioskRegistryModule, VaultModule],
   controllers: [KioskPresenceController],
   providers: [
     {

@@ -1,11 +1,10 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches } from 'class-validator';
+import { DEVICE_ID_PATTERN } from '@app/kiosk-registry';
 
 /** At most one page of the kiosk list (the console shows 20; the list API up to 500 in bulk). */
 export const MAX_CONNECTED_QUERY = 100;
-/** The registry's device id shape (letters, digits and `._:-`, up to 128). */
-const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 export class ConnectedKiosksQuery {
   @ApiProperty({
@@ -20,7 +19,7 @@ export class ConnectedKiosksQuery {
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_CONNECTED_QUERY)
   @IsString({ each: true })
-  @Matches(DEVICE_ID, {
+  @Matches(DEVICE_ID_PATTERN, {
     each: true,
     message:
       'each deviceId must be 1-128 letters, digits or ._:- (starting with a letter or digit)',
