@@ -187,11 +187,8 @@ describe('GET /api/v5/relay/kiosks/connected (e2e)', () => {
     it('should drop the kiosks of a killed instance within the slot TTL', async () => {
       const kiosk = await TestKiosk.registered(a, 'TEE-PRESENCE-CRASH');
       const session = await openSession(a, PLATFORM_ID);
-      const device = await connectDevice(
-        { ...a, wsUrl: crashing.wsUrl } as TestApp,
-        kiosk,
-        session,
-      );
+      // the kiosk's socket on the other process
+      const device = await connectDevice({ ...a, wsUrl: crashing.wsUrl }, kiosk, session);
       await device.next('joined');
       expect((await connected(a, [kiosk.deviceId])).body.kiosks[0].connected).toBe(true);
       await crashing.kill(); // SIGKILL: no goodbye, the sorted-set member just stops being refreshed
