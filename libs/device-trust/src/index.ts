@@ -7,3 +7,5 @@ export * from './domain/worker-device';
 export * from './token/signing-key.service';
 export * from './token/token-manager.service';
 export * from './token/offline-token';
+export * from './trust.config';
+export * from './offline-token.config';

@@ -1,7 +1,6 @@
 import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig, RedisService } from '@app/common';
+import { Clock, RedisService } from '@app/common';
 import { KioskRegistryModule } from '@app/kiosk-registry';
 import { SessionModule } from '@app/session';
 import { VaultModule } from '@app/vault';
@@ -22,6 +21,7 @@ import { KioskPresenceController } from './presence/kiosk-presence.controller';
 import { RelayDelivery } from './relay-delivery';
 import { RelayHub } from './relay-hub';
 import { RelayIntake } from './relay-intake';
+import { relayConfig, RelaySettings } from './relay.config';
 import { RelayMetrics } from './relay.metrics';
 import { UpstreamClient } from './upstream/upstream.client';
 
@@ -42,10 +42,11 @@ import { UpstreamClient } from './upstream/upstream.client';
     {
       // which kiosks are in a session: this instance's sockets, and Redis across instances
       provide: KioskPresence,
-      inject: [RedisService, ConfigService],
-      useFactory: (redis: RedisService, config: ConfigService<AppConfig, true>) =>
+      inject: [RedisService, relayConfig.KEY, Clock],
+      useFactory: (redis: RedisService, settings: RelaySettings, clock: Clock) =>
         new KioskPresence(
-          config.get('relay', { infer: true }).slotTtlMs,
+          settings.slotTtlMs,
+          clock,
           redis.enabled ? redis.client('relay-pub') : undefined,
         ),
     },

@@ -1,4 +1,3 @@
-import { ConfigModule } from '@nestjs/config';
 import { Test, TestingModule } from '@nestjs/testing';
 import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
@@ -13,7 +12,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppError, AuthModule, Env, loadConfig } from '@app/common';
+import { AppError, AuthModule, ClockModule, Env } from '@app/common';
+import { configModule, loadConfig } from '@app/api/config/app-config';
 import { PersistenceModule } from '@app/persistence';
 import { BLOB_HEADER_BYTES, BLOB_TAG_BYTES, BlobIntegrityError } from './domain/vault-blob-format';
 import { VaultActor } from './domain/vault-file';
@@ -46,7 +46,8 @@ async function boot(dataDir: string, env: Env = {}): Promise<Booted> {
   });
   const moduleRef: TestingModule = await Test.createTestingModule({
     imports: [
-      ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => ({ ...config })] }),
+      configModule(config),
+      ClockModule.forRoot(),
       PersistenceModule.forRoot(config.database),
       AuthModule,
       VaultModule,

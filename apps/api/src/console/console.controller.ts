@@ -2,7 +2,8 @@ import { Controller, Get, Inject, Param, Res } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { Response } from 'express';
-import { AppConfig, AppError, Public } from '@app/common';
+import { AppError, Public } from '@app/common';
+import { AppConfig } from '../config/app-config';
 import { CONSOLE_CSP, ConsoleAsset, loadConsoleAssets } from './console-assets';
 
 /**

@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type Redis from 'ioredis';
+import { Clock } from '@app/common';
 import { BusUnavailableError } from '../bus/relay-bus';
 import { bounded } from '../bus/redis-relay-bus';
 
@@ -21,6 +22,7 @@ export class KioskPresence implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly ttlMs: number,
+    private readonly clock: Clock,
     private readonly redis?: Redis,
   ) {}
 
@@ -72,7 +74,7 @@ export class KioskPresence implements OnModuleInit, OnModuleDestroy {
       return out;
     }
     const pipeline = this.redis.pipeline();
-    const now = Date.now();
+    const now = this.clock.now().getTime();
     for (const id of deviceIds) pipeline.zcount(KEY_PREFIX + id, now, '+inf');
     const results = await bounded('kioskPresence', () => pipeline.exec());
     deviceIds.forEach((id, i) => {
@@ -85,7 +87,7 @@ export class KioskPresence implements OnModuleInit, OnModuleDestroy {
 
   private async write(entries: Array<[string, string]>): Promise<void> {
     if (!this.redis || entries.length === 0) return;
-    const until = Date.now() + this.ttlMs;
+    const until = this.clock.now().getTime() + this.ttlMs;
     const pipeline = this.redis.pipeline();
     for (const [connectionId, deviceId] of entries) {
       pipeline.zadd(KEY_PREFIX + deviceId, until, connectionId);
@@ -93,7 +95,7 @@ export class KioskPresence implements OnModuleInit, OnModuleDestroy {
       pipeline.pexpire(KEY_PREFIX + deviceId, this.ttlMs * 2);
     }
     for (const deviceId of new Set(entries.map(([, d]) => d))) {
-      pipeline.zremrangebyscore(KEY_PREFIX + deviceId, '-inf', Date.now());
+      pipeline.zremrangebyscore(KEY_PREFIX + deviceId, '-inf', this.clock.now().getTime());
     }
     try {
       await bounded('kioskPresence', () => pipeline.exec());

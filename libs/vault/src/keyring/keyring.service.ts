@@ -1,8 +1,8 @@
-import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable } from '@nestjs/common';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { AppConfig, AppError } from '@app/common';
+import { AppError } from '@app/common';
 import { SealedValueStore } from './sealed-values';
+import { vaultConfig, VaultSettings } from '../vault.config';
 
 /** What re-sealing one module's values did. */
 export interface ResealReport {
@@ -33,8 +33,7 @@ export class KeyringService {
   private readonly keys: Map<string, Buffer>;
   readonly activeVersion: string;
 
-  constructor(config: ConfigService<AppConfig, true>) {
-    const vault = config.get('vault', { infer: true });
+  constructor(@Inject(vaultConfig.KEY) vault: VaultSettings) {
     this.keys = vault.keys;
     this.activeVersion = vault.activeKey;
   }
