@@ -18,26 +18,37 @@ import * as timesheets from '@app/timesheets/infrastructure/persistence/timeshee
 
 /** Modules of a store that is not selected are not loaded (startup time and idle memory). */
 describe('store loading (e2e)', () => {
-  it('should boot on SQLite without loading mongoose, the MongoDB driver, bson or @nestjs/mongoose', () => {
+  function probe(env: NodeJS.ProcessEnv): string[] {
     const dataDir = mkdtempSync(join(tmpdir(), 'mdai-probe-'));
     try {
-      const probe = spawnSync(
+      const run = spawnSync(
         process.execPath,
         ['-r', '@swc-node/register', join(__dirname, 'support', 'boot-probe.ts')],
         {
           cwd: join(__dirname, '..'),
-          env: { ...process.env, NODE_ENV: 'test', DATA_DIR: dataDir, DATABASE_URL: '' },
+          env: { ...process.env, NODE_ENV: 'test', DATA_DIR: dataDir, ...env },
           encoding: 'utf8',
           timeout: 120_000,
         },
       );
-      expect(probe.stderr).toBe('');
-      const line = probe.stdout.split('\n').find((l) => l.startsWith('LOADED '));
+      expect(run.stderr).toBe('');
+      const line = run.stdout.split('\n').find((l) => l.startsWith('LOADED '));
       expect(line).toBeDefined();
-      expect(JSON.parse(line!.slice('LOADED '.length))).toEqual([]);
+      return JSON.parse(line!.slice('LOADED '.length)) as string[];
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
+  }
+
+  it('should boot on SQLite without loading mongoose, the MongoDB driver, bson or @nestjs/mongoose', () => {
+    // nor ioredis and the Redis rate-limit storage (no REDIS_URL), nor axios (no upstream call yet)
+    expect(probe({ DATABASE_URL: '', REDIS_URL: '', UPSTREAM_URL: '' })).toEqual([]);
+  });
+
+  it('should load ioredis and the Redis rate-limit storage when REDIS_URL is set', () => {
+    expect(
+      probe({ DATABASE_URL: '', REDIS_URL: 'redis://127.0.0.1:6379', UPSTREAM_URL: '' }),
+    ).toEqual(['@nest-lab/throttler-storage-redis', 'ioredis']);
   });
 
   it('should open MongoDB through the lazily imported MongoStoreModule', async () => {

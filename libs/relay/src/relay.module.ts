@@ -1,4 +1,3 @@
-import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
 import { Clock, RedisService } from '@app/common';
 import { KioskRegistryModule } from '@app/kiosk-registry';
@@ -27,7 +26,7 @@ import { UpstreamClient } from './upstream/upstream.client';
 
 /** The WebSocket relay between phones and kiosks (new and legacy protocols). */
 @Module({
-  imports: [HttpModule, SessionModule, KioskRegistryModule, VaultModule],
+  imports: [SessionModule, KioskRegistryModule, VaultModule],
   controllers: [KioskPresenceController],
   providers: [
     {
