@@ -22,6 +22,8 @@ export * from './auth/api-key.service';
 export * from './auth/api-key.guard';
 export * from './auth/current-principal.decorator';
 export * from './errors/app-error';
+export * from './errors/domain-error';
+export * from './errors/common.errors';
 export * from './errors/error-body';
 export * from './errors/http-exception.filter';
 export * from './errors/storage-error';

@@ -5,3 +5,4 @@ export * from './vault-audit.service';
 export * from './domain/vault-file';
 export * from './domain/vault-audit-record';
 export * from './keyring/sealed-values';
+export * from './vault.errors';

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { AppConfig, AppError, newId } from '@app/common';
+import { AppConfig, newId } from '@app/common';
 import {
   ChainVerifier,
   LogVerification,
@@ -18,6 +18,7 @@ import {
 } from './domain/vault-audit-record';
 import { VaultActor } from './domain/vault-file';
 import { VaultAuditRepository } from './infrastructure/persistence/vault-audit.repository';
+import { VaultError } from './vault.errors';
 
 export interface AuditAttempt {
   fileId: string;
@@ -110,8 +111,7 @@ export class VaultAuditService {
         { err: error, action: attempt.action, fileId: attempt.fileId },
         'Vault audit write failed; access refused',
       );
-      throw new AppError(
-        503,
+      throw new VaultError(
         'audit_unavailable',
         'The vault audit log cannot be written, so the vault refuses access',
       );

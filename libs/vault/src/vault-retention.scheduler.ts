@@ -38,7 +38,7 @@ export class VaultRetentionScheduler implements OnApplicationBootstrap, OnApplic
       .purgeExpired()
       .then(() => undefined)
       .catch((error: unknown) => {
-        this.logger.error({ error: (error as Error).message }, 'Vault retention sweep failed');
+        this.logger.error({ err: error }, 'Vault retention sweep failed');
       })
       .finally(() => {
         this.running = undefined;

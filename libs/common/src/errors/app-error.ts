@@ -1,9 +1,5 @@
 import { HttpException } from '@nestjs/common';
-
-export interface FieldError {
-  field: string;
-  message: string;
-}
+import { FieldError } from './domain-error';
 
 /**
  * The one error type services throw. `code` is a stable snake_case identifier clients can

@@ -1,3 +1,4 @@
+import { ERROR_STATUS } from '@app/api/errors/error-status';
 import { storageErrorOf } from './storage-error';
 
 const sys = (code: string) => Object.assign(new Error(`${code}: something`), { code });
@@ -6,7 +7,11 @@ describe('storageErrorOf', () => {
   it('should map no-space conditions to 507 storage_full', () => {
     for (const code of ['ENOSPC', 'EDQUOT', 'SQLITE_FULL']) {
       const sut = storageErrorOf(sys(code));
-      expect([code, sut?.getStatus(), sut?.code]).toEqual([code, 507, 'storage_full']);
+      expect([code, sut && ERROR_STATUS.common[sut.code], sut?.code]).toEqual([
+        code,
+        507,
+        'storage_full',
+      ]);
     }
   });
 
@@ -22,7 +27,11 @@ describe('storageErrorOf', () => {
       'SQLITE_CANTOPEN',
     ]) {
       const sut = storageErrorOf(sys(code));
-      expect([code, sut?.getStatus(), sut?.code]).toEqual([code, 503, 'storage_unavailable']);
+      expect([code, sut && ERROR_STATUS.common[sut.code], sut?.code]).toEqual([
+        code,
+        503,
+        'storage_unavailable',
+      ]);
     }
   });
 

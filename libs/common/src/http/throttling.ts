@@ -20,7 +20,7 @@ import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis'
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { AppConfig } from '../config/load-config';
-import { AppError } from '../errors/app-error';
+import { CommonError } from '../errors/common.errors';
 import { RedisService } from '../redis/redis.service';
 
 /** How long a Redis round trip may take before the limiter counts locally instead. */
@@ -111,8 +111,7 @@ export class AppThrottlerGuard extends ThrottlerGuard {
       .switchToHttp()
       .getResponse<{ setHeader(n: string, v: string): void }>()
       .setHeader('Retry-After', String(seconds));
-    throw new AppError(
-      429,
+    throw new CommonError(
       'rate_limited',
       `Too many requests: at most ${detail.limit} per ${Math.round(detail.ttl / 1000)} s from one address or credential; retry after ${seconds} s`,
     );

@@ -1,6 +1,7 @@
 import { ConfigService } from '@nestjs/config';
 import { randomBytes } from 'node:crypto';
-import { AppConfig, AppError } from '@app/common';
+import { AppConfig } from '@app/common';
+import { VaultError } from '../vault.errors';
 import { KeyringService } from './keyring.service';
 
 function keyring(keys: Record<string, Buffer>, active: string): KeyringService {
@@ -18,7 +19,7 @@ describe('KeyringService', () => {
     expect(sealed).toMatch(/^sealed1\.v1\./);
     expect(sealed).not.toContain('hunter22');
     expect(sut.openString(sealed, 'wifi:abc')).toBe('hunter22');
-    expect(() => sut.open(sealed, 'wifi:other')).toThrow(AppError);
+    expect(() => sut.open(sealed, 'wifi:other')).toThrow(VaultError);
   });
 
   it('should detect a tampered value', () => {

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { AppConfig, AppError } from '@app/common';
+import { AppConfig } from '@app/common';
 import { SealedValueStore } from './sealed-values';
+import { VaultError } from '../vault.errors';
 
 /** What re-sealing one module's values did. */
 export interface ResealReport {
@@ -47,11 +48,7 @@ export class KeyringService {
   masterKey(version: string): Buffer {
     const key = this.keys.get(version);
     if (!key)
-      throw new AppError(
-        500,
-        'unknown_key_version',
-        `Key version ${version} is not in the keyring`,
-      );
+      throw new VaultError('unknown_key_version', `Key version ${version} is not in the keyring`);
     return key;
   }
 
@@ -72,7 +69,7 @@ export class KeyringService {
     try {
       return Buffer.concat([decipher.update(parsed.ciphertext), decipher.final()]);
     } catch {
-      throw new AppError(500, 'sealed_value_corrupt', 'A sealed value failed authentication');
+      throw new VaultError('sealed_value_corrupt', 'A sealed value failed authentication');
     }
   }
 
@@ -136,7 +133,7 @@ function parseSealed(sealed: string): {
 } {
   const parts = sealed.split('.');
   if (parts.length !== 5 || parts[0] !== SEALED_PREFIX) {
-    throw new AppError(500, 'sealed_value_corrupt', 'A sealed value is malformed');
+    throw new VaultError('sealed_value_corrupt', 'A sealed value is malformed');
   }
   const result = {
     version: parts[1],
@@ -145,7 +142,7 @@ function parseSealed(sealed: string): {
     tag: Buffer.from(parts[4], 'base64url'),
   };
   if (result.iv.length !== IV_BYTES || result.tag.length !== TAG_BYTES) {
-    throw new AppError(500, 'sealed_value_corrupt', 'A sealed value is malformed');
+    throw new VaultError('sealed_value_corrupt', 'A sealed value is malformed');
   }
   return result;
 }

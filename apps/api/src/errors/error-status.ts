@@ -1,0 +1,69 @@
+import { HttpStatus } from '@nestjs/common';
+import { COMMON_ERRORS, DomainError, ErrorCatalog, ErrorStatusTable } from '@app/common';
+import { VAULT_ERRORS } from '@app/vault';
+import { CONSOLE_ERRORS } from '../console/console.errors';
+
+/** Every module's error catalog, in the order docs/errors.md lists them. */
+export const ERROR_CATALOGS = [
+  COMMON_ERRORS,
+  VAULT_ERRORS,
+  CONSOLE_ERRORS,
+] as const satisfies readonly ErrorCatalog[];
+
+type Catalog = (typeof ERROR_CATALOGS)[number];
+
+/** One row per catalog, one HTTP status per declared code: no more, no fewer. */
+type StatusTable = {
+  readonly [C in Catalog as C['module']]: { readonly [Code in keyof C['codes']]: HttpStatus };
+};
+
+/**
+ * The one place an error code becomes an HTTP status. A code added to a catalog without a status
+ * here, a status for a code no catalog declares, or a catalog without its row fails to compile.
+ */
+export const ERROR_STATUS = {
+  common: {
+    validation_failed: HttpStatus.BAD_REQUEST,
+    bad_request: HttpStatus.BAD_REQUEST,
+    invalid_json: HttpStatus.BAD_REQUEST,
+    json_too_deep: HttpStatus.BAD_REQUEST,
+    json_duplicate_key: HttpStatus.BAD_REQUEST,
+    json_too_many_keys: HttpStatus.BAD_REQUEST,
+    json_string_too_long: HttpStatus.BAD_REQUEST,
+    json_number_out_of_range: HttpStatus.BAD_REQUEST,
+    json_lone_surrogate: HttpStatus.BAD_REQUEST,
+    payload_too_large: HttpStatus.PAYLOAD_TOO_LARGE,
+    unsupported_encoding: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+    unsupported_charset: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+    invalid_content_encoding: HttpStatus.BAD_REQUEST,
+    request_aborted: HttpStatus.BAD_REQUEST,
+    unauthorized: HttpStatus.UNAUTHORIZED,
+    forbidden: HttpStatus.FORBIDDEN,
+    rate_limited: HttpStatus.TOO_MANY_REQUESTS,
+    storage_full: HttpStatus.INSUFFICIENT_STORAGE,
+    storage_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+  },
+  vault: {
+    file_not_found: HttpStatus.NOT_FOUND,
+    file_deleted: HttpStatus.GONE,
+    missing_purpose: HttpStatus.BAD_REQUEST,
+    payload_too_large: HttpStatus.PAYLOAD_TOO_LARGE,
+    unsupported_media_type: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+    request_aborted: HttpStatus.BAD_REQUEST,
+    store_failed: HttpStatus.INTERNAL_SERVER_ERROR,
+    file_integrity_failed: HttpStatus.INTERNAL_SERVER_ERROR,
+    unknown_key_version: HttpStatus.INTERNAL_SERVER_ERROR,
+    sealed_value_corrupt: HttpStatus.INTERNAL_SERVER_ERROR,
+    audit_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+    checkpoint_not_found: HttpStatus.NOT_FOUND,
+  },
+  console: {
+    console_not_built: HttpStatus.NOT_FOUND,
+    not_found: HttpStatus.NOT_FOUND,
+  },
+} as const satisfies StatusTable;
+
+/** The HTTP status the exception filter answers `error` with (undefined only for an unlisted module). */
+export function httpStatusOf(error: DomainError): number | undefined {
+  return (ERROR_STATUS as ErrorStatusTable)[error.module]?.[error.code];
+}
