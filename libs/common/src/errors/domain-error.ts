@@ -37,3 +37,8 @@ export abstract class DomainError<Code extends string = string> extends Error {
 
 /** module → code → HTTP status, as the exception filter reads it. */
 export type ErrorStatusTable = Readonly<Record<string, Readonly<Record<string, number>>>>;
+
+/** `instanceof DomainError`, typed with string codes (a bare instanceof of a generic class gives `any`). */
+export function isDomainError(error: unknown): error is DomainError {
+  return error instanceof DomainError;
+}

@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { Request, Response } from 'express';
 import { CommonError, CommonErrorCode } from './common.errors';
-import { DomainError, ErrorStatusTable, FieldError } from './domain-error';
+import { DomainError, ErrorStatusTable, FieldError, isDomainError } from './domain-error';
 import { ErrorBody } from './error-body';
 import { storageErrorOf } from './storage-error';
 
@@ -69,25 +69,27 @@ export class HttpExceptionFilter implements ExceptionFilter {
     response.status(body.statusCode).json(body);
   }
 
-  private toBody(exception: unknown, correlationId: string): ErrorBody {
-    if (exception instanceof DomainError) {
-      const statusCode = this.statuses[exception.module]?.[exception.code];
-      if (statusCode === undefined) {
-        // unreachable while the table is typed against every catalog; never a silent 200
-        this.logger.error({ err: exception, correlationId }, 'Error code without an HTTP status');
-        return internalError(correlationId);
-      }
-      if (statusCode >= 500) {
-        this.logger.error({ err: exception, correlationId }, `Request failed: ${exception.code}`);
-      }
-      return clean({
-        statusCode,
-        code: exception.code,
-        message: exception.message,
-        correlationId,
-        errors: exception.errors,
-      });
+  private domainBody(error: DomainError, correlationId: string): ErrorBody {
+    const statusCode = this.statuses[error.module]?.[error.code];
+    if (statusCode === undefined) {
+      // unreachable while the table is typed against every catalog; never a silent 200
+      this.logger.error({ err: error, correlationId }, 'Error code without an HTTP status');
+      return internalError(correlationId);
     }
+    if (statusCode >= 500) {
+      this.logger.error({ err: error, correlationId }, `Request failed: ${error.code}`);
+    }
+    return clean({
+      statusCode,
+      code: error.code,
+      message: error.message,
+      correlationId,
+      errors: error.errors,
+    });
+  }
+
+  private toBody(exception: unknown, correlationId: string): ErrorBody {
+    if (isDomainError(exception)) return this.domainBody(exception, correlationId);
     if (exception instanceof HttpException) {
       const statusCode = exception.getStatus();
       const response = exception.getResponse();
