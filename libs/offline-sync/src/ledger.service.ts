@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { AppConfig, AppError, jcs } from '@app/common';
+import { AppConfig, jcs } from '@app/common';
 import {
   LeafSource,
   LogVerification,
@@ -17,6 +17,7 @@ import {
   AppendResult,
   AttendanceLogRepository,
 } from './infrastructure/persistence/attendance-log.repository';
+import { OfflineSyncError } from './offline-sync.errors';
 
 const PAGE = 1000;
 
@@ -97,8 +98,7 @@ export class LedgerService {
         .catch((error: unknown) => {
           // the links are committed; the next append (or this batch again) seals them
           this.logger.error({ err: error, siteId }, 'Ledger checkpoint could not be signed');
-          throw new AppError(
-            503,
+          throw new OfflineSyncError(
             'checkpoint_unavailable',
             'The packets are stored but their checkpoint could not be signed; send the same batch again for receipts',
           );

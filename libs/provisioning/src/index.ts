@@ -1,2 +1,3 @@
 export * from './provisioning.module';
 export * from './provisioning.service';
+export * from './provisioning.errors';

@@ -1,11 +1,12 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { constants, publicEncrypt, randomBytes } from 'node:crypto';
-import { AppConfig, AppError, newId, Principal, safeEqual, sha256 } from '@app/common';
+import { AppConfig, newId, Principal, safeEqual, sha256 } from '@app/common';
 import { actorOf, KioskRegistryService } from '@app/device-trust';
 import { KeyringService, ResealReport } from '@app/vault';
 import { WifiChallenge } from './domain/wifi-challenge';
 import { WifiChallengeRepository } from './infrastructure/persistence/wifi-challenge.repository';
+import { ProvisioningError } from './provisioning.errors';
 
 export const CHALLENGE_BYTES = 32;
 /** Expired challenges are kept this long (to answer `challenge_expired`), then deleted. */
@@ -103,19 +104,19 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
   async validate(id: string, responseBase64: string): Promise<{ ssid: string; password: string }> {
     const response = Buffer.from(responseBase64, 'base64');
     if (response.length !== CHALLENGE_BYTES) {
-      throw new AppError(
-        400,
+      throw new ProvisioningError(
         'invalid_challenge_response',
         `challenge_response must decode to ${CHALLENGE_BYTES} bytes`,
       );
     }
     const now = new Date();
     const challenge = await this.challenges.findById(id);
-    if (!challenge) throw new AppError(404, 'challenge_not_found', 'No challenge has this bson_id');
+    if (!challenge)
+      throw new ProvisioningError('challenge_not_found', 'No challenge has this bson_id');
     this.assertOpen(challenge, now);
     const kiosk = await this.kiosks.find(challenge.deviceId);
     if (!kiosk || kiosk.status === 'blocked')
-      throw new AppError(403, 'device_blocked', 'This device is blocked');
+      throw new ProvisioningError('device_blocked', 'This device is blocked');
 
     if (!safeEqual(sha256(response), challenge.answerHash)) {
       const after = await this.challenges.recordWrongAnswer(id, this.maxAttempts);
@@ -124,16 +125,14 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
         'Wrong challenge response',
       );
       if (after?.status === 'locked') {
-        throw new AppError(
-          423,
+        throw new ProvisioningError(
           'challenge_locked',
           'Too many wrong answers: this challenge is locked; ask for a new one',
         );
       }
       if (after?.status === 'used') throw used();
       const left = this.maxAttempts - (after?.wrongAttempts ?? this.maxAttempts);
-      throw new AppError(
-        401,
+      throw new ProvisioningError(
         'challenge_mismatch',
         `The challenge response is wrong (${left} attempts left)`,
       );
@@ -156,7 +155,7 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
   /** The challenge's state now: used and locked are final; otherwise waiting until it expires. */
   async state(id: string, now = new Date()): Promise<ChallengeState> {
     const c = await this.challenges.findById(id);
-    if (!c) throw new AppError(404, 'challenge_not_found', 'No challenge has this bson_id');
+    if (!c) throw new ProvisioningError('challenge_not_found', 'No challenge has this bson_id');
     const state = c.status === 'pending' ? (c.expiresAt <= now ? 'expired' : 'waiting') : c.status;
     return {
       id: c.id,
@@ -173,7 +172,8 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
 
   async qr(id: string, format: 'png' | 'svg'): Promise<Buffer | string> {
     const challenge = await this.challenges.findById(id);
-    if (!challenge) throw new AppError(404, 'challenge_not_found', 'No challenge has this bson_id');
+    if (!challenge)
+      throw new ProvisioningError('challenge_not_found', 'No challenge has this bson_id');
     const payload = JSON.stringify({ bson_id: challenge.id, challenge: challenge.challenge });
     // loaded on first use: the QR encoder is a noticeable part of startup otherwise
     const QRCode = (await import('qrcode')).default;
@@ -194,20 +194,22 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
   private assertOpen(challenge: WifiChallenge, now: Date): void {
     if (challenge.status === 'used') throw used();
     if (challenge.status === 'locked') {
-      throw new AppError(
-        423,
+      throw new ProvisioningError(
         'challenge_locked',
         'Too many wrong answers: this challenge is locked; ask for a new one',
       );
     }
     if (challenge.expiresAt.getTime() <= now.getTime()) {
-      throw new AppError(410, 'challenge_expired', 'This challenge has expired; ask for a new one');
+      throw new ProvisioningError(
+        'challenge_expired',
+        'This challenge has expired; ask for a new one',
+      );
     }
   }
 }
 
-function used(): AppError {
-  return new AppError(409, 'challenge_used', 'This challenge has already been used');
+function used(): ProvisioningError {
+  return new ProvisioningError('challenge_used', 'This challenge has already been used');
 }
 
 function sealContext(challengeId: string): string {

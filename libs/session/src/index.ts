@@ -2,3 +2,4 @@ export * from './session.module';
 export * from './session.service';
 export * from './session-token.service';
 export * from './domain/pairing-session';
+export * from './session.errors';

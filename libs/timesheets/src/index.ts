@@ -5,3 +5,4 @@ export * from './domain/correction';
 export * from './domain/timesheet-day';
 export * from './domain/timesheet-entry';
 export * from './domain/timesheet-csv';
+export * from './timesheets.errors';

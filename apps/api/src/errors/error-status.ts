@@ -1,5 +1,10 @@
 import { HttpStatus } from '@nestjs/common';
 import { COMMON_ERRORS, DomainError, ErrorCatalog, ErrorStatusTable } from '@app/common';
+import { FRAUD_ERRORS } from '@app/fraud';
+import { OFFLINE_SYNC_ERRORS } from '@app/offline-sync';
+import { PROVISIONING_ERRORS } from '@app/provisioning';
+import { SESSION_ERRORS } from '@app/session';
+import { TIMESHEETS_ERRORS } from '@app/timesheets';
 import { VAULT_ERRORS } from '@app/vault';
 import { CONSOLE_ERRORS } from '../console/console.errors';
 
@@ -7,6 +12,11 @@ import { CONSOLE_ERRORS } from '../console/console.errors';
 export const ERROR_CATALOGS = [
   COMMON_ERRORS,
   VAULT_ERRORS,
+  PROVISIONING_ERRORS,
+  SESSION_ERRORS,
+  FRAUD_ERRORS,
+  OFFLINE_SYNC_ERRORS,
+  TIMESHEETS_ERRORS,
   CONSOLE_ERRORS,
 ] as const satisfies readonly ErrorCatalog[];
 
@@ -56,6 +66,58 @@ export const ERROR_STATUS = {
     sealed_value_corrupt: HttpStatus.INTERNAL_SERVER_ERROR,
     audit_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
     checkpoint_not_found: HttpStatus.NOT_FOUND,
+  },
+  provisioning: {
+    challenge_not_found: HttpStatus.NOT_FOUND,
+    invalid_challenge_response: HttpStatus.BAD_REQUEST,
+    challenge_mismatch: HttpStatus.UNAUTHORIZED,
+    challenge_locked: HttpStatus.LOCKED,
+    challenge_expired: HttpStatus.GONE,
+    challenge_used: HttpStatus.CONFLICT,
+    device_blocked: HttpStatus.FORBIDDEN,
+  },
+  session: {
+    not_authenticated: HttpStatus.UNAUTHORIZED,
+    wrong_token_type: HttpStatus.UNAUTHORIZED,
+    session_expired: HttpStatus.UNAUTHORIZED,
+    session_not_found: HttpStatus.NOT_FOUND,
+  },
+  fraud: {
+    invalid_cursor: HttpStatus.BAD_REQUEST,
+  },
+  'offline-sync': {
+    missing_token: HttpStatus.UNAUTHORIZED,
+    invalid_token: HttpStatus.FORBIDDEN,
+    token_expired: HttpStatus.FORBIDDEN,
+    unknown_device: HttpStatus.FORBIDDEN,
+    device_blocked: HttpStatus.FORBIDDEN,
+    too_many_packets: HttpStatus.PAYLOAD_TOO_LARGE,
+    invalid_signatures: HttpStatus.FORBIDDEN,
+    checkpoint_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+    checkpoint_not_found: HttpStatus.NOT_FOUND,
+    site_not_found: HttpStatus.NOT_FOUND,
+    link_not_found: HttpStatus.NOT_FOUND,
+    invalid_proof_request: HttpStatus.BAD_REQUEST,
+  },
+  timesheets: {
+    invalid_period: HttpStatus.BAD_REQUEST,
+    period_too_long: HttpStatus.BAD_REQUEST,
+    invalid_cursor: HttpStatus.BAD_REQUEST,
+    site_not_found: HttpStatus.NOT_FOUND,
+    worker_not_in_crew: HttpStatus.FORBIDDEN,
+    entry_not_found: HttpStatus.NOT_FOUND,
+    not_correctable: HttpStatus.UNPROCESSABLE_ENTITY,
+    cross_site_correction: HttpStatus.UNPROCESSABLE_ENTITY,
+    correction_id_conflict: HttpStatus.CONFLICT,
+    already_voided: HttpStatus.CONFLICT,
+    time_in_future: HttpStatus.UNPROCESSABLE_ENTITY,
+    unexpected_time: HttpStatus.UNPROCESSABLE_ENTITY,
+    time_required: HttpStatus.UNPROCESSABLE_ENTITY,
+    check_out_out_of_range: HttpStatus.UNPROCESSABLE_ENTITY,
+    not_a_check_in: HttpStatus.UNPROCESSABLE_ENTITY,
+    not_a_punch: HttpStatus.UNPROCESSABLE_ENTITY,
+    target_voided: HttpStatus.UNPROCESSABLE_ENTITY,
+    timesheets_behind: HttpStatus.SERVICE_UNAVAILABLE,
   },
   console: {
     console_not_built: HttpStatus.NOT_FOUND,
