@@ -10,7 +10,7 @@ export const OFFLINE_SYNC_ERRORS = {
       'the offline token expired more than OFFLINE_TOKEN_GRACE_DAYS ago; refresh it (POST /api/v5/device/token)',
     unknown_device: 'the device of the token is not registered',
     device_blocked: 'the device is blocked (trust score too low)',
-    too_many_packets: 'the batch holds more packets than OFFLINE_MAX_PACKETS_PER_BATCH',
+    too_many_packets: 'the batch holds more packets than SYNC_MAX_PACKETS',
     invalid_signatures: 'no packet in the batch carries a valid device signature',
     checkpoint_unavailable:
       'the packets are stored but their checkpoint could not be signed; send the same batch again for receipts',

@@ -15,7 +15,7 @@ export const COMMON_ERRORS = {
     json_string_too_long: 'a string in the JSON body is longer than JSON_MAX_STRING_LENGTH',
     json_number_out_of_range: 'a number in the JSON body does not fit a 64-bit float (I-JSON)',
     json_lone_surrogate: 'a string in the JSON body holds a lone UTF-16 surrogate (I-JSON)',
-    payload_too_large: 'the request body is over the JSON body limit',
+    payload_too_large: 'the request body is over JSON_BODY_LIMIT_BYTES',
     unsupported_encoding: 'the Content-Encoding is not one this route decodes',
     unsupported_charset: 'the request charset is not supported',
     invalid_content_encoding: 'the request body is not encoded as its Content-Encoding says',
