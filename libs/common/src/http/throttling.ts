@@ -63,7 +63,7 @@ export class FailoverThrottlerStorage implements ThrottlerStorage, OnApplication
       } catch (error) {
         if (!this.degraded) {
           this.logger.warn(
-            { error: (error as Error).message },
+            { err: error },
             'Rate limit counters fall back to this process: Redis does not answer',
           );
         }
