@@ -2,7 +2,7 @@
 // end-to-end specs in test/. `npm test` runs all of them.
 const swc = ['@swc/jest', { jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true }, target: 'es2022', keepClassNames: true } }];
 
-const libs = ['common', 'persistence', 'device-trust', 'provisioning', 'session', 'relay', 'offline-sync', 'vault', 'fraud', 'timesheets', 'tlog'];
+const libs = ['common', 'persistence', 'kiosk-registry', 'workforce', 'device-trust', 'provisioning', 'session', 'relay', 'offline-sync', 'vault', 'fraud', 'timesheets', 'tlog'];
 const moduleNameMapper = { '^@app/api/(.*)$': '<rootDir>/apps/api/src/$1' };
 for (const lib of libs) {
   moduleNameMapper[`^@app/${lib}$`] = `<rootDir>/libs/${lib}/src`;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { SqliteStore } from '@app/persistence';
 import { FRAUD_EVENT_TYPES, FraudEventCriteria } from '@app/fraud/domain/fraud-event';
 import { SqliteFraudEventRepository } from '@app/fraud/infrastructure/persistence/sqlite/repositories/sqlite-fraud-event.repository';
-import { SqliteKioskDeviceRepository } from '@app/device-trust/infrastructure/persistence/sqlite/repositories/sqlite-kiosk-device.repository';
+import { SqliteKioskDeviceRepository } from '@app/kiosk-registry/infrastructure/persistence/sqlite/repositories/sqlite-kiosk-device.repository';
 import { SqliteWorkerDeviceRepository } from '@app/device-trust/infrastructure/persistence/sqlite/repositories/sqlite-worker-device.repository';
 import { SqliteVaultAuditRepository } from '@app/vault/infrastructure/persistence/sqlite/repositories/sqlite-vault-audit.repository';
 import { median } from './support/proc';

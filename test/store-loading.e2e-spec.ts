@@ -7,7 +7,8 @@ import { MongoStore, PersistenceModule, PortAdapters, Store } from '@app/persist
 import { MongoStoreModule } from '@app/persistence/mongo/mongo-store.module';
 import { fraudEventAdapters } from '@app/fraud/infrastructure/persistence/fraud-persistence';
 import { FraudEventRepository } from '@app/fraud/infrastructure/persistence/fraud-event.repository';
-import * as kiosk from '@app/device-trust/infrastructure/persistence/kiosk-persistence';
+import * as kiosk from '@app/kiosk-registry/infrastructure/persistence/kiosk-persistence';
+import * as workforce from '@app/workforce/infrastructure/persistence/workforce-persistence';
 import * as worker from '@app/device-trust/infrastructure/persistence/worker-persistence';
 import * as ledger from '@app/offline-sync/infrastructure/persistence/ledger-persistence';
 import * as provisioning from '@app/provisioning/infrastructure/persistence/provisioning-persistence';
@@ -52,6 +53,7 @@ describe('store loading (e2e)', () => {
     const all: Record<string, PortAdapters<object>> = {
       fraudEventAdapters,
       ...kiosk,
+      ...workforce,
       ...worker,
       ...ledger,
       ...provisioning,

@@ -18,14 +18,16 @@ import {
   RedisModule,
 } from '@app/common';
 import { PersistenceModule } from '@app/persistence';
-import { DeviceTrustModule } from '@app/device-trust';
+import { DeviceTrustModule, WorkerAdmissionModule } from '@app/device-trust';
 import { FraudModule } from '@app/fraud';
+import { KioskRegistryModule } from '@app/kiosk-registry';
 import { OfflineSyncModule } from '@app/offline-sync';
 import { ProvisioningModule } from '@app/provisioning';
 import { RelayModule } from '@app/relay';
 import { SessionModule } from '@app/session';
 import { TimesheetsModule } from '@app/timesheets';
 import { VaultModule } from '@app/vault';
+import { WorkforceModule } from '@app/workforce';
 import { ConsoleController } from './console/console.controller';
 import { ERROR_STATUS } from './errors/error-status';
 import { HealthController } from './health/health.controller';
@@ -61,7 +63,10 @@ export class AppModule {
         TerminusModule.forRoot({ logger: false }),
         VaultModule,
         FraudModule,
+        KioskRegistryModule,
+        WorkforceModule,
         DeviceTrustModule,
+        WorkerAdmissionModule,
         ProvisioningModule,
         SessionModule,
         RelayModule,

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import {
+  actorOf,
   ApiKeyService,
   AppConfig,
   AppError,
@@ -12,20 +13,15 @@ import {
   sha256Hex,
 } from '@app/common';
 import { FraudEventType, FraudService } from '@app/fraud';
+import {
+  OnboardingCredentials,
+  OnboardingSponsor,
+  WorkerAdmission,
+  WorkerSponsor,
+} from '@app/workforce';
 import { DeviceTrustService } from './device-trust.service';
-import { WorkerSponsor } from './domain/workforce';
 import { OnboardingNonceRepository } from './infrastructure/persistence/onboarding-nonce.repository';
-import { actorOf } from './kiosk-registry.service';
 import { WorkerDeviceService } from './worker-device.service';
-
-/** The headers of a worker-creation request (either an admin key or a thekedar signature). */
-export interface OnboardingCredentials {
-  apiKey?: string;
-  thekedarId?: string;
-  deviceId?: string;
-  signature?: string;
-  timestamp?: string;
-}
 
 /** A thekedar's signed request, checked: who signed, with which device, and its score then. */
 export interface ThekedarSignedRequest {
@@ -34,12 +30,6 @@ export interface ThekedarSignedRequest {
   timestamp: string;
   signature: string;
   trustScore: number;
-}
-
-export interface OnboardingSponsor {
-  sponsor: WorkerSponsor;
-  /** The thekedar's score when a thekedar signed: the new worker stands on it for a while. */
-  inheritedTrust?: number;
 }
 
 const SIGNATURE = /^[0-9a-f]{64}$/;
@@ -57,7 +47,7 @@ export function onboardingSigningInput(timestamp: string, body: unknown): string
  * Every refused signature is a fraud event.
  */
 @Injectable()
-export class AssistedOnboardingService {
+export class AssistedOnboardingService implements WorkerAdmission {
   private readonly logger = new Logger(AssistedOnboardingService.name);
   private readonly maxSkewMs: number;
 

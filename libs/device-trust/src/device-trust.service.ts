@@ -2,11 +2,10 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig, AppError, Clock } from '@app/common';
 import { FraudService } from '@app/fraud';
-import { TRUST_DEFAULTS } from './domain/trust-defaults';
+import { TRUST_DEFAULTS, WorkforceService } from '@app/workforce';
 import { computeTrustScore, TrustRequestSignals, TrustScore } from './domain/trust-score';
 import { WorkerDevice } from './domain/worker-device';
 import { WorkerDeviceService } from './worker-device.service';
-import { WorkforceService } from './workforce.service';
 
 export interface DeviceTrustReport extends TrustScore {
   deviceId: string;

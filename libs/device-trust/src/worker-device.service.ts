@@ -1,7 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { AppError, Clock, newId, Principal } from '@app/common';
+import { actorOf, AppError, Clock, newId, Principal } from '@app/common';
 import { KeyringService, ResealReport } from '@app/vault';
+import { WorkforceService } from '@app/workforce';
 import {
   DeviceFingerprint,
   deviceSecretContext,
@@ -9,9 +10,7 @@ import {
   WorkerDeviceEvent,
 } from './domain/worker-device';
 import { WorkerDeviceRepository } from './infrastructure/persistence/worker-device.repository';
-import { actorOf } from './kiosk-registry.service';
 import { TokenManager } from './token/token-manager.service';
-import { WorkforceService } from './workforce.service';
 
 export interface RegisteredWorkerDevice {
   device: WorkerDevice;

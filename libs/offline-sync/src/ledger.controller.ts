@@ -3,7 +3,7 @@ import { ApiOkResponse, ApiProduces, ApiResponse, ApiSecurity, ApiTags } from '@
 import { Response } from 'express';
 import { once } from 'node:events';
 import { ErrorBody, Roles } from '@app/common';
-import { WorkforceService } from '@app/device-trust';
+import { WorkforceService } from '@app/workforce';
 import {
   CheckpointView,
   ConsistencyProofView,

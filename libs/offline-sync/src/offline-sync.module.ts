@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DeviceTrustModule } from '@app/device-trust';
+import { WorkforceModule } from '@app/workforce';
 import { FraudModule } from '@app/fraud';
 import { TlogModule } from '@app/tlog';
 import { bindPort } from '@app/persistence';
@@ -12,7 +13,7 @@ import { OfflineSyncService } from './offline-sync.service';
 
 /** Offline attendance: signed batch sync into the per-site hash-chained ledger. */
 @Module({
-  imports: [DeviceTrustModule, FraudModule, TlogModule],
+  imports: [DeviceTrustModule, WorkforceModule, FraudModule, TlogModule],
   controllers: [OfflineSyncController, LedgerController],
   providers: [
     bindPort(AttendanceLogRepository, attendanceLogAdapters),

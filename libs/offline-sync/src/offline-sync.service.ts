@@ -8,8 +8,8 @@ import {
   TrustRequestSignals,
   WorkerDevice,
   WorkerDeviceService,
-  WorkforceService,
 } from '@app/device-trust';
+import { WorkforceService } from '@app/workforce';
 import {
   AttendanceHistory,
   FraudEventInput,

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { DeviceTrustModule } from '@app/device-trust';
+import { KioskRegistryModule } from '@app/kiosk-registry';
 import { bindPort } from '@app/persistence';
 import { VaultModule } from '@app/vault';
 import { provisioningAdapters } from './infrastructure/persistence/provisioning-persistence';
@@ -9,7 +9,7 @@ import { ProvisioningService } from './provisioning.service';
 
 /** Wi-Fi credentials for kiosks by RSA challenge QR. */
 @Module({
-  imports: [DeviceTrustModule, VaultModule],
+  imports: [KioskRegistryModule, VaultModule],
   controllers: [ProvisioningController],
   providers: [bindPort(WifiChallengeRepository, provisioningAdapters), ProvisioningService],
   exports: [ProvisioningService],

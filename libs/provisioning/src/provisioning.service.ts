@@ -1,8 +1,8 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { constants, publicEncrypt, randomBytes } from 'node:crypto';
-import { AppConfig, newId, Principal, safeEqual, sha256 } from '@app/common';
-import { actorOf, KioskRegistryService } from '@app/device-trust';
+import { actorOf, AppConfig, newId, Principal, safeEqual, sha256 } from '@app/common';
+import { KioskRegistryService } from '@app/kiosk-registry';
 import { KeyringService, ResealReport } from '@app/vault';
 import { WifiChallenge } from './domain/wifi-challenge';
 import { WifiChallengeRepository } from './infrastructure/persistence/wifi-challenge.repository';

@@ -1,7 +1,7 @@
 import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
 import { RedisService } from '@app/common';
-import { DeviceTrustModule } from '@app/device-trust';
+import { KioskRegistryModule } from '@app/kiosk-registry';
 import { SessionModule } from '@app/session';
 import { VaultModule } from '@app/vault';
 import { InProcessRelayBus } from './bus/in-process-relay-bus';
@@ -24,7 +24,7 @@ import { UpstreamClient } from './upstream/upstream.client';
 
 /** The WebSocket relay between phones and kiosks (new and legacy protocols). */
 @Module({
-  imports: [HttpModule, SessionModule, DeviceTrustModule, VaultModule],
+  imports: [HttpModule, SessionModule, KioskRegistryModule, VaultModule],
   providers: [
     {
       // chosen once from config: Redis pub/sub when REDIS_URL is set, else in-process

@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
-import { AppConfig, Clock, jcs } from '@app/common';
-import { actorOf, WorkforceService } from '@app/device-trust';
+import { actorOf, AppConfig, Clock, jcs } from '@app/common';
+import { WorkforceService } from '@app/workforce';
 import { AttendanceMeta, LedgerService } from '@app/offline-sync';
 import { CorrectionAuthor, CorrectionData } from './domain/correction';
 import { projectLink, TimesheetEntry } from './domain/timesheet-entry';

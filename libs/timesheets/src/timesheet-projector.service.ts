@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig, localDay, nextDay, startOfLocalDay } from '@app/common';
-import { WorkforceService } from '@app/device-trust';
+import { WorkforceService } from '@app/workforce';
 import { AttendanceLog, LedgerService } from '@app/offline-sync';
 import { computeDays } from './domain/timesheet-day';
 import { isPunchLike, projectLink, resolveTree, TimesheetEntry } from './domain/timesheet-entry';

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DeviceTrustModule } from '@app/device-trust';
+import { WorkforceModule } from '@app/workforce';
 import { FraudModule } from '@app/fraud';
 import { OfflineSyncModule } from '@app/offline-sync';
 import { bindPort } from '@app/persistence';
@@ -13,7 +14,7 @@ import { TimesheetsService } from './timesheets.service';
 
 /** Timesheets: a read model of the ledger by worker and local day, corrections, CSV and payroll. */
 @Module({
-  imports: [OfflineSyncModule, DeviceTrustModule, FraudModule],
+  imports: [OfflineSyncModule, DeviceTrustModule, WorkforceModule, FraudModule],
   controllers: [TimesheetsController],
   providers: [
     bindPort(TimesheetRepository, timesheetAdapters),

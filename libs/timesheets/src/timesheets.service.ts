@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig, daysBetween, localIso } from '@app/common';
-import { WorkforceService } from '@app/device-trust';
+import { WorkforceService } from '@app/workforce';
 import { FraudService } from '@app/fraud';
 import { isFlagged, TimesheetDay } from './domain/timesheet-day';
 import { PayrollWorkerView, TimesheetDayView } from './dto/timesheet.dto';

@@ -1,4 +1,4 @@
-import { PersonKind } from './workforce';
+import { PersonKind } from '@app/workforce';
 
 export interface DeviceFingerprint {
   os: string;

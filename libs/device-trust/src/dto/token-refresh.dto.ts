@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsString, Matches } from 'class-validator';
-import { OBJECT_ID } from './workforce.dto';
+import { OBJECT_ID } from '@app/workforce';
 
 export class RefreshOfflineTokenDto {
   @ApiProperty({ example: '665f1c2e8b3e4a0012345678' })

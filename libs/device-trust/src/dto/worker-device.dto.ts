@@ -9,8 +9,8 @@ import {
   MaxLength,
   ValidateNested,
 } from 'class-validator';
-import { DevicePageQuery } from './device-page.query';
-import { OBJECT_ID } from './workforce.dto';
+import { DevicePageQuery } from '@app/common';
+import { OBJECT_ID } from '@app/workforce';
 
 export class DeviceFingerprintDto {
   @ApiProperty({ example: 'Android 14' }) @IsString() @Length(1, 100) os!: string;

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBase64, IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
-import { DEVICE_ID_PATTERN } from '@app/device-trust';
+import { DEVICE_ID_PATTERN } from '@app/kiosk-registry';
 
 const BSON_ID = /^[0-9a-f]{24}$/;
 

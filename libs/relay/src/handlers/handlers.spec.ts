@@ -12,7 +12,7 @@ import {
   Principal,
   RedisModule,
 } from '@app/common';
-import { KioskRegistryService, kioskAuthMessage } from '@app/device-trust';
+import { KioskRegistryService, kioskAuthMessage } from '@app/kiosk-registry';
 import { PersistenceModule, Store } from '@app/persistence';
 import { SessionService } from '@app/session';
 import { ConnectionView, PlatformIdSet } from '../relay-connection';

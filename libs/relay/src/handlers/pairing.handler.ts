@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { KioskRegistryService } from '@app/device-trust';
+import { KioskRegistryService } from '@app/kiosk-registry';
 import { SessionService } from '@app/session';
 import { FaceSubmissionService } from '../face-submission.service';
 import { kioskCopyOfAnswer } from '../privacy/kiosk-gate';

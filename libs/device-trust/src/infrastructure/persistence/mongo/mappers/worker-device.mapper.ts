@@ -3,7 +3,7 @@ import {
   WorkerDeviceEvent,
   WorkerDeviceEventAction,
 } from '../../../../domain/worker-device';
-import { PersonKind } from '../../../../domain/workforce';
+import { PersonKind } from '@app/workforce';
 import { WorkerDeviceDocument, WorkerDeviceEventDocument } from '../schemas/worker-device.schema';
 
 export class WorkerDeviceMongoMapper {

@@ -4,7 +4,7 @@ import {
   WorkerDeviceEvent,
   WorkerDeviceEventAction,
 } from '../../../../domain/worker-device';
-import { PersonKind } from '../../../../domain/workforce';
+import { PersonKind } from '@app/workforce';
 
 export interface WorkerDeviceRow {
   id: string;

@@ -4,29 +4,23 @@ import { join } from 'node:path';
 import { SqliteStore } from '@app/persistence';
 import { explainQueryPlan, planProblems } from '@app/persistence/testing/query-plan';
 import {
-  KIOSK_EVENTS_SQL,
-  KIOSK_LIST_SQL,
-  SqliteKioskDeviceRepository,
-} from './sqlite-kiosk-device.repository';
-import {
   SqliteWorkerDeviceRepository,
   WORKER_DEVICE_EVENTS_SQL,
   WORKER_DEVICE_LIST_SQL,
 } from './sqlite-worker-device.repository';
 
 /**
- * GET /api/kiosks, /api/kiosks/:id/events, /api/v5/devices: each page (first or after a
+ * GET /api/v5/devices and a device's events: each page (first or after a
  * cursor) seeks an index, so any page costs the same and a walk through all pages is linear.
  */
-describe('SQLite device listings query plans', () => {
+describe('SQLite worker-device listings query plans', () => {
   let dir: string;
   let store: SqliteStore;
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'mdai-device-plan-'));
     store = new SqliteStore(join(dir, 'plan.sqlite'));
-    new SqliteKioskDeviceRepository(store); // applies the migrations
-    new SqliteWorkerDeviceRepository(store);
+    new SqliteWorkerDeviceRepository(store); // applies the migrations
   });
   afterAll(async () => {
     await store.close();
@@ -34,9 +28,6 @@ describe('SQLite device listings query plans', () => {
   });
 
   it.each([
-    ['kiosks, first page', KIOSK_LIST_SQL, ['', 50], /device_id>\?/],
-    ['kiosks, after a cursor', KIOSK_LIST_SQL, ['K-500000', 50], /device_id>\?/],
-    ['kiosk events of one kiosk', KIOSK_EVENTS_SQL, ['K-1'], /device_id=\?/],
     ['worker devices, first page', WORKER_DEVICE_LIST_SQL, ['', 50], /device_id>\?/],
     ['worker devices, after a cursor', WORKER_DEVICE_LIST_SQL, ['D-500000', 50], /device_id>\?/],
     ['events of one worker device', WORKER_DEVICE_EVENTS_SQL, ['D-1'], /device_id=\?/],

@@ -1,17 +1,18 @@
 import { CanActivate, createParamDecorator, ExecutionContext, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
-import { AssistedOnboardingService, OnboardingSponsor } from './assisted-onboarding.service';
+import { OnboardingSponsor, WorkerAdmission } from './worker-admission';
 
 type OnboardingRequest = Request & { onboarding?: OnboardingSponsor };
 
 /**
  * Worker creation takes an admin key or a thekedar-signed request. Checked in a guard so that
  * credentials are judged before the body is validated (a stranger learns nothing from 400s);
- * refused signatures become fraud events in AssistedOnboardingService.
+ * refused signatures become fraud events in the WorkerAdmission (device-trust's
+ * AssistedOnboardingService).
  */
 @Injectable()
 export class OnboardingGuard implements CanActivate {
-  constructor(private readonly onboarding: AssistedOnboardingService) {}
+  constructor(private readonly onboarding: WorkerAdmission) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<OnboardingRequest>();

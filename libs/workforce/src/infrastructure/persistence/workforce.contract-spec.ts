@@ -1,7 +1,7 @@
 import { newId } from '@app/common';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { EnrollmentCode, Worker } from '../../domain/workforce';
-import { workforceAdapters } from './worker-persistence';
+import { workforceAdapters } from './workforce-persistence';
 
 const t0 = new Date('2026-01-01T00:00:00.000Z');
 

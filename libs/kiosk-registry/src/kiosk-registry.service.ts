@@ -1,14 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { KeyObject } from 'node:crypto';
-import { AppError, newId, Principal } from '@app/common';
+import { actorOf, AppError, newId, Principal } from '@app/common';
 import { KioskDevice, KioskEvent, KioskEventAction, KioskStatus } from './domain/kiosk-device';
 import { parseKioskPublicKey } from './domain/kiosk-public-key';
 import { KioskAuthVerdict, verifyKioskAuth } from './domain/kiosk-auth';
 import { KioskDeviceRepository } from './infrastructure/persistence/kiosk-device.repository';
-
-export function actorOf(principal: Principal): string {
-  return `${principal.roles[0] ?? 'unknown'}:${principal.keyId}`;
-}
 
 /**
  * The kiosk registry: which TrustZone key speaks for which kiosk, and whether it may.

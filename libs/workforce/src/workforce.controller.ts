@@ -9,7 +9,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { AppError, ErrorBody, Public, Roles } from '@app/common';
-import { OnboardingSponsor } from './assisted-onboarding.service';
+import { OnboardingSponsor } from './worker-admission';
 import { Onboarding, OnboardingGuard } from './onboarding.guard';
 import {
   CreateSiteDto,

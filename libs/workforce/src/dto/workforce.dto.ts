@@ -1,7 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { DevicePageQuery } from './device-page.query';
 import { Type } from 'class-transformer';
-import { IsTimeZone } from '@app/common';
+import { DevicePageQuery, IsTimeZone } from '@app/common';
 import {
   ArrayMaxSize,
   ArrayMinSize,

@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { bindPort } from '@app/persistence';
+import { workforceAdapters } from './infrastructure/persistence/workforce-persistence';
+import { WorkforceRepository } from './infrastructure/persistence/workforce.repository';
+import { WorkforceController } from './workforce.controller';
+import { WorkforceService } from './workforce.service';
+
+/**
+ * The workforce: sites, thekedars, workers and their enrollment codes. Worker creation is
+ * admitted by OnboardingGuard through the WorkerAdmission port (an admin key or a thekedar's
+ * signed request), which device-trust implements and binds (WorkerAdmissionModule).
+ */
+@Module({
+  controllers: [WorkforceController],
+  providers: [bindPort(WorkforceRepository, workforceAdapters), WorkforceService],
+  exports: [WorkforceService],
+})
+export class WorkforceModule {}
