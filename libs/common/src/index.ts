@@ -22,7 +22,6 @@ export * from './auth/roles.decorator';
 export * from './auth/api-key.service';
 export * from './auth/api-key.guard';
 export * from './auth/current-principal.decorator';
-export * from './errors/app-error';
 export * from './errors/domain-error';
 export * from './errors/common.errors';
 export * from './errors/error-body';

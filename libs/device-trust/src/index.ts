@@ -7,3 +7,4 @@ export * from './domain/worker-device';
 export * from './token/signing-key.service';
 export * from './token/token-manager.service';
 export * from './token/offline-token';
+export * from './device-trust.errors';

@@ -6,3 +6,4 @@ export * from './domain/workforce';
 export * from './domain/enrollment-code';
 export * from './domain/trust-defaults';
 export { OBJECT_ID } from './dto/workforce.dto';
+export * from './workforce.errors';

@@ -1,19 +1,25 @@
 import { HttpStatus } from '@nestjs/common';
 import { COMMON_ERRORS, DomainError, ErrorCatalog, ErrorStatusTable } from '@app/common';
+import { DEVICE_TRUST_ERRORS } from '@app/device-trust';
 import { FRAUD_ERRORS } from '@app/fraud';
+import { KIOSK_REGISTRY_ERRORS } from '@app/kiosk-registry';
 import { OFFLINE_SYNC_ERRORS } from '@app/offline-sync';
 import { PROVISIONING_ERRORS } from '@app/provisioning';
 import { SESSION_ERRORS } from '@app/session';
 import { TIMESHEETS_ERRORS } from '@app/timesheets';
 import { VAULT_ERRORS } from '@app/vault';
+import { WORKFORCE_ERRORS } from '@app/workforce';
 import { CONSOLE_ERRORS } from '../console/console.errors';
 
 /** Every module's error catalog, in the order docs/errors.md lists them. */
 export const ERROR_CATALOGS = [
   COMMON_ERRORS,
   VAULT_ERRORS,
+  KIOSK_REGISTRY_ERRORS,
   PROVISIONING_ERRORS,
   SESSION_ERRORS,
+  WORKFORCE_ERRORS,
+  DEVICE_TRUST_ERRORS,
   FRAUD_ERRORS,
   OFFLINE_SYNC_ERRORS,
   TIMESHEETS_ERRORS,
@@ -67,6 +73,15 @@ export const ERROR_STATUS = {
     audit_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
     checkpoint_not_found: HttpStatus.NOT_FOUND,
   },
+  'kiosk-registry': {
+    invalid_public_key: HttpStatus.BAD_REQUEST,
+    unsupported_key_type: HttpStatus.BAD_REQUEST,
+    weak_public_key: HttpStatus.BAD_REQUEST,
+    device_key_conflict: HttpStatus.CONFLICT,
+    same_key: HttpStatus.CONFLICT,
+    device_not_found: HttpStatus.NOT_FOUND,
+    device_blocked: HttpStatus.FORBIDDEN,
+  },
   provisioning: {
     challenge_not_found: HttpStatus.NOT_FOUND,
     invalid_challenge_response: HttpStatus.BAD_REQUEST,
@@ -81,6 +96,19 @@ export const ERROR_STATUS = {
     wrong_token_type: HttpStatus.UNAUTHORIZED,
     session_expired: HttpStatus.UNAUTHORIZED,
     session_not_found: HttpStatus.NOT_FOUND,
+  },
+  workforce: {
+    site_not_found: HttpStatus.NOT_FOUND,
+    worker_not_found: HttpStatus.NOT_FOUND,
+    invalid_enrollment_code: HttpStatus.FORBIDDEN,
+  },
+  'device-trust': {
+    device_not_found: HttpStatus.NOT_FOUND,
+    missing_signature_headers: HttpStatus.UNAUTHORIZED,
+    invalid_signature: HttpStatus.UNAUTHORIZED,
+    stale_request: HttpStatus.UNAUTHORIZED,
+    replayed_request: HttpStatus.FORBIDDEN,
+    device_blocked: HttpStatus.FORBIDDEN,
   },
   fraud: {
     invalid_cursor: HttpStatus.BAD_REQUEST,

@@ -1,6 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { Request, Response } from 'express';
-import { AppError } from './app-error';
 import { CommonError, CommonErrorCode } from './common.errors';
 import { DomainError, ErrorStatusTable, FieldError, isDomainError } from './domain-error';
 import { ErrorBody } from './error-body';
@@ -91,15 +90,6 @@ export class HttpExceptionFilter implements ExceptionFilter {
 
   private toBody(exception: unknown, correlationId: string): ErrorBody {
     if (isDomainError(exception)) return this.domainBody(exception, correlationId);
-    if (exception instanceof AppError) {
-      return clean({
-        statusCode: exception.getStatus(),
-        code: exception.code,
-        message: exception.message,
-        correlationId,
-        errors: exception.errors,
-      });
-    }
     if (exception instanceof HttpException) {
       const statusCode = exception.getStatus();
       const response = exception.getResponse();
