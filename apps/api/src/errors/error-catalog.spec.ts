@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderErrorDoc } from './error-doc';
-import { ERROR_CATALOGS, ERROR_STATUS } from './error-status';
+import { ERROR_CATALOGS, ERROR_STATUS, StatusTable } from './error-status';
 
 const root = join(__dirname, '..', '..', '..', '..');
 
@@ -36,5 +36,17 @@ describe('error catalog', () => {
         expect(code).toMatch(/^[a-z][a-z0-9_]*$/);
       }
     }
+  });
+
+  it('should not compile a status row that misses a code or maps an undeclared one (npm run typecheck)', () => {
+    // @ts-expect-error not_found has no status
+    const missing: StatusTable['console'] = { console_not_built: 404 };
+    const extra: StatusTable['console'] = {
+      console_not_built: 404,
+      not_found: 404,
+      // @ts-expect-error no catalog declares this code
+      console_on_fire: 500,
+    };
+    expect([missing, extra]).toHaveLength(2);
   });
 });

@@ -29,7 +29,7 @@ export const ERROR_CATALOGS = [
 type Catalog = (typeof ERROR_CATALOGS)[number];
 
 /** One row per catalog, one HTTP status per declared code: no more, no fewer. */
-type StatusTable = {
+export type StatusTable = {
   readonly [C in Catalog as C['module']]: { readonly [Code in keyof C['codes']]: HttpStatus };
 };
 
