@@ -165,7 +165,7 @@ async function relayRig(): Promise<Rig> {
   };
   const server = BenchChild.start('support/serve-api.ts', [], env);
   const port = await server.expect('READY');
-  const { loadConfig } = await import('@app/common');
+  const { loadConfig } = await import('@app/api/config/app-config');
   const config = loadConfig(env);
   const base = `http://127.0.0.1:${port}`;
   const kiosk = kioskKey();
@@ -283,7 +283,7 @@ async function idleMemory() {
   const portA = await a.expect('READY');
   const b = BenchChild.start('support/serve-api.ts', [], env);
   const portB = await b.expect('READY');
-  const { loadConfig } = await import('@app/common');
+  const { loadConfig } = await import('@app/api/config/app-config');
   const config = loadConfig(env);
   const baseA = `http://127.0.0.1:${portA}`;
   await post(baseA, '/api/register-device', config.auth.apiKeys.provisioner[0], {

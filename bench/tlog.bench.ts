@@ -11,12 +11,12 @@
  *    then inclusion proofs at random leaves and consistency proofs between random sizes,
  *    through TransparencyLogService, against the baseline of one stored-node lookup.
  */
-import { ConfigService } from '@nestjs/config';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateTlogKey, tlogConfig } from '@app/common';
+import { SystemClock } from '@app/common';
+import { generateTlogKey, tlogConfig } from '@app/tlog';
 import { createAdapter } from '@app/persistence';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
 import {
@@ -131,13 +131,12 @@ async function proofsAtOneMillion(): Promise<void> {
       await repo.putNodes(origin, appendLeaves(compact, from, leaves).created);
     }
     const buildMs = now() - t0;
-    const config = new ConfigService({
-      tlog: tlogConfig({ TLOG_SIGNING_KEY: generateTlogKey() }, dir),
-    });
+    const settings = tlogConfig.read({ TLOG_SIGNING_KEY: generateTlogKey() }, { dataDir: dir });
     const tlog = new TransparencyLogService(
       repo,
-      new LogKeyService(config as never),
-      new WitnessLog(config as never),
+      new LogKeyService(settings),
+      new WitnessLog(settings),
+      new SystemClock(),
     );
     const random = (n: number) => 1 + Math.floor(Math.random() * n);
     const recordHash = 'ab'.repeat(32);

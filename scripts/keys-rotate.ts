@@ -10,13 +10,13 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { ConfigError } from '@app/common';
 import {
-  ConfigError,
   RotatableKey,
   rotateKeysIn,
   rotateLocalKeys,
   ROTATABLE_KEYS,
-} from '@app/common';
+} from '@app/api/config/key-rotation';
 
 function main(): void {
   const args = process.argv.slice(2);

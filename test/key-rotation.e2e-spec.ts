@@ -2,7 +2,7 @@ import { createPrivateKey, randomUUID, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rotateLocalKeys } from '@app/common';
+import { rotateLocalKeys } from '@app/api/config/key-rotation';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { checkpointSignedBy } from './support/tlog-check';
 import { enrollPhone, signPacket, syncBatch } from './support/worker-client';

@@ -191,6 +191,10 @@ describe('legacy protocol, token deadline (e2e)', () => {
       expect(await app.waitClose(4000)).toBe(4000);
       const types = [...hardware.frames, ...app.frames].map((f) => f.type);
       expect(types.filter((type) => !['joined', 'status', 'ping'].includes(type))).toEqual([]);
+      // a socket opened after the deadline is refused as on every path: the error, then 4408
+      const late = await TestSocket.open(`${t.wsUrl}/ws/hardware?token=${auth.body.token}`);
+      expect(await late.next('error')).toMatchObject({ code: 'session_expired' });
+      expect(await late.waitClose()).toBe(4408);
     } finally {
       await t.close();
     }

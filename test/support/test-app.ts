@@ -4,7 +4,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { AppConfig, Clock, Env } from '@app/common';
+import { Clock, Env } from '@app/common';
+import { AppConfig } from '@app/api/config/app-config';
 import { createApp } from '@app/api/bootstrap';
 import { MongoStore, SqliteStore, Store } from '@app/persistence';
 

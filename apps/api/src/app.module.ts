@@ -1,12 +1,10 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { DestinationStream } from 'pino';
 import {
   ApiKeyGuard,
   AppThrottlerGuard,
-  AppConfig,
   AuthModule,
   Clock,
   ClockModule,
@@ -33,6 +31,7 @@ import { ERROR_STATUS } from './errors/error-status';
 import { HealthController } from './health/health.controller';
 import { WhoAmIController } from './whoami/whoami.controller';
 import { ResealAllJob } from './reseal-all.job';
+import { AppConfig, configModule } from './config/app-config';
 
 export interface AppModuleOptions {
   /** Where log lines go (stdout when unset). */
@@ -48,11 +47,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot({
-          isGlobal: true,
-          ignoreEnvFile: true,
-          load: [() => ({ ...config })],
-        }),
+        configModule(config),
         ClockModule.forRoot(options.clock),
         LoggingModule.forRoot({ level: config.app.logLevel, stream: options.logStream }),
         PersistenceModule.forRoot(config.database),

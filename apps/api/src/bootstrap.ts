@@ -5,15 +5,14 @@ import { RelayWsAdapter } from '@app/relay';
 import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import {
-  AppConfig,
   bodyPipeline,
   correlationIdMiddleware,
   Env,
   httpMetricsMiddleware,
-  loadConfig,
   MetricsRegistry,
 } from '@app/common';
 import { AppModule, AppModuleOptions } from './app.module';
+import { AppConfig, loadConfig } from './config/app-config';
 import { buildOpenApi } from './openapi';
 
 export interface CreatedApp {

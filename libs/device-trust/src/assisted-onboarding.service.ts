@@ -1,9 +1,7 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   actorOf,
   ApiKeyService,
-  AppConfig,
   AuthError,
   Clock,
   hmacSha256Hex,
@@ -21,6 +19,7 @@ import {
 import { DeviceTrustService } from './device-trust.service';
 import { OnboardingNonceRepository } from './infrastructure/persistence/onboarding-nonce.repository';
 import { WorkerDeviceService } from './worker-device.service';
+import { trustConfig, TrustSettings } from './trust.config';
 import { DeviceTrustError, DeviceTrustErrorCode } from './device-trust.errors';
 
 /** A thekedar's signed request, checked: who signed, with which device, and its score then. */
@@ -58,9 +57,9 @@ export class AssistedOnboardingService implements WorkerAdmission {
     private readonly nonces: OnboardingNonceRepository,
     private readonly fraud: FraudService,
     private readonly clock: Clock,
-    config: ConfigService<AppConfig, true>,
+    @Inject(trustConfig.KEY) trustSettings: TrustSettings,
   ) {
-    this.maxSkewMs = config.get('trust', { infer: true }).onboardingMaxSkewSeconds * 1000;
+    this.maxSkewMs = trustSettings.onboardingMaxSkewSeconds * 1000;
   }
 
   /** Decides who sponsors the worker described by `rawBody` (the JSON as received). */

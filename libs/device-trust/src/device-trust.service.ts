@@ -1,11 +1,11 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig, Clock } from '@app/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Clock } from '@app/common';
 import { FraudService } from '@app/fraud';
 import { TRUST_DEFAULTS, WorkforceService } from '@app/workforce';
 import { computeTrustScore, TrustRequestSignals, TrustScore } from './domain/trust-score';
 import { WorkerDevice } from './domain/worker-device';
 import { WorkerDeviceService } from './worker-device.service';
+import { trustConfig, TrustSettings } from './trust.config';
 import { DeviceTrustError } from './device-trust.errors';
 
 export interface DeviceTrustReport extends TrustScore {
@@ -23,17 +23,14 @@ export interface DeviceTrustReport extends TrustScore {
 @Injectable()
 export class DeviceTrustService {
   private readonly logger = new Logger(DeviceTrustService.name);
-  private readonly settings: AppConfig['trust'];
 
   constructor(
     private readonly devices: WorkerDeviceService,
     private readonly workforce: WorkforceService,
     private readonly fraud: FraudService,
     private readonly clock: Clock,
-    config: ConfigService<AppConfig, true>,
-  ) {
-    this.settings = config.get('trust', { infer: true });
-  }
+    @Inject(trustConfig.KEY) private readonly settings: TrustSettings,
+  ) {}
 
   /** The device's own score (no request signals), for admins. */
   async report(deviceId: string): Promise<DeviceTrustReport> {

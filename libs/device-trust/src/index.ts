@@ -7,4 +7,6 @@ export * from './domain/worker-device';
 export * from './token/signing-key.service';
 export * from './token/token-manager.service';
 export * from './token/offline-token';
+export * from './trust.config';
+export * from './offline-token.config';
 export * from './device-trust.errors';

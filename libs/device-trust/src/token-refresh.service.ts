@@ -1,10 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig, Clock, hmacSha256Hex, safeEqual, sha256Hex } from '@app/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Clock, hmacSha256Hex, safeEqual, sha256Hex } from '@app/common';
 import { FraudService } from '@app/fraud';
 import { OnboardingNonceRepository } from './infrastructure/persistence/onboarding-nonce.repository';
 import { TokenManager } from './token/token-manager.service';
 import { WorkerDeviceService } from './worker-device.service';
+import { offlineTokenConfig, OfflineTokenSettings } from './offline-token.config';
 import { DeviceTrustError, DeviceTrustErrorCode } from './device-trust.errors';
 
 /** The exact text a phone signs to refresh its offline token. */
@@ -36,11 +36,10 @@ export class TokenRefreshService {
     private readonly nonces: OnboardingNonceRepository,
     private readonly fraud: FraudService,
     private readonly clock: Clock,
-    config: ConfigService<AppConfig, true>,
+    @Inject(offlineTokenConfig.KEY) settings: OfflineTokenSettings,
   ) {
-    const sync = config.get('offlineSync', { infer: true });
-    this.skewMs = sync.maxClockSkewSeconds * 1000;
-    this.graceMs = sync.tokenGraceSeconds * 1000;
+    this.skewMs = settings.maxClockSkewSeconds * 1000;
+    this.graceMs = settings.tokenGraceSeconds * 1000;
   }
 
   async refresh(input: {

@@ -7,4 +7,5 @@ export * from './rules/impossible-travel.rule';
 export * from './rules/geofence.rule';
 export * from './rules/rapid-repeat.rule';
 export * from './rules/shared-device.rule';
+export * from './fraud.config';
 export * from './fraud.errors';

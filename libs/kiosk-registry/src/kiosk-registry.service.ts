@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { KeyObject } from 'node:crypto';
-import { actorOf, newId, Principal } from '@app/common';
+import { actorOf, Clock, newId, Principal } from '@app/common';
 import { KioskDevice, KioskEvent, KioskEventAction, KioskStatus } from './domain/kiosk-device';
 import { parseKioskPublicKey } from './domain/kiosk-public-key';
 import { KioskAuthVerdict, verifyKioskAuth } from './domain/kiosk-auth';
@@ -15,7 +15,10 @@ import { KioskRegistryError } from './kiosk-registry.errors';
 export class KioskRegistryService {
   private readonly logger = new Logger(KioskRegistryService.name);
 
-  constructor(private readonly devices: KioskDeviceRepository) {}
+  constructor(
+    private readonly devices: KioskDeviceRepository,
+    private readonly clock: Clock,
+  ) {}
 
   /** Registers a kiosk key. Same id with the same key is idempotent; with another key it is a 409. */
   async register(
@@ -24,7 +27,7 @@ export class KioskRegistryService {
     principal: Principal,
   ): Promise<'created' | 'unchanged'> {
     const parsed = parseKioskPublicKey(publicKeyPem);
-    const now = new Date();
+    const now = this.clock.now();
     const device: KioskDevice = {
       id: newId(),
       deviceId,
@@ -65,7 +68,7 @@ export class KioskRegistryService {
     if (current.keyFingerprint === parsed.fingerprint) {
       throw new KioskRegistryError('same_key', 'The new key is the key already registered');
     }
-    const now = new Date();
+    const now = this.clock.now();
     const updated = await this.devices.rotateKey(
       deviceId,
       { publicKeyPem: parsed.pem, keyFingerprint: parsed.fingerprint },
@@ -89,9 +92,15 @@ export class KioskRegistryService {
     const updated = await this.devices.setStatus(
       deviceId,
       status,
-      this.event(deviceId, status === 'blocked' ? 'blocked' : 'unblocked', principal, new Date(), {
-        reason,
-      }),
+      this.event(
+        deviceId,
+        status === 'blocked' ? 'blocked' : 'unblocked',
+        principal,
+        this.clock.now(),
+        {
+          reason,
+        },
+      ),
     );
     if (!updated) throw notFound();
     this.logger.log({ deviceId, status }, 'Kiosk status changed');

@@ -1,7 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { AppConfig, jcs } from '@app/common';
+import { jcs } from '@app/common';
 import {
   LeafSource,
   LogVerification,
@@ -17,6 +16,7 @@ import {
   AppendResult,
   AttendanceLogRepository,
 } from './infrastructure/persistence/attendance-log.repository';
+import { tlogConfig, TlogSettings } from '@app/tlog';
 import { OfflineSyncError } from './offline-sync.errors';
 
 const PAGE = 1000;
@@ -51,9 +51,9 @@ export class LedgerService {
     private readonly logs: AttendanceLogRepository,
     private readonly tlog: TransparencyLogService,
     private readonly verifier: LogVerifierService,
-    config: ConfigService<AppConfig, true>,
+    @Inject(tlogConfig.KEY) tlogSettings: TlogSettings,
   ) {
-    this.originPrefix = config.get('tlog', { infer: true }).origin;
+    this.originPrefix = tlogSettings.origin;
   }
 
   /** The transparency-log origin of a site's chain (the checkpoint's first line). */

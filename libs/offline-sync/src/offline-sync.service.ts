@@ -1,9 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig, Clock, hmacSha256Hex, jcs, safeEqual } from '@app/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Clock, hmacSha256Hex, jcs, safeEqual } from '@app/common';
 import {
   DeviceTrustService,
   OfflineTokenClaims,
+  offlineTokenConfig,
+  OfflineTokenSettings,
   TokenManager,
   TrustRequestSignals,
   WorkerDevice,
@@ -27,6 +28,7 @@ import {
 import { AttendancePayload, checkPacketShape, SignedPacket } from './domain/attendance-packet';
 import { PacketResult, RejectionReason, SyncOutcome } from './domain/sync-result';
 import { LedgerService } from './ledger.service';
+import { offlineSyncConfig, OfflineSyncSettings } from './offline-sync.config';
 import { OfflineSyncError } from './offline-sync.errors';
 
 type Verdict =
@@ -51,7 +53,6 @@ type Verdict =
 @Injectable()
 export class OfflineSyncService {
   private readonly logger = new Logger(OfflineSyncService.name);
-  private readonly limits: AppConfig['offlineSync'];
 
   constructor(
     private readonly tokens: TokenManager,
@@ -61,10 +62,9 @@ export class OfflineSyncService {
     private readonly trust: DeviceTrustService,
     private readonly workforce: WorkforceService,
     private readonly clock: Clock,
-    config: ConfigService<AppConfig, true>,
-  ) {
-    this.limits = config.get('offlineSync', { infer: true });
-  }
+    @Inject(offlineSyncConfig.KEY) private readonly limits: OfflineSyncSettings,
+    @Inject(offlineTokenConfig.KEY) private readonly tokenSettings: OfflineTokenSettings,
+  ) {}
 
   async sync(
     bearer: string | undefined,
@@ -187,14 +187,18 @@ export class OfflineSyncService {
         'missing_token',
         'Authorization: Bearer <offline token> is required',
       );
-    const skew = this.limits.maxClockSkewSeconds;
+    const skew = this.tokenSettings.maxClockSkewSeconds;
     let check = this.tokens.verify(match[1], now, skew);
     if (!check.ok && check.failure === 'expired') {
       // an expired token still carries the packets recorded inside its window, for a grace
       // period; each packet is still held to the token's window (outside_token_window)
-      const withinGrace = this.tokens.verify(match[1], now, skew + this.limits.tokenGraceSeconds);
+      const withinGrace = this.tokens.verify(
+        match[1],
+        now,
+        skew + this.tokenSettings.tokenGraceSeconds,
+      );
       if (!withinGrace.ok) {
-        const days = this.limits.tokenGraceSeconds / 86_400;
+        const days = this.tokenSettings.tokenGraceSeconds / 86_400;
         await this.fraud.record({
           type: 'invalid_token',
           detail: `offline token refused: expired more than ${days} days ago`,
@@ -278,7 +282,7 @@ export class OfflineSyncService {
     if (!claims.siteIds.includes(p.siteId))
       return reject('site_not_allowed', 'the token does not allow this site');
     const at = shape.at.getTime();
-    const skewMs = this.limits.maxClockSkewSeconds * 1000;
+    const skewMs = this.tokenSettings.maxClockSkewSeconds * 1000;
     if (at > now.getTime() + skewMs)
       return reject(
         'timestamp_in_future',

@@ -4,3 +4,4 @@ export * from './sqlite/sqlite-store';
 export * from './mongo/mongo-store';
 export * from './mongo/schema-types';
 export * from './mongo/mongo-errors';
+export * from './database.config';

@@ -6,7 +6,7 @@ import {
   OnApplicationShutdown,
   Provider,
 } from '@nestjs/common';
-import { DatabaseSettings } from '@app/common/config/database.config';
+import { DatabaseSettings } from './database.config';
 import { MongoStore } from './mongo/mongo-store';
 import { SqliteStore } from './sqlite/sqlite-store';
 import { PortAdapters, Store } from './store';

@@ -1,9 +1,20 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Request, Response } from 'express';
 import {
-  AppConfig,
+  appConfig,
+  AppSettings,
   CurrentPrincipal,
   ErrorBody,
   Principal,
@@ -30,9 +41,9 @@ export class ProvisioningController {
 
   constructor(
     private readonly provisioning: ProvisioningService,
-    config: ConfigService<AppConfig, true>,
+    @Inject(appConfig.KEY) app: AppSettings,
   ) {
-    this.publicUrl = config.get('app', { infer: true }).publicUrl;
+    this.publicUrl = app.publicUrl;
   }
 
   @Post('generate-challenge')

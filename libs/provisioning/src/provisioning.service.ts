@@ -1,11 +1,11 @@
-import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { constants, publicEncrypt, randomBytes } from 'node:crypto';
-import { actorOf, AppConfig, newId, Principal, safeEqual, sha256 } from '@app/common';
+import { actorOf, Clock, newId, Principal, safeEqual, sha256 } from '@app/common';
 import { KioskRegistryService } from '@app/kiosk-registry';
 import { KeyringService, ResealReport } from '@app/vault';
 import { WifiChallenge } from './domain/wifi-challenge';
 import { WifiChallengeRepository } from './infrastructure/persistence/wifi-challenge.repository';
+import { provisioningConfig, ProvisioningSettings } from './provisioning.config';
 import { ProvisioningError } from './provisioning.errors';
 
 export const CHALLENGE_BYTES = 32;
@@ -47,9 +47,9 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     private readonly challenges: WifiChallengeRepository,
     private readonly kiosks: KioskRegistryService,
     private readonly keyring: KeyringService,
-    config: ConfigService<AppConfig, true>,
+    private readonly clock: Clock,
+    @Inject(provisioningConfig.KEY) settings: ProvisioningSettings,
   ) {
-    const settings = config.get('provisioning', { infer: true });
     this.ttlMs = settings.challengeTtlSeconds * 1000;
     this.maxAttempts = settings.challengeMaxAttempts;
   }
@@ -79,7 +79,7 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
       { key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
       answer,
     );
-    const now = new Date();
+    const now = this.clock.now();
     const id = newId();
     const record: WifiChallenge = {
       id,
@@ -109,7 +109,7 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
         `challenge_response must decode to ${CHALLENGE_BYTES} bytes`,
       );
     }
-    const now = new Date();
+    const now = this.clock.now();
     const challenge = await this.challenges.findById(id);
     if (!challenge)
       throw new ProvisioningError('challenge_not_found', 'No challenge has this bson_id');
@@ -141,7 +141,7 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     if (!(await this.challenges.markUsed(id, now))) {
       // lost a race, or its state changed since the read
       const current = await this.challenges.findById(id);
-      if (current) this.assertOpen(current, new Date());
+      if (current) this.assertOpen(current, this.clock.now());
       throw used();
     }
     const password = this.keyring.openString(challenge.wifiPasswordSealed, sealContext(id));
@@ -153,7 +153,7 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
   }
 
   /** The challenge's state now: used and locked are final; otherwise waiting until it expires. */
-  async state(id: string, now = new Date()): Promise<ChallengeState> {
+  async state(id: string, now = this.clock.now()): Promise<ChallengeState> {
     const c = await this.challenges.findById(id);
     if (!c) throw new ProvisioningError('challenge_not_found', 'No challenge has this bson_id');
     const state = c.status === 'pending' ? (c.expiresAt <= now ? 'expired' : 'waiting') : c.status;
@@ -182,7 +182,7 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
       : QRCode.toBuffer(payload, { type: 'png', errorCorrectionLevel: 'M', margin: 2, scale: 6 });
   }
 
-  async sweep(now = new Date()): Promise<number> {
+  async sweep(now = this.clock.now()): Promise<number> {
     try {
       return await this.challenges.deleteExpired(new Date(now.getTime() - EXPIRED_RETENTION_MS));
     } catch (error) {

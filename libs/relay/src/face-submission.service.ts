@@ -1,11 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig } from '@app/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { PairingSession, SessionService } from '@app/session';
 import { VaultService } from '@app/vault';
 import { RelayErrorCode, ResultCode } from './protocol/messages';
 import { UpstreamClient, UpstreamOutcome } from './upstream/upstream.client';
 import { RelayMetrics } from './relay.metrics';
+import { relayConfig, RelaySettings } from './relay.config';
 
 /** Who submits: the session and, for the audit trail, the kiosk. */
 export interface SubmissionRequest {
@@ -56,9 +55,9 @@ export class FaceSubmissionService {
     private readonly upstream: UpstreamClient,
     private readonly metrics: RelayMetrics,
     private readonly vault: VaultService,
-    config: ConfigService<AppConfig, true>,
+    @Inject(relayConfig.KEY) relaySettings: RelaySettings,
   ) {
-    this.maxImageBytes = config.get('relay', { infer: true }).maxImageBytes;
+    this.maxImageBytes = relaySettings.maxImageBytes;
   }
 
   /** New protocol: `submit_result` from /ws/device. */

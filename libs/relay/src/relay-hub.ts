@@ -1,15 +1,15 @@
 import {
   BeforeApplicationShutdown,
+  Inject,
   Injectable,
   Logger,
   OnModuleDestroy,
   OnModuleInit,
 } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { IncomingMessage } from 'node:http';
+import { Clock } from '@app/common';
 import { randomBytes } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
-import { AppConfig } from '@app/common';
 import {
   PairingSession,
   SessionService,
@@ -23,6 +23,7 @@ import { isLegacy, PEER_ROLE, RelayConnection } from './relay-connection';
 import { presenceFrame, RelayDelivery } from './relay-delivery';
 import { RelayIntake } from './relay-intake';
 import { RelayMetrics } from './relay.metrics';
+import { relayConfig, RelaySettings } from './relay.config';
 
 const TOKEN_TYPES: Record<RelayRole, SessionTokenType[]> = {
   mobile: ['mobile'],
@@ -40,7 +41,6 @@ const TOKEN_TYPES: Record<RelayRole, SessionTokenType[]> = {
 @Injectable()
 export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger(RelayHub.name);
-  private readonly settings: AppConfig['relay'];
   private readonly connections = new Set<RelayConnection>();
   private readonly instanceId = randomBytes(6).toString('hex');
   private nextConnection = 0;
@@ -55,10 +55,9 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     private readonly tokens: SessionTokenService,
     private readonly intake: RelayIntake,
     private readonly metrics: RelayMetrics,
-    config: ConfigService<AppConfig, true>,
-  ) {
-    this.settings = config.get('relay', { infer: true });
-  }
+    private readonly clock: Clock,
+    @Inject(relayConfig.KEY) private readonly settings: RelaySettings,
+  ) {}
 
   onModuleInit(): void {
     this.keepalive = setInterval(() => this.sweepKeepalive(), this.settings.pingIntervalMs);
@@ -135,7 +134,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     if (!session) return this.refuse(ws, 'session_not_found', 'The session does not exist');
     if (session.status === 'completed')
       return this.refuse(ws, 'session_closed', 'The session is already completed');
-    if (session.expiresAt.getTime() <= Date.now())
+    if (session.expiresAt.getTime() <= this.clock.now().getTime())
       return this.refuse(ws, 'session_expired', 'The session has expired');
     if (ws.readyState !== ws.OPEN) return;
 
@@ -153,7 +152,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     ws.on('close', () => void this.onClose(conn));
     conn.expiryTimer = setTimeout(
       () => this.expire(conn),
-      Math.max(0, session.expiresAt.getTime() - Date.now()),
+      Math.max(0, session.expiresAt.getTime() - this.clock.now().getTime()),
     );
     conn.expiryTimer.unref();
 
@@ -216,10 +215,13 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
   }
 
   private async takeSession(conn: RelayConnection, knownDeviceId?: string): Promise<void> {
-    const ttl = Math.min(this.settings.slotTtlMs, conn.expiresAt.getTime() - Date.now());
+    const ttl = Math.min(
+      this.settings.slotTtlMs,
+      conn.expiresAt.getTime() - this.clock.now().getTime(),
+    );
     if (conn.role === 'app') {
       // a legacy session's app slot is taken once: after the app left, nobody takes its place
-      const lifetime = conn.expiresAt.getTime() - Date.now() + 60_000;
+      const lifetime = conn.expiresAt.getTime() - this.clock.now().getTime() + 60_000;
       if (!(await this.bus.firstUse(conn.sessionId, 'app', lifetime))) {
         return this.delivery.closeWithError(
           conn,

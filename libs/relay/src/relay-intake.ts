@@ -1,7 +1,5 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { RawData } from 'ws';
-import { AppConfig } from '@app/common';
 import { LegacyHandler } from './handlers/legacy.handler';
 import { PairingHandler } from './handlers/pairing.handler';
 import { errorReply, Reply } from './handlers/reply';
@@ -9,6 +7,7 @@ import { parseInboundFrame } from './protocol/parse-frame';
 import { KIOSK_ROLES, PEER_ROLE, RelayConnection } from './relay-connection';
 import { RelayDelivery } from './relay-delivery';
 import { RelayMetrics } from './relay.metrics';
+import { relayConfig, RelaySettings } from './relay.config';
 
 /** Extra room over the base64 of the largest image for the rest of a submission frame. */
 const SUBMISSION_FRAME_OVERHEAD = 4096;
@@ -24,17 +23,14 @@ type Join = (conn: RelayConnection) => Promise<void>;
 @Injectable()
 export class RelayIntake {
   private readonly logger = new Logger(RelayIntake.name);
-  private readonly settings: AppConfig['relay'];
 
   constructor(
     private readonly pairing: PairingHandler,
     private readonly legacy: LegacyHandler,
     private readonly delivery: RelayDelivery,
     private readonly metrics: RelayMetrics,
-    config: ConfigService<AppConfig, true>,
-  ) {
-    this.settings = config.get('relay', { infer: true });
-  }
+    @Inject(relayConfig.KEY) private readonly settings: RelaySettings,
+  ) {}
 
   // ---- frames in ------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { randomUUID } from 'node:crypto';
+import { Clock } from '@app/common';
 
 /** Which socket path a token opens. Checked on every connection. */
 export type SessionTokenType = 'mobile' | 'device' | 'legacy';
@@ -27,7 +28,10 @@ export type TokenCheck =
  */
 @Injectable()
 export class SessionTokenService {
-  constructor(private readonly jwt: JwtService) {}
+  constructor(
+    private readonly jwt: JwtService,
+    private readonly clock: Clock,
+  ) {}
 
   issue(sessionId: string, type: SessionTokenType, expiresAt: Date): string {
     const claims: SessionClaims = {
@@ -50,7 +54,11 @@ export class SessionTokenService {
     }
     let claims: SessionClaims;
     try {
-      claims = this.jwt.verify<SessionClaims>(token, { algorithms: ['HS256'] });
+      claims = this.jwt.verify<SessionClaims>(token, {
+        algorithms: ['HS256'],
+        // expiry is judged by the injected clock, like the session's own deadline
+        clockTimestamp: Math.floor(this.clock.now().getTime() / 1000),
+      });
     } catch (error) {
       if ((error as Error).name === 'TokenExpiredError') {
         return { ok: false, code: 'session_expired', message: 'The session token has expired' };

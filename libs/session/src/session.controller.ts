@@ -1,4 +1,15 @@
-import { Body, Controller, Get, Headers, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  Inject,
+  Post,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiOperation,
@@ -7,11 +18,11 @@ import {
   ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
-import { ConfigService } from '@nestjs/config';
 import { Request, Response } from 'express';
 import {
   ApiKeyService,
-  AppConfig,
+  appConfig,
+  AppSettings,
   AuthError,
   ErrorBody,
   Public,
@@ -41,9 +52,9 @@ export class SessionController {
     private readonly sessions: SessionService,
     private readonly tokens: SessionTokenService,
     private readonly apiKeys: ApiKeyService,
-    config: ConfigService<AppConfig, true>,
+    @Inject(appConfig.KEY) app: AppSettings,
   ) {
-    this.publicUrl = config.get('app', { infer: true }).publicUrl;
+    this.publicUrl = app.publicUrl;
   }
 
   @Post('api/auth/mobile')

@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { JwtModule } from '@nestjs/jwt';
-import { AppConfig } from '@app/common';
+import { authConfig, AuthSettings } from '@app/common';
 import { bindPort } from '@app/persistence';
 import { VaultModule } from '@app/vault';
 import { sessionAdapters } from './infrastructure/persistence/session-persistence';
@@ -15,9 +14,9 @@ import { SessionService } from './session.service';
   imports: [
     VaultModule,
     JwtModule.registerAsync({
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>) => ({
-        secret: config.get('auth', { infer: true }).jwtSecret,
+      inject: [authConfig.KEY],
+      useFactory: (auth: AuthSettings) => ({
+        secret: auth.jwtSecret,
         signOptions: { algorithm: 'HS256' },
       }),
     }),

@@ -1,11 +1,11 @@
-import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { AppConfig, newId } from '@app/common';
+import { Clock, newId } from '@app/common';
 import { KeyringService, ResealReport } from '@app/vault';
 import { PairingSession, SessionResult } from './domain/pairing-session';
 import { SessionRepository } from './infrastructure/persistence/session.repository';
 import { SessionTokenService } from './session-token.service';
+import { sessionConfig, SessionSettings } from './session.config';
 
 /**
  * Platform ids are opaque ids like PLT_jjbmYWeq3o1W: `PLT_` and at least 10 letters or digits.
@@ -31,9 +31,10 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     private readonly sessions: SessionRepository,
     private readonly tokens: SessionTokenService,
     private readonly keyring: KeyringService,
-    config: ConfigService<AppConfig, true>,
+    private readonly clock: Clock,
+    @Inject(sessionConfig.KEY) sessionSettings: SessionSettings,
   ) {
-    this.ttlMs = config.get('session', { infer: true }).ttlSeconds * 1000;
+    this.ttlMs = sessionSettings.ttlSeconds * 1000;
   }
   /** Re-seals every session's platform id under the active master key (reseal-all job). */
   resealPlatformIds(): Promise<ResealReport> {
@@ -50,7 +51,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async openMobileSession(userId: string, platformId: string): Promise<OpenedMobileSession> {
-    const now = new Date();
+    const now = this.clock.now();
     const id = newId();
     const session: PairingSession = {
       id,
@@ -72,7 +73,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
 
   /** Legacy `/auth`: a session whose id is the token's jti; the platform id comes later from the app. */
   async openLegacySession(): Promise<{ token: string; expiresInSeconds: number }> {
-    const now = new Date();
+    const now = this.clock.now();
     const session: PairingSession = {
       id: newId(),
       protocol: 'legacy',
@@ -118,7 +119,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
   }
 
   claimSubmission(sessionId: string): Promise<boolean> {
-    return this.sessions.claimSubmission(sessionId, new Date());
+    return this.sessions.claimSubmission(sessionId, this.clock.now());
   }
 
   releaseSubmission(sessionId: string): Promise<void> {
@@ -126,14 +127,14 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
   }
 
   completeSubmission(sessionId: string, result: SessionResult): Promise<void> {
-    return this.sessions.completeSubmission(sessionId, result, new Date());
+    return this.sessions.completeSubmission(sessionId, result, this.clock.now());
   }
 
   attachImage(sessionId: string, fileId: string): Promise<void> {
     return this.sessions.attachImage(sessionId, fileId);
   }
 
-  async sweep(now = new Date()): Promise<number> {
+  async sweep(now = this.clock.now()): Promise<number> {
     try {
       // sessions are short-lived; keep a week of them for support questions
       return await this.sessions.deleteExpired(new Date(now.getTime() - 7 * 24 * 3600 * 1000));

@@ -1,7 +1,7 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { actorOf, AppConfig, Clock, jcs } from '@app/common';
+import { actorOf, Clock, jcs } from '@app/common';
+import { offlineTokenConfig, OfflineTokenSettings } from '@app/device-trust';
 import { WorkforceService } from '@app/workforce';
 import { AttendanceMeta, LedgerService } from '@app/offline-sync';
 import { CorrectionAuthor, CorrectionData } from './domain/correction';
@@ -10,6 +10,7 @@ import { CorrectionResponse, CreateCorrectionDto } from './dto/timesheet.dto';
 import { TimesheetRepository } from './infrastructure/persistence/timesheet.repository';
 import { TimesheetActor } from './timesheet-access.guard';
 import { TimesheetProjector } from './timesheet-projector.service';
+import { timesheetsConfig, TimesheetsSettings } from './timesheets.config';
 import { TimesheetsError } from './timesheets.errors';
 
 /**
@@ -29,10 +30,11 @@ export class CorrectionService {
     private readonly repo: TimesheetRepository,
     private readonly workforce: WorkforceService,
     private readonly clock: Clock,
-    config: ConfigService<AppConfig, true>,
+    @Inject(timesheetsConfig.KEY) timesheetsSettings: TimesheetsSettings,
+    @Inject(offlineTokenConfig.KEY) offlineTokenSettings: OfflineTokenSettings,
   ) {
-    this.maxShiftMs = config.get('timesheets', { infer: true }).maxShiftHours * 3_600_000;
-    this.skewMs = config.get('offlineSync', { infer: true }).maxClockSkewSeconds * 1000;
+    this.maxShiftMs = timesheetsSettings.maxShiftHours * 3_600_000;
+    this.skewMs = offlineTokenSettings.maxClockSkewSeconds * 1000;
   }
 
   async correct(

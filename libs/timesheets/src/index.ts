@@ -5,4 +5,5 @@ export * from './domain/correction';
 export * from './domain/timesheet-day';
 export * from './domain/timesheet-entry';
 export * from './domain/timesheet-csv';
+export * from './timesheets.config';
 export * from './timesheets.errors';

@@ -1,7 +1,6 @@
-import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig, localDay, nextDay, startOfLocalDay } from '@app/common';
-import { WorkforceService } from '@app/workforce';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { localDay, nextDay, startOfLocalDay } from '@app/common';
+import { workforceConfig, WorkforceService, WorkforceSettings } from '@app/workforce';
 import { AttendanceLog, LedgerService } from '@app/offline-sync';
 import { computeDays } from './domain/timesheet-day';
 import { isPunchLike, projectLink, resolveTree, TimesheetEntry } from './domain/timesheet-entry';
@@ -9,6 +8,7 @@ import {
   DayReplacement,
   TimesheetRepository,
 } from './infrastructure/persistence/timesheet.repository';
+import { timesheetsConfig, TimesheetsSettings } from './timesheets.config';
 
 const PAGE = 1000;
 
@@ -33,11 +33,11 @@ export class TimesheetProjector implements OnModuleInit {
     private readonly repo: TimesheetRepository,
     private readonly ledger: LedgerService,
     private readonly workforce: WorkforceService,
-    config: ConfigService<AppConfig, true>,
+    @Inject(timesheetsConfig.KEY) settings: TimesheetsSettings,
+    @Inject(workforceConfig.KEY) workforceSettings: WorkforceSettings,
   ) {
-    const settings = config.get('timesheets', { infer: true });
     this.maxShiftMs = settings.maxShiftHours * 3_600_000;
-    this.defaultZone = settings.defaultTimeZone;
+    this.defaultZone = workforceSettings.defaultTimeZone;
   }
 
   onModuleInit(): void {

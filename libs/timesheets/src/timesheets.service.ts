@@ -1,6 +1,5 @@
-import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig, daysBetween, localIso } from '@app/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { daysBetween, localIso } from '@app/common';
 import { WorkforceService } from '@app/workforce';
 import { FraudService } from '@app/fraud';
 import { isFlagged, TimesheetDay } from './domain/timesheet-day';
@@ -8,6 +7,7 @@ import { PayrollWorkerView, TimesheetDayView } from './dto/timesheet.dto';
 import { DayQuery, TimesheetRepository } from './infrastructure/persistence/timesheet.repository';
 import { TimesheetActor } from './timesheet-access.guard';
 import { TimesheetProjector } from './timesheet-projector.service';
+import { timesheetsConfig, TimesheetsSettings } from './timesheets.config';
 import { TimesheetsError } from './timesheets.errors';
 
 const PAGE = 500;
@@ -42,9 +42,9 @@ export class TimesheetsService {
     private readonly projector: TimesheetProjector,
     private readonly workforce: WorkforceService,
     private readonly fraud: FraudService,
-    config: ConfigService<AppConfig, true>,
+    @Inject(timesheetsConfig.KEY) timesheetsSettings: TimesheetsSettings,
   ) {
-    this.maxPeriodDays = config.get('timesheets', { infer: true }).maxPeriodDays;
+    this.maxPeriodDays = timesheetsSettings.maxPeriodDays;
   }
 
   /** Checks the period, the site and the caller's scope; brings the read model up to date. */

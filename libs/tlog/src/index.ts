@@ -9,3 +9,4 @@ export * from './log-verifier.service';
 export * from './transparency-log.service';
 export * from './tlog.module';
 export * from './dto/tlog.dto';
+export * from './tlog.config';

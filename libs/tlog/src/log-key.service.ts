@@ -1,8 +1,7 @@
-import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable } from '@nestjs/common';
 import { createHash, createPublicKey, KeyObject } from 'node:crypto';
-import { AppConfig } from '@app/common';
 import { rawEd25519, signNote, verifierKey } from './domain/signed-note';
+import { tlogConfig, TlogSettings } from './tlog.config';
 
 /** One checkpoint verification key and the window in which it signed. */
 export interface LogKey {
@@ -27,8 +26,7 @@ export class LogKeyService {
   readonly active: LogKey;
   readonly retired: LogKey[];
 
-  constructor(config: ConfigService<AppConfig, true>) {
-    const settings = config.get('tlog', { infer: true });
+  constructor(@Inject(tlogConfig.KEY) settings: TlogSettings) {
     this.privateKey = settings.signingKey;
     this.retired = settings.retiredKeys.map((k) => ({
       ...describe(rawEd25519(k.publicKey)),

@@ -1,6 +1,6 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { Counter } from 'prom-client';
-import { MetricsRegistry } from '@app/common';
+import { Clock, MetricsRegistry } from '@app/common';
 import { SignedCheckpoint, checkpointText } from './domain/checkpoint';
 import {
   appendLeaves,
@@ -59,6 +59,7 @@ export class TransparencyLogService {
     private readonly store: TlogRepository,
     private readonly keys: LogKeyService,
     private readonly witness: WitnessLog,
+    private readonly clock: Clock,
     @Optional() metrics?: MetricsRegistry,
   ) {
     this.alarms = new Counter({
@@ -166,7 +167,7 @@ export class TransparencyLogService {
       origin,
       size,
       rootHash: root.toString('hex'),
-      signedAt: new Date(),
+      signedAt: this.clock.now(),
       note: this.keys.sign(checkpointText({ origin, size, rootHash: root }), origin),
     };
     await this.watch(checkpoint, async (first) => {

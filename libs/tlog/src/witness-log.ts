@@ -1,11 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createReadStream } from 'node:fs';
 import { appendFile, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
-import { AppConfig } from '@app/common';
 import { SignedCheckpoint } from './domain/checkpoint';
+import { tlogConfig, TlogSettings } from './tlog.config';
 
 /** One line of the witness file. */
 export interface WitnessLine {
@@ -29,8 +28,8 @@ export class WitnessLog {
   readonly file: string;
   private ready?: Promise<void>;
 
-  constructor(config: ConfigService<AppConfig, true>) {
-    this.file = config.get('tlog', { infer: true }).witnessFile;
+  constructor(@Inject(tlogConfig.KEY) tlogSettings: TlogSettings) {
+    this.file = tlogSettings.witnessFile;
   }
 
   async append(checkpoint: SignedCheckpoint): Promise<void> {

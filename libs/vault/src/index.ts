@@ -5,4 +5,5 @@ export * from './vault-audit.service';
 export * from './domain/vault-file';
 export * from './domain/vault-audit-record';
 export * from './keyring/sealed-values';
+export * from './vault.config';
 export * from './vault.errors';

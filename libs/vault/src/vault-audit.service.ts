@@ -1,6 +1,5 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig, newId } from '@app/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Clock, newId } from '@app/common';
 import {
   ChainVerifier,
   LogVerification,
@@ -18,6 +17,7 @@ import {
 } from './domain/vault-audit-record';
 import { VaultActor } from './domain/vault-file';
 import { VaultAuditRepository } from './infrastructure/persistence/vault-audit.repository';
+import { tlogConfig, TlogSettings } from '@app/tlog';
 import { VaultError } from './vault.errors';
 
 export interface AuditAttempt {
@@ -55,9 +55,10 @@ export class VaultAuditService {
     private readonly records: VaultAuditRepository,
     private readonly tlog: TransparencyLogService,
     private readonly verifier: LogVerifierService,
-    config: ConfigService<AppConfig, true>,
+    private readonly clock: Clock,
+    @Inject(tlogConfig.KEY) tlogSettings: TlogSettings,
   ) {
-    this.origin = `${config.get('tlog', { infer: true }).origin}/vault-audit`;
+    this.origin = `${tlogSettings.origin}/vault-audit`;
   }
 
   async record(attempt: AuditAttempt): Promise<VaultAuditRecord> {
@@ -81,7 +82,7 @@ export class VaultAuditService {
             action: attempt.action,
             result: attempt.result,
             reason: attempt.reason,
-            at: attempt.at ?? new Date(),
+            at: attempt.at ?? this.clock.now(),
           },
           head,
         ),

@@ -1,7 +1,12 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig } from '@app/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { VaultService } from './vault.service';
+import { vaultConfig, VaultSettings } from './vault.config';
 
 /**
  * Runs the retention purge every VAULT_RETENTION_SWEEP_SECONDS. The timer is unref'ed (it
@@ -15,10 +20,10 @@ export class VaultRetentionScheduler implements OnApplicationBootstrap, OnApplic
   private readonly intervalMs: number;
 
   constructor(
-    config: ConfigService<AppConfig, true>,
+    @Inject(vaultConfig.KEY) vaultSettings: VaultSettings,
     private readonly vault: VaultService,
   ) {
-    this.intervalMs = config.get('vault', { infer: true }).retentionSweepSeconds * 1000;
+    this.intervalMs = vaultSettings.retentionSweepSeconds * 1000;
   }
 
   onApplicationBootstrap(): void {

@@ -1,4 +1,3 @@
-import { ConfigModule } from '@nestjs/config';
 import { Test, TestingModule } from '@nestjs/testing';
 import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
@@ -13,7 +12,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuthModule, DomainError, Env, loadConfig } from '@app/common';
+import { AuthModule, ClockModule, DomainError, Env } from '@app/common';
+import { configModule, loadConfig } from '@app/api/config/app-config';
 import { httpStatusOf } from '@app/api/errors/error-status';
 import { PersistenceModule } from '@app/persistence';
 import { BLOB_HEADER_BYTES, BLOB_TAG_BYTES, BlobIntegrityError } from './domain/vault-blob-format';
@@ -47,7 +47,8 @@ async function boot(dataDir: string, env: Env = {}): Promise<Booted> {
   });
   const moduleRef: TestingModule = await Test.createTestingModule({
     imports: [
-      ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => ({ ...config })] }),
+      configModule(config),
+      ClockModule.forRoot(),
       PersistenceModule.forRoot(config.database),
       AuthModule,
       VaultModule,

@@ -1,10 +1,9 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   Admission,
   ApiKeyService,
-  AppConfig,
+  Clock,
   AuthError,
   CommonError,
   isObjectId,
@@ -19,6 +18,7 @@ import { StoredFile, VaultActor, VaultFile } from './domain/vault-file';
 import { VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
 import { VaultFileRepository } from './infrastructure/persistence/vault-file.repository';
 import { AuditReceipt, VaultAuditService } from './vault-audit.service';
+import { vaultConfig, VaultSettings } from './vault.config';
 import { VaultError } from './vault.errors';
 
 /** What a reader gets: the file's metadata and its plaintext, authenticated chunk by chunk. */
@@ -70,14 +70,14 @@ export class VaultService {
   readonly retentionDays: number;
 
   constructor(
-    config: ConfigService<AppConfig, true>,
+    @Inject(vaultConfig.KEY) vault: VaultSettings,
     private readonly keyring: KeyringService,
     private readonly files: VaultFileRepository,
     private readonly blobs: VaultBlobStorage,
     private readonly audit: VaultAuditService,
     private readonly apiKeys: ApiKeyService,
+    private readonly clock: Clock,
   ) {
-    const vault = config.get('vault', { infer: true });
     this.maxFileBytes = vault.maxFileBytes;
     this.retentionDays = vault.retentionDays;
   }
@@ -190,7 +190,7 @@ export class VaultService {
         wrappedKey,
         keyVersion: this.keyring.versionOf(wrappedKey),
         createdBy: actor.actor,
-        createdAt: new Date(),
+        createdAt: this.clock.now(),
       };
       await this.files.create(file);
     } catch (error) {
@@ -209,7 +209,7 @@ export class VaultService {
       await this.audit.record({ ...attempt, fileId, result: 'allowed' });
     } catch (error) {
       // fail closed: a file whose storing is not on record does not stay in the vault
-      await this.files.shred(fileId, 'deleted', new Date()).catch(() => undefined);
+      await this.files.shred(fileId, 'deleted', this.clock.now()).catch(() => undefined);
       await this.blobs.remove(fileId).catch(() => undefined);
       throw error;
     }
@@ -314,7 +314,7 @@ export class VaultService {
     };
     const file = await this.findLive(fileId, attempt);
     await this.audit.record({ ...attempt, result: 'allowed' });
-    const deletedAt = new Date();
+    const deletedAt = this.clock.now();
     if (!(await this.files.shred(file.id, 'deleted', deletedAt))) {
       await this.audit.recordQuietly({ ...attempt, result: 'failed', reason: 'file_deleted' });
       throw gone();
@@ -328,7 +328,7 @@ export class VaultService {
    * Crypto-shreds every live file older than VAULT_RETENTION_DAYS at `now`, each purge
    * audited first. Stops (throws) when the audit log cannot be written.
    */
-  async purgeExpired(now: Date = new Date()): Promise<{ purged: number }> {
+  async purgeExpired(now: Date = this.clock.now()): Promise<{ purged: number }> {
     const cutoff = new Date(now.getTime() - this.retentionDays * DAY_MS);
     const purpose = `retention period of ${this.retentionDays} days`;
     let purged = 0;

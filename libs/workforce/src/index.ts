@@ -6,4 +6,5 @@ export * from './domain/workforce';
 export * from './domain/enrollment-code';
 export * from './domain/trust-defaults';
 export { OBJECT_ID } from './dto/workforce.dto';
+export * from './workforce.config';
 export * from './workforce.errors';

@@ -1,6 +1,5 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig, Clock, newId } from '@app/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Clock, newId } from '@app/common';
 import { enrollmentCodeHash, newEnrollmentCode } from './domain/enrollment-code';
 import { TRUST_DEFAULTS } from './domain/trust-defaults';
 import {
@@ -15,6 +14,7 @@ import {
   WorkforcePage,
   WorkforceRepository,
 } from './infrastructure/persistence/workforce.repository';
+import { workforceConfig, WorkforceSettings } from './workforce.config';
 import { WorkforceError } from './workforce.errors';
 
 export interface EnrolledPerson {
@@ -38,12 +38,11 @@ export class WorkforceService {
   constructor(
     private readonly workforce: WorkforceRepository,
     private readonly clock: Clock,
-    config: ConfigService<AppConfig, true>,
+    @Inject(workforceConfig.KEY) settings: WorkforceSettings,
   ) {
-    this.enrollmentTtlMs =
-      config.get('offlineSync', { infer: true }).enrollmentCodeTtlSeconds * 1000;
-    this.inheritanceMs = config.get('trust', { infer: true }).inheritanceDays * 86_400_000;
-    this.defaultTimeZone = config.get('timesheets', { infer: true }).defaultTimeZone;
+    this.enrollmentTtlMs = settings.enrollmentCodeTtlSeconds * 1000;
+    this.inheritanceMs = settings.inheritanceDays * 86_400_000;
+    this.defaultTimeZone = settings.defaultTimeZone;
   }
 
   findWorker(id: string): Promise<Worker | undefined> {

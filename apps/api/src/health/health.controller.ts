@@ -5,7 +5,8 @@ import { constants } from 'node:fs';
 import { access, mkdir, statfs } from 'node:fs/promises';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { AppConfig, Public, RedisService } from '@app/common';
+import { Public, RedisService } from '@app/common';
+import { AppConfig } from '../config/app-config';
 import { Store } from '@app/persistence';
 
 @ApiTags('health')

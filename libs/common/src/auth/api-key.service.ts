@@ -1,9 +1,8 @@
-import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable } from '@nestjs/common';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { AppConfig } from '../config/load-config';
 import { AuthError } from '../errors/common.errors';
 import { Principal, ROLES, Role } from './role';
+import { authConfig, AuthSettings } from './auth.config';
 
 interface KeyEntry {
   digest: Buffer;
@@ -20,8 +19,7 @@ interface KeyEntry {
 export class ApiKeyService {
   private readonly entries: KeyEntry[];
 
-  constructor(config: ConfigService<AppConfig, true>) {
-    const { apiKeys } = config.get('auth', { infer: true });
+  constructor(@Inject(authConfig.KEY) { apiKeys }: AuthSettings) {
     this.entries = ROLES.flatMap((role) =>
       apiKeys[role].map((key) => {
         const digest = sha256(key);

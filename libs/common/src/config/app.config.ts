@@ -2,6 +2,7 @@ import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-vali
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { ConfigError } from './config-error';
+import { defineConfig } from './config-namespace';
 import { Env, validateEnv } from './env-schema';
 
 export type NodeEnv = 'development' | 'production' | 'test';
@@ -55,7 +56,7 @@ export interface AppSettings {
   consoleDir: string;
 }
 
-export function appConfig(env: Env): AppSettings {
+function readAppConfig(env: Env): AppSettings {
   const v = validateEnv(AppEnv, env);
   const nodeEnv = v.NODE_ENV ?? 'development';
   const dataDir = resolve(v.DATA_DIR ?? './data');
@@ -79,6 +80,12 @@ export function appConfig(env: Env): AppSettings {
     consoleDir: resolve(v.CONSOLE_DIR ?? './dist/console'),
   };
 }
+
+/**
+ * The cross-cutting basics every module may read (NODE_ENV, port, DATA_DIR, public URL, body
+ * limits): read first, as the other namespaces may depend on it.
+ */
+export const appConfig = defineConfig('app', readAppConfig);
 
 function publicUrl(value: string | undefined, production: boolean): string | undefined {
   if (value === undefined) {

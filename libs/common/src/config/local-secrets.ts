@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   mkdirSync,
@@ -11,29 +10,14 @@ import {
 import { join } from 'node:path';
 import { ConfigError } from './config-error';
 import { Env } from './env-schema';
-import { generateOfflineTokenKey } from './offline-sync.config';
-import { generateTlogKey } from './tlog.config';
-
-/** Secrets that may be generated for a local (non-production) install. */
-export const GENERATED_SECRETS = {
-  JWT_SECRET: () => randomBytes(48).toString('base64url'),
-  ADMIN_API_KEYS: () => apiKey('adm'),
-  PROVISIONER_API_KEYS: () => apiKey('prv'),
-  AUDITOR_API_KEYS: () => apiKey('aud'),
-  MOBILE_API_KEYS: () => apiKey('mob'),
-  HARDWARE_API_KEYS: () => apiKey('hw'),
-  VAULT_KEYS: () => `v1:${randomBytes(32).toString('base64')}`,
-  OFFLINE_TOKEN_PRIVATE_KEY: generateOfflineTokenKey,
-  TLOG_SIGNING_KEY: generateTlogKey,
-} satisfies Record<string, () => string>;
-
-/** Kept in secrets.json by `npm run keys:rotate` when present, never required. */
-export const STORED_KEY_HISTORIES = ['OFFLINE_TOKEN_RETIRED_KEYS', 'TLOG_RETIRED_KEYS'];
-
-export type GeneratedSecretName = keyof typeof GENERATED_SECRETS;
-
-function apiKey(prefix: string): string {
-  return `mdai_${prefix}_${randomBytes(24).toString('base64url')}`;
+/**
+ * What a local install may keep in secrets.json: the secrets generated when unset (each
+ * module names its own, e.g. `VAULT_SECRETS`; apps/api composes them) and the key histories
+ * `npm run keys:rotate` keeps there (read when present, never required).
+ */
+export interface LocalSecretsSpec {
+  generators: Record<string, () => string>;
+  histories: string[];
 }
 
 export interface LocalSecretsResult {
@@ -53,11 +37,11 @@ export function withLocalSecrets(
   env: Env,
   dataDir: string,
   production: boolean,
-  generators: Partial<Record<string, () => string>> = GENERATED_SECRETS,
+  { generators, histories: storedHistories }: LocalSecretsSpec,
 ): LocalSecretsResult {
   const file = join(dataDir, SECRETS_FILE);
   const missing = Object.keys(generators).filter((name) => !env[name]);
-  const histories = production ? [] : STORED_KEY_HISTORIES.filter((name) => !env[name]);
+  const histories = production ? [] : storedHistories.filter((name) => !env[name]);
   if (missing.length === 0 && histories.length === 0) return { env, file, generated: [] };
   if (missing.length > 0 && production) {
     throw new ConfigError(
@@ -71,7 +55,7 @@ export function withLocalSecrets(
   for (const name of missing) {
     if (!stored[name]) {
       const make = generators[name];
-      const value = make ? make() : '';
+      const value = make();
       if (value === '') continue;
       stored[name] = value;
       generated.push(name);

@@ -5,7 +5,7 @@ import {
   Module,
   OnApplicationShutdown,
 } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { rateLimitConfig, RateLimitSettings } from './rate-limit.config';
 import {
   ThrottlerGuard,
   ThrottlerLimitDetail,
@@ -19,7 +19,6 @@ import { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
-import { AppConfig } from '../config/load-config';
 import { CommonError } from '../errors/common.errors';
 import { RedisService } from '../redis/redis.service';
 
@@ -118,11 +117,7 @@ export class AppThrottlerGuard extends ThrottlerGuard {
   }
 }
 
-function throttlerOptions(
-  config: ConfigService<AppConfig, true>,
-  redis: RedisService,
-): ThrottlerModuleOptions {
-  const limits = config.get('rateLimit', { infer: true });
+function throttlerOptions(limits: RateLimitSettings, redis: RedisService): ThrottlerModuleOptions {
   const logger = new Logger('RateLimit');
   const ttl = limits.windowSeconds * 1000;
   const throttlers: ThrottlerOptions[] = [];
@@ -157,7 +152,7 @@ function throttlerOptions(
 @Module({
   imports: [
     ThrottlerModule.forRootAsync({
-      inject: [ConfigService, RedisService],
+      inject: [rateLimitConfig.KEY, RedisService],
       useFactory: throttlerOptions,
     }),
   ],

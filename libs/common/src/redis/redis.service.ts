@@ -1,7 +1,6 @@
-import { Global, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
-import { AppConfig } from '../config/load-config';
+import { redisConfig, RedisSettings } from './redis.config';
 
 /**
  * Redis connections when REDIS_URL is set. `client(name)` returns one named connection,
@@ -13,8 +12,8 @@ export class RedisService implements OnApplicationShutdown {
   private readonly clients = new Map<string, Redis>();
   readonly url?: string;
 
-  constructor(config: ConfigService<AppConfig, true>) {
-    this.url = config.get('redis', { infer: true }).url;
+  constructor(@Inject(redisConfig.KEY) redisSettings: RedisSettings) {
+    this.url = redisSettings.url;
   }
 
   get enabled(): boolean {

@@ -1,7 +1,7 @@
-import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable } from '@nestjs/common';
 import { createPublicKey, JsonWebKey, KeyObject, sign, verify } from 'node:crypto';
-import { AppConfig, sha256Hex } from '@app/common';
+import { sha256Hex } from '@app/common';
+import { offlineTokenConfig, OfflineTokenSettings } from '../offline-token.config';
 
 export interface PublicJwk extends JsonWebKey {
   kid: string;
@@ -35,8 +35,7 @@ export class SigningKeyService {
   readonly kid: string;
   private readonly retired: VerificationKey[];
 
-  constructor(config: ConfigService<AppConfig, true>) {
-    const settings = config.get('offlineSync', { infer: true });
+  constructor(@Inject(offlineTokenConfig.KEY) settings: OfflineTokenSettings) {
     this.privateKey = settings.signingKey;
     this.publicKey = createPublicKey(this.privateKey);
     this.kid = kidOf(this.publicKey);

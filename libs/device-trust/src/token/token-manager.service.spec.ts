@@ -1,16 +1,15 @@
-import { ConfigService } from '@nestjs/config';
-import { AppConfig, generateOfflineTokenKey, offlineSyncConfig } from '@app/common';
+import { ManualClock } from '@app/common';
+import { generateOfflineTokenKey, offlineTokenConfig } from '../offline-token.config';
 import { SigningKeyService } from './signing-key.service';
 import { TokenManager } from './token-manager.service';
 
-function configWith(pem: string): ConfigService<AppConfig, true> {
-  const offlineSync = offlineSyncConfig({ OFFLINE_TOKEN_PRIVATE_KEY: pem });
-  return new ConfigService({ offlineSync }) as unknown as ConfigService<AppConfig, true>;
+function configWith(pem: string) {
+  return offlineTokenConfig.read({ OFFLINE_TOKEN_PRIVATE_KEY: pem, OFFLINE_TOKEN_TTL_DAYS: '30' });
 }
 
 describe('TokenManager', () => {
   const config = configWith(generateOfflineTokenKey());
-  const sut = new TokenManager(new SigningKeyService(config), config);
+  const sut = new TokenManager(new SigningKeyService(config), config, new ManualClock());
   const subject = { deviceId: 'd1', workerId: 'w1', siteIds: ['s1', 's2'] };
   const now = new Date('2026-01-01T00:00:00Z');
 
@@ -39,7 +38,10 @@ describe('TokenManager', () => {
     );
     expect(sut.verify(`${h}.${widened}.${s}`, now).ok).toBe(false);
     const other = configWith(generateOfflineTokenKey());
-    const foreign = new TokenManager(new SigningKeyService(other), other).issue(subject, now);
+    const foreign = new TokenManager(new SigningKeyService(other), other, new ManualClock()).issue(
+      subject,
+      now,
+    );
     expect(sut.verify(foreign.token, now)).toEqual({ ok: false, failure: 'bad_signature' });
     expect(sut.verify('a.b', now)).toEqual({ ok: false, failure: 'malformed' });
   });
@@ -57,5 +59,22 @@ describe('TokenManager', () => {
       ok: false,
       failure: 'wrong_type',
     });
+  });
+
+  it('should issue and expire by the injected clock when no time is given', () => {
+    const clock = new ManualClock('2026-03-01T06:00:00.000Z');
+    const byClock = new TokenManager(new SigningKeyService(config), config, clock);
+    const { token, claims } = byClock.issue(subject);
+    expect(claims.notBefore).toEqual(new Date('2026-03-01T06:00:00.000Z'));
+    expect(claims.expiresAt).toEqual(new Date('2026-03-31T06:00:00.000Z'));
+
+    clock.advance(30 * 86_400_000 - 1000);
+    expect(byClock.verify(token)).toEqual({ ok: true, claims });
+    clock.advance(1000);
+    expect(byClock.verify(token)).toEqual({ ok: false, failure: 'expired' });
+    // the skew widens the window at both ends
+    expect(byClock.verify(token, undefined, 60).ok).toBe(true);
+    clock.set('2026-03-01T05:59:00.000Z');
+    expect(byClock.verify(token)).toEqual({ ok: false, failure: 'not_yet_valid' });
   });
 });

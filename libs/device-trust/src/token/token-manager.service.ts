@@ -1,7 +1,5 @@
-import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { AppConfig } from '@app/common';
 import {
   OFFLINE_TOKEN_ISSUER,
   OFFLINE_TOKEN_TYPE,
@@ -9,6 +7,8 @@ import {
   OfflineTokenClaims,
 } from './offline-token';
 import { SigningKeyService } from './signing-key.service';
+import { Clock } from '@app/common';
+import { offlineTokenConfig, OfflineTokenSettings } from '../offline-token.config';
 
 interface JwtHeader {
   alg: string;
@@ -42,14 +42,15 @@ export class TokenManager {
 
   constructor(
     private readonly key: SigningKeyService,
-    config: ConfigService<AppConfig, true>,
+    @Inject(offlineTokenConfig.KEY) settings: OfflineTokenSettings,
+    private readonly clock: Clock,
   ) {
-    this.ttlSeconds = config.get('offlineSync', { infer: true }).tokenTtlSeconds;
+    this.ttlSeconds = settings.tokenTtlSeconds;
   }
 
   issue(
     subject: { deviceId: string; workerId: string; siteIds: string[] },
-    now = new Date(),
+    now = this.clock.now(),
   ): { token: string; claims: OfflineTokenClaims } {
     const iat = Math.floor(now.getTime() / 1000);
     const payload: JwtPayload = {
@@ -71,7 +72,7 @@ export class TokenManager {
   }
 
   /** Checks signature, type and window (with `skewSeconds` of tolerance at both ends). */
-  verify(token: string, now = new Date(), skewSeconds = 0): OfflineTokenCheck {
+  verify(token: string, now = this.clock.now(), skewSeconds = 0): OfflineTokenCheck {
     if (token.length > MAX_TOKEN_LENGTH) return { ok: false, failure: 'malformed' };
     const parts = token.split('.');
     if (parts.length !== 3) return { ok: false, failure: 'malformed' };

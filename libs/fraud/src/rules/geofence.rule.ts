@@ -1,6 +1,4 @@
-import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig } from '@app/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { distanceM } from '../domain/geo';
 import {
   FraudFinding,
@@ -8,6 +6,7 @@ import {
   PacketRule,
   ScreeningContext,
 } from '../domain/packet-rule';
+import { fraudConfig, FraudSettings } from '../fraud.config';
 
 /**
  * Outside the site geofence: distance to the site centre minus the packet's GPS accuracy is
@@ -18,9 +17,9 @@ export class GeofenceRule extends PacketRule {
   readonly name = 'outside_geofence';
   private readonly slackM: number;
 
-  constructor(config: ConfigService<AppConfig, true>) {
+  constructor(@Inject(fraudConfig.KEY) fraudSettings: FraudSettings) {
     super();
-    this.slackM = config.get('fraud', { infer: true }).geofenceSlackM;
+    this.slackM = fraudSettings.geofenceSlackM;
   }
 
   async evaluate(packets: PacketObservation[], ctx: ScreeningContext): Promise<FraudFinding[]> {

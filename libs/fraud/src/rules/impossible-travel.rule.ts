@@ -1,6 +1,4 @@
-import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig } from '@app/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { distanceM } from '../domain/geo';
 import {
   FraudFinding,
@@ -8,6 +6,7 @@ import {
   PacketRule,
   ScreeningContext,
 } from '../domain/packet-rule';
+import { fraudConfig, FraudSettings } from '../fraud.config';
 
 /**
  * Impossible travel: between a worker's consecutive packets (in signed time), the distance
@@ -20,9 +19,9 @@ export class ImpossibleTravelRule extends PacketRule {
   readonly name = 'impossible_travel';
   private readonly maxSpeedKmh: number;
 
-  constructor(config: ConfigService<AppConfig, true>) {
+  constructor(@Inject(fraudConfig.KEY) fraudSettings: FraudSettings) {
     super();
-    this.maxSpeedKmh = config.get('fraud', { infer: true }).maxSpeedKmh;
+    this.maxSpeedKmh = fraudSettings.maxSpeedKmh;
   }
 
   async evaluate(packets: PacketObservation[], ctx: ScreeningContext): Promise<FraudFinding[]> {

@@ -1,12 +1,11 @@
-import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig } from '@app/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   FraudFinding,
   PacketObservation,
   PacketRule,
   ScreeningContext,
 } from '../domain/packet-rule';
+import { fraudConfig, FraudSettings } from '../fraud.config';
 
 /**
  * Rapid repeat: the worker's previous packet has the same type (check_in after check_in)
@@ -17,9 +16,9 @@ export class RapidRepeatRule extends PacketRule {
   readonly name = 'rapid_repeat';
   private readonly seconds: number;
 
-  constructor(config: ConfigService<AppConfig, true>) {
+  constructor(@Inject(fraudConfig.KEY) fraudSettings: FraudSettings) {
     super();
-    this.seconds = config.get('fraud', { infer: true }).rapidRepeatSeconds;
+    this.seconds = fraudSettings.rapidRepeatSeconds;
   }
 
   async evaluate(packets: PacketObservation[], ctx: ScreeningContext): Promise<FraudFinding[]> {

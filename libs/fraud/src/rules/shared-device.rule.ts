@@ -1,12 +1,11 @@
-import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig } from '@app/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   FraudFinding,
   PacketObservation,
   PacketRule,
   ScreeningContext,
 } from '../domain/packet-rule';
+import { fraudConfig, FraudSettings } from '../fraud.config';
 
 /**
  * One device shared by many workers: more than FRAUD_SHARED_DEVICE_MAX_WORKERS distinct
@@ -22,9 +21,8 @@ export class SharedDeviceRule extends PacketRule {
   private readonly maxWorkers: number;
   private readonly windowMs: number;
 
-  constructor(config: ConfigService<AppConfig, true>) {
+  constructor(@Inject(fraudConfig.KEY) fraud: FraudSettings) {
     super();
-    const fraud = config.get('fraud', { infer: true });
     this.maxWorkers = fraud.sharedDeviceMaxWorkers;
     this.windowMs = fraud.sharedDeviceWindowSeconds * 1000;
   }

@@ -1,6 +1,7 @@
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
+import { WS_MAX_PAYLOAD } from '../protocol/limits';
 import { RELAY_PATHS } from '../protocol/messages';
 import { RelayHub } from '../relay-hub';
 
@@ -8,12 +9,9 @@ import { RelayHub } from '../relay-hub';
  * Thin gateways: one per socket path, each hands its sockets to RelayHub. Frames are read
  * raw by the service (the adapter would drop invalid JSON silently); `maxPayload` is the hard
  * cap at which `ws` itself closes the socket (1009), above the relay's own limits, which answer
- * with an `error` frame.
+ * with an `error` frame (WS_MAX_PAYLOAD).
  */
-const SMALL_FRAMES = 1024 * 1024;
-const IMAGE_FRAMES = 24 * 1024 * 1024;
-
-@WebSocketGateway({ path: RELAY_PATHS.mobile, maxPayload: SMALL_FRAMES })
+@WebSocketGateway({ path: RELAY_PATHS.mobile, maxPayload: WS_MAX_PAYLOAD.mobile })
 export class MobileGateway implements OnGatewayConnection {
   constructor(private readonly relay: RelayHub) {}
   handleConnection(client: WebSocket, request: IncomingMessage): Promise<void> {
@@ -21,7 +19,7 @@ export class MobileGateway implements OnGatewayConnection {
   }
 }
 
-@WebSocketGateway({ path: RELAY_PATHS.device, maxPayload: IMAGE_FRAMES })
+@WebSocketGateway({ path: RELAY_PATHS.device, maxPayload: WS_MAX_PAYLOAD.device })
 export class DeviceGateway implements OnGatewayConnection {
   constructor(private readonly relay: RelayHub) {}
   handleConnection(client: WebSocket, request: IncomingMessage): Promise<void> {
@@ -29,7 +27,7 @@ export class DeviceGateway implements OnGatewayConnection {
   }
 }
 
-@WebSocketGateway({ path: RELAY_PATHS.app, maxPayload: SMALL_FRAMES })
+@WebSocketGateway({ path: RELAY_PATHS.app, maxPayload: WS_MAX_PAYLOAD.app })
 export class LegacyAppGateway implements OnGatewayConnection {
   constructor(private readonly relay: RelayHub) {}
   handleConnection(client: WebSocket, request: IncomingMessage): Promise<void> {
@@ -37,7 +35,7 @@ export class LegacyAppGateway implements OnGatewayConnection {
   }
 }
 
-@WebSocketGateway({ path: RELAY_PATHS.hardware, maxPayload: IMAGE_FRAMES })
+@WebSocketGateway({ path: RELAY_PATHS.hardware, maxPayload: WS_MAX_PAYLOAD.hardware })
 export class LegacyHardwareGateway implements OnGatewayConnection {
   constructor(private readonly relay: RelayHub) {}
   handleConnection(client: WebSocket, request: IncomingMessage): Promise<void> {

@@ -1,27 +1,63 @@
-import { ConfigModule } from '@nestjs/config';
 import { Test, TestingModule } from '@nestjs/testing';
 import { generateKeyPairSync, sign, constants } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  AuthModule,
-  ClockModule,
-  loadConfig,
-  MetricsModule,
-  Principal,
-  RedisModule,
-} from '@app/common';
+import { AuthModule, ClockModule, MetricsModule, Principal, RedisModule } from '@app/common';
+import { configModule, loadConfig } from '@app/api/config/app-config';
 import { KioskRegistryService, kioskAuthMessage } from '@app/kiosk-registry';
 import { PersistenceModule, Store } from '@app/persistence';
 import { SessionService } from '@app/session';
-import { ConnectionView, PlatformIdSet } from '../relay-connection';
+import { ConnectionView, PEER_ROLE, PlatformIdSet } from '../relay-connection';
 import { RelayModule } from '../relay.module';
-import { RelayRole } from '../protocol/messages';
+import { outboundProblem, RelayRole } from '../protocol/messages';
 import { LegacyHandler } from './legacy.handler';
 import { PairingHandler } from './pairing.handler';
+import { Reply } from './reply';
 
 const PLATFORM_ID = 'PLT_handlerUser001';
+/** The smallest "JPEG" the submission check takes: its magic bytes and a little more. */
+const JPEG_BASE64 = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10]).toString('base64');
+const ADMIN: Principal = { keyId: 'k', roles: ['provisioner'] } as unknown as Principal;
+
+/**
+ * A Reply's frames as they go on the wire: each one a frame its socket may be sent, per the
+ * protocol declarations (the sender's frames to its role, toPeer to the peer's).
+ */
+function wire(reply: Reply, role: RelayRole): Reply {
+  for (const frame of reply.frames)
+    expect([frame, outboundProblem(role, frame)]).toEqual([frame, undefined]);
+  for (const frame of reply.toPeer ?? [])
+    expect([frame, outboundProblem(PEER_ROLE[role], frame)]).toEqual([frame, undefined]);
+  return reply;
+}
+
+/** A real local HTTP server as the identity API; each test says how it answers. */
+interface Upstream {
+  url: string;
+  server: Server;
+  answer: (req: IncomingMessage, res: ServerResponse) => void;
+  calls: number;
+}
+
+async function startUpstream(): Promise<Upstream> {
+  const up = { answer: () => undefined, calls: 0 } as unknown as Upstream;
+  up.server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      up.calls++;
+      up.answer(req, res);
+    });
+  });
+  await new Promise<void>((resolve) => up.server.listen(0, '127.0.0.1', resolve));
+  up.url = `http://127.0.0.1:${(up.server.address() as AddressInfo).port}`;
+  return up;
+}
+
+const json = (status: number, body: unknown) => (_req: IncomingMessage, res: ServerResponse) =>
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 
 function view(
   role: RelayRole,
@@ -48,17 +84,20 @@ describe('protocol handlers', () => {
   let pairing: PairingHandler;
   let legacy: LegacyHandler;
   let sessions: SessionService;
+  let upstream: Upstream;
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mdai-handlers-'));
-    const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir });
+    upstream = await startUpstream();
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      DATA_DIR: dataDir,
+      UPSTREAM_URL: upstream.url,
+      UPSTREAM_RETRIES: '0',
+    });
     moduleRef = await Test.createTestingModule({
       imports: [
-        ConfigModule.forRoot({
-          isGlobal: true,
-          ignoreEnvFile: true,
-          load: [() => ({ ...config })],
-        }),
+        configModule(config),
         ClockModule.forRoot(),
         PersistenceModule.forRoot(config.database),
         RedisModule,
@@ -75,8 +114,32 @@ describe('protocol handlers', () => {
   });
   afterAll(async () => {
     await moduleRef.close();
+    upstream.server.closeAllConnections();
+    await new Promise((resolve) => upstream.server.close(resolve));
     rmSync(dataDir, { recursive: true, force: true });
   });
+
+  /** A new-protocol session with a kiosk already in it. */
+  async function pairedSession() {
+    const opened = await sessions.openMobileSession('u', PLATFORM_ID);
+    const sessionId = opened.session.id;
+    const device = view('device', sessionId, {
+      deviceId: 'TEE-HANDLER-S',
+      platformId: PLATFORM_ID,
+    });
+    device.platformIds.add(PLATFORM_ID);
+    return { sessionId, device };
+  }
+
+  /** A legacy session whose app sent the platform id: the alias the hardware holds. */
+  async function legacySession() {
+    const opened = await sessions.openLegacySession();
+    const sessionId = JSON.parse(Buffer.from(opened.token.split('.')[1], 'base64url').toString())
+      .jti as string;
+    const app = view('app', sessionId);
+    wire(await legacy.onToHardware(app, { platform_id: PLATFORM_ID }), 'app');
+    return { sessionId, app, alias: app.platformAlias! };
+  }
 
   it('should relay to the peer, or refuse when the peer is not there', () => {
     const frame = { type: 'to_device', data: { a: 1 } } as const;
@@ -125,13 +188,12 @@ describe('protocol handlers', () => {
     const opened = await sessions.openMobileSession('u', PLATFORM_ID);
     const sessionId = opened.session.id;
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const admin: Principal = { keyId: 'k', roles: ['provisioner'] } as unknown as Principal;
     await moduleRef
       .get(KioskRegistryService)
       .register(
         'TEE-HANDLER-1',
         publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-        admin,
+        ADMIN,
       );
     const signature = (nonce: string) =>
       sign('sha256', kioskAuthMessage(sessionId, nonce), {
@@ -166,6 +228,209 @@ describe('protocol handlers', () => {
       (await pairing.onAuth(device, auth('TEE-HANDLER-1', signature('n3')))).frames[0],
     ).toMatchObject({
       code: 'unknown_type',
+    });
+  });
+
+  it('should relay what the kiosk sends to the phone as from_device', () => {
+    expect(
+      wire(
+        pairing.handle(view('device', 's1'), { type: 'to_mobile', data: { step: 2 } }) as Reply,
+        'device',
+      ),
+    ).toEqual({ frames: [], toPeer: [{ type: 'from_device', data: { step: 2 } }] });
+  });
+
+  it("should refuse the other protocol's frames and the keepalive, which the intake answers", () => {
+    for (const [handler, role, frame] of [
+      [pairing, 'mobile', { type: 'to_hardware', data: {} }],
+      [pairing, 'device', { type: 'to_backend', data: {} }],
+      [pairing, 'mobile', { type: 'ping' }],
+      [legacy, 'app', { type: 'to_device', data: {} }],
+      [legacy, 'hardware', { type: 'submit_result', image: 'x' }],
+      [legacy, 'hardware', { type: 'pong' }],
+    ] as const) {
+      const reply = wire(handler.handle(view(role, 's1'), frame) as Reply, role);
+      expect(reply).toEqual({
+        frames: [expect.objectContaining({ type: 'error', code: 'unknown_type' })],
+      });
+      expect(reply.close).toBeUndefined();
+    }
+  });
+
+  it('should refuse an auth frame on the phone socket and a second one on the kiosk socket', async () => {
+    const auth = { type: 'auth', session_id: 's1', device_id: 'TEE-X', signature: 'AAAA' } as const;
+    expect(await pairing.onAuth(view('mobile', 's1'), auth)).toEqual({
+      frames: [expect.objectContaining({ code: 'unknown_type' })],
+    });
+    expect(await pairing.onAuth(view('device', 's1'), auth)).toEqual({
+      frames: [{ type: 'error', code: 'unknown_type', message: 'Already authenticated' }],
+    });
+  });
+
+  it('should close on an auth for another session, without asking the registry', async () => {
+    const reply = await pairing.onAuth(view('device', 's1', { nonce: 'n' }), {
+      type: 'auth',
+      session_id: 's2',
+      device_id: 'TEE-X',
+      signature: 'AAAA',
+    });
+    expect(wire(reply, 'device')).toEqual({
+      frames: [expect.objectContaining({ code: 'session_mismatch' })],
+      close: { code: 4401, reason: 'session_mismatch' },
+    });
+  });
+
+  it('should close on a blocked kiosk, whatever it signed', async () => {
+    const opened = await sessions.openMobileSession('u', PLATFORM_ID);
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const registry = moduleRef.get(KioskRegistryService);
+    await registry.register(
+      'TEE-BLOCKED-1',
+      publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      ADMIN,
+    );
+    await registry.setStatus('TEE-BLOCKED-1', 'blocked', 'stolen', ADMIN);
+    const reply = await pairing.onAuth(view('device', opened.session.id, { nonce: 'n' }), {
+      type: 'auth',
+      session_id: opened.session.id,
+      device_id: 'TEE-BLOCKED-1',
+      signature: 'AAAA',
+    });
+    expect(wire(reply, 'device')).toEqual({
+      frames: [expect.objectContaining({ code: 'device_blocked' })],
+      close: { code: 4403, reason: 'device_blocked' },
+    });
+  });
+
+  it("should answer a submission with the phone's result and the kiosk's allowlisted copy, then close both", async () => {
+    const { sessionId, device } = await pairedSession();
+    upstream.answer = json(200, {
+      status: 'success',
+      platform_id: PLATFORM_ID,
+      user: { name: 'A' },
+    });
+    const reply = wire(await pairing.onSubmit(device, JPEG_BASE64), 'device');
+    const closed = { type: 'session_closed', reason: 'completed' };
+    expect(reply).toEqual({
+      frames: [
+        {
+          type: 'result',
+          status: 'success',
+          status_code: 200,
+          data: { status: 'success' },
+          latency_ms: expect.any(Number),
+        },
+        closed,
+      ],
+      toPeer: [
+        {
+          type: 'result',
+          status: 'success',
+          status_code: 200,
+          platform_id: PLATFORM_ID,
+          data: { status: 'success', platform_id: PLATFORM_ID, user: { name: 'A' } },
+          latency_ms: expect.any(Number),
+        },
+        closed,
+      ],
+      close: { code: 1000, reason: 'completed' },
+      closePeer: { code: 1000, reason: 'completed' },
+    });
+    // one successful submission per session
+    expect(wire(await pairing.onSubmit(device, JPEG_BASE64), 'device')).toEqual({
+      frames: [expect.objectContaining({ code: 'already_submitted' })],
+    });
+    expect((await sessions.find(sessionId))?.status).toBe('completed');
+  });
+
+  it('should answer an upstream 5xx as a failed result with its code, and close both', async () => {
+    const { device } = await pairedSession();
+    upstream.answer = json(500, { error: 'down' });
+    const reply = wire(
+      await pairing.handle(device, { type: 'submit_result', image: JPEG_BASE64 }),
+      'device',
+    );
+    expect(reply.frames[0]).toMatchObject({
+      type: 'result',
+      status: 'failure',
+      code: 'upstream_error',
+      status_code: 500,
+      data: {},
+    });
+    expect(reply.toPeer?.[0]).toMatchObject({ code: 'upstream_error', data: { error: 'down' } });
+    expect(reply.close).toEqual({ code: 1000, reason: 'completed' });
+  });
+
+  it('should refuse an image that is not a JPEG or PNG before anything is sent', async () => {
+    const { device } = await pairedSession();
+    const before = upstream.calls;
+    const notAnImage = Buffer.from('hello world!').toString('base64');
+    expect(wire(await pairing.onSubmit(device, notAnImage), 'device')).toEqual({
+      frames: [expect.objectContaining({ code: 'invalid_image' })],
+    });
+    expect(wire(await pairing.onSubmit(device, 'not base64!'), 'device')).toEqual({
+      frames: [expect.objectContaining({ code: 'invalid_image' })],
+    });
+    expect(upstream.calls).toBe(before);
+  });
+
+  it("should answer the legacy upload with backend_response to both, the hardware's allowlisted", async () => {
+    const { sessionId, alias } = await legacySession();
+    const hardware = view('hardware', sessionId, { platformAlias: alias });
+    upstream.answer = json(200, { status: 'success', message: 'ok', platform_id: PLATFORM_ID });
+    const reply = wire(
+      await legacy.handle(hardware, {
+        type: 'to_backend',
+        data: { platform_id: alias, image_base64: JPEG_BASE64 },
+      }),
+      'hardware',
+    );
+    expect(reply).toEqual({
+      frames: [
+        {
+          type: 'backend_response',
+          status_code: 200,
+          data: { status: 'success', message: 'ok' },
+          latency_ms: expect.any(Number),
+        },
+      ],
+      toPeer: [
+        {
+          type: 'backend_response',
+          status_code: 200,
+          data: { status: 'success', message: 'ok', platform_id: PLATFORM_ID },
+          latency_ms: expect.any(Number),
+        },
+      ],
+    });
+    expect(hardware.platformIds.matcher.test(PLATFORM_ID)).toBe(true);
+  });
+
+  it('should refuse a legacy upload without the platform id, or with one the session does not hold', async () => {
+    const { sessionId } = await legacySession();
+    const hardware = view('hardware', sessionId);
+    const upload = (data: Record<string, unknown>) =>
+      legacy.handle(hardware, { type: 'to_backend', data }) as Promise<Reply>;
+    expect(wire(await upload({ image_base64: JPEG_BASE64 }), 'hardware').frames).toEqual([
+      expect.objectContaining({ code: 'missing_platform_id' }),
+    ]);
+    expect(
+      wire(await upload({ platform_id: PLATFORM_ID, image_base64: JPEG_BASE64 }), 'hardware')
+        .frames,
+    ).toEqual([expect.objectContaining({ code: 'unknown_platform_id' })]);
+  });
+
+  it('should refuse legacy relaying when the other side is not there', () => {
+    expect(
+      wire(
+        legacy.handle(view('hardware', 's1', { peerPresent: false }), {
+          type: 'to_app',
+          data: {},
+        }) as Reply,
+        'hardware',
+      ),
+    ).toEqual({
+      frames: [{ type: 'error', code: 'peer_not_connected', message: 'The app is not connected' }],
     });
   });
 

@@ -2,7 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { PLATFORM_ID_PATTERN, SessionService } from '@app/session';
 import { FaceSubmissionService } from '../face-submission.service';
 import { kioskCopyOfAnswer } from '../privacy/kiosk-gate';
-import { BackendResponseFrame, InboundFrame, JsonObject } from '../protocol/messages';
+import {
+  BackendResponseFrame,
+  InboundFrame,
+  isHandlerFrame,
+  JsonObject,
+  LEGACY_PROTOCOL,
+} from '../protocol/messages';
 import { ConnectionView } from '../relay-connection';
 import { errorReply, NOTHING, Reply } from './reply';
 
@@ -18,7 +24,10 @@ export class LegacyHandler {
     private readonly submissions: FaceSubmissionService,
   ) {}
 
+  /** One case per frame the legacy sockets send (HandlerFrame): no default. */
   handle(conn: ConnectionView, frame: InboundFrame): Promise<Reply> | Reply {
+    if (!isHandlerFrame(LEGACY_PROTOCOL, frame))
+      return errorReply('unknown_type', `This socket does not take ${frame.type} frames`);
     switch (frame.type) {
       case 'to_hardware':
         return this.onToHardware(conn, frame.data);
@@ -27,8 +36,6 @@ export class LegacyHandler {
         return this.relay(conn, { type: 'from_hardware', data: frame.data });
       case 'to_backend':
         return this.onToBackend(conn, frame.data);
-      default:
-        return errorReply('unknown_type', `This socket does not take ${frame.type} frames`);
     }
   }
 

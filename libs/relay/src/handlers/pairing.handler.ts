@@ -7,7 +7,9 @@ import {
   AuthFrame,
   CLOSE_CODES,
   InboundFrame,
+  isHandlerFrame,
   JsonObject,
+  NEW_PROTOCOL,
   ResultFrame,
 } from '../protocol/messages';
 import { ConnectionView } from '../relay-connection';
@@ -27,7 +29,10 @@ export class PairingHandler {
     private readonly submissions: FaceSubmissionService,
   ) {}
 
+  /** One case per frame the new protocol's sockets send (HandlerFrame): no default. */
   handle(conn: ConnectionView, frame: InboundFrame): Promise<Reply> | Reply {
+    if (!isHandlerFrame(NEW_PROTOCOL, frame))
+      return errorReply('unknown_type', `This socket does not take ${frame.type} frames`);
     switch (frame.type) {
       case 'auth':
         return this.onAuth(conn, frame);
@@ -37,8 +42,6 @@ export class PairingHandler {
         return this.relay(conn, { type: 'from_device', data: frame.data });
       case 'submit_result':
         return this.onSubmit(conn, frame.image);
-      default:
-        return errorReply('unknown_type', `This socket does not take ${frame.type} frames`);
     }
   }
 

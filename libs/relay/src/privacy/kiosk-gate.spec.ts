@@ -1,4 +1,5 @@
-import { gateKioskText, kioskCopyOfAnswer } from './kiosk-gate';
+import { MESSAGE_CATALOG, outboundProblem, RESULT } from '../protocol/messages';
+import { gateKioskText, kioskCopyOfAnswer, KioskRole } from './kiosk-gate';
 import { PlatformIdMatcher } from './platform-id-filter';
 
 const ID = 'PLT_jjbmYWeq3o1W';
@@ -48,5 +49,43 @@ describe('kioskCopyOfAnswer', () => {
     ).toEqual({ status: 'success', code: 7, message: 'm'.repeat(256) });
     expect(kioskCopyOfAnswer([ID])).toEqual({});
     expect(kioskCopyOfAnswer({ status: { nested: ID } })).toEqual({});
+  });
+});
+
+describe('the kiosk gate and the protocol declarations', () => {
+  it('should let every documented frame for a kiosk through untouched', () => {
+    for (const spec of MESSAGE_CATALOG.filter((s) => s.direction === 'server → client')) {
+      for (const role of spec.sockets.filter(
+        (r): r is KioskRole => r === 'device' || r === 'hardware',
+      )) {
+        const text = JSON.stringify(spec.example);
+        expect(gateKioskText(text, role, ids, 'PLT_ALIAS_abc')).toBe(text);
+      }
+    }
+  });
+
+  it("should turn the phone's result into a frame the kiosk may be sent", () => {
+    const text = JSON.stringify({ ...RESULT.example, data: { status: 'success', echo: ID } });
+    const gated = JSON.parse(gateKioskText(text, 'device', ids, undefined)!);
+    expect(gated.platform_id).toBeUndefined();
+    expect(outboundProblem('device', gated)).toBeUndefined();
+    expect(JSON.stringify(gated)).not.toContain(ID);
+  });
+
+  it('should replace a base64-encoded id whole, in keys and values, for both kiosks', () => {
+    const encoded = Buffer.from(`user=${ID}`).toString('base64');
+    const text = JSON.stringify({ type: 'from_app', data: { blob: encoded, [encoded]: 1 } });
+    expect(JSON.parse(gateKioskText(text, 'hardware', ids, 'PLT_ALIAS_abc')!)).toEqual({
+      type: 'from_app',
+      data: { blob: 'PLT_ALIAS_abc', PLT_ALIAS_abc: 1 },
+    });
+    const fromMobile = JSON.stringify({
+      type: 'from_mobile',
+      data: { blob: encoded, [encoded]: 1 },
+    });
+    expect(JSON.parse(gateKioskText(fromMobile, 'device', ids, undefined)!)).toEqual({
+      type: 'from_mobile',
+      data: { blob: '[platform_id removed]' },
+    });
   });
 });

@@ -1,9 +1,22 @@
-import { INBOUND_TYPES, InboundFrame, JsonObject, RelayErrorCode, RelayRole } from './messages';
+import { isObject } from './fields';
+import { checkFields } from './message';
+import { EVERY_SOCKET, InboundFrame, messagesOn, RelayErrorCode, RelayRole } from './messages';
+import type { AnyMessageDef } from './message';
+
+export { isObject } from './fields';
 
 export type ParseResult =
   { ok: true; frame: InboundFrame } | { ok: false; code: RelayErrorCode; message: string };
 
-/** Parses and checks one text frame from a client of the given role. Never throws. */
+/** The declarations each role may send, by type (derived from MESSAGES). */
+const INBOUND: Record<RelayRole, Map<string, AnyMessageDef>> = Object.fromEntries(
+  EVERY_SOCKET.map((role) => [role, messagesOn(role, 'client → server')]),
+) as Record<RelayRole, Map<string, AnyMessageDef>>;
+
+/**
+ * Parses and checks one text frame from a client of the given role against the message's
+ * declaration. Never throws. The frame returned holds the declared fields only.
+ */
 export function parseInboundFrame(role: RelayRole, text: string): ParseResult {
   let value: unknown;
   try {
@@ -14,67 +27,16 @@ export function parseInboundFrame(role: RelayRole, text: string): ParseResult {
   if (!isObject(value))
     return { ok: false, code: 'invalid_json', message: 'The frame must be a JSON object' };
   const type = value.type;
-  if (typeof type !== 'string' || !(INBOUND_TYPES[role] as readonly string[]).includes(type)) {
+  const def = typeof type === 'string' ? INBOUND[role].get(type) : undefined;
+  if (!def) {
     return {
       ok: false,
       code: 'unknown_type',
       message: `This socket does not take frames of type ${JSON.stringify(String(type).slice(0, 40))}`,
     };
   }
-  const bad = (message: string): ParseResult => ({ ok: false, code: 'invalid_message', message });
-  switch (type) {
-    case 'ping':
-    case 'pong':
-      return { ok: true, frame: { type } };
-    case 'to_device':
-    case 'to_mobile':
-    case 'to_hardware':
-    case 'to_app':
-      if (!isObject(value.data)) return bad(`${type}.data must be a JSON object`);
-      return { ok: true, frame: { type, data: value.data } };
-    case 'auth':
-      if (
-        typeof value.session_id !== 'string' ||
-        typeof value.device_id !== 'string' ||
-        typeof value.signature !== 'string'
-      ) {
-        return bad('auth needs string session_id, device_id and signature');
-      }
-      if (value.device_id.length > 128 || value.signature.length > 4096)
-        return bad('auth fields are too long');
-      return {
-        ok: true,
-        frame: {
-          type,
-          session_id: value.session_id,
-          device_id: value.device_id,
-          signature: value.signature,
-        },
-      };
-    case 'submit_result':
-      if (typeof value.image !== 'string' || value.image.length === 0)
-        return bad('submit_result.image must be a base64 string');
-      if (
-        value.passes !== undefined &&
-        (typeof value.passes !== 'number' ||
-          !Number.isInteger(value.passes) ||
-          value.passes < 0 ||
-          value.passes > 1000)
-      ) {
-        return bad('submit_result.passes must be a whole number');
-      }
-      return {
-        ok: true,
-        frame: { type, image: value.image, passes: value.passes },
-      };
-    case 'to_backend':
-      if (!isObject(value.data)) return bad('to_backend.data must be a JSON object');
-      return { ok: true, frame: { type, data: value.data } };
-    default:
-      return { ok: false, code: 'unknown_type', message: 'Unknown frame type' };
-  }
-}
-
-export function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  const checked = checkFields(def, value);
+  if (!checked.ok) return { ok: false, code: 'invalid_message', message: checked.problem };
+  // checked against the declaration this role sends under this type: it is that frame
+  return checked as ParseResult;
 }

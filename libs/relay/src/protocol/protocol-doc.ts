@@ -1,20 +1,28 @@
+import { defaultLimits, formatBytes, formatMs, WS_MAX_PAYLOAD } from './limits';
+import { AnyMessageDef } from './message';
 import {
   CLOSE_CODES,
   MESSAGE_CATALOG,
+  MESSAGES,
   RELAY_ERROR_CODES,
   RELAY_PATHS,
   RelayRole,
   RESULT_CODES,
 } from './messages';
 
-/** docs/protocol.md, rendered from the message catalog (`npm run docs:protocol` writes it). */
+/**
+ * docs/protocol.md (`npm run docs:protocol` writes it; a test checks it is current). Messages,
+ * their fields and bounds come from the declarations in messages.ts; the limits from the
+ * config's defaults; the codes from codes.ts. Only the narrative below is written here.
+ */
 export function renderProtocolDoc(): string {
+  const { relay, upstream, session } = defaultLimits();
   const lines: string[] = [];
   const push = (...more: string[]) => lines.push(...more);
   push(
     '# WebSocket protocol',
     '',
-    '<!-- Generated from libs/relay/src/protocol/messages.ts by `npm run docs:protocol`. Do not edit by hand. -->',
+    '<!-- Generated from libs/relay/src/protocol/ (messages.ts declares every message) by `npm run docs:protocol`. Do not edit by hand. -->',
     '',
     'Every frame is one JSON object with a `type`. Text frames only; binary frames get an',
     '`unsupported_frame` error. A bad frame gets an `error` frame, never a dropped connection,',
@@ -50,7 +58,7 @@ export function renderProtocolDoc(): string {
     '',
     '## Legacy protocol (fielded hardware, unchanged)',
     '',
-    '`POST /auth {"api_key"}` → `{"token","expires_in":180}`; hardware on `/ws/hardware`, app on',
+    `\`POST /auth {"api_key"}\` → \`{"token","expires_in":${session.ttlSeconds}}\`; hardware on \`/ws/hardware\`, app on`,
     "`/ws/app`, same token (paired by its `jti`). The app's `to_hardware` with `data.platform_id` is",
     'kept by the server; the hardware receives a per-session alias (`PLT_ALIAS_…`) in its place, and',
     'its `to_backend` with that alias is sent upstream with the real id. `backend_response` goes to',
@@ -76,9 +84,9 @@ export function renderProtocolDoc(): string {
     'One upstream submission per session. Every attempt carries `Idempotency-Key: mdai-submission-<session_id>`.',
     'An attempt that may have reached the upstream (timed out, connection lost after sending) is',
     'never sent again: the outcome is a 504/502 failure and the session is completed. Retries',
-    '(at most `UPSTREAM_RETRIES`, default 2) happen only when the request provably did not arrive',
+    `(at most \`UPSTREAM_RETRIES\`, default ${upstream.retries}) happen only when the request provably did not arrive`,
     '(connection refused, name not resolved) or the upstream answered 503 with `Retry-After`. One',
-    "attempt waits `UPSTREAM_TIMEOUT_MS` (default 100 s), and nothing runs past the kiosk's 120 s",
+    `attempt waits \`UPSTREAM_TIMEOUT_MS\` (default ${formatMs(upstream.timeoutMs)}), and nothing runs past the kiosk's 120 s`,
     'acknowledgement wait or the session deadline (1 s is kept to deliver the answer). When the',
     'image never left (unreachable, not configured, not stored) the session stays open and the',
     'kiosk may submit again under the same key.',
@@ -100,6 +108,7 @@ export function renderProtocolDoc(): string {
       '',
       spec.description,
       '',
+      ...fieldLines(spec.message),
       '```json',
       JSON.stringify(spec.example),
       '```',
@@ -117,15 +126,53 @@ export function renderProtocolDoc(): string {
     '',
     '## Limits',
     '',
-    '- Frames: `RELAY_MAX_FRAME_BYTES` (64 KiB); a submission frame may carry an image of up to',
-    '  `RELAY_MAX_IMAGE_BYTES` (5 MiB decoded). Over the limit: `payload_too_large`, the socket stays.',
-    '  Far over it (1 MiB on phone/app sockets, 24 MiB on kiosk sockets) the WebSocket library closes with 1009.',
-    '- Rate: `RELAY_RATE_PER_SECOND` (20) with bursts of `RELAY_RATE_BURST` (40) per socket; frames',
+    `- Frames: \`RELAY_MAX_FRAME_BYTES\` (${formatBytes(relay.maxFrameBytes)}); a submission frame may carry an image of up to`,
+    `  \`RELAY_MAX_IMAGE_BYTES\` (${formatBytes(relay.maxImageBytes)} decoded). Over the limit: \`payload_too_large\`, the socket stays.`,
+    `  Far over it (${formatBytes(WS_MAX_PAYLOAD.mobile)} on phone/app sockets, ${formatBytes(WS_MAX_PAYLOAD.device)} on kiosk sockets) the WebSocket library closes with 1009.`,
+    `- Rate: \`RELAY_RATE_PER_SECOND\` (${relay.ratePerSecond}) with bursts of \`RELAY_RATE_BURST\` (${relay.rateBurst}) per socket; frames`,
     '  over it are dropped with one `rate_limited` error per second.',
-    '- Keepalive: a `ping` frame and a WebSocket ping every `RELAY_PING_INTERVAL_MS` (20 s); a socket',
+    `- Keepalive: a \`ping\` frame and a WebSocket ping every \`RELAY_PING_INTERVAL_MS\` (${formatMs(relay.pingIntervalMs)}); a socket`,
     '  that answered neither by the next round is closed.',
-    '- Kiosk auth: `RELAY_AUTH_TIMEOUT_MS` (15 s) after the challenge.',
+    `- Kiosk auth: \`RELAY_AUTH_TIMEOUT_MS\` (${formatMs(relay.authTimeoutMs)}) after the challenge.`,
+    '- Fields (a frame outside them gets `invalid_message`):',
+    ...boundedInboundFields().map((line) => `  - ${line}`),
+    '',
+    '## Adding a message type',
+    '',
+    '1. Declare it once in `libs/relay/src/protocol/messages.ts` with `message({type, fields, routes, example})`',
+    '   and list it in `MESSAGES`: its frame type, the parser, the inbound list of its sockets, this',
+    '   document and the example check all follow from the declaration.',
+    '2. Handle it: an inbound message in the handler of its protocol',
+    '   (`libs/relay/src/handlers/pairing.handler.ts` or `legacy.handler.ts`, one `onX` method returning',
+    '   a `Reply`; its `switch` does not compile until it takes the new type); an outbound one where it is sent.',
+    '3. Run `npm run docs:protocol` (rewrites this file). Tests: an inbound type joins the per-socket',
+    '   lists pinned in `libs/relay/src/protocol/messages.spec.ts`; add a case to the handler spec',
+    '   (`libs/relay/src/handlers/handlers.spec.ts`) or an e2e spec. The docs test checks the example',
+    '   against the declaration and that this file is current.',
     '',
   );
   return lines.join('\n');
+}
+
+/** The fields of a message, each with what it must be. */
+function fieldLines(def: AnyMessageDef): string[] {
+  const fields = Object.entries(def.fields);
+  if (fields.length === 0) return [];
+  return [
+    ...fields.map(
+      ([name, field]) => `- \`${name}\`${field.optional ? ' (optional)' : ''}: ${field.expected}`,
+    ),
+    '',
+  ];
+}
+
+/** Every bound a client's frame must respect, from the inbound declarations. */
+function boundedInboundFields(): string[] {
+  const out: string[] = [];
+  for (const def of MESSAGES as readonly AnyMessageDef[]) {
+    if (!def.routes.some((route) => route.direction === 'client → server')) continue;
+    for (const [name, field] of Object.entries(def.fields))
+      if (field.bounded) out.push(`\`${def.type}.${name}\`: ${field.expected}`);
+  }
+  return out;
 }

@@ -1,9 +1,8 @@
 import { HttpService } from '@nestjs/axios';
-import { ConfigService } from '@nestjs/config';
 import axios from 'axios';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { upstreamConfig } from '@app/common/config/upstream.config';
+import { upstreamConfig } from './upstream.config';
 import { retryAfterMs, UpstreamClient } from './upstream.client';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, index: number) => void;
@@ -25,8 +24,7 @@ async function upstream(
 }
 
 function client(env: Record<string, string>): UpstreamClient {
-  const config = new ConfigService({ upstream: upstreamConfig(env) });
-  return new UpstreamClient(new HttpService(axios.create()), config as never);
+  return new UpstreamClient(new HttpService(axios.create()), upstreamConfig.read(env));
 }
 
 const inAMinute = () => new Date(Date.now() + 60_000);
@@ -41,7 +39,7 @@ describe('UpstreamClient', () => {
   });
 
   it('should default to an attempt timeout above a 20 s upstream and below the kiosk 120 s wait', () => {
-    const { timeoutMs } = upstreamConfig({});
+    const { timeoutMs } = upstreamConfig.read({});
     expect(timeoutMs).toBeGreaterThan(20_000);
     expect(timeoutMs).toBeLessThan(120_000);
   });

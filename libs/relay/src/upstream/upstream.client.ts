@@ -1,9 +1,8 @@
 import { HttpService } from '@nestjs/axios';
-import { Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AxiosError } from 'axios';
 import { firstValueFrom } from 'rxjs';
-import { AppConfig } from '@app/common';
+import { upstreamConfig, UpstreamSettings } from './upstream.config';
 
 /**
  * What became of one submission:
@@ -64,14 +63,11 @@ const NOT_SENT_CODES = new Set([
 @Injectable()
 export class UpstreamClient {
   private readonly logger = new Logger(UpstreamClient.name);
-  private readonly settings: AppConfig['upstream'];
 
   constructor(
     private readonly http: HttpService,
-    config: ConfigService<AppConfig, true>,
-  ) {
-    this.settings = config.get('upstream', { infer: true });
-  }
+    @Inject(upstreamConfig.KEY) private readonly settings: UpstreamSettings,
+  ) {}
 
   get configured(): boolean {
     return this.settings.url !== undefined;

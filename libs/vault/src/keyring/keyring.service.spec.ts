@@ -1,12 +1,11 @@
-import { ConfigService } from '@nestjs/config';
 import { randomBytes } from 'node:crypto';
-import { AppConfig } from '@app/common';
+import { VaultSettings } from '../vault.config';
 import { VaultError } from '../vault.errors';
 import { KeyringService } from './keyring.service';
 
 function keyring(keys: Record<string, Buffer>, active: string): KeyringService {
-  const config = { get: () => ({ keys: new Map(Object.entries(keys)), activeKey: active }) };
-  return new KeyringService(config as unknown as ConfigService<AppConfig, true>);
+  const vault = { keys: new Map(Object.entries(keys)), activeKey: active } as VaultSettings;
+  return new KeyringService(vault);
 }
 
 describe('KeyringService', () => {

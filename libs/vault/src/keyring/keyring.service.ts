@@ -1,8 +1,7 @@
-import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable } from '@nestjs/common';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { AppConfig } from '@app/common';
 import { SealedValueStore } from './sealed-values';
+import { vaultConfig, VaultSettings } from '../vault.config';
 import { VaultError } from '../vault.errors';
 
 /** What re-sealing one module's values did. */
@@ -34,8 +33,7 @@ export class KeyringService {
   private readonly keys: Map<string, Buffer>;
   readonly activeVersion: string;
 
-  constructor(config: ConfigService<AppConfig, true>) {
-    const vault = config.get('vault', { infer: true });
+  constructor(@Inject(vaultConfig.KEY) vault: VaultSettings) {
     this.keys = vault.keys;
     this.activeVersion = vault.activeKey;
   }

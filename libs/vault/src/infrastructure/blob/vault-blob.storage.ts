@@ -1,10 +1,9 @@
-import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable } from '@nestjs/common';
 import { createReadStream } from 'node:fs';
 import { FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AppConfig } from '@app/common';
 import { BLOB_TAG_BYTES, DEFAULT_CHUNK_BYTES } from '../../domain/vault-blob-format';
+import { appConfig, AppSettings } from '@app/common';
 
 /** Ciphertext is written about this many bytes per system call (one `writev` of records). */
 const WRITE_BATCH_BYTES = 1024 * 1024;
@@ -18,8 +17,8 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
 export class VaultBlobStorage {
   readonly dir: string;
 
-  constructor(config: ConfigService<AppConfig, true>) {
-    this.dir = config.get('app', { infer: true }).uploadsDir;
+  constructor(@Inject(appConfig.KEY) app: AppSettings) {
+    this.dir = app.uploadsDir;
   }
 
   pathOf(fileId: string): string {

@@ -1,9 +1,15 @@
 import { IsOptional, IsString, Matches } from 'class-validator';
 import { createPrivateKey, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { isAbsolute, join, resolve } from 'node:path';
-import { ConfigError } from './config-error';
-import { Env, validateEnv } from './env-schema';
-import { parseKeyHistory, RetiredKey } from './key-history';
+import {
+  AppSettings,
+  ConfigError,
+  defineConfig,
+  Env,
+  parseKeyHistory,
+  RetiredKey,
+  validateEnv,
+} from '@app/common';
 
 class TlogEnv {
   @IsString() TLOG_SIGNING_KEY!: string;
@@ -34,7 +40,7 @@ export function generateTlogKey(): string {
     .toString();
 }
 
-export function tlogConfig(env: Env, dataDir: string): TlogSettings {
+function readTlogConfig(env: Env, app: Pick<AppSettings, 'dataDir'>): TlogSettings {
   const v = validateEnv(TlogEnv, env);
   let signingKey: KeyObject;
   try {
@@ -50,6 +56,14 @@ export function tlogConfig(env: Env, dataDir: string): TlogSettings {
     signingKey,
     retiredKeys: parseKeyHistory('TLOG_RETIRED_KEYS', v.TLOG_RETIRED_KEYS, 'ed25519'),
     origin: v.TLOG_ORIGIN ?? 'mdai.local',
-    witnessFile: isAbsolute(witness) ? witness : resolve(join(dataDir, witness)),
+    witnessFile: isAbsolute(witness) ? witness : resolve(join(app.dataDir, witness)),
   };
 }
+
+export const tlogConfig = defineConfig('tlog', readTlogConfig);
+
+/** How a local (non-production) install generates the log key when it is unset. */
+export const TLOG_SECRETS = { TLOG_SIGNING_KEY: generateTlogKey } satisfies Record<
+  string,
+  () => string
+>;

@@ -1,5 +1,5 @@
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { Env, validateEnv } from './env-schema';
+import { defineConfig, Env, validateEnv } from '@app/common';
 
 class RelayEnv {
   @IsOptional() @IsInt() @Min(1024) @Max(1024 * 1024) RELAY_MAX_FRAME_BYTES?: number;
@@ -29,7 +29,7 @@ export interface RelaySettings {
   slotTtlMs: number;
 }
 
-export function relayConfig(env: Env): RelaySettings {
+function readRelayConfig(env: Env): RelaySettings {
   const v = validateEnv(RelayEnv, env);
   return {
     maxFrameBytes: v.RELAY_MAX_FRAME_BYTES ?? 64 * 1024,
@@ -41,3 +41,5 @@ export function relayConfig(env: Env): RelaySettings {
     slotTtlMs: v.RELAY_SLOT_TTL_MS ?? 15_000,
   };
 }
+
+export const relayConfig = defineConfig('relay', readRelayConfig);

@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from './config-error';
-import { loadConfig } from './load-config';
+import { ConfigError } from '@app/common';
+import { loadConfig } from './app-config';
 
 describe('loadConfig', () => {
   let dataDir: string;
@@ -150,7 +150,7 @@ describe('loadConfig: OFFLINE_TOKEN_PRIVATE_KEY', () => {
         DATA_DIR: dataDir,
         OFFLINE_TOKEN_PRIVATE_KEY: pem.replace(/\n/g, '\\n'),
       });
-      expect(config.offlineSync.signingKey.asymmetricKeyType).toBe('ec');
+      expect(config.offlineTokens.signingKey.asymmetricKeyType).toBe('ec');
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

@@ -1,5 +1,5 @@
 import { IsInt, IsNumber, IsOptional, Max, Min } from 'class-validator';
-import { Env, validateEnv } from './env-schema';
+import { defineConfig, Env, validateEnv } from '@app/common';
 
 class FraudEnv {
   @IsOptional() @IsNumber() @Min(1) @Max(2000) FRAUD_MAX_SPEED_KMH?: number;
@@ -22,7 +22,7 @@ export interface FraudSettings {
   sharedDeviceWindowSeconds: number;
 }
 
-export function fraudConfig(env: Env): FraudSettings {
+function readFraudConfig(env: Env): FraudSettings {
   const v = validateEnv(FraudEnv, env);
   return {
     maxSpeedKmh: v.FRAUD_MAX_SPEED_KMH ?? 120,
@@ -32,3 +32,5 @@ export function fraudConfig(env: Env): FraudSettings {
     sharedDeviceWindowSeconds: (v.FRAUD_SHARED_DEVICE_WINDOW_HOURS ?? 24) * 3600,
   };
 }
+
+export const fraudConfig = defineConfig('fraud', readFraudConfig);

@@ -1,5 +1,5 @@
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { Env, validateEnv } from './env-schema';
+import { defineConfig, Env, validateEnv } from '@app/common';
 
 class ProvisioningEnv {
   @IsOptional() @IsInt() @Min(30) @Max(86_400) CHALLENGE_TTL_SECONDS?: number;
@@ -12,10 +12,12 @@ export interface ProvisioningSettings {
   challengeMaxAttempts: number;
 }
 
-export function provisioningConfig(env: Env): ProvisioningSettings {
+function readProvisioningConfig(env: Env): ProvisioningSettings {
   const v = validateEnv(ProvisioningEnv, env);
   return {
     challengeTtlSeconds: v.CHALLENGE_TTL_SECONDS ?? 600,
     challengeMaxAttempts: v.CHALLENGE_MAX_ATTEMPTS ?? 5,
   };
 }
+
+export const provisioningConfig = defineConfig('provisioning', readProvisioningConfig);

@@ -1,12 +1,11 @@
 import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
-import { Env, validateEnv } from './env-schema';
+import { defineConfig, Env, validateEnv } from '@app/common';
 
 const VERSION = /^\d{1,4}(\.\d{1,4}){0,2}$/;
 
 class TrustEnv {
   @IsOptional() @IsInt() @Min(0) @Max(100) TRUST_AUTO_BLOCK_FLOOR?: number;
   @IsOptional() @IsInt() @Min(0) @Max(100) TRUST_LOW_THRESHOLD?: number;
-  @IsOptional() @IsInt() @Min(0) @Max(365) TRUST_INHERITANCE_DAYS?: number;
   @IsOptional()
   @IsString()
   @Matches(VERSION, { message: 'must be a version like 1.4.0' })
@@ -21,8 +20,6 @@ export interface TrustSettings {
   autoBlockFloor: number;
   /** Packets synced by a request scoring below this carry `meta.lowTrust: true`. */
   lowThreshold: number;
-  /** How long a worker onboarded by a thekedar stands on the thekedar's score. */
-  inheritanceDays: number;
   /** Oldest worker app version (`x-app-version`) that is not penalized. */
   minAppVersion: string;
   /** Fraud events older than this no longer weigh on a device's score. */
@@ -33,15 +30,17 @@ export interface TrustSettings {
   onboardingMaxSkewSeconds: number;
 }
 
-export function trustConfig(env: Env): TrustSettings {
+function readTrustConfig(env: Env): TrustSettings {
   const v = validateEnv(TrustEnv, env);
   return {
     autoBlockFloor: v.TRUST_AUTO_BLOCK_FLOOR ?? 20,
     lowThreshold: v.TRUST_LOW_THRESHOLD ?? 40,
-    inheritanceDays: v.TRUST_INHERITANCE_DAYS ?? 30,
     minAppVersion: v.TRUST_MIN_APP_VERSION ?? '1.0.0',
     fraudWindowDays: v.TRUST_FRAUD_WINDOW_DAYS ?? 30,
     fraudPenaltyCap: v.TRUST_FRAUD_PENALTY_CAP ?? 60,
     onboardingMaxSkewSeconds: v.ONBOARDING_SIGNATURE_MAX_SKEW_SECONDS ?? 300,
   };
 }
+
+/** Trust scoring and assisted onboarding (TRUST_INHERITANCE_DAYS is workforce's: it stamps workers). */
+export const trustConfig = defineConfig('trust', readTrustConfig);

@@ -1,6 +1,5 @@
 import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
-import { NodeEnv } from './app.config';
-import { Env, validateEnv } from './env-schema';
+import { AppSettings, defineConfig, Env, validateEnv } from '@app/common';
 
 class UpstreamEnv {
   @IsOptional()
@@ -35,9 +34,9 @@ export interface UpstreamSettings {
   retries: number;
 }
 
-export function upstreamConfig(env: Env, nodeEnv?: NodeEnv): UpstreamSettings {
+function readUpstreamConfig(env: Env, app?: Pick<AppSettings, 'nodeEnv'>): UpstreamSettings {
   const v = validateEnv(UpstreamEnv, env);
-  const devDefault = nodeEnv === 'development' && v.UPSTREAM_URL === undefined;
+  const devDefault = app?.nodeEnv === 'development' && v.UPSTREAM_URL === undefined;
   return {
     url: devDefault ? DEV_UPSTREAM.url : v.UPSTREAM_URL?.replace(/\/+$/, ''),
     apiKey: v.UPSTREAM_API_KEY ?? (devDefault ? DEV_UPSTREAM.apiKey : undefined),
@@ -45,3 +44,6 @@ export function upstreamConfig(env: Env, nodeEnv?: NodeEnv): UpstreamSettings {
     retries: v.UPSTREAM_RETRIES ?? 2,
   };
 }
+
+/** The face-matching service submissions are forwarded to. */
+export const upstreamConfig = defineConfig('upstream', readUpstreamConfig);

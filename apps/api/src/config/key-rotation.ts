@@ -1,10 +1,15 @@
 import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
-import { ConfigError } from './config-error';
-import { parseKeyHistory, serializeKeyHistory } from './key-history';
-import { readStored, SECRETS_FILE, writeStored } from './local-secrets';
-import { generateOfflineTokenKey } from './offline-sync.config';
-import { generateTlogKey } from './tlog.config';
+import {
+  ConfigError,
+  parseKeyHistory,
+  readStored,
+  SECRETS_FILE,
+  serializeKeyHistory,
+  writeStored,
+} from '@app/common';
+import { generateOfflineTokenKey } from '@app/device-trust';
+import { generateTlogKey } from '@app/tlog';
 
 /** The signing keys `npm run keys:rotate` can rotate, with the variables that hold them. */
 export const ROTATABLE_KEYS = {

@@ -1,5 +1,6 @@
 import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
-import { Env, validateEnv } from './env-schema';
+import { defineConfig } from '../config/config-namespace';
+import { Env, validateEnv } from '../config/env-schema';
 
 class RateLimitEnv {
   @IsOptional() @IsInt() @Min(1) @Max(86_400) RATE_LIMIT_WINDOW_SECONDS?: number;
@@ -21,7 +22,7 @@ export interface RateLimitSettings {
   redisPrefix: string;
 }
 
-export function rateLimitConfig(env: Env): RateLimitSettings {
+function readRateLimitConfig(env: Env): RateLimitSettings {
   const v = validateEnv(RateLimitEnv, env);
   return {
     windowSeconds: v.RATE_LIMIT_WINDOW_SECONDS ?? 60,
@@ -30,3 +31,5 @@ export function rateLimitConfig(env: Env): RateLimitSettings {
     redisPrefix: v.RATE_LIMIT_REDIS_PREFIX ?? 'mdai:rl:',
   };
 }
+
+export const rateLimitConfig = defineConfig('rateLimit', readRateLimitConfig);

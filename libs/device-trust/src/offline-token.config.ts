@@ -1,21 +1,24 @@
 import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { createPrivateKey, generateKeyPairSync, KeyObject } from 'node:crypto';
-import { ConfigError } from './config-error';
-import { Env, validateEnv } from './env-schema';
-import { parseKeyHistory, RetiredKey } from './key-history';
+import {
+  ConfigError,
+  defineConfig,
+  Env,
+  parseKeyHistory,
+  RetiredKey,
+  validateEnv,
+} from '@app/common';
 
-class OfflineSyncEnv {
+class OfflineTokenEnv {
   @IsString() OFFLINE_TOKEN_PRIVATE_KEY!: string;
   @IsOptional() @IsString() OFFLINE_TOKEN_RETIRED_KEYS?: string;
   @IsOptional() @IsInt() @Min(1) @Max(365) OFFLINE_TOKEN_TTL_DAYS?: number;
   @IsOptional() @IsInt() @Min(0) @Max(90) OFFLINE_TOKEN_GRACE_DAYS?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(24 * 365) SYNC_MAX_OFFLINE_AGE_HOURS?: number;
   @IsOptional() @IsInt() @Min(0) @Max(3600) SYNC_MAX_CLOCK_SKEW_SECONDS?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(5000) SYNC_MAX_PACKETS?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(24 * 90) ENROLLMENT_CODE_TTL_HOURS?: number;
 }
 
-export interface OfflineSyncSettings {
+/** The offline tokens worker devices carry, and how far a device's clock may be trusted. */
+export interface OfflineTokenSettings {
   /** P-256 private key that signs offline tokens (ES256). */
   signingKey: KeyObject;
   /** Earlier token keys: tokens they issued inside their window still verify. */
@@ -23,10 +26,12 @@ export interface OfflineSyncSettings {
   tokenTtlSeconds: number;
   /** After a token expires, packets recorded inside its window still sync for this long. */
   tokenGraceSeconds: number;
-  maxOfflineAgeSeconds: number;
+  /**
+   * How far a worker device's clock may be from the server's: tolerated at both ends of a
+   * token's window, of a refresh timestamp and of a packet's recorded time (offline sync and
+   * timesheet corrections read it here).
+   */
   maxClockSkewSeconds: number;
-  maxPacketsPerBatch: number;
-  enrollmentCodeTtlSeconds: number;
 }
 
 /** A fresh P-256 private key as PKCS#8 PEM (what OFFLINE_TOKEN_PRIVATE_KEY holds). */
@@ -36,8 +41,8 @@ export function generateOfflineTokenKey(): string {
     .toString();
 }
 
-export function offlineSyncConfig(env: Env): OfflineSyncSettings {
-  const v = validateEnv(OfflineSyncEnv, env);
+function readOfflineTokenConfig(env: Env): OfflineTokenSettings {
+  const v = validateEnv(OfflineTokenEnv, env);
   let signingKey: KeyObject;
   try {
     // env files cannot hold newlines: accept a PEM written on one line with \n escapes
@@ -59,9 +64,13 @@ export function offlineSyncConfig(env: Env): OfflineSyncSettings {
     retiredKeys: parseKeyHistory('OFFLINE_TOKEN_RETIRED_KEYS', v.OFFLINE_TOKEN_RETIRED_KEYS, 'ec'),
     tokenTtlSeconds: (v.OFFLINE_TOKEN_TTL_DAYS ?? 30) * 86_400,
     tokenGraceSeconds: (v.OFFLINE_TOKEN_GRACE_DAYS ?? 14) * 86_400,
-    maxOfflineAgeSeconds: (v.SYNC_MAX_OFFLINE_AGE_HOURS ?? 7 * 24) * 3600,
     maxClockSkewSeconds: v.SYNC_MAX_CLOCK_SKEW_SECONDS ?? 300,
-    maxPacketsPerBatch: v.SYNC_MAX_PACKETS ?? 500,
-    enrollmentCodeTtlSeconds: (v.ENROLLMENT_CODE_TTL_HOURS ?? 7 * 24) * 3600,
   };
 }
+
+export const offlineTokenConfig = defineConfig('offlineTokens', readOfflineTokenConfig);
+
+/** How a local (non-production) install generates the token key when it is unset. */
+export const OFFLINE_TOKEN_SECRETS = {
+  OFFLINE_TOKEN_PRIVATE_KEY: generateOfflineTokenKey,
+} satisfies Record<string, () => string>;

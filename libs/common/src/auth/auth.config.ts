@@ -1,7 +1,9 @@
 import { IsOptional, IsString, MinLength } from 'class-validator';
-import { ConfigError } from './config-error';
-import { Env, validateEnv } from './env-schema';
-import { ROLES, Role } from '../auth/role';
+import { randomBytes } from 'node:crypto';
+import { ConfigError } from '../config/config-error';
+import { defineConfig } from '../config/config-namespace';
+import { Env, validateEnv } from '../config/env-schema';
+import { ROLES, Role } from './role';
 
 class AuthEnv {
   @IsString() @MinLength(32, { message: 'must be at least 32 characters' }) JWT_SECRET!: string;
@@ -25,7 +27,7 @@ export const API_KEY_VARIABLES: Record<Role, string> = {
   hardware: 'HARDWARE_API_KEYS',
 };
 
-export function authConfig(env: Env): AuthSettings {
+function readAuthConfig(env: Env): AuthSettings {
   const v = validateEnv(AuthEnv, env);
   const apiKeys = {} as Record<Role, string[]>;
   for (const role of ROLES) {
@@ -41,3 +43,20 @@ export function authConfig(env: Env): AuthSettings {
   }
   return { jwtSecret: v.JWT_SECRET, apiKeys };
 }
+
+/** The API keys and the JWT secret: `@Inject(authConfig.KEY)`. */
+export const authConfig = defineConfig('auth', readAuthConfig);
+
+function apiKey(prefix: string): string {
+  return `mdai_${prefix}_${randomBytes(24).toString('base64url')}`;
+}
+
+/** How a local (non-production) install generates these secrets when they are unset. */
+export const AUTH_SECRETS = {
+  JWT_SECRET: () => randomBytes(48).toString('base64url'),
+  ADMIN_API_KEYS: () => apiKey('adm'),
+  PROVISIONER_API_KEYS: () => apiKey('prv'),
+  AUDITOR_API_KEYS: () => apiKey('aud'),
+  MOBILE_API_KEYS: () => apiKey('mob'),
+  HARDWARE_API_KEYS: () => apiKey('hw'),
+} satisfies Record<string, () => string>;

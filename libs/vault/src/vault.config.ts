@@ -1,6 +1,6 @@
 import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
-import { ConfigError } from './config-error';
-import { Env, validateEnv } from './env-schema';
+import { randomBytes } from 'node:crypto';
+import { ConfigError, defineConfig, Env, validateEnv } from '@app/common';
 
 const MIB = 1024 * 1024;
 
@@ -25,7 +25,7 @@ export interface VaultSettings {
 }
 
 /** Parses the keyring `v1:<base64 32 bytes>,v2:...`; the active version defaults to the last one. */
-export function vaultConfig(env: Env): VaultSettings {
+function readVaultConfig(env: Env): VaultSettings {
   const v = validateEnv(VaultEnv, env);
   const keys = new Map<string, Buffer>();
   for (const entry of v.VAULT_KEYS.split(',')
@@ -53,3 +53,10 @@ export function vaultConfig(env: Env): VaultSettings {
     retentionSweepSeconds: v.VAULT_RETENTION_SWEEP_SECONDS ?? 3600,
   };
 }
+
+export const vaultConfig = defineConfig('vault', readVaultConfig);
+
+/** How a local (non-production) install generates the keyring when it is unset. */
+export const VAULT_SECRETS = {
+  VAULT_KEYS: () => `v1:${randomBytes(32).toString('base64')}`,
+} satisfies Record<string, () => string>;

@@ -1,0 +1,107 @@
+import { ConfigFactory, ConfigModule } from '@nestjs/config';
+import { DynamicModule } from '@nestjs/common';
+import {
+  appConfig,
+  AppSettings,
+  AUTH_SECRETS,
+  authConfig,
+  ConfigOf,
+  Env,
+  LocalSecretsSpec,
+  rateLimitConfig,
+  redisConfig,
+  withLocalSecrets,
+} from '@app/common';
+import { OFFLINE_TOKEN_SECRETS, offlineTokenConfig, trustConfig } from '@app/device-trust';
+import { fraudConfig } from '@app/fraud';
+import { offlineSyncConfig } from '@app/offline-sync';
+import { databaseConfig } from '@app/persistence';
+import { provisioningConfig } from '@app/provisioning';
+import { relayConfig, upstreamConfig } from '@app/relay';
+import { sessionConfig } from '@app/session';
+import { timesheetsConfig } from '@app/timesheets';
+import { TLOG_SECRETS, tlogConfig } from '@app/tlog';
+import { VAULT_SECRETS, vaultConfig } from '@app/vault';
+import { workforceConfig } from '@app/workforce';
+
+/**
+ * Every namespace after `app`, in the order boot reads them: the first bad variable in this
+ * order is the one a ConfigError names. Each is declared beside its module.
+ */
+const NAMESPACES = {
+  database: databaseConfig,
+  redis: redisConfig,
+  auth: authConfig,
+  upstream: upstreamConfig,
+  vault: vaultConfig,
+  session: sessionConfig,
+  provisioning: provisioningConfig,
+  relay: relayConfig,
+  offlineTokens: offlineTokenConfig,
+  offlineSync: offlineSyncConfig,
+  workforce: workforceConfig,
+  trust: trustConfig,
+  fraud: fraudConfig,
+  tlog: tlogConfig,
+  rateLimit: rateLimitConfig,
+  timesheets: timesheetsConfig,
+};
+
+type Namespaces = typeof NAMESPACES;
+
+/** Every validated namespace; a module injects its own with `@Inject(xConfig.KEY)`. */
+export type AppConfig = { app: AppSettings } & {
+  [K in keyof Namespaces]: ConfigOf<Namespaces[K]>;
+} & {
+  /** What boot did that an operator should know (generated secrets and where they are kept). */
+  notices: string[];
+};
+
+/** The secrets a local (non-production) install generates into secrets.json, by module. */
+export const LOCAL_SECRETS: LocalSecretsSpec = {
+  generators: {
+    ...AUTH_SECRETS,
+    ...VAULT_SECRETS,
+    ...OFFLINE_TOKEN_SECRETS,
+    ...TLOG_SECRETS,
+  },
+  histories: ['OFFLINE_TOKEN_RETIRED_KEYS', 'TLOG_RETIRED_KEYS'],
+};
+
+/**
+ * Reads and validates the whole configuration once, at boot. Throws a ConfigError naming the
+ * first bad variable. Outside production, missing secrets come from (or are generated into)
+ * `<DATA_DIR>/secrets.json`.
+ */
+export function loadConfig(rawEnv: Env): AppConfig {
+  const app = appConfig.read(rawEnv);
+  const secrets = withLocalSecrets(rawEnv, app.dataDir, app.production, LOCAL_SECRETS);
+  const env = secrets.env;
+  const notices: string[] = [];
+  if (secrets.generated.length > 0) {
+    notices.push(`generated ${secrets.generated.join(', ')} into ${secrets.file} (mode 0600)`);
+  } else if (env !== rawEnv) {
+    notices.push(`using local secrets from ${secrets.file}`);
+  }
+  const read: Record<string, unknown> = {};
+  for (const [key, namespace] of Object.entries(NAMESPACES)) read[key] = namespace.read(env, app);
+  const config = { app, ...read, notices } as AppConfig;
+  if (app.nodeEnv === 'development' && !env.UPSTREAM_URL) {
+    notices.push(
+      `UPSTREAM_URL unset: using the local upstream stub at ${config.upstream.url} (npm run demo starts it)`,
+    );
+  }
+  return config;
+}
+
+/**
+ * The global ConfigModule serving `config`: each namespace registered with `registerAs` under
+ * its own name, so `@Inject(vaultConfig.KEY)` (and `ConfigService.get('vault')`) find it.
+ */
+export function configModule(config: AppConfig): Promise<DynamicModule> {
+  const load: ConfigFactory[] = [appConfig.register(config.app)];
+  for (const [key, namespace] of Object.entries(NAMESPACES)) {
+    load.push(namespace.register(config[key as keyof Namespaces] as never));
+  }
+  return ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load });
+}

@@ -1,0 +1,77 @@
+/**
+ * The codes a frame can carry (`error.code`, `result.code`) and the close codes, each with the
+ * meaning docs/protocol.md prints.
+ */
+
+/**
+ * Why a submission failed, in `result.code` (new protocol) and `backend_response.data.code`
+ * (legacy). Every upstream outcome is a `result` / `backend_response`, never an `error` frame.
+ */
+export const RESULT_CODES = {
+  upstream_rejected: 'the identity API answered, but not with success (2xx/4xx; see status_code)',
+  upstream_error: 'the identity API answered 5xx (status_code is its status)',
+  upstream_timeout:
+    'the identity API did not answer in time; it may have received the image, so it is not sent again (status_code 504; the session is completed)',
+  upstream_connection_lost:
+    'the connection broke after the image was sent; not sent again (status_code 502; the session is completed)',
+  upstream_unreachable:
+    'the identity API could not be reached, the image never left (status_code 502; the kiosk may submit again)',
+  upstream_not_configured:
+    'UPSTREAM_URL is not set on the server (status_code 502; the kiosk may submit again)',
+  store_failed:
+    'the image could not be stored, nothing was sent upstream (status_code 503; the kiosk may submit again)',
+} as const;
+
+export type ResultCode = keyof typeof RESULT_CODES;
+
+export const RELAY_ERROR_CODES = {
+  invalid_json: 'the frame is not a JSON object',
+  unknown_type: 'the frame has no type, or one this socket does not take',
+  invalid_message: 'a field of the frame is missing, of the wrong type or out of its bounds',
+  unsupported_frame: 'binary frames are not accepted',
+  payload_too_large: 'the frame (or the image in it) is over the limit',
+  rate_limited: 'too many frames per second: this one was dropped',
+  not_authenticated:
+    'missing or invalid token, or a device frame before a successful auth (closes with 4401)',
+  wrong_token_type: 'the token is for another socket path (closes with 4403)',
+  session_not_found: 'the token names a session that does not exist (closes with 4404)',
+  session_expired:
+    'the token or the session is past its deadline when the socket opens (closes with 4408, on every socket), or a submission came after it. An open socket at the deadline gets the `session_expired` frame instead (legacy sockets: no frame, close 4000)',
+  session_closed: 'the session is already completed (closes with 4409)',
+  already_connected:
+    'the session already has a socket of this role, or (legacy) its app socket was already used once (closes with 4409)',
+  session_mismatch: 'auth.session_id is not the session of the token (closes with 4401)',
+  invalid_signature:
+    'the auth signature does not verify with the registered key (closes with 4401)',
+  device_not_registered: 'auth.device_id is not a registered kiosk (closes with 4403)',
+  device_blocked: 'the kiosk is blocked (closes with 4403)',
+  auth_timeout: 'no auth frame in time after the challenge (closes with 4401)',
+  peer_not_connected: 'the other side of the session is not connected: the frame was not delivered',
+  invalid_image: 'the image is not base64 of a JPEG or PNG',
+  missing_platform_id: 'legacy: to_backend without data.platform_id',
+  unknown_platform_id: 'legacy: to_backend with a platform_id this session does not know',
+  already_submitted: 'the session already has its one successful submission',
+  submission_in_progress: 'a submission of this session is being processed',
+  platform_id_already_set:
+    'legacy: to_hardware with a platform_id other than the one the session already holds (the frame is not relayed)',
+  bus_unavailable:
+    'the relay bus (Redis) is unavailable: the socket cannot be served (closes with 1013; reconnect later)',
+  privacy_violation: 'a frame toward a kiosk still held the platform id and was dropped',
+  server_restarting:
+    'the server is shutting down; reconnect within the session window (closes with 1012; legacy sockets get the close only)',
+  internal_error: 'an unexpected server error',
+} as const;
+
+export type RelayErrorCode = keyof typeof RELAY_ERROR_CODES;
+
+export const CLOSE_CODES = {
+  normal: 1000,
+  serverRestart: 1012,
+  tryAgainLater: 1013,
+  legacyExpired: 4000,
+  notAuthenticated: 4401,
+  forbidden: 4403,
+  notFound: 4404,
+  expired: 4408,
+  conflict: 4409,
+} as const;

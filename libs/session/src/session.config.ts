@@ -1,0 +1,14 @@
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { defineConfig, Env, validateEnv } from '@app/common';
+
+class SessionEnv {
+  @IsOptional() @IsInt() @Min(2) @Max(3600) SESSION_TTL_SECONDS?: number;
+}
+
+export interface SessionSettings {
+  ttlSeconds: number;
+}
+
+export const sessionConfig = defineConfig('session', (env: Env): SessionSettings => ({
+  ttlSeconds: validateEnv(SessionEnv, env).SESSION_TTL_SECONDS ?? 180,
+}));

@@ -1,0 +1,95 @@
+import { Test, TestingModule } from '@nestjs/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AuthModule, ClockModule, ManualClock, MetricsModule } from '@app/common';
+import { configModule, loadConfig } from '@app/api/config/app-config';
+import { PersistenceModule } from '@app/persistence';
+import { SessionTokenService } from './session-token.service';
+import { SessionModule } from './session.module';
+import { SessionService } from './session.service';
+
+const SECOND = 1000;
+const WEEK = 7 * 24 * 3600 * SECOND;
+
+/**
+ * Session expiry by the injected clock: the real SessionModule on a real SQLite file, with a
+ * clock that moves only when told to, so expiry is tested without waiting for it.
+ */
+describe('SessionService (expiry by the injected clock)', () => {
+  let dataDir: string;
+  let moduleRef: TestingModule;
+  let sut: SessionService;
+  let tokens: SessionTokenService;
+  const clock = new ManualClock('2026-06-01T08:00:00.000Z');
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mdai-session-'));
+    const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, SESSION_TTL_SECONDS: '180' });
+    moduleRef = await Test.createTestingModule({
+      imports: [
+        configModule(config),
+        ClockModule.forRoot(clock),
+        PersistenceModule.forRoot(config.database),
+        AuthModule,
+        MetricsModule,
+        SessionModule,
+      ],
+    }).compile();
+    moduleRef.useLogger(false);
+    await moduleRef.init();
+    sut = moduleRef.get(SessionService);
+    tokens = moduleRef.get(SessionTokenService);
+  });
+  afterAll(async () => {
+    await moduleRef.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('should set the deadline from the clock and refuse its tokens once the clock passes it', async () => {
+    clock.set('2026-06-01T08:00:00.000Z');
+    const { session, mobileToken, deviceToken } = await sut.openMobileSession('u1', 'PLT_1');
+    expect(session.createdAt.toISOString()).toBe('2026-06-01T08:00:00.000Z');
+    expect(session.expiresAt.toISOString()).toBe('2026-06-01T08:03:00.000Z');
+
+    clock.advance(180 * SECOND - 2 * SECOND);
+    expect(tokens.check(mobileToken, ['mobile'])).toMatchObject({ ok: true });
+    expect(tokens.check(deviceToken, ['device'])).toMatchObject({ ok: true });
+
+    clock.advance(2 * SECOND);
+    expect(tokens.check(mobileToken, ['mobile'])).toMatchObject({
+      ok: false,
+      code: 'session_expired',
+    });
+    expect(tokens.check(deviceToken, ['device'])).toMatchObject({
+      ok: false,
+      code: 'session_expired',
+    });
+  });
+
+  it('should keep an expired session for a week, then sweep it', async () => {
+    clock.set('2026-06-02T08:00:00.000Z');
+    const { token } = await sut.openLegacySession();
+    const check = tokens.check(token, ['legacy']);
+    if (!check.ok) throw new Error(check.message);
+
+    clock.advance(180 * SECOND + WEEK - SECOND);
+    await sut.sweep();
+    expect(await sut.find(check.sessionId)).toBeDefined();
+
+    clock.advance(2 * SECOND);
+    expect(await sut.sweep()).toBeGreaterThanOrEqual(1);
+    expect(await sut.find(check.sessionId)).toBeUndefined();
+  });
+
+  it('should stamp a completed submission with the clock', async () => {
+    clock.set('2026-06-03T09:30:00.000Z');
+    const { session } = await sut.openMobileSession('u2', 'PLT_2');
+    expect(await sut.claimSubmission(session.id)).toBe(true);
+    clock.advance(5 * SECOND);
+    await sut.completeSubmission(session.id, { status: 'success', statusCode: 200, latencyMs: 5 });
+    const done = await sut.find(session.id);
+    expect(done?.status).toBe('completed');
+    expect(done?.completedAt?.toISOString()).toBe('2026-06-03T09:30:05.000Z');
+  });
+});
