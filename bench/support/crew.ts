@@ -34,8 +34,13 @@ export interface SyncBenchApi {
 }
 
 /** The API on a fresh data dir, listening on a free port, with one site to sync to. */
-export async function startSyncBenchApi(name: string): Promise<SyncBenchApi> {
+export async function startSyncBenchApi(
+  name: string,
+  prepare?: (dataDir: string) => void,
+): Promise<SyncBenchApi> {
   const dataDir = mkdtempSync(join(tmpdir(), `mdai-bench-${name}-`));
+  // e.g. a ledger filled straight into the store before the server opens it
+  prepare?.(dataDir);
   const { app, config } = await createApp({
     DATA_DIR: dataDir,
     NODE_ENV: 'test',

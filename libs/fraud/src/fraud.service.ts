@@ -7,6 +7,8 @@ import {
   PACKET_RULES,
   PacketObservation,
   PacketRule,
+  RuleContext,
+  RuleHistory,
   ScreeningContext,
 } from './domain/packet-rule';
 import { FraudEventRepository } from './infrastructure/persistence/fraud-event.repository';
@@ -49,7 +51,10 @@ export class FraudService {
    */
   async screen(packets: PacketObservation[], context: ScreeningContext): Promise<FraudEvent[]> {
     if (packets.length === 0 || this.rules.length === 0) return [];
-    const shared: ScreeningContext = { ...context, history: memoized(context.history) };
+    const shared: RuleContext = {
+      sites: context.sites,
+      history: await previousLookedUp(context.history, packets),
+    };
     const findings: FraudFinding[] = [];
     for (const rule of this.rules) findings.push(...(await rule.evaluate(packets, shared)));
     return this.recordAll(findings);
@@ -71,17 +76,27 @@ export class FraudService {
   }
 }
 
-/** Several rules ask for the same previous packet: ask the history once per packet. */
-function memoized(history: AttendanceHistory): AttendanceHistory {
-  const previous = new Map<string, Promise<PacketObservation | undefined>>();
+/**
+ * Several rules ask for the previous packet of each screened packet: every screened packet's
+ * predecessor is looked up once, in one batched lookup, before the rules run. (The one memo
+ * of "previous packet" answers: a packet outside the batch is looked up on its own.)
+ */
+async function previousLookedUp(
+  history: AttendanceHistory,
+  packets: PacketObservation[],
+): Promise<RuleHistory> {
+  const found = await history.previousOfEach(packets);
+  const previous = new Map<string, Promise<PacketObservation | undefined>>(
+    packets.map((p, i) => [p.packetId, Promise.resolve(found[i])]),
+  );
   return {
     previousOf: (packet) => {
-      let found = previous.get(packet.packetId);
-      if (!found) {
-        found = history.previousOf(packet);
-        previous.set(packet.packetId, found);
+      let answer = previous.get(packet.packetId);
+      if (!answer) {
+        answer = history.previousOfEach([packet]).then(([p]) => p);
+        previous.set(packet.packetId, answer);
       }
-      return found;
+      return answer;
     },
     workersOnDevice: (deviceId, from, to) => history.workersOnDevice(deviceId, from, to),
     establishedDeviceOf: (deviceId) => history.establishedDeviceOf(deviceId),

@@ -9,12 +9,13 @@ import {
   SignedCheckpoint,
   TransparencyLogService,
 } from '@app/tlog';
-import { AttendanceLog, PendingLogEntry } from './domain/attendance-log';
+import { AttendanceLog, PendingLogEntry, StoredLinkText } from './domain/attendance-log';
 import { SyncCheckpoint, SyncOutcome } from './domain/sync-result';
-import { ChainVerifier } from './domain/chain-verifier';
+import { StoredChainVerifier } from './domain/chain-verifier';
 import {
   AppendResult,
   AttendanceLogRepository,
+  PreviousKey,
 } from './infrastructure/persistence/attendance-log.repository';
 import { tlogConfig, TlogSettings } from '@app/tlog';
 import { OfflineSyncError } from './offline-sync.errors';
@@ -174,16 +175,9 @@ export class LedgerService {
     return this.logs.readChain(siteId, afterSeq, limit);
   }
 
-  findCommitted(packetIds: string[]): Promise<Map<string, AttendanceLog>> {
-    return this.logs.findByPacketIds(packetIds);
-  }
-
-  /** The worker's accepted link just before (at, packetId) in signed time, on any site. */
-  previousOfWorker(
-    workerId: string,
-    before: { at: Date; packetId: string },
-  ): Promise<AttendanceLog | undefined> {
-    return this.logs.findPreviousOfWorker(workerId, before);
+  /** For each key, the worker's accepted link just before (at, packetId) in signed time, on any site. */
+  previousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]> {
+    return this.logs.findPreviousOfWorkers(keys);
   }
 
   /** Distinct workers with accepted packets from these devices, timestamped within [from, to]. */
@@ -191,26 +185,26 @@ export class LedgerService {
     return this.logs.listWorkersOfDevices(deviceIds, from, to);
   }
 
-  /** The chain as NDJSON lines, in seq order, exactly the values that were hashed. */
+  /**
+   * The chain as NDJSON lines, in seq order: JCS({siteId, seq, prevHash, recordHash, data,
+   * meta}) with data and meta exactly the texts that were hashed (the members in JCS order).
+   */
   async *exportChain(siteId: string): AsyncGenerator<string> {
-    for await (const log of this.walk(siteId)) {
-      yield `${jcs({
-        siteId: log.siteId,
-        seq: log.seq,
-        prevHash: log.prevHash,
-        recordHash: log.recordHash,
-        data: log.data,
-        meta: log.meta,
-      })}\n`;
+    for await (const link of this.walkTexts(siteId)) {
+      yield `{"data":${link.dataJcs},"meta":${link.metaJcs},"prevHash":${jcs(link.prevHash)},"recordHash":${jcs(link.recordHash)},"seq":${jcs(link.seq)},"siteId":${jcs(link.siteId)}}\n`;
     }
   }
 
-  /** Chain, Merkle tree, every stored checkpoint and the witness file, in one pass. */
+  /**
+   * Chain, Merkle tree, every stored checkpoint and the witness file, in one pass. Each
+   * recordHash is recomputed over the stored JCS texts (`readChainTexts`): the bytes that were
+   * hashed, so any edit of them, even into an equivalent JSON form, breaks the link.
+   */
   verify(siteId: string): Promise<LedgerVerification> {
     return this.verifier.verify(
       this.originOf(siteId),
-      this.walk(siteId),
-      new ChainVerifier(siteId),
+      this.walkTexts(siteId),
+      new StoredChainVerifier(siteId),
     );
   }
 
@@ -248,12 +242,12 @@ export class LedgerService {
     return this.tlog.checkpointAt(this.originOf(siteId), size);
   }
 
-  /** Reads a chain page by page, yielding to the event loop between pages. */
-  private async *walk(siteId: string): AsyncGenerator<AttendanceLog> {
+  /** Reads a chain's stored texts page by page, yielding to the event loop between pages. */
+  private async *walkTexts(siteId: string): AsyncGenerator<StoredLinkText> {
     let after = 0;
     for (;;) {
-      const page = await this.logs.readChain(siteId, after, PAGE);
-      for (const log of page) yield log;
+      const page = await this.logs.readChainTexts(siteId, after, PAGE);
+      for (const link of page) yield link;
       if (page.length < PAGE) return;
       after = page[page.length - 1].seq;
       await yieldToLoop();

@@ -25,7 +25,12 @@ import {
   isPacketData,
   PendingLogEntry,
 } from './domain/attendance-log';
-import { AttendancePayload, checkPacketShape, SignedPacket } from './domain/attendance-packet';
+import {
+  AttendancePayload,
+  checkPacketShape,
+  packetDataJcs,
+  SignedPacket,
+} from './domain/attendance-packet';
 import { PacketResult, RejectionReason, SyncOutcome } from './domain/sync-result';
 import { LedgerService } from './ledger.service';
 import { offlineSyncConfig, OfflineSyncSettings } from './offline-sync.config';
@@ -113,13 +118,9 @@ export class OfflineSyncService {
       );
     }
 
-    const committed = await this.ledger.findCommitted(
-      verdicts.filter((v) => v.kind === 'candidate').map((v) => v.packetId),
-    );
-    const settled = verdicts.map((v) =>
-      v.kind === 'candidate' ? this.againstCommitted(v, committed.get(v.packetId)) : v,
-    );
-    const candidates = settled.filter((v) => v.kind === 'candidate');
+    // a packetId already in the ledger comes back from the append as a duplicate (the unique
+    // index is the one lookup): the same content is a duplicate, other content a conflict
+    const candidates = verdicts.filter((v) => v.kind === 'candidate');
     const batch = await this.ledger.appendWithReceipts(candidates.map((c) => c.entry));
     const appended = batch.results;
 
@@ -127,7 +128,7 @@ export class OfflineSyncService {
     const fraudEvents: FraudEventInput[] = [];
     const accepted: PacketObservation[] = [];
     let next = 0;
-    for (const verdict of settled) {
+    for (const verdict of verdicts) {
       if (verdict.kind === 'candidate') {
         const outcome = appended[next++];
         if (outcome.status === 'appended') {
@@ -148,10 +149,7 @@ export class OfflineSyncService {
         }
         continue;
       }
-      if (verdict.kind === 'committed') {
-        results.push(duplicateOf(verdict.log));
-        continue;
-      }
+      if (verdict.kind !== 'rejected') continue; // judge gives candidates and rejections only
       results.push({ packetId: verdict.packetId, status: 'rejected', reason: verdict.reason });
       fraudEvents.push(this.fraudOf(verdict, claims)!);
     }
@@ -274,7 +272,8 @@ export class OfflineSyncService {
     });
     if (p.deviceId !== claims.deviceId)
       return reject('device_mismatch', 'packet deviceId is not the token device');
-    const expected = Buffer.from(hmacSha256Hex(secret, jcs(p)), 'hex');
+    const payloadJcs = jcs(p);
+    const expected = Buffer.from(hmacSha256Hex(secret, payloadJcs), 'hex');
     if (!safeEqual(expected, Buffer.from(packet.signature, 'hex')))
       return reject('invalid_signature', 'HMAC over the JCS payload does not match');
     if (p.workerId !== claims.workerId)
@@ -302,6 +301,7 @@ export class OfflineSyncService {
         packetId: p.packetId,
         data,
         meta: { ...meta },
+        dataJcs: packetDataJcs(payloadJcs, packet.signature),
       },
     };
   }
@@ -312,7 +312,7 @@ export class OfflineSyncService {
     stored: AttendanceLog | undefined,
   ): Verdict {
     if (!stored) return candidate;
-    if (jcs(stored.data) === jcs(candidate.entry.data))
+    if (jcs(stored.data) === (candidate.entry.dataJcs ?? jcs(candidate.entry.data)))
       return { kind: 'committed', packetId: candidate.packetId, log: stored };
     return {
       kind: 'rejected',
@@ -327,20 +327,16 @@ export class OfflineSyncService {
   private historyFor(device: WorkerDevice): AttendanceHistory {
     let siblings: Promise<string[]> | undefined;
     let established: Promise<string> | undefined;
-    // several rules ask for the same packet's predecessor: one lookup per packet per batch
-    const previous = new Map<string, Promise<PacketObservation | undefined>>();
     return {
-      previousOf: (p) => {
-        let found = previous.get(p.packetId);
-        if (!found) {
-          found = this.ledger
-            .previousOfWorker(p.workerId, { at: p.timestamp, packetId: p.packetId })
-            // the worker index holds packets only (other entry kinds have no worker time)
-            .then((log) => (log && isPacketData(log.data) ? observationOf(log.data) : undefined));
-          previous.set(p.packetId, found);
-        }
-        return found;
-      },
+      // one batched lookup (FraudService asks once per screening and keeps the answers)
+      previousOfEach: async (packets) =>
+        (
+          await this.ledger.previousOfWorkers(
+            packets.map((p) => ({ workerId: p.workerId, at: p.timestamp, packetId: p.packetId })),
+          )
+        )
+          // the worker index holds packets only (other entry kinds have no worker time)
+          .map((log) => (log && isPacketData(log.data) ? observationOf(log.data) : undefined)),
       workersOnDevice: async (deviceId, from, to) => {
         const ids =
           deviceId === device.deviceId

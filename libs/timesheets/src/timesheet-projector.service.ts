@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnModuleInit,
+} from '@nestjs/common';
 import { localDay, nextDay, startOfLocalDay } from '@app/common';
 import { workforceConfig, WorkforceService, WorkforceSettings } from '@app/workforce';
 import { AttendanceLog, LedgerService } from '@app/offline-sync';
@@ -15,12 +21,16 @@ const PAGE = 1000;
 /**
  * Keeps the timesheet read model in step with the ledger: fed by LedgerService's one
  * "entries appended" hook, it stores each entry, resolves the correction tree an entry joins,
- * and recomputes the worker-days the change can reach (± the longest shift). Work is
- * serialized per process; a gap (a failed hook, another replica's append) is filled from the
- * ledger before new entries are taken, and before every read (`ensureCurrent`).
+ * and recomputes the worker-days the change can reach (± the longest shift). The hook only
+ * queues the work, so an append (a sync batch) answers once the ledger has committed; the
+ * work is serialized per process. The read model's own progress (its highest seq per site)
+ * is the cursor: a gap (a failed hook, a crash between the commit and the projection,
+ * another replica's append) is filled from the ledger before new entries are taken, and
+ * before every read (`ensureCurrent`, which also waits for the queued work), so no read
+ * misses a committed punch.
  */
 @Injectable()
-export class TimesheetProjector implements OnModuleInit {
+export class TimesheetProjector implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(TimesheetProjector.name);
   private readonly maxShiftMs: number;
   private readonly defaultZone: string;
@@ -41,7 +51,17 @@ export class TimesheetProjector implements OnModuleInit {
   }
 
   onModuleInit(): void {
-    this.ledger.onAppended((logs) => this.serialized(() => this.take(logs)));
+    this.ledger.onAppended(async (logs) => {
+      this.serialized(() => this.take(logs)).catch((error: unknown) => {
+        // the entries are in the ledger: the next append or read of the site catches up
+        this.logger.warn({ err: error as Error }, 'Timesheet read model could not take an append');
+      });
+    });
+  }
+
+  /** Lets queued projection work finish before the store closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.queue;
   }
 
   /** The site's IANA zone (sites without one use SITE_DEFAULT_TIME_ZONE). */

@@ -1,11 +1,16 @@
+import * as crypto from 'node:crypto';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
+// one-shot hashing (Node ≥ 20.12) skips the Hash object: 2-3× faster on short inputs, which
+// is what the ledger and the Merkle tree hash (a record, 33 or 65 bytes)
+const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+
 export function sha256Hex(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
+  return oneShot ? oneShot('sha256', data, 'hex') : createHash('sha256').update(data).digest('hex');
 }
 
 export function sha256(data: string | Buffer): Buffer {
-  return createHash('sha256').update(data).digest();
+  return oneShot ? oneShot('sha256', data, 'buffer') : createHash('sha256').update(data).digest();
 }
 
 export function hmacSha256Hex(key: Buffer, data: string | Buffer): string {

@@ -24,17 +24,32 @@ export interface SiteGeofence {
  * does not depend on OfflineSync.
  */
 export interface AttendanceHistory {
-  /** The worker's accepted packet just before this one in time (timestamp, then packetId). */
-  previousOf(packet: PacketObservation): Promise<PacketObservation | undefined>;
+  /**
+   * For each packet, the worker's accepted packet just before it in time (timestamp, then
+   * packetId), in the order of `packets`: one lookup for a whole batch.
+   */
+  previousOfEach(packets: PacketObservation[]): Promise<(PacketObservation | undefined)[]>;
   /** Distinct workers with accepted packets from the device timestamped within [from, to]. */
   workersOnDevice(deviceId: string, from: Date, to: Date): Promise<string[]>;
   /** The phone's first registration (same SIM hash, registered earliest) that `deviceId` shares. */
   establishedDeviceOf(deviceId: string): Promise<string>;
 }
 
+/** What a rule asks of the past: FraudService answers `previousOf` from one batched lookup. */
+export interface RuleHistory extends Omit<AttendanceHistory, 'previousOfEach'> {
+  /** The worker's accepted packet just before this one in time (timestamp, then packetId). */
+  previousOf(packet: PacketObservation): Promise<PacketObservation | undefined>;
+}
+
 export interface ScreeningContext {
   history: AttendanceHistory;
   /** The geofences of the sites the packets name (a site missing here is not checked). */
+  sites: ReadonlyMap<string, SiteGeofence>;
+}
+
+/** What each rule is given: the screening context, the history asked packet by packet. */
+export interface RuleContext {
+  history: RuleHistory;
   sites: ReadonlyMap<string, SiteGeofence>;
 }
 
@@ -48,10 +63,7 @@ export type FraudFinding = Omit<FraudEvent, 'id' | 'at'>;
  */
 export abstract class PacketRule {
   abstract readonly name: string;
-  abstract evaluate(
-    packets: PacketObservation[],
-    context: ScreeningContext,
-  ): Promise<FraudFinding[]>;
+  abstract evaluate(packets: PacketObservation[], context: RuleContext): Promise<FraudFinding[]>;
 }
 
 export const PACKET_RULES = Symbol('PACKET_RULES');

@@ -1,11 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { distanceM } from '../domain/geo';
-import {
-  FraudFinding,
-  PacketObservation,
-  PacketRule,
-  ScreeningContext,
-} from '../domain/packet-rule';
+import { FraudFinding, PacketObservation, PacketRule, RuleContext } from '../domain/packet-rule';
 import { fraudConfig, FraudSettings } from '../fraud.config';
 
 /**
@@ -22,7 +17,7 @@ export class GeofenceRule extends PacketRule {
     this.slackM = fraudSettings.geofenceSlackM;
   }
 
-  async evaluate(packets: PacketObservation[], ctx: ScreeningContext): Promise<FraudFinding[]> {
+  async evaluate(packets: PacketObservation[], ctx: RuleContext): Promise<FraudFinding[]> {
     const findings: FraudFinding[] = [];
     for (const p of packets) {
       const site = ctx.sites.get(p.siteId);

@@ -1,10 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  FraudFinding,
-  PacketObservation,
-  PacketRule,
-  ScreeningContext,
-} from '../domain/packet-rule';
+import { FraudFinding, PacketObservation, PacketRule, RuleContext } from '../domain/packet-rule';
 import { fraudConfig, FraudSettings } from '../fraud.config';
 
 /**
@@ -21,7 +16,7 @@ export class RapidRepeatRule extends PacketRule {
     this.seconds = fraudSettings.rapidRepeatSeconds;
   }
 
-  async evaluate(packets: PacketObservation[], ctx: ScreeningContext): Promise<FraudFinding[]> {
+  async evaluate(packets: PacketObservation[], ctx: RuleContext): Promise<FraudFinding[]> {
     const findings: FraudFinding[] = [];
     for (const p of packets) {
       const prev = await ctx.history.previousOf(p);

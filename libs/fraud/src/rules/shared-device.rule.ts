@@ -1,10 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  FraudFinding,
-  PacketObservation,
-  PacketRule,
-  ScreeningContext,
-} from '../domain/packet-rule';
+import { FraudFinding, PacketObservation, PacketRule, RuleContext } from '../domain/packet-rule';
 import { fraudConfig, FraudSettings } from '../fraud.config';
 
 /**
@@ -27,7 +22,7 @@ export class SharedDeviceRule extends PacketRule {
     this.windowMs = fraud.sharedDeviceWindowSeconds * 1000;
   }
 
-  async evaluate(packets: PacketObservation[], ctx: ScreeningContext): Promise<FraudFinding[]> {
+  async evaluate(packets: PacketObservation[], ctx: RuleContext): Promise<FraudFinding[]> {
     const newest = new Map<string, PacketObservation>();
     for (const p of packets) {
       const seen = newest.get(p.deviceId);

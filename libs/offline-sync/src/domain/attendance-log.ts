@@ -54,31 +54,81 @@ export interface PendingLogEntry {
   packetId: string;
   data: LedgerEntryData;
   meta: AttendanceMeta;
+  /**
+   * `jcs(data)`, when the caller already has it (sync builds it from the JCS text it checked
+   * the HMAC over): the payload is then serialized once per packet, not once per use.
+   */
+  dataJcs?: string;
+}
+
+/** A new link with the JCS texts its recordHash was computed from (stored as they are). */
+export interface CanonicalLink {
+  log: AttendanceLog;
+  dataJcs: string;
+  metaJcs: string;
+}
+
+/**
+ * A stored link as the JCS texts of its data and meta, as the store holds them: what
+ * verification hashes. A text that is not exactly what was hashed at append time (edited, or
+ * rewritten in another JSON form) no longer matches its recordHash.
+ */
+export interface StoredLinkText {
+  siteId: string;
+  seq: number;
+  prevHash: string;
+  recordHash: string;
+  dataJcs: string;
+  metaJcs: string;
+}
+
+/** The recordHash of a stored link, from its texts (no parse, no second serialization). */
+export function recordHashOfText(link: StoredLinkText): string {
+  return sha256Hex(recordJcs(link.siteId, link.seq, link.prevHash, link.dataJcs, link.metaJcs));
 }
 
 /** recordHash = SHA-256 hex of JCS({siteId, seq, prevHash, data, meta}). */
 export function computeRecordHash(
   link: Pick<AttendanceLog, 'siteId' | 'seq' | 'prevHash' | 'data' | 'meta'>,
 ): string {
-  return sha256Hex(
-    jcs({
-      siteId: link.siteId,
-      seq: link.seq,
-      prevHash: link.prevHash,
-      data: link.data,
-      meta: link.meta,
-    }),
-  );
+  return sha256Hex(recordJcs(link.siteId, link.seq, link.prevHash, jcs(link.data), jcs(link.meta)));
+}
+
+/**
+ * JCS({siteId, seq, prevHash, data, meta}) from the JCS texts of data and meta: the members
+ * in JCS order (data, meta, prevHash, seq, siteId), each value in its JCS form.
+ */
+export function recordJcs(
+  siteId: string,
+  seq: number,
+  prevHash: string,
+  dataJcs: string,
+  metaJcs: string,
+): string {
+  return `{"data":${dataJcs},"meta":${metaJcs},"prevHash":${jcs(prevHash)},"seq":${jcs(seq)},"siteId":${jcs(siteId)}}`;
 }
 
 /** The next link after `head` (seq 0 and GENESIS_HASH for an empty chain). */
 export function linkAfter(head: ChainHead, entry: PendingLogEntry): AttendanceLog {
-  const link = {
-    siteId: entry.siteId,
-    seq: head.seq + 1,
-    prevHash: head.recordHash,
-    data: entry.data,
-    meta: entry.meta,
+  return canonicalLinkAfter(head, entry).log;
+}
+
+/** `linkAfter`, keeping the JCS texts of data and meta it hashed. */
+export function canonicalLinkAfter(head: ChainHead, entry: PendingLogEntry): CanonicalLink {
+  const seq = head.seq + 1;
+  const dataJcs = entry.dataJcs ?? jcs(entry.data);
+  const metaJcs = jcs(entry.meta);
+  const recordHash = sha256Hex(recordJcs(entry.siteId, seq, head.recordHash, dataJcs, metaJcs));
+  return {
+    log: {
+      siteId: entry.siteId,
+      seq,
+      prevHash: head.recordHash,
+      recordHash,
+      data: entry.data,
+      meta: entry.meta,
+    },
+    dataJcs,
+    metaJcs,
   };
-  return { ...link, recordHash: computeRecordHash(link) };
 }

@@ -1,4 +1,6 @@
-import { checkPacketShape } from './attendance-packet';
+import { randomUUID } from 'node:crypto';
+import { jcs } from '@app/common';
+import { checkPacketShape, packetDataJcs } from './attendance-packet';
 
 const payload = {
   packetId: '3b241101-e2bb-4255-8caf-4136c566a962',
@@ -32,5 +34,30 @@ describe('checkPacketShape', () => {
   it('should refuse a signature that is not 64 lowercase hex characters', () => {
     expect(checkPacketShape({ payload, signature: 'AB'.repeat(32) }).ok).toBe(false);
     expect(checkPacketShape({ payload, signature: 'ab' }).ok).toBe(false);
+  });
+});
+
+describe('packetDataJcs', () => {
+  it('should give exactly JCS of the payload with its signature, for any checked packet', () => {
+    const ids = ['a', 'Z-9_x', 'x'.repeat(64), 'siteId', '0'];
+    for (let i = 0; i < 500; i++) {
+      const pick = () => ids[Math.floor(Math.random() * ids.length)];
+      const p = {
+        packetId: randomUUID(),
+        workerId: pick(),
+        siteId: pick(),
+        deviceId: pick(),
+        type: i % 2 ? 'check_in' : 'check_out',
+        timestamp: new Date(Math.floor(Math.random() * 4e12)).toISOString(),
+        geo: {
+          lat: (Math.random() - 0.5) * 180,
+          lng: i % 7 === 0 ? -0 : (Math.random() - 0.5) * 360,
+          accuracyM: i % 3 === 0 ? 1e-7 : Math.random() * 1e5,
+        },
+      };
+      const sig = randomUUID().replace(/-/g, '').repeat(2);
+      expect(checkPacketShape({ payload: p, signature: sig }).ok).toBe(true);
+      expect(packetDataJcs(jcs(p), sig)).toBe(jcs({ ...p, signature: sig }));
+    }
   });
 });

@@ -70,3 +70,15 @@ function sameKeys(value: Record<string, unknown>, keys: string[]): boolean {
 function inRange(value: unknown, min: number, max: number): boolean {
   return typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max;
 }
+
+/**
+ * JCS of the stored packet (`{...payload, signature}`) from JCS(payload), the text the HMAC
+ * was checked over: `signature` sorts between `packetId` and `siteId`, and no value before
+ * `siteId` can hold a quote (an id pattern, numbers, a UUID), so the first `,"siteId":` is the
+ * member boundary. Only for payloads that passed `checkPacketShape`.
+ */
+export function packetDataJcs(payloadJcs: string, signature: string): string {
+  const at = payloadJcs.indexOf(',"siteId":');
+  if (at < 0) throw new Error('not the JCS form of a checked packet payload');
+  return `${payloadJcs.slice(0, at)},"signature":${JSON.stringify(signature)}${payloadJcs.slice(at)}`;
+}

@@ -21,6 +21,10 @@ export class SqliteStore extends Store implements SqliteStoreHandle {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
+    // 64 MiB of page cache (SQLite's default is 2 MiB): at a million ledger links the indexes
+    // a sync batch touches (packet_id, worker and device time) no longer fit in 2 MiB, and each
+    // miss is a read from the OS cache. Pages are cached as they are used: idle memory is not.
+    this.db.pragma('cache_size = -65536');
     this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
       scope TEXT NOT NULL,
       version INTEGER NOT NULL,

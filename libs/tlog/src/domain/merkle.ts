@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { sha256 } from '@app/common';
 
 /**
  * The RFC 6962 / RFC 9162 §2.1 Merkle tree over a log's entries, built from stored hashes of
@@ -22,19 +23,25 @@ export interface MerkleNode extends NodeKey {
 export const EMPTY_ROOT = createHash('sha256').digest();
 
 export function leafHash(leafInput: Buffer): Buffer {
-  return createHash('sha256').update(Buffer.of(0)).update(leafInput).digest();
+  return sha256(Buffer.concat([LEAF_PREFIX, leafInput]));
 }
 
 export function nodeHash(left: Buffer, right: Buffer): Buffer {
-  return createHash('sha256').update(Buffer.of(1)).update(left).update(right).digest();
+  return sha256(Buffer.concat([NODE_PREFIX, left, right]));
 }
+
+const LEAF_PREFIX = Buffer.of(0);
+const NODE_PREFIX = Buffer.of(1);
 
 /**
  * A log entry's leaf: the leaf input is the 32 raw bytes of its `recordHash` (which already
  * binds the entry's content and its place in the hash chain).
  */
 export function leafOfRecordHash(recordHashHex: string): Buffer {
-  return leafHash(Buffer.from(recordHashHex, 'hex'));
+  const input = Buffer.allocUnsafe(33);
+  input[0] = 0;
+  input.write(recordHashHex, 1, 32, 'hex');
+  return sha256(input);
 }
 
 export function nodeId(key: NodeKey): string {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
-import { GENESIS_HASH, PendingLogEntry } from '../../domain/attendance-log';
+import { jcs } from '@app/common';
+import { GENESIS_HASH, PendingLogEntry, recordHashOfText } from '../../domain/attendance-log';
 import { ChainVerifier } from '../../domain/chain-verifier';
 import { attendanceLogAdapters } from './ledger-persistence';
 import { AttendanceLogRepository } from './attendance-log.repository';
@@ -74,6 +75,25 @@ describeStoreContract('AttendanceLogRepository', attendanceLogAdapters, ({ sut }
     expect(await sut().readChain('P', 3, 10)).toEqual([]);
   });
 
+  it('should read a chain as the JCS texts that were hashed', async () => {
+    await sut().appendToChains([entry('T'), entry('T'), entry('T')]);
+    const links = await sut().readChain('T', 0, 10);
+    const texts = await sut().readChainTexts('T', 1, 10);
+    expect(texts.map((t) => t.seq)).toEqual([2, 3]);
+    for (const text of texts) {
+      const link = links[text.seq - 1];
+      expect(text).toEqual({
+        siteId: 'T',
+        seq: link.seq,
+        prevHash: link.prevHash,
+        recordHash: link.recordHash,
+        dataJcs: jcs(link.data),
+        metaJcs: jcs(link.meta),
+      });
+      expect(recordHashOfText(text)).toBe(link.recordHash);
+    }
+  });
+
   it("should find a worker's previous packet by signed time (timestamp, then packetId), across sites", async () => {
     const at = (siteId: string, timestamp: string, workerId = 'w1', packetId = randomUUID()) => {
       const e = entry(siteId, packetId);
@@ -91,15 +111,44 @@ describeStoreContract('AttendanceLogRepository', attendanceLogAdapters, ({ sut }
     const otherWorker = at('A', '2026-01-01T08:30:00Z', 'w2');
     // appended out of time order on purpose
     await sut().appendToChains([tieHigh, later, otherWorker, early, tieLow]);
-    const previous = async (timestamp: string, packetId = 'ffffffff-ffff-4fff-bfff-ffffffffffff') =>
-      (await sut().findPreviousOfWorker('w1', { at: new Date(timestamp), packetId }))?.data
-        .packetId;
-    expect(await previous('2026-01-01T08:00:00Z', early.packetId)).toBeUndefined();
-    expect(await previous('2026-01-01T08:00:00.400Z')).toBe(early.packetId);
-    expect(await previous('2026-01-01T08:59:59Z')).toBe(later.packetId);
-    expect(await previous('2026-01-01T09:00:00Z', tieHigh.packetId)).toBe(tieLow.packetId);
-    expect(await previous('2026-01-01T09:00:00Z', tieLow.packetId)).toBe(later.packetId);
-    expect(await previous('2026-01-02T00:00:00Z')).toBe(tieHigh.packetId);
+    const key = (
+      timestamp: string,
+      packetId = 'ffffffff-ffff-4fff-bfff-ffffffffffff',
+      workerId = 'w1',
+    ) => ({
+      workerId,
+      at: new Date(timestamp),
+      packetId,
+    });
+    const keys = [
+      key('2026-01-01T08:00:00Z', early.packetId),
+      key('2026-01-01T08:00:00.400Z'),
+      key('2026-01-01T08:59:59Z'),
+      key('2026-01-01T09:00:00Z', tieHigh.packetId),
+      key('2026-01-01T09:00:00Z', tieLow.packetId),
+      key('2026-01-02T00:00:00Z'),
+      key('2026-01-02T00:00:00Z', undefined, 'w2'),
+      key('2026-01-02T00:00:00Z', undefined, 'nobody'),
+    ];
+    const expected = [
+      undefined,
+      early.packetId,
+      later.packetId,
+      tieLow.packetId,
+      later.packetId,
+      tieHigh.packetId,
+      otherWorker.packetId,
+      undefined,
+    ];
+    // the whole batch in one lookup, and each key on its own, give the same answers
+    const batch = await sut().findPreviousOfWorkers(keys);
+    expect(batch.map((log) => log?.data.packetId)).toEqual(expected);
+    for (const [i, k] of keys.entries()) {
+      const [alone] = await sut().findPreviousOfWorkers([k]);
+      expect(alone?.data.packetId).toBe(expected[i]);
+    }
+    expect(batch[1]).toMatchObject({ siteId: 'A', seq: expect.any(Number), data: early.data });
+    expect(await sut().findPreviousOfWorkers([])).toEqual([]);
   });
 
   it('should list the distinct workers of some devices within a time window', async () => {

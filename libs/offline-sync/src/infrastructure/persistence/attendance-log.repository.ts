@@ -1,4 +1,10 @@
-import { AttendanceLog, PendingLogEntry } from '../../domain/attendance-log';
+import { AttendanceLog, PendingLogEntry, StoredLinkText } from '../../domain/attendance-log';
+
+export interface PreviousKey {
+  workerId: string;
+  at: Date;
+  packetId: string;
+}
 
 export type AppendResult =
   { status: 'appended'; log: AttendanceLog } | { status: 'duplicate'; log: AttendanceLog };
@@ -21,13 +27,20 @@ export abstract class AttendanceLogRepository {
   /** Up to `limit` links of a chain with seq > afterSeq, in seq order. */
   abstract readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]>;
   /**
-   * The worker's accepted link just before `before` in packet time: the greatest
-   * (timestamp, packetId) strictly below the given pair, whatever its site.
+   * `readChain` as the stored JCS texts of data and meta (what verification hashes): a store
+   * that keeps the texts hands them over as they are, one that keeps values serializes them.
    */
-  abstract findPreviousOfWorker(
-    workerId: string,
-    before: { at: Date; packetId: string },
-  ): Promise<AttendanceLog | undefined>;
+  abstract readChainTexts(
+    siteId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<StoredLinkText[]>;
+  /**
+   * For each key, the worker's accepted link just before it in packet time: the greatest
+   * (timestamp, packetId) strictly below the given pair, whatever its site. One lookup for a
+   * whole batch; the answers are in the order of `keys`.
+   */
+  abstract findPreviousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]>;
   /** Distinct workerIds (sorted) with accepted packets from any of `deviceIds` timestamped within [from, to]. */
   abstract listWorkersOfDevices(deviceIds: string[], from: Date, to: Date): Promise<string[]>;
 }

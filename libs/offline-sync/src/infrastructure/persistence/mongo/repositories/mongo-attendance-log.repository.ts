@@ -1,5 +1,6 @@
 import { OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
+import { jcs } from '@app/common';
 import { MongoStoreHandle } from '@app/persistence';
 import { appendWithRetry } from '@app/tlog';
 import {
@@ -7,8 +8,13 @@ import {
   EMPTY_HEAD,
   linkAfter,
   PendingLogEntry,
+  StoredLinkText,
 } from '../../../../domain/attendance-log';
-import { AppendResult, AttendanceLogRepository } from '../../attendance-log.repository';
+import {
+  AppendResult,
+  AttendanceLogRepository,
+  PreviousKey,
+} from '../../attendance-log.repository';
 import { AttendanceLogMongoMapper as Mapper } from '../mappers/attendance-log.mapper';
 import { AttendanceLogDocument, AttendanceLogSchema } from '../schemas/attendance-log.schema';
 
@@ -76,10 +82,26 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     return docs.map(Mapper.toDomain);
   }
 
-  async findPreviousOfWorker(
-    workerId: string,
-    before: { at: Date; packetId: string },
-  ): Promise<AttendanceLog | undefined> {
+  /** Documents hold values: their JCS texts are serialized here. */
+  async readChainTexts(siteId: string, afterSeq: number, limit: number): Promise<StoredLinkText[]> {
+    return (await this.readChain(siteId, afterSeq, limit)).map((log) => ({
+      siteId: log.siteId,
+      seq: log.seq,
+      prevHash: log.prevHash,
+      recordHash: log.recordHash,
+      dataJcs: jcs(log.data),
+      metaJcs: jcs(log.meta),
+    }));
+  }
+
+  async findPreviousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]> {
+    return Promise.all(keys.map((key) => this.previousOfWorker(key)));
+  }
+
+  private async previousOfWorker({
+    workerId,
+    ...before
+  }: PreviousKey): Promise<AttendanceLog | undefined> {
     const doc = await this.logs
       .findOne({
         workerId,

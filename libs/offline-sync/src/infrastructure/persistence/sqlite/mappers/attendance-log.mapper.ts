@@ -1,5 +1,11 @@
 import { jcs } from '@app/common';
-import { AttendanceLog, AttendanceMeta, LedgerEntryData } from '../../../../domain/attendance-log';
+import {
+  AttendanceLog,
+  AttendanceMeta,
+  CanonicalLink,
+  LedgerEntryData,
+  StoredLinkText,
+} from '../../../../domain/attendance-log';
 
 export interface AttendanceLogRow {
   site_id: string;
@@ -24,6 +30,17 @@ export class AttendanceLogSqliteMapper {
     };
   }
 
+  static toText(row: AttendanceLogRow): StoredLinkText {
+    return {
+      siteId: row.site_id,
+      seq: row.seq,
+      prevHash: row.prev_hash,
+      recordHash: row.record_hash,
+      dataJcs: row.data,
+      metaJcs: row.meta,
+    };
+  }
+
   static toPersistence(log: AttendanceLog): AttendanceLogRow {
     return {
       site_id: log.siteId,
@@ -33,6 +50,19 @@ export class AttendanceLogSqliteMapper {
       record_hash: log.recordHash,
       data: jcs(log.data),
       meta: jcs(log.meta),
+    };
+  }
+
+  /** A new link's row from the JCS texts it was hashed from (no second serialization). */
+  static fromCanonical({ log, dataJcs, metaJcs }: CanonicalLink): AttendanceLogRow {
+    return {
+      site_id: log.siteId,
+      seq: log.seq,
+      packet_id: log.data.packetId,
+      prev_hash: log.prevHash,
+      record_hash: log.recordHash,
+      data: dataJcs,
+      meta: metaJcs,
     };
   }
 }

@@ -3,11 +3,16 @@ import { SqliteStoreHandle } from '@app/persistence';
 import { appendImmediate } from '@app/tlog';
 import {
   AttendanceLog,
+  canonicalLinkAfter,
   EMPTY_HEAD,
-  linkAfter,
   PendingLogEntry,
+  StoredLinkText,
 } from '../../../../domain/attendance-log';
-import { AppendResult, AttendanceLogRepository } from '../../attendance-log.repository';
+import {
+  AppendResult,
+  AttendanceLogRepository,
+  PreviousKey,
+} from '../../attendance-log.repository';
 import {
   AttendanceLogRow,
   AttendanceLogSqliteMapper as Mapper,
@@ -22,18 +27,22 @@ import {
 /**
  * One `BEGIN IMMEDIATE` transaction per call (`appendImmediate`): it takes the write lock before reading the
  * heads, so no other connection (or process) can append between the read and the writes.
- * UNIQUE(packet_id) and PRIMARY KEY(site_id, seq) back this up in the schema.
+ * UNIQUE(packet_id) is the duplicate check (looked up once per entry, by the insert itself),
+ * and PRIMARY KEY(site_id, seq) backs the chain order up in the schema.
  */
 export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
   private readonly db: Database;
   private readonly insert: Statement;
   private readonly head: Statement<[string], { seq: number; record_hash: string }>;
   private readonly byPacketId: Statement<[string], AttendanceLogRow>;
+  private readonly chainPage: Statement<[string, number, number], AttendanceLogRow>;
   /**
-   * Prepared on first use, then reused. `at <= ?` is the index range (a row-value comparison
-   * would not seek on the second column); the OR only breaks ties at the same instant.
+   * Prepared on first use, then reused: one statement for a batch of keys (a JSON array of
+   * [workerId, atMs, packetId]), each key one seek of the (worker, time, packetId) index.
+   * `at <= ?` is the index range (a row-value comparison would not seek on the second
+   * column); the OR only breaks ties at the same instant.
    */
-  private previousOfWorker?: Statement<[string, number, number, string], AttendanceLogRow>;
+  private previousOfWorkers?: Statement<[string], AttendanceLogRow & { k: number }>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -41,12 +50,16 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
     this.db = store.db;
     this.insert = this.db.prepare(
       `INSERT INTO attendance_logs (site_id, seq, packet_id, prev_hash, record_hash, data, meta)
-       VALUES (@site_id, @seq, @packet_id, @prev_hash, @record_hash, @data, @meta)`,
+       VALUES (@site_id, @seq, @packet_id, @prev_hash, @record_hash, @data, @meta)
+       ON CONFLICT (packet_id) DO NOTHING`,
     );
     this.head = this.db.prepare(
       'SELECT seq, record_hash FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1',
     );
     this.byPacketId = this.db.prepare('SELECT * FROM attendance_logs WHERE packet_id = ?');
+    this.chainPage = this.db.prepare(
+      'SELECT * FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+    );
   }
 
   async appendToChains(entries: PendingLogEntry[]): Promise<AppendResult[]> {
@@ -54,17 +67,19 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
     return appendImmediate(this.db, (): AppendResult[] => {
       const heads = new Map<string, { seq: number; recordHash: string }>();
       return entries.map((entry): AppendResult => {
-        const existing = this.byPacketId.get(entry.packetId);
-        if (existing) return { status: 'duplicate', log: Mapper.toDomain(existing) };
         let head = heads.get(entry.siteId);
         if (!head) {
           const row = this.head.get(entry.siteId);
           head = row ? { seq: row.seq, recordHash: row.record_hash } : EMPTY_HEAD;
         }
-        const log = linkAfter(head, entry);
-        this.insert.run(Mapper.toPersistence(log));
-        heads.set(entry.siteId, { seq: log.seq, recordHash: log.recordHash });
-        return { status: 'appended', log };
+        const link = canonicalLinkAfter(head, entry);
+        if (this.insert.run(Mapper.fromCanonical(link)).changes === 0) {
+          // the packetId is stored already (earlier, or earlier in this call)
+          const existing = this.byPacketId.get(entry.packetId)!;
+          return { status: 'duplicate', log: Mapper.toDomain(existing) };
+        }
+        heads.set(entry.siteId, { seq: link.log.seq, recordHash: link.log.recordHash });
+        return { status: 'appended', log: link.log };
       });
     });
   }
@@ -88,29 +103,34 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
   }
 
   async readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {
-    return this.db
-      .prepare<[string, number, number], AttendanceLogRow>(
-        'SELECT * FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?',
-      )
-      .all(siteId, afterSeq, limit)
-      .map(Mapper.toDomain);
+    return this.chainPage.all(siteId, afterSeq, limit).map(Mapper.toDomain);
   }
 
-  async findPreviousOfWorker(
-    workerId: string,
-    before: { at: Date; packetId: string },
-  ): Promise<AttendanceLog | undefined> {
-    const at = before.at.getTime();
-    const row = (this.previousOfWorker ??= this.db.prepare<
-      [string, number, number, string],
-      AttendanceLogRow
+  /** The data and meta columns hold the JCS texts that were hashed: handed over as stored. */
+  async readChainTexts(siteId: string, afterSeq: number, limit: number): Promise<StoredLinkText[]> {
+    return this.chainPage.all(siteId, afterSeq, limit).map(Mapper.toText);
+  }
+
+  async findPreviousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]> {
+    const found: (AttendanceLog | undefined)[] = keys.map(() => undefined);
+    if (keys.length === 0) return found;
+    const rows = (this.previousOfWorkers ??= this.db.prepare<
+      [string],
+      AttendanceLogRow & { k: number }
     >(
-      `SELECT * FROM attendance_logs
-         WHERE ${PACKET_WORKER} = ?
-           AND ${PACKET_AT_MS} <= ? AND (${PACKET_AT_MS} < ? OR packet_id < ?)
-         ORDER BY ${PACKET_AT_MS} DESC, packet_id DESC LIMIT 1`,
-    )).get(workerId, at, at, before.packetId);
-    return row ? Mapper.toDomain(row) : undefined;
+      `WITH q (k, worker_id, at, packet_id) AS (
+         SELECT key, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)
+       )
+       SELECT q.k AS k, l.* FROM q JOIN attendance_logs l ON l.packet_id = (
+         SELECT p.packet_id FROM attendance_logs p
+         WHERE ${PACKET_WORKER.replace('data', 'p.data')} = q.worker_id
+           AND ${PACKET_AT_MS.replace('data', 'p.data')} <= q.at
+           AND (${PACKET_AT_MS.replace('data', 'p.data')} < q.at OR p.packet_id < q.packet_id)
+         ORDER BY ${PACKET_AT_MS.replace('data', 'p.data')} DESC, p.packet_id DESC LIMIT 1
+       )`,
+    )).all(JSON.stringify(keys.map((k) => [k.workerId, k.at.getTime(), k.packetId])));
+    for (const row of rows) found[row.k] = Mapper.toDomain(row);
+    return found;
   }
 
   async listWorkersOfDevices(deviceIds: string[], from: Date, to: Date): Promise<string[]> {

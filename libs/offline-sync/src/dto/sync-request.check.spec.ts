@@ -1,0 +1,66 @@
+import { AppError, createValidationPipe } from '@app/common';
+import { SyncRequestDto } from './sync.dto';
+import { checkSyncRequest } from './sync-request.check';
+
+const packet = { payload: { packetId: 'x' }, signature: 'ab'.repeat(32) };
+
+/** What the global ValidationPipe answers for the DTO: the checker must answer the same. */
+async function throughPipe(body: unknown): Promise<{ status: number; body: unknown }> {
+  try {
+    await createValidationPipe().transform(body, { type: 'body', metatype: SyncRequestDto });
+    return { status: 200, body: undefined };
+  } catch (error) {
+    const e = error as AppError;
+    return { status: e.getStatus(), body: e.getResponse() };
+  }
+}
+
+function throughCheck(body: unknown): { status: number; body: unknown } {
+  try {
+    checkSyncRequest(body);
+    return { status: 200, body: undefined };
+  } catch (error) {
+    const e = error as AppError;
+    return { status: e.getStatus(), body: e.getResponse() };
+  }
+}
+
+describe('checkSyncRequest', () => {
+  it.each<[string, unknown]>([
+    ['a valid batch', { packets: [packet, packet] }],
+    ['an empty batch', { packets: [] }],
+    ['no packets', {}],
+    ['an array body', []],
+    ['an array body with items', [1, { packets: [] }]],
+    ['packets as a string', { packets: 'x' }],
+    ['packets null', { packets: null }],
+    ['packets a number', { packets: 3 }],
+    ['packets an object', { packets: { payload: {} } }],
+    ['a number packet', { packets: [packet, 1] }],
+    ['a null packet', { packets: [null] }],
+    ['a string packet', { packets: ['p'] }],
+    ['an array packet', { packets: [[]] }],
+    ['an empty packet', { packets: [{}] }],
+    ['wrong types', { packets: [{ payload: 1, signature: 2 }] }],
+    [
+      'an array payload, long signature',
+      { packets: [{ payload: [], signature: 'a'.repeat(129) }] },
+    ],
+    ['a null payload', { packets: [packet, { payload: null, signature: 'ab' }] }],
+    ['a string payload', { packets: [{ payload: 'x', signature: 'ab' }] }],
+    ['a signature of 128', { packets: [{ payload: {}, signature: 'a'.repeat(128) }] }],
+    ['an extra packet field', { packets: [{ ...packet, extra: 1 }] }],
+    ['an extra top field', { packets: [], extra: 1 }],
+    ['extra fields at both levels', { zz: 1, packets: [{ ...packet, a: 1 }], aa: 2 }],
+    ['5,000 packets', { packets: Array(5000).fill(packet) }],
+    ['5,001 packets', { packets: Array(5001).fill(packet) }],
+    ['5,001 bad packets', { packets: Array(5001).fill(1) }],
+  ])('should answer %s as the ValidationPipe does', async (_, body) => {
+    expect(throughCheck(body)).toEqual(await throughPipe(body));
+  });
+
+  it('should hand the packets over as they were sent', () => {
+    const packets = [packet, { payload: { b: 1 }, signature: '' }];
+    expect(checkSyncRequest({ packets }).packets).toBe(packets);
+  });
+});

@@ -1,0 +1,96 @@
+import { AppError, FieldError } from '@app/common';
+import { SignedPacket } from '../domain/attendance-packet';
+
+/** The body of `POST /api/v5/sync` once its envelope is checked (the packets are judged one by one). */
+export interface SyncRequest {
+  packets: SignedPacket[];
+}
+
+const MAX_PACKETS = 5000;
+const MAX_SIGNATURE = 128;
+const PACKET_KEYS = new Set(['payload', 'signature']);
+
+/**
+ * The checks `SyncRequestDto` declares (the global ValidationPipe's whitelist,
+ * forbidNonWhitelisted and class-validator constraints), written out for the one body that
+ * holds up to 500 packets: same 400 `validation_failed`, same fields and messages, without
+ * class-transformer copying every payload and class-validator's metadata walk per packet.
+ * `sync-request.check.spec.ts` holds it to the ValidationPipe's answers.
+ */
+export function checkSyncRequest(body: unknown): SyncRequest {
+  const errors: FieldError[] = [];
+  // an array body's items are unknown properties "0", "1"… as the ValidationPipe sees them
+  const top = isObjectLike(body) ? (body as Record<string, unknown>) : {};
+  for (const key of Object.keys(top)) {
+    if (key !== 'packets') errors.push(unknownProperty(key, key));
+  }
+  const packets = top.packets;
+  if (!Array.isArray(packets)) {
+    errors.push(
+      { field: 'packets', message: `must contain no more than ${MAX_PACKETS} elements` },
+      { field: 'packets', message: 'must be an array' },
+    );
+    if (isObjectLike(packets)) checkPacket(packets, 'packets', errors);
+    else if (packets !== undefined) {
+      errors.push({
+        field: 'packets',
+        message: 'each value in nested property packets must be either object or array',
+      });
+    }
+    throw invalid(errors);
+  }
+  if (packets.length > MAX_PACKETS) {
+    errors.push({ field: 'packets', message: `must contain no more than ${MAX_PACKETS} elements` });
+  }
+  for (let i = 0; i < packets.length; i++) {
+    checkPacket(packets[i], `packets.${i}`, errors);
+  }
+  if (errors.length > 0) throw invalid(errors);
+  return { packets: packets as SignedPacket[] };
+}
+
+function checkPacket(packet: unknown, field: string, errors: FieldError[]): void {
+  if (!isObjectLike(packet)) {
+    errors.push({
+      field,
+      message: 'each value in nested property packets must be either object or array',
+    });
+    return;
+  }
+  // an array passes as class-validator lets it (its payload is then missing: malformed_packet)
+  if (Array.isArray(packet)) return;
+  const p = packet as Record<string, unknown>;
+  for (const key of Object.keys(p)) {
+    if (!PACKET_KEYS.has(key)) errors.push(unknownProperty(`${field}.${key}`, key));
+  }
+  if (!isObjectLike(p.payload) || Array.isArray(p.payload)) {
+    errors.push({ field: `${field}.payload`, message: 'must be an object' });
+  }
+  const signature = p.signature;
+  if (typeof signature !== 'string') {
+    errors.push(
+      {
+        field: `${field}.signature`,
+        message: `must be shorter than or equal to ${MAX_SIGNATURE} characters`,
+      },
+      { field: `${field}.signature`, message: 'must be a string' },
+    );
+  } else if (signature.length > MAX_SIGNATURE) {
+    errors.push({
+      field: `${field}.signature`,
+      message: `must be shorter than or equal to ${MAX_SIGNATURE} characters`,
+    });
+  }
+}
+
+function isObjectLike(value: unknown): value is object {
+  return value !== null && typeof value === 'object';
+}
+
+function unknownProperty(field: string, key: string): FieldError {
+  return { field, message: `property ${key} should not exist` };
+}
+
+function invalid(errors: FieldError[]): AppError {
+  return new AppError(400, 'validation_failed', 'The request is invalid', errors);
+}
