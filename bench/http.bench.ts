@@ -3,7 +3,8 @@
  * level, so a request log line per request) on our API, against a bare Nest app answering a
  * small JSON route (bench/support/bare-nest.js). Both servers are up at once, each in its own
  * process; the same keep-alive client drives them in turn, interleaved rounds, medians.
- * Also the server's CPU per request, from /proc.
+ * Also the server's CPU per request, from /proc. `BENCH_BEFORE_DIR=<older checkout>` adds that
+ * checkout's API to the same rounds.
  */
 import { Agent, request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -59,12 +60,22 @@ async function drive(rig: Rig): Promise<{ rps: number; cpuUs: number }> {
 
 export async function run(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mdai-bench-http-'));
-  const ours = BenchChild.start('support/serve-api.ts', [], {
-    DATA_DIR: dataDir,
+  const beforeDataDir = mkdtempSync(join(tmpdir(), 'mdai-bench-http-before-'));
+  const env = (dir: string) => ({
+    DATA_DIR: dir,
     NODE_ENV: 'development',
     ADMIN_API_KEYS: ADMIN_KEY,
+    // the limiter still counts every request (in this process: no REDIS_URL); it must not refuse
+    REDIS_URL: '',
+    RATE_LIMIT_PER_IP: '100000000',
+    RATE_LIMIT_PER_CREDENTIAL: '100000000',
   });
+  const ours = BenchChild.start('support/serve-api.ts', [], env(dataDir));
   const bare = BenchChild.start('support/bare-nest.js');
+  const beforeDir = process.env.BENCH_BEFORE_DIR;
+  const before = beforeDir
+    ? BenchChild.startIn(beforeDir, 'support/serve-api.ts', [], env(beforeDataDir))
+    : undefined;
   try {
     const rigs: Rig[] = [
       {
@@ -80,11 +91,18 @@ export async function run(): Promise<void> {
         headers: {},
       },
     ];
+    if (before) {
+      rigs.push({
+        name: 'before',
+        child: before,
+        url: `http://127.0.0.1:${await before.expect('READY')}/api/kiosks?limit=1`,
+        headers: { 'x-api-key': ADMIN_KEY },
+      });
+    }
     for (const rig of rigs) await drive(rig); // warm-up
-    const results: Record<string, { rps: number[]; cpuUs: number[] }> = {
-      ours: { rps: [], cpuUs: [] },
-      bare: { rps: [], cpuUs: [] },
-    };
+    const results: Record<string, { rps: number[]; cpuUs: number[] }> = Object.fromEntries(
+      rigs.map((rig) => [rig.name, { rps: [] as number[], cpuUs: [] as number[] }]),
+    );
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? rigs : [...rigs].reverse();
       for (const rig of order) {
@@ -108,10 +126,27 @@ export async function run(): Promise<void> {
           baseline: median(results.bare.cpuUs),
           unit: 'µs',
         },
+        ...(results.before
+          ? [
+              {
+                metric: 'before (BENCH_BEFORE_DIR): throughput',
+                ours: median(results.before.rps),
+                baseline: median(results.bare.rps),
+                unit: 'req/s',
+              },
+              {
+                metric: 'before (BENCH_BEFORE_DIR): server CPU per request',
+                ours: median(results.before.cpuUs),
+                baseline: median(results.bare.cpuUs),
+                unit: 'µs',
+              },
+            ]
+          : []),
       ],
     );
   } finally {
-    await Promise.all([ours.stop(), bare.stop()]);
+    await Promise.all([ours.stop(), bare.stop(), before?.stop()]);
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(beforeDataDir, { recursive: true, force: true });
   }
 }

@@ -3,18 +3,21 @@
  * 1. Throughput and latency at 1,000 paired sessions: every phone sends 20 frames to its kiosk
  *    at once; our relay (auth'd sessions, parsing, platform-id filter, metrics) against a bare
  *    `ws` forwarder driven by the same client code in the same run. Each server runs in its own
- *    process (its own core), the clients in this one.
+ *    process (its own core), the clients in this one. The server's CPU per frame comes from
+ *    /proc. `BENCH_BEFORE_DIR=<older checkout>` adds that checkout's API to the same rounds.
  * 2. Memory per idle paired session at 10,000 sessions: 20,000 sockets. This machine allows
  *    20,000 open files per process, so the sessions are split the way production runs them: phones
  *    on API instance A, kiosks on instance B, paired over the local Redis; the baseline is two
  *    bare forwarders holding the same sockets.
  */
-import { generateKeyPairSync, constants, sign, KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { signKioskAuth } from '@app/kiosk-registry/domain/kiosk-auth';
 import { BenchChild } from './support/child';
+import { median as medianOf, processCpuMs } from './support/proc';
 import { now, percentile, printRows } from './support';
 
 const SESSIONS = Number(process.env.BENCH_RELAY_SESSIONS ?? 1000);
@@ -103,6 +106,8 @@ const frame = (seq: number, t: number) =>
 
 interface Rig {
   pairs: Pair[];
+  /** The server process, for its CPU time. */
+  pid: number;
   stop: () => Promise<void>;
 }
 
@@ -122,6 +127,7 @@ async function baselineRig(): Promise<Rig> {
   }));
   return {
     pairs,
+    pid: forwarder.proc.pid!,
     stop: async () => {
       terminateAll(pairs);
       await forwarder.stop();
@@ -132,14 +138,6 @@ async function baselineRig(): Promise<Rig> {
 function kioskKey() {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   return { publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), privateKey };
-}
-
-function signAuth(privateKey: KeyObject, sessionId: string, nonce: string): string {
-  return sign('sha256', Buffer.from(`mdai-auth|${sessionId}|${nonce}`), {
-    key: privateKey,
-    padding: constants.RSA_PKCS1_PSS_PADDING,
-    saltLength: 32,
-  }).toString('base64');
 }
 
 async function post(base: string, path: string, key: string, body: unknown): Promise<any> {
@@ -153,7 +151,8 @@ async function post(base: string, path: string, key: string, body: unknown): Pro
   return response.json();
 }
 
-async function relayRig(): Promise<Rig> {
+/** Our API from `root` (this checkout, or BENCH_BEFORE_DIR's) with paired sessions. */
+async function relayRig(root = join(__dirname, '..')): Promise<Rig> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mdai-bench-relay-'));
   const env = {
     DATA_DIR: dataDir,
@@ -162,8 +161,11 @@ async function relayRig(): Promise<Rig> {
     SESSION_TTL_SECONDS: '900',
     RELAY_RATE_PER_SECOND: '10000',
     RELAY_RATE_BURST: '10000',
+    // a thousand sessions are set up from one address in seconds: the HTTP limiter must allow it
+    RATE_LIMIT_PER_IP: '100000000',
+    RATE_LIMIT_PER_CREDENTIAL: '100000000',
   };
-  const server = BenchChild.start('support/serve-api.ts', [], env);
+  const server = BenchChild.startIn(root, 'support/serve-api.ts', [], env);
   const port = await server.expect('READY');
   const { loadConfig } = await import('@app/api/config/app-config');
   const config = loadConfig(env);
@@ -191,7 +193,7 @@ async function relayRig(): Promise<Rig> {
                 type: 'auth',
                 session_id: session.session_id,
                 device_id: 'TEE-BENCH',
-                signature: signAuth(kiosk.privateKey, session.session_id, f.nonce!),
+                signature: signKioskAuth(kiosk.privateKey, session.session_id, f.nonce!),
               }),
             );
           if (f.type === 'joined') resolve();
@@ -202,6 +204,7 @@ async function relayRig(): Promise<Rig> {
   });
   return {
     pairs,
+    pid: server.proc.pid!,
     stop: async () => {
       terminateAll(pairs);
       await server.stop();
@@ -210,22 +213,39 @@ async function relayRig(): Promise<Rig> {
   };
 }
 
-type DriveResult = Awaited<ReturnType<typeof drive>>;
+type DriveResult = Awaited<ReturnType<typeof drive>> & { cpuUsPerFrame: number };
+
+/** One run on a rig, with the server's CPU time per frame (user + system, from /proc). */
+async function driveRig(rig: Rig): Promise<DriveResult> {
+  const cpu0 = processCpuMs(rig.pid);
+  const result = await drive(rig.pairs, frame, latencyFromData);
+  const cpuMs = processCpuMs(rig.pid) - cpu0;
+  return { ...result, cpuUsPerFrame: (cpuMs * 1000) / (rig.pairs.length * FRAMES_PER_SESSION) };
+}
 
 /** Both rigs up at once, runs interleaved (baseline, ours, baseline, …), the median run of each. */
-async function throughput(): Promise<{ baseline: DriveResult; ours: DriveResult }> {
-  const baseline = await baselineRig();
-  const ours = await relayRig();
-  const runs: { baseline: DriveResult[]; ours: DriveResult[] } = { baseline: [], ours: [] };
+async function throughput(): Promise<{
+  runs: Record<string, DriveResult>;
+  cpu: Record<string, number>;
+}> {
+  // BENCH_BEFORE_DIR=<older checkout>: its API runs in the same rounds too
+  const rigs: Record<string, Rig> = { baseline: await baselineRig(), ours: await relayRig() };
+  if (process.env.BENCH_BEFORE_DIR) rigs.before = await relayRig(process.env.BENCH_BEFORE_DIR);
+  const names = Object.keys(rigs);
+  const runs: Record<string, DriveResult[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (const name of names) await driveRig(rigs[name]); // warm-up
   for (let round = 0; round < ROUNDS; round++) {
-    runs.baseline.push(await drive(baseline.pairs, frame, latencyFromData));
-    runs.ours.push(await drive(ours.pairs, frame, latencyFromData));
+    // alternating order, so no rig always runs on a machine another just warmed
+    const order = round % 2 ? [...names].reverse() : names;
+    for (const name of order) runs[name].push(await driveRig(rigs[name]));
   }
-  await baseline.stop();
-  await ours.stop();
+  for (const name of names) await rigs[name].stop();
   const median = (xs: DriveResult[]) =>
     [...xs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(xs.length / 2)];
-  return { baseline: median(runs.baseline), ours: median(runs.ours) };
+  return {
+    runs: Object.fromEntries(names.map((n) => [n, median(runs[n])])),
+    cpu: Object.fromEntries(names.map((n) => [n, medianOf(runs[n].map((r) => r.cpuUsPerFrame))])),
+  };
 }
 
 async function idleMemory() {
@@ -278,6 +298,8 @@ async function idleMemory() {
     LOG_LEVEL: 'silent',
     SESSION_TTL_SECONDS: '1800',
     REDIS_URL,
+    RATE_LIMIT_PER_IP: '100000000',
+    RATE_LIMIT_PER_CREDENTIAL: '100000000',
   };
   const a = BenchChild.start('support/serve-api.ts', [], env);
   const portA = await a.expect('READY');
@@ -311,7 +333,8 @@ async function idleMemory() {
 }
 
 export async function run(): Promise<void> {
-  const { baseline, ours } = await throughput();
+  const { runs, cpu } = await throughput();
+  const { baseline, ours, before } = runs;
   printRows(
     `Relay: ${SESSIONS} paired sessions, ${FRAMES_PER_SESSION} frames each, phone → kiosk, median of ${ROUNDS} interleaved runs (baseline: bare ws forwarder)`,
     [
@@ -321,8 +344,30 @@ export async function run(): Promise<void> {
         baseline: baseline.perSecond,
         unit: 'frames/s',
       },
+      {
+        metric: 'server CPU per frame (lower is better)',
+        ours: cpu.ours,
+        baseline: cpu.baseline,
+        unit: 'µs',
+      },
       { metric: 'latency p50', ours: ours.p50, baseline: baseline.p50, unit: 'ms' },
       { metric: 'latency p99', ours: ours.p99, baseline: baseline.p99, unit: 'ms' },
+      ...(before
+        ? [
+            {
+              metric: 'before (BENCH_BEFORE_DIR): frames per second',
+              ours: before.perSecond,
+              baseline: baseline.perSecond,
+              unit: 'frames/s',
+            },
+            {
+              metric: 'before (BENCH_BEFORE_DIR): server CPU per frame',
+              ours: cpu.before,
+              baseline: cpu.baseline,
+              unit: 'µs',
+            },
+          ]
+        : []),
     ],
   );
   if (IDLE_SESSIONS > 0) {

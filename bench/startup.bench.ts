@@ -2,14 +2,15 @@
  * Startup and idle memory: our API as production runs it (`nest build`, then
  * `node dist/.../main.js` on SQLite with an existing DATA_DIR) against a bare Nest app
  * (bench/support/bare-nest.js), both plain `node`. Time from spawn to the first `/health`
- * 200, then RSS after a second at idle; interleaved rounds, medians.
+ * 200 (and the CPU time the process used until then, steadier than wall time on a shared
+ * machine), then RSS after a second at idle; interleaved rounds, medians.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getStatus, median, processRssMiB } from './support/proc';
+import { getStatus, median, processCpuMs, processRssMiB } from './support/proc';
 import { now, printRows } from './support';
 
 const ROUNDS = Number(process.env.STARTUP_ROUNDS ?? 5);
@@ -31,7 +32,7 @@ function freePort(): Promise<number> {
 async function boot(
   script: string,
   env: NodeJS.ProcessEnv,
-): Promise<{ ms: number; rssMiB: number }> {
+): Promise<{ ms: number; cpuMs: number; rssMiB: number }> {
   const port = await freePort();
   const t0 = now();
   const child: ChildProcess = spawn(process.execPath, [script], {
@@ -47,8 +48,9 @@ async function boot(
       await new Promise((r) => setTimeout(r, 5));
     }
     const ms = now() - t0;
+    const cpuMs = processCpuMs(child.pid!);
     await new Promise((r) => setTimeout(r, 1000));
-    return { ms, rssMiB: processRssMiB(child.pid!) };
+    return { ms, cpuMs, rssMiB: processRssMiB(child.pid!) };
   } finally {
     await new Promise<void>((resolve) => {
       if (child.exitCode !== null) return resolve();
@@ -81,16 +83,17 @@ export async function run(): Promise<void> {
       { name: 'bare', script: BARE, env: {} },
       ...(beforeMain ? [{ name: 'before', script: beforeMain, env: beforeEnv }] : []),
     ];
-    const results: Record<string, { ms: number[]; rss: number[] }> = {};
+    const results: Record<string, { ms: number[]; cpu: number[]; rss: number[] }> = {};
     for (const rig of rigs) {
       await boot(rig.script, rig.env); // first boot: generates local secrets, migrates the file
-      results[rig.name] = { ms: [], rss: [] };
+      results[rig.name] = { ms: [], cpu: [], rss: [] };
     }
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 ? [...rigs].reverse() : rigs;
       for (const rig of order) {
         const r = await boot(rig.script, rig.env);
         results[rig.name].ms.push(r.ms);
+        results[rig.name].cpu.push(r.cpuMs);
         results[rig.name].rss.push(r.rssMiB);
       }
     }
@@ -105,6 +108,12 @@ export async function run(): Promise<void> {
           unit: 'ms',
         },
         {
+          metric: 'CPU time (user + system) until the first /health 200',
+          ours: median(ours.cpu),
+          baseline: median(bare.cpu),
+          unit: 'ms',
+        },
+        {
           metric: 'RSS at idle, 1 s after the first /health 200',
           ours: median(ours.rss),
           baseline: median(bare.rss),
@@ -116,6 +125,12 @@ export async function run(): Promise<void> {
                 metric: 'before (BENCH_BEFORE_MAIN): spawn to first /health 200',
                 ours: median(before.ms),
                 baseline: median(bare.ms),
+                unit: 'ms',
+              },
+              {
+                metric: 'before (BENCH_BEFORE_MAIN): CPU time until the first /health 200',
+                ours: median(before.cpu),
+                baseline: median(bare.cpu),
                 unit: 'ms',
               },
               {

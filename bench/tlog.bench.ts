@@ -17,8 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SystemClock } from '@app/common';
 import { generateTlogKey, tlogConfig } from '@app/tlog';
-import { createAdapter } from '@app/persistence';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
+import { compileAdapter } from '@app/persistence/testing/compile-adapter';
 import {
   appendLeaves,
   LogKeyService,
@@ -114,7 +114,7 @@ async function proofsAtOneMillion(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mdai-bench-tree-'));
   const store = new SqliteStore(join(dir, 'tree.sqlite'));
   try {
-    const repo = await createAdapter<TlogRepository>(store, tlogAdapters);
+    const { adapter: repo } = await compileAdapter<TlogRepository>(store, tlogAdapters);
     // setup only: the 2M-node build is not what is measured, so skip the fsyncs
     store.db.pragma('synchronous = OFF');
     const origin = 'bench.local/ledger/one-million';

@@ -6,34 +6,17 @@
  * dropped from VAULT_KEYS. Run it with the same environment as the server (DATA_DIR or
  * DATABASE_URL, VAULT_KEYS listing the old and the new key).
  */
-import 'reflect-metadata';
-import { ConfigError } from '@app/common';
-import { createApp } from '@app/api/bootstrap';
+import { runAppJob } from './support/app-job';
 import { ResealAllJob } from '@app/api/reseal-all.job';
 
-async function main(): Promise<void> {
-  const { app } = await createApp({ LOG_LEVEL: 'warn', ...process.env });
-  try {
-    await app.init();
-    const report = await app.get(ResealAllJob).run();
-    process.stdout.write(`reseal-all: active key ${report.activeVersion}\n`);
-    for (const o of report.owners) {
-      process.stdout.write(`  ${o.owner}: resealed ${o.resealed}, failed ${o.failed.length}\n`);
-    }
-    process.stdout.write(
-      `key versions that can be dropped from VAULT_KEYS: ${report.droppable.join(', ') || '(none)'}\n`,
-    );
-    if (report.owners.some((o) => o.failed.length > 0)) process.exitCode = 2;
-  } finally {
-    await app.close();
+runAppJob('reseal-all failed', async (app) => {
+  const report = await app.get(ResealAllJob).run();
+  process.stdout.write(`reseal-all: active key ${report.activeVersion}\n`);
+  for (const o of report.owners) {
+    process.stdout.write(`  ${o.owner}: resealed ${o.resealed}, failed ${o.failed.length}\n`);
   }
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(
-    error instanceof ConfigError
-      ? `config error: ${error.message}\n`
-      : `reseal-all failed: ${(error as Error).message}\n`,
+  process.stdout.write(
+    `key versions that can be dropped from VAULT_KEYS: ${report.droppable.join(', ') || '(none)'}\n`,
   );
-  process.exit(1);
+  if (report.owners.some((o) => o.failed.length > 0)) process.exitCode = 2;
 });

@@ -4,6 +4,11 @@ import { MESSAGE_CATALOG, INBOUND_TYPES, outboundProblem, RelayRole } from '@app
 import { renderProtocolDoc } from '@app/relay/protocol/protocol-doc';
 import { parseInboundFrame } from '@app/relay/protocol/parse-frame';
 import { buildOpenApi } from '@app/api/openapi';
+import {
+  consoleTypes,
+  CONSOLE_TYPES_PATH,
+  expectedConsoleTypes,
+} from '../scripts/write-console-types';
 import { startTestApp } from './support/test-app';
 
 const docs = (name: string) => readFileSync(join(__dirname, '..', 'docs', name), 'utf8');
@@ -54,5 +59,47 @@ describe('docs stay in step with the code', () => {
     } finally {
       await t.close();
     }
+  });
+
+  it('should have the console types as generated from docs/openapi.json (npm run openapi)', () => {
+    expect(readFileSync(CONSOLE_TYPES_PATH, 'utf8')).toBe(expectedConsoleTypes());
+  });
+
+  it('should turn schemas into TypeScript: required, optional, enums, arrays, refs and allOf', () => {
+    const text = consoleTypes({
+      components: {
+        schemas: {
+          A: {
+            type: 'object',
+            properties: {
+              id: { type: 'string', description: 'the id' },
+              n: { type: 'integer' },
+              state: { type: 'string', enum: ['on', 'off'] },
+              tags: { type: 'array', items: { type: 'string', enum: ['x', 'y'] } },
+              b: { $ref: '#/components/schemas/B' },
+              c: { allOf: [{ $ref: '#/components/schemas/B' }] },
+              bag: { type: 'object' },
+            },
+            required: ['id', 'state', 'tags'],
+          },
+          B: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] },
+        },
+      },
+    });
+    expect(text).toContain(
+      [
+        'export interface A {',
+        '  /** the id */',
+        '  id: string;',
+        '  n?: number;',
+        "  state: 'on' | 'off';",
+        "  tags: Array<'x' | 'y'>;",
+        '  b?: B;',
+        '  c?: B;',
+        '  bag?: Record<string, unknown>;',
+        '}',
+      ].join('\n'),
+    );
+    expect(text).toContain('export interface B {\n  ok: boolean;\n}');
   });
 });

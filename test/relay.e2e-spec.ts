@@ -1,3 +1,4 @@
+import { kioskAuthMessage } from '@app/kiosk-registry';
 import { OpensslKiosk } from './support/openssl';
 import { FakeUpstream, fakeJpeg } from './support/fake-upstream';
 import { TestKiosk } from './support/kiosk';
@@ -169,7 +170,7 @@ describe('pairing relay, new protocol (e2e)', () => {
         type: 'auth',
         session_id: session.sessionId,
         device_id: 'TEE-OSSL-RELAY',
-        signature: ossl.signPss(`mdai-auth|${session.sessionId}|${nonce}`),
+        signature: ossl.signPss(kioskAuthMessage(session.sessionId, nonce)),
       });
       await device.next('joined');
       expect((await mobile.next('status')).device_id).toBe('TEE-OSSL-RELAY');

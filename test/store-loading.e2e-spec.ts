@@ -3,7 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mongoose';
-import { MongoStore, PersistenceModule, PortAdapters, Store } from '@app/persistence';
+import {
+  MongoStore,
+  MongoStoreHandle,
+  PersistenceModule,
+  PortAdapters,
+  Store,
+} from '@app/persistence';
+import { compileAdapter } from '@app/persistence/testing/compile-adapter';
 import { MongoStoreModule } from '@app/persistence/mongo/mongo-store.module';
 import { fraudEventAdapters } from '@app/fraud/infrastructure/persistence/fraud-persistence';
 import { FraudEventRepository } from '@app/fraud/infrastructure/persistence/fraud-event.repository';
@@ -18,32 +25,46 @@ import * as timesheets from '@app/timesheets/infrastructure/persistence/timeshee
 
 /** Modules of a store that is not selected are not loaded (startup time and idle memory). */
 describe('store loading (e2e)', () => {
-  it('should boot on SQLite without loading mongoose, the MongoDB driver, bson or @nestjs/mongoose', () => {
+  function probe(env: NodeJS.ProcessEnv): string[] {
     const dataDir = mkdtempSync(join(tmpdir(), 'mdai-probe-'));
     try {
-      const probe = spawnSync(
+      const run = spawnSync(
         process.execPath,
         ['-r', '@swc-node/register', join(__dirname, 'support', 'boot-probe.ts')],
         {
           cwd: join(__dirname, '..'),
-          env: { ...process.env, NODE_ENV: 'test', DATA_DIR: dataDir, DATABASE_URL: '' },
+          env: { ...process.env, NODE_ENV: 'test', DATA_DIR: dataDir, ...env },
           encoding: 'utf8',
           timeout: 120_000,
         },
       );
-      expect(probe.stderr).toBe('');
-      const line = probe.stdout.split('\n').find((l) => l.startsWith('LOADED '));
+      expect(run.stderr).toBe('');
+      const line = run.stdout.split('\n').find((l) => l.startsWith('LOADED '));
       expect(line).toBeDefined();
-      expect(JSON.parse(line!.slice('LOADED '.length))).toEqual([]);
+      return JSON.parse(line!.slice('LOADED '.length)) as string[];
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
+  }
+
+  it('should boot on SQLite without loading mongoose, the MongoDB driver, bson or @nestjs/mongoose', () => {
+    // nor ioredis and the Redis rate-limit storage (no REDIS_URL), nor axios (no upstream call yet)
+    expect(probe({ DATABASE_URL: '', REDIS_URL: '', UPSTREAM_URL: '' })).toEqual([]);
+  });
+
+  it('should load ioredis and the Redis rate-limit storage when REDIS_URL is set', () => {
+    expect(
+      probe({ DATABASE_URL: '', REDIS_URL: 'redis://127.0.0.1:6379', UPSTREAM_URL: '' }),
+    ).toEqual(['@nest-lab/throttler-storage-redis', 'ioredis']);
   });
 
   it('should open MongoDB through the lazily imported MongoStoreModule', async () => {
     const settings = { driver: 'mongo' as const, url: 'mongodb://127.0.0.1:1/mdai' };
     const imported = await PersistenceModule.forRoot(settings).imports![0];
-    expect(imported).toMatchObject({ module: MongoStoreModule, exports: [Store] });
+    expect(imported).toMatchObject({
+      module: MongoStoreModule,
+      exports: [Store, MongoStoreHandle],
+    });
   });
 
   it('should build every port’s Mongo adapter on demand', async () => {
@@ -64,10 +85,14 @@ describe('store loading (e2e)', () => {
     const names = Object.keys(all).filter((name) => name.endsWith('Adapters'));
     expect(names.length).toBeGreaterThanOrEqual(11);
     for (const name of names) {
-      const adapter = await all[name].mongo(store);
+      // built by Nest as the app builds it; not initialized (no indexes on a closed connection)
+      const { adapter, close } = await compileAdapter(store, all[name], { init: false });
       expect(adapter.constructor.name).toMatch(/^Mongo/);
+      await close();
     }
-    expect(await fraudEventAdapters.mongo(store)).toBeInstanceOf(FraudEventRepository);
+    const fraud = await compileAdapter(store, fraudEventAdapters, { init: false });
+    expect(fraud.adapter).toBeInstanceOf(FraudEventRepository);
+    await fraud.close();
     await connection.close();
   });
 });

@@ -2,9 +2,10 @@
  * Bench child: opens many idle sockets from a spec file and keeps them open (answering pings).
  * Spec: { sockets: [{ url, auth?: { sessionId, deviceId } }], privateKeyPem? }. Prints `READY <n>`.
  */
-import { constants, createPrivateKey, sign } from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
+import { signKioskAuth } from '@app/kiosk-registry/domain/kiosk-auth';
 
 interface Spec {
   sockets: Array<{ url: string; auth?: { sessionId: string; deviceId: string } }>;
@@ -33,15 +34,7 @@ function connect(entry: Spec['sockets'][number]): Promise<void> {
       };
       if (frame.type === 'ping') ws.send('{"type":"pong"}');
       else if (frame.type === 'challenge' && entry.auth && key) {
-        const signature = sign(
-          'sha256',
-          Buffer.from(`mdai-auth|${entry.auth.sessionId}|${frame.nonce}`),
-          {
-            key,
-            padding: constants.RSA_PKCS1_PSS_PADDING,
-            saltLength: 32,
-          },
-        ).toString('base64');
+        const signature = signKioskAuth(key, entry.auth.sessionId, frame.nonce!);
         ws.send(
           JSON.stringify({
             type: 'auth',

@@ -1,4 +1,5 @@
-import { constants, generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
+import { signKioskAuth } from '@app/kiosk-registry/domain/kiosk-auth';
 import { DemoContext } from './context';
 import { DemoFlow } from './flows';
 import { DemoSocket } from './ws';
@@ -22,11 +23,7 @@ async function registeredKiosk(ctx: DemoContext) {
     },
   });
   const signAuth = (sessionId: string, nonce: string) =>
-    sign('sha256', Buffer.from(`mdai-auth|${sessionId}|${nonce}`), {
-      key: privateKey,
-      padding: constants.RSA_PKCS1_PSS_PADDING,
-      saltLength: 32,
-    }).toString('base64');
+    signKioskAuth(privateKey, sessionId, nonce);
   return { deviceId, signAuth };
 }
 

@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildConsole } from '../../scripts/build-console';
 import { TestKiosk } from '../support/kiosk';
+import { connectDevice, openSession } from '../support/pairing';
 import { http, startTestApp, TestApp } from '../support/test-app';
 import { Phone, signPacket, syncBatch } from '../support/worker-client';
 import {
@@ -77,6 +78,7 @@ suite(title, () => {
         'Devices and trust',
         'Fraud',
         'Ledgers',
+        'Timesheets',
       ]);
       expect(await tab.page.locator('[data-role]').getAttribute('data-role')).toBe('admin');
       await tab.goto('#/vault');
@@ -90,7 +92,7 @@ suite(title, () => {
 
     it('should show an auditor the ledgers and the vault audit, not kiosk administration', async () => {
       const tab = await open(t.keys.auditor);
-      expect(await tab.navLinks()).toEqual(['Ledgers', 'Vault audit']);
+      expect(await tab.navLinks()).toEqual(['Ledgers', 'Timesheets', 'Vault audit']);
       await tab.goto('#/kiosks');
       expect(await tab.page.locator('h1').innerText()).toBe('Not available');
     });
@@ -135,10 +137,34 @@ suite(title, () => {
       const rows = tab.page.locator('table tbody tr');
       expect(await rows.count()).toBe(1);
       expect(await rows.first().innerText()).toContain('active');
+      const connected = rows.first().locator('[data-connected]');
+      expect(await connected.getAttribute('data-connected')).toBe('false');
+
+      // The kiosk joins a pairing session over /ws/device: the list says so after a refresh.
+      const session = await openSession(t, 'PLT_consoleBrowser01');
+      const socket = await connectDevice(t, kiosk, session);
+      await socket.next('joined');
+      await tab.page.getByRole('button', { name: 'Refresh' }).click();
+      await tab.settled();
+      expect(await connected.getAttribute('data-connected')).toBe('true');
+      expect(await connected.innerText()).toBe('in a session');
       await tab.check('kiosks');
+      socket.close();
+      await socket.waitClose();
+      // the socket's close reaches the server a moment later: refresh until it shows
+      let shown: string | null = 'true';
+      for (let i = 0; i < 50 && shown !== 'false'; i++) {
+        await tab.page.getByRole('button', { name: 'Refresh' }).click();
+        await tab.settled();
+        shown = await connected.getAttribute('data-connected');
+      }
+      expect(shown).toBe('false');
       await tab.page.locator('table').getByRole('link', { name: kiosk.deviceId }).click();
       await tab.settled();
       expect(await tab.page.locator('h1').innerText()).toBe(`Kiosk ${kiosk.deviceId}`);
+      expect(
+        await tab.page.locator('dl.facts [data-connected]').getAttribute('data-connected'),
+      ).toBe('false');
       expect(await tab.page.getByRole('button', { name: 'Block kiosk' }).count()).toBe(0);
     });
 
@@ -225,14 +251,23 @@ suite(title, () => {
       await tab.page.getByLabel('Latitude').fill('28.6139');
       await tab.page.getByLabel('Longitude').fill('77.209');
       await tab.page.getByLabel('Geofence radius (m)').fill('250');
+      // the API validates the zone: a wrong one is shown with its field error
+      await tab.page.getByLabel('Time zone').fill('Mars/Olympus_Mons');
+      await tab.page.getByRole('button', { name: 'Create site' }).click();
+      const refused = await tab.shownError();
+      expect(refused.code).toBe('validation_failed');
+      expect(refused.text).toContain('timeZone');
+      await tab.page.getByLabel('Time zone').fill('Asia/Kolkata');
       await tab.page.getByRole('button', { name: 'Create site' }).click();
       await tab.page.getByText('Site created:').waitFor();
       await tab.settled();
+      expect(await tab.page.locator('.status .ok').innerText()).toContain('time zone Asia/Kolkata');
       siteId = (await tab.page.locator('.status code').first().innerText()).trim();
       expect(siteId).toMatch(/^[0-9a-f]{24}$/);
       const sites = await tab.page.locator('table').first().innerText();
       expect(sites).toContain('Dwarka Tower B');
       expect(sites).toContain('250 m');
+      expect(sites).toContain('Asia/Kolkata');
 
       const workerForm = tab.page.locator('form', {
         has: tab.page.getByRole('heading', { name: 'New worker' }),
@@ -382,6 +417,78 @@ suite(title, () => {
       expect(error.code).toBe('site_not_found');
       expect(error.correlationId).toMatch(/\S{8,}/);
     });
+
+    it('should show the site-month grid with the fraud flags and a correction, and download the CSV', async () => {
+      const day = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Kolkata' }).format(
+        new Date(registeredAt),
+      );
+      const tab = await open(t.keys.auditor);
+      await tab.goto('#/timesheets');
+      await tab.page.getByLabel('Site').selectOption(siteId);
+      expect(await tab.page.getByLabel('Month').inputValue()).toBe(day.slice(0, 7));
+      await tab.page.getByRole('button', { name: 'Show' }).click();
+      await tab.settled();
+      expect(await tab.page.locator('[data-time-zone]').innerText()).toBe('Asia/Kolkata');
+      const row = tab.page.locator(`tr[data-worker-id="${phone.workerId}"]`);
+      expect(await row.locator('th').innerText()).toBe('Sita Devi');
+      const cell = row.locator(`button[data-date="${day}"]`);
+      expect((await cell.getAttribute('data-flags'))!.split(' ')).toContain('fraud');
+      expect(await cell.getAttribute('aria-label')).toMatch(
+        /^Sita Devi, \d{4}-\d\d-\d\d: [\d.]+ hours; flags: .*fraud flag: impossible_travel/,
+      );
+      expect(await row.locator('button.cell').count()).toBe(1);
+
+      // An admin voids the teleported check-out through the API: the grid shows the correction.
+      const month = await http(
+        t.baseUrl,
+        'GET',
+        `/api/v5/sites/${siteId}/timesheets?from=${day}&to=${day}`,
+        { key: t.keys.admin },
+      );
+      const seqs = month.body.days[0].seqs as number[];
+      const corrected = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/corrections`, {
+        key: t.keys.admin,
+        body: {
+          action: 'void',
+          target: { siteId, seq: Math.max(...seqs) },
+          reason: 'teleported check-out, phone clock',
+        },
+      });
+      expect(corrected.status).toBe(201);
+      await tab.page.reload();
+      await tab.settled();
+      const flags = (await cell.getAttribute('data-flags'))!.split(' ');
+      expect(flags).toEqual(expect.arrayContaining(['corrected', 'voided_punch']));
+      await cell.click();
+      const detail = await tab.page.locator('.day-detail').innerText();
+      expect(detail).toContain(`Sita Devi, ${day}`);
+      expect(detail).toContain('voided punch');
+      expect(detail).toContain('corrected');
+      expect(await row.locator('td.num').nth(3).innerText()).toBe('1');
+      await tab.check('timesheets');
+
+      const [download] = await Promise.all([
+        tab.page.waitForEvent('download'),
+        tab.page.getByRole('button', { name: 'Download CSV' }).click(),
+      ]);
+      const from = `${day.slice(0, 7)}-01`;
+      expect(download.suggestedFilename()).toMatch(
+        new RegExp(`^timesheets-${siteId}-${from}-${day.slice(0, 7)}-\\d\\d\\.csv$`),
+      );
+      const csv = readFileSync(await download.path(), 'utf8').split('\r\n');
+      expect(csv[0]).toMatch(/^worker_id,date,/);
+      expect(csv.filter((line) => line.startsWith(`${phone.workerId},${day},`))).toHaveLength(1);
+      expect(await tab.page.getByText(/: 1 worker-day, /).count()).toBe(1);
+      expect(tab.requests.filter((url) => url.includes('timesheets.csv'))).toHaveLength(1);
+
+      // a provisioner has no timesheets; an unknown site shows the API error
+      const admin = await open(t.keys.admin);
+      await admin.goto(`#/timesheets/0123456789abcdef01234567?month=${day.slice(0, 7)}`);
+      const error = await admin.shownError();
+      expect(error.code).toBe('site_not_found');
+      expect(error.correlationId).toMatch(/\S{8,}/);
+      await admin.check('timesheets-error');
+    });
   });
 
   describe('vault', () => {
@@ -417,7 +524,15 @@ suite(title, () => {
   describe('every page', () => {
     it('should have been visited, screenshotted and found free of serious or critical accessibility violations', async () => {
       const tab = await open(t.keys.admin);
-      for (const page of ['kiosks', 'wifi', 'workforce', 'devices', 'fraud', 'ledgers']) {
+      for (const page of [
+        'kiosks',
+        'wifi',
+        'workforce',
+        'devices',
+        'fraud',
+        'ledgers',
+        'timesheets',
+      ]) {
         if (!ConsoleTab.audited.has(page)) await tab.visit(`#/${page}`, page);
       }
       const expected = [
@@ -431,6 +546,7 @@ suite(title, () => {
         'fraud',
         'worker',
         'ledgers',
+        'timesheets',
         'vault',
       ];
       for (const name of expected) expect(ConsoleTab.audited.has(name)).toBe(true);
@@ -454,6 +570,11 @@ suite(title, () => {
         ),
       );
       expect(outside).toEqual([]);
+      // the key travels in a header only, never in a URL (downloads included)
+      const keyed = tabs.flatMap((tab) =>
+        tab.requests.filter((url) => Object.values(t.keys).some((key) => url.includes(key))),
+      );
+      expect(keyed).toEqual([]);
       const csp = tabs.flatMap((tab) =>
         tab.consoleMessages.filter((m) => /Content Security Policy|Refused to/i.test(m)),
       );

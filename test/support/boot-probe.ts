@@ -6,7 +6,8 @@
 import 'reflect-metadata';
 import { createApp } from '@app/api/bootstrap';
 
-const WATCHED = /node_modules\/(mongoose|@nestjs\/mongoose|mongodb|bson)\//;
+const WATCHED =
+  /node_modules\/(mongoose|@nestjs\/mongoose|mongodb|bson|ioredis|@nest-lab\/throttler-storage-redis|axios|@nestjs\/axios)\//;
 
 async function main(): Promise<void> {
   const { app } = await createApp(process.env);

@@ -1,4 +1,5 @@
-import { constants, generateKeyPairSync, KeyObject, privateDecrypt, sign } from 'node:crypto';
+import { constants, generateKeyPairSync, KeyObject, privateDecrypt } from 'node:crypto';
+import { signKioskAuth } from '@app/kiosk-registry';
 import { http, TestApp } from './test-app';
 
 /** A registered kiosk with a Node-held RSA key: signs the relay's auth challenge. */
@@ -24,11 +25,7 @@ export class TestKiosk {
   }
 
   signAuth(sessionId: string, nonce: string): string {
-    return sign('sha256', Buffer.from(`mdai-auth|${sessionId}|${nonce}`, 'utf8'), {
-      key: this.privateKey,
-      padding: constants.RSA_PKCS1_PSS_PADDING,
-      saltLength: 32,
-    }).toString('base64');
+    return signKioskAuth(this.privateKey, sessionId, nonce);
   }
 
   /** What the kiosk does with a Wi-Fi challenge QR: RSA-OAEP (SHA-256) decrypt, 32 bytes. */

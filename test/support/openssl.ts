@@ -45,7 +45,7 @@ export class OpensslKiosk {
   }
 
   /** RSASSA-PSS (SHA-256, salt 32) signature, base64. */
-  signPss(message: string): string {
+  signPss(message: string | Buffer): string {
     const input = join(this.dir, 'message.bin');
     const output = join(this.dir, 'signature.bin');
     writeFileSync(input, message, 'utf8');

@@ -5,6 +5,7 @@ import { devicesPage } from './pages/devices';
 import { fraudPage } from './pages/fraud';
 import { kiosksPage } from './pages/kiosks';
 import { ledgersPage } from './pages/ledgers';
+import { timesheetsPage } from './pages/timesheets';
 import { vaultPage } from './pages/vault';
 import { wifiPage } from './pages/wifi';
 import { workerPage, workforcePage } from './pages/workforce';
@@ -20,6 +21,7 @@ const PAGES: Page[] = [
   devicesPage,
   fraudPage,
   ledgersPage,
+  timesheetsPage,
   vaultPage,
 ];
 /** Pages reached by links, not listed in the navigation. */

@@ -1,148 +1,70 @@
-/** The shapes the console reads (see docs/openapi.json). */
-export type Role = 'admin' | 'provisioner' | 'auditor' | 'mobile' | 'hardware';
+/**
+ * The shapes the console reads, named for the pages. Every one is a schema of
+ * docs/openapi.json (apps/console/src/api-types.ts is generated from it by `npm run openapi`),
+ * so a changed contract fails the console's typecheck instead of drifting.
+ */
+import type {
+  ChallengeStateView,
+  CheckpointView,
+  ConnectedKiosksView,
+  DayFlagView,
+  DeviceTrustView,
+  FraudEventView,
+  GenerateChallengeResponse,
+  KioskConnectionView,
+  KioskEventView,
+  KioskView,
+  LedgerVerificationView,
+  PayrollView,
+  PayrollWorkerView,
+  PunchView,
+  ShiftView,
+  SiteView,
+  ThekedarView,
+  TimesheetDayView,
+  TimesheetPageView,
+  TrustFactorView,
+  VaultAuditRecordView,
+  VaultAuditVerificationView,
+  WhoAmIView,
+  WorkerDeviceDetailView,
+  WorkerDeviceView,
+  WorkerView,
+} from './api-types';
 
-export interface WhoAmI {
-  roles: Role[];
-  keyId: string;
-}
+export type WhoAmI = WhoAmIView;
+export type Role = WhoAmIView['roles'][number];
 
-export interface Kiosk {
-  device_id: string;
-  key_fingerprint: string;
-  status: 'active' | 'blocked';
-  created_at: string;
-  updated_at: string;
-}
+export type Kiosk = KioskView;
+export type KioskEvent = KioskEventView;
+export type KioskConnection = KioskConnectionView;
+export type ConnectedKiosks = ConnectedKiosksView;
+export type GeneratedChallenge = GenerateChallengeResponse;
+export type ChallengeState = ChallengeStateView;
 
-export interface KioskEvent {
-  action: string;
-  actor: string;
-  reason?: string;
-  key_fingerprint?: string;
-  previous_key_fingerprint?: string;
-  at: string;
-}
+export type Site = SiteView;
+export type Thekedar = ThekedarView;
+export type Worker = WorkerView;
+export type WorkerDevice = WorkerDeviceView;
+export type WorkerDeviceDetail = WorkerDeviceDetailView;
+export type TrustFactor = TrustFactorView;
+export type DeviceTrust = DeviceTrustView;
+export type FraudEvent = FraudEventView;
 
-export interface GeneratedChallenge {
-  qr_payload: { bson_id: string; challenge: string };
-  expires_at: string;
-  qr_url: string;
-}
+export type LedgerVerification = LedgerVerificationView;
+export type LedgerCheckpoint = CheckpointView;
+export type VaultAuditRecord = VaultAuditRecordView;
+export type VaultAuditVerification = VaultAuditVerificationView;
 
-export interface ChallengeState {
-  bson_id: string;
-  device_id: string;
-  wifi_ssid: string;
-  state: 'waiting' | 'used' | 'locked' | 'expired';
-  wrong_attempts: number;
-  max_attempts: number;
-  expires_at: string;
-  used_at?: string;
-}
+export type TimesheetFlag = DayFlagView;
+export type TimesheetPunch = PunchView;
+export type TimesheetShift = ShiftView;
+export type TimesheetDay = TimesheetDayView;
+export type TimesheetPage = TimesheetPageView;
+export type PayrollWorker = PayrollWorkerView;
+export type Payroll = PayrollView;
 
-export interface Site {
-  siteId: string;
-  name: string;
-  geo: { lat: number; lng: number };
-  radiusM: number;
-  timeZone?: string;
-  createdAt: string;
-}
-
-export interface Thekedar {
-  thekedarId: string;
-  name: string;
-  phone: string;
-  trustScore: number;
-  createdAt: string;
-}
-
-export interface Worker {
-  workerId: string;
-  name: string;
-  phone: string;
-  siteIds: string[];
-  trustScore: number;
-  sponsorKind: 'admin' | 'thekedar';
-  thekedarId?: string;
-  trustInheritedUntil?: string;
-  createdAt: string;
-}
-
-export interface WorkerDevice {
-  deviceId: string;
-  user: { kind: 'worker' | 'thekedar'; id: string };
-  siteIds: string[];
-  fingerprint: { os: string; model: string; simHash: string };
-  trustScore: number;
-  isBlocked: boolean;
-  lastSeen?: string;
-  createdAt: string;
-  events?: Array<{ action: string; actor: string; reason?: string; at: string }>;
-}
-
-export interface TrustFactor {
-  name: string;
-  effect: number;
-  detail: string;
-}
-
-export interface DeviceTrust {
-  deviceId: string;
-  score: number;
-  factors: TrustFactor[];
-  computedAt: string;
-}
-
-export interface FraudEvent {
-  id: string;
-  type: string;
-  deviceId?: string;
-  workerId?: string;
-  siteId?: string;
-  packetId?: string;
-  detail: string;
-  at: string;
-}
-
-export interface LedgerVerification {
-  ok: boolean;
-  length: number;
-  headHash: string;
-  brokenAtSeq?: number;
-  reason?: string;
-  checkpointsChecked: number;
-}
-
-export interface LedgerCheckpoint {
-  siteId: string;
-  seq: number;
-  headHash: string;
-  signedAt: string;
-  kid: string;
-}
-
-export interface VaultAuditRecord {
-  seq: number;
-  fileId: string;
-  actor: string;
-  role: string;
-  ip: string;
-  purpose: string;
-  action: string;
-  result: string;
-  reason?: string;
-  at: string;
-  recordHash: string;
-}
-
-export interface VaultAuditVerification {
-  ok: boolean;
-  length: number;
-  headHash: string;
-  brokenAtSeq?: number;
-}
-
+/** Every fraud event type, for the filter (checked against the contract's enum). */
 export const FRAUD_EVENT_TYPES = [
   'invalid_token',
   'unknown_device',
@@ -163,4 +85,8 @@ export const FRAUD_EVENT_TYPES = [
   'onboarding_signature_invalid',
   'onboarding_replay',
   'onboarding_stale_timestamp',
-] as const;
+] as const satisfies ReadonlyArray<FraudEvent['type']>;
+
+/** Compile-time: the list above names every type the contract has (a new one fails here). */
+type Missing = Exclude<FraudEvent['type'], (typeof FRAUD_EVENT_TYPES)[number]>;
+export const FRAUD_TYPES_COMPLETE: [Missing] extends [never] ? true : Missing = true;

@@ -8,6 +8,8 @@ import {
   jcs,
   safeEqual,
   sha256Hex,
+  SHA256_HEX_PATTERN,
+  UTC_TIMESTAMP_PATTERN,
 } from '@app/common';
 import { FraudEventType, FraudService } from '@app/fraud';
 import {
@@ -30,9 +32,6 @@ export interface ThekedarSignedRequest {
   signature: string;
   trustScore: number;
 }
-
-const SIGNATURE = /^[0-9a-f]{64}$/;
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 
 /** The exact bytes a thekedar's device signs: `<x-request-timestamp>.<JCS(body)>`. */
 export function onboardingSigningInput(timestamp: string, body: unknown): string {
@@ -125,7 +124,8 @@ export class AssistedOnboardingService implements WorkerAdmission {
     if (!device || device.user.kind !== 'thekedar' || device.user.id !== thekedarId) {
       return forged('x-device-id is not a device of this thekedar');
     }
-    if (!SIGNATURE.test(signature)) return forged('x-signature is not 64 lowercase hex characters');
+    if (!SHA256_HEX_PATTERN.test(signature))
+      return forged('x-signature is not 64 lowercase hex characters');
     let signingInput: string;
     try {
       signingInput = onboardingSigningInput(timestamp, signed);
@@ -137,7 +137,7 @@ export class AssistedOnboardingService implements WorkerAdmission {
     if (!safeEqual(expected, Buffer.from(signature, 'hex'))) {
       return forged('HMAC over <timestamp>.<JCS(body)> does not match');
     }
-    const at = TIMESTAMP.test(timestamp) ? new Date(timestamp) : undefined;
+    const at = UTC_TIMESTAMP_PATTERN.test(timestamp) ? new Date(timestamp) : undefined;
     if (
       !at ||
       Number.isNaN(at.getTime()) ||

@@ -8,7 +8,7 @@ import {
   CheckpointView,
   ConsistencyProofView,
   ConsistencyQuery,
-  SignedCheckpoint,
+  toCheckpointView,
 } from '@app/tlog';
 import {
   CheckpointListQuery,
@@ -163,14 +163,4 @@ export class LedgerController {
       throw new OfflineSyncError('site_not_found', 'No site has this siteId');
     }
   }
-}
-
-export function toCheckpointView(c: SignedCheckpoint): CheckpointView {
-  return {
-    origin: c.origin,
-    treeSize: c.size,
-    rootHash: c.rootHash,
-    signedAt: c.signedAt.toISOString(),
-    note: c.note,
-  };
 }

@@ -1,20 +1,24 @@
 import {
   DynamicModule,
+  FactoryProvider,
   Global,
   Inject,
+  InjectionToken,
   Module,
   OnApplicationShutdown,
   Provider,
+  Type,
 } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { DatabaseSettings } from './database.config';
-import { MongoStore } from './mongo/mongo-store';
 import { SqliteStore } from './sqlite/sqlite-store';
-import { PortAdapters, Store } from './store';
+import { MongoStoreHandle, PortAdapters, SqliteStoreHandle, Store } from './store';
 
 /**
  * Opens the store chosen once from validated config (`DATABASE_URL` = mongodb://… → MongoDB,
- * unset → SQLite in DATA_DIR) and provides it as `Store`. Domain modules bind their ports
- * with `bindPort`, never by testing the driver themselves.
+ * unset → SQLite in DATA_DIR) and provides it as `Store` and as the handle its adapters inject
+ * (`SqliteStoreHandle` or `MongoStoreHandle`). Domain modules bind their ports with `bindPort`,
+ * never by testing the driver themselves.
  */
 @Global()
 @Module({})
@@ -34,8 +38,11 @@ export class PersistenceModule implements OnApplicationShutdown {
     }
     return {
       module: PersistenceModule,
-      providers: [{ provide: Store, useFactory: () => new SqliteStore(settings.sqlitePath) }],
-      exports: [Store],
+      providers: [
+        { provide: Store, useFactory: () => new SqliteStore(settings.sqlitePath) },
+        { provide: SqliteStoreHandle, useExisting: Store },
+      ],
+      exports: [Store, SqliteStoreHandle],
     };
   }
 
@@ -44,20 +51,36 @@ export class PersistenceModule implements OnApplicationShutdown {
   }
 }
 
-/** Binds a port (an abstract class used as DI token) to its adapter for the opened store. */
-export function bindPort<T>(
-  port: abstract new (...args: never[]) => T,
-  adapters: PortAdapters<T>,
-): Provider {
+/**
+ * Binds a port (an abstract class used as DI token) to its adapter for the opened store: the
+ * adapter class is picked by the store's driver (the Mongo one imported only then) and built
+ * by Nest in the binding module, so it gets its dependencies injected and its lifecycle hooks
+ * called like any provider.
+ */
+export function bindPort<T>(port: InjectionToken, adapters: PortAdapters<T>): FactoryProvider<T> {
   return {
     provide: port,
-    inject: [Store],
-    useFactory: (store: Store) => createAdapter(store, adapters),
+    inject: [Store, ModuleRef],
+    useFactory: async (store: Store, moduleRef: ModuleRef) =>
+      moduleRef.create(await adapterClass(store, adapters)),
   };
 }
 
-export function createAdapter<T>(store: Store, adapters: PortAdapters<T>): T | Promise<T> {
-  if (store instanceof SqliteStore) return adapters.sqlite(store);
-  if (store instanceof MongoStore) return adapters.mongo(store);
-  throw new Error(`No adapter for store ${store.driver}`);
+/** The adapter class written for `store`. */
+export async function adapterClass<T>(store: Store, adapters: PortAdapters<T>): Promise<Type<T>> {
+  switch (store.driver) {
+    case 'sqlite':
+      return adapters.sqlite;
+    case 'mongo':
+      return adapters.mongo();
+  }
+}
+
+/** `Store` and its handle token for a store opened outside `forRoot` (tests, benchmarks). */
+export function storeProviders(store: Store): Provider[] {
+  const handle = store.driver === 'sqlite' ? SqliteStoreHandle : MongoStoreHandle;
+  return [
+    { provide: Store, useValue: store },
+    { provide: handle, useValue: store },
+  ];
 }

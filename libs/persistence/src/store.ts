@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Connection } from 'mongoose';
+import type { Type } from '@nestjs/common';
 
 export type StoreDriver = 'sqlite' | 'mongo';
 
@@ -17,23 +18,32 @@ export abstract class Store {
   abstract close(): Promise<void>;
 }
 
-export interface SqliteStoreHandle {
-  readonly driver: 'sqlite';
-  readonly db: Database.Database;
+/**
+ * The SQLite store as its adapters see it; also the DI token they inject it by (provided only
+ * when SQLite is the store).
+ */
+export abstract class SqliteStoreHandle {
+  abstract readonly driver: 'sqlite';
+  abstract readonly db: Database.Database;
   /** Applies the not-yet-applied migrations of `scope` (a module name) in one transaction. */
-  migrate(scope: string, migrations: SqliteMigration[]): void;
-}
-
-export interface MongoStoreHandle {
-  readonly driver: 'mongo';
-  readonly connection: Connection;
+  abstract migrate(scope: string, migrations: SqliteMigration[]): void;
 }
 
 /**
- * How to build one port's adapter on each store. The Mongo side may be async so that it can
- * `import()` its adapter: mongoose and the schemas then load only when MongoDB is the store.
+ * The MongoDB store as its adapters see it; also the DI token they inject it by (provided only
+ * when MongoDB is the store).
+ */
+export abstract class MongoStoreHandle {
+  abstract readonly driver: 'mongo';
+  abstract readonly connection: Connection;
+}
+
+/**
+ * One port's adapters: `@Injectable()` classes that Nest builds (so an adapter can inject the
+ * store handle, `Clock`, a logger or config) and whose lifecycle hooks Nest calls. The Mongo
+ * class is imported on demand: mongoose and the schemas then load only when MongoDB is the store.
  */
 export interface PortAdapters<T> {
-  sqlite: (store: SqliteStoreHandle) => T;
-  mongo: (store: MongoStoreHandle) => T | Promise<T>;
+  sqlite: Type<T>;
+  mongo: () => Promise<Type<T>>;
 }

@@ -20,14 +20,15 @@ import {
   Principal,
   Public,
   publicBaseUrl,
+  QrFormatQuery,
   Roles,
+  sendQr,
 } from '@app/common';
 import {
   ChallengeIdParam,
   ChallengeStateView,
   GenerateChallengeDto,
   GenerateChallengeResponse,
-  QrFormatQuery,
   ValidateChallengeDto,
   ValidateChallengeResponse,
 } from './dto/provisioning.dto';
@@ -123,9 +124,7 @@ export class ProvisioningController {
     @Query() query: QrFormatQuery,
     @Res() response: Response,
   ): Promise<void> {
-    const format = query.format ?? 'png';
-    const image = await this.provisioning.qr(params.bson_id, format);
-    response.setHeader('Cache-Control', 'no-store');
-    response.type(format === 'svg' ? 'image/svg+xml' : 'image/png').send(image);
+    const payload = await this.provisioning.qrPayload(params.bson_id);
+    await sendQr(response, payload, query.format, { margin: 2 });
   }
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { constants, publicEncrypt, randomBytes } from 'node:crypto';
-import { actorOf, Clock, newId, Principal, safeEqual, sha256 } from '@app/common';
+import { actorOf, Clock, newId, PeriodicTask, Principal, safeEqual, sha256 } from '@app/common';
 import { KioskRegistryService } from '@app/kiosk-registry';
 import { KeyringService, ResealReport } from '@app/vault';
 import { WifiChallenge } from './domain/wifi-challenge';
@@ -41,7 +41,12 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
   private readonly logger = new Logger(ProvisioningService.name);
   private readonly ttlMs: number;
   private readonly maxAttempts: number;
-  private sweeper?: NodeJS.Timeout;
+  private readonly sweeper = new PeriodicTask({
+    name: 'Expired challenge sweep',
+    everyMs: 60 * 60 * 1000,
+    run: () => this.sweep(),
+    logger: this.logger,
+  });
 
   constructor(
     private readonly challenges: WifiChallengeRepository,
@@ -59,12 +64,11 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
   }
 
   onModuleInit(): void {
-    this.sweeper = setInterval(() => void this.sweep(), 60 * 60 * 1000);
-    this.sweeper.unref();
+    this.sweeper.start();
   }
 
-  onApplicationShutdown(): void {
-    if (this.sweeper) clearInterval(this.sweeper);
+  onApplicationShutdown(): Promise<void> {
+    return this.sweeper.stop();
   }
 
   async generate(
@@ -170,25 +174,16 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     };
   }
 
-  async qr(id: string, format: 'png' | 'svg'): Promise<Buffer | string> {
+  /** What the challenge QR encodes: the JSON of qr_payload. */
+  async qrPayload(id: string): Promise<string> {
     const challenge = await this.challenges.findById(id);
     if (!challenge)
       throw new ProvisioningError('challenge_not_found', 'No challenge has this bson_id');
-    const payload = JSON.stringify({ bson_id: challenge.id, challenge: challenge.challenge });
-    // loaded on first use: the QR encoder is a noticeable part of startup otherwise
-    const QRCode = (await import('qrcode')).default;
-    return format === 'svg'
-      ? QRCode.toString(payload, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 })
-      : QRCode.toBuffer(payload, { type: 'png', errorCorrectionLevel: 'M', margin: 2, scale: 6 });
+    return JSON.stringify({ bson_id: challenge.id, challenge: challenge.challenge });
   }
 
-  async sweep(now = this.clock.now()): Promise<number> {
-    try {
-      return await this.challenges.deleteExpired(new Date(now.getTime() - EXPIRED_RETENTION_MS));
-    } catch (error) {
-      this.logger.warn({ err: error }, 'Expired challenge sweep failed');
-      return 0;
-    }
+  sweep(now = this.clock.now()): Promise<number> {
+    return this.challenges.deleteExpired(new Date(now.getTime() - EXPIRED_RETENTION_MS));
   }
 
   private assertOpen(challenge: WifiChallenge, now: Date): void {

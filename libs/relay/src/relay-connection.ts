@@ -37,6 +37,13 @@ export class PlatformIdSet {
   get matcher(): PlatformIdMatcher {
     return this.cached;
   }
+
+  /** True when every id of `other` is one of these (so text clean of these is clean of those). */
+  covers(other: PlatformIdSet): boolean {
+    if (other === this) return true;
+    for (const id of other.ids) if (!this.ids.has(id)) return false;
+    return true;
+  }
 }
 
 /** What the relay keeps per socket (kept small: 10,000 idle sessions are two of these each). */
@@ -56,6 +63,8 @@ export class RelayConnection implements ConnectionView {
   authTimer?: NodeJS.Timeout;
   /** Frames are handled one after another, in arrival order. */
   queue: Promise<void> = Promise.resolve();
+  /** A frame's handling is waiting (RelayIntake): later frames queue behind it. */
+  busy = false;
   private tokens: number;
   private refilledAt = Date.now();
   private lastRateError = 0;

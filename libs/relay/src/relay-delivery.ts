@@ -3,7 +3,13 @@ import { BusEnvelope, EnvelopeHandler, RelayBus } from './bus/relay-bus';
 import { CLOSE_FOR, CloseSpec } from './handlers/reply';
 import { gateKioskText } from './privacy/kiosk-gate';
 import { CLOSE_CODES, OutboundFrame, RelayErrorCode, RelayRole } from './protocol/messages';
-import { isLegacy, KIOSK_ROLES, PEER_ROLE, RelayConnection } from './relay-connection';
+import {
+  isLegacy,
+  KIOSK_ROLES,
+  PEER_ROLE,
+  PlatformIdSet,
+  RelayConnection,
+} from './relay-connection';
 import { RelayMetrics } from './relay.metrics';
 
 /**
@@ -83,24 +89,64 @@ export class RelayDelivery {
     close?: CloseSpec,
     peer?: BusEnvelope['peer'],
   ): Promise<boolean> {
+    return this.deliverNow(from, frames, close, peer);
+  }
+
+  /**
+   * `deliver`, done before returning when the peer's socket is on this instance (no promise
+   * per frame on the relay's hot path); a promise only when the frames go over the bus.
+   */
+  deliverNow(
+    from: RelayConnection,
+    frames: OutboundFrame[],
+    close?: CloseSpec,
+    peer?: BusEnvelope['peer'],
+  ): boolean | Promise<boolean> {
     const to = PEER_ROLE[from.role];
     const local = this.sessionsHere.get(from.sessionId)?.get(to);
+    if (!local) return this.publish(from, to, frames, close, peer);
     for (let i = 0; i < frames.length; i++) {
-      const text = this.outgoingText(from, to, frames[i]);
-      if (text === undefined) {
-        this.sendError(from, 'privacy_violation', 'The frame still held the platform id');
-        return false;
-      }
-      const envelope: BusEnvelope = { to, text };
-      if (peer) envelope.peer = peer;
-      if (close && i === frames.length - 1) envelope.close = close;
-      if (local) {
-        this.onEnvelope(from.sessionId, envelope);
-        continue;
-      }
+      const envelope = this.envelope(from, to, frames, i, close, peer);
+      if (!envelope) return false;
+      // the text passed the gate with the sender's ids just now (in this process only)
+      this.onEnvelope(from.sessionId, envelope, from.platformIds);
+    }
+    return true;
+  }
+
+  private async publish(
+    from: RelayConnection,
+    to: RelayRole,
+    frames: OutboundFrame[],
+    close?: CloseSpec,
+    peer?: BusEnvelope['peer'],
+  ): Promise<boolean> {
+    for (let i = 0; i < frames.length; i++) {
+      const envelope = this.envelope(from, to, frames, i, close, peer);
+      if (!envelope) return false;
       await this.bus.publish(from.sessionId, envelope);
     }
     return true;
+  }
+
+  /** Frame i as it travels: serialized once, through the sender's gate when bound for a kiosk. */
+  private envelope(
+    from: RelayConnection,
+    to: RelayRole,
+    frames: OutboundFrame[],
+    i: number,
+    close?: CloseSpec,
+    peer?: BusEnvelope['peer'],
+  ): BusEnvelope | undefined {
+    const text = this.outgoingText(from, to, frames[i]);
+    if (text === undefined) {
+      this.sendError(from, 'privacy_violation', 'The frame still held the platform id');
+      return undefined;
+    }
+    const envelope: BusEnvelope = { to, text };
+    if (peer) envelope.peer = peer;
+    if (close && i === frames.length - 1) envelope.close = close;
+    return envelope;
   }
 
   private outgoingText(from: RelayConnection, to: RelayRole, frame: OutboundFrame) {
@@ -125,17 +171,21 @@ export class RelayDelivery {
     return clean;
   }
 
-  onEnvelope(sessionId: string, envelope: BusEnvelope): void {
+  /**
+   * A frame for a socket of this instance, from the bus or from its peer here. `gatedWith`: the
+   * ids the text already passed the kiosk gate with, on the direct path (never over the bus).
+   */
+  onEnvelope(sessionId: string, envelope: BusEnvelope, gatedWith?: PlatformIdSet): void {
     const conn = this.sessionsHere.get(sessionId)?.get(envelope.to);
     if (!conn || conn.closing) return;
     if (envelope.peer) {
       if (envelope.peer.present && envelope.peer.deviceId) conn.deviceId ??= envelope.peer.deviceId;
       if (conn.peerPresent !== envelope.peer.present) {
         conn.peerPresent = envelope.peer.present;
-        this.sendText(conn, envelope.text);
+        this.sendText(conn, envelope.text, gatedWith);
       }
     } else {
-      this.sendText(conn, envelope.text);
+      this.sendText(conn, envelope.text, gatedWith);
     }
     if (envelope.close) this.close(conn, envelope.close);
   }
@@ -145,11 +195,15 @@ export class RelayDelivery {
     this.sendText(conn, JSON.stringify(frame));
   }
 
-  sendText(conn: RelayConnection, text: string): void {
+  sendText(conn: RelayConnection, text: string, gatedWith?: PlatformIdSet): void {
     if (conn.ws.readyState !== conn.ws.OPEN) return;
-    const out = KIOSK_ROLES.has(conn.role)
-      ? this.gate(text, conn.role as 'device' | 'hardware', conn)
-      : text;
+    // A kiosk's frame passes the gate once: a second pass with ids the first one already held
+    // would find nothing (the same role's key check, and no id of this socket left in the text).
+    const gated = gatedWith !== undefined && gatedWith.covers(conn.platformIds);
+    const out =
+      KIOSK_ROLES.has(conn.role) && !gated
+        ? this.gate(text, conn.role as 'device' | 'hardware', conn)
+        : text;
     if (out !== undefined) conn.ws.send(out);
   }
 

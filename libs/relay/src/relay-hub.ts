@@ -18,6 +18,7 @@ import {
 } from '@app/session';
 import { BusUnavailableError, RelayBus } from './bus/relay-bus';
 import { CLOSE_FOR } from './handlers/reply';
+import { KioskPresence } from './presence/kiosk-presence';
 import { CLOSE_CODES, RelayErrorCode, RelayRole } from './protocol/messages';
 import { isLegacy, PEER_ROLE, RelayConnection } from './relay-connection';
 import { presenceFrame, RelayDelivery } from './relay-delivery';
@@ -55,6 +56,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     private readonly tokens: SessionTokenService,
     private readonly intake: RelayIntake,
     private readonly metrics: RelayMetrics,
+    private readonly presence: KioskPresence,
     private readonly clock: Clock,
     @Inject(relayConfig.KEY) private readonly settings: RelaySettings,
   ) {}
@@ -245,6 +247,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       return;
     }
     conn.joined = true;
+    if (conn.role === 'device' && conn.deviceId) this.presence.joined(conn.id, conn.deviceId);
     await this.delivery.register(conn);
     // subscribed first: a peer that takes its slot after this check announces itself to us
     const peer = PEER_ROLE[conn.role];
@@ -275,6 +278,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
 
   private async onClose(conn: RelayConnection): Promise<void> {
     if (!this.connections.delete(conn)) return;
+    this.presence.left(conn.id);
     this.metrics.connections.dec({ role: conn.role });
     clearTimeout(conn.expiryTimer);
     clearTimeout(conn.authTimer);

@@ -34,17 +34,44 @@ export class RelayIntake {
 
   // ---- frames in ------------------------------------------------------------------------
 
+  /**
+   * A frame that can be handled at once (the socket's earlier frames are done) is handled before
+   * this returns: a relayed frame to a peer on this instance creates no promise. A frame whose
+   * handling waits (a store call, the bus, the upstream) holds back the socket's later frames
+   * until it is done, so they are still handled one after another, in arrival order.
+   */
   onMessage(conn: RelayConnection, data: RawData, isBinary: boolean, join: Join): void {
     conn.alive = true;
-    conn.queue = conn.queue.then(() => this.onFrame(conn, data, isBinary, join));
+    if (conn.busy) {
+      this.enqueue(conn, () => this.onFrame(conn, data, isBinary, join));
+      return;
+    }
+    const pending = this.onFrame(conn, data, isBinary, join);
+    if (pending) this.enqueue(conn, () => pending);
   }
 
-  private async onFrame(
+  private enqueue(conn: RelayConnection, next: () => void | Promise<void>): void {
+    conn.busy = true;
+    const tail = conn.queue
+      .then(next)
+      .catch((error: unknown) =>
+        this.logger.error(
+          { err: error, sessionId: conn.sessionId, role: conn.role },
+          'Frame handling failed',
+        ),
+      );
+    conn.queue = tail;
+    void tail.then(() => {
+      if (conn.queue === tail) conn.busy = false;
+    });
+  }
+
+  private onFrame(
     conn: RelayConnection,
     data: RawData,
     isBinary: boolean,
     join: Join,
-  ): Promise<void> {
+  ): void | Promise<void> {
     if (conn.closing) return;
     if (isBinary)
       return this.delivery.sendError(conn, 'unsupported_frame', 'Binary frames are not accepted');
@@ -86,27 +113,36 @@ export class RelayIntake {
     const handler = conn.legacy ? this.legacy : this.pairing;
     const work = this.handle(conn, () => handler.handle(conn, frame), join);
     // a submission waits on the upstream: the socket's other frames (pings) are not held up by it
-    if (!isSubmission) await work;
+    if (!isSubmission) return work;
   }
 
-  private async handle(
+  private handle(
     conn: RelayConnection,
     decide: () => Promise<Reply> | Reply,
     join: Join,
-  ): Promise<void> {
-    let reply: Reply;
+  ): void | Promise<void> {
+    let decided: Promise<Reply> | Reply;
     try {
-      reply = await decide();
+      decided = decide();
     } catch (error) {
-      this.logger.error(
-        { err: error, sessionId: conn.sessionId, role: conn.role },
-        'Frame handling failed',
-      );
-      // during kiosk auth a failure (a store outage) ends the attempt; it is not a verdict
-      reply = errorReply('internal_error', 'The frame could not be handled');
-      if (!conn.joined) reply.close = { code: 1011, reason: 'internal_error' };
+      return this.apply(conn, this.failed(conn, error), join);
     }
-    await this.apply(conn, reply, join);
+    if (!(decided instanceof Promise)) return this.apply(conn, decided, join);
+    return decided.then(
+      (reply) => this.apply(conn, reply, join),
+      (error: unknown) => this.apply(conn, this.failed(conn, error), join),
+    );
+  }
+
+  private failed(conn: RelayConnection, error: unknown): Reply {
+    this.logger.error(
+      { err: error, sessionId: conn.sessionId, role: conn.role },
+      'Frame handling failed',
+    );
+    // during kiosk auth a failure (a store outage) ends the attempt; it is not a verdict
+    const reply = errorReply('internal_error', 'The frame could not be handled');
+    if (!conn.joined) reply.close = { code: 1011, reason: 'internal_error' };
+    return reply;
   }
 
   /**
@@ -114,17 +150,33 @@ export class RelayIntake {
    * the bus fails on the way to the peer, the sender still gets its own frames (a legacy kiosk
    * its `backend_response`), then `bus_unavailable` and the close.
    */
-  private async apply(conn: RelayConnection, reply: Reply, join: Join): Promise<void> {
-    let busFailed = false;
-    if (reply.toPeer?.length) {
-      try {
-        if (await this.delivery.deliver(conn, reply.toPeer, reply.closePeer))
-          this.metrics.relayed.inc({ to: PEER_ROLE[conn.role] }, reply.toPeer.length);
-      } catch (error) {
-        this.busDown(error);
-        busFailed = true;
-      }
+  private apply(conn: RelayConnection, reply: Reply, join: Join): void | Promise<void> {
+    if (!reply.toPeer?.length) return this.answer(conn, reply, join, false);
+    const toPeer = reply.toPeer;
+    const delivered = (ok: boolean) => {
+      if (ok) this.metrics.relayed.inc({ to: PEER_ROLE[conn.role] }, toPeer.length);
+      return this.answer(conn, reply, join, false);
+    };
+    const busFailed = (error: unknown) => {
+      this.busDown(error);
+      return this.answer(conn, reply, join, true);
+    };
+    let sent: boolean | Promise<boolean>;
+    try {
+      sent = this.delivery.deliverNow(conn, toPeer, reply.closePeer);
+    } catch (error) {
+      return busFailed(error);
     }
+    return sent instanceof Promise ? sent.then(delivered, busFailed) : delivered(sent);
+  }
+
+  /** The sender's own frames, then the close (or `bus_unavailable`), then the join. */
+  private answer(
+    conn: RelayConnection,
+    reply: Reply,
+    join: Join,
+    busFailed: boolean,
+  ): void | Promise<void> {
     for (const frame of reply.frames) {
       if (frame.type === 'error') this.metrics.errors.inc({ code: frame.code });
       this.delivery.send(conn, frame);
@@ -136,7 +188,7 @@ export class RelayIntake {
         'bus_unavailable',
         'The relay is unavailable; try again later',
       );
-    if (reply.join && !conn.closing) await join(conn);
+    if (reply.join && !conn.closing) return join(conn);
   }
 
   // ---- frames out -----------------------------------------------------------------------
@@ -153,6 +205,7 @@ function rawSize(data: RawData): number {
 }
 
 function rawText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data as ArrayBuffer).toString('utf8');
+  return Buffer.from(data).toString('utf8');
 }

@@ -1,6 +1,5 @@
-import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
-import { RedisService } from '@app/common';
+import { Clock, RedisService } from '@app/common';
 import { KioskRegistryModule } from '@app/kiosk-registry';
 import { SessionModule } from '@app/session';
 import { VaultModule } from '@app/vault';
@@ -16,15 +15,19 @@ import {
 } from './gateways/relay.gateways';
 import { LegacyHandler } from './handlers/legacy.handler';
 import { PairingHandler } from './handlers/pairing.handler';
+import { KioskPresence } from './presence/kiosk-presence';
+import { KioskPresenceController } from './presence/kiosk-presence.controller';
 import { RelayDelivery } from './relay-delivery';
 import { RelayHub } from './relay-hub';
 import { RelayIntake } from './relay-intake';
+import { relayConfig, RelaySettings } from './relay.config';
 import { RelayMetrics } from './relay.metrics';
 import { UpstreamClient } from './upstream/upstream.client';
 
 /** The WebSocket relay between phones and kiosks (new and legacy protocols). */
 @Module({
-  imports: [HttpModule, SessionModule, KioskRegistryModule, VaultModule],
+  imports: [SessionModule, KioskRegistryModule, VaultModule],
+  controllers: [KioskPresenceController],
   providers: [
     {
       // chosen once from config: Redis pub/sub when REDIS_URL is set, else in-process
@@ -34,6 +37,17 @@ import { UpstreamClient } from './upstream/upstream.client';
         redis.enabled
           ? new RedisRelayBus(redis.client('relay-pub'), redis.client('relay-sub'))
           : new InProcessRelayBus(),
+    },
+    {
+      // which kiosks are in a session: this instance's sockets, and Redis across instances
+      provide: KioskPresence,
+      inject: [RedisService, relayConfig.KEY, Clock],
+      useFactory: (redis: RedisService, settings: RelaySettings, clock: Clock) =>
+        new KioskPresence(
+          settings.slotTtlMs,
+          clock,
+          redis.enabled ? redis.client('relay-pub') : undefined,
+        ),
     },
     RelayMetrics,
     UpstreamClient,

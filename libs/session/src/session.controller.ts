@@ -27,7 +27,9 @@ import {
   ErrorBody,
   Public,
   publicBaseUrl,
+  QrFormatQuery,
   Roles,
+  sendQr,
   toWebSocketUrl,
 } from '@app/common';
 import {
@@ -36,7 +38,6 @@ import {
   OpenMobileSessionDto,
   OpenMobileSessionResponse,
   SessionQrPayload,
-  SessionQrQuery,
 } from './dto/session.dto';
 import { SessionTokenService } from './session-token.service';
 import { SessionService } from './session.service';
@@ -88,7 +89,7 @@ export class SessionController {
   })
   async qr(
     @Headers('authorization') authorization: string | undefined,
-    @Query() query: SessionQrQuery,
+    @Query() query: QrFormatQuery,
     @Req() request: Request,
     @Res() response: Response,
   ): Promise<void> {
@@ -100,18 +101,7 @@ export class SessionController {
     const payload = JSON.stringify(
       this.qrPayload(session.id, this.sessions.deviceTokenFor(session), request),
     );
-    response.setHeader('Cache-Control', 'no-store');
-    // loaded on first use: the QR encoder is a noticeable part of startup otherwise
-    const QRCode = (await import('qrcode')).default;
-    if (query.format === 'svg') {
-      response
-        .type('image/svg+xml')
-        .send(await QRCode.toString(payload, { type: 'svg', errorCorrectionLevel: 'M' }));
-    } else {
-      response
-        .type('image/png')
-        .send(await QRCode.toBuffer(payload, { type: 'png', errorCorrectionLevel: 'M', scale: 6 }));
-    }
+    await sendQr(response, payload, query.format);
   }
 
   @Post('auth')

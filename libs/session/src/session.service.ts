@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { Clock, newId } from '@app/common';
+import { Clock, newId, PeriodicTask } from '@app/common';
 import { KeyringService, ResealReport } from '@app/vault';
 import { PairingSession, SessionResult } from './domain/pairing-session';
 import { SessionRepository } from './infrastructure/persistence/session.repository';
@@ -25,7 +25,12 @@ export interface OpenedMobileSession {
 export class SessionService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(SessionService.name);
   readonly ttlMs: number;
-  private sweeper?: NodeJS.Timeout;
+  private readonly sweeper = new PeriodicTask({
+    name: 'Expired session sweep',
+    everyMs: 60 * 60 * 1000,
+    run: () => this.sweep(),
+    logger: this.logger,
+  });
 
   constructor(
     private readonly sessions: SessionRepository,
@@ -42,12 +47,11 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
   }
 
   onModuleInit(): void {
-    this.sweeper = setInterval(() => void this.sweep(), 60 * 60 * 1000);
-    this.sweeper.unref();
+    this.sweeper.start();
   }
 
-  onApplicationShutdown(): void {
-    if (this.sweeper) clearInterval(this.sweeper);
+  onApplicationShutdown(): Promise<void> {
+    return this.sweeper.stop();
   }
 
   async openMobileSession(userId: string, platformId: string): Promise<OpenedMobileSession> {
@@ -134,14 +138,9 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     return this.sessions.attachImage(sessionId, fileId);
   }
 
-  async sweep(now = this.clock.now()): Promise<number> {
-    try {
-      // sessions are short-lived; keep a week of them for support questions
-      return await this.sessions.deleteExpired(new Date(now.getTime() - 7 * 24 * 3600 * 1000));
-    } catch (error) {
-      this.logger.warn({ err: error }, 'Expired session sweep failed');
-      return 0;
-    }
+  sweep(now = this.clock.now()): Promise<number> {
+    // sessions are short-lived; keep a week of them for support questions
+    return this.sessions.deleteExpired(new Date(now.getTime() - 7 * 24 * 3600 * 1000));
   }
 }
 

@@ -11,7 +11,6 @@ import {
 } from '@nestjs/common';
 import {
   ApiCreatedResponse,
-  ApiHeader,
   ApiOkResponse,
   ApiOperation,
   ApiProduces,
@@ -22,6 +21,7 @@ import {
 import type { Response } from 'express';
 import { once } from 'node:events';
 import { ErrorBody, Public } from '@app/common';
+import { ApiThekedarSignatureHeaders } from '@app/workforce';
 import { CorrectionService } from './correction.service';
 import { CSV_HEADER, csvLine, csvRow } from './domain/timesheet-csv';
 import {
@@ -46,14 +46,7 @@ const SIGNED_READ =
 
 @ApiTags('timesheets')
 @ApiSecurity('api-key')
-@ApiHeader({ name: 'x-thekedar-id', required: false })
-@ApiHeader({ name: 'x-device-id', required: false, description: "The thekedar's device" })
-@ApiHeader({ name: 'x-request-timestamp', required: false, description: 'ISO-8601 UTC' })
-@ApiHeader({
-  name: 'x-signature',
-  required: false,
-  description: 'hex HMAC-SHA256 (see the operation)',
-})
+@ApiThekedarSignatureHeaders('hex HMAC-SHA256 (see the operation)')
 @ApiResponse({
   status: 400,
   type: ErrorBody,

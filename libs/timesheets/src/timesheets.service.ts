@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { daysBetween, localIso } from '@app/common';
+import { DAY_PATTERN, daysBetween, localIso, OBJECT_ID_PATTERN } from '@app/common';
 import { WorkforceService } from '@app/workforce';
 import { FraudService } from '@app/fraud';
 import { isFlagged, TimesheetDay } from './domain/timesheet-day';
@@ -201,7 +201,7 @@ function encodeCursor(workerId: string, day: string): string {
 function decodeCursor(cursor: string | undefined): DayQuery['after'] {
   if (cursor === undefined) return undefined;
   const [workerId, day] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!/^[0-9a-f]{24}$/.test(workerId ?? '') || !/^\d{4}-\d{2}-\d{2}$/.test(day ?? '')) {
+  if (!OBJECT_ID_PATTERN.test(workerId ?? '') || !DAY_PATTERN.test(day ?? '')) {
     throw new TimesheetsError('invalid_cursor', 'cursor is not a cursor this endpoint gave');
   }
   return { workerId, day };

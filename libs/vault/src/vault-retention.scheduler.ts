@@ -5,49 +5,38 @@ import {
   OnApplicationBootstrap,
   OnApplicationShutdown,
 } from '@nestjs/common';
+import { PeriodicTask } from '@app/common';
 import { VaultService } from './vault.service';
 import { vaultConfig, VaultSettings } from './vault.config';
 
 /**
- * Runs the retention purge every VAULT_RETENTION_SWEEP_SECONDS. The timer is unref'ed (it
- * never keeps the process alive) and cleared on shutdown; a sweep never overlaps another.
+ * Runs the retention purge every VAULT_RETENTION_SWEEP_SECONDS (a PeriodicTask: unref'ed
+ * timer, cleared on shutdown, a sweep never overlaps another, a failure is logged).
  */
 @Injectable()
 export class VaultRetentionScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(VaultRetentionScheduler.name);
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private readonly intervalMs: number;
+  private readonly task: PeriodicTask;
 
-  constructor(
-    @Inject(vaultConfig.KEY) vaultSettings: VaultSettings,
-    private readonly vault: VaultService,
-  ) {
-    this.intervalMs = vaultSettings.retentionSweepSeconds * 1000;
+  constructor(@Inject(vaultConfig.KEY) vaultSettings: VaultSettings, vault: VaultService) {
+    this.task = new PeriodicTask({
+      name: 'Vault retention sweep',
+      everyMs: vaultSettings.retentionSweepSeconds * 1000,
+      run: () => vault.purgeExpired(),
+      logger: this.logger,
+    });
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.sweep(), this.intervalMs);
-    this.timer.unref();
+    this.task.start();
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  onApplicationShutdown(): Promise<void> {
+    return this.task.stop();
   }
 
-  /** One sweep now (skipped when one is already running). */
+  /** One sweep now (joins the one already running). */
   sweep(): Promise<void> {
-    this.running ??= this.vault
-      .purgeExpired()
-      .then(() => undefined)
-      .catch((error: unknown) => {
-        this.logger.error({ err: error }, 'Vault retention sweep failed');
-      })
-      .finally(() => {
-        this.running = undefined;
-      });
-    return this.running;
+    return this.task.runNow();
   }
 }

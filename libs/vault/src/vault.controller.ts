@@ -14,7 +14,7 @@ import { Request, Response } from 'express';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ErrorBody, Public, Roles } from '@app/common';
-import { CheckpointView } from '@app/tlog';
+import { CheckpointView, toCheckpointView } from '@app/tlog';
 import { VaultAuditRecord } from './domain/vault-audit-record';
 import {
   DeletedFileView,
@@ -83,13 +83,7 @@ export class VaultController {
   async auditCheckpoint(): Promise<CheckpointView> {
     const c = await this.audit.latestCheckpoint();
     if (!c) throw new VaultError('checkpoint_not_found', 'The audit log has no checkpoint yet');
-    return {
-      origin: c.origin,
-      treeSize: c.size,
-      rootHash: c.rootHash,
-      signedAt: c.signedAt.toISOString(),
-      note: c.note,
-    };
+    return toCheckpointView(c);
   }
 
   @Get('keys')

@@ -1,7 +1,6 @@
 import { Body, Controller, Get, Param, Post, Query, UseGuards } from '@nestjs/common';
 import {
   ApiCreatedResponse,
-  ApiHeader,
   ApiOkResponse,
   ApiOperation,
   ApiResponse,
@@ -11,6 +10,7 @@ import {
 import { ErrorBody, Public, Roles } from '@app/common';
 import { OnboardingSponsor } from './worker-admission';
 import { Onboarding, OnboardingGuard } from './onboarding.guard';
+import { ApiThekedarSignatureHeaders } from './thekedar-signature.headers';
 import {
   CreateSiteDto,
   CreateSiteResponse,
@@ -117,14 +117,9 @@ export class WorkforceController {
       "A thekedar-created worker stands on the thekedar's trust score until `trustInheritedUntil` (TRUST_INHERITANCE_DAYS, 30).",
     ].join(' '),
   })
-  @ApiHeader({ name: 'x-thekedar-id', required: false })
-  @ApiHeader({ name: 'x-device-id', required: false, description: "The thekedar's device" })
-  @ApiHeader({ name: 'x-request-timestamp', required: false, description: 'ISO-8601 UTC' })
-  @ApiHeader({
-    name: 'x-signature',
-    required: false,
-    description: 'hex HMAC-SHA256(device secret, `<x-request-timestamp>.<JCS(body)>`)',
-  })
+  @ApiThekedarSignatureHeaders(
+    'hex HMAC-SHA256(device secret, `<x-request-timestamp>.<JCS(body)>`)',
+  )
   @ApiCreatedResponse({ type: CreateWorkerResponse })
   @ApiResponse({
     status: 401,

@@ -5,6 +5,7 @@ import { FRAUD_ERRORS } from '@app/fraud';
 import { KIOSK_REGISTRY_ERRORS } from '@app/kiosk-registry';
 import { OFFLINE_SYNC_ERRORS } from '@app/offline-sync';
 import { PROVISIONING_ERRORS } from '@app/provisioning';
+import { RELAY_ERRORS } from '@app/relay';
 import { SESSION_ERRORS } from '@app/session';
 import { TIMESHEETS_ERRORS } from '@app/timesheets';
 import { VAULT_ERRORS } from '@app/vault';
@@ -18,6 +19,7 @@ export const ERROR_CATALOGS = [
   KIOSK_REGISTRY_ERRORS,
   PROVISIONING_ERRORS,
   SESSION_ERRORS,
+  RELAY_ERRORS,
   WORKFORCE_ERRORS,
   DEVICE_TRUST_ERRORS,
   FRAUD_ERRORS,
@@ -96,6 +98,9 @@ export const ERROR_STATUS = {
     wrong_token_type: HttpStatus.UNAUTHORIZED,
     session_expired: HttpStatus.UNAUTHORIZED,
     session_not_found: HttpStatus.NOT_FOUND,
+  },
+  relay: {
+    bus_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
   },
   workforce: {
     site_not_found: HttpStatus.NOT_FOUND,

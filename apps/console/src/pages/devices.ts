@@ -1,7 +1,7 @@
-import { KeysetPager, Page, PageContext } from '../context';
-import { action, badge, field, formValue, h, link, panel, section, svg, table, when } from '../dom';
-import { pagerNav } from '../pager';
-import { DeviceTrust, FraudEvent, TrustFactor, WorkerDevice } from '../types';
+import { facts, lastKey, pagedList, reasonForm } from '../components';
+import { Page, PageContext } from '../context';
+import { badge, h, link, panel, section, svg, table, when } from '../dom';
+import { DeviceTrust, FraudEvent, TrustFactor, WorkerDevice, WorkerDeviceDetail } from '../types';
 import { fraudTable } from './fraud';
 
 const PAGE_SIZE = 20;
@@ -24,49 +24,38 @@ function userLink(device: WorkerDevice): HTMLElement | string {
 }
 
 function renderList(ctx: PageContext): void {
-  const pager = new KeysetPager();
-  const list = h('div', { class: 'panel' });
-  const reload = (): void => {
-    void panel(
-      list,
-      async () =>
-        (
-          await ctx.api.get<WorkerDevice[]>('/api/v5/devices', {
-            limit: PAGE_SIZE,
-            after: pager.current,
-          })
-        ).data,
-      (rows) => [
-        table(
-          'Worker and thekedar phones',
-          [
-            {
-              header: 'Device',
-              cell: (d) => link(`#/devices/${encodeURIComponent(d.deviceId)}`, d.deviceId),
-            },
-            { header: 'User', cell: userLink },
-            { header: 'Phone model', cell: (d) => `${d.fingerprint.model} (${d.fingerprint.os})` },
-            { header: 'Trust', cell: (d) => trustBadge(d.trustScore) },
-            {
-              header: 'Status',
-              cell: (d) => (d.isBlocked ? badge('blocked', 'bad') : badge('active', 'ok')),
-            },
-            { header: 'Last seen', cell: (d) => when(d.lastSeen) },
-          ],
-          rows,
-          'No phones registered yet.',
-        ),
-        pagerNav(
-          'Device list',
-          pager,
-          rows.length === PAGE_SIZE ? rows[rows.length - 1].deviceId : undefined,
-          reload,
-        ),
-      ],
-    );
-  };
-  ctx.main.append(h('h1', {}, 'Devices and trust'), list);
-  reload();
+  const list = pagedList<WorkerDevice>({
+    label: 'Device list',
+    pageSize: PAGE_SIZE,
+    load: async (after) => {
+      const rows = (
+        await ctx.api.get<WorkerDevice[]>('/api/v5/devices', { limit: PAGE_SIZE, after })
+      ).data;
+      return { rows, next: lastKey(rows, PAGE_SIZE, (d) => d.deviceId) };
+    },
+    render: (rows) =>
+      table(
+        'Worker and thekedar phones',
+        [
+          {
+            header: 'Device',
+            cell: (d) => link(`#/devices/${encodeURIComponent(d.deviceId)}`, d.deviceId),
+          },
+          { header: 'User', cell: userLink },
+          { header: 'Phone model', cell: (d) => `${d.fingerprint.model} (${d.fingerprint.os})` },
+          { header: 'Trust', cell: (d) => trustBadge(d.trustScore) },
+          {
+            header: 'Status',
+            cell: (d) => (d.isBlocked ? badge('blocked', 'bad') : badge('active', 'ok')),
+          },
+          { header: 'Last seen', cell: (d) => when(d.lastSeen) },
+        ],
+        rows,
+        'No phones registered yet.',
+      ),
+  });
+  ctx.main.append(h('h1', {}, 'Devices and trust'), list.element);
+  list.reload();
 }
 
 function renderDevice(ctx: PageContext, deviceId: string): void {
@@ -77,23 +66,19 @@ function renderDevice(ctx: PageContext, deviceId: string): void {
   const load = (): void => {
     void panel(
       detail,
-      async () => (await ctx.api.get<WorkerDevice>(path)).data,
+      async () => (await ctx.api.get<WorkerDeviceDetail>(path)).data,
       (d) => [
-        h(
-          'dl',
-          { class: 'facts' },
-          h('dt', {}, 'User'),
-          h('dd', {}, userLink(d)),
-          h('dt', {}, 'Phone'),
-          h('dd', {}, `${d.fingerprint.model}, ${d.fingerprint.os}`),
-          h('dt', {}, 'Status'),
-          h('dd', {}, d.isBlocked ? badge('blocked', 'bad') : badge('active', 'ok')),
-          h('dt', {}, 'Registered'),
-          h('dd', {}, when(d.createdAt)),
-          h('dt', {}, 'Last seen'),
-          h('dd', {}, when(d.lastSeen)),
-        ),
-        statusForm(ctx, d, load),
+        facts([
+          ['User', userLink(d)],
+          ['Phone', `${d.fingerprint.model}, ${d.fingerprint.os}`],
+          ['Status', d.isBlocked ? badge('blocked', 'bad') : badge('active', 'ok')],
+          ['Registered', when(d.createdAt)],
+          ['Last seen', when(d.lastSeen)],
+        ]),
+        reasonForm('device', d.isBlocked, async (verb, reason) => {
+          await ctx.api.post(`${path}/${verb}`, { reason });
+          load();
+        }),
         table(
           'Device history',
           [
@@ -102,7 +87,7 @@ function renderDevice(ctx: PageContext, deviceId: string): void {
             { header: 'Actor', cell: (e) => h('code', {}, e.actor) },
             { header: 'Reason', cell: (e) => e.reason ?? '—' },
           ],
-          d.events ?? [],
+          d.events,
         ),
       ],
     );
@@ -210,39 +195,4 @@ function factorChart(factors: TrustFactor[]): SVGElement {
       );
     }),
   );
-}
-
-function statusForm(ctx: PageContext, device: WorkerDevice, reload: () => void): HTMLElement {
-  const verb = device.isBlocked ? 'Unblock' : 'Block';
-  const status = h('div', { class: 'status' });
-  const button = h(
-    'button',
-    { type: 'submit', class: device.isBlocked ? '' : 'danger' },
-    `${verb} device`,
-  );
-  const form: HTMLFormElement = h(
-    'form',
-    {
-      onsubmit: (e: Event) => {
-        e.preventDefault();
-        void action(status, button, async () => {
-          await ctx.api.post(
-            `/api/v5/devices/${encodeURIComponent(device.deviceId)}/${verb.toLowerCase()}`,
-            {
-              reason: formValue(form, 'reason'),
-            },
-          );
-          reload();
-          return null;
-        });
-      },
-    },
-    field(
-      `Reason to ${verb.toLowerCase()}`,
-      h('input', { name: 'reason', required: true, minlength: 3, maxlength: 500 }),
-    ),
-    button,
-    status,
-  );
-  return section(`${verb} this device`, form);
 }

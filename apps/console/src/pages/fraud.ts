@@ -1,6 +1,6 @@
-import { KeysetPager, Page, PageContext } from '../context';
-import { badge, field, h, link, panel, short, table, when } from '../dom';
-import { pagerNav } from '../pager';
+import { pagedList } from '../components';
+import { Page, PageContext } from '../context';
+import { badge, field, h, link, short, table, when } from '../dom';
 import { FRAUD_EVENT_TYPES, FraudEvent } from '../types';
 
 const PAGE_SIZE = 25;
@@ -46,8 +46,6 @@ export function fraudTable(rows: FraudEvent[]): HTMLElement {
 }
 
 function render(ctx: PageContext): void {
-  const pager = new KeysetPager();
-  const list = h('div', { class: 'panel' });
   const type = h(
     'select',
     { name: 'type' },
@@ -76,20 +74,19 @@ function render(ctx: PageContext): void {
     }
     return out;
   };
-  const reload = (): void => {
-    void panel(
-      list,
-      async () => {
-        const res = await ctx.api.get<FraudEvent[]>('/api/v5/fraud/events', {
-          ...filters(),
-          limit: PAGE_SIZE,
-          cursor: pager.current,
-        });
-        return { rows: res.data, next: res.headers.get('x-next-cursor') ?? undefined };
-      },
-      ({ rows, next }) => [fraudTable(rows), pagerNav('Fraud event', pager, next, reload)],
-    );
-  };
+  const list = pagedList<FraudEvent>({
+    label: 'Fraud event',
+    pageSize: PAGE_SIZE,
+    load: async (cursor) => {
+      const res = await ctx.api.get<FraudEvent[]>('/api/v5/fraud/events', {
+        ...filters(),
+        limit: PAGE_SIZE,
+        cursor,
+      });
+      return { rows: res.data, next: res.headers.get('x-next-cursor') ?? undefined };
+    },
+    render: fraudTable,
+  });
   ctx.main.append(
     h('h1', {}, 'Fraud'),
     h(
@@ -99,8 +96,7 @@ function render(ctx: PageContext): void {
         'aria-label': 'Filter fraud events',
         onsubmit: (e: Event) => {
           e.preventDefault();
-          pager.reset();
-          reload();
+          list.reset();
         },
       },
       field('Type', inputs.type),
@@ -111,7 +107,7 @@ function render(ctx: PageContext): void {
       field('To (UTC)', inputs.to),
       h('button', { type: 'submit' }, 'Apply filters'),
     ),
-    list,
+    list.element,
   );
-  reload();
+  list.reload();
 }

@@ -1,7 +1,8 @@
-import { KeysetPager, Page, PageContext } from '../context';
+import { actionForm, facts, lastKey, pagedList, reasonForm, success } from '../components';
+import { Page, PageContext } from '../context';
 import {
-  action,
   badge,
+  errorBox,
   field,
   formValue,
   h,
@@ -12,8 +13,7 @@ import {
   table,
   when,
 } from '../dom';
-import { pagerNav } from '../pager';
-import { Kiosk, KioskEvent } from '../types';
+import { ConnectedKiosks, Kiosk, KioskEvent } from '../types';
 
 const PAGE_SIZE = 20;
 
@@ -24,47 +24,80 @@ export const kiosksPage: Page = {
   render: (ctx) => (ctx.params[0] ? renderKiosk(ctx, ctx.params[0]) : renderList(ctx)),
 };
 
+/** Which of these kiosks are in a pairing session now (one request for the page). */
+async function connections(ctx: PageContext, ids: string[]): Promise<Map<string, boolean>> {
+  if (ids.length === 0) return new Map();
+  const query = new URLSearchParams(ids.map((id) => ['deviceId', id]));
+  const res = await ctx.api.get<ConnectedKiosks>(`/api/v5/relay/kiosks/connected?${query}`);
+  return new Map(res.data.kiosks.map((k) => [k.deviceId, k.connected]));
+}
+
+function connectedBadge(connected: boolean | undefined): HTMLElement {
+  if (connected === undefined) return badge('unknown', 'warn');
+  return connected ? badge('in a session', 'ok') : badge('idle', 'info');
+}
+
+interface KioskRow extends Kiosk {
+  connected?: boolean;
+}
+
 function renderList(ctx: PageContext): void {
-  const pager = new KeysetPager();
-  const list = h('div', { class: 'panel' });
   const search = h('input', { type: 'search', name: 'prefix', maxlength: 128 });
   search.value = ctx.query.get('prefix') ?? '';
-  const reload = (): void => {
-    void panel(
-      list,
-      async () =>
-        (
-          await ctx.api.get<Kiosk[]>('/api/kiosks', {
-            limit: PAGE_SIZE,
-            after: pager.current,
-            prefix: search.value.trim(),
-          })
-        ).data,
-      (kiosks) => [
-        table(
-          'Registered kiosks',
-          [
-            {
-              header: 'Device ID',
-              cell: (k) => link(`#/kiosks/${encodeURIComponent(k.device_id)}`, k.device_id),
-            },
-            { header: 'Status', cell: (k) => statusBadge(k.status) },
-            { header: 'Key fingerprint', cell: (k) => short(k.key_fingerprint, 16) },
-            { header: 'Registered', cell: (k) => when(k.created_at) },
-            { header: 'Updated', cell: (k) => when(k.updated_at) },
-          ],
-          kiosks,
-          'No kiosks match.',
-        ),
-        pagerNav(
-          'Kiosk list',
-          pager,
-          kiosks.length === PAGE_SIZE ? kiosks[kiosks.length - 1].device_id : undefined,
-          reload,
-        ),
-      ],
-    );
-  };
+  let presenceProblem: unknown;
+  const list = pagedList<KioskRow>({
+    label: 'Kiosk list',
+    pageSize: PAGE_SIZE,
+    load: async (after) => {
+      const kiosks = (
+        await ctx.api.get<Kiosk[]>('/api/kiosks', {
+          limit: PAGE_SIZE,
+          after,
+          prefix: search.value.trim(),
+        })
+      ).data;
+      // the list stands without the relay's answer: the column then says "unknown"
+      presenceProblem = undefined;
+      const connected = await connections(
+        ctx,
+        kiosks.map((k) => k.device_id),
+      ).catch((error: unknown) => {
+        presenceProblem = error;
+        return new Map<string, boolean>();
+      });
+      return {
+        rows: kiosks.map((k) => ({ ...k, connected: connected.get(k.device_id) })),
+        next: lastKey(kiosks, PAGE_SIZE, (k) => k.device_id),
+      };
+    },
+    render: (kiosks) => [
+      presenceProblem ? errorBox(presenceProblem) : null,
+      table(
+        'Registered kiosks',
+        [
+          {
+            header: 'Device ID',
+            cell: (k) => link(`#/kiosks/${encodeURIComponent(k.device_id)}`, k.device_id),
+          },
+          { header: 'Status', cell: (k) => statusBadge(k.status) },
+          {
+            header: 'Connected now',
+            cell: (k) =>
+              h(
+                'span',
+                { class: 'connected-dot', 'data-connected': String(k.connected ?? 'unknown') },
+                connectedBadge(k.connected),
+              ),
+          },
+          { header: 'Key fingerprint', cell: (k) => short(k.key_fingerprint, 16) },
+          { header: 'Registered', cell: (k) => when(k.created_at) },
+          { header: 'Updated', cell: (k) => when(k.updated_at) },
+        ],
+        kiosks,
+        'No kiosks match.',
+      ),
+    ],
+  });
 
   ctx.main.append(
     h('h1', {}, 'Kiosks'),
@@ -77,59 +110,56 @@ function renderList(ctx: PageContext): void {
           role: 'search',
           onsubmit: (e: Event) => {
             e.preventDefault();
-            pager.reset();
-            reload();
+            list.reset();
           },
         },
         field('Device ID starts with', search),
         h('button', { type: 'submit' }, 'Search'),
+        h(
+          'button',
+          { type: 'button', class: 'secondary', onclick: () => list.reload() },
+          'Refresh',
+        ),
       ),
-      list,
+      list.element,
     ),
-    registerForm(ctx, reload),
+    registerForm(ctx, list.reload),
   );
-  reload();
+  list.reload();
 }
 
 function registerForm(ctx: PageContext, reload: () => void): HTMLElement {
-  const status = h('div', { class: 'status' });
-  const button = h('button', { type: 'submit' }, 'Register kiosk');
-  const form: HTMLFormElement = h(
-    'form',
-    {
-      onsubmit: (e: Event) => {
-        e.preventDefault();
-        const deviceId = formValue(form, 'device_id');
-        void action(status, button, async () => {
+  return section(
+    'Register a kiosk',
+    actionForm(
+      {
+        submit: 'Register kiosk',
+        run: async (form) => {
+          const deviceId = formValue(form, 'device_id');
           await ctx.api.post('/api/register-device', {
             device_id: deviceId,
             public_key: formValue(form, 'public_key'),
           });
           reload();
-          return h(
-            'p',
-            { class: 'ok', role: 'status' },
+          return success(
             'Registered ',
             link(`#/kiosks/${encodeURIComponent(deviceId)}`, deviceId),
             '.',
           );
-        });
+        },
       },
-    },
-    field(
-      'Device ID',
-      h('input', { name: 'device_id', required: true, maxlength: 128, autocomplete: 'off' }),
-      'e.g. TEE-RDKX5-0001',
+      field(
+        'Device ID',
+        h('input', { name: 'device_id', required: true, maxlength: 128, autocomplete: 'off' }),
+        'e.g. TEE-RDKX5-0001',
+      ),
+      field(
+        'TrustZone public key (SPKI PEM)',
+        h('textarea', { name: 'public_key', rows: 6, required: true, spellcheck: 'false' }),
+        'RSA, 2048 bits or more: -----BEGIN PUBLIC KEY----- …',
+      ),
     ),
-    field(
-      'TrustZone public key (SPKI PEM)',
-      h('textarea', { name: 'public_key', rows: 6, required: true, spellcheck: 'false' }),
-      'RSA, 2048 bits or more: -----BEGIN PUBLIC KEY----- …',
-    ),
-    button,
-    status,
   );
-  return section('Register a kiosk', form);
 }
 
 function statusBadge(status: Kiosk['status']): HTMLElement {
@@ -137,36 +167,49 @@ function statusBadge(status: Kiosk['status']): HTMLElement {
 }
 
 function renderKiosk(ctx: PageContext, deviceId: string): void {
+  const path = `/api/kiosks/${encodeURIComponent(deviceId)}`;
   const detail = h('div', { class: 'panel' });
   const events = h('div', { class: 'panel' });
   const admin = ctx.can('admin');
   const load = (): void => {
     void panel(
       detail,
-      async () => (await ctx.api.get<Kiosk>(`/api/kiosks/${encodeURIComponent(deviceId)}`)).data,
-      (kiosk) => [
-        h(
-          'dl',
-          { class: 'facts' },
-          h('dt', {}, 'Status'),
-          h('dd', {}, statusBadge(kiosk.status)),
-          h('dt', {}, 'Key fingerprint'),
-          h('dd', {}, h('code', {}, kiosk.key_fingerprint)),
-          h('dt', {}, 'Registered'),
-          h('dd', {}, when(kiosk.created_at)),
-          h('dt', {}, 'Updated'),
-          h('dd', {}, when(kiosk.updated_at)),
-        ),
-        admin ? statusForm(ctx, kiosk, load) : null,
-        admin ? rotateForm(ctx, kiosk, load) : null,
+      async () => {
+        const kiosk = (await ctx.api.get<Kiosk>(path)).data;
+        const connected = await connections(ctx, [deviceId]).then(
+          (map) => map.get(deviceId),
+          () => undefined,
+        );
+        return { kiosk, connected };
+      },
+      ({ kiosk, connected }) => [
+        facts([
+          ['Status', statusBadge(kiosk.status)],
+          [
+            'Connected now',
+            h(
+              'span',
+              { class: 'connected-dot', 'data-connected': String(connected ?? 'unknown') },
+              connectedBadge(connected),
+            ),
+          ],
+          ['Key fingerprint', h('code', {}, kiosk.key_fingerprint)],
+          ['Registered', when(kiosk.created_at)],
+          ['Updated', when(kiosk.updated_at)],
+        ]),
+        admin
+          ? reasonForm('kiosk', kiosk.status === 'blocked', async (verb, reason) => {
+              await ctx.api.post(`${path}/${verb}`, { reason });
+              load();
+            })
+          : null,
+        admin ? rotateForm(ctx, path, load) : null,
       ],
     );
     if (ctx.can('admin', 'auditor')) {
       void panel(
         events,
-        async () =>
-          (await ctx.api.get<KioskEvent[]>(`/api/kiosks/${encodeURIComponent(deviceId)}/events`))
-            .data,
+        async () => (await ctx.api.get<KioskEvent[]>(`${path}/events`)).data,
         (list) =>
           table(
             'Event history, oldest first',
@@ -192,61 +235,26 @@ function renderKiosk(ctx: PageContext, deviceId: string): void {
   load();
 }
 
-function statusForm(ctx: PageContext, kiosk: Kiosk, reload: () => void): HTMLElement {
-  const blocking = kiosk.status === 'active';
-  const verb = blocking ? 'Block' : 'Unblock';
-  const status = h('div', { class: 'status' });
-  const button = h('button', { type: 'submit', class: blocking ? 'danger' : '' }, `${verb} kiosk`);
-  const form: HTMLFormElement = h(
-    'form',
-    {
-      onsubmit: (e: Event) => {
-        e.preventDefault();
-        void action(status, button, async () => {
-          await ctx.api.post(
-            `/api/kiosks/${encodeURIComponent(kiosk.device_id)}/${blocking ? 'block' : 'unblock'}`,
-            { reason: formValue(form, 'reason') },
-          );
-          reload();
-          return null;
-        });
-      },
-    },
-    field(
-      `Reason to ${verb.toLowerCase()}`,
-      h('input', { name: 'reason', required: true, minlength: 3, maxlength: 500 }),
-    ),
-    button,
-    status,
-  );
-  return section(`${verb} this kiosk`, form);
-}
-
-function rotateForm(ctx: PageContext, kiosk: Kiosk, reload: () => void): HTMLElement {
-  const status = h('div', { class: 'status' });
-  const button = h('button', { type: 'submit' }, 'Rotate key');
-  const form: HTMLFormElement = h(
-    'form',
-    {
-      onsubmit: (e: Event) => {
-        e.preventDefault();
-        void action(status, button, async () => {
-          await ctx.api.post(`/api/kiosks/${encodeURIComponent(kiosk.device_id)}/rotate-key`, {
+function rotateForm(ctx: PageContext, path: string, reload: () => void): HTMLElement {
+  return section(
+    'Rotate the key',
+    actionForm(
+      {
+        submit: 'Rotate key',
+        run: async (form) => {
+          await ctx.api.post(`${path}/rotate-key`, {
             public_key: formValue(form, 'public_key'),
             reason: formValue(form, 'reason'),
           });
           reload();
           return null;
-        });
+        },
       },
-    },
-    field(
-      'New public key (SPKI PEM)',
-      h('textarea', { name: 'public_key', rows: 5, required: true, spellcheck: 'false' }),
+      field(
+        'New public key (SPKI PEM)',
+        h('textarea', { name: 'public_key', rows: 5, required: true, spellcheck: 'false' }),
+      ),
+      field('Reason', h('input', { name: 'reason', required: true, minlength: 3, maxlength: 500 })),
     ),
-    field('Reason', h('input', { name: 'reason', required: true, minlength: 3, maxlength: 500 })),
-    button,
-    status,
   );
-  return section('Rotate the key', form);
 }

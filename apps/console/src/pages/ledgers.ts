@@ -1,6 +1,7 @@
+import { facts, sitePicker } from '../components';
 import { Page, PageContext } from '../context';
-import { action, badge, field, h, link, panel, section, short, table, when } from '../dom';
-import { LedgerCheckpoint, LedgerVerification, Site } from '../types';
+import { action, badge, h, link, panel, section, short, table, when } from '../dom';
+import { LedgerCheckpoint, LedgerVerification } from '../types';
 
 export const ledgersPage: Page = {
   id: 'ledgers',
@@ -11,32 +12,10 @@ export const ledgersPage: Page = {
 
 function render(ctx: PageContext): void {
   const siteId = ctx.params[0];
-  const picker = h('select', { name: 'site' }, h('option', { value: '' }, 'Choose a site'));
-  const sites = h('div', { class: 'panel' });
-  void panel(
-    sites,
-    async () => (await ctx.api.get<Site[]>('/api/v5/sites', { limit: 500 })).data,
-    (list) => {
-      picker.append(
-        ...list.map((s) =>
-          h(
-            'option',
-            { value: s.siteId, selected: s.siteId === siteId },
-            `${s.name} (${s.siteId.slice(-6)})`,
-          ),
-        ),
-      );
-      return list.length ? null : h('p', { class: 'empty' }, 'No sites yet.');
-    },
+  const { picker, status } = sitePicker(ctx, siteId, (site) =>
+    ctx.navigate(`#/ledgers/${site.siteId}`),
   );
-  picker.addEventListener('change', () => {
-    if (picker.value) ctx.navigate(`#/ledgers/${picker.value}`);
-  });
-  ctx.main.append(
-    h('h1', {}, 'Ledgers'),
-    h('div', { class: 'inline' }, field('Site', picker)),
-    sites,
-  );
+  ctx.main.append(h('h1', {}, 'Ledgers'), h('div', { class: 'inline' }, picker), status);
   if (siteId) renderSite(ctx, siteId);
 }
 
@@ -75,7 +54,13 @@ function renderSite(ctx: PageContext, siteId: string): void {
   ctx.main.append(
     section(
       `Site ${siteId}`,
-      h('p', {}, link(`#/fraud?siteId=${siteId}`, 'Fraud events at this site')),
+      h(
+        'p',
+        {},
+        link(`#/timesheets/${siteId}`, 'Timesheets of this site'),
+        ' · ',
+        link(`#/fraud?siteId=${siteId}`, 'Fraud events at this site'),
+      ),
       h('h3', {}, 'Head'),
       head,
       h('div', { class: 'actions' }, verifyButton, exportButton),
@@ -95,21 +80,21 @@ function renderSite(ctx: PageContext, siteId: string): void {
           ? h(
               'p',
               {},
-              'Last signed checkpoint at seq ',
-              h('strong', {}, String(last.seq)),
-              ', head ',
-              short(last.headHash, 16),
-              ` (signed ${when(last.signedAt)}, key ${last.kid}). Verify for the current head.`,
+              'Last signed checkpoint at tree size ',
+              h('strong', {}, String(last.treeSize)),
+              ', root ',
+              short(last.rootHash, 16),
+              ` (signed ${when(last.signedAt)}, log ${last.origin}). Verify for the current head.`,
             )
           : h('p', {}, 'No checkpoint signed yet. Verify for the current head.'),
       );
       return table(
         'Checkpoints, oldest first',
         [
-          { header: 'Seq', cell: (c) => String(c.seq) },
-          { header: 'Head hash', cell: (c) => short(c.headHash, 16) },
+          { header: 'Tree size', cell: (c) => String(c.treeSize) },
+          { header: 'Root hash', cell: (c) => short(c.rootHash, 16) },
           { header: 'Signed', cell: (c) => when(c.signedAt) },
-          { header: 'Key', cell: (c) => h('code', {}, c.kid) },
+          { header: 'Log', cell: (c) => h('code', {}, c.origin) },
         ],
         list,
         'No checkpoints yet (one is signed every 100 entries).',
@@ -135,15 +120,10 @@ function verification(v: LedgerVerification): HTMLElement {
         ? `The chain of ${v.length} entries verifies.`
         : `The chain breaks at seq ${v.brokenAtSeq ?? '?'}: ${v.reason ?? 'unknown reason'}.`,
     ),
-    h(
-      'dl',
-      { class: 'facts' },
-      h('dt', {}, 'Length'),
-      h('dd', { 'data-length': v.length }, String(v.length)),
-      h('dt', {}, 'Head hash'),
-      h('dd', {}, h('code', { class: 'hash' }, v.headHash)),
-      h('dt', {}, 'Checkpoints checked'),
-      h('dd', {}, String(v.checkpointsChecked)),
-    ),
+    facts([
+      ['Length', h('span', { 'data-length': v.length }, String(v.length))],
+      ['Head hash', h('code', { class: 'hash' }, v.headHash)],
+      ['Checkpoints checked', String(v.checkpointsChecked)],
+    ]),
   );
 }

@@ -1,6 +1,6 @@
-import { KeysetPager, Page, PageContext } from '../context';
-import { action, badge, field, h, link, panel, section, short, table, when } from '../dom';
-import { pagerNav } from '../pager';
+import { lastKey, pagedList } from '../components';
+import { Page, PageContext } from '../context';
+import { action, badge, field, h, link, section, short, table, when } from '../dom';
 import { VaultAuditRecord, VaultAuditVerification } from '../types';
 
 const PAGE_SIZE = 50;
@@ -15,54 +15,46 @@ export const vaultPage: Page = {
 function render(ctx: PageContext): void {
   const fileId = h('input', { name: 'fileId', maxlength: 24, autocomplete: 'off' });
   fileId.value = ctx.query.get('fileId') ?? '';
-  const pager = new KeysetPager();
-  const list = h('div', { class: 'panel' });
-  const reload = (): void => {
-    void panel(
-      list,
-      async () =>
-        (
-          await ctx.api.get<VaultAuditRecord[]>('/api/v5/vault/audit', {
-            fileId: fileId.value.trim(),
-            after: pager.current,
-            limit: PAGE_SIZE,
-          })
-        ).data,
-      (rows) => [
-        table(
-          fileId.value.trim()
-            ? `Access records of file ${fileId.value.trim()}`
-            : 'Access records, in chain order',
-          [
-            { header: 'Seq', cell: (r) => String(r.seq) },
-            { header: 'When', cell: (r) => when(r.at) },
-            {
-              header: 'File',
-              cell: (r) => link(`#/vault?fileId=${r.fileId}`, short(r.fileId, 10)),
-            },
-            { header: 'Action', cell: (r) => r.action },
-            {
-              header: 'Result',
-              cell: (r) => badge(r.result, r.result === 'allowed' ? 'ok' : 'bad'),
-            },
-            { header: 'Reason', cell: (r) => r.reason ?? '—' },
-            { header: 'Actor', cell: (r) => h('code', {}, r.actor) },
-            { header: 'Purpose', cell: (r) => r.purpose },
-            { header: 'IP', cell: (r) => r.ip },
-            { header: 'Record hash', cell: (r) => short(r.recordHash, 12) },
-          ],
-          rows,
-          'No access records.',
-        ),
-        pagerNav(
-          'Audit record',
-          pager,
-          rows.length === PAGE_SIZE ? String(rows[rows.length - 1].seq) : undefined,
-          reload,
-        ),
-      ],
-    );
-  };
+  const list = pagedList<VaultAuditRecord>({
+    label: 'Audit record',
+    pageSize: PAGE_SIZE,
+    load: async (after) => {
+      const rows = (
+        await ctx.api.get<VaultAuditRecord[]>('/api/v5/vault/audit', {
+          fileId: fileId.value.trim(),
+          after,
+          limit: PAGE_SIZE,
+        })
+      ).data;
+      return { rows, next: lastKey(rows, PAGE_SIZE, (r) => String(r.seq)) };
+    },
+    render: (rows) =>
+      table(
+        fileId.value.trim()
+          ? `Access records of file ${fileId.value.trim()}`
+          : 'Access records, in chain order',
+        [
+          { header: 'Seq', cell: (r) => String(r.seq) },
+          { header: 'When', cell: (r) => when(r.at) },
+          {
+            header: 'File',
+            cell: (r) => link(`#/vault?fileId=${r.fileId}`, short(r.fileId, 10)),
+          },
+          { header: 'Action', cell: (r) => r.action },
+          {
+            header: 'Result',
+            cell: (r) => badge(r.result, r.result === 'allowed' ? 'ok' : 'bad'),
+          },
+          { header: 'Reason', cell: (r) => r.reason ?? '—' },
+          { header: 'Actor', cell: (r) => h('code', {}, r.actor) },
+          { header: 'Purpose', cell: (r) => r.purpose },
+          { header: 'IP', cell: (r) => r.ip },
+          { header: 'Record hash', cell: (r) => short(r.recordHash, 12) },
+        ],
+        rows,
+        'No access records.',
+      ),
+  });
   const verifyResult = h('div', { class: 'status', 'aria-live': 'polite' });
   const verifyButton = h('button', { type: 'button' }, 'Verify audit chain');
   verifyButton.addEventListener('click', () => {
@@ -109,15 +101,14 @@ function render(ctx: PageContext): void {
           role: 'search',
           onsubmit: (e: Event) => {
             e.preventDefault();
-            pager.reset();
-            reload();
+            list.reset();
           },
         },
         field('File ID', fileId, 'Empty for every file'),
         h('button', { type: 'submit' }, 'Show'),
       ),
-      list,
+      list.element,
     ),
   );
-  reload();
+  list.reload();
 }

@@ -1,5 +1,6 @@
+import { actionForm, facts } from '../components';
 import { Page, PageContext } from '../context';
-import { action, badge, errorBox, field, formValue, h, panel, section, when } from '../dom';
+import { badge, errorBox, field, formValue, h, panel, section, when } from '../dom';
 import { ChallengeState, GeneratedChallenge, Kiosk } from '../types';
 
 const POLL_MS = 2000;
@@ -39,25 +40,21 @@ function render(ctx: PageContext): void {
     },
   );
   const result = h('div', { class: 'panel', 'aria-live': 'polite' });
-  const status = h('div', { class: 'status' });
-  const button = h('button', { type: 'submit' }, 'Generate challenge QR');
-  const form: HTMLFormElement = h(
-    'form',
+  const form = actionForm(
     {
-      onsubmit: (e: Event) => {
-        e.preventDefault();
-        void action(status, button, async () => {
-          const issued = (
-            await ctx.api.post<GeneratedChallenge>('/api/generate-challenge', {
-              device_id: formValue(form, 'device_id'),
-              wifi_ssid: formValue(form, 'wifi_ssid'),
-              wifi_password: (form.elements.namedItem('wifi_password') as HTMLInputElement).value,
-            })
-          ).data;
-          (form.elements.namedItem('wifi_password') as HTMLInputElement).value = '';
-          await showChallenge(ctx, result, issued);
-          return null;
-        });
+      submit: 'Generate challenge QR',
+      run: async (f) => {
+        const password = f.elements.namedItem('wifi_password') as HTMLInputElement;
+        const issued = (
+          await ctx.api.post<GeneratedChallenge>('/api/generate-challenge', {
+            device_id: formValue(f, 'device_id'),
+            wifi_ssid: formValue(f, 'wifi_ssid'),
+            wifi_password: password.value,
+          })
+        ).data;
+        password.value = '';
+        await showChallenge(ctx, result, issued);
+        return null;
       },
     },
     field('Kiosk', kioskInput, 'Start typing a device ID'),
@@ -76,8 +73,6 @@ function render(ctx: PageContext): void {
       }),
       'Empty for an open network, else 8-63 characters. Only the kiosk that scans the QR can receive it.',
     ),
-    button,
-    status,
   );
   ctx.main.append(
     h('h1', {}, 'Wi-Fi provisioning'),
@@ -146,14 +141,10 @@ async function showChallenge(
       }),
       h('figcaption', {}, 'Show this to the kiosk camera. It works once, for this kiosk only.'),
     ),
-    h(
-      'dl',
-      { class: 'facts' },
-      h('dt', {}, 'Challenge'),
-      h('dd', {}, h('code', {}, id)),
-      h('dt', {}, 'Expires'),
-      h('dd', {}, when(issued.expires_at)),
-    ),
+    facts([
+      ['Challenge', h('code', {}, id)],
+      ['Expires', when(issued.expires_at)],
+    ]),
     countdown,
     stateBox,
     problem,

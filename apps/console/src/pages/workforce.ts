@@ -1,20 +1,8 @@
-import { KeysetPager, Page, PageContext } from '../context';
-import {
-  action,
-  badge,
-  field,
-  formValue,
-  h,
-  link,
-  panel,
-  section,
-  short,
-  table,
-  when,
-} from '../dom';
-import { pagerNav } from '../pager';
+import { actionForm, facts, lastKey, loadSites, pagedList, success } from '../components';
+import { Page, PageContext } from '../context';
+import { badge, field, formValue, h, link, panel, section, short, table, when } from '../dom';
 import { qrDataUrl } from '../qr';
-import { FraudEvent, Site, Thekedar, Worker } from '../types';
+import { FraudEvent, Thekedar, Worker } from '../types';
 import { fraudTable } from './fraud';
 
 const PAGE_SIZE = 20;
@@ -36,8 +24,6 @@ export const workerPage: Page = {
 
 function render(ctx: PageContext): void {
   const sites = h('div', { class: 'panel' });
-  const thekedars = h('div', { class: 'panel' });
-  const workers = h('div', { class: 'panel' });
   const siteFilter = h('select', { name: 'siteId' }, h('option', { value: '' }, 'All sites'));
   const siteChoices = h(
     'fieldset',
@@ -46,10 +32,10 @@ function render(ctx: PageContext): void {
   );
   let siteNames = new Map<string, string>();
 
-  const loadSites = async (): Promise<void> => {
+  const refreshSites = async (): Promise<void> => {
     const list = await panel(
       sites,
-      async () => (await ctx.api.get<Site[]>('/api/v5/sites', { limit: 500 })).data,
+      () => loadSites(ctx),
       (rows) =>
         table(
           'Sites',
@@ -59,7 +45,14 @@ function render(ctx: PageContext): void {
             { header: 'Location', cell: (s) => `${s.geo.lat.toFixed(5)}, ${s.geo.lng.toFixed(5)}` },
             { header: 'Geofence radius', cell: (s) => `${s.radiusM} m` },
             { header: 'Time zone', cell: (s) => s.timeZone ?? '—' },
-            { header: 'Ledger', cell: (s) => link(`#/ledgers/${s.siteId}`, 'Open ledger') },
+            {
+              header: 'Records',
+              cell: (s) => [
+                link(`#/ledgers/${s.siteId}`, 'Ledger'),
+                ' · ',
+                link(`#/timesheets/${s.siteId}`, 'Timesheets'),
+              ],
+            },
           ],
           rows,
           'No sites yet.',
@@ -84,81 +77,60 @@ function render(ctx: PageContext): void {
     );
   };
 
-  const thekedarPager = new KeysetPager();
-  const loadThekedars = (): void => {
-    void panel(
-      thekedars,
-      async () =>
-        (
-          await ctx.api.get<Thekedar[]>('/api/v5/thekedars', {
-            limit: PAGE_SIZE,
-            after: thekedarPager.current,
-          })
-        ).data,
-      (rows) => [
-        table(
-          'Thekedars',
-          [
-            { header: 'Name', cell: (t) => t.name },
-            { header: 'Phone', cell: (t) => t.phone },
-            { header: 'Trust', cell: (t) => String(t.trustScore) },
-            { header: 'Created', cell: (t) => when(t.createdAt) },
-          ],
-          rows,
-          'No thekedars yet.',
-        ),
-        pagerNav(
-          'Thekedar list',
-          thekedarPager,
-          rows.length === PAGE_SIZE ? rows[rows.length - 1].thekedarId : undefined,
-          loadThekedars,
-        ),
-      ],
-    );
-  };
-
-  const workerPager = new KeysetPager();
-  const loadWorkers = (): void => {
-    void panel(
-      workers,
-      async () =>
-        (
-          await ctx.api.get<Worker[]>('/api/v5/workers', {
-            limit: PAGE_SIZE,
-            after: workerPager.current,
-            siteId: siteFilter.value,
-          })
-        ).data,
-      (rows) => [
-        table(
-          'Workers',
-          [
-            { header: 'Name', cell: (w) => link(`#/workers/${w.workerId}`, w.name) },
-            { header: 'Phone', cell: (w) => w.phone },
-            {
-              header: 'Sites',
-              cell: (w) => w.siteIds.map((id) => siteNames.get(id) ?? id).join(', '),
-            },
-            { header: 'Trust', cell: (w) => String(w.trustScore) },
-            { header: 'Onboarded by', cell: (w) => w.sponsorKind },
-            { header: 'Created', cell: (w) => when(w.createdAt) },
-          ],
-          rows,
-          'No workers here yet.',
-        ),
-        pagerNav(
-          'Worker list',
-          workerPager,
-          rows.length === PAGE_SIZE ? rows[rows.length - 1].workerId : undefined,
-          loadWorkers,
-        ),
-      ],
-    );
-  };
-  siteFilter.addEventListener('change', () => {
-    workerPager.reset();
-    loadWorkers();
+  const thekedars = pagedList<Thekedar>({
+    label: 'Thekedar list',
+    pageSize: PAGE_SIZE,
+    load: async (after) => {
+      const rows = (await ctx.api.get<Thekedar[]>('/api/v5/thekedars', { limit: PAGE_SIZE, after }))
+        .data;
+      return { rows, next: lastKey(rows, PAGE_SIZE, (t) => t.thekedarId) };
+    },
+    render: (rows) =>
+      table(
+        'Thekedars',
+        [
+          { header: 'Name', cell: (t) => t.name },
+          { header: 'Phone', cell: (t) => t.phone },
+          { header: 'Trust', cell: (t) => String(t.trustScore) },
+          { header: 'Created', cell: (t) => when(t.createdAt) },
+        ],
+        rows,
+        'No thekedars yet.',
+      ),
   });
+
+  const workers = pagedList<Worker>({
+    label: 'Worker list',
+    pageSize: PAGE_SIZE,
+    load: async (after) => {
+      const rows = (
+        await ctx.api.get<Worker[]>('/api/v5/workers', {
+          limit: PAGE_SIZE,
+          after,
+          siteId: siteFilter.value,
+        })
+      ).data;
+      return { rows, next: lastKey(rows, PAGE_SIZE, (w) => w.workerId) };
+    },
+    render: (rows) =>
+      table(
+        'Workers',
+        [
+          { header: 'Name', cell: (w) => link(`#/workers/${w.workerId}`, w.name) },
+          { header: 'Phone', cell: (w) => w.phone },
+          {
+            header: 'Sites',
+            cell: (w) => w.siteIds.map((id) => siteNames.get(id) ?? id).join(', '),
+          },
+          { header: 'Trust', cell: (w) => String(w.trustScore) },
+          { header: 'Onboarded by', cell: (w) => w.sponsorKind },
+          { header: 'Created', cell: (w) => when(w.createdAt) },
+        ],
+        rows,
+        'No workers here yet.',
+      ),
+  });
+  siteFilter.addEventListener('change', () => workers.reset());
 
   const enrollment = h('div', { class: 'panel', 'aria-live': 'polite' });
 
@@ -167,50 +139,52 @@ function render(ctx: PageContext): void {
     section(
       'Sites',
       sites,
-      siteForm(ctx, () => void loadSites()),
+      siteForm(ctx, () => void refreshSites()),
     ),
-    section('Thekedars', thekedars, thekedarForm(ctx, enrollment, loadThekedars)),
+    section('Thekedars', thekedars.element, thekedarForm(ctx, enrollment, thekedars.reload)),
     section(
       'Workers',
       h('div', { class: 'inline' }, field('Show workers of', siteFilter)),
-      workers,
-      workerForm(ctx, siteChoices, enrollment, loadWorkers),
+      workers.element,
+      workerForm(ctx, siteChoices, enrollment, workers.reload),
     ),
     section('Enrollment code', enrollment),
   );
-  void loadSites().then(loadWorkers);
-  loadThekedars();
+  void refreshSites().then(workers.reload);
+  thekedars.reload();
 }
 
 function siteForm(ctx: PageContext, reload: () => void): HTMLElement {
-  const status = h('div', { class: 'status' });
-  const button = h('button', { type: 'submit' }, 'Create site');
-  const form: HTMLFormElement = h(
-    'form',
+  const zones = h(
+    'datalist',
+    { id: 'time-zones' },
+    timeZones().map((zone) => h('option', { value: zone })),
+  );
+  return actionForm(
     {
       class: 'grid',
-      onsubmit: (e: Event) => {
-        e.preventDefault();
-        void action(status, button, async () => {
-          const created = (
-            await ctx.api.post<{ siteId: string }>('/api/v5/sites', {
-              name: formValue(form, 'name'),
-              geo: { lat: Number(formValue(form, 'lat')), lng: Number(formValue(form, 'lng')) },
-              radiusM: Number(formValue(form, 'radiusM')),
-            })
-          ).data;
-          form.reset();
-          reload();
-          return h(
-            'p',
-            { class: 'ok', role: 'status' },
-            'Site created: ',
-            h('code', {}, created.siteId),
-          );
-        });
+      title: 'New site',
+      submit: 'Create site',
+      run: async (form) => {
+        const timeZone = formValue(form, 'timeZone');
+        const created = (
+          await ctx.api.post<{ siteId: string; timeZone: string }>('/api/v5/sites', {
+            name: formValue(form, 'name'),
+            geo: { lat: Number(formValue(form, 'lat')), lng: Number(formValue(form, 'lng')) },
+            radiusM: Number(formValue(form, 'radiusM')),
+            // empty: the server's default zone (the API validates the name)
+            ...(timeZone ? { timeZone } : {}),
+          })
+        ).data;
+        form.reset();
+        reload();
+        return success(
+          'Site created: ',
+          h('code', {}, created.siteId),
+          ` (time zone ${created.timeZone})`,
+        );
       },
     },
-    h('h3', {}, 'New site'),
     field('Site name', h('input', { name: 'name', required: true, maxlength: 200 })),
     field(
       'Latitude',
@@ -231,56 +205,57 @@ function siteForm(ctx: PageContext, reload: () => void): HTMLElement {
         required: true,
       }),
     ),
-    button,
-    status,
+    field(
+      'Time zone',
+      h('input', {
+        name: 'timeZone',
+        list: 'time-zones',
+        maxlength: 64,
+        autocomplete: 'off',
+        spellcheck: 'false',
+        placeholder: 'Asia/Kolkata',
+      }),
+      'IANA name; timesheet days are local to it. Empty for the server default.',
+    ),
+    zones,
   );
-  return form;
+}
+
+/** The browser's IANA zones, for the time-zone field's suggestions. */
+function timeZones(): string[] {
+  const intl = Intl as typeof Intl & { supportedValuesOf?: (key: string) => string[] };
+  return intl.supportedValuesOf?.('timeZone') ?? [];
 }
 
 function thekedarForm(ctx: PageContext, enrollment: HTMLElement, reload: () => void): HTMLElement {
-  const status = h('div', { class: 'status' });
-  const button = h('button', { type: 'submit' }, 'Create thekedar');
-  const form: HTMLFormElement = h(
-    'form',
+  return actionForm(
     {
       class: 'grid',
-      onsubmit: (e: Event) => {
-        e.preventDefault();
-        void action(status, button, async () => {
-          const name = formValue(form, 'name');
-          const created = (
-            await ctx.api.post<{ thekedarId: string; enrollmentCode: string }>(
-              '/api/v5/thekedars',
-              {
-                name,
-                phone: formValue(form, 'phone'),
-              },
-            )
-          ).data;
-          form.reset();
-          reload();
-          await showEnrollment(
-            enrollment,
-            'thekedar',
+      title: 'New thekedar',
+      submit: 'Create thekedar',
+      run: async (form) => {
+        const name = formValue(form, 'name');
+        const created = (
+          await ctx.api.post<{ thekedarId: string; enrollmentCode: string }>('/api/v5/thekedars', {
             name,
-            created.thekedarId,
-            created.enrollmentCode,
-          );
-          return h(
-            'p',
-            { class: 'ok', role: 'status' },
-            `Thekedar ${name} created; the enrollment QR is below.`,
-          );
-        });
+            phone: formValue(form, 'phone'),
+          })
+        ).data;
+        form.reset();
+        reload();
+        await showEnrollment(
+          enrollment,
+          'thekedar',
+          name,
+          created.thekedarId,
+          created.enrollmentCode,
+        );
+        return success(`Thekedar ${name} created; the enrollment QR is below.`);
       },
     },
-    h('h3', {}, 'New thekedar'),
     field('Name', h('input', { name: 'name', required: true, maxlength: 200 })),
     field('Phone', h('input', { name: 'phone', type: 'tel', required: true, maxlength: 20 })),
-    button,
-    status,
   );
-  return form;
 }
 
 function workerForm(
@@ -289,51 +264,33 @@ function workerForm(
   enrollment: HTMLElement,
   reload: () => void,
 ): HTMLElement {
-  const status = h('div', { class: 'status' });
-  const button = h('button', { type: 'submit' }, 'Create worker');
-  const form: HTMLFormElement = h(
-    'form',
+  return actionForm(
     {
       class: 'grid',
-      onsubmit: (e: Event) => {
-        e.preventDefault();
+      title: 'New worker',
+      submit: 'Create worker',
+      run: async (form) => {
         const siteIds = [
           ...form.querySelectorAll<HTMLInputElement>('input[name=siteIds]:checked'),
         ].map((i) => i.value);
-        void action(status, button, async () => {
-          const name = formValue(form, 'name');
-          const created = (
-            await ctx.api.post<{ workerId: string; enrollmentCode: string }>('/api/v5/workers', {
-              name,
-              phone: formValue(form, 'phone'),
-              siteIds,
-            })
-          ).data;
-          form.reset();
-          reload();
-          await showEnrollment(
-            enrollment,
-            'worker',
+        const name = formValue(form, 'name');
+        const created = (
+          await ctx.api.post<{ workerId: string; enrollmentCode: string }>('/api/v5/workers', {
             name,
-            created.workerId,
-            created.enrollmentCode,
-          );
-          return h(
-            'p',
-            { class: 'ok', role: 'status' },
-            `Worker ${name} created; the enrollment QR is below.`,
-          );
-        });
+            phone: formValue(form, 'phone'),
+            siteIds,
+          })
+        ).data;
+        form.reset();
+        reload();
+        await showEnrollment(enrollment, 'worker', name, created.workerId, created.enrollmentCode);
+        return success(`Worker ${name} created; the enrollment QR is below.`);
       },
     },
-    h('h3', {}, 'New worker'),
     field('Name', h('input', { name: 'name', required: true, maxlength: 200 })),
     field('Phone', h('input', { name: 'phone', type: 'tel', required: true, maxlength: 20 })),
     siteChoices,
-    button,
-    status,
   );
-  return form;
 }
 
 /**
@@ -370,14 +327,13 @@ async function showEnrollment(
         `Scan with the worker app on ${name}'s phone. Single use; shown only now.`,
       ),
     ),
-    h(
-      'dl',
-      { class: 'facts' },
-      h('dt', {}, kind === 'worker' ? 'Worker' : 'Thekedar'),
-      h('dd', {}, kind === 'worker' ? link(`#/workers/${personId}`, name) : name),
-      h('dt', {}, 'Enrollment code'),
-      h('dd', {}, h('code', { class: 'enrollment-code' }, code)),
-    ),
+    facts([
+      [
+        kind === 'worker' ? 'Worker' : 'Thekedar',
+        kind === 'worker' ? link(`#/workers/${personId}`, name) : name,
+      ],
+      ['Enrollment code', h('code', { class: 'enrollment-code' }, code)],
+    ]),
   );
 }
 
@@ -400,28 +356,18 @@ function renderWorker(ctx: PageContext): void {
     detail,
     async () => (await ctx.api.get<Worker>(`/api/v5/workers/${encodeURIComponent(workerId)}`)).data,
     (w) =>
-      h(
-        'dl',
-        { class: 'facts' },
-        h('dt', {}, 'Name'),
-        h('dd', {}, w.name),
-        h('dt', {}, 'Worker ID'),
-        h('dd', {}, h('code', {}, w.workerId)),
-        h('dt', {}, 'Phone'),
-        h('dd', {}, w.phone),
-        h('dt', {}, 'Sites'),
-        h(
-          'dd',
-          {},
+      facts([
+        ['Name', w.name],
+        ['Worker ID', h('code', {}, w.workerId)],
+        ['Phone', w.phone],
+        [
+          'Sites',
           w.siteIds.map((id) => h('span', {}, link(`#/ledgers/${id}`, short(id, 24)), ' ')),
-        ),
-        h('dt', {}, 'Trust score'),
-        h('dd', {}, badge(String(w.trustScore), w.trustScore >= 40 ? 'ok' : 'bad')),
-        h('dt', {}, 'Onboarded by'),
-        h('dd', {}, w.sponsorKind, w.thekedarId ? [' ', h('code', {}, w.thekedarId)] : null),
-        h('dt', {}, 'Created'),
-        h('dd', {}, when(w.createdAt)),
-      ),
+        ],
+        ['Trust score', badge(String(w.trustScore), w.trustScore >= 40 ? 'ok' : 'bad')],
+        ['Onboarded by', [w.sponsorKind, w.thekedarId ? [' ', h('code', {}, w.thekedarId)] : null]],
+        ['Created', when(w.createdAt)],
+      ]),
   );
   if (ctx.can('admin')) {
     void panel(

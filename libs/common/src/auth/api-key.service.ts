@@ -10,14 +10,21 @@ interface KeyEntry {
   keyId: string;
 }
 
+/** Verified keys remembered (the configured keys, so a handful in practice). */
+const VERIFIED_CACHE_SIZE = 256;
+
 /**
  * Resolves an API key to its roles. Keys are compared as SHA-256 digests with
  * timingSafeEqual against every configured key, so the time taken does not depend on
- * which key (or how much of one) matched.
+ * which key (or how much of one) matched. A key that matched is remembered with its principal
+ * (a bounded map, least recently used out first; keys come from config and do not change
+ * while the process runs), so a client's next requests skip the hashing. A key that did not
+ * match is never remembered: every wrong guess is compared in full.
  */
 @Injectable()
 export class ApiKeyService {
   private readonly entries: KeyEntry[];
+  private readonly verified = new Map<string, Principal>();
 
   constructor(@Inject(authConfig.KEY) { apiKeys }: AuthSettings) {
     this.entries = ROLES.flatMap((role) =>
@@ -30,6 +37,23 @@ export class ApiKeyService {
 
   resolve(presented: string | undefined): Principal | undefined {
     if (!presented || presented.length > 512) return undefined;
+    const known = this.verified.get(presented);
+    if (known) {
+      // most recently used last
+      this.verified.delete(presented);
+      this.verified.set(presented, known);
+      return known;
+    }
+    const principal = this.compare(presented);
+    if (principal) {
+      if (this.verified.size >= VERIFIED_CACHE_SIZE)
+        this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(presented, principal);
+    }
+    return principal;
+  }
+
+  private compare(presented: string): Principal | undefined {
     const digest = sha256(presented);
     const roles: Role[] = [];
     let keyId = '';
@@ -39,7 +63,10 @@ export class ApiKeyService {
         keyId = entry.keyId;
       }
     }
-    return roles.length > 0 ? { roles, keyId } : undefined;
+    // shared by every request that presents the key: nobody may change it
+    return roles.length > 0
+      ? Object.freeze({ roles: Object.freeze(roles) as Role[], keyId })
+      : undefined;
   }
 
   /**

@@ -1,6 +1,9 @@
 import * as crypto from 'node:crypto';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
+/** A SHA-256 digest or HMAC-SHA256 in lowercase hex (64 characters). */
+export const SHA256_HEX_PATTERN = /^[0-9a-f]{64}$/;
+
 // one-shot hashing (Node ≥ 20.12) skips the Hash object: 2-3× faster on short inputs, which
 // is what the ledger and the Merkle tree hash (a record, 33 or 65 bytes)
 const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;

@@ -13,14 +13,13 @@ import {
   ThrottlerModuleOptions,
   ThrottlerOptions,
   ThrottlerStorage,
-  ThrottlerStorageService,
 } from '@nestjs/throttler';
 import { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
-import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { CommonError } from '../errors/common.errors';
 import { RedisService } from '../redis/redis.service';
+import { LocalThrottlerStorage } from './local-throttler-storage';
 
 /** How long a Redis round trip may take before the limiter counts locally instead. */
 const REDIS_TIMEOUT_MS = 250;
@@ -36,7 +35,7 @@ export class FailoverThrottlerStorage implements ThrottlerStorage, OnApplication
 
   constructor(
     private readonly primary: ThrottlerStorage | undefined,
-    private readonly local: ThrottlerStorageService,
+    private readonly local: LocalThrottlerStorage,
   ) {}
 
   onApplicationShutdown(): void {
@@ -73,8 +72,18 @@ export class FailoverThrottlerStorage implements ThrottlerStorage, OnApplication
   }
 }
 
+/** Each request's credential digest, computed once (the skip test and the tracker both ask). */
+const credentialDigests = new WeakMap<object, string | undefined>();
+
 /** The credential a request presents (API key, bearer token, signing device), if any. */
 export function credentialOf(req: Request): string | undefined {
+  if (credentialDigests.has(req)) return credentialDigests.get(req);
+  const digest = digestCredential(req);
+  credentialDigests.set(req, digest);
+  return digest;
+}
+
+function digestCredential(req: Request): string | undefined {
   const header = (name: string) => {
     const value = req.headers[name];
     return Array.isArray(value) ? value[0] : value;
@@ -137,14 +146,12 @@ function throttlerOptions(limits: RateLimitSettings, redis: RedisService): Throt
   } else {
     logger.warn('RATE_LIMIT_PER_CREDENTIAL=0: requests are not limited per credential');
   }
-  const primary = redis.enabled
-    ? new ThrottlerStorageRedisService(redis.client('throttler'))
-    : undefined;
+  const primary = redis.enabled ? redisStorage(redis) : undefined;
   return {
     throttlers,
     // one counter per client across all routes, so spreading requests over routes does not help
     generateKey: (_ctx, tracker, name) => `${limits.redisPrefix}${name}:${tracker}`,
-    storage: new FailoverThrottlerStorage(primary, new ThrottlerStorageService()),
+    storage: new FailoverThrottlerStorage(primary, new LocalThrottlerStorage()),
   };
 }
 
@@ -158,6 +165,15 @@ function throttlerOptions(limits: RateLimitSettings, redis: RedisService): Throt
   ],
 })
 export class RateLimitModule {}
+
+/** The Redis counters; the module (and ioredis) is loaded only when Redis is configured. */
+function redisStorage(redis: RedisService): ThrottlerStorage {
+  type RedisStorageModule = typeof import('@nest-lab/throttler-storage-redis');
+  const { ThrottlerStorageRedisService } =
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('@nest-lab/throttler-storage-redis') as RedisStorageModule;
+  return new ThrottlerStorageRedisService(redis.client('throttler'));
+}
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;

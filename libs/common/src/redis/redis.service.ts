@@ -1,10 +1,11 @@
 import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { redisConfig, RedisSettings } from './redis.config';
 
 /**
  * Redis connections when REDIS_URL is set. `client(name)` returns one named connection,
- * opened on first use (pub/sub needs its own), all closed at shutdown.
+ * opened on first use (pub/sub needs its own), all closed at shutdown. ioredis itself is
+ * loaded with the first connection: without REDIS_URL it is never loaded.
  */
 @Injectable()
 export class RedisService implements OnApplicationShutdown {
@@ -24,7 +25,9 @@ export class RedisService implements OnApplicationShutdown {
     if (!this.url) throw new Error('REDIS_URL is not set');
     let client = this.clients.get(name);
     if (!client) {
-      client = new Redis(this.url, {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const IORedis = (require('ioredis') as typeof import('ioredis')).default;
+      client = new IORedis(this.url, {
         lazyConnect: false,
         maxRetriesPerRequest: 3,
         connectionName: `mdai-${name}`,

@@ -1,11 +1,11 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsString, Matches } from 'class-validator';
-import { OBJECT_ID } from '@app/workforce';
+import { OBJECT_ID_PATTERN, SHA256_HEX_PATTERN, UTC_TIMESTAMP_PATTERN } from '@app/common';
 
 export class RefreshOfflineTokenDto {
   @ApiProperty({ example: '665f1c2e8b3e4a0012345678' })
   @IsString()
-  @Matches(OBJECT_ID, { message: 'deviceId must be a 24-hex id' })
+  @Matches(OBJECT_ID_PATTERN, { message: 'deviceId must be a 24-hex id' })
   deviceId!: string;
 
   @ApiProperty({
@@ -13,7 +13,7 @@ export class RefreshOfflineTokenDto {
     description: "ISO-8601 UTC, within SYNC_MAX_CLOCK_SKEW_SECONDS (300) of the server's time",
   })
   @IsString()
-  @Matches(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/, {
+  @Matches(UTC_TIMESTAMP_PATTERN, {
     message: 'timestamp must be ISO-8601 UTC (2026-03-01T09:30:00.000Z)',
   })
   timestamp!: string;
@@ -23,7 +23,7 @@ export class RefreshOfflineTokenDto {
       'lowercase hex HMAC-SHA256, key = the device secret bytes, message = UTF-8 of `mdai.token-refresh.<deviceId>.<timestamp>`',
   })
   @IsString()
-  @Matches(/^[0-9a-f]{64}$/, { message: 'signature must be 64 lowercase hex characters' })
+  @Matches(SHA256_HEX_PATTERN, { message: 'signature must be 64 lowercase hex characters' })
   signature!: string;
 }
 

@@ -9,8 +9,7 @@ import {
   MaxLength,
   ValidateNested,
 } from 'class-validator';
-import { DevicePageQuery } from '@app/common';
-import { OBJECT_ID } from '@app/workforce';
+import { DevicePageQuery, OBJECT_ID_PATTERN } from '@app/common';
 
 export class DeviceFingerprintDto {
   @ApiProperty({ example: 'Android 14' }) @IsString() @Length(1, 100) os!: string;
@@ -49,7 +48,7 @@ export class RegisterWorkerDeviceResponse {
 export class WorkerDeviceIdParam {
   @ApiProperty()
   @IsString()
-  @Matches(OBJECT_ID, { message: 'deviceId must be a 24-hex id' })
+  @Matches(OBJECT_ID_PATTERN, { message: 'deviceId must be a 24-hex id' })
   deviceId!: string;
 }
 

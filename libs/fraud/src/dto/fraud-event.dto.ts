@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsISO8601, IsOptional, IsString, MaxLength } from 'class-validator';
+import { PageLimit } from '@app/common';
 import { FRAUD_EVENT_TYPES, FraudEventType } from '../domain/fraud-event';
 
 export class ListFraudEventsQuery {
@@ -31,12 +31,7 @@ export class ListFraudEventsQuery {
   @MaxLength(200)
   cursor?: string;
 
-  @ApiPropertyOptional({ default: 100, maximum: 1000 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
+  @PageLimit()
   limit?: number;
 }
 

@@ -1,3 +1,5 @@
+import { SHA256_HEX_PATTERN, UTC_TIMESTAMP_PATTERN } from '@app/common';
+
 /** What a worker phone signs (RFC 8785 JCS, HMAC-SHA256 with the device secret). */
 export interface AttendancePayload {
   packetId: string;
@@ -16,8 +18,6 @@ export interface SignedPacket {
 }
 
 export const PACKET_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const TIMESTAMP_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
-const SIGNATURE_PATTERN = /^[0-9a-f]{64}$/;
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const PAYLOAD_KEYS = ['deviceId', 'geo', 'packetId', 'siteId', 'timestamp', 'type', 'workerId'];
 const GEO_KEYS = ['accuracyM', 'lat', 'lng'];
@@ -42,7 +42,7 @@ export function checkPacketShape(packet: SignedPacket): PacketShape {
   }
   if (p.type !== 'check_in' && p.type !== 'check_out')
     return bad('type must be check_in or check_out');
-  if (typeof p.timestamp !== 'string' || !TIMESTAMP_PATTERN.test(p.timestamp))
+  if (typeof p.timestamp !== 'string' || !UTC_TIMESTAMP_PATTERN.test(p.timestamp))
     return bad('timestamp must be ISO-8601 UTC (…Z)');
   const at = new Date(p.timestamp);
   if (Number.isNaN(at.getTime()) || at.toISOString().slice(0, 19) !== p.timestamp.slice(0, 19))
@@ -53,7 +53,7 @@ export function checkPacketShape(packet: SignedPacket): PacketShape {
   if (!inRange(geo.lat, -90, 90) || !inRange(geo.lng, -180, 180))
     return bad('geo coordinates are out of range');
   if (!inRange(geo.accuracyM, 0, 100_000)) return bad('geo.accuracyM is out of range');
-  if (typeof packet.signature !== 'string' || !SIGNATURE_PATTERN.test(packet.signature))
+  if (typeof packet.signature !== 'string' || !SHA256_HEX_PATTERN.test(packet.signature))
     return bad('signature must be 64 lowercase hex characters');
   return { ok: true, payload: p as unknown as AttendancePayload, at };
 }

@@ -1,11 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, IsUUID, Matches, Max, Min } from 'class-validator';
+import { OBJECT_ID_PATTERN } from '@app/common';
 
 export class SiteIdParam {
   @ApiProperty()
   @IsString()
-  @Matches(/^[0-9a-f]{24}$/, { message: 'siteId must be a 24-hex id' })
+  @Matches(OBJECT_ID_PATTERN, { message: 'siteId must be a 24-hex id' })
   siteId!: string;
 }
 

@@ -1,11 +1,12 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { getConnectionToken, MongooseModule } from '@nestjs/mongoose';
 import type { Connection } from 'mongoose';
-import { Store } from '../store';
+import { MongoStoreHandle, Store } from '../store';
 import { MongoStore } from './mongo-store';
 
 /**
- * The MongoDB store: the mongoose connection (opened by @nestjs/mongoose) provided as `Store`.
+ * The MongoDB store: the mongoose connection (opened by @nestjs/mongoose) provided as `Store`
+ * and as `MongoStoreHandle` (what the Mongo adapters inject).
  * Imported by PersistenceModule only when DATABASE_URL is mongodb://…, so a SQLite install
  * never loads mongoose.
  */
@@ -22,8 +23,9 @@ export class MongoStoreModule {
           inject: [getConnectionToken()],
           useFactory: (c: Connection) => new MongoStore(c),
         },
+        { provide: MongoStoreHandle, useExisting: Store },
       ],
-      exports: [Store],
+      exports: [Store, MongoStoreHandle],
     };
   }
 }

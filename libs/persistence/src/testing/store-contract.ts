@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createAdapter } from '../persistence.module';
 import { MongoStore } from '../mongo/mongo-store';
 import { SqliteStore } from '../sqlite/sqlite-store';
 import { PortAdapters, Store } from '../store';
+import { CompiledAdapter, compileAdapter } from './compile-adapter';
 
 export const MONGODB_URI = process.env.MONGODB_URI;
 
@@ -20,6 +20,7 @@ export interface ContractContext<T> {
 /**
  * Runs one contract suite for a port against every store available: SQLite always,
  * MongoDB when MONGODB_URI is set (reported as skipped otherwise, never silently passed).
+ * The adapter is built by Nest (`compileAdapter`), its real lifecycle hooks called.
  */
 export function describeStoreContract<T>(
   title: string,
@@ -29,17 +30,18 @@ export function describeStoreContract<T>(
   describe(`${title} [sqlite]`, () => {
     let dir: string;
     let store: SqliteStore;
-    let sut: T;
+    let compiled: CompiledAdapter<T>;
     beforeEach(async () => {
       dir = mkdtempSync(join(tmpdir(), 'mdai-contract-'));
       store = new SqliteStore(join(dir, 'contract.sqlite'));
-      sut = await createAdapter(store, adapters);
+      compiled = await compileAdapter(store, adapters);
     });
     afterEach(async () => {
+      await compiled.close();
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     });
-    body({ sut: () => sut, store: () => store, driver: () => 'sqlite' });
+    body({ sut: () => compiled.adapter, store: () => store, driver: () => 'sqlite' });
   });
 
   const describeMongo = MONGODB_URI ? describe : describe.skip;
@@ -47,7 +49,7 @@ export function describeStoreContract<T>(
     `${title} [mongo]${MONGODB_URI ? '' : ' (skipped: MONGODB_URI is not set)'}`,
     () => {
       let store: MongoStore;
-      let sut: T;
+      let compiled: CompiledAdapter<T>;
       beforeEach(async () => {
         // mongoose is loaded only when a MongoDB run happens
         const mongoose = await import('mongoose');
@@ -57,15 +59,14 @@ export function describeStoreContract<T>(
         });
         await connection.asPromise();
         store = new MongoStore(connection, true);
-        sut = await createAdapter(store, adapters);
-        const maybeInit = sut as unknown as { onModuleInit?: () => Promise<void> };
-        if (typeof maybeInit.onModuleInit === 'function') await maybeInit.onModuleInit();
+        compiled = await compileAdapter(store, adapters);
       });
       afterEach(async () => {
+        await compiled.close();
         await store.connection.dropDatabase();
         await store.close();
       });
-      body({ sut: () => sut, store: () => store, driver: () => 'mongo' });
+      body({ sut: () => compiled.adapter, store: () => store, driver: () => 'mongo' });
     },
   );
 }

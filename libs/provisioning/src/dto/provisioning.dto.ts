@@ -1,8 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBase64, IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsBase64, IsString, Length, Matches } from 'class-validator';
+import { OBJECT_ID_PATTERN } from '@app/common';
 import { DEVICE_ID_PATTERN } from '@app/kiosk-registry';
-
-const BSON_ID = /^[0-9a-f]{24}$/;
 
 export class GenerateChallengeDto {
   @ApiProperty({ example: 'TEE-RDKX5-0001' })
@@ -52,7 +51,7 @@ export class GenerateChallengeResponse {
 export class ValidateChallengeDto {
   @ApiProperty({ example: '6560f1c2a3b4c5d6e7f80912' })
   @IsString()
-  @Matches(BSON_ID, { message: 'bson_id must be 24 hex characters' })
+  @Matches(OBJECT_ID_PATTERN, { message: 'bson_id must be 24 hex characters' })
   bson_id!: string;
 
   @ApiProperty({ description: 'base64 of the 32 decrypted bytes' })
@@ -75,15 +74,8 @@ export class ValidateChallengeResponse {
 export class ChallengeIdParam {
   @ApiProperty({ example: '6560f1c2a3b4c5d6e7f80912' })
   @IsString()
-  @Matches(BSON_ID, { message: 'bson_id must be 24 hex characters' })
+  @Matches(OBJECT_ID_PATTERN, { message: 'bson_id must be 24 hex characters' })
   bson_id!: string;
-}
-
-export class QrFormatQuery {
-  @ApiPropertyOptional({ enum: ['png', 'svg'], default: 'png' })
-  @IsOptional()
-  @IsIn(['png', 'svg'])
-  format?: 'png' | 'svg';
 }
 
 export class ChallengeStateView {

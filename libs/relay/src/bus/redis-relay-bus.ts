@@ -128,7 +128,7 @@ export class RedisRelayBus extends RelayBus {
 }
 
 /** Runs a Redis call with a time bound; any failure becomes BusUnavailableError. */
-async function bounded<T>(operation: string, call: () => Promise<T>): Promise<T> {
+export async function bounded<T>(operation: string, call: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(

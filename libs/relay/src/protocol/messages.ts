@@ -5,6 +5,7 @@
  * below, the inbound types per socket (INBOUND_TYPES), the parser (parse-frame.ts) and
  * docs/protocol.md (`npm run docs:protocol`; a test checks it is current and every example valid).
  */
+import { KIOSK_AUTH_INPUT } from '@app/kiosk-registry/domain/kiosk-auth';
 import { RELAY_ERROR_CODES, RESULT_CODES } from './codes';
 import { anyJson, codeOf, isoTime, jsonObject, oneOf, optional, text, wholeNumber } from './fields';
 import {
@@ -68,7 +69,7 @@ export const CHALLENGE = message({
   routes: [
     toClient(
       ['device'],
-      'Sent on connect: sign `mdai-auth|<session_id>|<nonce>` (UTF-8) with RSASSA-PSS, SHA-256, salt length 32, with the kiosk key.',
+      `Sent on connect: sign \`${KIOSK_AUTH_INPUT}\` (UTF-8) with RSASSA-PSS, SHA-256, salt length 32, with the kiosk key.`,
     ),
   ],
   example: { type: 'challenge', nonce: 'q2X1c0m9bV8pQ4r7t1w3yA' },

@@ -1,5 +1,3 @@
-import { HttpService } from '@nestjs/axios';
-import axios from 'axios';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { upstreamConfig } from './upstream.config';
@@ -24,7 +22,7 @@ async function upstream(
 }
 
 function client(env: Record<string, string>): UpstreamClient {
-  return new UpstreamClient(new HttpService(axios.create()), upstreamConfig.read(env));
+  return new UpstreamClient(upstreamConfig.read(env));
 }
 
 const inAMinute = () => new Date(Date.now() + 60_000);

@@ -1,7 +1,5 @@
-import { HttpService } from '@nestjs/axios';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AxiosError } from 'axios';
-import { firstValueFrom } from 'rxjs';
+import type { AxiosError, AxiosInstance } from 'axios';
 import { upstreamConfig, UpstreamSettings } from './upstream.config';
 
 /**
@@ -59,15 +57,20 @@ const NOT_SENT_CODES = new Set([
  * when the request provably did not arrive (connection refused, DNS) or the upstream asked for it
  * (503 with Retry-After). Nothing runs past the kiosk's 120 s acknowledgement wait or the session
  * deadline, so the answer is always delivered while someone still waits for it.
+ * axios is loaded on the first submission (an install without an upstream never loads it:
+ * startup time and idle memory).
  */
 @Injectable()
 export class UpstreamClient {
   private readonly logger = new Logger(UpstreamClient.name);
+  private http?: AxiosInstance;
 
-  constructor(
-    private readonly http: HttpService,
-    @Inject(upstreamConfig.KEY) private readonly settings: UpstreamSettings,
-  ) {}
+  constructor(@Inject(upstreamConfig.KEY) private readonly settings: UpstreamSettings) {}
+
+  private async client(): Promise<AxiosInstance> {
+    this.http ??= (await import('axios')).default.create();
+    return this.http;
+  }
 
   get configured(): boolean {
     return this.settings.url !== undefined;
@@ -108,23 +111,22 @@ export class UpstreamClient {
       attempts++;
       let waitMs: number | undefined;
       try {
-        const response = await firstValueFrom(
-          this.http.post(
-            `${this.settings.url}${PATH}`,
-            { platform_id: platformId, image_base64: imageBase64 },
-            {
-              headers: {
-                'x-api-key': this.settings.apiKey ?? '',
-                'content-type': 'application/json',
-                'idempotency-key': submissionId,
-              },
-              timeout: Math.min(this.settings.timeoutMs, remaining),
-              maxContentLength: MAX_RESPONSE_BYTES,
-              maxBodyLength: Infinity,
-              maxRedirects: 0,
-              validateStatus: () => true,
+        const http = await this.client();
+        const response = await http.post(
+          `${this.settings.url}${PATH}`,
+          { platform_id: platformId, image_base64: imageBase64 },
+          {
+            headers: {
+              'x-api-key': this.settings.apiKey ?? '',
+              'content-type': 'application/json',
+              'idempotency-key': submissionId,
             },
-          ),
+            timeout: Math.min(this.settings.timeoutMs, remaining),
+            maxContentLength: MAX_RESPONSE_BYTES,
+            maxBodyLength: Infinity,
+            maxRedirects: 0,
+            validateStatus: () => true,
+          },
         );
         const data: unknown = response.data;
         const bodyStatus = (data as { status?: unknown } | null)?.status;

@@ -1,5 +1,5 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { ApiProperty } from '@nestjs/swagger';
+import { IsString, Length, Matches } from 'class-validator';
 import { PLATFORM_ID_PATTERN } from '../session.service';
 
 export class OpenMobileSessionDto {
@@ -47,11 +47,4 @@ export class LegacyAuthResponse {
   @ApiProperty({ description: 'JWT for /ws/hardware and /ws/app (they pair by its jti)' })
   token!: string;
   @ApiProperty({ example: 180 }) expires_in!: number;
-}
-
-export class SessionQrQuery {
-  @ApiPropertyOptional({ enum: ['png', 'svg'], default: 'png' })
-  @IsOptional()
-  @IsIn(['png', 'svg'])
-  format?: 'png' | 'svg';
 }

@@ -14,29 +14,29 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { DAY_PATTERN, OBJECT_ID_PATTERN, PageLimit } from '@app/common';
 import { CORRECTION_ACTIONS, CorrectionAction } from '../domain/correction';
 
-const OBJECT_ID = /^[0-9a-f]{24}$/;
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-
 export class SiteParam {
-  @ApiProperty() @Matches(OBJECT_ID, { message: 'siteId must be a 24-hex id' }) siteId!: string;
+  @ApiProperty()
+  @Matches(OBJECT_ID_PATTERN, { message: 'siteId must be a 24-hex id' })
+  siteId!: string;
 }
 
 export class PeriodQuery {
   @ApiProperty({ example: '2026-03-01', description: 'First local day (YYYY-MM-DD), inclusive' })
-  @Matches(DAY, { message: 'from must be a date YYYY-MM-DD' })
+  @Matches(DAY_PATTERN, { message: 'from must be a date YYYY-MM-DD' })
   @IsISO8601({ strict: true })
   from!: string;
 
   @ApiProperty({ example: '2026-03-07', description: 'Last local day (YYYY-MM-DD), inclusive' })
-  @Matches(DAY, { message: 'to must be a date YYYY-MM-DD' })
+  @Matches(DAY_PATTERN, { message: 'to must be a date YYYY-MM-DD' })
   @IsISO8601({ strict: true })
   to!: string;
 
   @ApiPropertyOptional({ description: 'One worker only' })
   @IsOptional()
-  @Matches(OBJECT_ID, { message: 'workerId must be a 24-hex id' })
+  @Matches(OBJECT_ID_PATTERN, { message: 'workerId must be a 24-hex id' })
   workerId?: string;
 }
 
@@ -47,18 +47,13 @@ export class TimesheetPageQuery extends PeriodQuery {
   @MaxLength(200)
   cursor?: string;
 
-  @ApiPropertyOptional({ default: 100, maximum: 1000 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
+  @PageLimit()
   limit?: number;
 }
 
 export class LedgerRefDto {
   @ApiProperty()
-  @Matches(OBJECT_ID, { message: 'target.siteId must be a 24-hex id' })
+  @Matches(OBJECT_ID_PATTERN, { message: 'target.siteId must be a 24-hex id' })
   siteId!: string;
   @ApiProperty({ example: 12 }) @IsInt() @Min(1) @Max(Number.MAX_SAFE_INTEGER) seq!: number;
 }

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { SignedCheckpoint } from '../domain/checkpoint';
 
 export class LogKeyView {
   @ApiProperty({ description: 'First 16 hex digits of SHA-256 of the raw public key' })
@@ -51,6 +52,16 @@ export class CheckpointView {
   @ApiProperty() signedAt!: string;
   @ApiProperty({ description: 'The C2SP tlog-checkpoint signed note, byte for byte' })
   note!: string;
+}
+
+export function toCheckpointView(c: SignedCheckpoint): CheckpointView {
+  return {
+    origin: c.origin,
+    treeSize: c.size,
+    rootHash: c.rootHash,
+    signedAt: c.signedAt.toISOString(),
+    note: c.note,
+  };
 }
 
 export class ReceiptView {

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
+import { PageLimit } from '@app/common';
 import { VAULT_ACTIONS, VAULT_RESULTS } from '../domain/vault-audit-record';
 
 export class StoredFileView {
@@ -28,12 +29,7 @@ export class VaultAuditQuery {
   @Min(0)
   after?: number;
 
-  @ApiPropertyOptional({ default: 100, maximum: 1000 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
+  @PageLimit()
   limit?: number;
 }
 

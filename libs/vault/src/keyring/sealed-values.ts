@@ -16,6 +16,22 @@ export interface SealedValueStore {
   replaceSealed(key: string, expected: string, next: string): Promise<boolean>;
 }
 
+/**
+ * The base of a repository port whose rows keep sealed values: the port declares the two
+ * reseal methods once by extending it, and its adapters implement them (usually with
+ * `sqliteSealedColumn` / `mongoSealedField`).
+ */
+export abstract class SealedValueRepository implements SealedValueStore {
+  /** Sealed values not sealed under `version`, by key (for the reseal-all job). */
+  abstract listSealedNotUnder(
+    version: string,
+    afterKey: string,
+    limit: number,
+  ): Promise<SealedValue[]>;
+  /** Replaces a sealed value only if it is still `expected`. */
+  abstract replaceSealed(key: string, expected: string, next: string): Promise<boolean>;
+}
+
 export function sealedPrefix(version: string): string {
   return `sealed1.${version}.`;
 }

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { DevicePageQuery, IsTimeZone } from '@app/common';
+import { DevicePageQuery, IsTimeZone, OBJECT_ID_PATTERN } from '@app/common';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -19,7 +19,6 @@ import {
   ValidateNested,
 } from 'class-validator';
 
-export const OBJECT_ID = /^[0-9a-f]{24}$/;
 const PHONE = /^\+?[0-9][0-9 -]{5,19}$/;
 
 export class GeoPointDto {
@@ -83,7 +82,7 @@ export class CreateWorkerDto {
   @ArrayMinSize(1)
   @ArrayMaxSize(50)
   @ArrayUnique()
-  @Matches(OBJECT_ID, { each: true, message: 'each site id must be a 24-hex id' })
+  @Matches(OBJECT_ID_PATTERN, { each: true, message: 'each site id must be a 24-hex id' })
   siteIds!: string[];
 }
 
@@ -97,14 +96,14 @@ export class CreateWorkerResponse {
 export class WorkforcePageQuery extends DevicePageQuery {
   @ApiPropertyOptional({ description: 'Return records after this id (keyset pagination)' })
   @IsOptional()
-  @Matches(OBJECT_ID, { message: 'after must be a 24-hex id' })
+  @Matches(OBJECT_ID_PATTERN, { message: 'after must be a 24-hex id' })
   after?: string;
 }
 
 export class ListWorkersQuery extends WorkforcePageQuery {
   @ApiPropertyOptional({ description: 'Only workers assigned to this site' })
   @IsOptional()
-  @Matches(OBJECT_ID, { message: 'siteId must be a 24-hex id' })
+  @Matches(OBJECT_ID_PATTERN, { message: 'siteId must be a 24-hex id' })
   siteId?: string;
 }
 
@@ -142,6 +141,6 @@ export class WorkerView {
 
 export class WorkerIdParam {
   @ApiProperty()
-  @Matches(OBJECT_ID, { message: 'workerId must be a 24-hex id' })
+  @Matches(OBJECT_ID_PATTERN, { message: 'workerId must be a 24-hex id' })
   workerId!: string;
 }

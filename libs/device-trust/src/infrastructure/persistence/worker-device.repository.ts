@@ -1,8 +1,8 @@
-import { SealedValue } from '@app/vault/keyring/sealed-values';
+import { SealedValueRepository } from '@app/vault/keyring/sealed-values';
 import { WorkerDevice, WorkerDeviceEvent } from '../../domain/worker-device';
 
-/** Registered worker phones and the audited changes to their standing. */
-export abstract class WorkerDeviceRepository {
+/** Registered worker phones and the audited changes to their standing; the sealed values are the device secrets. */
+export abstract class WorkerDeviceRepository extends SealedValueRepository {
   /** Inserts a new device with its `registered` event. */
   abstract register(device: WorkerDevice, event: WorkerDeviceEvent): Promise<void>;
   abstract findByDeviceId(deviceId: string): Promise<WorkerDevice | undefined>;
@@ -20,12 +20,4 @@ export abstract class WorkerDeviceRepository {
   abstract listDeviceIdsBySimHash(simHash: string): Promise<string[]>;
   /** Events of one device, oldest first. */
   abstract listEvents(deviceId: string): Promise<WorkerDeviceEvent[]>;
-  /** Sealed values not sealed under `version`, by key (for the reseal-all job). */
-  abstract listSealedNotUnder(
-    version: string,
-    afterKey: string,
-    limit: number,
-  ): Promise<SealedValue[]>;
-  /** Replaces a sealed value only if it is still `expected`. */
-  abstract replaceSealed(key: string, expected: string, next: string): Promise<boolean>;
 }

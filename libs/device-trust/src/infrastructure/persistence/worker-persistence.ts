@@ -7,17 +7,15 @@ import { WorkerDeviceRepository } from './worker-device.repository';
 
 /** How the worker-device and replay-mark ports are built on each store. */
 export const workerDeviceAdapters: PortAdapters<WorkerDeviceRepository> = {
-  sqlite: (store) => new SqliteWorkerDeviceRepository(store),
-  mongo: async (store) =>
-    new (
-      await import('./mongo/repositories/mongo-worker-device.repository')
-    ).MongoWorkerDeviceRepository(store),
+  sqlite: SqliteWorkerDeviceRepository,
+  mongo: async () =>
+    (await import('./mongo/repositories/mongo-worker-device.repository'))
+      .MongoWorkerDeviceRepository,
 };
 
 export const onboardingNonceAdapters: PortAdapters<OnboardingNonceRepository> = {
-  sqlite: (store) => new SqliteOnboardingNonceRepository(store),
-  mongo: async (store) =>
-    new (
-      await import('./mongo/repositories/mongo-onboarding-nonce.repository')
-    ).MongoOnboardingNonceRepository(store),
+  sqlite: SqliteOnboardingNonceRepository,
+  mongo: async () =>
+    (await import('./mongo/repositories/mongo-onboarding-nonce.repository'))
+      .MongoOnboardingNonceRepository,
 };

@@ -4,9 +4,7 @@ import { FraudEventRepository } from './fraud-event.repository';
 import { SqliteFraudEventRepository } from './sqlite/repositories/sqlite-fraud-event.repository';
 
 export const fraudEventAdapters: PortAdapters<FraudEventRepository> = {
-  sqlite: (store) => new SqliteFraudEventRepository(store),
-  mongo: async (store) =>
-    new (
-      await import('./mongo/repositories/mongo-fraud-event.repository')
-    ).MongoFraudEventRepository(store),
+  sqlite: SqliteFraudEventRepository,
+  mongo: async () =>
+    (await import('./mongo/repositories/mongo-fraud-event.repository')).MongoFraudEventRepository,
 };

@@ -5,9 +5,7 @@ import { SqliteKioskDeviceRepository } from './sqlite/repositories/sqlite-kiosk-
 
 /** How the kiosk registry port is built on each store (used by the module and the contract suite). */
 export const kioskDeviceAdapters: PortAdapters<KioskDeviceRepository> = {
-  sqlite: (store) => new SqliteKioskDeviceRepository(store),
-  mongo: async (store) =>
-    new (
-      await import('./mongo/repositories/mongo-kiosk-device.repository')
-    ).MongoKioskDeviceRepository(store),
+  sqlite: SqliteKioskDeviceRepository,
+  mongo: async () =>
+    (await import('./mongo/repositories/mongo-kiosk-device.repository')).MongoKioskDeviceRepository,
 };

@@ -4,9 +4,8 @@ import { AttendanceLogRepository } from './attendance-log.repository';
 import { SqliteAttendanceLogRepository } from './sqlite/repositories/sqlite-attendance-log.repository';
 
 export const attendanceLogAdapters: PortAdapters<AttendanceLogRepository> = {
-  sqlite: (store) => new SqliteAttendanceLogRepository(store),
-  mongo: async (store) =>
-    new (
-      await import('./mongo/repositories/mongo-attendance-log.repository')
-    ).MongoAttendanceLogRepository(store),
+  sqlite: SqliteAttendanceLogRepository,
+  mongo: async () =>
+    (await import('./mongo/repositories/mongo-attendance-log.repository'))
+      .MongoAttendanceLogRepository,
 };

@@ -4,9 +4,8 @@ import { SqliteWifiChallengeRepository } from './sqlite/repositories/sqlite-wifi
 import { WifiChallengeRepository } from './wifi-challenge.repository';
 
 export const provisioningAdapters: PortAdapters<WifiChallengeRepository> = {
-  sqlite: (store) => new SqliteWifiChallengeRepository(store),
-  mongo: async (store) =>
-    new (
-      await import('./mongo/repositories/mongo-wifi-challenge.repository')
-    ).MongoWifiChallengeRepository(store),
+  sqlite: SqliteWifiChallengeRepository,
+  mongo: async () =>
+    (await import('./mongo/repositories/mongo-wifi-challenge.repository'))
+      .MongoWifiChallengeRepository,
 };

@@ -1,7 +1,8 @@
-import { SealedValue } from '@app/vault/keyring/sealed-values';
+import { SealedValueRepository } from '@app/vault/keyring/sealed-values';
 import { WifiChallenge } from '../../domain/wifi-challenge';
 
-export abstract class WifiChallengeRepository {
+/** Wi-Fi challenges; the sealed values are the Wi-Fi passwords. */
+export abstract class WifiChallengeRepository extends SealedValueRepository {
   abstract create(challenge: WifiChallenge): Promise<void>;
   abstract findById(id: string): Promise<WifiChallenge | undefined>;
   /**
@@ -16,12 +17,4 @@ export abstract class WifiChallengeRepository {
   abstract recordWrongAnswer(id: string, maxAttempts: number): Promise<WifiChallenge | undefined>;
   /** Deletes challenges that expired before `before`; returns how many. */
   abstract deleteExpired(before: Date): Promise<number>;
-  /** Sealed values not sealed under `version`, by key (for the reseal-all job). */
-  abstract listSealedNotUnder(
-    version: string,
-    afterKey: string,
-    limit: number,
-  ): Promise<SealedValue[]>;
-  /** Replaces a sealed value only if it is still `expected`. */
-  abstract replaceSealed(key: string, expected: string, next: string): Promise<boolean>;
 }

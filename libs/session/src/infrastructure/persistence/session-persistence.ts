@@ -4,9 +4,7 @@ import { SessionRepository } from './session.repository';
 import { SqliteSessionRepository } from './sqlite/repositories/sqlite-session.repository';
 
 export const sessionAdapters: PortAdapters<SessionRepository> = {
-  sqlite: (store) => new SqliteSessionRepository(store),
-  mongo: async (store) =>
-    new (await import('./mongo/repositories/mongo-session.repository')).MongoSessionRepository(
-      store,
-    ),
+  sqlite: SqliteSessionRepository,
+  mongo: async () =>
+    (await import('./mongo/repositories/mongo-session.repository')).MongoSessionRepository,
 };

@@ -1,7 +1,8 @@
-import { SealedValue } from '@app/vault/keyring/sealed-values';
+import { SealedValueRepository } from '@app/vault/keyring/sealed-values';
 import { PairingSession, SessionResult } from '../../domain/pairing-session';
 
-export abstract class SessionRepository {
+/** Pairing sessions; the sealed values are the platform ids. */
+export abstract class SessionRepository extends SealedValueRepository {
   abstract create(session: PairingSession): Promise<void>;
   abstract findById(id: string): Promise<PairingSession | undefined>;
   /** Legacy: records the (sealed) platform id and its alias. */
@@ -23,12 +24,4 @@ export abstract class SessionRepository {
   abstract attachImage(id: string, fileId: string): Promise<void>;
   /** Deletes sessions that expired before `before`; returns how many. */
   abstract deleteExpired(before: Date): Promise<number>;
-  /** Sealed values not sealed under `version`, by key (for the reseal-all job). */
-  abstract listSealedNotUnder(
-    version: string,
-    afterKey: string,
-    limit: number,
-  ): Promise<SealedValue[]>;
-  /** Replaces a sealed value only if it is still `expected`. */
-  abstract replaceSealed(key: string, expected: string, next: string): Promise<boolean>;
 }

@@ -4,9 +4,7 @@ import { SqliteTimesheetRepository } from './sqlite/repositories/sqlite-timeshee
 import { TimesheetRepository } from './timesheet.repository';
 
 export const timesheetAdapters: PortAdapters<TimesheetRepository> = {
-  sqlite: (store) => new SqliteTimesheetRepository(store),
-  mongo: async (store) =>
-    new (await import('./mongo/repositories/mongo-timesheet.repository')).MongoTimesheetRepository(
-      store,
-    ),
+  sqlite: SqliteTimesheetRepository,
+  mongo: async () =>
+    (await import('./mongo/repositories/mongo-timesheet.repository')).MongoTimesheetRepository,
 };

@@ -4,7 +4,6 @@ import { SqliteTlogRepository } from './sqlite/sqlite-tlog.repository';
 import { TlogRepository } from './tlog.repository';
 
 export const tlogAdapters: PortAdapters<TlogRepository> = {
-  sqlite: (store) => new SqliteTlogRepository(store),
-  mongo: async (store) =>
-    new (await import('./mongo/mongo-tlog.repository')).MongoTlogRepository(store),
+  sqlite: SqliteTlogRepository,
+  mongo: async () => (await import('./mongo/mongo-tlog.repository')).MongoTlogRepository,
 };

@@ -7,17 +7,13 @@ import { VaultFileRepository } from './vault-file.repository';
 
 /** How the vault ports are built on each store (used by the module and the contract suites). */
 export const vaultFileAdapters: PortAdapters<VaultFileRepository> = {
-  sqlite: (store) => new SqliteVaultFileRepository(store),
-  mongo: async (store) =>
-    new (await import('./mongo/repositories/mongo-vault-file.repository')).MongoVaultFileRepository(
-      store,
-    ),
+  sqlite: SqliteVaultFileRepository,
+  mongo: async () =>
+    (await import('./mongo/repositories/mongo-vault-file.repository')).MongoVaultFileRepository,
 };
 
 export const vaultAuditAdapters: PortAdapters<VaultAuditRepository> = {
-  sqlite: (store) => new SqliteVaultAuditRepository(store),
-  mongo: async (store) =>
-    new (
-      await import('./mongo/repositories/mongo-vault-audit.repository')
-    ).MongoVaultAuditRepository(store),
+  sqlite: SqliteVaultAuditRepository,
+  mongo: async () =>
+    (await import('./mongo/repositories/mongo-vault-audit.repository')).MongoVaultAuditRepository,
 };

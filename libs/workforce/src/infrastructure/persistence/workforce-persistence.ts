@@ -5,9 +5,7 @@ import { WorkforceRepository } from './workforce.repository';
 
 /** How the workforce port is built on each store (used by the module and the contract suite). */
 export const workforceAdapters: PortAdapters<WorkforceRepository> = {
-  sqlite: (store) => new SqliteWorkforceRepository(store),
-  mongo: async (store) =>
-    new (await import('./mongo/repositories/mongo-workforce.repository')).MongoWorkforceRepository(
-      store,
-    ),
+  sqlite: SqliteWorkforceRepository,
+  mongo: async () =>
+    (await import('./mongo/repositories/mongo-workforce.repository')).MongoWorkforceRepository,
 };

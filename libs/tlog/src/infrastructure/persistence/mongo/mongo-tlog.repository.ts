@@ -1,4 +1,4 @@
-import { OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
@@ -28,6 +28,7 @@ export class TlogCheckpointDocument {
 export const TlogCheckpointSchema = SchemaFactory.createForClass(TlogCheckpointDocument);
 TlogCheckpointSchema.index({ origin: 1, size: 1 }, { unique: true });
 
+@Injectable()
 export class MongoTlogRepository extends TlogRepository implements OnModuleInit {
   private readonly nodes: Model<TlogNodeDocument>;
   private readonly checkpoints: Model<TlogCheckpointDocument>;

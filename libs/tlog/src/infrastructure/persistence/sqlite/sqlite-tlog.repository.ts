@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteMigration, SqliteStoreHandle } from '@app/persistence';
 import { SignedCheckpoint } from '../../../domain/checkpoint';
@@ -36,6 +37,7 @@ interface CheckpointRow {
   note: string;
 }
 
+@Injectable()
 export class SqliteTlogRepository extends TlogRepository {
   private readonly db: Database;
   private readonly ids = new Map<string, number>();

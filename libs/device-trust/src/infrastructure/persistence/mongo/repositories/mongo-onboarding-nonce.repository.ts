@@ -1,4 +1,4 @@
-import { OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import { OnboardingNonceRepository } from '../../onboarding-nonce.repository';
@@ -8,6 +8,7 @@ import { OnboardingNonceDocument, OnboardingNonceSchema } from '../schemas/onboa
  * The unique _id decides (duplicate key → already used); a TTL index on `purgeAt` drops
  * marks once their window has passed on the database server's clock.
  */
+@Injectable()
 export class MongoOnboardingNonceRepository
   extends OnboardingNonceRepository
   implements OnModuleInit

@@ -1,5 +1,5 @@
 import { mongoSealedField, SealedValueStore } from '@app/vault/keyring/sealed-values';
-import { OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import { WorkerDevice, WorkerDeviceEvent } from '../../../../domain/worker-device';
@@ -14,6 +14,7 @@ const DEVICE_FIELDS = { events: 0 } as const;
  * MongoDB adapter. A device embeds its events, so a change and its event are one
  * single-document write: atomic on a standalone mongod, no transaction needed.
  */
+@Injectable()
 export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implements OnModuleInit {
   private readonly sealedValues: SealedValueStore;
   private readonly devices: Model<WorkerDeviceDocument>;

@@ -1,9 +1,11 @@
+import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
 import { OnboardingNonceRepository } from '../../onboarding-nonce.repository';
 import { ONBOARDING_NONCE_SQLITE_MIGRATIONS } from '../sqlite-onboarding-nonce.migrations';
 
 /** The primary key decides: INSERT OR IGNORE changes one row for exactly one claimant. */
+@Injectable()
 export class SqliteOnboardingNonceRepository extends OnboardingNonceRepository {
   private readonly db: Database;
   private readonly insert: Statement<[string, string]>;

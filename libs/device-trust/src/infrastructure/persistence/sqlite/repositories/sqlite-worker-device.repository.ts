@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import { SealedValueStore, sqliteSealedColumn } from '@app/vault/keyring/sealed-values';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
@@ -10,6 +11,7 @@ import {
 } from '../mappers/worker-device.mapper';
 import { WORKER_DEVICE_SQLITE_MIGRATIONS } from '../sqlite-worker-device.migrations';
 
+@Injectable()
 export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   private readonly sealedValues: SealedValueStore;
   private readonly db: Database;

@@ -1,4 +1,4 @@
-import { OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import { FraudEvent, FraudEventCriteria } from '../../../../domain/fraud-event';
@@ -6,6 +6,7 @@ import { FraudEventRepository } from '../../fraud-event.repository';
 import { FraudEventMongoMapper as Mapper } from '../mappers/fraud-event.mapper';
 import { FraudEventDocument, FraudEventSchema } from '../schemas/fraud-event.schema';
 
+@Injectable()
 export class MongoFraudEventRepository extends FraudEventRepository implements OnModuleInit {
   private readonly events: Model<FraudEventDocument>;
 

@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
 import { FraudEvent, FraudEventCriteria } from '../../../../domain/fraud-event';
@@ -5,6 +6,7 @@ import { FraudEventRepository } from '../../fraud-event.repository';
 import { FraudEventRow, FraudEventSqliteMapper as Mapper } from '../mappers/fraud-event.mapper';
 import { FRAUD_SQLITE_MIGRATIONS } from '../sqlite-fraud.migrations';
 
+@Injectable()
 export class SqliteFraudEventRepository extends FraudEventRepository {
   private readonly db: Database;
   private readonly insert: Statement;

@@ -1,4 +1,4 @@
-import { OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { isDuplicateKeyError, MongoStoreHandle } from '@app/persistence';
 import { KioskDevice, KioskEvent, KioskStatus } from '../../../../domain/kiosk-device';
@@ -13,6 +13,7 @@ const DEVICE_FIELDS = { events: 0 } as const;
  * MongoDB adapter. A device embeds its events, so a change and its event are one
  * single-document write: atomic on a standalone mongod, no transaction needed.
  */
+@Injectable()
 export class MongoKioskDeviceRepository extends KioskDeviceRepository implements OnModuleInit {
   private readonly devices: Model<KioskDeviceDocument>;
 

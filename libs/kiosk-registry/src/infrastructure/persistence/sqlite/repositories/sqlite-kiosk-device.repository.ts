@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
 import { KioskDevice, KioskEvent, KioskStatus } from '../../../../domain/kiosk-device';
@@ -9,6 +10,7 @@ import {
 } from '../mappers/kiosk-device.mapper';
 import { KIOSK_SQLITE_MIGRATIONS } from '../sqlite-kiosk.migrations';
 
+@Injectable()
 export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   private readonly db: Database;
   private readonly insertDevice: Statement;

@@ -1,4 +1,4 @@
-import { OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { jcs } from '@app/common';
 import { MongoStoreHandle } from '@app/persistence';
@@ -23,6 +23,7 @@ import { AttendanceLogDocument, AttendanceLogSchema } from '../schemas/attendanc
  * the same head build the same seq, one insert wins, the other gets a duplicate-key error,
  * re-reads the head and tries again. The unique packetId index makes a replay a duplicate.
  */
+@Injectable()
 export class MongoAttendanceLogRepository extends AttendanceLogRepository implements OnModuleInit {
   private readonly logs: Model<AttendanceLogDocument>;
 

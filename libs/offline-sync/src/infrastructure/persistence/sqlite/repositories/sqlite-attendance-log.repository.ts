@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
 import { appendImmediate } from '@app/tlog';
@@ -30,6 +31,7 @@ import {
  * UNIQUE(packet_id) is the duplicate check (looked up once per entry, by the insert itself),
  * and PRIMARY KEY(site_id, seq) backs the chain order up in the schema.
  */
+@Injectable()
 export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
   private readonly db: Database;
   private readonly insert: Statement;

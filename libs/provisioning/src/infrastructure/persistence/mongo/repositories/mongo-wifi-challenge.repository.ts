@@ -1,5 +1,5 @@
 import { mongoSealedField, SealedValueStore } from '@app/vault/keyring/sealed-values';
-import { OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import { WifiChallenge } from '../../../../domain/wifi-challenge';
@@ -7,6 +7,7 @@ import { WifiChallengeRepository } from '../../wifi-challenge.repository';
 import { WifiChallengeMongoMapper as Mapper } from '../mappers/wifi-challenge.mapper';
 import { WifiChallengeDocument, WifiChallengeSchema } from '../schemas/wifi-challenge.schema';
 
+@Injectable()
 export class MongoWifiChallengeRepository extends WifiChallengeRepository implements OnModuleInit {
   private readonly sealedValues: SealedValueStore;
   private readonly challenges: Model<WifiChallengeDocument>;

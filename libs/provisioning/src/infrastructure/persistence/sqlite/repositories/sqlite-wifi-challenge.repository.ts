@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import { SealedValueStore, sqliteSealedColumn } from '@app/vault/keyring/sealed-values';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
@@ -9,6 +10,7 @@ import {
 } from '../mappers/wifi-challenge.mapper';
 import { PROVISIONING_SQLITE_MIGRATIONS } from '../sqlite-provisioning.migrations';
 
+@Injectable()
 export class SqliteWifiChallengeRepository extends WifiChallengeRepository {
   private readonly sealedValues: SealedValueStore;
   private readonly db: Database;

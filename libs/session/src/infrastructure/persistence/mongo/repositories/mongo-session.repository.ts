@@ -1,5 +1,5 @@
 import { mongoSealedField, SealedValueStore } from '@app/vault/keyring/sealed-values';
-import { OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import { PairingSession, SessionResult } from '../../../../domain/pairing-session';
@@ -7,6 +7,7 @@ import { SessionRepository } from '../../session.repository';
 import { PairingSessionMongoMapper as Mapper } from '../mappers/pairing-session.mapper';
 import { PairingSessionDocument, PairingSessionSchema } from '../schemas/pairing-session.schema';
 
+@Injectable()
 export class MongoSessionRepository extends SessionRepository implements OnModuleInit {
   private readonly sealedValues: SealedValueStore;
   private readonly sessions: Model<PairingSessionDocument>;

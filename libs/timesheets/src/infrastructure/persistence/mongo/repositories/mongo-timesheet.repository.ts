@@ -1,4 +1,4 @@
-import { OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { FilterQuery, Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
@@ -36,6 +36,7 @@ function toDomain(d: TimesheetEntryDocument): TimesheetEntry {
  * stored once); a worker's days are replaced by a delete and an insert of the range (the
  * projector serializes work per process, and a rebuild repairs any interleaving).
  */
+@Injectable()
 export class MongoTimesheetRepository extends TimesheetRepository implements OnModuleInit {
   private readonly entries: Model<TimesheetEntryDocument>;
   private readonly days: Model<TimesheetDayDocument>;

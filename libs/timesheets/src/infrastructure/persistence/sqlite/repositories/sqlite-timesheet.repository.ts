@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
@@ -58,6 +59,7 @@ function toRow(e: TimesheetEntry): EntryRow {
 }
 
 /** SQLite adapter: a day's body is its JSON; replacing a worker's days is one transaction. */
+@Injectable()
 export class SqliteTimesheetRepository extends TimesheetRepository {
   private readonly db: Database;
   private readonly insert: Statement;

@@ -1,4 +1,4 @@
-import { OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import { appendWithRetry } from '@app/tlog';
@@ -11,6 +11,7 @@ import { VaultAuditDocument, VaultAuditSchema } from '../schemas/vault-audit.sch
  * The audit chain on MongoDB: read the head, insert seq+1; the unique index on `seq` lets only
  * one of two racing appends in, and the loser re-reads the head and links after the winner.
  */
+@Injectable()
 export class MongoVaultAuditRepository extends VaultAuditRepository implements OnModuleInit {
   private readonly records: Model<VaultAuditDocument>;
 

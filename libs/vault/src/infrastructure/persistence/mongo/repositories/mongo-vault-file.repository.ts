@@ -1,4 +1,4 @@
-import { OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import { ShredReason, VaultFile } from '../../../../domain/vault-file';
@@ -6,6 +6,7 @@ import { VaultFileRepository } from '../../vault-file.repository';
 import { VaultFileMongoMapper as Mapper } from '../mappers/vault-file.mapper';
 import { VaultFileDocument, VaultFileSchema } from '../schemas/vault-file.schema';
 
+@Injectable()
 export class MongoVaultFileRepository extends VaultFileRepository implements OnModuleInit {
   private readonly files: Model<VaultFileDocument>;
 

@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
 import { appendImmediate } from '@app/tlog';
@@ -10,6 +11,7 @@ import { VAULT_AUDIT_SQLITE_MIGRATIONS } from '../sqlite-vault.migrations';
  * The audit chain on SQLite: reading the head and inserting the next record happen in one
  * BEGIN IMMEDIATE transaction, so two processes on one file cannot fork the chain.
  */
+@Injectable()
 export class SqliteVaultAuditRepository extends VaultAuditRepository {
   private readonly db: Database;
 

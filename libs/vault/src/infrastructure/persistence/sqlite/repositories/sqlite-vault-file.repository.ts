@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
 import { ShredReason, VaultFile } from '../../../../domain/vault-file';
@@ -5,6 +6,7 @@ import { VaultFileRepository } from '../../vault-file.repository';
 import { VaultFileRow, VaultFileSqliteMapper as Mapper } from '../mappers/vault-file.mapper';
 import { VAULT_FILE_SQLITE_MIGRATIONS } from '../sqlite-vault.migrations';
 
+@Injectable()
 export class SqliteVaultFileRepository extends VaultFileRepository {
   private readonly db: Database;
   private readonly insert: Statement;

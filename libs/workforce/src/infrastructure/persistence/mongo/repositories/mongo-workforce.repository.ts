@@ -1,4 +1,4 @@
-import { OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import { EnrollmentCode, Site, Thekedar, Worker } from '../../../../domain/workforce';
@@ -24,6 +24,7 @@ type WithEnrollment = { _id: string; enrollment: EnrollmentCodeDocument };
  * single-document insert (atomic on a standalone mongod) and spending a code is one
  * conditional update of that document.
  */
+@Injectable()
 export class MongoWorkforceRepository extends WorkforceRepository implements OnModuleInit {
   private readonly sites: Model<SiteDocument>;
   private readonly thekedars: Model<ThekedarDocument>;

@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
 import { EnrollmentCode, Site, Thekedar, Worker } from '../../../../domain/workforce';
@@ -11,6 +12,7 @@ import {
 } from '../mappers/workforce.mapper';
 import { WORKFORCE_SQLITE_MIGRATIONS } from '../sqlite-workforce.migrations';
 
+@Injectable()
 export class SqliteWorkforceRepository extends WorkforceRepository {
   private readonly db: Database;
   private readonly insertEnrollment: Statement;

@@ -1,0 +1,605 @@
+// Generated from docs/openapi.json by scripts/write-console-types.ts (`npm run openapi`).
+// Do not edit: change the DTOs, then regenerate. Not formatted by Prettier (.prettierignore).
+
+export interface ChallengeQrPayload {
+  /** ObjectId hex of the challenge */
+  bson_id: string;
+  /** base64 RSA-OAEP (SHA-256, MGF1-SHA-256) of 32 random bytes under the kiosk key */
+  challenge: string;
+}
+
+export interface ChallengeStateView {
+  bson_id: string;
+  device_id: string;
+  wifi_ssid: string;
+  /** waiting: not yet answered and before expires_at; used: the kiosk received the credentials; locked: too many wrong answers; expired: unanswered past expires_at */
+  state: 'waiting' | 'used' | 'locked' | 'expired';
+  wrong_attempts: number;
+  /** Wrong answers that lock the challenge */
+  max_attempts: number;
+  created_at: string;
+  expires_at: string;
+  used_at?: string;
+}
+
+export interface CheckpointView {
+  origin: string;
+  treeSize: number;
+  /** hex */
+  rootHash: string;
+  signedAt: string;
+  /** The C2SP tlog-checkpoint signed note, byte for byte */
+  note: string;
+}
+
+export interface ConnectedKiosksView {
+  /** One per distinct deviceId asked, in order */
+  kiosks: KioskConnectionView[];
+}
+
+export interface ConsistencyProofView {
+  origin: string;
+  first: number;
+  second: number;
+  /** base64 hashes, RFC 9162 §2.1.4 order */
+  proof: string[];
+}
+
+export interface CorrectionResponse {
+  correctionId: string;
+  status: 'appended' | 'duplicate';
+  siteId: string;
+  seq: number;
+  recordHash: string;
+}
+
+export interface CreateCorrectionDto {
+  /** Client-chosen UUID: the same correction sent again is answered as a duplicate */
+  correctionId?: string;
+  action: 'void' | 'add_check_out' | 'move';
+  /** The ledger entry corrected (this site only) */
+  target: LedgerRefDto;
+  /** ISO-8601 UTC: the check-out time (add_check_out) or the new time (move) */
+  at?: string;
+  reason: string;
+}
+
+export interface CreateSiteDto {
+  name: string;
+  geo: GeoPointDto;
+  /** Geofence radius in metres */
+  radiusM: number;
+  /** IANA time zone: timesheet days are local days there (default SITE_DEFAULT_TIME_ZONE) */
+  timeZone?: string;
+}
+
+export interface CreateSiteResponse {
+  siteId: string;
+  timeZone: string;
+}
+
+export interface CreateThekedarDto {
+  name: string;
+  phone: string;
+}
+
+export interface CreateThekedarResponse {
+  thekedarId: string;
+  /** Single use; shown only in this response */
+  enrollmentCode: string;
+}
+
+export interface CreateWorkerDto {
+  name: string;
+  phone: string;
+  /** Sites the worker may check in at */
+  siteIds: string[];
+}
+
+export interface CreateWorkerResponse {
+  workerId: string;
+  /** Single use; shown only in this response */
+  enrollmentCode: string;
+  trustScore: number;
+  trustInheritedUntil?: string;
+}
+
+export interface DayFlagView {
+  type: 'open_shift' | 'check_out_without_check_in' | 'low_trust' | 'corrected' | 'voided_punch' | 'fraud';
+  /** Ledger seq (of this site) behind the flag */
+  seq: number;
+  /** For fraud: the fraud event type */
+  detail?: string;
+}
+
+export interface DeletedFileView {
+  fileId: string;
+  /** When the data key was destroyed */
+  deletedAt: string;
+}
+
+export interface DeviceFingerprintDto {
+  os: string;
+  model: string;
+  /** Hash of the SIM identity, computed on the phone */
+  simHash: string;
+}
+
+export interface DeviceTrustView {
+  deviceId: string;
+  /** Sum of the effects, rounded, clamped */
+  score: number;
+  factors: TrustFactorView[];
+  computedAt: string;
+}
+
+export interface DeviceUserView {
+  kind: 'worker' | 'thekedar';
+  id: string;
+}
+
+export interface ErrorBody {
+  statusCode: number;
+  code: string;
+  message: string;
+  correlationId: string;
+  errors?: FieldErrorDto[];
+}
+
+export interface FieldErrorDto {
+  field: string;
+  message: string;
+}
+
+export interface FingerprintView {
+  os: string;
+  model: string;
+  simHash: string;
+}
+
+export interface FraudEventView {
+  id: string;
+  type: 'invalid_token' | 'unknown_device' | 'device_blocked' | 'invalid_signature' | 'malformed_packet' | 'device_mismatch' | 'worker_mismatch' | 'site_not_allowed' | 'timestamp_in_future' | 'timestamp_too_old' | 'outside_token_window' | 'packet_id_conflict' | 'impossible_travel' | 'outside_geofence' | 'rapid_repeat' | 'shared_device' | 'onboarding_signature_invalid' | 'onboarding_replay' | 'onboarding_stale_timestamp';
+  deviceId?: string;
+  workerId?: string;
+  siteId?: string;
+  packetId?: string;
+  detail: string;
+  at: string;
+}
+
+export interface GenerateChallengeDto {
+  device_id: string;
+  /** 1-32 characters */
+  wifi_ssid: string;
+  /** empty for an open network, else 8-63 characters */
+  wifi_password: string;
+}
+
+export interface GenerateChallengeResponse {
+  success: boolean;
+  qr_payload: ChallengeQrPayload;
+  expires_at: string;
+  /** the QR as PNG (or SVG with format=svg), admin key; absolute, on PUBLIC_URL */
+  qr_url: string;
+}
+
+export interface GeoPointDto {
+  lat: number;
+  lng: number;
+}
+
+export interface InclusionProofView {
+  origin: string;
+  seq: number;
+  leafIndex: number;
+  /** the link's recordHash (hex); leaf input = its 32 bytes */
+  recordHash: string;
+  /** hex SHA-256(0x00 ‖ recordHash bytes) */
+  leafHash: string;
+  treeSize: number;
+  /** base64 hashes, RFC 9162 §2.1.3 order */
+  inclusionProof: string[];
+  /** The signed checkpoint of treeSize, when one was signed */
+  checkpoint?: string;
+}
+
+export interface KioskConnectionView {
+  deviceId: string;
+  /** An authenticated kiosk socket is in a pairing session on some instance right now (within one slot TTL) */
+  connected: boolean;
+}
+
+export interface KioskEventView {
+  action: 'registered' | 'key_rotated' | 'blocked' | 'unblocked';
+  actor: string;
+  reason?: string;
+  key_fingerprint?: string;
+  previous_key_fingerprint?: string;
+  at: string;
+}
+
+export interface KioskStatusChangeDto {
+  reason: string;
+}
+
+export interface KioskView {
+  device_id: string;
+  /** SHA-256 of the SPKI DER */
+  key_fingerprint: string;
+  status: 'active' | 'blocked';
+  created_at: string;
+  updated_at: string;
+}
+
+export interface LedgerRefDto {
+  siteId: string;
+  seq: number;
+}
+
+export interface LedgerVerificationView {
+  ok: boolean;
+  length: number;
+  /** recordHash of the last link (64 zeros for an empty chain) */
+  headHash: string;
+  /** The first seq that does not verify */
+  brokenAtSeq?: number;
+  reason?: 'seq_gap' | 'prev_hash_mismatch' | 'record_hash_mismatch' | 'wrong_log' | 'checkpoint_signature_invalid' | 'checkpoint_mismatch' | 'checkpoint_missing' | 'tail_cut';
+  /** hex root of the RFC 6962 Merkle tree over the verified links */
+  rootHash: string;
+  checkpointsChecked: number;
+  /** Checkpoints read from the witness file (outside the store) */
+  witnessedCheckpoints: number;
+}
+
+export interface LegacyAuthDto {
+  /** a hardware key (HARDWARE_API_KEYS) */
+  api_key: string;
+}
+
+export interface LegacyAuthResponse {
+  /** JWT for /ws/hardware and /ws/app (they pair by its jti) */
+  token: string;
+  expires_in: number;
+}
+
+export interface LogKeyView {
+  /** First 16 hex digits of SHA-256 of the raw public key */
+  kid: string;
+  alg: string;
+  /** The 32-byte Ed25519 public key, base64 */
+  publicKey: string;
+  status: 'active' | 'retired';
+  /** Start of the signing window (ISO-8601) */
+  notBefore?: string;
+  /** End of the signing window (ISO-8601); absent for the active key */
+  notAfter?: string;
+  /** C2SP verifier key for the requested origin: <origin>+<key id hex>+<base64(0x01 ‖ key)> */
+  verifierKey?: string;
+}
+
+export interface LogKeysView {
+  keys: LogKeyView[];
+}
+
+export interface OpenMobileSessionDto {
+  user_id: string;
+  /** kept by the server, never sent to the kiosk; `PLT_` and 10 to 124 letters or digits */
+  platform_id: string;
+}
+
+export interface OpenMobileSessionResponse {
+  /** JWT that opens only /ws/mobile; stays on the phone */
+  token: string;
+  session_id: string;
+  expires_at: string;
+  qr_payload: SessionQrPayload;
+}
+
+export interface PacketReceiptView {
+  seq: number;
+  /** seq − 1 */
+  leafIndex: number;
+  /** hex SHA-256(0x00 ‖ recordHash bytes) */
+  leafHash: string;
+  /** Size of the tree of the checkpoint it is proven against */
+  treeSize: number;
+  /** base64 hashes, RFC 9162 §2.1.3 order */
+  inclusionProof: string[];
+}
+
+export interface PacketResultView {
+  packetId: string;
+  status: 'accepted' | 'duplicate' | 'rejected';
+  reason?: string;
+  seq?: number;
+  recordHash?: string;
+  /** Keep it: proves the link is in the log */
+  receipt?: PacketReceiptView;
+}
+
+export interface PayrollView {
+  siteId: string;
+  timeZone: string;
+  from: string;
+  to: string;
+  workers: PayrollWorkerView[];
+}
+
+export interface PayrollWorkerView {
+  workerId: string;
+  /** Days with at least one shift */
+  daysPresent: number;
+  hours: number;
+  workedSeconds: number;
+  /** Days with an open shift, a stray check-out, low trust, a voided punch or fraud */
+  flaggedDays: number;
+  correctedDays: number;
+}
+
+export interface PunchView {
+  seq: number;
+  /** ISO-8601 UTC */
+  at: string;
+  /** Local time with offset */
+  local: string;
+}
+
+export interface RefreshOfflineTokenDto {
+  deviceId: string;
+  /** ISO-8601 UTC, within SYNC_MAX_CLOCK_SKEW_SECONDS (300) of the server's time */
+  timestamp: string;
+  /** lowercase hex HMAC-SHA256, key = the device secret bytes, message = UTF-8 of `mdai.token-refresh.<deviceId>.<timestamp>` */
+  signature: string;
+}
+
+export interface RefreshOfflineTokenResponse {
+  /** A new ES256 offline token for the same device, worker and sites */
+  offlineToken: string;
+  offlineTokenExpiresAt: string;
+  /** Until when packets recorded under this token still sync after it expires (OFFLINE_TOKEN_GRACE_DAYS) */
+  syncGraceEndsAt: string;
+}
+
+export interface RegisterDeviceDto {
+  device_id: string;
+  /** RSA (≥ 2048 bits) public key, SPKI PEM */
+  public_key: string;
+}
+
+export interface RegisterWorkerDeviceDto {
+  enrollmentCode: string;
+  fingerprint: DeviceFingerprintDto;
+}
+
+export interface RegisterWorkerDeviceResponse {
+  deviceId: string;
+  /** base64 of 32 random bytes: the HMAC key for attendance packets. Shown once, stored encrypted. */
+  deviceSecret: string;
+  trustScore: number;
+  /** ES256 JWT; check it with /api/v5/.well-known/jwks.json */
+  offlineToken: string;
+  offlineTokenExpiresAt: string;
+}
+
+export interface RotateKeyDto {
+  /** The new RSA (≥ 2048 bits) public key, SPKI PEM */
+  public_key: string;
+  reason: string;
+}
+
+export interface SessionQrPayload {
+  type: string;
+  session_id: string;
+  /** JWT that opens only /ws/device */
+  token: string;
+  ws_device_url: string;
+}
+
+export interface ShiftView {
+  in: PunchView;
+  out?: PunchView;
+  seconds: number;
+}
+
+export interface SignedPacketDto {
+  /** {"packetId":"<uuid>","workerId","siteId","deviceId","type":"check_in"|"check_out","timestamp":"<ISO-8601 UTC>","geo":{"lat","lng","accuracyM"}}, kept exactly as signed */
+  payload: Record<string, unknown>;
+  /** hex HMAC-SHA256 with the device secret bytes over JCS(payload) */
+  signature: string;
+}
+
+export interface SiteView {
+  siteId: string;
+  name: string;
+  geo: GeoPointDto;
+  /** Geofence radius in metres */
+  radiusM: number;
+  /** IANA time zone of the site */
+  timeZone?: string;
+  createdAt: string;
+}
+
+export interface StoredFileView {
+  fileId: string;
+  /** Plaintext size in bytes */
+  size: number;
+  /** SHA-256 hex of the plaintext */
+  sha256: string;
+}
+
+export interface SuccessResponse {
+  success: boolean;
+}
+
+export interface SyncCheckpointView {
+  siteId: string;
+  origin: string;
+  treeSize: number;
+  /** hex */
+  rootHash: string;
+  /** C2SP tlog-checkpoint signed note (Ed25519), byte for byte */
+  note: string;
+}
+
+export interface SyncRequestDto {
+  packets: SignedPacketDto[];
+}
+
+export interface SyncResponse {
+  results: PacketResultView[];
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  /** The signed checkpoints the receipts are proven against (absent with ?receipts=false) */
+  checkpoints?: SyncCheckpointView[];
+}
+
+export interface ThekedarView {
+  thekedarId: string;
+  name: string;
+  phone: string;
+  trustScore: number;
+  createdAt: string;
+}
+
+export interface TimesheetDayView {
+  workerId: string;
+  /** Local day in the site zone */
+  date: string;
+  /** Local time with offset */
+  firstIn?: string;
+  /** Local time with offset */
+  lastOut?: string;
+  hours: number;
+  workedSeconds: number;
+  shifts: ShiftView[];
+  flags: DayFlagView[];
+  flagged: boolean;
+  corrected: boolean;
+  /** Every ledger seq behind the day */
+  seqs: number[];
+}
+
+export interface TimesheetPageView {
+  siteId: string;
+  timeZone: string;
+  from: string;
+  to: string;
+  days: TimesheetDayView[];
+  /** Pass as ?cursor= for the next page (absent on the last) */
+  nextCursor?: string;
+}
+
+export interface TrustFactorView {
+  name: 'baseline' | 'device_age' | 'fraud_history' | 'user_agent' | 'app_version' | 'device_id_header' | 'ip' | 'block_state';
+  /** Points added (negative: taken off) */
+  effect: number;
+  detail: string;
+}
+
+export interface ValidateChallengeDto {
+  bson_id: string;
+  /** base64 of the 32 decrypted bytes */
+  challenge_response: string;
+}
+
+export interface ValidateChallengeResponse {
+  success: boolean;
+  wifi_credentials: WifiCredentials;
+}
+
+export interface VaultAuditRecordView {
+  seq: number;
+  fileId: string;
+  actor: string;
+  role: string;
+  ip: string;
+  purpose: string;
+  action: 'store' | 'read' | 'delete' | 'purge';
+  result: 'allowed' | 'denied' | 'failed';
+  reason?: string;
+  at: string;
+  prevHash: string;
+  recordHash: string;
+}
+
+export interface VaultAuditVerificationView {
+  ok: boolean;
+  length: number;
+  headHash: string;
+  brokenAtSeq?: number;
+  reason?: 'seq_gap' | 'prev_hash_mismatch' | 'record_hash_mismatch' | 'checkpoint_signature_invalid' | 'checkpoint_mismatch' | 'checkpoint_missing' | 'tail_cut';
+  /** hex root of the RFC 6962 Merkle tree over the verified records */
+  rootHash: string;
+  checkpointsChecked: number;
+  /** Checkpoints read from the witness file (outside the store) */
+  witnessedCheckpoints: number;
+}
+
+export interface VaultKeyUsageView {
+  activeVersion: string;
+  inUse: Record<string, unknown>;
+  /** Versions that wrap no live vault file */
+  unusedByVault: string[];
+}
+
+export interface WhoAmIView {
+  /** The roles the key holds */
+  roles: Array<'admin' | 'provisioner' | 'auditor' | 'mobile' | 'hardware'>;
+  /** First 12 hex chars of SHA-256 of the key (as recorded in audits) */
+  keyId: string;
+}
+
+export interface WifiCredentials {
+  ssid: string;
+  password: string;
+}
+
+export interface WorkerDeviceDetailView {
+  deviceId: string;
+  user: DeviceUserView;
+  siteIds: string[];
+  fingerprint: FingerprintView;
+  trustScore: number;
+  isBlocked: boolean;
+  lastSeen?: string;
+  createdAt: string;
+  events: WorkerDeviceEventView[];
+}
+
+export interface WorkerDeviceEventView {
+  action: 'registered' | 'blocked' | 'unblocked';
+  actor: string;
+  reason?: string;
+  at: string;
+}
+
+export interface WorkerDeviceStatusChangeDto {
+  reason: string;
+}
+
+export interface WorkerDeviceView {
+  deviceId: string;
+  user: DeviceUserView;
+  siteIds: string[];
+  fingerprint: FingerprintView;
+  trustScore: number;
+  isBlocked: boolean;
+  lastSeen?: string;
+  createdAt: string;
+}
+
+export interface WorkerView {
+  workerId: string;
+  name: string;
+  phone: string;
+  siteIds: string[];
+  trustScore: number;
+  /** Who created the worker */
+  sponsorKind: 'admin' | 'thekedar';
+  /** The onboarding thekedar, when sponsorKind is thekedar */
+  thekedarId?: string;
+  trustInheritedUntil?: string;
+  createdAt: string;
+}

@@ -1,0 +1,375 @@
+import { facts, sitePicker } from '../components';
+import { Page, PageContext } from '../context';
+import { action, badge, Child, field, h, link, panel, section, table } from '../dom';
+import { Payroll, Site, TimesheetDay, TimesheetFlag, TimesheetPage, Worker } from '../types';
+
+/** Pages of 1,000 worker-days; a month of a large site is a few pages. */
+const PAGE_LIMIT = 1000;
+const MAX_PAGES = 50;
+const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
+
+export const timesheetsPage: Page = {
+  id: 'timesheets',
+  title: 'Timesheets',
+  roles: ['admin', 'auditor'],
+  render,
+};
+
+const FLAG_TEXT: Record<TimesheetFlag['type'], string> = {
+  open_shift: 'open shift (no check-out)',
+  check_out_without_check_in: 'check-out without check-in',
+  low_trust: 'low device trust',
+  corrected: 'corrected',
+  voided_punch: 'voided punch',
+  fraud: 'fraud flag',
+};
+
+function render(ctx: PageContext): void {
+  const siteId = ctx.params[0];
+  const requested = ctx.query.get('month') ?? '';
+  // a browser without a month picker shows a text field: the pattern keeps it to YYYY-MM
+  const month = h('input', {
+    type: 'month',
+    name: 'month',
+    required: true,
+    min: '2000-01',
+    pattern: '\\d{4}-\\d{2}',
+    placeholder: 'YYYY-MM',
+  });
+  if (MONTH.test(requested)) month.dataset.touched = 'yes';
+  let chosen: Site | undefined;
+  const { picker, status, sites } = sitePicker(ctx, siteId, (site) => {
+    chosen = site;
+    // "this month" is the site's: follow the site until someone picks a month
+    if (!month.dataset.touched) month.value = currentMonth(site.timeZone);
+  });
+  month.addEventListener('input', () => (month.dataset.touched = 'yes'));
+  const show = (e: Event): void => {
+    e.preventDefault();
+    const id = chosen?.siteId ?? siteId;
+    if (!id || !MONTH.test(month.value)) return;
+    ctx.navigate(`#/timesheets/${id}?month=${month.value}`);
+  };
+  ctx.main.append(
+    h('h1', {}, 'Timesheets'),
+    h(
+      'form',
+      { class: 'inline', 'aria-label': 'Timesheet period', onsubmit: show },
+      picker,
+      field('Month', month),
+      h('button', { type: 'submit' }, 'Show'),
+    ),
+    status,
+  );
+  void sites.then((list) => {
+    const site = list?.find((s) => s.siteId === siteId);
+    chosen = site;
+    month.value = MONTH.test(requested) ? requested : currentMonth(site?.timeZone);
+    if (siteId) renderMonth(ctx, siteId, site, month.value);
+  });
+}
+
+/** This month where the site is (UTC for a site without a zone). */
+function currentMonth(timeZone = 'UTC'): string {
+  let format: Intl.DateTimeFormat;
+  try {
+    format = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit' });
+  } catch {
+    // a zone this browser does not know: UTC's month is at most a day off
+    format = new Intl.DateTimeFormat('en-CA', {
+      timeZone: 'UTC',
+      year: 'numeric',
+      month: '2-digit',
+    });
+  }
+  const parts = format.formatToParts(new Date());
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+  return `${get('year')}-${get('month')}`;
+}
+
+function monthDays(month: string): string[] {
+  const [year, m] = month.split('-').map(Number);
+  const count = new Date(Date.UTC(year, m, 0)).getUTCDate();
+  return Array.from({ length: count }, (_, i) => `${month}-${String(i + 1).padStart(2, '0')}`);
+}
+
+interface MonthData {
+  days: TimesheetDay[];
+  truncated: boolean;
+  payroll: Payroll;
+  names: Map<string, string>;
+}
+
+function renderMonth(
+  ctx: PageContext,
+  siteId: string,
+  site: Site | undefined,
+  month: string,
+): void {
+  const dates = monthDays(month);
+  const period = { from: dates[0], to: dates[dates.length - 1] };
+  const base = `/api/v5/sites/${encodeURIComponent(siteId)}`;
+  const grid = h('div', { class: 'panel' });
+  const detail = h('div', { class: 'panel day-detail', 'aria-live': 'polite' });
+  const download = h('div', { class: 'status' });
+  const downloadButton = h('button', { type: 'button', class: 'secondary' }, 'Download CSV');
+  downloadButton.addEventListener('click', () => {
+    void action(download, downloadButton, async () => {
+      // fetched with the key in its header, then saved from a blob: the key never goes in a URL
+      const blob = await ctx.api.blob(`${base}/timesheets.csv?from=${period.from}&to=${period.to}`);
+      const url = URL.createObjectURL(blob);
+      ctx.onLeave(() => URL.revokeObjectURL(url));
+      const filename = `timesheets-${siteId}-${period.from}-${period.to}.csv`;
+      const save = h('a', { href: url, download: filename, class: 'download' }, 'Save it again');
+      save.click();
+      const rows = Math.max(0, (await blob.text()).split('\r\n').filter(Boolean).length - 1);
+      return h(
+        'p',
+        { role: 'status' },
+        `${filename}: ${rows} worker-day${rows === 1 ? '' : 's'}, ${blob.size} bytes. `,
+        save,
+      );
+    });
+  });
+  ctx.main.append(
+    section(
+      `${site?.name ?? `Site ${siteId}`}, ${monthName(month)}`,
+      h(
+        'p',
+        {},
+        link(`#/ledgers/${siteId}`, 'Ledger of this site'),
+        ' · ',
+        h('span', {}, 'Days are local to the site: '),
+        h('code', { 'data-time-zone': '' }, site?.timeZone ?? 'the server default'),
+      ),
+      h('div', { class: 'actions' }, downloadButton),
+      download,
+      grid,
+      legend(),
+      h('h3', {}, 'Day detail'),
+      detail,
+    ),
+  );
+  detail.append(h('p', { class: 'hint' }, 'Choose a day in the grid to see its shifts and flags.'));
+  void panel(
+    grid,
+    async (): Promise<MonthData> => {
+      const [days, payroll, names] = await Promise.all([
+        loadDays(ctx, base, period),
+        ctx.api.get<Payroll>(`${base}/payroll`, period).then((r) => r.data),
+        workerNames(ctx, siteId),
+      ]);
+      return { ...days, payroll, names };
+    },
+    (data) => monthGrid(data, dates, siteId, detail),
+  );
+}
+
+async function loadDays(
+  ctx: PageContext,
+  base: string,
+  period: { from: string; to: string },
+): Promise<{ days: TimesheetDay[]; truncated: boolean }> {
+  const days: TimesheetDay[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const res = await ctx.api.get<TimesheetPage>(`${base}/timesheets`, {
+      ...period,
+      limit: PAGE_LIMIT,
+      cursor,
+    });
+    days.push(...res.data.days);
+    cursor = res.data.nextCursor;
+    if (!cursor) return { days, truncated: false };
+  }
+  return { days, truncated: true };
+}
+
+/** Names for the grid's rows; a worker no longer listed at the site shows its id. */
+async function workerNames(ctx: PageContext, siteId: string): Promise<Map<string, string>> {
+  const workers = (await ctx.api.get<Worker[]>('/api/v5/workers', { siteId, limit: 500 })).data;
+  return new Map(workers.map((w) => [w.workerId, w.name]));
+}
+
+function monthName(month: string): string {
+  const [year, m] = month.split('-').map(Number);
+  return new Date(Date.UTC(year, m - 1, 1)).toLocaleString('en-GB', {
+    month: 'long',
+    year: 'numeric',
+    timeZone: 'UTC',
+  });
+}
+
+function hours(value: number): string {
+  return value.toFixed(value % 1 === 0 ? 0 : 2).replace(/(\.\d)0$/, '$1');
+}
+
+function monthGrid(data: MonthData, dates: string[], siteId: string, detail: HTMLElement): Child {
+  if (data.days.length === 0 && data.payroll.workers.length === 0) {
+    return h('p', { class: 'empty' }, 'No punches at this site in this month.');
+  }
+  const byWorker = new Map<string, Map<string, TimesheetDay>>();
+  for (const day of data.days) {
+    let row = byWorker.get(day.workerId);
+    if (!row) byWorker.set(day.workerId, (row = new Map<string, TimesheetDay>()));
+    row.set(day.date, day);
+  }
+  const totals = new Map(data.payroll.workers.map((w) => [w.workerId, w]));
+  const workerIds = [...new Set([...totals.keys(), ...byWorker.keys()])].sort((a, b) =>
+    (data.names.get(a) ?? a).localeCompare(data.names.get(b) ?? b),
+  );
+  const name = (id: string) => data.names.get(id) ?? `worker ${id.slice(-6)}`;
+  const weekday = (date: string) =>
+    new Date(`${date}T00:00:00Z`).toLocaleString('en-GB', { weekday: 'narrow', timeZone: 'UTC' });
+  return [
+    data.truncated
+      ? h(
+          'p',
+          { class: 'hint', role: 'status' },
+          'Only the first pages are shown; download the CSV for every day.',
+        )
+      : null,
+    h(
+      'div',
+      { class: 'table-wrap' },
+      h(
+        'table',
+        { class: 'timesheet' },
+        h('caption', {}, 'Hours per worker and day (flags marked; choose a day for its detail)'),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('th', { scope: 'col' }, 'Worker'),
+            h('th', { scope: 'col' }, 'Hours'),
+            h('th', { scope: 'col' }, 'Days'),
+            h('th', { scope: 'col' }, 'Flagged'),
+            h('th', { scope: 'col', class: 'sep' }, 'Corrected'),
+            dates.map((d) =>
+              h(
+                'th',
+                { scope: 'col', class: 'day', abbr: d },
+                h('span', { class: 'dow' }, weekday(d)),
+                String(Number(d.slice(8))),
+              ),
+            ),
+          ),
+        ),
+        h(
+          'tbody',
+          {},
+          workerIds.map((workerId) => {
+            const total = totals.get(workerId);
+            const row = byWorker.get(workerId);
+            return h(
+              'tr',
+              { 'data-worker-id': workerId },
+              h('th', { scope: 'row' }, link(`#/workers/${workerId}`, name(workerId))),
+              h('td', { class: 'num' }, total ? hours(total.hours) : '—'),
+              h('td', { class: 'num' }, total ? String(total.daysPresent) : '—'),
+              h('td', { class: 'num' }, total ? String(total.flaggedDays) : '—'),
+              h('td', { class: 'num sep' }, total ? String(total.correctedDays) : '—'),
+              dates.map((date) => {
+                const day = row?.get(date);
+                return h(
+                  'td',
+                  { class: 'day' },
+                  day ? dayButton(day, name(workerId), siteId, detail) : null,
+                );
+              }),
+            );
+          }),
+        ),
+      ),
+    ),
+  ];
+}
+
+function flagText(flag: TimesheetFlag): string {
+  return flag.detail ? `${FLAG_TEXT[flag.type]}: ${flag.detail}` : FLAG_TEXT[flag.type];
+}
+
+function dayButton(
+  day: TimesheetDay,
+  worker: string,
+  siteId: string,
+  detail: HTMLElement,
+): HTMLElement {
+  const flags = [...new Set(day.flags.map(flagText))];
+  const label = [
+    `${worker}, ${day.date}: ${hours(day.hours)} hours`,
+    flags.length ? `flags: ${flags.join(', ')}` : 'no flags',
+  ].join('; ');
+  const tone = day.flagged ? 'cell-flagged' : day.corrected ? 'cell-corrected' : 'cell-ok';
+  return h(
+    'button',
+    {
+      type: 'button',
+      class: `cell ${tone}`,
+      'aria-label': label,
+      title: label,
+      'data-date': day.date,
+      'data-flags': day.flags.map((f) => f.type).join(' '),
+      onclick: () => detail.replaceChildren(...dayDetail(day, worker, siteId)),
+    },
+    hours(day.hours),
+    day.flagged ? h('span', { class: 'mark', 'aria-hidden': 'true' }, '!') : null,
+    day.corrected ? h('span', { class: 'mark', 'aria-hidden': 'true' }, '*') : null,
+  );
+}
+
+function dayDetail(day: TimesheetDay, worker: string, siteId: string): HTMLElement[] {
+  return [
+    h('h4', {}, `${worker}, ${day.date}`),
+    facts([
+      ['Hours', hours(day.hours)],
+      ['First in', day.firstIn ?? '—'],
+      ['Last out', day.lastOut ?? '—'],
+      [
+        'Status',
+        [
+          day.flagged ? badge('flagged', 'warn') : badge('clean', 'ok'),
+          ' ',
+          day.corrected ? badge('corrected', 'info') : null,
+        ],
+      ],
+      ['Ledger entries', day.seqs.map((s) => `#${s}`).join(', ')],
+    ]),
+    table(
+      'Shifts',
+      [
+        { header: 'In', cell: (s) => `${s.in.local} (#${s.in.seq})` },
+        { header: 'Out', cell: (s) => (s.out ? `${s.out.local} (#${s.out.seq})` : 'open') },
+        { header: 'Hours', cell: (s) => hours(s.seconds / 3600) },
+      ],
+      day.shifts,
+      'No complete shift.',
+    ),
+    table(
+      'Flags',
+      [
+        { header: 'Flag', cell: (f) => badge(f.type, f.type === 'corrected' ? 'info' : 'warn') },
+        { header: 'Meaning', cell: (f) => flagText(f) },
+        { header: 'Ledger entry', cell: (f) => `#${f.seq}` },
+      ],
+      day.flags,
+      'No flags.',
+    ),
+    h('p', {}, link(`#/fraud?siteId=${siteId}`, 'Fraud events at this site')),
+  ];
+}
+
+function legend(): HTMLElement {
+  return h(
+    'p',
+    { class: 'legend' },
+    h('span', { class: 'cell cell-ok' }, '8'),
+    ' hours worked · ',
+    h('span', { class: 'cell cell-flagged' }, '8!'),
+    ' flagged (open shift, stray check-out, low trust, voided punch or fraud) · ',
+    h('span', { class: 'cell cell-corrected' }, '8*'),
+    ' corrected by a ledger entry',
+  );
+}
