@@ -135,6 +135,8 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
       });
       expect(corrections).toBeGreaterThan(10);
       for (const siteId of sites) {
+        // the projection runs after the commit: a read first waits for it, as the API's reads do
+        await projector.ensureCurrent(siteId);
         const incremental = await snapshot(siteId);
         expect(incremental.entries.length).toBe(made.get(siteId)!.length);
         expect(incremental.days.some((d) => d.corrected)).toBe(true);

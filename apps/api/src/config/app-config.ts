@@ -23,6 +23,7 @@ import { timesheetsConfig } from '@app/timesheets';
 import { TLOG_SECRETS, tlogConfig } from '@app/tlog';
 import { VAULT_SECRETS, vaultConfig } from '@app/vault';
 import { workforceConfig } from '@app/workforce';
+import { ROTATABLE_KEYS } from './key-rotation';
 
 /**
  * Every namespace after `app`, in the order boot reads them: the first bad variable in this
@@ -65,7 +66,7 @@ export const LOCAL_SECRETS: LocalSecretsSpec = {
     ...OFFLINE_TOKEN_SECRETS,
     ...TLOG_SECRETS,
   },
-  histories: ['OFFLINE_TOKEN_RETIRED_KEYS', 'TLOG_RETIRED_KEYS'],
+  histories: Object.values(ROTATABLE_KEYS).map((key) => key.history),
 };
 
 /**
