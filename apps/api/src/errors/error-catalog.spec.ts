@@ -49,4 +49,10 @@ describe('error catalog', () => {
     };
     expect([missing, extra]).toHaveLength(2);
   });
+
+  it('should answer storage failures with 507 storage_full and 503 storage_unavailable', () => {
+    expect([ERROR_STATUS.common.storage_full, ERROR_STATUS.common.storage_unavailable]).toEqual([
+      507, 503,
+    ]);
+  });
 });
