@@ -27,6 +27,7 @@ import { TimesheetsModule } from '@app/timesheets';
 import { VaultModule } from '@app/vault';
 import { WorkforceModule } from '@app/workforce';
 import { ConsoleController } from './console/console.controller';
+import { ERROR_STATUS } from './errors/error-status';
 import { HealthController } from './health/health.controller';
 import { WhoAmIController } from './whoami/whoami.controller';
 import { ResealAllJob } from './reseal-all.job';
@@ -71,7 +72,7 @@ export class AppModule {
       providers: [
         ResealAllJob,
         { provide: APP_PIPE, useFactory: createValidationPipe },
-        { provide: APP_FILTER, useClass: HttpExceptionFilter },
+        { provide: APP_FILTER, useFactory: () => new HttpExceptionFilter(ERROR_STATUS) },
         // rate limits first: a stranger guessing keys is limited before any key is checked
         { provide: APP_GUARD, useClass: AppThrottlerGuard },
         { provide: APP_GUARD, useClass: ApiKeyGuard },

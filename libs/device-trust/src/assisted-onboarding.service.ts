@@ -2,11 +2,10 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   actorOf,
   ApiKeyService,
-  AppError,
+  AuthError,
   Clock,
   hmacSha256Hex,
   jcs,
-  Principal,
   safeEqual,
   sha256Hex,
   SHA256_HEX_PATTERN,
@@ -23,6 +22,7 @@ import { DeviceTrustService } from './device-trust.service';
 import { OnboardingNonceRepository } from './infrastructure/persistence/onboarding-nonce.repository';
 import { WorkerDeviceService } from './worker-device.service';
 import { trustConfig, TrustSettings } from './trust.config';
+import { DeviceTrustError, DeviceTrustErrorCode } from './device-trust.errors';
 
 /** A thekedar's signed request, checked: who signed, with which device, and its score then. */
 export interface ThekedarSignedRequest {
@@ -88,15 +88,13 @@ export class AssistedOnboardingService implements WorkerAdmission {
   ): Promise<ThekedarSignedRequest> {
     const { thekedarId, deviceId, signature, timestamp } = credentials;
     if (!thekedarId && !deviceId && !signature && !timestamp) {
-      throw new AppError(
-        401,
+      throw new AuthError(
         'unauthorized',
         'An admin x-api-key, or a thekedar signature (x-thekedar-id, x-device-id, x-request-timestamp, x-signature), is required',
       );
     }
     if (!thekedarId || !deviceId || !signature || !timestamp) {
-      throw new AppError(
-        401,
+      throw new DeviceTrustError(
         'missing_signature_headers',
         'A thekedar-signed request needs x-thekedar-id, x-device-id, x-request-timestamp and x-signature',
       );
@@ -105,8 +103,7 @@ export class AssistedOnboardingService implements WorkerAdmission {
     const device = await this.devices.find(deviceId.slice(0, 64));
     const refuse = async (
       type: FraudEventType,
-      status: number,
-      code: string,
+      code: DeviceTrustErrorCode,
       message: string,
       detail: string,
     ): Promise<never> => {
@@ -115,12 +112,11 @@ export class AssistedOnboardingService implements WorkerAdmission {
         deviceId: device?.deviceId,
         detail: `${purpose} refused: ${detail}`,
       });
-      throw new AppError(status, code, message);
+      throw new DeviceTrustError(code, message);
     };
     const forged = (detail: string) =>
       refuse(
         'onboarding_signature_invalid',
-        401,
         'invalid_signature',
         'The thekedar signature is not valid',
         detail,
@@ -149,7 +145,6 @@ export class AssistedOnboardingService implements WorkerAdmission {
     ) {
       return refuse(
         'onboarding_stale_timestamp',
-        401,
         'stale_request',
         `x-request-timestamp must be ISO-8601 UTC within ${this.maxSkewMs / 1000} s of server time`,
         'x-request-timestamp outside the allowed skew',
@@ -158,7 +153,6 @@ export class AssistedOnboardingService implements WorkerAdmission {
     if (device.isBlocked) {
       return refuse(
         'device_blocked',
-        403,
         'device_blocked',
         'This device is blocked',
         "the thekedar's device is blocked",
@@ -172,7 +166,6 @@ export class AssistedOnboardingService implements WorkerAdmission {
     if (!fresh) {
       return refuse(
         'onboarding_replay',
-        403,
         'replayed_request',
         'This signed request was already used',
         'the same signed request was sent again',
@@ -189,11 +182,7 @@ export class AssistedOnboardingService implements WorkerAdmission {
   }
 
   private admin(apiKey: string): WorkerSponsor {
-    const principal: Principal | undefined = this.apiKeys.resolve(apiKey);
-    if (!principal) throw new AppError(401, 'unauthorized', 'A valid x-api-key header is required');
-    if (!principal.roles.includes('admin')) {
-      throw new AppError(403, 'forbidden', 'This route needs one of the roles: admin');
-    }
+    const { principal } = this.apiKeys.authorize(apiKey, ['admin']);
     return { kind: 'admin', actor: actorOf(principal) };
   }
 }

@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AppError, Clock } from '@app/common';
+import { Clock } from '@app/common';
 import { FraudService } from '@app/fraud';
 import { TRUST_DEFAULTS, WorkforceService } from '@app/workforce';
 import { computeTrustScore, TrustRequestSignals, TrustScore } from './domain/trust-score';
 import { WorkerDevice } from './domain/worker-device';
 import { WorkerDeviceService } from './worker-device.service';
 import { trustConfig, TrustSettings } from './trust.config';
+import { DeviceTrustError } from './device-trust.errors';
 
 export interface DeviceTrustReport extends TrustScore {
   deviceId: string;
@@ -34,7 +35,8 @@ export class DeviceTrustService {
   /** The device's own score (no request signals), for admins. */
   async report(deviceId: string): Promise<DeviceTrustReport> {
     const device = await this.devices.find(deviceId);
-    if (!device) throw new AppError(404, 'device_not_found', 'No worker device has this deviceId');
+    if (!device)
+      throw new DeviceTrustError('device_not_found', 'No worker device has this deviceId');
     const now = this.clock.now();
     return { deviceId, ...(await this.score(device, undefined, now)), computedAt: now };
   }

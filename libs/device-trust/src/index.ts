@@ -9,3 +9,4 @@ export * from './token/token-manager.service';
 export * from './token/offline-token';
 export * from './trust.config';
 export * from './offline-token.config';
+export * from './device-trust.errors';

@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AppError, Clock, hmacSha256Hex, safeEqual, sha256Hex } from '@app/common';
+import { Clock, hmacSha256Hex, safeEqual, sha256Hex } from '@app/common';
 import { FraudService } from '@app/fraud';
 import { OnboardingNonceRepository } from './infrastructure/persistence/onboarding-nonce.repository';
 import { TokenManager } from './token/token-manager.service';
 import { WorkerDeviceService } from './worker-device.service';
 import { offlineTokenConfig, OfflineTokenSettings } from './offline-token.config';
+import { DeviceTrustError, DeviceTrustErrorCode } from './device-trust.errors';
 
 /** The exact text a phone signs to refresh its offline token. */
 export function tokenRefreshSigningInput(deviceId: string, timestamp: string): string {
@@ -48,14 +49,14 @@ export class TokenRefreshService {
   }): Promise<RefreshedToken> {
     const now = this.clock.now();
     const device = await this.devices.find(input.deviceId);
-    const refuse = async (status: number, code: string, message: string, detail: string) => {
+    const refuse = async (code: DeviceTrustErrorCode, message: string, detail: string) => {
       await this.fraud.record({
         type: 'invalid_token',
         deviceId: device?.deviceId,
         workerId: device?.user.id,
         detail: `token refresh refused: ${detail}`,
       });
-      return new AppError(status, code, message);
+      return new DeviceTrustError(code, message);
     };
     const expected = device
       ? Buffer.from(
@@ -68,7 +69,6 @@ export class TokenRefreshService {
       : Buffer.alloc(32);
     if (!device || !safeEqual(expected, Buffer.from(input.signature, 'hex'))) {
       throw await refuse(
-        401,
         'invalid_signature',
         'The refresh signature is not valid for this device',
         device ? 'HMAC does not match' : 'unknown device',
@@ -77,14 +77,13 @@ export class TokenRefreshService {
     const at = new Date(input.timestamp).getTime();
     if (!Number.isFinite(at) || Math.abs(now.getTime() - at) > this.skewMs) {
       throw await refuse(
-        401,
         'stale_request',
         `timestamp must be within ${this.skewMs / 1000} s of server time (${now.toISOString()})`,
         'timestamp outside the allowed skew',
       );
     }
     if (device.isBlocked) {
-      throw await refuse(403, 'device_blocked', 'This device is blocked', 'the device is blocked');
+      throw await refuse('device_blocked', 'This device is blocked', 'the device is blocked');
     }
     const fresh = await this.nonces.claim(
       sha256Hex(`token-refresh:${input.signature}`),
@@ -93,7 +92,6 @@ export class TokenRefreshService {
     );
     if (!fresh) {
       throw await refuse(
-        403,
         'replayed_request',
         'This signed refresh was already used; sign a new one',
         'the same signed refresh was sent again',

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { actorOf, AppError, Clock, newId, Principal } from '@app/common';
+import { actorOf, Clock, newId, Principal } from '@app/common';
 import { KeyringService, ResealReport } from '@app/vault';
 import { WorkforceService } from '@app/workforce';
 import {
@@ -11,6 +11,7 @@ import {
 } from './domain/worker-device';
 import { WorkerDeviceRepository } from './infrastructure/persistence/worker-device.repository';
 import { TokenManager } from './token/token-manager.service';
+import { DeviceTrustError } from './device-trust.errors';
 
 export interface RegisteredWorkerDevice {
   device: WorkerDevice;
@@ -167,6 +168,6 @@ export class WorkerDeviceService {
   }
 }
 
-function notFound(): AppError {
-  return new AppError(404, 'device_not_found', 'No worker device has this deviceId');
+function notFound(): DeviceTrustError {
+  return new DeviceTrustError('device_not_found', 'No worker device has this deviceId');
 }

@@ -8,3 +8,4 @@ export * from './rules/geofence.rule';
 export * from './rules/rapid-repeat.rule';
 export * from './rules/shared-device.rule';
 export * from './fraud.config';
+export * from './fraud.errors';

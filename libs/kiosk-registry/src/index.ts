@@ -4,3 +4,4 @@ export * from './domain/kiosk-device';
 export * from './domain/kiosk-public-key';
 export * from './domain/kiosk-auth';
 export * from './dto/kiosk.dto';
+export * from './kiosk-registry.errors';

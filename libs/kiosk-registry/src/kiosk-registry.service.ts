@@ -1,10 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { KeyObject } from 'node:crypto';
-import { actorOf, AppError, Clock, newId, Principal } from '@app/common';
+import { actorOf, Clock, newId, Principal } from '@app/common';
 import { KioskDevice, KioskEvent, KioskEventAction, KioskStatus } from './domain/kiosk-device';
 import { parseKioskPublicKey } from './domain/kiosk-public-key';
 import { KioskAuthVerdict, verifyKioskAuth } from './domain/kiosk-auth';
 import { KioskDeviceRepository } from './infrastructure/persistence/kiosk-device.repository';
+import { KioskRegistryError } from './kiosk-registry.errors';
 
 /**
  * The kiosk registry: which TrustZone key speaks for which kiosk, and whether it may.
@@ -42,8 +43,7 @@ export class KioskRegistryService {
     );
     if (result.outcome === 'exists') {
       if (result.device.keyFingerprint !== parsed.fingerprint) {
-        throw new AppError(
-          409,
+        throw new KioskRegistryError(
           'device_key_conflict',
           'This device_id is registered with another key; key rotation is an explicit admin action',
         );
@@ -66,7 +66,7 @@ export class KioskRegistryService {
     const parsed = parseKioskPublicKey(publicKeyPem);
     const current = await this.require(deviceId);
     if (current.keyFingerprint === parsed.fingerprint) {
-      throw new AppError(409, 'same_key', 'The new key is the key already registered');
+      throw new KioskRegistryError('same_key', 'The new key is the key already registered');
     }
     const now = this.clock.now();
     const updated = await this.devices.rotateKey(
@@ -121,7 +121,7 @@ export class KioskRegistryService {
   async activeKey(deviceId: string): Promise<{ device: KioskDevice; key: KeyObject }> {
     const device = await this.require(deviceId);
     if (device.status === 'blocked')
-      throw new AppError(403, 'device_blocked', 'This device is blocked');
+      throw new KioskRegistryError('device_blocked', 'This device is blocked');
     return { device, key: parseKioskPublicKey(device.publicKeyPem).key };
   }
 
@@ -161,6 +161,6 @@ export class KioskRegistryService {
   }
 }
 
-function notFound(): AppError {
-  return new AppError(404, 'device_not_found', 'No kiosk is registered with this device_id');
+function notFound(): KioskRegistryError {
+  return new KioskRegistryError('device_not_found', 'No kiosk is registered with this device_id');
 }

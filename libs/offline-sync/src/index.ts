@@ -5,3 +5,4 @@ export * from './domain/attendance-log';
 export * from './domain/attendance-packet';
 export * from './domain/sync-result';
 export * from './offline-sync.config';
+export * from './offline-sync.errors';

@@ -2,7 +2,7 @@ import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiProduces, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Response } from 'express';
 import { once } from 'node:events';
-import { AppError, ErrorBody, Roles } from '@app/common';
+import { ErrorBody, Roles } from '@app/common';
 import { WorkforceService } from '@app/workforce';
 import {
   CheckpointView,
@@ -18,6 +18,7 @@ import {
   SiteIdParam,
 } from './dto/ledger.dto';
 import { LedgerService } from './ledger.service';
+import { OfflineSyncError } from './offline-sync.errors';
 
 @ApiTags('ledger')
 @ApiSecurity('api-key')
@@ -74,7 +75,7 @@ export class LedgerController {
     await this.requireSite(params.siteId);
     const checkpoint = await this.ledger.latestCheckpoint(params.siteId);
     if (!checkpoint) {
-      throw new AppError(404, 'checkpoint_not_found', 'This site has no signed checkpoint yet');
+      throw new OfflineSyncError('checkpoint_not_found', 'This site has no signed checkpoint yet');
     }
     return toCheckpointView(checkpoint);
   }
@@ -106,15 +107,14 @@ export class LedgerController {
   ): Promise<InclusionProofView> {
     await this.requireSite(params.siteId);
     if ((query.seq === undefined) === (query.packetId === undefined)) {
-      throw new AppError(400, 'invalid_proof_request', 'Give exactly one of seq and packetId');
+      throw new OfflineSyncError('invalid_proof_request', 'Give exactly one of seq and packetId');
     }
     const link = await this.ledger.findLink(params.siteId, query);
-    if (!link) throw new AppError(404, 'link_not_found', 'No link of this site matches');
+    if (!link) throw new OfflineSyncError('link_not_found', 'No link of this site matches');
     const latest = await this.latestSize(params.siteId);
     const treeSize = query.treeSize ?? latest;
     if (treeSize < link.seq || treeSize > latest) {
-      throw new AppError(
-        400,
+      throw new OfflineSyncError(
         'invalid_proof_request',
         `treeSize must be between the link's seq (${link.seq}) and the latest checkpoint (${latest})`,
       );
@@ -140,8 +140,7 @@ export class LedgerController {
     await this.requireSite(params.siteId);
     const latest = await this.latestSize(params.siteId);
     if (query.first > query.second || query.second > latest) {
-      throw new AppError(
-        400,
+      throw new OfflineSyncError(
         'invalid_proof_request',
         `Need 1 ≤ first ≤ second ≤ the latest checkpoint's size (${latest})`,
       );
@@ -161,7 +160,7 @@ export class LedgerController {
 
   private async requireSite(siteId: string): Promise<void> {
     if ((await this.workforce.findSites([siteId])).length === 0) {
-      throw new AppError(404, 'site_not_found', 'No site has this siteId');
+      throw new OfflineSyncError('site_not_found', 'No site has this siteId');
     }
   }
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { AppError, jcs } from '@app/common';
+import { jcs } from '@app/common';
 import {
   LeafSource,
   LogVerification,
@@ -18,6 +18,7 @@ import {
   PreviousKey,
 } from './infrastructure/persistence/attendance-log.repository';
 import { tlogConfig, TlogSettings } from '@app/tlog';
+import { OfflineSyncError } from './offline-sync.errors';
 
 const PAGE = 1000;
 
@@ -98,8 +99,7 @@ export class LedgerService {
         .catch((error: unknown) => {
           // the links are committed; the next append (or this batch again) seals them
           this.logger.error({ err: error, siteId }, 'Ledger checkpoint could not be signed');
-          throw new AppError(
-            503,
+          throw new OfflineSyncError(
             'checkpoint_unavailable',
             'The packets are stored but their checkpoint could not be signed; send the same batch again for receipts',
           );

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AppError, Clock, hmacSha256Hex, jcs, safeEqual } from '@app/common';
+import { Clock, hmacSha256Hex, jcs, safeEqual } from '@app/common';
 import {
   DeviceTrustService,
   OfflineTokenClaims,
@@ -34,6 +34,7 @@ import {
 import { PacketResult, RejectionReason, SyncOutcome } from './domain/sync-result';
 import { LedgerService } from './ledger.service';
 import { offlineSyncConfig, OfflineSyncSettings } from './offline-sync.config';
+import { OfflineSyncError } from './offline-sync.errors';
 
 type Verdict =
   | {
@@ -78,8 +79,7 @@ export class OfflineSyncService {
     options: { receipts?: boolean } = {},
   ): Promise<SyncOutcome> {
     if (packets.length > this.limits.maxPacketsPerBatch) {
-      throw new AppError(
-        413,
+      throw new OfflineSyncError(
         'too_many_packets',
         `A batch holds at most ${this.limits.maxPacketsPerBatch} packets`,
       );
@@ -94,7 +94,7 @@ export class OfflineSyncService {
         workerId: claims.workerId,
         detail: `sync refused: trust score ${trust.score} is below the auto-block floor`,
       });
-      throw new AppError(403, 'device_blocked', 'This device is blocked (trust score too low)');
+      throw new OfflineSyncError('device_blocked', 'This device is blocked (trust score too low)');
     }
     const secret = this.devices.secretOf(device);
     const meta: AttendanceMeta = {
@@ -112,8 +112,7 @@ export class OfflineSyncService {
       await this.fraud.recordAll(
         verdicts.map((v) => this.fraudOf(v, claims)).filter((e) => e !== undefined),
       );
-      throw new AppError(
-        403,
+      throw new OfflineSyncError(
         'invalid_signatures',
         'No packet in the batch carries a valid device signature',
       );
@@ -182,7 +181,10 @@ export class OfflineSyncService {
   private async authenticate(bearer: string | undefined, now: Date): Promise<OfflineTokenClaims> {
     const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(bearer ?? '');
     if (!match)
-      throw new AppError(401, 'missing_token', 'Authorization: Bearer <offline token> is required');
+      throw new OfflineSyncError(
+        'missing_token',
+        'Authorization: Bearer <offline token> is required',
+      );
     const skew = this.tokenSettings.maxClockSkewSeconds;
     let check = this.tokens.verify(match[1], now, skew);
     if (!check.ok && check.failure === 'expired') {
@@ -199,8 +201,7 @@ export class OfflineSyncService {
           type: 'invalid_token',
           detail: `offline token refused: expired more than ${days} days ago`,
         });
-        throw new AppError(
-          403,
+        throw new OfflineSyncError(
           'token_expired',
           `The offline token expired more than ${days} days ago (OFFLINE_TOKEN_GRACE_DAYS), so packets recorded under it can no longer be synced; refresh the token (POST /api/v5/device/token) before recording more`,
         );
@@ -212,7 +213,10 @@ export class OfflineSyncService {
         type: 'invalid_token',
         detail: `offline token refused: ${check.failure}`,
       });
-      throw new AppError(403, 'invalid_token', `The offline token is not valid (${check.failure})`);
+      throw new OfflineSyncError(
+        'invalid_token',
+        `The offline token is not valid (${check.failure})`,
+      );
     }
     return check.claims;
   }
@@ -226,7 +230,7 @@ export class OfflineSyncService {
         workerId: claims.workerId,
         detail: 'token names an unregistered device',
       });
-      throw new AppError(403, 'unknown_device', 'The device of this token is not registered');
+      throw new OfflineSyncError('unknown_device', 'The device of this token is not registered');
     }
     if (device.isBlocked) {
       await this.fraud.record({
@@ -235,7 +239,7 @@ export class OfflineSyncService {
         workerId: claims.workerId,
         detail: 'sync attempted by a blocked device',
       });
-      throw new AppError(403, 'device_blocked', 'This device is blocked');
+      throw new OfflineSyncError('device_blocked', 'This device is blocked');
     }
     return device;
   }

@@ -3,19 +3,13 @@ import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  AppError,
-  AuthModule,
-  ClockModule,
-  ManualClock,
-  MetricsModule,
-  Principal,
-} from '@app/common';
+import { AuthModule, ClockModule, ManualClock, MetricsModule, Principal } from '@app/common';
 import { configModule, loadConfig } from '@app/api/config/app-config';
 import { KioskRegistryService } from '@app/kiosk-registry';
 import { PersistenceModule } from '@app/persistence';
 import { ProvisioningModule } from './provisioning.module';
 import { ProvisioningService } from './provisioning.service';
+import { ProvisioningError } from './provisioning.errors';
 
 const SECOND = 1000;
 const ADMIN: Principal = { roles: ['admin'], keyId: 'spec' };
@@ -80,7 +74,7 @@ describe('ProvisioningService (expiry by the injected clock)', () => {
     expect((await sut.state(issued.id)).state).toBe('expired');
 
     const late = await sut.validate(issued.id, answerOf(issued.challenge)).catch((e) => e);
-    expect(late).toBeInstanceOf(AppError);
+    expect(late).toBeInstanceOf(ProvisioningError);
     expect(late).toMatchObject({ code: 'challenge_expired' });
   });
 

@@ -1,20 +1,12 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { constants, publicEncrypt, randomBytes } from 'node:crypto';
-import {
-  actorOf,
-  AppError,
-  Clock,
-  newId,
-  PeriodicTask,
-  Principal,
-  safeEqual,
-  sha256,
-} from '@app/common';
+import { actorOf, Clock, newId, PeriodicTask, Principal, safeEqual, sha256 } from '@app/common';
 import { KioskRegistryService } from '@app/kiosk-registry';
 import { KeyringService, ResealReport } from '@app/vault';
 import { WifiChallenge } from './domain/wifi-challenge';
 import { WifiChallengeRepository } from './infrastructure/persistence/wifi-challenge.repository';
 import { provisioningConfig, ProvisioningSettings } from './provisioning.config';
+import { ProvisioningError } from './provisioning.errors';
 
 export const CHALLENGE_BYTES = 32;
 /** Expired challenges are kept this long (to answer `challenge_expired`), then deleted. */
@@ -116,19 +108,19 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
   async validate(id: string, responseBase64: string): Promise<{ ssid: string; password: string }> {
     const response = Buffer.from(responseBase64, 'base64');
     if (response.length !== CHALLENGE_BYTES) {
-      throw new AppError(
-        400,
+      throw new ProvisioningError(
         'invalid_challenge_response',
         `challenge_response must decode to ${CHALLENGE_BYTES} bytes`,
       );
     }
     const now = this.clock.now();
     const challenge = await this.challenges.findById(id);
-    if (!challenge) throw new AppError(404, 'challenge_not_found', 'No challenge has this bson_id');
+    if (!challenge)
+      throw new ProvisioningError('challenge_not_found', 'No challenge has this bson_id');
     this.assertOpen(challenge, now);
     const kiosk = await this.kiosks.find(challenge.deviceId);
     if (!kiosk || kiosk.status === 'blocked')
-      throw new AppError(403, 'device_blocked', 'This device is blocked');
+      throw new ProvisioningError('device_blocked', 'This device is blocked');
 
     if (!safeEqual(sha256(response), challenge.answerHash)) {
       const after = await this.challenges.recordWrongAnswer(id, this.maxAttempts);
@@ -137,16 +129,14 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
         'Wrong challenge response',
       );
       if (after?.status === 'locked') {
-        throw new AppError(
-          423,
+        throw new ProvisioningError(
           'challenge_locked',
           'Too many wrong answers: this challenge is locked; ask for a new one',
         );
       }
       if (after?.status === 'used') throw used();
       const left = this.maxAttempts - (after?.wrongAttempts ?? this.maxAttempts);
-      throw new AppError(
-        401,
+      throw new ProvisioningError(
         'challenge_mismatch',
         `The challenge response is wrong (${left} attempts left)`,
       );
@@ -169,7 +159,7 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
   /** The challenge's state now: used and locked are final; otherwise waiting until it expires. */
   async state(id: string, now = this.clock.now()): Promise<ChallengeState> {
     const c = await this.challenges.findById(id);
-    if (!c) throw new AppError(404, 'challenge_not_found', 'No challenge has this bson_id');
+    if (!c) throw new ProvisioningError('challenge_not_found', 'No challenge has this bson_id');
     const state = c.status === 'pending' ? (c.expiresAt <= now ? 'expired' : 'waiting') : c.status;
     return {
       id: c.id,
@@ -187,7 +177,8 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
   /** What the challenge QR encodes: the JSON of qr_payload. */
   async qrPayload(id: string): Promise<string> {
     const challenge = await this.challenges.findById(id);
-    if (!challenge) throw new AppError(404, 'challenge_not_found', 'No challenge has this bson_id');
+    if (!challenge)
+      throw new ProvisioningError('challenge_not_found', 'No challenge has this bson_id');
     return JSON.stringify({ bson_id: challenge.id, challenge: challenge.challenge });
   }
 
@@ -198,20 +189,22 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
   private assertOpen(challenge: WifiChallenge, now: Date): void {
     if (challenge.status === 'used') throw used();
     if (challenge.status === 'locked') {
-      throw new AppError(
-        423,
+      throw new ProvisioningError(
         'challenge_locked',
         'Too many wrong answers: this challenge is locked; ask for a new one',
       );
     }
     if (challenge.expiresAt.getTime() <= now.getTime()) {
-      throw new AppError(410, 'challenge_expired', 'This challenge has expired; ask for a new one');
+      throw new ProvisioningError(
+        'challenge_expired',
+        'This challenge has expired; ask for a new one',
+      );
     }
   }
 }
 
-function used(): AppError {
-  return new AppError(409, 'challenge_used', 'This challenge has already been used');
+function used(): ProvisioningError {
+  return new ProvisioningError('challenge_used', 'This challenge has already been used');
 }
 
 function sealContext(challengeId: string): string {

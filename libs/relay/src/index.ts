@@ -5,3 +5,4 @@ export * from './protocol/messages';
 export * from './privacy/platform-id-filter';
 export * from './relay.config';
 export * from './upstream/upstream.config';
+export * from './relay.errors';

@@ -22,8 +22,8 @@ import { Request, Response } from 'express';
 import {
   ApiKeyService,
   appConfig,
-  AppError,
   AppSettings,
+  AuthError,
   ErrorBody,
   Public,
   publicBaseUrl,
@@ -41,6 +41,7 @@ import {
 } from './dto/session.dto';
 import { SessionTokenService } from './session-token.service';
 import { SessionService } from './session.service';
+import { SessionError } from './session.errors';
 
 @ApiTags('sessions')
 @ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
@@ -94,9 +95,9 @@ export class SessionController {
   ): Promise<void> {
     const token = /^Bearer (.+)$/i.exec(authorization ?? '')?.[1];
     const check = this.tokens.check(token, ['mobile']);
-    if (!check.ok) throw new AppError(401, check.code, check.message);
+    if (!check.ok) throw new SessionError(check.code, check.message);
     const session = await this.sessions.find(check.sessionId);
-    if (!session) throw new AppError(404, 'session_not_found', 'The session does not exist');
+    if (!session) throw new SessionError('session_not_found', 'The session does not exist');
     const payload = JSON.stringify(
       this.qrPayload(session.id, this.sessions.deviceTokenFor(session), request),
     );
@@ -114,7 +115,7 @@ export class SessionController {
   @ApiResponse({ status: 401, type: ErrorBody })
   async legacyAuth(@Body() body: LegacyAuthDto): Promise<LegacyAuthResponse> {
     if (!this.apiKeys.hasRole(body.api_key, 'hardware')) {
-      throw new AppError(401, 'unauthorized', 'The api_key is not a hardware key');
+      throw new AuthError('unauthorized', 'The api_key is not a hardware key');
     }
     const opened = await this.sessions.openLegacySession();
     return { token: opened.token, expires_in: opened.expiresInSeconds };

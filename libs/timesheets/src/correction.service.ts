@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { actorOf, AppError, Clock, jcs } from '@app/common';
+import { actorOf, Clock, jcs } from '@app/common';
 import { offlineTokenConfig, OfflineTokenSettings } from '@app/device-trust';
 import { WorkforceService } from '@app/workforce';
 import { AttendanceMeta, LedgerService } from '@app/offline-sync';
@@ -11,6 +11,7 @@ import { TimesheetRepository } from './infrastructure/persistence/timesheet.repo
 import { TimesheetActor } from './timesheet-access.guard';
 import { TimesheetProjector } from './timesheet-projector.service';
 import { timesheetsConfig, TimesheetsSettings } from './timesheets.config';
+import { TimesheetsError } from './timesheets.errors';
 
 /**
  * Corrections are ledger entries, never edits: each names its target (same site, pinned by
@@ -42,8 +43,7 @@ export class CorrectionService {
     actor: TimesheetActor,
   ): Promise<CorrectionResponse> {
     if (body.target.siteId !== siteId) {
-      throw new AppError(
-        422,
+      throw new TimesheetsError(
         'cross_site_correction',
         "A correction goes to the chain of its target's site: target.siteId must be this site",
       );
@@ -52,22 +52,20 @@ export class CorrectionService {
     const [log] = await this.ledger.readChain(siteId, body.target.seq - 1, 1);
     const projected = log?.seq === body.target.seq ? projectLink(log) : undefined;
     if (!log || log.seq !== body.target.seq) {
-      throw new AppError(404, 'entry_not_found', 'This site has no ledger entry with that seq');
+      throw new TimesheetsError('entry_not_found', 'This site has no ledger entry with that seq');
     }
     if (!projected)
-      throw new AppError(422, 'not_correctable', 'This entry is not a punch or a correction');
+      throw new TimesheetsError('not_correctable', 'This entry is not a punch or a correction');
     const [target] = await this.repo.findEntries(siteId, [body.target.seq]);
     if (!target)
-      throw new AppError(
-        503,
+      throw new TimesheetsError(
         'timesheets_behind',
         'The timesheet read model is catching up; retry',
       );
     if (actor.kind === 'thekedar') {
       const crew = await this.workforce.workerIdsOfThekedar(actor.signed.thekedarId);
       if (!crew.includes(target.workerId)) {
-        throw new AppError(
-          403,
+        throw new TimesheetsError(
           'worker_not_in_crew',
           'A thekedar corrects only the workers it onboarded',
         );
@@ -96,8 +94,7 @@ export class CorrectionService {
       { siteId, packetId: correctionId, data: { ...data }, meta },
     ]);
     if (result.status === 'duplicate' && !sameCorrection(result.log.data, data)) {
-      throw new AppError(
-        409,
+      throw new TimesheetsError(
         'correction_id_conflict',
         'correctionId is already used by another entry',
       );
@@ -122,24 +119,23 @@ export class CorrectionService {
     now: Date,
   ): number | undefined {
     const at = body.at !== undefined ? Date.parse(body.at) : undefined;
-    const invalid = (code: string, message: string) => new AppError(422, code, message);
     if (at !== undefined && at > now.getTime() + this.skewMs) {
-      throw invalid('time_in_future', 'at is in the future');
+      throw new TimesheetsError('time_in_future', 'at is in the future');
     }
     switch (body.action) {
       case 'void':
-        if (at !== undefined) throw invalid('unexpected_time', 'void takes no at');
+        if (at !== undefined) throw new TimesheetsError('unexpected_time', 'void takes no at');
         if (target.voided)
-          throw new AppError(409, 'already_voided', 'This entry is already voided');
+          throw new TimesheetsError('already_voided', 'This entry is already voided');
         return undefined;
       case 'add_check_out':
         if (target.kind !== 'punch' || target.punchType !== 'check_in') {
-          throw invalid('not_a_check_in', 'add_check_out targets a check-in punch');
+          throw new TimesheetsError('not_a_check_in', 'add_check_out targets a check-in punch');
         }
-        if (target.voided) throw invalid('target_voided', 'This check-in is voided');
-        if (at === undefined) throw invalid('time_required', 'add_check_out needs at');
+        if (target.voided) throw new TimesheetsError('target_voided', 'This check-in is voided');
+        if (at === undefined) throw new TimesheetsError('time_required', 'add_check_out needs at');
         if (at <= target.effectiveAt! || at - target.effectiveAt! > this.maxShiftMs) {
-          throw invalid(
+          throw new TimesheetsError(
             'check_out_out_of_range',
             'at must be after the check-in and within TIMESHEET_MAX_SHIFT_HOURS of it',
           );
@@ -147,10 +143,10 @@ export class CorrectionService {
         return at;
       case 'move':
         if (target.punchType === undefined) {
-          throw invalid('not_a_punch', 'move targets a punch or an added check-out');
+          throw new TimesheetsError('not_a_punch', 'move targets a punch or an added check-out');
         }
-        if (target.voided) throw invalid('target_voided', 'This entry is voided');
-        if (at === undefined) throw invalid('time_required', 'move needs at');
+        if (target.voided) throw new TimesheetsError('target_voided', 'This entry is voided');
+        if (at === undefined) throw new TimesheetsError('time_required', 'move needs at');
         return at;
     }
   }

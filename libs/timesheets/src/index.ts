@@ -6,3 +6,4 @@ export * from './domain/timesheet-day';
 export * from './domain/timesheet-entry';
 export * from './domain/timesheet-csv';
 export * from './timesheets.config';
+export * from './timesheets.errors';

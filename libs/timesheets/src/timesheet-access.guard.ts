@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import { ApiKeyService, AppError, Principal, Role } from '@app/common';
+import { ApiKeyService, Principal, Role } from '@app/common';
 import { AssistedOnboardingService, ThekedarSignedRequest } from '@app/device-trust';
 
 /** Who reads or corrects timesheets: a key of an allowed role, or a thekedar's signed request. */
@@ -44,16 +44,7 @@ export class TimesheetAccessGuard implements CanActivate {
     const roles = this.reflector.get<Role[]>(KEY_ROLES, context.getHandler()) ?? [];
     const key = header('x-api-key');
     if (key !== undefined) {
-      const principal = this.apiKeys.resolve(key);
-      if (!principal)
-        throw new AppError(401, 'unauthorized', 'A valid x-api-key header is required');
-      if (!principal.roles.some((r) => roles.includes(r))) {
-        throw new AppError(
-          403,
-          'forbidden',
-          `This route needs one of the roles: ${roles.join(', ')}`,
-        );
-      }
+      const { principal } = this.apiKeys.authorize(key, roles);
       req.timesheetActor = { kind: 'key', principal };
       return true;
     }

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AppError, DAY_PATTERN, daysBetween, localIso, OBJECT_ID_PATTERN } from '@app/common';
+import { DAY_PATTERN, daysBetween, localIso, OBJECT_ID_PATTERN } from '@app/common';
 import { WorkforceService } from '@app/workforce';
 import { FraudService } from '@app/fraud';
 import { isFlagged, TimesheetDay } from './domain/timesheet-day';
@@ -8,6 +8,7 @@ import { DayQuery, TimesheetRepository } from './infrastructure/persistence/time
 import { TimesheetActor } from './timesheet-access.guard';
 import { TimesheetProjector } from './timesheet-projector.service';
 import { timesheetsConfig, TimesheetsSettings } from './timesheets.config';
+import { TimesheetsError } from './timesheets.errors';
 
 const PAGE = 500;
 
@@ -49,23 +50,21 @@ export class TimesheetsService {
   /** Checks the period, the site and the caller's scope; brings the read model up to date. */
   async scope(request: PeriodRequest, actor: TimesheetActor): Promise<Scope> {
     const span = daysBetween(request.from, request.to);
-    if (span < 0) throw new AppError(400, 'invalid_period', 'to must not be before from');
+    if (span < 0) throw new TimesheetsError('invalid_period', 'to must not be before from');
     if (span + 1 > this.maxPeriodDays) {
-      throw new AppError(
-        400,
+      throw new TimesheetsError(
         'period_too_long',
         `A period covers at most ${this.maxPeriodDays} days (TIMESHEET_MAX_PERIOD_DAYS)`,
       );
     }
     if ((await this.workforce.findSites([request.siteId])).length === 0) {
-      throw new AppError(404, 'site_not_found', 'No site has this siteId');
+      throw new TimesheetsError('site_not_found', 'No site has this siteId');
     }
     let workerIds = request.workerId ? [request.workerId] : undefined;
     if (actor.kind === 'thekedar') {
       const crew = await this.workforce.workerIdsOfThekedar(actor.signed.thekedarId);
       if (request.workerId && !crew.includes(request.workerId)) {
-        throw new AppError(
-          403,
+        throw new TimesheetsError(
           'worker_not_in_crew',
           'A thekedar sees only the workers it onboarded',
         );
@@ -203,7 +202,7 @@ function decodeCursor(cursor: string | undefined): DayQuery['after'] {
   if (cursor === undefined) return undefined;
   const [workerId, day] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   if (!OBJECT_ID_PATTERN.test(workerId ?? '') || !DAY_PATTERN.test(day ?? '')) {
-    throw new AppError(400, 'invalid_cursor', 'cursor is not a cursor this endpoint gave');
+    throw new TimesheetsError('invalid_cursor', 'cursor is not a cursor this endpoint gave');
   }
   return { workerId, day };
 }

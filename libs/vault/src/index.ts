@@ -6,3 +6,4 @@ export * from './domain/vault-file';
 export * from './domain/vault-audit-record';
 export * from './keyring/sealed-values';
 export * from './vault.config';
+export * from './vault.errors';

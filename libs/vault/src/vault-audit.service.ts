@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AppError, Clock, newId } from '@app/common';
+import { Clock, newId } from '@app/common';
 import {
   ChainVerifier,
   LogVerification,
@@ -18,6 +18,7 @@ import {
 import { VaultActor } from './domain/vault-file';
 import { VaultAuditRepository } from './infrastructure/persistence/vault-audit.repository';
 import { tlogConfig, TlogSettings } from '@app/tlog';
+import { VaultError } from './vault.errors';
 
 export interface AuditAttempt {
   fileId: string;
@@ -111,8 +112,7 @@ export class VaultAuditService {
         { err: error, action: attempt.action, fileId: attempt.fileId },
         'Vault audit write failed; access refused',
       );
-      throw new AppError(
-        503,
+      throw new VaultError(
         'audit_unavailable',
         'The vault audit log cannot be written, so the vault refuses access',
       );

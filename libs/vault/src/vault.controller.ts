@@ -13,7 +13,7 @@ import {
 import { Request, Response } from 'express';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AppError, ErrorBody, Public, Roles } from '@app/common';
+import { ErrorBody, Public, Roles } from '@app/common';
 import { CheckpointView, toCheckpointView } from '@app/tlog';
 import { VaultAuditRecord } from './domain/vault-audit-record';
 import {
@@ -26,6 +26,7 @@ import {
 } from './dto/vault.dto';
 import { VaultAuditService } from './vault-audit.service';
 import { VaultService } from './vault.service';
+import { VaultError } from './vault.errors';
 
 const PURPOSE_HEADER = 'x-access-purpose';
 
@@ -81,7 +82,7 @@ export class VaultController {
   @ApiResponse({ status: 404, type: ErrorBody, description: 'checkpoint_not_found' })
   async auditCheckpoint(): Promise<CheckpointView> {
     const c = await this.audit.latestCheckpoint();
-    if (!c) throw new AppError(404, 'checkpoint_not_found', 'The audit log has no checkpoint yet');
+    if (!c) throw new VaultError('checkpoint_not_found', 'The audit log has no checkpoint yet');
     return toCheckpointView(c);
   }
 

@@ -12,8 +12,9 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppError, AuthModule, ClockModule, Env } from '@app/common';
+import { AuthModule, ClockModule, DomainError, Env } from '@app/common';
 import { configModule, loadConfig } from '@app/api/config/app-config';
+import { httpStatusOf } from '@app/api/errors/error-status';
 import { PersistenceModule } from '@app/persistence';
 import { BLOB_HEADER_BYTES, BLOB_TAG_BYTES, BlobIntegrityError } from './domain/vault-blob-format';
 import { VaultActor } from './domain/vault-file';
@@ -69,14 +70,14 @@ async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-async function errorOf(promise: Promise<unknown>): Promise<AppError> {
+async function errorOf(promise: Promise<unknown>): Promise<DomainError> {
   try {
     await promise;
   } catch (error) {
-    if (error instanceof AppError) return error;
+    if (error instanceof DomainError) return error;
     throw error;
   }
-  throw new Error('expected an AppError');
+  throw new Error('expected a DomainError');
 }
 
 function sqlite(dataDir: string): Database.Database {
@@ -213,7 +214,7 @@ describe('VaultService', () => {
     bytes[BLOB_HEADER_BYTES + 3 * (CHUNK + BLOB_TAG_BYTES) + 100] ^= 0x01;
     writeFileSync(path, bytes);
     const error = await errorOf(sut.read(stored.fileId, auditor, 'case review'));
-    expect([error.getStatus(), error.code]).toEqual([500, 'file_integrity_failed']);
+    expect([httpStatusOf(error), error.code]).toEqual([500, 'file_integrity_failed']);
     const records = await vault.audit.list({ fileId: stored.fileId, limit: 10 });
     expect(records.map((r) => [r.action, r.result, r.reason])).toEqual([
       ['store', 'allowed', undefined],
@@ -269,7 +270,7 @@ describe('VaultService', () => {
       `CREATE TRIGGER vault_audit_down BEFORE INSERT ON vault_audit BEGIN SELECT RAISE(ABORT, 'audit store down'); END`,
     );
     const error = await errorOf(sut.read(stored.fileId, auditor, 'case review'));
-    expect([error.getStatus(), error.code]).toEqual([503, 'audit_unavailable']);
+    expect([httpStatusOf(error), error.code]).toEqual([503, 'audit_unavailable']);
     expect(
       (await errorOf(sut.storeBuffer(randomBytes(10), 'image/jpeg', admin, 'capture'))).code,
     ).toBe('audit_unavailable');
@@ -315,7 +316,7 @@ describe('VaultService', () => {
       for (let i = 0; i < 10; i++) yield randomBytes(300);
     }
     const error = await errorOf(vault.sut.store(stream(), 'image/jpeg', admin, 'capture'));
-    expect([error.getStatus(), error.code]).toEqual([413, 'payload_too_large']);
+    expect([httpStatusOf(error), error.code]).toEqual([413, 'payload_too_large']);
     expect(
       await vault.sut.storeBuffer(randomBytes(1000), 'image/jpeg', admin, 'capture'),
     ).toBeDefined();
@@ -334,8 +335,8 @@ describe('VaultService', () => {
       .prepare('SELECT wrapped_key, shred_reason FROM vault_files WHERE id = ?')
       .get(stored.fileId);
     expect(row).toEqual({ wrapped_key: null, shred_reason: 'deleted' });
-    expect((await errorOf(sut.read(stored.fileId, auditor, 'case review'))).getStatus()).toBe(410);
-    expect((await errorOf(sut.delete(stored.fileId, admin, undefined))).getStatus()).toBe(410);
+    expect(httpStatusOf(await errorOf(sut.read(stored.fileId, auditor, 'case review')))).toBe(410);
+    expect(httpStatusOf(await errorOf(sut.delete(stored.fileId, admin, undefined)))).toBe(410);
   });
 
   it('should purge files past the retention period at a given clock, auditing each purge', async () => {
@@ -420,7 +421,7 @@ describe('VaultService', () => {
     await vault.close();
     vault = await boot(dataDir, { VAULT_KEYS: `v2:${key(2)}` });
     const error = await errorOf(vault.sut.read(stored.fileId, auditor, 'case review'));
-    expect([error.getStatus(), error.code]).toEqual([500, 'unknown_key_version']);
+    expect([httpStatusOf(error), error.code]).toEqual([500, 'unknown_key_version']);
     expect(error.message).toContain('v1');
     const records = await vault.audit.list({ fileId: stored.fileId, limit: 10 });
     expect(records.at(-1)).toMatchObject({ result: 'failed', reason: 'unknown_key_version' });

@@ -1,9 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  Admission,
   ApiKeyService,
-  AppError,
   Clock,
+  AuthError,
+  CommonError,
   isObjectId,
   newId,
   Role,
@@ -17,6 +19,7 @@ import { VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
 import { VaultFileRepository } from './infrastructure/persistence/vault-file.repository';
 import { AuditReceipt, VaultAuditService } from './vault-audit.service';
 import { vaultConfig, VaultSettings } from './vault.config';
+import { VaultError } from './vault.errors';
 
 /** What a reader gets: the file's metadata and its plaintext, authenticated chunk by chunk. */
 export interface VaultReadHandle {
@@ -90,32 +93,25 @@ export class VaultService {
     fileId: string,
     purpose: string | undefined,
   ): Promise<VaultActor> {
-    const principal = this.apiKeys.resolve(credential.apiKey);
     const attempt = { fileId: auditableId(fileId), purpose: auditablePurpose(purpose), action };
-    if (!principal) {
+    let admission: Admission;
+    try {
+      admission = this.apiKeys.authorize(credential.apiKey, roles);
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      // a known key of another role is recorded by its first role and key id
+      const known = error.principal;
       await this.audit.record({
         ...attempt,
-        actor: { actor: 'anonymous', role: 'none', ip: credential.ip },
+        actor: known
+          ? { actor: `${known.roles[0]}:${known.keyId}`, role: known.roles[0], ip: credential.ip }
+          : { actor: 'anonymous', role: 'none', ip: credential.ip },
         result: 'denied',
-        reason: 'unauthorized',
+        reason: error.code,
       });
-      throw new AppError(401, 'unauthorized', 'A valid x-api-key header is required');
+      throw error;
     }
-    const role = principal.roles.find((r) => roles.includes(r));
-    if (!role) {
-      const held = principal.roles[0];
-      await this.audit.record({
-        ...attempt,
-        actor: { actor: `${held}:${principal.keyId}`, role: held, ip: credential.ip },
-        result: 'denied',
-        reason: 'forbidden',
-      });
-      throw new AppError(
-        403,
-        'forbidden',
-        `This route needs one of the roles: ${roles.join(', ')}`,
-      );
-    }
+    const { principal, role } = admission;
     return { actor: `${role}:${principal.keyId}`, role, ip: credential.ip };
   }
 
@@ -157,8 +153,7 @@ export class VaultService {
         result: 'failed',
         reason: 'unsupported_media_type',
       });
-      throw new AppError(
-        415,
+      throw new VaultError(
         'unsupported_media_type',
         'The vault stores images (image/*) or application/octet-stream',
       );
@@ -202,8 +197,9 @@ export class VaultService {
       await this.blobs.remove(fileId).catch(() => undefined);
       const refused = storeFailure(error);
       await this.audit.record({ ...attempt, fileId, result: 'failed', reason: refused.code });
-      if (refused.getStatus() >= 500) {
-        this.logger.error({ fileId, error: (error as Error).message }, 'Vault store failed');
+      // the client's own faults (too large, interrupted) are answers, not failures to log
+      if (refused.code !== 'payload_too_large' && refused.code !== 'request_aborted') {
+        this.logger.error({ fileId, err: error }, 'Vault store failed');
       }
       throw refused;
     } finally {
@@ -246,11 +242,10 @@ export class VaultService {
     try {
       dataKey = this.keyring.open(file.wrappedKey!, dataKeyContext(file.id));
     } catch (error) {
-      const code = error instanceof AppError ? error.code : 'key_unwrap_failed';
+      const code = error instanceof VaultError ? error.code : 'key_unwrap_failed';
       await this.audit.record({ ...attempt, result: 'failed', reason: code });
       if (code === 'unknown_key_version') {
-        throw new AppError(
-          500,
+        throw new VaultError(
           'unknown_key_version',
           `This file's data key is wrapped by key version ${file.keyVersion}, which VAULT_KEYS does not hold`,
         );
@@ -386,7 +381,7 @@ export class VaultService {
         } catch (error) {
           failed.add(file.id);
           this.logger.error(
-            { fileId: file.id, keyVersion: file.keyVersion, error: (error as Error).message },
+            { fileId: file.id, keyVersion: file.keyVersion, err: error },
             'Vault data key could not be re-wrapped',
           );
         }
@@ -416,7 +411,7 @@ export class VaultService {
     const file = isObjectId(fileId) ? await this.files.findById(fileId) : undefined;
     if (!file) {
       await this.audit.record({ ...attempt, result: 'failed', reason: 'file_not_found' });
-      throw new AppError(404, 'file_not_found', 'No vault file has this id');
+      throw new VaultError('file_not_found', 'No vault file has this id');
     }
     if (!file.wrappedKey) {
       await this.audit.record({ ...attempt, result: 'failed', reason: 'file_deleted' });
@@ -507,37 +502,35 @@ function auditableId(fileId: string): string {
   return AUDITABLE_ID.test(fileId) ? fileId : '(invalid)';
 }
 
-function missingPurpose(): AppError {
-  return new AppError(
-    400,
+function missingPurpose(): VaultError {
+  return new VaultError(
     'missing_purpose',
     'Header x-access-purpose is required: 3-200 printable characters saying why the file is read',
   );
 }
 
-function tooLarge(limit: number): AppError {
-  return new AppError(413, 'payload_too_large', `Vault files are limited to ${limit} bytes`);
+function tooLarge(limit: number): VaultError {
+  return new VaultError('payload_too_large', `Vault files are limited to ${limit} bytes`);
 }
 
-function gone(): AppError {
-  return new AppError(410, 'file_deleted', 'This vault file was deleted and cannot be recovered');
+function gone(): VaultError {
+  return new VaultError('file_deleted', 'This vault file was deleted and cannot be recovered');
 }
 
-function integrityFailure(): AppError {
-  return new AppError(
-    500,
+function integrityFailure(): VaultError {
+  return new VaultError(
     'file_integrity_failed',
     'The stored file failed its integrity check and will not be served',
   );
 }
 
-function storeFailure(error: unknown): AppError {
-  if (error instanceof AppError) return error;
+function storeFailure(error: unknown): VaultError | CommonError {
+  if (error instanceof VaultError || error instanceof CommonError) return error;
   const storage = storageErrorOf(error);
   if (storage) return storage;
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ECONNRESET' || (error as Error).message === 'aborted') {
-    return new AppError(400, 'request_aborted', 'The upload was interrupted');
+    return new VaultError('request_aborted', 'The upload was interrupted');
   }
-  return new AppError(500, 'store_failed', 'The file could not be stored');
+  return new VaultError('store_failed', 'The file could not be stored');
 }

@@ -7,3 +7,4 @@ export * from './domain/workforce';
 export * from './domain/enrollment-code';
 export * from './domain/trust-defaults';
 export * from './workforce.config';
+export * from './workforce.errors';

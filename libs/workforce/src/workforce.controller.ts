@@ -7,7 +7,7 @@ import {
   ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
-import { AppError, ErrorBody, Public, Roles } from '@app/common';
+import { ErrorBody, Public, Roles } from '@app/common';
 import { OnboardingSponsor } from './worker-admission';
 import { Onboarding, OnboardingGuard } from './onboarding.guard';
 import { ApiThekedarSignatureHeaders } from './thekedar-signature.headers';
@@ -27,6 +27,7 @@ import {
 } from './dto/workforce.dto';
 import { Site, Thekedar, Worker } from './domain/workforce';
 import { WorkforceService } from './workforce.service';
+import { WorkforceError } from './workforce.errors';
 
 @ApiTags('workforce')
 @ApiSecurity('api-key')
@@ -86,7 +87,7 @@ export class WorkforceController {
   @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found' })
   async getWorker(@Param() params: WorkerIdParam): Promise<WorkerView> {
     const worker = await this.workforce.findWorker(params.workerId);
-    if (!worker) throw new AppError(404, 'worker_not_found', 'No worker has this workerId');
+    if (!worker) throw new WorkforceError('worker_not_found', 'No worker has this workerId');
     return toWorkerView(worker);
   }
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AppError, Clock, newId } from '@app/common';
+import { Clock, newId } from '@app/common';
 import { enrollmentCodeHash, newEnrollmentCode } from './domain/enrollment-code';
 import { TRUST_DEFAULTS } from './domain/trust-defaults';
 import {
@@ -15,6 +15,7 @@ import {
   WorkforceRepository,
 } from './infrastructure/persistence/workforce.repository';
 import { workforceConfig, WorkforceSettings } from './workforce.config';
+import { WorkforceError } from './workforce.errors';
 
 export interface EnrolledPerson {
   kind: PersonKind;
@@ -121,7 +122,7 @@ export class WorkforceService {
     const found = await this.workforce.findSitesByIds(siteIds);
     if (found.length !== siteIds.length) {
       const known = new Set(found.map((s) => s.id));
-      throw new AppError(404, 'site_not_found', 'Unknown site ids', [
+      throw new WorkforceError('site_not_found', 'Unknown site ids', [
         ...siteIds
           .filter((id) => !known.has(id))
           .map((id) => ({ field: 'siteIds', message: `no site ${id}` })),
@@ -193,9 +194,8 @@ export class WorkforceService {
   }
 }
 
-function invalidCode(): AppError {
-  return new AppError(
-    403,
+function invalidCode(): WorkforceError {
+  return new WorkforceError(
     'invalid_enrollment_code',
     'The enrollment code is unknown, expired or already used',
   );

@@ -2,9 +2,10 @@ import { Controller, Get, Inject, Param, Res } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { Response } from 'express';
-import { AppError, Public } from '@app/common';
+import { Public } from '@app/common';
 import { AppConfig } from '../config/app-config';
 import { CONSOLE_CSP, ConsoleAsset, loadConsoleAssets } from './console-assets';
+import { ConsoleError } from './console.errors';
 
 /**
  * Serves the operator console (a static single-page app built by `npm run build` from
@@ -36,13 +37,12 @@ export class ConsoleController {
     const asset = this.assets.get(name);
     if (!asset) {
       if (this.assets.size === 0) {
-        throw new AppError(
-          404,
+        throw new ConsoleError(
           'console_not_built',
           'The console is not built: run `npm run build` (npm start does it)',
         );
       }
-      throw new AppError(404, 'not_found', 'No such console asset');
+      throw new ConsoleError('not_found', 'No such console asset');
     }
     response.setHeader('Content-Security-Policy', CONSOLE_CSP);
     response.setHeader('X-Content-Type-Options', 'nosniff');

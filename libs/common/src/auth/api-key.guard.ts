@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { Request } from 'express';
-import { AppError } from '../errors/app-error';
+import { AuthError } from '../errors/common.errors';
 import { ApiKeyService } from './api-key.service';
 import { Principal, Role } from './role';
 import { PUBLIC_KEY, ROLES_KEY } from './roles.decorator';
@@ -28,21 +28,11 @@ export class ApiKeyGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets);
     if (!roles || roles.length === 0) {
-      throw new AppError(403, 'forbidden', 'This route is not open to any role');
+      throw new AuthError('forbidden', 'This route is not open to any role');
     }
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const header = request.headers['x-api-key'];
-    const principal = this.apiKeys.resolve(Array.isArray(header) ? header[0] : header);
-    if (!principal) {
-      throw new AppError(401, 'unauthorized', 'A valid x-api-key header is required');
-    }
-    if (!principal.roles.some((role) => roles.includes(role))) {
-      throw new AppError(
-        403,
-        'forbidden',
-        `This route needs one of the roles: ${roles.join(', ')}`,
-      );
-    }
+    const { principal } = this.apiKeys.authorize(Array.isArray(header) ? header[0] : header, roles);
     request.principal = principal;
     return true;
   }

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { AuthError } from '../errors/common.errors';
 import { Principal, ROLES, Role } from './role';
 import { authConfig, AuthSettings } from './auth.config';
 
@@ -68,10 +69,35 @@ export class ApiKeyService {
       : undefined;
   }
 
+  /**
+   * The one "key → roles" check of every guard and service: the key's principal and the first of
+   * `roles` it holds. No key or an unknown one → `unauthorized` (401); a known key holding none
+   * of `roles` → `forbidden` (403), carrying the principal so a caller can audit who was refused.
+   */
+  authorize(presented: string | undefined, roles: readonly Role[]): Admission {
+    const principal = this.resolve(presented);
+    if (!principal) throw new AuthError('unauthorized', 'A valid x-api-key header is required');
+    const role = principal.roles.find((held) => roles.includes(held));
+    if (!role) {
+      throw new AuthError(
+        'forbidden',
+        `This route needs one of the roles: ${roles.join(', ')}`,
+        principal,
+      );
+    }
+    return { principal, role };
+  }
+
   /** True when `presented` is one of the keys of `role` (used by the legacy `/auth` body key). */
   hasRole(presented: string | undefined, role: Role): boolean {
     return this.resolve(presented)?.roles.includes(role) ?? false;
   }
+}
+
+/** A key that passed `authorize`: who it is and the route role it was admitted as. */
+export interface Admission {
+  principal: Principal;
+  role: Role;
 }
 
 function sha256(value: string): Buffer {

@@ -1,10 +1,12 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { Request, Response } from 'express';
-import { AppError, FieldError } from './app-error';
+import { CommonError, CommonErrorCode } from './common.errors';
+import { DomainError, ErrorStatusTable, FieldError, isDomainError } from './domain-error';
 import { ErrorBody } from './error-body';
 import { storageErrorOf } from './storage-error';
 
-const CODE_BY_STATUS: Record<number, string> = {
+/** Codes of the framework's own HttpExceptions (an unknown route, a wrong method), by status. */
+export const CODE_BY_STATUS: Record<number, string> = {
   400: 'bad_request',
   401: 'unauthorized',
   403: 'forbidden',
@@ -20,42 +22,35 @@ const CODE_BY_STATUS: Record<number, string> = {
 };
 
 /** body-parser's own error types, which reach us as plain errors with a `type`. */
-const BODY_PARSER_ERRORS: Record<string, { status: number; code: string; message: string }> = {
-  'entity.parse.failed': {
-    status: 400,
-    code: 'invalid_json',
-    message: 'The request body is not valid JSON',
-  },
-  'entity.too.large': {
-    status: 413,
-    code: 'payload_too_large',
-    message: 'The request body is too large',
-  },
+const BODY_PARSER_ERRORS: Record<string, { code: CommonErrorCode; message: string }> = {
+  'entity.parse.failed': { code: 'invalid_json', message: 'The request body is not valid JSON' },
+  'entity.too.large': { code: 'payload_too_large', message: 'The request body is too large' },
   'encoding.unsupported': {
-    status: 415,
     code: 'unsupported_encoding',
     message: 'The request encoding is not supported',
   },
   'charset.unsupported': {
-    status: 415,
     code: 'unsupported_charset',
     message: 'The request charset is not supported',
   },
-  'request.aborted': { status: 400, code: 'request_aborted', message: 'The request was aborted' },
+  'request.aborted': { code: 'request_aborted', message: 'The request was aborted' },
   'request.size.invalid': {
-    status: 400,
     code: 'bad_request',
     message: 'The request size does not match its length',
   },
 };
 
 /**
- * Turns every error into `{ statusCode, code, message, correlationId, errors? }`.
- * Unknown errors become a 500 whose message says nothing about the cause (the cause is logged).
+ * Turns every error into `{ statusCode, code, message, correlationId, errors? }`. A DomainError's
+ * status is looked up, by module and code, in the one status table apps/api composes (which
+ * fails to compile when a declared code has no status). Unknown errors become a 500 whose
+ * message says nothing about the cause (the cause is logged with its stack).
  */
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpExceptionFilter');
+
+  constructor(private readonly statuses: ErrorStatusTable) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') return;
@@ -74,16 +69,27 @@ export class HttpExceptionFilter implements ExceptionFilter {
     response.status(body.statusCode).json(body);
   }
 
-  private toBody(exception: unknown, correlationId: string): ErrorBody {
-    if (exception instanceof AppError) {
-      return clean({
-        statusCode: exception.getStatus(),
-        code: exception.code,
-        message: exception.message,
-        correlationId,
-        errors: exception.errors,
-      });
+  private domainBody(error: DomainError, correlationId: string): ErrorBody {
+    const statusCode = this.statuses[error.module]?.[error.code];
+    if (statusCode === undefined) {
+      // unreachable while the table is typed against every catalog; never a silent 200
+      this.logger.error({ err: error, correlationId }, 'Error code without an HTTP status');
+      return internalError(correlationId);
     }
+    if (statusCode >= 500) {
+      this.logger.error({ err: error, correlationId }, `Request failed: ${error.code}`);
+    }
+    return clean({
+      statusCode,
+      code: error.code,
+      message: error.message,
+      correlationId,
+      errors: error.errors,
+    });
+  }
+
+  private toBody(exception: unknown, correlationId: string): ErrorBody {
+    if (isDomainError(exception)) return this.domainBody(exception, correlationId);
     if (exception instanceof HttpException) {
       const statusCode = exception.getStatus();
       const response = exception.getResponse();
@@ -106,21 +112,25 @@ export class HttpExceptionFilter implements ExceptionFilter {
       return this.toBody(storage, correlationId);
     }
     this.logger.error({ err: exception, correlationId }, 'Unhandled error');
-    return {
-      statusCode: 500,
-      code: 'internal_error',
-      message: 'Internal server error',
-      correlationId,
-    };
+    return internalError(correlationId);
   }
 }
 
-/** body-parser errors as AppErrors (also used by the express error hook that runs before Nest maps them). */
-export function fromBodyParserError(error: unknown): AppError | undefined {
+function internalError(correlationId: string): ErrorBody {
+  return {
+    statusCode: 500,
+    code: 'internal_error',
+    message: 'Internal server error',
+    correlationId,
+  };
+}
+
+/** body-parser errors as CommonErrors (also used by the express error hook that runs before Nest maps them). */
+export function fromBodyParserError(error: unknown): CommonError | undefined {
   const type = (error as { type?: unknown } | null)?.type;
   if (typeof type !== 'string' || !BODY_PARSER_ERRORS[type]) return undefined;
   const known = BODY_PARSER_ERRORS[type];
-  return new AppError(known.status, known.code, known.message);
+  return new CommonError(known.code, known.message);
 }
 
 function clean(body: ErrorBody & { errors?: FieldError[] }): ErrorBody {

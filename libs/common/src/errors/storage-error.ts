@@ -1,4 +1,4 @@
-import { AppError } from './app-error';
+import { CommonError } from './common.errors';
 
 const FULL = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
 const UNAVAILABLE = new Set([
@@ -14,24 +14,22 @@ const UNAVAILABLE = new Set([
 ]);
 
 /**
- * A file-system or SQLite failure of the local storage as the AppError a client should see:
+ * A file-system or SQLite failure of the local storage as the error a client should see:
  * no space (ENOSPC, EDQUOT, SQLITE_FULL) → 507 `storage_full`; no access or a failing device
  * (EACCES, EROFS, EIO, ENOTDIR, SQLite read-only / I/O errors) → 503 `storage_unavailable`. Anything
  * else → undefined. Messages name the condition, never a path.
  */
-export function storageErrorOf(error: unknown): AppError | undefined {
+export function storageErrorOf(error: unknown): CommonError | undefined {
   const code = errorCode(error);
   if (!code) return undefined;
   if (FULL.has(code) || code.startsWith('SQLITE_FULL')) {
-    return new AppError(
-      507,
+    return new CommonError(
       'storage_full',
       'The server has no storage space left for this write; nothing was changed. Try again later.',
     );
   }
   if (UNAVAILABLE.has(code) || [...UNAVAILABLE].some((c) => code.startsWith(`${c}_`))) {
-    return new AppError(
-      503,
+    return new CommonError(
       'storage_unavailable',
       'The server cannot write to its storage right now; nothing was changed. Try again later.',
     );

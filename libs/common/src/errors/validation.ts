@@ -1,5 +1,6 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
-import { AppError, FieldError } from './app-error';
+import { CommonError } from './common.errors';
+import { FieldError } from './domain-error';
 
 function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
   return errors.flatMap((error) => {
@@ -24,6 +25,6 @@ export function createValidationPipe(): ValidationPipe {
     // never echo what the client sent: it may be a password or a key
     validationError: { target: false, value: false },
     exceptionFactory: (errors) =>
-      new AppError(400, 'validation_failed', 'The request is invalid', flatten(errors)),
+      new CommonError('validation_failed', 'The request is invalid', flatten(errors)),
   });
 }

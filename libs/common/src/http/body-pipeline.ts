@@ -2,7 +2,8 @@ import { HttpException } from '@nestjs/common';
 import { raw } from 'body-parser';
 import { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { IncomingMessage } from 'node:http';
-import { AppError } from '../errors/app-error';
+import { CommonError } from '../errors/common.errors';
+import { DomainError } from '../errors/domain-error';
 import { fromBodyParserError } from '../errors/http-exception.filter';
 import { JsonLimits, parseJsonBody } from './json-limits';
 
@@ -18,7 +19,7 @@ export interface BodyPipelineOptions extends JsonLimits {
  * The one place request bodies are admitted, for every route, before routing, guards and
  * pipes: the Content-Encoding must be one we decode (identity only for bodies we do not parse,
  * such as vault uploads), the JSON must decode as strict UTF-8 and pass the I-JSON limits of
- * `parseJsonBody`. Each failure is a 4xx AppError with its own code for the exception filter.
+ * `parseJsonBody`. Each failure is a 4xx CommonError with its own code for the exception filter.
  */
 export function bodyPipeline(
   options: BodyPipelineOptions,
@@ -32,8 +33,7 @@ export function bodyPipeline(
     const allowed = isJson(req) ? JSON_ENCODINGS.has(encoding) : encoding === 'identity';
     if (!allowed) {
       next(
-        new AppError(
-          415,
+        new CommonError(
           'unsupported_encoding',
           `Content-Encoding "${encoding.slice(0, 40).replace(/[^\w.+-]/g, '?')}" is not supported here`,
         ),
@@ -58,7 +58,7 @@ export function bodyPipeline(
     try {
       text = decoder.decode(bytes);
     } catch {
-      next(new AppError(400, 'invalid_json', 'The request body is not valid UTF-8 JSON'));
+      next(new CommonError('invalid_json', 'The request body is not valid UTF-8 JSON'));
       return;
     }
     try {
@@ -69,7 +69,7 @@ export function bodyPipeline(
     }
   };
   const mapErrors = (err: unknown, _req: Request, _res: Response, next: NextFunction): void => {
-    if (err instanceof HttpException) next(err);
+    if (err instanceof DomainError || err instanceof HttpException) next(err);
     else next(fromBodyParserError(err) ?? decodingError(err) ?? err);
   };
   return [encodingGate, readJson, parse, mapErrors];
@@ -84,18 +84,17 @@ function isJson(req: IncomingMessage): boolean {
 }
 
 /** zlib refusing a body that is not what its Content-Encoding says. */
-function decodingError(err: unknown): AppError | undefined {
+function decodingError(err: unknown): CommonError | undefined {
   const e = err as { status?: unknown; code?: unknown; errno?: unknown } | null;
   if (!e || e.status !== 400) return undefined;
   if (typeof e.code === 'string' && e.code.startsWith('Z_')) {
-    return new AppError(
-      400,
+    return new CommonError(
       'invalid_content_encoding',
       'The request body is not encoded as its Content-Encoding says',
     );
   }
   if (typeof e.code === 'string' && e.code.startsWith('ERR_')) {
-    return new AppError(400, 'invalid_content_encoding', 'The request body could not be decoded');
+    return new CommonError('invalid_content_encoding', 'The request body could not be decoded');
   }
-  return new AppError(400, 'bad_request', 'The request body could not be read');
+  return new CommonError('bad_request', 'The request body could not be read');
 }

@@ -1,4 +1,4 @@
-import { AppError } from '../errors/app-error';
+import { DomainError } from '../errors/domain-error';
 import { DEFAULT_JSON_LIMITS, parseJsonBody } from './json-limits';
 
 const codeOf = (text: string, limits = DEFAULT_JSON_LIMITS): string => {
@@ -6,7 +6,7 @@ const codeOf = (text: string, limits = DEFAULT_JSON_LIMITS): string => {
     parseJsonBody(text, limits);
     return 'ok';
   } catch (error) {
-    return (error as AppError).code;
+    return (error as DomainError).code;
   }
 };
 

@@ -1,4 +1,4 @@
-import { AppError } from '../errors/app-error';
+import { CommonError } from '../errors/common.errors';
 
 /** What a JSON request body may hold before anything else (guards, pipes, services) sees it. */
 export interface JsonLimits {
@@ -59,8 +59,7 @@ class JsonScanner {
     const c = this.text[this.i];
     if (c === '{' || c === '[') {
       if (depth > this.limits.maxDepth) {
-        throw new AppError(
-          400,
+        throw new CommonError(
           'json_too_deep',
           `The JSON body nests deeper than ${this.limits.maxDepth} levels`,
         );
@@ -88,16 +87,14 @@ class JsonScanner {
       if (this.text[this.i] !== '"') throw invalidJson();
       const name = this.string();
       if (names.has(name)) {
-        throw new AppError(
-          400,
+        throw new CommonError(
           'json_duplicate_key',
           'The JSON body repeats a member name in one object (I-JSON forbids it)',
         );
       }
       names.add(name);
       if (++this.keys > this.limits.maxKeys) {
-        throw new AppError(
-          400,
+        throw new CommonError(
           'json_too_many_keys',
           `The JSON body holds more than ${this.limits.maxKeys} object members`,
         );
@@ -165,8 +162,7 @@ class JsonScanner {
         i++;
       }
       if (++length > this.limits.maxStringLength) {
-        throw new AppError(
-          400,
+        throw new CommonError(
           'json_string_too_long',
           `A string in the JSON body is longer than ${this.limits.maxStringLength} characters`,
         );
@@ -192,8 +188,7 @@ class JsonScanner {
     if (!match) throw invalidJson();
     const token = match[0];
     if (token.length >= 400 || !Number.isFinite(Number(token))) {
-      throw new AppError(
-        400,
+      throw new CommonError(
         'json_number_out_of_range',
         'A number in the JSON body does not fit a 64-bit float (I-JSON)',
       );
@@ -219,13 +214,12 @@ const SIMPLE_ESCAPES: Record<string, number | undefined> = {
   t: 0x09,
 };
 
-function invalidJson(): AppError {
-  return new AppError(400, 'invalid_json', 'The request body is not valid JSON');
+function invalidJson(): CommonError {
+  return new CommonError('invalid_json', 'The request body is not valid JSON');
 }
 
-function loneSurrogate(): AppError {
-  return new AppError(
-    400,
+function loneSurrogate(): CommonError {
+  return new CommonError(
     'json_lone_surrogate',
     'A string in the JSON body holds a lone UTF-16 surrogate (I-JSON)',
   );

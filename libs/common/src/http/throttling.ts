@@ -17,7 +17,7 @@ import {
 import { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
-import { AppError } from '../errors/app-error';
+import { CommonError } from '../errors/common.errors';
 import { RedisService } from '../redis/redis.service';
 import { LocalThrottlerStorage } from './local-throttler-storage';
 
@@ -61,7 +61,7 @@ export class FailoverThrottlerStorage implements ThrottlerStorage, OnApplication
       } catch (error) {
         if (!this.degraded) {
           this.logger.warn(
-            { error: (error as Error).message },
+            { err: error },
             'Rate limit counters fall back to this process: Redis does not answer',
           );
         }
@@ -119,8 +119,7 @@ export class AppThrottlerGuard extends ThrottlerGuard {
       .switchToHttp()
       .getResponse<{ setHeader(n: string, v: string): void }>()
       .setHeader('Retry-After', String(seconds));
-    throw new AppError(
-      429,
+    throw new CommonError(
       'rate_limited',
       `Too many requests: at most ${detail.limit} per ${Math.round(detail.ttl / 1000)} s from one address or credential; retry after ${seconds} s`,
     );

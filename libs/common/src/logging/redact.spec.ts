@@ -1,5 +1,6 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
+import { runInNewContext } from 'node:vm';
 import { redactLogObject, redactString, redactValue } from './redact';
 
 describe('redact', () => {
@@ -17,6 +18,14 @@ describe('redact', () => {
       expect(text).not.toContain(secret);
     }
     expect(text).toContain('visible');
+  });
+
+  it('should keep the message and stack of an error from another realm (a native addon under jest)', () => {
+    const foreign = runInNewContext('new TypeError("store gone for PLT_abc123")') as Error;
+    expect(foreign instanceof Error).toBe(false);
+    const sut = redactValue(foreign) as { type: string; message: string; stack: string };
+    expect(sut).toMatchObject({ type: 'TypeError', message: 'store gone for PLT_[redacted]' });
+    expect(sut.stack).toContain('TypeError');
   });
 
   it('should mask platform ids, JWTs, api keys and token query strings inside text', () => {

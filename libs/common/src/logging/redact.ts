@@ -1,4 +1,5 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
+import { types } from 'node:util';
 
 /**
  * What must never reach a log line: secrets, tokens, platform ids, Wi-Fi passwords, images.
@@ -56,7 +57,8 @@ export function redactValue(value: unknown, depth = 0): unknown {
   if (depth > 6) return '[depth limit]';
   if (Buffer.isBuffer(value) || ArrayBuffer.isView(value))
     return `[binary ${(value as Uint8Array).byteLength} bytes]`;
-  if (value instanceof Error) {
+  // isNativeError also knows errors made in another realm (a native addon's, under jest's vm)
+  if (value instanceof Error || types.isNativeError(value)) {
     return {
       type: value.name,
       message: redactString(value.message),

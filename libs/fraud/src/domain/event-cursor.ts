@@ -1,4 +1,5 @@
-import { AppError, isObjectId } from '@app/common';
+import { isObjectId } from '@app/common';
+import { FraudError } from '../fraud.errors';
 
 /** The keyset cursor of the fraud event listing: base64url of `<ISO at>|<id>` of the last event seen. */
 export function encodeEventCursor(last: { at: Date; id: string }): string {
@@ -14,7 +15,7 @@ export function decodeEventCursor(cursor: string): { at: Date; id: string } {
     Number.isNaN(at.getTime()) ||
     at.toISOString() !== iso
   ) {
-    throw new AppError(400, 'invalid_cursor', 'cursor is not one this server issued');
+    throw new FraudError('invalid_cursor', 'cursor is not one this server issued');
   }
   return { at, id };
 }

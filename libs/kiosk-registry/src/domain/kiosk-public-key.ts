@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, KeyObject } from 'node:crypto';
-import { AppError } from '@app/common';
+import { KioskRegistryError } from '../kiosk-registry.errors';
 
 export const MIN_RSA_BITS = 2048;
 export const MAX_RSA_BITS = 8192;
@@ -20,8 +20,7 @@ export interface ParsedKioskKey {
 export function parseKioskPublicKey(pem: string): ParsedKioskKey {
   const text = pem.trim() + '\n';
   if (!SPKI_PEM.test(text)) {
-    throw new AppError(
-      400,
+    throw new KioskRegistryError(
       'invalid_public_key',
       'public_key must be one SPKI PEM block (-----BEGIN PUBLIC KEY-----)',
     );
@@ -30,15 +29,13 @@ export function parseKioskPublicKey(pem: string): ParsedKioskKey {
   try {
     key = createPublicKey({ key: text, format: 'pem' });
   } catch {
-    throw new AppError(
-      400,
+    throw new KioskRegistryError(
       'invalid_public_key',
       'public_key is not a readable SPKI PEM public key',
     );
   }
   if (key.asymmetricKeyType !== 'rsa') {
-    throw new AppError(
-      400,
+    throw new KioskRegistryError(
       'unsupported_key_type',
       `public_key must be an RSA key, not ${key.asymmetricKeyType ?? 'unknown'}`,
     );
@@ -46,21 +43,19 @@ export function parseKioskPublicKey(pem: string): ParsedKioskKey {
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
   const exponent = key.asymmetricKeyDetails?.publicExponent;
   if (bits < MIN_RSA_BITS) {
-    throw new AppError(
-      400,
+    throw new KioskRegistryError(
       'weak_public_key',
       `RSA keys must have at least ${MIN_RSA_BITS} bits (got ${bits})`,
     );
   }
   if (bits > MAX_RSA_BITS) {
-    throw new AppError(
-      400,
+    throw new KioskRegistryError(
       'invalid_public_key',
       `RSA keys over ${MAX_RSA_BITS} bits are not accepted`,
     );
   }
   if (exponent !== 65537n) {
-    throw new AppError(400, 'weak_public_key', 'RSA public exponent must be 65537');
+    throw new KioskRegistryError('weak_public_key', 'RSA public exponent must be 65537');
   }
   const der = key.export({ type: 'spki', format: 'der' });
   return {

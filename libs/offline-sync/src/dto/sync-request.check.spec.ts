@@ -1,4 +1,5 @@
-import { AppError, createValidationPipe } from '@app/common';
+import { createValidationPipe, DomainError } from '@app/common';
+import { httpStatusOf } from '@app/api/errors/error-status';
 import { SyncRequestDto } from './sync.dto';
 import { checkSyncRequest } from './sync-request.check';
 
@@ -10,8 +11,11 @@ async function throughPipe(body: unknown): Promise<{ status: number; body: unkno
     await createValidationPipe().transform(body, { type: 'body', metatype: SyncRequestDto });
     return { status: 200, body: undefined };
   } catch (error) {
-    const e = error as AppError;
-    return { status: e.getStatus(), body: e.getResponse() };
+    const e = error as DomainError;
+    return {
+      status: httpStatusOf(e) ?? 0,
+      body: { code: e.code, message: e.message, errors: e.errors },
+    };
   }
 }
 
@@ -20,8 +24,11 @@ function throughCheck(body: unknown): { status: number; body: unknown } {
     checkSyncRequest(body);
     return { status: 200, body: undefined };
   } catch (error) {
-    const e = error as AppError;
-    return { status: e.getStatus(), body: e.getResponse() };
+    const e = error as DomainError;
+    return {
+      status: httpStatusOf(e) ?? 0,
+      body: { code: e.code, message: e.message, errors: e.errors },
+    };
   }
 }
 

@@ -1,4 +1,4 @@
-import { AppError, FieldError } from '@app/common';
+import { CommonError, FieldError } from '@app/common';
 import { SignedPacket } from '../domain/attendance-packet';
 
 /** The body of `POST /api/v5/sync` once its envelope is checked (the packets are judged one by one). */
@@ -91,6 +91,6 @@ function unknownProperty(field: string, key: string): FieldError {
   return { field, message: `property ${key} should not exist` };
 }
 
-function invalid(errors: FieldError[]): AppError {
-  return new AppError(400, 'validation_failed', 'The request is invalid', errors);
+function invalid(errors: FieldError[]): CommonError {
+  return new CommonError('validation_failed', 'The request is invalid', errors);
 }

@@ -1,9 +1,10 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { AppError, ErrorBody, Roles } from '@app/common';
+import { ErrorBody, Roles } from '@app/common';
 import { BusUnavailableError } from '../bus/relay-bus';
 import { ConnectedKiosksQuery, ConnectedKiosksView } from '../dto/connected-kiosks.dto';
 import { KioskPresence } from './kiosk-presence';
+import { RelayError } from '../relay.errors';
 
 @ApiTags('relay')
 @ApiSecurity('api-key')
@@ -34,7 +35,7 @@ export class KioskPresenceController {
       return { kiosks: ids.map((deviceId) => ({ deviceId, connected: connected.get(deviceId)! })) };
     } catch (error) {
       if (error instanceof BusUnavailableError)
-        throw new AppError(503, 'bus_unavailable', 'The relay is unavailable; try again later');
+        throw new RelayError('bus_unavailable', 'The relay is unavailable; try again later');
       throw error;
     }
   }

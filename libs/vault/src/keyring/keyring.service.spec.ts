@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { AppError } from '@app/common';
 import { VaultSettings } from '../vault.config';
+import { VaultError } from '../vault.errors';
 import { KeyringService } from './keyring.service';
 
 function keyring(keys: Record<string, Buffer>, active: string): KeyringService {
@@ -18,7 +18,7 @@ describe('KeyringService', () => {
     expect(sealed).toMatch(/^sealed1\.v1\./);
     expect(sealed).not.toContain('hunter22');
     expect(sut.openString(sealed, 'wifi:abc')).toBe('hunter22');
-    expect(() => sut.open(sealed, 'wifi:other')).toThrow(AppError);
+    expect(() => sut.open(sealed, 'wifi:other')).toThrow(VaultError);
   });
 
   it('should detect a tampered value', () => {

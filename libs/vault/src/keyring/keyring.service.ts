@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { AppError } from '@app/common';
 import { SealedValueStore } from './sealed-values';
 import { vaultConfig, VaultSettings } from '../vault.config';
+import { VaultError } from '../vault.errors';
 
 /** What re-sealing one module's values did. */
 export interface ResealReport {
@@ -46,11 +46,7 @@ export class KeyringService {
   masterKey(version: string): Buffer {
     const key = this.keys.get(version);
     if (!key)
-      throw new AppError(
-        500,
-        'unknown_key_version',
-        `Key version ${version} is not in the keyring`,
-      );
+      throw new VaultError('unknown_key_version', `Key version ${version} is not in the keyring`);
     return key;
   }
 
@@ -71,7 +67,7 @@ export class KeyringService {
     try {
       return Buffer.concat([decipher.update(parsed.ciphertext), decipher.final()]);
     } catch {
-      throw new AppError(500, 'sealed_value_corrupt', 'A sealed value failed authentication');
+      throw new VaultError('sealed_value_corrupt', 'A sealed value failed authentication');
     }
   }
 
@@ -135,7 +131,7 @@ function parseSealed(sealed: string): {
 } {
   const parts = sealed.split('.');
   if (parts.length !== 5 || parts[0] !== SEALED_PREFIX) {
-    throw new AppError(500, 'sealed_value_corrupt', 'A sealed value is malformed');
+    throw new VaultError('sealed_value_corrupt', 'A sealed value is malformed');
   }
   const result = {
     version: parts[1],
@@ -144,7 +140,7 @@ function parseSealed(sealed: string): {
     tag: Buffer.from(parts[4], 'base64url'),
   };
   if (result.iv.length !== IV_BYTES || result.tag.length !== TAG_BYTES) {
-    throw new AppError(500, 'sealed_value_corrupt', 'A sealed value is malformed');
+    throw new VaultError('sealed_value_corrupt', 'A sealed value is malformed');
   }
   return result;
 }

@@ -18,8 +18,8 @@ export class PartialUploadSweeper implements OnApplicationBootstrap {
   constructor(private readonly blobs: VaultBlobStorage) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.sweep().catch((error: Error) =>
-      this.logger.warn({ error: error.message }, 'Partial upload sweep failed'),
+    await this.sweep().catch((error: unknown) =>
+      this.logger.warn({ err: error }, 'Partial upload sweep failed'),
     );
   }
 

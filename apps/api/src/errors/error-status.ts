@@ -1,0 +1,164 @@
+import { HttpStatus } from '@nestjs/common';
+import { COMMON_ERRORS, DomainError, ErrorCatalog, ErrorStatusTable } from '@app/common';
+import { DEVICE_TRUST_ERRORS } from '@app/device-trust';
+import { FRAUD_ERRORS } from '@app/fraud';
+import { KIOSK_REGISTRY_ERRORS } from '@app/kiosk-registry';
+import { OFFLINE_SYNC_ERRORS } from '@app/offline-sync';
+import { PROVISIONING_ERRORS } from '@app/provisioning';
+import { RELAY_ERRORS } from '@app/relay';
+import { SESSION_ERRORS } from '@app/session';
+import { TIMESHEETS_ERRORS } from '@app/timesheets';
+import { VAULT_ERRORS } from '@app/vault';
+import { WORKFORCE_ERRORS } from '@app/workforce';
+import { CONSOLE_ERRORS } from '../console/console.errors';
+
+/** Every module's error catalog, in the order docs/errors.md lists them. */
+export const ERROR_CATALOGS = [
+  COMMON_ERRORS,
+  VAULT_ERRORS,
+  KIOSK_REGISTRY_ERRORS,
+  PROVISIONING_ERRORS,
+  SESSION_ERRORS,
+  RELAY_ERRORS,
+  WORKFORCE_ERRORS,
+  DEVICE_TRUST_ERRORS,
+  FRAUD_ERRORS,
+  OFFLINE_SYNC_ERRORS,
+  TIMESHEETS_ERRORS,
+  CONSOLE_ERRORS,
+] as const satisfies readonly ErrorCatalog[];
+
+type Catalog = (typeof ERROR_CATALOGS)[number];
+
+/** One row per catalog, one HTTP status per declared code: no more, no fewer. */
+export type StatusTable = {
+  readonly [C in Catalog as C['module']]: { readonly [Code in keyof C['codes']]: HttpStatus };
+};
+
+/**
+ * The one place an error code becomes an HTTP status. A code added to a catalog without a status
+ * here, a status for a code no catalog declares, or a catalog without its row fails to compile.
+ */
+export const ERROR_STATUS = {
+  common: {
+    validation_failed: HttpStatus.BAD_REQUEST,
+    bad_request: HttpStatus.BAD_REQUEST,
+    invalid_json: HttpStatus.BAD_REQUEST,
+    json_too_deep: HttpStatus.BAD_REQUEST,
+    json_duplicate_key: HttpStatus.BAD_REQUEST,
+    json_too_many_keys: HttpStatus.BAD_REQUEST,
+    json_string_too_long: HttpStatus.BAD_REQUEST,
+    json_number_out_of_range: HttpStatus.BAD_REQUEST,
+    json_lone_surrogate: HttpStatus.BAD_REQUEST,
+    payload_too_large: HttpStatus.PAYLOAD_TOO_LARGE,
+    unsupported_encoding: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+    unsupported_charset: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+    invalid_content_encoding: HttpStatus.BAD_REQUEST,
+    request_aborted: HttpStatus.BAD_REQUEST,
+    unauthorized: HttpStatus.UNAUTHORIZED,
+    forbidden: HttpStatus.FORBIDDEN,
+    rate_limited: HttpStatus.TOO_MANY_REQUESTS,
+    storage_full: HttpStatus.INSUFFICIENT_STORAGE,
+    storage_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+  },
+  vault: {
+    file_not_found: HttpStatus.NOT_FOUND,
+    file_deleted: HttpStatus.GONE,
+    missing_purpose: HttpStatus.BAD_REQUEST,
+    payload_too_large: HttpStatus.PAYLOAD_TOO_LARGE,
+    unsupported_media_type: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+    request_aborted: HttpStatus.BAD_REQUEST,
+    store_failed: HttpStatus.INTERNAL_SERVER_ERROR,
+    file_integrity_failed: HttpStatus.INTERNAL_SERVER_ERROR,
+    unknown_key_version: HttpStatus.INTERNAL_SERVER_ERROR,
+    sealed_value_corrupt: HttpStatus.INTERNAL_SERVER_ERROR,
+    audit_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+    checkpoint_not_found: HttpStatus.NOT_FOUND,
+  },
+  'kiosk-registry': {
+    invalid_public_key: HttpStatus.BAD_REQUEST,
+    unsupported_key_type: HttpStatus.BAD_REQUEST,
+    weak_public_key: HttpStatus.BAD_REQUEST,
+    device_key_conflict: HttpStatus.CONFLICT,
+    same_key: HttpStatus.CONFLICT,
+    device_not_found: HttpStatus.NOT_FOUND,
+    device_blocked: HttpStatus.FORBIDDEN,
+  },
+  provisioning: {
+    challenge_not_found: HttpStatus.NOT_FOUND,
+    invalid_challenge_response: HttpStatus.BAD_REQUEST,
+    challenge_mismatch: HttpStatus.UNAUTHORIZED,
+    challenge_locked: HttpStatus.LOCKED,
+    challenge_expired: HttpStatus.GONE,
+    challenge_used: HttpStatus.CONFLICT,
+    device_blocked: HttpStatus.FORBIDDEN,
+  },
+  session: {
+    not_authenticated: HttpStatus.UNAUTHORIZED,
+    wrong_token_type: HttpStatus.UNAUTHORIZED,
+    session_expired: HttpStatus.UNAUTHORIZED,
+    session_not_found: HttpStatus.NOT_FOUND,
+  },
+  relay: {
+    bus_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+  },
+  workforce: {
+    site_not_found: HttpStatus.NOT_FOUND,
+    worker_not_found: HttpStatus.NOT_FOUND,
+    invalid_enrollment_code: HttpStatus.FORBIDDEN,
+  },
+  'device-trust': {
+    device_not_found: HttpStatus.NOT_FOUND,
+    missing_signature_headers: HttpStatus.UNAUTHORIZED,
+    invalid_signature: HttpStatus.UNAUTHORIZED,
+    stale_request: HttpStatus.UNAUTHORIZED,
+    replayed_request: HttpStatus.FORBIDDEN,
+    device_blocked: HttpStatus.FORBIDDEN,
+  },
+  fraud: {
+    invalid_cursor: HttpStatus.BAD_REQUEST,
+  },
+  'offline-sync': {
+    missing_token: HttpStatus.UNAUTHORIZED,
+    invalid_token: HttpStatus.FORBIDDEN,
+    token_expired: HttpStatus.FORBIDDEN,
+    unknown_device: HttpStatus.FORBIDDEN,
+    device_blocked: HttpStatus.FORBIDDEN,
+    too_many_packets: HttpStatus.PAYLOAD_TOO_LARGE,
+    invalid_signatures: HttpStatus.FORBIDDEN,
+    checkpoint_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+    checkpoint_not_found: HttpStatus.NOT_FOUND,
+    site_not_found: HttpStatus.NOT_FOUND,
+    link_not_found: HttpStatus.NOT_FOUND,
+    invalid_proof_request: HttpStatus.BAD_REQUEST,
+  },
+  timesheets: {
+    invalid_period: HttpStatus.BAD_REQUEST,
+    period_too_long: HttpStatus.BAD_REQUEST,
+    invalid_cursor: HttpStatus.BAD_REQUEST,
+    site_not_found: HttpStatus.NOT_FOUND,
+    worker_not_in_crew: HttpStatus.FORBIDDEN,
+    entry_not_found: HttpStatus.NOT_FOUND,
+    not_correctable: HttpStatus.UNPROCESSABLE_ENTITY,
+    cross_site_correction: HttpStatus.UNPROCESSABLE_ENTITY,
+    correction_id_conflict: HttpStatus.CONFLICT,
+    already_voided: HttpStatus.CONFLICT,
+    time_in_future: HttpStatus.UNPROCESSABLE_ENTITY,
+    unexpected_time: HttpStatus.UNPROCESSABLE_ENTITY,
+    time_required: HttpStatus.UNPROCESSABLE_ENTITY,
+    check_out_out_of_range: HttpStatus.UNPROCESSABLE_ENTITY,
+    not_a_check_in: HttpStatus.UNPROCESSABLE_ENTITY,
+    not_a_punch: HttpStatus.UNPROCESSABLE_ENTITY,
+    target_voided: HttpStatus.UNPROCESSABLE_ENTITY,
+    timesheets_behind: HttpStatus.SERVICE_UNAVAILABLE,
+  },
+  console: {
+    console_not_built: HttpStatus.NOT_FOUND,
+    not_found: HttpStatus.NOT_FOUND,
+  },
+} as const satisfies StatusTable;
+
+/** The HTTP status the exception filter answers `error` with (undefined only for an unlisted module). */
+export function httpStatusOf(error: DomainError): number | undefined {
+  return (ERROR_STATUS as ErrorStatusTable)[error.module]?.[error.code];
+}

@@ -1,0 +1,47 @@
+import type { Principal } from '../auth/role';
+import { CodeOf, DomainError } from './domain-error';
+
+/** Errors of the request pipeline every route shares: body admission, validation, keys, limits, storage. */
+export const COMMON_ERRORS = {
+  module: 'common',
+  codes: {
+    validation_failed:
+      'the request body, query or path does not pass validation; `errors` names each field',
+    bad_request: 'the request body could not be read',
+    invalid_json: 'the request body is not valid (UTF-8) JSON',
+    json_too_deep: 'the JSON body nests deeper than JSON_MAX_DEPTH levels',
+    json_duplicate_key: 'the JSON body repeats a member name in one object (I-JSON forbids it)',
+    json_too_many_keys: 'the JSON body holds more object members than JSON_MAX_KEYS',
+    json_string_too_long: 'a string in the JSON body is longer than JSON_MAX_STRING_LENGTH',
+    json_number_out_of_range: 'a number in the JSON body does not fit a 64-bit float (I-JSON)',
+    json_lone_surrogate: 'a string in the JSON body holds a lone UTF-16 surrogate (I-JSON)',
+    payload_too_large: 'the request body is over JSON_BODY_LIMIT_BYTES',
+    unsupported_encoding: 'the Content-Encoding is not one this route decodes',
+    unsupported_charset: 'the request charset is not supported',
+    invalid_content_encoding: 'the request body is not encoded as its Content-Encoding says',
+    request_aborted: 'the client stopped sending the request body',
+    unauthorized: 'no x-api-key header, or one the server does not know',
+    forbidden: 'the x-api-key is valid but holds none of the roles the route accepts',
+    rate_limited:
+      'too many requests from one address or credential; `Retry-After` says when to retry',
+    storage_full: 'the server has no storage space left for the write; nothing was changed',
+    storage_unavailable: 'the server cannot write to its storage right now; nothing was changed',
+  },
+} as const;
+
+export type CommonErrorCode = CodeOf<typeof COMMON_ERRORS>;
+
+export class CommonError extends DomainError<CommonErrorCode> {
+  readonly module = COMMON_ERRORS.module;
+}
+
+/** A refused credential; carries the principal of a known key of the wrong role (for audits). */
+export class AuthError extends CommonError {
+  constructor(
+    code: 'unauthorized' | 'forbidden',
+    message: string,
+    readonly principal?: Principal,
+  ) {
+    super(code, message);
+  }
+}

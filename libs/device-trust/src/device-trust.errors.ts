@@ -1,0 +1,24 @@
+import { CodeOf, DomainError } from '@app/common';
+
+/**
+ * What worker devices, token refresh and thekedar-signed requests refuse with (a request with no
+ * credential at all is the common `unauthorized`).
+ */
+export const DEVICE_TRUST_ERRORS = {
+  module: 'device-trust',
+  codes: {
+    device_not_found: 'no worker device has this deviceId',
+    missing_signature_headers:
+      'a thekedar-signed request needs x-thekedar-id, x-device-id, x-request-timestamp and x-signature',
+    invalid_signature: 'the device or thekedar signature does not verify',
+    stale_request: 'the signed timestamp is outside the allowed clock skew',
+    replayed_request: 'this signed request was already used; sign a new one',
+    device_blocked: 'the signing device is blocked',
+  },
+} as const;
+
+export type DeviceTrustErrorCode = CodeOf<typeof DEVICE_TRUST_ERRORS>;
+
+export class DeviceTrustError extends DomainError<DeviceTrustErrorCode> {
+  readonly module = DEVICE_TRUST_ERRORS.module;
+}

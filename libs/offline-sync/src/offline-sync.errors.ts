@@ -1,0 +1,28 @@
+import { CodeOf, DomainError } from '@app/common';
+
+/** What attendance sync and the ledger's proofs refuse with. */
+export const OFFLINE_SYNC_ERRORS = {
+  module: 'offline-sync',
+  codes: {
+    missing_token: 'no `Authorization: Bearer <offline token>` header',
+    invalid_token: 'the offline token is not valid (its reason is in the message)',
+    token_expired:
+      'the offline token expired more than OFFLINE_TOKEN_GRACE_DAYS ago; refresh it (POST /api/v5/device/token)',
+    unknown_device: 'the device of the token is not registered',
+    device_blocked: 'the device is blocked (trust score too low)',
+    too_many_packets: 'the batch holds more packets than SYNC_MAX_PACKETS',
+    invalid_signatures: 'no packet in the batch carries a valid device signature',
+    checkpoint_unavailable:
+      'the packets are stored but their checkpoint could not be signed; send the same batch again for receipts',
+    checkpoint_not_found: 'the site has no signed checkpoint yet',
+    site_not_found: 'no site has this siteId',
+    link_not_found: 'no ledger link of this site matches',
+    invalid_proof_request: 'the proof request names no entry, both, or a tree size out of range',
+  },
+} as const;
+
+export type OfflineSyncErrorCode = CodeOf<typeof OFFLINE_SYNC_ERRORS>;
+
+export class OfflineSyncError extends DomainError<OfflineSyncErrorCode> {
+  readonly module = OFFLINE_SYNC_ERRORS.module;
+}

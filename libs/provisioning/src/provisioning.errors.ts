@@ -1,0 +1,22 @@
+import { CodeOf, DomainError } from '@app/common';
+
+/** What kiosk provisioning (the Wi-Fi challenge) refuses with. */
+export const PROVISIONING_ERRORS = {
+  module: 'provisioning',
+  codes: {
+    challenge_not_found: 'no challenge has this bson_id',
+    invalid_challenge_response: 'challenge_response does not decode to the challenge length',
+    challenge_mismatch:
+      'the challenge response is wrong (the message says how many attempts are left)',
+    challenge_locked: 'too many wrong answers: the challenge is locked; ask for a new one',
+    challenge_expired: 'the challenge has expired; ask for a new one',
+    challenge_used: 'the challenge has already been used',
+    device_blocked: 'the kiosk is blocked or not registered',
+  },
+} as const;
+
+export type ProvisioningErrorCode = CodeOf<typeof PROVISIONING_ERRORS>;
+
+export class ProvisioningError extends DomainError<ProvisioningErrorCode> {
+  readonly module = PROVISIONING_ERRORS.module;
+}

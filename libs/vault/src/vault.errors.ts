@@ -1,0 +1,28 @@
+import { CodeOf, DomainError } from '@app/common';
+
+/** What the vault and its keyring refuse with (credential refusals are the common `unauthorized` / `forbidden`). */
+export const VAULT_ERRORS = {
+  module: 'vault',
+  codes: {
+    file_not_found: 'no vault file has this id',
+    file_deleted: 'the vault file was deleted (retention or an admin) and cannot be recovered',
+    missing_purpose:
+      'the x-access-purpose header (3-200 printable characters saying why the file is read) is missing or invalid',
+    payload_too_large: 'the upload is over VAULT_MAX_FILE_BYTES',
+    unsupported_media_type: 'the vault stores images (image/*) or application/octet-stream only',
+    request_aborted: 'the upload was interrupted before its end; nothing was stored',
+    store_failed: 'the file could not be stored; nothing was kept',
+    file_integrity_failed:
+      'the stored file failed its integrity check (tampered or damaged) and is not served',
+    unknown_key_version: 'the data is sealed by a master key version VAULT_KEYS does not hold',
+    sealed_value_corrupt: 'a sealed value is malformed or fails authentication',
+    audit_unavailable: 'the vault audit log cannot be written, so the vault refuses access',
+    checkpoint_not_found: 'the vault audit log has no signed checkpoint yet',
+  },
+} as const;
+
+export type VaultErrorCode = CodeOf<typeof VAULT_ERRORS>;
+
+export class VaultError extends DomainError<VaultErrorCode> {
+  readonly module = VAULT_ERRORS.module;
+}
