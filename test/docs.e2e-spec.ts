@@ -108,7 +108,9 @@ describe('docs stay in step with the code', () => {
     // a repository path in backticks; placeholders (`<module>`, `*.spec.ts`) are not paths
     const pathInCode = /`((?:apps|libs|test|docs|scripts|bench|deploy)\/[^`\s<>*…]*)`/g;
     for (const doc of ['docs/architecture.md', 'CONTRIBUTING.md', 'README.md']) {
-      const named = [...readFileSync(join(root, doc), 'utf8').matchAll(pathInCode)].map((m) => m[1]);
+      const named = [...readFileSync(join(root, doc), 'utf8').matchAll(pathInCode)].map(
+        (m) => m[1],
+      );
       expect(named.length).toBeGreaterThan(doc === 'README.md' ? 5 : 40);
       const dangling = [...new Set(named)].filter((path) => !existsSync(join(root, path)));
       expect({ doc, dangling }).toEqual({ doc, dangling: [] });
