@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MESSAGE_CATALOG, INBOUND_TYPES, outboundProblem, RelayRole } from '@app/relay';
 import { renderProtocolDoc } from '@app/relay/protocol/protocol-doc';
@@ -101,5 +101,19 @@ describe('docs stay in step with the code', () => {
       ].join('\n'),
     );
     expect(text).toContain('export interface B {\n  ok: boolean;\n}');
+  });
+
+  it('should name only files and folders that exist, in the hand-written docs', () => {
+    const root = join(__dirname, '..');
+    // a repository path in backticks; placeholders (`<module>`, `*.spec.ts`) are not paths
+    const pathInCode = /`((?:apps|libs|test|docs|scripts|bench|deploy)\/[^`\s<>*…]*)`/g;
+    for (const doc of ['docs/architecture.md', 'CONTRIBUTING.md', 'README.md']) {
+      const named = [...readFileSync(join(root, doc), 'utf8').matchAll(pathInCode)].map(
+        (m) => m[1],
+      );
+      expect(named.length).toBeGreaterThan(doc === 'README.md' ? 5 : 40);
+      const dangling = [...new Set(named)].filter((path) => !existsSync(join(root, path)));
+      expect({ doc, dangling }).toEqual({ doc, dangling: [] });
+    }
   });
 });
