@@ -25,6 +25,9 @@ export interface CreatedApp {
  * end-to-end tests (real port, temp DATA_DIR) and by the OpenAPI script, so all three
  * run exactly the same wiring.
  */
+/** How long an idle kept-alive HTTP connection stays open (longer than any client's pool). */
+export const HTTP_KEEP_ALIVE_MS = 65_000;
+
 export async function createApp(env: Env, options: AppModuleOptions = {}): Promise<CreatedApp> {
   const config = loadConfig(env);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, options), {
@@ -38,6 +41,12 @@ export async function createApp(env: Env, options: AppModuleOptions = {}): Promi
   app.use(httpMetricsMiddleware(app.get(MetricsRegistry)));
   app.use(...bodyPipeline({ limitBytes: config.app.jsonBodyLimitBytes, ...config.app.jsonLimits }));
   app.disable('x-powered-by');
+  // An idle kept-alive connection is closed by the client, never under a request it just sent:
+  // Node's 5 s default is shorter than clients' pools (nginx upstream keepalive, undici's ~4-5 s
+  // fetch pool), and a server closing first races a reused connection (ECONNRESET, nginx 502).
+  const server = app.getHttpServer();
+  server.keepAliveTimeout = HTTP_KEEP_ALIVE_MS;
+  server.headersTimeout = HTTP_KEEP_ALIVE_MS + 1_000; // must outlast keepAliveTimeout
   app.set('trust proxy', config.app.trustProxy);
   app.useWebSocketAdapter(new RelayWsAdapter(app));
   app.enableShutdownHooks();
