@@ -40,3 +40,4 @@ export * from './http/throttling';
 export * from './http/public-url';
 export * from './http/qr-image';
 export * from './http/page-limit';
+export * from './workers/worker-pool';
