@@ -16,7 +16,11 @@ export function serveWorkerTasks<In, Out>(handle: (input: In) => Out): void {
       reply = { id: message.id, ok: true, output: handle(message.input) };
     } catch (error) {
       const e = error instanceof Error ? error : new Error(String(error));
-      reply = { id: message.id, ok: false, error: { name: e.name, message: e.message, stack: e.stack } };
+      reply = {
+        id: message.id,
+        ok: false,
+        error: { name: e.name, message: e.message, stack: e.stack },
+      };
     }
     port.postMessage(reply);
   });
