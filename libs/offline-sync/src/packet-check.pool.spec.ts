@@ -45,7 +45,7 @@ function mixedBatch(size: number): SignedPacket[] {
       timestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000 + (i % 7)).toISOString(),
       geo: { lat: 28.6 + i / 1e5, lng: 77.2, accuracyM: i % 50 },
     };
-    return kinds[(i * 5) % kinds.length](payload) as SignedPacket;
+    return kinds[(i * 5) % kinds.length](payload);
   });
 }
 

@@ -116,7 +116,10 @@ export class WorkerPool<In, Out> {
     const task = this.running.get(worker);
     this.running.delete(worker);
     if (this.closed) return;
-    this.logger.warn({ exitCode: code }, 'A worker thread exited (its task is refused as crashed; a new thread starts on demand)');
+    this.logger.warn(
+      { exitCode: code },
+      'A worker thread exited (its task is refused as crashed; a new thread starts on demand)',
+    );
     task?.reject(new WorkerPoolUnavailable('crashed'));
     // the queue keeps moving on a fresh worker
     if (this.queue.length > 0) {
