@@ -39,6 +39,14 @@ describe('WorkerPool', () => {
     await expect(sut.run({ op: 'echo', value: 1 })).resolves.toMatchObject({ value: 1 });
   });
 
+  it('should reject an input that cannot be sent to a thread, and keep serving', async () => {
+    const sut = poolOf(1);
+    await expect(
+      sut.run({ op: 'echo', value: () => undefined } as unknown as PoolTestTask),
+    ).rejects.toThrow(/could not be cloned/);
+    await expect(sut.run({ op: 'echo', value: 2 })).resolves.toMatchObject({ value: 2 });
+  });
+
   it('should reject the task of a crashed thread as `crashed`, then start another thread', async () => {
     const sut = poolOf(1);
     const first = await sut.run({ op: 'echo', value: 'before' });

@@ -90,8 +90,16 @@ export class WorkerPool<In, Out> {
   }
 
   private start(worker: Worker, task: Task<In, Out>): void {
+    try {
+      worker.postMessage({ id: task.id, input: task.input } satisfies TaskMessage<In>);
+    } catch (error) {
+      // an input that cannot be cloned (a function, a socket): that task fails, the worker
+      // stays free for the next one
+      task.reject(error as Error);
+      this.next(worker);
+      return;
+    }
     this.running.set(worker, task);
-    worker.postMessage({ id: task.id, input: task.input } satisfies TaskMessage<In>);
   }
 
   private settle(worker: Worker, reply: TaskReply<Out>): void {
