@@ -12,6 +12,11 @@
  * checks, no hashing). Every round runs all four (ours and baseline at each size) in a
  * rotating order; the table shows medians per batch. Request bodies are serialized before
  * the clock starts; the answer is read in full inside it.
+ * Each round also has a concurrent round: SYNC_CONCURRENCY (default 4) phones' batches in
+ * flight at once (their packet checks spread over the worker threads, the appends one after
+ * another), against the baseline inserting the same rows, batch after batch. Beside wall
+ * time, the process CPU time (every thread) per batch is shown, ours against the baseline's:
+ * on a shared machine the steadier ratio.
  * `FRAUD_HEAVY=1`: every packet a rapid repeat (all flagged).
  */
 import type Database from 'better-sqlite3';
@@ -44,8 +49,16 @@ interface Rig {
   batches: SignedBatch[];
   baseline: Database.Database;
   insertBatch: (packets: SignedBatch['packets']) => void;
+  /** Next unused batch (each batch is synced once, and inserted once into the baseline). */
+  next: number;
+  /** Per single batch: wall ms, and process CPU ms (all threads). */
   ours: number[];
   raw: number[];
+  oursCpu: number[];
+  rawCpu: number[];
+  /** Per concurrent round of CONCURRENCY batches: wall ms. */
+  oursConcurrent: number[];
+  rawConcurrent: number[];
 }
 
 /** `links` valid links on FILL_SITES sites, written straight into a new ledger file. */
@@ -103,7 +116,12 @@ function fillLedger(path: string, links: number): void {
   store.db.close();
 }
 
-async function rigFor(links: number, rounds: number, fraudHeavy: boolean): Promise<Rig> {
+async function rigFor(
+  links: number,
+  rounds: number,
+  concurrency: number,
+  fraudHeavy: boolean,
+): Promise<Rig> {
   const t0 = now();
   const api = await startSyncBenchApi(`sync-${links}`, (dataDir) => {
     fillLedger(join(dataDir, 'mdai.sqlite'), links);
@@ -112,7 +130,7 @@ async function rigFor(links: number, rounds: number, fraudHeavy: boolean): Promi
   process.stderr.write(
     `sync bench: ${links} links filled in ${((now() - t0) / 1000).toFixed(1)} s\n`,
   );
-  const phones = await enrollCrew(api, rounds + 1);
+  const phones = await enrollCrew(api, rounds * (1 + concurrency) + 1);
   const batches = phones.map((phone) => {
     const { packets, token } = signedBatch(phone, api.siteId, BATCH_SIZE, fraudHeavy);
     return { packets, token, body: JSON.stringify({ packets }) };
@@ -141,8 +159,13 @@ async function rigFor(links: number, rounds: number, fraudHeavy: boolean): Promi
     batches,
     baseline,
     insertBatch: (packets) => insertBatch.immediate(packets),
+    next: 0,
     ours: [],
     raw: [],
+    oursCpu: [],
+    rawCpu: [],
+    oursConcurrent: [],
+    rawConcurrent: [],
   };
   // the same rows as the baseline inserts: the packet with its signature, as JCS text
   for (const b of batches) {
@@ -202,6 +225,11 @@ async function startProfile(): Promise<{ stop(): Promise<void> }> {
   };
 }
 
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
+}
+
 function median(xs: number[]): number {
   return percentile(
     [...xs].sort((a, b) => a - b),
@@ -212,19 +240,54 @@ function median(xs: number[]): number {
 export async function run(): Promise<void> {
   const sizes = (process.env.SYNC_LEDGER_LINKS ?? '10000,1000000').split(',').map(Number);
   const rounds = Number(process.env.SYNC_ROUNDS ?? 15);
+  const concurrency = Number(process.env.SYNC_CONCURRENCY ?? 4);
   const fraudHeavy = process.env.FRAUD_HEAVY === '1';
   const rigs: Rig[] = [];
   try {
-    for (const links of sizes) rigs.push(await rigFor(links, rounds, fraudHeavy));
-    const tasks = rigs.flatMap((rig) => [
-      async () => rig.ours.push(await syncOnce(rig, rig.batches[rig.ours.length])),
-      async () => {
-        const batch = rig.batches[rig.raw.length];
-        const t0 = now();
-        rig.insertBatch(batch.packets);
-        rig.raw.push(now() - t0);
-      },
-    ]);
+    for (const links of sizes) rigs.push(await rigFor(links, rounds, concurrency, fraudHeavy));
+    // ours and the baseline take the same batches: whichever comes first in a round takes new
+    // ones and leaves them to the other (the order rotates)
+    const take = (rig: Rig, n: number) => rig.batches.slice(rig.next, (rig.next += n));
+    const tasks = rigs.flatMap((rig) => {
+      const leftFor = { ours: [] as SignedBatch[][], raw: [] as SignedBatch[][] };
+      const batchesFor = (side: 'ours' | 'raw', n: number): SignedBatch[] => {
+        const left = leftFor[side].findIndex((b) => b.length === n);
+        if (left >= 0) return leftFor[side].splice(left, 1)[0];
+        const fresh = take(rig, n);
+        leftFor[side === 'ours' ? 'raw' : 'ours'].push(fresh);
+        return fresh;
+      };
+      const single = (side: 'ours' | 'raw') => batchesFor(side, 1)[0];
+      const several = (side: 'ours' | 'raw') => batchesFor(side, concurrency);
+      return [
+        async () => {
+          const batch = single('ours');
+          const cpu = process.cpuUsage();
+          rig.ours.push(await syncOnce(rig, batch));
+          rig.oursCpu.push(cpuMs(cpu));
+        },
+        async () => {
+          const batch = single('raw');
+          const cpu = process.cpuUsage();
+          const t0 = now();
+          rig.insertBatch(batch.packets);
+          rig.raw.push(now() - t0);
+          rig.rawCpu.push(cpuMs(cpu));
+        },
+        async () => {
+          const batches = several('ours');
+          const t0 = now();
+          await Promise.all(batches.map((batch) => syncOnce(rig, batch)));
+          rig.oursConcurrent.push(now() - t0);
+        },
+        async () => {
+          const batches = several('raw');
+          const t0 = now();
+          for (const batch of batches) rig.insertBatch(batch.packets);
+          rig.rawConcurrent.push(now() - t0);
+        },
+      ];
+    });
     const profile = await startProfile();
     for (let r = 0; r < rounds; r++) {
       // rotate the order each round, so a periodic cost (GC, WAL checkpoints) lands everywhere
@@ -247,16 +310,43 @@ export async function run(): Promise<void> {
           baseline: raw,
           unit: 'ms',
         },
+        {
+          metric: `process CPU ms per batch at ${rig.links.toLocaleString('en')} links (all threads)`,
+          ours: median(rig.oursCpu),
+          baseline: median(rig.rawCpu),
+          unit: 'ms',
+        },
+        {
+          metric: `packets/s at ${rig.links.toLocaleString('en')} links, ${concurrency} phones' batches in flight at once, sync vs raw inserts of the same rows`,
+          ours: (concurrency * BATCH_SIZE * 1000) / median(rig.oursConcurrent),
+          baseline: (concurrency * BATCH_SIZE * 1000) / median(rig.rawConcurrent),
+          unit: 'pkt/s',
+        },
       ];
     });
     if (rigs.length >= 2) {
       const [first, last] = [rigs[0], rigs[rigs.length - 1]];
-      rows.push({
-        metric: `cost per batch growth, ${last.links.toLocaleString('en')} vs ${first.links.toLocaleString('en')} links (ours vs raw inserts)`,
-        ours: median(last.ours) / median(first.ours),
-        baseline: median(last.raw) / median(first.raw),
-        unit: '×',
-      });
+      const sizes = `${last.links.toLocaleString('en')} vs ${first.links.toLocaleString('en')} links`;
+      rows.push(
+        {
+          metric: `cost per batch growth, ${sizes} (ours vs raw inserts)`,
+          ours: median(last.ours) / median(first.ours),
+          baseline: median(last.raw) / median(first.raw),
+          unit: '×',
+        },
+        {
+          metric: `CPU per batch growth, ${sizes} (ours vs raw inserts)`,
+          ours: median(last.oursCpu) / median(first.oursCpu),
+          baseline: median(last.rawCpu) / median(first.rawCpu),
+          unit: '×',
+        },
+        {
+          metric: `cost per concurrent round growth, ${sizes} (ours vs raw inserts)`,
+          ours: median(last.oursConcurrent) / median(first.oursConcurrent),
+          baseline: median(last.rawConcurrent) / median(first.rawConcurrent),
+          unit: '×',
+        },
+      );
     }
     printRows(fraudHeavy ? 'Offline sync (every packet flagged)' : 'Offline sync', rows);
   } finally {

@@ -47,6 +47,10 @@ export async function startSyncBenchApi(
     LOG_LEVEL: 'silent',
     // the fraud-heavy run floods one phone's history; keep it syncing to measure the cost
     TRUST_AUTO_BLOCK_FLOOR: '0',
+    // e.g. SYNC_VERIFY_WORKERS=0: the packet checks in the request's thread, for a comparison
+    ...(process.env.SYNC_VERIFY_WORKERS !== undefined
+      ? { SYNC_VERIFY_WORKERS: process.env.SYNC_VERIFY_WORKERS }
+      : {}),
   });
   await app.listen(0, '127.0.0.1');
   const base = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;

@@ -43,3 +43,4 @@ export * from './http/qr-image';
 export * from './http/page-limit';
 export * from './http/openapi-decorators';
 export * from './http/prometheus';
+export * from './workers/worker-pool';

@@ -10,6 +10,7 @@ import { LedgerController } from './ledger.controller';
 import { LedgerService } from './ledger.service';
 import { OfflineSyncController } from './offline-sync.controller';
 import { OfflineSyncService } from './offline-sync.service';
+import { PacketCheckPool } from './packet-check.pool';
 
 /** Offline attendance: signed batch sync into the per-site hash-chained ledger. */
 @Module({
@@ -19,6 +20,7 @@ import { OfflineSyncService } from './offline-sync.service';
     bindPort(AttendanceLogRepository, attendanceLogAdapters),
     LedgerService,
     OfflineSyncService,
+    PacketCheckPool,
   ],
   exports: [OfflineSyncService, LedgerService],
 })

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Clock, hmacSha256Hex, jcs, safeEqual } from '@app/common';
+import { Clock, jcs } from '@app/common';
 import {
   DeviceTrustService,
   OfflineTokenClaims,
@@ -25,16 +25,13 @@ import {
   isPacketData,
   PendingLogEntry,
 } from './domain/attendance-log';
-import {
-  AttendancePayload,
-  checkPacketShape,
-  packetDataJcs,
-  SignedPacket,
-} from './domain/attendance-packet';
+import { AttendancePayload, SignedPacket } from './domain/attendance-packet';
+import { PacketCheck } from './domain/packet-check';
 import { PacketResult, RejectionReason, SyncOutcome } from './domain/sync-result';
 import { LedgerService } from './ledger.service';
 import { offlineSyncConfig, OfflineSyncSettings } from './offline-sync.config';
 import { OfflineSyncError } from './offline-sync.errors';
+import { PacketCheckPool } from './packet-check.pool';
 
 type Verdict =
   | {
@@ -67,6 +64,7 @@ export class OfflineSyncService {
     private readonly trust: DeviceTrustService,
     private readonly workforce: WorkforceService,
     private readonly clock: Clock,
+    private readonly checks: PacketCheckPool,
     @Inject(offlineSyncConfig.KEY) private readonly limits: OfflineSyncSettings,
     @Inject(offlineTokenConfig.KEY) private readonly tokenSettings: OfflineTokenSettings,
   ) {}
@@ -104,7 +102,9 @@ export class OfflineSyncService {
       ...(this.trust.isLow(trust) ? { lowTrust: true } : {}),
     };
 
-    const verdicts = packets.map((packet) => this.judge(packet, claims, secret, meta, now));
+    // shape and HMAC of every packet (on the worker threads), then each packet judged in order
+    const checked = await this.checks.check(packets, secret);
+    const verdicts = packets.map((packet, i) => this.judge(packet, checked[i], claims, meta, now));
     const signed =
       packets.length > 0 &&
       verdicts.every((v) => v.kind === 'rejected' && v.reason === 'invalid_signature');
@@ -244,25 +244,29 @@ export class OfflineSyncService {
     return device;
   }
 
-  /** Everything that can be decided about one packet without the ledger. */
+  /**
+   * Everything that can be decided about one packet without the ledger, in this order: shape,
+   * device, HMAC over the JCS payload, worker, site, the time windows. `check` is the packet's
+   * shape and HMAC (`checkPackets`, computed before, possibly on another thread).
+   */
   private judge(
     packet: SignedPacket,
+    check: PacketCheck,
     claims: OfflineTokenClaims,
-    secret: Buffer,
     meta: AttendanceMeta,
     now: Date,
   ): Verdict {
-    const rawId = (packet?.payload as { packetId?: unknown } | undefined)?.packetId;
-    const shape = checkPacketShape(packet);
-    if (!shape.ok) {
+    if (!check.ok) {
+      const rawId = (packet?.payload as { packetId?: unknown } | undefined)?.packetId;
       return {
         kind: 'rejected',
         packetId: typeof rawId === 'string' ? rawId.slice(0, 64) : '',
         reason: 'malformed_packet',
-        detail: shape.detail,
+        detail: check.detail,
       };
     }
-    const p = shape.payload;
+    // the shape check passed: the payload is an AttendancePayload, kept exactly as signed
+    const p = packet.payload as AttendancePayload;
     const reject = (reason: RejectionReason, detail: string): Verdict => ({
       kind: 'rejected',
       packetId: p.packetId,
@@ -272,15 +276,13 @@ export class OfflineSyncService {
     });
     if (p.deviceId !== claims.deviceId)
       return reject('device_mismatch', 'packet deviceId is not the token device');
-    const payloadJcs = jcs(p);
-    const expected = Buffer.from(hmacSha256Hex(secret, payloadJcs), 'hex');
-    if (!safeEqual(expected, Buffer.from(packet.signature, 'hex')))
+    if (!check.signatureValid)
       return reject('invalid_signature', 'HMAC over the JCS payload does not match');
     if (p.workerId !== claims.workerId)
       return reject('worker_mismatch', 'packet workerId is not the token worker');
     if (!claims.siteIds.includes(p.siteId))
       return reject('site_not_allowed', 'the token does not allow this site');
-    const at = shape.at.getTime();
+    const at = check.atMs;
     const skewMs = this.tokenSettings.maxClockSkewSeconds * 1000;
     if (at > now.getTime() + skewMs)
       return reject(
@@ -301,7 +303,7 @@ export class OfflineSyncService {
         packetId: p.packetId,
         data,
         meta: { ...meta },
-        dataJcs: packetDataJcs(payloadJcs, packet.signature),
+        dataJcs: check.dataJcs,
       },
     };
   }

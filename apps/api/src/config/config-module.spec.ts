@@ -1,7 +1,7 @@
 import { ConfigService } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { appConfig, ConfigError } from '@app/common';
 import { offlineTokenConfig, trustConfig } from '@app/device-trust';
@@ -49,6 +49,8 @@ describe('configModule', () => {
     expect(config.offlineSync).toEqual({
       maxOfflineAgeSeconds: 7 * 24 * 3600,
       maxPacketsPerBatch: 500,
+      verifyWorkers: availableParallelism() > 1 ? availableParallelism() : 0,
+      verifyQueue: 64,
     });
     expect(config.workforce).toEqual({
       enrollmentCodeTtlSeconds: 7 * 24 * 3600,

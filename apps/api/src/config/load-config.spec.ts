@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@app/common';
 import { loadConfig } from './app-config';
@@ -62,6 +62,18 @@ describe('loadConfig', () => {
     expect(read('loopback,10.0.0.0/8 , fd00::1')).toBe('loopback, 10.0.0.0/8, fd00::1');
   });
 
+  it('should size the sync packet-check threads to the cores unless told', () => {
+    const cores = availableParallelism();
+    expect(loadConfig({ DATA_DIR: dataDir }).offlineSync).toMatchObject({
+      verifyWorkers: cores > 1 ? cores : 0,
+      verifyQueue: 64,
+    });
+    expect(
+      loadConfig({ DATA_DIR: dataDir, SYNC_VERIFY_WORKERS: '0', SYNC_VERIFY_QUEUE: '3' })
+        .offlineSync,
+    ).toMatchObject({ verifyWorkers: 0, verifyQueue: 3 });
+  });
+
   it('should point an unset UPSTREAM_URL at the local stub in development only', () => {
     const dev = loadConfig({ DATA_DIR: dataDir });
     expect(dev.upstream).toMatchObject({
@@ -110,6 +122,9 @@ describe('loadConfig', () => {
     [{ TRUST_PROXY: 'everyone' }, 'TRUST_PROXY'],
     [{ OFFLINE_TOKEN_PRIVATE_KEY: 'not-a-pem-key' }, 'OFFLINE_TOKEN_PRIVATE_KEY'],
     [{ SYNC_MAX_PACKETS: '0' }, 'SYNC_MAX_PACKETS'],
+    [{ SYNC_VERIFY_WORKERS: '-1' }, 'SYNC_VERIFY_WORKERS'],
+    [{ SYNC_VERIFY_WORKERS: '65' }, 'SYNC_VERIFY_WORKERS'],
+    [{ SYNC_VERIFY_QUEUE: '0' }, 'SYNC_VERIFY_QUEUE'],
     [{ TLOG_SIGNING_KEY: 'not a key' }, 'TLOG_SIGNING_KEY'],
     [{ SITE_DEFAULT_TIME_ZONE: 'Asia/Atlantis' }, 'SITE_DEFAULT_TIME_ZONE'],
     [{ TIMESHEET_MAX_PERIOD_DAYS: '0' }, 'TIMESHEET_MAX_PERIOD_DAYS'],

@@ -1,4 +1,7 @@
-import { SHA256_HEX_PATTERN, UTC_TIMESTAMP_PATTERN } from '@app/common';
+// by their own paths, not `@app/common`: the packet checks also run in worker threads
+// (`packet-check.worker.ts`), which load only what they run
+import { SHA256_HEX_PATTERN } from '@app/common/crypto/hashing';
+import { UTC_TIMESTAMP_PATTERN } from '@app/common/time/timestamp-patterns';
 
 /** What a worker phone signs (RFC 8785 JCS, HMAC-SHA256 with the device secret). */
 export interface AttendancePayload {

@@ -1,0 +1,27 @@
+import { parentPort } from 'node:worker_threads';
+import type { TaskMessage, TaskReply } from './worker-pool';
+
+/**
+ * The body of a `WorkerPool` script: answers each task with `handle(input)`. An exception is
+ * sent back as the task's error (name, message, stack); the worker keeps serving. Import it
+ * by its own path (`@app/common/workers/serve-worker-tasks`), not through `@app/common`, so
+ * a worker loads only what it runs.
+ */
+export function serveWorkerTasks<In, Out>(handle: (input: In) => Out): void {
+  const port = parentPort;
+  if (!port) throw new Error('serveWorkerTasks runs inside a worker thread only');
+  port.on('message', (message: TaskMessage<In>) => {
+    let reply: TaskReply<Out>;
+    try {
+      reply = { id: message.id, ok: true, output: handle(message.input) };
+    } catch (error) {
+      const e = error instanceof Error ? error : new Error(String(error));
+      reply = {
+        id: message.id,
+        ok: false,
+        error: { name: e.name, message: e.message, stack: e.stack },
+      };
+    }
+    port.postMessage(reply);
+  });
+}

@@ -1,0 +1,123 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { jcs, WorkerPool } from '@app/common';
+import { SignedPacket } from './domain/attendance-packet';
+import { checkPackets } from './domain/packet-check';
+import { OfflineSyncSettings } from './offline-sync.config';
+import { PacketCheckPool } from './packet-check.pool';
+
+const secret = Buffer.from('0123456789abcdef0123456789abcdef');
+const settings = (verifyWorkers: number, verifyQueue = 64): OfflineSyncSettings => ({
+  maxOfflineAgeSeconds: 3600,
+  maxPacketsPerBatch: 500,
+  verifyWorkers,
+  verifyQueue,
+});
+
+/** A batch with every kind of packet the checks tell apart, in a shuffled order. */
+function mixedBatch(size: number): SignedPacket[] {
+  const kinds = [
+    (p: Record<string, unknown>) => ({ payload: p, signature: sign(p) }),
+    (p: Record<string, unknown>) => ({ payload: p, signature: sign({ ...p, type: 'check_out' }) }),
+    (p: Record<string, unknown>) => ({ payload: { ...p, extra: 1 }, signature: sign(p) }),
+    (p: Record<string, unknown>) => ({
+      payload: { ...p, timestamp: '2026-02-30T08:00:00Z' },
+      signature: sign(p),
+    }),
+    (p: Record<string, unknown>) => ({ payload: p, signature: sign(p).toUpperCase() }),
+    (p: Record<string, unknown>) => ({
+      payload: { ...p, geo: { lat: 91, lng: 0, accuracyM: 1 } },
+      signature: sign(p),
+    }),
+    () => ({ payload: null, signature: 'ab'.repeat(32) }),
+    (p: Record<string, unknown>) => ({ payload: [p], signature: sign(p) }),
+    (p: Record<string, unknown>) => ({
+      payload: { ...p, deviceId: 'another-device' },
+      signature: sign({ ...p, deviceId: 'another-device' }),
+    }),
+  ];
+  return Array.from({ length: size }, (_, i) => {
+    const payload = {
+      packetId: randomUUID(),
+      workerId: 'worker-1',
+      siteId: 'site-1',
+      deviceId: 'device-1',
+      type: i % 2 === 0 ? 'check_in' : 'check_out',
+      timestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000 + (i % 7)).toISOString(),
+      geo: { lat: 28.6 + i / 1e5, lng: 77.2, accuracyM: i % 50 },
+    };
+    return kinds[(i * 5) % kinds.length](payload);
+  });
+}
+
+function sign(payload: unknown): string {
+  return createHmac('sha256', secret).update(jcs(payload)).digest('hex');
+}
+
+describe('PacketCheckPool', () => {
+  let pools: PacketCheckPool[] = [];
+  const poolOf = (s: OfflineSyncSettings) => {
+    const pool = new PacketCheckPool(s);
+    pools.push(pool);
+    return pool;
+  };
+  afterEach(async () => {
+    await Promise.all(pools.map((p) => p.onModuleDestroy()));
+    pools = [];
+  });
+
+  it('should give exactly the in-process answers, on threads or not, for every batch size', async () => {
+    const threads = poolOf(settings(2));
+    const inProcess = poolOf(settings(0));
+    for (const size of [0, 1, 63, 64, 129, 500]) {
+      const batch = mixedBatch(size);
+      const expected = checkPackets(batch, secret);
+      expect(await threads.check(batch, secret)).toEqual(expected);
+      expect(await inProcess.check(batch, secret)).toEqual(expected);
+    }
+    // every kind is in there: accepted, refused signatures and refused shapes
+    const kinds = checkPackets(mixedBatch(500), secret);
+    expect(kinds.some((c) => c.ok && c.signatureValid)).toBe(true);
+    expect(kinds.some((c) => c.ok && !c.signatureValid)).toBe(true);
+    expect(kinds.some((c) => !c.ok)).toBe(true);
+  });
+
+  it('should check in the request thread what does not fit the queue, with the same answers', async () => {
+    const sut = poolOf(settings(1, 1));
+    const batches = Array.from({ length: 6 }, () => mixedBatch(200));
+    const answers = await Promise.all(batches.map((b) => sut.check(b, secret)));
+    answers.forEach((answer, i) => expect(answer).toEqual(checkPackets(batches[i], secret)));
+  });
+
+  it('should check a chunk in the request thread when its worker crashes, and after close', async () => {
+    const sut = poolOf(settings(2));
+    // the pool's threads replaced by ones that die on every packet-check task
+    const crashing = new WorkerPool({
+      name: 'crashing',
+      file: require.resolve('@app/common/workers/testing/pool-test.worker'),
+      size: 2,
+      maxQueue: 8,
+    });
+    (sut as unknown as { pool: WorkerPool<unknown, unknown> }).pool = crashing;
+    const batch = mixedBatch(500);
+    expect(await sut.check(batch, secret)).toEqual(checkPackets(batch, secret));
+    expect(crashing.threads).toBeLessThanOrEqual(2);
+    await sut.onModuleDestroy();
+    expect(crashing.threads).toBe(0);
+    expect(await sut.check(batch, secret)).toEqual(checkPackets(batch, secret));
+  });
+
+  it('should never hand a worker more of the secret than its bytes', async () => {
+    // a Buffer sliced out of a larger allocation: only its own 32 bytes may travel
+    const slab = Buffer.alloc(4096, 7);
+    secret.copy(slab, 100);
+    const view = slab.subarray(100, 132);
+    const sut = poolOf(settings(1));
+    const batch = mixedBatch(100);
+    const run = jest.spyOn(WorkerPool.prototype, 'run');
+    expect(await sut.check(batch, view)).toEqual(checkPackets(batch, secret));
+    const sent = run.mock.calls.map(([task]) => (task as { secret: Uint8Array }).secret);
+    run.mockRestore();
+    expect(sent.length).toBeGreaterThan(0);
+    for (const s of sent) expect(s.buffer.byteLength).toBe(32);
+  });
+});

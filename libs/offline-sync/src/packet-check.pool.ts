@@ -1,0 +1,62 @@
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { extname, join } from 'node:path';
+import { WorkerPool, WorkerPoolUnavailable } from '@app/common';
+import { SignedPacket } from './domain/attendance-packet';
+import { checkPackets, PacketCheck } from './domain/packet-check';
+import { offlineSyncConfig, OfflineSyncSettings } from './offline-sync.config';
+import type { PacketCheckTask } from './packet-check.worker';
+
+/** Below this many packets a chunk is not worth a thread hop of its own. */
+const MIN_CHUNK = 64;
+
+/**
+ * The shape and HMAC checks of a batch (`checkPackets`) on `SYNC_VERIFY_WORKERS` worker
+ * threads: the batch is cut into one chunk per thread (at least MIN_CHUNK packets each), so
+ * one batch uses every core and several batches in flight queue up (at most
+ * `SYNC_VERIFY_QUEUE` chunks waiting). A chunk the pool cannot take (queue full, a worker
+ * died under it, shutting down) is checked in the request's thread instead: the answer is the
+ * same either way, only where it is computed differs. With 0 threads every batch is checked
+ * in the request's thread. The device secret goes to a worker as a copy of its own bytes in
+ * the task message; nothing of a task is ever logged.
+ */
+@Injectable()
+export class PacketCheckPool implements OnModuleDestroy {
+  private readonly pool?: WorkerPool<PacketCheckTask, PacketCheck[]>;
+
+  constructor(@Inject(offlineSyncConfig.KEY) settings: OfflineSyncSettings) {
+    if (settings.verifyWorkers > 0) {
+      this.pool = new WorkerPool({
+        name: 'packet-check',
+        // the built .js next to this file, or the .ts under @swc-node/register
+        file: join(__dirname, `packet-check.worker${extname(__filename)}`),
+        size: settings.verifyWorkers,
+        maxQueue: settings.verifyQueue,
+      });
+    }
+  }
+
+  /** `checkPackets(packets, secret)`, on the worker threads when there are any. */
+  async check(packets: SignedPacket[], secret: Buffer): Promise<PacketCheck[]> {
+    const pool = this.pool;
+    if (!pool || packets.length === 0) return checkPackets(packets, secret);
+    const chunks = Math.max(1, Math.min(pool.size, Math.floor(packets.length / MIN_CHUNK)));
+    const per = Math.ceil(packets.length / chunks);
+    const parts: Promise<PacketCheck[]>[] = [];
+    for (let i = 0; i < packets.length; i += per) {
+      const chunk = packets.slice(i, i + per);
+      // a copy holding the secret's bytes only (a Buffer may be a view into a shared slab)
+      const task = { packets: chunk, secret: new Uint8Array(secret) };
+      parts.push(
+        pool.run(task).catch((error: unknown) => {
+          if (error instanceof WorkerPoolUnavailable) return checkPackets(chunk, secret);
+          throw error;
+        }),
+      );
+    }
+    return (await Promise.all(parts)).flat();
+  }
+
+  onModuleDestroy(): Promise<void> {
+    return this.pool?.close() ?? Promise.resolve();
+  }
+}
