@@ -147,6 +147,13 @@ describeStoreContract('AttendanceLogRepository', attendanceLogAdapters, ({ sut }
       const [alone] = await sut().findPreviousOfWorkers([k]);
       expect(alone?.data.packetId).toBe(expected[i]);
     }
+    // a batch whose earliest key's predecessor is before every key, ties at its instant
+    const later2 = await sut().findPreviousOfWorkers([keys[5], keys[2], keys[6]]);
+    expect(later2.map((log) => log?.data.packetId)).toEqual([
+      tieHigh.packetId,
+      later.packetId,
+      otherWorker.packetId,
+    ]);
     expect(batch[1]).toMatchObject({ siteId: 'A', seq: expect.any(Number), data: early.data });
     expect(await sut().findPreviousOfWorkers([])).toEqual([]);
   });
