@@ -45,10 +45,15 @@ export const PREVIOUS_OF_WORKERS_SQL = `WITH q (w, lo, hi) AS (
   SELECT span.w AS w, ${atMs('l')} AS at_ms, l.* FROM span JOIN attendance_logs l
     ON ${worker('l')} = span.w AND ${atMs('l')} BETWEEN span.lo AND span.hi`;
 
+/** The links of a JSON array of packetIds (one seek of the unique index each). */
+export const BY_PACKET_IDS_SQL =
+  'SELECT * FROM attendance_logs WHERE packet_id IN (SELECT value FROM json_each(?))';
+
 /**
  * One `BEGIN IMMEDIATE` transaction per call (`appendImmediate`): it takes the write lock before reading the
  * heads, so no other connection (or process) can append between the read and the writes.
- * UNIQUE(packet_id) is the duplicate check (looked up once per entry, by the insert itself),
+ * UNIQUE(packet_id) is the duplicate check (looked up once per entry, by the insert itself;
+ * once a call meets a duplicate, its remaining packetIds are looked up together first),
  * and PRIMARY KEY(site_id, seq) backs the chain order up in the schema.
  */
 @Injectable()
@@ -57,6 +62,7 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
   private readonly insert: Statement;
   private readonly head: Statement<[string], { seq: number; record_hash: string }>;
   private readonly byPacketId: Statement<[string], AttendanceLogRow>;
+  private readonly byPacketIds: Statement<[string], AttendanceLogRow>;
   private readonly chainPage: Statement<[string, number, number], AttendanceLogRow>;
   /**
    * Prepared on first use, then reused: one statement for a batch, one index range per worker
@@ -80,6 +86,7 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
       'SELECT seq, record_hash FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1',
     );
     this.byPacketId = this.db.prepare('SELECT * FROM attendance_logs WHERE packet_id = ?');
+    this.byPacketIds = this.db.prepare(BY_PACKET_IDS_SQL);
     this.chainPage = this.db.prepare(
       'SELECT * FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?',
     );
@@ -89,7 +96,12 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
     if (entries.length === 0) return [];
     return appendImmediate(this.db, (): AppendResult[] => {
       const heads = new Map<string, { seq: number; recordHash: string }>();
-      return entries.map((entry): AppendResult => {
+      // after the first duplicate of a call, the packetIds still ahead are looked up in one
+      // statement: a batch sent again skips the hashing and the refused inserts
+      let stored: Map<string, AttendanceLogRow> | undefined;
+      return entries.map((entry, i): AppendResult => {
+        const known = stored?.get(entry.packetId);
+        if (known) return { status: 'duplicate', log: Mapper.toDomain(known) };
         let head = heads.get(entry.siteId);
         if (!head) {
           const row = this.head.get(entry.siteId);
@@ -98,6 +110,7 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
         const link = canonicalLinkAfter(head, entry);
         if (this.insert.run(Mapper.fromCanonical(link)).changes === 0) {
           // the packetId is stored already (earlier, or earlier in this call)
+          stored ??= this.rowsOf(entries.slice(i + 1).map((e) => e.packetId));
           const existing = this.byPacketId.get(entry.packetId)!;
           return { status: 'duplicate', log: Mapper.toDomain(existing) };
         }
@@ -109,11 +122,15 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
 
   async findByPacketIds(packetIds: string[]): Promise<Map<string, AttendanceLog>> {
     const found = new Map<string, AttendanceLog>();
-    for (const id of new Set(packetIds)) {
-      const row = this.byPacketId.get(id);
-      if (row) found.set(id, Mapper.toDomain(row));
-    }
+    for (const [id, row] of this.rowsOf(packetIds)) found.set(id, Mapper.toDomain(row));
     return found;
+  }
+
+  /** The stored rows of these packetIds, by packetId: one statement, one seek each. */
+  private rowsOf(packetIds: string[]): Map<string, AttendanceLogRow> {
+    if (packetIds.length === 0) return new Map();
+    const rows = this.byPacketIds.all(JSON.stringify([...new Set(packetIds)]));
+    return new Map(rows.map((row) => [row.packet_id, row]));
   }
 
   async readRecordHashes(siteId: string, fromSeq: number, toSeq: number): Promise<string[]> {
