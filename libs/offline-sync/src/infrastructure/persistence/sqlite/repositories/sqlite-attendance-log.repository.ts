@@ -163,9 +163,7 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
     const rows = (this.previousOfWorkers ??= this.db.prepare<
       [string],
       AttendanceLogRow & { w: string; at_ms: number }
-    >(PREVIOUS_OF_WORKERS_SQL)).all(
-      JSON.stringify([...spans].map(([w, [lo, hi]]) => [w, lo, hi])),
-    );
+    >(PREVIOUS_OF_WORKERS_SQL)).all(JSON.stringify([...spans].map(([w, [lo, hi]]) => [w, lo, hi])));
     const byWorker = new Map<string, (typeof rows)[number][]>();
     for (const row of rows) {
       const list = byWorker.get(row.w);
