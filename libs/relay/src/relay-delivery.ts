@@ -76,6 +76,8 @@ export class RelayDelivery {
     if (conn.closing) return;
     conn.closing = true;
     conn.ws.close(close.code, close.reason);
+    // the socket's last frames and the close frame leave now: a shutdown may end it this tick
+    uncork(conn);
   }
 
   /**
@@ -109,7 +111,7 @@ export class RelayDelivery {
       const envelope = this.envelope(from, to, frames, i, close, peer);
       if (!envelope) return false;
       // the text passed the gate with the sender's ids just now (in this process only)
-      this.onEnvelope(from.sessionId, envelope, from.platformIds);
+      this.deliverTo(local, envelope, from.platformIds);
     }
     return true;
   }
@@ -172,12 +174,18 @@ export class RelayDelivery {
   }
 
   /**
-   * A frame for a socket of this instance, from the bus or from its peer here. `gatedWith`: the
-   * ids the text already passed the kiosk gate with, on the direct path (never over the bus).
+   * A frame for a socket of this instance from the bus. A frame from its peer here goes to
+   * deliverTo with `gatedWith`: the ids the text already passed the kiosk gate with (never over
+   * the bus).
    */
-  onEnvelope(sessionId: string, envelope: BusEnvelope, gatedWith?: PlatformIdSet): void {
+  onEnvelope(sessionId: string, envelope: BusEnvelope): void {
     const conn = this.sessionsHere.get(sessionId)?.get(envelope.to);
-    if (!conn || conn.closing) return;
+    if (conn) this.deliverTo(conn, envelope);
+  }
+
+  /** An envelope to a socket of this instance (`gatedWith`: see onEnvelope). */
+  private deliverTo(conn: RelayConnection, envelope: BusEnvelope, gatedWith?: PlatformIdSet): void {
+    if (conn.closing) return;
     if (envelope.peer) {
       if (envelope.peer.present && envelope.peer.deviceId) conn.deviceId ??= envelope.peer.deviceId;
       if (conn.peerPresent !== envelope.peer.present) {
@@ -229,6 +237,7 @@ export class RelayDelivery {
 }
 
 function uncork(conn: RelayConnection): void {
+  if (!conn.corked) return;
   conn.corked = false;
   conn.socket?.uncork();
 }
