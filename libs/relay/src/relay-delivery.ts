@@ -76,6 +76,8 @@ export class RelayDelivery {
     if (conn.closing) return;
     conn.closing = true;
     conn.ws.close(close.code, close.reason);
+    // the socket's last frames and the close frame leave now: a shutdown may end it this tick
+    uncork(conn);
   }
 
   /**
@@ -210,13 +212,34 @@ export class RelayDelivery {
       KIOSK_ROLES.has(conn.role) && !gated
         ? this.gate(text, conn.role as 'device' | 'hardware', conn)
         : text;
-    if (out !== undefined) conn.ws.send(out);
+    if (out !== undefined) this.write(conn, out);
+  }
+
+  /**
+   * Frames to one socket within one tick leave in one write: the socket is corked at the first
+   * and uncorked when the tick's work is done, so a burst of frames that arrived together (one
+   * read from the sender) reaches the peer in one syscall instead of one each. Order is kept:
+   * every write to the socket, `ws`'s own included, is held alike.
+   */
+  private write(conn: RelayConnection, text: string): void {
+    if (conn.socket && !conn.corked) {
+      conn.corked = true;
+      conn.socket.cork();
+      process.nextTick(uncork, conn);
+    }
+    conn.ws.send(text);
   }
 
   sendError(conn: RelayConnection, code: RelayErrorCode, message: string): void {
     this.metrics.errors.inc({ code });
     this.send(conn, { type: 'error', code, message });
   }
+}
+
+function uncork(conn: RelayConnection): void {
+  if (!conn.corked) return;
+  conn.corked = false;
+  conn.socket?.uncork();
 }
 
 /** A peer joined or left, as each protocol says it. */
