@@ -27,7 +27,6 @@ export interface LogVerification {
 }
 
 const CHECKPOINT_PAGE = 1000;
-const YIELD_EVERY = 500;
 
 /**
  * Verifies one log end to end, reading it once, in order: the hash chain (the owner's
@@ -45,9 +44,13 @@ export class LogVerifierService {
     private readonly witness: WitnessLog,
   ) {}
 
+  /**
+   * `pages` is the log in seq order, a page at a time (e.g. 1,000 entries): each page is
+   * checked in one synchronous run, and the event loop gets a turn between pages.
+   */
   async verify<T extends ChainLink>(
     origin: string,
-    links: AsyncIterable<T>,
+    pages: AsyncIterable<readonly T[]>,
     chain: ChainVerifier<T>,
   ): Promise<LogVerification> {
     const witnessed = new Map<number, string>();
@@ -73,14 +76,16 @@ export class LogVerifierService {
         flag(checkpoint.size, 'checkpoint_mismatch');
       witnessed.delete(checkpoint.size);
     };
-    for await (const link of links) {
-      if (!chain.accept(link)) break;
-      tree.pushRecordHash(link.recordHash);
-      while (!next.done && next.value.size <= tree.size) {
-        if (next.value.size === tree.size) checkAt(next.value);
-        next = await stored.next();
+    walk: for await (const page of pages) {
+      for (const link of page) {
+        if (!chain.accept(link)) break walk;
+        tree.pushRecordHash(link.recordHash);
+        while (!next.done && next.value.size <= tree.size) {
+          if (next.value.size === tree.size) checkAt(next.value);
+          next = await stored.next();
+        }
       }
-      if (tree.size % YIELD_EVERY === 0) await yieldToLoop();
+      await yieldToLoop();
     }
     const length = chain.length;
     if (!next.done) flag(length + 1, 'tail_cut');

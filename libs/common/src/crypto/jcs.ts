@@ -45,7 +45,15 @@ function serialize(value: unknown, depth: number): string {
   }
 }
 
+// String.prototype.isWellFormed (V8 11.1+): the same test in native code
+const isWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean })
+  .isWellFormed;
+
 function assertWellFormed(text: string): void {
+  if (isWellFormed) {
+    if (!isWellFormed.call(text)) throw new TypeError('JCS: string holds a lone surrogate');
+    return;
+  }
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code >= 0xd800 && code <= 0xdbff) {
