@@ -149,6 +149,80 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
     slowOnMongo(30_000),
   );
 
+  it('should match after a rebuild of thousands of punches at one instant (pages recomputed together)', async () => {
+    const ledger = t.app.get(LedgerService);
+    const projector = t.app.get(TimesheetProjector);
+    const repo = t.app.get(TimesheetRepository, { strict: false });
+    const siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
+    const workerId = 'bbbbbbbbbbbbbbbbbbbbbbbb';
+    const instants = [
+      '2026-03-02T03:30:00.000Z',
+      '2026-03-02T11:30:00.000Z',
+      '2026-03-04T03:30:00.000Z',
+    ];
+    const punch = (i: number): PendingLogEntry => {
+      const packetId = randomUUID();
+      const timestamp = instants[Math.min(2, Math.floor(i / 2200))];
+      return {
+        siteId,
+        packetId,
+        data: {
+          packetId,
+          workerId,
+          siteId,
+          deviceId: 'd',
+          type: i % 3 === 0 ? 'check_out' : 'check_in',
+          timestamp,
+          geo: { lat: 1, lng: 2, accuracyM: 5 },
+          signature: '0'.repeat(64),
+        },
+        meta: { isOfflineSync: true, syncTimestamp: timestamp, deviceTrustScore: 60 },
+      };
+    };
+    const correction = (seq: number, action: 'void' | 'move'): PendingLogEntry => {
+      const packetId = randomUUID();
+      return {
+        siteId,
+        packetId,
+        data: {
+          kind: 'timesheet_correction',
+          packetId,
+          siteId,
+          workerId,
+          action,
+          target: { siteId, seq, recordHash: 'f'.repeat(64) },
+          ...(action === 'move' ? { at: '2026-03-03T04:00:00.000Z' } : {}),
+          reason: 'one instant',
+          by: { kind: 'admin', actor: 'admin:test' },
+        },
+        meta: { isOfflineSync: false, syncTimestamp: '2026-03-05T00:00:00.000Z' },
+      };
+    };
+    // 5,000 links in batches of 500 through the ledger (the read model kept up by its hook),
+    // corrections of early punches landing in later pages
+    for (let batch = 0; batch < 10; batch++) {
+      const entries = Array.from({ length: 500 }, (_, i) => punch(batch * 500 + i));
+      if (batch >= 3) entries[499] = correction(batch * 7 + 1, batch % 2 === 0 ? 'void' : 'move');
+      await ledger.append(entries);
+    }
+    await projector.ensureCurrent(siteId);
+    const snapshot = async () => ({
+      entries: await repo.listEntries(siteId, 0, 1_000_000),
+      days: await repo.listDays({
+        siteId,
+        fromDay: '2026-03-01',
+        toDay: '2026-03-06',
+        limit: 1000,
+      }),
+    });
+    const incremental = await snapshot();
+    expect(incremental.entries).toHaveLength(5000);
+    expect(incremental.days.map((d) => d.day)).toEqual(['2026-03-02', '2026-03-03', '2026-03-04']);
+    expect(incremental.days.some((d) => d.corrected)).toBe(true);
+    expect(await projector.rebuildSite(siteId)).toBe(5000);
+    expect(await snapshot()).toEqual(incremental);
+  });
+
   it('should take links appended without its hook (a failed hook, another replica) before the next read', async () => {
     const siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
     const store = t.app.get(AttendanceLogRepository, { strict: false });
