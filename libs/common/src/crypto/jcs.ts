@@ -22,8 +22,7 @@ function serialize(value: unknown, depth: number): string {
       if (!Number.isFinite(value)) throw new TypeError('JCS: NaN and Infinity have no JSON form');
       return JSON.stringify(value);
     case 'string':
-      assertWellFormed(value);
-      return JSON.stringify(value);
+      return serializeString(value);
     case 'object': {
       if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
         return serialize((value as { toJSON: () => unknown }).toJSON(), depth + 1);
@@ -35,14 +34,27 @@ function serialize(value: unknown, depth: number): string {
         .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
         .sort()
         .map((key) => {
-          assertWellFormed(key);
-          return `${JSON.stringify(key)}:${serialize((value as Record<string, unknown>)[key], depth + 1)}`;
+          return `${serializeString(key)}:${serialize((value as Record<string, unknown>)[key], depth + 1)}`;
         });
       return `{${entries.join(',')}}`;
     }
     default:
       throw new TypeError(`JCS: a ${typeof value} has no JSON form`);
   }
+}
+
+/**
+ * Nothing JSON.stringify would escape (", \\, U+0000–U+001F) and no surrogate: the JSON form is
+ * the text in quotes. Hex digests, ids and timestamps take this path, which is several times
+ * cheaper than JSON.stringify on a short string.
+ */
+// eslint-disable-next-line no-control-regex -- the control characters are what it looks for
+const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+function serializeString(text: string): string {
+  if (PLAIN.test(text)) return `"${text}"`;
+  assertWellFormed(text);
+  return JSON.stringify(text);
 }
 
 // String.prototype.isWellFormed (V8 11.1+): the same test in native code
