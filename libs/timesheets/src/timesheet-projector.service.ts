@@ -160,6 +160,9 @@ export class TimesheetProjector implements OnModuleInit, BeforeApplicationShutdo
     // when many pages reach the same days (one worker's punches at one instant); this way
     // each recompute is paid for by the entries before it, and a catch-up is linear in the
     // rows. Ordinary chains (days reached by a page or two) still recompute every page or so.
+    // The in-process cursor (`applied`) moves only after a recompute, so a failed page is taken
+    // again; a process crash between the stored entries and their recompute leaves those days
+    // stale until `npm run timesheets:rebuild` (as a crash between one page's two writes did).
     let read = 0;
     let touched: Touched = new Map();
     let takenSinceRecompute = 0;
