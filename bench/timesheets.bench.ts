@@ -5,6 +5,9 @@
  * + JSON.parse, no read model, no HTTP) in the same run; rounds interleaved, medians. Peak
  * heap and RSS growth are sampled during each export, for periods of 1, 7 and 31 days: the
  * export holds one page of worker-days at a time, so memory does not follow the period.
+ * Then the read model's catch-up: a rebuild of the month from its chain, and ONE_INSTANT
+ * punches of one worker at one instant (default 20,000) taken from the store by a read, per
+ * entry against the rebuild (a catch-up linear in the rows costs about the same per entry).
  */
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
@@ -14,11 +17,14 @@ import { join } from 'node:path';
 import { createApp } from '@app/api/bootstrap';
 import { LedgerService, PendingLogEntry } from '@app/offline-sync';
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
+import { TimesheetProjector } from '@app/timesheets';
 import { heapMiB, now, printRows, rssMiB, settleGc } from './support';
 
 const WORKERS = 1000;
 const DAYS = 30;
 const ROUNDS = 3;
+/** Punches of one worker at one instant, taken by a catch-up (TIMESHEET_ONE_INSTANT). */
+const ONE_INSTANT = Number(process.env.TIMESHEET_ONE_INSTANT ?? 20_000);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -199,6 +205,42 @@ export async function run(): Promise<void> {
         rss: median(runs.map((x) => x.rss)),
       });
     }
+
+    // catch-up: the read model rebuilt from the month's chain (a page of 1,000 links at a time),
+    // against the plain scan of the same rows; then ONE_INSTANT punches of one worker at one
+    // instant (every page reaches the same day: quadratic if each page recomputed that day)
+    // written straight into the store, so a read catches them up
+    const projector = app.get(TimesheetProjector);
+    const rebuild = await measured(async () => projector.rebuildSite(siteId));
+    const rescan = await measured(scan);
+    const instantSite = 'bench-one-instant';
+    const instant = '2026-03-05T03:30:00.000Z';
+    for (let i = 0; i < ONE_INSTANT; i += 500) {
+      await store.appendToChains(
+        Array.from({ length: Math.min(500, ONE_INSTANT - i) }, (_, k): PendingLogEntry => {
+          const packetId = randomUUID();
+          return {
+            siteId: instantSite,
+            packetId,
+            data: {
+              packetId,
+              workerId: workers[0],
+              siteId: instantSite,
+              deviceId: 'dev-0',
+              type: (i + k) % 2 === 0 ? 'check_in' : 'check_out',
+              timestamp: instant,
+              geo: { lat: 1, lng: 1, accuracyM: 5 },
+              signature: '0'.repeat(64),
+            },
+            meta: { isOfflineSync: true, syncTimestamp: instant, deviceTrustScore: 60 },
+          };
+        }),
+      );
+    }
+    const catchUp = await measured(async () => {
+      await projector.ensureCurrent(instantSite);
+      return ONE_INSTANT;
+    });
     db.close();
 
     printRows(`Timesheet CSV: ${WORKERS} workers × ${DAYS} days (${punches} punches)`, [
@@ -225,6 +267,18 @@ export async function run(): Promise<void> {
         ours: ingestMs,
         baseline: storeMs,
         unit: 'ms',
+      },
+      {
+        metric: `rebuild the read model from the chain (${rebuild.rows} entries, catch-up) vs scan the ledger rows`,
+        ours: rebuild.ms,
+        baseline: rescan.ms,
+        unit: 'ms',
+      },
+      {
+        metric: `catch-up of ${ONE_INSTANT} punches of one worker at one instant vs the rebuild: µs per entry (1 = linear)`,
+        ours: (catchUp.ms * 1000) / ONE_INSTANT,
+        baseline: (rebuild.ms * 1000) / rebuild.rows,
+        unit: 'µs',
       },
       ...byPeriod.map((p) => ({
         metric: `export ${p.label} (${p.rows} rows): time; peak live heap and RSS growth`,
