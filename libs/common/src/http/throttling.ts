@@ -7,6 +7,8 @@ import {
 } from '@nestjs/common';
 import { rateLimitConfig, RateLimitSettings } from './rate-limit.config';
 import {
+  InjectThrottlerOptions,
+  InjectThrottlerStorage,
   ThrottlerGuard,
   ThrottlerLimitDetail,
   ThrottlerModule,
@@ -20,6 +22,7 @@ import type { Request } from 'express';
 import { CommonError } from '../errors/common.errors';
 import { RedisService } from '../redis/redis.service';
 import { LocalThrottlerStorage } from './local-throttler-storage';
+import { CachedReflector } from './route-metadata';
 
 /** How long a Redis round trip may take before the limiter counts locally instead. */
 const REDIS_TIMEOUT_MS = 250;
@@ -105,6 +108,14 @@ function digestCredential(req: Request): string | undefined {
  */
 @Injectable()
 export class AppThrottlerGuard extends ThrottlerGuard {
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() storage: ThrottlerStorage,
+  ) {
+    // the per-route limits (@Throttle, @SkipThrottle) are read once per route, not per request
+    super(options, storage, new CachedReflector());
+  }
+
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
     return super.canActivate(context);
