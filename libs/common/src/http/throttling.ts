@@ -96,9 +96,25 @@ function digestCredential(req: Request): string | undefined {
     header('authorization') ??
     (header('x-signature') ? `device:${header('x-device-id') ?? ''}` : undefined);
   if (!presented) return undefined;
-  // the counter key never holds the credential itself
-  return createHash('sha256').update(presented.slice(0, 8192)).digest('hex').slice(0, 32);
+  const credential = presented.slice(0, 8192);
+  let digest = recentDigests.get(credential);
+  if (digest === undefined) {
+    // the counter key never holds the credential itself
+    digest = createHash('sha256').update(credential).digest('hex').slice(0, 32);
+    if (credential.length <= 512) {
+      if (recentDigests.size >= MAX_RECENT_DIGESTS) recentDigests.clear();
+      recentDigests.set(credential, digest);
+    }
+  }
+  return digest;
 }
+
+/**
+ * Digests of the credentials seen lately (clients present the same key on every request):
+ * bounded in count and in the length of what is kept, emptied when full.
+ */
+const recentDigests = new Map<string, string>();
+const MAX_RECENT_DIGESTS = 1024;
 
 /**
  * The global rate limit, before any credential check: per client IP on every route, and per
