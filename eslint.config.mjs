@@ -23,7 +23,25 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
       '@typescript-eslint/no-extraneous-class': 'off',
       '@typescript-eslint/unbound-method': 'off',
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'class-validator',
+              allowTypeImports: true,
+              message:
+                "Import validators from '@app/common' (libs/common/src/validation/validators.ts): class-validator's index loads ~270 modules at boot.",
+            },
+          ],
+        },
+      ],
     },
+  },
+  {
+    // the one place class-validator is loaded, file by file
+    files: ['libs/common/src/validation/**/*.ts'],
+    rules: { 'no-restricted-imports': 'off' },
   },
   {
     // The console runs in a browser: its own tsconfig (DOM types).

@@ -48,7 +48,9 @@ describe('store loading (e2e)', () => {
   }
 
   it('should boot on SQLite without loading mongoose, the MongoDB driver, bson or @nestjs/mongoose', () => {
-    // nor ioredis and the Redis rate-limit storage (no REDIS_URL), nor axios (no upstream call yet)
+    // nor ioredis and the Redis rate-limit storage (no REDIS_URL), nor axios (no upstream call
+    // yet); and whatever the store: neither class-validator's index (nor with it all of
+    // `validator` and libphonenumber-js; libs/common/src/validation/validators.ts) nor terminus
     expect(probe({ DATABASE_URL: '', REDIS_URL: '', UPSTREAM_URL: '' })).toEqual([]);
   });
 

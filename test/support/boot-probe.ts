@@ -1,13 +1,13 @@
 /**
  * Run as a child process (`node -r @swc-node/register test/support/boot-probe.ts`) by
  * test/store-loading.e2e-spec.ts: boots the app from the environment, prints which of the
- * watched packages its module cache holds (`LOADED [...]`), then exits.
+ * watched packages (or package index files) its module cache holds (`LOADED [...]`), then exits.
  */
 import 'reflect-metadata';
 import { createApp } from '@app/api/bootstrap';
 
 const WATCHED =
-  /node_modules\/(mongoose|@nestjs\/mongoose|mongodb|bson|ioredis|@nest-lab\/throttler-storage-redis|axios|@nestjs\/axios)\//;
+  /node_modules\/(mongoose|@nestjs\/mongoose|mongodb|bson|ioredis|@nest-lab\/throttler-storage-redis|axios|@nestjs\/axios|@nestjs\/terminus|libphonenumber-js|class-validator\/cjs\/index\.js|validator\/index\.js)/;
 
 async function main(): Promise<void> {
   const { app } = await createApp(process.env);

@@ -1,6 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
-import { TerminusModule } from '@nestjs/terminus';
 import { DestinationStream } from 'pino';
 import {
   ApiKeyGuard,
@@ -29,6 +28,7 @@ import { WorkforceModule } from '@app/workforce';
 import { ConsoleController } from './console/console.controller';
 import { ERROR_STATUS } from './errors/error-status';
 import { HealthController } from './health/health.controller';
+import { HealthChecks } from './health/health-checks';
 import { WhoAmIController } from './whoami/whoami.controller';
 import { ResealAllJob } from './reseal-all.job';
 import { AppConfig, configModule } from './config/app-config';
@@ -55,7 +55,6 @@ export class AppModule {
         AuthModule,
         MetricsModule,
         RateLimitModule,
-        TerminusModule.forRoot({ logger: false }),
         VaultModule,
         FraudModule,
         KioskRegistryModule,
@@ -71,6 +70,7 @@ export class AppModule {
       controllers: [HealthController, WhoAmIController, ConsoleController],
       providers: [
         ResealAllJob,
+        HealthChecks,
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useFactory: () => new HttpExceptionFilter(ERROR_STATUS) },
         // rate limits first: a stranger guessing keys is limited before any key is checked

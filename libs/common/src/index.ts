@@ -24,6 +24,7 @@ export * from './errors/error-body';
 export * from './errors/http-exception.filter';
 export * from './errors/storage-error';
 export * from './errors/validation';
+export * from './validation/validators';
 export * from './logging/logger.module';
 export * from './logging/redact';
 export * from './http/metrics';

@@ -1,4 +1,3 @@
-import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { createPrivateKey, generateKeyPairSync, KeyObject } from 'node:crypto';
 import {
   ConfigError,
@@ -7,6 +6,11 @@ import {
   parseKeyHistory,
   RetiredKey,
   validateEnv,
+  IsInt,
+  IsOptional,
+  IsString,
+  Max,
+  Min,
 } from '@app/common';
 
 class OfflineTokenEnv {

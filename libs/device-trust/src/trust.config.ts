@@ -1,5 +1,14 @@
-import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
-import { defineConfig, Env, validateEnv } from '@app/common';
+import {
+  defineConfig,
+  Env,
+  validateEnv,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+} from '@app/common';
 
 const VERSION = /^\d{1,4}(\.\d{1,4}){0,2}$/;
 

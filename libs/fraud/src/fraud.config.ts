@@ -1,5 +1,4 @@
-import { IsInt, IsNumber, IsOptional, Max, Min } from 'class-validator';
-import { defineConfig, Env, validateEnv } from '@app/common';
+import { defineConfig, Env, validateEnv, IsInt, IsNumber, IsOptional, Max, Min } from '@app/common';
 
 class FraudEnv {
   @IsOptional() @IsNumber() @Min(1) @Max(2000) FRAUD_MAX_SPEED_KMH?: number;

@@ -1,5 +1,4 @@
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { defineConfig, Env, validateEnv } from '@app/common';
+import { defineConfig, Env, validateEnv, IsInt, IsOptional, Max, Min } from '@app/common';
 
 class OfflineSyncEnv {
   @IsOptional() @IsInt() @Min(1) @Max(24 * 365) SYNC_MAX_OFFLINE_AGE_HOURS?: number;

@@ -1,6 +1,5 @@
-import { IsOptional, Matches } from 'class-validator';
 import { join } from 'node:path';
-import { AppSettings, defineConfig, Env, validateEnv } from '@app/common';
+import { AppSettings, defineConfig, Env, validateEnv, IsOptional, Matches } from '@app/common';
 
 class DatabaseEnv {
   @IsOptional()

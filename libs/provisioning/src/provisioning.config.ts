@@ -1,5 +1,4 @@
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { defineConfig, Env, validateEnv } from '@app/common';
+import { defineConfig, Env, validateEnv, IsInt, IsOptional, Max, Min } from '@app/common';
 
 class ProvisioningEnv {
   @IsOptional() @IsInt() @Min(30) @Max(86_400) CHALLENGE_TTL_SECONDS?: number;

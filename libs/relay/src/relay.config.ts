@@ -1,5 +1,4 @@
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { defineConfig, Env, validateEnv } from '@app/common';
+import { defineConfig, Env, validateEnv, IsInt, IsOptional, Max, Min } from '@app/common';
 
 class RelayEnv {
   @IsOptional() @IsInt() @Min(1024) @Max(1024 * 1024) RELAY_MAX_FRAME_BYTES?: number;

@@ -1,5 +1,4 @@
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { defineConfig, Env, validateEnv } from '@app/common';
+import { defineConfig, Env, validateEnv, IsInt, IsOptional, Max, Min } from '@app/common';
 
 class SessionEnv {
   @IsOptional() @IsInt() @Min(2) @Max(3600) SESSION_TTL_SECONDS?: number;

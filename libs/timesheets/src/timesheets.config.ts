@@ -1,5 +1,4 @@
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { defineConfig, Env, validateEnv } from '@app/common';
+import { defineConfig, Env, validateEnv, IsInt, IsOptional, Max, Min } from '@app/common';
 
 class TimesheetsEnv {
   @IsOptional() @IsInt() @Min(1) @Max(366) TIMESHEET_MAX_PERIOD_DAYS?: number;

@@ -1,4 +1,3 @@
-import { IsOptional, IsString, Matches } from 'class-validator';
 import { createPrivateKey, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { isAbsolute, join, resolve } from 'node:path';
 import {
@@ -9,6 +8,9 @@ import {
   parseKeyHistory,
   RetiredKey,
   validateEnv,
+  IsOptional,
+  IsString,
+  Matches,
 } from '@app/common';
 
 class TlogEnv {

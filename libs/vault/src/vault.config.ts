@@ -1,6 +1,15 @@
-import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { randomBytes } from 'node:crypto';
-import { ConfigError, defineConfig, Env, validateEnv } from '@app/common';
+import {
+  ConfigError,
+  defineConfig,
+  Env,
+  validateEnv,
+  IsInt,
+  IsOptional,
+  IsString,
+  Max,
+  Min,
+} from '@app/common';
 
 const MIB = 1024 * 1024;
 

@@ -1,5 +1,15 @@
-import { IsInt, IsOptional, IsString, Max, Min, Validate } from 'class-validator';
-import { defineConfig, Env, IsTimeZoneConstraint, validateEnv } from '@app/common';
+import {
+  defineConfig,
+  Env,
+  IsTimeZoneConstraint,
+  validateEnv,
+  IsInt,
+  IsOptional,
+  IsString,
+  Max,
+  Min,
+  Validate,
+} from '@app/common';
 
 class WorkforceEnv {
   @IsOptional() @IsInt() @Min(1) @Max(24 * 90) ENROLLMENT_CODE_TTL_HOURS?: number;

@@ -1,20 +1,24 @@
-import { Controller, Get, HttpException, Req, Res } from '@nestjs/common';
+import { Controller, Get, Header, Req, Res } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { Request, Response } from 'express';
 import { constants } from 'node:fs';
 import { access, mkdir, statfs } from 'node:fs/promises';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { Public, RedisService } from '@app/common';
 import { AppConfig } from '../config/app-config';
 import { Store } from '@app/persistence';
+import {
+  HealthChecks,
+  healthReportSchema,
+  HealthIndicatorResult,
+  indicator,
+} from './health-checks';
 
 @ApiTags('health')
 @Controller('health')
 export class HealthController {
   constructor(
-    private readonly health: HealthCheckService,
-    private readonly indicators: HealthIndicatorService,
+    private readonly health: HealthChecks,
     private readonly store: Store,
     private readonly redis: RedisService,
     private readonly config: ConfigService<AppConfig, true>,
@@ -22,42 +26,40 @@ export class HealthController {
 
   @Public()
   @Get()
-  @HealthCheck()
+  @Header('Cache-Control', 'no-cache, no-store, must-revalidate')
   @ApiOkResponse({
     description:
-      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space',
+      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space\n\nThe Health Check is successful',
+    schema: healthReportSchema('ok'),
   })
   @ApiServiceUnavailableResponse({
     description:
-      'A dependency is down: terminus body (`error.<dependency>.message` says why) beside statusCode, code `unhealthy`, message and correlationId. The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES',
+      'A dependency is down: terminus body (`error.<dependency>.message` says why) beside statusCode, code `unhealthy`, message and correlationId. The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES\n\nThe Health Check is not successful',
+    schema: healthReportSchema('error'),
   })
   async check(
     @Req() request: Request & { id?: string },
     @Res({ passthrough: true }) response: Response,
   ) {
-    const checks = [
+    const checks: Array<() => Promise<HealthIndicatorResult>> = [
       () => this.probe('store', () => this.store.ping(), { driver: this.store.driver }),
       () => this.disk(),
     ];
     if (this.redis.enabled) {
       checks.push(() => this.probe('redis', async () => void (await this.redis.client().ping())));
     }
-    try {
-      return await this.health.check(checks);
-    } catch (error) {
-      if (!(error instanceof HttpException)) throw error;
-      // keep terminus' report (which check failed, and why) beside the standard error fields
-      const report = error.getResponse() as Record<string, unknown>;
-      response.status(error.getStatus());
-      (response.locals as { errorCode?: string }).errorCode = 'unhealthy';
-      return {
-        statusCode: error.getStatus(),
-        code: 'unhealthy',
-        message: `Unhealthy: ${Object.keys((report.error as object) ?? {}).join(', ')}`,
-        correlationId: String(request.id ?? ''),
-        ...report,
-      };
-    }
+    const report = await this.health.run(checks);
+    if (report.status === 'ok') return report;
+    // the report (which check failed, and why) beside the standard error fields
+    response.status(503);
+    (response.locals as { errorCode?: string }).errorCode = 'unhealthy';
+    return {
+      statusCode: 503,
+      code: 'unhealthy',
+      message: `Unhealthy: ${Object.keys(report.error).join(', ')}`,
+      correlationId: String(request.id ?? ''),
+      ...report,
+    };
   }
 
   /**
@@ -66,25 +68,25 @@ export class HealthController {
    * answer 507 storage_full.
    */
   private async disk() {
-    const indicator = this.indicators.check('disk');
+    const disk = indicator('disk');
     const { dataDir, uploadsDir, healthMinFreeBytes } = this.config.get('app', { infer: true });
     try {
       await withTimeout(uploadsWritable(uploadsDir), 2000);
     } catch (error) {
-      return indicator.down({ message: (error as Error).message });
+      return disk.down({ message: (error as Error).message });
     }
     try {
       const fs = await withTimeout(statfs(dataDir), 2000);
       const freeBytes = Number(fs.bavail) * Number(fs.bsize);
       const details = { freeBytes, thresholdBytes: healthMinFreeBytes };
-      if (freeBytes >= healthMinFreeBytes) return indicator.up(details);
-      return indicator.down({
+      if (freeBytes >= healthMinFreeBytes) return disk.up(details);
+      return disk.down({
         ...details,
         state: 'degraded',
         message: 'free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES; writes may fail',
       });
     } catch (error) {
-      return indicator.down({
+      return disk.down({
         state: 'unavailable',
         message: `DATA_DIR cannot be examined (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
       });
@@ -96,12 +98,12 @@ export class HealthController {
     ping: () => Promise<void>,
     details: Record<string, string> = {},
   ) {
-    const indicator = this.indicators.check(key);
+    const check = indicator(key);
     try {
       await withTimeout(ping(), 2000);
-      return indicator.up(details);
+      return check.up(details);
     } catch (error) {
-      return indicator.down({ ...details, message: (error as Error).message });
+      return check.down({ ...details, message: (error as Error).message });
     }
   }
 }

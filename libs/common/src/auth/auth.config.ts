@@ -1,4 +1,4 @@
-import { IsOptional, IsString, MinLength } from 'class-validator';
+import { IsOptional, IsString, MinLength } from '../validation/validators';
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '../config/config-error';
 import { defineConfig } from '../config/config-namespace';

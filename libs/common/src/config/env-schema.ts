@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
-import { validateSync, ValidationError } from 'class-validator';
+import { validateSync, ValidationError } from '../validation/validators';
 import { ConfigError } from './config-error';
 
 export type Env = Record<string, string | undefined>;

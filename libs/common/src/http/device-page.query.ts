@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, Max, Min } from '../validation/validators';
 
 /** The page size of the device lists (kiosks, worker phones); each adds its own `after`. */
 export class DevicePageQuery {

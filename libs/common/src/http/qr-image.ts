@@ -1,5 +1,5 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional } from 'class-validator';
+import { IsIn, IsOptional } from '../validation/validators';
 import { Response } from 'express';
 
 export const QR_FORMATS = ['png', 'svg'] as const;

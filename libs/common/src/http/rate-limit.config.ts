@@ -1,4 +1,4 @@
-import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, Matches, Max, Min } from '../validation/validators';
 import { defineConfig } from '../config/config-namespace';
 import { Env, validateEnv } from '../config/env-schema';
 

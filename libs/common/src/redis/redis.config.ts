@@ -1,4 +1,4 @@
-import { IsOptional, Matches } from 'class-validator';
+import { IsOptional, Matches } from '../validation/validators';
 import { defineConfig } from '../config/config-namespace';
 import { Env, validateEnv } from '../config/env-schema';
 

@@ -3,7 +3,7 @@ import {
   ValidationOptions,
   ValidatorConstraint,
   ValidatorConstraintInterface,
-} from 'class-validator';
+} from '../validation/validators';
 import { isValidTimeZone } from './time-zone';
 
 @ValidatorConstraint({ name: 'isTimeZone' })

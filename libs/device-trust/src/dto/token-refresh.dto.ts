@@ -1,6 +1,11 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsString, Matches } from 'class-validator';
-import { OBJECT_ID_PATTERN, SHA256_HEX_PATTERN, UTC_TIMESTAMP_PATTERN } from '@app/common';
+import {
+  OBJECT_ID_PATTERN,
+  SHA256_HEX_PATTERN,
+  UTC_TIMESTAMP_PATTERN,
+  IsString,
+  Matches,
+} from '@app/common';
 
 export class RefreshOfflineTokenDto {
   @ApiProperty({ example: '665f1c2e8b3e4a0012345678' })

@@ -1,6 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
+  DevicePageQuery,
+  OBJECT_ID_PATTERN,
   IsObject,
   IsOptional,
   IsString,
@@ -8,8 +10,7 @@ import {
   Matches,
   MaxLength,
   ValidateNested,
-} from 'class-validator';
-import { DevicePageQuery, OBJECT_ID_PATTERN } from '@app/common';
+} from '@app/common';
 
 export class DeviceFingerprintDto {
   @ApiProperty({ example: 'Android 14' }) @IsString() @Length(1, 100) os!: string;

@@ -1,6 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsISO8601, IsOptional, IsString, MaxLength } from 'class-validator';
-import { PageLimit } from '@app/common';
+import { PageLimit, IsIn, IsISO8601, IsOptional, IsString, MaxLength } from '@app/common';
 import { FRAUD_EVENT_TYPES, FraudEventType } from '../domain/fraud-event';
 
 export class ListFraudEventsQuery {

@@ -1,7 +1,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, IsUUID, Matches, Max, Min } from 'class-validator';
-import { OBJECT_ID_PATTERN } from '@app/common';
+import {
+  OBJECT_ID_PATTERN,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  Min,
+} from '@app/common';
 
 export class SiteIdParam {
   @ApiProperty()

@@ -9,7 +9,7 @@ import {
   IsString,
   MaxLength,
   ValidateNested,
-} from 'class-validator';
+} from '@app/common';
 
 export class SignedPacketDto {
   @ApiProperty({

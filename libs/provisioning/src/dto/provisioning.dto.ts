@@ -1,6 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBase64, IsString, Length, Matches } from 'class-validator';
-import { OBJECT_ID_PATTERN } from '@app/common';
+import { OBJECT_ID_PATTERN, IsBase64, IsString, Length, Matches } from '@app/common';
 import { DEVICE_ID_PATTERN } from '@app/kiosk-registry';
 
 export class GenerateChallengeDto {

@@ -1,5 +1,15 @@
-import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
-import { AppSettings, defineConfig, Env, validateEnv } from '@app/common';
+import {
+  AppSettings,
+  defineConfig,
+  Env,
+  validateEnv,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+} from '@app/common';
 
 class UpstreamEnv {
   @IsOptional()

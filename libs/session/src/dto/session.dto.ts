@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsString, Length, Matches } from 'class-validator';
+import { IsString, Length, Matches } from '@app/common';
 import { PLATFORM_ID_PATTERN } from '../session.service';
 
 export class OpenMobileSessionDto {

@@ -1,6 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
+  DAY_PATTERN,
+  OBJECT_ID_PATTERN,
+  PageLimit,
   IsIn,
   IsInt,
   IsISO8601,
@@ -13,8 +16,7 @@ import {
   MaxLength,
   Min,
   ValidateNested,
-} from 'class-validator';
-import { DAY_PATTERN, OBJECT_ID_PATTERN, PageLimit } from '@app/common';
+} from '@app/common';
 import { CORRECTION_ACTIONS, CorrectionAction } from '../domain/correction';
 
 export class SiteParam {

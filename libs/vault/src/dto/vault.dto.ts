@@ -1,7 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
-import { PageLimit } from '@app/common';
+import { PageLimit, IsInt, IsOptional, IsString, Matches, Min } from '@app/common';
 import { VAULT_ACTIONS, VAULT_RESULTS } from '../domain/vault-audit-record';
 
 export class StoredFileView {

@@ -1,7 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { DevicePageQuery, IsTimeZone, OBJECT_ID_PATTERN } from '@app/common';
 import {
+  DevicePageQuery,
+  IsTimeZone,
+  OBJECT_ID_PATTERN,
   ArrayMaxSize,
   ArrayMinSize,
   ArrayUnique,
@@ -17,7 +19,7 @@ import {
   Max,
   Min,
   ValidateNested,
-} from 'class-validator';
+} from '@app/common';
 
 const PHONE = /^\+?[0-9][0-9 -]{5,19}$/;
 
