@@ -1,4 +1,4 @@
-import { IsInt, IsOptional, IsString, MaxLength, Min, validate } from 'class-validator';
+import { IsInt, IsOptional, IsString, MaxLength, Min, validate } from '../validation/validators';
 import { memoizeValidationMetadata } from './validation';
 
 class BaseQuery {

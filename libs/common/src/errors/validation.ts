@@ -1,8 +1,8 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
-import { getMetadataStorage, MetadataStorage } from 'class-validator';
+import type { MetadataStorage } from 'class-validator';
 import { CommonError } from './common.errors';
 import { FieldError } from './domain-error';
-import { validatorPackage } from '../validation/validators';
+import { getMetadataStorage, validatorPackage } from '../validation/validators';
 
 function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
   return errors.flatMap((error) => {
