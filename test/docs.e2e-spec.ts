@@ -11,6 +11,10 @@ import {
 } from '../scripts/write-console-types';
 import { startTestApp } from './support/test-app';
 
+// js-yaml comes with @nestjs/swagger (it writes /docs-yaml); its typings are not installed
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const jsYaml = require('js-yaml') as { load: (text: string) => unknown };
+
 const docs = (name: string) => readFileSync(join(__dirname, '..', 'docs', name), 'utf8');
 
 describe('docs stay in step with the code', () => {
@@ -56,6 +60,54 @@ describe('docs stay in step with the code', () => {
       expect(JSON.parse(docs('openapi.json'))).toEqual(
         JSON.parse(JSON.stringify(buildOpenApi(t.app))),
       );
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('should serve the same document at /docs-json, /docs-yaml and in Swagger UI at /docs (swagger loaded on first use)', async () => {
+    const t = await startTestApp();
+    try {
+      const get = (path: string) => fetch(`${t.baseUrl}${path}`);
+      const expected = JSON.parse(docs('openapi.json')) as unknown;
+      const json = await get('/docs-json');
+      expect([json.status, json.headers.get('content-type')]).toEqual([
+        200,
+        'application/json; charset=utf-8',
+      ]);
+      expect(await json.json()).toEqual(expected);
+      const yaml = await get('/docs-yaml');
+      expect([yaml.status, yaml.headers.get('content-type')]).toEqual([
+        200,
+        'text/yaml; charset=utf-8',
+      ]);
+      expect(jsYaml.load(await yaml.text())).toEqual(expected);
+      for (const path of ['/docs', '/docs/', '/docs/index.html']) {
+        const html = await get(path);
+        expect([path, html.status, html.headers.get('content-type')]).toEqual([
+          path,
+          200,
+          'text/html; charset=utf-8',
+        ]);
+        expect(await html.text()).toContain('swagger-ui-init.js');
+      }
+      const init = await get('/docs/swagger-ui-init.js');
+      expect(init.status).toBe(200);
+      const options = /let options = (\{[\s\S]*?\});\n/.exec(await init.text());
+      expect((JSON.parse(options![1]) as { swaggerDoc: unknown }).swaggerDoc).toEqual(expected);
+      const css = await get('/docs/swagger-ui.css'); // swagger-ui-dist's assets
+      expect([css.status, css.headers.get('content-type')]).toEqual([
+        200,
+        'text/css; charset=utf-8',
+      ]);
+      expect(css.headers.get('x-powered-by')).toBeNull();
+      expect((await get('/docs/LICENSE')).status).toBe(404);
+      // paths that only start like the docs are the API's (a 404 JSON body, as before)
+      const other = await get('/docsx');
+      expect([other.status, ((await other.json()) as { code: string }).code]).toEqual([
+        404,
+        'not_found',
+      ]);
     } finally {
       await t.close();
     }

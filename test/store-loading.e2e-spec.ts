@@ -50,7 +50,10 @@ describe('store loading (e2e)', () => {
   it('should boot on SQLite without loading mongoose, the MongoDB driver, bson or @nestjs/mongoose', () => {
     // nor ioredis and the Redis rate-limit storage (no REDIS_URL), nor axios (no upstream call
     // yet); and whatever the store: neither class-validator's index (nor with it all of
-    // `validator` and libphonenumber-js; libs/common/src/validation/validators.ts) nor terminus
+    // `validator` and libphonenumber-js; libs/common/src/validation/validators.ts) nor terminus,
+    // nor @nestjs/swagger and all of lodash (only to build the document:
+    // libs/common/src/http/openapi-decorators.ts), nor @opentelemetry/api (prom-client's index;
+    // libs/common/src/http/prometheus.ts)
     expect(probe({ DATABASE_URL: '', REDIS_URL: '', UPSTREAM_URL: '' })).toEqual([]);
   });
 

@@ -2,7 +2,6 @@ import { INestApplication, Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { RelayWsAdapter } from '@app/relay';
-import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import {
   bodyPipeline,
@@ -13,7 +12,7 @@ import {
 } from '@app/common';
 import { AppModule, AppModuleOptions } from './app.module';
 import { AppConfig, loadConfig } from './config/app-config';
-import { buildOpenApi } from './openapi';
+import { serveOpenApi } from './openapi';
 
 export interface CreatedApp {
   app: INestApplication;
@@ -50,7 +49,7 @@ export async function createApp(env: Env, options: AppModuleOptions = {}): Promi
   app.set('trust proxy', config.app.trustProxy);
   app.useWebSocketAdapter(new RelayWsAdapter(app));
   app.enableShutdownHooks();
-  SwaggerModule.setup('docs', app, () => buildOpenApi(app), { jsonDocumentUrl: 'docs-json' });
+  serveOpenApi(app); // Swagger UI at /docs, the document at /docs-json (swagger loads on first use)
   const bootLog = new NestLogger('Bootstrap');
   for (const notice of config.notices) bootLog.log(notice);
   bootLog.log(

@@ -1,7 +1,16 @@
 import { INestApplication } from '@nestjs/common';
-import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import type { OpenAPIObject } from '@nestjs/swagger';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { NextFunction, Request, RequestHandler, Response, Router } from 'express';
+import { applyOpenApiDecorators, loadSwagger } from '@app/common';
 
+/**
+ * The OpenAPI document of the app's controllers. Loads `@nestjs/swagger` (nothing loads it at
+ * boot: libs/common/src/http/openapi-decorators.ts) and applies the decorators recorded so far.
+ */
 export function buildOpenApi(app: INestApplication): OpenAPIObject {
+  applyOpenApiDecorators();
+  const { DocumentBuilder, SwaggerModule } = loadSwagger();
   const config = new DocumentBuilder()
     .setTitle('MDAI backend')
     .setDescription(
@@ -28,4 +37,39 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
     )
     .build();
   return SwaggerModule.createDocument(app, config);
+}
+
+/** Every path `SwaggerModule.setup('docs', …)` serves: /docs, /docs/…, /docs-json, /docs-yaml. */
+const DOCS_PATH = /^\/docs(?:$|[/-])/i;
+
+/**
+ * Serves Swagger UI at /docs and the document at /docs-json and /docs-yaml, as
+ * `SwaggerModule.setup('docs', app, () => buildOpenApi(app), { jsonDocumentUrl: 'docs-json' })`
+ * does, but loads `@nestjs/swagger` on the first request to one of those paths instead of at
+ * boot. Swagger registers its routes and UI assets on an express Router of their own, reached
+ * from this middleware (at the place in the chain where setup would have put them); other
+ * paths pass straight on. The document is built once, on first use.
+ */
+export function serveOpenApi(app: INestApplication): void {
+  let docs: RequestHandler | undefined;
+  const mount = (): RequestHandler => {
+    const router = Router();
+    const adapter = new ExpressAdapter(router);
+    // what SwaggerModule.setup uses of the app: its HTTP adapter, and static assets for the UI
+    const host = {
+      getHttpAdapter: () => adapter,
+      useStaticAssets: (path: string, options: { prefix?: string }) => {
+        adapter.useStaticAssets(path, options);
+      },
+    } as unknown as INestApplication;
+    loadSwagger().SwaggerModule.setup('docs', host, () => buildOpenApi(app), {
+      jsonDocumentUrl: 'docs-json',
+    });
+    return router;
+  };
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (!DOCS_PATH.test(req.path)) return next();
+    docs ??= mount();
+    docs(req, res, next);
+  });
 }

@@ -41,3 +41,5 @@ export * from './http/throttling';
 export * from './http/public-url';
 export * from './http/qr-image';
 export * from './http/page-limit';
+export * from './http/openapi-decorators';
+export * from './http/prometheus';

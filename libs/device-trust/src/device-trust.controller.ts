@@ -1,6 +1,13 @@
 import { Controller, Get, Param } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { ErrorBody, Roles } from '@app/common';
+import {
+  ErrorBody,
+  Roles,
+  ApiOkResponse,
+  ApiOperation,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
+} from '@app/common';
 import { DeviceTrustService } from './device-trust.service';
 import { DeviceTrustView } from './dto/device-trust.dto';
 import { WorkerDeviceIdParam } from './dto/worker-device.dto';

@@ -1,13 +1,17 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import {
+  CurrentPrincipal,
+  ErrorBody,
+  Principal,
+  Public,
+  Roles,
   ApiCreatedResponse,
   ApiOkResponse,
   ApiOperation,
   ApiResponse,
   ApiSecurity,
   ApiTags,
-} from '@nestjs/swagger';
-import { CurrentPrincipal, ErrorBody, Principal, Public, Roles } from '@app/common';
+} from '@app/common';
 import { WorkerDevice, WorkerDeviceEvent } from './domain/worker-device';
 import {
   ListWorkerDevicesQuery,

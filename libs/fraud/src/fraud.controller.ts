@@ -1,7 +1,6 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { ErrorBody, Roles } from '@app/common';
+import { ErrorBody, Roles, ApiOkResponse, ApiResponse, ApiSecurity, ApiTags } from '@app/common';
 import { decodeEventCursor, encodeEventCursor } from './domain/event-cursor';
 import { FraudEvent } from './domain/fraud-event';
 import { FraudEventView, ListFraudEventsQuery } from './dto/fraud-event.dto';

@@ -1,7 +1,16 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Response } from 'express';
-import { CurrentPrincipal, ErrorBody, Principal, Roles } from '@app/common';
+import {
+  CurrentPrincipal,
+  ErrorBody,
+  Principal,
+  Roles,
+  ApiOkResponse,
+  ApiOperation,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
+} from '@app/common';
 import { KioskDevice, KioskEvent } from './domain/kiosk-device';
 import {
   DeviceIdParam,

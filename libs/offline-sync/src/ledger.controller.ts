@@ -1,8 +1,15 @@
 import { Controller, Get, Param, Query, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiProduces, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Response } from 'express';
 import { once } from 'node:events';
-import { ErrorBody, Roles } from '@app/common';
+import {
+  ErrorBody,
+  Roles,
+  ApiOkResponse,
+  ApiProduces,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
+} from '@app/common';
 import { WorkforceService } from '@app/workforce';
 import {
   CheckpointView,

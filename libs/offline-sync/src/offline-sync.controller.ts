@@ -1,6 +1,8 @@
 import { Body, Controller, Headers, HttpCode, Post, Query, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import {
+  ErrorBody,
+  Public,
   ApiBearerAuth,
   ApiBody,
   ApiHeader,
@@ -8,8 +10,7 @@ import {
   ApiOperation,
   ApiResponse,
   ApiTags,
-} from '@nestjs/swagger';
-import { ErrorBody, Public } from '@app/common';
+} from '@app/common';
 import { SyncQuery, SyncRequestDto, SyncResponse } from './dto/sync.dto';
 import { checkSyncRequest } from './dto/sync-request.check';
 import { OfflineSyncService } from './offline-sync.service';

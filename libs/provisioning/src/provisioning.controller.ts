@@ -10,7 +10,6 @@ import {
   Req,
   Res,
 } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Request, Response } from 'express';
 import {
   appConfig,
@@ -23,6 +22,11 @@ import {
   QrFormatQuery,
   Roles,
   sendQr,
+  ApiOperation,
+  ApiProduces,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
 } from '@app/common';
 import {
   ChallengeIdParam,

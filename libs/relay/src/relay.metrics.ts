@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Gauge, Histogram } from 'prom-client';
-import { MetricsRegistry } from '@app/common';
+import { Counter, Gauge, Histogram, MetricsRegistry } from '@app/common';
 
 @Injectable()
 export class RelayMetrics {

@@ -10,14 +10,6 @@ import {
   Req,
   Res,
 } from '@nestjs/common';
-import {
-  ApiBearerAuth,
-  ApiOperation,
-  ApiProduces,
-  ApiResponse,
-  ApiSecurity,
-  ApiTags,
-} from '@nestjs/swagger';
 import { Request, Response } from 'express';
 import {
   ApiKeyService,
@@ -31,6 +23,12 @@ import {
   Roles,
   sendQr,
   toWebSocketUrl,
+  ApiBearerAuth,
+  ApiOperation,
+  ApiProduces,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
 } from '@app/common';
 import {
   LegacyAuthDto,

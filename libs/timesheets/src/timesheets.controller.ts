@@ -9,7 +9,11 @@ import {
   Res,
   UseGuards,
 } from '@nestjs/common';
+import type { Response } from 'express';
+import { once } from 'node:events';
 import {
+  ErrorBody,
+  Public,
   ApiCreatedResponse,
   ApiOkResponse,
   ApiOperation,
@@ -17,10 +21,7 @@ import {
   ApiResponse,
   ApiSecurity,
   ApiTags,
-} from '@nestjs/swagger';
-import type { Response } from 'express';
-import { once } from 'node:events';
-import { ErrorBody, Public } from '@app/common';
+} from '@app/common';
 import { ApiThekedarSignatureHeaders } from '@app/workforce';
 import { CorrectionService } from './correction.service';
 import { CSV_HEADER, csvLine, csvRow } from './domain/timesheet-csv';

@@ -1,7 +1,14 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Response } from 'express';
-import { Public, Roles } from '@app/common';
+import {
+  Public,
+  Roles,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiSecurity,
+  ApiTags,
+} from '@app/common';
 import { LogKeysQuery, LogKeysView, WitnessQuery } from './dto/tlog.dto';
 import { LogKeyService } from './log-key.service';
 import { WitnessLog } from './witness-log';

@@ -1,6 +1,5 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
-import { Counter } from 'prom-client';
-import { Clock, MetricsRegistry } from '@app/common';
+import { Clock, Counter, MetricsRegistry } from '@app/common';
 import { SignedCheckpoint, checkpointText } from './domain/checkpoint';
 import {
   appendLeaves,

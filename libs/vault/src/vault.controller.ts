@@ -1,5 +1,11 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Request, Response } from 'express';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
+  ErrorBody,
+  Public,
+  Roles,
   ApiBody,
   ApiConsumes,
   ApiHeader,
@@ -9,11 +15,7 @@ import {
   ApiResponse,
   ApiSecurity,
   ApiTags,
-} from '@nestjs/swagger';
-import { Request, Response } from 'express';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { ErrorBody, Public, Roles } from '@app/common';
+} from '@app/common';
 import { CheckpointView, toCheckpointView } from '@app/tlog';
 import { VaultAuditRecord } from './domain/vault-audit-record';
 import {

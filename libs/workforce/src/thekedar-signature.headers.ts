@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiHeader } from '@nestjs/swagger';
+import { ApiHeader } from '@app/common';
 
 /**
  * The headers of a thekedar-signed request (worker creation, timesheets) in the OpenAPI

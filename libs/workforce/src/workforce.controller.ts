@@ -1,13 +1,15 @@
 import { Body, Controller, Get, Param, Post, Query, UseGuards } from '@nestjs/common';
 import {
+  ErrorBody,
+  Public,
+  Roles,
   ApiCreatedResponse,
   ApiOkResponse,
   ApiOperation,
   ApiResponse,
   ApiSecurity,
   ApiTags,
-} from '@nestjs/swagger';
-import { ErrorBody, Public, Roles } from '@app/common';
+} from '@app/common';
 import { OnboardingSponsor } from './worker-admission';
 import { Onboarding, OnboardingGuard } from './onboarding.guard';
 import { ApiThekedarSignatureHeaders } from './thekedar-signature.headers';

@@ -1,8 +1,7 @@
 import { Controller, Get, Inject, Param, Res } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { ApiExcludeController } from '@nestjs/swagger';
 import { Response } from 'express';
-import { Public } from '@app/common';
+import { Public, ApiExcludeController } from '@app/common';
 import { AppConfig } from '../config/app-config';
 import { CONSOLE_CSP, ConsoleAsset, loadConsoleAssets } from './console-assets';
 import { ConsoleError } from './console.errors';

@@ -3,8 +3,13 @@ import { ConfigService } from '@nestjs/config';
 import type { Request, Response } from 'express';
 import { constants } from 'node:fs';
 import { access, mkdir, statfs } from 'node:fs/promises';
-import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { Public, RedisService } from '@app/common';
+import {
+  Public,
+  RedisService,
+  ApiOkResponse,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@app/common';
 import { AppConfig } from '../config/app-config';
 import { Store } from '@app/persistence';
 import {

@@ -1,13 +1,17 @@
 import { Controller, Get } from '@nestjs/common';
 import {
+  CurrentPrincipal,
+  ErrorBody,
+  Principal,
+  ROLES,
+  Roles,
   ApiOkResponse,
   ApiOperation,
   ApiProperty,
   ApiResponse,
   ApiSecurity,
   ApiTags,
-} from '@nestjs/swagger';
-import { CurrentPrincipal, ErrorBody, Principal, ROLES, Roles } from '@app/common';
+} from '@app/common';
 
 export class WhoAmIView {
   @ApiProperty({ enum: ROLES, isArray: true, description: 'The roles the key holds' })

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '../http/openapi-decorators';
 
 class FieldErrorDto {
   @ApiProperty({ example: 'device_id' }) field!: string;

@@ -1,4 +1,4 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional } from './openapi-decorators';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from '../validation/validators';
 

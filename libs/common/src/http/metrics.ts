@@ -1,7 +1,7 @@
 import { Controller, Get, Global, Header, Injectable, Module, Res } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiExcludeController } from './openapi-decorators';
 import { NextFunction, Request, Response } from 'express';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from './prometheus';
 import { Public } from '../auth/roles.decorator';
 
 /** One Prometheus registry per app instance (tests run several apps in one process). */
@@ -12,7 +12,7 @@ export class MetricsRegistry extends Registry {
 
   constructor() {
     super();
-    collectDefaultMetrics({ register: this, prefix: 'mdai_' });
+    collectDefaultMetrics(this, 'mdai_');
     this.httpDuration = new Histogram({
       name: 'mdai_http_request_duration_seconds',
       help: 'HTTP request duration by route and status',

@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional } from './openapi-decorators';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from '../validation/validators';
 

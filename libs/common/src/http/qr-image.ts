@@ -1,4 +1,4 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional } from './openapi-decorators';
 import { IsIn, IsOptional } from '../validation/validators';
 import { Response } from 'express';
 

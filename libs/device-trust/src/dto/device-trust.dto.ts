@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty } from '@app/common';
 
 export class TrustFactorView {
   @ApiProperty({

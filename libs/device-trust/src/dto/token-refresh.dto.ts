@@ -1,10 +1,10 @@
-import { ApiProperty } from '@nestjs/swagger';
 import {
   OBJECT_ID_PATTERN,
   SHA256_HEX_PATTERN,
   UTC_TIMESTAMP_PATTERN,
   IsString,
   Matches,
+  ApiProperty,
 } from '@app/common';
 
 export class RefreshOfflineTokenDto {

@@ -1,4 +1,3 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   DevicePageQuery,
@@ -10,6 +9,8 @@ import {
   Matches,
   MaxLength,
   ValidateNested,
+  ApiProperty,
+  ApiPropertyOptional,
 } from '@app/common';
 
 export class DeviceFingerprintDto {

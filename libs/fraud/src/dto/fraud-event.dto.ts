@@ -1,5 +1,13 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { PageLimit, IsIn, IsISO8601, IsOptional, IsString, MaxLength } from '@app/common';
+import {
+  PageLimit,
+  IsIn,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  MaxLength,
+  ApiProperty,
+  ApiPropertyOptional,
+} from '@app/common';
 import { FRAUD_EVENT_TYPES, FraudEventType } from '../domain/fraud-event';
 
 export class ListFraudEventsQuery {

@@ -1,4 +1,3 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   DevicePageQuery,
   IsIn,
@@ -7,6 +6,8 @@ import {
   Length,
   Matches,
   MaxLength,
+  ApiProperty,
+  ApiPropertyOptional,
 } from '@app/common';
 
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;

@@ -1,4 +1,3 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   OBJECT_ID_PATTERN,
@@ -9,6 +8,8 @@ import {
   Matches,
   Max,
   Min,
+  ApiProperty,
+  ApiPropertyOptional,
 } from '@app/common';
 
 export class SiteIdParam {

@@ -1,4 +1,3 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -9,6 +8,8 @@ import {
   IsString,
   MaxLength,
   ValidateNested,
+  ApiProperty,
+  ApiPropertyOptional,
 } from '@app/common';
 
 export class SignedPacketDto {

@@ -1,5 +1,12 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { OBJECT_ID_PATTERN, IsBase64, IsString, Length, Matches } from '@app/common';
+import {
+  OBJECT_ID_PATTERN,
+  IsBase64,
+  IsString,
+  Length,
+  Matches,
+  ApiProperty,
+  ApiPropertyOptional,
+} from '@app/common';
 import { DEVICE_ID_PATTERN } from '@app/kiosk-registry';
 
 export class GenerateChallengeDto {

@@ -1,6 +1,5 @@
-import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches } from '@app/common';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches, ApiProperty } from '@app/common';
 import { DEVICE_ID_PATTERN } from '@app/kiosk-registry';
 
 /** At most one page of the kiosk list (the console shows 20; the list API up to 500 in bulk). */

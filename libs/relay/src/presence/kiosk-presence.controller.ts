@@ -1,6 +1,13 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { ErrorBody, Roles } from '@app/common';
+import {
+  ErrorBody,
+  Roles,
+  ApiOkResponse,
+  ApiOperation,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
+} from '@app/common';
 import { BusUnavailableError } from '../bus/relay-bus';
 import { ConnectedKiosksQuery, ConnectedKiosksView } from '../dto/connected-kiosks.dto';
 import { KioskPresence } from './kiosk-presence';

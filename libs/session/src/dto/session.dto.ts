@@ -1,5 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
-import { IsString, Length, Matches } from '@app/common';
+import { IsString, Length, Matches, ApiProperty } from '@app/common';
 import { PLATFORM_ID_PATTERN } from '../session.service';
 
 export class OpenMobileSessionDto {

@@ -1,4 +1,3 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   DAY_PATTERN,
@@ -16,6 +15,8 @@ import {
   MaxLength,
   Min,
   ValidateNested,
+  ApiProperty,
+  ApiPropertyOptional,
 } from '@app/common';
 import { CORRECTION_ACTIONS, CorrectionAction } from '../domain/correction';
 

@@ -1,6 +1,15 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from '@app/common';
+import {
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ApiProperty,
+  ApiPropertyOptional,
+} from '@app/common';
 import { SignedCheckpoint } from '../domain/checkpoint';
 
 export class LogKeyView {

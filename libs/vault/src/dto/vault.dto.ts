@@ -1,6 +1,14 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { PageLimit, IsInt, IsOptional, IsString, Matches, Min } from '@app/common';
+import {
+  PageLimit,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Min,
+  ApiProperty,
+  ApiPropertyOptional,
+} from '@app/common';
 import { VAULT_ACTIONS, VAULT_RESULTS } from '../domain/vault-audit-record';
 
 export class StoredFileView {

@@ -1,4 +1,3 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   DevicePageQuery,
@@ -19,6 +18,8 @@ import {
   Max,
   Min,
   ValidateNested,
+  ApiProperty,
+  ApiPropertyOptional,
 } from '@app/common';
 
 const PHONE = /^\+?[0-9][0-9 -]{5,19}$/;
