@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '@app/api/bootstrap';
 import { LedgerService, PendingLogEntry } from '@app/offline-sync';
+import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
 import { TimesheetProjector } from '@app/timesheets';
 import { heapMiB, now, printRows, rssMiB, settleGc } from './support';
@@ -104,25 +105,19 @@ export async function run(): Promise<void> {
           ['check_in', 0],
           ['check_out', 8 + (w % 4) / 4],
         ] as const) {
-          const packetId = randomUUID();
           const timestamp = new Date(
             start + d * 86_400_000 + offsetH * 3_600_000 + (w % 60) * 1000,
           ).toISOString();
-          entries.push({
-            siteId,
-            packetId,
-            data: {
-              packetId,
-              workerId,
+          entries.push(
+            punchEntry({
               siteId,
+              workerId,
               deviceId: `dev-${w}`,
               type,
               timestamp,
               geo: { lat: 1, lng: 1, accuracyM: 5 },
-              signature: '0'.repeat(64),
-            },
-            meta: { isOfflineSync: true, syncTimestamp: timestamp, deviceTrustScore: 60 },
-          });
+            }),
+          );
         }
       }
       const t0 = now();
@@ -217,24 +212,16 @@ export async function run(): Promise<void> {
     const instant = '2026-03-05T03:30:00.000Z';
     for (let i = 0; i < ONE_INSTANT; i += 500) {
       await store.appendToChains(
-        Array.from({ length: Math.min(500, ONE_INSTANT - i) }, (_, k): PendingLogEntry => {
-          const packetId = randomUUID();
-          return {
+        Array.from({ length: Math.min(500, ONE_INSTANT - i) }, (_, k) =>
+          punchEntry({
             siteId: instantSite,
-            packetId,
-            data: {
-              packetId,
-              workerId: workers[0],
-              siteId: instantSite,
-              deviceId: 'dev-0',
-              type: (i + k) % 2 === 0 ? 'check_in' : 'check_out',
-              timestamp: instant,
-              geo: { lat: 1, lng: 1, accuracyM: 5 },
-              signature: '0'.repeat(64),
-            },
-            meta: { isOfflineSync: true, syncTimestamp: instant, deviceTrustScore: 60 },
-          };
-        }),
+            workerId: workers[0],
+            deviceId: 'dev-0',
+            type: (i + k) % 2 === 0 ? 'check_in' : 'check_out',
+            timestamp: instant,
+            geo: { lat: 1, lng: 1, accuracyM: 5 },
+          }),
+        ),
       );
     }
     const catchUp = await measured(async () => {

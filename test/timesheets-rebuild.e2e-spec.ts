@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { LedgerService, PendingLogEntry } from '@app/offline-sync';
+import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { TimesheetProjector } from '@app/timesheets';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
@@ -165,26 +166,14 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
         '2026-03-02T11:30:00.000Z',
         '2026-03-04T03:30:00.000Z',
       ];
-      const punch = (i: number): PendingLogEntry => {
-        const packetId = randomUUID();
-        // the third page alone on another day: only a recompute of that page's entries reaches it
-        const timestamp = i >= 2000 && i < 3000 ? instants[2] : instants[i % 2];
-        return {
+      // the third page alone on another day: only a recompute of that page's entries reaches it
+      const punch = (i: number): PendingLogEntry =>
+        punchEntry({
           siteId,
-          packetId,
-          data: {
-            packetId,
-            workerId,
-            siteId,
-            deviceId: 'd',
-            type: i % 3 === 0 ? 'check_out' : 'check_in',
-            timestamp,
-            geo: { lat: 1, lng: 2, accuracyM: 5 },
-            signature: '0'.repeat(64),
-          },
-          meta: { isOfflineSync: true, syncTimestamp: timestamp, deviceTrustScore: 60 },
-        };
-      };
+          workerId,
+          type: i % 3 === 0 ? 'check_out' : 'check_in',
+          timestamp: i >= 2000 && i < 3000 ? instants[2] : instants[i % 2],
+        });
       const correction = (seq: number, action: 'void' | 'move'): PendingLogEntry => {
         const packetId = randomUUID();
         return {
@@ -241,24 +230,8 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
     const siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
     const store = t.app.get(AttendanceLogRepository, { strict: false });
     const workerId = 'aaaaaaaaaaaaaaaaaaaaaaaa';
-    const entry = (type: string, timestamp: string): PendingLogEntry => {
-      const packetId = randomUUID();
-      return {
-        siteId,
-        packetId,
-        data: {
-          packetId,
-          workerId,
-          siteId,
-          deviceId: 'd',
-          type: type as 'check_in',
-          timestamp,
-          geo: { lat: 1, lng: 2, accuracyM: 5 },
-          signature: '0'.repeat(64),
-        },
-        meta: { isOfflineSync: true, syncTimestamp: timestamp, deviceTrustScore: 60 },
-      };
-    };
+    const entry = (type: 'check_in' | 'check_out', timestamp: string): PendingLogEntry =>
+      punchEntry({ siteId, workerId, type, timestamp });
     // straight into the ledger store: the read model hears nothing
     await store.appendToChains([
       entry('check_in', '2026-03-02T03:30:00.000Z'),
