@@ -4,7 +4,9 @@
  *    at once; our relay (auth'd sessions, parsing, platform-id filter, metrics) against a bare
  *    `ws` forwarder driven by the same client code in the same run. Each server runs in its own
  *    process (its own core), the clients in this one. The server's CPU per frame comes from
- *    /proc. `BENCH_BEFORE_DIR=<older checkout>` adds that checkout's API to the same rounds.
+ *    /proc. `BENCH_BEFORE_DIR=<older checkout>` adds that checkout's API to the same rounds. A
+ *    second forwarder that also coalesces the writes to a socket within one tick (as our relay
+ *    does) runs in the same rounds too: against it, what is left is the rest of our work.
  * 2. Memory per idle paired session at 10,000 sessions: 20,000 sockets. This machine allows
  *    20,000 open files per process, so the sessions are split the way production runs them: phones
  *    on API instance A, kiosks on instance B, paired over the local Redis; the baseline is two
@@ -118,8 +120,8 @@ function terminateAll(pairs: Pair[]): void {
   }
 }
 
-async function baselineRig(): Promise<Rig> {
-  const forwarder = BenchChild.start('support/bare-forwarder.ts');
+async function baselineRig(coalesce = false): Promise<Rig> {
+  const forwarder = BenchChild.start('support/bare-forwarder.ts', coalesce ? ['--coalesce'] : []);
   const base = `ws://127.0.0.1:${await forwarder.expect('READY')}`;
   const pairs = await inBatches(SESSIONS, 50, async (i) => ({
     mobile: await openSocket(`${base}/?s=${i}&r=m`),
@@ -229,7 +231,12 @@ async function throughput(): Promise<{
   cpu: Record<string, number>;
 }> {
   // BENCH_BEFORE_DIR=<older checkout>: its API runs in the same rounds too
-  const rigs: Record<string, Rig> = { baseline: await baselineRig(), ours: await relayRig() };
+  // the forwarder that also coalesces writes per tick, as ours does: the rest of our work alone
+  const rigs: Record<string, Rig> = {
+    baseline: await baselineRig(),
+    ours: await relayRig(),
+    coalesced: await baselineRig(true),
+  };
   if (process.env.BENCH_BEFORE_DIR) rigs.before = await relayRig(process.env.BENCH_BEFORE_DIR);
   const names = Object.keys(rigs);
   const runs: Record<string, DriveResult[]> = Object.fromEntries(names.map((n) => [n, []]));
@@ -334,7 +341,7 @@ async function idleMemory() {
 
 export async function run(): Promise<void> {
   const { runs, cpu } = await throughput();
-  const { baseline, ours, before } = runs;
+  const { baseline, ours, before, coalesced } = runs;
   printRows(
     `Relay: ${SESSIONS} paired sessions, ${FRAMES_PER_SESSION} frames each, phone → kiosk, median of ${ROUNDS} interleaved runs (baseline: bare ws forwarder)`,
     [
@@ -349,6 +356,18 @@ export async function run(): Promise<void> {
         ours: cpu.ours,
         baseline: cpu.baseline,
         unit: 'µs',
+      },
+      {
+        metric: 'server CPU per frame vs a forwarder that also coalesces writes per tick',
+        ours: cpu.ours,
+        baseline: cpu.coalesced,
+        unit: 'µs',
+      },
+      {
+        metric: 'frames per second vs a forwarder that also coalesces writes per tick',
+        ours: ours.perSecond,
+        baseline: coalesced.perSecond,
+        unit: 'frames/s',
       },
       { metric: 'latency p50', ours: ours.p50, baseline: baseline.p50, unit: 'ms' },
       { metric: 'latency p99', ours: ours.p99, baseline: baseline.p99, unit: 'ms' },

@@ -5,6 +5,9 @@
  * + JSON.parse, no read model, no HTTP) in the same run; rounds interleaved, medians. Peak
  * heap and RSS growth are sampled during each export, for periods of 1, 7 and 31 days: the
  * export holds one page of worker-days at a time, so memory does not follow the period.
+ * Then the read model's catch-up: a rebuild of the month from its chain, and ONE_INSTANT
+ * punches of one worker at one instant (default 20,000) taken from the store by a read, per
+ * entry against the rebuild (a catch-up linear in the rows costs about the same per entry).
  */
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
@@ -13,12 +16,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '@app/api/bootstrap';
 import { LedgerService, PendingLogEntry } from '@app/offline-sync';
+import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
+import { TimesheetProjector } from '@app/timesheets';
 import { heapMiB, now, printRows, rssMiB, settleGc } from './support';
 
 const WORKERS = 1000;
 const DAYS = 30;
 const ROUNDS = 3;
+/** Punches of one worker at one instant, taken by a catch-up (TIMESHEET_ONE_INSTANT). */
+const ONE_INSTANT = Number(process.env.TIMESHEET_ONE_INSTANT ?? 20_000);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -98,25 +105,19 @@ export async function run(): Promise<void> {
           ['check_in', 0],
           ['check_out', 8 + (w % 4) / 4],
         ] as const) {
-          const packetId = randomUUID();
           const timestamp = new Date(
             start + d * 86_400_000 + offsetH * 3_600_000 + (w % 60) * 1000,
           ).toISOString();
-          entries.push({
-            siteId,
-            packetId,
-            data: {
-              packetId,
-              workerId,
+          entries.push(
+            punchEntry({
               siteId,
+              workerId,
               deviceId: `dev-${w}`,
               type,
               timestamp,
               geo: { lat: 1, lng: 1, accuracyM: 5 },
-              signature: '0'.repeat(64),
-            },
-            meta: { isOfflineSync: true, syncTimestamp: timestamp, deviceTrustScore: 60 },
-          });
+            }),
+          );
         }
       }
       const t0 = now();
@@ -199,6 +200,34 @@ export async function run(): Promise<void> {
         rss: median(runs.map((x) => x.rss)),
       });
     }
+
+    // catch-up: the read model rebuilt from the month's chain (a page of 1,000 links at a time),
+    // against the plain scan of the same rows; then ONE_INSTANT punches of one worker at one
+    // instant (every page reaches the same day: quadratic if each page recomputed that day)
+    // written straight into the store, so a read catches them up
+    const projector = app.get(TimesheetProjector);
+    const rebuild = await measured(async () => projector.rebuildSite(siteId));
+    const rescan = await measured(scan);
+    const instantSite = 'bench-one-instant';
+    const instant = '2026-03-05T03:30:00.000Z';
+    for (let i = 0; i < ONE_INSTANT; i += 500) {
+      await store.appendToChains(
+        Array.from({ length: Math.min(500, ONE_INSTANT - i) }, (_, k) =>
+          punchEntry({
+            siteId: instantSite,
+            workerId: workers[0],
+            deviceId: 'dev-0',
+            type: (i + k) % 2 === 0 ? 'check_in' : 'check_out',
+            timestamp: instant,
+            geo: { lat: 1, lng: 1, accuracyM: 5 },
+          }),
+        ),
+      );
+    }
+    const catchUp = await measured(async () => {
+      await projector.ensureCurrent(instantSite);
+      return ONE_INSTANT;
+    });
     db.close();
 
     printRows(`Timesheet CSV: ${WORKERS} workers × ${DAYS} days (${punches} punches)`, [
@@ -225,6 +254,18 @@ export async function run(): Promise<void> {
         ours: ingestMs,
         baseline: storeMs,
         unit: 'ms',
+      },
+      {
+        metric: `rebuild the read model from the chain (${rebuild.rows} entries, catch-up) vs scan the ledger rows`,
+        ours: rebuild.ms,
+        baseline: rescan.ms,
+        unit: 'ms',
+      },
+      {
+        metric: `catch-up of ${ONE_INSTANT} punches of one worker at one instant vs the rebuild: µs per entry (1 = linear)`,
+        ours: (catchUp.ms * 1000) / ONE_INSTANT,
+        baseline: (rebuild.ms * 1000) / rebuild.rows,
+        unit: 'µs',
       },
       ...byPeriod.map((p) => ({
         metric: `export ${p.label} (${p.rows} rows): time; peak live heap and RSS growth`,

@@ -444,6 +444,27 @@ describe('pairing relay, new protocol (e2e)', () => {
     expect(upstream.calls).toHaveLength(1);
   });
 
+  it('should relay a burst in order, each frame whole, and count it in /metrics', async () => {
+    const relayed = async (to: string) => {
+      const text = await (await fetch(`${t.baseUrl}/metrics`)).text();
+      const line = new RegExp(`^mdai_relay_frames_relayed_total\\{to="${to}"\\} (\\d+)$`, 'm');
+      return Number(line.exec(text)?.[1] ?? 0);
+    };
+    const session = await openSession(t, PLATFORM_ID);
+    const { mobile, device } = await pair(t, t, kiosk, session);
+    const before = { device: await relayed('device'), mobile: await relayed('mobile') };
+    // sent at once, these reach the server together and leave toward the kiosk in one write
+    for (let seq = 0; seq < 30; seq++) mobile.send({ type: 'to_device', data: { seq } });
+    for (let seq = 0; seq < 30; seq++)
+      expect(await device.next('from_mobile')).toEqual({ type: 'from_mobile', data: { seq } });
+    device.send({ type: 'to_mobile', data: { ok: true } });
+    expect(await mobile.next('from_device')).toEqual({ type: 'from_device', data: { ok: true } });
+    expect(await relayed('device')).toBe(before.device + 30);
+    expect(await relayed('mobile')).toBe(before.mobile + 1);
+    mobile.close();
+    device.close();
+  });
+
   it('should rate-limit a flooding socket with an error frame', async () => {
     const session = await openSession(t, PLATFORM_ID);
     const mobile = await TestSocket.open(`${t.wsUrl}/ws/mobile?token=${session.mobileToken}`);

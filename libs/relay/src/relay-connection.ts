@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { RelayRole } from './protocol/messages';
 import { PlatformIdMatcher } from './privacy/platform-id-filter';
@@ -65,6 +66,8 @@ export class RelayConnection implements ConnectionView {
   queue: Promise<void> = Promise.resolve();
   /** A frame's handling is waiting (RelayIntake): later frames queue behind it. */
   busy = false;
+  /** Frames to this socket are held until the end of the tick (RelayDelivery.write). */
+  corked = false;
   private tokens: number;
   private refilledAt = Date.now();
   private lastRateError = 0;
@@ -76,6 +79,8 @@ export class RelayConnection implements ConnectionView {
     readonly sessionId: string,
     readonly expiresAt: Date,
     private readonly rate: { perSecond: number; burst: number },
+    /** The TCP socket under `ws` (the upgrade request's), whose writes are coalesced per tick. */
+    readonly socket?: Socket,
   ) {
     this.tokens = rate.burst;
   }

@@ -76,6 +76,8 @@ export class RelayDelivery {
     if (conn.closing) return;
     conn.closing = true;
     conn.ws.close(close.code, close.reason);
+    // the socket's last frames and the close frame leave now: a shutdown may end it this tick
+    uncork(conn);
   }
 
   /**
@@ -109,7 +111,7 @@ export class RelayDelivery {
       const envelope = this.envelope(from, to, frames, i, close, peer);
       if (!envelope) return false;
       // the text passed the gate with the sender's ids just now (in this process only)
-      this.onEnvelope(from.sessionId, envelope, from.platformIds);
+      this.deliverTo(local, envelope, from.platformIds);
     }
     return true;
   }
@@ -172,12 +174,18 @@ export class RelayDelivery {
   }
 
   /**
-   * A frame for a socket of this instance, from the bus or from its peer here. `gatedWith`: the
-   * ids the text already passed the kiosk gate with, on the direct path (never over the bus).
+   * A frame for a socket of this instance from the bus. A frame from its peer here goes to
+   * deliverTo with `gatedWith`: the ids the text already passed the kiosk gate with (never over
+   * the bus).
    */
-  onEnvelope(sessionId: string, envelope: BusEnvelope, gatedWith?: PlatformIdSet): void {
+  onEnvelope(sessionId: string, envelope: BusEnvelope): void {
     const conn = this.sessionsHere.get(sessionId)?.get(envelope.to);
-    if (!conn || conn.closing) return;
+    if (conn) this.deliverTo(conn, envelope);
+  }
+
+  /** An envelope to a socket of this instance (`gatedWith`: see onEnvelope). */
+  private deliverTo(conn: RelayConnection, envelope: BusEnvelope, gatedWith?: PlatformIdSet): void {
+    if (conn.closing) return;
     if (envelope.peer) {
       if (envelope.peer.present && envelope.peer.deviceId) conn.deviceId ??= envelope.peer.deviceId;
       if (conn.peerPresent !== envelope.peer.present) {
@@ -204,13 +212,34 @@ export class RelayDelivery {
       KIOSK_ROLES.has(conn.role) && !gated
         ? this.gate(text, conn.role as 'device' | 'hardware', conn)
         : text;
-    if (out !== undefined) conn.ws.send(out);
+    if (out !== undefined) this.write(conn, out);
+  }
+
+  /**
+   * Frames to one socket within one tick leave in one write: the socket is corked at the first
+   * and uncorked when the tick's work is done, so a burst of frames that arrived together (one
+   * read from the sender) reaches the peer in one syscall instead of one each. Order is kept:
+   * every write to the socket, `ws`'s own included, is held alike.
+   */
+  private write(conn: RelayConnection, text: string): void {
+    if (conn.socket && !conn.corked) {
+      conn.corked = true;
+      conn.socket.cork();
+      process.nextTick(uncork, conn);
+    }
+    conn.ws.send(text);
   }
 
   sendError(conn: RelayConnection, code: RelayErrorCode, message: string): void {
     this.metrics.errors.inc({ code });
     this.send(conn, { type: 'error', code, message });
   }
+}
+
+function uncork(conn: RelayConnection): void {
+  if (!conn.corked) return;
+  conn.corked = false;
+  conn.socket?.uncork();
 }
 
 /** A peer joined or left, as each protocol says it. */

@@ -147,6 +147,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       session.id,
       session.expiresAt,
       { perSecond: this.settings.ratePerSecond, burst: this.settings.rateBurst },
+      request.socket,
     );
     this.connections.add(conn);
     this.metrics.connections.inc({ role });

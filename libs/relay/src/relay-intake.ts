@@ -154,7 +154,7 @@ export class RelayIntake {
     if (!reply.toPeer?.length) return this.answer(conn, reply, join, false);
     const toPeer = reply.toPeer;
     const delivered = (ok: boolean) => {
-      if (ok) this.metrics.relayed.inc({ to: PEER_ROLE[conn.role] }, toPeer.length);
+      if (ok) this.metrics.countRelayed(PEER_ROLE[conn.role], toPeer.length);
       return this.answer(conn, reply, join, false);
     };
     const busFailed = (error: unknown) => {

@@ -17,6 +17,13 @@ import {
 import { timesheetsConfig, TimesheetsSettings } from './timesheets.config';
 
 const PAGE = 1000;
+/** Workers with days waiting to be recomputed, at most, before a catch-up recomputes them. */
+const MAX_PENDING_WORKERS = 5000;
+
+/** Per worker, the earliest and latest time of the entries taken since their days were recomputed. */
+type Touched = Map<string, { min: number; max: number }>;
+/** Workers whose days are replaced in one store call (one transaction on SQLite). */
+const REPLACE_BATCH = 500;
 
 /**
  * Keeps the timesheet read model in step with the ledger: fed by LedgerService's one
@@ -114,12 +121,18 @@ export class TimesheetProjector implements OnModuleInit, BeforeApplicationShutdo
 
   private async take(logs: AttendanceLog[]): Promise<void> {
     const bySite = new Map<string, AttendanceLog[]>();
-    for (const log of logs) bySite.set(log.siteId, [...(bySite.get(log.siteId) ?? []), log]);
+    for (const log of logs) {
+      const list = bySite.get(log.siteId);
+      if (list) list.push(log);
+      else bySite.set(log.siteId, [log]);
+    }
     for (const [siteId, siteLogs] of bySite) {
       const first = Math.min(...siteLogs.map((l) => l.seq));
       const last = Math.max(...siteLogs.map((l) => l.seq));
       if (this.applied.get(siteId) === first - 1) {
-        await this.apply(siteId, siteLogs);
+        const touched: Touched = new Map();
+        await this.apply(siteId, siteLogs, touched);
+        await this.recomputeTouched(siteId, touched);
         this.applied.set(siteId, last);
       } else {
         await this.catchUp(siteId);
@@ -141,25 +154,49 @@ export class TimesheetProjector implements OnModuleInit, BeforeApplicationShutdo
         );
       }
     }
+    // Entries are stored page by page; the days they reach are recomputed once the entries
+    // taken since the last recompute outnumber the punches it read (and at the end). A
+    // recompute reads every punch in its windows, so recomputing after every page is quadratic
+    // when many pages reach the same days (one worker's punches at one instant); this way
+    // each recompute is paid for by the entries before it, and a catch-up is linear in the
+    // rows. Ordinary chains (days reached by a page or two) still recompute every page or so.
+    // The in-process cursor (`applied`) moves only after a recompute, so a failed page is taken
+    // again; a process crash between the stored entries and their recompute leaves those days
+    // stale until `npm run timesheets:rebuild` (as a crash between one page's two writes did).
     let read = 0;
+    let touched: Touched = new Map();
+    let takenSinceRecompute = 0;
+    let lastRecomputeRead = 0;
     for (;;) {
       const page = await this.ledger.readChain(siteId, after, PAGE);
-      if (page.length > 0) await this.apply(siteId, page);
+      if (page.length > 0) {
+        await this.apply(siteId, page, touched);
+        after = page[page.length - 1].seq;
+      }
       read += page.length;
-      if (page.length > 0) after = page[page.length - 1].seq;
-      this.applied.set(siteId, after);
-      if (page.length < PAGE) return read;
+      takenSinceRecompute += page.length;
+      const done = page.length < PAGE;
+      if (done || takenSinceRecompute >= lastRecomputeRead || touched.size >= MAX_PENDING_WORKERS) {
+        lastRecomputeRead = await this.recomputeTouched(siteId, touched);
+        touched = new Map();
+        takenSinceRecompute = 0;
+        this.applied.set(siteId, after);
+      }
+      if (done) return read;
     }
   }
 
-  private async apply(siteId: string, logs: AttendanceLog[]): Promise<void> {
+  /** Stores the links' entries and resolves the corrections among them; notes the times they reach. */
+  private async apply(siteId: string, logs: AttendanceLog[], touched: Touched): Promise<void> {
     const entries = logs.map(projectLink).filter((e): e is TimesheetEntry => e !== undefined);
     if (entries.length === 0) return;
     await this.repo.insertEntries(entries);
-    const touched = new Map<string, number[]>();
     const touch = (workerId: string, at: number | undefined) => {
       if (at === undefined) return;
-      touched.set(workerId, [...(touched.get(workerId) ?? []), at]);
+      const span = touched.get(workerId);
+      if (!span) touched.set(workerId, { min: at, max: at });
+      else if (at < span.min) span.min = at;
+      else if (at > span.max) span.max = at;
     };
     for (const e of entries) if (e.kind === 'punch') touch(e.workerId, e.effectiveAt);
     const roots = new Set<number>();
@@ -173,11 +210,23 @@ export class TimesheetProjector implements OnModuleInit, BeforeApplicationShutdo
       await this.repo.updateEntryStates(changed);
       for (const e of [...tree, ...changed]) if (isPunchLike(e)) touch(e.workerId, e.effectiveAt);
     }
-    const replacements: DayReplacement[] = [];
-    for (const [workerId, times] of touched) {
-      replacements.push(await this.recompute(siteId, workerId, times));
+  }
+
+  /** Recomputes the touched workers' days; returns how many punches that read. */
+  private async recomputeTouched(siteId: string, touched: Touched): Promise<number> {
+    let read = 0;
+    let replacements: DayReplacement[] = [];
+    for (const [workerId, span] of touched) {
+      const { replacement, punches } = await this.recompute(siteId, workerId, span);
+      replacements.push(replacement);
+      read += punches;
+      if (replacements.length === REPLACE_BATCH) {
+        await this.repo.replaceDays(replacements);
+        replacements = [];
+      }
     }
-    await this.repo.replaceDays(replacements);
+    if (replacements.length > 0) await this.repo.replaceDays(replacements);
+    return read;
   }
 
   /** The punch at the top of a correction's chain of targets. */
@@ -202,15 +251,15 @@ export class TimesheetProjector implements OnModuleInit, BeforeApplicationShutdo
     return tree;
   }
 
-  /** Recomputes the worker's days that entries at `times` can reach. */
+  /** Recomputes the worker's days that entries at times in [span.min, span.max] can reach. */
   private async recompute(
     siteId: string,
     workerId: string,
-    times: number[],
-  ): Promise<DayReplacement> {
+    span: { min: number; max: number },
+  ): Promise<{ replacement: DayReplacement; punches: number }> {
     const zone = await this.zoneOf(siteId);
-    const fromDay = localDay(Math.min(...times) - this.maxShiftMs, zone);
-    const toDay = localDay(Math.max(...times) + this.maxShiftMs, zone);
+    const fromDay = localDay(span.min - this.maxShiftMs, zone);
+    const toDay = localDay(span.max + this.maxShiftMs, zone);
     const punches = await this.repo.listPunches(
       siteId,
       workerId,
@@ -220,6 +269,6 @@ export class TimesheetProjector implements OnModuleInit, BeforeApplicationShutdo
     const days = computeDays(siteId, workerId, punches, zone, this.maxShiftMs).filter(
       (d) => d.day >= fromDay && d.day <= toDay,
     );
-    return { siteId, workerId, fromDay, toDay, days };
+    return { replacement: { siteId, workerId, fromDay, toDay, days }, punches: punches.length };
   }
 }

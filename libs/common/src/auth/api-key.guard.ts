@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
 import { Request } from 'express';
 import { AuthError } from '../errors/common.errors';
+import { CachedReflector } from '../http/route-metadata';
 import { ApiKeyService } from './api-key.service';
 import { Principal, Role } from './role';
 import { PUBLIC_KEY, ROLES_KEY } from './roles.decorator';
@@ -17,10 +17,10 @@ export interface AuthenticatedRequest extends Request {
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  constructor(
-    private readonly reflector: Reflector,
-    private readonly apiKeys: ApiKeyService,
-  ) {}
+  /** `@Public()` / `@Roles()` of each route, read once. */
+  private readonly reflector = new CachedReflector();
+
+  constructor(private readonly apiKeys: ApiKeyService) {}
 
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http') return true;

@@ -29,6 +29,36 @@ describe('jcs', () => {
     );
   });
 
+  it('should serialize any well-formed string exactly as JSON.stringify does', () => {
+    const pieces = [
+      'a',
+      'Z',
+      ' ',
+      '"',
+      '\\',
+      '/',
+      '\u0000',
+      '\u001f',
+      '\u007f',
+      '\n',
+      'é',
+      '\u2028',
+      '\ud83d\ude00',
+      '\uffff',
+    ];
+    let seed = 17;
+    const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648);
+    for (let i = 0; i < 2000; i++) {
+      let text = '';
+      for (let n = next() % 12; n > 0; n--) text += pieces[next() % pieces.length];
+      expect(jcs(text)).toBe(JSON.stringify(text));
+      expect(jcs({ [text]: text })).toBe(`{${JSON.stringify(text)}:${JSON.stringify(text)}}`);
+    }
+    expect(jcs('ab'.repeat(32))).toBe(`"${'ab'.repeat(32)}"`);
+    expect(() => jcs('x\udc00')).toThrow(TypeError);
+    expect(() => jcs({ ['\ud800x']: 1 })).toThrow(TypeError);
+  });
+
   it('should refuse values JSON cannot carry', () => {
     expect(() => jcs({ a: NaN })).toThrow(TypeError);
     expect(() => jcs({ a: Infinity })).toThrow(TypeError);

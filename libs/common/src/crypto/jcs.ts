@@ -22,8 +22,7 @@ function serialize(value: unknown, depth: number): string {
       if (!Number.isFinite(value)) throw new TypeError('JCS: NaN and Infinity have no JSON form');
       return JSON.stringify(value);
     case 'string':
-      assertWellFormed(value);
-      return JSON.stringify(value);
+      return serializeString(value);
     case 'object': {
       if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
         return serialize((value as { toJSON: () => unknown }).toJSON(), depth + 1);
@@ -35,8 +34,7 @@ function serialize(value: unknown, depth: number): string {
         .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
         .sort()
         .map((key) => {
-          assertWellFormed(key);
-          return `${JSON.stringify(key)}:${serialize((value as Record<string, unknown>)[key], depth + 1)}`;
+          return `${serializeString(key)}:${serialize((value as Record<string, unknown>)[key], depth + 1)}`;
         });
       return `{${entries.join(',')}}`;
     }
@@ -45,7 +43,29 @@ function serialize(value: unknown, depth: number): string {
   }
 }
 
+/**
+ * Nothing JSON.stringify would escape (", \\, U+0000–U+001F) and no surrogate: the JSON form is
+ * the text in quotes. Hex digests, ids and timestamps take this path, which is several times
+ * cheaper than JSON.stringify on a short string.
+ */
+// eslint-disable-next-line no-control-regex -- the control characters are what it looks for
+const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+function serializeString(text: string): string {
+  if (PLAIN.test(text)) return `"${text}"`;
+  assertWellFormed(text);
+  return JSON.stringify(text);
+}
+
+// String.prototype.isWellFormed (V8 11.1+): the same test in native code
+const isWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean })
+  .isWellFormed;
+
 function assertWellFormed(text: string): void {
+  if (isWellFormed) {
+    if (!isWellFormed.call(text)) throw new TypeError('JCS: string holds a lone surrogate');
+    return;
+  }
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code >= 0xd800 && code <= 0xdbff) {

@@ -1,7 +1,8 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
+import type { MetadataStorage } from 'class-validator';
 import { CommonError } from './common.errors';
 import { FieldError } from './domain-error';
-import { validatorPackage } from '../validation/validators';
+import { getMetadataStorage, validatorPackage } from '../validation/validators';
 
 function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
   return errors.flatMap((error) => {
@@ -17,8 +18,56 @@ function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
   });
 }
 
+type ValidationMetadata = ReturnType<MetadataStorage['getTargetValidationMetadatas']>[number];
+const memoized = new WeakSet<MetadataStorage>();
+
+/**
+ * class-validator looks up a class's rules on every validation, and the lookup walks every
+ * class with rules in the process (to find inherited ones): O(all DTOs) per request. The rules
+ * of a class are fixed once its decorators ran, so the lookup (and its grouping by property)
+ * is remembered per class and options, and forgotten whenever a rule is added anywhere.
+ * Validation itself runs in full on every call.
+ */
+export function memoizeValidationMetadata(storage: MetadataStorage = getMetadataStorage()): void {
+  if (memoized.has(storage)) return;
+  memoized.add(storage);
+  let lookups = new Map<unknown, Map<string, ValidationMetadata[]>>();
+  let groupings = new WeakMap<ValidationMetadata[], Record<string, ValidationMetadata[]>>();
+  const forget = () => {
+    lookups = new Map();
+    groupings = new WeakMap();
+  };
+  const addValidation = storage.addValidationMetadata.bind(storage);
+  const addConstraint = storage.addConstraintMetadata.bind(storage);
+  const lookup = storage.getTargetValidationMetadatas.bind(storage);
+  const group = storage.groupByPropertyName.bind(storage);
+  storage.addValidationMetadata = (metadata) => {
+    forget();
+    addValidation(metadata);
+  };
+  storage.addConstraintMetadata = (metadata) => {
+    forget();
+    addConstraint(metadata);
+  };
+  storage.getTargetValidationMetadatas = (target, schema, always, strictGroups, groups) => {
+    const options = `${schema}\u0000${always}\u0000${strictGroups}\u0000${(groups ?? []).join('\u0000')}`;
+    let byOptions = lookups.get(target);
+    if (!byOptions) lookups.set(target, (byOptions = new Map<string, ValidationMetadata[]>()));
+    let found = byOptions.get(options);
+    if (!found)
+      byOptions.set(options, (found = lookup(target, schema, always, strictGroups, groups)));
+    return found;
+  };
+  storage.groupByPropertyName = (metadatas) => {
+    let grouped = groupings.get(metadatas);
+    if (!grouped) groupings.set(metadatas, (grouped = group(metadatas)));
+    return grouped;
+  };
+}
+
 /** Rejects unknown fields, converts types, and answers 400 `validation_failed` with the fields. */
 export function createValidationPipe(): ValidationPipe {
+  memoizeValidationMetadata();
   return new ValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,

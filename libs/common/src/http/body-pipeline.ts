@@ -27,6 +27,11 @@ export function bodyPipeline(
   const readJson = raw({ type: isJson, limit: options.limitBytes, inflate: true });
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
   const encodingGate = (req: Request, _res: Response, next: NextFunction): void => {
+    // no Content-Encoding (every GET, most bodies): identity, which every route admits
+    if (req.headers['content-encoding'] === undefined) {
+      next();
+      return;
+    }
     const encoding = String(req.headers['content-encoding'] ?? 'identity')
       .trim()
       .toLowerCase();

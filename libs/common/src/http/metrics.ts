@@ -36,15 +36,27 @@ export class MetricsRegistry extends Registry {
  * is read. Route is the matched route pattern, `unmatched` when no route was reached.
  */
 export function httpMetricsMiddleware(registry: MetricsRegistry) {
+  // one histogram child per (method, route, status): prom-client checks and hashes the label
+  // set on each observation otherwise; the set of routes and statuses is small and fixed
+  const durations = new Map<string, { observe(seconds: number): void }>();
+  const durationOf = (method: string, route: string, status: string) => {
+    const key = `${method} ${route} ${status}`;
+    let child = durations.get(key);
+    if (!child) {
+      child = registry.httpDuration.labels({ method, route, status });
+      if (durations.size < MAX_LABEL_SETS) durations.set(key, child);
+    }
+    return child;
+  };
   return (request: Request, response: Response, next: NextFunction): void => {
-    const end = registry.httpDuration.startTimer();
+    const startedAt = performance.now();
     let done = false;
     const record = () => {
       if (done) return;
       done = true;
       const route = routeOf(request);
       const status = response.writableFinished ? String(response.statusCode) : 'aborted';
-      end({ method: request.method, route, status });
+      durationOf(request.method, route, status).observe((performance.now() - startedAt) / 1000);
       if (response.statusCode >= 400 || status === 'aborted') {
         const code = (response.locals as { errorCode?: string }).errorCode;
         registry.httpErrors.inc({
@@ -60,6 +72,9 @@ export function httpMetricsMiddleware(registry: MetricsRegistry) {
     next();
   };
 }
+
+/** Bound on remembered label sets (methods are any token a client sends). */
+const MAX_LABEL_SETS = 1000;
 
 function routeOf(request: Request): string {
   const path = (request.route as { path?: unknown } | undefined)?.path;

@@ -7,6 +7,8 @@ import {
 } from '@nestjs/common';
 import { rateLimitConfig, RateLimitSettings } from './rate-limit.config';
 import {
+  InjectThrottlerOptions,
+  InjectThrottlerStorage,
   ThrottlerGuard,
   ThrottlerLimitDetail,
   ThrottlerModule,
@@ -20,6 +22,7 @@ import type { Request } from 'express';
 import { CommonError } from '../errors/common.errors';
 import { RedisService } from '../redis/redis.service';
 import { LocalThrottlerStorage } from './local-throttler-storage';
+import { CachedReflector } from './route-metadata';
 
 /** How long a Redis round trip may take before the limiter counts locally instead. */
 const REDIS_TIMEOUT_MS = 250;
@@ -93,9 +96,25 @@ function digestCredential(req: Request): string | undefined {
     header('authorization') ??
     (header('x-signature') ? `device:${header('x-device-id') ?? ''}` : undefined);
   if (!presented) return undefined;
-  // the counter key never holds the credential itself
-  return createHash('sha256').update(presented.slice(0, 8192)).digest('hex').slice(0, 32);
+  const credential = presented.slice(0, 8192);
+  let digest = recentDigests.get(credential);
+  if (digest === undefined) {
+    // the counter key never holds the credential itself
+    digest = createHash('sha256').update(credential).digest('hex').slice(0, 32);
+    if (credential.length <= 512) {
+      if (recentDigests.size >= MAX_RECENT_DIGESTS) recentDigests.clear();
+      recentDigests.set(credential, digest);
+    }
+  }
+  return digest;
 }
+
+/**
+ * Digests of the credentials seen lately (clients present the same key on every request):
+ * bounded in count and in the length of what is kept, emptied when full.
+ */
+const recentDigests = new Map<string, string>();
+const MAX_RECENT_DIGESTS = 1024;
 
 /**
  * The global rate limit, before any credential check: per client IP on every route, and per
@@ -105,6 +124,14 @@ function digestCredential(req: Request): string | undefined {
  */
 @Injectable()
 export class AppThrottlerGuard extends ThrottlerGuard {
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() storage: ThrottlerStorage,
+  ) {
+    // the per-route limits (@Throttle, @SkipThrottle) are read once per route, not per request
+    super(options, storage, new CachedReflector());
+  }
+
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
     return super.canActivate(context);

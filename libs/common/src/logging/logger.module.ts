@@ -1,10 +1,17 @@
-import { DynamicModule, Module } from '@nestjs/common';
-import { LoggerModule as PinoLoggerModule } from 'nestjs-pino';
-import { randomUUID } from 'node:crypto';
-import { IncomingMessage, ServerResponse } from 'node:http';
-import { DestinationStream, destination } from 'pino';
+import {
+  DynamicModule,
+  Inject,
+  MiddlewareConsumer,
+  Module,
+  NestModule,
+  RequestMethod,
+} from '@nestjs/common';
+import { Logger, PARAMS_PROVIDER_TOKEN, Params, PinoLogger } from 'nestjs-pino';
+import { IncomingMessage } from 'node:http';
+import { DestinationStream, destination, Logger as Pino, pino } from 'pino';
 import { LogLevel } from '../config/app.config';
 import { redactLogObject, redactString, redactValue } from './redact';
+import { requestLogMiddleware } from './request-log';
 
 export interface LoggingOptions {
   level: LogLevel;
@@ -12,63 +19,74 @@ export interface LoggingOptions {
   stream?: DestinationStream;
 }
 
+const ROOT_LOGGER = Symbol('ROOT_LOGGER');
+
+/** The one pino logger of an app: level, serializers and the redacting formatter. */
+function createRootLogger(options: LoggingOptions): Pino {
+  return pino(
+    {
+      level: options.level,
+      serializers: {
+        req: (req: IncomingMessage & { id?: string; originalUrl?: string }) => {
+          const url = req.originalUrl ?? req.url;
+          return {
+            id: req.id,
+            method: req.method,
+            // the query string may hold a token: log the path only, and mask ids in it
+            path: typeof url === 'string' ? redactString(url.split('?')[0]) : undefined,
+          };
+        },
+        res: (res: { statusCode?: number | null }) => ({ statusCode: res.statusCode }),
+        err: (err: unknown) => redactValue(err),
+      },
+      formatters: {
+        log: redactLogObject,
+      },
+      hooks: {
+        logMethod(args: unknown[], method: (...a: unknown[]) => void) {
+          method.apply(
+            this,
+            args.map((a) => (typeof a === 'string' ? redactString(a) : a)),
+          );
+        },
+      },
+    },
+    // stdout through pino's own buffered writer: a line is queued, not a blocking write
+    // per request (pino flushes it on exit)
+    options.stream ?? destination({ dest: 1, sync: false }),
+  );
+}
+
 /**
- * pino for every log line; each request line carries the request's correlation id.
+ * pino for every log line, behind Nest's logger (nestjs-pino's `Logger`); each request gets
+ * an access line and every line logged while it runs carries its correlation id
+ * (request-log.ts).
  */
 @Module({})
-export class LoggingModule {
+export class LoggingModule implements NestModule {
+  constructor(@Inject(ROOT_LOGGER) private readonly root: Pino) {}
+
   static forRoot(options: LoggingOptions): DynamicModule {
+    const root = createRootLogger(options);
+    // nestjs-pino's PinoLogger logs through this root outside a request (useExisting: its own
+    // pino-http middleware is not mounted; requestLogMiddleware takes its place)
+    const params: Params = { pinoHttp: { logger: root }, useExisting: true };
     return {
       module: LoggingModule,
-      imports: [
-        PinoLoggerModule.forRoot({
-          pinoHttp: [
-            {
-              level: options.level,
-              // correlationIdMiddleware already set req.id; this covers a request that skipped it
-              genReqId: (req: IncomingMessage) => req.id ?? randomUUID(),
-              // every line of a request carries `correlationId` (a binding of the request's
-              // child logger); the completion line also carries `req`, `res`, `responseTime`
-              quietReqLogger: true,
-              customAttributeKeys: { reqId: 'correlationId' },
-              // the serializers receive the raw req/res (no intermediate copy per request)
-              wrapSerializers: false,
-              serializers: {
-                req: (req: IncomingMessage & { id?: string; originalUrl?: string }) => {
-                  const url = req.originalUrl ?? req.url;
-                  return {
-                    id: req.id,
-                    method: req.method,
-                    // the query string may hold a token: log the path only, and mask ids in it
-                    path: typeof url === 'string' ? redactString(url.split('?')[0]) : undefined,
-                  };
-                },
-                res: (res: { statusCode?: number | null }) => ({ statusCode: res.statusCode }),
-                err: (err: unknown) => redactValue(err),
-              },
-              formatters: {
-                log: redactLogObject,
-              },
-              hooks: {
-                logMethod(args: unknown[], method: (...a: unknown[]) => void) {
-                  method.apply(
-                    this,
-                    args.map((a) => (typeof a === 'string' ? redactString(a) : a)),
-                  );
-                },
-              },
-              customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
-                err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-              autoLogging: {
-                ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/metrics',
-              },
-            },
-            // stdout through pino's own buffered writer: a line is queued, not a blocking write
-            // per request (pino flushes it on exit)
-            options.stream ?? destination({ dest: 1, sync: false }),
-          ],
-        }),
+      global: true,
+      providers: [
+        { provide: PARAMS_PROVIDER_TOKEN, useValue: params },
+        { provide: ROOT_LOGGER, useValue: root },
+        PinoLogger,
+        Logger,
       ],
+      exports: [Logger, PinoLogger, PARAMS_PROVIDER_TOKEN],
     };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer
+      .apply(requestLogMiddleware(this.root))
+      .forRoutes({ path: '*', method: RequestMethod.ALL });
   }
 }

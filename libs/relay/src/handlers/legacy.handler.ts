@@ -10,7 +10,7 @@ import {
   LEGACY_PROTOCOL,
 } from '../protocol/messages';
 import { ConnectionView } from '../relay-connection';
-import { errorReply, NOTHING, Reply } from './reply';
+import { errorReply, Reply, toPeerReply } from './reply';
 
 /**
  * The fielded legacy protocol (/ws/app, /ws/hardware), one method per frame type. The hardware
@@ -74,7 +74,7 @@ export class LegacyHandler {
       const peer = conn.role === 'app' ? 'hardware' : 'app';
       return errorReply('peer_not_connected', `The ${peer} is not connected`);
     }
-    return { ...NOTHING, toPeer: [frame] };
+    return toPeerReply([frame]);
   }
 
   /**

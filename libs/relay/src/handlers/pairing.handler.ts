@@ -13,7 +13,7 @@ import {
   ResultFrame,
 } from '../protocol/messages';
 import { ConnectionView } from '../relay-connection';
-import { errorReply, NOTHING, Reply } from './reply';
+import { errorReply, Reply, toPeerReply } from './reply';
 
 /**
  * The new protocol (/ws/mobile, /ws/device), one method per frame type: kiosk auth, relaying,
@@ -103,7 +103,7 @@ export class PairingHandler {
       const peer = conn.role === 'mobile' ? 'device' : 'mobile';
       return errorReply('peer_not_connected', `The ${peer} is not connected`);
     }
-    return { ...NOTHING, toPeer: [frame] };
+    return toPeerReply([frame]);
   }
 
   /**

@@ -23,8 +23,12 @@ export function gateKioskText(
   ids: PlatformIdMatcher,
   alias: string | undefined,
 ): string | undefined {
-  const hasIdKey = role === 'device' && PLATFORM_ID_KEY_IN_TEXT.test(text);
-  if (!hasIdKey && !ids.test(text)) return text;
+  const lower = text.toLowerCase();
+  // the key pattern is ASCII letters matched in any case: text it matches holds `"platform`
+  // once lower-cased, so the regex runs only on text that does (most frames do not)
+  const hasIdKey =
+    role === 'device' && lower.includes('"platform') && PLATFORM_ID_KEY_IN_TEXT.test(text);
+  if (!hasIdKey && !ids.testLowered(text, lower)) return text;
   const frame: unknown = JSON.parse(text);
   const clean =
     role === 'hardware'

@@ -30,12 +30,14 @@ export class PlatformIdMatcher {
 
   /** True when `text` holds one of the ids in any case or encoding. */
   test(text: string): boolean {
-    if (this.plain.length === 0) return false;
-    const lower = text.toLowerCase();
-    return (
-      this.plain.some((id) => lower.includes(id)) ||
-      this.encoded.some((fragment) => text.includes(fragment))
-    );
+    return this.plain.length > 0 && this.testLowered(text, text.toLowerCase());
+  }
+
+  /** `test`, for a caller that has `text.toLowerCase()` already (`lower`). */
+  testLowered(text: string, lower: string): boolean {
+    for (const id of this.plain) if (lower.includes(id)) return true;
+    for (const fragment of this.encoded) if (text.includes(fragment)) return true;
+    return false;
   }
 
   /**

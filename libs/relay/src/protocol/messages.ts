@@ -421,20 +421,24 @@ export function isHandlerFrame<S extends RelayRole>(
   frame: InboundFrame,
 ): frame is HandlerFrame<S> {
   if (frame.type === 'ping' || frame.type === 'pong') return false;
-  return sockets.some((role) => messagesOn(role, 'client → server').has(frame.type));
+  for (const role of sockets) if (ROUTED[role]['client → server'].has(frame.type)) return true;
+  return false;
 }
 
 // ---- derived: who sends what where ------------------------------------------------------
 
-const ROUTED = new Map<string, ReadonlyMap<string, AnyMessageDef>>();
+/** By role, then direction (looked up per frame: no key is built per call). */
+const ROUTED = {} as Record<RelayRole, Record<Direction, ReadonlyMap<string, AnyMessageDef>>>;
 for (const role of EVERY_SOCKET) {
+  const byDirection = {} as Record<Direction, ReadonlyMap<string, AnyMessageDef>>;
   for (const direction of ['client → server', 'server → client'] as const) {
     const byType = new Map<string, AnyMessageDef>();
     for (const def of MESSAGES as readonly AnyMessageDef[])
       if (def.routes.some((r) => r.direction === direction && r.sockets.includes(role)))
         byType.set(def.type, def);
-    ROUTED.set(`${role} ${direction}`, byType);
+    byDirection[direction] = byType;
   }
+  ROUTED[role] = byDirection;
 }
 
 /** The declarations travelling on `role` in `direction`, by type (one shape per type each). */
@@ -442,7 +446,7 @@ export function messagesOn(
   role: RelayRole,
   direction: Direction,
 ): ReadonlyMap<string, AnyMessageDef> {
-  return ROUTED.get(`${role} ${direction}`)!;
+  return ROUTED[role][direction];
 }
 
 /** The inbound types each role may send. */

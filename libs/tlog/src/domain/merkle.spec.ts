@@ -4,6 +4,8 @@ import {
   consistencyRanges,
   EMPTY_ROOT,
   inclusionRanges,
+  leafOfRecordHash,
+  nodeHash,
   nodesFor,
   perfectNodes,
   rangeHash,
@@ -136,5 +138,33 @@ describe('Merkle tree (RFC 9162 §2.1)', () => {
       tree.push(leaves[i]);
       expect(tree.root()).toEqual(ref.mth(entries.slice(0, i + 1)));
     }
+  });
+
+  it('should hash record-hash leaves and nodes as the reference does, each result its own bytes', () => {
+    const recordHashes = entries.map((e) => ref.sha(e).toString('hex'));
+    const tree = new TreeBuilder();
+    const seen: Buffer[] = [];
+    recordHashes.forEach((hex, i) => {
+      const raw = Buffer.from(hex, 'hex');
+      expect(leafOfRecordHash(hex)).toEqual(ref.sha(Buffer.of(0), raw));
+      expect(leafOfRecordHash(hex.toUpperCase())).toEqual(ref.sha(Buffer.of(0), raw));
+      tree.pushRecordHash(hex);
+      seen.push(tree.root());
+      expect(seen[i]).toEqual(
+        ref.mth(recordHashes.slice(0, i + 1).map((h) => Buffer.from(h, 'hex'))),
+      );
+    });
+    // no result shares the scratch input: earlier roots are unchanged by later hashing
+    expect(seen[0]).toEqual(ref.sha(Buffer.of(0), Buffer.from(recordHashes[0], 'hex')));
+    const [a, b] = [nodeHash(leaves[0], leaves[1]), nodeHash(leaves[2], leaves[3])];
+    expect(a).toEqual(ref.sha(Buffer.of(1), leaves[0], leaves[1]));
+    expect(b).toEqual(ref.sha(Buffer.of(1), leaves[2], leaves[3]));
+    // inputs of other lengths (a proof from outside) still hash as given
+    expect(nodeHash(leaves[0], Buffer.of(7))).toEqual(
+      ref.sha(Buffer.of(1), leaves[0], Buffer.of(7)),
+    );
+    expect(() => leafOfRecordHash('zz'.repeat(32))).toThrow('64 hex digits');
+    expect(() => leafOfRecordHash('ab')).toThrow('64 hex digits');
+    expect(() => tree.push(Buffer.of(1, 2))).toThrow('32 bytes');
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { sha256 } from '@app/common';
+import { sha256, sha256Latin1 } from '@app/common';
 
 /**
  * The RFC 6962 / RFC 9162 §2.1 Merkle tree over a log's entries, built from stored hashes of
@@ -27,21 +27,49 @@ export function leafHash(leafInput: Buffer): Buffer {
 }
 
 export function nodeHash(left: Buffer, right: Buffer): Buffer {
-  return sha256(Buffer.concat([NODE_PREFIX, left, right]));
+  if (left.length !== HASH_BYTES || right.length !== HASH_BYTES) {
+    return sha256(Buffer.concat([NODE_PREFIX, left, right]));
+  }
+  left.copy(NODE_INPUT, 1);
+  right.copy(NODE_INPUT, 1 + HASH_BYTES);
+  return Buffer.from(sha256Latin1(NODE_INPUT), 'latin1');
 }
 
 const LEAF_PREFIX = Buffer.of(0);
 const NODE_PREFIX = Buffer.of(1);
+/**
+ * Scratch inputs for the 33- and 65-byte hashes (filled and hashed synchronously, never held):
+ * a Buffer per input and per digest costs more than the SHA-256 itself on inputs this small.
+ */
+const LEAF_INPUT = Buffer.alloc(1 + HASH_BYTES, 0);
+const NODE_INPUT = Buffer.alloc(1 + 2 * HASH_BYTES, 1);
 
 /**
  * A log entry's leaf: the leaf input is the 32 raw bytes of its `recordHash` (which already
  * binds the entry's content and its place in the hash chain).
  */
 export function leafOfRecordHash(recordHashHex: string): Buffer {
-  const input = Buffer.allocUnsafe(33);
-  input[0] = 0;
-  input.write(recordHashHex, 1, 32, 'hex');
-  return sha256(input);
+  return Buffer.from(leafOfRecordHashLatin1(recordHashHex), 'latin1');
+}
+
+/**
+ * The same hashes as 32-character latin1 strings (one character per byte), for loops over a
+ * whole log (`TreeBuilder`): no Buffer is made per hash.
+ */
+export function leafOfRecordHashLatin1(recordHashHex: string): string {
+  if (
+    recordHashHex.length !== 2 * HASH_BYTES ||
+    LEAF_INPUT.write(recordHashHex, 1, 'hex') !== HASH_BYTES
+  ) {
+    throw new Error('a recordHash is 64 hex digits');
+  }
+  return sha256Latin1(LEAF_INPUT);
+}
+
+export function nodeHashLatin1(left: string, right: string): string {
+  NODE_INPUT.write(left, 1, 'latin1');
+  NODE_INPUT.write(right, 1 + HASH_BYTES, 'latin1');
+  return sha256Latin1(NODE_INPUT);
 }
 
 export function nodeId(key: NodeKey): string {

@@ -1,11 +1,14 @@
-import { EMPTY_ROOT, leafOfRecordHash, nodeHash } from './merkle';
+import { EMPTY_ROOT, HASH_BYTES, leafOfRecordHashLatin1, nodeHashLatin1 } from './merkle';
 
 /**
  * Recomputes a log's Merkle root leaf by leaf with a compact range (one hash per set bit of
- * the size), so a whole log is checked in memory proportional to log(size).
+ * the size), so a whole log is checked in memory proportional to log(size). Hashes are held
+ * as latin1 strings (`nodeHashLatin1`): a verification pass hashes two or three small inputs
+ * per entry, and a Buffer per hash would cost more than the hashing.
  */
 export class TreeBuilder {
-  private readonly stack: { size: number; hash: Buffer }[] = [];
+  /** The perfect subtrees of the leaves so far, largest first: one per set bit of `count`. */
+  private readonly stack: string[] = [];
   private count = 0;
 
   get size(): number {
@@ -13,23 +16,28 @@ export class TreeBuilder {
   }
 
   pushRecordHash(recordHashHex: string): void {
-    this.push(leafOfRecordHash(recordHashHex));
+    this.pushLatin1(leafOfRecordHashLatin1(recordHashHex));
   }
 
   push(leaf: Buffer): void {
-    let node = { size: 1, hash: leaf };
-    while (this.stack.length > 0 && this.stack[this.stack.length - 1].size === node.size) {
-      const left = this.stack.pop()!;
-      node = { size: node.size * 2, hash: nodeHash(left.hash, node.hash) };
-    }
-    this.stack.push(node);
-    this.count++;
+    if (leaf.length !== HASH_BYTES) throw new Error('a leaf hash is 32 bytes');
+    this.pushLatin1(leaf.toString('latin1'));
   }
 
   root(): Buffer {
     if (this.stack.length === 0) return EMPTY_ROOT;
-    let acc = this.stack[this.stack.length - 1].hash;
-    for (let i = this.stack.length - 2; i >= 0; i--) acc = nodeHash(this.stack[i].hash, acc);
-    return acc;
+    let acc = this.stack[this.stack.length - 1];
+    for (let i = this.stack.length - 2; i >= 0; i--) acc = nodeHashLatin1(this.stack[i], acc);
+    return Buffer.from(acc, 'latin1');
+  }
+
+  private pushLatin1(leaf: string): void {
+    let node = leaf;
+    // each trailing 1 bit of the count is a subtree of the new leaf's size to merge with
+    for (let n = this.count; n % 2 === 1; n = (n - 1) / 2) {
+      node = nodeHashLatin1(this.stack.pop()!, node);
+    }
+    this.stack.push(node);
+    this.count++;
   }
 }

@@ -18,6 +18,9 @@ export interface AttendanceLogRow {
   meta: string;
 }
 
+/** site_id, seq, prev_hash, record_hash, data, meta: a row read in raw (array) mode. */
+export type StoredTextColumns = [string, number, string, string, string, string];
+
 export class AttendanceLogSqliteMapper {
   static toDomain(row: AttendanceLogRow): AttendanceLog {
     return {
@@ -30,15 +33,15 @@ export class AttendanceLogSqliteMapper {
     };
   }
 
-  static toText(row: AttendanceLogRow): StoredLinkText {
-    return {
-      siteId: row.site_id,
-      seq: row.seq,
-      prevHash: row.prev_hash,
-      recordHash: row.record_hash,
-      dataJcs: row.data,
-      metaJcs: row.meta,
-    };
+  static fromTextColumns([
+    siteId,
+    seq,
+    prevHash,
+    recordHash,
+    dataJcs,
+    metaJcs,
+  ]: StoredTextColumns): StoredLinkText {
+    return { siteId, seq, prevHash, recordHash, dataJcs, metaJcs };
   }
 
   static toPersistence(log: AttendanceLog): AttendanceLogRow {

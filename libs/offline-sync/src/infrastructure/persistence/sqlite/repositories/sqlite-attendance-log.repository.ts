@@ -17,6 +17,7 @@ import {
 import {
   AttendanceLogRow,
   AttendanceLogSqliteMapper as Mapper,
+  StoredTextColumns,
 } from '../mappers/attendance-log.mapper';
 import {
   LEDGER_SQLITE_MIGRATIONS,
@@ -64,6 +65,8 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
   private readonly byPacketId: Statement<[string], AttendanceLogRow>;
   private readonly byPacketIds: Statement<[string], AttendanceLogRow>;
   private readonly chainPage: Statement<[string, number, number], AttendanceLogRow>;
+  /** The columns a link's hashed text is made of, as arrays (`raw`): verify and export read every link. */
+  private readonly chainTextPage: Statement<[string, number, number], StoredTextColumns>;
   /**
    * Prepared on first use, then reused: one statement for a batch, one index range per worker
    * (a JSON array of [workerId, lowest atMs, highest atMs] of that worker's keys). The range
@@ -90,6 +93,12 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
     this.chainPage = this.db.prepare(
       'SELECT * FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?',
     );
+    this.chainTextPage = this.db
+      .prepare<[string, number, number], StoredTextColumns>(
+        `SELECT site_id, seq, prev_hash, record_hash, data, meta FROM attendance_logs
+         WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+      )
+      .raw(true);
   }
 
   async appendToChains(entries: PendingLogEntry[]): Promise<AppendResult[]> {
@@ -148,7 +157,7 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
 
   /** The data and meta columns hold the JCS texts that were hashed: handed over as stored. */
   async readChainTexts(siteId: string, afterSeq: number, limit: number): Promise<StoredLinkText[]> {
-    return this.chainPage.all(siteId, afterSeq, limit).map(Mapper.toText);
+    return this.chainTextPage.all(siteId, afterSeq, limit).map(Mapper.fromTextColumns);
   }
 
   async findPreviousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]> {
