@@ -10,12 +10,12 @@
  * Process CPU time per call, LOOKUP_ROUNDS interleaved rounds (default 30), medians.
  * Before/after: copy this file into an older checkout (`git archive`) and run it there too.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '@app/persistence';
 import { PendingLogEntry } from '@app/offline-sync/domain/attendance-log';
+import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { SqliteAttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/sqlite/repositories/sqlite-attendance-log.repository';
 import {
   PACKET_AT_MS,
@@ -32,26 +32,8 @@ const START = Date.parse('2026-01-01T00:00:00Z');
 
 /** A packet entry as the sync hands it to the ledger. */
 function entry(workerId: string, siteId: string, atMs: number): PendingLogEntry {
-  const packetId = randomUUID();
-  return {
-    siteId,
-    packetId,
-    data: {
-      packetId,
-      workerId,
-      siteId,
-      deviceId: `device-${workerId}`,
-      type: 'check_in',
-      timestamp: new Date(atMs).toISOString(),
-      geo: { lat: 1.00001, lng: 1.00002, accuracyM: 5 },
-      signature: 'ab'.repeat(32),
-    },
-    meta: {
-      isOfflineSync: true,
-      syncTimestamp: new Date(START).toISOString(),
-      deviceTrustScore: 80,
-    },
-  };
+  const timestamp = new Date(atMs).toISOString();
+  return punchEntry({ siteId, workerId, type: 'check_in', timestamp, deviceId: `d-${workerId}` });
 }
 
 /** A phone's batch: one worker, packets 400 ms apart, after the fill. */
