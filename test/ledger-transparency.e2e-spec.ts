@@ -199,6 +199,52 @@ describe('ledger transparency log (e2e)', () => {
     expect(none.body.results[0].receipt).toBeUndefined();
   });
 
+  it('should answer a batch sent again with the same receipts, and a batch mixing duplicates, new packets and a conflict packet by packet', async () => {
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    const packets = Array.from({ length: 20 }, () => signPacket(phone));
+    const once = await syncBatch(t.baseUrl, phone.token, packets);
+    expect(once.body.accepted).toBe(20);
+    const twice = await syncBatch(t.baseUrl, phone.token, packets);
+    expect(twice.status).toBe(200);
+    expect(twice.body).toMatchObject({ accepted: 0, duplicates: 20, rejected: 0 });
+    // nothing was appended in between: the same checkpoint, the same receipts
+    expect(twice.body.checkpoints).toEqual(once.body.checkpoints);
+    expect(twice.body.results).toEqual(
+      once.body.results.map((r: any) => ({ ...r, status: 'duplicate' })),
+    );
+
+    // a duplicate first, then new packets, duplicates, a copy of a new one, a conflict
+    const fresh = [signPacket(phone), signPacket(phone)];
+    const forged = signPacket(phone, { packetId: packets[3].payload.packetId, type: 'check_out' });
+    const mixed = [packets[0], fresh[0], packets[1], fresh[1], fresh[0], forged, packets[2]];
+    const res = await syncBatch(t.baseUrl, phone.token, mixed);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ accepted: 2, duplicates: 4, rejected: 1 });
+    expect(res.body.results.map((r: any) => [r.packetId, r.status, r.seq ?? r.reason])).toEqual([
+      [packets[0].payload.packetId, 'duplicate', once.body.results[0].seq],
+      [fresh[0].payload.packetId, 'accepted', 21],
+      [packets[1].payload.packetId, 'duplicate', once.body.results[1].seq],
+      [fresh[1].payload.packetId, 'accepted', 22],
+      [fresh[0].payload.packetId, 'duplicate', 21],
+      [forged.payload.packetId, 'rejected', 'packet_id_conflict'],
+      [packets[2].payload.packetId, 'duplicate', once.body.results[2].seq],
+    ]);
+    const cp = readCheckpointNote(res.body.checkpoints[0].note);
+    expect(cp.size).toBe(22);
+    for (const r of res.body.results.filter((r: any) => r.status !== 'rejected')) {
+      expect(
+        inclusionHolds(
+          r.receipt.leafIndex,
+          cp.size,
+          leafOf(r.recordHash),
+          r.receipt.inclusionProof,
+          cp.root,
+        ),
+      ).toBe(true);
+    }
+    expect(await verifyLedger(t, phone.siteId)).toMatchObject({ ok: true, length: 22 });
+  });
+
   itOnSqliteFile(
     '(item 1) should fail verify after a link is edited, the rest re-hashed and every checkpoint row deleted',
     async () => {

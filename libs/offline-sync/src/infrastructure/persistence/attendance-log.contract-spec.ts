@@ -52,6 +52,33 @@ describeStoreContract('AttendanceLogRepository', attendanceLogAdapters, ({ sut }
     expect(await sut().readChain('A', 0, 10)).toHaveLength(1);
   });
 
+  it('should answer a call that starts with a duplicate entry by entry: new ones appended, copies duplicates', async () => {
+    const [old1, old2] = [entry('E'), entry('E')];
+    const [stored1, stored2] = await sut().appendToChains([old1, old2]);
+    const fresh = [entry('E'), entry('F')];
+    const results = await sut().appendToChains([
+      old1,
+      fresh[0],
+      old2,
+      fresh[1],
+      { ...fresh[0] },
+      old1,
+    ]);
+    expect(results.map((r) => [r.status, r.log.siteId, r.log.seq])).toEqual([
+      ['duplicate', 'E', 1],
+      ['appended', 'E', 3],
+      ['duplicate', 'E', 2],
+      ['appended', 'F', 1],
+      ['duplicate', 'E', 3],
+      ['duplicate', 'E', 1],
+    ]);
+    expect(results[0].log).toEqual(stored1.log);
+    expect(results[2].log).toEqual(stored2.log);
+    expect(results[4].log).toEqual(results[1].log);
+    expect((await verify(sut(), 'E')).firstBreak).toBeUndefined();
+    expect(await sut().readChain('E', 0, 10)).toHaveLength(3);
+  });
+
   it('should keep one chain without gaps or forks under concurrent appends', async () => {
     const batches = Array.from({ length: 20 }, () => [entry('C'), entry('C'), entry('C')]);
     const shared = entry('C');
@@ -147,6 +174,13 @@ describeStoreContract('AttendanceLogRepository', attendanceLogAdapters, ({ sut }
       const [alone] = await sut().findPreviousOfWorkers([k]);
       expect(alone?.data.packetId).toBe(expected[i]);
     }
+    // a batch whose earliest key's predecessor is before every key, ties at its instant
+    const later2 = await sut().findPreviousOfWorkers([keys[5], keys[2], keys[6]]);
+    expect(later2.map((log) => log?.data.packetId)).toEqual([
+      tieHigh.packetId,
+      later.packetId,
+      otherWorker.packetId,
+    ]);
     expect(batch[1]).toMatchObject({ siteId: 'A', seq: expect.any(Number), data: early.data });
     expect(await sut().findPreviousOfWorkers([])).toEqual([]);
   });

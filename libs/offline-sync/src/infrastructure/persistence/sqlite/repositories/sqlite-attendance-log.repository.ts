@@ -26,10 +26,35 @@ import {
   PACKET_WORKER,
 } from '../sqlite-ledger.migrations';
 
+const worker = (table: string) => PACKET_WORKER.replace('data', `${table}.data`);
+const atMs = (table: string) => PACKET_AT_MS.replace('data', `${table}.data`);
+
+/**
+ * Each worker's links from the instant of its last packet before `lo` (or `lo`) to `hi`, one
+ * parameter: a JSON array of [workerId, lo, hi] (ms). Both steps seek the (worker, time,
+ * packetId) index; `at_ms` comes back for ordering.
+ */
+export const PREVIOUS_OF_WORKERS_SQL = `WITH q (w, lo, hi) AS (
+    SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)
+  ), span (w, lo, hi) AS (
+    SELECT w, coalesce((
+      SELECT ${atMs('p')} FROM attendance_logs p
+      WHERE ${worker('p')} = q.w AND ${atMs('p')} < q.lo
+      ORDER BY ${atMs('p')} DESC LIMIT 1
+    ), lo), hi FROM q
+  )
+  SELECT span.w AS w, ${atMs('l')} AS at_ms, l.* FROM span JOIN attendance_logs l
+    ON ${worker('l')} = span.w AND ${atMs('l')} BETWEEN span.lo AND span.hi`;
+
+/** The links of a JSON array of packetIds (one seek of the unique index each). */
+export const BY_PACKET_IDS_SQL =
+  'SELECT * FROM attendance_logs WHERE packet_id IN (SELECT value FROM json_each(?))';
+
 /**
  * One `BEGIN IMMEDIATE` transaction per call (`appendImmediate`): it takes the write lock before reading the
  * heads, so no other connection (or process) can append between the read and the writes.
- * UNIQUE(packet_id) is the duplicate check (looked up once per entry, by the insert itself),
+ * UNIQUE(packet_id) is the duplicate check (looked up once per entry, by the insert itself;
+ * once a call meets a duplicate, its remaining packetIds are looked up together first),
  * and PRIMARY KEY(site_id, seq) backs the chain order up in the schema.
  */
 @Injectable()
@@ -38,16 +63,18 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
   private readonly insert: Statement;
   private readonly head: Statement<[string], { seq: number; record_hash: string }>;
   private readonly byPacketId: Statement<[string], AttendanceLogRow>;
+  private readonly byPacketIds: Statement<[string], AttendanceLogRow>;
   private readonly chainPage: Statement<[string, number, number], AttendanceLogRow>;
   /** The columns a link's hashed text is made of, as arrays (`raw`): verify and export read every link. */
   private readonly chainTextPage: Statement<[string, number, number], StoredTextColumns>;
   /**
-   * Prepared on first use, then reused: one statement for a batch of keys (a JSON array of
-   * [workerId, atMs, packetId]), each key one seek of the (worker, time, packetId) index.
-   * `at <= ?` is the index range (a row-value comparison would not seek on the second
-   * column); the OR only breaks ties at the same instant.
+   * Prepared on first use, then reused: one statement for a batch, one index range per worker
+   * (a JSON array of [workerId, lowest atMs, highest atMs] of that worker's keys). The range
+   * starts at the instant of the worker's last packet before the lowest key (one seek of the
+   * (worker, time, packetId) index, covering) and ends at the highest key: every key's
+   * predecessor is in it. `findPreviousOfWorkers` then picks each key's from those rows.
    */
-  private previousOfWorkers?: Statement<[string], AttendanceLogRow & { k: number }>;
+  private previousOfWorkers?: Statement<[string], AttendanceLogRow & { w: string; at_ms: number }>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -62,6 +89,7 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
       'SELECT seq, record_hash FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1',
     );
     this.byPacketId = this.db.prepare('SELECT * FROM attendance_logs WHERE packet_id = ?');
+    this.byPacketIds = this.db.prepare(BY_PACKET_IDS_SQL);
     this.chainPage = this.db.prepare(
       'SELECT * FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?',
     );
@@ -77,7 +105,12 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
     if (entries.length === 0) return [];
     return appendImmediate(this.db, (): AppendResult[] => {
       const heads = new Map<string, { seq: number; recordHash: string }>();
-      return entries.map((entry): AppendResult => {
+      // after the first duplicate of a call, the packetIds still ahead are looked up in one
+      // statement: a batch sent again skips the hashing and the refused inserts
+      let stored: Map<string, AttendanceLogRow> | undefined;
+      return entries.map((entry, i): AppendResult => {
+        const known = stored?.get(entry.packetId);
+        if (known) return { status: 'duplicate', log: Mapper.toDomain(known) };
         let head = heads.get(entry.siteId);
         if (!head) {
           const row = this.head.get(entry.siteId);
@@ -86,6 +119,7 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
         const link = canonicalLinkAfter(head, entry);
         if (this.insert.run(Mapper.fromCanonical(link)).changes === 0) {
           // the packetId is stored already (earlier, or earlier in this call)
+          stored ??= this.rowsOf(entries.slice(i + 1).map((e) => e.packetId));
           const existing = this.byPacketId.get(entry.packetId)!;
           return { status: 'duplicate', log: Mapper.toDomain(existing) };
         }
@@ -97,11 +131,15 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
 
   async findByPacketIds(packetIds: string[]): Promise<Map<string, AttendanceLog>> {
     const found = new Map<string, AttendanceLog>();
-    for (const id of new Set(packetIds)) {
-      const row = this.byPacketId.get(id);
-      if (row) found.set(id, Mapper.toDomain(row));
-    }
+    for (const [id, row] of this.rowsOf(packetIds)) found.set(id, Mapper.toDomain(row));
     return found;
+  }
+
+  /** The stored rows of these packetIds, by packetId: one statement, one seek each. */
+  private rowsOf(packetIds: string[]): Map<string, AttendanceLogRow> {
+    if (packetIds.length === 0) return new Map();
+    const rows = this.byPacketIds.all(JSON.stringify([...new Set(packetIds)]));
+    return new Map(rows.map((row) => [row.packet_id, row]));
   }
 
   async readRecordHashes(siteId: string, fromSeq: number, toSeq: number): Promise<string[]> {
@@ -123,25 +161,29 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
   }
 
   async findPreviousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]> {
-    const found: (AttendanceLog | undefined)[] = keys.map(() => undefined);
-    if (keys.length === 0) return found;
+    if (keys.length === 0) return [];
+    const spans = new Map<string, [lo: number, hi: number]>();
+    for (const { workerId, at } of keys) {
+      const ms = at.getTime();
+      const span = spans.get(workerId);
+      if (!span) spans.set(workerId, [ms, ms]);
+      else [span[0], span[1]] = [Math.min(span[0], ms), Math.max(span[1], ms)];
+    }
     const rows = (this.previousOfWorkers ??= this.db.prepare<
       [string],
-      AttendanceLogRow & { k: number }
-    >(
-      `WITH q (k, worker_id, at, packet_id) AS (
-         SELECT key, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)
-       )
-       SELECT q.k AS k, l.* FROM q JOIN attendance_logs l ON l.packet_id = (
-         SELECT p.packet_id FROM attendance_logs p
-         WHERE ${PACKET_WORKER.replace('data', 'p.data')} = q.worker_id
-           AND ${PACKET_AT_MS.replace('data', 'p.data')} <= q.at
-           AND (${PACKET_AT_MS.replace('data', 'p.data')} < q.at OR p.packet_id < q.packet_id)
-         ORDER BY ${PACKET_AT_MS.replace('data', 'p.data')} DESC, p.packet_id DESC LIMIT 1
-       )`,
-    )).all(JSON.stringify(keys.map((k) => [k.workerId, k.at.getTime(), k.packetId])));
-    for (const row of rows) found[row.k] = Mapper.toDomain(row);
-    return found;
+      AttendanceLogRow & { w: string; at_ms: number }
+    >(PREVIOUS_OF_WORKERS_SQL)).all(JSON.stringify([...spans].map(([w, [lo, hi]]) => [w, lo, hi])));
+    const byWorker = new Map<string, (typeof rows)[number][]>();
+    for (const row of rows) {
+      const list = byWorker.get(row.w);
+      if (list) list.push(row);
+      else byWorker.set(row.w, [row]);
+    }
+    for (const list of byWorker.values()) list.sort(byTimeThenPacketId);
+    return keys.map((key) => {
+      const row = lastBefore(byWorker.get(key.workerId), key.at.getTime(), key.packetId);
+      return row && Mapper.toDomain(row);
+    });
   }
 
   async listWorkersOfDevices(deviceIds: string[], from: Date, to: Date): Promise<string[]> {
@@ -156,4 +198,33 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
     }
     return [...workers].sort();
   }
+}
+
+type TimedRow = { at_ms: number; packet_id: string };
+
+/**
+ * (time, packetId) order, as the index keeps it. packetIds are UUIDs (ASCII), where JS string
+ * order and SQLite's BINARY collation agree.
+ */
+function byTimeThenPacketId(a: TimedRow, b: TimedRow): number {
+  if (a.at_ms !== b.at_ms) return a.at_ms - b.at_ms;
+  return a.packet_id < b.packet_id ? -1 : a.packet_id > b.packet_id ? 1 : 0;
+}
+
+/** The last row of `sorted` strictly below (atMs, packetId) (binary search). */
+function lastBefore<T extends TimedRow>(
+  sorted: T[] | undefined,
+  atMs: number,
+  packetId: string,
+): T | undefined {
+  if (!sorted) return undefined;
+  const key = { at_ms: atMs, packet_id: packetId };
+  let lo = 0;
+  let hi = sorted.length; // answer: the first index not below the key, minus one
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (byTimeThenPacketId(sorted[mid], key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo > 0 ? sorted[lo - 1] : undefined;
 }

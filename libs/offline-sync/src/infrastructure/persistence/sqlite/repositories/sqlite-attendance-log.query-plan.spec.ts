@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '@app/persistence';
+import { explainQueryPlan, planProblems } from '@app/persistence/testing/query-plan';
+import {
+  BY_PACKET_IDS_SQL,
+  PREVIOUS_OF_WORKERS_SQL,
+  SqliteAttendanceLogRepository,
+} from './sqlite-attendance-log.repository';
+
+/** `planProblems`, but the parameter's JSON array (one row per key) may be scanned. */
+function ledgerProblems(plan: string[]): string[] {
+  return planProblems(plan).filter((step) => !step.startsWith('SCAN json_each VIRTUAL TABLE'));
+}
+
+describe('SqliteAttendanceLogRepository query plans', () => {
+  let dir: string;
+  let store: SqliteStore;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mdai-ledger-plan-'));
+    store = new SqliteStore(join(dir, 'plan.sqlite'));
+    new SqliteAttendanceLogRepository(store); // applies the migrations
+  });
+  afterAll(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("should read each worker's previous packets as index ranges, never a scan of the ledger", () => {
+    const spans = JSON.stringify([
+      ['w1', 1_767_254_400_000, 1_767_254_600_000],
+      ['w2', 1_767_254_400_000, 1_767_254_400_000],
+    ]);
+    const plan = explainQueryPlan(store.db, PREVIOUS_OF_WORKERS_SQL, [spans]);
+    expect(ledgerProblems(plan)).toEqual([]);
+    const ledgerSteps = plan.filter((step) => step.includes('attendance_logs')).sort();
+    // the range, and the predecessor's instant (covering), both seek the worker-time index
+    expect(ledgerSteps).toEqual([
+      'SEARCH l USING INDEX attendance_logs_worker_at (<expr>=? AND <expr>>? AND <expr><?)',
+      'SEARCH p USING COVERING INDEX attendance_logs_worker_at (<expr>=? AND <expr><?)',
+    ]);
+  });
+
+  it('should look packetIds up by the unique index, one seek each', () => {
+    const plan = explainQueryPlan(store.db, BY_PACKET_IDS_SQL, [JSON.stringify(['a', 'b'])]);
+    expect(ledgerProblems(plan)).toEqual([]);
+    expect(plan.filter((step) => step.includes('attendance_logs'))).toEqual([
+      expect.stringMatching(/^SEARCH attendance_logs USING INDEX \S+ \(packet_id=\?\)$/),
+    ]);
+  });
+});
