@@ -134,3 +134,17 @@ export function consistencyHolds(
   }
   return sn === 0n && fr.equals(firstRoot) && sr.equals(secondRoot);
 }
+
+/** A sync receipt's inclusion proof holds against the checkpoint `cp` (its size and root). */
+export function receiptProven(
+  r: { recordHash: string; receipt: { leafIndex: number; inclusionProof: string[] } },
+  cp: { size: number; root: Buffer },
+): boolean {
+  return inclusionHolds(
+    r.receipt.leafIndex,
+    cp.size,
+    leafOf(r.recordHash),
+    r.receipt.inclusionProof,
+    cp.root,
+  );
+}
