@@ -132,7 +132,22 @@ describe('Merkle tree (RFC 9162 §2.1)', () => {
     // sizes around powers of two, and the last batch of appended leaves as the seal asks
     const sizes = [
       ...Array.from({ length: 300 }, (_, i) => i + 1),
-      511, 512, 513, 1000, 1023, 1024, 1025, 1500, 2047, 2048, 2049, 3000, 4095, 4096, 4097, 5001,
+      511,
+      512,
+      513,
+      1000,
+      1023,
+      1024,
+      1025,
+      1500,
+      2047,
+      2048,
+      2049,
+      3000,
+      4095,
+      4096,
+      4097,
+      5001,
     ];
     const hashes = Array.from({ length: 5001 }, (_, i) => ref.sha(Buffer.from(`leaf ${i}`)));
     const tree = appendLeaves(new Map(), 0, hashes).nodes;
