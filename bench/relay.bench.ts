@@ -38,7 +38,7 @@ const ROUNDS = Number(process.env.BENCH_RELAY_ROUNDS ?? 9);
 const MODE = process.env.BENCH_RELAY_MODE ?? 'time';
 const CALLGRIND_SESSIONS = Number(process.env.BENCH_RELAY_CALLGRIND_SESSIONS ?? 100);
 const CALLGRIND_WARMUP = Number(process.env.BENCH_RELAY_CALLGRIND_WARMUP ?? 20);
-const CALLGRIND_DRIVES = Number(process.env.BENCH_RELAY_CALLGRIND_DRIVES ?? 5);
+const CALLGRIND_DRIVES = Number(process.env.BENCH_RELAY_CALLGRIND_DRIVES ?? 10);
 const CPU_PROFILE_DIR = process.env.BENCH_RELAY_CPU_PROFILE;
 const IDLE_SESSIONS = Number(process.env.BENCH_RELAY_IDLE_SESSIONS ?? 10_000);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -132,6 +132,8 @@ interface Rig {
   pairs: Pair[];
   /** The server process, for its CPU time. */
   pid: number;
+  /** A full GC in the server (so each counted window starts from the same heap state). */
+  gc: () => Promise<unknown>;
   stop: () => Promise<void>;
 }
 
@@ -159,6 +161,7 @@ async function baselineRig(coalesce = false, options: RigOptions = {}): Promise<
   return {
     pairs,
     pid: forwarder.proc.pid!,
+    gc: () => forwarder.memory(),
     stop: async () => {
       terminateAll(pairs);
       await forwarder.stop();
@@ -243,6 +246,7 @@ async function relayRig(root = join(__dirname, '..'), options: RigOptions = {}):
   return {
     pairs,
     pid: server.proc.pid!,
+    gc: () => server.memory(),
     stop: async () => {
       terminateAll(pairs);
       await server.stop();
@@ -336,6 +340,7 @@ async function instructions(): Promise<Record<string, number>> {
         sessions: CALLGRIND_SESSIONS,
         launcher: [
           'valgrind',
+          '--quiet',
           '--tool=callgrind',
           '--instr-atstart=no',
           `--callgrind-out-file=${outPrefix}`,
@@ -345,6 +350,7 @@ async function instructions(): Promise<Record<string, number>> {
         for (let i = 0; i < CALLGRIND_WARMUP; i++) await driveRig(rig);
         execFileSync('callgrind_control', ['-i', 'on', String(rig.pid)], { stdio: 'ignore' });
         await driveRig(rig); // the code freshly instrumented, once
+        await rig.gc();
         callgrindDump(rig.pid, outPrefix);
         for (let i = 0; i < CALLGRIND_DRIVES; i++) await driveRig(rig);
         const frames = CALLGRIND_DRIVES * rig.pairs.length * FRAMES_PER_SESSION;
