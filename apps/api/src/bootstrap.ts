@@ -4,6 +4,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { RelayWsAdapter } from '@app/relay';
 import { Logger } from 'nestjs-pino';
 import {
+  AccessLog,
   bodyPipeline,
   correlationIdMiddleware,
   Env,
@@ -45,6 +46,8 @@ export async function createApp(env: Env, options: AppModuleOptions = {}): Promi
       ...bodyPipeline({ limitBytes: config.app.jsonBodyLimitBytes, ...config.app.jsonLimits }),
       // Swagger UI at /docs, the document at /docs-json (swagger loads on first use)
       openApiMiddleware(app),
+      // the access line and the request's logging scope (LoggingModule would mount it here)
+      app.get(AccessLog).middleware,
     ]),
   );
   app.disable('x-powered-by');

@@ -64,20 +64,31 @@ const cases: [string, Middleware[]][] = [
   ['an error handler is skipped when there is no error', [step('a'), mapping('m'), step('b')]],
   [
     'next may be called later',
-    [step('a'), (_req, _res, next) => void setImmediate(() => next()), step('b')],
+    [
+      step('a'),
+      (_req: Request, _res: Response, next: NextFunction) => void setImmediate(() => next()),
+      step('b'),
+    ],
   ],
   [
     'a rejected promise is an error',
     [step('a'), async () => Promise.reject(new Error('rejected')), step('b'), mapping('m')],
   ],
-  ["next('route') is no error", [step('a'), (_req, _res, next) => next('route'), step('b')]],
+  [
+    "next('route') is no error",
+    [step('a'), (_req: Request, _res: Response, next: NextFunction) => next('route'), step('b')],
+  ],
   [
     "next('router') leaves the app's middlewares",
-    [step('a'), (_req, _res, next) => next('router'), step('b')],
+    [step('a'), (_req: Request, _res: Response, next: NextFunction) => next('router'), step('b')],
   ],
   [
     'a middleware that answers ends the request',
-    [step('a'), (_req, res) => void res.status(202).json({ answered: true }), step('b')],
+    [
+      step('a'),
+      (_req: Request, res: Response) => void res.status(202).json({ answered: true }),
+      step('b'),
+    ],
   ],
 ];
 
