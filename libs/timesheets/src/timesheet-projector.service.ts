@@ -245,7 +245,10 @@ export class TimesheetProjector
       const bySite = new Map<string, Touched>();
       for (const p of page) {
         let touched = bySite.get(p.siteId);
-        if (!touched) bySite.set(p.siteId, (touched = new Map()));
+        if (!touched) {
+          touched = new Map();
+          bySite.set(p.siteId, touched);
+        }
         touched.set(p.workerId, { min: p.min, max: p.max });
       }
       for (const [siteId, touched] of bySite) {
