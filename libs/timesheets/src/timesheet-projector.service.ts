@@ -253,7 +253,10 @@ export class TimesheetProjector
       }
       for (const [siteId, touched] of bySite) {
         await this.recomputeTouched(siteId, touched);
-        this.logger.log({ siteId, workers: touched.size }, 'Timesheet days pending recompute recomputed');
+        this.logger.log(
+          { siteId, workers: touched.size },
+          'Timesheet days pending recompute recomputed',
+        );
       }
       if (page.length < PENDING_PAGE) return;
       after = page[page.length - 1];
@@ -327,7 +330,8 @@ export class TimesheetProjector
       const tree = await this.treeOf(siteId, root);
       const changed = resolveTree(tree);
       const own: Touched = new Map();
-      for (const e of [...tree, ...changed]) if (isPunchLike(e)) touch(own, e.workerId, e.effectiveAt);
+      for (const e of [...tree, ...changed])
+        if (isPunchLike(e)) touch(own, e.workerId, e.effectiveAt);
       await this.repo.updateEntryStates(changed, marks(siteId, own));
       merge(touched, own);
     }

@@ -172,7 +172,9 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
         workerId,
         punchType: { $exists: true },
         effectiveAt: { $gte: fromMs, $lt: toMs },
-        ...(except ? { $or: [{ seq: { $lt: except.fromSeq } }, { seq: { $gt: except.toSeq } }] } : {}),
+        ...(except
+          ? { $or: [{ seq: { $lt: except.fromSeq } }, { seq: { $gt: except.toSeq } }] }
+          : {}),
       })
       .sort({ effectiveAt: 1, seq: 1 })
       .lean<TimesheetEntryDocument[]>();
