@@ -297,12 +297,17 @@ export class TimesheetProjector
       else corrections = true;
     }
     if (entries.length === 0) return undefined;
-    const stored = await this.repo.insertEntries(entries, marks(siteId, own));
-    merge(touched, own);
-    if (corrections) {
-      await this.resolveCorrections(siteId, entries, touched);
-      return undefined;
+    // corrections are resolved before anything is stored, so the entries, the states of their
+    // trees and the marks are one write: no crash leaves a stored correction unapplied
+    const states = corrections ? await this.resolveCorrections(siteId, entries, own) : [];
+    if (states.length > 0) {
+      const resolved = new Map(states.map((e) => [e.seq, e]));
+      for (let i = 0; i < entries.length; i++)
+        entries[i] = resolved.get(entries[i].seq) ?? entries[i];
     }
+    const stored = await this.repo.insertEntries(entries, marks(siteId, own), states);
+    merge(touched, own);
+    if (corrections) return undefined;
     if (stored !== entries.length) return undefined;
     const inHand: InHand = { fromSeq: entries[0].seq, toSeq: entries[0].seq, byWorker: new Map() };
     for (const e of entries) {
@@ -315,26 +320,32 @@ export class TimesheetProjector
     return inHand;
   }
 
-  /** Resolves the trees the entries' corrections join; their punch-like entries are touched. */
+  /**
+   * Resolves the trees the entries' corrections join, from the store and the entries in hand
+   * (not stored yet, or stored by an earlier attempt: then the stored copy is used); returns
+   * the entries whose derived state changed, and touches their trees' punch-like entries.
+   */
   private async resolveCorrections(
     siteId: string,
     entries: TimesheetEntry[],
     touched: Touched,
-  ): Promise<void> {
+  ): Promise<TimesheetEntry[]> {
+    const held = new Map(entries.map((e) => [e.seq, e]));
     const roots = new Set<number>();
-    for (const c of entries.filter((e) => e.kind === 'correction')) {
-      const root = await this.rootOf(siteId, c);
+    for (const c of entries) {
+      if (c.kind !== 'correction') continue;
+      const root = await this.rootOf(siteId, c, held);
       if (root !== undefined) roots.add(root);
     }
+    const changed: TimesheetEntry[] = [];
     for (const root of roots) {
-      const tree = await this.treeOf(siteId, root);
-      const changed = resolveTree(tree);
-      const own: Touched = new Map();
-      for (const e of [...tree, ...changed])
-        if (isPunchLike(e)) touch(own, e.workerId, e.effectiveAt);
-      await this.repo.updateEntryStates(changed, marks(siteId, own));
-      merge(touched, own);
+      const tree = await this.treeOf(siteId, root, held);
+      const own = resolveTree(tree);
+      for (const e of [...tree, ...own])
+        if (isPunchLike(e)) touch(touched, e.workerId, e.effectiveAt);
+      changed.push(...own);
     }
+    return changed;
   }
 
   /** Recomputes the touched workers' days; returns how many punches that read. */
@@ -359,10 +370,14 @@ export class TimesheetProjector
   }
 
   /** The punch at the top of a correction's chain of targets. */
-  private async rootOf(siteId: string, correction: TimesheetEntry): Promise<number | undefined> {
+  private async rootOf(
+    siteId: string,
+    correction: TimesheetEntry,
+    held: Map<number, TimesheetEntry>,
+  ): Promise<number | undefined> {
     let target = correction.targetSeq;
     for (let depth = 0; target !== undefined && depth < 10_000; depth++) {
-      const [e] = await this.repo.findEntries(siteId, [target]);
+      const e = held.get(target) ?? (await this.repo.findEntries(siteId, [target]))[0];
       if (!e) return undefined;
       if (e.kind === 'punch') return e.seq;
       target = e.targetSeq;
@@ -370,10 +385,23 @@ export class TimesheetProjector
     return undefined;
   }
 
-  private async treeOf(siteId: string, root: number): Promise<TimesheetEntry[]> {
+  /** A punch and every correction reaching it, stored copies first, then those only in hand. */
+  private async treeOf(
+    siteId: string,
+    root: number,
+    held: Map<number, TimesheetEntry>,
+  ): Promise<TimesheetEntry[]> {
     const tree = await this.repo.findEntries(siteId, [root]);
+    if (tree.length === 0 && held.has(root)) tree.push(held.get(root)!);
     for (let level = [root]; level.length > 0;) {
       const children = await this.repo.findCorrectionsOf(siteId, level);
+      const stored = new Set(children.map((c) => c.seq));
+      const targets = new Set(level);
+      for (const e of held.values()) {
+        if (e.targetSeq !== undefined && targets.has(e.targetSeq) && !stored.has(e.seq)) {
+          children.push(e);
+        }
+      }
       tree.push(...children);
       level = children.map((c) => c.seq);
     }

@@ -47,11 +47,16 @@ export interface DayQuery {
  */
 export abstract class TimesheetRepository {
   /**
-   * Stores new entries (an entry already stored, same site and seq, is left as it is) and
-   * widens the pending marks to cover `pending`, in one write on SQLite (on MongoDB the marks
-   * are written first). Returns how many entries were new.
+   * Stores new entries (an entry already stored, same site and seq, is left as it is), widens
+   * the pending marks to cover `pending` and overwrites the derived state of `states` (as
+   * updateEntryStates), in one write on SQLite; on MongoDB the marks first, then the states,
+   * then the entries. Returns how many entries were new.
    */
-  abstract insertEntries(entries: TimesheetEntry[], pending?: PendingDays[]): Promise<number>;
+  abstract insertEntries(
+    entries: TimesheetEntry[],
+    pending?: PendingDays[],
+    states?: TimesheetEntry[],
+  ): Promise<number>;
   /** Overwrites the derived state (effectiveAt, voided, correctedBy) of stored entries; marks as insertEntries. */
   abstract updateEntryStates(entries: TimesheetEntry[], pending?: PendingDays[]): Promise<void>;
   /** Up to `limit` pending marks after `after` in (siteId, workerId) order; one site's when `siteId` is given. */

@@ -76,8 +76,14 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
     );
   }
 
-  async insertEntries(entries: TimesheetEntry[], pending: PendingDays[] = []): Promise<number> {
-    await this.mark(pending);
+  async insertEntries(
+    entries: TimesheetEntry[],
+    pending: PendingDays[] = [],
+    states: TimesheetEntry[] = [],
+  ): Promise<number> {
+    // a crash after the states and before the entries: the entries are taken again (the
+    // read model's progress has not moved), and resolving their trees again gives these states
+    await this.updateEntryStates(states, pending);
     if (entries.length === 0) return 0;
     const result = await this.entries.bulkWrite(
       entries.map((e) => ({

@@ -170,10 +170,16 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     );
   }
 
-  async insertEntries(entries: TimesheetEntry[], pending: PendingDays[] = []): Promise<number> {
+  async insertEntries(
+    entries: TimesheetEntry[],
+    pending: PendingDays[] = [],
+    states: TimesheetEntry[] = [],
+  ): Promise<number> {
     return this.db.transaction(() => {
       this.mark(pending);
-      return this.insertRows(entries);
+      const stored = this.insertRows(entries);
+      states.forEach((e) => this.updateState.run(toRow(e)));
+      return stored;
     })();
   }
 
