@@ -324,7 +324,9 @@ function callgrindDump(pid: number, outPrefix: string): number {
  * after another: under valgrind the counts do not depend on what else runs.
  */
 async function instructions(): Promise<Record<string, number>> {
-  const tmp = mkdtempSync(join(tmpdir(), 'mdai-bench-callgrind-'));
+  // BENCH_RELAY_CALLGRIND_KEEP=<dir>: the dumps stay there, for callgrind_annotate
+  const keep = process.env.BENCH_RELAY_CALLGRIND_KEEP;
+  const tmp = keep ?? mkdtempSync(join(tmpdir(), 'mdai-bench-callgrind-'));
   const rigs: Record<string, (options: RigOptions) => Promise<Rig>> = {
     baseline: (o) => baselineRig(false, o),
     ours: (o) => relayRig(undefined, o),
@@ -332,6 +334,9 @@ async function instructions(): Promise<Record<string, number>> {
   };
   const before = process.env.BENCH_BEFORE_DIR;
   if (before) rigs.before = (o) => relayRig(before, o);
+  // BENCH_RELAY_CALLGRIND_RIGS=ours,baseline: only those
+  const only = process.env.BENCH_RELAY_CALLGRIND_RIGS?.split(',');
+  if (only) for (const name of Object.keys(rigs)) if (!only.includes(name)) delete rigs[name];
   const out: Record<string, number> = {};
   try {
     for (const [name, make] of Object.entries(rigs)) {
@@ -360,7 +365,7 @@ async function instructions(): Promise<Record<string, number>> {
       }
     }
   } finally {
-    rmSync(tmp, { recursive: true, force: true });
+    if (!keep) rmSync(tmp, { recursive: true, force: true });
   }
   return out;
 }
