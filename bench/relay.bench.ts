@@ -37,7 +37,7 @@ const ROUNDS = Number(process.env.BENCH_RELAY_ROUNDS ?? 9);
 /** `time` (default: CPU time and throughput), `callgrind` (instruction counts) or `both`. */
 const MODE = process.env.BENCH_RELAY_MODE ?? 'time';
 const CALLGRIND_SESSIONS = Number(process.env.BENCH_RELAY_CALLGRIND_SESSIONS ?? 100);
-const CALLGRIND_WARMUP = Number(process.env.BENCH_RELAY_CALLGRIND_WARMUP ?? 20);
+const CALLGRIND_WARMUP = Number(process.env.BENCH_RELAY_CALLGRIND_WARMUP ?? 40);
 const CALLGRIND_DRIVES = Number(process.env.BENCH_RELAY_CALLGRIND_DRIVES ?? 10);
 const CPU_PROFILE_DIR = process.env.BENCH_RELAY_CPU_PROFILE;
 const IDLE_SESSIONS = Number(process.env.BENCH_RELAY_IDLE_SESSIONS ?? 10_000);
@@ -354,8 +354,10 @@ async function instructions(): Promise<Record<string, number>> {
       try {
         for (let i = 0; i < CALLGRIND_WARMUP; i++) await driveRig(rig);
         execFileSync('callgrind_control', ['-i', 'on', String(rig.pid)], { stdio: 'ignore' });
-        await driveRig(rig); // the code freshly instrumented, once
+        // a full GC, then a drive that is not counted (it takes the GC's concurrent sweeping and
+        // the code's first instrumented run), so each counted window starts alike
         await rig.gc();
+        await driveRig(rig);
         callgrindDump(rig.pid, outPrefix);
         for (let i = 0; i < CALLGRIND_DRIVES; i++) await driveRig(rig);
         const frames = CALLGRIND_DRIVES * rig.pairs.length * FRAMES_PER_SESSION;
