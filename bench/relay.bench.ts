@@ -463,7 +463,12 @@ export async function run(): Promise<void> {
     printRows(
       `Relay: user-space instructions per frame (callgrind), ${CALLGRIND_SESSIONS} paired sessions × ${FRAMES_PER_SESSION} frames, ${CALLGRIND_DRIVES} drives after ${CALLGRIND_WARMUP} of warm-up (baseline: bare ws forwarder)`,
       [
-        { metric: 'instructions per frame', ours: counts.ours, baseline: counts.baseline, unit: '' },
+        {
+          metric: 'instructions per frame',
+          ours: counts.ours,
+          baseline: counts.baseline,
+          unit: '',
+        },
         {
           metric: 'instructions per frame vs a forwarder that also coalesces writes per tick',
           ours: counts.ours,
@@ -518,7 +523,8 @@ async function timed(): Promise<void> {
         unit: 'frames/s',
       },
       {
-        metric: 'server CPU per frame: median of the per-round ratios (ours / forwarder, same round)',
+        metric:
+          'server CPU per frame: median of the per-round ratios (ours / forwarder, same round)',
         ours: medianOf(roundRatios.ours),
         unit: '×',
         note: spread(roundRatios.ours),

@@ -46,15 +46,11 @@ export class BenchChild {
       join(root, 'bench', script),
       ...args,
     ];
-    const proc = spawn(
-      command[0],
-      command.slice(1),
-      {
-        cwd: root,
-        env: { ...process.env, ...env },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
-    );
+    const proc = spawn(command[0], command.slice(1), {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     return new BenchChild(proc);
   }
 
