@@ -103,9 +103,8 @@ class JsonOut {
     while (size < this.at + room) size *= 2;
     const bigger = Buffer.allocUnsafeSlow(size);
     this.buffer.copy(bigger, 0, 0, this.at);
-    // the smaller one was never handed out: it may serve the next answer
-    if (this.buffer.length <= MAX_POOLED_BYTES && free.length < FREE_BUFFERS)
-      free.push(this.buffer);
+    // the smaller one is dropped: the pool keeps the buffers that held whole answers, so
+    // after the first answers of a size none grows again
     this.buffer = bigger;
   }
 }
