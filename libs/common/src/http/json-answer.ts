@@ -69,8 +69,10 @@ function encodeObject(out: JsonOut, value: Record<string, unknown>): void {
       out.write(`${first ? '' : ','}${JSON.stringify(key)}:[`);
       first = false;
       for (let i = 0; i < member.length; i++) {
+        // written apart: joined, the item's text would be copied once more to flatten it
+        if (i > 0) out.write(',');
         // an item JSON.stringify cannot write (undefined, a function) is null in an array
-        out.write(`${i > 0 ? ',' : ''}${JSON.stringify(member[i]) ?? 'null'}`);
+        out.write((JSON.stringify(member[i]) as string | undefined) ?? 'null');
       }
       out.write(']');
       continue;
