@@ -72,7 +72,8 @@ function encodeObject(out: JsonOut, value: Record<string, unknown>): void {
         // written apart: joined, the item's text would be copied once more to flatten it
         if (i > 0) out.write(',');
         // an item JSON.stringify cannot write (undefined, a function) is null in an array
-        out.write((JSON.stringify(member[i]) as string | undefined) ?? 'null');
+        const item = JSON.stringify(member[i]) as string | undefined;
+        out.write(item ?? 'null');
       }
       out.write(']');
       continue;
