@@ -46,6 +46,12 @@ export default tseslint.config(
                 "Import OpenAPI decorators from '@app/common' (libs/common/src/http/openapi-decorators.ts): @nestjs/swagger loads ~110 modules and all of lodash, and is loaded only to build the document.",
             },
             {
+              name: 'class-transformer',
+              allowTypeImports: true,
+              message:
+                "Import Type, Transform and plainToInstance from '@app/common' (libs/common/src/validation/transformers.ts): class-transformer's index loads ~20 modules more at boot.",
+            },
+            {
               name: '@nestjs/config',
               allowTypeImports: true,
               message:
@@ -72,6 +78,7 @@ export default tseslint.config(
     files: [
       'libs/common/src/http/openapi-decorators.spec.ts',
       'libs/common/src/http/prometheus.spec.ts',
+      'libs/common/src/validation/transformers.spec.ts',
       'apps/api/src/config/config-module.spec.ts',
     ],
     rules: { 'no-restricted-imports': 'off' },
