@@ -49,7 +49,11 @@ export class AppModule {
       imports: [
         configModule(config),
         ClockModule.forRoot(options.clock),
-        LoggingModule.forRoot({ level: config.app.logLevel, stream: options.logStream }),
+        LoggingModule.forRoot({
+          level: config.app.logLevel,
+          stream: options.logStream,
+          mountAccessLog: false, // createApp mounts it with the other app-wide middlewares
+        }),
         PersistenceModule.forRoot(config.database),
         RedisModule,
         AuthModule,

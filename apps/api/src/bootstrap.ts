@@ -4,15 +4,17 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { RelayWsAdapter } from '@app/relay';
 import { Logger } from 'nestjs-pino';
 import {
+  AccessLog,
   bodyPipeline,
   correlationIdMiddleware,
   Env,
   httpMetricsMiddleware,
   MetricsRegistry,
+  middlewareChain,
 } from '@app/common';
 import { AppModule, AppModuleOptions } from './app.module';
 import { AppConfig, loadConfig } from './config/app-config';
-import { serveOpenApi } from './openapi';
+import { openApiMiddleware } from './openapi';
 
 export interface CreatedApp {
   app: INestApplication;
@@ -36,9 +38,18 @@ export async function createApp(env: Env, options: AppModuleOptions = {}): Promi
   });
   const logger = app.get(Logger);
   app.useLogger(logger);
-  app.use(correlationIdMiddleware);
-  app.use(httpMetricsMiddleware(app.get(MetricsRegistry)));
-  app.use(...bodyPipeline({ limitBytes: config.app.jsonBodyLimitBytes, ...config.app.jsonLimits }));
+  // one express layer, run in this order (middleware-chain.ts): express walks a layer per app.use
+  app.use(
+    middlewareChain([
+      correlationIdMiddleware,
+      httpMetricsMiddleware(app.get(MetricsRegistry)),
+      ...bodyPipeline({ limitBytes: config.app.jsonBodyLimitBytes, ...config.app.jsonLimits }),
+      // Swagger UI at /docs, the document at /docs-json (swagger loads on first use)
+      openApiMiddleware(app),
+      // the access line and the request's logging scope (LoggingModule would mount it here)
+      app.get(AccessLog).middleware,
+    ]),
+  );
   app.disable('x-powered-by');
   // An idle kept-alive connection is closed by the client, never under a request it just sent:
   // Node's 5 s default is shorter than clients' pools (nginx upstream keepalive, undici's ~4-5 s
@@ -49,7 +60,6 @@ export async function createApp(env: Env, options: AppModuleOptions = {}): Promi
   app.set('trust proxy', config.app.trustProxy);
   app.useWebSocketAdapter(new RelayWsAdapter(app));
   app.enableShutdownHooks();
-  serveOpenApi(app); // Swagger UI at /docs, the document at /docs-json (swagger loads on first use)
   const bootLog = new NestLogger('Bootstrap');
   for (const notice of config.notices) bootLog.log(notice);
   bootLog.log(

@@ -43,14 +43,14 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
 const DOCS_PATH = /^\/docs(?:$|[/-])/i;
 
 /**
- * Serves Swagger UI at /docs and the document at /docs-json and /docs-yaml, as
- * `SwaggerModule.setup('docs', app, () => buildOpenApi(app), { jsonDocumentUrl: 'docs-json' })`
+ * The middleware that serves Swagger UI at /docs and the document at /docs-json and /docs-yaml,
+ * as `SwaggerModule.setup('docs', app, () => buildOpenApi(app), { jsonDocumentUrl: 'docs-json' })`
  * does, but loads `@nestjs/swagger` on the first request to one of those paths instead of at
  * boot. Swagger registers its routes and UI assets on an express Router of their own, reached
- * from this middleware (at the place in the chain where setup would have put them); other
- * paths pass straight on. The document is built once, on first use.
+ * from this middleware (mounted where setup would have put them); other paths pass straight on.
+ * The document is built once, on first use.
  */
-export function serveOpenApi(app: INestApplication): void {
+export function openApiMiddleware(app: INestApplication): RequestHandler {
   let docs: RequestHandler | undefined;
   const mount = (): RequestHandler => {
     const router = Router();
@@ -67,9 +67,9 @@ export function serveOpenApi(app: INestApplication): void {
     });
     return router;
   };
-  app.use((req: Request, res: Response, next: NextFunction) => {
+  return (req: Request, res: Response, next: NextFunction) => {
     if (!DOCS_PATH.test(req.path)) return next();
     docs ??= mount();
     docs(req, res, next);
-  });
+  };
 }

@@ -38,6 +38,7 @@ export * from './http/request-context';
 export * from './http/json-limits';
 export * from './http/device-page.query';
 export * from './http/body-pipeline';
+export * from './http/middleware-chain';
 export * from './http/throttling';
 export * from './http/public-url';
 export * from './http/qr-image';

@@ -33,7 +33,7 @@ export type AppendedListener = (appended: AttendanceLog[]) => Promise<void>;
 export interface LedgerAppend {
   results: AppendResult[];
   /** Receipts by packetId, for every appended or duplicate entry. */
-  receipts: Map<string, Receipt & { origin: string }>;
+  receipts: Map<string, Receipt>;
   /** The checkpoint each receipt is proven against, by siteId. */
   checkpoints: Map<string, SignedCheckpoint>;
 }
@@ -84,7 +84,7 @@ export class LedgerService {
       list.push(link);
       bySite.set(link.siteId, list);
     }
-    const receipts = new Map<string, Receipt & { origin: string }>();
+    const receipts = new Map<string, Receipt>();
     const checkpoints = new Map<string, SignedCheckpoint>();
     for (const [siteId, siteLinks] of bySite) {
       const origin = this.originOf(siteId);
@@ -109,7 +109,7 @@ export class LedgerService {
       checkpoints.set(siteId, sealed.checkpoint);
       for (const link of siteLinks) {
         const receipt = sealed.receipts.get(link.seq);
-        if (receipt) receipts.set(link.data.packetId, { ...receipt, origin });
+        if (receipt) receipts.set(link.data.packetId, receipt);
       }
     }
     return { receipts, checkpoints };
@@ -121,12 +121,14 @@ export class LedgerService {
    * sealing); links committed earlier against their site's latest checkpoint.
    */
   async attachReceipts(outcome: SyncOutcome, batch: LedgerAppend): Promise<SyncOutcome> {
-    const checkpoints = new Map(batch.checkpoints);
-    const receipts = new Map<string, Receipt>(batch.receipts);
     const missing = outcome.results.filter(
-      (r) => r.status !== 'rejected' && !receipts.has(r.packetId),
+      (r) => r.status !== 'rejected' && !batch.receipts.has(r.packetId),
     );
+    // copied only when receipts of earlier links are added to the batch's
+    let { checkpoints, receipts } = batch;
     if (missing.length > 0) {
+      checkpoints = new Map(checkpoints);
+      receipts = new Map(receipts);
       // links committed earlier: proven against their site's latest checkpoint, sealing
       // first when none covers them yet (an earlier seal failed)
       const links = [...(await this.logs.findByPacketIds(missing.map((r) => r.packetId))).values()];

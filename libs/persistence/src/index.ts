@@ -5,3 +5,4 @@ export * from './mongo/mongo-store';
 export * from './mongo/schema-types';
 export * from './mongo/mongo-errors';
 export * from './database.config';
+export * from './sqlite/limited-statement';

@@ -4,6 +4,7 @@ import { SignedCheckpoint, checkpointText } from './domain/checkpoint';
 import {
   appendLeaves,
   consistencyRanges,
+  inclusionProofsOf,
   inclusionRanges,
   leafOfRecordHash,
   nodeId,
@@ -148,13 +149,9 @@ export class TransparencyLogService {
     }
     const compact = head.compact;
     const leafHashes: Buffer[] = [];
-    const recordHashes = new Map<number, string>();
     for (let seq = from + 1; seq <= size; seq += READ_PAGE) {
       const page = await leaves(seq, Math.min(size, seq + READ_PAGE - 1));
-      page.forEach((h, i) => {
-        recordHashes.set(seq + i, h);
-        leafHashes.push(leafOfRecordHash(h));
-      });
+      for (const recordHash of page) leafHashes.push(leafOfRecordHash(recordHash));
     }
     if (leafHashes.length !== size - from) {
       throw new Error(`log ${origin} has ${from + leafHashes.length} entries, not ${size}`);
@@ -182,34 +179,26 @@ export class TransparencyLogService {
       checkpoint,
       compact: new Map(perfectNodes(0, size).map((k) => [nodeId(k), nodes.get(nodeId(k))!])),
     });
-    const receipts = new Map<number, Receipt>();
+    // the new leaves' proofs in one pass from the nodes in hand; older leaves from the store
+    const inside: number[] = [];
     const outside: number[] = [];
-    // proofs of neighbouring leaves share most of their hashes: compute each range once
-    const memo = new Map<string, string>();
-    const proofHash = (lo: number, hi: number): string => {
-      const key = `${lo}:${hi}`;
-      let hash = memo.get(key);
-      if (hash === undefined) {
-        hash = rangeHash(lo, hi, nodes).toString('base64');
-        memo.set(key, hash);
-      }
-      return hash;
-    };
-    for (const seq of seqs) {
-      const recordHash = recordHashes.get(seq);
-      if (!recordHash) {
-        outside.push(seq);
-        continue;
-      }
-      const ranges = inclusionRanges(seq - 1, size);
+    for (const seq of seqs) (seq > from && seq <= size ? inside : outside).push(seq);
+    const proofs = inclusionProofsOf(
+      inside.map((seq) => seq - 1),
+      size,
+      nodes,
+      (hash) => hash.toString('base64'),
+    );
+    const receipts = new Map<number, Receipt>();
+    inside.forEach((seq, i) => {
       receipts.set(seq, {
         seq,
         leafIndex: seq - 1,
-        leafHash: leafOfRecordHash(recordHash).toString('hex'),
+        leafHash: leafHashes[seq - 1 - from].toString('hex'),
         treeSize: size,
-        inclusionProof: ranges.map(([lo, hi]) => proofHash(lo, hi)),
+        inclusionProof: proofs[i],
       });
-    }
+    });
     for (const [seq, r] of await this.receiptsFromStore(origin, outside, size)) {
       receipts.set(seq, r);
     }

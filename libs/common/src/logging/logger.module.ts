@@ -1,6 +1,7 @@
 import {
   DynamicModule,
   Inject,
+  Injectable,
   MiddlewareConsumer,
   Module,
   NestModule,
@@ -17,9 +18,26 @@ export interface LoggingOptions {
   level: LogLevel;
   /** Where lines go; stdout when unset (tests pass a stream to read what was logged). */
   stream?: DestinationStream;
+  /**
+   * `false`: the app mounts `AccessLog.middleware` itself (createApp runs it in its one layer of
+   * app-wide middlewares, after the body pipeline, where this module would have mounted it).
+   * Otherwise this module mounts it for every route.
+   */
+  mountAccessLog?: boolean;
 }
 
 const ROOT_LOGGER = Symbol('ROOT_LOGGER');
+const LOGGING_OPTIONS = Symbol('LOGGING_OPTIONS');
+
+/** The access log and request logging scope (request-log.ts), as one express middleware. */
+@Injectable()
+export class AccessLog {
+  readonly middleware: ReturnType<typeof requestLogMiddleware>;
+
+  constructor(@Inject(ROOT_LOGGER) root: Pino) {
+    this.middleware = requestLogMiddleware(root);
+  }
+}
 
 /** The one pino logger of an app: level, serializers and the redacting formatter. */
 function createRootLogger(options: LoggingOptions): Pino {
@@ -64,7 +82,10 @@ function createRootLogger(options: LoggingOptions): Pino {
  */
 @Module({})
 export class LoggingModule implements NestModule {
-  constructor(@Inject(ROOT_LOGGER) private readonly root: Pino) {}
+  constructor(
+    @Inject(LOGGING_OPTIONS) private readonly options: LoggingOptions,
+    private readonly accessLog: AccessLog,
+  ) {}
 
   static forRoot(options: LoggingOptions): DynamicModule {
     const root = createRootLogger(options);
@@ -77,16 +98,17 @@ export class LoggingModule implements NestModule {
       providers: [
         { provide: PARAMS_PROVIDER_TOKEN, useValue: params },
         { provide: ROOT_LOGGER, useValue: root },
+        { provide: LOGGING_OPTIONS, useValue: options },
+        AccessLog,
         PinoLogger,
         Logger,
       ],
-      exports: [Logger, PinoLogger, PARAMS_PROVIDER_TOKEN],
+      exports: [Logger, PinoLogger, PARAMS_PROVIDER_TOKEN, AccessLog],
     };
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer
-      .apply(requestLogMiddleware(this.root))
-      .forRoutes({ path: '*', method: RequestMethod.ALL });
+    if (this.options.mountAccessLog === false) return;
+    consumer.apply(this.accessLog.middleware).forRoutes({ path: '*', method: RequestMethod.ALL });
   }
 }

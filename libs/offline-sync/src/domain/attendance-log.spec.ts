@@ -1,5 +1,11 @@
 import { jcs, sha256Hex } from '@app/common';
-import { canonicalLinkAfter, EMPTY_HEAD, PendingLogEntry } from './attendance-log';
+import {
+  AttendanceMeta,
+  canonicalLinkAfter,
+  EMPTY_HEAD,
+  metaJcsOfEach,
+  PendingLogEntry,
+} from './attendance-log';
 
 const entry: PendingLogEntry = {
   siteId: 'site-1',
@@ -38,5 +44,35 @@ describe('canonicalLinkAfter', () => {
   it('should take the caller JCS text of data as it is', () => {
     const sut = canonicalLinkAfter(EMPTY_HEAD, { ...entry, dataJcs: jcs(entry.data) });
     expect(sut.log.recordHash).toBe(canonicalLinkAfter(EMPTY_HEAD, entry).log.recordHash);
+  });
+});
+
+describe('metaJcsOfEach', () => {
+  it('should give jcs(meta) for every meta of a run, copies, changes and member order alike', () => {
+    const first: AttendanceMeta = {
+      isOfflineSync: true,
+      syncTimestamp: '2026-01-01T08:00:01.000Z',
+      deviceTrustScore: 72.5,
+    };
+    const metas: AttendanceMeta[] = [
+      first,
+      { ...first },
+      { ...first, deviceTrustScore: 40 },
+      { ...first, deviceTrustScore: 40, lowTrust: true },
+      { ...first, deviceTrustScore: 40 },
+      { syncTimestamp: first.syncTimestamp, deviceTrustScore: 72.5, isOfflineSync: true },
+      { isOfflineSync: true, syncTimestamp: first.syncTimestamp },
+      { isOfflineSync: true, syncTimestamp: first.syncTimestamp, deviceTrustScore: undefined },
+      { isOfflineSync: false, syncTimestamp: first.syncTimestamp },
+      first,
+    ];
+    const sut = metaJcsOfEach();
+    for (const meta of metas) expect(sut(meta)).toBe(jcs(meta));
+  });
+
+  it('should hash a link with the memoized meta text exactly as without it', () => {
+    const sut = metaJcsOfEach();
+    const link = canonicalLinkAfter(EMPTY_HEAD, entry, sut({ ...entry.meta }));
+    expect(link).toEqual(canonicalLinkAfter(EMPTY_HEAD, entry));
   });
 });

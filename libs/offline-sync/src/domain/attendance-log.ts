@@ -113,11 +113,17 @@ export function linkAfter(head: ChainHead, entry: PendingLogEntry): AttendanceLo
   return canonicalLinkAfter(head, entry).log;
 }
 
-/** `linkAfter`, keeping the JCS texts of data and meta it hashed. */
-export function canonicalLinkAfter(head: ChainHead, entry: PendingLogEntry): CanonicalLink {
+/**
+ * `linkAfter`, keeping the JCS texts of data and meta it hashed. `metaJcs`, when given, must be
+ * `jcs(entry.meta)` (an append of many entries with equal meta serializes it once).
+ */
+export function canonicalLinkAfter(
+  head: ChainHead,
+  entry: PendingLogEntry,
+  metaJcs = jcs(entry.meta),
+): CanonicalLink {
   const seq = head.seq + 1;
   const dataJcs = entry.dataJcs ?? jcs(entry.data);
-  const metaJcs = jcs(entry.meta);
   const recordHash = sha256Hex(recordJcs(entry.siteId, seq, head.recordHash, dataJcs, metaJcs));
   return {
     log: {
@@ -131,4 +137,33 @@ export function canonicalLinkAfter(head: ChainHead, entry: PendingLogEntry): Can
     dataJcs,
     metaJcs,
   };
+}
+
+/**
+ * `jcs(meta)` for each meta of one append, serialized again only when a meta differs from the
+ * previous one in a member (the entries of a batch carry copies of one meta). Members are
+ * compared with `===`: equal primitives have one JCS text, and a nested value is reused only
+ * when it is the same object.
+ */
+export function metaJcsOfEach(): (meta: AttendanceMeta) => string {
+  let last: AttendanceMeta | undefined;
+  let text = '';
+  return (meta) => {
+    if (last === undefined || !sameMembers(meta, last)) {
+      text = jcs(meta);
+      last = meta;
+    }
+    return text;
+  };
+}
+
+function sameMembers(a: object, b: object): boolean {
+  if (a === b) return true;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) {
+    if (!Object.hasOwn(b, key)) return false;
+    if ((a as Record<string, unknown>)[key] !== (b as Record<string, unknown>)[key]) return false;
+  }
+  return true;
 }

@@ -3,6 +3,7 @@ import {
   appendLeaves,
   consistencyRanges,
   EMPTY_ROOT,
+  inclusionProofsOf,
   inclusionRanges,
   leafOfRecordHash,
   nodeHash,
@@ -116,6 +117,66 @@ describe('Merkle tree (RFC 9162 §2.1)', () => {
         }
       }
     }
+  });
+
+  it('should give, in one pass, the RFC inclusion proof of every leaf of every size up to 33', () => {
+    const nodes = built(33);
+    for (let n = 1; n <= 33; n++) {
+      const all = Array.from({ length: n }, (_, m) => m);
+      const proofs = inclusionProofsOf(all, n, nodes, (h) => h);
+      all.forEach((m) => expect(proofs[m]).toEqual(ref.path(m, entries.slice(0, n))));
+    }
+  });
+
+  it('should give, in one pass, the per-leaf proofs for any leaves of many tree sizes', () => {
+    // sizes around powers of two, and the last batch of appended leaves as the seal asks
+    const sizes = [
+      ...Array.from({ length: 300 }, (_, i) => i + 1),
+      511,
+      512,
+      513,
+      1000,
+      1023,
+      1024,
+      1025,
+      1500,
+      2047,
+      2048,
+      2049,
+      3000,
+      4095,
+      4096,
+      4097,
+      5001,
+    ];
+    const hashes = Array.from({ length: 5001 }, (_, i) => ref.sha(Buffer.from(`leaf ${i}`)));
+    const tree = appendLeaves(new Map(), 0, hashes).nodes;
+    const perLeaf = (m: number, n: number) =>
+      inclusionRanges(m, n).map(([lo, hi]) => rangeHash(lo, hi, tree).toString('base64'));
+    let seed = 7;
+    const random = (below: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % below;
+    };
+    for (const n of sizes) {
+      const batches = [
+        Array.from({ length: Math.min(n, 500) }, (_, i) => n - Math.min(n, 500) + i),
+        Array.from({ length: 40 }, () => random(n)), // unsorted, with repeats
+        [0, n - 1],
+      ];
+      for (const indexes of batches) {
+        const proofs = inclusionProofsOf(indexes, n, tree, (h) => h.toString('base64'));
+        expect(proofs).toEqual(indexes.map((m) => perLeaf(m, n)));
+      }
+    }
+  });
+
+  it('should refuse a one-pass proof of a leaf outside the tree or a missing node', () => {
+    const nodes = built(33);
+    expect(() => inclusionProofsOf([33], 33, nodes, (h) => h)).toThrow('not in a tree of 33');
+    expect(() => inclusionProofsOf([-1], 33, nodes, (h) => h)).toThrow('not in a tree of 33');
+    expect(() => inclusionProofsOf([0], 33, new Map(), (h) => h)).toThrow('is missing');
+    expect(inclusionProofsOf([], 33, nodes, (h) => h)).toEqual([]);
   });
 
   it('should refuse a tampered inclusion proof or wrong sizes', () => {

@@ -43,6 +43,7 @@ export class SqliteTlogRepository extends TlogRepository {
   private readonly ids = new Map<string, number>();
   private readonly insertNode: Statement<[number, number, number, Buffer]>;
   private readonly selectNode: Statement<[number, number, number], { hash: Buffer }>;
+  private readonly insertCheckpoint: Statement<[number, number, string, string, string]>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -53,6 +54,10 @@ export class SqliteTlogRepository extends TlogRepository {
     );
     this.selectNode = this.db.prepare(
       'SELECT hash FROM tlog_nodes WHERE log_id = ? AND level = ? AND idx = ?',
+    );
+    this.insertCheckpoint = this.db.prepare(
+      `INSERT INTO tlog_checkpoints (log_id, size, root_hash, signed_at, note) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT DO NOTHING`,
     );
   }
 
@@ -74,12 +79,13 @@ export class SqliteTlogRepository extends TlogRepository {
   }
 
   async saveCheckpoint(c: SignedCheckpoint): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO tlog_checkpoints (log_id, size, root_hash, signed_at, note) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT DO NOTHING`,
-      )
-      .run(this.logId(c.origin), c.size, c.rootHash, c.signedAt.toISOString(), c.note);
+    this.insertCheckpoint.run(
+      this.logId(c.origin),
+      c.size,
+      c.rootHash,
+      c.signedAt.toISOString(),
+      c.note,
+    );
   }
 
   async latestCheckpoint(origin: string): Promise<SignedCheckpoint | undefined> {

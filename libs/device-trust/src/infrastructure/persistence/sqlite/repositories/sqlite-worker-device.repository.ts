@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { SealedValueStore, sqliteSealedColumn } from '@app/vault/keyring/sealed-values';
 import type { Database, Statement } from 'better-sqlite3';
-import { SqliteStoreHandle } from '@app/persistence';
+import { LimitedStatement, SqliteStoreHandle } from '@app/persistence';
 import { WorkerDevice, WorkerDeviceEvent } from '../../../../domain/worker-device';
 import { WorkerDeviceRepository } from '../../worker-device.repository';
 import {
@@ -17,7 +17,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   private readonly db: Database;
   private readonly insertEvent: Statement;
   private readonly byDeviceId: Statement<[string], WorkerDeviceRow>;
-  private readonly listPage: Statement<[string, number], WorkerDeviceRow>;
+  private readonly listPage: LimitedStatement<[string], WorkerDeviceRow>;
   private readonly eventsOf: Statement<[string], WorkerDeviceEventRow>;
 
   constructor(store: SqliteStoreHandle) {
@@ -29,7 +29,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
        VALUES (@id, @device_id, @action, @actor, @reason, @at)`,
     );
     this.byDeviceId = this.db.prepare('SELECT * FROM worker_devices WHERE device_id = ?');
-    this.listPage = this.db.prepare(WORKER_DEVICE_LIST_SQL);
+    this.listPage = new LimitedStatement(this.db, WORKER_DEVICE_LIST_SQL);
     this.eventsOf = this.db.prepare(WORKER_DEVICE_EVENTS_SQL);
     this.sealedValues = sqliteSealedColumn(
       store.db,
@@ -57,7 +57,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   }
 
   async list(options: { limit: number; afterDeviceId?: string }): Promise<WorkerDevice[]> {
-    return this.listPage.all(options.afterDeviceId ?? '', options.limit).map(Mapper.toDomain);
+    return this.listPage.all([options.afterDeviceId ?? ''], options.limit).map(Mapper.toDomain);
   }
 
   async setBlocked(

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import { SqliteStoreHandle } from '@app/persistence';
+import { LimitedStatement, SqliteStoreHandle } from '@app/persistence';
 import { KioskDevice, KioskEvent, KioskStatus } from '../../../../domain/kiosk-device';
 import { KioskDeviceRepository, RegisterOutcome } from '../../kiosk-device.repository';
 import {
@@ -16,7 +16,8 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   private readonly insertDevice: Statement;
   private readonly insertEvent: Statement;
   private readonly byDeviceId: Statement<[string], KioskDeviceRow>;
-  private readonly listPage: Statement<[string, number], KioskDeviceRow>;
+  private readonly listPage: LimitedStatement<[string], KioskDeviceRow>;
+  private readonly prefixPage: LimitedStatement<[string, string, string, string], KioskDeviceRow>;
   private readonly eventsOf: Statement<[string], KioskEventRow>;
 
   constructor(store: SqliteStoreHandle) {
@@ -33,7 +34,8 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
        VALUES (@id, @device_id, @action, @actor, @reason, @key_fingerprint, @previous_key_fingerprint, @at)`,
     );
     this.byDeviceId = this.db.prepare('SELECT * FROM kiosk_devices WHERE device_id = ?');
-    this.listPage = this.db.prepare(KIOSK_LIST_SQL);
+    this.listPage = new LimitedStatement(this.db, KIOSK_LIST_SQL);
+    this.prefixPage = new LimitedStatement(this.db, KIOSK_PREFIX_LIST_SQL);
     this.eventsOf = this.db.prepare(KIOSK_EVENTS_SQL);
   }
 
@@ -91,17 +93,12 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     prefix?: string;
   }): Promise<KioskDevice[]> {
     if (!options.prefix) {
-      return this.listPage.all(options.afterDeviceId ?? '', options.limit).map(Mapper.toDomain);
+      return this.listPage.all([options.afterDeviceId ?? ''], options.limit).map(Mapper.toDomain);
     }
-    // substr() compares bytes exactly: no LIKE wildcards, no case folding; `>= prefix` seeks the index.
     const prefix = options.prefix;
-    const rows = this.db
-      .prepare<[string, string, string, string, number], KioskDeviceRow>(
-        `SELECT * FROM kiosk_devices WHERE device_id > ? AND device_id >= ?
-           AND substr(device_id, 1, length(?)) = ? ORDER BY device_id LIMIT ?`,
-      )
-      .all(options.afterDeviceId ?? '', prefix, prefix, prefix, options.limit);
-    return rows.map(Mapper.toDomain);
+    return this.prefixPage
+      .all([options.afterDeviceId ?? '', prefix, prefix, prefix], options.limit)
+      .map(Mapper.toDomain);
   }
 
   async listEvents(deviceId: string): Promise<KioskEvent[]> {
@@ -112,4 +109,7 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
 /** The listings, exported for the query-plan test: a keyset on the unique device_id index. */
 export const KIOSK_LIST_SQL =
   'SELECT * FROM kiosk_devices WHERE device_id > ? ORDER BY device_id LIMIT ?';
+// substr() compares bytes exactly: no LIKE wildcards, no case folding; `>= prefix` seeks the index.
+export const KIOSK_PREFIX_LIST_SQL = `SELECT * FROM kiosk_devices WHERE device_id > ? AND device_id >= ?
+  AND substr(device_id, 1, length(?)) = ? ORDER BY device_id LIMIT ?`;
 export const KIOSK_EVENTS_SQL = 'SELECT * FROM kiosk_events WHERE device_id = ? ORDER BY at, rowid';

@@ -6,6 +6,7 @@ import { explainQueryPlan, planProblems } from '@app/persistence/testing/query-p
 import {
   KIOSK_EVENTS_SQL,
   KIOSK_LIST_SQL,
+  KIOSK_PREFIX_LIST_SQL,
   SqliteKioskDeviceRepository,
 } from './sqlite-kiosk-device.repository';
 
@@ -30,6 +31,15 @@ describe('SQLite kiosk listings query plans', () => {
   it.each([
     ['kiosks, first page', KIOSK_LIST_SQL, ['', 50], /device_id>\?/],
     ['kiosks, after a cursor', KIOSK_LIST_SQL, ['K-500000', 50], /device_id>\?/],
+    // as LimitedStatement runs them: the limit written into the SQL
+    ['kiosks, limit as a literal', literalLimit(KIOSK_LIST_SQL, 50), ['K-500000'], /device_id>\?/],
+    ['kiosks by prefix', KIOSK_PREFIX_LIST_SQL, ['', 'TEE', 'TEE', 'TEE', 50], /device_id>\?/],
+    [
+      'kiosks by prefix, limit as a literal',
+      literalLimit(KIOSK_PREFIX_LIST_SQL, 1),
+      ['TEE-9', 'TEE', 'TEE', 'TEE'],
+      /device_id>\?/,
+    ],
     ['kiosk events of one kiosk', KIOSK_EVENTS_SQL, ['K-1'], /device_id=\?/],
   ])('should seek an index, never scan or sort: %s', (_name, sql, params, seek) => {
     const plan = explainQueryPlan(store.db, sql, params);
@@ -38,3 +48,7 @@ describe('SQLite kiosk listings query plans', () => {
     expect(plan.join(' ')).toMatch(seek);
   });
 });
+
+function literalLimit(sql: string, limit: number): string {
+  return sql.replace(/LIMIT \?$/, `LIMIT ${limit}`);
+}

@@ -6,6 +6,7 @@ import {
   AttendanceLog,
   canonicalLinkAfter,
   EMPTY_HEAD,
+  metaJcsOfEach,
   PendingLogEntry,
   StoredLinkText,
 } from '../../../../domain/attendance-log';
@@ -108,6 +109,7 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
       // after the first duplicate of a call, the packetIds still ahead are looked up in one
       // statement: a batch sent again skips the hashing and the refused inserts
       let stored: Map<string, AttendanceLogRow> | undefined;
+      const metaJcsOf = metaJcsOfEach();
       return entries.map((entry, i): AppendResult => {
         const known = stored?.get(entry.packetId);
         if (known) return { status: 'duplicate', log: Mapper.toDomain(known) };
@@ -116,7 +118,7 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
           const row = this.head.get(entry.siteId);
           head = row ? { seq: row.seq, recordHash: row.record_hash } : EMPTY_HEAD;
         }
-        const link = canonicalLinkAfter(head, entry);
+        const link = canonicalLinkAfter(head, entry, metaJcsOf(entry.meta));
         if (this.insert.run(Mapper.fromCanonical(link)).changes === 0) {
           // the packetId is stored already (earlier, or earlier in this call)
           stored ??= this.rowsOf(entries.slice(i + 1).map((e) => e.packetId));
