@@ -226,6 +226,62 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
     30_000,
   );
 
+  it('should match when one append holds punches and corrections of them (trees resolved in hand)', async () => {
+    const ledger = t.app.get(LedgerService);
+    const projector = t.app.get(TimesheetProjector);
+    const repo = t.app.get(TimesheetRepository, { strict: false });
+    const siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
+    const workerId = 'dddddddddddddddddddddddd';
+    const punch = (type: 'check_in' | 'check_out', timestamp: string) =>
+      punchEntry({ siteId, workerId, type, timestamp });
+    const correction = (
+      seq: number,
+      action: 'void' | 'move' | 'add_check_out',
+      at?: string,
+    ): PendingLogEntry => {
+      const packetId = randomUUID();
+      return {
+        siteId,
+        packetId,
+        data: {
+          kind: 'timesheet_correction',
+          packetId,
+          siteId,
+          workerId,
+          action,
+          target: { siteId, seq, recordHash: 'f'.repeat(64) },
+          ...(at ? { at } : {}),
+          reason: 'same append',
+          by: { kind: 'admin', actor: 'admin:test' },
+        },
+        meta: { isOfflineSync: false, syncTimestamp: '2026-03-05T00:00:00.000Z' },
+      };
+    };
+    await ledger.append([
+      punch('check_in', '2026-03-02T03:30:00.000Z'), // 1
+      punch('check_out', '2026-03-02T11:30:00.000Z'), // 2
+      correction(1, 'move', '2026-03-02T04:30:00.000Z'), // 3: moves 1
+      correction(3, 'void'), // 4: voids the move
+      correction(1, 'move', '2026-03-02T05:30:00.000Z'), // 5: moves 1 (the newest move wins)
+      punch('check_in', '2026-03-03T03:30:00.000Z'), // 6
+      correction(6, 'add_check_out', '2026-03-03T09:30:00.000Z'), // 7
+      correction(2, 'void'), // 8: the first day's check-out
+    ]);
+    await ledger.append([correction(8, 'void'), punch('check_out', '2026-03-03T12:30:00.000Z')]);
+    await projector.ensureCurrent(siteId);
+    const snapshot = async () => ({
+      entries: await repo.listEntries(siteId, 0, 100),
+      days: await repo.listDays({ siteId, fromDay: '2026-03-01', toDay: '2026-03-05', limit: 10 }),
+    });
+    const incremental = await snapshot();
+    expect(incremental.days.map((d) => [d.day, d.workedSeconds, d.corrected])).toEqual([
+      ['2026-03-02', 6 * 3600, true],
+      ['2026-03-03', 6 * 3600, true],
+    ]);
+    expect(await projector.rebuildSite(siteId)).toBe(10);
+    expect(await snapshot()).toEqual(incremental);
+  });
+
   it('should take links appended without its hook (a failed hook, another replica) before the next read', async () => {
     const siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
     const store = t.app.get(AttendanceLogRepository, { strict: false });

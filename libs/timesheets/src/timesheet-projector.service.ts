@@ -3,6 +3,7 @@ import {
   Inject,
   Injectable,
   Logger,
+  OnApplicationBootstrap,
   OnModuleInit,
 } from '@nestjs/common';
 import { localDay, nextDay, startOfLocalDay } from '@app/common';
@@ -12,6 +13,7 @@ import { computeDays } from './domain/timesheet-day';
 import { isPunchLike, projectLink, resolveTree, TimesheetEntry } from './domain/timesheet-entry';
 import {
   DayReplacement,
+  PendingDays,
   TimesheetRepository,
 } from './infrastructure/persistence/timesheet.repository';
 import { timesheetsConfig, TimesheetsSettings } from './timesheets.config';
@@ -22,6 +24,37 @@ const MAX_PENDING_WORKERS = 5000;
 
 /** Per worker, the earliest and latest time of the entries taken since their days were recomputed. */
 type Touched = Map<string, { min: number; max: number }>;
+/** Pending marks read per page (at start-up). */
+const PENDING_PAGE = 1000;
+
+/**
+ * Punches an apply just stored, all of them new (so stored exactly as held), by worker: the
+ * recompute reads the rest of its window from the store and takes these from hand.
+ */
+interface InHand {
+  fromSeq: number;
+  toSeq: number;
+  byWorker: Map<string, TimesheetEntry[]>;
+}
+
+function touch(touched: Touched, workerId: string, at: number | undefined): void {
+  if (at === undefined) return;
+  const span = touched.get(workerId);
+  if (!span) touched.set(workerId, { min: at, max: at });
+  else if (at < span.min) span.min = at;
+  else if (at > span.max) span.max = at;
+}
+
+function merge(into: Touched, from: Touched): void {
+  for (const [workerId, { min, max }] of from) {
+    touch(into, workerId, min);
+    touch(into, workerId, max);
+  }
+}
+
+function marks(siteId: string, touched: Touched): PendingDays[] {
+  return [...touched].map(([workerId, { min, max }]) => ({ siteId, workerId, min, max }));
+}
 /** Workers whose days are replaced in one store call (one transaction on SQLite). */
 const REPLACE_BATCH = 500;
 
@@ -34,10 +67,14 @@ const REPLACE_BATCH = 500;
  * is the cursor: a gap (a failed hook, a crash between the commit and the projection,
  * another replica's append) is filled from the ledger before new entries are taken, and
  * before every read (`ensureCurrent`, which also waits for the queued work), so no read
- * misses a committed punch.
+ * misses a committed punch. Every write of entries also writes a durable "days pending
+ * recompute" mark for the workers and times they reach, cleared with the recomputed days; the
+ * marks left by a crash are recomputed at start-up (and by the site's next catch-up).
  */
 @Injectable()
-export class TimesheetProjector implements OnModuleInit, BeforeApplicationShutdown {
+export class TimesheetProjector
+  implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown
+{
   private readonly logger = new Logger(TimesheetProjector.name);
   private readonly maxShiftMs: number;
   private readonly defaultZone: string;
@@ -63,6 +100,14 @@ export class TimesheetProjector implements OnModuleInit, BeforeApplicationShutdo
         // the entries are in the ledger: the next append or read of the site catches up
         this.logger.warn({ err: error as Error }, 'Timesheet read model could not take an append');
       });
+    });
+  }
+
+  /** Recomputes the days a crash left pending (queued: reads wait for it, the start does not). */
+  onApplicationBootstrap(): void {
+    this.serialized(() => this.recomputePending()).catch((error: unknown) => {
+      // the marks stay: each site's next catch-up takes its own
+      this.logger.warn({ err: error as Error }, 'Timesheet days pending recompute not recomputed');
     });
   }
 
@@ -127,12 +172,16 @@ export class TimesheetProjector implements OnModuleInit, BeforeApplicationShutdo
       else bySite.set(log.siteId, [log]);
     }
     for (const [siteId, siteLogs] of bySite) {
-      const first = Math.min(...siteLogs.map((l) => l.seq));
-      const last = Math.max(...siteLogs.map((l) => l.seq));
+      let first = siteLogs[0].seq;
+      let last = first;
+      for (const l of siteLogs) {
+        if (l.seq < first) first = l.seq;
+        if (l.seq > last) last = l.seq;
+      }
       if (this.applied.get(siteId) === first - 1) {
         const touched: Touched = new Map();
-        await this.apply(siteId, siteLogs, touched);
-        await this.recomputeTouched(siteId, touched);
+        const inHand = await this.apply(siteId, siteLogs, touched);
+        await this.recomputeTouched(siteId, touched, inHand);
         this.applied.set(siteId, last);
       } else {
         await this.catchUp(siteId);
@@ -142,6 +191,7 @@ export class TimesheetProjector implements OnModuleInit, BeforeApplicationShutdo
 
   private async catchUp(siteId: string): Promise<number> {
     let after = this.applied.get(siteId);
+    let touched: Touched = new Map();
     if (after === undefined) {
       const { maxSeq, count } = await this.repo.progress(siteId);
       // a hole (an append whose hook failed): take the chain again from the start; stored
@@ -153,6 +203,8 @@ export class TimesheetProjector implements OnModuleInit, BeforeApplicationShutdo
           'Timesheet read model has a gap; re-reading the chain',
         );
       }
+      // days a crash left pending (when the start-up's recompute of them failed)
+      touched = await this.pendingOf(siteId);
     }
     // Entries are stored page by page; the days they reach are recomputed once the entries
     // taken since the last recompute outnumber the punches it read (and at the end). A
@@ -161,10 +213,9 @@ export class TimesheetProjector implements OnModuleInit, BeforeApplicationShutdo
     // each recompute is paid for by the entries before it, and a catch-up is linear in the
     // rows. Ordinary chains (days reached by a page or two) still recompute every page or so.
     // The in-process cursor (`applied`) moves only after a recompute, so a failed page is taken
-    // again; a process crash between the stored entries and their recompute leaves those days
-    // stale until `npm run timesheets:rebuild` (as a crash between one page's two writes did).
+    // again; a process crash between the stored entries and their recompute leaves their
+    // pending marks (written with the entries), which the next start recomputes.
     let read = 0;
-    let touched: Touched = new Map();
     let takenSinceRecompute = 0;
     let lastRecomputeRead = 0;
     for (;;) {
@@ -186,38 +237,127 @@ export class TimesheetProjector implements OnModuleInit, BeforeApplicationShutdo
     }
   }
 
-  /** Stores the links' entries and resolves the corrections among them; notes the times they reach. */
-  private async apply(siteId: string, logs: AttendanceLog[], touched: Touched): Promise<void> {
-    const entries = logs.map(projectLink).filter((e): e is TimesheetEntry => e !== undefined);
-    if (entries.length === 0) return;
-    await this.repo.insertEntries(entries);
-    const touch = (workerId: string, at: number | undefined) => {
-      if (at === undefined) return;
-      const span = touched.get(workerId);
-      if (!span) touched.set(workerId, { min: at, max: at });
-      else if (at < span.min) span.min = at;
-      else if (at > span.max) span.max = at;
-    };
-    for (const e of entries) if (e.kind === 'punch') touch(e.workerId, e.effectiveAt);
-    const roots = new Set<number>();
-    for (const c of entries.filter((e) => e.kind === 'correction')) {
-      const root = await this.rootOf(siteId, c);
-      if (root !== undefined) roots.add(root);
-    }
-    for (const root of roots) {
-      const tree = await this.treeOf(siteId, root);
-      const changed = resolveTree(tree);
-      await this.repo.updateEntryStates(changed);
-      for (const e of [...tree, ...changed]) if (isPunchLike(e)) touch(e.workerId, e.effectiveAt);
+  /** Every site's pending marks, recomputed (they are cleared as their days are stored). */
+  private async recomputePending(): Promise<void> {
+    let after: { siteId: string; workerId: string } | undefined;
+    for (;;) {
+      const page = await this.repo.listPending(PENDING_PAGE, after);
+      const bySite = new Map<string, Touched>();
+      for (const p of page) {
+        let touched = bySite.get(p.siteId);
+        if (!touched) {
+          touched = new Map();
+          bySite.set(p.siteId, touched);
+        }
+        touched.set(p.workerId, { min: p.min, max: p.max });
+      }
+      for (const [siteId, touched] of bySite) {
+        await this.recomputeTouched(siteId, touched);
+        this.logger.log(
+          { siteId, workers: touched.size },
+          'Timesheet days pending recompute recomputed',
+        );
+      }
+      if (page.length < PENDING_PAGE) return;
+      after = page[page.length - 1];
     }
   }
 
+  /** A site's pending marks as touched spans. */
+  private async pendingOf(siteId: string): Promise<Touched> {
+    const touched: Touched = new Map();
+    let after: { siteId: string; workerId: string } | undefined;
+    for (;;) {
+      const page = await this.repo.listPending(PENDING_PAGE, after, siteId);
+      for (const p of page) touched.set(p.workerId, { min: p.min, max: p.max });
+      if (page.length < PENDING_PAGE) return touched;
+      after = page[page.length - 1];
+    }
+  }
+
+  /**
+   * Stores the links' entries and resolves the corrections among them; notes the times they
+   * reach in `touched`, and durably (pending marks written with the entries and the states).
+   * Returns the punches stored when every entry was new and none is a correction (the
+   * recompute then takes them from hand), else undefined.
+   */
+  private async apply(
+    siteId: string,
+    logs: AttendanceLog[],
+    touched: Touched,
+  ): Promise<InHand | undefined> {
+    const entries: TimesheetEntry[] = [];
+    const own: Touched = new Map();
+    let corrections = false;
+    for (const log of logs) {
+      const e = projectLink(log);
+      if (e === undefined) continue;
+      entries.push(e);
+      if (e.kind === 'punch') touch(own, e.workerId, e.effectiveAt);
+      else corrections = true;
+    }
+    if (entries.length === 0) return undefined;
+    // corrections are resolved before anything is stored, so the entries, the states of their
+    // trees and the marks are one write: no crash leaves a stored correction unapplied
+    const states = corrections ? await this.resolveCorrections(siteId, entries, own) : [];
+    if (states.length > 0) {
+      const resolved = new Map(states.map((e) => [e.seq, e]));
+      for (let i = 0; i < entries.length; i++)
+        entries[i] = resolved.get(entries[i].seq) ?? entries[i];
+    }
+    const stored = await this.repo.insertEntries(entries, marks(siteId, own), states);
+    merge(touched, own);
+    if (corrections) return undefined;
+    if (stored !== entries.length) return undefined;
+    const inHand: InHand = { fromSeq: entries[0].seq, toSeq: entries[0].seq, byWorker: new Map() };
+    for (const e of entries) {
+      if (e.seq < inHand.fromSeq) inHand.fromSeq = e.seq;
+      if (e.seq > inHand.toSeq) inHand.toSeq = e.seq;
+      const list = inHand.byWorker.get(e.workerId);
+      if (list) list.push(e);
+      else inHand.byWorker.set(e.workerId, [e]);
+    }
+    return inHand;
+  }
+
+  /**
+   * Resolves the trees the entries' corrections join, from the store and the entries in hand
+   * (not stored yet, or stored by an earlier attempt: then the stored copy is used); returns
+   * the entries whose derived state changed, and touches their trees' punch-like entries.
+   */
+  private async resolveCorrections(
+    siteId: string,
+    entries: TimesheetEntry[],
+    touched: Touched,
+  ): Promise<TimesheetEntry[]> {
+    const held = new Map(entries.map((e) => [e.seq, e]));
+    const roots = new Set<number>();
+    for (const c of entries) {
+      if (c.kind !== 'correction') continue;
+      const root = await this.rootOf(siteId, c, held);
+      if (root !== undefined) roots.add(root);
+    }
+    const changed: TimesheetEntry[] = [];
+    for (const root of roots) {
+      const tree = await this.treeOf(siteId, root, held);
+      const own = resolveTree(tree);
+      for (const e of [...tree, ...own])
+        if (isPunchLike(e)) touch(touched, e.workerId, e.effectiveAt);
+      changed.push(...own);
+    }
+    return changed;
+  }
+
   /** Recomputes the touched workers' days; returns how many punches that read. */
-  private async recomputeTouched(siteId: string, touched: Touched): Promise<number> {
+  private async recomputeTouched(
+    siteId: string,
+    touched: Touched,
+    inHand?: InHand,
+  ): Promise<number> {
     let read = 0;
     let replacements: DayReplacement[] = [];
     for (const [workerId, span] of touched) {
-      const { replacement, punches } = await this.recompute(siteId, workerId, span);
+      const { replacement, punches } = await this.recompute(siteId, workerId, span, inHand);
       replacements.push(replacement);
       read += punches;
       if (replacements.length === REPLACE_BATCH) {
@@ -230,10 +370,14 @@ export class TimesheetProjector implements OnModuleInit, BeforeApplicationShutdo
   }
 
   /** The punch at the top of a correction's chain of targets. */
-  private async rootOf(siteId: string, correction: TimesheetEntry): Promise<number | undefined> {
+  private async rootOf(
+    siteId: string,
+    correction: TimesheetEntry,
+    held: Map<number, TimesheetEntry>,
+  ): Promise<number | undefined> {
     let target = correction.targetSeq;
     for (let depth = 0; target !== undefined && depth < 10_000; depth++) {
-      const [e] = await this.repo.findEntries(siteId, [target]);
+      const e = held.get(target) ?? (await this.repo.findEntries(siteId, [target]))[0];
       if (!e) return undefined;
       if (e.kind === 'punch') return e.seq;
       target = e.targetSeq;
@@ -241,10 +385,23 @@ export class TimesheetProjector implements OnModuleInit, BeforeApplicationShutdo
     return undefined;
   }
 
-  private async treeOf(siteId: string, root: number): Promise<TimesheetEntry[]> {
+  /** A punch and every correction reaching it, stored copies first, then those only in hand. */
+  private async treeOf(
+    siteId: string,
+    root: number,
+    held: Map<number, TimesheetEntry>,
+  ): Promise<TimesheetEntry[]> {
     const tree = await this.repo.findEntries(siteId, [root]);
+    if (tree.length === 0 && held.has(root)) tree.push(held.get(root)!);
     for (let level = [root]; level.length > 0;) {
       const children = await this.repo.findCorrectionsOf(siteId, level);
+      const stored = new Set(children.map((c) => c.seq));
+      const targets = new Set(level);
+      for (const e of held.values()) {
+        if (e.targetSeq !== undefined && targets.has(e.targetSeq) && !stored.has(e.seq)) {
+          children.push(e);
+        }
+      }
       tree.push(...children);
       level = children.map((c) => c.seq);
     }
@@ -256,19 +413,29 @@ export class TimesheetProjector implements OnModuleInit, BeforeApplicationShutdo
     siteId: string,
     workerId: string,
     span: { min: number; max: number },
+    inHand?: InHand,
   ): Promise<{ replacement: DayReplacement; punches: number }> {
     const zone = await this.zoneOf(siteId);
     const fromDay = localDay(span.min - this.maxShiftMs, zone);
     const toDay = localDay(span.max + this.maxShiftMs, zone);
-    const punches = await this.repo.listPunches(
-      siteId,
-      workerId,
-      startOfLocalDay(fromDay, zone) - this.maxShiftMs,
-      startOfLocalDay(nextDay(toDay), zone) + this.maxShiftMs,
-    );
+    const fromMs = startOfLocalDay(fromDay, zone) - this.maxShiftMs;
+    const toMs = startOfLocalDay(nextDay(toDay), zone) + this.maxShiftMs;
+    let punches = await this.repo.listPunches(siteId, workerId, fromMs, toMs, inHand);
+    const held = inHand?.byWorker.get(workerId);
+    if (held) {
+      // the same rows the store would give (every held entry was stored as held); computeDays
+      // orders them by time and seq
+      const inWindow = held.filter(
+        (e) => isPunchLike(e) && e.effectiveAt! >= fromMs && e.effectiveAt! < toMs,
+      );
+      punches = punches.length === 0 ? inWindow : punches.concat(inWindow);
+    }
     const days = computeDays(siteId, workerId, punches, zone, this.maxShiftMs).filter(
       (d) => d.day >= fromDay && d.day <= toDay,
     );
-    return { replacement: { siteId, workerId, fromDay, toDay, days }, punches: punches.length };
+    return {
+      replacement: { siteId, workerId, fromDay, toDay, days, settles: span },
+      punches: punches.length,
+    };
   }
 }

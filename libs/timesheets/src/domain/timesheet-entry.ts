@@ -30,11 +30,15 @@ export interface TimesheetEntry {
 
 /** The timesheet view of a ledger link (undefined for kinds timesheets ignore). */
 export function projectLink(log: AttendanceLog): TimesheetEntry | undefined {
-  const base = { siteId: log.siteId, seq: log.seq, voided: false, correctedBy: [] as number[] };
   if (isPacketData(log.data)) {
+    // one literal in the stored order: a spread of a shared base here (once per synced
+    // packet) cost V8 ~40x the literal
     const at = Date.parse(log.data.timestamp);
     return {
-      ...base,
+      siteId: log.siteId,
+      seq: log.seq,
+      voided: false,
+      correctedBy: [],
       workerId: log.data.workerId,
       packetId: log.data.packetId,
       kind: 'punch',
@@ -44,6 +48,7 @@ export function projectLink(log: AttendanceLog): TimesheetEntry | undefined {
       lowTrust: log.meta.lowTrust === true,
     };
   }
+  const base = { siteId: log.siteId, seq: log.seq, voided: false, correctedBy: [] as number[] };
   if (isCorrectionData(log.data)) {
     const c = log.data;
     const at = c.at ? Date.parse(c.at) : undefined;

@@ -128,4 +128,46 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut }) => {
       await sut().listDays({ siteId: 'S', fromDay: '2026-03-01', toDay: '2026-03-31', limit: 10 }),
     ).toEqual([]);
   });
+
+  it('should say how many entries were new and leave a seq range out of a punch list', async () => {
+    expect(await sut().insertEntries([entry(1), entry(2)])).toBe(2);
+    expect(await sut().insertEntries([entry(2), entry(3), entry(4), entry(5)])).toBe(3);
+    const except = { fromSeq: 2, toSeq: 4 };
+    expect((await sut().listPunches('S', 'w1', 0, 10_000, except)).map((p) => p.seq)).toEqual([
+      1, 5,
+    ]);
+  });
+
+  it('should keep pending marks widened by each write until days covering them are stored', async () => {
+    const mark = (workerId: string, min: number, max: number) => ({
+      siteId: 'S',
+      workerId,
+      min,
+      max,
+    });
+    await sut().insertEntries([entry(1)], [mark('w1', 1_000, 1_000), mark('w2', 7, 9)]);
+    await sut().updateEntryStates([], [mark('w1', 500, 800), { ...mark('w3', 1, 2), siteId: 'T' }]);
+    await sut().insertEntries([], [mark('w1', 900, 4_000)]);
+    expect(await sut().listPending(10)).toEqual([
+      mark('w1', 500, 4_000),
+      mark('w2', 7, 9),
+      { ...mark('w3', 1, 2), siteId: 'T' },
+    ]);
+    expect(await sut().listPending(10, { siteId: 'S', workerId: 'w1' })).toEqual([
+      mark('w2', 7, 9),
+      { ...mark('w3', 1, 2), siteId: 'T' },
+    ]);
+    expect(await sut().listPending(1, undefined, 'S')).toEqual([mark('w1', 500, 4_000)]);
+    const range = { siteId: 'S', fromDay: '2026-03-01', toDay: '2026-03-03', days: [] };
+    // a recompute of less than the mark leaves it; one covering it clears it
+    await sut().replaceDays([
+      { ...range, workerId: 'w1', settles: { min: 600, max: 5_000 } },
+      { ...range, workerId: 'w2', settles: { min: 7, max: 9 } },
+    ]);
+    expect((await sut().listPending(10, undefined, 'S')).map((p) => p.workerId)).toEqual(['w1']);
+    await sut().replaceDays([{ ...range, workerId: 'w1', settles: { min: 500, max: 4_000 } }]);
+    expect(await sut().listPending(10, undefined, 'S')).toEqual([]);
+    await sut().clearSite('T');
+    expect(await sut().listPending(10)).toEqual([]);
+  });
 });

@@ -7,6 +7,26 @@ export interface DayReplacement {
   fromDay: string;
   toDay: string;
   days: TimesheetDay[];
+  /** The times whose days this replacement recomputed: a pending mark inside them is cleared. */
+  settles?: { min: number; max: number };
+}
+
+/**
+ * A durable "days pending recompute" mark: entries at times in [min, max] (epoch ms) of the
+ * worker are stored but the days they reach may not be recomputed yet. Written in the same
+ * write as those entries, cleared with the recomputed days (docs/architecture.md, "Timesheets").
+ */
+export interface PendingDays {
+  siteId: string;
+  workerId: string;
+  min: number;
+  max: number;
+}
+
+/** Seqs a read leaves out (entries the caller holds in hand). */
+export interface SeqRange {
+  fromSeq: number;
+  toSeq: number;
 }
 
 export interface DayQuery {
@@ -26,28 +46,50 @@ export interface DayQuery {
  * correction state) and the worker-days computed from them. Rebuildable from the ledger.
  */
 export abstract class TimesheetRepository {
-  /** Stores new entries (an entry already stored, same site and seq, is left as it is). */
-  abstract insertEntries(entries: TimesheetEntry[]): Promise<void>;
-  /** Overwrites the derived state (effectiveAt, voided, correctedBy) of stored entries. */
-  abstract updateEntryStates(entries: TimesheetEntry[]): Promise<void>;
+  /**
+   * Stores new entries (an entry already stored, same site and seq, is left as it is), widens
+   * the pending marks to cover `pending` and overwrites the derived state of `states` (as
+   * updateEntryStates), in one write on SQLite; on MongoDB the marks first, then the states,
+   * then the entries. Returns how many entries were new.
+   */
+  abstract insertEntries(
+    entries: TimesheetEntry[],
+    pending?: PendingDays[],
+    states?: TimesheetEntry[],
+  ): Promise<number>;
+  /** Overwrites the derived state (effectiveAt, voided, correctedBy) of stored entries; marks as insertEntries. */
+  abstract updateEntryStates(entries: TimesheetEntry[], pending?: PendingDays[]): Promise<void>;
+  /** Up to `limit` pending marks after `after` in (siteId, workerId) order; one site's when `siteId` is given. */
+  abstract listPending(
+    limit: number,
+    after?: { siteId: string; workerId: string },
+    siteId?: string,
+  ): Promise<PendingDays[]>;
   abstract findEntries(siteId: string, seqs: number[]): Promise<TimesheetEntry[]>;
   /** Corrections whose target is one of `seqs`. */
   abstract findCorrectionsOf(siteId: string, seqs: number[]): Promise<TimesheetEntry[]>;
-  /** A worker's punch-like entries (voided too) with effectiveAt in [fromMs, toMs), by time. */
+  /**
+   * A worker's punch-like entries (voided too) with effectiveAt in [fromMs, toMs), by time;
+   * without those whose seq is in `except` when given.
+   */
   abstract listPunches(
     siteId: string,
     workerId: string,
     fromMs: number,
     toMs: number,
+    except?: SeqRange,
   ): Promise<TimesheetEntry[]>;
   /** Up to `limit` entries of a site with seq > afterSeq, by seq. */
   abstract listEntries(siteId: string, afterSeq: number, limit: number): Promise<TimesheetEntry[]>;
   /** The highest seq stored for the site (0 when none), and how many entries are stored. */
   abstract progress(siteId: string): Promise<{ maxSeq: number; count: number }>;
-  /** For each replacement, the worker's days in [fromDay, toDay] become `days` (all inside that range). */
+  /**
+   * For each replacement, the worker's days in [fromDay, toDay] become `days` (all inside that
+   * range), and a pending mark of the worker inside `settles` is cleared (in the same write on SQLite).
+   */
   abstract replaceDays(replacements: DayReplacement[]): Promise<void>;
   /** Days in (workerId, day) order. */
   abstract listDays(query: DayQuery): Promise<TimesheetDay[]>;
-  /** Forgets everything about a site (before a rebuild). */
+  /** Forgets everything about a site (before a rebuild), its pending marks too. */
   abstract clearSite(siteId: string): Promise<void>;
 }

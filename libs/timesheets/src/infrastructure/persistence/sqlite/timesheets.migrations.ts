@@ -35,4 +35,19 @@ export const TIMESHEETS_SQLITE_MIGRATIONS: SqliteMigration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'timesheet read model: days pending recompute',
+    // one row per worker whose stored entries reach days not yet recomputed: written in the
+    // transaction that stores the entries, deleted in the one that stores their days
+    up: `
+      CREATE TABLE timesheet_pending_days (
+        site_id TEXT NOT NULL,
+        worker_id TEXT NOT NULL,
+        min_at INTEGER NOT NULL,
+        max_at INTEGER NOT NULL,
+        PRIMARY KEY (site_id, worker_id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

@@ -3,12 +3,20 @@ import type { FilterQuery, Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
 import { TimesheetEntry } from '../../../../domain/timesheet-entry';
-import { DayQuery, DayReplacement, TimesheetRepository } from '../../timesheet.repository';
+import {
+  DayQuery,
+  DayReplacement,
+  PendingDays,
+  SeqRange,
+  TimesheetRepository,
+} from '../../timesheet.repository';
 import {
   TimesheetDayDocument,
   TimesheetDaySchema,
   TimesheetEntryDocument,
   TimesheetEntrySchema,
+  TimesheetPendingDocument,
+  TimesheetPendingSchema,
 } from '../schemas/timesheet.schema';
 
 function toDomain(d: TimesheetEntryDocument): TimesheetEntry {
@@ -34,26 +42,50 @@ function toDomain(d: TimesheetEntryDocument): TimesheetEntry {
 /**
  * MongoDB adapter. Entries are inserted with `$setOnInsert` upserts (an entry stored twice is
  * stored once); a worker's days are replaced by a delete and an insert of the range (the
- * projector serializes work per process, and a rebuild repairs any interleaving).
+ * projector serializes work per process, and a rebuild repairs any interleaving). Without a
+ * transaction, the pending marks are written before the entries they cover and cleared after
+ * the days are stored, so a crash between any two writes leaves a mark behind.
  */
 @Injectable()
 export class MongoTimesheetRepository extends TimesheetRepository implements OnModuleInit {
   private readonly entries: Model<TimesheetEntryDocument>;
   private readonly days: Model<TimesheetDayDocument>;
+  private readonly pending: Model<TimesheetPendingDocument>;
 
   constructor(store: MongoStoreHandle) {
     super();
     this.entries = store.connection.model(TimesheetEntryDocument.name, TimesheetEntrySchema);
     this.days = store.connection.model(TimesheetDayDocument.name, TimesheetDaySchema);
+    this.pending = store.connection.model(TimesheetPendingDocument.name, TimesheetPendingSchema);
   }
 
   async onModuleInit(): Promise<void> {
-    await Promise.all([this.entries.init(), this.days.init()]);
+    await Promise.all([this.entries.init(), this.days.init(), this.pending.init()]);
   }
 
-  async insertEntries(entries: TimesheetEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    await this.entries.bulkWrite(
+  private async mark(pending: PendingDays[]): Promise<void> {
+    if (pending.length === 0) return;
+    await this.pending.bulkWrite(
+      pending.map((p) => ({
+        updateOne: {
+          filter: { siteId: p.siteId, workerId: p.workerId },
+          update: { $min: { minAt: p.min }, $max: { maxAt: p.max } },
+          upsert: true,
+        },
+      })),
+    );
+  }
+
+  async insertEntries(
+    entries: TimesheetEntry[],
+    pending: PendingDays[] = [],
+    states: TimesheetEntry[] = [],
+  ): Promise<number> {
+    // a crash after the states and before the entries: the entries are taken again (the
+    // read model's progress has not moved), and resolving their trees again gives these states
+    await this.updateEntryStates(states, pending);
+    if (entries.length === 0) return 0;
+    const result = await this.entries.bulkWrite(
       entries.map((e) => ({
         updateOne: {
           filter: { siteId: e.siteId, seq: e.seq },
@@ -63,9 +95,11 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       })),
       { ordered: true },
     );
+    return result.upsertedCount;
   }
 
-  async updateEntryStates(entries: TimesheetEntry[]): Promise<void> {
+  async updateEntryStates(entries: TimesheetEntry[], pending: PendingDays[] = []): Promise<void> {
+    await this.mark(pending);
     if (entries.length === 0) return;
     await this.entries.bulkWrite(
       entries.map((e) => ({
@@ -105,13 +139,48 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
     return docs.map(toDomain);
   }
 
-  async listPunches(siteId: string, workerId: string, fromMs: number, toMs: number) {
+  async listPending(
+    limit: number,
+    after?: { siteId: string; workerId: string },
+    siteId?: string,
+  ): Promise<PendingDays[]> {
+    const filter: FilterQuery<TimesheetPendingDocument> = {};
+    if (siteId !== undefined) filter.siteId = siteId;
+    if (after) {
+      filter.$or = [
+        { siteId: { $gt: after.siteId } },
+        { siteId: after.siteId, workerId: { $gt: after.workerId } },
+      ];
+    }
+    const docs = await this.pending
+      .find(filter)
+      .sort({ siteId: 1, workerId: 1 })
+      .limit(limit)
+      .lean<TimesheetPendingDocument[]>();
+    return docs.map((d) => ({
+      siteId: d.siteId,
+      workerId: d.workerId,
+      min: d.minAt,
+      max: d.maxAt,
+    }));
+  }
+
+  async listPunches(
+    siteId: string,
+    workerId: string,
+    fromMs: number,
+    toMs: number,
+    except?: SeqRange,
+  ): Promise<TimesheetEntry[]> {
     const docs = await this.entries
       .find({
         siteId,
         workerId,
         punchType: { $exists: true },
         effectiveAt: { $gte: fromMs, $lt: toMs },
+        ...(except
+          ? { $or: [{ seq: { $lt: except.fromSeq } }, { seq: { $gt: except.toSeq } }] }
+          : {}),
       })
       .sort({ effectiveAt: 1, seq: 1 })
       .lean<TimesheetEntryDocument[]>();
@@ -142,17 +211,28 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
         workerId: r.workerId,
         day: { $gte: r.fromDay, $lte: r.toDay },
       });
-      if (r.days.length === 0) continue;
-      await this.days.insertMany(
-        r.days.map((d) => ({
+      if (r.days.length > 0) await this.insertDays(r);
+      if (r.settles) {
+        await this.pending.deleteOne({
           siteId: r.siteId,
           workerId: r.workerId,
-          day: d.day,
-          workedSeconds: d.workedSeconds,
-          body: JSON.stringify(d),
-        })),
-      );
+          minAt: { $gte: r.settles.min },
+          maxAt: { $lte: r.settles.max },
+        });
+      }
     }
+  }
+
+  private async insertDays(r: DayReplacement): Promise<void> {
+    await this.days.insertMany(
+      r.days.map((d) => ({
+        siteId: r.siteId,
+        workerId: r.workerId,
+        day: d.day,
+        workedSeconds: d.workedSeconds,
+        body: JSON.stringify(d),
+      })),
+    );
   }
 
   async listDays(q: DayQuery): Promise<TimesheetDay[]> {
@@ -177,6 +257,10 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
   }
 
   async clearSite(siteId: string): Promise<void> {
-    await Promise.all([this.entries.deleteMany({ siteId }), this.days.deleteMany({ siteId })]);
+    await Promise.all([
+      this.entries.deleteMany({ siteId }),
+      this.days.deleteMany({ siteId }),
+      this.pending.deleteMany({ siteId }),
+    ]);
   }
 }

@@ -32,3 +32,14 @@ export class TimesheetDayDocument {
 }
 export const TimesheetDaySchema = SchemaFactory.createForClass(TimesheetDayDocument);
 TimesheetDaySchema.index({ siteId: 1, workerId: 1, day: 1 }, { unique: true });
+
+/** Days pending recompute: a worker's stored entries at times in [minAt, maxAt] (epoch ms). */
+@Schema({ collection: 'timesheet_pending_days', versionKey: false })
+export class TimesheetPendingDocument {
+  @Prop({ required: true }) siteId!: string;
+  @Prop({ required: true }) workerId!: string;
+  @Prop({ required: true }) minAt!: number;
+  @Prop({ required: true }) maxAt!: number;
+}
+export const TimesheetPendingSchema = SchemaFactory.createForClass(TimesheetPendingDocument);
+TimesheetPendingSchema.index({ siteId: 1, workerId: 1 }, { unique: true });

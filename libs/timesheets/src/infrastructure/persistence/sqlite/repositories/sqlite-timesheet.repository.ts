@@ -3,7 +3,13 @@ import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle } from '@app/persistence';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
 import { TimesheetEntry } from '../../../../domain/timesheet-entry';
-import { DayQuery, DayReplacement, TimesheetRepository } from '../../timesheet.repository';
+import {
+  DayQuery,
+  DayReplacement,
+  PendingDays,
+  SeqRange,
+  TimesheetRepository,
+} from '../../timesheet.repository';
 import { TIMESHEETS_SQLITE_MIGRATIONS } from '../timesheets.migrations';
 
 interface EntryRow {
@@ -23,6 +29,22 @@ interface EntryRow {
 }
 
 function toDomain(r: EntryRow): TimesheetEntry {
+  if (r.kind === 'punch' && r.punch_type && r.action === null && r.target_seq === null) {
+    // a punch (nearly every row): one literal, in the order the general case builds
+    return {
+      siteId: r.site_id,
+      seq: r.seq,
+      workerId: r.worker_id,
+      packetId: r.packet_id,
+      kind: 'punch',
+      punchType: r.punch_type as TimesheetEntry['punchType'],
+      ...(r.at !== null ? { at: r.at } : {}),
+      ...(r.effective_at !== null ? { effectiveAt: r.effective_at } : {}),
+      voided: r.voided === 1,
+      correctedBy: correctedBy(r.corrected_by),
+      lowTrust: r.low_trust === 1,
+    };
+  }
   return {
     siteId: r.site_id,
     seq: r.seq,
@@ -35,9 +57,14 @@ function toDomain(r: EntryRow): TimesheetEntry {
     ...(r.at !== null ? { at: r.at } : {}),
     ...(r.effective_at !== null ? { effectiveAt: r.effective_at } : {}),
     voided: r.voided === 1,
-    correctedBy: JSON.parse(r.corrected_by) as number[],
+    correctedBy: correctedBy(r.corrected_by),
     lowTrust: r.low_trust === 1,
   };
+}
+
+/** `corrected_by` is a JSON array of seqs, nearly always empty. */
+function correctedBy(text: string): number[] {
+  return text === '[]' ? [] : (JSON.parse(text) as number[]);
 }
 
 function toRow(e: TimesheetEntry): EntryRow {
@@ -58,24 +85,57 @@ function toRow(e: TimesheetEntry): EntryRow {
   };
 }
 
+const ENTRY_COLUMNS =
+  'site_id, seq, worker_id, packet_id, kind, punch_type, action, target_seq, at, effective_at, voided, corrected_by, low_trust';
+/** Rows per multi-row INSERT (13 parameters a row, far below SQLite's 32,766). */
+const INSERT_ROWS = [100, 10, 1];
+
+/** Pushes an entry's columns, in ENTRY_COLUMNS order, onto `out`. */
+function pushRow(out: unknown[], e: TimesheetEntry): void {
+  out.push(
+    e.siteId,
+    e.seq,
+    e.workerId,
+    e.packetId,
+    e.kind,
+    e.punchType ?? null,
+    e.action ?? null,
+    e.targetSeq ?? null,
+    e.at ?? null,
+    e.effectiveAt ?? null,
+    e.voided ? 1 : 0,
+    e.correctedBy.length === 0 ? '[]' : JSON.stringify(e.correctedBy),
+    e.lowTrust ? 1 : 0,
+  );
+}
+
 /** SQLite adapter: a day's body is its JSON; replacing a worker's days is one transaction. */
 @Injectable()
 export class SqliteTimesheetRepository extends TimesheetRepository {
   private readonly db: Database;
-  private readonly insert: Statement;
+  /** Multi-row INSERT OR IGNOREs, one for each count of INSERT_ROWS. */
+  private readonly inserts: Statement[];
   private readonly updateState: Statement;
   private readonly insertDay: Statement;
   private readonly deleteDays: Statement;
   private readonly punches: Statement<[string, string, number, number], EntryRow>;
+  private readonly punchesExcept: Statement<
+    [string, string, number, number, number, number],
+    EntryRow
+  >;
+  private readonly markPending: Statement<[string, string, number, number]>;
+  private readonly settlePending: Statement<[string, string, number, number]>;
 
   constructor(store: SqliteStoreHandle) {
     super();
     store.migrate('timesheets', TIMESHEETS_SQLITE_MIGRATIONS);
     this.db = store.db;
-    this.insert = this.db.prepare(
-      `INSERT OR IGNORE INTO timesheet_entries
-         (site_id, seq, worker_id, packet_id, kind, punch_type, action, target_seq, at, effective_at, voided, corrected_by, low_trust)
-       VALUES (@site_id, @seq, @worker_id, @packet_id, @kind, @punch_type, @action, @target_seq, @at, @effective_at, @voided, @corrected_by, @low_trust)`,
+    // one statement per row count: a 500-entry batch is 5 statement runs, not 500
+    const row = `(${Array(13).fill('?').join(', ')})`;
+    this.inserts = INSERT_ROWS.map((rows) =>
+      this.db.prepare(
+        `INSERT OR IGNORE INTO timesheet_entries (${ENTRY_COLUMNS}) VALUES ${Array(rows).fill(row).join(', ')}`,
+      ),
     );
     this.updateState = this.db.prepare(
       `UPDATE timesheet_entries SET effective_at = @effective_at, voided = @voided, corrected_by = @corrected_by
@@ -92,14 +152,84 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
        WHERE site_id = ? AND worker_id = ? AND punch_type IS NOT NULL AND effective_at >= ? AND effective_at < ?
        ORDER BY effective_at, seq`,
     );
+    // seq is in the index (the key of a WITHOUT ROWID table), so the rows left out are never read
+    this.punchesExcept = this.db.prepare(
+      `SELECT * FROM timesheet_entries
+       WHERE site_id = ? AND worker_id = ? AND punch_type IS NOT NULL AND effective_at >= ? AND effective_at < ?
+         AND (seq < ? OR seq > ?)
+       ORDER BY effective_at, seq`,
+    );
+    this.markPending = this.db.prepare(
+      `INSERT INTO timesheet_pending_days (site_id, worker_id, min_at, max_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (site_id, worker_id) DO UPDATE
+       SET min_at = MIN(min_at, excluded.min_at), max_at = MAX(max_at, excluded.max_at)`,
+    );
+    this.settlePending = this.db.prepare(
+      `DELETE FROM timesheet_pending_days
+       WHERE site_id = ? AND worker_id = ? AND min_at >= ? AND max_at <= ?`,
+    );
   }
 
-  async insertEntries(entries: TimesheetEntry[]): Promise<void> {
-    this.db.transaction(() => entries.forEach((e) => this.insert.run(toRow(e))))();
+  async insertEntries(
+    entries: TimesheetEntry[],
+    pending: PendingDays[] = [],
+    states: TimesheetEntry[] = [],
+  ): Promise<number> {
+    return this.db.transaction(() => {
+      this.mark(pending);
+      const stored = this.insertRows(entries);
+      states.forEach((e) => this.updateState.run(toRow(e)));
+      return stored;
+    })();
   }
 
-  async updateEntryStates(entries: TimesheetEntry[]): Promise<void> {
-    this.db.transaction(() => entries.forEach((e) => this.updateState.run(toRow(e))))();
+  /** INSERT OR IGNOREs the entries, as few statement runs as INSERT_ROWS allows; returns the rows stored. */
+  private insertRows(entries: TimesheetEntry[]): number {
+    let stored = 0;
+    let i = 0;
+    INSERT_ROWS.forEach((rows, k) => {
+      for (; entries.length - i >= rows; i += rows) {
+        const args: unknown[] = [];
+        for (let j = i; j < i + rows; j++) pushRow(args, entries[j]);
+        stored += this.inserts[k].run(args).changes;
+      }
+    });
+    return stored;
+  }
+
+  private mark(pending: PendingDays[]): void {
+    for (const p of pending) this.markPending.run(p.siteId, p.workerId, p.min, p.max);
+  }
+
+  async updateEntryStates(entries: TimesheetEntry[], pending: PendingDays[] = []): Promise<void> {
+    this.db.transaction(() => {
+      this.mark(pending);
+      entries.forEach((e) => this.updateState.run(toRow(e)));
+    })();
+  }
+
+  async listPending(
+    limit: number,
+    after?: { siteId: string; workerId: string },
+    siteId?: string,
+  ): Promise<PendingDays[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (siteId !== undefined) {
+      where.push('site_id = ?');
+      args.push(siteId);
+    }
+    if (after) {
+      where.push('(site_id > ? OR (site_id = ? AND worker_id > ?))');
+      args.push(after.siteId, after.siteId, after.workerId);
+    }
+    return this.db
+      .prepare<unknown[], { siteId: string; workerId: string; min: number; max: number }>(
+        `SELECT site_id AS siteId, worker_id AS workerId, min_at AS min, max_at AS max
+         FROM timesheet_pending_days ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY site_id, worker_id LIMIT ?`,
+      )
+      .all(...args, limit);
   }
 
   async findEntries(siteId: string, seqs: number[]): Promise<TimesheetEntry[]> {
@@ -122,8 +252,17 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     );
   }
 
-  async listPunches(siteId: string, workerId: string, fromMs: number, toMs: number) {
-    return this.punches.all(siteId, workerId, fromMs, toMs).map(toDomain);
+  async listPunches(
+    siteId: string,
+    workerId: string,
+    fromMs: number,
+    toMs: number,
+    except?: SeqRange,
+  ): Promise<TimesheetEntry[]> {
+    const rows = except
+      ? this.punchesExcept.all(siteId, workerId, fromMs, toMs, except.fromSeq, except.toSeq)
+      : this.punches.all(siteId, workerId, fromMs, toMs);
+    return rows.map(toDomain);
   }
 
   async listEntries(siteId: string, afterSeq: number, limit: number): Promise<TimesheetEntry[]> {
@@ -148,6 +287,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     this.db.transaction(() => {
       for (const r of replacements) {
         this.deleteDays.run(r.siteId, r.workerId, r.fromDay, r.toDay);
+        if (r.settles) this.settlePending.run(r.siteId, r.workerId, r.settles.min, r.settles.max);
         for (const d of r.days) {
           this.insertDay.run(r.siteId, r.workerId, d.day, d.workedSeconds, JSON.stringify(d));
         }
@@ -179,6 +319,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM timesheet_entries WHERE site_id = ?').run(siteId);
       this.db.prepare('DELETE FROM timesheet_days WHERE site_id = ?').run(siteId);
+      this.db.prepare('DELETE FROM timesheet_pending_days WHERE site_id = ?').run(siteId);
     })();
   }
 

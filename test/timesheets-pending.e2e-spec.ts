@@ -1,0 +1,179 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LedgerService } from '@app/offline-sync';
+import { punchEntry } from '@app/offline-sync/testing/punch-entry';
+import { MongoStore, SqliteStore, Store } from '@app/persistence';
+import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
+import { TimesheetProjector } from '@app/timesheets';
+import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
+import { http, startTestApp, TestApp } from './support/test-app';
+import { createSite } from './support/timesheet-client';
+
+/**
+ * A real fault of the store that lets entries be stored but not days: a unique index over
+ * (site, worked seconds) that an existing day of another worker already holds the value of
+ * (`seconds`), so storing the worker's 8-hour day fails in the store itself (SQLite: the day
+ * transaction rolls back; MongoDB: E11000 on the insert after the range was deleted).
+ * `seconds`: the worked seconds of the day that must fail.
+ * Returns the repair.
+ */
+async function breakDays(
+  t: TestApp,
+  siteId: string,
+  seconds: number,
+): Promise<() => Promise<void>> {
+  const store = t.app.get(Store);
+  if (store instanceof MongoStore) {
+    const days = store.connection.collection('timesheet_days');
+    await days.createIndex({ siteId: 1, workedSeconds: 1 }, { unique: true, name: 'fault' });
+    await days.insertOne({
+      siteId,
+      workerId: 'decoy',
+      day: '2000-01-01',
+      workedSeconds: seconds,
+      body: '{}',
+    });
+    return async () => {
+      await days.dropIndex('fault');
+      await days.deleteOne({ siteId, workerId: 'decoy' });
+    };
+  }
+  const db = (store as SqliteStore).db;
+  db.prepare(
+    `INSERT INTO timesheet_days (site_id, worker_id, day, worked_seconds, body) VALUES (?, 'decoy', '2000-01-01', ?, '{}')`,
+  ).run(siteId, seconds);
+  db.exec('CREATE UNIQUE INDEX fault ON timesheet_days (site_id, worked_seconds)');
+  return async () => {
+    db.exec('DROP INDEX fault');
+    db.prepare(`DELETE FROM timesheet_days WHERE site_id = ? AND worker_id = 'decoy'`).run(siteId);
+  };
+}
+
+const WORKER = 'cccccccccccccccccccccccc';
+
+async function daysOf(t: TestApp, siteId: string) {
+  const res = await http(
+    t.baseUrl,
+    'GET',
+    `/api/v5/sites/${siteId}/timesheets?from=2026-03-01&to=2026-03-05`,
+    { key: t.keys.auditor },
+  );
+  expect(res.status).toBe(200);
+  return (res.body.days as { date: string; workerId: string; hours: number; seqs: number[] }[]).map(
+    (d) => ({ date: d.date, workerId: d.workerId, hours: d.hours, seqs: d.seqs }),
+  );
+}
+
+function workerDays(repo: TimesheetRepository, siteId: string) {
+  return repo.listDays({
+    siteId,
+    fromDay: '2026-03-01',
+    toDay: '2026-03-05',
+    workerIds: [WORKER],
+    limit: 10,
+  });
+}
+
+const EXPECTED = [
+  { date: '2026-03-02', workerId: WORKER, hours: 8, seqs: [1, 2] },
+  { date: '2026-03-03', workerId: WORKER, hours: 8, seqs: [3, 4] },
+];
+
+/**
+ * The crash window between stored entries and their recompute: the recompute fails on a real
+ * store fault after the entries are stored, the process is then stopped (its in-memory
+ * progress gone), and a new process on the same store must serve the right days: the durable
+ * "days pending recompute" mark, written with the entries, is recomputed at start-up.
+ */
+describe('timesheet days pending recompute survive a crash (e2e)', () => {
+  let dataDir: string;
+  let t: TestApp | undefined;
+  beforeEach(() => (dataDir = mkdtempSync(join(tmpdir(), 'mdai-ts-pending-'))));
+  afterEach(async () => {
+    const store = t?.app.get(Store);
+    if (store instanceof MongoStore) await store.connection.dropDatabase();
+    await t?.close();
+    t = undefined;
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const restart = async () => {
+    await t!.close({ keepData: true });
+    t = undefined;
+    t = await startTestApp({ DATA_DIR: dataDir });
+    return t;
+  };
+
+  it('should recompute at start-up the days of entries a sync stored before its recompute failed', async () => {
+    t = await startTestApp({ DATA_DIR: dataDir });
+    const siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
+    const repo = t.app.get(TimesheetRepository, { strict: false });
+    const projector = t.app.get(TimesheetProjector);
+    const ledger = t.app.get(LedgerService);
+    const entry = (type: 'check_in' | 'check_out', timestamp: string) =>
+      punchEntry({ siteId, workerId: WORKER, type, timestamp });
+    await ledger.append([
+      entry('check_in', '2026-03-02T03:30:00.000Z'),
+      entry('check_out', '2026-03-02T11:30:00.000Z'),
+    ]);
+    await projector.ensureCurrent(siteId);
+    // the next append is taken from the hook (the read model is current): a 7-hour day
+    const repair = await breakDays(t, siteId, 25_200);
+    await ledger.append([
+      entry('check_in', '2026-03-03T03:30:00.000Z'),
+      entry('check_out', '2026-03-03T10:30:00.000Z'),
+    ]);
+    // the projection of the append fails, and so does the catch-up of the next read
+    await expect(projector.ensureCurrent(siteId)).rejects.toThrow();
+    expect(await repo.listEntries(siteId, 0, 10)).toHaveLength(4);
+    expect((await workerDays(repo, siteId)).map((d) => d.day)).toEqual(['2026-03-02']);
+    expect(await repo.listPending(10, undefined, siteId)).toEqual([
+      expect.objectContaining({ siteId, workerId: WORKER }),
+    ]);
+    await repair();
+
+    t = await restart();
+    // the start-up's own work, before any read (a read would catch the site up): waits for the
+    // projector's queue as a shutdown does
+    await t.app.get(TimesheetProjector).beforeApplicationShutdown();
+    const after = t.app.get(TimesheetRepository, { strict: false });
+    expect(await after.listPending(10, undefined, siteId)).toEqual([]);
+    expect((await workerDays(after, siteId)).map((d) => [d.day, d.workedSeconds])).toEqual([
+      ['2026-03-02', 28_800],
+      ['2026-03-03', 25_200],
+    ]);
+    const expected = [EXPECTED[0], { ...EXPECTED[1], hours: 7 }];
+    expect(await daysOf(t, siteId)).toEqual(expected);
+    // and what a rebuild from the ledger gives
+    await t.app.get(TimesheetProjector).rebuildSite(siteId);
+    expect(await daysOf(t, siteId)).toEqual(expected);
+  });
+
+  it("should recompute at start-up the days of a catch-up's stored entries whose deferred recompute failed", async () => {
+    t = await startTestApp({ DATA_DIR: dataDir });
+    const siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
+    const entry = (type: 'check_in' | 'check_out', timestamp: string) =>
+      punchEntry({ siteId, workerId: WORKER, type, timestamp });
+    const repair = await breakDays(t, siteId, 28_800);
+    // straight into the ledger store (another replica's append): the read model hears nothing,
+    // and the next read's catch-up takes them from the chain, stores them, then fails
+    await t.app
+      .get(AttendanceLogRepository, { strict: false })
+      .appendToChains([
+        entry('check_in', '2026-03-02T03:30:00.000Z'),
+        entry('check_out', '2026-03-02T11:30:00.000Z'),
+        entry('check_in', '2026-03-03T03:30:00.000Z'),
+        entry('check_out', '2026-03-03T11:30:00.000Z'),
+      ]);
+    await expect(t.app.get(TimesheetProjector).ensureCurrent(siteId)).rejects.toThrow();
+    const repo = t.app.get(TimesheetRepository, { strict: false });
+    expect(await repo.listEntries(siteId, 0, 10)).toHaveLength(4);
+    expect(await workerDays(repo, siteId)).toEqual([]);
+    await repair();
+
+    t = await restart();
+    expect(await daysOf(t, siteId)).toEqual(EXPECTED);
+    expect(await t.app.get(TimesheetRepository, { strict: false }).listPending(10)).toEqual([]);
+  });
+});
