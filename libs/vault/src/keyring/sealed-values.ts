@@ -37,6 +37,17 @@ export function sealedPrefix(version: string): string {
   return `sealed1.${version}.`;
 }
 
+/** The reseal walk's page: (prefix length, prefix, after key, limit); exported for plan tests. */
+export function sqliteSealedPageSql(
+  table: string,
+  keyColumn: string,
+  sealedColumn: string,
+): string {
+  return `SELECT ${keyColumn} AS key, ${sealedColumn} AS sealed FROM ${table}
+     WHERE ${sealedColumn} IS NOT NULL AND substr(${sealedColumn}, 1, ?) <> ? AND ${keyColumn} > ?
+     ORDER BY ${keyColumn} LIMIT ?`;
+}
+
 /** The two operations on one SQLite table column (`keyColumn` unique). */
 export function sqliteSealedColumn(
   db: Database,
@@ -46,9 +57,7 @@ export function sqliteSealedColumn(
 ): SealedValueStore {
   const notUnder = new LimitedStatement<[number, string, string], SealedValue>(
     db,
-    `SELECT ${keyColumn} AS key, ${sealedColumn} AS sealed FROM ${table}
-     WHERE ${sealedColumn} IS NOT NULL AND substr(${sealedColumn}, 1, ?) <> ? AND ${keyColumn} > ?
-     ORDER BY ${keyColumn} LIMIT ?`,
+    sqliteSealedPageSql(table, keyColumn, sealedColumn),
   );
   return {
     async listSealedNotUnder(version, afterKey, limit) {

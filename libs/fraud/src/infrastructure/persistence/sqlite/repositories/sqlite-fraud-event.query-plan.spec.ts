@@ -1,8 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { literalLimitSql, SqliteStore } from '@app/persistence';
-import { explainQueryPlan, planProblems } from '@app/persistence/testing/query-plan';
+import { SqliteStore } from '@app/persistence';
+import {
+  explainQueryPlan,
+  literalLimitPlans,
+  planProblems,
+} from '@app/persistence/testing/query-plan';
 import { FRAUD_EVENT_TYPES, FraudEventCriteria } from '../../../../domain/fraud-event';
 import { fraudEventListQuery, SqliteFraudEventRepository } from './sqlite-fraud-event.repository';
 
@@ -55,7 +59,7 @@ describe('SqliteFraudEventRepository query plans', () => {
   it.each(combinations())('should seek an index, never scan or sort: %s', (_name, criteria) => {
     // the statement the repository runs: the limit written into the SQL (LimitedStatements)
     const { sql, params, limit } = fraudEventListQuery(criteria);
-    const plan = explainQueryPlan(store.db, literalLimitSql(sql, limit), params);
+    const [plan] = literalLimitPlans(store.db, sql, params, [limit]);
     const unfilteredFirstPage = params.length === 0;
     expect(planProblems(plan, unfilteredFirstPage ? 'fraud_events_at_id' : undefined)).toEqual([]);
     if (criteria.before) {
