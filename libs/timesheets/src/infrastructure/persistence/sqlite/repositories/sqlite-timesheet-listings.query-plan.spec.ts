@@ -48,4 +48,13 @@ describe('SqliteTimesheetRepository query plans (literal limits)', () => {
       }
     }
   });
+
+  it('should tell a plan that changes with a literal limit (why listPending keeps LIMIT ?)', () => {
+    const pending = `SELECT site_id AS siteId, worker_id AS workerId, min_at AS min, max_at AS max
+       FROM timesheet_pending_days WHERE (site_id > ? OR (site_id = ? AND worker_id > ?))
+       ORDER BY site_id, worker_id LIMIT ?`;
+    expect(() => literalLimitPlans(store.db, pending, ['s-1', 's-1', 'w-1'], [1])).toThrow(
+      /planned otherwise/,
+    );
+  });
 });
