@@ -25,6 +25,7 @@ export * from './errors/http-exception.filter';
 export * from './errors/storage-error';
 export * from './errors/validation';
 export * from './validation/validators';
+export * from './validation/transformers';
 export * from './logging/logger.module';
 export * from './logging/redact';
 export * from './http/metrics';
