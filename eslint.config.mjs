@@ -45,6 +45,24 @@ export default tseslint.config(
               message:
                 "Import OpenAPI decorators from '@app/common' (libs/common/src/http/openapi-decorators.ts): @nestjs/swagger loads ~110 modules and all of lodash, and is loaded only to build the document.",
             },
+            {
+              name: 'class-transformer',
+              allowTypeImports: true,
+              message:
+                "Import Type, Transform and plainToInstance from '@app/common' (libs/common/src/validation/transformers.ts): class-transformer's index loads ~20 modules more at boot.",
+            },
+            {
+              name: '@nestjs/config',
+              allowTypeImports: true,
+              message:
+                "Inject a namespace's settings with @Inject(xConfig.KEY) (apps/api/src/config/app-config.ts): @nestjs/config's index loads ConfigService and ~64 lodash files at boot.",
+            },
+            {
+              name: '@nestjs/jwt',
+              allowTypeImports: true,
+              message:
+                "Session tokens go through SessionTokenService, which loads @nestjs/jwt (~85 modules with jsonwebtoken) at the first token, not at boot.",
+            },
           ],
         },
       ],
@@ -60,6 +78,8 @@ export default tseslint.config(
     files: [
       'libs/common/src/http/openapi-decorators.spec.ts',
       'libs/common/src/http/prometheus.spec.ts',
+      'libs/common/src/validation/transformers.spec.ts',
+      'apps/api/src/config/config-module.spec.ts',
     ],
     rules: { 'no-restricted-imports': 'off' },
   },

@@ -1,5 +1,11 @@
 import Database from 'better-sqlite3';
-import { createPublicKey, createSign, randomUUID, verify as verifySignature } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  createSign,
+  randomUUID,
+  verify as verifySignature,
+} from 'node:crypto';
 import { join } from 'node:path';
 import { http, itOnSqliteFile, slowOnMongo, startTestApp, TestApp } from './support/test-app';
 import { checkpointSignedBy } from './support/tlog-check';
@@ -8,6 +14,7 @@ import {
   enrollPhone,
   hmacHex,
   Phone,
+  phoneHeaders,
   sha256Hex,
   signPacket,
   syncBatch,
@@ -211,6 +218,42 @@ describe('offline sync (e2e)', () => {
       const ids = packets.map((p) => p.payload.packetId);
       const lines = await ledgerLines(t, phone.siteId);
       expect(lines.filter((l) => ids.includes(l.data.packetId))).toHaveLength(3);
+    });
+
+    it('should answer a large batch as res.json would: JSON.stringify bytes, charset, length, weak ETag', async () => {
+      // answers of 100+ KiB, two at once: encoded into the pooled buffers of sendJson
+      const batches = [0, 1].map(() =>
+        Array.from({ length: 150 }, (_, i) =>
+          signPacket(phone, { type: i % 2 === 0 ? 'check_in' : 'check_out' }),
+        ),
+      );
+      const answers = await Promise.all(
+        batches.map(async (packets) => {
+          const res = await fetch(`${t.baseUrl}/api/v5/sync`, {
+            method: 'POST',
+            headers: {
+              ...phoneHeaders(phone),
+              authorization: `Bearer ${phone.token}`,
+              'content-type': 'application/json',
+            },
+            body: JSON.stringify({ packets }),
+          });
+          return { res, bytes: Buffer.from(await res.arrayBuffer()) };
+        }),
+      );
+      for (const [k, { res, bytes }] of answers.entries()) {
+        expect(res.status).toBe(200);
+        const body = JSON.parse(bytes.toString('utf8'));
+        expect(body).toMatchObject({ accepted: 150, duplicates: 0, rejected: 0 });
+        expect(body.results.map((r: any) => r.packetId)).toEqual(
+          batches[k].map((p) => p.payload.packetId),
+        );
+        expect(bytes.equals(Buffer.from(JSON.stringify(body)))).toBe(true);
+        expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+        expect(res.headers.get('content-length')).toBe(String(bytes.length));
+        const sha1 = createHash('sha1').update(bytes).digest('base64').substring(0, 27);
+        expect(res.headers.get('etag')).toBe(`W/"${bytes.length.toString(16)}-${sha1}"`);
+      }
     });
 
     it(

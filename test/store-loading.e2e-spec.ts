@@ -53,7 +53,11 @@ describe('store loading (e2e)', () => {
     // `validator` and libphonenumber-js; libs/common/src/validation/validators.ts) nor terminus,
     // nor @nestjs/swagger and all of lodash (only to build the document:
     // libs/common/src/http/openapi-decorators.ts), nor @opentelemetry/api (prom-client's index;
-    // libs/common/src/http/prometheus.ts)
+    // libs/common/src/http/prometheus.ts), nor @nestjs/jwt and jsonwebtoken (loaded at the first
+    // session token: libs/session/src/session-token.service.ts), nor @nestjs/config's index and
+    // the lodash pieces of its ConfigService (apps/api/src/config/app-config.ts), nor
+    // class-transformer's index (libs/common/src/validation/transformers.ts), nor `bindings`
+    // (better-sqlite3 is given its addon's path: libs/persistence/src/sqlite/sqlite-store.ts)
     expect(probe({ DATABASE_URL: '', REDIS_URL: '', UPSTREAM_URL: '' })).toEqual([]);
   });
 

@@ -50,6 +50,22 @@ async function breakDays(
   };
 }
 
+/**
+ * Expects `work` to fail on the fault breakDays injects (SQLite: the UNIQUE constraint over
+ * (site_id, worked_seconds); MongoDB: E11000 on the index named `fault`), by its message. Not
+ * `rejects.toThrow()`: better-sqlite3's native addon is loaded once per jest worker and keeps
+ * the SqliteError class of the first test file that opened a database, so in any later file
+ * (its own realm, its own Error) a SqliteError is not an Error there, and jest reports
+ * "Received function did not throw" although the promise rejected.
+ */
+async function expectFault(work: Promise<unknown>): Promise<void> {
+  await expect(work).rejects.toMatchObject({
+    message: expect.stringMatching(
+      /UNIQUE constraint failed: timesheet_days\.site_id, timesheet_days\.worked_seconds|E11000 .*index: fault\b/,
+    ),
+  });
+}
+
 const WORKER = 'cccccccccccccccccccccccc';
 
 async function daysOf(t: TestApp, siteId: string) {
@@ -125,7 +141,7 @@ describe('timesheet days pending recompute survive a crash (e2e)', () => {
       entry('check_out', '2026-03-03T10:30:00.000Z'),
     ]);
     // the projection of the append fails, and so does the catch-up of the next read
-    await expect(projector.ensureCurrent(siteId)).rejects.toThrow();
+    await expectFault(projector.ensureCurrent(siteId));
     expect(await repo.listEntries(siteId, 0, 10)).toHaveLength(4);
     expect((await workerDays(repo, siteId)).map((d) => d.day)).toEqual(['2026-03-02']);
     expect(await repo.listPending(10, undefined, siteId)).toEqual([
@@ -166,7 +182,7 @@ describe('timesheet days pending recompute survive a crash (e2e)', () => {
         entry('check_in', '2026-03-03T03:30:00.000Z'),
         entry('check_out', '2026-03-03T11:30:00.000Z'),
       ]);
-    await expect(t.app.get(TimesheetProjector).ensureCurrent(siteId)).rejects.toThrow();
+    await expectFault(t.app.get(TimesheetProjector).ensureCurrent(siteId));
     const repo = t.app.get(TimesheetRepository, { strict: false });
     expect(await repo.listEntries(siteId, 0, 10)).toHaveLength(4);
     expect(await workerDays(repo, siteId)).toEqual([]);

@@ -7,7 +7,7 @@ import 'reflect-metadata';
 import { createApp } from '@app/api/bootstrap';
 
 const WATCHED =
-  /node_modules\/(mongoose|@nestjs\/mongoose|mongodb|bson|ioredis|@nest-lab\/throttler-storage-redis|axios|@nestjs\/axios|@nestjs\/terminus|libphonenumber-js|class-validator\/cjs\/index\.js|validator\/index\.js|@nestjs\/swagger|lodash\/lodash\.js|@opentelemetry\/api)/;
+  /node_modules\/(mongoose|@nestjs\/mongoose|mongodb|bson|ioredis|@nest-lab\/throttler-storage-redis|axios|@nestjs\/axios|@nestjs\/terminus|libphonenumber-js|class-validator\/cjs\/index\.js|validator\/index\.js|@nestjs\/swagger|lodash\/lodash\.js|@opentelemetry\/api|@nestjs\/jwt|jsonwebtoken|@nestjs\/config\/dist\/index\.js|lodash\/get\.js|class-transformer\/cjs\/index\.js|bindings(?=\/))/;
 
 async function main(): Promise<void> {
   const { app } = await createApp(process.env);

@@ -1,5 +1,5 @@
-import { Body, Controller, Headers, HttpCode, Post, Query, Req } from '@nestjs/common';
-import type { Request } from 'express';
+import { Body, Controller, Headers, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import {
   ErrorBody,
   Public,
@@ -10,6 +10,7 @@ import {
   ApiOperation,
   ApiResponse,
   ApiTags,
+  sendJson,
 } from '@app/common';
 import { SyncQuery, SyncRequestDto, SyncResponse } from './dto/sync.dto';
 import { checkSyncRequest } from './dto/sync-request.check';
@@ -52,8 +53,11 @@ export class OfflineSyncController {
     @Body() body: unknown,
     @Req() req: Request,
     @Query() query: SyncQuery,
-  ): Promise<SyncResponse> {
-    return this.sync.sync(
+    // the answer (~1 KiB of receipt per packet) is written by sendJson: the bytes and headers
+    // of res.json, without building the whole answer as one string and then one fresh Buffer
+    @Res() res: Response,
+  ): Promise<void> {
+    const outcome: SyncResponse = await this.sync.sync(
       authorization,
       checkSyncRequest(body).packets,
       {
@@ -65,6 +69,7 @@ export class OfflineSyncController {
       undefined,
       { receipts: query.receipts !== 'false' },
     );
+    sendJson(res, 200, outcome);
   }
 }
 

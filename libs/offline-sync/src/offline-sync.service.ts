@@ -42,7 +42,14 @@ type Verdict =
       payload?: AttendancePayload;
     }
   | { kind: 'committed'; packetId: string; log: AttendanceLog }
-  | { kind: 'candidate'; packetId: string; payload: AttendancePayload; entry: PendingLogEntry };
+  | {
+      kind: 'candidate';
+      packetId: string;
+      payload: AttendancePayload;
+      /** The payload's timestamp in ms (from the shape check). */
+      atMs: number;
+      entry: PendingLogEntry;
+    };
 
 /**
  * Batch sync of signed offline attendance packets: the token says which device, worker and
@@ -132,7 +139,8 @@ export class OfflineSyncService {
       if (verdict.kind === 'candidate') {
         const outcome = appended[next++];
         if (outcome.status === 'appended') {
-          accepted.push(observationOf(outcome.log.data as AttendanceData));
+          // the appended link's data is the candidate's, whose timestamp the check already read
+          accepted.push(observationOf(outcome.log.data as AttendanceData, verdict.atMs));
           results.push({
             packetId: verdict.packetId,
             status: 'accepted',
@@ -267,37 +275,36 @@ export class OfflineSyncService {
     }
     // the shape check passed: the payload is an AttendancePayload, kept exactly as signed
     const p = packet.payload as AttendancePayload;
-    const reject = (reason: RejectionReason, detail: string): Verdict => ({
-      kind: 'rejected',
-      packetId: p.packetId,
-      reason,
-      detail,
-      payload: p,
-    });
     if (p.deviceId !== claims.deviceId)
-      return reject('device_mismatch', 'packet deviceId is not the token device');
+      return rejectedAs(p, 'device_mismatch', 'packet deviceId is not the token device');
     if (!check.signatureValid)
-      return reject('invalid_signature', 'HMAC over the JCS payload does not match');
+      return rejectedAs(p, 'invalid_signature', 'HMAC over the JCS payload does not match');
     if (p.workerId !== claims.workerId)
-      return reject('worker_mismatch', 'packet workerId is not the token worker');
+      return rejectedAs(p, 'worker_mismatch', 'packet workerId is not the token worker');
     if (!claims.siteIds.includes(p.siteId))
-      return reject('site_not_allowed', 'the token does not allow this site');
+      return rejectedAs(p, 'site_not_allowed', 'the token does not allow this site');
     const at = check.atMs;
     const skewMs = this.tokenSettings.maxClockSkewSeconds * 1000;
     if (at > now.getTime() + skewMs)
-      return reject(
+      return rejectedAs(
+        p,
         'timestamp_in_future',
         'timestamp is ahead of server time beyond the allowed skew',
       );
     if (at < now.getTime() - this.limits.maxOfflineAgeSeconds * 1000)
-      return reject('timestamp_too_old', 'timestamp is older than the offline limit');
+      return rejectedAs(p, 'timestamp_too_old', 'timestamp is older than the offline limit');
     if (at < claims.notBefore.getTime() - skewMs || at > claims.expiresAt.getTime())
-      return reject('outside_token_window', 'timestamp is outside the token validity window');
+      return rejectedAs(
+        p,
+        'outside_token_window',
+        'timestamp is outside the token validity window',
+      );
     const data: AttendanceData = { ...p, geo: { ...p.geo }, signature: packet.signature };
     return {
       kind: 'candidate',
       packetId: p.packetId,
       payload: p,
+      atMs: at,
       entry: {
         siteId: p.siteId,
         packetId: p.packetId,
@@ -388,14 +395,19 @@ function clip(value: string): string {
   return value.length > 64 ? `${value.slice(0, 64)}…` : value;
 }
 
-function observationOf(data: AttendanceData): PacketObservation {
+function rejectedAs(p: AttendancePayload, reason: RejectionReason, detail: string): Verdict {
+  return { kind: 'rejected', packetId: p.packetId, reason, detail, payload: p };
+}
+
+/** `atMs`: `data.timestamp` already read as ms (it is read here when not given). */
+function observationOf(data: AttendanceData, atMs = Date.parse(data.timestamp)): PacketObservation {
   return {
     packetId: data.packetId,
     deviceId: data.deviceId,
     workerId: data.workerId,
     siteId: data.siteId,
     type: data.type,
-    timestamp: new Date(data.timestamp),
+    timestamp: new Date(atMs),
     geo: { ...data.geo },
   };
 }

@@ -1,7 +1,7 @@
-import { Injectable } from '@nestjs/common';
-import { JwtService } from '@nestjs/jwt';
+import { Inject, Injectable } from '@nestjs/common';
+import type { JwtService } from '@nestjs/jwt';
 import { randomUUID } from 'node:crypto';
-import { Clock } from '@app/common';
+import { authConfig, AuthSettings, Clock } from '@app/common';
 
 /** Which socket path a token opens. Checked on every connection. */
 export type SessionTokenType = 'mobile' | 'device' | 'legacy';
@@ -28,10 +28,29 @@ export type TokenCheck =
  */
 @Injectable()
 export class SessionTokenService {
+  private signer?: JwtService;
+
   constructor(
-    private readonly jwt: JwtService,
+    @Inject(authConfig.KEY) private readonly auth: AuthSettings,
     private readonly clock: Clock,
   ) {}
+
+  /**
+   * `@nestjs/jwt`'s JwtService, as `JwtModule.register` would build it, made at the first
+   * token issued or checked: with `jsonwebtoken` and `semver` it is ~85 modules, loaded at
+   * boot by no other code (startup time; test/store-loading.e2e-spec.ts keeps it so).
+   */
+  private get jwt(): JwtService {
+    if (!this.signer) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { JwtService } = require('@nestjs/jwt') as typeof import('@nestjs/jwt');
+      this.signer = new JwtService({
+        secret: this.auth.jwtSecret,
+        signOptions: { algorithm: 'HS256' },
+      });
+    }
+    return this.signer;
+  }
 
   issue(sessionId: string, type: SessionTokenType, expiresAt: Date): string {
     const claims: SessionClaims = {

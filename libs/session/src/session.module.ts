@@ -1,6 +1,4 @@
 import { Module } from '@nestjs/common';
-import { JwtModule } from '@nestjs/jwt';
-import { authConfig, AuthSettings } from '@app/common';
 import { bindPort } from '@app/persistence';
 import { VaultModule } from '@app/vault';
 import { sessionAdapters } from './infrastructure/persistence/session-persistence';
@@ -11,16 +9,7 @@ import { SessionService } from './session.service';
 
 /** Pairing sessions (new protocol and legacy) and their socket tokens. */
 @Module({
-  imports: [
-    VaultModule,
-    JwtModule.registerAsync({
-      inject: [authConfig.KEY],
-      useFactory: (auth: AuthSettings) => ({
-        secret: auth.jwtSecret,
-        signOptions: { algorithm: 'HS256' },
-      }),
-    }),
-  ],
+  imports: [VaultModule],
   controllers: [SessionController],
   providers: [bindPort(SessionRepository, sessionAdapters), SessionTokenService, SessionService],
   exports: [SessionService, SessionTokenService],

@@ -1,5 +1,4 @@
-import { ConfigFactory, ConfigModule } from '@nestjs/config';
-import { DynamicModule } from '@nestjs/common';
+import { DynamicModule, Module, Provider } from '@nestjs/common';
 import {
   appConfig,
   AppSettings,
@@ -95,14 +94,25 @@ export function loadConfig(rawEnv: Env): AppConfig {
   return config;
 }
 
+/** The global module serving the configuration read at boot (see `configModule`). */
+@Module({})
+export class AppConfigModule {}
+
 /**
- * The global ConfigModule serving `config`: each namespace registered with `registerAs` under
- * its own name, so `@Inject(vaultConfig.KEY)` (and `ConfigService.get('vault')`) find it.
+ * The global module serving `config`: each namespace under its own token, so
+ * `@Inject(vaultConfig.KEY)` finds it (the tokens `@nestjs/config`'s `registerAs` would give).
+ * Not `ConfigModule.forRoot`: nothing injects its `ConfigService`, whose `lodash` pieces were
+ * ~88 modules at boot (docs/benchmarks.md, "bootfast").
  */
-export function configModule(config: AppConfig): Promise<DynamicModule> {
-  const load: ConfigFactory[] = [appConfig.register(config.app)];
+export function configModule(config: AppConfig): DynamicModule {
+  const providers: Provider[] = [appConfig.register(config.app)];
   for (const [key, namespace] of Object.entries(NAMESPACES)) {
-    load.push(namespace.register(config[key as keyof Namespaces] as never));
+    providers.push(namespace.register(config[key as keyof Namespaces] as never));
   }
-  return ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load });
+  return {
+    module: AppConfigModule,
+    global: true,
+    providers,
+    exports: providers.map((provider) => (provider as { provide: string }).provide),
+  };
 }

@@ -1,8 +1,6 @@
 import { Controller, Get, Inject, Param, Res } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { Response } from 'express';
-import { Public, ApiExcludeController } from '@app/common';
-import { AppConfig } from '../config/app-config';
+import { appConfig, AppSettings, Public, ApiExcludeController } from '@app/common';
 import { CONSOLE_CSP, ConsoleAsset, loadConsoleAssets } from './console-assets';
 import { ConsoleError } from './console.errors';
 
@@ -16,8 +14,8 @@ import { ConsoleError } from './console.errors';
 export class ConsoleController {
   private readonly assets: Map<string, ConsoleAsset>;
 
-  constructor(@Inject(ConfigService) config: ConfigService<AppConfig, true>) {
-    this.assets = loadConsoleAssets(config.get('app', { infer: true }).consoleDir);
+  constructor(@Inject(appConfig.KEY) app: AppSettings) {
+    this.assets = loadConsoleAssets(app.consoleDir);
   }
 
   @Get()

@@ -1,16 +1,16 @@
-import { Controller, Get, Header, Req, Res } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Controller, Get, Header, Inject, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { constants } from 'node:fs';
 import { access, mkdir, statfs } from 'node:fs/promises';
 import {
+  appConfig,
+  AppSettings,
   Public,
   RedisService,
   ApiOkResponse,
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@app/common';
-import { AppConfig } from '../config/app-config';
 import { Store } from '@app/persistence';
 import {
   HealthChecks,
@@ -26,7 +26,7 @@ export class HealthController {
     private readonly health: HealthChecks,
     private readonly store: Store,
     private readonly redis: RedisService,
-    private readonly config: ConfigService<AppConfig, true>,
+    @Inject(appConfig.KEY) private readonly app: AppSettings,
   ) {}
 
   @Public()
@@ -74,7 +74,7 @@ export class HealthController {
    */
   private async disk() {
     const disk = indicator('disk');
-    const { dataDir, uploadsDir, healthMinFreeBytes } = this.config.get('app', { infer: true });
+    const { dataDir, uploadsDir, healthMinFreeBytes } = this.app;
     try {
       await withTimeout(uploadsWritable(uploadsDir), 2000);
     } catch (error) {

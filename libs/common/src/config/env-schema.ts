@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { plainToInstance } from 'class-transformer';
+import { plainToInstance } from '../validation/transformers';
 import { validateSync, ValidationError } from '../validation/validators';
 import { ConfigError } from './config-error';
 

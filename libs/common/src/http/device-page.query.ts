@@ -1,5 +1,5 @@
 import { ApiPropertyOptional } from './openapi-decorators';
-import { Type } from 'class-transformer';
+import { Type } from '../validation/transformers';
 import { IsInt, IsOptional, Max, Min } from '../validation/validators';
 
 /** The page size of the device lists (kiosks, worker phones); each adds its own `after`. */

@@ -33,8 +33,6 @@ export function parseJsonBody(text: string, limits: JsonLimits): unknown {
   }
 }
 
-const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
-
 class JsonScanner {
   private i = 0;
   private keys = 0;
@@ -56,18 +54,18 @@ class JsonScanner {
   // recursion is bounded by maxDepth, checked before descending
   private value(depth: number): void {
     this.skipWs();
-    const c = this.text[this.i];
-    if (c === '{' || c === '[') {
+    const c = this.text.charCodeAt(this.i);
+    if (c === 0x7b || c === 0x5b) {
       if (depth > this.limits.maxDepth) {
         throw new CommonError(
           'json_too_deep',
           `The JSON body nests deeper than ${this.limits.maxDepth} levels`,
         );
       }
-      if (c === '{') this.object(depth);
+      if (c === 0x7b) this.object(depth);
       else this.array(depth);
-    } else if (c === '"') this.string();
-    else if (c === '-' || (c >= '0' && c <= '9')) this.number();
+    } else if (c === 0x22) this.string();
+    else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) this.number();
     else if (this.text.startsWith('true', this.i)) this.i += 4;
     else if (this.text.startsWith('false', this.i)) this.i += 5;
     else if (this.text.startsWith('null', this.i)) this.i += 4;
@@ -76,23 +74,26 @@ class JsonScanner {
 
   private object(depth: number): void {
     this.i++;
-    const names = new Set<string>();
+    // most objects hold a few members: their names are compared in a list, a Set past SMALL
+    const names: string[] = [];
+    let many: Set<string> | undefined;
     this.skipWs();
-    if (this.text[this.i] === '}') {
+    if (this.text.charCodeAt(this.i) === 0x7d) {
       this.i++;
       return;
     }
     for (;;) {
       this.skipWs();
-      if (this.text[this.i] !== '"') throw invalidJson();
-      const name = this.string();
-      if (names.has(name)) {
+      if (this.text.charCodeAt(this.i) !== 0x22) throw invalidJson();
+      const name = this.string(true);
+      if (many ? many.has(name) : names.includes(name)) {
         throw new CommonError(
           'json_duplicate_key',
           'The JSON body repeats a member name in one object (I-JSON forbids it)',
         );
       }
-      names.add(name);
+      if (many) many.add(name);
+      else if (names.push(name) > SMALL) many = new Set(names);
       if (++this.keys > this.limits.maxKeys) {
         throw new CommonError(
           'json_too_many_keys',
@@ -100,37 +101,42 @@ class JsonScanner {
         );
       }
       this.skipWs();
-      if (this.text[this.i++] !== ':') throw invalidJson();
+      if (this.text.charCodeAt(this.i++) !== 0x3a) throw invalidJson();
       this.value(depth + 1);
       this.skipWs();
-      const next = this.text[this.i++];
-      if (next === '}') return;
-      if (next !== ',') throw invalidJson();
+      const next = this.text.charCodeAt(this.i++);
+      if (next === 0x7d) return;
+      if (next !== 0x2c) throw invalidJson();
     }
   }
 
   private array(depth: number): void {
     this.i++;
     this.skipWs();
-    if (this.text[this.i] === ']') {
+    if (this.text.charCodeAt(this.i) === 0x5d) {
       this.i++;
       return;
     }
     for (;;) {
       this.value(depth + 1);
       this.skipWs();
-      const next = this.text[this.i++];
-      if (next === ']') return;
-      if (next !== ',') throw invalidJson();
+      const next = this.text.charCodeAt(this.i++);
+      if (next === 0x5d) return;
+      if (next !== 0x2c) throw invalidJson();
     }
   }
 
-  /** Reads a string token and returns its value (needed for duplicate-name checks). */
-  private string(): string {
+  /**
+   * Reads a string token; returns its value when `wanted` (member names, for the duplicate
+   * check), else '' (values are only checked, not built).
+   */
+  private string(wanted = false): string {
     const text = this.text;
-    let i = this.i + 1;
+    const start = this.i + 1;
+    let i = start;
     let out = '';
     let runStart = i;
+    let escaped = false;
     let length = 0;
     let pendingHigh = false;
     for (;;) {
@@ -139,13 +145,13 @@ class JsonScanner {
       if (code === 0x22) break;
       if (code < 0x20) throw invalidJson();
       if (code === 0x5c) {
-        out += text.slice(runStart, i);
+        escaped = true;
+        if (wanted) out += text.slice(runStart, i);
         const esc = text[i + 1];
         let unit: number;
         if (esc === 'u') {
-          const hex = text.slice(i + 2, i + 6);
-          if (!/^[0-9a-fA-F]{4}$/.test(hex)) throw invalidJson();
-          unit = parseInt(hex, 16);
+          unit = hex4(text, i + 2);
+          if (unit < 0) throw invalidJson();
           i += 6;
         } else {
           const simple = SIMPLE_ESCAPES[esc];
@@ -154,24 +160,26 @@ class JsonScanner {
           i += 2;
         }
         pendingHigh = this.surrogate(unit, pendingHigh);
-        out += String.fromCharCode(unit);
+        if (wanted) out += String.fromCharCode(unit);
         runStart = i;
       } else {
         // raw text arrived as UTF-8 decoded strictly, so it holds no lone surrogates itself
         if (pendingHigh) throw loneSurrogate();
         i++;
       }
-      if (++length > this.limits.maxStringLength) {
-        throw new CommonError(
-          'json_string_too_long',
-          `A string in the JSON body is longer than ${this.limits.maxStringLength} characters`,
-        );
-      }
+      if (++length > this.limits.maxStringLength) throw this.tooLong();
     }
     if (pendingHigh) throw loneSurrogate();
-    out += text.slice(runStart, i);
     this.i = i + 1;
-    return out;
+    if (!wanted) return '';
+    return escaped ? out + text.slice(runStart, i) : text.slice(start, i);
+  }
+
+  private tooLong(): CommonError {
+    return new CommonError(
+      'json_string_too_long',
+      `A string in the JSON body is longer than ${this.limits.maxStringLength} characters`,
+    );
   }
 
   /** Tracks an escaped UTF-16 unit: a high surrogate must be followed by a low one. */
@@ -184,10 +192,13 @@ class JsonScanner {
   }
 
   private number(): void {
-    const match = NUMBER.exec(this.text.slice(this.i, this.i + 400));
+    NUMBER.lastIndex = this.i;
+    const match = NUMBER.exec(this.text);
     if (!match) throw invalidJson();
     const token = match[0];
-    if (token.length >= 400 || !Number.isFinite(Number(token))) {
+    // only an exponent or hundreds of digits can leave a double's range
+    const mayOverflow = token.length > 300 || /[eE]/.test(token);
+    if (token.length >= 400 || (mayOverflow && !Number.isFinite(Number(token)))) {
       throw new CommonError(
         'json_number_out_of_range',
         'A number in the JSON body does not fit a 64-bit float (I-JSON)',
@@ -197,11 +208,40 @@ class JsonScanner {
   }
 
   private skipWs(): void {
-    while (this.i < this.text.length && WS.has(this.text.charCodeAt(this.i))) this.i++;
+    const text = this.text;
+    let i = this.i;
+    for (;;) {
+      const c = text.charCodeAt(i);
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+      i++;
+    }
+    this.i = i;
   }
 }
 
-const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/;
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+/** Object members compared in a list up to this many, in a Set beyond. */
+const SMALL = 16;
+
+/** The value of 4 hex digits at `at`, or -1. */
+function hex4(text: string, at: number): number {
+  let unit = 0;
+  for (let k = at; k < at + 4; k++) {
+    const c = text.charCodeAt(k);
+    const digit =
+      c >= 0x30 && c <= 0x39
+        ? c - 0x30
+        : c >= 0x61 && c <= 0x66
+          ? c - 0x57
+          : c >= 0x41 && c <= 0x46
+            ? c - 0x37
+            : -1;
+    if (digit < 0) return -1;
+    unit = unit * 16 + digit;
+  }
+  return unit;
+}
 
 const SIMPLE_ESCAPES: Record<string, number | undefined> = {
   '"': 0x22,

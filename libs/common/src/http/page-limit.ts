@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiPropertyOptional } from './openapi-decorators';
-import { Type } from 'class-transformer';
+import { Type } from '../validation/transformers';
 import { IsInt, IsOptional, Max, Min } from '../validation/validators';
 
 export const DEFAULT_PAGE_LIMIT = 100;

@@ -1,4 +1,3 @@
-import { Type } from 'class-transformer';
 import {
   DevicePageQuery,
   OBJECT_ID_PATTERN,
@@ -11,6 +10,7 @@ import {
   ValidateNested,
   ApiProperty,
   ApiPropertyOptional,
+  Type,
 } from '@app/common';
 
 export class DeviceFingerprintDto {

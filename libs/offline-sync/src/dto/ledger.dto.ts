@@ -1,4 +1,3 @@
-import { Type } from 'class-transformer';
 import {
   OBJECT_ID_PATTERN,
   IsInt,
@@ -10,6 +9,7 @@ import {
   Min,
   ApiProperty,
   ApiPropertyOptional,
+  Type,
 } from '@app/common';
 
 export class SiteIdParam {

@@ -1,4 +1,3 @@
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
@@ -10,6 +9,7 @@ import {
   ValidateNested,
   ApiProperty,
   ApiPropertyOptional,
+  Type,
 } from '@app/common';
 
 export class SignedPacketDto {

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LimitedStatement } from './limited-statement';
+import { LimitedStatement, LimitedStatements, literalLimitSql } from './limited-statement';
 
 const PAGE_SQL = 'SELECT id FROM items WHERE id > ? ORDER BY id LIMIT ?';
 
@@ -58,5 +58,37 @@ describe('LimitedStatement', () => {
     expect(() => new LimitedStatement(db, 'SELECT id FROM items LIMIT ? OFFSET ?')).toThrow(
       /LIMIT \?/,
     );
+  });
+
+  it('should return rows as arrays with raw, as a raw bound statement does', () => {
+    const bound = db.prepare<[string, number], unknown[]>(PAGE_SQL).raw(true);
+    const limited = new LimitedStatement<[string], unknown[]>(db, PAGE_SQL, { raw: true });
+    expect(limited.all(['item-100'], 3)).toEqual(bound.all('item-100', 3));
+    expect(limited.all(['item-100'], 3)).toEqual([['item-101'], ['item-102'], ['item-103']]);
+  });
+
+  it('should answer each SQL text it is given as its bound statement does', () => {
+    const texts = Array.from(
+      { length: 70 }, // more texts than it keeps
+      (_, i) =>
+        `SELECT id FROM items WHERE id > ? AND id <> 'item-${String(i).padStart(3, '0')}' ORDER BY id LIMIT ?`,
+    );
+    const limited = new LimitedStatements<{ id: string }>(db);
+    for (const round of [0, 1]) {
+      for (const sql of texts) {
+        const limit = 1 + ((round * 7 + sql.length) % 5);
+        expect(limited.all(sql, ['item-000'], limit)).toEqual(
+          db.prepare(sql).all('item-000', limit),
+        );
+      }
+    }
+  });
+
+  it('should write the limit into the SQL only as a non-negative integer', () => {
+    expect(literalLimitSql(PAGE_SQL, 25)).toBe(
+      'SELECT id FROM items WHERE id > ? ORDER BY id LIMIT 25',
+    );
+    expect(() => literalLimitSql(PAGE_SQL, -1)).toThrow(RangeError);
+    expect(() => literalLimitSql('SELECT id FROM items', 1)).toThrow(/LIMIT \?/);
   });
 });

@@ -1,5 +1,12 @@
-import { Transform } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches, ApiProperty } from '@app/common';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsString,
+  Matches,
+  ApiProperty,
+  Transform,
+} from '@app/common';
 import { DEVICE_ID_PATTERN } from '@app/kiosk-registry';
 
 /** At most one page of the kiosk list (the console shows 20; the list API up to 500 in bulk). */

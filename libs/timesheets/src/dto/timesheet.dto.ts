@@ -1,4 +1,3 @@
-import { Type } from 'class-transformer';
 import {
   DAY_PATTERN,
   OBJECT_ID_PATTERN,
@@ -17,6 +16,7 @@ import {
   ValidateNested,
   ApiProperty,
   ApiPropertyOptional,
+  Type,
 } from '@app/common';
 import { CORRECTION_ACTIONS, CorrectionAction } from '../domain/correction';
 

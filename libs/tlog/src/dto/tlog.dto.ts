@@ -1,4 +1,3 @@
-import { Type } from 'class-transformer';
 import {
   IsInt,
   IsOptional,
@@ -9,6 +8,7 @@ import {
   Min,
   ApiProperty,
   ApiPropertyOptional,
+  Type,
 } from '@app/common';
 import { SignedCheckpoint } from '../domain/checkpoint';
 

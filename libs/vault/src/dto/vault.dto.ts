@@ -1,4 +1,3 @@
-import { Type } from 'class-transformer';
 import {
   PageLimit,
   IsInt,
@@ -8,6 +7,7 @@ import {
   Min,
   ApiProperty,
   ApiPropertyOptional,
+  Type,
 } from '@app/common';
 import { VAULT_ACTIONS, VAULT_RESULTS } from '../domain/vault-audit-record';
 

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { Model } from 'mongoose';
+import { LimitedStatement } from '@app/persistence';
 
 /** One sealed value of a module's records, by the key its seal context names. */
 export interface SealedValue {
@@ -36,6 +37,17 @@ export function sealedPrefix(version: string): string {
   return `sealed1.${version}.`;
 }
 
+/** The reseal walk's page: (prefix length, prefix, after key, limit); exported for plan tests. */
+export function sqliteSealedPageSql(
+  table: string,
+  keyColumn: string,
+  sealedColumn: string,
+): string {
+  return `SELECT ${keyColumn} AS key, ${sealedColumn} AS sealed FROM ${table}
+     WHERE ${sealedColumn} IS NOT NULL AND substr(${sealedColumn}, 1, ?) <> ? AND ${keyColumn} > ?
+     ORDER BY ${keyColumn} LIMIT ?`;
+}
+
 /** The two operations on one SQLite table column (`keyColumn` unique). */
 export function sqliteSealedColumn(
   db: Database,
@@ -43,16 +55,14 @@ export function sqliteSealedColumn(
   keyColumn: string,
   sealedColumn: string,
 ): SealedValueStore {
+  const notUnder = new LimitedStatement<[number, string, string], SealedValue>(
+    db,
+    sqliteSealedPageSql(table, keyColumn, sealedColumn),
+  );
   return {
     async listSealedNotUnder(version, afterKey, limit) {
       const prefix = sealedPrefix(version);
-      return db
-        .prepare<[number, string, string, number], SealedValue>(
-          `SELECT ${keyColumn} AS key, ${sealedColumn} AS sealed FROM ${table}
-           WHERE ${sealedColumn} IS NOT NULL AND substr(${sealedColumn}, 1, ?) <> ? AND ${keyColumn} > ?
-           ORDER BY ${keyColumn} LIMIT ?`,
-        )
-        .all(prefix.length, prefix, afterKey, limit);
+      return notUnder.all([prefix.length, prefix, afterKey], limit);
     },
     async replaceSealed(key, expected, next) {
       return (

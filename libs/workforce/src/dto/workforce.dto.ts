@@ -1,4 +1,3 @@
-import { Type } from 'class-transformer';
 import {
   DevicePageQuery,
   IsTimeZone,
@@ -20,6 +19,7 @@ import {
   ValidateNested,
   ApiProperty,
   ApiPropertyOptional,
+  Type,
 } from '@app/common';
 
 const PHONE = /^\+?[0-9][0-9 -]{5,19}$/;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import { SqliteMigration, SqliteStoreHandle } from '@app/persistence';
+import { LimitedStatement, SqliteMigration, SqliteStoreHandle } from '@app/persistence';
 import { SignedCheckpoint } from '../../../domain/checkpoint';
 import { MerkleNode, NodeKey, nodeId } from '../../../domain/merkle';
 import { TlogRepository } from '../tlog.repository';
@@ -37,6 +37,10 @@ interface CheckpointRow {
   note: string;
 }
 
+/** A page of one log's checkpoints after a size (the primary key's range). */
+export const TLOG_CHECKPOINT_PAGE_SQL =
+  'SELECT * FROM tlog_checkpoints WHERE log_id = ? AND size > ? ORDER BY size LIMIT ?';
+
 @Injectable()
 export class SqliteTlogRepository extends TlogRepository {
   private readonly db: Database;
@@ -44,6 +48,7 @@ export class SqliteTlogRepository extends TlogRepository {
   private readonly insertNode: Statement<[number, number, number, Buffer]>;
   private readonly selectNode: Statement<[number, number, number], { hash: Buffer }>;
   private readonly insertCheckpoint: Statement<[number, number, string, string, string]>;
+  private readonly checkpointPage: LimitedStatement<[number, number], CheckpointRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -59,6 +64,7 @@ export class SqliteTlogRepository extends TlogRepository {
       `INSERT INTO tlog_checkpoints (log_id, size, root_hash, signed_at, note) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT DO NOTHING`,
     );
+    this.checkpointPage = new LimitedStatement(this.db, TLOG_CHECKPOINT_PAGE_SQL);
   }
 
   async putNodes(origin: string, nodes: MerkleNode[]): Promise<void> {
@@ -111,11 +117,8 @@ export class SqliteTlogRepository extends TlogRepository {
     afterSize: number,
     limit: number,
   ): Promise<SignedCheckpoint[]> {
-    return this.db
-      .prepare<[number, number, number], CheckpointRow>(
-        'SELECT * FROM tlog_checkpoints WHERE log_id = ? AND size > ? ORDER BY size LIMIT ?',
-      )
-      .all(this.logId(origin), afterSize, limit)
+    return this.checkpointPage
+      .all([this.logId(origin), afterSize], limit)
       .map((row) => toDomain(origin, row));
   }
 

@@ -2,7 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '@app/persistence';
-import { explainQueryPlan, planProblems } from '@app/persistence/testing/query-plan';
+import {
+  explainQueryPlan,
+  literalLimitPlans,
+  planProblems,
+} from '@app/persistence/testing/query-plan';
+import { sqliteSealedPageSql } from '@app/vault/keyring/sealed-values';
 import {
   SqliteWorkerDeviceRepository,
   WORKER_DEVICE_EVENTS_SQL,
@@ -36,5 +41,13 @@ describe('SQLite worker-device listings query plans', () => {
     expect(planProblems(plan)).toEqual([]);
     expect(plan.join(' ')).toMatch(/^SEARCH /);
     expect(plan.join(' ')).toMatch(seek);
+  });
+
+  it('should walk the sealed secrets for a reseal along the device_id key (limit written in)', () => {
+    const sql = sqliteSealedPageSql('worker_devices', 'device_id', 'sealed_secret');
+    for (const plan of literalLimitPlans(store.db, sql, [11, 'sealed1.v2.', 'D-500000'])) {
+      expect(planProblems(plan)).toEqual([]);
+      expect(plan.join(' ')).toMatch(/^SEARCH worker_devices .*device_id>\?/);
+    }
   });
 });

@@ -2,7 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '@app/persistence';
-import { explainQueryPlan, planProblems } from '@app/persistence/testing/query-plan';
+import {
+  explainQueryPlan,
+  literalLimitPlans,
+  planProblems,
+} from '@app/persistence/testing/query-plan';
 import { FRAUD_EVENT_TYPES, FraudEventCriteria } from '../../../../domain/fraud-event';
 import { fraudEventListQuery, SqliteFraudEventRepository } from './sqlite-fraud-event.repository';
 
@@ -26,10 +30,13 @@ function combinations(): Array<[string, FraudEventCriteria]> {
   for (let mask = 0; mask < 1 << FILTERS.length; mask++) {
     const picked = FILTERS.filter((_, i) => mask & (1 << i));
     for (const [cursorName, before] of CURSORS) {
-      const criteria: FraudEventCriteria = { limit: 100, before };
-      for (const [, filter] of picked) Object.assign(criteria, filter);
-      const name = picked.map(([n]) => n).join('+') || 'no filter';
-      out.push([`${name}, ${cursorName}`, criteria]);
+      // the planner reads a literal limit: the smallest, the default and the largest page
+      for (const limit of [1, 100, 1000]) {
+        const criteria: FraudEventCriteria = { limit, before };
+        for (const [, filter] of picked) Object.assign(criteria, filter);
+        const name = picked.map(([n]) => n).join('+') || 'no filter';
+        out.push([`${name}, ${cursorName}, limit ${limit}`, criteria]);
+      }
     }
   }
   return out;
@@ -50,9 +57,10 @@ describe('SqliteFraudEventRepository query plans', () => {
   });
 
   it.each(combinations())('should seek an index, never scan or sort: %s', (_name, criteria) => {
-    const { sql, params } = fraudEventListQuery(criteria);
-    const plan = explainQueryPlan(store.db, sql, params);
-    const unfilteredFirstPage = params.length === 1;
+    // the statement the repository runs: the limit written into the SQL (LimitedStatements)
+    const { sql, params, limit } = fraudEventListQuery(criteria);
+    const [plan] = literalLimitPlans(store.db, sql, params, [limit]);
+    const unfilteredFirstPage = params.length === 0;
     expect(planProblems(plan, unfilteredFirstPage ? 'fraud_events_at_id' : undefined)).toEqual([]);
     if (criteria.before) {
       // the cursor (or the tighter `to`) bounds the index range: a deep page starts where it is

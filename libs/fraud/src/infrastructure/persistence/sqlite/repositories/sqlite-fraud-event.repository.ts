@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import { SqliteStoreHandle } from '@app/persistence';
+import { LimitedStatements, SqliteStoreHandle } from '@app/persistence';
 import { FraudEvent, FraudEventCriteria } from '../../../../domain/fraud-event';
 import { FraudEventRepository } from '../../fraud-event.repository';
 import { FraudEventRow, FraudEventSqliteMapper as Mapper } from '../mappers/fraud-event.mapper';
@@ -10,13 +10,14 @@ import { FRAUD_SQLITE_MIGRATIONS } from '../sqlite-fraud.migrations';
 export class SqliteFraudEventRepository extends FraudEventRepository {
   private readonly db: Database;
   private readonly insert: Statement;
-  /** One prepared statement per filter shape (a few dozen at most). */
-  private readonly listings = new Map<string, Statement<(string | number)[], FraudEventRow>>();
+  /** Prepared per filter shape (96 at most) and page size, the limit written into the SQL. */
+  private readonly listings: LimitedStatements<FraudEventRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
     store.migrate('fraud', FRAUD_SQLITE_MIGRATIONS);
     this.db = store.db;
+    this.listings = new LimitedStatements(this.db, 96);
     this.insert = this.db.prepare(
       `INSERT INTO fraud_events (id, type, device_id, worker_id, site_id, packet_id, detail, at)
        VALUES (@id, @type, @device_id, @worker_id, @site_id, @packet_id, @detail, @at)`,
@@ -49,13 +50,8 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
   }
 
   async listRecent(criteria: FraudEventCriteria): Promise<FraudEvent[]> {
-    const { sql, params } = fraudEventListQuery(criteria);
-    let statement = this.listings.get(sql);
-    if (!statement) {
-      statement = this.db.prepare<(string | number)[], FraudEventRow>(sql);
-      this.listings.set(sql, statement);
-    }
-    return statement.all(...params).map(Mapper.toDomain);
+    const { sql, params, limit } = fraudEventListQuery(criteria);
+    return this.listings.all(sql, params, limit).map(Mapper.toDomain);
   }
 }
 
@@ -65,14 +61,16 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
  * bound (the `at < ? OR (at = ? AND id < ?)` form is not), so any page costs the same and a
  * walk through all pages is linear. SQLite uses one upper bound on `at` in the index, so of
  * `to` and the cursor only the tighter one is written (the other is then implied).
+ * `params` are all but the limit (`LimitedStatements` writes the limit into the SQL).
  * Exported for the query-plan test.
  */
 export function fraudEventListQuery(criteria: FraudEventCriteria): {
   sql: string;
-  params: (string | number)[];
+  params: string[];
+  limit: number;
 } {
   const where: string[] = [];
-  const params: (string | number)[] = [];
+  const params: string[] = [];
   const equal: [string, string | undefined][] = [
     ['type', criteria.type],
     ['device_id', criteria.deviceId],
@@ -102,10 +100,10 @@ export function fraudEventListQuery(criteria: FraudEventCriteria): {
     where.push('at <= ?');
     params.push(to);
   }
-  params.push(criteria.limit);
   return {
     sql: `SELECT * FROM fraud_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
          ORDER BY at DESC, id DESC LIMIT ?`,
     params,
+    limit: criteria.limit,
   };
 }

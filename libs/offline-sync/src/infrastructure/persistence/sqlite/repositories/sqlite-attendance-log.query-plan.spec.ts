@@ -2,9 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '@app/persistence';
-import { explainQueryPlan, planProblems } from '@app/persistence/testing/query-plan';
+import {
+  explainQueryPlan,
+  literalLimitPlans,
+  planProblems,
+} from '@app/persistence/testing/query-plan';
 import {
   BY_PACKET_IDS_SQL,
+  CHAIN_PAGE_SQL,
+  CHAIN_TEXT_PAGE_SQL,
   PREVIOUS_OF_WORKERS_SQL,
   SqliteAttendanceLogRepository,
 } from './sqlite-attendance-log.repository';
@@ -41,6 +47,18 @@ describe('SqliteAttendanceLogRepository query plans', () => {
       'SEARCH l USING INDEX attendance_logs_worker_at (<expr>=? AND <expr>>? AND <expr><?)',
       'SEARCH p USING COVERING INDEX attendance_logs_worker_at (<expr>=? AND <expr><?)',
     ]);
+  });
+
+  it.each([
+    ['chain page', CHAIN_PAGE_SQL],
+    ['chain text page', CHAIN_TEXT_PAGE_SQL],
+  ])('should read a %s as a range of the primary key (limit written in)', (_name, sql) => {
+    for (const afterSeq of [0, 500_000]) {
+      for (const plan of literalLimitPlans(store.db, sql, ['site-1', afterSeq])) {
+        expect(ledgerProblems(plan)).toEqual([]);
+        expect(plan).toEqual(['SEARCH attendance_logs USING PRIMARY KEY (site_id=? AND seq>?)']);
+      }
+    }
   });
 
   it('should look packetIds up by the unique index, one seek each', () => {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import { SqliteStoreHandle } from '@app/persistence';
+import { LimitedStatement, SqliteStoreHandle } from '@app/persistence';
 import { appendImmediate } from '@app/tlog';
 import {
   AttendanceLog,
@@ -47,6 +47,13 @@ export const PREVIOUS_OF_WORKERS_SQL = `WITH q (w, lo, hi) AS (
   SELECT span.w AS w, ${atMs('l')} AS at_ms, l.* FROM span JOIN attendance_logs l
     ON ${worker('l')} = span.w AND ${atMs('l')} BETWEEN span.lo AND span.hi`;
 
+/** A page of one site's chain, after a seq (the primary key's range). */
+export const CHAIN_PAGE_SQL =
+  'SELECT * FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?';
+/** The same page, only the columns a link's hashed text is made of. */
+export const CHAIN_TEXT_PAGE_SQL = `SELECT site_id, seq, prev_hash, record_hash, data, meta
+  FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?`;
+
 /** The links of a JSON array of packetIds (one seek of the unique index each). */
 export const BY_PACKET_IDS_SQL =
   'SELECT * FROM attendance_logs WHERE packet_id IN (SELECT value FROM json_each(?))';
@@ -65,9 +72,9 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
   private readonly head: Statement<[string], { seq: number; record_hash: string }>;
   private readonly byPacketId: Statement<[string], AttendanceLogRow>;
   private readonly byPacketIds: Statement<[string], AttendanceLogRow>;
-  private readonly chainPage: Statement<[string, number, number], AttendanceLogRow>;
+  private readonly chainPage: LimitedStatement<[string, number], AttendanceLogRow>;
   /** The columns a link's hashed text is made of, as arrays (`raw`): verify and export read every link. */
-  private readonly chainTextPage: Statement<[string, number, number], StoredTextColumns>;
+  private readonly chainTextPage: LimitedStatement<[string, number], StoredTextColumns>;
   /**
    * Prepared on first use, then reused: one statement for a batch, one index range per worker
    * (a JSON array of [workerId, lowest atMs, highest atMs] of that worker's keys). The range
@@ -91,15 +98,8 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
     );
     this.byPacketId = this.db.prepare('SELECT * FROM attendance_logs WHERE packet_id = ?');
     this.byPacketIds = this.db.prepare(BY_PACKET_IDS_SQL);
-    this.chainPage = this.db.prepare(
-      'SELECT * FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?',
-    );
-    this.chainTextPage = this.db
-      .prepare<[string, number, number], StoredTextColumns>(
-        `SELECT site_id, seq, prev_hash, record_hash, data, meta FROM attendance_logs
-         WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
-      )
-      .raw(true);
+    this.chainPage = new LimitedStatement(this.db, CHAIN_PAGE_SQL);
+    this.chainTextPage = new LimitedStatement(this.db, CHAIN_TEXT_PAGE_SQL, { raw: true });
   }
 
   async appendToChains(entries: PendingLogEntry[]): Promise<AppendResult[]> {
@@ -154,12 +154,12 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
   }
 
   async readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {
-    return this.chainPage.all(siteId, afterSeq, limit).map(Mapper.toDomain);
+    return this.chainPage.all([siteId, afterSeq], limit).map(Mapper.toDomain);
   }
 
   /** The data and meta columns hold the JCS texts that were hashed: handed over as stored. */
   async readChainTexts(siteId: string, afterSeq: number, limit: number): Promise<StoredLinkText[]> {
-    return this.chainTextPage.all(siteId, afterSeq, limit).map(Mapper.fromTextColumns);
+    return this.chainTextPage.all([siteId, afterSeq], limit).map(Mapper.fromTextColumns);
   }
 
   async findPreviousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]> {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
-import { SqliteStoreHandle } from '@app/persistence';
+import { LimitedStatement, SqliteStoreHandle } from '@app/persistence';
 import { appendImmediate } from '@app/tlog';
 import { ChainHead, VaultAuditRecord } from '../../../../domain/vault-audit-record';
 import { VaultAuditRepository } from '../../vault-audit.repository';
@@ -14,11 +14,15 @@ import { VAULT_AUDIT_SQLITE_MIGRATIONS } from '../sqlite-vault.migrations';
 @Injectable()
 export class SqliteVaultAuditRepository extends VaultAuditRepository {
   private readonly db: Database;
+  private readonly listPage: LimitedStatement<[number], VaultAuditRow>;
+  private readonly fileListPage: LimitedStatement<[string, number], VaultAuditRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
     store.migrate('vault.audit', VAULT_AUDIT_SQLITE_MIGRATIONS);
     this.db = store.db;
+    this.listPage = new LimitedStatement(this.db, VAULT_AUDIT_LIST_SQL);
+    this.fileListPage = new LimitedStatement(this.db, VAULT_AUDIT_FILE_LIST_SQL);
   }
 
   async appendToChain(
@@ -59,12 +63,8 @@ export class SqliteVaultAuditRepository extends VaultAuditRepository {
     const after = options.afterSeq ?? 0;
     const rows =
       options.fileId === undefined
-        ? this.db
-            .prepare<[number, number], VaultAuditRow>(VAULT_AUDIT_LIST_SQL)
-            .all(after, options.limit)
-        : this.db
-            .prepare<[string, number, number], VaultAuditRow>(VAULT_AUDIT_FILE_LIST_SQL)
-            .all(options.fileId, after, options.limit);
+        ? this.listPage.all([after], options.limit)
+        : this.fileListPage.all([options.fileId, after], options.limit);
     return rows.map(Mapper.toDomain);
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import { SqliteStoreHandle } from '@app/persistence';
+import { LimitedStatement, SqliteStoreHandle } from '@app/persistence';
 import { ShredReason, VaultFile } from '../../../../domain/vault-file';
 import { VaultFileRepository } from '../../vault-file.repository';
 import { VaultFileRow, VaultFileSqliteMapper as Mapper } from '../mappers/vault-file.mapper';
@@ -11,6 +11,8 @@ export class SqliteVaultFileRepository extends VaultFileRepository {
   private readonly db: Database;
   private readonly insert: Statement;
   private readonly byId: Statement<[string], VaultFileRow>;
+  private readonly liveCreatedBefore: LimitedStatement<[string], VaultFileRow>;
+  private readonly liveNotWrappedBy: LimitedStatement<[string], VaultFileRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -21,6 +23,8 @@ export class SqliteVaultFileRepository extends VaultFileRepository {
        VALUES (@id, @content_type, @size, @sha256, @wrapped_key, @key_version, @created_by, @created_at, @shredded_at, @shred_reason)`,
     );
     this.byId = this.db.prepare('SELECT * FROM vault_files WHERE id = ?');
+    this.liveCreatedBefore = new LimitedStatement(this.db, VAULT_FILES_LIVE_CREATED_BEFORE_SQL);
+    this.liveNotWrappedBy = new LimitedStatement(this.db, VAULT_FILES_LIVE_NOT_WRAPPED_BY_SQL);
   }
 
   async create(file: VaultFile): Promise<void> {
@@ -58,23 +62,11 @@ export class SqliteVaultFileRepository extends VaultFileRepository {
   }
 
   async listLiveCreatedBefore(before: Date, limit: number): Promise<VaultFile[]> {
-    return this.db
-      .prepare<[string, number], VaultFileRow>(
-        `SELECT * FROM vault_files WHERE wrapped_key IS NOT NULL AND created_at < ?
-         ORDER BY created_at, id LIMIT ?`,
-      )
-      .all(before.toISOString(), limit)
-      .map(Mapper.toDomain);
+    return this.liveCreatedBefore.all([before.toISOString()], limit).map(Mapper.toDomain);
   }
 
   async listLiveNotWrappedBy(version: string, limit: number): Promise<VaultFile[]> {
-    return this.db
-      .prepare<[string, number], VaultFileRow>(
-        `SELECT * FROM vault_files WHERE wrapped_key IS NOT NULL AND key_version <> ?
-         ORDER BY id LIMIT ?`,
-      )
-      .all(version, limit)
-      .map(Mapper.toDomain);
+    return this.liveNotWrappedBy.all([version], limit).map(Mapper.toDomain);
   }
 
   async countLiveByKeyVersion(): Promise<Record<string, number>> {
@@ -87,3 +79,9 @@ export class SqliteVaultFileRepository extends VaultFileRepository {
     return Object.fromEntries(rows.map((row) => [row.key_version, row.n]));
   }
 }
+
+/** The shred and reseal jobs' pages, exported for the query-plan test. */
+export const VAULT_FILES_LIVE_CREATED_BEFORE_SQL = `SELECT * FROM vault_files
+  WHERE wrapped_key IS NOT NULL AND created_at < ? ORDER BY created_at, id LIMIT ?`;
+export const VAULT_FILES_LIVE_NOT_WRAPPED_BY_SQL = `SELECT * FROM vault_files
+  WHERE wrapped_key IS NOT NULL AND key_version <> ? ORDER BY id LIMIT ?`;

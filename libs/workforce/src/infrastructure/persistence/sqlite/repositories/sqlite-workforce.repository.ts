@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import { SqliteStoreHandle } from '@app/persistence';
+import { LimitedStatement, SqliteStoreHandle } from '@app/persistence';
 import { EnrollmentCode, Site, Thekedar, Worker } from '../../../../domain/workforce';
 import { WorkforcePage, WorkforceRepository } from '../../workforce.repository';
 import {
@@ -16,6 +16,11 @@ import { WORKFORCE_SQLITE_MIGRATIONS } from '../sqlite-workforce.migrations';
 export class SqliteWorkforceRepository extends WorkforceRepository {
   private readonly db: Database;
   private readonly insertEnrollment: Statement;
+  private readonly sitePage: LimitedStatement<[string], SiteRow>;
+  private readonly siteIdPage: LimitedStatement<[string], { id: string }>;
+  private readonly thekedarPage: LimitedStatement<[string], ThekedarRow>;
+  private readonly workerPage: LimitedStatement<[string], WorkerRow>;
+  private readonly siteWorkerPage: LimitedStatement<[string, string], WorkerRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -25,6 +30,11 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
       `INSERT INTO enrollment_codes (code_hash, person_kind, person_id, expires_at, used_at, used_by_device_id)
        VALUES (@code_hash, @person_kind, @person_id, @expires_at, @used_at, @used_by_device_id)`,
     );
+    this.sitePage = new LimitedStatement(this.db, SITE_LIST_SQL);
+    this.siteIdPage = new LimitedStatement(this.db, SITE_ID_LIST_SQL);
+    this.thekedarPage = new LimitedStatement(this.db, THEKEDAR_LIST_SQL);
+    this.workerPage = new LimitedStatement(this.db, WORKER_LIST_SQL);
+    this.siteWorkerPage = new LimitedStatement(this.db, SITE_WORKER_LIST_SQL);
   }
 
   async createSite(site: Site): Promise<void> {
@@ -47,45 +57,22 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   }
 
   async listSites(page: WorkforcePage): Promise<Site[]> {
-    return this.db
-      .prepare<[string, number], SiteRow>('SELECT * FROM sites WHERE id > ? ORDER BY id LIMIT ?')
-      .all(page.afterId ?? '', page.limit)
-      .map(Mapper.siteToDomain);
+    return this.sitePage.all([page.afterId ?? ''], page.limit).map(Mapper.siteToDomain);
   }
 
   async listThekedars(page: WorkforcePage): Promise<Thekedar[]> {
-    return this.db
-      .prepare<[string, number], ThekedarRow>(
-        'SELECT * FROM thekedars WHERE id > ? ORDER BY id LIMIT ?',
-      )
-      .all(page.afterId ?? '', page.limit)
-      .map(Mapper.thekedarToDomain);
+    return this.thekedarPage.all([page.afterId ?? ''], page.limit).map(Mapper.thekedarToDomain);
   }
 
   async listWorkers(page: WorkforcePage & { siteId?: string }): Promise<Worker[]> {
     const rows = page.siteId
-      ? this.db
-          .prepare<[string, string, number], WorkerRow>(
-            `SELECT * FROM workers WHERE id > ?
-               AND EXISTS (SELECT 1 FROM json_each(workers.site_ids) WHERE value = ?)
-             ORDER BY id LIMIT ?`,
-          )
-          .all(page.afterId ?? '', page.siteId, page.limit)
-      : this.db
-          .prepare<[string, number], WorkerRow>(
-            'SELECT * FROM workers WHERE id > ? ORDER BY id LIMIT ?',
-          )
-          .all(page.afterId ?? '', page.limit);
+      ? this.siteWorkerPage.all([page.afterId ?? '', page.siteId], page.limit)
+      : this.workerPage.all([page.afterId ?? ''], page.limit);
     return rows.map(Mapper.workerToDomain);
   }
 
   async listSiteIds(afterId: string, limit: number): Promise<string[]> {
-    return this.db
-      .prepare<[string, number], { id: string }>(
-        'SELECT id FROM sites WHERE id > ? ORDER BY id LIMIT ?',
-      )
-      .all(afterId, limit)
-      .map((r) => r.id);
+    return this.siteIdPage.all([afterId], limit).map((r) => r.id);
   }
 
   async listWorkerIdsOfThekedar(thekedarId: string): Promise<string[]> {
@@ -152,3 +139,12 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     return result.changes === 1;
   }
 }
+
+/** The keyset listings, exported for the query-plan test. */
+export const SITE_LIST_SQL = 'SELECT * FROM sites WHERE id > ? ORDER BY id LIMIT ?';
+export const SITE_ID_LIST_SQL = 'SELECT id FROM sites WHERE id > ? ORDER BY id LIMIT ?';
+export const THEKEDAR_LIST_SQL = 'SELECT * FROM thekedars WHERE id > ? ORDER BY id LIMIT ?';
+export const WORKER_LIST_SQL = 'SELECT * FROM workers WHERE id > ? ORDER BY id LIMIT ?';
+export const SITE_WORKER_LIST_SQL = `SELECT * FROM workers WHERE id > ?
+    AND EXISTS (SELECT 1 FROM json_each(workers.site_ids) WHERE value = ?)
+  ORDER BY id LIMIT ?`;

@@ -1,0 +1,123 @@
+import type { Response } from 'express';
+
+/** Free answer buffers kept for the next answer, at most this many… */
+const FREE_BUFFERS = 4;
+/** …of at most this many bytes each (a larger answer gets a buffer of its own, then dropped). */
+const MAX_POOLED_BYTES = 1 << 20;
+const FIRST_BYTES = 64 << 10;
+
+const free: Buffer[] = [];
+
+/**
+ * Writes `value` as the JSON answer with the bytes and headers `res.json(value)` gives (same
+ * status, `Content-Type: application/json; charset=utf-8`, Content-Length, express's ETag),
+ * for answers of hundreds of KiB (a sync batch's receipts): `res.json` builds one string of the
+ * whole answer (a large-object allocation) and then a fresh Buffer of it, and on this machine
+ * each fresh large allocation costs more than the encoding itself. Here the answer is encoded
+ * straight into a reused buffer, one member (and one array item) at a time, each with
+ * `JSON.stringify`, so the escaping is JSON.stringify's own; the buffer goes back to a small
+ * pool once the response has finished writing (never while the socket may still read it).
+ * Falls back to `res.json` when the app has a JSON replacer, spaces or escape setting, or the
+ * value is not a plain object.
+ */
+export function sendJson(res: Response, status: number, value: unknown): void {
+  const app = res.app;
+  if (
+    !isPlainObject(value) ||
+    app.get('json replacer') !== undefined ||
+    app.get('json spaces') !== undefined ||
+    app.get('json escape')
+  ) {
+    res.status(status).json(value);
+    return;
+  }
+  const out = new JsonOut();
+  encodeObject(out, value);
+  const bytes = out.bytes();
+  const buffer = out.buffer;
+  res.status(status);
+  // the header res.json sets, with the charset res.send adds to a string body
+  res.set('Content-Type', 'application/json; charset=utf-8');
+  if (buffer.length <= MAX_POOLED_BYTES) {
+    res.once('finish', () => {
+      if (free.length < FREE_BUFFERS) free.push(buffer);
+    });
+  }
+  res.send(bytes);
+}
+
+/** `JSON.stringify(value)` of a plain object, as UTF-8 bytes in a pooled buffer (exported for tests). */
+export function encodeJson(value: Record<string, unknown>): Buffer {
+  const out = new JsonOut();
+  encodeObject(out, value);
+  // a copy: the caller keeps it, so the pooled buffer goes back at once
+  const copy = Buffer.from(out.bytes());
+  if (out.buffer.length <= MAX_POOLED_BYTES && free.length < FREE_BUFFERS) free.push(out.buffer);
+  return copy;
+}
+
+/**
+ * The top level and its arrays member by member; anything deeper as JSON.stringify writes it
+ * (an item's `toJSON`, if any, is called with the key "" rather than its index).
+ */
+function encodeObject(out: JsonOut, value: Record<string, unknown>): void {
+  out.write('{');
+  let first = true;
+  for (const key of Object.keys(value)) {
+    const member = value[key];
+    if (Array.isArray(member) && !hasToJson(member)) {
+      out.write(`${first ? '' : ','}${JSON.stringify(key)}:[`);
+      first = false;
+      for (let i = 0; i < member.length; i++) {
+        // written apart: joined, the item's text would be copied once more to flatten it
+        if (i > 0) out.write(',');
+        // an item JSON.stringify cannot write (undefined, a function) is null in an array
+        const item = JSON.stringify(member[i]) as string | undefined;
+        out.write(item ?? 'null');
+      }
+      out.write(']');
+      continue;
+    }
+    const text = JSON.stringify(member) as string | undefined;
+    // a member JSON.stringify cannot write is left out, as JSON.stringify does
+    if (text === undefined) continue;
+    out.write(`${first ? '' : ','}${JSON.stringify(key)}:${text}`);
+    first = false;
+  }
+  out.write('}');
+}
+
+class JsonOut {
+  buffer: Buffer = free.pop() ?? Buffer.allocUnsafeSlow(FIRST_BYTES);
+  private at = 0;
+
+  write(text: string): void {
+    // at most 3 UTF-8 bytes per UTF-16 unit (a surrogate pair is 4 bytes for 2 units)
+    if (this.at + text.length * 3 > this.buffer.length) this.grow(text.length * 3);
+    this.at += this.buffer.write(text, this.at, 'utf8');
+  }
+
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.at);
+  }
+
+  private grow(room: number): void {
+    let size = this.buffer.length * 2;
+    while (size < this.at + room) size *= 2;
+    const bigger = Buffer.allocUnsafeSlow(size);
+    this.buffer.copy(bigger, 0, 0, this.at);
+    // the smaller one is dropped: the pool keeps the buffers that held whole answers, so
+    // after the first answers of a size none grows again
+    this.buffer = bigger;
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return (proto === Object.prototype || proto === null) && !hasToJson(value);
+}
+
+function hasToJson(value: object): boolean {
+  return typeof (value as { toJSON?: unknown }).toJSON === 'function';
+}
