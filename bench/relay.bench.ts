@@ -11,9 +11,18 @@
  *    20,000 open files per process, so the sessions are split the way production runs them: phones
  *    on API instance A, kiosks on instance B, paired over the local Redis; the baseline is two
  *    bare forwarders holding the same sockets.
+ * 3. `BENCH_RELAY_MODE=callgrind` (or `both`): instructions per frame, counted by valgrind's
+ *    callgrind in each server process (user-space instructions of every thread), which do not
+ *    depend on the machine's load the way CPU time does. Each server runs under valgrind with
+ *    instrumentation off while it starts and warms up (`BENCH_RELAY_CALLGRIND_WARMUP` drives),
+ *    then counts `BENCH_RELAY_CALLGRIND_DRIVES` drives of `BENCH_RELAY_CALLGRIND_SESSIONS`
+ *    sessions × BENCH_RELAY_FRAMES. The kernel's share (socket reads and writes) is not counted:
+ *    this is the cost of the code in each process, the part the relay can change.
+ * `BENCH_RELAY_CPU_PROFILE=<dir>`: our server writes a V8 CPU profile there when it stops.
  */
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -24,7 +33,13 @@ import { now, percentile, printRows } from './support';
 
 const SESSIONS = Number(process.env.BENCH_RELAY_SESSIONS ?? 1000);
 const FRAMES_PER_SESSION = Number(process.env.BENCH_RELAY_FRAMES ?? 20);
-const ROUNDS = Number(process.env.BENCH_RELAY_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_RELAY_ROUNDS ?? 9);
+/** `time` (default: CPU time and throughput), `callgrind` (instruction counts) or `both`. */
+const MODE = process.env.BENCH_RELAY_MODE ?? 'time';
+const CALLGRIND_SESSIONS = Number(process.env.BENCH_RELAY_CALLGRIND_SESSIONS ?? 100);
+const CALLGRIND_WARMUP = Number(process.env.BENCH_RELAY_CALLGRIND_WARMUP ?? 40);
+const CALLGRIND_DRIVES = Number(process.env.BENCH_RELAY_CALLGRIND_DRIVES ?? 10);
+const CPU_PROFILE_DIR = process.env.BENCH_RELAY_CPU_PROFILE;
 const IDLE_SESSIONS = Number(process.env.BENCH_RELAY_IDLE_SESSIONS ?? 10_000);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -106,10 +121,19 @@ const latencyFromData = (text: string): number | undefined => {
 const frame = (seq: number, t: number) =>
   JSON.stringify({ type: 'to_device', data: { seq, t, note: 'look at the camera' } });
 
+/** How a rig's server process is started: under a launcher (valgrind), with node options. */
+interface RigOptions {
+  sessions?: number;
+  launcher?: string[];
+  nodeArgs?: string[];
+}
+
 interface Rig {
   pairs: Pair[];
   /** The server process, for its CPU time. */
   pid: number;
+  /** A full GC in the server (so each counted window starts from the same heap state). */
+  gc: () => Promise<unknown>;
   stop: () => Promise<void>;
 }
 
@@ -120,16 +144,24 @@ function terminateAll(pairs: Pair[]): void {
   }
 }
 
-async function baselineRig(coalesce = false): Promise<Rig> {
-  const forwarder = BenchChild.start('support/bare-forwarder.ts', coalesce ? ['--coalesce'] : []);
+async function baselineRig(coalesce = false, options: RigOptions = {}): Promise<Rig> {
+  const forwarder = BenchChild.startIn(
+    join(__dirname, '..'),
+    'support/bare-forwarder.ts',
+    coalesce ? ['--coalesce'] : [],
+    {},
+    options.launcher,
+    options.nodeArgs,
+  );
   const base = `ws://127.0.0.1:${await forwarder.expect('READY')}`;
-  const pairs = await inBatches(SESSIONS, 50, async (i) => ({
+  const pairs = await inBatches(options.sessions ?? SESSIONS, 50, async (i) => ({
     mobile: await openSocket(`${base}/?s=${i}&r=m`),
     device: await openSocket(`${base}/?s=${i}&r=d`),
   }));
   return {
     pairs,
     pid: forwarder.proc.pid!,
+    gc: () => forwarder.memory(),
     stop: async () => {
       terminateAll(pairs);
       await forwarder.stop();
@@ -154,7 +186,7 @@ async function post(base: string, path: string, key: string, body: unknown): Pro
 }
 
 /** Our API from `root` (this checkout, or BENCH_BEFORE_DIR's) with paired sessions. */
-async function relayRig(root = join(__dirname, '..')): Promise<Rig> {
+async function relayRig(root = join(__dirname, '..'), options: RigOptions = {}): Promise<Rig> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mdai-bench-relay-'));
   const env = {
     DATA_DIR: dataDir,
@@ -167,8 +199,15 @@ async function relayRig(root = join(__dirname, '..')): Promise<Rig> {
     RATE_LIMIT_PER_IP: '100000000',
     RATE_LIMIT_PER_CREDENTIAL: '100000000',
   };
-  const server = BenchChild.startIn(root, 'support/serve-api.ts', [], env);
-  const port = await server.expect('READY');
+  const server = BenchChild.startIn(
+    root,
+    'support/serve-api.ts',
+    [],
+    env,
+    options.launcher,
+    options.nodeArgs,
+  );
+  const port = await server.expect('READY', 900_000);
   const { loadConfig } = await import('@app/api/config/app-config');
   const config = loadConfig(env);
   const base = `http://127.0.0.1:${port}`;
@@ -177,7 +216,7 @@ async function relayRig(root = join(__dirname, '..')): Promise<Rig> {
     device_id: 'TEE-BENCH',
     public_key: kiosk.publicPem,
   });
-  const pairs = await inBatches(SESSIONS, 50, async (i) => {
+  const pairs = await inBatches(options.sessions ?? SESSIONS, 50, async (i) => {
     const session = await post(base, '/api/auth/mobile', config.auth.apiKeys.mobile[0], {
       user_id: `u${i}`,
       platform_id: `PLT_bench${String(i).padStart(6, '0')}`,
@@ -207,6 +246,7 @@ async function relayRig(root = join(__dirname, '..')): Promise<Rig> {
   return {
     pairs,
     pid: server.proc.pid!,
+    gc: () => server.memory(),
     stop: async () => {
       terminateAll(pairs);
       await server.stop();
@@ -229,12 +269,16 @@ async function driveRig(rig: Rig): Promise<DriveResult> {
 async function throughput(): Promise<{
   runs: Record<string, DriveResult>;
   cpu: Record<string, number>;
+  /** Per round, each rig's CPU per frame over the plain forwarder's in the same round. */
+  roundRatios: Record<string, number[]>;
 }> {
   // BENCH_BEFORE_DIR=<older checkout>: its API runs in the same rounds too
   // the forwarder that also coalesces writes per tick, as ours does: the rest of our work alone
   const rigs: Record<string, Rig> = {
     baseline: await baselineRig(),
-    ours: await relayRig(),
+    ours: await relayRig(undefined, {
+      nodeArgs: CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`] : [],
+    }),
     coalesced: await baselineRig(true),
   };
   if (process.env.BENCH_BEFORE_DIR) rigs.before = await relayRig(process.env.BENCH_BEFORE_DIR);
@@ -249,10 +293,83 @@ async function throughput(): Promise<{
   for (const name of names) await rigs[name].stop();
   const median = (xs: DriveResult[]) =>
     [...xs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(xs.length / 2)];
+  const roundRatios = Object.fromEntries(
+    names.map((n) => [
+      n,
+      runs[n].map((r, round) => r.cpuUsPerFrame / runs.baseline[round].cpuUsPerFrame),
+    ]),
+  );
   return {
     runs: Object.fromEntries(names.map((n) => [n, median(runs[n])])),
     cpu: Object.fromEntries(names.map((n) => [n, medianOf(runs[n].map((r) => r.cpuUsPerFrame))])),
+    roundRatios,
   };
+}
+
+/** User-space instructions the process `pid` ran since its last callgrind dump (or instr on). */
+function callgrindDump(pid: number, outPrefix: string): number {
+  const dir = join(outPrefix, '..');
+  const base = outPrefix.slice(dir.length + 1);
+  const before = new Set(readdirSync(dir));
+  execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
+  const fresh = readdirSync(dir).filter((f) => f.startsWith(`${base}.`) && !before.has(f));
+  if (fresh.length !== 1) throw new Error(`callgrind wrote ${fresh.length} dumps`);
+  const totals = /^totals:\s*(\d+)/m.exec(readFileSync(join(dir, fresh[0]), 'utf8'));
+  if (!totals) throw new Error('no totals in the callgrind dump');
+  return Number(totals[1]);
+}
+
+/**
+ * Instructions per frame of each server, counted by callgrind (see the header). Rigs run one
+ * after another: under valgrind the counts do not depend on what else runs.
+ */
+async function instructions(): Promise<Record<string, number>> {
+  // BENCH_RELAY_CALLGRIND_KEEP=<dir>: the dumps stay there, for callgrind_annotate
+  const keep = process.env.BENCH_RELAY_CALLGRIND_KEEP;
+  const tmp = keep ?? mkdtempSync(join(tmpdir(), 'mdai-bench-callgrind-'));
+  const rigs: Record<string, (options: RigOptions) => Promise<Rig>> = {
+    baseline: (o) => baselineRig(false, o),
+    ours: (o) => relayRig(undefined, o),
+    coalesced: (o) => baselineRig(true, o),
+  };
+  const before = process.env.BENCH_BEFORE_DIR;
+  if (before) rigs.before = (o) => relayRig(before, o);
+  // BENCH_RELAY_CALLGRIND_RIGS=ours,baseline: only those
+  const only = process.env.BENCH_RELAY_CALLGRIND_RIGS?.split(',');
+  if (only) for (const name of Object.keys(rigs)) if (!only.includes(name)) delete rigs[name];
+  const out: Record<string, number> = {};
+  try {
+    for (const [name, make] of Object.entries(rigs)) {
+      const outPrefix = join(tmp, `cg-${name}`);
+      const rig = await make({
+        sessions: CALLGRIND_SESSIONS,
+        launcher: [
+          'valgrind',
+          '--quiet',
+          '--tool=callgrind',
+          '--instr-atstart=no',
+          `--callgrind-out-file=${outPrefix}`,
+        ],
+      });
+      try {
+        for (let i = 0; i < CALLGRIND_WARMUP; i++) await driveRig(rig);
+        execFileSync('callgrind_control', ['-i', 'on', String(rig.pid)], { stdio: 'ignore' });
+        // a full GC, then a drive that is not counted (it takes the GC's concurrent sweeping and
+        // the code's first instrumented run), so each counted window starts alike
+        await rig.gc();
+        await driveRig(rig);
+        callgrindDump(rig.pid, outPrefix);
+        for (let i = 0; i < CALLGRIND_DRIVES; i++) await driveRig(rig);
+        const frames = CALLGRIND_DRIVES * rig.pairs.length * FRAMES_PER_SESSION;
+        out[name] = callgrindDump(rig.pid, outPrefix) / frames;
+      } finally {
+        await rig.stop();
+      }
+    }
+  } finally {
+    if (!keep) rmSync(tmp, { recursive: true, force: true });
+  }
+  return out;
 }
 
 async function idleMemory() {
@@ -340,8 +457,44 @@ async function idleMemory() {
 }
 
 export async function run(): Promise<void> {
-  const { runs, cpu } = await throughput();
+  if (MODE !== 'callgrind') await timed();
+  if (MODE === 'callgrind' || MODE === 'both') {
+    const counts = await instructions();
+    printRows(
+      `Relay: user-space instructions per frame (callgrind), ${CALLGRIND_SESSIONS} paired sessions × ${FRAMES_PER_SESSION} frames, ${CALLGRIND_DRIVES} drives after ${CALLGRIND_WARMUP} of warm-up (baseline: bare ws forwarder)`,
+      [
+        {
+          metric: 'instructions per frame',
+          ours: counts.ours,
+          baseline: counts.baseline,
+          unit: '',
+        },
+        {
+          metric: 'instructions per frame vs a forwarder that also coalesces writes per tick',
+          ours: counts.ours,
+          baseline: counts.coalesced,
+          unit: '',
+        },
+        ...(counts.before
+          ? [
+              {
+                metric: 'before (BENCH_BEFORE_DIR): instructions per frame',
+                ours: counts.before,
+                baseline: counts.baseline,
+                unit: '',
+              },
+            ]
+          : []),
+      ],
+    );
+  }
+}
+
+async function timed(): Promise<void> {
+  const { runs, cpu, roundRatios } = await throughput();
   const { baseline, ours, before, coalesced } = runs;
+  const spread = (xs: number[]) =>
+    `(rounds ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
   printRows(
     `Relay: ${SESSIONS} paired sessions, ${FRAMES_PER_SESSION} frames each, phone → kiosk, median of ${ROUNDS} interleaved runs (baseline: bare ws forwarder)`,
     [
@@ -369,6 +522,19 @@ export async function run(): Promise<void> {
         baseline: coalesced.perSecond,
         unit: 'frames/s',
       },
+      {
+        metric:
+          'server CPU per frame: median of the per-round ratios (ours / forwarder, same round)',
+        ours: medianOf(roundRatios.ours),
+        unit: '×',
+        note: spread(roundRatios.ours),
+      },
+      {
+        metric: 'the same, the coalescing forwarder / the plain one',
+        ours: medianOf(roundRatios.coalesced),
+        unit: '×',
+        note: spread(roundRatios.coalesced),
+      },
       { metric: 'latency p50', ours: ours.p50, baseline: baseline.p50, unit: 'ms' },
       { metric: 'latency p99', ours: ours.p99, baseline: baseline.p99, unit: 'ms' },
       ...(before
@@ -384,6 +550,12 @@ export async function run(): Promise<void> {
               ours: cpu.before,
               baseline: cpu.baseline,
               unit: 'µs',
+            },
+            {
+              metric: 'before (BENCH_BEFORE_DIR): median of the per-round ratios',
+              ours: medianOf(roundRatios.before),
+              unit: '×',
+              note: spread(roundRatios.before),
             },
           ]
         : []),

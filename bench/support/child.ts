@@ -15,26 +15,42 @@ export class BenchChild {
     proc.stderr!.on('data', (chunk: Buffer) => process.stderr.write(chunk));
   }
 
-  static start(script: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): BenchChild {
-    return BenchChild.startIn(join(__dirname, '..', '..'), script, args, env);
+  static start(
+    script: string,
+    args: string[] = [],
+    env: NodeJS.ProcessEnv = {},
+    launcher: string[] = [],
+  ): BenchChild {
+    return BenchChild.startIn(join(__dirname, '..', '..'), script, args, env, launcher);
   }
 
-  /** `start` in another checkout (`root`), e.g. an older build to compare with. */
+  /**
+   * `start` in another checkout (`root`), e.g. an older build to compare with. `launcher`: a
+   * command that runs node (e.g. `valgrind …`), `nodeArgs`: extra options for node.
+   */
   static startIn(
     root: string,
     script: string,
     args: string[] = [],
     env: NodeJS.ProcessEnv = {},
+    launcher: string[] = [],
+    nodeArgs: string[] = [],
   ): BenchChild {
-    const proc = spawn(
+    const command = [
+      ...launcher,
       process.execPath,
-      ['--expose-gc', '-r', '@swc-node/register', join(root, 'bench', script), ...args],
-      {
-        cwd: root,
-        env: { ...process.env, ...env },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
-    );
+      ...nodeArgs,
+      '--expose-gc',
+      '-r',
+      '@swc-node/register',
+      join(root, 'bench', script),
+      ...args,
+    ];
+    const proc = spawn(command[0], command.slice(1), {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     return new BenchChild(proc);
   }
 

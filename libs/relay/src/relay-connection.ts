@@ -39,10 +39,18 @@ export class PlatformIdSet {
     return this.cached;
   }
 
+  /** The last set found covered, and its size then (ids are only ever added). */
+  private coveredSet?: PlatformIdSet;
+  private coveredSize = 0;
+
   /** True when every id of `other` is one of these (so text clean of these is clean of those). */
   covers(other: PlatformIdSet): boolean {
     if (other === this) return true;
+    // neither set loses ids: covered once, covered until `other` gains one (asked per frame)
+    if (other === this.coveredSet && other.ids.size === this.coveredSize) return true;
     for (const id of other.ids) if (!this.ids.has(id)) return false;
+    this.coveredSet = other;
+    this.coveredSize = other.ids.size;
     return true;
   }
 }

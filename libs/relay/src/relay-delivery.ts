@@ -107,11 +107,12 @@ export class RelayDelivery {
     const to = PEER_ROLE[from.role];
     const local = this.sessionsHere.get(from.sessionId)?.get(to);
     if (!local) return this.publish(from, to, frames, close, peer);
-    for (let i = 0; i < frames.length; i++) {
-      const envelope = this.envelope(from, to, frames, i, close, peer);
-      if (!envelope) return false;
+    const last = frames.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const text = this.outgoingText(from, to, frames[i]);
+      if (text === undefined) return this.refused(from);
       // the text passed the gate with the sender's ids just now (in this process only)
-      this.deliverTo(local, envelope, from.platformIds);
+      this.deliverTo(local, text, peer, i === last ? close : undefined, from.platformIds);
     }
     return true;
   }
@@ -141,14 +142,17 @@ export class RelayDelivery {
     peer?: BusEnvelope['peer'],
   ): BusEnvelope | undefined {
     const text = this.outgoingText(from, to, frames[i]);
-    if (text === undefined) {
-      this.sendError(from, 'privacy_violation', 'The frame still held the platform id');
-      return undefined;
-    }
+    if (text === undefined) return void this.refused(from);
     const envelope: BusEnvelope = { to, text };
     if (peer) envelope.peer = peer;
     if (close && i === frames.length - 1) envelope.close = close;
     return envelope;
+  }
+
+  /** The sender's frame held a platform id even after scrubbing: it went nowhere. */
+  private refused(from: RelayConnection): false {
+    this.sendError(from, 'privacy_violation', 'The frame still held the platform id');
+    return false;
   }
 
   private outgoingText(from: RelayConnection, to: RelayRole, frame: OutboundFrame) {
@@ -180,22 +184,31 @@ export class RelayDelivery {
    */
   onEnvelope(sessionId: string, envelope: BusEnvelope): void {
     const conn = this.sessionsHere.get(sessionId)?.get(envelope.to);
-    if (conn) this.deliverTo(conn, envelope);
+    if (conn) this.deliverTo(conn, envelope.text, envelope.peer, envelope.close);
   }
 
-  /** An envelope to a socket of this instance (`gatedWith`: see onEnvelope). */
-  private deliverTo(conn: RelayConnection, envelope: BusEnvelope, gatedWith?: PlatformIdSet): void {
+  /**
+   * A frame to a socket of this instance (an envelope's fields; on the direct path no envelope
+   * is made). `gatedWith`: see onEnvelope.
+   */
+  private deliverTo(
+    conn: RelayConnection,
+    text: string,
+    peer: BusEnvelope['peer'],
+    close: CloseSpec | undefined,
+    gatedWith?: PlatformIdSet,
+  ): void {
     if (conn.closing) return;
-    if (envelope.peer) {
-      if (envelope.peer.present && envelope.peer.deviceId) conn.deviceId ??= envelope.peer.deviceId;
-      if (conn.peerPresent !== envelope.peer.present) {
-        conn.peerPresent = envelope.peer.present;
-        this.sendText(conn, envelope.text, gatedWith);
+    if (peer) {
+      if (peer.present && peer.deviceId) conn.deviceId ??= peer.deviceId;
+      if (conn.peerPresent !== peer.present) {
+        conn.peerPresent = peer.present;
+        this.sendText(conn, text, gatedWith);
       }
     } else {
-      this.sendText(conn, envelope.text, gatedWith);
+      this.sendText(conn, text, gatedWith);
     }
-    if (envelope.close) this.close(conn, envelope.close);
+    if (close) this.close(conn, close);
   }
 
   /** Every frame to a socket leaves through here or sendText; a kiosk's pass the gate. */

@@ -19,7 +19,7 @@ import {
 import { BusUnavailableError, RelayBus } from './bus/relay-bus';
 import { CLOSE_FOR } from './handlers/reply';
 import { KioskPresence } from './presence/kiosk-presence';
-import { CLOSE_CODES, RelayErrorCode, RelayRole } from './protocol/messages';
+import { CLOSE_CODES, PING_TEXT, RelayErrorCode, RelayRole } from './protocol/messages';
 import { isLegacy, PEER_ROLE, RelayConnection } from './relay-connection';
 import { presenceFrame, RelayDelivery } from './relay-delivery';
 import { RelayIntake } from './relay-intake';
@@ -322,7 +322,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       conn.alive = false;
       if (conn.ws.readyState === conn.ws.OPEN) {
         conn.ws.ping();
-        this.delivery.send(conn, { type: 'ping' });
+        this.delivery.sendText(conn, PING_TEXT);
       }
     }
   }

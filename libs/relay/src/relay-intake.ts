@@ -3,6 +3,7 @@ import type { RawData } from 'ws';
 import { LegacyHandler } from './handlers/legacy.handler';
 import { PairingHandler } from './handlers/pairing.handler';
 import { errorReply, Reply } from './handlers/reply';
+import { InboundFrame, PONG_TEXT } from './protocol/messages';
 import { parseInboundFrame } from './protocol/parse-frame';
 import { KIOSK_ROLES, PEER_ROLE, RelayConnection } from './relay-connection';
 import { RelayDelivery } from './relay-delivery';
@@ -101,7 +102,7 @@ export class RelayIntake {
         `Frames are limited to ${this.settings.maxFrameBytes} bytes`,
       );
     }
-    if (frame.type === 'ping') return this.delivery.send(conn, { type: 'pong' });
+    if (frame.type === 'ping') return this.delivery.sendText(conn, PONG_TEXT);
     if (frame.type === 'pong') return;
     if (frame.type === 'auth') clearTimeout(conn.authTimer);
     else if (!conn.joined)
@@ -110,20 +111,21 @@ export class RelayIntake {
         'not_authenticated',
         'Authenticate first (answer the challenge)',
       );
-    const handler = conn.legacy ? this.legacy : this.pairing;
-    const work = this.handle(conn, () => handler.handle(conn, frame), join);
+    const work = this.handle(conn, conn.legacy ? this.legacy : this.pairing, frame, join);
     // a submission waits on the upstream: the socket's other frames (pings) are not held up by it
     if (!isSubmission) return work;
   }
 
+  /** The socket's protocol handler decides (no closure per frame); a throw is a failure too. */
   private handle(
     conn: RelayConnection,
-    decide: () => Promise<Reply> | Reply,
+    handler: PairingHandler | LegacyHandler,
+    frame: InboundFrame,
     join: Join,
   ): void | Promise<void> {
     let decided: Promise<Reply> | Reply;
     try {
-      decided = decide();
+      decided = handler.handle(conn, frame);
     } catch (error) {
       return this.apply(conn, this.failed(conn, error), join);
     }
@@ -151,23 +153,40 @@ export class RelayIntake {
    * its `backend_response`), then `bus_unavailable` and the close.
    */
   private apply(conn: RelayConnection, reply: Reply, join: Join): void | Promise<void> {
-    if (!reply.toPeer?.length) return this.answer(conn, reply, join, false);
     const toPeer = reply.toPeer;
-    const delivered = (ok: boolean) => {
-      if (ok) this.metrics.countRelayed(PEER_ROLE[conn.role], toPeer.length);
-      return this.answer(conn, reply, join, false);
-    };
-    const busFailed = (error: unknown) => {
-      this.busDown(error);
-      return this.answer(conn, reply, join, true);
-    };
+    if (!toPeer?.length) return this.answer(conn, reply, join, false);
     let sent: boolean | Promise<boolean>;
     try {
       sent = this.delivery.deliverNow(conn, toPeer, reply.closePeer);
     } catch (error) {
-      return busFailed(error);
+      return this.busFailed(conn, reply, join, error);
     }
-    return sent instanceof Promise ? sent.then(delivered, busFailed) : delivered(sent);
+    // no closures for a frame delivered at once (the relay's hot path)
+    if (!(sent instanceof Promise)) return this.delivered(conn, reply, join, sent);
+    return sent.then(
+      (ok) => this.delivered(conn, reply, join, ok),
+      (error: unknown) => this.busFailed(conn, reply, join, error),
+    );
+  }
+
+  private delivered(
+    conn: RelayConnection,
+    reply: Reply,
+    join: Join,
+    ok: boolean,
+  ): void | Promise<void> {
+    if (ok) this.metrics.countRelayed(PEER_ROLE[conn.role], reply.toPeer!.length);
+    return this.answer(conn, reply, join, false);
+  }
+
+  private busFailed(
+    conn: RelayConnection,
+    reply: Reply,
+    join: Join,
+    error: unknown,
+  ): void | Promise<void> {
+    this.busDown(error);
+    return this.answer(conn, reply, join, true);
   }
 
   /** The sender's own frames, then the close (or `bus_unavailable`), then the join. */

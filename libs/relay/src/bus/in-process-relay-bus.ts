@@ -27,21 +27,26 @@ export class InProcessRelayBus extends RelayBus {
     holder: string,
     ttlMs: number,
   ): Promise<boolean> {
-    const key = `${sessionId}:${role}`;
+    return this.claim(`${sessionId}:${role}`, holder, ttlMs, Date.now());
+  }
+
+  private claim(key: string, holder: string, ttlMs: number, now: number): boolean {
     const current = this.slots.get(key);
-    if (current && current.expiresAt > Date.now()) return false;
-    this.slots.set(key, { holder, expiresAt: Date.now() + ttlMs });
+    if (current && current.expiresAt > now) return false;
+    this.slots.set(key, { holder, expiresAt: now + ttlMs });
     return true;
   }
 
+  /** Every held slot at once, in one pass (no promise per slot: it runs every few seconds). */
   async refreshSlots(slots: HeldSlot[], ttlMs: number): Promise<HeldSlot[]> {
     const lost: HeldSlot[] = [];
     for (const slot of slots) {
-      if (!(await this.claimSlot(slot.sessionId, slot.role, slot.holder, ttlMs))) {
-        const current = this.slots.get(`${slot.sessionId}:${slot.role}`);
-        if (current?.holder === slot.holder) current.expiresAt = Date.now() + ttlMs;
-        else lost.push(slot);
-      }
+      const key = `${slot.sessionId}:${slot.role}`;
+      const now = Date.now();
+      if (this.claim(key, slot.holder, ttlMs, now)) continue;
+      const current = this.slots.get(key);
+      if (current?.holder === slot.holder) current.expiresAt = now + ttlMs;
+      else lost.push(slot);
     }
     return lost;
   }

@@ -30,6 +30,17 @@ describe('gateKioskText', () => {
     });
   });
 
+  it('should find the id and the key in short and long frames, ASCII or not', () => {
+    for (const pad of ['', 'é', 'x'.repeat(2000)]) {
+      for (const form of [ID.toUpperCase(), Buffer.from(`k=${ID}`).toString('base64')]) {
+        const text = JSON.stringify({ type: 'from_mobile', data: { pad, note: form } });
+        expect(gateKioskText(text, 'device', ids, undefined)).not.toContain(form);
+      }
+      const keyed = JSON.stringify({ type: 'from_mobile', data: { pad, PLATFORM_ID: 'x' } });
+      expect(JSON.parse(gateKioskText(keyed, 'device', ids, undefined)!).data).toEqual({ pad });
+    }
+  });
+
   it('should drop a frame when the replacement itself would carry the id', () => {
     const text = JSON.stringify({ type: 'from_app', data: { v: ID } });
     expect(gateKioskText(text, 'hardware', ids, `again ${ID}`)).toBeUndefined();

@@ -23,6 +23,9 @@ export function gateKioskText(
   ids: PlatformIdMatcher,
   alias: string | undefined,
 ): string | undefined {
+  // most frames are short ASCII text holding neither: one precompiled search tells, without
+  // lower-casing a copy of the text (what it cannot rule out is searched as below)
+  if (ids.surelyClean(text, role === 'device')) return text;
   const lower = text.toLowerCase();
   // the key pattern is ASCII letters matched in any case: text it matches holds `"platform`
   // once lower-cased, so the regex runs only on text that does (most frames do not)

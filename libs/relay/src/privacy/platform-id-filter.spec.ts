@@ -60,4 +60,35 @@ describe('PlatformIdMatcher', () => {
     expect(fragments.length).toBeGreaterThanOrEqual(3);
     for (const fragment of fragments) expect(fragment.length % 4).toBe(0);
   });
+
+  it('should never screen as clean a text the full search finds an id in', () => {
+    const two = new PlatformIdMatcher([ID, 'PLT_Kelvin0042x', 'PLT_ünicode0001']);
+    const forms = [
+      ID,
+      ID.toUpperCase(),
+      'pLt_JJBMyweQ3O1w',
+      Buffer.from(`ab${ID}`).toString('base64'),
+      Buffer.from(`a${ID.toUpperCase()}`).toString('base64url'),
+      'PLT_\u212Aelvin0042x', // the Kelvin sign lower-cases to an ASCII k
+      'plt_ÜNICODE0001',
+      'PLT_kelvin0042X',
+    ];
+    let seed = 7;
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    const filler = () =>
+      JSON.stringify({ n: random(), s: 'x'.repeat(Math.floor(random() * 1500)) }).slice(1, -1);
+    for (let i = 0; i < 400; i++) {
+      const form = forms[i % forms.length];
+      const holding = i % 3 === 0 ? filler() : `${filler()}${form}${filler()}`;
+      const text = random() < 0.5 ? holding : holding.slice(0, 900);
+      if (two.test(text)) expect(two.surelyClean(text, false)).toBe(false);
+      expect(two.surelyClean(text, true) && !two.surelyClean(text, false)).toBe(false);
+    }
+    for (const form of forms) expect(two.surelyClean(`{"v":"${form}"}`, false)).toBe(false);
+    // it does rule out short ASCII text without any of them, and finds the key when asked
+    expect(two.surelyClean('{"type":"from_mobile","data":{"step":1}}', true)).toBe(true);
+    expect(two.surelyClean('{"PlatForm_id":1}', true)).toBe(false);
+    expect(two.surelyClean('{"PlatForm_id":1}', false)).toBe(true);
+    expect(new PlatformIdMatcher([]).surelyClean('{"platform":1}', false)).toBe(true);
+  });
 });

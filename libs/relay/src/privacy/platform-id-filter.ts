@@ -8,11 +8,24 @@ const PLATFORM_ID_KEY = /^platform[_-]?id$/i;
 export const REDACTED_PLATFORM_ID = '[platform_id removed]';
 const MAX_DEPTH = 64;
 
+/**
+ * Text up to this length is screened with one precompiled search (`surelyClean`); longer text is
+ * searched id form by id form, which is faster there (one native substring search each, against
+ * a regex alternation that cannot skip ahead).
+ */
+const SCREEN_MAX_LENGTH = 1024;
+// eslint-disable-next-line no-control-regex -- every character outside ASCII, by code
+const NON_ASCII = /[^\x00-\x7f]/;
+/** A regex that matches nothing (a screen with nothing to find). */
+const NOTHING = /(?!)/;
+
 export class PlatformIdMatcher {
   /** Lower-cased plain ids. */
   private readonly plain: string[];
   /** Case-sensitive base64 / base64url fragments that only an encoded id produces. */
   private readonly encoded: string[];
+  /** The screens of `surelyClean`, without and with the platform-id key (built on first use). */
+  private screens?: [RegExp, RegExp];
 
   constructor(ids: Iterable<string>) {
     const unique = [...new Set([...ids].filter((id) => id.length > 0))];
@@ -26,6 +39,29 @@ export class PlatformIdMatcher {
 
   get empty(): boolean {
     return this.plain.length === 0;
+  }
+
+  /**
+   * True only when `text` surely holds none of the ids (as `testLowered` would find them) and,
+   * with `idKey`, no `"platform` in any case: short ASCII text, searched once for every form at
+   * once. On ASCII text `toLowerCase` maps A–Z only, so a plain id matches there exactly where
+   * its letters match in either ASCII case; text with any other character (whose lower case may
+   * be ASCII, like the Kelvin sign's) or longer text gets false, which means "search as before"
+   * (`testLowered`), never "found".
+   */
+  surelyClean(text: string, idKey: boolean): boolean {
+    if (text.length > SCREEN_MAX_LENGTH || NON_ASCII.test(text)) return false;
+    this.screens ??= [this.screen(false), this.screen(true)];
+    return !this.screens[idKey ? 1 : 0].test(text);
+  }
+
+  private screen(idKey: boolean): RegExp {
+    const forms: string[] = [];
+    // an id whose lower case is not all ASCII cannot occur in ASCII text
+    for (const id of this.plain) if (!NON_ASCII.test(id)) forms.push(asciiCaseless(id));
+    for (const fragment of this.encoded) forms.push(literal(fragment));
+    if (idKey) forms.push(asciiCaseless('"platform'));
+    return forms.length > 0 ? new RegExp(forms.join('|')) : NOTHING;
   }
 
   /** True when `text` holds one of the ids in any case or encoding. */
@@ -84,6 +120,21 @@ export class PlatformIdMatcher {
     }
     return out;
   }
+}
+
+/** A regex source matching `text` (ASCII) exactly. */
+function literal(text: string): string {
+  let out = '';
+  for (const ch of text)
+    out += /[a-zA-Z0-9]/.test(ch) ? ch : `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  return out;
+}
+
+/** A regex source matching `lower` (ASCII, lower-cased) with each letter in either case. */
+function asciiCaseless(lower: string): string {
+  let out = '';
+  for (const ch of lower) out += /[a-z]/.test(ch) ? `[${ch}${ch.toUpperCase()}]` : literal(ch);
+  return out;
 }
 
 /** Replaces `needle` (lower-case) in `text` ignoring case. */

@@ -342,6 +342,10 @@ export const ERROR = message({
   example: { type: 'error', code: 'peer_not_connected', message: 'The device is not connected' },
 });
 
+/** The keepalive frames as sent (the same text every time: serialized once). */
+export const PING_TEXT = JSON.stringify({ type: 'ping' } satisfies PingFrame);
+export const PONG_TEXT = JSON.stringify({ type: 'pong' } satisfies PongFrame);
+
 /** Every message; a new one is declared above and listed here. */
 export const MESSAGES = [
   JOINED,
