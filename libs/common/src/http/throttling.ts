@@ -214,7 +214,7 @@ export class AppThrottlerGuard extends ThrottlerGuard {
     const handler = context.getHandler();
     const classRef = context.getClass();
     let byClass = this.plans.get(handler);
-    if (!byClass) this.plans.set(handler, (byClass = new Map()));
+    if (!byClass) this.plans.set(handler, (byClass = new Map<object, RoutePlan[] | null>()));
     let plan = byClass.get(classRef);
     if (plan === undefined) byClass.set(classRef, (plan = this.buildPlan(handler, classRef)));
     return plan;
