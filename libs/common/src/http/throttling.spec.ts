@@ -31,9 +31,9 @@ function options(): ThrottlerModuleOptions {
 }
 
 /** Runs one request through a guard; returns the headers it set and how it ended. */
-async function pass(guard: ThrottlerGuard, handler: keyof Routes, key?: string) {
+async function pass(guard: ThrottlerGuard, handler: keyof Routes, key?: string, ip = '10.1.2.3') {
   const headers: Record<string, string> = {};
-  const req = { ip: '10.1.2.3', headers: key ? { 'x-api-key': key } : {} };
+  const req = { ip, headers: key ? { 'x-api-key': key } : {} };
   const res = {
     setHeader: (name: string, value: string) => (headers[name] = value),
     header: (name: string, value: unknown) => (headers[name] = String(value)),
@@ -68,6 +68,12 @@ describe('AppThrottlerGuard', () => {
       ['computed', 'key-d'],
       ['plain', undefined],
     ];
+    // IPv6 clients of one /64 share a counter (the library's normalizeIp)
+    for (const ip of ['2001:db8:0:1::5', '2001:db8:0:1::6', '::ffff:10.1.2.3']) {
+      expect(await pass(ours, 'plain', undefined, ip)).toEqual(
+        await pass(theirs, 'plain', undefined, ip),
+      );
+    }
     const outcomes: unknown[] = [];
     for (const [handler, key] of script) {
       const a = await pass(ours, handler, key);

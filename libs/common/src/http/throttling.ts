@@ -17,6 +17,7 @@ import {
   ThrottlerStorage,
 } from '@nestjs/throttler';
 import { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
+import { normalizeIp } from '@nestjs/throttler/dist/ip';
 import {
   THROTTLER_BLOCK_DURATION,
   THROTTLER_KEY_GENERATOR,
@@ -220,6 +221,17 @@ export class AppThrottlerGuard extends ThrottlerGuard {
     return plan;
   }
 
+  /**
+   * The module's tracker; when none was given, the library's default (`getTracker`: the client
+   * IP through `normalizeIp`; this class does not override it) called without its async wrapper,
+   * so the IP counter awaits nothing.
+   */
+  private ownTracker(): RoutePlan['getTracker'] {
+    const given = Array.isArray(this.options) ? undefined : this.options.getTracker;
+    if (given) return this.commonOptions.getTracker as RoutePlan['getTracker'];
+    return (req) => normalizeIp(req.ip as string, this.ipv6SubnetPrefix);
+  }
+
   private buildPlan(handler: object, classRef: object): RoutePlan[] | null {
     if (this.commonOptions.ignoreUserAgents) return null;
     const targets = [handler, classRef] as never;
@@ -244,7 +256,7 @@ export class AppThrottlerGuard extends ThrottlerGuard {
         blockDuration,
         getTracker: (read(THROTTLER_TRACKER, name) ||
           throttler.getTracker ||
-          this.commonOptions.getTracker) as RoutePlan['getTracker'],
+          this.ownTracker()) as RoutePlan['getTracker'],
         generateKey: (read(THROTTLER_KEY_GENERATOR, name) ||
           throttler.generateKey ||
           this.commonOptions.generateKey) as RoutePlan['generateKey'],
