@@ -30,9 +30,22 @@ describe('rate limits in one process (e2e)', () => {
 
   it('item 11: should answer 429 with Retry-After per credential, then per IP on the public routes too', async () => {
     for (let i = 0; i < 3; i++) {
-      expect((await http(t.baseUrl, 'GET', '/api/kiosks', { key: t.keys.admin })).status).toBe(200);
+      const res = await http(t.baseUrl, 'GET', '/api/kiosks', { key: t.keys.admin });
+      expect(res.status).toBe(200);
+      // the counters' headers, per throttler, as @nestjs/throttler names and fills them
+      const rateHeaders = [...res.headers].filter(([name]) => name.startsWith('x-ratelimit-'));
+      expect(Object.fromEntries(rateHeaders)).toEqual({
+        'x-ratelimit-limit-ip': '8',
+        'x-ratelimit-remaining-ip': String(7 - i),
+        'x-ratelimit-reset-ip': '60',
+        'x-ratelimit-limit-credential': '3',
+        'x-ratelimit-remaining-credential': String(2 - i),
+        'x-ratelimit-reset-credential': '60',
+      });
     }
-    expectLimited(await http(t.baseUrl, 'GET', '/api/kiosks', { key: t.keys.admin }));
+    const limited = await http(t.baseUrl, 'GET', '/api/kiosks', { key: t.keys.admin });
+    expectLimited(limited);
+    expect(limited.headers.get('retry-after-credential')).toBe(limited.headers.get('retry-after'));
     // another credential from the same address still has its own allowance (IP: 5 of 8 so far)
     expect((await http(t.baseUrl, 'GET', '/api/kiosks', { key: t.keys.auditor })).status).toBe(403);
     // unknown keys are limited too, before they are checked

@@ -17,6 +17,15 @@ import {
   ThrottlerStorage,
 } from '@nestjs/throttler';
 import { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
+import { normalizeIp } from '@nestjs/throttler/dist/ip';
+import {
+  THROTTLER_BLOCK_DURATION,
+  THROTTLER_KEY_GENERATOR,
+  THROTTLER_LIMIT,
+  THROTTLER_SKIP,
+  THROTTLER_TRACKER,
+  THROTTLER_TTL,
+} from '@nestjs/throttler/dist/throttler.constants';
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { CommonError } from '../errors/common.errors';
@@ -73,6 +82,23 @@ export class FailoverThrottlerStorage implements ThrottlerStorage, OnApplication
     }
     return this.local.increment(key, ttl, limit, blockDuration, throttlerName);
   }
+}
+
+/** One throttler's settings for one route, as the library's `canActivate` resolves them. */
+interface RoutePlan {
+  name: string;
+  skip: boolean;
+  skipIf?: (context: ExecutionContext) => boolean;
+  limit: number;
+  ttl: number;
+  blockDuration: number;
+  getTracker: (req: Request, context: ExecutionContext) => string | Promise<string>;
+  generateKey: (context: ExecutionContext, tracker: string, name: string) => string;
+  setHeaders: boolean;
+  retryAfterHeader: string;
+  limitHeader: string;
+  remainingHeader: string;
+  resetHeader: string;
 }
 
 /** Each request's credential digest, computed once (the skip test and the tracker both ask). */
@@ -132,9 +158,116 @@ export class AppThrottlerGuard extends ThrottlerGuard {
     super(options, storage, new CachedReflector());
   }
 
+  /** Per handler and class: each throttler's route settings, read once (see `planFor`). */
+  private readonly plans = new WeakMap<object, Map<object, RoutePlan[] | null>>();
+
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
-    return super.canActivate(context);
+    const plan = this.planFor(context);
+    if (!plan) return super.canActivate(context);
+    const http = context.switchToHttp();
+    const req = http.getRequest<Request>();
+    const res = http.getResponse<{ setHeader(name: string, value: string): void }>();
+    for (const step of plan) {
+      if (step.skip || step.skipIf?.(context)) continue;
+      const tracked = step.getTracker(req, context);
+      const tracker = typeof tracked === 'string' ? tracked : await tracked;
+      const key = step.generateKey(context, tracker, step.name);
+      const { totalHits, timeToExpire, isBlocked, timeToBlockExpire } =
+        await this.storageService.increment(
+          key,
+          step.ttl,
+          step.limit,
+          step.blockDuration,
+          step.name,
+        );
+      // the headers `handleRequest` sets, as express's `res.header` writes them (`String(value)`)
+      if (isBlocked) {
+        if (step.setHeaders) res.setHeader(step.retryAfterHeader, String(timeToBlockExpire));
+        await this.throwThrottlingException(context, {
+          limit: step.limit,
+          ttl: step.ttl,
+          key,
+          tracker,
+          totalHits,
+          timeToExpire,
+          isBlocked,
+          timeToBlockExpire,
+        });
+      }
+      if (step.setHeaders) {
+        res.setHeader(step.limitHeader, String(step.limit));
+        res.setHeader(step.remainingHeader, String(Math.max(0, step.limit - totalHits)));
+        res.setHeader(step.resetHeader, String(timeToExpire));
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The library's `canActivate` reads five metadata keys per throttler and awaits each value
+   * on every request (~12 awaits), though route limits are fixed once decorators ran. Here they
+   * are read once per route and the request does only the counting (`handleRequest`'s work, same
+   * keys, same headers, same exception). A route whose settings are functions of the request,
+   * or options this plan does not model (`ignoreUserAgents`), goes through the library's path.
+   */
+  private planFor(context: ExecutionContext): RoutePlan[] | null {
+    const handler = context.getHandler();
+    const classRef = context.getClass();
+    let byClass = this.plans.get(handler);
+    if (!byClass) this.plans.set(handler, (byClass = new Map<object, RoutePlan[] | null>()));
+    let plan = byClass.get(classRef);
+    if (plan === undefined) byClass.set(classRef, (plan = this.buildPlan(handler, classRef)));
+    return plan;
+  }
+
+  /**
+   * The module's tracker; when none was given, the library's default (`getTracker`: the client
+   * IP through `normalizeIp`; this class does not override it) called without its async wrapper,
+   * so the IP counter awaits nothing.
+   */
+  private ownTracker(): RoutePlan['getTracker'] {
+    const given = Array.isArray(this.options) ? undefined : this.options.getTracker;
+    if (given) return this.commonOptions.getTracker as RoutePlan['getTracker'];
+    return (req) => normalizeIp(req.ip as string, this.ipv6SubnetPrefix);
+  }
+
+  private buildPlan(handler: object, classRef: object): RoutePlan[] | null {
+    if (this.commonOptions.ignoreUserAgents) return null;
+    const targets = [handler, classRef] as never;
+    const read = (key: string, name: string): unknown =>
+      this.reflector.getAllAndOverride(key + name, targets);
+    const plan: RoutePlan[] = [];
+    for (const throttler of this.throttlers) {
+      const name = throttler.name ?? 'default';
+      if (throttler.ignoreUserAgents) return null;
+      const limit = read(THROTTLER_LIMIT, name) ?? throttler.limit;
+      const ttl = read(THROTTLER_TTL, name) ?? throttler.ttl;
+      const blockDuration = read(THROTTLER_BLOCK_DURATION, name) ?? throttler.blockDuration ?? ttl;
+      if (typeof limit !== 'number' || typeof ttl !== 'number' || typeof blockDuration !== 'number')
+        return null;
+      const suffix = name === 'default' ? '' : `-${name}`;
+      plan.push({
+        name,
+        skip: Boolean(read(THROTTLER_SKIP, name)),
+        skipIf: throttler.skipIf ?? this.commonOptions.skipIf,
+        limit,
+        ttl,
+        blockDuration,
+        getTracker: (read(THROTTLER_TRACKER, name) ||
+          throttler.getTracker ||
+          this.ownTracker()) as RoutePlan['getTracker'],
+        generateKey: (read(THROTTLER_KEY_GENERATOR, name) ||
+          throttler.generateKey ||
+          this.commonOptions.generateKey) as RoutePlan['generateKey'],
+        setHeaders: throttler.setHeaders ?? this.commonOptions.setHeaders ?? true,
+        retryAfterHeader: `Retry-After${suffix}`,
+        limitHeader: `${this.headerPrefix}-Limit${suffix}`,
+        remainingHeader: `${this.headerPrefix}-Remaining${suffix}`,
+        resetHeader: `${this.headerPrefix}-Reset${suffix}`,
+      });
+    }
+    return plan;
   }
 
   protected override async throwThrottlingException(
