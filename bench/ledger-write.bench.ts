@@ -21,22 +21,10 @@ import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persis
 import { PendingLogEntry } from '@app/offline-sync/domain/attendance-log';
 import { SyncOutcome } from '@app/offline-sync/domain/sync-result';
 import { LEDGER_SQLITE_MIGRATIONS } from '@app/offline-sync/infrastructure/persistence/sqlite/sqlite-ledger.migrations';
-import { now, percentile, printRows } from './support';
+import { cpuMsSince, median, now, printRows } from './support';
 import { startSyncBenchApi } from './support/crew';
 
 const BATCH_SIZE = 500;
-
-function median(xs: number[]): number {
-  return percentile(
-    [...xs].sort((a, b) => a - b),
-    50,
-  );
-}
-
-function cpuMs(since: NodeJS.CpuUsage): number {
-  const used = process.cpuUsage(since);
-  return (used.user + used.system) / 1000;
-}
 
 export async function run(): Promise<void> {
   const rounds = Number(process.env.LEDGER_WRITE_ROUNDS ?? 30);
@@ -109,7 +97,7 @@ export async function run(): Promise<void> {
         if (side === 'ours') await ours(entries);
         else insertBatch.immediate(entries);
         times[side].push(now() - t0);
-        cpu[side].push(cpuMs(c0));
+        cpu[side].push(cpuMsSince(c0));
       }
     }
     printRows('Ledger write side of a sync batch (append + seal + receipts vs raw inserts)', [

@@ -47,3 +47,17 @@ export function printRows(title: string, rows: BenchRow[]): void {
     );
   }
 }
+
+/** The median of unsorted samples. */
+export function median(xs: number[]): number {
+  return percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
+}
+
+/** Process CPU (user + system, every thread) in ms since `since` (a `process.cpuUsage()`). */
+export function cpuMsSince(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
+}

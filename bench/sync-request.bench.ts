@@ -15,7 +15,7 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { request, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { DEFAULT_JSON_LIMITS, jcs, parseJsonBody, sendJson } from '@app/common';
-import { percentile, printRows } from './support';
+import { cpuMsSince, median, printRows } from './support';
 
 const PACKETS = 500;
 const PROOF_LENGTH = 14;
@@ -72,15 +72,7 @@ function syncAnswer(): Record<string, unknown> {
 function cpuMs(f: () => void): number {
   const since = process.cpuUsage();
   f();
-  const used = process.cpuUsage(since);
-  return (used.user + used.system) / 1000;
-}
-
-function median(xs: number[]): number {
-  return percentile(
-    [...xs].sort((a, b) => a - b),
-    50,
-  );
+  return cpuMsSince(since);
 }
 
 export async function run(): Promise<void> {

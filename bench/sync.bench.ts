@@ -29,7 +29,7 @@ import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
 import { EMPTY_HEAD, linkAfter } from '@app/offline-sync/domain/attendance-log';
 import { AttendanceLogSqliteMapper } from '@app/offline-sync/infrastructure/persistence/sqlite/mappers/attendance-log.mapper';
 import { LEDGER_SQLITE_MIGRATIONS } from '@app/offline-sync/infrastructure/persistence/sqlite/sqlite-ledger.migrations';
-import { now, percentile, printRows } from './support';
+import { cpuMsSince, median, now, printRows } from './support';
 import { enrollCrew, signedBatch, startSyncBenchApi, SyncBenchApi } from './support/crew';
 
 const BATCH_SIZE = 500;
@@ -225,18 +225,6 @@ async function startProfile(): Promise<{ stop(): Promise<void> }> {
   };
 }
 
-function cpuMs(since: NodeJS.CpuUsage): number {
-  const used = process.cpuUsage(since);
-  return (used.user + used.system) / 1000;
-}
-
-function median(xs: number[]): number {
-  return percentile(
-    [...xs].sort((a, b) => a - b),
-    50,
-  );
-}
-
 export async function run(): Promise<void> {
   const sizes = (process.env.SYNC_LEDGER_LINKS ?? '10000,1000000').split(',').map(Number);
   const rounds = Number(process.env.SYNC_ROUNDS ?? 15);
@@ -264,7 +252,7 @@ export async function run(): Promise<void> {
           const batch = single('ours');
           const cpu = process.cpuUsage();
           rig.ours.push(await syncOnce(rig, batch));
-          rig.oursCpu.push(cpuMs(cpu));
+          rig.oursCpu.push(cpuMsSince(cpu));
         },
         async () => {
           const batch = single('raw');
@@ -272,7 +260,7 @@ export async function run(): Promise<void> {
           const t0 = now();
           rig.insertBatch(batch.packets);
           rig.raw.push(now() - t0);
-          rig.rawCpu.push(cpuMs(cpu));
+          rig.rawCpu.push(cpuMsSince(cpu));
         },
         async () => {
           const batches = several('ours');
