@@ -40,7 +40,9 @@ export const ENTRIES = {
 export async function bundleApi(): Promise<Metafile> {
   for (const file of Object.values(ENTRIES)) {
     if (!existsSync(join(API_DIST, file))) {
-      throw new Error(`${relative(ROOT, join(API_DIST, file))} is missing: run nest build api first`);
+      throw new Error(
+        `${relative(ROOT, join(API_DIST, file))} is missing: run nest build api first`,
+      );
     }
   }
   const result = await build({
@@ -69,9 +71,27 @@ export async function bundleApi(): Promise<Metafile> {
   rmSync(API_DIST, { recursive: true, force: true });
   for (const file of result.outputFiles) {
     mkdirSync(dirname(file.path), { recursive: true });
-    writeFileSync(file.path, file.contents);
+    writeFileSync(
+      file.path,
+      file.path.endsWith('.map') ? tsSources(file.path, file.text) : file.contents,
+    );
   }
   return result.metafile;
+}
+
+/**
+ * A file of types only compiles to two lines with an empty map, so esbuild names tsc's .js
+ * (gone once the bundle replaces it) as their source: name the .ts instead.
+ */
+function tsSources(mapFile: string, text: string): string {
+  const map = JSON.parse(text) as { sources: string[] };
+  map.sources = map.sources.map((source) => {
+    const path = resolve(dirname(mapFile), source);
+    if (!path.startsWith(`${API_DIST}/`) || !path.endsWith('.js')) return source;
+    const ts = join(ROOT, relative(API_DIST, path)).replace(/\.js$/, '.ts');
+    return existsSync(ts) ? relative(dirname(mapFile), ts) : source;
+  });
+  return JSON.stringify(map);
 }
 
 if (require.main === module) {
