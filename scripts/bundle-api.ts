@@ -6,8 +6,10 @@
  * cost at startup (docs/benchmarks.md, "bootfast2").
  *
  * What it writes, in place of tsc's tree (dist/apps/api is replaced):
- *   dist/apps/api/apps/api/src/main.js                the API (the path every start command,
- *                                                     the Dockerfile and the benches run)
+ *   dist/apps/api/apps/api/src/main.js                what every start command, the Dockerfile
+ *                                                     and the benches run: it runs api.js
+ *                                                     (scripts/support/api-main.js says how)
+ *   dist/apps/api/apps/api/src/api.js                 the API bundle
  *   dist/apps/api/apps/api/src/packet-check.worker.js the packet-check pool's worker thread,
  *                                                     next to main.js, where the pool looks
  *                                                     for it (`join(__dirname, …)`)
@@ -22,7 +24,7 @@
  *   node -r @swc-node/register scripts/bundle-api.ts
  */
 import { build, Metafile } from 'esbuild';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '..');
@@ -33,7 +35,7 @@ export const BUNDLE_DIR = join(API_DIST, 'apps/api/src');
 
 /** Entry points: the output name (in BUNDLE_DIR) and tsc's file it is built from. */
 export const ENTRIES = {
-  main: 'apps/api/src/main.js',
+  api: 'apps/api/src/main.js',
   'packet-check.worker': 'libs/offline-sync/src/packet-check.worker.js',
 } as const;
 
@@ -76,6 +78,8 @@ export async function bundleApi(): Promise<Metafile> {
       file.path.endsWith('.map') ? tsSources(file.path, file.text) : file.contents,
     );
   }
+  // main.js: the entry every start command runs, which runs api.js (see its comment)
+  copyFileSync(join(ROOT, 'scripts/support/api-main.js'), join(BUNDLE_DIR, 'main.js'));
   return result.metafile;
 }
 

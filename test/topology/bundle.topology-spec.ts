@@ -30,6 +30,7 @@ import { freePort, Service, waitForHttp, waitUntil } from './support/processes';
  */
 const BUNDLE_DIR = join(ROOT, 'dist/apps/api/apps/api/src');
 const MAIN = join(BUNDLE_DIR, 'main.js');
+const API = join(BUNDLE_DIR, 'api.js');
 const WORKER = join(BUNDLE_DIR, 'packet-check.worker.js');
 
 function filesUnder(dir: string): string[] {
@@ -40,14 +41,15 @@ function filesUnder(dir: string): string[] {
 }
 
 describe('the API bundle (npm run build)', () => {
-  it('should be one main.js and one worker script with their maps, at the path every start command runs', () => {
+  it('should be the API and the worker script with their maps, and main.js at the path every start command runs', () => {
     expect(
       filesUnder(join(ROOT, 'dist/apps/api'))
         .map((file) => relative(ROOT, file))
         .sort(),
     ).toEqual([
+      'dist/apps/api/apps/api/src/api.js',
+      'dist/apps/api/apps/api/src/api.js.map',
       'dist/apps/api/apps/api/src/main.js',
-      'dist/apps/api/apps/api/src/main.js.map',
       'dist/apps/api/apps/api/src/packet-check.worker.js',
       'dist/apps/api/apps/api/src/packet-check.worker.js.map',
     ]);
@@ -59,10 +61,10 @@ describe('the API bundle (npm run build)', () => {
   });
 
   it('should map every line back to a TypeScript file of the checkout', () => {
-    for (const file of [MAIN, WORKER]) {
+    for (const file of [API, WORKER]) {
       expect(readFileSync(file, 'utf8')).toMatch(/\/\/# sourceMappingURL=[\w.-]+\.js\.map\n?$/);
       const map = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[] };
-      expect(map.sources.length).toBeGreaterThan(file === MAIN ? 200 : 3);
+      expect(map.sources.length).toBeGreaterThan(file === API ? 200 : 3);
       for (const source of map.sources) {
         const path = resolve(dirname(file), source);
         expect(relative(ROOT, path)).toMatch(/^(apps\/api|libs)\/.*\.ts$/);
@@ -186,6 +188,7 @@ describe('the API bundle (npm run build)', () => {
       expect(ours.map((file) => relative(ROOT, file))).toEqual([
         'test/topology/support/module-probe.js',
         'dist/apps/api/apps/api/src/main.js',
+        'dist/apps/api/apps/api/src/api.js',
       ]);
       const unwanted =
         /\/node_modules\/(mongoose|@nestjs\/mongoose|mongodb|ioredis|@nest-lab\/throttler-storage-redis|axios|@nestjs\/swagger|@nestjs\/jwt|jsonwebtoken|qrcode|@opentelemetry\/api|lodash\/lodash\.js|class-validator\/cjs\/index\.js|class-transformer\/cjs\/index\.js|@nestjs\/config\/dist\/index\.js)\//;
