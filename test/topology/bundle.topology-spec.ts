@@ -195,6 +195,12 @@ describe('the API bundle (npm run build)', () => {
       expect(modules.filter((file) => unwanted.test(file))).toEqual([]);
     });
 
+    it('should serve the OpenAPI document the code declares (swagger loaded on first use, from the bundle)', async () => {
+      const served = await http(baseUrl, 'GET', '/docs-json');
+      expect(served.status).toBe(200);
+      expect(served.body).toEqual(JSON.parse(read('docs/openapi.json')));
+    });
+
     it('should check a synced batch on its worker threads (no thread failed to start)', async () => {
       const phone = await enrollPhone(baseUrl, keys.admin);
       const packets = Array.from({ length: 130 }, (_, k) =>
