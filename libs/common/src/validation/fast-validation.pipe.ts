@@ -36,10 +36,12 @@ interface TransformerStorage {
   addExcludeMetadata(metadata: unknown): void;
 }
 
+/** class-transformer's global metadata storage (the one its decorators write to) */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const transformerStorage = (require('class-transformer/cjs/storage') as {
+const transformerModule = require('class-transformer/cjs/storage') as {
   defaultMetadataStorage: TransformerStorage;
-}).defaultMetadataStorage;
+};
+const transformerStorage = transformerModule.defaultMetadataStorage;
 
 /** One rule of a property: a custom constraint (with its class's validators) or a condition. */
 interface Check {
