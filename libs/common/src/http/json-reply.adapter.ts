@@ -1,6 +1,6 @@
 import { StreamableFile } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
-import type { Response } from 'express';
+import type { Express, Response } from 'express';
 import { replyJson } from './json-answer';
 
 /**
@@ -10,6 +10,15 @@ import { replyJson } from './json-answer';
  * does not take, goes through the adapter's own `reply` unchanged.
  */
 export class JsonReplyExpressAdapter extends ExpressAdapter {
+  /** express's ETag function for its default `etag: 'weak'`, as the app got it at creation */
+  private readonly weakEtag: unknown;
+
+  constructor() {
+    super();
+    const app = this.getInstance<Express>();
+    this.weakEtag = app.get('etag') === 'weak' ? (app.get('etag fn') as unknown) : undefined;
+  }
+
   override reply(response: unknown, body: unknown, statusCode?: number): unknown {
     if (
       body !== null &&
@@ -20,7 +29,7 @@ export class JsonReplyExpressAdapter extends ExpressAdapter {
       const res = response as Response;
       if (statusCode) res.status(statusCode);
       // the adapter's warning branch needs a Content-Type already set: replyJson takes none
-      if (replyJson(res, body)) return res;
+      if (replyJson(res, body, this.weakEtag)) return res;
     }
     return super.reply(response, body, statusCode);
   }
