@@ -1,11 +1,5 @@
 import { ArgumentMetadata, HttpException, ValidationPipe } from '@nestjs/common';
 import { isDeepStrictEqual } from 'node:util';
-import {
-  DeviceIdParam,
-  ListKiosksQuery,
-  RegisterDeviceDto,
-  RotateKeyDto,
-} from '@app/kiosk-registry';
 import { memoizeValidationMetadata, validationPipeOptions } from '../errors/validation';
 import { DevicePageQuery } from '../http/device-page.query';
 import { PageLimit } from '../http/page-limit';
@@ -37,6 +31,48 @@ const { Allow } = require('class-validator/cjs/decorator/common/Allow') as {
   Allow: () => PropertyDecorator;
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
+
+// The kiosk registry's DTOs, as written there (libs/common imports no other library;
+// libs/kiosk-registry/src/dto/kiosk.dto.spec.ts runs the same comparison on the real ones)
+class ListKiosksQuery extends DevicePageQuery {
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  after?: string;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  prefix?: string;
+}
+
+const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+class DeviceIdParam {
+  @IsString()
+  @Matches(DEVICE_ID_PATTERN, { message: 'device_id must be 1-128 characters' })
+  device_id!: string;
+}
+
+class RegisterDeviceDto {
+  @IsString()
+  @Matches(DEVICE_ID_PATTERN, { message: 'device_id must be 1-128 characters' })
+  device_id!: string;
+
+  @IsString()
+  @Length(100, 16_384)
+  public_key!: string;
+}
+
+class RotateKeyDto {
+  @IsString()
+  @Length(100, 16_384)
+  public_key!: string;
+
+  @IsString()
+  @Length(3, 500)
+  reason!: string;
+}
 
 /** A small deterministic PRNG (mulberry32), so a failing case can be replayed. */
 function prng(seed: number): () => number {
@@ -396,7 +432,12 @@ function sameOutcome(library: Outcome, ours: Outcome): boolean {
     const a = library.error;
     const b = ours.error;
     if (!(a instanceof HttpException) || !(b instanceof HttpException)) {
-      return Object.getPrototypeOf(a) === Object.getPrototypeOf(b) && String(a) === String(b);
+      // a CommonError from the app's exception factory: its class, message and own fields
+      return (
+        Object.getPrototypeOf(a) === Object.getPrototypeOf(b) &&
+        String(a) === String(b) &&
+        isDeepStrictEqual({ ...(a as object) }, { ...(b as object) })
+      );
     }
     return (
       a.constructor === b.constructor &&
