@@ -26,6 +26,8 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   private readonly siteWorkerPage: LimitedStatement<[string, string], WorkerRow>;
   /** `findSitesByIds`' statements, by the number of ids (prepared on first use). */
   private readonly sitesByIds = new Map<number, Statement<string[], SiteRow>>();
+  /** `findWorkerById`'s statement (prepared on first use). */
+  private workerById?: Statement<[string], WorkerRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -119,7 +121,8 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   }
 
   async findWorkerById(id: string): Promise<Worker | undefined> {
-    const row = this.db.prepare<[string], WorkerRow>('SELECT * FROM workers WHERE id = ?').get(id);
+    // the trust score of every sync reads its worker: prepared once
+    const row = (this.workerById ??= this.db.prepare('SELECT * FROM workers WHERE id = ?')).get(id);
     return row ? Mapper.workerToDomain(row) : undefined;
   }
 
