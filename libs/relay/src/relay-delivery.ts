@@ -222,9 +222,7 @@ export class RelayDelivery {
     // would find nothing (the same role's key check, and no id of this socket left in the text).
     const gated = gatedWith !== undefined && gatedWith.covers(conn.platformIds);
     const out =
-      KIOSK_ROLES.has(conn.role) && !gated
-        ? this.gate(text, conn.role as 'device' | 'hardware', conn)
-        : text;
+      conn.kiosk && !gated ? this.gate(text, conn.role as 'device' | 'hardware', conn) : text;
     if (out !== undefined) this.write(conn, out);
   }
 

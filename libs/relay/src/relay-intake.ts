@@ -5,7 +5,7 @@ import { PairingHandler } from './handlers/pairing.handler';
 import { errorReply, Reply } from './handlers/reply';
 import { InboundFrame, PONG_TEXT } from './protocol/messages';
 import { parseInboundFrame, relayedData } from './protocol/parse-frame';
-import { KIOSK_ROLES, PEER_ROLE, RelayConnection } from './relay-connection';
+import { PEER_ROLE, RelayConnection } from './relay-connection';
 import { RelayDelivery } from './relay-delivery';
 import { RelayMetrics } from './relay.metrics';
 import { relayConfig, RelaySettings } from './relay.config';
@@ -31,7 +31,12 @@ export class RelayIntake {
     private readonly delivery: RelayDelivery,
     private readonly metrics: RelayMetrics,
     @Inject(relayConfig.KEY) private readonly settings: RelaySettings,
-  ) {}
+  ) {
+    this.kioskLimit = Math.ceil((settings.maxImageBytes * 4) / 3) + SUBMISSION_FRAME_OVERHEAD;
+  }
+
+  /** The largest frame a kiosk socket may send (a submission: the base64 of the largest image). */
+  private readonly kioskLimit: number;
 
   // ---- frames in ------------------------------------------------------------------------
 
@@ -77,8 +82,7 @@ export class RelayIntake {
     if (isBinary)
       return this.delivery.sendError(conn, 'unsupported_frame', 'Binary frames are not accepted');
     const size = rawSize(data);
-    const kioskLimit = Math.ceil((this.settings.maxImageBytes * 4) / 3) + SUBMISSION_FRAME_OVERHEAD;
-    const limit = KIOSK_ROLES.has(conn.role) ? kioskLimit : this.settings.maxFrameBytes;
+    const limit = conn.kiosk ? this.kioskLimit : this.settings.maxFrameBytes;
     if (size > limit) return this.tooLarge(conn, limit);
     if (!conn.takeToken()) {
       this.metrics.errors.inc({ code: 'rate_limited' });
