@@ -247,6 +247,30 @@ describe('canonicalObjectEnd', () => {
     for (const text of no) expect([text, canonicalObjectEnd(text, 0)]).toEqual([text, -1]);
   });
 
+  it('should take a number exactly when String(Number(text)) writes it back, on random literals', () => {
+    const digits = (n: number) =>
+      Array.from({ length: n }, () => pick('0123456789'.split(''))).join('');
+    let accepted = 0;
+    for (let i = 0; i < 50_000; i++) {
+      const int =
+        rand() < 0.3 ? '0' : pick('123456789'.split('')) + digits(Math.floor(rand() * 18));
+      const frac =
+        rand() < 0.3
+          ? ''
+          : `.${'0'.repeat(rand() < 0.3 ? Math.floor(rand() * 9) : 0)}${digits(1 + Math.floor(rand() * 18))}`;
+      const exp =
+        rand() < 0.85
+          ? ''
+          : `${pick(['e', 'E'])}${pick(['', '+', '-'])}${digits(1 + Math.floor(rand() * 3))}`;
+      const literal = `${rand() < 0.3 ? '-' : ''}${int}${frac}${exp}`;
+      const canonical = String(Number(literal)) === literal;
+      if (canonical) accepted++;
+      const text = `{"a":${literal}}`;
+      expect([literal, canonicalObjectEnd(text, 0) === text.length]).toEqual([literal, canonical]);
+    }
+    expect(accepted).toBeGreaterThan(5_000);
+  });
+
   it('should decline nesting deeper than it scans, and objects of very many names', () => {
     const deep = `${'{"a":'.repeat(70)}1${'}'.repeat(70)}`;
     expect(canonicalObjectEnd(deep, 0)).toBe(-1);

@@ -14,7 +14,7 @@
  *   ahead of the others by V8's objects, so its position would change), are not `__proto__`,
  *   and appear once per object (a repeated name keeps the first position and the last value);
  * - numbers whose text is what `String(Number(text))` gives (`1.50`, `-0`, `1e2`, `1e400` are
- *   "not sure"), checked without conversion for integers of at most 15 digits;
+ *   "not sure"), checked without conversion for those of at most 15 significant digits;
  * - `true`, `false`, `null`, arrays and objects of those, nested at most MAX_DEPTH deep, objects
  *   of at most MAX_MEMBERS names.
  * The spec `canonical-json.spec.ts` checks it against `JSON.parse` and `JSON.stringify` on many
@@ -144,31 +144,53 @@ function numberEnd(text: string, at: number): number {
     do c = text.charCodeAt(++i);
     while (c >= ZERO && c <= NINE);
   } else return -1;
-  const digits = i - intStart;
-  let plain = true;
+  const intDigits = i - intStart;
+  let fracStart = -1;
+  let fracEnd = -1;
   if (c === DOT) {
-    plain = false;
-    const fracStart = ++i;
+    fracStart = ++i;
     c = text.charCodeAt(i);
     while (c >= ZERO && c <= NINE) c = text.charCodeAt(++i);
     if (i === fracStart) return -1;
+    fracEnd = i;
   }
+  let exponent = false;
   if (c === 0x65 || c === 0x45) {
-    plain = false;
+    exponent = true;
     c = text.charCodeAt(++i);
     if (c === 0x2b || c === MINUS) c = text.charCodeAt(++i);
     const expStart = i;
     while (c >= ZERO && c <= NINE) c = text.charCodeAt(++i);
     if (i === expStart) return -1;
   }
-  // an integer of at most 15 digits is exact in a double and written back digit for digit,
-  // but -0 (written as 0)
-  if (plain && digits <= 15) {
-    if (text.charCodeAt(at) === MINUS && text.charCodeAt(intStart) === ZERO) return -1;
-    return i;
-  }
+  if (!exponent && shortestAsWritten(text, at, intStart, intDigits, fracStart, fracEnd)) return i;
   const literal = text.slice(at, i);
   return String(Number(literal)) === literal ? i : -1;
+}
+
+/**
+ * True when a number without exponent is surely written back as it is, known without converting
+ * it: at most 15 significant digits (a decimal of at most 15 digits is the only one of that many
+ * that rounds to its double, so it is the shortest form, the one written), no zero ending the
+ * fraction, and the layout Number's toString uses for it (no exponent from 1e-6 up to 1e21; -0
+ * written as 0). False means "convert and compare", never "not canonical".
+ */
+function shortestAsWritten(
+  text: string,
+  at: number,
+  intStart: number,
+  intDigits: number,
+  fracStart: number,
+  fracEnd: number,
+): boolean {
+  const zeroInt = text.charCodeAt(intStart) === ZERO;
+  if (fracStart < 0) return intDigits <= 15 && !(zeroInt && intStart > at);
+  if (text.charCodeAt(fracEnd - 1) === ZERO) return false;
+  if (!zeroInt) return intDigits + fracEnd - fracStart <= 15;
+  let first = fracStart;
+  while (text.charCodeAt(first) === ZERO) first++;
+  // 0.000001 is written so, 0.0000001 as 1e-7
+  return first - fracStart <= 5 && fracEnd - first <= 15;
 }
 
 function sameText(text: string, a: number, aEnd: number, b: number, bEnd: number): boolean {
