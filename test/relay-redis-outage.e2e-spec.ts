@@ -49,7 +49,12 @@ describe('relay with Redis going away and coming back (e2e)', () => {
     await hardware.next('joined');
     const app = await TestSocket.open(`${b.wsUrl}/ws/app?token=${auth.body.token}`);
     await app.next('joined');
-    await hardware.next('status');
+    // on failure, say what the app side saw: a refusal there explains a missing status here
+    await hardware.next('status').catch((error: Error) => {
+      throw new Error(
+        `${error.message}; app frames ${JSON.stringify(app.frames)}, app close ${app.closeCode}`,
+      );
+    });
     app.send({ type: 'to_hardware', data: { hello: 'hardware' } });
     expect((await hardware.next('from_app')).data).toEqual({ hello: 'hardware' });
     return { hardware, app };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { LedgerService, PendingLogEntry } from '@app/offline-sync';
-import { punchEntry } from '@app/offline-sync/testing/punch-entry';
+import { correctionEntry, punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { TimesheetProjector } from '@app/timesheets';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
@@ -72,23 +72,17 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
                 Math.floor(random() * 14 * 24) * 3_600_000 +
                 Math.floor(random() * 60) * 60_000,
             ).toISOString();
-            const id = randomUUID();
-            entries.push({
-              siteId,
-              packetId: id,
-              data: {
-                kind: 'timesheet_correction',
-                packetId: id,
+            entries.push(
+              correctionEntry({
                 siteId,
                 workerId: target.workerId,
+                targetSeq: target.seq,
                 action,
-                target: { siteId, seq: target.seq, recordHash: 'f'.repeat(64) },
                 ...(action === 'void' ? {} : { at }),
                 reason: `seed ${seed}`,
-                by: { kind: 'admin', actor: 'admin:test' },
-              },
-              meta: { isOfflineSync: false, syncTimestamp: at },
-            });
+                syncTimestamp: at,
+              }),
+            );
             kinds.push({ seq: 0, workerId: target.workerId, kind: action });
             corrections += 1;
           } else {
@@ -174,25 +168,16 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
           type: i % 3 === 0 ? 'check_out' : 'check_in',
           timestamp: i >= 2000 && i < 3000 ? instants[2] : instants[i % 2],
         });
-      const correction = (seq: number, action: 'void' | 'move'): PendingLogEntry => {
-        const packetId = randomUUID();
-        return {
+      const correction = (seq: number, action: 'void' | 'move'): PendingLogEntry =>
+        correctionEntry({
           siteId,
-          packetId,
-          data: {
-            kind: 'timesheet_correction',
-            packetId,
-            siteId,
-            workerId,
-            action,
-            target: { siteId, seq, recordHash: 'f'.repeat(64) },
-            ...(action === 'move' ? { at: '2026-03-03T04:00:00.000Z' } : {}),
-            reason: 'one instant',
-            by: { kind: 'admin', actor: 'admin:test' },
-          },
-          meta: { isOfflineSync: false, syncTimestamp: '2026-03-05T00:00:00.000Z' },
-        };
-      };
+          workerId,
+          targetSeq: seq,
+          action,
+          ...(action === 'move' ? { at: '2026-03-03T04:00:00.000Z' } : {}),
+          reason: 'one instant',
+          syncTimestamp: '2026-03-05T00:00:00.000Z',
+        });
       // 4,000 links in batches of 1,000 through the ledger (the read model kept up by its hook),
       // corrections of first-page punches in pages 2 and 4; the rebuild reads 4 pages and
       // recomputes after pages 1, 2 and 4 (page 3 waits: page 2's recompute read 2,000 punches)
@@ -238,25 +223,16 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
       seq: number,
       action: 'void' | 'move' | 'add_check_out',
       at?: string,
-    ): PendingLogEntry => {
-      const packetId = randomUUID();
-      return {
+    ): PendingLogEntry =>
+      correctionEntry({
         siteId,
-        packetId,
-        data: {
-          kind: 'timesheet_correction',
-          packetId,
-          siteId,
-          workerId,
-          action,
-          target: { siteId, seq, recordHash: 'f'.repeat(64) },
-          ...(at ? { at } : {}),
-          reason: 'same append',
-          by: { kind: 'admin', actor: 'admin:test' },
-        },
-        meta: { isOfflineSync: false, syncTimestamp: '2026-03-05T00:00:00.000Z' },
-      };
-    };
+        workerId,
+        targetSeq: seq,
+        action,
+        at,
+        reason: 'same append',
+        syncTimestamp: '2026-03-05T00:00:00.000Z',
+      });
     await ledger.append([
       punch('check_in', '2026-03-02T03:30:00.000Z'), // 1
       punch('check_out', '2026-03-02T11:30:00.000Z'), // 2

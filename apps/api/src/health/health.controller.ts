@@ -51,7 +51,7 @@ export class HealthController {
       () => this.disk(),
     ];
     if (this.redis.enabled) {
-      checks.push(() => this.probe('redis', async () => void (await this.redis.client().ping())));
+      checks.push(() => this.probe('redis', () => this.redis.ping()));
     }
     const report = await this.health.run(checks);
     if (report.status === 'ok') return report;

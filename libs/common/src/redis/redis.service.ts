@@ -40,6 +40,26 @@ export class RedisService implements OnApplicationShutdown {
     return client;
   }
 
+  /**
+   * Every connection this instance uses answers: the default one (opened if need be) and each
+   * named one opened so far (the relay's publisher and subscriber, the rate limiter's). One
+   * that is still reconnecting after an outage fails the check under its own name, so a health
+   * report says "up" only once every part that depends on Redis can work again.
+   */
+  async ping(): Promise<void> {
+    this.client();
+    await Promise.all(
+      [...this.clients].map(([name, client]) =>
+        client.ping().then(
+          () => undefined,
+          (error: Error) => {
+            throw new Error(`connection ${name}: ${error.message}`);
+          },
+        ),
+      ),
+    );
+  }
+
   async onApplicationShutdown(): Promise<void> {
     // quit() waits for a connection that may never come back; a client that is not ready just stops
     await Promise.all(

@@ -30,3 +30,35 @@ export function punchEntry(p: {
     meta: { isOfflineSync: true, syncTimestamp: p.timestamp, deviceTrustScore: 60 },
   };
 }
+
+/**
+ * An admin's timesheet correction as the ledger stores it (what CorrectionService appends),
+ * for specs that append straight to the ledger. The target's record hash is a placeholder.
+ */
+export function correctionEntry(c: {
+  siteId: string;
+  workerId: string;
+  targetSeq: number;
+  action: 'void' | 'move' | 'add_check_out';
+  at?: string;
+  reason: string;
+  syncTimestamp: string;
+}): PendingLogEntry {
+  const packetId = randomUUID();
+  return {
+    siteId: c.siteId,
+    packetId,
+    data: {
+      kind: 'timesheet_correction',
+      packetId,
+      siteId: c.siteId,
+      workerId: c.workerId,
+      action: c.action,
+      target: { siteId: c.siteId, seq: c.targetSeq, recordHash: 'f'.repeat(64) },
+      ...(c.at ? { at: c.at } : {}),
+      reason: c.reason,
+      by: { kind: 'admin', actor: 'admin:test' },
+    },
+    meta: { isOfflineSync: false, syncTimestamp: c.syncTimestamp },
+  };
+}

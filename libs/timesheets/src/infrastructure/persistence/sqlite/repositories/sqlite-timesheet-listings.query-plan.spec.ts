@@ -1,6 +1,27 @@
-import { describeLiteralLimitPlans } from '@app/persistence/testing/literal-limit-plans';
+import {
+  describeLiteralLimitPlans,
+  LiteralLimitCase,
+} from '@app/persistence/testing/literal-limit-plans';
 import { literalLimitPlans } from '@app/persistence/testing/query-plan';
-import { SqliteTimesheetRepository, TIMESHEET_ENTRY_PAGE_SQL } from './sqlite-timesheet.repository';
+import { DayQuery } from '../../timesheet.repository';
+import {
+  SqliteTimesheetRepository,
+  TIMESHEET_ENTRY_PAGE_SQL,
+  timesheetDaysQuery,
+} from './sqlite-timesheet.repository';
+
+/** A page of days as listDays builds it (the statement under test is the one that runs). */
+function daysCase(name: string, filter: Partial<DayQuery>): LiteralLimitCase {
+  const query = timesheetDaysQuery({
+    siteId: 's-1',
+    fromDay: '2026-01-01',
+    toDay: '2026-01-31',
+    limit: 100,
+    ...filter,
+  });
+  if (!query) throw new Error(`${name}: matches nothing`);
+  return [name, query.sql, query.args, false];
+}
 
 // The timesheet listings as LimitedStatement runs them.
 describeLiteralLimitPlans(
@@ -8,20 +29,15 @@ describeLiteralLimitPlans(
   (store) => new SqliteTimesheetRepository(store), // applies the migrations
   [
     ['entries, after a seq', TIMESHEET_ENTRY_PAGE_SQL, ['s-1', 0], true],
-    [
-      'days of a site, after a worker and day',
-      `SELECT body FROM timesheet_days WHERE site_id = ? AND day >= ? AND day <= ?
-     AND (worker_id > ? OR (worker_id = ? AND day > ?)) ORDER BY worker_id, day LIMIT ?`,
-      ['s-1', '2026-01-01', '2026-01-31', 'w-1', 'w-1', '2026-01-05'],
-      false,
-    ],
-    [
-      'days of a crew, first page',
-      `SELECT body FROM timesheet_days WHERE site_id = ? AND day >= ? AND day <= ?
-     AND worker_id IN (?,?,?) ORDER BY worker_id, day LIMIT ?`,
-      ['s-1', '2026-01-01', '2026-01-31', 'w-1', 'w-2', 'w-3'],
-      false,
-    ],
+    daysCase('days of a site, first page', {}),
+    daysCase('days of a site, after a worker and day', {
+      after: { workerId: 'w-1', day: '2026-01-05' },
+    }),
+    daysCase('days of a crew, first page', { workerIds: ['w-1', 'w-2', 'w-3'] }),
+    daysCase('days of a crew, after a worker and day', {
+      workerIds: ['w-1', 'w-2'],
+      after: { workerId: 'w-1', day: '2026-01-05' },
+    }),
   ],
   (db) => {
     it('should tell a plan that changes with a literal limit (why listPending keeps LIMIT ?)', () => {

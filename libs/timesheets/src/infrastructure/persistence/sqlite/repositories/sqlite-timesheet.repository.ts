@@ -304,23 +304,10 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   }
 
   async listDays(q: DayQuery): Promise<TimesheetDay[]> {
-    const where = ['site_id = ?', 'day >= ?', 'day <= ?'];
-    const args: unknown[] = [q.siteId, q.fromDay, q.toDay];
-    if (q.workerIds) {
-      if (q.workerIds.length === 0) return [];
-      where.push(`worker_id IN (${q.workerIds.map(() => '?').join(',')})`);
-      args.push(...q.workerIds);
-    }
-    if (q.after) {
-      where.push('(worker_id > ? OR (worker_id = ? AND day > ?))');
-      args.push(q.after.workerId, q.after.workerId, q.after.day);
-    }
+    const query = timesheetDaysQuery(q);
+    if (!query) return [];
     return this.dayPages
-      .all(
-        `SELECT body FROM timesheet_days WHERE ${where.join(' AND ')} ORDER BY worker_id, day LIMIT ?`,
-        args,
-        q.limit,
-      )
+      .all(query.sql, query.args, q.limit)
       .map((r) => JSON.parse(r.body) as TimesheetDay);
   }
 
@@ -339,4 +326,27 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
       out.push(...query(unique.slice(i, i + 500)).map(toDomain));
     return out.sort((a, b) => a.seq - b.seq);
   }
+}
+
+/**
+ * The statement and arguments of one page of days (the limit is LimitedStatements'); undefined
+ * when the query can match nothing (an empty crew). Exported so the query-plan spec checks the
+ * statements this builds, not copies of them.
+ */
+export function timesheetDaysQuery(q: DayQuery): { sql: string; args: unknown[] } | undefined {
+  const where = ['site_id = ?', 'day >= ?', 'day <= ?'];
+  const args: unknown[] = [q.siteId, q.fromDay, q.toDay];
+  if (q.workerIds) {
+    if (q.workerIds.length === 0) return undefined;
+    where.push(`worker_id IN (${q.workerIds.map(() => '?').join(',')})`);
+    args.push(...q.workerIds);
+  }
+  if (q.after) {
+    where.push('(worker_id > ? OR (worker_id = ? AND day > ?))');
+    args.push(q.after.workerId, q.after.workerId, q.after.day);
+  }
+  return {
+    sql: `SELECT body FROM timesheet_days WHERE ${where.join(' AND ')} ORDER BY worker_id, day LIMIT ?`,
+    args,
+  };
 }
