@@ -8,7 +8,6 @@ import {
   CLOSE_CODES,
   InboundFrame,
   isHandlerFrame,
-  JsonObject,
   NEW_PROTOCOL,
   ResultFrame,
 } from '../protocol/messages';
