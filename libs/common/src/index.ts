@@ -37,6 +37,7 @@ export * from './auth/auth.module';
 export * from './http/request-context';
 export * from './http/json-limits';
 export * from './http/json-answer';
+export * from './http/json-reply.adapter';
 export * from './http/device-page.query';
 export * from './http/body-pipeline';
 export * from './http/middleware-chain';

@@ -1,4 +1,5 @@
 import type { Response } from 'express';
+import { hash } from 'node:crypto';
 
 /** Free answer buffers kept for the next answer, at most this many… */
 const FREE_BUFFERS = 4;
@@ -120,4 +121,69 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 function hasToJson(value: object): boolean {
   return typeof (value as { toJSON?: unknown }).toJSON === 'function';
+}
+
+/**
+ * Writes `body` as `res.json(body)` writes it, without express's generic steps, and answers
+ * true; or writes nothing and answers false when the case is one this does not reproduce
+ * (the caller then uses `res.json`).
+ *
+ * `res.json` sets `Content-Type: application/json` (which `res.set` makes
+ * `application/json; charset=utf-8` through mime-types), then `res.send` parses that type again
+ * to set the charset it already has, converts the string to a Buffer, sets `Content-Length` and
+ * the ETag from the app's `etag fn`, asks `req.fresh`, and ends. Here the same headers are set in
+ * the same order with the same names and values (`String()` of each, as `res.set` does) and the
+ * ETag comes from the very same `etag fn`; only the cases where all of that is fixed are taken:
+ * no Content-Type or ETag set yet, no JSON replacer, spaces or escape setting, an ETag function
+ * set, a GET or POST… but not HEAD, no `If-None-Match` / `If-Modified-Since` (so `req.fresh` is
+ * false and no 304 is possible), and a status other than 204, 205 and 304.
+ * `weakEtag`: the app's `etag fn` as express made it for its default `etag: 'weak'`; when the app
+ * still has that one, the tag is computed here the same way (the `etag` package's weak tag: the
+ * length in hex and the first 27 base64 characters of the body's SHA-1) with one `crypto.hash`
+ * call instead of a Hash object per answer.
+ * `json-reply.adapter.spec.ts` compares the bytes on the wire with `res.json`'s.
+ */
+export function replyJson(res: Response, body: object, weakEtag?: unknown): boolean {
+  const req = res.req;
+  const status = res.statusCode;
+  if (
+    req.method === 'HEAD' ||
+    req.headers['if-none-match'] !== undefined ||
+    req.headers['if-modified-since'] !== undefined ||
+    status === 204 ||
+    status === 205 ||
+    status === 304 ||
+    res.getHeader('Content-Type') !== undefined ||
+    res.getHeader('ETag') !== undefined
+  ) {
+    return false;
+  }
+  const app = res.app;
+  const etagOf = app.get('etag fn') as unknown;
+  if (
+    typeof etagOf !== 'function' ||
+    app.get('json escape') ||
+    app.get('json replacer') ||
+    app.get('json spaces')
+  ) {
+    return false;
+  }
+  const json = JSON.stringify(body) as string | undefined;
+  if (typeof json !== 'string') return false;
+  const chunk = Buffer.from(json, 'utf8');
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', String(chunk.length));
+  // express's etag functions answer a string (or nothing); res.set writes String() of it
+  const etag =
+    etagOf === weakEtag && chunk.length > 0
+      ? weakEtagOf(chunk)
+      : (etagOf as (body: Buffer, encoding: undefined) => string | undefined)(chunk, undefined);
+  if (etag) res.setHeader('ETag', String(etag));
+  res.end(chunk);
+  return true;
+}
+
+/** The `etag` package's weak tag of a non-empty body (what express's default `etag fn` answers). */
+function weakEtagOf(body: Buffer): string {
+  return `W/"${body.length.toString(16)}-${hash('sha1', body, 'base64').substring(0, 27)}"`;
 }

@@ -31,10 +31,7 @@ describe('validators (class-validator file by file)', () => {
     const options = { validationError: { target: false, value: false } };
     expect(await validators.validate(bad, options)).toEqual(await index.validate(bad, options));
     expect(validators.validateSync(bad, options)).toEqual(index.validateSync(bad, options));
-    expect(validators.validateSync(bad, options).map((e) => e.property)).toEqual([
-      'name',
-      'count',
-    ]);
+    expect(validators.validateSync(bad, options).map((e) => e.property)).toEqual(['name', 'count']);
     expect(await validators.validate(good)).toEqual([]);
   });
 });
