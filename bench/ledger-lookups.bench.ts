@@ -4,7 +4,8 @@
  * default) in a temp file, each against a raw baseline on the same file:
  * - the fraud screen's "previous packet" of each of the batch's 500 packets
  *   (`findPreviousOfWorkers`) against one raw range read of the worker's rows over the
- *   batch's time span (a prepared SELECT on the same index, rows as they come);
+ *   batch's time span (a prepared SELECT on the same index, rows as they come), and the
+ *   same answers as data only (`findPreviousDataOfWorkers`, what the sync's screen reads);
  * - the append of the same batch sent again (500 duplicates, `appendToChains`) against the
  *   append of a fresh 500-packet batch (the hashing, the inserts and the indexes).
  * Process CPU time per call, LOOKUP_ROUNDS interleaved rounds (default 30), medians.
@@ -88,6 +89,7 @@ export async function run(): Promise<void> {
       throw new Error('every packet of the batch should have a previous packet');
 
     const previous: number[] = [];
+    const previousData: number[] = [];
     const rawRange: number[] = [];
     const duplicates: number[] = [];
     const fresh: number[] = [];
@@ -95,12 +97,16 @@ export async function run(): Promise<void> {
       const order = round % 2 === 0;
       const measurePrevious = async () =>
         previous.push((await cpuMsAsync(() => repo.findPreviousOfWorkers(keys)))[0]);
+      const measurePreviousData = async () =>
+        previousData.push((await cpuMsAsync(() => repo.findPreviousDataOfWorkers(keys)))[0]);
       const measureRange = () => rawRange.push(cpuMs(() => range.all(worker, lo, hi))[0]);
       if (order) {
         await measurePrevious();
+        await measurePreviousData();
         measureRange();
       } else {
         measureRange();
+        await measurePreviousData();
         await measurePrevious();
       }
       const again = sent.map((e) => ({ ...e }));
@@ -126,6 +132,12 @@ export async function run(): Promise<void> {
         {
           metric: `"previous packet" of each of ${BATCH} packets (CPU per call) vs one raw range read of the worker's rows`,
           ours: median(previous),
+          baseline: median(rawRange),
+          unit: 'ms',
+        },
+        {
+          metric: `the same, data only (findPreviousDataOfWorkers, what the sync's fraud screen reads) vs the same raw range read`,
+          ours: median(previousData),
           baseline: median(rawRange),
           unit: 'ms',
         },

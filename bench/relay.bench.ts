@@ -19,6 +19,8 @@
  *    sessions × BENCH_RELAY_FRAMES. The kernel's share (socket reads and writes) is not counted:
  *    this is the cost of the code in each process, the part the relay can change.
  * `BENCH_RELAY_CPU_PROFILE=<dir>`: our server writes a V8 CPU profile there when it stops.
+ * `BENCH_RELAY_NODE_ARGS="--perf-basic-prof"`: more node options for our server (space-separated),
+ * e.g. to name the JIT's code for `perf record -p <pid>`.
  */
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -40,6 +42,7 @@ const CALLGRIND_SESSIONS = Number(process.env.BENCH_RELAY_CALLGRIND_SESSIONS ?? 
 const CALLGRIND_WARMUP = Number(process.env.BENCH_RELAY_CALLGRIND_WARMUP ?? 40);
 const CALLGRIND_DRIVES = Number(process.env.BENCH_RELAY_CALLGRIND_DRIVES ?? 10);
 const CPU_PROFILE_DIR = process.env.BENCH_RELAY_CPU_PROFILE;
+const NODE_ARGS = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const IDLE_SESSIONS = Number(process.env.BENCH_RELAY_IDLE_SESSIONS ?? 10_000);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -277,7 +280,10 @@ async function throughput(): Promise<{
   const rigs: Record<string, Rig> = {
     baseline: await baselineRig(),
     ours: await relayRig(undefined, {
-      nodeArgs: CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`] : [],
+      nodeArgs: [
+        ...(CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`] : []),
+        ...NODE_ARGS,
+      ],
     }),
     coalesced: await baselineRig(true),
   };

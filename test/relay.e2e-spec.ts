@@ -465,6 +465,56 @@ describe('pairing relay, new protocol (e2e)', () => {
     device.close();
   });
 
+  it('should send the same bytes whether a relayed frame is written as JSON.stringify writes it or not', async () => {
+    const session = await openSession(t, PLATFORM_ID);
+    const { mobile, device } = await pair(t, t, kiosk, session);
+    const data = {
+      n: 1.5,
+      s: 'a"b\\c\n',
+      deep: [{ k: null }, true],
+      id: PLATFORM_ID,
+      t: 2593249.18033,
+    };
+    // the first is passed on unparsed, the others (spaces, a trailing zero, an escape JSON.stringify
+    // does not write) are parsed and written again: the kiosk must see one text, the id gone
+    const frames = [
+      JSON.stringify({ type: 'to_device', data }),
+      JSON.stringify({ type: 'to_device', data }, null, 1),
+      JSON.stringify({ type: 'to_device', data })
+        .replace('1.5', '1.50')
+        .replace('a\\"', '\\u0061\\"'),
+    ];
+    for (const frame of frames) mobile.send(frame);
+    for (let i = 0; i < frames.length; i++) await device.next('from_mobile');
+    const texts = device.raw.filter((text) => text.includes('from_mobile'));
+    expect(texts).toHaveLength(3);
+    expect(new Set(texts).size).toBe(1);
+    expect(texts[0]).not.toContain(PLATFORM_ID);
+    expect(JSON.parse(texts[0])).toEqual({
+      type: 'from_mobile',
+      data: {
+        n: 1.5,
+        s: 'a"b\\c\n',
+        deep: [{ k: null }, true],
+        id: '[platform_id removed]',
+        t: 2593249.18033,
+      },
+    });
+    const back = [
+      JSON.stringify({ type: 'to_mobile', data: { seq: 1, note: 'ok' } }),
+      '{ "type": "to_mobile", "data": { "seq": 1.0, "note": "ok" } }',
+    ];
+    for (const frame of back) device.send(frame);
+    for (let i = 0; i < back.length; i++) await mobile.next('from_device');
+    const answers = mobile.raw.filter((text) => text.includes('from_device'));
+    expect(answers).toEqual([
+      '{"type":"from_device","data":{"seq":1,"note":"ok"}}',
+      '{"type":"from_device","data":{"seq":1,"note":"ok"}}',
+    ]);
+    mobile.close();
+    device.close();
+  });
+
   it('should rate-limit a flooding socket with an error frame', async () => {
     const session = await openSession(t, PLATFORM_ID);
     const mobile = await TestSocket.open(`${t.wsUrl}/ws/mobile?token=${session.mobileToken}`);

@@ -9,7 +9,12 @@ import {
   SignedCheckpoint,
   TransparencyLogService,
 } from '@app/tlog';
-import { AttendanceLog, PendingLogEntry, StoredLinkText } from './domain/attendance-log';
+import {
+  AttendanceLog,
+  LedgerEntryData,
+  PendingLogEntry,
+  StoredLinkText,
+} from './domain/attendance-log';
 import { SyncCheckpoint, SyncOutcome } from './domain/sync-result';
 import { StoredChainVerifier } from './domain/chain-verifier';
 import {
@@ -182,6 +187,11 @@ export class LedgerService {
   /** For each key, the worker's accepted link just before (at, packetId) in signed time, on any site. */
   previousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]> {
     return this.logs.findPreviousOfWorkers(keys);
+  }
+
+  /** `previousOfWorkers`, only each link's data (a lighter read where the store has one). */
+  previousDataOfWorkers(keys: PreviousKey[]): Promise<(LedgerEntryData | undefined)[]> {
+    return this.logs.findPreviousDataOfWorkers(keys);
   }
 
   /** Distinct workers with accepted packets from these devices, timestamped within [from, to]. */

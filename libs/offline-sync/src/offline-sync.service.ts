@@ -340,12 +340,12 @@ export class OfflineSyncService {
       // one batched lookup (FraudService asks once per screening and keeps the answers)
       previousOfEach: async (packets) =>
         (
-          await this.ledger.previousOfWorkers(
+          await this.ledger.previousDataOfWorkers(
             packets.map((p) => ({ workerId: p.workerId, at: p.timestamp, packetId: p.packetId })),
           )
         )
           // the worker index holds packets only (other entry kinds have no worker time)
-          .map((log) => (log && isPacketData(log.data) ? observationOf(log.data) : undefined)),
+          .map((data) => (data && isPacketData(data) ? observationOf(data) : undefined)),
       workersOnDevice: async (deviceId, from, to) => {
         const ids =
           deviceId === device.deviceId

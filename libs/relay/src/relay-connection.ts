@@ -76,6 +76,8 @@ export class RelayConnection implements ConnectionView {
   busy = false;
   /** Frames to this socket are held until the end of the tick (RelayDelivery.write). */
   corked = false;
+  /** A kiosk socket (device, hardware): its frames pass the kiosk gate (asked per frame). */
+  readonly kiosk: boolean;
   private tokens: number;
   private refilledAt = Date.now();
   private lastRateError = 0;
@@ -91,6 +93,7 @@ export class RelayConnection implements ConnectionView {
     readonly socket?: Socket,
   ) {
     this.tokens = rate.burst;
+    this.kiosk = KIOSK_ROLES.has(role);
   }
 
   get legacy(): boolean {

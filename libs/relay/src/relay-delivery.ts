@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { BusEnvelope, EnvelopeHandler, RelayBus } from './bus/relay-bus';
-import { CLOSE_FOR, CloseSpec } from './handlers/reply';
+import { CLOSE_FOR, CloseSpec, PeerFrame, SerializedFrame } from './handlers/reply';
 import { gateKioskText } from './privacy/kiosk-gate';
 import { CLOSE_CODES, OutboundFrame, RelayErrorCode, RelayRole } from './protocol/messages';
 import {
@@ -87,7 +87,7 @@ export class RelayDelivery {
    */
   async deliver(
     from: RelayConnection,
-    frames: OutboundFrame[],
+    frames: PeerFrame[],
     close?: CloseSpec,
     peer?: BusEnvelope['peer'],
   ): Promise<boolean> {
@@ -100,7 +100,7 @@ export class RelayDelivery {
    */
   deliverNow(
     from: RelayConnection,
-    frames: OutboundFrame[],
+    frames: PeerFrame[],
     close?: CloseSpec,
     peer?: BusEnvelope['peer'],
   ): boolean | Promise<boolean> {
@@ -120,7 +120,7 @@ export class RelayDelivery {
   private async publish(
     from: RelayConnection,
     to: RelayRole,
-    frames: OutboundFrame[],
+    frames: PeerFrame[],
     close?: CloseSpec,
     peer?: BusEnvelope['peer'],
   ): Promise<boolean> {
@@ -136,7 +136,7 @@ export class RelayDelivery {
   private envelope(
     from: RelayConnection,
     to: RelayRole,
-    frames: OutboundFrame[],
+    frames: PeerFrame[],
     i: number,
     close?: CloseSpec,
     peer?: BusEnvelope['peer'],
@@ -155,8 +155,8 @@ export class RelayDelivery {
     return false;
   }
 
-  private outgoingText(from: RelayConnection, to: RelayRole, frame: OutboundFrame) {
-    const text = JSON.stringify(frame);
+  private outgoingText(from: RelayConnection, to: RelayRole, frame: PeerFrame) {
+    const text = frame instanceof SerializedFrame ? frame.text : JSON.stringify(frame);
     if (!KIOSK_ROLES.has(to)) return text;
     return this.gate(text, to as 'device' | 'hardware', from);
   }
@@ -222,9 +222,7 @@ export class RelayDelivery {
     // would find nothing (the same role's key check, and no id of this socket left in the text).
     const gated = gatedWith !== undefined && gatedWith.covers(conn.platformIds);
     const out =
-      KIOSK_ROLES.has(conn.role) && !gated
-        ? this.gate(text, conn.role as 'device' | 'hardware', conn)
-        : text;
+      conn.kiosk && !gated ? this.gate(text, conn.role as 'device' | 'hardware', conn) : text;
     if (out !== undefined) this.write(conn, out);
   }
 

@@ -4,8 +4,8 @@ import { LegacyHandler } from './handlers/legacy.handler';
 import { PairingHandler } from './handlers/pairing.handler';
 import { errorReply, Reply } from './handlers/reply';
 import { InboundFrame, PONG_TEXT } from './protocol/messages';
-import { parseInboundFrame } from './protocol/parse-frame';
-import { KIOSK_ROLES, PEER_ROLE, RelayConnection } from './relay-connection';
+import { parseInboundFrame, relayedData } from './protocol/parse-frame';
+import { PEER_ROLE, RelayConnection } from './relay-connection';
 import { RelayDelivery } from './relay-delivery';
 import { RelayMetrics } from './relay.metrics';
 import { relayConfig, RelaySettings } from './relay.config';
@@ -31,7 +31,12 @@ export class RelayIntake {
     private readonly delivery: RelayDelivery,
     private readonly metrics: RelayMetrics,
     @Inject(relayConfig.KEY) private readonly settings: RelaySettings,
-  ) {}
+  ) {
+    this.kioskLimit = Math.ceil((settings.maxImageBytes * 4) / 3) + SUBMISSION_FRAME_OVERHEAD;
+  }
+
+  /** The largest frame a kiosk socket may send (a submission: the base64 of the largest image). */
+  private readonly kioskLimit: number;
 
   // ---- frames in ------------------------------------------------------------------------
 
@@ -77,43 +82,61 @@ export class RelayIntake {
     if (isBinary)
       return this.delivery.sendError(conn, 'unsupported_frame', 'Binary frames are not accepted');
     const size = rawSize(data);
-    const kioskLimit = Math.ceil((this.settings.maxImageBytes * 4) / 3) + SUBMISSION_FRAME_OVERHEAD;
-    const limit = KIOSK_ROLES.has(conn.role) ? kioskLimit : this.settings.maxFrameBytes;
-    if (size > limit)
-      return this.delivery.sendError(
-        conn,
-        'payload_too_large',
-        `Frames are limited to ${limit} bytes`,
-      );
+    const limit = conn.kiosk ? this.kioskLimit : this.settings.maxFrameBytes;
+    if (size > limit) return this.tooLarge(conn, limit);
     if (!conn.takeToken()) {
       this.metrics.errors.inc({ code: 'rate_limited' });
       if (conn.shouldReportRateLimit())
         this.delivery.sendError(conn, 'rate_limited', 'Too many frames: slow down');
       return;
     }
-    const parsed = parseInboundFrame(conn.role, rawText(data));
+    const text = rawText(data);
+    // most frames are relayed data already written as it leaves: not parsed and written again
+    const relayed = relayedData(conn.role, text);
+    if (relayed !== undefined) return this.onRelayed(conn, relayed, size, join);
+    const parsed = parseInboundFrame(conn.role, text);
     if (!parsed.ok) return this.delivery.sendError(conn, parsed.code, parsed.message);
     const frame = parsed.frame;
     const isSubmission = frame.type === 'submit_result' || frame.type === 'to_backend';
-    if (!isSubmission && size > this.settings.maxFrameBytes) {
-      return this.delivery.sendError(
-        conn,
-        'payload_too_large',
-        `Frames are limited to ${this.settings.maxFrameBytes} bytes`,
-      );
-    }
+    if (!isSubmission && size > this.settings.maxFrameBytes)
+      return this.tooLarge(conn, this.settings.maxFrameBytes);
     if (frame.type === 'ping') return this.delivery.sendText(conn, PONG_TEXT);
     if (frame.type === 'pong') return;
     if (frame.type === 'auth') clearTimeout(conn.authTimer);
-    else if (!conn.joined)
-      return this.delivery.sendError(
-        conn,
-        'not_authenticated',
-        'Authenticate first (answer the challenge)',
-      );
+    else if (!conn.joined) return this.notAuthenticated(conn);
     const work = this.handle(conn, conn.legacy ? this.legacy : this.pairing, frame, join);
     // a submission waits on the upstream: the socket's other frames (pings) are not held up by it
     if (!isSubmission) return work;
+  }
+
+  /**
+   * A relayed frame recognised unparsed (`relayedData`: `to_device`, `to_mobile`, `to_app`, a
+   * frame parseInboundFrame accepts): the checks onFrame makes of it once parsed, in the same
+   * order, then its handler relays the data's text.
+   */
+  private onRelayed(
+    conn: RelayConnection,
+    data: string,
+    size: number,
+    join: Join,
+  ): void | Promise<void> {
+    if (size > this.settings.maxFrameBytes) return this.tooLarge(conn, this.settings.maxFrameBytes);
+    if (!conn.joined) return this.notAuthenticated(conn);
+    let reply: Reply;
+    try {
+      reply = (conn.legacy ? this.legacy : this.pairing).relayData(conn, data);
+    } catch (error) {
+      reply = this.failed(conn, error);
+    }
+    return this.apply(conn, reply, join);
+  }
+
+  private tooLarge(conn: RelayConnection, limit: number): void {
+    this.delivery.sendError(conn, 'payload_too_large', `Frames are limited to ${limit} bytes`);
+  }
+
+  private notAuthenticated(conn: RelayConnection): void {
+    this.delivery.sendError(conn, 'not_authenticated', 'Authenticate first (answer the challenge)');
   }
 
   /** The socket's protocol handler decides (no closure per frame); a throw is a failure too. */

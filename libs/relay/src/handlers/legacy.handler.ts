@@ -10,7 +10,7 @@ import {
   LEGACY_PROTOCOL,
 } from '../protocol/messages';
 import { ConnectionView } from '../relay-connection';
-import { errorReply, Reply, toPeerReply } from './reply';
+import { errorReply, PeerFrame, Reply, SerializedFrame, toPeerReply } from './reply';
 
 /**
  * The fielded legacy protocol (/ws/app, /ws/hardware), one method per frame type. The hardware
@@ -66,10 +66,16 @@ export class LegacyHandler {
     return this.relay(conn, { type: 'from_app', data });
   }
 
-  private relay(
-    conn: ConnectionView,
-    frame: { type: 'from_app' | 'from_hardware'; data: JsonObject },
-  ): Reply {
+  /**
+   * `to_app` recognised without parsing (parse-frame.ts `relayedData`): `data` is the text of its
+   * data, written as JSON.stringify writes it, so the frame to the app is that text in its frame,
+   * as `handle` would have written it.
+   */
+  relayData(conn: ConnectionView, data: string): Reply {
+    return this.relay(conn, new SerializedFrame(`{"type":"from_hardware","data":${data}}`));
+  }
+
+  private relay(conn: ConnectionView, frame: PeerFrame): Reply {
     if (!conn.peerPresent) {
       const peer = conn.role === 'app' ? 'hardware' : 'app';
       return errorReply('peer_not_connected', `The ${peer} is not connected`);

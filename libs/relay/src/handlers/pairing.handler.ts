@@ -8,12 +8,11 @@ import {
   CLOSE_CODES,
   InboundFrame,
   isHandlerFrame,
-  JsonObject,
   NEW_PROTOCOL,
   ResultFrame,
 } from '../protocol/messages';
 import { ConnectionView } from '../relay-connection';
-import { errorReply, Reply, toPeerReply } from './reply';
+import { errorReply, PeerFrame, Reply, SerializedFrame, toPeerReply } from './reply';
 
 /**
  * The new protocol (/ws/mobile, /ws/device), one method per frame type: kiosk auth, relaying,
@@ -95,10 +94,17 @@ export class PairingHandler {
     return { frames: [], join: true };
   }
 
-  private relay(
-    conn: ConnectionView,
-    frame: { type: 'from_mobile' | 'from_device'; data: JsonObject },
-  ): Reply {
+  /**
+   * `to_device` / `to_mobile` recognised without parsing (parse-frame.ts `relayedData`): `data`
+   * is the text of its data, written as JSON.stringify writes it, so the frame to the peer is
+   * that text in its frame, as `handle` would have written it.
+   */
+  relayData(conn: ConnectionView, data: string): Reply {
+    const type = conn.role === 'mobile' ? 'from_mobile' : 'from_device';
+    return this.relay(conn, new SerializedFrame(`{"type":"${type}","data":${data}}`));
+  }
+
+  private relay(conn: ConnectionView, frame: PeerFrame): Reply {
     if (!conn.peerPresent) {
       const peer = conn.role === 'mobile' ? 'device' : 'mobile';
       return errorReply('peer_not_connected', `The ${peer} is not connected`);

@@ -1,5 +1,16 @@
 import { CLOSE_CODES, OutboundFrame, RelayErrorCode } from '../protocol/messages';
 
+/**
+ * A frame to the peer already written as text: exactly what `JSON.stringify` of the frame it
+ * stands for writes (a relayed frame recognised unparsed, parse-frame.ts `relayedData`).
+ */
+export class SerializedFrame {
+  constructor(readonly text: string) {}
+}
+
+/** A frame for the session's other socket, as an object or already serialized. */
+export type PeerFrame = OutboundFrame | SerializedFrame;
+
 export interface CloseSpec {
   code: number;
   reason: string;
@@ -13,7 +24,7 @@ export interface Reply {
   /** Frames to the socket that sent the frame, in order. */
   frames: OutboundFrame[];
   /** Frames to the session's other socket (wherever it is). */
-  toPeer?: OutboundFrame[];
+  toPeer?: PeerFrame[];
   /** Close the sender after its frames. */
   close?: CloseSpec;
   /** Close the peer after its frames. */
@@ -43,7 +54,7 @@ export const CLOSE_FOR: Partial<Record<RelayErrorCode, number>> = {
  * (`{ ...NOTHING, toPeer }`) made V8 build a new hidden class for every Reply, so every read of a
  * Reply's fields on the relay's hot path missed its inline cache (half the relay's CPU per frame).
  */
-export function toPeerReply(frames: OutboundFrame[]): Reply {
+export function toPeerReply(frames: PeerFrame[]): Reply {
   return { frames: [], toPeer: frames };
 }
 

@@ -1,3 +1,4 @@
+import { canonicalObjectEnd } from './canonical-json';
 import { isObject } from './fields';
 import { checkFields } from './message';
 import { EVERY_SOCKET, InboundFrame, messagesOn, RelayErrorCode, RelayRole } from './messages';
@@ -39,4 +40,39 @@ export function parseInboundFrame(role: RelayRole, text: string): ParseResult {
   if (!checked.ok) return { ok: false, code: 'invalid_message', message: checked.problem };
   // checked against the declaration this role sends under this type: it is that frame
   return checked as ParseResult;
+}
+
+/**
+ * The frame each socket relays to its peer unchanged (`data` only), by role, as its text starts
+ * when the client serialized it with JSON.stringify: `to_device` from the phone, `to_mobile`
+ * from the kiosk, `to_app` from the legacy hardware (`to_hardware` is not: its platform id is
+ * looked at). Each must be declared with `data` (a JSON object) as its one field, or the module
+ * does not load: a frame recognised by its text must be one parseInboundFrame accepts.
+ */
+const RELAYED: Partial<Record<RelayRole, string>> = {};
+for (const [role, type] of [
+  ['mobile', 'to_device'],
+  ['device', 'to_mobile'],
+  ['hardware', 'to_app'],
+] as const) {
+  const def = INBOUND[role].get(type);
+  const data = def?.fields.data;
+  if (def?.names.length !== 1 || !data || data.optional || data.expected !== 'a JSON object')
+    throw new Error(`${type} is not declared as a frame of data only`);
+  RELAYED[role] = `{"type":${JSON.stringify(type)},"data":`;
+}
+
+/**
+ * The text of `data` of a relayed frame (RELAYED) whose text is exactly `{"type":"…","data":…}`
+ * with `data` an object in the form JSON.stringify writes (canonical-json.ts): a frame
+ * parseInboundFrame would accept as that type, holding `data` only, whose data JSON.stringify
+ * would write back as this same text. Undefined for any other text: parse it as usual.
+ */
+export function relayedData(role: RelayRole, text: string): string | undefined {
+  const prefix = RELAYED[role];
+  if (prefix === undefined || !text.startsWith(prefix)) return undefined;
+  const last = text.length - 1;
+  if (text.charCodeAt(last) !== 0x7d) return undefined;
+  if (canonicalObjectEnd(text, prefix.length) !== last) return undefined;
+  return text.slice(prefix.length, last);
 }

@@ -183,6 +183,11 @@ describeStoreContract('AttendanceLogRepository', attendanceLogAdapters, ({ sut }
     ]);
     expect(batch[1]).toMatchObject({ siteId: 'A', seq: expect.any(Number), data: early.data });
     expect(await sut().findPreviousOfWorkers([])).toEqual([]);
+    // the data-only read answers the same, each link's data equal to the whole link's
+    for (const ks of [keys, [keys[5], keys[2], keys[6]], [keys[3]], []]) {
+      const whole = await sut().findPreviousOfWorkers(ks);
+      expect(await sut().findPreviousDataOfWorkers(ks)).toEqual(whole.map((log) => log?.data));
+    }
   });
 
   it('should list the distinct workers of some devices within a time window', async () => {

@@ -1,4 +1,9 @@
-import { AttendanceLog, PendingLogEntry, StoredLinkText } from '../../domain/attendance-log';
+import {
+  AttendanceLog,
+  LedgerEntryData,
+  PendingLogEntry,
+  StoredLinkText,
+} from '../../domain/attendance-log';
 
 export interface PreviousKey {
   workerId: string;
@@ -41,6 +46,13 @@ export abstract class AttendanceLogRepository {
    * whole batch; the answers are in the order of `keys`.
    */
   abstract findPreviousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]>;
+  /**
+   * `findPreviousOfWorkers`, only each link's `data` (what the fraud rules look at). A store
+   * that can read less than the whole link overrides it; the answers are the same.
+   */
+  async findPreviousDataOfWorkers(keys: PreviousKey[]): Promise<(LedgerEntryData | undefined)[]> {
+    return (await this.findPreviousOfWorkers(keys)).map((log) => log?.data);
+  }
   /** Distinct workerIds (sorted) with accepted packets from any of `deviceIds` timestamped within [from, to]. */
   abstract listWorkersOfDevices(deviceIds: string[], from: Date, to: Date): Promise<string[]>;
 }

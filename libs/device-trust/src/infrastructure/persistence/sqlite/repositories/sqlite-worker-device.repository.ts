@@ -19,6 +19,9 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   private readonly byDeviceId: Statement<[string], WorkerDeviceRow>;
   private readonly listPage: LimitedStatement<[string], WorkerDeviceRow>;
   private readonly eventsOf: Statement<[string], WorkerDeviceEventRow>;
+  /** `touchLastSeen`'s and `listDeviceIdsBySimHash`' statements (prepared on first use). */
+  private touch?: Statement<[string, string | null, string, string]>;
+  private bySimHash?: Statement<[string], { device_id: string }>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -76,20 +79,19 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   }
 
   async touchLastSeen(deviceId: string, at: Date, ip?: string): Promise<void> {
-    this.db
-      .prepare(
-        `UPDATE worker_devices SET last_seen = ?, last_ip = coalesce(?, last_ip)
+    // every sync touches its device: the statement is prepared once
+    (this.touch ??= this.db.prepare(
+      `UPDATE worker_devices SET last_seen = ?, last_ip = coalesce(?, last_ip)
          WHERE device_id = ? AND (last_seen IS NULL OR last_seen <= ?)`,
-      )
-      .run(at.toISOString(), ip ?? null, deviceId, at.toISOString());
+    )).run(at.toISOString(), ip ?? null, deviceId, at.toISOString());
   }
 
   async listDeviceIdsBySimHash(simHash: string): Promise<string[]> {
-    return this.db
-      .prepare<[string], { device_id: string }>(
-        `SELECT device_id FROM worker_devices WHERE json_extract(fingerprint, '$.simHash') = ?
+    // asked by the fraud screen of every sync: prepared once
+    return (this.bySimHash ??= this.db.prepare(
+      `SELECT device_id FROM worker_devices WHERE json_extract(fingerprint, '$.simHash') = ?
          ORDER BY device_id`,
-      )
+    ))
       .all(simHash)
       .map((r) => r.device_id);
   }

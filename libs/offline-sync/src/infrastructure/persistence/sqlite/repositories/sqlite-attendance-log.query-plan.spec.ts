@@ -11,6 +11,7 @@ import {
   BY_PACKET_IDS_SQL,
   CHAIN_PAGE_SQL,
   CHAIN_TEXT_PAGE_SQL,
+  PREVIOUS_DATA_OF_WORKERS_SQL,
   PREVIOUS_OF_WORKERS_SQL,
   SqliteAttendanceLogRepository,
 } from './sqlite-attendance-log.repository';
@@ -34,20 +35,26 @@ describe('SqliteAttendanceLogRepository query plans', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("should read each worker's previous packets as index ranges, never a scan of the ledger", () => {
-    const spans = JSON.stringify([
-      ['w1', 1_767_254_400_000, 1_767_254_600_000],
-      ['w2', 1_767_254_400_000, 1_767_254_400_000],
-    ]);
-    const plan = explainQueryPlan(store.db, PREVIOUS_OF_WORKERS_SQL, [spans]);
-    expect(ledgerProblems(plan)).toEqual([]);
-    const ledgerSteps = plan.filter((step) => step.includes('attendance_logs')).sort();
-    // the range, and the predecessor's instant (covering), both seek the worker-time index
-    expect(ledgerSteps).toEqual([
-      'SEARCH l USING INDEX attendance_logs_worker_at (<expr>=? AND <expr>>? AND <expr><?)',
-      'SEARCH p USING COVERING INDEX attendance_logs_worker_at (<expr>=? AND <expr><?)',
-    ]);
-  });
+  it.each([
+    ['whole links', PREVIOUS_OF_WORKERS_SQL],
+    ['packet data only', PREVIOUS_DATA_OF_WORKERS_SQL],
+  ])(
+    "should read each worker's previous packets (%s) as index ranges, never a scan of the ledger",
+    (_name, sql) => {
+      const spans = JSON.stringify([
+        ['w1', 1_767_254_400_000, 1_767_254_600_000],
+        ['w2', 1_767_254_400_000, 1_767_254_400_000],
+      ]);
+      const plan = explainQueryPlan(store.db, sql, [spans]);
+      expect(ledgerProblems(plan)).toEqual([]);
+      const ledgerSteps = plan.filter((step) => step.includes('attendance_logs')).sort();
+      // the range, and the predecessor's instant (covering), both seek the worker-time index
+      expect(ledgerSteps).toEqual([
+        'SEARCH l USING INDEX attendance_logs_worker_at (<expr>=? AND <expr>>? AND <expr><?)',
+        'SEARCH p USING COVERING INDEX attendance_logs_worker_at (<expr>=? AND <expr><?)',
+      ]);
+    },
+  );
 
   it.each([
     ['chain page', CHAIN_PAGE_SQL],

@@ -6,6 +6,7 @@ import {
   AttendanceLog,
   canonicalLinkAfter,
   EMPTY_HEAD,
+  LedgerEntryData,
   metaJcsOfEach,
   PendingLogEntry,
   StoredLinkText,
@@ -33,9 +34,9 @@ const atMs = (table: string) => PACKET_AT_MS.replace('data', `${table}.data`);
 /**
  * Each worker's links from the instant of its last packet before `lo` (or `lo`) to `hi`, one
  * parameter: a JSON array of [workerId, lo, hi] (ms). Both steps seek the (worker, time,
- * packetId) index; `at_ms` comes back for ordering.
+ * packetId) index; `at_ms` comes back for ordering. `columns`: of the link (`l`).
  */
-export const PREVIOUS_OF_WORKERS_SQL = `WITH q (w, lo, hi) AS (
+const previousOfWorkersSql = (columns: string) => `WITH q (w, lo, hi) AS (
     SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)
   ), span (w, lo, hi) AS (
     SELECT w, coalesce((
@@ -44,8 +45,17 @@ export const PREVIOUS_OF_WORKERS_SQL = `WITH q (w, lo, hi) AS (
       ORDER BY ${atMs('p')} DESC LIMIT 1
     ), lo), hi FROM q
   )
-  SELECT span.w AS w, ${atMs('l')} AS at_ms, l.* FROM span JOIN attendance_logs l
+  SELECT span.w AS w, ${atMs('l')} AS at_ms, ${columns} FROM span JOIN attendance_logs l
     ON ${worker('l')} = span.w AND ${atMs('l')} BETWEEN span.lo AND span.hi`;
+
+/** The whole links (`findPreviousOfWorkers`). */
+export const PREVIOUS_OF_WORKERS_SQL = previousOfWorkersSql('l.*');
+/** Only what ordering and the fraud rules need: packet_id and data (`findPreviousDataOfWorkers`). */
+export const PREVIOUS_DATA_OF_WORKERS_SQL = previousOfWorkersSql('l.packet_id, l.data');
+
+/** The distinct workers of one device's packets within [from, to] (ms). */
+export const WORKERS_OF_DEVICE_SQL = `SELECT DISTINCT ${PACKET_WORKER} AS worker_id FROM attendance_logs
+  WHERE ${PACKET_DEVICE} = ? AND ${PACKET_AT_MS} BETWEEN ? AND ?`;
 
 /** A page of one site's chain, after a seq (the primary key's range). */
 export const CHAIN_PAGE_SQL =
@@ -82,7 +92,14 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
    * (worker, time, packetId) index, covering) and ends at the highest key: every key's
    * predecessor is in it. `findPreviousOfWorkers` then picks each key's from those rows.
    */
-  private previousOfWorkers?: Statement<[string], AttendanceLogRow & { w: string; at_ms: number }>;
+  private previousOfWorkers?: Statement<[string], AttendanceLogRow & WorkerTimedRow>;
+  /** `listWorkersOfDevices`' statement (prepared on first use). */
+  private workersOfDevice?: Statement<[string, number, number], { worker_id: string }>;
+  /** The same, only packet_id and data (prepared on first use). */
+  private previousDataOfWorkers?: Statement<
+    [string],
+    Pick<AttendanceLogRow, 'packet_id' | 'data'> & WorkerTimedRow
+  >;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -163,37 +180,23 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
   }
 
   async findPreviousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]> {
-    if (keys.length === 0) return [];
-    const spans = new Map<string, [lo: number, hi: number]>();
-    for (const { workerId, at } of keys) {
-      const ms = at.getTime();
-      const span = spans.get(workerId);
-      if (!span) spans.set(workerId, [ms, ms]);
-      else [span[0], span[1]] = [Math.min(span[0], ms), Math.max(span[1], ms)];
-    }
-    const rows = (this.previousOfWorkers ??= this.db.prepare<
-      [string],
-      AttendanceLogRow & { w: string; at_ms: number }
-    >(PREVIOUS_OF_WORKERS_SQL)).all(JSON.stringify([...spans].map(([w, [lo, hi]]) => [w, lo, hi])));
-    const byWorker = new Map<string, (typeof rows)[number][]>();
-    for (const row of rows) {
-      const list = byWorker.get(row.w);
-      if (list) list.push(row);
-      else byWorker.set(row.w, [row]);
-    }
-    for (const list of byWorker.values()) list.sort(byTimeThenPacketId);
-    return keys.map((key) => {
-      const row = lastBefore(byWorker.get(key.workerId), key.at.getTime(), key.packetId);
-      return row && Mapper.toDomain(row);
-    });
+    const statement = (this.previousOfWorkers ??= this.db.prepare(PREVIOUS_OF_WORKERS_SQL));
+    return previousOfEach(statement, keys).map((row) => row && Mapper.toDomain(row));
+  }
+
+  /** Only packet_id and data are read, and only data is parsed (not meta, not the hashes). */
+  override async findPreviousDataOfWorkers(keys: PreviousKey[]): Promise<(LedgerEntryData | undefined)[]> {
+    const statement = (this.previousDataOfWorkers ??= this.db.prepare(
+      PREVIOUS_DATA_OF_WORKERS_SQL,
+    ));
+    return previousOfEach(statement, keys).map(
+      (row) => row && (JSON.parse(row.data) as LedgerEntryData),
+    );
   }
 
   async listWorkersOfDevices(deviceIds: string[], from: Date, to: Date): Promise<string[]> {
     const workers = new Set<string>();
-    const query = this.db.prepare<[string, number, number], { worker_id: string }>(
-      `SELECT DISTINCT ${PACKET_WORKER} AS worker_id FROM attendance_logs
-       WHERE ${PACKET_DEVICE} = ? AND ${PACKET_AT_MS} BETWEEN ? AND ?`,
-    );
+    const query = (this.workersOfDevice ??= this.db.prepare(WORKERS_OF_DEVICE_SQL));
     for (const deviceId of new Set(deviceIds)) {
       for (const row of query.all(deviceId, from.getTime(), to.getTime()))
         workers.add(row.worker_id);
@@ -203,6 +206,34 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
 }
 
 type TimedRow = { at_ms: number; packet_id: string };
+type WorkerTimedRow = TimedRow & { w: string };
+
+/**
+ * For each key, its predecessor's row: one run of `statement` (a `previousOfWorkersSql`) over
+ * every worker's span of keys, then each key's row picked by binary search.
+ */
+function previousOfEach<T extends WorkerTimedRow>(
+  statement: Statement<[string], T>,
+  keys: PreviousKey[],
+): (T | undefined)[] {
+  if (keys.length === 0) return [];
+  const spans = new Map<string, [lo: number, hi: number]>();
+  for (const { workerId, at } of keys) {
+    const ms = at.getTime();
+    const span = spans.get(workerId);
+    if (!span) spans.set(workerId, [ms, ms]);
+    else [span[0], span[1]] = [Math.min(span[0], ms), Math.max(span[1], ms)];
+  }
+  const rows = statement.all(JSON.stringify([...spans].map(([w, [lo, hi]]) => [w, lo, hi])));
+  const byWorker = new Map<string, T[]>();
+  for (const row of rows) {
+    const list = byWorker.get(row.w);
+    if (list) list.push(row);
+    else byWorker.set(row.w, [row]);
+  }
+  for (const list of byWorker.values()) list.sort(byTimeThenPacketId);
+  return keys.map((key) => lastBefore(byWorker.get(key.workerId), key.at.getTime(), key.packetId));
+}
 
 /**
  * (time, packetId) order, as the index keeps it. packetIds are UUIDs (ASCII), where JS string

@@ -12,6 +12,9 @@ import {
 } from '../mappers/workforce.mapper';
 import { WORKFORCE_SQLITE_MIGRATIONS } from '../sqlite-workforce.migrations';
 
+/** `findSitesByIds` keeps its statement for lists of up to this many ids. */
+const SITES_BY_IDS_CACHED = 16;
+
 @Injectable()
 export class SqliteWorkforceRepository extends WorkforceRepository {
   private readonly db: Database;
@@ -21,6 +24,10 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   private readonly thekedarPage: LimitedStatement<[string], ThekedarRow>;
   private readonly workerPage: LimitedStatement<[string], WorkerRow>;
   private readonly siteWorkerPage: LimitedStatement<[string, string], WorkerRow>;
+  /** `findSitesByIds`' statements, by the number of ids (prepared on first use). */
+  private readonly sitesByIds = new Map<number, Statement<string[], SiteRow>>();
+  /** `findWorkerById`'s statement (prepared on first use). */
+  private workerById?: Statement<[string], WorkerRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -48,12 +55,16 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
 
   async findSitesByIds(ids: string[]): Promise<Site[]> {
     if (ids.length === 0) return [];
-    return this.db
-      .prepare<string[], SiteRow>(
+    let statement = this.sitesByIds.get(ids.length);
+    if (!statement) {
+      statement = this.db.prepare<string[], SiteRow>(
         `SELECT * FROM sites WHERE id IN (${ids.map(() => '?').join(',')})`,
-      )
-      .all(...ids)
-      .map(Mapper.siteToDomain);
+      );
+      // every sync asks for its batch's sites (mostly one): the statement of each small
+      // count is prepared once; a longer list is prepared for its call only
+      if (ids.length <= SITES_BY_IDS_CACHED) this.sitesByIds.set(ids.length, statement);
+    }
+    return statement.all(...ids).map(Mapper.siteToDomain);
   }
 
   async listSites(page: WorkforcePage): Promise<Site[]> {
@@ -110,7 +121,8 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   }
 
   async findWorkerById(id: string): Promise<Worker | undefined> {
-    const row = this.db.prepare<[string], WorkerRow>('SELECT * FROM workers WHERE id = ?').get(id);
+    // the trust score of every sync reads its worker: prepared once
+    const row = (this.workerById ??= this.db.prepare('SELECT * FROM workers WHERE id = ?')).get(id);
     return row ? Mapper.workerToDomain(row) : undefined;
   }
 
