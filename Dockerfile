@@ -5,6 +5,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
+# npm run build: nest build, then the API bundled by esbuild (scripts/bundle-api.ts: main.js and
+# its worker script with their source maps in dist/apps/api/apps/api/src), then the console
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

@@ -1,7 +1,7 @@
 /**
- * Startup and idle memory: our API as production runs it (`nest build`, then
- * `node dist/.../main.js` on SQLite with an existing DATA_DIR) against a bare Nest app
- * (bench/support/bare-nest.js), both plain `node`. Time from spawn to the first `/health`
+ * Startup and idle memory: our API as production runs it (`npm run build:api`: nest build and
+ * the esbuild bundle, then `node dist/.../main.js` on SQLite with an existing DATA_DIR) against
+ * a bare Nest app (bench/support/bare-nest.js), both plain `node`. Time from spawn to the first `/health`
  * 200 (and the CPU time the process used until then, steadier than wall time on a shared
  * machine), then RSS after a second at idle; interleaved rounds, medians.
  */
@@ -62,14 +62,8 @@ async function boot(
 
 export async function run(): Promise<void> {
   if (process.env.BENCH_SKIP_BUILD !== '1') {
-    execFileSync(
-      process.execPath,
-      [join(ROOT, 'node_modules/@nestjs/cli/bin/nest.js'), 'build', 'api'],
-      {
-        cwd: ROOT,
-        stdio: 'inherit',
-      },
-    );
+    // what `npm run build` does for the API: nest build, then the esbuild bundle
+    execFileSync('npm', ['run', '--silent', 'build:api'], { cwd: ROOT, stdio: 'inherit' });
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'mdai-bench-startup-'));
   const oursEnv = { NODE_ENV: 'development', DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' };

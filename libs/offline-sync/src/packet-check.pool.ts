@@ -27,7 +27,8 @@ export class PacketCheckPool implements OnModuleDestroy {
     if (settings.verifyWorkers > 0) {
       this.pool = new WorkerPool({
         name: 'packet-check',
-        // the built .js next to this file, or the .ts under @swc-node/register
+        // the .ts next to this file under @swc-node/register; in the build, the worker's own
+        // bundle next to main.js (scripts/bundle-api.ts emits it there, where __dirname points)
         file: join(__dirname, `packet-check.worker${extname(__filename)}`),
         size: settings.verifyWorkers,
         maxQueue: settings.verifyQueue,

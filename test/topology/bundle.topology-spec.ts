@@ -1,0 +1,219 @@
+import { spawnSync } from 'node:child_process';
+import { createHmac, randomUUID } from 'node:crypto';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { jcs, WorkerPool } from '@app/common';
+import type { SignedPacket } from '@app/offline-sync/domain/attendance-packet';
+import { checkPackets, PacketCheck } from '@app/offline-sync/domain/packet-check';
+import type { PacketCheckTask } from '@app/offline-sync/packet-check.worker';
+import { http } from '../support/test-app';
+import { enrollPhone, signPacket, syncBatch } from '../support/worker-client';
+import { dockerfileCommand, initEnv, read, ROOT } from './support/compose';
+import { freePort, Service, waitForHttp, waitUntil } from './support/processes';
+
+/**
+ * What `npm run build` ships for the API (issue 17, bootfast2): tsc's output bundled by
+ * scripts/bundle-api.ts into main.js and the packet-check worker's own entry, next to each
+ * other, with source maps back to the TypeScript. The other specs of this tier run that
+ * bundle as production does (the Dockerfile's CMD, `npm start`); this one checks what only
+ * the bundle can get wrong: the layout, the worker thread's script, the maps, and that the
+ * modules of what is not selected still stay unloaded.
+ */
+const BUNDLE_DIR = join(ROOT, 'dist/apps/api/apps/api/src');
+const MAIN = join(BUNDLE_DIR, 'main.js');
+const API = join(BUNDLE_DIR, 'api.js');
+const WORKER = join(BUNDLE_DIR, 'packet-check.worker.js');
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+describe('the API bundle (npm run build)', () => {
+  it('should be the API and the worker script with their maps, and main.js at the path every start command runs', () => {
+    expect(
+      filesUnder(join(ROOT, 'dist/apps/api'))
+        .map((file) => relative(ROOT, file))
+        .sort(),
+    ).toEqual([
+      'dist/apps/api/apps/api/src/api.js',
+      'dist/apps/api/apps/api/src/api.js.map',
+      'dist/apps/api/apps/api/src/main.js',
+      'dist/apps/api/apps/api/src/packet-check.worker.js',
+      'dist/apps/api/apps/api/src/packet-check.worker.js.map',
+    ]);
+    expect(dockerfileCommand()).toEqual(['node', 'dist/apps/api/apps/api/src/main.js']);
+    const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> })
+      .scripts;
+    expect(scripts['start:prod']).toBe('node dist/apps/api/apps/api/src/main.js');
+    expect(scripts.start).toBe('npm run build && node dist/apps/api/apps/api/src/main.js');
+  });
+
+  it('should map every line back to a TypeScript file of the checkout', () => {
+    for (const file of [API, WORKER]) {
+      expect(readFileSync(file, 'utf8')).toMatch(/\/\/# sourceMappingURL=[\w.-]+\.js\.map\n?$/);
+      const map = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[] };
+      expect(map.sources.length).toBeGreaterThan(file === API ? 200 : 3);
+      for (const source of map.sources) {
+        const path = resolve(dirname(file), source);
+        expect(relative(ROOT, path)).toMatch(/^(apps\/api|libs)\/.*\.ts$/);
+        expect(existsSync(path)).toBe(true);
+      }
+    }
+  });
+
+  it('should give stack traces at the TypeScript lines under --enable-source-maps', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mdai-bundle-stack-'));
+    try {
+      writeFileSync(join(dir, 'a-file'), '');
+      // DATA_DIR under a plain file: the boot fails in local-secrets.ts and prints the stack
+      const boot = spawnSync(process.execPath, ['--enable-source-maps', MAIN], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: {
+          PATH: process.env.PATH,
+          NODE_ENV: 'development',
+          DATA_DIR: join(dir, 'a-file', 'data'),
+          DATABASE_URL: '',
+          REDIS_URL: '',
+          LOG_LEVEL: 'silent',
+        },
+      });
+      expect(boot.status).toBe(1);
+      expect(boot.stderr).toContain('boot failed: Error: ENOTDIR');
+      expect(boot.stderr).toMatch(
+        new RegExp(
+          `at withLocalSecrets \\(${ROOT}/libs/common/src/config/local-secrets\\.ts:\\d+:\\d+\\)`,
+        ),
+      );
+      expect(boot.stderr).toMatch(
+        new RegExp(`at main \\(${ROOT}/apps/api/src/main\\.ts:\\d+:\\d+\\)`),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("should run the packet checks on the bundled worker thread exactly as in the request's thread", async () => {
+    const secret = Buffer.from('0123456789abcdef0123456789abcdef');
+    const sign = (payload: unknown) =>
+      createHmac('sha256', secret).update(jcs(payload)).digest('hex');
+    const packets: SignedPacket[] = Array.from({ length: 150 }, (_, i) => {
+      const payload = {
+        packetId: randomUUID(),
+        workerId: 'worker-1',
+        siteId: 'site-1',
+        deviceId: 'device-1',
+        type: i % 2 === 0 ? 'check_in' : 'check_out',
+        timestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
+        geo: { lat: 28.6, lng: 77.2, accuracyM: i % 50 },
+      };
+      if (i % 5 === 1) return { payload, signature: sign({ ...payload, type: 'other' }) };
+      if (i % 5 === 2) return { payload: { ...payload, extra: 1 }, signature: sign(payload) };
+      if (i % 5 === 3) return { payload: null, signature: 'ab'.repeat(32) } as never;
+      return { payload, signature: sign(payload) };
+    });
+    const pool = new WorkerPool<PacketCheckTask, PacketCheck[]>({
+      name: 'bundle-check',
+      file: WORKER,
+      size: 1,
+      maxQueue: 4,
+    });
+    try {
+      const answer = await pool.run({ packets, secret: new Uint8Array(secret) });
+      expect(answer).toEqual(checkPackets(packets, secret));
+      expect(answer.some((c) => c.ok && c.signatureValid)).toBe(true);
+      expect(answer.some((c) => !c.ok)).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  describe('booted as the image boots it, on SQLite', () => {
+    let dir: string;
+    let service: Service;
+    let baseUrl: string;
+    let keys: { admin: string };
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'mdai-bundle-'));
+      const secrets = initEnv(dir);
+      const port = await freePort();
+      baseUrl = `http://127.0.0.1:${port}`;
+      keys = { admin: secrets.ADMIN_API_KEYS };
+      const [command, ...args] = dockerfileCommand();
+      // the probe prints require.cache's keys after the first /health (a preload)
+      const probe = join(ROOT, 'test/topology/support/module-probe.js');
+      service = Service.start('api bundle', command, ['-r', probe, ...args], {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH,
+          ...secrets,
+          NODE_ENV: 'production',
+          PORT: String(port),
+          PUBLIC_URL: baseUrl,
+          DATA_DIR: join(dir, 'data'),
+          DATABASE_URL: '',
+          REDIS_URL: '',
+          SYNC_VERIFY_WORKERS: '2',
+        },
+      });
+      await waitForHttp(service, `${baseUrl}/health`);
+    }, 120_000);
+
+    afterAll(async () => {
+      await service?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('should load none of our files but the bundle, and no package of an unselected store or a later first use', async () => {
+      await waitUntil(service, 'the module list', async () => service.logs().includes('MODULES '));
+      const line = service
+        .logs()
+        .split('\n')
+        .find((l) => l.startsWith('MODULES '))!;
+      const modules = JSON.parse(line.slice('MODULES '.length)) as string[];
+      const ours = modules.filter((file) => !file.includes('/node_modules/'));
+      expect(ours.map((file) => relative(ROOT, file))).toEqual([
+        'test/topology/support/module-probe.js',
+        'dist/apps/api/apps/api/src/main.js',
+        'dist/apps/api/apps/api/src/api.js',
+      ]);
+      const unwanted =
+        /\/node_modules\/(mongoose|@nestjs\/mongoose|mongodb|ioredis|@nest-lab\/throttler-storage-redis|axios|@nestjs\/swagger|@nestjs\/jwt|jsonwebtoken|qrcode|@opentelemetry\/api|lodash\/lodash\.js|class-validator\/cjs\/index\.js|class-transformer\/cjs\/index\.js|@nestjs\/config\/dist\/index\.js)\//;
+      expect(modules.filter((file) => unwanted.test(file))).toEqual([]);
+    });
+
+    it('should serve the OpenAPI document the code declares (swagger loaded on first use, from the bundle)', async () => {
+      const served = await http(baseUrl, 'GET', '/docs-json');
+      expect(served.status).toBe(200);
+      expect(served.body).toEqual(JSON.parse(read('docs/openapi.json')));
+    });
+
+    it('should check a synced batch on its worker threads (no thread failed to start)', async () => {
+      const phone = await enrollPhone(baseUrl, keys.admin);
+      const packets = Array.from({ length: 130 }, (_, k) =>
+        signPacket(phone, { type: k % 2 === 0 ? 'check_in' : 'check_out' }),
+      );
+      const synced = await syncBatch(baseUrl, phone.token, packets);
+      expect([synced.status, synced.body.accepted]).toEqual([200, 130]);
+      const verify = await http(baseUrl, 'GET', `/api/v5/ledger/${phone.siteId}/verify`, {
+        key: keys.admin,
+      });
+      expect(verify.body).toMatchObject({ ok: true, length: 130 });
+      // a worker script that cannot load is logged by the pool (and the checks fall back)
+      expect(service.logs()).not.toMatch(/A worker thread (failed|exited)/);
+    });
+  });
+});
