@@ -119,8 +119,8 @@ export class LogVerifierService {
     };
   }
 
-  /** Why a stored checkpoint does not hold for a tree whose recomputed root is `root`. */
-  private checkpointFault(c: SignedCheckpoint, root: string): CheckpointBreakReason | undefined {
+  /** Why a checkpoint does not hold for a tree whose recomputed root is `root` (undefined: it holds). */
+  checkpointFault(c: SignedCheckpoint, root: string): CheckpointBreakReason | undefined {
     const parsed = parseNote(c.note);
     if (!parsed) return 'checkpoint_signature_invalid';
     const signed = this.keys

@@ -7,6 +7,7 @@ import { LogVerifierService } from './log-verifier.service';
 import { TlogController } from './tlog.controller';
 import { TransparencyLogService } from './transparency-log.service';
 import { WitnessLog } from './witness-log';
+import { WitnessRecovery } from './witness-recovery';
 
 /**
  * The shared append-only log component: Merkle trees, signed checkpoints, proofs, the
@@ -20,6 +21,7 @@ import { WitnessLog } from './witness-log';
     WitnessLog,
     TransparencyLogService,
     LogVerifierService,
+    WitnessRecovery,
   ],
   exports: [TransparencyLogService, LogVerifierService, LogKeyService],
 })

@@ -77,6 +77,46 @@ export class WitnessLog {
     }
   }
 
+  /**
+   * The whole lines among the file's last `bytes` bytes, in file order (a line cut by the
+   * window's start, or left half-written by a crash, is skipped): where the checkpoints of
+   * the seals in flight at a crash are.
+   */
+  async tail(bytes: number): Promise<WitnessLine[]> {
+    let handle;
+    try {
+      handle = await open(this.file, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    let text: string;
+    let cut: boolean;
+    try {
+      const { size } = await handle.stat();
+      const from = Math.max(0, size - bytes);
+      const window = Buffer.alloc(size - from);
+      if (window.length > 0) await handle.read(window, 0, window.length, from);
+      text = window.toString('utf8');
+      cut = from > 0;
+    } finally {
+      await handle.close();
+    }
+    const lines = text.split('\n');
+    if (cut) lines.shift();
+    lines.pop(); // after the last newline: nothing, or a line a crash left unfinished
+    const out: WitnessLine[] = [];
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      try {
+        out.push(JSON.parse(line) as WitnessLine);
+      } catch {
+        this.logger.warn('Unreadable witness line skipped');
+      }
+    }
+    return out;
+  }
+
   /** Raw bytes from `offset` (at most 1 MiB), for monitors that tail the file. */
   async read(offset: number): Promise<{ bytes: Buffer; size: number }> {
     let handle;

@@ -1,0 +1,113 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
+import { enrollPhone, Phone, signPacket, syncBatch } from './support/worker-client';
+
+async function verifyLedger(t: TestApp, siteId: string) {
+  const res = await http(t.baseUrl, 'GET', `/api/v5/ledger/${siteId}/verify`, {
+    key: t.keys.auditor,
+  });
+  expect(res.status).toBe(200);
+  return res.body;
+}
+
+async function sync(t: TestApp, phone: Phone, count: number): Promise<void> {
+  const res = await syncBatch(
+    t.baseUrl,
+    phone.token,
+    Array.from({ length: count }, () => signPacket(phone)),
+  );
+  expect(res.status).toBe(200);
+  expect(res.body.accepted).toBe(count);
+}
+
+/** The store's state after a crash between a seal's witness line and its checkpoint row. */
+function dropCheckpointRow(dataDir: string, origin: string, size: number): void {
+  const db = new Database(join(dataDir, 'mdai.sqlite'));
+  try {
+    const gone = db
+      .prepare(
+        'DELETE FROM tlog_checkpoints WHERE size = ? AND log_id = (SELECT id FROM tlog_logs WHERE origin = ?)',
+      )
+      .run(size, origin);
+    expect(gone.changes).toBe(1);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * A seal appends its checkpoint to the witness file, then saves it in the store. A SIGKILL in
+ * between left a witnessed checkpoint the store never got, and every verify after the restart
+ * failed with checkpoint_missing (seen in offline-sync-crash under load). Restarting on the same
+ * files must put it back when it proves, and only then.
+ */
+describe('witnessed checkpoints the store lacks after a crash (e2e)', () => {
+  let dataDir: string;
+  let t: TestApp | undefined;
+  beforeEach(() => (dataDir = mkdtempSync(join(tmpdir(), 'mdai-witness-'))));
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const restart = async () => {
+    await t!.close();
+    t = await startTestApp({ DATA_DIR: dataDir });
+    return t;
+  };
+
+  itOnSqliteFile(
+    'should restore the checkpoint at start-up, so verify holds without another seal',
+    async () => {
+      t = await startTestApp({ DATA_DIR: dataDir });
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      await sync(t, phone, 20);
+      await sync(t, phone, 30);
+      const origin = `mdai.local/ledger/${phone.siteId}`;
+      const witnessFile = t.config.tlog.witnessFile;
+      dropCheckpointRow(dataDir, origin, 50);
+      // what the crash leaves: the running process would be gone; this one is stopped
+      t = await restart();
+      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+        ok: true,
+        length: 50,
+        checkpointsChecked: 2,
+        witnessedCheckpoints: 2,
+      });
+      // and the log goes on from it
+      await sync(t, phone, 5);
+      expect(await verifyLedger(t, phone.siteId)).toMatchObject({ ok: true, length: 55 });
+      expect(readFileSync(witnessFile, 'utf8').trim().split('\n')).toHaveLength(3);
+    },
+  );
+
+  itOnSqliteFile(
+    'should leave a witnessed checkpoint that does not prove, and verify still reports it',
+    async () => {
+      t = await startTestApp({ DATA_DIR: dataDir });
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      await sync(t, phone, 20);
+      const origin = `mdai.local/ledger/${phone.siteId}`;
+      const witnessFile = t.config.tlog.witnessFile;
+      const witnessed = JSON.parse(readFileSync(witnessFile, 'utf8').trim());
+      dropCheckpointRow(dataDir, origin, 20);
+      // the file holds, instead of the honest line, one whose root is not the one its note
+      // signs, and one of a tree larger than the log
+      writeFileSync(
+        witnessFile,
+        `${JSON.stringify({ ...witnessed, rootHash: 'ab'.repeat(32) })}\n` +
+          `${JSON.stringify({ ...witnessed, size: 1000 })}\n`,
+      );
+      t = await restart();
+      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+        ok: false,
+        reason: 'checkpoint_missing',
+        checkpointsChecked: 0,
+      });
+    },
+  );
+});
