@@ -9,6 +9,7 @@ import {
 } from './support/openapi-walk';
 import { enrollPhone } from './support/worker-client';
 import { startTestApp, TestApp } from './support/test-app';
+import { seededRandom as prng } from '@app/common/testing/seeded-random';
 
 /**
  * A bounded, seeded fuzz run generated from docs/openapi.json: every operation gets malformed
@@ -18,16 +19,6 @@ import { startTestApp, TestApp } from './support/test-app';
  */
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
 const CASES = Number(process.env.FUZZ_CASES ?? 16);
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface FuzzRequest {
   label: string;

@@ -4,17 +4,7 @@ import { disguises, holdsPlatformId } from './support/leaks';
 import { openSession, pair } from './support/pairing';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
-
-/** A small seeded PRNG so a failure can be replayed (the seed is in the test name). */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(state ^ (state >>> 15), 1 | state);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as prng } from '@app/common/testing/seeded-random';
 
 /** A platform id of the accepted shape: PLT_ and 10 to 20 letters or digits. */
 function platformIdFrom(random: () => number): string {

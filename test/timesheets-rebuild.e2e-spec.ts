@@ -6,17 +6,7 @@ import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
 import { http, MONGODB_URI, slowOnMongo, startTestApp, TestApp } from './support/test-app';
 import { createSite } from './support/timesheet-client';
-
-/** mulberry32: a small seeded PRNG, so a failing history can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { seededRandom as prng } from '@app/common/testing/seeded-random';
 
 interface Made {
   seq: number;

@@ -22,6 +22,7 @@ import {
   ValidatorConstraint,
   ValidatorConstraintInterface,
 } from './validators';
+import { seededRandom as prng } from '../testing/seeded-random';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const { IsDefined } = require('class-validator/cjs/decorator/common/IsDefined') as {
@@ -72,18 +73,6 @@ class RotateKeyDto {
   @IsString()
   @Length(3, 500)
   reason!: string;
-}
-
-/** A small deterministic PRNG (mulberry32), so a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 class PagedQuery {

@@ -1,17 +1,7 @@
 import { canonicalObjectEnd } from './canonical-json';
 import { parseInboundFrame, relayedData } from './parse-frame';
 import { RelayRole } from './messages';
-
-/** A small seeded generator (mulberry32): the same inputs every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '@app/common/testing/seeded-random';
 
 const rand = random(17);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
