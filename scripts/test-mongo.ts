@@ -31,7 +31,8 @@ async function main(): Promise<number> {
   }
   try {
     const jest = require.resolve('jest/bin/jest');
-    const args = [jest, '--selectProjects', 'contract', 'e2e', ...process.argv.slice(2)];
+    // the extra arguments first: --selectProjects takes every word after it as a project name
+    const args = [jest, ...process.argv.slice(2), '--selectProjects', 'contract', 'e2e'];
     const child = spawn(process.execPath, args, {
       cwd: join(__dirname, '..'),
       env: { ...process.env, MONGODB_URI: uri },

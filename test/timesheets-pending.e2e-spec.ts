@@ -12,9 +12,9 @@ import { createSite } from './support/timesheet-client';
 
 /**
  * A real fault of the store that lets entries be stored but not days: a unique index over
- * (site, worked seconds) that an existing day of another worker already holds the value of
- * (`seconds`), so storing the worker's 8-hour day fails in the store itself (SQLite: the day
- * transaction rolls back; MongoDB: E11000 on the insert after the range was deleted).
+ * worked seconds (SQLite: per site; MongoDB: sparse) that an existing day of another worker
+ * already holds the value of (`seconds`), so storing the worker's day of that length fails in
+ * the store itself (SQLite: the day transaction rolls back; MongoDB: E11000 on its upsert).
  * `seconds`: the worked seconds of the day that must fail.
  * Returns the repair.
  */
@@ -26,7 +26,9 @@ async function breakDays(
   const store = t.app.get(Store);
   if (store instanceof MongoStore) {
     const days = store.connection.collection('timesheet_days');
-    await days.createIndex({ siteId: 1, workedSeconds: 1 }, { unique: true, name: 'fault' });
+    // sparse, over worked seconds alone: tombstones (days found empty) hold no seconds, and
+    // each test has its own database
+    await days.createIndex({ workedSeconds: 1 }, { unique: true, sparse: true, name: 'fault' });
     await days.insertOne({
       siteId,
       workerId: 'decoy',

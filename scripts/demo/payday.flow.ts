@@ -126,6 +126,7 @@ export const paydayFlow: DemoFlow = {
         key: ctx.keys.auditor,
       },
     );
+    ctx.expect(sheet.status === 200, `Meena's timesheet (got ${sheet.status} ${sheet.body?.code})`);
     const open = sheet.body.days[0];
     ctx.expect(
       open?.flags?.some((f: { type: string }) => f.type === 'open_shift'),

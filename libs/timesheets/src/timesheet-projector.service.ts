@@ -356,8 +356,13 @@ export class TimesheetProjector
   ): Promise<number> {
     let read = 0;
     let replacements: DayReplacement[] = [];
+    // read before any punch: a replica that stores entries of these workers meanwhile bumps
+    // their versions, and its own recompute (of a higher basis) wins on a shared store
+    const versions =
+      touched.size > 0 ? await this.repo.versionsOf(siteId, [...touched.keys()]) : undefined;
     for (const [workerId, span] of touched) {
       const { replacement, punches } = await this.recompute(siteId, workerId, span, inHand);
+      replacement.basis = versions?.get(workerId) ?? 0;
       replacements.push(replacement);
       read += punches;
       if (replacements.length === REPLACE_BATCH) {

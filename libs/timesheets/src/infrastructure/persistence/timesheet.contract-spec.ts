@@ -36,7 +36,7 @@ function day(workerId: string, d: string, seconds = 3600): TimesheetDay {
   };
 }
 
-describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut }) => {
+describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, driver }) => {
   it('should store an entry once and round-trip every field', async () => {
     const correction = entry(3, {
       kind: 'correction',
@@ -168,6 +168,45 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut }) => {
     await sut().replaceDays([{ ...range, workerId: 'w1', settles: { min: 500, max: 4_000 } }]);
     expect(await sut().listPending(10, undefined, 'S')).toEqual([]);
     await sut().clearSite('T');
+    expect(await sut().listPending(10)).toEqual([]);
+  });
+
+  it('should order recomputes by write version: on MongoDB an older one never overwrites newer days', async () => {
+    const mark = { siteId: 'S', workerId: 'w1', min: 1_000, max: 1_000 };
+    const version = async () => (await sut().versionsOf('S', ['w1', 'w9'])).get('w1') ?? 0;
+    expect(await version()).toBe(0);
+    await sut().insertEntries([entry(1)], [mark]);
+    if (driver() === 'sqlite') {
+      // one writer process: no versions, and replacements are unconditional
+      expect((await sut().versionsOf('S', ['w1'])).size).toBe(0);
+      return;
+    }
+    const v1 = await version();
+    expect(v1).toBeGreaterThan(0);
+    await sut().updateEntryStates([], [mark]);
+    const v2 = await version();
+    expect(v2).toBeGreaterThan(v1);
+    expect((await sut().versionsOf('S', ['w1', 'w9'])).has('w9')).toBe(false);
+
+    const range = { siteId: 'S', workerId: 'w1', fromDay: '2026-03-01', toDay: '2026-03-03' };
+    const days = () =>
+      sut().listDays({ siteId: 'S', fromDay: '2026-03-01', toDay: '2026-03-31', limit: 10 });
+    // a recompute that read version v2 found only 03-02 (03-01 and 03-03 empty)
+    await sut().replaceDays([{ ...range, days: [day('w1', '2026-03-02', 60)], basis: v2 + 5 }]);
+    // one that read v1 lands later: the worker's version is past it, it is dropped whole
+    await sut().replaceDays([
+      { ...range, days: [day('w1', '2026-03-01'), day('w1', '2026-03-02')], basis: v1 },
+    ]);
+    expect((await days()).map((d) => [d.day, d.workedSeconds])).toEqual([['2026-03-02', 60]]);
+    // one of the current version lands after days of a newer basis: each day it meets is kept
+    // (an emptied day too: its tombstone holds the newer basis)
+    await sut().replaceDays([
+      { ...range, days: [day('w1', '2026-03-01'), day('w1', '2026-03-02')], basis: v2 },
+    ]);
+    expect((await days()).map((d) => [d.day, d.workedSeconds])).toEqual([['2026-03-02', 60]]);
+    // a newer recompute empties the day; the version of the pending mark's writer clears it
+    await sut().replaceDays([{ ...range, days: [], basis: v2 + 6, settles: mark }]);
+    expect(await days()).toEqual([]);
     expect(await sut().listPending(10)).toEqual([]);
   });
 });

@@ -9,6 +9,12 @@ export interface DayReplacement {
   days: TimesheetDay[];
   /** The times whose days this replacement recomputed: a pending mark inside them is cleared. */
   settles?: { min: number; max: number };
+  /**
+   * The worker's write version (`versionsOf`) read before the punches these days come from.
+   * On a store that replicas share, a replacement older than the days it would overwrite is
+   * dropped, whole; absent: unconditional.
+   */
+  basis?: number;
 }
 
 /**
@@ -85,9 +91,19 @@ export abstract class TimesheetRepository {
   abstract progress(siteId: string): Promise<{ maxSeq: number; count: number }>;
   /**
    * For each replacement, the worker's days in [fromDay, toDay] become `days` (all inside that
-   * range), and a pending mark of the worker inside `settles` is cleared (in the same write on SQLite).
+   * range), and a pending mark of the worker inside `settles` is cleared (in the same write on
+   * SQLite). On MongoDB a replacement whose `basis` is below the worker's version or the
+   * stored days' is dropped (another replica wrote newer days), and a reader never sees a day
+   * missing that both the old and the new days hold.
    */
   abstract replaceDays(replacements: DayReplacement[]): Promise<void>;
+  /**
+   * Each worker's write version: it grows with every write of the worker's entries or entry
+   * states, after the write (0 when none). Read before a recompute's punches, it orders the
+   * recomputes of processes sharing the store (`DayReplacement.basis`). SQLite has one writer
+   * process, whose projector serializes its work: its versions are all 0 (no read).
+   */
+  abstract versionsOf(siteId: string, workerIds: string[]): Promise<Map<string, number>>;
   /** Days in (workerId, day) order. */
   abstract listDays(query: DayQuery): Promise<TimesheetDay[]>;
   /** Forgets everything about a site (before a rebuild), its pending marks too. */

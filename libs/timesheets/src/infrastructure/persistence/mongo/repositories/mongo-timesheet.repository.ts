@@ -1,6 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { FilterQuery, Model } from 'mongoose';
-import { MongoStoreHandle } from '@app/persistence';
+import { nextDay } from '@app/common';
+import { MongoStoreHandle, onlyDuplicateKeysOn } from '@app/persistence';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
 import { TimesheetEntry } from '../../../../domain/timesheet-entry';
 import {
@@ -17,7 +18,20 @@ import {
   TimesheetEntrySchema,
   TimesheetPendingDocument,
   TimesheetPendingSchema,
+  TIMESHEET_DAY_KEY_INDEX,
+  TimesheetWorkerVersionDocument,
+  TimesheetWorkerVersionSchema,
 } from '../schemas/timesheet.schema';
+
+/** Name of the unique (siteId, seq) index of the entries. */
+const ENTRY_KEY_INDEX = 'siteId_1_seq_1';
+/** Name of the unique (siteId, workerId) index of the worker versions. */
+const VERSION_KEY_INDEX = 'siteId_1_workerId_1';
+
+/** Matches a stored day that a replacement of `basis` may overwrite (not written from a newer basis). */
+function notNewerThan(basis: number) {
+  return { basis: { $not: { $gt: basis } } };
+}
 
 function toDomain(d: TimesheetEntryDocument): TimesheetEntry {
   return {
@@ -40,27 +54,74 @@ function toDomain(d: TimesheetEntryDocument): TimesheetEntry {
 }
 
 /**
- * MongoDB adapter. Entries are inserted with `$setOnInsert` upserts (an entry stored twice is
- * stored once); a worker's days are replaced by a delete and an insert of the range (the
- * projector serializes work per process, and a rebuild repairs any interleaving). Without a
- * transaction, the pending marks are written before the entries they cover and cleared after
- * the days are stored, so a crash between any two writes leaves a mark behind.
+ * MongoDB adapter, shared by replicas that project the same ledger in parallel. Entries are
+ * inserted with `$setOnInsert` upserts (an entry stored twice, by two replicas too, is stored
+ * once). Without a transaction, the pending marks are written before the entries they cover
+ * and cleared after the days are stored, so a crash between any two writes leaves a mark.
+ *
+ * Days: each replica's recompute reads the worker's write version (bumped after each write of
+ * its entries or states) before its punches, and writes each day of its range, with that
+ * basis, as an upsert that only matches a day of no newer basis; a day the recompute found
+ * empty becomes a tombstone (no body) rather than being deleted, so an older recompute landing
+ * later cannot bring it back, and a reader never sees a day missing mid-replace. A replacement
+ * is dropped, whole, when the worker's version has moved past its basis (a newer recompute
+ * follows). So two replicas recomputing one worker at once leave the newer recompute's days.
  */
 @Injectable()
 export class MongoTimesheetRepository extends TimesheetRepository implements OnModuleInit {
   private readonly entries: Model<TimesheetEntryDocument>;
   private readonly days: Model<TimesheetDayDocument>;
   private readonly pending: Model<TimesheetPendingDocument>;
+  private readonly versions: Model<TimesheetWorkerVersionDocument>;
 
   constructor(store: MongoStoreHandle) {
     super();
+    this.versions = store.connection.model(
+      TimesheetWorkerVersionDocument.name,
+      TimesheetWorkerVersionSchema,
+    );
     this.entries = store.connection.model(TimesheetEntryDocument.name, TimesheetEntrySchema);
     this.days = store.connection.model(TimesheetDayDocument.name, TimesheetDaySchema);
     this.pending = store.connection.model(TimesheetPendingDocument.name, TimesheetPendingSchema);
   }
 
   async onModuleInit(): Promise<void> {
-    await Promise.all([this.entries.init(), this.days.init(), this.pending.init()]);
+    await Promise.all([
+      this.entries.init(),
+      this.days.init(),
+      this.pending.init(),
+      this.versions.init(),
+    ]);
+  }
+
+  /** Bumps the write version of the workers the marks name (after their entries or states are written). */
+  private async bump(pending: PendingDays[]): Promise<void> {
+    if (pending.length === 0) return;
+    const ops = pending.map((p) => ({
+      updateOne: {
+        filter: { siteId: p.siteId, workerId: p.workerId },
+        update: { $inc: { v: 1 } },
+        upsert: true,
+      },
+    }));
+    try {
+      await this.versions.bulkWrite(ops, { ordered: false });
+    } catch (error) {
+      if (!onlyDuplicateKeysOn(error, VERSION_KEY_INDEX)) throw error;
+      // two replicas created one worker's version at once: the loser's increment, again
+      await this.versions.bulkWrite(ops, { ordered: false });
+    }
+  }
+
+  async versionsOf(siteId: string, workerIds: string[]): Promise<Map<string, number>> {
+    const versions = new Map<string, number>();
+    for (let i = 0; i < workerIds.length; i += 1000) {
+      const docs = await this.versions
+        .find({ siteId, workerId: { $in: workerIds.slice(i, i + 1000) } }, { workerId: 1, v: 1 })
+        .lean<Pick<TimesheetWorkerVersionDocument, 'workerId' | 'v'>[]>();
+      for (const d of docs) versions.set(d.workerId, d.v);
+    }
+    return versions;
   }
 
   private async mark(pending: PendingDays[]): Promise<void> {
@@ -83,22 +144,37 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
   ): Promise<number> {
     // a crash after the states and before the entries: the entries are taken again (the
     // read model's progress has not moved), and resolving their trees again gives these states
-    await this.updateEntryStates(states, pending);
-    if (entries.length === 0) return 0;
-    const result = await this.entries.bulkWrite(
-      entries.map((e) => ({
-        updateOne: {
-          filter: { siteId: e.siteId, seq: e.seq },
-          update: { $setOnInsert: { ...e, correctedBy: [...e.correctedBy] } },
-          upsert: true,
-        },
-      })),
-      { ordered: true },
-    );
-    return result.upsertedCount;
+    await this.writeStates(states, pending);
+    let stored = 0;
+    if (entries.length > 0) {
+      try {
+        const result = await this.entries.bulkWrite(
+          entries.map((e) => ({
+            updateOne: {
+              filter: { siteId: e.siteId, seq: e.seq },
+              update: { $setOnInsert: { ...e, correctedBy: [...e.correctedBy] } },
+              upsert: true,
+            },
+          })),
+          { ordered: false },
+        );
+        stored = result.upsertedCount;
+      } catch (error) {
+        // another replica stored some of them first: those are not new here
+        if (!onlyDuplicateKeysOn(error, ENTRY_KEY_INDEX)) throw error;
+        stored = (error as { result: { upsertedCount: number } }).result.upsertedCount;
+      }
+    }
+    await this.bump(pending);
+    return stored;
   }
 
   async updateEntryStates(entries: TimesheetEntry[], pending: PendingDays[] = []): Promise<void> {
+    await this.writeStates(entries, pending);
+    await this.bump(pending);
+  }
+
+  private async writeStates(entries: TimesheetEntry[], pending: PendingDays[]): Promise<void> {
     await this.mark(pending);
     if (entries.length === 0) return;
     await this.entries.bulkWrite(
@@ -205,13 +281,23 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
   }
 
   async replaceDays(replacements: DayReplacement[]): Promise<void> {
+    const workersBySite = new Map<string, string[]>();
     for (const r of replacements) {
-      await this.days.deleteMany({
-        siteId: r.siteId,
-        workerId: r.workerId,
-        day: { $gte: r.fromDay, $lte: r.toDay },
-      });
-      if (r.days.length > 0) await this.insertDays(r);
+      if (r.basis === undefined) continue;
+      const workers = workersBySite.get(r.siteId);
+      if (workers) workers.push(r.workerId);
+      else workersBySite.set(r.siteId, [r.workerId]);
+    }
+    const current = new Map<string, Map<string, number>>();
+    for (const [siteId, workers] of workersBySite) {
+      current.set(siteId, await this.versionsOf(siteId, workers));
+    }
+    for (const r of replacements) {
+      // the worker's entries changed after this recompute read them: a newer recompute follows
+      if (r.basis !== undefined && (current.get(r.siteId)!.get(r.workerId) ?? 0) > r.basis) {
+        continue;
+      }
+      await this.writeDays(r);
       if (r.settles) {
         await this.pending.deleteOne({
           siteId: r.siteId,
@@ -223,16 +309,36 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
     }
   }
 
-  private async insertDays(r: DayReplacement): Promise<void> {
-    await this.days.insertMany(
-      r.days.map((d) => ({
-        siteId: r.siteId,
-        workerId: r.workerId,
-        day: d.day,
-        workedSeconds: d.workedSeconds,
-        body: JSON.stringify(d),
-      })),
-    );
+  /**
+   * Writes each day of the replacement's range, with its basis: the replacement's days, and a
+   * tombstone for every other day (so a day found empty cannot come back from an older
+   * recompute landing later); each only over a day of no newer basis (absent basis:
+   * unconditional, stored as 0).
+   */
+  private async writeDays(r: DayReplacement): Promise<void> {
+    const basis = r.basis ?? 0;
+    const guard = r.basis === undefined ? {} : notNewerThan(basis);
+    const byDay = new Map(r.days.map((d) => [d.day, d]));
+    const ops = [];
+    for (let day = r.fromDay; day <= r.toDay; day = nextDay(day)) {
+      const d = byDay.get(day);
+      ops.push({
+        updateOne: {
+          filter: { siteId: r.siteId, workerId: r.workerId, day, ...guard },
+          update: d
+            ? { $set: { workedSeconds: d.workedSeconds, body: JSON.stringify(d), basis } }
+            : { $set: { basis }, $unset: { body: 1 as const, workedSeconds: 1 as const } },
+          upsert: true,
+        },
+      });
+    }
+    if (ops.length === 0) return;
+    try {
+      await this.days.bulkWrite(ops, { ordered: false });
+    } catch (error) {
+      // a day another replica wrote from a newer basis is kept (the upsert met its key)
+      if (!onlyDuplicateKeysOn(error, TIMESHEET_DAY_KEY_INDEX)) throw error;
+    }
   }
 
   async listDays(q: DayQuery): Promise<TimesheetDay[]> {
@@ -240,6 +346,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
     const filter: FilterQuery<TimesheetDayDocument> = {
       siteId: q.siteId,
       day: { $gte: q.fromDay, $lte: q.toDay },
+      body: { $exists: true },
     };
     if (q.workerIds) filter.workerId = { $in: q.workerIds };
     if (q.after) {
@@ -253,9 +360,10 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       .sort({ workerId: 1, day: 1 })
       .limit(q.limit)
       .lean<Pick<TimesheetDayDocument, 'body'>[]>();
-    return docs.map((d) => JSON.parse(d.body) as TimesheetDay);
+    return docs.map((d) => JSON.parse(d.body!) as TimesheetDay);
   }
 
+  /** The worker versions stay: they only grow, so a replica's recompute in flight stays older. */
   async clearSite(siteId: string): Promise<void> {
     await Promise.all([
       this.entries.deleteMany({ siteId }),

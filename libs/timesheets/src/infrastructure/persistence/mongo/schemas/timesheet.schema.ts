@@ -26,12 +26,36 @@ export class TimesheetDayDocument {
   @Prop({ required: true }) siteId!: string;
   @Prop({ required: true }) workerId!: string;
   @Prop({ required: true }) day!: string;
-  @Prop({ required: true }) workedSeconds!: number;
-  /** The day as JSON text: its packets map has packet ids as keys. */
-  @Prop({ required: true }) body!: string;
+  /** Absent on a tombstone. */
+  @Prop() workedSeconds?: number;
+  /**
+   * The day as JSON text: its packets map has packet ids as keys. Absent: a tombstone, a day
+   * a recompute found empty, kept with its `basis` so an older recompute cannot bring it back.
+   */
+  @Prop() body?: string;
+  /** The worker's write version the recompute that wrote this day read (absent: 0). */
+  @Prop() basis?: number;
 }
 export const TimesheetDaySchema = SchemaFactory.createForClass(TimesheetDayDocument);
 TimesheetDaySchema.index({ siteId: 1, workerId: 1, day: 1 }, { unique: true });
+
+/** Name of the unique (siteId, workerId, day) index: a duplicate key on it is a lost race. */
+export const TIMESHEET_DAY_KEY_INDEX = 'siteId_1_workerId_1_day_1';
+
+/**
+ * A worker's write version: incremented after every write of its entries or entry states, so
+ * replicas recomputing its days in parallel can tell the newer recompute (never deleted).
+ */
+@Schema({ collection: 'timesheet_worker_versions', versionKey: false })
+export class TimesheetWorkerVersionDocument {
+  @Prop({ required: true }) siteId!: string;
+  @Prop({ required: true }) workerId!: string;
+  @Prop({ required: true }) v!: number;
+}
+export const TimesheetWorkerVersionSchema = SchemaFactory.createForClass(
+  TimesheetWorkerVersionDocument,
+);
+TimesheetWorkerVersionSchema.index({ siteId: 1, workerId: 1 }, { unique: true });
 
 /** Days pending recompute: a worker's stored entries at times in [minAt, maxAt] (epoch ms). */
 @Schema({ collection: 'timesheet_pending_days', versionKey: false })

@@ -303,6 +303,10 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     })();
   }
 
+  async versionsOf(): Promise<Map<string, number>> {
+    return new Map();
+  }
+
   async listDays(q: DayQuery): Promise<TimesheetDay[]> {
     const query = timesheetDaysQuery(q);
     if (!query) return [];

@@ -1,0 +1,123 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ManualClock } from '@app/common';
+import { MongoStore, Store } from '@app/persistence';
+import { TimesheetProjector } from '@app/timesheets';
+import { http, MONGODB_URI, startTestApp, TestApp } from './support/test-app';
+import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
+
+const ROUNDS = 10;
+const PHONES = 3;
+/** The rounds' days (the phones enrol on the first; the shared clock is set after each's shift). */
+const DAYS = Array.from({ length: ROUNDS }, (_, i) => `2026-03-${String(2 + i).padStart(2, '0')}`);
+const PERIOD = `from=${DAYS[0]}&to=${DAYS[ROUNDS - 1]}`;
+
+interface DayView {
+  workerId: string;
+  date: string;
+  hours: number;
+  seqs: number[];
+  flags: unknown[];
+}
+
+async function allDays(t: TestApp, siteId: string): Promise<DayView[]> {
+  const days: DayView[] = [];
+  let cursor: string | undefined;
+  do {
+    const res = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/sites/${siteId}/timesheets?${PERIOD}&limit=100${cursor ? `&cursor=${cursor}` : ''}`,
+      { key: t.keys.auditor },
+    );
+    expect(res.status).toBe(200);
+    days.push(...(res.body.days as DayView[]));
+    cursor = res.body.nextCursor;
+  } while (cursor);
+  return days.map(({ workerId, date, hours, seqs, flags }) => ({
+    workerId,
+    date,
+    hours,
+    seqs,
+    flags,
+  }));
+}
+
+/**
+ * The production topology's two replicas share one MongoDB database, and each projects the
+ * ledger into the timesheet read model on its own: the replica that took a sync (its hook)
+ * and the replica that serves a read (its catch-up) recompute the same worker's days at the
+ * same moment. Neither may fail the other's request (the days' unique key, a lost upsert
+ * race), and the days left must be the ones a rebuild from the ledger gives, never an older
+ * recompute's landing last. SQLite is one process: skipped there.
+ */
+const describeOnMongo = MONGODB_URI ? describe : describe.skip;
+describeOnMongo(
+  `timesheets on two replicas sharing MongoDB (e2e)${MONGODB_URI ? '' : ' (skipped: needs MONGODB_URI; an SQLite file has one process)'}`,
+  () => {
+    const clock = new ManualClock(`${DAYS[0]}T00:00:00.000Z`);
+    let dataDir: string;
+    let a: TestApp;
+    let b: TestApp;
+    beforeAll(async () => {
+      dataDir = mkdtempSync(join(tmpdir(), 'mdai-ts-replicas-'));
+      a = await startTestApp({ DATA_DIR: dataDir }, { clock });
+      b = await startTestApp({ DATA_DIR: dataDir }, { clock });
+    });
+    afterAll(async () => {
+      const store = a?.app.get(Store);
+      if (store instanceof MongoStore) await store.connection.dropDatabase();
+      await b?.close();
+      await a?.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    it('should answer every read while both replicas project one crew, and leave the days a rebuild gives', async () => {
+      const { siteId } = await createSite(a.baseUrl, a.keys.admin, 'Asia/Kolkata');
+      const phones = [];
+      for (let i = 0; i < PHONES; i++) phones.push(await phoneAt(a.baseUrl, a.keys.admin, siteId));
+      const read = (t: TestApp) =>
+        http(t.baseUrl, 'GET', `/api/v5/sites/${siteId}/timesheets?${PERIOD}`, {
+          key: t.keys.auditor,
+        });
+      for (let round = 0; round < ROUNDS; round++) {
+        const day = DAYS[round];
+        clock.set(`${day}T13:00:00.000Z`);
+        // the syncs go to one replica, and both read the site while its hook projects them
+        const [writer, other] = round % 2 === 0 ? [a, b] : [b, a];
+        const [synced, ...reads] = await Promise.all([
+          Promise.all(
+            phones.map((phone, i) =>
+              sync(writer.baseUrl, phone, [
+                punch(phone, 'check_in', `${day}T03:30:00.000Z`),
+                punch(phone, 'check_out', `${day}T${String(9 + i).padStart(2, '0')}:30:00.000Z`),
+              ]),
+            ),
+          ),
+          read(other),
+          read(writer),
+          read(other),
+        ]);
+        for (const s of synced) expect(s.accepted).toBe(2);
+        for (const r of reads)
+          expect({ round, status: r.status, code: r.body?.code }).toEqual({
+            round,
+            status: 200,
+            code: undefined,
+          });
+      }
+      const fromA = await allDays(a, siteId);
+      const fromB = await allDays(b, siteId);
+      expect(fromA).toHaveLength(ROUNDS * PHONES);
+      expect(fromB).toEqual(fromA);
+      // each worker's day: a 6, 7 or 8-hour shift, its two punches
+      for (const d of fromA) {
+        expect(d.seqs).toHaveLength(2);
+        expect([6, 7, 8]).toContain(d.hours);
+      }
+      await a.app.get(TimesheetProjector).rebuildSite(siteId);
+      expect(await allDays(b, siteId)).toEqual(fromA);
+    });
+  },
+);
