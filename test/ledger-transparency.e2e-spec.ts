@@ -19,14 +19,7 @@ import {
   signPacket,
   syncBatch,
 } from './support/worker-client';
-
-async function verifyLedger(t: TestApp, siteId: string) {
-  const res = await http(t.baseUrl, 'GET', `/api/v5/ledger/${siteId}/verify`, {
-    key: t.keys.auditor,
-  });
-  expect(res.status).toBe(200);
-  return res.body;
-}
+import { verifyLedger } from './support/ledger-client';
 
 /** Syncs `batches` batches of `per` packets; returns every sync response body. */
 async function fill(t: TestApp, phone: Phone, batches: number, per: number): Promise<any[]> {

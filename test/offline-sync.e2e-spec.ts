@@ -19,6 +19,7 @@ import {
   signPacket,
   syncBatch,
 } from './support/worker-client';
+import { verifyLedger } from './support/ledger-client';
 
 async function ledgerLines(t: TestApp, siteId: string): Promise<any[]> {
   const res = await fetch(`${t.baseUrl}/api/v5/ledger/${siteId}/export`, {
@@ -31,14 +32,6 @@ async function ledgerLines(t: TestApp, siteId: string): Promise<any[]> {
     .split('\n')
     .filter((l) => l.length > 0)
     .map((l) => JSON.parse(l));
-}
-
-async function verifyLedger(t: TestApp, siteId: string) {
-  const res = await http(t.baseUrl, 'GET', `/api/v5/ledger/${siteId}/verify`, {
-    key: t.keys.admin,
-  });
-  expect(res.status).toBe(200);
-  return res.body;
 }
 
 async function fraudEvents(t: TestApp, query: string) {
@@ -199,7 +192,7 @@ describe('offline sync (e2e)', () => {
         });
         prev = recordHash;
       }
-      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+      expect(await verifyLedger(t, phone.siteId, t.keys.admin)).toMatchObject({
         ok: true,
         length: 2,
         headHash: prev,
@@ -265,7 +258,7 @@ describe('offline sync (e2e)', () => {
             Array.from({ length: 3 }, () => enrollPhone(t.baseUrl, t.keys.admin, phone.siteId)),
           )),
         ];
-        const before = (await verifyLedger(t, phone.siteId)).length;
+        const before = (await verifyLedger(t, phone.siteId, t.keys.admin)).length;
         const batches = Array.from({ length: 20 }, (_, i) => {
           const p = phones[i % phones.length];
           return { p, packets: Array.from({ length: 10 }, () => signPacket(p)) };
@@ -278,7 +271,7 @@ describe('offline sync (e2e)', () => {
         expect(responses.every((r) => r.status === 200)).toBe(true);
         const accepted = responses.reduce((n, r) => n + r.body.accepted, 0);
         expect(accepted).toBe(200);
-        const verdict = await verifyLedger(t, phone.siteId);
+        const verdict = await verifyLedger(t, phone.siteId, t.keys.admin);
         expect(verdict).toMatchObject({ ok: true, length: before + 200 });
         const seqs = (await ledgerLines(t, phone.siteId)).map((l) => l.seq);
         expect(seqs).toEqual(Array.from({ length: before + 200 }, (_, i) => i + 1));
@@ -483,7 +476,7 @@ describe('offline sync (e2e)', () => {
         } finally {
           db.close();
         }
-        expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+        expect(await verifyLedger(t, phone.siteId, t.keys.admin)).toMatchObject({
           ok: false,
           length: 12,
           brokenAtSeq: 4,
@@ -520,7 +513,7 @@ describe('offline sync (e2e)', () => {
         } finally {
           db.close();
         }
-        expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+        expect(await verifyLedger(t, phone.siteId, t.keys.admin)).toMatchObject({
           ok: false,
           length: 2,
           brokenAtSeq: 3,

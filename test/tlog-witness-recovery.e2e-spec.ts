@@ -2,16 +2,9 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
+import { itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 import { enrollPhone, Phone, signPacket, syncBatch } from './support/worker-client';
-
-async function verifyLedger(t: TestApp, siteId: string) {
-  const res = await http(t.baseUrl, 'GET', `/api/v5/ledger/${siteId}/verify`, {
-    key: t.keys.auditor,
-  });
-  expect(res.status).toBe(200);
-  return res.body;
-}
+import { verifyLedger } from './support/ledger-client';
 
 async function sync(t: TestApp, phone: Phone, count: number): Promise<void> {
   const res = await syncBatch(

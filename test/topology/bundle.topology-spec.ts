@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { createHmac, randomUUID } from 'node:crypto';
 import {
   existsSync,
   mkdtempSync,
@@ -11,10 +10,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { jcs, WorkerPool } from '@app/common';
-import type { SignedPacket } from '@app/offline-sync/domain/attendance-packet';
+import { WorkerPool } from '@app/common';
 import { checkPackets, PacketCheck } from '@app/offline-sync/domain/packet-check';
 import type { PacketCheckTask } from '@app/offline-sync/packet-check.worker';
+import { mixedPacketBatch } from '@app/offline-sync/testing/mixed-packet-batch';
 import { http } from '../support/test-app';
 import { enrollPhone, signPacket, syncBatch } from '../support/worker-client';
 import { dockerfileCommand, initEnv, read, ROOT } from './support/compose';
@@ -107,23 +106,7 @@ describe('the API bundle (npm run build)', () => {
 
   it("should run the packet checks on the bundled worker thread exactly as in the request's thread", async () => {
     const secret = Buffer.from('0123456789abcdef0123456789abcdef');
-    const sign = (payload: unknown) =>
-      createHmac('sha256', secret).update(jcs(payload)).digest('hex');
-    const packets: SignedPacket[] = Array.from({ length: 150 }, (_, i) => {
-      const payload = {
-        packetId: randomUUID(),
-        workerId: 'worker-1',
-        siteId: 'site-1',
-        deviceId: 'device-1',
-        type: i % 2 === 0 ? 'check_in' : 'check_out',
-        timestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
-        geo: { lat: 28.6, lng: 77.2, accuracyM: i % 50 },
-      };
-      if (i % 5 === 1) return { payload, signature: sign({ ...payload, type: 'other' }) };
-      if (i % 5 === 2) return { payload: { ...payload, extra: 1 }, signature: sign(payload) };
-      if (i % 5 === 3) return { payload: null, signature: 'ab'.repeat(32) } as never;
-      return { payload, signature: sign(payload) };
-    });
+    const packets = mixedPacketBatch(150, secret);
     const pool = new WorkerPool<PacketCheckTask, PacketCheck[]>({
       name: 'bundle-check',
       file: WORKER,

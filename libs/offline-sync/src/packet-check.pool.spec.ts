@@ -1,9 +1,8 @@
-import { createHmac, randomUUID } from 'node:crypto';
-import { jcs, WorkerPool } from '@app/common';
-import { SignedPacket } from './domain/attendance-packet';
+import { WorkerPool } from '@app/common';
 import { checkPackets } from './domain/packet-check';
 import { OfflineSyncSettings } from './offline-sync.config';
 import { PacketCheckPool } from './packet-check.pool';
+import { mixedPacketBatch } from './testing/mixed-packet-batch';
 
 const secret = Buffer.from('0123456789abcdef0123456789abcdef');
 const settings = (verifyWorkers: number, verifyQueue = 64): OfflineSyncSettings => ({
@@ -13,45 +12,7 @@ const settings = (verifyWorkers: number, verifyQueue = 64): OfflineSyncSettings 
   verifyQueue,
 });
 
-/** A batch with every kind of packet the checks tell apart, in a shuffled order. */
-function mixedBatch(size: number): SignedPacket[] {
-  const kinds = [
-    (p: Record<string, unknown>) => ({ payload: p, signature: sign(p) }),
-    (p: Record<string, unknown>) => ({ payload: p, signature: sign({ ...p, type: 'check_out' }) }),
-    (p: Record<string, unknown>) => ({ payload: { ...p, extra: 1 }, signature: sign(p) }),
-    (p: Record<string, unknown>) => ({
-      payload: { ...p, timestamp: '2026-02-30T08:00:00Z' },
-      signature: sign(p),
-    }),
-    (p: Record<string, unknown>) => ({ payload: p, signature: sign(p).toUpperCase() }),
-    (p: Record<string, unknown>) => ({
-      payload: { ...p, geo: { lat: 91, lng: 0, accuracyM: 1 } },
-      signature: sign(p),
-    }),
-    () => ({ payload: null, signature: 'ab'.repeat(32) }),
-    (p: Record<string, unknown>) => ({ payload: [p], signature: sign(p) }),
-    (p: Record<string, unknown>) => ({
-      payload: { ...p, deviceId: 'another-device' },
-      signature: sign({ ...p, deviceId: 'another-device' }),
-    }),
-  ];
-  return Array.from({ length: size }, (_, i) => {
-    const payload = {
-      packetId: randomUUID(),
-      workerId: 'worker-1',
-      siteId: 'site-1',
-      deviceId: 'device-1',
-      type: i % 2 === 0 ? 'check_in' : 'check_out',
-      timestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000 + (i % 7)).toISOString(),
-      geo: { lat: 28.6 + i / 1e5, lng: 77.2, accuracyM: i % 50 },
-    };
-    return kinds[(i * 5) % kinds.length](payload);
-  });
-}
-
-function sign(payload: unknown): string {
-  return createHmac('sha256', secret).update(jcs(payload)).digest('hex');
-}
+const mixedBatch = (size: number) => mixedPacketBatch(size, secret);
 
 describe('PacketCheckPool', () => {
   let pools: PacketCheckPool[] = [];
