@@ -38,13 +38,6 @@ export class SqliteStore extends Store implements SqliteStoreHandle {
     // a sync batch touches (packet_id, worker and device time) no longer fit in 2 MiB, and each
     // miss is a read from the OS cache. Pages are cached as they are used: idle memory is not.
     this.db.pragma('cache_size = -65536');
-    // A checkpoint copies each page changed since the last one once, however often it was
-    // changed: at SQLite's default of 1,000 WAL pages one sync batch (~540 pages: the ledger's
-    // random packet_id index leaves, the chain's tail, Merkle nodes, timesheet rows) brought a
-    // checkpoint every other batch, copying the same hot pages again each time. At 4,000 (a WAL
-    // of up to ~16 MiB) each is copied about a quarter as often: ~3-5 ms less CPU per batch
-    // (docs/benchmarks.md, sync10k). Each checkpoint is longer and 4× rarer.
-    this.db.pragma('wal_autocheckpoint = 4000');
     this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
       scope TEXT NOT NULL,
       version INTEGER NOT NULL,
