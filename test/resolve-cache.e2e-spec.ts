@@ -124,9 +124,12 @@ process.stdout.write(JSON.stringify({ mode: cache.mode, value, searches, loaded 
     boot();
     const file = recordFile();
     const record = JSON.parse(readFileSync(file, 'utf8')) as {
-      entries: Array<[number, string, string]>;
+      files: string[];
+      entries: Array<[number, string, number]>;
     };
-    for (const entry of record.entries) if (entry[1] === 'pkg-b') entry[2] = '../../evil.js';
+    for (const entry of record.entries) {
+      if (entry[1] === 'pkg-b') entry[2] = record.files.push('../../evil.js') - 1;
+    }
     writeFileSync(file, JSON.stringify(record), { mode: 0o600 });
     const later = boot();
     expect(later.value).toBe('ab');

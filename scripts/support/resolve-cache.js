@@ -26,7 +26,7 @@ const Module = require('node:module');
 const { tmpdir } = require('node:os');
 const { join, sep } = require('node:path');
 
-const FORMAT = 1;
+const FORMAT = 2;
 
 /**
  * The npm-installed node_modules the API in `appDir` resolves its packages from, and the
@@ -87,22 +87,26 @@ function readRecord(file, root) {
     const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
     if ((uid !== undefined && info.uid !== uid) || (info.mode & 0o022) !== 0) return undefined;
     const record = JSON.parse(fs.readFileSync(fd, 'utf8'));
-    if (record?.v !== FORMAT || !Array.isArray(record.dirs) || !Array.isArray(record.entries)) {
-      return undefined;
-    }
+    const { dirs, files, entries } = record ?? {};
+    if (record?.v !== FORMAT || ![dirs, files, entries].every(Array.isArray)) return undefined;
+    // each file's path built once, shared by the entries naming it
+    const paths = files.map((relative) =>
+      typeof relative === 'string' &&
+      !relative.startsWith('..') &&
+      !relative.includes(`${sep}..${sep}`)
+        ? root + sep + relative
+        : undefined,
+    );
     const lookup = new Map();
-    for (const [dir, request, relative] of record.entries) {
-      const from = record.dirs[dir];
-      if (typeof from !== 'string' || typeof request !== 'string') continue;
-      if (
-        typeof relative !== 'string' ||
-        relative.startsWith('..') ||
-        relative.includes(`${sep}..${sep}`)
-      )
+    for (const [dir, request, index] of entries) {
+      const from = dirs[dir];
+      const filename = paths[index];
+      if (typeof from !== 'string' || typeof request !== 'string' || filename === undefined) {
         continue;
+      }
       let byRequest = lookup.get(from);
       if (!byRequest) lookup.set(from, (byRequest = new Map()));
-      byRequest.set(request, root + sep + relative);
+      byRequest.set(request, filename);
     }
     return lookup;
   } catch {
@@ -115,16 +119,20 @@ function readRecord(file, root) {
 /** Writes the record atomically (a temp file renamed over it), 0600. */
 function writeRecord(file, resolved) {
   const dirs = [];
-  const dirIndex = new Map();
+  const files = [];
+  const fileIndex = new Map();
   const entries = [];
   for (const [from, byRequest] of resolved) {
-    dirIndex.set(from, dirs.push(from) - 1);
-    for (const [request, relative] of byRequest)
-      entries.push([dirIndex.get(from), request, relative]);
+    const dir = dirs.push(from) - 1;
+    for (const [request, relative] of byRequest) {
+      let index = fileIndex.get(relative);
+      if (index === undefined) fileIndex.set(relative, (index = files.push(relative) - 1));
+      entries.push([dir, request, index]);
+    }
   }
   const temp = `${file}.${process.pid}.tmp`;
   try {
-    fs.writeFileSync(temp, JSON.stringify({ v: FORMAT, dirs, entries }), { mode: 0o600 });
+    fs.writeFileSync(temp, JSON.stringify({ v: FORMAT, dirs, files, entries }), { mode: 0o600 });
     fs.renameSync(temp, file);
   } catch {
     fs.rmSync(temp, { force: true });
