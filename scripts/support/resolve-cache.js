@@ -24,7 +24,7 @@ const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const Module = require('node:module');
 const { tmpdir } = require('node:os');
-const { join, sep } = require('node:path');
+const { basename, dirname, join, sep } = require('node:path');
 
 const FORMAT = 2;
 
@@ -136,6 +136,15 @@ function writeRecord(file, resolved) {
     fs.renameSync(temp, file);
   } catch {
     fs.rmSync(temp, { force: true });
+    return;
+  }
+  // the app's records of earlier node_modules trees will not be used again
+  const dir = dirname(file);
+  const app = basename(file).split('-')[0];
+  for (const name of fs.readdirSync(dir)) {
+    if (name.startsWith(`${app}-`) && name.endsWith('.json') && join(dir, name) !== file) {
+      fs.rmSync(join(dir, name), { force: true });
+    }
   }
 }
 
@@ -156,7 +165,9 @@ function installResolveCache(appDir, options = {}) {
   if (!found || !dir) return { mode: 'off', settle() {} };
   const { root, digest } = found;
   const prefix = root + sep;
-  const file = join(dir, `${digest}.json`);
+  // `<app>-<installation>.json`: a new record of the app replaces its older ones
+  const app = createHash('sha256').update(appDir).digest('hex').slice(0, 16);
+  const file = join(dir, `${app}-${digest}.json`);
   let lookup = readRecord(file, root);
   let recorded = lookup ? undefined : new Map();
   const resolve = Module._resolveFilename;
