@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '@app/common';
 import { MongoStore, Store } from '@app/persistence';
-import { TimesheetProjector } from '@app/timesheets';
+import { TimesheetDay, TimesheetEntry, TimesheetProjector } from '@app/timesheets';
+import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
 import { http, MONGODB_URI, startTestApp, TestApp } from './support/test-app';
 import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
 
@@ -12,6 +13,37 @@ const PHONES = 3;
 /** The rounds' days (the phones enrol on the first; the shared clock is set after each's shift). */
 const DAYS = Array.from({ length: ROUNDS }, (_, i) => `2026-03-${String(2 + i).padStart(2, '0')}`);
 const PERIOD = `from=${DAYS[0]}&to=${DAYS[ROUNDS - 1]}`;
+
+/** A day of `seconds` worked (what a recompute found). */
+function dayOf(siteId: string, workerId: string, day: string, seconds: number): TimesheetDay {
+  return {
+    siteId,
+    workerId,
+    day,
+    shifts: [{ inSeq: 1, in: 0, outSeq: 2, out: seconds * 1000, seconds }],
+    workedSeconds: seconds,
+    flags: [],
+    corrected: false,
+    seqs: [1, 2],
+    packets: {},
+  };
+}
+
+function punchOf(siteId: string, workerId: string, seq: number): TimesheetEntry {
+  return {
+    siteId,
+    seq,
+    workerId,
+    packetId: `${siteId}-${seq}`,
+    kind: 'punch',
+    punchType: 'check_in',
+    at: 1_000 * seq,
+    effectiveAt: 1_000 * seq,
+    voided: false,
+    correctedBy: [],
+    lowTrust: false,
+  };
+}
 
 interface DayView {
   workerId: string;
@@ -118,6 +150,50 @@ describeOnMongo(
       }
       await a.app.get(TimesheetProjector).rebuildSite(siteId);
       expect(await allDays(b, siteId)).toEqual(fromA);
+    });
+
+    // The store side of the race, each replica through its own adapter and connections: the
+    // MongoDB test server lets upserts that matched nothing race (as a mongod does when it does
+    // not retry them), so the interleavings below are the real ones.
+    const repos = () =>
+      [a, b].map((t) => t.app.get(TimesheetRepository, { strict: false })) as [
+        TimesheetRepository,
+        TimesheetRepository,
+      ];
+
+    it('should keep the newer of two recomputes that create one day at once, whichever inserts first', async () => {
+      const [older, newer] = repos();
+      const siteId = 'race-days';
+      const range = { siteId, workerId: 'w1', fromDay: '2026-05-01', toDay: '2026-05-02' };
+      // the older recompute (a check-in alone: an open shift) reaches the store first
+      await Promise.all([
+        older.replaceDays([{ ...range, days: [dayOf(siteId, 'w1', '2026-05-01', 0)], basis: 1 }]),
+        newer.replaceDays([
+          { ...range, days: [dayOf(siteId, 'w1', '2026-05-01', 28_800)], basis: 2 },
+        ]),
+      ]);
+      const days = await older.listDays({
+        siteId,
+        fromDay: '2026-05-01',
+        toDay: '2026-05-31',
+        limit: 10,
+      });
+      expect(days.map((d) => [d.day, d.workedSeconds])).toEqual([['2026-05-01', 28_800]]);
+    });
+
+    it('should let two replicas store one worker\'s entries at once (its pending mark, version and entries created once)', async () => {
+      const [first, second] = repos();
+      const siteId = 'race-marks';
+      const mark = { siteId, workerId: 'w1', min: 1_000, max: 2_000 };
+      const entries = [punchOf(siteId, 'w1', 1), punchOf(siteId, 'w1', 2)];
+      const stored = await Promise.all([
+        first.insertEntries(entries, [mark]),
+        second.insertEntries(entries, [mark]),
+      ]);
+      expect(stored[0] + stored[1]).toBe(2);
+      expect(await first.listPending(10, undefined, siteId)).toEqual([mark]);
+      expect((await second.versionsOf(siteId, ['w1'])).get('w1')).toBe(2);
+      expect(await first.listEntries(siteId, 0, 10)).toHaveLength(2);
     });
   },
 );
