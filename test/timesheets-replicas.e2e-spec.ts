@@ -10,6 +10,8 @@ import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
 
 const ROUNDS = 10;
 const PHONES = 3;
+/** Punches moved by two corrections at once, one through each replica. */
+const CORRECTION_ROUNDS = 8;
 /** The rounds' days (the phones enrol on the first; the shared clock is set after each's shift). */
 const DAYS = Array.from({ length: ROUNDS }, (_, i) => `2026-03-${String(2 + i).padStart(2, '0')}`);
 const PERIOD = `from=${DAYS[0]}&to=${DAYS[ROUNDS - 1]}`;
@@ -150,6 +152,53 @@ describeOnMongo(
       }
       await a.app.get(TimesheetProjector).rebuildSite(siteId);
       expect(await allDays(b, siteId)).toEqual(fromA);
+    });
+
+    it('should leave the newest of two corrections of one punch sent to both replicas at once', async () => {
+      const day = '2026-03-20';
+      clock.set(`${day}T13:00:00.000Z`);
+      const { siteId } = await createSite(a.baseUrl, a.keys.admin, 'Asia/Kolkata');
+      const correct = (t: TestApp, seq: number, at: string) =>
+        http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/corrections`, {
+          key: t.keys.admin,
+          body: { action: 'move', target: { siteId, seq }, at, reason: 'site register' },
+        });
+      const expected = new Map<string, string>();
+      for (let round = 0; round < CORRECTION_ROUNDS; round++) {
+        const phone = await phoneAt(a.baseUrl, a.keys.admin, siteId);
+        const synced = await sync(a.baseUrl, phone, [
+          punch(phone, 'check_in', `${day}T03:30:00.000Z`),
+          punch(phone, 'check_out', `${day}T11:30:00.000Z`),
+        ]);
+        const inSeq = synced.results[0].seq!;
+        // an admin on each replica moves the same check-in, each to its own time
+        const moves = await Promise.all([
+          correct(a, inSeq, `${day}T04:00:00.000Z`),
+          correct(b, inSeq, `${day}T05:00:00.000Z`),
+        ]);
+        for (const m of moves) expect(m.status).toBe(201);
+        // the newest applied move wins (resolveTree): the one of the higher seq
+        expected.set(phone.workerId, moves[0].body.seq > moves[1].body.seq ? '09:30' : '10:30');
+      }
+      const firstIns = async (t: TestApp) => {
+        const res = await http(
+          t.baseUrl,
+          'GET',
+          `/api/v5/sites/${siteId}/timesheets?from=${day}&to=${day}&limit=100`,
+          { key: t.keys.auditor },
+        );
+        expect(res.status).toBe(200);
+        return new Map(
+          (res.body.days as { workerId: string; firstIn: string }[]).map((d) => [
+            d.workerId,
+            d.firstIn.slice(11, 16),
+          ]),
+        );
+      };
+      expect(await firstIns(a)).toEqual(expected);
+      expect(await firstIns(b)).toEqual(expected);
+      await a.app.get(TimesheetProjector).rebuildSite(siteId);
+      expect(await firstIns(b)).toEqual(expected);
     });
 
     // The store side of the race, each replica through its own adapter and connections: the
