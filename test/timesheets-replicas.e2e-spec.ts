@@ -154,18 +154,23 @@ describeOnMongo(
       expect(await allDays(b, siteId)).toEqual(fromA);
     });
 
-    it('should leave the newest of two corrections of one punch sent to both replicas at once', async () => {
+    it('should take two corrections of one punch sent to both replicas at once, and leave the newest', async () => {
       const day = '2026-03-20';
-      clock.set(`${day}T13:00:00.000Z`);
+      // the phones enrol before their shifts (a token covers punches after its issue)
+      clock.set(`${day}T00:00:00.000Z`);
       const { siteId } = await createSite(a.baseUrl, a.keys.admin, 'Asia/Kolkata');
+      const phones = [];
+      for (let i = 0; i < CORRECTION_ROUNDS; i++) {
+        phones.push(await phoneAt(a.baseUrl, a.keys.admin, siteId));
+      }
+      clock.set(`${day}T13:00:00.000Z`);
       const correct = (t: TestApp, seq: number, at: string) =>
         http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/corrections`, {
           key: t.keys.admin,
           body: { action: 'move', target: { siteId, seq }, at, reason: 'site register' },
         });
       const expected = new Map<string, string>();
-      for (let round = 0; round < CORRECTION_ROUNDS; round++) {
-        const phone = await phoneAt(a.baseUrl, a.keys.admin, siteId);
+      for (const phone of phones) {
         const synced = await sync(a.baseUrl, phone, [
           punch(phone, 'check_in', `${day}T03:30:00.000Z`),
           punch(phone, 'check_out', `${day}T11:30:00.000Z`),
@@ -213,24 +218,40 @@ describeOnMongo(
     it('should keep the newer of two recomputes that create one day at once, whichever inserts first', async () => {
       const [older, newer] = repos();
       const siteId = 'race-days';
-      const range = { siteId, workerId: 'w1', fromDay: '2026-05-01', toDay: '2026-05-02' };
-      // the older recompute (a check-in alone: an open shift) reaches the store first
-      await Promise.all([
-        older.replaceDays([{ ...range, days: [dayOf(siteId, 'w1', '2026-05-01', 0)], basis: 1 }]),
-        newer.replaceDays([
-          { ...range, days: [dayOf(siteId, 'w1', '2026-05-01', 28_800)], basis: 2 },
-        ]),
-      ]);
+      const workers = ['w1', 'w2', 'w3', 'w4'];
+      const replace = (
+        repo: TimesheetRepository,
+        workerId: string,
+        seconds: number,
+        basis: number,
+      ) =>
+        repo.replaceDays([
+          {
+            siteId,
+            workerId,
+            fromDay: '2026-05-01',
+            toDay: '2026-05-02',
+            days: [dayOf(siteId, workerId, '2026-05-01', seconds)],
+            basis,
+          },
+        ]);
+      // the older recomputes (a check-in alone: an open shift) reach the store first, and are
+      // inside their upserts when the newer ones arrive
+      const olders = Promise.all(workers.map((w) => replace(older, w, 0, 1)));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await Promise.all([olders, ...workers.map((w) => replace(newer, w, 28_800, 2))]);
       const days = await older.listDays({
         siteId,
         fromDay: '2026-05-01',
         toDay: '2026-05-31',
         limit: 10,
       });
-      expect(days.map((d) => [d.day, d.workedSeconds])).toEqual([['2026-05-01', 28_800]]);
+      expect(days.map((d) => [d.workerId, d.day, d.workedSeconds])).toEqual(
+        workers.map((w) => [w, '2026-05-01', 28_800]),
+      );
     });
 
-    it('should let two replicas store one worker\'s entries at once (its pending mark, version and entries created once)', async () => {
+    it("should let two replicas store one worker's entries at once (its pending mark, version and entries created once)", async () => {
       const [first, second] = repos();
       const siteId = 'race-marks';
       const mark = { siteId, workerId: 'w1', min: 1_000, max: 2_000 };

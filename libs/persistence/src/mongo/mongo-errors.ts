@@ -46,7 +46,10 @@ export async function bulkUpsert<T>(
       return { upserted: upserted + result.upsertedCount, refused: 0 };
     } catch (error) {
       if (!onlyDuplicateKeysOn(error, index)) throw error;
-      const failed = error as { result: { upsertedCount: number }; writeErrors: { index: number }[] };
+      const failed = error as {
+        result: { upsertedCount: number };
+        writeErrors: { index: number }[];
+      };
       upserted += failed.result.upsertedCount;
       if (run === 1) return { upserted, refused: failed.writeErrors.length };
       const batch = pending;

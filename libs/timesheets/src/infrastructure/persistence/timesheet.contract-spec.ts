@@ -210,7 +210,7 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, driver }
     expect(await sut().listPending(10)).toEqual([]);
   });
 
-  it('should store the days of a recompute older than the worker\'s version where no newer one wrote, and keep its mark', async () => {
+  it("should store the days of a recompute older than the worker's version where no newer one wrote, and keep its mark", async () => {
     const mark = { siteId: 'S', workerId: 'w1', min: 1_000, max: 1_000 };
     await sut().insertEntries([entry(1)], [mark]);
     const read = (await sut().versionsOf('S', ['w1'])).get('w1') ?? 0;
@@ -218,7 +218,9 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, driver }
     // day only: its recompute does not reach 04-01
     await sut().insertEntries([entry(2, { effectiveAt: 9_000_000_000 })], [mark]);
     const range = { siteId: 'S', workerId: 'w1', fromDay: '2026-04-01', toDay: '2026-04-02' };
-    await sut().replaceDays([{ ...range, days: [day('w1', '2026-04-01')], basis: read, settles: mark }]);
+    await sut().replaceDays([
+      { ...range, days: [day('w1', '2026-04-01')], basis: read, settles: mark },
+    ]);
     const days = await sut().listDays({
       siteId: 'S',
       fromDay: '2026-04-01',
