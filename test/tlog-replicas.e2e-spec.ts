@@ -6,6 +6,9 @@ import { MongoStore, Store } from '@app/persistence';
 import { http, MONGODB_URI, startTestApp, TestApp } from './support/test-app';
 import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
 
+/** Batches sent to both replicas at once. */
+const RESENT_ROUNDS = 10;
+
 const alarms = async (t: TestApp): Promise<number> => {
   const text = String((await http(t.baseUrl, 'GET', '/metrics')).body);
   return Number(/mdai_tlog_inconsistency_total\{log="ledger"\} (\d+)/.exec(text)?.[1] ?? 0);
@@ -65,6 +68,27 @@ describeOnMongo(
       expect(again.body.results[0].receipt).toMatchObject({ seq: 1, treeSize: 1 });
       expect(await alarms(a)).toBe(before);
       expect(a.logs()).not.toContain('ALARM');
+    });
+
+    it('should answer both syncs when a phone sends one batch to both replicas at once', async () => {
+      const phone = await enrollPhone(a.baseUrl, a.keys.admin);
+      for (let round = 0; round < RESENT_ROUNDS; round++) {
+        // a phone that timed out on one replica sends the same batch to the other
+        const packet = signPacket(phone, {
+          type: round % 2 === 0 ? 'check_in' : 'check_out',
+          timestamp: new Date(Date.now() - 60_000 + round * 1000).toISOString(),
+        });
+        const answers = await Promise.all(
+          [a, b].map((t) => syncBatch(t.baseUrl, phone.token, [packet])),
+        );
+        expect(answers.map((r) => [r.status, r.body.code])).toEqual([
+          [200, undefined],
+          [200, undefined],
+        ]);
+        const receipts = answers.map((r) => r.body.results[0].receipt);
+        expect(receipts[0].seq).toBe(round + 1);
+        expect(receipts[1].seq).toBe(round + 1);
+      }
     });
   },
 );
