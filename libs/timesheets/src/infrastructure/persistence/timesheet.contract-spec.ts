@@ -232,4 +232,25 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, driver }
     // MongoDB for the newer recompute (SQLite has one writer: settled)
     expect(await sut().listPending(10)).toHaveLength(driver() === 'sqlite' ? 0 : 1);
   });
+
+  it('should keep, on MongoDB, an entry state resolved from a higher seq over one from a lower', async () => {
+    await sut().insertEntries([entry(1)]);
+    const voided = (v: boolean) => [{ ...entry(1), voided: v, correctedBy: v ? [11] : [10] }];
+    // the tree resolved up to seq 11 (the replica that took both corrections) lands first
+    await sut().updateEntryStates(voided(true), [], 11);
+    // the one resolved up to seq 10 lands later
+    await sut().updateEntryStates(voided(false), [], 10);
+    const [stored] = await sut().findEntries('S', [1]);
+    // SQLite has one writer, whose resolutions come in seq order: the last one
+    expect(stored.voided).toBe(driver() === 'mongo');
+    await sut().updateEntryStates(voided(false), [], 12);
+    expect((await sut().findEntries('S', [1]))[0]).toMatchObject({
+      voided: false,
+      correctedBy: [10],
+    });
+    // an entry inserted by another process with its states keeps the higher basis's too
+    await sut().insertEntries([entry(2)], [], [entry(2)], 20);
+    await sut().insertEntries([entry(2)], [], [{ ...entry(2), voided: true }], 13);
+    expect((await sut().findEntries('S', [2]))[0].voided).toBe(driver() === 'sqlite');
+  });
 });

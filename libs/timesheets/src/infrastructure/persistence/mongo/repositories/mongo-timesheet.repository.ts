@@ -140,10 +140,12 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
     entries: TimesheetEntry[],
     pending: PendingDays[] = [],
     states: TimesheetEntry[] = [],
+    stateBasis?: number,
   ): Promise<number> {
     // a crash after the states and before the entries: the entries are taken again (the
     // read model's progress has not moved), and resolving their trees again gives these states
-    await this.writeStates(states, pending);
+    await this.mark(pending);
+    await this.writeStates(states, stateBasis);
     let stored = 0;
     if (entries.length > 0) {
       // an entry another replica stored first is not new here
@@ -152,33 +154,49 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
         entries.map((e) => ({
           updateOne: {
             filter: { siteId: e.siteId, seq: e.seq },
-            update: { $setOnInsert: { ...e, correctedBy: [...e.correctedBy] } },
+            update: {
+              $setOnInsert: {
+                ...e,
+                correctedBy: [...e.correctedBy],
+                ...(stateBasis !== undefined && states.length > 0 ? { stateBasis } : {}),
+              },
+            },
             upsert: true,
           },
         })),
         ENTRY_KEY_INDEX,
       ));
+      // entries of the trees resolved here that another replica inserted meanwhile hold its
+      // states, which missed this process's: written again (a newer basis's stay)
+      if (stored < entries.length) await this.writeStates(states, stateBasis);
     }
     await this.bump(pending);
     return stored;
   }
 
-  async updateEntryStates(entries: TimesheetEntry[], pending: PendingDays[] = []): Promise<void> {
-    await this.writeStates(entries, pending);
+  async updateEntryStates(
+    entries: TimesheetEntry[],
+    pending: PendingDays[] = [],
+    stateBasis?: number,
+  ): Promise<void> {
+    await this.mark(pending);
+    await this.writeStates(entries, stateBasis);
     await this.bump(pending);
   }
 
-  private async writeStates(entries: TimesheetEntry[], pending: PendingDays[]): Promise<void> {
-    await this.mark(pending);
+  /** Overwrites the states, each only over one of no higher basis (absent basis: unconditional). */
+  private async writeStates(entries: TimesheetEntry[], basis?: number): Promise<void> {
     if (entries.length === 0) return;
+    const guard = basis === undefined ? {} : { stateBasis: { $not: { $gt: basis } } };
+    const stamp = basis === undefined ? {} : { stateBasis: basis };
     await this.entries.bulkWrite(
       entries.map((e) => ({
         updateOne: {
-          filter: { siteId: e.siteId, seq: e.seq },
+          filter: { siteId: e.siteId, seq: e.seq, ...guard },
           update:
             e.effectiveAt === undefined
               ? {
-                  $set: { voided: e.voided, correctedBy: e.correctedBy },
+                  $set: { voided: e.voided, correctedBy: e.correctedBy, ...stamp },
                   $unset: { effectiveAt: 1 },
                 }
               : {
@@ -186,10 +204,12 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
                     voided: e.voided,
                     correctedBy: e.correctedBy,
                     effectiveAt: e.effectiveAt,
+                    ...stamp,
                   },
                 },
         },
       })),
+      { ordered: false },
     );
   }
 
