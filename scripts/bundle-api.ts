@@ -24,7 +24,7 @@
  *   node -r @swc-node/register scripts/bundle-api.ts
  */
 import { build, Metafile } from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '..');
@@ -78,8 +78,20 @@ export async function bundleApi(): Promise<Metafile> {
       file.path.endsWith('.map') ? tsSources(file.path, file.text) : file.contents,
     );
   }
-  // main.js: the entry every start command runs, which runs api.js (see its comment)
-  copyFileSync(join(ROOT, 'scripts/support/api-main.js'), join(BUNDLE_DIR, 'main.js'));
+  // main.js: the entry every start command runs, which runs api.js (see its comment), with
+  // the resolve cache it requires inlined (one file of ours besides api.js)
+  await build({
+    entryPoints: [join(ROOT, 'scripts/support/api-main.js')],
+    outfile: join(BUNDLE_DIR, 'main.js'),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    packages: 'external',
+    minify: false,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
   return result.metafile;
 }
 

@@ -3,15 +3,49 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '@app/common';
 import { MongoStore, Store } from '@app/persistence';
-import { TimesheetProjector } from '@app/timesheets';
+import { TimesheetDay, TimesheetEntry, TimesheetProjector } from '@app/timesheets';
+import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
 import { http, MONGODB_URI, startTestApp, TestApp } from './support/test-app';
 import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
 
 const ROUNDS = 10;
 const PHONES = 3;
+/** Punches moved by two corrections at once, one through each replica. */
+const CORRECTION_ROUNDS = 8;
 /** The rounds' days (the phones enrol on the first; the shared clock is set after each's shift). */
 const DAYS = Array.from({ length: ROUNDS }, (_, i) => `2026-03-${String(2 + i).padStart(2, '0')}`);
 const PERIOD = `from=${DAYS[0]}&to=${DAYS[ROUNDS - 1]}`;
+
+/** A day of `seconds` worked (what a recompute found). */
+function dayOf(siteId: string, workerId: string, day: string, seconds: number): TimesheetDay {
+  return {
+    siteId,
+    workerId,
+    day,
+    shifts: [{ inSeq: 1, in: 0, outSeq: 2, out: seconds * 1000, seconds }],
+    workedSeconds: seconds,
+    flags: [],
+    corrected: false,
+    seqs: [1, 2],
+    packets: {},
+  };
+}
+
+function punchOf(siteId: string, workerId: string, seq: number): TimesheetEntry {
+  return {
+    siteId,
+    seq,
+    workerId,
+    packetId: `${siteId}-${seq}`,
+    kind: 'punch',
+    punchType: 'check_in',
+    at: 1_000 * seq,
+    effectiveAt: 1_000 * seq,
+    voided: false,
+    correctedBy: [],
+    lowTrust: false,
+  };
+}
 
 interface DayView {
   workerId: string;
@@ -118,6 +152,118 @@ describeOnMongo(
       }
       await a.app.get(TimesheetProjector).rebuildSite(siteId);
       expect(await allDays(b, siteId)).toEqual(fromA);
+    });
+
+    it('should take two corrections of one punch sent to both replicas at once, and leave the newest', async () => {
+      const day = '2026-03-20';
+      // the phones enrol before their shifts (a token covers punches after its issue)
+      clock.set(`${day}T00:00:00.000Z`);
+      const { siteId } = await createSite(a.baseUrl, a.keys.admin, 'Asia/Kolkata');
+      const phones = [];
+      for (let i = 0; i < CORRECTION_ROUNDS; i++) {
+        phones.push(await phoneAt(a.baseUrl, a.keys.admin, siteId));
+      }
+      clock.set(`${day}T13:00:00.000Z`);
+      const correct = (t: TestApp, seq: number, at: string) =>
+        http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/corrections`, {
+          key: t.keys.admin,
+          body: { action: 'move', target: { siteId, seq }, at, reason: 'site register' },
+        });
+      const expected = new Map<string, string>();
+      for (const phone of phones) {
+        const synced = await sync(a.baseUrl, phone, [
+          punch(phone, 'check_in', `${day}T03:30:00.000Z`),
+          punch(phone, 'check_out', `${day}T11:30:00.000Z`),
+        ]);
+        const inSeq = synced.results[0].seq!;
+        // an admin on each replica moves the same check-in, each to its own time
+        const moves = await Promise.all([
+          correct(a, inSeq, `${day}T04:00:00.000Z`),
+          correct(b, inSeq, `${day}T05:00:00.000Z`),
+        ]);
+        for (const m of moves) expect(m.status).toBe(201);
+        // the newest applied move wins (resolveTree): the one of the higher seq
+        expected.set(phone.workerId, moves[0].body.seq > moves[1].body.seq ? '09:30' : '10:30');
+      }
+      const firstIns = async (t: TestApp) => {
+        const res = await http(
+          t.baseUrl,
+          'GET',
+          `/api/v5/sites/${siteId}/timesheets?from=${day}&to=${day}&limit=100`,
+          { key: t.keys.auditor },
+        );
+        expect(res.status).toBe(200);
+        return new Map(
+          (res.body.days as { workerId: string; firstIn: string }[]).map((d) => [
+            d.workerId,
+            d.firstIn.slice(11, 16),
+          ]),
+        );
+      };
+      expect(await firstIns(a)).toEqual(expected);
+      expect(await firstIns(b)).toEqual(expected);
+      await a.app.get(TimesheetProjector).rebuildSite(siteId);
+      expect(await firstIns(b)).toEqual(expected);
+    });
+
+    // The store side of the race, each replica through its own adapter and connections: the
+    // MongoDB test server lets upserts that matched nothing race (as a mongod does when it does
+    // not retry them), so the interleavings below are the real ones.
+    const repos = () =>
+      [a, b].map((t) => t.app.get(TimesheetRepository, { strict: false })) as [
+        TimesheetRepository,
+        TimesheetRepository,
+      ];
+
+    it('should keep the newer of two recomputes that create one day at once, whichever inserts first', async () => {
+      const [older, newer] = repos();
+      const siteId = 'race-days';
+      const workers = ['w1', 'w2', 'w3', 'w4'];
+      const replace = (
+        repo: TimesheetRepository,
+        workerId: string,
+        seconds: number,
+        basis: number,
+      ) =>
+        repo.replaceDays([
+          {
+            siteId,
+            workerId,
+            fromDay: '2026-05-01',
+            toDay: '2026-05-02',
+            days: [dayOf(siteId, workerId, '2026-05-01', seconds)],
+            basis,
+          },
+        ]);
+      // the older recomputes (a check-in alone: an open shift) reach the store first, and are
+      // inside their upserts when the newer ones arrive
+      const olders = Promise.all(workers.map((w) => replace(older, w, 0, 1)));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await Promise.all([olders, ...workers.map((w) => replace(newer, w, 28_800, 2))]);
+      const days = await older.listDays({
+        siteId,
+        fromDay: '2026-05-01',
+        toDay: '2026-05-31',
+        limit: 10,
+      });
+      expect(days.map((d) => [d.workerId, d.day, d.workedSeconds])).toEqual(
+        workers.map((w) => [w, '2026-05-01', 28_800]),
+      );
+    });
+
+    it("should let two replicas store one worker's entries at once (its pending mark, version and entries created once)", async () => {
+      const [first, second] = repos();
+      const siteId = 'race-marks';
+      const mark = { siteId, workerId: 'w1', min: 1_000, max: 2_000 };
+      const entries = [punchOf(siteId, 'w1', 1), punchOf(siteId, 'w1', 2)];
+      const stored = await Promise.all([
+        first.insertEntries(entries, [mark]),
+        second.insertEntries(entries, [mark]),
+      ]);
+      expect(stored[0] + stored[1]).toBe(2);
+      expect(await first.listPending(10, undefined, siteId)).toEqual([mark]);
+      expect((await second.versionsOf(siteId, ['w1'])).get('w1')).toBe(2);
+      expect(await first.listEntries(siteId, 0, 10)).toHaveLength(2);
     });
   },
 );

@@ -6,10 +6,18 @@
 // in one allocation; freeing one that size raises glibc's mmap threshold for the rest of the
 // process, and the boot's later allocations then stay in the heap instead of going back to
 // the system: +3-4 MiB of idle RSS (docs/benchmarks.md, "bootfast2").
+// Before it runs, the package resolutions of an earlier boot are put back (resolve-cache.js,
+// bundled into main.js by scripts/bundle-api.ts): ~15% of boot CPU (docs/benchmarks.md, "boot3").
 const { closeSync, openSync, readSync } = require('node:fs');
 const Module = require('node:module');
 const { join } = require('node:path');
 const { StringDecoder } = require('node:string_decoder');
+const { installResolveCache } = require('./resolve-cache');
+
+// the packages of the boot are resolved within its first second; a slower boot records (or
+// uses) a part of them, the rest resolved as Node does
+const resolveCache = installResolveCache(__dirname);
+setTimeout(() => resolveCache.settle(), 1000).unref();
 
 const file = join(__dirname, 'api.js');
 const chunk = Buffer.allocUnsafeSlow(64 * 1024);
@@ -17,7 +25,7 @@ const decoder = new StringDecoder('utf8');
 const parts = [];
 const fd = openSync(file, 'r');
 try {
-  for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0; ) {
+  for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0;) {
     parts.push(decoder.write(chunk.subarray(0, n)));
   }
   parts.push(decoder.end());

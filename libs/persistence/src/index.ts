@@ -4,5 +4,6 @@ export * from './sqlite/sqlite-store';
 export * from './mongo/mongo-store';
 export * from './mongo/schema-types';
 export * from './mongo/mongo-errors';
+export * from './mongo/bulk-upsert';
 export * from './database.config';
 export * from './sqlite/limited-statement';

@@ -305,7 +305,10 @@ export class TimesheetProjector
       for (let i = 0; i < entries.length; i++)
         entries[i] = resolved.get(entries[i].seq) ?? entries[i];
     }
-    const stored = await this.repo.insertEntries(entries, marks(siteId, own), states);
+    // the trees were resolved from every entry up to the batch's last seq (taken in seq order)
+    let basis = 0;
+    for (const log of logs) if (log.seq > basis) basis = log.seq;
+    const stored = await this.repo.insertEntries(entries, marks(siteId, own), states, basis);
     merge(touched, own);
     if (corrections) return undefined;
     if (stored !== entries.length) return undefined;

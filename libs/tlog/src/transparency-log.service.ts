@@ -234,8 +234,9 @@ export class TransparencyLogService {
 
   /**
    * Compares a new checkpoint with the last one this process witnessed for the log (read
-   * from the witness file the first time): a smaller tree, or one that is not an append-only
-   * extension of it, is an alarm in the logs and in `mdai_tlog_inconsistency_total`.
+   * from the witness file the first time): one that is not an append-only extension of it, or
+   * a smaller tree that is not its prefix, is an alarm in the logs and in
+   * `mdai_tlog_inconsistency_total`.
    */
   private async watch(
     checkpoint: SignedCheckpoint,
@@ -252,14 +253,15 @@ export class TransparencyLogService {
     let consistent = true;
     if (seen && seen.size > 0) {
       consistent =
-        checkpoint.size >= seen.size &&
-        verifyConsistency(
-          seen.size,
-          checkpoint.size,
-          Buffer.from(seen.rootHash, 'hex'),
-          Buffer.from(checkpoint.rootHash, 'hex'),
-          checkpoint.size > seen.size ? await proofFrom(seen.size) : [],
-        );
+        checkpoint.size >= seen.size
+          ? verifyConsistency(
+              seen.size,
+              checkpoint.size,
+              Buffer.from(seen.rootHash, 'hex'),
+              Buffer.from(checkpoint.rootHash, 'hex'),
+              checkpoint.size > seen.size ? await proofFrom(seen.size) : [],
+            )
+          : await this.prefixOf(checkpoint, seen);
     }
     if (!consistent) {
       this.alarms.inc({ log: origin.split('/').slice(1, 2).join('') || origin });
@@ -271,6 +273,34 @@ export class TransparencyLogService {
     if (!seen || checkpoint.size >= seen.size) {
       this.witnessed.set(origin, { size: checkpoint.size, rootHash: checkpoint.rootHash });
     }
+  }
+
+  /**
+   * Whether a checkpoint smaller than the witnessed tree is a prefix of it. Replicas sharing
+   * the witness file each read it when they first seal a log, and another replica's line may
+   * be ahead of the store this one sealed from (its checkpoint row not written yet): this
+   * smaller tree is then a consistent prefix, not an alarm. The witnessed tree's nodes are in
+   * the store (written before its witness line); a missing node is an alarm.
+   */
+  private async prefixOf(
+    checkpoint: SignedCheckpoint,
+    seen: { size: number; rootHash: string },
+  ): Promise<boolean> {
+    const ranges = consistencyRanges(checkpoint.size, seen.size);
+    const nodes = await this.store.findNodes(checkpoint.origin, nodesFor(ranges));
+    let proof: Buffer[];
+    try {
+      proof = ranges.map(([lo, hi]) => rangeHash(lo, hi, nodes));
+    } catch {
+      return false;
+    }
+    return verifyConsistency(
+      checkpoint.size,
+      seen.size,
+      Buffer.from(checkpoint.rootHash, 'hex'),
+      Buffer.from(seen.rootHash, 'hex'),
+      proof,
+    );
   }
 
   private exclusive<T>(origin: string, work: () => Promise<T>): Promise<T> {

@@ -1,7 +1,8 @@
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import { SkipThrottle, Throttle, ThrottlerGuard, ThrottlerModuleOptions } from '@nestjs/throttler';
 import { LocalThrottlerStorage } from './local-throttler-storage';
-import { AppThrottlerGuard, credentialOf } from './throttling';
+import { normalizeIp } from '@nestjs/throttler/dist/ip';
+import { AppThrottlerGuard, credentialOf, throttlerIpKey } from './throttling';
 import type { Request } from 'express';
 
 class Routes {
@@ -86,5 +87,24 @@ describe('AppThrottlerGuard', () => {
     expect(outcomes.some((o) => typeof o === 'string' && o.startsWith('Too many requests'))).toBe(
       true,
     );
+  });
+
+  it('should key a client IP exactly as the library’s normalizeIp does', () => {
+    const ips = [
+      ...['127.0.0.1', '10.1.2.3', '0.0.0.0', '255.255.255.255', '192.168.001.1', '256.1.1.1'],
+      ...['1.2.3', '1.2.3.4.5', '1.2.3.4 ', ' 1.2.3.4', '01.2.3.4', '1.2.3.4%eth0', '', 'abc'],
+      ...['::ffff:127.0.0.1', '::FFFF:10.1.2.3', '::ffff:256.0.0.1', '::ffff:1.2.3', '::ffff:'],
+      ...['::ffff:01.2.3.4', '0:0:0:0:0:ffff:1.2.3.4', '::ffff:7f00:1', '::1', '::', 'fe80::1%lo'],
+      ...['2001:db8:0:1::5', '2001:DB8:0:1:2:3:4:5', '2001:db8::ffff:1.2.3.4', ':::1', '1::2::3'],
+    ];
+    for (const prefix of [undefined, 48, 64, 128]) {
+      for (const ip of ips) {
+        expect([ip, prefix, throttlerIpKey(ip, prefix)]).toEqual([
+          ip,
+          prefix,
+          normalizeIp(ip, prefix),
+        ]);
+      }
+    }
   });
 });

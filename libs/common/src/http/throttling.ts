@@ -33,6 +33,33 @@ import { RedisService } from '../redis/redis.service';
 import { LocalThrottlerStorage } from './local-throttler-storage';
 import { CachedReflector } from './route-metadata';
 
+/** A dotted IPv4 address as Node's `isIPv4` accepts it (no leading zeros, each part ≤ 255). */
+const IPV4 =
+  /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]\d|\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]\d|\d)$/;
+const MAPPED_PREFIX = '::ffff:';
+
+/**
+ * `normalizeIp(ip, prefix)` of @nestjs/throttler, answered without `net.isIP` for the two forms
+ * nearly every client has: dotted IPv4, and IPv4 mapped into IPv6 (`::ffff:a.b.c.d`, how a
+ * server listening on `::` sees an IPv4 client), both of which it returns as the dotted IPv4.
+ * `isIP` tests Node's IPv6 pattern, a regular expression so large that compiling it on its
+ * first use cost the first request after boot ~5-9 ms (docs/benchmarks.md, "boot3"). Any other
+ * form goes to `normalizeIp` itself.
+ */
+export function throttlerIpKey(ip: string, ipv6SubnetPrefix?: number): string {
+  if (typeof ip === 'string') {
+    if (IPV4.test(ip)) return ip;
+    if (
+      ip.length > MAPPED_PREFIX.length &&
+      ip.slice(0, MAPPED_PREFIX.length).toLowerCase() === MAPPED_PREFIX
+    ) {
+      const v4 = ip.slice(MAPPED_PREFIX.length);
+      if (IPV4.test(v4)) return v4;
+    }
+  }
+  return normalizeIp(ip, ipv6SubnetPrefix);
+}
+
 /** How long a Redis round trip may take before the limiter counts locally instead. */
 const REDIS_TIMEOUT_MS = 250;
 
@@ -223,13 +250,13 @@ export class AppThrottlerGuard extends ThrottlerGuard {
 
   /**
    * The module's tracker; when none was given, the library's default (`getTracker`: the client
-   * IP through `normalizeIp`; this class does not override it) called without its async wrapper,
-   * so the IP counter awaits nothing.
+   * IP through `normalizeIp`, here `throttlerIpKey`; this class does not override it) called
+   * without its async wrapper, so the IP counter awaits nothing.
    */
   private ownTracker(): RoutePlan['getTracker'] {
     const given = Array.isArray(this.options) ? undefined : this.options.getTracker;
     if (given) return this.commonOptions.getTracker as RoutePlan['getTracker'];
-    return (req) => normalizeIp(req.ip as string, this.ipv6SubnetPrefix);
+    return (req) => throttlerIpKey(req.ip as string, this.ipv6SubnetPrefix);
   }
 
   private buildPlan(handler: object, classRef: object): RoutePlan[] | null {

@@ -193,7 +193,7 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, driver }
       sut().listDays({ siteId: 'S', fromDay: '2026-03-01', toDay: '2026-03-31', limit: 10 });
     // a recompute that read version v2 found only 03-02 (03-01 and 03-03 empty)
     await sut().replaceDays([{ ...range, days: [day('w1', '2026-03-02', 60)], basis: v2 + 5 }]);
-    // one that read v1 lands later: the worker's version is past it, it is dropped whole
+    // one that read v1 lands later: each day it meets of a newer basis is kept
     await sut().replaceDays([
       { ...range, days: [day('w1', '2026-03-01'), day('w1', '2026-03-02')], basis: v1 },
     ]);
@@ -208,5 +208,49 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, driver }
     await sut().replaceDays([{ ...range, days: [], basis: v2 + 6, settles: mark }]);
     expect(await days()).toEqual([]);
     expect(await sut().listPending(10)).toEqual([]);
+  });
+
+  it("should store the days of a recompute older than the worker's version where no newer one wrote, and keep its mark", async () => {
+    const mark = { siteId: 'S', workerId: 'w1', min: 1_000, max: 1_000 };
+    await sut().insertEntries([entry(1)], [mark]);
+    const read = (await sut().versionsOf('S', ['w1'])).get('w1') ?? 0;
+    // another replica stores an entry of the same worker on another day, and recomputes that
+    // day only: its recompute does not reach 04-01
+    await sut().insertEntries([entry(2, { effectiveAt: 9_000_000_000 })], [mark]);
+    const range = { siteId: 'S', workerId: 'w1', fromDay: '2026-04-01', toDay: '2026-04-02' };
+    await sut().replaceDays([
+      { ...range, days: [day('w1', '2026-04-01')], basis: read, settles: mark },
+    ]);
+    const days = await sut().listDays({
+      siteId: 'S',
+      fromDay: '2026-04-01',
+      toDay: '2026-04-30',
+      limit: 10,
+    });
+    expect(days.map((d) => d.day)).toEqual(['2026-04-01']);
+    // the mark may cover entries stored after this recompute read the version: it stays on
+    // MongoDB for the newer recompute (SQLite has one writer: settled)
+    expect(await sut().listPending(10)).toHaveLength(driver() === 'sqlite' ? 0 : 1);
+  });
+
+  it('should keep, on MongoDB, an entry state resolved from a higher seq over one from a lower', async () => {
+    await sut().insertEntries([entry(1)]);
+    const voided = (v: boolean) => [{ ...entry(1), voided: v, correctedBy: v ? [11] : [10] }];
+    // the tree resolved up to seq 11 (the replica that took both corrections) lands first
+    await sut().updateEntryStates(voided(true), [], 11);
+    // the one resolved up to seq 10 lands later
+    await sut().updateEntryStates(voided(false), [], 10);
+    const [stored] = await sut().findEntries('S', [1]);
+    // SQLite has one writer, whose resolutions come in seq order: the last one
+    expect(stored.voided).toBe(driver() === 'mongo');
+    await sut().updateEntryStates(voided(false), [], 12);
+    expect((await sut().findEntries('S', [1]))[0]).toMatchObject({
+      voided: false,
+      correctedBy: [10],
+    });
+    // an entry inserted by another process with its states keeps the higher basis's too
+    await sut().insertEntries([entry(2)], [], [entry(2)], 20);
+    await sut().insertEntries([entry(2)], [], [{ ...entry(2), voided: true }], 13);
+    expect((await sut().findEntries('S', [2]))[0].voided).toBe(driver() === 'sqlite');
   });
 });

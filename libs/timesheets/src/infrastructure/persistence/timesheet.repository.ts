@@ -11,8 +11,8 @@ export interface DayReplacement {
   settles?: { min: number; max: number };
   /**
    * The worker's write version (`versionsOf`) read before the punches these days come from.
-   * On a store that replicas share, a replacement older than the days it would overwrite is
-   * dropped, whole; absent: unconditional.
+   * On a store that replicas share, each day of a newer basis is kept, and a replacement older
+   * than the worker's version settles no mark; absent: unconditional.
    */
   basis?: number;
 }
@@ -56,15 +56,27 @@ export abstract class TimesheetRepository {
    * Stores new entries (an entry already stored, same site and seq, is left as it is), widens
    * the pending marks to cover `pending` and overwrites the derived state of `states` (as
    * updateEntryStates), in one write on SQLite; on MongoDB the marks first, then the states,
-   * then the entries. Returns how many entries were new.
+   * then the entries (and the states again when another process stored some of the entries
+   * first, with its own states). Returns how many entries were new.
    */
   abstract insertEntries(
     entries: TimesheetEntry[],
     pending?: PendingDays[],
     states?: TimesheetEntry[],
+    stateBasis?: number,
   ): Promise<number>;
-  /** Overwrites the derived state (effectiveAt, voided, correctedBy) of stored entries; marks as insertEntries. */
-  abstract updateEntryStates(entries: TimesheetEntry[], pending?: PendingDays[]): Promise<void>;
+  /**
+   * Overwrites the derived state (effectiveAt, voided, correctedBy) of stored entries; marks
+   * as insertEntries. `stateBasis`: the highest seq of the site the states were resolved from
+   * (a process takes a site's entries in seq order, so a tree resolved at a higher seq saw
+   * every member up to it); on MongoDB, shared by replicas, a state written from a higher
+   * basis is kept. SQLite has one writer process: unconditional.
+   */
+  abstract updateEntryStates(
+    entries: TimesheetEntry[],
+    pending?: PendingDays[],
+    stateBasis?: number,
+  ): Promise<void>;
   /** Up to `limit` pending marks after `after` in (siteId, workerId) order; one site's when `siteId` is given. */
   abstract listPending(
     limit: number,
@@ -92,9 +104,9 @@ export abstract class TimesheetRepository {
   /**
    * For each replacement, the worker's days in [fromDay, toDay] become `days` (all inside that
    * range), and a pending mark of the worker inside `settles` is cleared (in the same write on
-   * SQLite). On MongoDB a replacement whose `basis` is below the worker's version or the
-   * stored days' is dropped (another replica wrote newer days), and a reader never sees a day
-   * missing that both the old and the new days hold.
+   * SQLite). On MongoDB a stored day of a newer `basis` is kept (another replica wrote it from
+   * newer entries), a replacement whose basis is below the worker's version clears no mark,
+   * and a reader never sees a day missing that both the old and the new days hold.
    */
   abstract replaceDays(replacements: DayReplacement[]): Promise<void>;
   /**

@@ -1,7 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { FilterQuery, Model } from 'mongoose';
 import { nextDay } from '@app/common';
-import { MongoStoreHandle, onlyDuplicateKeysOn } from '@app/persistence';
+import { bulkUpsert, MongoStoreHandle } from '@app/persistence';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
 import { TimesheetEntry } from '../../../../domain/timesheet-entry';
 import {
@@ -25,8 +25,8 @@ import {
 
 /** Name of the unique (siteId, seq) index of the entries. */
 const ENTRY_KEY_INDEX = 'siteId_1_seq_1';
-/** Name of the unique (siteId, workerId) index of the worker versions. */
-const VERSION_KEY_INDEX = 'siteId_1_workerId_1';
+/** Name of the unique (siteId, workerId) index of the worker versions and of the pending marks. */
+const WORKER_KEY_INDEX = 'siteId_1_workerId_1';
 
 /** Matches a stored day that a replacement of `basis` may overwrite (not written from a newer basis). */
 function notNewerThan(basis: number) {
@@ -63,9 +63,11 @@ function toDomain(d: TimesheetEntryDocument): TimesheetEntry {
  * its entries or states) before its punches, and writes each day of its range, with that
  * basis, as an upsert that only matches a day of no newer basis; a day the recompute found
  * empty becomes a tombstone (no body) rather than being deleted, so an older recompute landing
- * later cannot bring it back, and a reader never sees a day missing mid-replace. A replacement
- * is dropped, whole, when the worker's version has moved past its basis (a newer recompute
- * follows). So two replicas recomputing one worker at once leave the newer recompute's days.
+ * later cannot bring it back, and a reader never sees a day missing mid-replace. So two
+ * replicas recomputing one worker at once leave, day by day, the newer recompute's days. A
+ * replacement whose worker's version has moved past its basis is still written (each day
+ * under the guard): the newer recompute only covers its own entries' days, and dropping the
+ * older one whole lost the days of entries only it had read. It settles no pending mark then.
  */
 @Injectable()
 export class MongoTimesheetRepository extends TimesheetRepository implements OnModuleInit {
@@ -104,13 +106,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
         upsert: true,
       },
     }));
-    try {
-      await this.versions.bulkWrite(ops, { ordered: false });
-    } catch (error) {
-      if (!onlyDuplicateKeysOn(error, VERSION_KEY_INDEX)) throw error;
-      // two replicas created one worker's version at once: the loser's increment, again
-      await this.versions.bulkWrite(ops, { ordered: false });
-    }
+    await bulkUpsert(this.versions, ops, WORKER_KEY_INDEX);
   }
 
   async versionsOf(siteId: string, workerIds: string[]): Promise<Map<string, number>> {
@@ -126,7 +122,9 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
 
   private async mark(pending: PendingDays[]): Promise<void> {
     if (pending.length === 0) return;
-    await this.pending.bulkWrite(
+    // two replicas taking one worker's entries may both create its mark
+    await bulkUpsert(
+      this.pending,
       pending.map((p) => ({
         updateOne: {
           filter: { siteId: p.siteId, workerId: p.workerId },
@@ -134,6 +132,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
           upsert: true,
         },
       })),
+      WORKER_KEY_INDEX,
     );
   }
 
@@ -141,50 +140,63 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
     entries: TimesheetEntry[],
     pending: PendingDays[] = [],
     states: TimesheetEntry[] = [],
+    stateBasis?: number,
   ): Promise<number> {
     // a crash after the states and before the entries: the entries are taken again (the
     // read model's progress has not moved), and resolving their trees again gives these states
-    await this.writeStates(states, pending);
+    await this.mark(pending);
+    await this.writeStates(states, stateBasis);
     let stored = 0;
     if (entries.length > 0) {
-      try {
-        const result = await this.entries.bulkWrite(
-          entries.map((e) => ({
-            updateOne: {
-              filter: { siteId: e.siteId, seq: e.seq },
-              update: { $setOnInsert: { ...e, correctedBy: [...e.correctedBy] } },
-              upsert: true,
+      // an entry another replica stored first is not new here
+      ({ upserted: stored } = await bulkUpsert(
+        this.entries,
+        entries.map((e) => ({
+          updateOne: {
+            filter: { siteId: e.siteId, seq: e.seq },
+            update: {
+              $setOnInsert: {
+                ...e,
+                correctedBy: [...e.correctedBy],
+                ...(stateBasis !== undefined && states.length > 0 ? { stateBasis } : {}),
+              },
             },
-          })),
-          { ordered: false },
-        );
-        stored = result.upsertedCount;
-      } catch (error) {
-        // another replica stored some of them first: those are not new here
-        if (!onlyDuplicateKeysOn(error, ENTRY_KEY_INDEX)) throw error;
-        stored = (error as { result: { upsertedCount: number } }).result.upsertedCount;
-      }
+            upsert: true,
+          },
+        })),
+        ENTRY_KEY_INDEX,
+      ));
+      // entries of the trees resolved here that another replica inserted meanwhile hold its
+      // states, which missed this process's: written again (a newer basis's stay)
+      if (stored < entries.length) await this.writeStates(states, stateBasis);
     }
     await this.bump(pending);
     return stored;
   }
 
-  async updateEntryStates(entries: TimesheetEntry[], pending: PendingDays[] = []): Promise<void> {
-    await this.writeStates(entries, pending);
+  async updateEntryStates(
+    entries: TimesheetEntry[],
+    pending: PendingDays[] = [],
+    stateBasis?: number,
+  ): Promise<void> {
+    await this.mark(pending);
+    await this.writeStates(entries, stateBasis);
     await this.bump(pending);
   }
 
-  private async writeStates(entries: TimesheetEntry[], pending: PendingDays[]): Promise<void> {
-    await this.mark(pending);
+  /** Overwrites the states, each only over one of no higher basis (absent basis: unconditional). */
+  private async writeStates(entries: TimesheetEntry[], basis?: number): Promise<void> {
     if (entries.length === 0) return;
+    const guard = basis === undefined ? {} : { stateBasis: { $not: { $gt: basis } } };
+    const stamp = basis === undefined ? {} : { stateBasis: basis };
     await this.entries.bulkWrite(
       entries.map((e) => ({
         updateOne: {
-          filter: { siteId: e.siteId, seq: e.seq },
+          filter: { siteId: e.siteId, seq: e.seq, ...guard },
           update:
             e.effectiveAt === undefined
               ? {
-                  $set: { voided: e.voided, correctedBy: e.correctedBy },
+                  $set: { voided: e.voided, correctedBy: e.correctedBy, ...stamp },
                   $unset: { effectiveAt: 1 },
                 }
               : {
@@ -192,10 +204,12 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
                     voided: e.voided,
                     correctedBy: e.correctedBy,
                     effectiveAt: e.effectiveAt,
+                    ...stamp,
                   },
                 },
         },
       })),
+      { ordered: false },
     );
   }
 
@@ -283,7 +297,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
   async replaceDays(replacements: DayReplacement[]): Promise<void> {
     const workersBySite = new Map<string, string[]>();
     for (const r of replacements) {
-      if (r.basis === undefined) continue;
+      if (r.basis === undefined || !r.settles) continue;
       const workers = workersBySite.get(r.siteId);
       if (workers) workers.push(r.workerId);
       else workersBySite.set(r.siteId, [r.workerId]);
@@ -293,12 +307,15 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       current.set(siteId, await this.versionsOf(siteId, workers));
     }
     for (const r of replacements) {
-      // the worker's entries changed after this recompute read them: a newer recompute follows
-      if (r.basis !== undefined && (current.get(r.siteId)!.get(r.workerId) ?? 0) > r.basis) {
-        continue;
-      }
+      // Written even when the worker's version has moved past the basis: the newer recompute
+      // covers the span of its own writer's entries, which need not hold these days (the
+      // per-day guard keeps whatever it has already written).
       await this.writeDays(r);
-      if (r.settles) {
+      // but a mark is settled only by a recompute that read every entry it may cover: one
+      // written after this basis was read belongs to the newer recompute
+      const stale =
+        r.basis !== undefined && (current.get(r.siteId)?.get(r.workerId) ?? 0) > r.basis;
+      if (r.settles && !stale) {
         await this.pending.deleteOne({
           siteId: r.siteId,
           workerId: r.workerId,
@@ -333,12 +350,10 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       });
     }
     if (ops.length === 0) return;
-    try {
-      await this.days.bulkWrite(ops, { ordered: false });
-    } catch (error) {
-      // a day another replica wrote from a newer basis is kept (the upsert met its key)
-      if (!onlyDuplicateKeysOn(error, TIMESHEET_DAY_KEY_INDEX)) throw error;
-    }
+    // an upsert refused twice met a day another replica wrote from a newer basis: kept. Once
+    // is not enough: two replicas creating one day at once both miss it, and the older may
+    // insert first (the newer then updates it on the second run)
+    await bulkUpsert(this.days, ops, TIMESHEET_DAY_KEY_INDEX);
   }
 
   async listDays(q: DayQuery): Promise<TimesheetDay[]> {

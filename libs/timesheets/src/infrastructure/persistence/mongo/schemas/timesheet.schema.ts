@@ -15,6 +15,8 @@ export class TimesheetEntryDocument {
   @Prop({ required: true }) voided!: boolean;
   @Prop({ type: [Number], required: true }) correctedBy!: number[];
   @Prop({ required: true }) lowTrust!: boolean;
+  /** The seq up to which the correction tree that set this state was resolved (absent: 0). */
+  @Prop() stateBasis?: number;
 }
 export const TimesheetEntrySchema = SchemaFactory.createForClass(TimesheetEntryDocument);
 TimesheetEntrySchema.index({ siteId: 1, seq: 1 }, { unique: true });
