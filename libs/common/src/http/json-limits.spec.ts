@@ -233,7 +233,8 @@ describe('parseJsonBody string tokens against the one-character-at-a-time oracle
       const expected =
         typeof ref === 'string' ? ref : asValue.slice(ref.end) === ']' ? 'ok' : 'invalid_json';
       expect([asValue, max, codeOf(asValue, limits)]).toEqual([asValue, max, expected]);
-      if (expected === 'ok') expect(parseJsonBody(asValue, limits)).toEqual([ref.value]);
+      if (typeof ref !== 'string' && expected === 'ok')
+        expect(parseJsonBody(asValue, limits)).toEqual([ref.value]);
       // as two member names: the values decide the duplicate check
       const other = random() < 0.3 ? content : contentOf(Math.floor(random() * 4), true);
       const name = content.replace(/(^|[^\\])"/g, '$1q');
