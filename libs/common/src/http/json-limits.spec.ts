@@ -1,4 +1,5 @@
 import { DomainError } from '../errors/domain-error';
+import { seededRandom } from '../testing/seeded-random';
 import { DEFAULT_JSON_LIMITS, parseJsonBody } from './json-limits';
 
 const codeOf = (text: string, limits = DEFAULT_JSON_LIMITS): string => {
@@ -122,6 +123,140 @@ describe('parseJsonBody on the paths it takes for speed', () => {
       // a mutation JSON.parse accepts may still break an I-JSON rule (a repeated name…)
       if (parses) expect([text, code === 'invalid_json']).toEqual([text, false]);
       else expect([text, code === 'ok']).toEqual([text, false]);
+    }
+  });
+});
+
+/**
+ * The string token's rules one character at a time (the loop `parseJsonBody` ran before it
+ * took plain runs in one regexp step): the oracle of the differential case below. Returns
+ * the token's value and the index after its closing quote, or the code of the first rule
+ * broken, in text order.
+ */
+function referenceString(
+  text: string,
+  at: number,
+  max: number,
+): { value: string; end: number } | string {
+  const simple: Record<string, string> = {
+    '"': '"',
+    '\\': '\\',
+    '/': '/',
+    b: '\b',
+    f: '\f',
+    n: '\n',
+    r: '\r',
+    t: '\t',
+  };
+  let value = '';
+  let length = 0;
+  let pendingHigh = false;
+  for (let i = at + 1; ;) {
+    if (i >= text.length) return 'invalid_json';
+    const c = text[i];
+    if (c === '"') return pendingHigh ? 'json_lone_surrogate' : { value, end: i + 1 };
+    if (c.charCodeAt(0) < 0x20) return 'invalid_json';
+    let unit: number;
+    if (c === '\\') {
+      const esc = text[i + 1];
+      if (esc === 'u') {
+        const hex = text.slice(i + 2, i + 6);
+        if (!/^[0-9a-fA-F]{4}$/.test(hex)) return 'invalid_json';
+        unit = parseInt(hex, 16);
+        i += 6;
+      } else if (esc !== undefined && esc in simple) {
+        unit = simple[esc].charCodeAt(0);
+        i += 2;
+      } else return 'invalid_json';
+      const high = unit >= 0xd800 && unit <= 0xdbff;
+      const low = unit >= 0xdc00 && unit <= 0xdfff;
+      if (pendingHigh !== low) return 'json_lone_surrogate';
+      pendingHigh = high;
+      value += String.fromCharCode(unit);
+    } else {
+      if (pendingHigh) return 'json_lone_surrogate';
+      value += c;
+      i += 1;
+    }
+    if (++length > max) return 'json_string_too_long';
+  }
+}
+
+describe('parseJsonBody string tokens against the one-character-at-a-time oracle', () => {
+  const pieces = [
+    'a',
+    'Z9',
+    ' ',
+    'é',
+    '\u2014',
+    '😀',
+    '"',
+    '\\"',
+    '\\\\',
+    '\\/',
+    '\\n',
+    '\\t',
+    '\\b',
+    '\\x',
+    '\\',
+    '\\u0041',
+    '\\u00e9',
+    '\\uD83D',
+    '\\uDE00',
+    '\\ud800',
+    '\\udfff',
+    '\\u12',
+    '\\u00G1',
+    '\t',
+    '\u0000',
+    '\u001f',
+    'x'.repeat(40),
+  ];
+  const random = seededRandom(1717);
+  const contentOf = (n: number, noQuote = false) => {
+    let s = '';
+    for (let k = 0; k < n; k++) {
+      const piece = pieces[Math.floor(random() * pieces.length)];
+      s += noQuote && piece === '"' ? 'q' : piece;
+    }
+    return s;
+  };
+
+  it('should give the same value or the same first refusal as a value and as a member name', () => {
+    for (let k = 0; k < 20_000; k++) {
+      const max = [4, 10, 65_536][k % 3];
+      const limits = { ...DEFAULT_JSON_LIMITS, maxStringLength: max };
+      const content = contentOf(Math.floor(random() * 12));
+      // as a value: the token must end exactly where the array closes
+      const asValue = `["${content}"]`;
+      const ref = referenceString(asValue, 1, max);
+      const expected =
+        typeof ref === 'string' ? ref : asValue.slice(ref.end) === ']' ? 'ok' : 'invalid_json';
+      expect([asValue, max, codeOf(asValue, limits)]).toEqual([asValue, max, expected]);
+      if (typeof ref !== 'string' && expected === 'ok')
+        expect(parseJsonBody(asValue, limits)).toEqual([ref.value]);
+      // as two member names: the values decide the duplicate check
+      const other = random() < 0.3 ? content : contentOf(Math.floor(random() * 4), true);
+      const name = content.replace(/(^|[^\\])"/g, '$1q');
+      const asNames = `{"${name}":1,"${other}":2}`;
+      const first = referenceString(asNames, 1, max);
+      const second =
+        typeof first === 'string' || asNames.slice(first.end, first.end + 3) !== ':1,'
+          ? undefined
+          : referenceString(asNames, first.end + 3, max);
+      const named =
+        typeof first === 'string'
+          ? first
+          : second === undefined
+            ? 'invalid_json'
+            : typeof second === 'string'
+              ? second
+              : asNames.slice(second.end) !== ':2}'
+                ? 'invalid_json'
+                : first.value === second.value
+                  ? 'json_duplicate_key'
+                  : 'ok';
+      expect([asNames, max, codeOf(asNames, limits)]).toEqual([asNames, max, named]);
     }
   });
 });

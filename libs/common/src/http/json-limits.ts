@@ -132,6 +132,7 @@ class JsonScanner {
    */
   private string(wanted = false): string {
     const text = this.text;
+    const max = this.limits.maxStringLength;
     const start = this.i + 1;
     let i = start;
     let out = '';
@@ -140,34 +141,41 @@ class JsonScanner {
     let length = 0;
     let pendingHigh = false;
     for (;;) {
+      // a run of characters that need no look of their own, in one native regexp step: in a
+      // 500-packet sync body that is nearly every character
+      PLAIN_RUN.lastIndex = i;
+      PLAIN_RUN.test(text);
+      const end = PLAIN_RUN.lastIndex;
+      if (end > i) {
+        // raw text arrived as UTF-8 decoded strictly, so it holds no lone surrogates itself
+        if (pendingHigh) throw loneSurrogate();
+        length += end - i;
+        if (length > max) throw this.tooLong();
+        i = end;
+      }
       if (i >= text.length) throw invalidJson();
       const code = text.charCodeAt(i);
       if (code === 0x22) break;
       if (code < 0x20) throw invalidJson();
-      if (code === 0x5c) {
-        escaped = true;
-        if (wanted) out += text.slice(runStart, i);
-        const esc = text[i + 1];
-        let unit: number;
-        if (esc === 'u') {
-          unit = hex4(text, i + 2);
-          if (unit < 0) throw invalidJson();
-          i += 6;
-        } else {
-          const simple = SIMPLE_ESCAPES[esc];
-          if (simple === undefined) throw invalidJson();
-          unit = simple;
-          i += 2;
-        }
-        pendingHigh = this.surrogate(unit, pendingHigh);
-        if (wanted) out += String.fromCharCode(unit);
-        runStart = i;
+      // a backslash: the run stops only at a quote, a control character or an escape
+      escaped = true;
+      if (wanted) out += text.slice(runStart, i);
+      const esc = text[i + 1];
+      let unit: number;
+      if (esc === 'u') {
+        unit = hex4(text, i + 2);
+        if (unit < 0) throw invalidJson();
+        i += 6;
       } else {
-        // raw text arrived as UTF-8 decoded strictly, so it holds no lone surrogates itself
-        if (pendingHigh) throw loneSurrogate();
-        i++;
+        const simple = SIMPLE_ESCAPES[esc];
+        if (simple === undefined) throw invalidJson();
+        unit = simple;
+        i += 2;
       }
-      if (++length > this.limits.maxStringLength) throw this.tooLong();
+      pendingHigh = this.surrogate(unit, pendingHigh);
+      if (wanted) out += String.fromCharCode(unit);
+      runStart = i;
+      if (++length > max) throw this.tooLong();
     }
     if (pendingHigh) throw loneSurrogate();
     this.i = i + 1;
@@ -218,6 +226,10 @@ class JsonScanner {
     this.i = i;
   }
 }
+
+/** Characters a string token holds as they are: not a quote, a backslash or a control character. */
+// eslint-disable-next-line no-control-regex -- the control characters are what it stops at
+const PLAIN_RUN = /[^"\\\u0000-\u001f]*/y;
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 

@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { jcs } from '@app/common';
-import { checkPacketShape, packetDataJcs } from './attendance-packet';
+import { seededRandom } from '@app/common/testing/seeded-random';
+import { checkedPacketJcs, checkPacketShape } from './attendance-packet';
 
 const payload = {
   packetId: '3b241101-e2bb-4255-8caf-4136c566a962',
@@ -37,27 +38,45 @@ describe('checkPacketShape', () => {
   });
 });
 
-describe('packetDataJcs', () => {
-  it('should give exactly JCS of the payload with its signature, for any checked packet', () => {
-    const ids = ['a', 'Z-9_x', 'x'.repeat(64), 'siteId', '0'];
-    for (let i = 0; i < 500; i++) {
-      const pick = () => ids[Math.floor(Math.random() * ids.length)];
+describe('checkedPacketJcs', () => {
+  it('should give exactly the generic JCS of the payload and of it with its signature, for any checked packet', () => {
+    const random = seededRandom(2026);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+    // ids at the edges of their pattern, and names that sort where members do
+    const ids = ['a', 'Z-9_x', 'x'.repeat(64), 'siteId', 'signature', '0', '-', '_', 'zzzz'];
+    const numbers = [0, -0, 1e-7, 5e-324, -5e-324, 90, -90, 180, -180, 100_000, 1.00001, 0.1 + 0.2];
+    const coordinate = (limit: number) =>
+      random() < 0.3
+        ? pick(numbers.filter((n) => Math.abs(n) <= limit))
+        : (random() - 0.5) * 2 * limit;
+    let checked = 0;
+    for (let i = 0; i < 5000; i++) {
+      const at = new Date(Math.floor(random() * 4e12)).toISOString();
       const p = {
         packetId: randomUUID(),
-        workerId: pick(),
-        siteId: pick(),
-        deviceId: pick(),
-        type: i % 2 ? 'check_in' : 'check_out',
-        timestamp: new Date(Math.floor(Math.random() * 4e12)).toISOString(),
+        workerId: pick(ids),
+        siteId: pick(ids),
+        deviceId: pick(ids),
+        type: pick(['check_in', 'check_out']),
+        // every form the pattern admits: no fraction, or one to three digits of it
+        timestamp: pick([at, `${at.slice(0, 19)}Z`, `${at.slice(0, 21)}Z`, `${at.slice(0, 22)}Z`]),
         geo: {
-          lat: (Math.random() - 0.5) * 180,
-          lng: i % 7 === 0 ? -0 : (Math.random() - 0.5) * 360,
-          accuracyM: i % 3 === 0 ? 1e-7 : Math.random() * 1e5,
+          lat: coordinate(90),
+          lng: coordinate(180),
+          accuracyM: random() < 0.3 ? pick(numbers.filter((n) => n >= 0)) : random() * 1e5,
         },
       };
-      const sig = randomUUID().replace(/-/g, '').repeat(2);
-      expect(checkPacketShape({ payload: p, signature: sig }).ok).toBe(true);
-      expect(packetDataJcs(jcs(p), sig)).toBe(jcs({ ...p, signature: sig }));
+      // the members in another order than JCS's, as a phone may send them
+      const sent = random() < 0.5 ? p : Object.fromEntries(Object.entries(p).reverse());
+      const sig = createHash('sha256').update(String(i)).digest('hex');
+      const shape = checkPacketShape({ payload: sent, signature: sig });
+      if (!shape.ok) continue;
+      checked++;
+      expect(checkedPacketJcs(shape.payload, sig)).toEqual({
+        payloadJcs: jcs(sent),
+        dataJcs: jcs({ ...sent, signature: sig }),
+      });
     }
+    expect(checked).toBeGreaterThan(4500);
   });
 });

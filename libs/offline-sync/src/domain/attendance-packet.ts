@@ -74,14 +74,24 @@ function inRange(value: unknown, min: number, max: number): boolean {
   return typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max;
 }
 
+/** JCS(payload), which the HMAC covers, and JCS({...payload, signature}), which the ledger stores. */
+export interface CheckedPacketJcs {
+  payloadJcs: string;
+  dataJcs: string;
+}
+
 /**
- * JCS of the stored packet (`{...payload, signature}`) from JCS(payload), the text the HMAC
- * was checked over: `signature` sorts between `packetId` and `siteId`, and no value before
- * `siteId` can hold a quote (an id pattern, numbers, a UUID), so the first `,"siteId":` is the
- * member boundary. Only for payloads that passed `checkPacketShape`.
+ * The two JCS texts of a packet that passed `checkPacketShape`, written member by member in
+ * JCS order (deviceId, geo {accuracyM, lat, lng}, packetId, [signature,] siteId, timestamp,
+ * type, workerId) rather than by the generic serializer, which sorts the keys of every object
+ * again for each packet. The shape check is what makes this exact: those are the only keys,
+ * every string matches a pattern of ASCII letters, digits and `-_:.` (nothing JSON escapes, so
+ * its JCS form is the text in quotes), and every number is finite (JCS writes it as
+ * JSON.stringify does, which for a finite number is `String(n)`). Only for checked packets.
  */
-export function packetDataJcs(payloadJcs: string, signature: string): string {
-  const at = payloadJcs.indexOf(',"siteId":');
-  if (at < 0) throw new Error('not the JCS form of a checked packet payload');
-  return `${payloadJcs.slice(0, at)},"signature":${JSON.stringify(signature)}${payloadJcs.slice(at)}`;
+export function checkedPacketJcs(payload: AttendancePayload, signature: string): CheckedPacketJcs {
+  const { geo } = payload;
+  const head = `{"deviceId":"${payload.deviceId}","geo":{"accuracyM":${geo.accuracyM},"lat":${geo.lat},"lng":${geo.lng}},"packetId":"${payload.packetId}",`;
+  const tail = `"siteId":"${payload.siteId}","timestamp":"${payload.timestamp}","type":"${payload.type}","workerId":"${payload.workerId}"}`;
+  return { payloadJcs: head + tail, dataJcs: `${head}"signature":"${signature}",${tail}` };
 }

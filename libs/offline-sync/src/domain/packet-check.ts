@@ -1,12 +1,12 @@
 import { hmacSha256Hex, safeEqual } from '@app/common/crypto/hashing';
-import { jcs } from '@app/common/crypto/jcs';
-import { checkPacketShape, packetDataJcs, SignedPacket } from './attendance-packet';
+import { checkedPacketJcs, checkPacketShape, SignedPacket } from './attendance-packet';
 
 /**
  * What can be decided about a packet from the packet and the device secret alone: its shape
  * and its HMAC. `signatureValid` is the HMAC-SHA256 of JCS(payload) under the device secret
  * against the packet's signature (constant time); `dataJcs` is JCS of the stored packet
- * (`{...payload, signature}`), built from the text the HMAC was checked over.
+ * (`{...payload, signature}`), written with the text the HMAC was checked over
+ * (`checkedPacketJcs`).
  */
 export type PacketCheck =
   | { ok: false; detail: string }
@@ -23,13 +23,13 @@ export function checkPackets(packets: readonly SignedPacket[], secret: Uint8Arra
   return packets.map((packet): PacketCheck => {
     const shape = checkPacketShape(packet);
     if (!shape.ok) return { ok: false, detail: shape.detail };
-    const payloadJcs = jcs(shape.payload);
+    const { payloadJcs, dataJcs } = checkedPacketJcs(shape.payload, packet.signature);
     const expected = Buffer.from(hmacSha256Hex(key, payloadJcs), 'hex');
     return {
       ok: true,
       atMs: shape.at.getTime(),
       signatureValid: safeEqual(expected, Buffer.from(packet.signature, 'hex')),
-      dataJcs: packetDataJcs(payloadJcs, packet.signature),
+      dataJcs,
     };
   });
 }
