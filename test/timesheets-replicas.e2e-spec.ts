@@ -1,11 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ManualClock } from '@app/common';
-import { MongoStore, Store } from '@app/persistence';
 import { TimesheetDay, TimesheetEntry, TimesheetProjector } from '@app/timesheets';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
-import { http, MONGODB_URI, startTestApp, TestApp } from './support/test-app';
+import { describeReplicas, http, TestApp } from './support/test-app';
 import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
 
 const ROUNDS = 10;
@@ -86,26 +82,13 @@ async function allDays(t: TestApp, siteId: string): Promise<DayView[]> {
  * race), and the days left must be the ones a rebuild from the ledger gives, never an older
  * recompute's landing last. SQLite is one process: skipped there.
  */
-const describeOnMongo = MONGODB_URI ? describe : describe.skip;
-describeOnMongo(
-  `timesheets on two replicas sharing MongoDB (e2e)${MONGODB_URI ? '' : ' (skipped: needs MONGODB_URI; an SQLite file has one process)'}`,
-  () => {
-    const clock = new ManualClock(`${DAYS[0]}T00:00:00.000Z`);
-    let dataDir: string;
+const clock = new ManualClock(`${DAYS[0]}T00:00:00.000Z`);
+describeReplicas(
+  'timesheets on two replicas sharing MongoDB (e2e)',
+  (replicas) => {
     let a: TestApp;
     let b: TestApp;
-    beforeAll(async () => {
-      dataDir = mkdtempSync(join(tmpdir(), 'mdai-ts-replicas-'));
-      a = await startTestApp({ DATA_DIR: dataDir }, { clock });
-      b = await startTestApp({ DATA_DIR: dataDir }, { clock });
-    });
-    afterAll(async () => {
-      const store = a?.app.get(Store);
-      if (store instanceof MongoStore) await store.connection.dropDatabase();
-      await b?.close();
-      await a?.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    });
+    beforeAll(() => ({ a, b } = replicas()));
 
     it('should answer every read while both replicas project one crew, and leave the days a rebuild gives', async () => {
       const { siteId } = await createSite(a.baseUrl, a.keys.admin, 'Asia/Kolkata');
@@ -266,4 +249,5 @@ describeOnMongo(
       expect(await first.listEntries(siteId, 0, 10)).toHaveLength(2);
     });
   },
+  { clock },
 );

@@ -225,3 +225,38 @@ export async function storeDump(t: TestApp): Promise<Buffer> {
   const files = readdirSync(t.dataDir).filter((f) => f.startsWith('mdai.sqlite'));
   return Buffer.concat(files.map((f) => readFileSync(join(t.dataDir, f))));
 }
+
+/**
+ * `describe` for two replicas of the production topology: two apps on one store (one
+ * DATA_DIR, so one MongoDB database), started before the suite's tests and closed after.
+ * Skipped, and saying so, on SQLite (an SQLite file has one process). `replicas()` gives the
+ * two apps once started.
+ */
+export function describeReplicas(
+  title: string,
+  body: (replicas: () => { a: TestApp; b: TestApp }) => void,
+  options: { clock?: Clock } = {},
+): void {
+  const run = MONGODB_URI ? describe : describe.skip;
+  run(
+    `${title}${MONGODB_URI ? '' : ' (skipped: needs MONGODB_URI; an SQLite file has one process)'}`,
+    () => {
+      let dataDir: string;
+      let a: TestApp | undefined;
+      let b: TestApp | undefined;
+      beforeAll(async () => {
+        dataDir = mkdtempSync(join(tmpdir(), 'mdai-replicas-'));
+        a = await startTestApp({ DATA_DIR: dataDir }, options);
+        b = await startTestApp({ DATA_DIR: dataDir }, options);
+      });
+      afterAll(async () => {
+        const store = a?.app.get(Store);
+        if (store instanceof MongoStore) await store.connection.dropDatabase();
+        await b?.close();
+        await a?.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      });
+      body(() => ({ a: a!, b: b! }));
+    },
+  );
+}
