@@ -1,8 +1,9 @@
 import { ManualClock } from '@app/common';
-import { TimesheetDay, TimesheetEntry, TimesheetProjector } from '@app/timesheets';
+import { TimesheetDay, TimesheetProjector } from '@app/timesheets';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
 import { describeReplicas, http, TestApp } from './support/test-app';
 import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
+import { timesheetPunch } from '@app/timesheets/testing/timesheet-punch';
 
 const ROUNDS = 10;
 const PHONES = 3;
@@ -24,22 +25,6 @@ function dayOf(siteId: string, workerId: string, day: string, seconds: number): 
     corrected: false,
     seqs: [1, 2],
     packets: {},
-  };
-}
-
-function punchOf(siteId: string, workerId: string, seq: number): TimesheetEntry {
-  return {
-    siteId,
-    seq,
-    workerId,
-    packetId: `${siteId}-${seq}`,
-    kind: 'punch',
-    punchType: 'check_in',
-    at: 1_000 * seq,
-    effectiveAt: 1_000 * seq,
-    voided: false,
-    correctedBy: [],
-    lowTrust: false,
   };
 }
 
@@ -238,7 +223,10 @@ describeReplicas(
       const [first, second] = repos();
       const siteId = 'race-marks';
       const mark = { siteId, workerId: 'w1', min: 1_000, max: 2_000 };
-      const entries = [punchOf(siteId, 'w1', 1), punchOf(siteId, 'w1', 2)];
+      const entries = [
+        timesheetPunch(1, { siteId, packetId: `${siteId}-1` }),
+        timesheetPunch(2, { siteId, packetId: `${siteId}-2` }),
+      ];
       const stored = await Promise.all([
         first.insertEntries(entries, [mark]),
         second.insertEntries(entries, [mark]),

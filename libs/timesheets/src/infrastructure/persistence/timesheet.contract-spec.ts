@@ -1,24 +1,10 @@
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { TimesheetDay } from '../../domain/timesheet-day';
 import { TimesheetEntry } from '../../domain/timesheet-entry';
+import { timesheetPunch } from '../../testing/timesheet-punch';
 import { timesheetAdapters } from './timesheet-persistence';
 
-function entry(seq: number, extra: Partial<TimesheetEntry> = {}): TimesheetEntry {
-  return {
-    siteId: 'S',
-    seq,
-    workerId: 'w1',
-    packetId: `p${seq}`,
-    kind: 'punch',
-    punchType: 'check_in',
-    at: 1_000 * seq,
-    effectiveAt: 1_000 * seq,
-    voided: false,
-    correctedBy: [],
-    lowTrust: false,
-    ...extra,
-  };
-}
+const entry = timesheetPunch;
 
 function day(workerId: string, d: string, seconds = 3600): TimesheetDay {
   return {
