@@ -11,10 +11,11 @@
  * SYNC_REQUEST_ROUNDS (default 40) interleaved rounds; medians.
  */
 import express from 'express';
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { request, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { DEFAULT_JSON_LIMITS, jcs, parseJsonBody, sendJson } from '@app/common';
+import { DEFAULT_JSON_LIMITS, parseJsonBody, sendJson } from '@app/common';
+import { signWith } from '@app/offline-sync/testing/mixed-packet-batch';
 import { cpuMsSince, median, printRows } from './support';
 
 const PACKETS = 500;
@@ -32,7 +33,7 @@ function syncBody(): Buffer {
       timestamp: new Date(Date.now() + i * 400).toISOString(),
       geo: { lat: 1.00001, lng: 1.00002, accuracyM: 5 },
     };
-    return { payload, signature: createHmac('sha256', secret).update(jcs(payload)).digest('hex') };
+    return { payload, signature: signWith(secret, payload) };
   });
   return Buffer.from(JSON.stringify({ packets }));
 }

@@ -14,28 +14,11 @@ import {
 import {
   canonicalJson,
   enrollPhone,
-  Phone,
   sha256Hex,
   signPacket,
   syncBatch,
 } from './support/worker-client';
-import { verifyLedger } from './support/ledger-client';
-
-/** Syncs `batches` batches of `per` packets; returns every sync response body. */
-async function fill(t: TestApp, phone: Phone, batches: number, per: number): Promise<any[]> {
-  const bodies: any[] = [];
-  for (let b = 0; b < batches; b++) {
-    const res = await syncBatch(
-      t.baseUrl,
-      phone.token,
-      Array.from({ length: per }, () => signPacket(phone)),
-    );
-    expect(res.status).toBe(200);
-    expect(res.body.accepted).toBe(per);
-    bodies.push(res.body);
-  }
-  return bodies;
-}
+import { fill, verifyLedger } from './support/ledger-client';
 
 function withDb<T>(t: TestApp, work: (db: Database.Database) => T): T {
   const db = new Database(join(t.dataDir, 'mdai.sqlite'));

@@ -3,18 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
-import { enrollPhone, Phone, signPacket, syncBatch } from './support/worker-client';
-import { verifyLedger } from './support/ledger-client';
-
-async function sync(t: TestApp, phone: Phone, count: number): Promise<void> {
-  const res = await syncBatch(
-    t.baseUrl,
-    phone.token,
-    Array.from({ length: count }, () => signPacket(phone)),
-  );
-  expect(res.status).toBe(200);
-  expect(res.body.accepted).toBe(count);
-}
+import { enrollPhone } from './support/worker-client';
+import { fill, verifyLedger } from './support/ledger-client';
 
 /** The store's state after a crash between a seal's witness line and its checkpoint row. */
 function dropCheckpointRow(dataDir: string, origin: string, size: number): void {
@@ -58,8 +48,8 @@ describe('witnessed checkpoints the store lacks after a crash (e2e)', () => {
     async () => {
       t = await startTestApp({ DATA_DIR: dataDir });
       const phone = await enrollPhone(t.baseUrl, t.keys.admin);
-      await sync(t, phone, 20);
-      await sync(t, phone, 30);
+      await fill(t, phone, 1, 20);
+      await fill(t, phone, 1, 30);
       const origin = `mdai.local/ledger/${phone.siteId}`;
       const witnessFile = t.config.tlog.witnessFile;
       dropCheckpointRow(dataDir, origin, 50);
@@ -72,7 +62,7 @@ describe('witnessed checkpoints the store lacks after a crash (e2e)', () => {
         witnessedCheckpoints: 2,
       });
       // and the log goes on from it
-      await sync(t, phone, 5);
+      await fill(t, phone, 1, 5);
       expect(await verifyLedger(t, phone.siteId)).toMatchObject({ ok: true, length: 55 });
       expect(readFileSync(witnessFile, 'utf8').trim().split('\n')).toHaveLength(3);
     },
@@ -83,7 +73,7 @@ describe('witnessed checkpoints the store lacks after a crash (e2e)', () => {
     async () => {
       t = await startTestApp({ DATA_DIR: dataDir });
       const phone = await enrollPhone(t.baseUrl, t.keys.admin);
-      await sync(t, phone, 20);
+      await fill(t, phone, 1, 20);
       const origin = `mdai.local/ledger/${phone.siteId}`;
       const witnessFile = t.config.tlog.witnessFile;
       const witnessed = JSON.parse(readFileSync(witnessFile, 'utf8').trim());
