@@ -15,6 +15,12 @@ export interface DayReplacement {
    * than the worker's version settles no mark; absent: unconditional.
    */
   basis?: number;
+  /**
+   * The worker's pending mark as `pendingBasis` read it before the punches these days come
+   * from. On MongoDB a replacement of a `basis` clears a mark only if it is still that one
+   * (no write has marked it since) and absent: it read no mark whose entries it surely saw.
+   */
+  mark?: string;
 }
 
 /**
@@ -116,6 +122,13 @@ export abstract class TimesheetRepository {
    * process, whose projector serializes its work: its versions are all 0 (no read).
    */
   abstract versionsOf(siteId: string, workerIds: string[]): Promise<Map<string, number>>;
+  /**
+   * Per worker, its pending mark as it stands, for a recompute to read before its punches
+   * (`DayReplacement.mark`): given only for a mark every write of which has stored its entries
+   * (so the punches read next hold them). SQLite stores marks and entries in one transaction
+   * and has one writer process: none (no read).
+   */
+  abstract pendingBasis(siteId: string, workerIds: string[]): Promise<Map<string, string>>;
   /** Days in (workerId, day) order. */
   abstract listDays(query: DayQuery): Promise<TimesheetDay[]>;
   /** Forgets everything about a site (before a rebuild), its pending marks too. */
