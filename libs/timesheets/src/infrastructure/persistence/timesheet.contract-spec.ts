@@ -293,4 +293,33 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
     await sut().replaceDays([{ ...range, days: [], basis: read + 1, settles, mark: last }]);
     expect(await sut().listPending(10)).toEqual([]);
   });
+  it('should keep, on MongoDB, the days of a rebuild over those of a recompute that read across its clear', async () => {
+    const mark = { siteId: 'S', workerId: 'w1', min: 1_000, max: 1_000 };
+    const range = { siteId: 'S', workerId: 'w1', fromDay: '2026-03-01', toDay: '2026-03-03' };
+    const days = () =>
+      sut().listDays({ siteId: 'S', fromDay: '2026-03-01', toDay: '2026-03-31', limit: 10 });
+    const recompute = async () => ({
+      basis: (await sut().versionsOf('S', ['w1'])).get('w1') ?? 0,
+      mark: (await sut().pendingBasis('S', ['w1'])).get('w1'),
+    });
+    await sut().insertEntries([entry(1)], [mark]);
+    // a replica's recompute reads the version and mark, then the rebuild clears the site, and
+    // only then does the replica read the punches: none
+    const stale = await recompute();
+    await sut().clearSite('S');
+    expect(await sut().listPunches('S', 'w1', 0, 10_000)).toEqual([]);
+    // the rebuild takes the entry again and recomputes: its days land first
+    await sut().insertEntries([entry(1)], [mark]);
+    const fresh = await recompute();
+    expect(await sut().listPunches('S', 'w1', 0, 10_000)).toHaveLength(1);
+    await sut().replaceDays([
+      { ...range, days: [day('w1', '2026-03-02')], ...fresh, settles: mark },
+    ]);
+    // the replica's replacement (from no punch) lands after: on MongoDB the cleared site's
+    // versions stayed, so it is the older and the rebuild's day is kept (SQLite: one process,
+    // whose projector serializes a rebuild with its recomputes)
+    await sut().replaceDays([{ ...range, days: [], ...stale, settles: mark }]);
+    expect((await days()).map((d) => d.day)).toEqual(driver() === 'mongo' ? ['2026-03-02'] : []);
+    expect(await sut().listPending(10)).toEqual([]);
+  });
 });
