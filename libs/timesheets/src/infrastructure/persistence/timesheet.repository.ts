@@ -11,8 +11,8 @@ export interface DayReplacement {
   settles?: { min: number; max: number };
   /**
    * The worker's write version (`versionsOf`) read before the punches these days come from.
-   * On a store that replicas share, each day of a newer basis is kept, and a replacement older
-   * than the worker's version settles no mark; absent: unconditional.
+   * On a store that replicas share, each day of a newer basis is kept, and a mark is settled
+   * only as `mark` says; absent: unconditional.
    */
   basis?: number;
   /**
@@ -111,8 +111,8 @@ export abstract class TimesheetRepository {
    * For each replacement, the worker's days in [fromDay, toDay] become `days` (all inside that
    * range), and a pending mark of the worker inside `settles` is cleared (in the same write on
    * SQLite). On MongoDB a stored day of a newer `basis` is kept (another replica wrote it from
-   * newer entries), a replacement whose basis is below the worker's version clears no mark,
-   * and a reader never sees a day missing that both the old and the new days hold.
+   * newer entries), a replacement with a basis clears a mark only if it is still the one its
+   * `mark` names, and a reader never sees a day missing that both the old and the new days hold.
    */
   abstract replaceDays(replacements: DayReplacement[]): Promise<void>;
   /**

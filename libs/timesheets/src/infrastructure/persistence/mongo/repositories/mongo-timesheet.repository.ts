@@ -69,7 +69,9 @@ function toDomain(d: TimesheetEntryDocument): TimesheetEntry {
  * replicas recomputing one worker at once leave, day by day, the newer recompute's days. A
  * replacement whose worker's version has moved past its basis is still written (each day
  * under the guard): the newer recompute only covers its own entries' days, and dropping the
- * older one whole lost the days of entries only it had read. It settles no pending mark then.
+ * older one whole lost the days of entries only it had read. A pending mark is settled only by
+ * a recompute that read it (`pendingBasis`) before its punches, every write named in it then
+ * having stored its entries, and that no write has widened since.
  */
 @Injectable()
 export class MongoTimesheetRepository extends TimesheetRepository implements OnModuleInit {
