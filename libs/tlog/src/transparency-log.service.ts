@@ -81,6 +81,11 @@ export class TransparencyLogService {
     return this.exclusive(origin, () => this.sealNow(origin, size, leaves, seqs));
   }
 
+  /** Settles when the seals of `origin` this process has started are done (failed or not). */
+  idle(origin: string): Promise<void> {
+    return (this.locks.get(origin) ?? Promise.resolve()).then(() => undefined);
+  }
+
   latest(origin: string): Promise<SignedCheckpoint | undefined> {
     return this.store.latestCheckpoint(origin);
   }
