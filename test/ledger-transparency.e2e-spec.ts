@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
+import { http, itOnSqliteFile, pollUntil, startTestApp, TestApp } from './support/test-app';
 import {
   checkpointSignedBy,
   consistencyHolds,
@@ -355,6 +355,62 @@ describe('ledger when the witness file cannot be written (e2e)', () => {
     expect(readFileSync(join(dir, 'blocked', 'witness.ndjson'), 'utf8')).toContain(
       `mdai.local/ledger/${phone.siteId}`,
     );
+  });
+
+  it('should seal the stored packets by itself once the disk is back, with no batch sent again', async () => {
+    const unsealed = async () =>
+      Number(
+        /mdai_tlog_unsealed_logs (\d+)/.exec(
+          String((await http(t.baseUrl, 'GET', '/metrics')).body),
+        )?.[1],
+      );
+    rmSync(join(dir, 'blocked'), { recursive: true });
+    writeFileSync(join(dir, 'blocked'), 'a file where a directory should be');
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    const refused = await syncBatch(t.baseUrl, phone.token, [signPacket(phone), signPacket(phone)]);
+    expect([refused.status, refused.body.code]).toEqual([503, 'checkpoint_unavailable']);
+    expect(await unsealed()).toBe(1);
+    rmSync(join(dir, 'blocked'));
+    mkdirSync(join(dir, 'blocked'));
+    // the phone never comes back: the server seals the stored packets in the background
+    const verified = await pollUntil(
+      () => verifyLedger(t, phone.siteId),
+      (body) => body.ok,
+    );
+    expect(verified).toMatchObject({ ok: true, length: 2, checkpointsChecked: 1 });
+    expect(await unsealed()).toBe(0);
+  });
+});
+
+describe('vault audit when the witness file cannot be written (e2e)', () => {
+  let t: TestApp;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mdai-witness-'));
+    writeFileSync(join(dir, 'blocked'), 'a file where a directory should be');
+    t = await startTestApp({ TLOG_WITNESS_FILE: join(dir, 'blocked', 'witness.ndjson') });
+  });
+  afterAll(async () => {
+    await t.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('should refuse access, then seal the audit record by itself once the disk is back', async () => {
+    const upload = await http(t.baseUrl, 'POST', '/api/v5/vault', {
+      key: t.keys.admin,
+      rawBody: Buffer.alloc(64, 1),
+      headers: { 'content-type': 'image/jpeg' },
+    });
+    expect([upload.status, upload.body.code]).toEqual([503, 'audit_unavailable']);
+    rmSync(join(dir, 'blocked'));
+    mkdirSync(join(dir, 'blocked'));
+    // nobody touches the vault again: the record of the refused upload is sealed anyway
+    const verified = await pollUntil(
+      async () =>
+        (await http(t.baseUrl, 'GET', '/api/v5/vault/audit/verify', { key: t.keys.auditor })).body,
+      (body) => body.ok,
+    );
+    expect(verified).toMatchObject({ ok: true, length: 1, checkpointsChecked: 1 });
   });
 });
 
