@@ -324,12 +324,21 @@ describe('ledger transparency log (e2e)', () => {
   });
 });
 
-describe('ledger when the witness file cannot be written (e2e)', () => {
+describe('ledger and vault audit when the witness file cannot be written (e2e)', () => {
   let t: TestApp;
   let dir: string;
+  /** A file where the witness file's directory should be: every append fails. */
+  const block = () => {
+    rmSync(join(dir, 'blocked'), { recursive: true, force: true });
+    writeFileSync(join(dir, 'blocked'), 'a file where a directory should be');
+  };
+  const unblock = () => {
+    rmSync(join(dir, 'blocked'));
+    mkdirSync(join(dir, 'blocked'));
+  };
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mdai-witness-'));
-    writeFileSync(join(dir, 'blocked'), 'a file where a directory should be');
+    block();
     t = await startTestApp({
       TRUST_AUTO_BLOCK_FLOOR: '0',
       TLOG_WITNESS_FILE: join(dir, 'blocked', 'witness.ndjson'),
@@ -346,8 +355,7 @@ describe('ledger when the witness file cannot be written (e2e)', () => {
     const refused = await syncBatch(t.baseUrl, phone.token, packets);
     expect(refused.status).toBe(503);
     expect(refused.body.code).toBe('checkpoint_unavailable');
-    rmSync(join(dir, 'blocked'));
-    mkdirSync(join(dir, 'blocked'));
+    unblock();
     const retried = await syncBatch(t.baseUrl, phone.token, packets);
     expect(retried.status).toBe(200);
     expect(retried.body.duplicates).toBe(2);
@@ -364,14 +372,12 @@ describe('ledger when the witness file cannot be written (e2e)', () => {
           String((await http(t.baseUrl, 'GET', '/metrics')).body),
         )?.[1],
       );
-    rmSync(join(dir, 'blocked'), { recursive: true });
-    writeFileSync(join(dir, 'blocked'), 'a file where a directory should be');
+    block();
     const phone = await enrollPhone(t.baseUrl, t.keys.admin);
     const refused = await syncBatch(t.baseUrl, phone.token, [signPacket(phone), signPacket(phone)]);
     expect([refused.status, refused.body.code]).toEqual([503, 'checkpoint_unavailable']);
     expect(await unsealed()).toBe(1);
-    rmSync(join(dir, 'blocked'));
-    mkdirSync(join(dir, 'blocked'));
+    unblock();
     // the phone never comes back: the server seals the stored packets in the background
     const verified = await pollUntil(
       () => verifyLedger(t, phone.siteId),
@@ -380,30 +386,16 @@ describe('ledger when the witness file cannot be written (e2e)', () => {
     expect(verified).toMatchObject({ ok: true, length: 2, checkpointsChecked: 1 });
     expect(await unsealed()).toBe(0);
   });
-});
 
-describe('vault audit when the witness file cannot be written (e2e)', () => {
-  let t: TestApp;
-  let dir: string;
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mdai-witness-'));
-    writeFileSync(join(dir, 'blocked'), 'a file where a directory should be');
-    t = await startTestApp({ TLOG_WITNESS_FILE: join(dir, 'blocked', 'witness.ndjson') });
-  });
-  afterAll(async () => {
-    await t.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  it('should refuse access, then seal the audit record by itself once the disk is back', async () => {
+  it('should refuse vault access, then seal the audit record by itself once the disk is back', async () => {
+    block();
     const upload = await http(t.baseUrl, 'POST', '/api/v5/vault', {
       key: t.keys.admin,
       rawBody: Buffer.alloc(64, 1),
       headers: { 'content-type': 'image/jpeg' },
     });
     expect([upload.status, upload.body.code]).toEqual([503, 'audit_unavailable']);
-    rmSync(join(dir, 'blocked'));
-    mkdirSync(join(dir, 'blocked'));
+    unblock();
     // nobody touches the vault again: the record of the refused upload is sealed anyway
     const verified = await pollUntil(
       async () =>
