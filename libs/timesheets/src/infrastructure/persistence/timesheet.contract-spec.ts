@@ -287,6 +287,9 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
     const read = (await sut().versionsOf('S', ['w1'])).get('w1') ?? 0;
     // but not once another write has widened it since that read
     await sut().insertEntries([entry(3)], [{ ...mark, max: 3_000 }]);
+    // the write that stored its entry took its name out; the two that failed stay named
+    const named = await db.collection('timesheet_pending_days').findOne({ workerId: 'w1' });
+    expect(named?.open).toHaveLength(2);
     await sut().replaceDays([{ ...range, days: [], basis: read, settles, mark: seen }]);
     expect(await sut().listPending(10)).toEqual([{ ...mark, max: 3_000 }]);
     const last = (await sut().pendingBasis('S', ['w1'])).get('w1');
