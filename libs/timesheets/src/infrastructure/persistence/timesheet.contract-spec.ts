@@ -295,6 +295,17 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
     const last = (await sut().pendingBasis('S', ['w1'])).get('w1');
     await sut().replaceDays([{ ...range, days: [], basis: read + 1, settles, mark: last }]);
     expect(await sut().listPending(10)).toEqual([]);
+
+    // a write whose seqs do not fill their range (10 and 12) stores one of them and fails;
+    // another worker's entry fills the gap (11): the write is still not done
+    await entries.createIndex({ packetId: 1 }, { unique: true, name: 'fault' });
+    await entries.insertOne({ siteId: 'decoy', seq: 1, packetId: 'p12' });
+    await expect(sut().insertEntries([entry(10), entry(12)], [mark])).rejects.toMatchObject({
+      message: expect.stringMatching(/E11000 .*index: fault\b/),
+    });
+    await sut().insertEntries([entry(11, { workerId: 'w2' })]);
+    expect((await sut().findEntries('S', [10, 11, 12])).map((e) => e.seq)).toEqual([10, 11]);
+    expect((await sut().pendingBasis('S', ['w1'])).has('w1')).toBe(false);
   });
   it('should keep, on MongoDB, the days of a rebuild over those of a recompute that read across its clear', async () => {
     const mark = { siteId: 'S', workerId: 'w1', min: 1_000, max: 1_000 };

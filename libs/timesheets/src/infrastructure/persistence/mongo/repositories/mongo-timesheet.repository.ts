@@ -163,12 +163,11 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
     // seen here (it failed, or crashed, after storing them; or another process stored them)
     const stored = new Map<string, Promise<boolean>>();
     const storedAll = (w: PendingWrite) => {
-      const key = `${w.from}:${w.to}:${w.n}`;
+      const key = w.seqs ? w.seqs.join(',') : `${w.from}:${w.to}:${w.n}`;
       let found = stored.get(key);
       if (!found) {
-        found = this.entries
-          .countDocuments({ siteId, seq: { $gte: w.from, $lte: w.to } })
-          .then((count) => count >= w.n);
+        const seq = w.seqs ? { $in: w.seqs } : { $gte: w.from, $lte: w.to };
+        found = this.entries.countDocuments({ siteId, seq }).then((count) => count >= w.n);
         stored.set(key, found);
       }
       return found;
@@ -204,6 +203,8 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
         if (e.seq < write.from) write.from = e.seq;
         if (e.seq > write.to) write.to = e.seq;
       }
+      // a chain page or one append: its seqs fill the range (unless a link has no entry)
+      if (write.to - write.from + 1 !== entries.length) write.seqs = entries.map((e) => e.seq);
     }
     await this.mark(pending, write);
     await this.writeStates(states, stateBasis);

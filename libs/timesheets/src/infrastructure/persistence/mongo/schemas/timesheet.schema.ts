@@ -59,12 +59,17 @@ export const TimesheetWorkerVersionSchema = SchemaFactory.createForClass(
 );
 TimesheetWorkerVersionSchema.index({ siteId: 1, workerId: 1 }, { unique: true });
 
-/** A write that marked a worker and may not have stored its entries yet. */
+/**
+ * A write that marked a worker and may not have stored its entries yet: its id, and its `n`
+ * entries (of every worker), the seqs in [from, to], or `seqs` when they do not fill that
+ * range (then another write's entries could).
+ */
 export interface PendingWrite {
   id: string;
   from: number;
   to: number;
   n: number;
+  seqs?: number[];
 }
 
 /** Days pending recompute: a worker's stored entries at times in [minAt, maxAt] (epoch ms). */
@@ -81,7 +86,16 @@ export class TimesheetPendingDocument {
    * the seq range of its entries (of every worker) and how many there are.
    */
   @Prop({
-    type: [{ _id: false, id: String, from: Number, to: Number, n: Number }],
+    type: [
+      {
+        _id: false,
+        id: String,
+        from: Number,
+        to: Number,
+        n: Number,
+        seqs: { type: [Number], default: undefined },
+      },
+    ],
     default: undefined,
   })
   open?: PendingWrite[];
