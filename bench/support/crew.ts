@@ -50,6 +50,9 @@ function syncBenchEnv(dataDir: string): Record<string, string> {
     LOG_LEVEL: 'silent',
     // the fraud-heavy run floods one phone's history; keep it syncing to measure the cost
     TRUST_AUTO_BLOCK_FLOOR: '0',
+    // the limiter still counts every request; a long run (enrolment + batches) must not be refused
+    RATE_LIMIT_PER_IP: '100000000',
+    RATE_LIMIT_PER_CREDENTIAL: '100000000',
     // e.g. SYNC_VERIFY_WORKERS=0: the packet checks in the request's thread, for a comparison
     ...(process.env.SYNC_VERIFY_WORKERS !== undefined
       ? { SYNC_VERIFY_WORKERS: process.env.SYNC_VERIFY_WORKERS }
