@@ -20,7 +20,9 @@
  * time: the server's CPU per batch, every thread of the API's process, read from
  * `/proc/<pid>/task/<tid>/schedstat` around each batch (and, coarser, `/proc/<pid>/stat`),
  * against the baseline process's CPU for its inserts: on a shared machine the steadier ratio.
- * The client's CPU (this process, building requests and reading answers) is shown apart.
+ * The client's CPU (this process, building requests and reading answers) is shown apart. The
+ * server's CPU is read SETTLE_MS after its answer (not timed): what it finishes after answering
+ * counts for its batch, not for the next task (with BENCH_BEFORE_DIR, the other server's).
  * `FRAUD_HEAVY=1`: every packet a rapid repeat (all flagged).
  * `BENCH_BEFORE_DIR=<an older checkout>`: its API, on a third copy of the same fill, is
  * measured in the same rounds too (its own phones and batches), against the same baseline.
@@ -42,6 +44,7 @@ import { processCpuMs, threadsCpuMs } from './support/proc';
 const BATCH_SIZE = 500;
 const FILL_SITES = 100;
 const FILL_PEOPLE = 20_000;
+const SETTLE_MS = 30;
 
 interface SignedBatch {
   /** `data`: the row the baseline inserts (the packet with its signature, as JCS text). */
@@ -258,6 +261,11 @@ async function syncOnce(side: Side, batch: SignedBatch): Promise<number> {
   return ms;
 }
 
+/** A pause after a batch, before its server's CPU is read (see the tasks). */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+}
+
 /**
  * `BENCH_CPU_PROFILE=<file>`: a V8 CPU profile of our API process (the child) in the timed
  * rounds only (open it in Chrome DevTools), to see where the time goes.
@@ -303,6 +311,9 @@ export async function run(): Promise<void> {
             const client = process.cpuUsage();
             const [cpu0, ticks0] = [threadsCpuMs(pid), processCpuMs(pid)];
             side.wall.push(await syncOnce(side, batch));
+            // work the server finishes after its answer (GC, the witness file's write) is the
+            // batch's too, and must not land in the next task's measure (another process's)
+            await settle();
             side.cpu.push(threadsCpuMs(pid) - cpu0);
             side.cpuTicks.push(processCpuMs(pid) - ticks0);
             side.clientCpu.push(cpuMsSince(client));
@@ -313,6 +324,7 @@ export async function run(): Promise<void> {
             const t0 = now();
             await Promise.all(several.map((batch) => syncOnce(side, batch)));
             side.concurrent.push(now() - t0);
+            await settle();
             side.concurrentCpu.push((threadsCpuMs(pid) - cpu0) / concurrency);
           },
         ];
