@@ -228,7 +228,7 @@ export class LedgerService {
   verify(siteId: string): Promise<LedgerVerification> {
     return this.verifier.verify(
       this.originOf(siteId),
-      this.pagesOfTexts(siteId),
+      (after) => this.pagesOfTexts(siteId, after),
       new StoredChainVerifier(siteId),
     );
   }
@@ -268,8 +268,7 @@ export class LedgerService {
   }
 
   /** A chain's stored texts, a page at a time in seq order (consumers yield between pages). */
-  private async *pagesOfTexts(siteId: string): AsyncGenerator<StoredLinkText[]> {
-    let after = 0;
+  private async *pagesOfTexts(siteId: string, after = 0): AsyncGenerator<StoredLinkText[]> {
     for (;;) {
       const page = await this.logs.readChainTexts(siteId, after, PAGE);
       if (page.length > 0) yield page;

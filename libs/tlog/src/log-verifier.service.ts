@@ -1,12 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
+import { Clock } from '@app/common';
 import { parseCheckpointText, SignedCheckpoint } from './domain/checkpoint';
 import { ChainBreakReason, ChainLink, ChainVerifier } from './domain/hash-chain';
 import { noteSignedBy, parseNote } from './domain/signed-note';
 import { TreeBuilder } from './domain/tree-verifier';
 import { TlogRepository } from './infrastructure/persistence/tlog.repository';
 import { LogKeyService } from './log-key.service';
-import { WitnessLog } from './witness-log';
+import { TransparencyLogService } from './transparency-log.service';
+import { WitnessLine, WitnessLog } from './witness-log';
 
 export type CheckpointBreakReason =
   'checkpoint_signature_invalid' | 'checkpoint_mismatch' | 'checkpoint_missing' | 'tail_cut';
@@ -26,9 +28,22 @@ export interface LogVerification {
   witnessedCheckpoints: number;
 }
 
+/** A log's entries after `afterSeq`, in seq order, a page at a time. */
+export type LogPages<T> = (afterSeq: number) => AsyncIterable<readonly T[]>;
+
 const CHECKPOINT_PAGE = 1000;
 /** The longest run between two turns of the event loop, in ms (a page rarely takes this long). */
 const SLICE_MS = 10;
+/**
+ * How long a seal in flight may take to store its checkpoint, in ms. A seal commits the
+ * entries, writes the tree's nodes, appends the witness line, then stores the checkpoint row:
+ * a verify running meanwhile waits this long (at most) for the row before it reports entries
+ * without a checkpoint, or a witness line without its row. Only a log that fails waits it out.
+ */
+export const SEAL_SETTLE_MS = 5000;
+const SETTLE_POLL_MS = 20;
+/** Witnessed sizes asked for one by one in a settle round (rows stored out of order). */
+const PENDING_LOOKUPS = 64;
 
 /**
  * Verifies one log end to end, reading it once, in order: the hash chain (the owner's
@@ -37,6 +52,13 @@ const SLICE_MS = 10;
  * appended without a checkpoint, when a witnessed checkpoint is gone from the store or
  * differs, and when a checkpoint (stored or witnessed) is larger than the log: the tail was
  * cut. It yields to the event loop as it goes, so the server keeps answering.
+ *
+ * The log may grow while it is read (any replica may be appending and sealing). Entries,
+ * witness lines and checkpoint rows are written in that order, so the walk's end is settled
+ * before anything is reported: a stored checkpoint beyond the walked entries is followed by
+ * reading on to it, and entries or a recent witness line not yet covered by a stored
+ * checkpoint wait for the seal in flight (SEAL_SETTLE_MS at most). The answer is the log up to
+ * the last checkpoint that covers it.
  */
 @Injectable()
 export class LogVerifierService {
@@ -44,79 +66,22 @@ export class LogVerifierService {
     private readonly store: TlogRepository,
     private readonly keys: LogKeyService,
     private readonly witness: WitnessLog,
+    private readonly tlog: TransparencyLogService,
+    private readonly clock: Clock,
   ) {}
 
-  /**
-   * `pages` is the log in seq order, a page at a time (e.g. 1,000 entries): each page is
-   * checked in one synchronous run, and the event loop gets a turn between pages.
-   */
   async verify<T extends ChainLink>(
     origin: string,
-    pages: AsyncIterable<readonly T[]>,
+    pages: LogPages<T>,
     chain: ChainVerifier<T>,
   ): Promise<LogVerification> {
-    const witnessed = new Map<number, string>();
-    for await (const line of this.witness.linesOf(origin)) witnessed.set(line.size, line.rootHash);
-    const witnessedCount = witnessed.size;
-    const tree = new TreeBuilder();
-    const stored = this.storedCheckpoints(origin);
-    let next = await stored.next();
-    let checked = 0;
-    let lastCovered = 0;
-    let problem: { seq: number; reason: CheckpointBreakReason } | undefined;
-    const flag = (seq: number, reason: CheckpointBreakReason): void => {
-      if (!problem || seq < problem.seq) problem = { seq, reason };
-    };
-    const checkAt = (checkpoint: SignedCheckpoint): void => {
-      checked++;
-      lastCovered = checkpoint.size;
-      const root = tree.root().toString('hex');
-      const reason = this.checkpointFault(checkpoint, root);
-      if (reason) flag(checkpoint.size, reason);
-      const seen = witnessed.get(checkpoint.size);
-      if (seen !== undefined && seen !== checkpoint.rootHash)
-        flag(checkpoint.size, 'checkpoint_mismatch');
-      witnessed.delete(checkpoint.size);
-    };
-    let slice = performance.now();
-    walk: for await (const page of pages) {
-      for (let i = 0; i < page.length; i++) {
-        const link = page[i];
-        if (!chain.accept(link)) break walk;
-        tree.pushRecordHash(link.recordHash);
-        while (!next.done && next.value.size <= tree.size) {
-          if (next.value.size === tree.size) checkAt(next.value);
-          next = await stored.next();
-        }
-        // a slow page (a loaded machine) still lets the loop turn every SLICE_MS
-        if (i % 64 === 63 && performance.now() - slice > SLICE_MS) {
-          await yieldToLoop();
-          slice = performance.now();
-        }
-      }
-      await yieldToLoop();
-      slice = performance.now();
-    }
-    const length = chain.length;
-    if (!next.done) flag(length + 1, 'tail_cut');
-    await stored.return(undefined);
-    for (const size of witnessed.keys()) {
-      flag(size > length ? length + 1 : size, size > length ? 'tail_cut' : 'checkpoint_missing');
-    }
-    if (!chain.firstBreak && lastCovered < length) flag(lastCovered + 1, 'checkpoint_missing');
-    const first = [chain.firstBreak, problem]
-      .filter((b): b is { seq: number; reason: LogBreakReason } => b !== undefined)
-      .sort((a, b) => a.seq - b.seq)[0];
-    return {
-      ok: first === undefined,
-      length,
-      headHash: chain.headHash,
-      rootHash: tree.root().toString('hex'),
-      brokenAtSeq: first?.seq,
-      reason: first?.reason,
-      checkpointsChecked: checked,
-      witnessedCheckpoints: witnessedCount,
-    };
+    const witnessed = new Map<number, WitnessLine>();
+    for await (const line of this.witness.linesOf(origin)) witnessed.set(line.size, line);
+    const walk = new LogWalk(origin, chain, witnessed, this.store, this, this.clock.now());
+    await walk.readRows();
+    await walk.walk(pages(0));
+    await walk.settle(pages, () => this.tlog.idle(origin));
+    return walk.result();
   }
 
   /** Why a checkpoint does not hold for a tree whose recomputed root is `root` (undefined: it holds). */
@@ -139,14 +104,174 @@ export class LogVerifierService {
     }
     return undefined;
   }
+}
 
-  private async *storedCheckpoints(origin: string): AsyncGenerator<SignedCheckpoint> {
-    let after = 0;
-    for (;;) {
-      const page = await this.store.listCheckpoints(origin, after, CHECKPOINT_PAGE);
-      for (const c of page) yield c;
-      if (page.length < CHECKPOINT_PAGE) return;
-      after = page[page.length - 1].size;
+/** One verification's state: the chain, the tree, and the stored checkpoints read so far. */
+class LogWalk<T extends ChainLink> {
+  private readonly tree = new TreeBuilder();
+  private readonly witnessedCount: number;
+  /** Roots of the walked tree at the sizes of recent witness lines still without a row. */
+  private readonly rootsAt = new Map<number, string>();
+  private rows: SignedCheckpoint[] = [];
+  private rowIndex = 0;
+  /** The size of the last checkpoint row read; the next read starts after it. */
+  private rowsAfter = 0;
+  private rowsFull = false;
+  private checked = 0;
+  private lastCovered = 0;
+  private problem?: { seq: number; reason: CheckpointBreakReason };
+
+  constructor(
+    private readonly origin: string,
+    private readonly chain: ChainVerifier<T>,
+    /** witness lines not yet matched by a stored checkpoint, by size */
+    private readonly witnessed: Map<number, WitnessLine>,
+    private readonly store: TlogRepository,
+    private readonly checker: Pick<LogVerifierService, 'checkpointFault'>,
+    private readonly startedAt: Date,
+  ) {
+    this.witnessedCount = witnessed.size;
+  }
+
+  /** The next page of stored checkpoints after the last one read. */
+  async readRows(): Promise<void> {
+    this.rows = await this.store.listCheckpoints(this.origin, this.rowsAfter, CHECKPOINT_PAGE);
+    this.rowIndex = 0;
+    this.rowsFull = this.rows.length === CHECKPOINT_PAGE;
+    if (this.rows.length > 0) this.rowsAfter = this.rows[this.rows.length - 1].size;
+  }
+
+  /** Feeds the pages' links to the chain and the tree, up to `until` entries if given. */
+  async walk(pages: AsyncIterable<readonly T[]>, until = Infinity): Promise<void> {
+    const { chain, tree } = this;
+    let slice = performance.now();
+    for await (const page of pages) {
+      for (let i = 0; i < page.length; i++) {
+        if (tree.size >= until || !chain.accept(page[i])) return;
+        tree.pushRecordHash(page[i].recordHash);
+        if (this.rowIndex < this.rows.length && this.rows[this.rowIndex].size <= tree.size)
+          await this.takeRows();
+        if (this.witnessed.has(tree.size)) this.keepRootForLateRow();
+        // a slow page (a loaded machine) still lets the loop turn every SLICE_MS
+        if (i % 64 === 63 && performance.now() - slice > SLICE_MS) {
+          await yieldToLoop();
+          slice = performance.now();
+        }
+      }
+      // rows stored since the last read (the log grows while it is walked)
+      if (this.rowIndex === this.rows.length && tree.size > this.rowsAfter) {
+        await this.readRows();
+        await this.takeRows();
+      }
+      await yieldToLoop();
+      slice = performance.now();
     }
+  }
+
+  /**
+   * Settles the walk's end against seals in flight: reads on to a stored checkpoint beyond
+   * the walked entries, and waits (bounded) for the checkpoint of uncovered entries and for the
+   * rows of recent witness lines.
+   */
+  async settle(pages: LogPages<T>, sealsInFlight: () => Promise<void>): Promise<void> {
+    const deadline = performance.now() + SEAL_SETTLE_MS;
+    for (;;) {
+      await this.takeRows();
+      if (this.chain.firstBreak) return;
+      const beyond = this.rows[this.rowIndex];
+      if (beyond) {
+        await this.walk(pages(this.tree.size), beyond.size);
+        if (this.chain.firstBreak) return;
+        // entries are committed before their checkpoint: one the entries do not reach was cut
+        if (this.tree.size < beyond.size) return this.flag(this.tree.size + 1, 'tail_cut');
+        continue;
+      }
+      const pending = this.pendingWitnessSizes();
+      if (this.lastCovered >= this.tree.size && pending.length === 0) return;
+      if (performance.now() >= deadline) return;
+      await sealsInFlight();
+      await sleep(SETTLE_POLL_MS);
+      for (const size of pending.slice(0, PENDING_LOOKUPS)) {
+        const row = await this.store.checkpointAt(this.origin, size);
+        if (row) this.check(row, this.rootsAt.get(size)!);
+      }
+      if (!this.rowsFull) await this.readRows();
+    }
+  }
+
+  result(): LogVerification {
+    const { chain, tree } = this;
+    const length = chain.length;
+    for (const size of this.witnessed.keys()) {
+      this.flag(
+        size > length ? length + 1 : size,
+        size > length ? 'tail_cut' : 'checkpoint_missing',
+      );
+    }
+    if (!chain.firstBreak && this.lastCovered < length)
+      this.flag(this.lastCovered + 1, 'checkpoint_missing');
+    const first = [chain.firstBreak, this.problem]
+      .filter((b): b is { seq: number; reason: LogBreakReason } => b !== undefined)
+      .sort((a, b) => a.seq - b.seq)[0];
+    return {
+      ok: first === undefined,
+      length,
+      headHash: chain.headHash,
+      rootHash: tree.root().toString('hex'),
+      brokenAtSeq: first?.seq,
+      reason: first?.reason,
+      checkpointsChecked: this.checked,
+      witnessedCheckpoints: this.witnessedCount,
+    };
+  }
+
+  /** Checks the rows the tree has reached; reads the next page of rows when one ends. */
+  private async takeRows(): Promise<void> {
+    for (;;) {
+      while (this.rowIndex < this.rows.length) {
+        const row = this.rows[this.rowIndex];
+        if (row.size > this.tree.size) return;
+        this.rowIndex++;
+        const root =
+          row.size === this.tree.size
+            ? this.tree.root().toString('hex')
+            : this.rootsAt.get(row.size);
+        // a row stored after the walk passed its size is checked only where its root was kept
+        if (root !== undefined) this.check(row, root);
+      }
+      if (!this.rowsFull) return;
+      await this.readRows();
+    }
+  }
+
+  private check(row: SignedCheckpoint, root: string): void {
+    this.checked++;
+    this.lastCovered = Math.max(this.lastCovered, row.size);
+    const reason = this.checker.checkpointFault(row, root);
+    if (reason) this.flag(row.size, reason);
+    const seen = this.witnessed.get(row.size);
+    if (seen !== undefined && seen.rootHash !== row.rootHash)
+      this.flag(row.size, 'checkpoint_mismatch');
+    this.witnessed.delete(row.size);
+    this.rootsAt.delete(row.size);
+  }
+
+  /**
+   * The walk reached a witnessed size with no row for it yet. A recent line may be a seal
+   * whose row is still being written: its root is kept so the row can be checked when it
+   * comes. An older line without its row is reported as it is.
+   */
+  private keepRootForLateRow(): void {
+    const line = this.witnessed.get(this.tree.size)!;
+    if (this.startedAt.getTime() - Date.parse(line.signedAt) < SEAL_SETTLE_MS)
+      this.rootsAt.set(this.tree.size, this.tree.root().toString('hex'));
+  }
+
+  private pendingWitnessSizes(): number[] {
+    return [...this.rootsAt.keys()].filter((size) => this.witnessed.has(size));
+  }
+
+  private flag(seq: number, reason: CheckpointBreakReason): void {
+    if (!this.problem || seq < this.problem.seq) this.problem = { seq, reason };
   }
 }

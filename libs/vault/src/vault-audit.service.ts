@@ -143,14 +143,13 @@ export class VaultAuditService {
   verify(): Promise<AuditVerification> {
     return this.verifier.verify(
       this.origin,
-      this.walk(),
+      (after) => this.walk(after),
       new ChainVerifier<VaultAuditRecord>((r) => auditRecordHash(r, r.seq, r.prevHash)),
     );
   }
 
   /** The chain a page at a time (the verifier yields to the event loop between pages). */
-  private async *walk(): AsyncGenerator<VaultAuditRecord[]> {
-    let after = 0;
+  private async *walk(after = 0): AsyncGenerator<VaultAuditRecord[]> {
     for (;;) {
       const page = await this.records.listInOrder({ afterSeq: after, limit: VERIFY_PAGE });
       if (page.length > 0) yield page;
