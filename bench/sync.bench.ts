@@ -23,7 +23,8 @@
  * The client's CPU (this process, building requests and reading answers) is shown apart. The
  * server's CPU is read SETTLE_MS after its answer (not timed): what it finishes after answering
  * counts for its batch, not for the next task (with BENCH_BEFORE_DIR, the other server's).
- * `FRAUD_HEAVY=1`: every packet a rapid repeat (all flagged).
+ * `FRAUD_HEAVY=1`: every packet a rapid repeat (all flagged). `SYNC_WARMUP=<n>`: untimed batches
+ * per side first (default 1).
  * `BENCH_BEFORE_DIR=<an older checkout>`: its API, on a third copy of the same fill, is
  * measured in the same rounds too (its own phones and batches), against the same baseline.
  */
@@ -45,6 +46,11 @@ const BATCH_SIZE = 500;
 const FILL_SITES = 100;
 const FILL_PEOPLE = 20_000;
 const SETTLE_MS = 30;
+/**
+ * Untimed batches per side before the rounds (default 1: the first batch opens the site's tree,
+ * read model and caches). More of them take JIT warm-up out of the measure, for both sides.
+ */
+const WARMUP = Math.max(1, Number(process.env.SYNC_WARMUP ?? 1));
 
 interface SignedBatch {
   /** `data`: the row the baseline inserts (the packet with its signature, as JCS text). */
@@ -149,7 +155,7 @@ async function sideFor(
 ): Promise<Side> {
   const api = await startSyncBenchChild(`sync-${links}`, dataDir, root);
   try {
-    const phones = await enrollCrew(api, batchCount);
+    const phones = await enrollCrew(api, batchCount + WARMUP);
     const batches = phones.map((phone) => {
       const { packets, token } = signedBatch(phone, api.siteId, BATCH_SIZE, fraudHeavy);
       return { packets, token, body: JSON.stringify({ packets }) };
@@ -167,7 +173,7 @@ async function sideFor(
       concurrentCpu: [],
     };
     // warm-up (not timed): the first batch opens the site's tree, read model and caches
-    await syncOnce(side, batches.pop()!);
+    for (let i = 0; i < WARMUP; i++) await syncOnce(side, batches.pop()!);
     return side;
   } catch (error) {
     await api.close();
@@ -193,7 +199,7 @@ async function rigFor(
   process.stderr.write(
     `sync bench: ${links} links filled in ${((now() - t0) / 1000).toFixed(1)} s\n`,
   );
-  const batchCount = rounds * (1 + concurrency) + 1;
+  const batchCount = rounds * (1 + concurrency);
   const ours = await sideFor('ours', links, dataDir, batchCount, fraudHeavy);
   const before = beforeDir
     ? await sideFor('before', links, beforeDir, batchCount, fraudHeavy, beforeRoot).catch(
@@ -226,7 +232,7 @@ async function rigFor(
     for (const p of b.packets)
       (p as { data?: string }).data = jcs({ ...p.payload, signature: p.signature });
   }
-  insertBatch.immediate(warmRows(BATCH_SIZE));
+  for (let i = 0; i < WARMUP; i++) insertBatch.immediate(warmRows(BATCH_SIZE));
   return {
     links,
     ours,
