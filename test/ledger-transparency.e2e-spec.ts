@@ -408,6 +408,51 @@ describe('ledger and vault audit when the witness file cannot be written (e2e)',
 
 describe('witness alarm across a restart (e2e)', () => {
   itOnSqliteFile(
+    'should fail verify when the tail was cut and the log grew back to a witnessed size',
+    async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'mdai-regrow-'));
+      const env = { DATA_DIR: dataDir, TRUST_AUTO_BLOCK_FLOOR: '0' };
+      let t = await startTestApp(env);
+      try {
+        const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+        await fill(t, phone, 2, 5);
+        const origin = `mdai.local/ledger/${phone.siteId}`;
+        await t.close({ keepData: true });
+        // cut the last batch, its checkpoint row and its tree nodes (so nothing at start-up
+        // can put the row back); the witness file keeps its line of 10
+        withDb(t, (db) => {
+          const log = 'log_id = (SELECT id FROM tlog_logs WHERE origin = ?)';
+          db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_delete');
+          db.prepare('DELETE FROM attendance_logs WHERE site_id = ? AND seq > 5').run(phone.siteId);
+          db.prepare(`DELETE FROM tlog_checkpoints WHERE size > 5 AND ${log}`).run(origin);
+          db.prepare(`DELETE FROM tlog_nodes WHERE (idx + 1) * (1 << level) > 5 AND ${log}`).run(
+            origin,
+          );
+        });
+        t = await startTestApp(env);
+        // other packets take seq 6..10: a checkpoint of 10 again, with another root (the
+        // seal raises the alarm, but the witness file's last line of 10 now matches its row)
+        await fill(t, phone, 1, 5);
+        const lines = readFileSync(t.config.tlog.witnessFile, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+          .filter((l) => l.origin === origin && l.size === 10);
+        expect(new Set(lines.map((l) => l.rootHash)).size).toBe(2);
+        expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+          ok: false,
+          length: 10,
+          brokenAtSeq: 10,
+          reason: 'checkpoint_mismatch',
+        });
+      } finally {
+        await t.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  itOnSqliteFile(
     'should raise an alarm when the stored tree was rewritten while the server was down',
     async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'mdai-alarm-'));
