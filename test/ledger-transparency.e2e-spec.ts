@@ -14,6 +14,7 @@ import {
 import {
   canonicalJson,
   enrollPhone,
+  Phone,
   sha256Hex,
   signPacket,
   syncBatch,
@@ -385,6 +386,53 @@ describe('ledger and vault audit when the witness file cannot be written (e2e)',
     );
     expect(verified).toMatchObject({ ok: true, length: 2, checkpointsChecked: 1 });
     expect(await unsealed()).toBe(0);
+  });
+
+  it('should seal by itself every site of a batch that spans two sites', async () => {
+    const site = async () =>
+      (
+        await http(t.baseUrl, 'POST', '/api/v5/sites', {
+          key: t.keys.admin,
+          body: { name: 'Tower C', geo: { lat: 28.6139, lng: 77.209 }, radiusM: 150 },
+        })
+      ).body.siteId as string;
+    const [first, second] = [await site(), await site()];
+    const worker = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+      key: t.keys.admin,
+      body: { name: 'Ravi Kumar', phone: '+91 98100 00002', siteIds: [first, second] },
+    });
+    const reg = await http(t.baseUrl, 'POST', '/api/v5/device/register', {
+      body: {
+        enrollmentCode: worker.body.enrollmentCode,
+        fingerprint: { os: 'Android 14', model: 'Redmi Note 12', simHash: 'f00dfeedcafe0002' },
+      },
+    });
+    expect(reg.status).toBe(201);
+    const phone: Phone = {
+      deviceId: reg.body.deviceId,
+      workerId: worker.body.workerId,
+      siteId: first,
+      secret: Buffer.from(reg.body.deviceSecret, 'base64'),
+      token: reg.body.offlineToken,
+      tokenExpiresAt: reg.body.offlineTokenExpiresAt,
+      trustScore: reg.body.trustScore,
+    };
+    block();
+    const refused = await syncBatch(t.baseUrl, phone.token, [
+      signPacket(phone),
+      signPacket(phone, { siteId: second }),
+    ]);
+    expect([refused.status, refused.body.code]).toEqual([503, 'checkpoint_unavailable']);
+    unblock();
+    // the phone never comes back: both sites' packets are sealed in the background
+    for (const siteId of [first, second]) {
+      const verified = await pollUntil(
+        () => verifyLedger(t, siteId),
+        (body) => body.ok,
+        10_000,
+      );
+      expect(verified).toMatchObject({ ok: true, length: 1, checkpointsChecked: 1 });
+    }
   });
 
   it('should refuse vault access, then seal the audit record by itself once the disk is back', async () => {
