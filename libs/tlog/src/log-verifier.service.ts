@@ -197,7 +197,9 @@ class LogWalk<T extends ChainLink> {
       const pending = this.pendingWitnessSizes();
       if (this.lastCovered >= this.tree.size && pending.length === 0) return;
       if (performance.now() >= deadline) return;
-      await sealsInFlight();
+      // a seal stuck on its I/O must not hold the verify past its deadline
+      const left = Math.max(0, deadline - performance.now());
+      await Promise.race([sealsInFlight(), sleep(left, undefined, { ref: false })]);
       await sleep(SETTLE_POLL_MS);
       for (const size of pending.slice(0, PENDING_LOOKUPS)) {
         const row = await this.store.checkpointAt(this.origin, size);
