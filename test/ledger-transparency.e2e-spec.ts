@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
+import { http, itOnSqliteFile, pollUntil, startTestApp, TestApp } from './support/test-app';
 import {
   checkpointSignedBy,
   consistencyHolds,
@@ -324,12 +324,21 @@ describe('ledger transparency log (e2e)', () => {
   });
 });
 
-describe('ledger when the witness file cannot be written (e2e)', () => {
+describe('ledger and vault audit when the witness file cannot be written (e2e)', () => {
   let t: TestApp;
   let dir: string;
+  /** A file where the witness file's directory should be: every append fails. */
+  const block = () => {
+    rmSync(join(dir, 'blocked'), { recursive: true, force: true });
+    writeFileSync(join(dir, 'blocked'), 'a file where a directory should be');
+  };
+  const unblock = () => {
+    rmSync(join(dir, 'blocked'));
+    mkdirSync(join(dir, 'blocked'));
+  };
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mdai-witness-'));
-    writeFileSync(join(dir, 'blocked'), 'a file where a directory should be');
+    block();
     t = await startTestApp({
       TRUST_AUTO_BLOCK_FLOOR: '0',
       TLOG_WITNESS_FILE: join(dir, 'blocked', 'witness.ndjson'),
@@ -346,8 +355,7 @@ describe('ledger when the witness file cannot be written (e2e)', () => {
     const refused = await syncBatch(t.baseUrl, phone.token, packets);
     expect(refused.status).toBe(503);
     expect(refused.body.code).toBe('checkpoint_unavailable');
-    rmSync(join(dir, 'blocked'));
-    mkdirSync(join(dir, 'blocked'));
+    unblock();
     const retried = await syncBatch(t.baseUrl, phone.token, packets);
     expect(retried.status).toBe(200);
     expect(retried.body.duplicates).toBe(2);
@@ -355,6 +363,46 @@ describe('ledger when the witness file cannot be written (e2e)', () => {
     expect(readFileSync(join(dir, 'blocked', 'witness.ndjson'), 'utf8')).toContain(
       `mdai.local/ledger/${phone.siteId}`,
     );
+  });
+
+  it('should seal the stored packets by itself once the disk is back, with no batch sent again', async () => {
+    const unsealed = async () =>
+      Number(
+        /mdai_tlog_unsealed_logs (\d+)/.exec(
+          String((await http(t.baseUrl, 'GET', '/metrics')).body),
+        )?.[1],
+      );
+    block();
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    const refused = await syncBatch(t.baseUrl, phone.token, [signPacket(phone), signPacket(phone)]);
+    expect([refused.status, refused.body.code]).toEqual([503, 'checkpoint_unavailable']);
+    expect(await unsealed()).toBe(1);
+    unblock();
+    // the phone never comes back: the server seals the stored packets in the background
+    const verified = await pollUntil(
+      () => verifyLedger(t, phone.siteId),
+      (body) => body.ok,
+    );
+    expect(verified).toMatchObject({ ok: true, length: 2, checkpointsChecked: 1 });
+    expect(await unsealed()).toBe(0);
+  });
+
+  it('should refuse vault access, then seal the audit record by itself once the disk is back', async () => {
+    block();
+    const upload = await http(t.baseUrl, 'POST', '/api/v5/vault', {
+      key: t.keys.admin,
+      rawBody: Buffer.alloc(64, 1),
+      headers: { 'content-type': 'image/jpeg' },
+    });
+    expect([upload.status, upload.body.code]).toEqual([503, 'audit_unavailable']);
+    unblock();
+    // nobody touches the vault again: the record of the refused upload is sealed anyway
+    const verified = await pollUntil(
+      async () =>
+        (await http(t.baseUrl, 'GET', '/api/v5/vault/audit/verify', { key: t.keys.auditor })).body,
+      (body) => body.ok,
+    );
+    expect(verified).toMatchObject({ ok: true, length: 1, checkpointsChecked: 1 });
   });
 });
 

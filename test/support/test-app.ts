@@ -260,3 +260,20 @@ export function describeReplicas(
     },
   );
 }
+
+/**
+ * Calls `probe` every 100 ms until `done` accepts its answer or `withinMs` has passed, and
+ * returns the last answer (the caller asserts on it: a deadline passed fails there).
+ */
+export async function pollUntil<T>(
+  probe: () => Promise<T>,
+  done: (answer: T) => boolean,
+  withinMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const answer = await probe();
+    if (done(answer) || Date.now() > deadline) return answer;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -1,5 +1,5 @@
-import { Injectable, Logger, Optional } from '@nestjs/common';
-import { Clock, Counter, MetricsRegistry } from '@app/common';
+import { Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
+import { Clock, Counter, Gauge, MetricsRegistry } from '@app/common';
 import { SignedCheckpoint, checkpointText } from './domain/checkpoint';
 import {
   appendLeaves,
@@ -37,6 +37,17 @@ export interface SealResult {
 }
 
 const READ_PAGE = 5000;
+/** The first wait before a failed seal is tried again; doubled after each failure, up to the max. */
+export const SEAL_RETRY_FIRST_MS = 1000;
+const SEAL_RETRY_MAX_MS = 60_000;
+
+/** A failed seal to try again: the log's entries up to `size` have no checkpoint yet. */
+interface SealRetry {
+  size: number;
+  leaves: LeafSource;
+  delayMs: number;
+  timer?: NodeJS.Timeout;
+}
 
 /**
  * The shared transparency log: an RFC 6962 Merkle tree over each log's entries (leaf input =
@@ -45,7 +56,7 @@ const READ_PAGE = 5000;
  * (the ledger, the vault audit); `seal` reads the new ones through a LeafSource.
  */
 @Injectable()
-export class TransparencyLogService {
+export class TransparencyLogService implements OnModuleDestroy {
   private readonly logger = new Logger(TransparencyLogService.name);
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly witnessed = new Map<string, { size: number; rootHash: string }>();
@@ -54,6 +65,9 @@ export class TransparencyLogService {
     { checkpoint?: SignedCheckpoint; compact: Map<string, Buffer> }
   >();
   private readonly alarms: Counter<'log'>;
+  private readonly unsealed: Gauge;
+  private readonly retries = new Map<string, SealRetry>();
+  private closed = false;
 
   constructor(
     private readonly store: TlogRepository,
@@ -70,6 +84,21 @@ export class TransparencyLogService {
     });
     this.alarms.inc({ log: 'ledger' }, 0);
     this.alarms.inc({ log: 'vault-audit' }, 0);
+    const retries = this.retries;
+    this.unsealed = new Gauge({
+      name: 'mdai_tlog_unsealed_logs',
+      help: 'Logs with entries a failed seal left without a checkpoint (sealed again in the background)',
+      registers: metrics ? [metrics] : [],
+      collect() {
+        this.set(retries.size);
+      },
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.closed = true;
+    for (const retry of this.retries.values()) clearTimeout(retry.timer);
+    this.retries.clear();
   }
 
   /**
@@ -78,7 +107,12 @@ export class TransparencyLogService {
    * processes sealing at once write the same nodes and each a valid checkpoint.
    */
   seal(origin: string, size: number, leaves: LeafSource, seqs: number[]): Promise<SealResult> {
-    return this.exclusive(origin, () => this.sealNow(origin, size, leaves, seqs));
+    const sealed = this.exclusive(origin, () => this.sealNow(origin, size, leaves, seqs));
+    sealed.then(
+      (done) => this.covered(origin, done.checkpoint.size),
+      () => this.retryLater(origin, size, leaves),
+    );
+    return sealed;
   }
 
   /** Settles when the seals of `origin` this process has started are done (failed or not). */
@@ -306,6 +340,56 @@ export class TransparencyLogService {
       Buffer.from(seen.rootHash, 'hex'),
       proof,
     );
+  }
+
+  /**
+   * A failed seal (the store or the witness file unavailable) leaves committed entries
+   * without a checkpoint, and a verify would call them `checkpoint_missing` until the log's
+   * next append seals them. They are sealed again in the background instead: after
+   * SEAL_RETRY_FIRST_MS, then at doubling intervals up to a minute, until a seal covers them.
+   */
+  private retryLater(origin: string, size: number, leaves: LeafSource): void {
+    if (this.closed) return;
+    const pending = this.retries.get(origin);
+    if (pending) {
+      if (size > pending.size) Object.assign(pending, { size, leaves });
+      return;
+    }
+    this.schedule(origin, { size, leaves, delayMs: SEAL_RETRY_FIRST_MS });
+  }
+
+  private schedule(origin: string, retry: SealRetry): void {
+    this.retries.set(origin, retry);
+    retry.timer = setTimeout(() => void this.retry(origin, retry), retry.delayMs);
+    retry.timer.unref();
+  }
+
+  private async retry(origin: string, retry: SealRetry): Promise<void> {
+    if (this.closed || this.retries.get(origin) !== retry) return;
+    try {
+      const { size } = retry;
+      await this.exclusive(origin, () => this.sealNow(origin, size, retry.leaves, []));
+      this.logger.log(
+        { origin, size },
+        'Sealed entries a failed seal had left without a checkpoint',
+      );
+      if (this.retries.get(origin) !== retry) return;
+      // a later seal failed meanwhile, past this one: its entries are next
+      if (retry.size > size) this.schedule(origin, { ...retry, delayMs: SEAL_RETRY_FIRST_MS });
+      else this.retries.delete(origin);
+    } catch (error) {
+      if (this.closed || this.retries.get(origin) !== retry) return;
+      this.logger.warn({ err: error, origin }, 'A log could not be sealed again; trying later');
+      this.schedule(origin, { ...retry, delayMs: Math.min(retry.delayMs * 2, SEAL_RETRY_MAX_MS) });
+    }
+  }
+
+  /** A checkpoint of `size` is stored: a pending retry of no larger size is done. */
+  private covered(origin: string, size: number): void {
+    const pending = this.retries.get(origin);
+    if (!pending || pending.size > size) return;
+    clearTimeout(pending.timer);
+    this.retries.delete(origin);
   }
 
   private exclusive<T>(origin: string, work: () => Promise<T>): Promise<T> {
