@@ -216,20 +216,32 @@ else process.stdout.write(JSON.stringify({ mode: cache.mode, value, searches, lo
         rmSync(cacheBase, { recursive: true, force: true });
         expect(boot()).toMatchObject({ mode: 'record', value: 'ab' });
       }
-      // this tree's, with entries of every wrong shape: each ignored, searched for instead
+      // this tree's, with entries of every wrong shape (each ignored, searched for instead) and
+      // one good one (pkg-b from pkg-a's lib: answered)
+      const searched = boot(app, { MDAI_RESOLVE_CACHE: 'off' }).searches;
       writeFileSync(
         shipped(),
         JSON.stringify({
           v: 2,
           digest,
-          dirs: [null, 7, '..', '/etc'],
-          files: ['pkg-a/lib/missing.js', null, '../x.js'],
-          entries: [[0, 'pkg-a', 1], [1, 'pkg-b', 0], [2, 'pkg-b', 0], [0, 'pkg-a', 2], 'x', [9]],
+          dirs: [null, 7, '..', '/etc', 'pkg-a/lib'],
+          files: ['pkg-a/lib/missing.js', null, '../x.js', 'pkg-b/index.js'],
+          entries: [
+            [0, 'pkg-a', 1],
+            [1, 'pkg-b', 0],
+            [2, 'pkg-b', 0],
+            [0, 'pkg-a', 2],
+            [0, 'pkg-a', 'map'],
+            ['constructor', 'pkg-a', 0],
+            'x',
+            [9],
+            [4, 'pkg-b', 3],
+          ],
         }),
       );
       const damaged = boot();
       expect(damaged).toMatchObject({ mode: 'shipped', value: 'ab' });
-      expect(damaged.searches).toBeGreaterThan(0);
+      expect(damaged.searches).toBe(searched - 1);
       writeFileSync(shipped(), good);
       chmodSync(shipped(), 0o646);
       rmSync(cacheBase, { recursive: true, force: true });

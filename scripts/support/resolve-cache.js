@@ -150,7 +150,7 @@ function toLookup(record, dirPath, filePath) {
     const [dir, request, index] = entry;
     const from = dirPaths[dir];
     const filename = paths[index];
-    if (typeof from !== 'string' || typeof request !== 'string' || filename === undefined) {
+    if (typeof from !== 'string' || typeof request !== 'string' || typeof filename !== 'string') {
       continue;
     }
     let byRequest = lookup.get(from);
