@@ -4,37 +4,53 @@
  * For each size (SYNC_LEDGER_LINKS, default 10,000 and 1,000,000 links) a data dir is filled
  * straight through better-sqlite3 (valid hash chains on 100 other sites, packets of 20,000
  * workers and devices, the ledger's own schema, indexes and triggers), then copied: the API
- * opens one copy, the baseline the other. A crew of phones at a new site then syncs one
- * 500-packet batch each through `POST /api/v5/sync` (token, JCS + HMAC, time window, trust,
- * duplicates, the chain append, the seal and receipts, the fraud rules, the timesheet read
- * model), and the baseline inserts the same 500 rows into its copy with one prepared INSERT
- * in one `BEGIN IMMEDIATE` (same columns, indexes, triggers and WAL settings; no HTTP, no
- * checks, no hashing). Every round runs all four (ours and baseline at each size) in a
- * rotating order; the table shows medians per batch. Request bodies are serialized before
- * the clock starts; the answer is read in full inside it.
+ * opens one copy, the baseline the other. The API runs in a child process
+ * (`support/serve-api.ts`), so that its CPU is measured apart from this process's client. A
+ * crew of phones at a new site then syncs one 500-packet batch each through `POST
+ * /api/v5/sync` (token, JCS + HMAC, time window, trust, duplicates, the chain append, the seal
+ * and receipts, the fraud rules, the timesheet read model), and the baseline inserts the same
+ * 500 rows into its copy with one prepared INSERT in one `BEGIN IMMEDIATE` (same columns,
+ * indexes, triggers and WAL settings; no HTTP, no checks, no hashing), in this process. Every
+ * round runs all tasks (ours and baseline at each size) in a rotating order; the table shows
+ * medians per batch. Request bodies are serialized before the clock starts; the answer is read
+ * in full inside it.
  * Each round also has a concurrent round: SYNC_CONCURRENCY (default 4) phones' batches in
  * flight at once (their packet checks spread over the worker threads, the appends one after
  * another), against the baseline inserting the same rows, batch after batch. Beside wall
- * time, the process CPU time (every thread) per batch is shown, ours against the baseline's:
- * on a shared machine the steadier ratio.
- * `FRAUD_HEAVY=1`: every packet a rapid repeat (all flagged).
+ * time: the server's CPU per batch, every thread of the API's process, read from
+ * `/proc/<pid>/task/<tid>/schedstat` around each batch (and, coarser, `/proc/<pid>/stat`),
+ * against the baseline process's CPU for its inserts: on a shared machine the steadier ratio.
+ * The client's CPU (this process, building requests and reading answers) is shown apart. The
+ * server's CPU is read SETTLE_MS after its answer (not timed): what it finishes after answering
+ * counts for its batch, not for the next task (with BENCH_BEFORE_DIR, the other server's).
+ * `FRAUD_HEAVY=1`: every packet a rapid repeat (all flagged). `SYNC_WARMUP=<n>`: untimed batches
+ * per side first (default 1).
+ * `BENCH_BEFORE_DIR=<an older checkout>`: its API, on a third copy of the same fill, is
+ * measured in the same rounds too (its own phones and batches), against the same baseline.
  */
 import type Database from 'better-sqlite3';
-import { copyFileSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector';
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { jcs } from '@app/common';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
 import { EMPTY_HEAD, linkAfter } from '@app/offline-sync/domain/attendance-log';
 import { AttendanceLogSqliteMapper } from '@app/offline-sync/infrastructure/persistence/sqlite/mappers/attendance-log.mapper';
 import { LEDGER_SQLITE_MIGRATIONS } from '@app/offline-sync/infrastructure/persistence/sqlite/sqlite-ledger.migrations';
-import { cpuMsSince, median, now, printRows } from './support';
-import { enrollCrew, signedBatch, startSyncBenchApi, SyncBenchApi } from './support/crew';
+import { BenchRow, cpuMsSince, median, now, printRows } from './support';
+import { enrollCrew, signedBatch, startSyncBenchChild, SyncBenchChild } from './support/crew';
+import { processCpuMs, threadsCpuMs } from './support/proc';
 
 const BATCH_SIZE = 500;
 const FILL_SITES = 100;
 const FILL_PEOPLE = 20_000;
+const SETTLE_MS = 30;
+/**
+ * Untimed batches per side before the rounds (default 1: the first batch opens the site's tree,
+ * read model and caches). More of them take JIT warm-up out of the measure, for both sides.
+ */
+const WARMUP = Math.max(1, Number(process.env.SYNC_WARMUP ?? 1));
 
 interface SignedBatch {
   /** `data`: the row the baseline inserts (the packet with its signature, as JCS text). */
@@ -43,21 +59,34 @@ interface SignedBatch {
   token: string;
 }
 
+/** One API process (this checkout's, or BENCH_BEFORE_DIR's) on its own copy of the ledger. */
+interface Side {
+  name: 'ours' | 'before';
+  api: SyncBenchChild;
+  batches: SignedBatch[];
+  /** Next unused batch (each batch is synced once; ours' are inserted once into the baseline). */
+  next: number;
+  /** Per single batch: wall ms; the server's CPU ms (all its threads), fine and in ticks. */
+  wall: number[];
+  cpu: number[];
+  cpuTicks: number[];
+  /** Per single batch: this process's CPU ms (the client's: requests out, answers read). */
+  clientCpu: number[];
+  /** Per concurrent round of CONCURRENCY batches: wall ms, and the server's CPU ms per batch. */
+  concurrent: number[];
+  concurrentCpu: number[];
+}
+
 interface Rig {
   links: number;
-  api: SyncBenchApi;
-  batches: SignedBatch[];
+  ours: Side;
+  before?: Side;
   baseline: Database.Database;
   insertBatch: (packets: SignedBatch['packets']) => void;
-  /** Next unused batch (each batch is synced once, and inserted once into the baseline). */
-  next: number;
-  /** Per single batch: wall ms, and process CPU ms (all threads). */
-  ours: number[];
+  /** Per single batch: wall ms, and process CPU ms (this process: the inserts only). */
   raw: number[];
-  oursCpu: number[];
   rawCpu: number[];
   /** Per concurrent round of CONCURRENCY batches: wall ms. */
-  oursConcurrent: number[];
   rawConcurrent: number[];
 }
 
@@ -116,6 +145,42 @@ function fillLedger(path: string, links: number): void {
   store.db.close();
 }
 
+async function sideFor(
+  name: Side['name'],
+  links: number,
+  dataDir: string,
+  batchCount: number,
+  fraudHeavy: boolean,
+  root?: string,
+): Promise<Side> {
+  const api = await startSyncBenchChild(`sync-${links}`, dataDir, root);
+  try {
+    const phones = await enrollCrew(api, batchCount + WARMUP);
+    const batches = phones.map((phone) => {
+      const { packets, token } = signedBatch(phone, api.siteId, BATCH_SIZE, fraudHeavy);
+      return { packets, token, body: JSON.stringify({ packets }) };
+    });
+    const side: Side = {
+      name,
+      api,
+      batches,
+      next: 0,
+      wall: [],
+      cpu: [],
+      cpuTicks: [],
+      clientCpu: [],
+      concurrent: [],
+      concurrentCpu: [],
+    };
+    // warm-up (not timed): the first batch opens the site's tree, read model and caches
+    for (let i = 0; i < WARMUP; i++) await syncOnce(side, batches.pop()!);
+    return side;
+  } catch (error) {
+    await api.close();
+    throw error;
+  }
+}
+
 async function rigFor(
   links: number,
   rounds: number,
@@ -123,20 +188,29 @@ async function rigFor(
   fraudHeavy: boolean,
 ): Promise<Rig> {
   const t0 = now();
-  const api = await startSyncBenchApi(`sync-${links}`, (dataDir) => {
-    fillLedger(join(dataDir, 'mdai.sqlite'), links);
-    copyFileSync(join(dataDir, 'mdai.sqlite'), join(dataDir, 'baseline.sqlite'));
-  });
+  const dataDir = mkdtempSync(join(tmpdir(), `mdai-bench-sync-${links}-`));
+  fillLedger(join(dataDir, 'mdai.sqlite'), links);
+  copyFileSync(join(dataDir, 'mdai.sqlite'), join(dataDir, 'baseline.sqlite'));
+  const beforeRoot = process.env.BENCH_BEFORE_DIR;
+  const beforeDir = beforeRoot
+    ? mkdtempSync(join(tmpdir(), `mdai-bench-sync-${links}-before-`))
+    : undefined;
+  if (beforeDir) copyFileSync(join(dataDir, 'mdai.sqlite'), join(beforeDir, 'mdai.sqlite'));
   process.stderr.write(
     `sync bench: ${links} links filled in ${((now() - t0) / 1000).toFixed(1)} s\n`,
   );
-  const phones = await enrollCrew(api, rounds * (1 + concurrency) + 1);
-  const batches = phones.map((phone) => {
-    const { packets, token } = signedBatch(phone, api.siteId, BATCH_SIZE, fraudHeavy);
-    return { packets, token, body: JSON.stringify({ packets }) };
-  });
+  const batchCount = rounds * (1 + concurrency);
+  const ours = await sideFor('ours', links, dataDir, batchCount, fraudHeavy);
+  const before = beforeDir
+    ? await sideFor('before', links, beforeDir, batchCount, fraudHeavy, beforeRoot).catch(
+        async (error) => {
+          await ours.api.close();
+          throw error;
+        },
+      )
+    : undefined;
   // opened as the API opens its file: the same pragmas (WAL, synchronous, cache)
-  const baseline = new SqliteStore(join(api.dataDir, 'baseline.sqlite')).db;
+  const baseline = new SqliteStore(join(dataDir, 'baseline.sqlite')).db;
   const insert = baseline.prepare(
     'INSERT INTO attendance_logs (site_id, seq, packet_id, prev_hash, record_hash, data, meta) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
@@ -150,32 +224,25 @@ async function rigFor(
   const insertBatch = baseline.transaction((packets: SignedBatch['packets']) => {
     for (const p of packets) {
       seq += 1;
-      insert.run(api.siteId, seq, p.payload.packetId, hash, hash, p.data, meta);
+      insert.run(ours.api.siteId, seq, p.payload.packetId, hash, hash, p.data, meta);
     }
   });
-  const rig: Rig = {
-    links,
-    api,
-    batches,
-    baseline,
-    insertBatch: (packets) => insertBatch.immediate(packets),
-    next: 0,
-    ours: [],
-    raw: [],
-    oursCpu: [],
-    rawCpu: [],
-    oursConcurrent: [],
-    rawConcurrent: [],
-  };
   // the same rows as the baseline inserts: the packet with its signature, as JCS text
-  for (const b of batches) {
+  for (const b of ours.batches) {
     for (const p of b.packets)
       (p as { data?: string }).data = jcs({ ...p.payload, signature: p.signature });
   }
-  // warm-up (not timed): the first batch opens the site's tree, read model and caches
-  await syncOnce(rig, batches.pop()!);
-  insertBatch.immediate(warmRows(BATCH_SIZE));
-  return rig;
+  for (let i = 0; i < WARMUP; i++) insertBatch.immediate(warmRows(BATCH_SIZE));
+  return {
+    links,
+    ours,
+    before,
+    baseline,
+    insertBatch: (packets) => insertBatch.immediate(packets),
+    raw: [],
+    rawCpu: [],
+    rawConcurrent: [],
+  };
 }
 
 /** Rows for the baseline's warm-up, not in any batch. */
@@ -186,9 +253,9 @@ function warmRows(size: number): SignedBatch['packets'] {
   });
 }
 
-async function syncOnce(rig: Rig, batch: SignedBatch): Promise<number> {
+async function syncOnce(side: Side, batch: SignedBatch): Promise<number> {
   const t0 = now();
-  const res = await fetch(`${rig.api.base}/api/v5/sync`, {
+  const res = await fetch(`${side.api.base}/api/v5/sync`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${batch.token}` },
     body: batch.body,
@@ -200,27 +267,24 @@ async function syncOnce(rig: Rig, batch: SignedBatch): Promise<number> {
   return ms;
 }
 
+/** A pause after a batch, before its server's CPU is read (see the tasks). */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+}
+
 /**
- * `BENCH_CPU_PROFILE=<file>`: a V8 CPU profile of the timed rounds only (open it in Chrome
- * DevTools), to see where the time goes.
+ * `BENCH_CPU_PROFILE=<file>`: a V8 CPU profile of our API process (the child) in the timed
+ * rounds only (open it in Chrome DevTools), to see where the time goes.
  */
-async function startProfile(): Promise<{ stop(): Promise<void> }> {
+async function startProfile(side: Side): Promise<{ stop(): Promise<void> }> {
   const file = process.env.BENCH_CPU_PROFILE;
   if (!file) return { stop: async () => undefined };
-  const session = new Session();
-  session.connect();
-  const post = (method: string, params?: object) =>
-    new Promise<any>((resolve, reject) =>
-      session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
-    );
-  await post('Profiler.enable');
-  await post('Profiler.setSamplingInterval', { interval: 200 });
-  await post('Profiler.start');
+  side.api.child.send('profile-start');
+  await side.api.child.expect('PROFILING', 30_000);
   return {
     stop: async () => {
-      const { profile } = (await post('Profiler.stop')) as { profile: unknown };
-      writeFileSync(file, JSON.stringify(profile));
-      session.disconnect();
+      side.api.child.send(`profile-stop ${resolve(file)}`);
+      await side.api.child.expect('PROFILED', 60_000);
     },
   };
 }
@@ -233,83 +297,125 @@ export async function run(): Promise<void> {
   const rigs: Rig[] = [];
   try {
     for (const links of sizes) rigs.push(await rigFor(links, rounds, concurrency, fraudHeavy));
-    // ours and the baseline take the same batches: whichever comes first in a round takes new
-    // ones and leaves them to the other (the order rotates)
-    const take = (rig: Rig, n: number) => rig.batches.slice(rig.next, (rig.next += n));
+    const take = (side: Side, n: number) => side.batches.slice(side.next, (side.next += n));
     const tasks = rigs.flatMap((rig) => {
+      // ours and the baseline take the same batches: whichever comes first in a round takes new
+      // ones and leaves them to the other (the order rotates); "before" has batches of its own
       const leftFor = { ours: [] as SignedBatch[][], raw: [] as SignedBatch[][] };
-      const batchesFor = (side: 'ours' | 'raw', n: number): SignedBatch[] => {
-        const left = leftFor[side].findIndex((b) => b.length === n);
-        if (left >= 0) return leftFor[side].splice(left, 1)[0];
-        const fresh = take(rig, n);
-        leftFor[side === 'ours' ? 'raw' : 'ours'].push(fresh);
+      const batchesFor = (who: 'ours' | 'raw', n: number): SignedBatch[] => {
+        const left = leftFor[who].findIndex((b) => b.length === n);
+        if (left >= 0) return leftFor[who].splice(left, 1)[0];
+        const fresh = take(rig.ours, n);
+        leftFor[who === 'ours' ? 'raw' : 'ours'].push(fresh);
         return fresh;
       };
-      const single = (side: 'ours' | 'raw') => batchesFor(side, 1)[0];
-      const several = (side: 'ours' | 'raw') => batchesFor(side, concurrency);
+      const sideTasks = (side: Side, batches: (n: number) => SignedBatch[]) => {
+        const pid = side.api.child.proc.pid!;
+        return [
+          async () => {
+            const [batch] = batches(1);
+            const client = process.cpuUsage();
+            const [cpu0, ticks0] = [threadsCpuMs(pid), processCpuMs(pid)];
+            side.wall.push(await syncOnce(side, batch));
+            // work the server finishes after its answer (GC, the witness file's write) is the
+            // batch's too, and must not land in the next task's measure (another process's)
+            await settle();
+            side.cpu.push(threadsCpuMs(pid) - cpu0);
+            side.cpuTicks.push(processCpuMs(pid) - ticks0);
+            side.clientCpu.push(cpuMsSince(client));
+          },
+          async () => {
+            const several = batches(concurrency);
+            const cpu0 = threadsCpuMs(pid);
+            const t0 = now();
+            await Promise.all(several.map((batch) => syncOnce(side, batch)));
+            side.concurrent.push(now() - t0);
+            await settle();
+            side.concurrentCpu.push((threadsCpuMs(pid) - cpu0) / concurrency);
+          },
+        ];
+      };
+      const [oursSingle, oursConcurrent] = sideTasks(rig.ours, (n) => batchesFor('ours', n));
+      const before = rig.before;
+      const [beforeSingle, beforeConcurrent] = before
+        ? sideTasks(before, (n) => take(before, n))
+        : [];
       return [
+        oursSingle,
         async () => {
-          const batch = single('ours');
-          const cpu = process.cpuUsage();
-          rig.ours.push(await syncOnce(rig, batch));
-          rig.oursCpu.push(cpuMsSince(cpu));
-        },
-        async () => {
-          const batch = single('raw');
+          const [batch] = batchesFor('raw', 1);
           const cpu = process.cpuUsage();
           const t0 = now();
           rig.insertBatch(batch.packets);
           rig.raw.push(now() - t0);
           rig.rawCpu.push(cpuMsSince(cpu));
         },
+        ...(beforeSingle ? [beforeSingle] : []),
+        oursConcurrent,
         async () => {
-          const batches = several('ours');
+          const several = batchesFor('raw', concurrency);
           const t0 = now();
-          await Promise.all(batches.map((batch) => syncOnce(rig, batch)));
-          rig.oursConcurrent.push(now() - t0);
-        },
-        async () => {
-          const batches = several('raw');
-          const t0 = now();
-          for (const batch of batches) rig.insertBatch(batch.packets);
+          for (const batch of several) rig.insertBatch(batch.packets);
           rig.rawConcurrent.push(now() - t0);
         },
+        ...(beforeConcurrent ? [beforeConcurrent] : []),
       ];
     });
-    const profile = await startProfile();
+    const profile = await startProfile(rigs[0].ours);
     for (let r = 0; r < rounds; r++) {
       // rotate the order each round, so a periodic cost (GC, WAL checkpoints) lands everywhere
       for (let k = 0; k < tasks.length; k++) await tasks[(r + k) % tasks.length]();
     }
     await profile.stop();
     const rows = rigs.flatMap((rig) => {
-      const ours = median(rig.ours);
+      const at = `at ${rig.links.toLocaleString('en')} links`;
       const raw = median(rig.raw);
-      return [
+      const sideRows = (side: Side, label: string): BenchRow[] => [
         {
-          metric: `packets/s at ${rig.links.toLocaleString('en')} links, median of ${rounds} batches of ${BATCH_SIZE}, sync vs raw inserts`,
-          ours: (BATCH_SIZE * 1000) / ours,
+          metric: `${label}packets/s ${at}, median of ${rounds} batches of ${BATCH_SIZE}, sync vs raw inserts`,
+          ours: (BATCH_SIZE * 1000) / median(side.wall),
           baseline: (BATCH_SIZE * 1000) / raw,
           unit: 'pkt/s',
         },
         {
-          metric: `ms per batch at ${rig.links.toLocaleString('en')} links`,
-          ours,
+          metric: `${label}ms per batch ${at}`,
+          ours: median(side.wall),
           baseline: raw,
           unit: 'ms',
         },
         {
-          metric: `process CPU ms per batch at ${rig.links.toLocaleString('en')} links (all threads)`,
-          ours: median(rig.oursCpu),
+          metric: `${label}server CPU ms per batch ${at} (the API process's threads, schedstat; raw: the inserting process)`,
+          ours: median(side.cpu),
           baseline: median(rig.rawCpu),
           unit: 'ms',
         },
         {
-          metric: `packets/s at ${rig.links.toLocaleString('en')} links, ${concurrency} phones' batches in flight at once, sync vs raw inserts of the same rows`,
-          ours: (concurrency * BATCH_SIZE * 1000) / median(rig.oursConcurrent),
+          metric: `${label}the same from /proc/<pid>/stat (utime + stime, 10 ms ticks: mean, not median)`,
+          ours: side.cpuTicks.reduce((a, b) => a + b, 0) / side.cpuTicks.length,
+          baseline: rig.rawCpu.reduce((a, b) => a + b, 0) / rig.rawCpu.length,
+          unit: 'ms',
+        },
+        {
+          metric: `${label}the bench client's CPU ms per batch ${at} (request out, answer read; not the server's)`,
+          ours: median(side.clientCpu),
+          unit: 'ms',
+        },
+        {
+          metric: `${label}packets/s ${at}, ${concurrency} phones' batches in flight at once, sync vs raw inserts of the same rows`,
+          ours: (concurrency * BATCH_SIZE * 1000) / median(side.concurrent),
           baseline: (concurrency * BATCH_SIZE * 1000) / median(rig.rawConcurrent),
           unit: 'pkt/s',
         },
+        {
+          metric: `${label}server CPU ms per batch ${at}, ${concurrency} in flight (vs raw inserts, one at a time)`,
+          ours: median(side.concurrentCpu),
+          baseline: median(rig.rawCpu),
+          unit: 'ms',
+        },
+      ];
+      return [
+        ...sideRows(rig.ours, ''),
+        ...(rig.before ? sideRows(rig.before, 'before (BENCH_BEFORE_DIR): ') : []),
       ];
     });
     if (rigs.length >= 2) {
@@ -318,19 +424,19 @@ export async function run(): Promise<void> {
       rows.push(
         {
           metric: `cost per batch growth, ${sizes} (ours vs raw inserts)`,
-          ours: median(last.ours) / median(first.ours),
+          ours: median(last.ours.wall) / median(first.ours.wall),
           baseline: median(last.raw) / median(first.raw),
           unit: '×',
         },
         {
-          metric: `CPU per batch growth, ${sizes} (ours vs raw inserts)`,
-          ours: median(last.oursCpu) / median(first.oursCpu),
+          metric: `server CPU per batch growth, ${sizes} (ours vs raw inserts)`,
+          ours: median(last.ours.cpu) / median(first.ours.cpu),
           baseline: median(last.rawCpu) / median(first.rawCpu),
           unit: '×',
         },
         {
           metric: `cost per concurrent round growth, ${sizes} (ours vs raw inserts)`,
-          ours: median(last.oursConcurrent) / median(first.oursConcurrent),
+          ours: median(last.ours.concurrent) / median(first.ours.concurrent),
           baseline: median(last.rawConcurrent) / median(first.rawConcurrent),
           unit: '×',
         },
@@ -340,7 +446,8 @@ export async function run(): Promise<void> {
   } finally {
     for (const rig of rigs) {
       rig.baseline.close();
-      await rig.api.close();
+      await rig.ours.api.close();
+      await rig.before?.api.close();
     }
   }
 }

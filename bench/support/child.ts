@@ -90,10 +90,13 @@ export class BenchChild {
   }
 }
 
-/** In a child: answer `mem` on stdin with `MEM {rss, heapUsed}` after GC. */
-export function answerMemoryRequests(): void {
+/**
+ * In a child: answer `mem` on stdin with `MEM {rss, heapUsed}` after GC; any other line goes
+ * to `other`.
+ */
+export function answerMemoryRequests(other?: (line: string) => void): void {
   createInterface({ input: process.stdin }).on('line', (line) => {
-    if (line.trim() !== 'mem') return;
+    if (line.trim() !== 'mem') return other?.(line.trim());
     const gc = (globalThis as { gc?: () => void }).gc;
     gc?.();
     gc?.();

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '@app/api/bootstrap';
 import { jcs } from '@app/common';
+import { BenchChild } from './child';
 
 export async function postJson(
   base: string,
@@ -24,13 +25,49 @@ export async function postJson(
   return (await res.json()) as Record<string, any>;
 }
 
-export interface SyncBenchApi {
-  app: INestApplication;
+/** An API with one site to sync to, in this process or in a child. */
+export interface SyncBenchServer {
   base: string;
   dataDir: string;
   siteId: string;
   admin: Record<string, string>;
   close(): Promise<void>;
+}
+
+export interface SyncBenchApi extends SyncBenchServer {
+  app: INestApplication;
+}
+
+export interface SyncBenchChild extends SyncBenchServer {
+  child: BenchChild;
+}
+
+/** The API's settings in the sync benchmarks (in this process or in a child). */
+function syncBenchEnv(dataDir: string): Record<string, string> {
+  return {
+    DATA_DIR: dataDir,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    // the fraud-heavy run floods one phone's history; keep it syncing to measure the cost
+    TRUST_AUTO_BLOCK_FLOOR: '0',
+    // the limiter still counts every request; a long run (enrolment + batches) must not be refused
+    RATE_LIMIT_PER_IP: '100000000',
+    RATE_LIMIT_PER_CREDENTIAL: '100000000',
+    // e.g. SYNC_VERIFY_WORKERS=0: the packet checks in the request's thread, for a comparison
+    ...(process.env.SYNC_VERIFY_WORKERS !== undefined
+      ? { SYNC_VERIFY_WORKERS: process.env.SYNC_VERIFY_WORKERS }
+      : {}),
+  };
+}
+
+async function createSite(base: string, name: string, admin: Record<string, string>) {
+  const site = await postJson(
+    base,
+    '/api/v5/sites',
+    { name, geo: { lat: 1, lng: 1 }, radiusM: 100 },
+    admin,
+  );
+  return site.siteId as string;
 }
 
 /** The API on a fresh data dir, listening on a free port, with one site to sync to. */
@@ -41,37 +78,62 @@ export async function startSyncBenchApi(
   const dataDir = mkdtempSync(join(tmpdir(), `mdai-bench-${name}-`));
   // e.g. a ledger filled straight into the store before the server opens it
   prepare?.(dataDir);
-  const { app, config } = await createApp({
-    DATA_DIR: dataDir,
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    // the fraud-heavy run floods one phone's history; keep it syncing to measure the cost
-    TRUST_AUTO_BLOCK_FLOOR: '0',
-    // e.g. SYNC_VERIFY_WORKERS=0: the packet checks in the request's thread, for a comparison
-    ...(process.env.SYNC_VERIFY_WORKERS !== undefined
-      ? { SYNC_VERIFY_WORKERS: process.env.SYNC_VERIFY_WORKERS }
-      : {}),
-  });
+  const { app, config } = await createApp(syncBenchEnv(dataDir));
   await app.listen(0, '127.0.0.1');
   const base = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
   const admin = { 'x-api-key': config.auth.apiKeys.admin[0] };
-  const site = await postJson(
-    base,
-    '/api/v5/sites',
-    { name, geo: { lat: 1, lng: 1 }, radiusM: 100 },
-    admin,
-  );
   return {
     app,
     base,
     dataDir,
-    siteId: site.siteId as string,
+    siteId: await createSite(base, name, admin),
     admin,
     close: async () => {
       await app.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The API in a child process (`bench/support/serve-api.ts` of `root`, default this checkout)
+ * on `dataDir` (prepared by the caller; removed on close): its CPU is the child's alone, the
+ * bench's client (building requests, reading answers) stays in this process.
+ */
+export async function startSyncBenchChild(
+  name: string,
+  dataDir: string,
+  root?: string,
+): Promise<SyncBenchChild> {
+  const adminKey = `bench-admin-${randomUUID()}`;
+  // nothing from this process's environment decides the store: SQLite in dataDir, no Redis
+  const env = {
+    ...syncBenchEnv(dataDir),
+    ADMIN_API_KEYS: adminKey,
+    DATABASE_URL: '',
+    REDIS_URL: '',
+  };
+  const child = root
+    ? BenchChild.startIn(root, 'support/serve-api.ts', [], env)
+    : BenchChild.start('support/serve-api.ts', [], env);
+  try {
+    const base = `http://127.0.0.1:${await child.expect('READY')}`;
+    const admin = { 'x-api-key': adminKey };
+    return {
+      child,
+      base,
+      dataDir,
+      siteId: await createSite(base, name, admin),
+      admin,
+      close: async () => {
+        await child.stop();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
 }
 
 export interface Phone {
@@ -82,7 +144,7 @@ export interface Phone {
 }
 
 /** `count` workers at the API's site, each with an enrolled phone. */
-export async function enrollCrew(api: SyncBenchApi, count: number): Promise<Phone[]> {
+export async function enrollCrew(api: SyncBenchServer, count: number): Promise<Phone[]> {
   const phones: Phone[] = [];
   for (let w = 0; w < count; w++) {
     const worker = await postJson(

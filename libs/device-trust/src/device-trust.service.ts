@@ -62,25 +62,34 @@ export class DeviceTrustService {
     });
   }
 
-  /** A score below the floor blocks the device (once), recorded like an admin block. */
-  async enforceFloor(device: WorkerDevice, trust: TrustScore): Promise<boolean> {
+  /**
+   * A score below the floor blocks the device (once), recorded like an admin block:
+   * `'blocked'` when this call blocked it; `'already_blocked'` when another request (on this
+   * replica or another) blocked it since `device` was read, which then records nothing;
+   * undefined when the score is not below the floor.
+   */
+  async enforceFloor(
+    device: WorkerDevice,
+    trust: TrustScore,
+  ): Promise<'blocked' | 'already_blocked' | undefined> {
     const floor = this.settings.autoBlockFloor;
-    if (floor <= 0 || trust.score >= floor || device.isBlocked) return false;
+    if (floor <= 0 || trust.score >= floor || device.isBlocked) return undefined;
     const worst = trust.factors
       .filter((f) => f.effect < 0)
       .sort((a, b) => a.effect - b.effect)
       .slice(0, 3)
       .map((f) => `${f.name} ${f.effect} (${f.detail})`)
       .join('; ');
-    await this.devices.blockAutomatically(
+    const blocked = await this.devices.blockAutomatically(
       device.deviceId,
       `trust score ${trust.score} below the floor ${floor}: ${worst || 'no positive factors'}`,
     );
+    if (!blocked) return 'already_blocked';
     this.logger.warn(
       { deviceId: device.deviceId, score: trust.score, floor },
       'Device auto-blocked',
     );
-    return true;
+    return 'blocked';
   }
 
   isLow(trust: TrustScore): boolean {

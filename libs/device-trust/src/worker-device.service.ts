@@ -124,9 +124,13 @@ export class WorkerDeviceService {
     return first.deviceId;
   }
 
-  /** Blocks a device on the trust engine's decision, recorded with actor `system:trust`. */
-  async blockAutomatically(deviceId: string, reason: string): Promise<WorkerDevice> {
-    const updated = await this.devices.setBlocked(deviceId, true, {
+  /**
+   * Blocks a device on the trust engine's decision, recorded with actor `system:trust`, unless
+   * it is blocked already (by another request, on this replica or another, deciding the same):
+   * true when this call blocked it.
+   */
+  async blockAutomatically(deviceId: string, reason: string): Promise<boolean> {
+    const blocked = await this.devices.blockIfUnblocked(deviceId, {
       id: newId(),
       deviceId,
       action: 'blocked',
@@ -134,8 +138,8 @@ export class WorkerDeviceService {
       reason: reason.slice(0, 500),
       at: this.clock.now(),
     });
-    if (!updated) throw notFound();
-    return updated;
+    if (blocked === undefined) throw notFound();
+    return blocked;
   }
 
   list(limit: number, afterDeviceId?: string): Promise<WorkerDevice[]> {

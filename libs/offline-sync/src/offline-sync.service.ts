@@ -92,7 +92,8 @@ export class OfflineSyncService {
     const claims = await this.authenticate(bearer, now);
     const device = await this.activeDevice(claims);
     const trust = await this.trust.score(device, request, now);
-    if (await this.trust.enforceFloor(device, trust)) {
+    const floor = await this.trust.enforceFloor(device, trust);
+    if (floor === 'blocked') {
       await this.fraud.record({
         type: 'device_blocked',
         deviceId: device.deviceId,
@@ -101,6 +102,9 @@ export class OfflineSyncService {
       });
       throw new OfflineSyncError('device_blocked', 'This device is blocked (trust score too low)');
     }
+    // blocked meanwhile by another request deciding the same (on this replica or another):
+    // one auto-block, and this is a sync of a blocked device
+    if (floor === 'already_blocked') await this.refuseBlocked(device, claims.workerId);
     const secret = this.devices.secretOf(device);
     const meta: AttendanceMeta = {
       isOfflineSync: true,
@@ -240,16 +244,18 @@ export class OfflineSyncService {
       });
       throw new OfflineSyncError('unknown_device', 'The device of this token is not registered');
     }
-    if (device.isBlocked) {
-      await this.fraud.record({
-        type: 'device_blocked',
-        deviceId: device.deviceId,
-        workerId: claims.workerId,
-        detail: 'sync attempted by a blocked device',
-      });
-      throw new OfflineSyncError('device_blocked', 'This device is blocked');
-    }
+    if (device.isBlocked) await this.refuseBlocked(device, claims.workerId);
     return device;
+  }
+
+  private async refuseBlocked(device: WorkerDevice, workerId: string): Promise<never> {
+    await this.fraud.record({
+      type: 'device_blocked',
+      deviceId: device.deviceId,
+      workerId,
+      detail: 'sync attempted by a blocked device',
+    });
+    throw new OfflineSyncError('device_blocked', 'This device is blocked');
   }
 
   /**

@@ -107,15 +107,23 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
       : undefined;
   }
 
-  /** Legacy: keeps the real platform id and returns the session's alias for it (made once per session). */
-  async setLegacyPlatformId(session: PairingSession, platformId: string): Promise<string> {
-    const alias = session.platformAlias ?? `PLT_ALIAS_${randomBytes(9).toString('base64url')}`;
-    await this.sessions.setPlatformId(
-      session.id,
-      this.keyring.seal(platformId, sealContext(session.id)),
-      alias,
-    );
-    return alias;
+  /**
+   * Legacy: keeps the real platform id and returns the session's alias for it (made once per
+   * session); undefined when the session holds another platform id (recorded meanwhile by
+   * another writer: the first one recorded stays, with its alias).
+   */
+  async setLegacyPlatformId(
+    session: PairingSession,
+    platformId: string,
+  ): Promise<string | undefined> {
+    let current: PairingSession | undefined = session;
+    if (!session.platformIdSealed) {
+      const alias = `PLT_ALIAS_${randomBytes(9).toString('base64url')}`;
+      const sealed = this.keyring.seal(platformId, sealContext(session.id));
+      if (await this.sessions.setPlatformId(session.id, sealed, alias)) return alias;
+      current = await this.sessions.findById(session.id);
+    }
+    return current && this.platformIdOf(current) === platformId ? current.platformAlias : undefined;
   }
 
   recordDevice(sessionId: string, deviceId: string): Promise<void> {

@@ -363,9 +363,14 @@ export class TimesheetProjector
     // their versions, and its own recompute (of a higher basis) wins on a shared store
     const versions =
       touched.size > 0 ? await this.repo.versionsOf(siteId, [...touched.keys()]) : undefined;
+    // and the pending marks: one is cleared only if no write widened it since, and only if
+    // every write that had marked it had stored its entries by now (the punches hold them)
+    const marks =
+      touched.size > 0 ? await this.repo.pendingBasis(siteId, [...touched.keys()]) : undefined;
     for (const [workerId, span] of touched) {
       const { replacement, punches } = await this.recompute(siteId, workerId, span, inHand);
       replacement.basis = versions?.get(workerId) ?? 0;
+      replacement.mark = marks?.get(workerId);
       replacements.push(replacement);
       read += punches;
       if (replacements.length === REPLACE_BATCH) {

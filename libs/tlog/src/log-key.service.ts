@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash, createPublicKey, KeyObject } from 'node:crypto';
-import { rawEd25519, signNote, verifierKey } from './domain/signed-note';
+import { noteSigner, rawEd25519, verifierKey } from './domain/signed-note';
 import { tlogConfig, TlogSettings } from './tlog.config';
 
 /** One checkpoint verification key and the window in which it signed. */
@@ -23,11 +23,14 @@ export interface LogKey {
 @Injectable()
 export class LogKeyService {
   private readonly privateKey: KeyObject;
+  /** Signs with privateKey; its public key and key ids worked out once, not per checkpoint. */
+  private readonly signer: (text: string, keyName: string) => string;
   readonly active: LogKey;
   readonly retired: LogKey[];
 
   constructor(@Inject(tlogConfig.KEY) settings: TlogSettings) {
     this.privateKey = settings.signingKey;
+    this.signer = noteSigner(this.privateKey);
     this.retired = settings.retiredKeys.map((k) => ({
       ...describe(rawEd25519(k.publicKey)),
       notBefore: k.notBefore,
@@ -46,7 +49,7 @@ export class LogKeyService {
   }
 
   sign(text: string, origin: string): string {
-    return signNote(text, origin, this.privateKey);
+    return this.signer(text, origin);
   }
 
   /** Keys that may have signed at `signedAt`: the active key, and retired keys whose window holds it. */

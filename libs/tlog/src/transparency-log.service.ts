@@ -220,14 +220,15 @@ export class TransparencyLogService implements OnModuleDestroy {
     });
     // the new leaves' proofs in one pass from the nodes in hand; older leaves from the store
     const inside: number[] = [];
+    const insideIndexes: number[] = [];
     const outside: number[] = [];
-    for (const seq of seqs) (seq > from && seq <= size ? inside : outside).push(seq);
-    const proofs = inclusionProofsOf(
-      inside.map((seq) => seq - 1),
-      size,
-      nodes,
-      (hash) => hash.toString('base64'),
-    );
+    for (const seq of seqs) {
+      if (seq > from && seq <= size) {
+        inside.push(seq);
+        insideIndexes.push(seq - 1);
+      } else outside.push(seq);
+    }
+    const proofs = inclusionProofsOf(insideIndexes, size, nodes, (hash) => hash.toString('base64'));
     const receipts = new Map<number, Receipt>();
     inside.forEach((seq, i) => {
       receipts.set(seq, {

@@ -60,7 +60,19 @@ export class LegacyHandler {
       }
       // known before it is stored: the gate must hold it from the first frame that could carry it
       conn.platformIds.add(sent);
-      conn.platformAlias = await this.sessions.setLegacyPlatformId(session, sent);
+      const alias = await this.sessions.setLegacyPlatformId(session, sent);
+      if (alias === undefined) {
+        // another writer recorded another one first (the store keeps the first)
+        const now = await this.sessions.find(conn.sessionId);
+        const first = now && this.sessions.platformIdOf(now);
+        if (first) {
+          conn.platformId = first;
+          conn.platformAlias = now.platformAlias;
+          conn.platformIds.add(first);
+        }
+        return errorReply('platform_id_already_set', 'This session already holds a platform_id');
+      }
+      conn.platformAlias = alias;
       conn.platformId = sent;
     }
     return this.relay(conn, { type: 'from_app', data });

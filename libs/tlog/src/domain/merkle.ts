@@ -92,8 +92,12 @@ export function perfectNodes(lo: number, hi: number): NodeKey[] {
   let at = lo;
   while (at < hi) {
     let size = 1;
-    while (size * 2 <= hi - at && at % (size * 2) === 0) size *= 2;
-    keys.push({ level: Math.log2(size), index: at / size });
+    let level = 0;
+    while (size * 2 <= hi - at && at % (size * 2) === 0) {
+      size *= 2;
+      level += 1;
+    }
+    keys.push({ level, index: at / size });
     at += size;
   }
   return keys;
@@ -144,11 +148,14 @@ export function consistencyRanges(first: number, second: number): Range[] {
 /** Folds the perfect nodes of a range (from `nodes`) into its MTH. */
 export function rangeHash(lo: number, hi: number, nodes: ReadonlyMap<string, Buffer>): Buffer {
   if (hi <= lo) return EMPTY_ROOT;
-  const parts = perfectNodes(lo, hi).map((key) => {
+  // a loop, not `map`: an array from `map` has another shape where the caller runs optimized
+  // (V8 then deoptimizes the code that reads it)
+  const parts: Buffer[] = [];
+  for (const key of perfectNodes(lo, hi)) {
     const hash = nodes.get(nodeId(key));
     if (!hash) throw new Error(`merkle node ${nodeId(key)} is missing`);
-    return hash;
-  });
+    parts.push(hash);
+  }
   let acc = parts[parts.length - 1];
   for (let i = parts.length - 2; i >= 0; i--) acc = nodeHash(parts[i], acc);
   return acc;
@@ -212,20 +219,27 @@ export function inclusionProofsOf<T>(
   nodes: ReadonlyMap<string, Buffer>,
   encode: (hash: Buffer) => T,
 ): T[][] {
-  const proofs: T[][] = indexes.map((index) => {
+  // the leaves copied and the proofs built by pushes, so the loops below always see arrays of
+  // one shape whatever array the caller passed (e.g. `map`'s result or a literal): a new shape
+  // made the optimized code deoptimize (V8: "wrong map") and be compiled again, batch after batch
+  const leaves: number[] = [];
+  const proofs: T[][] = [];
+  for (let i = 0; i < indexes.length; i++) {
+    const index = indexes[i];
     if (!Number.isInteger(index) || index < 0 || index >= size) {
       throw new Error(`leaf ${index} is not in a tree of ${size}`);
     }
-    return [];
-  });
+    leaves.push(index);
+    proofs.push([]);
+  }
   for (let level = 0, width = 1; width < size; level++, width *= 2) {
     // the incomplete subtree at this level (if any) starts at the last multiple of width
     const edgeStart = Math.floor(size / width) * width;
     let edge: T | undefined;
     let lastSibling = -1;
     let lastHash: T | undefined;
-    for (let i = 0; i < indexes.length; i++) {
-      const node = Math.floor(indexes[i] / width);
+    for (let i = 0; i < leaves.length; i++) {
+      const node = Math.floor(leaves[i] / width);
       const sibling = node % 2 === 0 ? node + 1 : node - 1;
       const start = sibling * width;
       if (start >= size) continue; // no sibling: the node is promoted to the next level

@@ -1,6 +1,15 @@
-import { createHash, generateKeyPairSync, verify } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  verify,
+} from 'node:crypto';
 import { checkpointText, parseCheckpointText } from './checkpoint';
 import {
+  noteKeyId,
+  noteSigner,
   noteSignedBy,
   parseNote,
   parseVerifierKey,
@@ -76,5 +85,42 @@ describe('C2SP signed note and tlog-checkpoint', () => {
       const raw2 = rawEd25519(generateKeyPairSync('ed25519').publicKey);
       expect(parseVerifierKey(verifierKey(origin, raw2))?.rawPublicKey).toEqual(raw2);
     }
+  });
+
+  it('should sign with a reused signer exactly as the full path does, for any key name in any order', () => {
+    // the full path, worked out again for every note: the public key from the private key,
+    // the key id from it and the name, the signature over the text
+    const fullPath = (text: string, keyName: string) => {
+      const rawKey = rawEd25519(createPublicKey(privateKey));
+      const blob = Buffer.concat([
+        noteKeyId(keyName, rawKey),
+        sign(null, Buffer.from(text, 'utf8'), privateKey),
+      ]).toString('base64');
+      return `${text}\n\u2014 ${keyName} ${blob}\n`;
+    };
+    const signer = noteSigner(privateKey);
+    const names = [origin, 'mdai.local/ledger/site-b', 'mdai.local/vault', 'x'];
+    for (let i = 0; i < 300; i++) {
+      const keyName = names[(i * 7 + (i >> 3)) % names.length];
+      const text = checkpointText({
+        origin: keyName,
+        size: 1 + ((i * 7919) % 100_000),
+        rootHash: randomBytes(32),
+      });
+      const note = signer(text, keyName);
+      expect(note).toBe(fullPath(text, keyName));
+      expect(note).toBe(signNote(text, keyName, privateKey));
+      expect(noteSignedBy(parseNote(note)!, keyName, raw)).toBe(true);
+    }
+    // another key: its own public key and key ids, not the first signer's
+    const other = generateKeyPairSync('ed25519');
+    const otherNote = noteSigner(other.privateKey)(
+      checkpointText({ origin, size: 1, rootHash }),
+      origin,
+    );
+    expect(noteSignedBy(parseNote(otherNote)!, origin, rawEd25519(other.publicKey))).toBe(true);
+    expect(noteSignedBy(parseNote(otherNote)!, origin, raw)).toBe(false);
+    expect(() => signer('no newline', origin)).toThrow(/end in one newline/);
+    expect(() => signer('a\n\nb\n', origin)).toThrow(/blank lines/);
   });
 });

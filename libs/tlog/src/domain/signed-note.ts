@@ -72,13 +72,31 @@ export function validKeyName(name: string): boolean {
 }
 
 export function signNote(text: string, keyName: string, privateKey: KeyObject): string {
-  if (!text.endsWith('\n') || text.includes('\n\n') || hasControl(text.replace(/\n/g, ''))) {
-    throw new Error('note text must end in one newline, without blank lines or control characters');
-  }
+  return noteSigner(privateKey)(text, keyName);
+}
+
+/**
+ * `signNote` with one private key, its public key and each key name's key id worked out once
+ * (not on every note): the same notes, byte for byte (Ed25519 signatures are deterministic).
+ */
+export function noteSigner(privateKey: KeyObject): (text: string, keyName: string) => string {
   const raw = rawEd25519(createPublicKey(privateKey));
-  const signature = sign(null, Buffer.from(text, 'utf8'), privateKey);
-  const blob = Buffer.concat([noteKeyId(keyName, raw), signature]).toString('base64');
-  return `${text}\n${EM_DASH_PREFIX}${keyName} ${blob}\n`;
+  const keyIds = new Map<string, Buffer>();
+  return (text, keyName) => {
+    if (!text.endsWith('\n') || text.includes('\n\n') || hasControl(text.replace(/\n/g, ''))) {
+      throw new Error(
+        'note text must end in one newline, without blank lines or control characters',
+      );
+    }
+    let keyId = keyIds.get(keyName);
+    if (!keyId) {
+      keyId = noteKeyId(keyName, raw);
+      keyIds.set(keyName, keyId);
+    }
+    const signature = sign(null, Buffer.from(text, 'utf8'), privateKey);
+    const blob = Buffer.concat([keyId, signature]).toString('base64');
+    return `${text}\n${EM_DASH_PREFIX}${keyName} ${blob}\n`;
+  };
 }
 
 /** Splits a note into its text and signature lines; undefined when it is not well formed. */

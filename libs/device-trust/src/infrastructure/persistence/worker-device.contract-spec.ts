@@ -69,6 +69,25 @@ describeStoreContract('WorkerDeviceRepository', workerDeviceAdapters, ({ sut }) 
     expect(events[1]).toMatchObject({ actor: 'admin:000000000000', reason: 'why' });
   });
 
+  it('should block a device once when blocked only if unblocked (an auto-block decided twice)', async () => {
+    const d = device();
+    await sut().register(d, event(d.deviceId, 'registered'));
+    const twice = await Promise.all([
+      sut().blockIfUnblocked(d.deviceId, event(d.deviceId, 'blocked')),
+      sut().blockIfUnblocked(d.deviceId, event(d.deviceId, 'blocked')),
+    ]);
+    expect(twice.sort()).toEqual([false, true]);
+    expect((await sut().findByDeviceId(d.deviceId))?.isBlocked).toBe(true);
+    expect((await sut().listEvents(d.deviceId)).map((e) => e.action)).toEqual([
+      'registered',
+      'blocked',
+    ]);
+    expect(await sut().blockIfUnblocked(newId(), event('x', 'blocked'))).toBeUndefined();
+    // unblocked by an admin: the next one blocks it again
+    await sut().setBlocked(d.deviceId, false, event(d.deviceId, 'unblocked'));
+    expect(await sut().blockIfUnblocked(d.deviceId, event(d.deviceId, 'blocked'))).toBe(true);
+  });
+
   it('should only move lastSeen forward', async () => {
     const d = device();
     await sut().register(d, event(d.deviceId, 'registered'));

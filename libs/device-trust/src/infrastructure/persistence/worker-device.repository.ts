@@ -14,6 +14,15 @@ export abstract class WorkerDeviceRepository extends SealedValueRepository {
     blocked: boolean,
     event: WorkerDeviceEvent,
   ): Promise<WorkerDevice | undefined>;
+  /**
+   * Blocks the device only if it is not blocked, recording the event with that change (one
+   * conditional write: two processes deciding it at once block it once). true: blocked by this
+   * call; false: it was blocked already (no event); undefined: unknown device.
+   */
+  abstract blockIfUnblocked(
+    deviceId: string,
+    event: WorkerDeviceEvent,
+  ): Promise<boolean | undefined>;
   /** Moves lastSeen forward to `at` (never back) and, when given, records the address seen then. */
   abstract touchLastSeen(deviceId: string, at: Date, ip?: string): Promise<void>;
   /** deviceIds of every device registered with this SIM hash (one physical phone), sorted. */

@@ -66,6 +66,23 @@ describeStoreContract('SessionRepository', sessionAdapters, ({ sut }) => {
     });
   });
 
+  it('should record a platform id and its alias once: a second write (another replica, another alias) leaves the first', async () => {
+    const s = session({ protocol: 'legacy', platformIdSealed: undefined, userId: undefined });
+    await sut().create(s);
+    const sets = await Promise.all([
+      sut().setPlatformId(s.id, 'sealed1.v1.a.a.a', 'PLT_ALIAS_a'),
+      sut().setPlatformId(s.id, 'sealed1.v1.b.b.b', 'PLT_ALIAS_b'),
+    ]);
+    expect([...sets].sort()).toEqual([false, true]);
+    const won = sets[0] ? 'a' : 'b';
+    expect(await sut().findById(s.id)).toMatchObject({
+      platformIdSealed: `sealed1.v1.${won}.${won}.${won}`,
+      platformAlias: `PLT_ALIAS_${won}`,
+    });
+    expect(await sut().setPlatformId(s.id, 'sealed1.v1.c.c.c', 'PLT_ALIAS_c')).toBe(false);
+    expect((await sut().findById(s.id))?.platformAlias).toBe(`PLT_ALIAS_${won}`);
+  });
+
   it('should delete sessions expired before the cutoff', async () => {
     const old = session({ expiresAt: new Date('2020-01-01T00:00:00Z') });
     await sut().create(old);

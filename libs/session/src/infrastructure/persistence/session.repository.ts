@@ -5,12 +5,16 @@ import { PairingSession, SessionResult } from '../../domain/pairing-session';
 export abstract class SessionRepository extends SealedValueRepository {
   abstract create(session: PairingSession): Promise<void>;
   abstract findById(id: string): Promise<PairingSession | undefined>;
-  /** Legacy: records the (sealed) platform id and its alias. */
+  /**
+   * Legacy: records the (sealed) platform id and its alias, only if the session holds none (one
+   * conditional write: of two writers, on two replicas too, the first stays). true when this
+   * call recorded them.
+   */
   abstract setPlatformId(
     id: string,
     platformIdSealed: string,
     platformAlias: string,
-  ): Promise<void>;
+  ): Promise<boolean>;
   abstract setDevice(id: string, deviceId: string): Promise<void>;
   /**
    * open → submitting, only before expiry. Atomic: of concurrent claims exactly one wins, so a

@@ -1,3 +1,4 @@
+import { MongoStore } from '@app/persistence';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { TimesheetDay } from '../../domain/timesheet-day';
 import { TimesheetEntry } from '../../domain/timesheet-entry';
@@ -22,7 +23,7 @@ function day(workerId: string, d: string, seconds = 3600): TimesheetDay {
   };
 }
 
-describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, driver }) => {
+describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, driver }) => {
   it('should store an entry once and round-trip every field', async () => {
     const correction = entry(3, {
       kind: 'correction',
@@ -190,8 +191,9 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, driver }
       { ...range, days: [day('w1', '2026-03-01'), day('w1', '2026-03-02')], basis: v2 },
     ]);
     expect((await days()).map((d) => [d.day, d.workedSeconds])).toEqual([['2026-03-02', 60]]);
-    // a newer recompute empties the day; the version of the pending mark's writer clears it
-    await sut().replaceDays([{ ...range, days: [], basis: v2 + 6, settles: mark }]);
+    // a newer recompute empties the day; having read the mark (every write of it done), it clears it
+    const seen = (await sut().pendingBasis('S', ['w1'])).get('w1');
+    await sut().replaceDays([{ ...range, days: [], basis: v2 + 6, settles: mark, mark: seen }]);
     expect(await days()).toEqual([]);
     expect(await sut().listPending(10)).toEqual([]);
   });
@@ -238,5 +240,100 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, driver }
     await sut().insertEntries([entry(2)], [], [entry(2)], 20);
     await sut().insertEntries([entry(2)], [], [{ ...entry(2), voided: true }], 13);
     expect((await sut().findEntries('S', [2]))[0].voided).toBe(driver() === 'sqlite');
+  });
+  it("should keep, on MongoDB, a pending mark whose writer's entries a recompute may have missed (the writer failing before its own recompute)", async () => {
+    if (driver() === 'sqlite') return; // one writer process: entries and marks are one transaction
+    const db = (store() as MongoStore).connection.db!;
+    const mark = { siteId: 'S', workerId: 'w1', min: 1_000, max: 1_000 };
+    const range = { siteId: 'S', workerId: 'w1', fromDay: '2026-03-01', toDay: '2026-03-03' };
+    const settles = { min: 0, max: 10_000 };
+    // replica A's recompute reads the worker's version and mark (none), and punches (none)
+    const basis = (await sut().versionsOf('S', ['w1'])).get('w1') ?? 0;
+    expect((await sut().pendingBasis('S', ['w1'])).has('w1')).toBe(false);
+    expect(await sut().listPunches('S', 'w1', 0, 10_000)).toEqual([]);
+    // replica B marks and stores an entry of the worker, then fails before its version bump
+    // (a real store fault: a unique index the bump's version value violates) and so before its
+    // own recompute: as a crash there would
+    const versions = db.collection('timesheet_worker_versions');
+    await versions.createIndex({ v: 1 }, { unique: true, sparse: true, name: 'fault' });
+    await versions.insertOne({ siteId: 'decoy', workerId: 'decoy', v: basis + 1 });
+    await expect(sut().insertEntries([entry(1)], [mark])).rejects.toMatchObject({
+      message: expect.stringMatching(/E11000 .*index: fault\b/),
+    });
+    expect(await sut().findEntries('S', [1])).toHaveLength(1);
+    // A's replacement (from no punch) lands: its days are written, B's mark must stay
+    await sut().replaceDays([{ ...range, days: [], basis, settles }]);
+    expect(await sut().listPending(10)).toEqual([mark]);
+    await versions.dropIndex('fault');
+    await versions.deleteOne({ siteId: 'decoy' });
+
+    // B marks again and fails before storing its entry (a unique index its packet id violates)
+    const entries = db.collection('timesheet_entries');
+    await entries.createIndex({ packetId: 1 }, { unique: true, name: 'fault' });
+    await entries.insertOne({ siteId: 'decoy', seq: 1, packetId: 'p2' });
+    await expect(sut().insertEntries([entry(2)], [mark])).rejects.toMatchObject({
+      message: expect.stringMatching(/E11000 .*index: fault\b/),
+    });
+    // a recompute now cannot settle the mark: a write that marked it has not stored its entry
+    expect((await sut().pendingBasis('S', ['w1'])).has('w1')).toBe(false);
+    await entries.dropIndex('fault');
+    await entries.deleteOne({ siteId: 'decoy' });
+    // the entry is taken again (another replica, or the next process's catch-up): the failed
+    // writes' entries are all stored, so a recompute reading the mark now settles it
+    expect(await sut().insertEntries([entry(2)])).toBe(1);
+    const seen = (await sut().pendingBasis('S', ['w1'])).get('w1');
+    expect(seen).toBeDefined();
+    expect((await sut().listPunches('S', 'w1', 0, 10_000)).map((p) => p.seq)).toEqual([1, 2]);
+    const read = (await sut().versionsOf('S', ['w1'])).get('w1') ?? 0;
+    // but not once another write has widened it since that read
+    await sut().insertEntries([entry(3)], [{ ...mark, max: 3_000 }]);
+    // the write that stored its entry took its name out; the two that failed stay named
+    const named = await db.collection('timesheet_pending_days').findOne({ workerId: 'w1' });
+    expect(named?.open).toHaveLength(2);
+    await sut().replaceDays([{ ...range, days: [], basis: read, settles, mark: seen }]);
+    expect(await sut().listPending(10)).toEqual([{ ...mark, max: 3_000 }]);
+    const last = (await sut().pendingBasis('S', ['w1'])).get('w1');
+    await sut().replaceDays([{ ...range, days: [], basis: read + 1, settles, mark: last }]);
+    expect(await sut().listPending(10)).toEqual([]);
+
+    // a write whose seqs do not fill their range (10 and 12) stores one of them and fails;
+    // another worker's entry fills the gap (11): the write is still not done
+    await entries.createIndex({ packetId: 1 }, { unique: true, name: 'fault' });
+    await entries.insertOne({ siteId: 'decoy', seq: 1, packetId: 'p12' });
+    await expect(sut().insertEntries([entry(10), entry(12)], [mark])).rejects.toMatchObject({
+      message: expect.stringMatching(/E11000 .*index: fault\b/),
+    });
+    await sut().insertEntries([entry(11, { workerId: 'w2' })]);
+    expect((await sut().findEntries('S', [10, 11, 12])).map((e) => e.seq)).toEqual([10, 11]);
+    expect((await sut().pendingBasis('S', ['w1'])).has('w1')).toBe(false);
+  });
+  it('should keep, on MongoDB, the days of a rebuild over those of a recompute that read across its clear', async () => {
+    const mark = { siteId: 'S', workerId: 'w1', min: 1_000, max: 1_000 };
+    const range = { siteId: 'S', workerId: 'w1', fromDay: '2026-03-01', toDay: '2026-03-03' };
+    const days = () =>
+      sut().listDays({ siteId: 'S', fromDay: '2026-03-01', toDay: '2026-03-31', limit: 10 });
+    const recompute = async () => ({
+      basis: (await sut().versionsOf('S', ['w1'])).get('w1') ?? 0,
+      mark: (await sut().pendingBasis('S', ['w1'])).get('w1'),
+    });
+    await sut().insertEntries([entry(1)], [mark]);
+    // a replica's recompute reads the version and mark, then the rebuild clears the site, and
+    // only then does the replica read the punches: none
+    const stale = await recompute();
+    await sut().clearSite('S');
+    expect(await sut().listPunches('S', 'w1', 0, 10_000)).toEqual([]);
+    // the rebuild takes the entry again and recomputes: its days land first
+    await sut().insertEntries([entry(1)], [mark]);
+    const fresh = await recompute();
+    expect(await sut().listPunches('S', 'w1', 0, 10_000)).toHaveLength(1);
+    await sut().replaceDays([
+      { ...range, days: [day('w1', '2026-03-02')], ...fresh, settles: mark },
+    ]);
+    // the replica's replacement (from no punch) lands after: on MongoDB the cleared site's
+    // versions stayed, so it is the older and the rebuild's day is kept (SQLite: one process,
+    // whose projector serializes a rebuild with its recomputes)
+    await sut().replaceDays([{ ...range, days: [], ...stale, settles: mark }]);
+    expect((await days()).map((d) => d.day)).toEqual(driver() === 'mongo' ? ['2026-03-02'] : []);
+    expect(await sut().listPending(10)).toEqual([]);
   });
 });

@@ -11,10 +11,16 @@ export interface DayReplacement {
   settles?: { min: number; max: number };
   /**
    * The worker's write version (`versionsOf`) read before the punches these days come from.
-   * On a store that replicas share, each day of a newer basis is kept, and a replacement older
-   * than the worker's version settles no mark; absent: unconditional.
+   * On a store that replicas share, each day of a newer basis is kept, and a mark is settled
+   * only as `mark` says; absent: unconditional.
    */
   basis?: number;
+  /**
+   * The worker's pending mark as `pendingBasis` read it before the punches these days come
+   * from. On MongoDB a replacement of a `basis` clears a mark only if it is still that one
+   * (no write has marked it since) and absent: it read no mark whose entries it surely saw.
+   */
+  mark?: string;
 }
 
 /**
@@ -105,8 +111,8 @@ export abstract class TimesheetRepository {
    * For each replacement, the worker's days in [fromDay, toDay] become `days` (all inside that
    * range), and a pending mark of the worker inside `settles` is cleared (in the same write on
    * SQLite). On MongoDB a stored day of a newer `basis` is kept (another replica wrote it from
-   * newer entries), a replacement whose basis is below the worker's version clears no mark,
-   * and a reader never sees a day missing that both the old and the new days hold.
+   * newer entries), a replacement with a basis clears a mark only if it is still the one its
+   * `mark` names, and a reader never sees a day missing that both the old and the new days hold.
    */
   abstract replaceDays(replacements: DayReplacement[]): Promise<void>;
   /**
@@ -116,6 +122,13 @@ export abstract class TimesheetRepository {
    * process, whose projector serializes its work: its versions are all 0 (no read).
    */
   abstract versionsOf(siteId: string, workerIds: string[]): Promise<Map<string, number>>;
+  /**
+   * Per worker, its pending mark as it stands, for a recompute to read before its punches
+   * (`DayReplacement.mark`): given only for a mark every write of which has stored its entries
+   * (so the punches read next hold them). SQLite stores marks and entries in one transaction
+   * and has one writer process: none (no read).
+   */
+  abstract pendingBasis(siteId: string, workerIds: string[]): Promise<Map<string, string>>;
   /** Days in (workerId, day) order. */
   abstract listDays(query: DayQuery): Promise<TimesheetDay[]>;
   /** Forgets everything about a site (before a rebuild), its pending marks too. */

@@ -64,6 +64,16 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
     return doc ? Mapper.toDomain(doc) : undefined;
   }
 
+  async blockIfUnblocked(deviceId: string, event: WorkerDeviceEvent): Promise<boolean | undefined> {
+    const { matchedCount } = await this.devices.updateOne(
+      { deviceId, isBlocked: false },
+      { $set: { isBlocked: true }, $push: { events: Mapper.eventToPersistence(event) } },
+      { runValidators: true },
+    );
+    if (matchedCount === 1) return true;
+    return (await this.devices.exists({ deviceId })) ? false : undefined;
+  }
+
   async touchLastSeen(deviceId: string, at: Date, ip?: string): Promise<void> {
     await this.devices.updateOne(
       { deviceId, $or: [{ lastSeen: { $exists: false } }, { lastSeen: { $lte: at } }] },

@@ -78,6 +78,17 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     })();
   }
 
+  async blockIfUnblocked(deviceId: string, event: WorkerDeviceEvent): Promise<boolean | undefined> {
+    return this.db.transaction(() => {
+      const changed = this.db
+        .prepare('UPDATE worker_devices SET is_blocked = 1 WHERE device_id = ? AND is_blocked = 0')
+        .run(deviceId).changes;
+      if (changed === 0) return this.byDeviceId.get(deviceId) ? false : undefined;
+      this.insertEvent.run(Mapper.eventToPersistence(event));
+      return true;
+    })();
+  }
+
   async touchLastSeen(deviceId: string, at: Date, ip?: string): Promise<void> {
     // every sync touches its device: the statement is prepared once
     (this.touch ??= this.db.prepare(

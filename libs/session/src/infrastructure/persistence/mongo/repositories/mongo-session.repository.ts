@@ -31,8 +31,17 @@ export class MongoSessionRepository extends SessionRepository implements OnModul
     return doc ? Mapper.toDomain(doc) : undefined;
   }
 
-  async setPlatformId(id: string, platformIdSealed: string, platformAlias: string): Promise<void> {
-    await this.sessions.updateOne({ _id: id }, { $set: { platformIdSealed, platformAlias } });
+  async setPlatformId(
+    id: string,
+    platformIdSealed: string,
+    platformAlias: string,
+  ): Promise<boolean> {
+    // null matches a field absent too
+    const { modifiedCount } = await this.sessions.updateOne(
+      { _id: id, platformIdSealed: null },
+      { $set: { platformIdSealed, platformAlias } },
+    );
+    return modifiedCount === 1;
   }
 
   async setDevice(id: string, deviceId: string): Promise<void> {

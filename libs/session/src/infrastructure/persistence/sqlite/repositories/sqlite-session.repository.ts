@@ -45,12 +45,18 @@ export class SqliteSessionRepository extends SessionRepository {
     return row ? Mapper.toDomain(row) : undefined;
   }
 
-  async setPlatformId(id: string, platformIdSealed: string, platformAlias: string): Promise<void> {
-    this.db
+  async setPlatformId(
+    id: string,
+    platformIdSealed: string,
+    platformAlias: string,
+  ): Promise<boolean> {
+    const { changes } = this.db
       .prepare(
-        'UPDATE pairing_sessions SET platform_id_sealed = ?, platform_alias = ? WHERE id = ?',
+        `UPDATE pairing_sessions SET platform_id_sealed = ?, platform_alias = ?
+           WHERE id = ? AND platform_id_sealed IS NULL`,
       )
       .run(platformIdSealed, platformAlias, id);
+    return changes === 1;
   }
 
   async setDevice(id: string, deviceId: string): Promise<void> {

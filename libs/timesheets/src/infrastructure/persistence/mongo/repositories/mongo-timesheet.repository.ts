@@ -1,5 +1,6 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import type { FilterQuery, Model } from 'mongoose';
+import { randomUUID } from 'node:crypto';
+import type { FilterQuery, Model, UpdateQuery } from 'mongoose';
 import { nextDay } from '@app/common';
 import { bulkUpsert, MongoStoreHandle } from '@app/persistence';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
@@ -16,6 +17,7 @@ import {
   TimesheetDaySchema,
   TimesheetEntryDocument,
   TimesheetEntrySchema,
+  PendingWrite,
   TimesheetPendingDocument,
   TimesheetPendingSchema,
   TIMESHEET_DAY_KEY_INDEX,
@@ -67,7 +69,9 @@ function toDomain(d: TimesheetEntryDocument): TimesheetEntry {
  * replicas recomputing one worker at once leave, day by day, the newer recompute's days. A
  * replacement whose worker's version has moved past its basis is still written (each day
  * under the guard): the newer recompute only covers its own entries' days, and dropping the
- * older one whole lost the days of entries only it had read. It settles no pending mark then.
+ * older one whole lost the days of entries only it had read. A pending mark is settled only by
+ * a recompute that read it (`pendingBasis`) before its punches, every write named in it then
+ * having stored its entries, and that no write has widened since.
  */
 @Injectable()
 export class MongoTimesheetRepository extends TimesheetRepository implements OnModuleInit {
@@ -120,20 +124,68 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
     return versions;
   }
 
-  private async mark(pending: PendingDays[]): Promise<void> {
+  /** Widens the marks, naming the write (`write`) that has yet to store its entries. */
+  private async mark(pending: PendingDays[], write: PendingWrite): Promise<void> {
     if (pending.length === 0) return;
     // two replicas taking one worker's entries may both create its mark
-    await bulkUpsert(
-      this.pending,
+    const ops = pending.map((p) => {
+      // typed here: the driver's bulk types refuse a $push of a subdocument to a typed array
+      const update: UpdateQuery<TimesheetPendingDocument> = {
+        $min: { minAt: p.min },
+        $max: { maxAt: p.max },
+        $set: { w: write.id },
+        $push: { open: write },
+      };
+      return {
+        updateOne: { filter: { siteId: p.siteId, workerId: p.workerId }, update, upsert: true },
+      };
+    });
+    await bulkUpsert(this.pending, ops, WORKER_KEY_INDEX);
+  }
+
+  /** The write's entries are stored: its name leaves the marks (a mark cleared meanwhile stays so). */
+  private async release(pending: PendingDays[], write: PendingWrite): Promise<void> {
+    if (pending.length === 0) return;
+    await this.pending.bulkWrite(
       pending.map((p) => ({
         updateOne: {
           filter: { siteId: p.siteId, workerId: p.workerId },
-          update: { $min: { minAt: p.min }, $max: { maxAt: p.max } },
-          upsert: true,
+          update: { $pull: { open: { id: write.id } } },
         },
       })),
-      WORKER_KEY_INDEX,
+      { ordered: false },
     );
+  }
+
+  async pendingBasis(siteId: string, workerIds: string[]): Promise<Map<string, string>> {
+    const basis = new Map<string, string>();
+    // a write is done when its entries are all stored: by itself (it released the mark) or as
+    // seen here (it failed, or crashed, after storing them; or another process stored them)
+    const stored = new Map<string, Promise<boolean>>();
+    const storedAll = (w: PendingWrite) => {
+      const key = w.seqs ? w.seqs.join(',') : `${w.from}:${w.to}:${w.n}`;
+      let found = stored.get(key);
+      if (!found) {
+        const seq = w.seqs ? { $in: w.seqs } : { $gte: w.from, $lte: w.to };
+        found = this.entries.countDocuments({ siteId, seq }).then((count) => count >= w.n);
+        stored.set(key, found);
+      }
+      return found;
+    };
+    for (let i = 0; i < workerIds.length; i += 1000) {
+      const docs = await this.pending
+        .find(
+          { siteId, workerId: { $in: workerIds.slice(i, i + 1000) } },
+          { workerId: 1, w: 1, open: 1 },
+        )
+        .lean<Pick<TimesheetPendingDocument, 'workerId' | 'w' | 'open'>[]>();
+      for (const d of docs) {
+        let done = true;
+        for (const w of d.open ?? []) if (w.n > 0 && !(await storedAll(w))) done = false;
+        if (done) basis.set(d.workerId, d.w ?? '');
+      }
+    }
+    return basis;
   }
 
   async insertEntries(
@@ -144,7 +196,17 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
   ): Promise<number> {
     // a crash after the states and before the entries: the entries are taken again (the
     // read model's progress has not moved), and resolving their trees again gives these states
-    await this.mark(pending);
+    const write: PendingWrite = { id: randomUUID(), from: 0, to: 0, n: entries.length };
+    if (entries.length > 0) {
+      write.from = write.to = entries[0].seq;
+      for (const e of entries) {
+        if (e.seq < write.from) write.from = e.seq;
+        if (e.seq > write.to) write.to = e.seq;
+      }
+      // a chain page or one append: its seqs fill the range (unless a link has no entry)
+      if (write.to - write.from + 1 !== entries.length) write.seqs = entries.map((e) => e.seq);
+    }
+    await this.mark(pending, write);
     await this.writeStates(states, stateBasis);
     let stored = 0;
     if (entries.length > 0) {
@@ -171,6 +233,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       if (stored < entries.length) await this.writeStates(states, stateBasis);
     }
     await this.bump(pending);
+    await this.release(pending, write);
     return stored;
   }
 
@@ -179,9 +242,11 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
     pending: PendingDays[] = [],
     stateBasis?: number,
   ): Promise<void> {
-    await this.mark(pending);
+    const write: PendingWrite = { id: randomUUID(), from: 0, to: 0, n: 0 };
+    await this.mark(pending, write);
     await this.writeStates(entries, stateBasis);
     await this.bump(pending);
+    await this.release(pending, write);
   }
 
   /** Overwrites the states, each only over one of no higher basis (absent basis: unconditional). */
@@ -295,34 +360,29 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
   }
 
   async replaceDays(replacements: DayReplacement[]): Promise<void> {
-    const workersBySite = new Map<string, string[]>();
-    for (const r of replacements) {
-      if (r.basis === undefined || !r.settles) continue;
-      const workers = workersBySite.get(r.siteId);
-      if (workers) workers.push(r.workerId);
-      else workersBySite.set(r.siteId, [r.workerId]);
-    }
-    const current = new Map<string, Map<string, number>>();
-    for (const [siteId, workers] of workersBySite) {
-      current.set(siteId, await this.versionsOf(siteId, workers));
-    }
     for (const r of replacements) {
       // Written even when the worker's version has moved past the basis: the newer recompute
       // covers the span of its own writer's entries, which need not hold these days (the
       // per-day guard keeps whatever it has already written).
       await this.writeDays(r);
-      // but a mark is settled only by a recompute that read every entry it may cover: one
-      // written after this basis was read belongs to the newer recompute
-      const stale =
-        r.basis !== undefined && (current.get(r.siteId)?.get(r.workerId) ?? 0) > r.basis;
-      if (r.settles && !stale) {
-        await this.pending.deleteOne({
-          siteId: r.siteId,
-          workerId: r.workerId,
-          minAt: { $gte: r.settles.min },
-          maxAt: { $lte: r.settles.max },
-        });
+      if (!r.settles) continue;
+      // a mark is settled only by a recompute that read every entry it stands for: the mark
+      // read before its punches, every write of which had stored its entries, and that no
+      // write has widened since (each names itself in it first). A version check after the
+      // days missed a writer between its mark and its version bump, and one whose whole write
+      // fell between that check and the delete: failing then, it left its entries unrecomputed
+      let seen = {};
+      if (r.basis !== undefined) {
+        if (r.mark === undefined) continue;
+        seen = r.mark === '' ? { w: { $exists: false } } : { w: r.mark };
       }
+      await this.pending.deleteOne({
+        siteId: r.siteId,
+        workerId: r.workerId,
+        minAt: { $gte: r.settles.min },
+        maxAt: { $lte: r.settles.max },
+        ...seen,
+      });
     }
   }
 

@@ -59,6 +59,19 @@ export const TimesheetWorkerVersionSchema = SchemaFactory.createForClass(
 );
 TimesheetWorkerVersionSchema.index({ siteId: 1, workerId: 1 }, { unique: true });
 
+/**
+ * A write that marked a worker and may not have stored its entries yet: its id, and its `n`
+ * entries (of every worker), the seqs in [from, to], or `seqs` when they do not fill that
+ * range (then another write's entries could).
+ */
+export interface PendingWrite {
+  id: string;
+  from: number;
+  to: number;
+  n: number;
+  seqs?: number[];
+}
+
 /** Days pending recompute: a worker's stored entries at times in [minAt, maxAt] (epoch ms). */
 @Schema({ collection: 'timesheet_pending_days', versionKey: false })
 export class TimesheetPendingDocument {
@@ -66,6 +79,26 @@ export class TimesheetPendingDocument {
   @Prop({ required: true }) workerId!: string;
   @Prop({ required: true }) minAt!: number;
   @Prop({ required: true }) maxAt!: number;
+  /** The id of the last write that widened the mark (absent on a mark of an older version). */
+  @Prop() w?: string;
+  /**
+   * The writes that marked it and have not yet said their entries are stored: each write's id,
+   * the seq range of its entries (of every worker) and how many there are.
+   */
+  @Prop({
+    type: [
+      {
+        _id: false,
+        id: String,
+        from: Number,
+        to: Number,
+        n: Number,
+        seqs: { type: [Number], default: undefined },
+      },
+    ],
+    default: undefined,
+  })
+  open?: PendingWrite[];
 }
 export const TimesheetPendingSchema = SchemaFactory.createForClass(TimesheetPendingDocument);
 TimesheetPendingSchema.index({ siteId: 1, workerId: 1 }, { unique: true });

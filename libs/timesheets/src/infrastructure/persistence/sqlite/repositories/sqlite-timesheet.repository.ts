@@ -307,6 +307,10 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     return new Map();
   }
 
+  async pendingBasis(): Promise<Map<string, string>> {
+    return new Map();
+  }
+
   async listDays(q: DayQuery): Promise<TimesheetDay[]> {
     const query = timesheetDaysQuery(q);
     if (!query) return [];

@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import { describeReplicas, http, TestApp } from './support/test-app';
+import { canonicalJson, enrollPhone, hmacHex, Phone, syncBatch } from './support/worker-client';
+
+const SITE = { lat: 28.6139, lng: 77.209 };
+
+function checkIn(phone: Phone, at: Date) {
+  const payload = {
+    packetId: randomUUID(),
+    workerId: phone.workerId,
+    siteId: phone.siteId,
+    deviceId: phone.deviceId,
+    type: 'check_in',
+    timestamp: at.toISOString(),
+    geo: { ...SITE, accuracyM: 10 },
+  };
+  return { payload, signature: hmacHex(phone.secret, canonicalJson(payload)) };
+}
+
+/**
+ * The trust engine's auto-block, decided by both replicas at once for one device (two syncs of
+ * it, one on each, each scoring below the floor): the device is blocked once, with one
+ * `system:trust` block event and one auto-block fraud event; the sync that lost the race is
+ * refused as one from a blocked device. SQLite is one process: skipped (the conditional block
+ * is the same statement there).
+ */
+describeReplicas('trust auto-block on two replicas (e2e)', (replicas) => {
+  let a: TestApp;
+  let b: TestApp;
+  beforeAll(() => ({ a, b } = replicas()));
+
+  it('should block a device once when both replicas find it below the floor at once', async () => {
+    const rounds = 3;
+    for (let round = 0; round < rounds; round++) {
+      const phone = await enrollPhone(a.baseUrl, a.keys.admin, undefined, {
+        simHash: `replica-floor-${round}-${randomUUID().slice(0, 8)}`,
+      });
+      const other = await enrollPhone(a.baseUrl, a.keys.admin, phone.siteId, {
+        simHash: `replica-floor-o${round}-${randomUUID().slice(0, 8)}`,
+      });
+      // 50 - 20 (iOS vs Android) + 5 (app version) - 30 (x-device-id names another device) = 5
+      const headers = {
+        'user-agent': 'MDAI-Worker/1.4.0 (iOS 17; iPhone 13)',
+        'x-device-id': other.deviceId,
+      };
+      const now = new Date(Date.now() - 60_000);
+      const [ra, rb] = await Promise.all([
+        syncBatch(a.baseUrl, phone.token, [checkIn(phone, now)], headers),
+        syncBatch(b.baseUrl, phone.token, [checkIn(phone, now)], headers),
+      ]);
+      expect([ra.status, rb.status]).toEqual([403, 403]);
+      expect([ra.body.code, rb.body.code]).toEqual(['device_blocked', 'device_blocked']);
+
+      const detail = await http(a.baseUrl, 'GET', `/api/v5/devices/${phone.deviceId}`, {
+        key: a.keys.admin,
+      });
+      expect(detail.status).toBe(200);
+      const blocks = detail.body.events.filter((e: any) => e.action === 'blocked');
+      expect(blocks).toHaveLength(1);
+      expect(blocks[0].actor).toBe('system:trust');
+      const events = await http(
+        b.baseUrl,
+        'GET',
+        `/api/v5/fraud/events?type=device_blocked&deviceId=${phone.deviceId}`,
+        { key: b.keys.admin },
+      );
+      expect(events.status).toBe(200);
+      const details: string[] = events.body.map((e: any) => e.detail);
+      expect(details.filter((d) => d.includes('auto-block floor'))).toHaveLength(1);
+      expect(details).toHaveLength(2);
+    }
+  });
+});
