@@ -6,8 +6,12 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
 # npm run build: nest build, then the API bundled by esbuild (scripts/bundle-api.ts: main.js and
-# its worker script with their source maps in dist/apps/api/apps/api/src), then the console
-RUN npm run build && npm prune --omit=dev
+# its worker script with their source maps in dist/apps/api/apps/api/src), then the console.
+# After the prune (which rewrites node_modules/.package-lock.json), the package resolutions of
+# one boot of the pruned tree are recorded next to main.js (scripts/support/record-resolutions.js:
+# filed under that lockfile's content, so a container's first boot searches for no package;
+# the one the build made before the prune is not this tree's and would not be used).
+RUN npm run build && npm prune --omit=dev && node scripts/support/record-resolutions.js
 
 FROM node:20-bookworm-slim
 WORKDIR /app

@@ -14,6 +14,7 @@ import {
 import {
   canonicalJson,
   enrollPhone,
+  Phone,
   sha256Hex,
   signPacket,
   syncBatch,
@@ -387,6 +388,53 @@ describe('ledger and vault audit when the witness file cannot be written (e2e)',
     expect(await unsealed()).toBe(0);
   });
 
+  it('should seal by itself every site of a batch that spans two sites', async () => {
+    const site = async () =>
+      (
+        await http(t.baseUrl, 'POST', '/api/v5/sites', {
+          key: t.keys.admin,
+          body: { name: 'Tower C', geo: { lat: 28.6139, lng: 77.209 }, radiusM: 150 },
+        })
+      ).body.siteId as string;
+    const [first, second] = [await site(), await site()];
+    const worker = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+      key: t.keys.admin,
+      body: { name: 'Ravi Kumar', phone: '+91 98100 00002', siteIds: [first, second] },
+    });
+    const reg = await http(t.baseUrl, 'POST', '/api/v5/device/register', {
+      body: {
+        enrollmentCode: worker.body.enrollmentCode,
+        fingerprint: { os: 'Android 14', model: 'Redmi Note 12', simHash: 'f00dfeedcafe0002' },
+      },
+    });
+    expect(reg.status).toBe(201);
+    const phone: Phone = {
+      deviceId: reg.body.deviceId,
+      workerId: worker.body.workerId,
+      siteId: first,
+      secret: Buffer.from(reg.body.deviceSecret, 'base64'),
+      token: reg.body.offlineToken,
+      tokenExpiresAt: reg.body.offlineTokenExpiresAt,
+      trustScore: reg.body.trustScore,
+    };
+    block();
+    const refused = await syncBatch(t.baseUrl, phone.token, [
+      signPacket(phone),
+      signPacket(phone, { siteId: second }),
+    ]);
+    expect([refused.status, refused.body.code]).toEqual([503, 'checkpoint_unavailable']);
+    unblock();
+    // the phone never comes back: both sites' packets are sealed in the background
+    for (const siteId of [first, second]) {
+      const verified = await pollUntil(
+        () => verifyLedger(t, siteId),
+        (body) => body.ok,
+        10_000,
+      );
+      expect(verified).toMatchObject({ ok: true, length: 1, checkpointsChecked: 1 });
+    }
+  });
+
   it('should refuse vault access, then seal the audit record by itself once the disk is back', async () => {
     block();
     const upload = await http(t.baseUrl, 'POST', '/api/v5/vault', {
@@ -407,6 +455,51 @@ describe('ledger and vault audit when the witness file cannot be written (e2e)',
 });
 
 describe('witness alarm across a restart (e2e)', () => {
+  itOnSqliteFile(
+    'should fail verify when the tail was cut and the log grew back to a witnessed size',
+    async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'mdai-regrow-'));
+      const env = { DATA_DIR: dataDir, TRUST_AUTO_BLOCK_FLOOR: '0' };
+      let t = await startTestApp(env);
+      try {
+        const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+        await fill(t, phone, 2, 5);
+        const origin = `mdai.local/ledger/${phone.siteId}`;
+        await t.close({ keepData: true });
+        // cut the last batch, its checkpoint row and its tree nodes (so nothing at start-up
+        // can put the row back); the witness file keeps its line of 10
+        withDb(t, (db) => {
+          const log = 'log_id = (SELECT id FROM tlog_logs WHERE origin = ?)';
+          db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_delete');
+          db.prepare('DELETE FROM attendance_logs WHERE site_id = ? AND seq > 5').run(phone.siteId);
+          db.prepare(`DELETE FROM tlog_checkpoints WHERE size > 5 AND ${log}`).run(origin);
+          db.prepare(`DELETE FROM tlog_nodes WHERE (idx + 1) * (1 << level) > 5 AND ${log}`).run(
+            origin,
+          );
+        });
+        t = await startTestApp(env);
+        // other packets take seq 6..10: a checkpoint of 10 again, with another root (the
+        // seal raises the alarm, but the witness file's last line of 10 now matches its row)
+        await fill(t, phone, 1, 5);
+        const lines = readFileSync(t.config.tlog.witnessFile, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+          .filter((l) => l.origin === origin && l.size === 10);
+        expect(new Set(lines.map((l) => l.rootHash)).size).toBe(2);
+        expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+          ok: false,
+          length: 10,
+          brokenAtSeq: 10,
+          reason: 'checkpoint_mismatch',
+        });
+      } finally {
+        await t.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  );
+
   itOnSqliteFile(
     'should raise an alarm when the stored tree was rewritten while the server was down',
     async () => {

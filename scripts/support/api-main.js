@@ -6,8 +6,9 @@
 // in one allocation; freeing one that size raises glibc's mmap threshold for the rest of the
 // process, and the boot's later allocations then stay in the heap instead of going back to
 // the system: +3-4 MiB of idle RSS (docs/benchmarks.md, "bootfast2").
-// Before it runs, the package resolutions of an earlier boot are put back (resolve-cache.js,
-// bundled into main.js by scripts/bundle-api.ts): ~15% of boot CPU (docs/benchmarks.md, "boot3").
+// Before it runs, the package resolutions of the build's boot (resolutions.json, next to this
+// file) or of an earlier boot are put back (resolve-cache.js, bundled into main.js by
+// scripts/bundle-api.ts): ~15% of boot CPU (docs/benchmarks.md, "boot3" and "coldboot").
 const { closeSync, openSync, readSync } = require('node:fs');
 const Module = require('node:module');
 const { join } = require('node:path');

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -51,6 +52,7 @@ describe('the API bundle (npm run build)', () => {
       'dist/apps/api/apps/api/src/main.js',
       'dist/apps/api/apps/api/src/packet-check.worker.js',
       'dist/apps/api/apps/api/src/packet-check.worker.js.map',
+      'dist/apps/api/apps/api/src/resolutions.json',
     ]);
     expect(dockerfileCommand()).toEqual(['node', 'dist/apps/api/apps/api/src/main.js']);
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> })
@@ -122,6 +124,40 @@ describe('the API bundle (npm run build)', () => {
       await pool.close();
     }
   });
+
+  it("should boot a fresh container's first time from the build's package resolutions, recording none of its own", async () => {
+    // as the image boots it (no flags, no NODE_OPTIONS: the record is filed under both), with
+    // an empty temp directory: a boot without the build's record (or with one of another
+    // tree) records its own there one second in (scripts/support/resolve-cache.js)
+    const dir = mkdtempSync(join(tmpdir(), 'mdai-bundle-cold-'));
+    const temp = join(dir, 'tmp');
+    mkdirSync(temp);
+    const port = await freePort();
+    const [command, ...args] = dockerfileCommand();
+    const cold = Service.start('api bundle, cold', command, args, {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        ...initEnv(dir),
+        NODE_ENV: 'production',
+        PORT: String(port),
+        PUBLIC_URL: `http://127.0.0.1:${port}`,
+        DATA_DIR: join(dir, 'data'),
+        DATABASE_URL: '',
+        REDIS_URL: '',
+        TMPDIR: temp,
+      },
+    });
+    try {
+      await waitForHttp(cold, `http://127.0.0.1:${port}/health`);
+      await new Promise((done) => setTimeout(done, 1500));
+      expect(cold.exitCode).toBeUndefined();
+      expect(readdirSync(temp).filter((name) => name.startsWith('mdai-resolve-'))).toEqual([]);
+    } finally {
+      await cold.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   describe('booted as the image boots it, on SQLite', () => {
     let dir: string;

@@ -91,6 +91,7 @@ export class LedgerService {
     }
     const receipts = new Map<string, Receipt>();
     const checkpoints = new Map<string, SignedCheckpoint>();
+    let failed = false;
     for (const [siteId, siteLinks] of bySite) {
       const origin = this.originOf(siteId);
       const size = Math.max(...siteLinks.map((l) => l.seq));
@@ -104,18 +105,25 @@ export class LedgerService {
           siteLinks.map((l) => l.seq),
         )
         .catch((error: unknown) => {
-          // the links are committed; the next append (or this batch again) seals them
+          // the links are committed; the seal is tried again in the background, and the next
+          // append (or this batch again) seals them too
           this.logger.error({ err: error, siteId }, 'Ledger checkpoint could not be signed');
-          throw new OfflineSyncError(
-            'checkpoint_unavailable',
-            'The packets are stored but their checkpoint could not be signed; send the same batch again for receipts',
-          );
+          failed = true;
+          return undefined;
         });
+      // the other sites are still sealed (each failed seal is retried by itself)
+      if (!sealed) continue;
       checkpoints.set(siteId, sealed.checkpoint);
       for (const link of siteLinks) {
         const receipt = sealed.receipts.get(link.seq);
         if (receipt) receipts.set(link.data.packetId, receipt);
       }
+    }
+    if (failed) {
+      throw new OfflineSyncError(
+        'checkpoint_unavailable',
+        'The packets are stored but their checkpoint could not be signed; send the same batch again for receipts',
+      );
     }
     return { receipts, checkpoints };
   }
