@@ -54,10 +54,24 @@ async function ensureUpstreamStub(): Promise<void> {
   process.stdout.write(`(started the upstream stub on port ${port})\n`);
 }
 
+/** Fails with one clear line when nothing answers at the API's URL (wrong port, not started). */
+async function ensureApi(baseUrl: string): Promise<void> {
+  try {
+    await fetch(`${baseUrl}/health`);
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+    throw new Error(
+      `no MDAI API answers at ${baseUrl} (${cause}): start it with \`npm start\`, or set MDAI_URL ` +
+        '(and DATA_DIR) to the server you started',
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const baseUrl = (process.env.MDAI_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
   const dataDir = resolve(process.env.DATA_DIR ?? './data');
   const ctx = new DemoContext(baseUrl, loadKeys(dataDir));
+  await ensureApi(baseUrl);
   await ensureUpstreamStub();
   const only = process.argv.slice(2);
   for (const flow of flows) {

@@ -44,7 +44,9 @@ function main(): void {
         ROTATABLE_KEYS[w].privateKey,
         ROTATABLE_KEYS[w].history,
       ])) {
-        writeSync(fd, `${name}=${JSON.stringify(next[name].replace(/\n/g, '\\n')).slice(1, -1)}\n`);
+        // one line per variable, as scripts/init-env.sh writes .env (compose reads it literally):
+        // a PEM's newlines as `\n`, the key history's JSON as it is
+        writeSync(fd, `${name}=${next[name].replace(/\n/g, '\\n')}\n`);
       }
     } finally {
       closeSync(fd);

@@ -187,7 +187,7 @@ describe('boot with bad config (e2e)', () => {
       const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
       expect(code).toBe(1);
       expect(stderr.trim().split('\n')).toHaveLength(1);
-      expect(stderr).toMatch(/^config error: PORT: /);
+      expect(stderr).toMatch(/^config error: PORT: must be an integer number$/m);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

@@ -376,6 +376,13 @@ describe('offline sync (e2e)', () => {
       expect(missing.status).toBe(401);
       expect(missing.body.code).toBe('missing_token');
       expect((await fraudEvents(t, 'type=invalid_token')).length).toBeGreaterThanOrEqual(2);
+      // the warn line names the type and count (a type ending in _token is no token to mask)
+      const logged = t
+        .logs()
+        .split('\n')
+        .filter((line) => line.includes('Fraud events recorded'))
+        .flatMap((line) => (JSON.parse(line) as { fraud: unknown[] }).fraud);
+      expect(logged).toContainEqual({ type: 'invalid_token', count: 1 });
 
       const block = await http(t.baseUrl, 'POST', `/api/v5/devices/${victim.deviceId}/block`, {
         key: t.keys.admin,

@@ -1,6 +1,9 @@
 import 'reflect-metadata';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import { ConfigError } from '@app/common';
+import { SQLITE_FILE } from '@app/persistence';
 import { createApp } from '@app/api/bootstrap';
 
 /**
@@ -11,6 +14,7 @@ import { createApp } from '@app/api/bootstrap';
  */
 export function runAppJob(failure: string, job: (app: INestApplication) => Promise<void>): void {
   const main = async (): Promise<void> => {
+    refuseMissingStore();
     const { app } = await createApp({ LOG_LEVEL: 'warn', ...process.env });
     try {
       await app.init();
@@ -27,4 +31,19 @@ export function runAppJob(failure: string, job: (app: INestApplication) => Promi
     );
     process.exit(1);
   });
+}
+
+/**
+ * A job works on the server's store: with no DATABASE_URL, the SQLite file must already be in
+ * DATA_DIR. Otherwise booting would make a fresh empty database (and, outside production, new
+ * secrets) there and the job would report success on it.
+ */
+function refuseMissingStore(): void {
+  if (process.env.DATABASE_URL) return;
+  const file = join(resolve(process.env.DATA_DIR || './data'), SQLITE_FILE);
+  if (!existsSync(file))
+    throw new ConfigError(
+      'DATA_DIR',
+      `no store at ${file}: run the job with the server's DATA_DIR (or DATABASE_URL)`,
+    );
 }

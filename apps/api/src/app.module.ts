@@ -31,6 +31,7 @@ import { HealthController } from './health/health.controller';
 import { HealthChecks } from './health/health-checks';
 import { WhoAmIController } from './whoami/whoami.controller';
 import { ResealAllJob } from './reseal-all.job';
+import { ShutdownGrace } from './shutdown-grace';
 import { AppConfig, configModule } from './config/app-config';
 
 export interface AppModuleOptions {
@@ -75,6 +76,7 @@ export class AppModule {
       providers: [
         ResealAllJob,
         HealthChecks,
+        ShutdownGrace,
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useFactory: () => new HttpExceptionFilter(ERROR_STATUS) },
         // rate limits first: a stranger guessing keys is limited before any key is checked

@@ -39,7 +39,11 @@ export class FraudService {
     const byType = new Map<string, number>();
     for (const e of events) byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
     this.logger.warn(
-      { fraud: Object.fromEntries(byType), deviceId: events[0].deviceId },
+      // as {type, count} pairs: a type as a key (`invalid_token`) would be masked as a secret
+      {
+        fraud: [...byType].map(([type, count]) => ({ type, count })),
+        deviceId: events[0].deviceId,
+      },
       'Fraud events recorded',
     );
     return events;

@@ -142,6 +142,15 @@ describe('loadConfig', () => {
     if (value.length > 4) expect((error as Error).message).not.toContain(value);
   });
 
+  it.each([
+    [{ PORT: 'abc' }, 'PORT: must be an integer number'],
+    [{ VAULT_RETENTION_DAYS: 'forever' }, 'VAULT_RETENTION_DAYS: must be an integer number'],
+    [{ PORT: '70000' }, 'PORT: must not be greater than 65535'],
+    [{ SYNC_MAX_PACKETS: '0' }, 'SYNC_MAX_PACKETS: must not be less than 1'],
+  ])('should say what is wrong with %j: %s', (env, message) => {
+    expect(() => loadConfig({ DATA_DIR: dataDir, ...env })).toThrow(message);
+  });
+
   it('should select MongoDB from a mongodb:// DATABASE_URL', () => {
     expect(
       loadConfig({ DATA_DIR: dataDir, DATABASE_URL: 'mongodb://127.0.0.1:27017/mdai' }).database,

@@ -24,7 +24,11 @@ export function validateEnv<T extends object>(schema: new () => T, env: Env): T 
 }
 
 function firstConstraint(error: ValidationError): string {
+  // decorators register bottom-up, so the constraints come in reverse of the order written:
+  // the last one is the first written, the type check (`@IsInt() @Min(0) @Max(65535)` says
+  // "must be an integer number" for PORT=abc, not "must not be greater than 65535")
   const messages = Object.values(error.constraints ?? {});
+  const first = messages[messages.length - 1] ?? 'is invalid';
   // class-validator messages start with the property name; keep only the reason
-  return (messages[0] ?? 'is invalid').replace(new RegExp(`^${error.property}\\s+`), '');
+  return first.replace(new RegExp(`^${error.property}\\s+`), '');
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { createReadStream } from 'node:fs';
 import { FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,11 +11,14 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
 /**
  * Encrypted blobs on the local disk (`UPLOADS_DIR/<fileId>.mdv`, mode 0600). A blob is written
  * to a temporary name and renamed into place when complete, so a reader never sees half a file.
- * Only ciphertext ever reaches this class.
+ * Only ciphertext ever reaches this class. At shutdown it waits for the writes in flight to end
+ * (the HTTP server has closed or cut their requests by then), so a cut upload's temporary file
+ * is removed rather than left to the next boot's sweep.
  */
 @Injectable()
-export class VaultBlobStorage {
+export class VaultBlobStorage implements OnApplicationShutdown {
   readonly dir: string;
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(@Inject(appConfig.KEY) app: AppSettings) {
     this.dir = app.uploadsDir;
@@ -25,7 +28,22 @@ export class VaultBlobStorage {
     return join(this.dir, `${fileId}.mdv`);
   }
 
-  async write(fileId: string, ciphertext: AsyncIterable<Buffer>): Promise<void> {
+  write(fileId: string, ciphertext: AsyncIterable<Buffer>): Promise<void> {
+    const done = this.writeBlob(fileId, ciphertext);
+    const settled = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.writing.add(settled);
+    void settled.then(() => this.writing.delete(settled));
+    return done;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.writing);
+  }
+
+  private async writeBlob(fileId: string, ciphertext: AsyncIterable<Buffer>): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const target = this.pathOf(fileId);
     const temp = `${target}.${process.pid}.partial`;

@@ -1,0 +1,48 @@
+import { execFileSync } from 'node:child_process';
+import { createPublicKey, KeyObject } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '@app/api/config/app-config';
+import { initEnv, parseDotenv } from './topology/support/compose';
+
+/**
+ * `npm run keys:rotate -- --out <file>` in production: the operator copies the file's lines
+ * into `.env` (docker compose reads them literally, as `scripts/init-env.sh` writes them), and
+ * the server boots on them with the new keys and the old ones retired.
+ */
+describe('keys:rotate --out in production (e2e)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mdai-rotate-prod-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('should write values the server boots on, in the format of init-env.sh', () => {
+    const env = { ...initEnv(dir), DATA_DIR: dir, NODE_ENV: 'production' };
+    const before = loadConfig(env);
+    const out = join(dir, 'rotated.env');
+    execFileSync(
+      process.execPath,
+      ['-r', '@swc-node/register', 'scripts/keys-rotate.ts', '--out', out],
+      { cwd: join(__dirname, '..'), env: { ...process.env, ...env }, encoding: 'utf8' },
+    );
+    const rotated = parseDotenv(readFileSync(out, 'utf8'));
+    expect(Object.keys(rotated).sort()).toEqual([
+      'OFFLINE_TOKEN_PRIVATE_KEY',
+      'OFFLINE_TOKEN_RETIRED_KEYS',
+      'TLOG_RETIRED_KEYS',
+      'TLOG_SIGNING_KEY',
+    ]);
+    const after = loadConfig({ ...env, ...rotated }); // before the fix: TLOG_SIGNING_KEY refused
+    const pub = (key: KeyObject) =>
+      (key.type === 'public' ? key : createPublicKey(key))
+        .export({ type: 'spki', format: 'der' })
+        .toString('hex');
+    expect(pub(after.tlog.signingKey)).not.toBe(pub(before.tlog.signingKey));
+    expect(after.tlog.retiredKeys.map((k) => pub(k.publicKey))).toEqual([
+      pub(before.tlog.signingKey),
+    ]);
+    expect(after.offlineTokens.retiredKeys.map((k) => pub(k.publicKey))).toHaveLength(1);
+  });
+});
