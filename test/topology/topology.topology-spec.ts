@@ -63,6 +63,13 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
         disk: { status: 'up' },
       });
     }
+    // metrics are scraped from each replica inside the network, not through the public proxy
+    for (const replica of stack.replicas) {
+      expect((await http(replica.baseUrl, 'GET', '/metrics')).status).toBe(200);
+    }
+    const metrics = await http(proxy.baseUrl, 'GET', '/metrics');
+    expect(metrics.status).toBe(404);
+    expect(String(metrics.body)).not.toContain('mdai_');
     // compose's healthcheck for redis, against ours
     const ping = await run('redis-cli', ['-u', stack.replicaEnv[0].REDIS_URL, 'ping']);
     expect(ping.output.trim()).toBe('PONG');
