@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { e2eDriver, http, startTestApp, TestApp } from './support/test-app';
+import { e2eDriver, http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 
 const pem = () =>
   generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -172,6 +172,31 @@ describe('restart (e2e)', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+});
+
+describe('the data a fresh install writes (e2e)', () => {
+  itOnSqliteFile(
+    "should keep the database file and the directory made for it the server user's alone",
+    async () => {
+      const parent = mkdtempSync(join(tmpdir(), 'mdai-modes-'));
+      const dataDir = join(parent, 'data');
+      const t = await startTestApp({ DATA_DIR: dataDir });
+      try {
+        const reg = await http(t.baseUrl, 'POST', '/api/register-device', {
+          key: t.keys.provisioner,
+          body: { device_id: 'TEE-MODES', public_key: pem() },
+        });
+        expect(reg.status).toBe(201);
+        const mode = (name: string) => statSync(join(dataDir, name)).mode & 0o777;
+        expect(mode('.')).toBe(0o700);
+        expect(mode('mdai.sqlite')).toBe(0o600);
+        expect(mode('mdai.sqlite-wal')).toBe(0o600);
+      } finally {
+        await t.close();
+        rmSync(parent, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 describe('boot with bad config (e2e)', () => {

@@ -49,7 +49,7 @@ export function withLocalSecrets(
       'is required when NODE_ENV=production (nothing is generated in production)',
     );
   }
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const stored = readStored(file);
   const generated: string[] = [];
   for (const name of missing) {

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SqliteMigration, SqliteStoreHandle, Store } from '../store';
 
@@ -27,7 +27,13 @@ export class SqliteStore extends Store implements SqliteStoreHandle {
 
   constructor(readonly path: string) {
     super();
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') {
+      // worker names, phone numbers and the audit trail: a new file (and the directories made
+      // for it) are the server user's alone; SQLite gives its -wal and -shm files the same
+      // mode. An existing file keeps the mode its operator gave it.
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      closeSync(openSync(path, 'a', 0o600));
+    }
     this.db = new Database(path, { nativeBinding: NATIVE_BINDING });
     this.db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode survives a process crash (SIGKILL); only an OS crash may lose the last commits
