@@ -68,6 +68,31 @@ describe('foundation (e2e)', () => {
     ]);
   });
 
+  it("should say a missing field is required, and list a bad field's checks in the order they are written", async () => {
+    const res = await http(t.baseUrl, 'POST', '/api/register-device', {
+      key: t.keys.provisioner,
+      body: { device_id: 42, public_key: null },
+    });
+    expect([res.status, res.body.code]).toEqual([400, 'validation_failed']);
+    expect(res.body.errors).toEqual([
+      { field: 'device_id', message: 'must be a string' },
+      { field: 'device_id', message: expect.stringMatching(/^must /) },
+      { field: 'public_key', message: 'is required' },
+    ]);
+    expect(JSON.stringify(res.body)).not.toContain('42');
+    const query = await http(t.baseUrl, 'GET', `/api/v5/sites/${'a'.repeat(24)}/payroll?to=x`, {
+      key: t.keys.admin,
+    });
+    expect([query.status, query.body.errors]).toEqual([
+      400,
+      [
+        { field: 'from', message: 'is required' },
+        { field: 'to', message: 'must be a date YYYY-MM-DD' },
+        { field: 'to', message: 'must be a valid ISO 8601 date string' },
+      ],
+    ]);
+  });
+
   it('should refuse non-object JSON bodies with a 400', async () => {
     for (const rawBody of ['[]', '"x"', '42', 'null']) {
       const res = await http(t.baseUrl, 'POST', '/api/register-device', {

@@ -6,16 +6,26 @@ import { getMetadataStorage, validatorPackage } from '../validation/validators';
 import { transformerPackage } from '../validation/transformers';
 import { FastValidationPipe } from '../validation/fast-validation.pipe';
 
+/**
+ * One entry per failed check, named by its field. A required field that is absent (or null)
+ * gets one entry, "is required", instead of every check its missing value fails; the others
+ * come in the order their checks are written on the DTO (class-validator lists them the other
+ * way round: decorators apply from the bottom up). The value itself is never put in an entry.
+ */
 function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
   return errors.flatMap((error) => {
     const field = prefix ? `${prefix}.${error.property}` : error.property;
-    const own = Object.values(error.constraints ?? {}).map((message) => ({
-      field,
-      // class-validator puts the property name first; the field is already named
-      message: message.startsWith(`${error.property} `)
-        ? message.slice(error.property.length + 1)
-        : message,
-    }));
+    const missing = error.value === undefined || error.value === null;
+    if (missing && error.constraints) return [{ field, message: 'is required' }];
+    const own = Object.values(error.constraints ?? {})
+      .reverse()
+      .map((message) => ({
+        field,
+        // class-validator puts the property name first; the field is already named
+        message: message.startsWith(`${error.property} `)
+          ? message.slice(error.property.length + 1)
+          : message,
+      }));
     return [...own, ...flatten(error.children ?? [], field)];
   });
 }
@@ -77,8 +87,9 @@ export function validationPipeOptions(): ValidationPipeOptions {
     validatorPackage,
     // and class-transformer's from theirs: its index loads ~20 modules more
     transformerPackage,
-    // never echo what the client sent: it may be a password or a key
-    validationError: { target: false, value: false },
+    // the value only tells a missing field (see flatten); it is never echoed: it may be a
+    // password or a key
+    validationError: { target: false, value: true },
     exceptionFactory: (errors) =>
       new CommonError('validation_failed', 'The request is invalid', flatten(errors)),
   };
