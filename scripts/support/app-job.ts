@@ -14,7 +14,7 @@ import { createApp } from '@app/api/bootstrap';
  */
 export function runAppJob(failure: string, job: (app: INestApplication) => Promise<void>): void {
   const main = async (): Promise<void> => {
-    refuseMissingStore();
+    await refuseMissingStore();
     const { app } = await createApp({ LOG_LEVEL: 'warn', ...process.env });
     try {
       await app.init();
@@ -38,12 +38,39 @@ export function runAppJob(failure: string, job: (app: INestApplication) => Promi
  * DATA_DIR. Otherwise booting would make a fresh empty database (and, outside production, new
  * secrets) there and the job would report success on it.
  */
-function refuseMissingStore(): void {
-  if (process.env.DATABASE_URL) return;
+async function refuseMissingStore(): Promise<void> {
+  const url = process.env.DATABASE_URL;
+  if (url) return refuseEmptyDatabase(url);
   const file = join(resolve(process.env.DATA_DIR || './data'), SQLITE_FILE);
   if (!existsSync(file))
     throw new ConfigError(
       'DATA_DIR',
       `no store at ${file}: run the job with the server's DATA_DIR (or DATABASE_URL)`,
+    );
+}
+
+/**
+ * The same on MongoDB: a database name with a typo is created on first write, so a database
+ * with no collection at all is refused before the app boots (and makes its indexes) there.
+ */
+async function refuseEmptyDatabase(url: string): Promise<void> {
+  if (!/^mongodb(\+srv)?:\/\//.test(url)) return; // the app's config check names it
+  const { createConnection } = await import('mongoose');
+  const connection = createConnection(url, { serverSelectionTimeoutMS: 10_000 });
+  const name =
+    connection.name || new URL(url.replace(/^mongodb\+srv:/, 'mongodb:')).pathname.slice(1);
+  let names: string[];
+  try {
+    await connection.asPromise();
+    names = (await connection.db!.listCollections({}, { nameOnly: true }).toArray()).map(
+      (c) => c.name,
+    );
+  } finally {
+    await connection.close();
+  }
+  if (names.length === 0)
+    throw new ConfigError(
+      'DATABASE_URL',
+      `no store in database "${name}": run the job with the server's DATABASE_URL`,
     );
 }
