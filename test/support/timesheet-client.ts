@@ -1,6 +1,14 @@
 /** Helpers for timesheet specs and the bench: sites with zones, crews, punches, signed requests. */
 import { http } from './test-app';
-import { canonicalJson, enrollPhone, hmacHex, Phone, signPacket, syncBatch } from './worker-client';
+import {
+  canonicalJson,
+  enrollPhone,
+  hmacHex,
+  Phone,
+  registerPhone,
+  signPacket,
+  syncBatch,
+} from './worker-client';
 
 export const SITE_GEO = { lat: 28.6139, lng: 77.209 };
 
@@ -105,24 +113,5 @@ export async function crewPhone(
     headers: signedBy(k, body, timestamp),
   });
   expect(worker.status).toBe(201);
-  const reg = await http(baseUrl, 'POST', '/api/v5/device/register', {
-    body: {
-      enrollmentCode: worker.body.enrollmentCode,
-      fingerprint: {
-        os: 'Android 14',
-        model: 'Redmi Note 12',
-        simHash: `ts-crew-${process.pid}-${sim}`,
-      },
-    },
-  });
-  expect(reg.status).toBe(201);
-  return {
-    deviceId: reg.body.deviceId,
-    workerId: worker.body.workerId,
-    siteId,
-    secret: Buffer.from(reg.body.deviceSecret, 'base64'),
-    token: reg.body.offlineToken,
-    tokenExpiresAt: reg.body.offlineTokenExpiresAt,
-    trustScore: reg.body.trustScore,
-  };
+  return registerPhone(baseUrl, worker.body, siteId, `ts-crew-${process.pid}-${sim}`);
 }
