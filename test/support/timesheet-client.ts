@@ -115,3 +115,26 @@ export async function crewPhone(
   expect(worker.status).toBe(201);
   return registerPhone(baseUrl, worker.body, siteId, `ts-crew-${process.pid}-${sim}`);
 }
+
+/** Every day of a site's timesheets over `period` (`from=…&to=…`), page by page (100 a page). */
+export async function allTimesheetDays(
+  baseUrl: string,
+  key: string,
+  siteId: string,
+  period: string,
+): Promise<Array<Record<string, any>>> {
+  const days: Array<Record<string, any>> = [];
+  let cursor: string | undefined;
+  do {
+    const res = await http(
+      baseUrl,
+      'GET',
+      `/api/v5/sites/${siteId}/timesheets?${period}&limit=100${cursor ? `&cursor=${cursor}` : ''}`,
+      { key },
+    );
+    expect(res.status).toBe(200);
+    days.push(...(res.body.days as Array<Record<string, any>>));
+    cursor = res.body.nextCursor;
+  } while (cursor);
+  return days;
+}
