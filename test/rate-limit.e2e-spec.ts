@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { MetricsRegistry } from '@app/common';
+import Redis from 'ioredis';
+import { PrivateRedis } from './support/processes';
 import { http, startTestApp, TestApp } from './support/test-app';
 
 /** Item 11 of issue 12: per-IP and per-credential limits, 429 with Retry-After, Redis-backed. */
@@ -108,6 +110,53 @@ describe('rate limits when Redis is down (e2e)', () => {
       expect((await http(t.baseUrl, 'GET', '/api/v5/.well-known/jwks.json')).status).toBe(200);
     }
     expectLimited(await http(t.baseUrl, 'GET', '/api/v5/.well-known/jwks.json'));
+    expect(t.logs()).toContain('Rate limit counters fall back to this process');
+  });
+});
+
+/**
+ * Redis frozen (a partition: the connection stays up, nothing answers). Requests must go on
+ * being answered and limited in the process, and must not each send Redis a command that
+ * waits: those would pile up on the connection, and a server that resumes would run every one
+ * of them, counting each request twice.
+ */
+describe('rate limits when Redis is frozen (e2e)', () => {
+  let t: TestApp;
+  let redis: PrivateRedis;
+  beforeAll(async () => {
+    redis = await PrivateRedis.start();
+    t = await startTestApp({ REDIS_URL: redis.url, RATE_LIMIT_PER_IP: '1000' });
+  });
+  afterAll(async () => {
+    redis.resume();
+    await t?.close();
+    await redis.kill();
+  });
+
+  const scriptCalls = async (): Promise<number> => {
+    const client = new Redis(redis.url);
+    try {
+      const stats = await client.info('commandstats');
+      return Number(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+    } finally {
+      client.disconnect();
+    }
+  };
+
+  it('should count in the process, trying Redis again once a second, not once a request', async () => {
+    const jwks = () => http(t.baseUrl, 'GET', '/api/v5/.well-known/jwks.json');
+    expect((await jwks()).status).toBe(200);
+    const before = await scriptCalls();
+    redis.freeze();
+    const started = Date.now();
+    for (let i = 0; i < 40; i++) expect((await jwks()).status).toBe(200);
+    const frozenMs = Date.now() - started;
+    redis.resume();
+    // the commands sent while frozen have run by the time a new connection is answered
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const sent = (await scriptCalls()) - before;
+    // at most the first try, the ones in flight before it timed out, and one a second after
+    expect(sent).toBeLessThanOrEqual(3 + Math.ceil(frozenMs / 1000));
     expect(t.logs()).toContain('Rate limit counters fall back to this process');
   });
 });

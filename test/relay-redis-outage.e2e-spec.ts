@@ -23,7 +23,18 @@ async function eventually(check: () => Promise<boolean>, what: string, tries = 6
  * own (so "the process stays up" is a fact about a real process), instance B in the test; both
  * on a redis-server this test starts, kills and starts again.
  */
-describe('relay with Redis going away and coming back (e2e)', () => {
+/** The two ways Redis goes away: its process killed (connections refused), or frozen (a
+ * partition: the connections stay up and nothing answers). */
+const OUTAGES: [
+  string,
+  (redis: PrivateRedis) => Promise<void>,
+  (redis: PrivateRedis) => Promise<void>,
+][] = [
+  ['killed', (redis) => redis.kill(), (redis) => redis.restart()],
+  ['frozen', async (redis) => redis.freeze(), async (redis) => redis.resume()],
+];
+
+describe.each(OUTAGES)('relay with Redis %s and back (e2e)', (_how, goAway, comeBack) => {
   let dataDir: string;
   let redis: PrivateRedis;
   let b: TestApp;
@@ -37,6 +48,7 @@ describe('relay with Redis going away and coming back (e2e)', () => {
     a = await startApiProcess(env);
   });
   afterAll(async () => {
+    redis?.resume();
     await a?.kill();
     await b?.close();
     await redis?.kill();
@@ -63,7 +75,7 @@ describe('relay with Redis going away and coming back (e2e)', () => {
   it('should survive the outage, refuse new sockets with bus_unavailable, report it, and recover', async () => {
     const before = await legacyPairAcross();
 
-    await redis.kill();
+    await goAway(redis);
 
     // a live session: its next cross-instance frame cannot be delivered
     before.app.send({ type: 'to_hardware', data: { hello: 'again' } });
@@ -91,7 +103,7 @@ describe('relay with Redis going away and coming back (e2e)', () => {
     }
     expect(a.alive()).toBe(true);
 
-    await redis.restart();
+    await comeBack(redis);
     for (const base of [a.baseUrl, b.baseUrl])
       await eventually(
         async () => (await http(base, 'GET', '/health')).status === 200,

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { connect, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiProcess, startApiProcess } from './support/processes';
+import { ApiProcess, PrivateRedis, startApiProcess } from './support/processes';
 import { http } from './support/test-app';
 
 /**
@@ -55,5 +55,40 @@ describe('graceful shutdown (real API process)', () => {
     // and the cut upload left nothing behind: no blob, no temporary `.partial`
     const uploads = join(dataDir, 'uploads');
     expect(existsSync(uploads) ? readdirSync(uploads) : []).toEqual([]);
+  });
+});
+
+/**
+ * SIGTERM while Redis is frozen (a partition: the TCP connection stays up, nothing answers):
+ * closing the Redis clients must not wait for an answer that never comes.
+ */
+describe('graceful shutdown with Redis frozen (real API process)', () => {
+  let dataDir: string;
+  let redis: PrivateRedis;
+  let api: ApiProcess;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mdai-shutdown-redis-'));
+    redis = await PrivateRedis.start();
+    api = await startApiProcess({
+      DATA_DIR: dataDir,
+      REDIS_URL: redis.url,
+      SHUTDOWN_GRACE_MS: '500',
+    });
+  });
+  afterAll(async () => {
+    redis.resume();
+    await api.kill();
+    await redis.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('should exit when Redis does not answer', async () => {
+    expect((await http(api.baseUrl, 'GET', '/health')).body.info.redis.status).toBe('up');
+    redis.freeze();
+    const exited = new Promise<void>((resolve) => api.child.once('exit', () => resolve()));
+    api.child.kill('SIGTERM');
+    await exited; // before the fix: never (the jest timeout fails the test)
+    expect(api.alive()).toBe(false);
   });
 });

@@ -11,6 +11,9 @@ export interface MongoTestServer {
   uri: string;
   /** Stops this server process (and only it). */
   stop(): Promise<void>;
+  /** SIGSTOP: its connections stay open and nothing answers (a partition, a stuck host). */
+  freeze(): void;
+  resume(): void;
 }
 
 /**
@@ -61,7 +64,12 @@ export function startMongoTestServer(): Promise<MongoTestServer> {
       clearTimeout(timer);
       child.stdout.removeAllListeners('data');
       child.stdout.resume();
-      resolve({ uri: `mongodb://127.0.0.1:${match[1]}/`, stop: () => stopChild(child) });
+      resolve({
+        uri: `mongodb://127.0.0.1:${match[1]}/`,
+        stop: () => stopChild(child),
+        freeze: () => child.kill('SIGSTOP'),
+        resume: () => child.kill('SIGCONT'),
+      });
     });
   });
 }

@@ -63,6 +63,15 @@ export class PrivateRedis {
     });
   }
 
+  /** SIGSTOP: the connections stay open and nothing answers (a partition, a stuck host). */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   async kill(): Promise<void> {
     if (this.child) await killChild(this.child);
   }

@@ -60,6 +60,7 @@ export const ERROR_STATUS = {
     rate_limited: HttpStatus.TOO_MANY_REQUESTS,
     storage_full: HttpStatus.INSUFFICIENT_STORAGE,
     storage_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+    store_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
   },
   vault: {
     file_not_found: HttpStatus.NOT_FOUND,

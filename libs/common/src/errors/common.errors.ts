@@ -26,6 +26,8 @@ export const COMMON_ERRORS = {
       'too many requests from one address or credential; `Retry-After` says when to retry',
     storage_full: 'the server has no storage space left for the write; nothing was changed',
     storage_unavailable: 'the server cannot write to its storage right now; nothing was changed',
+    store_unavailable:
+      'the database does not answer right now (MongoDB unreachable or frozen); retry later',
   },
 } as const;
 

@@ -3,7 +3,7 @@ import { Request, Response } from 'express';
 import { CommonError, CommonErrorCode } from './common.errors';
 import { DomainError, ErrorStatusTable, FieldError, isDomainError } from './domain-error';
 import { ErrorBody } from './error-body';
-import { storageErrorOf } from './storage-error';
+import { storageErrorOf, storeUnavailableOf } from './storage-error';
 
 /** Codes of the framework's own HttpExceptions (an unknown route, a wrong method), by status. */
 export const CODE_BY_STATUS: Record<number, string> = {
@@ -106,7 +106,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
     }
     const parsed = fromBodyParserError(exception);
     if (parsed) return this.toBody(parsed, correlationId);
-    const storage = storageErrorOf(exception);
+    const storage = storageErrorOf(exception) ?? storeUnavailableOf(exception);
     if (storage) {
       this.logger.error({ err: exception, correlationId }, 'Storage failure');
       return this.toBody(storage, correlationId);

@@ -1,4 +1,4 @@
-import { storageErrorOf } from './storage-error';
+import { storageErrorOf, storeUnavailableOf } from './storage-error';
 
 const sys = (code: string) => Object.assign(new Error(`${code}: something`), { code });
 
@@ -38,5 +38,37 @@ describe('storageErrorOf', () => {
       code: 'ENOSPC',
     });
     expect(storageErrorOf(error)?.message).not.toContain('/data');
+  });
+});
+
+describe('storeUnavailableOf', () => {
+  const named = (name: string, message = 'connection <monitor> to 10.0.0.5:27017 timed out') =>
+    Object.assign(new Error(message), { name });
+
+  it('should map the driver errors of a database that cannot be reached to store_unavailable', () => {
+    for (const name of [
+      'MongoServerSelectionError',
+      'MongooseServerSelectionError',
+      'MongoNetworkError',
+      'MongoNetworkTimeoutError',
+      'MongoPoolClearedError',
+      'MongoNotConnectedError',
+    ]) {
+      expect([name, storeUnavailableOf(named(name))?.code]).toEqual([name, 'store_unavailable']);
+    }
+    const buffered = named(
+      'MongooseError',
+      'Operation `kiosks.find()` buffering timed out after 10000ms',
+    );
+    expect(storeUnavailableOf(buffered)?.code).toBe('store_unavailable');
+    const wrapped = new Error('outer', { cause: named('MongoNetworkError') });
+    expect(storeUnavailableOf(wrapped)?.code).toBe('store_unavailable');
+  });
+
+  it('should leave other errors alone and never name a host in the message', () => {
+    expect(storeUnavailableOf(named('MongoServerError', 'E11000 duplicate key'))).toBeUndefined();
+    expect(storeUnavailableOf(named('MongooseError', 'Cast to ObjectId failed'))).toBeUndefined();
+    expect(storeUnavailableOf(new Error('nope'))).toBeUndefined();
+    expect(storeUnavailableOf(named('MongoNetworkError'))?.message).not.toContain('10.0.0.5');
   });
 });

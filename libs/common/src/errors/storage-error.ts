@@ -47,3 +47,40 @@ function errorCode(error: unknown): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * The MongoDB driver's and mongoose's errors for a database that cannot be reached or does
+ * not answer (no server selectable, a network error or timeout, a pool cleared under an
+ * operation, commands buffered while disconnected): matched by name, so this module does not
+ * load the driver.
+ */
+const UNREACHABLE_STORE = new Set([
+  'MongoServerSelectionError',
+  'MongooseServerSelectionError',
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoPoolClearedError',
+  'MongoNotConnectedError',
+  'MongoTopologyClosedError',
+  'MongoServerClosedError',
+]);
+
+/** A store that cannot be reached, as the 503 a client should see; anything else → undefined. */
+export function storeUnavailableOf(error: unknown): CommonError | undefined {
+  let current: unknown = error;
+  for (let i = 0; i < 4 && current && typeof current === 'object'; i++) {
+    const { name, message } = current as { name?: unknown; message?: unknown };
+    const buffered =
+      name === 'MongooseError' &&
+      typeof message === 'string' &&
+      /buffering timed out/.test(message);
+    if ((typeof name === 'string' && UNREACHABLE_STORE.has(name)) || buffered) {
+      return new CommonError(
+        'store_unavailable',
+        'The database does not answer right now. Try again later.',
+      );
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

@@ -62,15 +62,22 @@ export function throttlerIpKey(ip: string, ipv6SubnetPrefix?: number): string {
 
 /** How long a Redis round trip may take before the limiter counts locally instead. */
 const REDIS_TIMEOUT_MS = 250;
+/** While Redis fails, how often one request tries it again (the others count locally). */
+const REDIS_RETRY_MS = 1000;
 
 /**
  * Counts in Redis (so a limit holds across replicas) and, when Redis fails or is slow, in
  * this process: a Redis outage loosens the limit to per-replica, it never turns a request
- * into a 5xx. The fallback is logged once per outage.
+ * into a 5xx. The fallback is logged once per outage. While it lasts, one request per
+ * REDIS_RETRY_MS tries Redis again and the others count locally at once: they neither wait
+ * REDIS_TIMEOUT_MS each nor pile up commands on a connection that does not answer (a frozen
+ * server would run them all when it resumes, counting them twice).
  */
 export class FailoverThrottlerStorage implements ThrottlerStorage, OnApplicationShutdown {
   private readonly logger = new Logger('RateLimit');
   private degraded = false;
+  /** While degraded: when the next request may try Redis (ms since the epoch). */
+  private retryAt = 0;
 
   constructor(
     private readonly primary: ThrottlerStorage | undefined,
@@ -88,7 +95,9 @@ export class FailoverThrottlerStorage implements ThrottlerStorage, OnApplication
     blockDuration: number,
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
-    if (this.primary) {
+    if (this.primary && (!this.degraded || Date.now() >= this.retryAt)) {
+      // one request at a time tries a failing Redis
+      if (this.degraded) this.retryAt = Date.now() + REDIS_RETRY_MS;
       try {
         const record = await withTimeout(
           this.primary.increment(key, ttl, limit, blockDuration, throttlerName),
@@ -105,6 +114,7 @@ export class FailoverThrottlerStorage implements ThrottlerStorage, OnApplication
           );
         }
         this.degraded = true;
+        this.retryAt = Date.now() + REDIS_RETRY_MS;
       }
     }
     return this.local.increment(key, ttl, limit, blockDuration, throttlerName);

@@ -16,7 +16,16 @@ export class MongoStoreModule {
   static forRoot(url: string): DynamicModule {
     return {
       module: MongoStoreModule,
-      imports: [MongooseModule.forRoot(url, { serverSelectionTimeoutMS: 10_000, autoIndex: true })],
+      imports: [
+        MongooseModule.forRoot(url, {
+          serverSelectionTimeoutMS: 10_000,
+          // also the monitor's heartbeat timeout: a frozen server (connections up, no answer)
+          // is found within a heartbeat (10 s) and this, and the operations on it fail
+          // (503 store_unavailable) instead of waiting the driver's default 30 s
+          connectTimeoutMS: 10_000,
+          autoIndex: true,
+        }),
+      ],
       providers: [
         {
           provide: Store,
