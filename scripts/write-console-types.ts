@@ -93,9 +93,24 @@ export function consoleTypes(openapi: {
         ? `export interface ${name} ${objectType(schema, '')}`
         : `export type ${name} = ${typeOf(schema, '')};`,
       '',
+      ...enumValueLists(name, schema),
     );
   }
   return out.join('\n');
+}
+
+/**
+ * Every value of each enum property (or array of enum) of a schema, as a const list the
+ * console can loop over (a filter's options), named `<Schema><Property>Values`; typed as the
+ * property's own values, so the list and the type cannot differ.
+ */
+function enumValueLists(name: string, schema: Schema): string[] {
+  return Object.entries(schema.properties ?? {}).flatMap(([prop, propSchema]) => {
+    const values = propSchema.enum ?? propSchema.items?.enum;
+    if (!values || !IDENTIFIER.test(prop)) return [];
+    const constName = `${name}${prop[0].toUpperCase()}${prop.slice(1)}Values`;
+    return [`export const ${constName} = [${values.map(literal).join(', ')}] as const;`, ''];
+  });
 }
 
 /** What apps/console/src/api-types.ts must hold for the current docs/openapi.json. */

@@ -117,7 +117,7 @@ describe('docs stay in step with the code', () => {
     expect(readFileSync(CONSOLE_TYPES_PATH, 'utf8')).toBe(expectedConsoleTypes());
   });
 
-  it('should turn schemas into TypeScript: required, optional, enums, arrays, refs and allOf', () => {
+  it('should turn schemas into TypeScript: required, optional, enums (and their value lists), arrays, refs and allOf', () => {
     const text = consoleTypes({
       components: {
         schemas: {
@@ -153,6 +153,9 @@ describe('docs stay in step with the code', () => {
       ].join('\n'),
     );
     expect(text).toContain('export interface B {\n  ok: boolean;\n}');
+    expect(text).toContain("export const AStateValues = ['on', 'off'] as const;");
+    expect(text).toContain("export const ATagsValues = ['x', 'y'] as const;");
+    expect(text).not.toContain('BOkValues');
   });
 
   it('should name only files and folders that exist, in the hand-written docs', () => {

@@ -1,14 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { ManualClock } from '@app/common';
 import { http, startTestApp, TestApp } from './support/test-app';
-import {
-  canonicalJson,
-  enrollPhone,
-  hmacHex,
-  Packet,
-  Phone,
-  syncBatch,
-} from './support/worker-client';
+import { enrollPhone, Packet, Phone, signPacket, syncBatch } from './support/worker-client';
 
 /** Item 9 of issue 12: the fraud rules cannot be turned against an honest worker. */
 
@@ -16,17 +8,11 @@ const SITE = { lat: 28.6139, lng: 77.209 };
 const HOUR = 3_600_000;
 
 function packet(phone: Phone, at: Date, overrides: Record<string, unknown> = {}): Packet {
-  const payload = {
-    packetId: randomUUID(),
-    workerId: phone.workerId,
-    siteId: phone.siteId,
-    deviceId: phone.deviceId,
-    type: 'check_in',
+  return signPacket(phone, {
     timestamp: at.toISOString(),
     geo: { ...SITE, accuracyM: 10 },
     ...overrides,
-  };
-  return { payload, signature: hmacHex(phone.secret, canonicalJson(payload)) };
+  });
 }
 
 describe('fraud rules resist gaming (e2e)', () => {

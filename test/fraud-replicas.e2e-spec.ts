@@ -1,20 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { describeReplicas, http, TestApp } from './support/test-app';
-import { canonicalJson, enrollPhone, hmacHex, Phone, syncBatch } from './support/worker-client';
+import { enrollPhone, Phone, signPacket, syncBatch } from './support/worker-client';
 
 const SITE = { lat: 28.6139, lng: 77.209 };
 
 function checkIn(phone: Phone, at: Date) {
-  const payload = {
-    packetId: randomUUID(),
-    workerId: phone.workerId,
-    siteId: phone.siteId,
-    deviceId: phone.deviceId,
-    type: 'check_in',
-    timestamp: at.toISOString(),
-    geo: { ...SITE, accuracyM: 10 },
-  };
-  return { payload, signature: hmacHex(phone.secret, canonicalJson(payload)) };
+  return signPacket(phone, { timestamp: at.toISOString(), geo: { ...SITE, accuracyM: 10 } });
 }
 
 /**

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { ManualClock } from '@app/common';
 import { http, startTestApp, TestApp } from './support/test-app';
 import {
@@ -7,6 +6,7 @@ import {
   hmacHex,
   Packet,
   Phone,
+  signPacket,
   syncBatch,
 } from './support/worker-client';
 
@@ -25,17 +25,11 @@ function packet(
   where: { lat: number; lng: number },
   overrides: Record<string, unknown> = {},
 ): Packet {
-  const payload = {
-    packetId: randomUUID(),
-    workerId: phone.workerId,
-    siteId: phone.siteId,
-    deviceId: phone.deviceId,
-    type: 'check_in',
+  return signPacket(phone, {
     timestamp: at.toISOString(),
     geo: { lat: where.lat, lng: where.lng, accuracyM: 10 },
     ...overrides,
-  };
-  return { payload, signature: hmacHex(phone.secret, canonicalJson(payload)) };
+  });
 }
 
 async function fraudEvents(t: TestApp, query: string): Promise<any[]> {

@@ -11,15 +11,8 @@ import {
   leafOf,
   readCheckpointNote,
 } from './support/tlog-check';
-import {
-  canonicalJson,
-  enrollPhone,
-  Phone,
-  sha256Hex,
-  signPacket,
-  syncBatch,
-} from './support/worker-client';
-import { fill, verifyLedger } from './support/ledger-client';
+import { enrollPhone, Phone, signPacket, syncBatch } from './support/worker-client';
+import { fill, rewriteChain, verifyLedger } from './support/ledger-client';
 
 function withDb<T>(t: TestApp, work: (db: Database.Database) => T): T {
   const db = new Database(join(t.dataDir, 'mdai.sqlite'));
@@ -30,25 +23,11 @@ function withDb<T>(t: TestApp, work: (db: Database.Database) => T): T {
   }
 }
 
-/** What a dishonest operator with the database file can do: edit a link and re-hash the rest. */
+/** A consistent rewrite from `seq`: that link's punch type flipped, the rest re-hashed. */
 function rewriteFrom(db: Database.Database, siteId: string, seq: number): void {
-  db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_update');
-  const rows = db
-    .prepare('SELECT * FROM attendance_logs WHERE site_id = ? AND seq >= ? ORDER BY seq')
-    .all(siteId, seq) as any[];
-  let prev = rows[0].prev_hash as string;
-  for (const row of rows) {
-    const data = JSON.parse(row.data);
-    if (row.seq === seq) data.type = data.type === 'check_in' ? 'check_out' : 'check_in';
-    const meta = JSON.parse(row.meta);
-    const hash = sha256Hex(
-      canonicalJson({ siteId: row.site_id, seq: row.seq, prevHash: prev, data, meta }),
-    );
-    db.prepare(
-      'UPDATE attendance_logs SET data = ?, prev_hash = ?, record_hash = ? WHERE site_id = ? AND seq = ?',
-    ).run(canonicalJson(data), prev, hash, row.site_id, row.seq);
-    prev = hash;
-  }
+  rewriteChain(db, siteId, seq, (data, at) =>
+    at === seq ? { ...data, type: data.type === 'check_in' ? 'check_out' : 'check_in' } : data,
+  );
 }
 
 describe('ledger transparency log (e2e)', () => {

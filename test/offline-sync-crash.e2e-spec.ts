@@ -1,51 +1,9 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { e2eDriver, http, slowOnMongo, storeEnv } from './support/test-app';
+import { ApiProcess, startApiProcess } from './support/processes';
+import { e2eDriver, http, slowOnMongo } from './support/test-app';
 import { enrollPhone, Packet, signPacket, syncBatch } from './support/worker-client';
-
-interface Server {
-  child: ChildProcess;
-  baseUrl: string;
-}
-
-function startServer(dataDir: string): Promise<Server> {
-  const child = spawn(
-    process.execPath,
-    ['-r', '@swc-node/register', 'test/support/crash-server.ts'],
-    {
-      cwd: join(__dirname, '..'),
-      env: {
-        ...process.env,
-        ...storeEnv(dataDir),
-        DATA_DIR: dataDir,
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'silent',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const match = /listening (\d+)/.exec(out);
-      if (match) resolve({ child, baseUrl: `http://127.0.0.1:${match[1]}` });
-    });
-    child.on('exit', (code) => reject(new Error(`server exited (${code}): ${err}`)));
-  });
-}
-
-function kill(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    if (server.child.exitCode !== null || server.child.signalCode !== null) return resolve();
-    server.child.once('exit', () => resolve());
-    server.child.kill('SIGKILL');
-  });
-}
 
 /**
  * Packets per batch (6 batches). On MongoDB the batches are smaller: the wire-protocol test
@@ -57,17 +15,17 @@ const TOTAL = 6 * PER_BATCH;
 
 describe('offline sync crash recovery (e2e)', () => {
   let dataDir: string;
-  let server: Server | undefined;
+  let server: ApiProcess | undefined;
   beforeAll(() => (dataDir = mkdtempSync(join(tmpdir(), 'mdai-crash-'))));
   afterAll(async () => {
-    if (server) await kill(server);
+    if (server) await server.kill();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
   it(
     'should end with every packet in the ledger exactly once after a SIGKILL mid-sync and a retry',
     async () => {
-      server = await startServer(dataDir);
+      server = await startApiProcess({ DATA_DIR: dataDir });
       const secrets = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8'));
       const admin = secrets.ADMIN_API_KEYS as string;
       const phone = await enrollPhone(server.baseUrl, admin);
@@ -83,13 +41,13 @@ describe('offline sync crash recovery (e2e)', () => {
         batches.map(async (packets, i) => {
           const res = await syncBatch(crashing.baseUrl, phone.token, packets);
           answered[i] = res.status === 200;
-          killed ??= kill(crashing);
+          killed ??= crashing.kill();
         }),
       );
-      await (killed ?? kill(crashing));
+      await (killed ?? crashing.kill());
       expect(answered.filter(Boolean).length).toBeLessThan(batches.length);
 
-      server = await startServer(dataDir);
+      server = await startApiProcess({ DATA_DIR: dataDir });
       const retried = batches.map(() => ({ accepted: 0, duplicates: 0 }));
       for (const [i, packets] of batches.entries()) {
         const res = await syncBatch(server.baseUrl, phone.token, packets);

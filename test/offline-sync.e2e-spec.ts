@@ -19,7 +19,7 @@ import {
   signPacket,
   syncBatch,
 } from './support/worker-client';
-import { verifyLedger } from './support/ledger-client';
+import { rewriteChain, verifyLedger } from './support/ledger-client';
 
 async function ledgerLines(t: TestApp, siteId: string): Promise<any[]> {
   const res = await fetch(`${t.baseUrl}/api/v5/ledger/${siteId}/export`, {
@@ -462,24 +462,7 @@ describe('offline sync (e2e)', () => {
         // rewrite the whole chain with consistent hashes: only the checkpoints can tell
         const db = new Database(join(t.dataDir, 'mdai.sqlite'));
         try {
-          db.exec('DROP TRIGGER attendance_logs_append_only_update');
-          const rows = db
-            .prepare('SELECT * FROM attendance_logs WHERE site_id = ? ORDER BY seq')
-            .all(phone.siteId) as any[];
-          let prev = '0'.repeat(64);
-          for (const row of rows) {
-            const data = { ...JSON.parse(row.data), type: 'check_out' };
-            const meta = JSON.parse(row.meta);
-            const hash = sha256Hex(
-              canonicalJson({ siteId: row.site_id, seq: row.seq, prevHash: prev, data, meta }),
-            );
-            db.prepare(
-              'UPDATE attendance_logs SET data = ?, prev_hash = ?, record_hash = ? WHERE site_id = ? AND seq = ?',
-            ).run(canonicalJson(data), prev, hash, row.site_id, row.seq);
-            prev = hash;
-          }
-          db.exec(`CREATE TRIGGER attendance_logs_append_only_update BEFORE UPDATE ON attendance_logs
-          BEGIN SELECT RAISE(ABORT, 'attendance_logs is append-only'); END`);
+          rewriteChain(db, phone.siteId, 1, (data) => ({ ...data, type: 'check_out' }));
         } finally {
           db.close();
         }

@@ -1,7 +1,7 @@
 import { ManualClock } from '@app/common';
 import { TimesheetProjector } from '@app/timesheets';
 import { describeReplicas, http, startTestApp, TestApp } from './support/test-app';
-import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
+import { allTimesheetDays, createSite, phoneAt, punch, sync } from './support/timesheet-client';
 import { Phone } from './support/worker-client';
 
 const PHONES = 3;
@@ -22,19 +22,8 @@ interface DayView {
 }
 
 async function allDays(t: TestApp, siteId: string): Promise<DayView[]> {
-  const days: DayView[] = [];
-  let cursor: string | undefined;
-  do {
-    const res = await http(
-      t.baseUrl,
-      'GET',
-      `/api/v5/sites/${siteId}/timesheets?from=${DAYS[0]}&to=${DAYS[DAYS.length - 1]}&limit=100${cursor ? `&cursor=${cursor}` : ''}`,
-      { key: t.keys.auditor },
-    );
-    expect(res.status).toBe(200);
-    days.push(...(res.body.days as DayView[]));
-    cursor = res.body.nextCursor;
-  } while (cursor);
+  const period = `from=${DAYS[0]}&to=${DAYS[DAYS.length - 1]}`;
+  const days = await allTimesheetDays(t.baseUrl, t.keys.auditor, siteId, period);
   return days.map(({ workerId, date, hours, seqs }) => ({ workerId, date, hours, seqs }));
 }
 

@@ -2,7 +2,7 @@ import { ManualClock } from '@app/common';
 import { TimesheetDay, TimesheetProjector } from '@app/timesheets';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
 import { describeReplicas, http, TestApp } from './support/test-app';
-import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
+import { allTimesheetDays, createSite, phoneAt, punch, sync } from './support/timesheet-client';
 import { timesheetPunch } from '@app/timesheets/testing/timesheet-punch';
 
 const ROUNDS = 10;
@@ -37,19 +37,7 @@ interface DayView {
 }
 
 async function allDays(t: TestApp, siteId: string): Promise<DayView[]> {
-  const days: DayView[] = [];
-  let cursor: string | undefined;
-  do {
-    const res = await http(
-      t.baseUrl,
-      'GET',
-      `/api/v5/sites/${siteId}/timesheets?${PERIOD}&limit=100${cursor ? `&cursor=${cursor}` : ''}`,
-      { key: t.keys.auditor },
-    );
-    expect(res.status).toBe(200);
-    days.push(...(res.body.days as DayView[]));
-    cursor = res.body.nextCursor;
-  } while (cursor);
+  const days = await allTimesheetDays(t.baseUrl, t.keys.auditor, siteId, PERIOD);
   return days.map(({ workerId, date, hours, seqs, flags }) => ({
     workerId,
     date,

@@ -1,6 +1,14 @@
 /** Helpers for timesheet specs and the bench: sites with zones, crews, punches, signed requests. */
 import { http } from './test-app';
-import { canonicalJson, enrollPhone, hmacHex, Phone, signPacket, syncBatch } from './worker-client';
+import {
+  canonicalJson,
+  enrollPhone,
+  hmacHex,
+  Phone,
+  registerPhone,
+  signPacket,
+  syncBatch,
+} from './worker-client';
 
 export const SITE_GEO = { lat: 28.6139, lng: 77.209 };
 
@@ -105,24 +113,28 @@ export async function crewPhone(
     headers: signedBy(k, body, timestamp),
   });
   expect(worker.status).toBe(201);
-  const reg = await http(baseUrl, 'POST', '/api/v5/device/register', {
-    body: {
-      enrollmentCode: worker.body.enrollmentCode,
-      fingerprint: {
-        os: 'Android 14',
-        model: 'Redmi Note 12',
-        simHash: `ts-crew-${process.pid}-${sim}`,
-      },
-    },
-  });
-  expect(reg.status).toBe(201);
-  return {
-    deviceId: reg.body.deviceId,
-    workerId: worker.body.workerId,
-    siteId,
-    secret: Buffer.from(reg.body.deviceSecret, 'base64'),
-    token: reg.body.offlineToken,
-    tokenExpiresAt: reg.body.offlineTokenExpiresAt,
-    trustScore: reg.body.trustScore,
-  };
+  return registerPhone(baseUrl, worker.body, siteId, `ts-crew-${process.pid}-${sim}`);
+}
+
+/** Every day of a site's timesheets over `period` (`from=…&to=…`), page by page (100 a page). */
+export async function allTimesheetDays(
+  baseUrl: string,
+  key: string,
+  siteId: string,
+  period: string,
+): Promise<Array<Record<string, any>>> {
+  const days: Array<Record<string, any>> = [];
+  let cursor: string | undefined;
+  do {
+    const res = await http(
+      baseUrl,
+      'GET',
+      `/api/v5/sites/${siteId}/timesheets?${period}&limit=100${cursor ? `&cursor=${cursor}` : ''}`,
+      { key },
+    );
+    expect(res.status).toBe(200);
+    days.push(...(res.body.days as Array<Record<string, any>>));
+    cursor = res.body.nextCursor;
+  } while (cursor);
+  return days;
 }

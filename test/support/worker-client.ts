@@ -58,20 +58,26 @@ export async function enrollPhone(
     body: { name: 'Sita Devi', phone: '+91 98100 00001', siteIds: [siteId] },
   });
   expect(worker.status).toBe(201);
+  return registerPhone(baseUrl, worker.body, siteId, options.simHash ?? 'f00dfeedcafe0001');
+}
+
+/** Registers the worker app's phone with a new worker's enrollment code (as the app does). */
+export async function registerPhone(
+  baseUrl: string,
+  worker: { enrollmentCode: string; workerId: string },
+  siteId: string,
+  simHash: string,
+): Promise<Phone> {
   const reg = await http(baseUrl, 'POST', '/api/v5/device/register', {
     body: {
-      enrollmentCode: worker.body.enrollmentCode,
-      fingerprint: {
-        os: 'Android 14',
-        model: 'Redmi Note 12',
-        simHash: options.simHash ?? 'f00dfeedcafe0001',
-      },
+      enrollmentCode: worker.enrollmentCode,
+      fingerprint: { os: 'Android 14', model: 'Redmi Note 12', simHash },
     },
   });
   expect(reg.status).toBe(201);
   return {
     deviceId: reg.body.deviceId,
-    workerId: worker.body.workerId,
+    workerId: worker.workerId,
     siteId,
     secret: Buffer.from(reg.body.deviceSecret, 'base64'),
     token: reg.body.offlineToken,

@@ -22,6 +22,8 @@ export interface ChallengeStateView {
   used_at?: string;
 }
 
+export const ChallengeStateViewStateValues = ['waiting', 'used', 'locked', 'expired'] as const;
+
 export interface CheckpointView {
   origin: string;
   treeSize: number;
@@ -53,6 +55,8 @@ export interface CorrectionResponse {
   recordHash: string;
 }
 
+export const CorrectionResponseStatusValues = ['appended', 'duplicate'] as const;
+
 export interface CreateCorrectionDto {
   /** Client-chosen UUID: the same correction sent again is answered as a duplicate */
   correctionId?: string;
@@ -63,6 +67,8 @@ export interface CreateCorrectionDto {
   at?: string;
   reason: string;
 }
+
+export const CreateCorrectionDtoActionValues = ['void', 'add_check_out', 'move'] as const;
 
 export interface CreateSiteDto {
   name: string;
@@ -112,6 +118,8 @@ export interface DayFlagView {
   detail?: string;
 }
 
+export const DayFlagViewTypeValues = ['open_shift', 'check_out_without_check_in', 'low_trust', 'corrected', 'voided_punch', 'fraud'] as const;
+
 export interface DeletedFileView {
   fileId: string;
   /** When the data key was destroyed */
@@ -137,6 +145,8 @@ export interface DeviceUserView {
   kind: 'worker' | 'thekedar';
   id: string;
 }
+
+export const DeviceUserViewKindValues = ['worker', 'thekedar'] as const;
 
 export interface ErrorBody {
   statusCode: number;
@@ -167,6 +177,8 @@ export interface FraudEventView {
   detail: string;
   at: string;
 }
+
+export const FraudEventViewTypeValues = ['invalid_token', 'unknown_device', 'device_blocked', 'invalid_signature', 'malformed_packet', 'device_mismatch', 'worker_mismatch', 'site_not_allowed', 'timestamp_in_future', 'timestamp_too_old', 'outside_token_window', 'packet_id_conflict', 'impossible_travel', 'outside_geofence', 'rapid_repeat', 'shared_device', 'onboarding_signature_invalid', 'onboarding_replay', 'onboarding_stale_timestamp'] as const;
 
 export interface GenerateChallengeDto {
   device_id: string;
@@ -219,6 +231,8 @@ export interface KioskEventView {
   at: string;
 }
 
+export const KioskEventViewActionValues = ['registered', 'key_rotated', 'blocked', 'unblocked'] as const;
+
 export interface KioskStatusChangeDto {
   reason: string;
 }
@@ -231,6 +245,8 @@ export interface KioskView {
   created_at: string;
   updated_at: string;
 }
+
+export const KioskViewStatusValues = ['active', 'blocked'] as const;
 
 export interface LedgerRefDto {
   siteId: string;
@@ -251,6 +267,8 @@ export interface LedgerVerificationView {
   /** Checkpoints read from the witness file (outside the store) */
   witnessedCheckpoints: number;
 }
+
+export const LedgerVerificationViewReasonValues = ['seq_gap', 'prev_hash_mismatch', 'record_hash_mismatch', 'wrong_log', 'checkpoint_signature_invalid', 'checkpoint_mismatch', 'checkpoint_missing', 'tail_cut'] as const;
 
 export interface LegacyAuthDto {
   /** a hardware key (HARDWARE_API_KEYS) */
@@ -277,6 +295,8 @@ export interface LogKeyView {
   /** C2SP verifier key for the requested origin: <origin>+<key id hex>+<base64(0x01 ‖ key)> */
   verifierKey?: string;
 }
+
+export const LogKeyViewStatusValues = ['active', 'retired'] as const;
 
 export interface LogKeysView {
   keys: LogKeyView[];
@@ -317,6 +337,8 @@ export interface PacketResultView {
   /** Keep it: proves the link is in the log */
   receipt?: PacketReceiptView;
 }
+
+export const PacketResultViewStatusValues = ['accepted', 'duplicate', 'rejected'] as const;
 
 export interface PayrollView {
   siteId: string;
@@ -498,6 +520,8 @@ export interface TrustFactorView {
   detail: string;
 }
 
+export const TrustFactorViewNameValues = ['baseline', 'device_age', 'fraud_history', 'user_agent', 'app_version', 'device_id_header', 'ip', 'block_state'] as const;
+
 export interface ValidateChallengeDto {
   bson_id: string;
   /** base64 of the 32 decrypted bytes */
@@ -524,6 +548,10 @@ export interface VaultAuditRecordView {
   recordHash: string;
 }
 
+export const VaultAuditRecordViewActionValues = ['store', 'read', 'delete', 'purge'] as const;
+
+export const VaultAuditRecordViewResultValues = ['allowed', 'denied', 'failed'] as const;
+
 export interface VaultAuditVerificationView {
   ok: boolean;
   length: number;
@@ -536,6 +564,8 @@ export interface VaultAuditVerificationView {
   /** Checkpoints read from the witness file (outside the store) */
   witnessedCheckpoints: number;
 }
+
+export const VaultAuditVerificationViewReasonValues = ['seq_gap', 'prev_hash_mismatch', 'record_hash_mismatch', 'checkpoint_signature_invalid', 'checkpoint_mismatch', 'checkpoint_missing', 'tail_cut'] as const;
 
 export interface VaultKeyUsageView {
   activeVersion: string;
@@ -550,6 +580,8 @@ export interface WhoAmIView {
   /** First 12 hex chars of SHA-256 of the key (as recorded in audits) */
   keyId: string;
 }
+
+export const WhoAmIViewRolesValues = ['admin', 'provisioner', 'auditor', 'mobile', 'hardware'] as const;
 
 export interface WifiCredentials {
   ssid: string;
@@ -574,6 +606,8 @@ export interface WorkerDeviceEventView {
   reason?: string;
   at: string;
 }
+
+export const WorkerDeviceEventViewActionValues = ['registered', 'blocked', 'unblocked'] as const;
 
 export interface WorkerDeviceStatusChangeDto {
   reason: string;
@@ -603,3 +637,5 @@ export interface WorkerView {
   trustInheritedUntil?: string;
   createdAt: string;
 }
+
+export const WorkerViewSponsorKindValues = ['admin', 'thekedar'] as const;

@@ -1,11 +1,12 @@
 import { KeysetPager, PageContext } from './context';
-import { action, Child, field, formValue, h, panel, section } from './dom';
+import { action, badge, Child, field, formValue, h, panel, section } from './dom';
 import { pagerNav } from './pager';
 import { Site } from './types';
 
 /**
  * The building blocks the pages share: a form that runs one API action, a reason form for
- * block/unblock, a keyset-paged list, a facts list and a site picker.
+ * block/unblock, a keyset-paged list, a facts list, a chain verification's verdict and a site
+ * picker.
  */
 
 export interface ActionFormOptions {
@@ -72,6 +73,23 @@ export function reasonForm(
 /** "Done" under a form. */
 export function success(...children: Child[]): HTMLElement {
   return h('p', { class: 'ok', role: 'status' }, ...children);
+}
+
+/**
+ * A hash chain's verification (ledger, vault audit): a verified or broken badge and its
+ * sentence, then the details; `data-verify` says which, for the console's browser spec.
+ */
+export function verdict(ok: boolean, sentence: string, ...details: Child[]): HTMLElement {
+  return h(
+    'div',
+    {
+      class: `result ${ok ? 'result-ok' : 'result-bad'}`,
+      role: 'status',
+      'data-verify': ok ? 'ok' : 'broken',
+    },
+    h('p', {}, ok ? badge('verified', 'ok') : badge('broken', 'bad'), ' ', sentence),
+    ...details,
+  );
 }
 
 /** A definition list of label → value. */

@@ -3,13 +3,14 @@
  * docs/openapi.json (apps/console/src/api-types.ts is generated from it by `npm run openapi`),
  * so a changed contract fails the console's typecheck instead of drifting.
  */
-import type {
+import {
   ChallengeStateView,
   CheckpointView,
   ConnectedKiosksView,
   DayFlagView,
   DeviceTrustView,
   FraudEventView,
+  FraudEventViewTypeValues,
   GenerateChallengeResponse,
   KioskConnectionView,
   KioskEventView,
@@ -64,29 +65,5 @@ export type TimesheetPage = TimesheetPageView;
 export type PayrollWorker = PayrollWorkerView;
 export type Payroll = PayrollView;
 
-/** Every fraud event type, for the filter (checked against the contract's enum). */
-export const FRAUD_EVENT_TYPES = [
-  'invalid_token',
-  'unknown_device',
-  'device_blocked',
-  'invalid_signature',
-  'malformed_packet',
-  'device_mismatch',
-  'worker_mismatch',
-  'site_not_allowed',
-  'timestamp_in_future',
-  'timestamp_too_old',
-  'outside_token_window',
-  'packet_id_conflict',
-  'impossible_travel',
-  'outside_geofence',
-  'rapid_repeat',
-  'shared_device',
-  'onboarding_signature_invalid',
-  'onboarding_replay',
-  'onboarding_stale_timestamp',
-] as const satisfies ReadonlyArray<FraudEvent['type']>;
-
-/** Compile-time: the list above names every type the contract has (a new one fails here). */
-type Missing = Exclude<FraudEvent['type'], (typeof FRAUD_EVENT_TYPES)[number]>;
-export const FRAUD_TYPES_COMPLETE: [Missing] extends [never] ? true : Missing = true;
+/** Every fraud event type, for the filter (generated from the contract's enum). */
+export const FRAUD_EVENT_TYPES = FraudEventViewTypeValues;

@@ -1,12 +1,11 @@
-import { Test, TestingModule } from '@nestjs/testing';
+import { TestingModule } from '@nestjs/testing';
 import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuthModule, ClockModule, ManualClock, MetricsModule, Principal } from '@app/common';
-import { configModule, loadConfig } from '@app/api/config/app-config';
+import { AuthModule, ManualClock, MetricsModule, Principal } from '@app/common';
+import { compileServiceModule } from '@app/api/testing/service-testing-module';
 import { KioskRegistryService } from '@app/kiosk-registry';
-import { PersistenceModule } from '@app/persistence';
 import { ProvisioningModule } from './provisioning.module';
 import { ProvisioningService } from './provisioning.service';
 import { ProvisioningError } from './provisioning.errors';
@@ -32,23 +31,12 @@ describe('ProvisioningService (expiry by the injected clock)', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mdai-provisioning-'));
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      DATA_DIR: dataDir,
-      CHALLENGE_TTL_SECONDS: '600',
+    moduleRef = await compileServiceModule({
+      dataDir,
+      env: { CHALLENGE_TTL_SECONDS: '600' },
+      clock,
+      imports: [AuthModule, MetricsModule, ProvisioningModule],
     });
-    moduleRef = await Test.createTestingModule({
-      imports: [
-        configModule(config),
-        ClockModule.forRoot(clock),
-        PersistenceModule.forRoot(config.database),
-        AuthModule,
-        MetricsModule,
-        ProvisioningModule,
-      ],
-    }).compile();
-    moduleRef.useLogger(false);
-    await moduleRef.init();
     sut = moduleRef.get(ProvisioningService);
     await moduleRef
       .get(KioskRegistryService)

@@ -1,10 +1,9 @@
-import { Test, TestingModule } from '@nestjs/testing';
+import { TestingModule } from '@nestjs/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuthModule, ClockModule, ManualClock, MetricsModule } from '@app/common';
-import { configModule, loadConfig } from '@app/api/config/app-config';
-import { PersistenceModule } from '@app/persistence';
+import { AuthModule, ManualClock, MetricsModule } from '@app/common';
+import { compileServiceModule } from '@app/api/testing/service-testing-module';
 import { SessionTokenService } from './session-token.service';
 import { SessionModule } from './session.module';
 import { SessionService } from './session.service';
@@ -25,19 +24,12 @@ describe('SessionService (expiry by the injected clock)', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mdai-session-'));
-    const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, SESSION_TTL_SECONDS: '180' });
-    moduleRef = await Test.createTestingModule({
-      imports: [
-        configModule(config),
-        ClockModule.forRoot(clock),
-        PersistenceModule.forRoot(config.database),
-        AuthModule,
-        MetricsModule,
-        SessionModule,
-      ],
-    }).compile();
-    moduleRef.useLogger(false);
-    await moduleRef.init();
+    moduleRef = await compileServiceModule({
+      dataDir,
+      env: { SESSION_TTL_SECONDS: '180' },
+      clock,
+      imports: [AuthModule, MetricsModule, SessionModule],
+    });
     sut = moduleRef.get(SessionService);
     tokens = moduleRef.get(SessionTokenService);
   });

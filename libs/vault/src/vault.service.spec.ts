@@ -1,4 +1,3 @@
-import { Test, TestingModule } from '@nestjs/testing';
 import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -12,10 +11,9 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuthModule, ClockModule, DomainError, Env } from '@app/common';
-import { configModule, loadConfig } from '@app/api/config/app-config';
+import { AuthModule, DomainError, Env } from '@app/common';
+import { compileServiceModule } from '@app/api/testing/service-testing-module';
 import { httpStatusOf } from '@app/api/errors/error-status';
-import { PersistenceModule } from '@app/persistence';
 import { BLOB_HEADER_BYTES, BLOB_TAG_BYTES, BlobIntegrityError } from './domain/vault-blob-format';
 import { VaultActor } from './domain/vault-file';
 import { VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
@@ -38,24 +36,11 @@ interface Booted {
 
 /** The real VaultModule on a real SQLite file in `dataDir`. */
 async function boot(dataDir: string, env: Env = {}): Promise<Booted> {
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    DATA_DIR: dataDir,
-    VAULT_KEYS: `v1:${key(1)}`,
-    VAULT_MAX_FILE_BYTES: String(300 * MIB),
-    ...env,
+  const moduleRef = await compileServiceModule({
+    dataDir,
+    env: { VAULT_KEYS: `v1:${key(1)}`, VAULT_MAX_FILE_BYTES: String(300 * MIB), ...env },
+    imports: [AuthModule, VaultModule],
   });
-  const moduleRef: TestingModule = await Test.createTestingModule({
-    imports: [
-      configModule(config),
-      ClockModule.forRoot(),
-      PersistenceModule.forRoot(config.database),
-      AuthModule,
-      VaultModule,
-    ],
-  }).compile();
-  moduleRef.useLogger(false);
-  await moduleRef.init();
   return {
     sut: moduleRef.get(VaultService),
     audit: moduleRef.get(VaultAuditService),

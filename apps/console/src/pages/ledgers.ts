@@ -1,6 +1,6 @@
-import { facts, sitePicker } from '../components';
+import { facts, sitePicker, verdict } from '../components';
 import { Page, PageContext } from '../context';
-import { action, badge, h, link, panel, section, short, table, when } from '../dom';
+import { action, h, link, panel, section, short, table, when } from '../dom';
 import { LedgerCheckpoint, LedgerVerification } from '../types';
 
 export const ledgersPage: Page = {
@@ -104,22 +104,11 @@ function renderSite(ctx: PageContext, siteId: string): void {
 }
 
 function verification(v: LedgerVerification): HTMLElement {
-  return h(
-    'div',
-    {
-      class: `result ${v.ok ? 'result-ok' : 'result-bad'}`,
-      role: 'status',
-      'data-verify': v.ok ? 'ok' : 'broken',
-    },
-    h(
-      'p',
-      {},
-      v.ok ? badge('verified', 'ok') : badge('broken', 'bad'),
-      ' ',
-      v.ok
-        ? `The chain of ${v.length} entries verifies.`
-        : `The chain breaks at seq ${v.brokenAtSeq ?? '?'}: ${v.reason ?? 'unknown reason'}.`,
-    ),
+  return verdict(
+    v.ok,
+    v.ok
+      ? `The chain of ${v.length} entries verifies.`
+      : `The chain breaks at seq ${v.brokenAtSeq ?? '?'}: ${v.reason ?? 'unknown reason'}.`,
     facts([
       ['Length', h('span', { 'data-length': v.length }, String(v.length))],
       ['Head hash', h('code', { class: 'hash' }, v.headHash)],

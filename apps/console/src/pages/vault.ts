@@ -1,4 +1,4 @@
-import { lastKey, pagedList } from '../components';
+import { lastKey, pagedList, verdict } from '../components';
 import { Page, PageContext } from '../context';
 import { action, badge, field, h, link, section, short, table, when } from '../dom';
 import { VaultAuditRecord, VaultAuditVerification } from '../types';
@@ -60,22 +60,11 @@ function render(ctx: PageContext): void {
   verifyButton.addEventListener('click', () => {
     void action(verifyResult, verifyButton, async () => {
       const v = (await ctx.api.get<VaultAuditVerification>('/api/v5/vault/audit/verify')).data;
-      return h(
-        'div',
-        {
-          class: `result ${v.ok ? 'result-ok' : 'result-bad'}`,
-          role: 'status',
-          'data-verify': v.ok ? 'ok' : 'broken',
-        },
-        h(
-          'p',
-          {},
-          v.ok ? badge('verified', 'ok') : badge('broken', 'bad'),
-          ' ',
-          v.ok
-            ? `The audit chain of ${v.length} records verifies.`
-            : `The audit chain breaks at seq ${v.brokenAtSeq ?? '?'}.`,
-        ),
+      return verdict(
+        v.ok,
+        v.ok
+          ? `The audit chain of ${v.length} records verifies.`
+          : `The audit chain breaks at seq ${v.brokenAtSeq ?? '?'}.`,
         h('p', {}, 'Head ', h('code', { class: 'hash' }, v.headHash)),
       );
     });

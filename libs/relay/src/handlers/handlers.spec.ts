@@ -1,14 +1,14 @@
-import { Test, TestingModule } from '@nestjs/testing';
+import { TestingModule } from '@nestjs/testing';
 import { generateKeyPairSync, sign, constants } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuthModule, ClockModule, MetricsModule, Principal, RedisModule } from '@app/common';
-import { configModule, loadConfig } from '@app/api/config/app-config';
+import { AuthModule, MetricsModule, Principal, RedisModule } from '@app/common';
+import { compileServiceModule } from '@app/api/testing/service-testing-module';
 import { KioskRegistryService, kioskAuthMessage } from '@app/kiosk-registry';
-import { PersistenceModule, Store } from '@app/persistence';
+import { Store } from '@app/persistence';
 import { SessionService } from '@app/session';
 import { ConnectionView, PEER_ROLE, PlatformIdSet } from '../relay-connection';
 import { RelayModule } from '../relay.module';
@@ -89,25 +89,11 @@ describe('protocol handlers', () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mdai-handlers-'));
     upstream = await startUpstream();
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      DATA_DIR: dataDir,
-      UPSTREAM_URL: upstream.url,
-      UPSTREAM_RETRIES: '0',
+    moduleRef = await compileServiceModule({
+      dataDir,
+      env: { UPSTREAM_URL: upstream.url, UPSTREAM_RETRIES: '0' },
+      imports: [RedisModule, AuthModule, MetricsModule, RelayModule],
     });
-    moduleRef = await Test.createTestingModule({
-      imports: [
-        configModule(config),
-        ClockModule.forRoot(),
-        PersistenceModule.forRoot(config.database),
-        RedisModule,
-        AuthModule,
-        MetricsModule,
-        RelayModule,
-      ],
-    }).compile();
-    moduleRef.useLogger(false);
-    await moduleRef.init();
     pairing = moduleRef.get(PairingHandler);
     legacy = moduleRef.get(LegacyHandler);
     sessions = moduleRef.get(SessionService);

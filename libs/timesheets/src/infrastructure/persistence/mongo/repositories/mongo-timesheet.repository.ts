@@ -24,6 +24,8 @@ import {
   TimesheetWorkerVersionDocument,
   TimesheetWorkerVersionSchema,
 } from '../schemas/timesheet.schema';
+import { TimesheetMongoMapper } from '../mappers/timesheet.mapper';
+import { dayFromBody, dayToBody } from '../../timesheet-stored';
 
 /** Name of the unique (siteId, seq) index of the entries. */
 const ENTRY_KEY_INDEX = 'siteId_1_seq_1';
@@ -33,26 +35,6 @@ const WORKER_KEY_INDEX = 'siteId_1_workerId_1';
 /** Matches a stored day that a replacement of `basis` may overwrite (not written from a newer basis). */
 function notNewerThan(basis: number) {
   return { basis: { $not: { $gt: basis } } };
-}
-
-function toDomain(d: TimesheetEntryDocument): TimesheetEntry {
-  return {
-    siteId: d.siteId,
-    seq: d.seq,
-    workerId: d.workerId,
-    packetId: d.packetId,
-    kind: d.kind as TimesheetEntry['kind'],
-    ...(d.punchType ? { punchType: d.punchType as TimesheetEntry['punchType'] } : {}),
-    ...(d.action ? { action: d.action as TimesheetEntry['action'] } : {}),
-    ...(d.targetSeq !== undefined && d.targetSeq !== null ? { targetSeq: d.targetSeq } : {}),
-    ...(d.at !== undefined && d.at !== null ? { at: d.at } : {}),
-    ...(d.effectiveAt !== undefined && d.effectiveAt !== null
-      ? { effectiveAt: d.effectiveAt }
-      : {}),
-    voided: d.voided,
-    correctedBy: [...d.correctedBy],
-    lowTrust: d.lowTrust,
-  };
 }
 
 /**
@@ -283,7 +265,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       .find({ siteId, seq: { $in: [...new Set(seqs)] } })
       .sort({ seq: 1 })
       .lean<TimesheetEntryDocument[]>();
-    return docs.map(toDomain);
+    return docs.map(TimesheetMongoMapper.toDomain);
   }
 
   async findCorrectionsOf(siteId: string, seqs: number[]): Promise<TimesheetEntry[]> {
@@ -291,7 +273,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       .find({ siteId, targetSeq: { $in: [...new Set(seqs)] } })
       .sort({ seq: 1 })
       .lean<TimesheetEntryDocument[]>();
-    return docs.map(toDomain);
+    return docs.map(TimesheetMongoMapper.toDomain);
   }
 
   async listPending(
@@ -339,7 +321,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       })
       .sort({ effectiveAt: 1, seq: 1 })
       .lean<TimesheetEntryDocument[]>();
-    return docs.map(toDomain);
+    return docs.map(TimesheetMongoMapper.toDomain);
   }
 
   async listEntries(siteId: string, afterSeq: number, limit: number): Promise<TimesheetEntry[]> {
@@ -348,7 +330,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       .sort({ seq: 1 })
       .limit(limit)
       .lean<TimesheetEntryDocument[]>();
-    return docs.map(toDomain);
+    return docs.map(TimesheetMongoMapper.toDomain);
   }
 
   async progress(siteId: string): Promise<{ maxSeq: number; count: number }> {
@@ -403,7 +385,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
         updateOne: {
           filter: { siteId: r.siteId, workerId: r.workerId, day, ...guard },
           update: d
-            ? { $set: { workedSeconds: d.workedSeconds, body: JSON.stringify(d), basis } }
+            ? { $set: { workedSeconds: d.workedSeconds, body: dayToBody(d), basis } }
             : { $set: { basis }, $unset: { body: 1 as const, workedSeconds: 1 as const } },
           upsert: true,
         },
@@ -435,7 +417,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       .sort({ workerId: 1, day: 1 })
       .limit(q.limit)
       .lean<Pick<TimesheetDayDocument, 'body'>[]>();
-    return docs.map((d) => JSON.parse(d.body!) as TimesheetDay);
+    return docs.map((d) => dayFromBody(d.body!));
   }
 
   /** The worker versions stay: they only grow, so a replica's recompute in flight stays older. */

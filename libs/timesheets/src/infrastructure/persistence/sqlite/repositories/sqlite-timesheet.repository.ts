@@ -11,103 +11,15 @@ import {
   TimesheetRepository,
 } from '../../timesheet.repository';
 import { TIMESHEETS_SQLITE_MIGRATIONS } from '../timesheets.migrations';
+import {
+  TIMESHEET_ENTRY_COLUMNS,
+  TimesheetEntryRow,
+  TimesheetSqliteMapper,
+} from '../mappers/timesheet.mapper';
+import { dayFromBody, dayToBody } from '../../timesheet-stored';
 
-interface EntryRow {
-  site_id: string;
-  seq: number;
-  worker_id: string;
-  packet_id: string;
-  kind: string;
-  punch_type: string | null;
-  action: string | null;
-  target_seq: number | null;
-  at: number | null;
-  effective_at: number | null;
-  voided: number;
-  corrected_by: string;
-  low_trust: number;
-}
-
-function toDomain(r: EntryRow): TimesheetEntry {
-  if (r.kind === 'punch' && r.punch_type && r.action === null && r.target_seq === null) {
-    // a punch (nearly every row): one literal, in the order the general case builds
-    return {
-      siteId: r.site_id,
-      seq: r.seq,
-      workerId: r.worker_id,
-      packetId: r.packet_id,
-      kind: 'punch',
-      punchType: r.punch_type as TimesheetEntry['punchType'],
-      ...(r.at !== null ? { at: r.at } : {}),
-      ...(r.effective_at !== null ? { effectiveAt: r.effective_at } : {}),
-      voided: r.voided === 1,
-      correctedBy: correctedBy(r.corrected_by),
-      lowTrust: r.low_trust === 1,
-    };
-  }
-  return {
-    siteId: r.site_id,
-    seq: r.seq,
-    workerId: r.worker_id,
-    packetId: r.packet_id,
-    kind: r.kind as TimesheetEntry['kind'],
-    ...(r.punch_type ? { punchType: r.punch_type as TimesheetEntry['punchType'] } : {}),
-    ...(r.action ? { action: r.action as TimesheetEntry['action'] } : {}),
-    ...(r.target_seq !== null ? { targetSeq: r.target_seq } : {}),
-    ...(r.at !== null ? { at: r.at } : {}),
-    ...(r.effective_at !== null ? { effectiveAt: r.effective_at } : {}),
-    voided: r.voided === 1,
-    correctedBy: correctedBy(r.corrected_by),
-    lowTrust: r.low_trust === 1,
-  };
-}
-
-/** `corrected_by` is a JSON array of seqs, nearly always empty. */
-function correctedBy(text: string): number[] {
-  return text === '[]' ? [] : (JSON.parse(text) as number[]);
-}
-
-function toRow(e: TimesheetEntry): EntryRow {
-  return {
-    site_id: e.siteId,
-    seq: e.seq,
-    worker_id: e.workerId,
-    packet_id: e.packetId,
-    kind: e.kind,
-    punch_type: e.punchType ?? null,
-    action: e.action ?? null,
-    target_seq: e.targetSeq ?? null,
-    at: e.at ?? null,
-    effective_at: e.effectiveAt ?? null,
-    voided: e.voided ? 1 : 0,
-    corrected_by: JSON.stringify(e.correctedBy),
-    low_trust: e.lowTrust ? 1 : 0,
-  };
-}
-
-const ENTRY_COLUMNS =
-  'site_id, seq, worker_id, packet_id, kind, punch_type, action, target_seq, at, effective_at, voided, corrected_by, low_trust';
 /** Rows per multi-row INSERT (13 parameters a row, far below SQLite's 32,766). */
 const INSERT_ROWS = [100, 10, 1];
-
-/** Pushes an entry's columns, in ENTRY_COLUMNS order, onto `out`. */
-function pushRow(out: unknown[], e: TimesheetEntry): void {
-  out.push(
-    e.siteId,
-    e.seq,
-    e.workerId,
-    e.packetId,
-    e.kind,
-    e.punchType ?? null,
-    e.action ?? null,
-    e.targetSeq ?? null,
-    e.at ?? null,
-    e.effectiveAt ?? null,
-    e.voided ? 1 : 0,
-    e.correctedBy.length === 0 ? '[]' : JSON.stringify(e.correctedBy),
-    e.lowTrust ? 1 : 0,
-  );
-}
 
 /** A page of one site's entries after a seq. */
 export const TIMESHEET_ENTRY_PAGE_SQL =
@@ -122,15 +34,15 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   private readonly updateState: Statement;
   private readonly insertDay: Statement;
   private readonly deleteDays: Statement;
-  private readonly punches: Statement<[string, string, number, number], EntryRow>;
+  private readonly punches: Statement<[string, string, number, number], TimesheetEntryRow>;
   private readonly punchesExcept: Statement<
     [string, string, number, number, number, number],
-    EntryRow
+    TimesheetEntryRow
   >;
   private readonly markPending: Statement<[string, string, number, number]>;
   private readonly settlePending: Statement<[string, string, number, number]>;
   /** The listings, prepared per page size with the limit written in (`LimitedStatement`). */
-  private readonly entryPage: LimitedStatement<[string, number], EntryRow>;
+  private readonly entryPage: LimitedStatement<[string, number], TimesheetEntryRow>;
   /** Per filter shape: a crew's listing has one `?` per worker, so texts come and go. */
   private readonly dayPages: LimitedStatements<{ body: string }>;
 
@@ -144,7 +56,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     const row = `(${Array(13).fill('?').join(', ')})`;
     this.inserts = INSERT_ROWS.map((rows) =>
       this.db.prepare(
-        `INSERT OR IGNORE INTO timesheet_entries (${ENTRY_COLUMNS}) VALUES ${Array(rows).fill(row).join(', ')}`,
+        `INSERT OR IGNORE INTO timesheet_entries (${TIMESHEET_ENTRY_COLUMNS}) VALUES ${Array(rows).fill(row).join(', ')}`,
       ),
     );
     this.updateState = this.db.prepare(
@@ -188,7 +100,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     return this.db.transaction(() => {
       this.mark(pending);
       const stored = this.insertRows(entries);
-      states.forEach((e) => this.updateState.run(toRow(e)));
+      states.forEach((e) => this.updateState.run(TimesheetSqliteMapper.toPersistence(e)));
       return stored;
     })();
   }
@@ -200,7 +112,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     INSERT_ROWS.forEach((rows, k) => {
       for (; entries.length - i >= rows; i += rows) {
         const args: unknown[] = [];
-        for (let j = i; j < i + rows; j++) pushRow(args, entries[j]);
+        for (let j = i; j < i + rows; j++) TimesheetSqliteMapper.pushColumns(args, entries[j]);
         stored += this.inserts[k].run(args).changes;
       }
     });
@@ -214,7 +126,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   async updateEntryStates(entries: TimesheetEntry[], pending: PendingDays[] = []): Promise<void> {
     this.db.transaction(() => {
       this.mark(pending);
-      entries.forEach((e) => this.updateState.run(toRow(e)));
+      entries.forEach((e) => this.updateState.run(TimesheetSqliteMapper.toPersistence(e)));
     })();
   }
 
@@ -248,7 +160,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   async findEntries(siteId: string, seqs: number[]): Promise<TimesheetEntry[]> {
     return this.inChunks(seqs, (chunk) =>
       this.db
-        .prepare<unknown[], EntryRow>(
+        .prepare<unknown[], TimesheetEntryRow>(
           `SELECT * FROM timesheet_entries WHERE site_id = ? AND seq IN (${chunk.map(() => '?').join(',')}) ORDER BY seq`,
         )
         .all(siteId, ...chunk),
@@ -258,7 +170,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   async findCorrectionsOf(siteId: string, seqs: number[]): Promise<TimesheetEntry[]> {
     return this.inChunks(seqs, (chunk) =>
       this.db
-        .prepare<unknown[], EntryRow>(
+        .prepare<unknown[], TimesheetEntryRow>(
           `SELECT * FROM timesheet_entries WHERE site_id = ? AND target_seq IN (${chunk.map(() => '?').join(',')}) ORDER BY seq`,
         )
         .all(siteId, ...chunk),
@@ -275,11 +187,11 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     const rows = except
       ? this.punchesExcept.all(siteId, workerId, fromMs, toMs, except.fromSeq, except.toSeq)
       : this.punches.all(siteId, workerId, fromMs, toMs);
-    return rows.map(toDomain);
+    return rows.map(TimesheetSqliteMapper.toDomain);
   }
 
   async listEntries(siteId: string, afterSeq: number, limit: number): Promise<TimesheetEntry[]> {
-    return this.entryPage.all([siteId, afterSeq], limit).map(toDomain);
+    return this.entryPage.all([siteId, afterSeq], limit).map(TimesheetSqliteMapper.toDomain);
   }
 
   async progress(siteId: string): Promise<{ maxSeq: number; count: number }> {
@@ -297,7 +209,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
         this.deleteDays.run(r.siteId, r.workerId, r.fromDay, r.toDay);
         if (r.settles) this.settlePending.run(r.siteId, r.workerId, r.settles.min, r.settles.max);
         for (const d of r.days) {
-          this.insertDay.run(r.siteId, r.workerId, d.day, d.workedSeconds, JSON.stringify(d));
+          this.insertDay.run(r.siteId, r.workerId, d.day, d.workedSeconds, dayToBody(d));
         }
       }
     })();
@@ -314,9 +226,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   async listDays(q: DayQuery): Promise<TimesheetDay[]> {
     const query = timesheetDaysQuery(q);
     if (!query) return [];
-    return this.dayPages
-      .all(query.sql, query.args, q.limit)
-      .map((r) => JSON.parse(r.body) as TimesheetDay);
+    return this.dayPages.all(query.sql, query.args, q.limit).map((r) => dayFromBody(r.body));
   }
 
   async clearSite(siteId: string): Promise<void> {
@@ -327,11 +237,14 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     })();
   }
 
-  private inChunks(seqs: number[], query: (chunk: number[]) => EntryRow[]): TimesheetEntry[] {
+  private inChunks(
+    seqs: number[],
+    query: (chunk: number[]) => TimesheetEntryRow[],
+  ): TimesheetEntry[] {
     const out: TimesheetEntry[] = [];
     const unique = [...new Set(seqs)];
     for (let i = 0; i < unique.length; i += 500)
-      out.push(...query(unique.slice(i, i + 500)).map(toDomain));
+      out.push(...query(unique.slice(i, i + 500)).map(TimesheetSqliteMapper.toDomain));
     return out.sort((a, b) => a.seq - b.seq);
   }
 }

@@ -1,0 +1,108 @@
+import { TimesheetEntry } from '../../../../domain/timesheet-entry';
+import { entryFromStored } from '../../timesheet-stored';
+
+export interface TimesheetEntryRow {
+  site_id: string;
+  seq: number;
+  worker_id: string;
+  packet_id: string;
+  kind: string;
+  punch_type: string | null;
+  action: string | null;
+  target_seq: number | null;
+  at: number | null;
+  effective_at: number | null;
+  voided: number;
+  corrected_by: string;
+  low_trust: number;
+}
+
+/** The columns of timesheet_entries, in the order `pushColumns` pushes them. */
+export const TIMESHEET_ENTRY_COLUMNS =
+  'site_id, seq, worker_id, packet_id, kind, punch_type, action, target_seq, at, effective_at, voided, corrected_by, low_trust';
+
+/** `corrected_by` is a JSON array of seqs, nearly always empty. */
+function correctedBy(text: string): number[] {
+  return text === '[]' ? [] : (JSON.parse(text) as number[]);
+}
+
+export class TimesheetSqliteMapper {
+  static toDomain(this: void, r: TimesheetEntryRow): TimesheetEntry {
+    if (r.kind === 'punch' && r.punch_type && r.action === null && r.target_seq === null) {
+      // a punch (nearly every row): one literal, in the order entryFromStored builds (a spec
+      // holds the two to the same entry)
+      return {
+        siteId: r.site_id,
+        seq: r.seq,
+        workerId: r.worker_id,
+        packetId: r.packet_id,
+        kind: 'punch',
+        punchType: r.punch_type as TimesheetEntry['punchType'],
+        ...(r.at !== null ? { at: r.at } : {}),
+        ...(r.effective_at !== null ? { effectiveAt: r.effective_at } : {}),
+        voided: r.voided === 1,
+        correctedBy: correctedBy(r.corrected_by),
+        lowTrust: r.low_trust === 1,
+      };
+    }
+    return TimesheetSqliteMapper.toDomainInFull(r);
+  }
+
+  /** The general case (any kind), through the conversion both stores share. */
+  static toDomainInFull(this: void, r: TimesheetEntryRow): TimesheetEntry {
+    return entryFromStored(
+      {
+        siteId: r.site_id,
+        seq: r.seq,
+        workerId: r.worker_id,
+        packetId: r.packet_id,
+        kind: r.kind,
+        punchType: r.punch_type,
+        action: r.action,
+        targetSeq: r.target_seq,
+        at: r.at,
+        effectiveAt: r.effective_at,
+        voided: r.voided === 1,
+        lowTrust: r.low_trust === 1,
+      },
+      correctedBy(r.corrected_by),
+    );
+  }
+
+  static toPersistence(this: void, e: TimesheetEntry): TimesheetEntryRow {
+    return {
+      site_id: e.siteId,
+      seq: e.seq,
+      worker_id: e.workerId,
+      packet_id: e.packetId,
+      kind: e.kind,
+      punch_type: e.punchType ?? null,
+      action: e.action ?? null,
+      target_seq: e.targetSeq ?? null,
+      at: e.at ?? null,
+      effective_at: e.effectiveAt ?? null,
+      voided: e.voided ? 1 : 0,
+      corrected_by: JSON.stringify(e.correctedBy),
+      low_trust: e.lowTrust ? 1 : 0,
+    };
+  }
+
+  /** Pushes an entry's columns, in TIMESHEET_ENTRY_COLUMNS order, onto `out` (a multi-row INSERT's arguments). */
+  static pushColumns(this: void, out: unknown[], e: TimesheetEntry): void {
+    out.push(
+      e.siteId,
+      e.seq,
+      e.workerId,
+      e.packetId,
+      e.kind,
+      e.punchType ?? null,
+      e.action ?? null,
+      e.targetSeq ?? null,
+      e.at ?? null,
+      e.effectiveAt ?? null,
+      e.voided ? 1 : 0,
+      e.correctedBy.length === 0 ? '[]' : JSON.stringify(e.correctedBy),
+      e.lowTrust ? 1 : 0,
+    );
+  }
+}

@@ -1,0 +1,54 @@
+import { TimesheetDay } from '../../domain/timesheet-day';
+import { TimesheetEntry } from '../../domain/timesheet-entry';
+
+/**
+ * An entry's fields as either store holds them, under the domain's names (each mapper renames
+ * its columns): the kinds as text, an absent optional field as null (SQLite) or undefined
+ * (MongoDB). What a stored entry means is decided once, here, for both stores.
+ */
+export interface StoredTimesheetEntry {
+  siteId: string;
+  seq: number;
+  workerId: string;
+  packetId: string;
+  kind: string;
+  punchType?: string | null;
+  action?: string | null;
+  targetSeq?: number | null;
+  at?: number | null;
+  effectiveAt?: number | null;
+  voided: boolean;
+  lowTrust: boolean;
+}
+
+function isSet<T>(value: T | null | undefined): value is T {
+  return value !== null && value !== undefined;
+}
+
+/** The domain entry a stored one holds: an absent optional field is left out, not undefined. */
+export function entryFromStored(s: StoredTimesheetEntry, correctedBy: number[]): TimesheetEntry {
+  return {
+    siteId: s.siteId,
+    seq: s.seq,
+    workerId: s.workerId,
+    packetId: s.packetId,
+    kind: s.kind as TimesheetEntry['kind'],
+    ...(s.punchType ? { punchType: s.punchType as TimesheetEntry['punchType'] } : {}),
+    ...(s.action ? { action: s.action as TimesheetEntry['action'] } : {}),
+    ...(isSet(s.targetSeq) ? { targetSeq: s.targetSeq } : {}),
+    ...(isSet(s.at) ? { at: s.at } : {}),
+    ...(isSet(s.effectiveAt) ? { effectiveAt: s.effectiveAt } : {}),
+    voided: s.voided,
+    correctedBy,
+    lowTrust: s.lowTrust,
+  };
+}
+
+/** A day as both stores keep it: its JSON text (its packets map has packet ids as keys). */
+export function dayToBody(day: TimesheetDay): string {
+  return JSON.stringify(day);
+}
+
+export function dayFromBody(body: string): TimesheetDay {
+  return JSON.parse(body) as TimesheetDay;
+}
