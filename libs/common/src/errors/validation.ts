@@ -15,9 +15,14 @@ import { FastValidationPipe } from '../validation/fast-validation.pipe';
 function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
   return errors.flatMap((error) => {
     const field = prefix ? `${prefix}.${error.property}` : error.property;
-    const missing = error.value === undefined || error.value === null;
-    if (missing && error.constraints) return [{ field, message: 'is required' }];
-    const own = Object.values(error.constraints ?? {})
+    const constraints = error.constraints ?? {};
+    // a field sent that should not be there is named as such, whatever its value
+    const missing =
+      (error.value === undefined || error.value === null) &&
+      Object.keys(constraints).length > 0 &&
+      !('whitelistValidation' in constraints);
+    if (missing) return [{ field, message: 'is required' }];
+    const own = Object.values(constraints)
       .reverse()
       .map((message) => ({
         field,

@@ -25,18 +25,18 @@ export function checkSyncRequest(body: unknown): SyncRequest {
     if (key !== 'packets') errors.push(unknownProperty(key, key));
   }
   const packets = top.packets;
+  if (packets === undefined || packets === null) {
+    errors.push(required('packets'));
+    throw invalid(errors);
+  }
   if (!Array.isArray(packets)) {
+    // the DTO's checks in the order they are written: nested, array, size
+    if (!isObjectLike(packets)) errors.push(notNested('packets'));
     errors.push(
-      { field: 'packets', message: `must contain no more than ${MAX_PACKETS} elements` },
       { field: 'packets', message: 'must be an array' },
+      { field: 'packets', message: `must contain no more than ${MAX_PACKETS} elements` },
     );
     if (isObjectLike(packets)) checkPacket(packets, 'packets', errors);
-    else if (packets !== undefined) {
-      errors.push({
-        field: 'packets',
-        message: 'each value in nested property packets must be either object or array',
-      });
-    }
     throw invalid(errors);
   }
   if (packets.length > MAX_PACKETS) {
@@ -50,11 +50,12 @@ export function checkSyncRequest(body: unknown): SyncRequest {
 }
 
 function checkPacket(packet: unknown, field: string, errors: FieldError[]): void {
+  if (packet === undefined || packet === null) {
+    errors.push(required(field));
+    return;
+  }
   if (!isObjectLike(packet)) {
-    errors.push({
-      field,
-      message: 'each value in nested property packets must be either object or array',
-    });
+    errors.push(notNested(field));
     return;
   }
   // an array passes as class-validator lets it (its payload is then missing: malformed_packet)
@@ -63,17 +64,21 @@ function checkPacket(packet: unknown, field: string, errors: FieldError[]): void
   for (const key of Object.keys(p)) {
     if (!PACKET_KEYS.has(key)) errors.push(unknownProperty(`${field}.${key}`, key));
   }
-  if (!isObjectLike(p.payload) || Array.isArray(p.payload)) {
+  if (p.payload === undefined || p.payload === null) {
+    errors.push(required(`${field}.payload`));
+  } else if (!isObjectLike(p.payload) || Array.isArray(p.payload)) {
     errors.push({ field: `${field}.payload`, message: 'must be an object' });
   }
   const signature = p.signature;
-  if (typeof signature !== 'string') {
+  if (signature === undefined || signature === null) {
+    errors.push(required(`${field}.signature`));
+  } else if (typeof signature !== 'string') {
     errors.push(
+      { field: `${field}.signature`, message: 'must be a string' },
       {
         field: `${field}.signature`,
         message: `must be shorter than or equal to ${MAX_SIGNATURE} characters`,
       },
-      { field: `${field}.signature`, message: 'must be a string' },
     );
   } else if (signature.length > MAX_SIGNATURE) {
     errors.push({
@@ -85,6 +90,15 @@ function checkPacket(packet: unknown, field: string, errors: FieldError[]): void
 
 function isObjectLike(value: unknown): value is object {
   return value !== null && typeof value === 'object';
+}
+
+/** A required field absent or null: one entry, as the ValidationPipe's error factory says it. */
+function required(field: string): FieldError {
+  return { field, message: 'is required' };
+}
+
+function notNested(field: string): FieldError {
+  return { field, message: 'each value in nested property packets must be either object or array' };
 }
 
 function unknownProperty(field: string, key: string): FieldError {
