@@ -52,5 +52,14 @@ const ADMIN_KEY = 'frozen-store-admin-key-0123456789abcdef';
       expect((await http(api.baseUrl, 'GET', '/health')).status).toBe(200);
       expect(api.alive()).toBe(true);
     }, 120_000);
+
+    it('should exit on SIGTERM while MongoDB is frozen', async () => {
+      expect((await http(api.baseUrl, 'GET', '/health')).status).toBe(200);
+      mongo.freeze();
+      const exited = new Promise<void>((resolve) => api.child.once('exit', () => resolve()));
+      api.child.kill('SIGTERM');
+      await exited; // before the fix: never (the jest timeout fails the test)
+      expect(api.alive()).toBe(false);
+    }, 120_000);
   },
 );
