@@ -38,14 +38,20 @@ export function storageErrorOf(error: unknown): CommonError | undefined {
 }
 
 function errorCode(error: unknown): string | undefined {
-  let current: unknown = error;
-  // wrapped errors (AggregateError, `cause`) carry the system error further down
-  for (let i = 0; i < 4 && current && typeof current === 'object'; i++) {
-    const code = (current as { code?: unknown }).code;
+  for (const e of causes(error)) {
+    const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
   }
   return undefined;
+}
+
+/** An error and the errors it wraps (`cause`), four deep at most: where a driver's error sits. */
+function* causes(error: unknown): Generator<object> {
+  let current: unknown = error;
+  for (let i = 0; i < 4 && current && typeof current === 'object'; i++) {
+    yield current;
+    current = (current as { cause?: unknown }).cause;
+  }
 }
 
 /**
@@ -67,9 +73,8 @@ const UNREACHABLE_STORE = new Set([
 
 /** A store that cannot be reached, as the 503 a client should see; anything else → undefined. */
 export function storeUnavailableOf(error: unknown): CommonError | undefined {
-  let current: unknown = error;
-  for (let i = 0; i < 4 && current && typeof current === 'object'; i++) {
-    const { name, message } = current as { name?: unknown; message?: unknown };
+  for (const e of causes(error)) {
+    const { name, message } = e as { name?: unknown; message?: unknown };
     const buffered =
       name === 'MongooseError' &&
       typeof message === 'string' &&
@@ -80,7 +85,6 @@ export function storeUnavailableOf(error: unknown): CommonError | undefined {
         'The database does not answer right now. Try again later.',
       );
     }
-    current = (current as { cause?: unknown }).cause;
   }
   return undefined;
 }
