@@ -2,7 +2,7 @@ import express from 'express';
 import { randomBytes } from 'node:crypto';
 import { request, Server } from 'node:http';
 import { AddressInfo, connect } from 'node:net';
-import { encodeJson, sendJson } from './json-answer';
+import { encodeJson, escapeNonAscii, sendJson } from './json-answer';
 import { seededRandom as prng } from '../testing/seeded-random';
 
 const ODD_STRINGS = [
@@ -88,14 +88,37 @@ function syncLike(packets: number, proofLength: number): Record<string, unknown>
   };
 }
 
+/** What the encoder must write: JSON.stringify's text with its characters outside ASCII escaped. */
+function asciiJson(value: unknown): Buffer {
+  const text = JSON.stringify(value).replace(
+    /[^\x00-\x7f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  return Buffer.from(text, 'latin1');
+}
+
+describe('escapeNonAscii', () => {
+  it('should keep the JSON value and leave only ASCII', () => {
+    for (const s of ODD_STRINGS) {
+      const text = escapeNonAscii(JSON.stringify({ [s]: [s] }));
+      expect(/^[\x00-\x7f]*$/.test(text)).toBe(true);
+      expect(JSON.parse(text)).toEqual({ [s]: [s] });
+    }
+    expect(escapeNonAscii('"— é \ud83d\ude00"')).toBe('"\\u2014 \\u00e9 \\ud83d\\ude00"');
+    expect(escapeNonAscii('{"a":"plain \\u00e9"}')).toBe('{"a":"plain \\u00e9"}');
+  });
+});
+
 describe('encodeJson', () => {
-  it('should give the bytes of JSON.stringify for a sync answer', () => {
+  it('should give the bytes of JSON.stringify, in ASCII, for a sync answer', () => {
     for (const value of [syncLike(0, 0), syncLike(3, 2), syncLike(500, 14)]) {
-      expect(encodeJson(value).equals(Buffer.from(JSON.stringify(value)))).toBe(true);
+      const bytes = encodeJson(value);
+      expect(bytes.equals(asciiJson(value))).toBe(true);
+      expect(JSON.parse(bytes.toString('utf8'))).toEqual(JSON.parse(JSON.stringify(value)));
     }
   });
 
-  it('should give the bytes of JSON.stringify for odd members (undefined, toJSON, escapes, arrays)', () => {
+  it('should give the bytes of JSON.stringify, in ASCII, for odd members (undefined, toJSON, escapes, arrays)', () => {
     const odd: Record<string, unknown> = {
       gone: undefined,
       fn: () => 1,
@@ -106,17 +129,15 @@ describe('encodeJson', () => {
       empty: [],
     };
     for (const s of ODD_STRINGS) odd[s] = [s, { [s]: s }];
-    expect(encodeJson(odd).toString('latin1')).toBe(
-      Buffer.from(JSON.stringify(odd)).toString('latin1'),
-    );
+    expect(encodeJson(odd).toString('latin1')).toBe(asciiJson(odd).toString('latin1'));
     expect(encodeJson({}).toString()).toBe('{}');
   });
 
-  it('should give the bytes of JSON.stringify for random values', () => {
+  it('should give the bytes of JSON.stringify, in ASCII, for random values', () => {
     const next = prng(17);
     for (let i = 0; i < 2000; i++) {
       const value = randomObject(next, 0);
-      const expected = Buffer.from(JSON.stringify(value));
+      const expected = asciiJson(value);
       const actual = encodeJson(value);
       if (!actual.equals(expected)) {
         throw new Error(`case ${i}: ${JSON.stringify(value)} encoded as ${actual.toString()}`);
@@ -172,18 +193,41 @@ describe('sendJson', () => {
     });
   }
 
-  it('should answer the status, headers and bytes res.json answers', async () => {
-    answers.set('small', { ok: true, note: '— é' });
-    answers.set('sync', syncLike(500, 14));
+  it('should answer the status, headers and bytes res.json answers for an ASCII answer', async () => {
+    answers.set('ascii', { ok: true, note: 'plain', list: [1, 'two'] });
+    answers.set('sync-ascii', { ...syncLike(500, 14), checkpoints: [] });
     answers.set('array', [1, 2]);
-    for (const name of ['small', 'sync', 'array']) {
+    for (const name of ['ascii', 'sync-ascii', 'array']) {
       const viaJson = await get(`/json/${name}`);
       const viaSend = await get(`/send/${name}`);
       expect(viaSend.status).toBe(200);
       expect(viaSend.headers).toEqual(viaJson.headers);
       expect(viaSend.body.equals(viaJson.body)).toBe(true);
     }
-    expect((await get('/send-201/small')).status).toBe(201);
+    expect((await get('/send-201/ascii')).status).toBe(201);
+  });
+
+  it('should answer the same JSON value in ASCII, with the headers of those bytes, otherwise', async () => {
+    answers.set('small', { ok: true, note: '— é' });
+    answers.set('sync', syncLike(500, 14));
+    for (const name of ['small', 'sync']) {
+      const viaJson = await get(`/json/${name}`);
+      const viaSend = await get(`/send/${name}`);
+      expect(viaSend.status).toBe(200);
+      expect(viaSend.body.equals(asciiJson(answers.get(name)))).toBe(true);
+      expect(JSON.parse(viaSend.body.toString('utf8'))).toEqual(
+        JSON.parse(viaJson.body.toString('utf8')),
+      );
+      const header = (h: string[], n: string) => h.find((l) => l.startsWith(`${n}: `));
+      expect(header(viaSend.headers, 'Content-Type')).toBe(header(viaJson.headers, 'Content-Type'));
+      expect(header(viaSend.headers, 'Content-Length')).toBe(
+        `Content-Length: ${viaSend.body.length}`,
+      );
+      // express's weak ETag of the bytes sent (length in hex first)
+      expect(header(viaSend.headers, 'ETag')).toMatch(
+        new RegExp(`^ETag: W/"${viaSend.body.length.toString(16)}-`),
+      );
+    }
   });
 
   /**
@@ -229,7 +273,7 @@ describe('sendJson', () => {
       const bodies = await pipelined(paths);
       expect(bodies).toHaveLength(paths.length);
       bodies.forEach((body, i) => {
-        const expected = Buffer.from(JSON.stringify(answers.get(names[i % names.length])));
+        const expected = asciiJson(answers.get(names[i % names.length]));
         expect(body.equals(expected)).toBe(true);
       });
     }
