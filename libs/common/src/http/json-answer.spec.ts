@@ -91,7 +91,7 @@ function syncLike(packets: number, proofLength: number): Record<string, unknown>
 /** What the encoder must write: JSON.stringify's text with its characters outside ASCII escaped. */
 function asciiJson(value: unknown): Buffer {
   const text = JSON.stringify(value).replace(
-    /[^\x00-\x7f]/g,
+    /[\u0080-\uffff]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
   return Buffer.from(text, 'latin1');
@@ -101,7 +101,7 @@ describe('escapeNonAscii', () => {
   it('should keep the JSON value and leave only ASCII', () => {
     for (const s of ODD_STRINGS) {
       const text = escapeNonAscii(JSON.stringify({ [s]: [s] }));
-      expect(/^[\x00-\x7f]*$/.test(text)).toBe(true);
+      expect(/[\u0080-\uffff]/.test(text)).toBe(false);
       expect(JSON.parse(text)).toEqual({ [s]: [s] });
     }
     expect(escapeNonAscii('"— é \ud83d\ude00"')).toBe('"\\u2014 \\u00e9 \\ud83d\\ude00"');
