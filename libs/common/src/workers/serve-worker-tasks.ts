@@ -19,9 +19,15 @@ export function serveWorkerTasks<In, Out>(handle: (input: In) => Out): void {
       reply = {
         id: message.id,
         ok: false,
-        error: { name: e.name, message: e.message, stack: e.stack },
+        error: { name: e.name, message: e.message, stack: e.stack, code: codeOf(e) },
       };
     }
     port.postMessage(reply);
   });
+}
+
+/** A driver's error code (e.g. SQLite's `SQLITE_FULL`): what the caller maps the error by. */
+function codeOf(error: Error): string | undefined {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
 }

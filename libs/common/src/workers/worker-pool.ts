@@ -158,12 +158,18 @@ export class WorkerPoolUnavailable extends Error {
   }
 }
 
-/** The task threw inside the worker (its message and stack, as the worker saw them). */
+/**
+ * The task threw inside the worker (its message, stack and code, as the worker saw them): the
+ * code (e.g. `SQLITE_FULL`) is what the storage errors are mapped by.
+ */
 export class WorkerTaskError extends Error {
-  constructor(error: { name: string; message: string; stack?: string }) {
+  readonly code?: string;
+
+  constructor(error: { name: string; message: string; stack?: string; code?: string }) {
     super(error.message);
     this.name = `WorkerTaskError(${error.name})`;
     if (error.stack) this.stack = error.stack;
+    if (error.code !== undefined) this.code = error.code;
   }
 }
 
@@ -181,4 +187,8 @@ export interface TaskMessage<In> {
 
 export type TaskReply<Out> =
   | { id: number; ok: true; output: Out }
-  | { id: number; ok: false; error: { name: string; message: string; stack?: string } };
+  | {
+      id: number;
+      ok: false;
+      error: { name: string; message: string; stack?: string; code?: string };
+    };

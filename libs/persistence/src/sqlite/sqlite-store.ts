@@ -17,6 +17,24 @@ const NATIVE_BINDING = ((): string | undefined => {
 })();
 
 /**
+ * A connection to the store's file with the store's settings: the store's own, and each other
+ * thread's that writes to the same file (the ledger's append thread).
+ */
+export function openSqliteConnection(path: string): Database.Database {
+  const db = new Database(path, { nativeBinding: NATIVE_BINDING });
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode survives a process crash (SIGKILL); only an OS crash may lose the last commits
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  // 64 MiB of page cache (SQLite's default is 2 MiB): at a million ledger links the indexes
+  // a sync batch touches (packet_id, worker and device time) no longer fit in 2 MiB, and each
+  // miss is a read from the OS cache. Pages are cached as they are used: idle memory is not.
+  db.pragma('cache_size = -65536');
+  return db;
+}
+
+/**
  * The embedded store: one SQLite file in WAL mode. better-sqlite3 is synchronous, so every
  * statement is short and ports stay async; invariants use `db.transaction()` (BEGIN IMMEDIATE
  * where a read decides a write, so two API processes on one file serialize too).
@@ -34,16 +52,7 @@ export class SqliteStore extends Store implements SqliteStoreHandle {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       closeSync(openSync(path, 'a', 0o600));
     }
-    this.db = new Database(path, { nativeBinding: NATIVE_BINDING });
-    this.db.pragma('journal_mode = WAL');
-    // NORMAL in WAL mode survives a process crash (SIGKILL); only an OS crash may lose the last commits
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    // 64 MiB of page cache (SQLite's default is 2 MiB): at a million ledger links the indexes
-    // a sync batch touches (packet_id, worker and device time) no longer fit in 2 MiB, and each
-    // miss is a read from the OS cache. Pages are cached as they are used: idle memory is not.
-    this.db.pragma('cache_size = -65536');
+    this.db = openSqliteConnection(path);
     this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
       scope TEXT NOT NULL,
       version INTEGER NOT NULL,
