@@ -40,7 +40,7 @@ import { AttendanceLogSqliteMapper } from '@app/offline-sync/infrastructure/pers
 import { LEDGER_SQLITE_MIGRATIONS } from '@app/offline-sync/infrastructure/persistence/sqlite/sqlite-ledger.migrations';
 import { BenchRow, cpuMsSince, median, now, printRows } from './support';
 import { enrollCrew, signedBatch, startSyncBenchChild, SyncBenchChild } from './support/crew';
-import { processCpuMs, threadsCpuMs } from './support/proc';
+import { mainThreadCpuMs, processCpuMs, threadsCpuMs } from './support/proc';
 
 const BATCH_SIZE = 500;
 const FILL_SITES = 100;
@@ -70,11 +70,14 @@ interface Side {
   wall: number[];
   cpu: number[];
   cpuTicks: number[];
+  /** Per single batch: the server's main thread's CPU ms (schedstat). */
+  mainCpu: number[];
   /** Per single batch: this process's CPU ms (the client's: requests out, answers read). */
   clientCpu: number[];
   /** Per concurrent round of CONCURRENCY batches: wall ms, and the server's CPU ms per batch. */
   concurrent: number[];
   concurrentCpu: number[];
+  concurrentMainCpu: number[];
 }
 
 interface Rig {
@@ -168,6 +171,8 @@ async function sideFor(
       wall: [],
       cpu: [],
       cpuTicks: [],
+      mainCpu: [],
+      concurrentMainCpu: [],
       clientCpu: [],
       concurrent: [],
       concurrentCpu: [],
@@ -315,23 +320,29 @@ export async function run(): Promise<void> {
           async () => {
             const [batch] = batches(1);
             const client = process.cpuUsage();
-            const [cpu0, ticks0] = [threadsCpuMs(pid), processCpuMs(pid)];
+            const [cpu0, ticks0, main0] = [
+              threadsCpuMs(pid),
+              processCpuMs(pid),
+              mainThreadCpuMs(pid),
+            ];
             side.wall.push(await syncOnce(side, batch));
             // work the server finishes after its answer (GC, the witness file's write) is the
             // batch's too, and must not land in the next task's measure (another process's)
             await settle();
             side.cpu.push(threadsCpuMs(pid) - cpu0);
+            side.mainCpu.push(mainThreadCpuMs(pid) - main0);
             side.cpuTicks.push(processCpuMs(pid) - ticks0);
             side.clientCpu.push(cpuMsSince(client));
           },
           async () => {
             const several = batches(concurrency);
-            const cpu0 = threadsCpuMs(pid);
+            const [cpu0, main0] = [threadsCpuMs(pid), mainThreadCpuMs(pid)];
             const t0 = now();
             await Promise.all(several.map((batch) => syncOnce(side, batch)));
             side.concurrent.push(now() - t0);
             await settle();
             side.concurrentCpu.push((threadsCpuMs(pid) - cpu0) / concurrency);
+            side.concurrentMainCpu.push((mainThreadCpuMs(pid) - main0) / concurrency);
           },
         ];
       };
@@ -390,6 +401,12 @@ export async function run(): Promise<void> {
           unit: 'ms',
         },
         {
+          metric: `${label}the server's main thread (its event loop) CPU ms per batch ${at} (vs all of the raw inserts' CPU)`,
+          ours: median(side.mainCpu),
+          baseline: median(rig.rawCpu),
+          unit: 'ms',
+        },
+        {
           metric: `${label}the same from /proc/<pid>/stat (utime + stime, 10 ms ticks: mean, not median)`,
           ours: side.cpuTicks.reduce((a, b) => a + b, 0) / side.cpuTicks.length,
           baseline: rig.rawCpu.reduce((a, b) => a + b, 0) / rig.rawCpu.length,
@@ -409,6 +426,12 @@ export async function run(): Promise<void> {
         {
           metric: `${label}server CPU ms per batch ${at}, ${concurrency} in flight (vs raw inserts, one at a time)`,
           ours: median(side.concurrentCpu),
+          baseline: median(rig.rawCpu),
+          unit: 'ms',
+        },
+        {
+          metric: `${label}the server's main thread CPU ms per batch ${at}, ${concurrency} in flight`,
+          ours: median(side.concurrentMainCpu),
           baseline: median(rig.rawCpu),
           unit: 'ms',
         },

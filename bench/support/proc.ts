@@ -51,3 +51,12 @@ export function threadsCpuMs(pid: number): number {
   }
   return ns / 1e6;
 }
+
+/**
+ * CPU time a process's main thread (the event loop: its thread id is the process id) has run
+ * so far, in ms, from `/proc/<pid>/task/<pid>/schedstat`. What cannot run beside a request's
+ * other work: every other thread's time can, on another core.
+ */
+export function mainThreadCpuMs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+}

@@ -32,6 +32,7 @@ const BUNDLE_DIR = join(ROOT, 'dist/apps/api/apps/api/src');
 const MAIN = join(BUNDLE_DIR, 'main.js');
 const API = join(BUNDLE_DIR, 'api.js');
 const WORKER = join(BUNDLE_DIR, 'packet-check.worker.js');
+const APPEND_WORKER = join(BUNDLE_DIR, 'sqlite-append.worker.js');
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -41,7 +42,7 @@ function filesUnder(dir: string): string[] {
 }
 
 describe('the API bundle (npm run build)', () => {
-  it('should be the API and the worker script with their maps, and main.js at the path every start command runs', () => {
+  it('should be the API and the worker scripts with their maps, and main.js at the path every start command runs', () => {
     expect(
       filesUnder(join(ROOT, 'dist/apps/api'))
         .map((file) => relative(ROOT, file))
@@ -53,6 +54,8 @@ describe('the API bundle (npm run build)', () => {
       'dist/apps/api/apps/api/src/packet-check.worker.js',
       'dist/apps/api/apps/api/src/packet-check.worker.js.map',
       'dist/apps/api/apps/api/src/resolutions.json',
+      'dist/apps/api/apps/api/src/sqlite-append.worker.js',
+      'dist/apps/api/apps/api/src/sqlite-append.worker.js.map',
     ]);
     expect(dockerfileCommand()).toEqual(['node', 'dist/apps/api/apps/api/src/main.js']);
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> })
@@ -62,7 +65,7 @@ describe('the API bundle (npm run build)', () => {
   });
 
   it('should map every line back to a TypeScript file of the checkout', () => {
-    for (const file of [API, WORKER]) {
+    for (const file of [API, WORKER, APPEND_WORKER]) {
       expect(readFileSync(file, 'utf8')).toMatch(/\/\/# sourceMappingURL=[\w.-]+\.js\.map\n?$/);
       const map = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[] };
       expect(map.sources.length).toBeGreaterThan(file === API ? 200 : 3);
@@ -220,7 +223,7 @@ describe('the API bundle (npm run build)', () => {
       expect(served.body).toEqual(JSON.parse(read('docs/openapi.json')));
     });
 
-    it('should check a synced batch on its worker threads (no thread failed to start)', async () => {
+    it('should check and append a synced batch on its worker threads (no thread failed to start)', async () => {
       const phone = await enrollPhone(baseUrl, keys.admin);
       const packets = Array.from({ length: 130 }, (_, k) =>
         signPacket(phone, { type: k % 2 === 0 ? 'check_in' : 'check_out' }),

@@ -1,11 +1,12 @@
 import { availableParallelism } from 'node:os';
-import { defineConfig, Env, validateEnv, IsInt, IsOptional, Max, Min } from '@app/common';
+import { defineConfig, Env, validateEnv, IsIn, IsInt, IsOptional, Max, Min } from '@app/common';
 
 class OfflineSyncEnv {
   @IsOptional() @IsInt() @Min(1) @Max(24 * 365) SYNC_MAX_OFFLINE_AGE_HOURS?: number;
   @IsOptional() @IsInt() @Min(1) @Max(5000) SYNC_MAX_PACKETS?: number;
   @IsOptional() @IsInt() @Min(0) @Max(64) SYNC_VERIFY_WORKERS?: number;
   @IsOptional() @IsInt() @Min(1) @Max(10_000) SYNC_VERIFY_QUEUE?: number;
+  @IsOptional() @IsIn(['0', '1']) SYNC_APPEND_THREAD?: '0' | '1';
 }
 
 /** Limits of one sync batch (the clock skew and token grace are device-trust's `offlineTokens`). */
@@ -16,12 +17,22 @@ export interface OfflineSyncSettings {
   verifyWorkers: number;
   /** Chunks waiting for a verify thread at most; beyond, a chunk is checked in the request's thread. */
   verifyQueue: number;
+  /**
+   * SQLite: the ledger's appends on a thread of their own with its own connection
+   * (`SqliteAppendThread`); false: in the request's thread. MongoDB: not used.
+   */
+  appendThread: boolean;
 }
 
 /** One thread per core; on a single core the checks stay in the request's thread. */
 function defaultVerifyWorkers(): number {
   const cores = availableParallelism();
   return cores > 1 ? cores : 0;
+}
+
+/** A thread of its own for the ledger's SQLite appends when there is a second core to run it. */
+export function defaultAppendThread(): boolean {
+  return availableParallelism() > 1;
 }
 
 function readOfflineSyncConfig(env: Env): OfflineSyncSettings {
@@ -31,6 +42,8 @@ function readOfflineSyncConfig(env: Env): OfflineSyncSettings {
     maxPacketsPerBatch: v.SYNC_MAX_PACKETS ?? 500,
     verifyWorkers: v.SYNC_VERIFY_WORKERS ?? defaultVerifyWorkers(),
     verifyQueue: v.SYNC_VERIFY_QUEUE ?? 64,
+    appendThread:
+      v.SYNC_APPEND_THREAD === undefined ? defaultAppendThread() : v.SYNC_APPEND_THREAD === '1',
   };
 }
 

@@ -10,6 +10,7 @@ const settings = (verifyWorkers: number, verifyQueue = 64): OfflineSyncSettings 
   maxPacketsPerBatch: 500,
   verifyWorkers,
   verifyQueue,
+  appendThread: false,
 });
 
 const mixedBatch = (size: number) => mixedPacketBatch(size, secret);

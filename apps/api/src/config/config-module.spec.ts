@@ -51,6 +51,7 @@ describe('configModule', () => {
       maxPacketsPerBatch: 500,
       verifyWorkers: availableParallelism() > 1 ? availableParallelism() : 0,
       verifyQueue: 64,
+      appendThread: availableParallelism() > 1,
     });
     expect(config.workforce).toEqual({
       enrollmentCodeTtlSeconds: 7 * 24 * 3600,
@@ -64,6 +65,7 @@ describe('configModule', () => {
       ['TRUST_INHERITANCE_DAYS', '366'],
       ['SITE_DEFAULT_TIME_ZONE', 'Mars/Olympus'],
       ['ONBOARDING_SIGNATURE_MAX_SKEW_SECONDS', '5'],
+      ['SYNC_APPEND_THREAD', 'yes'],
     ]) {
       const run = () => loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, [variable]: value });
       expect(run).toThrow(ConfigError);

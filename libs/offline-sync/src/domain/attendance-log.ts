@@ -1,8 +1,10 @@
-import { jcs, sha256Hex } from '@app/common';
-import { ChainHead } from '@app/tlog';
+// by their own files, not the libraries' indexes: the append thread loads this file alone
+import { sha256Hex } from '@app/common/crypto/hashing';
+import { jcs } from '@app/common/crypto/jcs';
+import type { ChainHead } from '@app/tlog/domain/hash-chain';
 import { AttendancePayload } from './attendance-packet';
 
-export { EMPTY_HEAD, GENESIS_HASH } from '@app/tlog';
+export { EMPTY_HEAD, GENESIS_HASH } from '@app/tlog/domain/hash-chain';
 
 /** What the ledger keeps of a packet: the payload as signed, and the device's signature. */
 export interface AttendanceData extends AttendancePayload {

@@ -1,16 +1,21 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy, Optional } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
+import { jcs } from '@app/common';
 import { LimitedStatement, SqliteStoreHandle } from '@app/persistence';
-import { appendImmediate } from '@app/tlog';
 import {
   AttendanceLog,
-  canonicalLinkAfter,
-  EMPTY_HEAD,
   LedgerEntryData,
   metaJcsOfEach,
   PendingLogEntry,
   StoredLinkText,
 } from '../../../../domain/attendance-log';
+import {
+  defaultAppendThread,
+  offlineSyncConfig,
+  OfflineSyncSettings,
+} from '../../../../offline-sync.config';
+import { SqliteAppendThread } from '../sqlite-append.thread';
+import { AppendText, SqliteChainAppender } from '../sqlite-chain-appender';
 import {
   AppendResult,
   AttendanceLogRepository,
@@ -64,24 +69,24 @@ export const CHAIN_PAGE_SQL =
 export const CHAIN_TEXT_PAGE_SQL = `SELECT site_id, seq, prev_hash, record_hash, data, meta
   FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?`;
 
-/** The links of a JSON array of packetIds (one seek of the unique index each). */
-export const BY_PACKET_IDS_SQL =
-  'SELECT * FROM attendance_logs WHERE packet_id IN (SELECT value FROM json_each(?))';
+export { BY_PACKET_IDS_SQL } from '../sqlite-chain-appender';
+
+/** Appends waiting for the append thread at most; beyond, one is run in the request's thread. */
+const APPEND_QUEUE = 64;
 
 /**
- * One `BEGIN IMMEDIATE` transaction per call (`appendImmediate`): it takes the write lock before reading the
- * heads, so no other connection (or process) can append between the read and the writes.
- * UNIQUE(packet_id) is the duplicate check (looked up once per entry, by the insert itself;
- * once a call meets a duplicate, its remaining packetIds are looked up together first),
- * and PRIMARY KEY(site_id, seq) backs the chain order up in the schema.
+ * The SQLite ledger. Appends run in `SqliteChainAppender` (one BEGIN IMMEDIATE transaction per
+ * call), on the append thread when there is one (`SqliteAppendThread`, `SYNC_APPEND_THREAD`),
+ * else in the request's thread; reads run on the store's connection.
  */
 @Injectable()
-export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
+export class SqliteAttendanceLogRepository
+  extends AttendanceLogRepository
+  implements OnModuleDestroy
+{
   private readonly db: Database;
-  private readonly insert: Statement;
-  private readonly head: Statement<[string], { seq: number; record_hash: string }>;
-  private readonly byPacketId: Statement<[string], AttendanceLogRow>;
-  private readonly byPacketIds: Statement<[string], AttendanceLogRow>;
+  private readonly appender: SqliteChainAppender;
+  private readonly thread?: SqliteAppendThread;
   private readonly chainPage: LimitedStatement<[string, number], AttendanceLogRow>;
   /** The columns a link's hashed text is made of, as arrays (`raw`): verify and export read every link. */
   private readonly chainTextPage: LimitedStatement<[string, number], StoredTextColumns>;
@@ -101,64 +106,58 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
     Pick<AttendanceLogRow, 'packet_id' | 'data'> & WorkerTimedRow
   >;
 
-  constructor(store: SqliteStoreHandle) {
+  constructor(
+    store: SqliteStoreHandle,
+    @Optional() @Inject(offlineSyncConfig.KEY) settings?: OfflineSyncSettings,
+  ) {
     super();
     store.migrate('offline-sync.ledger', LEDGER_SQLITE_MIGRATIONS);
     this.db = store.db;
-    this.insert = this.db.prepare(
-      `INSERT INTO attendance_logs (site_id, seq, packet_id, prev_hash, record_hash, data, meta)
-       VALUES (@site_id, @seq, @packet_id, @prev_hash, @record_hash, @data, @meta)
-       ON CONFLICT (packet_id) DO NOTHING`,
-    );
-    this.head = this.db.prepare(
-      'SELECT seq, record_hash FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1',
-    );
-    this.byPacketId = this.db.prepare('SELECT * FROM attendance_logs WHERE packet_id = ?');
-    this.byPacketIds = this.db.prepare(BY_PACKET_IDS_SQL);
+    this.appender = new SqliteChainAppender(this.db);
+    // a file only: another connection to a `:memory:` database is another database
+    if ((settings?.appendThread ?? defaultAppendThread()) && !this.db.memory) {
+      this.thread = new SqliteAppendThread(this.db.name, APPEND_QUEUE);
+    }
     this.chainPage = new LimitedStatement(this.db, CHAIN_PAGE_SQL);
     this.chainTextPage = new LimitedStatement(this.db, CHAIN_TEXT_PAGE_SQL, { raw: true });
   }
 
   async appendToChains(entries: PendingLogEntry[]): Promise<AppendResult[]> {
     if (entries.length === 0) return [];
-    return appendImmediate(this.db, (): AppendResult[] => {
-      const heads = new Map<string, { seq: number; recordHash: string }>();
-      // after the first duplicate of a call, the packetIds still ahead are looked up in one
-      // statement: a batch sent again skips the hashing and the refused inserts
-      let stored: Map<string, AttendanceLogRow> | undefined;
-      const metaJcsOf = metaJcsOfEach();
-      return entries.map((entry, i): AppendResult => {
-        const known = stored?.get(entry.packetId);
-        if (known) return { status: 'duplicate', log: Mapper.toDomain(known) };
-        let head = heads.get(entry.siteId);
-        if (!head) {
-          const row = this.head.get(entry.siteId);
-          head = row ? { seq: row.seq, recordHash: row.record_hash } : EMPTY_HEAD;
-        }
-        const link = canonicalLinkAfter(head, entry, metaJcsOf(entry.meta));
-        if (this.insert.run(Mapper.fromCanonical(link)).changes === 0) {
-          // the packetId is stored already (earlier, or earlier in this call)
-          stored ??= this.rowsOf(entries.slice(i + 1).map((e) => e.packetId));
-          const existing = this.byPacketId.get(entry.packetId)!;
-          return { status: 'duplicate', log: Mapper.toDomain(existing) };
-        }
-        heads.set(entry.siteId, { seq: link.log.seq, recordHash: link.log.recordHash });
-        return { status: 'appended', log: link.log };
-      });
+    const metaJcsOf = metaJcsOfEach();
+    const texts = entries.map((entry): AppendText => ({
+      siteId: entry.siteId,
+      packetId: entry.packetId,
+      dataJcs: entry.dataJcs ?? jcs(entry.data),
+      metaJcs: metaJcsOf(entry.meta),
+    }));
+    const results = (await this.thread?.run(texts)) ?? this.appender.append(texts);
+    return results.map((result, i): AppendResult => {
+      if (result.status === 'duplicate')
+        return { status: 'duplicate', log: Mapper.toDomain(result.row) };
+      const entry = entries[i];
+      return {
+        status: 'appended',
+        log: {
+          siteId: entry.siteId,
+          seq: result.seq,
+          prevHash: result.prevHash,
+          recordHash: result.recordHash,
+          data: entry.data,
+          meta: entry.meta,
+        },
+      };
     });
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.thread?.close();
   }
 
   async findByPacketIds(packetIds: string[]): Promise<Map<string, AttendanceLog>> {
     const found = new Map<string, AttendanceLog>();
-    for (const [id, row] of this.rowsOf(packetIds)) found.set(id, Mapper.toDomain(row));
+    for (const [id, row] of this.appender.rowsOf(packetIds)) found.set(id, Mapper.toDomain(row));
     return found;
-  }
-
-  /** The stored rows of these packetIds, by packetId: one statement, one seek each. */
-  private rowsOf(packetIds: string[]): Map<string, AttendanceLogRow> {
-    if (packetIds.length === 0) return new Map();
-    const rows = this.byPacketIds.all(JSON.stringify([...new Set(packetIds)]));
-    return new Map(rows.map((row) => [row.packet_id, row]));
   }
 
   async readRecordHashes(siteId: string, fromSeq: number, toSeq: number): Promise<string[]> {
@@ -185,7 +184,9 @@ export class SqliteAttendanceLogRepository extends AttendanceLogRepository {
   }
 
   /** Only packet_id and data are read, and only data is parsed (not meta, not the hashes). */
-  override async findPreviousDataOfWorkers(keys: PreviousKey[]): Promise<(LedgerEntryData | undefined)[]> {
+  override async findPreviousDataOfWorkers(
+    keys: PreviousKey[],
+  ): Promise<(LedgerEntryData | undefined)[]> {
     const statement = (this.previousDataOfWorkers ??= this.db.prepare(
       PREVIOUS_DATA_OF_WORKERS_SQL,
     ));

@@ -1,0 +1,156 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jcs, storageErrorOf } from '@app/common';
+import { WorkerTaskError } from '@app/common/workers/worker-pool';
+import { SqliteStore } from '@app/persistence';
+import {
+  AttendanceLog,
+  EMPTY_HEAD,
+  linkAfter,
+  PendingLogEntry,
+} from '../../../domain/attendance-log';
+import { punchEntry } from '../../../testing/punch-entry';
+import { SqliteAttendanceLogRepository } from './repositories/sqlite-attendance-log.repository';
+import { SqliteAppendThread } from './sqlite-append.thread';
+import { SqliteChainAppender } from './sqlite-chain-appender';
+
+const SETTINGS = {
+  maxBatch: 500,
+  verifyWorkers: 0,
+  appendThread: true,
+} as const;
+
+function punches(siteId: string, n: number, from = 0): PendingLogEntry[] {
+  return Array.from({ length: n }, (_, i) =>
+    punchEntry({
+      siteId,
+      workerId: `w${(from + i) % 7}`,
+      type: (from + i) % 2 === 0 ? 'check_in' : 'check_out',
+      timestamp: new Date(Date.UTC(2026, 0, 1, 8, 0, from + i)).toISOString(),
+    }),
+  );
+}
+
+/** Every link of a site, recomputed from the genesis: seqs 1..n, each hash from the one before. */
+function expectOneChain(links: AttendanceLog[]): void {
+  let head = EMPTY_HEAD;
+  links.forEach((link, i) => {
+    expect(link.seq).toBe(i + 1);
+    const again = linkAfter(head, {
+      siteId: link.siteId,
+      packetId: link.data.packetId,
+      data: link.data,
+      meta: link.meta,
+    });
+    expect(link.prevHash).toBe(head.recordHash);
+    expect(link.recordHash).toBe(again.recordHash);
+    head = { seq: link.seq, recordHash: link.recordHash };
+  });
+}
+
+describe('the ledger append thread (SQLite)', () => {
+  let dir: string;
+  let store: SqliteStore;
+  let repo: SqliteAttendanceLogRepository;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mdai-append-thread-'));
+    store = new SqliteStore(join(dir, 'ledger.sqlite'));
+    repo = new SqliteAttendanceLogRepository(store, SETTINGS);
+  });
+  afterEach(async () => {
+    await repo.onModuleDestroy();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const thread = () => (repo as unknown as { thread?: SqliteAppendThread }).thread;
+
+  it('should append on its own thread, the links readable from the store at once', async () => {
+    expect(thread()?.threads).toBe(0); // started by the first append
+    const entries = punches('s1', 40);
+    const results = await repo.appendToChains(entries);
+    expect(thread()?.threads).toBe(1);
+    expect(results.map((r) => r.status)).toEqual(entries.map(() => 'appended'));
+    expect(results.map((r) => r.log.seq)).toEqual(entries.map((_, i) => i + 1));
+    const stored = await repo.readChain('s1', 0, 100);
+    expect(stored).toEqual(results.map((r) => r.log));
+    expectOneChain(stored);
+  });
+
+  it("should answer a packet sent again with the row stored first, as the request's thread does", async () => {
+    const entries = punches('s1', 10);
+    const first = await repo.appendToChains(entries);
+    const again = await repo.appendToChains([...entries.slice(5), ...punches('s1', 2, 10)]);
+    expect(again.map((r) => r.status)).toEqual([
+      ...Array(5).fill('duplicate'),
+      'appended',
+      'appended',
+    ]);
+    expect(again.slice(0, 5).map((r) => r.log)).toEqual(first.slice(5).map((r) => r.log));
+    expect(again.slice(5).map((r) => r.log.seq)).toEqual([11, 12]);
+  });
+
+  it('should keep one chain per site when the thread and another connection append at once', async () => {
+    // another writer on the same file: the request's-thread appender on the store's connection
+    const direct = new SqliteChainAppender(store.db);
+    const asked: Promise<unknown>[] = [];
+    for (let k = 0; k < 30; k++) {
+      asked.push(repo.appendToChains([...punches('s1', 20, k * 20), ...punches('s2', 5, k * 5)]));
+      const extra = punches('s1', 3, 1000 + k * 3).map((e) => ({
+        siteId: e.siteId,
+        packetId: e.packetId,
+        dataJcs: jcs(e.data),
+        metaJcs: jcs(e.meta),
+      }));
+      asked.push(Promise.resolve().then(() => direct.append(extra)));
+    }
+    await Promise.all(asked);
+    const s1 = await repo.readChain('s1', 0, 10_000);
+    const s2 = await repo.readChain('s2', 0, 10_000);
+    expect(s1).toHaveLength(30 * 23);
+    expect(s2).toHaveLength(30 * 5);
+    expectOneChain(s1);
+    expectOneChain(s2);
+  });
+
+  it("should append in the request's thread when the thread is gone", async () => {
+    await repo.appendToChains(punches('s1', 3));
+    await thread()!.close();
+    const results = await repo.appendToChains(punches('s1', 4, 3));
+    expect(results.map((r) => r.log.seq)).toEqual([4, 5, 6, 7]);
+    expect(thread()!.threads).toBe(0);
+    expectOneChain(await repo.readChain('s1', 0, 100));
+  });
+
+  it("should hand the driver's error code over, so a full disk still maps to 507", async () => {
+    await repo.appendToChains(punches('s1', 1));
+    store.db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON attendance_logs
+      BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+    const failed = await repo.appendToChains(punches('s1', 2, 1)).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(WorkerTaskError);
+    expect((failed as WorkerTaskError).code).toBe('SQLITE_CONSTRAINT_TRIGGER');
+    // nothing of the refused call was written
+    expect(await repo.readChain('s1', 0, 100)).toHaveLength(1);
+    expect(thread()!.threads).toBe(1);
+    expect(
+      storageErrorOf(
+        new WorkerTaskError({ name: 'SqliteError', message: 'x', code: 'SQLITE_FULL' }),
+      )?.code,
+    ).toBe('storage_full');
+  });
+
+  it('should run no thread for an in-memory store (another connection is another database)', async () => {
+    const memory = new SqliteStore(':memory:');
+    const inMemory = new SqliteAttendanceLogRepository(memory, SETTINGS);
+    try {
+      expect((inMemory as unknown as { thread?: SqliteAppendThread }).thread).toBeUndefined();
+      const results = await inMemory.appendToChains(punches('s1', 3));
+      expect(results.map((r) => r.log.seq)).toEqual([1, 2, 3]);
+    } finally {
+      await inMemory.onModuleDestroy();
+      await memory.close();
+    }
+  });
+});

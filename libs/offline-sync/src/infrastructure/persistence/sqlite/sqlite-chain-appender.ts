@@ -1,0 +1,108 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { sha256Hex } from '@app/common/crypto/hashing';
+import { appendImmediate } from '@app/tlog/infrastructure/persistence/chain-append';
+import { EMPTY_HEAD, recordJcs } from '../../../domain/attendance-log';
+import type { AttendanceLogRow } from './mappers/attendance-log.mapper';
+
+/** One entry to append, as the texts that are hashed and stored (no parsed values). */
+export interface AppendText {
+  siteId: string;
+  packetId: string;
+  /** JCS of the entry's data and meta, stored as they are and hashed into the link. */
+  dataJcs: string;
+  metaJcs: string;
+}
+
+/** What became of one entry: its new place in the chain, or the row stored earlier under its packetId. */
+export type AppendTextResult =
+  | { status: 'appended'; seq: number; prevHash: string; recordHash: string }
+  | { status: 'duplicate'; row: AttendanceLogRow };
+
+/** The links of a JSON array of packetIds (one seek of the unique index each). */
+export const BY_PACKET_IDS_SQL =
+  'SELECT * FROM attendance_logs WHERE packet_id IN (SELECT value FROM json_each(?))';
+
+/**
+ * The ledger's SQLite append, written once for the two places it runs: the request's thread
+ * and the append thread (`SqliteAppendThread`, its own connection to the same file). It works
+ * on texts only, so what crosses between threads is small and needs no parsing.
+ *
+ * One `BEGIN IMMEDIATE` transaction per call (`appendImmediate`): it takes the write lock
+ * before reading the heads, so no other connection (thread or process) can append between the
+ * read and the writes. UNIQUE(packet_id) is the duplicate check (looked up once per entry, by
+ * the insert itself; once a call meets a duplicate, its remaining packetIds are looked up
+ * together first), and PRIMARY KEY(site_id, seq) backs the chain order up in the schema.
+ */
+export class SqliteChainAppender {
+  private readonly insert: Statement;
+  private readonly head: Statement<[string], { seq: number; record_hash: string }>;
+  private readonly byPacketId: Statement<[string], AttendanceLogRow>;
+  private readonly byPacketIds: Statement<[string], AttendanceLogRow>;
+
+  constructor(private readonly db: Database) {
+    this.insert = db.prepare(
+      `INSERT INTO attendance_logs (site_id, seq, packet_id, prev_hash, record_hash, data, meta)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (packet_id) DO NOTHING`,
+    );
+    this.head = db.prepare(
+      'SELECT seq, record_hash FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1',
+    );
+    this.byPacketId = db.prepare('SELECT * FROM attendance_logs WHERE packet_id = ?');
+    this.byPacketIds = db.prepare(BY_PACKET_IDS_SQL);
+  }
+
+  append(entries: AppendText[]): AppendTextResult[] {
+    if (entries.length === 0) return [];
+    return appendImmediate(this.db, (): AppendTextResult[] => {
+      const heads = new Map<string, { seq: number; recordHash: string }>();
+      // after the first duplicate of a call, the packetIds still ahead are looked up in one
+      // statement: a batch sent again skips the hashing and the refused inserts
+      let stored: Map<string, AttendanceLogRow> | undefined;
+      const results: AppendTextResult[] = [];
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i];
+        const known = stored?.get(entry.packetId);
+        if (known) {
+          results.push({ status: 'duplicate', row: known });
+          continue;
+        }
+        let head = heads.get(entry.siteId);
+        if (!head) {
+          const row = this.head.get(entry.siteId);
+          head = row ? { seq: row.seq, recordHash: row.record_hash } : EMPTY_HEAD;
+        }
+        const seq = head.seq + 1;
+        const prevHash = head.recordHash;
+        const recordHash = sha256Hex(
+          recordJcs(entry.siteId, seq, prevHash, entry.dataJcs, entry.metaJcs),
+        );
+        const { changes } = this.insert.run(
+          entry.siteId,
+          seq,
+          entry.packetId,
+          prevHash,
+          recordHash,
+          entry.dataJcs,
+          entry.metaJcs,
+        );
+        if (changes === 0) {
+          // the packetId is stored already (earlier, or earlier in this call)
+          stored ??= this.rowsOf(entries.slice(i + 1).map((e) => e.packetId));
+          results.push({ status: 'duplicate', row: this.byPacketId.get(entry.packetId)! });
+          continue;
+        }
+        heads.set(entry.siteId, { seq, recordHash });
+        results.push({ status: 'appended', seq, prevHash, recordHash });
+      }
+      return results;
+    });
+  }
+
+  /** The stored rows of these packetIds, by packetId: one statement, one seek each. */
+  rowsOf(packetIds: string[]): Map<string, AttendanceLogRow> {
+    if (packetIds.length === 0) return new Map();
+    const rows = this.byPacketIds.all(JSON.stringify([...new Set(packetIds)]));
+    return new Map(rows.map((row) => [row.packet_id, row]));
+  }
+}
