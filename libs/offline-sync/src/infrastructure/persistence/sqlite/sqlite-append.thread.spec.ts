@@ -10,16 +10,19 @@ import {
   linkAfter,
   PendingLogEntry,
 } from '../../../domain/attendance-log';
+import { OfflineSyncSettings } from '../../../offline-sync.config';
 import { punchEntry } from '../../../testing/punch-entry';
 import { SqliteAttendanceLogRepository } from './repositories/sqlite-attendance-log.repository';
 import { SqliteAppendThread } from './sqlite-append.thread';
 import { SqliteChainAppender } from './sqlite-chain-appender';
 
-const SETTINGS = {
-  maxBatch: 500,
+const SETTINGS: OfflineSyncSettings = {
+  maxOfflineAgeSeconds: 7 * 24 * 3600,
+  maxPacketsPerBatch: 500,
   verifyWorkers: 0,
+  verifyQueue: 64,
   appendThread: true,
-} as const;
+};
 
 function punches(siteId: string, n: number, from = 0): PendingLogEntry[] {
   return Array.from({ length: n }, (_, i) =>
@@ -60,7 +63,7 @@ describe('the ledger append thread (SQLite)', () => {
     repo = new SqliteAttendanceLogRepository(store, SETTINGS);
   });
   afterEach(async () => {
-    await repo.onModuleDestroy();
+    await repo.onApplicationShutdown();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -149,7 +152,7 @@ describe('the ledger append thread (SQLite)', () => {
       const results = await inMemory.appendToChains(punches('s1', 3));
       expect(results.map((r) => r.log.seq)).toEqual([1, 2, 3]);
     } finally {
-      await inMemory.onModuleDestroy();
+      await inMemory.onApplicationShutdown();
       await memory.close();
     }
   });

@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleDestroy, Optional } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { jcs } from '@app/common';
 import { LimitedStatement, SqliteStoreHandle } from '@app/persistence';
@@ -82,7 +82,7 @@ const APPEND_QUEUE = 64;
 @Injectable()
 export class SqliteAttendanceLogRepository
   extends AttendanceLogRepository
-  implements OnModuleDestroy
+  implements OnApplicationShutdown
 {
   private readonly db: Database;
   private readonly appender: SqliteChainAppender;
@@ -150,7 +150,11 @@ export class SqliteAttendanceLogRepository
     });
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /**
+   * The thread stops after the HTTP server has drained (Nest closes it between
+   * `beforeApplicationShutdown` and this hook): the syncs in flight at SIGTERM append on it.
+   */
+  async onApplicationShutdown(): Promise<void> {
     await this.thread?.close();
   }
 
