@@ -13,6 +13,8 @@
  *   dist/apps/api/apps/api/src/packet-check.worker.js the packet-check pool's worker thread,
  *                                                     next to main.js, where the pool looks
  *                                                     for it (`join(__dirname, …)`)
+ *   dist/apps/api/apps/api/src/sqlite-checkpoint.worker.js  the SQLite checkpoint thread,
+ *                                                     found the same way
  *   and a source map beside each, chained through tsc's maps to the TypeScript sources:
  *   `node --enable-source-maps` puts libs/…/*.ts lines in stack traces.
  *
@@ -37,6 +39,7 @@ export const BUNDLE_DIR = join(API_DIST, 'apps/api/src');
 export const ENTRIES = {
   api: 'apps/api/src/main.js',
   'packet-check.worker': 'libs/offline-sync/src/packet-check.worker.js',
+  'sqlite-checkpoint.worker': 'libs/persistence/src/sqlite/sqlite-checkpoint.worker.js',
 } as const;
 
 export async function bundleApi(): Promise<Metafile> {
