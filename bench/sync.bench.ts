@@ -46,7 +46,7 @@ import { AttendanceLogSqliteMapper } from '@app/offline-sync/infrastructure/pers
 import { LEDGER_SQLITE_MIGRATIONS } from '@app/offline-sync/infrastructure/persistence/sqlite/sqlite-ledger.migrations';
 import { BenchRow, cpuMsSince, median, now, printRows } from './support';
 import { enrollCrew, signedBatch, startSyncBenchChild, SyncBenchChild } from './support/crew';
-import { processCpuMs, threadsCpuMs } from './support/proc';
+import { mainThreadCpuMs, processCpuMs, threadsCpuMs } from './support/proc';
 
 const BATCH_SIZE = 500;
 const FILL_SITES = 100;
@@ -76,6 +76,8 @@ interface Side {
   wall: number[];
   cpu: number[];
   cpuTicks: number[];
+  /** Per single batch: the server's main thread's CPU ms (the event loop's share of `cpu`). */
+  mainCpu: number[];
   /** Per single batch: this process's CPU ms (the client's: requests out, answers read). */
   clientCpu: number[];
   /** Per concurrent round of CONCURRENCY batches: wall ms, and the server's CPU ms per batch. */
@@ -182,6 +184,7 @@ async function sideFor(
       wall: [],
       cpu: [],
       cpuTicks: [],
+      mainCpu: [],
       clientCpu: [],
       concurrent: [],
       concurrentCpu: [],
@@ -370,13 +373,18 @@ export async function run(): Promise<void> {
           async () => {
             const [batch] = batches(1);
             const client = process.cpuUsage();
-            const [cpu0, ticks0] = [threadsCpuMs(pid), processCpuMs(pid)];
+            const [cpu0, ticks0, main0] = [
+              threadsCpuMs(pid),
+              processCpuMs(pid),
+              mainThreadCpuMs(pid),
+            ];
             side.wall.push(await syncOnce(side, batch));
             // work the server finishes after its answer (GC, the witness file's write) is the
             // batch's too, and must not land in the next task's measure (another process's)
             await settle();
             side.cpu.push(threadsCpuMs(pid) - cpu0);
             side.cpuTicks.push(processCpuMs(pid) - ticks0);
+            side.mainCpu.push(mainThreadCpuMs(pid) - main0);
             side.clientCpu.push(cpuMsSince(client));
           },
           async () => {
@@ -461,6 +469,11 @@ export async function run(): Promise<void> {
           metric: `${label}server CPU ms per batch ${at} (the API process's threads, schedstat; raw: the inserting process)`,
           ours: median(side.cpu),
           baseline: median(rig.rawCpu),
+          unit: 'ms',
+        },
+        {
+          metric: `${label}server main-thread CPU ms per batch ${at} (the event loop's thread alone, schedstat)`,
+          ours: median(side.mainCpu),
           unit: 'ms',
         },
         {
