@@ -27,6 +27,12 @@
  * per side first (default 1).
  * `BENCH_BEFORE_DIR=<an older checkout>`: its API, on a third copy of the same fill, is
  * measured in the same rounds too (its own phones and batches), against the same baseline.
+ * WAL checkpoints: our API runs with its default (`SQLITE_CHECKPOINTS=worker`, a thread of its
+ * own) and, on another copy, with `SQLITE_CHECKPOINTS=connection` (SQLite's automatic
+ * checkpoint inside the commit that takes the WAL past 1,000 pages; `SYNC_BOTH_CHECKPOINTS=0`
+ * leaves that side out). The raw-insert baseline checkpoints in its commits too (`connection`,
+ * as the API did before the thread); a second one inserts the same rows into a copy with the
+ * store's checkpoint thread, as a baseline of what the thread alone is worth.
  */
 import type Database from 'better-sqlite3';
 import { copyFileSync, mkdtempSync } from 'node:fs';
@@ -61,7 +67,7 @@ interface SignedBatch {
 
 /** One API process (this checkout's, or BENCH_BEFORE_DIR's) on its own copy of the ledger. */
 interface Side {
-  name: 'ours' | 'before';
+  name: 'ours' | 'before' | 'connection';
   api: SyncBenchChild;
   batches: SignedBatch[];
   /** Next unused batch (each batch is synced once; ours' are inserted once into the baseline). */
@@ -70,7 +76,7 @@ interface Side {
   wall: number[];
   cpu: number[];
   cpuTicks: number[];
-  /** Per single batch: the server's main thread's CPU ms (schedstat). */
+  /** Per single batch: the server's main thread's CPU ms (the event loop's share of `cpu`). */
   mainCpu: number[];
   /** Per single batch: this process's CPU ms (the client's: requests out, answers read). */
   clientCpu: number[];
@@ -84,8 +90,15 @@ interface Rig {
   links: number;
   ours: Side;
   before?: Side;
+  /** Our API with SQLITE_CHECKPOINTS=connection (its own phones and batches). */
+  connection?: Side;
   baseline: Database.Database;
   insertBatch: (packets: SignedBatch['packets']) => void;
+  /** The same raw inserts into a copy with the store's checkpoint thread. */
+  threadStore: SqliteStore;
+  insertBatchThread: (packets: SignedBatch['packets']) => void;
+  rawThread: number[];
+  rawThreadConcurrent: number[];
   /** Per single batch: wall ms, and process CPU ms (this process: the inserts only). */
   raw: number[];
   rawCpu: number[];
@@ -155,8 +168,9 @@ async function sideFor(
   batchCount: number,
   fraudHeavy: boolean,
   root?: string,
+  env?: Record<string, string>,
 ): Promise<Side> {
-  const api = await startSyncBenchChild(`sync-${links}`, dataDir, root);
+  const api = await startSyncBenchChild(`sync-${links}`, dataDir, root, env);
   try {
     const phones = await enrollCrew(api, batchCount + WARMUP);
     const batches = phones.map((phone) => {
@@ -196,6 +210,12 @@ async function rigFor(
   const dataDir = mkdtempSync(join(tmpdir(), `mdai-bench-sync-${links}-`));
   fillLedger(join(dataDir, 'mdai.sqlite'), links);
   copyFileSync(join(dataDir, 'mdai.sqlite'), join(dataDir, 'baseline.sqlite'));
+  copyFileSync(join(dataDir, 'mdai.sqlite'), join(dataDir, 'baseline-thread.sqlite'));
+  const connectionDir =
+    process.env.SYNC_BOTH_CHECKPOINTS !== '0'
+      ? mkdtempSync(join(tmpdir(), `mdai-bench-sync-${links}-connection-`))
+      : undefined;
+  if (connectionDir) copyFileSync(join(dataDir, 'mdai.sqlite'), join(connectionDir, 'mdai.sqlite'));
   const beforeRoot = process.env.BENCH_BEFORE_DIR;
   const beforeDir = beforeRoot
     ? mkdtempSync(join(tmpdir(), `mdai-bench-sync-${links}-before-`))
@@ -214,11 +234,27 @@ async function rigFor(
         },
       )
     : undefined;
-  // opened as the API opens its file: the same pragmas (WAL, synchronous, cache)
-  const baseline = new SqliteStore(join(dataDir, 'baseline.sqlite')).db;
-  const insert = baseline.prepare(
-    'INSERT INTO attendance_logs (site_id, seq, packet_id, prev_hash, record_hash, data, meta) VALUES (?, ?, ?, ?, ?, ?, ?)',
-  );
+  const connection = connectionDir
+    ? await sideFor('connection', links, connectionDir, batchCount, fraudHeavy, undefined, {
+        SQLITE_CHECKPOINTS: 'connection',
+      }).catch(async (error) => {
+        await ours.api.close();
+        await before?.api.close();
+        throw error;
+      })
+    : undefined;
+  // opened as the API opens its file: the same pragmas (WAL, synchronous, cache); checkpoints
+  // in the commits, as SQLite does by itself
+  const baseline = new SqliteStore(join(dataDir, 'baseline.sqlite'), {
+    checkpoints: 'connection',
+  }).db;
+  const threadStore = new SqliteStore(join(dataDir, 'baseline-thread.sqlite'), {
+    checkpoints: 'worker',
+  });
+  const insertSql =
+    'INSERT INTO attendance_logs (site_id, seq, packet_id, prev_hash, record_hash, data, meta) VALUES (?, ?, ?, ?, ?, ?, ?)';
+  const insert = baseline.prepare(insertSql);
+  const insertThread = threadStore.db.prepare(insertSql);
   const meta = jcs({
     isOfflineSync: true,
     syncTimestamp: new Date().toISOString(),
@@ -232,18 +268,31 @@ async function rigFor(
       insert.run(ours.api.siteId, seq, p.payload.packetId, hash, hash, p.data, meta);
     }
   });
+  let seqThread = 0;
+  const insertBatchThread = threadStore.db.transaction((packets: SignedBatch['packets']) => {
+    for (const p of packets) {
+      seqThread += 1;
+      insertThread.run(ours.api.siteId, seqThread, p.payload.packetId, hash, hash, p.data, meta);
+    }
+  });
   // the same rows as the baseline inserts: the packet with its signature, as JCS text
   for (const b of ours.batches) {
     for (const p of b.packets)
       (p as { data?: string }).data = jcs({ ...p.payload, signature: p.signature });
   }
   for (let i = 0; i < WARMUP; i++) insertBatch.immediate(warmRows(BATCH_SIZE));
+  for (let i = 0; i < WARMUP; i++) insertBatchThread.immediate(warmRows(BATCH_SIZE));
   return {
     links,
     ours,
     before,
+    connection,
     baseline,
     insertBatch: (packets) => insertBatch.immediate(packets),
+    threadStore,
+    insertBatchThread: (packets) => insertBatchThread.immediate(packets),
+    rawThread: [],
+    rawThreadConcurrent: [],
     raw: [],
     rawCpu: [],
     rawConcurrent: [],
@@ -270,6 +319,22 @@ async function syncOnce(side: Side, batch: SignedBatch): Promise<number> {
   const answer = JSON.parse(text) as { accepted?: number };
   if (answer.accepted !== BATCH_SIZE) throw new Error(`batch not accepted: ${text.slice(0, 300)}`);
   return ms;
+}
+
+/**
+ * Not timed: after the raw inserts with the checkpoint thread, until that thread (in this
+ * process) has copied what they wrote (a report with every frame copied, or 500 ms), so its
+ * work does not land in the next task's measure (on two cores, beside the server measured).
+ */
+async function checkpointsDone(store: SqliteStore): Promise<void> {
+  const checkpointer = store.checkpointer!;
+  const seen = checkpointer.status().frames;
+  const deadline = now() + 500;
+  while (now() < deadline) {
+    const frames = checkpointer.status().frames;
+    if (frames !== seen && frames && frames.checkpointed === frames.log) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 /** A pause after a batch, before its server's CPU is read (see the tasks). */
@@ -304,14 +369,20 @@ export async function run(): Promise<void> {
     for (const links of sizes) rigs.push(await rigFor(links, rounds, concurrency, fraudHeavy));
     const take = (side: Side, n: number) => side.batches.slice(side.next, (side.next += n));
     const tasks = rigs.flatMap((rig) => {
-      // ours and the baseline take the same batches: whichever comes first in a round takes new
-      // ones and leaves them to the other (the order rotates); "before" has batches of its own
-      const leftFor = { ours: [] as SignedBatch[][], raw: [] as SignedBatch[][] };
-      const batchesFor = (who: 'ours' | 'raw', n: number): SignedBatch[] => {
+      // ours and the baselines take the same batches: whichever comes first in a round takes new
+      // ones and leaves them to the others (the order rotates); "before" and "connection" have
+      // batches of their own
+      const leftFor = {
+        ours: [] as SignedBatch[][],
+        raw: [] as SignedBatch[][],
+        rawThread: [] as SignedBatch[][],
+      };
+      const batchesFor = (who: keyof typeof leftFor, n: number): SignedBatch[] => {
         const left = leftFor[who].findIndex((b) => b.length === n);
         if (left >= 0) return leftFor[who].splice(left, 1)[0];
         const fresh = take(rig.ours, n);
-        leftFor[who === 'ours' ? 'raw' : 'ours'].push(fresh);
+        for (const other of Object.keys(leftFor) as (keyof typeof leftFor)[])
+          if (other !== who) leftFor[other].push(fresh);
         return fresh;
       };
       const sideTasks = (side: Side, batches: (n: number) => SignedBatch[]) => {
@@ -351,6 +422,10 @@ export async function run(): Promise<void> {
       const [beforeSingle, beforeConcurrent] = before
         ? sideTasks(before, (n) => take(before, n))
         : [];
+      const connection = rig.connection;
+      const [connectionSingle, connectionConcurrent] = connection
+        ? sideTasks(connection, (n) => take(connection, n))
+        : [];
       return [
         oursSingle,
         async () => {
@@ -362,6 +437,15 @@ export async function run(): Promise<void> {
           rig.rawCpu.push(cpuMsSince(cpu));
         },
         ...(beforeSingle ? [beforeSingle] : []),
+        ...(connectionSingle ? [connectionSingle] : []),
+        async () => {
+          // the raw batch's rows again, into the copy with the checkpoint thread
+          const [batch] = batchesFor('rawThread', 1);
+          const t0 = now();
+          rig.insertBatchThread(batch.packets);
+          rig.rawThread.push(now() - t0);
+          await checkpointsDone(rig.threadStore);
+        },
         oursConcurrent,
         async () => {
           const several = batchesFor('raw', concurrency);
@@ -370,6 +454,14 @@ export async function run(): Promise<void> {
           rig.rawConcurrent.push(now() - t0);
         },
         ...(beforeConcurrent ? [beforeConcurrent] : []),
+        ...(connectionConcurrent ? [connectionConcurrent] : []),
+        async () => {
+          const several = batchesFor('rawThread', concurrency);
+          const t0 = now();
+          for (const batch of several) rig.insertBatchThread(batch.packets);
+          rig.rawThreadConcurrent.push(now() - t0);
+          await checkpointsDone(rig.threadStore);
+        },
       ];
     });
     const profile = await startProfile(rigs[0].ours);
@@ -401,9 +493,8 @@ export async function run(): Promise<void> {
           unit: 'ms',
         },
         {
-          metric: `${label}the server's main thread (its event loop) CPU ms per batch ${at} (vs all of the raw inserts' CPU)`,
+          metric: `${label}server main-thread CPU ms per batch ${at} (the event loop's thread alone, schedstat)`,
           ours: median(side.mainCpu),
-          baseline: median(rig.rawCpu),
           unit: 'ms',
         },
         {
@@ -439,6 +530,21 @@ export async function run(): Promise<void> {
       return [
         ...sideRows(rig.ours, ''),
         ...(rig.before ? sideRows(rig.before, 'before (BENCH_BEFORE_DIR): ') : []),
+        ...(rig.connection
+          ? sideRows(rig.connection, 'ours with SQLITE_CHECKPOINTS=connection: ')
+          : []),
+        {
+          metric: `raw inserts packets/s ${at}, one batch at a time: with the checkpoint thread vs checkpoints in the commits (the baseline above)`,
+          ours: (BATCH_SIZE * 1000) / median(rig.rawThread),
+          baseline: (BATCH_SIZE * 1000) / raw,
+          unit: 'pkt/s',
+        },
+        {
+          metric: `raw inserts packets/s ${at}, ${concurrency} batches back to back: with the checkpoint thread vs checkpoints in the commits`,
+          ours: (concurrency * BATCH_SIZE * 1000) / median(rig.rawThreadConcurrent),
+          baseline: (concurrency * BATCH_SIZE * 1000) / median(rig.rawConcurrent),
+          unit: 'pkt/s',
+        },
       ];
     });
     if (rigs.length >= 2) {
@@ -469,8 +575,10 @@ export async function run(): Promise<void> {
   } finally {
     for (const rig of rigs) {
       rig.baseline.close();
+      await rig.threadStore.close();
       await rig.ours.api.close();
       await rig.before?.api.close();
+      await rig.connection?.api.close();
     }
   }
 }

@@ -14,6 +14,8 @@
  *                                                     next to main.js, where the pool looks
  *                                                     for it (`join(__dirname, …)`)
  *   dist/apps/api/apps/api/src/sqlite-append.worker.js the ledger's append thread, likewise
+ *   dist/apps/api/apps/api/src/sqlite-checkpoint.worker.js  the SQLite checkpoint thread,
+ *                                                     found the same way
  *   and a source map beside each, chained through tsc's maps to the TypeScript sources:
  *   `node --enable-source-maps` puts libs/…/*.ts lines in stack traces.
  *
@@ -40,6 +42,7 @@ export const ENTRIES = {
   'packet-check.worker': 'libs/offline-sync/src/packet-check.worker.js',
   'sqlite-append.worker':
     'libs/offline-sync/src/infrastructure/persistence/sqlite/sqlite-append.worker.js',
+  'sqlite-checkpoint.worker': 'libs/persistence/src/sqlite/sqlite-checkpoint.worker.js',
 } as const;
 
 export async function bundleApi(): Promise<Metafile> {

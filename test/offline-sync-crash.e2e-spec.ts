@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiProcess, startApiProcess } from './support/processes';
-import { e2eDriver, http, slowOnMongo } from './support/test-app';
+import { e2eDriver, http, itOnSqliteFile, slowOnMongo } from './support/test-app';
 import { enrollPhone, Packet, signPacket, syncBatch } from './support/worker-client';
 
 /**
@@ -76,5 +76,88 @@ describe('offline sync crash recovery (e2e)', () => {
       expect(verdict.body).toMatchObject({ ok: true, length: TOTAL });
     },
     slowOnMongo(60_000),
+  );
+});
+
+/** A sample of the API's /metrics (a gauge without labels, or with the labels given). */
+async function gauge(baseUrl: string, sample: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  if (!line) throw new Error(`${sample} is not in /metrics`);
+  return Number(line.slice(sample.length + 1));
+}
+
+describe('offline sync crash recovery with the checkpoint thread (e2e)', () => {
+  let dataDir: string;
+  let server: ApiProcess | undefined;
+  beforeAll(() => (dataDir = mkdtempSync(join(tmpdir(), 'mdai-crash-checkpoints-'))));
+  afterAll(async () => {
+    if (server) await server.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  itOnSqliteFile(
+    'should lose no acknowledged packet to a SIGKILL while the thread checkpoints the WAL',
+    async () => {
+      server = await startApiProcess({ DATA_DIR: dataDir, SQLITE_CHECKPOINTS: 'worker' });
+      const secrets = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8'));
+      const admin = secrets.ADMIN_API_KEYS as string;
+      const phone = await enrollPhone(server.baseUrl, admin);
+      const health = await http(server.baseUrl, 'GET', '/health');
+      expect(health.body.info.store).toMatchObject({ checkpoints: 'worker' });
+
+      // batches one after another until the thread has copied WAL frames into the file
+      const acknowledged: Packet[] = [];
+      while ((await gauge(server.baseUrl, 'mdai_sqlite_wal_frames{state="checkpointed"}')) === 0) {
+        const packets = Array.from({ length: 500 }, () => signPacket(phone));
+        const res = await syncBatch(server.baseUrl, phone.token, packets);
+        expect(res.body.accepted).toBe(500);
+        acknowledged.push(...packets);
+      }
+      expect(await gauge(server.baseUrl, 'mdai_sqlite_checkpoint_thread_up')).toBe(1);
+
+      // then several batches at once, and a SIGKILL as soon as the first is answered
+      const sequential = acknowledged.length;
+      const crashing = server;
+      const inFlight = Array.from({ length: 4 }, () =>
+        Array.from({ length: 500 }, () => signPacket(phone)),
+      );
+      let killed: Promise<void> | undefined;
+      await Promise.allSettled(
+        inFlight.map(async (packets) => {
+          const res = await syncBatch(crashing.baseUrl, phone.token, packets);
+          if (res.status === 200 && res.body.accepted === 500) acknowledged.push(...packets);
+          killed ??= crashing.kill();
+        }),
+      );
+      await (killed ?? crashing.kill());
+
+      // after the restart, every acknowledged packet is in the ledger: the phone's retry of
+      // the batches in flight finds each of them a duplicate, and the rest appended once
+      server = await startApiProcess({ DATA_DIR: dataDir, SQLITE_CHECKPOINTS: 'worker' });
+      const known = new Set(acknowledged.map((p) => p.payload.packetId as string));
+      for (const packets of inFlight) {
+        const res = await syncBatch(server.baseUrl, phone.token, packets);
+        expect(res.status).toBe(200);
+        const acked = packets.filter((p) => known.has(p.payload.packetId as string)).length;
+        expect(res.body.duplicates).toBeGreaterThanOrEqual(acked);
+      }
+      const exported = await fetch(`${server.baseUrl}/api/v5/ledger/${phone.siteId}/export`, {
+        headers: { 'x-api-key': admin },
+      });
+      const ids = (await exported.text())
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { data: { packetId: string } }).data.packetId);
+      // each packet exactly once: the sequential batches and every batch that was in flight
+      expect(ids).toHaveLength(sequential + inFlight.length * 500);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect([...known].filter((id) => !ids.includes(id))).toEqual([]);
+      const verdict = await http(server.baseUrl, 'GET', `/api/v5/ledger/${phone.siteId}/verify`, {
+        key: admin,
+      });
+      expect(verdict.body).toMatchObject({ ok: true, length: ids.length });
+    },
+    120_000,
   );
 });

@@ -3,7 +3,8 @@ import { connect, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiProcess, PrivateRedis, startApiProcess } from './support/processes';
-import { http } from './support/test-app';
+import { http, itOnSqliteFile } from './support/test-app';
+import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
 
 /**
  * SIGTERM on a server with a client that stopped sending in the middle of an upload: the
@@ -91,4 +92,55 @@ describe('graceful shutdown with Redis frozen (real API process)', () => {
     await exited; // before the fix: never (the jest timeout fails the test)
     expect(api.alive()).toBe(false);
   });
+});
+
+/**
+ * SIGTERM while the SQLite checkpoint thread is up and has been checkpointing: the thread ends
+ * (its connection closed first), the store closes last and removes the WAL, and the process
+ * exits by itself.
+ */
+describe('graceful shutdown with the checkpoint thread (real API process)', () => {
+  let dataDir: string;
+  let api: ApiProcess;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mdai-shutdown-checkpoints-'));
+    api = await startApiProcess({ DATA_DIR: dataDir, SQLITE_CHECKPOINTS: 'worker' });
+  });
+  afterAll(async () => {
+    await api.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  itOnSqliteFile(
+    'should end the thread, remove the WAL and exit',
+    async () => {
+      const secrets = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as Record<
+        string,
+        string
+      >;
+      const phone = await enrollPhone(api.baseUrl, secrets.ADMIN_API_KEYS.split(',')[0]);
+      // batches until the thread has checkpointed the WAL at least once
+      const checkpointed = async () => {
+        const metrics = await (await fetch(`${api.baseUrl}/metrics`)).text();
+        return !/^mdai_sqlite_wal_frames\{state="checkpointed"\} 0$/m.test(metrics);
+      };
+      while (!(await checkpointed())) {
+        const packets = Array.from({ length: 500 }, () => signPacket(phone));
+        expect((await syncBatch(api.baseUrl, phone.token, packets)).body.accepted).toBe(500);
+      }
+      expect((await http(api.baseUrl, 'GET', '/health')).body.info.store).toMatchObject({
+        checkpoints: 'worker',
+        checkpointThread: 'up',
+      });
+
+      const exited = new Promise<void>((resolve) => api.child.once('exit', () => resolve()));
+      api.child.kill('SIGTERM');
+      await exited; // a thread left running: never (the jest timeout fails the test)
+      expect(api.alive()).toBe(false);
+      // the store closed after the thread's connection: the last connection removes the WAL
+      expect(existsSync(join(dataDir, 'mdai.sqlite-wal'))).toBe(false);
+    },
+    120_000,
+  );
 });

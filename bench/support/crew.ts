@@ -104,11 +104,13 @@ export async function startSyncBenchChild(
   name: string,
   dataDir: string,
   root?: string,
+  extraEnv: Record<string, string> = {},
 ): Promise<SyncBenchChild> {
   const adminKey = `bench-admin-${randomUUID()}`;
   // nothing from this process's environment decides the store: SQLite in dataDir, no Redis
   const env = {
     ...syncBenchEnv(dataDir),
+    ...extraEnv,
     ADMIN_API_KEYS: adminKey,
     DATABASE_URL: '',
     REDIS_URL: '',

@@ -36,6 +36,14 @@ export function median(values: number[]): number {
 }
 
 /**
+ * CPU time the main thread of a process (the event loop's: its tid is the pid) has run so far,
+ * in ms, from `/proc/<pid>/task/<pid>/schedstat` (Linux).
+ */
+export function mainThreadCpuMs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+}
+
+/**
  * CPU time every live thread of a process has run so far, in ms, from the scheduler's own
  * nanosecond counts (`/proc/<pid>/task/<tid>/schedstat`, Linux): finer than `/proc/<pid>/stat`'s
  * 10 ms ticks, for costs of a few ms. A thread that exits between two readings drops out.
@@ -50,13 +58,4 @@ export function threadsCpuMs(pid: number): number {
     }
   }
   return ns / 1e6;
-}
-
-/**
- * CPU time a process's main thread (the event loop: its thread id is the process id) has run
- * so far, in ms, from `/proc/<pid>/task/<pid>/schedstat`. What cannot run beside a request's
- * other work: every other thread's time can, on another core.
- */
-export function mainThreadCpuMs(pid: number): number {
-  return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
 }

@@ -12,6 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { WorkerPool } from '@app/common';
+import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
 import { checkPackets, PacketCheck } from '@app/offline-sync/domain/packet-check';
 import type { PacketCheckTask } from '@app/offline-sync/packet-check.worker';
 import { mixedPacketBatch } from '@app/offline-sync/testing/mixed-packet-batch';
@@ -33,6 +34,7 @@ const MAIN = join(BUNDLE_DIR, 'main.js');
 const API = join(BUNDLE_DIR, 'api.js');
 const WORKER = join(BUNDLE_DIR, 'packet-check.worker.js');
 const APPEND_WORKER = join(BUNDLE_DIR, 'sqlite-append.worker.js');
+const CHECKPOINT_WORKER = join(BUNDLE_DIR, 'sqlite-checkpoint.worker.js');
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -56,6 +58,8 @@ describe('the API bundle (npm run build)', () => {
       'dist/apps/api/apps/api/src/resolutions.json',
       'dist/apps/api/apps/api/src/sqlite-append.worker.js',
       'dist/apps/api/apps/api/src/sqlite-append.worker.js.map',
+      'dist/apps/api/apps/api/src/sqlite-checkpoint.worker.js',
+      'dist/apps/api/apps/api/src/sqlite-checkpoint.worker.js.map',
     ]);
     expect(dockerfileCommand()).toEqual(['node', 'dist/apps/api/apps/api/src/main.js']);
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> })
@@ -65,10 +69,16 @@ describe('the API bundle (npm run build)', () => {
   });
 
   it('should map every line back to a TypeScript file of the checkout', () => {
-    for (const file of [API, WORKER, APPEND_WORKER]) {
+    const leastSources = new Map([
+      [API, 200],
+      [WORKER, 3],
+      [APPEND_WORKER, 3],
+      [CHECKPOINT_WORKER, 2],
+    ]);
+    for (const [file, least] of leastSources) {
       expect(readFileSync(file, 'utf8')).toMatch(/\/\/# sourceMappingURL=[\w.-]+\.js\.map\n?$/);
       const map = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[] };
-      expect(map.sources.length).toBeGreaterThan(file === API ? 200 : 3);
+      expect(map.sources.length).toBeGreaterThan(least);
       for (const source of map.sources) {
         const path = resolve(dirname(file), source);
         expect(relative(ROOT, path)).toMatch(/^(apps\/api|libs)\/.*\.ts$/);
@@ -125,6 +135,26 @@ describe('the API bundle (npm run build)', () => {
       expect(answer.some((c) => !c.ok)).toBe(true);
     } finally {
       await pool.close();
+    }
+  });
+
+  it('should checkpoint the WAL on the bundled checkpoint thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mdai-bundle-checkpoint-'));
+    const store = new SqliteStore(join(dir, 'store.sqlite'), {
+      checkpoints: 'worker',
+      checkpointer: { file: CHECKPOINT_WORKER, startBytes: 0, intervalMs: 10 },
+    });
+    try {
+      store.db.exec('CREATE TABLE rows (body TEXT NOT NULL)');
+      const insert = store.db.prepare('INSERT INTO rows (body) VALUES (?)');
+      await waitUntil(undefined, 'a checkpoint on the bundled thread', async () => {
+        insert.run('x'.repeat(4000));
+        return (store.checkpointer!.status().frames?.checkpointed ?? 0) > 0;
+      });
+      expect(store.checkpointer!.status().up).toBe(true);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,5 +1,14 @@
 import { join } from 'node:path';
-import { AppSettings, defineConfig, Env, validateEnv, IsOptional, Matches } from '@app/common';
+import {
+  AppSettings,
+  defineConfig,
+  Env,
+  validateEnv,
+  IsIn,
+  IsOptional,
+  Matches,
+} from '@app/common';
+import type { SqliteCheckpoints } from './sqlite/sqlite-store';
 
 class DatabaseEnv {
   @IsOptional()
@@ -9,18 +18,34 @@ class DatabaseEnv {
   DATABASE_URL?: string;
 }
 
+const SQLITE_CHECKPOINTS: SqliteCheckpoints[] = ['worker', 'connection'];
+
+/** The SQLite store's own variables: read (and validated) only when SQLite is the store. */
+class SqliteEnv {
+  @IsOptional() @IsIn(SQLITE_CHECKPOINTS) SQLITE_CHECKPOINTS?: SqliteCheckpoints;
+}
+
 export type DatabaseSettings =
-  { driver: 'sqlite'; sqlitePath: string } | { driver: 'mongo'; url: string };
+  | { driver: 'sqlite'; sqlitePath: string; checkpoints: SqliteCheckpoints }
+  | { driver: 'mongo'; url: string };
 
 /** The SQLite store's file name, under DATA_DIR. */
 export const SQLITE_FILE = 'mdai.sqlite';
 
-/** The one store: MongoDB when DATABASE_URL is set, else the SQLite file under DATA_DIR. */
+/**
+ * The one store: MongoDB when DATABASE_URL is set, else the SQLite file under DATA_DIR, its WAL
+ * checkpointed by a thread of its own unless SQLITE_CHECKPOINTS=connection.
+ */
 export const databaseConfig = defineConfig(
   'database',
   (env: Env, app: AppSettings): DatabaseSettings => {
     const v = validateEnv(DatabaseEnv, env);
     if (v.DATABASE_URL) return { driver: 'mongo', url: v.DATABASE_URL };
-    return { driver: 'sqlite', sqlitePath: join(app.dataDir, SQLITE_FILE) };
+    const sqlite = validateEnv(SqliteEnv, env);
+    return {
+      driver: 'sqlite',
+      sqlitePath: join(app.dataDir, SQLITE_FILE),
+      checkpoints: sqlite.SQLITE_CHECKPOINTS ?? 'worker',
+    };
   },
 );

@@ -48,7 +48,13 @@ describe('bindPort', () => {
       mongo: importMongo,
     };
     const module = await Test.createTestingModule({
-      imports: [PersistenceModule.forRoot({ driver: 'sqlite', sqlitePath: join(dir, 'a.sqlite') })],
+      imports: [
+        PersistenceModule.forRoot({
+          driver: 'sqlite',
+          sqlitePath: join(dir, 'a.sqlite'),
+          checkpoints: 'connection',
+        }),
+      ],
       providers: [{ provide: Clock, useValue: clock }, bindPort(StampRepository, adapters)],
     }).compile();
     const app = await module.init();

@@ -12,12 +12,14 @@ import {
 import { ModuleRef } from '@nestjs/core';
 import { DatabaseSettings } from './database.config';
 import { SqliteStore } from './sqlite/sqlite-store';
+import { SqliteStoreMetrics } from './sqlite/sqlite-store.metrics';
 import { MongoStoreHandle, PortAdapters, SqliteStoreHandle, Store } from './store';
 
 /**
  * Opens the store chosen once from validated config (`DATABASE_URL` = mongodb://… → MongoDB,
  * unset → SQLite in DATA_DIR) and provides it as `Store` and as the handle its adapters inject
- * (`SqliteStoreHandle` or `MongoStoreHandle`). Domain modules bind their ports with `bindPort`,
+ * (`SqliteStoreHandle` or `MongoStoreHandle`); with SQLite, the checkpoint thread's gauges
+ * (`SqliteStoreMetrics`). Domain modules bind their ports with `bindPort`,
  * never by testing the driver themselves.
  */
 @Global()
@@ -39,8 +41,13 @@ export class PersistenceModule implements OnApplicationShutdown {
     return {
       module: PersistenceModule,
       providers: [
-        { provide: Store, useFactory: () => new SqliteStore(settings.sqlitePath) },
+        {
+          provide: Store,
+          useFactory: () =>
+            new SqliteStore(settings.sqlitePath, { checkpoints: settings.checkpoints }),
+        },
         { provide: SqliteStoreHandle, useExisting: Store },
+        SqliteStoreMetrics,
       ],
       exports: [Store, SqliteStoreHandle],
     };

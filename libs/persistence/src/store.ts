@@ -16,6 +16,11 @@ export abstract class Store {
   abstract readonly driver: StoreDriver;
   abstract ping(): Promise<void>;
   abstract close(): Promise<void>;
+
+  /** What `/health` shows of the store beside its status (never a secret). */
+  healthDetails(): Record<string, string> {
+    return { driver: this.driver };
+  }
 }
 
 /**

@@ -125,6 +125,7 @@ describe('loadConfig', () => {
     [{ SYNC_VERIFY_WORKERS: '-1' }, 'SYNC_VERIFY_WORKERS'],
     [{ SYNC_VERIFY_WORKERS: '65' }, 'SYNC_VERIFY_WORKERS'],
     [{ SYNC_VERIFY_QUEUE: '0' }, 'SYNC_VERIFY_QUEUE'],
+    [{ SQLITE_CHECKPOINTS: 'thread' }, 'SQLITE_CHECKPOINTS'],
     [{ TLOG_SIGNING_KEY: 'not a key' }, 'TLOG_SIGNING_KEY'],
     [{ SITE_DEFAULT_TIME_ZONE: 'Asia/Atlantis' }, 'SITE_DEFAULT_TIME_ZONE'],
     [{ TIMESHEET_MAX_PERIOD_DAYS: '0' }, 'TIMESHEET_MAX_PERIOD_DAYS'],
@@ -151,9 +152,20 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATA_DIR: dataDir, ...env })).toThrow(message);
   });
 
-  it('should select MongoDB from a mongodb:// DATABASE_URL', () => {
+  it('should checkpoint the SQLite WAL on a thread unless SQLITE_CHECKPOINTS=connection', () => {
+    expect(loadConfig({ DATA_DIR: dataDir }).database).toMatchObject({ checkpoints: 'worker' });
     expect(
-      loadConfig({ DATA_DIR: dataDir, DATABASE_URL: 'mongodb://127.0.0.1:27017/mdai' }).database,
+      loadConfig({ DATA_DIR: dataDir, SQLITE_CHECKPOINTS: 'connection' }).database,
+    ).toMatchObject({ checkpoints: 'connection' });
+  });
+
+  it('should select MongoDB from a mongodb:// DATABASE_URL, reading no SQLite variable', () => {
+    expect(
+      loadConfig({
+        DATA_DIR: dataDir,
+        DATABASE_URL: 'mongodb://127.0.0.1:27017/mdai',
+        SQLITE_CHECKPOINTS: 'ignored',
+      }).database,
     ).toEqual({
       driver: 'mongo',
       url: 'mongodb://127.0.0.1:27017/mdai',

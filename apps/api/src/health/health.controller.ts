@@ -47,7 +47,7 @@ export class HealthController {
     @Res({ passthrough: true }) response: Response,
   ) {
     const checks: Array<() => Promise<HealthIndicatorResult>> = [
-      () => this.probe('store', () => this.store.ping(), { driver: this.store.driver }),
+      () => this.probe('store', () => this.store.ping(), this.store.healthDetails()),
       () => this.disk(),
     ];
     if (this.redis.enabled) {

@@ -1,37 +1,24 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SqliteMigration, SqliteStoreHandle, Store } from '../store';
+import { SqliteCheckpointer, SqliteCheckpointerOptions } from './sqlite-checkpointer';
+import { openSqliteConnection } from './sqlite-connection';
+
+export { openSqliteConnection };
 
 /**
- * better-sqlite3's addon where its install puts it (prebuilt or compiled), given to it directly:
- * otherwise it finds the file with the `bindings` package, which tries ~10 candidate paths with
- * a `require` each (~5 ms of boot). Where the file is not there, `bindings` finds it as before.
+ * Who copies the WAL into the database file: a thread of its own (`worker`, see
+ * `SqliteCheckpointer`) or, as SQLite does by default, the commit that takes the WAL past
+ * 1,000 pages (`connection`).
  */
-const NATIVE_BINDING = ((): string | undefined => {
-  try {
-    return require.resolve('better-sqlite3/build/Release/better_sqlite3.node');
-  } catch {
-    return undefined;
-  }
-})();
+export type SqliteCheckpoints = 'worker' | 'connection';
 
-/**
- * A connection to the store's file with the store's settings: the store's own, and each other
- * thread's that writes to the same file (the ledger's append thread).
- */
-export function openSqliteConnection(path: string): Database.Database {
-  const db = new Database(path, { nativeBinding: NATIVE_BINDING });
-  db.pragma('journal_mode = WAL');
-  // NORMAL in WAL mode survives a process crash (SIGKILL); only an OS crash may lose the last commits
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  // 64 MiB of page cache (SQLite's default is 2 MiB): at a million ledger links the indexes
-  // a sync batch touches (packet_id, worker and device time) no longer fit in 2 MiB, and each
-  // miss is a read from the OS cache. Pages are cached as they are used: idle memory is not.
-  db.pragma('cache_size = -65536');
-  return db;
+export interface SqliteStoreOptions {
+  /** `connection` unless given (the API's default is `worker`: SQLITE_CHECKPOINTS). */
+  checkpoints?: SqliteCheckpoints;
+  /** The checkpoint thread's timings (tests). */
+  checkpointer?: SqliteCheckpointerOptions;
 }
 
 /**
@@ -42,8 +29,14 @@ export function openSqliteConnection(path: string): Database.Database {
 export class SqliteStore extends Store implements SqliteStoreHandle {
   readonly driver = 'sqlite' as const;
   readonly db: Database.Database;
+  readonly checkpoints: SqliteCheckpoints;
+  /** The checkpoint thread's supervisor (`worker` checkpoints of a file only). */
+  readonly checkpointer?: SqliteCheckpointer;
 
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    options: SqliteStoreOptions = {},
+  ) {
     super();
     if (path !== ':memory:') {
       // worker names, phone numbers and the audit trail: a new file (and the directories made
@@ -60,6 +53,11 @@ export class SqliteStore extends Store implements SqliteStoreHandle {
       applied_at TEXT NOT NULL,
       PRIMARY KEY (scope, version)
     )`);
+    // an in-memory database has no WAL (and no other connection can see it)
+    this.checkpoints = path === ':memory:' ? 'connection' : (options.checkpoints ?? 'connection');
+    if (this.checkpoints === 'worker') {
+      this.checkpointer = new SqliteCheckpointer(this.db, path, options.checkpointer);
+    }
   }
 
   migrate(scope: string, migrations: SqliteMigration[]): void {
@@ -90,7 +88,18 @@ export class SqliteStore extends Store implements SqliteStoreHandle {
     this.db.prepare('SELECT 1').get();
   }
 
+  override healthDetails(): Record<string, string> {
+    if (!this.checkpointer) return { driver: this.driver, checkpoints: this.checkpoints };
+    // a checkpoint thread that is down is restarted, and the commits checkpoint meanwhile:
+    // the store still answers, so this is a detail of an `up` store, not a failure
+    const thread = this.checkpointer.status().thread;
+    return { driver: this.driver, checkpoints: this.checkpoints, checkpointThread: thread };
+  }
+
   async close(): Promise<void> {
+    // the thread's connection first: the main connection, closing last, checkpoints what is
+    // left and removes the WAL
+    await this.checkpointer?.close();
     if (this.db.open) this.db.close();
   }
 }

@@ -1,0 +1,106 @@
+import { statSync } from 'node:fs';
+import { openSqliteConnection } from './sqlite-connection';
+
+/** What the checkpoint thread is started with (see `SqliteCheckpointer` for the defaults). */
+export interface CheckpointWorkerData {
+  /** The database file (absolute). */
+  path: string;
+  /** A tick every this many ms. */
+  intervalMs: number;
+  /** Checkpoints start once the WAL file is larger than this. */
+  startBytes: number;
+  /** No new frame for this long after a burst: the WAL is truncated and the thread idles again. */
+  quietMs: number;
+  /** An idle thread still reports this often (the supervisor's watchdog listens for it). */
+  beatMs: number;
+}
+
+/** The WAL's frames after a checkpoint, as `PRAGMA wal_checkpoint` counts them. */
+export interface WalFrames {
+  /** Frames in the WAL. */
+  log: number;
+  /** Of those, frames copied into the database file. */
+  checkpointed: number;
+}
+
+/** Thread → supervisor. `frames` is there when the tick ran a checkpoint. */
+export type CheckpointReport = { type: 'ready' } | { type: 'beat'; frames?: WalFrames };
+
+/** Supervisor → thread. */
+export interface CheckpointCommand {
+  type: 'close';
+}
+
+/** The thread's side of its channel to the supervisor (`parentPort`). */
+export interface CheckpointPort {
+  postMessage(report: CheckpointReport): void;
+  on(event: 'message', listener: (command: CheckpointCommand) => void): void;
+  close(): void;
+}
+
+interface CheckpointRow {
+  busy: number;
+  log: number;
+  checkpointed: number;
+}
+
+/**
+ * The checkpoint thread's loop. Idle, it only looks at the WAL file's size each tick. Once the
+ * WAL is larger than `startBytes`, each tick runs a PASSIVE checkpoint: it copies what it can
+ * without waiting for any reader or writer (the main connection keeps committing meanwhile),
+ * and once every frame is copied the main connection's next commit starts the WAL over from its
+ * beginning, so the file stops growing. When no frame has been added for `quietMs`, a TRUNCATE
+ * checkpoint empties the file and the thread idles again. The connection never waits for a
+ * lock (busy_timeout 0): a checkpoint that cannot run now (a TRUNCATE while a commit is under
+ * way) runs on a later tick, and a TRUNCATE waiting for readers never holds the main
+ * connection's writers up. A SQLite error is thrown: the thread dies of it and its supervisor
+ * starts another.
+ */
+export function runCheckpoints(port: CheckpointPort, data: CheckpointWorkerData): void {
+  const db = openSqliteConnection(data.path);
+  db.pragma('busy_timeout = 0');
+  const passive = db.prepare<[], CheckpointRow>('PRAGMA wal_checkpoint(PASSIVE)');
+  const truncate = db.prepare<[], CheckpointRow>('PRAGMA wal_checkpoint(TRUNCATE)');
+  const wal = `${data.path}-wal`;
+  let active = false;
+  let lastLog = -1;
+  let quietSince = 0;
+  let lastBeat = 0;
+  let timer: NodeJS.Timeout | undefined;
+
+  const tick = () => {
+    const now = Date.now();
+    let frames: WalFrames | undefined;
+    if (!active) active = (statSync(wal, { throwIfNoEntry: false })?.size ?? 0) > data.startBytes;
+    if (active) {
+      const row = passive.get()!;
+      frames = { log: row.log, checkpointed: row.checkpointed };
+      if (row.log !== lastLog || row.checkpointed < row.log) {
+        lastLog = row.log;
+        quietSince = now;
+      } else if (now - quietSince >= data.quietMs) {
+        const done = truncate.get()!;
+        if (done.busy === 0) {
+          frames = { log: done.log, checkpointed: done.checkpointed };
+          active = false;
+          lastLog = -1;
+        }
+      }
+    }
+    if (frames || now - lastBeat >= data.beatMs) {
+      port.postMessage({ type: 'beat', frames });
+      lastBeat = now;
+    }
+    timer = setTimeout(tick, data.intervalMs);
+  };
+
+  port.on('message', (command) => {
+    if (command.type !== 'close') return;
+    clearTimeout(timer);
+    db.close();
+    // nothing left to keep the thread alive: it ends
+    port.close();
+  });
+  port.postMessage({ type: 'ready' });
+  timer = setTimeout(tick, data.intervalMs);
+}

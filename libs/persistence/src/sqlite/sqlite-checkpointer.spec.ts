@@ -1,0 +1,142 @@
+import Database from 'better-sqlite3';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  AUTOCHECKPOINT_PAGES,
+  BACKSTOP_PAGES,
+  SqliteCheckpointerOptions,
+} from './sqlite-checkpointer';
+import { SqliteStore } from './sqlite-store';
+
+const testing = (name: string) => join(__dirname, 'testing', `${name}.worker.ts`);
+
+/** Waits (letting the event loop turn) until `condition` holds; fails after a generous deadline. */
+async function until(condition: () => boolean, what: string, each?: () => void): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
+    each?.();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('SqliteCheckpointer', () => {
+  // each wait has its own (generous) deadline; a loaded machine may need several of them
+  jest.setTimeout(120_000);
+
+  let dir: string;
+  let stores: SqliteStore[];
+  const open = (checkpointer: SqliteCheckpointerOptions = {}) => {
+    const store = new SqliteStore(join(dir, 'store.sqlite'), {
+      checkpoints: 'worker',
+      // checkpoints from the first 64 KiB of WAL on, every 20 ms
+      checkpointer: { startBytes: 64 * 1024, intervalMs: 20, quietMs: 200, ...checkpointer },
+    });
+    store.db.exec('CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+    stores.push(store);
+    return store;
+  };
+  const writer = (store: SqliteStore) => {
+    const insert = store.db.prepare('INSERT INTO rows (body) VALUES (?)');
+    // ~100 KiB of rows per commit
+    return store.db.transaction(() => {
+      for (let i = 0; i < 25; i++) insert.run('x'.repeat(4000));
+    });
+  };
+  const backstop = (store: SqliteStore) =>
+    store.db.pragma('wal_autocheckpoint', { simple: true }) as number;
+  const walBytes = (store: SqliteStore) =>
+    statSync(`${store.path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mdai-checkpointer-'));
+    stores = [];
+  });
+  afterEach(async () => {
+    await Promise.all(stores.map((store) => store.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("should checkpoint the WAL on its thread between the main connection's commits, then truncate it", async () => {
+    const sut = open({ intervalMs: 5 });
+    const write = writer(sut);
+    await until(() => sut.checkpointer!.status().up, 'the thread is up');
+    expect(backstop(sut)).toBe(BACKSTOP_PAGES);
+    // 10 MiB in commits of ~100 KiB; after each, the thread reports twice, the second time with
+    // every frame copied: the next commit then starts the WAL over from its beginning
+    let commits = 0;
+    while (commits < 100) {
+      write();
+      commits += 1;
+      let seen = sut.checkpointer!.status().frames;
+      let fresh = 0;
+      await until(() => {
+        const frames = sut.checkpointer!.status().frames;
+        if (frames !== seen) [seen, fresh] = [frames, fresh + 1];
+        return fresh >= 2 && frames!.checkpointed === frames!.log;
+      }, 'every frame copied by the thread');
+    }
+    // a commit on a thread-less connection would let the WAL grow to 1,000 pages (~4 MiB) and
+    // with the backstop to 4,000 (~16 MiB): the thread kept it to a few commits
+    expect(walBytes(sut)).toBeLessThan(1024 * 1024);
+    // the burst is over: the thread truncates the WAL
+    await until(
+      () => sut.checkpointer!.status().frames?.log === 0,
+      'the thread reporting the WAL truncated',
+    );
+    expect(sut.checkpointer!.status().frames).toEqual({ log: 0, checkpointed: 0 });
+    expect(walBytes(sut)).toBe(0);
+    const other = new Database(sut.path, { readonly: true });
+    expect(other.prepare('SELECT count(*) AS n FROM rows').get()).toEqual({ n: commits * 25 });
+    other.close();
+  });
+
+  it('should restart a thread that dies, with waits in between', async () => {
+    const sut = open({ file: testing('exiting-checkpoint'), restartFirstMs: 10 });
+    const write = writer(sut);
+    await until(() => sut.checkpointer!.status().starts >= 3, 'two restarts', write);
+    await until(() => sut.checkpointer!.status().up, 'the third thread up');
+    expect(backstop(sut)).toBe(BACKSTOP_PAGES);
+  });
+
+  it('should give the main connection the 1,000-page autocheckpoint while no thread is up', async () => {
+    // the thread dies at its first checkpoint and is not restarted within the test
+    const sut = open({ file: testing('exiting-checkpoint'), restartFirstMs: 3_600_000 });
+    const write = writer(sut);
+    await until(() => sut.checkpointer!.status().up, 'the thread is up');
+    expect(backstop(sut)).toBe(BACKSTOP_PAGES);
+    await until(() => !sut.checkpointer!.status().up, 'the thread dead', write);
+    expect(backstop(sut)).toBe(AUTOCHECKPOINT_PAGES);
+    expect(sut.checkpointer!.status().starts).toBe(1);
+  });
+
+  it('should end a stuck thread (the watchdog) and start another', async () => {
+    const sut = open({ file: testing('stuck-checkpoint'), watchdogMs: 400, restartFirstMs: 10 });
+    await until(() => sut.checkpointer!.status().starts >= 2, 'a restart of the stuck thread');
+  });
+
+  it('should end the thread and its connection on close', async () => {
+    const sut = open();
+    writer(sut)();
+    await until(() => sut.checkpointer!.status().up, 'the thread is up');
+    await sut.checkpointer!.close();
+    expect(sut.checkpointer!.status().up).toBe(false);
+    expect(backstop(sut)).toBe(AUTOCHECKPOINT_PAGES);
+    // the main connection, closing last (the thread's is closed), removes the WAL
+    await sut.close();
+    expect(existsSync(`${sut.path}-wal`)).toBe(false);
+  });
+
+  it('should start no thread with connection checkpoints, nor for an in-memory store', async () => {
+    const connection = new SqliteStore(join(dir, 'store.sqlite'), { checkpoints: 'connection' });
+    const memory = new SqliteStore(':memory:', { checkpoints: 'worker' });
+    const unsaid = new SqliteStore(join(dir, 'default.sqlite'));
+    stores.push(connection, memory, unsaid);
+    for (const sut of [connection, memory, unsaid]) {
+      expect(sut.checkpointer).toBeUndefined();
+      expect(sut.checkpoints).toBe('connection');
+      expect(backstop(sut)).toBe(AUTOCHECKPOINT_PAGES);
+    }
+  });
+});

@@ -1,0 +1,222 @@
+import { Logger } from '@nestjs/common';
+import type Database from 'better-sqlite3';
+import { once } from 'node:events';
+import { extname, join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type {
+  CheckpointCommand,
+  CheckpointReport,
+  CheckpointWorkerData,
+  WalFrames,
+} from './sqlite-checkpoint.loop';
+
+/** SQLite's own `wal_autocheckpoint`: the main connection's, whenever the thread is not up. */
+export const AUTOCHECKPOINT_PAGES = 1000;
+/**
+ * The main connection's `wal_autocheckpoint` while the thread is up: a backstop only (a commit
+ * that finds the WAL this long checkpoints it itself), so the WAL stays bounded even when the
+ * thread falls behind.
+ */
+export const BACKSTOP_PAGES = 4000;
+
+export interface SqliteCheckpointerOptions {
+  /** The thread checkpoints every this many ms while the WAL grows (100). */
+  intervalMs?: number;
+  /** ... once the WAL file is larger than this (1 MiB). */
+  startBytes?: number;
+  /** No new frame for this long: the WAL is truncated and the thread idles (1,000 ms). */
+  quietMs?: number;
+  /** No word from the thread for this long: it is stuck, ended and restarted (30,000 ms). */
+  watchdogMs?: number;
+  /** The first wait before a dead thread is restarted, doubled after each death (1,000 ms). */
+  restartFirstMs?: number;
+  /** ... up to this (60,000 ms). */
+  restartMaxMs?: number;
+  /** The thread's script (tests wrap the real one); `sqlite-checkpoint.worker` beside this file. */
+  file?: string;
+}
+
+/** What `/health` and the metrics say of the checkpointer. */
+export interface CheckpointerStatus {
+  /** A thread has opened its connection and checkpoints (the main connection's backstop is up). */
+  up: boolean;
+  /** `starting`: a thread is opening its connection; `restarting`: none, one starts later. */
+  thread: 'starting' | 'up' | 'restarting' | 'closed';
+  /** The WAL's frames after the thread's last checkpoint (none yet: undefined). */
+  frames?: WalFrames;
+  /** Threads started so far (the first one and each restart). */
+  starts: number;
+}
+
+/** How long a closing thread gets to close its connection before it is terminated. */
+const CLOSE_MS = 5000;
+
+/**
+ * Checkpoints the store's WAL on a thread of its own (`SQLITE_CHECKPOINTS=worker`), so that a
+ * commit on the main connection no longer pays for copying WAL pages into the database file
+ * (SQLite runs its automatic checkpoint inside whichever commit takes the WAL past 1,000
+ * pages). The thread has its own connection to the file; see `runCheckpoints` for its loop.
+ *
+ * Supervised: a thread that dies is restarted after a wait that doubles with each death (up to
+ * `restartMaxMs`; back to the first once a restarted thread reports); a thread that reports
+ * nothing for `watchdogMs` (a checkpoint stuck in the file system) is terminated and restarted
+ * the same way. While a thread is up the main connection's `wal_autocheckpoint` is
+ * BACKSTOP_PAGES; while none is, SQLite's 1,000: the WAL never grows without bound. `close()`
+ * ends the thread (its connection closed first) and gives the main connection its 1,000 back.
+ */
+export class SqliteCheckpointer {
+  private readonly logger = new Logger(SqliteCheckpointer.name);
+  private readonly data: CheckpointWorkerData;
+  private readonly file: string;
+  private readonly watchdogMs: number;
+  private readonly restartFirstMs: number;
+  private readonly restartMaxMs: number;
+  private readonly watchdog: NodeJS.Timeout;
+  private worker?: Worker;
+  private up = false;
+  private frames?: WalFrames;
+  private starts = 0;
+  private lastWord = 0;
+  private lastWatch = 0;
+  private restartMs: number;
+  private restartTimer?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    private readonly main: Database.Database,
+    path: string,
+    options: SqliteCheckpointerOptions = {},
+  ) {
+    const intervalMs = options.intervalMs ?? 100;
+    this.watchdogMs = options.watchdogMs ?? 30_000;
+    this.data = {
+      path: resolve(path),
+      intervalMs,
+      startBytes: options.startBytes ?? 1024 * 1024,
+      quietMs: options.quietMs ?? 1000,
+      // several beats inside one watchdog period
+      beatMs: Math.max(intervalMs, Math.floor(this.watchdogMs / 4)),
+    };
+    // the .ts next to this file under @swc-node/register; in the build, the worker's own bundle
+    // next to main.js (scripts/bundle-api.ts emits it there, where __dirname points)
+    this.file = options.file ?? join(__dirname, `sqlite-checkpoint.worker${extname(__filename)}`);
+    this.restartFirstMs = options.restartFirstMs ?? 1000;
+    this.restartMaxMs = options.restartMaxMs ?? 60_000;
+    this.restartMs = this.restartFirstMs;
+    this.setUp(false);
+    this.start();
+    this.lastWatch = performance.now();
+    this.watchdog = setInterval(() => this.watch(), Math.max(10, this.watchdogMs / 4));
+    this.watchdog.unref();
+  }
+
+  status(): CheckpointerStatus {
+    const thread = this.up
+      ? 'up'
+      : this.closed
+        ? 'closed'
+        : this.worker
+          ? 'starting'
+          : 'restarting';
+    return { up: this.up, thread, frames: this.frames, starts: this.starts };
+  }
+
+  /** Ends the thread (its connection closed first); the main connection checkpoints again. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.watchdog);
+    clearTimeout(this.restartTimer);
+    const worker = this.worker;
+    this.worker = undefined;
+    this.setUp(false);
+    if (!worker) return;
+    const exited = once(worker, 'exit');
+    worker.postMessage({ type: 'close' } satisfies CheckpointCommand);
+    // a thread that does not end by itself (stuck in a checkpoint) is terminated
+    const deadline = setTimeout(() => void worker.terminate(), CLOSE_MS);
+    try {
+      await exited;
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  private start(): void {
+    const file = this.file;
+    const worker = new Worker(file, {
+      // a TypeScript script needs the hook that compiles it (and resolves the @app/* aliases)
+      execArgv: extname(file) === '.ts' ? ['-r', '@swc-node/register'] : [],
+      workerData: this.data,
+      stdout: false,
+      stderr: false,
+    });
+    this.worker = worker;
+    this.starts += 1;
+    this.lastWord = performance.now();
+    worker.on('message', (report: CheckpointReport) => {
+      if (worker !== this.worker) return;
+      this.lastWord = performance.now();
+      if (report.type === 'ready') return this.setUp(true);
+      // a thread that works again: the next death waits the first wait again
+      this.restartMs = this.restartFirstMs;
+      if (report.frames) this.frames = report.frames;
+    });
+    worker.on('error', (error: Error) => {
+      this.logger.error({ err: error }, 'The SQLite checkpoint thread failed');
+    });
+    worker.on('exit', (code) => {
+      if (worker !== this.worker) return;
+      this.worker = undefined;
+      this.setUp(false);
+      this.logger.warn(
+        { exitCode: code, restartInMs: this.restartMs },
+        'The SQLite checkpoint thread exited; commits checkpoint the WAL until it is restarted',
+      );
+      this.restartLater();
+    });
+    // never the reason a process stays up: close() ends it, and a WAL left behind is recovered
+    // by the next open
+    worker.unref();
+  }
+
+  /** The watchdog: a thread that said nothing for `watchdogMs` is stuck. */
+  private watch(): void {
+    const now = performance.now();
+    // this thread's own event loop was held up (the reports may be waiting in its queue):
+    // the silence is not the checkpoint thread's, look again next time
+    const late = now - this.lastWatch > this.watchdogMs / 2;
+    this.lastWatch = now;
+    const worker = this.worker;
+    if (!worker || late) {
+      if (late) this.lastWord = Math.max(this.lastWord, now - this.watchdogMs / 4);
+      return;
+    }
+    if (now - this.lastWord <= this.watchdogMs) return;
+    this.worker = undefined;
+    this.setUp(false);
+    this.logger.warn(
+      { silentMs: Math.round(now - this.lastWord), restartInMs: this.restartMs },
+      'The SQLite checkpoint thread is stuck; it is terminated and restarted',
+    );
+    void worker.terminate();
+    this.restartLater();
+  }
+
+  private restartLater(): void {
+    if (this.closed) return;
+    const wait = this.restartMs;
+    this.restartMs = Math.min(this.restartMaxMs, this.restartMs * 2);
+    this.restartTimer = setTimeout(() => {
+      if (!this.closed) this.start();
+    }, wait);
+    this.restartTimer.unref();
+  }
+
+  private setUp(up: boolean): void {
+    this.up = up;
+    if (this.main.open) {
+      this.main.pragma(`wal_autocheckpoint = ${up ? BACKSTOP_PAGES : AUTOCHECKPOINT_PAGES}`);
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import { Injectable, Optional } from '@nestjs/common';
+import { Gauge, MetricsRegistry } from '@app/common';
+import { Store } from '../store';
+import { SqliteStore } from './sqlite-store';
+
+/**
+ * The checkpoint thread's gauges (`SQLITE_CHECKPOINTS=worker` only), read from its supervisor
+ * on each scrape: whether a thread is up, and the WAL's frames after its last checkpoint (`log`
+ * in the WAL, `checkpointed` of them copied into the database file; both 0 after the WAL was
+ * truncated). A `log` that keeps climbing while `checkpoint_thread_up` is 1 means checkpoints
+ * fall behind the commits (a long reader holds them back, or the disk is slow).
+ */
+@Injectable()
+export class SqliteStoreMetrics {
+  constructor(store: Store, @Optional() registry?: MetricsRegistry) {
+    const checkpointer = store instanceof SqliteStore ? store.checkpointer : undefined;
+    if (!registry || !checkpointer) return;
+    new Gauge({
+      name: 'mdai_sqlite_checkpoint_thread_up',
+      help: 'Whether the thread that checkpoints the SQLite WAL is up (0: restarting; commits checkpoint meanwhile)',
+      registers: [registry],
+      collect() {
+        this.set(checkpointer.status().up ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'mdai_sqlite_wal_frames',
+      help: "Frames in the SQLite WAL (state=log) and of those copied into the database file (state=checkpointed), after the checkpoint thread's last checkpoint",
+      labelNames: ['state'],
+      registers: [registry],
+      collect() {
+        const frames = checkpointer.status().frames;
+        this.set({ state: 'log' }, frames?.log ?? 0);
+        this.set({ state: 'checkpointed' }, frames?.checkpointed ?? 0);
+      },
+    });
+  }
+}
