@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Connection } from 'mongoose';
 import type { Type } from '@nestjs/common';
+import type { SqliteCheckpoints } from './sqlite/sqlite-store';
 
 export type StoreDriver = 'sqlite' | 'mongo';
 
@@ -30,6 +31,8 @@ export abstract class Store {
 export abstract class SqliteStoreHandle {
   abstract readonly driver: 'sqlite';
   abstract readonly db: Database.Database;
+  /** Who checkpoints the WAL: a thread of the store's (`worker`) or each connection's commits. */
+  abstract readonly checkpoints: SqliteCheckpoints;
   /** Applies the not-yet-applied migrations of `scope` (a module name) in one transaction. */
   abstract migrate(scope: string, migrations: SqliteMigration[]): void;
 }

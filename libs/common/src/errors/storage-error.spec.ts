@@ -20,6 +20,9 @@ describe('storageErrorOf', () => {
       'SQLITE_READONLY_DBMOVED',
       'SQLITE_IOERR_WRITE',
       'SQLITE_CANTOPEN',
+      'SQLITE_BUSY',
+      'SQLITE_BUSY_SNAPSHOT',
+      'SQLITE_LOCKED',
     ]) {
       const sut = storageErrorOf(sys(code));
       expect([code, sut?.module, sut?.code]).toEqual([code, 'common', 'storage_unavailable']);

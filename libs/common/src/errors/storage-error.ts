@@ -11,12 +11,16 @@ const UNAVAILABLE = new Set([
   'SQLITE_CANTOPEN',
   'SQLITE_IOERR',
   'SQLITE_PERM',
+  // the file's write lock held past busy_timeout (another connection's long write)
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
 ]);
 
 /**
  * A file-system or SQLite failure of the local storage as the error a client should see:
  * no space (ENOSPC, EDQUOT, SQLITE_FULL) → 507 `storage_full`; no access or a failing device
- * (EACCES, EROFS, EIO, ENOTDIR, SQLite read-only / I/O errors) → 503 `storage_unavailable`. Anything
+ * (EACCES, EROFS, EIO, ENOTDIR, SQLite read-only / I/O errors, its write lock still held after
+ * `busy_timeout`) → 503 `storage_unavailable`. Anything
  * else → undefined. Messages name the condition, never a path.
  */
 export function storageErrorOf(error: unknown): CommonError | undefined {

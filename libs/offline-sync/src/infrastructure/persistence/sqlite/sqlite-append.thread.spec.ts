@@ -127,6 +127,38 @@ describe('the ledger append thread (SQLite)', () => {
     expectOneChain(await repo.readChain('s1', 0, 100));
   });
 
+  it('should answer an append the thread was stopped under as appended, whether or not it had committed', async () => {
+    // the app closes the thread while a batch is on it (shutdown), at moments spread over the
+    // append: some rounds commit before the thread ends, some roll back with it; either way
+    // every new packet is answered appended (never a duplicate of itself, which would skip the
+    // fraud screen) and the chain holds each once
+    let from = 0;
+    for (let round = 0; round < 24; round++) {
+      const dirRound = mkdtempSync(join(tmpdir(), 'mdai-append-stop-'));
+      const storeRound = new SqliteStore(join(dirRound, 'ledger.sqlite'));
+      const repoRound = new SqliteAttendanceLogRepository(storeRound, SETTINGS);
+      try {
+        await repoRound.appendToChains(punches('s1', 5, from)); // the thread is up
+        from += 5;
+        const batch = punches('s1', 500, from);
+        from += 500;
+        const asked = repoRound.appendToChains(batch);
+        await new Promise((resolve) => setTimeout(resolve, round % 12));
+        const closing = repoRound.onApplicationShutdown();
+        const results = await asked;
+        await closing;
+        expect(results.map((r) => r.status)).toEqual(batch.map(() => 'appended'));
+        expect(results.map((r) => r.log.seq)).toEqual(batch.map((_, i) => 6 + i));
+        const stored = await repoRound.readChain('s1', 0, 1000);
+        expect(stored).toHaveLength(505);
+        expectOneChain(stored);
+      } finally {
+        await storeRound.close();
+        rmSync(dirRound, { recursive: true, force: true });
+      }
+    }
+  });
+
   it("should hand the driver's error code over, so a full disk still maps to 507", async () => {
     await repo.appendToChains(punches('s1', 1));
     store.db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON attendance_logs

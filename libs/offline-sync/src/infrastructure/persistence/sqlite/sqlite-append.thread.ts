@@ -11,16 +11,20 @@ import type { AppendThreadData } from './sqlite-append.worker';
  * (`SqliteChainAppender`) and the same transaction (BEGIN IMMEDIATE): two connections of one
  * process serialize on SQLite's write lock exactly as two processes on one file do.
  *
- * Appends go one at a time, in the order they were asked (one thread, one task at a time);
- * `run` answers `undefined` when the thread cannot take one (stopped, its queue full, or it
- * died under the task), and the caller appends in its own thread. A thread that died
- * mid-append either committed (the entries come back as duplicates of themselves) or rolled
- * back (they are appended): the answer is right either way.
+ * Appends go one at a time, in the order they were asked (one thread, one task at a time).
+ * When the thread cannot take a task (its queue full, or stopped before the task began) `run`
+ * answers `not_run`, and the caller appends in its own thread. When the thread stopped under
+ * the task (it died, or the app closed it at shutdown) it answers `interrupted`: the append
+ * either committed before the thread stopped or was rolled back with it, and the caller's own
+ * append tells which (`SqliteChainAppender.appendAgain`).
  */
 export class SqliteAppendThread {
   private readonly pool: WorkerPool<AppendText[], AppendTextResult[]>;
+  private closing = false;
+  /** Settles once a closed thread has ended (its connection closed, an open append rolled back). */
+  private stopped: Promise<void> = Promise.resolve();
 
-  constructor(path: string, maxQueue: number) {
+  constructor(path: string, autocheckpointPages: number, maxQueue: number) {
     this.pool = new WorkerPool({
       name: 'ledger-append',
       // the .ts next to this file under @swc-node/register; in the build, the worker's own
@@ -28,16 +32,20 @@ export class SqliteAppendThread {
       file: join(__dirname, `sqlite-append.worker${extname(__filename)}`),
       size: 1,
       maxQueue,
-      workerData: { path } satisfies AppendThreadData,
+      workerData: { path, autocheckpointPages } satisfies AppendThreadData,
     });
   }
 
-  async run(entries: AppendText[]): Promise<AppendTextResult[] | undefined> {
+  async run(entries: AppendText[]): Promise<AppendTextResult[] | 'not_run' | 'interrupted'> {
+    const closedBefore = this.closing;
     try {
       return await this.pool.run(entries);
     } catch (error) {
-      if (error instanceof WorkerPoolUnavailable) return undefined;
-      throw error;
+      if (!(error instanceof WorkerPoolUnavailable)) throw error;
+      if (error.reason === 'queue_full' || closedBefore) return 'not_run';
+      // crashed under the task, or closed while it waited or ran: it may have committed
+      await this.stopped;
+      return 'interrupted';
     }
   }
 
@@ -47,6 +55,8 @@ export class SqliteAppendThread {
   }
 
   close(): Promise<void> {
-    return this.pool.close();
+    this.closing = true;
+    this.stopped = this.pool.close();
+    return this.stopped;
   }
 }

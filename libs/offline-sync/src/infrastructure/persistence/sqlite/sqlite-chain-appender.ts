@@ -99,6 +99,27 @@ export class SqliteChainAppender {
     });
   }
 
+  /**
+   * `append` after an append of the same entries was interrupted (the append thread stopped
+   * under it): an entry stored with exactly these texts, data and meta, is that append's own
+   * commit and is answered as appended (with the link it got), not as a duplicate. The meta
+   * holds this sync's own server time and trust score, so no earlier sync stored the same.
+   */
+  appendAgain(entries: AppendText[]): AppendTextResult[] {
+    return this.append(entries).map((result, i) =>
+      result.status === 'duplicate' &&
+      result.row.data === entries[i].dataJcs &&
+      result.row.meta === entries[i].metaJcs
+        ? {
+            status: 'appended',
+            seq: result.row.seq,
+            prevHash: result.row.prev_hash,
+            recordHash: result.row.record_hash,
+          }
+        : result,
+    );
+  }
+
   /** The stored rows of these packetIds, by packetId: one statement, one seek each. */
   rowsOf(packetIds: string[]): Map<string, AttendanceLogRow> {
     if (packetIds.length === 0) return new Map();

@@ -2,6 +2,7 @@ import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/com
 import type { Database, Statement } from 'better-sqlite3';
 import { jcs } from '@app/common';
 import { LimitedStatement, SqliteStoreHandle } from '@app/persistence';
+import { AUTOCHECKPOINT_PAGES, BACKSTOP_PAGES } from '@app/persistence/sqlite/sqlite-checkpointer';
 import {
   AttendanceLog,
   LedgerEntryData,
@@ -116,7 +117,10 @@ export class SqliteAttendanceLogRepository
     this.appender = new SqliteChainAppender(this.db);
     // a file only: another connection to a `:memory:` database is another database
     if ((settings?.appendThread ?? defaultAppendThread()) && !this.db.memory) {
-      this.thread = new SqliteAppendThread(this.db.name, APPEND_QUEUE);
+      // its commits checkpoint as the store's own connection's do (a backstop beside a
+      // checkpoint thread, else SQLite's own interval)
+      const autocheckpoint = store.checkpoints === 'worker' ? BACKSTOP_PAGES : AUTOCHECKPOINT_PAGES;
+      this.thread = new SqliteAppendThread(this.db.name, autocheckpoint, APPEND_QUEUE);
     }
     this.chainPage = new LimitedStatement(this.db, CHAIN_PAGE_SQL);
     this.chainTextPage = new LimitedStatement(this.db, CHAIN_TEXT_PAGE_SQL, { raw: true });
@@ -131,7 +135,13 @@ export class SqliteAttendanceLogRepository
       dataJcs: entry.dataJcs ?? jcs(entry.data),
       metaJcs: metaJcsOf(entry.meta),
     }));
-    const results = (await this.thread?.run(texts)) ?? this.appender.append(texts);
+    const ran = this.thread ? await this.thread.run(texts) : 'not_run';
+    const results =
+      ran === 'not_run'
+        ? this.appender.append(texts)
+        : ran === 'interrupted'
+          ? this.appender.appendAgain(texts)
+          : ran;
     return results.map((result, i): AppendResult => {
       if (result.status === 'duplicate')
         return { status: 'duplicate', log: Mapper.toDomain(result.row) };
