@@ -214,7 +214,7 @@ function stallRow(during: string, s: Stalls): BenchRow {
     metric: `longest event-loop stall during ${during}`,
     ours: s.maxMs,
     unit: 'ms',
-    note: `(the longest one seen by a 5 ms timer, ${s.longestMs.toFixed(1)} ms, held GC ${s.longestGcMs.toFixed(1)} ms; the main thread ran ${s.longestRunMs.toFixed(1)} ms of it, waited for a CPU ${s.longestWaitMs.toFixed(1)} ms; the task's GC pauses ${s.gcMs.toFixed(0)} ms in all, longest ${s.gcMaxMs.toFixed(1)} ms)`,
+    note: `(the longest one seen by a 5 ms timer, ${s.longestMs.toFixed(1)} ms, held GC ${s.longestGcMs.toFixed(1)} ms; the main thread ran ${s.longestRunMs.toFixed(1)} ms of it, waited for a CPU ${s.longestWaitMs.toFixed(1)} ms, was off-CPU otherwise ${Math.max(0, s.longestMs + TICK_MS - s.longestRunMs - s.longestWaitMs).toFixed(1)} ms; the task's GC pauses ${s.gcMs.toFixed(0)} ms in all, longest ${s.gcMaxMs.toFixed(1)} ms)`,
   };
 }
 
