@@ -1,9 +1,11 @@
 import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 import {
   canonicalJson,
   enrollPhone,
+  Phone,
   sha256Hex,
   signPacket,
   syncBatch,
@@ -11,20 +13,65 @@ import {
 
 const LINKS = 100_000;
 
-/** Sends /health one after another until `done` settles; returns how many answered 200 before. */
-async function healthWhile(t: TestApp, done: Promise<unknown>): Promise<number> {
+/**
+ * A chain of LINKS links of the phone's site written straight into the store (as a deployment
+ * from before the tlog or the timesheet read model has), the n-th packet timestamped `at(n)`.
+ */
+function writeChain(t: TestApp, phone: Phone, at: (seq: number) => string): void {
+  const db = new Database(join(t.dataDir, 'mdai.sqlite'));
+  const insert = db.prepare(
+    'INSERT INTO attendance_logs (site_id, seq, packet_id, prev_hash, record_hash, data, meta) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
+  const meta = {
+    isOfflineSync: true,
+    syncTimestamp: '2026-01-01T00:00:00.000Z',
+    deviceTrustScore: 50,
+  };
+  // packet ids are unique across sites: each chain has its own first group
+  const chain = randomBytes(4).toString('hex');
+  db.transaction(() => {
+    let prev = '0'.repeat(64);
+    for (let seq = 1; seq <= LINKS; seq++) {
+      const packetId = `${chain}-0000-4000-8000-${String(seq).padStart(12, '0')}`;
+      const data = {
+        ...signPacket(phone, {
+          packetId,
+          type: seq % 2 === 1 ? 'check_in' : 'check_out',
+          timestamp: at(seq),
+        }).payload,
+        signature: 'ab'.repeat(32),
+      };
+      const hash = sha256Hex(
+        canonicalJson({ siteId: phone.siteId, seq, prevHash: prev, data, meta }),
+      );
+      insert.run(phone.siteId, seq, packetId, prev, hash, canonicalJson(data), canonicalJson(meta));
+      prev = hash;
+    }
+  })();
+  db.close();
+}
+
+/**
+ * Sends /health one after another until `done` settles; returns how many answered 200 before,
+ * counting only the answers read while `during()` holds (when given).
+ */
+async function healthWhile(
+  t: TestApp,
+  done: Promise<unknown>,
+  during: () => boolean = () => true,
+): Promise<number> {
   let settled = false;
   void done.finally(() => (settled = true));
   let answered = 0;
   while (!settled) {
     const res = await fetch(`${t.baseUrl}/health`);
     await res.arrayBuffer();
-    if (res.status === 200 && !settled) answered++;
+    if (res.status === 200 && !settled && during()) answered++;
   }
   return answered;
 }
 
-describe('verify and export of a 100k-link ledger do not block the server (e2e)', () => {
+describe('verify, export and the timesheet catch-up of a 100k-link ledger do not block the server (e2e)', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp({ TRUST_AUTO_BLOCK_FLOOR: '0' });
@@ -37,40 +84,7 @@ describe('verify and export of a 100k-link ledger do not block the server (e2e)'
     'should answer /health while a 100k-link chain is sealed, verified and exported',
     async () => {
       const phone = await enrollPhone(t.baseUrl, t.keys.admin);
-      // a long chain written straight into the store (as a deployment from before the tlog has)
-      const db = new Database(join(t.dataDir, 'mdai.sqlite'));
-      const insert = db.prepare(
-        'INSERT INTO attendance_logs (site_id, seq, packet_id, prev_hash, record_hash, data, meta) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      );
-      const meta = {
-        isOfflineSync: true,
-        syncTimestamp: '2026-01-01T00:00:00.000Z',
-        deviceTrustScore: 50,
-      };
-      db.transaction(() => {
-        let prev = '0'.repeat(64);
-        for (let seq = 1; seq <= LINKS; seq++) {
-          const packetId = `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`;
-          const data = {
-            ...signPacket(phone, { packetId, timestamp: '2026-01-01T00:00:00.000Z' }).payload,
-            signature: 'ab'.repeat(32),
-          };
-          const hash = sha256Hex(
-            canonicalJson({ siteId: phone.siteId, seq, prevHash: prev, data, meta }),
-          );
-          insert.run(
-            phone.siteId,
-            seq,
-            packetId,
-            prev,
-            hash,
-            canonicalJson(data),
-            canonicalJson(meta),
-          );
-          prev = hash;
-        }
-      })();
-      db.close();
+      writeChain(t, phone, () => '2026-01-01T00:00:00.000Z');
       // the insert held this process (server included) for seconds: let idle keep-alive sockets
       // that timed out meanwhile close before the next request
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -95,6 +109,46 @@ describe('verify and export of a 100k-link ledger do not block the server (e2e)'
       }).then((res) => res.text());
       expect(await healthWhile(t, exported)).toBeGreaterThan(0);
       expect((await exported).split('\n').filter(Boolean)).toHaveLength(LINKS + 1);
+    },
+  );
+
+  itOnSqliteFile(
+    'should answer /health while the timesheet read model catches up over a 100k-link chain',
+    async () => {
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      // the read model has never seen this site: its first read takes the whole chain
+      const start = Date.parse('2026-01-01T00:00:00.000Z');
+      writeChain(t, phone, (seq) => new Date(start + seq * 600_000).toISOString());
+      await new Promise((resolve) => setTimeout(resolve, 200));
+
+      // the read model's entries of the site, read from the file as the catch-up writes them
+      const db = new Database(join(t.dataDir, 'mdai.sqlite'), { readonly: true });
+      const entries = db.prepare<[string], { n: number }>(
+        'SELECT count(*) AS n FROM timesheet_entries WHERE site_id = ?',
+      );
+      const stored = () => entries.get(phone.siteId)!.n;
+      try {
+        const read = http(
+          t.baseUrl,
+          'GET',
+          `/api/v5/sites/${phone.siteId}/timesheets?from=2026-01-01&to=2026-01-31`,
+          { key: t.keys.admin },
+        );
+        // answers read while some of the chain was taken and some not: the catch-up let the
+        // loop turn between its pages
+        const midway = () => {
+          const n = stored();
+          return n > 0 && n < LINKS;
+        };
+        expect(await healthWhile(t, read, midway)).toBeGreaterThan(0);
+        const res = await read;
+        expect(res.status).toBe(200);
+        expect(stored()).toBe(LINKS);
+        // 31 days of check-ins and check-outs every 10 minutes, one worker
+        expect(res.body.days).toHaveLength(31);
+      } finally {
+        db.close();
+      }
     },
   );
 });

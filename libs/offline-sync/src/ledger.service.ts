@@ -25,7 +25,7 @@ import {
 import { tlogConfig, TlogSettings } from '@app/tlog';
 import { OfflineSyncError } from './offline-sync.errors';
 
-const PAGE = 1000;
+const PAGE = 250;
 /** The longest run of export work between two turns of the event loop, in ms. */
 const SLICE_MS = 10;
 

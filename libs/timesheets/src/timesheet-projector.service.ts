@@ -6,6 +6,7 @@ import {
   OnApplicationBootstrap,
   OnModuleInit,
 } from '@nestjs/common';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { localDay, nextDay, startOfLocalDay } from '@app/common';
 import { workforceConfig, WorkforceService, WorkforceSettings } from '@app/workforce';
 import { AttendanceLog, LedgerService } from '@app/offline-sync';
@@ -19,6 +20,8 @@ import {
 import { timesheetsConfig, TimesheetsSettings } from './timesheets.config';
 
 const PAGE = 1000;
+/** The longest run of projection work between two turns of the event loop, in ms. */
+const SLICE_MS = 10;
 /** Workers with days waiting to be recomputed, at most, before a catch-up recomputes them. */
 const MAX_PENDING_WORKERS = 5000;
 
@@ -82,6 +85,8 @@ export class TimesheetProjector
   private queue: Promise<unknown> = Promise.resolve();
   /** Per site, the seq up to which this process knows the read model holds every entry. */
   private readonly applied = new Map<string, number>();
+  /** When the projection last let the event loop turn (`performance.now()`). */
+  private turnedAt = 0;
 
   constructor(
     private readonly repo: TimesheetRepository,
@@ -159,7 +164,12 @@ export class TimesheetProjector
   }
 
   private serialized<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
+    const start = () => {
+      // a slice of work starts (the previous one ended with its own turn or a short run)
+      this.turnedAt = performance.now();
+      return work();
+    };
+    const run = this.queue.then(start, start);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -215,10 +225,15 @@ export class TimesheetProjector
     // The in-process cursor (`applied`) moves only after a recompute, so a failed page is taken
     // again; a process crash between the stored entries and their recompute leaves their
     // pending marks (written with the entries), which the next start recomputes.
+    // The ledger's reads and the read model's writes answer in microtasks (SQLite is
+    // synchronous): a catch-up over a long chain would hold the event loop from its first page
+    // to its last. It lets the loop turn after every page and every SLICE_MS within a
+    // recompute; it stays inside `serialized`, so no other projection work runs meanwhile.
     let read = 0;
     let takenSinceRecompute = 0;
     let lastRecomputeRead = 0;
     for (;;) {
+      await this.letLoopTurn();
       const page = await this.ledger.readChain(siteId, after, PAGE);
       if (page.length > 0) {
         await this.apply(siteId, page, touched);
@@ -368,6 +383,7 @@ export class TimesheetProjector
     const marks =
       touched.size > 0 ? await this.repo.pendingBasis(siteId, [...touched.keys()]) : undefined;
     for (const [workerId, span] of touched) {
+      if (performance.now() - this.turnedAt > SLICE_MS) await this.letLoopTurn();
       const { replacement, punches } = await this.recompute(siteId, workerId, span, inHand);
       replacement.basis = versions?.get(workerId) ?? 0;
       replacement.mark = marks?.get(workerId);
@@ -380,6 +396,12 @@ export class TimesheetProjector
     }
     if (replacements.length > 0) await this.repo.replaceDays(replacements);
     return read;
+  }
+
+  /** Yields to the event loop (timers, I/O, other requests) before the next slice of work. */
+  private async letLoopTurn(): Promise<void> {
+    await yieldToLoop();
+    this.turnedAt = performance.now();
   }
 
   /** The punch at the top of a correction's chain of targets. */

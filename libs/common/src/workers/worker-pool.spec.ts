@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { WorkerPool, WorkerPoolUnavailable, WorkerTaskError } from './worker-pool';
 import type { PoolTestTask } from './testing/pool-test.worker';
@@ -86,4 +88,26 @@ describe('WorkerPool', () => {
     );
     expect(sut.threads).toBe(0);
   });
+
+  it('should let a process that never closes its pool exit once its task is answered', async () => {
+    const child = spawn(
+      process.execPath,
+      ['-r', '@swc-node/register', join(__dirname, 'testing', 'unclosed-pool.ts')],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    // a bound on a hang (the process kept alive by its idle worker), not on speed
+    const hung = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+    clearTimeout(hung);
+    expect({ code, signal, out, err }).toEqual({
+      code: 0,
+      signal: null,
+      out: '"answered"\n',
+      err: '',
+    });
+  }, 90_000);
 });

@@ -12,7 +12,9 @@ import { Worker } from 'node:worker_threads';
  * - A full queue or a closed pool rejects at once with `WorkerPoolUnavailable` (`queue_full`,
  *   `closed`): the pool never holds more than `maxQueue` waiting tasks.
  * - `close()` terminates every worker (tasks still waiting or running reject with `closed`);
- *   workers are also `unref`'d, so a pool never keeps a process alive by itself.
+ *   an idle worker is also `unref`'d, so a pool never keeps a process alive by itself (a
+ *   script that never closes its pool still exits); a worker running a task is `ref`'d until
+ *   the answer is in, so a script awaiting one is not ended before it.
  * - Workers start on the first task, not before.
  * - Inputs and outputs are never logged (they may hold secrets): only a worker's exit is.
  *
@@ -78,7 +80,6 @@ export class WorkerPool<In, Out> {
       stdout: false,
       stderr: false,
     });
-    worker.unref();
     this.workers += 1;
     worker.on('message', (reply: TaskReply<Out>) => this.settle(worker, reply));
     worker.on('error', (error: Error) => {
@@ -86,6 +87,8 @@ export class WorkerPool<In, Out> {
       this.logger.error({ err: error }, 'A worker thread failed');
     });
     worker.on('exit', (code) => this.lost(worker, code));
+    // after the listeners: the first 'message' listener refs the worker's port again
+    worker.unref();
     return worker;
   }
 
@@ -100,6 +103,8 @@ export class WorkerPool<In, Out> {
       return;
     }
     this.running.set(worker, task);
+    // a running task keeps the process alive until it is answered; an idle worker does not
+    worker.ref();
   }
 
   private settle(worker: Worker, reply: TaskReply<Out>): void {
@@ -113,8 +118,9 @@ export class WorkerPool<In, Out> {
 
   private next(worker: Worker): void {
     const task = this.queue.shift();
-    if (task) this.start(worker, task);
-    else this.idle.push(worker);
+    if (task) return this.start(worker, task);
+    worker.unref();
+    this.idle.push(worker);
   }
 
   private lost(worker: Worker, code: number): void {
