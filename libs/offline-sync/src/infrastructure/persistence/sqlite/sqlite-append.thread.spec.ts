@@ -176,6 +176,22 @@ describe('the ledger append thread (SQLite)', () => {
     ).toBe('storage_full');
   });
 
+  it('should stop starting a thread that cannot open the file after three tries', async () => {
+    // the worker's script throws at load (SQLITE_CANTOPEN): each task dies with its thread
+    const broken = new SqliteAppendThread(join(dir, 'no-such-dir', 'ledger.sqlite'), 1000, 4);
+    const texts = [{ siteId: 's1', packetId: 'p1', dataJcs: '{}', metaJcs: '{}' }];
+    try {
+      expect(await broken.run(texts)).toBe('interrupted');
+      expect(await broken.run(texts)).toBe('interrupted');
+      expect(await broken.run(texts)).toBe('interrupted');
+      // from now on the caller appends in its own thread, and no thread is started again
+      expect(await broken.run(texts)).toBe('not_run');
+      expect(broken.threads).toBe(0);
+    } finally {
+      await broken.close();
+    }
+  });
+
   it('should run no thread for an in-memory store (another connection is another database)', async () => {
     const memory = new SqliteStore(':memory:');
     const inMemory = new SqliteAttendanceLogRepository(memory, SETTINGS);

@@ -1,4 +1,5 @@
 import { extname, join } from 'node:path';
+import { Logger } from '@nestjs/common';
 import { WorkerPool, WorkerPoolUnavailable } from '@app/common/workers/worker-pool';
 import type { AppendText, AppendTextResult } from './sqlite-chain-appender';
 import type { AppendThreadData } from './sqlite-append.worker';
@@ -18,9 +19,15 @@ import type { AppendThreadData } from './sqlite-append.worker';
  * either committed before the thread stopped or was rolled back with it, and the caller's own
  * append tells which (`SqliteChainAppender.appendAgain`).
  */
+/** Threads dying under their tasks this many times in a row stop the append thread. */
+const MAX_CRASHES_IN_A_ROW = 3;
+
 export class SqliteAppendThread {
+  private readonly logger = new Logger(SqliteAppendThread.name);
   private readonly pool: WorkerPool<AppendText[], AppendTextResult[]>;
   private closing = false;
+  /** Threads that died under a task since the last task one finished. */
+  private crashesInARow = 0;
   /** Settles once a closed thread has ended (its connection closed, an open append rolled back). */
   private stopped: Promise<void> = Promise.resolve();
 
@@ -39,10 +46,21 @@ export class SqliteAppendThread {
   async run(entries: AppendText[]): Promise<AppendTextResult[] | 'not_run' | 'interrupted'> {
     const closedBefore = this.closing;
     try {
-      return await this.pool.run(entries);
+      const results = await this.pool.run(entries);
+      this.crashesInARow = 0;
+      return results;
     } catch (error) {
       if (!(error instanceof WorkerPoolUnavailable)) throw error;
       if (error.reason === 'queue_full' || closedBefore) return 'not_run';
+      if (error.reason === 'crashed' && ++this.crashesInARow === MAX_CRASHES_IN_A_ROW) {
+        // a thread that cannot start (its script or the file will not open) would be started
+        // again for every batch: the request's thread appends from now on
+        this.logger.error(
+          { crashes: this.crashesInARow },
+          "The ledger's append thread keeps failing; appends run in the request's thread until restart",
+        );
+        void this.close();
+      }
       // crashed under the task, or closed while it waited or ran: it may have committed
       await this.stopped;
       return 'interrupted';
