@@ -84,6 +84,8 @@ interface Side {
   concurrent: number[];
   concurrentCpu: number[];
   concurrentMainCpu: number[];
+  /** The server's event-loop delay over all timed rounds (ms): what held its loop, CPU or a wait. */
+  eventLoopDelay?: { p50: number; p99: number; max: number };
 }
 
 interface Rig {
@@ -465,9 +467,20 @@ export async function run(): Promise<void> {
       ];
     });
     const profile = await startProfile(rigs[0].ours);
+    const servers = rigs.flatMap((rig) =>
+      [rig.ours, rig.before, rig.connection].filter((s): s is Side => s !== undefined),
+    );
+    for (const side of servers) {
+      side.api.child.send('eld-start');
+      await side.api.child.expect('ELD-STARTED', 30_000);
+    }
     for (let r = 0; r < rounds; r++) {
       // rotate the order each round, so a periodic cost (GC, WAL checkpoints) lands everywhere
       for (let k = 0; k < tasks.length; k++) await tasks[(r + k) % tasks.length]();
+    }
+    for (const side of servers) {
+      side.api.child.send('eld-stop');
+      side.eventLoopDelay = JSON.parse(await side.api.child.expect('ELD ', 30_000));
     }
     await profile.stop();
     const rows = rigs.flatMap((rig) => {
@@ -524,6 +537,16 @@ export async function run(): Promise<void> {
           metric: `${label}the server's main thread CPU ms per batch ${at}, ${concurrency} in flight`,
           ours: median(side.concurrentMainCpu),
           baseline: median(rig.rawCpu),
+          unit: 'ms',
+        },
+        {
+          metric: `${label}the server's event-loop delay over the timed rounds ${at}: p99 (a 1 ms histogram; what held the loop, CPU or a lock wait)`,
+          ours: side.eventLoopDelay?.p99 ?? NaN,
+          unit: 'ms',
+        },
+        {
+          metric: `${label}the same, the longest`,
+          ours: side.eventLoopDelay?.max ?? NaN,
           unit: 'ms',
         },
       ];
