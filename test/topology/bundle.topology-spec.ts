@@ -9,7 +9,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { WorkerPool } from '@app/common';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
@@ -260,6 +260,11 @@ describe('the API bundle (npm run build)', () => {
       );
       const synced = await syncBatch(baseUrl, phone.token, packets);
       expect([synced.status, synced.body.accepted]).toEqual([200, 130]);
+      // the append ran on the append thread (on by default with more than one core)
+      const metrics = String((await http(baseUrl, 'GET', '/metrics')).body);
+      const onThread = availableParallelism() > 1 ? 1 : 0;
+      expect(metrics).toContain(`mdai_ledger_appends_total{on="thread"} ${onThread}\n`);
+      expect(metrics).toContain(`mdai_ledger_appends_total{on="request"} ${1 - onThread}\n`);
       const verify = await http(baseUrl, 'GET', `/api/v5/ledger/${phone.siteId}/verify`, {
         key: keys.admin,
       });

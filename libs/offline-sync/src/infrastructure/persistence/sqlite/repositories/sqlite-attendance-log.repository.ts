@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import { jcs } from '@app/common';
+import { Counter, jcs, MetricsRegistry } from '@app/common';
 import { LimitedStatement, SqliteStoreHandle } from '@app/persistence';
 import { AUTOCHECKPOINT_PAGES, BACKSTOP_PAGES } from '@app/persistence/sqlite/sqlite-checkpointer';
 import {
@@ -88,6 +88,8 @@ export class SqliteAttendanceLogRepository
   private readonly db: Database;
   private readonly appender: SqliteChainAppender;
   private readonly thread?: SqliteAppendThread;
+  /** Appends by where they ran: on the append thread, or in the request's thread. */
+  private readonly appends: Counter<'on'>;
   private readonly chainPage: LimitedStatement<[string, number], AttendanceLogRow>;
   /** The columns a link's hashed text is made of, as arrays (`raw`): verify and export read every link. */
   private readonly chainTextPage: LimitedStatement<[string, number], StoredTextColumns>;
@@ -110,8 +112,17 @@ export class SqliteAttendanceLogRepository
   constructor(
     store: SqliteStoreHandle,
     @Optional() @Inject(offlineSyncConfig.KEY) settings?: OfflineSyncSettings,
+    @Optional() metrics?: MetricsRegistry,
   ) {
     super();
+    this.appends = new Counter({
+      name: 'mdai_ledger_appends_total',
+      help: "SQLite ledger appends (one per sync batch) by where they ran: on='thread' (the append thread) or on='request' (the request's thread: no thread, its queue full, or it stopped)",
+      labelNames: ['on'],
+      registers: metrics ? [metrics] : [],
+    });
+    this.appends.inc({ on: 'thread' }, 0);
+    this.appends.inc({ on: 'request' }, 0);
     store.migrate('offline-sync.ledger', LEDGER_SQLITE_MIGRATIONS);
     this.db = store.db;
     this.appender = new SqliteChainAppender(this.db);
@@ -136,6 +147,7 @@ export class SqliteAttendanceLogRepository
       metaJcs: metaJcsOf(entry.meta),
     }));
     const ran = this.thread ? await this.thread.run(texts) : 'not_run';
+    this.appends.inc({ on: typeof ran === 'string' ? 'request' : 'thread' });
     const results =
       ran === 'not_run'
         ? this.appender.append(texts)
