@@ -84,8 +84,8 @@ export interface StoredLinkText {
   metaJcs: string;
 }
 
-/** The recordHash of a stored link, from its texts (no parse, no second serialization). */
-export function recordHashOfText(link: StoredLinkText): string {
+/** The recordHash of a link from its texts, stored or about to be (no parse, no second serialization). */
+export function recordHashOfText(link: Omit<StoredLinkText, 'recordHash'>): string {
   return sha256Hex(recordJcs(link.siteId, link.seq, link.prevHash, link.dataJcs, link.metaJcs));
 }
 

@@ -1,7 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
-import { sha256Hex } from '@app/common/crypto/hashing';
 import { appendImmediate } from '@app/tlog/infrastructure/persistence/chain-append';
-import { EMPTY_HEAD, recordJcs } from '../../../domain/attendance-log';
+import { EMPTY_HEAD, recordHashOfText } from '../../../domain/attendance-log';
 import type { AttendanceLogRow } from './mappers/attendance-log.mapper';
 
 /** One entry to append, as the texts that are hashed and stored (no parsed values). */
@@ -74,9 +73,7 @@ export class SqliteChainAppender {
         }
         const seq = head.seq + 1;
         const prevHash = head.recordHash;
-        const recordHash = sha256Hex(
-          recordJcs(entry.siteId, seq, prevHash, entry.dataJcs, entry.metaJcs),
-        );
+        const recordHash = recordHashOfText({ ...entry, seq, prevHash });
         const { changes } = this.insert.run(
           entry.siteId,
           seq,

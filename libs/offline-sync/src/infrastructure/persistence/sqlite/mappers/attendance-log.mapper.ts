@@ -2,7 +2,6 @@ import { jcs } from '@app/common';
 import {
   AttendanceLog,
   AttendanceMeta,
-  CanonicalLink,
   LedgerEntryData,
   StoredLinkText,
 } from '../../../../domain/attendance-log';
@@ -53,19 +52,6 @@ export class AttendanceLogSqliteMapper {
       record_hash: log.recordHash,
       data: jcs(log.data),
       meta: jcs(log.meta),
-    };
-  }
-
-  /** A new link's row from the JCS texts it was hashed from (no second serialization). */
-  static fromCanonical({ log, dataJcs, metaJcs }: CanonicalLink): AttendanceLogRow {
-    return {
-      site_id: log.siteId,
-      seq: log.seq,
-      packet_id: log.data.packetId,
-      prev_hash: log.prevHash,
-      record_hash: log.recordHash,
-      data: dataJcs,
-      meta: metaJcs,
     };
   }
 }
