@@ -1,6 +1,7 @@
 export * from './store';
 export * from './persistence.module';
 export * from './sqlite/sqlite-store';
+export * from './sqlite/sqlite-write-turns';
 export * from './mongo/mongo-store';
 export * from './mongo/schema-types';
 export * from './mongo/mongo-errors';

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { Connection } from 'mongoose';
 import type { Type } from '@nestjs/common';
 import type { SqliteCheckpoints } from './sqlite/sqlite-store';
+import type { SqliteWriteTurns } from './sqlite/sqlite-write-turns';
 
 export type StoreDriver = 'sqlite' | 'mongo';
 
@@ -33,6 +34,11 @@ export abstract class SqliteStoreHandle {
   abstract readonly db: Database.Database;
   /** Who checkpoints the WAL: a thread of the store's (`worker`) or each connection's commits. */
   abstract readonly checkpoints: SqliteCheckpoints;
+  /**
+   * The turns of this process's writers to the file (`SqliteWriteTurns`): a write of `db` that
+   * can meet another thread's write (the ledger's append thread) takes one.
+   */
+  abstract readonly writeTurns: SqliteWriteTurns;
   /** Applies the not-yet-applied migrations of `scope` (a module name) in one transaction. */
   abstract migrate(scope: string, migrations: SqliteMigration[]): void;
 }

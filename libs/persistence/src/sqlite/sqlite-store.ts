@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { SqliteMigration, SqliteStoreHandle, Store } from '../store';
 import { SqliteCheckpointer, SqliteCheckpointerOptions } from './sqlite-checkpointer';
 import { openSqliteConnection } from './sqlite-connection';
+import { SqliteWriteTurns } from './sqlite-write-turns';
 
 export { openSqliteConnection };
 
@@ -32,6 +33,7 @@ export class SqliteStore extends Store implements SqliteStoreHandle {
   readonly checkpoints: SqliteCheckpoints;
   /** The checkpoint thread's supervisor (`worker` checkpoints of a file only). */
   readonly checkpointer?: SqliteCheckpointer;
+  readonly writeTurns = new SqliteWriteTurns();
 
   constructor(
     readonly path: string,

@@ -1,6 +1,5 @@
-import type { Database } from 'better-sqlite3';
 import type { Model } from 'mongoose';
-import { LimitedStatement } from '@app/persistence';
+import { LimitedStatement, SqliteStoreHandle } from '@app/persistence';
 
 /** One sealed value of a module's records, by the key its seal context names. */
 export interface SealedValue {
@@ -50,11 +49,12 @@ export function sqliteSealedPageSql(
 
 /** The two operations on one SQLite table column (`keyColumn` unique). */
 export function sqliteSealedColumn(
-  db: Database,
+  store: SqliteStoreHandle,
   table: string,
   keyColumn: string,
   sealedColumn: string,
 ): SealedValueStore {
+  const { db, writeTurns } = store;
   const notUnder = new LimitedStatement<[number, string, string], SealedValue>(
     db,
     sqliteSealedPageSql(table, keyColumn, sealedColumn),
@@ -65,13 +65,10 @@ export function sqliteSealedColumn(
       return notUnder.all([prefix.length, prefix, afterKey], limit);
     },
     async replaceSealed(key, expected, next) {
-      return (
-        db
-          .prepare(
-            `UPDATE ${table} SET ${sealedColumn} = ? WHERE ${keyColumn} = ? AND ${sealedColumn} = ?`,
-          )
-          .run(next, key, expected).changes === 1
+      const replace = db.prepare(
+        `UPDATE ${table} SET ${sealedColumn} = ? WHERE ${keyColumn} = ? AND ${sealedColumn} = ?`,
       );
+      return (await writeTurns.write(() => replace.run(next, key, expected))).changes === 1;
     },
   };
 }

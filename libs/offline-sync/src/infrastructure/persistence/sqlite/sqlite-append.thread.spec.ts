@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +96,43 @@ describe('the ledger append thread (SQLite)', () => {
     expect(again.slice(5).map((r) => r.log.seq)).toEqual([11, 12]);
   });
 
+  it("should let a write of the store's connection wait for the append's turn without holding the event loop", async () => {
+    await repo.appendToChains(punches('s1', 1)); // the thread is up
+    store.db.exec('CREATE TABLE scratch (n INTEGER)');
+    // a probe connection that never waits: BEGIN IMMEDIATE fails while another holds the lock
+    const probe = new Database(store.path);
+    probe.pragma('busy_timeout = 0');
+    const locked = () => {
+      try {
+        probe.exec('BEGIN IMMEDIATE');
+        probe.exec('ROLLBACK');
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    try {
+      const appending = repo.appendToChains(punches('s1', 5000, 1));
+      // until the thread's transaction holds SQLite's write lock (not a timing: a state)
+      for (let turns = 0; !locked(); turns++) {
+        expect(turns).toBeLessThan(1_000_000);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const order: string[] = [];
+      setImmediate(() => order.push('the loop turned'));
+      const insert = store.db.prepare('INSERT INTO scratch (n) VALUES (1)');
+      // without turns the insert sleeps in SQLite's busy handler, the thread blocked, until
+      // the append commits: it would be written before the loop turns
+      const writing = store.writeTurns.write(() => insert.run()).then(() => order.push('written'));
+      await Promise.all([appending, writing]);
+      expect(order).toEqual(['the loop turned', 'written']);
+      expect(store.db.prepare('SELECT count(*) AS n FROM scratch').get()).toEqual({ n: 1 });
+      expectOneChain(await repo.readChain('s1', 0, 10_000));
+    } finally {
+      probe.close();
+    }
+  });
+
   it('should keep one chain per site when the thread and another connection append at once', async () => {
     // another writer on the same file: the request's-thread appender on the store's connection
     const direct = new SqliteChainAppender(store.db);
@@ -157,7 +195,8 @@ describe('the ledger append thread (SQLite)', () => {
         rmSync(dirRound, { recursive: true, force: true });
       }
     }
-  });
+    // 24 threads started and stopped: ~15–20 s on a loaded 2-core machine
+  }, 120_000);
 
   it("should hand the driver's error code over, so a full disk still maps to 507", async () => {
     await repo.appendToChains(punches('s1', 1));

@@ -1,6 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import { LimitedStatement, SqliteMigration, SqliteStoreHandle } from '@app/persistence';
+import {
+  LimitedStatement,
+  SqliteMigration,
+  SqliteStoreHandle,
+  SqliteWriteTurns,
+} from '@app/persistence';
 import { SignedCheckpoint } from '../../../domain/checkpoint';
 import { MerkleNode, NodeKey, nodeId } from '../../../domain/merkle';
 import { TlogRepository } from '../tlog.repository';
@@ -44,6 +49,7 @@ export const TLOG_CHECKPOINT_PAGE_SQL =
 @Injectable()
 export class SqliteTlogRepository extends TlogRepository {
   private readonly db: Database;
+  private readonly turns: SqliteWriteTurns;
   private readonly ids = new Map<string, number>();
   private readonly insertNode: Statement<[number, number, number, Buffer]>;
   private readonly selectNode: Statement<[number, number, number], { hash: Buffer }>;
@@ -54,6 +60,7 @@ export class SqliteTlogRepository extends TlogRepository {
     super();
     store.migrate('tlog', MIGRATIONS);
     this.db = store.db;
+    this.turns = store.writeTurns;
     this.insertNode = this.db.prepare(
       'INSERT INTO tlog_nodes (log_id, level, idx, hash) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
     );
@@ -69,9 +76,11 @@ export class SqliteTlogRepository extends TlogRepository {
 
   async putNodes(origin: string, nodes: MerkleNode[]): Promise<void> {
     const id = this.logId(origin);
-    this.db.transaction(() => {
-      for (const n of nodes) this.insertNode.run(id, n.level, n.index, n.hash);
-    })();
+    await this.turns.write(
+      this.db.transaction(() => {
+        for (const n of nodes) this.insertNode.run(id, n.level, n.index, n.hash);
+      }),
+    );
   }
 
   async findNodes(origin: string, keys: NodeKey[]): Promise<Map<string, Buffer>> {
@@ -85,12 +94,9 @@ export class SqliteTlogRepository extends TlogRepository {
   }
 
   async saveCheckpoint(c: SignedCheckpoint): Promise<void> {
-    this.insertCheckpoint.run(
-      this.logId(c.origin),
-      c.size,
-      c.rootHash,
-      c.signedAt.toISOString(),
-      c.note,
+    const id = this.logId(c.origin);
+    await this.turns.write(() =>
+      this.insertCheckpoint.run(id, c.size, c.rootHash, c.signedAt.toISOString(), c.note),
     );
   }
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import { SqliteStoreHandle } from '@app/persistence';
+import { SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { OnboardingNonceRepository } from '../../onboarding-nonce.repository';
 import { ONBOARDING_NONCE_SQLITE_MIGRATIONS } from '../sqlite-onboarding-nonce.migrations';
 
@@ -8,6 +8,7 @@ import { ONBOARDING_NONCE_SQLITE_MIGRATIONS } from '../sqlite-onboarding-nonce.m
 @Injectable()
 export class SqliteOnboardingNonceRepository extends OnboardingNonceRepository {
   private readonly db: Database;
+  private readonly turns: SqliteWriteTurns;
   private readonly insert: Statement<[string, string]>;
   private readonly purge: Statement<[string]>;
 
@@ -15,6 +16,7 @@ export class SqliteOnboardingNonceRepository extends OnboardingNonceRepository {
     super();
     store.migrate('device-trust.onboarding-nonces', ONBOARDING_NONCE_SQLITE_MIGRATIONS);
     this.db = store.db;
+    this.turns = store.writeTurns;
     this.insert = this.db.prepare(
       'INSERT OR IGNORE INTO onboarding_nonces (nonce, expires_at) VALUES (?, ?)',
     );
@@ -22,9 +24,11 @@ export class SqliteOnboardingNonceRepository extends OnboardingNonceRepository {
   }
 
   async claim(nonce: string, expiresAt: Date, now: Date): Promise<boolean> {
-    return this.db.transaction(() => {
-      this.purge.run(now.toISOString());
-      return this.insert.run(nonce, expiresAt.toISOString()).changes === 1;
-    })();
+    return this.turns.write(
+      this.db.transaction(() => {
+        this.purge.run(now.toISOString());
+        return this.insert.run(nonce, expiresAt.toISOString()).changes === 1;
+      }),
+    );
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { SealedValueStore, sqliteSealedColumn } from '@app/vault/keyring/sealed-values';
 import type { Database, Statement } from 'better-sqlite3';
-import { LimitedStatement, SqliteStoreHandle } from '@app/persistence';
+import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { WorkerDevice, WorkerDeviceEvent } from '../../../../domain/worker-device';
 import { WorkerDeviceRepository } from '../../worker-device.repository';
 import {
@@ -15,6 +15,7 @@ import { WORKER_DEVICE_SQLITE_MIGRATIONS } from '../sqlite-worker-device.migrati
 export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   private readonly sealedValues: SealedValueStore;
   private readonly db: Database;
+  private readonly turns: SqliteWriteTurns;
   private readonly insertEvent: Statement;
   private readonly byDeviceId: Statement<[string], WorkerDeviceRow>;
   private readonly listPage: LimitedStatement<[string], WorkerDeviceRow>;
@@ -27,6 +28,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     super();
     store.migrate('device-trust.worker-devices', WORKER_DEVICE_SQLITE_MIGRATIONS);
     this.db = store.db;
+    this.turns = store.writeTurns;
     this.insertEvent = this.db.prepare(
       `INSERT INTO worker_device_events (id, device_id, action, actor, reason, at)
        VALUES (@id, @device_id, @action, @actor, @reason, @at)`,
@@ -34,24 +36,21 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     this.byDeviceId = this.db.prepare('SELECT * FROM worker_devices WHERE device_id = ?');
     this.listPage = new LimitedStatement(this.db, WORKER_DEVICE_LIST_SQL);
     this.eventsOf = this.db.prepare(WORKER_DEVICE_EVENTS_SQL);
-    this.sealedValues = sqliteSealedColumn(
-      store.db,
-      'worker_devices',
-      'device_id',
-      'sealed_secret',
-    );
+    this.sealedValues = sqliteSealedColumn(store, 'worker_devices', 'device_id', 'sealed_secret');
   }
 
   async register(device: WorkerDevice, event: WorkerDeviceEvent): Promise<void> {
-    this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO worker_devices (id, device_id, user_kind, user_id, site_ids, fingerprint, sealed_secret, trust_score, is_blocked, last_seen, last_ip, created_at)
+    await this.turns.write(
+      this.db.transaction(() => {
+        this.db
+          .prepare(
+            `INSERT INTO worker_devices (id, device_id, user_kind, user_id, site_ids, fingerprint, sealed_secret, trust_score, is_blocked, last_seen, last_ip, created_at)
            VALUES (@id, @device_id, @user_kind, @user_id, @site_ids, @fingerprint, @sealed_secret, @trust_score, @is_blocked, @last_seen, @last_ip, @created_at)`,
-        )
-        .run(Mapper.toPersistence(device));
-      this.insertEvent.run(Mapper.eventToPersistence(event));
-    })();
+          )
+          .run(Mapper.toPersistence(device));
+        this.insertEvent.run(Mapper.eventToPersistence(event));
+      }),
+    );
   }
 
   async findByDeviceId(deviceId: string): Promise<WorkerDevice | undefined> {
@@ -68,33 +67,41 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     blocked: boolean,
     event: WorkerDeviceEvent,
   ): Promise<WorkerDevice | undefined> {
-    return this.db.transaction(() => {
-      const changed = this.db
-        .prepare('UPDATE worker_devices SET is_blocked = ? WHERE device_id = ?')
-        .run(blocked ? 1 : 0, deviceId).changes;
-      if (changed === 0) return undefined;
-      this.insertEvent.run(Mapper.eventToPersistence(event));
-      return Mapper.toDomain(this.byDeviceId.get(deviceId)!);
-    })();
+    return this.turns.write(
+      this.db.transaction(() => {
+        const changed = this.db
+          .prepare('UPDATE worker_devices SET is_blocked = ? WHERE device_id = ?')
+          .run(blocked ? 1 : 0, deviceId).changes;
+        if (changed === 0) return undefined;
+        this.insertEvent.run(Mapper.eventToPersistence(event));
+        return Mapper.toDomain(this.byDeviceId.get(deviceId)!);
+      }),
+    );
   }
 
   async blockIfUnblocked(deviceId: string, event: WorkerDeviceEvent): Promise<boolean | undefined> {
-    return this.db.transaction(() => {
-      const changed = this.db
-        .prepare('UPDATE worker_devices SET is_blocked = 1 WHERE device_id = ? AND is_blocked = 0')
-        .run(deviceId).changes;
-      if (changed === 0) return this.byDeviceId.get(deviceId) ? false : undefined;
-      this.insertEvent.run(Mapper.eventToPersistence(event));
-      return true;
-    })();
+    return this.turns.write(
+      this.db.transaction(() => {
+        const changed = this.db
+          .prepare(
+            'UPDATE worker_devices SET is_blocked = 1 WHERE device_id = ? AND is_blocked = 0',
+          )
+          .run(deviceId).changes;
+        if (changed === 0) return this.byDeviceId.get(deviceId) ? false : undefined;
+        this.insertEvent.run(Mapper.eventToPersistence(event));
+        return true;
+      }),
+    );
   }
 
   async touchLastSeen(deviceId: string, at: Date, ip?: string): Promise<void> {
     // every sync touches its device: the statement is prepared once
-    (this.touch ??= this.db.prepare(
+    const touch = (this.touch ??= this.db.prepare(
       `UPDATE worker_devices SET last_seen = ?, last_ip = coalesce(?, last_ip)
          WHERE device_id = ? AND (last_seen IS NULL OR last_seen <= ?)`,
-    )).run(at.toISOString(), ip ?? null, deviceId, at.toISOString());
+    ));
+    const iso = at.toISOString();
+    await this.turns.write(() => touch.run(iso, ip ?? null, deviceId, iso));
   }
 
   async listDeviceIdsBySimHash(simHash: string): Promise<string[]> {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import { LimitedStatements, SqliteStoreHandle } from '@app/persistence';
+import { LimitedStatements, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { FraudEvent, FraudEventCriteria } from '../../../../domain/fraud-event';
 import { FraudEventRepository } from '../../fraud-event.repository';
 import { FraudEventRow, FraudEventSqliteMapper as Mapper } from '../mappers/fraud-event.mapper';
@@ -9,6 +9,7 @@ import { FRAUD_SQLITE_MIGRATIONS } from '../sqlite-fraud.migrations';
 @Injectable()
 export class SqliteFraudEventRepository extends FraudEventRepository {
   private readonly db: Database;
+  private readonly turns: SqliteWriteTurns;
   private readonly insert: Statement;
   /** Prepared per filter shape (96 at most) and page size, the limit written into the SQL. */
   private readonly listings: LimitedStatements<FraudEventRow>;
@@ -17,6 +18,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     super();
     store.migrate('fraud', FRAUD_SQLITE_MIGRATIONS);
     this.db = store.db;
+    this.turns = store.writeTurns;
     this.listings = new LimitedStatements(this.db, 96);
     this.insert = this.db.prepare(
       `INSERT INTO fraud_events (id, type, device_id, worker_id, site_id, packet_id, detail, at)
@@ -26,9 +28,11 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
 
   async recordAll(events: FraudEvent[]): Promise<void> {
     if (events.length === 0) return;
-    this.db.transaction(() => {
-      for (const event of events) this.insert.run(Mapper.toPersistence(event));
-    })();
+    await this.turns.write(
+      this.db.transaction(() => {
+        for (const event of events) this.insert.run(Mapper.toPersistence(event));
+      }),
+    );
   }
 
   async listByPacketIds(packetIds: string[], limit: number): Promise<FraudEvent[]> {

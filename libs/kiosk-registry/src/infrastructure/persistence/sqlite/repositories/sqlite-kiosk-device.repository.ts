@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import { LimitedStatement, SqliteStoreHandle } from '@app/persistence';
+import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { KioskDevice, KioskEvent, KioskStatus } from '../../../../domain/kiosk-device';
 import { KioskDeviceRepository, RegisterOutcome } from '../../kiosk-device.repository';
 import {
@@ -13,6 +13,7 @@ import { KIOSK_SQLITE_MIGRATIONS } from '../sqlite-kiosk.migrations';
 @Injectable()
 export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   private readonly db: Database;
+  private readonly turns: SqliteWriteTurns;
   private readonly insertDevice: Statement;
   private readonly insertEvent: Statement;
   private readonly byDeviceId: Statement<[string], KioskDeviceRow>;
@@ -24,6 +25,7 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     super();
     store.migrate('device-trust.kiosk', KIOSK_SQLITE_MIGRATIONS);
     this.db = store.db;
+    this.turns = store.writeTurns;
     this.insertDevice = this.db.prepare(
       `INSERT INTO kiosk_devices (id, device_id, public_key_pem, key_fingerprint, status, created_at, updated_at)
        VALUES (@id, @device_id, @public_key_pem, @key_fingerprint, @status, @created_at, @updated_at)
@@ -40,14 +42,19 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   }
 
   async register(device: KioskDevice, event: KioskEvent): Promise<RegisterOutcome> {
-    return this.db.transaction((): RegisterOutcome => {
-      const inserted = this.insertDevice.run(Mapper.toPersistence(device)).changes === 1;
-      if (inserted) {
-        this.insertEvent.run(Mapper.eventToPersistence(event));
-        return { outcome: 'created', device };
-      }
-      return { outcome: 'exists', device: Mapper.toDomain(this.byDeviceId.get(device.deviceId)!) };
-    })();
+    return this.turns.write(
+      this.db.transaction((): RegisterOutcome => {
+        const inserted = this.insertDevice.run(Mapper.toPersistence(device)).changes === 1;
+        if (inserted) {
+          this.insertEvent.run(Mapper.eventToPersistence(event));
+          return { outcome: 'created', device };
+        }
+        return {
+          outcome: 'exists',
+          device: Mapper.toDomain(this.byDeviceId.get(device.deviceId)!),
+        };
+      }),
+    );
   }
 
   async findByDeviceId(deviceId: string): Promise<KioskDevice | undefined> {
@@ -60,16 +67,18 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     key: { publicKeyPem: string; keyFingerprint: string },
     event: KioskEvent,
   ): Promise<KioskDevice | undefined> {
-    return this.db.transaction(() => {
-      const changed = this.db
-        .prepare(
-          'UPDATE kiosk_devices SET public_key_pem = ?, key_fingerprint = ?, updated_at = ? WHERE device_id = ?',
-        )
-        .run(key.publicKeyPem, key.keyFingerprint, event.at.toISOString(), deviceId).changes;
-      if (changed === 0) return undefined;
-      this.insertEvent.run(Mapper.eventToPersistence(event));
-      return Mapper.toDomain(this.byDeviceId.get(deviceId)!);
-    })();
+    return this.turns.write(
+      this.db.transaction(() => {
+        const changed = this.db
+          .prepare(
+            'UPDATE kiosk_devices SET public_key_pem = ?, key_fingerprint = ?, updated_at = ? WHERE device_id = ?',
+          )
+          .run(key.publicKeyPem, key.keyFingerprint, event.at.toISOString(), deviceId).changes;
+        if (changed === 0) return undefined;
+        this.insertEvent.run(Mapper.eventToPersistence(event));
+        return Mapper.toDomain(this.byDeviceId.get(deviceId)!);
+      }),
+    );
   }
 
   async setStatus(
@@ -77,14 +86,16 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     status: KioskStatus,
     event: KioskEvent,
   ): Promise<KioskDevice | undefined> {
-    return this.db.transaction(() => {
-      const changed = this.db
-        .prepare('UPDATE kiosk_devices SET status = ?, updated_at = ? WHERE device_id = ?')
-        .run(status, event.at.toISOString(), deviceId).changes;
-      if (changed === 0) return undefined;
-      this.insertEvent.run(Mapper.eventToPersistence(event));
-      return Mapper.toDomain(this.byDeviceId.get(deviceId)!);
-    })();
+    return this.turns.write(
+      this.db.transaction(() => {
+        const changed = this.db
+          .prepare('UPDATE kiosk_devices SET status = ?, updated_at = ? WHERE device_id = ?')
+          .run(status, event.at.toISOString(), deviceId).changes;
+        if (changed === 0) return undefined;
+        this.insertEvent.run(Mapper.eventToPersistence(event));
+        return Mapper.toDomain(this.byDeviceId.get(deviceId)!);
+      }),
+    );
   }
 
   async list(options: {

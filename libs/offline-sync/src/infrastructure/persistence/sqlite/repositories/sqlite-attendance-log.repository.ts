@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { Counter, jcs, MetricsRegistry } from '@app/common';
-import { LimitedStatement, SqliteStoreHandle } from '@app/persistence';
+import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { AUTOCHECKPOINT_PAGES, BACKSTOP_PAGES } from '@app/persistence/sqlite/sqlite-checkpointer';
 import {
   AttendanceLog,
@@ -72,7 +72,10 @@ export const CHAIN_TEXT_PAGE_SQL = `SELECT site_id, seq, prev_hash, record_hash,
 
 export { BY_PACKET_IDS_SQL } from '../sqlite-chain-appender';
 
-/** Appends waiting for the append thread at most; beyond, one is run in the request's thread. */
+/**
+ * Appends waiting for the append thread at most; beyond, one is run in the request's thread. The
+ * store's write turns hand it one append at a time (the others wait for their turn): a guard.
+ */
 const APPEND_QUEUE = 64;
 
 /**
@@ -88,6 +91,7 @@ export class SqliteAttendanceLogRepository
   private readonly db: Database;
   private readonly appender: SqliteChainAppender;
   private readonly thread?: SqliteAppendThread;
+  private readonly writeTurns: SqliteWriteTurns;
   /** Appends by where they ran: on the append thread, or in the request's thread. */
   private readonly appends: Counter<'on'>;
   private readonly chainPage: LimitedStatement<[string, number], AttendanceLogRow>;
@@ -125,6 +129,7 @@ export class SqliteAttendanceLogRepository
     this.appends.inc({ on: 'request' }, 0);
     store.migrate('offline-sync.ledger', LEDGER_SQLITE_MIGRATIONS);
     this.db = store.db;
+    this.writeTurns = store.writeTurns;
     this.appender = new SqliteChainAppender(this.db);
     // a file only: another connection to a `:memory:` database is another database
     if ((settings?.appendThread ?? defaultAppendThread()) && !this.db.memory) {
@@ -146,14 +151,14 @@ export class SqliteAttendanceLogRepository
       dataJcs: entry.dataJcs ?? jcs(entry.data),
       metaJcs: metaJcsOf(entry.meta),
     }));
-    const ran = this.thread ? await this.thread.run(texts) : 'not_run';
-    this.appends.inc({ on: typeof ran === 'string' ? 'request' : 'thread' });
-    const results =
-      ran === 'not_run'
-        ? this.appender.append(texts)
-        : ran === 'interrupted'
-          ? this.appender.appendAgain(texts)
-          : ran;
+    // the append holds the store's write turn wherever it runs: the store connection's other
+    // writes (checkpoints, read models, fraud events) wait for it without sleeping the loop
+    const results = await this.writeTurns.hold(async () => {
+      const ran = this.thread ? await this.thread.run(texts) : 'not_run';
+      this.appends.inc({ on: typeof ran === 'string' ? 'request' : 'thread' });
+      if (ran === 'not_run') return this.appender.append(texts);
+      return ran === 'interrupted' ? this.appender.appendAgain(texts) : ran;
+    });
     return results.map((result, i): AppendResult => {
       if (result.status === 'duplicate')
         return { status: 'duplicate', log: Mapper.toDomain(result.row) };

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { SealedValueStore, sqliteSealedColumn } from '@app/vault/keyring/sealed-values';
 import type { Database, Statement } from 'better-sqlite3';
-import { SqliteStoreHandle } from '@app/persistence';
+import { SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { WifiChallenge } from '../../../../domain/wifi-challenge';
 import { WifiChallengeRepository } from '../../wifi-challenge.repository';
 import {
@@ -14,30 +14,26 @@ import { PROVISIONING_SQLITE_MIGRATIONS } from '../sqlite-provisioning.migration
 export class SqliteWifiChallengeRepository extends WifiChallengeRepository {
   private readonly sealedValues: SealedValueStore;
   private readonly db: Database;
+  private readonly turns: SqliteWriteTurns;
   private readonly byId: Statement<[string], WifiChallengeRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
     store.migrate('provisioning', PROVISIONING_SQLITE_MIGRATIONS);
     this.db = store.db;
+    this.turns = store.writeTurns;
     this.byId = this.db.prepare('SELECT * FROM wifi_challenges WHERE id = ?');
-    this.sealedValues = sqliteSealedColumn(
-      store.db,
-      'wifi_challenges',
-      'id',
-      'wifi_password_sealed',
-    );
+    this.sealedValues = sqliteSealedColumn(store, 'wifi_challenges', 'id', 'wifi_password_sealed');
   }
 
   async create(challenge: WifiChallenge): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO wifi_challenges (id, device_id, challenge, answer_hash, wifi_ssid, wifi_password_sealed, status,
-           wrong_attempts, created_by, created_at, expires_at, used_at)
-         VALUES (@id, @device_id, @challenge, @answer_hash, @wifi_ssid, @wifi_password_sealed, @status,
-           @wrong_attempts, @created_by, @created_at, @expires_at, @used_at)`,
-      )
-      .run(Mapper.toPersistence(challenge));
+    const insert = this.db.prepare(
+      `INSERT INTO wifi_challenges (id, device_id, challenge, answer_hash, wifi_ssid, wifi_password_sealed, status,
+         wrong_attempts, created_by, created_at, expires_at, used_at)
+       VALUES (@id, @device_id, @challenge, @answer_hash, @wifi_ssid, @wifi_password_sealed, @status,
+         @wrong_attempts, @created_by, @created_at, @expires_at, @used_at)`,
+    );
+    await this.turns.write(() => insert.run(Mapper.toPersistence(challenge)));
   }
 
   async findById(id: string): Promise<WifiChallenge | undefined> {
@@ -47,31 +43,30 @@ export class SqliteWifiChallengeRepository extends WifiChallengeRepository {
 
   async markUsed(id: string, now: Date): Promise<boolean> {
     const iso = now.toISOString();
-    return (
-      this.db
-        .prepare(
-          "UPDATE wifi_challenges SET status = 'used', used_at = ? WHERE id = ? AND status = 'pending' AND expires_at > ?",
-        )
-        .run(iso, id, iso).changes === 1
+    const mark = this.db.prepare(
+      "UPDATE wifi_challenges SET status = 'used', used_at = ? WHERE id = ? AND status = 'pending' AND expires_at > ?",
     );
+    return (await this.turns.write(() => mark.run(iso, id, iso))).changes === 1;
   }
 
   async recordWrongAnswer(id: string, maxAttempts: number): Promise<WifiChallenge | undefined> {
-    this.db
-      .prepare(
-        `UPDATE wifi_challenges
-           SET wrong_attempts = wrong_attempts + 1,
-               status = CASE WHEN wrong_attempts + 1 >= ? THEN 'locked' ELSE status END
-         WHERE id = ? AND status = 'pending'`,
-      )
-      .run(maxAttempts, id);
-    return this.findById(id);
+    const count = this.db.prepare(
+      `UPDATE wifi_challenges
+         SET wrong_attempts = wrong_attempts + 1,
+             status = CASE WHEN wrong_attempts + 1 >= ? THEN 'locked' ELSE status END
+       WHERE id = ? AND status = 'pending'`,
+    );
+    // the challenge as this write left it (read in the same turn)
+    const row = await this.turns.write(() => {
+      count.run(maxAttempts, id);
+      return this.byId.get(id);
+    });
+    return row ? Mapper.toDomain(row) : undefined;
   }
 
   async deleteExpired(before: Date): Promise<number> {
-    return this.db
-      .prepare('DELETE FROM wifi_challenges WHERE expires_at < ?')
-      .run(before.toISOString()).changes;
+    const purge = this.db.prepare('DELETE FROM wifi_challenges WHERE expires_at < ?');
+    return (await this.turns.write(() => purge.run(before.toISOString()))).changes;
   }
 
   listSealedNotUnder(version: string, afterKey: string, limit: number) {

@@ -1,6 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import { LimitedStatement, LimitedStatements, SqliteStoreHandle } from '@app/persistence';
+import {
+  LimitedStatement,
+  LimitedStatements,
+  SqliteStoreHandle,
+  SqliteWriteTurns,
+} from '@app/persistence';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
 import { TimesheetEntry } from '../../../../domain/timesheet-entry';
 import {
@@ -29,6 +34,7 @@ export const TIMESHEET_ENTRY_PAGE_SQL =
 @Injectable()
 export class SqliteTimesheetRepository extends TimesheetRepository {
   private readonly db: Database;
+  private readonly turns: SqliteWriteTurns;
   /** Multi-row INSERT OR IGNOREs, one for each count of INSERT_ROWS. */
   private readonly inserts: Statement[];
   private readonly updateState: Statement;
@@ -50,6 +56,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     super();
     store.migrate('timesheets', TIMESHEETS_SQLITE_MIGRATIONS);
     this.db = store.db;
+    this.turns = store.writeTurns;
     this.entryPage = new LimitedStatement(this.db, TIMESHEET_ENTRY_PAGE_SQL);
     this.dayPages = new LimitedStatements(this.db);
     // one statement per row count: a 500-entry batch is 5 statement runs, not 500
@@ -97,12 +104,14 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     pending: PendingDays[] = [],
     states: TimesheetEntry[] = [],
   ): Promise<number> {
-    return this.db.transaction(() => {
-      this.mark(pending);
-      const stored = this.insertRows(entries);
-      states.forEach((e) => this.updateState.run(TimesheetSqliteMapper.toPersistence(e)));
-      return stored;
-    })();
+    return this.turns.write(
+      this.db.transaction(() => {
+        this.mark(pending);
+        const stored = this.insertRows(entries);
+        states.forEach((e) => this.updateState.run(TimesheetSqliteMapper.toPersistence(e)));
+        return stored;
+      }),
+    );
   }
 
   /** INSERT OR IGNOREs the entries, as few statement runs as INSERT_ROWS allows; returns the rows stored. */
@@ -124,10 +133,12 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   }
 
   async updateEntryStates(entries: TimesheetEntry[], pending: PendingDays[] = []): Promise<void> {
-    this.db.transaction(() => {
-      this.mark(pending);
-      entries.forEach((e) => this.updateState.run(TimesheetSqliteMapper.toPersistence(e)));
-    })();
+    await this.turns.write(
+      this.db.transaction(() => {
+        this.mark(pending);
+        entries.forEach((e) => this.updateState.run(TimesheetSqliteMapper.toPersistence(e)));
+      }),
+    );
   }
 
   async listPending(
@@ -204,15 +215,17 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   }
 
   async replaceDays(replacements: DayReplacement[]): Promise<void> {
-    this.db.transaction(() => {
-      for (const r of replacements) {
-        this.deleteDays.run(r.siteId, r.workerId, r.fromDay, r.toDay);
-        if (r.settles) this.settlePending.run(r.siteId, r.workerId, r.settles.min, r.settles.max);
-        for (const d of r.days) {
-          this.insertDay.run(r.siteId, r.workerId, d.day, d.workedSeconds, dayToBody(d));
+    await this.turns.write(
+      this.db.transaction(() => {
+        for (const r of replacements) {
+          this.deleteDays.run(r.siteId, r.workerId, r.fromDay, r.toDay);
+          if (r.settles) this.settlePending.run(r.siteId, r.workerId, r.settles.min, r.settles.max);
+          for (const d of r.days) {
+            this.insertDay.run(r.siteId, r.workerId, d.day, d.workedSeconds, dayToBody(d));
+          }
         }
-      }
-    })();
+      }),
+    );
   }
 
   async versionsOf(): Promise<Map<string, number>> {
@@ -230,11 +243,13 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   }
 
   async clearSite(siteId: string): Promise<void> {
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM timesheet_entries WHERE site_id = ?').run(siteId);
-      this.db.prepare('DELETE FROM timesheet_days WHERE site_id = ?').run(siteId);
-      this.db.prepare('DELETE FROM timesheet_pending_days WHERE site_id = ?').run(siteId);
-    })();
+    await this.turns.write(
+      this.db.transaction(() => {
+        this.db.prepare('DELETE FROM timesheet_entries WHERE site_id = ?').run(siteId);
+        this.db.prepare('DELETE FROM timesheet_days WHERE site_id = ?').run(siteId);
+        this.db.prepare('DELETE FROM timesheet_pending_days WHERE site_id = ?').run(siteId);
+      }),
+    );
   }
 
   private inChunks(

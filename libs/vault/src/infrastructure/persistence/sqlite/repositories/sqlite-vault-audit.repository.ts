@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
-import { LimitedStatement, SqliteStoreHandle } from '@app/persistence';
+import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { appendImmediate } from '@app/tlog';
 import { ChainHead, VaultAuditRecord } from '../../../../domain/vault-audit-record';
 import { VaultAuditRepository } from '../../vault-audit.repository';
@@ -14,6 +14,7 @@ import { VAULT_AUDIT_SQLITE_MIGRATIONS } from '../sqlite-vault.migrations';
 @Injectable()
 export class SqliteVaultAuditRepository extends VaultAuditRepository {
   private readonly db: Database;
+  private readonly turns: SqliteWriteTurns;
   private readonly listPage: LimitedStatement<[number], VaultAuditRow>;
   private readonly fileListPage: LimitedStatement<[string, number], VaultAuditRow>;
 
@@ -21,6 +22,7 @@ export class SqliteVaultAuditRepository extends VaultAuditRepository {
     super();
     store.migrate('vault.audit', VAULT_AUDIT_SQLITE_MIGRATIONS);
     this.db = store.db;
+    this.turns = store.writeTurns;
     this.listPage = new LimitedStatement(this.db, VAULT_AUDIT_LIST_SQL);
     this.fileListPage = new LimitedStatement(this.db, VAULT_AUDIT_FILE_LIST_SQL);
   }
@@ -29,21 +31,23 @@ export class SqliteVaultAuditRepository extends VaultAuditRepository {
     link: (head: ChainHead | undefined) => VaultAuditRecord,
   ): Promise<VaultAuditRecord> {
     // statements are prepared per call: a schema change on the file must surface as an error here
-    return appendImmediate(this.db, () => {
-      const head = this.db
-        .prepare<[], { seq: number; record_hash: string }>(
-          'SELECT seq, record_hash FROM vault_audit ORDER BY seq DESC LIMIT 1',
-        )
-        .get();
-      const record = link(head ? { seq: head.seq, hash: head.record_hash } : undefined);
-      this.db
-        .prepare(
-          `INSERT INTO vault_audit (seq, id, file_id, actor, role, ip, purpose, action, result, reason, at, prev_hash, record_hash)
+    return this.turns.write(() =>
+      appendImmediate(this.db, () => {
+        const head = this.db
+          .prepare<[], { seq: number; record_hash: string }>(
+            'SELECT seq, record_hash FROM vault_audit ORDER BY seq DESC LIMIT 1',
+          )
+          .get();
+        const record = link(head ? { seq: head.seq, hash: head.record_hash } : undefined);
+        this.db
+          .prepare(
+            `INSERT INTO vault_audit (seq, id, file_id, actor, role, ip, purpose, action, result, reason, at, prev_hash, record_hash)
            VALUES (@seq, @id, @file_id, @actor, @role, @ip, @purpose, @action, @result, @reason, @at, @prev_hash, @record_hash)`,
-        )
-        .run(Mapper.toPersistence(record));
-      return record;
-    });
+          )
+          .run(Mapper.toPersistence(record));
+        return record;
+      }),
+    );
   }
 
   async readRecordHashes(fromSeq: number, toSeq: number): Promise<string[]> {

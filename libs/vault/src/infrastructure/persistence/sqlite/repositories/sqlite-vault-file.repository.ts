@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import { LimitedStatement, SqliteStoreHandle } from '@app/persistence';
+import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { ShredReason, VaultFile } from '../../../../domain/vault-file';
 import { VaultFileRepository } from '../../vault-file.repository';
 import { VaultFileRow, VaultFileSqliteMapper as Mapper } from '../mappers/vault-file.mapper';
@@ -9,6 +9,7 @@ import { VAULT_FILE_SQLITE_MIGRATIONS } from '../sqlite-vault.migrations';
 @Injectable()
 export class SqliteVaultFileRepository extends VaultFileRepository {
   private readonly db: Database;
+  private readonly turns: SqliteWriteTurns;
   private readonly insert: Statement;
   private readonly byId: Statement<[string], VaultFileRow>;
   private readonly liveCreatedBefore: LimitedStatement<[string], VaultFileRow>;
@@ -18,6 +19,7 @@ export class SqliteVaultFileRepository extends VaultFileRepository {
     super();
     store.migrate('vault.files', VAULT_FILE_SQLITE_MIGRATIONS);
     this.db = store.db;
+    this.turns = store.writeTurns;
     this.insert = this.db.prepare(
       `INSERT INTO vault_files (id, content_type, size, sha256, wrapped_key, key_version, created_by, created_at, shredded_at, shred_reason)
        VALUES (@id, @content_type, @size, @sha256, @wrapped_key, @key_version, @created_by, @created_at, @shredded_at, @shred_reason)`,
@@ -28,7 +30,7 @@ export class SqliteVaultFileRepository extends VaultFileRepository {
   }
 
   async create(file: VaultFile): Promise<void> {
-    this.insert.run(Mapper.toPersistence(file));
+    await this.turns.write(() => this.insert.run(Mapper.toPersistence(file)));
   }
 
   async findById(id: string): Promise<VaultFile | undefined> {
@@ -41,24 +43,21 @@ export class SqliteVaultFileRepository extends VaultFileRepository {
     expectedWrappedKey: string,
     next: { wrappedKey: string; keyVersion: string },
   ): Promise<boolean> {
-    return (
-      this.db
-        .prepare(
-          'UPDATE vault_files SET wrapped_key = ?, key_version = ? WHERE id = ? AND wrapped_key = ?',
-        )
-        .run(next.wrappedKey, next.keyVersion, id, expectedWrappedKey).changes === 1
+    const replace = this.db.prepare(
+      'UPDATE vault_files SET wrapped_key = ?, key_version = ? WHERE id = ? AND wrapped_key = ?',
     );
+    const { changes } = await this.turns.write(() =>
+      replace.run(next.wrappedKey, next.keyVersion, id, expectedWrappedKey),
+    );
+    return changes === 1;
   }
 
   async shred(id: string, reason: ShredReason, at: Date): Promise<boolean> {
-    return (
-      this.db
-        .prepare(
-          `UPDATE vault_files SET wrapped_key = NULL, shredded_at = ?, shred_reason = ?
-           WHERE id = ? AND wrapped_key IS NOT NULL`,
-        )
-        .run(at.toISOString(), reason, id).changes === 1
+    const shred = this.db.prepare(
+      `UPDATE vault_files SET wrapped_key = NULL, shredded_at = ?, shred_reason = ?
+       WHERE id = ? AND wrapped_key IS NOT NULL`,
     );
+    return (await this.turns.write(() => shred.run(at.toISOString(), reason, id))).changes === 1;
   }
 
   async listLiveCreatedBefore(before: Date, limit: number): Promise<VaultFile[]> {

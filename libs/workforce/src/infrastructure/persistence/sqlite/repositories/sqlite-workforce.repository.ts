@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import { LimitedStatement, SqliteStoreHandle } from '@app/persistence';
+import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { EnrollmentCode, Site, Thekedar, Worker } from '../../../../domain/workforce';
 import { WorkforcePage, WorkforceRepository } from '../../workforce.repository';
 import {
@@ -18,6 +18,7 @@ const SITES_BY_IDS_CACHED = 16;
 @Injectable()
 export class SqliteWorkforceRepository extends WorkforceRepository {
   private readonly db: Database;
+  private readonly turns: SqliteWriteTurns;
   private readonly insertEnrollment: Statement;
   private readonly sitePage: LimitedStatement<[string], SiteRow>;
   private readonly siteIdPage: LimitedStatement<[string], { id: string }>;
@@ -33,6 +34,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     super();
     store.migrate('device-trust.workforce', WORKFORCE_SQLITE_MIGRATIONS);
     this.db = store.db;
+    this.turns = store.writeTurns;
     this.insertEnrollment = this.db.prepare(
       `INSERT INTO enrollment_codes (code_hash, person_kind, person_id, expires_at, used_at, used_by_device_id)
        VALUES (@code_hash, @person_kind, @person_id, @expires_at, @used_at, @used_by_device_id)`,
@@ -45,12 +47,11 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   }
 
   async createSite(site: Site): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO sites (id, name, lat, lng, radius_m, time_zone, created_at)
-         VALUES (@id, @name, @lat, @lng, @radius_m, @time_zone, @created_at)`,
-      )
-      .run(Mapper.siteToPersistence(site));
+    const insert = this.db.prepare(
+      `INSERT INTO sites (id, name, lat, lng, radius_m, time_zone, created_at)
+       VALUES (@id, @name, @lat, @lng, @radius_m, @time_zone, @created_at)`,
+    );
+    await this.turns.write(() => insert.run(Mapper.siteToPersistence(site)));
   }
 
   async findSitesByIds(ids: string[]): Promise<Site[]> {
@@ -97,27 +98,29 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   }
 
   async createThekedar(thekedar: Thekedar, enrollment: EnrollmentCode): Promise<void> {
-    this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO thekedars (id, name, phone, trust_score, created_at)
-           VALUES (@id, @name, @phone, @trust_score, @created_at)`,
-        )
-        .run(Mapper.thekedarToPersistence(thekedar));
-      this.insertEnrollment.run(Mapper.enrollmentToPersistence(enrollment));
-    })();
+    const insert = this.db.prepare(
+      `INSERT INTO thekedars (id, name, phone, trust_score, created_at)
+       VALUES (@id, @name, @phone, @trust_score, @created_at)`,
+    );
+    await this.turns.write(
+      this.db.transaction(() => {
+        insert.run(Mapper.thekedarToPersistence(thekedar));
+        this.insertEnrollment.run(Mapper.enrollmentToPersistence(enrollment));
+      }),
+    );
   }
 
   async createWorker(worker: Worker, enrollment: EnrollmentCode): Promise<void> {
-    this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO workers (id, name, phone, site_ids, trust_score, sponsor, trust_inherited_until, created_at)
-           VALUES (@id, @name, @phone, @site_ids, @trust_score, @sponsor, @trust_inherited_until, @created_at)`,
-        )
-        .run(Mapper.workerToPersistence(worker));
-      this.insertEnrollment.run(Mapper.enrollmentToPersistence(enrollment));
-    })();
+    const insert = this.db.prepare(
+      `INSERT INTO workers (id, name, phone, site_ids, trust_score, sponsor, trust_inherited_until, created_at)
+       VALUES (@id, @name, @phone, @site_ids, @trust_score, @sponsor, @trust_inherited_until, @created_at)`,
+    );
+    await this.turns.write(
+      this.db.transaction(() => {
+        insert.run(Mapper.workerToPersistence(worker));
+        this.insertEnrollment.run(Mapper.enrollmentToPersistence(enrollment));
+      }),
+    );
   }
 
   async findWorkerById(id: string): Promise<Worker | undefined> {
@@ -142,13 +145,11 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
 
   async markEnrollmentUsed(codeHash: string, deviceId: string, at: Date): Promise<boolean> {
     const iso = at.toISOString();
-    const result = this.db
-      .prepare(
-        `UPDATE enrollment_codes SET used_at = ?, used_by_device_id = ?
-         WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?`,
-      )
-      .run(iso, deviceId, codeHash, iso);
-    return result.changes === 1;
+    const mark = this.db.prepare(
+      `UPDATE enrollment_codes SET used_at = ?, used_by_device_id = ?
+       WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?`,
+    );
+    return (await this.turns.write(() => mark.run(iso, deviceId, codeHash, iso))).changes === 1;
   }
 }
 

@@ -1,0 +1,53 @@
+import { SqliteWriteTurns } from './sqlite-write-turns';
+
+describe('SqliteWriteTurns', () => {
+  it('should run an uncontended write at once, in the caller’s tick', () => {
+    const turns = new SqliteWriteTurns();
+    let ran = false;
+    void turns.write(() => (ran = true));
+    expect(ran).toBe(true);
+  });
+
+  it('should hold writes while another thread’s write runs, then give turns in the order asked', async () => {
+    const turns = new SqliteWriteTurns();
+    const order: string[] = [];
+    let finishAppend!: () => void;
+    const append = turns.hold(
+      () =>
+        new Promise<void>((resolve) => {
+          finishAppend = () => {
+            order.push('append');
+            resolve();
+          };
+        }),
+    );
+    const first = turns.write(() => order.push('first'));
+    const second = turns.hold(async () => {
+      order.push('second (held)');
+    });
+    const third = turns.write(() => order.push('third'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(order).toEqual([]);
+    finishAppend();
+    await Promise.all([append, first, second, third]);
+    expect(order).toEqual(['append', 'first', 'second (held)', 'third']);
+  });
+
+  it('should pass the turn on when a write throws', async () => {
+    const turns = new SqliteWriteTurns();
+    const failing = turns.hold(async () => {
+      throw new Error('SQLITE_FULL');
+    });
+    const next = turns.write(() => 'written');
+    await expect(failing).rejects.toThrow('SQLITE_FULL');
+    await expect(next).resolves.toBe('written');
+    await expect(
+      turns.write(() => {
+        throw new Error('constraint');
+      }),
+    ).rejects.toThrow('constraint');
+    let ran = false;
+    void turns.write(() => (ran = true));
+    expect(ran).toBe(true);
+  });
+});
