@@ -38,10 +38,11 @@ export interface SealResult {
 }
 
 /**
- * The most entries a seal appends to the tree between two turns of the event loop: a few tens
- * of ms of reading, hashing and storing nodes. A sync batch (≤ 500 entries) is one slice.
+ * The most entries a seal appends to the tree between two turns of the event loop: some 5 to
+ * 25 ms of reading, hashing and storing their nodes (bench/seal-backlog), the node writes
+ * most of it. A sync batch (≤ 500 entries) is one slice.
  */
-export const SEAL_SLICE = 2048;
+export const SEAL_SLICE = 1024;
 /** The first wait before a failed seal is tried again; doubled after each failure, up to the max. */
 export const SEAL_RETRY_FIRST_MS = 1000;
 const SEAL_RETRY_MAX_MS = 60_000;
