@@ -37,7 +37,8 @@ function cpuWaitMs(): number {
 async function main(): Promise<void> {
   const links = Number(process.argv[2]);
   const dir = mkdtempSync(join(tmpdir(), 'mdai-bench-seal-backlog-'));
-  const store = new SqliteStore(join(dir, 'mdai.sqlite'));
+  // WAL checkpoints on their own thread, as the API runs them (SQLITE_CHECKPOINTS=worker)
+  const store = new SqliteStore(join(dir, 'mdai.sqlite'), { checkpoints: 'worker' });
   try {
     store.db.exec(
       'CREATE TABLE backlog (seq INTEGER PRIMARY KEY, record_hash TEXT NOT NULL) WITHOUT ROWID',
