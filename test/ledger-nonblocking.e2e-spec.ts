@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
+import { readCheckpointNote, receiptProven } from './support/tlog-check';
 import {
   canonicalJson,
   enrollPhone,
@@ -71,7 +72,7 @@ async function healthWhile(
   return answered;
 }
 
-describe('verify, export and the timesheet catch-up of a 100k-link ledger do not block the server (e2e)', () => {
+describe('the backlog seal, verify, export and the timesheet catch-up of a 100k-link ledger do not block the server (e2e)', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp({ TRUST_AUTO_BLOCK_FLOOR: '0' });
@@ -109,6 +110,44 @@ describe('verify, export and the timesheet catch-up of a 100k-link ledger do not
       }).then((res) => res.text());
       expect(await healthWhile(t, exported)).toBeGreaterThan(0);
       expect((await exported).split('\n').filter(Boolean)).toHaveLength(LINKS + 1);
+    },
+  );
+
+  itOnSqliteFile(
+    'should answer /health while the first sync after 100k links without a checkpoint seals them',
+    async () => {
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      writeChain(t, phone, () => '2026-01-01T00:00:00.000Z');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+
+      // the site's tree nodes, read from the file as the seal stores them
+      const db = new Database(join(t.dataDir, 'mdai.sqlite'), { readonly: true });
+      const nodes = db.prepare<[string], { n: number }>(
+        `SELECT count(*) AS n FROM tlog_nodes
+         WHERE log_id = (SELECT id FROM tlog_logs WHERE origin = ?)`,
+      );
+      const stored = () => nodes.get(`mdai.local/ledger/${phone.siteId}`)!.n;
+      try {
+        const synced = syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
+        // answers read while some of the backlog's nodes were stored and some not: the seal
+        // let the loop turn between its slices
+        const midway = () => {
+          const n = stored();
+          return n > 0 && n < LINKS;
+        };
+        expect(await healthWhile(t, synced, midway)).toBeGreaterThan(0);
+        const res = await synced;
+        expect(res.status).toBe(200);
+        expect(res.body.checkpoints[0].treeSize).toBe(LINKS + 1);
+        const checkpoint = readCheckpointNote(res.body.checkpoints[0].note);
+        expect(receiptProven(res.body.results[0], checkpoint)).toBe(true);
+        // every perfect subtree of the 100,001-leaf tree: ⌊n / 2^level⌋ per level
+        let perfect = 0;
+        for (let width = LINKS + 1; width > 0; width = Math.floor(width / 2)) perfect += width;
+        expect(stored()).toBe(perfect);
+      } finally {
+        db.close();
+      }
     },
   );
 

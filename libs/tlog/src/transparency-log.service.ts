@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Clock, Counter, Gauge, MetricsRegistry } from '@app/common';
 import { SignedCheckpoint, checkpointText } from './domain/checkpoint';
 import {
@@ -36,7 +37,12 @@ export interface SealResult {
   receipts: Map<number, Receipt>;
 }
 
-const READ_PAGE = 5000;
+/**
+ * The most entries a seal appends to the tree between two turns of the event loop: some 5 to
+ * 25 ms of reading, hashing and storing their nodes (bench/seal-backlog), the node writes
+ * most of it. A sync batch (≤ 500 entries) is one slice.
+ */
+export const SEAL_SLICE = 1024;
 /** The first wait before a failed seal is tried again; doubled after each failure, up to the max. */
 export const SEAL_RETRY_FIRST_MS = 1000;
 const SEAL_RETRY_MAX_MS = 60_000;
@@ -186,16 +192,26 @@ export class TransparencyLogService implements OnModuleDestroy {
       // a later batch already sealed past these entries: prove against its checkpoint
       return { checkpoint: latest, receipts: await this.receiptsFromStore(origin, seqs, from) };
     }
-    const compact = head.compact;
-    const leafHashes: Buffer[] = [];
-    for (let seq = from + 1; seq <= size; seq += READ_PAGE) {
-      const page = await leaves(seq, Math.min(size, seq + READ_PAGE - 1));
-      for (const recordHash of page) leafHashes.push(leafOfRecordHash(recordHash));
+    // A backlog (entries committed without a checkpoint: a restore, seals that failed for
+    // long, links written straight into the store) is appended slice by slice, the loop
+    // turning between slices: the owner's reads answer in microtasks on SQLite, so one pass
+    // held the event loop for seconds at a million entries, and kept every hash in memory.
+    // Each slice's nodes are stored before the next, and only the tree's perfect nodes so far
+    // are carried on. The last slice (the whole append, for a batch) is kept in hand: the
+    // root, the consistency check and its leaves' proofs need no store reads.
+    let compact = head.compact;
+    let at = from;
+    const lastSlice = Math.max(from, size - SEAL_SLICE);
+    while (at < lastSlice) {
+      const end = Math.min(lastSlice, at + SEAL_SLICE);
+      const slice = appendLeaves(compact, at, await this.leafHashes(origin, leaves, at, end, size));
+      await this.store.putNodes(origin, slice.created);
+      compact = perfectNodesOf(slice.nodes, end);
+      at = end;
+      await yieldToLoop();
     }
-    if (leafHashes.length !== size - from) {
-      throw new Error(`log ${origin} has ${from + leafHashes.length} entries, not ${size}`);
-    }
-    const { created, nodes } = appendLeaves(compact, from, leafHashes);
+    const leafHashes = await this.leafHashes(origin, leaves, at, size, size);
+    const { created, nodes } = appendLeaves(compact, at, leafHashes);
     await this.store.putNodes(origin, created);
     const root = rangeHash(0, size, nodes);
     const checkpoint: SignedCheckpoint = {
@@ -214,16 +230,13 @@ export class TransparencyLogService implements OnModuleDestroy {
     // witnessed first: a checkpoint in the store is always in the witness file too
     await this.witness.append(checkpoint);
     await this.store.saveCheckpoint(checkpoint);
-    this.heads.set(origin, {
-      checkpoint,
-      compact: new Map(perfectNodes(0, size).map((k) => [nodeId(k), nodes.get(nodeId(k))!])),
-    });
-    // the new leaves' proofs in one pass from the nodes in hand; older leaves from the store
+    this.heads.set(origin, { checkpoint, compact: perfectNodesOf(nodes, size) });
+    // the last slice's proofs in one pass from the nodes in hand; older leaves from the store
     const inside: number[] = [];
     const insideIndexes: number[] = [];
     const outside: number[] = [];
     for (const seq of seqs) {
-      if (seq > from && seq <= size) {
+      if (seq > at && seq <= size) {
         inside.push(seq);
         insideIndexes.push(seq - 1);
       } else outside.push(seq);
@@ -234,7 +247,7 @@ export class TransparencyLogService implements OnModuleDestroy {
       receipts.set(seq, {
         seq,
         leafIndex: seq - 1,
-        leafHash: leafHashes[seq - 1 - from].toString('hex'),
+        leafHash: leafHashes[seq - 1 - at].toString('hex'),
         treeSize: size,
         inclusionProof: proofs[i],
       });
@@ -243,6 +256,24 @@ export class TransparencyLogService implements OnModuleDestroy {
       receipts.set(seq, r);
     }
     return { checkpoint, receipts };
+  }
+
+  /** The leaf hashes of the log's entries at+1..end (of the `size` being sealed). */
+  private async leafHashes(
+    origin: string,
+    leaves: LeafSource,
+    at: number,
+    end: number,
+    size: number,
+  ): Promise<Buffer[]> {
+    if (end === at) return [];
+    const recordHashes = await leaves(at + 1, end);
+    if (recordHashes.length !== end - at) {
+      throw new Error(`log ${origin} has ${at + recordHashes.length} entries, not ${size}`);
+    }
+    const hashes: Buffer[] = [];
+    for (const recordHash of recordHashes) hashes.push(leafOfRecordHash(recordHash));
+    return hashes;
   }
 
   private async receiptsFromStore(
@@ -403,4 +434,9 @@ export class TransparencyLogService implements OnModuleDestroy {
     });
     return next;
   }
+}
+
+/** The perfect nodes of [0, size) (`perfectNodes`) taken from `nodes`, which holds them. */
+function perfectNodesOf(nodes: ReadonlyMap<string, Buffer>, size: number): Map<string, Buffer> {
+  return new Map(perfectNodes(0, size).map((k) => [nodeId(k), nodes.get(nodeId(k))!]));
 }
