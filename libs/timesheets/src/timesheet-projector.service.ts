@@ -397,7 +397,8 @@ export class TimesheetProjector
     for (const [workerId, span] of touched) {
       const lastDay = localDay(span.max + this.maxShiftMs, zone);
       for (let fromDay = localDay(span.min - this.maxShiftMs, zone); fromDay <= lastDay; ) {
-        if (performance.now() - this.turnedAt > SLICE_MS) {
+        // half the slice for recomputes, the other half for writing their days
+        if (performance.now() - this.turnedAt > SLICE_MS / 2) {
           if (replacements.length > 0) await this.repo.replaceDays(replacements);
           replacements = [];
           await this.letLoopTurn();
