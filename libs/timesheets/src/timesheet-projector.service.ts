@@ -240,8 +240,9 @@ export class TimesheetProjector
     // marks (written with the entries), which the next start recomputes.
     // The ledger's reads and the read model's writes answer in microtasks (SQLite is
     // synchronous): a catch-up over a long chain would hold the event loop from its first page
-    // to its last. It lets the loop turn after every page and every SLICE_MS within a
-    // recompute; it stays inside `serialized`, so no other projection work runs meanwhile.
+    // to its last. It lets the loop turn after every page and within a recompute (one slice of
+    // SLICE_MS: recomputes, then their days written); it stays inside `serialized`, so no other
+    // projection work runs meanwhile.
     let read = 0;
     for (;;) {
       await this.letLoopTurn();
