@@ -25,49 +25,9 @@ import { join } from 'node:path';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
 import { LedgerService } from '@app/offline-sync';
 import { TimesheetProjector } from '@app/timesheets';
-import { EMPTY_HEAD, linkAfter } from '@app/offline-sync/domain/attendance-log';
-import { AttendanceLogSqliteMapper } from '@app/offline-sync/infrastructure/persistence/sqlite/mappers/attendance-log.mapper';
-import { LEDGER_SQLITE_MIGRATIONS } from '@app/offline-sync/infrastructure/persistence/sqlite/sqlite-ledger.migrations';
 import { BenchRow, now, percentile, printRows } from './support';
+import { fillChain } from './support/chain';
 import { startSyncBenchApi } from './support/crew';
-
-function fillChain(path: string, siteId: string, links: number): void {
-  const store = new SqliteStore(path);
-  store.migrate('offline-sync.ledger', LEDGER_SQLITE_MIGRATIONS);
-  store.db.pragma('synchronous = OFF');
-  const insert = store.db.prepare(
-    `INSERT INTO attendance_logs (site_id, seq, packet_id, prev_hash, record_hash, data, meta)
-     VALUES (@site_id, @seq, @packet_id, @prev_hash, @record_hash, @data, @meta)`,
-  );
-  const meta = {
-    isOfflineSync: true,
-    syncTimestamp: new Date().toISOString(),
-    deviceTrustScore: 80,
-  };
-  const start = Date.now() - 6 * 86_400_000;
-  let head = EMPTY_HEAD;
-  const fill = store.db.transaction((from: number, to: number) => {
-    for (let i = from; i < to; i++) {
-      const person = i % 5000;
-      const data = {
-        packetId: randomUUID(),
-        workerId: `w-${person}`,
-        siteId,
-        deviceId: `d-${person}`,
-        type: i % 2 === 0 ? 'check_in' : 'check_out',
-        timestamp: new Date(start + i * 400).toISOString(),
-        geo: { lat: 1.00001, lng: 1.00002, accuracyM: 5 },
-        signature: 'ab'.repeat(32),
-      } as const;
-      const log = linkAfter(head, { siteId, packetId: data.packetId, data, meta });
-      insert.run(AttendanceLogSqliteMapper.toPersistence(log));
-      head = log;
-    }
-  });
-  for (let i = 0; i < links; i += 20_000) fill(i, Math.min(links, i + 20_000));
-  store.db.pragma('wal_checkpoint(TRUNCATE)');
-  store.db.close();
-}
 
 interface Rowish {
   site_id: string;

@@ -7,6 +7,9 @@ import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persis
 import { http, MONGODB_URI, slowOnMongo, startTestApp, TestApp } from './support/test-app';
 import { createSite } from './support/timesheet-client';
 import { seededRandom as prng } from '@app/common/testing/seeded-random';
+import { localDay } from '@app/common';
+
+const localDayOf = (at: number) => localDay(at, 'America/New_York');
 
 interface Made {
   seq: number;
@@ -169,8 +172,8 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
           syncTimestamp: '2026-03-05T00:00:00.000Z',
         });
       // 4,000 links in batches of 1,000 through the ledger (the read model kept up by its hook),
-      // corrections of first-page punches in pages 2 and 4; the rebuild reads 4 pages and
-      // recomputes after pages 1, 2 and 4 (page 3 waits: page 2's recompute read 2,000 punches)
+      // corrections of first-batch punches in batches 2 and 4; the rebuild reads them page by
+      // page and recomputes the days once, at the end
       for (let batch = 0; batch < 4; batch++) {
         const entries = Array.from({ length: 1000 }, (_, i) => punch(batch * 1000 + i));
         if (batch === 1) entries[999] = correction(8, 'move');
@@ -199,6 +202,101 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
       expect(await snapshot()).toEqual(incremental);
     },
     30_000,
+  );
+
+  itOffMongomock(
+    'should match after a rebuild of a crew punching many times a day for weeks (night shifts across the recompute windows, corrections, late punches)',
+    async () => {
+      const ledger = t.app.get(LedgerService);
+      const projector = t.app.get(TimesheetProjector);
+      const repo = t.app.get(TimesheetRepository, { strict: false });
+      // New York: the DST change of 8 March falls inside the fortnights
+      const siteId = (await createSite(t.baseUrl, t.keys.admin, 'America/New_York')).siteId;
+      const random = prng(4242);
+      const workers = Array.from({ length: 8 }, (_, i) => `cccccccccccccccccccccc${i}${i}`);
+      const start = Date.parse('2026-03-01T05:00:00Z'); // local midnight
+      const hour = 3_600_000;
+      const punches: { seq: number; workerId: string; type: string }[] = [];
+      const punch = (workerId: string, type: 'check_in' | 'check_out', at: number) =>
+        punchEntry({ siteId, workerId, type, timestamp: new Date(at).toISOString() });
+      // 26 days of 8 workers: two day shifts and a night shift from ~22:00 to ~02:00 (across
+      // midnight, so across every boundary of the recompute's windows), some check-outs missing;
+      // a day's punches in one append, plus a few of an earlier day sent late
+      const late: PendingLogEntry[] = [];
+      for (let day = 0; day < 26; day++) {
+        const entries: PendingLogEntry[] = [];
+        for (const [w, workerId] of workers.entries()) {
+          const base = start + day * 24 * hour + (w % 4) * 600_000;
+          for (const [inH, outH] of [
+            [6, 10],
+            [12, 16.5],
+            [22, 26 + (w % 3)],
+          ]) {
+            entries.push(punch(workerId, 'check_in', base + inH * hour));
+            const out = punch(workerId, 'check_out', base + outH * hour);
+            if (random() < 0.05) continue; // an open shift
+            if (random() < 0.05) late.push(out);
+            else entries.push(out);
+          }
+        }
+        if (day % 5 === 4) entries.push(...late.splice(0));
+        const results = await ledger.append(entries);
+        results.forEach((r, i) =>
+          punches.push({
+            seq: r.log.seq,
+            workerId: (entries[i].data as { workerId: string }).workerId,
+            type: (entries[i].data as { type: string }).type,
+          }),
+        );
+        // corrections of earlier punches: moves across midnight, voids, forgotten check-outs
+        const corrections: PendingLogEntry[] = [];
+        for (let n = 0; n < 3; n++) {
+          const target = punches[Math.floor(random() * punches.length)];
+          const action =
+            target.type === 'check_in' && random() < 0.3
+              ? 'add_check_out'
+              : random() < 0.5
+                ? 'move'
+                : 'void';
+          const at = start + Math.floor(random() * 26 * 24) * hour + 23.5 * hour;
+          corrections.push(
+            correctionEntry({
+              siteId,
+              workerId: target.workerId,
+              targetSeq: target.seq,
+              action,
+              ...(action === 'void' ? {} : { at: new Date(at).toISOString() }),
+              reason: 'a crew over weeks',
+              syncTimestamp: new Date(start + day * 24 * hour).toISOString(),
+            }),
+          );
+        }
+        await ledger.append(corrections);
+      }
+      await projector.ensureCurrent(siteId);
+      const snapshot = async () => ({
+        entries: await repo.listEntries(siteId, 0, 1_000_000),
+        days: await repo.listDays({
+          siteId,
+          fromDay: '2026-02-01',
+          toDay: '2026-04-30',
+          limit: 1_000_000,
+        }),
+      });
+      const incremental = await snapshot();
+      // several pages of links, every worker on every day, shifts closed on the next local day
+      expect(incremental.entries.length).toBeGreaterThan(1200);
+      expect(incremental.days.length).toBeGreaterThanOrEqual(8 * 26);
+      expect(incremental.days.some((d) => d.corrected)).toBe(true);
+      expect(
+        incremental.days.some((d) =>
+          d.shifts.some((s) => s.out !== undefined && localDayOf(s.out) !== d.day),
+        ),
+      ).toBe(true);
+      expect(await projector.rebuildSite(siteId)).toBe(incremental.entries.length);
+      expect(await snapshot()).toEqual(incremental);
+    },
+    60_000,
   );
 
   it('should match when one append holds punches and corrections of them (trees resolved in hand)', async () => {

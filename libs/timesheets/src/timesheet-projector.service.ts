@@ -19,11 +19,23 @@ import {
 } from './infrastructure/persistence/timesheet.repository';
 import { timesheetsConfig, TimesheetsSettings } from './timesheets.config';
 
-const PAGE = 1000;
+/**
+ * Links read and stored between two turns of the event loop in a catch-up: a page (read,
+ * projected and stored in one transaction) is one unbroken run, ~5 ms of CPU at 250 links
+ * (1,000 held the loop 20–80 ms on a shared machine at 1M links).
+ */
+const PAGE = 250;
 /** The longest run of projection work between two turns of the event loop, in ms. */
 const SLICE_MS = 10;
-/** Workers with days waiting to be recomputed, at most, before a catch-up recomputes them. */
-const MAX_PENDING_WORKERS = 5000;
+/** Days recomputed from one read of a worker's punches (a long span is cut into these). */
+const WINDOW_DAYS = 7;
+/**
+ * Workers with days waiting to be recomputed, at most, before a catch-up recomputes them: a
+ * bound on the memory of their spans (~100 bytes each), not a cost rule. A lower bound made a
+ * catch-up over a site of that many workers recompute them every few pages, each time reading
+ * their whole windows again (at 1M links of 5,000 workers, ~130 punch reads per link).
+ */
+const MAX_PENDING_WORKERS = 100_000;
 
 /** Per worker, the earliest and latest time of the entries taken since their days were recomputed. */
 type Touched = Map<string, { min: number; max: number }>;
@@ -216,22 +228,22 @@ export class TimesheetProjector
       // days a crash left pending (when the start-up's recompute of them failed)
       touched = await this.pendingOf(siteId);
     }
-    // Entries are stored page by page; the days they reach are recomputed once the entries
-    // taken since the last recompute outnumber the punches it read (and at the end). A
-    // recompute reads every punch in its windows, so recomputing after every page is quadratic
-    // when many pages reach the same days (one worker's punches at one instant); this way
-    // each recompute is paid for by the entries before it, and a catch-up is linear in the
-    // rows. Ordinary chains (days reached by a page or two) still recompute every page or so.
-    // The in-process cursor (`applied`) moves only after a recompute, so a failed page is taken
-    // again; a process crash between the stored entries and their recompute leaves their
-    // pending marks (written with the entries), which the next start recomputes.
+    // Entries are stored page by page (each page with its pending marks); the days they reach
+    // are recomputed once, at the end (or when MAX_PENDING_WORKERS workers wait). Recomputing
+    // as pages came read every touched worker's window again each time: quadratic when many
+    // pages reach the same days (one worker's punches at one instant, or thousands of workers
+    // each reached every few pages), and no read can use the days meanwhile (reads wait for
+    // the catch-up). Each touched worker's span is recomputed in windows of WINDOW_DAYS, so one
+    // recompute reads what each of its days needs once and a long span is cut into slices.
+    // The in-process cursor (`applied`) moves only after a recompute, so a failed catch-up is
+    // taken again from there; a process crash before the recompute leaves the pages' pending
+    // marks (written with the entries), which the next start recomputes.
     // The ledger's reads and the read model's writes answer in microtasks (SQLite is
     // synchronous): a catch-up over a long chain would hold the event loop from its first page
-    // to its last. It lets the loop turn after every page and every SLICE_MS within a
-    // recompute; it stays inside `serialized`, so no other projection work runs meanwhile.
+    // to its last. It lets the loop turn after every page and within a recompute (one slice of
+    // SLICE_MS: recomputes, then their days written); it stays inside `serialized`, so no other
+    // projection work runs meanwhile.
     let read = 0;
-    let takenSinceRecompute = 0;
-    let lastRecomputeRead = 0;
     for (;;) {
       await this.letLoopTurn();
       const page = await this.ledger.readChain(siteId, after, PAGE);
@@ -240,12 +252,10 @@ export class TimesheetProjector
         after = page[page.length - 1].seq;
       }
       read += page.length;
-      takenSinceRecompute += page.length;
       const done = page.length < PAGE;
-      if (done || takenSinceRecompute >= lastRecomputeRead || touched.size >= MAX_PENDING_WORKERS) {
-        lastRecomputeRead = await this.recomputeTouched(siteId, touched);
+      if (done || touched.size >= MAX_PENDING_WORKERS) {
+        await this.recomputeTouched(siteId, touched);
         touched = new Map();
-        takenSinceRecompute = 0;
         this.applied.set(siteId, after);
       }
       if (done) return read;
@@ -366,36 +376,51 @@ export class TimesheetProjector
     return changed;
   }
 
-  /** Recomputes the touched workers' days; returns how many punches that read. */
+  /**
+   * Recomputes the days the touched workers' spans reach, WINDOW_DAYS at a time; a window's
+   * days are written before the next slice of work, and a worker's pending mark is settled by
+   * its last window (when every day of its span is stored).
+   */
   private async recomputeTouched(
     siteId: string,
     touched: Touched,
     inHand?: InHand,
-  ): Promise<number> {
-    let read = 0;
+  ): Promise<void> {
+    if (touched.size === 0) return;
     let replacements: DayReplacement[] = [];
     // read before any punch: a replica that stores entries of these workers meanwhile bumps
     // their versions, and its own recompute (of a higher basis) wins on a shared store
-    const versions =
-      touched.size > 0 ? await this.repo.versionsOf(siteId, [...touched.keys()]) : undefined;
+    const versions = await this.repo.versionsOf(siteId, [...touched.keys()]);
     // and the pending marks: one is cleared only if no write widened it since, and only if
     // every write that had marked it had stored its entries by now (the punches hold them)
-    const marks =
-      touched.size > 0 ? await this.repo.pendingBasis(siteId, [...touched.keys()]) : undefined;
+    const marks = await this.repo.pendingBasis(siteId, [...touched.keys()]);
+    const zone = await this.zoneOf(siteId);
     for (const [workerId, span] of touched) {
-      if (performance.now() - this.turnedAt > SLICE_MS) await this.letLoopTurn();
-      const { replacement, punches } = await this.recompute(siteId, workerId, span, inHand);
-      replacement.basis = versions?.get(workerId) ?? 0;
-      replacement.mark = marks?.get(workerId);
-      replacements.push(replacement);
-      read += punches;
-      if (replacements.length === REPLACE_BATCH) {
-        await this.repo.replaceDays(replacements);
-        replacements = [];
+      const lastDay = localDay(span.max + this.maxShiftMs, zone);
+      for (let fromDay = localDay(span.min - this.maxShiftMs, zone); fromDay <= lastDay; ) {
+        // half the slice for recomputes, the other half for writing their days
+        if (performance.now() - this.turnedAt > SLICE_MS / 2) {
+          if (replacements.length > 0) await this.repo.replaceDays(replacements);
+          replacements = [];
+          await this.letLoopTurn();
+        }
+        const windowEnd = nextDay(fromDay, WINDOW_DAYS - 1);
+        const toDay = windowEnd < lastDay ? windowEnd : lastDay;
+        const replacement = await this.recompute(siteId, workerId, zone, fromDay, toDay, inHand);
+        replacement.basis = versions.get(workerId) ?? 0;
+        if (toDay === lastDay) {
+          replacement.settles = span;
+          replacement.mark = marks.get(workerId);
+        }
+        replacements.push(replacement);
+        if (replacements.length === REPLACE_BATCH) {
+          await this.repo.replaceDays(replacements);
+          replacements = [];
+        }
+        fromDay = nextDay(toDay);
       }
     }
     if (replacements.length > 0) await this.repo.replaceDays(replacements);
-    return read;
   }
 
   /** Yields to the event loop (timers, I/O, other requests) before the next slice of work. */
@@ -443,16 +468,17 @@ export class TimesheetProjector
     return tree;
   }
 
-  /** Recomputes the worker's days that entries at times in [span.min, span.max] can reach. */
+  /** Recomputes the worker's days from `fromDay` to `toDay` (local days, inclusive). */
   private async recompute(
     siteId: string,
     workerId: string,
-    span: { min: number; max: number },
+    zone: string,
+    fromDay: string,
+    toDay: string,
     inHand?: InHand,
-  ): Promise<{ replacement: DayReplacement; punches: number }> {
-    const zone = await this.zoneOf(siteId);
-    const fromDay = localDay(span.min - this.maxShiftMs, zone);
-    const toDay = localDay(span.max + this.maxShiftMs, zone);
+  ): Promise<DayReplacement> {
+    // a shift reaches at most maxShiftMs either side of its days: the punches of this margin
+    // decide the days exactly (computeDays)
     const fromMs = startOfLocalDay(fromDay, zone) - this.maxShiftMs;
     const toMs = startOfLocalDay(nextDay(toDay), zone) + this.maxShiftMs;
     let punches = await this.repo.listPunches(siteId, workerId, fromMs, toMs, inHand);
@@ -468,9 +494,6 @@ export class TimesheetProjector
     const days = computeDays(siteId, workerId, punches, zone, this.maxShiftMs).filter(
       (d) => d.day >= fromDay && d.day <= toDay,
     );
-    return {
-      replacement: { siteId, workerId, fromDay, toDay, days, settles: span },
-      punches: punches.length,
-    };
+    return { siteId, workerId, fromDay, toDay, days };
   }
 }
