@@ -14,12 +14,22 @@
  * `busy_timeout` still covers the writers turns do not see: another process on the file, and the
  * checkpoint thread's TRUNCATE.
  */
+/** No further argument for a synchronous write; one that cannot be given for a promise. */
+type NotAPromise<T> = [T] extends [never]
+  ? []
+  : [T] extends [PromiseLike<unknown>]
+    ? [promise: never]
+    : [];
+
 export class SqliteWriteTurns {
   private held = false;
   private readonly waiting: (() => void)[] = [];
 
-  /** Runs a write of the store's connection (synchronous: it holds the turn only while it runs). */
-  async write<T>(write: () => T): Promise<T> {
+  /**
+   * Runs a write of the store's connection. Synchronous: it holds the turn only while it runs
+   * (a function giving a promise would let the turn go before its write; the type refuses it).
+   */
+  async write<T>(write: () => T, ..._synchronous: NotAPromise<T>): Promise<T> {
     const turn = this.take();
     if (turn) await turn;
     try {

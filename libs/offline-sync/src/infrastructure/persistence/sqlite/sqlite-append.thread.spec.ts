@@ -99,37 +99,34 @@ describe('the ledger append thread (SQLite)', () => {
   it("should let a write of the store's connection wait for the append's turn without holding the event loop", async () => {
     await repo.appendToChains(punches('s1', 1)); // the thread is up
     store.db.exec('CREATE TABLE scratch (n INTEGER)');
-    // a probe connection that never waits: BEGIN IMMEDIATE fails while another holds the lock
-    const probe = new Database(store.path);
-    probe.pragma('busy_timeout = 0');
-    const locked = () => {
-      try {
-        probe.exec('BEGIN IMMEDIATE');
-        probe.exec('ROLLBACK');
-        return false;
-      } catch {
-        return true;
-      }
-    };
+    // another process's writer holds SQLite's write lock: the append on the thread waits for it
+    const other = new Database(store.path);
+    other.exec('BEGIN IMMEDIATE');
     try {
-      const appending = repo.appendToChains(punches('s1', 5000, 1));
-      // until the thread's transaction holds SQLite's write lock (not a timing: a state)
-      for (let turns = 0; !locked(); turns++) {
-        expect(turns).toBeLessThan(1_000_000);
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      const order: string[] = [];
-      setImmediate(() => order.push('the loop turned'));
+      const appending = repo.appendToChains(punches('s1', 50, 1));
       const insert = store.db.prepare('INSERT INTO scratch (n) VALUES (1)');
-      // without turns the insert sleeps in SQLite's busy handler, the thread blocked, until
-      // the append commits: it would be written before the loop turns
-      const writing = store.writeTurns.write(() => insert.run()).then(() => order.push('written'));
-      await Promise.all([appending, writing]);
-      expect(order).toEqual(['the loop turned', 'written']);
+      const links = store.db.prepare(
+        "SELECT count(*) AS n FROM attendance_logs WHERE site_id = 's1'",
+      );
+      let written = false;
+      // without turns this insert waits in SQLite's busy handler, the event loop asleep, and
+      // fails with SQLITE_BUSY after busy_timeout (the other writer cannot commit meanwhile)
+      const writing = store.writeTurns.write(() => {
+        insert.run();
+        written = true;
+        return links.get();
+      });
+      for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+      expect(written).toBe(false);
+      other.exec('COMMIT');
+      // the write ran once the append had committed
+      expect(await writing).toEqual({ n: 51 });
+      expect((await appending).map((r) => r.status)).toEqual(Array(50).fill('appended'));
       expect(store.db.prepare('SELECT count(*) AS n FROM scratch').get()).toEqual({ n: 1 });
-      expectOneChain(await repo.readChain('s1', 0, 10_000));
+      expectOneChain(await repo.readChain('s1', 0, 100));
     } finally {
-      probe.close();
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
     }
   });
 

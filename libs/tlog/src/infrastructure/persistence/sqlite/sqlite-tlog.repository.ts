@@ -75,7 +75,7 @@ export class SqliteTlogRepository extends TlogRepository {
   }
 
   async putNodes(origin: string, nodes: MerkleNode[]): Promise<void> {
-    const id = this.logId(origin);
+    const id = await this.logId(origin);
     await this.turns.write(
       this.db.transaction(() => {
         for (const n of nodes) this.insertNode.run(id, n.level, n.index, n.hash);
@@ -84,8 +84,9 @@ export class SqliteTlogRepository extends TlogRepository {
   }
 
   async findNodes(origin: string, keys: NodeKey[]): Promise<Map<string, Buffer>> {
-    const id = this.logId(origin);
+    const id = this.knownLogId(origin);
     const found = new Map<string, Buffer>();
+    if (id === undefined) return found;
     for (const key of keys) {
       const row = this.selectNode.get(id, key.level, key.index);
       if (row) found.set(nodeId(key), row.hash);
@@ -94,27 +95,31 @@ export class SqliteTlogRepository extends TlogRepository {
   }
 
   async saveCheckpoint(c: SignedCheckpoint): Promise<void> {
-    const id = this.logId(c.origin);
+    const id = await this.logId(c.origin);
     await this.turns.write(() =>
       this.insertCheckpoint.run(id, c.size, c.rootHash, c.signedAt.toISOString(), c.note),
     );
   }
 
   async latestCheckpoint(origin: string): Promise<SignedCheckpoint | undefined> {
+    const id = this.knownLogId(origin);
+    if (id === undefined) return undefined;
     const row = this.db
       .prepare<[number], CheckpointRow>(
         'SELECT * FROM tlog_checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1',
       )
-      .get(this.logId(origin));
+      .get(id);
     return row ? toDomain(origin, row) : undefined;
   }
 
   async checkpointAt(origin: string, size: number): Promise<SignedCheckpoint | undefined> {
+    const id = this.knownLogId(origin);
+    if (id === undefined) return undefined;
     const row = this.db
       .prepare<[number, number], CheckpointRow>(
         'SELECT * FROM tlog_checkpoints WHERE log_id = ? AND size = ?',
       )
-      .get(this.logId(origin), size);
+      .get(id, size);
     return row ? toDomain(origin, row) : undefined;
   }
 
@@ -123,21 +128,30 @@ export class SqliteTlogRepository extends TlogRepository {
     afterSize: number,
     limit: number,
   ): Promise<SignedCheckpoint[]> {
-    return this.checkpointPage
-      .all([this.logId(origin), afterSize], limit)
-      .map((row) => toDomain(origin, row));
+    const id = this.knownLogId(origin);
+    if (id === undefined) return [];
+    return this.checkpointPage.all([id, afterSize], limit).map((row) => toDomain(origin, row));
   }
 
-  private logId(origin: string): number {
+  /** The log's id, registering the log on its first write (in a write turn). */
+  private async logId(origin: string): Promise<number> {
+    const known = this.knownLogId(origin);
+    if (known !== undefined) return known;
+    const insert = this.db.prepare(
+      'INSERT INTO tlog_logs (origin) VALUES (?) ON CONFLICT DO NOTHING',
+    );
+    await this.turns.write(() => insert.run(origin));
+    return this.knownLogId(origin)!;
+  }
+
+  /** The log's id if it has one (a read: a log no one wrote to has nothing to read). */
+  private knownLogId(origin: string): number | undefined {
     let id = this.ids.get(origin);
     if (id === undefined) {
-      this.db
-        .prepare('INSERT INTO tlog_logs (origin) VALUES (?) ON CONFLICT DO NOTHING')
-        .run(origin);
       id = this.db
         .prepare<[string], { id: number }>('SELECT id FROM tlog_logs WHERE origin = ?')
-        .get(origin)!.id;
-      this.ids.set(origin, id);
+        .get(origin)?.id;
+      if (id !== undefined) this.ids.set(origin, id);
     }
     return id;
   }
