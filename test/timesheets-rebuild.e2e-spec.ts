@@ -24,6 +24,15 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
   });
   afterAll(async () => t.close());
 
+  /** A site's every entry and its days in [fromDay, toDay]: what a rebuild must give again. */
+  const readModelOf = async (siteId: string, fromDay: string, toDay: string) => {
+    const repo = t.app.get(TimesheetRepository, { strict: false });
+    return {
+      entries: await repo.listEntries(siteId, 0, 1_000_000),
+      days: await repo.listDays({ siteId, fromDay, toDay, limit: 1_000_000 }),
+    };
+  };
+
   it.each([20260301, 7, 99991])(
     'should match after a randomized history with corrections (seed %i)',
     async (seed) => {
@@ -145,7 +154,6 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
     async () => {
       const ledger = t.app.get(LedgerService);
       const projector = t.app.get(TimesheetProjector);
-      const repo = t.app.get(TimesheetRepository, { strict: false });
       const siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
       const workerId = 'bbbbbbbbbbbbbbbbbbbbbbbb';
       const instants = [
@@ -181,15 +189,7 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
         await ledger.append(entries);
       }
       await projector.ensureCurrent(siteId);
-      const snapshot = async () => ({
-        entries: await repo.listEntries(siteId, 0, 1_000_000),
-        days: await repo.listDays({
-          siteId,
-          fromDay: '2026-03-01',
-          toDay: '2026-03-06',
-          limit: 1000,
-        }),
-      });
+      const snapshot = () => readModelOf(siteId, '2026-03-01', '2026-03-06');
       const incremental = await snapshot();
       expect(incremental.entries).toHaveLength(4000);
       expect(incremental.days.map((d) => d.day)).toEqual([
@@ -209,7 +209,6 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
     async () => {
       const ledger = t.app.get(LedgerService);
       const projector = t.app.get(TimesheetProjector);
-      const repo = t.app.get(TimesheetRepository, { strict: false });
       // New York: the DST change of 8 March falls inside the fortnights
       const siteId = (await createSite(t.baseUrl, t.keys.admin, 'America/New_York')).siteId;
       const random = prng(4242);
@@ -274,15 +273,7 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
         await ledger.append(corrections);
       }
       await projector.ensureCurrent(siteId);
-      const snapshot = async () => ({
-        entries: await repo.listEntries(siteId, 0, 1_000_000),
-        days: await repo.listDays({
-          siteId,
-          fromDay: '2026-02-01',
-          toDay: '2026-04-30',
-          limit: 1_000_000,
-        }),
-      });
+      const snapshot = () => readModelOf(siteId, '2026-02-01', '2026-04-30');
       const incremental = await snapshot();
       // several pages of links, every worker on every day, shifts closed on the next local day
       expect(incremental.entries.length).toBeGreaterThan(1200);
