@@ -21,7 +21,7 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { TIMESHEET_ENTRY_COLUMNS } from '@app/timesheets/infrastructure/persistence/sqlite/mappers/timesheet.mapper';
 import { BenchRow, median, now, printRows } from './support';
 import { fillChain } from './support/chain';
@@ -51,6 +51,13 @@ async function catchUpOnce(template: string, siteId: string, root?: string): Pro
       { headers: api.admin },
     );
     await warm.arrayBuffer();
+    // BENCH_CPU_PROFILE=<file>: a V8 CPU profile of this side's API over the catch-up (the
+    // last round's; open it in Chrome DevTools, or find the longest run between idle samples)
+    const profile = root === undefined ? process.env.BENCH_CPU_PROFILE : undefined;
+    if (profile) {
+      api.child.send('profile-start');
+      await api.child.expect('PROFILING', 30_000);
+    }
     api.child.send('eld-start');
     await api.child.expect('ELD-STARTED');
     const cpu0 = threadsCpuMs(pid);
@@ -66,6 +73,10 @@ async function catchUpOnce(template: string, siteId: string, root?: string): Pro
     const mainCpuMs = mainThreadCpuMs(pid) - main0;
     api.child.send('eld-stop');
     const eld = JSON.parse(await api.child.expect('ELD')) as { max: number };
+    if (profile) {
+      api.child.send(`profile-stop ${resolve(profile)}`);
+      await api.child.expect('PROFILED', 120_000);
+    }
     if (res.status !== 200) throw new Error(`timesheet read answered ${res.status}`);
     const db = new Database(join(dataDir, 'mdai.sqlite'), { readonly: true });
     const hash = createHash('sha256');
