@@ -1,3 +1,10 @@
+/** No further argument for a synchronous write; one that cannot be given for a promise. */
+type NotAPromise<T> = [T] extends [never]
+  ? []
+  : [T] extends [PromiseLike<unknown>]
+    ? [promise: never]
+    : [];
+
 /**
  * The turns of this process's writers to the store's file. SQLite lets one connection write at a
  * time; a connection that finds the write lock taken waits in its busy handler, which *sleeps*
@@ -14,13 +21,6 @@
  * `busy_timeout` still covers the writers turns do not see: another process on the file, and the
  * checkpoint thread's TRUNCATE.
  */
-/** No further argument for a synchronous write; one that cannot be given for a promise. */
-type NotAPromise<T> = [T] extends [never]
-  ? []
-  : [T] extends [PromiseLike<unknown>]
-    ? [promise: never]
-    : [];
-
 export class SqliteWriteTurns {
   private held = false;
   private readonly waiting: (() => void)[] = [];
