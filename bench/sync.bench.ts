@@ -41,10 +41,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { jcs } from '@app/common';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
-import { EMPTY_HEAD, linkAfter } from '@app/offline-sync/domain/attendance-log';
-import { AttendanceLogSqliteMapper } from '@app/offline-sync/infrastructure/persistence/sqlite/mappers/attendance-log.mapper';
-import { LEDGER_SQLITE_MIGRATIONS } from '@app/offline-sync/infrastructure/persistence/sqlite/sqlite-ledger.migrations';
 import { BenchRow, cpuMsSince, median, now, printRows } from './support';
+import { writeLinks } from './support/chain';
 import { enrollCrew, signedBatch, startSyncBenchChild, SyncBenchChild } from './support/crew';
 import { mainThreadCpuMs, processCpuMs, threadsCpuMs } from './support/proc';
 
@@ -110,57 +108,22 @@ interface Rig {
 
 /** `links` valid links on FILL_SITES sites, written straight into a new ledger file. */
 function fillLedger(path: string, links: number): void {
-  const store = new SqliteStore(path);
-  store.migrate('offline-sync.ledger', LEDGER_SQLITE_MIGRATIONS);
-  store.db.pragma('synchronous = OFF');
-  const insert = store.db.prepare(
-    `INSERT INTO attendance_logs (site_id, seq, packet_id, prev_hash, record_hash, data, meta)
-     VALUES (@site_id, @seq, @packet_id, @prev_hash, @record_hash, @data, @meta)`,
-  );
-  const heads = new Map<string, { seq: number; recordHash: string }>();
-  const meta = {
-    isOfflineSync: true,
-    syncTimestamp: new Date().toISOString(),
-    deviceTrustScore: 80,
-  };
   const start = Date.now() - 6 * 86_400_000;
   const step = Math.max(1, Math.floor((5 * 86_400_000) / Math.max(1, links)));
-  const fill = store.db.transaction((from: number, to: number) => {
-    for (let i = from; i < to; i++) {
-      const siteId = `fill-site-${i % FILL_SITES}`;
+  writeLinks(
+    path,
+    links,
+    (i) => {
       const person = (i * 7919) % FILL_PEOPLE;
-      const data = {
-        packetId: randomUUID(),
+      return {
+        siteId: `fill-site-${i % FILL_SITES}`,
         workerId: `fill-worker-${person}`,
-        siteId,
         deviceId: `fill-device-${person}`,
-        type: i % 2 === 0 ? 'check_in' : 'check_out',
-        timestamp: new Date(start + i * step).toISOString(),
-        geo: { lat: 1.00001, lng: 1.00002, accuracyM: 5 },
-        signature: 'ab'.repeat(32),
-      } as const;
-      const log = linkAfter(heads.get(siteId) ?? EMPTY_HEAD, {
-        siteId,
-        packetId: data.packetId,
-        data,
-        meta,
-      });
-      insert.run(AttendanceLogSqliteMapper.toPersistence(log));
-      heads.set(siteId, { seq: log.seq, recordHash: log.recordHash });
-    }
-  });
-  // the expression indexes are built once after the rows (much faster than row by row), from
-  // their own definitions, so the file ends up with exactly the ledger's schema
-  const indexes = store.db
-    .prepare<[], { name: string; sql: string }>(
-      "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'attendance_logs' AND sql IS NOT NULL",
-    )
-    .all();
-  for (const index of indexes) store.db.exec(`DROP INDEX ${index.name}`);
-  for (let i = 0; i < links; i += 50_000) fill(i, Math.min(links, i + 50_000));
-  for (const index of indexes) store.db.exec(index.sql);
-  store.db.pragma('wal_checkpoint(TRUNCATE)');
-  store.db.close();
+        at: start + i * step,
+      };
+    },
+    { indexesAfter: true },
+  );
 }
 
 async function sideFor(

@@ -4,12 +4,27 @@ import { EMPTY_HEAD, linkAfter } from '@app/offline-sync/domain/attendance-log';
 import { AttendanceLogSqliteMapper } from '@app/offline-sync/infrastructure/persistence/sqlite/mappers/attendance-log.mapper';
 import { LEDGER_SQLITE_MIGRATIONS } from '@app/offline-sync/infrastructure/persistence/sqlite/sqlite-ledger.migrations';
 
+/** Whose punch a filled link is, and when (ms). */
+export interface FilledPunch {
+  siteId: string;
+  workerId: string;
+  deviceId: string;
+  at: number;
+}
+
 /**
- * One site's chain of `links` valid links written straight into the store at `path` (no hook,
- * no tree, no read model): check-ins and check-outs of 5,000 workers taking turns, 400 ms
- * apart, from six days ago.
+ * `links` valid links written straight into the ledger at `path` (no hook, no tree, no read
+ * model), each site's chain from its genesis; link `i` is `punchOf(i)`, a check-in when `i` is
+ * even. With `indexesAfter` the ledger's indexes are dropped and built again after the rows
+ * (much faster than row by row at millions of links), from their own definitions, so the file
+ * ends up with exactly the ledger's schema.
  */
-export function fillChain(path: string, siteId: string, links: number): void {
+export function writeLinks(
+  path: string,
+  links: number,
+  punchOf: (i: number) => FilledPunch,
+  options: { indexesAfter?: boolean } = {},
+): void {
   const store = new SqliteStore(path);
   store.migrate('offline-sync.ledger', LEDGER_SQLITE_MIGRATIONS);
   store.db.pragma('synchronous = OFF');
@@ -22,27 +37,54 @@ export function fillChain(path: string, siteId: string, links: number): void {
     syncTimestamp: new Date().toISOString(),
     deviceTrustScore: 80,
   };
-  const start = Date.now() - 6 * 86_400_000;
-  let head = EMPTY_HEAD;
+  const heads = new Map<string, { seq: number; recordHash: string }>();
   const fill = store.db.transaction((from: number, to: number) => {
     for (let i = from; i < to; i++) {
-      const person = i % 5000;
+      const { siteId, workerId, deviceId, at } = punchOf(i);
       const data = {
         packetId: randomUUID(),
-        workerId: `w-${person}`,
+        workerId,
         siteId,
-        deviceId: `d-${person}`,
+        deviceId,
         type: i % 2 === 0 ? 'check_in' : 'check_out',
-        timestamp: new Date(start + i * 400).toISOString(),
+        timestamp: new Date(at).toISOString(),
         geo: { lat: 1.00001, lng: 1.00002, accuracyM: 5 },
         signature: 'ab'.repeat(32),
       } as const;
-      const log = linkAfter(head, { siteId, packetId: data.packetId, data, meta });
+      const log = linkAfter(heads.get(siteId) ?? EMPTY_HEAD, {
+        siteId,
+        packetId: data.packetId,
+        data,
+        meta,
+      });
       insert.run(AttendanceLogSqliteMapper.toPersistence(log));
-      head = log;
+      heads.set(siteId, { seq: log.seq, recordHash: log.recordHash });
     }
   });
-  for (let i = 0; i < links; i += 20_000) fill(i, Math.min(links, i + 20_000));
+  const indexes = options.indexesAfter
+    ? store.db
+        .prepare<[], { name: string; sql: string }>(
+          "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'attendance_logs' AND sql IS NOT NULL",
+        )
+        .all()
+    : [];
+  for (const index of indexes) store.db.exec(`DROP INDEX ${index.name}`);
+  for (let i = 0; i < links; i += 50_000) fill(i, Math.min(links, i + 50_000));
+  for (const index of indexes) store.db.exec(index.sql);
   store.db.pragma('wal_checkpoint(TRUNCATE)');
   store.db.close();
+}
+
+/**
+ * One site's chain of `links` links (`writeLinks`): check-ins and check-outs of 5,000 workers
+ * taking turns, 400 ms apart, from six days ago.
+ */
+export function fillChain(path: string, siteId: string, links: number): void {
+  const start = Date.now() - 6 * 86_400_000;
+  writeLinks(path, links, (i) => ({
+    siteId,
+    workerId: `w-${i % 5000}`,
+    deviceId: `d-${i % 5000}`,
+    at: start + i * 400,
+  }));
 }
