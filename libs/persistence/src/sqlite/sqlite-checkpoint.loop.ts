@@ -23,13 +23,19 @@ export interface WalFrames {
   checkpointed: number;
 }
 
-/** Thread → supervisor. `frames` is there when the tick ran a checkpoint. */
-export type CheckpointReport = { type: 'ready' } | { type: 'beat'; frames?: WalFrames };
+/**
+ * Thread → supervisor. `frames` is there when the tick ran a checkpoint; `answers`, when the
+ * tick was the checkpoint a `checkpoint` command asked for (its id).
+ */
+export type CheckpointReport =
+  | { type: 'ready' }
+  | { type: 'beat'; frames?: WalFrames; answers?: number };
 
-/** Supervisor → thread. */
-export interface CheckpointCommand {
-  type: 'close';
-}
+/**
+ * Supervisor → thread: `checkpoint` runs a PASSIVE checkpoint now (the writers wait for it,
+ * see `SqliteCheckpointer.pace`), `close` ends the thread.
+ */
+export type CheckpointCommand = { type: 'checkpoint'; id: number } | { type: 'close' };
 
 /** The thread's side of its channel to the supervisor (`parentPort`). */
 export interface CheckpointPort {
@@ -53,7 +59,9 @@ interface CheckpointRow {
  * checkpoint empties the file and the thread idles again. The connection never waits for a
  * lock (busy_timeout 0): a checkpoint that cannot run now (a TRUNCATE while a commit is under
  * way) runs on a later tick, and a TRUNCATE waiting for readers never holds the main
- * connection's writers up. A SQLite error is thrown: the thread dies of it and its supervisor
+ * connection's writers up. A `checkpoint` command runs a tick at once, whatever the WAL's
+ * size, and its report answers the command's id (the supervisor's writers wait for it:
+ * `SqliteCheckpointer.pace`). A SQLite error is thrown: the thread dies of it and its supervisor
  * starts another.
  */
 export function runCheckpoints(port: CheckpointPort, data: CheckpointWorkerData): void {
@@ -68,9 +76,11 @@ export function runCheckpoints(port: CheckpointPort, data: CheckpointWorkerData)
   let lastBeat = 0;
   let timer: NodeJS.Timeout | undefined;
 
-  const tick = () => {
+  const tick = (answers?: number) => {
     const now = Date.now();
     let frames: WalFrames | undefined;
+    // a checkpoint asked for runs whatever the WAL's size
+    if (answers !== undefined) active = true;
     if (!active) active = (statSync(wal, { throwIfNoEntry: false })?.size ?? 0) > data.startBytes;
     if (active) {
       const row = passive.get()!;
@@ -88,19 +98,19 @@ export function runCheckpoints(port: CheckpointPort, data: CheckpointWorkerData)
       }
     }
     if (frames || now - lastBeat >= data.beatMs) {
-      port.postMessage({ type: 'beat', frames });
+      port.postMessage({ type: 'beat', frames, answers });
       lastBeat = now;
     }
-    timer = setTimeout(tick, data.intervalMs);
+    timer = setTimeout(() => tick(), data.intervalMs);
   };
 
   port.on('message', (command) => {
-    if (command.type !== 'close') return;
     clearTimeout(timer);
+    if (command.type === 'checkpoint') return tick(command.id);
     db.close();
     // nothing left to keep the thread alive: it ends
     port.close();
   });
   port.postMessage({ type: 'ready' });
-  timer = setTimeout(tick, data.intervalMs);
+  timer = setTimeout(() => tick(), data.intervalMs);
 }

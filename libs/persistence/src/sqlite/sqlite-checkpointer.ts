@@ -18,6 +18,12 @@ export const AUTOCHECKPOINT_PAGES = 1000;
  * thread falls behind.
  */
 export const BACKSTOP_PAGES = 4000;
+/**
+ * Writers pause for a checkpoint once the thread reports this many frames in the WAL and not all
+ * of them copied (`SqliteCheckpointer.pace`): half the backstop, so that the WAL restarts before
+ * a commit reaches it.
+ */
+export const PACE_FRAMES = 2000;
 
 export interface SqliteCheckpointerOptions {
   /** The thread checkpoints every this many ms while the WAL grows (100). */
@@ -26,6 +32,10 @@ export interface SqliteCheckpointerOptions {
   startBytes?: number;
   /** No new frame for this long: the WAL is truncated and the thread idles (1,000 ms). */
   quietMs?: number;
+  /** Writers pause for a checkpoint once the WAL holds this many frames behind (PACE_FRAMES). */
+  paceFrames?: number;
+  /** ... for this long at most (1,000 ms). */
+  paceMaxMs?: number;
   /** No word from the thread for this long: it is stuck, ended and restarted (30,000 ms). */
   watchdogMs?: number;
   /** The first wait before a dead thread is restarted, doubled after each death (1,000 ms). */
@@ -46,6 +56,8 @@ export interface CheckpointerStatus {
   frames?: WalFrames;
   /** Threads started so far (the first one and each restart). */
   starts: number;
+  /** Times the writers paused for a checkpoint (`pace`). */
+  pauses: number;
 }
 
 /** How long a closing thread gets to close its connection before it is terminated. */
@@ -71,10 +83,17 @@ export class SqliteCheckpointer {
   private readonly watchdogMs: number;
   private readonly restartFirstMs: number;
   private readonly restartMaxMs: number;
+  private readonly paceFrames: number;
+  private readonly paceMaxMs: number;
   private readonly watchdog: NodeJS.Timeout;
   private worker?: Worker;
   private up = false;
   private frames?: WalFrames;
+  /** Reports with frames received so far, and the count when the writers last paused. */
+  private reports = 0;
+  private pacedAt = 0;
+  private pause?: { id: number; done: () => void; writers: Promise<void> };
+  private pauses = 0;
   private starts = 0;
   private lastWord = 0;
   private lastWatch = 0;
@@ -103,6 +122,8 @@ export class SqliteCheckpointer {
     this.restartFirstMs = options.restartFirstMs ?? 1000;
     this.restartMaxMs = options.restartMaxMs ?? 60_000;
     this.restartMs = this.restartFirstMs;
+    this.paceFrames = options.paceFrames ?? PACE_FRAMES;
+    this.paceMaxMs = options.paceMaxMs ?? 1000;
     this.setUp(false);
     this.start();
     this.lastWatch = performance.now();
@@ -118,7 +139,47 @@ export class SqliteCheckpointer {
         : this.worker
           ? 'starting'
           : 'restarting';
-    return { up: this.up, thread, frames: this.frames, starts: this.starts };
+    return { up: this.up, thread, frames: this.frames, starts: this.starts, pauses: this.pauses };
+  }
+
+  /**
+   * Called by the store's write turns before each write (`SqliteWriteTurns`): undefined to go
+   * on, or a promise the writer awaits, holding its turn, so that no write of this process
+   * comes before it resolves.
+   *
+   * Why: the WAL starts over from its beginning only when a write transaction begins with every
+   * frame already copied into the database file. Under a steady stream of commits (a catch-up, a
+   * rebuild, a sync of many batches) the thread's PASSIVE checkpoint never sees that: frames
+   * come while it copies and syncs. The WAL then grows to BACKSTOP_PAGES, and from there every
+   * commit of the main connection runs a checkpoint of its own, two fsyncs, on the event loop.
+   *
+   * So once the thread's latest report shows PACE_FRAMES or more in the WAL (it did not start
+   * over since), the writers pause: the thread runs a checkpoint at once, and the next write,
+   * which finds every frame copied, starts the WAL over. (A report's `checkpointed` does not
+   * tell: a PASSIVE checkpoint counts only the frames there when it began.) A pause lasts one checkpoint (a copy and a
+   * sync of the database file), `paceMaxMs` at most; the writers wait by awaiting, and the
+   * event loop serves reads meanwhile. One pause per report: a writer that comes before the
+   * thread's next report goes on.
+   */
+  pace(): Promise<void> | undefined {
+    if (this.pause) return this.pause.writers;
+    const worker = this.worker;
+    const frames = this.frames;
+    if (!this.up || !worker || !frames || this.pacedAt === this.reports) return undefined;
+    if (frames.log < this.paceFrames) return undefined;
+    this.pacedAt = this.reports;
+    this.pauses += 1;
+    const id = this.pauses;
+    let resume!: () => void;
+    const writers = new Promise<void>((resolve) => (resume = resolve));
+    const deadline = setTimeout(() => this.endPause(), this.paceMaxMs);
+    const done = () => {
+      clearTimeout(deadline);
+      resume();
+    };
+    this.pause = { id, writers, done };
+    worker.postMessage({ type: 'checkpoint', id } satisfies CheckpointCommand);
+    return writers;
   }
 
   /** Ends the thread (its connection closed first); the main connection checkpoints again. */
@@ -160,7 +221,16 @@ export class SqliteCheckpointer {
       if (report.type === 'ready') return this.setUp(true);
       // a thread that works again: the next death waits the first wait again
       this.restartMs = this.restartFirstMs;
-      if (report.frames) this.frames = report.frames;
+      if (report.frames) {
+        this.frames = report.frames;
+        this.reports += 1;
+      }
+      if (report.answers !== undefined && report.answers === this.pause?.id) {
+        // the checkpoint the writers waited for: the next write starts the WAL over (its log
+        // is long, but every frame is copied), so this report pauses no one
+        this.pacedAt = this.reports;
+        this.endPause();
+      }
     });
     worker.on('error', (error: Error) => {
       this.logger.error({ err: error }, 'The SQLite checkpoint thread failed');
@@ -213,8 +283,17 @@ export class SqliteCheckpointer {
     this.restartTimer.unref();
   }
 
+  /** The writers go on. */
+  private endPause(): void {
+    const pause = this.pause;
+    this.pause = undefined;
+    pause?.done();
+  }
+
   private setUp(up: boolean): void {
     this.up = up;
+    // a thread that is gone answers no checkpoint: its writers go on
+    if (!up) this.endPause();
     if (this.main.open) {
       this.main.pragma(`wal_autocheckpoint = ${up ? BACKSTOP_PAGES : AUTOCHECKPOINT_PAGES}`);
     }

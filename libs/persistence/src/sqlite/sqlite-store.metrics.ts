@@ -1,5 +1,5 @@
 import { Injectable, Optional } from '@nestjs/common';
-import { Gauge, MetricsRegistry } from '@app/common';
+import { Counter, Gauge, MetricsRegistry } from '@app/common';
 import { Store } from '../store';
 import { SqliteStore } from './sqlite-store';
 
@@ -8,7 +8,8 @@ import { SqliteStore } from './sqlite-store';
  * on each scrape: whether a thread is up, and the WAL's frames after its last checkpoint (`log`
  * in the WAL, `checkpointed` of them copied into the database file; both 0 after the WAL was
  * truncated). A `log` that keeps climbing while `checkpoint_thread_up` is 1 means checkpoints
- * fall behind the commits (a long reader holds them back, or the disk is slow).
+ * fall behind the commits (a long reader holds them back, or the disk is slow). And the times
+ * the writers paused for a checkpoint so that the WAL could start over (`SqliteCheckpointer.pace`).
  */
 @Injectable()
 export class SqliteStoreMetrics {
@@ -32,6 +33,17 @@ export class SqliteStoreMetrics {
         const frames = checkpointer.status().frames;
         this.set({ state: 'log' }, frames?.log ?? 0);
         this.set({ state: 'checkpointed' }, frames?.checkpointed ?? 0);
+      },
+    });
+    let pauses = 0;
+    new Counter({
+      name: 'mdai_sqlite_write_pauses_total',
+      help: "Times this process's SQLite writers paused for a checkpoint of the thread, so that a WAL that could not start over by itself did (see SqliteCheckpointer.pace)",
+      registers: [registry],
+      collect() {
+        const now = checkpointer.status().pauses;
+        this.inc(now - pauses);
+        pauses = now;
       },
     });
   }

@@ -33,7 +33,7 @@ export class SqliteStore extends Store implements SqliteStoreHandle {
   readonly checkpoints: SqliteCheckpoints;
   /** The checkpoint thread's supervisor (`worker` checkpoints of a file only). */
   readonly checkpointer?: SqliteCheckpointer;
-  readonly writeTurns = new SqliteWriteTurns();
+  readonly writeTurns: SqliteWriteTurns;
 
   constructor(
     readonly path: string,
@@ -60,6 +60,9 @@ export class SqliteStore extends Store implements SqliteStoreHandle {
     if (this.checkpoints === 'worker') {
       this.checkpointer = new SqliteCheckpointer(this.db, path, options.checkpointer);
     }
+    const checkpointer = this.checkpointer;
+    // the writers pause while the thread copies a WAL that could not start over by itself
+    this.writeTurns = new SqliteWriteTurns(checkpointer && (() => checkpointer.pace()));
   }
 
   migrate(scope: string, migrations: SqliteMigration[]): void {

@@ -16,7 +16,8 @@ type NotAPromise<T> = [T] extends [never]
  * With turns, a write of the store's connection (`write`, synchronous) waits for the append
  * thread's task that holds the turn (`hold`) by awaiting, not sleeping: the loop serves other
  * requests meanwhile. Turns go in the order they were asked (FIFO), so neither side starves.
- * Uncontended, `write` runs its function at once, in the caller's tick, as before.
+ * Uncontended, `write` runs its function at once, in the caller's tick, as before, unless the
+ * checkpoint thread asks the writers to pause (`pace`).
  *
  * `busy_timeout` still covers the writers turns do not see: another process on the file, and the
  * checkpoint thread's TRUNCATE.
@@ -26,6 +27,13 @@ export class SqliteWriteTurns {
   private readonly waiting: (() => void)[] = [];
 
   /**
+   * @param pace asked before each write, once the turn is taken: a promise makes the writer wait
+   *   for it while holding the turn, so that every writer of this process waits (the checkpoint
+   *   thread's pauses: `SqliteCheckpointer.pace`).
+   */
+  constructor(private readonly pace?: () => Promise<void> | undefined) {}
+
+  /**
    * Runs a write of the store's connection. Synchronous: it holds the turn only while it runs
    * (a function giving a promise would let the turn go before its write; the type refuses it).
    */
@@ -33,6 +41,8 @@ export class SqliteWriteTurns {
     const turn = this.take();
     if (turn) await turn;
     try {
+      const pause = this.pace?.();
+      if (pause) await pause;
       return write();
     } finally {
       this.release();
@@ -44,6 +54,8 @@ export class SqliteWriteTurns {
     const turn = this.take();
     if (turn) await turn;
     try {
+      const pause = this.pace?.();
+      if (pause) await pause;
       return await work();
     } finally {
       this.release();
