@@ -28,8 +28,7 @@ export interface WalFrames {
  * tick was the checkpoint a `checkpoint` command asked for (its id).
  */
 export type CheckpointReport =
-  | { type: 'ready' }
-  | { type: 'beat'; frames?: WalFrames; answers?: number };
+  { type: 'ready' } | { type: 'beat'; frames?: WalFrames; answers?: number };
 
 /**
  * Supervisor → thread: `checkpoint` runs a PASSIVE checkpoint now (the writers wait for it,

@@ -76,8 +76,10 @@ describe('SqliteCheckpointer', () => {
       await until(() => {
         const frames = sut.checkpointer!.status().frames;
         if (frames !== seen) [seen, fresh] = [frames, fresh + 1];
-        // or, when this thread looked late (a loaded machine), the WAL already truncated
-        return (fresh >= 2 && frames!.checkpointed === frames!.log) || (fresh >= 1 && !frames!.log);
+        if (fresh >= 2 && frames!.checkpointed === frames!.log) return true;
+        // or, when this thread looked late (a loaded machine), the WAL truncated since: the file
+        // tells, not the report (one from before this commit may arrive only now)
+        return fresh >= 1 && walBytes(sut) === 0;
       }, 'every frame copied by the thread');
     }
     // a commit on a thread-less connection would let the WAL grow to 1,000 pages (~4 MiB) and
@@ -85,7 +87,7 @@ describe('SqliteCheckpointer', () => {
     expect(walBytes(sut)).toBeLessThan(1024 * 1024);
     // the burst is over: the thread truncates the WAL
     await until(
-      () => sut.checkpointer!.status().frames?.log === 0,
+      () => sut.checkpointer!.status().frames?.log === 0 && walBytes(sut) === 0,
       'the thread reporting the WAL truncated',
     );
     expect(sut.checkpointer!.status().frames).toEqual({ log: 0, checkpointed: 0 });
@@ -116,36 +118,73 @@ describe('SqliteCheckpointer', () => {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
     // 8,000 pages written: without the pauses the WAL grows to the backstop each time, where
-    // the main connection's commit checkpoints it itself (twice in 8,000 pages)
+    // the main connection's commit checkpoints it itself (twice in 8,000 pages; the reports
+    // then show ~3,900 frames at most); with them, it starts over every few hundred frames
     const pauses = sut.checkpointer!.status().pauses;
     expect(pauses).toBeGreaterThan(0);
-    expect(restarts).toBeGreaterThan(2);
+    expect(restarts).toBeGreaterThanOrEqual(5);
     // and /metrics counts them
     const registry = new MetricsRegistry();
     new SqliteStoreMetrics(sut, registry);
     const metric = await registry.getSingleMetric('mdai_sqlite_write_pauses_total')!.get();
     expect(metric.values[0].value).toBe(pauses);
-    expect(most).toBeLessThan(BACKSTOP_PAGES / 2);
+    expect(most).toBeLessThan(BACKSTOP_PAGES * 0.75);
     expect(sut.db.prepare('SELECT count(*) AS n FROM rows').get()).toEqual({ n: commits * 5 });
   });
 
-  it('should let the writers go on after paceMaxMs when the thread does not answer', async () => {
+  it('should let the writers go on after paceMaxMs when the thread does not answer, and not pause them again', async () => {
     const sut = open({ file: testing('deaf-checkpoint'), paceFrames: 1, paceMaxMs: 50 });
     const write = writer(sut);
     await until(() => sut.checkpointer!.status().up, 'the thread is up');
-    // a reader's snapshot keeps the WAL from starting over
-    write();
-    const reader = new Database(sut.path, { readonly: true });
-    reader.prepare('BEGIN').run();
-    reader.prepare('SELECT count(*) FROM rows').get();
-    const reported = () => (sut.checkpointer!.status().frames?.log ?? 0) > 0;
-    await until(reported, 'a report of frames in the WAL', write);
+    const copied = () => {
+      const frames = sut.checkpointer!.status().frames;
+      return frames !== undefined && frames.log > 0 && frames.checkpointed === frames.log;
+    };
+    await until(copied, 'a report of frames copied', write);
     // the writer waits for a checkpoint the thread never runs, then goes on
     const pauses = sut.checkpointer!.status().pauses;
     await expect(sut.writeTurns.write(() => 'written')).resolves.toBe('written');
     expect(sut.checkpointer!.status().pauses).toBe(pauses + 1);
+    // while that checkpoint is unanswered (a slow disk), newer reports pause no one
+    const seen = sut.checkpointer!.status().frames;
+    await until(
+      () => sut.checkpointer!.status().frames !== seen && copied(),
+      'a newer report',
+      write,
+    );
+    await sut.writeTurns.write(() => write());
+    expect(sut.checkpointer!.status().pauses).toBe(pauses + 1);
+  });
+
+  it('should not pause the writers while a reader holds frames back, and pause them again after', async () => {
+    const sut = open({ paceFrames: 1 });
+    const write = writer(sut);
+    await until(() => sut.checkpointer!.status().up, 'the thread is up');
+    write();
+    // a reader's snapshot keeps the frames written after it from being copied: the WAL cannot
+    // start over, pause or not
+    const reader = new Database(sut.path, { readonly: true });
+    reader.prepare('BEGIN').run();
+    reader.prepare('SELECT count(*) FROM rows').get();
+    const held = () => {
+      const frames = sut.checkpointer!.status().frames;
+      return frames !== undefined && frames.checkpointed < frames.log;
+    };
+    await until(held, 'a report of frames held back', write);
+    const pauses = sut.checkpointer!.status().pauses;
+    for (let i = 0; i < 20; i++) {
+      await sut.writeTurns.write(() => write());
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(sut.checkpointer!.status().pauses).toBe(pauses);
+    // the reader is done: the writers pause again
     reader.prepare('COMMIT').run();
     reader.close();
+    await until(
+      () => sut.checkpointer!.status().pauses > pauses,
+      'a pause',
+      () => void sut.writeTurns.write(() => write()),
+    );
   });
 
   it('should restart a thread that dies, with waits in between', async () => {

@@ -19,9 +19,9 @@ export const AUTOCHECKPOINT_PAGES = 1000;
  */
 export const BACKSTOP_PAGES = 4000;
 /**
- * Writers pause for a checkpoint once the thread reports this many frames in the WAL and not all
- * of them copied (`SqliteCheckpointer.pace`): half the backstop, so that the WAL restarts before
- * a commit reaches it.
+ * Writers pause for a checkpoint once the thread reports this many frames in the WAL
+ * (`SqliteCheckpointer.pace`): half the backstop, so that the WAL starts over well before a
+ * commit reaches it.
  */
 export const PACE_FRAMES = 2000;
 
@@ -32,7 +32,7 @@ export interface SqliteCheckpointerOptions {
   startBytes?: number;
   /** No new frame for this long: the WAL is truncated and the thread idles (1,000 ms). */
   quietMs?: number;
-  /** Writers pause for a checkpoint once the WAL holds this many frames behind (PACE_FRAMES). */
+  /** Writers pause for a checkpoint once the WAL holds this many frames (PACE_FRAMES). */
   paceFrames?: number;
   /** ... for this long at most (1,000 ms). */
   paceMaxMs?: number;
@@ -92,6 +92,8 @@ export class SqliteCheckpointer {
   /** Reports with frames received so far, and the count when the writers last paused. */
   private reports = 0;
   private pacedAt = 0;
+  /** The id of a checkpoint asked for that the thread has not answered yet. */
+  private asked?: number;
   private pause?: { id: number; done: () => void; writers: Promise<void> };
   private pauses = 0;
   private starts = 0;
@@ -153,23 +155,29 @@ export class SqliteCheckpointer {
    * come while it copies and syncs. The WAL then grows to BACKSTOP_PAGES, and from there every
    * commit of the main connection runs a checkpoint of its own, two fsyncs, on the event loop.
    *
-   * So once the thread's latest report shows PACE_FRAMES or more in the WAL (it did not start
-   * over since), the writers pause: the thread runs a checkpoint at once, and the next write,
-   * which finds every frame copied, starts the WAL over. (A report's `checkpointed` does not
-   * tell: a PASSIVE checkpoint counts only the frames there when it began.) A pause lasts one checkpoint (a copy and a
-   * sync of the database file), `paceMaxMs` at most; the writers wait by awaiting, and the
-   * event loop serves reads meanwhile. One pause per report: a writer that comes before the
-   * thread's next report goes on.
+   * So once the thread's latest report shows PACE_FRAMES or more in the WAL, every one of them
+   * copied, the writers pause: the thread runs a checkpoint at once, and the paused write, which
+   * finds every frame copied, starts the WAL over (when no other connection reads an older
+   * snapshot). A pause lasts one checkpoint (a copy and a sync of the database file),
+   * `paceMaxMs` at most; the writers wait by awaiting, and the event loop serves reads
+   * meanwhile. Not more than one pause per report, and none while a checkpoint asked for is
+   * unanswered (a slow disk: the writers went on after `paceMaxMs`, and pausing them again would
+   * only add waits). None either when the report shows frames not copied: a reader holds them
+   * (a backup, another process), and until it ends the WAL cannot start over, pause or not.
+   * The backstop stays for what pauses cannot help: such readers, a thread that answers late,
+   * writers of other processes.
    */
   pace(): Promise<void> | undefined {
     if (this.pause) return this.pause.writers;
     const worker = this.worker;
     const frames = this.frames;
-    if (!this.up || !worker || !frames || this.pacedAt === this.reports) return undefined;
-    if (frames.log < this.paceFrames) return undefined;
+    if (!this.up || !worker || !frames || this.asked !== undefined) return undefined;
+    if (this.pacedAt === this.reports) return undefined;
+    if (frames.log < this.paceFrames || frames.checkpointed < frames.log) return undefined;
     this.pacedAt = this.reports;
     this.pauses += 1;
     const id = this.pauses;
+    this.asked = id;
     let resume!: () => void;
     const writers = new Promise<void>((resolve) => (resume = resolve));
     const deadline = setTimeout(() => this.endPause(), this.paceMaxMs);
@@ -214,6 +222,8 @@ export class SqliteCheckpointer {
     });
     this.worker = worker;
     this.starts += 1;
+    // a checkpoint asked of a thread that is gone is answered by no one
+    this.asked = undefined;
     this.lastWord = performance.now();
     worker.on('message', (report: CheckpointReport) => {
       if (worker !== this.worker) return;
@@ -225,11 +235,12 @@ export class SqliteCheckpointer {
         this.frames = report.frames;
         this.reports += 1;
       }
-      if (report.answers !== undefined && report.answers === this.pause?.id) {
-        // the checkpoint the writers waited for: the next write starts the WAL over (its log
-        // is long, but every frame is copied), so this report pauses no one
+      if (report.answers !== undefined && report.answers === this.asked) {
+        // the checkpoint asked for: the next write starts the WAL over (its log is long, but
+        // every frame is copied), so this report pauses no one
+        this.asked = undefined;
         this.pacedAt = this.reports;
-        this.endPause();
+        if (report.answers === this.pause?.id) this.endPause();
       }
     });
     worker.on('error', (error: Error) => {

@@ -50,4 +50,34 @@ describe('SqliteWriteTurns', () => {
     void turns.write(() => (ran = true));
     expect(ran).toBe(true);
   });
+
+  it('should keep every writer waiting, in order, while a pause asked for by `pace` lasts', async () => {
+    let resume!: () => void;
+    let pause: Promise<void> | undefined = new Promise<void>((resolve) => (resume = resolve));
+    const asked: string[] = [];
+    const turns = new SqliteWriteTurns(() => {
+      asked.push('pace');
+      const now = pause;
+      pause = undefined;
+      return now;
+    });
+    const order: string[] = [];
+    const first = turns.write(() => order.push('first'));
+    const second = turns.hold(async () => {
+      order.push('second (held)');
+    });
+    const third = turns.write(() => order.push('third'));
+    await new Promise((resolve) => setImmediate(resolve));
+    // the first writer holds the turn through the pause: no one writes meanwhile
+    expect(order).toEqual([]);
+    expect(asked).toEqual(['pace']);
+    resume();
+    await Promise.all([first, second, third]);
+    expect(order).toEqual(['first', 'second (held)', 'third']);
+    // asked once per turn; no pause: the write runs at once, in the caller's tick
+    expect(asked).toHaveLength(3);
+    let ran = false;
+    void turns.write(() => (ran = true));
+    expect(ran).toBe(true);
+  });
 });
