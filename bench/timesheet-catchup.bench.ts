@@ -13,8 +13,8 @@
  * loaded machine a wait for a CPU counts too). The sides' worker-days are checked equal.
  * `BENCH_BEFORE_DIR=<an older checkout>` (e.g. `git archive main`, with a `node_modules`
  * link) adds its API in the same rounds. The baseline, in this process: every row of the chain
- * read in order, its packet parsed and stored as a read-model entry with one prepared INSERT
- * per row, a transaction per 1,000 (no corrections, no days). Rounds rotate the order
+ * read in order, in pages of 1,000, its packet parsed and stored as a read-model entry with one
+ * prepared INSERT per row, a transaction per page (no corrections, no days). Rounds rotate the order
  * (TSCATCHUP_ROUNDS, default 3); medians.
  */
 import Database from 'better-sqlite3';
@@ -104,45 +104,48 @@ function rawCopy(template: string, siteId: string): { ms: number; cpuMs: number 
     const insert = db.prepare(
       `INSERT INTO timesheet_entries (${TIMESHEET_ENTRY_COLUMNS}) VALUES (${Array(13).fill('?').join(', ')})`,
     );
-    // read on a connection of its own: a connection cannot write while it iterates
-    const reader = new Database(join(dataDir, 'mdai.sqlite'), { readonly: true });
-    const rows = reader.prepare<[string], { seq: number; data: string; meta: string }>(
-      'SELECT seq, data, meta FROM attendance_logs WHERE site_id = ? ORDER BY seq',
+    // read in pages of 1,000 by seq, each page written before the next is read (one read
+    // iterating the whole chain would hold its snapshot throughout: no checkpoint could then
+    // finish, and each commit past 1,000 WAL pages would try one, fsyncs and all)
+    const rows = db.prepare<[string, number], { seq: number; data: string; meta: string }>(
+      'SELECT seq, data, meta FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT 1000',
     );
     const c0 = process.cpuUsage();
     const t0 = now();
     const page: unknown[][] = [];
     const store = db.transaction((batch: unknown[][]) => batch.forEach((r) => insert.run(r)));
-    for (const r of rows.iterate(siteId)) {
-      const data = JSON.parse(r.data) as {
-        workerId: string;
-        packetId: string;
-        type: string;
-        timestamp: string;
-      };
-      const meta = JSON.parse(r.meta) as { lowTrust?: boolean };
-      const at = Date.parse(data.timestamp);
-      page.push([
-        siteId,
-        r.seq,
-        data.workerId,
-        data.packetId,
-        'punch',
-        data.type,
-        null,
-        null,
-        at,
-        at,
-        0,
-        '[]',
-        meta.lowTrust ? 1 : 0,
-      ]);
-      if (page.length === 1000) store(page.splice(0));
+    let after = 0;
+    for (let read = rows.all(siteId, after); read.length > 0; read = rows.all(siteId, after)) {
+      after = read[read.length - 1].seq;
+      for (const r of read) {
+        const data = JSON.parse(r.data) as {
+          workerId: string;
+          packetId: string;
+          type: string;
+          timestamp: string;
+        };
+        const meta = JSON.parse(r.meta) as { lowTrust?: boolean };
+        const at = Date.parse(data.timestamp);
+        page.push([
+          siteId,
+          r.seq,
+          data.workerId,
+          data.packetId,
+          'punch',
+          data.type,
+          null,
+          null,
+          at,
+          at,
+          0,
+          '[]',
+          meta.lowTrust ? 1 : 0,
+        ]);
+      }
+      store(page.splice(0));
     }
-    store(page);
     const ms = now() - t0;
     const used = process.cpuUsage(c0);
-    reader.close();
     db.close();
     return { ms, cpuMs: (used.user + used.system) / 1000 };
   } finally {

@@ -60,7 +60,10 @@ interface CheckpointRow {
  * way) runs on a later tick, and a TRUNCATE waiting for readers never holds the main
  * connection's writers up. A `checkpoint` command runs a tick at once, whatever the WAL's
  * size, and its report answers the command's id (the supervisor's writers wait for it:
- * `SqliteCheckpointer.pace`). A SQLite error is thrown: the thread dies of it and its supervisor
+ * `SqliteCheckpointer.pace`); when that checkpoint copied every frame, the thread also writes
+ * once (the database header's `user_version`, unchanged), which starts the WAL over here: the
+ * first frame after a restart syncs the WAL's new header, and on a busy disk that sync takes
+ * tens of ms, which would otherwise be the next writer's, on the event loop. A SQLite error is thrown: the thread dies of it and its supervisor
  * starts another.
  */
 export function runCheckpoints(port: CheckpointPort, data: CheckpointWorkerData): void {
@@ -68,12 +71,27 @@ export function runCheckpoints(port: CheckpointPort, data: CheckpointWorkerData)
   db.pragma('busy_timeout = 0');
   const passive = db.prepare<[], CheckpointRow>('PRAGMA wal_checkpoint(PASSIVE)');
   const truncate = db.prepare<[], CheckpointRow>('PRAGMA wal_checkpoint(TRUNCATE)');
+  // a write that changes nothing (the header's user_version, rewritten as it is): the first
+  // write after a complete checkpoint starts the WAL over, and syncs the WAL's new header
+  const readVersion = db.prepare<[], { user_version: number }>('PRAGMA user_version');
+  const restart = db.transaction(() => {
+    db.pragma(`user_version = ${readVersion.get()!.user_version}`);
+  });
   const wal = `${data.path}-wal`;
   let active = false;
   let lastLog = -1;
   let quietSince = 0;
   let lastBeat = 0;
   let timer: NodeJS.Timeout | undefined;
+
+  const startOver = () => {
+    try {
+      restart.immediate();
+    } catch (error) {
+      // another process writes (its write starts the WAL over instead): no harm
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+    }
+  };
 
   const tick = (answers?: number) => {
     const now = Date.now();
@@ -84,6 +102,10 @@ export function runCheckpoints(port: CheckpointPort, data: CheckpointWorkerData)
     if (active) {
       const row = passive.get()!;
       frames = { log: row.log, checkpointed: row.checkpointed };
+      // the supervisor's writers wait for this checkpoint: with every frame copied, this
+      // thread starts the WAL over itself, so that the sync of its new header (a wait on a
+      // busy disk) is not the next writer's, on the event loop
+      if (answers !== undefined && row.log > 0 && row.checkpointed === row.log) startOver();
       if (row.log !== lastLog || row.checkpointed < row.log) {
         lastLog = row.log;
         quietSince = now;

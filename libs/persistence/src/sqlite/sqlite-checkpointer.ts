@@ -15,13 +15,14 @@ export const AUTOCHECKPOINT_PAGES = 1000;
 /**
  * The main connection's `wal_autocheckpoint` while the thread is up: a backstop only (a commit
  * that finds the WAL this long checkpoints it itself), so the WAL stays bounded even when the
- * thread falls behind.
+ * thread falls behind. Five times PACE_FRAMES: the thread reports every 100 ms or so, and a
+ * steady writer (a 1M-link timesheet catch-up writes ~14,000 frames a second) must not reach it
+ * between two reports.
  */
-export const BACKSTOP_PAGES = 4000;
+export const BACKSTOP_PAGES = 10000;
 /**
  * Writers pause for a checkpoint once the thread reports this many frames in the WAL
- * (`SqliteCheckpointer.pace`): half the backstop, so that the WAL starts over well before a
- * commit reaches it.
+ * (`SqliteCheckpointer.pace`).
  */
 export const PACE_FRAMES = 2000;
 
@@ -156,7 +157,8 @@ export class SqliteCheckpointer {
    * commit of the main connection runs a checkpoint of its own, two fsyncs, on the event loop.
    *
    * So once the thread's latest report shows PACE_FRAMES or more in the WAL, every one of them
-   * copied, the writers pause: the thread runs a checkpoint at once, and the paused write, which
+   * copied (or that its checkpoint could not run because a commit of the main connection was
+   * checkpointing: the backstop was reached all the same), the writers pause: the thread runs a checkpoint at once, and the paused write, which
    * finds every frame copied, starts the WAL over (when no other connection reads an older
    * snapshot). A pause lasts one checkpoint (a copy and a sync of the database file),
    * `paceMaxMs` at most; the writers wait by awaiting, and the event loop serves reads
@@ -173,7 +175,11 @@ export class SqliteCheckpointer {
     const frames = this.frames;
     if (!this.up || !worker || !frames || this.asked !== undefined) return undefined;
     if (this.pacedAt === this.reports) return undefined;
-    if (frames.log < this.paceFrames || frames.checkpointed < frames.log) return undefined;
+    // -1: the thread's checkpoint could not run, because another connection was checkpointing
+    // (this one's commits, past the backstop, each checkpoint the WAL): pause, so they stop
+    const busy = frames.log < 0;
+    if (!busy && (frames.log < this.paceFrames || frames.checkpointed < frames.log))
+      return undefined;
     this.pacedAt = this.reports;
     this.pauses += 1;
     const id = this.pauses;
