@@ -50,21 +50,20 @@ interface CheckpointRow {
 }
 
 /**
- * The checkpoint thread's loop. Idle, it only looks at the WAL file's size each tick. Once the
- * WAL is larger than `startBytes`, each tick runs a PASSIVE checkpoint: it copies what it can
- * without waiting for any reader or writer (the main connection keeps committing meanwhile),
- * and once every frame is copied the main connection's next commit starts the WAL over from its
- * beginning, so the file stops growing. When no frame has been added for `quietMs`, a TRUNCATE
- * checkpoint empties the file and the thread idles again. The connection never waits for a
- * lock (busy_timeout 0): a checkpoint that cannot run now (a TRUNCATE while a commit is under
- * way) runs on a later tick, and a TRUNCATE waiting for readers never holds the main
- * connection's writers up. A `checkpoint` command runs a tick at once, whatever the WAL's
- * size, and its report answers the command's id (the supervisor's writers wait for it:
- * `SqliteCheckpointer.pace`); when that checkpoint copied every frame, the thread also writes
- * once (the database header's `user_version`, unchanged), which starts the WAL over here: the
- * first frame after a restart syncs the WAL's new header, and on a busy disk that sync takes
- * tens of ms, which would otherwise be the next writer's, on the event loop. A SQLite error is thrown: the thread dies of it and its supervisor
- * starts another.
+ * The checkpoint thread's loop. Idle, it only looks at the WAL file's size each tick. Once the WAL
+ * is larger than `startBytes`, each tick runs a PASSIVE checkpoint: it copies what it can without
+ * waiting for any reader or writer (the main connection keeps committing meanwhile), and once every
+ * frame is copied the main connection's next commit starts the WAL over from its beginning, so the
+ * file stops growing. When no frame has been added for `quietMs`, a TRUNCATE checkpoint empties the
+ * file and the thread idles again. The connection never waits for a lock (busy_timeout 0): a
+ * checkpoint that cannot run now (a TRUNCATE while a commit is under way) runs on a later tick, and
+ * a TRUNCATE waiting for readers never holds the main connection's writers up. A `checkpoint`
+ * command runs a tick at once, whatever the WAL's size, and its report answers the command's id
+ * (the supervisor's writers wait for it: `SqliteCheckpointer.pace`); when that checkpoint copied
+ * every frame, the thread also writes once (the database header's `user_version`, unchanged), which
+ * starts the WAL over here: the first frame after a restart syncs the WAL's new header, and on a
+ * busy disk that sync takes tens of ms, which would otherwise be the next writer's, on the event
+ * loop. A SQLite error is thrown: the thread dies of it and its supervisor starts another.
  */
 export function runCheckpoints(port: CheckpointPort, data: CheckpointWorkerData): void {
   const db = openSqliteConnection(data.path);

@@ -158,16 +158,16 @@ export class SqliteCheckpointer {
    *
    * So once the thread's latest report shows PACE_FRAMES or more in the WAL, every one of them
    * copied (or that its checkpoint could not run because a commit of the main connection was
-   * checkpointing: the backstop was reached all the same), the writers pause: the thread runs a checkpoint at once, and the paused write, which
-   * finds every frame copied, starts the WAL over (when no other connection reads an older
-   * snapshot). A pause lasts one checkpoint (a copy and a sync of the database file),
-   * `paceMaxMs` at most; the writers wait by awaiting, and the event loop serves reads
-   * meanwhile. Not more than one pause per report, and none while a checkpoint asked for is
-   * unanswered (a slow disk: the writers went on after `paceMaxMs`, and pausing them again would
-   * only add waits). None either when the report shows frames not copied: a reader holds them
-   * (a backup, another process), and until it ends the WAL cannot start over, pause or not.
-   * The backstop stays for what pauses cannot help: such readers, a thread that answers late,
-   * writers of other processes.
+   * checkpointing: the backstop was reached all the same), the writers pause: the thread runs a
+   * checkpoint at once and, when it copied every frame, starts the WAL over with a write of its own
+   * (`runCheckpoints`), so that the sync of the new WAL header is not the paused writer's. A pause
+   * lasts one checkpoint (a copy and a sync of the database file), `paceMaxMs` at most; the writers
+   * wait by awaiting, and the event loop serves reads meanwhile. Not more than one pause per
+   * report, and none while a checkpoint asked for is unanswered (a slow disk: the writers went on
+   * after `paceMaxMs`, and pausing them again would only add waits). None either when the report
+   * shows frames not copied: a reader holds them (a backup, another process), and until it ends the
+   * WAL cannot start over, pause or not. The backstop stays for what pauses cannot help: such
+   * readers, a thread that answers late, writers of other processes.
    */
   pace(): Promise<void> | undefined {
     if (this.pause) return this.pause.writers;
@@ -242,8 +242,8 @@ export class SqliteCheckpointer {
         this.reports += 1;
       }
       if (report.answers !== undefined && report.answers === this.asked) {
-        // the checkpoint asked for: the next write starts the WAL over (its log is long, but
-        // every frame is copied), so this report pauses no one
+        // the checkpoint asked for: the thread started the WAL over after it (or, when it could
+        // not, the next write does: every frame is copied), so this report pauses no one
         this.asked = undefined;
         this.pacedAt = this.reports;
         if (report.answers === this.pause?.id) this.endPause();

@@ -9,7 +9,8 @@ import { SqliteStore } from './sqlite-store';
  * in the WAL, `checkpointed` of them copied into the database file; both 0 after the WAL was
  * truncated). A `log` that keeps climbing while `checkpoint_thread_up` is 1 means checkpoints
  * fall behind the commits (a long reader holds them back, or the disk is slow). And the times
- * the writers paused for a checkpoint so that the WAL could start over (`SqliteCheckpointer.pace`).
+ * the writers paused for a checkpoint, so that the WAL could start over
+ * (`SqliteCheckpointer.pace`).
  */
 @Injectable()
 export class SqliteStoreMetrics {

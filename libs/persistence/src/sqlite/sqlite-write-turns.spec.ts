@@ -1,5 +1,14 @@
 import { SqliteWriteTurns } from './sqlite-write-turns';
 
+/** A write, a held write and a write, asked in that order; each notes its name in `order`. */
+const queueThree = (turns: SqliteWriteTurns, order: string[]) => [
+  turns.write(() => order.push('first')),
+  turns.hold(async () => {
+    order.push('second (held)');
+  }),
+  turns.write(() => order.push('third')),
+];
+
 describe('SqliteWriteTurns', () => {
   it('should run an uncontended write at once, in the caller’s tick', () => {
     const turns = new SqliteWriteTurns();
@@ -21,11 +30,7 @@ describe('SqliteWriteTurns', () => {
           };
         }),
     );
-    const first = turns.write(() => order.push('first'));
-    const second = turns.hold(async () => {
-      order.push('second (held)');
-    });
-    const third = turns.write(() => order.push('third'));
+    const [first, second, third] = queueThree(turns, order);
     await new Promise((resolve) => setImmediate(resolve));
     expect(order).toEqual([]);
     finishAppend();
@@ -62,11 +67,7 @@ describe('SqliteWriteTurns', () => {
       return now;
     });
     const order: string[] = [];
-    const first = turns.write(() => order.push('first'));
-    const second = turns.hold(async () => {
-      order.push('second (held)');
-    });
-    const third = turns.write(() => order.push('third'));
+    const [first, second, third] = queueThree(turns, order);
     await new Promise((resolve) => setImmediate(resolve));
     // the first writer holds the turn through the pause: no one writes meanwhile
     expect(order).toEqual([]);
