@@ -34,7 +34,8 @@ export type CheckpointReport =
  * Supervisor → thread: `checkpoint` runs a PASSIVE checkpoint now (the writers wait for it,
  * see `SqliteCheckpointer.pace`), `close` ends the thread.
  */
-export type CheckpointCommand = { type: 'checkpoint'; id: number } | { type: 'close' };
+export type CheckpointCommand =
+  { type: 'checkpoint'; id: number; until: number } | { type: 'close' };
 
 /** The thread's side of its channel to the supervisor (`parentPort`). */
 export interface CheckpointPort {
@@ -60,10 +61,11 @@ interface CheckpointRow {
  * a TRUNCATE waiting for readers never holds the main connection's writers up. A `checkpoint`
  * command runs a tick at once, whatever the WAL's size, and its report answers the command's id
  * (the supervisor's writers wait for it: `SqliteCheckpointer.pace`); when that checkpoint copied
- * every frame, the thread also writes once (the database header's `user_version`, unchanged), which
- * starts the WAL over here: the first frame after a restart syncs the WAL's new header, and on a
- * busy disk that sync takes tens of ms, which would otherwise be the next writer's, on the event
- * loop. A SQLite error is thrown: the thread dies of it and its supervisor starts another.
+ * every frame while the writers still wait, the thread also writes once (the database header's
+ * `user_version`, unchanged), which starts the WAL over here: the first frame after a restart
+ * syncs the WAL's new header, and on a busy disk that sync takes up to tens of ms, which would
+ * otherwise be the next writer's, on the event loop. A SQLite error is thrown: the thread dies
+ * of it and its supervisor starts another.
  */
 export function runCheckpoints(port: CheckpointPort, data: CheckpointWorkerData): void {
   const db = openSqliteConnection(data.path);
@@ -87,12 +89,13 @@ export function runCheckpoints(port: CheckpointPort, data: CheckpointWorkerData)
     try {
       restart.immediate();
     } catch (error) {
-      // another process writes (its write starts the WAL over instead): no harm
-      if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+      // another writer (another process, or a recovery) holds the lock: its write starts the
+      // WAL over instead, no harm
+      if (!String((error as { code?: string }).code).startsWith('SQLITE_BUSY')) throw error;
     }
   };
 
-  const tick = (answers?: number) => {
+  const tick = (answers?: number, until = 0) => {
     const now = Date.now();
     let frames: WalFrames | undefined;
     // a checkpoint asked for runs whatever the WAL's size
@@ -104,7 +107,10 @@ export function runCheckpoints(port: CheckpointPort, data: CheckpointWorkerData)
       // the supervisor's writers wait for this checkpoint: with every frame copied, this
       // thread starts the WAL over itself, so that the sync of its new header (a wait on a
       // busy disk) is not the next writer's, on the event loop
-      if (answers !== undefined && row.log > 0 && row.checkpointed === row.log) startOver();
+      // (only while they wait: past `until` they went on, and this write would take the lock
+      // from under them, its sync and all)
+      const waiting = answers !== undefined && Date.now() < until;
+      if (waiting && row.log > 0 && row.checkpointed === row.log) startOver();
       if (row.log !== lastLog || row.checkpointed < row.log) {
         lastLog = row.log;
         quietSince = now;
@@ -126,7 +132,7 @@ export function runCheckpoints(port: CheckpointPort, data: CheckpointWorkerData)
 
   port.on('message', (command) => {
     clearTimeout(timer);
-    if (command.type === 'checkpoint') return tick(command.id);
+    if (command.type === 'checkpoint') return tick(command.id, command.until);
     db.close();
     // nothing left to keep the thread alive: it ends
     port.close();

@@ -176,7 +176,8 @@ export class SqliteCheckpointer {
     if (!this.up || !worker || !frames || this.asked !== undefined) return undefined;
     if (this.pacedAt === this.reports) return undefined;
     // -1: the thread's checkpoint could not run, because another connection was checkpointing
-    // (this one's commits, past the backstop, each checkpoint the WAL): pause, so they stop
+    // (most often this one's commits, past the backstop): pause, so that the thread, not the
+    // next commit, copies the rest and starts the WAL over
     const busy = frames.log < 0;
     if (!busy && (frames.log < this.paceFrames || frames.checkpointed < frames.log))
       return undefined;
@@ -192,7 +193,8 @@ export class SqliteCheckpointer {
       resume();
     };
     this.pause = { id, writers, done };
-    worker.postMessage({ type: 'checkpoint', id } satisfies CheckpointCommand);
+    const until = Date.now() + this.paceMaxMs;
+    worker.postMessage({ type: 'checkpoint', id, until } satisfies CheckpointCommand);
     return writers;
   }
 
@@ -242,8 +244,9 @@ export class SqliteCheckpointer {
         this.reports += 1;
       }
       if (report.answers !== undefined && report.answers === this.asked) {
-        // the checkpoint asked for: the thread started the WAL over after it (or, when it could
-        // not, the next write does: every frame is copied), so this report pauses no one
+        // the checkpoint asked for: the thread started the WAL over after it (when no reader
+        // held an older snapshot; if one did, the next report pauses again), so this report
+        // pauses no one
         this.asked = undefined;
         this.pacedAt = this.reports;
         if (report.answers === this.pause?.id) this.endPause();
