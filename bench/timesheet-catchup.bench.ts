@@ -14,8 +14,8 @@
  * `BENCH_BEFORE_DIR=<an older checkout>` (e.g. `git archive main`, with a `node_modules`
  * link) adds its API in the same rounds. The baseline, in this process: every row of the chain
  * read in order, in pages of 1,000, its packet parsed and stored as a read-model entry with one
- * prepared INSERT per row, a transaction per page (no corrections, no days). Rounds rotate the order
- * (TSCATCHUP_ROUNDS, default 3); medians.
+ * prepared INSERT per row, a transaction per page (no corrections, no days). Rounds rotate the
+ * order (TSCATCHUP_ROUNDS, default 3); medians.
  */
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
