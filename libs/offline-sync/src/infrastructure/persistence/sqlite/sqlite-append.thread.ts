@@ -15,10 +15,10 @@ import type { AppendThreadData } from './sqlite-append.worker';
  * Appends go one at a time, in the order they were asked (one thread, one task at a time).
  * When the thread cannot take a task (its queue full, or stopped before the task began) `run`
  * answers `not_run`, and the caller appends in its own thread. (The SQLite ledger hands it one
- * append at a time, in the store's write turns: its queue is a guard, never full there.) When the thread stopped under
- * the task (it died, or the app closed it at shutdown) it answers `interrupted`: the append
- * either committed before the thread stopped or was rolled back with it, and the caller's own
- * append tells which (`SqliteChainAppender.appendAgain`).
+ * append at a time, in the store's write turns: its queue is a guard, never full there.) When
+ * the thread stopped under the task (it died, or the app closed it at shutdown) it answers
+ * `interrupted`: the append either committed before the thread stopped or was rolled back with
+ * it, and the caller's own append tells which (`SqliteChainAppender.appendAgain`).
  */
 /** Threads dying under their tasks this many times in a row stop the append thread. */
 const MAX_CRASHES_IN_A_ROW = 3;
