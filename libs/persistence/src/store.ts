@@ -39,6 +39,12 @@ export abstract class SqliteStoreHandle {
    * can meet another thread's write (the ledger's append thread) takes one.
    */
   abstract readonly writeTurns: SqliteWriteTurns;
+  /**
+   * The `wal_autocheckpoint` every connection of this process to the file should have now (the
+   * store's own has it): a backstop while the checkpoint thread is up, SQLite's 1,000 otherwise.
+   * A connection of another thread (the ledger's append thread) follows it before each write.
+   */
+  abstract autocheckpointPages(): number;
   /** Applies the not-yet-applied migrations of `scope` (a module name) in one transaction. */
   abstract migrate(scope: string, migrations: SqliteMigration[]): void;
 }

@@ -255,8 +255,11 @@ describe('SqliteCheckpointer', () => {
     const write = writer(sut);
     await until(() => sut.checkpointer!.status().up, 'the thread is up');
     expect(backstop(sut)).toBe(BACKSTOP_PAGES);
+    expect(sut.autocheckpointPages()).toBe(BACKSTOP_PAGES);
     await until(() => !sut.checkpointer!.status().up, 'the thread dead', write);
     expect(backstop(sut)).toBe(AUTOCHECKPOINT_PAGES);
+    // what the store's other connections follow (the ledger's append thread)
+    expect(sut.autocheckpointPages()).toBe(AUTOCHECKPOINT_PAGES);
     expect(sut.checkpointer!.status().starts).toBe(1);
   });
 

@@ -145,6 +145,11 @@ export class SqliteCheckpointer {
     return { up: this.up, thread, frames: this.frames, starts: this.starts, pauses: this.pauses };
   }
 
+  /** The main connection's `wal_autocheckpoint` now: BACKSTOP_PAGES while a thread is up. */
+  autocheckpointPages(): number {
+    return this.up ? BACKSTOP_PAGES : AUTOCHECKPOINT_PAGES;
+  }
+
   /**
    * Called by the store's write turns before each write (`SqliteWriteTurns`): undefined to go
    * on, or a promise the writer awaits, holding its turn, so that no write of this process
@@ -315,7 +320,7 @@ export class SqliteCheckpointer {
     // a thread that is gone answers no checkpoint: its writers go on
     if (!up) this.endPause();
     if (this.main.open) {
-      this.main.pragma(`wal_autocheckpoint = ${up ? BACKSTOP_PAGES : AUTOCHECKPOINT_PAGES}`);
+      this.main.pragma(`wal_autocheckpoint = ${this.autocheckpointPages()}`);
     }
   }
 }

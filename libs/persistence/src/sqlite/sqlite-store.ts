@@ -2,7 +2,11 @@ import type Database from 'better-sqlite3';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SqliteMigration, SqliteStoreHandle, Store } from '../store';
-import { SqliteCheckpointer, SqliteCheckpointerOptions } from './sqlite-checkpointer';
+import {
+  AUTOCHECKPOINT_PAGES,
+  SqliteCheckpointer,
+  SqliteCheckpointerOptions,
+} from './sqlite-checkpointer';
 import { openSqliteConnection } from './sqlite-connection';
 import { SqliteWriteTurns } from './sqlite-write-turns';
 
@@ -63,6 +67,10 @@ export class SqliteStore extends Store implements SqliteStoreHandle {
     const checkpointer = this.checkpointer;
     // the writers pause while the thread copies a WAL that could not start over by itself
     this.writeTurns = new SqliteWriteTurns(checkpointer && (() => checkpointer.pace()));
+  }
+
+  autocheckpointPages(): number {
+    return this.checkpointer?.autocheckpointPages() ?? AUTOCHECKPOINT_PAGES;
   }
 
   migrate(scope: string, migrations: SqliteMigration[]): void {

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jcs, storageErrorOf } from '@app/common';
@@ -153,6 +153,35 @@ describe('the ledger append thread (SQLite)', () => {
     expectOneChain(s2);
   });
 
+  it("should checkpoint its commits as the store's connection does once the checkpoint thread is down", async () => {
+    // beside a checkpoint thread that is up, a commit checkpoints only past a backstop of
+    // BACKSTOP_PAGES; with none up, SQLite's 1,000 pages for every connection, the thread's too
+    const path = join(dir, 'checkpoints.sqlite');
+    const withThread = new SqliteStore(path, { checkpoints: 'worker' });
+    const ledger = new SqliteAttendanceLogRepository(withThread, SETTINGS);
+    const walFrames = () => {
+      const bytes = statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+      return Math.max(0, bytes - 32) / ((withThread.db.pragma('page_size', { simple: true }) as number) + 24);
+    };
+    try {
+      while (!withThread.checkpointer!.status().up) await new Promise((r) => setTimeout(r, 5));
+      await ledger.appendToChains(punches('s1', 10)); // the append thread is up, at the backstop
+      await withThread.checkpointer!.close();
+      let frames = 0;
+      for (let k = 0; k < 60; k++) {
+        await ledger.appendToChains(punches('s1', 500, 10 + k * 500));
+        frames = Math.max(frames, walFrames());
+      }
+      // the appends wrote several times 1,000 pages, and the WAL never held much more than that
+      expect(withThread.db.pragma('page_count', { simple: true })).toBeGreaterThan(4 * 1000);
+      expect(frames).toBeLessThan(2 * 1000);
+      expectOneChain(await ledger.readChain('s1', 0, 40_000));
+    } finally {
+      await ledger.onApplicationShutdown();
+      await withThread.close();
+    }
+  });
+
   it("should append in the request's thread when the thread is gone", async () => {
     await repo.appendToChains(punches('s1', 3));
     await thread()!.close();
@@ -214,14 +243,14 @@ describe('the ledger append thread (SQLite)', () => {
 
   it('should stop starting a thread that cannot open the file after three tries', async () => {
     // the worker's script throws at load (SQLITE_CANTOPEN): each task dies with its thread
-    const broken = new SqliteAppendThread(join(dir, 'no-such-dir', 'ledger.sqlite'), 1000, 4);
+    const broken = new SqliteAppendThread(join(dir, 'no-such-dir', 'ledger.sqlite'), 4);
     const texts = [{ siteId: 's1', packetId: 'p1', dataJcs: '{}', metaJcs: '{}' }];
     try {
-      expect(await broken.run(texts)).toBe('interrupted');
-      expect(await broken.run(texts)).toBe('interrupted');
-      expect(await broken.run(texts)).toBe('interrupted');
+      expect(await broken.run(texts, 1000)).toBe('interrupted');
+      expect(await broken.run(texts, 1000)).toBe('interrupted');
+      expect(await broken.run(texts, 1000)).toBe('interrupted');
       // from now on the caller appends in its own thread, and no thread is started again
-      expect(await broken.run(texts)).toBe('not_run');
+      expect(await broken.run(texts, 1000)).toBe('not_run');
       expect(broken.threads).toBe(0);
     } finally {
       await broken.close();

@@ -2,7 +2,7 @@ import { extname, join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { WorkerPool, WorkerPoolUnavailable } from '@app/common/workers/worker-pool';
 import type { AppendText, AppendTextResult } from './sqlite-chain-appender';
-import type { AppendThreadData } from './sqlite-append.worker';
+import type { AppendTask, AppendThreadData } from './sqlite-append.worker';
 
 /**
  * The ledger's SQLite appends on a thread of their own, with its own connection to the same
@@ -25,14 +25,14 @@ const MAX_CRASHES_IN_A_ROW = 3;
 
 export class SqliteAppendThread {
   private readonly logger = new Logger(SqliteAppendThread.name);
-  private readonly pool: WorkerPool<AppendText[], AppendTextResult[]>;
+  private readonly pool: WorkerPool<AppendTask, AppendTextResult[]>;
   private closing = false;
   /** Threads that died under a task since the last task one finished. */
   private crashesInARow = 0;
   /** Settles once a closed thread has ended (its connection closed, an open append rolled back). */
   private stopped: Promise<void> = Promise.resolve();
 
-  constructor(path: string, autocheckpointPages: number, maxQueue: number) {
+  constructor(path: string, maxQueue: number) {
     this.pool = new WorkerPool({
       name: 'ledger-append',
       // the .ts next to this file under @swc-node/register; in the build, the worker's own
@@ -40,14 +40,18 @@ export class SqliteAppendThread {
       file: join(__dirname, `sqlite-append.worker${extname(__filename)}`),
       size: 1,
       maxQueue,
-      workerData: { path, autocheckpointPages } satisfies AppendThreadData,
+      workerData: { path } satisfies AppendThreadData,
     });
   }
 
-  async run(entries: AppendText[]): Promise<AppendTextResult[] | 'not_run' | 'interrupted'> {
+  /** `autocheckpointPages`: the `wal_autocheckpoint` the thread's connection takes first. */
+  async run(
+    entries: AppendText[],
+    autocheckpointPages: number,
+  ): Promise<AppendTextResult[] | 'not_run' | 'interrupted'> {
     const closedBefore = this.closing;
     try {
-      const results = await this.pool.run(entries);
+      const results = await this.pool.run({ entries, autocheckpointPages });
       this.crashesInARow = 0;
       return results;
     } catch (error) {

@@ -10,16 +10,31 @@ import { AppendText, AppendTextResult, SqliteChainAppender } from './sqlite-chai
 
 export interface AppendThreadData {
   path: string;
-  /** The connection's `wal_autocheckpoint`: the main connection's backstop while a checkpoint thread runs. */
+}
+
+/** One append: its entries, and the `wal_autocheckpoint` its connection takes first. */
+export interface AppendTask {
+  entries: AppendText[];
+  /**
+   * The store connection's at the time the append was asked (`SqliteStoreHandle`): its commits
+   * checkpoint as the store's own do, a backstop beside a checkpoint thread that is up, SQLite's
+   * 1,000 while none is.
+   */
   autocheckpointPages: number;
 }
 
-const { path, autocheckpointPages } = workerData as AppendThreadData;
+const { path } = workerData as AppendThreadData;
 const db = openSqliteConnection(path);
-db.pragma(`wal_autocheckpoint = ${autocheckpointPages}`);
+let autocheckpointPages = -1;
 // 16 MiB of page cache, not the store's 64: every commit of the store's own connection (a
 // seal, a timesheet day) empties this cache, so it holds little more than one batch's pages
 db.pragma('cache_size = -16384');
 const appender = new SqliteChainAppender(db);
 
-serveWorkerTasks<AppendText[], AppendTextResult[]>((entries) => appender.append(entries));
+serveWorkerTasks<AppendTask, AppendTextResult[]>((task) => {
+  if (task.autocheckpointPages !== autocheckpointPages) {
+    db.pragma(`wal_autocheckpoint = ${task.autocheckpointPages}`);
+    autocheckpointPages = task.autocheckpointPages;
+  }
+  return appender.append(task.entries);
+});

@@ -2,7 +2,6 @@ import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/com
 import type { Database, Statement } from 'better-sqlite3';
 import { Counter, jcs, MetricsRegistry } from '@app/common';
 import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
-import { AUTOCHECKPOINT_PAGES, BACKSTOP_PAGES } from '@app/persistence/sqlite/sqlite-checkpointer';
 import {
   AttendanceLog,
   LedgerEntryData,
@@ -92,6 +91,7 @@ export class SqliteAttendanceLogRepository
   private readonly appender: SqliteChainAppender;
   private readonly thread?: SqliteAppendThread;
   private readonly writeTurns: SqliteWriteTurns;
+  private readonly store: SqliteStoreHandle;
   /** Appends by where they ran: on the append thread, or in the request's thread. */
   private readonly appends: Counter<'on'>;
   private readonly chainPage: LimitedStatement<[string, number], AttendanceLogRow>;
@@ -128,15 +128,13 @@ export class SqliteAttendanceLogRepository
     this.appends.inc({ on: 'thread' }, 0);
     this.appends.inc({ on: 'request' }, 0);
     store.migrate('offline-sync.ledger', LEDGER_SQLITE_MIGRATIONS);
+    this.store = store;
     this.db = store.db;
     this.writeTurns = store.writeTurns;
     this.appender = new SqliteChainAppender(this.db);
     // a file only: another connection to a `:memory:` database is another database
     if ((settings?.appendThread ?? defaultAppendThread()) && !this.db.memory) {
-      // its commits checkpoint as the store's own connection's do (a backstop beside a
-      // checkpoint thread, else SQLite's own interval)
-      const autocheckpoint = store.checkpoints === 'worker' ? BACKSTOP_PAGES : AUTOCHECKPOINT_PAGES;
-      this.thread = new SqliteAppendThread(this.db.name, autocheckpoint, APPEND_QUEUE);
+      this.thread = new SqliteAppendThread(this.db.name, APPEND_QUEUE);
     }
     this.chainPage = new LimitedStatement(this.db, CHAIN_PAGE_SQL);
     this.chainTextPage = new LimitedStatement(this.db, CHAIN_TEXT_PAGE_SQL, { raw: true });
@@ -154,7 +152,10 @@ export class SqliteAttendanceLogRepository
     // the append holds the store's write turn wherever it runs: the store connection's other
     // writes (checkpoints, read models, fraud events) wait for it without sleeping the loop
     const results = await this.writeTurns.hold(async () => {
-      const ran = this.thread ? await this.thread.run(texts) : 'not_run';
+      // its commits checkpoint as the store's own connection's do (a backstop beside a
+      // checkpoint thread that is up, else SQLite's own interval)
+      const pages = this.store.autocheckpointPages();
+      const ran = this.thread ? await this.thread.run(texts, pages) : 'not_run';
       this.appends.inc({ on: typeof ran === 'string' ? 'request' : 'thread' });
       if (ran === 'not_run') return this.appender.append(texts);
       return ran === 'interrupted' ? this.appender.appendAgain(texts) : ran;
