@@ -10,6 +10,7 @@ import {
 } from './sqlite-checkpointer';
 import { SqliteStore } from './sqlite-store';
 import { SqliteStoreMetrics } from './sqlite-store.metrics';
+import { WalIndexHeader } from './sqlite-wal-index';
 
 const testing = (name: string) => join(__dirname, 'testing', `${name}.worker.ts`);
 
@@ -130,6 +131,32 @@ describe('SqliteCheckpointer', () => {
     expect(metric.values[0].value).toBe(pauses);
     expect(most).toBeLessThan(BACKSTOP_PAGES / 2);
     expect(sut.db.prepare('SELECT count(*) AS n FROM rows').get()).toEqual({ n: commits * 5 });
+  });
+
+  it("should pause the writers once the WAL holds paceFrames, without waiting for the thread's report", async () => {
+    // a thread that checkpoints only when asked: its reports (after a checkpoint that takes
+    // 100–250 ms on a busy disk) come too late to pace a steady writer by
+    const sut = open({ paceFrames: 200, intervalMs: 60_000 });
+    const write = sut.db.transaction(() => {
+      const insert = sut.db.prepare('INSERT INTO rows (body) VALUES (?)');
+      for (let i = 0; i < 5; i++) insert.run('x'.repeat(4000));
+    });
+    await until(() => sut.checkpointer!.status().up, 'the thread is up');
+    const header = new WalIndexHeader(sut.path);
+    let most = 0;
+    try {
+      // 2,000 pages in commits of 5: without a pause the WAL would hold them all
+      for (let i = 0; i < 400; i++) {
+        await sut.writeTurns.write(() => write());
+        most = Math.max(most, header.frames()!);
+      }
+    } finally {
+      header.close();
+    }
+    expect(sut.checkpointer!.status().pauses).toBeGreaterThanOrEqual(5);
+    // a pause at the first write that finds 200 frames or more: the WAL starts over there
+    expect(most).toBeLessThan(200 + 2 * 8);
+    expect(sut.db.prepare('SELECT count(*) AS n FROM rows').get()).toEqual({ n: 2000 });
   });
 
   it('should start the WAL over on its thread in a pause, so that no writer of the loop syncs its header', async () => {

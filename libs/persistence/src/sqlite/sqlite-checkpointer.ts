@@ -9,6 +9,7 @@ import type {
   CheckpointWorkerData,
   WalFrames,
 } from './sqlite-checkpoint.loop';
+import { WalIndexHeader } from './sqlite-wal-index';
 
 /** SQLite's own `wal_autocheckpoint`: the main connection's, whenever the thread is not up. */
 export const AUTOCHECKPOINT_PAGES = 1000;
@@ -93,6 +94,9 @@ export class SqliteCheckpointer {
   /** Reports with frames received so far, and the count when the writers last paused. */
   private reports = 0;
   private pacedAt = 0;
+  /** The WAL's frames (the wal-index header's) when the writers last paused. */
+  private pausedAtFrames?: number;
+  private readonly walIndex: WalIndexHeader;
   /** The id of a checkpoint asked for that the thread has not answered yet. */
   private asked?: number;
   private pause?: { id: number; done: () => void; writers: Promise<void> };
@@ -127,6 +131,7 @@ export class SqliteCheckpointer {
     this.restartMs = this.restartFirstMs;
     this.paceFrames = options.paceFrames ?? PACE_FRAMES;
     this.paceMaxMs = options.paceMaxMs ?? 1000;
+    this.walIndex = new WalIndexHeader(this.data.path);
     this.setUp(false);
     this.start();
     this.lastWatch = performance.now();
@@ -161,31 +166,34 @@ export class SqliteCheckpointer {
    * come while it copies and syncs. The WAL then grows to BACKSTOP_PAGES, and from there every
    * commit of the main connection runs a checkpoint of its own, two fsyncs, on the event loop.
    *
-   * So once the thread's latest report shows PACE_FRAMES or more in the WAL, every one of them
-   * copied (or that its checkpoint could not run because a commit of the main connection was
-   * checkpointing: the backstop was reached all the same), the writers pause: the thread runs a
-   * checkpoint at once and, when it copied every frame, starts the WAL over with a write of its own
-   * (`runCheckpoints`), so that the sync of the new WAL header is not the paused writer's. A pause
-   * lasts one checkpoint (a copy and a sync of the database file), `paceMaxMs` at most; the writers
-   * wait by awaiting, and the event loop serves reads meanwhile. Not more than one pause per
-   * report, and none while a checkpoint asked for is unanswered (a slow disk: the writers went on
-   * after `paceMaxMs`, and pausing them again would only add waits). None either when the report
-   * shows frames not copied: a reader holds them (a backup, another process), and until it ends the
-   * WAL cannot start over, pause or not. The backstop stays for what pauses cannot help: such
-   * readers, a thread that answers late, writers of other processes.
+   * So once the WAL holds PACE_FRAMES or more, the writers pause: the thread runs a checkpoint at
+   * once and, when it copied every frame, starts the WAL over with a write of its own
+   * (`runCheckpoints`), so that the sync of the new WAL header is not the paused writer's. The
+   * WAL's frames are read at each write from the wal-index header (`WalIndexHeader`), not taken
+   * from the thread's last report: a report comes after a checkpoint, which on a busy disk takes
+   * 100–250 ms, and meanwhile a steady writer adds thousands of frames (a 1M-link catch-up took
+   * the WAL from 5,000 reported frames past the backstop that way). (Where that header cannot be
+   * read, the last report's count stands in.) A report of -1 pauses too: the thread's checkpoint
+   * could not run because a commit of the main connection was checkpointing (past the backstop).
+   *
+   * A pause lasts one checkpoint (a copy and a sync of the database file, after the one the
+   * thread may be running), `paceMaxMs` at most; the writers wait by awaiting, and the event loop
+   * serves reads meanwhile. Bounds: none while a checkpoint asked for is unanswered (a slow disk:
+   * the writers went on after `paceMaxMs`, and pausing them again would only add waits). None
+   * when the last report shows frames not copied: a reader holds them (a backup, another
+   * process), and until it ends the WAL cannot start over, pause or not. And after a pause that
+   * did not start the WAL over (the frames did not go down since), none until the thread reports
+   * again. The backstop stays for what pauses cannot help: such readers, a thread that answers
+   * late, writers of other processes.
    */
   pace(): Promise<void> | undefined {
     if (this.pause) return this.pause.writers;
     const worker = this.worker;
-    const frames = this.frames;
-    if (!this.up || !worker || !frames || this.asked !== undefined) return undefined;
-    if (this.pacedAt === this.reports) return undefined;
-    // -1: the thread's checkpoint could not run, because another connection was checkpointing
-    // (most often this one's commits, past the backstop): pause, so that the thread, not the
-    // next commit, copies the rest and starts the WAL over
-    const busy = frames.log < 0;
-    if (!busy && (frames.log < this.paceFrames || frames.checkpointed < frames.log))
-      return undefined;
+    if (!this.up || !worker || this.asked !== undefined) return undefined;
+    const reported = this.frames;
+    const now = this.walIndex.frames();
+    if (!this.due(reported, now)) return undefined;
+    this.pausedAtFrames = now;
     this.pacedAt = this.reports;
     this.pauses += 1;
     const id = this.pauses;
@@ -203,12 +211,33 @@ export class SqliteCheckpointer {
     return writers;
   }
 
+  /** Whether a writer pauses now: `reported`, the thread's last count; `now`, the header's. */
+  private due(reported: WalFrames | undefined, now: number | undefined): boolean {
+    const reportedSince = this.pacedAt !== this.reports;
+    // -1: the thread's checkpoint could not run, because another connection was checkpointing
+    // (most often this one's commits, past the backstop): pause, so that the thread, not the
+    // next commit, copies the rest and starts the WAL over
+    if (reported && reported.log < 0 && reportedSince) return true;
+    // a reader holds frames back: the WAL cannot start over until it ends
+    if (reported && reported.log >= 0 && reported.checkpointed < reported.log) return false;
+    if (now === undefined)
+      return reportedSince && reported !== undefined && reported.log >= this.paceFrames;
+    // the WAL started over since the last pause (its frames went down): that pause is done with
+    if (this.pausedAtFrames !== undefined && now < this.pausedAtFrames)
+      this.pausedAtFrames = undefined;
+    if (now < this.paceFrames) return false;
+    // a pause now is no repeat of one that could not help: the last one started the WAL over, or
+    // the thread has reported since
+    return reportedSince || this.pausedAtFrames === undefined;
+  }
+
   /** Ends the thread (its connection closed first); the main connection checkpoints again. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.watchdog);
     clearTimeout(this.restartTimer);
+    this.walIndex.close();
     const worker = this.worker;
     this.worker = undefined;
     this.setUp(false);
