@@ -15,14 +15,9 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SystemClock } from '@app/common';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
-import { compileAdapter } from '@app/persistence/testing/compile-adapter';
-import { generateTlogKey, LogKeyService, tlogConfig, TransparencyLogService } from '@app/tlog';
-import { tlogAdapters } from '@app/tlog/infrastructure/persistence/tlog-persistence';
-import { TlogRepository } from '@app/tlog/infrastructure/persistence/tlog.repository';
-import { WitnessLog } from '@app/tlog/witness-log';
 import { watchStalls } from './stalls';
+import { sqliteTlog } from './tlog';
 
 const BATCH = 500;
 
@@ -45,14 +40,7 @@ async function main(): Promise<void> {
     const read = store.db.prepare<[number, number], { record_hash: string }>(
       'SELECT record_hash FROM backlog WHERE seq BETWEEN ? AND ? ORDER BY seq',
     );
-    const { adapter: repo } = await compileAdapter<TlogRepository>(store, tlogAdapters);
-    const settings = tlogConfig.read({ TLOG_SIGNING_KEY: generateTlogKey() }, { dataDir: dir });
-    const tlog = new TransparencyLogService(
-      repo,
-      new LogKeyService(settings),
-      new WitnessLog(settings),
-      new SystemClock(),
-    );
+    const { tlog } = await sqliteTlog(store, dir);
     const seqs = Array.from({ length: Math.min(BATCH, links) }, (_, i) => links - i);
 
     (globalThis as { gc?: () => void }).gc?.();
