@@ -18,6 +18,14 @@
  * (run-queue delay, schedstat, Linux only), and the task's GC pauses in all (the watcher is
  * `bench/support/stalls.ts`). Each side's process CPU time (user + system) is
  * printed too, the steadier measure when the machine is shared.
+ *
+ * VERIFY_LINKS (default 1,000,000) and VERIFY_ROUNDS (default 3) size the run. BENCH_DSTATE=1
+ * adds a kernel-state sampler (`bench/support/dstate.ts`, a worker thread reading every
+ * thread's /proc state ~every 1 ms): after each task (the two setup steps, and each round's
+ * verify, export and raw walk) it prints on stderr, in ms after the task's start, the longest
+ * stall's gap and each thread's episodes in `D` (waiting on the disk) by system call and file.
+ * The sampler takes CPU of its own (printed): times measured with it are not comparable with
+ * times measured without.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -27,6 +35,7 @@ import { TimesheetProjector } from '@app/timesheets';
 import { BenchRow, now, percentile, printRows } from './support';
 import { fillChain } from './support/chain';
 import { startSyncBenchApi } from './support/crew';
+import { DstateSampler, formatDstate } from './support/dstate';
 import { Stalls, watchStalls } from './support/stalls';
 
 /** The stall watcher's timer period, ms. */
@@ -67,13 +76,33 @@ function cpuMs(): number {
   return (user + system) / 1000;
 }
 
-async function timed<T>(
+/**
+ * Watches the event loop while `work` runs; with a kernel-state sampler (BENCH_DSTATE=1), also
+ * prints what the threads waited on in `D` meanwhile, lined up with the longest stall.
+ */
+async function watched<T>(
+  task: string,
   work: () => Promise<T>,
-): Promise<{ ms: number; cpuMs: number; stalls: Stalls; value: T }> {
+  dstate?: DstateSampler,
+): Promise<{ value: T; stalls: Stalls; ms: number; cpuMs: number }> {
+  // what the sampler saw before the task is left out
+  await dstate?.take();
+  const origin = performance.timeOrigin + performance.now();
   const t0 = now();
   const c0 = cpuMs();
   const { value, stalls } = await watchStalls(work, { tickMs: TICK_MS });
-  return { ms: now() - t0, cpuMs: cpuMs() - c0, stalls, value };
+  const result = { value, stalls, ms: now() - t0, cpuMs: cpuMs() - c0 };
+  if (dstate) {
+    const summary = await dstate.take();
+    const at = (ms: number) => (performance.timeOrigin + ms - origin).toFixed(1);
+    const gap = stalls.longest;
+    process.stderr.write(
+      `verify bench, kernel states during ${task} (ms after its start): the longest stall ` +
+        `${gap.ms.toFixed(1)} ms, from +${at(gap.from)} to +${at(gap.to)}; the sampler: ` +
+        `${formatDstate(summary, origin)}\n`,
+    );
+  }
+  return result;
 }
 
 /** The round with the longest stall. */
@@ -107,11 +136,13 @@ export async function run(): Promise<void> {
   const api = await startSyncBenchApi('verify', (dataDir) =>
     fillChain(join(dataDir, 'mdai.sqlite'), siteId, links),
   );
+  const dstate = process.env.BENCH_DSTATE === '1' ? await DstateSampler.start() : undefined;
   try {
     const ledger = api.app.get(LedgerService);
     // setup: one more link through the ledger seals the backlog into the tree (the server's
     // path, `TransparencyLogService.seal`) and starts the timesheet read model's catch-up
-    const sealed = await watchStalls(
+    const sealed = await watched(
+      'the setup append that seals the chain',
       () =>
         ledger.append([
           {
@@ -121,13 +152,14 @@ export async function run(): Promise<void> {
             meta: { isOfflineSync: false, syncTimestamp: new Date().toISOString() },
           },
         ]),
-      { tickMs: TICK_MS },
+      dstate,
     );
     const t1 = now();
     // the catch-up runs in the background, turning the loop: done before anything is timed
-    const caughtUp = await watchStalls(
+    const caughtUp = await watched(
+      'the timesheet catch-up',
       () => api.app.get(TimesheetProjector).ensureCurrent(siteId),
-      { tickMs: TICK_MS },
+      dstate,
     );
     process.stderr.write(
       `verify bench: ${links} links filled and sealed in ${((t1 - t0) / 1000).toFixed(1)} s, ` +
@@ -140,27 +172,35 @@ export async function run(): Promise<void> {
     const gc = (globalThis as { gc?: () => void }).gc;
     if (!gc) process.stderr.write('verify bench: run with --expose-gc for a full GC per task\n');
     const tasks = [
-      async () => {
-        const r = await timed(() => ledger.verify(siteId));
+      async (round: number) => {
+        const r = await watched(`verify, round ${round}`, () => ledger.verify(siteId), dstate);
         if (!r.value.ok || r.value.length !== links + 1)
           throw new Error(`verify: ${JSON.stringify(r.value)}`);
         times.verify.push(r.ms);
         cpu.verify.push(r.cpuMs);
         stalls.verify.push(r.stalls);
       },
-      async () => {
-        const r = await timed(async () => {
-          let lines = 0;
-          for await (const line of ledger.exportChain(siteId)) lines += line.length > 0 ? 1 : 0;
-          return lines;
-        });
+      async (round: number) => {
+        const r = await watched(
+          `export, round ${round}`,
+          async () => {
+            let lines = 0;
+            for await (const line of ledger.exportChain(siteId)) lines += line.length > 0 ? 1 : 0;
+            return lines;
+          },
+          dstate,
+        );
         if (r.value !== links + 1) throw new Error(`export: ${r.value} lines`);
         times.export.push(r.ms);
         cpu.export.push(r.cpuMs);
         stalls.export.push(r.stalls);
       },
-      async () => {
-        const r = await timed(async () => rawWalk(store, siteId));
+      async (round: number) => {
+        const r = await watched(
+          `the raw walk, round ${round}`,
+          async () => rawWalk(store, siteId),
+          dstate,
+        );
         if (r.value !== links + 1) throw new Error('raw walk: wrong length');
         times.raw.push(r.ms);
         cpu.raw.push(r.cpuMs);
@@ -170,7 +210,7 @@ export async function run(): Promise<void> {
       for (let k = 0; k < tasks.length; k++) {
         // the previous task's garbage is collected here, not inside the next one
         gc?.();
-        await tasks[(r + k) % tasks.length]();
+        await tasks[(r + k) % tasks.length](r + 1);
       }
     }
     store.db.close();
@@ -216,6 +256,7 @@ export async function run(): Promise<void> {
       })),
     ]);
   } finally {
+    await dstate?.stop();
     await api.close();
   }
 }
