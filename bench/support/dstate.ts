@@ -4,7 +4,7 @@
  * it reads each thread's state from `/proc/<pid>/task/<tid>/stat` and, for a thread in state `D`
  * (uninterruptible, mostly a wait on the disk), the system call it is in from
  * `…/task/<tid>/syscall` and, for a call on a file descriptor (`fsync`, `fdatasync`, `pwrite64`,
- * `pread64`, `write`, `read`), the file it points to (`readlink /proc/<pid>/fd/<n>`).
+ * `pread64`, `write`, `read`, `ftruncate`…), the file it points to (`readlink /proc/<pid>/fd/<n>`).
  *
  * An episode is a run of samples that found one thread in `D` in the same call on the same file;
  * its length is from its first sample to the first one that found the thread elsewhere, so it is
@@ -67,10 +67,12 @@ const SYSCALLS: Record<string, Record<number, string>> = {
     2: 'open',
     3: 'close',
     9: 'mmap',
+    10: 'mprotect',
     11: 'munmap',
     17: 'pread64',
     18: 'pwrite64',
     26: 'msync',
+    28: 'madvise',
     74: 'fsync',
     75: 'fdatasync',
     76: 'truncate',
@@ -78,13 +80,16 @@ const SYSCALLS: Record<string, Record<number, string>> = {
     82: 'rename',
     87: 'unlink',
     202: 'futex',
+    232: 'epoll_wait',
     257: 'openat',
     263: 'unlinkat',
     277: 'sync_file_range',
+    281: 'epoll_pwait',
     285: 'fallocate',
     316: 'renameat2',
   },
   arm64: {
+    22: 'epoll_pwait',
     35: 'unlinkat',
     46: 'ftruncate',
     47: 'fallocate',
@@ -100,11 +105,23 @@ const SYSCALLS: Record<string, Record<number, string>> = {
     98: 'futex',
     215: 'munmap',
     222: 'mmap',
+    226: 'mprotect',
     227: 'msync',
+    233: 'madvise',
   },
 };
 /** Calls on a file descriptor (their first argument). */
-const ON_FILE = new Set(['read', 'write', 'pread64', 'pwrite64', 'fsync', 'fdatasync']);
+const ON_FILE = new Set([
+  'read',
+  'write',
+  'pread64',
+  'pwrite64',
+  'fsync',
+  'fdatasync',
+  'ftruncate',
+  'fallocate',
+  'sync_file_range',
+]);
 
 const epochMs = () => performance.timeOrigin + performance.now();
 
