@@ -7,10 +7,12 @@
  * the main thread's wait for a CPU inside it, the share a loaded machine adds), the
  * seal's wall and CPU time, how often a 1 ms timer ran meanwhile, and the RSS it added.
  *
- * `BENCH_BEFORE_DIR=<older checkout>` runs that checkout's seal in the same rounds, alternating
- * which side goes first (copy bench/support/seal-backlog.ts into that checkout first); both
- * sides must sign the same root.
+ * `BENCH_BEFORE_DIR=<older checkout>` (e.g. `git archive main`, with a `node_modules` link) runs
+ * that checkout's seal in the same rounds, alternating which side goes first; both sides must
+ * sign the same root. The child, and the files of bench/support it imports (`./stalls.ts`),
+ * are copied into that checkout first (overwriting its copies), so both run the same code.
  */
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchChild } from './support/child';
 import { median, printRows } from './support';
@@ -23,6 +25,27 @@ interface Sealed {
   ticks: number;
   peakRssAddedMiB: number;
   rootHash: string;
+}
+
+/** The child and, transitively, the files of bench/support it imports (`from './x'`). */
+function childFiles(file = 'seal-backlog.ts', found = new Set<string>()): Set<string> {
+  found.add(file);
+  const text = readFileSync(join(__dirname, 'support', file), 'utf8');
+  for (const [, name] of text.matchAll(/from '\.\/([\w-]+)'/g))
+    if (!found.has(`${name}.ts`)) childFiles(`${name}.ts`, found);
+  return found;
+}
+
+/** Our child's files into an older checkout's bench/support, where they are missing or differ. */
+function copyChildInto(root: string): void {
+  mkdirSync(join(root, 'bench', 'support'), { recursive: true });
+  for (const file of childFiles()) {
+    const from = join(__dirname, 'support', file);
+    const to = join(root, 'bench', 'support', file);
+    if (existsSync(to) && readFileSync(to, 'utf8') === readFileSync(from, 'utf8')) continue;
+    copyFileSync(from, to);
+    process.stderr.write(`seal-backlog bench: copied bench/support/${file} into ${root}\n`);
+  }
 }
 
 async function sealIn(root: string, links: number): Promise<Sealed> {
@@ -39,7 +62,10 @@ export async function run(): Promise<void> {
   const rounds = Number(process.env.SEAL_BACKLOG_ROUNDS ?? 3);
   const beforeDir = process.env.BENCH_BEFORE_DIR;
   const sides: [name: string, root: string][] = [['ours', join(__dirname, '..')]];
-  if (beforeDir) sides.push(['before', beforeDir]);
+  if (beforeDir) {
+    copyChildInto(beforeDir);
+    sides.push(['before', beforeDir]);
+  }
   for (const links of sizes) {
     const results = new Map<string, Sealed[]>(sides.map(([name]) => [name, []]));
     for (let r = 0; r < rounds; r++) {

@@ -15,22 +15,11 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SystemClock } from '@app/common';
-import { generateTlogKey, tlogConfig } from '@app/tlog';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
-import { compileAdapter } from '@app/persistence/testing/compile-adapter';
-import {
-  appendLeaves,
-  LogKeyService,
-  nodeId,
-  perfectNodes,
-  TransparencyLogService,
-} from '@app/tlog';
-import { tlogAdapters } from '@app/tlog/infrastructure/persistence/tlog-persistence';
-import { TlogRepository } from '@app/tlog/infrastructure/persistence/tlog.repository';
-import { WitnessLog } from '@app/tlog/witness-log';
+import { appendLeaves, nodeId, perfectNodes, TransparencyLogService } from '@app/tlog';
 import { now, percentile, printRows } from './support';
 import { enrollCrew, signedBatch, startSyncBenchApi } from './support/crew';
+import { sqliteTlog } from './support/tlog';
 
 const BATCHES = 32;
 const BATCH_SIZE = 500;
@@ -114,7 +103,7 @@ async function proofsAtOneMillion(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mdai-bench-tree-'));
   const store = new SqliteStore(join(dir, 'tree.sqlite'));
   try {
-    const { adapter: repo } = await compileAdapter<TlogRepository>(store, tlogAdapters);
+    const { repo, tlog } = await sqliteTlog(store, dir);
     // setup only: the 2M-node build is not what is measured, so skip the fsyncs
     store.db.pragma('synchronous = OFF');
     const origin = 'bench.local/ledger/one-million';
@@ -131,13 +120,6 @@ async function proofsAtOneMillion(): Promise<void> {
       await repo.putNodes(origin, appendLeaves(compact, from, leaves).created);
     }
     const buildMs = now() - t0;
-    const settings = tlogConfig.read({ TLOG_SIGNING_KEY: generateTlogKey() }, { dataDir: dir });
-    const tlog = new TransparencyLogService(
-      repo,
-      new LogKeyService(settings),
-      new WitnessLog(settings),
-      new SystemClock(),
-    );
     const random = (n: number) => 1 + Math.floor(Math.random() * n);
     const recordHash = 'ab'.repeat(32);
     // interleave: one proof, one single-node lookup (the baseline), repeatedly

@@ -13,13 +13,20 @@
  * - baseline: a raw walk of the same rows with better-sqlite3 `iterate`, rebuilding each
  *   record's hashed text from the stored JCS columns and hashing it (SHA-256), nothing else.
  * While ours runs, the longest event-loop stall is measured (`monitorEventLoopDelay`, max),
- * with what the longest one held: the GC pauses inside it (`PerformanceObserver` 'gc'
- * entries) and the main thread's wait for a CPU (run-queue delay, `/proc/self/schedstat`, Linux
- * only), and the task's GC pauses in all. Each side's process CPU time (user + system) is
+ * with what the longest gap between runs of a 5 ms timer held: the GC pauses inside it
+ * (`PerformanceObserver` 'gc' entries) and the main thread's time on a CPU and wait for one
+ * (run-queue delay, schedstat, Linux only), and the task's GC pauses in all (the watcher is
+ * `bench/support/stalls.ts`). Each side's process CPU time (user + system) is
  * printed too, the steadier measure when the machine is shared.
+ *
+ * VERIFY_LINKS (default 1,000,000) and VERIFY_ROUNDS (default 3) size the run. BENCH_DSTATE=1
+ * adds a kernel-state sampler (`bench/support/dstate.ts`, a worker thread reading every
+ * thread's /proc state ~every 1 ms): after each task (the two setup steps, and each round's
+ * verify, export and raw walk) it prints on stderr, in ms after the task's start, the longest
+ * stall's gap and each thread's episodes in `D` (waiting on the disk) by system call and file.
+ * The sampler takes CPU of its own (printed): times measured with it are not comparable with
+ * times measured without.
  */
-import { readFileSync } from 'node:fs';
-import { monitorEventLoopDelay, PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
@@ -28,6 +35,11 @@ import { TimesheetProjector } from '@app/timesheets';
 import { BenchRow, now, percentile, printRows } from './support';
 import { fillChain } from './support/chain';
 import { startSyncBenchApi } from './support/crew';
+import { DstateSampler, formatDstate } from './support/dstate';
+import { Stalls, watchStalls } from './support/stalls';
+
+/** The stall watcher's timer period, ms. */
+const TICK_MS = 5;
 
 interface Rowish {
   site_id: string;
@@ -65,116 +77,47 @@ function cpuMs(): number {
 }
 
 /**
- * The main thread's time on a CPU and waiting for one so far, in ms (`/proc/self/schedstat`;
- * NaN where there is none).
+ * Watches the event loop while `work` runs; with a kernel-state sampler (BENCH_DSTATE=1), also
+ * prints what the threads waited on in `D` meanwhile, lined up with the longest stall.
  */
-function mainThreadSched(): { runMs: number; waitMs: number } {
-  try {
-    const [run, wait] = readFileSync('/proc/self/schedstat', 'latin1').split(' ');
-    return { runMs: Number(run) / 1e6, waitMs: Number(wait) / 1e6 };
-  } catch {
-    return { runMs: NaN, waitMs: NaN };
-  }
-}
-
-/** What held the event loop while a task ran. */
-interface Stalls {
-  /** The longest event-loop delay (`monitorEventLoopDelay` max), ms. */
-  maxMs: number;
-  /** The longest gap between two ticks of a 5 ms timer, less the 5 ms, ms. */
-  longestMs: number;
-  /** Inside that gap: GC pauses, ms. */
-  longestGcMs: number;
-  /** Inside the same gap: the main thread's time on a CPU, ms. */
-  longestRunMs: number;
-  /** Inside the same gap: the main thread's wait for a CPU, ms. */
-  longestWaitMs: number;
-  /** Every GC pause of the task, summed, and the longest one, ms. */
-  gcMs: number;
-  gcMaxMs: number;
-}
-
-const TICK_MS = 5;
-
-/** Watches the event loop while `work` runs: its longest stall, and the GC and CPU wait in it. */
-async function watched<T>(work: () => Promise<T>): Promise<{ value: T; stalls: Stalls }> {
-  const gcs: { start: number; ms: number }[] = [];
-  const started = performance.now();
-  // entries reach observers from a later turn of the loop: a GC before the task (the full GC
-  // run between tasks) is left out by its start time
-  const take = (entries: PerformanceEntry[]) => {
-    for (const e of entries)
-      if (e.startTime >= started) gcs.push({ start: e.startTime, ms: e.duration });
-  };
-  const observer = new PerformanceObserver((list) => take(list.getEntries()));
-  observer.observe({ entryTypes: ['gc'] });
-  const delay = monitorEventLoopDelay({ resolution: TICK_MS });
-  let last = started;
-  let lastSched = mainThreadSched();
-  let longest = { from: last, to: last, runMs: 0, waitMs: 0 };
-  const tick = () => {
-    const at = performance.now();
-    const sched = mainThreadSched();
-    if (at - last > longest.to - longest.from) {
-      const runMs = sched.runMs - lastSched.runMs;
-      longest = { from: last, to: at, runMs, waitMs: sched.waitMs - lastSched.waitMs };
-    }
-    last = at;
-    lastSched = sched;
-  };
-  const ticker = setInterval(tick, TICK_MS);
-  delay.enable();
-  let value: T;
-  try {
-    value = await work();
-  } finally {
-    delay.disable();
-    clearInterval(ticker);
-    take(observer.takeRecords());
-    observer.disconnect();
-  }
-  // the stall may have lasted to the end of the task (no tick after it)
-  tick();
-  let longestGcMs = 0;
-  for (const g of gcs) {
-    const overlap = Math.min(g.start + g.ms, longest.to) - Math.max(g.start, longest.from);
-    if (overlap > 0) longestGcMs += overlap;
-  }
-  return {
-    value,
-    stalls: {
-      maxMs: delay.max / 1e6,
-      longestMs: longest.to - longest.from - TICK_MS,
-      longestGcMs,
-      longestRunMs: longest.runMs,
-      longestWaitMs: longest.waitMs,
-      gcMs: gcs.reduce((sum, g) => sum + g.ms, 0),
-      gcMaxMs: gcs.reduce((max, g) => Math.max(max, g.ms), 0),
-    },
-  };
-}
-
-async function timed<T>(
+async function watched<T>(
+  task: string,
   work: () => Promise<T>,
-): Promise<{ ms: number; cpuMs: number; stalls: Stalls; value: T }> {
+  dstate?: DstateSampler,
+): Promise<{ value: T; stalls: Stalls; ms: number; cpuMs: number }> {
+  // what the sampler saw before the task is left out
+  await dstate?.take();
+  const origin = performance.timeOrigin + performance.now();
   const t0 = now();
   const c0 = cpuMs();
-  const { value, stalls } = await watched(work);
-  return { ms: now() - t0, cpuMs: cpuMs() - c0, stalls, value };
+  const { value, stalls } = await watchStalls(work, { tickMs: TICK_MS });
+  const result = { value, stalls, ms: now() - t0, cpuMs: cpuMs() - c0 };
+  if (dstate) {
+    const summary = await dstate.take();
+    const at = (ms: number) => (performance.timeOrigin + ms - origin).toFixed(1);
+    const gap = stalls.longest;
+    process.stderr.write(
+      `verify bench, kernel states during ${task} (ms after its start): the longest stall ` +
+        `${gap.ms.toFixed(1)} ms, from +${at(gap.from)} to +${at(gap.to)}; the sampler: ` +
+        `${formatDstate(summary, origin)}\n`,
+    );
+  }
+  return result;
 }
 
 /** The round with the longest stall. */
 function worst(rounds: Stalls[]): Stalls {
-  return rounds.reduce((a, b) => (b.maxMs > a.maxMs ? b : a));
+  return rounds.reduce((a, b) => (b.histogramMaxMs > a.histogramMaxMs ? b : a));
 }
 
 /** A stall row: the longest stall, and the GC pauses and CPU wait inside it. */
 function stallRow(during: string, s: Stalls): BenchRow {
+  const gap = s.longest;
   return {
     metric: `longest event-loop stall during ${during}`,
-    ours: s.maxMs,
+    ours: s.histogramMaxMs,
     unit: 'ms',
-    note: `(the longest one seen by a 5 ms timer, ${s.longestMs.toFixed(1)} ms, held GC ${s.longestGcMs.toFixed(1)} ms; the main thread ran ${s.longestRunMs.toFixed(1)} ms of it, waited for a CPU ${s.longestWaitMs.toFixed(1)} ms, was off-CPU otherwise ${Math.max(0, s.longestMs + TICK_MS - s.longestRunMs - s.longestWaitMs).toFixed(1)} ms; the task's GC pauses ${s.gcMs.toFixed(0)} ms in all, longest ${s.gcMaxMs.toFixed(1)} ms)`,
+    note: `(the longest one seen by a ${s.tickMs} ms timer, ${gap.ms.toFixed(1)} ms, held GC ${gap.gcMs.toFixed(1)} ms; the main thread ran ${gap.runMs.toFixed(1)} ms of it, waited for a CPU ${gap.waitMs.toFixed(1)} ms, was off-CPU otherwise ${Math.max(0, gap.ms + s.tickMs - gap.runMs - gap.waitMs).toFixed(1)} ms; the task's GC pauses ${s.gcMs.toFixed(0)} ms in all, longest ${s.gcMaxMs.toFixed(1)} ms)`,
   };
 }
 
@@ -193,23 +136,31 @@ export async function run(): Promise<void> {
   const api = await startSyncBenchApi('verify', (dataDir) =>
     fillChain(join(dataDir, 'mdai.sqlite'), siteId, links),
   );
+  const dstate = process.env.BENCH_DSTATE === '1' ? await DstateSampler.start() : undefined;
   try {
     const ledger = api.app.get(LedgerService);
     // setup: one more link through the ledger seals the backlog into the tree (the server's
     // path, `TransparencyLogService.seal`) and starts the timesheet read model's catch-up
-    const sealed = await watched(() =>
-      ledger.append([
-        {
-          siteId,
-          packetId: randomUUID(),
-          data: { kind: 'bench_marker', packetId: randomUUID() },
-          meta: { isOfflineSync: false, syncTimestamp: new Date().toISOString() },
-        },
-      ]),
+    const sealed = await watched(
+      'the setup append that seals the chain',
+      () =>
+        ledger.append([
+          {
+            siteId,
+            packetId: randomUUID(),
+            data: { kind: 'bench_marker', packetId: randomUUID() },
+            meta: { isOfflineSync: false, syncTimestamp: new Date().toISOString() },
+          },
+        ]),
+      dstate,
     );
     const t1 = now();
     // the catch-up runs in the background, turning the loop: done before anything is timed
-    const caughtUp = await watched(() => api.app.get(TimesheetProjector).ensureCurrent(siteId));
+    const caughtUp = await watched(
+      'the timesheet catch-up',
+      () => api.app.get(TimesheetProjector).ensureCurrent(siteId),
+      dstate,
+    );
     process.stderr.write(
       `verify bench: ${links} links filled and sealed in ${((t1 - t0) / 1000).toFixed(1)} s, ` +
         `timesheet catch-up ${((now() - t1) / 1000).toFixed(1)} s\n`,
@@ -221,27 +172,35 @@ export async function run(): Promise<void> {
     const gc = (globalThis as { gc?: () => void }).gc;
     if (!gc) process.stderr.write('verify bench: run with --expose-gc for a full GC per task\n');
     const tasks = [
-      async () => {
-        const r = await timed(() => ledger.verify(siteId));
+      async (round: number) => {
+        const r = await watched(`verify, round ${round}`, () => ledger.verify(siteId), dstate);
         if (!r.value.ok || r.value.length !== links + 1)
           throw new Error(`verify: ${JSON.stringify(r.value)}`);
         times.verify.push(r.ms);
         cpu.verify.push(r.cpuMs);
         stalls.verify.push(r.stalls);
       },
-      async () => {
-        const r = await timed(async () => {
-          let lines = 0;
-          for await (const line of ledger.exportChain(siteId)) lines += line.length > 0 ? 1 : 0;
-          return lines;
-        });
+      async (round: number) => {
+        const r = await watched(
+          `export, round ${round}`,
+          async () => {
+            let lines = 0;
+            for await (const line of ledger.exportChain(siteId)) lines += line.length > 0 ? 1 : 0;
+            return lines;
+          },
+          dstate,
+        );
         if (r.value !== links + 1) throw new Error(`export: ${r.value} lines`);
         times.export.push(r.ms);
         cpu.export.push(r.cpuMs);
         stalls.export.push(r.stalls);
       },
-      async () => {
-        const r = await timed(async () => rawWalk(store, siteId));
+      async (round: number) => {
+        const r = await watched(
+          `the raw walk, round ${round}`,
+          async () => rawWalk(store, siteId),
+          dstate,
+        );
         if (r.value !== links + 1) throw new Error('raw walk: wrong length');
         times.raw.push(r.ms);
         cpu.raw.push(r.cpuMs);
@@ -251,7 +210,7 @@ export async function run(): Promise<void> {
       for (let k = 0; k < tasks.length; k++) {
         // the previous task's garbage is collected here, not inside the next one
         gc?.();
-        await tasks[(r + k) % tasks.length]();
+        await tasks[(r + k) % tasks.length](r + 1);
       }
     }
     store.db.close();
@@ -297,6 +256,7 @@ export async function run(): Promise<void> {
       })),
     ]);
   } finally {
+    await dstate?.stop();
     await api.close();
   }
 }

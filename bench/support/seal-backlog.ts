@@ -5,34 +5,21 @@
  * the SQLite tlog adapter, the witness file, an Ed25519 checkpoint), asking receipts for the
  * last 500 (a sync batch). Prints `SEALED <json>`: the seal's wall and CPU time, the longest
  * event-loop stall during it (the longest gap between runs of a 1 ms timer, or
- * `monitorEventLoopDelay`'s max if larger), the main thread's wait for a CPU inside the longest gap,
- * how many times that timer ran meanwhile, the RSS it added at its peak, and the root (both checkouts must
- * agree). Standalone, so an older checkout (BENCH_BEFORE_DIR) runs the same file.
+ * `monitorEventLoopDelay`'s max if larger; `./stalls.ts`), the main thread's wait for a CPU
+ * inside the longest gap, how many times that timer ran meanwhile, the RSS it added at its
+ * peak, and the root (both checkouts must agree). Standalone but for the libs: `bench/seal-backlog`
+ * copies it and the files of bench/support it imports into an older checkout
+ * (BENCH_BEFORE_DIR), so both sides run the same code on their own libs.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { SystemClock } from '@app/common';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
-import { compileAdapter } from '@app/persistence/testing/compile-adapter';
-import { generateTlogKey, LogKeyService, tlogConfig, TransparencyLogService } from '@app/tlog';
-import { tlogAdapters } from '@app/tlog/infrastructure/persistence/tlog-persistence';
-import { TlogRepository } from '@app/tlog/infrastructure/persistence/tlog.repository';
-import { WitnessLog } from '@app/tlog/witness-log';
+import { watchStalls } from './stalls';
+import { sqliteTlog } from './tlog';
 
 const BATCH = 500;
-
-/** The main thread's time waiting for a CPU so far, in ms (`/proc/self/schedstat`; 0 elsewhere). */
-function cpuWaitMs(): number {
-  try {
-    return Number(readFileSync('/proc/self/schedstat', 'latin1').split(' ')[1]) / 1e6;
-  } catch {
-    return 0;
-  }
-}
 
 async function main(): Promise<void> {
   const links = Number(process.argv[2]);
@@ -53,61 +40,40 @@ async function main(): Promise<void> {
     const read = store.db.prepare<[number, number], { record_hash: string }>(
       'SELECT record_hash FROM backlog WHERE seq BETWEEN ? AND ? ORDER BY seq',
     );
-    const { adapter: repo } = await compileAdapter<TlogRepository>(store, tlogAdapters);
-    const settings = tlogConfig.read({ TLOG_SIGNING_KEY: generateTlogKey() }, { dataDir: dir });
-    const tlog = new TransparencyLogService(
-      repo,
-      new LogKeyService(settings),
-      new WitnessLog(settings),
-      new SystemClock(),
-    );
+    const { tlog } = await sqliteTlog(store, dir);
     const seqs = Array.from({ length: Math.min(BATCH, links) }, (_, i) => links - i);
 
     (globalThis as { gc?: () => void }).gc?.();
     const rssBefore = process.memoryUsage().rss;
-    // the longest gap between two runs of a 1 ms timer (or the seal's start or end), less the 1 ms
-    // and how long the main thread waited for a CPU in it (other processes' share of the machine)
-    let ticks = 0;
-    let last = performance.now();
-    let lastWait = cpuWaitMs();
-    let longestGap = 0;
-    let longestGapWait = 0;
-    const tick = () => {
-      const at = performance.now();
-      const wait = cpuWaitMs();
-      if (at - last > longestGap) {
-        longestGap = at - last;
-        longestGapWait = wait - lastWait;
-      }
-      last = at;
-      lastWait = wait;
-      ticks++;
-    };
-    const ticker = setInterval(tick, 1);
-    const delay = monitorEventLoopDelay({ resolution: 1 });
-    delay.enable();
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    const sealed = await tlog.seal(
-      'bench.local/ledger/backlog',
-      links,
-      async (from, to) => read.all(from, to).map((r) => r.record_hash),
-      seqs,
+    let ms = 0;
+    let cpuMs = 0;
+    // a 1 ms timer; the histogram stays on 5 ms after the seal, to take a stall that lasted
+    // to its end
+    const { value: sealed, stalls } = await watchStalls(
+      async () => {
+        const cpu0 = process.cpuUsage();
+        const t0 = performance.now();
+        const done = await tlog.seal(
+          'bench.local/ledger/backlog',
+          links,
+          async (from, to) => read.all(from, to).map((r) => r.record_hash),
+          seqs,
+        );
+        ms = performance.now() - t0;
+        const { user, system } = process.cpuUsage(cpu0);
+        cpuMs = (user + system) / 1000;
+        return done;
+      },
+      { tickMs: 1, settleMs: 5 },
     );
-    const ms = performance.now() - t0;
-    const { user, system } = process.cpuUsage(cpu0);
-    tick();
-    clearInterval(ticker);
-    // the histogram takes a stall's delay when its timer runs after it: once more
-    await sleep(5);
-    delay.disable();
     if (sealed.receipts.size !== seqs.length) throw new Error('receipts missing');
     const result = {
       ms,
-      cpuMs: (user + system) / 1000,
-      maxStallMs: Math.max(longestGap - 1, delay.max / 1e6),
-      stallCpuWaitMs: longestGapWait,
-      ticks: ticks - 1,
+      cpuMs,
+      maxStallMs: Math.max(stalls.longest.ms, stalls.histogramMaxMs),
+      // 0 where there is no schedstat
+      stallCpuWaitMs: stalls.longest.waitMs || 0,
+      ticks: stalls.ticks,
       // maxRSS is in KiB
       peakRssAddedMiB: (process.resourceUsage().maxRSS * 1024 - rssBefore) / 2 ** 20,
       rootHash: sealed.checkpoint.rootHash,
