@@ -24,7 +24,7 @@ function dayOf(siteId: string, workerId: string, day: string, seconds: number): 
     flags: [],
     corrected: false,
     seqs: [1, 2],
-    packets: {},
+    packets: [],
   };
 }
 

@@ -146,7 +146,7 @@ export class TimesheetsService {
 
   private async views(scope: Scope, days: TimesheetDay[]): Promise<TimesheetDayView[]> {
     const packetSeq = new Map<string, number>();
-    for (const d of days) for (const [p, seq] of Object.entries(d.packets)) packetSeq.set(p, seq);
+    for (const d of days) for (const [p, seq] of d.packets) packetSeq.set(p, seq);
     const events = await this.fraud.ofPackets([...packetSeq.keys()]);
     const fraudBySeq = new Map<number, string[]>();
     for (const e of events) {
@@ -163,7 +163,7 @@ export class TimesheetsService {
     });
     return days.map((d) => {
       const flags = [...d.flags];
-      for (const seq of Object.values(d.packets)) {
+      for (const [, seq] of d.packets) {
         for (const type of new Set(fraudBySeq.get(seq) ?? []))
           flags.push({ type: 'fraud', seq, detail: type });
       }

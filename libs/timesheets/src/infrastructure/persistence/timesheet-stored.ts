@@ -44,11 +44,20 @@ export function entryFromStored(s: StoredTimesheetEntry, correctedBy: number[]):
   };
 }
 
-/** A day as both stores keep it: its JSON text (its packets map has packet ids as keys). */
+/** A day as both stores keep it: its JSON text (its packets as [packetId, seq] pairs). */
 export function dayToBody(day: TimesheetDay): string {
   return JSON.stringify(day);
 }
 
+/**
+ * The day a stored body holds. Bodies written before the packets became pairs hold them as an
+ * object keyed by packet id: read as pairs (by seq) too, until a recompute writes the day again.
+ */
 export function dayFromBody(body: string): TimesheetDay {
-  return JSON.parse(body) as TimesheetDay;
+  const day = JSON.parse(body) as TimesheetDay;
+  const packets = day.packets as unknown;
+  if (!Array.isArray(packets)) {
+    day.packets = Object.entries(packets as Record<string, number>).sort((a, b) => a[1] - b[1]);
+  }
+  return day;
 }

@@ -19,7 +19,7 @@ function day(workerId: string, d: string, seconds = 3600): TimesheetDay {
     flags: [{ type: 'low_trust', seq: 1 }],
     corrected: false,
     seqs: [1, 2],
-    packets: { 'packet-1': 1 },
+    packets: [['packet-1', 1]],
   };
 }
 

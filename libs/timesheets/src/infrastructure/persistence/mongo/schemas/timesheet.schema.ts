@@ -31,7 +31,7 @@ export class TimesheetDayDocument {
   /** Absent on a tombstone. */
   @Prop() workedSeconds?: number;
   /**
-   * The day as JSON text: its packets map has packet ids as keys. Absent: a tombstone, a day
+   * The day as JSON text (its packets as [packetId, seq] pairs). Absent: a tombstone, a day
    * a recompute found empty, kept with its `basis` so an older recompute cannot bring it back.
    */
   @Prop() body?: string;
