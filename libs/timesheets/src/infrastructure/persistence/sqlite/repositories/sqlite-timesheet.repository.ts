@@ -1,14 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import {
-  LimitedStatement,
-  LimitedStatements,
-  SqliteStoreHandle,
-  SqliteWriteTurns,
-} from '@app/persistence';
+import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
 import { TimesheetEntry } from '../../../../domain/timesheet-entry';
 import {
+  DAY_PAGE_MAX_WORKERS,
+  DayPage,
   DayQuery,
   DayReplacement,
   PendingDays,
@@ -30,6 +27,22 @@ const INSERT_ROWS = [100, 10, 1];
 export const TIMESHEET_ENTRY_PAGE_SQL =
   'SELECT * FROM timesheet_entries WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?';
 
+/**
+ * The statements of a page of days, a skip-scan of the (site_id, worker_id, day) key: the
+ * site's first worker and the worker after one (one seek each), and a worker's days from a day
+ * (inclusive) or after one, up to a day (one seek, then its days in order). Exported so the
+ * query-plan spec checks them.
+ */
+export const TIMESHEET_DAY_SQL = {
+  firstWorker: 'SELECT worker_id FROM timesheet_days WHERE site_id = ? ORDER BY worker_id LIMIT 1',
+  nextWorker:
+    'SELECT worker_id FROM timesheet_days WHERE site_id = ? AND worker_id > ? ORDER BY worker_id LIMIT 1',
+  daysFrom:
+    'SELECT body FROM timesheet_days WHERE site_id = ? AND worker_id = ? AND day >= ? AND day <= ? ORDER BY day',
+  daysAfter:
+    'SELECT body FROM timesheet_days WHERE site_id = ? AND worker_id = ? AND day > ? AND day <= ? ORDER BY day',
+} as const;
+
 /** SQLite adapter: a day's body is its JSON; replacing a worker's days is one transaction. */
 @Injectable()
 export class SqliteTimesheetRepository extends TimesheetRepository {
@@ -47,10 +60,13 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   >;
   private readonly markPending: Statement<[string, string, number, number]>;
   private readonly settlePending: Statement<[string, string, number, number]>;
-  /** The listings, prepared per page size with the limit written in (`LimitedStatement`). */
+  /** The listing of entries, prepared per page size with the limit written in (`LimitedStatement`). */
   private readonly entryPage: LimitedStatement<[string, number], TimesheetEntryRow>;
-  /** Per filter shape: a crew's listing has one `?` per worker, so texts come and go. */
-  private readonly dayPages: LimitedStatements<{ body: string }>;
+  /** The skip-scan of a page of days (TIMESHEET_DAY_SQL); bodies and worker ids plucked. */
+  private readonly firstWorker: Statement<[string], string>;
+  private readonly nextWorker: Statement<[string, string], string>;
+  private readonly daysFrom: Statement<[string, string, string, string], string>;
+  private readonly daysAfter: Statement<[string, string, string, string], string>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -58,7 +74,16 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     this.db = store.db;
     this.turns = store.writeTurns;
     this.entryPage = new LimitedStatement(this.db, TIMESHEET_ENTRY_PAGE_SQL);
-    this.dayPages = new LimitedStatements(this.db);
+    this.firstWorker = this.db.prepare<[string], string>(TIMESHEET_DAY_SQL.firstWorker).pluck();
+    this.nextWorker = this.db
+      .prepare<[string, string], string>(TIMESHEET_DAY_SQL.nextWorker)
+      .pluck();
+    this.daysFrom = this.db
+      .prepare<[string, string, string, string], string>(TIMESHEET_DAY_SQL.daysFrom)
+      .pluck();
+    this.daysAfter = this.db
+      .prepare<[string, string, string, string], string>(TIMESHEET_DAY_SQL.daysAfter)
+      .pluck();
     // one statement per row count: a 500-entry batch is 5 statement runs, not 500
     const row = `(${Array(13).fill('?').join(', ')})`;
     this.inserts = INSERT_ROWS.map((rows) =>
@@ -236,10 +261,52 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     return new Map();
   }
 
-  async listDays(q: DayQuery): Promise<TimesheetDay[]> {
-    const query = timesheetDaysQuery(q);
-    if (!query) return [];
-    return this.dayPages.all(query.sql, query.args, q.limit).map((r) => dayFromBody(r.body));
+  /**
+   * A skip-scan: per worker one seek of its days in the period (after the cursor), the next
+   * worker by one seek past the last: a page reads the days it returns and two index entries a
+   * worker it visits, whatever the site's history. After `maxWorkers` workers the page stops,
+   * short, with a `next` past the last worker visited (its last day of the period).
+   */
+  async listDays(q: DayQuery): Promise<DayPage> {
+    if (!Number.isSafeInteger(q.limit) || q.limit < 1) {
+      throw new RangeError(`listDays: limit must be a positive integer, got ${q.limit}`);
+    }
+    const maxWorkers = q.maxWorkers ?? DAY_PAGE_MAX_WORKERS;
+    const days: TimesheetDay[] = [];
+    const after = q.after;
+    // the cursor's worker is done when its day is the period's last (a short page's cursor):
+    // the page starts at the next worker, so every page visits at least one worker more
+    const done = after !== undefined && after.day >= q.toDay;
+    // a given crew: its workers in order from the cursor's; else the site's, seeked one by one
+    const crew = q.workerIds ? crewFrom(q.workerIds, after?.workerId, done) : undefined;
+    let i = 0;
+    let workerId: string | undefined;
+    if (crew) workerId = crew[0];
+    else if (!after) workerId = this.firstWorker.get(q.siteId);
+    else workerId = done ? this.nextWorker.get(q.siteId, after.workerId) : after.workerId;
+    for (let visited = 1; workerId !== undefined; visited++) {
+      // the cursor's worker: its days after the cursor's day; any other: from the first day
+      const rows =
+        after && workerId === after.workerId && after.day >= q.fromDay
+          ? this.daysAfter.iterate(q.siteId, workerId, after.day, q.toDay)
+          : this.daysFrom.iterate(q.siteId, workerId, q.fromDay, q.toDay);
+      for (const body of rows) {
+        days.push(dayFromBody(body));
+        // the page is full: the iterator is closed (its statement reset) by the break
+        if (days.length === q.limit) break;
+      }
+      if (days.length === q.limit) {
+        const last = days[days.length - 1];
+        return { days, next: { workerId: last.workerId, day: last.day } };
+      }
+      const following = crew ? crew[++i] : this.nextWorker.get(q.siteId, workerId);
+      // past `maxWorkers`, the next page resumes after this worker (a short page, maybe empty)
+      if (following !== undefined && visited >= maxWorkers) {
+        return { days, next: { workerId, day: q.toDay } };
+      }
+      workerId = following;
+    }
+    return { days };
   }
 
   async clearSite(siteId: string): Promise<void> {
@@ -265,24 +332,21 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
 }
 
 /**
- * The statement and arguments of one page of days (the limit is LimitedStatements'); undefined
- * when the query can match nothing (an empty crew). Exported so the query-plan spec checks the
- * statements this builds, not copies of them.
+ * The crew's workers from `from` on (after it when `exclusive`), in (byte) order, once each.
+ * Worker ids are ASCII (24-hex), so JavaScript's string order is SQLite's BINARY order.
  */
-export function timesheetDaysQuery(q: DayQuery): { sql: string; args: unknown[] } | undefined {
-  const where = ['site_id = ?', 'day >= ?', 'day <= ?'];
-  const args: unknown[] = [q.siteId, q.fromDay, q.toDay];
-  if (q.workerIds) {
-    if (q.workerIds.length === 0) return undefined;
-    where.push(`worker_id IN (${q.workerIds.map(() => '?').join(',')})`);
-    args.push(...q.workerIds);
+function crewFrom(workerIds: string[], from: string | undefined, exclusive: boolean): string[] {
+  let sorted = true;
+  for (let k = 1; k < workerIds.length && sorted; k++) sorted = workerIds[k - 1] < workerIds[k];
+  const ids = sorted ? workerIds : [...new Set(workerIds)].sort();
+  if (from === undefined) return ids;
+  // the first at or after `from` (binary search)
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ids[mid] < from || (exclusive && ids[mid] === from)) lo = mid + 1;
+    else hi = mid;
   }
-  if (q.after) {
-    where.push('(worker_id > ? OR (worker_id = ? AND day > ?))');
-    args.push(q.after.workerId, q.after.workerId, q.after.day);
-  }
-  return {
-    sql: `SELECT body FROM timesheet_days WHERE ${where.join(' AND ')} ORDER BY worker_id, day LIMIT ?`,
-    args,
-  };
+  return lo === 0 ? ids : ids.slice(lo);
 }
