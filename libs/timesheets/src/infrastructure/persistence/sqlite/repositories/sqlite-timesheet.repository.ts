@@ -28,20 +28,46 @@ export const TIMESHEET_ENTRY_PAGE_SQL =
   'SELECT * FROM timesheet_entries WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?';
 
 /**
- * The statements of a page of days, a skip-scan of the (site_id, worker_id, day) key: the
- * site's first worker and the worker after one (one seek each), and a worker's days from a day
- * (inclusive) or after one, up to a day (one seek, then its days in order). Exported so the
- * query-plan spec checks them.
+ * The statements of a page of days: a skip-scan of the (site_id, worker_id, day) key. Each
+ * row is a worker and one of its days in the period, or the worker and NULLs when it has none
+ * there; in key order (the plan's nested loops: the query-plan spec holds them to it, and
+ * `listDays` checks the order it reads). Exported so the query-plan spec checks them.
  */
 export const TIMESHEET_DAY_SQL = {
-  firstWorker: 'SELECT worker_id FROM timesheet_days WHERE site_id = ? ORDER BY worker_id LIMIT 1',
-  nextWorker:
-    'SELECT worker_id FROM timesheet_days WHERE site_id = ? AND worker_id > ? ORDER BY worker_id LIMIT 1',
-  daysFrom:
-    'SELECT body FROM timesheet_days WHERE site_id = ? AND worker_id = ? AND day >= ? AND day <= ? ORDER BY day',
-  daysAfter:
-    'SELECT body FROM timesheet_days WHERE site_id = ? AND worker_id = ? AND day > ? AND day <= ? ORDER BY day',
+  /** The site's workers after @worker, found one seek past the last (lazily, as read). */
+  siteDays: `WITH RECURSIVE workers(id) AS (
+      SELECT (SELECT worker_id FROM timesheet_days
+              WHERE site_id = @site AND worker_id > @worker ORDER BY worker_id LIMIT 1)
+      UNION ALL
+      SELECT (SELECT worker_id FROM timesheet_days
+              WHERE site_id = @site AND worker_id > workers.id ORDER BY worker_id LIMIT 1)
+      FROM workers WHERE workers.id IS NOT NULL
+    )
+    SELECT workers.id, d.day, d.body FROM workers
+    LEFT JOIN timesheet_days d
+      ON d.site_id = @site AND d.worker_id = workers.id AND d.day >= @from AND d.day <= @to
+    WHERE workers.id IS NOT NULL`,
+  /** The workers of @crew, a JSON array of ids in key order. */
+  crewDays: `SELECT crew.value, d.day, d.body FROM json_each(@crew) AS crew
+    LEFT JOIN timesheet_days d
+      ON d.site_id = @site AND d.worker_id = crew.value AND d.day >= @from AND d.day <= @to`,
+  /** The cursor's worker: its days after the cursor's day. */
+  workerDaysAfter: `SELECT worker_id, day, body FROM timesheet_days
+    WHERE site_id = @site AND worker_id = @worker AND day > @after AND day <= @to ORDER BY day`,
 } as const;
+
+/** Parameters of TIMESHEET_DAY_SQL (each statement names those it uses). */
+interface DayParams {
+  site: string;
+  from?: string;
+  to: string;
+  worker?: string;
+  after?: string;
+  crew?: string;
+}
+
+/** A row of TIMESHEET_DAY_SQL: worker, then day and body (NULL: no day in the period). */
+type DayRow = [workerId: string, day: string | null, body: string | null];
 
 /** SQLite adapter: a day's body is its JSON; replacing a worker's days is one transaction. */
 @Injectable()
@@ -62,11 +88,10 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   private readonly settlePending: Statement<[string, string, number, number]>;
   /** The listing of entries, prepared per page size with the limit written in (`LimitedStatement`). */
   private readonly entryPage: LimitedStatement<[string, number], TimesheetEntryRow>;
-  /** The skip-scan of a page of days (TIMESHEET_DAY_SQL); bodies and worker ids plucked. */
-  private readonly firstWorker: Statement<[string], string>;
-  private readonly nextWorker: Statement<[string, string], string>;
-  private readonly daysFrom: Statement<[string, string, string, string], string>;
-  private readonly daysAfter: Statement<[string, string, string, string], string>;
+  /** The skip-scan of a page of days (TIMESHEET_DAY_SQL), rows as arrays. */
+  private readonly siteDays: Statement<[DayParams], DayRow>;
+  private readonly crewDays: Statement<[DayParams], DayRow>;
+  private readonly workerDaysAfter: Statement<[DayParams], DayRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -74,16 +99,10 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     this.db = store.db;
     this.turns = store.writeTurns;
     this.entryPage = new LimitedStatement(this.db, TIMESHEET_ENTRY_PAGE_SQL);
-    this.firstWorker = this.db.prepare<[string], string>(TIMESHEET_DAY_SQL.firstWorker).pluck();
-    this.nextWorker = this.db
-      .prepare<[string, string], string>(TIMESHEET_DAY_SQL.nextWorker)
-      .pluck();
-    this.daysFrom = this.db
-      .prepare<[string, string, string, string], string>(TIMESHEET_DAY_SQL.daysFrom)
-      .pluck();
-    this.daysAfter = this.db
-      .prepare<[string, string, string, string], string>(TIMESHEET_DAY_SQL.daysAfter)
-      .pluck();
+    const days = (sql: string) => this.db.prepare<[DayParams], DayRow>(sql).raw(true);
+    this.siteDays = days(TIMESHEET_DAY_SQL.siteDays);
+    this.crewDays = days(TIMESHEET_DAY_SQL.crewDays);
+    this.workerDaysAfter = days(TIMESHEET_DAY_SQL.workerDaysAfter);
     // one statement per row count: a 500-entry batch is 5 statement runs, not 500
     const row = `(${Array(13).fill('?').join(', ')})`;
     this.inserts = INSERT_ROWS.map((rows) =>
@@ -262,49 +281,73 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   }
 
   /**
-   * A skip-scan: per worker one seek of its days in the period (after the cursor), the next
-   * worker by one seek past the last: a page reads the days it returns and two index entries a
-   * worker it visits, whatever the site's history. After `maxWorkers` workers the page stops,
-   * short, with a `next` past the last worker visited (its last day of the period).
+   * A skip-scan: per worker one seek of its days in the period, the next worker by one seek
+   * past the last (a crew's workers as given): a page reads the days it returns and about two
+   * index entries a worker it visits, whatever the site's history. Before visiting a worker
+   * past `maxWorkers` the page stops, short, with a `next` past the last one visited (its
+   * worker and the period's last day). The cursor's worker first: its days after the cursor.
    */
   async listDays(q: DayQuery): Promise<DayPage> {
-    if (!Number.isSafeInteger(q.limit) || q.limit < 1) {
-      throw new RangeError(`listDays: limit must be a positive integer, got ${q.limit}`);
-    }
     const maxWorkers = q.maxWorkers ?? DAY_PAGE_MAX_WORKERS;
+    for (const [name, n] of [
+      ['limit', q.limit],
+      ['maxWorkers', maxWorkers],
+    ] as const) {
+      if (!Number.isSafeInteger(n) || n < 1) {
+        throw new RangeError(`listDays: ${name} must be a positive integer, got ${n}`);
+      }
+    }
     const days: TimesheetDay[] = [];
+    const params: DayParams = { site: q.siteId, from: q.fromDay, to: q.toDay, worker: '' };
     const after = q.after;
-    // the cursor's worker is done when its day is the period's last (a short page's cursor):
-    // the page starts at the next worker, so every page visits at least one worker more
-    const done = after !== undefined && after.day >= q.toDay;
-    // a given crew: its workers in order from the cursor's; else the site's, seeked one by one
-    const crew = q.workerIds ? crewFrom(q.workerIds, after?.workerId, done) : undefined;
-    let i = 0;
-    let workerId: string | undefined;
-    if (crew) workerId = crew[0];
-    else if (!after) workerId = this.firstWorker.get(q.siteId);
-    else workerId = done ? this.nextWorker.get(q.siteId, after.workerId) : after.workerId;
-    for (let visited = 1; workerId !== undefined; visited++) {
-      // the cursor's worker: its days after the cursor's day; any other: from the first day
-      const rows =
-        after && workerId === after.workerId && after.day >= q.fromDay
-          ? this.daysAfter.iterate(q.siteId, workerId, after.day, q.toDay)
-          : this.daysFrom.iterate(q.siteId, workerId, q.fromDay, q.toDay);
-      for (const body of rows) {
+    // the cursor's worker, unless its day is the period's last (then it is done: a short
+    // page's cursor, and the page starts at the next worker, so every page visits one more)
+    let resume = after !== undefined && after.day < q.toDay;
+    let crew: string[] | undefined;
+    if (q.workerIds) {
+      crew = crewFrom(q.workerIds, after?.workerId);
+      if (after !== undefined && crew[0] === after.workerId) crew = crew.slice(1);
+      else resume = false;
+    }
+    // read one after the other (an open iterator keeps the connection busy)
+    const rows: Array<() => Iterable<DayRow>> = [];
+    if (after) {
+      params.worker = after.workerId;
+      if (resume && after.day >= q.fromDay) {
+        rows.push(() => this.workerDaysAfter.iterate({ ...params, after: after.day }));
+      } else if (resume) {
+        // a cursor before the period: the worker's days from its start
+        rows.push(() =>
+          this.crewDays.iterate({ ...params, crew: JSON.stringify([after.workerId]) }),
+        );
+      }
+    }
+    if (!crew) {
+      rows.push(() => this.siteDays.iterate(params));
+    } else if (crew.length > 0) {
+      // one worker more than a page visits: whether there is one after the last visited
+      const visit = crew.slice(0, maxWorkers + 1);
+      rows.push(() => this.crewDays.iterate({ ...params, crew: JSON.stringify(visit) }));
+    }
+    let visited = 0;
+    let worker: string | undefined;
+    let day = '';
+    for (const read of rows) {
+      for (const [id, d, body] of read()) {
+        if (id !== worker) {
+          if (worker !== undefined && id <= worker) throw outOfOrder(worker, id);
+          // a worker more than the page visits: the iterator is closed by the return
+          if (visited === maxWorkers) return { days, next: { workerId: worker!, day: q.toDay } };
+          visited += 1;
+          worker = id;
+          day = '';
+        }
+        if (body === null || d === null) continue;
+        if (d <= day) throw outOfOrder(`${id} ${day}`, `${id} ${d}`);
+        day = d;
         days.push(dayFromBody(body));
-        // the page is full: the iterator is closed (its statement reset) by the break
-        if (days.length === q.limit) break;
+        if (days.length === q.limit) return { days, next: { workerId: id, day: d } };
       }
-      if (days.length === q.limit) {
-        const last = days[days.length - 1];
-        return { days, next: { workerId: last.workerId, day: last.day } };
-      }
-      const following = crew ? crew[++i] : this.nextWorker.get(q.siteId, workerId);
-      // past `maxWorkers`, the next page resumes after this worker (a short page, maybe empty)
-      if (following !== undefined && visited >= maxWorkers) {
-        return { days, next: { workerId, day: q.toDay } };
-      }
-      workerId = following;
     }
     return { days };
   }
@@ -332,10 +375,10 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
 }
 
 /**
- * The crew's workers from `from` on (after it when `exclusive`), in (byte) order, once each.
- * Worker ids are ASCII (24-hex), so JavaScript's string order is SQLite's BINARY order.
+ * The crew's workers from `from` on (inclusive), in key order, once each. Worker ids are
+ * ASCII (24-hex), so JavaScript's string order is SQLite's BINARY order.
  */
-function crewFrom(workerIds: string[], from: string | undefined, exclusive: boolean): string[] {
+function crewFrom(workerIds: string[], from: string | undefined): string[] {
   let sorted = true;
   for (let k = 1; k < workerIds.length && sorted; k++) sorted = workerIds[k - 1] < workerIds[k];
   const ids = sorted ? workerIds : [...new Set(workerIds)].sort();
@@ -345,8 +388,13 @@ function crewFrom(workerIds: string[], from: string | undefined, exclusive: bool
   let hi = ids.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (ids[mid] < from || (exclusive && ids[mid] === from)) lo = mid + 1;
+    if (ids[mid] < from) lo = mid + 1;
     else hi = mid;
   }
   return lo === 0 ? ids : ids.slice(lo);
+}
+
+/** A skip-scan row out of key order: the plan is not the one the statements were written for. */
+function outOfOrder(before: string, then: string): Error {
+  return new Error(`timesheet days: the page read ${then} after ${before} (not in key order)`);
 }
