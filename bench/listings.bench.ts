@@ -358,9 +358,10 @@ export async function run(): Promise<void> {
 
 /**
  * The worker-day listing's cases: ours (the repository's listDays), raw SQL (the same
- * skip-scan statements, bodies as stored, the crew given sorted) and before (the statement listDays ran before:
- * one `ORDER BY worker_id, day` bounded on site_id only, with the period and the keyset as
- * filters, its limit written in, bodies parsed); and walks of every page, ours and before.
+ * skip-scan statements, bodies as stored, the crew given sorted) and before (the statement
+ * listDays ran before: one `ORDER BY worker_id, day` bounded on site_id only, with the period
+ * and the keyset as filters, its limit written in, bodies parsed); and walks of every page,
+ * ours and before.
  */
 function timesheetCases(db: SqliteStore['db'], repo: SqliteTimesheetRepository) {
   type Row = [string, string | null, string | null];
