@@ -84,13 +84,15 @@ async function daysOf(t: TestApp, siteId: string) {
 }
 
 function workerDays(repo: TimesheetRepository, siteId: string) {
-  return repo.listDays({
-    siteId,
-    fromDay: '2026-03-01',
-    toDay: '2026-03-05',
-    workerIds: [WORKER],
-    limit: 10,
-  });
+  return repo
+    .listDays({
+      siteId,
+      fromDay: '2026-03-01',
+      toDay: '2026-03-05',
+      workerIds: [WORKER],
+      limit: 10,
+    })
+    .then((p) => p.days);
 }
 
 const EXPECTED = [

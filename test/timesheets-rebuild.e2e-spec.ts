@@ -29,7 +29,7 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
     const repo = t.app.get(TimesheetRepository, { strict: false });
     return {
       entries: await repo.listEntries(siteId, 0, 1_000_000),
-      days: await repo.listDays({ siteId, fromDay, toDay, limit: 1_000_000 }),
+      days: await repo.listDays({ siteId, fromDay, toDay, limit: 1_000_000 }).then((p) => p.days),
     };
   };
 
@@ -123,12 +123,14 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
 
       const snapshot = async (siteId: string) => ({
         entries: await repo.listEntries(siteId, 0, 1_000_000),
-        days: await repo.listDays({
-          siteId,
-          fromDay: '2026-02-01',
-          toDay: '2026-04-30',
-          limit: 1_000_000,
-        }),
+        days: await repo
+          .listDays({
+            siteId,
+            fromDay: '2026-02-01',
+            toDay: '2026-04-30',
+            limit: 1_000_000,
+          })
+          .then((p) => p.days),
       });
       expect(corrections).toBeGreaterThan(10);
       for (const siteId of sites) {
@@ -326,7 +328,9 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
     await projector.ensureCurrent(siteId);
     const snapshot = async () => ({
       entries: await repo.listEntries(siteId, 0, 100),
-      days: await repo.listDays({ siteId, fromDay: '2026-03-01', toDay: '2026-03-05', limit: 10 }),
+      days: await repo
+        .listDays({ siteId, fromDay: '2026-03-01', toDay: '2026-03-05', limit: 10 })
+        .then((p) => p.days),
     });
     const incremental = await snapshot();
     expect(incremental.days.map((d) => [d.day, d.workedSeconds, d.corrected])).toEqual([

@@ -196,12 +196,14 @@ describeReplicas(
       const olders = Promise.all(workers.map((w) => replace(older, w, 0, 1)));
       await new Promise((resolve) => setTimeout(resolve, 5));
       await Promise.all([olders, ...workers.map((w) => replace(newer, w, 28_800, 2))]);
-      const days = await older.listDays({
-        siteId,
-        fromDay: '2026-05-01',
-        toDay: '2026-05-31',
-        limit: 10,
-      });
+      const days = await older
+        .listDays({
+          siteId,
+          fromDay: '2026-05-01',
+          toDay: '2026-05-31',
+          limit: 10,
+        })
+        .then((p) => p.days);
       expect(days.map((d) => [d.workerId, d.day, d.workedSeconds])).toEqual(
         workers.map((w) => [w, '2026-05-01', 28_800]),
       );

@@ -1,8 +1,10 @@
+import { DAY_PAGE_MAX_WORKERS } from './infrastructure/persistence/timesheet.repository';
 import { defineConfig, Env, validateEnv, IsInt, IsOptional, Max, Min } from '@app/common';
 
 class TimesheetsEnv {
   @IsOptional() @IsInt() @Min(1) @Max(366) TIMESHEET_MAX_PERIOD_DAYS?: number;
   @IsOptional() @IsInt() @Min(1) @Max(36) TIMESHEET_MAX_SHIFT_HOURS?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(100_000) TIMESHEET_PAGE_MAX_WORKERS?: number;
 }
 
 export interface TimesheetsSettings {
@@ -10,6 +12,11 @@ export interface TimesheetsSettings {
   maxPeriodDays: number;
   /** A check-out more than this after the check-in does not close it (the shift stays open). */
   maxShiftHours: number;
+  /**
+   * The most workers one page of days visits on SQLite: a page over many workers with few days
+   * in the period stops there, short, with a next cursor (a bound on a page's time).
+   */
+  pageMaxWorkers: number;
 }
 
 function readTimesheetsConfig(env: Env): TimesheetsSettings {
@@ -17,6 +24,7 @@ function readTimesheetsConfig(env: Env): TimesheetsSettings {
   return {
     maxPeriodDays: v.TIMESHEET_MAX_PERIOD_DAYS ?? 62,
     maxShiftHours: v.TIMESHEET_MAX_SHIFT_HOURS ?? 16,
+    pageMaxWorkers: v.TIMESHEET_PAGE_MAX_WORKERS ?? DAY_PAGE_MAX_WORKERS,
   };
 }
 

@@ -36,6 +36,7 @@ export interface Scope {
 @Injectable()
 export class TimesheetsService {
   private readonly maxPeriodDays: number;
+  private readonly pageMaxWorkers: number;
 
   constructor(
     private readonly repo: TimesheetRepository,
@@ -45,6 +46,7 @@ export class TimesheetsService {
     @Inject(timesheetsConfig.KEY) timesheetsSettings: TimesheetsSettings,
   ) {
     this.maxPeriodDays = timesheetsSettings.maxPeriodDays;
+    this.pageMaxWorkers = timesheetsSettings.pageMaxWorkers;
   }
 
   /** Checks the period, the site and the caller's scope; brings the read model up to date. */
@@ -86,28 +88,30 @@ export class TimesheetsService {
     limit: number,
     cursor?: string,
   ): Promise<{ days: TimesheetDayView[]; nextCursor?: string }> {
-    const days = await this.repo.listDays({
+    const { days, next } = await this.repo.listDays({
       ...this.query(scope),
       after: decodeCursor(cursor),
       limit,
     });
-    const views = await this.views(scope, days);
-    const last = days[days.length - 1];
+    // a page may be short (even empty) and still have a next one: it stopped after visiting
+    // the most workers a page visits (see TimesheetPageView.nextCursor)
     return {
-      days: views,
-      ...(days.length === limit ? { nextCursor: encodeCursor(last.workerId, last.day) } : {}),
+      days: await this.views(scope, days),
+      ...(next ? { nextCursor: encodeCursor(next.workerId, next.day) } : {}),
     };
   }
 
-  /** Every day of the scope, a page at a time (memory bounded by the page, not the period). */
+  /**
+   * Every day of the scope, a page at a time (memory bounded by the page, not the period),
+   * following each page's `next`: a short page is not the last unless it has none.
+   */
   async *walk(scope: Scope): AsyncGenerator<TimesheetDayView[]> {
     let after: DayQuery['after'];
-    for (;;) {
-      const days = await this.repo.listDays({ ...this.query(scope), after, limit: PAGE });
-      if (days.length > 0) yield this.views(scope, days);
-      if (days.length < PAGE) return;
-      after = { workerId: days[days.length - 1].workerId, day: days[days.length - 1].day };
-    }
+    do {
+      const page = await this.repo.listDays({ ...this.query(scope), after, limit: PAGE });
+      if (page.days.length > 0) yield this.views(scope, page.days);
+      after = page.next;
+    } while (after);
   }
 
   async payroll(scope: Scope): Promise<PayrollWorkerView[]> {
@@ -141,6 +145,7 @@ export class TimesheetsService {
       fromDay: scope.from,
       toDay: scope.to,
       workerIds: scope.workerIds,
+      maxWorkers: this.pageMaxWorkers,
     };
   }
 

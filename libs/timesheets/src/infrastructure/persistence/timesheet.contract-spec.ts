@@ -3,6 +3,7 @@ import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { TimesheetDay } from '../../domain/timesheet-day';
 import { TimesheetEntry } from '../../domain/timesheet-entry';
 import { timesheetPunch } from '../../testing/timesheet-punch';
+import { DayQuery } from './timesheet.repository';
 import { timesheetAdapters } from './timesheet-persistence';
 
 const entry = timesheetPunch;
@@ -73,47 +74,123 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
     await sut().replaceDays([
       { ...range, fromDay: '2026-03-02', workerId: 'a', days: [day('a', '2026-03-03', 60)] },
     ]);
-    const all = await sut().listDays({
-      siteId: 'S',
-      fromDay: '2026-03-01',
-      toDay: '2026-03-31',
-      limit: 10,
-    });
+    const all = await sut()
+      .listDays({
+        siteId: 'S',
+        fromDay: '2026-03-01',
+        toDay: '2026-03-31',
+        limit: 10,
+      })
+      .then((p) => p.days);
     expect(all.map((d) => [d.workerId, d.day, d.workedSeconds])).toEqual([
       ['a', '2026-03-01', 3600],
       ['a', '2026-03-03', 60],
       ['b', '2026-03-01', 3600],
     ]);
     expect(all[0]).toEqual(day('a', '2026-03-01'));
-    const page = await sut().listDays({
-      siteId: 'S',
-      fromDay: '2026-03-01',
-      toDay: '2026-03-31',
-      after: { workerId: 'a', day: '2026-03-01' },
-      limit: 1,
-    });
+    const page = await sut()
+      .listDays({
+        siteId: 'S',
+        fromDay: '2026-03-01',
+        toDay: '2026-03-31',
+        after: { workerId: 'a', day: '2026-03-01' },
+        limit: 1,
+      })
+      .then((p) => p.days);
     expect(page.map((d) => [d.workerId, d.day])).toEqual([['a', '2026-03-03']]);
-    const onlyB = await sut().listDays({
-      siteId: 'S',
-      fromDay: '2026-03-01',
-      toDay: '2026-03-02',
-      workerIds: ['b'],
-      limit: 10,
-    });
-    expect(onlyB.map((d) => d.workerId)).toEqual(['b']);
-    expect(
-      await sut().listDays({
+    const onlyB = await sut()
+      .listDays({
         siteId: 'S',
         fromDay: '2026-03-01',
         toDay: '2026-03-02',
-        workerIds: [],
+        workerIds: ['b'],
         limit: 10,
-      }),
+      })
+      .then((p) => p.days);
+    expect(onlyB.map((d) => d.workerId)).toEqual(['b']);
+    expect(
+      await sut()
+        .listDays({
+          siteId: 'S',
+          fromDay: '2026-03-01',
+          toDay: '2026-03-02',
+          workerIds: [],
+          limit: 10,
+        })
+        .then((p) => p.days),
     ).toEqual([]);
     await sut().clearSite('S');
     expect(
-      await sut().listDays({ siteId: 'S', fromDay: '2026-03-01', toDay: '2026-03-31', limit: 10 }),
+      await sut()
+        .listDays({ siteId: 'S', fromDay: '2026-03-01', toDay: '2026-03-31', limit: 10 })
+        .then((p) => p.days),
     ).toEqual([]);
+  });
+
+  it('should page the days of a sparse period, following next across short pages, for the site, a worker and a crew', async () => {
+    // six workers with a long history; a sparse period: a day of b, two of d, none of the rest
+    const workers = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const history = ['2026-01-05', '2026-01-06', '2026-02-10', '2026-02-11', '2026-03-20'];
+    const sparse: Record<string, string[]> = {
+      b: ['2026-02-01'],
+      d: ['2026-02-01', '2026-02-03'],
+    };
+    await sut().replaceDays(
+      workers.map((w) => ({
+        siteId: 'S',
+        workerId: w,
+        fromDay: '2026-01-01',
+        toDay: '2026-03-31',
+        days: [...history, ...(sparse[w] ?? [])].sort().map((d) => day(w, d)),
+      })),
+    );
+    // a tombstone (MongoDB) or a deleted day inside the period, and another site's day
+    await sut().replaceDays([
+      { siteId: 'S', workerId: 'e', fromDay: '2026-02-02', toDay: '2026-02-02', days: [] },
+      { siteId: 'T', workerId: 'c', fromDay: '2026-02-01', toDay: '2026-02-01', days: [] },
+    ]);
+    await sut().replaceDays([
+      {
+        siteId: 'T',
+        workerId: 'c',
+        fromDay: '2026-02-01',
+        toDay: '2026-02-01',
+        days: [{ ...day('c', '2026-02-01'), siteId: 'T' }],
+      },
+    ]);
+    const period = { siteId: 'S', fromDay: '2026-02-01', toDay: '2026-02-09' };
+    const walk = async (q: Partial<DayQuery>) => {
+      const seen: string[] = [];
+      const sizes: number[] = [];
+      let after: DayQuery['after'];
+      do {
+        const page = await sut().listDays({ ...period, limit: 1, maxWorkers: 2, ...q, after });
+        seen.push(...page.days.map((d) => `${d.workerId}/${d.day}`));
+        sizes.push(page.days.length);
+        after = page.next;
+      } while (after && sizes.length < 100);
+      return { seen, sizes };
+    };
+    const site = await walk({});
+    expect(site.seen).toEqual(['b/2026-02-01', 'd/2026-02-01', 'd/2026-02-03']);
+    if (driver() === 'sqlite') {
+      // pages of one day, two workers at most (the cursor's, resumed, not counted when it has
+      // no day left): a b (full) | c d (full) | d (full) | e f (the last, empty)
+      expect(site.sizes).toEqual([1, 1, 1, 0]);
+    }
+    expect((await walk({ limit: 2 })).seen).toEqual(site.seen);
+    expect((await walk({ workerIds: ['d'] })).seen).toEqual(['d/2026-02-01', 'd/2026-02-03']);
+    const crew = await walk({ workerIds: ['f', 'd', 'a', 'zz', 'b', 'd'] });
+    expect(crew.seen).toEqual(site.seen);
+    expect((await walk({ workerIds: ['a', 'c', 'e'] })).seen).toEqual([]);
+    // a cursor of the period's last day: the worker is done
+    const rest = await sut().listDays({
+      ...period,
+      limit: 10,
+      after: { workerId: 'b', day: '2026-02-09' },
+    });
+    expect(rest.days.map((d) => `${d.workerId}/${d.day}`)).toEqual(site.seen.slice(1));
+    expect(rest.next).toBeUndefined();
   });
 
   it('should say how many entries were new and leave a seq range out of a punch list', async () => {
@@ -177,7 +254,9 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
 
     const range = { siteId: 'S', workerId: 'w1', fromDay: '2026-03-01', toDay: '2026-03-03' };
     const days = () =>
-      sut().listDays({ siteId: 'S', fromDay: '2026-03-01', toDay: '2026-03-31', limit: 10 });
+      sut()
+        .listDays({ siteId: 'S', fromDay: '2026-03-01', toDay: '2026-03-31', limit: 10 })
+        .then((p) => p.days);
     // a recompute that read version v2 found only 03-02 (03-01 and 03-03 empty)
     await sut().replaceDays([{ ...range, days: [day('w1', '2026-03-02', 60)], basis: v2 + 5 }]);
     // one that read v1 lands later: each day it meets of a newer basis is kept
@@ -209,12 +288,14 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
     await sut().replaceDays([
       { ...range, days: [day('w1', '2026-04-01')], basis: read, settles: mark },
     ]);
-    const days = await sut().listDays({
-      siteId: 'S',
-      fromDay: '2026-04-01',
-      toDay: '2026-04-30',
-      limit: 10,
-    });
+    const days = await sut()
+      .listDays({
+        siteId: 'S',
+        fromDay: '2026-04-01',
+        toDay: '2026-04-30',
+        limit: 10,
+      })
+      .then((p) => p.days);
     expect(days.map((d) => d.day)).toEqual(['2026-04-01']);
     // the mark may cover entries stored after this recompute read the version: it stays on
     // MongoDB for the newer recompute (SQLite has one writer: settled)
@@ -311,7 +392,9 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
     const mark = { siteId: 'S', workerId: 'w1', min: 1_000, max: 1_000 };
     const range = { siteId: 'S', workerId: 'w1', fromDay: '2026-03-01', toDay: '2026-03-03' };
     const days = () =>
-      sut().listDays({ siteId: 'S', fromDay: '2026-03-01', toDay: '2026-03-31', limit: 10 });
+      sut()
+        .listDays({ siteId: 'S', fromDay: '2026-03-01', toDay: '2026-03-31', limit: 10 })
+        .then((p) => p.days);
     const recompute = async () => ({
       basis: (await sut().versionsOf('S', ['w1'])).get('w1') ?? 0,
       mark: (await sut().pendingBasis('S', ['w1'])).get('w1'),

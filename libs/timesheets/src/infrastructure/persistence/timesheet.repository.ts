@@ -49,8 +49,32 @@ export interface DayQuery {
   /** Only these workers (a thekedar's crew, or one worker); all when absent. */
   workerIds?: string[];
   /** Keyset: only days after this (workerId, day) in (workerId, day) order. */
-  after?: { workerId: string; day: string };
+  after?: DayKey;
   limit: number;
+  /**
+   * The most workers one page visits (SQLite; default DAY_PAGE_MAX_WORKERS): a page over many
+   * workers with few days in the period ends there, short, with `next`.
+   */
+  maxWorkers?: number;
+}
+
+/** A worker-day's place in (workerId, day) order: a keyset cursor. */
+export interface DayKey {
+  workerId: string;
+  day: string;
+}
+
+/** Workers one page of days visits at most, unless the query says otherwise. */
+export const DAY_PAGE_MAX_WORKERS = 1000;
+
+/**
+ * A page of days in (workerId, day) order, and where the next page starts (`after` of the next
+ * query): present when the page is full (there may be no more) or when it stopped early, short
+ * or even empty, having visited `maxWorkers` workers; absent when no day of the query is left.
+ */
+export interface DayPage {
+  days: TimesheetDay[];
+  next?: DayKey;
 }
 
 /**
@@ -129,8 +153,12 @@ export abstract class TimesheetRepository {
    * and has one writer process: none (no read).
    */
   abstract pendingBasis(siteId: string, workerIds: string[]): Promise<Map<string, string>>;
-  /** Days in (workerId, day) order. */
-  abstract listDays(query: DayQuery): Promise<TimesheetDay[]>;
+  /**
+   * A page of days in (workerId, day) order. On SQLite its cost follows the days it returns
+   * and the workers it visits (at most `maxWorkers`), not the site's rows: a short page may
+   * have a `next`, so a reader of every day follows `next` until it is absent.
+   */
+  abstract listDays(query: DayQuery): Promise<DayPage>;
   /** Forgets everything about a site (before a rebuild), its pending marks too. */
   abstract clearSite(siteId: string): Promise<void>;
 }

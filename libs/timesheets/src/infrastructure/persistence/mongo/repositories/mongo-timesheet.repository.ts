@@ -6,6 +6,7 @@ import { bulkUpsert, MongoStoreHandle } from '@app/persistence';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
 import { TimesheetEntry } from '../../../../domain/timesheet-entry';
 import {
+  DayPage,
   DayQuery,
   DayReplacement,
   PendingDays,
@@ -20,6 +21,7 @@ import {
   PendingWrite,
   TimesheetPendingDocument,
   TimesheetPendingSchema,
+  TIMESHEET_DAY_KEY,
   TIMESHEET_DAY_KEY_INDEX,
   TimesheetWorkerVersionDocument,
   TimesheetWorkerVersionSchema,
@@ -398,24 +400,56 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
     await bulkUpsert(this.days, ops, TIMESHEET_DAY_KEY_INDEX);
   }
 
-  async listDays(q: DayQuery): Promise<TimesheetDay[]> {
-    if (q.workerIds && q.workerIds.length === 0) return [];
+  /**
+   * At most two queries, each bounded on every field of the (siteId, workerId, day) index, so
+   * the server seeks from one worker's days in the period to the next's: the rest of the
+   * cursor's worker (day after the cursor's), then the workers after it (or the crew's, each
+   * a point of the index). No `$or` keyset: bounds, not a filter, whatever plan is chosen.
+   * The server visits as many workers as the page needs (`maxWorkers` is SQLite's): its seeks
+   * cost no round trip, where a skip-scan from here would cost one a worker.
+   */
+  async listDays(q: DayQuery): Promise<DayPage> {
+    const days: TimesheetDay[] = [];
+    const period = { $gte: q.fromDay, $lte: q.toDay };
+    const after = q.after;
+    // the workers after the cursor's: a crew's as points of the index, else a range
+    let crew = q.workerIds;
+    if (after) {
+      const inScope = !crew || crew.includes(after.workerId);
+      if (inScope && after.day < q.toDay) {
+        const day = after.day >= q.fromDay ? { $gt: after.day, $lte: q.toDay } : period;
+        days.push(...(await this.dayBodies(q.siteId, after.workerId, day, q.limit)));
+      }
+      crew = crew?.filter((w) => w > after.workerId);
+    }
+    if (days.length < q.limit && (!crew || crew.length > 0)) {
+      const workers = crew ? { $in: crew } : after ? { $gt: after.workerId } : undefined;
+      days.push(...(await this.dayBodies(q.siteId, workers, period, q.limit - days.length)));
+    }
+    const last = days[days.length - 1];
+    return days.length === q.limit
+      ? { days, next: { workerId: last.workerId, day: last.day } }
+      : { days };
+  }
+
+  /** Up to `limit` stored days (no tombstone) of the workers and days given, in key order. */
+  private async dayBodies(
+    siteId: string,
+    workerId: string | { $in: string[] } | { $gt: string } | undefined,
+    day: { $gte: string; $lte: string } | { $gt: string; $lte: string },
+    limit: number,
+  ): Promise<TimesheetDay[]> {
     const filter: FilterQuery<TimesheetDayDocument> = {
-      siteId: q.siteId,
-      day: { $gte: q.fromDay, $lte: q.toDay },
+      siteId,
+      ...(workerId !== undefined ? { workerId } : {}),
+      day,
       body: { $exists: true },
     };
-    if (q.workerIds) filter.workerId = { $in: q.workerIds };
-    if (q.after) {
-      filter.$or = [
-        { workerId: { $gt: q.after.workerId } },
-        { workerId: q.after.workerId, day: { $gt: q.after.day } },
-      ];
-    }
     const docs = await this.days
       .find(filter, { body: 1 })
       .sort({ workerId: 1, day: 1 })
-      .limit(q.limit)
+      .hint(TIMESHEET_DAY_KEY)
+      .limit(limit)
       .lean<Pick<TimesheetDayDocument, 'body'>[]>();
     return docs.map((d) => dayFromBody(d.body!));
   }

@@ -39,7 +39,9 @@ export class TimesheetDayDocument {
   @Prop() basis?: number;
 }
 export const TimesheetDaySchema = SchemaFactory.createForClass(TimesheetDayDocument);
-TimesheetDaySchema.index({ siteId: 1, workerId: 1, day: 1 }, { unique: true });
+/** The unique key of the days: a page of days is read in its order, bounded on each field. */
+export const TIMESHEET_DAY_KEY = { siteId: 1, workerId: 1, day: 1 } as const;
+TimesheetDaySchema.index(TIMESHEET_DAY_KEY, { unique: true });
 
 /** Name of the unique (siteId, workerId, day) index: a duplicate key on it is a lost race. */
 export const TIMESHEET_DAY_KEY_INDEX = 'siteId_1_workerId_1_day_1';

@@ -1,52 +1,256 @@
-import {
-  describeLiteralLimitPlans,
-  LiteralLimitCase,
-} from '@app/persistence/testing/literal-limit-plans';
-import { literalLimitPlans } from '@app/persistence/testing/query-plan';
-import { DayQuery } from '../../timesheet.repository';
-import {
-  SqliteTimesheetRepository,
-  TIMESHEET_ENTRY_PAGE_SQL,
-  timesheetDaysQuery,
-} from './sqlite-timesheet.repository';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Database } from 'better-sqlite3';
+import { nextDay } from '@app/common';
+import { SqliteStore } from '@app/persistence';
+import { describeLiteralLimitPlans } from '@app/persistence/testing/literal-limit-plans';
+import { explainQueryPlan } from '@app/persistence/testing/query-plan';
+import { TimesheetDay } from '../../../../domain/timesheet-day';
+import { DayKey, DayPage, DayQuery } from '../../timesheet.repository';
+import { SqliteTimesheetRepository, TIMESHEET_ENTRY_PAGE_SQL } from './sqlite-timesheet.repository';
 
-/** A page of days as listDays builds it (the statement under test is the one that runs). */
-function daysCase(name: string, filter: Partial<DayQuery>): LiteralLimitCase {
-  const query = timesheetDaysQuery({
-    siteId: 's-1',
-    fromDay: '2026-01-01',
-    toDay: '2026-01-31',
-    limit: 100,
-    ...filter,
-  });
-  if (!query) throw new Error(`${name}: matches nothing`);
-  return [name, query.sql, query.args, false];
-}
-
-// The timesheet listings as LimitedStatement runs them.
+// The entries listing as LimitedStatement runs it.
 describeLiteralLimitPlans(
   'SqliteTimesheetRepository',
   (store) => new SqliteTimesheetRepository(store), // applies the migrations
-  [
-    ['entries, after a seq', TIMESHEET_ENTRY_PAGE_SQL, ['s-1', 0], true],
-    daysCase('days of a site, first page', {}),
-    daysCase('days of a site, after a worker and day', {
-      after: { workerId: 'w-1', day: '2026-01-05' },
-    }),
-    daysCase('days of a crew, first page', { workerIds: ['w-1', 'w-2', 'w-3'] }),
-    daysCase('days of a crew, after a worker and day', {
-      workerIds: ['w-1', 'w-2'],
-      after: { workerId: 'w-1', day: '2026-01-05' },
-    }),
-  ],
-  (db) => {
-    it('should tell a plan that changes with a literal limit (why listPending keeps LIMIT ?)', () => {
-      const pending = `SELECT site_id AS siteId, worker_id AS workerId, min_at AS min, max_at AS max
-       FROM timesheet_pending_days WHERE (site_id > ? OR (site_id = ? AND worker_id > ?))
-       ORDER BY site_id, worker_id LIMIT ?`;
-      expect(() => literalLimitPlans(db(), pending, ['s-1', 's-1', 'w-1'], [1])).toThrow(
-        /planned otherwise/,
-      );
-    });
-  },
+  [['entries, after a seq', TIMESHEET_ENTRY_PAGE_SQL, ['s-1', 0], true]],
 );
+
+/** One run of a statement: its SQL, its parameters and the rows it gave. */
+interface Run {
+  sql: string;
+  params: unknown[];
+  rows: number;
+}
+
+/**
+ * Records every run of every statement prepared on `db` from now on (get, all, iterate, run),
+ * with the rows each gave: what a page of days costs, counted, not timed.
+ */
+function recordRuns(db: Database): Run[] {
+  const runs: Run[] = [];
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((sql: string) => {
+    const statement = prepare(sql);
+    const proxy: object = new Proxy(statement, {
+      get(target, key) {
+        const value: unknown = Reflect.get(target, key, target);
+        if (typeof value !== 'function') return value;
+        return (...params: unknown[]) => {
+          const result: unknown = value.apply(target, params);
+          if (result === target) return proxy; // pluck(), raw(): chained on the proxy
+          if (!['get', 'all', 'iterate', 'run'].includes(key as string)) return result;
+          const run: Run = { sql, params, rows: 0 };
+          runs.push(run);
+          if (key === 'get') run.rows = result === undefined ? 0 : 1;
+          if (key === 'all') run.rows = (result as unknown[]).length;
+          if (key !== 'iterate') return result;
+          const rows = result as IterableIterator<unknown>;
+          return {
+            [Symbol.iterator]() {
+              return this;
+            },
+            next() {
+              const step = rows.next();
+              if (!step.done) run.rows += 1;
+              return step;
+            },
+            return() {
+              return rows.return?.() ?? { done: true, value: undefined };
+            },
+          };
+        };
+      },
+    });
+    return proxy;
+  }) as Database['prepare'];
+  return runs;
+}
+
+/** A worker's days in a period: one seek, then its days until the period's end. */
+const DAYS_OF_A_WORKER =
+  /^SEARCH (timesheet_days|d) USING PRIMARY KEY \(site_id=\? AND worker_id=\? AND day>\? AND day<\?\)( LEFT-JOIN)?$/;
+/** The next worker: one seek past the last, read by a scalar subquery (one row). */
+const NEXT_WORKER = /^SEARCH timesheet_days USING PRIMARY KEY \(site_id=\? AND worker_id>\?\)$/;
+
+/**
+ * The steps of a statement's plan that read timesheet_days other than by one seek of a
+ * worker's days in a period, or of the next worker inside a scalar subquery: each would read
+ * rows it does not return (a scan, or a search on site_id alone filtering the period). With
+ * none, a statement reads the rows it gives, plus one a worker (the end of its range) and one
+ * a next worker.
+ */
+function unboundedReads(db: Database, run: Run): string[] {
+  const plan = explainQueryPlan(db, run.sql, run.params);
+  return plan.filter((step, i) => {
+    if (step.includes('TEMP B-TREE')) return true;
+    if (!/^(SCAN|SEARCH) (timesheet_days|d)\b/.test(step)) return false;
+    if (DAYS_OF_A_WORKER.test(step)) return false;
+    return !(NEXT_WORKER.test(step) && /SCALAR SUBQUERY/.test(plan[i - 1] ?? ''));
+  });
+}
+
+const SITE = 'S';
+const WORKERS = 40;
+const HISTORY = 120; // days per worker, from 2026-01-01
+const FIRST = '2026-01-01';
+
+const workerId = (i: number) => `w-${String(i).padStart(3, '0')}`;
+
+function day(w: string, d: string): TimesheetDay {
+  return {
+    siteId: SITE,
+    workerId: w,
+    day: d,
+    shifts: [],
+    workedSeconds: 60,
+    flags: [],
+    corrected: false,
+    seqs: [1],
+    packets: [],
+  };
+}
+
+describe('SqliteTimesheetRepository, a page of days: its cost follows the page, not the site', () => {
+  let dir: string;
+  let store: SqliteStore;
+  let repo: SqliteTimesheetRepository;
+  let runs: Run[];
+  /** Every stored day's key of SITE, in (workerId, day) order. */
+  const stored: DayKey[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mdai-tsdays-plan-'));
+    store = new SqliteStore(join(dir, 'days.sqlite'));
+    runs = recordRuns(store.db);
+    repo = new SqliteTimesheetRepository(store);
+    // a long history of every worker; workers 5, 6 and 7 also worked on a Sunday of 2025
+    // (a sparse period: three worker-days amid 4,800 of the site)
+    const replacements = [];
+    for (let i = 0; i < WORKERS; i++) {
+      const w = workerId(i);
+      const days: TimesheetDay[] = [];
+      if (i >= 5 && i <= 7) days.push(day(w, '2025-06-01'));
+      for (let d = 0, at = FIRST; d < HISTORY; d++, at = nextDay(at)) days.push(day(w, at));
+      replacements.push({
+        siteId: SITE,
+        workerId: w,
+        fromDay: '2025-01-01',
+        toDay: '2026-12-31',
+        days,
+      });
+      for (const x of days) stored.push({ workerId: w, day: x.day });
+    }
+    // another site's days around SITE's, in key order, so no bound may run past the site
+    for (const site of ['R', 'T']) {
+      replacements.push({
+        siteId: site,
+        workerId: 'w-020',
+        fromDay: '2025-01-01',
+        toDay: '2026-12-31',
+        days: [{ ...day('w-020', '2025-06-01'), siteId: site }],
+      });
+    }
+    await repo.replaceDays(replacements);
+  });
+  afterAll(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Every page of `q` from its start, following `next`, with each page's statement runs. */
+  async function walk(q: Omit<DayQuery, 'after'>) {
+    const pages: Array<{ page: DayPage; runs: Run[] }> = [];
+    let after: DayKey | undefined;
+    do {
+      const from = runs.length;
+      const page = await repo.listDays({ ...q, after });
+      pages.push({ page, runs: runs.slice(from).filter((r) => !r.sql.startsWith('EXPLAIN')) });
+      after = page.next;
+      if (pages.length > 10_000) throw new Error('the walk does not end');
+    } while (after);
+    return pages;
+  }
+
+  const expected = (q: Omit<DayQuery, 'after' | 'limit'>) =>
+    stored
+      .filter((k) => k.day >= q.fromDay && k.day <= q.toDay)
+      .filter((k) => !q.workerIds || q.workerIds.includes(k.workerId))
+      .map((k) => `${k.workerId}/${k.day}`);
+
+  const crew = [workerId(31), workerId(6), workerId(12), workerId(6), 'w-none', workerId(39)];
+  const period = (fromDay: string, toDay: string, limit: number, workerIds?: string[]) => ({
+    siteId: SITE,
+    fromDay,
+    toDay,
+    limit,
+    ...(workerIds ? { workerIds } : {}),
+  });
+  const cases: Array<[string, Omit<DayQuery, 'after'>]> = [
+    ['a Sunday of 2025 (3 days in 4,800)', period('2025-06-01', '2025-06-01', 100)],
+    ['a day with no rows', period('2025-07-01', '2025-07-01', 100)],
+    ['a week', period('2026-03-02', '2026-03-08', 100)],
+    ['a week, pages of 3', period('2026-03-02', '2026-03-08', 3)],
+    ['a week of one worker', period('2026-03-02', '2026-03-08', 4, [workerId(7)])],
+    ['a week of a crew (unsorted, twice, unknown)', period('2026-03-02', '2026-03-08', 5, crew)],
+    ['two months of 2025 of a crew', period('2025-05-01', '2025-06-30', 2, crew)],
+    ['the whole history', period('2025-01-01', '2026-12-31', 500)],
+  ];
+
+  it.each(cases)(
+    'should give every day of %s once, in order, across pages short or full (at most 7 workers a page)',
+    async (_name, q) => {
+      const pages = await walk({ ...q, maxWorkers: 7 });
+      const seen = pages.flatMap(({ page }) => page.days.map((d) => `${d.workerId}/${d.day}`));
+      expect(seen).toEqual(expected(q));
+      for (const { page } of pages.slice(0, -1)) expect(page.next).toBeDefined();
+    },
+  );
+
+  it.each(cases)(
+    'should read, for a page of %s, only the days it returns and two index entries a worker it visits',
+    async (_name, q) => {
+      const maxWorkers = 7;
+      for (const { page, runs: ran } of await walk({ ...q, maxWorkers })) {
+        // every statement the page runs reads timesheet_days by bounded seeks only
+        for (const run of ran) {
+          expect({ sql: run.sql, reads: unboundedReads(store.db, run) }).toEqual({
+            sql: run.sql,
+            reads: [],
+          });
+        }
+        // so the page reads the rows its statements give, and one index entry more a worker
+        // (the end of its days) and a next worker: the rows given are its days, a row of NULLs
+        // a worker with none, and the first of the worker it stops before
+        expect(ran.length).toBeLessThanOrEqual(2);
+        const given = ran.reduce((sum, run) => sum + run.rows, 0);
+        expect(given).toBeLessThanOrEqual(page.days.length + maxWorkers + 1);
+      }
+    },
+  );
+
+  it('should visit, on a page of a period with no day, at most maxWorkers workers, and walk them all', async () => {
+    const q = { siteId: SITE, fromDay: '2025-07-01', toDay: '2025-07-01', limit: 100 };
+    const pages = await walk({ ...q, maxWorkers: 7 });
+    expect(pages).toHaveLength(Math.ceil(WORKERS / 7));
+    expect(pages.every(({ page }) => page.days.length === 0)).toBe(true);
+    // each page seeks on from the last: the walk reads each worker once (and, each page, the
+    // first of the next page's workers)
+    const given = pages.flatMap((p) => p.runs).reduce((n, run) => n + run.rows, 0);
+    expect(given).toBe(WORKERS + pages.length - 1);
+    // the default bound: one page visits every worker of this site
+    expect(await walk(q)).toHaveLength(1);
+  });
+
+  it('should resume from a cursor of the old form (the last day given), mid-worker', async () => {
+    const q = { siteId: SITE, fromDay: '2026-03-02', toDay: '2026-03-08', limit: 3 };
+    const page = await repo.listDays({ ...q, after: { workerId: workerId(4), day: '2026-03-06' } });
+    expect(page.days.map((d) => `${d.workerId}/${d.day}`)).toEqual([
+      `${workerId(4)}/2026-03-07`,
+      `${workerId(4)}/2026-03-08`,
+      `${workerId(5)}/2026-03-02`,
+    ]);
+    expect(page.next).toEqual({ workerId: workerId(5), day: '2026-03-02' });
+  });
+});

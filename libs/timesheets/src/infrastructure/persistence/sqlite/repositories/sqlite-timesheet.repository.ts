@@ -1,14 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import {
-  LimitedStatement,
-  LimitedStatements,
-  SqliteStoreHandle,
-  SqliteWriteTurns,
-} from '@app/persistence';
+import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
 import { TimesheetEntry } from '../../../../domain/timesheet-entry';
 import {
+  DAY_PAGE_MAX_WORKERS,
+  DayPage,
   DayQuery,
   DayReplacement,
   PendingDays,
@@ -30,6 +27,48 @@ const INSERT_ROWS = [100, 10, 1];
 export const TIMESHEET_ENTRY_PAGE_SQL =
   'SELECT * FROM timesheet_entries WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?';
 
+/**
+ * The statements of a page of days: a skip-scan of the (site_id, worker_id, day) key. Each
+ * row is a worker and one of its days in the period, or the worker and NULLs when it has none
+ * there; in key order (the plan's nested loops: the query-plan spec holds them to it, and
+ * `listDays` checks the order it reads). Exported so the query-plan spec checks them.
+ */
+export const TIMESHEET_DAY_SQL = {
+  /** The site's workers after @worker, found one seek past the last (lazily, as read). */
+  siteDays: `WITH RECURSIVE workers(id) AS (
+      SELECT (SELECT worker_id FROM timesheet_days
+              WHERE site_id = @site AND worker_id > @worker ORDER BY worker_id LIMIT 1)
+      UNION ALL
+      SELECT (SELECT worker_id FROM timesheet_days
+              WHERE site_id = @site AND worker_id > workers.id ORDER BY worker_id LIMIT 1)
+      FROM workers WHERE workers.id IS NOT NULL
+    )
+    SELECT workers.id, d.day, d.body FROM workers
+    LEFT JOIN timesheet_days d
+      ON d.site_id = @site AND d.worker_id = workers.id AND d.day >= @from AND d.day <= @to
+    WHERE workers.id IS NOT NULL`,
+  /** The workers of @crew, a JSON array of ids in key order. */
+  crewDays: `SELECT crew.value, d.day, d.body FROM json_each(@crew) AS crew
+    LEFT JOIN timesheet_days d
+      ON d.site_id = @site AND d.worker_id = crew.value AND d.day >= @from AND d.day <= @to`,
+  /** The cursor's worker: its days after the cursor's day. */
+  workerDaysAfter: `SELECT worker_id, day, body FROM timesheet_days
+    WHERE site_id = @site AND worker_id = @worker AND day > @after AND day <= @to ORDER BY day`,
+} as const;
+
+/** Parameters of TIMESHEET_DAY_SQL (each statement names those it uses). */
+interface DayParams {
+  site: string;
+  from?: string;
+  to: string;
+  worker?: string;
+  after?: string;
+  crew?: string;
+}
+
+/** A row of TIMESHEET_DAY_SQL: worker, then day and body (NULL: no day in the period). */
+type DayRow = [workerId: string, day: string | null, body: string | null];
+
 /** SQLite adapter: a day's body is its JSON; replacing a worker's days is one transaction. */
 @Injectable()
 export class SqliteTimesheetRepository extends TimesheetRepository {
@@ -47,10 +86,12 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   >;
   private readonly markPending: Statement<[string, string, number, number]>;
   private readonly settlePending: Statement<[string, string, number, number]>;
-  /** The listings, prepared per page size with the limit written in (`LimitedStatement`). */
+  /** The listing of entries, prepared per page size with the limit written in (`LimitedStatement`). */
   private readonly entryPage: LimitedStatement<[string, number], TimesheetEntryRow>;
-  /** Per filter shape: a crew's listing has one `?` per worker, so texts come and go. */
-  private readonly dayPages: LimitedStatements<{ body: string }>;
+  /** The skip-scan of a page of days (TIMESHEET_DAY_SQL), rows as arrays. */
+  private readonly siteDays: Statement<[DayParams], DayRow>;
+  private readonly crewDays: Statement<[DayParams], DayRow>;
+  private readonly workerDaysAfter: Statement<[DayParams], DayRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -58,7 +99,10 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     this.db = store.db;
     this.turns = store.writeTurns;
     this.entryPage = new LimitedStatement(this.db, TIMESHEET_ENTRY_PAGE_SQL);
-    this.dayPages = new LimitedStatements(this.db);
+    const days = (sql: string) => this.db.prepare<[DayParams], DayRow>(sql).raw(true);
+    this.siteDays = days(TIMESHEET_DAY_SQL.siteDays);
+    this.crewDays = days(TIMESHEET_DAY_SQL.crewDays);
+    this.workerDaysAfter = days(TIMESHEET_DAY_SQL.workerDaysAfter);
     // one statement per row count: a 500-entry batch is 5 statement runs, not 500
     const row = `(${Array(13).fill('?').join(', ')})`;
     this.inserts = INSERT_ROWS.map((rows) =>
@@ -236,10 +280,76 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     return new Map();
   }
 
-  async listDays(q: DayQuery): Promise<TimesheetDay[]> {
-    const query = timesheetDaysQuery(q);
-    if (!query) return [];
-    return this.dayPages.all(query.sql, query.args, q.limit).map((r) => dayFromBody(r.body));
+  /**
+   * A skip-scan: per worker one seek of its days in the period, the next worker by one seek
+   * past the last (a crew's workers as given): a page reads the days it returns and about two
+   * index entries a worker it visits, whatever the site's history. Before visiting a worker
+   * past `maxWorkers` the page stops, short, with a `next` past the last one visited (its
+   * worker and the period's last day). The cursor's worker first: its days after the cursor.
+   */
+  async listDays(q: DayQuery): Promise<DayPage> {
+    const maxWorkers = q.maxWorkers ?? DAY_PAGE_MAX_WORKERS;
+    for (const [name, n] of [
+      ['limit', q.limit],
+      ['maxWorkers', maxWorkers],
+    ] as const) {
+      if (!Number.isSafeInteger(n) || n < 1) {
+        throw new RangeError(`listDays: ${name} must be a positive integer, got ${n}`);
+      }
+    }
+    const days: TimesheetDay[] = [];
+    const params: DayParams = { site: q.siteId, from: q.fromDay, to: q.toDay, worker: '' };
+    const after = q.after;
+    // the cursor's worker, unless its day is the period's last (then it is done: a short
+    // page's cursor, and the page starts at the next worker, so every page visits one more)
+    let resume = after !== undefined && after.day < q.toDay;
+    let crew: string[] | undefined;
+    if (q.workerIds) {
+      crew = crewFrom(q.workerIds, after?.workerId);
+      if (after !== undefined && crew[0] === after.workerId) crew = crew.slice(1);
+      else resume = false;
+    }
+    // read one after the other (an open iterator keeps the connection busy)
+    const rows: Array<() => Iterable<DayRow>> = [];
+    if (after) {
+      params.worker = after.workerId;
+      if (resume && after.day >= q.fromDay) {
+        rows.push(() => this.workerDaysAfter.iterate({ ...params, after: after.day }));
+      } else if (resume) {
+        // a cursor before the period: the worker's days from its start
+        rows.push(() =>
+          this.crewDays.iterate({ ...params, crew: JSON.stringify([after.workerId]) }),
+        );
+      }
+    }
+    if (!crew) {
+      rows.push(() => this.siteDays.iterate(params));
+    } else if (crew.length > 0) {
+      // one worker more than a page visits: whether there is one after the last visited
+      const visit = crew.slice(0, maxWorkers + 1);
+      rows.push(() => this.crewDays.iterate({ ...params, crew: JSON.stringify(visit) }));
+    }
+    let visited = 0;
+    let worker: string | undefined;
+    let day = '';
+    for (const read of rows) {
+      for (const [id, d, body] of read()) {
+        if (id !== worker) {
+          if (worker !== undefined && id <= worker) throw outOfOrder(worker, id);
+          // a worker more than the page visits: the iterator is closed by the return
+          if (visited === maxWorkers) return { days, next: { workerId: worker!, day: q.toDay } };
+          visited += 1;
+          worker = id;
+          day = '';
+        }
+        if (body === null || d === null) continue;
+        if (d <= day) throw outOfOrder(`${id} ${day}`, `${id} ${d}`);
+        day = d;
+        days.push(dayFromBody(body));
+        if (days.length === q.limit) return { days, next: { workerId: id, day: d } };
+      }
+    }
+    return { days };
   }
 
   async clearSite(siteId: string): Promise<void> {
@@ -265,24 +375,26 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
 }
 
 /**
- * The statement and arguments of one page of days (the limit is LimitedStatements'); undefined
- * when the query can match nothing (an empty crew). Exported so the query-plan spec checks the
- * statements this builds, not copies of them.
+ * The crew's workers from `from` on (inclusive), in key order, once each. Worker ids are
+ * ASCII (24-hex), so JavaScript's string order is SQLite's BINARY order.
  */
-export function timesheetDaysQuery(q: DayQuery): { sql: string; args: unknown[] } | undefined {
-  const where = ['site_id = ?', 'day >= ?', 'day <= ?'];
-  const args: unknown[] = [q.siteId, q.fromDay, q.toDay];
-  if (q.workerIds) {
-    if (q.workerIds.length === 0) return undefined;
-    where.push(`worker_id IN (${q.workerIds.map(() => '?').join(',')})`);
-    args.push(...q.workerIds);
+function crewFrom(workerIds: string[], from: string | undefined): string[] {
+  let sorted = true;
+  for (let k = 1; k < workerIds.length && sorted; k++) sorted = workerIds[k - 1] < workerIds[k];
+  const ids = sorted ? workerIds : [...new Set(workerIds)].sort();
+  if (from === undefined) return ids;
+  // the first at or after `from` (binary search)
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ids[mid] < from) lo = mid + 1;
+    else hi = mid;
   }
-  if (q.after) {
-    where.push('(worker_id > ? OR (worker_id = ? AND day > ?))');
-    args.push(q.after.workerId, q.after.workerId, q.after.day);
-  }
-  return {
-    sql: `SELECT body FROM timesheet_days WHERE ${where.join(' AND ')} ORDER BY worker_id, day LIMIT ?`,
-    args,
-  };
+  return lo === 0 ? ids : ids.slice(lo);
+}
+
+/** A skip-scan row out of key order: the plan is not the one the statements were written for. */
+function outOfOrder(before: string, then: string): Error {
+  return new Error(`timesheet days: the page read ${then} after ${before} (not in key order)`);
 }
