@@ -9,7 +9,7 @@ import type {
   CheckpointWorkerData,
   WalFrames,
 } from './sqlite-checkpoint.loop';
-import { WalIndexHeader } from './sqlite-wal-index';
+import { WalIndexFrames, WalIndexHeader } from './sqlite-wal-index';
 
 /** SQLite's own `wal_autocheckpoint`: the main connection's, whenever the thread is not up. */
 export const AUTOCHECKPOINT_PAGES = 1000;
@@ -60,6 +60,11 @@ export interface CheckpointerStatus {
   starts: number;
   /** Times the writers paused for a checkpoint (`pace`). */
   pauses: number;
+  /**
+   * A pause's checkpoint could not copy every frame: a reader of another connection holds them
+   * back, and the writers no longer pause until a report shows every frame copied.
+   */
+  framesHeld: boolean;
 }
 
 /** How long a closing thread gets to close its connection before it is terminated. */
@@ -97,8 +102,12 @@ export class SqliteCheckpointer {
   /** The WAL's frames (the wal-index header's) when the writers last paused. */
   private pausedAtFrames?: number;
   private readonly walIndex: WalIndexHeader;
-  /** The id of a checkpoint asked for that the thread has not answered yet. */
-  private asked?: number;
+  /** A checkpoint asked for that the thread has not answered yet (the writers wait: `pause`). */
+  private asked?: { id: number; pause: boolean };
+  /** Checkpoints asked for so far (their ids). */
+  private asks = 0;
+  /** A pause's checkpoint could not copy every frame: a reader holds them (until a report shows none). */
+  private readerHolds = false;
   private pause?: { id: number; done: () => void; writers: Promise<void> };
   private pauses = 0;
   private starts = 0;
@@ -147,7 +156,14 @@ export class SqliteCheckpointer {
         : this.worker
           ? 'starting'
           : 'restarting';
-    return { up: this.up, thread, frames: this.frames, starts: this.starts, pauses: this.pauses };
+    return {
+      up: this.up,
+      thread,
+      frames: this.frames,
+      starts: this.starts,
+      pauses: this.pauses,
+      framesHeld: this.readerHolds,
+    };
   }
 
   /** The main connection's `wal_autocheckpoint` now: BACKSTOP_PAGES while a thread is up. */
@@ -166,38 +182,52 @@ export class SqliteCheckpointer {
    * come while it copies and syncs. The WAL then grows to BACKSTOP_PAGES, and from there every
    * commit of the main connection runs a checkpoint of its own, two fsyncs, on the event loop.
    *
-   * So once the WAL holds PACE_FRAMES or more, the writers pause: the thread runs a checkpoint at
-   * once and, when it copied every frame, starts the WAL over with a write of its own
-   * (`runCheckpoints`), so that the sync of the new WAL header is not the paused writer's. The
-   * WAL's frames are read at each write from the wal-index header (`WalIndexHeader`), not taken
-   * from the thread's last report: a report comes after a checkpoint, which on a busy disk takes
-   * 100–250 ms, and meanwhile a steady writer adds thousands of frames (a 1M-link catch-up took
-   * the WAL from 5,000 reported frames past the backstop that way). (Where that header cannot be
-   * read, the last report's count stands in.) A report of -1 pauses too: the thread's checkpoint
-   * could not run because a commit of the main connection was checkpointing (past the backstop).
+   * So once the WAL holds PACE_FRAMES or more, the thread is asked to copy it at once while the
+   * writers go on, and once what is left to copy is short (a quarter of the mark; or the WAL
+   * holds twice the mark all the same) the writers pause: the thread copies the rest and, having
+   * copied every frame, starts the WAL over with a write of its own (`runCheckpoints`), so that
+   * the sync of the new WAL header is not the paused writer's. The WAL's frames and those copied
+   * are read at each write from the wal-index header (`WalIndexHeader`), not taken from the
+   * thread's last report: a report comes after a checkpoint, which on a busy disk takes 100–250
+   * ms, and meanwhile a steady writer adds thousands of frames (a 1M-link catch-up took the WAL
+   * from 5,000 reported frames past the backstop that way). And pausing for the whole copy, not
+   * only its end, held a 1M-link catch-up's writers a third of its time. (Where that header
+   * cannot be read, the last report's count stands in, and the writers pause for the whole copy.)
+   * A report of -1 pauses too: the thread's checkpoint could not run because a commit of the
+   * main connection was checkpointing (past the backstop).
    *
-   * A pause lasts one checkpoint (a copy and a sync of the database file, after the one the
-   * thread may be running), `paceMaxMs` at most; the writers wait by awaiting, and the event loop
-   * serves reads meanwhile. Bounds: none while a checkpoint asked for is unanswered (a slow disk:
-   * the writers went on after `paceMaxMs`, and pausing them again would only add waits). None
-   * when the last report shows frames not copied: a reader holds them (a backup, another
-   * process), and until it ends the WAL cannot start over, pause or not. And after a pause that
-   * did not start the WAL over (the frames did not go down since), none until the thread reports
-   * again. The backstop stays for what pauses cannot help: such readers, a thread that answers
-   * late, writers of other processes.
+   * A pause lasts one checkpoint (a copy of the rest and a sync of the database file, after the
+   * one the thread may be running), `paceMaxMs` at most; the writers wait by awaiting, and the
+   * event loop serves reads meanwhile. Bounds: nothing is asked while a checkpoint asked for is
+   * unanswered (a slow disk: the writers went on after `paceMaxMs`, and pausing them again would
+   * only add waits). Nothing either when the last report shows frames not copied: a reader holds
+   * them (a backup, another process), and until it ends the WAL cannot start over, pause or not.
+   * And after a pause that did not start the WAL over (the frames did not go down since), no
+   * pause until the thread reports again. The backstop stays for what pauses cannot help: such
+   * readers, a thread that answers late, writers of other processes.
    */
   pace(): Promise<void> | undefined {
     if (this.pause) return this.pause.writers;
     const worker = this.worker;
-    if (!this.up || !worker || this.asked !== undefined) return undefined;
+    // a pause's checkpoint unanswered: the disk is slow, and another would only add waits
+    if (!this.up || !worker || this.asked?.pause) return undefined;
     const reported = this.frames;
-    const now = this.walIndex.frames();
-    if (!this.due(reported, now)) return undefined;
-    this.pausedAtFrames = now;
+    const now = this.walIndex.read();
+    let step = this.next(reported, now);
+    // a copy under way: the writers go on, unless the WAL grew to twice the mark meanwhile
+    const short = now === undefined || now.frames < 2 * this.paceFrames;
+    if (this.asked && (step === 'copy' || (step === 'pause' && short))) step = 'go on';
+    if (step === 'go on') return undefined;
+    const id = ++this.asks;
+    this.asked = { id, pause: step === 'pause' };
+    if (step === 'copy') {
+      // the writers go on while the thread copies: no write of its own after it (until 0)
+      worker.postMessage({ type: 'checkpoint', id, until: 0 } satisfies CheckpointCommand);
+      return undefined;
+    }
+    this.pausedAtFrames = now?.frames;
     this.pacedAt = this.reports;
     this.pauses += 1;
-    const id = this.pauses;
-    this.asked = id;
     let resume!: () => void;
     const writers = new Promise<void>((resolve) => (resume = resolve));
     const deadline = setTimeout(() => this.endPause(), this.paceMaxMs);
@@ -211,24 +241,41 @@ export class SqliteCheckpointer {
     return writers;
   }
 
-  /** Whether a writer pauses now: `reported`, the thread's last count; `now`, the header's. */
-  private due(reported: WalFrames | undefined, now: number | undefined): boolean {
+  /**
+   * What a writer does now: go on; go on while the thread copies the WAL (`copy`); or wait for
+   * the thread to copy the rest and start the WAL over (`pause`). `reported`: the thread's last
+   * count; `now`: the header's.
+   */
+  private next(
+    reported: WalFrames | undefined,
+    now: WalIndexFrames | undefined,
+  ): 'go on' | 'copy' | 'pause' {
     const reportedSince = this.pacedAt !== this.reports;
     // -1: the thread's checkpoint could not run, because another connection was checkpointing
     // (most often this one's commits, past the backstop): pause, so that the thread, not the
     // next commit, copies the rest and starts the WAL over
-    if (reported && reported.log < 0 && reportedSince) return true;
-    // a reader holds frames back: the WAL cannot start over until it ends
-    if (reported && reported.log >= 0 && reported.checkpointed < reported.log) return false;
-    if (now === undefined)
-      return reportedSince && reported !== undefined && reported.log >= this.paceFrames;
+    if (reported && reported.log < 0 && reportedSince) return 'pause';
+    if (now === undefined) {
+      // a reader holds frames back: the WAL cannot start over until it ends
+      if (this.readerHolds) return 'go on';
+      const due = reportedSince && reported !== undefined && reported.log >= this.paceFrames;
+      return due ? 'pause' : 'go on';
+    }
     // the WAL started over since the last pause (its frames went down): that pause is done with
-    if (this.pausedAtFrames !== undefined && now < this.pausedAtFrames)
+    if (this.pausedAtFrames !== undefined && now.frames < this.pausedAtFrames) {
       this.pausedAtFrames = undefined;
-    if (now < this.paceFrames) return false;
+    }
+    if (now.frames < this.paceFrames) return 'go on';
+    // most of the WAL still to copy: the thread copies it while the writers go on; they pause
+    // for the rest only (a short copy), or once the WAL is twice the mark all the same
+    const rest = now.frames - now.backfilled;
+    if (rest > this.paceFrames / 4 && now.frames < 2 * this.paceFrames) return 'copy';
+    // a reader held frames back at the last pause: the WAL cannot start over until it ends, so no
+    // pause; a copy tells (its report shows every frame copied once the reader is done)
+    if (this.readerHolds) return 'copy';
     // a pause now is no repeat of one that could not help: the last one started the WAL over, or
     // the thread has reported since
-    return reportedSince || this.pausedAtFrames === undefined;
+    return reportedSince || this.pausedAtFrames === undefined ? 'pause' : 'go on';
   }
 
   /** Ends the thread (its connection closed first); the main connection checkpoints again. */
@@ -276,13 +323,24 @@ export class SqliteCheckpointer {
       if (report.frames) {
         this.frames = report.frames;
         this.reports += 1;
+        // every frame copied: no reader holds any (any report: a copy's, a tick's, a pause's)
+        if (report.frames.log >= 0 && report.frames.checkpointed === report.frames.log) {
+          this.readerHolds = false;
+        }
       }
-      if (report.answers !== undefined && report.answers === this.asked) {
-        // the checkpoint asked for: the thread started the WAL over after it (when no reader
-        // held an older snapshot; if one did, the next report pauses again), so this report
-        // pauses no one
+      const asked = this.asked;
+      if (report.answers !== undefined && report.answers === asked?.id) {
         this.asked = undefined;
-        this.pacedAt = this.reports;
+        // a pause's checkpoint: the thread started the WAL over after it (when no reader held an
+        // older snapshot; if one did, the next report pauses again), so this report pauses no one
+        if (asked.pause) this.pacedAt = this.reports;
+        // what a pause's checkpoint could not copy, no writer of this process was writing: a
+        // reader of another connection holds it (a copy's or a tick's report cannot tell: a
+        // commit under way during it holds frames back too)
+        const frames = report.frames;
+        if (asked.pause && frames && frames.log >= 0 && frames.checkpointed < frames.log) {
+          this.readerHolds = true;
+        }
         if (report.answers === this.pause?.id) this.endPause();
       }
     });

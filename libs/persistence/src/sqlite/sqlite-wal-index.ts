@@ -3,18 +3,27 @@ import { endianness } from 'node:os';
 
 /** The wal-index format this reader knows (`iVersion` of its header): SQLite's since 3.7.0. */
 const WAL_INDEX_VERSION = 3007000;
-/** The first copy of the wal-index header: the bytes read. */
-const HEADER_BYTES = 48;
+/** The wal-index header's two copies (48 bytes each), then `nBackfill`: the bytes read. */
+const HEADER_BYTES = 100;
+
+/** The WAL now, as the wal-index header counts it. */
+export interface WalIndexFrames {
+  /** `mxFrame`: frames in the WAL (0 right after it started over). */
+  frames: number;
+  /** `nBackfill`: of those, frames already copied into the database file. */
+  backfilled: number;
+}
 
 /**
- * The frames in a database's WAL now, read from the first copy of the wal-index header at the
- * start of its `-shm` file (SQLite's documented "WAL-index format": `iVersion` at byte 0,
- * `isInit` at byte 12, `mxFrame` at byte 16, all in the machine's byte order). Every connection
+ * The frames in a database's WAL now, and how many of them are copied, read from the start of
+ * its `-shm` file (SQLite's documented "WAL-index format": the header's first copy with
+ * `iVersion` at byte 0, `isInit` at byte 12 and `mxFrame` at byte 16, then the checkpoint
+ * information's `nBackfill` at byte 96, all in the machine's byte order). Every connection
  * of every process on the file shares this memory, so its format does not change between
  * SQLite versions; a header this reader does not recognise reads as unknown.
  *
  * A plain read, no lock: a commit under way may be seen before or after its frames (the writer
- * updates the header after them), which is all a pacing decision needs. One `pread` of 48
+ * updates the header after them), which is all a pacing decision needs. One `pread` of 100
  * bytes: a couple of microseconds.
  */
 export class WalIndexHeader {
@@ -25,8 +34,8 @@ export class WalIndexHeader {
 
   constructor(private readonly databasePath: string) {}
 
-  /** `mxFrame`: the WAL's frames now (0 right after it started over); undefined if unknown. */
-  frames(): number | undefined {
+  /** The WAL's frames now; undefined if unknown. */
+  read(): WalIndexFrames | undefined {
     if (this.failed) return undefined;
     try {
       // opened on first use: the -shm file exists once a connection has opened the WAL
@@ -41,7 +50,12 @@ export class WalIndexHeader {
     const u32 = (at: number) =>
       this.little ? this.buffer.readUInt32LE(at) : this.buffer.readUInt32BE(at);
     if (u32(0) !== WAL_INDEX_VERSION || this.buffer[12] !== 1) return undefined;
-    return u32(16);
+    return { frames: u32(16), backfilled: u32(96) };
+  }
+
+  /** `mxFrame`: the WAL's frames now (0 right after it started over); undefined if unknown. */
+  frames(): number | undefined {
+    return this.read()?.frames;
   }
 
   close(): void {
