@@ -14,7 +14,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { TimesheetDay } from '@app/timesheets/domain/timesheet-day';
-import { dayFromBody, dayToBody } from '@app/timesheets/infrastructure/persistence/timesheet-stored';
+import {
+  dayFromBody,
+  dayToBody,
+} from '@app/timesheets/infrastructure/persistence/timesheet-stored';
 import { median, printRows } from './support';
 
 const DAYS = Number(process.env.DAY_BODY_DAYS ?? 2_000);
@@ -30,7 +33,13 @@ function dayOf(n: number, packets: [string, number][]): TimesheetDay {
   const shifts = [];
   for (let i = 0; i + 1 < packets.length; i += 2) {
     const at = n * 86_400_000 + i * 600_000;
-    shifts.push({ inSeq: packets[i][1], in: at, outSeq: packets[i + 1][1], out: at + 300_000, seconds: 300 });
+    shifts.push({
+      inSeq: packets[i][1],
+      in: at,
+      outSeq: packets[i + 1][1],
+      out: at + 300_000,
+      seconds: 300,
+    });
   }
   return {
     siteId: 'bench-site',
@@ -104,18 +113,23 @@ export async function run(): Promise<void> {
   }
   if (check === 0) throw new Error('nothing was read');
   const us = (xs: number[]) => median(xs) * 1000;
-  printRows(`Timesheet day packets: pairs vs an object keyed by packet id (${DAYS} days of ${PUNCHES} punches)`, [
-    {
-      metric: 'a stored day parsed (ours: `dayFromBody` of pairs; baseline: `JSON.parse` of the keyed object), CPU per day',
-      ours: us(sides.parseOurs),
-      baseline: us(sides.parseBefore),
-      unit: 'µs',
-    },
-    {
-      metric: "a day's packets built (ours: a Map, then pairs by seq; baseline: an object keyed by packet id), CPU per day",
-      ours: us(sides.buildOurs),
-      baseline: us(sides.buildBefore),
-      unit: 'µs',
-    },
-  ]);
+  printRows(
+    `Timesheet day packets: pairs vs an object keyed by packet id (${DAYS} days of ${PUNCHES} punches)`,
+    [
+      {
+        metric:
+          'a stored day parsed (ours: `dayFromBody` of pairs; baseline: `JSON.parse` of the keyed object), CPU per day',
+        ours: us(sides.parseOurs),
+        baseline: us(sides.parseBefore),
+        unit: 'µs',
+      },
+      {
+        metric:
+          "a day's packets built (ours: a Map, then pairs by seq; baseline: an object keyed by packet id), CPU per day",
+        ours: us(sides.buildOurs),
+        baseline: us(sides.buildBefore),
+        unit: 'µs',
+      },
+    ],
+  );
 }
