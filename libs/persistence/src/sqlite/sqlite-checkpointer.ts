@@ -44,6 +44,11 @@ export interface SqliteCheckpointerOptions {
   restartFirstMs?: number;
   /** ... up to this (60,000 ms). */
   restartMaxMs?: number;
+  /**
+   * The WAL's wal-index header, read at each write (the store's: it closes it after its last
+   * connection, see `WalIndexHeader`); else one of the checkpointer's own, never closed.
+   */
+  walIndex?: WalIndexHeader;
   /** The thread's script (tests wrap the real one); `sqlite-checkpoint.worker` beside this file. */
   file?: string;
 }
@@ -67,6 +72,8 @@ export interface CheckpointerStatus {
   framesHeld: boolean;
 }
 
+/** The thread's write after a pause's checkpoint ends this long before the writers go on. */
+const UNTIL_MARGIN_MS = 50;
 /** How long a closing thread gets to close its connection before it is terminated. */
 const CLOSE_MS = 5000;
 
@@ -140,7 +147,7 @@ export class SqliteCheckpointer {
     this.restartMs = this.restartFirstMs;
     this.paceFrames = options.paceFrames ?? PACE_FRAMES;
     this.paceMaxMs = options.paceMaxMs ?? 1000;
-    this.walIndex = new WalIndexHeader(this.data.path);
+    this.walIndex = options.walIndex ?? new WalIndexHeader(this.data.path);
     this.setUp(false);
     this.start();
     this.lastWatch = performance.now();
@@ -198,12 +205,14 @@ export class SqliteCheckpointer {
    *
    * A pause lasts one checkpoint (a copy of the rest and a sync of the database file, after the
    * one the thread may be running), `paceMaxMs` at most; the writers wait by awaiting, and the
-   * event loop serves reads meanwhile. Bounds: nothing is asked while a checkpoint asked for is
+   * event loop serves reads meanwhile. Bounds: nothing is asked while a pause's checkpoint is
    * unanswered (a slow disk: the writers went on after `paceMaxMs`, and pausing them again would
-   * only add waits). Nothing either when the last report shows frames not copied: a reader holds
-   * them (a backup, another process), and until it ends the WAL cannot start over, pause or not.
-   * And after a pause that did not start the WAL over (the frames did not go down since), no
-   * pause until the thread reports again. The backstop stays for what pauses cannot help: such
+   * only add waits), and one copy at a time. No pause while a reader holds frames back (a backup,
+   * another process: until it ends the WAL cannot start over, pause or not), as told by a pause's
+   * checkpoint that could not copy every frame (a copy's report cannot tell a reader from a commit
+   * under way), until a report shows every frame copied; copies are still asked, and tell. And
+   * after a pause that did not start the WAL over (the frames did not go down since), no pause
+   * until the thread reports again. The backstop stays for what pauses cannot help: such
    * readers, a thread that answers late, writers of other processes.
    */
   pace(): Promise<void> | undefined {
@@ -230,13 +239,15 @@ export class SqliteCheckpointer {
     this.pauses += 1;
     let resume!: () => void;
     const writers = new Promise<void>((resolve) => (resume = resolve));
+    // the thread writes only before `until`: taken first, and early by a margin, since the timer
+    // counts from the event loop's time, which may lag the clock
+    const until = Date.now() + this.paceMaxMs - UNTIL_MARGIN_MS;
     const deadline = setTimeout(() => this.endPause(), this.paceMaxMs);
     const done = () => {
       clearTimeout(deadline);
       resume();
     };
     this.pause = { id, writers, done };
-    const until = Date.now() + this.paceMaxMs;
     worker.postMessage({ type: 'checkpoint', id, until } satisfies CheckpointCommand);
     return writers;
   }
@@ -284,7 +295,6 @@ export class SqliteCheckpointer {
     this.closed = true;
     clearInterval(this.watchdog);
     clearTimeout(this.restartTimer);
-    this.walIndex.close();
     const worker = this.worker;
     this.worker = undefined;
     this.setUp(false);
@@ -311,8 +321,13 @@ export class SqliteCheckpointer {
     });
     this.worker = worker;
     this.starts += 1;
-    // a checkpoint asked of a thread that is gone is answered by no one
+    // a checkpoint asked of a thread that is gone is answered by no one, and what its reports
+    // said is old: the new thread's first report starts afresh
     this.asked = undefined;
+    this.frames = undefined;
+    this.readerHolds = false;
+    this.pausedAtFrames = undefined;
+    this.pacedAt = this.reports;
     this.lastWord = performance.now();
     worker.on('message', (report: CheckpointReport) => {
       if (worker !== this.worker) return;
@@ -338,7 +353,9 @@ export class SqliteCheckpointer {
         // reader of another connection holds it (a copy's or a tick's report cannot tell: a
         // commit under way during it holds frames back too)
         const frames = report.frames;
-        if (asked.pause && frames && frames.log >= 0 && frames.checkpointed < frames.log) {
+        // (only while the writers still wait: after paceMaxMs they write again meanwhile)
+        const paused = report.answers === this.pause?.id;
+        if (paused && frames && frames.log >= 0 && frames.checkpointed < frames.log) {
           this.readerHolds = true;
         }
         if (report.answers === this.pause?.id) this.endPause();

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { SqliteMigration, SqliteStoreHandle, Store } from '../store';
 import {
   AUTOCHECKPOINT_PAGES,
@@ -8,6 +8,7 @@ import {
   SqliteCheckpointerOptions,
 } from './sqlite-checkpointer';
 import { openSqliteConnection } from './sqlite-connection';
+import { WalIndexHeader } from './sqlite-wal-index';
 import { SqliteWriteTurns } from './sqlite-write-turns';
 
 export { openSqliteConnection };
@@ -38,6 +39,8 @@ export class SqliteStore extends Store implements SqliteStoreHandle {
   /** The checkpoint thread's supervisor (`worker` checkpoints of a file only). */
   readonly checkpointer?: SqliteCheckpointer;
   readonly writeTurns: SqliteWriteTurns;
+  /** The checkpointer's view of the WAL: its file closed after the last connection. */
+  private readonly walIndex?: WalIndexHeader;
 
   constructor(
     readonly path: string,
@@ -62,7 +65,11 @@ export class SqliteStore extends Store implements SqliteStoreHandle {
     // an in-memory database has no WAL (and no other connection can see it)
     this.checkpoints = path === ':memory:' ? 'connection' : (options.checkpoints ?? 'connection');
     if (this.checkpoints === 'worker') {
-      this.checkpointer = new SqliteCheckpointer(this.db, path, options.checkpointer);
+      this.walIndex = new WalIndexHeader(resolve(path));
+      this.checkpointer = new SqliteCheckpointer(this.db, path, {
+        ...options.checkpointer,
+        walIndex: this.walIndex,
+      });
     }
     const checkpointer = this.checkpointer;
     // the writers pause while the thread copies a WAL that could not start over by itself
@@ -114,5 +121,6 @@ export class SqliteStore extends Store implements SqliteStoreHandle {
     // left and removes the WAL
     await this.checkpointer?.close();
     if (this.db.open) this.db.close();
+    this.walIndex?.close();
   }
 }

@@ -40,9 +40,10 @@ describe('WalIndexHeader', () => {
       insert.run('y');
       expect(header.frames()).toBe(1);
     } finally {
-      header.close();
       other.close();
       db.close();
+      // last: closing a descriptor of the -shm file releases the process's locks on it
+      header.close();
     }
   });
 
@@ -50,12 +51,29 @@ describe('WalIndexHeader', () => {
     const path = join(dir, 'nothing.sqlite');
     const missing = new WalIndexHeader(path);
     expect(missing.frames()).toBeUndefined();
-    writeFileSync(`${path}-shm`, Buffer.alloc(64, 7));
-    const garbage = new WalIndexHeader(path);
+    const header = new WalIndexHeader(path);
     try {
-      expect(garbage.frames()).toBeUndefined();
+      writeFileSync(`${path}-shm`, Buffer.alloc(64, 7)); // too short
+      expect(header.frames()).toBeUndefined();
+      writeFileSync(`${path}-shm`, Buffer.alloc(4096, 7)); // not a wal-index
+      expect(header.frames()).toBeUndefined();
+      // a wal-index header not initialised yet (isInit 0), then one whose copies differ
+      const shm = Buffer.alloc(4096);
+      shm.writeUInt32LE(3007000, 0);
+      shm.writeUInt32LE(3007000, 48);
+      shm.writeUInt32LE(12, 16);
+      shm.writeUInt32LE(12, 64);
+      writeFileSync(`${path}-shm`, shm);
+      expect(header.frames()).toBeUndefined();
+      shm[12] = 1;
+      shm[60] = 1;
+      writeFileSync(`${path}-shm`, shm);
+      expect(header.frames()).toBe(12);
+      shm.writeUInt32LE(13, 16);
+      writeFileSync(`${path}-shm`, shm);
+      expect(header.frames()).toBeUndefined();
     } finally {
-      garbage.close();
+      header.close();
     }
   });
 });

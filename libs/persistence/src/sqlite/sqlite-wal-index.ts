@@ -23,8 +23,14 @@ export interface WalIndexFrames {
  * SQLite versions; a header this reader does not recognise reads as unknown.
  *
  * A plain read, no lock: a commit under way may be seen before or after its frames (the writer
- * updates the header after them), which is all a pacing decision needs. One `pread` of 100
- * bytes: a couple of microseconds.
+ * updates the header after them), which is all a pacing decision needs; the two copies of the
+ * header differing (a write under way) reads as unknown. One `pread` of 100 bytes: a couple of
+ * microseconds.
+ *
+ * Its file stays open until `close()`, which only the store calls, after its last connection
+ * closed: closing any descriptor of a file releases every POSIX lock the process holds on it,
+ * SQLite's own on the `-shm` file included, and another process would then rebuild the
+ * wal-index under this one's connections.
  */
 export class WalIndexHeader {
   private readonly buffer = Buffer.alloc(HEADER_BYTES);
@@ -41,15 +47,17 @@ export class WalIndexHeader {
       // opened on first use: the -shm file exists once a connection has opened the WAL
       this.fd ??= openSync(`${this.databasePath}-shm`, 'r');
       if (readSync(this.fd, this.buffer, 0, HEADER_BYTES, 0) < HEADER_BYTES) return undefined;
-    } catch {
-      // no -shm file (an exclusive locking mode keeps the wal-index in memory): never again
-      this.failed = true;
-      this.close();
+    } catch (error) {
+      // no -shm file yet: perhaps later; any other error: never again (the descriptor, if any,
+      // stays open: see above)
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.failed = true;
       return undefined;
     }
     const u32 = (at: number) =>
       this.little ? this.buffer.readUInt32LE(at) : this.buffer.readUInt32BE(at);
     if (u32(0) !== WAL_INDEX_VERSION || this.buffer[12] !== 1) return undefined;
+    // the first copy is written after the second: a write under way, read again next time
+    if (!this.buffer.subarray(0, 48).equals(this.buffer.subarray(48, 96))) return undefined;
     return { frames: u32(16), backfilled: u32(96) };
   }
 
@@ -58,6 +66,7 @@ export class WalIndexHeader {
     return this.read()?.frames;
   }
 
+  /** Only once no connection of this process has the file open (see above). */
   close(): void {
     if (this.fd === undefined) return;
     closeSync(this.fd);
