@@ -148,7 +148,8 @@ describe('the API bundle (npm run build)', () => {
       store.db.exec('CREATE TABLE rows (body TEXT NOT NULL)');
       const insert = store.db.prepare('INSERT INTO rows (body) VALUES (?)');
       await waitUntil(undefined, 'a checkpoint on the bundled thread', async () => {
-        insert.run('x'.repeat(4000));
+        // a write turn: the first starts the thread
+        await store.writeTurns.write(() => insert.run('x'.repeat(4000)));
         return (store.checkpointer!.status().frames?.checkpointed ?? 0) > 0;
       });
       expect(store.checkpointer!.status().up).toBe(true);

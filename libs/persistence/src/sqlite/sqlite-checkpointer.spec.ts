@@ -30,14 +30,22 @@ describe('SqliteCheckpointer', () => {
 
   let dir: string;
   let stores: SqliteStore[];
-  const open = (checkpointer: SqliteCheckpointerOptions = {}) => {
+  /** A store whose thread is not started yet (it starts with the first write turn). */
+  const openIdle = (checkpointer: SqliteCheckpointerOptions = {}) => {
     const store = new SqliteStore(join(dir, 'store.sqlite'), {
       checkpoints: 'worker',
       // checkpoints from the first 64 KiB of WAL on, every 20 ms
       checkpointer: { startBytes: 64 * 1024, intervalMs: 20, quietMs: 200, ...checkpointer },
     });
-    store.db.exec('CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
     stores.push(store);
+    return store;
+  };
+  /** A store whose thread is starting: its table created by a first write turn. */
+  const open = async (checkpointer: SqliteCheckpointerOptions = {}) => {
+    const store = openIdle(checkpointer);
+    await store.writeTurns.write(() =>
+      store.db.exec('CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, body TEXT NOT NULL)'),
+    );
     return store;
   };
   const writer = (store: SqliteStore) => {
@@ -74,7 +82,7 @@ describe('SqliteCheckpointer', () => {
   });
 
   it("should checkpoint the WAL on its thread between the main connection's commits, then truncate it", async () => {
-    const sut = open({ intervalMs: 5 });
+    const sut = await open({ intervalMs: 5 });
     const write = writer(sut);
     await until(() => sut.checkpointer!.status().up, 'the thread is up');
     expect(backstop(sut)).toBe(BACKSTOP_PAGES);
@@ -111,7 +119,7 @@ describe('SqliteCheckpointer', () => {
   });
 
   it('should pause the writers of a steady stream of commits so that the WAL starts over, below the backstop', async () => {
-    const sut = open({ paceFrames: 400 });
+    const sut = await open({ paceFrames: 400 });
     const insert = sut.db.prepare('INSERT INTO rows (body) VALUES (?)');
     // ~20 KiB (5 pages) per commit, one every millisecond or so: a stream with no gap long
     // enough for the thread's checkpoint (a copy and an fsync) to find every frame copied
@@ -148,7 +156,7 @@ describe('SqliteCheckpointer', () => {
   it("should have the WAL copied and started over once it holds paceFrames, without waiting for the thread's report", async () => {
     // a thread that checkpoints only when asked: its reports (after a checkpoint that takes
     // 100–250 ms on a busy disk) come too late to pace a steady writer by
-    const sut = open({ paceFrames: 200, intervalMs: 60_000 });
+    const sut = await open({ paceFrames: 200, intervalMs: 60_000 });
     const write = sut.db.transaction(() => {
       const insert = sut.db.prepare('INSERT INTO rows (body) VALUES (?)');
       for (let i = 0; i < 5; i++) insert.run('x'.repeat(4000));
@@ -174,7 +182,7 @@ describe('SqliteCheckpointer', () => {
   it('should pause the writers for the rest of a copy only, once most of the WAL is copied', async () => {
     // every frame the thread copies in the background is one a pause does not wait for: the
     // writers go on while it copies, and pause when what is left is a quarter of the mark
-    const sut = open({ paceFrames: 200, intervalMs: 60_000 });
+    const sut = await open({ paceFrames: 200, intervalMs: 60_000 });
     const write = writer(sut);
     await until(() => sut.checkpointer!.status().up, 'the thread is up');
     const header = walIndexOf(sut);
@@ -194,7 +202,7 @@ describe('SqliteCheckpointer', () => {
   });
 
   it('should start the WAL over on its thread in a pause, so that no writer of the loop syncs its header', async () => {
-    const sut = open({ paceFrames: 100 });
+    const sut = await open({ paceFrames: 100 });
     const write = writer(sut);
     await until(() => sut.checkpointer!.status().up, 'the thread is up');
     // written outside the turns (no pace): the WAL holds twice the mark, most of it not copied
@@ -214,7 +222,7 @@ describe('SqliteCheckpointer', () => {
 
   it('should not write on the thread once the writers went on after paceMaxMs', async () => {
     // (no truncate when the writes stop: the WAL's frames are what the test reads)
-    const sut = open({
+    const sut = await open({
       file: testing('late-checkpoint'),
       paceFrames: 100,
       paceMaxMs: 50,
@@ -239,7 +247,7 @@ describe('SqliteCheckpointer', () => {
   it('should pause the writers when the thread could not checkpoint because another connection did', async () => {
     // every tick reports -1 frames, as SQLite does when the main connection, past its backstop,
     // checkpoints in its commits
-    const sut = open({ file: testing('busy-checkpoint'), paceFrames: 1_000_000 });
+    const sut = await open({ file: testing('busy-checkpoint'), paceFrames: 1_000_000 });
     const write = writer(sut);
     await until(() => sut.checkpointer!.status().up, 'the thread is up');
     await until(() => sut.checkpointer!.status().frames?.log === -1, 'a busy report', write);
@@ -249,7 +257,7 @@ describe('SqliteCheckpointer', () => {
   });
 
   it('should let the writers go on after paceMaxMs when the thread does not answer, and not pause them again', async () => {
-    const sut = open({ file: testing('deaf-checkpoint'), paceFrames: 1, paceMaxMs: 50 });
+    const sut = await open({ file: testing('deaf-checkpoint'), paceFrames: 1, paceMaxMs: 50 });
     const write = writer(sut);
     await until(() => sut.checkpointer!.status().up, 'the thread is up');
     const copied = () => {
@@ -273,7 +281,7 @@ describe('SqliteCheckpointer', () => {
   });
 
   it('should not pause the writers while a reader holds frames back, and pause them again after', async () => {
-    const sut = open({ paceFrames: 1 });
+    const sut = await open({ paceFrames: 1 });
     const write = writer(sut);
     await until(() => sut.checkpointer!.status().up, 'the thread is up');
     write();
@@ -310,7 +318,7 @@ describe('SqliteCheckpointer', () => {
   });
 
   it('should restart a thread that dies, with waits in between', async () => {
-    const sut = open({ file: testing('exiting-checkpoint'), restartFirstMs: 10 });
+    const sut = await open({ file: testing('exiting-checkpoint'), restartFirstMs: 10 });
     const write = writer(sut);
     await until(() => sut.checkpointer!.status().starts >= 3, 'two restarts', write);
     await until(() => sut.checkpointer!.status().up, 'the third thread up');
@@ -319,7 +327,7 @@ describe('SqliteCheckpointer', () => {
 
   it('should give the main connection the 1,000-page autocheckpoint while no thread is up', async () => {
     // the thread dies at its first checkpoint and is not restarted within the test
-    const sut = open({ file: testing('exiting-checkpoint'), restartFirstMs: 3_600_000 });
+    const sut = await open({ file: testing('exiting-checkpoint'), restartFirstMs: 3_600_000 });
     const write = writer(sut);
     await until(() => sut.checkpointer!.status().up, 'the thread is up');
     expect(backstop(sut)).toBe(BACKSTOP_PAGES);
@@ -332,12 +340,12 @@ describe('SqliteCheckpointer', () => {
   });
 
   it('should end a stuck thread (the watchdog) and start another', async () => {
-    const sut = open({ file: testing('stuck-checkpoint'), watchdogMs: 400, restartFirstMs: 10 });
+    const sut = await open({ file: testing('stuck-checkpoint'), watchdogMs: 400, restartFirstMs: 10 });
     await until(() => sut.checkpointer!.status().starts >= 2, 'a restart of the stuck thread');
   });
 
   it('should end the thread and its connection on close', async () => {
-    const sut = open();
+    const sut = await open();
     writer(sut)();
     await until(() => sut.checkpointer!.status().up, 'the thread is up');
     await sut.checkpointer!.close();
@@ -346,6 +354,35 @@ describe('SqliteCheckpointer', () => {
     // the main connection, closing last (the thread's is closed), removes the WAL
     await sut.close();
     expect(existsSync(`${sut.path}-wal`)).toBe(false);
+  });
+
+  it('should start its thread with the first write turn, not with the store', async () => {
+    const sut = openIdle();
+    // reads, and writes outside the turns (migrations at open), start no thread: SQLite's own
+    // checkpoints meanwhile
+    sut.db.exec('CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+    sut.db.prepare('SELECT count(*) FROM rows').get();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(sut.checkpointer!.status()).toMatchObject({ up: false, thread: 'idle', starts: 0 });
+    expect(sut.healthDetails()).toMatchObject({ checkpointThread: 'idle' });
+    expect(backstop(sut)).toBe(AUTOCHECKPOINT_PAGES);
+    // the first write turn starts it; it writes on at once (the thread is up within ms)
+    await sut.writeTurns.write(() => writer(sut)());
+    expect(sut.checkpointer!.status()).toMatchObject({ thread: 'starting', starts: 1 });
+    await until(() => sut.checkpointer!.status().up, 'the thread is up');
+    expect(backstop(sut)).toBe(BACKSTOP_PAGES);
+    // and once only
+    for (let i = 0; i < 5; i++) await sut.writeTurns.write(() => writer(sut)());
+    expect(sut.checkpointer!.status().starts).toBe(1);
+  });
+
+  it('should start no thread when closed before its first write', async () => {
+    const sut = openIdle();
+    sut.db.exec('CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+    await sut.checkpointer!.close();
+    await sut.writeTurns.write(() => writer(sut)());
+    expect(sut.checkpointer!.status()).toMatchObject({ thread: 'closed', starts: 0 });
+    expect(backstop(sut)).toBe(AUTOCHECKPOINT_PAGES);
   });
 
   it('should start no thread with connection checkpoints, nor for an in-memory store', async () => {

@@ -57,8 +57,11 @@ export interface SqliteCheckpointerOptions {
 export interface CheckpointerStatus {
   /** A thread has opened its connection and checkpoints (the main connection's backstop is up). */
   up: boolean;
-  /** `starting`: a thread is opening its connection; `restarting`: none, one starts later. */
-  thread: 'starting' | 'up' | 'restarting' | 'closed';
+  /**
+   * `idle`: no write yet, the first starts a thread; `starting`: a thread is opening its
+   * connection; `restarting`: none, one starts later.
+   */
+  thread: 'idle' | 'starting' | 'up' | 'restarting' | 'closed';
   /** The WAL's frames after the thread's last checkpoint (none yet: undefined). */
   frames?: WalFrames;
   /** Threads started so far (the first one and each restart). */
@@ -82,6 +85,11 @@ const CLOSE_MS = 5000;
  * commit on the main connection no longer pays for copying WAL pages into the database file
  * (SQLite runs its automatic checkpoint inside whichever commit takes the WAL past 1,000
  * pages). The thread has its own connection to the file; see `runCheckpoints` for its loop.
+ *
+ * The thread starts with the first write of this process (`pace`), not with the store: a store
+ * that is only read (a server that has not been written to yet, a script that reads) has no
+ * thread, and no isolate of its own (~12 MiB of memory). Until then the main connection
+ * checkpoints as SQLite does by itself, at 1,000 pages.
  *
  * Supervised: a thread that dies is restarted after a wait that doubles with each death (up to
  * `restartMaxMs`; back to the first once a restarted thread reports); a thread that reports
@@ -149,7 +157,6 @@ export class SqliteCheckpointer {
     this.paceMaxMs = options.paceMaxMs ?? 1000;
     this.walIndex = options.walIndex ?? new WalIndexHeader(this.data.path);
     this.setUp(false);
-    this.start();
     this.lastWatch = performance.now();
     this.watchdog = setInterval(() => this.watch(), Math.max(10, this.watchdogMs / 4));
     this.watchdog.unref();
@@ -162,7 +169,9 @@ export class SqliteCheckpointer {
         ? 'closed'
         : this.worker
           ? 'starting'
-          : 'restarting';
+          : this.starts === 0
+            ? 'idle'
+            : 'restarting';
     return {
       up: this.up,
       thread,
@@ -216,6 +225,8 @@ export class SqliteCheckpointer {
    * readers, a thread that answers late, writers of other processes.
    */
   pace(): Promise<void> | undefined {
+    // the first write: the thread starts (the writer goes on; the thread is up within ms)
+    if (this.starts === 0 && !this.closed) this.start();
     if (this.pause) return this.pause.writers;
     const worker = this.worker;
     // a pause's checkpoint unanswered: the disk is slow, and another would only add waits

@@ -19,7 +19,7 @@ export class SqliteStoreMetrics {
     if (!registry || !checkpointer) return;
     new Gauge({
       name: 'mdai_sqlite_checkpoint_thread_up',
-      help: 'Whether the thread that checkpoints the SQLite WAL is up (0: restarting; commits checkpoint meanwhile)',
+      help: 'Whether the thread that checkpoints the SQLite WAL is up (0: not started before the first write, or restarting; commits checkpoint meanwhile)',
       registers: [registry],
       collect() {
         this.set(checkpointer.status().up ? 1 : 0);

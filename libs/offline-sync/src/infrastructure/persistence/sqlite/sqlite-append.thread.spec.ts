@@ -164,12 +164,14 @@ describe('the ledger append thread (SQLite)', () => {
       return Math.max(0, bytes - 32) / ((withThread.db.pragma('page_size', { simple: true }) as number) + 24);
     };
     try {
+      // the first append starts the checkpoint thread; the next is the append thread's at the backstop
+      await ledger.appendToChains(punches('s1', 10));
       while (!withThread.checkpointer!.status().up) await new Promise((r) => setTimeout(r, 5));
-      await ledger.appendToChains(punches('s1', 10)); // the append thread is up, at the backstop
+      await ledger.appendToChains(punches('s1', 10, 10));
       await withThread.checkpointer!.close();
       let frames = 0;
       for (let k = 0; k < 60; k++) {
-        await ledger.appendToChains(punches('s1', 500, 10 + k * 500));
+        await ledger.appendToChains(punches('s1', 500, 20 + k * 500));
         frames = Math.max(frames, walFrames());
       }
       // the appends wrote several times 1,000 pages, and the WAL never held much more than that
