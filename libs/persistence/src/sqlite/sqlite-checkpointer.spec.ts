@@ -280,8 +280,9 @@ describe('SqliteCheckpointer', () => {
     expect(sut.checkpointer!.status().pauses).toBe(pauses + 1);
   });
 
-  it('should not pause the writers while a reader holds frames back, and pause them again after', async () => {
-    const sut = await open({ paceFrames: 1 });
+  it('should not pause the writers while a reader holds frames back, nor ask a copy at each write, and pause them again after', async () => {
+    const INTERVAL_MS = 500;
+    const sut = await open({ paceFrames: 1, intervalMs: INTERVAL_MS });
     const write = writer(sut);
     await until(() => sut.checkpointer!.status().up, 'the thread is up');
     write();
@@ -301,12 +302,18 @@ describe('SqliteCheckpointer', () => {
       'a pause that found frames held back',
       () => void sut.writeTurns.write(() => write()),
     );
-    const pauses = sut.checkpointer!.status().pauses;
+    const { pauses, copies } = sut.checkpointer!.status();
+    const started = performance.now();
     for (let i = 0; i < 20; i++) {
       await sut.writeTurns.write(() => write());
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
+    const elapsed = performance.now() - started;
     expect(sut.checkpointer!.status().pauses).toBe(pauses);
+    // nor ask the thread a copy at each write: at most one an interval without a report (the
+    // thread's ticks tell when the reader is done)
+    const asked = sut.checkpointer!.status().copies - copies;
+    expect(asked).toBeLessThanOrEqual(Math.ceil(elapsed / INTERVAL_MS) + 1);
     // the reader is done: the writers pause again
     reader.prepare('COMMIT').run();
     reader.close();
@@ -340,7 +347,11 @@ describe('SqliteCheckpointer', () => {
   });
 
   it('should end a stuck thread (the watchdog) and start another', async () => {
-    const sut = await open({ file: testing('stuck-checkpoint'), watchdogMs: 400, restartFirstMs: 10 });
+    const sut = await open({
+      file: testing('stuck-checkpoint'),
+      watchdogMs: 400,
+      restartFirstMs: 10,
+    });
     await until(() => sut.checkpointer!.status().starts >= 2, 'a restart of the stuck thread');
   });
 

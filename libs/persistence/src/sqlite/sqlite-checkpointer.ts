@@ -68,6 +68,8 @@ export interface CheckpointerStatus {
   starts: number;
   /** Times the writers paused for a checkpoint (`pace`). */
   pauses: number;
+  /** Copies asked of the thread while the writers went on (`pace`). */
+  copies: number;
   /**
    * A pause's checkpoint could not copy every frame: a reader of another connection holds them
    * back, and the writers no longer pause until a report shows every frame copied.
@@ -107,6 +109,7 @@ export class SqliteCheckpointer {
   private readonly restartMaxMs: number;
   private readonly paceFrames: number;
   private readonly paceMaxMs: number;
+  private readonly intervalMs: number;
   private readonly watchdog: NodeJS.Timeout;
   private worker?: Worker;
   private up = false;
@@ -125,6 +128,9 @@ export class SqliteCheckpointer {
   private readerHolds = false;
   private pause?: { id: number; done: () => void; writers: Promise<void> };
   private pauses = 0;
+  private copies = 0;
+  /** When the thread last reported the WAL's frames (`performance.now()`). */
+  private reportedAt = 0;
   private starts = 0;
   private lastWord = 0;
   private lastWatch = 0;
@@ -138,6 +144,7 @@ export class SqliteCheckpointer {
     options: SqliteCheckpointerOptions = {},
   ) {
     const intervalMs = options.intervalMs ?? 100;
+    this.intervalMs = intervalMs;
     this.watchdogMs = options.watchdogMs ?? 30_000;
     this.data = {
       path: resolve(path),
@@ -178,6 +185,7 @@ export class SqliteCheckpointer {
       frames: this.frames,
       starts: this.starts,
       pauses: this.pauses,
+      copies: this.copies,
       framesHeld: this.readerHolds,
     };
   }
@@ -219,10 +227,11 @@ export class SqliteCheckpointer {
    * only add waits), and one copy at a time. No pause while a reader holds frames back (a backup,
    * another process: until it ends the WAL cannot start over, pause or not), as told by a pause's
    * checkpoint that could not copy every frame (a copy's report cannot tell a reader from a commit
-   * under way), until a report shows every frame copied; copies are still asked, and tell. And
-   * after a pause that did not start the WAL over (the frames did not go down since), no pause
-   * until the thread reports again. The backstop stays for what pauses cannot help: such
-   * readers, a thread that answers late, writers of other processes.
+   * under way), until a report shows every frame copied (the thread's ticks report; a copy is asked
+   * only when none came for `intervalMs`). And after a pause that did not start the WAL over
+   * (the frames did not go down since), no pause until the thread reports again. The backstop
+   * stays for what pauses cannot help: such readers, a thread that answers late, writers of
+   * other processes.
    */
   pace(): Promise<void> | undefined {
     // the first write: the thread starts (the writer goes on; the thread is up within ms)
@@ -241,6 +250,7 @@ export class SqliteCheckpointer {
     const id = ++this.asks;
     this.asked = { id, pause: step === 'pause' };
     if (step === 'copy') {
+      this.copies += 1;
       // the writers go on while the thread copies: no write of its own after it (until 0)
       worker.postMessage({ type: 'checkpoint', id, until: 0 } satisfies CheckpointCommand);
       return undefined;
@@ -293,8 +303,11 @@ export class SqliteCheckpointer {
     const rest = now.frames - now.backfilled;
     if (rest > this.paceFrames / 4 && now.frames < 2 * this.paceFrames) return 'copy';
     // a reader held frames back at the last pause: the WAL cannot start over until it ends, so no
-    // pause; a copy tells (its report shows every frame copied once the reader is done)
-    if (this.readerHolds) return 'copy';
+    // pause. A report with every frame copied tells it ended: the thread's ticks report every
+    // intervalMs while the WAL is long; a copy is asked only when none came for that long
+    if (this.readerHolds) {
+      return performance.now() - this.reportedAt >= this.intervalMs ? 'copy' : 'go on';
+    }
     // a pause now is no repeat of one that could not help: the last one started the WAL over, or
     // the thread has reported since
     return reportedSince || this.pausedAtFrames === undefined ? 'pause' : 'go on';
@@ -349,6 +362,7 @@ export class SqliteCheckpointer {
       if (report.frames) {
         this.frames = report.frames;
         this.reports += 1;
+        this.reportedAt = performance.now();
         // every frame copied: no reader holds any (any report: a copy's, a tick's, a pause's)
         if (report.frames.log >= 0 && report.frames.checkpointed === report.frames.log) {
           this.readerHolds = false;

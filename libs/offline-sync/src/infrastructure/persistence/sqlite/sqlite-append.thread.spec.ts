@@ -161,7 +161,10 @@ describe('the ledger append thread (SQLite)', () => {
     const ledger = new SqliteAttendanceLogRepository(withThread, SETTINGS);
     const walFrames = () => {
       const bytes = statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
-      return Math.max(0, bytes - 32) / ((withThread.db.pragma('page_size', { simple: true }) as number) + 24);
+      return (
+        Math.max(0, bytes - 32) /
+        ((withThread.db.pragma('page_size', { simple: true }) as number) + 24)
+      );
     };
     try {
       // the first append starts the checkpoint thread; the next is the append thread's at the backstop
