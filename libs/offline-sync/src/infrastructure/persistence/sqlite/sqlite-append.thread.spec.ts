@@ -167,7 +167,8 @@ describe('the ledger append thread (SQLite)', () => {
       );
     };
     try {
-      // the first append starts the checkpoint thread; the next is the append thread's at the backstop
+      // the first append starts the checkpoint thread; the next runs on the append thread at
+      // the backstop
       await ledger.appendToChains(punches('s1', 10));
       while (!withThread.checkpointer!.status().up) await new Promise((r) => setTimeout(r, 5));
       await ledger.appendToChains(punches('s1', 10, 10));
