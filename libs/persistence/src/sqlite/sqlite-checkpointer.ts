@@ -90,7 +90,7 @@ const CLOSE_MS = 5000;
  *
  * The thread starts with the first write of this process (`pace`), not with the store: a store
  * that is only read (a server that has not been written to yet, a script that reads) has no
- * thread, and no isolate of its own (~12 MiB of memory). Until then the main connection
+ * thread, and no isolate of its own (~10 MiB of RSS). Until then the main connection
  * checkpoints as SQLite does by itself, at 1,000 pages.
  *
  * Supervised: a thread that dies is restarted after a wait that doubles with each death (up to
