@@ -32,27 +32,35 @@ export const TIMESHEET_ENTRY_PAGE_SQL =
  * row is a worker and one of its days in the period, or the worker and NULLs when it has none
  * there; in key order (the plan's nested loops: the query-plan spec holds them to it, and
  * `listDays` checks the order it reads). Exported so the query-plan spec checks them.
+ *
+ * The seeks of workers and of their days go through `timesheet_days_keys`, the key without the
+ * body (migration 3): a row of the table holds its body, KBs for a busy day, so each seek there
+ * would read pages of bodies, for a worker with no day in the period too. A day found there is
+ * then read by its primary key, once, for its body. `INDEXED BY` holds the plan to that index:
+ * a statement that could not use it fails when prepared. The cursor's worker reads on the
+ * primary key (`NOT INDEXED`): each day it reads is a day the page returns, so the index
+ * would only add a seek a day.
  */
 export const TIMESHEET_DAY_SQL = {
   /** The site's workers after @worker, found one seek past the last (lazily, as read). */
   siteDays: `WITH RECURSIVE workers(id) AS (
-      SELECT (SELECT worker_id FROM timesheet_days
+      SELECT (SELECT worker_id FROM timesheet_days INDEXED BY timesheet_days_keys
               WHERE site_id = @site AND worker_id > @worker ORDER BY worker_id LIMIT 1)
       UNION ALL
-      SELECT (SELECT worker_id FROM timesheet_days
+      SELECT (SELECT worker_id FROM timesheet_days INDEXED BY timesheet_days_keys
               WHERE site_id = @site AND worker_id > workers.id ORDER BY worker_id LIMIT 1)
       FROM workers WHERE workers.id IS NOT NULL
     )
     SELECT workers.id, d.day, d.body FROM workers
-    LEFT JOIN timesheet_days d
+    LEFT JOIN timesheet_days d INDEXED BY timesheet_days_keys
       ON d.site_id = @site AND d.worker_id = workers.id AND d.day >= @from AND d.day <= @to
     WHERE workers.id IS NOT NULL`,
   /** The workers of @crew, a JSON array of ids in key order. */
   crewDays: `SELECT crew.value, d.day, d.body FROM json_each(@crew) AS crew
-    LEFT JOIN timesheet_days d
+    LEFT JOIN timesheet_days d INDEXED BY timesheet_days_keys
       ON d.site_id = @site AND d.worker_id = crew.value AND d.day >= @from AND d.day <= @to`,
   /** The cursor's worker: its days after the cursor's day. */
-  workerDaysAfter: `SELECT worker_id, day, body FROM timesheet_days
+  workerDaysAfter: `SELECT worker_id, day, body FROM timesheet_days NOT INDEXED
     WHERE site_id = @site AND worker_id = @worker AND day > @after AND day <= @to ORDER BY day`,
 } as const;
 
@@ -283,7 +291,8 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   /**
    * A skip-scan: per worker one seek of its days in the period, the next worker by one seek
    * past the last (a crew's workers as given): a page reads the days it returns and about two
-   * index entries a worker it visits, whatever the site's history. Before visiting a worker
+   * entries of the key index a worker it visits, whatever the site's history and however fat
+   * its days' bodies (TIMESHEET_DAY_SQL). Before visiting a worker
    * past `maxWorkers` the page stops, short, with a `next` past the last one visited (its
    * worker and the period's last day). The cursor's worker first: its days after the cursor.
    */
