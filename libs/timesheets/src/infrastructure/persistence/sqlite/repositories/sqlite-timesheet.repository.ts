@@ -28,18 +28,31 @@ export const TIMESHEET_ENTRY_PAGE_SQL =
   'SELECT * FROM timesheet_entries WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?';
 
 /**
+ * A worker's first day in the period, from the key index (NULL: none), for the join of its
+ * days: `worker` is the column of the worker's id.
+ */
+const firstDayOf = (worker: string) =>
+  `(SELECT f.day FROM timesheet_days f INDEXED BY timesheet_days_keys
+        WHERE f.site_id = @site AND f.worker_id = ${worker} AND f.day >= @from AND f.day <= @to
+        ORDER BY f.day LIMIT 1)`;
+
+/**
  * The statements of a page of days: a skip-scan of the (site_id, worker_id, day) key. Each
  * row is a worker and one of its days in the period, or the worker and NULLs when it has none
  * there; in key order (the plan's nested loops: the query-plan spec holds them to it, and
  * `listDays` checks the order it reads). Exported so the query-plan spec checks them.
  *
- * The seeks of workers and of their days go through `timesheet_days_keys`, the key without the
- * body (migration 3): a row of the table holds its body, KBs for a busy day, so each seek there
- * would read pages of bodies, for a worker with no day in the period too. A day found there is
- * then read by its primary key, once, for its body. `INDEXED BY` holds the plan to that index:
- * a statement that could not use it fails when prepared. The cursor's worker reads on the
- * primary key (`NOT INDEXED`): each day it reads is a day the page returns, so the index
- * would only add a seek a day.
+ * The seeks that look for keys go through `timesheet_days_keys` (migration 3), the key without
+ * the body: the next worker, and a worker's first day in the period. A row of the table holds
+ * its body, KBs for a busy day: a page of the table holds a few rows, and SQLite compares a key
+ * with a row that spills to overflow pages by reading the whole row, so each seek there reads
+ * bodies, for a worker with no day in the period too. A worker's days are then read on the
+ * primary key from its first day on, bodies and all (they are returned). A worker with no day
+ * has a NULL first day, and SQLite does not seek with a NULL bound: no page of the table is
+ * read for it. `INDEXED BY` holds each seek for keys to the index (a statement that could not
+ * use it fails when prepared); the query-plan spec holds the reads of days to the primary key
+ * (SQLite ignores `NOT INDEXED` on a WITHOUT ROWID table) and the page-reads spec shows that a
+ * page of a period with no days reads no page of the table.
  */
 export const TIMESHEET_DAY_SQL = {
   /** The site's workers after @worker, found one seek past the last (lazily, as read). */
@@ -52,15 +65,17 @@ export const TIMESHEET_DAY_SQL = {
       FROM workers WHERE workers.id IS NOT NULL
     )
     SELECT workers.id, d.day, d.body FROM workers
-    LEFT JOIN timesheet_days d INDEXED BY timesheet_days_keys
-      ON d.site_id = @site AND d.worker_id = workers.id AND d.day >= @from AND d.day <= @to
+    LEFT JOIN timesheet_days d
+      ON d.site_id = @site AND d.worker_id = workers.id
+        AND d.day >= ${firstDayOf('workers.id')} AND d.day <= @to
     WHERE workers.id IS NOT NULL`,
   /** The workers of @crew, a JSON array of ids in key order. */
   crewDays: `SELECT crew.value, d.day, d.body FROM json_each(@crew) AS crew
-    LEFT JOIN timesheet_days d INDEXED BY timesheet_days_keys
-      ON d.site_id = @site AND d.worker_id = crew.value AND d.day >= @from AND d.day <= @to`,
-  /** The cursor's worker: its days after the cursor's day. */
-  workerDaysAfter: `SELECT worker_id, day, body FROM timesheet_days NOT INDEXED
+    LEFT JOIN timesheet_days d
+      ON d.site_id = @site AND d.worker_id = crew.value
+        AND d.day >= ${firstDayOf('crew.value')} AND d.day <= @to`,
+  /** The cursor's worker: its days after the cursor's day (each read is returned, or the end). */
+  workerDaysAfter: `SELECT worker_id, day, body FROM timesheet_days
     WHERE site_id = @site AND worker_id = @worker AND day > @after AND day <= @to ORDER BY day`,
 } as const;
 
