@@ -307,9 +307,9 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
    * A skip-scan: per worker one seek of its days in the period, the next worker by one seek
    * past the last (a crew's workers as given): a page reads the days it returns and about two
    * entries of the key index a worker it visits, whatever the site's history and however fat
-   * its days' bodies (TIMESHEET_DAY_SQL). Before visiting a worker
-   * past `maxWorkers` the page stops, short, with a `next` past the last one visited (its
-   * worker and the period's last day). The cursor's worker first: its days after the cursor.
+   * its days' bodies (TIMESHEET_DAY_SQL). Before visiting a worker past `maxWorkers` the page
+   * stops, short, with a `next` past the last one visited (its worker and the period's last
+   * day). The cursor's worker first: its days after the cursor.
    */
   async listDays(q: DayQuery): Promise<DayPage> {
     const maxWorkers = q.maxWorkers ?? DAY_PAGE_MAX_WORKERS;
