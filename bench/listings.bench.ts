@@ -1,33 +1,36 @@
 /**
  * Listings at LISTING_ROWS rows (1M by default) per table, in a temp SQLite file filled with
  * raw inserts: fraud events (every documented filter), worker devices, kiosks, the vault
- * audit and timesheet worker-days (one site, 1,000 workers, LISTING_ROWS / 1,000 days each),
- * first page and deep pages, through our repositories (the ports the controllers call, rows
- * mapped to domain objects) against the same page read with raw SQL (a prepared keyset
- * statement on the same indexes, rows as they come; for worker-days the same skip-scan
- * statements with nothing around them). Worker-days also run the statement listDays ran
- * before (one ORDER BY over the site's key, as it ran it) in the same run, after ours and
- * raw SQL. Ours and raw SQL interleaved (each first in turn), medians.
+ * audit and timesheet worker-days (one site, 1,000 workers, LISTING_ROWS / 1,000 days each;
+ * another of 5,000 workers × 5 busy days, bodies of 40 punches: see
+ * bench/support/timesheet-day-pages.ts), first page and deep pages, through our repositories
+ * (the ports the controllers call, rows mapped to domain objects) against the same page read
+ * with raw SQL (a prepared keyset statement on the same indexes, rows as they come; for
+ * worker-days the same skip-scan statements with nothing around them). Worker-days also run
+ * the statements listDays ran before (each its own row) in the same run, after ours and raw
+ * SQL, and a few pages each read on a fresh connection (its page cache empty). Ours and raw
+ * SQL interleaved (each first in turn), medians.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LimitedStatements, SqliteStore } from '@app/persistence';
+import { SqliteStore } from '@app/persistence';
 import { FRAUD_EVENT_TYPES, FraudEventCriteria } from '@app/fraud/domain/fraud-event';
 import { SqliteFraudEventRepository } from '@app/fraud/infrastructure/persistence/sqlite/repositories/sqlite-fraud-event.repository';
 import { SqliteKioskDeviceRepository } from '@app/kiosk-registry/infrastructure/persistence/sqlite/repositories/sqlite-kiosk-device.repository';
 import { SqliteWorkerDeviceRepository } from '@app/device-trust/infrastructure/persistence/sqlite/repositories/sqlite-worker-device.repository';
 import { SqliteVaultAuditRepository } from '@app/vault/infrastructure/persistence/sqlite/repositories/sqlite-vault-audit.repository';
+import { SqliteTimesheetRepository } from '@app/timesheets/infrastructure/persistence/sqlite/repositories/sqlite-timesheet.repository';
 import {
-  SqliteTimesheetRepository,
-  TIMESHEET_DAY_SQL,
-} from '@app/timesheets/infrastructure/persistence/sqlite/repositories/sqlite-timesheet.repository';
-import { DayQuery } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
-import {
-  dayFromBody,
-  dayToBody,
-} from '@app/timesheets/infrastructure/persistence/timesheet-stored';
+  ListingCase,
+  TS_DAYS,
+  TS_WORKERS,
+  daySizes,
+  fillDays,
+  hexId,
+  timesheetCases,
+} from './support/timesheet-day-pages';
 import { median } from './support/proc';
 import { BenchRow, now, printRows } from './support';
 
@@ -35,51 +38,6 @@ const ROWS = Number(process.env.LISTING_ROWS ?? 1_000_000);
 const REPEATS = Number(process.env.LISTING_REPEATS ?? 15);
 const DAY = 86_400_000;
 const START = Date.parse('2025-01-01T00:00:00Z');
-/** Timesheet worker-days: one site of TS_WORKERS workers, TS_DAYS days of history each. */
-const TS_SITE = 'site-ts';
-const TS_WORKERS = 1000;
-const TS_DAYS = Math.max(14, Math.round(ROWS / TS_WORKERS));
-const hexId = (i: number) => i.toString(16).padStart(24, '0');
-const dayAt = (d: number) => new Date(START + d * DAY).toISOString().slice(0, 10);
-
-/** TS_WORKERS × TS_DAYS worker-days of one site (and a day of two sites around it), in key order. */
-function fillDays(store: SqliteStore): void {
-  const db = store.db;
-  const insert = db.prepare(
-    'INSERT INTO timesheet_days (site_id, worker_id, day, worked_seconds, body) VALUES (?, ?, ?, ?, ?)',
-  );
-  const row = (site: string, w: number, d: number) => {
-    const workerId = hexId(w);
-    const inAt = START + d * DAY + 3.5 * 3600_000;
-    const seq = (w * TS_DAYS + d) * 2 + 1;
-    const body = dayToBody({
-      siteId: site,
-      workerId,
-      day: dayAt(d),
-      shifts: [
-        { inSeq: seq, in: inAt, outSeq: seq + 1, out: inAt + 9 * 3600_000, seconds: 32_400 },
-      ],
-      workedSeconds: 32_400,
-      firstIn: inAt,
-      lastOut: inAt + 9 * 3600_000,
-      flags: [],
-      corrected: false,
-      seqs: [seq, seq + 1],
-      packets: [
-        [`${hexId(seq)}-in`, seq],
-        [`${hexId(seq)}-out`, seq + 1],
-      ],
-    });
-    insert.run(site, workerId, dayAt(d), 32_400, body);
-  };
-  const batch = db.transaction((from: number, to: number) => {
-    for (let w = from; w < to; w++) for (let d = 0; d < TS_DAYS; d++) row(TS_SITE, w, d);
-  });
-  db.transaction(() => row('site-tr', 0, 0))();
-  for (let w = 0; w < TS_WORKERS; w += 20) batch(w, Math.min(TS_WORKERS, w + 20));
-  db.transaction(() => row('site-tz', 0, 0))();
-}
-
 /**
  * Fills the four tables with raw inserts, 50,000 rows per transaction; the indexes the
  * migrations created are dropped first and rebuilt after (the same indexes, built faster).
@@ -151,14 +109,6 @@ function fill(store: SqliteStore): void {
   for (const index of indexes) db.exec(index.sql);
 }
 
-interface Case {
-  name: string;
-  ours: () => Promise<unknown[]>;
-  raw: () => unknown[];
-  /** The same page as the code before this listing's rewrite read it (its own row). */
-  before?: () => unknown[];
-}
-
 export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mdai-bench-listings-'));
   const store = new SqliteStore(join(dir, 'listings.sqlite'));
@@ -170,9 +120,9 @@ export async function run(): Promise<void> {
     const timesheets = new SqliteTimesheetRepository(store);
     let t = now();
     fill(store);
-    fillDays(store);
+    const keysMs = fillDays(store);
     process.stdout.write(
-      `filled 4 × ${ROWS} rows and ${TS_WORKERS} × ${TS_DAYS} worker-days in ${((now() - t) / 1000).toFixed(1)} s\n`,
+      `filled 4 × ${ROWS} rows and ${TS_WORKERS} × ${TS_DAYS} worker-days (and the busy site) in ${((now() - t) / 1000).toFixed(1)} s; the key index of worker-days (timesheets migration 3) built in ${(keysMs / 1000).toFixed(2)} s\n${daySizes(store.db)}\n`,
     );
     const db = store.db;
 
@@ -206,7 +156,7 @@ export async function run(): Promise<void> {
       ['workerId', { workerId: 'wrk-42' }, 'worker_id', 'wrk-42'],
       ['siteId', { siteId: 'site-7' }, 'site_id', 'site-7'],
     ];
-    const cases: Case[] = [];
+    const cases: ListingCase[] = [];
     for (const [name, filter, column, value] of fraudFilters) {
       const where = column ? `WHERE ${column} = ?` : '';
       const whereParams = column ? [value] : [];
@@ -287,7 +237,7 @@ export async function run(): Promise<void> {
       },
     );
 
-    const days = timesheetCases(db, timesheets);
+    const days = timesheetCases(store, timesheets);
     cases.push(...days.cases);
 
     const rows: BenchRow[] = [];
@@ -295,12 +245,11 @@ export async function run(): Promise<void> {
     for (const c of cases) {
       const ours: number[] = [];
       const raw: number[] = [];
-      const before: number[] = [];
       const size = (await c.ours()).length;
-      if (size !== c.raw().length || (c.before && size !== c.before().length))
-        throw new Error(`${c.name}: ours, raw SQL and before disagree on the page size`);
-      // ours and raw SQL interleaved, in turn first; before after them (a scan of the site
-      // that it is evicts the page cache, which the one read after it would pay for)
+      if (size !== c.raw().length || c.others?.some((o) => size !== o.read().length))
+        throw new Error(`${c.name}: ours, raw SQL and the others disagree on the page size`);
+      // ours and raw SQL interleaved, in turn first; the others after them (one that scans a
+      // site evicts the page cache, which the one read after it would pay for)
       for (let i = 0; i < REPEATS; i++) {
         for (const which of i % 2 === 0 ? ['ours', 'raw'] : ['raw', 'ours']) {
           t = now();
@@ -309,22 +258,24 @@ export async function run(): Promise<void> {
           (which === 'ours' ? ours : raw).push(now() - t);
         }
       }
-      for (let i = 0; c.before && i < REPEATS; i++) {
-        t = now();
-        c.before();
-        before.push(now() - t);
-      }
       worst = Math.max(worst, median(ours));
       rows.push({ metric: c.name, ours: median(ours), baseline: median(raw), unit: 'ms' });
-      if (c.before) {
+      for (const other of c.others ?? []) {
+        const times: number[] = [];
+        for (let i = 0; i < REPEATS; i++) {
+          t = now();
+          other.read();
+          times.push(now() - t);
+        }
         rows.push({
-          metric: `${c.name}: before (one statement over the site's key)`,
-          ours: median(before),
+          metric: `${c.name}: ${other.label}`,
+          ours: median(times),
           baseline: median(raw),
           unit: 'ms',
         });
       }
     }
+    rows.push(...(await days.cold(REPEATS)));
 
     // a walk through every page of one filter: time per page stays flat when the walk is linear
     t = now();
@@ -354,121 +305,4 @@ export async function run(): Promise<void> {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/**
- * The worker-day listing's cases: ours (the repository's listDays), raw SQL (the same
- * skip-scan statements, bodies as stored, the crew given sorted) and before (the statement
- * listDays ran before: one `ORDER BY worker_id, day` bounded on site_id only, with the period
- * and the keyset as filters, its limit written in, bodies parsed); and walks of every page,
- * ours and before.
- */
-function timesheetCases(db: SqliteStore['db'], repo: SqliteTimesheetRepository) {
-  type Row = [string, string | null, string | null];
-  const prepare = (sql: string) => db.prepare<[Record<string, string>], Row>(sql).raw(true);
-  const siteDays = prepare(TIMESHEET_DAY_SQL.siteDays);
-  const crewDays = prepare(TIMESHEET_DAY_SQL.crewDays);
-  const workerDaysAfter = prepare(TIMESHEET_DAY_SQL.workerDaysAfter);
-  /** The same statements with nothing around them (bodies as stored, no bound on workers). */
-  const raw = (q: DayQuery): string[] => {
-    const out: string[] = [];
-    const params = { site: q.siteId, from: q.fromDay, to: q.toDay, worker: '' };
-    const reads: Array<() => Iterable<Row>> = [];
-    const after = q.after;
-    if (after) {
-      params.worker = after.workerId;
-      reads.push(() => workerDaysAfter.iterate({ ...params, after: after.day }));
-    }
-    const crew = q.workerIds?.filter((w) => !after || w > after.workerId);
-    reads.push(() =>
-      crew ? crewDays.iterate({ ...params, crew: JSON.stringify(crew) }) : siteDays.iterate(params),
-    );
-    for (const read of reads) {
-      for (const [, , body] of read()) {
-        if (body === null) continue;
-        out.push(body);
-        if (out.length === q.limit) return out;
-      }
-    }
-    return out;
-  };
-  const oldPages = new LimitedStatements<{ body: string }>(db);
-  /** listDays as it was: one statement, the period and keyset filtered over the site's key. */
-  const before = (q: DayQuery) => {
-    const where = ['site_id = ?', 'day >= ?', 'day <= ?'];
-    const args: unknown[] = [q.siteId, q.fromDay, q.toDay];
-    if (q.workerIds) {
-      where.push(`worker_id IN (${q.workerIds.map(() => '?').join(',')})`);
-      args.push(...q.workerIds);
-    }
-    if (q.after) {
-      where.push('(worker_id > ? OR (worker_id = ? AND day > ?))');
-      args.push(q.after.workerId, q.after.workerId, q.after.day);
-    }
-    const sql = `SELECT body FROM timesheet_days WHERE ${where.join(' AND ')} ORDER BY worker_id, day LIMIT ?`;
-    return oldPages.all(sql, args, q.limit).map((r) => dayFromBody(r.body));
-  };
-  const mid = Math.floor(TS_DAYS / 2);
-  const week = { siteId: TS_SITE, fromDay: dayAt(mid), toDay: dayAt(mid + 6), limit: 100 };
-  const crew = Array.from({ length: TS_WORKERS / 20 }, (_, k) => hexId(k * 20));
-  const queries: Array<[string, DayQuery]> = [
-    [
-      'a day with no rows (before the history)',
-      { siteId: TS_SITE, fromDay: '2024-12-01', toDay: '2024-12-01', limit: 100 },
-    ],
-    ['one day (a row a worker), first page', { ...week, toDay: week.fromDay }],
-    ['one week, first page', week],
-    [
-      'one week, page at 90% depth',
-      { ...week, after: { workerId: hexId(Math.floor(TS_WORKERS * 0.9)), day: dayAt(mid + 3) } },
-    ],
-    [`one week, a crew of ${crew.length} workers, first page`, { ...week, workerIds: crew }],
-  ];
-  const cases: Case[] = queries.map(([name, q]) => ({
-    name: `timesheet days, ${name}`,
-    ours: async () => (await repo.listDays(q)).days,
-    raw: () => raw(q),
-    before: () => before(q),
-  }));
-
-  /** Every page of one week, ours (following next) and before (stopping at a short page). */
-  const walks = async (): Promise<BenchRow[]> => {
-    const out: BenchRow[] = [];
-    for (const [label, page] of [
-      ['ours', async (q: DayQuery) => repo.listDays(q)],
-      [
-        'before',
-        async (q: DayQuery) => {
-          const days = before(q);
-          const last = days[days.length - 1];
-          return days.length === q.limit
-            ? { days, next: { workerId: last.workerId, day: last.day } }
-            : { days };
-        },
-      ],
-    ] as const) {
-      const perPage: number[] = [];
-      let cursor: DayQuery['after'];
-      let total = 0;
-      const t0 = now();
-      do {
-        const p0 = now();
-        const p = await page({ ...week, after: cursor });
-        perPage.push(now() - p0);
-        total += p.days.length;
-        cursor = p.next;
-      } while (cursor);
-      if (total !== TS_WORKERS * 7) throw new Error(`walk (${label}): ${total} days`);
-      const tenth = Math.max(1, Math.floor(perPage.length / 10));
-      out.push({
-        metric: `timesheet days, one week, walk of all ${perPage.length} pages of 100 (${label}): median ms per page, last 10% of pages vs first 10%`,
-        ours: median(perPage.slice(-tenth)),
-        baseline: median(perPage.slice(0, tenth)),
-        unit: 'ms',
-        note: `(last / first; whole walk ${((now() - t0) / 1000).toFixed(2)} s)`,
-      });
-    }
-    return out;
-  };
-  return { cases, walks };
 }

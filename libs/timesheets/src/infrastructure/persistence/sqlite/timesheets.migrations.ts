@@ -50,4 +50,15 @@ export const TIMESHEETS_SQLITE_MIGRATIONS: SqliteMigration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    name: 'timesheet read model: the keys of worker-days, without their bodies',
+    // the table's key again, apart: a row of timesheet_days holds its body, KBs for a day of ~40
+    // punches, so its pages (leaves and interior alike) hold a few rows each; these hold ~100.
+    // A page of days seeks its workers, and each one's first day in the period, here, and reads
+    // the table only from a day it returns (the statements name it: TIMESHEET_DAY_SQL)
+    up: `
+      CREATE INDEX timesheet_days_keys ON timesheet_days (site_id, worker_id, day);
+    `,
+  },
 ];

@@ -68,26 +68,39 @@ function recordRuns(db: Database): Run[] {
   return runs;
 }
 
-/** A worker's days in a period: one seek, then its days until the period's end. */
+/** A worker's days in a period, joined to a worker: one seek, then its days to the period's end. */
 const DAYS_OF_A_WORKER =
-  /^SEARCH (timesheet_days|d) USING PRIMARY KEY \(site_id=\? AND worker_id=\? AND day>\? AND day<\?\)( LEFT-JOIN)?$/;
-/** The next worker: one seek past the last, read by a scalar subquery (one row). */
-const NEXT_WORKER = /^SEARCH timesheet_days USING PRIMARY KEY \(site_id=\? AND worker_id>\?\)$/;
+  /^SEARCH d USING PRIMARY KEY \(site_id=\? AND worker_id=\? AND day>\? AND day<\?\) LEFT-JOIN$/;
+/** The first day of a worker in the period, the join's lower bound: one seek of the key index. */
+const FIRST_DAY =
+  /^SEARCH f USING COVERING INDEX timesheet_days_keys \(site_id=\? AND worker_id=\? AND day>\? AND day<\?\)$/;
+/** The cursor's worker's days after the cursor. */
+const DAYS_AFTER_THE_CURSOR =
+  /^SEARCH timesheet_days USING PRIMARY KEY \(site_id=\? AND worker_id=\? AND day>\? AND day<\?\)$/;
+/** The next worker: one seek past the last in the key index, read by a scalar subquery. */
+const NEXT_WORKER =
+  /^SEARCH timesheet_days USING COVERING INDEX timesheet_days_keys \(site_id=\? AND worker_id>\?\)$/;
 
 /**
  * The steps of a statement's plan that read timesheet_days other than by one seek of a
- * worker's days in a period, or of the next worker inside a scalar subquery: each would read
- * rows it does not return (a scan, or a search on site_id alone filtering the period). With
- * none, a statement reads the rows it gives, plus one a worker (the end of its range) and one
- * a next worker.
+ * worker's days in a period, or of the next worker or of a worker's first day in the key index
+ * inside a scalar subquery: each would read rows it does not return (a scan, or a search on
+ * site_id alone filtering the period), or bodies to find keys (a seek of the table, whose rows
+ * hold their bodies, where the key index would do). A join of a worker's days is bounded below
+ * by its first day (the subquery after it): a worker with none is not sought in the table.
+ * With none, a statement reads the rows it gives, plus one a worker (the end of its range) and
+ * one a next worker, and the table only for a worker with days.
  */
 function unboundedReads(db: Database, run: Run): string[] {
   const plan = explainQueryPlan(db, run.sql, run.params);
+  const inSubquery = (i: number) => /SCALAR SUBQUERY/.test(plan[i - 1] ?? '');
   return plan.filter((step, i) => {
     if (step.includes('TEMP B-TREE')) return true;
-    if (!/^(SCAN|SEARCH) (timesheet_days|d)\b/.test(step)) return false;
-    if (DAYS_OF_A_WORKER.test(step)) return false;
-    return !(NEXT_WORKER.test(step) && /SCALAR SUBQUERY/.test(plan[i - 1] ?? ''));
+    if (!/^(SCAN|SEARCH) (timesheet_days|d|f)\b/.test(step)) return false;
+    if (DAYS_AFTER_THE_CURSOR.test(step)) return false;
+    if (DAYS_OF_A_WORKER.test(step))
+      return !FIRST_DAY.test(plan[i + 2] ?? '') || !inSubquery(i + 2);
+    return !((NEXT_WORKER.test(step) || FIRST_DAY.test(step)) && inSubquery(i));
   });
 }
 

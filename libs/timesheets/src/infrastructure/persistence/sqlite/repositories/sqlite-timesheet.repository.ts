@@ -28,30 +28,53 @@ export const TIMESHEET_ENTRY_PAGE_SQL =
   'SELECT * FROM timesheet_entries WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?';
 
 /**
+ * A worker's first day in the period, from the key index (NULL: none), for the join of its
+ * days: `worker` is the column of the worker's id.
+ */
+const firstDayOf = (worker: string) =>
+  `(SELECT f.day FROM timesheet_days f INDEXED BY timesheet_days_keys
+        WHERE f.site_id = @site AND f.worker_id = ${worker} AND f.day >= @from AND f.day <= @to
+        ORDER BY f.day LIMIT 1)`;
+
+/**
  * The statements of a page of days: a skip-scan of the (site_id, worker_id, day) key. Each
  * row is a worker and one of its days in the period, or the worker and NULLs when it has none
  * there; in key order (the plan's nested loops: the query-plan spec holds them to it, and
  * `listDays` checks the order it reads). Exported so the query-plan spec checks them.
+ *
+ * The seeks that look for keys go through `timesheet_days_keys` (migration 3), the key without
+ * the body: the next worker, and a worker's first day in the period. A row of the table holds
+ * its body, KBs for a busy day: a page of the table holds a few rows, and SQLite compares a key
+ * with a row that spills to overflow pages by reading the whole row, so each seek there reads
+ * bodies, for a worker with no day in the period too. A worker's days are then read on the
+ * primary key from its first day on, bodies and all (they are returned). A worker with no day
+ * has a NULL first day, and SQLite does not seek with a NULL bound: no page of the table is
+ * read for it. `INDEXED BY` holds each seek for keys to the index (a statement that could not
+ * use it fails when prepared); the query-plan spec holds the reads of days to the primary key
+ * (SQLite ignores `NOT INDEXED` on a WITHOUT ROWID table) and the page-reads spec shows that a
+ * page of a period with no days reads no page of the table.
  */
 export const TIMESHEET_DAY_SQL = {
   /** The site's workers after @worker, found one seek past the last (lazily, as read). */
   siteDays: `WITH RECURSIVE workers(id) AS (
-      SELECT (SELECT worker_id FROM timesheet_days
+      SELECT (SELECT worker_id FROM timesheet_days INDEXED BY timesheet_days_keys
               WHERE site_id = @site AND worker_id > @worker ORDER BY worker_id LIMIT 1)
       UNION ALL
-      SELECT (SELECT worker_id FROM timesheet_days
+      SELECT (SELECT worker_id FROM timesheet_days INDEXED BY timesheet_days_keys
               WHERE site_id = @site AND worker_id > workers.id ORDER BY worker_id LIMIT 1)
       FROM workers WHERE workers.id IS NOT NULL
     )
     SELECT workers.id, d.day, d.body FROM workers
     LEFT JOIN timesheet_days d
-      ON d.site_id = @site AND d.worker_id = workers.id AND d.day >= @from AND d.day <= @to
+      ON d.site_id = @site AND d.worker_id = workers.id
+        AND d.day >= ${firstDayOf('workers.id')} AND d.day <= @to
     WHERE workers.id IS NOT NULL`,
   /** The workers of @crew, a JSON array of ids in key order. */
   crewDays: `SELECT crew.value, d.day, d.body FROM json_each(@crew) AS crew
     LEFT JOIN timesheet_days d
-      ON d.site_id = @site AND d.worker_id = crew.value AND d.day >= @from AND d.day <= @to`,
-  /** The cursor's worker: its days after the cursor's day. */
+      ON d.site_id = @site AND d.worker_id = crew.value
+        AND d.day >= ${firstDayOf('crew.value')} AND d.day <= @to`,
+  /** The cursor's worker: its days after the cursor's day (each read is returned, or the end). */
   workerDaysAfter: `SELECT worker_id, day, body FROM timesheet_days
     WHERE site_id = @site AND worker_id = @worker AND day > @after AND day <= @to ORDER BY day`,
 } as const;
@@ -283,9 +306,10 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   /**
    * A skip-scan: per worker one seek of its days in the period, the next worker by one seek
    * past the last (a crew's workers as given): a page reads the days it returns and about two
-   * index entries a worker it visits, whatever the site's history. Before visiting a worker
-   * past `maxWorkers` the page stops, short, with a `next` past the last one visited (its
-   * worker and the period's last day). The cursor's worker first: its days after the cursor.
+   * entries of the key index a worker it visits, whatever the site's history and however fat
+   * its days' bodies (TIMESHEET_DAY_SQL). Before visiting a worker past `maxWorkers` the page
+   * stops, short, with a `next` past the last one visited (its worker and the period's last
+   * day). The cursor's worker first: its days after the cursor.
    */
   async listDays(q: DayQuery): Promise<DayPage> {
     const maxWorkers = q.maxWorkers ?? DAY_PAGE_MAX_WORKERS;
