@@ -16,16 +16,20 @@ export const AUTOCHECKPOINT_PAGES = 1000;
 /**
  * The main connection's `wal_autocheckpoint` while the thread is up: a backstop only (a commit
  * that finds the WAL this long checkpoints it itself), so the WAL stays bounded even when the
- * thread falls behind. Five times PACE_FRAMES: the thread reports every 100 ms or so, and a
- * steady writer (a 1M-link timesheet catch-up writes ~14,000 frames a second) must not reach it
- * between two reports.
+ * thread falls behind. Writers pause at twice PACE_FRAMES at the latest, read from the
+ * wal-index header at each write: the 2,000 frames between that and the backstop are ~130 ms of
+ * a steady writer's (a 1M-link timesheet catch-up writes ~16,000 frames a second).
  */
 export const BACKSTOP_PAGES = 10000;
 /**
- * Writers pause for a checkpoint once the thread reports this many frames in the WAL
- * (`SqliteCheckpointer.pace`).
+ * From this many frames in the WAL the thread copies it while the writers go on, and they pause
+ * for the rest (`SqliteCheckpointer.pace`). A pause costs its syncs whatever the WAL's length,
+ * so the mark sets how often writers pause: at 2,000 a sync of 4 batches in flight (10k links)
+ * went 13% slower than with no pauses at all, at 4,000 as fast; a 1M-link timesheet catch-up
+ * went 8% faster at 4,000, its longest event-loop delay 20–22 ms against 18–19
+ * (docs/benchmarks.md, pace4k).
  */
-export const PACE_FRAMES = 2000;
+export const PACE_FRAMES = 4000;
 
 export interface SqliteCheckpointerOptions {
   /** The thread checkpoints every this many ms while the WAL grows (100). */
