@@ -142,7 +142,7 @@ describe('the API bundle (npm run build)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mdai-bundle-checkpoint-'));
     const store = new SqliteStore(join(dir, 'store.sqlite'), {
       checkpoints: 'worker',
-      checkpointer: { file: CHECKPOINT_WORKER, startBytes: 0, intervalMs: 10 },
+      checkpointer: { file: CHECKPOINT_WORKER, startBytes: 0, startFrames: 0, intervalMs: 10 },
     });
     try {
       store.db.exec('CREATE TABLE rows (body TEXT NOT NULL)');

@@ -16,11 +16,12 @@ export const AUTOCHECKPOINT_PAGES = 1000;
 /**
  * The main connection's `wal_autocheckpoint` while the thread is up: a backstop only (a commit
  * that finds the WAL this long checkpoints it itself), so the WAL stays bounded even when the
- * thread falls behind. Writers pause at twice PACE_FRAMES at the latest, read from the
- * wal-index header at each write: the 2,000 frames between that and the backstop are ~130 ms of
- * a steady writer's (a 1M-link timesheet catch-up writes ~16,000 frames a second).
+ * thread falls behind. Five times PACE_FRAMES: in steady operation writers pause at twice the
+ * mark at the latest (read from the wal-index header at each write), and the 12,000 frames above
+ * that leave room for a large commit, or a copy still under way, without a checkpoint of the
+ * whole WAL on the event loop.
  */
-export const BACKSTOP_PAGES = 10000;
+export const BACKSTOP_PAGES = 20000;
 /**
  * From this many frames in the WAL the thread copies it while the writers go on, and they pause
  * for the rest (`SqliteCheckpointer.pace`). A pause costs its syncs whatever the WAL's length,
@@ -36,6 +37,12 @@ export interface SqliteCheckpointerOptions {
   intervalMs?: number;
   /** ... once the WAL file is larger than this (1 MiB). */
   startBytes?: number;
+  /**
+   * The thread starts once a write finds this many frames in the WAL (256: 1 MiB of 4 KiB
+   * pages, where it would start to checkpoint), not before: a store written to now and then
+   * (a session sweep) has no thread.
+   */
+  startFrames?: number;
   /** No new frame for this long: the WAL is truncated and the thread idles (1,000 ms). */
   quietMs?: number;
   /** Writers pause for a checkpoint once the WAL holds this many frames (PACE_FRAMES). */
@@ -92,8 +99,8 @@ const CLOSE_MS = 5000;
  * (SQLite runs its automatic checkpoint inside whichever commit takes the WAL past 1,000
  * pages). The thread has its own connection to the file; see `runCheckpoints` for its loop.
  *
- * The thread starts with the first write of this process (`pace`), not with the store: a store
- * that is only read (a server that has not been written to yet, a script that reads) has no
+ * The thread starts with the first write of this process that finds `startFrames` in the WAL
+ * (`pace`), not with the store: a store that is only read, or written to now and then, has no
  * thread, and no isolate of its own (~10 MiB of RSS). Until then the main connection
  * checkpoints as SQLite does by itself, at 1,000 pages.
  *
@@ -113,7 +120,7 @@ export class SqliteCheckpointer {
   private readonly restartMaxMs: number;
   private readonly paceFrames: number;
   private readonly paceMaxMs: number;
-  private readonly intervalMs: number;
+  private readonly startFrames: number;
   private readonly watchdog: NodeJS.Timeout;
   private worker?: Worker;
   private up = false;
@@ -133,8 +140,6 @@ export class SqliteCheckpointer {
   private pause?: { id: number; done: () => void; writers: Promise<void> };
   private pauses = 0;
   private copies = 0;
-  /** When the thread last reported the WAL's frames (`performance.now()`). */
-  private reportedAt = 0;
   private starts = 0;
   private lastWord = 0;
   private lastWatch = 0;
@@ -148,7 +153,7 @@ export class SqliteCheckpointer {
     options: SqliteCheckpointerOptions = {},
   ) {
     const intervalMs = options.intervalMs ?? 100;
-    this.intervalMs = intervalMs;
+    this.startFrames = options.startFrames ?? 256;
     this.watchdogMs = options.watchdogMs ?? 30_000;
     this.data = {
       path: resolve(path),
@@ -231,15 +236,19 @@ export class SqliteCheckpointer {
    * only add waits), and one copy at a time. No pause while a reader holds frames back (a backup,
    * another process: until it ends the WAL cannot start over, pause or not), as told by a pause's
    * checkpoint that could not copy every frame (a copy's report cannot tell a reader from a commit
-   * under way), until a report shows every frame copied (the thread's ticks report; a copy is asked
-   * only when none came for `intervalMs`). And after a pause that did not start the WAL over
+   * under way), until a report shows every frame copied (the thread's ticks report it: no copy
+   * is asked meanwhile). And after a pause that did not start the WAL over
    * (the frames did not go down since), no pause until the thread reports again. The backstop
    * stays for what pauses cannot help: such readers, a thread that answers late, writers of
    * other processes.
    */
   pace(): Promise<void> | undefined {
-    // the first write: the thread starts (the writer goes on; the thread is up within ms)
-    if (this.starts === 0 && !this.closed) this.start();
+    if (this.starts === 0) {
+      // the first write to find the WAL long enough starts the thread (it goes on meanwhile)
+      const frames = this.walIndex.read()?.frames;
+      if (!this.closed && (frames === undefined || frames >= this.startFrames)) this.start();
+      return undefined;
+    }
     if (this.pause) return this.pause.writers;
     const worker = this.worker;
     // a pause's checkpoint unanswered: the disk is slow, and another would only add waits
@@ -307,11 +316,9 @@ export class SqliteCheckpointer {
     const rest = now.frames - now.backfilled;
     if (rest > this.paceFrames / 4 && now.frames < 2 * this.paceFrames) return 'copy';
     // a reader held frames back at the last pause: the WAL cannot start over until it ends, so no
-    // pause. A report with every frame copied tells it ended: the thread's ticks report every
-    // intervalMs while the WAL is long; a copy is asked only when none came for that long
-    if (this.readerHolds) {
-      return performance.now() - this.reportedAt >= this.intervalMs ? 'copy' : 'go on';
-    }
+    // pause, nor copy: the thread's ticks run while the WAL is this long, and the first report
+    // with every frame copied tells the reader is done
+    if (this.readerHolds) return 'go on';
     // a pause now is no repeat of one that could not help: the last one started the WAL over, or
     // the thread has reported since
     return reportedSince || this.pausedAtFrames === undefined ? 'pause' : 'go on';
@@ -340,15 +347,24 @@ export class SqliteCheckpointer {
 
   private start(): void {
     const file = this.file;
-    const worker = new Worker(file, {
-      // a TypeScript script needs the hook that compiles it (and resolves the @app/* aliases)
-      execArgv: extname(file) === '.ts' ? ['-r', '@swc-node/register'] : [],
-      workerData: this.data,
-      stdout: false,
-      stderr: false,
-    });
-    this.worker = worker;
     this.starts += 1;
+    let worker: Worker;
+    try {
+      worker = new Worker(file, {
+        // a TypeScript script needs the hook that compiles it (and resolves the @app/* aliases)
+        execArgv: extname(file) === '.ts' ? ['-r', '@swc-node/register'] : [],
+        workerData: this.data,
+        stdout: false,
+        stderr: false,
+      });
+    } catch (error) {
+      // a thread that cannot be made (no memory for it, a bad option): commits checkpoint, as
+      // while one is restarting, and another is tried later (a write does not fail for it)
+      this.logger.error({ err: error }, 'The SQLite checkpoint thread could not start');
+      this.restartLater();
+      return;
+    }
+    this.worker = worker;
     // a checkpoint asked of a thread that is gone is answered by no one, and what its reports
     // said is old: the new thread's first report starts afresh
     this.asked = undefined;
@@ -366,7 +382,6 @@ export class SqliteCheckpointer {
       if (report.frames) {
         this.frames = report.frames;
         this.reports += 1;
-        this.reportedAt = performance.now();
         // every frame copied: no reader holds any (any report: a copy's, a tick's, a pause's)
         if (report.frames.log >= 0 && report.frames.checkpointed === report.frames.log) {
           this.readerHolds = false;

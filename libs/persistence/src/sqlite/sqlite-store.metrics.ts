@@ -1,11 +1,21 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { Counter, Gauge, MetricsRegistry } from '@app/common';
 import { Store } from '../store';
+import { CheckpointerStatus } from './sqlite-checkpointer';
 import { SqliteStore } from './sqlite-store';
+
+const THREAD_STATES: CheckpointerStatus['thread'][] = [
+  'idle',
+  'starting',
+  'up',
+  'restarting',
+  'closed',
+];
 
 /**
  * The checkpoint thread's gauges (`SQLITE_CHECKPOINTS=worker` only), read from its supervisor
- * on each scrape: whether a thread is up, and the WAL's frames after its last checkpoint (`log`
+ * on each scrape: whether a thread is up, its state (`idle` until the first write that finds
+ * the WAL long enough: alert on `restarting`, not on `up` 0), and the WAL's frames after its last checkpoint (`log`
  * in the WAL, `checkpointed` of them copied into the database file; both 0 after the WAL was
  * truncated). A `log` that keeps climbing while `checkpoint_thread_up` is 1 means checkpoints
  * fall behind the commits (a long reader holds them back, or the disk is slow). And the times
@@ -19,10 +29,20 @@ export class SqliteStoreMetrics {
     if (!registry || !checkpointer) return;
     new Gauge({
       name: 'mdai_sqlite_checkpoint_thread_up',
-      help: 'Whether the thread that checkpoints the SQLite WAL is up (0: not started before the first write, or restarting; commits checkpoint meanwhile)',
+      help: 'Whether the thread that checkpoints the SQLite WAL is up (0: not started yet, or restarting; commits checkpoint meanwhile)',
       registers: [registry],
       collect() {
         this.set(checkpointer.status().up ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'mdai_sqlite_checkpoint_thread',
+      help: 'The state of the thread that checkpoints the SQLite WAL, 1 for the current one (idle: not started, no write has found the WAL long enough yet; restarting: down, one starts later)',
+      labelNames: ['state'],
+      registers: [registry],
+      collect() {
+        const now = checkpointer.status().thread;
+        for (const state of THREAD_STATES) this.set({ state }, state === now ? 1 : 0);
       },
     });
     new Gauge({

@@ -157,7 +157,10 @@ describe('the ledger append thread (SQLite)', () => {
     // beside a checkpoint thread that is up, a commit checkpoints only past a backstop of
     // BACKSTOP_PAGES; with none up, SQLite's 1,000 pages for every connection, the thread's too
     const path = join(dir, 'checkpoints.sqlite');
-    const withThread = new SqliteStore(path, { checkpoints: 'worker' });
+    const withThread = new SqliteStore(path, {
+      checkpoints: 'worker',
+      checkpointer: { startFrames: 0 },
+    });
     const ledger = new SqliteAttendanceLogRepository(withThread, SETTINGS);
     const walFrames = () => {
       const bytes = statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0;

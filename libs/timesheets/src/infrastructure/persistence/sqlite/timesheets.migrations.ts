@@ -58,7 +58,7 @@ export const TIMESHEETS_SQLITE_MIGRATIONS: SqliteMigration[] = [
     // A page of days seeks its workers, and each one's first day in the period, here, and reads
     // the table only from a day it returns (the statements name it: TIMESHEET_DAY_SQL)
     up: `
-      CREATE INDEX timesheet_days_keys ON timesheet_days (site_id, worker_id, day);
+      CREATE INDEX IF NOT EXISTS timesheet_days_keys ON timesheet_days (site_id, worker_id, day);
     `,
   },
 ];

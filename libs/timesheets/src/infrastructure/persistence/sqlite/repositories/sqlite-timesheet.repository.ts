@@ -42,17 +42,12 @@ const firstDayOf = (worker: string) =>
  * there; in key order (the plan's nested loops: the query-plan spec holds them to it, and
  * `listDays` checks the order it reads). Exported so the query-plan spec checks them.
  *
- * The seeks that look for keys go through `timesheet_days_keys` (migration 3), the key without
- * the body: the next worker, and a worker's first day in the period. A row of the table holds
- * its body, KBs for a busy day: a page of the table holds a few rows, and SQLite compares a key
- * with a row that spills to overflow pages by reading the whole row, so each seek there reads
- * bodies, for a worker with no day in the period too. A worker's days are then read on the
- * primary key from its first day on, bodies and all (they are returned). A worker with no day
- * has a NULL first day, and SQLite does not seek with a NULL bound: no page of the table is
- * read for it. `INDEXED BY` holds each seek for keys to the index (a statement that could not
- * use it fails when prepared); the query-plan spec holds the reads of days to the primary key
- * (SQLite ignores `NOT INDEXED` on a WITHOUT ROWID table) and the page-reads spec shows that a
- * page of a period with no days reads no page of the table.
+ * The next worker and a worker's first day in the period are sought in `timesheet_days_keys`
+ * (migration 3: the key without the body; why, docs/architecture.md, "Pages of worker-days"),
+ * with `INDEXED BY` (fails when prepared if it cannot be used); a worker's days are then read on
+ * the primary key from that first day, and a worker with none (NULL) is not sought in the table.
+ * The query-plan spec holds the reads of days to the primary key (SQLite ignores `NOT INDEXED`
+ * on a WITHOUT ROWID table); the page-reads spec shows an empty period reads no table page.
  */
 export const TIMESHEET_DAY_SQL = {
   /** The site's workers after @worker, found one seek past the last (lazily, as read). */
@@ -305,9 +300,9 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
 
   /**
    * A skip-scan: per worker one seek of its days in the period, the next worker by one seek
-   * past the last (a crew's workers as given): a page reads the days it returns and about two
-   * entries of the key index a worker it visits, whatever the site's history and however fat
-   * its days' bodies (TIMESHEET_DAY_SQL). Before visiting a worker past `maxWorkers` the page
+   * past the last (a crew's workers as given): a page reads the days it returns and, a worker
+   * it visits, two seeks of the key index (and a worker with days, the row past its last),
+   * whatever the site's history and however fat its days' bodies (TIMESHEET_DAY_SQL). Before visiting a worker past `maxWorkers` the page
    * stops, short, with a `next` past the last one visited (its worker and the period's last
    * day). The cursor's worker first: its days after the cursor.
    */
