@@ -15,11 +15,11 @@ const THREAD_STATES: CheckpointerStatus['thread'][] = [
 /**
  * The checkpoint thread's gauges (`SQLITE_CHECKPOINTS=worker` only), read from its supervisor
  * on each scrape: whether a thread is up, its state (`idle` until the first write that finds
- * the WAL long enough: alert on `restarting`, not on `up` 0), and the WAL's frames after its last checkpoint (`log`
- * in the WAL, `checkpointed` of them copied into the database file; both 0 after the WAL was
- * truncated). A `log` that keeps climbing while `checkpoint_thread_up` is 1 means checkpoints
- * fall behind the commits (a long reader holds them back, or the disk is slow). And the times
- * the writers paused for a checkpoint, so that the WAL could start over
+ * the WAL long enough: alert on `restarting`, not on `up` 0), and the WAL's frames after its
+ * last checkpoint (`log` in the WAL, `checkpointed` of them copied into the database file; both
+ * 0 after the WAL was truncated). A `log` that keeps climbing while `checkpoint_thread_up` is 1
+ * means checkpoints fall behind the commits (a long reader holds them back, or the disk is
+ * slow). And the times the writers paused for a checkpoint, so that the WAL could start over
  * (`SqliteCheckpointer.pace`).
  */
 @Injectable()
