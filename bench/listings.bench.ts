@@ -23,7 +23,10 @@ import { SqliteWorkerDeviceRepository } from '@app/device-trust/infrastructure/p
 import { SqliteVaultAuditRepository } from '@app/vault/infrastructure/persistence/sqlite/repositories/sqlite-vault-audit.repository';
 import { SqliteTimesheetRepository } from '@app/timesheets/infrastructure/persistence/sqlite/repositories/sqlite-timesheet.repository';
 import {
+  DAY,
   ListingCase,
+  ROWS,
+  START,
   TS_DAYS,
   TS_WORKERS,
   daySizes,
@@ -34,10 +37,7 @@ import {
 import { median } from './support/proc';
 import { BenchRow, now, printRows } from './support';
 
-const ROWS = Number(process.env.LISTING_ROWS ?? 1_000_000);
 const REPEATS = Number(process.env.LISTING_REPEATS ?? 15);
-const DAY = 86_400_000;
-const START = Date.parse('2025-01-01T00:00:00Z');
 /**
  * Fills the four tables with raw inserts, 50,000 rows per transaction; the indexes the
  * migrations created are dropped first and rebuilt after (the same indexes, built faster).

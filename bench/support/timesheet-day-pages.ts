@@ -33,9 +33,10 @@ export interface ListingCase {
   others?: Array<{ label: string; read: () => unknown[] }>;
 }
 
-const DAY = 86_400_000;
-const START = Date.parse('2025-01-01T00:00:00Z');
-const ROWS = Number(process.env.LISTING_ROWS ?? 1_000_000);
+/** The listings bench's size and time line, its tables and worker-days alike. */
+export const DAY = 86_400_000;
+export const START = Date.parse('2025-01-01T00:00:00Z');
+export const ROWS = Number(process.env.LISTING_ROWS ?? 1_000_000);
 export const TS_SITE = 'site-ts';
 export const TS_WORKERS = 1000;
 export const TS_DAYS = Math.max(14, Math.round(ROWS / TS_WORKERS));
