@@ -400,6 +400,44 @@ describe('SqliteCheckpointer', () => {
     expect(sut.checkpointer!.status().starts).toBe(1);
   });
 
+  it("should report the WAL's peaks: the most frames it held, and the most one write turn added", async () => {
+    // no thread (SQLite's own checkpoints at 1,000 pages): the frames are the writes' alone
+    const sut = openIdle({ startFrames: 1_000_000 });
+    sut.db.exec('CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+    const rows = (n: number) => () => {
+      const insert = sut.db.prepare('INSERT INTO rows (body) VALUES (?)');
+      for (let i = 0; i < n; i++) insert.run('x'.repeat(4000));
+    };
+    const header = walIndexOf(sut);
+    // what each write turn finds, read just before it (nothing else writes in between)
+    const seen: number[] = [];
+    const turn = async (write: () => void) => {
+      seen.push(header.read()!.frames);
+      await sut.writeTurns.write(sut.db.transaction(write));
+    };
+    for (let i = 0; i < 5; i++) await turn(rows(3));
+    await turn(rows(60));
+    for (let i = 0; i < 5; i++) await turn(rows(3));
+    // every frame copied outside the turns: the next turn's write starts the WAL over, so its
+    // frames are all new (the largest turn, though the WAL is shorter after it than before)
+    sut.db.pragma('wal_checkpoint(PASSIVE)');
+    await turn(rows(80));
+    await turn(() => undefined);
+    const added = seen.slice(1).map((n, i) => (n >= seen[i] ? n - seen[i] : n));
+    expect(added[5]).toBeGreaterThanOrEqual(60);
+    const largest = Math.max(...added);
+    expect(largest).toBe(added.at(-1));
+    expect(largest).toBeGreaterThanOrEqual(80);
+    expect(seen.at(-1)).toBeLessThan(Math.max(...seen));
+    const peaks = { wal: Math.max(...seen), turn: largest };
+    expect(peaks.wal).toBeGreaterThan(peaks.turn);
+    expect(sut.checkpointer!.status().peaks).toEqual(peaks);
+    const registry = new MetricsRegistry();
+    new SqliteStoreMetrics(sut, registry);
+    const metric = await registry.getSingleMetric('mdai_sqlite_wal_frames_peak')!.get();
+    expect(Object.fromEntries(metric.values.map((v) => [v.labels.of, v.value]))).toEqual(peaks);
+  });
+
   it('should let the writes go on when a thread cannot be made, and try again later', async () => {
     // a relative path without ./ : new Worker throws at once (ERR_WORKER_PATH)
     const sut = await open({ file: 'no-such-checkpoint.worker.js', restartFirstMs: 20 });

@@ -86,6 +86,14 @@ export interface CheckpointerStatus {
    * back, and the writers no longer pause until a report shows every frame copied.
    */
   framesHeld: boolean;
+  /**
+   * Since the process started, as the write turns read the wal-index header: the most frames
+   * the WAL held (`wal`), and the most added between two write turns (`turn`: one write's
+   * frames, or a burst of another process's). For sizing BACKSTOP_PAGES from data: the writers
+   * pause from 2 × PACE_FRAMES at the latest, so the WAL reaches the backstop only if a turn
+   * adds more than the gap, or if pauses cannot help (a reader, a thread that answers late).
+   */
+  peaks: { wal: number; turn: number };
 }
 
 /** The thread's write after a pause's checkpoint ends this long before the writers go on. */
@@ -146,6 +154,9 @@ export class SqliteCheckpointer {
   private restartMs: number;
   private restartTimer?: NodeJS.Timeout;
   private closed = false;
+  /** The WAL's frames at the last write turn (undefined: unknown), and the peaks (`status`). */
+  private lastSeen?: number;
+  private readonly peaks = { wal: 0, turn: 0 };
 
   constructor(
     private readonly main: Database.Database,
@@ -196,6 +207,7 @@ export class SqliteCheckpointer {
       pauses: this.pauses,
       copies: this.copies,
       framesHeld: this.readerHolds,
+      peaks: { ...this.peaks },
     };
   }
 
@@ -243,10 +255,12 @@ export class SqliteCheckpointer {
    * other processes.
    */
   pace(): Promise<void> | undefined {
+    if (this.closed) return undefined;
+    const now = this.walIndex.read();
+    this.observe(now);
     if (this.starts === 0) {
       // the first write to find the WAL long enough starts the thread (it goes on meanwhile)
-      const frames = this.walIndex.read()?.frames;
-      if (!this.closed && (frames === undefined || frames >= this.startFrames)) this.start();
+      if (now === undefined || now.frames >= this.startFrames) this.start();
       return undefined;
     }
     if (this.pause) return this.pause.writers;
@@ -254,7 +268,6 @@ export class SqliteCheckpointer {
     // a pause's checkpoint unanswered: the disk is slow, and another would only add waits
     if (!this.up || !worker || this.asked?.pause) return undefined;
     const reported = this.frames;
-    const now = this.walIndex.read();
     let step = this.next(reported, now);
     // a copy under way: the writers go on, unless the WAL grew to twice the mark meanwhile
     const short = now === undefined || now.frames < 2 * this.paceFrames;
@@ -284,6 +297,22 @@ export class SqliteCheckpointer {
     this.pause = { id, writers, done };
     worker.postMessage({ type: 'checkpoint', id, until } satisfies CheckpointCommand);
     return writers;
+  }
+
+  /** The peaks (`status`) with the header's count at this write turn. */
+  private observe(now: WalIndexFrames | undefined): void {
+    if (now === undefined) {
+      // unknown now: the next known count is no single turn's growth
+      this.lastSeen = undefined;
+      return;
+    }
+    if (this.lastSeen !== undefined) {
+      // fewer frames than last time: the WAL started over since, and all of them are new
+      const added = now.frames >= this.lastSeen ? now.frames - this.lastSeen : now.frames;
+      this.peaks.turn = Math.max(this.peaks.turn, added);
+    }
+    this.peaks.wal = Math.max(this.peaks.wal, now.frames);
+    this.lastSeen = now.frames;
   }
 
   /**

@@ -1,7 +1,7 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { Counter, Gauge, MetricsRegistry } from '@app/common';
 import { Store } from '../store';
-import { CheckpointerStatus } from './sqlite-checkpointer';
+import { BACKSTOP_PAGES, CheckpointerStatus } from './sqlite-checkpointer';
 import { SqliteStore } from './sqlite-store';
 
 const THREAD_STATES: CheckpointerStatus['thread'][] = [
@@ -20,7 +20,8 @@ const THREAD_STATES: CheckpointerStatus['thread'][] = [
  * 0 after the WAL was truncated). A `log` that keeps climbing while `checkpoint_thread_up` is 1
  * means checkpoints fall behind the commits (a long reader holds them back, or the disk is
  * slow). And the times the writers paused for a checkpoint, so that the WAL could start over
- * (`SqliteCheckpointer.pace`).
+ * (`SqliteCheckpointer.pace`). And the WAL's peaks: a `wal` peak near the backstop means
+ * commits checkpointed on the event loop, or nearly did.
  */
 @Injectable()
 export class SqliteStoreMetrics {
@@ -54,6 +55,17 @@ export class SqliteStoreMetrics {
         const frames = checkpointer.status().frames;
         this.set({ state: 'log' }, frames?.log ?? 0);
         this.set({ state: 'checkpointed' }, frames?.checkpointed ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'mdai_sqlite_wal_frames_peak',
+      help: `Since the process started, as its write turns found the SQLite WAL: the most frames it held (of=wal; the main connection checkpoints in its commits from ${BACKSTOP_PAGES}), and the most added between two write turns (of=turn)`,
+      labelNames: ['of'],
+      registers: [registry],
+      collect() {
+        const { wal, turn } = checkpointer.status().peaks;
+        this.set({ of: 'wal' }, wal);
+        this.set({ of: 'turn' }, turn);
       },
     });
     let pauses = 0;
