@@ -40,11 +40,12 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { jcs } from '@app/common';
+import { BACKSTOP_PAGES } from '@app/persistence/sqlite/sqlite-checkpointer';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
 import { BenchRow, cpuMsSince, median, now, printRows } from './support';
 import { writeLinks } from './support/chain';
 import { enrollCrew, signedBatch, startSyncBenchChild, SyncBenchChild } from './support/crew';
-import { mainThreadCpuMs, processCpuMs, threadsCpuMs } from './support/proc';
+import { mainThreadCpuMs, processCpuMs, threadsCpuMs, walPeaks } from './support/proc';
 
 const BATCH_SIZE = 500;
 const FILL_SITES = 100;
@@ -84,6 +85,8 @@ interface Side {
   concurrentMainCpu: number[];
   /** The server's event-loop delay over all timed rounds (ms): what held its loop, CPU or a wait. */
   eventLoopDelay?: { p50: number; p99: number; max: number };
+  /** The WAL's peaks over the server's life (its /metrics; none without a checkpoint thread). */
+  walPeaks?: { wal: number; turn: number };
 }
 
 interface Rig {
@@ -444,6 +447,7 @@ export async function run(): Promise<void> {
     for (const side of servers) {
       side.api.child.send('eld-stop');
       side.eventLoopDelay = JSON.parse(await side.api.child.expect('ELD ', 30_000));
+      side.walPeaks = await walPeaks(side.api.base);
     }
     await profile.stop();
     const rows = rigs.flatMap((rig) => {
@@ -512,6 +516,22 @@ export async function run(): Promise<void> {
           ours: side.eventLoopDelay?.max ?? NaN,
           unit: 'ms',
         },
+        ...(side.walPeaks
+          ? [
+              {
+                metric: `${label}the WAL's most frames ${at}, over the server's run (enrolment, warm-up, rounds), vs the backstop`,
+                ours: side.walPeaks.wal,
+                baseline: BACKSTOP_PAGES,
+                unit: 'frames',
+              },
+              {
+                metric: `${label}the most frames one write turn added ${at}, vs the backstop`,
+                ours: side.walPeaks.turn,
+                baseline: BACKSTOP_PAGES,
+                unit: 'frames',
+              },
+            ]
+          : []),
       ];
       return [
         ...sideRows(rig.ours, ''),

@@ -28,10 +28,11 @@ import {
   dayFromBody,
   dayToBody,
 } from '@app/timesheets/infrastructure/persistence/timesheet-stored';
+import { BACKSTOP_PAGES } from '@app/persistence/sqlite/sqlite-checkpointer';
 import { BenchRow, median, now, printRows } from './support';
 import { fillChain } from './support/chain';
 import { startSyncBenchChild } from './support/crew';
-import { mainThreadCpuMs, threadsCpuMs } from './support/proc';
+import { mainThreadCpuMs, threadsCpuMs, walPeaks } from './support/proc';
 
 interface Run {
   ms: number;
@@ -42,6 +43,8 @@ interface Run {
   days: string;
   /** The answer's page read again right after (the catch-up done): its own cost, over HTTP. */
   pageMs: number;
+  /** The WAL's peaks over the server's life (its /metrics; undefined on an older checkout). */
+  peaks?: { wal: number; turn: number };
 }
 
 /** The API of `root` (default this checkout) on a copy of `template`; its first read timed. */
@@ -85,6 +88,7 @@ async function catchUpOnce(template: string, siteId: string, root?: string): Pro
     const mainCpuMs = mainThreadCpuMs(pid) - main0;
     api.child.send('eld-stop');
     const eld = JSON.parse(await api.child.expect('ELD')) as { max: number };
+    const peaks = await walPeaks(api.base);
     if (profile) {
       api.child.send(`profile-stop ${resolve(profile)}`);
       await api.child.expect('PROFILED', 120_000);
@@ -103,7 +107,7 @@ async function catchUpOnce(template: string, siteId: string, root?: string): Pro
       // as our code reads it: a side that stores days in an older form hashes the same
       hash.update(dayToBody(dayFromBody(row.body)));
     db.close();
-    return { ms, cpuMs, mainCpuMs, maxStallMs: eld.max, days: hash.digest('hex'), pageMs };
+    return { ms, cpuMs, mainCpuMs, maxStallMs: eld.max, days: hash.digest('hex'), pageMs, peaks };
   } finally {
     await api.close();
   }
@@ -229,6 +233,7 @@ async function size(links: number, rounds: number, beforeRoot?: string): Promise
           note: `(${runs.map((x) => x.pageMs.toFixed(1)).join(', ')})`,
         },
       );
+      rows.push(...walPeakRows(name, runs));
     }
     if (sides.before) {
       rows.push({
@@ -241,6 +246,32 @@ async function size(links: number, rounds: number, beforeRoot?: string): Promise
   } finally {
     rmSync(templateDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The WAL's peaks during the catch-up against the main connection's backstop: how close its
+ * commits came to checkpointing on the event loop, and what one write turn adds (max of rounds).
+ */
+function walPeakRows(name: string, runs: Run[]): BenchRow[] {
+  const peaks = runs.flatMap((x) => (x.peaks ? [x.peaks] : []));
+  if (peaks.length === 0) return [];
+  const row = (metric: string, values: number[]): BenchRow => ({
+    metric: `${name}: ${metric} during the catch-up vs the backstop (max of rounds)`,
+    ours: Math.max(...values),
+    baseline: BACKSTOP_PAGES,
+    unit: 'frames',
+    note: `(${values.join(', ')})`,
+  });
+  return [
+    row(
+      "the WAL's most frames",
+      peaks.map((p) => p.wal),
+    ),
+    row(
+      'the most frames one write turn added',
+      peaks.map((p) => p.turn),
+    ),
+  ];
 }
 
 export async function run(): Promise<void> {

@@ -59,3 +59,18 @@ export function threadsCpuMs(pid: number): number {
   }
   return ns / 1e6;
 }
+
+/**
+ * The SQLite WAL's peaks a server reports on `/metrics` (`mdai_sqlite_wal_frames_peak`): the
+ * most frames it held, and the most one write turn added, since it started. Undefined for a
+ * server without them (an older checkout, or no checkpoint thread).
+ */
+export async function walPeaks(base: string): Promise<{ wal: number; turn: number } | undefined> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const peak = (of: string) =>
+    new RegExp(`^mdai_sqlite_wal_frames_peak\\{of="${of}"\\} (\\d+)$`, 'm').exec(text)?.[1];
+  const [wal, turn] = [peak('wal'), peak('turn')];
+  return wal === undefined || turn === undefined
+    ? undefined
+    : { wal: Number(wal), turn: Number(turn) };
+}
