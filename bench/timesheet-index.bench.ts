@@ -5,19 +5,21 @@
  *
  * For each size (TSINDEX_DAYS busy worker-days, default 100,000; a comma list) a store at
  * timesheets migration 2 is written (bench/support/timesheet-day-pages.ts: one site, 5,000
- * workers, days in key order), checkpointed and closed. Ours, timed on a fresh copy of it: the
- * boot's step, the store opened (`new SqliteStore`) and the timesheet repository made, which
- * applies the production list (`TIMESHEETS_SQLITE_MIGRATIONS`, 3 alone pending) in one
- * transaction; its commit takes the WAL past 1,000 pages and so checkpoints it, as at a boot
- * (the checkpoint thread starts later). Baseline, on another copy: the store opened and every
- * page of the table read once (`sum(length(body))`: the length of a TEXT reads its overflow
- * pages); beside it, the keys alone (`count(day)`: the leaves' cells, no overflow page). Warm:
- * the file read once just before (in the OS's page cache); cold: `sync` and `1` written to
- * /proc/sys/vm/drop_caches before each timing (where that write fails, said so and the cold
- * rows skipped). Rounds (TSINDEX_ROUNDS, default 3) take the sides in turn, each first in
- * turn, warm then cold; medians (ranges in the notes). Beside the times: what the process had
- * fetched from storage in the cold timings (/proc/self/io `read_bytes`, readahead included),
- * and the index's size against the table's (dbstat).
+ * workers; TSINDEX_ORDER `day`, the default: each day every worker's, as a live site writes
+ * them; `key`: in key order; a comma list), checkpointed and closed. Ours, timed on a fresh
+ * copy of it: the boot's step, the store opened (`new SqliteStore`) and the timesheet
+ * repository made, which applies the production list (`TIMESHEETS_SQLITE_MIGRATIONS`, 3 alone
+ * pending) in one transaction; a commit that leaves over 1,000 pages in the WAL (the index of
+ * ~80,000 days and more) checkpoints them itself, as at a boot (the checkpoint thread starts
+ * later). Baseline, on another copy: the store opened and every page of the table read once
+ * (`sum(length(body))`: the length of a TEXT reads its overflow pages); beside it, the keys
+ * alone (`count(day)`: the leaves' cells, no overflow page). Warm: the file read once just
+ * before (in the OS's page cache); cold: `sync` and `1` written to /proc/sys/vm/drop_caches
+ * before each timing (where that write fails, said so and the cold rows skipped). Rounds
+ * (TSINDEX_ROUNDS, default 3) take the sides in turn, each first in turn, warm then cold;
+ * medians (ranges in the notes). Beside the times: what the process had fetched from storage
+ * in the cold timings (/proc/self/io `read_bytes`, readahead included), and the index's size
+ * against the table's (dbstat).
  */
 import { execFileSync } from 'node:child_process';
 import {
@@ -50,6 +52,7 @@ const ROUNDS = Number(process.env.TSINDEX_ROUNDS ?? 3);
 const WORKERS = 5000;
 /** The migrations a store before the key index has: what an upgrade finds. */
 const BEFORE = TIMESHEETS_SQLITE_MIGRATIONS.filter((m) => m.version < 3);
+type Order = 'key' | 'day';
 
 /** Empties the OS's page cache; the reason it could not, if it could not. */
 function dropCaches(): string | undefined {
@@ -74,18 +77,16 @@ function readThrough(path: string): void {
 }
 
 /** The store at migration 2 with `workers` × `days` busy days; the ms the fill took. */
-async function writeBefore(path: string, workers: number, days: number): Promise<number> {
+async function writeBefore(
+  path: string,
+  workers: number,
+  days: number,
+  order: Order,
+): Promise<number> {
   const t = now();
   const store = new SqliteStore(path);
   store.migrate('timesheets', BEFORE);
-  insertDays(
-    store.db,
-    BUSY_SITE,
-    workers,
-    days,
-    BUSY_PUNCHES,
-    Math.max(1, Math.floor(20_000 / days)),
-  );
+  insertDays(store.db, BUSY_SITE, workers, days, BUSY_PUNCHES, 20_000, order);
   store.db.pragma('wal_checkpoint(TRUNCATE)');
   await store.close();
   return now() - t;
@@ -117,6 +118,8 @@ interface Side {
 
 export async function run(): Promise<void> {
   const sizes = (process.env.TSINDEX_DAYS ?? '100000').split(',').map(Number);
+  const orders = (process.env.TSINDEX_ORDER ?? 'day').split(',') as Order[];
+  if (orders.some((o) => o !== 'key' && o !== 'day')) throw new Error('TSINDEX_ORDER: key, day');
   const pending = TIMESHEETS_SQLITE_MIGRATIONS.filter((m) => !BEFORE.includes(m));
   if (pending.length !== 1 || !pending[0].up.includes(KEYS)) {
     throw new Error('timesheet-index times migration 3 alone: the list has changed');
@@ -126,14 +129,14 @@ export async function run(): Promise<void> {
     process.stdout.write(`\ncold rows skipped: /proc/sys/vm/drop_caches: ${cantDrop}\n`);
   }
   const conditions = cantDrop ? (['warm'] as const) : (['warm', 'cold'] as const);
-  for (const size of sizes) {
+  for (const [size, order] of sizes.flatMap((n) => orders.map((o) => [n, o] as const))) {
     const workers = Math.min(WORKERS, size);
     const days = Math.ceil(size / workers);
     const total = workers * days;
     const dir = mkdtempSync(join(tmpdir(), 'mdai-bench-tsindex-'));
     try {
       const before = join(dir, 'before.sqlite');
-      const fillMs = await writeBefore(before, workers, days);
+      const fillMs = await writeBefore(before, workers, days, order);
       const fileBytes = statSync(before).size;
       const fs = statfsSync(dir);
       // the copy for the baseline and one for ours, besides the file (and the WAL of the index)
@@ -258,7 +261,7 @@ export async function run(): Promise<void> {
       });
       printRows(
         `Timesheets migration 3 (the key index) on ${total.toLocaleString('en')} busy days ` +
-          `(${workers.toLocaleString('en')} workers × ${days}, bodies ~${Math.round(bodyBytes / total)} B, ` +
+          `(${workers.toLocaleString('en')} workers × ${days}, written ${order === 'day' ? 'day by day' : 'in key order'}, bodies ~${Math.round(bodyBytes / total)} B, ` +
           `file ${(fileBytes / 2 ** 20).toFixed(0)} MiB, filled in ${(fillMs / 1000).toFixed(1)} s; ` +
           `medians of ${ROUNDS}; ratio = ours / baseline)`,
         rows,

@@ -84,8 +84,10 @@ function dayOf(site: string, w: number, d: number, seq: number, punches: number)
 }
 
 /**
- * `workers` × `days` worker-days of `site`, days of `punches` punches, `perTransaction` workers
- * a transaction, in key order (each worker's days in turn).
+ * `workers` × `days` worker-days of `site`, days of `punches` punches, `perTransaction` rows a
+ * transaction: in key order (each worker's days in turn), or by `day` (each day, every worker's:
+ * as a live site writes them, each row into the middle of the b-tree, its leaves split and
+ * scattered over the file).
  */
 export function insertDays(
   db: SqliteStore['db'],
@@ -94,21 +96,29 @@ export function insertDays(
   days: number,
   punches: number,
   perTransaction: number,
+  order: 'key' | 'day' = 'key',
 ): void {
   const insert = db.prepare(
     'INSERT INTO timesheet_days (site_id, worker_id, day, worked_seconds, body) VALUES (?, ?, ?, ?, ?)',
   );
-  const batch = db.transaction((from: number, to: number) => {
-    for (let w = from; w < to; w++) {
-      for (let d = 0; d < days; d++) {
-        const day = dayOf(site, w, d, (w * days + d) * punches + 1, punches);
-        insert.run(site, day.workerId, day.day, day.workedSeconds, dayToBody(day));
-      }
+  const batch = db.transaction((rows: Array<[w: number, d: number]>) => {
+    for (const [w, d] of rows) {
+      const day = dayOf(site, w, d, (w * days + d) * punches + 1, punches);
+      insert.run(site, day.workerId, day.day, day.workedSeconds, dayToBody(day));
     }
   });
-  for (let w = 0; w < workers; w += perTransaction) {
-    batch(w, Math.min(workers, w + perTransaction));
+  let rows: Array<[w: number, d: number]> = [];
+  const [outer, inner] = order === 'key' ? [workers, days] : [days, workers];
+  for (let a = 0; a < outer; a++) {
+    for (let b = 0; b < inner; b++) {
+      rows.push(order === 'key' ? [a, b] : [b, a]);
+      if (rows.length === perTransaction) {
+        batch(rows);
+        rows = [];
+      }
+    }
   }
+  if (rows.length > 0) batch(rows);
 }
 
 /**
@@ -122,9 +132,9 @@ export function fillDays(store: SqliteStore): number {
     .prepare<[string], { sql: string }>(`SELECT sql FROM sqlite_master WHERE name = ?`)
     .get(KEYS)!.sql;
   db.exec(`DROP INDEX ${KEYS}`);
-  insertDays(db, BUSY_SITE, BUSY_WORKERS, BUSY_DAYS, BUSY_PUNCHES, 500);
+  insertDays(db, BUSY_SITE, BUSY_WORKERS, BUSY_DAYS, BUSY_PUNCHES, 500 * BUSY_DAYS);
   insertDays(db, 'site-tr', 1, 1, 2, 1);
-  insertDays(db, TS_SITE, TS_WORKERS, TS_DAYS, 2, 20);
+  insertDays(db, TS_SITE, TS_WORKERS, TS_DAYS, 2, 20 * TS_DAYS);
   insertDays(db, 'site-tz', 1, 1, 2, 1);
   const t = now();
   db.exec(keys);
