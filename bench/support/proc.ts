@@ -16,6 +16,15 @@ export function processRssMiB(pid: number): number {
   return kb / 1024;
 }
 
+/**
+ * Bytes a process (every thread) has had fetched from storage so far, readahead included
+ * (`read_bytes` of /proc/<pid>/io, Linux): pages the OS's cache had cost nothing here.
+ */
+export function processReadBytes(pid: number): number {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  return Number(/^read_bytes:\s+(\d+)/m.exec(io)?.[1]);
+}
+
 /** GET status code, or 0 when the server does not answer (yet). */
 export function getStatus(url: string): Promise<number> {
   return new Promise((resolve) => {

@@ -43,9 +43,10 @@ export const TS_DAYS = Math.max(14, Math.round(ROWS / TS_WORKERS));
 export const BUSY_SITE = 'site-busy';
 export const BUSY_WORKERS = Number(process.env.LISTING_BUSY_WORKERS ?? 5000);
 export const BUSY_DAYS = Number(process.env.LISTING_BUSY_DAYS ?? 5);
-const BUSY_PUNCHES = 40;
+/** The punches of a busy day: ~4 KB bodies. */
+export const BUSY_PUNCHES = 40;
 /** The key index (migration 3 of timesheets), rebuilt after the fill. */
-const KEYS = 'timesheet_days_keys';
+export const KEYS = 'timesheet_days_keys';
 
 export const hexId = (i: number) => i.toString(16).padStart(24, '0');
 const dayAt = (d: number) => new Date(START + d * DAY).toISOString().slice(0, 10);
@@ -83,6 +84,44 @@ function dayOf(site: string, w: number, d: number, seq: number, punches: number)
 }
 
 /**
+ * `workers` × `days` worker-days of `site`, days of `punches` punches, `perTransaction` rows a
+ * transaction: in key order (each worker's days in turn), or by `day` (each day, every worker's:
+ * as a live site writes them, each row into the middle of the b-tree, its leaves split and
+ * scattered over the file).
+ */
+export function insertDays(
+  db: SqliteStore['db'],
+  site: string,
+  workers: number,
+  days: number,
+  punches: number,
+  perTransaction: number,
+  order: 'key' | 'day' = 'key',
+): void {
+  const insert = db.prepare(
+    'INSERT INTO timesheet_days (site_id, worker_id, day, worked_seconds, body) VALUES (?, ?, ?, ?, ?)',
+  );
+  const batch = db.transaction((rows: Array<[w: number, d: number]>) => {
+    for (const [w, d] of rows) {
+      const day = dayOf(site, w, d, (w * days + d) * punches + 1, punches);
+      insert.run(site, day.workerId, day.day, day.workedSeconds, dayToBody(day));
+    }
+  });
+  let rows: Array<[w: number, d: number]> = [];
+  const [outer, inner] = order === 'key' ? [workers, days] : [days, workers];
+  for (let a = 0; a < outer; a++) {
+    for (let b = 0; b < inner; b++) {
+      rows.push(order === 'key' ? [a, b] : [b, a]);
+      if (rows.length === perTransaction) {
+        batch(rows);
+        rows = [];
+      }
+    }
+  }
+  if (rows.length > 0) batch(rows);
+}
+
+/**
  * Both sites' worker-days (and a day of two sites around TS_SITE), in key order, with the key
  * index dropped and built again after, as migration 3 builds it on a filled table: returns the
  * ms that took.
@@ -93,39 +132,31 @@ export function fillDays(store: SqliteStore): number {
     .prepare<[string], { sql: string }>(`SELECT sql FROM sqlite_master WHERE name = ?`)
     .get(KEYS)!.sql;
   db.exec(`DROP INDEX ${KEYS}`);
-  const insert = db.prepare(
-    'INSERT INTO timesheet_days (site_id, worker_id, day, worked_seconds, body) VALUES (?, ?, ?, ?, ?)',
-  );
-  const row = (site: string, w: number, d: number, days: number, punches: number) => {
-    const day = dayOf(site, w, d, (w * days + d) * punches + 1, punches);
-    insert.run(site, day.workerId, day.day, day.workedSeconds, dayToBody(day));
-  };
-  const batch = db.transaction(
-    (site: string, from: number, to: number, days: number, punches: number) => {
-      for (let w = from; w < to; w++) for (let d = 0; d < days; d++) row(site, w, d, days, punches);
-    },
-  );
-  for (let w = 0; w < BUSY_WORKERS; w += 500) {
-    batch(BUSY_SITE, w, Math.min(BUSY_WORKERS, w + 500), BUSY_DAYS, BUSY_PUNCHES);
-  }
-  db.transaction(() => row('site-tr', 0, 0, 1, 2))();
-  for (let w = 0; w < TS_WORKERS; w += 20)
-    batch(TS_SITE, w, Math.min(TS_WORKERS, w + 20), TS_DAYS, 2);
-  db.transaction(() => row('site-tz', 0, 0, 1, 2))();
+  insertDays(db, BUSY_SITE, BUSY_WORKERS, BUSY_DAYS, BUSY_PUNCHES, 500 * BUSY_DAYS);
+  insertDays(db, 'site-tr', 1, 1, 2, 1);
+  insertDays(db, TS_SITE, TS_WORKERS, TS_DAYS, 2, 20 * TS_DAYS);
+  insertDays(db, 'site-tz', 1, 1, 2, 1);
   const t = now();
   db.exec(keys);
   return now() - t;
 }
 
-/** The pages and bytes of each b-tree of timesheet_days (dbstat), for the record. */
-export function daySizes(db: SqliteStore['db']): string {
+/** The pages (overflow among them) and MiB of each b-tree of timesheet_days (dbstat). */
+export function dayTreeSizes(
+  db: SqliteStore['db'],
+): Array<{ name: string; pages: number; mib: number; overflow: number }> {
   return db
     .prepare<[], { name: string; pages: number; mib: number; overflow: number }>(
       `SELECT name, count(*) AS pages, sum(pgsize) / 1048576.0 AS mib,
          sum(pagetype = 'overflow') AS overflow
        FROM dbstat WHERE name IN ('timesheet_days', '${KEYS}') GROUP BY name`,
     )
-    .all()
+    .all();
+}
+
+/** dayTreeSizes as a line, for the record. */
+export function daySizes(db: SqliteStore['db']): string {
+  return dayTreeSizes(db)
     .map((r) => `${r.name}: ${r.pages} pages (${r.overflow} overflow), ${r.mib.toFixed(1)} MiB`)
     .join('; ');
 }
