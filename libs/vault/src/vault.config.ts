@@ -19,6 +19,7 @@ class VaultEnv {
   @IsOptional() @IsInt() @Min(1) @Max(4096 * MIB) VAULT_MAX_FILE_BYTES?: number;
   @IsOptional() @IsInt() @Min(1) @Max(3650) VAULT_RETENTION_DAYS?: number;
   @IsOptional() @IsInt() @Min(10) @Max(7 * 24 * 3600) VAULT_RETENTION_SWEEP_SECONDS?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(4096 * MIB) VAULT_READ_HOLD_BYTES?: number;
 }
 
 export interface VaultSettings {
@@ -31,6 +32,11 @@ export interface VaultSettings {
   retentionDays: number;
   /** How often the retention sweep runs. */
   retentionSweepSeconds: number;
+  /**
+   * Plaintext that reads may hold at once, in bytes: a read whose file fits what is left serves
+   * the chunks its check decrypted, instead of reading and decrypting the blob a second time.
+   */
+  readHoldBytes: number;
 }
 
 /** Parses the keyring `v1:<base64 32 bytes>,v2:...`; the active version defaults to the last one. */
@@ -60,6 +66,7 @@ function readVaultConfig(env: Env): VaultSettings {
     maxFileBytes: v.VAULT_MAX_FILE_BYTES ?? 32 * MIB,
     retentionDays: v.VAULT_RETENTION_DAYS ?? 30,
     retentionSweepSeconds: v.VAULT_RETENTION_SWEEP_SECONDS ?? 3600,
+    readHoldBytes: v.VAULT_READ_HOLD_BYTES ?? 64 * MIB,
   };
 }
 

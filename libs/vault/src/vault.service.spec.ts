@@ -208,6 +208,10 @@ describe('VaultService', () => {
   });
 
   it('should stop at a chunk tampered after the check, having yielded only authenticated chunks', async () => {
+    // no plaintext held: the body reads and decrypts the blob again
+    await vault.close();
+    vault = await boot(dataDir, { VAULT_READ_HOLD_BYTES: '0' });
+    sut = vault.sut;
     const data = randomBytes(5 * CHUNK);
     const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'kiosk capture');
     const read = await sut.read(stored.fileId, auditor, 'case review');
@@ -231,6 +235,56 @@ describe('VaultService', () => {
       ['read', 'allowed', undefined],
       ['read', 'failed', 'tampered'],
     ]);
+  });
+
+  /** Flips a byte of the blob's second chunk on disk. */
+  const tamper = (fileId: string) => {
+    const path = vault.blobs.pathOf(fileId);
+    const bytes = readFileSync(path);
+    bytes[BLOB_HEADER_BYTES + (CHUNK + BLOB_TAG_BYTES) + 100] ^= 0x01;
+    writeFileSync(path, bytes);
+  };
+  /** 'held' if the body served what was stored despite a blob tampered after the check. */
+  const served = async (read: { body: AsyncIterable<Buffer> }, data: Buffer) => {
+    try {
+      return (await readAll(read.body)).equals(data) ? 'held' : 'other bytes';
+    } catch (error) {
+      return error instanceof BlobIntegrityError ? `read again, cut at ${error.chunkIndex}` : error;
+    }
+  };
+
+  it("should serve a file that fits the reads' hold from its check's pass, so a later change of the blob never reaches the reader", async () => {
+    const data = randomBytes(5 * CHUNK);
+    const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'kiosk capture');
+    const read = await sut.read(stored.fileId, auditor, 'case review');
+    tamper(stored.fileId);
+    expect(await served(read, data)).toBe('held');
+    // the next read checks the blob in full again, and refuses it
+    const error = await errorOf(sut.read(stored.fileId, auditor, 'case review'));
+    expect(error.code).toBe('file_integrity_failed');
+  });
+
+  it("should hold at most VAULT_READ_HOLD_BYTES of plaintext, and get each read's back when it ends or is abandoned", async () => {
+    await vault.close();
+    vault = await boot(dataDir, { VAULT_READ_HOLD_BYTES: String(3 * CHUNK) });
+    sut = vault.sut;
+    const data = randomBytes(2 * CHUNK);
+    const file = async () =>
+      (await sut.storeBuffer(data, 'image/jpeg', admin, 'kiosk capture')).fileId;
+    const [a, b, c, d] = [await file(), await file(), await file(), await file()];
+    // a fits (2 of 3 chunks' worth), b does not while a is held: b reads the blob again
+    const readA = await sut.read(a, auditor, 'case review');
+    const readB = await sut.read(b, auditor, 'case review');
+    tamper(a);
+    tamper(b);
+    expect(await served(readB, data)).toBe('read again, cut at 1');
+    expect(await served(readA, data)).toBe('held');
+    // a read to its end gave its bytes back: c fits; abandoned (never read), it gives them back too
+    const readC = await sut.read(c, auditor, 'case review');
+    await readC.body.return!();
+    const readD = await sut.read(d, auditor, 'case review');
+    tamper(d);
+    expect(await served(readD, data)).toBe('held');
   });
 
   it('should detect a truncated blob and a blob swapped with another file', async () => {

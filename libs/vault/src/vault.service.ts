@@ -13,6 +13,7 @@ import {
 } from '@app/common';
 import { KeyringService } from './keyring/keyring.service';
 import { BlobIntegrityError, decryptBlob, encryptBlob } from './domain/vault-blob-format';
+import { HeldPlaintext, ReadHold } from './domain/held-plaintext';
 import { VaultAction } from './domain/vault-audit-record';
 import { StoredFile, VaultActor, VaultFile } from './domain/vault-file';
 import { VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
@@ -27,8 +28,11 @@ export interface VaultReadHandle {
   contentType: string;
   size: number;
   sha256: string;
-  /** Throws (after auditing) at the first chunk that fails authentication. */
-  body: AsyncGenerator<Buffer>;
+  /**
+   * Throws (after auditing) at the first chunk that fails authentication. Call `return()` on a
+   * body not read to its end (`Readable.from` does): a held body gives its bytes back then.
+   */
+  body: AsyncIterableIterator<Buffer>;
   /** The allowed read's audit record, proven in the signed audit log. */
   receipt: AuditReceipt;
 }
@@ -68,6 +72,8 @@ export class VaultService {
   private readonly logger = new Logger(VaultService.name);
   private readonly maxFileBytes: number;
   readonly retentionDays: number;
+  /** Plaintext held by reads served from their check's pass (`read`). */
+  private readonly hold: ReadHold;
 
   constructor(
     @Inject(vaultConfig.KEY) vault: VaultSettings,
@@ -80,6 +86,7 @@ export class VaultService {
   ) {
     this.maxFileBytes = vault.maxFileBytes;
     this.retentionDays = vault.retentionDays;
+    this.hold = new ReadHold(vault.readHoldBytes);
   }
 
   /**
@@ -253,10 +260,17 @@ export class VaultService {
       throw integrityFailure();
     }
     // the whole file is authenticated, and its size and SHA-256 compared with the metadata,
-    // before anything is served: no header goes out for bytes that do not match
-    const fault = await this.checkPlaintext(file, dataKey);
-    if (fault) {
+    // before anything is served: no header goes out for bytes that do not match. A file that
+    // fits the reads' hold is served from that pass; a larger one is read and decrypted again.
+    const held: Buffer[] | undefined = this.hold.take(file.size) ? [] : undefined;
+    const wipe = () => {
       dataKey.fill(0);
+      if (held) this.hold.give(file.size);
+      for (const chunk of held ?? []) chunk.fill(0);
+    };
+    const fault = await this.checkPlaintext(file, dataKey, held);
+    if (fault) {
+      wipe();
       this.logger.warn({ fileId: file.id, reason: fault }, 'Vault read refused');
       await this.audit.record({ ...attempt, result: 'failed', reason: fault });
       throw integrityFailure();
@@ -265,32 +279,49 @@ export class VaultService {
     try {
       receipt = (await this.audit.recordWithReceipt({ ...attempt, result: 'allowed' })).receipt;
     } catch (error) {
-      dataKey.fill(0);
+      wipe();
       throw error;
     }
-    const chunks = decryptBlob(this.blobs.read(file.id), dataKey, file.id);
+    let body: AsyncIterableIterator<Buffer>;
+    if (held) {
+      dataKey.fill(0);
+      body = new HeldPlaintext(held, this.hold, file.size);
+    } else {
+      const chunks = decryptBlob(this.blobs.read(file.id), dataKey, file.id);
+      body = this.serve(chunks, dataKey, attempt, file.size);
+    }
     return {
       fileId: file.id,
       contentType: file.contentType,
       size: file.size,
       sha256: file.sha256,
-      body: this.serve(chunks, dataKey, attempt, file.size),
+      body,
       receipt,
     };
   }
 
-  /** Decrypts the whole blob once, flat in memory; says why it does not match, if it does not. */
+  /**
+   * Decrypts the whole blob once, flat in memory, or into `held` (its chunks, kept for serving);
+   * says why it does not match, if it does not.
+   */
   private async checkPlaintext(
     file: VaultFile,
     dataKey: Buffer,
+    held?: Buffer[],
   ): Promise<'tampered' | 'blob_unreadable' | 'size_mismatch' | 'digest_mismatch' | undefined> {
     const hash = createHash('sha256');
     let bytes = 0;
     try {
       for await (const chunk of decryptBlob(this.blobs.read(file.id), dataKey, file.id)) {
         bytes += chunk.length;
+        // never more than the file's reservation (the blob may be longer than recorded)
+        if (held && bytes > file.size) {
+          chunk.fill(0);
+          return 'size_mismatch';
+        }
         hash.update(chunk);
-        chunk.fill(0);
+        if (held) held.push(chunk);
+        else chunk.fill(0);
       }
     } catch (error) {
       return error instanceof BlobIntegrityError ? 'tampered' : 'blob_unreadable';

@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       maxFileBytes: 32 * 1024 * 1024,
       retentionDays: 30,
       retentionSweepSeconds: 3600,
+      readHoldBytes: 64 * 1024 * 1024,
     });
     expect(first.notices.join()).toContain('generated JWT_SECRET');
     expect(first.notices.join()).not.toContain(first.auth.jwtSecret);
