@@ -156,8 +156,8 @@ export class SqliteCheckpointer {
   private restartMs: number;
   private restartTimer?: NodeJS.Timeout;
   private closed = false;
-  /** The WAL's frames at the last write turn (undefined: unknown), and the peaks (`status`). */
-  private lastSeen?: number;
+  /** The WAL at the last write turn (undefined: unknown), and the peaks (`status`). */
+  private lastSeen?: WalIndexFrames;
   private readonly peaks = { wal: 0, turn: 0 };
 
   constructor(
@@ -308,13 +308,15 @@ export class SqliteCheckpointer {
       this.lastSeen = undefined;
       return;
     }
-    if (this.lastSeen !== undefined) {
-      // fewer frames than last time: the WAL started over since, and all of them are new
-      const added = now.frames >= this.lastSeen ? now.frames - this.lastSeen : now.frames;
+    const last = this.lastSeen;
+    if (last !== undefined) {
+      // another salt (or fewer frames): the WAL started over since, and all of them are new
+      const restarted = now.salt !== last.salt || now.frames < last.frames;
+      const added = restarted ? now.frames : now.frames - last.frames;
       this.peaks.turn = Math.max(this.peaks.turn, added);
     }
     this.peaks.wal = Math.max(this.peaks.wal, now.frames);
-    this.lastSeen = now.frames;
+    this.lastSeen = now;
   }
 
   /**

@@ -12,12 +12,17 @@ export interface WalIndexFrames {
   frames: number;
   /** `nBackfill`: of those, frames already copied into the database file. */
   backfilled: number;
+  /**
+   * The header's first salt (`aSalt[0]`): SQLite changes it each time the WAL starts over, so
+   * a different salt means the frames were all written since, however many there are.
+   */
+  salt: number;
 }
 
 /**
  * The frames in a database's WAL now, and how many of them are copied, read from the start of
  * its `-shm` file (SQLite's documented "WAL-index format": the header's first copy with
- * `iVersion` at byte 0, `isInit` at byte 12 and `mxFrame` at byte 16, then the checkpoint
+ * `iVersion` at byte 0, `isInit` at byte 12, `mxFrame` at byte 16 and `aSalt` at 32, then the checkpoint
  * information's `nBackfill` at byte 96, all in the machine's byte order). Every connection
  * of every process on the file shares this memory, so its format does not change between
  * SQLite versions; a header this reader does not recognise reads as unknown.
@@ -58,7 +63,7 @@ export class WalIndexHeader {
     if (u32(0) !== WAL_INDEX_VERSION || this.buffer[12] !== 1) return undefined;
     // the first copy is written after the second: a write under way, read again next time
     if (!this.buffer.subarray(0, 48).equals(this.buffer.subarray(48, 96))) return undefined;
-    return { frames: u32(16), backfilled: u32(96) };
+    return { frames: u32(16), backfilled: u32(96), salt: u32(32) };
   }
 
   /** `mxFrame`: the WAL's frames now (0 right after it started over); undefined if unknown. */
