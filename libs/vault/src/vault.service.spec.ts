@@ -5,6 +5,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -285,6 +286,34 @@ describe('VaultService', () => {
     const readD = await sut.read(d, auditor, 'case review');
     tamper(d);
     expect(await served(readD, data)).toBe('held');
+    // a read refused by its check gives them back too
+    const [e, f] = [await file(), await file()];
+    tamper(e);
+    expect((await errorOf(sut.read(e, auditor, 'case review'))).code).toBe('file_integrity_failed');
+    const readF = await sut.read(f, auditor, 'case review');
+    tamper(f);
+    expect(await served(readF, data)).toBe('held');
+  });
+
+  it('should open nothing for a body of the second pass closed before its first chunk', async () => {
+    await vault.close();
+    vault = await boot(dataDir, { VAULT_READ_HOLD_BYTES: '0' });
+    sut = vault.sut;
+    const stored = await sut.storeBuffer(randomBytes(3 * CHUNK), 'image/jpeg', admin, 'capture');
+    const path = vault.blobs.pathOf(stored.fileId);
+    const opened = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === path;
+        } catch {
+          return false; // closed since the listing
+        }
+      }).length;
+    const read = await sut.read(stored.fileId, auditor, 'case review');
+    // as Readable.from does when the response is destroyed before the first chunk
+    await read.body.return!();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(opened()).toBe(0);
   });
 
   it('should detect a truncated blob and a blob swapped with another file', async () => {

@@ -287,8 +287,7 @@ export class VaultService {
       dataKey.fill(0);
       body = new HeldPlaintext(held, this.hold, file.size);
     } else {
-      const chunks = decryptBlob(this.blobs.read(file.id), dataKey, file.id);
-      body = this.serve(chunks, dataKey, attempt, file.size);
+      body = withCleanup(this.serve(file, dataKey, attempt), () => dataKey.fill(0));
     }
     return {
       fileId: file.id,
@@ -451,14 +450,18 @@ export class VaultService {
     return file;
   }
 
+  /** The file decrypted again as it streams (a file the reads' hold could not take). */
   private async *serve(
-    chunks: AsyncGenerator<Buffer>,
+    file: VaultFile,
     dataKey: Buffer,
     attempt: { fileId: string; actor: VaultActor; purpose: string; action: VaultAction },
-    size: number,
   ): AsyncGenerator<Buffer> {
+    const size = file.size;
     let sent = 0;
+    // the blob is opened at the first chunk asked for: a body closed before that opens nothing
+    let chunks: AsyncGenerator<Buffer> | undefined;
     try {
+      chunks = decryptBlob(this.blobs.read(file.id), dataKey, file.id);
       for (;;) {
         const next = await chunks.next();
         if (next.done) break;
@@ -477,9 +480,42 @@ export class VaultService {
       throw error;
     } finally {
       dataKey.fill(0);
-      await chunks.return(undefined);
+      await chunks?.return(undefined);
     }
   }
+}
+
+/**
+ * `source`, with `cleanup` run however its reader ends it: at its end, on a failure, or by
+ * `return()` / `throw()` even before the first `next()`, when a generator's `finally` does not
+ * run (`Readable.from` does that when the response is destroyed early).
+ */
+function withCleanup<T>(source: AsyncGenerator<T>, cleanup: () => void): AsyncIterableIterator<T> {
+  const step = async (result: Promise<IteratorResult<T>>) => {
+    try {
+      const next = await result;
+      if (next.done) cleanup();
+      return next;
+    } catch (error) {
+      cleanup();
+      throw error;
+    }
+  };
+  const ended = async (result: Promise<IteratorResult<T>>) => {
+    try {
+      return await result;
+    } finally {
+      cleanup();
+    }
+  };
+  return {
+    next: () => step(source.next()),
+    return: (value?: unknown) => ended(source.return(value as T)),
+    throw: (error?: unknown) => ended(source.throw(error)),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
 
 /** Counts and hashes plaintext as it streams by, stopping at the size limit. */

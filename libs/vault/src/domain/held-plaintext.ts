@@ -1,11 +1,15 @@
-/** Plaintext bytes the reads of this process hold at once, up to a limit (VAULT_READ_HOLD_BYTES). */
+/** Plaintext bytes this process's reads hold at once, up to a limit (VAULT_READ_HOLD_BYTES). */
 export class ReadHold {
   private held = 0;
 
   constructor(private readonly limit: number) {}
 
-  /** Reserves `bytes` for one read: false when they do not fit what is left. */
+  /**
+   * Reserves `bytes` for one read: false when they do not fit what is left, when the hold is
+   * off (0), or for a size that is no byte count (an edited row: the read's check refuses it).
+   */
   take(bytes: number): boolean {
+    if (this.limit === 0 || !Number.isSafeInteger(bytes) || bytes < 0) return false;
     if (bytes > this.limit - this.held) return false;
     this.held += bytes;
     return true;
