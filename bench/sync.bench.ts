@@ -40,12 +40,18 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { jcs } from '@app/common';
-import { BACKSTOP_PAGES } from '@app/persistence/sqlite/sqlite-checkpointer';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
 import { BenchRow, cpuMsSince, median, now, printRows } from './support';
 import { writeLinks } from './support/chain';
 import { enrollCrew, signedBatch, startSyncBenchChild, SyncBenchChild } from './support/crew';
-import { mainThreadCpuMs, processCpuMs, threadsCpuMs, walPeaks } from './support/proc';
+import {
+  mainThreadCpuMs,
+  processCpuMs,
+  threadsCpuMs,
+  walPeakRows,
+  WalPeaks,
+  walPeaks,
+} from './support/proc';
 
 const BATCH_SIZE = 500;
 const FILL_SITES = 100;
@@ -86,7 +92,7 @@ interface Side {
   /** The server's event-loop delay over all timed rounds (ms): what held its loop, CPU or a wait. */
   eventLoopDelay?: { p50: number; p99: number; max: number };
   /** The WAL's peaks over the server's life (its /metrics; none without a checkpoint thread). */
-  walPeaks?: { wal: number; turn: number };
+  walPeaks?: WalPeaks;
 }
 
 interface Rig {
@@ -516,22 +522,11 @@ export async function run(): Promise<void> {
           ours: side.eventLoopDelay?.max ?? NaN,
           unit: 'ms',
         },
-        ...(side.walPeaks
-          ? [
-              {
-                metric: `${label}the WAL's most frames ${at}, over the server's run (enrolment, warm-up, rounds), vs the backstop`,
-                ours: side.walPeaks.wal,
-                baseline: BACKSTOP_PAGES,
-                unit: 'frames',
-              },
-              {
-                metric: `${label}the most frames one write turn added ${at}, vs the backstop`,
-                ours: side.walPeaks.turn,
-                baseline: BACKSTOP_PAGES,
-                unit: 'frames',
-              },
-            ]
-          : []),
+        ...walPeakRows(
+          (what) =>
+            `${label}${what} ${at}, over the server's run (enrolment, warm-up, rounds), vs the backstop`,
+          side.walPeaks ? [side.walPeaks] : [],
+        ),
       ];
       return [
         ...sideRows(rig.ours, ''),

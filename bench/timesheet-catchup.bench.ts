@@ -28,11 +28,10 @@ import {
   dayFromBody,
   dayToBody,
 } from '@app/timesheets/infrastructure/persistence/timesheet-stored';
-import { BACKSTOP_PAGES } from '@app/persistence/sqlite/sqlite-checkpointer';
 import { BenchRow, median, now, printRows } from './support';
 import { fillChain } from './support/chain';
 import { startSyncBenchChild } from './support/crew';
-import { mainThreadCpuMs, threadsCpuMs, walPeaks } from './support/proc';
+import { mainThreadCpuMs, threadsCpuMs, walPeakRows, WalPeaks, walPeaks } from './support/proc';
 
 interface Run {
   ms: number;
@@ -44,7 +43,7 @@ interface Run {
   /** The answer's page read again right after (the catch-up done): its own cost, over HTTP. */
   pageMs: number;
   /** The WAL's peaks over the server's life (its /metrics; undefined on an older checkout). */
-  peaks?: { wal: number; turn: number };
+  peaks?: WalPeaks;
 }
 
 /** The API of `root` (default this checkout) on a copy of `template`; its first read timed. */
@@ -233,7 +232,10 @@ async function size(links: number, rounds: number, beforeRoot?: string): Promise
           note: `(${runs.map((x) => x.pageMs.toFixed(1)).join(', ')})`,
         },
       );
-      rows.push(...walPeakRows(name, runs));
+      const peaks = runs.flatMap((x) => (x.peaks ? [x.peaks] : []));
+      rows.push(
+        ...walPeakRows((what) => `${name}: ${what} during the catch-up vs the backstop`, peaks),
+      );
     }
     if (sides.before) {
       rows.push({
@@ -246,32 +248,6 @@ async function size(links: number, rounds: number, beforeRoot?: string): Promise
   } finally {
     rmSync(templateDir, { recursive: true, force: true });
   }
-}
-
-/**
- * The WAL's peaks during the catch-up against the main connection's backstop: how close its
- * commits came to checkpointing on the event loop, and what one write turn adds (max of rounds).
- */
-function walPeakRows(name: string, runs: Run[]): BenchRow[] {
-  const peaks = runs.flatMap((x) => (x.peaks ? [x.peaks] : []));
-  if (peaks.length === 0) return [];
-  const row = (metric: string, values: number[]): BenchRow => ({
-    metric: `${name}: ${metric} during the catch-up vs the backstop (max of rounds)`,
-    ours: Math.max(...values),
-    baseline: BACKSTOP_PAGES,
-    unit: 'frames',
-    note: `(${values.join(', ')})`,
-  });
-  return [
-    row(
-      "the WAL's most frames",
-      peaks.map((p) => p.wal),
-    ),
-    row(
-      'the most frames one write turn added',
-      peaks.map((p) => p.turn),
-    ),
-  ];
 }
 
 export async function run(): Promise<void> {
