@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { ClientRequest, request } from 'node:http';
 import { join } from 'node:path';
 import { VaultService } from '@app/vault';
 import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
@@ -25,6 +26,15 @@ function readFile(t: TestApp, fileId: string, key: string | undefined, purpose?:
   if (key) headers['x-api-key'] = key;
   if (purpose) headers['x-access-purpose'] = purpose;
   return fetch(`${t.baseUrl}/api/v5/vault/${fileId}`, { headers });
+}
+
+/** Polls `check` (every 20 ms, up to 20 s: inside the test's own timeout) until it holds. */
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 function audit(t: TestApp, fileId?: string) {
@@ -144,6 +154,45 @@ describe('vault (e2e)', () => {
     expect(reasons.filter((r: string) => r === 'unsupported_media_type')).toHaveLength(2);
     expect(reasons.filter((r: string) => r === 'payload_too_large')).toHaveLength(2);
   });
+
+  it("should give a read's held plaintext back when its client stops reading and leaves", async () => {
+    // a file larger than the loopback socket's buffers, which would take a smaller one whole
+    const big = await startTestApp({ VAULT_MAX_FILE_BYTES: String(32 * MIB) });
+    try {
+      await abandonedRead(big, randomBytes(24 * MIB));
+    } finally {
+      await big.close();
+    }
+  });
+
+  async function abandonedRead(t: TestApp, image: Buffer): Promise<void> {
+    const held = async () => {
+      const text = await (await fetch(`${t.baseUrl}/metrics`)).text();
+      return Number(/^mdai_vault_read_hold_bytes (\S+)$/m.exec(text)?.[1]);
+    };
+    const stored = await upload(t, image, t.keys.admin);
+    expect(await held()).toBe(0);
+    // a client that takes the first bytes, then reads no more: the socket's buffers fill, and
+    // the rest of the file stays held by its read
+    const client = await new Promise<ClientRequest>((resolve, reject) => {
+      const req = request(
+        `${t.baseUrl}/api/v5/vault/${stored.body.fileId}`,
+        { headers: { 'x-api-key': t.keys.auditor, 'x-access-purpose': 'fraud case 114' } },
+        (res) => {
+          expect(res.statusCode).toBe(200);
+          res.once('data', () => {
+            res.pause();
+            resolve(req);
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    await until(async () => (await held()) > 0, 'the rest of the file held');
+    client.destroy();
+    await until(async () => (await held()) === 0, 'the hold given back');
+  }
 
   it('should refuse a tampered blob before sending anything, also when only a later chunk is tampered', async () => {
     const image = randomBytes(5 * CHUNK);

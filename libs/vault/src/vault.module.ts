@@ -13,6 +13,7 @@ import { KeyringService } from './keyring/keyring.service';
 import { VaultAuditService } from './vault-audit.service';
 import { VaultController } from './vault.controller';
 import { VaultRetentionScheduler } from './vault-retention.scheduler';
+import { VaultMetrics } from './vault.metrics';
 import { VaultService } from './vault.service';
 
 /**
@@ -30,6 +31,7 @@ import { VaultService } from './vault.service';
     PartialUploadSweeper,
     VaultAuditService,
     VaultService,
+    VaultMetrics,
     VaultRetentionScheduler,
   ],
   exports: [KeyringService, VaultService],

@@ -276,6 +276,7 @@ describe('VaultService', () => {
     // a fits (2 of 3 chunks' worth), b does not while a is held: b reads the blob again
     const readA = await sut.read(a, auditor, 'case review');
     const readB = await sut.read(b, auditor, 'case review');
+    expect(sut.heldBytes).toBe(2 * CHUNK);
     tamper(a);
     tamper(b);
     expect(await served(readB, data)).toBe('read again, cut at 1');
@@ -293,6 +294,7 @@ describe('VaultService', () => {
     const readF = await sut.read(f, auditor, 'case review');
     tamper(f);
     expect(await served(readF, data)).toBe('held');
+    expect(sut.heldBytes).toBe(0);
   });
 
   it('should open nothing for a body of the second pass closed before its first chunk', async () => {

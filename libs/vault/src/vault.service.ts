@@ -89,6 +89,11 @@ export class VaultService {
     this.hold = new ReadHold(vault.readHoldBytes);
   }
 
+  /** Plaintext bytes this process's reads hold now (`VAULT_READ_HOLD_BYTES`; /metrics). */
+  get heldBytes(): number {
+    return this.hold.bytes;
+  }
+
   /**
    * Checks an API key against the roles a vault route accepts, auditing a refusal before
    * answering 401/403 with the standard error body.
@@ -510,7 +515,7 @@ function withCleanup<T>(source: AsyncGenerator<T>, cleanup: () => void): AsyncIt
   };
   return {
     next: () => step(source.next()),
-    return: (value?: unknown) => ended(source.return(value as T)),
+    return: (value?: unknown) => ended(source.return(value)),
     throw: (error?: unknown) => ended(source.throw(error)),
     [Symbol.asyncIterator]() {
       return this;

@@ -19,8 +19,8 @@ export const AUTOCHECKPOINT_PAGES = 1000;
  * thread falls behind. Five times PACE_FRAMES: in steady operation writers pause at twice the
  * mark at the latest (read from the wal-index header at each write), and the 12,000 frames above
  * that leave room for a large commit, or a copy still under way, without a checkpoint of the
- * whole WAL on the event loop. Measured (`status().peaks`): one write turn added at most 888
- * frames (a 500-packet sync at 1M links) and the WAL held at most 8,345 (a 1M-link catch-up);
+ * whole WAL on the event loop. Measured (`status().peaks`): one write turn added at most 904
+ * frames (a 500-packet sync at 1M links) and the WAL held at most 8,383 (a 1M-link catch-up);
  * docs/benchmarks.md, walpeaks.
  */
 export const BACKSTOP_PAGES = 20000;
