@@ -22,10 +22,10 @@ export interface WalIndexFrames {
 /**
  * The frames in a database's WAL now, and how many of them are copied, read from the start of
  * its `-shm` file (SQLite's documented "WAL-index format": the header's first copy with
- * `iVersion` at byte 0, `isInit` at byte 12, `mxFrame` at byte 16 and `aSalt` at 32, then the checkpoint
- * information's `nBackfill` at byte 96, all in the machine's byte order). Every connection
- * of every process on the file shares this memory, so its format does not change between
- * SQLite versions; a header this reader does not recognise reads as unknown.
+ * `iVersion` at byte 0, `isInit` at byte 12, `mxFrame` at byte 16 and `aSalt` at 32, then
+ * the checkpoint information's `nBackfill` at byte 96, all in the machine's byte order). Every
+ * connection of every process on the file shares this memory, so its format does not change
+ * between SQLite versions; a header this reader does not recognise reads as unknown.
  *
  * A plain read, no lock: a commit under way may be seen before or after its frames (the writer
  * updates the header after them), which is all a pacing decision needs; the two copies of the
