@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { LimitedStatements, SqliteStore, openSqliteConnection } from '@app/persistence';
 import { TimesheetDay } from '@app/timesheets/domain/timesheet-day';
+import { punchedDay } from '@app/timesheets/testing/punched-day';
 import {
   SqliteTimesheetRepository,
   TIMESHEET_DAY_SQL,
@@ -56,31 +57,18 @@ const dayAt = (d: number) => new Date(START + d * DAY).toISOString().slice(0, 10
  * derived from the seq for small days (as this bench wrote them before), UUIDs for busy ones.
  */
 function dayOf(site: string, w: number, d: number, seq: number, punches: number): TimesheetDay {
-  const at = START + d * DAY + 3.5 * 3600_000;
   const span = (9 * 3600_000) / (punches / 2);
-  const shifts = Array.from({ length: punches / 2 }, (_, k) => ({
-    inSeq: seq + 2 * k,
-    in: at + k * span,
-    outSeq: seq + 2 * k + 1,
-    out: at + (k + 1) * span,
-    seconds: span / 1000,
-  }));
-  const seqs = Array.from({ length: punches }, (_, i) => seq + i);
-  const packetId = (i: number) =>
-    punches === 2 ? `${hexId(seq)}-${i === 0 ? 'in' : 'out'}` : randomUUID();
-  return {
+  return punchedDay({
     siteId: site,
     workerId: hexId(w),
     day: dayAt(d),
-    shifts,
-    workedSeconds: (shifts.length * span) / 1000,
-    firstIn: at,
-    lastOut: at + 9 * 3600_000,
-    flags: [],
-    corrected: false,
-    seqs,
-    packets: seqs.map((s, i) => [packetId(i), s]),
-  };
+    firstSeq: seq,
+    punches,
+    firstIn: START + d * DAY + 3.5 * 3600_000,
+    everyMs: span,
+    shiftMs: span,
+    packetId: (_, i) => (punches === 2 ? `${hexId(seq)}-${i === 0 ? 'in' : 'out'}` : randomUUID()),
+  });
 }
 
 /**

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { nextDay } from '@app/common';
 import { SqliteStore, openSqliteConnection } from '@app/persistence';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
+import { punchedDay } from '../../../../testing/punched-day';
 import { DayPage, DayQuery } from '../../timesheet.repository';
 import { SqliteTimesheetRepository } from './sqlite-timesheet.repository';
 
@@ -19,32 +20,17 @@ const packetId = (n: number) => `${n.toString(16).padStart(8, '0')}-0000-4000-80
 
 /** A busy day as the projector stores it after a long catch-up: 40 punches, ~4 KB of JSON. */
 function busyDay(siteId: string, w: number, d: number, day: string): TimesheetDay {
-  const first = (w * DAYS + d) * PUNCHES + 1;
-  const at = Date.parse(`${day}T06:00:00Z`);
-  const packets = Array.from({ length: PUNCHES }, (_, i): [string, number] => [
-    packetId(first + i),
-    first + i,
-  ]);
-  const shifts = Array.from({ length: PUNCHES / 2 }, (_, k) => ({
-    inSeq: first + 2 * k,
-    in: at + k * 1_200_000,
-    outSeq: first + 2 * k + 1,
-    out: at + k * 1_200_000 + 600_000,
-    seconds: 600,
-  }));
-  return {
+  return punchedDay({
     siteId,
     workerId: workerId(w),
     day,
-    shifts,
-    workedSeconds: 600 * shifts.length,
-    firstIn: shifts[0].in,
-    lastOut: shifts[shifts.length - 1].out,
-    flags: [],
-    corrected: false,
-    seqs: packets.map(([, seq]) => seq),
-    packets,
-  };
+    firstSeq: (w * DAYS + d) * PUNCHES + 1,
+    punches: PUNCHES,
+    firstIn: Date.parse(`${day}T06:00:00Z`),
+    everyMs: 1_200_000,
+    shiftMs: 600_000,
+    packetId: (seq) => packetId(seq),
+  });
 }
 
 /**
