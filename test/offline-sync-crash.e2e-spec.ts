@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiProcess, startApiProcess } from './support/processes';
-import { e2eDriver, http, itOnSqliteFile, slowOnMongo } from './support/test-app';
+import { e2eDriver, gauge, http, itOnSqliteFile, slowOnMongo } from './support/test-app';
 import { enrollPhone, Packet, signPacket, syncBatch } from './support/worker-client';
 
 /**
@@ -78,14 +78,6 @@ describe('offline sync crash recovery (e2e)', () => {
     slowOnMongo(60_000),
   );
 });
-
-/** A sample of the API's /metrics (a gauge without labels, or with the labels given). */
-async function gauge(baseUrl: string, sample: string): Promise<number> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
-  if (!line) throw new Error(`${sample} is not in /metrics`);
-  return Number(line.slice(sample.length + 1));
-}
 
 describe('offline sync crash recovery with the checkpoint thread (e2e)', () => {
   let dataDir: string;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { ClientRequest, request } from 'node:http';
 import { join } from 'node:path';
 import { VaultService } from '@app/vault';
-import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
+import { gauge, http, itOnSqliteFile, pollUntil, startTestApp, TestApp } from './support/test-app';
 
 const MIB = 1024 * 1024;
 const CHUNK = 64 * 1024;
@@ -26,15 +26,6 @@ function readFile(t: TestApp, fileId: string, key: string | undefined, purpose?:
   if (key) headers['x-api-key'] = key;
   if (purpose) headers['x-access-purpose'] = purpose;
   return fetch(`${t.baseUrl}/api/v5/vault/${fileId}`, { headers });
-}
-
-/** Polls `check` (every 20 ms, up to 20 s: inside the test's own timeout) until it holds. */
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 function audit(t: TestApp, fileId?: string) {
@@ -166,10 +157,7 @@ describe('vault (e2e)', () => {
   });
 
   async function abandonedRead(t: TestApp, image: Buffer): Promise<void> {
-    const held = async () => {
-      const text = await (await fetch(`${t.baseUrl}/metrics`)).text();
-      return Number(/^mdai_vault_read_hold_bytes (\S+)$/m.exec(text)?.[1]);
-    };
+    const held = () => gauge(t.baseUrl, 'mdai_vault_read_hold_bytes');
     const stored = await upload(t, image, t.keys.admin);
     expect(await held()).toBe(0);
     // a client that takes the first bytes, then reads no more: the socket's buffers fill, and
@@ -189,9 +177,9 @@ describe('vault (e2e)', () => {
       req.on('error', reject);
       req.end();
     });
-    await until(async () => (await held()) > 0, 'the rest of the file held');
+    expect(await pollUntil(held, (bytes) => bytes > 0, 20_000)).toBeGreaterThan(0);
     client.destroy();
-    await until(async () => (await held()) === 0, 'the hold given back');
+    expect(await pollUntil(held, (bytes) => bytes === 0, 20_000)).toBe(0);
   }
 
   it('should refuse a tampered blob before sending anything, also when only a later chunk is tampered', async () => {

@@ -277,3 +277,11 @@ export async function pollUntil<T>(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** A sample of the API's /metrics (a gauge without labels, or with the labels given). */
+export async function gauge(baseUrl: string, sample: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  if (!line) throw new Error(`${sample} is not in /metrics`);
+  return Number(line.slice(sample.length + 1));
+}
