@@ -192,13 +192,18 @@ describe('VaultService', () => {
     }
   });
 
+  /** Flips a byte of the blob's chunk `chunk` (its second by default) on disk. */
+  const tamper = (fileId: string, chunk = 1) => {
+    const path = vault.blobs.pathOf(fileId);
+    const bytes = readFileSync(path);
+    bytes[BLOB_HEADER_BYTES + chunk * (CHUNK + BLOB_TAG_BYTES) + 100] ^= 0x01;
+    writeFileSync(path, bytes);
+  };
+
   it('should refuse a blob with a tampered later chunk before serving any byte, and audit it', async () => {
     const data = randomBytes(5 * CHUNK);
     const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'kiosk capture');
-    const path = vault.blobs.pathOf(stored.fileId);
-    const bytes = readFileSync(path);
-    bytes[BLOB_HEADER_BYTES + 3 * (CHUNK + BLOB_TAG_BYTES) + 100] ^= 0x01;
-    writeFileSync(path, bytes);
+    tamper(stored.fileId, 3);
     const error = await errorOf(sut.read(stored.fileId, auditor, 'case review'));
     expect([httpStatusOf(error), error.code]).toEqual([500, 'file_integrity_failed']);
     const records = await vault.audit.list({ fileId: stored.fileId, limit: 10 });
@@ -216,10 +221,7 @@ describe('VaultService', () => {
     const data = randomBytes(5 * CHUNK);
     const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'kiosk capture');
     const read = await sut.read(stored.fileId, auditor, 'case review');
-    const path = vault.blobs.pathOf(stored.fileId);
-    const bytes = readFileSync(path);
-    bytes[BLOB_HEADER_BYTES + 3 * (CHUNK + BLOB_TAG_BYTES) + 100] ^= 0x01;
-    writeFileSync(path, bytes);
+    tamper(stored.fileId, 3);
     const received: Buffer[] = [];
     let failure: unknown;
     try {
@@ -238,13 +240,6 @@ describe('VaultService', () => {
     ]);
   });
 
-  /** Flips a byte of the blob's second chunk on disk. */
-  const tamper = (fileId: string) => {
-    const path = vault.blobs.pathOf(fileId);
-    const bytes = readFileSync(path);
-    bytes[BLOB_HEADER_BYTES + (CHUNK + BLOB_TAG_BYTES) + 100] ^= 0x01;
-    writeFileSync(path, bytes);
-  };
   /** 'held' if the body served what was stored despite a blob tampered after the check. */
   const served = async (read: { body: AsyncIterable<Buffer> }, data: Buffer) => {
     try {

@@ -267,15 +267,11 @@ export class VaultService {
     // the whole file is authenticated, and its size and SHA-256 compared with the metadata,
     // before anything is served: no header goes out for bytes that do not match. A file that
     // fits the reads' hold is served from that pass; a larger one is read and decrypted again.
-    const held: Buffer[] | undefined = this.hold.take(file.size) ? [] : undefined;
-    const wipe = () => {
-      dataKey.fill(0);
-      if (held) this.hold.give(file.size);
-      for (const chunk of held ?? []) chunk.fill(0);
-    };
-    const fault = await this.checkPlaintext(file, dataKey, held);
+    const held = this.hold.take(file.size) ? new HeldPlaintext(this.hold, file.size) : undefined;
+    const fault = await this.checkPlaintext(file, dataKey, held?.chunks);
     if (fault) {
-      wipe();
+      dataKey.fill(0);
+      await held?.return();
       this.logger.warn({ fileId: file.id, reason: fault }, 'Vault read refused');
       await this.audit.record({ ...attempt, result: 'failed', reason: fault });
       throw integrityFailure();
@@ -284,13 +280,14 @@ export class VaultService {
     try {
       receipt = (await this.audit.recordWithReceipt({ ...attempt, result: 'allowed' })).receipt;
     } catch (error) {
-      wipe();
+      dataKey.fill(0);
+      await held?.return();
       throw error;
     }
     let body: AsyncIterableIterator<Buffer>;
     if (held) {
       dataKey.fill(0);
-      body = new HeldPlaintext(held, this.hold, file.size);
+      body = held;
     } else {
       body = withCleanup(this.serve(file, dataKey, attempt), () => dataKey.fill(0));
     }

@@ -31,16 +31,18 @@ const SENT = Buffer.alloc(0);
  * A read's plaintext served from memory: the chunks its check already decrypted and
  * authenticated, so the blob is read and decrypted once. The read's reservation goes back to
  * the `ReadHold` as each chunk is handed out, and in full when the reader stops early:
- * `return()` wipes the chunks not handed out. `Readable.from` calls it when the response is
- * destroyed, even before the first chunk (a generator's `finally` would not run then, and
- * the reservation would be lost). Handed-out chunks are not wiped: a socket may still be
- * writing them.
+ * `return()` wipes the chunks not handed out, as for a read refused after its check.
+ * `Readable.from` calls it when the response is destroyed, even before the first chunk (a
+ * generator's `finally` would not run then, and the reservation would be lost). Handed-out
+ * chunks are not wiped: a socket may still be writing them.
  */
 export class HeldPlaintext implements AsyncIterableIterator<Buffer> {
+  /** The read's authenticated chunks, pushed by its check's pass before anything is served. */
+  readonly chunks: Buffer[] = [];
   private served = 0;
 
+  /** `reserved`: the bytes the read took from `hold` (its file's size). */
   constructor(
-    private readonly chunks: Buffer[],
     private readonly hold: ReadHold,
     private reserved: number,
   ) {}
