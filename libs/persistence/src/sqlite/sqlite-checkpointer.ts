@@ -66,6 +66,9 @@ export interface SqliteCheckpointerOptions {
   file?: string;
 }
 
+/** The thread's states (`CheckpointerStatus.thread`), each a label of its gauge. */
+export const CHECKPOINT_THREAD_STATES = ['idle', 'starting', 'up', 'restarting', 'closed'] as const;
+
 /** What `/health` and the metrics say of the checkpointer. */
 export interface CheckpointerStatus {
   /** A thread has opened its connection and checkpoints (the main connection's backstop is up). */
@@ -74,7 +77,7 @@ export interface CheckpointerStatus {
    * `idle`: no write yet, the first starts a thread; `starting`: a thread is opening its
    * connection; `restarting`: none, one starts later.
    */
-  thread: 'idle' | 'starting' | 'up' | 'restarting' | 'closed';
+  thread: (typeof CHECKPOINT_THREAD_STATES)[number];
   /** The WAL's frames after the thread's last checkpoint (none yet: undefined). */
   frames?: WalFrames;
   /** Threads started so far (the first one and each restart). */

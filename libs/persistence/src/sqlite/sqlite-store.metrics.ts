@@ -1,16 +1,8 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { Counter, Gauge, MetricsRegistry } from '@app/common';
 import { Store } from '../store';
-import { BACKSTOP_PAGES, CheckpointerStatus } from './sqlite-checkpointer';
+import { BACKSTOP_PAGES, CHECKPOINT_THREAD_STATES } from './sqlite-checkpointer';
 import { SqliteStore } from './sqlite-store';
-
-const THREAD_STATES: CheckpointerStatus['thread'][] = [
-  'idle',
-  'starting',
-  'up',
-  'restarting',
-  'closed',
-];
 
 /**
  * The checkpoint thread's gauges (`SQLITE_CHECKPOINTS=worker` only), read from its supervisor
@@ -43,7 +35,7 @@ export class SqliteStoreMetrics {
       registers: [registry],
       collect() {
         const now = checkpointer.status().thread;
-        for (const state of THREAD_STATES) this.set({ state }, state === now ? 1 : 0);
+        for (const state of CHECKPOINT_THREAD_STATES) this.set({ state }, state === now ? 1 : 0);
       },
     });
     new Gauge({
