@@ -44,14 +44,8 @@ import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
 import { BenchRow, cpuMsSince, median, now, printRows } from './support';
 import { writeLinks } from './support/chain';
 import { enrollCrew, signedBatch, startSyncBenchChild, SyncBenchChild } from './support/crew';
-import {
-  mainThreadCpuMs,
-  processCpuMs,
-  threadsCpuMs,
-  walPeakRows,
-  WalPeaks,
-  walPeaks,
-} from './support/proc';
+import { mainThreadCpuMs, processCpuMs, threadsCpuMs } from './support/proc';
+import { walPeakRows, WalPeaks, walPeaks } from './support/wal-peaks';
 
 const BATCH_SIZE = 500;
 const FILL_SITES = 100;

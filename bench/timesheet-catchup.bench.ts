@@ -31,7 +31,8 @@ import {
 import { BenchRow, median, now, printRows } from './support';
 import { fillChain } from './support/chain';
 import { startSyncBenchChild } from './support/crew';
-import { mainThreadCpuMs, threadsCpuMs, walPeakRows, WalPeaks, walPeaks } from './support/proc';
+import { mainThreadCpuMs, threadsCpuMs } from './support/proc';
+import { walPeakRows, WalPeaks, walPeaks } from './support/wal-peaks';
 
 interface Run {
   ms: number;
