@@ -7,6 +7,7 @@ import {
   decryptBlob,
   DEFAULT_CHUNK_BYTES,
   encryptBlob,
+  handOver,
 } from './vault-blob-format';
 
 async function collect(source: AsyncIterable<Buffer>): Promise<Buffer> {
@@ -99,6 +100,19 @@ describe('vault blob format', () => {
     );
     expect(error).toMatchObject({ failure: 'chunk_auth_failed', chunkIndex: 3 });
     expect(Buffer.concat(received).equals(data.subarray(0, 3 * 16))).toBe(true);
+  });
+
+  it('should wipe the parts of a chunk that a consumer stopped before taking', () => {
+    const parts = [Buffer.from('first'), Buffer.from('second'), Buffer.from('third')];
+    for (const part of handOver(parts)) {
+      expect(part.toString()).toBe('first');
+      break;
+    }
+    expect(parts[0].toString()).toBe('first'); // the consumer's: not wiped under it
+    expect(parts.slice(1).every((part) => part.every((byte) => byte === 0))).toBe(true);
+    const whole = [Buffer.from('a'), Buffer.from('b')];
+    expect([...handOver(whole)].map(String)).toEqual(['a', 'b']);
+    expect(whole.map(String)).toEqual(['a', 'b']);
   });
 
   it('should detect truncation at a chunk boundary, a dropped chunk and an appended one', async () => {

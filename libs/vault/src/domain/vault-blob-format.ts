@@ -280,10 +280,24 @@ export async function* decryptBlob(
       recordBytes = header.chunkSize + BLOB_TAG_BYTES;
     }
     while (queue.length > recordBytes) {
-      yield* openChunk(dataKey, header, index++, false, queue.takePieces(recordBytes), recordBytes);
+      const record = queue.takePieces(recordBytes);
+      yield* handOver(openChunk(dataKey, header, index++, false, record, recordBytes));
     }
   }
   if (!header) throw new BlobIntegrityError('truncated', -1);
   const rest = queue.length;
-  yield* openChunk(dataKey, header, index, true, queue.takePieces(rest), rest);
+  yield* handOver(openChunk(dataKey, header, index, true, queue.takePieces(rest), rest));
+}
+
+/**
+ * Yields a chunk's plaintext parts one by one. A part yielded is the consumer's to keep or wipe;
+ * the parts it never took, because it stopped inside the chunk, are wiped here.
+ */
+export function* handOver(parts: Buffer[]): Generator<Buffer> {
+  let given = 0;
+  try {
+    for (; given < parts.length; given++) yield parts[given];
+  } finally {
+    for (let i = given + 1; i < parts.length; i++) parts[i].fill(0);
+  }
 }
