@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LimitedStatements, SqliteStore, openSqliteConnection } from '@app/persistence';
+import { withIndexesRebuilt } from '@app/persistence/testing/indexes-rebuilt';
 import { TimesheetDay } from '@app/timesheets/domain/timesheet-day';
 import { punchedDay } from '@app/timesheets/testing/punched-day';
 import {
@@ -46,7 +47,7 @@ export const BUSY_WORKERS = Number(process.env.LISTING_BUSY_WORKERS ?? 5000);
 export const BUSY_DAYS = Number(process.env.LISTING_BUSY_DAYS ?? 5);
 /** The punches of a busy day: ~4 KB bodies. */
 export const BUSY_PUNCHES = 40;
-/** The key index (migration 3 of timesheets), rebuilt after the fill. */
+/** The key index (migration 3 of timesheets), rebuilt after the fill (fillDays). */
 export const KEYS = 'timesheet_days_keys';
 
 export const hexId = (i: number) => i.toString(16).padStart(24, '0');
@@ -110,23 +111,18 @@ export function insertDays(
 }
 
 /**
- * Both sites' worker-days (and a day of two sites around TS_SITE), in key order, with the key
- * index dropped and built again after, as migration 3 builds it on a filled table: returns the
- * ms that took.
+ * Both sites' worker-days (and a day of two sites around TS_SITE), in key order, with the
+ * table's indexes (the key index) dropped and built again after, as migration 3 builds it on a
+ * filled table: returns the ms the rebuild took.
  */
 export function fillDays(store: SqliteStore): number {
   const db = store.db;
-  const keys = db
-    .prepare<[string], { sql: string }>(`SELECT sql FROM sqlite_master WHERE name = ?`)
-    .get(KEYS)!.sql;
-  db.exec(`DROP INDEX ${KEYS}`);
-  insertDays(db, BUSY_SITE, BUSY_WORKERS, BUSY_DAYS, BUSY_PUNCHES, 500 * BUSY_DAYS);
-  insertDays(db, 'site-tr', 1, 1, 2, 1);
-  insertDays(db, TS_SITE, TS_WORKERS, TS_DAYS, 2, 20 * TS_DAYS);
-  insertDays(db, 'site-tz', 1, 1, 2, 1);
-  const t = now();
-  db.exec(keys);
-  return now() - t;
+  return withIndexesRebuilt(db, ['timesheet_days'], () => {
+    insertDays(db, BUSY_SITE, BUSY_WORKERS, BUSY_DAYS, BUSY_PUNCHES, 500 * BUSY_DAYS);
+    insertDays(db, 'site-tr', 1, 1, 2, 1);
+    insertDays(db, TS_SITE, TS_WORKERS, TS_DAYS, 2, 20 * TS_DAYS);
+    insertDays(db, 'site-tz', 1, 1, 2, 1);
+  });
 }
 
 /** The pages (overflow among them) and MiB of each b-tree of timesheet_days (dbstat). */
