@@ -156,17 +156,28 @@ export class RelayDelivery {
   }
 
   private outgoingText(from: RelayConnection, to: RelayRole, frame: PeerFrame) {
-    const text = frame instanceof SerializedFrame ? frame.text : JSON.stringify(frame);
-    if (!KIOSK_ROLES.has(to)) return text;
-    return this.gate(text, to as 'device' | 'hardware', from);
+    if (!(frame instanceof SerializedFrame)) {
+      const text = JSON.stringify(frame);
+      return KIOSK_ROLES.has(to) ? this.gate(text, to as 'device' | 'hardware', from) : text;
+    }
+    if (!KIOSK_ROLES.has(to)) return frame.text;
+    return this.gate(frame.text, to as 'device' | 'hardware', from, frame.ascii);
   }
 
+  /** `ascii`: the text is known to be all ASCII (SerializedFrame.ascii; see gateKioskText). */
   private gate(
     text: string,
     role: 'device' | 'hardware',
     holder: RelayConnection,
+    ascii = false,
   ): string | undefined {
-    const clean = gateKioskText(text, role, holder.platformIds.matcher, holder.platformAlias);
+    const clean = gateKioskText(
+      text,
+      role,
+      holder.platformIds.matcher,
+      holder.platformAlias,
+      ascii,
+    );
     if (clean === undefined) {
       this.logger.error(
         { sessionId: holder.sessionId },

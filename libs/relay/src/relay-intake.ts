@@ -4,7 +4,7 @@ import { LegacyHandler } from './handlers/legacy.handler';
 import { PairingHandler } from './handlers/pairing.handler';
 import { errorReply, Reply } from './handlers/reply';
 import { InboundFrame, PONG_TEXT } from './protocol/messages';
-import { parseInboundFrame, relayedData } from './protocol/parse-frame';
+import { parseInboundFrame, RelayedData, relayedData } from './protocol/parse-frame';
 import { PEER_ROLE, RelayConnection } from './relay-connection';
 import { RelayDelivery } from './relay-delivery';
 import { RelayMetrics } from './relay.metrics';
@@ -116,7 +116,7 @@ export class RelayIntake {
    */
   private onRelayed(
     conn: RelayConnection,
-    data: string,
+    data: RelayedData,
     size: number,
     join: Join,
   ): void | Promise<void> {

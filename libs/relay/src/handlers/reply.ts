@@ -1,11 +1,24 @@
 import { CLOSE_CODES, OutboundFrame, RelayErrorCode } from '../protocol/messages';
+import type { RelayedData } from '../protocol/parse-frame';
+
+/** The frames a relayed frame's data goes to the peer in (ASCII names, written as they are). */
+export type RelayedType = 'from_mobile' | 'from_device' | 'from_hardware';
 
 /**
  * A frame to the peer already written as text: exactly what `JSON.stringify` of the frame it
  * stands for writes (a relayed frame recognised unparsed, parse-frame.ts `relayedData`).
  */
 export class SerializedFrame {
-  constructor(readonly text: string) {}
+  constructor(
+    readonly text: string,
+    /** True only when every character of `text` is known to be ASCII (the kiosk gate's test). */
+    readonly ascii = false,
+  ) {}
+
+  /** `{"type":<type>,"data":<data>}`: ASCII when the data's text is. */
+  static relayed(type: RelayedType, data: RelayedData): SerializedFrame {
+    return new SerializedFrame(`{"type":"${type}","data":${data.text}}`, data.ascii);
+  }
 }
 
 /** A frame for the session's other socket, as an object or already serialized. */
