@@ -92,7 +92,8 @@ export class RelayIntake {
     }
     const text = rawText(data);
     // most frames are relayed data already written as it leaves: not parsed and written again
-    const relayed = relayedData(conn.role, text);
+    // (nor encoded again: the peer's frame is built from the received bytes)
+    const relayed = relayedData(conn.role, text, Buffer.isBuffer(data) ? data : undefined);
     if (relayed !== undefined) return this.onRelayed(conn, relayed, size, join);
     const parsed = parseInboundFrame(conn.role, text);
     if (!parsed.ok) return this.delivery.sendError(conn, parsed.code, parsed.message);

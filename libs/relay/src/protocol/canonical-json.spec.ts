@@ -342,9 +342,12 @@ describe('relayedData', () => {
 
   it('should take the relayed frame on its own socket only, whole and with data an object', () => {
     const frame = '{"type":"to_device","data":{"step":"look_at_camera","t":12.5}}';
-    expect(relayedData('mobile', frame)).toEqual({
+    const bytes = Buffer.from(frame);
+    expect(relayedData('mobile', frame, bytes)).toEqual({
       text: '{"step":"look_at_camera","t":12.5}',
       ascii: true,
+      received: bytes,
+      start: '{"type":"to_device","data":'.length,
     });
     for (const role of ['device', 'app', 'hardware'] as const)
       expect(relayedData(role, frame)).toBeUndefined();

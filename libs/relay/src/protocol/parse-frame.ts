@@ -68,6 +68,10 @@ export interface RelayedData {
   readonly text: string;
   /** Every character of `text` is ASCII (the scan looked at each one). */
   readonly ascii: boolean;
+  /** The whole frame's bytes as received, when a Buffer (their UTF-8 decoding is the frame's text). */
+  readonly received: Buffer | undefined;
+  /** Where the data starts in `received`: after the frame's head, which is ASCII. */
+  readonly start: number;
 }
 
 /**
@@ -75,13 +79,23 @@ export interface RelayedData {
  * `data` an object in the form JSON.stringify writes (canonical-json.ts): a frame
  * parseInboundFrame would accept as that type, holding `data` only, whose data JSON.stringify
  * would write back as this same text. Undefined for any other text: parse it as usual.
+ * `received`: the bytes `text` was decoded from (UTF-8), if the caller has them as a Buffer.
  */
-export function relayedData(role: RelayRole, text: string): RelayedData | undefined {
+export function relayedData(
+  role: RelayRole,
+  text: string,
+  received?: Buffer,
+): RelayedData | undefined {
   const prefix = RELAYED[role];
   if (prefix === undefined || !text.startsWith(prefix)) return undefined;
   const last = text.length - 1;
   if (text.charCodeAt(last) !== 0x7d) return undefined;
   const scanned = scanCanonicalObject(text, prefix.length);
   if (scanned?.end !== last) return undefined;
-  return { text: text.slice(prefix.length, last), ascii: scanned.ascii };
+  return {
+    text: text.slice(prefix.length, last),
+    ascii: scanned.ascii,
+    received,
+    start: prefix.length,
+  };
 }
