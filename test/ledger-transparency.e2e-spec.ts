@@ -2,6 +2,8 @@ import Database from 'better-sqlite3';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LedgerService } from '@app/offline-sync';
+import { TransparencyLogService } from '@app/tlog';
 import { http, itOnSqliteFile, pollUntil, startTestApp, TestApp } from './support/test-app';
 import {
   checkpointSignedBy,
@@ -343,6 +345,37 @@ describe('ledger and vault audit when the witness file cannot be written (e2e)',
     expect(readFileSync(join(dir, 'blocked', 'witness.ndjson'), 'utf8')).toContain(
       `mdai.local/ledger/${phone.siteId}`,
     );
+  });
+
+  it('should hand appended links to the read models after their seal, and when the seal fails', async () => {
+    const ledger = t.app.get(LedgerService);
+    const tlog = t.app.get(TransparencyLogService);
+    block(); // whatever ran before: then a writable directory
+    unblock();
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    // what the read models are given, and how far the site's log was sealed at that moment
+    const handed: { seqs: number[]; sealedSize: number }[] = [];
+    ledger.onAppended(async (links) => {
+      if (links[0].siteId !== phone.siteId) return;
+      const latest = await tlog.latest(ledger.originOf(phone.siteId));
+      handed.push({ seqs: links.map((l) => l.seq), sealedSize: latest?.size ?? 0 });
+    });
+    const sealed = await syncBatch(t.baseUrl, phone.token, [signPacket(phone), signPacket(phone)]);
+    expect(sealed.status).toBe(200);
+    block();
+    const refused = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
+    unblock();
+    expect([refused.status, refused.body.code]).toEqual([503, 'checkpoint_unavailable']);
+    expect(handed).toEqual([
+      { seqs: [1, 2], sealedSize: 2 },
+      { seqs: [3], sealedSize: 2 },
+    ]);
+    // sealed again in the background (the next test counts the logs left unsealed)
+    const verified = await pollUntil(
+      () => verifyLedger(t, phone.siteId),
+      (body) => body.ok,
+    );
+    expect(verified).toMatchObject({ ok: true, length: 3 });
   });
 
   it('should seal the stored packets by itself once the disk is back, with no batch sent again', async () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
+import { withIndexesRebuilt } from '@app/persistence/testing/indexes-rebuilt';
 import { EMPTY_HEAD, linkAfter } from '@app/offline-sync/domain/attendance-log';
 import { AttendanceLogSqliteMapper } from '@app/offline-sync/infrastructure/persistence/sqlite/mappers/attendance-log.mapper';
 import { LEDGER_SQLITE_MIGRATIONS } from '@app/offline-sync/infrastructure/persistence/sqlite/sqlite-ledger.migrations';
@@ -15,9 +16,9 @@ export interface FilledPunch {
 /**
  * `links` valid links written straight into the ledger at `path` (no hook, no tree, no read
  * model), each site's chain from its genesis; link `i` is `punchOf(i)`, a check-in when `i` is
- * even. With `indexesAfter` the ledger's indexes are dropped and built again after the rows
- * (much faster than row by row at millions of links), from their own definitions, so the file
- * ends up with exactly the ledger's schema.
+ * even. With `indexesAfter` the ledger's indexes are built after the rows (withIndexesRebuilt:
+ * much faster than row by row at millions of links), so the file ends up with exactly the
+ * ledger's schema.
  */
 export function writeLinks(
   path: string,
@@ -61,16 +62,11 @@ export function writeLinks(
       heads.set(siteId, { seq: log.seq, recordHash: log.recordHash });
     }
   });
-  const indexes = options.indexesAfter
-    ? store.db
-        .prepare<[], { name: string; sql: string }>(
-          "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'attendance_logs' AND sql IS NOT NULL",
-        )
-        .all()
-    : [];
-  for (const index of indexes) store.db.exec(`DROP INDEX ${index.name}`);
-  for (let i = 0; i < links; i += 50_000) fill(i, Math.min(links, i + 50_000));
-  for (const index of indexes) store.db.exec(index.sql);
+  const fillAll = () => {
+    for (let i = 0; i < links; i += 50_000) fill(i, Math.min(links, i + 50_000));
+  };
+  if (options.indexesAfter) withIndexesRebuilt(store.db, ['attendance_logs'], fillAll);
+  else fillAll();
   store.db.pragma('wal_checkpoint(TRUNCATE)');
   store.db.close();
 }

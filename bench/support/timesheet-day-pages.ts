@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LimitedStatements, SqliteStore, openSqliteConnection } from '@app/persistence';
+import { withIndexesRebuilt } from '@app/persistence/testing/indexes-rebuilt';
 import { TimesheetDay } from '@app/timesheets/domain/timesheet-day';
 import { punchedDay } from '@app/timesheets/testing/punched-day';
 import {
@@ -46,7 +47,7 @@ export const BUSY_WORKERS = Number(process.env.LISTING_BUSY_WORKERS ?? 5000);
 export const BUSY_DAYS = Number(process.env.LISTING_BUSY_DAYS ?? 5);
 /** The punches of a busy day: ~4 KB bodies. */
 export const BUSY_PUNCHES = 40;
-/** The key index (migration 3 of timesheets), rebuilt after the fill. */
+/** The key index (migration 3 of timesheets), rebuilt after the fill (fillDays). */
 export const KEYS = 'timesheet_days_keys';
 
 export const hexId = (i: number) => i.toString(16).padStart(24, '0');
@@ -110,23 +111,18 @@ export function insertDays(
 }
 
 /**
- * Both sites' worker-days (and a day of two sites around TS_SITE), in key order, with the key
- * index dropped and built again after, as migration 3 builds it on a filled table: returns the
- * ms that took.
+ * Both sites' worker-days (and a day of two sites around TS_SITE), in key order, with the
+ * table's indexes (the key index) dropped and built again after, as migration 3 builds it on a
+ * filled table: returns the ms the rebuild took.
  */
 export function fillDays(store: SqliteStore): number {
   const db = store.db;
-  const keys = db
-    .prepare<[string], { sql: string }>(`SELECT sql FROM sqlite_master WHERE name = ?`)
-    .get(KEYS)!.sql;
-  db.exec(`DROP INDEX ${KEYS}`);
-  insertDays(db, BUSY_SITE, BUSY_WORKERS, BUSY_DAYS, BUSY_PUNCHES, 500 * BUSY_DAYS);
-  insertDays(db, 'site-tr', 1, 1, 2, 1);
-  insertDays(db, TS_SITE, TS_WORKERS, TS_DAYS, 2, 20 * TS_DAYS);
-  insertDays(db, 'site-tz', 1, 1, 2, 1);
-  const t = now();
-  db.exec(keys);
-  return now() - t;
+  return withIndexesRebuilt(db, ['timesheet_days'], () => {
+    insertDays(db, BUSY_SITE, BUSY_WORKERS, BUSY_DAYS, BUSY_PUNCHES, 500 * BUSY_DAYS);
+    insertDays(db, 'site-tr', 1, 1, 2, 1);
+    insertDays(db, TS_SITE, TS_WORKERS, TS_DAYS, 2, 20 * TS_DAYS);
+    insertDays(db, 'site-tz', 1, 1, 2, 1);
+  });
 }
 
 /** The pages (overflow among them) and MiB of each b-tree of timesheet_days (dbstat). */
@@ -187,7 +183,8 @@ const BEFORE_TSINDEX: DayStatements = {
 /**
  * The other use of the key index, not taken: the join of a worker's days through it as well,
  * each day then read by its primary key (a seek of the table a day returned, where ours seeks
- * the table once a worker with days and reads on from there).
+ * the table once a worker with days and reads on from there). Written by hand (without ours'
+ * first-day bound): checkPlans holds their plans to ours but for that join.
  */
 const DAYS_THROUGH_KEYS: DayStatements = {
   siteDays: siteDaysOn(ON_KEYS, ON_KEYS),
@@ -195,21 +192,85 @@ const DAYS_THROUGH_KEYS: DayStatements = {
   workerDaysAfter: TIMESHEET_DAY_SQL.workerDaysAfter,
 };
 
+/** A step of a statement's plan (EXPLAIN QUERY PLAN): its id, its parent's (0: none), what. */
+interface PlanStep {
+  id: number;
+  parent: number;
+  detail: string;
+}
+
+/** The plan of one of a page's statements (each names the parameters it uses). */
+const planSteps = (db: SqliteStore['db'], sql: string) =>
+  db
+    .prepare<[object], PlanStep>(`EXPLAIN QUERY PLAN ${sql}`)
+    .all({ site: '', from: '', to: '', worker: '', after: '', crew: '[]' });
+
+/**
+ * A plan a step a line, indented by its depth, subqueries unnumbered (their numbers count the
+ * statement's subqueries, a bound more or less renumbers them).
+ */
+function planLines(steps: PlanStep[]): string[] {
+  const depths = new Map<number, number>([[0, 0]]);
+  return steps.map((step) => {
+    const depth = (depths.get(step.parent) ?? 0) + 1;
+    depths.set(step.id, depth);
+    return `${'  '.repeat(depth - 1)}${step.detail.replace(/SUBQUERY \d+$/, 'SUBQUERY')}`;
+  });
+}
+
+/**
+ * Production's plan of a statement as DAYS_THROUGH_KEYS must plan it: its one join of a
+ * worker's days on the primary key sought in the key index instead, and its first-day bound
+ * (the scalar subquery on `f`) gone. Throws when production joins no days on the primary key
+ * (DAYS_THROUGH_KEYS would then compare with nothing production does).
+ */
+function productionThroughKeys(production: PlanStep[], sql: string): PlanStep[] {
+  const onPrimaryKey = /^SEARCH d USING PRIMARY KEY /;
+  if (production.filter((step) => onPrimaryKey.test(step.detail)).length !== 1)
+    throw new Error(`production joins no days on the primary key, or more than once: ${sql}`);
+  const firstDay = production.filter((step) => /^SEARCH f /.test(step.detail));
+  const bounds = new Set(firstDay.map((step) => step.parent));
+  return production
+    .filter((step) => !firstDay.includes(step) && !bounds.has(step.id))
+    .map((step) => ({
+      ...step,
+      detail: step.detail.replace(onPrimaryKey, `SEARCH d USING INDEX ${KEYS} `),
+    }));
+}
+
+/**
+ * Throws if the plans of `statements` drift from what they stand for: one of BEFORE_TSINDEX
+ * touches the key index, or one of DAYS_THROUGH_KEYS (written by hand) is not production's
+ * (TIMESHEET_DAY_SQL) but for the days joined through the key index without a first-day bound:
+ * the workers sought as production seeks them, through the same index, in the same plan.
+ */
+function checkPlans(db: SqliteStore['db'], statements: DayStatements): void {
+  for (const key of Object.keys(statements) as Array<keyof DayStatements>) {
+    const sql = statements[key];
+    const plan = planSteps(db, sql);
+    if (statements === BEFORE_TSINDEX && plan.some((step) => step.detail.includes(KEYS)))
+      throw new Error(`${KEYS} in ${sql}`);
+    if (statements === DAYS_THROUGH_KEYS && sql !== TIMESHEET_DAY_SQL[key]) {
+      const production = TIMESHEET_DAY_SQL[key];
+      const expected = planLines(productionThroughKeys(planSteps(db, production), production));
+      const actual = planLines(plan);
+      if (actual.join('\n') !== expected.join('\n')) {
+        const what = `the days through the key index drift from production's ${key}: planned`;
+        const where = `where production, its days through ${KEYS}, plans`;
+        throw new Error([what, ...actual, where, ...expected].join('\n'));
+      }
+    }
+  }
+}
+
 /**
  * A page read by `statements` with nothing around them: bodies as stored (or, with `parse`,
  * parsed as listDays parses them), the crew given sorted, at most DAY_PAGE_MAX_WORKERS workers
- * visited (as listDays). Throws if a plan of BEFORE_TSINDEX touches the key index.
+ * visited (as listDays). Throws if their plans drift from what they stand for (checkPlans).
  */
 function rawPages(db: SqliteStore['db'], statements: DayStatements, parse = false) {
-  const prepare = (sql: string) => {
-    if (statements === BEFORE_TSINDEX) {
-      const plan = db
-        .prepare<[object], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
-        .all({ site: '', from: '', to: '', worker: '', after: '', crew: '[]' });
-      if (plan.some((step) => step.detail.includes(KEYS))) throw new Error(`${KEYS} in ${sql}`);
-    }
-    return db.prepare<[Record<string, string>], Row>(sql).raw(true);
-  };
+  checkPlans(db, statements);
+  const prepare = (sql: string) => db.prepare<[Record<string, string>], Row>(sql).raw(true);
   const siteDays = prepare(statements.siteDays);
   const crewDays = prepare(statements.crewDays);
   const workerDaysAfter = prepare(statements.workerDaysAfter);

@@ -76,9 +76,13 @@ export class LedgerService {
   /** Appends, then seals every touched site's log with a checkpoint and proves each entry in it. */
   async appendWithReceipts(entries: PendingLogEntry[]): Promise<LedgerAppend> {
     const results = await this.logs.appendToChains(entries);
-    // read models first: they take the entries even when the seal below fails
-    await this.notifyAppended(results);
-    return { results, ...(await this.seal(results.map((r) => r.log))) };
+    try {
+      return { results, ...(await this.seal(results.map((r) => r.log))) };
+    } finally {
+      // read models take the entries even when the seal fails; after it, so that what they
+      // queue (the timesheet projection, from the loop's next turn) is not ahead of the answer
+      await this.notifyAppended(results);
+    }
   }
 
   /** Seals every site these links belong to and proves each link in its site's checkpoint. */

@@ -113,7 +113,12 @@ export class TimesheetProjector
 
   onModuleInit(): void {
     this.ledger.onAppended(async (logs) => {
-      this.serialized(() => this.take(logs)).catch((error: unknown) => {
+      // from the loop's next turn: the append's own request (its answer is built in
+      // microtasks) answers first, and the projection is not on its path
+      this.serialized(async () => {
+        await this.letLoopTurn();
+        await this.take(logs);
+      }).catch((error: unknown) => {
         // the entries are in the ledger: the next append or read of the site catches up
         this.logger.warn({ err: error as Error }, 'Timesheet read model could not take an append');
       });
@@ -381,11 +386,7 @@ export class TimesheetProjector
    * days are written before the next slice of work, and a worker's pending mark is settled by
    * its last window (when every day of its span is stored).
    */
-  private async recomputeTouched(
-    siteId: string,
-    touched: Touched,
-    inHand?: InHand,
-  ): Promise<void> {
+  private async recomputeTouched(siteId: string, touched: Touched, inHand?: InHand): Promise<void> {
     if (touched.size === 0) return;
     let replacements: DayReplacement[] = [];
     // read before any punch: a replica that stores entries of these workers meanwhile bumps
@@ -397,7 +398,7 @@ export class TimesheetProjector
     const zone = await this.zoneOf(siteId);
     for (const [workerId, span] of touched) {
       const lastDay = localDay(span.max + this.maxShiftMs, zone);
-      for (let fromDay = localDay(span.min - this.maxShiftMs, zone); fromDay <= lastDay; ) {
+      for (let fromDay = localDay(span.min - this.maxShiftMs, zone); fromDay <= lastDay;) {
         // half the slice for recomputes, the other half for writing their days
         if (performance.now() - this.turnedAt > SLICE_MS / 2) {
           if (replacements.length > 0) await this.repo.replaceDays(replacements);

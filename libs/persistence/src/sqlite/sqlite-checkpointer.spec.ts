@@ -1,6 +1,6 @@
 import { MetricsRegistry } from '@app/common';
 import Database from 'better-sqlite3';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -8,11 +8,27 @@ import {
   BACKSTOP_PAGES,
   SqliteCheckpointerOptions,
 } from './sqlite-checkpointer';
+import { CHECKPOINT_THREAD_NICE } from './sqlite-checkpoint.loop';
 import { SqliteStore } from './sqlite-store';
 import { SqliteStoreMetrics } from './sqlite-store.metrics';
 import { WalIndexHeader } from './sqlite-wal-index';
 
 const testing = (name: string) => join(__dirname, 'testing', `${name}.worker.ts`);
+
+/** This process's threads (task ids) and their nice values, as Linux reports them. */
+function threadNices(): Map<string, number> {
+  const nices = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      // after "pid (comm) ": the state is field 3, the nice value field 19
+      nices.set(tid, Number(stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[16]));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return nices;
+}
 
 /** Waits (letting the event loop turn) until `condition` holds; fails after a generous deadline. */
 async function until(condition: () => boolean, what: string, each?: () => void): Promise<void> {
@@ -123,6 +139,23 @@ describe('SqliteCheckpointer', () => {
     expect(other.prepare('SELECT count(*) AS n FROM rows').get()).toEqual({ n: commits * 25 });
     other.close();
   });
+
+  (process.platform === 'linux' ? it : it.skip)(
+    'should run its thread at a lower priority than the threads serving requests',
+    async () => {
+      const before = threadNices();
+      const mine = before.get(String(process.pid));
+      const sut = await open();
+      await until(() => sut.checkpointer!.status().up, 'the thread is up');
+      const now = threadNices();
+      const lowered = [...now].filter(([tid, nice]) => !before.has(tid) && nice !== mine);
+      expect(lowered).toEqual([[expect.any(String), CHECKPOINT_THREAD_NICE]]);
+      // the thread's own: this one (the event loop's) keeps the process's
+      expect(now.get(String(process.pid))).toBe(mine);
+      await sut.close();
+      await until(() => !threadNices().has(lowered[0][0]), 'the thread gone');
+    },
+  );
 
   it('should pause the writers of a steady stream of commits so that the WAL starts over, below the backstop', async () => {
     const sut = await open({ paceFrames: 400 });
