@@ -235,8 +235,8 @@ export class RelayDelivery {
   }
 
   /**
-   * `source`: the serialized frame whose text `text` is (SerializedFrame): what it knows of the
-   * text (ASCII, its bytes) holds while the text goes out as it is.
+   * `source`: the serialized frame `text` is the text of (SerializedFrame): what it knows of its
+   * text (ASCII, its bytes) is used only while the text is that same text.
    */
   sendText(
     conn: RelayConnection,
@@ -245,16 +245,17 @@ export class RelayDelivery {
     source?: SerializedFrame,
   ): void {
     if (conn.ws.readyState !== conn.ws.OPEN) return;
+    const known = source?.text === text ? source : undefined;
     // A kiosk's frame passes the gate once: a second pass with ids the first one already held
     // would find nothing (the same role's key check, and no id of this socket left in the text).
     const gated = gatedWith !== undefined && gatedWith.covers(conn.platformIds);
     const out =
       conn.kiosk && !gated
-        ? this.gate(text, conn.role as 'device' | 'hardware', conn, source?.ascii)
+        ? this.gate(text, conn.role as 'device' | 'hardware', conn, known?.ascii)
         : text;
     if (out === undefined) return;
     // the same bytes either way: built from the received ones, or the text encoded by `ws`
-    const wire = out === source?.text ? source.wire() : undefined;
+    const wire = out === known?.text ? known.wire() : undefined;
     this.write(conn, wire ?? out);
   }
 

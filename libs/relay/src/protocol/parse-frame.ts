@@ -68,7 +68,7 @@ export interface RelayedData {
   readonly text: string;
   /** Every character of `text` is ASCII (the scan looked at each one). */
   readonly ascii: boolean;
-  /** The whole frame's bytes as received, when a Buffer (their UTF-8 decoding is the frame's text). */
+  /** The whole frame's bytes as received, when a Buffer (decoded as UTF-8, they gave its text). */
   readonly received: Buffer | undefined;
   /** Where the data starts in `received`: after the frame's head, which is ASCII. */
   readonly start: number;
