@@ -12,8 +12,10 @@
  *    on API instance A, kiosks on instance B, paired over the local Redis; the baseline is two
  *    bare forwarders holding the same sockets.
  * 3. `BENCH_RELAY_MODE=callgrind` (or `both`): instructions per frame, counted by valgrind's
- *    callgrind in each server process (user-space instructions of every thread), which do not
- *    depend on the machine's load the way CPU time does. Each server runs under valgrind with
+ *    callgrind in each server process (user-space instructions of every thread, and of the main
+ *    thread alone: the JIT compiler's background work, which varies from run to run, and the
+ *    GC's helpers run on others), which do not depend on the machine's load the way CPU time
+ *    does. Each server runs under valgrind with
  *    instrumentation off while it starts and warms up (`BENCH_RELAY_CALLGRIND_WARMUP` drives),
  *    then counts `BENCH_RELAY_CALLGRIND_DRIVES` drives of `BENCH_RELAY_CALLGRIND_SESSIONS`
  *    sessions × BENCH_RELAY_FRAMES. The kernel's share (socket reads and writes) is not counted:
@@ -312,24 +314,41 @@ async function throughput(): Promise<{
   };
 }
 
-/** User-space instructions the process `pid` ran since its last callgrind dump (or instr on). */
-function callgrindDump(pid: number, outPrefix: string): number {
+/** Instructions counted in one callgrind window: every thread's, and the main thread's. */
+interface Instructions {
+  all: number;
+  main: number;
+}
+
+/**
+ * User-space instructions the process `pid` ran since its last callgrind dump (or instr on).
+ * Callgrind writes one dump per thread (`--separate-threads=yes`, `<prefix>.<n>-<thread>`);
+ * thread 1 is the main thread, where the JavaScript runs (the JIT compiler's and the GC's
+ * helper threads are the others).
+ */
+function callgrindDump(pid: number, outPrefix: string): Instructions {
   const dir = join(outPrefix, '..');
   const base = outPrefix.slice(dir.length + 1);
   const before = new Set(readdirSync(dir));
   execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
   const fresh = readdirSync(dir).filter((f) => f.startsWith(`${base}.`) && !before.has(f));
-  if (fresh.length !== 1) throw new Error(`callgrind wrote ${fresh.length} dumps`);
-  const totals = /^totals:\s*(\d+)/m.exec(readFileSync(join(dir, fresh[0]), 'utf8'));
-  if (!totals) throw new Error('no totals in the callgrind dump');
-  return Number(totals[1]);
+  const counted: Instructions = { all: 0, main: 0 };
+  for (const file of fresh) {
+    const text = readFileSync(join(dir, file), 'utf8');
+    const totals = /^totals:\s*(\d+)/m.exec(text);
+    if (!totals) throw new Error(`no totals in the callgrind dump ${file}`);
+    counted.all += Number(totals[1]);
+    if (/^thread:\s*1$/m.test(text)) counted.main += Number(totals[1]);
+  }
+  if (counted.main === 0) throw new Error(`no main-thread dump among ${fresh.length}`);
+  return counted;
 }
 
 /**
  * Instructions per frame of each server, counted by callgrind (see the header). Rigs run one
  * after another: under valgrind the counts do not depend on what else runs.
  */
-async function instructions(): Promise<Record<string, number>> {
+async function instructions(): Promise<Record<string, Instructions>> {
   // BENCH_RELAY_CALLGRIND_KEEP=<dir>: the dumps stay there, for callgrind_annotate
   const keep = process.env.BENCH_RELAY_CALLGRIND_KEEP;
   const tmp = keep ?? mkdtempSync(join(tmpdir(), 'mdai-bench-callgrind-'));
@@ -343,7 +362,7 @@ async function instructions(): Promise<Record<string, number>> {
   // BENCH_RELAY_CALLGRIND_RIGS=ours,baseline: only those
   const only = process.env.BENCH_RELAY_CALLGRIND_RIGS?.split(',');
   if (only) for (const name of Object.keys(rigs)) if (!only.includes(name)) delete rigs[name];
-  const out: Record<string, number> = {};
+  const out: Record<string, Instructions> = {};
   try {
     for (const [name, make] of Object.entries(rigs)) {
       const outPrefix = join(tmp, `cg-${name}`);
@@ -354,6 +373,7 @@ async function instructions(): Promise<Record<string, number>> {
           '--quiet',
           '--tool=callgrind',
           '--instr-atstart=no',
+          '--separate-threads=yes',
           `--callgrind-out-file=${outPrefix}`,
         ],
       });
@@ -367,7 +387,8 @@ async function instructions(): Promise<Record<string, number>> {
         callgrindDump(rig.pid, outPrefix);
         for (let i = 0; i < CALLGRIND_DRIVES; i++) await driveRig(rig);
         const frames = CALLGRIND_DRIVES * rig.pairs.length * FRAMES_PER_SESSION;
-        out[name] = callgrindDump(rig.pid, outPrefix) / frames;
+        const counted = callgrindDump(rig.pid, outPrefix);
+        out[name] = { all: counted.all / frames, main: counted.main / frames };
       } finally {
         await rig.stop();
       }
@@ -468,30 +489,33 @@ export async function run(): Promise<void> {
     const counts = await instructions();
     printRows(
       `Relay: user-space instructions per frame (callgrind), ${CALLGRIND_SESSIONS} paired sessions × ${FRAMES_PER_SESSION} frames, ${CALLGRIND_DRIVES} drives after ${CALLGRIND_WARMUP} of warm-up (baseline: bare ws forwarder)`,
-      [
-        {
-          metric: 'instructions per frame',
-          ours: counts.ours,
-          baseline: counts.baseline,
-          unit: '',
-        },
-        {
-          metric: 'instructions per frame vs a forwarder that also coalesces writes per tick',
-          ours: counts.ours,
-          baseline: counts.coalesced,
-          unit: '',
-        },
-        ...(counts.before
-          ? [
-              {
-                metric: 'before (BENCH_BEFORE_DIR): instructions per frame',
-                ours: counts.before,
-                baseline: counts.baseline,
-                unit: '',
-              },
-            ]
-          : []),
-      ],
+      (['all', 'main'] as const).flatMap((thread) => {
+        const of = thread === 'all' ? '' : ', main thread';
+        return [
+          {
+            metric: `instructions per frame${of}`,
+            ours: counts.ours?.[thread],
+            baseline: counts.baseline?.[thread],
+            unit: '',
+          },
+          {
+            metric: `instructions per frame${of} vs a forwarder that also coalesces writes per tick`,
+            ours: counts.ours?.[thread],
+            baseline: counts.coalesced?.[thread],
+            unit: '',
+          },
+          ...(counts.before
+            ? [
+                {
+                  metric: `before (BENCH_BEFORE_DIR): instructions per frame${of}`,
+                  ours: counts.before[thread],
+                  baseline: counts.baseline?.[thread],
+                  unit: '',
+                },
+              ]
+            : []),
+        ];
+      }),
     );
   }
 }

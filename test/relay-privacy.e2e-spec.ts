@@ -103,6 +103,36 @@ describe('platform id never reaches a kiosk (property, e2e)', () => {
     },
   );
 
+  it('should strip it written with Kelvin signs, in frames passed on unparsed and in others', async () => {
+    // U+212A lower-cases to an ASCII k: the id in non-ASCII text that no ASCII search finds
+    const pid = 'PLT_kioskKelvin042';
+    const kelvin = pid.replace(/k/gi, '\u212a');
+    const kiosk = await TestKiosk.registered(t, 'TEE-PROP-KELVIN');
+    const session = await openSession(t, pid);
+    const { mobile, device } = await pair(t, t, kiosk, session);
+    const notes = [kelvin, `a ${kelvin}`, pid.replace('k', '\u212a'), `${kelvin}😀`];
+    const frames = [
+      ...notes.map((note) => JSON.stringify({ type: 'to_device', data: { note } })),
+      JSON.stringify({ type: 'to_device', data: { note: kelvin } }, null, 1),
+      JSON.stringify({ type: 'to_device', data: { note: pid } }).replace('k', '\\u212a'),
+    ];
+    for (const frame of frames) mobile.send(frame);
+    for (let i = 0; i < frames.length; i++) await device.next('from_mobile');
+    const texts = device.raw.filter((text) => text.includes('from_mobile'));
+    expect(texts).toHaveLength(frames.length);
+    expect(texts.filter((text) => holdsPlatformId(text, pid))).toEqual([]);
+    expect(texts.map((text) => JSON.parse(text).data.note)).toEqual([
+      '[platform_id removed]',
+      'a [platform_id removed]',
+      '[platform_id removed]',
+      '[platform_id removed]😀',
+      '[platform_id removed]',
+      '[platform_id removed]',
+    ]);
+    mobile.close();
+    device.close();
+  });
+
   it.each([4, 5, 6])(
     'should keep it from the legacy hardware in 200 random to_hardware payloads and an echoing upstream answer (seed %i)',
     async (seed) => {

@@ -474,6 +474,7 @@ describe('pairing relay, new protocol (e2e)', () => {
       deep: [{ k: null }, true],
       id: PLATFORM_ID,
       t: 2593249.18033,
+      u: 'é 😀 \u2028',
     };
     // the first is passed on unparsed, the others (spaces, a trailing zero, an escape JSON.stringify
     // does not write) are parsed and written again: the kiosk must see one text, the id gone
@@ -498,11 +499,14 @@ describe('pairing relay, new protocol (e2e)', () => {
         deep: [{ k: null }, true],
         id: '[platform_id removed]',
         t: 2593249.18033,
+        u: 'é 😀 \u2028',
       },
     });
     const back = [
       JSON.stringify({ type: 'to_mobile', data: { seq: 1, note: 'ok' } }),
       '{ "type": "to_mobile", "data": { "seq": 1.0, "note": "ok" } }',
+      JSON.stringify({ type: 'to_mobile', data: { seq: 2, note: 'ok é' } }),
+      '{"type":"to_mobile","data":{"seq":2,"note":"ok \\u00e9"}}',
     ];
     for (const frame of back) device.send(frame);
     for (let i = 0; i < back.length; i++) await mobile.next('from_device');
@@ -510,6 +514,8 @@ describe('pairing relay, new protocol (e2e)', () => {
     expect(answers).toEqual([
       '{"type":"from_device","data":{"seq":1,"note":"ok"}}',
       '{"type":"from_device","data":{"seq":1,"note":"ok"}}',
+      '{"type":"from_device","data":{"seq":2,"note":"ok é"}}',
+      '{"type":"from_device","data":{"seq":2,"note":"ok é"}}',
     ]);
     mobile.close();
     device.close();

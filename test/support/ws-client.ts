@@ -11,10 +11,11 @@ export class TestSocket {
   private closed: Promise<number>;
 
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
+    ws.on('message', (data, isBinary) => {
       const text = (data as Buffer).toString();
       this.raw.push(text);
-      this.frames.push(JSON.parse(text) as Frame);
+      // the server sends text frames only: a binary one is never taken for the frame it holds
+      this.frames.push(isBinary ? { type: 'binary_frame', text } : (JSON.parse(text) as Frame));
       this.wake();
     });
     this.closed = new Promise((resolve) =>

@@ -12,6 +12,9 @@ import {
 } from './relay-connection';
 import { RelayMetrics } from './relay.metrics';
 
+/** `ws` sends a Buffer as a binary frame unless told otherwise. */
+const TEXT_FRAME = { binary: false } as const;
+
 /**
  * Where each socket of this instance is (session → role → connection) and how a frame reaches
  * one: every frame to a socket leaves through send/sendText, a kiosk's through the kiosk gate;
@@ -109,10 +112,13 @@ export class RelayDelivery {
     if (!local) return this.publish(from, to, frames, close, peer);
     const last = frames.length - 1;
     for (let i = 0; i <= last; i++) {
-      const text = this.outgoingText(from, to, frames[i]);
+      const frame = frames[i];
+      const text = this.outgoingText(from, to, frame);
       if (text === undefined) return this.refused(from);
+      // a serialized frame the gate passed as it is: its bytes can be the received ones (write)
+      const source = frame instanceof SerializedFrame && frame.text === text ? frame : undefined;
       // the text passed the gate with the sender's ids just now (in this process only)
-      this.deliverTo(local, text, peer, i === last ? close : undefined, from.platformIds);
+      this.deliverTo(local, text, peer, i === last ? close : undefined, from.platformIds, source);
     }
     return true;
   }
@@ -156,17 +162,28 @@ export class RelayDelivery {
   }
 
   private outgoingText(from: RelayConnection, to: RelayRole, frame: PeerFrame) {
-    const text = frame instanceof SerializedFrame ? frame.text : JSON.stringify(frame);
-    if (!KIOSK_ROLES.has(to)) return text;
-    return this.gate(text, to as 'device' | 'hardware', from);
+    if (!(frame instanceof SerializedFrame)) {
+      const text = JSON.stringify(frame);
+      return KIOSK_ROLES.has(to) ? this.gate(text, to as 'device' | 'hardware', from) : text;
+    }
+    if (!KIOSK_ROLES.has(to)) return frame.text;
+    return this.gate(frame.text, to as 'device' | 'hardware', from, frame.ascii);
   }
 
+  /** `ascii`: the text is known to be all ASCII (SerializedFrame.ascii; see gateKioskText). */
   private gate(
     text: string,
     role: 'device' | 'hardware',
     holder: RelayConnection,
+    ascii = false,
   ): string | undefined {
-    const clean = gateKioskText(text, role, holder.platformIds.matcher, holder.platformAlias);
+    const clean = gateKioskText(
+      text,
+      role,
+      holder.platformIds.matcher,
+      holder.platformAlias,
+      ascii,
+    );
     if (clean === undefined) {
       this.logger.error(
         { sessionId: holder.sessionId },
@@ -189,7 +206,7 @@ export class RelayDelivery {
 
   /**
    * A frame to a socket of this instance (an envelope's fields; on the direct path no envelope
-   * is made). `gatedWith`: see onEnvelope.
+   * is made). `gatedWith`: see onEnvelope; `source`: see sendText.
    */
   private deliverTo(
     conn: RelayConnection,
@@ -197,16 +214,17 @@ export class RelayDelivery {
     peer: BusEnvelope['peer'],
     close: CloseSpec | undefined,
     gatedWith?: PlatformIdSet,
+    source?: SerializedFrame,
   ): void {
     if (conn.closing) return;
     if (peer) {
       if (peer.present && peer.deviceId) conn.deviceId ??= peer.deviceId;
       if (conn.peerPresent !== peer.present) {
         conn.peerPresent = peer.present;
-        this.sendText(conn, text, gatedWith);
+        this.sendText(conn, text, gatedWith, source);
       }
     } else {
-      this.sendText(conn, text, gatedWith);
+      this.sendText(conn, text, gatedWith, source);
     }
     if (close) this.close(conn, close);
   }
@@ -216,29 +234,46 @@ export class RelayDelivery {
     this.sendText(conn, JSON.stringify(frame));
   }
 
-  sendText(conn: RelayConnection, text: string, gatedWith?: PlatformIdSet): void {
+  /**
+   * `source`: the serialized frame `text` is the text of (SerializedFrame): what it knows of its
+   * text (ASCII, its bytes) is used only while the text is that same text.
+   */
+  sendText(
+    conn: RelayConnection,
+    text: string,
+    gatedWith?: PlatformIdSet,
+    source?: SerializedFrame,
+  ): void {
     if (conn.ws.readyState !== conn.ws.OPEN) return;
+    const known = source?.text === text ? source : undefined;
     // A kiosk's frame passes the gate once: a second pass with ids the first one already held
     // would find nothing (the same role's key check, and no id of this socket left in the text).
     const gated = gatedWith !== undefined && gatedWith.covers(conn.platformIds);
     const out =
-      conn.kiosk && !gated ? this.gate(text, conn.role as 'device' | 'hardware', conn) : text;
-    if (out !== undefined) this.write(conn, out);
+      conn.kiosk && !gated
+        ? this.gate(text, conn.role as 'device' | 'hardware', conn, known?.ascii)
+        : text;
+    if (out === undefined) return;
+    // the same bytes either way: built from the received ones, or the text encoded by `ws`
+    const wire = out === known?.text ? known.wire() : undefined;
+    this.write(conn, wire ?? out);
   }
 
   /**
    * Frames to one socket within one tick leave in one write: the socket is corked at the first
    * and uncorked when the tick's work is done, so a burst of frames that arrived together (one
    * read from the sender) reaches the peer in one syscall instead of one each. Order is kept:
-   * every write to the socket, `ws`'s own included, is held alike.
+   * every write to the socket, `ws`'s own included, is held alike. A Buffer is a text frame's
+   * UTF-8 (SerializedFrame.wire), sent as a text frame.
    */
-  private write(conn: RelayConnection, text: string): void {
+  private write(conn: RelayConnection, text: string | Buffer): void {
     if (conn.socket && !conn.corked) {
       conn.corked = true;
       conn.socket.cork();
       process.nextTick(uncork, conn);
     }
-    conn.ws.send(text);
+    if (typeof text === 'string') conn.ws.send(text);
+    else conn.ws.send(text, TEXT_FRAME);
   }
 
   sendError(conn: RelayConnection, code: RelayErrorCode, message: string): void {

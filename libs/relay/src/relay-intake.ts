@@ -4,7 +4,7 @@ import { LegacyHandler } from './handlers/legacy.handler';
 import { PairingHandler } from './handlers/pairing.handler';
 import { errorReply, Reply } from './handlers/reply';
 import { InboundFrame, PONG_TEXT } from './protocol/messages';
-import { parseInboundFrame, relayedData } from './protocol/parse-frame';
+import { parseInboundFrame, RelayedData, relayedData } from './protocol/parse-frame';
 import { PEER_ROLE, RelayConnection } from './relay-connection';
 import { RelayDelivery } from './relay-delivery';
 import { RelayMetrics } from './relay.metrics';
@@ -92,7 +92,8 @@ export class RelayIntake {
     }
     const text = rawText(data);
     // most frames are relayed data already written as it leaves: not parsed and written again
-    const relayed = relayedData(conn.role, text);
+    // (nor encoded again: the peer's frame is built from the received bytes)
+    const relayed = relayedData(conn.role, text, Buffer.isBuffer(data) ? data : undefined);
     if (relayed !== undefined) return this.onRelayed(conn, relayed, size, join);
     const parsed = parseInboundFrame(conn.role, text);
     if (!parsed.ok) return this.delivery.sendError(conn, parsed.code, parsed.message);
@@ -116,7 +117,7 @@ export class RelayIntake {
    */
   private onRelayed(
     conn: RelayConnection,
-    data: string,
+    data: RelayedData,
     size: number,
     join: Join,
   ): void | Promise<void> {

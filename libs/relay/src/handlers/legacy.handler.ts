@@ -9,6 +9,7 @@ import {
   JsonObject,
   LEGACY_PROTOCOL,
 } from '../protocol/messages';
+import type { RelayedData } from '../protocol/parse-frame';
 import { ConnectionView } from '../relay-connection';
 import { errorReply, PeerFrame, Reply, SerializedFrame, toPeerReply } from './reply';
 
@@ -79,12 +80,12 @@ export class LegacyHandler {
   }
 
   /**
-   * `to_app` recognised without parsing (parse-frame.ts `relayedData`): `data` is the text of its
-   * data, written as JSON.stringify writes it, so the frame to the app is that text in its frame,
-   * as `handle` would have written it.
+   * `to_app` recognised without parsing (parse-frame.ts `relayedData`): `data` holds the text of
+   * its data, written as JSON.stringify writes it, so the frame to the app is that text in its
+   * frame, as `handle` would have written it.
    */
-  relayData(conn: ConnectionView, data: string): Reply {
-    return this.relay(conn, new SerializedFrame(`{"type":"from_hardware","data":${data}}`));
+  relayData(conn: ConnectionView, data: RelayedData): Reply {
+    return this.relay(conn, SerializedFrame.relayed('from_hardware', data));
   }
 
   private relay(conn: ConnectionView, frame: PeerFrame): Reply {

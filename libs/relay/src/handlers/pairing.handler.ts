@@ -11,6 +11,7 @@ import {
   NEW_PROTOCOL,
   ResultFrame,
 } from '../protocol/messages';
+import type { RelayedData } from '../protocol/parse-frame';
 import { ConnectionView } from '../relay-connection';
 import { errorReply, PeerFrame, Reply, SerializedFrame, toPeerReply } from './reply';
 
@@ -96,12 +97,12 @@ export class PairingHandler {
 
   /**
    * `to_device` / `to_mobile` recognised without parsing (parse-frame.ts `relayedData`): `data`
-   * is the text of its data, written as JSON.stringify writes it, so the frame to the peer is
+   * holds the text of its data, written as JSON.stringify writes it, so the frame to the peer is
    * that text in its frame, as `handle` would have written it.
    */
-  relayData(conn: ConnectionView, data: string): Reply {
+  relayData(conn: ConnectionView, data: RelayedData): Reply {
     const type = conn.role === 'mobile' ? 'from_mobile' : 'from_device';
-    return this.relay(conn, new SerializedFrame(`{"type":"${type}","data":${data}}`));
+    return this.relay(conn, SerializedFrame.relayed(type, data));
   }
 
   private relay(conn: ConnectionView, frame: PeerFrame): Reply {

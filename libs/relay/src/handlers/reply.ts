@@ -1,11 +1,58 @@
+import { isUtf8 } from 'node:buffer';
 import { CLOSE_CODES, OutboundFrame, RelayErrorCode } from '../protocol/messages';
+import type { RelayedData } from '../protocol/parse-frame';
+
+/** The frames a relayed frame's data goes to the peer in (ASCII names, written as they are). */
+export type RelayedType = 'from_mobile' | 'from_device' | 'from_hardware';
+
+/** The head of each relayed frame to the peer, `{"type":"<type>","data":`, as text and UTF-8. */
+const RELAYED_HEADS = Object.fromEntries(
+  (['from_mobile', 'from_device', 'from_hardware'] as const).map((type) => {
+    const text = `{"type":"${type}","data":`;
+    return [type, { text, bytes: Buffer.from(text) }];
+  }),
+) as Record<RelayedType, { text: string; bytes: Buffer }>;
 
 /**
  * A frame to the peer already written as text: exactly what `JSON.stringify` of the frame it
  * stands for writes (a relayed frame recognised unparsed, parse-frame.ts `relayedData`).
  */
 export class SerializedFrame {
-  constructor(readonly text: string) {}
+  constructor(
+    readonly text: string,
+    /** True only when every character of `text` is known to be ASCII (the kiosk gate's test). */
+    readonly ascii = false,
+    /** A relayed frame's: the bytes of `text` before its data (`wire`). */
+    private readonly head?: Buffer,
+    /** A relayed frame's: its data, with the bytes it came in (`wire`). */
+    private readonly data?: RelayedData,
+  ) {}
+
+  /** `{"type":<type>,"data":<data>}`: ASCII when the data's text is. */
+  static relayed(type: RelayedType, data: RelayedData): SerializedFrame {
+    const head = RELAYED_HEADS[type];
+    return new SerializedFrame(`${head.text}${data.text}}`, data.ascii, head.bytes, data);
+  }
+
+  /**
+   * The UTF-8 of `text`, built from the bytes the relayed frame came in instead of encoding the
+   * text: the head's bytes, then the received frame's from its data on (the data and the closing
+   * brace). Those are the UTF-8 of the rest of `text` when they are ASCII or valid UTF-8 (invalid
+   * bytes were decoded to U+FFFD); otherwise, or without received bytes, undefined.
+   */
+  wire(): Buffer | undefined {
+    const { head, data } = this;
+    if (head === undefined || data?.received === undefined) return undefined;
+    const received = data.received;
+    const shift = head.length - data.start;
+    // a head shorter than the received one would need a slice (no relayed type has one)
+    if (shift < 0 || !(data.ascii || isUtf8(received))) return undefined;
+    // the received frame one shift to the right, then its own head overwritten by ours
+    const out = Buffer.allocUnsafe(shift + received.length);
+    out.set(received, shift);
+    out.set(head, 0);
+    return out;
+  }
 }
 
 /** A frame for the session's other socket, as an object or already serialized. */

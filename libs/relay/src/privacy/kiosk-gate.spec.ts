@@ -1,4 +1,7 @@
+import { seededRandom } from '@app/common/testing/seeded-random';
+import { SerializedFrame } from '../handlers/reply';
 import { MESSAGE_CATALOG, outboundProblem, RESULT } from '../protocol/messages';
+import { parseInboundFrame, relayedData } from '../protocol/parse-frame';
 import { gateKioskText, kioskCopyOfAnswer, KioskRole } from './kiosk-gate';
 import { PlatformIdMatcher } from './platform-id-filter';
 
@@ -98,5 +101,98 @@ describe('the kiosk gate and the protocol declarations', () => {
       type: 'from_mobile',
       data: { blob: '[platform_id removed]' },
     });
+  });
+});
+
+describe('the kiosk gate on relayed frames passed on unparsed', () => {
+  const rand = seededRandom(41);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+  const KELVIN = 'PLT_kioskKelvin042';
+  const held = new PlatformIdMatcher([ID, KELVIN, 'PLT_ünicode0001']);
+  const forms = [
+    ID,
+    ID.toUpperCase(),
+    'pLt_JJBMyweQ3O1w',
+    KELVIN.replace(/k/gi, '\u212a'), // lower-cases to the id: ASCII but for the Kelvin signs
+    KELVIN.replace('K', '\u212a'),
+    'plt_ÜNICODE0001',
+    Buffer.from(`x${ID}`).toString('base64'),
+    Buffer.from(`xy${KELVIN.toUpperCase()}`).toString('base64url'),
+    'PLT_jjbm YWeq3o1W', // split: no id
+  ];
+  const word = () => pick(['a', 'note', 'x y', 'é', '😀', '\u212a', 'K', 'platform', '"', '\\']);
+  const key = () =>
+    pick(['a', 'note', 'user', 'platform_id', 'PlatformId', 'platform-ID', 'é', pick(forms)]);
+  const leaf = (): unknown =>
+    pick<() => unknown>([
+      () => pick(forms),
+      () => `${word()}${pick(forms)}${word()}`,
+      () => word(),
+      () => 'x'.repeat(Math.floor(rand() * 1100)), // across the screen's length bound
+      () => Math.floor(rand() * 1000) / 8,
+      () => null,
+    ])();
+  const data = (depth: number): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (let i = Math.floor(rand() * 4); i > 0; i--)
+      out[key()] = depth > 2 || rand() < 0.6 ? leaf() : data(depth + 1);
+    return out;
+  };
+  /** The frame as a phone writes it: mostly as JSON.stringify does, else in other JSON forms. */
+  const frameText = (): string => {
+    const frame = { type: 'to_device', data: data(0) };
+    const r = rand();
+    if (r < 0.75) return JSON.stringify(frame);
+    if (r < 0.85) return JSON.stringify(frame, null, 1);
+    // an escape JSON.stringify does not write, in the id or elsewhere
+    return JSON.stringify(frame).replace(pick(['PLT_', 'k', 'e', 'a']), (c) =>
+      [...c].map((ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''),
+    );
+  };
+
+  it("should decide exactly as on the parsed and rewritten frame, given the scan's ASCII answer", () => {
+    const seen = { unparsed: 0, ascii: 0, changedAscii: 0, changedOther: 0, asIsOther: 0 };
+    for (let i = 0; i < 6_000; i++) {
+      const text = frameText();
+      const parsed = parseInboundFrame('mobile', text);
+      expect(parsed.ok).toBe(true);
+      const data = (parsed as { frame: { data: unknown } }).frame.data;
+      const rewritten = JSON.stringify({ type: 'from_mobile', data });
+      const relayed = relayedData('mobile', text);
+      for (const role of ['device', 'hardware'] as const) {
+        const before = gateKioskText(rewritten, role, held, 'PLT_ALIAS_abc');
+        if (before !== undefined) expect(held.test(before)).toBe(false);
+        if (relayed === undefined) continue;
+        const frame = SerializedFrame.relayed('from_mobile', relayed);
+        expect(frame.text).toBe(rewritten);
+        const after = gateKioskText(frame.text, role, held, 'PLT_ALIAS_abc', frame.ascii);
+        expect([text, role, after]).toEqual([text, role, before]);
+        if (role === 'hardware') continue;
+        seen.unparsed++;
+        if (frame.ascii) seen.ascii++;
+        if (after !== frame.text) seen[frame.ascii ? 'changedAscii' : 'changedOther']++;
+        else if (!frame.ascii) seen.asIsOther++;
+      }
+    }
+    // the fast path met ASCII and other text, ids to scrub in both, and clean non-ASCII frames
+    expect(seen.unparsed).toBeGreaterThan(4_000);
+    expect(seen.ascii).toBeGreaterThan(2_000);
+    expect(seen.changedAscii).toBeGreaterThan(800);
+    expect(seen.changedOther).toBeGreaterThan(1_500);
+    expect(seen.asIsOther).toBeGreaterThan(150);
+  });
+
+  it('should still find the id written with Kelvin signs in a frame passed on unparsed', () => {
+    const kelvin = KELVIN.replace(/k/gi, '\u212a');
+    for (const [form, left] of [
+      [kelvin, '[platform_id removed]'],
+      [`a${kelvin}b`, 'a[platform_id removed]b'],
+    ]) {
+      const relayed = relayedData('mobile', JSON.stringify({ type: 'to_device', data: { form } }));
+      const frame = SerializedFrame.relayed('from_mobile', relayed!);
+      expect(frame.ascii).toBe(false);
+      const gated = gateKioskText(frame.text, 'device', held, undefined, frame.ascii);
+      expect(JSON.parse(gated!)).toEqual({ type: 'from_mobile', data: { form: left } });
+    }
   });
 });

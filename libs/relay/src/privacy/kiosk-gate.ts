@@ -16,16 +16,19 @@ export type KioskRole = 'device' | 'hardware';
  * platform-id key goes out as is. Otherwise the frame is scrubbed (legacy hardware keeps its key
  * names and sees the session's alias in place of the id; the new-protocol kiosk loses the keys)
  * and checked once more; a frame that would still carry an id is dropped (undefined).
+ * `ascii`: the caller knows every character of `text` is ASCII (a scan that looked at each one,
+ * SerializedFrame.ascii); it spares the screen that search, never any other.
  */
 export function gateKioskText(
   text: string,
   role: KioskRole,
   ids: PlatformIdMatcher,
   alias: string | undefined,
+  ascii = false,
 ): string | undefined {
   // most frames are short ASCII text holding neither: one precompiled search tells, without
   // lower-casing a copy of the text (what it cannot rule out is searched as below)
-  if (ids.surelyClean(text, role === 'device')) return text;
+  if (ids.surelyClean(text, role === 'device', ascii)) return text;
   const lower = text.toLowerCase();
   // the key pattern is ASCII letters matched in any case: text it matches holds `"platform`
   // once lower-cased, so the regex runs only on text that does (most frames do not)

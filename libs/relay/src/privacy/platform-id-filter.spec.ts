@@ -1,6 +1,8 @@
 import { base64Fragments, PlatformIdMatcher, REDACTED_PLATFORM_ID } from './platform-id-filter';
 
 const ID = 'PLT_jjbmYWeq3o1W';
+// eslint-disable-next-line no-control-regex -- every character outside ASCII, by code
+const NON_ASCII = /[^\x00-\x7f]/;
 
 describe('PlatformIdMatcher', () => {
   const matcher = new PlatformIdMatcher([ID]);
@@ -83,6 +85,10 @@ describe('PlatformIdMatcher', () => {
       const text = random() < 0.5 ? holding : holding.slice(0, 900);
       if (two.test(text)) expect(two.surelyClean(text, false)).toBe(false);
       expect(two.surelyClean(text, true) && !two.surelyClean(text, false)).toBe(false);
+      // told the text is ASCII (when it is), the screen answers the same without looking
+      if (!NON_ASCII.test(text))
+        for (const idKey of [false, true])
+          expect(two.surelyClean(text, idKey, true)).toBe(two.surelyClean(text, idKey));
     }
     for (const form of forms) expect(two.surelyClean(`{"v":"${form}"}`, false)).toBe(false);
     // it does rule out short ASCII text without any of them, and finds the key when asked

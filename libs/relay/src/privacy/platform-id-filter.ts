@@ -47,10 +47,12 @@ export class PlatformIdMatcher {
    * once. On ASCII text `toLowerCase` maps A–Z only, so a plain id matches there exactly where
    * its letters match in either ASCII case; text with any other character (whose lower case may
    * be ASCII, like the Kelvin sign's) or longer text gets false, which means "search as before"
-   * (`testLowered`), never "found".
+   * (`testLowered`), never "found". `ascii`: the caller knows `text` is all ASCII (a scan that
+   * looked at every character), so the search for any other character is skipped; a caller
+   * that does not know passes false, never a guess.
    */
-  surelyClean(text: string, idKey: boolean): boolean {
-    if (text.length > SCREEN_MAX_LENGTH || NON_ASCII.test(text)) return false;
+  surelyClean(text: string, idKey: boolean, ascii = false): boolean {
+    if (text.length > SCREEN_MAX_LENGTH || (!ascii && NON_ASCII.test(text))) return false;
     this.screens ??= [this.screen(false), this.screen(true)];
     return !this.screens[idKey ? 1 : 0].test(text);
   }

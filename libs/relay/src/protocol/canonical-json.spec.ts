@@ -1,9 +1,11 @@
-import { canonicalObjectEnd } from './canonical-json';
+import { canonicalObjectEnd, scanCanonicalObject } from './canonical-json';
 import { parseInboundFrame, relayedData } from './parse-frame';
 import { RelayRole } from './messages';
 import { seededRandom as random } from '@app/common/testing/seeded-random';
 
 const rand = random(17);
+// eslint-disable-next-line no-control-regex -- every character outside ASCII, by code
+const NON_ASCII = /[^\x00-\x7f]/;
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
 
 /** Characters that test the string rules: escapes, controls, surrogates, U+2028, DEL, ASCII. */
@@ -261,6 +263,40 @@ describe('canonicalObjectEnd', () => {
     expect(accepted).toBeGreaterThan(5_000);
   });
 
+  it('should tell whether the object is all ASCII, as a search for any other character does', () => {
+    const seen = { ascii: 0, other: 0 };
+    for (let i = 0; i < 20_000; i++) {
+      const r = rand();
+      // what comes before the object (from 0 or after other text) is not the scan's to judge
+      const text =
+        (r < 0.8 ? '' : pick([' ', 'é ', '"é":', '\u212a'])) +
+        (r < 0.6 ? JSON.stringify(object(0)) : mutate(JSON.stringify(object(0))));
+      const start = text.indexOf('{');
+      const scanned = scanCanonicalObject(text, start);
+      if (scanned === undefined) continue;
+      const whole = text.slice(start, scanned.end);
+      expect([whole, scanned.ascii]).toEqual([whole, !NON_ASCII.test(whole)]);
+      seen[scanned.ascii ? 'ascii' : 'other']++;
+    }
+    expect(seen.ascii).toBeGreaterThan(3_000);
+    expect(seen.other).toBeGreaterThan(500);
+    // each scan answers for its own text: after one that saw (or declined on) other characters
+    for (const first of ['{"a":"é"}', '{"a":"é","b":01}', '{"\u212a":"\ud800"}'])
+      for (const then of ['{"a":"k"}', '{"k":"K","n":[1,true,null]}', '{}']) {
+        scanCanonicalObject(first, 0);
+        expect([first, then, scanCanonicalObject(then, 0)?.ascii]).toEqual([first, then, true]);
+      }
+    const known: Array<[string, boolean | undefined]> = [
+      ['{"\u212a":1}', false], // the Kelvin sign, which lower-cases to an ASCII k
+      ['{"a":["x","😀"]}', false],
+      ['{"a":"\u0080"}', false],
+      ['{"a":"\u007f\\t"}', true],
+      ['{"a":"\\u212a"}', undefined], // an escape JSON.stringify does not write
+    ];
+    for (const [text, ascii] of known)
+      expect([text, scanCanonicalObject(text, 0)?.ascii]).toEqual([text, ascii]);
+  });
+
   it('should decline nesting deeper than it scans, and objects of very many names', () => {
     const deep = `${'{"a":'.repeat(70)}1${'}'.repeat(70)}`;
     expect(canonicalObjectEnd(deep, 0)).toBe(-1);
@@ -298,14 +334,21 @@ describe('relayedData', () => {
       const data = relayedData(role, frame);
       if (data === undefined) continue;
       accepted++;
-      expect([frame, data]).toEqual([frame, expected(role, type, frame)]);
+      expect([frame, data.text]).toEqual([frame, expected(role, type, frame)]);
+      expect([frame, data.ascii]).toEqual([frame, !NON_ASCII.test(data.text)]);
     }
     expect(accepted).toBeGreaterThan(4_000);
   });
 
   it('should take the relayed frame on its own socket only, whole and with data an object', () => {
     const frame = '{"type":"to_device","data":{"step":"look_at_camera","t":12.5}}';
-    expect(relayedData('mobile', frame)).toBe('{"step":"look_at_camera","t":12.5}');
+    const bytes = Buffer.from(frame);
+    expect(relayedData('mobile', frame, bytes)).toEqual({
+      text: '{"step":"look_at_camera","t":12.5}',
+      ascii: true,
+      received: bytes,
+      start: '{"type":"to_device","data":'.length,
+    });
     for (const role of ['device', 'app', 'hardware'] as const)
       expect(relayedData(role, frame)).toBeUndefined();
     for (const text of [

@@ -17,8 +17,9 @@
  *   "not sure"), checked without conversion for those of at most 15 significant digits;
  * - `true`, `false`, `null`, arrays and objects of those, nested at most MAX_DEPTH deep, objects
  *   of at most MAX_MEMBERS names.
- * The spec `canonical-json.spec.ts` checks it against `JSON.parse` and `JSON.stringify` on many
- * random and hostile inputs.
+ * The scan also tells whether the text is all ASCII (it looks at every character), which the
+ * kiosk gate then need not search for again. The spec `canonical-json.spec.ts` checks both
+ * against `JSON.parse`, `JSON.stringify` and a regex on many random and hostile inputs.
  */
 
 /** Deeper text is left to JSON.parse ("not sure"), so the scan's recursion stays shallow. */
@@ -39,14 +40,39 @@ const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 
+/** What the scan found of an object in the form JSON.stringify writes. */
+export interface CanonicalObject {
+  /** The index after the object's `}`. */
+  end: number;
+  /** Every character of the object's text is ASCII (the scan looked at each one). */
+  ascii: boolean;
+}
+
+/**
+ * A character above U+007F was seen in a string since the scan started (outside strings the scan
+ * accepts ASCII only). Set by stringEnd; reset at the start of every scan, which is synchronous.
+ */
+let sawNonAscii = false;
+
+/**
+ * The JSON object starting at `start`, when its text is exactly what
+ * `JSON.stringify(JSON.parse(text))` writes: where it ends and whether it is all ASCII.
+ * Undefined when it is not an object or the scan is not sure.
+ */
+export function scanCanonicalObject(text: string, start: number): CanonicalObject | undefined {
+  if (text.charCodeAt(start) !== OPEN_BRACE) return undefined;
+  sawNonAscii = false;
+  const end = objectEnd(text, start, 0);
+  return end < 0 ? undefined : { end, ascii: !sawNonAscii };
+}
+
 /**
  * Where the JSON object starting at `start` ends (the index after its `}`), when its text is
  * exactly what `JSON.stringify(JSON.parse(text))` writes; -1 when it is not an object or the
  * scan is not sure.
  */
 export function canonicalObjectEnd(text: string, start: number): number {
-  if (text.charCodeAt(start) !== OPEN_BRACE) return -1;
-  return objectEnd(text, start, 0);
+  return scanCanonicalObject(text, start)?.end ?? -1;
 }
 
 /** `text` from `at` holds one value; the index after it, or -1. */
@@ -123,11 +149,15 @@ function stringEnd(text: string, at: number): number {
         e !== 0x74
       )
         return -1;
-    } else if (c >= 0xd800 && c <= 0xdfff) {
-      // a surrogate is written as it is only as the high half of a pair
-      if (c >= 0xdc00) return -1;
-      const low = text.charCodeAt(++i);
-      if (!(low >= 0xdc00 && low <= 0xdfff)) return -1;
+    } else if (c > 0x7f) {
+      // one test for ASCII characters, as before: the surrogates are above it too
+      sawNonAscii = true;
+      if (c >= 0xd800 && c <= 0xdfff) {
+        // a surrogate is written as it is only as the high half of a pair
+        if (c >= 0xdc00) return -1;
+        const low = text.charCodeAt(++i);
+        if (!(low >= 0xdc00 && low <= 0xdfff)) return -1;
+      }
     }
   }
   return -1;

@@ -1,4 +1,4 @@
-import { canonicalObjectEnd } from './canonical-json';
+import { scanCanonicalObject } from './canonical-json';
 import { isObject } from './fields';
 import { checkFields } from './message';
 import { EVERY_SOCKET, InboundFrame, messagesOn, RelayErrorCode, RelayRole } from './messages';
@@ -62,17 +62,40 @@ for (const [role, type] of [
   RELAYED[role] = `{"type":${JSON.stringify(type)},"data":`;
 }
 
+/** The data of a relayed frame recognised unparsed (`relayedData`). */
+export interface RelayedData {
+  /** Its text: an object as JSON.stringify writes it. */
+  readonly text: string;
+  /** Every character of `text` is ASCII (the scan looked at each one). */
+  readonly ascii: boolean;
+  /** The whole frame's bytes as received, when a Buffer (decoded as UTF-8, they gave its text). */
+  readonly received: Buffer | undefined;
+  /** Where the data starts in `received`: after the frame's head, which is ASCII. */
+  readonly start: number;
+}
+
 /**
- * The text of `data` of a relayed frame (RELAYED) whose text is exactly `{"type":"…","data":…}`
- * with `data` an object in the form JSON.stringify writes (canonical-json.ts): a frame
+ * The data of a relayed frame (RELAYED) whose text is exactly `{"type":"…","data":…}` with
+ * `data` an object in the form JSON.stringify writes (canonical-json.ts): a frame
  * parseInboundFrame would accept as that type, holding `data` only, whose data JSON.stringify
  * would write back as this same text. Undefined for any other text: parse it as usual.
+ * `received`: the bytes `text` was decoded from (UTF-8), if the caller has them as a Buffer.
  */
-export function relayedData(role: RelayRole, text: string): string | undefined {
+export function relayedData(
+  role: RelayRole,
+  text: string,
+  received?: Buffer,
+): RelayedData | undefined {
   const prefix = RELAYED[role];
   if (prefix === undefined || !text.startsWith(prefix)) return undefined;
   const last = text.length - 1;
   if (text.charCodeAt(last) !== 0x7d) return undefined;
-  if (canonicalObjectEnd(text, prefix.length) !== last) return undefined;
-  return text.slice(prefix.length, last);
+  const scanned = scanCanonicalObject(text, prefix.length);
+  if (scanned?.end !== last) return undefined;
+  return {
+    text: text.slice(prefix.length, last),
+    ascii: scanned.ascii,
+    received,
+    start: prefix.length,
+  };
 }
