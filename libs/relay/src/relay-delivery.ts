@@ -115,8 +115,8 @@ export class RelayDelivery {
       const frame = frames[i];
       const text = this.outgoingText(from, to, frame);
       if (text === undefined) return this.refused(from);
-      // a serialized frame the gate passed as it is: its bytes can be the received ones (write)
-      const source = frame instanceof SerializedFrame && frame.text === text ? frame : undefined;
+      // a serialized frame: what it knows of its text serves while `text` is that text (sendText)
+      const source = frame instanceof SerializedFrame ? frame : undefined;
       // the text passed the gate with the sender's ids just now (in this process only)
       this.deliverTo(local, text, peer, i === last ? close : undefined, from.platformIds, source);
     }
@@ -162,12 +162,9 @@ export class RelayDelivery {
   }
 
   private outgoingText(from: RelayConnection, to: RelayRole, frame: PeerFrame) {
-    if (!(frame instanceof SerializedFrame)) {
-      const text = JSON.stringify(frame);
-      return KIOSK_ROLES.has(to) ? this.gate(text, to as 'device' | 'hardware', from) : text;
-    }
-    if (!KIOSK_ROLES.has(to)) return frame.text;
-    return this.gate(frame.text, to as 'device' | 'hardware', from, frame.ascii);
+    const [text, ascii] =
+      frame instanceof SerializedFrame ? [frame.text, frame.ascii] : [JSON.stringify(frame), false];
+    return KIOSK_ROLES.has(to) ? this.gate(text, to as 'device' | 'hardware', from, ascii) : text;
   }
 
   /** `ascii`: the text is known to be all ASCII (SerializedFrame.ascii; see gateKioskText). */
@@ -177,13 +174,8 @@ export class RelayDelivery {
     holder: RelayConnection,
     ascii = false,
   ): string | undefined {
-    const clean = gateKioskText(
-      text,
-      role,
-      holder.platformIds.matcher,
-      holder.platformAlias,
-      ascii,
-    );
+    const { matcher } = holder.platformIds;
+    const clean = gateKioskText(text, role, matcher, holder.platformAlias, ascii);
     if (clean === undefined) {
       this.logger.error(
         { sessionId: holder.sessionId },

@@ -15,17 +15,18 @@ const RELAYED_HEADS = Object.fromEntries(
 
 /**
  * A frame to the peer already written as text: exactly what `JSON.stringify` of the frame it
- * stands for writes (a relayed frame recognised unparsed, parse-frame.ts `relayedData`).
+ * stands for writes (a relayed frame recognised unparsed, parse-frame.ts `relayedData`). Made
+ * by `relayed` only, so what it says of its text (`ascii`) comes from the scan of that text.
  */
 export class SerializedFrame {
-  constructor(
+  private constructor(
     readonly text: string,
     /** True only when every character of `text` is known to be ASCII (the kiosk gate's test). */
-    readonly ascii = false,
-    /** A relayed frame's: the bytes of `text` before its data (`wire`). */
-    private readonly head?: Buffer,
-    /** A relayed frame's: its data, with the bytes it came in (`wire`). */
-    private readonly data?: RelayedData,
+    readonly ascii: boolean,
+    /** The bytes of `text` before its data (`wire`). */
+    private readonly head: Buffer,
+    /** Its data, with the bytes it came in (`wire`). */
+    private readonly data: RelayedData,
   ) {}
 
   /** `{"type":<type>,"data":<data>}`: ASCII when the data's text is. */
@@ -42,7 +43,7 @@ export class SerializedFrame {
    */
   wire(): Buffer | undefined {
     const { head, data } = this;
-    if (head === undefined || data?.received === undefined) return undefined;
+    if (data.received === undefined) return undefined;
     const received = data.received;
     const shift = head.length - data.start;
     // a head shorter than the received one would need a slice (no relayed type has one)

@@ -1,4 +1,8 @@
-import { canonicalObjectEnd, scanCanonicalObject } from './canonical-json';
+import { scanCanonicalObject } from './canonical-json';
+
+/** Where the canonical object at `start` ends, or -1 (the scan's answer, as a number). */
+const canonicalObjectEnd = (text: string, start: number): number =>
+  scanCanonicalObject(text, start)?.end ?? -1;
 import { parseInboundFrame, relayedData } from './parse-frame';
 import { RelayRole } from './messages';
 import { seededRandom as random } from '@app/common/testing/seeded-random';

@@ -66,15 +66,6 @@ export function scanCanonicalObject(text: string, start: number): CanonicalObjec
   return end < 0 ? undefined : { end, ascii: !sawNonAscii };
 }
 
-/**
- * Where the JSON object starting at `start` ends (the index after its `}`), when its text is
- * exactly what `JSON.stringify(JSON.parse(text))` writes; -1 when it is not an object or the
- * scan is not sure.
- */
-export function canonicalObjectEnd(text: string, start: number): number {
-  return scanCanonicalObject(text, start)?.end ?? -1;
-}
-
 /** `text` from `at` holds one value; the index after it, or -1. */
 function valueEnd(text: string, at: number, depth: number): number {
   const c = text.charCodeAt(at);

@@ -68,7 +68,11 @@ export interface RelayedData {
   readonly text: string;
   /** Every character of `text` is ASCII (the scan looked at each one). */
   readonly ascii: boolean;
-  /** The whole frame's bytes as received, when a Buffer (decoded as UTF-8, they gave its text). */
+  /**
+   * The whole frame's bytes as received, when a Buffer (decoded as UTF-8, they gave its text).
+   * Never written to: the gate judges the decoded text, and `SerializedFrame.wire` sends these
+   * bytes after it (`ws` hands each message a Buffer of its own).
+   */
   readonly received: Buffer | undefined;
   /** Where the data starts in `received`: after the frame's head, which is ASCII. */
   readonly start: number;
