@@ -2,13 +2,14 @@ import { statSync } from 'node:fs';
 import { openSqliteConnection } from './sqlite-connection';
 
 /**
- * The checkpoint thread's nice value (Linux, set by its script): on a machine whose cores are all busy, the threads
- * serving requests (the event loop, the ledger's append, the packet checks) come first, and the
- * copy of the WAL takes what they leave. Its share does not go to zero (nice 10 weighs about a
- * tenth of nice 0), and when the WAL grows anyway the writers pause for it (`pace`), which frees
- * the cores it needs.
+ * What the checkpoint thread adds to its nice value (Linux, set by its script): on a machine
+ * whose cores are all busy, the threads serving requests (the event loop, the ledger's append,
+ * the packet checks) come first, and the copy of the WAL takes what they leave. Its share does
+ * not go to zero (10 steps weigh about a tenth), and when the WAL grows anyway the writers pause
+ * for it (`pace`), which frees the cores it needs. The loop below queues no work on libuv's
+ * threadpool (no async fs or crypto): a pool thread started by this one would inherit its value.
  */
-export const CHECKPOINT_THREAD_NICE = 10;
+export const CHECKPOINT_THREAD_NICE_STEP = 10;
 
 /** What the checkpoint thread is started with (see `SqliteCheckpointer` for the defaults). */
 export interface CheckpointWorkerData {

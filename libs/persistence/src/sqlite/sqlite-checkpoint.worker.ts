@@ -6,9 +6,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { lowerThreadPriority } from '@app/common/workers/thread-priority';
-import { CHECKPOINT_THREAD_NICE, runCheckpoints } from './sqlite-checkpoint.loop';
+import { CHECKPOINT_THREAD_NICE_STEP, runCheckpoints } from './sqlite-checkpoint.loop';
 import type { CheckpointWorkerData } from './sqlite-checkpoint.loop';
 
 if (!parentPort) throw new Error('the SQLite checkpoint thread runs inside a worker thread only');
-lowerThreadPriority(CHECKPOINT_THREAD_NICE);
+lowerThreadPriority(CHECKPOINT_THREAD_NICE_STEP);
 runCheckpoints(parentPort, workerData as CheckpointWorkerData);
