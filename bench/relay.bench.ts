@@ -12,10 +12,10 @@
  *    on API instance A, kiosks on instance B, paired over the local Redis; the baseline is two
  *    bare forwarders holding the same sockets.
  * 3. `BENCH_RELAY_MODE=callgrind` (or `both`): instructions per frame, counted by valgrind's
- *    callgrind in each server process (user-space instructions of every thread, and of the main
- *    thread alone: the JIT compiler's background work, which varies from run to run, and the
- *    GC's helpers run on others), which do not depend on the machine's load the way CPU time
- *    does. Each server runs under valgrind with
+ *    callgrind in each server process, which do not depend on the machine's load the way CPU
+ *    time does: the user-space instructions of every thread, and of the main thread alone (the
+ *    JIT compiler's background work, which varies from run to run, and the GC's helpers run on
+ *    the others). Each server runs under valgrind with
  *    instrumentation off while it starts and warms up (`BENCH_RELAY_CALLGRIND_WARMUP` drives),
  *    then counts `BENCH_RELAY_CALLGRIND_DRIVES` drives of `BENCH_RELAY_CALLGRIND_SESSIONS`
  *    sessions × BENCH_RELAY_FRAMES. The kernel's share (socket reads and writes) is not counted:

@@ -31,7 +31,10 @@ const SLICE_MS = 10;
 
 export type LedgerVerification = LogVerification;
 
-/** Called with the links one append call added (in append order), after they are committed. */
+/**
+ * Called with the links one append call added (in append order), once they are committed and
+ * sealed, or their seal failed.
+ */
 export type AppendedListener = (appended: AttendanceLog[]) => Promise<void>;
 
 /** What one append gives back: per entry its link, and per touched site a signed checkpoint. */
@@ -79,8 +82,8 @@ export class LedgerService {
     try {
       return { results, ...(await this.seal(results.map((r) => r.log))) };
     } finally {
-      // read models take the entries even when the seal fails; after it, so that what they
-      // queue (the timesheet projection, from the loop's next turn) is not ahead of the answer
+      // read models take the entries even when the seal fails; after it, so that the work they
+      // queue is not ahead of the caller's answer
       await this.notifyAppended(results);
     }
   }
@@ -184,8 +187,9 @@ export class LedgerService {
 
   /**
    * Registers a read model fed with every committed append (the one hook on "entries
-   * appended"). A listener that fails is logged and does not fail the append: the entries are
-   * in the ledger, and a read model catches up from `readChain`.
+   * appended"), once the append is sealed or its seal failed. A listener that fails is logged and
+   * does not fail the append: the entries are in the ledger, and a read model catches up from
+   * `readChain`.
    */
   onAppended(listener: AppendedListener): void {
     this.appendedListeners.push(listener);

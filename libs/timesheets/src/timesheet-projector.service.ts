@@ -76,9 +76,10 @@ const REPLACE_BATCH = 500;
 /**
  * Keeps the timesheet read model in step with the ledger: fed by LedgerService's one
  * "entries appended" hook, it stores each entry, resolves the correction tree an entry joins,
- * and recomputes the worker-days the change can reach (± the longest shift). The hook only
- * queues the work, so an append (a sync batch) answers once the ledger has committed; the
- * work is serialized per process. The read model's own progress (its highest seq per site)
+ * and recomputes the worker-days the change can reach (± the longest shift). The hook (called
+ * once the append is sealed, or its seal failed) only queues the work, which starts on the
+ * loop's next turn: an append (a sync batch) answers without waiting for it. The work is
+ * serialized per process. The read model's own progress (its highest seq per site)
  * is the cursor: a gap (a failed hook, a crash between the commit and the projection,
  * another replica's append) is filled from the ledger before new entries are taken, and
  * before every read (`ensureCurrent`, which also waits for the queued work), so no read

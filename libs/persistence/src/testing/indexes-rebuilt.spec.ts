@@ -29,7 +29,7 @@ describe('withIndexesRebuilt', () => {
     const before = indexes(db);
     let during: string[] = [];
 
-    const ms = withIndexesRebuilt(db, ['t'], () => {
+    withIndexesRebuilt(db, ['t'], () => {
       during = indexes(db).map((i) => i.name);
       const insert = db.prepare('INSERT INTO t VALUES (?, ?, ?, ?)');
       for (let i = 0; i < 100; i++) insert.run(`k${i}`, i, `B${i}`, `o${i % 7}`);
@@ -38,7 +38,6 @@ describe('withIndexesRebuilt', () => {
     // the constraints' own indexes (no SQL) and another table's stay; t's are gone while filling
     expect(during).toEqual(['sqlite_autoindex_t_2', 'u_x']);
     expect(indexes(db)).toEqual(before);
-    expect(ms).toBeGreaterThanOrEqual(0);
     expect(db.pragma('integrity_check')).toEqual([{ integrity_check: 'ok' }]);
     const partial = db
       .prepare('SELECT count(*) AS n FROM t INDEXED BY t_b_lower WHERE lower(b) > ? AND a > 10')
