@@ -9,7 +9,7 @@ import {
 } from './support/openapi-walk';
 import { enrollPhone } from './support/worker-client';
 import { startTestApp, TestApp } from './support/test-app';
-import { seededRandom as prng } from '@app/common/testing/seeded-random';
+import { pickWith, seededRandom as prng } from '@app/common/testing/seeded-random';
 
 /**
  * A bounded, seeded fuzz run generated from docs/openapi.json: every operation gets malformed
@@ -91,7 +91,7 @@ function generate(
   random: () => number,
   credentials: Record<string, string>[],
 ): FuzzRequest[] {
-  const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)];
+  const pick = pickWith(random);
   const requests: FuzzRequest[] = [];
   const schema = resolve(spec, op.bodySchema);
   const base = minimalValue(spec, op.bodySchema) as Record<string, unknown>;

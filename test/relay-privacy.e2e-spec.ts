@@ -4,7 +4,7 @@ import { disguises, holdsPlatformId } from './support/leaks';
 import { openSession, pair } from './support/pairing';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
-import { seededRandom as prng } from '@app/common/testing/seeded-random';
+import { pickWith, seededRandom as prng } from '@app/common/testing/seeded-random';
 
 /** A platform id of the accepted shape: PLT_ and 10 to 20 letters or digits. */
 function platformIdFrom(random: () => number): string {
@@ -20,7 +20,7 @@ function platformIdFrom(random: () => number): string {
  * any case and base64-encoded.
  */
 function payload(random: () => number, realPid: string, depth = 0): unknown {
-  const pick = <T>(items: T[]) => items[Math.floor(random() * items.length)];
+  const pick = pickWith(random);
   const forms = disguises(realPid);
   const pid = pick(forms);
   const word = () =>

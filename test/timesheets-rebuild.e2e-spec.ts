@@ -6,7 +6,7 @@ import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
 import { http, MONGODB_URI, slowOnMongo, startTestApp, TestApp } from './support/test-app';
 import { createSite } from './support/timesheet-client';
-import { seededRandom as prng } from '@app/common/testing/seeded-random';
+import { pickWith, seededRandom as prng } from '@app/common/testing/seeded-random';
 import { localDay } from '@app/common';
 
 const localDayOf = (at: number) => localDay(at, 'America/New_York');
@@ -37,7 +37,7 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
     'should match after a randomized history with corrections (seed %i)',
     async (seed) => {
       const random = prng(seed);
-      const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)];
+      const pick = pickWith(random);
       const ledger = t.app.get(LedgerService);
       const projector = t.app.get(TimesheetProjector);
       const repo = t.app.get(TimesheetRepository, { strict: false });

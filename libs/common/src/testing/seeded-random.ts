@@ -12,3 +12,8 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** One of `items`, chosen with `random` (a `seededRandom`, so a failing case can be replayed). */
+export function pickWith(random: () => number): <T>(items: readonly T[]) => T {
+  return (items) => items[Math.floor(random() * items.length)];
+}

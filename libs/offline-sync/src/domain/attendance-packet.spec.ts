@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { jcs } from '@app/common';
-import { seededRandom } from '@app/common/testing/seeded-random';
+import { pickWith, seededRandom } from '@app/common/testing/seeded-random';
 import { checkedPacketJcs, checkPacketShape } from './attendance-packet';
 
 const payload = {
@@ -41,7 +41,7 @@ describe('checkPacketShape', () => {
 describe('checkedPacketJcs', () => {
   it('should give exactly the generic JCS of the payload and of it with its signature, for any checked packet', () => {
     const random = seededRandom(2026);
-    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+    const pick = pickWith(random);
     // ids at the edges of their pattern, and names that sort where members do
     const ids = ['a', 'Z-9_x', 'x'.repeat(64), 'siteId', 'signature', '0', '-', '_', 'zzzz'];
     const numbers = [0, -0, 1e-7, 5e-324, -5e-324, 90, -90, 180, -180, 100_000, 1.00001, 0.1 + 0.2];

@@ -85,7 +85,7 @@ export class LegacyHandler {
    * frame, as `handle` would have written it.
    */
   relayData(conn: ConnectionView, data: RelayedData): Reply {
-    return this.relay(conn, SerializedFrame.relayed('from_hardware', data));
+    return this.relay(conn, SerializedFrame.relayed(data));
   }
 
   private relay(conn: ConnectionView, frame: PeerFrame): Reply {

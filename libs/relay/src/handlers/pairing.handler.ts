@@ -101,8 +101,7 @@ export class PairingHandler {
    * that text in its frame, as `handle` would have written it.
    */
   relayData(conn: ConnectionView, data: RelayedData): Reply {
-    const type = conn.role === 'mobile' ? 'from_mobile' : 'from_device';
-    return this.relay(conn, SerializedFrame.relayed(type, data));
+    return this.relay(conn, SerializedFrame.relayed(data));
   }
 
   private relay(conn: ConnectionView, frame: PeerFrame): Reply {

@@ -1,16 +1,10 @@
-import { seededRandom } from '@app/common/testing/seeded-random';
-import { RelayRole } from '../protocol/messages';
-import { relayedData } from '../protocol/parse-frame';
-import { RelayedType, SerializedFrame } from './reply';
+import { pickWith, seededRandom } from '@app/common/testing/seeded-random';
+import { RELAYED_ROUTES, relayedData } from '../protocol/parse-frame';
+import { SerializedFrame } from './reply';
 
 const rand = seededRandom(23);
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+const pick = pickWith(rand);
 
-const ROUTES: Array<[RelayRole, string, RelayedType]> = [
-  ['mobile', 'to_device', 'from_mobile'],
-  ['device', 'to_mobile', 'from_device'],
-  ['hardware', 'to_app', 'from_hardware'],
-];
 const WORDS = ['a', 'look at the camera', 'é', '😀', '\u212a', '\u2028', '"', '\\', '\n', 'ü'];
 /** Byte runs that are not UTF-8: a lone lead, a lone continuation, overlong, a surrogate, cut. */
 const NOT_UTF8 = [[0xff], [0x80], [0xc3], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf0, 0x9f, 0x98]];
@@ -47,14 +41,15 @@ describe('SerializedFrame.wire', () => {
   it('should give exactly the UTF-8 of the text, or nothing, on random frames', () => {
     const seen = { ascii: 0, other: 0, refused: 0 };
     for (let i = 0; i < 10_000; i++) {
-      const [role, type, peerType] = pick(ROUTES);
+      const { role, from: type, to } = pick(RELAYED_ROUTES);
       let bytes = received(type);
       // a Buffer that is a view into a larger one, as `ws` hands them over
       if (rand() < 0.5) bytes = Buffer.concat([Buffer.from('xyz'), bytes]).subarray(3);
       const text = bytes.toString('utf8');
       const relayed = relayedData(role, text, bytes);
       if (relayed === undefined) continue;
-      const frame = SerializedFrame.relayed(peerType, relayed);
+      expect(relayed.type).toBe(to);
+      const frame = SerializedFrame.relayed(relayed);
       const wire = frame.wire();
       const utf8 = Buffer.from(frame.text);
       if (wire === undefined) {
@@ -73,11 +68,9 @@ describe('SerializedFrame.wire', () => {
 
   it('should have no bytes to give for a frame without received bytes, and copy those it has', () => {
     const text = '{"type":"to_device","data":{"a":1}}';
-    expect(SerializedFrame.relayed('from_mobile', relayedData('mobile', text)!).wire()).toBe(
-      undefined,
-    );
+    expect(SerializedFrame.relayed(relayedData('mobile', text)!).wire()).toBe(undefined);
     const bytes = Buffer.from(text);
-    const wire = SerializedFrame.relayed('from_mobile', relayedData('mobile', text, bytes)!).wire();
+    const wire = SerializedFrame.relayed(relayedData('mobile', text, bytes)!).wire();
     expect(wire?.toString()).toBe('{"type":"from_mobile","data":{"a":1}}');
     // the received bytes are copied, not shared
     bytes.fill(0x20);

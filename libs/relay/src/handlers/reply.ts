@@ -1,15 +1,12 @@
 import { isUtf8 } from 'node:buffer';
 import { CLOSE_CODES, OutboundFrame, RelayErrorCode } from '../protocol/messages';
-import type { RelayedData } from '../protocol/parse-frame';
-
-/** The frames a relayed frame's data goes to the peer in (ASCII names, written as they are). */
-export type RelayedType = 'from_mobile' | 'from_device' | 'from_hardware';
+import { RELAYED_ROUTES, RelayedData, RelayedType } from '../protocol/parse-frame';
 
 /** The head of each relayed frame to the peer, `{"type":"<type>","data":`, as text and UTF-8. */
 const RELAYED_HEADS = Object.fromEntries(
-  (['from_mobile', 'from_device', 'from_hardware'] as const).map((type) => {
-    const text = `{"type":"${type}","data":`;
-    return [type, { text, bytes: Buffer.from(text) }];
+  RELAYED_ROUTES.map(({ to }) => {
+    const text = `{"type":"${to}","data":`;
+    return [to, { text, bytes: Buffer.from(text) }];
   }),
 ) as Record<RelayedType, { text: string; bytes: Buffer }>;
 
@@ -29,9 +26,9 @@ export class SerializedFrame {
     private readonly data: RelayedData,
   ) {}
 
-  /** `{"type":<type>,"data":<data>}`: ASCII when the data's text is. */
-  static relayed(type: RelayedType, data: RelayedData): SerializedFrame {
-    const head = RELAYED_HEADS[type];
+  /** `{"type":<data.type>,"data":<data>}`: ASCII when the data's text is. */
+  static relayed(data: RelayedData): SerializedFrame {
+    const head = RELAYED_HEADS[data.type];
     return new SerializedFrame(`${head.text}${data.text}}`, data.ascii, head.bytes, data);
   }
 

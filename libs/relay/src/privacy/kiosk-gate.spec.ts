@@ -1,4 +1,4 @@
-import { seededRandom } from '@app/common/testing/seeded-random';
+import { pickWith, seededRandom } from '@app/common/testing/seeded-random';
 import { SerializedFrame } from '../handlers/reply';
 import { MESSAGE_CATALOG, outboundProblem, RESULT } from '../protocol/messages';
 import { parseInboundFrame, relayedData } from '../protocol/parse-frame';
@@ -106,7 +106,7 @@ describe('the kiosk gate and the protocol declarations', () => {
 
 describe('the kiosk gate on relayed frames passed on unparsed', () => {
   const rand = seededRandom(41);
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+  const pick = pickWith(rand);
   const KELVIN = 'PLT_kioskKelvin042';
   const held = new PlatformIdMatcher([ID, KELVIN, 'PLT_ünicode0001']);
   const forms = [
@@ -163,7 +163,7 @@ describe('the kiosk gate on relayed frames passed on unparsed', () => {
         const before = gateKioskText(rewritten, role, held, 'PLT_ALIAS_abc');
         if (before !== undefined) expect(held.test(before)).toBe(false);
         if (relayed === undefined) continue;
-        const frame = SerializedFrame.relayed('from_mobile', relayed);
+        const frame = SerializedFrame.relayed(relayed);
         expect(frame.text).toBe(rewritten);
         const after = gateKioskText(frame.text, role, held, 'PLT_ALIAS_abc', frame.ascii);
         expect([text, role, after]).toEqual([text, role, before]);
@@ -189,7 +189,7 @@ describe('the kiosk gate on relayed frames passed on unparsed', () => {
       [`a${kelvin}b`, 'a[platform_id removed]b'],
     ]) {
       const relayed = relayedData('mobile', JSON.stringify({ type: 'to_device', data: { form } }));
-      const frame = SerializedFrame.relayed('from_mobile', relayed!);
+      const frame = SerializedFrame.relayed(relayed!);
       expect(frame.ascii).toBe(false);
       const gated = gateKioskText(frame.text, 'device', held, undefined, frame.ascii);
       expect(JSON.parse(gated!)).toEqual({ type: 'from_mobile', data: { form: left } });

@@ -5,12 +5,12 @@ const canonicalObjectEnd = (text: string, start: number): number =>
   scanCanonicalObject(text, start)?.end ?? -1;
 import { parseInboundFrame, relayedData } from './parse-frame';
 import { RelayRole } from './messages';
-import { seededRandom as random } from '@app/common/testing/seeded-random';
+import { pickWith, seededRandom as random } from '@app/common/testing/seeded-random';
 
 const rand = random(17);
 // eslint-disable-next-line no-control-regex -- every character outside ASCII, by code
 const NON_ASCII = /[^\x00-\x7f]/;
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+const pick = pickWith(rand);
 
 /** Characters that test the string rules: escapes, controls, surrogates, U+2028, DEL, ASCII. */
 const CHARS = [
@@ -348,6 +348,7 @@ describe('relayedData', () => {
     const frame = '{"type":"to_device","data":{"step":"look_at_camera","t":12.5}}';
     const bytes = Buffer.from(frame);
     expect(relayedData('mobile', frame, bytes)).toEqual({
+      type: 'from_mobile',
       text: '{"step":"look_at_camera","t":12.5}',
       ascii: true,
       received: bytes,

@@ -43,27 +43,36 @@ export function parseInboundFrame(role: RelayRole, text: string): ParseResult {
 }
 
 /**
- * The frame each socket relays to its peer unchanged (`data` only), by role, as its text starts
- * when the client serialized it with JSON.stringify: `to_device` from the phone, `to_mobile`
- * from the kiosk, `to_app` from the legacy hardware (`to_hardware` is not: its platform id is
- * looked at). Each must be declared with `data` (a JSON object) as its one field, or the module
- * does not load: a frame recognised by its text must be one parseInboundFrame accepts.
+ * The frames each socket relays to its peer unchanged (`data` only), by the sending role: the
+ * type it sends (`from`) and the type its peer gets (`to`). `to_device` from the phone,
+ * `to_mobile` from the kiosk, `to_app` from the legacy hardware (`to_hardware` is not: its
+ * platform id is looked at). Each sent type must be declared with `data` (a JSON object) as its
+ * one field, or the module does not load: a frame recognised by its text must be one
+ * parseInboundFrame accepts.
  */
-const RELAYED: Partial<Record<RelayRole, string>> = {};
-for (const [role, type] of [
-  ['mobile', 'to_device'],
-  ['device', 'to_mobile'],
-  ['hardware', 'to_app'],
-] as const) {
+export const RELAYED_ROUTES = [
+  { role: 'mobile', from: 'to_device', to: 'from_mobile' },
+  { role: 'device', from: 'to_mobile', to: 'from_device' },
+  { role: 'hardware', from: 'to_app', to: 'from_hardware' },
+] as const;
+
+/** The frames a relayed frame's data goes to the peer in (ASCII names). */
+export type RelayedType = (typeof RELAYED_ROUTES)[number]['to'];
+
+/** By role: how its relayed frame's text starts when serialized by JSON.stringify, and its route. */
+const RELAYED: Partial<Record<RelayRole, { head: string; to: RelayedType }>> = {};
+for (const { role, from: type, to } of RELAYED_ROUTES) {
   const def = INBOUND[role].get(type);
   const data = def?.fields.data;
   if (def?.names.length !== 1 || !data || data.optional || data.expected !== 'a JSON object')
     throw new Error(`${type} is not declared as a frame of data only`);
-  RELAYED[role] = `{"type":${JSON.stringify(type)},"data":`;
+  RELAYED[role] = { head: `{"type":${JSON.stringify(type)},"data":`, to };
 }
 
 /** The data of a relayed frame recognised unparsed (`relayedData`). */
 export interface RelayedData {
+  /** The type of the frame the peer gets it in (RELAYED_ROUTES). */
+  readonly type: RelayedType;
   /** Its text: an object as JSON.stringify writes it. */
   readonly text: string;
   /** Every character of `text` is ASCII (the scan looked at each one). */
@@ -79,7 +88,7 @@ export interface RelayedData {
 }
 
 /**
- * The data of a relayed frame (RELAYED) whose text is exactly `{"type":"…","data":…}` with
+ * The data of a relayed frame (RELAYED_ROUTES) whose text is exactly `{"type":"…","data":…}` with
  * `data` an object in the form JSON.stringify writes (canonical-json.ts): a frame
  * parseInboundFrame would accept as that type, holding `data` only, whose data JSON.stringify
  * would write back as this same text. Undefined for any other text: parse it as usual.
@@ -90,13 +99,15 @@ export function relayedData(
   text: string,
   received?: Buffer,
 ): RelayedData | undefined {
-  const prefix = RELAYED[role];
-  if (prefix === undefined || !text.startsWith(prefix)) return undefined;
+  const route = RELAYED[role];
+  if (route === undefined || !text.startsWith(route.head)) return undefined;
+  const prefix = route.head;
   const last = text.length - 1;
   if (text.charCodeAt(last) !== 0x7d) return undefined;
   const scanned = scanCanonicalObject(text, prefix.length);
   if (scanned?.end !== last) return undefined;
   return {
+    type: route.to,
     text: text.slice(prefix.length, last),
     ascii: scanned.ascii,
     received,
