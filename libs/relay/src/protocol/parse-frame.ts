@@ -59,7 +59,7 @@ export const RELAYED_ROUTES = [
 /** The frames a relayed frame's data goes to the peer in (ASCII names). */
 export type RelayedType = (typeof RELAYED_ROUTES)[number]['to'];
 
-/** By role: how its relayed frame's text starts when serialized by JSON.stringify, and its route. */
+/** By role: how its relayed frame's text starts, as JSON.stringify writes it, and its peer type. */
 const RELAYED: Partial<Record<RelayRole, { head: string; to: RelayedType }>> = {};
 for (const { role, from: type, to } of RELAYED_ROUTES) {
   const def = INBOUND[role].get(type);
