@@ -431,9 +431,55 @@ describe('trust score, auto-block and assisted onboarding (e2e, controllable clo
       );
       expect(wrongDevice.status).toBe(401);
       const events = await fraudEvents(t, 'type=onboarding_signature_invalid');
-      expect(events.filter((e) => e.deviceId === device.deviceId)).toHaveLength(2);
+      // the forged and the tampered request do not prove their device: named in the detail only
+      expect(events.filter((e) => e.deviceId === device.deviceId)).toHaveLength(0);
+      const unproven = events.filter(
+        (e) =>
+          e.deviceId === undefined &&
+          e.detail.endsWith(`(x-device-id not proven: ${device.deviceId})`),
+      );
+      expect(unproven).toHaveLength(2);
+      // the other device signed with its own secret: its request, refused as not a thekedar's
       expect(events.filter((e) => e.deviceId === other.deviceId)).toHaveLength(1);
       expect(JSON.stringify(events)).not.toContain(signed(body)['x-signature']);
+    });
+
+    it("should not lower a device's trust for requests that name it without its signature", async () => {
+      const victim = await enrollPhone(t.baseUrl, t.keys.admin, siteId, { simHash: 'victim-0001' });
+      const before = await trustOf(t, victim.deviceId);
+      const body = workerBody('Framed');
+      const headers = {
+        ...signed(body, { deviceId: victim.deviceId, secret: Buffer.alloc(32, 3) }),
+        'x-thekedar-id': 'anyone',
+      };
+      for (let i = 0; i < 4; i++) {
+        expect((await createWorker(body, headers)).status).toBe(401);
+        const timestamp = clock.now().toISOString();
+        const refresh = await http(t.baseUrl, 'POST', '/api/v5/device/token', {
+          body: {
+            deviceId: victim.deviceId,
+            timestamp,
+            signature: hmacHex(
+              Buffer.alloc(32, 4),
+              `mdai.token-refresh.${victim.deviceId}.${timestamp}`,
+            ),
+          },
+        });
+        expect([refresh.status, refresh.body.code]).toEqual([401, 'invalid_signature']);
+      }
+      expect(await trustOf(t, victim.deviceId)).toEqual(before);
+      expect(await fraudEvents(t, `deviceId=${victim.deviceId}`)).toEqual([]);
+      // the attempts are still on record, the claimed device in their detail
+      const refreshes = await fraudEvents(t, 'type=invalid_token');
+      const named = refreshes.filter((e) =>
+        e.detail.endsWith(`(device not proven: ${victim.deviceId})`),
+      );
+      expect(named).toHaveLength(4);
+      // and the victim syncs as before
+      const synced = await syncBatch(t.baseUrl, victim.token, [
+        signPacket(victim, { siteId, timestamp: clock.now().toISOString() }),
+      ]);
+      expect([synced.status, synced.body.accepted]).toEqual([200, 1]);
     });
 
     it('should judge the credential before the body: no key and a malformed body is a 401', async () => {

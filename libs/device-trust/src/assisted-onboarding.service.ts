@@ -101,16 +101,20 @@ export class AssistedOnboardingService implements WorkerAdmission {
     }
     const now = this.clock.now();
     const device = await this.devices.find(deviceId.slice(0, 64));
+    // A refusal weighs on a device's trust only once the request proves it came from that
+    // device (its HMAC): anyone can name a device, and a forged name must not lower its score
+    let proven = false;
     const refuse = async (
       type: FraudEventType,
       code: DeviceTrustErrorCode,
       message: string,
       detail: string,
     ): Promise<never> => {
+      const claimed = proven ? '' : ` (x-device-id not proven: ${device?.deviceId ?? 'unknown'})`;
       await this.fraud.record({
         type,
-        deviceId: device?.deviceId,
-        detail: `${purpose} refused: ${detail}`,
+        deviceId: proven ? device?.deviceId : undefined,
+        detail: `${purpose} refused: ${detail}${claimed}`,
       });
       throw new DeviceTrustError(code, message);
     };
@@ -121,9 +125,7 @@ export class AssistedOnboardingService implements WorkerAdmission {
         'The thekedar signature is not valid',
         detail,
       );
-    if (!device || device.user.kind !== 'thekedar' || device.user.id !== thekedarId) {
-      return forged('x-device-id is not a device of this thekedar');
-    }
+    if (!device) return forged('x-device-id is not a registered device');
     if (!SHA256_HEX_PATTERN.test(signature))
       return forged('x-signature is not 64 lowercase hex characters');
     let signingInput: string;
@@ -136,6 +138,10 @@ export class AssistedOnboardingService implements WorkerAdmission {
     const expected = Buffer.from(hmacSha256Hex(this.devices.secretOf(device), signingInput), 'hex');
     if (!safeEqual(expected, Buffer.from(signature, 'hex'))) {
       return forged('HMAC over <timestamp>.<JCS(body)> does not match');
+    }
+    proven = true;
+    if (device.user.kind !== 'thekedar' || device.user.id !== thekedarId) {
+      return forged('x-device-id is not a device of this thekedar');
     }
     const at = UTC_TIMESTAMP_PATTERN.test(timestamp) ? new Date(timestamp) : undefined;
     if (
