@@ -68,6 +68,37 @@ describe('rate limits in one process (e2e)', () => {
   });
 });
 
+describe("a signing device's limit (e2e)", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // loopback is a trusted proxy by default: X-Forwarded-For gives each request its address
+    t = await startTestApp({ RATE_LIMIT_PER_IP: '100', RATE_LIMIT_PER_CREDENTIAL: '3' });
+  });
+  afterAll(async () => t.close());
+
+  const signedFrom = (ip: string, deviceId: string) =>
+    http(t.baseUrl, 'POST', '/api/v5/workers', {
+      body: { name: 'Meena', phone: '+91 90000 00010', siteIds: ['665f1c2e8b3e4a0012345678'] },
+      headers: {
+        'x-forwarded-for': ip,
+        'x-thekedar-id': '665f1c2e8b3e4a0012345679',
+        'x-device-id': deviceId,
+        'x-request-timestamp': new Date().toISOString(),
+        'x-signature': '0'.repeat(64),
+      },
+    });
+
+  it("should not let requests naming a device from another address use up that device's limit", async () => {
+    const device = '665f1c2e8b3e4a001234567a';
+    // an attacker's address: its own counter for the device runs out
+    for (let i = 0; i < 3; i++) expect((await signedFrom('203.0.113.7', device)).status).toBe(401);
+    expectLimited(await signedFrom('203.0.113.7', device));
+    // the device's own address still has its whole allowance, and then runs out as well
+    for (let i = 0; i < 3; i++) expect((await signedFrom('198.51.100.4', device)).status).toBe(401);
+    expectLimited(await signedFrom('198.51.100.4', device));
+  });
+});
+
 describe('rate limits shared through Redis (e2e)', () => {
   const prefix = `mdai:test:${randomUUID()}:`;
   let a: TestApp;

@@ -141,7 +141,10 @@ interface RoutePlan {
 /** Each request's credential digest, computed once (the skip test and the tracker both ask). */
 const credentialDigests = new WeakMap<object, string | undefined>();
 
-/** The credential a request presents (API key, bearer token, signing device), if any. */
+/**
+ * The credential a request presents (API key, bearer token, signing device and address), if
+ * any.
+ */
 export function credentialOf(req: Request): string | undefined {
   if (credentialDigests.has(req)) return credentialDigests.get(req);
   const digest = digestCredential(req);
@@ -154,10 +157,13 @@ function digestCredential(req: Request): string | undefined {
     const value = req.headers[name];
     return Array.isArray(value) ? value[0] : value;
   };
+  // A key or a token is a secret: only its holder fills its counter. A signing device's id is
+  // not (anyone can send it, and it is checked after the limit), so its counter is per address
+  // too: requests naming a thekedar's device from elsewhere cannot lock the thekedar out.
   const presented =
     header('x-api-key') ??
     header('authorization') ??
-    (header('x-signature') ? `device:${header('x-device-id') ?? ''}` : undefined);
+    (header('x-signature') ? `device:${header('x-device-id') ?? ''}@${req.ip ?? ''}` : undefined);
   if (!presented) return undefined;
   const credential = presented.slice(0, 8192);
   let digest = recentDigests.get(credential);
