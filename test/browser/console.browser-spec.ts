@@ -320,6 +320,37 @@ suite(title, () => {
       );
     });
 
+    it("should show a worker's new enrollment QR, and list both of the worker's phones", async () => {
+      const tab = await open(t.keys.admin);
+      await tab.goto('#/workforce');
+      const row = tab.page.locator('table tbody tr', { hasText: 'Sita Devi' });
+      await row.getByRole('button', { name: 'New enrollment code for Sita Devi' }).click();
+      await tab.page.locator(`figure.qr img[data-person-id="${phone.workerId}"]`).waitFor();
+      await tab.settled();
+      expect(await row.locator('.status .ok').innerText()).toContain('earlier unused codes');
+      const shownCode = (await tab.page.locator('.enrollment-code').innerText()).trim();
+      const qr = JSON.parse(await tab.decodeQr('figure.qr img')) as Record<string, string>;
+      expect(qr).toEqual({ type: 'mdai.enrollment', enrollmentCode: shownCode, api: t.baseUrl });
+      expect(await tab.page.locator('dl.facts').last().innerText()).toContain('Expires');
+      await tab.check('workforce');
+
+      const reg = await http(t.baseUrl, 'POST', '/api/v5/device/register', {
+        body: {
+          enrollmentCode: qr.enrollmentCode,
+          fingerprint: { os: 'Android 15', model: 'Pixel 8', simHash: 'f00dfeedcafe0002' },
+        },
+      });
+      expect(reg.status).toBe(201);
+      // the first phone keeps working (the next test syncs with it); both are the worker's
+      await tab.goto(`#/workers/${phone.workerId}`);
+      const phones = await tab.page
+        .locator('table', { hasText: 'Phones registered for this worker' })
+        .innerText();
+      expect(phones).toContain(phone.deviceId);
+      expect(phones).toContain(reg.body.deviceId);
+      expect(phones).toContain('Pixel 8');
+    });
+
     it('should show the fraud flags of synced packets, linked to the device and the worker', async () => {
       // Both punches fall inside the offline token's window (it starts at registration).
       const atSite = signPacket(phone, {

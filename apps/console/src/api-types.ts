@@ -522,6 +522,19 @@ export interface TrustFactorView {
 
 export const TrustFactorViewNameValues = ['baseline', 'device_age', 'fraud_history', 'user_agent', 'app_version', 'device_id_header', 'ip', 'block_state'] as const;
 
+export interface UpdateSiteDto {
+  name?: string;
+  /** The geofence centre (both lat and lng) */
+  geo?: GeoPointDto;
+  /** Geofence radius in metres */
+  radiusM?: number;
+}
+
+export interface UpdateWorkerDto {
+  name?: string;
+  phone?: string;
+}
+
 export interface ValidateChallengeDto {
   bson_id: string;
   /** base64 of the 32 decrypted bytes */
@@ -622,6 +635,14 @@ export interface WorkerDeviceView {
   isBlocked: boolean;
   lastSeen?: string;
   createdAt: string;
+}
+
+export interface WorkerEnrollmentCodeResponse {
+  workerId: string;
+  /** Single use; shown only in this response. The worker's earlier unused codes no longer work. */
+  enrollmentCode: string;
+  /** Until when the code can be spent (ENROLLMENT_CODE_TTL_HOURS) */
+  expiresAt: string;
 }
 
 export interface WorkerView {

@@ -30,6 +30,7 @@ import {
   WhoAmIView,
   WorkerDeviceDetailView,
   WorkerDeviceView,
+  WorkerEnrollmentCodeResponse,
   WorkerView,
 } from './api-types';
 
@@ -46,6 +47,7 @@ export type ChallengeState = ChallengeStateView;
 export type Site = SiteView;
 export type Thekedar = ThekedarView;
 export type Worker = WorkerView;
+export type WorkerEnrollmentCode = WorkerEnrollmentCodeResponse;
 export type WorkerDevice = WorkerDeviceView;
 export type WorkerDeviceDetail = WorkerDeviceDetailView;
 export type TrustFactor = TrustFactorView;

@@ -90,9 +90,13 @@ export class WorkerDeviceController {
   @Get('devices')
   @Roles('admin')
   @ApiSecurity('api-key')
+  @ApiOperation({
+    summary: 'Worker phones in deviceId order, keyset paged, optionally of one worker',
+  })
   @ApiOkResponse({ type: [WorkerDeviceView] })
   async list(@Query() query: ListWorkerDevicesQuery): Promise<WorkerDeviceView[]> {
-    return (await this.devices.list(query.limit ?? 50, query.after)).map(toView);
+    const devices = await this.devices.list(query.limit ?? 50, query.after, query.workerId);
+    return devices.map(toView);
   }
 
   @Get('devices/:deviceId')

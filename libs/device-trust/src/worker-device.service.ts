@@ -142,8 +142,9 @@ export class WorkerDeviceService {
     return blocked;
   }
 
-  list(limit: number, afterDeviceId?: string): Promise<WorkerDevice[]> {
-    return this.devices.list({ limit, afterDeviceId });
+  /** Devices in deviceId order; with `workerId`, that worker's phones only. */
+  list(limit: number, afterDeviceId?: string, workerId?: string): Promise<WorkerDevice[]> {
+    return this.devices.list({ limit, afterDeviceId, workerId });
   }
 
   async detail(deviceId: string): Promise<{ device: WorkerDevice; events: WorkerDeviceEvent[] }> {

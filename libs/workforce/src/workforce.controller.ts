@@ -1,6 +1,10 @@
-import { Body, Controller, Get, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
 import {
+  actorOf,
+  CommonError,
+  CurrentPrincipal,
   ErrorBody,
+  Principal,
   Public,
   Roles,
   ApiCreatedResponse,
@@ -22,8 +26,12 @@ import {
   CreateWorkerResponse,
   ListWorkersQuery,
   WorkerIdParam,
+  SiteIdParam,
   SiteView,
   ThekedarView,
+  UpdateSiteDto,
+  UpdateWorkerDto,
+  WorkerEnrollmentCodeResponse,
   WorkerView,
   WorkforcePageQuery,
 } from './dto/workforce.dto';
@@ -51,6 +59,31 @@ export class WorkforceController {
       timeZone: body.timeZone,
     });
     return { siteId: site.id, timeZone: site.timeZone! };
+  }
+
+  @Patch('sites/:siteId')
+  @Roles('admin')
+  @ApiOperation({
+    summary: 'Rename a site or move its geofence (name, geo, radiusM; at least one)',
+    description: [
+      'Packets synced from then on are checked against the new geofence; accepted ones keep their findings.',
+      '`timeZone` cannot be changed: it would move every worker-day of the site to other local days.',
+    ].join(' '),
+  })
+  @ApiOkResponse({ type: SiteView })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found' })
+  async updateSite(
+    @Param() params: SiteIdParam,
+    @Body() body: UpdateSiteDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<SiteView> {
+    const changes = given({
+      name: body.name,
+      geo: body.geo ? { lat: body.geo.lat, lng: body.geo.lng } : undefined,
+      radiusM: body.radiusM,
+    });
+    const site = await this.workforce.updateSite(params.siteId, changes, actorOf(principal));
+    return toSiteView(site);
   }
 
   @Get('sites')
@@ -91,6 +124,52 @@ export class WorkforceController {
     const worker = await this.workforce.findWorker(params.workerId);
     if (!worker) throw new WorkforceError('worker_not_found', 'No worker has this workerId');
     return toWorkerView(worker);
+  }
+
+  @Patch('workers/:workerId')
+  @Roles('admin')
+  @ApiOperation({
+    summary: "Change a worker's name or phone (at least one)",
+    description:
+      "A worker's sites are not changed here: timesheets and offline tokens are kept per site.",
+  })
+  @ApiOkResponse({ type: WorkerView })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found' })
+  async updateWorker(
+    @Param() params: WorkerIdParam,
+    @Body() body: UpdateWorkerDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<WorkerView> {
+    const changes = given({ name: body.name, phone: body.phone });
+    const worker = await this.workforce.updateWorker(params.workerId, changes, actorOf(principal));
+    return toWorkerView(worker);
+  }
+
+  /**
+   * Admin only: a thekedar's signature covers the body, which is empty here, so a signed
+   * request would not say which worker it is for.
+   */
+  @Post('workers/:workerId/enrollment-code')
+  @Roles('admin')
+  @ApiOperation({
+    summary: 'Issue a worker a new single-use enrollment code (a lost phone, an expired code)',
+    description: [
+      "The worker's earlier unused codes stop working. A phone registered already keeps its device,",
+      'secret and tokens. The code expires after ENROLLMENT_CODE_TTL_HOURS, as at creation.',
+    ].join(' '),
+  })
+  @ApiCreatedResponse({ type: WorkerEnrollmentCodeResponse })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found' })
+  async issueEnrollmentCode(
+    @Param() params: WorkerIdParam,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<WorkerEnrollmentCodeResponse> {
+    const issued = await this.workforce.issueWorkerEnrollment(params.workerId, actorOf(principal));
+    return {
+      workerId: params.workerId,
+      enrollmentCode: issued.enrollmentCode,
+      expiresAt: issued.expiresAt.toISOString(),
+    };
   }
 
   @Post('thekedars')
@@ -150,6 +229,23 @@ export class WorkforceController {
       trustInheritedUntil: worker.trustInheritedUntil?.toISOString(),
     };
   }
+}
+
+/**
+ * The fields of a change body that were given (null counts as absent, as at creation); a body
+ * that names none is refused, since it would change nothing.
+ */
+function given<T extends object>(fields: T): Partial<T> {
+  const out = Object.fromEntries(
+    Object.entries(fields).filter(([, value]) => value !== undefined && value !== null),
+  ) as Partial<T>;
+  if (Object.keys(out).length === 0) {
+    const names = Object.keys(fields).join(', ');
+    throw new CommonError('validation_failed', `Give at least one of ${names}`, [
+      { field: 'body', message: `must name at least one of ${names}` },
+    ]);
+  }
+  return out;
 }
 
 function toSiteView(site: Site): SiteView {

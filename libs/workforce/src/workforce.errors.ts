@@ -4,7 +4,8 @@ import { CodeOf, DomainError } from '@app/common';
 export const WORKFORCE_ERRORS = {
   module: 'workforce',
   codes: {
-    site_not_found: 'a named site does not exist; `errors` lists each unknown siteId',
+    site_not_found:
+      'a named site does not exist (on worker creation `errors` lists each unknown siteId)',
     worker_not_found: 'no worker has this workerId',
     invalid_enrollment_code: 'the enrollment code is unknown, expired or already used',
   },

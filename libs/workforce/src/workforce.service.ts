@@ -11,6 +11,8 @@ import {
   WorkerSponsor,
 } from './domain/workforce';
 import {
+  SiteChanges,
+  WorkerChanges,
   WorkforcePage,
   WorkforceRepository,
 } from './infrastructure/persistence/workforce.repository';
@@ -26,7 +28,8 @@ export interface EnrolledPerson {
 
 /**
  * Sites, thekedars and workers. Creating a person issues a single-use enrollment code (only
- * its hash is stored) that one phone trades for a device identity.
+ * its hash is stored) that one phone trades for a device identity; an admin can issue a worker
+ * a new one, which voids the worker's unused codes.
  */
 @Injectable()
 export class WorkforceService {
@@ -147,6 +150,41 @@ export class WorkforceService {
   }
 
   /**
+   * A new enrollment code for a worker who lost the first (a new phone, an expired code, a
+   * closed tab): the worker's earlier unused codes stop working; a phone registered already
+   * keeps its device and tokens. `actor` is who asked (logged, as the code never is).
+   */
+  async issueWorkerEnrollment(
+    workerId: string,
+    actor: string,
+  ): Promise<{ enrollmentCode: string; expiresAt: Date }> {
+    const { code, enrollment } = this.enrollment('worker', workerId, this.clock.now());
+    if (!(await this.workforce.replaceWorkerEnrollment(enrollment))) throw workerNotFound();
+    const expiresAt = enrollment.expiresAt.toISOString();
+    this.logger.log({ workerId, actor, expiresAt }, 'Worker enrollment code issued');
+    return { enrollmentCode: code, expiresAt: enrollment.expiresAt };
+  }
+
+  /** Renames a worker or changes its phone number (its sites stay: see updateWorker's route). */
+  async updateWorker(workerId: string, changes: WorkerChanges, actor: string): Promise<Worker> {
+    const worker = await this.workforce.updateWorker(workerId, changes);
+    if (!worker) throw workerNotFound();
+    this.logger.log({ workerId, actor, fields: Object.keys(changes) }, 'Worker changed');
+    return worker;
+  }
+
+  /**
+   * Renames a site or moves its geofence: packets synced from then on are checked against the
+   * new one; accepted packets keep the findings they had.
+   */
+  async updateSite(siteId: string, changes: SiteChanges, actor: string): Promise<Site> {
+    const site = await this.workforce.updateSite(siteId, changes);
+    if (!site) throw new WorkforceError('site_not_found', 'No site has this siteId');
+    this.logger.log({ siteId, actor, fields: Object.keys(changes) }, 'Site changed');
+    return site;
+  }
+
+  /**
    * Spends an enrollment code for `deviceId`: exactly one caller wins even under concurrent
    * requests. Unknown, expired and used codes get the same answer.
    */
@@ -192,6 +230,10 @@ export class WorkforceService {
       },
     };
   }
+}
+
+function workerNotFound(): WorkforceError {
+  return new WorkforceError('worker_not_found', 'No worker has this workerId');
 }
 
 function invalidCode(): WorkforceError {

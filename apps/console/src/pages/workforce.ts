@@ -1,8 +1,20 @@
 import { actionForm, facts, lastKey, loadSites, pagedList, success } from '../components';
 import { Page, PageContext } from '../context';
-import { badge, field, formValue, h, link, panel, section, short, table, when } from '../dom';
+import {
+  action,
+  badge,
+  field,
+  formValue,
+  h,
+  link,
+  panel,
+  section,
+  short,
+  table,
+  when,
+} from '../dom';
 import { qrDataUrl } from '../qr';
-import { FraudEvent, Thekedar, Worker } from '../types';
+import { FraudEvent, Thekedar, Worker, WorkerDevice, WorkerEnrollmentCode } from '../types';
 import { fraudTable } from './fraud';
 
 const PAGE_SIZE = 20;
@@ -99,6 +111,8 @@ function render(ctx: PageContext): void {
       ),
   });
 
+  const enrollment = h('div', { class: 'panel', 'aria-live': 'polite' });
+
   const workers = pagedList<Worker>({
     label: 'Worker list',
     pageSize: PAGE_SIZE,
@@ -125,14 +139,13 @@ function render(ctx: PageContext): void {
           { header: 'Trust', cell: (w) => String(w.trustScore) },
           { header: 'Onboarded by', cell: (w) => w.sponsorKind },
           { header: 'Created', cell: (w) => when(w.createdAt) },
+          { header: 'Enrollment', cell: (w) => newCodeButton(ctx, w, enrollment) },
         ],
         rows,
         'No workers here yet.',
       ),
   });
   siteFilter.addEventListener('change', () => workers.reset());
-
-  const enrollment = h('div', { class: 'panel', 'aria-live': 'polite' });
 
   ctx.main.append(
     h('h1', {}, 'Workforce'),
@@ -294,6 +307,43 @@ function workerForm(
 }
 
 /**
+ * A worker's "New enrollment code" (a lost phone, an expired code, a closed tab): the new code's
+ * QR is shown as at creation; the worker's earlier unused codes stop working, and a phone
+ * registered already keeps working.
+ */
+function newCodeButton(ctx: PageContext, worker: Worker, out: HTMLElement): HTMLElement {
+  const status = h('span', { class: 'status' });
+  const button: HTMLButtonElement = h(
+    'button',
+    {
+      type: 'button',
+      'aria-label': `New enrollment code for ${worker.name}`,
+      onclick: () =>
+        void action(status, button, async () => {
+          const issued = (
+            await ctx.api.post<WorkerEnrollmentCode>(
+              `/api/v5/workers/${encodeURIComponent(worker.workerId)}/enrollment-code`,
+              undefined,
+            )
+          ).data;
+          await showEnrollment(
+            out,
+            'worker',
+            worker.name,
+            issued.workerId,
+            issued.enrollmentCode,
+            issued.expiresAt,
+          );
+          out.scrollIntoView?.({ block: 'nearest' });
+          return success('New code below; earlier unused codes no longer work.');
+        }),
+    },
+    'New enrollment code',
+  );
+  return h('div', {}, button, status);
+}
+
+/**
  * The code a phone trades for a device identity (POST /api/v5/device/register), as a QR the
  * worker app scans: JSON {"type":"mdai.enrollment","enrollmentCode","api"}.
  */
@@ -303,6 +353,7 @@ async function showEnrollment(
   name: string,
   personId: string,
   code: string,
+  expiresAt?: string,
 ): Promise<void> {
   const payload = JSON.stringify({
     type: 'mdai.enrollment',
@@ -333,6 +384,7 @@ async function showEnrollment(
         kind === 'worker' ? link(`#/workers/${personId}`, name) : name,
       ],
       ['Enrollment code', h('code', { class: 'enrollment-code' }, code)],
+      ...(expiresAt ? [['Expires', when(expiresAt)] as [string, string]] : []),
     ]),
   );
 }
@@ -341,6 +393,7 @@ function renderWorker(ctx: PageContext): void {
   const workerId = ctx.params[0] ?? '';
   const detail = h('div', { class: 'panel' });
   const events = h('div', { class: 'panel' });
+  const phones = h('div', { class: 'panel' });
   ctx.main.append(
     h(
       'p',
@@ -350,7 +403,9 @@ function renderWorker(ctx: PageContext): void {
     ),
     h('h1', {}, 'Worker'),
     detail,
-    ...(ctx.can('admin') ? [section('Fraud events of this worker', events)] : []),
+    ...(ctx.can('admin')
+      ? [section('Phones of this worker', phones), section('Fraud events of this worker', events)]
+      : []),
   );
   void panel(
     detail,
@@ -370,6 +425,30 @@ function renderWorker(ctx: PageContext): void {
       ]),
   );
   if (ctx.can('admin')) {
+    void panel(
+      phones,
+      async () =>
+        (await ctx.api.get<WorkerDevice[]>('/api/v5/devices', { workerId, limit: 50 })).data,
+      (rows) =>
+        table(
+          'Phones registered for this worker',
+          [
+            {
+              header: 'Device',
+              cell: (d) => link(`#/devices/${encodeURIComponent(d.deviceId)}`, d.deviceId),
+            },
+            { header: 'Phone model', cell: (d) => `${d.fingerprint.model} (${d.fingerprint.os})` },
+            {
+              header: 'Status',
+              cell: (d) => (d.isBlocked ? badge('blocked', 'bad') : badge('active', 'ok')),
+            },
+            { header: 'Registered', cell: (d) => when(d.createdAt) },
+            { header: 'Last seen', cell: (d) => when(d.lastSeen) },
+          ],
+          rows,
+          'No phone registered yet.',
+        ),
+    );
     void panel(
       events,
       async () =>

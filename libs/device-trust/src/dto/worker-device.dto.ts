@@ -64,6 +64,10 @@ export class ListWorkerDevicesQuery extends DevicePageQuery {
   @IsString()
   @MaxLength(64)
   after?: string;
+  @ApiPropertyOptional({ description: "Only this worker's phones (none for an unknown worker)" })
+  @IsOptional()
+  @Matches(OBJECT_ID_PATTERN, { message: 'workerId must be a 24-hex id' })
+  workerId?: string;
 }
 
 class FingerprintView {

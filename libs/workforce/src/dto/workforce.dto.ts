@@ -52,6 +52,36 @@ export class CreateSiteDto {
   timeZone?: string;
 }
 
+/**
+ * PATCH /api/v5/sites/:siteId: at least one field. Not `timeZone`: it would move every
+ * worker-day of the site to other local days.
+ */
+export class UpdateSiteDto {
+  @ApiPropertyOptional({ example: 'Dwarka Sector 21 tower C' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  name?: string;
+  @ApiPropertyOptional({ type: GeoPointDto, description: 'The geofence centre (both lat and lng)' })
+  @IsOptional()
+  @IsObject({ message: 'geo must be an object {lat, lng}' })
+  @ValidateNested()
+  @Type(() => GeoPointDto)
+  geo?: GeoPointDto;
+  @ApiPropertyOptional({ example: 200, description: 'Geofence radius in metres' })
+  @IsOptional()
+  @IsNumber()
+  @Min(10)
+  @Max(50_000)
+  radiusM?: number;
+}
+
+export class SiteIdParam {
+  @ApiProperty()
+  @Matches(OBJECT_ID_PATTERN, { message: 'siteId must be a 24-hex id' })
+  siteId!: string;
+}
+
 export class CreateSiteResponse {
   @ApiProperty({ example: '665f1c2e8b3e4a0012345678' }) siteId!: string;
   @ApiProperty({ example: 'Asia/Kolkata' }) timeZone!: string;
@@ -87,6 +117,32 @@ export class CreateWorkerDto {
   @ArrayUnique()
   @Matches(OBJECT_ID_PATTERN, { each: true, message: 'each site id must be a 24-hex id' })
   siteIds!: string[];
+}
+
+/** PATCH /api/v5/workers/:workerId: at least one field, each checked as at creation. */
+export class UpdateWorkerDto {
+  @ApiPropertyOptional({ example: 'Sita Kumari' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  name?: string;
+  @ApiPropertyOptional({ example: '+91 98100 00002' })
+  @IsOptional()
+  @IsString()
+  @Matches(PHONE, { message: 'phone must be 6-20 digits, optionally with +, spaces or dashes' })
+  phone?: string;
+}
+
+export class WorkerEnrollmentCodeResponse {
+  @ApiProperty() workerId!: string;
+  @ApiProperty({
+    example: 'K7QF-3M9X-PA2D-8RWN',
+    description:
+      "Single use; shown only in this response. The worker's earlier unused codes no longer work.",
+  })
+  enrollmentCode!: string;
+  @ApiProperty({ description: 'Until when the code can be spent (ENROLLMENT_CODE_TTL_HOURS)' })
+  expiresAt!: string;
 }
 
 export class CreateWorkerResponse {

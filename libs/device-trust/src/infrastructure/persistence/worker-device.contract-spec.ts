@@ -108,6 +108,30 @@ describeStoreContract('WorkerDeviceRepository', workerDeviceAdapters, ({ sut }) 
     ]);
   });
 
+  it("should list one worker's phones only, in deviceId order with keyset pagination", async () => {
+    const workerId = newId();
+    const ids = [newId(), newId(), newId()].sort();
+    const mine = ids.map((id) => ({
+      ...device(id),
+      user: { kind: 'worker' as const, id: workerId },
+    }));
+    for (const d of [mine[2], mine[0], mine[1]])
+      await sut().register(d, event(d.deviceId, 'registered'));
+    const other = device();
+    await sut().register(other, event(other.deviceId, 'registered'));
+    // a thekedar's phone whose id happened to equal the worker's is not the worker's
+    const thekedars = { ...device(), user: { kind: 'thekedar' as const, id: workerId } };
+    await sut().register(thekedars, event(thekedars.deviceId, 'registered'));
+    const page = (o: { limit: number; afterDeviceId?: string }) =>
+      sut()
+        .list({ ...o, workerId })
+        .then((list) => list.map((d) => d.deviceId));
+    expect(await page({ limit: 2 })).toEqual(ids.slice(0, 2));
+    expect(await page({ limit: 2, afterDeviceId: ids[1] })).toEqual([ids[2]]);
+    expect(await sut().list({ limit: 10, workerId })).toEqual(mine);
+    expect(await sut().list({ limit: 10, workerId: newId() })).toEqual([]);
+  });
+
   it('should record the last address with lastSeen and keep it when none is given', async () => {
     const d = device();
     await sut().register(d, event(d.deviceId, 'registered'));

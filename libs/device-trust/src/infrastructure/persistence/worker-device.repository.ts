@@ -1,13 +1,22 @@
 import { SealedValueRepository } from '@app/vault/keyring/sealed-values';
 import { WorkerDevice, WorkerDeviceEvent } from '../../domain/worker-device';
 
+export interface WorkerDevicePage {
+  limit: number;
+  afterDeviceId?: string;
+  workerId?: string;
+}
+
 /** Registered worker phones and the audited changes to their standing; the sealed values are the device secrets. */
 export abstract class WorkerDeviceRepository extends SealedValueRepository {
   /** Inserts a new device with its `registered` event. */
   abstract register(device: WorkerDevice, event: WorkerDeviceEvent): Promise<void>;
   abstract findByDeviceId(deviceId: string): Promise<WorkerDevice | undefined>;
-  /** Devices ordered by deviceId, after the given one (keyset pagination). */
-  abstract list(options: { limit: number; afterDeviceId?: string }): Promise<WorkerDevice[]>;
+  /**
+   * Devices ordered by deviceId, after the given one (keyset pagination); with `workerId`, only
+   * the phones registered for that worker.
+   */
+  abstract list(options: WorkerDevicePage): Promise<WorkerDevice[]>;
   /** Sets isBlocked and records who/when/why; undefined when the device is unknown. */
   abstract setBlocked(
     deviceId: string,

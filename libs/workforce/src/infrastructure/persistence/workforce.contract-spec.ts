@@ -167,4 +167,58 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut }) => {
     expect(await sut().listWorkerIdsOfThekedar(thekedarId)).toEqual(mine.map((w) => w.id).sort());
     expect(await sut().listWorkerIdsOfThekedar(newId())).toEqual([]);
   });
+
+  it("should replace a worker's unused code with a new one, keeping the worker as it was", async () => {
+    const w = worker([newId()]);
+    const first = code(w.id);
+    await sut().createWorker(w, first);
+    const second = code(w.id);
+    expect(await sut().replaceWorkerEnrollment(second)).toBe(true);
+    const third = code(w.id);
+    expect(await sut().replaceWorkerEnrollment(third)).toBe(true);
+    const at = new Date('2026-01-02T00:00:00Z');
+    for (const voided of [first, second]) {
+      expect(await sut().findEnrollment(voided.codeHash)).toBeUndefined();
+      expect(await sut().markEnrollmentUsed(voided.codeHash, 'd', at)).toBe(false);
+    }
+    expect(await sut().findEnrollment(third.codeHash)).toEqual(third);
+    expect(await sut().markEnrollmentUsed(third.codeHash, 'd', at)).toBe(true);
+    expect(await sut().findWorkerById(w.id)).toEqual(w);
+  });
+
+  it('should store no code for an unknown worker', async () => {
+    const orphan = code(newId());
+    expect(await sut().replaceWorkerEnrollment(orphan)).toBe(false);
+    expect(await sut().findEnrollment(orphan.codeHash)).toBeUndefined();
+  });
+
+  it("should change a worker's name and phone, only the fields given", async () => {
+    const w = worker([newId()]);
+    await sut().createWorker(w, code(w.id));
+    expect(await sut().updateWorker(w.id, { phone: '+91 90000 11111' })).toEqual({
+      ...w,
+      phone: '+91 90000 11111',
+    });
+    const renamed = { ...w, name: 'Sita Kumari', phone: '+91 90000 11111' };
+    expect(await sut().updateWorker(w.id, { name: 'Sita Kumari' })).toEqual(renamed);
+    expect(await sut().findWorkerById(w.id)).toEqual(renamed);
+    expect(await sut().updateWorker(newId(), { name: 'X' })).toBeUndefined();
+  });
+
+  it("should change a site's name and geofence, only the fields given, keeping its time zone", async () => {
+    const site = {
+      id: newId(),
+      name: 'A',
+      geo: { lat: 28.6, lng: 77.2 },
+      radiusM: 150,
+      timeZone: 'Asia/Kolkata',
+      createdAt: t0,
+    };
+    await sut().createSite(site);
+    const moved = { ...site, geo: { lat: 19.07, lng: 72.87 }, radiusM: 300 };
+    expect(await sut().updateSite(site.id, { geo: moved.geo, radiusM: 300 })).toEqual(moved);
+    expect(await sut().updateSite(site.id, { name: 'B' })).toEqual({ ...moved, name: 'B' });
+    expect(await sut().findSitesByIds([site.id])).toEqual([{ ...moved, name: 'B' }]);
+    expect(await sut().updateSite(newId(), { name: 'X' })).toBeUndefined();
+  });
 });

@@ -1,12 +1,18 @@
 import { EnrollmentCode, Site, Thekedar, Worker } from '../../domain/workforce';
 
-/** Sites, thekedars, workers and their single-use enrollment codes. */
 export interface WorkforcePage {
   limit: number;
   /** Keyset pagination: only records whose id sorts after this one. */
   afterId?: string;
 }
 
+/** What an operator may change of a worker (not its sites: timesheets are kept per site). */
+export type WorkerChanges = Partial<Pick<Worker, 'name' | 'phone'>>;
+
+/** What an operator may change of a site (not its time zone: it would move every worker-day). */
+export type SiteChanges = Partial<Pick<Site, 'name' | 'geo' | 'radiusM'>>;
+
+/** Sites, thekedars, workers and their single-use enrollment codes. */
 export abstract class WorkforceRepository {
   abstract createSite(site: Site): Promise<void>;
   /** Sites in id order (ids are time-ordered ObjectIds: oldest first). */
@@ -25,6 +31,16 @@ export abstract class WorkforceRepository {
   /** Creates the worker and its enrollment code together. */
   abstract createWorker(worker: Worker, enrollment: EnrollmentCode): Promise<void>;
   abstract findWorkerById(id: string): Promise<Worker | undefined>;
+  /** Sets the given fields; the worker as it is then, undefined when no worker has this id. */
+  abstract updateWorker(id: string, changes: WorkerChanges): Promise<Worker | undefined>;
+  /** Sets the given fields; the site as it is then, undefined when no site has this id. */
+  abstract updateSite(id: string, changes: SiteChanges): Promise<Site | undefined>;
+  /**
+   * Makes `enrollment` (of a worker) that worker's only code that can still be spent: its
+   * earlier unused codes stop working in the same write. false, and nothing stored, when no
+   * worker has `enrollment.personId`.
+   */
+  abstract replaceWorkerEnrollment(enrollment: EnrollmentCode): Promise<boolean>;
   abstract findThekedarById(id: string): Promise<Thekedar | undefined>;
   abstract findEnrollment(codeHash: string): Promise<EnrollmentCode | undefined>;
   /**

@@ -38,4 +38,13 @@ export const WORKER_DEVICE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX worker_devices_sim_hash ON worker_devices (json_extract(fingerprint, '$.simHash'));
     `,
   },
+  {
+    version: 3,
+    name: "a worker's phones in deviceId order (GET /api/v5/devices?workerId=)",
+    // the new index starts with user_id: it serves every lookup the old one did
+    up: `
+      CREATE INDEX worker_devices_user_device ON worker_devices (user_id, device_id);
+      DROP INDEX worker_devices_user;
+    `,
+  },
 ];

@@ -50,4 +50,9 @@ export const WORKFORCE_SQLITE_MIGRATIONS: SqliteMigration[] = [
     name: "workers by sponsoring thekedar (a thekedar's crew)",
     up: `CREATE INDEX workers_thekedar ON workers (json_extract(sponsor, '$.thekedarId'));`,
   },
+  {
+    version: 4,
+    name: "enrollment codes by person (a new code voids the person's unused ones)",
+    up: `CREATE INDEX enrollment_codes_person ON enrollment_codes (person_id);`,
+  },
 ];

@@ -3,7 +3,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import { WorkerDevice, WorkerDeviceEvent } from '../../../../domain/worker-device';
-import { WorkerDeviceRepository } from '../../worker-device.repository';
+import { WorkerDevicePage, WorkerDeviceRepository } from '../../worker-device.repository';
 import { WorkerDeviceMongoMapper as Mapper } from '../mappers/worker-device.mapper';
 import { WorkerDeviceDocument, WorkerDeviceSchema } from '../schemas/worker-device.schema';
 
@@ -40,9 +40,12 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
     return doc ? Mapper.toDomain(doc) : undefined;
   }
 
-  async list(options: { limit: number; afterDeviceId?: string }): Promise<WorkerDevice[]> {
+  async list(options: WorkerDevicePage): Promise<WorkerDevice[]> {
+    const filter: Record<string, unknown> = { deviceId: { $gt: options.afterDeviceId ?? '' } };
+    if (options.workerId)
+      Object.assign(filter, { 'user.id': options.workerId, 'user.kind': 'worker' });
     const docs = await this.devices
-      .find({ deviceId: { $gt: options.afterDeviceId ?? '' } }, DEVICE_FIELDS)
+      .find(filter, DEVICE_FIELDS)
       .sort({ deviceId: 1 })
       .limit(options.limit)
       .lean<WorkerDeviceDocument[]>();

@@ -32,5 +32,6 @@ export class WorkerDeviceDocument {
   @Prop({ type: [WorkerDeviceEventSchema], default: [] }) events!: WorkerDeviceEventDocument[];
 }
 export const WorkerDeviceSchema = SchemaFactory.createForClass(WorkerDeviceDocument);
-WorkerDeviceSchema.index({ 'user.id': 1 });
+// a worker's phones in deviceId order (GET /api/v5/devices?workerId=); also every user.id lookup
+WorkerDeviceSchema.index({ 'user.id': 1, deviceId: 1 });
 WorkerDeviceSchema.index({ 'fingerprint.simHash': 1 });

@@ -12,10 +12,11 @@ import {
   SqliteWorkerDeviceRepository,
   WORKER_DEVICE_EVENTS_SQL,
   WORKER_DEVICE_LIST_SQL,
+  WORKER_DEVICE_OF_WORKER_LIST_SQL,
 } from './sqlite-worker-device.repository';
 
 /**
- * GET /api/v5/devices and a device's events: each page (first or after a
+ * GET /api/v5/devices (all, or one worker's) and a device's events: each page (first or after a
  * cursor) seeks an index, so any page costs the same and a walk through all pages is linear.
  */
 describe('SQLite worker-device listings query plans', () => {
@@ -36,6 +37,18 @@ describe('SQLite worker-device listings query plans', () => {
     ['worker devices, first page', WORKER_DEVICE_LIST_SQL, ['', 50], /device_id>\?/],
     ['worker devices, after a cursor', WORKER_DEVICE_LIST_SQL, ['D-500000', 50], /device_id>\?/],
     ['events of one worker device', WORKER_DEVICE_EVENTS_SQL, ['D-1'], /device_id=\?/],
+    [
+      "one worker's devices, first page",
+      WORKER_DEVICE_OF_WORKER_LIST_SQL,
+      ['W-1', '', 50],
+      /worker_devices_user_device \(user_id=\? AND device_id>\?\)/,
+    ],
+    [
+      "one worker's devices, after a cursor",
+      WORKER_DEVICE_OF_WORKER_LIST_SQL,
+      ['W-1', 'D-500000', 50],
+      /worker_devices_user_device \(user_id=\? AND device_id>\?\)/,
+    ],
   ])('should seek an index, never scan or sort: %s', (_name, sql, params, seek) => {
     const plan = explainQueryPlan(store.db, sql, params);
     expect(planProblems(plan)).toEqual([]);

@@ -3,7 +3,7 @@ import { SealedValueStore, sqliteSealedColumn } from '@app/vault/keyring/sealed-
 import type { Database, Statement } from 'better-sqlite3';
 import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { WorkerDevice, WorkerDeviceEvent } from '../../../../domain/worker-device';
-import { WorkerDeviceRepository } from '../../worker-device.repository';
+import { WorkerDevicePage, WorkerDeviceRepository } from '../../worker-device.repository';
 import {
   WorkerDeviceEventRow,
   WorkerDeviceRow,
@@ -19,6 +19,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   private readonly insertEvent: Statement;
   private readonly byDeviceId: Statement<[string], WorkerDeviceRow>;
   private readonly listPage: LimitedStatement<[string], WorkerDeviceRow>;
+  private readonly workerListPage: LimitedStatement<[string, string], WorkerDeviceRow>;
   private readonly eventsOf: Statement<[string], WorkerDeviceEventRow>;
   /** `touchLastSeen`'s and `listDeviceIdsBySimHash`' statements (prepared on first use). */
   private touch?: Statement<[string, string | null, string, string]>;
@@ -35,6 +36,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     );
     this.byDeviceId = this.db.prepare('SELECT * FROM worker_devices WHERE device_id = ?');
     this.listPage = new LimitedStatement(this.db, WORKER_DEVICE_LIST_SQL);
+    this.workerListPage = new LimitedStatement(this.db, WORKER_DEVICE_OF_WORKER_LIST_SQL);
     this.eventsOf = this.db.prepare(WORKER_DEVICE_EVENTS_SQL);
     this.sealedValues = sqliteSealedColumn(store, 'worker_devices', 'device_id', 'sealed_secret');
   }
@@ -58,8 +60,12 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     return row ? Mapper.toDomain(row) : undefined;
   }
 
-  async list(options: { limit: number; afterDeviceId?: string }): Promise<WorkerDevice[]> {
-    return this.listPage.all([options.afterDeviceId ?? ''], options.limit).map(Mapper.toDomain);
+  async list(options: WorkerDevicePage): Promise<WorkerDevice[]> {
+    const after = options.afterDeviceId ?? '';
+    const rows = options.workerId
+      ? this.workerListPage.all([options.workerId, after], options.limit)
+      : this.listPage.all([after], options.limit);
+    return rows.map(Mapper.toDomain);
   }
 
   async setBlocked(
@@ -127,8 +133,13 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   }
 }
 
-/** The listings, exported for the query-plan test: a keyset on the unique device_id index. */
+/**
+ * The listings, exported for the query-plan test: a keyset on the unique device_id index, or on
+ * (user_id, device_id) for one worker's phones.
+ */
 export const WORKER_DEVICE_LIST_SQL =
   'SELECT * FROM worker_devices WHERE device_id > ? ORDER BY device_id LIMIT ?';
+export const WORKER_DEVICE_OF_WORKER_LIST_SQL = `SELECT * FROM worker_devices
+  WHERE user_id = ? AND user_kind = 'worker' AND device_id > ? ORDER BY device_id LIMIT ?`;
 export const WORKER_DEVICE_EVENTS_SQL =
   'SELECT * FROM worker_device_events WHERE device_id = ? ORDER BY at, rowid';

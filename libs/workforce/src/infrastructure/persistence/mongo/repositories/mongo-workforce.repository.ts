@@ -2,7 +2,12 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import { EnrollmentCode, Site, Thekedar, Worker } from '../../../../domain/workforce';
-import { WorkforcePage, WorkforceRepository } from '../../workforce.repository';
+import {
+  SiteChanges,
+  WorkerChanges,
+  WorkforcePage,
+  WorkforceRepository,
+} from '../../workforce.repository';
 import { WorkforceMongoMapper as Mapper } from '../mappers/workforce.mapper';
 import {
   EnrollmentCodeDocument,
@@ -109,6 +114,37 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   async findWorkerById(id: string): Promise<Worker | undefined> {
     const doc = await this.workers.findById(id, PERSON_FIELDS).lean<WorkerDocument>();
     return doc ? Mapper.workerToDomain(doc) : undefined;
+  }
+
+  async updateWorker(id: string, changes: WorkerChanges): Promise<Worker | undefined> {
+    const set: Partial<WorkerDocument> = {};
+    if (changes.name !== undefined) set.name = changes.name;
+    if (changes.phone !== undefined) set.phone = changes.phone;
+    const doc = await this.workers
+      .findOneAndUpdate({ _id: id }, { $set: set }, { new: true, projection: PERSON_FIELDS })
+      .lean<WorkerDocument>();
+    return doc ? Mapper.workerToDomain(doc) : undefined;
+  }
+
+  async updateSite(id: string, changes: SiteChanges): Promise<Site | undefined> {
+    const set: Partial<SiteDocument> = {};
+    if (changes.name !== undefined) set.name = changes.name;
+    if (changes.geo !== undefined) set.geo = { lat: changes.geo.lat, lng: changes.geo.lng };
+    if (changes.radiusM !== undefined) set.radiusM = changes.radiusM;
+    const doc = await this.sites
+      .findOneAndUpdate({ _id: id }, { $set: set }, { new: true })
+      .lean<SiteDocument>();
+    return doc ? Mapper.siteToDomain(doc) : undefined;
+  }
+
+  async replaceWorkerEnrollment(enrollment: EnrollmentCode): Promise<boolean> {
+    // a worker embeds one code: the new one takes its place in one single-document write, so
+    // the unused code before it stops matching (a spent one's record goes with it here)
+    const { matchedCount } = await this.workers.updateOne(
+      { _id: enrollment.personId },
+      { $set: { enrollment: Mapper.enrollmentToPersistence(enrollment) } },
+    );
+    return matchedCount === 1;
   }
 
   async findThekedarById(id: string): Promise<Thekedar | undefined> {

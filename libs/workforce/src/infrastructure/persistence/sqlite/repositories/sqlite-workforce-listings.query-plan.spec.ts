@@ -1,5 +1,7 @@
 import { describeLiteralLimitPlans } from '@app/persistence/testing/literal-limit-plans';
+import { explainQueryPlan, planProblems } from '@app/persistence/testing/query-plan';
 import {
+  ENROLLMENT_REVOKE_SQL,
   SITE_ID_LIST_SQL,
   SITE_LIST_SQL,
   SITE_WORKER_LIST_SQL,
@@ -20,4 +22,13 @@ describeLiteralLimitPlans(
     // the site filter reads each worker's site_ids along the id order
     ['workers of a site, after an id', SITE_WORKER_LIST_SQL, ['w-1', 's-1'], false],
   ],
+  (db) => {
+    it("should find a worker's unused codes by person, not by reading every code", () => {
+      const plan = explainQueryPlan(db(), ENROLLMENT_REVOKE_SQL, ['worker', 'w-1']);
+      expect(planProblems(plan)).toEqual([]);
+      expect(plan.join(' ')).toMatch(
+        /^SEARCH enrollment_codes USING INDEX enrollment_codes_person/,
+      );
+    });
+  },
 );

@@ -2,7 +2,12 @@ import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { EnrollmentCode, Site, Thekedar, Worker } from '../../../../domain/workforce';
-import { WorkforcePage, WorkforceRepository } from '../../workforce.repository';
+import {
+  SiteChanges,
+  WorkerChanges,
+  WorkforcePage,
+  WorkforceRepository,
+} from '../../workforce.repository';
 import {
   EnrollmentRow,
   SiteRow,
@@ -129,6 +134,50 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     return row ? Mapper.workerToDomain(row) : undefined;
   }
 
+  async updateWorker(id: string, changes: WorkerChanges): Promise<Worker | undefined> {
+    const update = this.db.prepare(
+      'UPDATE workers SET name = coalesce(?, name), phone = coalesce(?, phone) WHERE id = ?',
+    );
+    const read = this.db.prepare<[string], WorkerRow>('SELECT * FROM workers WHERE id = ?');
+    const row = await this.turns.write(
+      this.db.transaction(() => {
+        const changed = update.run(changes.name ?? null, changes.phone ?? null, id).changes;
+        return changed === 1 ? read.get(id) : undefined;
+      }),
+    );
+    return row ? Mapper.workerToDomain(row) : undefined;
+  }
+
+  async updateSite(id: string, changes: SiteChanges): Promise<Site | undefined> {
+    const update = this.db.prepare(
+      `UPDATE sites SET name = coalesce(?, name), lat = coalesce(?, lat), lng = coalesce(?, lng),
+         radius_m = coalesce(?, radius_m) WHERE id = ?`,
+    );
+    const read = this.db.prepare<[string], SiteRow>('SELECT * FROM sites WHERE id = ?');
+    const { name, geo, radiusM } = changes;
+    const row = await this.turns.write(
+      this.db.transaction(() => {
+        const params = [name ?? null, geo?.lat ?? null, geo?.lng ?? null, radiusM ?? null, id];
+        return update.run(...params).changes === 1 ? read.get(id) : undefined;
+      }),
+    );
+    return row ? Mapper.siteToDomain(row) : undefined;
+  }
+
+  async replaceWorkerEnrollment(enrollment: EnrollmentCode): Promise<boolean> {
+    const exists = this.db.prepare<[string], { id: string }>('SELECT id FROM workers WHERE id = ?');
+    const revoke = this.db.prepare(ENROLLMENT_REVOKE_SQL);
+    return this.turns.write(
+      this.db.transaction(() => {
+        if (!exists.get(enrollment.personId)) return false;
+        // unused codes are dropped (a spent code stays: which device it registered)
+        revoke.run('worker', enrollment.personId);
+        this.insertEnrollment.run(Mapper.enrollmentToPersistence(enrollment));
+        return true;
+      }),
+    );
+  }
+
   async findThekedarById(id: string): Promise<Thekedar | undefined> {
     const row = this.db
       .prepare<[string], ThekedarRow>('SELECT * FROM thekedars WHERE id = ?')
@@ -158,6 +207,9 @@ export const SITE_LIST_SQL = 'SELECT * FROM sites WHERE id > ? ORDER BY id LIMIT
 export const SITE_ID_LIST_SQL = 'SELECT id FROM sites WHERE id > ? ORDER BY id LIMIT ?';
 export const THEKEDAR_LIST_SQL = 'SELECT * FROM thekedars WHERE id > ? ORDER BY id LIMIT ?';
 export const WORKER_LIST_SQL = 'SELECT * FROM workers WHERE id > ? ORDER BY id LIMIT ?';
+/** A person's unused codes, dropped when a new one is issued (exported for the plan test). */
+export const ENROLLMENT_REVOKE_SQL = `DELETE FROM enrollment_codes
+  WHERE person_kind = ? AND person_id = ? AND used_at IS NULL`;
 export const SITE_WORKER_LIST_SQL = `SELECT * FROM workers WHERE id > ?
     AND EXISTS (SELECT 1 FROM json_each(workers.site_ids) WHERE value = ?)
   ORDER BY id LIMIT ?`;

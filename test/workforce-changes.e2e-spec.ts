@@ -1,0 +1,263 @@
+import { http, startTestApp, TestApp } from './support/test-app';
+import { enrollPhone, registerPhone, signPacket, syncBatch } from './support/worker-client';
+
+/**
+ * What an operator changes after onboarding: a worker's new enrollment code (a lost phone, an
+ * expired code, a closed tab), a worker's name and phone, a site's name and geofence, and
+ * finding a worker's phones.
+ */
+describe('workforce changes (e2e)', () => {
+  let t: TestApp;
+  let siteId: string;
+  beforeAll(async () => {
+    // the phones here sync little; the trust engine's auto-block is not what this suite is about
+    t = await startTestApp({ TRUST_AUTO_BLOCK_FLOOR: '0' });
+    const site = await http(t.baseUrl, 'POST', '/api/v5/sites', {
+      key: t.keys.admin,
+      body: { name: 'Tower B', geo: { lat: 28.6139, lng: 77.209 }, radiusM: 150 },
+    });
+    expect(site.status).toBe(201);
+    siteId = site.body.siteId;
+  });
+  afterAll(async () => t.close());
+
+  async function newWorker(name = 'Sita Devi') {
+    const res = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+      key: t.keys.admin,
+      body: { name, phone: '+91 98100 00001', siteIds: [siteId] },
+    });
+    expect(res.status).toBe(201);
+    return res.body as { workerId: string; enrollmentCode: string };
+  }
+
+  function newCode(workerId: string, key = t.keys.admin) {
+    return http(t.baseUrl, 'POST', `/api/v5/workers/${workerId}/enrollment-code`, { key });
+  }
+
+  function register(enrollmentCode: string, simHash: string) {
+    return http(t.baseUrl, 'POST', '/api/v5/device/register', {
+      body: { enrollmentCode, fingerprint: { os: 'Android 14', model: 'Redmi', simHash } },
+    });
+  }
+
+  describe('POST /api/v5/workers/:workerId/enrollment-code', () => {
+    it('should issue a single-use code with the usual expiry that voids the unused one before it', async () => {
+      const worker = await newWorker();
+      const before = Date.now();
+      const res = await newCode(worker.workerId);
+      const after = Date.now();
+      expect(res.status).toBe(201);
+      expect(Object.keys(res.body).sort()).toEqual(['enrollmentCode', 'expiresAt', 'workerId']);
+      expect(res.body.workerId).toBe(worker.workerId);
+      expect(res.body.enrollmentCode).toMatch(/^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/);
+      expect(res.body.enrollmentCode).not.toBe(worker.enrollmentCode);
+      // ENROLLMENT_CODE_TTL_HOURS, 168 by default, from the issuing
+      const expiresAt = new Date(res.body.expiresAt).getTime();
+      expect(expiresAt).toBeGreaterThanOrEqual(before + 168 * 3_600_000 - 1);
+      expect(expiresAt).toBeLessThanOrEqual(after + 168 * 3_600_000 + 1);
+
+      const voided = await register(worker.enrollmentCode, 'feedface00000001');
+      expect([voided.status, voided.body.code]).toEqual([403, 'invalid_enrollment_code']);
+      const phone = await register(res.body.enrollmentCode, 'feedface00000001');
+      expect(phone.status).toBe(201);
+      const again = await register(res.body.enrollmentCode, 'feedface00000002');
+      expect([again.status, again.body.code]).toEqual([403, 'invalid_enrollment_code']);
+    });
+
+    it('should void every earlier unused code, and leave a registered phone working', async () => {
+      const worker = await newWorker();
+      const first = await registerPhone(t.baseUrl, worker, siteId, 'feedface00000003');
+      const unused = (await newCode(worker.workerId)).body.enrollmentCode as string;
+      const latest = (await newCode(worker.workerId)).body.enrollmentCode as string;
+      expect((await register(unused, 'feedface00000004')).status).toBe(403);
+      const second = await registerPhone(
+        t.baseUrl,
+        { workerId: worker.workerId, enrollmentCode: latest },
+        siteId,
+        'feedface00000004',
+      );
+      expect(second.deviceId).not.toBe(first.deviceId);
+
+      // the first phone keeps its device, secret and offline token
+      const sync = await syncBatch(t.baseUrl, first.token, [signPacket(first)]);
+      expect(sync.status).toBe(200);
+      expect(sync.body).toMatchObject({ accepted: 1, rejected: 0 });
+      const device = await http(t.baseUrl, 'GET', `/api/v5/devices/${first.deviceId}`, {
+        key: t.keys.admin,
+      });
+      expect(device.body).toMatchObject({ isBlocked: false, user: { id: worker.workerId } });
+      const refreshed = await syncBatch(t.baseUrl, second.token, [signPacket(second)]);
+      expect(refreshed.body).toMatchObject({ accepted: 1, rejected: 0 });
+    });
+
+    it('should log the issuing without the code', async () => {
+      const worker = await newWorker();
+      const code = (await newCode(worker.workerId)).body.enrollmentCode as string;
+      const logs = t.logs();
+      const line = logs
+        .split('\n')
+        .find((l) => l.includes('Worker enrollment code issued') && l.includes(worker.workerId));
+      expect(JSON.parse(line!)).toMatchObject({ actor: expect.stringMatching(/^admin:/) });
+      expect(logs).not.toContain(code);
+      expect(logs).not.toContain(code.replace(/-/g, ''));
+    });
+
+    it('should answer 404 for an unknown worker, 400 for a malformed id, 403 for other roles', async () => {
+      const unknown = await newCode('0123456789abcdef01234567');
+      expect([unknown.status, unknown.body.code]).toEqual([404, 'worker_not_found']);
+      expect((await newCode('not-an-id')).status).toBe(400);
+      const worker = await newWorker();
+      for (const key of [t.keys.auditor, t.keys.provisioner, t.keys.mobile])
+        expect((await newCode(worker.workerId, key)).status).toBe(403);
+      const anonymous = await http(
+        t.baseUrl,
+        'POST',
+        `/api/v5/workers/${worker.workerId}/enrollment-code`,
+      );
+      expect(anonymous.status).toBe(401);
+      // none of the refused calls voided the creation code
+      expect((await register(worker.enrollmentCode, 'feedface00000005')).status).toBe(201);
+    });
+  });
+
+  describe('PATCH /api/v5/workers/:workerId', () => {
+    function patch(workerId: string, body: unknown, key = t.keys.admin) {
+      return http(t.baseUrl, 'PATCH', `/api/v5/workers/${workerId}`, { key, body });
+    }
+
+    it('should change the name and the phone, each alone or both', async () => {
+      const worker = await newWorker();
+      const renamed = await patch(worker.workerId, { name: 'Sita Kumari' });
+      expect(renamed.status).toBe(200);
+      expect(renamed.body).toMatchObject({
+        workerId: worker.workerId,
+        name: 'Sita Kumari',
+        phone: '+91 98100 00001',
+        siteIds: [siteId],
+      });
+      const both = await patch(worker.workerId, { name: 'Sita K', phone: '+91 98100 00002' });
+      expect(both.body).toMatchObject({ name: 'Sita K', phone: '+91 98100 00002' });
+      const read = await http(t.baseUrl, 'GET', `/api/v5/workers/${worker.workerId}`, {
+        key: t.keys.auditor,
+      });
+      expect(read.body).toEqual(both.body);
+    });
+
+    it('should validate as at creation, refuse an empty body and siteIds, and 404 an unknown worker', async () => {
+      const worker = await newWorker();
+      const badPhone = await patch(worker.workerId, { phone: 'call me' });
+      expect([badPhone.status, badPhone.body.code]).toEqual([400, 'validation_failed']);
+      expect(badPhone.body.errors.map((e: any) => e.field)).toEqual(['phone']);
+      expect((await patch(worker.workerId, { name: '' })).status).toBe(400);
+      expect((await patch(worker.workerId, { name: 'x'.repeat(201) })).status).toBe(400);
+      const empty = await patch(worker.workerId, {});
+      expect([empty.status, empty.body.code]).toEqual([400, 'validation_failed']);
+      expect((await patch(worker.workerId, { name: null })).status).toBe(400);
+      const sites = await patch(worker.workerId, { siteIds: [siteId] });
+      expect([sites.status, sites.body.errors?.[0]?.field]).toEqual([400, 'siteIds']);
+      const unknown = await patch('0123456789abcdef01234567', { name: 'X' });
+      expect([unknown.status, unknown.body.code]).toEqual([404, 'worker_not_found']);
+      expect((await patch(worker.workerId, { name: 'X' }, t.keys.auditor)).status).toBe(403);
+      const read = await http(t.baseUrl, 'GET', `/api/v5/workers/${worker.workerId}`, {
+        key: t.keys.admin,
+      });
+      expect(read.body).toMatchObject({ name: 'Sita Devi', phone: '+91 98100 00001' });
+    });
+  });
+
+  describe('GET /api/v5/devices?workerId=', () => {
+    it("should list one worker's phones only, keyset paged", async () => {
+      const worker = await newWorker();
+      const first = await registerPhone(t.baseUrl, worker, siteId, 'feedface00000006');
+      const code = (await newCode(worker.workerId)).body.enrollmentCode as string;
+      const second = await registerPhone(
+        t.baseUrl,
+        { workerId: worker.workerId, enrollmentCode: code },
+        siteId,
+        'feedface00000007',
+      );
+      await enrollPhone(t.baseUrl, t.keys.admin, siteId); // another worker's phone
+      const mine = [first.deviceId, second.deviceId].sort();
+
+      const list = (query: string, key = t.keys.admin) =>
+        http(t.baseUrl, 'GET', `/api/v5/devices?${query}`, { key });
+      const all = await list(`workerId=${worker.workerId}`);
+      expect(all.status).toBe(200);
+      expect(all.body.map((d: any) => d.deviceId)).toEqual(mine);
+      expect(all.body.map((d: any) => d.user)).toEqual([
+        { kind: 'worker', id: worker.workerId },
+        { kind: 'worker', id: worker.workerId },
+      ]);
+      const page = await list(`workerId=${worker.workerId}&limit=1&after=${mine[0]}`);
+      expect(page.body.map((d: any) => d.deviceId)).toEqual([mine[1]]);
+      expect((await list('workerId=0123456789abcdef01234567')).body).toEqual([]);
+      expect((await list('workerId=nope')).status).toBe(400);
+      expect((await list(`workerId=${worker.workerId}`, t.keys.auditor)).status).toBe(403);
+    });
+  });
+
+  describe('PATCH /api/v5/sites/:siteId', () => {
+    function patch(id: string, body: unknown, key = t.keys.admin) {
+      return http(t.baseUrl, 'PATCH', `/api/v5/sites/${id}`, { key, body });
+    }
+
+    it('should rename a site and move its geofence, which the next sync is checked against', async () => {
+      const created = await http(t.baseUrl, 'POST', '/api/v5/sites', {
+        key: t.keys.admin,
+        body: { name: 'Yard', geo: { lat: 28.6139, lng: 77.209 }, radiusM: 150 },
+      });
+      const id = created.body.siteId as string;
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin, id);
+      const atHome = new Date(Date.now() - 120_000).toISOString();
+      const inside = signPacket(phone, { type: 'check_in', timestamp: atHome });
+      expect((await syncBatch(t.baseUrl, phone.token, [inside])).body.accepted).toBe(1);
+
+      const renamed = await patch(id, { name: 'Yard 2' });
+      expect(renamed.status).toBe(200);
+      expect(renamed.body).toMatchObject({ siteId: id, name: 'Yard 2', radiusM: 150 });
+      const moved = await patch(id, { geo: { lat: 19.07, lng: 72.87 }, radiusM: 300 });
+      expect(moved.body).toMatchObject({
+        siteId: id,
+        name: 'Yard 2',
+        geo: { lat: 19.07, lng: 72.87 },
+        radiusM: 300,
+        timeZone: created.body.timeZone,
+      });
+      const listed = await http(t.baseUrl, 'GET', '/api/v5/sites?limit=500', {
+        key: t.keys.auditor,
+      });
+      expect(listed.body.find((s: any) => s.siteId === id)).toEqual(moved.body);
+
+      const later = signPacket(phone, { type: 'check_out' });
+      expect((await syncBatch(t.baseUrl, phone.token, [later])).body.accepted).toBe(1);
+      const flagged = await http(
+        t.baseUrl,
+        'GET',
+        `/api/v5/fraud/events?type=outside_geofence&workerId=${phone.workerId}`,
+        { key: t.keys.admin },
+      );
+      expect(flagged.body.map((e: any) => e.packetId)).toEqual([later.payload.packetId]);
+    });
+
+    it('should refuse a time zone, an empty body and a bad geofence, and 404 an unknown site', async () => {
+      const zone = await patch(siteId, { timeZone: 'Europe/London' });
+      expect([zone.status, zone.body.errors?.[0]?.field]).toEqual([400, 'timeZone']);
+      const empty = await patch(siteId, {});
+      expect([empty.status, empty.body.code]).toEqual([400, 'validation_failed']);
+      expect((await patch(siteId, { radiusM: 5 })).status).toBe(400);
+      expect((await patch(siteId, { geo: { lat: 91, lng: 0 } })).status).toBe(400);
+      expect((await patch(siteId, { geo: { lat: 10 } })).status).toBe(400);
+      const unknown = await patch('0123456789abcdef01234567', { name: 'X' });
+      expect([unknown.status, unknown.body.code]).toEqual([404, 'site_not_found']);
+      expect((await patch(siteId, { name: 'X' }, t.keys.auditor)).status).toBe(403);
+      const listed = await http(t.baseUrl, 'GET', '/api/v5/sites?limit=500', {
+        key: t.keys.admin,
+      });
+      expect(listed.body.find((s: any) => s.siteId === siteId)).toMatchObject({
+        name: 'Tower B',
+        geo: { lat: 28.6139, lng: 77.209 },
+        radiusM: 150,
+      });
+    });
+  });
+});
