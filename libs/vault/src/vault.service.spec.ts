@@ -292,7 +292,42 @@ describe('VaultService', () => {
     expect(sut.heldBytes).toBe(0);
   });
 
-  it('should open nothing for a body of the second pass closed before its first chunk', async () => {
+  it('should serve a file of the second pass whole when a delete removes its blob meanwhile', async () => {
+    await vault.close();
+    vault = await boot(dataDir, { VAULT_READ_HOLD_BYTES: '0' });
+    sut = vault.sut;
+    const data = randomBytes(5 * CHUNK + 3);
+    const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'capture');
+    // allowed and audited before the delete: the reader gets the bytes it was allowed
+    const read = await sut.read(stored.fileId, auditor, 'case review');
+    await sut.delete(stored.fileId, admin, 'subject asked');
+    expect(existsSync(vault.blobs.pathOf(stored.fileId))).toBe(false);
+    expect((await readAll(read.body)).equals(data)).toBe(true);
+    expect(httpStatusOf(await errorOf(sut.read(stored.fileId, auditor, 'case review')))).toBe(410);
+  });
+
+  it('should answer 410, not an integrity failure, when a delete removes the blob before the read opens it', async () => {
+    await vault.close();
+    vault = await boot(dataDir, { VAULT_READ_HOLD_BYTES: '0' });
+    sut = vault.sut;
+    const stored = await sut.storeBuffer(randomBytes(2 * CHUNK), 'image/jpeg', admin, 'capture');
+    // the delete lands between the read's lookup of the file and its opening of the blob
+    const open = vault.blobs.open.bind(vault.blobs);
+    jest.spyOn(vault.blobs, 'open').mockImplementationOnce(async (fileId) => {
+      await sut.delete(fileId, admin, 'subject asked');
+      return open(fileId);
+    });
+    const refused = await errorOf(sut.read(stored.fileId, auditor, 'case review'));
+    expect([httpStatusOf(refused), refused.code]).toEqual([410, 'file_deleted']);
+    const records = await vault.audit.list({ fileId: stored.fileId, limit: 10 });
+    expect(records.map((r) => [r.action, r.result, r.reason])).toEqual([
+      ['store', 'allowed', undefined],
+      ['delete', 'allowed', undefined],
+      ['read', 'failed', 'file_deleted'],
+    ]);
+  });
+
+  it('should leave the blob closed when a body of the second pass is closed before its first chunk', async () => {
     await vault.close();
     vault = await boot(dataDir, { VAULT_READ_HOLD_BYTES: '0' });
     sut = vault.sut;

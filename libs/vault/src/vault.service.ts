@@ -16,7 +16,7 @@ import { BlobIntegrityError, decryptBlob, encryptBlob } from './domain/vault-blo
 import { HeldPlaintext, ReadHold } from './domain/held-plaintext';
 import { VaultAction } from './domain/vault-audit-record';
 import { StoredFile, VaultActor, VaultFile } from './domain/vault-file';
-import { VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
+import { OpenBlob, VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
 import { VaultFileRepository } from './infrastructure/persistence/vault-file.repository';
 import { AuditReceipt, VaultAuditService } from './vault-audit.service';
 import { vaultConfig, VaultSettings } from './vault.config';
@@ -268,10 +268,27 @@ export class VaultService {
     // before anything is served: no header goes out for bytes that do not match. A file that
     // fits the reads' hold is served from that pass; a larger one is read and decrypted again.
     const held = this.hold.take(file.size) ? new HeldPlaintext(this.hold, file.size) : undefined;
-    const fault = await this.checkPlaintext(file, dataKey, held?.chunks);
+    // read twice: the blob is opened once for both passes, so the second reads what the first
+    // checked even when a delete removes it meanwhile (the read was allowed before the delete)
+    const blob = held ? undefined : await this.blobs.open(file.id).catch(() => undefined);
+    const fault =
+      held || blob
+        ? await this.checkPlaintext(
+            file,
+            dataKey,
+            blob?.read() ?? this.blobs.read(file.id),
+            held?.chunks,
+          )
+        : 'blob_unreadable';
     if (fault) {
       dataKey.fill(0);
       await held?.return();
+      await blob?.close().catch(() => undefined);
+      // no blob to read because the file was deleted after it was found: gone, not tampered
+      if (fault === 'blob_unreadable' && !(await this.files.findById(file.id))?.wrappedKey) {
+        await this.audit.record({ ...attempt, result: 'failed', reason: 'file_deleted' });
+        throw gone();
+      }
       this.logger.warn({ fileId: file.id, reason: fault }, 'Vault read refused');
       await this.audit.record({ ...attempt, result: 'failed', reason: fault });
       throw integrityFailure();
@@ -282,6 +299,7 @@ export class VaultService {
     } catch (error) {
       dataKey.fill(0);
       await held?.return();
+      await blob?.close().catch(() => undefined);
       throw error;
     }
     let body: AsyncIterableIterator<Buffer>;
@@ -289,7 +307,11 @@ export class VaultService {
       dataKey.fill(0);
       body = held;
     } else {
-      body = withCleanup(this.serve(file, dataKey, attempt), () => dataKey.fill(0));
+      const opened = blob!;
+      body = withCleanup(this.serve(file, opened, dataKey, attempt), () => {
+        dataKey.fill(0);
+        void opened.close().catch(() => undefined);
+      });
     }
     return {
       fileId: file.id,
@@ -308,12 +330,13 @@ export class VaultService {
   private async checkPlaintext(
     file: VaultFile,
     dataKey: Buffer,
+    ciphertext: AsyncIterable<Buffer>,
     held?: Buffer[],
   ): Promise<'tampered' | 'blob_unreadable' | 'size_mismatch' | 'digest_mismatch' | undefined> {
     const hash = createHash('sha256');
     let bytes = 0;
     try {
-      for await (const chunk of decryptBlob(this.blobs.read(file.id), dataKey, file.id)) {
+      for await (const chunk of decryptBlob(ciphertext, dataKey, file.id)) {
         bytes += chunk.length;
         // never more than the file's reservation (the blob may be longer than recorded)
         if (held && bytes > file.size) {
@@ -455,15 +478,16 @@ export class VaultService {
   /** The file decrypted again as it streams (a file the reads' hold could not take). */
   private async *serve(
     file: VaultFile,
+    blob: OpenBlob,
     dataKey: Buffer,
     attempt: { fileId: string; actor: VaultActor; purpose: string; action: VaultAction },
   ): AsyncGenerator<Buffer> {
     const size = file.size;
     let sent = 0;
-    // the blob is opened at the first chunk asked for: a body closed before that opens nothing
+    // read at the first chunk asked for (a body closed before that is cleaned up by the caller)
     let chunks: AsyncGenerator<Buffer> | undefined;
     try {
-      chunks = decryptBlob(this.blobs.read(file.id), dataKey, file.id);
+      chunks = decryptBlob(blob.read(), dataKey, file.id);
       for (;;) {
         const next = await chunks.next();
         if (next.done) break;
@@ -483,6 +507,7 @@ export class VaultService {
     } finally {
       dataKey.fill(0);
       await chunks?.return(undefined);
+      await blob.close().catch(() => undefined);
     }
   }
 }

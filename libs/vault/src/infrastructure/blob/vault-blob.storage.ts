@@ -7,6 +7,16 @@ import { appConfig, AppSettings } from '@app/common';
 
 /** Ciphertext is written about this many bytes per system call (one `writev` of records). */
 const WRITE_BATCH_BYTES = 1024 * 1024;
+/** A blob is read a few records at a time. */
+const READ_BYTES = 4 * (DEFAULT_CHUNK_BYTES + BLOB_TAG_BYTES);
+
+/** A blob held open (see `VaultBlobStorage.open`). */
+export interface OpenBlob {
+  /** Its bytes from the start. */
+  read(): AsyncIterable<Buffer>;
+  /** Closes it; again is a no-op. */
+  close(): Promise<void>;
+}
 
 /**
  * Encrypted blobs on the local disk (`UPLOADS_DIR/<fileId>.mdv`, mode 0600). A blob is written
@@ -74,8 +84,31 @@ export class VaultBlobStorage implements OnApplicationShutdown {
   /** The blob's bytes, read a few records at a time. */
   read(fileId: string): AsyncIterable<Buffer> {
     return createReadStream(this.pathOf(fileId), {
-      highWaterMark: 4 * (DEFAULT_CHUNK_BYTES + BLOB_TAG_BYTES),
+      highWaterMark: READ_BYTES,
     }) as AsyncIterable<Buffer>;
+  }
+
+  /**
+   * The blob opened once, to be read from its start as often as needed: what is read is the
+   * blob that was opened, even when it is removed (or replaced) meanwhile. `close` once done.
+   */
+  async open(fileId: string): Promise<OpenBlob> {
+    const handle = await open(this.pathOf(fileId), 'r');
+    let closed = false;
+    return {
+      read: () =>
+        createReadStream('', {
+          fd: handle,
+          start: 0,
+          autoClose: false,
+          highWaterMark: READ_BYTES,
+        }) as AsyncIterable<Buffer>,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await handle.close();
+      },
+    };
   }
 
   async remove(fileId: string): Promise<void> {
