@@ -114,7 +114,7 @@ describe('timesheet corrections: bounds, retries and added check-ins (e2e, contr
     });
 
     it('should bound a move by the recorded time, not the moved one (moves do not walk)', async () => {
-      // 02:30 now; 16 h before the recorded 03:30 is 11:30 on 1 March, which still holds
+      // the punch is at 02:30 now: 11:00 on 1 March is within 16 h of it, not of the recorded 03:30
       const walk = await correct({
         action: 'move',
         target: target(inSeq),
