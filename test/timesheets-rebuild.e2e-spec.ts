@@ -14,7 +14,7 @@ const localDayOf = (at: number) => localDay(at, 'America/New_York');
 interface Made {
   seq: number;
   workerId: string;
-  kind: 'check_in' | 'check_out' | 'void' | 'move' | 'add_check_out';
+  kind: 'check_in' | 'check_out' | 'void' | 'move' | 'add_check_out' | 'add_check_in';
 }
 
 describe('timesheet read model: rebuilt from the ledger equals the one kept up incrementally (e2e)', () => {
@@ -61,11 +61,16 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
           const targets = history.filter((m) => m.seq > 0);
           if (targets.length > 0 && random() < 0.3) {
             const target = pick(targets);
-            const punchLike = ['check_in', 'check_out', 'add_check_out'].includes(target.kind);
+            const punchLike = ['check_in', 'check_out', 'add_check_out', 'add_check_in'].includes(
+              target.kind,
+            );
+            const punch = target.kind === 'check_in' || target.kind === 'check_out';
             const action = !punchLike
               ? 'void'
-              : target.kind === 'check_in' && random() < 0.4
-                ? 'add_check_out'
+              : punch && random() < 0.4
+                ? target.kind === 'check_in'
+                  ? 'add_check_out'
+                  : 'add_check_in'
                 : random() < 0.5
                   ? 'move'
                   : 'void';
@@ -302,7 +307,7 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
       punchEntry({ siteId, workerId, type, timestamp });
     const correction = (
       seq: number,
-      action: 'void' | 'move' | 'add_check_out',
+      action: 'void' | 'move' | 'add_check_out' | 'add_check_in',
       at?: string,
     ): PendingLogEntry =>
       correctionEntry({
@@ -324,7 +329,13 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
       correction(6, 'add_check_out', '2026-03-03T09:30:00.000Z'), // 7
       correction(2, 'void'), // 8: the first day's check-out
     ]);
-    await ledger.append([correction(8, 'void'), punch('check_out', '2026-03-03T12:30:00.000Z')]);
+    await ledger.append([
+      correction(8, 'void'),
+      punch('check_out', '2026-03-03T12:30:00.000Z'), // 10
+      punch('check_out', '2026-03-04T11:30:00.000Z'), // 11: no check-in
+      correction(11, 'add_check_in', '2026-03-04T03:30:00.000Z'), // 12
+      correction(12, 'move', '2026-03-04T04:30:00.000Z'), // 13
+    ]);
     await projector.ensureCurrent(siteId);
     const snapshot = async () => ({
       entries: await repo.listEntries(siteId, 0, 100),
@@ -336,8 +347,9 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
     expect(incremental.days.map((d) => [d.day, d.workedSeconds, d.corrected])).toEqual([
       ['2026-03-02', 6 * 3600, true],
       ['2026-03-03', 6 * 3600, true],
+      ['2026-03-04', 7 * 3600, true],
     ]);
-    expect(await projector.rebuildSite(siteId)).toBe(10);
+    expect(await projector.rebuildSite(siteId)).toBe(13);
     expect(await snapshot()).toEqual(incremental);
   });
 

@@ -60,15 +60,15 @@ export const CorrectionResponseStatusValues = ['appended', 'duplicate'] as const
 export interface CreateCorrectionDto {
   /** Client-chosen UUID: the same correction sent again is answered as a duplicate */
   correctionId?: string;
-  action: 'void' | 'add_check_out' | 'move';
+  action: 'void' | 'add_check_out' | 'add_check_in' | 'move';
   /** The ledger entry corrected (this site only) */
   target: LedgerRefDto;
-  /** ISO-8601 UTC: the check-out time (add_check_out) or the new time (move) */
+  /** ISO-8601 UTC: the check-out time (add_check_out), the check-in time (add_check_in) or the new time (move). Never later than the server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS; a move stays within TIMESHEET_MAX_SHIFT_HOURS of the time the entry was recorded at. */
   at?: string;
   reason: string;
 }
 
-export const CreateCorrectionDtoActionValues = ['void', 'add_check_out', 'move'] as const;
+export const CreateCorrectionDtoActionValues = ['void', 'add_check_out', 'add_check_in', 'move'] as const;
 
 export interface CreateSiteDto {
   name: string;
@@ -111,6 +111,7 @@ export interface CreateWorkerResponse {
 }
 
 export interface DayFlagView {
+  /** One flag per entry behind it, but `corrected` once a day, named by the newest correction of the day's punches (every correction is in the day's seqs) */
   type: 'open_shift' | 'check_out_without_check_in' | 'low_trust' | 'corrected' | 'voided_punch' | 'fraud';
   /** Ledger seq (of this site) behind the flag */
   seq: number;
@@ -350,9 +351,11 @@ export interface PayrollView {
 
 export interface PayrollWorkerView {
   workerId: string;
-  /** Days with at least one shift */
+  /** Days with at least one shift, that is with a live check-in: a day whose shift is still open counts (0 hours, flagged open_shift), a day with only a check-out without a check-in does not (flagged; an add_check_in correction makes it a shift) */
   daysPresent: number;
+  /** workedSeconds / 3600 rounded to 2 decimals once, for the period: the days' hours (and the CSV's rows) are each rounded, so their sum may differ from it by up to 0.005 a day. workedSeconds is exact. */
   hours: number;
+  /** The sum of the days' workedSeconds */
   workedSeconds: number;
   /** Days with an open shift, a stray check-out, low trust, a voided punch or fraud */
   flaggedDays: number;
@@ -493,6 +496,7 @@ export interface TimesheetDayView {
   firstIn?: string;
   /** Local time with offset */
   lastOut?: string;
+  /** workedSeconds / 3600, rounded to 2 decimals */
   hours: number;
   workedSeconds: number;
   shifts: ShiftView[];

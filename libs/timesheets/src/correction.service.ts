@@ -3,8 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { actorOf, Clock, jcs } from '@app/common';
 import { offlineTokenConfig, OfflineTokenSettings } from '@app/device-trust';
 import { WorkforceService } from '@app/workforce';
-import { AttendanceMeta, LedgerService } from '@app/offline-sync';
-import { CorrectionAuthor, CorrectionData } from './domain/correction';
+import { AttendanceLog, AttendanceMeta, LedgerService } from '@app/offline-sync';
+import { CorrectionAction, CorrectionAuthor, CorrectionData } from './domain/correction';
+import { liveNeighbours } from './domain/timesheet-day';
 import { projectLink, TimesheetEntry } from './domain/timesheet-entry';
 import { CorrectionResponse, CreateCorrectionDto } from './dto/timesheet.dto';
 import { TimesheetRepository } from './infrastructure/persistence/timesheet.repository';
@@ -49,42 +50,54 @@ export class CorrectionService {
       );
     }
     await this.projector.ensureCurrent(siteId);
-    const [log] = await this.ledger.readChain(siteId, body.target.seq - 1, 1);
-    const projected = log?.seq === body.target.seq ? projectLink(log) : undefined;
-    if (!log || log.seq !== body.target.seq) {
+    const log = await this.ledger.findLink(siteId, { seq: body.target.seq });
+    if (!log) {
       throw new TimesheetsError('entry_not_found', 'This site has no ledger entry with that seq');
     }
+    const projected = projectLink(log);
     if (!projected)
       throw new TimesheetsError('not_correctable', 'This entry is not a punch or a correction');
-    const [target] = await this.repo.findEntries(siteId, [body.target.seq]);
-    if (!target)
-      throw new TimesheetsError(
-        'timesheets_behind',
-        'The timesheet read model is catching up; retry',
-      );
     if (actor.kind === 'thekedar') {
       const crew = await this.workforce.workerIdsOfThekedar(actor.signed.thekedarId);
-      if (!crew.includes(target.workerId)) {
+      if (!crew.includes(projected.workerId)) {
         throw new TimesheetsError(
           'worker_not_in_crew',
           'A thekedar corrects only the workers it onboarded',
         );
       }
     }
-    const now = this.clock.now();
-    const at = this.checkAction(body, target, now);
+    const at = body.at !== undefined ? Date.parse(body.at) : undefined;
     const correctionId = body.correctionId ?? randomUUID();
     const data: CorrectionData = {
       kind: 'timesheet_correction',
       packetId: correctionId,
       siteId,
-      workerId: target.workerId,
+      workerId: projected.workerId,
       action: body.action,
       target: { siteId, seq: log.seq, recordHash: log.recordHash },
       ...(at !== undefined ? { at: new Date(at).toISOString() } : {}),
       reason: body.reason,
       by: authorOf(actor),
     };
+    // a retry is answered before the rules: the correction it repeats has changed the target
+    // since (a retried void finds it voided, a retried add_check_out finds it checked out)
+    const retried = await this.retryOf(siteId, body.correctionId, data);
+    if (retried) return retried;
+    const [target] = await this.repo.findEntries(siteId, [body.target.seq]);
+    if (!target)
+      throw new TimesheetsError(
+        'timesheets_behind',
+        'The timesheet read model is catching up; retry',
+      );
+    const now = this.clock.now();
+    try {
+      await this.checkAction(body.action, at, target, now);
+    } catch (error) {
+      // the same retry sent twice at once: the other one may have been appended since
+      const late = await this.retryOf(siteId, body.correctionId, data);
+      if (late) return late;
+      throw error;
+    }
     const meta: AttendanceMeta = {
       isOfflineSync: false,
       syncTimestamp: now.toISOString(),
@@ -93,14 +106,16 @@ export class CorrectionService {
     const [result] = await this.ledger.append([
       { siteId, packetId: correctionId, data: { ...data }, meta },
     ]);
-    if (result.status === 'duplicate' && !sameCorrection(result.log.data, data)) {
-      throw new TimesheetsError(
-        'correction_id_conflict',
-        'correctionId is already used by another entry',
-      );
-    }
+    if (result.status === 'duplicate') return this.duplicate(result.log, data);
     this.logger.log(
-      { siteId, seq: result.log.seq, action: body.action, targetSeq: log.seq, by: data.by.kind },
+      {
+        siteId,
+        seq: result.log.seq,
+        correctionId,
+        action: body.action,
+        targetSeq: log.seq,
+        by: data.by.kind,
+      },
       'Timesheet correction appended',
     );
     return {
@@ -112,42 +127,131 @@ export class CorrectionService {
     };
   }
 
-  /** Checks the action against the target's current state; returns the time it sets (ms). */
-  private checkAction(
-    body: CreateCorrectionDto,
+  /** The answer to a correctionId this site's chain already holds (undefined when it holds none). */
+  private async retryOf(
+    siteId: string,
+    correctionId: string | undefined,
+    data: CorrectionData,
+  ): Promise<CorrectionResponse | undefined> {
+    if (correctionId === undefined) return undefined;
+    const stored = await this.ledger.findLink(siteId, { packetId: correctionId });
+    return stored ? this.duplicate(stored, data) : undefined;
+  }
+
+  /** 200 `duplicate` for the same correction sent again, 409 for its id reused for another. */
+  private duplicate(stored: AttendanceLog, data: CorrectionData): CorrectionResponse {
+    if (!sameCorrection(stored.data, data)) {
+      throw new TimesheetsError(
+        'correction_id_conflict',
+        'correctionId is already used by another entry',
+      );
+    }
+    this.logger.log(
+      { siteId: stored.siteId, seq: stored.seq, correctionId: data.packetId, action: data.action },
+      'Timesheet correction duplicate',
+    );
+    return {
+      correctionId: data.packetId,
+      status: 'duplicate',
+      siteId: stored.siteId,
+      seq: stored.seq,
+      recordHash: stored.recordHash,
+    };
+  }
+
+  /** Checks the action and its time (epoch ms) against the target's current state. */
+  private async checkAction(
+    action: CorrectionAction,
+    at: number | undefined,
     target: TimesheetEntry,
     now: Date,
-  ): number | undefined {
-    const at = body.at !== undefined ? Date.parse(body.at) : undefined;
+  ): Promise<void> {
     if (at !== undefined && at > now.getTime() + this.skewMs) {
       throw new TimesheetsError('time_in_future', 'at is in the future');
     }
-    switch (body.action) {
+    switch (action) {
       case 'void':
         if (at !== undefined) throw new TimesheetsError('unexpected_time', 'void takes no at');
         if (target.voided)
           throw new TimesheetsError('already_voided', 'This entry is already voided');
-        return undefined;
+        return;
       case 'add_check_out':
-        if (target.kind !== 'punch' || target.punchType !== 'check_in') {
-          throw new TimesheetsError('not_a_check_in', 'add_check_out targets a check-in punch');
-        }
-        if (target.voided) throw new TimesheetsError('target_voided', 'This check-in is voided');
-        if (at === undefined) throw new TimesheetsError('time_required', 'add_check_out needs at');
-        if (at <= target.effectiveAt! || at - target.effectiveAt! > this.maxShiftMs) {
-          throw new TimesheetsError(
-            'check_out_out_of_range',
-            'at must be after the check-in and within TIMESHEET_MAX_SHIFT_HOURS of it',
-          );
-        }
-        return at;
+      case 'add_check_in':
+        return this.checkAdded(action, at, target);
       case 'move':
         if (target.punchType === undefined) {
-          throw new TimesheetsError('not_a_punch', 'move targets a punch or an added check-out');
+          throw new TimesheetsError(
+            'not_a_punch',
+            'move targets a punch or an added check-out or check-in',
+          );
         }
         if (target.voided) throw new TimesheetsError('target_voided', 'This entry is voided');
         if (at === undefined) throw new TimesheetsError('time_required', 'move needs at');
-        return at;
+        // from the time recorded, not the current one: moves cannot walk a punch away
+        if (Math.abs(at - target.at!) > this.maxShiftMs) {
+          throw new TimesheetsError(
+            'move_out_of_range',
+            'at must be within TIMESHEET_MAX_SHIFT_HOURS of the time the entry was recorded at',
+          );
+        }
+        return;
+    }
+  }
+
+  /**
+   * add_check_out closes a check-in, add_check_in opens a check-out. The target must be a live
+   * punch of that type without a partner (as the projection pairs them: the live punch after
+   * a check-in, before a check-out, of the other type and within the longest shift; or an
+   * added one), and `at` must fall on its open side, within the longest shift and before the
+   * worker's next live punch on that side, so that the projection pairs the two.
+   */
+  private async checkAdded(
+    action: 'add_check_out' | 'add_check_in',
+    at: number | undefined,
+    target: TimesheetEntry,
+  ): Promise<void> {
+    const closing = action === 'add_check_out';
+    if (target.kind !== 'punch' || target.punchType !== (closing ? 'check_in' : 'check_out')) {
+      throw closing
+        ? new TimesheetsError('not_a_check_in', 'add_check_out targets a check-in punch')
+        : new TimesheetsError('not_a_check_out', 'add_check_in targets a check-out punch');
+    }
+    if (target.voided) throw new TimesheetsError('target_voided', 'This punch is voided');
+    if (at === undefined) throw new TimesheetsError('time_required', `${action} needs at`);
+    const t = target.effectiveAt!;
+    const near = await this.repo.listPunches(
+      target.siteId,
+      target.workerId,
+      t - this.maxShiftMs,
+      t + this.maxShiftMs + 1,
+    );
+    const { before, after } = liveNeighbours(near, target.seq);
+    const side = closing ? after : before;
+    const paired =
+      side !== undefined &&
+      side.punchType !== target.punchType &&
+      Math.abs(side.effectiveAt! - t) <= this.maxShiftMs;
+    const added = (await this.repo.findCorrectionsOf(target.siteId, [target.seq])).some(
+      (c) => c.action === action && !c.voided,
+    );
+    if (paired || added) {
+      throw closing
+        ? new TimesheetsError('already_checked_out', 'This check-in already has a check-out')
+        : new TimesheetsError('already_checked_in', 'This check-out already has a check-in');
+    }
+    const span = closing ? at - t : t - at;
+    const beforeSide =
+      side === undefined || (closing ? at < side.effectiveAt! : at > side.effectiveAt!);
+    if (span <= 0 || span > this.maxShiftMs || !beforeSide) {
+      throw closing
+        ? new TimesheetsError(
+            'check_out_out_of_range',
+            'at must be after the check-in, within TIMESHEET_MAX_SHIFT_HOURS of it and before the next punch',
+          )
+        : new TimesheetsError(
+            'check_in_out_of_range',
+            'at must be before the check-out, within TIMESHEET_MAX_SHIFT_HOURS of it and after the previous punch',
+          );
     }
   }
 }

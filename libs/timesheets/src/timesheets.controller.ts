@@ -102,7 +102,10 @@ export class TimesheetsController {
   @TimesheetKeyRoles('admin', 'auditor')
   @ApiOperation({
     summary: 'Worker-days of a period as CSV (RFC 4180, streamed)',
-    description: `${SIGNED_READ} Columns: ${CSV_HEADER.join(', ')}.`,
+    description:
+      `${SIGNED_READ} Columns: ${CSV_HEADER.join(', ')}. \`hours\` is the day's seconds / 3600 ` +
+      'to 2 decimals, so the rows of a period may not sum to the payroll `hours` (rounded once ' +
+      'for the period, from the seconds); `corrected` appears once a day in `flags`.',
   })
   @ApiProduces('text/csv')
   @ApiOkResponse({ description: 'One row per worker-day, CRLF line ends, header first' })
@@ -131,7 +134,14 @@ export class TimesheetsController {
   @Public()
   @UseGuards(TimesheetAccessGuard)
   @TimesheetKeyRoles('admin', 'auditor')
-  @ApiOperation({ summary: 'Payroll summary per worker for a period', description: SIGNED_READ })
+  @ApiOperation({
+    summary: 'Payroll summary per worker for a period',
+    description:
+      `${SIGNED_READ} A day present is a day with a live check-in: a shift still open counts ` +
+      '(0 hours, flagged), a day with only a check-out without a check-in does not. `hours` ' +
+      'is the seconds of the period / 3600 rounded to 2 decimals once; the days of the CSV ' +
+      'and the JSON are rounded each, so their sum may differ slightly; `workedSeconds` is exact.',
+  })
   @ApiOkResponse({ type: PayrollView })
   async payroll(
     @Param() params: SiteParam,
@@ -157,19 +167,31 @@ export class TimesheetsController {
   @ApiOperation({
     summary: 'Correct a punch: a new ledger entry, never an edit',
     description:
-      'Admin `x-api-key`, or a thekedar-signed request (as for worker creation: HMAC over `<x-request-timestamp>.<JCS(body)>`), for a worker the thekedar onboarded. Actions: `void` (any punch or correction), `add_check_out` (a check-in, with `at`), `move` (a punch or an added check-out, with `at`). The target must be an entry of this site. 200 with status `duplicate` when the same correctionId was already appended.',
+      'Admin `x-api-key`, or a thekedar-signed request (as for worker creation: HMAC over ' +
+      '`<x-request-timestamp>.<JCS(body)>`), for a worker the thekedar onboarded. Actions: ' +
+      '`void` (any punch or correction not voided yet), `add_check_out` (a check-in without a ' +
+      'check-out, with an `at` after it, within TIMESHEET_MAX_SHIFT_HOURS and before the ' +
+      "worker's next punch), `add_check_in` (a check-out without a check-in, with an `at` " +
+      "before it, within TIMESHEET_MAX_SHIFT_HOURS and after the worker's previous punch), " +
+      '`move` (a punch or an added check-out or check-in, with an `at` within ' +
+      'TIMESHEET_MAX_SHIFT_HOURS of the time it was recorded at). No `at` later than the ' +
+      'server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS. The target must be an entry of this ' +
+      'site. The same correction sent again (same correctionId, same content) answers 200 ' +
+      'with status `duplicate` whatever the action, before any rule is checked; the same ' +
+      'correctionId with other content answers 409 `correction_id_conflict`.',
   })
   @ApiCreatedResponse({ type: CorrectionResponse })
   @ApiResponse({
     status: 409,
     type: ErrorBody,
-    description: 'already_voided, correction_id_conflict',
+    description: 'already_voided, already_checked_out, already_checked_in, correction_id_conflict',
   })
   @ApiResponse({
     status: 422,
     type: ErrorBody,
     description:
-      'cross_site_correction, not_a_check_in, time_required, check_out_out_of_range, ...',
+      'cross_site_correction, not_a_check_in, not_a_check_out, time_required, time_in_future, ' +
+      'check_out_out_of_range, check_in_out_of_range, move_out_of_range, ...',
   })
   async correct(
     @Param() params: SiteParam,

@@ -39,7 +39,7 @@ export function correctionEntry(c: {
   siteId: string;
   workerId: string;
   targetSeq: number;
-  action: 'void' | 'move' | 'add_check_out';
+  action: 'void' | 'move' | 'add_check_out' | 'add_check_in';
   at?: string;
   reason: string;
   syncTimestamp: string;

@@ -1,6 +1,6 @@
 import { LedgerEntryData } from '@app/offline-sync';
 
-export const CORRECTION_ACTIONS = ['void', 'add_check_out', 'move'] as const;
+export const CORRECTION_ACTIONS = ['void', 'add_check_out', 'add_check_in', 'move'] as const;
 export type CorrectionAction = (typeof CORRECTION_ACTIONS)[number];
 
 /** Who made a correction: an admin key, or a thekedar's signed request (kept verifiable). */
@@ -28,10 +28,20 @@ export interface CorrectionData {
   action: CorrectionAction;
   /** The corrected entry of the same chain, pinned by its recordHash. */
   target: { siteId: string; seq: number; recordHash: string };
-  /** ISO-8601 UTC: the check-out time (add_check_out) or the new time (move). */
+  /**
+   * ISO-8601 UTC: the check-out (add_check_out) or check-in (add_check_in) time, or the new
+   * time (move).
+   */
   at?: string;
   reason: string;
   by: CorrectionAuthor;
+}
+
+/** The punch an added-punch action stands for (undefined for void and move). */
+export function addedPunchType(action: CorrectionAction): 'check_in' | 'check_out' | undefined {
+  if (action === 'add_check_out') return 'check_out';
+  if (action === 'add_check_in') return 'check_in';
+  return undefined;
 }
 
 export function isCorrectionData(data: LedgerEntryData): data is CorrectionData & LedgerEntryData {

@@ -1,4 +1,5 @@
-import { computeDays } from './timesheet-day';
+import { addedPunchType, CorrectionAction } from './correction';
+import { computeDays, liveNeighbours } from './timesheet-day';
 import { resolveTree, TimesheetEntry } from './timesheet-entry';
 
 const H = 3_600_000;
@@ -26,13 +27,10 @@ function punch(
   };
 }
 
-function correction(
-  action: 'void' | 'add_check_out' | 'move',
-  targetSeq: number,
-  iso?: string,
-): TimesheetEntry {
+function correction(action: CorrectionAction, targetSeq: number, iso?: string): TimesheetEntry {
   seq += 1;
   const at = iso ? Date.parse(iso) : undefined;
+  const punchType = addedPunchType(action);
   return {
     siteId: 's',
     seq,
@@ -42,7 +40,7 @@ function correction(
     action,
     targetSeq,
     at,
-    ...(action === 'add_check_out' ? { punchType: 'check_out' as const, effectiveAt: at } : {}),
+    ...(punchType ? { punchType, effectiveAt: at } : {}),
     voided: false,
     correctedBy: [],
     lowTrust: false,
@@ -171,5 +169,55 @@ describe('computeDays', () => {
         16 * H,
       )[0].workedSeconds,
     ).toBe(6 * 3600);
+  });
+
+  it('should pair an added check-in with the stray check-out it precedes, on the day it starts', () => {
+    const out = punch('check_out', '2026-03-03T05:00:00Z');
+    const addIn = correction('add_check_in', out.seq, '2026-03-02T21:00:00Z');
+    const entries = apply([out, addIn]);
+    const days = computeDays(
+      's',
+      'w',
+      entries.filter((e) => e.punchType),
+      'UTC',
+      16 * H,
+    );
+    expect(days.map((d) => [d.day, d.workedSeconds / 3600, d.flags, d.seqs])).toEqual([
+      ['2026-03-02', 8, [{ type: 'corrected', seq: addIn.seq }], [out.seq, addIn.seq]],
+    ]);
+  });
+
+  it('should flag a day corrected once, by its newest correction', () => {
+    const a = punch('check_in', '2026-03-02T03:00:00Z');
+    const b = punch('check_out', '2026-03-02T09:00:00Z');
+    const moves = [
+      correction('move', a.seq, '2026-03-02T02:00:00Z'),
+      correction('move', b.seq, '2026-03-02T10:00:00Z'),
+      correction('move', a.seq, '2026-03-02T01:00:00Z'),
+    ];
+    const entries = apply([a, b, ...moves]);
+    const [day] = computeDays(
+      's',
+      'w',
+      entries.filter((e) => e.punchType),
+      'UTC',
+      16 * H,
+    );
+    expect(day.flags).toEqual([{ type: 'corrected', seq: moves[2].seq }]);
+    expect(day.corrected).toBe(true);
+  });
+});
+
+describe('liveNeighbours', () => {
+  beforeEach(() => (seq = 0));
+
+  it('should give the live entries either side in pairing order (time, then seq)', () => {
+    const a = punch('check_in', '2026-03-02T03:00:00Z');
+    const voided = punch('check_out', '2026-03-02T04:00:00Z', { voided: true });
+    const b = punch('check_out', '2026-03-02T09:00:00Z');
+    const c = punch('check_in', '2026-03-02T09:00:00Z');
+    expect(liveNeighbours([c, voided, b, a], b.seq)).toEqual({ before: a, after: c });
+    expect(liveNeighbours([c, voided, b, a], a.seq)).toEqual({ before: undefined, after: b });
+    expect(liveNeighbours([a, b], voided.seq)).toEqual({});
   });
 });

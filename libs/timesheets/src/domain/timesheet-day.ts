@@ -56,6 +56,26 @@ interface DayDraft {
   packets: Map<string, number>;
 }
 
+/** The order punch-like entries pair in: effective time, then seq (ledger order). */
+export function byEffectiveTime(a: TimesheetEntry, b: TimesheetEntry): number {
+  return a.effectiveAt! - b.effectiveAt! || a.seq - b.seq;
+}
+
+/**
+ * The live (not voided) punch-like entries just before and just after the one at `seq`, in the
+ * order computeDays pairs them: a check-in is closed by the entry after it, a check-out closes
+ * the one before it (each when within the longest shift).
+ */
+export function liveNeighbours(
+  entries: TimesheetEntry[],
+  seq: number,
+): { before?: TimesheetEntry; after?: TimesheetEntry } {
+  const live = entries.filter((e) => !e.voided).sort(byEffectiveTime);
+  const i = live.findIndex((e) => e.seq === seq);
+  if (i < 0) return {};
+  return { before: live[i - 1], after: live[i + 1] };
+}
+
 /**
  * Pairs a worker's punch-like entries (sorted by effective time) into shifts and assigns each
  * to the local day it started on: a check-in is closed by the next entry if that is a check-out
@@ -89,7 +109,7 @@ export function computeDays(
     if (e.kind === 'punch') d.packets.set(e.packetId, e.seq);
     if (e.lowTrust) d.flags.push({ type: 'low_trust', seq: e.seq });
   };
-  const sorted = [...entries].sort((a, b) => a.effectiveAt! - b.effectiveAt! || a.seq - b.seq);
+  const sorted = [...entries].sort(byEffectiveTime);
   const live = sorted.filter((e) => !e.voided);
   for (const e of sorted.filter((x) => x.voided)) {
     const d = draft(e.effectiveAt!);
@@ -127,7 +147,7 @@ export function computeDays(
 }
 
 function finish(siteId: string, workerId: string, day: string, d: DayDraft): TimesheetDay {
-  const flags = dedupeFlags(d.flags);
+  const flags = dayFlags(d.flags);
   const closed = d.shifts.filter((s) => s.out !== undefined);
   return {
     siteId,
@@ -144,9 +164,19 @@ function finish(siteId: string, workerId: string, day: string, d: DayDraft): Tim
   };
 }
 
-function dedupeFlags(flags: DayFlag[]): DayFlag[] {
+/**
+ * A day's flags, each once, by seq. `corrected` is raised once a day, named by the newest
+ * correction of the day's punches (every one of them is in the day's `seqs`): a flag per
+ * correction repeated it on a day corrected several times.
+ */
+export function dayFlags(flags: DayFlag[]): DayFlag[] {
   const seen = new Map<string, DayFlag>();
-  for (const f of flags) seen.set(`${f.type}:${f.seq}:${f.detail ?? ''}`, f);
+  let corrected: DayFlag | undefined;
+  for (const f of flags) {
+    if (f.type !== 'corrected') seen.set(`${f.type}:${f.seq}:${f.detail ?? ''}`, f);
+    else if (corrected === undefined || f.seq > corrected.seq) corrected = f;
+  }
+  if (corrected) seen.set('corrected', corrected);
   return [...seen.values()].sort((a, b) => a.seq - b.seq || (a.type < b.type ? -1 : 1));
 }
 

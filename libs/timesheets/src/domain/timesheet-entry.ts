@@ -1,11 +1,12 @@
 import { AttendanceLog, isPacketData } from '@app/offline-sync';
-import { CorrectionAction, isCorrectionData } from './correction';
+import { addedPunchType, CorrectionAction, isCorrectionData } from './correction';
 
 export type PunchType = 'check_in' | 'check_out';
 
 /**
  * The read model's copy of one ledger entry that matters to timesheets: a punch, or a
- * correction. An `add_check_out` correction is itself a punch (a check-out the worker forgot).
+ * correction. An `add_check_out` or `add_check_in` correction is itself a punch (a check-out or
+ * check-in the worker forgot).
  * `effectiveAt`, `voided` and `correctedBy` are derived from the corrections in its tree.
  */
 export interface TimesheetEntry {
@@ -14,7 +15,7 @@ export interface TimesheetEntry {
   workerId: string;
   packetId: string;
   kind: 'punch' | 'correction';
-  /** Set on punches and on add_check_out corrections (the punch-like entries). */
+  /** Set on punches and on add_check_out / add_check_in corrections (the punch-like entries). */
   punchType?: PunchType;
   action?: CorrectionAction;
   targetSeq?: number;
@@ -52,6 +53,7 @@ export function projectLink(log: AttendanceLog): TimesheetEntry | undefined {
   if (isCorrectionData(log.data)) {
     const c = log.data;
     const at = c.at ? Date.parse(c.at) : undefined;
+    const punchType = addedPunchType(c.action);
     return {
       ...base,
       workerId: c.workerId,
@@ -59,9 +61,7 @@ export function projectLink(log: AttendanceLog): TimesheetEntry | undefined {
       kind: 'correction',
       action: c.action,
       targetSeq: c.target.seq,
-      ...(c.action === 'add_check_out'
-        ? { punchType: 'check_out' as const, at, effectiveAt: at }
-        : { at }),
+      ...(punchType ? { punchType, at, effectiveAt: at } : { at }),
       lowTrust: log.meta.lowTrust === true,
     };
   }

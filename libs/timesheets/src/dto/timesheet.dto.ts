@@ -80,7 +80,10 @@ export class CreateCorrectionDto {
 
   @ApiPropertyOptional({
     example: '2026-03-03T12:30:00.000Z',
-    description: 'ISO-8601 UTC: the check-out time (add_check_out) or the new time (move)',
+    description:
+      'ISO-8601 UTC: the check-out time (add_check_out), the check-in time (add_check_in) or the ' +
+      'new time (move). Never later than the server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS; a ' +
+      'move stays within TIMESHEET_MAX_SHIFT_HOURS of the time the entry was recorded at.',
   })
   @IsOptional()
   @IsISO8601({ strict: true })
@@ -103,6 +106,9 @@ export class CorrectionResponse {
 
 export class DayFlagView {
   @ApiProperty({
+    description:
+      'One flag per entry behind it, but `corrected` once a day, named by the newest correction ' +
+      "of the day's punches (every correction is in the day's seqs)",
     enum: [
       'open_shift',
       'check_out_without_check_in',
@@ -134,7 +140,8 @@ export class TimesheetDayView {
   @ApiProperty({ example: '2026-03-03', description: 'Local day in the site zone' }) date!: string;
   @ApiPropertyOptional({ description: 'Local time with offset' }) firstIn?: string;
   @ApiPropertyOptional({ description: 'Local time with offset' }) lastOut?: string;
-  @ApiProperty({ example: 8.5 }) hours!: number;
+  @ApiProperty({ example: 8.5, description: 'workedSeconds / 3600, rounded to 2 decimals' })
+  hours!: number;
   @ApiProperty() workedSeconds!: number;
   @ApiProperty({ type: [ShiftView] }) shifts!: ShiftView[];
   @ApiProperty({ type: [DayFlagView] }) flags!: DayFlagView[];
@@ -161,9 +168,22 @@ export class TimesheetPageView {
 
 export class PayrollWorkerView {
   @ApiProperty() workerId!: string;
-  @ApiProperty({ description: 'Days with at least one shift' }) daysPresent!: number;
-  @ApiProperty({ example: 46.5 }) hours!: number;
-  @ApiProperty() workedSeconds!: number;
+  @ApiProperty({
+    description:
+      'Days with at least one shift, that is with a live check-in: a day whose shift is still ' +
+      'open counts (0 hours, flagged open_shift), a day with only a check-out without a ' +
+      'check-in does not (flagged; an add_check_in correction makes it a shift)',
+  })
+  daysPresent!: number;
+  @ApiProperty({
+    example: 46.5,
+    description:
+      "workedSeconds / 3600 rounded to 2 decimals once, for the period: the days' hours (and " +
+      "the CSV's rows) are each rounded, so their sum may differ from it by up to 0.005 a day. " +
+      'workedSeconds is exact.',
+  })
+  hours!: number;
+  @ApiProperty({ description: "The sum of the days' workedSeconds" }) workedSeconds!: number;
   @ApiProperty({
     description: 'Days with an open shift, a stray check-out, low trust, a voided punch or fraud',
   })

@@ -32,4 +32,26 @@ describe('stored timesheet days', () => {
     const before = JSON.stringify({ ...day, packets: { 'packet-a': 7, 'packet-b': 3 } });
     expect(dayFromBody(before)).toEqual(day);
   });
+
+  it('should read a day stored with a corrected flag per correction as one, its newest', () => {
+    const corrected: TimesheetDay = {
+      ...day,
+      flags: [
+        { type: 'low_trust', seq: 3 },
+        { type: 'corrected', seq: 12 },
+      ],
+      corrected: true,
+      seqs: [3, 7, 10, 11, 12],
+    };
+    const before = JSON.stringify({
+      ...corrected,
+      flags: [
+        { type: 'low_trust', seq: 3 },
+        { type: 'corrected', seq: 10 },
+        { type: 'corrected', seq: 11 },
+        { type: 'corrected', seq: 12 },
+      ],
+    });
+    expect(dayFromBody(before)).toEqual(corrected);
+  });
 });

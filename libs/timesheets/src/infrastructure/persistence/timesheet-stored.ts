@@ -1,4 +1,4 @@
-import { TimesheetDay } from '../../domain/timesheet-day';
+import { dayFlags, TimesheetDay } from '../../domain/timesheet-day';
 import { TimesheetEntry } from '../../domain/timesheet-entry';
 
 /**
@@ -52,6 +52,7 @@ export function dayToBody(day: TimesheetDay): string {
 /**
  * The day a stored body holds. Bodies written before the packets became pairs hold them as an
  * object keyed by packet id: read as pairs (by seq) too, until a recompute writes the day again.
+ * Bodies written before `corrected` became one flag a day may hold several: read as one.
  */
 export function dayFromBody(body: string): TimesheetDay {
   const day = JSON.parse(body) as TimesheetDay;
@@ -59,5 +60,8 @@ export function dayFromBody(body: string): TimesheetDay {
   if (!Array.isArray(packets)) {
     day.packets = Object.entries(packets as Record<string, number>).sort((a, b) => a[1] - b[1]);
   }
+  let corrected = 0;
+  for (const f of day.flags) if (f.type === 'corrected') corrected += 1;
+  if (corrected > 1) day.flags = dayFlags(day.flags);
   return day;
 }
