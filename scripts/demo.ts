@@ -16,21 +16,64 @@ import { join, resolve } from 'node:path';
 import { flows } from './demo/flows';
 import { DemoContext } from './demo/context';
 
-function loadKeys(dataDir: string): DemoContext['keys'] {
+const KEY_VARIABLES = {
+  admin: 'ADMIN_API_KEYS',
+  provisioner: 'PROVISIONER_API_KEYS',
+  auditor: 'AUDITOR_API_KEYS',
+  mobile: 'MOBILE_API_KEYS',
+  hardware: 'HARDWARE_API_KEYS',
+} as const;
+
+interface LoadedKeys {
+  keys: DemoContext['keys'];
+  /** Where the keys came from, or why secrets.json gave none, for the error lines. */
+  file: string;
+  fileProblem?: string;
+}
+
+function loadKeys(dataDir: string): LoadedKeys {
+  const file = join(dataDir, 'secrets.json');
   let stored: Record<string, string> = {};
+  let fileProblem: string | undefined;
   try {
-    stored = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8'));
-  } catch {
+    stored = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
     // keys must then come from the environment
+    const code = (error as NodeJS.ErrnoException).code;
+    fileProblem =
+      code === 'ENOENT' ? `there is no ${file}` : `${file} cannot be read (${code ?? 'not JSON'})`;
   }
   const pick = (name: string) => (process.env[name] ?? stored[name] ?? '').split(',')[0].trim();
-  return {
-    admin: pick('ADMIN_API_KEYS'),
-    provisioner: pick('PROVISIONER_API_KEYS'),
-    auditor: pick('AUDITOR_API_KEYS'),
-    mobile: pick('MOBILE_API_KEYS'),
-    hardware: pick('HARDWARE_API_KEYS'),
-  };
+  const keys = {} as DemoContext['keys'];
+  for (const [role, variable] of Object.entries(KEY_VARIABLES)) {
+    keys[role as keyof typeof KEY_VARIABLES] = pick(variable);
+  }
+  return { keys, file, fileProblem };
+}
+
+/**
+ * Fails with one clear line when the demo has no keys (DATA_DIR is not the server's) or when
+ * the server refuses them, instead of flows that print "401, undefined kiosks".
+ */
+async function ensureKeys(ctx: DemoContext, loaded: LoadedKeys): Promise<void> {
+  const fix =
+    'set DATA_DIR to the data directory of the server you started (where it keeps ' +
+    'secrets.json), or give its keys in ADMIN_API_KEYS and the other *_API_KEYS variables';
+  const variables = Object.values(KEY_VARIABLES);
+  if (Object.values(loaded.keys).every((key) => !key)) {
+    const why = loaded.fileProblem ?? `${loaded.file} holds none of ${variables.join(', ')}`;
+    throw new Error(`no API keys for the demo: ${why}, and the environment sets none: ${fix}`);
+  }
+  // a run of some flows may bring only the keys they need (HARDWARE_API_KEYS for legacy)
+  if (!ctx.keys.admin) return;
+  const whoami = await ctx.call('GET', '/api/whoami', { key: ctx.keys.admin });
+  if (whoami.status === 401 || whoami.status === 403) {
+    const from = process.env.ADMIN_API_KEYS ? 'ADMIN_API_KEYS' : loaded.file;
+    throw new Error(
+      `the server refused the admin key from ${from} (${whoami.status} ${whoami.body?.code}): ` +
+        `it is not one of that server's keys; ${fix}`,
+    );
+  }
 }
 
 /** Starts scripts/upstream-stub.js on DEMO_UPSTREAM_PORT (4010) unless something answers there. */
@@ -70,8 +113,10 @@ async function ensureApi(baseUrl: string): Promise<void> {
 async function main(): Promise<void> {
   const baseUrl = (process.env.MDAI_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
   const dataDir = resolve(process.env.DATA_DIR ?? './data');
-  const ctx = new DemoContext(baseUrl, loadKeys(dataDir));
+  const loaded = loadKeys(dataDir);
+  const ctx = new DemoContext(baseUrl, loaded.keys);
   await ensureApi(baseUrl);
+  await ensureKeys(ctx, loaded);
   await ensureUpstreamStub();
   const only = process.argv.slice(2);
   for (const flow of flows) {

@@ -1,8 +1,31 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './support/processes';
+import { startTestApp, TestApp } from './support/test-app';
+
+/** Runs `npm run demo` (its script) against `baseUrl` with `dataDir`; its exit code and stderr. */
+async function runDemo(
+  baseUrl: string,
+  dataDir: string,
+): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'scripts/demo.ts'], {
+    cwd: join(__dirname, '..'),
+    env: {
+      ...process.env,
+      MDAI_URL: baseUrl,
+      DATA_DIR: dataDir,
+      DEMO_UPSTREAM_PORT: String(await freePort()),
+    },
+  });
+  let stderr = '';
+  let stdout = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, stderr, stdout };
+}
 
 /**
  * `npm run demo` pointed at no server (the server runs on another PORT, or not yet): one line
@@ -12,19 +35,8 @@ describe('npm run demo without a server (e2e)', () => {
   it('should name the URL it could not reach and MDAI_URL', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'mdai-demo-'));
     try {
-      const [apiPort, upstreamPort] = [await freePort(), await freePort()];
-      const child = spawn(process.execPath, ['-r', '@swc-node/register', 'scripts/demo.ts'], {
-        cwd: join(__dirname, '..'),
-        env: {
-          ...process.env,
-          MDAI_URL: `http://127.0.0.1:${apiPort}`,
-          DATA_DIR: dataDir,
-          DEMO_UPSTREAM_PORT: String(upstreamPort),
-        },
-      });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const apiPort = await freePort();
+      const { code, stderr } = await runDemo(`http://127.0.0.1:${apiPort}`, dataDir);
       expect(code).toBe(1);
       expect(stderr).toContain(`no MDAI API answers at http://127.0.0.1:${apiPort}`);
       expect(stderr).toContain('MDAI_URL');
@@ -32,5 +44,48 @@ describe('npm run demo without a server (e2e)', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+});
+
+/**
+ * `npm run demo` with a DATA_DIR that is not the server's: it says there is no secrets.json
+ * there, or that the server refused the keys it found, instead of "401, undefined kiosks".
+ */
+describe('npm run demo with the wrong DATA_DIR (e2e)', () => {
+  let t: TestApp;
+  let wrongDir: string;
+  beforeAll(async () => {
+    t = await startTestApp();
+    wrongDir = mkdtempSync(join(tmpdir(), 'mdai-demo-wrong-'));
+  });
+  afterAll(async () => {
+    await t.close();
+    rmSync(wrongDir, { recursive: true, force: true });
+  });
+
+  it('should say there is no secrets.json at the path it tried', async () => {
+    const { code, stderr, stdout } = await runDemo(t.baseUrl, wrongDir);
+    expect(code).toBe(1);
+    expect(stderr).toContain(
+      `demo failed: no API keys for the demo: there is no ${join(wrongDir, 'secrets.json')}`,
+    );
+    expect(stderr).toContain('set DATA_DIR to the data directory of the server you started');
+    expect(stdout).not.toContain('undefined');
+  });
+
+  it('should say the server refused the keys of another secrets.json, without the key', async () => {
+    const other = 'admin-key-of-another-server-0001';
+    writeFileSync(
+      join(wrongDir, 'secrets.json'),
+      JSON.stringify({ ADMIN_API_KEYS: other, MOBILE_API_KEYS: 'mobile-key-of-another-0001' }),
+    );
+    const { code, stderr, stdout } = await runDemo(t.baseUrl, wrongDir);
+    expect(code).toBe(1);
+    expect(stderr).toContain(
+      `demo failed: the server refused the admin key from ${join(wrongDir, 'secrets.json')} ` +
+        '(401 unauthorized)',
+    );
+    expect(stderr + stdout).not.toContain(other);
+    expect(stdout).not.toContain('undefined');
   });
 });

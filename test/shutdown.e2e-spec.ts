@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ApiProcess, PrivateRedis, startApiProcess } from './support/processes';
 import { http, itOnSqliteFile } from './support/test-app';
 import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
+import { TestSocket } from './support/ws-client';
 
 /**
  * SIGTERM on a server with a client that stopped sending in the middle of an upload: the
@@ -56,6 +57,69 @@ describe('graceful shutdown (real API process)', () => {
     // and the cut upload left nothing behind: no blob, no temporary `.partial`
     const uploads = join(dataDir, 'uploads');
     expect(existsSync(uploads) ? readdirSync(uploads) : []).toEqual([]);
+  });
+});
+
+/**
+ * SIGTERM is logged: a line when the drain starts (the connections open, relay sockets among
+ * them) and one when it ends (how long it took, how many connections were cut at the deadline),
+ * both at info level, read from the real process's log.
+ */
+describe('graceful shutdown is logged (real API process)', () => {
+  let dataDir: string;
+  let api: ApiProcess;
+  let stalled: Socket | undefined;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mdai-shutdown-log-'));
+    api = await startApiProcess({ DATA_DIR: dataDir, SHUTDOWN_GRACE_MS: '500', LOG_LEVEL: 'info' });
+  });
+  afterAll(async () => {
+    stalled?.destroy();
+    await api.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('should log the start and the end of the drain at info level, with the counts', async () => {
+    let log = '';
+    api.child.stdout!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    const secrets = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
+    // one relay socket (a legacy kiosk) and one stalled upload
+    const auth = await http(api.baseUrl, 'POST', '/auth', {
+      body: { api_key: secrets.HARDWARE_API_KEYS.split(',')[0] },
+    });
+    const kiosk = await TestSocket.open(`${api.wsUrl}/ws/hardware?token=${auth.body.token}`);
+    const { port } = new URL(api.baseUrl);
+    stalled = connect(Number(port), '127.0.0.1');
+    stalled.on('error', () => undefined);
+    stalled.write(
+      'POST /api/v5/vault HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+        `x-api-key: ${secrets.ADMIN_API_KEYS.split(',')[0]}\r\n` +
+        'content-type: image/jpeg\r\ncontent-length: 1000000\r\n\r\nabc',
+    );
+    expect((await http(api.baseUrl, 'GET', '/health')).status).toBe(200);
+
+    const exited = new Promise<void>((resolve) => api.child.once('exit', () => resolve()));
+    api.child.kill('SIGTERM');
+    await exited;
+    kiosk.close();
+    const lines = log
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { level: number; context?: string; msg: string })
+      .filter((line) => line.context === 'Shutdown');
+    expect(lines.map((line) => line.level)).toEqual([30, 30]); // info, info
+    const [start, end] = lines.map((line) => line.msg);
+    // the stalled upload, the kiosk's socket, and maybe the /health request's kept-alive one
+    expect(start).toMatch(
+      /^shutdown: draining [23] open connection\(s\) \(HTTP and WebSocket; 1 relay socket\(s\)\), grace 500 ms$/,
+    );
+    expect(end).toMatch(
+      /^shutdown \(SIGTERM\): drained in \d+ ms; 1 connection\(s\) cut at the grace deadline$/,
+    );
   });
 });
 

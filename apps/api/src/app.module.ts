@@ -9,6 +9,7 @@ import {
   ClockModule,
   createValidationPipe,
   HttpExceptionFilter,
+  JsonBodyGuard,
   LoggingModule,
   MetricsModule,
   RateLimitModule,
@@ -82,6 +83,8 @@ export class AppModule {
         // rate limits first: a stranger guessing keys is limited before any key is checked
         { provide: APP_GUARD, useClass: AppThrottlerGuard },
         { provide: APP_GUARD, useClass: ApiKeyGuard },
+        // a known caller's body in another type than JSON: 415 before the pipes read it
+        { provide: APP_GUARD, useClass: JsonBodyGuard },
       ],
     };
   }

@@ -12,6 +12,7 @@ import {
   JsonReplyExpressAdapter,
   MetricsRegistry,
   middlewareChain,
+  noStoreMiddleware,
 } from '@app/common';
 import { AppModule, AppModuleOptions } from './app.module';
 import { AppConfig, loadConfig } from './config/app-config';
@@ -44,6 +45,8 @@ export async function createApp(env: Env, options: AppModuleOptions = {}): Promi
   app.use(
     middlewareChain([
       correlationIdMiddleware,
+      // Cache-Control: no-store on every answer under /api and /auth (errors included)
+      noStoreMiddleware,
       httpMetricsMiddleware(app.get(MetricsRegistry)),
       ...bodyPipeline({ limitBytes: config.app.jsonBodyLimitBytes, ...config.app.jsonLimits }),
       // Swagger UI at /docs, the document at /docs-json (swagger loads on first use)

@@ -42,6 +42,9 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
 /** Every path `SwaggerModule.setup('docs', …)` serves: /docs, /docs/…, /docs-json, /docs-yaml. */
 const DOCS_PATH = /^\/docs(?:$|[/-])/i;
 
+/** The Swagger UI page's other addresses: /docs/ and /docs/index.html. */
+const DOCS_PAGE_ALIAS = /^\/docs\/(?:index\.html)?$/i;
+
 /**
  * The middleware that serves Swagger UI at /docs and the document at /docs-json and /docs-yaml,
  * as `SwaggerModule.setup('docs', app, () => buildOpenApi(app), { jsonDocumentUrl: 'docs-json' })`
@@ -69,6 +72,14 @@ export function openApiMiddleware(app: INestApplication): RequestHandler {
   };
   return (req: Request, res: Response, next: NextFunction) => {
     if (!DOCS_PATH.test(req.path)) return next();
+    // Swagger UI's page links its assets as ./docs/…: right from /docs only. Its other
+    // addresses (/docs/, /docs/index.html) are sent there, with their query, by a relative
+    // Location (../docs), which stays right behind a proxy that serves the API under a prefix.
+    if (DOCS_PAGE_ALIAS.test(req.path) && (req.method === 'GET' || req.method === 'HEAD')) {
+      const query = req.originalUrl.indexOf('?');
+      res.redirect(301, `../docs${query === -1 ? '' : req.originalUrl.slice(query)}`);
+      return;
+    }
     docs ??= mount();
     docs(req, res, next);
   };

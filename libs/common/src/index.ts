@@ -40,6 +40,8 @@ export * from './http/json-answer';
 export * from './http/json-reply.adapter';
 export * from './http/device-page.query';
 export * from './http/body-pipeline';
+export * from './http/json-body.guard';
+export * from './http/no-store';
 export * from './http/middleware-chain';
 export * from './http/throttling';
 export * from './http/public-url';

@@ -42,11 +42,17 @@ export class LedgerController {
   @Roles('admin', 'auditor')
   @ApiProduces('application/x-ndjson')
   @ApiOkResponse({
-    description: 'One {siteId,seq,prevHash,recordHash,data,meta} JSON per line, in seq order',
+    description:
+      'One {siteId,seq,prevHash,recordHash,data,meta} JSON per line, in seq order; sent as a ' +
+      'download (Content-Disposition: attachment; filename="ledger-<siteId>.ndjson")',
   })
   async export(@Param() params: SiteIdParam, @Res() response: Response): Promise<void> {
     await this.requireSite(params.siteId);
     response.status(200).setHeader('content-type', 'application/x-ndjson; charset=utf-8');
+    response.setHeader(
+      'content-disposition',
+      `attachment; filename="ledger-${params.siteId}.ndjson"`,
+    );
     // lines go out in ~64 KiB writes (one write per line cost more than the line itself)
     let chunk = '';
     for await (const line of this.ledger.exportChain(params.siteId)) {

@@ -4,10 +4,13 @@ import {
   AppSettings,
   AUTH_SECRETS,
   authConfig,
+  ConfigError,
   ConfigOf,
+  ConfigProblems,
   Env,
   LocalSecretsSpec,
   rateLimitConfig,
+  readAppSettings,
   redisConfig,
   withLocalSecrets,
 } from '@app/common';
@@ -25,8 +28,8 @@ import { workforceConfig } from '@app/workforce';
 import { ROTATABLE_KEYS } from './key-rotation';
 
 /**
- * Every namespace after `app`, in the order boot reads them: the first bad variable in this
- * order is the one a ConfigError names. Each is declared beside its module.
+ * Every namespace after `app`, in the order boot reads them (and a ConfigError lists their
+ * problems). Each is declared beside its module.
  */
 const NAMESPACES = {
   database: databaseConfig,
@@ -69,22 +72,46 @@ export const LOCAL_SECRETS: LocalSecretsSpec = {
 };
 
 /**
- * Reads and validates the whole configuration once, at boot. Throws a ConfigError naming the
- * first bad variable. Outside production, missing secrets come from (or are generated into)
+ * Reads and validates the whole configuration once, at boot. Throws one ConfigError naming
+ * every missing or invalid variable it found (each namespace is read even when an earlier one
+ * failed; within a namespace, its own format checks run once its variables pass their schema).
+ * Outside production, missing secrets come from (or are generated into)
  * `<DATA_DIR>/secrets.json`.
  */
 export function loadConfig(rawEnv: Env): AppConfig {
-  const app = appConfig.read(rawEnv);
-  const secrets = withLocalSecrets(rawEnv, app.dataDir, app.production, LOCAL_SECRETS);
-  const env = secrets.env;
+  const problems = new ConfigProblems();
+  const app = readAppSettings(rawEnv, problems);
+  // which rules apply (secrets generated or required) hangs on NODE_ENV: nothing further
+  if (problems.has('NODE_ENV')) problems.throwIfAny();
+  const missingSecrets = Object.keys(LOCAL_SECRETS.generators).filter((name) => !rawEnv[name]);
+  let env = rawEnv;
   const notices: string[] = [];
-  if (secrets.generated.length > 0) {
-    notices.push(`generated ${secrets.generated.join(', ')} into ${secrets.file} (mode 0600)`);
-  } else if (env !== rawEnv) {
-    notices.push(`using local secrets from ${secrets.file}`);
+  // a boot that already failed writes no secrets.json (outside production it would generate)
+  const secrets =
+    app.production || problems.list.length === 0
+      ? problems.attempt(() => withLocalSecrets(rawEnv, app.dataDir, app.production, LOCAL_SECRETS))
+      : undefined;
+  if (secrets) {
+    env = secrets.env;
+    if (secrets.generated.length > 0) {
+      notices.push(`generated ${secrets.generated.join(', ')} into ${secrets.file} (mode 0600)`);
+    } else if (env !== rawEnv) {
+      notices.push(`using local secrets from ${secrets.file}`);
+    }
   }
+  // without the local secrets, what they would have supplied is already named (production) or
+  // not the problem (the boot failed before generating them): their absence is not repeated
+  const covered = new Set(secrets ? [] : missingSecrets);
   const read: Record<string, unknown> = {};
-  for (const [key, namespace] of Object.entries(NAMESPACES)) read[key] = namespace.read(env, app);
+  for (const [key, namespace] of Object.entries(NAMESPACES)) {
+    try {
+      read[key] = namespace.read(env, app);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.add(error.problems.filter((problem) => !covered.has(problem.variable)));
+    }
+  }
+  problems.throwIfAny();
   const config = { app, ...read, notices } as AppConfig;
   if (app.nodeEnv === 'development' && !env.UPSTREAM_URL) {
     notices.push(

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@app/common';
@@ -39,13 +39,91 @@ describe('loadConfig', () => {
     expect(config.auth.apiKeys.admin).toEqual(['admin-key-0000000001', 'admin-key-0000000002']);
   });
 
-  it('should require PUBLIC_URL in production, before anything else', () => {
+  it('should require PUBLIC_URL in production', () => {
     expect(() => loadConfig({ DATA_DIR: dataDir, NODE_ENV: 'production' })).toThrow(
-      new ConfigError(
-        'PUBLIC_URL',
-        'is required when NODE_ENV=production (the URL clients use, e.g. https://mdai.example.org)',
-      ),
+      'PUBLIC_URL: is required when NODE_ENV=production (the URL clients use, e.g. https://mdai.example.org)',
     );
+  });
+
+  it('should name every missing or invalid variable of a production boot at once, no value', () => {
+    const secretish = 'short-secret-value';
+    let error: unknown;
+    try {
+      loadConfig({
+        DATA_DIR: dataDir,
+        NODE_ENV: 'production',
+        PORT: 'abc',
+        JWT_SECRET: secretish,
+        VAULT_MAX_FILE_BYTES: '0',
+        SESSION_TTL_SECONDS: '1',
+        SYNC_MAX_PACKETS: '0',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const { problems, message } = error as ConfigError;
+    const production = 'is required when NODE_ENV=production (nothing is generated in production)';
+    expect(problems).toEqual([
+      { variable: 'PORT', reason: 'must be an integer number' },
+      {
+        variable: 'PUBLIC_URL',
+        reason:
+          'is required when NODE_ENV=production (the URL clients use, e.g. https://mdai.example.org)',
+      },
+      ...[
+        'ADMIN_API_KEYS',
+        'PROVISIONER_API_KEYS',
+        'AUDITOR_API_KEYS',
+        'MOBILE_API_KEYS',
+        'HARDWARE_API_KEYS',
+        'VAULT_KEYS',
+        'OFFLINE_TOKEN_PRIVATE_KEY',
+        'TLOG_SIGNING_KEY',
+      ].map((variable) => ({ variable, reason: production })),
+      { variable: 'JWT_SECRET', reason: 'must be at least 32 characters' },
+      { variable: 'VAULT_MAX_FILE_BYTES', reason: 'must not be less than 1' },
+      { variable: 'SESSION_TTL_SECONDS', reason: 'must not be less than 2' },
+      { variable: 'SYNC_MAX_PACKETS', reason: 'must not be less than 1' },
+    ]);
+    // one message: a count, then one line per variable
+    expect(message.split('\n')[0]).toBe('14 settings are missing or invalid:');
+    for (const { variable, reason } of problems)
+      expect(message).toContain(`\n  ${variable}: ${reason}`);
+    expect(message).not.toContain(secretish);
+    expect(existsSync(join(dataDir, 'secrets.json'))).toBe(false);
+  });
+
+  it('should name every bad variable outside production, writing no secrets.json then', () => {
+    expect(() =>
+      loadConfig({ DATA_DIR: dataDir, PORT: '70000', TRUST_PROXY: 'true', RELAY_RATE_BURST: '0' }),
+    ).toThrow(
+      new ConfigError([
+        { variable: 'PORT', reason: 'must not be greater than 65535' },
+        {
+          variable: 'TRUST_PROXY',
+          reason:
+            'must be false, a hop count, or a comma-separated list of loopback, linklocal, uniquelocal, addresses and subnets',
+        },
+        { variable: 'RELAY_RATE_BURST', reason: 'must not be less than 1' },
+      ]),
+    );
+    expect(existsSync(join(dataDir, 'secrets.json'))).toBe(false);
+  });
+
+  it('should stop at an invalid NODE_ENV, as it decides which rules apply', () => {
+    expect(() =>
+      loadConfig({ DATA_DIR: dataDir, NODE_ENV: 'prod', PORT: 'x', SYNC_MAX_PACKETS: '0' }),
+    ).toThrow(
+      new ConfigError([
+        {
+          variable: 'NODE_ENV',
+          reason: 'must be one of the following values: development, production, test',
+        },
+        { variable: 'PORT', reason: 'must be an integer number' },
+      ]),
+    );
+    expect(existsSync(join(dataDir, 'secrets.json'))).toBe(false);
   });
 
   it('should keep PUBLIC_URL without its trailing slash and derive nothing when it is unset', () => {
@@ -87,19 +165,19 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATA_DIR: dataDir, NODE_ENV: 'test' }).upstream.url).toBeUndefined();
   });
 
-  it('should refuse to generate anything in production and name the variable', () => {
-    expect(() =>
+  it('should refuse to generate anything in production and name every missing secret', () => {
+    const run = () =>
       loadConfig({
         DATA_DIR: dataDir,
         NODE_ENV: 'production',
         PUBLIC_URL: 'https://mdai.example.org',
-      }),
-    ).toThrow(
-      new ConfigError(
-        'JWT_SECRET',
-        'is required when NODE_ENV=production (nothing is generated in production)',
-      ),
+      });
+    expect(run).toThrow(ConfigError);
+    expect(run).toThrow(
+      '\n  JWT_SECRET: is required when NODE_ENV=production (nothing is generated in production)',
     );
+    expect(run).toThrow('\n  TLOG_SIGNING_KEY: is required when NODE_ENV=production');
+    expect(existsSync(join(dataDir, 'secrets.json'))).toBe(false);
   });
 
   it.each([

@@ -53,6 +53,7 @@ export const ERROR_STATUS = {
     payload_too_large: HttpStatus.PAYLOAD_TOO_LARGE,
     unsupported_encoding: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
     unsupported_charset: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+    unsupported_media_type: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
     invalid_content_encoding: HttpStatus.BAD_REQUEST,
     request_aborted: HttpStatus.BAD_REQUEST,
     unauthorized: HttpStatus.UNAUTHORIZED,

@@ -1,9 +1,9 @@
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from '../validation/validators';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { ConfigError } from './config-error';
+import { ConfigError, ConfigProblems } from './config-error';
 import { defineConfig } from './config-namespace';
-import { Env, validateEnv } from './env-schema';
+import { checkEnv, Env } from './env-schema';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -57,7 +57,21 @@ export interface AppSettings {
 }
 
 function readAppConfig(env: Env): AppSettings {
-  const v = validateEnv(AppEnv, env);
+  const problems = new ConfigProblems();
+  const settings = readAppSettings(env, problems);
+  problems.throwIfAny();
+  return settings;
+}
+
+/**
+ * Reads the `app` namespace without stopping at a bad variable: each is recorded in `problems`
+ * and its default used, so boot can go on to check the other namespaces (they depend on
+ * NODE_ENV and DATA_DIR) and name every bad variable at once.
+ */
+export function readAppSettings(env: Env, problems: ConfigProblems): AppSettings {
+  const checked = checkEnv(AppEnv, env);
+  problems.add(checked.problems);
+  const v = checked.values;
   const nodeEnv = v.NODE_ENV ?? 'development';
   const dataDir = resolve(v.DATA_DIR ?? './data');
   return {
@@ -67,8 +81,8 @@ function readAppConfig(env: Env): AppSettings {
     dataDir,
     uploadsDir: resolve(v.UPLOADS_DIR ?? resolve(dataDir, 'uploads')),
     logLevel: v.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
-    publicUrl: publicUrl(v.PUBLIC_URL, nodeEnv === 'production'),
-    trustProxy: trustProxy(v.TRUST_PROXY),
+    publicUrl: problems.attempt(() => publicUrl(v.PUBLIC_URL, nodeEnv === 'production')),
+    trustProxy: problems.attempt(() => trustProxy(v.TRUST_PROXY)) ?? DEFAULT_TRUST_PROXY,
     jsonBodyLimitBytes: v.JSON_BODY_LIMIT_BYTES ?? 1024 * 1024,
     jsonLimits: {
       maxDepth: v.JSON_MAX_DEPTH ?? 32,

@@ -1,26 +1,40 @@
 import 'reflect-metadata';
 import { plainToInstance } from '../validation/transformers';
 import { validateSync, ValidationError } from '../validation/validators';
-import { ConfigError } from './config-error';
+import { ConfigError, ConfigProblem } from './config-error';
 
 export type Env = Record<string, string | undefined>;
 
 /**
  * Validates the variables one namespace reads, with a class-validator schema class.
- * The first failure becomes a ConfigError that names the variable (never its value).
+ * Every failure is named in one ConfigError (the variables, never their values).
  */
 export function validateEnv<T extends object>(schema: new () => T, env: Env): T {
+  const { values, problems } = checkEnv(schema, env);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return values;
+}
+
+/**
+ * `validateEnv` without the throw: the problems found, and the values with each invalid one
+ * left out (so its default applies), for a reader that goes on to find the other problems.
+ */
+export function checkEnv<T extends object>(
+  schema: new () => T,
+  env: Env,
+): { values: T; problems: ConfigProblem[] } {
   const picked: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
     if (value !== undefined && value !== '') picked[key] = value;
   }
-  const instance = plainToInstance(schema, picked, { enableImplicitConversion: true });
-  const errors = validateSync(instance, { skipMissingProperties: false, whitelist: false });
-  if (errors.length > 0) {
-    const first = firstConstraint(errors[0]);
-    throw new ConfigError(errors[0].property, first);
-  }
-  return instance;
+  const values = plainToInstance(schema, picked, { enableImplicitConversion: true });
+  const errors = validateSync(values, { skipMissingProperties: false, whitelist: false });
+  const problems = errors.map((error) => ({
+    variable: error.property,
+    reason: firstConstraint(error),
+  }));
+  for (const error of errors) delete (values as Record<string, unknown>)[error.property];
+  return { values, problems };
 }
 
 function firstConstraint(error: ValidationError): string {

@@ -30,8 +30,8 @@ export const SECRETS_FILE = 'secrets.json';
 
 /**
  * Fills in missing secrets outside production from `<DATA_DIR>/secrets.json` (mode 0600),
- * generating and saving the ones that are not there yet. Production never generates: a
- * missing secret stops the boot with a ConfigError naming it.
+ * generating and saving the ones that are not there yet. Production never generates: missing
+ * secrets stop the boot with a ConfigError naming each of them.
  */
 export function withLocalSecrets(
   env: Env,
@@ -45,8 +45,10 @@ export function withLocalSecrets(
   if (missing.length === 0 && histories.length === 0) return { env, file, generated: [] };
   if (missing.length > 0 && production) {
     throw new ConfigError(
-      missing[0],
-      'is required when NODE_ENV=production (nothing is generated in production)',
+      missing.map((variable) => ({
+        variable,
+        reason: 'is required when NODE_ENV=production (nothing is generated in production)',
+      })),
     );
   }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });

@@ -17,6 +17,8 @@ export const COMMON_ERRORS = {
     json_lone_surrogate: 'a string in the JSON body holds a lone UTF-16 surrogate (I-JSON)',
     payload_too_large: 'the request body is over JSON_BODY_LIMIT_BYTES',
     unsupported_encoding: 'the Content-Encoding is not one this route decodes',
+    unsupported_media_type:
+      'a route that reads a JSON body got a body of another Content-Type (or none); send application/json',
     unsupported_charset: 'the request charset is not supported',
     invalid_content_encoding: 'the request body is not encoded as its Content-Encoding says',
     request_aborted: 'the client stopped sending the request body',

@@ -24,7 +24,7 @@ export interface BodyPipelineOptions extends JsonLimits {
 export function bodyPipeline(
   options: BodyPipelineOptions,
 ): (RequestHandler | ErrorRequestHandler)[] {
-  const readJson = raw({ type: isJson, limit: options.limitBytes, inflate: true });
+  const readJson = raw({ type: isJsonRequest, limit: options.limitBytes, inflate: true });
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
   const encodingGate = (req: Request, _res: Response, next: NextFunction): void => {
     // no Content-Encoding (every GET, most bodies): identity, which every route admits
@@ -35,7 +35,7 @@ export function bodyPipeline(
     const encoding = String(req.headers['content-encoding'] ?? 'identity')
       .trim()
       .toLowerCase();
-    const allowed = isJson(req) ? JSON_ENCODINGS.has(encoding) : encoding === 'identity';
+    const allowed = isJsonRequest(req) ? JSON_ENCODINGS.has(encoding) : encoding === 'identity';
     if (!allowed) {
       next(
         new CommonError(
@@ -80,7 +80,8 @@ export function bodyPipeline(
   return [encodingGate, readJson, parse, mapErrors];
 }
 
-function isJson(req: IncomingMessage): boolean {
+/** Whether the request says its body is JSON (`application/json` or `application/*+json`). */
+export function isJsonRequest(req: IncomingMessage): boolean {
   const type = String(req.headers['content-type'] ?? '')
     .split(';')[0]
     .trim()

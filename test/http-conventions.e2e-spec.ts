@@ -1,0 +1,233 @@
+import { TestKiosk } from './support/kiosk';
+import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
+import { http, startTestApp, TestApp } from './support/test-app';
+
+/**
+ * The HTTP conventions every route shares (docs/architecture.md, "HTTP conventions"): answers
+ * under /api and /auth are not cached, downloads say so, a JSON route refuses another body type
+ * with 415 while the fielded kiosks' JSON keeps working, and Swagger UI loads from its addresses.
+ */
+describe('HTTP conventions (e2e)', () => {
+  let t: TestApp;
+  let siteId: string;
+  let fileId: string;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    siteId = (await createSite(t.baseUrl, t.keys.admin)).siteId;
+    const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+    const recorded = await sync(t.baseUrl, phone, [
+      punch(phone, 'check_in', new Date(Date.now() - 60_000).toISOString()),
+    ]);
+    expect(recorded.accepted).toBe(1);
+    const stored = await http(t.baseUrl, 'POST', '/api/v5/vault', {
+      key: t.keys.admin,
+      rawBody: Buffer.from('not really a jpeg'),
+      headers: { 'content-type': 'image/jpeg' },
+    });
+    expect(stored.status).toBe(201);
+    fileId = stored.body.fileId;
+  });
+  afterAll(async () => t.close());
+
+  const get = (path: string, key?: string, headers: Record<string, string> = {}) =>
+    fetch(`${t.baseUrl}${path}`, { headers: { ...(key ? { 'x-api-key': key } : {}), ...headers } });
+
+  describe('Cache-Control', () => {
+    it('should say no-store on every authenticated answer carrying personal data', async () => {
+      const period = 'from=2026-03-01&to=2026-03-05';
+      const answers = [
+        await get('/api/v5/workers', t.keys.admin),
+        await get(`/api/v5/workers?siteId=${siteId}`, t.keys.admin),
+        await get('/api/kiosks', t.keys.admin),
+        await get(`/api/v5/sites/${siteId}/timesheets?${period}`, t.keys.auditor),
+        await get(`/api/v5/sites/${siteId}/timesheets.csv?${period}`, t.keys.auditor),
+        await get(`/api/v5/ledger/${siteId}/export`, t.keys.auditor),
+        await get(`/api/v5/vault/${fileId}`, t.keys.admin, { 'x-access-purpose': 'audit' }),
+        await get('/api/whoami', t.keys.admin),
+      ];
+      expect(answers.map((res) => [res.url, res.status, res.headers.get('cache-control')])).toEqual(
+        answers.map((res) => [res.url, 200, 'no-store']),
+      );
+      await Promise.all(answers.map((res) => res.arrayBuffer()));
+    });
+
+    it('should say no-store on refusals and errors under /api, and on the legacy /auth', async () => {
+      const refused = await get('/api/v5/workers');
+      const missing = await get('/api/v5/nothing-here', t.keys.admin);
+      const auth = await http(t.baseUrl, 'POST', '/auth', { body: { api_key: t.keys.hardware } });
+      expect([refused.status, refused.headers.get('cache-control')]).toEqual([401, 'no-store']);
+      expect([missing.status, missing.headers.get('cache-control')]).toEqual([404, 'no-store']);
+      expect([auth.status, auth.headers.get('cache-control')]).toEqual([200, 'no-store']);
+      await Promise.all([refused.text(), missing.text()]);
+    });
+
+    it('should leave the headers of paths outside /api as they were', async () => {
+      const health = await get('/health');
+      const css = await get('/docs/swagger-ui.css');
+      expect(health.headers.get('cache-control')).toBe('no-cache, no-store, must-revalidate');
+      // swagger-ui-dist's assets are served by express.static with its own header
+      expect(css.headers.get('cache-control')).toBe('public, max-age=0');
+      await Promise.all([health.text(), css.text()]);
+    });
+  });
+
+  describe('Content-Disposition', () => {
+    it('should send the ledger export and the timesheet CSV as named attachments', async () => {
+      const ledger = await get(`/api/v5/ledger/${siteId}/export`, t.keys.auditor);
+      const csv = await get(
+        `/api/v5/sites/${siteId}/timesheets.csv?from=2026-03-01&to=2026-03-05`,
+        t.keys.auditor,
+      );
+      expect(ledger.headers.get('content-disposition')).toBe(
+        `attachment; filename="ledger-${siteId}.ndjson"`,
+      );
+      expect(csv.headers.get('content-disposition')).toBe(
+        `attachment; filename="timesheets-${siteId}-2026-03-01-2026-03-05.csv"`,
+      );
+      expect((await ledger.text()).split('\n').filter(Boolean)).toHaveLength(1);
+      await csv.text();
+    });
+  });
+
+  describe('request body types', () => {
+    const site = { name: 'Tower C', geo: { lat: 28.6, lng: 77.2 }, radiusM: 100 };
+    const send = (path: string, body: string | undefined, headers: Record<string, string>) =>
+      http(t.baseUrl, 'POST', path, { key: t.keys.admin, rawBody: body, headers });
+
+    it.each([
+      ['text/plain', 'text/plain'],
+      ['text/plain;charset=UTF-8', 'text/plain'],
+      ['application/x-www-form-urlencoded', 'application/x-www-form-urlencoded'],
+      ['multipart/form-data; boundary=x', 'multipart/form-data'],
+    ])('should answer 415 unsupported_media_type to a JSON route sent %s', async (type, shown) => {
+      const res = await send('/api/v5/sites', JSON.stringify(site), { 'content-type': type });
+      expect(res.status).toBe(415);
+      expect(res.body).toMatchObject({
+        statusCode: 415,
+        code: 'unsupported_media_type',
+        message: `Content-Type "${shown}" is not accepted here: send the body as application/json`,
+        correlationId: expect.any(String),
+      });
+      expect(res.body.errors).toBeUndefined();
+    });
+
+    it('should answer 415 to a body without a Content-Type on a JSON route', async () => {
+      // fetch sends a Buffer body without a Content-Type
+      const res = await send('/api/v5/sites', Buffer.from(JSON.stringify(site)) as never, {});
+      expect([res.status, res.body.code, res.body.message]).toEqual([
+        415,
+        'unsupported_media_type',
+        'The request body has no Content-Type: send it as application/json',
+      ]);
+    });
+
+    it('should check the key first: a stranger gets 401, not 415', async () => {
+      const res = await http(t.baseUrl, 'POST', '/api/v5/sites', {
+        rawBody: JSON.stringify(site),
+        headers: { 'content-type': 'text/plain' },
+      });
+      expect([res.status, res.body.code]).toEqual([401, 'unauthorized']);
+    });
+
+    it('should take JSON as application/json, with a charset, and as application/*+json', async () => {
+      for (const type of [
+        'application/json',
+        'application/json; charset=utf-8',
+        'Application/JSON',
+        'application/vnd.mdai+json',
+      ]) {
+        const res = await send('/api/v5/sites', JSON.stringify(site), { 'content-type': type });
+        expect([type, res.status]).toEqual([type, 201]);
+      }
+    });
+
+    it('should answer an empty body without a Content-Type as before (the fields are named)', async () => {
+      const kiosk = await TestKiosk.registered(t, 'TEE-HTTP-EMPTY');
+      const res = await send(`/api/kiosks/${kiosk.deviceId}/block`, undefined, {});
+      expect([res.status, res.body.code]).toEqual([400, 'validation_failed']);
+      expect(res.body.errors).toEqual([{ field: 'reason', message: 'is required' }]);
+      const deleted = await fetch(`${t.baseUrl}/api/v5/vault/${fileId}`, {
+        method: 'DELETE',
+        headers: { 'x-api-key': t.keys.admin, 'x-access-purpose': 'erasure request' },
+      });
+      expect(deleted.status).toBe(200);
+    });
+
+    it('should keep the vault upload on its own types', async () => {
+      const res = await send('/api/v5/vault', 'plain words', { 'content-type': 'text/plain' });
+      expect([res.status, res.body.code]).toEqual([415, 'unsupported_media_type']);
+      expect(res.body.message).not.toContain('application/json');
+      const png = await send('/api/v5/vault', 'png bytes', { 'content-type': 'image/png' });
+      expect(png.status).toBe(201);
+    });
+
+    it('should keep the fielded kiosks routes working on the JSON they send', async () => {
+      const kiosk = new TestKiosk('TEE-HTTP-LEGACY');
+      const json = { 'content-type': 'application/json' };
+      const registered = await http(t.baseUrl, 'POST', '/api/register-device', {
+        key: t.keys.provisioner,
+        rawBody: JSON.stringify({ device_id: kiosk.deviceId, public_key: kiosk.publicKeyPem }),
+        headers: json,
+      });
+      expect(registered.status).toBe(201);
+      const generated = await http(t.baseUrl, 'POST', '/api/generate-challenge', {
+        key: t.keys.admin,
+        rawBody: JSON.stringify({
+          device_id: kiosk.deviceId,
+          wifi_ssid: 'Site-9',
+          wifi_password: 'wifi-pass-999',
+        }),
+        headers: json,
+      });
+      expect(generated.status).toBe(200);
+      const challenge = generated.body.qr_payload as { bson_id: string; challenge: string };
+      const validated = await http(t.baseUrl, 'POST', '/api/validate-challenge', {
+        rawBody: JSON.stringify({
+          bson_id: challenge.bson_id,
+          challenge_response: kiosk.decryptChallenge(challenge.challenge).toString('base64'),
+        }),
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+      });
+      expect([validated.status, validated.headers.get('cache-control')]).toEqual([200, 'no-store']);
+      const auth = await http(t.baseUrl, 'POST', '/auth', {
+        rawBody: JSON.stringify({ api_key: t.keys.hardware }),
+        headers: json,
+      });
+      expect([auth.status, typeof auth.body.token]).toEqual([200, 'string']);
+    });
+  });
+
+  describe('Swagger UI', () => {
+    it.each(['/docs', '/docs/', '/docs/index.html', '/docs/?deepLinking=1', '/docs?x=1'])(
+      'should load every asset of the page at %s',
+      async (path) => {
+        const page = await fetch(`${t.baseUrl}${path}`);
+        expect([page.status, page.headers.get('content-type')]).toEqual([
+          200,
+          'text/html; charset=utf-8',
+        ]);
+        const html = await page.text();
+        const links = [...html.matchAll(/(?:href|src)="([^"]+)"/g)].map((m) => m[1]);
+        expect(links).toContain('./docs/swagger-ui-init.js');
+        for (const link of links) {
+          const asset = await fetch(new URL(link, page.url));
+          expect([link, asset.status]).toEqual([link, 200]);
+          await asset.arrayBuffer();
+        }
+      },
+    );
+
+    it('should send /docs/ and /docs/index.html to /docs, with their query', async () => {
+      for (const [path, location] of [
+        ['/docs/', '../docs'],
+        ['/docs/index.html', '../docs'],
+        ['/docs/?a=1&b=2', '../docs?a=1&b=2'],
+      ]) {
+        const res = await fetch(`${t.baseUrl}${path}`, { redirect: 'manual' });
+        expect([path, res.status, res.headers.get('location')]).toEqual([path, 301, location]);
+        await res.text();
+      }
+    });
+  });
+});
