@@ -2,11 +2,15 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError } from '@app/common';
 import { createApp } from './bootstrap';
+import { singleInstanceWarning } from './config/single-instance';
 
 async function main(): Promise<void> {
   const { app, config } = await createApp(process.env);
   await app.listen(config.app.port);
-  new Logger('Bootstrap').log(`MDAI API listening on port ${config.app.port} (docs at /docs)`);
+  const logger = new Logger('Bootstrap');
+  logger.log(`MDAI API listening on port ${config.app.port} (docs at /docs)`);
+  const single = singleInstanceWarning(config);
+  if (single) logger.warn(single);
 }
 
 main().catch((error: unknown) => {
