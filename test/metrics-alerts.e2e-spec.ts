@@ -70,6 +70,42 @@ describe('metrics see errors (e2e)', () => {
   });
 });
 
+describe('the metrics route (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => t.close());
+
+  it('should answer /metrics as spelled only; other spellings express routes to it get the 404 of an unknown path', async () => {
+    expect((await fetch(`${t.baseUrl}/metrics`)).status).toBe(200);
+    expect((await fetch(`${t.baseUrl}/metrics?name[]=x`)).status).toBe(200);
+    const answers: unknown[] = [];
+    for (const path of ['/Metrics', '/METRICS', '/metrics/', '/Metrics/?x=1']) {
+      for (const method of ['GET', 'HEAD']) {
+        const res = await fetch(`${t.baseUrl}${path}`, { method });
+        const body = method === 'GET' ? ((await res.json()) as { code?: string }) : undefined;
+        answers.push([method, path, res.status, body?.code, res.headers.get('content-type')]);
+      }
+    }
+    expect(answers).toEqual(
+      answers.map((a) => {
+        const [method, path] = a as string[];
+        const code = method === 'GET' ? 'not_found' : undefined;
+        return [method, path, 404, code, 'application/json; charset=utf-8'];
+      }),
+    );
+  });
+
+  it('should leave every other route as express routes it: any case, one trailing slash (the fielded kiosks)', async () => {
+    for (const path of ['/HEALTH', '/health/', '/Health/']) {
+      expect([path, (await http(t.baseUrl, 'GET', path)).status]).toEqual([path, 200]);
+    }
+    const auth = await http(t.baseUrl, 'POST', '/AUTH/', { body: { api_key: t.keys.hardware } });
+    expect([auth.status, typeof auth.body.token]).toEqual([200, 'string']);
+  });
+});
+
 describe('deploy/prometheus/alerts.yml', () => {
   const file = join(__dirname, '..', 'deploy', 'prometheus', 'alerts.yml');
   const doc = yaml.load(readFileSync(file, 'utf8')) as {

@@ -6,6 +6,7 @@ import { enrollPhone, Phone, signPacket, syncBatch } from '../support/worker-cli
 import { TestSocket } from '../support/ws-client';
 import { composeEnvironment, composeReplicas, ROOT } from './support/compose';
 import { run } from './support/processes';
+import { rawRequest } from './support/raw-http';
 import { Topology } from './support/stack';
 
 const PLATFORM_ID = 'PLT_topology0001';
@@ -67,9 +68,6 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
     for (const replica of stack.replicas) {
       expect((await http(replica.baseUrl, 'GET', '/metrics')).status).toBe(200);
     }
-    const metrics = await http(proxy.baseUrl, 'GET', '/metrics');
-    expect(metrics.status).toBe(404);
-    expect(String(metrics.body)).not.toContain('mdai_');
     // compose's healthcheck for redis, against ours
     const ping = await run('redis-cli', ['-u', stack.replicaEnv[0].REDIS_URL, 'ping']);
     expect(ping.output.trim()).toBe('PONG');
@@ -78,6 +76,28 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
       // production generates nothing: every secret came from .env
       expect(replica.service.logs()).not.toContain('secrets.json');
     }
+  });
+
+  it('should refuse in nginx itself every spelling of /metrics that express would route to it', async () => {
+    const { hostname, port } = new URL(stack.proxyUrl);
+    const refusals: unknown[] = [];
+    for (const method of ['GET', 'HEAD']) {
+      for (const target of [...METRICS_SPELLINGS, `http://${hostname}:${port}/Metrics`]) {
+        const res = await rawRequest(hostname, Number(port), method, target);
+        // nginx's own error page (text/html), not the API's JSON 404 nor its metrics
+        refusals.push([method, target, res.status, res.headers['content-type']]);
+        expect(res.body).not.toContain('mdai_');
+      }
+    }
+    expect(refusals).toEqual(
+      refusals.map((r) => [...(r as unknown[]).slice(0, 2), 404, 'text/html']),
+    );
+    // the replicas answer the exact path; nginx passes a neighbour of it on to them
+    const near = await rawRequest(hostname, Number(port), 'GET', '/metricsx');
+    expect([near.status, near.headers['content-type']]).toEqual([
+      404,
+      expect.stringContaining('application/json'),
+    ]);
   });
 
   it('should run `npm run demo` through nginx to the end, spread over both replicas', async () => {
@@ -285,6 +305,31 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
     expect([png.status, png.headers.get('content-type')]).toEqual([200, 'image/png']);
   });
 });
+
+/**
+ * Spellings of /metrics a client can send: express routes the path without regard to case and
+ * with or without one trailing slash (and ignores the query string); nginx decodes %XX, merges
+ * slashes and resolves `.` and `..` before it picks a location, then passes the URI on as sent.
+ */
+const METRICS_SPELLINGS = [
+  '/metrics',
+  '/Metrics',
+  '/METRICS',
+  '/mEtRiCs',
+  '/metrics/',
+  '/METRICS/',
+  '/metrics?x=1',
+  '/Metrics/?x=1',
+  '//metrics',
+  '/metrics//',
+  '/%6detrics',
+  '/%4Detrics',
+  '/metric%73/',
+  '/metrics%2F',
+  '/./metrics',
+  '/x/../Metrics',
+  '/metrics/x',
+];
 
 /** How many HTTP requests a replica logged (pino-http lines carry `"req":`). */
 function requestLines(logs: string): number {
