@@ -131,6 +131,24 @@ describe('deploy/prometheus/alerts.yml', () => {
     expect(exprs).toContain('histogram_quantile(0.99');
     expect(exprs).toContain('mdai_relay_errors_total');
     expect(exprs).toContain('audit_unavailable');
+    // a replica Prometheus cannot reach, one whose /health fails (Docker does not restart it)
+    expect(exprs).toMatch(/^up\{job="mdai-api"\} == 0$/m);
+    expect(exprs).toContain('route="/health",status="503"');
+  });
+
+  it('should be loaded by the shipped Prometheus config, whose scrape job the rules name', () => {
+    const config = yaml.load(readFileSync(join(file, '..', 'prometheus.yml'), 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; metrics_path?: string }[];
+    };
+    expect(config.rule_files).toEqual(['alerts.yml']);
+    const jobs = rules.flatMap((r) => [...r.expr.matchAll(/\bjob="([^"]+)"/g)].map((m) => m[1]));
+    expect(jobs.length).toBeGreaterThan(0);
+    for (const job of jobs) {
+      expect(config.scrape_configs.find((c) => c.job_name === job)).toMatchObject({
+        metrics_path: '/metrics',
+      });
+    }
   });
 
   it('should name only metrics the API exports', async () => {

@@ -4,7 +4,13 @@ import { connectDevice, openSession } from '../support/pairing';
 import { http, TestApp } from '../support/test-app';
 import { enrollPhone, Phone, signPacket, syncBatch } from '../support/worker-client';
 import { TestSocket } from '../support/ws-client';
-import { composeEnvironment, composeReplicas, ROOT } from './support/compose';
+import {
+  composeDocument,
+  composeEnvironment,
+  composeReplicas,
+  interpolate,
+  ROOT,
+} from './support/compose';
 import { run } from './support/processes';
 import { rawRequest } from './support/raw-http';
 import { Topology } from './support/stack';
@@ -53,7 +59,11 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
     expect(stack.replicas).toHaveLength(2);
     for (const env of stack.replicaEnv) {
       expect(Object.keys(env)).toEqual(expect.arrayContaining(Object.keys(compose)));
-      expect(env).toMatchObject({ NODE_ENV: 'production', TRUST_PROXY: compose.TRUST_PROXY });
+      expect(env).toMatchObject({
+        NODE_ENV: 'production',
+        TRUST_PROXY: interpolate(compose.TRUST_PROXY, stack.dotenv),
+      });
+      expect(env.TRUST_PROXY).toBe('1');
     }
     for (const target of [a, b, proxy]) {
       const health = await http(target.baseUrl, 'GET', '/health');
@@ -71,6 +81,13 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
     // compose's healthcheck for redis, against ours
     const ping = await run('redis-cli', ['-u', stack.replicaEnv[0].REDIS_URL, 'ping']);
     expect(ping.output.trim()).toBe('PONG');
+    // and for the replicas (the CMD form's command, run with the replica's environment)
+    const [kind, command, ...args] = composeDocument().services.api.healthcheck!.test;
+    expect(kind).toBe('CMD');
+    for (const env of stack.replicaEnv) {
+      const check = await run(command, args, { env: { PATH: process.env.PATH, ...env } });
+      expect([env.PORT, check.code, check.output]).toEqual([env.PORT, 0, '']);
+    }
     for (const replica of stack.replicas) {
       expect(replica.service.logs()).toContain('store: mongo; relay bus: redis');
       // production generates nothing: every secret came from .env
