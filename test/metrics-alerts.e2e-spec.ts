@@ -134,6 +134,9 @@ describe('deploy/prometheus/alerts.yml', () => {
     // a replica Prometheus cannot reach, one whose /health fails (Docker does not restart it)
     expect(exprs).toMatch(/^up\{job="mdai-api"\} == 0$/m);
     expect(exprs).toContain('route="/health",status="503"');
+    // offline attendance: packets by outcome, fraud events by type
+    expect(exprs).toContain('mdai_sync_packets_total{outcome="rejected"}');
+    expect(exprs).toContain('mdai_fraud_events_total');
   });
 
   it('should be loaded by the shipped Prometheus config, whose scrape job the rules name', () => {
