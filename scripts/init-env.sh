@@ -33,4 +33,5 @@ while IFS= read -r line || [ -n "$line" ]; do
 done < .env.example > "$tmp"
 mv "$tmp" "$out"
 trap - EXIT
-echo "wrote $out (secrets generated; keep it private). Set PUBLIC_URL to the URL clients use."
+echo "wrote $out (secrets generated; keep it private). Set PUBLIC_URL to the URL clients use,"
+echo "and UPSTREAM_URL and UPSTREAM_API_KEY to the identity API (the example names compose's stub)."

@@ -171,4 +171,19 @@ describe('docs stay in step with the code', () => {
       expect({ doc, dangling }).toEqual({ doc, dangling: [] });
     }
   });
+
+  it('should list as configuration differing from DESIGN.md only variables .env.example has', () => {
+    const root = join(__dirname, '..');
+    const section = readFileSync(join(root, 'docs', 'architecture.md'), 'utf8').split(
+      '## Where this project differs from DESIGN.md, and why',
+    )[1];
+    const bullet = /^- Configuration: [\s\S]*?(?=^- )/m.exec(section)?.[0] ?? '';
+    const named = [...bullet.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]);
+    expect(named.length).toBeGreaterThan(3);
+    const example = readFileSync(join(root, '.env.example'), 'utf8');
+    const variables = new Set([...example.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
+    // a name the bullet says is a constant is not offered as a setting
+    const constant = (name: string) => bullet.includes(`\`${name}\` is a constant`);
+    expect(named.filter((name) => !variables.has(name) && !constant(name))).toEqual([]);
+  });
 });

@@ -70,6 +70,42 @@ describe('metrics see errors (e2e)', () => {
   });
 });
 
+describe('the metrics route (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => t.close());
+
+  it('should answer /metrics as spelled only; other spellings express routes to it get the 404 of an unknown path', async () => {
+    expect((await fetch(`${t.baseUrl}/metrics`)).status).toBe(200);
+    expect((await fetch(`${t.baseUrl}/metrics?name[]=x`)).status).toBe(200);
+    const answers: unknown[] = [];
+    for (const path of ['/Metrics', '/METRICS', '/metrics/', '/Metrics/?x=1']) {
+      for (const method of ['GET', 'HEAD']) {
+        const res = await fetch(`${t.baseUrl}${path}`, { method });
+        const body = method === 'GET' ? ((await res.json()) as { code?: string }) : undefined;
+        answers.push([method, path, res.status, body?.code, res.headers.get('content-type')]);
+      }
+    }
+    expect(answers).toEqual(
+      answers.map((a) => {
+        const [method, path] = a as string[];
+        const code = method === 'GET' ? 'not_found' : undefined;
+        return [method, path, 404, code, 'application/json; charset=utf-8'];
+      }),
+    );
+  });
+
+  it('should leave every other route as express routes it: any case, one trailing slash (the fielded kiosks)', async () => {
+    for (const path of ['/HEALTH', '/health/', '/Health/']) {
+      expect([path, (await http(t.baseUrl, 'GET', path)).status]).toEqual([path, 200]);
+    }
+    const auth = await http(t.baseUrl, 'POST', '/AUTH/', { body: { api_key: t.keys.hardware } });
+    expect([auth.status, typeof auth.body.token]).toEqual([200, 'string']);
+  });
+});
+
 describe('deploy/prometheus/alerts.yml', () => {
   const file = join(__dirname, '..', 'deploy', 'prometheus', 'alerts.yml');
   const doc = yaml.load(readFileSync(file, 'utf8')) as {
@@ -95,6 +131,27 @@ describe('deploy/prometheus/alerts.yml', () => {
     expect(exprs).toContain('histogram_quantile(0.99');
     expect(exprs).toContain('mdai_relay_errors_total');
     expect(exprs).toContain('audit_unavailable');
+    // a replica Prometheus cannot reach, one whose /health fails (Docker does not restart it)
+    expect(exprs).toMatch(/^up\{job="mdai-api"\} == 0$/m);
+    expect(exprs).toContain('route="/health",status="503"');
+    // offline attendance: packets by outcome, fraud events by type
+    expect(exprs).toContain('mdai_sync_packets_total{outcome="rejected"}');
+    expect(exprs).toContain('mdai_fraud_events_total');
+  });
+
+  it('should be loaded by the shipped Prometheus config, whose scrape job the rules name', () => {
+    const config = yaml.load(readFileSync(join(file, '..', 'prometheus.yml'), 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; metrics_path?: string }[];
+    };
+    expect(config.rule_files).toEqual(['alerts.yml']);
+    const jobs = rules.flatMap((r) => [...r.expr.matchAll(/\bjob="([^"]+)"/g)].map((m) => m[1]));
+    expect(jobs.length).toBeGreaterThan(0);
+    for (const job of jobs) {
+      expect(config.scrape_configs.find((c) => c.job_name === job)).toMatchObject({
+        metrics_path: '/metrics',
+      });
+    }
   });
 
   it('should name only metrics the API exports', async () => {

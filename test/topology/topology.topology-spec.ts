@@ -4,8 +4,15 @@ import { connectDevice, openSession } from '../support/pairing';
 import { http, TestApp } from '../support/test-app';
 import { enrollPhone, Phone, signPacket, syncBatch } from '../support/worker-client';
 import { TestSocket } from '../support/ws-client';
-import { composeEnvironment, composeReplicas, ROOT } from './support/compose';
+import {
+  composeDocument,
+  composeEnvironment,
+  composeReplicas,
+  interpolate,
+  ROOT,
+} from './support/compose';
 import { run } from './support/processes';
+import { rawRequest } from './support/raw-http';
 import { Topology } from './support/stack';
 
 const PLATFORM_ID = 'PLT_topology0001';
@@ -52,7 +59,11 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
     expect(stack.replicas).toHaveLength(2);
     for (const env of stack.replicaEnv) {
       expect(Object.keys(env)).toEqual(expect.arrayContaining(Object.keys(compose)));
-      expect(env).toMatchObject({ NODE_ENV: 'production', TRUST_PROXY: compose.TRUST_PROXY });
+      expect(env).toMatchObject({
+        NODE_ENV: 'production',
+        TRUST_PROXY: interpolate(compose.TRUST_PROXY, stack.dotenv),
+      });
+      expect(env.TRUST_PROXY).toBe('1');
     }
     for (const target of [a, b, proxy]) {
       const health = await http(target.baseUrl, 'GET', '/health');
@@ -67,17 +78,43 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
     for (const replica of stack.replicas) {
       expect((await http(replica.baseUrl, 'GET', '/metrics')).status).toBe(200);
     }
-    const metrics = await http(proxy.baseUrl, 'GET', '/metrics');
-    expect(metrics.status).toBe(404);
-    expect(String(metrics.body)).not.toContain('mdai_');
     // compose's healthcheck for redis, against ours
     const ping = await run('redis-cli', ['-u', stack.replicaEnv[0].REDIS_URL, 'ping']);
     expect(ping.output.trim()).toBe('PONG');
+    // and for the replicas (the CMD form's command, run with the replica's environment)
+    const [kind, command, ...args] = composeDocument().services.api.healthcheck!.test;
+    expect(kind).toBe('CMD');
+    for (const env of stack.replicaEnv) {
+      const check = await run(command, args, { env: { PATH: process.env.PATH, ...env } });
+      expect([env.PORT, check.code, check.output]).toEqual([env.PORT, 0, '']);
+    }
     for (const replica of stack.replicas) {
       expect(replica.service.logs()).toContain('store: mongo; relay bus: redis');
       // production generates nothing: every secret came from .env
       expect(replica.service.logs()).not.toContain('secrets.json');
     }
+  });
+
+  it('should refuse in nginx itself every spelling of /metrics that express would route to it', async () => {
+    const { hostname, port } = new URL(stack.proxyUrl);
+    const refusals: unknown[] = [];
+    for (const method of ['GET', 'HEAD']) {
+      for (const target of [...METRICS_SPELLINGS, `http://${hostname}:${port}/Metrics`]) {
+        const res = await rawRequest(hostname, Number(port), method, target);
+        // nginx's own error page (text/html), not the API's JSON 404 nor its metrics
+        refusals.push([method, target, res.status, res.headers['content-type']]);
+        expect(res.body).not.toContain('mdai_');
+      }
+    }
+    expect(refusals).toEqual(
+      refusals.map((r) => [...(r as unknown[]).slice(0, 2), 404, 'text/html']),
+    );
+    // the replicas answer the exact path; nginx passes a neighbour of it on to them
+    const near = await rawRequest(hostname, Number(port), 'GET', '/metricsx');
+    expect([near.status, near.headers['content-type']]).toEqual([
+      404,
+      expect.stringContaining('application/json'),
+    ]);
   });
 
   it('should run `npm run demo` through nginx to the end, spread over both replicas', async () => {
@@ -285,6 +322,31 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
     expect([png.status, png.headers.get('content-type')]).toEqual([200, 'image/png']);
   });
 });
+
+/**
+ * Spellings of /metrics a client can send: express routes the path without regard to case and
+ * with or without one trailing slash (and ignores the query string); nginx decodes %XX, merges
+ * slashes and resolves `.` and `..` before it picks a location, then passes the URI on as sent.
+ */
+const METRICS_SPELLINGS = [
+  '/metrics',
+  '/Metrics',
+  '/METRICS',
+  '/mEtRiCs',
+  '/metrics/',
+  '/METRICS/',
+  '/metrics?x=1',
+  '/Metrics/?x=1',
+  '//metrics',
+  '/metrics//',
+  '/%6detrics',
+  '/%4Detrics',
+  '/metric%73/',
+  '/metrics%2F',
+  '/./metrics',
+  '/x/../Metrics',
+  '/metrics/x',
+];
 
 /** How many HTTP requests a replica logged (pino-http lines carry `"req":`). */
 function requestLines(logs: string): number {

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { bindPort } from '@app/persistence';
 import { PACKET_RULES, PacketRule } from './domain/packet-rule';
 import { FraudController } from './fraud.controller';
+import { FraudMetrics } from './fraud.metrics';
 import { FraudService } from './fraud.service';
 import { FraudEventRepository } from './infrastructure/persistence/fraud-event.repository';
 import { fraudEventAdapters } from './infrastructure/persistence/fraud-persistence';
@@ -26,6 +27,7 @@ const RULES = [ImpossibleTravelRule, GeofenceRule, RapidRepeatRule, SharedDevice
       inject: RULES,
       useFactory: (...rules: PacketRule[]) => rules,
     },
+    FraudMetrics,
     FraudService,
   ],
   exports: [FraudService],

@@ -11,6 +11,7 @@ import {
   RuleHistory,
   ScreeningContext,
 } from './domain/packet-rule';
+import { FraudMetrics } from './fraud.metrics';
 import { FraudEventRepository } from './infrastructure/persistence/fraud-event.repository';
 
 export type FraudEventInput = Omit<FraudEvent, 'id' | 'at'> & { at?: Date };
@@ -24,6 +25,7 @@ export class FraudService {
     private readonly events: FraudEventRepository,
     @Inject(PACKET_RULES) private readonly rules: PacketRule[],
     private readonly clock: Clock,
+    private readonly metrics: FraudMetrics,
   ) {}
 
   async record(input: FraudEventInput): Promise<FraudEvent> {
@@ -36,8 +38,9 @@ export class FraudService {
     const now = this.clock.now();
     const events = inputs.map((input) => ({ ...input, id: newId(), at: input.at ?? now }));
     await this.events.recordAll(events);
-    const byType = new Map<string, number>();
+    const byType = new Map<FraudEvent['type'], number>();
     for (const e of events) byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
+    for (const [type, count] of byType) this.metrics.recorded(type, count);
     this.logger.warn(
       // as {type, count} pairs: a type as a key (`invalid_token`) would be masked as a secret
       {

@@ -9,6 +9,7 @@ import { attendanceLogAdapters } from './infrastructure/persistence/ledger-persi
 import { LedgerController } from './ledger.controller';
 import { LedgerService } from './ledger.service';
 import { OfflineSyncController } from './offline-sync.controller';
+import { SyncMetrics } from './offline-sync.metrics';
 import { OfflineSyncService } from './offline-sync.service';
 import { PacketCheckPool } from './packet-check.pool';
 
@@ -21,6 +22,7 @@ import { PacketCheckPool } from './packet-check.pool';
     LedgerService,
     OfflineSyncService,
     PacketCheckPool,
+    SyncMetrics,
   ],
   exports: [OfflineSyncService, LedgerService],
 })

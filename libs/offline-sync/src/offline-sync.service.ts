@@ -31,6 +31,7 @@ import { PacketResult, RejectionReason, SyncOutcome } from './domain/sync-result
 import { LedgerService } from './ledger.service';
 import { offlineSyncConfig, OfflineSyncSettings } from './offline-sync.config';
 import { OfflineSyncError } from './offline-sync.errors';
+import { SyncMetrics } from './offline-sync.metrics';
 import { PacketCheckPool } from './packet-check.pool';
 
 type Verdict =
@@ -72,6 +73,7 @@ export class OfflineSyncService {
     private readonly workforce: WorkforceService,
     private readonly clock: Clock,
     private readonly checks: PacketCheckPool,
+    private readonly metrics: SyncMetrics,
     @Inject(offlineSyncConfig.KEY) private readonly limits: OfflineSyncSettings,
     @Inject(offlineTokenConfig.KEY) private readonly tokenSettings: OfflineTokenSettings,
   ) {}
@@ -120,6 +122,8 @@ export class OfflineSyncService {
       packets.length > 0 &&
       verdicts.every((v) => v.kind === 'rejected' && v.reason === 'invalid_signature');
     if (signed) {
+      // every packet of the batch is refused (one 403 for the batch)
+      this.metrics.counted('rejected', packets.length);
       await this.fraud.recordAll(
         verdicts.map((v) => this.fraudOf(v, claims)).filter((e) => e !== undefined),
       );
@@ -165,6 +169,11 @@ export class OfflineSyncService {
       results.push({ packetId: verdict.packetId, status: 'rejected', reason: verdict.reason });
       fraudEvents.push(this.fraudOf(verdict, claims)!);
     }
+    // decided: the ledger holds the accepted ones whatever happens after this
+    const outcome = summarize(results);
+    this.metrics.counted('accepted', outcome.accepted);
+    this.metrics.counted('duplicate', outcome.duplicates);
+    this.metrics.counted('rejected', outcome.rejected);
     await this.fraud.recordAll(fraudEvents);
     const findings = await this.fraud.screen(accepted, {
       history: this.historyFor(device),
@@ -175,7 +184,6 @@ export class OfflineSyncService {
       // a fresh instant: the events just recorded are part of the history now
       await this.trust.enforceFloor(device, await this.trust.score(device, request));
     }
-    const outcome = summarize(results);
     this.logger.log(
       {
         deviceId: device.deviceId,

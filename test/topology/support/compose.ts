@@ -77,6 +77,26 @@ export function composeReplicas(service: string, text = read('docker-compose.yml
   return match ? Number(match[1]) : 1;
 }
 
+// js-yaml comes with @nestjs/swagger (it writes YAML specs); its typings are not installed
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const yaml = require('js-yaml') as { load: (text: string) => unknown };
+
+/** A service of docker-compose.yml as compose reads it (the keys these tests look at). */
+export interface ComposeService {
+  image?: string;
+  restart?: string;
+  environment?: Record<string, string>;
+  healthcheck?: { test: string[]; interval?: string; timeout?: string; start_period?: string };
+  depends_on?: Record<string, { condition: string }> | string[];
+}
+
+/** docker-compose.yml parsed as YAML (js-yaml), for its structure; values are not interpolated. */
+export function composeDocument(text = read('docker-compose.yml')): {
+  services: Record<string, ComposeService>;
+} {
+  return yaml.load(text) as { services: Record<string, ComposeService> };
+}
+
 /** The Dockerfile's runtime command (`CMD ["node", "dist/…/main.js"]`). */
 export function dockerfileCommand(): string[] {
   const match = /^CMD\s+(\[.*\])\s*$/m.exec(read('Dockerfile'));

@@ -6,10 +6,12 @@ import { run, Service, waitUntil } from './processes';
 export const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
 
 /**
- * deploy/nginx.conf with only its addresses substituted: the `upstream` block's `server api:3000`
- * becomes one `server` line per replica (compose resolves `api` to both replicas), and
- * `listen 80` becomes a local port. Each substitution must match exactly once, so a changed
- * shipped file fails here instead of being tested in a form nobody runs.
+ * deploy/nginx.conf with only its addresses substituted: the `upstream` block's
+ * `server api:3000 resolve` becomes one `server` line per replica (compose resolves `api` to
+ * both replicas; `resolve` goes with the name: it re-resolves names, and there are none here,
+ * and Debian's nginx 1.22 predates it), and `listen 80` becomes a local port. Each
+ * substitution must match exactly once, so a changed shipped file fails here instead of being
+ * tested in a form nobody runs.
  */
 export function renderShippedConfig(replicas: string[], listen: string): string {
   const shipped = read('deploy/nginx.conf');
@@ -20,7 +22,7 @@ export function renderShippedConfig(replicas: string[], listen: string): string 
   };
   let text = replace(
     shipped,
-    /^(\s*)server api:3000;$/,
+    /^(\s*)server api:3000 resolve;$/,
     replicas.map((address) => `$1server ${address};`).join('\n'),
   );
   text = replace(text, /^(\s*)listen 80;$/, `$1listen ${listen};`);

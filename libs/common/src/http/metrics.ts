@@ -1,4 +1,4 @@
-import { Controller, Get, Global, Header, Injectable, Module, Res } from '@nestjs/common';
+import { Controller, Get, Global, Injectable, Module, Next, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from './openapi-decorators';
 import { NextFunction, Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from './prometheus';
@@ -87,10 +87,21 @@ function routeOf(request: Request): string {
 export class MetricsController {
   constructor(private readonly registry: MetricsRegistry) {}
 
+  /**
+   * Express matches routes without regard to case and with or without a trailing slash: this
+   * route answers only `/metrics` as spelled (a query string aside), the path scrapers ask for.
+   * Any other spelling goes on to the next route, the not-found answer every unknown path gets,
+   * so a proxy that refuses the exact path refuses every path this one answers.
+   */
   @Public()
   @Get()
-  @Header('Cache-Control', 'no-store')
-  async metrics(@Res() response: Response): Promise<void> {
+  async metrics(
+    @Req() request: Request,
+    @Res() response: Response,
+    @Next() next: NextFunction,
+  ): Promise<void> {
+    if (request.path !== '/metrics') return next();
+    response.setHeader('Cache-Control', 'no-store');
     response.setHeader('Content-Type', this.registry.contentType);
     response.send(await this.registry.metrics());
   }

@@ -1,0 +1,28 @@
+import { Injectable, Optional } from '@nestjs/common';
+import { Counter, MetricsRegistry } from '@app/common';
+import { FRAUD_EVENT_TYPES, FraudEventType } from './domain/fraud-event';
+
+/**
+ * `mdai_fraud_events_total{type}`: fraud events recorded by this instance, counted once they are
+ * stored. Every type starts at 0, so a rate over a type nobody has triggered yet reads 0, not
+ * nothing. Without a metrics registry (a service spec, a script) it counts nothing.
+ */
+@Injectable()
+export class FraudMetrics {
+  private readonly events?: Counter<'type'>;
+
+  constructor(@Optional() registry?: MetricsRegistry) {
+    if (!registry) return;
+    this.events = new Counter({
+      name: 'mdai_fraud_events_total',
+      help: 'Fraud events recorded, by type (sync rejections, pattern-rule flags, refused onboarding)',
+      labelNames: ['type'],
+      registers: [registry],
+    });
+    for (const type of FRAUD_EVENT_TYPES) this.events.inc({ type }, 0);
+  }
+
+  recorded(type: FraudEventType, count: number): void {
+    this.events?.inc({ type }, count);
+  }
+}

@@ -1,0 +1,224 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestApp } from './support/test-app';
+import {
+  composeDocument,
+  composeEnvironment,
+  initEnv,
+  interpolate,
+  parseDotenv,
+  read,
+} from './topology/support/compose';
+import { run } from './topology/support/processes';
+
+/**
+ * docker-compose.yml, deploy/nginx.conf and .dockerignore as an operator meets them: what
+ * `docker compose up` cannot be run here to show (no Docker engine on this machine).
+ */
+
+/**
+ * Values of compose's `environment:` that belong to the topology itself, not to the operator:
+ * nginx and the healthcheck reach the replica on 3000, the volume is mounted at /data, the
+ * stub listens where `UPSTREAM_URL`'s default points.
+ */
+const TOPOLOGY_OWN: Record<string, string[]> = {
+  api: ['NODE_ENV', 'PORT', 'DATA_DIR'],
+  upstream: ['UPSTREAM_STUB_PORT'],
+};
+
+describe('docker-compose.yml', () => {
+  const compose = composeDocument();
+  const services = Object.keys(compose.services);
+
+  it('should let .env set every value of `environment:` but the topology own ones (environment wins over env_file)', () => {
+    const fixed: string[] = [];
+    for (const service of ['api', 'upstream']) {
+      for (const [name, value] of Object.entries(composeEnvironment(service))) {
+        if (TOPOLOGY_OWN[service].includes(name)) {
+          fixed.push(`${service}.${name}`);
+          continue;
+        }
+        expect([service, name, value]).toEqual([
+          service,
+          name,
+          expect.stringMatching(new RegExp(`^\\$\\{${name}(:-[^}]*)?\\}$`)),
+        ]);
+      }
+    }
+    expect(fixed).toEqual([
+      'api.NODE_ENV',
+      'api.PORT',
+      'api.DATA_DIR',
+      'upstream.UPSTREAM_STUB_PORT',
+    ]);
+  });
+
+  it('should send the replicas to the UPSTREAM_URL of .env, and to the stub when .env keeps the example', () => {
+    const api = composeEnvironment('api');
+    const real = 'https://identity.example.org/v1';
+    expect(interpolate(api.UPSTREAM_URL, { UPSTREAM_URL: real })).toBe(real);
+    expect(interpolate(api.UPSTREAM_URL, {})).toBe('http://upstream:4010');
+    // .env as scripts/init-env.sh writes it (from .env.example) names the stub compose runs
+    const dir = mkdtempSync(join(tmpdir(), 'mdai-deploy-'));
+    try {
+      const dotenv = initEnv(dir);
+      expect(dotenv.UPSTREAM_URL).toBe('http://upstream:4010');
+      expect(parseDotenv(read('.env.example')).UPSTREAM_URL).toBe('http://upstream:4010');
+      expect(interpolate(api.UPSTREAM_URL, dotenv)).toBe('http://upstream:4010');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('should restart every service unless stopped, and start the proxy on healthy replicas', () => {
+    expect(services.map((s) => [s, compose.services[s].restart])).toEqual(
+      services.map((s) => [s, 'unless-stopped']),
+    );
+    expect(compose.services.proxy.depends_on).toEqual({ api: { condition: 'service_healthy' } });
+    expect(compose.services.api.depends_on).toMatchObject({
+      mongo: { condition: 'service_healthy' },
+      redis: { condition: 'service_healthy' },
+    });
+    const health = compose.services.api.healthcheck!;
+    // the image has node and no curl
+    expect(health.test.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
+    expect(health).toMatchObject({ timeout: expect.any(String), start_period: expect.any(String) });
+  });
+
+  it('should run an nginx that re-resolves `api` when the shipped config asks it to (1.27.3 or later)', () => {
+    const conf = read('deploy/nginx.conf');
+    expect(conf).toMatch(/^\s*server api:3000 resolve;$/m);
+    expect(conf).toMatch(/^\s*zone mdai_api \d+k;$/m);
+    expect(conf).toMatch(/^resolver 127\.0\.0\.11 /m);
+    const version = /^nginx:(\d+)\.(\d+)(?:\.(\d+))?-/.exec(compose.services.proxy.image ?? '');
+    expect(version).not.toBeNull();
+    // a tag without the patch (`1.28`) is at least its .0 (a cached 1.27 may be 1.27.0)
+    const [major, minor, patch] = version!.slice(1).map((v) => Number(v ?? 0));
+    expect(major * 1e6 + minor * 1e3 + patch).toBeGreaterThanOrEqual(1_027_003);
+  });
+
+  describe("the replicas' healthcheck, run as compose runs it", () => {
+    const check = (port: number) => {
+      const [, command, ...args] = composeDocument().services.api.healthcheck?.test ?? ['', ''];
+      return run(command, args, { env: { PATH: process.env.PATH, PORT: String(port) } });
+    };
+
+    it('should pass on a healthy API and fail on one whose Redis is down, and where nothing listens', async () => {
+      const dead = await deadPort();
+      const healthy = await startTestApp();
+      const unhealthy = await startTestApp({ REDIS_URL: `redis://127.0.0.1:${dead}` });
+      try {
+        const portOf = (baseUrl: string) => Number(new URL(baseUrl).port);
+        expect((await check(portOf(healthy.baseUrl))).code).toBe(0);
+        expect((await fetch(`${unhealthy.baseUrl}/health`)).status).toBe(503);
+        expect((await check(portOf(unhealthy.baseUrl))).code).toBe(1);
+        expect((await check(dead)).code).toBe(1);
+      } finally {
+        await healthy.close();
+        await unhealthy.close();
+      }
+    });
+  });
+});
+
+describe('.dockerignore', () => {
+  const rules = parseDockerignore(readFileSync(join(__dirname, '..', '.dockerignore'), 'utf8'));
+
+  it('should keep out of the build context the host node_modules, secrets, data, outputs and history', () => {
+    const mustExclude = [
+      'node_modules/better-sqlite3/build/Release/better_sqlite3.node',
+      'apps/console/node_modules/x/index.js',
+      '.env',
+      '.env.production',
+      'data/secrets.json',
+      'data/mdai.sqlite',
+      'data/uploads/ab/cd.bin',
+      'dist/apps/api/apps/api/src/main.js',
+      '.git/HEAD',
+      'artifacts/report.json',
+      'coverage/lcov.info',
+      'npm-debug.log',
+    ];
+    expect(mustExclude.filter((path) => !excluded(rules, path))).toEqual([]);
+  });
+
+  it('should keep in it everything `npm run build` in the Dockerfile reads', () => {
+    // the build stage: package files, then `npm run build` (nest build with apps/api's
+    // tsconfig, scripts/bundle-api.ts, scripts/support/record-resolutions.js, the console)
+    const files = execFileSync('git', ['ls-files'], {
+      cwd: join(__dirname, '..'),
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter((f) => f.length > 0);
+    const needed = files.filter(
+      (f) =>
+        /^(apps|libs|scripts)\//.test(f) ||
+        /^(package(-lock)?\.json|tsconfig\.json|nest-cli\.json|\.swcrc)$/.test(f),
+    );
+    expect(needed.length).toBeGreaterThan(100);
+    expect(needed.filter((path) => excluded(rules, path))).toEqual([]);
+    expect(excluded(rules, '.env.example')).toBe(false);
+  });
+
+  it('should be what the Dockerfile relies on: one `COPY . .`, after `npm ci`', () => {
+    const dockerfile = read('Dockerfile');
+    expect(dockerfile.match(/^COPY \. \.$/gm)).toHaveLength(1);
+    expect(dockerfile.indexOf('RUN npm ci')).toBeLessThan(dockerfile.indexOf('COPY . .'));
+  });
+});
+
+interface Rule {
+  negate: boolean;
+  pattern: RegExp;
+}
+
+/**
+ * .dockerignore as Docker reads it: one pattern a line, `#` comments, `!` re-includes, `**`
+ * any number of directories, `*` and `?` within one name; the last matching line decides, and
+ * a pattern that matches a directory matches everything under it.
+ */
+function parseDockerignore(text: string): Rule[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+    .map((line) => {
+      const negate = line.startsWith('!');
+      const glob = (negate ? line.slice(1) : line).replace(/^\/+/, '').replace(/\/+$/, '');
+      let source = '';
+      for (let i = 0; i < glob.length; i++) {
+        if (glob.startsWith('**/', i)) {
+          source += '(?:.*/)?';
+          i += 2;
+        } else if (glob.startsWith('**', i)) {
+          source += '.*';
+          i += 1;
+        } else if (glob[i] === '*') source += '[^/]*';
+        else if (glob[i] === '?') source += '[^/]';
+        else source += glob[i].replace(/[.+^${}()|[\]\\]/g, '\\$&');
+      }
+      return { negate, pattern: new RegExp(`^${source}$`) };
+    });
+}
+
+function excluded(rules: Rule[], path: string): boolean {
+  const parts = path.split('/');
+  const candidates = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
+  let out = false;
+  for (const rule of rules) {
+    if (candidates.some((c) => rule.pattern.test(c))) out = !rule.negate;
+  }
+  return out;
+}
+
+async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
