@@ -189,7 +189,9 @@ describe('the ledger append thread (SQLite)', () => {
       await ledger.onApplicationShutdown();
       await withThread.close();
     }
-  });
+    // 30,000 appends with SQLite's checkpoints in their commits: ~10 s on a quiet machine, ~30 s
+    // on a busy one
+  }, 120_000);
 
   it("should append in the request's thread when the thread is gone", async () => {
     await repo.appendToChains(punches('s1', 3));
