@@ -75,7 +75,7 @@ describe('offline sync crash recovery (e2e)', () => {
       });
       expect(verdict.body).toMatchObject({ ok: true, length: TOTAL });
     },
-    slowOnMongo(60_000),
+    slowOnMongo(120_000),
   );
 });
 
