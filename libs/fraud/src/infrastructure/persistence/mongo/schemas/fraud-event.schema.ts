@@ -1,6 +1,6 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 
-/** One admin review, embedded in its event: a review and the event's current state are one write. */
+/** One admin review, embedded in its event: a review and the event's current one are one write. */
 @Schema({ versionKey: false })
 export class FraudReviewDocument {
   @Prop({ type: String, required: true }) _id!: string;

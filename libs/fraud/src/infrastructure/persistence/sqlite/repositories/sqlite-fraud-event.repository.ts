@@ -120,8 +120,9 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
 
 /**
  * The listing as one statement that seeks an index (column, at, id) in both its filter and
- * its order (the review filter seeks (review_decision, at, id)): the keyset is a row value `(at, id) < (?, ?)`, which SQLite uses as an index
- * bound (the `at < ? OR (at = ? AND id < ?)` form is not), so any page costs the same and a
+ * its order (the review filter seeks (review_decision, at, id)): the keyset is a row value
+ * `(at, id) < (?, ?)`, which SQLite uses as an index bound (the `at < ? OR (at = ? AND
+ * id < ?)` form is not), so any page costs the same and a
  * walk through all pages is linear. SQLite uses one upper bound on `at` in the index, so of
  * `to` and the cursor only the tighter one is written (the other is then implied).
  * `params` are all but the limit (`LimitedStatements` writes the limit into the SQL).
