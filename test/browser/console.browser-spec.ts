@@ -418,6 +418,50 @@ suite(title, () => {
       await tab.check('worker');
     });
 
+    it("should dismiss a fraud event with a reason, and the device's trust score goes back up", async () => {
+      const trustScore = async () => {
+        const res = await http(t.baseUrl, 'GET', `/api/v5/devices/${phone.deviceId}/trust`, {
+          key: t.keys.admin,
+        });
+        return res.body.score as number;
+      };
+      const flagged = await trustScore();
+      const tab = await open(t.keys.admin);
+      await tab.goto('#/fraud');
+      await tab.page.getByLabel('Worker ID').fill(phone.workerId);
+      await tab.page.getByLabel('Type').selectOption('impossible_travel');
+      await tab.page.getByLabel('Review', { exact: true }).selectOption('unreviewed');
+      await tab.page.getByRole('button', { name: 'Apply filters' }).click();
+      await tab.settled();
+      const row = tab.page.locator('table tbody tr');
+      expect(await row.count()).toBe(1);
+      expect(await row.innerText()).toContain('unreviewed');
+
+      await row.locator('summary', { hasText: 'Review' }).click();
+      await row.getByLabel('Decision').selectOption('dismissed');
+      await row.getByLabel('Reason').fill('GPS jumped while the phone was indoors');
+      await row.getByRole('button', { name: 'Save review' }).click();
+      // the list reloads with the filter kept: the event is no longer unreviewed
+      await tab.page.getByText('No fraud events match.').waitFor();
+      await tab.settled();
+      await tab.check('fraud-review');
+
+      await tab.page.getByLabel('Review', { exact: true }).selectOption('dismissed');
+      await tab.page.getByRole('button', { name: 'Apply filters' }).click();
+      await tab.settled();
+      expect(await row.count()).toBe(1);
+      expect(await row.innerText()).toContain('GPS jumped while the phone was indoors');
+
+      const events = await http(
+        t.baseUrl,
+        'GET',
+        `/api/v5/fraud/events?workerId=${phone.workerId}&type=impossible_travel`,
+        { key: t.keys.admin },
+      );
+      expect(events.body[0].review).toMatchObject({ decision: 'dismissed' });
+      expect(await trustScore()).toBeGreaterThan(flagged);
+    });
+
     it('should verify the ledger on the page (admin and auditor) and export it', async () => {
       const tab = await open(t.keys.auditor);
       await tab.goto('#/ledgers');
@@ -575,6 +619,7 @@ suite(title, () => {
         'devices',
         'device-trust',
         'fraud',
+        'fraud-review',
         'worker',
         'ledgers',
         'timesheets',

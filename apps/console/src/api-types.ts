@@ -168,6 +168,23 @@ export interface FingerprintView {
   simHash: string;
 }
 
+export interface FraudEventDetailView {
+  id: string;
+  type: 'invalid_token' | 'unknown_device' | 'device_blocked' | 'invalid_signature' | 'malformed_packet' | 'device_mismatch' | 'worker_mismatch' | 'site_not_allowed' | 'timestamp_in_future' | 'timestamp_too_old' | 'outside_token_window' | 'packet_id_conflict' | 'impossible_travel' | 'outside_geofence' | 'rapid_repeat' | 'shared_device' | 'onboarding_signature_invalid' | 'onboarding_replay' | 'onboarding_stale_timestamp';
+  deviceId?: string;
+  workerId?: string;
+  siteId?: string;
+  packetId?: string;
+  detail: string;
+  at: string;
+  /** The latest review; absent while unreviewed */
+  review?: FraudReviewView;
+  /** Every review, oldest first */
+  reviews: FraudReviewView[];
+}
+
+export const FraudEventDetailViewTypeValues = ['invalid_token', 'unknown_device', 'device_blocked', 'invalid_signature', 'malformed_packet', 'device_mismatch', 'worker_mismatch', 'site_not_allowed', 'timestamp_in_future', 'timestamp_too_old', 'outside_token_window', 'packet_id_conflict', 'impossible_travel', 'outside_geofence', 'rapid_repeat', 'shared_device', 'onboarding_signature_invalid', 'onboarding_replay', 'onboarding_stale_timestamp'] as const;
+
 export interface FraudEventView {
   id: string;
   type: 'invalid_token' | 'unknown_device' | 'device_blocked' | 'invalid_signature' | 'malformed_packet' | 'device_mismatch' | 'worker_mismatch' | 'site_not_allowed' | 'timestamp_in_future' | 'timestamp_too_old' | 'outside_token_window' | 'packet_id_conflict' | 'impossible_travel' | 'outside_geofence' | 'rapid_repeat' | 'shared_device' | 'onboarding_signature_invalid' | 'onboarding_replay' | 'onboarding_stale_timestamp';
@@ -177,9 +194,21 @@ export interface FraudEventView {
   packetId?: string;
   detail: string;
   at: string;
+  /** The latest review; absent while unreviewed */
+  review?: FraudReviewView;
 }
 
 export const FraudEventViewTypeValues = ['invalid_token', 'unknown_device', 'device_blocked', 'invalid_signature', 'malformed_packet', 'device_mismatch', 'worker_mismatch', 'site_not_allowed', 'timestamp_in_future', 'timestamp_too_old', 'outside_token_window', 'packet_id_conflict', 'impossible_travel', 'outside_geofence', 'rapid_repeat', 'shared_device', 'onboarding_signature_invalid', 'onboarding_replay', 'onboarding_stale_timestamp'] as const;
+
+export interface FraudReviewView {
+  decision: 'dismissed' | 'confirmed';
+  reason: string;
+  /** <role>:<API key id> */
+  by: string;
+  at: string;
+}
+
+export const FraudReviewViewDecisionValues = ['dismissed', 'confirmed'] as const;
 
 export interface GenerateChallengeDto {
   device_id: string;
@@ -406,6 +435,14 @@ export interface RegisterWorkerDeviceResponse {
   offlineToken: string;
   offlineTokenExpiresAt: string;
 }
+
+export interface ReviewFraudEventDto {
+  /** dismissed: a false positive, no longer weighing on the device's trust score; confirmed: it stays */
+  decision: 'dismissed' | 'confirmed';
+  reason: string;
+}
+
+export const ReviewFraudEventDtoDecisionValues = ['dismissed', 'confirmed'] as const;
 
 export interface RotateKeyDto {
   /** The new RSA (≥ 2048 bits) public key, SPKI PEM */

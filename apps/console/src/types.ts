@@ -9,8 +9,11 @@ import {
   ConnectedKiosksView,
   DayFlagView,
   DeviceTrustView,
+  FraudEventDetailView,
   FraudEventView,
   FraudEventViewTypeValues,
+  FraudReviewView,
+  FraudReviewViewDecisionValues,
   GenerateChallengeResponse,
   KioskConnectionView,
   KioskEventView,
@@ -53,6 +56,8 @@ export type WorkerDeviceDetail = WorkerDeviceDetailView;
 export type TrustFactor = TrustFactorView;
 export type DeviceTrust = DeviceTrustView;
 export type FraudEvent = FraudEventView;
+export type FraudEventDetail = FraudEventDetailView;
+export type FraudReview = FraudReviewView;
 
 export type LedgerVerification = LedgerVerificationView;
 export type LedgerCheckpoint = CheckpointView;
@@ -69,3 +74,4 @@ export type Payroll = PayrollView;
 
 /** Every fraud event type, for the filter (generated from the contract's enum). */
 export const FRAUD_EVENT_TYPES = FraudEventViewTypeValues;
+export const FRAUD_REVIEW_DECISIONS = FraudReviewViewDecisionValues;

@@ -1,15 +1,34 @@
-import { Controller, Get, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { ErrorBody, Roles, ApiOkResponse, ApiResponse, ApiSecurity, ApiTags } from '@app/common';
+import {
+  CurrentPrincipal,
+  ErrorBody,
+  Principal,
+  Roles,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
+} from '@app/common';
 import { decodeEventCursor, encodeEventCursor } from './domain/event-cursor';
-import { FraudEvent } from './domain/fraud-event';
-import { FraudEventView, ListFraudEventsQuery } from './dto/fraud-event.dto';
+import { FraudEvent, FraudReview } from './domain/fraud-event';
+import {
+  FraudEventDetailView,
+  FraudEventIdParam,
+  FraudEventView,
+  FraudReviewView,
+  ListFraudEventsQuery,
+  ReviewFraudEventDto,
+} from './dto/fraud-event.dto';
 import { FraudService } from './fraud.service';
 
 @ApiTags('fraud')
 @ApiSecurity('api-key')
-@ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid filter or cursor' })
+@ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid filter, cursor, id or body' })
 @ApiResponse({ status: 401, type: ErrorBody, description: 'Missing or unknown x-api-key' })
+@ApiResponse({ status: 403, type: ErrorBody, description: 'Not an admin key' })
 @Controller('api/v5/fraud')
 export class FraudController {
   constructor(private readonly fraud: FraudService) {}
@@ -36,12 +55,53 @@ export class FraudController {
       siteId: query.siteId,
       from: query.from ? new Date(query.from) : undefined,
       to: query.to ? new Date(query.to) : undefined,
+      review: query.review,
       limit,
       before: query.cursor ? decodeEventCursor(query.cursor) : undefined,
     });
     if (events.length === limit)
       res.setHeader('x-next-cursor', encodeEventCursor(events[limit - 1]));
     return events.map(toView);
+  }
+
+  @Get('events/:eventId')
+  @Roles('admin')
+  @ApiOperation({ summary: 'One fraud event and every review of it, oldest first' })
+  @ApiOkResponse({ type: FraudEventDetailView })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'fraud_event_not_found' })
+  async get(@Param() params: FraudEventIdParam): Promise<FraudEventDetailView> {
+    const { event, reviews } = await this.fraud.detail(params.eventId);
+    return { ...toView(event), reviews: reviews.map(toReviewView) };
+  }
+
+  @Post('events/:eventId/review')
+  @Roles('admin')
+  @ApiOperation({
+    summary: 'Dismiss (a false positive) or confirm a fraud event, with a reason',
+    description: [
+      'Each review is kept in the event history (who: `<role>:<key id>`, when, decision, reason);',
+      'the latest is the event `review`. A dismissed event no longer weighs on the device trust',
+      'score (the next score leaves it out; a device already blocked stays blocked until an admin',
+      'unblocks it); a confirmed one does. A later review changes the decision. The same decision',
+      'and reason as the current review (a retry) answers 200 and records nothing.',
+    ].join(' '),
+  })
+  @ApiCreatedResponse({ type: FraudEventDetailView, description: 'Review recorded' })
+  @ApiOkResponse({
+    type: FraudEventDetailView,
+    description: 'Already the current review: nothing recorded',
+  })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'fraud_event_not_found' })
+  async review(
+    @Param() params: FraudEventIdParam,
+    @Body() body: ReviewFraudEventDto,
+    @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<FraudEventDetailView> {
+    const outcome = await this.fraud.review(params.eventId, body.decision, body.reason, principal);
+    res.status(outcome.recorded ? 201 : 200);
+    const { event, reviews } = await this.fraud.detail(params.eventId);
+    return { ...toView(event), reviews: reviews.map(toReviewView) };
   }
 }
 
@@ -55,5 +115,10 @@ function toView(e: FraudEvent): FraudEventView {
     packetId: e.packetId,
     detail: e.detail,
     at: e.at.toISOString(),
+    review: e.review ? toReviewView(e.review) : undefined,
   };
+}
+
+function toReviewView(r: FraudReview): FraudReviewView {
+  return { decision: r.decision, reason: r.reason, by: r.by, at: r.at.toISOString() };
 }

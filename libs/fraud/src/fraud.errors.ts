@@ -1,10 +1,11 @@
 import { CodeOf, DomainError } from '@app/common';
 
-/** What the fraud event listing refuses with. */
+/** What the fraud event listing and reviews refuse with. */
 export const FRAUD_ERRORS = {
   module: 'fraud',
   codes: {
     invalid_cursor: 'the cursor is not one this server issued',
+    fraud_event_not_found: 'no fraud event has this id',
   },
 } as const;
 

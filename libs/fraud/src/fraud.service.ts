@@ -1,6 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Clock, newId } from '@app/common';
-import { FraudEvent, FraudEventCriteria } from './domain/fraud-event';
+import { actorOf, Clock, newId, Principal } from '@app/common';
+import {
+  FraudEvent,
+  FraudEventCriteria,
+  FraudReview,
+  FraudReviewDecision,
+} from './domain/fraud-event';
+import { FraudError } from './fraud.errors';
 import {
   AttendanceHistory,
   FraudFinding,
@@ -12,7 +18,10 @@ import {
   ScreeningContext,
 } from './domain/packet-rule';
 import { FraudMetrics } from './fraud.metrics';
-import { FraudEventRepository } from './infrastructure/persistence/fraud-event.repository';
+import {
+  FraudEventRepository,
+  ReviewOutcome,
+} from './infrastructure/persistence/fraud-event.repository';
 
 export type FraudEventInput = Omit<FraudEvent, 'id' | 'at'> & { at?: Date };
 
@@ -77,10 +86,53 @@ export class FraudService {
     return this.events.listByPacketIds(packetIds, limit);
   }
 
-  /** The device's events at or after `from` (newest first, at most `limit`): its fraud history. */
+  /**
+   * The device's events at or after `from` that weigh on its trust (newest first, at most
+   * `limit`): every one but those an admin dismissed.
+   */
   historyOf(deviceId: string, from: Date, limit = 1000): Promise<FraudEvent[]> {
-    return this.events.listRecent({ deviceId, from, limit });
+    return this.events.listRecent({ deviceId, from, limit, excludeDismissed: true });
   }
+
+  /** The event and its reviews, oldest first. */
+  async detail(eventId: string): Promise<{ event: FraudEvent; reviews: FraudReview[] }> {
+    const found = await this.events.findWithReviews(eventId);
+    if (!found) throw notFound();
+    return found;
+  }
+
+  /**
+   * An admin's review of an event, kept in its review history and made its current review: a
+   * dismissed event no longer weighs on the device's trust score (computed from the events at
+   * each read, so the next score leaves it out). The same decision and reason as the current
+   * review (a retry) records nothing.
+   */
+  async review(
+    eventId: string,
+    decision: FraudReviewDecision,
+    reason: string,
+    principal: Principal,
+  ): Promise<ReviewOutcome> {
+    const outcome = await this.events.addReview(eventId, {
+      id: newId(),
+      decision,
+      reason,
+      by: actorOf(principal),
+      at: this.clock.now(),
+    });
+    if (!outcome) throw notFound();
+    if (outcome.recorded) {
+      this.logger.log(
+        { eventId, decision, deviceId: outcome.event.deviceId },
+        'Fraud event reviewed',
+      );
+    }
+    return outcome;
+  }
+}
+
+function notFound(): FraudError {
+  return new FraudError('fraud_event_not_found', 'No fraud event has this id');
 }
 
 /**

@@ -119,6 +119,7 @@ export const ERROR_STATUS = {
   },
   fraud: {
     invalid_cursor: HttpStatus.BAD_REQUEST,
+    fraud_event_not_found: HttpStatus.NOT_FOUND,
   },
   'offline-sync': {
     missing_token: HttpStatus.UNAUTHORIZED,

@@ -1,10 +1,10 @@
-import { pagedList } from '../components';
+import { actionForm, pagedList, success } from '../components';
 import { Page, PageContext } from '../context';
-import { badge, field, h, link, short, table, when } from '../dom';
-import { FRAUD_EVENT_TYPES, FraudEvent } from '../types';
+import { badge, Child, field, formValue, h, link, short, table, when } from '../dom';
+import { FRAUD_EVENT_TYPES, FraudEvent, FraudEventDetail, FraudReview } from '../types';
 
 const PAGE_SIZE = 25;
-const FILTERS = ['type', 'deviceId', 'workerId', 'siteId', 'from', 'to'] as const;
+const FILTERS = ['type', 'review', 'deviceId', 'workerId', 'siteId', 'from', 'to'] as const;
 
 export const fraudPage: Page = {
   id: 'fraud',
@@ -16,7 +16,63 @@ export const fraudPage: Page = {
 /** Pattern rules flag accepted packets; the others are refusals. */
 const FLAGS = new Set(['impossible_travel', 'outside_geofence', 'rapid_repeat', 'shared_device']);
 
-export function fraudTable(rows: FraudEvent[]): HTMLElement {
+/** The current review: who decided what, when and why; "unreviewed" when none. */
+export function reviewCell(review: FraudReview | undefined): Child {
+  if (!review) return badge('unreviewed', 'warn');
+  return h(
+    'span',
+    { class: 'review', title: `${review.by}, ${when(review.at)}` },
+    badge(review.decision, review.decision === 'dismissed' ? 'ok' : 'bad'),
+    ' ',
+    review.reason,
+  );
+}
+
+/**
+ * Dismiss (a false positive: it no longer lowers the device's trust) or confirm an event, with
+ * a reason; `done` gets the event as the server answered it.
+ */
+export function reviewForm(
+  ctx: PageContext,
+  event: FraudEvent,
+  done: (reviewed: FraudEventDetail) => void,
+): HTMLElement {
+  const decision = h(
+    'select',
+    { name: 'decision' },
+    h('option', { value: 'dismissed' }, 'Dismiss (false positive)'),
+    h('option', { value: 'confirmed' }, 'Confirm'),
+  );
+  if (event.review)
+    decision.value = event.review.decision === 'dismissed' ? 'confirmed' : 'dismissed';
+  return h(
+    'details',
+    { class: 'review-action' },
+    h('summary', {}, event.review ? 'Change review' : 'Review'),
+    actionForm(
+      {
+        submit: 'Save review',
+        class: 'review-form',
+        run: async (form) => {
+          const res = await ctx.api.post<FraudEventDetail>(
+            `/api/v5/fraud/events/${encodeURIComponent(event.id)}/review`,
+            { decision: formValue(form, 'decision'), reason: formValue(form, 'reason') },
+          );
+          done(res.data);
+          return success(`Saved: ${res.data.review?.decision ?? ''}`);
+        },
+      },
+      field('Decision', decision),
+      field(
+        'Reason',
+        h('input', { name: 'reason', required: true, minlength: 1, maxlength: 500 }),
+        'Kept with your key id in the review history',
+      ),
+    ),
+  );
+}
+
+export function fraudTable(rows: FraudEvent[], review?: (event: FraudEvent) => Child): HTMLElement {
   return table(
     'Fraud events, newest first',
     [
@@ -39,6 +95,8 @@ export function fraudTable(rows: FraudEvent[]): HTMLElement {
       },
       { header: 'Packet', cell: (e) => short(e.packetId, 8) },
       { header: 'Detail', cell: (e) => e.detail },
+      { header: 'Review', cell: (e) => reviewCell(e.review) },
+      ...(review ? [{ header: 'Action', cell: review }] : []),
     ],
     rows,
     'No fraud events match.',
@@ -52,8 +110,17 @@ function render(ctx: PageContext): void {
     h('option', { value: '' }, 'Any type'),
     FRAUD_EVENT_TYPES.map((t) => h('option', { value: t }, t)),
   );
+  const review = h(
+    'select',
+    { name: 'review' },
+    h('option', { value: '' }, 'Any review state'),
+    h('option', { value: 'unreviewed' }, 'Unreviewed'),
+    h('option', { value: 'dismissed' }, 'Dismissed'),
+    h('option', { value: 'confirmed' }, 'Confirmed'),
+  );
   const inputs = {
     type,
+    review,
     deviceId: h('input', { name: 'deviceId', maxlength: 64 }),
     workerId: h('input', { name: 'workerId', maxlength: 64 }),
     siteId: h('input', { name: 'siteId', maxlength: 64 }),
@@ -85,7 +152,7 @@ function render(ctx: PageContext): void {
       });
       return { rows: res.data, next: res.headers.get('x-next-cursor') ?? undefined };
     },
-    render: fraudTable,
+    render: (rows) => fraudTable(rows, (event) => reviewForm(ctx, event, () => list.reload())),
   });
   ctx.main.append(
     h('h1', {}, 'Fraud'),
@@ -100,6 +167,7 @@ function render(ctx: PageContext): void {
         },
       },
       field('Type', inputs.type),
+      field('Review', inputs.review),
       field('Device ID', inputs.deviceId),
       field('Worker ID', inputs.workerId),
       field('Site ID', inputs.siteId),

@@ -27,6 +27,28 @@ export const FRAUD_EVENT_TYPES = [
 ] as const;
 export type FraudEventType = (typeof FRAUD_EVENT_TYPES)[number];
 
+/** What an admin decides about an event: a false positive (dismissed) or a real one (confirmed). */
+export const FRAUD_REVIEW_DECISIONS = ['dismissed', 'confirmed'] as const;
+export type FraudReviewDecision = (typeof FRAUD_REVIEW_DECISIONS)[number];
+
+/** An event's review state, as the listing filters it: no review yet, or its latest decision. */
+export const FRAUD_REVIEW_STATES = ['unreviewed', ...FRAUD_REVIEW_DECISIONS] as const;
+export type FraudReviewState = (typeof FRAUD_REVIEW_STATES)[number];
+
+/**
+ * One admin review of a fraud event. Every review is kept (the event's review history, oldest
+ * first); the latest is the event's current review. A dismissed event no longer weighs on the
+ * device's trust score.
+ */
+export interface FraudReview {
+  id: string;
+  decision: FraudReviewDecision;
+  reason: string;
+  /** `<role>:<key id>` of the API key that reviewed (as kiosk and device events record it). */
+  by: string;
+  at: Date;
+}
+
 export interface FraudEvent {
   id: string;
   type: FraudEventType;
@@ -37,6 +59,8 @@ export interface FraudEvent {
   /** For humans; never a secret, token or signature. */
   detail: string;
   at: Date;
+  /** The latest review, absent while the event is unreviewed. */
+  review?: FraudReview;
 }
 
 export interface FraudEventCriteria {
@@ -46,6 +70,9 @@ export interface FraudEventCriteria {
   siteId?: string;
   from?: Date;
   to?: Date;
+  review?: FraudReviewState;
+  /** Leaves dismissed events out (what weighs on a device's trust score). */
+  excludeDismissed?: boolean;
   limit: number;
   /** Keyset pagination: only events strictly older than this one in (at, id) order. */
   before?: { at: Date; id: string };

@@ -1,6 +1,9 @@
 import {
+  OBJECT_ID_PATTERN,
   PageLimit,
   IsIn,
+  Length,
+  Matches,
   IsISO8601,
   IsOptional,
   IsString,
@@ -8,7 +11,14 @@ import {
   ApiProperty,
   ApiPropertyOptional,
 } from '@app/common';
-import { FRAUD_EVENT_TYPES, FraudEventType } from '../domain/fraud-event';
+import {
+  FRAUD_EVENT_TYPES,
+  FRAUD_REVIEW_DECISIONS,
+  FRAUD_REVIEW_STATES,
+  FraudEventType,
+  FraudReviewDecision,
+  FraudReviewState,
+} from '../domain/fraud-event';
 
 export class ListFraudEventsQuery {
   @ApiPropertyOptional({ enum: FRAUD_EVENT_TYPES })
@@ -31,6 +41,14 @@ export class ListFraudEventsQuery {
   to?: string;
 
   @ApiPropertyOptional({
+    enum: FRAUD_REVIEW_STATES,
+    description: 'unreviewed: no review yet; dismissed or confirmed: the latest review decided so',
+  })
+  @IsOptional()
+  @IsIn(FRAUD_REVIEW_STATES)
+  review?: FraudReviewState;
+
+  @ApiPropertyOptional({
     description: 'Opaque cursor from the x-next-cursor header of the previous page',
   })
   @IsOptional()
@@ -42,6 +60,36 @@ export class ListFraudEventsQuery {
   limit?: number;
 }
 
+export class FraudEventIdParam {
+  @ApiProperty()
+  @IsString()
+  @Matches(OBJECT_ID_PATTERN, { message: 'eventId must be a 24-hex id' })
+  eventId!: string;
+}
+
+export class ReviewFraudEventDto {
+  @ApiProperty({
+    enum: FRAUD_REVIEW_DECISIONS,
+    description:
+      "dismissed: a false positive, no longer weighing on the device's trust score; confirmed: it stays",
+  })
+  @IsIn(FRAUD_REVIEW_DECISIONS)
+  decision!: FraudReviewDecision;
+
+  @ApiProperty({ example: 'GPS fix jumped while indoors; the worker was on site', maxLength: 500 })
+  @IsString()
+  @Length(1, 500)
+  @Matches(/\S/, { message: 'reason must not be blank' })
+  reason!: string;
+}
+
+export class FraudReviewView {
+  @ApiProperty({ enum: FRAUD_REVIEW_DECISIONS }) decision!: string;
+  @ApiProperty() reason!: string;
+  @ApiProperty({ example: 'admin:3f2a9c1b0d4e', description: '<role>:<API key id>' }) by!: string;
+  @ApiProperty() at!: string;
+}
+
 export class FraudEventView {
   @ApiProperty() id!: string;
   @ApiProperty({ enum: FRAUD_EVENT_TYPES }) type!: string;
@@ -51,4 +99,14 @@ export class FraudEventView {
   @ApiPropertyOptional() packetId?: string;
   @ApiProperty() detail!: string;
   @ApiProperty() at!: string;
+  @ApiPropertyOptional({
+    type: FraudReviewView,
+    description: 'The latest review; absent while unreviewed',
+  })
+  review?: FraudReviewView;
+}
+
+export class FraudEventDetailView extends FraudEventView {
+  @ApiProperty({ type: [FraudReviewView], description: 'Every review, oldest first' })
+  reviews!: FraudReviewView[];
 }

@@ -1,7 +1,7 @@
 import { newId } from '@app/common';
 import { MongoStore, SqliteStore } from '@app/persistence';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
-import { FraudEvent } from '../../domain/fraud-event';
+import { FraudEvent, FraudReview } from '../../domain/fraud-event';
 import { fraudEventAdapters } from './fraud-persistence';
 
 function event(overrides: Partial<FraudEvent> = {}): FraudEvent {
@@ -14,6 +14,17 @@ function event(overrides: Partial<FraudEvent> = {}): FraudEvent {
     packetId: 'pkt-1',
     detail: 'HMAC does not match',
     at: new Date('2026-01-01T00:00:00.000Z'),
+    ...overrides,
+  };
+}
+
+function review(overrides: Partial<FraudReview> = {}): FraudReview {
+  return {
+    id: newId(),
+    decision: 'dismissed',
+    reason: 'bad GPS fix indoors',
+    by: 'admin:key-1',
+    at: new Date('2026-01-10T00:00:00.000Z'),
     ...overrides,
   };
 }
@@ -134,6 +145,112 @@ describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut, store,
     ]);
     // cursor at `to` itself: strictly before it
     expect(await ids({ limit: 10, to: day(3), before: cursor(3) })).toEqual(['2', '1']);
+  });
+
+  it('should declare an index for the review filter, (review decision, at, id)', async () => {
+    const s = store();
+    if (driver() === 'mongo') {
+      const indexes = await (s as MongoStore).connection.collection('fraud_events').indexes();
+      expect(indexes.map((i) => i.key)).toContainEqual({ 'review.decision': 1, at: -1, _id: -1 });
+    } else {
+      const columns = (s as SqliteStore).db
+        .prepare("SELECT name FROM pragma_index_info('fraud_events_review_at_id') ORDER BY seqno")
+        .all()
+        .map((row) => (row as { name: string }).name);
+      expect(columns).toEqual(['review_decision', 'at', 'id']);
+    }
+  });
+
+  it('should record a review as the current one and keep every review, oldest first', async () => {
+    const e = event();
+    await sut().recordAll([e]);
+    const dismissed = review();
+    const first = await sut().addReview(e.id, dismissed);
+    expect(first).toEqual({ event: { ...e, review: dismissed }, recorded: true });
+    const confirmed = review({
+      decision: 'confirmed',
+      reason: 'seen on camera at another site',
+      by: 'admin:key-2',
+      at: new Date('2026-01-11T00:00:00.000Z'),
+    });
+    expect(await sut().addReview(e.id, confirmed)).toEqual({
+      event: { ...e, review: confirmed },
+      recorded: true,
+    });
+    expect(await sut().findWithReviews(e.id)).toEqual({
+      event: { ...e, review: confirmed },
+      reviews: [dismissed, confirmed],
+    });
+    expect(await sut().listRecent({ limit: 10 })).toEqual([{ ...e, review: confirmed }]);
+  });
+
+  it('should record nothing for the same decision and reason as the current review (a retry)', async () => {
+    const e = event();
+    await sut().recordAll([e]);
+    const dismissed = review();
+    await sut().addReview(e.id, dismissed);
+    const retry = review({ at: new Date('2026-01-12T00:00:00.000Z') });
+    expect(await sut().addReview(e.id, retry)).toEqual({
+      event: { ...e, review: dismissed },
+      recorded: false,
+    });
+    // another reason is a new review, and then the first one again is too
+    const reworded = review({ reason: 'double tap on the kiosk' });
+    expect((await sut().addReview(e.id, reworded))?.recorded).toBe(true);
+    expect((await sut().addReview(e.id, retry))?.recorded).toBe(true);
+    expect((await sut().findWithReviews(e.id))?.reviews).toEqual([dismissed, reworded, retry]);
+  });
+
+  it('should answer undefined for an unknown event, and record nothing', async () => {
+    await sut().recordAll([event()]);
+    const unknown = newId();
+    expect(await sut().addReview(unknown, review())).toBeUndefined();
+    expect(await sut().findWithReviews(unknown)).toBeUndefined();
+    expect((await sut().listRecent({ limit: 10 }))[0].review).toBeUndefined();
+  });
+
+  it('should filter by review state, alone and with another filter and the cursor', async () => {
+    const day = (d: number) => new Date(`2026-01-0${d}T00:00:00Z`);
+    const events = [1, 2, 3, 4, 5, 6].map((d) =>
+      event({ id: `00000000000000000000000${d}`, at: day(d), deviceId: `dev-${d % 2}` }),
+    );
+    await sut().recordAll(events);
+    await sut().addReview(events[0].id, review());
+    await sut().addReview(events[1].id, review({ decision: 'confirmed' }));
+    await sut().addReview(events[2].id, review({ decision: 'confirmed' }));
+    await sut().addReview(events[2].id, review());
+    await sut().addReview(events[3].id, review());
+    const ids = async (criteria: Parameters<ReturnType<typeof sut>['listRecent']>[0]) =>
+      (await sut().listRecent(criteria)).map((e) => e.id.slice(-1));
+    expect(await ids({ limit: 10, review: 'unreviewed' })).toEqual(['6', '5']);
+    expect(await ids({ limit: 10, review: 'dismissed' })).toEqual(['4', '3', '1']);
+    expect(await ids({ limit: 10, review: 'confirmed' })).toEqual(['2']);
+    expect(await ids({ limit: 10, review: 'dismissed', deviceId: 'dev-1' })).toEqual(['3', '1']);
+    expect(
+      await ids({ limit: 10, review: 'dismissed', before: { at: day(4), id: events[3].id } }),
+    ).toEqual(['3', '1']);
+    expect(await ids({ limit: 1, review: 'dismissed', from: day(2), to: day(3) })).toEqual(['3']);
+  });
+
+  it('should leave dismissed events out of what weighs on trust, and keep confirmed ones', async () => {
+    const [a, b, c] = [1, 2, 3].map((d) =>
+      event({ at: new Date(`2026-01-0${d}T00:00:00Z`), deviceId: 'dev-9' }),
+    );
+    await sut().recordAll([a, b, c]);
+    await sut().addReview(a.id, review());
+    await sut().addReview(b.id, review({ decision: 'confirmed' }));
+    const weighing = await sut().listRecent({
+      deviceId: 'dev-9',
+      from: new Date('2026-01-01T00:00:00Z'),
+      excludeDismissed: true,
+      limit: 10,
+    });
+    expect(weighing.map((e) => e.id)).toEqual([c.id, b.id]);
+    // dismissed, then confirmed by a later review: it weighs again
+    await sut().addReview(a.id, review({ decision: 'confirmed' }));
+    expect(
+      (await sut().listRecent({ deviceId: 'dev-9', excludeDismissed: true, limit: 10 })).length,
+    ).toBe(3);
   });
 
   it('should accept an empty batch', async () => {

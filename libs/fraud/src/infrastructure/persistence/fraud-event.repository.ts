@@ -1,6 +1,12 @@
-import { FraudEvent, FraudEventCriteria } from '../../domain/fraud-event';
+import { FraudEvent, FraudEventCriteria, FraudReview } from '../../domain/fraud-event';
 
-/** The append-only fraud event log. */
+/** What `addReview` did: recorded the review, or found it was the event's current one already. */
+export interface ReviewOutcome {
+  event: FraudEvent;
+  recorded: boolean;
+}
+
+/** The append-only fraud event log, and the reviews of its events. */
 export abstract class FraudEventRepository {
   /** Appends events (all or none). */
   abstract recordAll(events: FraudEvent[]): Promise<void>;
@@ -11,4 +17,14 @@ export abstract class FraudEventRepository {
   abstract listRecent(criteria: FraudEventCriteria): Promise<FraudEvent[]>;
   /** Events naming one of these packets (at most `limit`, oldest first). */
   abstract listByPacketIds(packetIds: string[], limit: number): Promise<FraudEvent[]>;
+  /**
+   * Appends `review` to the event's review history and makes it the event's current review,
+   * in one atomic write; when the current review already has the same decision and reason (a
+   * retry), records nothing (`recorded: false`). Undefined when no event has this id.
+   */
+  abstract addReview(eventId: string, review: FraudReview): Promise<ReviewOutcome | undefined>;
+  /** The event and every review of it, oldest first; undefined when no event has this id. */
+  abstract findWithReviews(
+    eventId: string,
+  ): Promise<{ event: FraudEvent; reviews: FraudReview[] } | undefined>;
 }

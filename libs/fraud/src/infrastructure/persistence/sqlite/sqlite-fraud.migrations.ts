@@ -47,4 +47,30 @@ export const FRAUD_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX fraud_events_site_at_id ON fraud_events (site_id, at, id);
     `,
   },
+  {
+    version: 5,
+    name: 'fraud event reviews: the history, and the current review on the event',
+    // Each review is a row of fraud_event_reviews (never updated: who decided what, when and
+    // why). The event's review_* columns copy its latest review, written in the same
+    // transaction, so the listing filters on it through an index, and the trust score leaves
+    // dismissed events out, without a join or a second query.
+    up: `
+      CREATE TABLE fraud_event_reviews (
+        id TEXT PRIMARY KEY,
+        event_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        decision TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL,
+        UNIQUE (event_id, seq)
+      );
+      ALTER TABLE fraud_events ADD COLUMN review_id TEXT;
+      ALTER TABLE fraud_events ADD COLUMN review_decision TEXT;
+      ALTER TABLE fraud_events ADD COLUMN review_reason TEXT;
+      ALTER TABLE fraud_events ADD COLUMN review_by TEXT;
+      ALTER TABLE fraud_events ADD COLUMN review_at TEXT;
+      CREATE INDEX fraud_events_review_at_id ON fraud_events (review_decision, at, id);
+    `,
+  },
 ];

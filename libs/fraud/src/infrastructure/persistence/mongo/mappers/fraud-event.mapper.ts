@@ -1,9 +1,14 @@
-import { FraudEvent, FraudEventType } from '../../../../domain/fraud-event';
-import { FraudEventDocument } from '../schemas/fraud-event.schema';
+import {
+  FraudEvent,
+  FraudEventType,
+  FraudReview,
+  FraudReviewDecision,
+} from '../../../../domain/fraud-event';
+import { FraudEventDocument, FraudReviewDocument } from '../schemas/fraud-event.schema';
 
 export class FraudEventMongoMapper {
   static toDomain(doc: FraudEventDocument): FraudEvent {
-    return {
+    const event: FraudEvent = {
       id: doc._id,
       type: doc.type as FraudEventType,
       deviceId: doc.deviceId ?? undefined,
@@ -13,10 +18,36 @@ export class FraudEventMongoMapper {
       detail: doc.detail,
       at: new Date(doc.at),
     };
+    if (doc.review) event.review = FraudEventMongoMapper.reviewToDomain(doc.review);
+    return event;
   }
 
+  /** A new event's document (the sync path's insert: no review yet). */
   static toPersistence(e: FraudEvent): FraudEventDocument {
-    const { id, ...rest } = e;
+    return {
+      _id: e.id,
+      type: e.type,
+      deviceId: e.deviceId,
+      workerId: e.workerId,
+      siteId: e.siteId,
+      packetId: e.packetId,
+      detail: e.detail,
+      at: e.at,
+    };
+  }
+
+  static reviewToDomain(doc: FraudReviewDocument): FraudReview {
+    return {
+      id: doc._id,
+      decision: doc.decision as FraudReviewDecision,
+      reason: doc.reason,
+      by: doc.by,
+      at: new Date(doc.at),
+    };
+  }
+
+  static reviewToPersistence(r: FraudReview): FraudReviewDocument {
+    const { id, ...rest } = r;
     return { _id: id, ...rest };
   }
 }

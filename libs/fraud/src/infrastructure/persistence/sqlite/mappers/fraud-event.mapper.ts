@@ -1,4 +1,9 @@
-import { FraudEvent, FraudEventType } from '../../../../domain/fraud-event';
+import {
+  FraudEvent,
+  FraudEventType,
+  FraudReview,
+  FraudReviewDecision,
+} from '../../../../domain/fraud-event';
 
 export interface FraudEventRow {
   id: string;
@@ -11,9 +16,28 @@ export interface FraudEventRow {
   at: string;
 }
 
+/** A listed row: the event and its current review (NULLs while unreviewed). */
+export interface FraudEventReviewedRow extends FraudEventRow {
+  review_id: string | null;
+  review_decision: string | null;
+  review_reason: string | null;
+  review_by: string | null;
+  review_at: string | null;
+}
+
+export interface FraudReviewRow {
+  id: string;
+  event_id: string;
+  seq: number;
+  decision: string;
+  reason: string;
+  actor: string;
+  at: string;
+}
+
 export class FraudEventSqliteMapper {
-  static toDomain(row: FraudEventRow): FraudEvent {
-    return {
+  static toDomain(row: FraudEventReviewedRow): FraudEvent {
+    const event: FraudEvent = {
       id: row.id,
       type: row.type as FraudEventType,
       deviceId: row.device_id ?? undefined,
@@ -23,8 +47,19 @@ export class FraudEventSqliteMapper {
       detail: row.detail,
       at: new Date(row.at),
     };
+    if (row.review_decision !== null) {
+      event.review = {
+        id: row.review_id!,
+        decision: row.review_decision as FraudReviewDecision,
+        reason: row.review_reason!,
+        by: row.review_by!,
+        at: new Date(row.review_at!),
+      };
+    }
+    return event;
   }
 
+  /** A new event's row (the sync path's insert: no review yet). */
   static toPersistence(e: FraudEvent): FraudEventRow {
     return {
       id: e.id,
@@ -35,6 +70,28 @@ export class FraudEventSqliteMapper {
       packet_id: e.packetId ?? null,
       detail: e.detail,
       at: e.at.toISOString(),
+    };
+  }
+
+  static reviewToDomain(row: FraudReviewRow): FraudReview {
+    return {
+      id: row.id,
+      decision: row.decision as FraudReviewDecision,
+      reason: row.reason,
+      by: row.actor,
+      at: new Date(row.at),
+    };
+  }
+
+  static reviewToPersistence(eventId: string, seq: number, r: FraudReview): FraudReviewRow {
+    return {
+      id: r.id,
+      event_id: eventId,
+      seq,
+      decision: r.decision,
+      reason: r.reason,
+      actor: r.by,
+      at: r.at.toISOString(),
     };
   }
 }

@@ -7,7 +7,11 @@ import {
   literalLimitPlans,
   planProblems,
 } from '@app/persistence/testing/query-plan';
-import { FRAUD_EVENT_TYPES, FraudEventCriteria } from '../../../../domain/fraud-event';
+import {
+  FRAUD_EVENT_TYPES,
+  FRAUD_REVIEW_STATES,
+  FraudEventCriteria,
+} from '../../../../domain/fraud-event';
 import { fraudEventListQuery, SqliteFraudEventRepository } from './sqlite-fraud-event.repository';
 
 /** Every documented filter of GET /api/v5/fraud/events, alone and combined. */
@@ -19,6 +23,14 @@ const FILTERS: Array<[string, Partial<FraudEventCriteria>]> = [
   ['from', { from: new Date('2026-01-01T00:00:00Z') }],
   ['to', { to: new Date('2026-02-01T00:00:00Z') }],
 ];
+/** `?review=`: none, or each state (unreviewed is `IS NULL`, the decisions `= ?`). */
+const REVIEWS: Array<[string, Partial<FraudEventCriteria>]> = [
+  ['', {}],
+  ...FRAUD_REVIEW_STATES.map((review): [string, Partial<FraudEventCriteria>] => [
+    `review=${review}`,
+    { review },
+  ]),
+];
 const CURSORS: Array<[string, FraudEventCriteria['before']]> = [
   ['first page', undefined],
   ['a page before `to`', { at: new Date('2026-01-15T00:00:00Z'), id: 'a'.repeat(24) }],
@@ -28,14 +40,20 @@ const CURSORS: Array<[string, FraudEventCriteria['before']]> = [
 function combinations(): Array<[string, FraudEventCriteria]> {
   const out: Array<[string, FraudEventCriteria]> = [];
   for (let mask = 0; mask < 1 << FILTERS.length; mask++) {
-    const picked = FILTERS.filter((_, i) => mask & (1 << i));
-    for (const [cursorName, before] of CURSORS) {
-      // the planner reads a literal limit: the smallest, the default and the largest page
-      for (const limit of [1, 100, 1000]) {
-        const criteria: FraudEventCriteria = { limit, before };
-        for (const [, filter] of picked) Object.assign(criteria, filter);
-        const name = picked.map(([n]) => n).join('+') || 'no filter';
-        out.push([`${name}, ${cursorName}, limit ${limit}`, criteria]);
+    for (const review of REVIEWS) {
+      const picked = [...FILTERS.filter((_, i) => mask & (1 << i)), review];
+      for (const [cursorName, before] of CURSORS) {
+        // the planner reads a literal limit: the smallest, the default and the largest page
+        for (const limit of [1, 100, 1000]) {
+          const criteria: FraudEventCriteria = { limit, before };
+          for (const [, filter] of picked) Object.assign(criteria, filter);
+          const name =
+            picked
+              .map(([n]) => n)
+              .filter(Boolean)
+              .join('+') || 'no filter';
+          out.push([`${name}, ${cursorName}, limit ${limit}`, criteria]);
+        }
       }
     }
   }
@@ -60,11 +78,41 @@ describe('SqliteFraudEventRepository query plans', () => {
     // the statement the repository runs: the limit written into the SQL (LimitedStatements)
     const { sql, params, limit } = fraudEventListQuery(criteria);
     const [plan] = literalLimitPlans(store.db, sql, params, [limit]);
-    const unfilteredFirstPage = params.length === 0;
+    const unfilteredFirstPage = !sql.includes('WHERE');
     expect(planProblems(plan, unfilteredFirstPage ? 'fraud_events_at_id' : undefined)).toEqual([]);
     if (criteria.before) {
       // the cursor (or the tighter `to`) bounds the index range: a deep page starts where it is
       expect(plan.join(' ')).toMatch(/SEARCH fraud_events USING INDEX \w+ \(.*(\(at,id\)<|at<)/);
+    }
+  });
+
+  it.each([
+    ['from', new Date('2026-01-01T00:00:00Z')],
+    ['all time', undefined],
+  ])(
+    "should seek the device's index for its trust history, dismissed events left out: %s",
+    (_name, from) => {
+      const { sql, params, limit } = fraudEventListQuery({
+        deviceId: 'dev-1',
+        from,
+        excludeDismissed: true,
+        limit: 1000,
+      });
+      expect(sql).toContain("review_decision IS NOT 'dismissed'");
+      for (const plan of literalLimitPlans(store.db, sql, params, [limit])) {
+        expect(planProblems(plan)).toEqual([]);
+        expect(plan.join(' ')).toMatch(/SEARCH fraud_events USING INDEX fraud_events_device_at_id/);
+      }
+    },
+  );
+
+  it('should seek the review index for a review filter alone', () => {
+    for (const review of FRAUD_REVIEW_STATES) {
+      const { sql, params } = fraudEventListQuery({ review, limit: 100 });
+      const [plan] = literalLimitPlans(store.db, sql, params, [100]);
+      expect(plan.join(' ')).toMatch(
+        /SEARCH fraud_events USING INDEX fraud_events_review_at_id \(review_decision=\?\)/,
+      );
     }
   });
 
