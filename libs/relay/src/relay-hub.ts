@@ -22,7 +22,8 @@ import { KioskPresence } from './presence/kiosk-presence';
 import { CLOSE_CODES, PING_TEXT, RelayErrorCode, RelayRole } from './protocol/messages';
 import { closeSocket, isLegacy, KIOSK_ROLES, PEER_ROLE, RelayConnection } from './relay-connection';
 import { presenceFrame, RelayDelivery } from './relay-delivery';
-import { rawSize, RelayIntake } from './relay-intake';
+import { EarlyFrames } from './early-frames';
+import { RelayIntake } from './relay-intake';
 import { RelayMetrics } from './relay.metrics';
 import { kioskFrameLimit, relayConfig, RelaySettings } from './relay.config';
 
@@ -366,43 +367,5 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
   private busDown(error: unknown): void {
     this.metrics.errors.inc({ code: 'bus_unavailable' });
     this.logger.warn({ err: error }, 'Relay bus unavailable');
-  }
-}
-
-/**
- * The frames a socket sends before it is in its session, kept in order for the session to
- * handle: at most `maxCount` of them, `maxBytes` in all. One more refuses the socket
- * (`overflow`) and every frame is forgotten; so is every frame of a socket refused otherwise.
- */
-class EarlyFrames {
-  private frames: RawData[] = [];
-  private bytes = 0;
-  private readonly listener = (data: RawData) => this.add(data);
-
-  constructor(
-    private readonly ws: WebSocket,
-    private readonly maxCount: number,
-    private readonly maxBytes: number,
-    private readonly overflow: () => void,
-  ) {
-    ws.on('message', this.listener);
-  }
-
-  /** Stops listening and hands over the frames kept so far. */
-  take(): RawData[] {
-    this.ws.off('message', this.listener);
-    const frames = this.frames;
-    this.frames = [];
-    return frames;
-  }
-
-  private add(data: RawData): void {
-    this.bytes += rawSize(data);
-    if (this.frames.length < this.maxCount && this.bytes <= this.maxBytes) {
-      this.frames.push(data);
-      return;
-    }
-    this.take();
-    this.overflow();
   }
 }

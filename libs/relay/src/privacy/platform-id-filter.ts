@@ -25,10 +25,10 @@ export class PlatformIdMatcher {
   /** Case-sensitive base64 / base64url fragments that only an encoded id produces. */
   private readonly encoded: string[];
   /**
-   * The screens of `surelyClean`: the ids; and the platform-id key; and `plt_` (built on first
-   * use).
+   * The screens of `surelyClean`: the ids; and the platform-id key; and `plt_` (each built on
+   * its first use).
    */
-  private screens?: [RegExp, RegExp, RegExp];
+  private readonly screens: Array<RegExp | undefined> = [];
 
   constructor(ids: Iterable<string>) {
     const unique = [...new Set([...ids].filter((id) => id.length > 0))];
@@ -56,8 +56,10 @@ export class PlatformIdMatcher {
    */
   surelyClean(text: string, idKey: boolean, ascii = false, anyId = false): boolean {
     if (text.length > SCREEN_MAX_LENGTH || (!ascii && NON_ASCII.test(text))) return false;
-    this.screens ??= [this.screen(false, false), this.screen(true, false), this.screen(true, true)];
-    return !this.screens[anyId ? 2 : idKey ? 1 : 0].test(text);
+    const which = anyId ? 2 : idKey ? 1 : 0;
+    // each built on its first use: a session's matcher serves one kind of kiosk socket
+    const screen = (this.screens[which] ??= this.screen(idKey || anyId, anyId));
+    return !screen.test(text);
   }
 
   /** `anyId` (with the key): also `plt_` in any case, where any session's id would start. */
