@@ -11,6 +11,8 @@ export type UpstreamBehaviour = (
 ) => {
   status: number;
   body?: unknown;
+  /** The body's text as sent, in place of `body` (an answer JSON.stringify could not write). */
+  rawBody?: string;
   delayMs?: number;
   headers?: Record<string, string>;
   /** Cut the connection after reading the request, without an answer. */
@@ -45,7 +47,7 @@ export class FakeUpstream {
           if (res.destroyed) return;
           if (answer.hangUp) return void req.socket.destroy();
           res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
-          res.end(JSON.stringify(answer.body ?? {}));
+          res.end(answer.rawBody ?? JSON.stringify(answer.body ?? {}));
         };
         if (answer.delayMs) setTimeout(reply, answer.delayMs).unref();
         else reply();

@@ -1,6 +1,7 @@
 import { INestApplication, Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import type { IncomingMessage } from 'node:http';
 import { RelayWsAdapter } from '@app/relay';
 import { Logger } from 'nestjs-pino';
 import {
@@ -13,6 +14,7 @@ import {
   MetricsRegistry,
   middlewareChain,
   noStoreMiddleware,
+  UpgradeThrottle,
 } from '@app/common';
 import { AppModule, AppModuleOptions } from './app.module';
 import { AppConfig, loadConfig } from './config/app-config';
@@ -63,7 +65,11 @@ export async function createApp(env: Env, options: AppModuleOptions = {}): Promi
   server.keepAliveTimeout = HTTP_KEEP_ALIVE_MS;
   server.headersTimeout = HTTP_KEEP_ALIVE_MS + 1_000; // must outlast keepAliveTimeout
   app.set('trust proxy', config.app.trustProxy);
-  app.useWebSocketAdapter(new RelayWsAdapter(app));
+  const upgrades = app.get(UpgradeThrottle);
+  const clientIp = clientIpOf(app);
+  app.useWebSocketAdapter(
+    new RelayWsAdapter(app, (request) => upgrades.retryAfter(clientIp(request))),
+  );
   app.enableShutdownHooks();
   const bootLog = new NestLogger('Bootstrap');
   for (const notice of config.notices) bootLog.log(notice);
@@ -71,4 +77,22 @@ export async function createApp(env: Env, options: AppModuleOptions = {}): Promi
     `store: ${config.database.driver}; relay bus: ${config.redis.url ? 'redis' : 'in-process'}`,
   );
   return { app, config };
+}
+
+/**
+ * An upgrade request's client address as express's `req.ip` gives it for a request (the app's
+ * `trust proxy` applied): read through express's request prototype, which the upgrade's bare
+ * request does not have.
+ */
+function clientIpOf(app: NestExpressApplication): (request: IncomingMessage) => string {
+  const express = app.getHttpAdapter().getInstance() as { request: object };
+  return (request) => {
+    const view = Object.create(express.request, {
+      app: { value: express },
+      headers: { value: request.headers },
+      socket: { value: request.socket },
+      connection: { value: request.socket },
+    }) as { ip?: string };
+    return view.ip ?? request.socket.remoteAddress ?? '';
+  };
 }

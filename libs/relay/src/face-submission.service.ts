@@ -230,6 +230,16 @@ function decided(
   };
 }
 
+/** The result code and status of each outcome that may have reached the upstream. */
+const UNKNOWN_OUTCOME: Record<
+  (UpstreamOutcome & { kind: 'unknown' })['reason'],
+  [ResultCode, number]
+> = {
+  timed_out: ['upstream_timeout', 504],
+  connection_lost: ['upstream_connection_lost', 502],
+  unusable_answer: ['upstream_unusable_answer', 502],
+};
+
 /** Every upstream outcome as the status and body the clients get. */
 function toDecided(
   outcome: UpstreamOutcome,
@@ -252,17 +262,10 @@ function toDecided(
         final: true,
         platformId,
       };
-    case 'unknown':
-      return outcome.reason === 'timed_out'
-        ? decided(platformId, 'upstream_timeout', 504, outcome.message, outcome.latencyMs, true)
-        : decided(
-            platformId,
-            'upstream_connection_lost',
-            502,
-            outcome.message,
-            outcome.latencyMs,
-            true,
-          );
+    case 'unknown': {
+      const [code, status] = UNKNOWN_OUTCOME[outcome.reason];
+      return decided(platformId, code, status, outcome.message, outcome.latencyMs, true);
+    }
     case 'not_sent':
       return decided(
         platformId,

@@ -61,6 +61,8 @@ export class RelayConnection implements ConnectionView {
   joined = false;
   slotHeld = false;
   closing = false;
+  /** Closed by the server for what the client did (it stopped reading): its peer is told. */
+  droppedForConduct = false;
   alive = true;
   peerPresent = false;
   nonce?: string;
@@ -116,6 +118,20 @@ export class RelayConnection implements ConnectionView {
     this.lastRateError = now;
     return true;
   }
+}
+
+/**
+ * How long a peer has to answer the server's close frame before its socket is cut (`ws` itself
+ * waits 30 s, reading and parsing all the while whatever the peer keeps sending).
+ */
+export const CLOSE_GRACE_MS = 2000;
+
+/** Closes `ws` with `code`, and cuts it if the peer has not answered within CLOSE_GRACE_MS. */
+export function closeSocket(ws: WebSocket, code: number, reason: string): void {
+  ws.close(code, reason);
+  const cut = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
+  cut.unref();
+  ws.once('close', () => clearTimeout(cut));
 }
 
 export function isLegacy(role: RelayRole): role is 'app' | 'hardware' {

@@ -1,9 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BusEnvelope, EnvelopeHandler, RelayBus } from './bus/relay-bus';
 import { CLOSE_FOR, CloseSpec, PeerFrame, SerializedFrame } from './handlers/reply';
 import { gateKioskText } from './privacy/kiosk-gate';
 import { CLOSE_CODES, OutboundFrame, RelayErrorCode, RelayRole } from './protocol/messages';
 import {
+  closeSocket,
   isLegacy,
   KIOSK_ROLES,
   PEER_ROLE,
@@ -11,6 +12,7 @@ import {
   RelayConnection,
 } from './relay-connection';
 import { RelayMetrics } from './relay.metrics';
+import { relayConfig, RelaySettings } from './relay.config';
 
 /** `ws` sends a Buffer as a binary frame unless told otherwise. */
 const TEXT_FRAME = { binary: false } as const;
@@ -28,6 +30,7 @@ export class RelayDelivery {
   constructor(
     private readonly bus: RelayBus,
     private readonly metrics: RelayMetrics,
+    @Inject(relayConfig.KEY) private readonly settings: RelaySettings,
   ) {}
 
   /** Puts a joined socket on the map; the first of its session here subscribes to its channel. */
@@ -78,7 +81,7 @@ export class RelayDelivery {
   close(conn: RelayConnection, close: CloseSpec): void {
     if (conn.closing) return;
     conn.closing = true;
-    conn.ws.close(close.code, close.reason);
+    closeSocket(conn.ws, close.code, close.reason);
     // the socket's last frames and the close frame leave now: a shutdown may end it this tick
     uncork(conn);
   }
@@ -259,6 +262,7 @@ export class RelayDelivery {
    * UTF-8 (SerializedFrame.wire), sent as a text frame.
    */
   private write(conn: RelayConnection, text: string | Buffer): void {
+    if (this.behind(conn)) return;
     if (conn.socket && !conn.corked) {
       conn.corked = true;
       conn.socket.cork();
@@ -266,6 +270,34 @@ export class RelayDelivery {
     }
     if (typeof text === 'string') conn.ws.send(text);
     else conn.ws.send(text, TEXT_FRAME);
+  }
+
+  /**
+   * A WebSocket ping from the client: answered within the socket's frame rate (a ping takes a
+   * token like any frame; one over the rate gets no pong) and its send buffer bound.
+   */
+  answerPing(conn: RelayConnection, data: Buffer): void {
+    if (conn.closing || conn.ws.readyState !== conn.ws.OPEN) return;
+    if (!conn.takeToken()) return void this.metrics.errors.inc({ code: 'rate_limited' });
+    if (!this.behind(conn)) conn.ws.pong(data);
+  }
+
+  /**
+   * True, and the socket closed, when its client left more unread than RELAY_MAX_SEND_BUFFER_BYTES
+   * (a consumer that stopped reading): 1008 and no error frame (it would not be read either).
+   */
+  private behind(conn: RelayConnection): boolean {
+    if (conn.ws.bufferedAmount <= this.settings.maxSendBufferBytes) return false;
+    if (!conn.closing) {
+      conn.droppedForConduct = true;
+      this.metrics.errors.inc({ code: 'too_slow' });
+      this.logger.warn(
+        { sessionId: conn.sessionId, role: conn.role },
+        'Closed a socket that stopped reading',
+      );
+      this.close(conn, { code: CLOSE_CODES.policyViolation, reason: 'too_slow' });
+    }
+    return true;
   }
 
   sendError(conn: RelayConnection, code: RelayErrorCode, message: string): void {

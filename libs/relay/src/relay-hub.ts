@@ -20,11 +20,12 @@ import { BusUnavailableError, RelayBus } from './bus/relay-bus';
 import { CLOSE_FOR } from './handlers/reply';
 import { KioskPresence } from './presence/kiosk-presence';
 import { CLOSE_CODES, PING_TEXT, RelayErrorCode, RelayRole } from './protocol/messages';
-import { isLegacy, PEER_ROLE, RelayConnection } from './relay-connection';
+import { closeSocket, isLegacy, KIOSK_ROLES, PEER_ROLE, RelayConnection } from './relay-connection';
 import { presenceFrame, RelayDelivery } from './relay-delivery';
+import { EarlyFrames } from './early-frames';
 import { RelayIntake } from './relay-intake';
 import { RelayMetrics } from './relay.metrics';
-import { relayConfig, RelaySettings } from './relay.config';
+import { kioskFrameLimit, relayConfig, RelaySettings } from './relay.config';
 
 const TOKEN_TYPES: Record<RelayRole, SessionTokenType[]> = {
   mobile: ['mobile'],
@@ -118,11 +119,21 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
   }
 
   private async accept(role: RelayRole, ws: WebSocket, request: IncomingMessage): Promise<void> {
-    if (this.shuttingDown) return void ws.close(CLOSE_CODES.serverRestart, 'server shutting down');
-    // frames that arrive before the socket is in the session wait here, in order
-    const early: RawData[] = [];
-    const buffer = (data: RawData) => early.push(data);
-    ws.on('message', buffer);
+    if (this.shuttingDown)
+      return closeSocket(ws, CLOSE_CODES.serverRestart, 'server shutting down');
+    // frames that arrive before the socket is in the session wait here, in order, within a bound
+    const early = new EarlyFrames(
+      ws,
+      this.settings.rateBurst,
+      KIOSK_ROLES.has(role) ? kioskFrameLimit(this.settings) : this.settings.maxFrameBytes,
+      () =>
+        this.refuse(
+          ws,
+          'rate_limited',
+          'Too many frames before the socket was accepted',
+          CLOSE_CODES.policyViolation,
+        ),
+    );
     const token = new URL(request.url ?? '/', 'ws://relay').searchParams.get('token');
     const check = this.tokens.check(token, TOKEN_TYPES[role]);
     if (!check.ok) return this.refuse(ws, check.code, check.message);
@@ -152,6 +163,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     this.connections.add(conn);
     this.metrics.connections.inc({ role });
     ws.on('pong', () => (conn.alive = true));
+    ws.on('ping', (data: Buffer) => this.delivery.answerPing(conn, data));
     ws.on('close', () => void this.onClose(conn));
     conn.expiryTimer = setTimeout(
       () => this.expire(conn),
@@ -174,20 +186,25 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       conn.platformAlias = session.platformAlias;
       await this.join(conn, session.deviceId);
     }
-    ws.off('message', buffer);
+    const frames = early.take();
+    if (conn.closing) return;
     const join = (joining: RelayConnection) => this.join(joining);
     ws.on('message', (data: RawData, isBinary: boolean) =>
       this.intake.onMessage(conn, data, isBinary, join),
     );
-    for (const data of early) this.intake.onMessage(conn, data, false, join);
+    for (const data of frames) this.intake.onMessage(conn, data, false, join);
   }
 
+  /**
+   * A socket that is not taken: it keeps nothing (no listener reads its frames, none is held)
+   * and is cut if it does not answer the close within CLOSE_GRACE_MS. Once per socket.
+   */
   private refuse(ws: WebSocket, code: RelayErrorCode, message: string, closeCode?: number): void {
+    ws.removeAllListeners('message');
+    if (ws.readyState !== ws.OPEN) return;
     this.metrics.errors.inc({ code });
-    if (ws.readyState === ws.OPEN) {
-      ws.send(JSON.stringify({ type: 'error', code, message }));
-      ws.close(closeCode ?? CLOSE_FOR[code] ?? CLOSE_CODES.forbidden, code);
-    }
+    ws.send(JSON.stringify({ type: 'error', code, message }));
+    closeSocket(ws, closeCode ?? CLOSE_FOR[code] ?? CLOSE_CODES.forbidden, code);
   }
 
   /**
@@ -290,7 +307,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       await this.bus
         .releaseSlot(conn.sessionId, conn.role, conn.id)
         .catch((error: unknown) => this.busDown(error));
-      if (!conn.closing || this.shuttingDown) {
+      if (!conn.closing || conn.droppedForConduct || this.shuttingDown) {
         await this.delivery
           .deliver(conn, [presenceFrame(conn.role, false)], undefined, {
             role: conn.role,

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { RawData } from 'ws';
+import { BusUnavailableError } from './bus/relay-bus';
 import { LegacyHandler } from './handlers/legacy.handler';
 import { PairingHandler } from './handlers/pairing.handler';
 import { errorReply, Reply } from './handlers/reply';
@@ -8,10 +9,7 @@ import { parseInboundFrame, RelayedData, relayedData } from './protocol/parse-fr
 import { PEER_ROLE, RelayConnection } from './relay-connection';
 import { RelayDelivery } from './relay-delivery';
 import { RelayMetrics } from './relay.metrics';
-import { relayConfig, RelaySettings } from './relay.config';
-
-/** Extra room over the base64 of the largest image for the rest of a submission frame. */
-const SUBMISSION_FRAME_OVERHEAD = 4096;
+import { kioskFrameLimit, relayConfig, RelaySettings } from './relay.config';
 
 /** Takes a kiosk into its session once its auth frame passed (RelayHub.join). */
 type Join = (conn: RelayConnection) => Promise<void>;
@@ -32,7 +30,7 @@ export class RelayIntake {
     private readonly metrics: RelayMetrics,
     @Inject(relayConfig.KEY) private readonly settings: RelaySettings,
   ) {
-    this.kioskLimit = Math.ceil((settings.maxImageBytes * 4) / 3) + SUBMISSION_FRAME_OVERHEAD;
+    this.kioskLimit = kioskFrameLimit(settings);
   }
 
   /** The largest frame a kiosk socket may send (a submission: the base64 of the largest image). */
@@ -183,13 +181,13 @@ export class RelayIntake {
     try {
       sent = this.delivery.deliverNow(conn, toPeer, reply.closePeer);
     } catch (error) {
-      return this.busFailed(conn, reply, join, error);
+      return this.notDelivered(conn, reply, join, error);
     }
     // no closures for a frame delivered at once (the relay's hot path)
     if (!(sent instanceof Promise)) return this.delivered(conn, reply, join, sent);
     return sent.then(
       (ok) => this.delivered(conn, reply, join, ok),
-      (error: unknown) => this.busFailed(conn, reply, join, error),
+      (error: unknown) => this.notDelivered(conn, reply, join, error),
     );
   }
 
@@ -203,14 +201,29 @@ export class RelayIntake {
     return this.answer(conn, reply, join, false);
   }
 
-  private busFailed(
+  /**
+   * The peer's frames did not leave. Only a bus failure is `bus_unavailable`; anything else is
+   * ours (logged with its stack): the sender still gets its own frames, and a new-protocol
+   * socket an `internal_error` (a legacy one no error frame: the fielded client takes any as
+   * fatal).
+   */
+  private notDelivered(
     conn: RelayConnection,
     reply: Reply,
     join: Join,
     error: unknown,
   ): void | Promise<void> {
-    this.busDown(error);
-    return this.answer(conn, reply, join, true);
+    if (error instanceof BusUnavailableError) {
+      this.busDown(error);
+      return this.answer(conn, reply, join, true);
+    }
+    this.logger.error(
+      { err: error, sessionId: conn.sessionId, role: conn.role },
+      'Relaying a frame failed',
+    );
+    const done = this.answer(conn, reply, join, false);
+    if (!conn.legacy) this.delivery.sendError(conn, 'internal_error', 'The frame was not relayed');
+    return done;
   }
 
   /** The sender's own frames, then the close (or `bus_unavailable`), then the join. */
@@ -242,7 +255,7 @@ export class RelayIntake {
   }
 }
 
-function rawSize(data: RawData): number {
+export function rawSize(data: RawData): number {
   if (Array.isArray(data)) return data.reduce((sum, chunk) => sum + chunk.length, 0);
   return data instanceof ArrayBuffer ? data.byteLength : data.length;
 }

@@ -1,13 +1,21 @@
 import { defineConfig, Env, validateEnv, IsInt, IsOptional, Max, Min } from '@app/common';
 
+/** The largest RELAY_MAX_IMAGE_BYTES (decoded bytes of one face image). */
+export const MAX_IMAGE_BYTES = 12 * 1024 * 1024;
+
 class RelayEnv {
   @IsOptional() @IsInt() @Min(1024) @Max(1024 * 1024) RELAY_MAX_FRAME_BYTES?: number;
-  @IsOptional() @IsInt() @Min(1024) @Max(12 * 1024 * 1024) RELAY_MAX_IMAGE_BYTES?: number;
+  @IsOptional() @IsInt() @Min(1024) @Max(MAX_IMAGE_BYTES) RELAY_MAX_IMAGE_BYTES?: number;
   @IsOptional() @IsInt() @Min(1) @Max(10_000) RELAY_RATE_PER_SECOND?: number;
   @IsOptional() @IsInt() @Min(1) @Max(10_000) RELAY_RATE_BURST?: number;
   @IsOptional() @IsInt() @Min(100) @Max(300_000) RELAY_PING_INTERVAL_MS?: number;
   @IsOptional() @IsInt() @Min(1000) @Max(120_000) RELAY_AUTH_TIMEOUT_MS?: number;
   @IsOptional() @IsInt() @Min(300) @Max(300_000) RELAY_SLOT_TTL_MS?: number;
+  @IsOptional()
+  @IsInt()
+  @Min(64 * 1024)
+  @Max(256 * 1024 * 1024)
+  RELAY_MAX_SEND_BUFFER_BYTES?: number;
 }
 
 export interface RelaySettings {
@@ -26,6 +34,11 @@ export interface RelaySettings {
    * slots within this time instead of at the session's deadline.
    */
   slotTtlMs: number;
+  /**
+   * What the server may hold unsent for one socket (bytes its client has not read yet). A socket
+   * over it when a frame is due is closed (1008): a client that stops reading holds no more.
+   */
+  maxSendBufferBytes: number;
 }
 
 function readRelayConfig(env: Env): RelaySettings {
@@ -38,7 +51,16 @@ function readRelayConfig(env: Env): RelaySettings {
     pingIntervalMs: v.RELAY_PING_INTERVAL_MS ?? 20_000,
     authTimeoutMs: v.RELAY_AUTH_TIMEOUT_MS ?? 15_000,
     slotTtlMs: v.RELAY_SLOT_TTL_MS ?? 15_000,
+    maxSendBufferBytes: v.RELAY_MAX_SEND_BUFFER_BYTES ?? 4 * 1024 * 1024,
   };
 }
 
 export const relayConfig = defineConfig('relay', readRelayConfig);
+
+/** Extra room over the base64 of the largest image for the rest of a submission frame. */
+const SUBMISSION_FRAME_OVERHEAD = 4096;
+
+/** The largest frame a kiosk socket may send (a submission: the base64 of the largest image). */
+export function kioskFrameLimit(settings: Pick<RelaySettings, 'maxImageBytes'>): number {
+  return Math.ceil((settings.maxImageBytes * 4) / 3) + SUBMISSION_FRAME_OVERHEAD;
+}

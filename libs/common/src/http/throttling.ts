@@ -1,5 +1,6 @@
 import {
   ExecutionContext,
+  Inject,
   Injectable,
   Logger,
   Module,
@@ -17,7 +18,7 @@ import {
   ThrottlerStorage,
 } from '@nestjs/throttler';
 import { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
-import { normalizeIp } from '@nestjs/throttler/dist/ip';
+import { DEFAULT_IPV6_SUBNET_PREFIX, normalizeIp } from '@nestjs/throttler/dist/ip';
 import {
   THROTTLER_BLOCK_DURATION,
   THROTTLER_KEY_GENERATOR,
@@ -358,6 +359,34 @@ function throttlerOptions(limits: RateLimitSettings, redis: RedisService): Throt
   };
 }
 
+/**
+ * The per-IP limit for what no guard sees, WebSocket upgrades: each one counts on the HTTP
+ * per-IP counter of its address (the key AppThrottlerGuard uses), so opening sockets neither
+ * escapes the limit nor gets a budget of its own.
+ */
+@Injectable()
+export class UpgradeThrottle {
+  constructor(
+    @Inject(rateLimitConfig.KEY) private readonly limits: RateLimitSettings,
+    @InjectThrottlerStorage() private readonly storage: ThrottlerStorage,
+  ) {}
+
+  /** Counts one upgrade from `ip`: undefined when it may go on, else the seconds to wait. */
+  async retryAfter(ip: string): Promise<number | undefined> {
+    if (this.limits.perIp <= 0) return undefined;
+    const ttl = this.limits.windowSeconds * 1000;
+    const tracker = throttlerIpKey(ip, DEFAULT_IPV6_SUBNET_PREFIX);
+    const { isBlocked, timeToBlockExpire } = await this.storage.increment(
+      `${this.limits.redisPrefix}ip:${tracker}`,
+      ttl,
+      this.limits.perIp,
+      ttl,
+      'ip',
+    );
+    return isBlocked ? Math.max(1, Math.ceil(timeToBlockExpire)) : undefined;
+  }
+}
+
 /** Provides the throttler options; AppThrottlerGuard is registered as an APP_GUARD. */
 @Module({
   imports: [
@@ -366,6 +395,8 @@ function throttlerOptions(limits: RateLimitSettings, redis: RedisService): Throt
       useFactory: throttlerOptions,
     }),
   ],
+  providers: [UpgradeThrottle],
+  exports: [UpgradeThrottle],
 })
 export class RateLimitModule {}
 

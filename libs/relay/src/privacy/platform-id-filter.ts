@@ -4,7 +4,7 @@
  * base64url (at any byte alignment, of the id as given, upper- or lower-cased), so an upstream
  * answer or a phone payload that re-encodes the id is caught too.
  */
-const PLATFORM_ID_KEY = /^platform[_-]?id$/i;
+export const PLATFORM_ID_KEY = /^platform[_-]?id$/i;
 export const REDACTED_PLATFORM_ID = '[platform_id removed]';
 const MAX_DEPTH = 64;
 
@@ -24,8 +24,11 @@ export class PlatformIdMatcher {
   private readonly plain: string[];
   /** Case-sensitive base64 / base64url fragments that only an encoded id produces. */
   private readonly encoded: string[];
-  /** The screens of `surelyClean`, without and with the platform-id key (built on first use). */
-  private screens?: [RegExp, RegExp];
+  /**
+   * The screens of `surelyClean`: the ids; and the platform-id key; and `plt_` (each built on
+   * its first use).
+   */
+  private readonly screens: Array<RegExp | undefined> = [];
 
   constructor(ids: Iterable<string>) {
     const unique = [...new Set([...ids].filter((id) => id.length > 0))];
@@ -51,18 +54,22 @@ export class PlatformIdMatcher {
    * looked at every character), so the search for any other character is skipped; a caller
    * that does not know passes false, never a guess.
    */
-  surelyClean(text: string, idKey: boolean, ascii = false): boolean {
+  surelyClean(text: string, idKey: boolean, ascii = false, anyId = false): boolean {
     if (text.length > SCREEN_MAX_LENGTH || (!ascii && NON_ASCII.test(text))) return false;
-    this.screens ??= [this.screen(false), this.screen(true)];
-    return !this.screens[idKey ? 1 : 0].test(text);
+    const which = anyId ? 2 : idKey ? 1 : 0;
+    // each built on its first use: a session's matcher serves one kind of kiosk socket
+    const screen = (this.screens[which] ??= this.screen(idKey || anyId, anyId));
+    return !screen.test(text);
   }
 
-  private screen(idKey: boolean): RegExp {
+  /** `anyId` (with the key): also `plt_` in any case, where any session's id would start. */
+  private screen(idKey: boolean, anyId: boolean): RegExp {
     const forms: string[] = [];
     // an id whose lower case is not all ASCII cannot occur in ASCII text
     for (const id of this.plain) if (!NON_ASCII.test(id)) forms.push(asciiCaseless(id));
     for (const fragment of this.encoded) forms.push(literal(fragment));
     if (idKey) forms.push(asciiCaseless('"platform'));
+    if (anyId) forms.push(asciiCaseless('plt_'));
     return forms.length > 0 ? new RegExp(forms.join('|')) : NOTHING;
   }
 

@@ -22,8 +22,12 @@
  * against `JSON.parse`, `JSON.stringify` and a regex on many random and hostile inputs.
  */
 
-/** Deeper text is left to JSON.parse ("not sure"), so the scan's recursion stays shallow. */
-const MAX_DEPTH = 64;
+/**
+ * Deeper text is left to JSON.parse ("not sure"), so the scan's recursion stays shallow; the
+ * frame parser then refuses what nests deeper than MAX_FRAME_DEPTH (parse-frame.ts). Kept below
+ * it: a relayed frame's data recognised here is never deeper than a frame may be.
+ */
+const MAX_DEPTH = 29;
 /** Objects with more names are left to JSON.parse (the repeated-name check is quadratic). */
 const MAX_MEMBERS = 64;
 

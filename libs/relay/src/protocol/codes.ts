@@ -14,6 +14,8 @@ export const RESULT_CODES = {
     'the identity API did not answer in time; it may have received the image, so it is not sent again (status_code 504; the session is completed)',
   upstream_connection_lost:
     'the connection broke after the image was sent; not sent again (status_code 502; the session is completed)',
+  upstream_unusable_answer:
+    'the identity API answered with a body nested too deep to pass on; it received the image, so it is not sent again (status_code 502; the session is completed)',
   upstream_unreachable:
     'the identity API could not be reached, the image never left (status_code 502; the kiosk may submit again)',
   upstream_not_configured:
@@ -66,6 +68,7 @@ export type RelayErrorCode = keyof typeof RELAY_ERROR_CODES;
 
 export const CLOSE_CODES = {
   normal: 1000,
+  policyViolation: 1008,
   serverRestart: 1012,
   tryAgainLater: 1013,
   legacyExpired: 4000,

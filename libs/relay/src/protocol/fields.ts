@@ -114,3 +114,15 @@ export function isoTime(): Field<string, false> {
 export function optional<T>(inner: Field<T, false>): Field<T, true> {
   return { ...inner, optional: true };
 }
+
+/**
+ * True when `value` nests objects and arrays deeper than `max` (a value that is neither has
+ * depth 0, `{}` depth 1). Stops at the first level past `max`, so its recursion stays shallow.
+ */
+export function deeperThan(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (max <= 0) return true;
+  const items = Array.isArray(value) ? value : Object.values(value as JsonObject);
+  for (const item of items) if (deeperThan(item, max - 1)) return true;
+  return false;
+}

@@ -1,17 +1,21 @@
 import { sessionConfig } from '@app/session';
-import { relayConfig } from '../relay.config';
+import { kioskFrameLimit, MAX_IMAGE_BYTES, relayConfig } from '../relay.config';
 import { upstreamConfig } from '../upstream/upstream.config';
 import { RelayRole } from './sockets';
 
+const MIB = 1024 * 1024;
+
 /**
- * The hard cap per socket at which `ws` itself closes the socket (1009), far above the relay's
- * own limits (which answer with an `error` frame): kiosk sockets carry the face image.
+ * The hard cap per socket at which `ws` itself closes the socket (1009), at or above the relay's
+ * own limits (which answer with an `error` frame) at their largest setting: phone and app frames
+ * up to RELAY_MAX_FRAME_BYTES (at most 1 MiB), kiosk frames up to a submission of the largest
+ * RELAY_MAX_IMAGE_BYTES (12 MiB decoded, its base64 16 MiB and a little), rounded up to a MiB.
  */
 export const WS_MAX_PAYLOAD: Record<RelayRole, number> = {
-  mobile: 1024 * 1024,
-  app: 1024 * 1024,
-  device: 24 * 1024 * 1024,
-  hardware: 24 * 1024 * 1024,
+  mobile: MIB,
+  app: MIB,
+  device: Math.ceil(kioskFrameLimit({ maxImageBytes: MAX_IMAGE_BYTES }) / MIB) * MIB,
+  hardware: Math.ceil(kioskFrameLimit({ maxImageBytes: MAX_IMAGE_BYTES }) / MIB) * MIB,
 };
 
 /** The defaults docs/protocol.md states: what the config reads from an empty environment. */

@@ -1,10 +1,17 @@
+import { DEFAULT_JSON_LIMITS } from '@app/common';
 import { scanCanonicalObject } from './canonical-json';
-import { isObject } from './fields';
+import { deeperThan, isObject } from './fields';
 import { checkFields } from './message';
 import { EVERY_SOCKET, InboundFrame, messagesOn, RelayErrorCode, RelayRole } from './messages';
 import type { AnyMessageDef } from './message';
 
 export { isObject } from './fields';
+
+/**
+ * How deep a frame may nest objects and arrays (the frame itself is level 1): the REST bodies'
+ * bound. Deeper text could not be written back out (JSON.stringify overflows its stack).
+ */
+export const MAX_FRAME_DEPTH = DEFAULT_JSON_LIMITS.maxDepth;
 
 export type ParseResult =
   { ok: true; frame: InboundFrame } | { ok: false; code: RelayErrorCode; message: string };
@@ -27,6 +34,10 @@ export function parseInboundFrame(role: RelayRole, text: string): ParseResult {
   }
   if (!isObject(value))
     return { ok: false, code: 'invalid_json', message: 'The frame must be a JSON object' };
+  if (deeperThan(value, MAX_FRAME_DEPTH)) {
+    const message = `The frame nests objects and arrays deeper than ${MAX_FRAME_DEPTH} levels`;
+    return { ok: false, code: 'invalid_message', message };
+  }
   const type = value.type;
   const def = typeof type === 'string' ? INBOUND[role].get(type) : undefined;
   if (!def) {

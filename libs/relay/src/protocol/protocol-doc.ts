@@ -1,4 +1,6 @@
 import { defaultLimits, formatBytes, formatMs, WS_MAX_PAYLOAD } from './limits';
+import { MAX_FRAME_DEPTH } from './parse-frame';
+import { CLOSE_GRACE_MS } from '../relay-connection';
 import { AnyMessageDef } from './message';
 import {
   CLOSE_CODES,
@@ -77,7 +79,10 @@ export function renderProtocolDoc(): string {
     'otherwise; a legacy `to_hardware` with another shape gets `invalid_message`). Toward a kiosk',
     'the server removes every platform id the session holds in any letter case and in base64 or',
     'base64url, from keys and values at any depth; a frame that would still carry one is dropped',
-    '(`privacy_violation`).',
+    '(`privacy_violation`). Keys named like a platform id (`platform_id`, `platformId`, …) are',
+    'dropped at any depth, except, toward the legacy hardware, `data.platform_id` holding a string',
+    '(the alias); toward the legacy hardware any other `PLT_`-shaped id, one the session never held',
+    'included, is replaced with `[platform_id removed]` wherever it appears.',
     '',
     '## Upstream submission policy',
     '',
@@ -130,7 +135,17 @@ export function renderProtocolDoc(): string {
     `  \`RELAY_MAX_IMAGE_BYTES\` (${formatBytes(relay.maxImageBytes)} decoded). Over the limit: \`payload_too_large\`, the socket stays.`,
     `  Far over it (${formatBytes(WS_MAX_PAYLOAD.mobile)} on phone/app sockets, ${formatBytes(WS_MAX_PAYLOAD.device)} on kiosk sockets) the WebSocket library closes with 1009.`,
     `- Rate: \`RELAY_RATE_PER_SECOND\` (${relay.ratePerSecond}) with bursts of \`RELAY_RATE_BURST\` (${relay.rateBurst}) per socket; frames`,
-    '  over it are dropped with one `rate_limited` error per second.',
+    '  over it are dropped with one `rate_limited` error per second. WebSocket pings count as frames: one over',
+    '  the rate gets no pong. Before a socket is accepted (token and session checked) it may send at most',
+    `  \`RELAY_RATE_BURST\` frames of one frame's size in all; more closes it with 1008 (\`rate_limited\`).`,
+    `- Nesting: a frame may nest objects and arrays ${MAX_FRAME_DEPTH} levels deep (the frame is level 1;`,
+    '  deeper: `invalid_message`). An upstream answer nested deeper than its place in a frame allows is',
+    '  the failure `upstream_unusable_answer` (legacy: `backend_response` 502).',
+    `- Unread frames: the server holds at most \`RELAY_MAX_SEND_BUFFER_BYTES\` (${formatBytes(relay.maxSendBufferBytes)}) a client has not read;`,
+    '  a socket over it when a frame is due is closed with 1008 (`too_slow`), without an error frame, and its',
+    `  peer is told it left. A socket that does not answer a close frame within ${formatMs(CLOSE_GRACE_MS)} is cut.`,
+    '- Upgrades: every WebSocket upgrade counts toward the per-IP HTTP rate limit (`RATE_LIMIT_PER_IP`);',
+    '  over it the upgrade is answered 429 with `Retry-After`.',
     `- Keepalive: a \`ping\` frame and a WebSocket ping every \`RELAY_PING_INTERVAL_MS\` (${formatMs(relay.pingIntervalMs)}); a socket`,
     '  that answered neither by the next round is closed.',
     `- Kiosk auth: \`RELAY_AUTH_TIMEOUT_MS\` (${formatMs(relay.authTimeoutMs)}) after the challenge.`,

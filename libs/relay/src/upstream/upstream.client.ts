@@ -1,5 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AxiosError, AxiosInstance } from 'axios';
+import { deeperThan } from '../protocol/fields';
+import { MAX_FRAME_DEPTH } from '../protocol/parse-frame';
 import { upstreamConfig, UpstreamSettings } from './upstream.config';
 
 /**
@@ -7,8 +9,8 @@ import { upstreamConfig, UpstreamSettings } from './upstream.config';
  * - `answered`: the upstream answered (any status; a 5xx is an answer too);
  * - `not_sent`: the request provably never reached the upstream (not configured, connection
  *   refused, name not resolved, no time left before the deadline);
- * - `unknown`: it may have reached the upstream (timed out, connection lost after sending), so
- *   it is not sent again.
+ * - `unknown`: it may have reached the upstream (timed out, connection lost after sending), or
+ *   it did and answered with a body no frame can carry (nested too deep), so it is not sent again.
  */
 export type UpstreamOutcome =
   | {
@@ -28,7 +30,7 @@ export type UpstreamOutcome =
     }
   | {
       kind: 'unknown';
-      reason: 'timed_out' | 'connection_lost';
+      reason: 'timed_out' | 'connection_lost' | 'unusable_answer';
       message: string;
       latencyMs: number;
       attempts: number;
@@ -36,6 +38,8 @@ export type UpstreamOutcome =
 
 const PATH = '/api/admin/hardware/next';
 const MAX_RESPONSE_BYTES = 1024 * 1024;
+/** The deepest answer body passed on: it goes out as `data` inside a frame (MAX_FRAME_DEPTH). */
+const MAX_ANSWER_DEPTH = MAX_FRAME_DEPTH - 2;
 /** The fielded kiosk waits this long for `backend_response` after sending its image. */
 export const KIOSK_ACK_WAIT_MS = 120_000;
 /** Room kept for delivering the answer before the kiosk's wait or the session ends. */
@@ -129,6 +133,17 @@ export class UpstreamClient {
           },
         );
         const data: unknown = response.data;
+        if (deeperThan(data, MAX_ANSWER_DEPTH)) {
+          // it answered (the image arrived), but with a body no frame can carry
+          this.logger.warn({ attempt, status: response.status }, 'Upstream answer nested too deep');
+          return {
+            kind: 'unknown',
+            reason: 'unusable_answer',
+            message: `The identity API's answer nests deeper than ${MAX_ANSWER_DEPTH} levels`,
+            latencyMs: latency(),
+            attempts,
+          };
+        }
         const bodyStatus = (data as { status?: unknown } | null)?.status;
         const success =
           response.status < 300 && (bodyStatus === undefined || bodyStatus === 'success');

@@ -1,0 +1,310 @@
+import { randomBytes } from 'node:crypto';
+import { connect, Socket } from 'node:net';
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+import WebSocket from 'ws';
+import { RelayHub } from '@app/relay';
+import { FakeUpstream, fakeJpeg } from './support/fake-upstream';
+import { holdsPlatformId } from './support/leaks';
+import { TestKiosk } from './support/kiosk';
+import { openSession, pair } from './support/pairing';
+import { http, startTestApp, TestApp } from './support/test-app';
+import { TestSocket } from './support/ws-client';
+
+const PLATFORM_ID = 'PLT_hostileUser0042';
+const MIB = 1024 * 1024;
+
+setFlagsFromString('--expose-gc');
+/** The collector, so retained memory is measured after garbage is gone. */
+const collect = runInNewContext('gc') as () => void;
+
+function retainedBuffers(): number {
+  collect();
+  collect();
+  return process.memoryUsage().arrayBuffers;
+}
+
+/** A socket that completed a WebSocket upgrade to `path`, whose frames are never read again. */
+async function rawUpgrade(wsUrl: string, path: string): Promise<Socket> {
+  const { hostname, port } = new URL(wsUrl);
+  const socket = connect(Number(port), hostname);
+  socket.on('error', () => undefined);
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\n` +
+      `Connection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n` +
+      'Sec-WebSocket-Version: 13\r\n\r\n',
+  );
+  await new Promise((resolve) => socket.once('data', resolve));
+  socket.pause();
+  return socket;
+}
+
+/** A masked (with a zero key, as a client must) text frame of `size` bytes of 'a'. */
+function textFrame(size: number): Buffer {
+  const head = Buffer.alloc(14);
+  head[0] = 0x81;
+  head[1] = 0x80 | 127;
+  head.writeBigUInt64BE(BigInt(size), 2);
+  return Buffer.concat([head, Buffer.alloc(size, 0x61)]);
+}
+
+/** JSON text of an object whose `data` nests `depth` arrays. */
+function nested(type: string, depth: number): string {
+  return `{"type":"${type}","data":{"x":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
+}
+
+async function legacyPairOn(t: TestApp): Promise<{ hardware: TestSocket; app: TestSocket }> {
+  const auth = await http(t.baseUrl, 'POST', '/auth', { body: { api_key: t.keys.hardware } });
+  const hardware = await TestSocket.open(`${t.wsUrl}/ws/hardware?token=${auth.body.token}`);
+  await hardware.next('joined');
+  const app = await TestSocket.open(`${t.wsUrl}/ws/app?token=${auth.body.token}`);
+  await app.next('joined');
+  await hardware.next('status');
+  return { hardware, app };
+}
+
+/**
+ * What a hostile client could do to the relay (a probe's findings): hold memory through a
+ * refused socket, flood pings, stop reading, nest frames too deep, smuggle a platform id to the
+ * legacy hardware, break the WebSocket protocol. Each test is one of those attacks.
+ */
+describe('relay under hostile input (e2e)', () => {
+  let t: TestApp;
+  let upstream: FakeUpstream;
+
+  beforeAll(async () => {
+    upstream = await new FakeUpstream().start();
+    t = await startTestApp({
+      UPSTREAM_URL: upstream.url,
+      RATE_LIMIT_PER_IP: '100000',
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+    await upstream.stop();
+  });
+
+  const legacyPair = () => legacyPairOn(t);
+
+  it('should keep nothing of a refused socket that floods large frames, and cut it when it does not answer the close', async () => {
+    const hub = t.app.get(RelayHub);
+    const attach = jest.spyOn(hub, 'attach');
+    const before = retainedBuffers();
+    for (const path of ['/ws/hardware?token=bad', '/ws/mobile']) {
+      // a client that reads nothing after the upgrade: the server's close frame goes unanswered
+      const client = await rawUpgrade(t.wsUrl, path);
+      const server = attach.mock.calls.at(-1)![1];
+      let received = 0;
+      server.on('message', () => received++);
+      const closed = new Promise((resolve) => server.once('close', resolve));
+      for (let i = 0; i < 24; i++) client.write(textFrame(MIB));
+      await closed;
+      // only the listener above ever saw a frame: the relay kept none
+      expect(server.listenerCount('message')).toBe(1);
+      client.destroy();
+      process.stdout.write(`refused ${path}: ${received} frames of 1 MiB reached the server\n`);
+    }
+    attach.mockRestore();
+    const retained = retainedBuffers() - before;
+    process.stdout.write(`retained after two refused floods: ${(retained / MIB).toFixed(1)} MiB\n`);
+    expect(retained).toBeLessThan(8 * MIB);
+  }, 20_000);
+
+  it('should answer WebSocket pings within the frame rate only', async () => {
+    const { hardware, app } = await legacyPair();
+    let pongs = 0;
+    hardware.ws.on('pong', () => pongs++);
+    for (let i = 0; i < 1000; i++) hardware.ws.ping();
+    // after 1000 pings the bucket is empty: this frame is over the rate too
+    hardware.send({ type: 'ping' });
+    await hardware.error('rate_limited');
+    // the burst (40) and what the rate (20/s) refilled while the pings arrived
+    expect(pongs).toBeLessThan(100);
+    hardware.close();
+    app.close();
+  });
+
+  it('should refuse relayed data nested too deep with invalid_message, and keep the socket', async () => {
+    const kiosk = await TestKiosk.registered(t, 'TEE-HOSTILE-1');
+    const session = await openSession(t, PLATFORM_ID);
+    const { mobile, device } = await pair(t, t, kiosk, session);
+    mobile.send(nested('to_device', 5000));
+    await mobile.error('invalid_message');
+    device.send(nested('to_mobile', 33));
+    await device.error('invalid_message');
+    // within the bound it is relayed, as before
+    mobile.send(nested('to_device', 3));
+    expect((await device.next('from_mobile')).data).toEqual({ x: [[[]]] });
+    expect([mobile.closeCode, device.closeCode]).toEqual([undefined, undefined]);
+    mobile.close();
+    device.close();
+
+    const { hardware, app } = await legacyPair();
+    hardware.send(nested('to_app', 10_000));
+    await hardware.error('invalid_message');
+    app.send(nested('to_hardware', 10_000));
+    await app.error('invalid_message');
+    hardware.send({ type: 'to_app', data: { still: 'open' } });
+    expect((await app.next('from_hardware')).data).toEqual({ still: 'open' });
+    expect(t.logs()).not.toContain('Relay bus unavailable');
+    hardware.close();
+    app.close();
+  });
+
+  it('should report an upstream answer nested too deep as the upstream failure it is', async () => {
+    upstream.behaviour = () => ({
+      status: 200,
+      rawBody: `{"status":"success","x":${'['.repeat(30_000)}${']'.repeat(30_000)}}`,
+    });
+    const { hardware, app } = await legacyPair();
+    app.send({ type: 'to_hardware', data: { platform_id: PLATFORM_ID } });
+    const alias = (await hardware.next('from_app')).data.platform_id as string;
+    hardware.send({
+      type: 'to_backend',
+      data: { platform_id: alias, image_base64: fakeJpeg().toString('base64') },
+    });
+    const toHardware = await hardware.next('backend_response');
+    expect([toHardware.status_code, toHardware.data.code]).toEqual([
+      502,
+      'upstream_unusable_answer',
+    ]);
+    expect((await app.next('backend_response')).status_code).toBe(502);
+    // the fielded hardware never gets an error frame for an upstream outcome
+    hardware.send({ type: 'ping' });
+    await hardware.next('pong');
+    expect(hardware.frames.filter((f) => f.type === 'error')).toEqual([]);
+    hardware.close();
+    app.close();
+
+    const kiosk = await TestKiosk.registered(t, 'TEE-HOSTILE-2');
+    const session = await openSession(t, PLATFORM_ID);
+    const { mobile, device } = await pair(t, t, kiosk, session);
+    device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
+    const result = await mobile.next('result');
+    expect([result.status, result.code, result.status_code]).toEqual([
+      'failure',
+      'upstream_unusable_answer',
+      502,
+    ]);
+    expect((await device.next('result')).code).toBe('upstream_unusable_answer');
+    upstream.behaviour = () => ({ status: 200, body: { status: 'success' } });
+  });
+
+  it('should give the legacy hardware no platform id under another key, nested, or in text', async () => {
+    const { hardware, app } = await legacyPair();
+    // before the session holds any id: only the key-and-shape rules can catch these
+    const sent = [
+      { platformId: PLATFORM_ID },
+      { user: { platform_id: PLATFORM_ID, name: 'a' } },
+      { note: `id is ${PLATFORM_ID.toLowerCase()}` },
+      { list: [{ PLATFORM_ID: 1 }, `${PLATFORM_ID}!`] },
+    ];
+    for (const data of sent) app.send({ type: 'to_hardware', data });
+    const got = [];
+    for (let i = 0; i < sent.length; i++) got.push((await hardware.next('from_app')).data);
+    expect(got).toEqual([
+      {},
+      { user: { name: 'a' } },
+      { note: 'id is [platform_id removed]' },
+      { list: [{}, '[platform_id removed]!'] },
+    ]);
+    // what the fielded hardware reads stays: data.platform_id, as the alias
+    app.send({ type: 'to_hardware', data: { platform_id: PLATFORM_ID, step: 1 } });
+    const aliased = (await hardware.next('from_app')).data;
+    expect(aliased).toEqual({ platform_id: expect.stringMatching(/^PLT_ALIAS_/), step: 1 });
+    app.send({ type: 'to_hardware', data: { note: `alias ${aliased.platform_id}` } });
+    expect((await hardware.next('from_app')).data.note).toBe(`alias ${aliased.platform_id}`);
+    expect(hardware.raw.filter((text) => holdsPlatformId(text, PLATFORM_ID))).toEqual([]);
+    hardware.close();
+    app.close();
+  });
+
+  it('should log a client breaking the WebSocket protocol as one warning without a stack', async () => {
+    const { hardware, app } = await legacyPair();
+    // a text frame that is not UTF-8
+    hardware.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+    expect(await hardware.waitClose()).toBe(1007);
+    const lines = t
+      .logs()
+      .split('\n')
+      .filter((line) => line.includes('WS_ERR_INVALID_UTF8'))
+      .map((line) => JSON.parse(line) as { level: number; err?: unknown; stack?: unknown });
+    expect(lines).toHaveLength(1);
+    expect(lines[0].level).toBe(40);
+    expect(JSON.stringify(lines[0])).not.toContain('    at ');
+    app.close();
+  });
+});
+
+describe('WebSocket upgrades and the per-IP rate limit (e2e)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ RATE_LIMIT_PER_IP: '5' });
+  });
+  afterAll(() => t.close());
+
+  it('should answer 429 with Retry-After to an upgrade over the per-IP limit', async () => {
+    const answers: Array<{ status: number; retryAfter?: string; body: string }> = [];
+    for (let i = 0; i < 7; i++) {
+      answers.push(
+        await new Promise((resolve) => {
+          const ws = new WebSocket(`${t.wsUrl}/ws/mobile?token=bad`);
+          ws.on('error', () => undefined);
+          ws.once('open', () => {
+            ws.terminate();
+            resolve({ status: 101, body: '' });
+          });
+          ws.once('unexpected-response', (_req, res) => {
+            let body = '';
+            res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                retryAfter: res.headers['retry-after'],
+                body,
+              }),
+            );
+          });
+        }),
+      );
+    }
+    expect(answers.map((a) => a.status)).toEqual([101, 101, 101, 101, 101, 429, 429]);
+    expect(Number(answers[5].retryAfter)).toBeGreaterThan(0);
+    expect(JSON.parse(answers[5].body)).toMatchObject({ statusCode: 429, code: 'rate_limited' });
+    // HTTP requests from the address count on the same counter
+    expect((await http(t.baseUrl, 'GET', '/health')).status).toBe(429);
+  });
+});
+
+describe('a client that stops reading (e2e)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({
+      RELAY_MAX_SEND_BUFFER_BYTES: String(64 * 1024),
+      RELAY_RATE_PER_SECOND: '10000',
+      RELAY_RATE_BURST: '10000',
+    });
+  });
+  afterAll(() => t.close());
+
+  it('should close a socket that stops reading, and tell its peer it left', async () => {
+    const { hardware, app } = await legacyPairOn(t);
+    app.ws.pause();
+    const note = 'n'.repeat(60 * 1024);
+    // far more than the kernel's socket buffers and the 64 KiB bound hold
+    for (let i = 0; i < 400; i++) hardware.send({ type: 'to_app', data: { note } });
+    expect(await hardware.next('status', 10_000)).toEqual({
+      type: 'status',
+      msg: 'app disconnected',
+    });
+    expect(
+      hardware.frames.filter((f) => f.type === 'error' && f.code !== 'peer_not_connected'),
+    ).toEqual([]);
+    app.ws.resume();
+    expect(await app.waitClose()).not.toBe(1000);
+    hardware.close();
+  }, 20_000);
+});
