@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestApp } from './support/test-app';
@@ -12,7 +11,7 @@ import {
   parseDotenv,
   read,
 } from './topology/support/compose';
-import { run } from './topology/support/processes';
+import { freePort, run } from './topology/support/processes';
 
 /**
  * docker-compose.yml, deploy/nginx.conf and .dockerignore as an operator meets them: what
@@ -107,7 +106,7 @@ describe('docker-compose.yml', () => {
     };
 
     it('should pass on a healthy API and fail on one whose Redis is down, and where nothing listens', async () => {
-      const dead = await deadPort();
+      const dead = await freePort();
       const healthy = await startTestApp();
       const unhealthy = await startTestApp({ REDIS_URL: `redis://127.0.0.1:${dead}` });
       try {
@@ -213,12 +212,4 @@ function excluded(rules: Rule[], path: string): boolean {
     if (candidates.some((c) => rule.pattern.test(c))) out = !rule.negate;
   }
   return out;
-}
-
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from './support/processes';
 import { http, startTestApp, TestApp } from './support/test-app';
 
 // js-yaml comes with @nestjs/swagger (it writes YAML specs); its typings are not installed
@@ -26,20 +26,11 @@ function count(metrics: string, name: string, labels: Record<string, string>): n
   return total;
 }
 
-/** A port nobody listens on (a Redis that is down). */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe('metrics see errors (e2e)', () => {
   let t: TestApp;
   beforeAll(async () => {
     // Redis configured but down: /health answers 503, a real 5xx to count
-    t = await startTestApp({ REDIS_URL: `redis://127.0.0.1:${await deadPort()}` });
+    t = await startTestApp({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
   });
   afterAll(async () => t.close());
 

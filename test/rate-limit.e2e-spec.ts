@@ -1,19 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { MetricsRegistry } from '@app/common';
 import Redis from 'ioredis';
-import { PrivateRedis } from './support/processes';
+import { freePort, PrivateRedis } from './support/processes';
 import { http, startTestApp, TestApp } from './support/test-app';
 
 /** Item 11 of issue 12: per-IP and per-credential limits, 429 with Retry-After, Redis-backed. */
-
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function expectLimited(res: { status: number; headers: Headers; body: any }) {
   expect([res.status, res.body.code]).toEqual([429, 'rate_limited']);
@@ -130,7 +121,7 @@ describe('rate limits when Redis is down (e2e)', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp({
-      REDIS_URL: `redis://127.0.0.1:${await deadPort()}`,
+      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
       RATE_LIMIT_PER_IP: '3',
     });
   });
