@@ -19,7 +19,7 @@ import { RelayHub } from '@app/relay';
  * the relay hub itself.
  *
  * It logs one line (info) when the drain starts, with the connections open then, and one when
- * it ends, with how long it took and how many connections were cut at the grace deadline.
+ * it ends, with how long it took and how many connections were still open at the grace deadline.
  */
 @Injectable()
 export class ShutdownGrace
@@ -70,7 +70,7 @@ export class ShutdownGrace
     const ms = Number((process.hrtime.bigint() - this.startedAt) / 1_000_000n);
     this.log.log(
       `shutdown${signal ? ` (${signal})` : ''}: drained in ${ms} ms; ` +
-        `${this.cut} connection(s) cut at the grace deadline`,
+        `${this.cut} connection(s) still open at the grace deadline (HTTP ones cut)`,
     );
   }
 

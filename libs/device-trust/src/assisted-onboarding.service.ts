@@ -101,20 +101,19 @@ export class AssistedOnboardingService implements WorkerAdmission {
     }
     const now = this.clock.now();
     const device = await this.devices.find(deviceId.slice(0, 64));
-    // A refusal weighs on a device's trust only once the request proves it came from that
-    // device (its HMAC): anyone can name a device, and a forged name must not lower its score
-    let proven = false;
+    // A refused request never names its device on the fraud event (so never lowers its trust):
+    // anyone can send a device's id, and a signed request's bytes can be a captured copy,
+    // replayed (late, twice, or under another x-thekedar-id, which is not signed). The device
+    // it claims is in the detail.
     const refuse = async (
       type: FraudEventType,
       code: DeviceTrustErrorCode,
       message: string,
       detail: string,
     ): Promise<never> => {
-      const claimed = proven ? '' : ` (x-device-id not proven: ${device?.deviceId ?? 'unknown'})`;
       await this.fraud.record({
         type,
-        deviceId: proven ? device?.deviceId : undefined,
-        detail: `${purpose} refused: ${detail}${claimed}`,
+        detail: `${purpose} refused: ${detail} (x-device-id ${device?.deviceId ?? 'unknown'})`,
       });
       throw new DeviceTrustError(code, message);
     };
@@ -139,7 +138,6 @@ export class AssistedOnboardingService implements WorkerAdmission {
     if (!safeEqual(expected, Buffer.from(signature, 'hex'))) {
       return forged('HMAC over <timestamp>.<JCS(body)> does not match');
     }
-    proven = true;
     if (device.user.kind !== 'thekedar' || device.user.id !== thekedarId) {
       return forged('x-device-id is not a device of this thekedar');
     }

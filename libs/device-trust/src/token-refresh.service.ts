@@ -49,16 +49,12 @@ export class TokenRefreshService {
   }): Promise<RefreshedToken> {
     const now = this.clock.now();
     const device = await this.devices.find(input.deviceId);
-    // the device is named on the fraud event (and its trust lowered) only once the signature
-    // proves the request is its own: anyone can send another device's id
-    let proven = false;
+    // a refused refresh never names its device on the fraud event (so never lowers its trust):
+    // anyone can send a device's id, and a signed refresh can be a captured copy, replayed
     const refuse = async (code: DeviceTrustErrorCode, message: string, detail: string) => {
-      const claimed = proven ? '' : ` (device not proven: ${device?.deviceId ?? 'unknown'})`;
       await this.fraud.record({
         type: 'invalid_token',
-        deviceId: proven ? device?.deviceId : undefined,
-        workerId: proven ? device?.user.id : undefined,
-        detail: `token refresh refused: ${detail}${claimed}`,
+        detail: `token refresh refused: ${detail} (device ${device?.deviceId ?? 'unknown'})`,
       });
       return new DeviceTrustError(code, message);
     };
@@ -78,7 +74,6 @@ export class TokenRefreshService {
         device ? 'HMAC does not match' : 'unknown device',
       );
     }
-    proven = true;
     const at = new Date(input.timestamp).getTime();
     if (!Number.isFinite(at) || Math.abs(now.getTime() - at) > this.skewMs) {
       throw await refuse(

@@ -78,10 +78,16 @@ export class RelayDelivery {
     this.close(conn, close ?? { code: CLOSE_FOR[code] ?? CLOSE_CODES.forbidden, reason: code });
   }
 
-  close(conn: RelayConnection, close: CloseSpec): void {
+  /**
+   * Closes an accepted socket. Its last frames may still be on their way to a slow link, so `ws`
+   * waits its own 30 s for the peer's close; `cut` (a reader that stopped reading) cuts it after
+   * CLOSE_GRACE_MS instead.
+   */
+  close(conn: RelayConnection, close: CloseSpec, cut = false): void {
     if (conn.closing) return;
     conn.closing = true;
-    closeSocket(conn.ws, close.code, close.reason);
+    if (cut) closeSocket(conn.ws, close.code, close.reason);
+    else conn.ws.close(close.code, close.reason);
     // the socket's last frames and the close frame leave now: a shutdown may end it this tick
     uncork(conn);
   }
@@ -295,7 +301,7 @@ export class RelayDelivery {
         { sessionId: conn.sessionId, role: conn.role },
         'Closed a socket that stopped reading',
       );
-      this.close(conn, { code: CLOSE_CODES.policyViolation, reason: 'too_slow' });
+      this.close(conn, { code: CLOSE_CODES.policyViolation, reason: 'too_slow' }, true);
     }
     return true;
   }

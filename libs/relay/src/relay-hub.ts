@@ -187,7 +187,8 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       await this.join(conn, session.deviceId);
     }
     const frames = early.take();
-    if (conn.closing) return;
+    // refused meanwhile (too many early frames while joining): its close ends the connection
+    if (conn.closing || ws.readyState !== ws.OPEN) return;
     const join = (joining: RelayConnection) => this.join(joining);
     ws.on('message', (data: RawData, isBinary: boolean) =>
       this.intake.onMessage(conn, data, isBinary, join),

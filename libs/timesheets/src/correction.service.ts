@@ -127,7 +127,7 @@ export class CorrectionService {
     };
   }
 
-  /** The answer to a correctionId this site's chain already holds (undefined when it holds none). */
+  /** The answer to a correctionId this site's chain holds already (undefined when none). */
   private async retryOf(
     siteId: string,
     correctionId: string | undefined,
