@@ -64,7 +64,7 @@ describe('timesheet corrections: bounds, retries and added check-ins (e2e, contr
       { clock },
     );
     siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
-    for (let i = 0; i < 9; i++) phones.push(await phoneAt(t.baseUrl, t.keys.admin, siteId));
+    for (let i = 0; i < 10; i++) phones.push(await phoneAt(t.baseUrl, t.keys.admin, siteId));
     clock.set('2026-03-20T06:00:00.000Z');
   });
   afterAll(async () => t.close());
@@ -239,6 +239,24 @@ describe('timesheet corrections: bounds, retries and added check-ins (e2e, contr
       });
       expect(redo.status).toBe(201);
       expect(await dayOf(phone, '2026-03-08')).toMatchObject({ hours: 9, flagged: true });
+    });
+
+    it('should take one of several check-outs sent at once for one check-in, and refuse the others', async () => {
+      const phone = newPhone();
+      const [open] = await punches(phone, [['check_in', '2026-03-10T03:30:00Z']]);
+      const answers = await Promise.all(
+        [11, 12, 13, 14, 15, 16].map((hour) =>
+          correct({
+            action: 'add_check_out',
+            target: target(open),
+            at: `2026-03-10T${hour}:30:00.000Z`,
+          }),
+        ),
+      );
+      expect(answers.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
+      const refused = answers.filter((r) => r.status === 409).map((r) => r.body.code);
+      expect(new Set(refused)).toEqual(new Set(['already_checked_out']));
+      expect(types(await dayOf(phone, '2026-03-10'))).not.toContain('check_out_without_check_in');
     });
 
     it('should refuse an added check-out that the next punch would come before (it could not close the check-in)', async () => {

@@ -25,6 +25,9 @@ export class CorrectionService {
   private readonly maxShiftMs: number;
   private readonly skewMs: number;
 
+  /** The end of each site's last correction in this process (see `correct`). */
+  private readonly siteTurns = new Map<string, Promise<void>>();
+
   constructor(
     private readonly ledger: LedgerService,
     private readonly projector: TimesheetProjector,
@@ -38,7 +41,33 @@ export class CorrectionService {
     this.skewMs = offlineTokenSettings.maxClockSkewSeconds * 1000;
   }
 
-  async correct(
+  /**
+   * Appends one correction to the site's chain. A site's corrections run one at a time in this
+   * process: each one's rules read the read model, which the one before has reached by then
+   * (`ensureCurrent`), so two sent at once cannot both pass (two check-outs for one check-in).
+   */
+  correct(
+    siteId: string,
+    body: CreateCorrectionDto,
+    actor: TimesheetActor,
+  ): Promise<CorrectionResponse> {
+    const previous = this.siteTurns.get(siteId) ?? Promise.resolve();
+    const run = previous.then(
+      () => this.correctNow(siteId, body, actor),
+      () => this.correctNow(siteId, body, actor),
+    );
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.siteTurns.set(siteId, settled);
+    void settled.then(() => {
+      if (this.siteTurns.get(siteId) === settled) this.siteTurns.delete(siteId);
+    });
+    return run;
+  }
+
+  private async correctNow(
     siteId: string,
     body: CreateCorrectionDto,
     actor: TimesheetActor,
