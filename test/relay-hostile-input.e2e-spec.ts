@@ -7,7 +7,7 @@ import { RelayHub } from '@app/relay';
 import { FakeUpstream, fakeJpeg } from './support/fake-upstream';
 import { holdsPlatformId } from './support/leaks';
 import { TestKiosk } from './support/kiosk';
-import { openSession, pair } from './support/pairing';
+import { legacyPair, openSession, pair } from './support/pairing';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
 
@@ -54,12 +54,9 @@ function nested(type: string, depth: number): string {
   return `{"type":"${type}","data":{"x":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
 }
 
+/** A legacy pair, the hardware told the app is there. */
 async function legacyPairOn(t: TestApp): Promise<{ hardware: TestSocket; app: TestSocket }> {
-  const auth = await http(t.baseUrl, 'POST', '/auth', { body: { api_key: t.keys.hardware } });
-  const hardware = await TestSocket.open(`${t.wsUrl}/ws/hardware?token=${auth.body.token}`);
-  await hardware.next('joined');
-  const app = await TestSocket.open(`${t.wsUrl}/ws/app?token=${auth.body.token}`);
-  await app.next('joined');
+  const { hardware, app } = await legacyPair(t);
   await hardware.next('status');
   return { hardware, app };
 }
@@ -85,7 +82,7 @@ describe('relay under hostile input (e2e)', () => {
     await upstream.stop();
   });
 
-  const legacyPair = () => legacyPairOn(t);
+  const pairedLegacy = () => legacyPairOn(t);
 
   it('should keep nothing of a refused socket that floods large frames, and cut it when it does not answer the close', async () => {
     const hub = t.app.get(RelayHub);
@@ -112,7 +109,7 @@ describe('relay under hostile input (e2e)', () => {
   }, 20_000);
 
   it('should answer WebSocket pings within the frame rate only', async () => {
-    const { hardware, app } = await legacyPair();
+    const { hardware, app } = await pairedLegacy();
     let pongs = 0;
     hardware.ws.on('pong', () => pongs++);
     const started = performance.now();
@@ -143,7 +140,7 @@ describe('relay under hostile input (e2e)', () => {
     mobile.close();
     device.close();
 
-    const { hardware, app } = await legacyPair();
+    const { hardware, app } = await pairedLegacy();
     hardware.send(nested('to_app', 10_000));
     await hardware.error('invalid_message');
     app.send(nested('to_hardware', 10_000));
@@ -160,7 +157,7 @@ describe('relay under hostile input (e2e)', () => {
       status: 200,
       rawBody: `{"status":"success","x":${'['.repeat(30_000)}${']'.repeat(30_000)}}`,
     });
-    const { hardware, app } = await legacyPair();
+    const { hardware, app } = await pairedLegacy();
     app.send({ type: 'to_hardware', data: { platform_id: PLATFORM_ID } });
     const alias = (await hardware.next('from_app')).data.platform_id as string;
     hardware.send({
@@ -195,7 +192,7 @@ describe('relay under hostile input (e2e)', () => {
   });
 
   it('should give the legacy hardware no platform id under another key, nested, or in text', async () => {
-    const { hardware, app } = await legacyPair();
+    const { hardware, app } = await pairedLegacy();
     // before the session holds any id: only the key-and-shape rules can catch these
     const sent = [
       { platformId: PLATFORM_ID },
@@ -224,7 +221,7 @@ describe('relay under hostile input (e2e)', () => {
   });
 
   it('should log a client breaking the WebSocket protocol as one warning without a stack', async () => {
-    const { hardware, app } = await legacyPair();
+    const { hardware, app } = await pairedLegacy();
     // a text frame that is not UTF-8
     hardware.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
     expect(await hardware.waitClose()).toBe(1007);

@@ -1,4 +1,5 @@
 import { FakeUpstream, fakeJpeg } from './support/fake-upstream';
+import { legacyPair as legacyPairIn } from './support/pairing';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
 
@@ -26,14 +27,7 @@ describe('legacy protocol (e2e)', () => {
     await upstream.stop();
   });
 
-  async function legacyPair(): Promise<{ token: string; hardware: TestSocket; app: TestSocket }> {
-    const auth = await http(t.baseUrl, 'POST', '/auth', { body: { api_key: t.keys.hardware } });
-    const hardware = await TestSocket.open(`${t.wsUrl}/ws/hardware?token=${auth.body.token}`);
-    await hardware.next('joined');
-    const app = await TestSocket.open(`${t.wsUrl}/ws/app?token=${auth.body.token}`);
-    await app.next('joined');
-    return { token: auth.body.token, hardware, app };
-  }
+  const legacyPair = () => legacyPairIn(t);
 
   it('should run the fielded flow unchanged, with an alias in place of the platform id', async () => {
     const auth = await http(t.baseUrl, 'POST', '/auth', { body: { api_key: t.keys.hardware } });

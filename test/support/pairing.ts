@@ -62,3 +62,18 @@ export async function pair(
   await device.next('status');
   return { mobile, device };
 }
+
+/**
+ * A fielded kiosk's session: the hardware's `POST /auth` token, and the hardware and the app
+ * joined on it (as the old clients do).
+ */
+export async function legacyPair(
+  t: TestApp,
+): Promise<{ token: string; hardware: TestSocket; app: TestSocket }> {
+  const auth = await http(t.baseUrl, 'POST', '/auth', { body: { api_key: t.keys.hardware } });
+  const hardware = await TestSocket.open(`${t.wsUrl}/ws/hardware?token=${auth.body.token}`);
+  await hardware.next('joined');
+  const app = await TestSocket.open(`${t.wsUrl}/ws/app?token=${auth.body.token}`);
+  await app.next('joined');
+  return { token: auth.body.token, hardware, app };
+}
