@@ -125,6 +125,41 @@ describe('relay under hostile input (e2e)', () => {
     app.close();
   });
 
+  it('should answer the pings a socket sends while it is being accepted', async () => {
+    const session = await openSession(t, PLATFORM_ID);
+    const { hostname, port } = new URL(t.wsUrl);
+    const socket = connect(Number(port), hostname);
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let received = Buffer.alloc(0);
+    socket.on('data', (data: Buffer) => (received = Buffer.concat([received, data])));
+    // the upgrade and two pings in one write: the pings reach the relay before the socket is
+    // in its session (its token and session are still being checked). On SQLite the session
+    // lookup ends before the pings are read; on MongoDB (`test:mongo`) it waits for the store
+    const ping = (text: string) =>
+      Buffer.concat([Buffer.from([0x89, 0x80 | text.length, 0, 0, 0, 0]), Buffer.from(text)]);
+    socket.write(
+      Buffer.concat([
+        Buffer.from(
+          `GET /ws/mobile?token=${session.mobileToken} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n` +
+            'Upgrade: websocket\r\nConnection: Upgrade\r\n' +
+            `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n` +
+            'Sec-WebSocket-Version: 13\r\n\r\n',
+        ),
+        ping('early-1'),
+        ping('early-2'),
+      ]),
+    );
+    const pong = (text: string) =>
+      Buffer.concat([Buffer.from([0x8a, text.length]), Buffer.from(text)]);
+    const answered = () => received.includes(pong('early-1')) && received.includes(pong('early-2'));
+    const deadline = Date.now() + 5000;
+    while (!answered() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(received.toString('latin1')).toContain('"type":"joined"');
+    expect(answered()).toBe(true);
+    socket.destroy();
+  });
+
   it('should refuse relayed data nested too deep with invalid_message, and keep the socket', async () => {
     const kiosk = await TestKiosk.registered(t, 'TEE-HOSTILE-1');
     const session = await openSession(t, PLATFORM_ID);

@@ -35,4 +35,27 @@ describe('EarlyFrames', () => {
     expect(overflow).toHaveBeenCalledTimes(1);
     expect(sut.take()).toEqual([]);
   });
+
+  it('should keep pings apart, on the same bounds, until the session takes them', () => {
+    const { ws, overflow, sut } = setup(3, 100);
+    ws.emit('ping', Buffer.from('p1'));
+    ws.emit('message', Buffer.from('a'));
+    expect(sut.takePings().map(String)).toEqual(['p1']);
+    expect(ws.listenerCount('ping')).toBe(0);
+    // the session answers the pings from here on; frames are still kept
+    ws.emit('message', Buffer.from('b'));
+    expect(sut.take().map(String)).toEqual(['a', 'b']);
+    expect(overflow).not.toHaveBeenCalled();
+  });
+
+  it('should count pings on the frame bound and forget them on an overflow', () => {
+    const { ws, overflow, sut } = setup(2, 100);
+    ws.emit('ping', Buffer.from('p1'));
+    ws.emit('ping', Buffer.from('p2'));
+    ws.emit('message', Buffer.from('a'));
+    expect(overflow).toHaveBeenCalledTimes(1);
+    expect(ws.listenerCount('ping') + ws.listenerCount('message')).toBe(0);
+    expect(sut.takePings()).toEqual([]);
+    expect(sut.take()).toEqual([]);
+  });
 });

@@ -163,7 +163,9 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     this.connections.add(conn);
     this.metrics.connections.inc({ role });
     ws.on('pong', () => (conn.alive = true));
+    const pings = early.takePings();
     ws.on('ping', (data: Buffer) => this.delivery.answerPing(conn, data));
+    for (const data of pings) this.delivery.answerPing(conn, data);
     ws.on('close', () => void this.onClose(conn));
     conn.expiryTimer = setTimeout(
       () => this.expire(conn),
@@ -202,6 +204,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
    */
   private refuse(ws: WebSocket, code: RelayErrorCode, message: string, closeCode?: number): void {
     ws.removeAllListeners('message');
+    ws.removeAllListeners('ping');
     if (ws.readyState !== ws.OPEN) return;
     this.metrics.errors.inc({ code });
     ws.send(JSON.stringify({ type: 'error', code, message }));
