@@ -92,11 +92,15 @@ function fill(db: SqliteStore['db']): void {
   );
   insertMany(
     `INSERT INTO vault_audit (seq, id, file_id, actor, role, ip, purpose, action, result, reason, at, prev_hash, record_hash)
-     VALUES (?, ?, ?, 'auditor:bench', 'auditor', '127.0.0.1', 'bench', 'read', 'allowed', NULL, ?, ?, ?)`,
+     VALUES (?, ?, ?, ?, 'auditor', '127.0.0.1', 'bench', ?, ?, NULL, ?, ?, ?)`,
+    // one record in 100 a refused anonymous read, one in 10 an upload by the relay
     (i) => [
       i + 1,
       hexId(i),
       `file-${i % 100_000}`,
+      i % 100 === 0 ? 'anonymous' : i % 10 === 1 ? 'relay' : 'auditor:bench',
+      i % 10 === 1 ? 'store' : 'read',
+      i % 100 === 0 ? 'denied' : 'allowed',
       new Date(START + i * 1000).toISOString(),
       '0'.repeat(64),
       '1'.repeat(64),
@@ -191,6 +195,12 @@ export async function run(): Promise<void> {
     const rawAuditFile = db.prepare(
       'SELECT * FROM vault_audit WHERE file_id = ? AND seq > ? ORDER BY seq LIMIT ?',
     );
+    const rawAuditResult = db.prepare(
+      'SELECT * FROM vault_audit WHERE result = ? AND seq > ? ORDER BY seq LIMIT ?',
+    );
+    const rawAuditActor = db.prepare(
+      "SELECT * FROM vault_audit WHERE actor = ? AND action = 'store' AND seq > ? ORDER BY seq LIMIT ?",
+    );
     const deepKiosk = `K-${String(Math.floor(ROWS * 0.9)).padStart(7, '0')}`;
     const deepDevice = `D-${String(Math.floor(ROWS * 0.9)).padStart(7, '0')}`;
     const deepSeq = Math.floor(ROWS * 0.9);
@@ -229,6 +239,17 @@ export async function run(): Promise<void> {
         name: 'vault audit, one file, after its 5th record',
         ours: () => audit.listInOrder({ limit: 100, fileId: 'file-42', afterSeq: 400_043 }),
         raw: () => rawAuditFile.all('file-42', 400_043, 100),
+      },
+      {
+        name: 'vault audit, refused records (1 in 100), page at 90% depth',
+        ours: () => audit.listInOrder({ limit: 100, result: 'denied', afterSeq: deepSeq }),
+        raw: () => rawAuditResult.all('denied', deepSeq, 100),
+      },
+      {
+        name: 'vault audit, one actor + action (1 in 10), page at 90% depth',
+        ours: () =>
+          audit.listInOrder({ limit: 100, actor: 'relay', action: 'store', afterSeq: deepSeq }),
+        raw: () => rawAuditActor.all('relay', deepSeq, 100),
       },
     );
 

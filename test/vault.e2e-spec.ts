@@ -99,6 +99,42 @@ describe('vault (e2e)', () => {
     ]);
   });
 
+  it("should list an auditor's filters: a file's refused reads, an actor's records, one action", async () => {
+    const { fileId } = (await upload(t, randomBytes(50), t.keys.admin)).body;
+    await readFile(t, fileId, undefined, 'curious');
+    await readFile(t, fileId, t.keys.auditor, 'case 7');
+    await readFile(t, fileId, 'mdai_aud_notarealkeyatall00000', 'curious');
+    const list = async (query: string) => {
+      const res = await http(t.baseUrl, 'GET', `/api/v5/vault/audit?${query}`, {
+        key: t.keys.auditor,
+      });
+      expect(res.status).toBe(200);
+      return res.body as Array<Record<string, unknown>>;
+    };
+    const refused = await list(`fileId=${fileId}&result=denied`);
+    expect(refused.map((r) => [r.actor, r.action, r.reason])).toEqual([
+      ['anonymous', 'read', 'unauthorized'],
+      ['anonymous', 'read', 'unauthorized'],
+    ]);
+    const allowedReads = await list(`fileId=${fileId}&action=read&result=allowed`);
+    expect(allowedReads).toHaveLength(1);
+    const actor = allowedReads[0].actor as string;
+    expect(actor).toMatch(/^auditor:/);
+    const ofActor = await list(`actor=${encodeURIComponent(actor)}&fileId=${fileId}`);
+    expect(ofActor.map((r) => r.seq)).toEqual([allowedReads[0].seq]);
+    // the next page after a filtered page's last seq
+    const next = await list(
+      `fileId=${fileId}&result=denied&limit=1&after=${String(refused[0].seq)}`,
+    );
+    expect(next.map((r) => r.seq)).toEqual([refused[1].seq]);
+    for (const bad of ['result=maybe', 'action=peek', 'actor=a%20b', `actor=${'x'.repeat(101)}`]) {
+      const res = await http(t.baseUrl, 'GET', `/api/v5/vault/audit?${bad}`, {
+        key: t.keys.auditor,
+      });
+      expect([bad, res.status, res.body.code]).toEqual([bad, 400, 'validation_failed']);
+    }
+  });
+
   it('should let only admins upload and only auditors list the audit, auditing refused uploads', async () => {
     const byProvisioner = await upload(t, randomBytes(10), t.keys.provisioner);
     expect(byProvisioner.status).toBe(403);

@@ -16,7 +16,10 @@ import {
   VaultAuditRecord,
 } from './domain/vault-audit-record';
 import { VaultActor } from './domain/vault-file';
-import { VaultAuditRepository } from './infrastructure/persistence/vault-audit.repository';
+import {
+  VaultAuditCriteria,
+  VaultAuditRepository,
+} from './infrastructure/persistence/vault-audit.repository';
 import { tlogConfig, TlogSettings } from '@app/tlog';
 import { VaultError } from './vault.errors';
 
@@ -124,12 +127,8 @@ export class VaultAuditService {
     await this.record(attempt).catch(() => undefined);
   }
 
-  list(options: {
-    fileId?: string;
-    afterSeq?: number;
-    limit: number;
-  }): Promise<VaultAuditRecord[]> {
-    return this.records.listInOrder(options);
+  list(criteria: VaultAuditCriteria): Promise<VaultAuditRecord[]> {
+    return this.records.listInOrder(criteria);
   }
 
   latestCheckpoint(): Promise<SignedCheckpoint | undefined> {

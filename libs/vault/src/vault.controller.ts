@@ -58,11 +58,16 @@ export class VaultController {
 
   @Get('audit')
   @Roles('auditor')
-  @ApiOperation({ summary: 'Access records, in chain order (optionally of one file)' })
+  @ApiOperation({
+    summary: 'Access records, in chain order, optionally of one file, actor, action or result',
+  })
   @ApiOkResponse({ type: [VaultAuditRecordView] })
   async listAudit(@Query() query: VaultAuditQuery): Promise<VaultAuditRecordView[]> {
     const records = await this.audit.list({
       fileId: query.fileId,
+      actor: query.actor,
+      action: query.action,
+      result: query.result,
       afterSeq: query.after,
       limit: query.limit ?? 100,
     });

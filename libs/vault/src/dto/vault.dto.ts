@@ -1,5 +1,6 @@
 import {
   PageLimit,
+  IsIn,
   IsInt,
   IsOptional,
   IsString,
@@ -9,7 +10,12 @@ import {
   ApiPropertyOptional,
   Type,
 } from '@app/common';
-import { VAULT_ACTIONS, VAULT_RESULTS } from '../domain/vault-audit-record';
+import {
+  VAULT_ACTIONS,
+  VAULT_RESULTS,
+  VaultAccessResult,
+  VaultAction,
+} from '../domain/vault-audit-record';
 
 export class StoredFileView {
   @ApiProperty({ example: '6650f1c2a1b2c3d4e5f60718' }) fileId!: string;
@@ -28,6 +34,28 @@ export class VaultAuditQuery {
   @IsString()
   @Matches(/^[A-Za-z0-9_()-]{1,64}$/, { message: 'fileId must be a vault file id' })
   fileId?: string;
+
+  @ApiPropertyOptional({
+    description: 'Only the records of this actor: `<role>:<key id>`, `anonymous`, or a service',
+    example: 'auditor:3f2a9c1b0d4e',
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9_.:-]{1,100}$/, { message: 'actor must be an actor as records show it' })
+  actor?: string;
+
+  @ApiPropertyOptional({ enum: VAULT_ACTIONS, description: 'Only the records of this action' })
+  @IsOptional()
+  @IsIn(VAULT_ACTIONS)
+  action?: VaultAction;
+
+  @ApiPropertyOptional({
+    enum: VAULT_RESULTS,
+    description: 'Only the records with this result (`denied`: refused callers)',
+  })
+  @IsOptional()
+  @IsIn(VAULT_RESULTS)
+  result?: VaultAccessResult;
 
   @ApiPropertyOptional({ description: 'Records after this seq (pagination)' })
   @IsOptional()

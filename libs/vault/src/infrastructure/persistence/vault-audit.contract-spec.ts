@@ -65,6 +65,33 @@ describeStoreContract('VaultAuditRepository', vaultAuditAdapters, ({ sut }) => {
     expect(await sut().listInOrder({ fileId: 'none', limit: 10 })).toEqual([]);
   });
 
+  it('should list by actor, action and result, alone and together, with seq pagination', async () => {
+    const rows: Array<[string, Partial<VaultAuditEntry>]> = [
+      ['a', {}],
+      ['a', { actor: 'anonymous', role: 'none', result: 'denied', reason: 'missing_api_key' }],
+      ['b', { actor: 'relay', role: 'service', action: 'store' }],
+      ['a', { actor: 'anonymous', role: 'none', result: 'denied', reason: 'invalid_api_key' }],
+      ['b', { action: 'delete' }],
+      ['b', { result: 'denied', reason: 'missing_purpose' }],
+    ];
+    for (const [fileId, overrides] of rows) {
+      await sut().appendToChain((head) => chainEntry(entry(fileId, overrides), head));
+    }
+    const seqs = async (criteria: Parameters<ReturnType<typeof sut>['listInOrder']>[0]) =>
+      (await sut().listInOrder(criteria)).map((r) => r.seq);
+    expect(await seqs({ actor: 'anonymous', limit: 10 })).toEqual([2, 4]);
+    expect(await seqs({ actor: 'anonymous', afterSeq: 2, limit: 10 })).toEqual([4]);
+    expect(await seqs({ result: 'denied', limit: 10 })).toEqual([2, 4, 6]);
+    expect(await seqs({ result: 'denied', limit: 2 })).toEqual([2, 4]);
+    expect(await seqs({ action: 'read', limit: 10 })).toEqual([1, 2, 4, 6]);
+    expect(await seqs({ action: 'store', actor: 'relay', limit: 10 })).toEqual([3]);
+    expect(await seqs({ fileId: 'b', result: 'denied', limit: 10 })).toEqual([6]);
+    expect(
+      await seqs({ fileId: 'a', actor: 'auditor:000000000000', action: 'read', limit: 10 }),
+    ).toEqual([1]);
+    expect(await seqs({ result: 'failed', limit: 10 })).toEqual([]);
+  });
+
   it('should keep a refusal with an empty file id and an empty purpose', async () => {
     // a read without x-access-purpose, a 415 or a 413 is audited before any file or purpose exists
     const refused = await sut().appendToChain((head) =>

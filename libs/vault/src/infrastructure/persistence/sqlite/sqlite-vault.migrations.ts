@@ -46,4 +46,13 @@ export const VAULT_AUDIT_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX vault_audit_file ON vault_audit (file_id, seq);
     `,
   },
+  {
+    version: 2,
+    name: 'vault audit filters: actor, action, result',
+    up: `
+      CREATE INDEX vault_audit_actor ON vault_audit (actor, seq);
+      CREATE INDEX vault_audit_action ON vault_audit (action, seq);
+      CREATE INDEX vault_audit_result ON vault_audit (result, seq);
+    `,
+  },
 ];

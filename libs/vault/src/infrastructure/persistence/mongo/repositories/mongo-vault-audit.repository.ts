@@ -3,7 +3,7 @@ import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import { appendWithRetry } from '@app/tlog';
 import { ChainHead, VaultAuditRecord } from '../../../../domain/vault-audit-record';
-import { VaultAuditRepository } from '../../vault-audit.repository';
+import { VaultAuditCriteria, VaultAuditRepository } from '../../vault-audit.repository';
 import { VaultAuditMongoMapper as Mapper } from '../mappers/vault-audit.mapper';
 import { VaultAuditDocument, VaultAuditSchema } from '../schemas/vault-audit.schema';
 
@@ -46,17 +46,15 @@ export class MongoVaultAuditRepository extends VaultAuditRepository implements O
     return docs.map((d) => d.recordHash);
   }
 
-  async listInOrder(options: {
-    fileId?: string;
-    afterSeq?: number;
-    limit: number;
-  }): Promise<VaultAuditRecord[]> {
-    const filter: Record<string, unknown> = { seq: { $gt: options.afterSeq ?? 0 } };
-    if (options.fileId !== undefined) filter.fileId = options.fileId;
+  async listInOrder(criteria: VaultAuditCriteria): Promise<VaultAuditRecord[]> {
+    const filter: Record<string, unknown> = { seq: { $gt: criteria.afterSeq ?? 0 } };
+    for (const key of ['fileId', 'actor', 'action', 'result'] as const) {
+      if (criteria[key] !== undefined) filter[key] = criteria[key];
+    }
     const docs = await this.records
       .find(filter)
       .sort({ seq: 1 })
-      .limit(options.limit)
+      .limit(criteria.limit)
       .lean<VaultAuditDocument[]>();
     return docs.map(Mapper.toDomain);
   }

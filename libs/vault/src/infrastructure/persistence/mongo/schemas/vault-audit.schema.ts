@@ -21,3 +21,7 @@ export class VaultAuditDocument {
 }
 export const VaultAuditSchema = SchemaFactory.createForClass(VaultAuditDocument);
 VaultAuditSchema.index({ fileId: 1, seq: 1 });
+// the audit listing's filters, each a keyset on seq (as SQLite's migration 2)
+VaultAuditSchema.index({ actor: 1, seq: 1 });
+VaultAuditSchema.index({ action: 1, seq: 1 });
+VaultAuditSchema.index({ result: 1, seq: 1 });

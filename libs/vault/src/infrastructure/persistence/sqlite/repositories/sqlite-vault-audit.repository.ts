@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
-import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
+import { LimitedStatements, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { appendImmediate } from '@app/tlog';
 import { ChainHead, VaultAuditRecord } from '../../../../domain/vault-audit-record';
-import { VaultAuditRepository } from '../../vault-audit.repository';
+import { VaultAuditCriteria, VaultAuditRepository } from '../../vault-audit.repository';
 import { VaultAuditRow, VaultAuditSqliteMapper as Mapper } from '../mappers/vault-audit.mapper';
 import { VAULT_AUDIT_SQLITE_MIGRATIONS } from '../sqlite-vault.migrations';
 
@@ -15,16 +15,14 @@ import { VAULT_AUDIT_SQLITE_MIGRATIONS } from '../sqlite-vault.migrations';
 export class SqliteVaultAuditRepository extends VaultAuditRepository {
   private readonly db: Database;
   private readonly turns: SqliteWriteTurns;
-  private readonly listPage: LimitedStatement<[number], VaultAuditRow>;
-  private readonly fileListPage: LimitedStatement<[string, number], VaultAuditRow>;
+  private readonly pages: LimitedStatements<VaultAuditRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
     store.migrate('vault.audit', VAULT_AUDIT_SQLITE_MIGRATIONS);
     this.db = store.db;
     this.turns = store.writeTurns;
-    this.listPage = new LimitedStatement(this.db, VAULT_AUDIT_LIST_SQL);
-    this.fileListPage = new LimitedStatement(this.db, VAULT_AUDIT_FILE_LIST_SQL);
+    this.pages = new LimitedStatements(this.db);
   }
 
   async appendToChain(
@@ -59,21 +57,35 @@ export class SqliteVaultAuditRepository extends VaultAuditRepository {
       .map((r) => r.record_hash);
   }
 
-  async listInOrder(options: {
-    fileId?: string;
-    afterSeq?: number;
-    limit: number;
-  }): Promise<VaultAuditRecord[]> {
-    const after = options.afterSeq ?? 0;
-    const rows =
-      options.fileId === undefined
-        ? this.listPage.all([after], options.limit)
-        : this.fileListPage.all([options.fileId, after], options.limit);
-    return rows.map(Mapper.toDomain);
+  async listInOrder(criteria: VaultAuditCriteria): Promise<VaultAuditRecord[]> {
+    const { sql, params } = vaultAuditListQuery(criteria);
+    return this.pages.all(sql, params, criteria.limit).map(Mapper.toDomain);
   }
 }
 
-/** The listings, exported for the query-plan test: keysets on seq and on (file_id, seq). */
-export const VAULT_AUDIT_LIST_SQL = 'SELECT * FROM vault_audit WHERE seq > ? ORDER BY seq LIMIT ?';
-export const VAULT_AUDIT_FILE_LIST_SQL =
-  'SELECT * FROM vault_audit WHERE file_id = ? AND seq > ? ORDER BY seq LIMIT ?';
+/**
+ * A page of the access log, exported for the query-plan test: a keyset on seq, through the
+ * primary key or an index on (filtered column, seq), so every page seeks and none sorts.
+ */
+export function vaultAuditListQuery(criteria: VaultAuditCriteria): {
+  sql: string;
+  params: Array<string | number>;
+} {
+  const where = ['seq > ?'];
+  const params: Array<string | number> = [criteria.afterSeq ?? 0];
+  const equal: Array<[string, string | undefined]> = [
+    ['file_id', criteria.fileId],
+    ['actor', criteria.actor],
+    ['action', criteria.action],
+    ['result', criteria.result],
+  ];
+  for (const [column, value] of equal) {
+    if (value === undefined) continue;
+    where.push(`${column} = ?`);
+    params.push(value);
+  }
+  return {
+    sql: `SELECT * FROM vault_audit WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`,
+    params,
+  };
+}
