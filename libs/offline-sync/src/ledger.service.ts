@@ -18,6 +18,7 @@ import {
 import { SyncCheckpoint, SyncOutcome } from './domain/sync-result';
 import { StoredChainVerifier } from './domain/chain-verifier';
 import {
+  AppendAtHeadResult,
   AppendResult,
   AttendanceLogRepository,
   PreviousKey,
@@ -30,6 +31,7 @@ const PAGE = 250;
 const SLICE_MS = 10;
 
 export type LedgerVerification = LogVerification;
+export type { AppendAtHeadResult };
 
 /**
  * Called with the links one append call added (in append order), once they are committed and
@@ -74,6 +76,24 @@ export class LedgerService {
 
   async append(entries: PendingLogEntry[]): Promise<AppendResult[]> {
     return (await this.appendWithReceipts(entries)).results;
+  }
+
+  /**
+   * Appends one entry only if its site's chain head is still at `headSeq`, atomically in the
+   * store (`AttendanceLogRepository.appendAtHead`), then seals and notifies as `append` does.
+   * `head_moved`: another link was appended since (by this process or another), nothing was
+   * written, and the caller checks its rules again from the new head. Sync appends take no
+   * condition and wait for nothing: only the conditional entry can lose.
+   */
+  async appendAtHead(entry: PendingLogEntry, headSeq: number): Promise<AppendAtHeadResult> {
+    const result = await this.logs.appendAtHead(entry, headSeq);
+    if (result.status === 'head_moved') return result;
+    try {
+      await this.seal([result.log]);
+    } finally {
+      await this.notifyAppended([result]);
+    }
+    return result;
   }
 
   /** Appends, then seals every touched site's log with a checkpoint and proves each entry in it. */

@@ -1,6 +1,6 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { actorOf, Clock, jcs } from '@app/common';
+import { actorOf, Clock, Counter, jcs, MetricsRegistry } from '@app/common';
 import { offlineTokenConfig, OfflineTokenSettings } from '@app/device-trust';
 import { WorkforceService } from '@app/workforce';
 import { AttendanceLog, AttendanceMeta, LedgerService } from '@app/offline-sync';
@@ -15,6 +15,13 @@ import { timesheetsConfig, TimesheetsSettings } from './timesheets.config';
 import { TimesheetsError } from './timesheets.errors';
 
 /**
+ * Checks and conditional appends of one correction, at most: each lost one means another link
+ * was appended to the site's chain meanwhile (a replica's correction, a sync's punch), so a
+ * run of them is a site busier than a check lasts, answered 503 `correction_contended`.
+ */
+const MAX_ATTEMPTS = 10;
+
+/**
  * Corrections are ledger entries, never edits: each names its target (same site, pinned by
  * recordHash), an action and a reason, and is appended to the site's chain through
  * LedgerService like any entry. The read model applies it through the append hook.
@@ -27,6 +34,8 @@ export class CorrectionService {
 
   /** The end of each site's last correction in this process (see `correct`). */
   private readonly siteTurns = new Map<string, Promise<void>>();
+  /** Corrections checked again because the site's chain moved between check and append. */
+  private readonly retries?: Counter;
 
   constructor(
     private readonly ledger: LedgerService,
@@ -36,15 +45,25 @@ export class CorrectionService {
     private readonly clock: Clock,
     @Inject(timesheetsConfig.KEY) timesheetsSettings: TimesheetsSettings,
     @Inject(offlineTokenConfig.KEY) offlineTokenSettings: OfflineTokenSettings,
+    @Optional() metrics?: MetricsRegistry,
   ) {
+    if (metrics) {
+      this.retries = new Counter({
+        name: 'mdai_timesheet_correction_retries_total',
+        help: "Timesheet corrections checked again because the site's chain moved between their check and their append (another replica's correction, a sync's punch)",
+        registers: [metrics],
+      });
+    }
     this.maxShiftMs = timesheetsSettings.maxShiftHours * 3_600_000;
     this.skewMs = offlineTokenSettings.maxClockSkewSeconds * 1000;
   }
 
   /**
-   * Appends one correction to the site's chain. A site's corrections run one at a time in this
-   * process: each one's rules read the read model, which the one before has reached by then
-   * (`ensureCurrent`), so two sent at once cannot both pass (two check-outs for one check-in).
+   * Appends one correction to the site's chain. Across processes, the append is conditional on
+   * the chain head its rules were checked at (`correctNow`), so two sent at once to two
+   * replicas cannot both pass (two check-outs for one check-in). A site's corrections also run
+   * one at a time in this process: each one's rules read the read model, which the one before
+   * has reached by then, so two of one process never need a second check.
    */
   correct(
     siteId: string,
@@ -78,7 +97,7 @@ export class CorrectionService {
         "A correction goes to the chain of its target's site: target.siteId must be this site",
       );
     }
-    await this.projector.ensureCurrent(siteId);
+    let headSeq = await this.projector.ensureCurrent(siteId);
     const log = await this.ledger.findLink(siteId, { seq: body.target.seq });
     if (!log) {
       throw new TimesheetsError('entry_not_found', 'This site has no ledger entry with that seq');
@@ -108,52 +127,79 @@ export class CorrectionService {
       reason: body.reason,
       by: authorOf(actor),
     };
-    // a retry is answered before the rules: the correction it repeats has changed the target
-    // since (a retried void finds it voided, a retried add_check_out finds it checked out)
-    const retried = await this.retryOf(siteId, body.correctionId, data);
-    if (retried) return retried;
-    const [target] = await this.repo.findEntries(siteId, [body.target.seq]);
-    if (!target)
-      throw new TimesheetsError(
-        'timesheets_behind',
-        'The timesheet read model is catching up; retry',
+    // The rules are checked against the read model at the chain's head `headSeq`, and the
+    // append is refused by the store if any link was appended since (by this process or
+    // another replica: a correction, or a sync's punch): then the read model catches up and
+    // the rules are checked again. Two corrections that would both pass at one head cannot
+    // both be appended: the second one's check sees the first.
+    for (let attempt = 1; ; attempt++) {
+      // a retry is answered before the rules: the correction it repeats has changed the
+      // target since (a retried void finds it voided, a retried add_check_out checked out)
+      const retried = await this.retryOf(siteId, body.correctionId, data);
+      if (retried) return retried;
+      const [target] = await this.repo.findEntries(siteId, [body.target.seq]);
+      if (!target)
+        throw new TimesheetsError(
+          'timesheets_behind',
+          'The timesheet read model is catching up; retry',
+        );
+      const now = this.clock.now();
+      try {
+        await this.checkAction(body.action, at, target, now);
+      } catch (error) {
+        // the same retry sent twice at once: the other one may have been appended since
+        const late = await this.retryOf(siteId, body.correctionId, data);
+        if (late) return late;
+        throw error;
+      }
+      const meta: AttendanceMeta = {
+        isOfflineSync: false,
+        syncTimestamp: now.toISOString(),
+        ...(actor.kind === 'thekedar' ? { deviceTrustScore: actor.signed.trustScore } : {}),
+      };
+      const result = await this.ledger.appendAtHead(
+        { siteId, packetId: correctionId, data: { ...data }, meta },
+        headSeq,
       );
-    const now = this.clock.now();
-    try {
-      await this.checkAction(body.action, at, target, now);
-    } catch (error) {
-      // the same retry sent twice at once: the other one may have been appended since
-      const late = await this.retryOf(siteId, body.correctionId, data);
-      if (late) return late;
-      throw error;
+      if (result.status === 'duplicate') return this.duplicate(result.log, data);
+      if (result.status === 'appended') {
+        this.logger.log(
+          {
+            siteId,
+            seq: result.log.seq,
+            correctionId,
+            action: body.action,
+            targetSeq: log.seq,
+            by: data.by.kind,
+            ...(attempt > 1 ? { attempts: attempt } : {}),
+          },
+          'Timesheet correction appended',
+        );
+        return {
+          correctionId,
+          status: result.status,
+          siteId,
+          seq: result.log.seq,
+          recordHash: result.log.recordHash,
+        };
+      }
+      if (attempt === MAX_ATTEMPTS) {
+        this.logger.warn(
+          { siteId, correctionId, attempts: attempt, headSeq: result.headSeq },
+          "Timesheet correction not appended: the site's chain kept moving",
+        );
+        throw new TimesheetsError(
+          'correction_contended',
+          "The site's chain kept moving while the correction was checked; retry",
+        );
+      }
+      this.retries?.inc();
+      this.logger.debug(
+        { siteId, correctionId, attempt, checkedAt: headSeq, headSeq: result.headSeq },
+        'Timesheet correction checked again: the chain moved',
+      );
+      headSeq = await this.projector.ensureCurrent(siteId);
     }
-    const meta: AttendanceMeta = {
-      isOfflineSync: false,
-      syncTimestamp: now.toISOString(),
-      ...(actor.kind === 'thekedar' ? { deviceTrustScore: actor.signed.trustScore } : {}),
-    };
-    const [result] = await this.ledger.append([
-      { siteId, packetId: correctionId, data: { ...data }, meta },
-    ]);
-    if (result.status === 'duplicate') return this.duplicate(result.log, data);
-    this.logger.log(
-      {
-        siteId,
-        seq: result.log.seq,
-        correctionId,
-        action: body.action,
-        targetSeq: log.seq,
-        by: data.by.kind,
-      },
-      'Timesheet correction appended',
-    );
-    return {
-      correctionId,
-      status: result.status,
-      siteId,
-      seq: result.log.seq,
-      recordHash: result.log.recordHash,
-    };
   }
 
   /** The answer to a correctionId this site's chain holds already (undefined when none). */

@@ -150,9 +150,16 @@ export class TimesheetProjector
     return zone;
   }
 
-  /** Takes whatever the ledger holds for the site that the read model has not seen yet. */
-  ensureCurrent(siteId: string): Promise<void> {
-    return this.serialized(() => this.catchUp(siteId)).then(() => undefined);
+  /**
+   * Takes whatever the ledger holds for the site that the read model has not seen yet.
+   * Returns the seq it read the chain up to: its head when the catch-up ended (0: empty), what
+   * a correction's rules were checked against (`LedgerService.appendAtHead`).
+   */
+  ensureCurrent(siteId: string): Promise<number> {
+    return this.serialized(async () => {
+      await this.catchUp(siteId);
+      return this.applied.get(siteId) ?? 0;
+    });
   }
 
   /** Forgets the site's read model and builds it again from its chain. Returns the entries read. */

@@ -178,7 +178,9 @@ export class TimesheetsController {
       'server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS. The target must be an entry of this ' +
       'site. The same correction sent again (same correctionId, same content) answers 200 ' +
       'with status `duplicate` whatever the action, before any rule is checked; the same ' +
-      'correctionId with other content answers 409 `correction_id_conflict`.',
+      'correctionId with other content answers 409 `correction_id_conflict`. The rules hold ' +
+      'across replicas: of two conflicting corrections sent at once, one is appended and the ' +
+      "other gets its rule's answer.",
   })
   @ApiCreatedResponse({ type: CorrectionResponse })
   @ApiResponse({
@@ -192,6 +194,13 @@ export class TimesheetsController {
     description:
       'cross_site_correction, not_a_check_in, not_a_check_out, time_required, time_in_future, ' +
       'check_out_out_of_range, check_in_out_of_range, move_out_of_range, ...',
+  })
+  @ApiResponse({
+    status: 503,
+    type: ErrorBody,
+    description:
+      "correction_contended (the site's chain kept moving while the correction was checked), " +
+      'timesheets_behind: retry',
   })
   async correct(
     @Param() params: SiteParam,

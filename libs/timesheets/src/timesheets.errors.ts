@@ -30,6 +30,8 @@ export const TIMESHEETS_ERRORS = {
     not_a_punch: 'move targets a punch or an added check-out or check-in',
     target_voided: 'the target entry is voided',
     timesheets_behind: 'the timesheet read model is catching up with the ledger; retry',
+    correction_contended:
+      "the site's chain kept moving (other corrections, synced punches) while the correction was checked; retry",
   },
 } as const;
 

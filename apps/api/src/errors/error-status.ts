@@ -159,6 +159,7 @@ export const ERROR_STATUS = {
     not_a_punch: HttpStatus.UNPROCESSABLE_ENTITY,
     target_voided: HttpStatus.UNPROCESSABLE_ENTITY,
     timesheets_behind: HttpStatus.SERVICE_UNAVAILABLE,
+    correction_contended: HttpStatus.SERVICE_UNAVAILABLE,
   },
   console: {
     console_not_built: HttpStatus.NOT_FOUND,

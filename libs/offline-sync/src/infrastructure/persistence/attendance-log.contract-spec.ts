@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { SqliteStore, Store } from '@app/persistence';
+import { compileAdapter } from '@app/persistence/testing/compile-adapter';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { jcs } from '@app/common';
 import { GENESIS_HASH, PendingLogEntry, recordHashOfText } from '../../domain/attendance-log';
@@ -30,189 +32,265 @@ async function verify(repo: AttendanceLogRepository, siteId: string) {
   return verifier;
 }
 
-describeStoreContract('AttendanceLogRepository', attendanceLogAdapters, ({ sut }) => {
-  it('should start each site at seq 1 on the genesis hash and link every entry to the one before', async () => {
-    const results = await sut().appendToChains([entry('A'), entry('B'), entry('A')]);
-    expect(results.map((r) => [r.status, r.log.siteId, r.log.seq])).toEqual([
-      ['appended', 'A', 1],
-      ['appended', 'B', 1],
-      ['appended', 'A', 2],
-    ]);
-    expect(results[0].log.prevHash).toBe(GENESIS_HASH);
-    expect(results[2].log.prevHash).toBe(results[0].log.recordHash);
-    expect((await verify(sut(), 'A')).firstBreak).toBeUndefined();
-  });
-
-  it('should store a packetId once and answer later copies, even in the same call, as duplicates', async () => {
-    const first = entry('A');
-    const [a, b] = await sut().appendToChains([first, { ...first }]);
-    const [c] = await sut().appendToChains([first]);
-    expect([a.status, b.status, c.status]).toEqual(['appended', 'duplicate', 'duplicate']);
-    expect(c.log).toEqual(a.log);
-    expect(await sut().readChain('A', 0, 10)).toHaveLength(1);
-  });
-
-  it('should answer a call that starts with a duplicate entry by entry: new ones appended, copies duplicates', async () => {
-    const [old1, old2] = [entry('E'), entry('E')];
-    const [stored1, stored2] = await sut().appendToChains([old1, old2]);
-    const fresh = [entry('E'), entry('F')];
-    const results = await sut().appendToChains([
-      old1,
-      fresh[0],
-      old2,
-      fresh[1],
-      { ...fresh[0] },
-      old1,
-    ]);
-    expect(results.map((r) => [r.status, r.log.siteId, r.log.seq])).toEqual([
-      ['duplicate', 'E', 1],
-      ['appended', 'E', 3],
-      ['duplicate', 'E', 2],
-      ['appended', 'F', 1],
-      ['duplicate', 'E', 3],
-      ['duplicate', 'E', 1],
-    ]);
-    expect(results[0].log).toEqual(stored1.log);
-    expect(results[2].log).toEqual(stored2.log);
-    expect(results[4].log).toEqual(results[1].log);
-    expect((await verify(sut(), 'E')).firstBreak).toBeUndefined();
-    expect(await sut().readChain('E', 0, 10)).toHaveLength(3);
-  });
-
-  it('should keep one chain without gaps or forks under concurrent appends', async () => {
-    const batches = Array.from({ length: 20 }, () => [entry('C'), entry('C'), entry('C')]);
-    const shared = entry('C');
-    await Promise.all([
-      ...batches.map((b) => sut().appendToChains(b)),
-      sut().appendToChains([shared]),
-      sut().appendToChains([shared]),
-    ]);
-    const verifier = await verify(sut(), 'C');
-    expect(verifier.firstBreak).toBeUndefined();
-    expect(verifier.length).toBe(61);
-  });
-
-  it('should find stored links by packetId and read a chain in pages', async () => {
-    const entries = [entry('P'), entry('P'), entry('P')];
-    await sut().appendToChains(entries);
-    const found = await sut().findByPacketIds([entries[1].packetId, randomUUID()]);
-    expect([...found.keys()]).toEqual([entries[1].packetId]);
-    expect(found.get(entries[1].packetId)?.seq).toBe(2);
-    expect((await sut().readChain('P', 1, 1)).map((l) => l.seq)).toEqual([2]);
-    expect(await sut().readChain('P', 3, 10)).toEqual([]);
-  });
-
-  it('should read a chain as the JCS texts that were hashed', async () => {
-    await sut().appendToChains([entry('T'), entry('T'), entry('T')]);
-    const links = await sut().readChain('T', 0, 10);
-    const texts = await sut().readChainTexts('T', 1, 10);
-    expect(texts.map((t) => t.seq)).toEqual([2, 3]);
-    for (const text of texts) {
-      const link = links[text.seq - 1];
-      expect(text).toEqual({
-        siteId: 'T',
-        seq: link.seq,
-        prevHash: link.prevHash,
-        recordHash: link.recordHash,
-        dataJcs: jcs(link.data),
-        metaJcs: jcs(link.meta),
-      });
-      expect(recordHashOfText(text)).toBe(link.recordHash);
-    }
-  });
-
-  it("should find a worker's previous packet by signed time (timestamp, then packetId), across sites", async () => {
-    const at = (siteId: string, timestamp: string, workerId = 'w1', packetId = randomUUID()) => {
-      const e = entry(siteId, packetId);
-      return { ...e, data: { ...e.data, timestamp, workerId } };
-    };
-    const early = at('A', '2026-01-01T08:00:00Z');
-    const later = at('B', '2026-01-01T08:00:00.500Z');
-    const tieLow = at(
-      'A',
-      '2026-01-01T09:00:00.000Z',
-      'w1',
-      '00000000-0000-4000-8000-000000000001',
-    );
-    const tieHigh = at('A', '2026-01-01T09:00:00Z', 'w1', '00000000-0000-4000-8000-000000000002');
-    const otherWorker = at('A', '2026-01-01T08:30:00Z', 'w2');
-    // appended out of time order on purpose
-    await sut().appendToChains([tieHigh, later, otherWorker, early, tieLow]);
-    const key = (
-      timestamp: string,
-      packetId = 'ffffffff-ffff-4fff-bfff-ffffffffffff',
-      workerId = 'w1',
-    ) => ({
-      workerId,
-      at: new Date(timestamp),
-      packetId,
+describeStoreContract(
+  'AttendanceLogRepository',
+  attendanceLogAdapters,
+  ({ sut, store, driver }) => {
+    it('should start each site at seq 1 on the genesis hash and link every entry to the one before', async () => {
+      const results = await sut().appendToChains([entry('A'), entry('B'), entry('A')]);
+      expect(results.map((r) => [r.status, r.log.siteId, r.log.seq])).toEqual([
+        ['appended', 'A', 1],
+        ['appended', 'B', 1],
+        ['appended', 'A', 2],
+      ]);
+      expect(results[0].log.prevHash).toBe(GENESIS_HASH);
+      expect(results[2].log.prevHash).toBe(results[0].log.recordHash);
+      expect((await verify(sut(), 'A')).firstBreak).toBeUndefined();
     });
-    const keys = [
-      key('2026-01-01T08:00:00Z', early.packetId),
-      key('2026-01-01T08:00:00.400Z'),
-      key('2026-01-01T08:59:59Z'),
-      key('2026-01-01T09:00:00Z', tieHigh.packetId),
-      key('2026-01-01T09:00:00Z', tieLow.packetId),
-      key('2026-01-02T00:00:00Z'),
-      key('2026-01-02T00:00:00Z', undefined, 'w2'),
-      key('2026-01-02T00:00:00Z', undefined, 'nobody'),
-    ];
-    const expected = [
-      undefined,
-      early.packetId,
-      later.packetId,
-      tieLow.packetId,
-      later.packetId,
-      tieHigh.packetId,
-      otherWorker.packetId,
-      undefined,
-    ];
-    // the whole batch in one lookup, and each key on its own, give the same answers
-    const batch = await sut().findPreviousOfWorkers(keys);
-    expect(batch.map((log) => log?.data.packetId)).toEqual(expected);
-    for (const [i, k] of keys.entries()) {
-      const [alone] = await sut().findPreviousOfWorkers([k]);
-      expect(alone?.data.packetId).toBe(expected[i]);
-    }
-    // a batch whose earliest key's predecessor is before every key, ties at its instant
-    const later2 = await sut().findPreviousOfWorkers([keys[5], keys[2], keys[6]]);
-    expect(later2.map((log) => log?.data.packetId)).toEqual([
-      tieHigh.packetId,
-      later.packetId,
-      otherWorker.packetId,
-    ]);
-    expect(batch[1]).toMatchObject({ siteId: 'A', seq: expect.any(Number), data: early.data });
-    expect(await sut().findPreviousOfWorkers([])).toEqual([]);
-    // the data-only read answers the same, each link's data equal to the whole link's
-    for (const ks of [keys, [keys[5], keys[2], keys[6]], [keys[3]], []]) {
-      const whole = await sut().findPreviousOfWorkers(ks);
-      expect(await sut().findPreviousDataOfWorkers(ks)).toEqual(whole.map((log) => log?.data));
-    }
-  });
 
-  it('should list the distinct workers of some devices within a time window', async () => {
-    const on = (workerId: string, deviceId: string, timestamp: string) => {
-      const e = entry('D');
-      return { ...e, data: { ...e.data, workerId, deviceId, timestamp } };
-    };
-    await sut().appendToChains([
-      on('w1', 'd1', '2026-01-01T08:00:00Z'),
-      on('w2', 'd1', '2026-01-01T09:00:00Z'),
-      on('w2', 'd1', '2026-01-01T09:30:00Z'),
-      on('w3', 'd1', '2026-01-02T09:00:00Z'),
-      on('w4', 'd2', '2026-01-01T09:00:00Z'),
-    ]);
-    const workers = (from: string, to: string) =>
-      sut().listWorkersOfDevices(['d1'], new Date(from), new Date(to));
-    expect(await workers('2026-01-01T00:00:00Z', '2026-01-01T23:59:59Z')).toEqual(['w1', 'w2']);
-    expect(await workers('2026-01-01T09:00:00Z', '2026-01-02T09:00:00Z')).toEqual(['w2', 'w3']);
-    expect(await workers('2026-01-03T00:00:00Z', '2026-01-04T00:00:00Z')).toEqual([]);
-    expect(
-      await sut().listWorkersOfDevices(
-        ['d2', 'd1'],
-        new Date('2026-01-01T08:30:00Z'),
-        new Date('2026-01-01T09:00:00Z'),
-      ),
-    ).toEqual(['w2', 'w4']);
-  });
-});
+    it('should store a packetId once and answer later copies, even in the same call, as duplicates', async () => {
+      const first = entry('A');
+      const [a, b] = await sut().appendToChains([first, { ...first }]);
+      const [c] = await sut().appendToChains([first]);
+      expect([a.status, b.status, c.status]).toEqual(['appended', 'duplicate', 'duplicate']);
+      expect(c.log).toEqual(a.log);
+      expect(await sut().readChain('A', 0, 10)).toHaveLength(1);
+    });
+
+    it('should answer a call that starts with a duplicate entry by entry: new ones appended, copies duplicates', async () => {
+      const [old1, old2] = [entry('E'), entry('E')];
+      const [stored1, stored2] = await sut().appendToChains([old1, old2]);
+      const fresh = [entry('E'), entry('F')];
+      const results = await sut().appendToChains([
+        old1,
+        fresh[0],
+        old2,
+        fresh[1],
+        { ...fresh[0] },
+        old1,
+      ]);
+      expect(results.map((r) => [r.status, r.log.siteId, r.log.seq])).toEqual([
+        ['duplicate', 'E', 1],
+        ['appended', 'E', 3],
+        ['duplicate', 'E', 2],
+        ['appended', 'F', 1],
+        ['duplicate', 'E', 3],
+        ['duplicate', 'E', 1],
+      ]);
+      expect(results[0].log).toEqual(stored1.log);
+      expect(results[2].log).toEqual(stored2.log);
+      expect(results[4].log).toEqual(results[1].log);
+      expect((await verify(sut(), 'E')).firstBreak).toBeUndefined();
+      expect(await sut().readChain('E', 0, 10)).toHaveLength(3);
+    });
+
+    it('should keep one chain without gaps or forks under concurrent appends', async () => {
+      const batches = Array.from({ length: 20 }, () => [entry('C'), entry('C'), entry('C')]);
+      const shared = entry('C');
+      await Promise.all([
+        ...batches.map((b) => sut().appendToChains(b)),
+        sut().appendToChains([shared]),
+        sut().appendToChains([shared]),
+      ]);
+      const verifier = await verify(sut(), 'C');
+      expect(verifier.firstBreak).toBeUndefined();
+      expect(verifier.length).toBe(61);
+    });
+
+    it('should append at the expected head only, else answer head_moved with the head found and write nothing', async () => {
+      const first = await sut().appendAtHead(entry('H'), 0);
+      expect(first).toMatchObject({ status: 'appended', log: { seq: 1, prevHash: GENESIS_HASH } });
+      expect(await sut().appendAtHead(entry('H'), 0)).toEqual({ status: 'head_moved', headSeq: 1 });
+      expect(await sut().appendAtHead(entry('H'), 5)).toEqual({ status: 'head_moved', headSeq: 1 });
+      const [second] = await sut().appendToChains([entry('H')]);
+      expect(await sut().appendAtHead(entry('H'), 1)).toEqual({ status: 'head_moved', headSeq: 2 });
+      const third = await sut().appendAtHead(entry('H'), 2);
+      expect(third).toMatchObject({
+        status: 'appended',
+        log: { seq: 3, prevHash: second.log.recordHash },
+      });
+      // what it answered is what was stored, and only the appended entries were
+      const chain = await sut().readChain('H', 0, 10);
+      expect(chain).toEqual([first, second, third].map((r) => 'log' in r && r.log));
+      expect((await verify(sut(), 'H')).firstBreak).toBeUndefined();
+      // another site's head is its own
+      expect(await sut().appendAtHead(entry('I'), 0)).toMatchObject({ status: 'appended' });
+    });
+
+    it('should answer a stored packetId as a duplicate, whatever the head expected', async () => {
+      const e = entry('K');
+      const stored = await sut().appendAtHead(e, 0);
+      await sut().appendToChains([entry('K')]);
+      for (const headSeq of [0, 1, 2]) {
+        const again = await sut().appendAtHead({ ...e }, headSeq);
+        expect(again).toEqual({ status: 'duplicate', log: 'log' in stored && stored.log });
+      }
+      expect(await sut().readChain('K', 0, 10)).toHaveLength(2);
+    });
+
+    it('should append one of many conditional appends at one head from two connections, beside unconditional ones', async () => {
+      // a second adapter on its own connection (another process on the SQLite file, another
+      // replica on the MongoDB database)
+      const other: Store =
+        driver() === 'sqlite' ? new SqliteStore((store() as SqliteStore).path) : store();
+      const second = await compileAdapter(other, attendanceLogAdapters);
+      try {
+        const repos = [sut(), second.adapter];
+        let length = 0;
+        for (let round = 0; round < 6; round++) {
+          const headSeq = length;
+          // odd rounds: unconditional appends (syncs) race the conditional ones, and may win
+          const syncs = round % 2 === 1 ? 4 : 0;
+          const [results, unconditional] = await Promise.all([
+            Promise.all(
+              Array.from({ length: 8 }, (_, i) => repos[i % 2].appendAtHead(entry('R'), headSeq)),
+            ),
+            Promise.all(
+              Array.from({ length: syncs }, (_, i) => repos[i % 2].appendToChains([entry('R')])),
+            ),
+          ]);
+          const appended = results.filter((r) => r.status === 'appended');
+          expect(appended.length).toBe(syncs === 0 ? 1 : appended.length);
+          expect(appended.length).toBeLessThanOrEqual(1);
+          for (const r of appended) expect(r.log.seq).toBe(headSeq + 1);
+          for (const r of results.filter((r) => r.status !== 'appended')) {
+            expect(r).toEqual({ status: 'head_moved', headSeq: expect.any(Number) });
+            expect((r as { headSeq: number }).headSeq).toBeGreaterThan(headSeq);
+          }
+          expect(unconditional.flat().map((r) => r.status)).toEqual(Array(syncs).fill('appended'));
+          length += appended.length + syncs;
+        }
+        const verifier = await verify(sut(), 'R');
+        expect(verifier.firstBreak).toBeUndefined();
+        expect(verifier.length).toBe(length);
+      } finally {
+        await second.close();
+        if (other !== store()) await other.close();
+      }
+    });
+
+    it('should find stored links by packetId and read a chain in pages', async () => {
+      const entries = [entry('P'), entry('P'), entry('P')];
+      await sut().appendToChains(entries);
+      const found = await sut().findByPacketIds([entries[1].packetId, randomUUID()]);
+      expect([...found.keys()]).toEqual([entries[1].packetId]);
+      expect(found.get(entries[1].packetId)?.seq).toBe(2);
+      expect((await sut().readChain('P', 1, 1)).map((l) => l.seq)).toEqual([2]);
+      expect(await sut().readChain('P', 3, 10)).toEqual([]);
+    });
+
+    it('should read a chain as the JCS texts that were hashed', async () => {
+      await sut().appendToChains([entry('T'), entry('T'), entry('T')]);
+      const links = await sut().readChain('T', 0, 10);
+      const texts = await sut().readChainTexts('T', 1, 10);
+      expect(texts.map((t) => t.seq)).toEqual([2, 3]);
+      for (const text of texts) {
+        const link = links[text.seq - 1];
+        expect(text).toEqual({
+          siteId: 'T',
+          seq: link.seq,
+          prevHash: link.prevHash,
+          recordHash: link.recordHash,
+          dataJcs: jcs(link.data),
+          metaJcs: jcs(link.meta),
+        });
+        expect(recordHashOfText(text)).toBe(link.recordHash);
+      }
+    });
+
+    it("should find a worker's previous packet by signed time (timestamp, then packetId), across sites", async () => {
+      const at = (siteId: string, timestamp: string, workerId = 'w1', packetId = randomUUID()) => {
+        const e = entry(siteId, packetId);
+        return { ...e, data: { ...e.data, timestamp, workerId } };
+      };
+      const early = at('A', '2026-01-01T08:00:00Z');
+      const later = at('B', '2026-01-01T08:00:00.500Z');
+      const tieLow = at(
+        'A',
+        '2026-01-01T09:00:00.000Z',
+        'w1',
+        '00000000-0000-4000-8000-000000000001',
+      );
+      const tieHigh = at('A', '2026-01-01T09:00:00Z', 'w1', '00000000-0000-4000-8000-000000000002');
+      const otherWorker = at('A', '2026-01-01T08:30:00Z', 'w2');
+      // appended out of time order on purpose
+      await sut().appendToChains([tieHigh, later, otherWorker, early, tieLow]);
+      const key = (
+        timestamp: string,
+        packetId = 'ffffffff-ffff-4fff-bfff-ffffffffffff',
+        workerId = 'w1',
+      ) => ({
+        workerId,
+        at: new Date(timestamp),
+        packetId,
+      });
+      const keys = [
+        key('2026-01-01T08:00:00Z', early.packetId),
+        key('2026-01-01T08:00:00.400Z'),
+        key('2026-01-01T08:59:59Z'),
+        key('2026-01-01T09:00:00Z', tieHigh.packetId),
+        key('2026-01-01T09:00:00Z', tieLow.packetId),
+        key('2026-01-02T00:00:00Z'),
+        key('2026-01-02T00:00:00Z', undefined, 'w2'),
+        key('2026-01-02T00:00:00Z', undefined, 'nobody'),
+      ];
+      const expected = [
+        undefined,
+        early.packetId,
+        later.packetId,
+        tieLow.packetId,
+        later.packetId,
+        tieHigh.packetId,
+        otherWorker.packetId,
+        undefined,
+      ];
+      // the whole batch in one lookup, and each key on its own, give the same answers
+      const batch = await sut().findPreviousOfWorkers(keys);
+      expect(batch.map((log) => log?.data.packetId)).toEqual(expected);
+      for (const [i, k] of keys.entries()) {
+        const [alone] = await sut().findPreviousOfWorkers([k]);
+        expect(alone?.data.packetId).toBe(expected[i]);
+      }
+      // a batch whose earliest key's predecessor is before every key, ties at its instant
+      const later2 = await sut().findPreviousOfWorkers([keys[5], keys[2], keys[6]]);
+      expect(later2.map((log) => log?.data.packetId)).toEqual([
+        tieHigh.packetId,
+        later.packetId,
+        otherWorker.packetId,
+      ]);
+      expect(batch[1]).toMatchObject({ siteId: 'A', seq: expect.any(Number), data: early.data });
+      expect(await sut().findPreviousOfWorkers([])).toEqual([]);
+      // the data-only read answers the same, each link's data equal to the whole link's
+      for (const ks of [keys, [keys[5], keys[2], keys[6]], [keys[3]], []]) {
+        const whole = await sut().findPreviousOfWorkers(ks);
+        expect(await sut().findPreviousDataOfWorkers(ks)).toEqual(whole.map((log) => log?.data));
+      }
+    });
+
+    it('should list the distinct workers of some devices within a time window', async () => {
+      const on = (workerId: string, deviceId: string, timestamp: string) => {
+        const e = entry('D');
+        return { ...e, data: { ...e.data, workerId, deviceId, timestamp } };
+      };
+      await sut().appendToChains([
+        on('w1', 'd1', '2026-01-01T08:00:00Z'),
+        on('w2', 'd1', '2026-01-01T09:00:00Z'),
+        on('w2', 'd1', '2026-01-01T09:30:00Z'),
+        on('w3', 'd1', '2026-01-02T09:00:00Z'),
+        on('w4', 'd2', '2026-01-01T09:00:00Z'),
+      ]);
+      const workers = (from: string, to: string) =>
+        sut().listWorkersOfDevices(['d1'], new Date(from), new Date(to));
+      expect(await workers('2026-01-01T00:00:00Z', '2026-01-01T23:59:59Z')).toEqual(['w1', 'w2']);
+      expect(await workers('2026-01-01T09:00:00Z', '2026-01-02T09:00:00Z')).toEqual(['w2', 'w3']);
+      expect(await workers('2026-01-03T00:00:00Z', '2026-01-04T00:00:00Z')).toEqual([]);
+      expect(
+        await sut().listWorkersOfDevices(
+          ['d2', 'd1'],
+          new Date('2026-01-01T08:30:00Z'),
+          new Date('2026-01-01T09:00:00Z'),
+        ),
+      ).toEqual(['w2', 'w4']);
+    });
+  },
+);

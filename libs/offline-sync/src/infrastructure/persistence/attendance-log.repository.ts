@@ -15,6 +15,12 @@ export type AppendResult =
   { status: 'appended'; log: AttendanceLog } | { status: 'duplicate'; log: AttendanceLog };
 
 /**
+ * What a conditional append (`appendAtHead`) gives back: an `AppendResult`, or `head_moved`
+ * when the site's chain head was not the one expected (nothing was written).
+ */
+export type AppendAtHeadResult = AppendResult | { status: 'head_moved'; headSeq: number };
+
+/**
  * The ledger: one hash chain per site. Appends are serialized per chain by the store, and a
  * packetId is stored at most once, whatever the concurrency.
  */
@@ -25,6 +31,15 @@ export abstract class AttendanceLogRepository {
    * stored link is returned as `duplicate`. Results are in the order of `entries`.
    */
   abstract appendToChains(entries: PendingLogEntry[]): Promise<AppendResult[]>;
+  /**
+   * Appends one entry only if its site's chain head is still at `headSeq` (0: an empty
+   * chain), in the same atomic step that keeps a site's seqs unique (one transaction, one
+   * conditional insert): another writer's link appended since, by any process, makes it
+   * `head_moved` with the head found, and nothing is written. Optimistic concurrency for an
+   * entry whose rules were checked against the chain up to `headSeq` (a timesheet
+   * correction). A stored packetId is `duplicate` whatever the head.
+   */
+  abstract appendAtHead(entry: PendingLogEntry, headSeq: number): Promise<AppendAtHeadResult>;
   /** The stored links of these packetIds (missing ones are absent from the map). */
   abstract findByPacketIds(packetIds: string[]): Promise<Map<string, AttendanceLog>>;
   /** The recordHashes of seq fromSeq..toSeq (inclusive) of a chain, in seq order. */

@@ -10,12 +10,18 @@ export interface AppendText {
   /** JCS of the entry's data and meta, stored as they are and hashed into the link. */
   dataJcs: string;
   metaJcs: string;
+  /**
+   * Appended only if the site's head is at this seq when the transaction reads it (a
+   * conditional append, `appendAtHead`); otherwise `head_moved` and nothing is written.
+   */
+  headSeq?: number;
 }
 
 /** What became of one entry: its new place in the chain, or the row stored earlier under its packetId. */
 export type AppendTextResult =
   | { status: 'appended'; seq: number; prevHash: string; recordHash: string }
-  | { status: 'duplicate'; row: AttendanceLogRow };
+  | { status: 'duplicate'; row: AttendanceLogRow }
+  | { status: 'head_moved'; headSeq: number };
 
 /** The links of a JSON array of packetIds (one seek of the unique index each). */
 export const BY_PACKET_IDS_SQL =
@@ -31,6 +37,7 @@ export const BY_PACKET_IDS_SQL =
  * read and the writes. UNIQUE(packet_id) is the duplicate check (looked up once per entry, by
  * the insert itself; once a call meets a duplicate, its remaining packetIds are looked up
  * together first), and PRIMARY KEY(site_id, seq) backs the chain order up in the schema.
+ * An entry with `headSeq` is appended only if the head the transaction reads is that one.
  */
 export class SqliteChainAppender {
   private readonly insert: Statement;
@@ -70,6 +77,16 @@ export class SqliteChainAppender {
         if (!head) {
           const row = this.head.get(entry.siteId);
           head = row ? { seq: row.seq, recordHash: row.record_hash } : EMPTY_HEAD;
+        }
+        if (entry.headSeq !== undefined && head.seq !== entry.headSeq) {
+          // read inside the transaction that would insert: no other writer is between the
+          // two. A stored packetId is still a duplicate (an interrupted append's own commit
+          // is told apart by `appendAgain`)
+          const row = this.byPacketId.get(entry.packetId);
+          results.push(
+            row ? { status: 'duplicate', row } : { status: 'head_moved', headSeq: head.seq },
+          );
+          continue;
         }
         const seq = head.seq + 1;
         const prevHash = head.recordHash;

@@ -11,6 +11,7 @@ import {
   StoredLinkText,
 } from '../../../../domain/attendance-log';
 import {
+  AppendAtHeadResult,
   AppendResult,
   AttendanceLogRepository,
   PreviousKey,
@@ -21,7 +22,8 @@ import { AttendanceLogDocument, AttendanceLogSchema } from '../schemas/attendanc
 /**
  * MongoDB adapter. The unique (siteId, seq) index is the chain lock: two writers that read
  * the same head build the same seq, one insert wins, the other gets a duplicate-key error,
- * re-reads the head and tries again. The unique packetId index makes a replay a duplicate.
+ * re-reads the head and tries again (or, for a conditional append, finds the head moved). The
+ * unique packetId index makes a replay a duplicate.
  */
 @Injectable()
 export class MongoAttendanceLogRepository extends AttendanceLogRepository implements OnModuleInit {
@@ -42,8 +44,19 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     return results;
   }
 
-  private appendOne(entry: PendingLogEntry): Promise<AppendResult> {
-    return appendWithRetry(async () => {
+  /**
+   * The insert of seq head + 1 is the condition: the unique (siteId, seq) index lets one
+   * writer have it, so a link appended since `headSeq` was read (by any process) either shows
+   * in the head read here or fails the insert, which reads again and finds it.
+   */
+  appendAtHead(entry: PendingLogEntry, headSeq: number): Promise<AppendAtHeadResult> {
+    return this.appendOne(entry, headSeq);
+  }
+
+  private appendOne(entry: PendingLogEntry): Promise<AppendResult>;
+  private appendOne(entry: PendingLogEntry, headSeq: number): Promise<AppendAtHeadResult>;
+  private appendOne(entry: PendingLogEntry, headSeq?: number): Promise<AppendAtHeadResult> {
+    return appendWithRetry(async (): Promise<AppendAtHeadResult> => {
       const existing = await this.logs
         .findOne({ packetId: entry.packetId })
         .lean<AttendanceLogDocument>();
@@ -52,7 +65,10 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
         .findOne({ siteId: entry.siteId }, { seq: 1, recordHash: 1 })
         .sort({ seq: -1 })
         .lean<Pick<AttendanceLogDocument, 'seq' | 'recordHash'>>();
-      const log = linkAfter(headDoc ?? EMPTY_HEAD, entry);
+      const head = headDoc ?? EMPTY_HEAD;
+      if (headSeq !== undefined && head.seq !== headSeq)
+        return { status: 'head_moved', headSeq: head.seq };
+      const log = linkAfter(head, entry);
       // a duplicate-key error (lost the race for this seq or packetId) makes it read again
       await this.logs.create(Mapper.toPersistence(log));
       return { status: 'appended', log };

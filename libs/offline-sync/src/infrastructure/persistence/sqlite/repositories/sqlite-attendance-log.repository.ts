@@ -15,8 +15,9 @@ import {
   OfflineSyncSettings,
 } from '../../../../offline-sync.config';
 import { SqliteAppendThread } from '../sqlite-append.thread';
-import { AppendText, SqliteChainAppender } from '../sqlite-chain-appender';
+import { AppendText, AppendTextResult, SqliteChainAppender } from '../sqlite-chain-appender';
 import {
+  AppendAtHeadResult,
   AppendResult,
   AttendanceLogRepository,
   PreviousKey,
@@ -149,9 +150,32 @@ export class SqliteAttendanceLogRepository
       dataJcs: entry.dataJcs ?? jcs(entry.data),
       metaJcs: metaJcsOf(entry.meta),
     }));
+    const results = await this.appendTexts(texts);
+    return results.map((result, i): AppendResult => {
+      // no text carries a headSeq: every one is appended or a duplicate
+      if (result.status === 'head_moved') throw new Error('unconditional append refused');
+      return toAppendResult(result, entries[i]);
+    });
+  }
+
+  async appendAtHead(entry: PendingLogEntry, headSeq: number): Promise<AppendAtHeadResult> {
+    const [result] = await this.appendTexts([
+      {
+        siteId: entry.siteId,
+        packetId: entry.packetId,
+        dataJcs: entry.dataJcs ?? jcs(entry.data),
+        metaJcs: jcs(entry.meta),
+        headSeq,
+      },
+    ]);
+    return result.status === 'head_moved' ? result : toAppendResult(result, entry);
+  }
+
+  /** One append call, on the append thread when there is one (`SqliteChainAppender`). */
+  private appendTexts(texts: AppendText[]): Promise<AppendTextResult[]> {
     // the append holds the store's write turn wherever it runs: the store connection's other
     // writes (checkpoints, read models, fraud events) wait for it without sleeping the loop
-    const results = await this.writeTurns.hold(async () => {
+    return this.writeTurns.hold(async () => {
       // its commits checkpoint as the store's own connection's do (a backstop beside a
       // checkpoint thread that is up, else SQLite's own interval)
       const pages = this.store.autocheckpointPages();
@@ -159,22 +183,6 @@ export class SqliteAttendanceLogRepository
       this.appends.inc({ on: typeof ran === 'string' ? 'request' : 'thread' });
       if (ran === 'not_run') return this.appender.append(texts);
       return ran === 'interrupted' ? this.appender.appendAgain(texts) : ran;
-    });
-    return results.map((result, i): AppendResult => {
-      if (result.status === 'duplicate')
-        return { status: 'duplicate', log: Mapper.toDomain(result.row) };
-      const entry = entries[i];
-      return {
-        status: 'appended',
-        log: {
-          siteId: entry.siteId,
-          seq: result.seq,
-          prevHash: result.prevHash,
-          recordHash: result.recordHash,
-          data: entry.data,
-          meta: entry.meta,
-        },
-      };
     });
   }
 
@@ -236,6 +244,26 @@ export class SqliteAttendanceLogRepository
     }
     return [...workers].sort();
   }
+}
+
+/** An appended or duplicate text's result as the link it is (`entry`: what was appended). */
+function toAppendResult(
+  result: Exclude<AppendTextResult, { status: 'head_moved' }>,
+  entry: PendingLogEntry,
+): AppendResult {
+  if (result.status === 'duplicate')
+    return { status: 'duplicate', log: Mapper.toDomain(result.row) };
+  return {
+    status: 'appended',
+    log: {
+      siteId: entry.siteId,
+      seq: result.seq,
+      prevHash: result.prevHash,
+      recordHash: result.recordHash,
+      data: entry.data,
+      meta: entry.meta,
+    },
+  };
 }
 
 type TimedRow = { at_ms: number; packet_id: string };
