@@ -66,7 +66,7 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
       expect(env.TRUST_PROXY).toBe('1');
     }
     for (const target of [a, b, proxy]) {
-      const health = await http(target.baseUrl, 'GET', '/health');
+      const health = await http(target.baseUrl, 'GET', '/health', { key: stack.keys.admin });
       expect(health.status).toBe(200);
       expect(health.body.info).toMatchObject({
         store: { status: 'up', driver: 'mongo' },
@@ -74,6 +74,12 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
         disk: { status: 'up' },
       });
     }
+    // through the proxy, anyone learns the status and nothing of the deployment
+    expect(await http(proxy.baseUrl, 'GET', '/health')).toMatchObject({
+      status: 200,
+      body: { status: 'ok' },
+    });
+    expect(Object.keys((await http(proxy.baseUrl, 'GET', '/health')).body)).toEqual(['status']);
     // metrics are scraped from each replica inside the network, not through the public proxy
     for (const replica of stack.replicas) {
       expect((await http(replica.baseUrl, 'GET', '/metrics')).status).toBe(200);
