@@ -6,7 +6,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
 # npm run build: nest build, then the API bundled by esbuild (scripts/bundle-api.ts: main.js and
-# its worker script with their source maps in dist/apps/api/apps/api/src), then the console.
+# its worker script with their source maps in dist/apps/api/apps/api/src, and admin.js, the
+# operator's commands: `docker compose exec api node dist/apps/api/apps/api/src/admin.js
+# keys:reseal`, README "Working on it"), then the console.
 # After the prune (which rewrites node_modules/.package-lock.json), the package resolutions of
 # one boot of the pruned tree are recorded next to main.js (scripts/support/record-resolutions.js:
 # filed under that lockfile's content, so a container's first boot searches for no package;

@@ -16,6 +16,9 @@
  *   dist/apps/api/apps/api/src/sqlite-append.worker.js the ledger's append thread, likewise
  *   dist/apps/api/apps/api/src/sqlite-checkpoint.worker.js  the SQLite checkpoint thread,
  *                                                     found the same way
+ *   dist/apps/api/apps/api/src/admin.js               the operator's commands (keys:rotate,
+ *                                                     keys:reseal, timesheets:rebuild,
+ *                                                     verify:log), runnable in the image
  *   and a source map beside each, chained through tsc's maps to the TypeScript sources:
  *   `node --enable-source-maps` puts libs/…/*.ts lines in stack traces.
  *
@@ -43,6 +46,7 @@ export const ENTRIES = {
   'sqlite-append.worker':
     'libs/offline-sync/src/infrastructure/persistence/sqlite/sqlite-append.worker.js',
   'sqlite-checkpoint.worker': 'libs/persistence/src/sqlite/sqlite-checkpoint.worker.js',
+  admin: 'apps/api/src/admin/admin-main.js',
 } as const;
 
 export async function bundleApi(): Promise<Metafile> {

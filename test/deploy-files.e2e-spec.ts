@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestApp } from './support/test-app';
+import { http, startTestApp } from './support/test-app';
 import {
   composeDocument,
   composeEnvironment,
@@ -112,7 +112,26 @@ describe('docker-compose.yml', () => {
       try {
         const portOf = (baseUrl: string) => Number(new URL(baseUrl).port);
         expect((await check(portOf(healthy.baseUrl))).code).toBe(0);
-        expect((await fetch(`${unhealthy.baseUrl}/health`)).status).toBe(503);
+        // what the healthcheck (anyone) sees: the status, not which dependency or where it is
+        const open = await http(unhealthy.baseUrl, 'GET', '/health');
+        expect([open.status, open.body]).toEqual([
+          503,
+          {
+            statusCode: 503,
+            code: 'unhealthy',
+            message: 'Unhealthy',
+            correlationId: expect.any(String),
+            status: 'error',
+          },
+        ]);
+        const admin = await http(unhealthy.baseUrl, 'GET', '/health', {
+          key: unhealthy.keys.admin,
+        });
+        expect([admin.status, admin.body.message, admin.body.error.redis.status]).toEqual([
+          503,
+          'Unhealthy: redis',
+          'down',
+        ]);
         expect((await check(portOf(unhealthy.baseUrl))).code).toBe(1);
         expect((await check(dead)).code).toBe(1);
       } finally {

@@ -100,7 +100,7 @@ describeMounted('a full disk under DATA_DIR (e2e)', () => {
     expect((await http(t.baseUrl, 'GET', '/health')).status).toBe(200);
 
     fillDisk(filler());
-    const health = await http(t.baseUrl, 'GET', '/health');
+    const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
     expect(health.status).toBe(503);
     expect(health.body.error.disk).toMatchObject({ status: 'down', state: 'degraded' });
     expect(health.body.info.store.status).toBe('up');

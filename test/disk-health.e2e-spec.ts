@@ -32,7 +32,7 @@ describe('vault storage health (e2e)', () => {
     });
 
   it('should report the disk down, refuse uploads with 503, and recover once the disk is fixed', async () => {
-    const down = await http(t.baseUrl, 'GET', '/health');
+    const down = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
     expect(down.status).toBe(503);
     expect(down.body.error).toEqual({
       disk: { status: 'down', message: 'the uploads directory is not writable (ENOTDIR)' },
@@ -42,7 +42,7 @@ describe('vault storage health (e2e)', () => {
     expect([refused.status, refused.body.code]).toEqual([503, 'storage_unavailable']);
 
     rmSync(blocker);
-    const up = await http(t.baseUrl, 'GET', '/health');
+    const up = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
     expect([up.status, up.body.info.disk.status]).toEqual([200, 'up']);
     expect((await upload()).status).toBe(201);
   });

@@ -17,13 +17,26 @@ describe('foundation (e2e)', () => {
   });
   afterAll(async () => t.close());
 
-  it('should answer /health with the store up', async () => {
-    const res = await http(t.baseUrl, 'GET', '/health');
+  it('should answer /health with the store up, its details to an admin key only', async () => {
+    const res = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       status: 'ok',
       info: { store: { status: 'up', driver: e2eDriver }, disk: { status: 'up' } },
     });
+    // anyone (a load balancer, compose's healthcheck): the status and nothing of the deployment
+    const open = await http(t.baseUrl, 'GET', '/health');
+    expect([open.status, open.body]).toEqual([200, { status: 'ok' }]);
+    // a key that is given is checked as on every route
+    const auditor = await http(t.baseUrl, 'GET', '/health', { key: t.keys.auditor });
+    const unknown = await http(t.baseUrl, 'GET', '/health', { key: 'not-a-key-of-anyone' });
+    expect([auditor.status, auditor.body.code, unknown.status, unknown.body.code]).toEqual([
+      403,
+      'forbidden',
+      401,
+      'unauthorized',
+    ]);
+    expect(JSON.stringify([auditor.body, unknown.body])).not.toContain('driver');
   });
 
   it('should answer an admin route 401 without a key, 401 with an unknown key, 403 with another role, 200 with the admin key', async () => {

@@ -95,7 +95,7 @@ describe('offline sync crash recovery with the checkpoint thread (e2e)', () => {
       const secrets = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8'));
       const admin = secrets.ADMIN_API_KEYS as string;
       const phone = await enrollPhone(server.baseUrl, admin);
-      const health = await http(server.baseUrl, 'GET', '/health');
+      const health = await http(server.baseUrl, 'GET', '/health', { key: admin });
       expect(health.body.info.store).toMatchObject({ checkpoints: 'worker' });
 
       // batches one after another until the thread has copied WAL frames into the file

@@ -140,6 +140,37 @@ describe('absolute URLs and client addresses behind a proxy (e2e)', () => {
       apps = [];
     });
 
+    it('should trust only a proxy on loopback by default, never a private address in the chain', async () => {
+      const t = await startTestApp();
+      apps.push(t);
+      const before = t.logs();
+      // a proxy on this host (trusted) forwarding a client on a private network that forged
+      // its own header: the client's address is the last one the proxy added, not the forged one
+      expect(await auditedIp(t, { 'x-forwarded-for': '203.0.113.9, 10.0.0.5' })).toBe('10.0.0.5');
+      expect(await auditedIp(t, { 'x-forwarded-for': '203.0.113.9, 192.168.1.7' })).toBe(
+        '192.168.1.7',
+      );
+      expect(await auditedIp(t, { 'x-forwarded-for': '203.0.113.9, fd00::7' })).toBe('fd00::7');
+      // loopback is trusted: nothing to warn about
+      expect(t.logs().slice(before.length)).not.toContain('X-Forwarded-For');
+    });
+
+    it('should warn once when a peer it does not trust sends X-Forwarded-For', async () => {
+      const t = await startTestApp({ TRUST_PROXY: '10.0.0.0/8' });
+      apps.push(t);
+      await auditedIp(t, {});
+      expect(t.logs()).not.toContain('carried X-Forwarded-For');
+      await auditedIp(t, forwarded);
+      await auditedIp(t, forwarded);
+      const warnings = t
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes('carried X-Forwarded-For'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain('TRUST_PROXY');
+      expect(warnings[0]).not.toContain('198.51.100.1');
+    });
+
     it('should take the client address from exactly one proxy hop with TRUST_PROXY=1', async () => {
       const t = await startTestApp({ TRUST_PROXY: '1' });
       apps.push(t);

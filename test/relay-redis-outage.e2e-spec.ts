@@ -96,7 +96,7 @@ describe.each(OUTAGES)('relay with Redis %s and back (e2e)', (_how, goAway, come
     expect(await mobile.waitClose()).toBe(1013);
 
     for (const base of [a.baseUrl, b.baseUrl]) {
-      const health = await http(base, 'GET', '/health');
+      const health = await http(base, 'GET', '/health', { key: b.keys.admin });
       expect(health.status).toBe(503);
       expect(health.body.details.redis.status).toBe('down');
       expect(health.body.details.store.status).toBe('up');

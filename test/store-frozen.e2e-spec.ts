@@ -44,7 +44,7 @@ const ADMIN_KEY = 'frozen-store-admin-key-0123456789abcdef';
       mongo.freeze();
       const during = await list();
       expect([during.status, during.body.code]).toEqual([503, 'store_unavailable']);
-      const health = await http(api.baseUrl, 'GET', '/health');
+      const health = await http(api.baseUrl, 'GET', '/health', { key: ADMIN_KEY });
       expect([health.status, health.body.details.store.status]).toEqual([503, 'down']);
       mongo.resume();
       const after = await pollUntil(list, (res) => res.status === 200);

@@ -18,10 +18,12 @@ const health: DemoFlow = {
   title: 'Health and auth',
   run: async (ctx) => {
     const health = await ctx.call('GET', '/health');
-    ctx.say(
-      `GET /health → ${health.status} (store ${health.body?.info?.store?.driver} ${health.body?.info?.store?.status})`,
-    );
+    ctx.say(`GET /health → ${health.status} ${JSON.stringify(health.body)} (what anyone sees)`);
     ctx.expect(health.status === 200, 'a healthy server');
+    const detailed = await ctx.call('GET', '/health', { key: ctx.keys.admin });
+    ctx.say(
+      `GET /health with the admin key → ${detailed.status} (store ${detailed.body?.info?.store?.driver} ${detailed.body?.info?.store?.status})`,
+    );
     const anonymous = await ctx.call('GET', '/api/kiosks');
     ctx.say(`GET /api/kiosks without a key → ${anonymous.status} ${anonymous.body.code}`);
     const mobile = await ctx.call('GET', '/api/kiosks', { key: ctx.keys.mobile });

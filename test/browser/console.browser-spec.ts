@@ -407,6 +407,11 @@ suite(title, () => {
 
       await tab.visit('#/devices', 'devices');
       expect(await tab.page.locator('table').innerText()).toContain(phone.deviceId);
+      // the list's score is the stored one of registration, and says so (the live one, lower
+      // after the fraud events, is on the device's page)
+      const headers = await tab.page.locator('table thead th').allInnerTexts();
+      expect(headers).toContain('Score at registration');
+      expect(headers).not.toContain('Trust');
 
       await tab.goto('#/fraud');
       await tab.page

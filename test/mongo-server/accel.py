@@ -41,6 +41,19 @@ def _value(doc, field):
         return None
 
 
+def _map_value(doc, field):
+    """`field`'s value as an equality map keys it; raises when the path runs through an array
+    (`a.b` then matches any element's `b`, which one key per document cannot say)."""
+    value = doc
+    for part in field.split('.'):
+        if isinstance(value, list):
+            raise _Unindexable()
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
 def invalidate(db, name=None):
     for key in [k for k in CACHE if k[0] == db and (name is None or k[1] == name)]:
         del CACHE[key]
@@ -57,7 +70,7 @@ def _field_map(coll, field):
         built = {}
         try:
             for doc_id, doc in coll._store._documents.items():
-                built.setdefault(scalar_key(_value(doc, field)), []).append(doc_id)
+                built.setdefault(scalar_key(_map_value(doc, field)), []).append(doc_id)
         except _Unindexable:
             built = None
         fields[field] = built
@@ -74,7 +87,7 @@ def record_insert(coll, doc):
         if built is None:
             continue
         try:
-            ids = built.setdefault(scalar_key(_value(doc, field)), [])
+            ids = built.setdefault(scalar_key(_map_value(doc, field)), [])
         except _Unindexable:
             fields[field] = None
             continue
@@ -131,7 +144,10 @@ def _ensure_uniques(self, new_data):
         if not index.get('unique'):
             continue
         fields = [k for k, _ in index['key']]
-        values = [_value(new_data, f) for f in fields]
+        try:
+            values = [_map_value(new_data, f) for f in fields]
+        except _Unindexable:
+            return _original_ensure_uniques(self, new_data)
         if index.get('partialFilterExpression') is not None:
             return _original_ensure_uniques(self, new_data)
         if index.get('sparse') and all(v is None for v in values):

@@ -50,6 +50,8 @@ describe('the API bundle (npm run build)', () => {
         .map((file) => relative(ROOT, file))
         .sort(),
     ).toEqual([
+      'dist/apps/api/apps/api/src/admin.js',
+      'dist/apps/api/apps/api/src/admin.js.map',
       'dist/apps/api/apps/api/src/api.js',
       'dist/apps/api/apps/api/src/api.js.map',
       'dist/apps/api/apps/api/src/main.js',
@@ -197,31 +199,31 @@ describe('the API bundle (npm run build)', () => {
     let dir: string;
     let service: Service;
     let baseUrl: string;
-    let keys: { admin: string };
+    let keys: { admin: string; auditor: string };
+    /** The server's environment: the admin commands run with it, as `docker compose exec`. */
+    let env: Record<string, string>;
 
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'mdai-bundle-'));
       const secrets = initEnv(dir);
       const port = await freePort();
       baseUrl = `http://127.0.0.1:${port}`;
-      keys = { admin: secrets.ADMIN_API_KEYS };
+      keys = { admin: secrets.ADMIN_API_KEYS, auditor: secrets.AUDITOR_API_KEYS };
       const [command, ...args] = dockerfileCommand();
       // the probe prints require.cache's keys after the first /health (a preload)
       const probe = join(ROOT, 'test/topology/support/module-probe.js');
-      service = Service.start('api bundle', command, ['-r', probe, ...args], {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH,
-          ...secrets,
-          NODE_ENV: 'production',
-          PORT: String(port),
-          PUBLIC_URL: baseUrl,
-          DATA_DIR: join(dir, 'data'),
-          DATABASE_URL: '',
-          REDIS_URL: '',
-          SYNC_VERIFY_WORKERS: '2',
-        },
-      });
+      env = {
+        PATH: process.env.PATH!,
+        ...secrets,
+        NODE_ENV: 'production',
+        PORT: String(port),
+        PUBLIC_URL: baseUrl,
+        DATA_DIR: join(dir, 'data'),
+        DATABASE_URL: '',
+        REDIS_URL: '',
+        SYNC_VERIFY_WORKERS: '2',
+      };
+      service = Service.start('api bundle', command, ['-r', probe, ...args], { cwd: ROOT, env });
       await waitForHttp(service, `${baseUrl}/health`);
     }, 120_000);
 
@@ -272,6 +274,61 @@ describe('the API bundle (npm run build)', () => {
       expect(verify.body).toMatchObject({ ok: true, length: 130 });
       // a worker script that cannot load is logged by the pool (and the checks fall back)
       expect(service.logs()).not.toMatch(/A worker thread (failed|exited)/);
+    });
+
+    it("should run the operator's commands from the built admin.js, with what the image holds (no scripts, no sources)", async () => {
+      // the runtime stage's /app: dist and package.json (node_modules linked: the packages)
+      const app = join(dir, 'app');
+      mkdirSync(app);
+      spawnSync('cp', ['-a', join(ROOT, 'dist'), join(ROOT, 'package.json'), app]);
+      spawnSync('ln', ['-s', join(ROOT, 'node_modules'), join(app, 'node_modules')]);
+      const admin = (...args: string[]) => {
+        const ran = spawnSync(process.execPath, ['dist/apps/api/apps/api/src/admin.js', ...args], {
+          cwd: app,
+          env,
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        return { status: ran.status, stdout: ran.stdout, stderr: ran.stderr };
+      };
+      const phone = await enrollPhone(baseUrl, keys.admin);
+      const synced = await syncBatch(baseUrl, phone.token, [signPacket(phone), signPacket(phone)]);
+      expect(synced.status).toBe(200);
+
+      const rebuilt = admin('timesheets:rebuild');
+      expect([rebuilt.status, rebuilt.stderr]).toEqual([0, '']);
+      expect(rebuilt.stdout).toMatch(/^timesheets rebuilt: \d+ sites, \d+ ledger entries/);
+
+      const resealed = admin('keys:reseal');
+      expect([resealed.status, resealed.stderr]).toEqual([0, '']);
+      expect(resealed.stdout).toContain('reseal-all: active key v1');
+
+      const out = join(dir, 'rotated.env');
+      const rotated = admin('keys:rotate', 'log', '--out', out);
+      expect([rotated.status, rotated.stderr]).toEqual([0, '']);
+      expect(readFileSync(out, 'utf8')).toMatch(/^TLOG_SIGNING_KEY=-----BEGIN PRIVATE KEY-----/);
+      expect(statSync(out).mode & 0o777).toBe(0o600);
+
+      const exported = await fetch(`${baseUrl}/api/v5/ledger/${phone.siteId}/export`, {
+        headers: { 'x-api-key': keys.auditor },
+      });
+      writeFileSync(join(dir, 'export.ndjson'), await exported.text());
+      writeFileSync(join(dir, 'checkpoint.txt'), synced.body.checkpoints[0].note);
+      const key = (await http(baseUrl, 'GET', '/api/v5/tlog/keys')).body.keys[0].publicKey;
+      const verified = admin(
+        'verify:log',
+        join(dir, 'export.ndjson'),
+        '--checkpoint',
+        join(dir, 'checkpoint.txt'),
+        '--key',
+        key,
+      );
+      expect([verified.status, verified.stderr]).toEqual([0, '']);
+      expect(verified.stdout.trim().split('\n').at(-1)).toBe('OK');
+
+      const unknown = admin('nope');
+      expect(unknown.status).toBe(64);
+      expect(unknown.stderr).toContain('keys:rotate, keys:reseal');
     });
   });
 });

@@ -130,7 +130,7 @@ function stageApp(parent: string): string {
     chownSync(data, runtime.uid, runtime.gid); // what `chown node:node /data` does in the image
     const { service, baseUrl, keys } = await startAsRuntimeUser({ DATA_DIR: data });
     await waitForHttp(service, `${baseUrl}/health`);
-    const health = await http(baseUrl, 'GET', '/health');
+    const health = await http(baseUrl, 'GET', '/health', { key: keys.admin });
     expect(health.body.info).toMatchObject({
       store: { status: 'up', driver: 'sqlite' },
       disk: { status: 'up' },
@@ -160,7 +160,7 @@ function stageApp(parent: string): string {
       const res = await fetch(`${baseUrl}/health`);
       return res.status === 200 || res.status === 503;
     });
-    const health = await http(baseUrl, 'GET', '/health');
+    const health = await http(baseUrl, 'GET', '/health', { key: keys.admin });
     expect(health.status).toBe(503);
     expect(health.body.error).toEqual({
       disk: { status: 'down', message: 'the uploads directory is not writable (EACCES)' },

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { TestKiosk } from '../support/kiosk';
 import { connectDevice, openSession } from '../support/pairing';
 import { http, TestApp } from '../support/test-app';
@@ -66,7 +67,7 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
       expect(env.TRUST_PROXY).toBe('1');
     }
     for (const target of [a, b, proxy]) {
-      const health = await http(target.baseUrl, 'GET', '/health');
+      const health = await http(target.baseUrl, 'GET', '/health', { key: stack.keys.admin });
       expect(health.status).toBe(200);
       expect(health.body.info).toMatchObject({
         store: { status: 'up', driver: 'mongo' },
@@ -74,6 +75,12 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
         disk: { status: 'up' },
       });
     }
+    // through the proxy, anyone learns the status and nothing of the deployment
+    expect(await http(proxy.baseUrl, 'GET', '/health')).toMatchObject({
+      status: 200,
+      body: { status: 'ok' },
+    });
+    expect(Object.keys((await http(proxy.baseUrl, 'GET', '/health')).body)).toEqual(['status']);
     // metrics are scraped from each replica inside the network, not through the public proxy
     for (const replica of stack.replicas) {
       expect((await http(replica.baseUrl, 'GET', '/metrics')).status).toBe(200);
@@ -243,6 +250,50 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
     expect(audit.body[0].ip).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
   });
 
+  it("should see each client's own address behind nginx (TRUST_PROXY as compose sets it): per-IP limits and audits, forged X-Forwarded-For ignored", async () => {
+    const { hostname, port } = new URL(stack.proxyUrl);
+    const limit = Number(stack.replicaEnv[0].RATE_LIMIT_PER_IP ?? 600);
+    expect(limit).toBeGreaterThan(0);
+    // one client (127.0.0.2) uses up its limit, each request forging another address
+    const statuses: number[] = [];
+    for (let i = 0; i <= limit && !statuses.includes(429); i++) {
+      const res = await fromAddress('127.0.0.2', hostname, Number(port), 'GET', '/health', {
+        'x-forwarded-for': `198.51.100.${i % 250}, 10.0.${i % 250}.1`,
+      });
+      statuses.push(res.status);
+    }
+    expect(statuses.filter((s) => s === 429)).toHaveLength(1);
+    expect(statuses.slice(0, limit).every((s) => s === 200)).toBe(true);
+    // another client on the same host, behind the same nginx, is not limited by it
+    const other = await fromAddress('127.0.0.3', hostname, Number(port), 'GET', '/health', {});
+    const again = await fromAddress('127.0.0.2', hostname, Number(port), 'GET', '/health', {
+      'x-forwarded-for': '203.0.113.200',
+    });
+    expect([other.status, again.status]).toEqual([200, 429]);
+    // the vault audits the client's address, neither nginx's (127.0.0.1) nor a forged one
+    const stored = await fromAddress(
+      '127.0.0.3',
+      hostname,
+      Number(port),
+      'POST',
+      '/api/v5/vault',
+      {
+        'x-api-key': stack.keys.admin,
+        'content-type': 'image/jpeg',
+        'x-forwarded-for': '203.0.113.66',
+      },
+      randomBytes(1024),
+    );
+    expect(stored.status).toBe(201);
+    const fileId = (JSON.parse(stored.body) as { fileId: string }).fileId;
+    const audit = await http(proxy.baseUrl, 'GET', `/api/v5/vault/audit?fileId=${fileId}`, {
+      key: stack.keys.auditor,
+    });
+    expect(audit.body.map((r: { ip: string }) => r.ip)).toEqual([
+      expect.stringMatching(/^(::ffff:)?127\.0\.0\.3$/),
+    ]);
+  });
+
   it('should chain concurrent syncs to one site through both replicas into one verified ledger', async () => {
     const first = await enrollPhone(a.baseUrl, stack.keys.admin, undefined, {
       simHash: 'topo-sim-0',
@@ -347,6 +398,29 @@ const METRICS_SPELLINGS = [
   '/x/../Metrics',
   '/metrics/x',
 ];
+
+/** One request sent from `localAddress` (a loopback address of its own: another client). */
+function fromAddress(
+  localAddress: string,
+  host: string,
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: Buffer,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host, port, method, path, headers, localAddress }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+      );
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 /** How many HTTP requests a replica logged (pino-http lines carry `"req":`). */
 function requestLines(logs: string): number {

@@ -14,6 +14,8 @@ import {
   MetricsRegistry,
   middlewareChain,
   noStoreMiddleware,
+  TrustProxyFn,
+  untrustedForwardingWarning,
   UpgradeThrottle,
 } from '@app/common';
 import { AppModule, AppModuleOptions } from './app.module';
@@ -43,6 +45,7 @@ export async function createApp(env: Env, options: AppModuleOptions = {}): Promi
   );
   const logger = app.get(Logger);
   app.useLogger(logger);
+  const express = app.getHttpAdapter().getInstance() as { get(name: string): unknown };
   // one express layer, run in this order (middleware-chain.ts): express walks a layer per app.use
   app.use(
     middlewareChain([
@@ -55,6 +58,12 @@ export async function createApp(env: Env, options: AppModuleOptions = {}): Promi
       openApiMiddleware(app),
       // the access line and the request's logging scope (LoggingModule would mount it here)
       app.get(AccessLog).middleware,
+      // once: X-Forwarded-For from a peer TRUST_PROXY does not trust (a proxy left out of it?);
+      // inside the request's logging scope, so the line goes to this app's log
+      untrustedForwardingWarning(
+        () => express.get('trust proxy fn') as TrustProxyFn,
+        (message) => logger.warn(message, 'TrustProxy'),
+      ),
     ]),
   );
   app.disable('x-powered-by');

@@ -647,6 +647,7 @@ export interface WorkerDeviceDetailView {
   user: DeviceUserView;
   siteIds: string[];
   fingerprint: FingerprintView;
+  /** The score the device was given at registration (the person's standing then), stored with it and never updated: not the live score. The live score, with its factors (fraud history, device age, block state), is GET /api/v5/devices/{deviceId}/trust; each sync records the score of its moment as meta.deviceTrustScore */
   trustScore: number;
   isBlocked: boolean;
   lastSeen?: string;
@@ -672,6 +673,7 @@ export interface WorkerDeviceView {
   user: DeviceUserView;
   siteIds: string[];
   fingerprint: FingerprintView;
+  /** The score the device was given at registration (the person's standing then), stored with it and never updated: not the live score. The live score, with its factors (fraud history, device age, block state), is GET /api/v5/devices/{deviceId}/trust; each sync records the score of its moment as meta.deviceTrustScore */
   trustScore: number;
   isBlocked: boolean;
   lastSeen?: string;

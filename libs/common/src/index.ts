@@ -42,6 +42,7 @@ export * from './http/device-page.query';
 export * from './http/body-pipeline';
 export * from './http/json-body.guard';
 export * from './http/no-store';
+export * from './http/untrusted-proxy';
 export * from './http/middleware-chain';
 export * from './http/throttling';
 export * from './http/public-url';

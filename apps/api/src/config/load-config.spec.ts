@@ -132,10 +132,10 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATA_DIR: dataDir }).app.publicUrl).toBeUndefined();
   });
 
-  it('should read TRUST_PROXY as false, a hop count or a list, trusting local proxies by default', () => {
+  it('should read TRUST_PROXY as false, a hop count or a list, trusting only loopback by default', () => {
     const read = (TRUST_PROXY?: string) =>
       loadConfig({ DATA_DIR: dataDir, TRUST_PROXY }).app.trustProxy;
-    expect(read()).toBe('loopback, linklocal, uniquelocal');
+    expect(read()).toBe('loopback');
     expect(read('false')).toBe(false);
     expect(read('1')).toBe(1);
     expect(read('loopback,10.0.0.0/8 , fd00::1')).toBe('loopback, 10.0.0.0/8, fd00::1');

@@ -71,15 +71,32 @@ function resultSchema(example: object) {
   };
 }
 
-/** The OpenAPI schema of a report whose status is `ok` (200) or `error` (503). */
+const ADMIN_ONLY = 'Only with an admin x-api-key.';
+
+/**
+ * The OpenAPI schema of a report whose status is `ok` (200) or `error` (503): `status` for
+ * everyone, the checks for an admin key.
+ */
 export function healthReportSchema(status: 'ok' | 'error') {
   return {
     type: 'object',
+    required: ['status'],
     properties: {
-      status: { type: 'string', example: status },
-      info: { ...resultSchema(EXAMPLE_UP), nullable: true },
-      error: { ...resultSchema(status === 'error' ? EXAMPLE_DOWN : {}), nullable: true },
-      details: resultSchema(status === 'error' ? { ...EXAMPLE_UP, ...EXAMPLE_DOWN } : EXAMPLE_UP),
+      status: {
+        type: 'string',
+        enum: status === 'ok' ? ['ok'] : ['error', 'shutting_down'],
+        example: status,
+      },
+      info: { ...resultSchema(EXAMPLE_UP), nullable: true, description: ADMIN_ONLY },
+      error: {
+        ...resultSchema(status === 'error' ? EXAMPLE_DOWN : {}),
+        nullable: true,
+        description: ADMIN_ONLY,
+      },
+      details: {
+        ...resultSchema(status === 'error' ? { ...EXAMPLE_UP, ...EXAMPLE_DOWN } : EXAMPLE_UP),
+        description: ADMIN_ONLY,
+      },
     },
   };
 }

@@ -3,11 +3,16 @@ import type { Request, Response } from 'express';
 import { constants } from 'node:fs';
 import { access, mkdir, statfs } from 'node:fs/promises';
 import {
+  ApiKeyService,
   appConfig,
   AppSettings,
+  ErrorBody,
   Public,
   RedisService,
+  ApiHeader,
   ApiOkResponse,
+  ApiOperation,
+  ApiResponse,
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@app/common';
@@ -26,12 +31,29 @@ export class HealthController {
     private readonly health: HealthChecks,
     private readonly store: Store,
     private readonly redis: RedisService,
+    private readonly apiKeys: ApiKeyService,
     @Inject(appConfig.KEY) private readonly app: AppSettings,
   ) {}
 
+  /**
+   * Open to anyone (load balancers, compose's healthcheck): the status and its HTTP code only.
+   * Which dependency is down and its details (store driver and file, Redis, free disk space)
+   * describe the deployment, so they go to an admin key alone; a key that is given is checked
+   * as on every route (unknown 401, another role 403), so a mistyped key is never a silent
+   * summary.
+   */
   @Public()
   @Get()
   @Header('Cache-Control', 'no-cache, no-store, must-revalidate')
+  @ApiOperation({
+    summary: 'Whether this instance can serve: 200 or 503 (details with an admin key)',
+  })
+  @ApiHeader({
+    name: 'x-api-key',
+    required: false,
+    description:
+      'An admin key: the answer then carries every check (`info`, `error`, `details`). Without it, only `status`',
+  })
   @ApiOkResponse({
     description:
       'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space\n\nThe Health Check is successful',
@@ -39,13 +61,16 @@ export class HealthController {
   })
   @ApiServiceUnavailableResponse({
     description:
-      'A dependency is down: terminus body (`error.<dependency>.message` says why) beside statusCode, code `unhealthy`, message and correlationId. The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES\n\nThe Health Check is not successful',
+      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES\n\nThe Health Check is not successful',
     schema: healthReportSchema('error'),
   })
+  @ApiResponse({ status: 401, type: ErrorBody, description: 'An unknown x-api-key' })
+  @ApiResponse({ status: 403, type: ErrorBody, description: 'An x-api-key of another role' })
   async check(
     @Req() request: Request & { id?: string },
     @Res({ passthrough: true }) response: Response,
   ) {
+    const detailed = this.detailsAllowed(request);
     const checks: Array<() => Promise<HealthIndicatorResult>> = [
       () => this.probe('store', () => this.store.ping(), this.store.healthDetails()),
       () => this.disk(),
@@ -54,17 +79,26 @@ export class HealthController {
       checks.push(() => this.probe('redis', () => this.redis.ping()));
     }
     const report = await this.health.run(checks);
-    if (report.status === 'ok') return report;
-    // the report (which check failed, and why) beside the standard error fields
+    if (report.status === 'ok') return detailed ? report : { status: report.status };
+    // the standard error fields, and for an admin the report (which check failed, and why)
     response.status(503);
     (response.locals as { errorCode?: string }).errorCode = 'unhealthy';
+    const failed = Object.keys(report.error).join(', ');
     return {
       statusCode: 503,
       code: 'unhealthy',
-      message: `Unhealthy: ${Object.keys(report.error).join(', ')}`,
+      message: detailed && failed ? `Unhealthy: ${failed}` : 'Unhealthy',
       correlationId: String(request.id ?? ''),
-      ...report,
+      ...(detailed ? report : { status: report.status }),
     };
+  }
+
+  /** No key: the summary; an admin key: the details; any other key is refused (401/403). */
+  private detailsAllowed(request: Request): boolean {
+    const header = request.headers['x-api-key'];
+    if (header === undefined) return false;
+    this.apiKeys.authorize(Array.isArray(header) ? header[0] : header, ['admin']);
+    return true;
   }
 
   /**

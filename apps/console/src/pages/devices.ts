@@ -43,7 +43,9 @@ function renderList(ctx: PageContext): void {
           },
           { header: 'User', cell: userLink },
           { header: 'Phone model', cell: (d) => `${d.fingerprint.model} (${d.fingerprint.os})` },
-          { header: 'Trust', cell: (d) => trustBadge(d.trustScore) },
+          // the stored registration score: the live one (GET …/trust) is on the device's page,
+          // one request per device, which a page of the list does not pay
+          { header: 'Score at registration', cell: (d) => trustBadge(d.trustScore) },
           {
             header: 'Status',
             cell: (d) => (d.isBlocked ? badge('blocked', 'bad') : badge('active', 'ok')),

@@ -119,8 +119,13 @@ function publicUrl(value: string | undefined, production: boolean): string | und
   return value.replace(/\/+$/, '');
 }
 
-/** Default: trust proxies on loopback and private networks (compose's nginx is on one). */
-const DEFAULT_TRUST_PROXY = 'loopback, linklocal, uniquelocal';
+/**
+ * Default: trust a proxy on this host only. Trusting every private address (as this once did)
+ * let any client on a private network that reaches the API directly, or through a proxy,
+ * choose its own `req.ip` with X-Forwarded-For (per-IP rate limits, audit addresses). A
+ * deployment behind a proxy says which (docker-compose.yml: `1`, the one nginx in front).
+ */
+const DEFAULT_TRUST_PROXY = 'loopback';
 
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 

@@ -86,7 +86,13 @@ export class WorkerDeviceView {
   @ApiProperty({ type: DeviceUserView }) user!: DeviceUserView;
   @ApiProperty({ type: [String] }) siteIds!: string[];
   @ApiProperty({ type: FingerprintView }) fingerprint!: FingerprintView;
-  @ApiProperty({ minimum: 0, maximum: 100 }) trustScore!: number;
+  @ApiProperty({
+    minimum: 0,
+    maximum: 100,
+    description:
+      "The score the device was given at registration (the person's standing then), stored with it and never updated: not the live score. The live score, with its factors (fraud history, device age, block state), is GET /api/v5/devices/{deviceId}/trust; each sync records the score of its moment as meta.deviceTrustScore",
+  })
+  trustScore!: number;
   @ApiProperty() isBlocked!: boolean;
   @ApiPropertyOptional() lastSeen?: string;
   @ApiProperty() createdAt!: string;

@@ -186,6 +186,42 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut }) => {
     expect(await sut().findWorkerById(w.id)).toEqual(w);
   });
 
+  it("should keep a worker's spent codes (which device each registered) through new codes, dropping only unused ones", async () => {
+    const w = worker([newId()]);
+    const first = code(w.id);
+    await sut().createWorker(w, first);
+    const usedAt = new Date('2026-01-02T00:00:00Z');
+    expect(await sut().markEnrollmentUsed(first.codeHash, 'device-1', usedAt)).toBe(true);
+    const second = code(w.id);
+    expect(await sut().replaceWorkerEnrollment(second)).toBe(true);
+    const third = code(w.id);
+    expect(await sut().replaceWorkerEnrollment(third)).toBe(true);
+    expect(await sut().markEnrollmentUsed(third.codeHash, 'device-3', usedAt)).toBe(true);
+    const fourth = code(w.id);
+    expect(await sut().replaceWorkerEnrollment(fourth)).toBe(true);
+
+    expect(await sut().findEnrollment(first.codeHash)).toEqual({
+      ...first,
+      usedAt,
+      usedByDeviceId: 'device-1',
+    });
+    expect(await sut().findEnrollment(third.codeHash)).toEqual({
+      ...third,
+      usedAt,
+      usedByDeviceId: 'device-3',
+    });
+    expect(await sut().findEnrollment(second.codeHash)).toBeUndefined();
+    expect(await sut().findEnrollment(fourth.codeHash)).toEqual(fourth);
+    // a kept code is spent: it registers nothing again
+    const later = new Date('2026-01-03T00:00:00Z');
+    expect(await sut().markEnrollmentUsed(first.codeHash, 'device-9', later)).toBe(false);
+    expect(await sut().markEnrollmentUsed(fourth.codeHash, 'device-4', later)).toBe(true);
+    expect(await sut().findEnrollment(first.codeHash)).toMatchObject({
+      usedByDeviceId: 'device-1',
+    });
+    expect(await sut().findWorkerById(w.id)).toEqual(w);
+  });
+
   it('should store no code for an unknown worker', async () => {
     const orphan = code(newId());
     expect(await sut().replaceWorkerEnrollment(orphan)).toBe(false);

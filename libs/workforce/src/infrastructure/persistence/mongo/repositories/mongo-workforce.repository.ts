@@ -19,15 +19,19 @@ import {
   WorkerSchema,
 } from '../schemas/workforce.schema';
 
-/** Every field but the embedded enrollment code: what a person read needs. */
-const PERSON_FIELDS = { enrollment: 0 } as const;
+/** Every field but the embedded enrollment codes: what a person read needs. */
+const PERSON_FIELDS = { enrollment: 0, spentEnrollments: 0 } as const;
 
 type WithEnrollment = { _id: string; enrollment: EnrollmentCodeDocument };
+type WithSpentEnrollments = { _id: string; spentEnrollments?: EnrollmentCodeDocument[] };
+
+/** Concurrent spends or replacements a replacement looks again after, at most. */
+const REPLACE_ATTEMPTS = 8;
 
 /**
  * MongoDB adapter. A person embeds its enrollment code, so creating both is one
  * single-document insert (atomic on a standalone mongod) and spending a code is one
- * conditional update of that document.
+ * conditional update of that document; a worker's spent codes stay in it after a new code.
  */
 @Injectable()
 export class MongoWorkforceRepository extends WorkforceRepository implements OnModuleInit {
@@ -96,7 +100,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     const filter: Record<string, unknown> = { _id: { $gt: page.afterId ?? '' } };
     if (page.siteId) filter.siteIds = page.siteId;
     const docs = await this.workers
-      .find(filter)
+      .find(filter, PERSON_FIELDS)
       .sort({ _id: 1 })
       .limit(page.limit)
       .lean<WorkerDocument[]>();
@@ -138,13 +142,33 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   }
 
   async replaceWorkerEnrollment(enrollment: EnrollmentCode): Promise<boolean> {
-    // a worker embeds one code: the new one takes its place in one single-document write, so
-    // the unused code before it stops matching (a spent one's record goes with it here)
-    const { matchedCount } = await this.workers.updateOne(
-      { _id: enrollment.personId },
-      { $set: { enrollment: Mapper.enrollmentToPersistence(enrollment) } },
-    );
-    return matchedCount === 1;
+    // A worker embeds its current code: the new one takes its place in one single-document
+    // write, so an unused code before it stops matching; a spent one moves to spentEnrollments
+    // in that write (which device it registered stays, as on SQLite). The write is conditional
+    // on the code read, so a code spent or replaced in between is read again, never lost.
+    const next = Mapper.enrollmentToPersistence(enrollment);
+    for (let attempt = 0; attempt < REPLACE_ATTEMPTS; attempt++) {
+      const current = await this.workers
+        .findById(enrollment.personId, { enrollment: 1 })
+        .lean<WithEnrollment>();
+      if (!current) return false;
+      const old = current.enrollment;
+      const { matchedCount } = old.usedAt
+        ? await this.workers.updateOne(
+            { _id: current._id, 'enrollment.codeHash': old.codeHash },
+            { $set: { enrollment: next }, $push: { spentEnrollments: old } },
+          )
+        : await this.workers.updateOne(
+            {
+              _id: current._id,
+              'enrollment.codeHash': old.codeHash,
+              'enrollment.usedAt': { $exists: false },
+            },
+            { $set: { enrollment: next } },
+          );
+      if (matchedCount === 1) return true;
+    }
+    throw new Error(`the enrollment code changed ${REPLACE_ATTEMPTS} times while being replaced`);
   }
 
   async findThekedarById(id: string): Promise<Thekedar | undefined> {
@@ -158,7 +182,11 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     if (worker) return Mapper.enrollmentToDomain(worker.enrollment, 'worker', worker._id);
     const thekedar = await this.thekedars.findOne(filter, { enrollment: 1 }).lean<WithEnrollment>();
     if (thekedar) return Mapper.enrollmentToDomain(thekedar.enrollment, 'thekedar', thekedar._id);
-    return undefined;
+    const spent = await this.workers
+      .findOne({ 'spentEnrollments.codeHash': codeHash }, { spentEnrollments: 1 })
+      .lean<WithSpentEnrollments>();
+    const kept = spent?.spentEnrollments?.find((e) => e.codeHash === codeHash);
+    return kept && spent ? Mapper.enrollmentToDomain(kept, 'worker', spent._id) : undefined;
   }
 
   async markEnrollmentUsed(codeHash: string, deviceId: string, at: Date): Promise<boolean> {

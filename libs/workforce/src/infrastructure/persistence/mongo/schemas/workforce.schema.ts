@@ -48,7 +48,14 @@ export class WorkerDocument {
   @Prop() trustInheritedUntil?: Date;
   @Prop({ required: true }) createdAt!: Date;
   @Prop({ type: EnrollmentCodeSchema, required: true }) enrollment!: EnrollmentCodeDocument;
+  /**
+   * The worker's earlier codes that were spent (which device each registered), kept when a new
+   * code takes `enrollment`'s place, as SQLite keeps them; unused codes are dropped.
+   */
+  @Prop({ type: [EnrollmentCodeSchema], default: undefined })
+  spentEnrollments?: EnrollmentCodeDocument[];
 }
 export const WorkerSchema = SchemaFactory.createForClass(WorkerDocument);
 WorkerSchema.index({ 'enrollment.codeHash': 1 }, { unique: true });
+WorkerSchema.index({ 'spentEnrollments.codeHash': 1 }, { sparse: true });
 WorkerSchema.index({ 'sponsor.thekedarId': 1 });

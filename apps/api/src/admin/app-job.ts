@@ -4,10 +4,10 @@ import { join, resolve } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import { ConfigError } from '@app/common';
 import { SQLITE_FILE } from '@app/persistence';
-import { createApp } from '@app/api/bootstrap';
+import { createApp } from '../bootstrap';
 
 /**
- * Runs a one-off job (`npm run …`) inside the app, built from the same environment as the
+ * Runs a one-off job (`npm run …`, `node …/admin.js …`) inside the app, built from the same environment as the
  * server (DATA_DIR or DATABASE_URL, keys) with warning-level logs, and closes the app after.
  * A config error or a failure is one line on stderr and exit code 1; the job may set
  * `process.exitCode` itself for a partial success.

@@ -1,0 +1,35 @@
+/**
+ * The operator's commands, built into the image beside the API (`npm run build` bundles
+ * admin-main.ts as dist/apps/api/apps/api/src/admin.js), so a container runs them with the server's own
+ * environment:
+ *
+ *   docker compose exec api node dist/apps/api/apps/api/src/admin.js keys:reseal
+ *
+ * `npm run keys:rotate` and the others run the same modules from the sources
+ * (scripts/<name>.ts). Each command is loaded only when asked for.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+export const ADMIN_COMMANDS = {
+  'keys:rotate': (args: string[]) =>
+    (require('./keys-rotate') as typeof import('./keys-rotate')).keysRotate(args),
+  'keys:reseal': () => (require('./keys-reseal') as typeof import('./keys-reseal')).keysReseal(),
+  'vault:rotate': () => (require('./keys-reseal') as typeof import('./keys-reseal')).keysReseal(),
+  'timesheets:rebuild': () =>
+    (require('./timesheets-rebuild') as typeof import('./timesheets-rebuild')).timesheetsRebuild(),
+  'verify:log': (args: string[]) =>
+    (require('./verify-log') as typeof import('./verify-log')).verifyLog(args),
+} as const;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+export type AdminCommand = keyof typeof ADMIN_COMMANDS;
+
+/** Runs `command` with `args`; an unknown command prints the list and exits 64 (usage). */
+export function runAdminCommand(command: string | undefined, args: string[]): void {
+  if (command === undefined || !(command in ADMIN_COMMANDS)) {
+    process.stderr.write(
+      `usage: node admin.js <command> [arguments]\ncommands: ${Object.keys(ADMIN_COMMANDS).join(', ')}\n`,
+    );
+    process.exit(64);
+  }
+  ADMIN_COMMANDS[command as AdminCommand](args);
+}

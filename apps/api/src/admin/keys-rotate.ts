@@ -1,0 +1,74 @@
+/**
+ * `npm run keys:rotate [-- token|log]`: replaces the offline-token key (ES256) and/or the
+ * transparency-log key (Ed25519) with fresh ones; the old public keys join the key history
+ * (OFFLINE_TOKEN_RETIRED_KEYS, TLOG_RETIRED_KEYS) with their signing window, so tokens and
+ * checkpoints they signed keep verifying. Restart the server afterwards.
+ *
+ * Outside production it edits `<DATA_DIR>/secrets.json`. In production (NODE_ENV=production)
+ * it reads the current values from the environment and writes the new ones to the file given
+ * with `--out <file>` (mode 0600) for the operator's secret store; it never prints keys.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigError } from '@app/common';
+import {
+  RotatableKey,
+  rotateKeysIn,
+  rotateLocalKeys,
+  ROTATABLE_KEYS,
+} from '../config/key-rotation';
+
+function main(args: string[]): void {
+  const outAt = args.indexOf('--out');
+  const out = outAt >= 0 ? args[outAt + 1] : undefined;
+  const named = args.filter((_, i) => outAt < 0 || (i !== outAt && i !== outAt + 1));
+  const which = (named.length > 0 ? named : Object.keys(ROTATABLE_KEYS)) as RotatableKey[];
+  for (const name of which) {
+    if (!(name in ROTATABLE_KEYS))
+      throw new ConfigError('keys:rotate', `unknown key "${name}" (token or log)`);
+  }
+  const now = new Date();
+  if (process.env.NODE_ENV === 'production') {
+    if (!out)
+      throw new ConfigError('keys:rotate', 'in production, give --out <file> for the new values');
+    const values: Record<string, string> = {};
+    for (const spec of Object.values(ROTATABLE_KEYS)) {
+      for (const name of [spec.privateKey, spec.history])
+        if (process.env[name]) values[name] = process.env[name]!;
+    }
+    const next = rotateKeysIn(values, which, now);
+    const fd = openSync(resolve(out), 'w', 0o600);
+    try {
+      for (const name of which.flatMap((w) => [
+        ROTATABLE_KEYS[w].privateKey,
+        ROTATABLE_KEYS[w].history,
+      ])) {
+        // one line per variable, as scripts/init-env.sh writes .env (compose reads it literally):
+        // a PEM's newlines as `\n`, the key history's JSON as it is
+        writeSync(fd, `${name}=${next[name].replace(/\n/g, '\\n')}\n`);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    process.stdout.write(`rotated ${which.join(', ')}; new values written to ${out}\n`);
+    return;
+  }
+  const file = rotateLocalKeys(resolve(process.env.DATA_DIR ?? './data'), which, now);
+  process.stdout.write(
+    `rotated ${which.join(', ')} in ${file}; restart the server to use the new keys\n`,
+  );
+}
+
+/** `keys:rotate [token|log] [--out <file>]` with its arguments. */
+export function keysRotate(args: string[]): void {
+  try {
+    main(args);
+  } catch (error) {
+    process.stderr.write(
+      error instanceof ConfigError
+        ? `config error: ${error.message}\n`
+        : `keys:rotate failed: ${(error as Error).message}\n`,
+    );
+    process.exit(1);
+  }
+}

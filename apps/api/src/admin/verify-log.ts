@@ -1,0 +1,162 @@
+/**
+ * `npm run verify:log -- <export.ndjson> --checkpoint <note file> --key <key> [--receipt <json file>]`
+ *
+ * Verifies a ledger export offline (no server, no database): recomputes every recordHash
+ * (SHA-256 of JCS({siteId, seq, prevHash, data, meta})) and the chain, builds the RFC 6962
+ * Merkle tree, and checks that the signed checkpoint (C2SP tlog-checkpoint note, Ed25519)
+ * is signed by the key and commits to the first <size> entries of the export. With
+ * --receipt, also checks a receipt (a sync result or its `receipt` field) against the
+ * checkpoint. --key takes a verifier key (`<origin>+<id>+<base64>`), the base64 32-byte
+ * public key from /api/v5/tlog/keys, or a file holding either. Exit code 0 when all holds.
+ */
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { jcs, sha256Hex } from '@app/common';
+import {
+  ChainVerifier,
+  leafOfRecordHash,
+  noteSignedBy,
+  parseCheckpointText,
+  parseNote,
+  parseVerifierKey,
+  TreeBuilder,
+  verifyInclusion,
+} from '@app/tlog';
+
+interface ExportLine {
+  siteId: string;
+  seq: number;
+  prevHash: string;
+  recordHash: string;
+  data: unknown;
+  meta: unknown;
+}
+
+/** A receipt (`results[].receipt` of a sync), alone or inside its sync result. */
+interface Receipt {
+  seq: number;
+  treeSize: number;
+  leafIndex: number;
+  leafHash: string;
+  inclusionProof: string[];
+  recordHash?: string;
+}
+type ReceiptFile = Partial<Receipt> & { receipt?: Receipt; recordHash?: string };
+
+function arg(args: string[], name: string): string | undefined {
+  const at = args.indexOf(name);
+  return at >= 0 ? args[at + 1] : undefined;
+}
+
+function readMaybeFile(value: string): string {
+  return existsSync(value) ? readFileSync(value, 'utf8').trim() : value.trim();
+}
+
+function rawKey(value: string, origin: string): Buffer {
+  const text = readMaybeFile(value);
+  const vkey = parseVerifierKey(text);
+  if (vkey) {
+    if (vkey.keyName !== origin)
+      throw new Error(`--key names ${vkey.keyName}, the checkpoint ${origin}`);
+    return vkey.rawPublicKey;
+  }
+  const raw = Buffer.from(text, 'base64');
+  if (raw.length !== 32)
+    throw new Error('--key: expected a verifier key or a base64 32-byte Ed25519 key');
+  return raw;
+}
+
+async function main(args: string[]): Promise<boolean> {
+  const file = args[0];
+  const noteFile = arg(args, '--checkpoint');
+  const keyArg = arg(args, '--key');
+  if (!file || file.startsWith('--') || !noteFile || !keyArg) {
+    process.stderr.write(
+      'usage: npm run verify:log -- <export.ndjson> --checkpoint <note> --key <key> [--receipt <json>]\n',
+    );
+    return false;
+  }
+  const note = readFileSync(noteFile, 'utf8');
+  const parsed = parseNote(note);
+  const checkpoint = parsed && parseCheckpointText(parsed.text);
+  if (!parsed || !checkpoint)
+    throw new Error('--checkpoint: not a C2SP tlog-checkpoint signed note');
+  const signed = noteSignedBy(parsed, checkpoint.origin, rawKey(keyArg, checkpoint.origin));
+  say(signed, `checkpoint ${checkpoint.origin} size ${checkpoint.size} signed by the key`);
+
+  let siteId: string | undefined;
+  const chain = new ChainVerifier<ExportLine>(
+    (l) =>
+      sha256Hex(
+        jcs({ siteId: l.siteId, seq: l.seq, prevHash: l.prevHash, data: l.data, meta: l.meta }),
+      ),
+    (l) => l.siteId === siteId,
+  );
+  const tree = new TreeBuilder();
+  let rootAtCheckpoint: Buffer | undefined;
+  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  for await (const text of lines) {
+    if (text.trim() === '') continue;
+    const line = JSON.parse(text) as ExportLine;
+    siteId ??= line.siteId;
+    if (!chain.accept(line)) break;
+    tree.pushRecordHash(line.recordHash);
+    if (tree.size === checkpoint.size) rootAtCheckpoint = tree.root();
+  }
+  const broken = chain.firstBreak;
+  say(
+    !broken,
+    broken
+      ? `chain broken at seq ${broken.seq} (${broken.reason})`
+      : `chain of ${chain.length} links recomputes`,
+  );
+  const originOk = siteId === undefined || checkpoint.origin.endsWith(`/ledger/${siteId}`);
+  say(originOk, `checkpoint origin matches the export's site (${siteId ?? 'empty export'})`);
+  const covered = chain.length >= checkpoint.size;
+  say(
+    covered,
+    covered
+      ? 'export reaches the checkpoint size'
+      : `export has ${chain.length} links, the signed checkpoint ${checkpoint.size}: history was cut`,
+  );
+  const rootOk = rootAtCheckpoint?.equals(checkpoint.rootHash) ?? checkpoint.size === 0;
+  say(rootOk, `Merkle root of the first ${checkpoint.size} links equals the checkpoint root`);
+  let ok = signed && !broken && originOk && covered && rootOk;
+
+  const receiptFile = arg(args, '--receipt');
+  if (receiptFile) {
+    const json = JSON.parse(readFileSync(receiptFile, 'utf8')) as ReceiptFile;
+    const receipt = json.receipt ?? (json as Receipt);
+    const recordHash = (json.recordHash ?? receipt.recordHash) as string;
+    const leaf = leafOfRecordHash(recordHash);
+    const holds =
+      receipt.treeSize === checkpoint.size &&
+      leaf.toString('hex') === receipt.leafHash &&
+      verifyInclusion(
+        receipt.leafIndex,
+        checkpoint.size,
+        leaf,
+        receipt.inclusionProof.map((p) => Buffer.from(p, 'base64')),
+        checkpoint.rootHash,
+      );
+    say(holds, `receipt: seq ${receipt.seq} is in the signed tree of ${checkpoint.size}`);
+    ok &&= holds;
+  }
+  process.stdout.write(ok ? 'OK\n' : 'FAILED\n');
+  return ok;
+}
+
+function say(ok: boolean, what: string): void {
+  process.stdout.write(`${ok ? 'ok  ' : 'FAIL'} ${what}\n`);
+}
+
+/** `verify:log <export.ndjson> --checkpoint <note> --key <key> [--receipt <json>]`. */
+export function verifyLog(args: string[]): void {
+  main(args).then(
+    (ok) => process.exit(ok ? 0 : 1),
+    (error: unknown) => {
+      process.stderr.write(`verify:log: ${(error as Error).message}\n`);
+      process.exit(2);
+    },
+  );
+}
