@@ -85,6 +85,32 @@ describe('OpenAPI access and refusals agree with the server (e2e)', () => {
     expect(problems).toEqual([]);
   });
 
+  it('should refuse a made-up credential of each scheme an operation takes with a documented 401 or 403', async () => {
+    const fake: Record<string, Record<string, string>> = {
+      'api-key': { 'x-api-key': 'not-a-key-of-this-server' },
+      'offline-token': { authorization: 'Bearer eyJhbGciOiJFUzI1NiJ9.e30.c2ln' },
+      'session-token': { authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln' },
+      // one header of the four: the signature's own refusal, before any device is looked up
+      'thekedar-signature': { 'x-thekedar-id': '665f1c2e8b3e4a0012345678' },
+    };
+    const problems: string[] = [];
+    let tried = 0;
+    for (const op of operations) {
+      for (const scheme of (op.security ?? []).flatMap((r) => Object.keys(r))) {
+        expect(Object.keys(fake)).toContain(scheme);
+        tried++;
+        const res = await call(t, op, fake[scheme]);
+        const problem = undocumented(op, res, `made-up ${scheme}`);
+        if (problem) problems.push(problem);
+        if (res.status !== 401 && res.status !== 403) {
+          problems.push(`${op.method} ${op.path}: took a made-up ${scheme} (${res.status})`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(tried).toBeGreaterThan(operations.length / 2);
+  });
+
   it('should refuse a key of every role outside x-roles with 403 forbidden, and take every role inside', async () => {
     const problems: string[] = [];
     let refused = 0;
