@@ -1,6 +1,10 @@
 import { INestApplication } from '@nestjs/common';
-import { GUARDS_METADATA, METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
-import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
+import {
+  GUARDS_METADATA,
+  METHOD_METADATA,
+  PATH_METADATA,
+  ROUTE_ARGS_METADATA,
+} from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { ApplicationConfig, ModulesContainer, Reflector } from '@nestjs/core';
 import type { OpenAPIObject } from '@nestjs/swagger';
@@ -136,7 +140,7 @@ function isDto(type: unknown): boolean {
   );
 }
 
-const ROLE_WORDS: Record<CredentialDoc['scheme'], string> = {
+const SCHEME_WORDS: Record<CredentialDoc['scheme'], string> = {
   'api-key': 'an `x-api-key`',
   'offline-token': 'an offline token (`Authorization: Bearer`)',
   'session-token': "a pairing session's mobile token (`Authorization: Bearer`)",
@@ -174,7 +178,9 @@ function applyAccess(id: string, op: Operation, docs: AccessDoc[]): void {
     if (roles.length > 0) op['x-roles'] = [...new Set(roles)];
     const access = credentials
       .map((c) =>
-        c.roles ? `${ROLE_WORDS[c.scheme]} of role ${c.roles.join(' or ')}` : ROLE_WORDS[c.scheme],
+        c.roles
+          ? `${SCHEME_WORDS[c.scheme]} of role ${c.roles.join(' or ')}`
+          : SCHEME_WORDS[c.scheme],
       )
       .join(', or ');
     op.description = [`**Access:** ${access}.`, op.description].filter(Boolean).join('\n\n');
