@@ -3,6 +3,7 @@ import type { OpenAPIObject } from '@nestjs/swagger';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import { applyOpenApiDecorators, loadSwagger } from '@app/common';
+import { documentAccess } from './openapi-access';
 
 /**
  * The OpenAPI document of the app's controllers. Loads `@nestjs/swagger` (nothing loads it at
@@ -16,7 +17,10 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
     .setDescription(
       'Kiosk identity, Wi-Fi provisioning, phone↔kiosk pairing, offline attendance and the biometric vault. ' +
         'The WebSocket protocol is described in docs/protocol.md. Errors share one body: ' +
-        '{ statusCode, code, message, correlationId, errors? }.',
+        '{ statusCode, code, message, correlationId, errors? }; each operation lists, per status, ' +
+        'the codes it can answer (docs/errors.md says what each means). Every operation can answer ' +
+        "429 rate_limited with Retry-After. An operation's security lists the credentials that admit " +
+        'it (any one of them) and x-roles the API-key roles it accepts.',
     )
     .setVersion('0.1.0')
     .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, 'api-key')
@@ -36,7 +40,10 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
       'thekedar-signature',
     )
     .build();
-  return SwaggerModule.createDocument(app, config);
+  const document = SwaggerModule.createDocument(app, config);
+  // who may call each operation, and its refusals, from the guards (./openapi-access.ts)
+  documentAccess(document, app);
+  return document;
 }
 
 /** Every path `SwaggerModule.setup('docs', …)` serves: /docs, /docs/…, /docs-json, /docs-yaml. */

@@ -13,6 +13,7 @@ import {
 } from '@app/common';
 import { FraudEventType, FraudService } from '@app/fraud';
 import {
+  ONBOARDING_KEY_ROLES,
   OnboardingCredentials,
   OnboardingSponsor,
   WorkerAdmission,
@@ -186,7 +187,7 @@ export class AssistedOnboardingService implements WorkerAdmission {
   }
 
   private admin(apiKey: string): WorkerSponsor {
-    const { principal } = this.apiKeys.authorize(apiKey, ['admin']);
+    const { principal } = this.apiKeys.authorize(apiKey, ONBOARDING_KEY_ROLES);
     return { kind: 'admin', actor: actorOf(principal) };
   }
 }

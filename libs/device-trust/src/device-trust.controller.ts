@@ -1,21 +1,11 @@
 import { Controller, Get, Param } from '@nestjs/common';
-import {
-  ErrorBody,
-  Roles,
-  ApiOkResponse,
-  ApiOperation,
-  ApiResponse,
-  ApiSecurity,
-  ApiTags,
-} from '@app/common';
+import { ErrorBody, Roles, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@app/common';
 import { DeviceTrustService } from './device-trust.service';
 import { DeviceTrustView } from './dto/device-trust.dto';
 import { WorkerDeviceIdParam } from './dto/worker-device.dto';
 
 @ApiTags('worker devices')
-@ApiSecurity('api-key')
 @ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid deviceId' })
-@ApiResponse({ status: 401, type: ErrorBody, description: 'Missing or unknown x-api-key' })
 @Controller('api/v5')
 export class DeviceTrustController {
   constructor(private readonly trust: DeviceTrustService) {}

@@ -9,7 +9,6 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiResponse,
-  ApiSecurity,
   ApiTags,
 } from '@app/common';
 import { WorkerDevice, WorkerDeviceEvent } from './domain/worker-device';
@@ -89,7 +88,6 @@ export class WorkerDeviceController {
 
   @Get('devices')
   @Roles('admin')
-  @ApiSecurity('api-key')
   @ApiOperation({
     summary: 'Worker phones in deviceId order, keyset paged, optionally of one worker',
   })
@@ -101,7 +99,6 @@ export class WorkerDeviceController {
 
   @Get('devices/:deviceId')
   @Roles('admin')
-  @ApiSecurity('api-key')
   @ApiOkResponse({ type: WorkerDeviceDetailView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
   async get(@Param() params: WorkerDeviceIdParam): Promise<WorkerDeviceDetailView> {
@@ -112,7 +109,6 @@ export class WorkerDeviceController {
   @Post('devices/:deviceId/block')
   @HttpCode(200)
   @Roles('admin')
-  @ApiSecurity('api-key')
   @ApiOkResponse({ type: WorkerDeviceView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
   async block(
@@ -126,7 +122,6 @@ export class WorkerDeviceController {
   @Post('devices/:deviceId/unblock')
   @HttpCode(200)
   @Roles('admin')
-  @ApiSecurity('api-key')
   @ApiOkResponse({ type: WorkerDeviceView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
   async unblock(

@@ -9,7 +9,6 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiResponse,
-  ApiSecurity,
   ApiTags,
 } from '@app/common';
 import { decodeEventCursor, encodeEventCursor } from './domain/event-cursor';
@@ -25,10 +24,7 @@ import {
 import { FraudService } from './fraud.service';
 
 @ApiTags('fraud')
-@ApiSecurity('api-key')
 @ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid filter, cursor, id or body' })
-@ApiResponse({ status: 401, type: ErrorBody, description: 'Missing or unknown x-api-key' })
-@ApiResponse({ status: 403, type: ErrorBody, description: 'Not an admin key' })
 @Controller('api/v5/fraud')
 export class FraudController {
   constructor(private readonly fraud: FraudService) {}

@@ -8,7 +8,6 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiResponse,
-  ApiSecurity,
   ApiTags,
 } from '@app/common';
 import { KioskDevice, KioskEvent } from './domain/kiosk-device';
@@ -25,10 +24,7 @@ import {
 import { KioskRegistryService } from './kiosk-registry.service';
 
 @ApiTags('kiosks')
-@ApiSecurity('api-key')
 @ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
-@ApiResponse({ status: 401, type: ErrorBody, description: 'Missing or unknown x-api-key' })
-@ApiResponse({ status: 403, type: ErrorBody, description: 'Key of another role' })
 @Controller('api')
 export class KioskController {
   constructor(private readonly registry: KioskRegistryService) {}
@@ -66,6 +62,7 @@ export class KioskController {
   @Get('kiosks/:device_id')
   @Roles('admin', 'provisioner')
   @ApiOkResponse({ type: KioskView })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
   async get(@Param() params: DeviceIdParam): Promise<KioskView> {
     return toView(await this.registry.require(params.device_id));
   }
@@ -73,6 +70,7 @@ export class KioskController {
   @Get('kiosks/:device_id/events')
   @Roles('admin', 'auditor')
   @ApiOkResponse({ type: [KioskEventView] })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
   async events(@Param() params: DeviceIdParam): Promise<KioskEventView[]> {
     await this.registry.require(params.device_id);
     return (await this.registry.listEvents(params.device_id)).map(toEventView);

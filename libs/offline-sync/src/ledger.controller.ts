@@ -1,15 +1,7 @@
 import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import { Response } from 'express';
 import { once } from 'node:events';
-import {
-  ErrorBody,
-  Roles,
-  ApiOkResponse,
-  ApiProduces,
-  ApiResponse,
-  ApiSecurity,
-  ApiTags,
-} from '@app/common';
+import { ErrorBody, Roles, ApiOkResponse, ApiProduces, ApiResponse, ApiTags } from '@app/common';
 import { WorkforceService } from '@app/workforce';
 import {
   CheckpointView,
@@ -28,8 +20,6 @@ import { LedgerService } from './ledger.service';
 import { OfflineSyncError } from './offline-sync.errors';
 
 @ApiTags('ledger')
-@ApiSecurity('api-key')
-@ApiResponse({ status: 401, type: ErrorBody, description: 'Missing or unknown x-api-key' })
 @ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found' })
 @Controller('api/v5/ledger')
 export class LedgerController {
@@ -82,7 +72,7 @@ export class LedgerController {
   @ApiResponse({
     status: 404,
     type: ErrorBody,
-    description: 'checkpoint_not_found: nothing appended yet',
+    description: 'site_not_found; checkpoint_not_found: nothing appended yet',
   })
   async latest(@Param() params: SiteIdParam): Promise<CheckpointView> {
     await this.requireSite(params.siteId);
@@ -113,7 +103,7 @@ export class LedgerController {
   @Roles('admin', 'auditor')
   @ApiOkResponse({ type: InclusionProofView })
   @ApiResponse({ status: 400, type: ErrorBody, description: 'invalid_proof_request' })
-  @ApiResponse({ status: 404, type: ErrorBody, description: 'link_not_found' })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found, link_not_found' })
   async inclusion(
     @Param() params: SiteIdParam,
     @Query() query: InclusionQuery,

@@ -2,8 +2,8 @@ import { Body, Controller, Headers, HttpCode, Post, Query, Req, Res } from '@nes
 import type { Request, Response } from 'express';
 import {
   ErrorBody,
+  HandlerCredential,
   Public,
-  ApiBearerAuth,
   ApiBody,
   ApiHeader,
   ApiOkResponse,
@@ -14,7 +14,7 @@ import {
 } from '@app/common';
 import { SyncQuery, SyncRequestDto, SyncResponse } from './dto/sync.dto';
 import { checkSyncRequest } from './dto/sync-request.check';
-import { OfflineSyncService } from './offline-sync.service';
+import { OFFLINE_TOKEN_ACCESS, OfflineSyncService } from './offline-sync.service';
 
 @ApiTags('offline sync')
 @Controller('api/v5')
@@ -24,8 +24,8 @@ export class OfflineSyncController {
   /** `@Public()`: no API key; the offline token in Authorization is the credential. */
   @Post('sync')
   @Public()
+  @HandlerCredential(OFFLINE_TOKEN_ACCESS)
   @HttpCode(200)
-  @ApiBearerAuth('offline-token')
   @ApiOperation({ summary: 'Sync a batch of HMAC-signed offline attendance packets' })
   @ApiHeader({
     name: 'x-app-version',
@@ -39,12 +39,7 @@ export class OfflineSyncController {
   })
   @ApiBody({ type: SyncRequestDto })
   @ApiOkResponse({ type: SyncResponse })
-  @ApiResponse({ status: 401, type: ErrorBody, description: 'missing_token' })
-  @ApiResponse({
-    status: 403,
-    type: ErrorBody,
-    description: 'invalid_token, unknown_device, device_blocked, invalid_signatures',
-  })
+  @ApiResponse({ status: 403, type: ErrorBody, description: 'invalid_signatures' })
   @ApiResponse({ status: 413, type: ErrorBody, description: 'too_many_packets, payload_too_large' })
   async syncBatch(
     @Headers('authorization') authorization: string | undefined,

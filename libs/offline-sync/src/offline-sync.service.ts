@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Clock, jcs } from '@app/common';
+import { AccessDoc, Clock, jcs } from '@app/common';
 import {
   DeviceTrustService,
   OfflineTokenClaims,
@@ -60,6 +60,19 @@ type Verdict =
  * `lowTrust: true` below TRUST_LOW_THRESHOLD); accepted packets are screened by the pattern
  * rules (flagged, not rejected); a score below TRUST_AUTO_BLOCK_FLOOR blocks the device.
  */
+
+/**
+ * What `authenticate` and `activeDevice` accept and refuse: the offline token in
+ * `Authorization: Bearer`, of a registered device that is not blocked (the sync route's doc).
+ */
+export const OFFLINE_TOKEN_ACCESS: AccessDoc = {
+  credentials: [{ scheme: 'offline-token' }],
+  errors: {
+    401: ['missing_token'],
+    403: ['invalid_token', 'token_expired', 'unknown_device', 'device_blocked'],
+  },
+};
+
 @Injectable()
 export class OfflineSyncService {
   private readonly logger = new Logger(OfflineSyncService.name);

@@ -25,7 +25,6 @@ import {
   ApiOperation,
   ApiProduces,
   ApiResponse,
-  ApiSecurity,
   ApiTags,
 } from '@app/common';
 import {
@@ -54,11 +53,10 @@ export class ProvisioningController {
   @Post('generate-challenge')
   @HttpCode(200)
   @Roles('admin')
-  @ApiSecurity('api-key')
   @ApiOperation({ summary: 'Issue a Wi-Fi challenge QR for a registered kiosk' })
   @ApiResponse({ status: 200, type: GenerateChallengeResponse })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
-  @ApiResponse({ status: 403, type: ErrorBody, description: 'forbidden (role) or device_blocked' })
+  @ApiResponse({ status: 403, type: ErrorBody, description: 'device_blocked' })
   async generate(
     @Body() body: GenerateChallengeDto,
     @CurrentPrincipal() principal: Principal,
@@ -97,7 +95,6 @@ export class ProvisioningController {
 
   @Get('challenges/:bson_id')
   @Roles('admin')
-  @ApiSecurity('api-key')
   @ApiOperation({
     summary: "A challenge's state (waiting, used, locked, expired); never its answer or password",
   })
@@ -120,9 +117,9 @@ export class ProvisioningController {
 
   @Get('challenges/:bson_id/qr')
   @Roles('admin')
-  @ApiSecurity('api-key')
   @ApiProduces('image/png', 'image/svg+xml')
   @ApiOperation({ summary: "The challenge's QR (the JSON of qr_payload) as PNG or SVG" })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'challenge_not_found' })
   async qr(
     @Param() params: ChallengeIdParam,
     @Query() query: QrFormatQuery,

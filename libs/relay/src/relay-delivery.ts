@@ -2,7 +2,13 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BusEnvelope, EnvelopeHandler, RelayBus } from './bus/relay-bus';
 import { CLOSE_FOR, CloseSpec, PeerFrame, SerializedFrame } from './handlers/reply';
 import { gateKioskText } from './privacy/kiosk-gate';
-import { CLOSE_CODES, OutboundFrame, RelayErrorCode, RelayRole } from './protocol/messages';
+import {
+  CLOSE_CODES,
+  closeFor,
+  OutboundFrame,
+  RelayErrorCode,
+  RelayRole,
+} from './protocol/messages';
 import {
   closeSocket,
   isLegacy,
@@ -301,7 +307,7 @@ export class RelayDelivery {
         { sessionId: conn.sessionId, role: conn.role },
         'Closed a socket that stopped reading',
       );
-      this.close(conn, { code: CLOSE_CODES.policyViolation, reason: 'too_slow' }, true);
+      this.close(conn, closeFor('too_slow'), true);
     }
     return true;
   }

@@ -19,7 +19,7 @@ import {
 import { BusUnavailableError, RelayBus } from './bus/relay-bus';
 import { CLOSE_FOR } from './handlers/reply';
 import { KioskPresence } from './presence/kiosk-presence';
-import { CLOSE_CODES, PING_TEXT, RelayErrorCode, RelayRole } from './protocol/messages';
+import { CLOSE_CODES, closeFor, PING_TEXT, RelayErrorCode, RelayRole } from './protocol/messages';
 import { closeSocket, isLegacy, KIOSK_ROLES, PEER_ROLE, RelayConnection } from './relay-connection';
 import { presenceFrame, RelayDelivery } from './relay-delivery';
 import { EarlyFrames } from './early-frames';
@@ -85,17 +85,13 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
   async beforeApplicationShutdown(): Promise<void> {
     this.shuttingDown = true;
     for (const conn of this.connections) {
-      if (conn.legacy)
-        this.delivery.close(conn, { code: CLOSE_CODES.serverRestart, reason: 'restarting' });
+      if (conn.legacy) this.delivery.close(conn, closeFor('restarting'));
       else
         this.delivery.closeWithError(
           conn,
           'server_restarting',
           'The server is shutting down; reconnect',
-          {
-            code: CLOSE_CODES.serverRestart,
-            reason: 'server_restarting',
-          },
+          closeFor('server_restarting'),
         );
     }
     await Promise.allSettled([...this.connections].map((conn) => this.onClose(conn)));
@@ -114,13 +110,18 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       await this.accept(role, ws, request);
     } catch (error) {
       this.logger.error({ err: error, role }, 'Accepting a socket failed');
-      this.refuse(ws, 'internal_error', 'The socket could not be accepted', 1011);
+      this.refuse(
+        ws,
+        'internal_error',
+        'The socket could not be accepted',
+        closeFor('internal_error').code,
+      );
     }
   }
 
   private async accept(role: RelayRole, ws: WebSocket, request: IncomingMessage): Promise<void> {
     if (this.shuttingDown)
-      return closeSocket(ws, CLOSE_CODES.serverRestart, 'server shutting down');
+      return closeSocket(ws, closeFor('restarting').code, closeFor('restarting').reason);
     // frames that arrive before the socket is in the session wait here, in order, within a bound
     const early = new EarlyFrames(
       ws,
@@ -131,7 +132,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
           ws,
           'rate_limited',
           'Too many frames before the socket was accepted',
-          CLOSE_CODES.policyViolation,
+          closeFor('rate_limited').code,
         ),
     );
     const token = new URL(request.url ?? '/', 'ws://relay').searchParams.get('token');
@@ -142,7 +143,12 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       session = await this.sessions.find(check.sessionId);
     } catch (error) {
       this.logger.error({ err: error }, 'Session lookup failed');
-      return this.refuse(ws, 'internal_error', 'The session could not be loaded', 1011);
+      return this.refuse(
+        ws,
+        'internal_error',
+        'The session could not be loaded',
+        closeFor('internal_error').code,
+      );
     }
     if (!session) return this.refuse(ws, 'session_not_found', 'The session does not exist');
     if (session.status === 'completed')
@@ -328,10 +334,9 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
    * sockets are closed with 4000 and no frame, as the old server did at token expiry.
    */
   private expire(conn: RelayConnection): void {
-    if (conn.legacy)
-      return this.delivery.close(conn, { code: CLOSE_CODES.legacyExpired, reason: 'expired' });
+    if (conn.legacy) return this.delivery.close(conn, closeFor('expired'));
     this.delivery.send(conn, { type: 'session_expired' });
-    this.delivery.close(conn, { code: CLOSE_CODES.expired, reason: 'session_expired' });
+    this.delivery.close(conn, closeFor('session_expired'));
   }
 
   private sweepKeepalive(): void {

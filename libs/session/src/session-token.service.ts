@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { JwtService } from '@nestjs/jwt';
 import { randomUUID } from 'node:crypto';
-import { authConfig, AuthSettings, Clock } from '@app/common';
+import { AccessDoc, authConfig, AuthSettings, Clock } from '@app/common';
 
 /** Which socket path a token opens. Checked on every connection. */
 export type SessionTokenType = 'mobile' | 'device' | 'legacy';
@@ -26,6 +26,13 @@ export type TokenCheck =
  * token opens only /ws/mobile, the QR's only /ws/device, so whoever photographs the QR cannot
  * pose as the phone. Legacy tokens (`/auth`) open /ws/app and /ws/hardware and pair by `jti`.
  */
+
+/** What `check` refuses a session token with, on a route that takes the mobile token as Bearer. */
+export const SESSION_TOKEN_ACCESS: AccessDoc = {
+  credentials: [{ scheme: 'session-token' }],
+  errors: { 401: ['not_authenticated', 'wrong_token_type', 'session_expired'] },
+};
+
 @Injectable()
 export class SessionTokenService {
   private signer?: JwtService;

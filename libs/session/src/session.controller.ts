@@ -17,17 +17,16 @@ import {
   AppSettings,
   AuthError,
   ErrorBody,
+  HandlerCredential,
   Public,
   publicBaseUrl,
   QrFormatQuery,
   Roles,
   sendQr,
   toWebSocketUrl,
-  ApiBearerAuth,
   ApiOperation,
   ApiProduces,
   ApiResponse,
-  ApiSecurity,
   ApiTags,
 } from '@app/common';
 import {
@@ -37,7 +36,7 @@ import {
   OpenMobileSessionResponse,
   SessionQrPayload,
 } from './dto/session.dto';
-import { SessionTokenService } from './session-token.service';
+import { SESSION_TOKEN_ACCESS, SessionTokenService } from './session-token.service';
 import { SessionService } from './session.service';
 import { SessionError } from './session.errors';
 
@@ -58,13 +57,10 @@ export class SessionController {
 
   @Post('api/auth/mobile')
   @Roles('mobile')
-  @ApiSecurity('api-key')
   @ApiOperation({
     summary: 'Open a pairing session for a user; the phone shows qr_payload as a QR',
   })
   @ApiResponse({ status: 201, type: OpenMobileSessionResponse })
-  @ApiResponse({ status: 401, type: ErrorBody })
-  @ApiResponse({ status: 403, type: ErrorBody })
   async openMobile(
     @Body() body: OpenMobileSessionDto,
     @Req() request: Request,
@@ -80,7 +76,8 @@ export class SessionController {
 
   @Get('api/sessions/qr')
   @Public()
-  @ApiBearerAuth('session-token')
+  @HandlerCredential(SESSION_TOKEN_ACCESS)
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'session_not_found' })
   @ApiProduces('image/png', 'image/svg+xml')
   @ApiOperation({
     summary: "The session's QR (qr_payload) as PNG or SVG; Authorization: Bearer <mobile token>",
@@ -110,7 +107,11 @@ export class SessionController {
     summary: 'Legacy kiosk login: a token for /ws/hardware and /ws/app (fielded hardware)',
   })
   @ApiResponse({ status: 200, type: LegacyAuthResponse })
-  @ApiResponse({ status: 401, type: ErrorBody })
+  @ApiResponse({
+    status: 401,
+    type: ErrorBody,
+    description: 'unauthorized: `api_key` in the body is not a hardware key',
+  })
   async legacyAuth(@Body() body: LegacyAuthDto): Promise<LegacyAuthResponse> {
     if (!this.apiKeys.hasRole(body.api_key, 'hardware')) {
       throw new AuthError('unauthorized', 'The api_key is not a hardware key');

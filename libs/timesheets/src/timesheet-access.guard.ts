@@ -7,8 +7,9 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import { ApiKeyService, Principal, Role } from '@app/common';
+import { ApiKeyService, describeGuard, Principal, Role } from '@app/common';
 import { AssistedOnboardingService, ThekedarSignedRequest } from '@app/device-trust';
+import { keyOrThekedarAccess } from '@app/workforce';
 
 /** Who reads or corrects timesheets: a key of an allowed role, or a thekedar's signed request. */
 export type TimesheetActor =
@@ -65,6 +66,11 @@ export class TimesheetAccessGuard implements CanActivate {
     return true;
   }
 }
+
+/** The OpenAPI side of TimesheetAccessGuard: the same `@TimesheetKeyRoles()` reading. */
+describeGuard(TimesheetAccessGuard, ({ handler }) =>
+  keyOrThekedarAccess(new Reflector().get<Role[] | undefined>(KEY_ROLES, handler) ?? []),
+);
 
 export const CurrentTimesheetActor = createParamDecorator(
   (_: unknown, ctx: ExecutionContext): TimesheetActor =>

@@ -19,7 +19,6 @@ import {
   ApiOperation,
   ApiProduces,
   ApiResponse,
-  ApiSecurity,
   ApiTags,
 } from '@app/common';
 import { ApiThekedarSignatureHeaders } from '@app/workforce';
@@ -46,7 +45,6 @@ const SIGNED_READ =
   'Admin or auditor `x-api-key`, or a thekedar-signed request (headers as for worker creation; the signed value is `{"method":"GET","path":"<path with query string, as sent>"}`, so the message is `<x-request-timestamp>.<JCS of it>`). A thekedar sees only the workers it onboarded.';
 
 @ApiTags('timesheets')
-@ApiSecurity('api-key')
 @ApiThekedarSignatureHeaders('hex HMAC-SHA256 (see the operation)')
 @ApiResponse({
   status: 400,
@@ -54,14 +52,9 @@ const SIGNED_READ =
   description: 'Invalid input, invalid_period, period_too_long',
 })
 @ApiResponse({
-  status: 401,
-  type: ErrorBody,
-  description: 'unauthorized, invalid_signature, stale_request',
-})
-@ApiResponse({
   status: 403,
   type: ErrorBody,
-  description: 'forbidden, worker_not_in_crew, replayed_request',
+  description: 'worker_not_in_crew: a thekedar asked about a worker it did not onboard',
 })
 @ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found' })
 @Controller('api/v5/sites/:siteId')

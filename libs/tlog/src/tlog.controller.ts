@@ -1,14 +1,6 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
 import { Response } from 'express';
-import {
-  Public,
-  Roles,
-  ApiOkResponse,
-  ApiOperation,
-  ApiProduces,
-  ApiSecurity,
-  ApiTags,
-} from '@app/common';
+import { Public, Roles, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@app/common';
 import { LogKeysQuery, LogKeysView, WitnessQuery } from './dto/tlog.dto';
 import { LogKeyService } from './log-key.service';
 import { WitnessLog } from './witness-log';
@@ -44,7 +36,6 @@ export class TlogController {
 
   @Get('witness')
   @Roles('admin', 'auditor')
-  @ApiSecurity('api-key')
   @ApiOperation({
     summary:
       'The witness file from a byte offset (≤ 1 MiB per call): one signed checkpoint per line, for monitors',

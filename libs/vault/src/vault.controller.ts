@@ -3,8 +3,11 @@ import { Request, Response } from 'express';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  apiKeyAccess,
   ErrorBody,
+  HandlerCredential,
   Public,
+  Role,
   Roles,
   ApiBody,
   ApiConsumes,
@@ -13,7 +16,6 @@ import {
   ApiOperation,
   ApiProduces,
   ApiResponse,
-  ApiSecurity,
   ApiTags,
 } from '@app/common';
 import { CheckpointView, toCheckpointView } from '@app/tlog';
@@ -32,18 +34,16 @@ import { VaultError } from './vault.errors';
 
 const PURPOSE_HEADER = 'x-access-purpose';
 
+/** The roles of the file routes, which the vault checks itself (the handler and its doc read these). */
+const STORE_ROLES: readonly Role[] = ['admin'];
+const READ_ROLES: readonly Role[] = ['auditor', 'admin'];
+const DELETE_ROLES: readonly Role[] = ['admin'];
+
 /**
  * The file routes are `@Public()` for the global guard on purpose: the vault checks the key
  * and role itself so that refused attempts are audited too (401/403 keep the error body).
  */
 @ApiTags('vault')
-@ApiSecurity('api-key')
-@ApiResponse({
-  status: 401,
-  type: ErrorBody,
-  description: 'Missing or unknown x-api-key (audited)',
-})
-@ApiResponse({ status: 403, type: ErrorBody, description: 'Key of another role (audited)' })
 @ApiResponse({
   status: 503,
   type: ErrorBody,
@@ -103,6 +103,7 @@ export class VaultController {
 
   @Post()
   @Public()
+  @HandlerCredential(apiKeyAccess(STORE_ROLES))
   @HttpCode(201)
   @ApiOperation({
     summary: 'Store an image (admin): the raw body is encrypted as it streams in',
@@ -111,15 +112,29 @@ export class VaultController {
   @ApiBody({ schema: { type: 'string', format: 'binary' } })
   @ApiHeader({ name: PURPOSE_HEADER, required: false, description: 'Why (default "upload")' })
   @ApiResponse({ status: 201, type: StoredFileView })
-  @ApiResponse({ status: 413, type: ErrorBody, description: 'Over VAULT_MAX_FILE_BYTES' })
-  @ApiResponse({ status: 415, type: ErrorBody, description: 'Not an image or octet-stream' })
+  @ApiResponse({
+    status: 413,
+    type: ErrorBody,
+    description: 'payload_too_large: over VAULT_MAX_FILE_BYTES',
+  })
+  @ApiResponse({
+    status: 415,
+    type: ErrorBody,
+    description: 'unsupported_media_type: not an image or octet-stream',
+  })
   async store(
     @Req() request: Request,
     @Res({ passthrough: true }) response: Response,
   ): Promise<StoredFileView> {
     const purpose = header(request, PURPOSE_HEADER) ?? 'upload';
     try {
-      const actor = await this.vault.admit(credentialOf(request), ['admin'], 'store', '', purpose);
+      const actor = await this.vault.admit(
+        credentialOf(request),
+        STORE_ROLES,
+        'store',
+        '',
+        purpose,
+      );
       const declared = Number(request.headers['content-length']);
       return await this.vault.store(
         request,
@@ -137,6 +152,7 @@ export class VaultController {
 
   @Get(':fileId')
   @Public()
+  @HandlerCredential(apiKeyAccess(READ_ROLES))
   @ApiOperation({
     summary: 'Read a file (auditor or admin); audited before any byte is sent',
   })
@@ -164,7 +180,7 @@ export class VaultController {
     const purpose = header(request, PURPOSE_HEADER);
     const actor = await this.vault.admit(
       credentialOf(request),
-      ['auditor', 'admin'],
+      READ_ROLES,
       'read',
       fileId,
       purpose,
@@ -191,6 +207,7 @@ export class VaultController {
 
   @Delete(':fileId')
   @Public()
+  @HandlerCredential(apiKeyAccess(DELETE_ROLES))
   @ApiOperation({ summary: 'Crypto-shred a file (admin): its data key is destroyed' })
   @ApiOkResponse({ type: DeletedFileView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'file_not_found (audited)' })
@@ -199,7 +216,7 @@ export class VaultController {
     const purpose = header(request, PURPOSE_HEADER);
     const actor = await this.vault.admit(
       credentialOf(request),
-      ['admin'],
+      DELETE_ROLES,
       'delete',
       fileId,
       purpose,

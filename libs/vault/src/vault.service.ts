@@ -100,7 +100,7 @@ export class VaultService {
    */
   async admit(
     credential: { apiKey?: string; ip?: string },
-    roles: Role[],
+    roles: readonly Role[],
     action: VaultAction,
     fileId: string,
     purpose: string | undefined,

@@ -1,6 +1,12 @@
 import { CanActivate, createParamDecorator, ExecutionContext, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
-import { OnboardingSponsor, WorkerAdmission } from './worker-admission';
+import { describeGuard } from '@app/common';
+import {
+  keyOrThekedarAccess,
+  ONBOARDING_KEY_ROLES,
+  OnboardingSponsor,
+  WorkerAdmission,
+} from './worker-admission';
 
 type OnboardingRequest = Request & { onboarding?: OnboardingSponsor };
 
@@ -33,6 +39,9 @@ export class OnboardingGuard implements CanActivate {
     return true;
   }
 }
+
+/** The OpenAPI side of OnboardingGuard. */
+describeGuard(OnboardingGuard, () => keyOrThekedarAccess(ONBOARDING_KEY_ROLES));
 
 /** Who sponsors the worker being created, as OnboardingGuard admitted it. */
 export const Onboarding = createParamDecorator(

@@ -1,3 +1,4 @@
+import type { AccessDoc, Role } from '@app/common';
 import { WorkerSponsor } from './domain/workforce';
 
 /** The headers of a worker-creation request (either an admin key or a thekedar signature). */
@@ -23,4 +24,27 @@ export interface OnboardingSponsor {
  */
 export abstract class WorkerAdmission {
   abstract admit(credentials: OnboardingCredentials, rawBody: unknown): Promise<OnboardingSponsor>;
+}
+
+/** The key roles that may create a worker (the thekedar signature is the other way in). */
+export const ONBOARDING_KEY_ROLES: readonly Role[] = ['admin'];
+
+/**
+ * What a thekedar-signed request is refused with (device-trust's AssistedOnboardingService),
+ * beside the key's own refusals: no credential at all is `unauthorized`.
+ */
+export const THEKEDAR_SIGNATURE_ERRORS = {
+  401: ['unauthorized', 'missing_signature_headers', 'invalid_signature', 'stale_request'],
+  403: ['replayed_request', 'device_blocked'],
+} as const satisfies AccessDoc['errors'];
+
+/** A key of `roles` or a thekedar signature: what OnboardingGuard and the timesheet routes take. */
+export function keyOrThekedarAccess(roles: readonly Role[]): AccessDoc {
+  return {
+    credentials: [{ scheme: 'api-key', roles }, { scheme: 'thekedar-signature' }],
+    errors: {
+      401: THEKEDAR_SIGNATURE_ERRORS[401],
+      403: ['forbidden', ...THEKEDAR_SIGNATURE_ERRORS[403]],
+    },
+  };
 }

@@ -11,7 +11,6 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiResponse,
-  ApiSecurity,
   ApiTags,
 } from '@app/common';
 import { OnboardingSponsor } from './worker-admission';
@@ -40,10 +39,7 @@ import { WorkforceService } from './workforce.service';
 import { WorkforceError } from './workforce.errors';
 
 @ApiTags('workforce')
-@ApiSecurity('api-key')
 @ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
-@ApiResponse({ status: 401, type: ErrorBody, description: 'Missing or unknown x-api-key' })
-@ApiResponse({ status: 403, type: ErrorBody, description: 'Key of another role' })
 @Controller('api/v5')
 export class WorkforceController {
   constructor(private readonly workforce: WorkforceService) {}
@@ -187,7 +183,6 @@ export class WorkforceController {
   @Post('workers')
   @Public()
   @UseGuards(OnboardingGuard)
-  @ApiSecurity('thekedar-signature')
   @ApiOperation({
     summary: 'Create a worker (admin key, or a thekedar-signed request)',
     description: [
@@ -202,16 +197,6 @@ export class WorkforceController {
     'hex HMAC-SHA256(device secret, `<x-request-timestamp>.<JCS(body)>`)',
   )
   @ApiCreatedResponse({ type: CreateWorkerResponse })
-  @ApiResponse({
-    status: 401,
-    type: ErrorBody,
-    description: 'unauthorized, missing_signature_headers, invalid_signature, stale_request',
-  })
-  @ApiResponse({
-    status: 403,
-    type: ErrorBody,
-    description: 'forbidden (key of another role), replayed_request, device_blocked',
-  })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found' })
   async createWorker(
     @Body() body: CreateWorkerDto,

@@ -1,15 +1,12 @@
 import { Controller, Get } from '@nestjs/common';
 import {
   CurrentPrincipal,
-  ErrorBody,
   Principal,
   ROLES,
   Roles,
   ApiOkResponse,
   ApiOperation,
   ApiProperty,
-  ApiResponse,
-  ApiSecurity,
   ApiTags,
 } from '@app/common';
 
@@ -22,14 +19,12 @@ export class WhoAmIView {
 
 /** Lets a client (the console) learn what its API key may do, without trying routes. */
 @ApiTags('auth')
-@ApiSecurity('api-key')
 @Controller('api')
 export class WhoAmIController {
   @Get('whoami')
   @Roles(...ROLES)
   @ApiOperation({ summary: "The calling key's roles and key id (any valid key)" })
   @ApiOkResponse({ type: WhoAmIView })
-  @ApiResponse({ status: 401, type: ErrorBody, description: 'Missing or unknown x-api-key' })
   whoami(@CurrentPrincipal() principal: Principal): WhoAmIView {
     return { roles: [...principal.roles], keyId: principal.keyId };
   }

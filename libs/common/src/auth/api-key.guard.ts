@@ -1,6 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Request } from 'express';
 import { AuthError } from '../errors/common.errors';
+import { apiKeyAccess, describeGuard } from '../http/access-doc';
 import { CachedReflector } from '../http/route-metadata';
 import { ApiKeyService } from './api-key.service';
 import { Principal, Role } from './role';
@@ -37,3 +38,13 @@ export class ApiKeyGuard implements CanActivate {
     return true;
   }
 }
+
+/** The OpenAPI side of ApiKeyGuard: the same `@Public()` / `@Roles()` reading. */
+describeGuard(ApiKeyGuard, ({ handler, controller }) => {
+  const reflector = new CachedReflector();
+  const targets = [handler, controller];
+  if (reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return undefined;
+  const roles = reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets);
+  if (!roles || roles.length === 0) return { errors: { 403: ['forbidden'] } };
+  return apiKeyAccess(roles);
+});

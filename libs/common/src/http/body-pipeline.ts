@@ -80,6 +80,27 @@ export function bodyPipeline(
   return [encodingGate, readJson, parse, mapErrors];
 }
 
+/**
+ * What a route that reads a JSON body can answer before its handler runs: the errors of this
+ * pipeline, of JsonBodyGuard (415 `unsupported_media_type`) and of validation. The OpenAPI
+ * document lists them on every such route (apps/api/src/openapi-access.ts).
+ */
+export const JSON_BODY_ERRORS = {
+  400: [
+    'validation_failed',
+    'invalid_json',
+    'json_too_deep',
+    'json_duplicate_key',
+    'json_too_many_keys',
+    'json_string_too_long',
+    'json_number_out_of_range',
+    'json_lone_surrogate',
+    'invalid_content_encoding',
+  ],
+  413: ['payload_too_large'],
+  415: ['unsupported_media_type', 'unsupported_encoding', 'unsupported_charset'],
+} as const;
+
 /** Whether the request says its body is JSON (`application/json` or `application/*+json`). */
 export function isJsonRequest(req: IncomingMessage): boolean {
   const type = String(req.headers['content-type'] ?? '')

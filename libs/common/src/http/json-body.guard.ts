@@ -3,6 +3,7 @@ import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { Request } from 'express';
 import { CommonError } from '../errors/common.errors';
+import { describeGuard } from './access-doc';
 import { isJsonRequest } from './body-pipeline';
 
 /**
@@ -37,14 +38,26 @@ export class JsonBodyGuard implements CanActivate {
     const handler = context.getHandler();
     let reads = this.readsBody.get(handler);
     if (reads === undefined) {
-      const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), handler.name) ??
-        {}) as Record<string, unknown>;
-      reads = Object.keys(args).some((key) => key.split(':')[0] === String(RouteParamtypes.BODY));
+      reads = readsBody(context.getClass(), handler);
       this.readsBody.set(handler, reads);
     }
     return reads;
   }
 }
+
+/** Whether a route handler has a `@Body()` parameter. */
+export function readsBody(controller: object, handler: { name: string }): boolean {
+  const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, handler.name) ?? {}) as Record<
+    string,
+    unknown
+  >;
+  return Object.keys(args).some((key) => key.split(':')[0] === String(RouteParamtypes.BODY));
+}
+
+/** The OpenAPI side of JsonBodyGuard: a route with a `@Body()` refuses other media types. */
+describeGuard(JsonBodyGuard, ({ handler, controller }) =>
+  readsBody(controller, handler) ? { errors: { 415: ['unsupported_media_type'] } } : undefined,
+);
 
 /** A body is coming: chunked, or a Content-Length above 0. */
 function hasBody(request: Request): boolean {

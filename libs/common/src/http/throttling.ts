@@ -31,6 +31,7 @@ import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { CommonError } from '../errors/common.errors';
 import { RedisService } from '../redis/redis.service';
+import { describeGuard } from './access-doc';
 import { LocalThrottlerStorage } from './local-throttler-storage';
 import { CachedReflector } from './route-metadata';
 
@@ -329,6 +330,9 @@ export class AppThrottlerGuard extends ThrottlerGuard {
     );
   }
 }
+
+/** The OpenAPI side of AppThrottlerGuard: every route can answer 429 (nothing is exempt). */
+describeGuard(AppThrottlerGuard, () => ({ errors: { 429: ['rate_limited'] } }));
 
 function throttlerOptions(limits: RateLimitSettings, redis: RedisService): ThrottlerModuleOptions {
   const logger = new Logger('RateLimit');

@@ -5,7 +5,7 @@ import { FaceSubmissionService } from '../face-submission.service';
 import { kioskCopyOfAnswer } from '../privacy/kiosk-gate';
 import {
   AuthFrame,
-  CLOSE_CODES,
+  closeFor,
   InboundFrame,
   isHandlerFrame,
   NEW_PROTOCOL,
@@ -136,7 +136,7 @@ export class PairingHandler {
     };
     if (outcome.final) {
       const closed = { type: 'session_closed', reason: 'completed' } as const;
-      const close = { code: CLOSE_CODES.normal, reason: 'completed' };
+      const close = closeFor('completed');
       reply.frames.push(closed);
       reply.toPeer?.push(closed);
       reply.close = close;

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { CLOSE_CODES, OutboundFrame, RelayErrorCode } from '../protocol/messages';
+import { CLOSE_CODES, CLOSE_FOR, OutboundFrame, RelayErrorCode } from '../protocol/messages';
 import { RELAYED_ROUTES, RelayedData, RelayedType } from '../protocol/parse-frame';
 
 /** The head of each relayed frame to the peer, `{"type":"<type>","data":`, as text and UTF-8. */
@@ -78,21 +78,8 @@ export interface Reply {
   join?: boolean;
 }
 
-/** The close code that goes with an error code, for errors that end the socket. */
-export const CLOSE_FOR: Partial<Record<RelayErrorCode, number>> = {
-  not_authenticated: CLOSE_CODES.notAuthenticated,
-  wrong_token_type: CLOSE_CODES.forbidden,
-  session_not_found: CLOSE_CODES.notFound,
-  session_expired: CLOSE_CODES.expired,
-  session_closed: CLOSE_CODES.conflict,
-  already_connected: CLOSE_CODES.conflict,
-  session_mismatch: CLOSE_CODES.notAuthenticated,
-  invalid_signature: CLOSE_CODES.notAuthenticated,
-  device_not_registered: CLOSE_CODES.forbidden,
-  device_blocked: CLOSE_CODES.forbidden,
-  auth_timeout: CLOSE_CODES.notAuthenticated,
-  bus_unavailable: CLOSE_CODES.tryAgainLater,
-};
+/** The close code that goes with an error code, for errors that end the socket (codes.ts). */
+export { CLOSE_FOR } from '../protocol/codes';
 
 /**
  * The peer's frames and nothing for the sender. Written as a literal: the spread it replaces

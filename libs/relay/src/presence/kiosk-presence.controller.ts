@@ -1,23 +1,12 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import {
-  ErrorBody,
-  Roles,
-  ApiOkResponse,
-  ApiOperation,
-  ApiResponse,
-  ApiSecurity,
-  ApiTags,
-} from '@app/common';
+import { ErrorBody, Roles, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@app/common';
 import { BusUnavailableError } from '../bus/relay-bus';
 import { ConnectedKiosksQuery, ConnectedKiosksView } from '../dto/connected-kiosks.dto';
 import { KioskPresence } from './kiosk-presence';
 import { RelayError } from '../relay.errors';
 
 @ApiTags('relay')
-@ApiSecurity('api-key')
 @ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
-@ApiResponse({ status: 401, type: ErrorBody, description: 'Missing or unknown x-api-key' })
-@ApiResponse({ status: 403, type: ErrorBody, description: 'Key of another role' })
 @Controller('api/v5/relay')
 export class KioskPresenceController {
   constructor(private readonly presence: KioskPresence) {}

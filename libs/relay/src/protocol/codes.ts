@@ -33,21 +33,19 @@ export const RELAY_ERROR_CODES = {
   unsupported_frame: 'binary frames are not accepted',
   payload_too_large: 'the frame (or the image in it) is over the limit',
   rate_limited: 'too many frames per second: this one was dropped',
-  not_authenticated:
-    'missing or invalid token, or a device frame before a successful auth (closes with 4401)',
-  wrong_token_type: 'the token is for another socket path (closes with 4403)',
-  session_not_found: 'the token names a session that does not exist (closes with 4404)',
+  not_authenticated: 'missing or invalid token, or a device frame before a successful auth',
+  wrong_token_type: 'the token is for another socket path',
+  session_not_found: 'the token names a session that does not exist',
   session_expired:
-    'the token or the session is past its deadline when the socket opens (closes with 4408, on every socket), or a submission came after it. An open socket at the deadline gets the `session_expired` frame instead (legacy sockets: no frame, close 4000)',
-  session_closed: 'the session is already completed (closes with 4409)',
+    'the token or the session is past its deadline when the socket opens (on every socket), or a submission came after it. An open socket at the deadline gets the `session_expired` frame instead (legacy sockets: no frame, close 4000)',
+  session_closed: 'the session is already completed',
   already_connected:
-    'the session already has a socket of this role, or (legacy) its app socket was already used once (closes with 4409)',
-  session_mismatch: 'auth.session_id is not the session of the token (closes with 4401)',
-  invalid_signature:
-    'the auth signature does not verify with the registered key (closes with 4401)',
-  device_not_registered: 'auth.device_id is not a registered kiosk (closes with 4403)',
-  device_blocked: 'the kiosk is blocked (closes with 4403)',
-  auth_timeout: 'no auth frame in time after the challenge (closes with 4401)',
+    'the session already has a socket of this role, or (legacy) its app socket was already used once',
+  session_mismatch: 'auth.session_id is not the session of the token',
+  invalid_signature: 'the auth signature does not verify with the registered key',
+  device_not_registered: 'auth.device_id is not a registered kiosk',
+  device_blocked: 'the kiosk is blocked',
+  auth_timeout: 'no auth frame in time after the challenge',
   peer_not_connected: 'the other side of the session is not connected: the frame was not delivered',
   invalid_image: 'the image is not base64 of a JPEG or PNG',
   missing_platform_id: 'legacy: to_backend without data.platform_id',
@@ -57,18 +55,20 @@ export const RELAY_ERROR_CODES = {
   platform_id_already_set:
     'legacy: to_hardware with a platform_id other than the one the session already holds (the frame is not relayed)',
   bus_unavailable:
-    'the relay bus (Redis) is unavailable: the socket cannot be served (closes with 1013; reconnect later)',
+    'the relay bus (Redis) is unavailable: the socket cannot be served (reconnect later)',
   privacy_violation: 'a frame toward a kiosk still held the platform id and was dropped',
   server_restarting:
-    'the server is shutting down; reconnect within the session window (closes with 1012; legacy sockets get the close only)',
+    'the server is shutting down; reconnect within the session window (legacy sockets get the close only)',
   internal_error: 'an unexpected server error',
 } as const;
 
 export type RelayErrorCode = keyof typeof RELAY_ERROR_CODES;
 
+/** The close code and reason of each socket close the server makes. */
 export const CLOSE_CODES = {
   normal: 1000,
   policyViolation: 1008,
+  internalError: 1011,
   serverRestart: 1012,
   tryAgainLater: 1013,
   legacyExpired: 4000,
@@ -78,3 +78,77 @@ export const CLOSE_CODES = {
   expired: 4408,
   conflict: 4409,
 } as const;
+
+/**
+ * The error codes that end the socket: an `error` frame with the code, then this close code,
+ * with the code as the close reason (a token refused at connect, a failed kiosk auth, …).
+ */
+export const CLOSE_FOR: Partial<Record<RelayErrorCode, number>> = {
+  not_authenticated: CLOSE_CODES.notAuthenticated,
+  wrong_token_type: CLOSE_CODES.forbidden,
+  session_not_found: CLOSE_CODES.notFound,
+  session_expired: CLOSE_CODES.expired,
+  session_closed: CLOSE_CODES.conflict,
+  already_connected: CLOSE_CODES.conflict,
+  session_mismatch: CLOSE_CODES.notAuthenticated,
+  invalid_signature: CLOSE_CODES.notAuthenticated,
+  device_not_registered: CLOSE_CODES.forbidden,
+  device_blocked: CLOSE_CODES.forbidden,
+  auth_timeout: CLOSE_CODES.notAuthenticated,
+  bus_unavailable: CLOSE_CODES.tryAgainLater,
+};
+
+/**
+ * Every other close the server makes, by its close reason: the code, what the socket gets
+ * before it (`frame`) and when. The relay closes with these entries (`closeFor`), so the table
+ * in docs/protocol.md is what it sends.
+ */
+export const OTHER_CLOSES = {
+  completed: {
+    code: CLOSE_CODES.normal,
+    frame: '`session_closed`',
+    when: 'the session completed (its one successful submission)',
+  },
+  too_slow: {
+    code: CLOSE_CODES.policyViolation,
+    frame: 'none',
+    when: 'the client left more than `RELAY_MAX_SEND_BUFFER_BYTES` unread when a frame was due',
+  },
+  rate_limited: {
+    code: CLOSE_CODES.policyViolation,
+    frame: 'error `rate_limited`',
+    when: 'more than `RELAY_RATE_BURST` frames before the socket was accepted',
+  },
+  internal_error: {
+    code: CLOSE_CODES.internalError,
+    frame: 'error `internal_error`',
+    when: 'the socket could not be accepted, or its session loaded (an unexpected server error)',
+  },
+  server_restarting: {
+    code: CLOSE_CODES.serverRestart,
+    frame: 'error `server_restarting`',
+    when: 'the server shuts down (new protocol)',
+  },
+  restarting: {
+    code: CLOSE_CODES.serverRestart,
+    frame: 'none',
+    when: 'the server shuts down (legacy sockets, and any socket it was still accepting)',
+  },
+  session_expired: {
+    code: CLOSE_CODES.expired,
+    frame: '`session_expired`',
+    when: "the session's deadline, on an open new-protocol socket",
+  },
+  expired: {
+    code: CLOSE_CODES.legacyExpired,
+    frame: 'none',
+    when: "the session's deadline, on a legacy socket",
+  },
+} as const satisfies Record<string, { code: number; frame: string; when: string }>;
+
+export type CloseReason = keyof typeof OTHER_CLOSES;
+
+/** The close frame (code and reason) of one of OTHER_CLOSES. */
+export function closeFor(reason: CloseReason): { code: number; reason: string } {
+  return { code: OTHER_CLOSES[reason].code, reason };
+}

@@ -4,7 +4,9 @@ import { CLOSE_GRACE_MS } from '../relay-connection';
 import { AnyMessageDef } from './message';
 import {
   CLOSE_CODES,
+  CLOSE_FOR,
   MESSAGE_CATALOG,
+  OTHER_CLOSES,
   MESSAGES,
   RELAY_ERROR_CODES,
   RELAY_PATHS,
@@ -120,13 +122,46 @@ export function renderProtocolDoc(): string {
       '',
     );
   }
-  push('## Error codes', '', '| code | meaning |', '|---|---|');
-  for (const [code, meaning] of Object.entries(RELAY_ERROR_CODES))
-    push(`| \`${code}\` | ${meaning} |`);
+  push(
+    '## Error codes',
+    '',
+    'An error that ends the socket is followed by the close code of its row, with the error code',
+    'as the close reason; the others leave the socket open (unless Close codes lists it there).',
+    '',
+    '| code | meaning | closes with |',
+    '|---|---|---|',
+  );
+  for (const [code, meaning] of Object.entries(RELAY_ERROR_CODES)) {
+    const always = CLOSE_FOR[code as keyof typeof CLOSE_FOR];
+    const sometimes = OTHER_CLOSES[code as keyof typeof OTHER_CLOSES];
+    const close = always ?? (sometimes ? `${sometimes.code} when ${sometimes.when}` : '');
+    push(`| \`${code}\` | ${meaning} | ${close} |`);
+  }
   push('', '## Result codes', '', '| code | meaning |', '|---|---|');
   for (const [code, meaning] of Object.entries(RESULT_CODES)) push(`| \`${code}\` | ${meaning} |`);
-  push('', '## Close codes', '', '| code | name |', '|---|---|');
-  for (const [name, code] of Object.entries(CLOSE_CODES)) push(`| ${code} | ${name} |`);
+  push(
+    '',
+    '## Close codes',
+    '',
+    'Every close the server makes, with the reason it carries. Refusals of the token (at connect)',
+    "and of the kiosk's `auth` come as an `error` frame, then the close. The keepalive cuts a",
+    'socket that answered no ping without a close frame (clients see 1006). The WebSocket library',
+    'closes a client that breaks the WebSocket protocol itself with 1002 or 1007, and one that sends',
+    'a frame far over the limit with 1009 (see Limits). An upgrade over the rate limit is refused',
+    'before any socket exists: HTTP 429 `rate_limited` with `Retry-After`.',
+    '',
+    '| code | name | reason (what came before) |',
+    '|---|---|---|',
+  );
+  for (const [name, code] of Object.entries(CLOSE_CODES)) {
+    const errors = Object.entries(CLOSE_FOR)
+      .filter(([, c]) => c === code)
+      .map(([error]) => `\`${error}\` (its \`error\` frame)`);
+    const others = Object.entries(OTHER_CLOSES)
+      .filter(([, c]) => c.code === code)
+      .map(([reason, c]) => `\`${reason}\` (${c.frame}): ${c.when}`);
+    push(`| ${code} | ${name} | ${[...errors, ...others].join('; ')} |`);
+  }
   push(
     '',
     '## Limits',
@@ -147,7 +182,7 @@ export function renderProtocolDoc(): string {
     `  peer is told it left. A refused socket, and one closed as \`too_slow\`, that does not answer the`,
     `  close frame within ${formatMs(CLOSE_GRACE_MS)} is cut; other sockets get the close after their last frames.`,
     '- Upgrades: every WebSocket upgrade counts toward the per-IP HTTP rate limit (`RATE_LIMIT_PER_IP`);',
-    '  over it the upgrade is answered 429 with `Retry-After`.',
+    '  over it the upgrade is answered HTTP 429 with the error body (`rate_limited`) and `Retry-After`.',
     `- Keepalive: a \`ping\` frame and a WebSocket ping every \`RELAY_PING_INTERVAL_MS\` (${formatMs(relay.pingIntervalMs)}); a socket`,
     '  that answered neither by the next round is closed.',
     `- Kiosk auth: \`RELAY_AUTH_TIMEOUT_MS\` (${formatMs(relay.authTimeoutMs)}) after the challenge.`,
