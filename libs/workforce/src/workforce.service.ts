@@ -52,6 +52,11 @@ export class WorkforceService {
     return this.workforce.findWorkerById(id);
   }
 
+  /** The workers among `ids` that exist (any order). */
+  findWorkers(ids: string[]): Promise<Worker[]> {
+    return this.workforce.findWorkersByIds(ids);
+  }
+
   findThekedar(id: string): Promise<Thekedar | undefined> {
     return this.workforce.findThekedarById(id);
   }

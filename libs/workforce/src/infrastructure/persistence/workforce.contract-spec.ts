@@ -91,6 +91,17 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut }) => {
     expect(await sut().findWorkerById(newId())).toBeUndefined();
   });
 
+  it('should find the workers among a list of ids, and only those', async () => {
+    const site = newId();
+    const a = { ...worker([site]), name: 'A' };
+    const b = { ...worker([site]), name: 'B', phone: '+919810000002' };
+    for (const w of [a, b]) await sut().createWorker(w, code(w.id));
+    const found = await sut().findWorkersByIds([b.id, newId(), a.id, b.id]);
+    expect(found.sort((x, y) => x.name.localeCompare(y.name))).toEqual([a, b]);
+    expect(await sut().findWorkersByIds([])).toEqual([]);
+    expect(await sut().findWorkersByIds([newId()])).toEqual([]);
+  });
+
   it('should let exactly one of many concurrent claims spend a code', async () => {
     const w = worker([newId()]);
     const c = code(w.id);

@@ -31,6 +31,8 @@ export abstract class WorkforceRepository {
   /** Creates the worker and its enrollment code together. */
   abstract createWorker(worker: Worker, enrollment: EnrollmentCode): Promise<void>;
   abstract findWorkerById(id: string): Promise<Worker | undefined>;
+  /** The workers among `ids` that exist (any order). */
+  abstract findWorkersByIds(ids: string[]): Promise<Worker[]>;
   /** Sets the given fields; the worker as it is then, undefined when no worker has this id. */
   abstract updateWorker(id: string, changes: WorkerChanges): Promise<Worker | undefined>;
   /** Sets the given fields; the site as it is then, undefined when no site has this id. */

@@ -116,6 +116,14 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     return doc ? Mapper.workerToDomain(doc) : undefined;
   }
 
+  async findWorkersByIds(ids: string[]): Promise<Worker[]> {
+    if (ids.length === 0) return [];
+    const docs = await this.workers
+      .find({ _id: { $in: ids } }, PERSON_FIELDS)
+      .lean<WorkerDocument[]>();
+    return docs.map(Mapper.workerToDomain);
+  }
+
   async updateWorker(id: string, changes: WorkerChanges): Promise<Worker | undefined> {
     const set: Partial<WorkerDocument> = {};
     if (changes.name !== undefined) set.name = changes.name;

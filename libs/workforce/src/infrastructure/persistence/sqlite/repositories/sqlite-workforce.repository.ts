@@ -34,6 +34,8 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   private readonly sitesByIds = new Map<number, Statement<string[], SiteRow>>();
   /** `findWorkerById`'s statement (prepared on first use). */
   private workerById?: Statement<[string], WorkerRow>;
+  /** `findWorkersByIds`' statement (prepared on first use). */
+  private workersByIds?: Statement<[string], WorkerRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -132,6 +134,15 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     // the trust score of every sync reads its worker: prepared once
     const row = (this.workerById ??= this.db.prepare('SELECT * FROM workers WHERE id = ?')).get(id);
     return row ? Mapper.workerToDomain(row) : undefined;
+  }
+
+  async findWorkersByIds(ids: string[]): Promise<Worker[]> {
+    if (ids.length === 0) return [];
+    // one statement for any count: the ids go in as one JSON array
+    const rows = (this.workersByIds ??= this.db.prepare<[string], WorkerRow>(
+      'SELECT * FROM workers WHERE id IN (SELECT value FROM json_each(?))',
+    )).all(JSON.stringify(ids));
+    return rows.map(Mapper.workerToDomain);
   }
 
   async updateWorker(id: string, changes: WorkerChanges): Promise<Worker | undefined> {
