@@ -26,7 +26,11 @@ import { FraudService } from './fraud.service';
 
 @ApiTags('fraud')
 @ApiSecurity('api-key')
-@ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid filter, cursor, id or body' })
+@ApiResponse({
+  status: 400,
+  type: ErrorBody,
+  description: 'Invalid filter, cursor, id or body; invalid_period (`to` before `from`)',
+})
 @ApiResponse({ status: 401, type: ErrorBody, description: 'Missing or unknown x-api-key' })
 @ApiResponse({ status: 403, type: ErrorBody, description: 'Not an admin key' })
 @Controller('api/v5/fraud')

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DAY_PATTERN, daysBetween, localIso, OBJECT_ID_PATTERN } from '@app/common';
+import { CommonError, DAY_PATTERN, daysBetween, localIso, OBJECT_ID_PATTERN } from '@app/common';
 import { WorkforceService } from '@app/workforce';
 import { FraudService } from '@app/fraud';
 import { CsvPerson } from './domain/timesheet-csv';
@@ -53,7 +53,8 @@ export class TimesheetsService {
   /** Checks the period, the site and the caller's scope; brings the read model up to date. */
   async scope(request: PeriodRequest, actor: TimesheetActor): Promise<Scope> {
     const span = daysBetween(request.from, request.to);
-    if (span < 0) throw new TimesheetsError('invalid_period', 'to must not be before from');
+    // PeriodQuery refuses an inverted period (`@NotBefore`); a caller of its own is held to it too
+    if (span < 0) throw new CommonError('invalid_period', 'to must not be before from');
     if (span + 1 > this.maxPeriodDays) {
       throw new TimesheetsError(
         'period_too_long',
