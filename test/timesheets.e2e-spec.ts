@@ -424,7 +424,7 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
       expect(nightRow).toMatchObject({
         // the payroll needs who to pay: the name and the phone (a leading + neutralized)
         worker_name: 'Sita Devi',
-        worker_phone: "'+91 98100 00001",
+        worker_phone: `'${(await get(`/api/v5/workers/${night.workerId}`)).body.phone}`,
         first_in: '2026-03-02T22:00:00+05:30',
         last_out: '2026-03-03T06:00:00+05:30',
         hours: '8.00',
