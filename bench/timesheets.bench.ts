@@ -19,6 +19,7 @@ import { LedgerService, PendingLogEntry } from '@app/offline-sync';
 import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
 import { TimesheetProjector } from '@app/timesheets';
+import { WorkforceRepository } from '@app/workforce/infrastructure/persistence/workforce.repository';
 import { heapMiB, now, printRows, rssMiB, settleGc } from './support';
 
 const WORKERS = 1000;
@@ -89,6 +90,27 @@ export async function run(): Promise<void> {
     ).json()) as { siteId: string };
     const siteId = site.siteId;
     const workers = Array.from({ length: WORKERS }, (_, i) => `b${String(i).padStart(23, '0')}`);
+    // the workers exist, with a name and a phone: the export looks them up a page at a time
+    const people = app.get(WorkforceRepository, { strict: false });
+    for (const [i, id] of workers.entries()) {
+      await people.createWorker(
+        {
+          id,
+          name: `Worker ${i}, site "bench"`,
+          phone: `+91 90000 ${String(i).padStart(5, '0')}`,
+          siteIds: [siteId],
+          trustScore: 50,
+          sponsor: { kind: 'admin', actor: 'admin:bench' },
+          createdAt: new Date(),
+        },
+        {
+          codeHash: `bench-${id}`,
+          personKind: 'worker',
+          personId: id,
+          expiresAt: new Date(Date.now() + 86_400_000),
+        },
+      );
+    }
     const ledger = app.get(LedgerService);
     // a day's punches of the whole crew, in batches of 500, through the ledger's append path
     // (the read model is fed by its hook, as in production)

@@ -134,14 +134,14 @@ describe('console endpoints and /console serving (e2e)', () => {
         ).body.siteId as string;
       siteA = await site('Tower A');
       siteB = await site('Tower B');
-      for (const [name, siteIds] of [
-        ['W1', [siteA]],
-        ['W2', [siteB]],
-        ['W3', [siteA, siteB]],
+      for (const [name, siteIds, phone] of [
+        ['W1', [siteA], '+91 98100 00001'],
+        ['W2', [siteB], '+91 98100 00002'],
+        ['W3', [siteA, siteB], '+91 98100 00003'],
       ] as const) {
         const res = await http(t.baseUrl, 'POST', '/api/v5/workers', {
           key: t.keys.admin,
-          body: { name, phone: '+91 98100 00001', siteIds },
+          body: { name, phone, siteIds },
         });
         expect(res.status).toBe(201);
       }

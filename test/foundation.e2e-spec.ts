@@ -101,8 +101,7 @@ describe('foundation (e2e)', () => {
       400,
       [
         { field: 'from', message: 'is required' },
-        { field: 'to', message: 'must be a date YYYY-MM-DD' },
-        { field: 'to', message: 'must be a valid ISO 8601 date string' },
+        { field: 'to', message: 'must be a calendar day YYYY-MM-DD' },
       ],
     ]);
   });

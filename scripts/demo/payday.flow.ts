@@ -71,8 +71,9 @@ export const paydayFlow: DemoFlow = {
 
     const started = Date.now();
     const crew: { name: string; workerId: string; phone: Device }[] = [];
-    for (const name of ['Sita', 'Arjun', 'Meena']) {
-      const body = { name, phone: '+91 98100 00101', siteIds: [siteId] };
+    for (const [i, name] of ['Sita', 'Arjun', 'Meena'].entries()) {
+      // each their own phone: a thekedar onboards a phone once (409 worker_exists)
+      const body = { name, phone: `+91 98100 0010${i + 1}`, siteIds: [siteId] };
       const worker = await ctx.call('POST', '/api/v5/workers', {
         body,
         headers: thekedarHeaders(thekedarId, thekedarPhone, body),

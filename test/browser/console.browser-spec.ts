@@ -556,8 +556,11 @@ suite(title, () => {
         new RegExp(`^timesheets-${siteId}-${from}-${day.slice(0, 7)}-\\d\\d\\.csv$`),
       );
       const csv = readFileSync(await download.path(), 'utf8').split('\r\n');
-      expect(csv[0]).toMatch(/^worker_id,date,/);
-      expect(csv.filter((line) => line.startsWith(`${phone.workerId},${day},`))).toHaveLength(1);
+      expect(csv[0]).toMatch(/^worker_id,worker_name,worker_phone,date,/);
+      expect(
+        csv.filter((line) => line.startsWith(`${phone.workerId},Sita Devi,"'+91 `)),
+      ).toHaveLength(1);
+      expect(csv.filter((line) => line.includes(`,${day},`))).toHaveLength(1);
       expect(await tab.page.getByText(/: 1 worker-day, /).count()).toBe(1);
       expect(tab.requests.filter((url) => url.includes('timesheets.csv'))).toHaveLength(1);
 

@@ -4,6 +4,7 @@ import {
   canonicalJson,
   enrollPhone,
   hmacHex,
+  nextPhoneNumber,
   Phone,
   registerPhone,
   signPacket,
@@ -107,7 +108,7 @@ export async function crewPhone(
   timestamp: string,
 ): Promise<Phone> {
   sim += 1;
-  const body = { name: 'Crew member', phone: '+91 90000 00020', siteIds: [siteId] };
+  const body = { name: 'Crew member', phone: nextPhoneNumber('+91 98764'), siteIds: [siteId] };
   const worker = await http(baseUrl, 'POST', '/api/v5/workers', {
     body,
     headers: signedBy(k, body, timestamp),

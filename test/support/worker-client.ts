@@ -38,6 +38,17 @@ export interface Packet {
   signature: string;
 }
 
+let numbers = 0;
+
+/**
+ * A phone number no other worker of this test process has (a phone is one worker per site and
+ * per thekedar): `+91 98765 00001`, `+91 98765 00002`… in the order they are asked for.
+ */
+export function nextPhoneNumber(prefix = '+91 98765'): string {
+  numbers += 1;
+  return `${prefix} ${String(numbers).padStart(5, '0')}`;
+}
+
 /** Creates a site (unless given) and a worker, and registers a phone for the worker. */
 export async function enrollPhone(
   baseUrl: string,
@@ -55,7 +66,7 @@ export async function enrollPhone(
   }
   const worker = await http(baseUrl, 'POST', '/api/v5/workers', {
     key: adminKey,
-    body: { name: 'Sita Devi', phone: '+91 98100 00001', siteIds: [siteId] },
+    body: { name: 'Sita Devi', phone: nextPhoneNumber(), siteIds: [siteId] },
   });
   expect(worker.status).toBe(201);
   return registerPhone(baseUrl, worker.body, siteId, options.simHash ?? 'f00dfeedcafe0001');

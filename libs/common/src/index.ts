@@ -12,6 +12,7 @@ export * from './time/periodic-task';
 export * from './time/timestamp-patterns';
 export * from './time/time-zone';
 export * from './time/is-time-zone.validator';
+export * from './time/time-range.validators';
 export * from './auth/role';
 export * from './auth/actor';
 export * from './auth/roles.decorator';

@@ -24,7 +24,11 @@ import {
 import { FraudService } from './fraud.service';
 
 @ApiTags('fraud')
-@ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid filter, cursor, id or body' })
+@ApiResponse({
+  status: 400,
+  type: ErrorBody,
+  description: 'Invalid filter, cursor, id or body; invalid_period (`to` before `from`)',
+})
 @Controller('api/v5/fraud')
 export class FraudController {
   constructor(private readonly fraud: FraudService) {}

@@ -98,7 +98,11 @@ export class TimesheetsController {
     description:
       `${SIGNED_READ} Columns: ${CSV_HEADER.join(', ')}. \`hours\` is the day's seconds / 3600 ` +
       'to 2 decimals, so the rows of a period may not sum to the payroll `hours` (rounded once ' +
-      'for the period, from the seconds); `corrected` appears once a day in `flags`.',
+      'for the period, from the seconds); `corrected` appears once a day in `flags`. ' +
+      "`worker_name` and `worker_phone` are the worker's now (what its record says at export " +
+      'time). A cell that starts with `=`, `+`, `-`, `@`, a tab or CR (a phone `+91…`, a name ' +
+      'typed as a formula) is written with a single quote before it, quoted (OWASP CSV ' +
+      'injection), so no spreadsheet runs it as a formula.',
   })
   @ApiProduces('text/csv')
   @ApiOkResponse({ description: 'One row per worker-day, CRLF line ends, header first' })
@@ -117,7 +121,8 @@ export class TimesheetsController {
     );
     res.write(csvLine(CSV_HEADER));
     for await (const page of this.timesheets.walk(scope)) {
-      const chunk = page.map(csvRow).join('');
+      const people = await this.timesheets.peopleOf(page);
+      const chunk = page.map((d) => csvRow(d, people.get(d.workerId))).join('');
       if (!res.write(chunk)) await once(res, 'drain');
     }
     res.end();

@@ -4,7 +4,6 @@ import { CodeOf, DomainError } from '@app/common';
 export const TIMESHEETS_ERRORS = {
   module: 'timesheets',
   codes: {
-    invalid_period: '`to` is before `from`',
     period_too_long: 'the period covers more days than TIMESHEET_MAX_PERIOD_DAYS',
     invalid_cursor: 'the cursor is not one this endpoint gave',
     site_not_found: 'no site has this siteId',

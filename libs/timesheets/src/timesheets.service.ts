@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DAY_PATTERN, daysBetween, localIso, OBJECT_ID_PATTERN } from '@app/common';
+import { CommonError, DAY_PATTERN, daysBetween, localIso, OBJECT_ID_PATTERN } from '@app/common';
 import { WorkforceService } from '@app/workforce';
 import { FraudService } from '@app/fraud';
+import { CsvPerson } from './domain/timesheet-csv';
 import { isFlagged, TimesheetDay } from './domain/timesheet-day';
 import { PayrollWorkerView, TimesheetDayView } from './dto/timesheet.dto';
 import { DayQuery, TimesheetRepository } from './infrastructure/persistence/timesheet.repository';
@@ -52,7 +53,8 @@ export class TimesheetsService {
   /** Checks the period, the site and the caller's scope; brings the read model up to date. */
   async scope(request: PeriodRequest, actor: TimesheetActor): Promise<Scope> {
     const span = daysBetween(request.from, request.to);
-    if (span < 0) throw new TimesheetsError('invalid_period', 'to must not be before from');
+    // PeriodQuery refuses an inverted period (`@NotBefore`); a caller of its own is held to it too
+    if (span < 0) throw new CommonError('invalid_period', 'to must not be before from');
     if (span + 1 > this.maxPeriodDays) {
       throw new TimesheetsError(
         'period_too_long',
@@ -112,6 +114,16 @@ export class TimesheetsService {
       if (page.days.length > 0) yield this.views(scope, page.days);
       after = page.next;
     } while (after);
+  }
+
+  /**
+   * Name and phone of the workers of a page of days (one read per page: the days come in
+   * worker order, so a page holds few workers), for the CSV's payroll columns.
+   */
+  async peopleOf(days: TimesheetDayView[]): Promise<Map<string, CsvPerson>> {
+    const ids = [...new Set(days.map((d) => d.workerId))];
+    const workers = await this.workforce.findWorkers(ids);
+    return new Map(workers.map((w) => [w.id, { name: w.name, phone: w.phone }]));
   }
 
   async payroll(scope: Scope): Promise<PayrollWorkerView[]> {

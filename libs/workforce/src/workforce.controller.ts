@@ -1,4 +1,5 @@
-import { Body, Controller, Get, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Param, Patch, Post, Query, Res, UseGuards } from '@nestjs/common';
+import type { Response } from 'express';
 import {
   actorOf,
   CommonError,
@@ -131,6 +132,11 @@ export class WorkforceController {
   })
   @ApiOkResponse({ type: WorkerView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found' })
+  @ApiResponse({
+    status: 409,
+    type: ErrorBody,
+    description: 'worker_exists: another worker has the new phone at one of its sites',
+  })
   async updateWorker(
     @Param() params: WorkerIdParam,
     @Body() body: UpdateWorkerDto,
@@ -191,22 +197,31 @@ export class WorkforceController {
       '`x-signature` = lowercase hex HMAC-SHA256, key = the device secret bytes (base64-decoded), message = UTF-8 of `<x-request-timestamp>.<JCS(body)>` (RFC 8785 of the JSON body as sent).',
       'A signature is single use: the same signed request again is refused (403 replayed_request).',
       "A thekedar-created worker stands on the thekedar's trust score until `trustInheritedUntil` (TRUST_INHERITANCE_DAYS, 30).",
+      "A phone (spaces and dashes aside) is one worker per site and one worker per thekedar: another worker with it at one of the sites, or among the thekedar's workers, answers 409 `worker_exists` (`errors` names the worker to an admin and to its own thekedar).",
+      'A thekedar that sends its own onboarding again (a new signature, the same name, phone and sites: an answer lost on the way) gets 200 with that worker and a new enrollment code (the unused ones stop working), until a phone has registered with one.',
     ].join(' '),
   })
   @ApiThekedarSignatureHeaders(
     'hex HMAC-SHA256(device secret, `<x-request-timestamp>.<JCS(body)>`)',
   )
   @ApiCreatedResponse({ type: CreateWorkerResponse })
+  @ApiOkResponse({
+    type: CreateWorkerResponse,
+    description: "A thekedar's repeated onboarding: the worker it created, a new enrollment code",
+  })
+  @ApiResponse({ status: 409, type: ErrorBody, description: 'worker_exists' })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found' })
   async createWorker(
     @Body() body: CreateWorkerDto,
     @Onboarding() admitted: OnboardingSponsor,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<CreateWorkerResponse> {
-    const { worker, enrollmentCode } = await this.workforce.createWorker(
+    const { worker, enrollmentCode, repeated } = await this.workforce.createWorker(
       { name: body.name, phone: body.phone, siteIds: body.siteIds },
       admitted.sponsor,
       admitted.inheritedTrust,
     );
+    if (repeated) res.status(200);
     return {
       workerId: worker.id,
       enrollmentCode,

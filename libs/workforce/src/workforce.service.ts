@@ -5,6 +5,8 @@ import { TRUST_DEFAULTS } from './domain/trust-defaults';
 import {
   EnrollmentCode,
   PersonKind,
+  PhoneTaken,
+  phoneKey,
   Site,
   Thekedar,
   Worker,
@@ -50,6 +52,11 @@ export class WorkforceService {
 
   findWorker(id: string): Promise<Worker | undefined> {
     return this.workforce.findWorkerById(id);
+  }
+
+  /** The workers among `ids` that exist (any order). */
+  findWorkers(ids: string[]): Promise<Worker[]> {
+    return this.workforce.findWorkersByIds(ids);
   }
 
   findThekedar(id: string): Promise<Thekedar | undefined> {
@@ -120,7 +127,7 @@ export class WorkforceService {
     input: { name: string; phone: string; siteIds: string[] },
     sponsor: WorkerSponsor,
     inheritedTrust?: number,
-  ): Promise<{ worker: Worker; enrollmentCode: string }> {
+  ): Promise<{ worker: Worker; enrollmentCode: string; repeated?: true }> {
     const siteIds = [...new Set(input.siteIds)];
     const found = await this.workforce.findSitesByIds(siteIds);
     if (found.length !== siteIds.length) {
@@ -144,9 +151,47 @@ export class WorkforceService {
       createdAt: now,
     };
     const { code, enrollment } = this.enrollment('worker', worker.id, now);
-    await this.workforce.createWorker(worker, enrollment);
+    const taken = await this.workforce.createWorker(worker, enrollment);
+    if (taken) return this.onboardedAlready(worker, taken);
     this.logger.log({ workerId: worker.id, sites: siteIds.length }, 'Worker created');
     return { worker, enrollmentCode: code };
+  }
+
+  /**
+   * A creation whose phone another worker holds. A thekedar's retry of its own onboarding
+   * (same phone, name and sites: the app re-signs a request whose answer it lost; the signature
+   * itself is single use) answers that worker with a new enrollment code, the unused ones
+   * voided, as long as no phone registered with a code of it: then the onboarding is done and
+   * there is nothing to retry. Anything else is 409 worker_exists, naming the worker to an admin
+   * and to the thekedar that onboarded it, to no one else.
+   */
+  private async onboardedAlready(
+    attempt: Worker,
+    taken: PhoneTaken,
+  ): Promise<{ worker: Worker; enrollmentCode: string; repeated: true }> {
+    const holder = await this.workforce.findWorkerById(taken.workerId);
+    const sponsor = attempt.sponsor;
+    const own =
+      sponsor.kind === 'thekedar' &&
+      holder?.sponsor.kind === 'thekedar' &&
+      holder.sponsor.thekedarId === sponsor.thekedarId;
+    if (
+      own &&
+      holder.name === attempt.name &&
+      phoneKey(holder.phone) === phoneKey(attempt.phone) &&
+      sameSet(holder.siteIds, attempt.siteIds) &&
+      !(await this.workforce.hasSpentEnrollment(holder.id))
+    ) {
+      const { code, enrollment } = this.enrollment('worker', holder.id, this.clock.now());
+      if (await this.workforce.replaceWorkerEnrollment(enrollment)) {
+        this.logger.log(
+          { workerId: holder.id, thekedarId: sponsor.thekedarId },
+          'Worker onboarding repeated: a new enrollment code',
+        );
+        return { worker: holder, enrollmentCode: code, repeated: true };
+      }
+    }
+    throw workerExists(taken, sponsor.kind === 'admin' || own);
   }
 
   /**
@@ -169,6 +214,7 @@ export class WorkforceService {
   async updateWorker(workerId: string, changes: WorkerChanges, actor: string): Promise<Worker> {
     const worker = await this.workforce.updateWorker(workerId, changes);
     if (!worker) throw workerNotFound();
+    if (worker instanceof PhoneTaken) throw workerExists(worker, true);
     this.logger.log({ workerId, actor, fields: Object.keys(changes) }, 'Worker changed');
     return worker;
   }
@@ -230,6 +276,22 @@ export class WorkforceService {
       },
     };
   }
+}
+
+function sameSet(a: string[], b: string[]): boolean {
+  const set = new Set(a);
+  return set.size === new Set(b).size && b.every((x) => set.has(x));
+}
+
+/** 409 for a phone another worker holds; `named`: the caller may learn which worker. */
+function workerExists(taken: PhoneTaken, named: boolean): WorkforceError {
+  const { kind, id } = taken.scope;
+  const where = kind === 'site' ? `at site ${id}` : 'among the workers of this thekedar';
+  const who = named ? `worker ${taken.workerId}` : 'another worker';
+  return new WorkforceError('worker_exists', `A worker with this phone exists ${where}`, [
+    { field: 'phone', message: `already the phone of ${who} ${where}` },
+    ...(named ? [{ field: 'workerId', message: taken.workerId }] : []),
+  ]);
 }
 
 function workerNotFound(): WorkforceError {

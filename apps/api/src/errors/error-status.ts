@@ -42,6 +42,7 @@ export type StatusTable = {
 export const ERROR_STATUS = {
   common: {
     validation_failed: HttpStatus.BAD_REQUEST,
+    invalid_period: HttpStatus.BAD_REQUEST,
     bad_request: HttpStatus.BAD_REQUEST,
     invalid_json: HttpStatus.BAD_REQUEST,
     json_too_deep: HttpStatus.BAD_REQUEST,
@@ -107,6 +108,7 @@ export const ERROR_STATUS = {
   workforce: {
     site_not_found: HttpStatus.NOT_FOUND,
     worker_not_found: HttpStatus.NOT_FOUND,
+    worker_exists: HttpStatus.CONFLICT,
     invalid_enrollment_code: HttpStatus.FORBIDDEN,
   },
   'device-trust': {
@@ -136,7 +138,6 @@ export const ERROR_STATUS = {
     invalid_proof_request: HttpStatus.BAD_REQUEST,
   },
   timesheets: {
-    invalid_period: HttpStatus.BAD_REQUEST,
     period_too_long: HttpStatus.BAD_REQUEST,
     invalid_cursor: HttpStatus.BAD_REQUEST,
     site_not_found: HttpStatus.NOT_FOUND,

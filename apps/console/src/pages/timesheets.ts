@@ -1,11 +1,17 @@
 import { facts, sitePicker } from '../components';
-import { Page, PageContext } from '../context';
+import { KeysetPager, Page, PageContext } from '../context';
 import { action, badge, Child, field, h, link, panel, section, table } from '../dom';
+import { pagerNav } from '../pager';
 import { Payroll, Site, TimesheetDay, TimesheetFlag, TimesheetPage, Worker } from '../types';
 
-/** Pages of 1,000 worker-days; a month of a large site is a few pages. */
-const PAGE_LIMIT = 1000;
-const MAX_PAGES = 50;
+/** Worker rows a grid page shows (a month of a 2,000-worker site is 40 pages). */
+export const GRID_ROWS = 50;
+/** Worker-days asked per API page (a grid page of 50 workers × 31 days is two). */
+const DAY_LIMIT = 1000;
+/** API pages one grid page may read (a bound against a server that never ends a walk). */
+const MAX_API_PAGES = 100;
+/** The worker list's page (its largest), to name the rows. */
+const NAME_LIMIT = 500;
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 
 export const timesheetsPage: Page = {
@@ -94,11 +100,29 @@ function monthDays(month: string): string[] {
 }
 
 interface MonthData {
+  /** The days of this grid page's workers (every day of each, in worker order). */
   days: TimesheetDay[];
-  truncated: boolean;
   payroll: Payroll;
   names: Map<string, string>;
+  /** 1-based number of the first row on this page, among every worker with days. */
+  firstRow: number;
+  next?: GridStart;
 }
+
+/**
+ * Where a grid page starts in the API's walk of the month (worker-days in `(workerId, day)`
+ * order): the `nextCursor` to follow, the days already read that belong to the page's workers
+ * (the previous page read past its last worker to know it was complete), and whether the walk
+ * is over.
+ */
+interface GridStart {
+  cursor?: string;
+  carry: TimesheetDay[];
+  done: boolean;
+  firstRow: number;
+}
+
+const FIRST: GridStart = { carry: [], done: false, firstRow: 1 };
 
 function renderMonth(
   ctx: PageContext,
@@ -151,44 +175,104 @@ function renderMonth(
     ),
   );
   detail.append(h('p', { class: 'hint' }, 'Choose a day in the grid to see its shifts and flags.'));
-  void panel(
-    grid,
-    async (): Promise<MonthData> => {
-      const [days, payroll, names] = await Promise.all([
-        loadDays(ctx, base, period),
-        ctx.api.get<Payroll>(`${base}/payroll`, period).then((r) => r.data),
-        workerNames(ctx, siteId),
-      ]);
-      return { ...days, payroll, names };
-    },
-    (data) => monthGrid(data, dates, siteId, detail),
-  );
+  // the payroll (one row per worker with days) and the names are read once for the month;
+  // the grid's pages each read the worker-days of their GRID_ROWS workers
+  const payroll = ctx.api.get<Payroll>(`${base}/payroll`, period).then((r) => r.data);
+  const names = new SiteNames(ctx, siteId);
+  const pager = new KeysetPager();
+  const starts = new Map<string, GridStart>();
+  const show = (): void => {
+    const start = (pager.current && starts.get(pager.current)) || FIRST;
+    void panel(
+      grid,
+      async (): Promise<MonthData> => {
+        const [rows, totals] = await Promise.all([loadRows(ctx, base, period, start), payroll]);
+        return { ...rows, payroll: totals, names: await names.covering(rows.days) };
+      },
+      (data) => {
+        let nextKey: string | undefined;
+        if (data.next) {
+          nextKey = String(pager.page + 1);
+          starts.set(nextKey, data.next);
+        }
+        return [
+          monthGrid(data, dates, siteId, detail),
+          data.days.length > 0 || pager.page > 1
+            ? pagerNav('Timesheet workers', pager, nextKey, show)
+            : null,
+        ];
+      },
+    );
+  };
+  show();
 }
 
-async function loadDays(
+/**
+ * The days of the GRID_ROWS workers from `start` on: API pages are read until a worker past
+ * them shows up (so the last one is complete) or the walk ends; the days past them start the
+ * next grid page.
+ */
+async function loadRows(
   ctx: PageContext,
   base: string,
   period: { from: string; to: string },
-): Promise<{ days: TimesheetDay[]; truncated: boolean }> {
-  const days: TimesheetDay[] = [];
-  let cursor: string | undefined;
-  for (let page = 0; page < MAX_PAGES; page++) {
+  start: GridStart,
+): Promise<{ days: TimesheetDay[]; firstRow: number; next?: GridStart }> {
+  const days = [...start.carry];
+  let { cursor, done } = start;
+  const workers = new Set(days.map((d) => d.workerId));
+  for (let read = 0; !done && workers.size <= GRID_ROWS && read < MAX_API_PAGES; read++) {
     const res = await ctx.api.get<TimesheetPage>(`${base}/timesheets`, {
       ...period,
-      limit: PAGE_LIMIT,
+      limit: DAY_LIMIT,
       cursor,
     });
+    for (const day of res.data.days) workers.add(day.workerId);
     days.push(...res.data.days);
     cursor = res.data.nextCursor;
-    if (!cursor) return { days, truncated: false };
+    done = cursor === undefined;
   }
-  return { days, truncated: true };
+  const shown = new Set([...workers].slice(0, GRID_ROWS));
+  const carry = days.filter((d) => !shown.has(d.workerId));
+  const next =
+    carry.length > 0 || !done
+      ? { cursor, carry, done, firstRow: start.firstRow + shown.size }
+      : undefined;
+  return { days: days.filter((d) => shown.has(d.workerId)), firstRow: start.firstRow, next };
 }
 
-/** Names for the grid's rows; a worker no longer listed at the site shows its id. */
-async function workerNames(ctx: PageContext, siteId: string): Promise<Map<string, string>> {
-  const workers = (await ctx.api.get<Worker[]>('/api/v5/workers', { siteId, limit: 500 })).data;
-  return new Map(workers.map((w) => [w.workerId, w.name]));
+/**
+ * Names of the site's workers for the grid's rows, read through the worker list's keyset
+ * pages only as far as the rows shown need (both go in worker id order), and kept: paging
+ * the grid forward reads each list page once. A worker no longer listed at the site shows
+ * its id.
+ */
+class SiteNames {
+  private readonly names = new Map<string, string>();
+  private after: string | undefined;
+  private done = false;
+
+  constructor(
+    private readonly ctx: PageContext,
+    private readonly siteId: string,
+  ) {}
+
+  async covering(days: TimesheetDay[]): Promise<Map<string, string>> {
+    const last = days.reduce((max, d) => (d.workerId > max ? d.workerId : max), '');
+    while (!this.done && (this.after === undefined || this.after < last)) {
+      const page = (
+        await this.ctx.api.get<Worker[]>('/api/v5/workers', {
+          siteId: this.siteId,
+          limit: NAME_LIMIT,
+          after: this.after,
+        })
+      ).data;
+      for (const w of page) this.names.set(w.workerId, w.name);
+      if (page.length > 0) this.after = page[page.length - 1].workerId;
+      this.done = page.length < NAME_LIMIT;
+    }
+    return this.names;
+  }
 }
 
 function monthName(month: string): string {
@@ -215,20 +299,21 @@ function monthGrid(data: MonthData, dates: string[], siteId: string, detail: HTM
     row.set(day.date, day);
   }
   const totals = new Map(data.payroll.workers.map((w) => [w.workerId, w]));
-  const workerIds = [...new Set([...totals.keys(), ...byWorker.keys()])].sort((a, b) =>
-    (data.names.get(a) ?? a).localeCompare(data.names.get(b) ?? b),
-  );
+  // the API's order (worker id: the order they were created in), the order of the pages
+  const workerIds = [...byWorker.keys()];
+  const total = data.payroll.workers.length;
+  const lastRow = data.firstRow + workerIds.length - 1;
   const name = (id: string) => data.names.get(id) ?? `worker ${id.slice(-6)}`;
   const weekday = (date: string) =>
     new Date(`${date}T00:00:00Z`).toLocaleString('en-GB', { weekday: 'narrow', timeZone: 'UTC' });
   return [
-    data.truncated
-      ? h(
-          'p',
-          { class: 'hint', role: 'status' },
-          'Only the first pages are shown; download the CSV for every day.',
-        )
-      : null,
+    h(
+      'p',
+      { class: 'hint', role: 'status', 'data-rows': `${data.firstRow}-${lastRow}/${total}` },
+      workerIds.length
+        ? `Workers ${data.firstRow}–${lastRow} of ${total} with days this month, in the order they were created (${GRID_ROWS} a page).`
+        : 'No more workers.',
+    ),
     h(
       'div',
       { class: 'table-wrap' },

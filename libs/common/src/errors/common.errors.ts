@@ -7,6 +7,8 @@ export const COMMON_ERRORS = {
   codes: {
     validation_failed:
       'the request body, query or path does not pass validation; `errors` names each field',
+    invalid_period:
+      "a listing's range ends before it starts (`to` before `from`; equal is a range of one day or instant); `errors` names `to`",
     bad_request: 'the request body could not be read',
     invalid_json: 'the request body is not valid (UTF-8) JSON',
     json_too_deep: 'the JSON body nests deeper than JSON_MAX_DEPTH levels',

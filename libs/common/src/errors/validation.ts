@@ -5,6 +5,7 @@ import { FieldError } from './domain-error';
 import { getMetadataStorage, validatorPackage } from '../validation/validators';
 import { transformerPackage } from '../validation/transformers';
 import { FastValidationPipe } from '../validation/fast-validation.pipe';
+import { invertedRangeOnly } from '../time/time-range.validators';
 
 /**
  * One entry per failed check, named by its field. A required field that is absent (or null)
@@ -95,13 +96,17 @@ export function validationPipeOptions(): ValidationPipeOptions {
     // the value only tells a missing field (see flatten); it is never echoed: it may be a
     // password or a key
     validationError: { target: false, value: true },
+    // a range whose only fault is its order has its own code, the same on every listing
     exceptionFactory: (errors) =>
-      new CommonError('validation_failed', 'The request is invalid', flatten(errors)),
+      invertedRangeOnly(errors)
+        ? new CommonError('invalid_period', 'The range ends before it starts', flatten(errors))
+        : new CommonError('validation_failed', 'The request is invalid', flatten(errors)),
   };
 }
 
 /**
- * Rejects unknown fields, converts types, and answers 400 `validation_failed` with the fields.
+ * Rejects unknown fields, converts types, and answers 400 `validation_failed` with the fields
+ * (400 `invalid_period` when the only fault is a range's `to` before its `from`).
  * Nest's ValidationPipe, with the shortcut of `FastValidationPipe` for values it accepts.
  */
 export function createValidationPipe(): ValidationPipe {

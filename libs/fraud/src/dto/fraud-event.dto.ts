@@ -4,8 +4,9 @@ import {
   IsIn,
   Length,
   Matches,
-  IsISO8601,
+  IsInstant,
   IsOptional,
+  NotBefore,
   IsString,
   MaxLength,
   ApiProperty,
@@ -30,14 +31,22 @@ export class ListFraudEventsQuery {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) workerId?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) siteId?: string;
 
-  @ApiPropertyOptional({ description: 'ISO-8601, inclusive' })
+  @ApiPropertyOptional({
+    example: '2026-03-01T00:00:00Z',
+    description:
+      'Inclusive. A day YYYY-MM-DD (its midnight UTC) or an ISO-8601 date-time with a zone (Z or ±hh:mm)',
+  })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   from?: string;
 
-  @ApiPropertyOptional({ description: 'ISO-8601, inclusive' })
+  @ApiPropertyOptional({
+    example: '2026-03-31T23:59:59Z',
+    description: 'Inclusive, as `from`; before `from` → 400 invalid_period',
+  })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
+  @NotBefore('from')
   to?: string;
 
   @ApiPropertyOptional({

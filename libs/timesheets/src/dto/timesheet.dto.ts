@@ -1,5 +1,6 @@
 import {
-  DAY_PATTERN,
+  IsDay,
+  NotBefore,
   OBJECT_ID_PATTERN,
   PageLimit,
   IsIn,
@@ -28,13 +29,15 @@ export class SiteParam {
 
 export class PeriodQuery {
   @ApiProperty({ example: '2026-03-01', description: 'First local day (YYYY-MM-DD), inclusive' })
-  @Matches(DAY_PATTERN, { message: 'from must be a date YYYY-MM-DD' })
-  @IsISO8601({ strict: true })
+  @IsDay()
   from!: string;
 
-  @ApiProperty({ example: '2026-03-07', description: 'Last local day (YYYY-MM-DD), inclusive' })
-  @Matches(DAY_PATTERN, { message: 'to must be a date YYYY-MM-DD' })
-  @IsISO8601({ strict: true })
+  @ApiProperty({
+    example: '2026-03-07',
+    description: 'Last local day (YYYY-MM-DD), inclusive; before `from` → 400 invalid_period',
+  })
+  @IsDay()
+  @NotBefore('from')
   to!: string;
 
   @ApiPropertyOptional({ description: 'One worker only' })

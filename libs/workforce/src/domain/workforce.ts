@@ -37,6 +37,44 @@ export interface Worker {
 }
 
 /**
+ * A phone number as it is compared: without the spaces and dashes PHONE allows, so
+ * `+91 98100-00001` and `+919810000001` are one number (a national form without the country
+ * code is another number: the server cannot know the country).
+ */
+export function phoneKey(phone: string): string {
+  return phone.replace(/[ -]/g, '');
+}
+
+/**
+ * What a worker's phone number holds, each at most once among all workers (kept by the
+ * store, in the same write as the worker): the number at each of its sites
+ * (`site:<siteId>|<phone>`), and among the workers of its thekedar (`thekedar:<id>|<phone>`).
+ */
+export function phoneClaims(worker: Pick<Worker, 'phone' | 'siteIds' | 'sponsor'>): string[] {
+  const key = phoneKey(worker.phone);
+  const claims = worker.siteIds.map((siteId) => `site:${siteId}|${key}`);
+  if (worker.sponsor.kind === 'thekedar')
+    claims.push(`thekedar:${worker.sponsor.thekedarId}|${key}`);
+  return claims;
+}
+
+/** A write refused because another worker holds one of the phone's claims. */
+export class PhoneTaken {
+  constructor(
+    /** The worker that holds it. */
+    readonly workerId: string,
+    /** The claim: `site:<siteId>|<phone>` or `thekedar:<thekedarId>|<phone>`. */
+    readonly claim: string,
+  ) {}
+
+  /** `site` or `thekedar`, and its id. */
+  get scope(): { kind: 'site' | 'thekedar'; id: string } {
+    const [kind, rest] = this.claim.split(':') as ['site' | 'thekedar', string];
+    return { kind, id: rest.slice(0, rest.indexOf('|')) };
+  }
+}
+
+/**
  * A single-use code that lets one phone register for one person. Only its SHA-256 is stored;
  * the code itself is shown once, to whoever created the person.
  */

@@ -1,15 +1,21 @@
 import { newId } from '@app/common';
+import { MongoStore, SqliteStore } from '@app/persistence';
+import { compileAdapter } from '@app/persistence/testing/compile-adapter';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
-import { EnrollmentCode, Worker } from '../../domain/workforce';
+import { EnrollmentCode, PhoneTaken, Worker } from '../../domain/workforce';
 import { workforceAdapters } from './workforce-persistence';
+import { WorkforceRepository } from './workforce.repository';
 
 const t0 = new Date('2026-01-01T00:00:00.000Z');
+let phones = 0;
 
+/** A worker with a phone of its own (each call another number). */
 function worker(siteIds: string[]): Worker {
+  phones += 1;
   return {
     id: newId(),
     name: 'Sita',
-    phone: '+919810000001',
+    phone: `+91981${String(phones).padStart(7, '0')}`,
     siteIds,
     trustScore: 50,
     sponsor: { kind: 'admin', actor: 'admin:000000000000' },
@@ -27,7 +33,7 @@ function code(personId: string, hash = newId(), expiresAt = new Date('2026-02-01
   return enrollment;
 }
 
-describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut }) => {
+describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store }) => {
   it('should create sites and find only the existing ones', async () => {
     const site = {
       id: newId(),
@@ -89,6 +95,148 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut }) => {
     expect(await sut().findThekedarById(thekedar.id)).toEqual(thekedar);
     expect(await sut().findEnrollment(tc.codeHash)).toEqual(tc);
     expect(await sut().findWorkerById(newId())).toBeUndefined();
+  });
+
+  it('should refuse a second worker with a phone at one of its sites, or of its thekedar, storing nothing', async () => {
+    const [s1, s2, s3] = [newId(), newId(), newId()];
+    const first = { ...worker([s1, s2]), phone: '+91 98100-00001' };
+    expect(await sut().createWorker(first, code(first.id))).toBeUndefined();
+    // the same number written otherwise, at one of the same sites
+    const again = { ...worker([s3, s2]), phone: '+919810000001' };
+    const c = code(again.id);
+    const taken = await sut().createWorker(again, c);
+    expect(taken).toBeInstanceOf(PhoneTaken);
+    expect(taken).toMatchObject({ workerId: first.id, claim: `site:${s2}|+919810000001` });
+    expect(taken!.scope).toEqual({ kind: 'site', id: s2 });
+    expect(await sut().findWorkerById(again.id)).toBeUndefined();
+    expect(await sut().findEnrollment(c.codeHash)).toBeUndefined();
+    // at another site it is another worker's number as well (a worker can change contractor)
+    const elsewhere = { ...worker([s3]), phone: first.phone };
+    expect(await sut().createWorker(elsewhere, code(elsewhere.id))).toBeUndefined();
+
+    // a thekedar onboards a phone once, whatever the site
+    const sponsor = { kind: 'thekedar' as const, thekedarId: newId() };
+    const crew = { ...worker([newId()]), sponsor, phone: '+91 90000 00077' };
+    expect(await sut().createWorker(crew, code(crew.id))).toBeUndefined();
+    const twice = { ...worker([newId()]), sponsor, phone: '+919000000077' };
+    expect(await sut().createWorker(twice, code(twice.id))).toMatchObject({
+      workerId: crew.id,
+      claim: `thekedar:${sponsor.thekedarId}|+919000000077`,
+    });
+    // another thekedar, or an admin, at another site: free
+    const other = { ...worker([newId()]), phone: crew.phone };
+    expect(await sut().createWorker(other, code(other.id))).toBeUndefined();
+  });
+
+  it('should let exactly one of concurrent creations of one phone at one site store', async () => {
+    const site = newId();
+    const phone = '+91 98100 55555';
+    const attempts = Array.from({ length: 6 }, () => ({ ...worker([site]), phone }));
+    const results = await Promise.all(attempts.map((w) => sut().createWorker(w, code(w.id))));
+    const stored = attempts.filter((_, i) => results[i] === undefined);
+    expect(stored).toHaveLength(1);
+    for (const r of results) if (r) expect(r.workerId).toBe(stored[0].id);
+    expect((await sut().listWorkers({ limit: 10, siteId: site })).map((w) => w.id)).toEqual([
+      stored[0].id,
+    ]);
+  });
+
+  it("should move a worker's claims with its phone, and refuse a phone another worker holds", async () => {
+    const site = newId();
+    const a = worker([site]);
+    const b = worker([site]);
+    for (const w of [a, b]) await sut().createWorker(w, code(w.id));
+    const refused = await sut().updateWorker(b.id, { phone: a.phone, name: 'B' });
+    expect(refused).toMatchObject({ workerId: a.id, claim: `site:${site}|${a.phone}` });
+    expect(await sut().findWorkerById(b.id)).toEqual(b);
+    // a's number moves: its old one is free for b, and a holds the new one
+    expect(await sut().updateWorker(a.id, { phone: '+91 70000 00001' })).toMatchObject({
+      phone: '+91 70000 00001',
+    });
+    expect(await sut().updateWorker(b.id, { phone: a.phone })).toMatchObject({ phone: a.phone });
+    const late = { ...worker([site]), phone: '+917000000001' };
+    expect(await sut().createWorker(late, code(late.id))).toMatchObject({ workerId: a.id });
+    // the same number written otherwise is no change of claims
+    expect(await sut().updateWorker(a.id, { phone: '+91-70000-00001' })).toMatchObject({
+      phone: '+91-70000-00001',
+    });
+  });
+
+  it('should tell whether a code of a worker was spent', async () => {
+    const w = worker([newId()]);
+    const c = code(w.id);
+    await sut().createWorker(w, c);
+    expect(await sut().hasSpentEnrollment(w.id)).toBe(false);
+    expect(await sut().markEnrollmentUsed(c.codeHash, 'dev-1', t0)).toBe(true);
+    expect(await sut().hasSpentEnrollment(w.id)).toBe(true);
+    // a new code in its place: the spent one still counts
+    expect(await sut().replaceWorkerEnrollment(code(w.id))).toBe(true);
+    expect(await sut().hasSpentEnrollment(w.id)).toBe(true);
+    expect(await sut().hasSpentEnrollment(newId())).toBe(false);
+  });
+
+  it('should boot on a store holding duplicates from before, keeping them, the oldest holding the phone', async () => {
+    const site = newId();
+    const [older, newer] = [worker([site]), worker([site, newId()])].sort((x, y) =>
+      x.id.localeCompare(y.id),
+    );
+    newer.phone = older.phone.replace(/^\+91/, '+91 ');
+    const free = worker([site]);
+    // written as the store held them before claims: no claim of either
+    const s = store();
+    if (s instanceof SqliteStore) {
+      const parked = { ...newer, phone: '+91 00000 00000' };
+      for (const w of [older, parked, free])
+        expect(await sut().createWorker(w, code(w.id))).toBeUndefined();
+      s.db.exec(`DELETE FROM worker_phone_claims;
+        DROP TABLE worker_phone_claims;
+        DELETE FROM schema_migrations WHERE scope = 'device-trust.workforce' AND version = 5;`);
+      s.db.prepare('UPDATE workers SET phone = ? WHERE id = ?').run(newer.phone, newer.id);
+    } else {
+      const { WorkforceMongoMapper } = await import('./mongo/mappers/workforce.mapper');
+      const docs = [older, newer, free].map((w) => {
+        const { phoneClaims: _, ...legacy } = WorkforceMongoMapper.workerToPersistence(
+          w,
+          code(w.id),
+        );
+        return legacy;
+      });
+      await (s as MongoStore).connection.collection('workers').insertMany(docs as never[]);
+    }
+    const booted = await compileAdapter<WorkforceRepository>(s, workforceAdapters);
+    try {
+      const repo = booted.adapter;
+      for (const w of [older, newer, free]) expect(await repo.findWorkerById(w.id)).toEqual(w);
+      const again = worker([site]);
+      again.phone = older.phone;
+      expect(await repo.createWorker(again, code(again.id))).toMatchObject({ workerId: older.id });
+      again.phone = free.phone;
+      expect(await repo.createWorker(again, code(again.id))).toMatchObject({ workerId: free.id });
+      // the newer duplicate's other site was free: it holds it
+      const there = worker([newer.siteIds[1]]);
+      there.phone = older.phone;
+      expect(await repo.createWorker(there, code(there.id))).toMatchObject({ workerId: newer.id });
+      // given a phone of its own, the duplicate holds its claims
+      expect(await repo.updateWorker(newer.id, { phone: '+91 70000 12345' })).toMatchObject({
+        phone: '+91 70000 12345',
+      });
+      const late = worker([site]);
+      late.phone = '+917000012345';
+      expect(await repo.createWorker(late, code(late.id))).toMatchObject({ workerId: newer.id });
+    } finally {
+      await booted.close();
+    }
+  });
+
+  it('should find the workers among a list of ids, and only those', async () => {
+    const site = newId();
+    const a = { ...worker([site]), name: 'A' };
+    const b = { ...worker([site]), name: 'B', phone: '+919810000002' };
+    for (const w of [a, b]) await sut().createWorker(w, code(w.id));
+    const found = await sut().findWorkersByIds([b.id, newId(), a.id, b.id]);
+    expect(found.sort((x, y) => x.name.localeCompare(y.name))).toEqual([a, b]);
+    expect(await sut().findWorkersByIds([])).toEqual([]);
+    expect(await sut().findWorkersByIds([newId()])).toEqual([]);
   });
 
   it('should let exactly one of many concurrent claims spend a code', async () => {

@@ -1,4 +1,4 @@
-import { EnrollmentCode, Site, Thekedar, Worker } from '../../domain/workforce';
+import { EnrollmentCode, PhoneTaken, Site, Thekedar, Worker } from '../../domain/workforce';
 
 export interface WorkforcePage {
   limit: number;
@@ -28,11 +28,29 @@ export abstract class WorkforceRepository {
   abstract listWorkerIdsOfThekedar(thekedarId: string): Promise<string[]>;
   /** Creates the thekedar and its enrollment code together. */
   abstract createThekedar(thekedar: Thekedar, enrollment: EnrollmentCode): Promise<void>;
-  /** Creates the worker and its enrollment code together. */
-  abstract createWorker(worker: Worker, enrollment: EnrollmentCode): Promise<void>;
+  /**
+   * Creates the worker and its enrollment code together, and claims its phone's
+   * `phoneClaims` in the same write: when another worker holds one of them, nothing is stored
+   * and that is the answer (exactly one of concurrent creations of one claim stores).
+   */
+  abstract createWorker(
+    worker: Worker,
+    enrollment: EnrollmentCode,
+  ): Promise<PhoneTaken | undefined>;
+  /** Whether a code of this worker was spent (a phone registered with it). */
+  abstract hasSpentEnrollment(workerId: string): Promise<boolean>;
   abstract findWorkerById(id: string): Promise<Worker | undefined>;
-  /** Sets the given fields; the worker as it is then, undefined when no worker has this id. */
-  abstract updateWorker(id: string, changes: WorkerChanges): Promise<Worker | undefined>;
+  /** The workers among `ids` that exist (any order). */
+  abstract findWorkersByIds(ids: string[]): Promise<Worker[]>;
+  /**
+   * Sets the given fields; the worker as it is then, undefined when no worker has this id. A
+   * new phone moves the worker's claims in the same write; PhoneTaken, and nothing changed,
+   * when another worker holds one of them.
+   */
+  abstract updateWorker(
+    id: string,
+    changes: WorkerChanges,
+  ): Promise<Worker | PhoneTaken | undefined>;
   /** Sets the given fields; the site as it is then, undefined when no site has this id. */
   abstract updateSite(id: string, changes: SiteChanges): Promise<Site | undefined>;
   /**

@@ -1,5 +1,19 @@
 import { SqliteMigration } from '@app/persistence';
 
+/** A phone as `phoneKey` compares it (spaces and dashes dropped), in SQL. */
+const PHONE_KEY = "replace(replace(w.phone, ' ', ''), '-', '')";
+
+/**
+ * Every claim of every worker (`phoneClaims`, as rows `claim, worker_id`): its phone at each
+ * of its sites, and among its thekedar's workers. Exported for the boot's duplicate report.
+ */
+export const WORKER_CLAIMS_SQL = `
+  SELECT 'site:' || s.value || '|' || ${PHONE_KEY} AS claim, w.id AS worker_id
+    FROM workers w, json_each(w.site_ids) s
+  UNION ALL
+  SELECT 'thekedar:' || json_extract(w.sponsor, '$.thekedarId') || '|' || ${PHONE_KEY}, w.id
+    FROM workers w WHERE json_extract(w.sponsor, '$.kind') = 'thekedar'`;
+
 export const WORKFORCE_SQLITE_MIGRATIONS: SqliteMigration[] = [
   {
     version: 1,
@@ -54,5 +68,20 @@ export const WORKFORCE_SQLITE_MIGRATIONS: SqliteMigration[] = [
     version: 4,
     name: "enrollment codes by person (a new code voids the person's unused ones)",
     up: `CREATE INDEX enrollment_codes_person ON enrollment_codes (person_id);`,
+  },
+  {
+    version: 5,
+    name: "a worker's phone once per site and per thekedar (duplicates before it: kept, reported)",
+    // the oldest worker of a claim holds it; a later one created before this version keeps its
+    // record without that claim (SqliteWorkforceRepository reports them at boot)
+    up: `
+      CREATE TABLE worker_phone_claims (
+        claim TEXT PRIMARY KEY,
+        worker_id TEXT NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX worker_phone_claims_worker ON worker_phone_claims (worker_id);
+      INSERT OR IGNORE INTO worker_phone_claims (claim, worker_id)
+        SELECT claim, worker_id FROM (${WORKER_CLAIMS_SQL}) ORDER BY worker_id;
+    `,
   },
 ];

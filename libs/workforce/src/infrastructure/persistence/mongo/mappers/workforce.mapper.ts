@@ -1,4 +1,5 @@
 import {
+  phoneClaims,
   EnrollmentCode,
   PersonKind,
   Site,
@@ -69,6 +70,7 @@ export class WorkforceMongoMapper {
       sponsor: { ...sponsor },
       ...rest,
       enrollment: WorkforceMongoMapper.enrollmentToPersistence(enrollment),
+      phoneClaims: phoneClaims(w),
     };
   }
 

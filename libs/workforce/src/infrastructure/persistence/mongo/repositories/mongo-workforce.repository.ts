@@ -1,7 +1,14 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
-import { MongoStoreHandle } from '@app/persistence';
-import { EnrollmentCode, Site, Thekedar, Worker } from '../../../../domain/workforce';
+import { isDuplicateKeyError, MongoStoreHandle } from '@app/persistence';
+import {
+  EnrollmentCode,
+  PhoneTaken,
+  phoneClaims,
+  Site,
+  Thekedar,
+  Worker,
+} from '../../../../domain/workforce';
 import {
   SiteChanges,
   WorkerChanges,
@@ -19,8 +26,8 @@ import {
   WorkerSchema,
 } from '../schemas/workforce.schema';
 
-/** Every field but the embedded enrollment codes: what a person read needs. */
-const PERSON_FIELDS = { enrollment: 0, spentEnrollments: 0 } as const;
+/** Every field but the embedded enrollment codes and the claims: what a person read needs. */
+const PERSON_FIELDS = { enrollment: 0, spentEnrollments: 0, phoneClaims: 0 } as const;
 
 type WithEnrollment = { _id: string; enrollment: EnrollmentCodeDocument };
 type WithSpentEnrollments = { _id: string; spentEnrollments?: EnrollmentCodeDocument[] };
@@ -38,6 +45,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   private readonly sites: Model<SiteDocument>;
   private readonly thekedars: Model<ThekedarDocument>;
   private readonly workers: Model<WorkerDocument>;
+  private readonly logger = new Logger(MongoWorkforceRepository.name);
 
   constructor(store: MongoStoreHandle) {
     super();
@@ -49,6 +57,66 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
 
   async onModuleInit(): Promise<void> {
     await Promise.all([this.sites.init(), this.thekedars.init(), this.workers.init()]);
+    await this.claimOldPhones();
+  }
+
+  /**
+   * Workers stored before phones were claimed get their claims, oldest first; a claim an older
+   * worker holds is left out (its worker keeps its record: timesheets and devices stay), and
+   * such workers are named in a warning at every boot. Idempotent; replicas booting together
+   * skip what the other set (the filter on a missing field) and retry a claim lost to it.
+   */
+  private async claimOldPhones(): Promise<void> {
+    const unclaimed = { phoneClaims: { $exists: false } };
+    const duplicates: string[] = [];
+    for await (const doc of this.workers
+      .find(unclaimed, { _id: 1, phone: 1, siteIds: 1, sponsor: 1 })
+      .sort({ _id: 1 })
+      .lean<WorkerDocument[]>()
+      .cursor()) {
+      const all = phoneClaims(Mapper.workerToDomain(doc));
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const held = await this.workers
+          .find({ phoneClaims: { $in: all }, _id: { $ne: doc._id } }, { phoneClaims: 1 })
+          .lean<Pick<WorkerDocument, 'phoneClaims'>[]>();
+        const taken = new Set(held.flatMap((h) => h.phoneClaims ?? []));
+        const free = all.filter((c) => !taken.has(c));
+        if (free.length < all.length) duplicates.push(doc._id);
+        if (free.length === 0) break;
+        try {
+          await this.workers.updateOne(
+            { _id: doc._id, ...unclaimed },
+            { $set: { phoneClaims: free } },
+          );
+          break;
+        } catch (error) {
+          if (!isDuplicateKeyError(error)) throw error;
+          duplicates.pop();
+        }
+      }
+    }
+    const old = await this.workers
+      .find(unclaimed, { _id: 1 })
+      .sort({ _id: 1 })
+      .limit(101)
+      .lean<Pick<WorkerDocument, '_id'>[]>();
+    const named = [...new Set([...duplicates, ...old.map((d) => d._id)])].sort();
+    if (named.length === 0) return;
+    this.logger.warn(
+      { workerIds: named.slice(0, 100), more: named.length > 100 },
+      'Workers share a phone with an older worker at a site or of a thekedar (created before duplicates were refused; kept)',
+    );
+  }
+
+  /** The first of `claims` a worker other than `self` holds. */
+  private async takenAmong(claims: string[], self: string): Promise<PhoneTaken | undefined> {
+    const holder = await this.workers
+      .findOne({ phoneClaims: { $in: claims }, _id: { $ne: self } }, { phoneClaims: 1 })
+      .sort({ _id: 1 })
+      .lean<Pick<WorkerDocument, '_id' | 'phoneClaims'>>();
+    if (!holder) return undefined;
+    const claim = claims.find((c) => holder.phoneClaims?.includes(c))!;
+    return new PhoneTaken(holder._id, claim);
   }
 
   async createSite(site: Site): Promise<void> {
@@ -111,8 +179,31 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     await this.thekedars.create(Mapper.thekedarToPersistence(thekedar, enrollment));
   }
 
-  async createWorker(worker: Worker, enrollment: EnrollmentCode): Promise<void> {
-    await this.workers.create(Mapper.workerToPersistence(worker, enrollment));
+  async createWorker(worker: Worker, enrollment: EnrollmentCode): Promise<PhoneTaken | undefined> {
+    const doc = Mapper.workerToPersistence(worker, enrollment);
+    // the unique index decides; asking first answers the common case without a failed write
+    const before = await this.takenAmong(doc.phoneClaims!, worker.id);
+    if (before) return before;
+    try {
+      await this.workers.create(doc);
+      return undefined;
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+      const taken = await this.takenAmong(doc.phoneClaims!, worker.id);
+      if (taken) return taken;
+      throw error;
+    }
+  }
+
+  async hasSpentEnrollment(workerId: string): Promise<boolean> {
+    // a spent code is the current one, or one a later code replaced (kept in spentEnrollments)
+    const spent = await this.workers
+      .exists({
+        _id: workerId,
+        $or: [{ 'enrollment.usedAt': { $exists: true } }, { spentEnrollments: { $exists: true } }],
+      })
+      .lean();
+    return spent !== null;
   }
 
   async findWorkerById(id: string): Promise<Worker | undefined> {
@@ -120,14 +211,38 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     return doc ? Mapper.workerToDomain(doc) : undefined;
   }
 
-  async updateWorker(id: string, changes: WorkerChanges): Promise<Worker | undefined> {
+  async findWorkersByIds(ids: string[]): Promise<Worker[]> {
+    if (ids.length === 0) return [];
+    const docs = await this.workers
+      .find({ _id: { $in: ids } }, PERSON_FIELDS)
+      .lean<WorkerDocument[]>();
+    return docs.map(Mapper.workerToDomain);
+  }
+
+  async updateWorker(id: string, changes: WorkerChanges): Promise<Worker | PhoneTaken | undefined> {
     const set: Partial<WorkerDocument> = {};
     if (changes.name !== undefined) set.name = changes.name;
-    if (changes.phone !== undefined) set.phone = changes.phone;
-    const doc = await this.workers
-      .findOneAndUpdate({ _id: id }, { $set: set }, { new: true, projection: PERSON_FIELDS })
-      .lean<WorkerDocument>();
-    return doc ? Mapper.workerToDomain(doc) : undefined;
+    if (changes.phone !== undefined) {
+      const current = await this.workers.findById(id, PERSON_FIELDS).lean<WorkerDocument>();
+      if (!current) return undefined;
+      set.phone = changes.phone;
+      // the claims follow the phone in the same single-document write (sites and sponsor
+      // never change); the unique index refuses a claim another worker holds
+      set.phoneClaims = phoneClaims({ ...Mapper.workerToDomain(current), phone: changes.phone });
+      const taken = await this.takenAmong(set.phoneClaims, id);
+      if (taken) return taken;
+    }
+    try {
+      const doc = await this.workers
+        .findOneAndUpdate({ _id: id }, { $set: set }, { new: true, projection: PERSON_FIELDS })
+        .lean<WorkerDocument>();
+      return doc ? Mapper.workerToDomain(doc) : undefined;
+    } catch (error) {
+      if (!isDuplicateKeyError(error) || !set.phoneClaims) throw error;
+      const taken = await this.takenAmong(set.phoneClaims, id);
+      if (taken) return taken;
+      throw error;
+    }
   }
 
   async updateSite(id: string, changes: SiteChanges): Promise<Site | undefined> {

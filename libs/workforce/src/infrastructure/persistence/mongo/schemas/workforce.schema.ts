@@ -54,8 +54,20 @@ export class WorkerDocument {
    */
   @Prop({ type: [EnrollmentCodeSchema], default: undefined })
   spentEnrollments?: EnrollmentCodeDocument[];
+  /**
+   * `phoneClaims` of the worker (its phone per site and per thekedar), each held by one worker
+   * (unique index). Absent on a worker created before claims that shares one with an older
+   * worker (kept, reported at boot); such a worker claims what is free when its phone changes.
+   */
+  @Prop({ type: [String] }) phoneClaims?: string[];
 }
 export const WorkerSchema = SchemaFactory.createForClass(WorkerDocument);
 WorkerSchema.index({ 'enrollment.codeHash': 1 }, { unique: true });
 WorkerSchema.index({ 'spentEnrollments.codeHash': 1 }, { sparse: true });
 WorkerSchema.index({ 'sponsor.thekedarId': 1 });
+// multikey and unique: no claim in two workers; partial: the old duplicates, which hold none,
+// are not in it (a unique index would count each as a null claim)
+WorkerSchema.index(
+  { phoneClaims: 1 },
+  { unique: true, partialFilterExpression: { phoneClaims: { $exists: true } } },
+);

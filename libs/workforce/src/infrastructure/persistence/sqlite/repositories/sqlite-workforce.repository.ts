@@ -1,7 +1,14 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
-import { EnrollmentCode, Site, Thekedar, Worker } from '../../../../domain/workforce';
+import {
+  EnrollmentCode,
+  PhoneTaken,
+  phoneClaims,
+  Site,
+  Thekedar,
+  Worker,
+} from '../../../../domain/workforce';
 import {
   SiteChanges,
   WorkerChanges,
@@ -15,7 +22,7 @@ import {
   WorkerRow,
   WorkforceSqliteMapper as Mapper,
 } from '../mappers/workforce.mapper';
-import { WORKFORCE_SQLITE_MIGRATIONS } from '../sqlite-workforce.migrations';
+import { WORKER_CLAIMS_SQL, WORKFORCE_SQLITE_MIGRATIONS } from '../sqlite-workforce.migrations';
 
 /** `findSitesByIds` keeps its statement for lists of up to this many ids. */
 const SITES_BY_IDS_CACHED = 16;
@@ -34,11 +41,22 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   private readonly sitesByIds = new Map<number, Statement<string[], SiteRow>>();
   /** `findWorkerById`'s statement (prepared on first use). */
   private workerById?: Statement<[string], WorkerRow>;
+  /** `findWorkersByIds`' statement (prepared on first use). */
+  private workersByIds?: Statement<[string], WorkerRow>;
+
+  private readonly logger = new Logger(SqliteWorkforceRepository.name);
+  private readonly claimHolder: Statement<[string], { worker_id: string }>;
+  private readonly insertClaim: Statement<[string, string]>;
 
   constructor(store: SqliteStoreHandle) {
     super();
     store.migrate('device-trust.workforce', WORKFORCE_SQLITE_MIGRATIONS);
     this.db = store.db;
+    this.claimHolder = this.db.prepare('SELECT worker_id FROM worker_phone_claims WHERE claim = ?');
+    this.insertClaim = this.db.prepare(
+      'INSERT INTO worker_phone_claims (claim, worker_id) VALUES (?, ?)',
+    );
+    this.reportDuplicates();
     this.turns = store.writeTurns;
     this.insertEnrollment = this.db.prepare(
       `INSERT INTO enrollment_codes (code_hash, person_kind, person_id, expires_at, used_at, used_by_device_id)
@@ -115,16 +133,62 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     );
   }
 
-  async createWorker(worker: Worker, enrollment: EnrollmentCode): Promise<void> {
+  async createWorker(worker: Worker, enrollment: EnrollmentCode): Promise<PhoneTaken | undefined> {
     const insert = this.db.prepare(
       `INSERT INTO workers (id, name, phone, site_ids, trust_score, sponsor, trust_inherited_until, created_at)
        VALUES (@id, @name, @phone, @site_ids, @trust_score, @sponsor, @trust_inherited_until, @created_at)`,
     );
-    await this.turns.write(
+    return this.turns.write(
       this.db.transaction(() => {
+        const claims = phoneClaims(worker);
+        const taken = this.takenAmong(claims, worker.id);
+        if (taken) return taken;
         insert.run(Mapper.workerToPersistence(worker));
+        // the primary key refuses a claim held already, whatever got past the read above
+        for (const claim of claims) this.insertClaim.run(claim, worker.id);
         this.insertEnrollment.run(Mapper.enrollmentToPersistence(enrollment));
+        return undefined;
       }),
+    );
+  }
+
+  async hasSpentEnrollment(workerId: string): Promise<boolean> {
+    const row = this.db
+      .prepare<[string], { one: number }>(
+        `SELECT 1 AS one FROM enrollment_codes
+          WHERE person_kind = 'worker' AND person_id = ? AND used_at IS NOT NULL LIMIT 1`,
+      )
+      .get(workerId);
+    return row !== undefined;
+  }
+
+  /** The first of `claims` another worker than `self` holds. */
+  private takenAmong(claims: string[], self: string): PhoneTaken | undefined {
+    for (const claim of claims) {
+      const holder = this.claimHolder.get(claim);
+      if (holder && holder.worker_id !== self) return new PhoneTaken(holder.worker_id, claim);
+    }
+    return undefined;
+  }
+
+  /**
+   * Workers created before phones were claimed that share a claim with an older worker: kept
+   * as they are (their timesheets and devices stay), named in a warning at every boot until
+   * an operator changes their phone (or the older worker's).
+   */
+  private reportDuplicates(): void {
+    const rows = this.db
+      .prepare<[], { worker_id: string }>(
+        `SELECT DISTINCT c.worker_id FROM (${WORKER_CLAIMS_SQL}) c
+          WHERE NOT EXISTS (SELECT 1 FROM worker_phone_claims p
+                             WHERE p.claim = c.claim AND p.worker_id = c.worker_id)
+          ORDER BY c.worker_id LIMIT 101`,
+      )
+      .all();
+    if (rows.length === 0) return;
+    this.logger.warn(
+      { workerIds: rows.slice(0, 100).map((r) => r.worker_id), more: rows.length > 100 },
+      'Workers share a phone with an older worker at a site or of a thekedar (created before duplicates were refused; kept)',
     );
   }
 
@@ -134,18 +198,36 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     return row ? Mapper.workerToDomain(row) : undefined;
   }
 
-  async updateWorker(id: string, changes: WorkerChanges): Promise<Worker | undefined> {
+  async findWorkersByIds(ids: string[]): Promise<Worker[]> {
+    if (ids.length === 0) return [];
+    // one statement for any count: the ids go in as one JSON array
+    const rows = (this.workersByIds ??= this.db.prepare<[string], WorkerRow>(
+      'SELECT * FROM workers WHERE id IN (SELECT value FROM json_each(?))',
+    )).all(JSON.stringify(ids));
+    return rows.map(Mapper.workerToDomain);
+  }
+
+  async updateWorker(id: string, changes: WorkerChanges): Promise<Worker | PhoneTaken | undefined> {
     const update = this.db.prepare(
       'UPDATE workers SET name = coalesce(?, name), phone = coalesce(?, phone) WHERE id = ?',
     );
     const read = this.db.prepare<[string], WorkerRow>('SELECT * FROM workers WHERE id = ?');
-    const row = await this.turns.write(
-      this.db.transaction(() => {
-        const changed = update.run(changes.name ?? null, changes.phone ?? null, id).changes;
-        return changed === 1 ? read.get(id) : undefined;
+    const release = this.db.prepare('DELETE FROM worker_phone_claims WHERE worker_id = ?');
+    return this.turns.write(
+      this.db.transaction((): Worker | PhoneTaken | undefined => {
+        const before = read.get(id);
+        if (!before) return undefined;
+        if (changes.phone !== undefined) {
+          const claims = phoneClaims({ ...Mapper.workerToDomain(before), phone: changes.phone });
+          const taken = this.takenAmong(claims, id);
+          if (taken) return taken;
+          release.run(id);
+          for (const claim of claims) this.insertClaim.run(claim, id);
+        }
+        update.run(changes.name ?? null, changes.phone ?? null, id);
+        return Mapper.workerToDomain(read.get(id)!);
       }),
     );
-    return row ? Mapper.workerToDomain(row) : undefined;
   }
 
   async updateSite(id: string, changes: SiteChanges): Promise<Site | undefined> {

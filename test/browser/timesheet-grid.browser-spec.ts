@@ -1,0 +1,141 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newId } from '@app/common';
+import { LedgerService } from '@app/offline-sync';
+import { punchEntry } from '@app/offline-sync/testing/punch-entry';
+import { WorkforceRepository } from '@app/workforce/infrastructure/persistence/workforce.repository';
+import { buildConsole } from '../../scripts/build-console';
+import { startTestApp, TestApp } from '../support/test-app';
+import { createSite } from '../support/timesheet-client';
+import { Browser, CHROMIUM, chromiumPresent, ConsoleTab, launchBrowser } from './console-driver';
+
+jest.setTimeout(300_000);
+
+const WORKERS = 2000;
+const ROWS = 50;
+
+const suite = chromiumPresent ? describe : describe.skip;
+const title = chromiumPresent
+  ? 'console timesheet grid of a large site in Chromium (browser)'
+  : `console timesheet grid of a large site in Chromium (browser) (skipped: no Chromium at ${CHROMIUM})`;
+
+/**
+ * A site of 2,000 workers, each with a day in March 2026: the grid pages through every one of
+ * them (50 rows a page, the API's cursor underneath), names them all, and goes back.
+ */
+suite(title, () => {
+  let t: TestApp;
+  let browser: Browser;
+  let consoleDir: string;
+  let tab: ConsoleTab;
+  let siteId: string;
+  /** The workers in the API's order (by id), with their names. */
+  let workers: { id: string; name: string }[];
+
+  beforeAll(async () => {
+    consoleDir = await buildConsole(mkdtempSync(join(tmpdir(), 'mdai-console-build-')));
+    t = await startTestApp({ CONSOLE_DIR: consoleDir });
+    siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
+    // seeded through the ports (2,000 HTTP creations and phones would be the slow part)
+    const store = t.app.get(WorkforceRepository, { strict: false });
+    workers = Array.from({ length: WORKERS }, (_, i) => ({
+      id: newId(),
+      name: `Worker ${String(i + 1).padStart(4, '0')}`,
+    }));
+    for (const [i, w] of workers.entries()) {
+      const taken = await store.createWorker(
+        {
+          id: w.id,
+          name: w.name,
+          phone: `+91 90000 ${String(i).padStart(5, '0')}`,
+          siteIds: [siteId],
+          trustScore: 50,
+          sponsor: { kind: 'admin', actor: 'admin:seed' },
+          createdAt: new Date(),
+        },
+        { codeHash: `grid-${w.id}`, personKind: 'worker', personId: w.id, expiresAt: new Date() },
+      );
+      expect(taken).toBeUndefined();
+    }
+    workers.sort((a, b) => a.id.localeCompare(b.id));
+    const ledger = t.app.get(LedgerService);
+    const punches = workers.flatMap((w, i) => [
+      punchEntry({
+        siteId,
+        workerId: w.id,
+        type: 'check_in' as const,
+        timestamp: `2026-03-${String((i % 28) + 1).padStart(2, '0')}T03:30:00.000Z`,
+      }),
+      punchEntry({
+        siteId,
+        workerId: w.id,
+        type: 'check_out' as const,
+        timestamp: `2026-03-${String((i % 28) + 1).padStart(2, '0')}T11:30:00.000Z`,
+      }),
+    ]);
+    for (let i = 0; i < punches.length; i += 500) await ledger.append(punches.slice(i, i + 500));
+    browser = await launchBrowser();
+    tab = await ConsoleTab.open(browser, t.baseUrl);
+    await tab.signIn(t.keys.auditor);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
+  });
+
+  const rowIds = () =>
+    tab.page
+      .locator('table.timesheet tbody tr')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-worker-id')));
+  const status = () => tab.page.locator('[data-rows]').getAttribute('data-rows');
+  const next = () => tab.page.getByRole('button', { name: 'Next page' });
+  const previous = () => tab.page.getByRole('button', { name: 'Previous page' });
+
+  it('should page through all 2,000 workers, 50 rows at a time, each named and with its day', async () => {
+    await tab.goto(`#/timesheets/${siteId}?month=2026-03`);
+    expect(await status()).toBe(`1-${ROWS}/${WORKERS}`);
+    expect(await rowIds()).toEqual(workers.slice(0, ROWS).map((w) => w.id));
+    expect(await previous().isDisabled()).toBe(true);
+    await tab.check('timesheets-paged');
+
+    const seen: string[] = [];
+    for (let page = 1; ; page++) {
+      const ids = await rowIds();
+      expect(ids).toHaveLength(ROWS);
+      expect(ids).toEqual(workers.slice((page - 1) * ROWS, page * ROWS).map((w) => w.id));
+      seen.push(...(ids as string[]));
+      if (await next().isDisabled()) break;
+      await next().click();
+      await tab.settled();
+    }
+    expect(seen).toEqual(workers.map((w) => w.id));
+    expect(await status()).toBe(`${WORKERS - ROWS + 1}-${WORKERS}/${WORKERS}`);
+
+    // the last page's rows carry their names (read past the worker list's first pages) and days
+    const last = workers[WORKERS - 1];
+    const row = tab.page.locator(`tr[data-worker-id="${last.id}"]`);
+    expect(await row.locator('th').innerText()).toBe(last.name);
+    expect(await row.locator('button.cell').count()).toBe(1);
+    expect(await row.locator('button.cell').getAttribute('aria-label')).toMatch(
+      new RegExp(`^${last.name}, 2026-03-\\d\\d: 8 hours; no flags$`),
+    );
+
+    // and back
+    await previous().click();
+    await tab.settled();
+    expect(await rowIds()).toEqual(
+      workers.slice(WORKERS - 2 * ROWS, WORKERS - ROWS).map((w) => w.id),
+    );
+
+    // each list of workers and each API page of days was read once, however far it paged
+    const reads = (path: string) => tab.requests.filter((url) => url.includes(path)).length;
+    // (a walk may end on a page that says there may be more: one read more than the pages)
+    expect(reads('/api/v5/workers?')).toBeLessThanOrEqual(Math.ceil(WORKERS / 500) + 1);
+    expect(reads('/timesheets?')).toBeLessThanOrEqual(Math.ceil(WORKERS / 1000) + 1);
+    expect(reads('/payroll?')).toBe(1);
+    expect(tab.pageErrors).toEqual([]);
+  });
+});
