@@ -134,6 +134,7 @@ export const ERROR_STATUS = {
     site_not_found: HttpStatus.NOT_FOUND,
     link_not_found: HttpStatus.NOT_FOUND,
     invalid_proof_request: HttpStatus.BAD_REQUEST,
+    ambiguous_packet_id: HttpStatus.CONFLICT,
   },
   timesheets: {
     invalid_period: HttpStatus.BAD_REQUEST,

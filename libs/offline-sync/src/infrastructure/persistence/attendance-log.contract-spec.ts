@@ -1,12 +1,18 @@
 import { randomUUID } from 'node:crypto';
+import { MongoStore } from '@app/persistence';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { jcs } from '@app/common';
-import { GENESIS_HASH, PendingLogEntry, recordHashOfText } from '../../domain/attendance-log';
+import {
+  GENESIS_HASH,
+  NO_DEVICE,
+  PendingLogEntry,
+  recordHashOfText,
+} from '../../domain/attendance-log';
 import { ChainVerifier } from '../../domain/chain-verifier';
 import { attendanceLogAdapters } from './ledger-persistence';
 import { AttendanceLogRepository } from './attendance-log.repository';
 
-function entry(siteId: string, packetId = randomUUID()): PendingLogEntry {
+function entry(siteId: string, packetId = randomUUID(), deviceId = 'd1'): PendingLogEntry {
   return {
     siteId,
     packetId,
@@ -14,7 +20,7 @@ function entry(siteId: string, packetId = randomUUID()): PendingLogEntry {
       packetId,
       workerId: 'w1',
       siteId,
-      deviceId: 'd1',
+      deviceId,
       type: 'check_in',
       timestamp: '2026-01-01T08:00:00.000Z',
       geo: { lat: 28.6139, lng: 77.209, accuracyM: 12.5 },
@@ -30,189 +36,247 @@ async function verify(repo: AttendanceLogRepository, siteId: string) {
   return verifier;
 }
 
-describeStoreContract('AttendanceLogRepository', attendanceLogAdapters, ({ sut }) => {
-  it('should start each site at seq 1 on the genesis hash and link every entry to the one before', async () => {
-    const results = await sut().appendToChains([entry('A'), entry('B'), entry('A')]);
-    expect(results.map((r) => [r.status, r.log.siteId, r.log.seq])).toEqual([
-      ['appended', 'A', 1],
-      ['appended', 'B', 1],
-      ['appended', 'A', 2],
-    ]);
-    expect(results[0].log.prevHash).toBe(GENESIS_HASH);
-    expect(results[2].log.prevHash).toBe(results[0].log.recordHash);
-    expect((await verify(sut(), 'A')).firstBreak).toBeUndefined();
-  });
-
-  it('should store a packetId once and answer later copies, even in the same call, as duplicates', async () => {
-    const first = entry('A');
-    const [a, b] = await sut().appendToChains([first, { ...first }]);
-    const [c] = await sut().appendToChains([first]);
-    expect([a.status, b.status, c.status]).toEqual(['appended', 'duplicate', 'duplicate']);
-    expect(c.log).toEqual(a.log);
-    expect(await sut().readChain('A', 0, 10)).toHaveLength(1);
-  });
-
-  it('should answer a call that starts with a duplicate entry by entry: new ones appended, copies duplicates', async () => {
-    const [old1, old2] = [entry('E'), entry('E')];
-    const [stored1, stored2] = await sut().appendToChains([old1, old2]);
-    const fresh = [entry('E'), entry('F')];
-    const results = await sut().appendToChains([
-      old1,
-      fresh[0],
-      old2,
-      fresh[1],
-      { ...fresh[0] },
-      old1,
-    ]);
-    expect(results.map((r) => [r.status, r.log.siteId, r.log.seq])).toEqual([
-      ['duplicate', 'E', 1],
-      ['appended', 'E', 3],
-      ['duplicate', 'E', 2],
-      ['appended', 'F', 1],
-      ['duplicate', 'E', 3],
-      ['duplicate', 'E', 1],
-    ]);
-    expect(results[0].log).toEqual(stored1.log);
-    expect(results[2].log).toEqual(stored2.log);
-    expect(results[4].log).toEqual(results[1].log);
-    expect((await verify(sut(), 'E')).firstBreak).toBeUndefined();
-    expect(await sut().readChain('E', 0, 10)).toHaveLength(3);
-  });
-
-  it('should keep one chain without gaps or forks under concurrent appends', async () => {
-    const batches = Array.from({ length: 20 }, () => [entry('C'), entry('C'), entry('C')]);
-    const shared = entry('C');
-    await Promise.all([
-      ...batches.map((b) => sut().appendToChains(b)),
-      sut().appendToChains([shared]),
-      sut().appendToChains([shared]),
-    ]);
-    const verifier = await verify(sut(), 'C');
-    expect(verifier.firstBreak).toBeUndefined();
-    expect(verifier.length).toBe(61);
-  });
-
-  it('should find stored links by packetId and read a chain in pages', async () => {
-    const entries = [entry('P'), entry('P'), entry('P')];
-    await sut().appendToChains(entries);
-    const found = await sut().findByPacketIds([entries[1].packetId, randomUUID()]);
-    expect([...found.keys()]).toEqual([entries[1].packetId]);
-    expect(found.get(entries[1].packetId)?.seq).toBe(2);
-    expect((await sut().readChain('P', 1, 1)).map((l) => l.seq)).toEqual([2]);
-    expect(await sut().readChain('P', 3, 10)).toEqual([]);
-  });
-
-  it('should read a chain as the JCS texts that were hashed', async () => {
-    await sut().appendToChains([entry('T'), entry('T'), entry('T')]);
-    const links = await sut().readChain('T', 0, 10);
-    const texts = await sut().readChainTexts('T', 1, 10);
-    expect(texts.map((t) => t.seq)).toEqual([2, 3]);
-    for (const text of texts) {
-      const link = links[text.seq - 1];
-      expect(text).toEqual({
-        siteId: 'T',
-        seq: link.seq,
-        prevHash: link.prevHash,
-        recordHash: link.recordHash,
-        dataJcs: jcs(link.data),
-        metaJcs: jcs(link.meta),
-      });
-      expect(recordHashOfText(text)).toBe(link.recordHash);
-    }
-  });
-
-  it("should find a worker's previous packet by signed time (timestamp, then packetId), across sites", async () => {
-    const at = (siteId: string, timestamp: string, workerId = 'w1', packetId = randomUUID()) => {
-      const e = entry(siteId, packetId);
-      return { ...e, data: { ...e.data, timestamp, workerId } };
-    };
-    const early = at('A', '2026-01-01T08:00:00Z');
-    const later = at('B', '2026-01-01T08:00:00.500Z');
-    const tieLow = at(
-      'A',
-      '2026-01-01T09:00:00.000Z',
-      'w1',
-      '00000000-0000-4000-8000-000000000001',
-    );
-    const tieHigh = at('A', '2026-01-01T09:00:00Z', 'w1', '00000000-0000-4000-8000-000000000002');
-    const otherWorker = at('A', '2026-01-01T08:30:00Z', 'w2');
-    // appended out of time order on purpose
-    await sut().appendToChains([tieHigh, later, otherWorker, early, tieLow]);
-    const key = (
-      timestamp: string,
-      packetId = 'ffffffff-ffff-4fff-bfff-ffffffffffff',
-      workerId = 'w1',
-    ) => ({
-      workerId,
-      at: new Date(timestamp),
-      packetId,
+describeStoreContract(
+  'AttendanceLogRepository',
+  attendanceLogAdapters,
+  ({ sut, store, driver }) => {
+    it('should start each site at seq 1 on the genesis hash and link every entry to the one before', async () => {
+      const results = await sut().appendToChains([entry('A'), entry('B'), entry('A')]);
+      expect(results.map((r) => [r.status, r.log.siteId, r.log.seq])).toEqual([
+        ['appended', 'A', 1],
+        ['appended', 'B', 1],
+        ['appended', 'A', 2],
+      ]);
+      expect(results[0].log.prevHash).toBe(GENESIS_HASH);
+      expect(results[2].log.prevHash).toBe(results[0].log.recordHash);
+      expect((await verify(sut(), 'A')).firstBreak).toBeUndefined();
     });
-    const keys = [
-      key('2026-01-01T08:00:00Z', early.packetId),
-      key('2026-01-01T08:00:00.400Z'),
-      key('2026-01-01T08:59:59Z'),
-      key('2026-01-01T09:00:00Z', tieHigh.packetId),
-      key('2026-01-01T09:00:00Z', tieLow.packetId),
-      key('2026-01-02T00:00:00Z'),
-      key('2026-01-02T00:00:00Z', undefined, 'w2'),
-      key('2026-01-02T00:00:00Z', undefined, 'nobody'),
-    ];
-    const expected = [
-      undefined,
-      early.packetId,
-      later.packetId,
-      tieLow.packetId,
-      later.packetId,
-      tieHigh.packetId,
-      otherWorker.packetId,
-      undefined,
-    ];
-    // the whole batch in one lookup, and each key on its own, give the same answers
-    const batch = await sut().findPreviousOfWorkers(keys);
-    expect(batch.map((log) => log?.data.packetId)).toEqual(expected);
-    for (const [i, k] of keys.entries()) {
-      const [alone] = await sut().findPreviousOfWorkers([k]);
-      expect(alone?.data.packetId).toBe(expected[i]);
-    }
-    // a batch whose earliest key's predecessor is before every key, ties at its instant
-    const later2 = await sut().findPreviousOfWorkers([keys[5], keys[2], keys[6]]);
-    expect(later2.map((log) => log?.data.packetId)).toEqual([
-      tieHigh.packetId,
-      later.packetId,
-      otherWorker.packetId,
-    ]);
-    expect(batch[1]).toMatchObject({ siteId: 'A', seq: expect.any(Number), data: early.data });
-    expect(await sut().findPreviousOfWorkers([])).toEqual([]);
-    // the data-only read answers the same, each link's data equal to the whole link's
-    for (const ks of [keys, [keys[5], keys[2], keys[6]], [keys[3]], []]) {
-      const whole = await sut().findPreviousOfWorkers(ks);
-      expect(await sut().findPreviousDataOfWorkers(ks)).toEqual(whole.map((log) => log?.data));
-    }
-  });
 
-  it('should list the distinct workers of some devices within a time window', async () => {
-    const on = (workerId: string, deviceId: string, timestamp: string) => {
-      const e = entry('D');
-      return { ...e, data: { ...e.data, workerId, deviceId, timestamp } };
-    };
-    await sut().appendToChains([
-      on('w1', 'd1', '2026-01-01T08:00:00Z'),
-      on('w2', 'd1', '2026-01-01T09:00:00Z'),
-      on('w2', 'd1', '2026-01-01T09:30:00Z'),
-      on('w3', 'd1', '2026-01-02T09:00:00Z'),
-      on('w4', 'd2', '2026-01-01T09:00:00Z'),
-    ]);
-    const workers = (from: string, to: string) =>
-      sut().listWorkersOfDevices(['d1'], new Date(from), new Date(to));
-    expect(await workers('2026-01-01T00:00:00Z', '2026-01-01T23:59:59Z')).toEqual(['w1', 'w2']);
-    expect(await workers('2026-01-01T09:00:00Z', '2026-01-02T09:00:00Z')).toEqual(['w2', 'w3']);
-    expect(await workers('2026-01-03T00:00:00Z', '2026-01-04T00:00:00Z')).toEqual([]);
-    expect(
-      await sut().listWorkersOfDevices(
-        ['d2', 'd1'],
-        new Date('2026-01-01T08:30:00Z'),
-        new Date('2026-01-01T09:00:00Z'),
-      ),
-    ).toEqual(['w2', 'w4']);
-  });
-});
+    it('should store a packetId once and answer later copies, even in the same call, as duplicates', async () => {
+      const first = entry('A');
+      const [a, b] = await sut().appendToChains([first, { ...first }]);
+      const [c] = await sut().appendToChains([first]);
+      expect([a.status, b.status, c.status]).toEqual(['appended', 'duplicate', 'duplicate']);
+      expect(c.log).toEqual(a.log);
+      expect(await sut().readChain('A', 0, 10)).toHaveLength(1);
+    });
+
+    it("should store another device's entry with a packetId already used as its own link", async () => {
+      const packetId = randomUUID();
+      const [a, b] = await sut().appendToChains([
+        entry('K', packetId, 'd1'),
+        entry('K', packetId, 'd2'),
+      ]);
+      const [again] = await sut().appendToChains([entry('K', packetId, 'd2')]);
+      expect([a.status, b.status, again.status]).toEqual(['appended', 'appended', 'duplicate']);
+      expect(again.log).toEqual(b.log);
+      const found = await sut().findByKeys([
+        { deviceId: 'd2', packetId },
+        { deviceId: 'd1', packetId },
+      ]);
+      expect(found.map((l) => l?.seq)).toEqual([2, 1]);
+      expect((await sut().findByPacketId(packetId)).map((l) => l.seq).sort()).toEqual([1, 2]);
+      // an entry no device made shares its packetId space with no device's packets
+      const record = {
+        siteId: 'K',
+        packetId,
+        data: { kind: 'note', packetId, text: 'x' },
+        meta: { isOfflineSync: false, syncTimestamp: '2026-01-01T09:00:00.000Z' },
+      };
+      const [r1, r2] = await sut().appendToChains([record, { ...record }]);
+      expect([r1.status, r2.status]).toEqual(['appended', 'duplicate']);
+      const [none] = await sut().findByKeys([{ deviceId: NO_DEVICE, packetId }]);
+      expect(none?.seq).toBe(3);
+      expect((await verify(sut(), 'K')).firstBreak).toBeUndefined();
+    });
+
+    it('should drop, on MongoDB, the unique packetId index a collection made before the per-device key has', async () => {
+      if (driver() === 'sqlite') return; // migration 4 (sqlite-ledger.migrations.spec.ts)
+      const logs = (store() as MongoStore).connection.db!.collection('attendance_logs');
+      // the collection as the old schema declared it: packetId unique across devices
+      await logs.deleteMany({});
+      await logs.createIndex({ packetId: 1 }, { unique: true, name: 'packetId_1' });
+      await sut().appendToChains([entry('U')]);
+      // what the app does on start (before its declared indexes are built)
+      await (sut() as unknown as { onModuleInit(): Promise<void> }).onModuleInit();
+      const names = (await logs.listIndexes().toArray()).map((i) => i.name as string);
+      expect(names).not.toContain('packetId_1');
+      expect(names).toContain('packetId_1_deviceId_1');
+      const packetId = randomUUID();
+      const results = await sut().appendToChains([
+        entry('U', packetId, 'd1'),
+        entry('U', packetId, 'd2'),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['appended', 'appended']);
+      // a second start finds nothing to drop
+      await (sut() as unknown as { onModuleInit(): Promise<void> }).onModuleInit();
+    });
+
+    it('should answer a call that starts with a duplicate entry by entry: new ones appended, copies duplicates', async () => {
+      const [old1, old2] = [entry('E'), entry('E')];
+      const [stored1, stored2] = await sut().appendToChains([old1, old2]);
+      const fresh = [entry('E'), entry('F')];
+      const results = await sut().appendToChains([
+        old1,
+        fresh[0],
+        old2,
+        fresh[1],
+        { ...fresh[0] },
+        old1,
+      ]);
+      expect(results.map((r) => [r.status, r.log.siteId, r.log.seq])).toEqual([
+        ['duplicate', 'E', 1],
+        ['appended', 'E', 3],
+        ['duplicate', 'E', 2],
+        ['appended', 'F', 1],
+        ['duplicate', 'E', 3],
+        ['duplicate', 'E', 1],
+      ]);
+      expect(results[0].log).toEqual(stored1.log);
+      expect(results[2].log).toEqual(stored2.log);
+      expect(results[4].log).toEqual(results[1].log);
+      expect((await verify(sut(), 'E')).firstBreak).toBeUndefined();
+      expect(await sut().readChain('E', 0, 10)).toHaveLength(3);
+    });
+
+    it('should keep one chain without gaps or forks under concurrent appends', async () => {
+      const batches = Array.from({ length: 20 }, () => [entry('C'), entry('C'), entry('C')]);
+      const shared = entry('C');
+      await Promise.all([
+        ...batches.map((b) => sut().appendToChains(b)),
+        sut().appendToChains([shared]),
+        sut().appendToChains([shared]),
+      ]);
+      const verifier = await verify(sut(), 'C');
+      expect(verifier.firstBreak).toBeUndefined();
+      expect(verifier.length).toBe(61);
+    });
+
+    it('should find stored links by (device, packetId) and read a chain in pages', async () => {
+      const entries = [entry('P'), entry('P'), entry('P')];
+      await sut().appendToChains(entries);
+      const found = await sut().findByKeys([
+        { deviceId: 'd1', packetId: entries[1].packetId },
+        { deviceId: 'd1', packetId: randomUUID() },
+        { deviceId: 'd2', packetId: entries[1].packetId },
+      ]);
+      expect(found.map((l) => l?.seq)).toEqual([2, undefined, undefined]);
+      expect((await sut().readChain('P', 1, 1)).map((l) => l.seq)).toEqual([2]);
+      expect(await sut().readChain('P', 3, 10)).toEqual([]);
+    });
+
+    it('should read a chain as the JCS texts that were hashed', async () => {
+      await sut().appendToChains([entry('T'), entry('T'), entry('T')]);
+      const links = await sut().readChain('T', 0, 10);
+      const texts = await sut().readChainTexts('T', 1, 10);
+      expect(texts.map((t) => t.seq)).toEqual([2, 3]);
+      for (const text of texts) {
+        const link = links[text.seq - 1];
+        expect(text).toEqual({
+          siteId: 'T',
+          seq: link.seq,
+          prevHash: link.prevHash,
+          recordHash: link.recordHash,
+          dataJcs: jcs(link.data),
+          metaJcs: jcs(link.meta),
+        });
+        expect(recordHashOfText(text)).toBe(link.recordHash);
+      }
+    });
+
+    it("should find a worker's previous packet by signed time (timestamp, then packetId), across sites", async () => {
+      const at = (siteId: string, timestamp: string, workerId = 'w1', packetId = randomUUID()) => {
+        const e = entry(siteId, packetId);
+        return { ...e, data: { ...e.data, timestamp, workerId } };
+      };
+      const early = at('A', '2026-01-01T08:00:00Z');
+      const later = at('B', '2026-01-01T08:00:00.500Z');
+      const tieLow = at(
+        'A',
+        '2026-01-01T09:00:00.000Z',
+        'w1',
+        '00000000-0000-4000-8000-000000000001',
+      );
+      const tieHigh = at('A', '2026-01-01T09:00:00Z', 'w1', '00000000-0000-4000-8000-000000000002');
+      const otherWorker = at('A', '2026-01-01T08:30:00Z', 'w2');
+      // appended out of time order on purpose
+      await sut().appendToChains([tieHigh, later, otherWorker, early, tieLow]);
+      const key = (
+        timestamp: string,
+        packetId = 'ffffffff-ffff-4fff-bfff-ffffffffffff',
+        workerId = 'w1',
+      ) => ({
+        workerId,
+        at: new Date(timestamp),
+        packetId,
+      });
+      const keys = [
+        key('2026-01-01T08:00:00Z', early.packetId),
+        key('2026-01-01T08:00:00.400Z'),
+        key('2026-01-01T08:59:59Z'),
+        key('2026-01-01T09:00:00Z', tieHigh.packetId),
+        key('2026-01-01T09:00:00Z', tieLow.packetId),
+        key('2026-01-02T00:00:00Z'),
+        key('2026-01-02T00:00:00Z', undefined, 'w2'),
+        key('2026-01-02T00:00:00Z', undefined, 'nobody'),
+      ];
+      const expected = [
+        undefined,
+        early.packetId,
+        later.packetId,
+        tieLow.packetId,
+        later.packetId,
+        tieHigh.packetId,
+        otherWorker.packetId,
+        undefined,
+      ];
+      // the whole batch in one lookup, and each key on its own, give the same answers
+      const batch = await sut().findPreviousOfWorkers(keys);
+      expect(batch.map((log) => log?.data.packetId)).toEqual(expected);
+      for (const [i, k] of keys.entries()) {
+        const [alone] = await sut().findPreviousOfWorkers([k]);
+        expect(alone?.data.packetId).toBe(expected[i]);
+      }
+      // a batch whose earliest key's predecessor is before every key, ties at its instant
+      const later2 = await sut().findPreviousOfWorkers([keys[5], keys[2], keys[6]]);
+      expect(later2.map((log) => log?.data.packetId)).toEqual([
+        tieHigh.packetId,
+        later.packetId,
+        otherWorker.packetId,
+      ]);
+      expect(batch[1]).toMatchObject({ siteId: 'A', seq: expect.any(Number), data: early.data });
+      expect(await sut().findPreviousOfWorkers([])).toEqual([]);
+      // the data-only read answers the same, each link's data equal to the whole link's
+      for (const ks of [keys, [keys[5], keys[2], keys[6]], [keys[3]], []]) {
+        const whole = await sut().findPreviousOfWorkers(ks);
+        expect(await sut().findPreviousDataOfWorkers(ks)).toEqual(whole.map((log) => log?.data));
+      }
+    });
+
+    it('should list the distinct workers of some devices within a time window', async () => {
+      const on = (workerId: string, deviceId: string, timestamp: string) => {
+        const e = entry('D');
+        return { ...e, data: { ...e.data, workerId, deviceId, timestamp } };
+      };
+      await sut().appendToChains([
+        on('w1', 'd1', '2026-01-01T08:00:00Z'),
+        on('w2', 'd1', '2026-01-01T09:00:00Z'),
+        on('w2', 'd1', '2026-01-01T09:30:00Z'),
+        on('w3', 'd1', '2026-01-02T09:00:00Z'),
+        on('w4', 'd2', '2026-01-01T09:00:00Z'),
+      ]);
+      const workers = (from: string, to: string) =>
+        sut().listWorkersOfDevices(['d1'], new Date(from), new Date(to));
+      expect(await workers('2026-01-01T00:00:00Z', '2026-01-01T23:59:59Z')).toEqual(['w1', 'w2']);
+      expect(await workers('2026-01-01T09:00:00Z', '2026-01-02T09:00:00Z')).toEqual(['w2', 'w3']);
+      expect(await workers('2026-01-03T00:00:00Z', '2026-01-04T00:00:00Z')).toEqual([]);
+      expect(
+        await sut().listWorkersOfDevices(
+          ['d2', 'd1'],
+          new Date('2026-01-01T08:30:00Z'),
+          new Date('2026-01-01T09:00:00Z'),
+        ),
+      ).toEqual(['w2', 'w4']);
+    });
+  },
+);
