@@ -18,7 +18,7 @@ import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
 import { LogVerifierService, tlogConfig, TlogSettings, TransparencyLogService } from '@app/tlog';
 import { LedgerService } from '@app/offline-sync/ledger.service';
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
-import { PendingLogEntry } from '@app/offline-sync/domain/attendance-log';
+import { NO_DEVICE, PendingLogEntry } from '@app/offline-sync/domain/attendance-log';
 import { SyncOutcome } from '@app/offline-sync/domain/sync-result';
 import { LEDGER_SQLITE_MIGRATIONS } from '@app/offline-sync/infrastructure/persistence/sqlite/sqlite-ledger.migrations';
 import { cpuMsSince, median, now, printRows } from './support';
@@ -55,7 +55,7 @@ export async function run(): Promise<void> {
         return { siteId, packetId, data, meta: { ...meta }, dataJcs: jcs(data) };
       });
     const insert = baseline.prepare(
-      'INSERT INTO attendance_logs (site_id, seq, packet_id, prev_hash, record_hash, data, meta) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      "INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta) VALUES (?, ?, ?, '', ?, ?, ?, ?)",
     );
     const hash = 'a'.repeat(64);
     let seq = 0;
@@ -78,7 +78,7 @@ export async function run(): Promise<void> {
           recordHash: r.log.recordHash,
         })),
       };
-      const answered = await ledger.attachReceipts(outcome, appended);
+      const answered = await ledger.attachReceipts(outcome, appended, NO_DEVICE);
       if (answered.results.some((r) => !('receipt' in r))) throw new Error('a receipt is missing');
     };
     // warm-up: the site's tree head, statements and JIT

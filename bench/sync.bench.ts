@@ -220,7 +220,7 @@ async function rigFor(
     checkpoints: 'worker',
   });
   const insertSql =
-    'INSERT INTO attendance_logs (site_id, seq, packet_id, prev_hash, record_hash, data, meta) VALUES (?, ?, ?, ?, ?, ?, ?)';
+    'INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
   const insert = baseline.prepare(insertSql);
   const insertThread = threadStore.db.prepare(insertSql);
   const meta = jcs({
@@ -233,14 +233,32 @@ async function rigFor(
   const insertBatch = baseline.transaction((packets: SignedBatch['packets']) => {
     for (const p of packets) {
       seq += 1;
-      insert.run(ours.api.siteId, seq, p.payload.packetId, hash, hash, p.data, meta);
+      insert.run(
+        ours.api.siteId,
+        seq,
+        p.payload.packetId,
+        p.payload.deviceId,
+        hash,
+        hash,
+        p.data,
+        meta,
+      );
     }
   });
   let seqThread = 0;
   const insertBatchThread = threadStore.db.transaction((packets: SignedBatch['packets']) => {
     for (const p of packets) {
       seqThread += 1;
-      insertThread.run(ours.api.siteId, seqThread, p.payload.packetId, hash, hash, p.data, meta);
+      insertThread.run(
+        ours.api.siteId,
+        seqThread,
+        p.payload.packetId,
+        p.payload.deviceId,
+        hash,
+        hash,
+        p.data,
+        meta,
+      );
     }
   });
   // the same rows as the baseline inserts: the packet with its signature, as JCS text
@@ -270,7 +288,7 @@ async function rigFor(
 /** Rows for the baseline's warm-up, not in any batch. */
 function warmRows(size: number): SignedBatch['packets'] {
   return Array.from({ length: size }, () => {
-    const payload = { packetId: randomUUID() };
+    const payload = { packetId: randomUUID(), deviceId: 'bench-warm-device' };
     return { payload, signature: '', data: jcs(payload) };
   });
 }

@@ -21,7 +21,7 @@ const LINKS = 100_000;
 function writeChain(t: TestApp, phone: Phone, at: (seq: number) => string): void {
   const db = new Database(join(t.dataDir, 'mdai.sqlite'));
   const insert = db.prepare(
-    'INSERT INTO attendance_logs (site_id, seq, packet_id, prev_hash, record_hash, data, meta) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const meta = {
     isOfflineSync: true,
@@ -45,7 +45,16 @@ function writeChain(t: TestApp, phone: Phone, at: (seq: number) => string): void
       const hash = sha256Hex(
         canonicalJson({ siteId: phone.siteId, seq, prevHash: prev, data, meta }),
       );
-      insert.run(phone.siteId, seq, packetId, prev, hash, canonicalJson(data), canonicalJson(meta));
+      insert.run(
+        phone.siteId,
+        seq,
+        packetId,
+        phone.deviceId,
+        prev,
+        hash,
+        canonicalJson(data),
+        canonicalJson(meta),
+      );
       prev = hash;
     }
   })();

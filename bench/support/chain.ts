@@ -30,8 +30,8 @@ export function writeLinks(
   store.migrate('offline-sync.ledger', LEDGER_SQLITE_MIGRATIONS);
   store.db.pragma('synchronous = OFF');
   const insert = store.db.prepare(
-    `INSERT INTO attendance_logs (site_id, seq, packet_id, prev_hash, record_hash, data, meta)
-     VALUES (@site_id, @seq, @packet_id, @prev_hash, @record_hash, @data, @meta)`,
+    `INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta)
+     VALUES (@site_id, @seq, @packet_id, @device_id, @prev_hash, @record_hash, @data, @meta)`,
   );
   const meta = {
     isOfflineSync: true,

@@ -11,7 +11,9 @@ import {
 } from '@app/tlog';
 import {
   AttendanceLog,
+  entryKeyText,
   LedgerEntryData,
+  ledgerDeviceOf,
   PendingLogEntry,
   StoredLinkText,
 } from './domain/attendance-log';
@@ -42,7 +44,7 @@ export type AppendedListener = (appended: AttendanceLog[]) => Promise<void>;
 /** What one append gives back: per entry its link, and per touched site a signed checkpoint. */
 export interface LedgerAppend {
   results: AppendResult[];
-  /** Receipts by packetId, for every appended or duplicate entry. */
+  /** Receipts by entry key (`entryKeyText`), for every appended or duplicate entry. */
   receipts: Map<string, Receipt>;
   /** The checkpoint each receipt is proven against, by siteId. */
   checkpoints: Map<string, SignedCheckpoint>;
@@ -143,7 +145,7 @@ export class LedgerService {
       checkpoints.set(siteId, sealed.checkpoint);
       for (const link of siteLinks) {
         const receipt = sealed.receipts.get(link.seq);
-        if (receipt) receipts.set(link.data.packetId, receipt);
+        if (receipt) receipts.set(keyTextOf(link), receipt);
       }
     }
     if (failed) {
@@ -157,12 +159,18 @@ export class LedgerService {
 
   /**
    * Adds a receipt to every accepted or duplicate result, and the checkpoints they are proven
-   * against. Links appended by `batch` are proven against its checkpoints (computed while
-   * sealing); links committed earlier against their site's latest checkpoint.
+   * against. `deviceId`: the device whose packets the results are (a sync is one device's).
+   * Links appended by `batch` are proven against its checkpoints (computed while sealing);
+   * links committed earlier against their site's latest checkpoint.
    */
-  async attachReceipts(outcome: SyncOutcome, batch: LedgerAppend): Promise<SyncOutcome> {
+  async attachReceipts(
+    outcome: SyncOutcome,
+    batch: LedgerAppend,
+    deviceId: string,
+  ): Promise<SyncOutcome> {
+    const keyText = (packetId: string) => entryKeyText({ deviceId, packetId });
     const missing = outcome.results.filter(
-      (r) => r.status !== 'rejected' && !batch.receipts.has(r.packetId),
+      (r) => r.status !== 'rejected' && !batch.receipts.has(keyText(r.packetId)),
     );
     // copied only when receipts of earlier links are added to the batch's
     let { checkpoints, receipts } = batch;
@@ -171,26 +179,29 @@ export class LedgerService {
       receipts = new Map(receipts);
       // links committed earlier: proven against their site's latest checkpoint, sealing
       // first when none covers them yet (an earlier seal failed)
-      const links = [...(await this.logs.findByPacketIds(missing.map((r) => r.packetId))).values()];
+      const found = await this.logs.findByKeys(
+        missing.map((r) => ({ deviceId, packetId: r.packetId })),
+      );
       const unsealed: AttendanceLog[] = [];
-      for (const link of links) {
+      for (const link of found) {
+        if (!link) continue;
         const checkpoint = checkpoints.get(link.siteId);
         if (!checkpoint || checkpoint.size < link.seq) {
           unsealed.push(link);
           continue;
         }
         const receipt = await this.inclusionProof(link.siteId, link, checkpoint.size);
-        receipts.set(link.data.packetId, receipt);
+        receipts.set(keyTextOf(link), receipt);
       }
       const sealed = await this.seal(unsealed);
       for (const [siteId, checkpoint] of sealed.checkpoints) {
         if (!checkpoints.has(siteId)) checkpoints.set(siteId, checkpoint);
       }
-      for (const [packetId, receipt] of sealed.receipts) receipts.set(packetId, receipt);
+      for (const [key, receipt] of sealed.receipts) receipts.set(key, receipt);
     }
     const results = outcome.results.map((r) => {
       if (r.status === 'rejected') return r;
-      const receipt = receipts.get(r.packetId);
+      const receipt = receipts.get(keyText(r.packetId));
       if (!receipt) return r;
       const { seq, leafIndex, leafHash, treeSize, inclusionProof } = receipt;
       return { ...r, receipt: { seq, leafIndex, leafHash, treeSize, inclusionProof } };
@@ -277,14 +288,31 @@ export class LedgerService {
     return this.tlog.listCheckpoints(this.originOf(siteId), afterSize, limit);
   }
 
-  /** The link at `seq`, or the link of `packetId` on this site. */
+  /**
+   * The link at `seq`, or the link of `packetId` on this site: the one of `deviceId` when given
+   * (`NO_DEVICE` for an entry no device made, e.g. a correction), else the only one on this
+   * site (a packetId is unique per device: two devices' links with one packetId on this site
+   * throw `ambiguous_packet_id`, and the caller names the device).
+   */
   async findLink(
     siteId: string,
-    by: { seq?: number; packetId?: string },
+    by: { seq?: number; packetId?: string; deviceId?: string },
   ): Promise<AttendanceLog | undefined> {
     if (by.packetId !== undefined) {
-      const link = (await this.logs.findByPacketIds([by.packetId])).get(by.packetId);
-      return link?.siteId === siteId ? link : undefined;
+      const links =
+        by.deviceId !== undefined
+          ? (await this.logs.findByKeys([{ deviceId: by.deviceId, packetId: by.packetId }])).filter(
+              (l) => l !== undefined,
+            )
+          : await this.logs.findByPacketId(by.packetId);
+      const here = links.filter((l) => l.siteId === siteId);
+      if (here.length > 1) {
+        throw new OfflineSyncError(
+          'ambiguous_packet_id',
+          'More than one device has a link with this packetId on this site: give deviceId too',
+        );
+      }
+      return here[0];
     }
     if (by.seq === undefined) return undefined;
     const [link] = await this.logs.readChain(siteId, by.seq - 1, 1);
@@ -324,6 +352,11 @@ export class LedgerService {
       }
     }
   }
+}
+
+/** The receipts' map key of a link: its ledger key. */
+function keyTextOf(link: AttendanceLog): string {
+  return entryKeyText({ deviceId: ledgerDeviceOf(link.data), packetId: link.data.packetId });
 }
 
 /** A leaf source that answers from the links in hand when they cover the range, else the store. */

@@ -146,8 +146,10 @@ export class OfflineSyncService {
       );
     }
 
-    // a packetId already in the ledger comes back from the append as a duplicate (the unique
-    // index is the one lookup): the same content is a duplicate, other content a conflict
+    // a packetId this device has in the ledger already comes back from the append as a
+    // duplicate (the unique (packetId, device) index is the one lookup): the same content is a
+    // duplicate, other content a conflict. Another device's packet with the same packetId is
+    // not looked at: a packetId is unique per device, so no device can take another's ids
     const candidates = verdicts.filter((v) => v.kind === 'candidate');
     const batch = await this.ledger.appendWithReceipts(candidates.map((c) => c.entry));
     const appended = batch.results;
@@ -208,7 +210,9 @@ export class OfflineSyncService {
       },
       'Offline batch synced',
     );
-    return options.receipts === false ? outcome : this.ledger.attachReceipts(outcome, batch);
+    return options.receipts === false
+      ? outcome
+      : this.ledger.attachReceipts(outcome, batch, device.deviceId);
   }
 
   private async authenticate(bearer: string | undefined, now: Date): Promise<OfflineTokenClaims> {
@@ -342,7 +346,10 @@ export class OfflineSyncService {
     };
   }
 
-  /** A packetId already in the ledger: the same packet again is a duplicate; different content is a conflict. */
+  /**
+   * A packetId this device has in the ledger already: the same packet again is a duplicate;
+   * different content is a conflict (filed under this device, which sent both).
+   */
   private againstCommitted(
     candidate: Extract<Verdict, { kind: 'candidate' }>,
     stored: AttendanceLog | undefined,
@@ -354,7 +361,7 @@ export class OfflineSyncService {
       kind: 'rejected',
       packetId: candidate.packetId,
       reason: 'packet_id_conflict',
-      detail: 'packetId is already in the ledger with other content',
+      detail: "packetId is already in the ledger with other content (this device's)",
       payload: candidate.payload,
     };
   }

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { actorOf, Clock, Counter, jcs, MetricsRegistry } from '@app/common';
 import { offlineTokenConfig, OfflineTokenSettings } from '@app/device-trust';
 import { WorkforceService } from '@app/workforce';
-import { AttendanceLog, AttendanceMeta, LedgerService } from '@app/offline-sync';
+import { AttendanceLog, AttendanceMeta, LedgerService, NO_DEVICE } from '@app/offline-sync';
 import { CorrectionAction, CorrectionAuthor, CorrectionData } from './domain/correction';
 import { liveNeighbours } from './domain/timesheet-day';
 import { projectLink, TimesheetEntry } from './domain/timesheet-entry';
@@ -209,7 +209,11 @@ export class CorrectionService {
     data: CorrectionData,
   ): Promise<CorrectionResponse | undefined> {
     if (correctionId === undefined) return undefined;
-    const stored = await this.ledger.findLink(siteId, { packetId: correctionId });
+    // a correction is an entry no device made: its id is looked up among those only
+    const stored = await this.ledger.findLink(siteId, {
+      packetId: correctionId,
+      deviceId: NO_DEVICE,
+    });
     return stored ? this.duplicate(stored, data) : undefined;
   }
 

@@ -162,13 +162,25 @@ export class TimesheetsService {
   }
 
   private async views(scope: Scope, days: TimesheetDay[]): Promise<TimesheetDayView[]> {
-    const packetSeq = new Map<string, number>();
-    for (const d of days) for (const [p, seq] of d.packets) packetSeq.set(p, seq);
-    const events = await this.fraud.ofPackets([...packetSeq.keys()]);
+    // a packetId is unique per device, not across the ledger: another worker's packet (or
+    // rejected packet) with the same packetId is not this punch, so an event is matched by its
+    // worker and packetId (its device and worker are the sender's, the punch's own)
+    const punchSeqs = new Map<string, number[]>();
+    const packetIds = new Set<string>();
+    for (const d of days) {
+      for (const [p, seq] of d.packets) {
+        packetIds.add(p);
+        const key = workerPacketKey(d.workerId, p);
+        const seqs = punchSeqs.get(key);
+        if (seqs) seqs.push(seq);
+        else punchSeqs.set(key, [seq]);
+      }
+    }
+    const events = await this.fraud.ofPackets([...packetIds]);
     const fraudBySeq = new Map<number, string[]>();
     for (const e of events) {
-      const seq = packetSeq.get(e.packetId!);
-      if (seq !== undefined && e.siteId === scope.siteId) {
+      if (e.siteId !== scope.siteId || e.workerId === undefined) continue;
+      for (const seq of punchSeqs.get(workerPacketKey(e.workerId, e.packetId!)) ?? []) {
         fraudBySeq.set(seq, [...(fraudBySeq.get(seq) ?? []), e.type]);
       }
     }
@@ -204,6 +216,11 @@ export class TimesheetsService {
       };
     });
   }
+}
+
+/** A punch's worker and packetId as one map key. */
+function workerPacketKey(workerId: string, packetId: string): string {
+  return `${workerId}\u0000${packetId}`;
 }
 
 /** Hours to two decimals (payroll precision). */

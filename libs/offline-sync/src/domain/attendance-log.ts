@@ -13,7 +13,7 @@ export interface AttendanceData extends AttendancePayload {
 
 /**
  * An entry that is not a device's packet (e.g. a timesheet correction): `kind` names it and
- * `packetId` is its unique id (the ledger's dedupe key for every entry). Values are JSON
+ * `packetId` is its id, unique among the entries no device made (`NO_DEVICE`). Values are JSON
  * (strings, integers, booleans, nested objects): it is hashed as JCS like a packet.
  */
 export interface LedgerRecordData {
@@ -28,6 +28,30 @@ export type LedgerEntryData = AttendanceData | LedgerRecordData;
 /** A packet has no `kind`; every other entry kind says what it is. */
 export function isPacketData(data: LedgerEntryData): data is AttendanceData {
   return !('kind' in data);
+}
+
+/** The device of the entries no device made (e.g. corrections): their packetIds share one space. */
+export const NO_DEVICE = '';
+
+/**
+ * An entry's identity in the ledger: (deviceId, packetId). A packetId is unique per device, so
+ * a packetId another device used first is not this device's packet (its own punch, judged on
+ * its merits), and a packet sent again by its device is found as its duplicate.
+ */
+export interface LedgerEntryKey {
+  /** The packet's device; `NO_DEVICE` for an entry no device made. */
+  deviceId: string;
+  packetId: string;
+}
+
+/** The device an entry belongs to: a packet's `deviceId`, else `NO_DEVICE`. */
+export function ledgerDeviceOf(data: LedgerEntryData): string {
+  return isPacketData(data) ? data.deviceId : NO_DEVICE;
+}
+
+/** `key` as one string (a map key): the two parts cannot run into each other. */
+export function entryKeyText(key: LedgerEntryKey): string {
+  return `${key.deviceId}\u0000${key.packetId}`;
 }
 
 export interface AttendanceMeta {

@@ -71,10 +71,21 @@ export class InclusionQuery {
   @Max(Number.MAX_SAFE_INTEGER)
   seq?: number;
 
-  @ApiPropertyOptional({ description: 'The link, by packetId (or give seq)' })
+  @ApiPropertyOptional({
+    description:
+      'The link, by packetId (or give seq). A packetId is unique per device: when two devices have one on this site, give deviceId too (409 ambiguous_packet_id otherwise)',
+  })
   @IsOptional()
   @IsUUID()
   packetId?: string;
+
+  @ApiPropertyOptional({
+    description: "With packetId: the packet's device (the link of this device's packet)",
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(OBJECT_ID_PATTERN, { message: 'deviceId must be a 24-hex id' })
+  deviceId?: string;
 
   @ApiPropertyOptional({
     description: 'Prove against this tree size (default: the latest checkpoint)',

@@ -1,14 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { SqliteStore, Store } from '@app/persistence';
+import { MongoStore, SqliteStore, Store } from '@app/persistence';
 import { compileAdapter } from '@app/persistence/testing/compile-adapter';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { jcs } from '@app/common';
-import { GENESIS_HASH, PendingLogEntry, recordHashOfText } from '../../domain/attendance-log';
+import {
+  GENESIS_HASH,
+  NO_DEVICE,
+  PendingLogEntry,
+  recordHashOfText,
+} from '../../domain/attendance-log';
 import { ChainVerifier } from '../../domain/chain-verifier';
 import { attendanceLogAdapters } from './ledger-persistence';
 import { AttendanceLogRepository } from './attendance-log.repository';
 
-function entry(siteId: string, packetId = randomUUID()): PendingLogEntry {
+function entry(siteId: string, packetId = randomUUID(), deviceId = 'd1'): PendingLogEntry {
   return {
     siteId,
     packetId,
@@ -16,7 +21,7 @@ function entry(siteId: string, packetId = randomUUID()): PendingLogEntry {
       packetId,
       workerId: 'w1',
       siteId,
-      deviceId: 'd1',
+      deviceId,
       type: 'check_in',
       timestamp: '2026-01-01T08:00:00.000Z',
       geo: { lat: 28.6139, lng: 77.209, accuracyM: 12.5 },
@@ -55,6 +60,57 @@ describeStoreContract(
       expect([a.status, b.status, c.status]).toEqual(['appended', 'duplicate', 'duplicate']);
       expect(c.log).toEqual(a.log);
       expect(await sut().readChain('A', 0, 10)).toHaveLength(1);
+    });
+
+    it("should store another device's entry with a packetId already used as its own link", async () => {
+      const packetId = randomUUID();
+      const [a, b] = await sut().appendToChains([
+        entry('K', packetId, 'd1'),
+        entry('K', packetId, 'd2'),
+      ]);
+      const [again] = await sut().appendToChains([entry('K', packetId, 'd2')]);
+      expect([a.status, b.status, again.status]).toEqual(['appended', 'appended', 'duplicate']);
+      expect(again.log).toEqual(b.log);
+      const found = await sut().findByKeys([
+        { deviceId: 'd2', packetId },
+        { deviceId: 'd1', packetId },
+      ]);
+      expect(found.map((l) => l?.seq)).toEqual([2, 1]);
+      expect((await sut().findByPacketId(packetId)).map((l) => l.seq).sort()).toEqual([1, 2]);
+      // an entry no device made shares its packetId space with no device's packets
+      const record = {
+        siteId: 'K',
+        packetId,
+        data: { kind: 'note', packetId, text: 'x' },
+        meta: { isOfflineSync: false, syncTimestamp: '2026-01-01T09:00:00.000Z' },
+      };
+      const [r1, r2] = await sut().appendToChains([record, { ...record }]);
+      expect([r1.status, r2.status]).toEqual(['appended', 'duplicate']);
+      const [none] = await sut().findByKeys([{ deviceId: NO_DEVICE, packetId }]);
+      expect(none?.seq).toBe(3);
+      expect((await verify(sut(), 'K')).firstBreak).toBeUndefined();
+    });
+
+    it('should drop, on MongoDB, the unique packetId index a collection made before the per-device key has', async () => {
+      if (driver() === 'sqlite') return; // migration 4 (sqlite-ledger.migrations.spec.ts)
+      const logs = (store() as MongoStore).connection.db!.collection('attendance_logs');
+      // the collection as the old schema declared it: packetId unique across devices
+      await logs.deleteMany({});
+      await logs.createIndex({ packetId: 1 }, { unique: true, name: 'packetId_1' });
+      await sut().appendToChains([entry('U')]);
+      // what the app does on start (before its declared indexes are built)
+      await (sut() as unknown as { onModuleInit(): Promise<void> }).onModuleInit();
+      const names = (await logs.listIndexes().toArray()).map((i) => i.name as string);
+      expect(names).not.toContain('packetId_1');
+      expect(names).toContain('packetId_1_deviceId_1');
+      const packetId = randomUUID();
+      const results = await sut().appendToChains([
+        entry('U', packetId, 'd1'),
+        entry('U', packetId, 'd2'),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['appended', 'appended']);
+      // a second start finds nothing to drop
+      await (sut() as unknown as { onModuleInit(): Promise<void> }).onModuleInit();
     });
 
     it('should answer a call that starts with a duplicate entry by entry: new ones appended, copies duplicates', async () => {
@@ -169,12 +225,15 @@ describeStoreContract(
       }
     });
 
-    it('should find stored links by packetId and read a chain in pages', async () => {
+    it('should find stored links by (device, packetId) and read a chain in pages', async () => {
       const entries = [entry('P'), entry('P'), entry('P')];
       await sut().appendToChains(entries);
-      const found = await sut().findByPacketIds([entries[1].packetId, randomUUID()]);
-      expect([...found.keys()]).toEqual([entries[1].packetId]);
-      expect(found.get(entries[1].packetId)?.seq).toBe(2);
+      const found = await sut().findByKeys([
+        { deviceId: 'd1', packetId: entries[1].packetId },
+        { deviceId: 'd1', packetId: randomUUID() },
+        { deviceId: 'd2', packetId: entries[1].packetId },
+      ]);
+      expect(found.map((l) => l?.seq)).toEqual([2, undefined, undefined]);
       expect((await sut().readChain('P', 1, 1)).map((l) => l.seq)).toEqual([2]);
       expect(await sut().readChain('P', 3, 10)).toEqual([]);
     });

@@ -1,6 +1,7 @@
 import {
   AttendanceLog,
   LedgerEntryData,
+  LedgerEntryKey,
   PendingLogEntry,
   StoredLinkText,
 } from '../../domain/attendance-log';
@@ -21,14 +22,16 @@ export type AppendResult =
 export type AppendAtHeadResult = AppendResult | { status: 'head_moved'; headSeq: number };
 
 /**
- * The ledger: one hash chain per site. Appends are serialized per chain by the store, and a
- * packetId is stored at most once, whatever the concurrency.
+ * The ledger: one hash chain per site. Appends are serialized per chain by the store, and an
+ * entry's key (its device and packetId, `LedgerEntryKey`) is stored at most once, whatever the
+ * concurrency: another device's packet with the same packetId is another entry.
  */
 export abstract class AttendanceLogRepository {
   /**
-   * Appends entries in order, each to the head of its site's chain. An entry whose packetId is
-   * already stored (earlier, concurrently, or earlier in the same call) is not appended; its
-   * stored link is returned as `duplicate`. Results are in the order of `entries`.
+   * Appends entries in order, each to the head of its site's chain. An entry whose key (its
+   * device, `ledgerDeviceOf(data)`, and packetId) is already stored (earlier, concurrently, or
+   * earlier in the same call) is not appended; its stored link is returned as `duplicate`.
+   * Results are in the order of `entries`.
    */
   abstract appendToChains(entries: PendingLogEntry[]): Promise<AppendResult[]>;
   /**
@@ -37,11 +40,13 @@ export abstract class AttendanceLogRepository {
    * conditional insert): another writer's link appended since, by any process, makes it
    * `head_moved` with the head found, and nothing is written. Optimistic concurrency for an
    * entry whose rules were checked against the chain up to `headSeq` (a timesheet
-   * correction). A stored packetId is `duplicate` whatever the head.
+   * correction). A stored key is `duplicate` whatever the head.
    */
   abstract appendAtHead(entry: PendingLogEntry, headSeq: number): Promise<AppendAtHeadResult>;
-  /** The stored links of these packetIds (missing ones are absent from the map). */
-  abstract findByPacketIds(packetIds: string[]): Promise<Map<string, AttendanceLog>>;
+  /** The stored link of each key, in the order of `keys` (undefined where none). */
+  abstract findByKeys(keys: LedgerEntryKey[]): Promise<(AttendanceLog | undefined)[]>;
+  /** Every stored link with this packetId, whatever its device (each device's own entry). */
+  abstract findByPacketId(packetId: string): Promise<AttendanceLog[]>;
   /** The recordHashes of seq fromSeq..toSeq (inclusive) of a chain, in seq order. */
   abstract readRecordHashes(siteId: string, fromSeq: number, toSeq: number): Promise<string[]>;
   /** Up to `limit` links of a chain with seq > afterSeq, in seq order. */

@@ -8,6 +8,7 @@ import { SqliteStore } from '@app/persistence';
 import {
   AttendanceLog,
   EMPTY_HEAD,
+  ledgerDeviceOf,
   linkAfter,
   PendingLogEntry,
 } from '../../../domain/attendance-log';
@@ -139,6 +140,7 @@ describe('the ledger append thread (SQLite)', () => {
       const extra = punches('s1', 3, 1000 + k * 3).map((e) => ({
         siteId: e.siteId,
         packetId: e.packetId,
+        deviceId: ledgerDeviceOf(e.data),
         dataJcs: jcs(e.data),
         metaJcs: jcs(e.meta),
       }));
@@ -255,7 +257,7 @@ describe('the ledger append thread (SQLite)', () => {
   it('should stop starting a thread that cannot open the file after three tries', async () => {
     // the worker's script throws at load (SQLITE_CANTOPEN): each task dies with its thread
     const broken = new SqliteAppendThread(join(dir, 'no-such-dir', 'ledger.sqlite'), 4);
-    const texts = [{ siteId: 's1', packetId: 'p1', dataJcs: '{}', metaJcs: '{}' }];
+    const texts = [{ siteId: 's1', packetId: 'p1', deviceId: 'd1', dataJcs: '{}', metaJcs: '{}' }];
     try {
       expect(await broken.run(texts, 1000)).toBe('interrupted');
       expect(await broken.run(texts, 1000)).toBe('interrupted');

@@ -1,12 +1,19 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { appendImmediate } from '@app/tlog/infrastructure/persistence/chain-append';
-import { EMPTY_HEAD, recordHashOfText } from '../../../domain/attendance-log';
+import {
+  EMPTY_HEAD,
+  entryKeyText,
+  LedgerEntryKey,
+  recordHashOfText,
+} from '../../../domain/attendance-log';
 import type { AttendanceLogRow } from './mappers/attendance-log.mapper';
 
 /** One entry to append, as the texts that are hashed and stored (no parsed values). */
 export interface AppendText {
   siteId: string;
   packetId: string;
+  /** The entry's device (`ledgerDeviceOf`): with packetId, its key in the ledger. */
+  deviceId: string;
   /** JCS of the entry's data and meta, stored as they are and hashed into the link. */
   dataJcs: string;
   metaJcs: string;
@@ -17,15 +24,20 @@ export interface AppendText {
   headSeq?: number;
 }
 
-/** What became of one entry: its new place in the chain, or the row stored earlier under its packetId. */
+/** What became of one entry: its new place in the chain, or the row stored earlier under its key. */
 export type AppendTextResult =
   | { status: 'appended'; seq: number; prevHash: string; recordHash: string }
   | { status: 'duplicate'; row: AttendanceLogRow }
   | { status: 'head_moved'; headSeq: number };
 
-/** The links of a JSON array of packetIds (one seek of the unique index each). */
-export const BY_PACKET_IDS_SQL =
-  'SELECT * FROM attendance_logs WHERE packet_id IN (SELECT value FROM json_each(?))';
+/**
+ * The links of a JSON array of [packetId, deviceId] keys (one seek of the unique index each):
+ * the keys joined to the table.
+ */
+export const BY_KEYS_SQL = `SELECT l.* FROM json_each(?)
+  JOIN attendance_logs l ON l.packet_id = json_each.value ->> 0 AND l.device_id = json_each.value ->> 1`;
+/** Every link with one packetId, whatever its device (the unique index's prefix). */
+export const BY_PACKET_ID_SQL = 'SELECT * FROM attendance_logs WHERE packet_id = ?';
 
 /**
  * The ledger's SQLite append, written once for the two places it runs: the request's thread
@@ -34,41 +46,41 @@ export const BY_PACKET_IDS_SQL =
  *
  * One `BEGIN IMMEDIATE` transaction per call (`appendImmediate`): it takes the write lock
  * before reading the heads, so no other connection (thread or process) can append between the
- * read and the writes. UNIQUE(packet_id) is the duplicate check (looked up once per entry, by
- * the insert itself; once a call meets a duplicate, its remaining packetIds are looked up
+ * read and the writes. UNIQUE(packet_id, device_id) is the duplicate check (looked up once per
+ * entry, by the insert itself; once a call meets a duplicate, its remaining keys are looked up
  * together first), and PRIMARY KEY(site_id, seq) backs the chain order up in the schema.
  * An entry with `headSeq` is appended only if the head the transaction reads is that one.
  */
 export class SqliteChainAppender {
   private readonly insert: Statement;
   private readonly head: Statement<[string], { seq: number; record_hash: string }>;
-  private readonly byPacketId: Statement<[string], AttendanceLogRow>;
-  private readonly byPacketIds: Statement<[string], AttendanceLogRow>;
+  private readonly byKey: Statement<[string, string], AttendanceLogRow>;
+  private readonly byKeys: Statement<[string], AttendanceLogRow>;
 
   constructor(private readonly db: Database) {
     this.insert = db.prepare(
-      `INSERT INTO attendance_logs (site_id, seq, packet_id, prev_hash, record_hash, data, meta)
-       VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (packet_id) DO NOTHING`,
+      `INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (packet_id, device_id) DO NOTHING`,
     );
     this.head = db.prepare(
       'SELECT seq, record_hash FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1',
     );
-    this.byPacketId = db.prepare('SELECT * FROM attendance_logs WHERE packet_id = ?');
-    this.byPacketIds = db.prepare(BY_PACKET_IDS_SQL);
+    this.byKey = db.prepare('SELECT * FROM attendance_logs WHERE packet_id = ? AND device_id = ?');
+    this.byKeys = db.prepare(BY_KEYS_SQL);
   }
 
   append(entries: AppendText[]): AppendTextResult[] {
     if (entries.length === 0) return [];
     return appendImmediate(this.db, (): AppendTextResult[] => {
       const heads = new Map<string, { seq: number; recordHash: string }>();
-      // after the first duplicate of a call, the packetIds still ahead are looked up in one
+      // after the first duplicate of a call, the keys still ahead are looked up in one
       // statement: a batch sent again skips the hashing and the refused inserts
       let stored: Map<string, AttendanceLogRow> | undefined;
       const results: AppendTextResult[] = [];
       for (let i = 0; i < entries.length; i++) {
         const entry = entries[i];
-        const known = stored?.get(entry.packetId);
+        const known = stored?.get(entryKeyText(entry));
         if (known) {
           results.push({ status: 'duplicate', row: known });
           continue;
@@ -80,9 +92,9 @@ export class SqliteChainAppender {
         }
         if (entry.headSeq !== undefined && head.seq !== entry.headSeq) {
           // read inside the transaction that would insert: no other writer is between the
-          // two. A stored packetId is still a duplicate (an interrupted append's own commit
-          // is told apart by `appendAgain`)
-          const row = this.byPacketId.get(entry.packetId);
+          // two. A stored key is still a duplicate (an interrupted append's own commit is
+          // told apart by `appendAgain`)
+          const row = this.byKey.get(entry.packetId, entry.deviceId);
           results.push(
             row ? { status: 'duplicate', row } : { status: 'head_moved', headSeq: head.seq },
           );
@@ -95,15 +107,19 @@ export class SqliteChainAppender {
           entry.siteId,
           seq,
           entry.packetId,
+          entry.deviceId,
           prevHash,
           recordHash,
           entry.dataJcs,
           entry.metaJcs,
         );
         if (changes === 0) {
-          // the packetId is stored already (earlier, or earlier in this call)
-          stored ??= this.rowsOf(entries.slice(i + 1).map((e) => e.packetId));
-          results.push({ status: 'duplicate', row: this.byPacketId.get(entry.packetId)! });
+          // the key is stored already (earlier, or earlier in this call)
+          stored ??= this.rowsOf(entries.slice(i + 1));
+          results.push({
+            status: 'duplicate',
+            row: this.byKey.get(entry.packetId, entry.deviceId)!,
+          });
           continue;
         }
         heads.set(entry.siteId, { seq, recordHash });
@@ -134,10 +150,18 @@ export class SqliteChainAppender {
     );
   }
 
-  /** The stored rows of these packetIds, by packetId: one statement, one seek each. */
-  rowsOf(packetIds: string[]): Map<string, AttendanceLogRow> {
-    if (packetIds.length === 0) return new Map();
-    const rows = this.byPacketIds.all(JSON.stringify([...new Set(packetIds)]));
-    return new Map(rows.map((row) => [row.packet_id, row]));
+  /** The stored rows of these keys, by `entryKeyText`: one statement, one seek each. */
+  rowsOf(keys: LedgerEntryKey[]): Map<string, AttendanceLogRow> {
+    if (keys.length === 0) return new Map();
+    const unique = new Map(keys.map((k) => [entryKeyText(k), [k.packetId, k.deviceId]]));
+    const rows = this.byKeys.all(JSON.stringify([...unique.values()]));
+    return new Map(
+      rows.map((row) => [entryKeyText({ deviceId: row.device_id, packetId: row.packet_id }), row]),
+    );
+  }
+
+  /** Every stored row with this packetId, whatever its device. */
+  rowsOfPacketId(packetId: string): AttendanceLogRow[] {
+    return this.db.prepare<[string], AttendanceLogRow>(BY_PACKET_ID_SQL).all(packetId);
   }
 }

@@ -4,6 +4,18 @@ import { SqliteMigration } from '@app/persistence';
 export const PACKET_AT_MS = `CAST(round(unixepoch(json_extract(data, '$.timestamp'), 'subsec') * 1000) AS INTEGER)`;
 export const PACKET_WORKER = `json_extract(data, '$.workerId')`;
 export const PACKET_DEVICE = `json_extract(data, '$.deviceId')`;
+/**
+ * The device of an entry, as its `device_id` column keeps it: a packet's `data.deviceId`, and ''
+ * for an entry no device made (one with a `kind`, e.g. a timesheet correction). Only the
+ * migration that added the column computes it in SQL; appends give it (`ledgerDeviceOf`).
+ */
+const ENTRY_DEVICE = `CASE WHEN json_type(data, '$.kind') IS NULL THEN coalesce(${PACKET_DEVICE}, '') ELSE '' END`;
+
+const APPEND_ONLY_TRIGGERS = `
+      CREATE TRIGGER attendance_logs_append_only_update BEFORE UPDATE ON attendance_logs
+        BEGIN SELECT RAISE(ABORT, 'attendance_logs is append-only'); END;
+      CREATE TRIGGER attendance_logs_append_only_delete BEFORE DELETE ON attendance_logs
+        BEGIN SELECT RAISE(ABORT, 'attendance_logs is append-only'); END;`;
 
 export const LEDGER_SQLITE_MIGRATIONS: SqliteMigration[] = [
   {
@@ -20,10 +32,7 @@ export const LEDGER_SQLITE_MIGRATIONS: SqliteMigration[] = [
         meta TEXT NOT NULL,
         PRIMARY KEY (site_id, seq)
       ) WITHOUT ROWID;
-      CREATE TRIGGER attendance_logs_append_only_update BEFORE UPDATE ON attendance_logs
-        BEGIN SELECT RAISE(ABORT, 'attendance_logs is append-only'); END;
-      CREATE TRIGGER attendance_logs_append_only_delete BEFORE DELETE ON attendance_logs
-        BEGIN SELECT RAISE(ABORT, 'attendance_logs is append-only'); END;
+      ${APPEND_ONLY_TRIGGERS}
       CREATE TABLE ledger_checkpoints (
         site_id TEXT NOT NULL,
         seq INTEGER NOT NULL,
@@ -48,5 +57,36 @@ export const LEDGER_SQLITE_MIGRATIONS: SqliteMigration[] = [
     version: 3,
     name: 'checkpoints moved to the shared transparency log (tlog_checkpoints)',
     up: `DROP TABLE ledger_checkpoints;`,
+  },
+  {
+    version: 4,
+    name: "an entry's identity is (packet_id, device_id): a packetId is unique per device",
+    // UNIQUE(packet_id) was declared with the table, so the table is built again (SQLite drops
+    // no constraint): the rows copied as they are (data and meta untouched, so every recordHash
+    // and checkpoint still verifies), each with its device; the triggers and indexes again. In
+    // the migration's transaction: a failure leaves the old table as it was
+    up: `
+      CREATE TABLE attendance_logs_by_device (
+        site_id TEXT NOT NULL,
+        seq INTEGER NOT NULL CHECK (seq >= 1),
+        packet_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        record_hash TEXT NOT NULL,
+        data TEXT NOT NULL,
+        meta TEXT NOT NULL,
+        PRIMARY KEY (site_id, seq),
+        UNIQUE (packet_id, device_id)
+      ) WITHOUT ROWID;
+      INSERT INTO attendance_logs_by_device
+        (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta)
+        SELECT site_id, seq, packet_id, ${ENTRY_DEVICE}, prev_hash, record_hash, data, meta
+        FROM attendance_logs;
+      DROP TABLE attendance_logs;
+      ALTER TABLE attendance_logs_by_device RENAME TO attendance_logs;
+      ${APPEND_ONLY_TRIGGERS}
+      CREATE INDEX attendance_logs_worker_at ON attendance_logs (${PACKET_WORKER}, ${PACKET_AT_MS}, packet_id);
+      CREATE INDEX attendance_logs_device_at ON attendance_logs (${PACKET_DEVICE}, ${PACKET_AT_MS});
+    `,
   },
 ];

@@ -6,7 +6,11 @@ import { appendWithRetry } from '@app/tlog';
 import {
   AttendanceLog,
   EMPTY_HEAD,
+  entryKeyText,
+  LedgerEntryKey,
+  ledgerDeviceOf,
   linkAfter,
+  NO_DEVICE,
   PendingLogEntry,
   StoredLinkText,
 } from '../../../../domain/attendance-log';
@@ -23,7 +27,8 @@ import { AttendanceLogDocument, AttendanceLogSchema } from '../schemas/attendanc
  * MongoDB adapter. The unique (siteId, seq) index is the chain lock: two writers that read
  * the same head build the same seq, one insert wins, the other gets a duplicate-key error,
  * re-reads the head and tries again (or, for a conditional append, finds the head moved). The
- * unique packetId index makes a replay a duplicate.
+ * unique (packetId, deviceId) index makes a replay a duplicate (an entry no device made has no
+ * deviceId: null in the index, one space of ids).
  */
 @Injectable()
 export class MongoAttendanceLogRepository extends AttendanceLogRepository implements OnModuleInit {
@@ -35,6 +40,7 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
   }
 
   async onModuleInit(): Promise<void> {
+    await dropGlobalPacketIdIndex(this.logs);
     await this.logs.init();
   }
 
@@ -58,7 +64,7 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
   private appendOne(entry: PendingLogEntry, headSeq?: number): Promise<AppendAtHeadResult> {
     return appendWithRetry(async (): Promise<AppendAtHeadResult> => {
       const existing = await this.logs
-        .findOne({ packetId: entry.packetId })
+        .findOne(keyFilter({ packetId: entry.packetId, deviceId: ledgerDeviceOf(entry.data) }))
         .lean<AttendanceLogDocument>();
       if (existing) return { status: 'duplicate', log: Mapper.toDomain(existing) };
       const headDoc = await this.logs
@@ -69,7 +75,7 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
       if (headSeq !== undefined && head.seq !== headSeq)
         return { status: 'head_moved', headSeq: head.seq };
       const log = linkAfter(head, entry);
-      // a duplicate-key error (lost the race for this seq or packetId) makes it read again
+      // a duplicate-key error (lost the race for this seq or key) makes it read again
       await this.logs.create(Mapper.toPersistence(log));
       return { status: 'appended', log };
     }, `chain ${entry.siteId}`);
@@ -83,11 +89,27 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     return docs.map((d) => d.recordHash);
   }
 
-  async findByPacketIds(packetIds: string[]): Promise<Map<string, AttendanceLog>> {
+  async findByKeys(keys: LedgerEntryKey[]): Promise<(AttendanceLog | undefined)[]> {
+    if (keys.length === 0) return [];
+    // by packetId (the unique index's prefix), then each key picked by its device
     const docs = await this.logs
-      .find({ packetId: { $in: [...new Set(packetIds)] } })
+      .find({ packetId: { $in: [...new Set(keys.map((k) => k.packetId))] } })
       .lean<AttendanceLogDocument[]>();
-    return new Map(docs.map((d) => [d.packetId, Mapper.toDomain(d)]));
+    const byKey = new Map(
+      docs.map((d) => [
+        entryKeyText({ packetId: d.packetId, deviceId: d.deviceId ?? NO_DEVICE }),
+        d,
+      ]),
+    );
+    return keys.map((key) => {
+      const doc = byKey.get(entryKeyText(key));
+      return doc && Mapper.toDomain(doc);
+    });
+  }
+
+  async findByPacketId(packetId: string): Promise<AttendanceLog[]> {
+    const docs = await this.logs.find({ packetId }).lean<AttendanceLogDocument[]>();
+    return docs.map(Mapper.toDomain);
   }
 
   async readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {
@@ -136,4 +158,41 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     });
     return ids.filter((id): id is string => typeof id === 'string').sort();
   }
+}
+
+/** A key as a filter: an entry no device made has no deviceId (null matches a missing field). */
+function keyFilter(key: LedgerEntryKey): { packetId: string; deviceId: string | null } {
+  return { packetId: key.packetId, deviceId: key.deviceId === NO_DEVICE ? null : key.deviceId };
+}
+
+/** The unique index a ledger made before (packetId, deviceId) was the key (`packetId_1`). */
+const GLOBAL_PACKET_ID_INDEX = 'packetId_1';
+
+/**
+ * Drops the unique `packetId_1` index of a collection made before the key became (packetId,
+ * deviceId): the schema declares the new index (created by `init`), but nothing drops an index
+ * no longer declared, and that one would still refuse another device's packet with a packetId
+ * already used. Nothing to do on a new collection; another replica dropping it at the same
+ * time (index or namespace not found) is the same outcome.
+ */
+export async function dropGlobalPacketIdIndex(logs: Model<AttendanceLogDocument>): Promise<void> {
+  let indexes: { name?: string; unique?: boolean }[];
+  try {
+    indexes = (await logs.collection.listIndexes().toArray()) as typeof indexes;
+  } catch (error) {
+    if (isNotFound(error)) return;
+    throw error;
+  }
+  if (!indexes.some((i) => i.name === GLOBAL_PACKET_ID_INDEX && i.unique)) return;
+  try {
+    await logs.collection.dropIndex(GLOBAL_PACKET_ID_INDEX);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+/** NamespaceNotFound (26) or IndexNotFound (27). */
+function isNotFound(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 26 || code === 27;
 }

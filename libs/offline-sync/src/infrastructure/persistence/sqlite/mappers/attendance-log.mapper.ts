@@ -3,6 +3,7 @@ import {
   AttendanceLog,
   AttendanceMeta,
   LedgerEntryData,
+  ledgerDeviceOf,
   StoredLinkText,
 } from '../../../../domain/attendance-log';
 
@@ -10,6 +11,8 @@ export interface AttendanceLogRow {
   site_id: string;
   seq: number;
   packet_id: string;
+  /** The entry's device (`ledgerDeviceOf`): (packet_id, device_id) is its unique key. */
+  device_id: string;
   prev_hash: string;
   record_hash: string;
   /** JCS text of the hashed data: parsing it gives back exactly the hashed values. */
@@ -48,6 +51,7 @@ export class AttendanceLogSqliteMapper {
       site_id: log.siteId,
       seq: log.seq,
       packet_id: log.data.packetId,
+      device_id: ledgerDeviceOf(log.data),
       prev_hash: log.prevHash,
       record_hash: log.recordHash,
       data: jcs(log.data),

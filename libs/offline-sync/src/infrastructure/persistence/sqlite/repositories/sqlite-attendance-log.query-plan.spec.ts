@@ -8,7 +8,8 @@ import {
   planProblems,
 } from '@app/persistence/testing/query-plan';
 import {
-  BY_PACKET_IDS_SQL,
+  BY_KEYS_SQL,
+  BY_PACKET_ID_SQL,
   CHAIN_PAGE_SQL,
   CHAIN_TEXT_PAGE_SQL,
   PREVIOUS_DATA_OF_WORKERS_SQL,
@@ -68,10 +69,22 @@ describe('SqliteAttendanceLogRepository query plans', () => {
     }
   });
 
-  it('should look packetIds up by the unique index, one seek each', () => {
-    const plan = explainQueryPlan(store.db, BY_PACKET_IDS_SQL, [JSON.stringify(['a', 'b'])]);
+  it('should look (packetId, device) keys up by the unique index, one seek each', () => {
+    const keys = JSON.stringify([
+      ['a', 'd1'],
+      ['b', 'd2'],
+    ]);
+    const plan = explainQueryPlan(store.db, BY_KEYS_SQL, [keys]);
     expect(ledgerProblems(plan)).toEqual([]);
     expect(plan.filter((step) => step.includes('attendance_logs'))).toEqual([
+      expect.stringMatching(/^SEARCH l USING INDEX \S+ \(packet_id=\? AND device_id=\?\)$/),
+    ]);
+  });
+
+  it("should look a packetId up (every device's) by the unique index's prefix", () => {
+    const plan = explainQueryPlan(store.db, BY_PACKET_ID_SQL, ['a']);
+    expect(ledgerProblems(plan)).toEqual([]);
+    expect(plan).toEqual([
       expect.stringMatching(/^SEARCH attendance_logs USING INDEX \S+ \(packet_id=\?\)$/),
     ]);
   });

@@ -4,7 +4,10 @@ import { Counter, jcs, MetricsRegistry } from '@app/common';
 import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import {
   AttendanceLog,
+  entryKeyText,
   LedgerEntryData,
+  LedgerEntryKey,
+  ledgerDeviceOf,
   metaJcsOfEach,
   PendingLogEntry,
   StoredLinkText,
@@ -70,7 +73,7 @@ export const CHAIN_PAGE_SQL =
 export const CHAIN_TEXT_PAGE_SQL = `SELECT site_id, seq, prev_hash, record_hash, data, meta
   FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?`;
 
-export { BY_PACKET_IDS_SQL } from '../sqlite-chain-appender';
+export { BY_KEYS_SQL, BY_PACKET_ID_SQL } from '../sqlite-chain-appender';
 
 /**
  * Appends waiting for the append thread at most; beyond, one is run in the request's thread. The
@@ -147,6 +150,7 @@ export class SqliteAttendanceLogRepository
     const texts = entries.map((entry): AppendText => ({
       siteId: entry.siteId,
       packetId: entry.packetId,
+      deviceId: ledgerDeviceOf(entry.data),
       dataJcs: entry.dataJcs ?? jcs(entry.data),
       metaJcs: metaJcsOf(entry.meta),
     }));
@@ -163,6 +167,7 @@ export class SqliteAttendanceLogRepository
       {
         siteId: entry.siteId,
         packetId: entry.packetId,
+        deviceId: ledgerDeviceOf(entry.data),
         dataJcs: entry.dataJcs ?? jcs(entry.data),
         metaJcs: jcs(entry.meta),
         headSeq,
@@ -194,10 +199,16 @@ export class SqliteAttendanceLogRepository
     await this.thread?.close();
   }
 
-  async findByPacketIds(packetIds: string[]): Promise<Map<string, AttendanceLog>> {
-    const found = new Map<string, AttendanceLog>();
-    for (const [id, row] of this.appender.rowsOf(packetIds)) found.set(id, Mapper.toDomain(row));
-    return found;
+  async findByKeys(keys: LedgerEntryKey[]): Promise<(AttendanceLog | undefined)[]> {
+    const rows = this.appender.rowsOf(keys);
+    return keys.map((key) => {
+      const row = rows.get(entryKeyText(key));
+      return row && Mapper.toDomain(row);
+    });
+  }
+
+  async findByPacketId(packetId: string): Promise<AttendanceLog[]> {
+    return this.appender.rowsOfPacketId(packetId).map(Mapper.toDomain);
   }
 
   async readRecordHashes(siteId: string, fromSeq: number, toSeq: number): Promise<string[]> {
