@@ -40,8 +40,9 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
   }
 
   async onModuleInit(): Promise<void> {
-    await dropGlobalPacketIdIndex(this.logs);
+    // the new unique key first, then the old one dropped: the packetIds are never without one
     await this.logs.init();
+    await dropGlobalPacketIdIndex(this.logs);
   }
 
   async appendToChains(entries: PendingLogEntry[]): Promise<AppendResult[]> {
