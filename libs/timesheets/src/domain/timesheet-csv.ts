@@ -21,18 +21,20 @@ export interface CsvPerson {
 
 /**
  * The first characters that make a spreadsheet read a cell as a formula (OWASP, CSV
- * Injection): `=`, `+`, `-`, `@`, a tab and a carriage return.
+ * Injection; ASVS adds NUL): `=`, `+`, `-`, `@`, a tab, a carriage return and NUL.
  */
-const FORMULA_START = /^[=+\-@\t\r]/;
+const FORMULA_START = /^[=+\-@\t\r\0]/;
 
 /**
  * One RFC 4180 field. A value a spreadsheet would run as a formula (it starts with one of
  * FORMULA_START) is neutralized as OWASP says: a single quote before it, and the cell quoted.
- * Otherwise quoted only when it holds a comma, a quote, CR or LF; quotes are doubled.
+ * Otherwise quoted when it holds a comma, a semicolon (the list separator of many locales: a
+ * spreadsheet there would split the field and read a part starting with `=` as a formula), a
+ * quote, CR or LF; quotes are doubled.
  */
 export function csvField(value: string): string {
   if (FORMULA_START.test(value)) return `"'${value.replace(/"/g, '""')}"`;
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+  return /[",;\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
 export function csvLine(fields: string[]): string {
