@@ -68,6 +68,26 @@ describe('computeDays', () => {
     ]);
   });
 
+  it("should keep each punch's packet, also two punches of one packetId (two devices)", () => {
+    // a packetId is unique per device: the worker's two phones may both have sent `p-same`
+    const days = computeDays(
+      's',
+      'w',
+      [
+        punch('check_in', '2026-03-02T03:30:00Z', { packetId: 'p-same' }),
+        punch('check_out', '2026-03-02T11:30:00Z', { packetId: 'p-same' }),
+      ],
+      'Asia/Kolkata',
+      16 * H,
+    );
+    expect(days.map((d) => d.packets)).toEqual([
+      [
+        ['p-same', 1],
+        ['p-same', 2],
+      ],
+    ]);
+  });
+
   it('should count real hours across a daylight-saving change', () => {
     // New York, 2026-03-07 22:00 EST → 2026-03-08 06:00 EDT: 7 hours, not 8
     const spring = computeDays(

@@ -53,7 +53,8 @@ interface DayDraft {
   shifts: Shift[];
   flags: DayFlag[];
   seqs: Set<number>;
-  packets: Map<string, number>;
+  /** seq → packetId: a packetId is unique per device only, a seq is the punch's own. */
+  packets: Map<number, string>;
 }
 
 /** The order punch-like entries pair in: effective time, then seq (ledger order). */
@@ -106,7 +107,7 @@ export function computeDays(
       d.seqs.add(c);
       d.flags.push({ type: 'corrected', seq: c });
     }
-    if (e.kind === 'punch') d.packets.set(e.packetId, e.seq);
+    if (e.kind === 'punch') d.packets.set(e.seq, e.packetId);
     if (e.lowTrust) d.flags.push({ type: 'low_trust', seq: e.seq });
   };
   const sorted = [...entries].sort(byEffectiveTime);
@@ -160,7 +161,9 @@ function finish(siteId: string, workerId: string, day: string, d: DayDraft): Tim
     flags,
     corrected: flags.some((f) => f.type === 'corrected'),
     seqs: [...d.seqs].sort((a, b) => a - b),
-    packets: [...d.packets].sort((a, b) => a[1] - b[1]),
+    packets: [...d.packets]
+      .sort((a, b) => a[0] - b[0])
+      .map(([seq, packetId]): [string, number] => [packetId, seq]),
   };
 }
 
