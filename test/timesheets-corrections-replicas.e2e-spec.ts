@@ -116,10 +116,12 @@ describe('timesheet corrections on two API processes sharing a store (e2e)', () 
         key: admin,
       });
       expect(verdict.body).toMatchObject({ ok: true });
-      // the checks done again (the other process's correction, the syncs' punches), per process
+      // each process counts the checks it did again (the other's correction, the syncs'
+      // punches): the counter is exported (gauge throws when it is not) as a count; how many
+      // there were depends on timing, so the number itself is not asserted
       for (const server of [a!, b!]) {
         const retries = await gauge(server.baseUrl, 'mdai_timesheet_correction_retries_total');
-        expect(retries).toBeGreaterThanOrEqual(0);
+        expect(Number.isInteger(retries) && retries >= 0).toBe(true);
       }
     },
     slowOnMongo(120_000),

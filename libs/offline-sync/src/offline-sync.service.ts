@@ -53,15 +53,6 @@ type Verdict =
     };
 
 /**
- * Batch sync of signed offline attendance packets: the token says which device, worker and
- * sites; each packet must carry the device's HMAC over its JCS form and fall inside the time
- * limits. Accepted packets go to the ledger; every rejection becomes a fraud event. The
- * request is scored by DeviceTrustService (the score goes into each link's meta, with
- * `lowTrust: true` below TRUST_LOW_THRESHOLD); accepted packets are screened by the pattern
- * rules (flagged, not rejected); a score below TRUST_AUTO_BLOCK_FLOOR blocks the device.
- */
-
-/**
  * What `authenticate` and `activeDevice` accept and refuse: the offline token in
  * `Authorization: Bearer`, of a registered device that is not blocked (the sync route's doc).
  */
@@ -73,6 +64,14 @@ export const OFFLINE_TOKEN_ACCESS: AccessDoc = {
   },
 };
 
+/**
+ * Batch sync of signed offline attendance packets: the token says which device, worker and
+ * sites; each packet must carry the device's HMAC over its JCS form and fall inside the time
+ * limits. Accepted packets go to the ledger; every rejection becomes a fraud event. The
+ * request is scored by DeviceTrustService (the score goes into each link's meta, with
+ * `lowTrust: true` below TRUST_LOW_THRESHOLD); accepted packets are screened by the pattern
+ * rules (flagged, not rejected); a score below TRUST_AUTO_BLOCK_FLOOR blocks the device.
+ */
 @Injectable()
 export class OfflineSyncService {
   private readonly logger = new Logger(OfflineSyncService.name);

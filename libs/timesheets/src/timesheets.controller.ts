@@ -181,6 +181,8 @@ export class TimesheetsController {
       "other gets its rule's answer.",
   })
   @ApiCreatedResponse({ type: CorrectionResponse })
+  // replaces the controller's 400 (a correction takes no period)
+  @ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
   @ApiResponse({
     status: 409,
     type: ErrorBody,

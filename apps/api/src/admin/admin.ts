@@ -25,7 +25,7 @@ export type AdminCommand = keyof typeof ADMIN_COMMANDS;
 
 /** Runs `command` with `args`; an unknown command prints the list and exits 64 (usage). */
 export function runAdminCommand(command: string | undefined, args: string[]): void {
-  if (command === undefined || !(command in ADMIN_COMMANDS)) {
+  if (command === undefined || !Object.hasOwn(ADMIN_COMMANDS, command)) {
     process.stderr.write(
       `usage: node admin.js <command> [arguments]\ncommands: ${Object.keys(ADMIN_COMMANDS).join(', ')}\n`,
     );

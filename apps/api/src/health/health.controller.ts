@@ -64,8 +64,12 @@ export class HealthController {
       'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES\n\nThe Health Check is not successful',
     schema: healthReportSchema('error'),
   })
-  @ApiResponse({ status: 401, type: ErrorBody, description: 'An unknown x-api-key' })
-  @ApiResponse({ status: 403, type: ErrorBody, description: 'An x-api-key of another role' })
+  @ApiResponse({ status: 401, type: ErrorBody, description: 'unauthorized: an unknown x-api-key' })
+  @ApiResponse({
+    status: 403,
+    type: ErrorBody,
+    description: 'forbidden: an x-api-key of another role',
+  })
   async check(
     @Req() request: Request & { id?: string },
     @Res({ passthrough: true }) response: Response,

@@ -56,6 +56,7 @@ export class SqliteChainAppender {
   private readonly head: Statement<[string], { seq: number; record_hash: string }>;
   private readonly byKey: Statement<[string, string], AttendanceLogRow>;
   private readonly byKeys: Statement<[string], AttendanceLogRow>;
+  private readonly byPacketId: Statement<[string], AttendanceLogRow>;
 
   constructor(private readonly db: Database) {
     this.insert = db.prepare(
@@ -68,6 +69,7 @@ export class SqliteChainAppender {
     );
     this.byKey = db.prepare('SELECT * FROM attendance_logs WHERE packet_id = ? AND device_id = ?');
     this.byKeys = db.prepare(BY_KEYS_SQL);
+    this.byPacketId = db.prepare(BY_PACKET_ID_SQL);
   }
 
   append(entries: AppendText[]): AppendTextResult[] {
@@ -162,6 +164,6 @@ export class SqliteChainAppender {
 
   /** Every stored row with this packetId, whatever its device. */
   rowsOfPacketId(packetId: string): AttendanceLogRow[] {
-    return this.db.prepare<[string], AttendanceLogRow>(BY_PACKET_ID_SQL).all(packetId);
+    return this.byPacketId.all(packetId);
   }
 }

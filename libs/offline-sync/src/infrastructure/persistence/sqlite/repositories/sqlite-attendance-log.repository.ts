@@ -4,6 +4,7 @@ import { Counter, jcs, MetricsRegistry } from '@app/common';
 import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import {
   AttendanceLog,
+  AttendanceMeta,
   entryKeyText,
   LedgerEntryData,
   LedgerEntryKey,
@@ -147,14 +148,7 @@ export class SqliteAttendanceLogRepository
   async appendToChains(entries: PendingLogEntry[]): Promise<AppendResult[]> {
     if (entries.length === 0) return [];
     const metaJcsOf = metaJcsOfEach();
-    const texts = entries.map((entry): AppendText => ({
-      siteId: entry.siteId,
-      packetId: entry.packetId,
-      deviceId: ledgerDeviceOf(entry.data),
-      dataJcs: entry.dataJcs ?? jcs(entry.data),
-      metaJcs: metaJcsOf(entry.meta),
-    }));
-    const results = await this.appendTexts(texts);
+    const results = await this.appendTexts(entries.map((entry) => appendText(entry, metaJcsOf)));
     return results.map((result, i): AppendResult => {
       // no text carries a headSeq: every one is appended or a duplicate
       if (result.status === 'head_moved') throw new Error('unconditional append refused');
@@ -163,16 +157,7 @@ export class SqliteAttendanceLogRepository
   }
 
   async appendAtHead(entry: PendingLogEntry, headSeq: number): Promise<AppendAtHeadResult> {
-    const [result] = await this.appendTexts([
-      {
-        siteId: entry.siteId,
-        packetId: entry.packetId,
-        deviceId: ledgerDeviceOf(entry.data),
-        dataJcs: entry.dataJcs ?? jcs(entry.data),
-        metaJcs: jcs(entry.meta),
-        headSeq,
-      },
-    ]);
+    const [result] = await this.appendTexts([{ ...appendText(entry, jcs), headSeq }]);
     return result.status === 'head_moved' ? result : toAppendResult(result, entry);
   }
 
@@ -332,4 +317,15 @@ function lastBefore<T extends TimedRow>(
     else hi = mid;
   }
   return lo > 0 ? sorted[lo - 1] : undefined;
+}
+
+/** The texts of one entry the append works on (`metaJcs` serializes its meta). */
+function appendText(entry: PendingLogEntry, metaJcs: (meta: AttendanceMeta) => string): AppendText {
+  return {
+    siteId: entry.siteId,
+    packetId: entry.packetId,
+    deviceId: ledgerDeviceOf(entry.data),
+    dataJcs: entry.dataJcs ?? jcs(entry.data),
+    metaJcs: metaJcs(entry.meta),
+  };
 }
