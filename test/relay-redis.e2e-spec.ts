@@ -35,7 +35,7 @@ describe('relay across two instances through Redis (e2e)', () => {
   });
 
   it('should report Redis in /health', async () => {
-    const health = await http(a.baseUrl, 'GET', '/health');
+    const health = await http(a.baseUrl, 'GET', '/health', { key: a.keys.admin });
     expect(health.body.info.redis.status).toBe('up');
   });
 

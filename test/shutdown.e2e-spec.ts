@@ -149,7 +149,15 @@ describe('graceful shutdown with Redis frozen (real API process)', () => {
   });
 
   it('should exit when Redis does not answer', async () => {
-    expect((await http(api.baseUrl, 'GET', '/health')).body.info.redis.status).toBe('up');
+    // the details are an admin's (the process wrote its keys to DATA_DIR)
+    const secrets = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
+    const health = await http(api.baseUrl, 'GET', '/health', {
+      key: secrets.ADMIN_API_KEYS.split(',')[0],
+    });
+    expect(health.body.info.redis.status).toBe('up');
     redis.freeze();
     const exited = new Promise<void>((resolve) => api.child.once('exit', () => resolve()));
     api.child.kill('SIGTERM');
@@ -193,7 +201,10 @@ describe('graceful shutdown with the checkpoint thread (real API process)', () =
         const packets = Array.from({ length: 500 }, () => signPacket(phone));
         expect((await syncBatch(api.baseUrl, phone.token, packets)).body.accepted).toBe(500);
       }
-      expect((await http(api.baseUrl, 'GET', '/health')).body.info.store).toMatchObject({
+      const health = await http(api.baseUrl, 'GET', '/health', {
+        key: secrets.ADMIN_API_KEYS.split(',')[0],
+      });
+      expect(health.body.info.store).toMatchObject({
         checkpoints: 'worker',
         checkpointThread: 'up',
       });
