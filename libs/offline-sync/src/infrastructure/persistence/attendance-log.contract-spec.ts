@@ -113,6 +113,26 @@ describeStoreContract(
       await (sut() as unknown as { onModuleInit(): Promise<void> }).onModuleInit();
     });
 
+    it('should find, on MongoDB, a link stored before the key copies as its device resends it', async () => {
+      if (driver() === 'sqlite') return; // migration 4 derives device_id from data
+      const logs = (store() as MongoStore).connection.db!.collection('attendance_logs');
+      const old = entry('V', randomUUID(), 'd-old');
+      const [stored] = await sut().appendToChains([old]);
+      // as a build before 2026-11-21 stored it: no top-level workerId, deviceId, at
+      await logs.updateOne(
+        { packetId: old.packetId },
+        { $unset: { workerId: '', deviceId: '', at: '' } },
+      );
+      await (sut() as unknown as { onModuleInit(): Promise<void> }).onModuleInit();
+      const [again] = await sut().appendToChains([{ ...old }]);
+      expect(again).toEqual({ status: 'duplicate', log: stored.log });
+      expect(await logs.findOne({ packetId: old.packetId })).toMatchObject({
+        deviceId: 'd-old',
+        at: expect.any(Date),
+      });
+      expect(await sut().readChain('V', 0, 10)).toHaveLength(1);
+    });
+
     it('should answer a call that starts with a duplicate entry by entry: new ones appended, copies duplicates', async () => {
       const [old1, old2] = [entry('E'), entry('E')];
       const [stored1, stored2] = await sut().appendToChains([old1, old2]);

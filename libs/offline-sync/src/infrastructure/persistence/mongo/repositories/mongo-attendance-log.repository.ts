@@ -40,6 +40,8 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
   }
 
   async onModuleInit(): Promise<void> {
+    // a packet's key needs its device: links from before the copies existed get them first
+    await copyPacketFields(this.logs);
     // the new unique key first, then the old one dropped: the packetIds are never without one
     await this.logs.init();
     await dropGlobalPacketIdIndex(this.logs);
@@ -164,6 +166,42 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
 /** A key as a filter: an entry no device made has no deviceId (null matches a missing field). */
 function keyFilter(key: LedgerEntryKey): { packetId: string; deviceId: string | null } {
   return { packetId: key.packetId, deviceId: key.deviceId === NO_DEVICE ? null : key.deviceId };
+}
+
+/**
+ * Gives packet links stored before the top-level copies existed (`workerId`, `deviceId`, `at`,
+ * added 2026-11-21) their copies from `data`, as `toPersistence` writes them now: without a
+ * `deviceId` such a link's key would be (packetId, none), and its device's resend would not be
+ * found as its duplicate. Not hashed, so the chain verifies as before; nothing to do when every
+ * link has its copies (one query that finds none).
+ */
+export async function copyPacketFields(logs: Model<AttendanceLogDocument>): Promise<void> {
+  const missing = logs
+    .find({ deviceId: { $exists: false }, 'data.kind': { $exists: false } }, { _id: 1, data: 1 })
+    .lean<Array<Pick<AttendanceLogDocument, 'data'> & { _id: unknown }>>()
+    .cursor();
+  let writes: Parameters<typeof logs.bulkWrite>[0] = [];
+  for await (const doc of missing) {
+    const { workerId, deviceId, timestamp } = doc.data;
+    if (typeof deviceId !== 'string') continue;
+    writes.push({
+      updateOne: {
+        filter: { _id: doc._id },
+        update: {
+          $set: {
+            deviceId,
+            ...(typeof workerId === 'string' ? { workerId } : {}),
+            ...(typeof timestamp === 'string' ? { at: new Date(timestamp) } : {}),
+          },
+        },
+      },
+    });
+    if (writes.length === 1000) {
+      await logs.bulkWrite(writes);
+      writes = [];
+    }
+  }
+  if (writes.length > 0) await logs.bulkWrite(writes);
 }
 
 /** The unique index a ledger made before (packetId, deviceId) was the key (`packetId_1`). */
