@@ -3,6 +3,7 @@ import { MongoStore, SqliteStore } from '@app/persistence';
 import { compileAdapter } from '@app/persistence/testing/compile-adapter';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { EnrollmentCode, PhoneTaken, Worker } from '../../domain/workforce';
+import { WorkforceError } from '../../workforce.errors';
 import { workforceAdapters } from './workforce-persistence';
 import { WorkforceRepository } from './workforce.repository';
 
@@ -160,6 +161,44 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     expect(await sut().updateWorker(a.id, { phone: '+91-70000-00001' })).toMatchObject({
       phone: '+91-70000-00001',
     });
+  });
+
+  it('should answer a phone whose holder keeps changing it with a store, a holder or worker_exists, never the index error', async () => {
+    const site = newId();
+    const [p, q] = ['+91 70000 44444', '+91 70000 55555'];
+    const holder = { ...worker([site]), phone: q };
+    await sut().createWorker(holder, code(holder.id));
+    let churning = true;
+    const churn = (async () => {
+      // the holder's phone moves from one number to the other and back, over and over
+      for (let i = 0; churning; i++) await sut().updateWorker(holder.id, { phone: [p, q][i % 2] });
+    })();
+    const errors: unknown[] = [];
+    try {
+      for (let round = 0; round < 40; round++) {
+        const attempts = Array.from({ length: 4 }, () => ({ ...worker([site]), phone: p }));
+        const settled = await Promise.allSettled(
+          attempts.map((w) => sut().createWorker(w, code(w.id))),
+        );
+        for (const [i, r] of settled.entries()) {
+          if (r.status === 'rejected') errors.push(r.reason);
+          else if (r.value === undefined) {
+            // stored: moved away, so the holder can keep churning
+            await sut().updateWorker(attempts[i].id, {
+              phone: `+91 71000 ${100000 + round * 4 + i}`,
+            });
+          }
+        }
+      }
+    } finally {
+      churning = false;
+      await churn.catch((e: unknown) => errors.push(e));
+    }
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(WorkforceError);
+      expect(error).toMatchObject({ code: 'worker_exists' });
+      expect(String((error as Error).message)).not.toContain('70000');
+    }
   });
 
   it('should tell whether a code of a worker was spent', async () => {
