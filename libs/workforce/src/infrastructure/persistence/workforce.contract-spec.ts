@@ -267,6 +267,37 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     }
   });
 
+  it('should give the oldest of old duplicates the phone when two replicas boot together', async () => {
+    const s = store();
+    if (!(s instanceof MongoStore)) return; // SQLite: one migration, in a transaction
+    const { WorkforceMongoMapper } = await import('./mongo/mappers/workforce.mapper');
+    const site = newId();
+    // 40 workers stored before claims, two by two with one phone
+    const olds = Array.from({ length: 40 }, () => worker([site])).sort((x, y) =>
+      x.id.localeCompare(y.id),
+    );
+    for (let i = 1; i < olds.length; i += 2) olds[i].phone = olds[i - 1].phone;
+    const docs = olds.map((w) => {
+      const { phoneClaims: _, ...legacy } = WorkforceMongoMapper.workerToPersistence(w, code(w.id));
+      return legacy;
+    });
+    await s.connection.collection('workers').insertMany(docs as never[]);
+    const booted = await Promise.all([
+      compileAdapter<WorkforceRepository>(s, workforceAdapters),
+      compileAdapter<WorkforceRepository>(s, workforceAdapters),
+    ]);
+    try {
+      for (let i = 0; i < olds.length; i += 2) {
+        const again = { ...worker([site]), phone: olds[i].phone };
+        expect(await booted[0].adapter.createWorker(again, code(again.id))).toMatchObject({
+          workerId: olds[i].id,
+        });
+      }
+    } finally {
+      await Promise.all(booted.map((b) => b.close()));
+    }
+  });
+
   it('should find the workers among a list of ids, and only those', async () => {
     const site = newId();
     const a = { ...worker([site]), name: 'A' };

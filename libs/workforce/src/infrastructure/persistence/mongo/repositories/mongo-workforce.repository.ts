@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
-import { isDuplicateKeyError, MongoStoreHandle } from '@app/persistence';
+import { isDuplicateKeyError, MongoStoreHandle, onlyDuplicateKeysOn } from '@app/persistence';
 import {
   EnrollmentCode,
   PhoneTaken,
@@ -42,6 +42,12 @@ const REPLACE_ATTEMPTS = 8;
  */
 const CLAIM_ATTEMPTS = 3;
 
+/** Workers stored before claims that get theirs in one read and one bulk write, at boot. */
+const CLAIM_PAGE = 500;
+
+/** A worker stored before phones were claimed (and the duplicates left without claims). */
+const UNCLAIMED = { phoneClaims: { $exists: false } };
+
 /**
  * MongoDB adapter. A person embeds its enrollment code, so creating both is one
  * single-document insert (atomic on a standalone mongod) and spending a code is one
@@ -72,46 +78,29 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
    * worker holds is left out (its worker keeps its record: timesheets and devices stay), and
    * such workers are named in a warning at every boot. Idempotent; replicas booting together
    * skip what the other set (the filter on a missing field) and retry a claim lost to it.
+   * A page of workers costs a read of its claims' holders and one bulk write.
    */
   private async claimOldPhones(): Promise<void> {
-    const unclaimed = { phoneClaims: { $exists: false } };
     const duplicates: string[] = [];
+    let page: WorkerDocument[] = [];
     let seen = 0;
     for await (const doc of this.workers
-      .find(unclaimed, { _id: 1, phone: 1, siteIds: 1, sponsor: 1 })
+      .find(UNCLAIMED, { _id: 1, phone: 1, siteIds: 1, sponsor: 1 })
       .sort({ _id: 1 })
       .lean<WorkerDocument[]>()
       .cursor()) {
       seen += 1;
-      const all = phoneClaims(Mapper.workerToDomain(doc));
-      for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-        const held = await this.workers
-          .find({ phoneClaims: { $in: all }, _id: { $ne: doc._id } }, { phoneClaims: 1 })
-          .lean<Pick<WorkerDocument, 'phoneClaims'>[]>();
-        const taken = new Set(held.flatMap((h) => h.phoneClaims ?? []));
-        const free = all.filter((c) => !taken.has(c));
-        try {
-          // none free: the worker stays unclaimed (named below at every boot)
-          if (free.length > 0) {
-            await this.workers.updateOne(
-              { _id: doc._id, ...unclaimed },
-              { $set: { phoneClaims: free } },
-            );
-          }
-        } catch (error) {
-          // a claim taken in between (by another replica booting): read the holders again
-          if (!isDuplicateKeyError(error)) throw error;
-          continue;
-        }
-        // named only for the attempt that stored (not for one a race undid)
-        if (free.length < all.length) duplicates.push(doc._id);
-        break;
+      page.push(doc);
+      if (page.length === CLAIM_PAGE) {
+        await this.claimPage(page, duplicates);
+        page = [];
       }
     }
     // nothing unclaimed (every boot after the first): no second read
     if (seen === 0) return;
+    if (page.length > 0) await this.claimPage(page, duplicates);
     const old = await this.workers
-      .find(unclaimed, { _id: 1 })
+      .find(UNCLAIMED, { _id: 1 })
       .sort({ _id: 1 })
       .limit(101)
       .lean<Pick<WorkerDocument, '_id'>[]>();
@@ -121,6 +110,58 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       { workerIds: named.slice(0, 100), more: named.length > 100 },
       'Workers share a phone with an older worker at a site or of a thekedar (created before duplicates were refused; kept)',
     );
+  }
+
+  /** `docs` (in id order) claim what is free, the older first; names the duplicates. */
+  private async claimPage(docs: WorkerDocument[], duplicates: string[]): Promise<void> {
+    const claims = docs.map((doc) => phoneClaims(Mapper.workerToDomain(doc)));
+    const held = await this.workers
+      .find({ phoneClaims: { $in: claims.flat() } }, { phoneClaims: 1 })
+      .lean<Pick<WorkerDocument, 'phoneClaims'>[]>();
+    const taken = new Set(held.flatMap((h) => h.phoneClaims ?? []));
+    const named: string[] = [];
+    const writes = docs.flatMap((doc, i) => {
+      const free = claims[i].filter((c) => !taken.has(c));
+      for (const claim of free) taken.add(claim);
+      if (free.length < claims[i].length) named.push(doc._id);
+      // none free: the worker stays unclaimed (named at every boot)
+      if (free.length === 0) return [];
+      const filter = { _id: doc._id, ...UNCLAIMED };
+      return [{ updateOne: { filter, update: { $set: { phoneClaims: free } } } }];
+    });
+    try {
+      if (writes.length > 0) await this.workers.bulkWrite(writes, { ordered: false });
+      duplicates.push(...named);
+    } catch (error) {
+      if (!onlyDuplicateKeysOn(error, 'phoneClaims_1') && !isDuplicateKeyError(error)) throw error;
+      // another replica booting claimed some in between: the page again, one worker at a time
+      for (const [i, doc] of docs.entries()) await this.claimOne(doc, claims[i], duplicates);
+    }
+  }
+
+  /** `doc` claims what no other worker holds, read again after a claim lost to a race. */
+  private async claimOne(doc: WorkerDocument, all: string[], duplicates: string[]): Promise<void> {
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const held = await this.workers
+        .find({ phoneClaims: { $in: all }, _id: { $ne: doc._id } }, { phoneClaims: 1 })
+        .lean<Pick<WorkerDocument, 'phoneClaims'>[]>();
+      const taken = new Set(held.flatMap((h) => h.phoneClaims ?? []));
+      const free = all.filter((c) => !taken.has(c));
+      try {
+        if (free.length > 0) {
+          await this.workers.updateOne(
+            { _id: doc._id, ...UNCLAIMED },
+            { $set: { phoneClaims: free } },
+          );
+        }
+      } catch (error) {
+        if (!isDuplicateKeyError(error)) throw error;
+        continue;
+      }
+      // named only for the attempt that stored (not for one a race undid)
+      if (free.length < all.length) duplicates.push(doc._id);
+      return;
+    }
   }
 
   /** The first of `claims` a worker other than `self` holds. */
