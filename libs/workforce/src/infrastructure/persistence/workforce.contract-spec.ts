@@ -3,6 +3,7 @@ import { MongoStore, SqliteStore } from '@app/persistence';
 import { compileAdapter } from '@app/persistence/testing/compile-adapter';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { EnrollmentCode, PhoneTaken, Worker } from '../../domain/workforce';
+import { WorkforceError } from '../../workforce.errors';
 import { workforceAdapters } from './workforce-persistence';
 import { WorkforceRepository } from './workforce.repository';
 
@@ -162,6 +163,44 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     });
   });
 
+  it('should answer a phone whose holder keeps changing it with a store, a holder or worker_exists, never the index error', async () => {
+    const site = newId();
+    const [p, q] = ['+91 70000 44444', '+91 70000 55555'];
+    const holder = { ...worker([site]), phone: q };
+    await sut().createWorker(holder, code(holder.id));
+    let churning = true;
+    const churn = (async () => {
+      // the holder's phone moves from one number to the other and back, over and over
+      for (let i = 0; churning; i++) await sut().updateWorker(holder.id, { phone: [p, q][i % 2] });
+    })();
+    const errors: unknown[] = [];
+    try {
+      for (let round = 0; round < 40; round++) {
+        const attempts = Array.from({ length: 4 }, () => ({ ...worker([site]), phone: p }));
+        const settled = await Promise.allSettled(
+          attempts.map((w) => sut().createWorker(w, code(w.id))),
+        );
+        for (const [i, r] of settled.entries()) {
+          if (r.status === 'rejected') errors.push(r.reason);
+          else if (r.value === undefined) {
+            // stored: moved away, so the holder can keep churning
+            await sut().updateWorker(attempts[i].id, {
+              phone: `+91 71000 ${100000 + round * 4 + i}`,
+            });
+          }
+        }
+      }
+    } finally {
+      churning = false;
+      await churn.catch((e: unknown) => errors.push(e));
+    }
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(WorkforceError);
+      expect(error).toMatchObject({ code: 'worker_exists' });
+      expect(String((error as Error).message)).not.toContain('70000');
+    }
+  });
+
   it('should tell whether a code of a worker was spent', async () => {
     const w = worker([newId()]);
     const c = code(w.id);
@@ -225,6 +264,37 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
       expect(await repo.createWorker(late, code(late.id))).toMatchObject({ workerId: newer.id });
     } finally {
       await booted.close();
+    }
+  });
+
+  it('should give the oldest of old duplicates the phone when two replicas boot together', async () => {
+    const s = store();
+    if (!(s instanceof MongoStore)) return; // SQLite: one migration, in a transaction
+    const { WorkforceMongoMapper } = await import('./mongo/mappers/workforce.mapper');
+    const site = newId();
+    // 40 workers stored before claims, two by two with one phone
+    const olds = Array.from({ length: 40 }, () => worker([site])).sort((x, y) =>
+      x.id.localeCompare(y.id),
+    );
+    for (let i = 1; i < olds.length; i += 2) olds[i].phone = olds[i - 1].phone;
+    const docs = olds.map((w) => {
+      const { phoneClaims: _, ...legacy } = WorkforceMongoMapper.workerToPersistence(w, code(w.id));
+      return legacy;
+    });
+    await s.connection.collection('workers').insertMany(docs as never[]);
+    const booted = await Promise.all([
+      compileAdapter<WorkforceRepository>(s, workforceAdapters),
+      compileAdapter<WorkforceRepository>(s, workforceAdapters),
+    ]);
+    try {
+      for (let i = 0; i < olds.length; i += 2) {
+        const again = { ...worker([site]), phone: olds[i].phone };
+        expect(await booted[0].adapter.createWorker(again, code(again.id))).toMatchObject({
+          workerId: olds[i].id,
+        });
+      }
+    } finally {
+      await Promise.all(booted.map((b) => b.close()));
     }
   });
 

@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
-import { isDuplicateKeyError, MongoStoreHandle } from '@app/persistence';
+import { isDuplicateKeyError, MongoStoreHandle, onlyDuplicateKeysOn } from '@app/persistence';
 import {
   EnrollmentCode,
   PhoneTaken,
@@ -15,6 +15,7 @@ import {
   WorkforcePage,
   WorkforceRepository,
 } from '../../workforce.repository';
+import { WorkforceError } from '../../../../workforce.errors';
 import { WorkforceMongoMapper as Mapper } from '../mappers/workforce.mapper';
 import {
   EnrollmentCodeDocument,
@@ -34,6 +35,18 @@ type WithSpentEnrollments = { _id: string; spentEnrollments?: EnrollmentCodeDocu
 
 /** Concurrent spends or replacements a replacement looks again after, at most. */
 const REPLACE_ATTEMPTS = 8;
+
+/**
+ * Writes of phone claims refused by the unique index whose holder was gone when read again
+ * (it changed its phone in between), tried again at most: then 409 worker_exists.
+ */
+const CLAIM_ATTEMPTS = 3;
+
+/** Workers stored before claims that get theirs in one read and one bulk write, at boot. */
+const CLAIM_PAGE = 500;
+
+/** A worker stored before phones were claimed (and the duplicates left without claims). */
+const UNCLAIMED = { phoneClaims: { $exists: false } };
 
 /**
  * MongoDB adapter. A person embeds its enrollment code, so creating both is one
@@ -65,38 +78,29 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
    * worker holds is left out (its worker keeps its record: timesheets and devices stay), and
    * such workers are named in a warning at every boot. Idempotent; replicas booting together
    * skip what the other set (the filter on a missing field) and retry a claim lost to it.
+   * A page of workers costs a read of its claims' holders and one bulk write.
    */
   private async claimOldPhones(): Promise<void> {
-    const unclaimed = { phoneClaims: { $exists: false } };
     const duplicates: string[] = [];
+    let page: WorkerDocument[] = [];
+    let seen = 0;
     for await (const doc of this.workers
-      .find(unclaimed, { _id: 1, phone: 1, siteIds: 1, sponsor: 1 })
+      .find(UNCLAIMED, { _id: 1, phone: 1, siteIds: 1, sponsor: 1 })
       .sort({ _id: 1 })
       .lean<WorkerDocument[]>()
       .cursor()) {
-      const all = phoneClaims(Mapper.workerToDomain(doc));
-      for (let attempt = 0; attempt < 3; attempt++) {
-        const held = await this.workers
-          .find({ phoneClaims: { $in: all }, _id: { $ne: doc._id } }, { phoneClaims: 1 })
-          .lean<Pick<WorkerDocument, 'phoneClaims'>[]>();
-        const taken = new Set(held.flatMap((h) => h.phoneClaims ?? []));
-        const free = all.filter((c) => !taken.has(c));
-        if (free.length < all.length) duplicates.push(doc._id);
-        if (free.length === 0) break;
-        try {
-          await this.workers.updateOne(
-            { _id: doc._id, ...unclaimed },
-            { $set: { phoneClaims: free } },
-          );
-          break;
-        } catch (error) {
-          if (!isDuplicateKeyError(error)) throw error;
-          duplicates.pop();
-        }
+      seen += 1;
+      page.push(doc);
+      if (page.length === CLAIM_PAGE) {
+        await this.claimPage(page, duplicates);
+        page = [];
       }
     }
+    // nothing unclaimed (every boot after the first): no second read
+    if (seen === 0) return;
+    if (page.length > 0) await this.claimPage(page, duplicates);
     const old = await this.workers
-      .find(unclaimed, { _id: 1 })
+      .find(UNCLAIMED, { _id: 1 })
       .sort({ _id: 1 })
       .limit(101)
       .lean<Pick<WorkerDocument, '_id'>[]>();
@@ -106,6 +110,58 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       { workerIds: named.slice(0, 100), more: named.length > 100 },
       'Workers share a phone with an older worker at a site or of a thekedar (created before duplicates were refused; kept)',
     );
+  }
+
+  /** `docs` (in id order) claim what is free, the older first; names the duplicates. */
+  private async claimPage(docs: WorkerDocument[], duplicates: string[]): Promise<void> {
+    const claims = docs.map((doc) => phoneClaims(Mapper.workerToDomain(doc)));
+    const held = await this.workers
+      .find({ phoneClaims: { $in: claims.flat() } }, { phoneClaims: 1 })
+      .lean<Pick<WorkerDocument, 'phoneClaims'>[]>();
+    const taken = new Set(held.flatMap((h) => h.phoneClaims ?? []));
+    const named: string[] = [];
+    const writes = docs.flatMap((doc, i) => {
+      const free = claims[i].filter((c) => !taken.has(c));
+      for (const claim of free) taken.add(claim);
+      if (free.length < claims[i].length) named.push(doc._id);
+      // none free: the worker stays unclaimed (named at every boot)
+      if (free.length === 0) return [];
+      const filter = { _id: doc._id, ...UNCLAIMED };
+      return [{ updateOne: { filter, update: { $set: { phoneClaims: free } } } }];
+    });
+    try {
+      if (writes.length > 0) await this.workers.bulkWrite(writes, { ordered: false });
+      duplicates.push(...named);
+    } catch (error) {
+      if (!onlyDuplicateKeysOn(error, 'phoneClaims_1') && !isDuplicateKeyError(error)) throw error;
+      // another replica booting claimed some in between: the page again, one worker at a time
+      for (const [i, doc] of docs.entries()) await this.claimOne(doc, claims[i], duplicates);
+    }
+  }
+
+  /** `doc` claims what no other worker holds, read again after a claim lost to a race. */
+  private async claimOne(doc: WorkerDocument, all: string[], duplicates: string[]): Promise<void> {
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const held = await this.workers
+        .find({ phoneClaims: { $in: all }, _id: { $ne: doc._id } }, { phoneClaims: 1 })
+        .lean<Pick<WorkerDocument, 'phoneClaims'>[]>();
+      const taken = new Set(held.flatMap((h) => h.phoneClaims ?? []));
+      const free = all.filter((c) => !taken.has(c));
+      try {
+        if (free.length > 0) {
+          await this.workers.updateOne(
+            { _id: doc._id, ...UNCLAIMED },
+            { $set: { phoneClaims: free } },
+          );
+        }
+      } catch (error) {
+        if (!isDuplicateKeyError(error)) throw error;
+        continue;
+      }
+      // named only for the attempt that stored (not for one a race undid)
+      if (free.length < all.length) duplicates.push(doc._id);
+      return;
+    }
   }
 
   /** The first of `claims` a worker other than `self` holds. */
@@ -181,18 +237,43 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
 
   async createWorker(worker: Worker, enrollment: EnrollmentCode): Promise<PhoneTaken | undefined> {
     const doc = Mapper.workerToPersistence(worker, enrollment);
-    // the unique index decides; asking first answers the common case without a failed write
-    const before = await this.takenAmong(doc.phoneClaims!, worker.id);
-    if (before) return before;
-    try {
+    const claims = doc.phoneClaims!;
+    return this.claiming(claims, worker.id, async () => {
       await this.workers.create(doc);
       return undefined;
-    } catch (error) {
-      if (!isDuplicateKeyError(error)) throw error;
-      const taken = await this.takenAmong(doc.phoneClaims!, worker.id);
+    });
+  }
+
+  /**
+   * `write` (which stores `claims` for `self`) unless another worker holds one of them. The
+   * unique index decides; asking first answers the common case without a failed write. A write
+   * the index refuses whose holder is gone when read again (it changed its phone in between) is
+   * tried again, `CLAIM_ATTEMPTS` at most; then it is a conflict. The index's error is never
+   * passed on: its message holds the claim, a phone number.
+   */
+  private async claiming<T>(
+    claims: string[],
+    self: string,
+    write: () => Promise<T>,
+  ): Promise<T | PhoneTaken> {
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const taken = await this.takenAmong(claims, self);
       if (taken) return taken;
-      throw error;
+      try {
+        return await write();
+      } catch (error) {
+        if (!isPhoneClaimConflict(error)) throw error;
+      }
     }
+    this.logger.warn(
+      { workerId: self, attempts: CLAIM_ATTEMPTS },
+      "A worker's phone claims were refused, their holders gone each time read again",
+    );
+    throw new WorkforceError(
+      'worker_exists',
+      'A worker with this phone was being stored or changed at the same time: try again',
+      [{ field: 'phone', message: 'claimed by another worker while this was stored' }],
+    );
   }
 
   async hasSpentEnrollment(workerId: string): Promise<boolean> {
@@ -222,27 +303,20 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   async updateWorker(id: string, changes: WorkerChanges): Promise<Worker | PhoneTaken | undefined> {
     const set: Partial<WorkerDocument> = {};
     if (changes.name !== undefined) set.name = changes.name;
-    if (changes.phone !== undefined) {
-      const current = await this.workers.findById(id, PERSON_FIELDS).lean<WorkerDocument>();
-      if (!current) return undefined;
-      set.phone = changes.phone;
-      // the claims follow the phone in the same single-document write (sites and sponsor
-      // never change); the unique index refuses a claim another worker holds
-      set.phoneClaims = phoneClaims({ ...Mapper.workerToDomain(current), phone: changes.phone });
-      const taken = await this.takenAmong(set.phoneClaims, id);
-      if (taken) return taken;
-    }
-    try {
+    const write = async (): Promise<Worker | undefined> => {
       const doc = await this.workers
         .findOneAndUpdate({ _id: id }, { $set: set }, { new: true, projection: PERSON_FIELDS })
         .lean<WorkerDocument>();
       return doc ? Mapper.workerToDomain(doc) : undefined;
-    } catch (error) {
-      if (!isDuplicateKeyError(error) || !set.phoneClaims) throw error;
-      const taken = await this.takenAmong(set.phoneClaims, id);
-      if (taken) return taken;
-      throw error;
-    }
+    };
+    if (changes.phone === undefined) return write();
+    const current = await this.workers.findById(id, PERSON_FIELDS).lean<WorkerDocument>();
+    if (!current) return undefined;
+    set.phone = changes.phone;
+    // the claims follow the phone in the same single-document write (sites and sponsor
+    // never change); the unique index refuses a claim another worker holds
+    set.phoneClaims = phoneClaims({ ...Mapper.workerToDomain(current), phone: changes.phone });
+    return this.claiming(set.phoneClaims, id, write);
   }
 
   async updateSite(id: string, changes: SiteChanges): Promise<Site | undefined> {
@@ -314,4 +388,12 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     if ((await this.workers.updateOne(filter, update)).modifiedCount === 1) return true;
     return (await this.thekedars.updateOne(filter, update)).modifiedCount === 1;
   }
+}
+
+/** E11000 on the phone claims' unique index (not on another: an id or a code's hash). */
+function isPhoneClaimConflict(error: unknown): boolean {
+  if (!isDuplicateKeyError(error)) return false;
+  const { keyPattern, message } = error as { keyPattern?: object; message?: unknown };
+  if (keyPattern) return 'phoneClaims' in keyPattern;
+  return typeof message === 'string' && /\bindex: phoneClaims_/.test(message);
 }

@@ -139,7 +139,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
        VALUES (@id, @name, @phone, @site_ids, @trust_score, @sponsor, @trust_inherited_until, @created_at)`,
     );
     return this.turns.write(
-      this.db.transaction(() => {
+      this.immediate(() => {
         const claims = phoneClaims(worker);
         const taken = this.takenAmong(claims, worker.id);
         if (taken) return taken;
@@ -150,6 +150,17 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
         return undefined;
       }),
     );
+  }
+
+  /**
+   * `work` as one immediate transaction (run in the store's write turns): it reads, then writes
+   * what it read allows. A deferred transaction would read first, then fail at its first
+   * write with SQLITE_BUSY (SQLite does not wait to upgrade a read to a write) while another
+   * process holds the write lock, or with SQLITE_BUSY_SNAPSHOT once that writer committed;
+   * an immediate one waits for the lock (busy_timeout) before it reads.
+   */
+  private immediate<T>(work: () => T): () => T {
+    return () => this.db.transaction(work).immediate();
   }
 
   async hasSpentEnrollment(workerId: string): Promise<boolean> {
@@ -214,7 +225,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     const read = this.db.prepare<[string], WorkerRow>('SELECT * FROM workers WHERE id = ?');
     const release = this.db.prepare('DELETE FROM worker_phone_claims WHERE worker_id = ?');
     return this.turns.write(
-      this.db.transaction((): Worker | PhoneTaken | undefined => {
+      this.immediate((): Worker | PhoneTaken | undefined => {
         const before = read.get(id);
         if (!before) return undefined;
         if (changes.phone !== undefined) {
@@ -250,7 +261,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     const exists = this.db.prepare<[string], { id: string }>('SELECT id FROM workers WHERE id = ?');
     const revoke = this.db.prepare(ENROLLMENT_REVOKE_SQL);
     return this.turns.write(
-      this.db.transaction(() => {
+      this.immediate(() => {
         if (!exists.get(enrollment.personId)) return false;
         // unused codes are dropped (a spent code stays: which device it registered)
         revoke.run('worker', enrollment.personId);
