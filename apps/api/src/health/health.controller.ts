@@ -64,7 +64,12 @@ export class HealthController {
       'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES\n\nThe Health Check is not successful',
     schema: healthReportSchema('error'),
   })
-  @ApiResponse({ status: 401, type: ErrorBody, description: 'unauthorized: an unknown x-api-key' })
+  @ApiResponse({
+    status: 401,
+    type: ErrorBody,
+    description:
+      'unauthorized: an x-api-key the server does not know (without one: the status, 200 or 503)',
+  })
   @ApiResponse({
     status: 403,
     type: ErrorBody,

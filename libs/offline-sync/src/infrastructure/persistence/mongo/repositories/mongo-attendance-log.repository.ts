@@ -172,8 +172,9 @@ function keyFilter(key: LedgerEntryKey): { packetId: string; deviceId: string | 
  * Gives packet links stored before the top-level copies existed (`workerId`, `deviceId`, `at`,
  * added 2026-11-21) their copies from `data`, as `toPersistence` writes them now: without a
  * `deviceId` such a link's key would be (packetId, none), and its device's resend would not be
- * found as its duplicate. Not hashed, so the chain verifies as before; nothing to do when every
- * link has its copies (one query that finds none).
+ * found as its duplicate. Not hashed, so the chain verifies as before. When every link has its
+ * copies there is nothing to write, but the query still reads the entries no device made (the
+ * corrections: `deviceId` is absent on them too) at every start.
  */
 export async function copyPacketFields(logs: Model<AttendanceLogDocument>): Promise<void> {
   const missing = logs
