@@ -46,6 +46,24 @@ async function trustOf(t: TestApp, deviceId: string) {
   return res.body;
 }
 
+/** Every device's `liveTrustScore` from the device list (`?trust=live`), walking its pages. */
+async function liveScores(t: TestApp): Promise<Map<string, number>> {
+  const scores = new Map<string, number>();
+  let after = '';
+  for (;;) {
+    const res = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/devices?trust=live&limit=2${after && `&after=${after}`}`,
+      { key: t.keys.admin },
+    );
+    expect(res.status).toBe(200);
+    for (const d of res.body) scores.set(d.deviceId, d.liveTrustScore);
+    if (res.body.length < 2) return scores;
+    after = res.body[res.body.length - 1].deviceId;
+  }
+}
+
 function factor(trust: any, name: string) {
   return trust.factors.find((f: any) => f.name === name);
 }
@@ -165,6 +183,7 @@ describe('fraud rules on synced attendance (e2e)', () => {
     const p = await phone();
     const before = await trustOf(t, p.deviceId);
     expect(before.score).toBe(50);
+    expect((await liveScores(t)).get(p.deviceId)).toBe(50);
     const t0 = clock.now().getTime();
     passes(2 * HOUR);
     await syncBatch(t.baseUrl, p.token, [
@@ -176,6 +195,8 @@ describe('fraud rules on synced attendance (e2e)', () => {
     expect(factor(after, 'fraud_history').effect).toBeLessThan(0);
     expect(factor(after, 'fraud_history').detail).toContain('impossible_travel x1');
     expect(factor(after, 'fraud_history').detail).toContain('outside_geofence x1');
+    // the device list's live score is the same formula over the same inputs, read per page
+    expect((await liveScores(t)).get(p.deviceId)).toBe(after.score);
     expect(after.factors.map((f: any) => f.name)).toEqual([
       'baseline',
       'device_age',
@@ -414,6 +435,25 @@ describe('trust score, auto-block and assisted onboarding (e2e, controllable clo
         detail: `own record (inheritance from thekedar ${thekedarId} ended ${until})`,
       });
       expect((await trustOf(t, reg.body.deviceId)).score).toBe(60);
+    });
+
+    it("should list every device's live score as its trust view gives it (thekedar, inherited, own)", async () => {
+      const live = await liveScores(t);
+      expect(live.has(device.deviceId)).toBe(true); // the thekedar's own phone
+      expect(live.size).toBeGreaterThanOrEqual(3);
+      for (const [deviceId, score] of live) {
+        expect([deviceId, score]).toEqual([deviceId, (await trustOf(t, deviceId)).score]);
+      }
+      const plain = await http(t.baseUrl, 'GET', '/api/v5/devices?limit=500', {
+        key: t.keys.admin,
+      });
+      expect(plain.status).toBe(200);
+      expect(plain.body.some((d: any) => 'liveTrustScore' in d)).toBe(false);
+      const wrong = await http(t.baseUrl, 'GET', '/api/v5/devices?trust=stored', {
+        key: t.keys.admin,
+      });
+      expect(wrong.status).toBe(400);
+      expect(wrong.body.code).toBe('validation_failed');
     });
 
     it('should refuse a forged signature, a tampered body and a wrong device, each with a fraud event', async () => {

@@ -649,6 +649,8 @@ export interface WorkerDeviceDetailView {
   fingerprint: FingerprintView;
   /** The score the device was given at registration (the person's standing then), stored with it and never updated: not the live score. The live score, with its factors (fraud history, device age, block state), is GET /api/v5/devices/{deviceId}/trust; each sync records the score of its moment as meta.deviceTrustScore */
   trustScore: number;
+  /** With `?trust=live` only: the live score now (baseline, device age, fraud history, block state); its factors are GET /api/v5/devices/{deviceId}/trust */
+  liveTrustScore?: number;
   isBlocked: boolean;
   lastSeen?: string;
   createdAt: string;
@@ -675,6 +677,8 @@ export interface WorkerDeviceView {
   fingerprint: FingerprintView;
   /** The score the device was given at registration (the person's standing then), stored with it and never updated: not the live score. The live score, with its factors (fraud history, device age, block state), is GET /api/v5/devices/{deviceId}/trust; each sync records the score of its moment as meta.deviceTrustScore */
   trustScore: number;
+  /** With `?trust=live` only: the live score now (baseline, device age, fraud history, block state); its factors are GET /api/v5/devices/{deviceId}/trust */
+  liveTrustScore?: number;
   isBlocked: boolean;
   lastSeen?: string;
   createdAt: string;

@@ -25,6 +25,7 @@ import {
 import { PublicJwk, SigningKeyService } from './token/signing-key.service';
 import { WorkerDeviceService } from './worker-device.service';
 import { TokenRefreshService } from './token-refresh.service';
+import { DeviceTrustService } from './device-trust.service';
 import { RefreshOfflineTokenDto, RefreshOfflineTokenResponse } from './dto/token-refresh.dto';
 
 @ApiTags('worker devices')
@@ -35,6 +36,7 @@ export class WorkerDeviceController {
     private readonly devices: WorkerDeviceService,
     private readonly signingKey: SigningKeyService,
     private readonly refresher: TokenRefreshService,
+    private readonly trust: DeviceTrustService,
   ) {}
 
   @Post('device/register')
@@ -90,11 +92,15 @@ export class WorkerDeviceController {
   @Roles('admin')
   @ApiOperation({
     summary: 'Worker phones in deviceId order, keyset paged, optionally of one worker',
+    description:
+      'Each with the score of its registration (`trustScore`); with `trust=live`, also its score now (`liveTrustScore`).',
   })
   @ApiOkResponse({ type: [WorkerDeviceView] })
   async list(@Query() query: ListWorkerDevicesQuery): Promise<WorkerDeviceView[]> {
     const devices = await this.devices.list(query.limit ?? 50, query.after, query.workerId);
-    return devices.map(toView);
+    if (query.trust !== 'live') return devices.map(toView);
+    const scores = await this.trust.scoreAll(devices);
+    return devices.map((d) => ({ ...toView(d), liveTrustScore: scores.get(d.deviceId)!.score }));
   }
 
   @Get('devices/:deviceId')
