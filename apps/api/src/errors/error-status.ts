@@ -136,7 +136,6 @@ export const ERROR_STATUS = {
     site_not_found: HttpStatus.NOT_FOUND,
     link_not_found: HttpStatus.NOT_FOUND,
     invalid_proof_request: HttpStatus.BAD_REQUEST,
-    ambiguous_packet_id: HttpStatus.CONFLICT,
   },
   timesheets: {
     period_too_long: HttpStatus.BAD_REQUEST,
