@@ -335,6 +335,68 @@ describe('trust score, auto-block and assisted onboarding (e2e, controllable clo
     expect(again.body.accepted).toBe(1);
   });
 
+  it("should let an admin's unblock hold: the floor weighs only the fraud events recorded since", async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'floor-sim-0004' });
+    clock.advance(600_000);
+    const forged = (at: number) => ({
+      ...packet(p, new Date(at), SITE),
+      signature: 'ab'.repeat(32),
+    });
+    const future = (ms: number) =>
+      packet(p, new Date(clock.now().getTime() + 3_600_000 + ms), SITE);
+    // the sync's own request factors are +15 (its app's headers): 65, less 52 for one burst's
+    // events at full weight (four forged: invalid_signature -24 at the cap; four an hour ahead:
+    // timestamp_in_future -9; three malformed: -6; one 50 km away a minute later:
+    // impossible_travel -10 and outside_geofence -3) = 13, under the floor of 20
+    const burst = () => {
+      const at = clock.now().getTime() - 300_000;
+      return [
+        packet(p, new Date(at), SITE),
+        packet(p, new Date(at + 60_000), north(SITE, 50_000), { type: 'check_out' }),
+        ...[1, 2, 3, 4].map((i) => forged(at + i * 1000)),
+        ...[1, 2, 3, 4].map(future),
+        ...[1, 2, 3].map((i) => ({
+          ...packet(p, new Date(at + 10_000 + i), SITE),
+          signature: 'AB'.repeat(32),
+        })),
+      ];
+    };
+    const first = await syncBatch(t.baseUrl, p.token, burst());
+    expect(first.status).toBe(200);
+    expect(first.body.accepted).toBe(2);
+    const blockedEvents = async () =>
+      (
+        await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}`, { key: t.keys.admin })
+      ).body.events.filter((e: any) => e.action === 'blocked');
+    expect(await blockedEvents()).toHaveLength(1);
+
+    clock.advance(60_000);
+    const unblock = await http(t.baseUrl, 'POST', `/api/v5/devices/${p.deviceId}/unblock`, {
+      key: t.keys.admin,
+      body: { reason: 'a test build of the app; checked with the worker' },
+    });
+    expect(unblock.status).toBe(200);
+    // the events before the unblock still lower the score, but no longer block
+    clock.advance(60_000);
+    expect((await trustOf(t, p.deviceId)).score).toBeLessThan(20);
+    const clean = await syncBatch(t.baseUrl, p.token, [
+      packet(p, new Date(clock.now().getTime() - 30_000), SITE, { type: 'check_out' }),
+    ]);
+    expect(clean.status).toBe(200);
+    expect(clean.body.accepted).toBe(1);
+    expect(await blockedEvents()).toHaveLength(1);
+
+    // a new burst after the unblock is judged on its own, and blocks again
+    clock.advance(120_000);
+    const again = await syncBatch(t.baseUrl, p.token, burst());
+    expect(again.status).toBe(200);
+    const blocks = await blockedEvents();
+    expect(blocks).toHaveLength(2);
+    expect(blocks.map((e: any) => e.reason).join(' ')).toMatch(
+      /trust score \d+ since the unblock of \S+ below the floor 20/,
+    );
+  });
+
   it('should block a device at once when the request itself scores below the floor', async () => {
     const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'floor-sim-0002' });
     const other = await enrollPhone(t.baseUrl, t.keys.admin, p.siteId, {

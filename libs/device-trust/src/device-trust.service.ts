@@ -97,26 +97,44 @@ export class DeviceTrustService {
    * `'blocked'` when this call blocked it; `'already_blocked'` when another request (on this
    * replica or another) blocked it since `device` was read, which then records nothing;
    * undefined when the score is not below the floor.
+   *
+   * An admin's unblock is a decision on the history up to it, and holds: after one, the floor
+   * weighs only the fraud events recorded since (`request` gives that score its request
+   * factors, as `trust` had them). The score itself still counts every event in the window.
    */
   async enforceFloor(
     device: WorkerDevice,
     trust: TrustScore,
+    request?: TrustRequestSignals,
+    now = this.clock.now(),
   ): Promise<'blocked' | 'already_blocked' | undefined> {
     const floor = this.settings.autoBlockFloor;
     if (floor <= 0 || trust.score >= floor || device.isBlocked) return undefined;
-    const worst = trust.factors
+    let judged = trust;
+    const unblocked = await this.devices.lastUnblockedAt(device.deviceId);
+    if (unblocked) {
+      const since = new Date(Math.max(this.windowStart(now).getTime(), unblocked.getTime() + 1));
+      const [baseline, histories] = await Promise.all([
+        this.baseline(device, now),
+        this.fraud.weighingHistories([device.deviceId], since, now),
+      ]);
+      judged = this.compute(device, baseline, histories.get(device.deviceId), now, request);
+      if (judged.score >= floor) return undefined;
+    }
+    const worst = judged.factors
       .filter((f) => f.effect < 0)
       .sort((a, b) => a.effect - b.effect)
       .slice(0, 3)
       .map((f) => `${f.name} ${f.effect} (${f.detail})`)
       .join('; ');
+    const since = unblocked ? ` since the unblock of ${unblocked.toISOString()}` : '';
     const blocked = await this.devices.blockAutomatically(
       device.deviceId,
-      `trust score ${trust.score} below the floor ${floor}: ${worst || 'no positive factors'}`,
+      `trust score ${judged.score}${since} below the floor ${floor}: ${worst || 'no positive factors'}`,
     );
     if (!blocked) return 'already_blocked';
     this.logger.warn(
-      { deviceId: device.deviceId, score: trust.score, floor },
+      { deviceId: device.deviceId, score: judged.score, floor },
       'Device auto-blocked',
     );
     return 'blocked';

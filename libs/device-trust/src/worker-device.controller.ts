@@ -128,6 +128,11 @@ export class WorkerDeviceController {
   @Post('devices/:deviceId/unblock')
   @HttpCode(200)
   @Roles('admin')
+  @ApiOperation({
+    summary: 'Unblock a worker phone (with a reason)',
+    description:
+      'The unblock holds: the auto-block floor then weighs only the fraud events recorded after it (the trust score shown still counts them all)',
+  })
   @ApiOkResponse({ type: WorkerDeviceView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
   async unblock(
