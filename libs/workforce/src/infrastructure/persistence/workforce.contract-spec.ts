@@ -229,15 +229,16 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
         expect(await sut().createWorker(w, code(w.id))).toBeUndefined();
       s.db.exec(`DELETE FROM worker_phone_claims;
         DROP TABLE worker_phone_claims;
-        DELETE FROM schema_migrations WHERE scope = 'device-trust.workforce' AND version = 5;`);
+        DELETE FROM schema_migrations WHERE scope = 'device-trust.workforce' AND version >= 5;`);
       s.db.prepare('UPDATE workers SET phone = ? WHERE id = ?').run(newer.phone, newer.id);
     } else {
       const { WorkforceMongoMapper } = await import('./mongo/mappers/workforce.mapper');
       const docs = [older, newer, free].map((w) => {
-        const { phoneClaims: _, ...legacy } = WorkforceMongoMapper.workerToPersistence(
-          w,
-          code(w.id),
-        );
+        const {
+          phoneClaims: _,
+          phoneClaimsForm: __,
+          ...legacy
+        } = WorkforceMongoMapper.workerToPersistence(w, code(w.id), w.phone);
         return legacy;
       });
       await (s as MongoStore).connection.collection('workers').insertMany(docs as never[]);
@@ -278,7 +279,11 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     );
     for (let i = 1; i < olds.length; i += 2) olds[i].phone = olds[i - 1].phone;
     const docs = olds.map((w) => {
-      const { phoneClaims: _, ...legacy } = WorkforceMongoMapper.workerToPersistence(w, code(w.id));
+      const {
+        phoneClaims: _,
+        phoneClaimsForm: __,
+        ...legacy
+      } = WorkforceMongoMapper.workerToPersistence(w, code(w.id), w.phone);
       return legacy;
     });
     await s.connection.collection('workers').insertMany(docs as never[]);
