@@ -10,10 +10,11 @@ import { ApplicationConfig, ModulesContainer, Reflector } from '@nestjs/core';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import {
   AccessDoc,
+  BODY_PIPELINE_ERRORS,
   CredentialDoc,
   guardDescriber,
   HANDLER_CREDENTIAL_KEY,
-  JSON_BODY_ERRORS,
+  readsBody,
   RouteTargets,
 } from '@app/common';
 import { ERROR_CATALOGS, ERROR_STATUS } from './errors/error-status';
@@ -27,8 +28,9 @@ import { ERROR_CATALOGS, ERROR_STATUS } from './errors/error-status';
  *
  * - `security`: the credentials that admit the call (any one of them), `x-roles` the key roles;
  * - one error answer per status, each the shared ErrorBody with `code` narrowed to the codes
- *   that status can carry on this route: the guards' codes, the JSON body pipeline's on routes
- *   that read a body, `validation_failed` where a DTO is validated, and the codes named in the
+ *   that status can carry on this route: the guards' codes, the body pipeline's
+ *   (`BODY_PIPELINE_ERRORS`) on routes that read a body (`readsBody`, JsonBodyGuard's test),
+ *   `validation_failed` where a body or a DTO is validated, and the codes named in the
  *   route's own `@ApiResponse` descriptions (its domain errors);
  * - 429 carries `Retry-After`.
  *
@@ -76,7 +78,7 @@ export function documentAccess(document: OpenAPIObject, app: INestApplication): 
           controller,
         ]);
         if (own) docs.push(own);
-        docs.push(pipelineErrors(route));
+        docs.push(...pipelineErrors(route));
         applyAccess(id, operation.op, docs);
       }
     }
@@ -109,8 +111,17 @@ function operationsById(document: OpenAPIObject): Map<string, { op: Operation }>
   return byId;
 }
 
-/** What the pipeline before the handler answers: the JSON body's errors, DTO validation. */
-function pipelineErrors({ handler, controller }: RouteTargets): AccessDoc {
+/**
+ * What the pipeline before the handler answers. A route that reads a body (as JsonBodyGuard
+ * decides it, `readsBody`): every refusal of the body pipeline (`BODY_PIPELINE_ERRORS`, what it
+ * raises) and `validation_failed` (the ValidationPipe's, or the handler's own check of a body it
+ * takes untyped, as the sync's). Another route: `validation_failed` where a query or path DTO is
+ * validated. JsonBodyGuard's 415 comes from its own description.
+ */
+function pipelineErrors({ handler, controller }: RouteTargets): AccessDoc[] {
+  if (readsBody(controller, handler)) {
+    return [{ errors: { 400: ['validation_failed'] } }, { errors: BODY_PIPELINE_ERRORS }];
+  }
   const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, handler.name) ?? {}) as Record<
     string,
     { index: number }
@@ -118,18 +129,14 @@ function pipelineErrors({ handler, controller }: RouteTargets): AccessDoc {
   const prototype = controller.prototype as object;
   const types = (Reflect.getMetadata('design:paramtypes', prototype, handler.name) ??
     []) as unknown[];
-  const kinds = Object.entries(args).map(([key, { index }]) => ({
-    type: Number(key.split(':')[0]),
-    validated: isDto(types[index]),
-  }));
-  if (kinds.some((k) => k.type === Number(RouteParamtypes.BODY)))
-    return { errors: JSON_BODY_ERRORS };
-  const validated = kinds.some(
-    (k) =>
-      k.validated &&
-      (k.type === Number(RouteParamtypes.QUERY) || k.type === Number(RouteParamtypes.PARAM)),
-  );
-  return { errors: validated ? { 400: ['validation_failed'] } : {} };
+  const validated = Object.entries(args).some(([key, { index }]) => {
+    const type = Number(key.split(':')[0]);
+    return (
+      isDto(types[index]) &&
+      (type === Number(RouteParamtypes.QUERY) || type === Number(RouteParamtypes.PARAM))
+    );
+  });
+  return validated ? [{ errors: { 400: ['validation_failed'] } }] : [];
 }
 
 /** A class the ValidationPipe validates (not a primitive's wrapper, not Object). */
