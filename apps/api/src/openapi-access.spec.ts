@@ -72,6 +72,15 @@ class WithBodyController {
   }
 }
 
+@ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
+@Controller('no-input')
+class NoInputController {
+  @Get()
+  get(): string {
+    return 'x';
+  }
+}
+
 async function documentOf(controller: new () => object) {
   @Module({ controllers: [controller] })
   class AppModule {}
@@ -112,6 +121,12 @@ describe('documentAccess (the OpenAPI document from the guards)', () => {
         .properties.code.enum as string[];
       expect(listed).toEqual(expect.arrayContaining([...codes]));
     }
+  });
+
+  it('should refuse an error answer that names no code where nothing else gives it one', async () => {
+    await expect(documentOf(NoInputController)).rejects.toThrow(
+      'NoInputController_get: its 400 error answer ("Invalid input") names no error code',
+    );
   });
 
   it('should refuse a code listed under a status it is not answered with', async () => {

@@ -34,8 +34,10 @@ import { ERROR_CATALOGS, ERROR_STATUS } from './errors/error-status';
  *   route's own `@ApiResponse` descriptions (its domain errors);
  * - 429 carries `Retry-After`.
  *
- * A guard without a description, an operation no route backs, or a code whose status is not
- * the one it is listed under stops the build of the document (and `npm run openapi`).
+ * A guard without a description, an operation no route backs, a code whose status is not the
+ * one it is listed under, or an error answer left with no code (a hand-written one naming none,
+ * on a route where nothing else gives that status one) stops the build of the document (and
+ * `npm run openapi`, and the spec that holds docs/openapi.json to the controllers).
  */
 export function documentAccess(document: OpenAPIObject, app: INestApplication): void {
   const globalGuards = app
@@ -211,9 +213,12 @@ function applyAccess(id: string, op: Operation, docs: AccessDoc[]): void {
 
   for (const [status, list] of codes) {
     if (list.length === 0) {
-      // an error answer nothing in the code gives: not documented
-      delete op.responses[String(status)];
-      continue;
+      // a hand-written error answer that names no code and that nothing on the route gives one
+      // (a controller-wide "Invalid input" on a route that takes none): say what it answers, or
+      // write it only on the routes that answer it
+      throw new Error(
+        `${id}: its ${status} error answer ("${op.responses[String(status)]?.description ?? ''}") names no error code, and no guard or pipeline step gives one here`,
+      );
     }
     const meanings = list.map((code) => `\`${code}\`: ${meaningOf(id, code, status)}`);
     // a hand-written description that says more than its codes leads; else the status's words
