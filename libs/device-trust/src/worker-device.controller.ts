@@ -28,8 +28,8 @@ import { TokenRefreshService } from './token-refresh.service';
 import { DeviceTrustService } from './device-trust.service';
 import { RefreshOfflineTokenDto, RefreshOfflineTokenResponse } from './dto/token-refresh.dto';
 
+// no controller-wide 400: the JWKS takes no input (each other route's 400 comes from its body or DTO)
 @ApiTags('worker devices')
-@ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
 @Controller('api/v5')
 export class WorkerDeviceController {
   constructor(
