@@ -8,12 +8,12 @@
  * servers up at once, interleaved rounds, medians, and the median of each round's ratio.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BenchChild } from './support/child';
-import { median, processCpuMs, threadsCpuMs } from './support/proc';
+import { median, processCpuMs, threadsCpuMs, threadsCpuMsByName } from './support/proc';
 import { printRows } from './support';
 
 const MIB = 1024 * 1024;
@@ -84,6 +84,43 @@ async function measure(rig: Rig, data: Buffer): Promise<Measure> {
     read: read[0] / mib,
     ticks: { store: store[1] / mib, read: read[1] / mib },
   };
+}
+
+/** Each thread name's CPU ms per MiB over `FILES` stores, then over their reads. */
+async function byThread(rig: Rig, data: Buffer): Promise<Record<Op, Record<string, number>>> {
+  const pid = rig.child.proc.pid!;
+  const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  const mib = (FILES * data.length) / MIB;
+  const delta = (from: Record<string, number>) => {
+    const to = threadsCpuMsByName(pid);
+    return Object.fromEntries(
+      Object.entries(to).map(([name, ms]) => [name, (ms - (from[name] ?? 0)) / mib]),
+    );
+  };
+  let from = threadsCpuMsByName(pid);
+  const ids: string[] = [];
+  for (let i = 0; i < FILES; i++) ids.push(await rig.store(data));
+  await settle();
+  const store = delta(from);
+  from = threadsCpuMsByName(pid);
+  for (const id of ids) await rig.read(id);
+  await settle();
+  return { store, read: delta(from) };
+}
+
+/** V8 CPU profiles of an API child over `FILES` stores and over their reads, into `dir`. */
+async function profile(rig: Rig, data: Buffer, dir: string): Promise<void> {
+  const ids: string[] = [];
+  rig.child.send('profile-start');
+  await rig.child.expect('PROFILING');
+  for (let i = 0; i < FILES; i++) ids.push(await rig.store(data));
+  rig.child.send(`profile-stop ${join(dir, `${rig.name}-store.cpuprofile`)}`);
+  await rig.child.expect('PROFILED');
+  rig.child.send('profile-start');
+  await rig.child.expect('PROFILING');
+  for (const id of ids) await rig.read(id);
+  rig.child.send(`profile-stop ${join(dir, `${rig.name}-read.cpuprofile`)}`);
+  await rig.child.expect('PROFILED');
 }
 
 function apiRig(name: string, child: BenchChild, port: string): Rig {
@@ -164,6 +201,15 @@ export async function run(): Promise<void> {
     }
     const roundRatios = (op: Op) =>
       results.ours[op].map((ours, round) => ours / results.bare[op][round]);
+    const profileDir = process.env.VAULT_HTTP_PROFILE;
+    const threads: Record<string, Record<Op, Record<string, number>>[]> = {};
+    if (profileDir) {
+      mkdirSync(profileDir, { recursive: true });
+      for (let round = 0; round < 3; round++) {
+        for (const rig of rigs) (threads[rig.name] ??= []).push(await byThread(rig, data));
+      }
+      for (const rig of rigs) if (rig.name !== 'bare') await profile(rig, data, profileDir);
+    }
     printRows(
       `Vault over HTTP, server CPU per MiB (${SIZE / MIB} MiB files, ${FILES} per round, medians of ${ROUNDS} interleaved rounds; ratio = ours / baseline, lower is better)`,
       [
@@ -192,6 +238,17 @@ export async function run(): Promise<void> {
               unit: 'ms/MiB',
             }))
           : []),
+        ...Object.entries(threads).flatMap(([name, rounds]) =>
+          (['store', 'read'] as const).flatMap((op) => {
+            const names = [...new Set(rounds.flatMap((r) => Object.keys(r[op])))].sort();
+            return names.map((thread) => ({
+              metric: `${name} ${op}, thread ${thread} (median of ${rounds.length})`,
+              ours: median(rounds.map((r) => r[op][thread] ?? 0)),
+              baseline: median(threads.bare.map((r) => r[op][thread] ?? 0)),
+              unit: 'ms/MiB',
+            }));
+          }),
+        ),
       ],
     );
   } finally {
