@@ -5,7 +5,9 @@
  * process, from the scheduler's nanosecond counts (`/proc/<pid>/task/<tid>/schedstat`), read
  * SETTLE_MS after the last answer (work a server finishes after answering counts for it); the
  * 10 ms ticks of `/proc/<pid>/stat` counted a few ticks per MiB, too coarse for the ratio. Both
- * servers up at once, interleaved rounds, medians, and the median of each round's ratio.
+ * servers up at once, their requests interleaved one by one within each round (a loaded
+ * machine's bursts then fall on every server alike), medians, and the median of each round's
+ * ratio.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -81,29 +83,50 @@ type Op = 'store' | 'read';
  */
 type Measure = Record<Op, number> & { main: Record<Op, number>; ticks: Record<Op, number> };
 
-async function measure(rig: Rig, data: Buffer): Promise<Measure> {
-  const pid = rig.child.proc.pid!;
+/**
+ * One round: `FILES` stores, then their reads, the rigs taking turns request by request (in
+ * `order`, which the rounds rotate), so that every rig meets the same moments of a machine
+ * other work loads. Each rig's CPU is read around the whole phase (an idle server's timers
+ * cost next to nothing), SETTLE_MS after the phase's last answer.
+ */
+async function measureRound(order: Rig[], data: Buffer): Promise<Record<string, Measure>> {
   const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const mib = (FILES * data.length) / MIB;
-  const sample = () => [threadsCpuMs(pid), mainThreadCpuMs(pid), processCpuMs(pid)];
-  let from = sample();
-  const since = (start: number[]) => sample().map((value, i) => (value - start[i]) / mib);
-  const ids: string[] = [];
-  for (let i = 0; i < FILES; i++) ids.push(await rig.store(data));
-  await settle();
-  const store = since(from);
-  from = sample();
-  for (const id of ids) {
-    if ((await rig.read(id)) !== data.length) throw new Error(`${rig.name}: read lost bytes`);
-  }
-  await settle();
-  const read = since(from);
-  return {
-    store: store[0],
-    read: read[0],
-    main: { store: store[1], read: read[1] },
-    ticks: { store: store[2], read: read[2] },
+  const sample = (rig: Rig) => {
+    const pid = rig.child.proc.pid!;
+    return [threadsCpuMs(pid), mainThreadCpuMs(pid), processCpuMs(pid)];
   };
+  const phase = async (run: (rig: Rig, i: number) => Promise<void>) => {
+    const from = new Map(order.map((rig) => [rig, sample(rig)]));
+    for (let i = 0; i < FILES; i++) {
+      for (let k = 0; k < order.length; k++) await run(order[(i + k) % order.length], i);
+    }
+    await settle();
+    return new Map(
+      order.map((rig) => [rig, sample(rig).map((value, j) => (value - from.get(rig)![j]) / mib)]),
+    );
+  };
+  const ids = new Map<Rig, string[]>(order.map((rig) => [rig, []]));
+  const store = await phase(async (rig) => {
+    ids.get(rig)!.push(await rig.store(data));
+  });
+  const read = await phase(async (rig, i) => {
+    if ((await rig.read(ids.get(rig)![i])) !== data.length) {
+      throw new Error(`${rig.name}: read lost bytes`);
+    }
+  });
+  return Object.fromEntries(
+    order.map((rig) => {
+      const [s, r] = [store.get(rig)!, read.get(rig)!];
+      const m: Measure = {
+        store: s[0],
+        read: r[0],
+        main: { store: s[1], read: r[1] },
+        ticks: { store: s[2], read: r[2] },
+      };
+      return [rig.name, m];
+    }),
+  );
 }
 
 /** Each thread name's CPU ms per MiB over `FILES` stores, then over their reads. */
@@ -190,11 +213,19 @@ export async function run(): Promise<void> {
   const before = beforeDir
     ? BenchChild.startIn(beforeDir, 'support/serve-api.ts', [], { ...apiEnv, DATA_DIR: beforeData })
     : undefined;
+  // VAULT_HTTP_TWIN=1: a second server of this checkout in the same rounds, whose distance from
+  // `ours` is the spread between two servers of the same code on this machine now
+  const twinData = mkdtempSync(join(tmpdir(), 'mdai-bench-vault-http-twin-'));
+  const twin =
+    process.env.VAULT_HTTP_TWIN === '1'
+      ? BenchChild.start('support/serve-api.ts', [], { ...apiEnv, DATA_DIR: twinData })
+      : undefined;
   try {
     const bareBase = `http://127.0.0.1:${await bare.expect('READY')}/files`;
     const rigs: Rig[] = [
       apiRig('ours', ours, await ours.expect('READY')),
       ...(before ? [apiRig('before', before, await before.expect('READY'))] : []),
+      ...(twin ? [apiRig('twin', twin, await twin.expect('READY'))] : []),
       {
         name: 'bare',
         child: bare,
@@ -206,9 +237,8 @@ export async function run(): Promise<void> {
       },
     ];
     const data = randomBytes(SIZE);
-    for (let round = 0; round < WARMUP; round++) {
-      for (const rig of rigs) await measure(rig, data);
-    }
+    const rotated = (round: number) => rigs.map((_, k) => rigs[(round + k) % rigs.length]);
+    for (let round = 0; round < WARMUP; round++) await measureRound(rotated(round), data);
     type Series = Op | 'storeMain' | 'readMain' | 'storeTicks' | 'readTicks';
     const results: Record<string, Record<Series, number[]>> = {};
     for (const rig of rigs) {
@@ -222,8 +252,9 @@ export async function run(): Promise<void> {
       };
     }
     for (let round = 0; round < ROUNDS; round++) {
-      for (const rig of round % 2 ? [...rigs].reverse() : rigs) {
-        const r = await measure(rig, data);
+      const measured = await measureRound(rotated(round), data);
+      for (const rig of rigs) {
+        const r = measured[rig.name];
         results[rig.name].store.push(r.store);
         results[rig.name].read.push(r.read);
         results[rig.name].storeMain.push(r.main.store);
@@ -269,27 +300,29 @@ export async function run(): Promise<void> {
           baseline: median(results.bare[`${op}Ticks`]),
           unit: 'ms/MiB',
         })),
-        ...(results.before
-          ? (['store', 'read'] as const).flatMap((op) => [
-              {
-                metric: `before (BENCH_BEFORE_DIR): ${op}`,
-                ours: median(results.before[op]),
-                baseline: median(results.bare[op]),
-                unit: 'ms/MiB',
-                note: `(each round's ratio: median ${median(
-                  results.before[op].map((before, round) => before / results.bare[op][round]),
-                ).toFixed(2)}; ours / before, each round: median ${median(
-                  results.ours[op].map((ours, round) => ours / results.before[op][round]),
-                ).toFixed(2)})`,
-              },
-              {
-                metric: `before (BENCH_BEFORE_DIR): ${op}, the main thread alone`,
-                ours: median(results.before[`${op}Main`]),
-                baseline: median(results.bare[`${op}Main`]),
-                unit: 'ms/MiB',
-              },
-            ])
-          : []),
+        ...(['before', 'twin'] as const).flatMap((other) =>
+          results[other]
+            ? (['store', 'read'] as const).flatMap((op) => [
+                {
+                  metric: `${other === 'before' ? 'before (BENCH_BEFORE_DIR)' : 'twin (VAULT_HTTP_TWIN)'}: ${op}`,
+                  ours: median(results[other][op]),
+                  baseline: median(results.bare[op]),
+                  unit: 'ms/MiB',
+                  note: `(each round's ratio: median ${median(
+                    results[other][op].map((value, round) => value / results.bare[op][round]),
+                  ).toFixed(2)}; ours / ${other}, each round: median ${median(
+                    results.ours[op].map((ours, round) => ours / results[other][op][round]),
+                  ).toFixed(2)})`,
+                },
+                {
+                  metric: `${other}: ${op}, the main thread alone`,
+                  ours: median(results[other][`${op}Main`]),
+                  baseline: median(results.bare[`${op}Main`]),
+                  unit: 'ms/MiB',
+                },
+              ])
+            : [],
+        ),
         ...Object.entries(threads).flatMap(([name, rounds]) =>
           (['store', 'read'] as const).flatMap((op) => {
             const names = [...new Set(rounds.flatMap((r) => Object.keys(r[op])))].sort();
@@ -304,8 +337,9 @@ export async function run(): Promise<void> {
       ],
     );
   } finally {
-    await Promise.all([ours.stop(), bare.stop(), before?.stop()]);
+    await Promise.all([ours.stop(), bare.stop(), before?.stop(), twin?.stop()]);
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(beforeData, { recursive: true, force: true });
+    rmSync(twinData, { recursive: true, force: true });
   }
 }
