@@ -4,6 +4,7 @@ import { ExpressAdapter } from '@nestjs/platform-express';
 import { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import { applyOpenApiDecorators, loadSwagger } from '@app/common';
 import { documentAccess } from './openapi-access';
+import { documentLimits } from './openapi-limits';
 
 /**
  * The OpenAPI document of the app's controllers. Loads `@nestjs/swagger` (nothing loads it at
@@ -41,6 +42,7 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
     )
     .build();
   const document = SwaggerModule.createDocument(app, config);
+  documentLimits(document, app); // the validators' limits onto the schemas (./openapi-limits.ts)
   // who may call each operation, and its refusals, from the guards (./openapi-access.ts)
   documentAccess(document, app);
   return document;
