@@ -244,7 +244,9 @@ export interface GenerateChallengeResponse {
 }
 
 export interface GeoPointDto {
+  /** Degrees, a JSON number (not a string) */
   lat: number;
+  /** Degrees, a JSON number (not a string) */
   lng: number;
 }
 
@@ -536,6 +538,7 @@ export interface SyncCheckpointView {
 }
 
 export interface SyncRequestDto {
+  /** At most SYNC_MAX_PACKETS packets (500 by default, the maxItems shown); more is 413 too_many_packets naming the limit */
   packets: SignedPacketDto[];
 }
 

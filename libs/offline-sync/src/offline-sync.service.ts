@@ -95,6 +95,11 @@ export class OfflineSyncService {
     @Inject(offlineTokenConfig.KEY) private readonly tokenSettings: OfflineTokenSettings,
   ) {}
 
+  /** SYNC_MAX_PACKETS: the most packets one batch holds (more is 413 `too_many_packets`). */
+  get maxPacketsPerBatch(): number {
+    return this.limits.maxPacketsPerBatch;
+  }
+
   async sync(
     bearer: string | undefined,
     packets: SignedPacket[],

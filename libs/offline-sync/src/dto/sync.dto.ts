@@ -1,5 +1,4 @@
 import {
-  ArrayMaxSize,
   IsArray,
   IsIn,
   IsObject,
@@ -115,9 +114,13 @@ export class SignedPacketDto {
 }
 
 export class SyncRequestDto {
-  @ApiProperty({ type: [SignedPacketDto], maxItems: 500 })
+  @ApiProperty({
+    type: [SignedPacketDto],
+    maxItems: 500,
+    description:
+      'At most SYNC_MAX_PACKETS packets (500 by default, the maxItems shown); more is 413 too_many_packets naming the limit',
+  })
   @IsArray()
-  @ArrayMaxSize(5000)
   @ValidateNested({ each: true })
   @Type(() => SignedPacketDto)
   packets!: SignedPacketDto[];
