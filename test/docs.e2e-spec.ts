@@ -65,6 +65,26 @@ describe('docs stay in step with the code', () => {
     }
   });
 
+  it('should give every operation a one-line summary', async () => {
+    const t = await startTestApp();
+    try {
+      const document = buildOpenApi(t.app);
+      const operations = Object.entries(document.paths).flatMap(([path, item]) =>
+        Object.entries(item as Record<string, { summary?: unknown; operationId?: unknown }>)
+          .filter(([, op]) => typeof op === 'object' && op !== null && 'responses' in op)
+          .map(([verb, op]) => ({ at: `${verb.toUpperCase()} ${path}`, summary: op.summary })),
+      );
+      expect(operations.length).toBeGreaterThan(50);
+      const without = operations.filter(
+        (op) =>
+          typeof op.summary !== 'string' || op.summary.trim() === '' || op.summary.includes('\n'),
+      );
+      expect(without.map((op) => op.at)).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('should serve the same document at /docs-json, /docs-yaml and in Swagger UI at /docs (swagger loaded on first use)', async () => {
     const t = await startTestApp();
     try {

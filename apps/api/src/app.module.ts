@@ -8,6 +8,7 @@ import {
   Clock,
   ClockModule,
   createValidationPipe,
+  SingleQueryValuePipe,
   HttpExceptionFilter,
   JsonBodyGuard,
   LoggingModule,
@@ -78,6 +79,8 @@ export class AppModule {
         ResealAllJob,
         HealthChecks,
         ShutdownGrace,
+        // a repeated query parameter is refused as such before the ValidationPipe reads it
+        { provide: APP_PIPE, useClass: SingleQueryValuePipe },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useFactory: () => new HttpExceptionFilter(ERROR_STATUS) },
         // rate limits first: a stranger guessing keys is limited before any key is checked

@@ -1,6 +1,23 @@
 // Generated from docs/openapi.json by scripts/write-console-types.ts (`npm run openapi`).
 // Do not edit: change the DTOs, then regenerate. Not formatted by Prettier (.prettierignore).
 
+export interface AttendancePayloadDoc {
+  /** A lowercase UUID the phone makes up, unique per device (re-sending it is safe) */
+  packetId: string;
+  /** The worker's id (the offline token's worker) */
+  workerId: string;
+  /** The site's id, one the offline token allows */
+  siteId: string;
+  /** This phone's deviceId (the offline token's device) */
+  deviceId: string;
+  type: 'check_in' | 'check_out';
+  /** ISO-8601 UTC ending in Z, 0 to 3 fraction digits (+00:00 is refused), a real instant; kept exactly as signed */
+  timestamp: string;
+  geo: PacketGeoDoc;
+}
+
+export const AttendancePayloadDocTypeValues = ['check_in', 'check_out'] as const;
+
 export interface ChallengeQrPayload {
   /** ObjectId hex of the challenge */
   bson_id: string;
@@ -229,7 +246,9 @@ export interface GenerateChallengeResponse {
 }
 
 export interface GeoPointDto {
+  /** Degrees, a JSON number (not a string) */
   lat: number;
+  /** Degrees, a JSON number (not a string) */
   lng: number;
 }
 
@@ -348,6 +367,15 @@ export interface OpenMobileSessionResponse {
   qr_payload: SessionQrPayload;
 }
 
+export interface PacketGeoDoc {
+  /** Latitude in degrees: a JSON number (a string is refused) */
+  lat: number;
+  /** Longitude in degrees: a JSON number (a string is refused) */
+  lng: number;
+  /** The fix's accuracy radius in metres: a JSON number */
+  accuracyM: number;
+}
+
 export interface PacketReceiptView {
   seq: number;
   /** seq − 1 */
@@ -363,7 +391,10 @@ export interface PacketReceiptView {
 export interface PacketResultView {
   packetId: string;
   status: 'accepted' | 'duplicate' | 'rejected';
-  reason?: string;
+  /** Why it was rejected (with status rejected); each is also a fraud event */
+  reason?: 'malformed_packet' | 'device_mismatch' | 'invalid_signature' | 'worker_mismatch' | 'site_not_allowed' | 'timestamp_in_future' | 'timestamp_too_old' | 'outside_token_window' | 'packet_id_conflict';
+  /** With reason malformed_packet or invalid_signature: what is wrong with the packet, e.g. "signature must be 64 lowercase hex characters" (for invalid_signature only that it does not verify) */
+  detail?: string;
   seq?: number;
   recordHash?: string;
   /** Keep it: proves the link is in the log */
@@ -371,6 +402,8 @@ export interface PacketResultView {
 }
 
 export const PacketResultViewStatusValues = ['accepted', 'duplicate', 'rejected'] as const;
+
+export const PacketResultViewReasonValues = ['malformed_packet', 'device_mismatch', 'invalid_signature', 'worker_mismatch', 'site_not_allowed', 'timestamp_in_future', 'timestamp_too_old', 'outside_token_window', 'packet_id_conflict'] as const;
 
 export interface PayrollView {
   siteId: string;
@@ -467,9 +500,9 @@ export interface ShiftView {
 }
 
 export interface SignedPacketDto {
-  /** {"packetId":"<uuid>","workerId","siteId","deviceId","type":"check_in"|"check_out","timestamp":"<ISO-8601 UTC>","geo":{"lat","lng","accuracyM"}}, kept exactly as signed */
-  payload: Record<string, unknown>;
-  /** hex HMAC-SHA256 with the device secret bytes over JCS(payload) */
+  /** Exactly these members, no others: deviceId, geo, packetId, siteId, timestamp, type, workerId; geo exactly accuracyM, lat, lng. Kept exactly as signed. A packet that breaks a rule is answered in its result as rejected, reason malformed_packet, with a detail saying what is wrong (docs/phone-client.md) */
+  payload: AttendancePayloadDoc;
+  /** Lowercase hex (64 characters) of HMAC-SHA256, key = the device secret bytes (deviceSecret, base64-decoded), message = UTF-8 of JCS(payload) (RFC 8785) */
   signature: string;
 }
 
@@ -507,6 +540,7 @@ export interface SyncCheckpointView {
 }
 
 export interface SyncRequestDto {
+  /** At most SYNC_MAX_PACKETS packets (500 by default, the maxItems shown); more is 413 too_many_packets naming the limit */
   packets: SignedPacketDto[];
 }
 

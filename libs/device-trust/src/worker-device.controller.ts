@@ -104,6 +104,7 @@ export class WorkerDeviceController {
   }
 
   @Get('devices/:deviceId')
+  @ApiOperation({ summary: 'One worker phone, with its block and unblock history' })
   @Roles('admin')
   @ApiOkResponse({ type: WorkerDeviceDetailView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
@@ -113,6 +114,7 @@ export class WorkerDeviceController {
   }
 
   @Post('devices/:deviceId/block')
+  @ApiOperation({ summary: 'Block a worker phone, with a reason (its syncs are refused)' })
   @HttpCode(200)
   @Roles('admin')
   @ApiOkResponse({ type: WorkerDeviceView })
@@ -126,6 +128,7 @@ export class WorkerDeviceController {
   }
 
   @Post('devices/:deviceId/unblock')
+  @ApiOperation({ summary: 'Unblock a worker phone, with a reason' })
   @HttpCode(200)
   @Roles('admin')
   @ApiOperation({

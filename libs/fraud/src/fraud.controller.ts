@@ -34,6 +34,10 @@ export class FraudController {
   constructor(private readonly fraud: FraudService) {}
 
   @Get('events')
+  @ApiOperation({
+    summary:
+      'List fraud events, newest first, filtered by type, device, worker, site, time and review (cursor paged)',
+  })
   @Roles('admin')
   @ApiOkResponse({
     type: [FraudEventView],

@@ -53,6 +53,7 @@ export class KioskController {
   }
 
   @Get('kiosks')
+  @ApiOperation({ summary: 'List registered kiosks' })
   @Roles('admin', 'provisioner')
   @ApiOkResponse({ type: [KioskView] })
   async list(@Query() query: ListKiosksQuery): Promise<KioskView[]> {
@@ -60,6 +61,7 @@ export class KioskController {
   }
 
   @Get('kiosks/:device_id')
+  @ApiOperation({ summary: 'One kiosk by its device_id' })
   @Roles('admin', 'provisioner')
   @ApiOkResponse({ type: KioskView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
@@ -68,6 +70,9 @@ export class KioskController {
   }
 
   @Get('kiosks/:device_id/events')
+  @ApiOperation({
+    summary: "A kiosk's audit events (its registration, key and status changes)",
+  })
   @Roles('admin', 'auditor')
   @ApiOkResponse({ type: [KioskEventView] })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
@@ -92,6 +97,7 @@ export class KioskController {
   }
 
   @Post('kiosks/:device_id/block')
+  @ApiOperation({ summary: 'Block a kiosk, with a reason (audited)' })
   @HttpCode(200)
   @Roles('admin')
   @ApiOkResponse({ type: KioskView })
@@ -106,6 +112,7 @@ export class KioskController {
   }
 
   @Post('kiosks/:device_id/unblock')
+  @ApiOperation({ summary: 'Unblock a kiosk, with a reason (audited)' })
   @HttpCode(200)
   @Roles('admin')
   @ApiOkResponse({ type: KioskView })

@@ -1,7 +1,15 @@
 import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import { Response } from 'express';
 import { once } from 'node:events';
-import { ErrorBody, Roles, ApiOkResponse, ApiProduces, ApiResponse, ApiTags } from '@app/common';
+import {
+  ErrorBody,
+  Roles,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiResponse,
+  ApiTags,
+} from '@app/common';
 import { WorkforceService } from '@app/workforce';
 import {
   CheckpointView,
@@ -29,6 +37,9 @@ export class LedgerController {
   ) {}
 
   @Get(':siteId/export')
+  @ApiOperation({
+    summary: "Export a site's attendance chain as NDJSON, one link per line in seq order",
+  })
   @Roles('admin', 'auditor')
   @ApiProduces('application/x-ndjson')
   @ApiOkResponse({
@@ -56,6 +67,7 @@ export class LedgerController {
   }
 
   @Get(':siteId/verify')
+  @ApiOperation({ summary: "Verify a site's hash chain, Merkle root and signed checkpoints" })
   @Roles('admin', 'auditor')
   @ApiOkResponse({ type: LedgerVerificationView })
   async verify(@Param() params: SiteIdParam): Promise<LedgerVerificationView> {
@@ -64,6 +76,7 @@ export class LedgerController {
   }
 
   @Get(':siteId/checkpoint')
+  @ApiOperation({ summary: "The latest signed checkpoint of a site's log" })
   @Roles('admin', 'auditor')
   @ApiOkResponse({
     type: CheckpointView,
@@ -84,6 +97,7 @@ export class LedgerController {
   }
 
   @Get(':siteId/checkpoints')
+  @ApiOperation({ summary: "A site's signed checkpoints, by tree size (paged)" })
   @Roles('admin', 'auditor')
   @ApiOkResponse({ type: [CheckpointView] })
   async checkpoints(
@@ -100,6 +114,9 @@ export class LedgerController {
   }
 
   @Get(':siteId/proof/inclusion')
+  @ApiOperation({
+    summary: "Prove one link (by seq or packetId) is in a site's log (RFC 9162 inclusion proof)",
+  })
   @Roles('admin', 'auditor')
   @ApiOkResponse({ type: InclusionProofView })
   @ApiResponse({ status: 400, type: ErrorBody, description: 'invalid_proof_request' })
@@ -137,6 +154,10 @@ export class LedgerController {
   }
 
   @Get(':siteId/proof/consistency')
+  @ApiOperation({
+    summary:
+      "Prove a smaller tree of a site's log is a prefix of a larger one (RFC 9162 consistency proof)",
+  })
   @Roles('admin', 'auditor')
   @ApiOkResponse({ type: ConsistencyProofView })
   @ApiResponse({ status: 400, type: ErrorBody, description: 'invalid_proof_request' })

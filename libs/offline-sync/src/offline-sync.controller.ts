@@ -54,7 +54,7 @@ export class OfflineSyncController {
   ): Promise<void> {
     const outcome: SyncResponse = await this.sync.sync(
       authorization,
-      checkSyncRequest(body).packets,
+      checkSyncRequest(body, this.sync.maxPacketsPerBatch).packets,
       {
         userAgent: headerOf(req, 'user-agent'),
         appVersion: headerOf(req, 'x-app-version'),

@@ -9,7 +9,8 @@ export const OFFLINE_SYNC_ERRORS = {
     token_expired:
       'the offline token expired more than OFFLINE_TOKEN_GRACE_DAYS ago; refresh it (POST /api/v5/device/token)',
     unknown_device: 'the device of the token is not registered',
-    device_blocked: 'the device is blocked (trust score too low)',
+    device_blocked:
+      "the worker's phone is blocked (by an admin, or its trust score fell below TRUST_AUTO_BLOCK_FLOOR)",
     too_many_packets: 'the batch holds more packets than SYNC_MAX_PACKETS',
     invalid_signatures: 'no packet in the batch carries a valid device signature',
     checkpoint_unavailable:

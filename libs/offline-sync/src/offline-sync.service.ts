@@ -27,7 +27,12 @@ import {
 } from './domain/attendance-log';
 import { AttendancePayload, SignedPacket } from './domain/attendance-packet';
 import { PacketCheck } from './domain/packet-check';
-import { PacketResult, RejectionReason, SyncOutcome } from './domain/sync-result';
+import {
+  INVALID_SIGNATURE_DETAIL,
+  PacketResult,
+  RejectionReason,
+  SyncOutcome,
+} from './domain/sync-result';
 import { LedgerService } from './ledger.service';
 import { offlineSyncConfig, OfflineSyncSettings } from './offline-sync.config';
 import { OfflineSyncError } from './offline-sync.errors';
@@ -89,6 +94,11 @@ export class OfflineSyncService {
     @Inject(offlineSyncConfig.KEY) private readonly limits: OfflineSyncSettings,
     @Inject(offlineTokenConfig.KEY) private readonly tokenSettings: OfflineTokenSettings,
   ) {}
+
+  /** SYNC_MAX_PACKETS: the most packets one batch holds (more is 413 `too_many_packets`). */
+  get maxPacketsPerBatch(): number {
+    return this.limits.maxPacketsPerBatch;
+  }
 
   async sync(
     bearer: string | undefined,
@@ -174,13 +184,13 @@ export class OfflineSyncService {
         const raced = this.againstCommitted(verdict, outcome.log);
         if (raced.kind === 'committed') results.push(duplicateOf(raced.log));
         else if (raced.kind === 'rejected') {
-          results.push({ packetId: raced.packetId, status: 'rejected', reason: raced.reason });
+          results.push(rejectionOf(raced));
           fraudEvents.push(this.fraudOf(raced, claims)!);
         }
         continue;
       }
       if (verdict.kind !== 'rejected') continue; // judge gives candidates and rejections only
-      results.push({ packetId: verdict.packetId, status: 'rejected', reason: verdict.reason });
+      results.push(rejectionOf(verdict));
       fraudEvents.push(this.fraudOf(verdict, claims)!);
     }
     // decided: the ledger holds the accepted ones whatever happens after this
@@ -432,6 +442,22 @@ export class OfflineSyncService {
 
 function clip(value: string): string {
   return value.length > 64 ? `${value.slice(0, 64)}…` : value;
+}
+
+/**
+ * A rejected packet's result: with the detail of a rejection caused by the packet's own form
+ * (the shape check's words, which name what is wrong and never echo a value); for a signature
+ * that does not verify only that, nothing that helps forge one.
+ */
+function rejectionOf(verdict: Extract<Verdict, { kind: 'rejected' }>): PacketResult {
+  const result: PacketResult = {
+    packetId: verdict.packetId,
+    status: 'rejected',
+    reason: verdict.reason,
+  };
+  if (verdict.reason === 'malformed_packet') result.detail = verdict.detail;
+  else if (verdict.reason === 'invalid_signature') result.detail = INVALID_SIGNATURE_DETAIL;
+  return result;
 }
 
 function rejectedAs(p: AttendancePayload, reason: RejectionReason, detail: string): Verdict {

@@ -46,6 +46,7 @@ export class WorkforceController {
   constructor(private readonly workforce: WorkforceService) {}
 
   @Post('sites')
+  @ApiOperation({ summary: 'Create a site: name, geofence centre and radius, time zone' })
   @Roles('admin')
   @ApiCreatedResponse({ type: CreateSiteResponse })
   async createSite(@Body() body: CreateSiteDto): Promise<CreateSiteResponse> {
@@ -114,6 +115,7 @@ export class WorkforceController {
   }
 
   @Get('workers/:workerId')
+  @ApiOperation({ summary: 'One worker by workerId' })
   @Roles('admin', 'auditor')
   @ApiOkResponse({ type: WorkerView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found' })
@@ -180,6 +182,9 @@ export class WorkforceController {
   }
 
   @Post('thekedars')
+  @ApiOperation({
+    summary: 'Create a thekedar (contractor), with an enrollment code for the phone',
+  })
   @Roles('admin')
   @ApiOperation({
     summary: "Create a thekedar (its phone stored in E.164, as a worker's)",

@@ -10,7 +10,7 @@ export const COMMON_ERRORS = {
     invalid_period:
       "a listing's range ends before it starts (`to` before `from`; equal is a range of one day or instant); `errors` names `to`",
     bad_request: 'the request body could not be read',
-    invalid_json: 'the request body is not valid (UTF-8) JSON',
+    invalid_json: 'the request body is not valid (UTF-8) JSON, or is JSON but not an object',
     json_too_deep: 'the JSON body nests deeper than JSON_MAX_DEPTH levels',
     json_duplicate_key: 'the JSON body repeats a member name in one object (I-JSON forbids it)',
     json_too_many_keys: 'the JSON body holds more object members than JSON_MAX_KEYS',

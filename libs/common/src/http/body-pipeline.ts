@@ -5,7 +5,7 @@ import { IncomingMessage } from 'node:http';
 import { DomainError } from '../errors/domain-error';
 import { fromBodyParserError } from '../errors/http-exception.filter';
 import { BodyPipelineError } from './body-errors';
-import { JsonLimits, parseJsonBody } from './json-limits';
+import { JsonLimits, notAnObject, parseJsonBody } from './json-limits';
 
 /** Encodings the JSON parser decodes (body-parser inflates them within the size limit). */
 const JSON_ENCODINGS = new Set(['identity', 'gzip', 'deflate', 'br']);
@@ -68,7 +68,10 @@ export function bodyPipeline(
       return;
     }
     try {
-      req.body = parseJsonBody(text, options);
+      const body = parseJsonBody(text, options);
+      // every JSON body this API reads is an object: an array is refused as such
+      if (Array.isArray(body)) throw notAnObject();
+      req.body = body;
       next();
     } catch (error) {
       next(error);

@@ -22,7 +22,8 @@ export const DEFAULT_JSON_LIMITS: JsonLimits = {
  * duplicate member names, lone surrogates and numbers that do not fit a double, and only then
  * does JSON.parse build the value. Each refusal is a 400 with its own code, so no later stage
  * (a guard hashing the body, the ValidationPipe walking it) sees a hostile shape. The top level
- * must be an object or an array (as body-parser's `strict`).
+ * must be an object or an array (as body-parser's `strict`); a valid scalar is refused as such
+ * (400 `invalid_json`, "must be a JSON object"), not as text that does not parse.
  */
 export function parseJsonBody(text: string, limits: JsonLimits): unknown {
   new JsonScanner(text, limits).scan();
@@ -45,10 +46,11 @@ class JsonScanner {
   scan(): void {
     this.skipWs();
     const first = this.text[this.i];
-    if (first !== '{' && first !== '[') throw invalidJson();
     this.value(1);
     this.skipWs();
     if (this.i !== this.text.length) throw invalidJson();
+    // valid JSON, but a scalar: no body of this API is one (the body pipeline refuses arrays)
+    if (first !== '{' && first !== '[') throw notAnObject();
   }
 
   // recursion is bounded by maxDepth, checked before descending
@@ -268,6 +270,11 @@ const SIMPLE_ESCAPES: Record<string, number | undefined> = {
 
 function invalidJson(): BodyPipelineError {
   return new BodyPipelineError('invalid_json', 'The request body is not valid JSON');
+}
+
+/** Valid JSON that is not an object, where a request body must be one. */
+export function notAnObject(): BodyPipelineError {
+  return new BodyPipelineError('invalid_json', 'The request body must be a JSON object');
 }
 
 function loneSurrogate(): BodyPipelineError {

@@ -31,7 +31,33 @@ export type PacketResult =
       recordHash: string;
       receipt?: PacketReceipt;
     }
-  | { packetId: string; status: 'rejected'; reason: RejectionReason };
+  | {
+      packetId: string;
+      status: 'rejected';
+      reason: RejectionReason;
+      /**
+       * For a rejection caused by the packet's own form (`malformed_packet`, `invalid_signature`):
+       * what is wrong, for the phone's developer. Never a value the packet or the server holds.
+       */
+      detail?: string;
+    };
+
+/** Every rejection reason, as the sync result lists them (OpenAPI's enum). */
+export const REJECTION_REASONS: readonly RejectionReason[] = [
+  'malformed_packet',
+  'device_mismatch',
+  'invalid_signature',
+  'worker_mismatch',
+  'site_not_allowed',
+  'timestamp_in_future',
+  'timestamp_too_old',
+  'outside_token_window',
+  'packet_id_conflict',
+];
+
+/** What the sender is told of an `invalid_signature`: that it does not verify, nothing more. */
+export const INVALID_SIGNATURE_DETAIL =
+  'signature does not verify: it must be the HMAC-SHA256 of JCS(payload) under the device secret';
 
 /** A signed checkpoint handed back with receipts (one per site the batch touched). */
 export interface SyncCheckpoint {

@@ -21,7 +21,7 @@ async function throughPipe(body: unknown): Promise<{ status: number; body: unkno
 
 function throughCheck(body: unknown): { status: number; body: unknown } {
   try {
-    checkSyncRequest(body);
+    checkSyncRequest(body, Number.MAX_SAFE_INTEGER);
     return { status: 200, body: undefined };
   } catch (error) {
     const e = error as DomainError;
@@ -30,6 +30,15 @@ function throughCheck(body: unknown): { status: number; body: unknown } {
       body: { code: e.code, message: e.message, errors: e.errors },
     };
   }
+}
+
+function caught(run: () => unknown): DomainError {
+  try {
+    run();
+  } catch (error) {
+    return error as DomainError;
+  }
+  throw new Error('nothing thrown');
 }
 
 describe('checkSyncRequest', () => {
@@ -71,8 +80,33 @@ describe('checkSyncRequest', () => {
     expect(throughCheck(body)).toEqual(await throughPipe(body));
   });
 
+  it('should refuse more packets than the configured limit with 413 naming it, before looking at them', () => {
+    expect(() => checkSyncRequest({ packets: Array(3).fill(1) }, 2)).toThrow(
+      expect.objectContaining({
+        code: 'too_many_packets',
+        message: 'A batch holds at most 2 packets',
+      }),
+    );
+    expect(throughCheck({ packets: [packet, packet] })).toEqual({ status: 200, body: undefined });
+    expect(
+      httpStatusOf(caught(() => checkSyncRequest({ packets: Array(501).fill(packet) }, 500))),
+    ).toBe(413);
+  });
+
+  it('should not name a count limit when packets is not an array', () => {
+    expect(throughCheck({ packets: {} }).body).toEqual({
+      code: 'validation_failed',
+      message: 'The request is invalid',
+      errors: [
+        { field: 'packets', message: 'must be an array' },
+        { field: 'packets.payload', message: 'is required' },
+        { field: 'packets.signature', message: 'is required' },
+      ],
+    });
+  });
+
   it('should hand the packets over as they were sent', () => {
     const packets = [packet, { payload: { b: 1 }, signature: '' }];
-    expect(checkSyncRequest({ packets }).packets).toBe(packets);
+    expect(checkSyncRequest({ packets }, 500).packets).toBe(packets);
   });
 });

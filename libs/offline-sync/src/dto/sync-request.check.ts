@@ -1,12 +1,12 @@
 import { CommonError, FieldError } from '@app/common';
 import { SignedPacket } from '../domain/attendance-packet';
+import { OfflineSyncError } from '../offline-sync.errors';
 
 /** The body of `POST /api/v5/sync` once its envelope is checked (the packets are judged one by one). */
 export interface SyncRequest {
   packets: SignedPacket[];
 }
 
-const MAX_PACKETS = 5000;
 const MAX_SIGNATURE = 128;
 const PACKET_KEYS = new Set(['payload', 'signature']);
 
@@ -15,9 +15,11 @@ const PACKET_KEYS = new Set(['payload', 'signature']);
  * forbidNonWhitelisted and class-validator constraints), written out for the one body that
  * holds up to 500 packets: same 400 `validation_failed`, same fields and messages, without
  * class-transformer copying every payload and class-validator's metadata walk per packet.
- * `sync-request.check.spec.ts` holds it to the ValidationPipe's answers.
+ * `sync-request.check.spec.ts` holds it to the ValidationPipe's answers. One check more than
+ * the DTO can state: a batch of more than `maxPackets` (SYNC_MAX_PACKETS) is a 413
+ * `too_many_packets` naming that limit, before any packet is looked at.
  */
-export function checkSyncRequest(body: unknown): SyncRequest {
+export function checkSyncRequest(body: unknown, maxPackets: number): SyncRequest {
   const errors: FieldError[] = [];
   // an array body's items are unknown properties "0", "1"… as the ValidationPipe sees them
   const top = isObjectLike(body) ? (body as Record<string, unknown>) : {};
@@ -30,17 +32,14 @@ export function checkSyncRequest(body: unknown): SyncRequest {
     throw invalid(errors);
   }
   if (!Array.isArray(packets)) {
-    // the DTO's checks in the order they are written: nested, array, size
+    // the DTO's checks in the order they are written: nested, array
     if (!isObjectLike(packets)) errors.push(notNested('packets'));
-    errors.push(
-      { field: 'packets', message: 'must be an array' },
-      { field: 'packets', message: `must contain no more than ${MAX_PACKETS} elements` },
-    );
+    errors.push({ field: 'packets', message: 'must be an array' });
     if (isObjectLike(packets)) checkPacket(packets, 'packets', errors);
     throw invalid(errors);
   }
-  if (packets.length > MAX_PACKETS) {
-    errors.push({ field: 'packets', message: `must contain no more than ${MAX_PACKETS} elements` });
+  if (packets.length > maxPackets) {
+    throw new OfflineSyncError('too_many_packets', `A batch holds at most ${maxPackets} packets`);
   }
   for (let i = 0; i < packets.length; i++) {
     checkPacket(packets[i], `packets.${i}`, errors);

@@ -33,8 +33,14 @@ const PHONE_OUT =
   'E.164 (`+919810000001`); a person stored before phones were normalized (2026-12) shows its number as typed until it is changed';
 
 export class GeoPointDto {
-  @ApiProperty({ example: 28.6139 }) @IsNumber() @IsLatitude() lat!: number;
-  @ApiProperty({ example: 77.209 }) @IsNumber() @IsLongitude() lng!: number;
+  @ApiProperty({ example: 28.6139, description: 'Degrees, a JSON number (not a string)' })
+  @IsNumber({}, { message: 'lat must be a number' })
+  @IsLatitude({ message: 'lat must be a number from -90 to 90' })
+  lat!: number;
+  @ApiProperty({ example: 77.209, description: 'Degrees, a JSON number (not a string)' })
+  @IsNumber({}, { message: 'lng must be a number' })
+  @IsLongitude({ message: 'lng must be a number from -180 to 180' })
+  lng!: number;
 }
 
 export class CreateSiteDto {
