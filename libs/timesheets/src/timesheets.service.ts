@@ -7,7 +7,7 @@ import { isFlagged, TimesheetDay } from './domain/timesheet-day';
 import { PayrollWorkerView, TimesheetDayView } from './dto/timesheet.dto';
 import { DayQuery, TimesheetRepository } from './infrastructure/persistence/timesheet.repository';
 import { TimesheetActor } from './timesheet-access.guard';
-import { TimesheetProjector } from './timesheet-projector.service';
+import { ReadBasis, TimesheetProjector } from './timesheet-projector.service';
 import { timesheetsConfig, TimesheetsSettings } from './timesheets.config';
 import { TimesheetsError } from './timesheets.errors';
 
@@ -27,6 +27,8 @@ export interface Scope {
   from: string;
   to: string;
   workerIds?: string[];
+  /** The read model's state the scope was checked at: every page read checks it again. */
+  basis: ReadBasis;
 }
 
 /**
@@ -75,13 +77,15 @@ export class TimesheetsService {
       }
       workerIds ??= crew;
     }
-    await this.projector.ensureCurrent(request.siteId);
+    // 503 `timesheets_rebuilding` while a rebuild holds the site (its read model is partial)
+    const basis = await this.projector.ensureReadable(request.siteId);
     return {
       siteId: request.siteId,
       timeZone: await this.projector.zoneOf(request.siteId),
       from: request.from,
       to: request.to,
       workerIds,
+      basis,
     };
   }
 
@@ -95,6 +99,8 @@ export class TimesheetsService {
       after: decodeCursor(cursor),
       limit,
     });
+    // a rebuild that started since the scope was checked may have cleared what was just read
+    await this.projector.assertUnchanged(scope.siteId, scope.basis);
     // a page may be short (even empty) and still have a next one: it stopped after visiting
     // the most workers a page visits (see TimesheetPageView.nextCursor)
     return {
@@ -111,6 +117,8 @@ export class TimesheetsService {
     let after: DayQuery['after'];
     do {
       const page = await this.repo.listDays({ ...this.query(scope), after, limit: PAGE });
+      // before the page is used: a CSV already streaming is cut off (no partial numbers)
+      await this.projector.assertUnchanged(scope.siteId, scope.basis);
       if (page.days.length > 0) yield this.views(scope, page.days);
       after = page.next;
     } while (after);
