@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { CommonError, DAY_PATTERN, daysBetween, localIso, OBJECT_ID_PATTERN } from '@app/common';
 import { WorkforceService } from '@app/workforce';
 import { FraudService } from '@app/fraud';
+import { LedgerService } from '@app/offline-sync';
 import { CsvPerson } from './domain/timesheet-csv';
 import { isFlagged, TimesheetDay } from './domain/timesheet-day';
 import { PayrollWorkerView, TimesheetDayView } from './dto/timesheet.dto';
@@ -46,6 +47,7 @@ export class TimesheetsService {
     private readonly projector: TimesheetProjector,
     private readonly workforce: WorkforceService,
     private readonly fraud: FraudService,
+    private readonly ledger: LedgerService,
     @Inject(timesheetsConfig.KEY) timesheetsSettings: TimesheetsSettings,
   ) {
     this.maxPeriodDays = timesheetsSettings.maxPeriodDays;
@@ -171,8 +173,10 @@ export class TimesheetsService {
 
   private async views(scope: Scope, days: TimesheetDay[]): Promise<TimesheetDayView[]> {
     // a packetId is unique per device, not across the ledger: another worker's packet (or
-    // rejected packet) with the same packetId is not this punch, so an event is matched by its
-    // worker and packetId (its device and worker are the sender's, the punch's own)
+    // rejected packet) with the same packetId is not this punch, nor is the same worker's
+    // packet from another device (a new phone). An event is matched by its worker and
+    // packetId, and when it names its device (its device and worker are the sender's) to the
+    // one link of that (device, packetId): the punch at that seq only
     const punchSeqs = new Map<string, number[]>();
     const packetIds = new Set<string>();
     for (const d of days) {
@@ -184,11 +188,21 @@ export class TimesheetsService {
         else punchSeqs.set(key, [seq]);
       }
     }
-    const events = await this.fraud.ofPackets([...packetIds]);
+    const events = (await this.fraud.ofPackets([...packetIds])).filter(
+      (e) => e.siteId === scope.siteId && e.workerId !== undefined,
+    );
+    const keyed = events.filter((e) => e.deviceId !== undefined);
+    const links = await this.ledger.linksOf(
+      keyed.map((e) => ({ deviceId: e.deviceId!, packetId: e.packetId! })),
+    );
+    const linkOf = new Map(keyed.map((e, i) => [e, links[i]]));
     const fraudBySeq = new Map<number, string[]>();
     for (const e of events) {
-      if (e.siteId !== scope.siteId || e.workerId === undefined) continue;
-      for (const seq of punchSeqs.get(workerPacketKey(e.workerId, e.packetId!)) ?? []) {
+      const link = linkOf.get(e);
+      for (const seq of punchSeqs.get(workerPacketKey(e.workerId!, e.packetId!)) ?? []) {
+        // an event of a device: only the punch that device's packet is (none: a rejected one)
+        if (e.deviceId !== undefined && (link?.siteId !== scope.siteId || link.seq !== seq))
+          continue;
         fraudBySeq.set(seq, [...(fraudBySeq.get(seq) ?? []), e.type]);
       }
     }
