@@ -32,7 +32,7 @@ export const TIMESHEETS_ERRORS = {
       "the site's timesheet read model is being rebuilt (`npm run timesheets:rebuild`): no read or correction of it until the rebuild ends or its lease expires; retry after `Retry-After` seconds",
     timesheets_behind: 'the timesheet read model is catching up with the ledger; retry',
     correction_contended:
-      "the site's chain kept moving (other corrections, synced punches) while the correction was checked; retry",
+      "the corrected worker's entries kept changing (its other corrections, its synced punches) while the correction was checked; retry",
   },
 } as const;
 
