@@ -350,15 +350,20 @@ export class TimesheetProjector
         if (l.seq < first) first = l.seq;
         if (l.seq > last) last = l.seq;
       }
-      if (this.applied.get(siteId) === first - 1) {
-        const touched: Touched = new Map();
-        const inHand = await this.apply(siteId, siteLogs, touched);
-        await this.recomputeTouched(siteId, touched, inHand);
-        this.applied.set(siteId, last);
-      } else {
-        await this.catchUp(siteId).catch((error: unknown) => {
-          if (!isRebuilding(error)) throw error;
-        });
+      try {
+        if (this.applied.get(siteId) === first - 1) {
+          const touched: Touched = new Map();
+          const inHand = await this.apply(siteId, siteLogs, touched);
+          await this.recomputeTouched(siteId, touched, inHand);
+          this.applied.set(siteId, last);
+        } else {
+          await this.catchUp(siteId);
+        }
+      } catch (error) {
+        // a rebuild that took the site since the check (its writes refused on SQLite): the
+        // links are the rebuild's to take, or this process's catch-up's after it
+        if (!isRebuilding(error)) throw error;
+        this.applied.delete(siteId);
       }
     }
   }
