@@ -305,6 +305,11 @@ export class LedgerService {
     return link?.seq === by.seq ? link : undefined;
   }
 
+  /** The link of each key (its device and packetId), in the order of `keys` (undefined: none). */
+  linksOf(keys: { deviceId: string; packetId: string }[]): Promise<(AttendanceLog | undefined)[]> {
+    return keys.length === 0 ? Promise.resolve([]) : this.logs.findByKeys(keys);
+  }
+
   inclusionProof(siteId: string, link: AttendanceLog, treeSize: number): Promise<Receipt> {
     return this.tlog.inclusionProof(this.originOf(siteId), link.seq, link.recordHash, treeSize);
   }

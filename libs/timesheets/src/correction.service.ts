@@ -10,16 +10,28 @@ import { projectLink, TimesheetEntry } from './domain/timesheet-entry';
 import { CorrectionResponse, CreateCorrectionDto } from './dto/timesheet.dto';
 import { TimesheetRepository } from './infrastructure/persistence/timesheet.repository';
 import { TimesheetActor } from './timesheet-access.guard';
-import { TimesheetProjector } from './timesheet-projector.service';
+import { ReadBasis, TimesheetProjector } from './timesheet-projector.service';
 import { timesheetsConfig, TimesheetsSettings } from './timesheets.config';
 import { TimesheetsError } from './timesheets.errors';
 
 /**
- * Checks and conditional appends of one correction, at most: each lost one means another link
- * was appended to the site's chain meanwhile (a replica's correction, a sync's punch), so a
- * run of them is a site busier than a check lasts, answered 503 `correction_contended`.
+ * Checks of one correction's rules, at most: each one after the first means an entry of the
+ * corrected worker (a punch, a correction) was appended to the site's chain between the check
+ * and the append, so a run of them is a worker corrected faster than a check lasts, answered
+ * 503 `correction_contended`.
  */
 const MAX_ATTEMPTS = 10;
+/**
+ * Appends of one correction moved to a newer head without a new check (the links in between
+ * concern other workers only), at most, and for at most MOVE_ON_MS in all: a bound on a site
+ * whose chain moves faster than an append round trip, never reached on a busy site (each
+ * move is one read of the links in between and one conditional append). Beyond it the moves
+ * count as checks (MAX_ATTEMPTS).
+ */
+const MAX_MOVES = 1000;
+const MOVE_ON_MS = 20_000;
+/** Links read at once while looking for the corrected worker's among those appended since. */
+const MOVED_PAGE = 250;
 
 /**
  * Corrections are ledger entries, never edits: each names its target (same site, pinned by
@@ -97,7 +109,8 @@ export class CorrectionService {
         "A correction goes to the chain of its target's site: target.siteId must be this site",
       );
     }
-    let headSeq = await this.projector.ensureCurrent(siteId);
+    // 503 `timesheets_rebuilding` while a rebuild holds the site: the rules read its read model
+    let basis: ReadBasis = await this.projector.ensureReadable(siteId);
     const log = await this.ledger.findLink(siteId, { seq: body.target.seq });
     if (!log) {
       throw new TimesheetsError('entry_not_found', 'This site has no ledger entry with that seq');
@@ -129,10 +142,16 @@ export class CorrectionService {
     };
     // The rules are checked against the read model at the chain's head `headSeq`, and the
     // append is refused by the store if any link was appended since (by this process or
-    // another replica: a correction, or a sync's punch): then the read model catches up and
-    // the rules are checked again. Two corrections that would both pass at one head cannot
-    // both be appended: the second one's check sees the first.
+    // another replica: a correction, or a sync's punch). The rules read only the corrected
+    // worker's entries on this site (the target, its corrections, the worker's punches around
+    // it): when the links appended since hold none of that worker's, the check still holds at
+    // the new head and the append is tried there; otherwise the read model catches up and the
+    // rules are checked again. Two corrections that would both pass at one head cannot both be
+    // appended: the second one's append finds the first (an entry of its worker) in between.
+    const started = Date.now();
+    let moves = 0;
     for (let attempt = 1; ; attempt++) {
+      let headSeq = basis.headSeq;
       // a retry is answered before the rules: the correction it repeats has changed the
       // target since (a retried void finds it voided, a retried add_check_out checked out)
       const retried = await this.retryOf(siteId, body.correctionId, data);
@@ -157,10 +176,25 @@ export class CorrectionService {
         syncTimestamp: now.toISOString(),
         ...(actor.kind === 'thekedar' ? { deviceTrustScore: actor.signed.trustScore } : {}),
       };
-      const result = await this.ledger.appendAtHead(
+      // the rules read the read model: a rebuild that cleared it since must not pass them
+      await this.projector.assertUnchanged(siteId, basis);
+      let result = await this.ledger.appendAtHead(
         { siteId, packetId: correctionId, data: { ...data }, meta },
         headSeq,
       );
+      while (
+        result.status === 'head_moved' &&
+        moves < MAX_MOVES &&
+        Date.now() - started < MOVE_ON_MS &&
+        !(await this.workerMoved(siteId, data.workerId, headSeq, result.headSeq))
+      ) {
+        moves++;
+        headSeq = result.headSeq;
+        result = await this.ledger.appendAtHead(
+          { siteId, packetId: correctionId, data: { ...data }, meta },
+          headSeq,
+        );
+      }
       if (result.status === 'duplicate') return this.duplicate(result.log, data);
       if (result.status === 'appended') {
         this.logger.log(
@@ -172,6 +206,7 @@ export class CorrectionService {
             targetSeq: log.seq,
             by: data.by.kind,
             ...(attempt > 1 ? { attempts: attempt } : {}),
+            ...(moves > 0 ? { moves } : {}),
           },
           'Timesheet correction appended',
         );
@@ -190,16 +225,38 @@ export class CorrectionService {
         );
         throw new TimesheetsError(
           'correction_contended',
-          "The site's chain kept moving while the correction was checked; retry",
+          "The worker's entries kept changing while the correction was checked; retry",
         );
       }
       this.retries?.inc();
       this.logger.debug(
         { siteId, correctionId, attempt, checkedAt: headSeq, headSeq: result.headSeq },
-        'Timesheet correction checked again: the chain moved',
+        "Timesheet correction checked again: the worker's entries changed",
       );
-      headSeq = await this.projector.ensureCurrent(siteId);
+      basis = await this.projector.ensureReadable(siteId);
     }
+  }
+
+  /**
+   * Whether any link of (fromSeq, toSeq] of the site's chain is an entry of the worker in the
+   * timesheets (a punch, or a correction of one of its entries): what its rules read.
+   */
+  private async workerMoved(
+    siteId: string,
+    workerId: string,
+    fromSeq: number,
+    toSeq: number,
+  ): Promise<boolean> {
+    for (let after = fromSeq; after < toSeq;) {
+      const links = await this.ledger.readChain(siteId, after, Math.min(MOVED_PAGE, toSeq - after));
+      if (links.length === 0) return true; // not readable yet: checked again, never assumed
+      for (const link of links) {
+        if (link.seq > toSeq) return false;
+        if (projectLink(link)?.workerId === workerId) return true;
+      }
+      after = links[links.length - 1].seq;
+    }
+    return false;
   }
 
   /** The answer to a correctionId this site's chain holds already (undefined when none). */

@@ -6,7 +6,8 @@ import {
   OnApplicationBootstrap,
   OnModuleInit,
 } from '@nestjs/common';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { randomUUID } from 'node:crypto';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { localDay, nextDay, startOfLocalDay } from '@app/common';
 import { workforceConfig, WorkforceService, WorkforceSettings } from '@app/workforce';
 import { AttendanceLog, LedgerService } from '@app/offline-sync';
@@ -15,9 +16,11 @@ import { isPunchLike, projectLink, resolveTree, TimesheetEntry } from './domain/
 import {
   DayReplacement,
   PendingDays,
+  RebuildMark,
   TimesheetRepository,
 } from './infrastructure/persistence/timesheet.repository';
 import { timesheetsConfig, TimesheetsSettings } from './timesheets.config';
+import { rebuildingError, TimesheetsError } from './timesheets.errors';
 
 /**
  * Links read and stored between two turns of the event loop in a catch-up: a page (read,
@@ -73,6 +76,19 @@ function marks(siteId: string, touched: Touched): PendingDays[] {
 /** Workers whose days are replaced in one store call (one transaction on SQLite). */
 const REPLACE_BATCH = 500;
 
+/** A site's rebuild mark holds another process's live lease (503 `timesheets_rebuilding`). */
+function isRebuilding(error: unknown): boolean {
+  return error instanceof TimesheetsError && error.code === 'timesheets_rebuilding';
+}
+
+/** What a read of the read model checks again after reading (`assertUnchanged`). */
+export interface ReadBasis {
+  /** The chain's head the read model was brought up to. */
+  headSeq: number;
+  /** The site's rebuild generation then (0: never rebuilt with a mark). */
+  generation: number;
+}
+
 /**
  * Keeps the timesheet read model in step with the ledger: fed by LedgerService's one
  * "entries appended" hook, it stores each entry, resolves the correction tree an entry joins,
@@ -100,6 +116,13 @@ export class TimesheetProjector
   private readonly applied = new Map<string, number>();
   /** When the projection last let the event loop turn (`performance.now()`). */
   private turnedAt = 0;
+  /** This process's id as a rebuild mark's holder. */
+  private readonly owner = randomUUID();
+  private readonly leaseMs: number;
+  /** Per site, the rebuild generation this process last saw (its cursor is from after it). */
+  private readonly seenGeneration = new Map<string, number>();
+  /** The sites whose rebuild mark this process holds: siteId → generation. */
+  private readonly holding = new Map<string, number>();
 
   constructor(
     private readonly repo: TimesheetRepository,
@@ -109,6 +132,7 @@ export class TimesheetProjector
     @Inject(workforceConfig.KEY) workforceSettings: WorkforceSettings,
   ) {
     this.maxShiftMs = settings.maxShiftHours * 3_600_000;
+    this.leaseMs = settings.rebuildLeaseSeconds * 1000;
     this.defaultZone = workforceSettings.defaultTimeZone;
   }
 
@@ -162,15 +186,120 @@ export class TimesheetProjector
     });
   }
 
-  /** Forgets the site's read model and builds it again from its chain. Returns the entries read. */
+  /**
+   * `ensureCurrent` for a read of the read model: 503 `timesheets_rebuilding` while another
+   * process rebuilds the site, and the generation to check again once read (`assertUnchanged`).
+   */
+  ensureReadable(siteId: string): Promise<ReadBasis> {
+    return this.serialized(async () => {
+      await this.catchUp(siteId);
+      return {
+        headSeq: this.applied.get(siteId) ?? 0,
+        generation: this.seenGeneration.get(siteId) ?? 0,
+      };
+    });
+  }
+
+  /**
+   * After a read of the site's read model: 503 `timesheets_rebuilding` when a rebuild holds
+   * the site now or started since `ensureReadable` (a read that spans a rebuild's clear may
+   * hold a partial model's numbers, even when the rebuild is over by now).
+   */
+  async assertUnchanged(siteId: string, basis: ReadBasis): Promise<void> {
+    const mark = await this.repo.rebuildMark(siteId);
+    if (!mark) return;
+    const now = Date.now();
+    if (this.isLive(mark, now)) throw rebuildingError(mark.expiresAt, now);
+    if (mark.generation !== basis.generation) throw rebuildingError(now + 1000, now);
+  }
+
+  /**
+   * Forgets the site's read model and builds it again from its chain, under the site's rebuild
+   * mark: taken before the clear (waiting while another process's lease is live), renewed every
+   * third of TIMESHEET_REBUILD_LEASE_SECONDS while the site is refilled, ended after. Returns
+   * the entries read.
+   */
   rebuildSite(siteId: string): Promise<number> {
     return this.serialized(async () => {
-      await this.repo.clearSite(siteId);
-      this.applied.set(siteId, 0);
-      const entries = await this.catchUp(siteId);
-      this.logger.log({ siteId, entries }, 'Timesheet read model rebuilt');
-      return entries;
+      const mark = await this.takeMark(siteId);
+      this.holding.set(siteId, mark.generation);
+      this.seenGeneration.set(siteId, mark.generation);
+      const renewal = this.renewing(mark);
+      try {
+        await this.repo.clearSite(siteId);
+        this.applied.set(siteId, 0);
+        const entries = await this.catchUp(siteId);
+        this.logger.log({ siteId, entries }, 'Timesheet read model rebuilt');
+        return entries;
+      } catch (error) {
+        // the next catch-up of any process takes the partial read model from its progress
+        this.applied.delete(siteId);
+        throw error;
+      } finally {
+        clearInterval(renewal);
+        this.holding.delete(siteId);
+        await this.repo.endRebuild(siteId, this.owner, mark.generation);
+      }
     });
+  }
+
+  /** The site's rebuild mark for this process, once no other holds it live. */
+  private async takeMark(siteId: string): Promise<RebuildMark> {
+    for (;;) {
+      const now = Date.now();
+      const mark = await this.repo.startRebuild(siteId, this.owner, now + this.leaseMs, now);
+      if (mark) return mark;
+      this.logger.warn({ siteId }, 'Timesheet rebuild waits: another rebuild holds the site');
+      await sleep(1000);
+    }
+  }
+
+  /** Renews the lease every third of it; a lease another rebuild took stops this one (`checkSite`). */
+  private renewing(mark: RebuildMark): NodeJS.Timeout {
+    const timer = setInterval(() => {
+      const { siteId, generation } = mark;
+      this.repo
+        .renewRebuild(siteId, this.owner, generation, Date.now() + this.leaseMs)
+        .then((renewed) => {
+          if (!renewed && this.holding.get(siteId) === generation) {
+            this.logger.warn({ siteId }, 'Timesheet rebuild lost its lease to another rebuild');
+          }
+        })
+        .catch((error: unknown) =>
+          this.logger.warn({ err: error as Error, siteId }, 'Timesheet rebuild lease not renewed'),
+        );
+    }, this.leaseMs / 3);
+    timer.unref();
+    return timer;
+  }
+
+  private isLive(mark: RebuildMark, now: number): boolean {
+    return mark.expiresAt > now && this.holding.get(mark.siteId) !== mark.generation;
+  }
+
+  /**
+   * Before the projection reads or writes a site: throws `timesheets_rebuilding` while another
+   * process's rebuild mark on it is live, and forgets the site's cursor when its generation is
+   * not the one this process last saw (a rebuild cleared the site since: the next catch-up takes
+   * the read model from its stored progress and pending marks, finishing a rebuild that died).
+   * A rebuild of this process whose mark another took stops here.
+   */
+  private async checkSite(siteId: string): Promise<void> {
+    const mark = await this.repo.rebuildMark(siteId);
+    if (!mark) return;
+    const held = this.holding.get(siteId);
+    if (held !== undefined && held !== mark.generation) {
+      throw new Error(`Timesheet rebuild of site ${siteId} lost its lease to another rebuild`);
+    }
+    const now = Date.now();
+    if (this.seenGeneration.get(siteId) !== mark.generation) {
+      this.applied.delete(siteId);
+      this.seenGeneration.set(siteId, mark.generation);
+    }
+    if (this.isLive(mark, now)) {
+      this.applied.delete(siteId);
+      throw rebuildingError(mark.expiresAt, now);
+    }
   }
 
   /** Rebuilds every site's read model from its chain; returns sites and entries read. */
@@ -207,24 +336,40 @@ export class TimesheetProjector
       else bySite.set(log.siteId, [log]);
     }
     for (const [siteId, siteLogs] of bySite) {
+      try {
+        await this.checkSite(siteId);
+      } catch (error) {
+        // another process rebuilds the site: its catch-up takes these links, and this
+        // process's next catch-up after the rebuild whatever it did not
+        if (isRebuilding(error)) continue;
+        throw error;
+      }
       let first = siteLogs[0].seq;
       let last = first;
       for (const l of siteLogs) {
         if (l.seq < first) first = l.seq;
         if (l.seq > last) last = l.seq;
       }
-      if (this.applied.get(siteId) === first - 1) {
-        const touched: Touched = new Map();
-        const inHand = await this.apply(siteId, siteLogs, touched);
-        await this.recomputeTouched(siteId, touched, inHand);
-        this.applied.set(siteId, last);
-      } else {
-        await this.catchUp(siteId);
+      try {
+        if (this.applied.get(siteId) === first - 1) {
+          const touched: Touched = new Map();
+          const inHand = await this.apply(siteId, siteLogs, touched);
+          await this.recomputeTouched(siteId, touched, inHand);
+          this.applied.set(siteId, last);
+        } else {
+          await this.catchUp(siteId);
+        }
+      } catch (error) {
+        // a rebuild that took the site since the check (its writes refused on SQLite): the
+        // links are the rebuild's to take, or this process's catch-up's after it
+        if (!isRebuilding(error)) throw error;
+        this.applied.delete(siteId);
       }
     }
   }
 
   private async catchUp(siteId: string): Promise<number> {
+    await this.checkSite(siteId);
     let after = this.applied.get(siteId);
     let touched: Touched = new Map();
     if (after === undefined) {
@@ -257,8 +402,10 @@ export class TimesheetProjector
     // SLICE_MS: recomputes, then their days written); it stays inside `serialized`, so no other
     // projection work runs meanwhile.
     let read = 0;
-    for (;;) {
+    for (let pages = 0; ; pages++) {
       await this.letLoopTurn();
+      // a rebuild that starts meanwhile stops the catch-up (its writes are refused on SQLite)
+      if (pages > 0) await this.checkSite(siteId);
       const page = await this.ledger.readChain(siteId, after, PAGE);
       if (page.length > 0) {
         await this.apply(siteId, page, touched);
@@ -290,7 +437,14 @@ export class TimesheetProjector
         touched.set(p.workerId, { min: p.min, max: p.max });
       }
       for (const [siteId, touched] of bySite) {
-        await this.recomputeTouched(siteId, touched);
+        try {
+          await this.checkSite(siteId);
+          await this.recomputeTouched(siteId, touched);
+        } catch (error) {
+          // the marks stay: the site's catch-up after the rebuild takes them
+          if (isRebuilding(error)) continue;
+          throw error;
+        }
         this.logger.log(
           { siteId, workers: touched.size },
           'Timesheet days pending recompute recomputed',

@@ -57,6 +57,15 @@ const SIGNED_READ =
   description: 'worker_not_in_crew: a thekedar asked about a worker it did not onboard',
 })
 @ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found' })
+@ApiResponse({
+  status: 503,
+  type: ErrorBody,
+  description:
+    "timesheets_rebuilding: the site's timesheets are being rebuilt (`npm run timesheets:rebuild`), " +
+    'and no partial numbers are answered; retry after the `Retry-After` header (seconds). A CSV ' +
+    'whose rows were already streaming when a rebuild started is cut off (the connection closes ' +
+    'before its end).',
+})
 @Controller('api/v5/sites/:siteId')
 export class TimesheetsController {
   constructor(
@@ -178,7 +187,8 @@ export class TimesheetsController {
       'with status `duplicate` whatever the action, before any rule is checked; the same ' +
       'correctionId with other content answers 409 `correction_id_conflict`. The rules hold ' +
       'across replicas: of two conflicting corrections sent at once, one is appended and the ' +
-      "other gets its rule's answer.",
+      "other gets its rule's answer. Other workers' punches synced meanwhile do not make it " +
+      'check again.',
   })
   @ApiCreatedResponse({ type: CorrectionResponse })
   // replaces the controller's 400 (a correction takes no period)
@@ -199,8 +209,9 @@ export class TimesheetsController {
     status: 503,
     type: ErrorBody,
     description:
-      "correction_contended (the site's chain kept moving while the correction was checked), " +
-      'timesheets_behind: retry',
+      "correction_contended (the corrected worker's entries kept changing while the correction " +
+      "was checked; other workers' syncs do not count), timesheets_behind: retry; " +
+      'timesheets_rebuilding (the site is being rebuilt): retry after `Retry-After` seconds',
   })
   async correct(
     @Param() params: SiteParam,

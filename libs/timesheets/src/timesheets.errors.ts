@@ -28,9 +28,11 @@ export const TIMESHEETS_ERRORS = {
     not_a_check_out: 'add_check_in targets a check-out punch',
     not_a_punch: 'move targets a punch or an added check-out or check-in',
     target_voided: 'the target entry is voided',
+    timesheets_rebuilding:
+      "the site's timesheet read model is being rebuilt (`npm run timesheets:rebuild`): no read or correction of it until the rebuild ends or its lease expires; retry after `Retry-After` seconds",
     timesheets_behind: 'the timesheet read model is catching up with the ledger; retry',
     correction_contended:
-      "the site's chain kept moving (other corrections, synced punches) while the correction was checked; retry",
+      "the corrected worker's entries kept changing (its other corrections, its synced punches) while the correction was checked; retry",
   },
 } as const;
 
@@ -38,4 +40,14 @@ export type TimesheetsErrorCode = CodeOf<typeof TIMESHEETS_ERRORS>;
 
 export class TimesheetsError extends DomainError<TimesheetsErrorCode> {
   readonly module = TIMESHEETS_ERRORS.module;
+}
+
+/** 503 `timesheets_rebuilding`, retried when the lease would end (at least 1 s, at most 30 s). */
+export function rebuildingError(expiresAt: number, now = Date.now()): TimesheetsError {
+  const error = new TimesheetsError(
+    'timesheets_rebuilding',
+    "The site's timesheets are being rebuilt from the ledger; retry",
+  );
+  error.retryAfterSeconds = Math.min(30, Math.max(1, Math.ceil((expiresAt - now) / 1000)));
+  return error;
 }

@@ -2,12 +2,13 @@ import { Inject, Injectable } from '@nestjs/common';
 import { CommonError, DAY_PATTERN, daysBetween, localIso, OBJECT_ID_PATTERN } from '@app/common';
 import { WorkforceService } from '@app/workforce';
 import { FraudService } from '@app/fraud';
+import { LedgerService } from '@app/offline-sync';
 import { CsvPerson } from './domain/timesheet-csv';
 import { isFlagged, TimesheetDay } from './domain/timesheet-day';
 import { PayrollWorkerView, TimesheetDayView } from './dto/timesheet.dto';
 import { DayQuery, TimesheetRepository } from './infrastructure/persistence/timesheet.repository';
 import { TimesheetActor } from './timesheet-access.guard';
-import { TimesheetProjector } from './timesheet-projector.service';
+import { ReadBasis, TimesheetProjector } from './timesheet-projector.service';
 import { timesheetsConfig, TimesheetsSettings } from './timesheets.config';
 import { TimesheetsError } from './timesheets.errors';
 
@@ -27,6 +28,8 @@ export interface Scope {
   from: string;
   to: string;
   workerIds?: string[];
+  /** The read model's state the scope was checked at: every page read checks it again. */
+  basis: ReadBasis;
 }
 
 /**
@@ -44,6 +47,7 @@ export class TimesheetsService {
     private readonly projector: TimesheetProjector,
     private readonly workforce: WorkforceService,
     private readonly fraud: FraudService,
+    private readonly ledger: LedgerService,
     @Inject(timesheetsConfig.KEY) timesheetsSettings: TimesheetsSettings,
   ) {
     this.maxPeriodDays = timesheetsSettings.maxPeriodDays;
@@ -75,13 +79,15 @@ export class TimesheetsService {
       }
       workerIds ??= crew;
     }
-    await this.projector.ensureCurrent(request.siteId);
+    // 503 `timesheets_rebuilding` while a rebuild holds the site (its read model is partial)
+    const basis = await this.projector.ensureReadable(request.siteId);
     return {
       siteId: request.siteId,
       timeZone: await this.projector.zoneOf(request.siteId),
       from: request.from,
       to: request.to,
       workerIds,
+      basis,
     };
   }
 
@@ -95,6 +101,8 @@ export class TimesheetsService {
       after: decodeCursor(cursor),
       limit,
     });
+    // a rebuild that started since the scope was checked may have cleared what was just read
+    await this.projector.assertUnchanged(scope.siteId, scope.basis);
     // a page may be short (even empty) and still have a next one: it stopped after visiting
     // the most workers a page visits (see TimesheetPageView.nextCursor)
     return {
@@ -111,6 +119,8 @@ export class TimesheetsService {
     let after: DayQuery['after'];
     do {
       const page = await this.repo.listDays({ ...this.query(scope), after, limit: PAGE });
+      // before the page is used: a CSV already streaming is cut off (no partial numbers)
+      await this.projector.assertUnchanged(scope.siteId, scope.basis);
       if (page.days.length > 0) yield this.views(scope, page.days);
       after = page.next;
     } while (after);
@@ -163,8 +173,10 @@ export class TimesheetsService {
 
   private async views(scope: Scope, days: TimesheetDay[]): Promise<TimesheetDayView[]> {
     // a packetId is unique per device, not across the ledger: another worker's packet (or
-    // rejected packet) with the same packetId is not this punch, so an event is matched by its
-    // worker and packetId (its device and worker are the sender's, the punch's own)
+    // rejected packet) with the same packetId is not this punch, nor is the same worker's
+    // packet from another device (a new phone). An event is matched by its worker and
+    // packetId, and when it names its device (its device and worker are the sender's) to the
+    // one link of that (device, packetId): the punch at that seq only
     const punchSeqs = new Map<string, number[]>();
     const packetIds = new Set<string>();
     for (const d of days) {
@@ -176,11 +188,21 @@ export class TimesheetsService {
         else punchSeqs.set(key, [seq]);
       }
     }
-    const events = await this.fraud.ofPackets([...packetIds]);
+    const events = (await this.fraud.ofPackets([...packetIds])).filter(
+      (e) => e.siteId === scope.siteId && e.workerId !== undefined,
+    );
+    const keyed = events.filter((e) => e.deviceId !== undefined);
+    const links = await this.ledger.linksOf(
+      keyed.map((e) => ({ deviceId: e.deviceId!, packetId: e.packetId! })),
+    );
+    const linkOf = new Map(keyed.map((e, i) => [e, links[i]]));
     const fraudBySeq = new Map<number, string[]>();
     for (const e of events) {
-      if (e.siteId !== scope.siteId || e.workerId === undefined) continue;
-      for (const seq of punchSeqs.get(workerPacketKey(e.workerId, e.packetId!)) ?? []) {
+      const link = linkOf.get(e);
+      for (const seq of punchSeqs.get(workerPacketKey(e.workerId!, e.packetId!)) ?? []) {
+        // an event of a device: only the punch that device's packet is (none: a rejected one)
+        if (e.deviceId !== undefined && (link?.siteId !== scope.siteId || link.seq !== seq))
+          continue;
         fraudBySeq.set(seq, [...(fraudBySeq.get(seq) ?? []), e.type]);
       }
     }

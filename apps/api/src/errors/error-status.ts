@@ -160,6 +160,7 @@ export const ERROR_STATUS = {
     not_a_check_out: HttpStatus.UNPROCESSABLE_ENTITY,
     not_a_punch: HttpStatus.UNPROCESSABLE_ENTITY,
     target_voided: HttpStatus.UNPROCESSABLE_ENTITY,
+    timesheets_rebuilding: HttpStatus.SERVICE_UNAVAILABLE,
     timesheets_behind: HttpStatus.SERVICE_UNAVAILABLE,
     correction_contended: HttpStatus.SERVICE_UNAVAILABLE,
   },

@@ -24,6 +24,8 @@ export type CodeOf<C extends ErrorCatalog> = keyof C['codes'] & string;
 export abstract class DomainError<Code extends string = string> extends Error {
   /** The catalog (`ErrorCatalog.module`) that declares `code`. */
   abstract readonly module: string;
+  /** Seconds after which the same request may succeed: sent as `Retry-After` (a 503's). */
+  retryAfterSeconds?: number;
 
   constructor(
     readonly code: Code,

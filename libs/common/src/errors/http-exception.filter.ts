@@ -64,6 +64,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
       return;
     }
     response.setHeader('x-correlation-id', correlationId);
+    if (isDomainError(exception) && exception.retryAfterSeconds !== undefined) {
+      response.setHeader('Retry-After', String(exception.retryAfterSeconds));
+    }
     // the metrics middleware labels error responses with this code when the response finishes
     (response.locals as { errorCode?: string }).errorCode = body.code;
     response.status(body.statusCode).json(body);
@@ -76,7 +79,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
       this.logger.error({ err: error, correlationId }, 'Error code without an HTTP status');
       return internalError(correlationId);
     }
-    if (statusCode >= 500) {
+    if (statusCode >= 500 && error.retryAfterSeconds !== undefined) {
+      // a passing state the client is told to wait out (a rebuild's lease), not a fault
+      this.logger.warn({ code: error.code, correlationId }, `Request deferred: ${error.code}`);
+    } else if (statusCode >= 500) {
       this.logger.error({ err: error, correlationId }, `Request failed: ${error.code}`);
     }
     return clean({

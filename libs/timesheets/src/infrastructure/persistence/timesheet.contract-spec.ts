@@ -1,4 +1,5 @@
-import { MongoStore } from '@app/persistence';
+import { MongoStore, SqliteStore, Store } from '@app/persistence';
+import { compileAdapter } from '@app/persistence/testing/compile-adapter';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { TimesheetDay } from '../../domain/timesheet-day';
 import { TimesheetEntry } from '../../domain/timesheet-entry';
@@ -418,5 +419,79 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
     await sut().replaceDays([{ ...range, days: [], ...stale, settles: mark }]);
     expect((await days()).map((d) => d.day)).toEqual(driver() === 'mongo' ? ['2026-03-02'] : []);
     expect(await sut().listPending(10)).toEqual([]);
+  });
+
+  it("should let one rebuild hold a site's mark until it ends or its lease expires, as generations", async () => {
+    const t0 = 1_000_000;
+    expect(await sut().rebuildMark('S')).toBeUndefined();
+    const first = await sut().startRebuild('S', 'a', t0 + 30_000, t0);
+    expect(first).toEqual({ siteId: 'S', generation: 1, owner: 'a', expiresAt: t0 + 30_000 });
+    // another holder while it is live: refused, nothing written
+    expect(await sut().startRebuild('S', 'b', t0 + 60_000, t0 + 1_000)).toBeUndefined();
+    expect(await sut().rebuildMark('S')).toEqual(first);
+    // another site is its own
+    expect(await sut().startRebuild('T', 'b', t0 + 30_000, t0)).toMatchObject({ generation: 1 });
+    expect(await sut().renewRebuild('S', 'a', 1, t0 + 50_000)).toBe(true);
+    expect(await sut().renewRebuild('S', 'b', 1, t0 + 90_000)).toBe(false);
+    expect(await sut().rebuildMark('S')).toMatchObject({ expiresAt: t0 + 50_000 });
+    // expired (a dead rebuild): another takes it as the next generation, and the old holder
+    // can neither renew nor end it
+    const second = await sut().startRebuild('S', 'b', t0 + 120_000, t0 + 60_000);
+    expect(second).toEqual({ siteId: 'S', generation: 2, owner: 'b', expiresAt: t0 + 120_000 });
+    expect(await sut().renewRebuild('S', 'a', 1, t0 + 200_000)).toBe(false);
+    await sut().endRebuild('S', 'a', 1);
+    expect(await sut().rebuildMark('S')).toEqual(second);
+    // ended: taken again at once, by anyone
+    await sut().endRebuild('S', 'b', 2);
+    expect(await sut().rebuildMark('S')).toEqual({ ...second, expiresAt: 0 });
+    expect(await sut().startRebuild('S', 'a', t0 + 130_000, t0 + 61_000)).toMatchObject({
+      generation: 3,
+      owner: 'a',
+    });
+  });
+
+  it('should refuse, on SQLite, writes of a site to another connection under a live rebuild mark, and keep them on MongoDB', async () => {
+    // a second adapter on its own connection: the rebuild process (SQLite), a replica (MongoDB)
+    const other: Store =
+      driver() === 'sqlite' ? new SqliteStore((store() as SqliteStore).path) : store();
+    const rebuild = await compileAdapter(other, timesheetAdapters);
+    try {
+      const now = Date.now();
+      const mark = { siteId: 'S', workerId: 'w1', min: 1_000, max: 1_000 };
+      const range = { siteId: 'S', workerId: 'w1', fromDay: '2026-03-01', toDay: '2026-03-03' };
+      expect(await rebuild.adapter.startRebuild('S', 'job', now + 60_000, now)).toBeDefined();
+      // the holder writes
+      await rebuild.adapter.insertEntries([entry(1)], [mark]);
+      const writes = [
+        () => sut().insertEntries([entry(2)], [mark]),
+        () => sut().updateEntryStates([{ ...entry(1), voided: true }], [mark]),
+        () => sut().replaceDays([{ ...range, days: [day('w1', '2026-03-02')] }]),
+      ];
+      for (const write of writes) {
+        if (driver() === 'sqlite') {
+          await expect(write()).rejects.toMatchObject({ code: 'timesheets_rebuilding' });
+        } else {
+          await write();
+        }
+      }
+      // another site is not held
+      await sut().insertEntries([{ ...entry(1), siteId: 'T' }]);
+      const stored = await sut().findEntries('S', [1, 2]);
+      expect(stored.map((e) => [e.seq, e.voided])).toEqual(
+        driver() === 'sqlite'
+          ? [[1, false]]
+          : [
+              [1, true],
+              [2, false],
+            ],
+      );
+      // once the rebuild has ended, the site is written again
+      await rebuild.adapter.endRebuild('S', 'job', 1);
+      await sut().insertEntries([entry(3)], [mark]);
+      expect(await sut().findEntries('S', [3])).toHaveLength(1);
+    } finally {
+      await rebuild.close();
+      if (other !== store()) await (other as SqliteStore).close();
+    }
   });
 });

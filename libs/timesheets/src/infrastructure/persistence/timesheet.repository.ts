@@ -78,6 +78,26 @@ export interface DayPage {
 }
 
 /**
+ * A site's rebuild mark (`npm run timesheets:rebuild`): a lease its rebuild holds from before it
+ * clears the site's read model until the site is refilled, renewed while it works. While it is
+ * live (expiresAt in the future, by the wall clock) other processes neither read the site's
+ * read model nor project into it (docs/architecture.md, "The rebuild mark").
+ */
+export interface RebuildMark {
+  siteId: string;
+  /**
+   * Grows by one with every rebuild started on the site (never reset, the row is never
+   * deleted): a process that saw another generation before may hold a cursor or a read from
+   * before a clear.
+   */
+  generation: number;
+  /** The holder's id (one per process's repository: `startRebuild`). */
+  owner: string;
+  /** Epoch ms (wall clock) the lease ends at unless renewed; 0 once the rebuild has ended. */
+  expiresAt: number;
+}
+
+/**
  * The timesheet read model: a copy of the ledger entries timesheets need (with their derived
  * correction state) and the worker-days computed from them. Rebuildable from the ledger.
  */
@@ -161,4 +181,31 @@ export abstract class TimesheetRepository {
   abstract listDays(query: DayQuery): Promise<DayPage>;
   /** Forgets everything about a site (before a rebuild), its pending marks too. */
   abstract clearSite(siteId: string): Promise<void>;
+  /**
+   * Takes the site's rebuild mark for `owner` until `expiresAt` (epoch ms), as the next
+   * generation, unless another holder's mark is live at `now`: then undefined and nothing is
+   * written. One atomic step (a transaction on SQLite, a conditional upsert on MongoDB), so two
+   * rebuilds of one site never both hold it. On SQLite the writes of this repository to a site
+   * whose live mark it does not hold are refused (`timesheets_rebuilding`) from then on.
+   */
+  abstract startRebuild(
+    siteId: string,
+    owner: string,
+    expiresAt: number,
+    now: number,
+  ): Promise<RebuildMark | undefined>;
+  /**
+   * Moves the lease's end to `expiresAt` if the mark is still that generation of that owner
+   * (even expired: no one took it meanwhile); false when it is not (another rebuild took it).
+   */
+  abstract renewRebuild(
+    siteId: string,
+    owner: string,
+    generation: number,
+    expiresAt: number,
+  ): Promise<boolean>;
+  /** Ends the lease (expiresAt 0) if the mark is still that generation of that owner. */
+  abstract endRebuild(siteId: string, owner: string, generation: number): Promise<void>;
+  /** The site's rebuild mark as stored (undefined: the site was never rebuilt with one). */
+  abstract rebuildMark(siteId: string): Promise<RebuildMark | undefined>;
 }

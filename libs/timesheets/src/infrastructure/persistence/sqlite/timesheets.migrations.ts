@@ -61,4 +61,18 @@ export const TIMESHEETS_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX IF NOT EXISTS timesheet_days_keys ON timesheet_days (site_id, worker_id, day);
     `,
   },
+  {
+    version: 4,
+    name: 'timesheet read model: rebuild marks (a lease per site)',
+    // one row per site ever rebuilt, never deleted: its generation grows with each rebuild,
+    // expires_at (epoch ms) is 0 once the rebuild ended
+    up: `
+      CREATE TABLE timesheet_rebuilds (
+        site_id TEXT NOT NULL PRIMARY KEY,
+        generation INTEGER NOT NULL,
+        owner TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

@@ -10,6 +10,7 @@ import {
   DayQuery,
   DayReplacement,
   PendingDays,
+  RebuildMark,
   SeqRange,
   TimesheetRepository,
 } from '../../timesheet.repository';
@@ -25,6 +26,8 @@ import {
   TIMESHEET_DAY_KEY_INDEX,
   TimesheetWorkerVersionDocument,
   TimesheetWorkerVersionSchema,
+  TimesheetRebuildDocument,
+  TimesheetRebuildSchema,
 } from '../schemas/timesheet.schema';
 import { TimesheetMongoMapper } from '../mappers/timesheet.mapper';
 import { dayFromBody, dayToBody } from '../../timesheet-stored';
@@ -63,9 +66,11 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
   private readonly days: Model<TimesheetDayDocument>;
   private readonly pending: Model<TimesheetPendingDocument>;
   private readonly versions: Model<TimesheetWorkerVersionDocument>;
+  private readonly rebuilds: Model<TimesheetRebuildDocument>;
 
   constructor(store: MongoStoreHandle) {
     super();
+    this.rebuilds = store.connection.model(TimesheetRebuildDocument.name, TimesheetRebuildSchema);
     this.versions = store.connection.model(
       TimesheetWorkerVersionDocument.name,
       TimesheetWorkerVersionSchema,
@@ -81,6 +86,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       this.days.init(),
       this.pending.init(),
       this.versions.init(),
+      this.rebuilds.init(),
     ]);
   }
 
@@ -462,4 +468,61 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       this.pending.deleteMany({ siteId }),
     ]);
   }
+
+  /**
+   * One conditional upsert: it matches the site's mark only when it has ended or expired, and
+   * when the mark is live it tries to insert a second document for the site, which the unique
+   * siteId index refuses (E11000: another holder's live mark).
+   */
+  async startRebuild(
+    siteId: string,
+    owner: string,
+    expiresAt: number,
+    now: number,
+  ): Promise<RebuildMark | undefined> {
+    try {
+      const doc = await this.rebuilds
+        .findOneAndUpdate(
+          { siteId, expiresAt: { $lte: now } },
+          { $inc: { generation: 1 }, $set: { owner, expiresAt } },
+          { upsert: true, new: true },
+        )
+        .lean<TimesheetRebuildDocument>();
+      return doc ? rebuildMarkOf(doc) : undefined;
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 11000) return undefined;
+      throw error;
+    }
+  }
+
+  async renewRebuild(
+    siteId: string,
+    owner: string,
+    generation: number,
+    expiresAt: number,
+  ): Promise<boolean> {
+    const { matchedCount } = await this.rebuilds.updateOne(
+      { siteId, owner, generation },
+      { $set: { expiresAt } },
+    );
+    return matchedCount === 1;
+  }
+
+  async endRebuild(siteId: string, owner: string, generation: number): Promise<void> {
+    await this.rebuilds.updateOne({ siteId, owner, generation }, { $set: { expiresAt: 0 } });
+  }
+
+  async rebuildMark(siteId: string): Promise<RebuildMark | undefined> {
+    const doc = await this.rebuilds.findOne({ siteId }).lean<TimesheetRebuildDocument>();
+    return doc ? rebuildMarkOf(doc) : undefined;
+  }
+}
+
+function rebuildMarkOf(doc: TimesheetRebuildDocument): RebuildMark {
+  return {
+    siteId: doc.siteId,
+    generation: doc.generation,
+    owner: doc.owner,
+    expiresAt: doc.expiresAt,
+  };
 }

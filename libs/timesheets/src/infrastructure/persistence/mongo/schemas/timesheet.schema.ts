@@ -104,3 +104,17 @@ export class TimesheetPendingDocument {
 }
 export const TimesheetPendingSchema = SchemaFactory.createForClass(TimesheetPendingDocument);
 TimesheetPendingSchema.index({ siteId: 1, workerId: 1 }, { unique: true });
+
+/**
+ * A site's rebuild mark (`RebuildMark`): one document per site ever rebuilt, never deleted; its
+ * generation grows with each rebuild, `expiresAt` (epoch ms, wall clock) is 0 once it ended.
+ */
+@Schema({ collection: 'timesheet_rebuilds', versionKey: false })
+export class TimesheetRebuildDocument {
+  @Prop({ required: true }) siteId!: string;
+  @Prop({ required: true }) generation!: number;
+  @Prop({ required: true }) owner!: string;
+  @Prop({ required: true }) expiresAt!: number;
+}
+export const TimesheetRebuildSchema = SchemaFactory.createForClass(TimesheetRebuildDocument);
+TimesheetRebuildSchema.index({ siteId: 1 }, { unique: true });

@@ -9,9 +9,11 @@ import {
   DayQuery,
   DayReplacement,
   PendingDays,
+  RebuildMark,
   SeqRange,
   TimesheetRepository,
 } from '../../timesheet.repository';
+import { rebuildingError } from '../../../../timesheets.errors';
 import { TIMESHEETS_SQLITE_MIGRATIONS } from '../timesheets.migrations';
 import {
   TIMESHEET_ENTRY_COLUMNS,
@@ -87,7 +89,29 @@ interface DayParams {
 /** A row of TIMESHEET_DAY_SQL: worker, then day and body (NULL: no day in the period). */
 type DayRow = [workerId: string, day: string | null, body: string | null];
 
-/** SQLite adapter: a day's body is its JSON; replacing a worker's days is one transaction. */
+interface RebuildRow {
+  site_id: string;
+  generation: number;
+  owner: string;
+  expires_at: number;
+}
+
+function markOf(row: RebuildRow): RebuildMark {
+  return {
+    siteId: row.site_id,
+    generation: row.generation,
+    owner: row.owner,
+    expiresAt: row.expires_at,
+  };
+}
+
+/**
+ * SQLite adapter: a day's body is its JSON; replacing a worker's days is one transaction. Every
+ * write of a site's entries, states or days checks, inside its transaction, that no other
+ * process's rebuild holds a live mark on the site (`timesheets_rebuilding`, rolled back): a
+ * rebuild is another writer process, and a write of this one between its clear and its refill
+ * would be unconditional days from a partial read model.
+ */
 @Injectable()
 export class SqliteTimesheetRepository extends TimesheetRepository {
   private readonly db: Database;
@@ -110,6 +134,9 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   private readonly siteDays: Statement<[DayParams], DayRow>;
   private readonly crewDays: Statement<[DayParams], DayRow>;
   private readonly workerDaysAfter: Statement<[DayParams], DayRow>;
+  private readonly rebuildRow: Statement<[string], RebuildRow>;
+  /** The rebuild marks this repository holds: siteId → generation (`startRebuild`). */
+  private readonly held = new Map<string, number>();
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -155,6 +182,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
        ON CONFLICT (site_id, worker_id) DO UPDATE
        SET min_at = MIN(min_at, excluded.min_at), max_at = MAX(max_at, excluded.max_at)`,
     );
+    this.rebuildRow = this.db.prepare('SELECT * FROM timesheet_rebuilds WHERE site_id = ?');
     this.settlePending = this.db.prepare(
       `DELETE FROM timesheet_pending_days
        WHERE site_id = ? AND worker_id = ? AND min_at >= ? AND max_at <= ?`,
@@ -171,6 +199,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
         this.mark(pending);
         const stored = this.insertRows(entries);
         states.forEach((e) => this.updateState.run(TimesheetSqliteMapper.toPersistence(e)));
+        this.refuseIfRebuilt(entries, states, pending);
         return stored;
       }),
     );
@@ -199,6 +228,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
       this.db.transaction(() => {
         this.mark(pending);
         entries.forEach((e) => this.updateState.run(TimesheetSqliteMapper.toPersistence(e)));
+        this.refuseIfRebuilt(entries, pending);
       }),
     );
   }
@@ -286,6 +316,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
             this.insertDay.run(r.siteId, r.workerId, d.day, d.workedSeconds, dayToBody(d));
           }
         }
+        this.refuseIfRebuilt(replacements);
       }),
     );
   }
@@ -379,6 +410,83 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
         this.db.prepare('DELETE FROM timesheet_pending_days WHERE site_id = ?').run(siteId);
       }),
     );
+  }
+
+  /**
+   * Throws `timesheets_rebuilding` (in a write transaction, after its writes: they roll back)
+   * when a site written is under another holder's live rebuild mark. Read in the transaction
+   * that holds the write lock, so a mark committed before it is seen and one committed after
+   * it comes before the rebuild's clear, which then removes this write's rows.
+   */
+  private refuseIfRebuilt(...written: { siteId: string }[][]): void {
+    const sites = new Set<string>();
+    for (const rows of written) for (const w of rows) sites.add(w.siteId);
+    const now = Date.now();
+    for (const siteId of sites) {
+      const row = this.rebuildRow.get(siteId);
+      if (row && row.expires_at > now && this.held.get(siteId) !== row.generation) {
+        throw rebuildingError(row.expires_at, now);
+      }
+    }
+  }
+
+  async startRebuild(
+    siteId: string,
+    owner: string,
+    expiresAt: number,
+    now: number,
+  ): Promise<RebuildMark | undefined> {
+    const mark = await this.turns.write(() =>
+      this.db
+        .transaction((): RebuildMark | undefined => {
+          const row = this.rebuildRow.get(siteId);
+          if (row && row.expires_at > now) return undefined;
+          this.db
+            .prepare(
+              `INSERT INTO timesheet_rebuilds (site_id, generation, owner, expires_at) VALUES (?, 1, ?, ?)
+               ON CONFLICT (site_id) DO UPDATE
+               SET generation = generation + 1, owner = excluded.owner, expires_at = excluded.expires_at`,
+            )
+            .run(siteId, owner, expiresAt);
+          return markOf(this.rebuildRow.get(siteId)!);
+        })
+        // the read decides the write: the write lock first, so no other process is between
+        .immediate(),
+    );
+    if (mark) this.held.set(siteId, mark.generation);
+    return mark;
+  }
+
+  async renewRebuild(
+    siteId: string,
+    owner: string,
+    generation: number,
+    expiresAt: number,
+  ): Promise<boolean> {
+    const { changes } = await this.turns.write(() =>
+      this.db
+        .prepare(
+          'UPDATE timesheet_rebuilds SET expires_at = ? WHERE site_id = ? AND owner = ? AND generation = ?',
+        )
+        .run(expiresAt, siteId, owner, generation),
+    );
+    return changes === 1;
+  }
+
+  async endRebuild(siteId: string, owner: string, generation: number): Promise<void> {
+    await this.turns.write(() =>
+      this.db
+        .prepare(
+          'UPDATE timesheet_rebuilds SET expires_at = 0 WHERE site_id = ? AND owner = ? AND generation = ?',
+        )
+        .run(siteId, owner, generation),
+    );
+    if (this.held.get(siteId) === generation) this.held.delete(siteId);
+  }
+
+  async rebuildMark(siteId: string): Promise<RebuildMark | undefined> {
+    const row = this.rebuildRow.get(siteId);
+    return row && markOf(row);
   }
 
   private inChunks(
