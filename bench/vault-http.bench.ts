@@ -5,21 +5,36 @@
  * process, from the scheduler's nanosecond counts (`/proc/<pid>/task/<tid>/schedstat`), read
  * SETTLE_MS after the last answer (work a server finishes after answering counts for it); the
  * 10 ms ticks of `/proc/<pid>/stat` counted a few ticks per MiB, too coarse for the ratio. Both
- * servers up at once, interleaved rounds, medians, and the median of each round's ratio.
+ * servers up at once, their requests interleaved one by one within each round (a loaded
+ * machine's bursts then fall on every server alike), medians, and the median of each round's
+ * ratio.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BenchChild } from './support/child';
-import { median, processCpuMs, threadsCpuMs } from './support/proc';
+import {
+  mainThreadCpuMs,
+  median,
+  processCpuMs,
+  threadsCpuMs,
+  threadsCpuMsByName,
+} from './support/proc';
 import { printRows } from './support';
 
 const MIB = 1024 * 1024;
 const SIZE = Number(process.env.VAULT_HTTP_MIB ?? 16) * MIB;
-const FILES = 4;
+/** Files per round: 64 MiB in all (4 of 16 MiB, 64 of 1 MiB), `VAULT_HTTP_FILES` to choose. */
+const FILES = Number(process.env.VAULT_HTTP_FILES ?? Math.max(4, Math.ceil((64 * MIB) / SIZE)));
 const ROUNDS = Number(process.env.VAULT_HTTP_ROUNDS ?? 5);
+/**
+ * Untimed rounds first (`VAULT_HTTP_WARMUP`, 3): the servers' code optimized, the API's SQLite
+ * checkpoint thread started (at its first writes: a one-off of ~100 ms of module loading) and
+ * their heaps grown, which one round left to the timed ones.
+ */
+const WARMUP = Number(process.env.VAULT_HTTP_WARMUP ?? 3);
 /** A pause after a rig's last answer before its CPU is read (not timed: CPU only). */
 const SETTLE_MS = 30;
 const ADMIN = 'mdai_adm_benchbenchbenchbenchbench';
@@ -61,29 +76,94 @@ interface Rig {
 }
 
 type Op = 'store' | 'read';
-/** Server CPU ms per MiB of each op: schedstat (`fine`), and `/proc/<pid>/stat` ticks. */
-type Measure = Record<Op, number> & { ticks: Record<Op, number> };
+/**
+ * Server CPU ms per MiB of each op: every thread's schedstat; the main thread's alone (the
+ * event loop: without libuv's pool, which writes and reads the files, and V8's helper threads,
+ * which mark the heap); and `/proc/<pid>/stat` ticks.
+ */
+type Measure = Record<Op, number> & { main: Record<Op, number>; ticks: Record<Op, number> };
 
-async function measure(rig: Rig, data: Buffer): Promise<Measure> {
+/**
+ * One round: `FILES` stores, then their reads, the rigs taking turns request by request (in
+ * `order`, which the rounds rotate), so that every rig meets the same moments of a machine
+ * other work loads. Each rig's CPU is read around the whole phase (an idle server's timers
+ * cost next to nothing), SETTLE_MS after the phase's last answer.
+ */
+async function measureRound(order: Rig[], data: Buffer): Promise<Record<string, Measure>> {
+  const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  const mib = (FILES * data.length) / MIB;
+  const sample = (rig: Rig) => {
+    const pid = rig.child.proc.pid!;
+    return [threadsCpuMs(pid), mainThreadCpuMs(pid), processCpuMs(pid)];
+  };
+  const phase = async (run: (rig: Rig, i: number) => Promise<void>) => {
+    const from = new Map(order.map((rig) => [rig, sample(rig)]));
+    for (let i = 0; i < FILES; i++) {
+      for (let k = 0; k < order.length; k++) await run(order[(i + k) % order.length], i);
+    }
+    await settle();
+    return new Map(
+      order.map((rig) => [rig, sample(rig).map((value, j) => (value - from.get(rig)![j]) / mib)]),
+    );
+  };
+  const ids = new Map<Rig, string[]>(order.map((rig) => [rig, []]));
+  const store = await phase(async (rig) => {
+    ids.get(rig)!.push(await rig.store(data));
+  });
+  const read = await phase(async (rig, i) => {
+    if ((await rig.read(ids.get(rig)![i])) !== data.length) {
+      throw new Error(`${rig.name}: read lost bytes`);
+    }
+  });
+  return Object.fromEntries(
+    order.map((rig) => {
+      const [s, r] = [store.get(rig)!, read.get(rig)!];
+      const m: Measure = {
+        store: s[0],
+        read: r[0],
+        main: { store: s[1], read: r[1] },
+        ticks: { store: s[2], read: r[2] },
+      };
+      return [rig.name, m];
+    }),
+  );
+}
+
+/** Each thread name's CPU ms per MiB over `FILES` stores, then over their reads. */
+async function byThread(rig: Rig, data: Buffer): Promise<Record<Op, Record<string, number>>> {
   const pid = rig.child.proc.pid!;
   const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const mib = (FILES * data.length) / MIB;
-  let [cpu, ticks] = [threadsCpuMs(pid), processCpuMs(pid)];
+  const delta = (from: Record<string, number>) => {
+    const to = threadsCpuMsByName(pid);
+    return Object.fromEntries(
+      Object.entries(to).map(([name, ms]) => [name, (ms - (from[name] ?? 0)) / mib]),
+    );
+  };
+  let from = threadsCpuMsByName(pid);
   const ids: string[] = [];
   for (let i = 0; i < FILES; i++) ids.push(await rig.store(data));
   await settle();
-  const store = [threadsCpuMs(pid) - cpu, processCpuMs(pid) - ticks];
-  [cpu, ticks] = [threadsCpuMs(pid), processCpuMs(pid)];
-  for (const id of ids) {
-    if ((await rig.read(id)) !== data.length) throw new Error(`${rig.name}: read lost bytes`);
-  }
+  const store = delta(from);
+  from = threadsCpuMsByName(pid);
+  for (const id of ids) await rig.read(id);
   await settle();
-  const read = [threadsCpuMs(pid) - cpu, processCpuMs(pid) - ticks];
-  return {
-    store: store[0] / mib,
-    read: read[0] / mib,
-    ticks: { store: store[1] / mib, read: read[1] / mib },
-  };
+  return { store, read: delta(from) };
+}
+
+/** V8 CPU profiles of an API child over `FILES` stores and over their reads, into `dir`. */
+async function profile(rig: Rig, data: Buffer, dir: string): Promise<void> {
+  const ids: string[] = [];
+  rig.child.send('profile-start');
+  await rig.child.expect('PROFILING');
+  for (let i = 0; i < FILES; i++) ids.push(await rig.store(data));
+  rig.child.send(`profile-stop ${join(dir, `${rig.name}-store.cpuprofile`)}`);
+  await rig.child.expect('PROFILED');
+  rig.child.send('profile-start');
+  await rig.child.expect('PROFILING');
+  for (const id of ids) await rig.read(id);
+  rig.child.send(`profile-stop ${join(dir, `${rig.name}-read.cpuprofile`)}`);
+  await rig.child.expect('PROFILED');
 }
 
 function apiRig(name: string, child: BenchChild, port: string): Rig {
@@ -124,6 +204,9 @@ export async function run(): Promise<void> {
     ADMIN_API_KEYS: ADMIN,
     AUDITOR_API_KEYS: AUDITOR,
     VAULT_MAX_FILE_BYTES: String(SIZE),
+    // small files come 64 a round: more than the default limit lets one address send
+    RATE_LIMIT_PER_IP: '1000000',
+    RATE_LIMIT_PER_CREDENTIAL: '1000000',
   };
   const ours = BenchChild.start('support/serve-api.ts', [], apiEnv);
   const bare = BenchChild.start('support/bare-vault.js');
@@ -133,11 +216,19 @@ export async function run(): Promise<void> {
   const before = beforeDir
     ? BenchChild.startIn(beforeDir, 'support/serve-api.ts', [], { ...apiEnv, DATA_DIR: beforeData })
     : undefined;
+  // VAULT_HTTP_TWIN=1: a second server of this checkout in the same rounds, whose distance from
+  // `ours` is the spread between two servers of the same code on this machine now
+  const twinData = mkdtempSync(join(tmpdir(), 'mdai-bench-vault-http-twin-'));
+  const twin =
+    process.env.VAULT_HTTP_TWIN === '1'
+      ? BenchChild.start('support/serve-api.ts', [], { ...apiEnv, DATA_DIR: twinData })
+      : undefined;
   try {
     const bareBase = `http://127.0.0.1:${await bare.expect('READY')}/files`;
     const rigs: Rig[] = [
       apiRig('ours', ours, await ours.expect('READY')),
       ...(before ? [apiRig('before', before, await before.expect('READY'))] : []),
+      ...(twin ? [apiRig('twin', twin, await twin.expect('READY'))] : []),
       {
         name: 'bare',
         child: bare,
@@ -149,23 +240,45 @@ export async function run(): Promise<void> {
       },
     ];
     const data = randomBytes(SIZE);
-    for (const rig of rigs) await measure(rig, data); // warm-up
-    const results: Record<string, Record<Op | 'storeTicks' | 'readTicks', number[]>> = {};
-    for (const rig of rigs)
-      results[rig.name] = { store: [], read: [], storeTicks: [], readTicks: [] };
+    const rotated = (round: number) => rigs.map((_, k) => rigs[(round + k) % rigs.length]);
+    for (let round = 0; round < WARMUP; round++) await measureRound(rotated(round), data);
+    type Series = Op | 'storeMain' | 'readMain' | 'storeTicks' | 'readTicks';
+    const results: Record<string, Record<Series, number[]>> = {};
+    for (const rig of rigs) {
+      results[rig.name] = {
+        store: [],
+        read: [],
+        storeMain: [],
+        readMain: [],
+        storeTicks: [],
+        readTicks: [],
+      };
+    }
     for (let round = 0; round < ROUNDS; round++) {
-      for (const rig of round % 2 ? [...rigs].reverse() : rigs) {
-        const r = await measure(rig, data);
+      const measured = await measureRound(rotated(round), data);
+      for (const rig of rigs) {
+        const r = measured[rig.name];
         results[rig.name].store.push(r.store);
         results[rig.name].read.push(r.read);
+        results[rig.name].storeMain.push(r.main.store);
+        results[rig.name].readMain.push(r.main.read);
         results[rig.name].storeTicks.push(r.ticks.store);
         results[rig.name].readTicks.push(r.ticks.read);
       }
     }
     const roundRatios = (op: Op) =>
       results.ours[op].map((ours, round) => ours / results.bare[op][round]);
+    const profileDir = process.env.VAULT_HTTP_PROFILE;
+    const threads: Record<string, Record<Op, Record<string, number>>[]> = {};
+    if (profileDir) {
+      mkdirSync(profileDir, { recursive: true });
+      for (let round = 0; round < 3; round++) {
+        for (const rig of rigs) (threads[rig.name] ??= []).push(await byThread(rig, data));
+      }
+      for (const rig of rigs) if (rig.name !== 'bare') await profile(rig, data, profileDir);
+    }
     printRows(
-      `Vault over HTTP, server CPU per MiB (${SIZE / MIB} MiB files, ${FILES} per round, medians of ${ROUNDS} interleaved rounds; ratio = ours / baseline, lower is better)`,
+      `Vault over HTTP, server CPU per MiB (${SIZE / MIB} MiB files, ${FILES} per round, medians of ${ROUNDS} interleaved rounds after ${WARMUP} untimed; ratio = ours / baseline, lower is better)`,
       [
         ...(['store', 'read'] as const).map((op) => ({
           metric: `${op}: ${op === 'store' ? 'POST /api/v5/vault' : 'GET /api/v5/vault/:id'} vs bare HTTP + GCM + disk`,
@@ -179,24 +292,57 @@ export async function run(): Promise<void> {
             .join(', ')})`,
         })),
         ...(['store', 'read'] as const).map((op) => ({
+          metric: `${op}, the main thread alone (the event loop; without libuv's pool and V8's helper threads)`,
+          ours: median(results.ours[`${op}Main`]),
+          baseline: median(results.bare[`${op}Main`]),
+          unit: 'ms/MiB',
+        })),
+        ...(['store', 'read'] as const).map((op) => ({
           metric: `${op}, the same from /proc/<pid>/stat (10 ms ticks: a check, coarse)`,
           ours: median(results.ours[`${op}Ticks`]),
           baseline: median(results.bare[`${op}Ticks`]),
           unit: 'ms/MiB',
         })),
-        ...(results.before
-          ? (['store', 'read'] as const).map((op) => ({
-              metric: `before (BENCH_BEFORE_DIR): ${op}`,
-              ours: median(results.before[op]),
-              baseline: median(results.bare[op]),
+        ...(['before', 'twin'] as const).flatMap((other) =>
+          results[other]
+            ? (['store', 'read'] as const).flatMap((op) => [
+                {
+                  metric: `${other === 'before' ? 'before (BENCH_BEFORE_DIR)' : 'twin (VAULT_HTTP_TWIN)'}: ${op}`,
+                  ours: median(results[other][op]),
+                  baseline: median(results.bare[op]),
+                  unit: 'ms/MiB',
+                  note: `(each round's ratio: median ${median(
+                    results[other][op].map((value, round) => value / results.bare[op][round]),
+                  ).toFixed(2)}; ours / ${other}, each round: median ${median(
+                    results.ours[op].map((ours, round) => ours / results[other][op][round]),
+                  ).toFixed(2)})`,
+                },
+                {
+                  metric: `${other}: ${op}, the main thread alone`,
+                  ours: median(results[other][`${op}Main`]),
+                  baseline: median(results.bare[`${op}Main`]),
+                  unit: 'ms/MiB',
+                },
+              ])
+            : [],
+        ),
+        ...Object.entries(threads).flatMap(([name, rounds]) =>
+          (['store', 'read'] as const).flatMap((op) => {
+            const names = [...new Set(rounds.flatMap((r) => Object.keys(r[op])))].sort();
+            return names.map((thread) => ({
+              metric: `${name} ${op}, thread ${thread} (median of ${rounds.length})`,
+              ours: median(rounds.map((r) => r[op][thread] ?? 0)),
+              baseline: median(threads.bare.map((r) => r[op][thread] ?? 0)),
               unit: 'ms/MiB',
-            }))
-          : []),
+            }));
+          }),
+        ),
       ],
     );
   } finally {
-    await Promise.all([ours.stop(), bare.stop(), before?.stop()]);
+    await Promise.all([ours.stop(), bare.stop(), before?.stop(), twin?.stop()]);
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(beforeData, { recursive: true, force: true });
+    rmSync(twinData, { recursive: true, force: true });
   }
 }

@@ -21,7 +21,7 @@ const SIZE = 64 * MIB;
 const ROUNDS = Number(process.env.VAULT_PIPELINE_ROUNDS ?? 7);
 
 type Format = typeof format;
-type Storage = new (config: { get: () => { uploadsDir: string } }) => VaultBlobStorage;
+type Storage = new (app: { uploadsDir: string }) => VaultBlobStorage;
 
 /** The plaintext as a request delivers it: 64 KiB pieces, fresh buffers. */
 async function* request(data: Buffer): AsyncGenerator<Buffer> {
@@ -41,7 +41,7 @@ function cpuMs(): number {
 }
 
 async function ours(data: Buffer, dir: string, fmt: Format, Store: Storage) {
-  const storage = new Store({ get: () => ({ uploadsDir: dir }) });
+  const storage = new Store({ uploadsDir: dir });
   const key = randomBytes(32);
   const id = newId();
   let t = cpuMs();

@@ -177,7 +177,7 @@ describe('console endpoints and /console serving (e2e)', () => {
       expect(all.body[0]).toEqual({
         workerId: expect.stringMatching(/^[0-9a-f]{24}$/),
         name: 'W1',
-        phone: '+91 98100 00001',
+        phone: '+919810000001', // stored in E.164
         siteIds: [siteA],
         trustScore: expect.any(Number),
         sponsorKind: 'admin',

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { BlockList } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { http, startTestApp } from './support/test-app';
@@ -85,6 +86,29 @@ describe('docker-compose.yml', () => {
     // the image has node and no curl
     expect(health.test.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
     expect(health).toMatchObject({ timeout: expect.any(String), start_period: expect.any(String) });
+  });
+
+  it("should trust X-Forwarded-For from nginx's fixed address only: in the network's subnet, outside the range other containers get", () => {
+    const address = compose.services.proxy.networks?.default?.ipv4_address;
+    expect(address).toEqual(expect.any(String));
+    // what the replicas trust when .env does not say (.env.example leaves it commented out)
+    expect(interpolate(composeEnvironment('api').TRUST_PROXY, {})).toBe(address);
+    expect(parseDotenv(read('.env.example')).TRUST_PROXY).toBeUndefined();
+    const [pool] = compose.networks?.default?.ipam?.config ?? [];
+    const block = (cidr: string) => {
+      const [network, prefix] = cidr.split('/');
+      const list = new BlockList();
+      list.addSubnet(network, Number(prefix), 'ipv4');
+      return list;
+    };
+    expect(block(pool.subnet!).check(address!, 'ipv4')).toBe(true);
+    expect(block(pool.ip_range!).check(address!, 'ipv4')).toBe(false);
+    expect(block(pool.subnet!).check(pool.gateway!, 'ipv4')).toBe(true);
+    expect(pool.gateway).not.toBe(address);
+    // every other service is on that network alone, with an address from ip_range
+    for (const service of services.filter((s) => s !== 'proxy')) {
+      expect([service, compose.services[service].networks]).toEqual([service, undefined]);
+    }
   });
 
   it('should run an nginx that re-resolves `api` when the shipped config asks it to (1.27.3 or later)', () => {

@@ -46,6 +46,24 @@ async function trustOf(t: TestApp, deviceId: string) {
   return res.body;
 }
 
+/** Every device's `liveTrustScore` from the device list (`?trust=live`), walking its pages. */
+async function liveScores(t: TestApp): Promise<Map<string, number>> {
+  const scores = new Map<string, number>();
+  let after = '';
+  for (;;) {
+    const res = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/devices?trust=live&limit=2${after && `&after=${after}`}`,
+      { key: t.keys.admin },
+    );
+    expect(res.status).toBe(200);
+    for (const d of res.body) scores.set(d.deviceId, d.liveTrustScore);
+    if (res.body.length < 2) return scores;
+    after = res.body[res.body.length - 1].deviceId;
+  }
+}
+
 function factor(trust: any, name: string) {
   return trust.factors.find((f: any) => f.name === name);
 }
@@ -165,6 +183,7 @@ describe('fraud rules on synced attendance (e2e)', () => {
     const p = await phone();
     const before = await trustOf(t, p.deviceId);
     expect(before.score).toBe(50);
+    expect((await liveScores(t)).get(p.deviceId)).toBe(50);
     const t0 = clock.now().getTime();
     passes(2 * HOUR);
     await syncBatch(t.baseUrl, p.token, [
@@ -176,6 +195,8 @@ describe('fraud rules on synced attendance (e2e)', () => {
     expect(factor(after, 'fraud_history').effect).toBeLessThan(0);
     expect(factor(after, 'fraud_history').detail).toContain('impossible_travel x1');
     expect(factor(after, 'fraud_history').detail).toContain('outside_geofence x1');
+    // the device list's live score is the same formula over the same inputs, read per page
+    expect((await liveScores(t)).get(p.deviceId)).toBe(after.score);
     expect(after.factors.map((f: any) => f.name)).toEqual([
       'baseline',
       'device_age',
@@ -314,6 +335,68 @@ describe('trust score, auto-block and assisted onboarding (e2e, controllable clo
     expect(again.body.accepted).toBe(1);
   });
 
+  it("should let an admin's unblock hold: the floor weighs only the fraud events recorded since", async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'floor-sim-0004' });
+    clock.advance(600_000);
+    const forged = (at: number) => ({
+      ...packet(p, new Date(at), SITE),
+      signature: 'ab'.repeat(32),
+    });
+    const future = (ms: number) =>
+      packet(p, new Date(clock.now().getTime() + 3_600_000 + ms), SITE);
+    // the sync's own request factors are +15 (its app's headers): 65, less 52 for one burst's
+    // events at full weight (four forged: invalid_signature -24 at the cap; four an hour ahead:
+    // timestamp_in_future -9; three malformed: -6; one 50 km away a minute later:
+    // impossible_travel -10 and outside_geofence -3) = 13, under the floor of 20
+    const burst = () => {
+      const at = clock.now().getTime() - 300_000;
+      return [
+        packet(p, new Date(at), SITE),
+        packet(p, new Date(at + 60_000), north(SITE, 50_000), { type: 'check_out' }),
+        ...[1, 2, 3, 4].map((i) => forged(at + i * 1000)),
+        ...[1, 2, 3, 4].map(future),
+        ...[1, 2, 3].map((i) => ({
+          ...packet(p, new Date(at + 10_000 + i), SITE),
+          signature: 'AB'.repeat(32),
+        })),
+      ];
+    };
+    const first = await syncBatch(t.baseUrl, p.token, burst());
+    expect(first.status).toBe(200);
+    expect(first.body.accepted).toBe(2);
+    const blockedEvents = async () =>
+      (
+        await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}`, { key: t.keys.admin })
+      ).body.events.filter((e: any) => e.action === 'blocked');
+    expect(await blockedEvents()).toHaveLength(1);
+
+    clock.advance(60_000);
+    const unblock = await http(t.baseUrl, 'POST', `/api/v5/devices/${p.deviceId}/unblock`, {
+      key: t.keys.admin,
+      body: { reason: 'a test build of the app; checked with the worker' },
+    });
+    expect(unblock.status).toBe(200);
+    // the events before the unblock still lower the score, but no longer block
+    clock.advance(60_000);
+    expect((await trustOf(t, p.deviceId)).score).toBeLessThan(20);
+    const clean = await syncBatch(t.baseUrl, p.token, [
+      packet(p, new Date(clock.now().getTime() - 30_000), SITE, { type: 'check_out' }),
+    ]);
+    expect(clean.status).toBe(200);
+    expect(clean.body.accepted).toBe(1);
+    expect(await blockedEvents()).toHaveLength(1);
+
+    // a new burst after the unblock is judged on its own, and blocks again
+    clock.advance(120_000);
+    const again = await syncBatch(t.baseUrl, p.token, burst());
+    expect(again.status).toBe(200);
+    const blocks = await blockedEvents();
+    expect(blocks).toHaveLength(2);
+    expect(blocks.map((e: any) => e.reason).join(' ')).toMatch(
+      /trust score \d+ since the unblock of \S+ below the floor 20/,
+    );
+  });
+
   it('should block a device at once when the request itself scores below the floor', async () => {
     const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'floor-sim-0002' });
     const other = await enrollPhone(t.baseUrl, t.keys.admin, p.siteId, {
@@ -414,6 +497,25 @@ describe('trust score, auto-block and assisted onboarding (e2e, controllable clo
         detail: `own record (inheritance from thekedar ${thekedarId} ended ${until})`,
       });
       expect((await trustOf(t, reg.body.deviceId)).score).toBe(60);
+    });
+
+    it("should list every device's live score as its trust view gives it (thekedar, inherited, own)", async () => {
+      const live = await liveScores(t);
+      expect(live.has(device.deviceId)).toBe(true); // the thekedar's own phone
+      expect(live.size).toBeGreaterThanOrEqual(3);
+      for (const [deviceId, score] of live) {
+        expect([deviceId, score]).toEqual([deviceId, (await trustOf(t, deviceId)).score]);
+      }
+      const plain = await http(t.baseUrl, 'GET', '/api/v5/devices?limit=500', {
+        key: t.keys.admin,
+      });
+      expect(plain.status).toBe(200);
+      expect(plain.body.some((d: any) => 'liveTrustScore' in d)).toBe(false);
+      const wrong = await http(t.baseUrl, 'GET', '/api/v5/devices?trust=stored', {
+        key: t.keys.admin,
+      });
+      expect(wrong.status).toBe(400);
+      expect(wrong.body.code).toBe('validation_failed');
     });
 
     it('should refuse a forged signature, a tampered body and a wrong device, each with a fraud event', async () => {

@@ -71,11 +71,11 @@ describe('ledger transparency log (e2e)', () => {
     );
     expect(proof.status).toBe(200);
     expect(consistencyHolds(5, 10, one.root, two.root, proof.body.proof)).toBe(true);
-    // inclusion proof by packetId and by seq, against an older tree size
+    // inclusion proof by (packetId, deviceId) and by seq, against an older tree size
     const byPacket = await http(
       t.baseUrl,
       'GET',
-      `/api/v5/ledger/${phone.siteId}/proof/inclusion?packetId=${first.results[2].packetId}&treeSize=5`,
+      `/api/v5/ledger/${phone.siteId}/proof/inclusion?packetId=${first.results[2].packetId}&deviceId=${phone.deviceId}&treeSize=5`,
       { key: t.keys.auditor },
     );
     expect(byPacket.status).toBe(200);

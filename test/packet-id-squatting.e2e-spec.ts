@@ -106,15 +106,15 @@ describe('a packetId is unique per device: no device can take another device’s
     expect(seqsOf(victim.workerId)).toEqual([res.body.results[0].seq]);
     expect(seqsOf(squatter.workerId)).toEqual([first.body.results[0].seq]);
 
-    // an inclusion proof by packetId names the device when two devices have it on the site
-    const ambiguous = await http(
+    // an inclusion proof by packetId names the device: a packetId alone names no link
+    const alone = await http(
       t.baseUrl,
       'GET',
       `/api/v5/ledger/${siteId}/proof/inclusion?packetId=${packetId}`,
       { key: t.keys.auditor },
     );
-    expect(ambiguous.status).toBe(409);
-    expect(ambiguous.body).toMatchObject({ code: 'ambiguous_packet_id' });
+    expect(alone.status).toBe(400);
+    expect(alone.body).toMatchObject({ code: 'invalid_proof_request' });
     for (const [phone, seq] of [
       [victim, res.body.results[0].seq],
       [squatter, first.body.results[0].seq],

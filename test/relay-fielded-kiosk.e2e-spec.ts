@@ -1,8 +1,8 @@
 import { Env } from '@app/common';
-import { FakeUpstream, fakeJpeg } from './support/fake-upstream';
+import { FakeUpstream, fakeJpeg, startUpstreamApps, UpstreamApps } from './support/fake-upstream';
 import { FieldedKiosk, KIOSK_ACK_WAIT_MS } from './support/fielded-kiosk';
 import { freePort } from './support/processes';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
 
 const PLATFORM_ID = 'PLT_fieldedUser001';
@@ -15,25 +15,17 @@ const TEST_TIMEOUT = KIOSK_ACK_WAIT_MS + 15_000;
  * the app is the legacy app; the upstream a real local HTTP server.
  */
 describe('the fielded legacy kiosk when things go wrong (e2e)', () => {
+  let relay: UpstreamApps;
   let upstream: FakeUpstream;
-  const apps: TestApp[] = [];
 
   beforeAll(async () => {
-    upstream = await new FakeUpstream().start();
+    relay = await startUpstreamApps({ apps: 0 });
+    upstream = relay.upstream;
   });
-  afterAll(async () => {
-    for (const t of apps) await t.close().catch(() => undefined);
-    await upstream.stop();
-  });
-  beforeEach(() => {
-    upstream.calls.length = 0;
-  });
+  afterAll(() => relay.close());
+  beforeEach(() => relay.reset());
 
-  async function server(env: Env = {}): Promise<TestApp> {
-    const t = await startTestApp({ UPSTREAM_URL: upstream.url, ...env });
-    apps.push(t);
-    return t;
-  }
+  const server = (env: Env = {}): Promise<TestApp> => relay.start(env);
 
   /** /auth, the kiosk on /ws/hardware, the app on /ws/app, the platform id handed over. */
   async function session(

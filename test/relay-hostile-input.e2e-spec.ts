@@ -4,7 +4,7 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import WebSocket from 'ws';
 import { RelayHub } from '@app/relay';
-import { FakeUpstream, fakeJpeg } from './support/fake-upstream';
+import { FakeUpstream, fakeJpeg, startUpstreamApps, UpstreamApps } from './support/fake-upstream';
 import { holdsPlatformId } from './support/leaks';
 import { TestKiosk } from './support/kiosk';
 import { legacyPair, openSession, pair } from './support/pairing';
@@ -67,20 +67,15 @@ async function legacyPairOn(t: TestApp): Promise<{ hardware: TestSocket; app: Te
  * legacy hardware, break the WebSocket protocol. Each test is one of those attacks.
  */
 describe('relay under hostile input (e2e)', () => {
+  let relay: UpstreamApps;
   let t: TestApp;
   let upstream: FakeUpstream;
 
   beforeAll(async () => {
-    upstream = await new FakeUpstream().start();
-    t = await startTestApp({
-      UPSTREAM_URL: upstream.url,
-      RATE_LIMIT_PER_IP: '100000',
-    });
+    relay = await startUpstreamApps({ env: { RATE_LIMIT_PER_IP: '100000' } });
+    ({ t, upstream } = relay);
   });
-  afterAll(async () => {
-    await t.close();
-    await upstream.stop();
-  });
+  afterAll(() => relay.close());
 
   const pairedLegacy = () => legacyPairOn(t);
 

@@ -1,8 +1,8 @@
-import { FakeUpstream, fakeJpeg } from './support/fake-upstream';
+import { FakeUpstream, fakeJpeg, startUpstreamApps, UpstreamApps } from './support/fake-upstream';
 import { TestKiosk } from './support/kiosk';
 import { disguises, holdsPlatformId } from './support/leaks';
 import { openSession, pair } from './support/pairing';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
 
 const PLATFORM_ID = 'PLT_leakTarget0042';
@@ -13,17 +13,15 @@ const SECOND_ID = 'PLT_secondUser0077';
  * test is an attack that worked on the earlier relay.
  */
 describe('platform id leaks a modified kiosk tried (e2e)', () => {
+  let relay: UpstreamApps;
   let t: TestApp;
   let upstream: FakeUpstream;
 
   beforeAll(async () => {
-    upstream = await new FakeUpstream().start();
-    t = await startTestApp({ UPSTREAM_URL: upstream.url });
+    relay = await startUpstreamApps();
+    ({ t, upstream } = relay);
   });
-  afterAll(async () => {
-    await t.close();
-    await upstream.stop();
-  });
+  afterAll(() => relay.close());
 
   async function legacySession(): Promise<{
     token: string;

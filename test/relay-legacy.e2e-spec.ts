@@ -1,4 +1,4 @@
-import { FakeUpstream, fakeJpeg } from './support/fake-upstream';
+import { FakeUpstream, fakeJpeg, startUpstreamApps, UpstreamApps } from './support/fake-upstream';
 import { legacyPair as legacyPairIn } from './support/pairing';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
@@ -11,21 +11,17 @@ const PLATFORM_ID = 'PLT_jjbmYWeq3o1W';
  * platform id, only the session's alias.
  */
 describe('legacy protocol (e2e)', () => {
+  let relay: UpstreamApps;
   let t: TestApp;
   let upstream: FakeUpstream;
 
   beforeAll(async () => {
-    upstream = await new FakeUpstream().start();
-    t = await startTestApp({
-      UPSTREAM_URL: upstream.url,
-      UPSTREAM_API_KEY: 'mercle',
-      RELAY_PING_INTERVAL_MS: '300',
+    relay = await startUpstreamApps({
+      env: { UPSTREAM_API_KEY: 'mercle', RELAY_PING_INTERVAL_MS: '300' },
     });
+    ({ t, upstream } = relay);
   });
-  afterAll(async () => {
-    await t.close();
-    await upstream.stop();
-  });
+  afterAll(() => relay.close());
 
   const legacyPair = () => legacyPairIn(t);
 

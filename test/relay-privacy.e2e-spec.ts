@@ -1,8 +1,8 @@
-import { FakeUpstream, fakeJpeg } from './support/fake-upstream';
+import { FakeUpstream, fakeJpeg, startUpstreamApps, UpstreamApps } from './support/fake-upstream';
 import { TestKiosk } from './support/kiosk';
 import { disguises, holdsPlatformId } from './support/leaks';
 import { openSession, pair } from './support/pairing';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
 import { pickWith, seededRandom as prng } from '@app/common/testing/seeded-random';
 
@@ -61,20 +61,16 @@ function payload(random: () => number, realPid: string, depth = 0): unknown {
 }
 
 describe('platform id never reaches a kiosk (property, e2e)', () => {
+  let relay: UpstreamApps;
   let t: TestApp;
   let upstream: FakeUpstream;
   beforeAll(async () => {
-    upstream = await new FakeUpstream().start();
-    t = await startTestApp({
-      RELAY_RATE_PER_SECOND: '10000',
-      RELAY_RATE_BURST: '10000',
-      UPSTREAM_URL: upstream.url,
+    relay = await startUpstreamApps({
+      env: { RELAY_RATE_PER_SECOND: '10000', RELAY_RATE_BURST: '10000' },
     });
+    ({ t, upstream } = relay);
   });
-  afterAll(async () => {
-    await t.close();
-    await upstream.stop();
-  });
+  afterAll(() => relay.close());
 
   it.each([1, 2, 3])(
     'should strip it from 300 random nested to_device payloads (seed %i)',

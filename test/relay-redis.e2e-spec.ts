@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeUpstream, fakeJpeg } from './support/fake-upstream';
+import { FakeUpstream, fakeJpeg, startUpstreamApps, UpstreamApps } from './support/fake-upstream';
 import { TestKiosk } from './support/kiosk';
 import { connectDevice, openSession, pair } from './support/pairing';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -16,21 +16,22 @@ const PLATFORM_ID = 'PLT_scaleOut42';
  */
 describe('relay across two instances through Redis (e2e)', () => {
   let dataDir: string;
+  let relay: UpstreamApps;
   let a: TestApp;
   let b: TestApp;
   let upstream: FakeUpstream;
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mdai-redis-'));
-    upstream = await new FakeUpstream().start();
-    const env = { DATA_DIR: dataDir, REDIS_URL, UPSTREAM_URL: upstream.url, UPSTREAM_API_KEY: 'k' };
-    a = await startTestApp(env);
-    b = await startTestApp(env);
+    relay = await startUpstreamApps({
+      apps: 2,
+      env: { DATA_DIR: dataDir, REDIS_URL, UPSTREAM_API_KEY: 'k' },
+    });
+    [a, b] = relay.apps;
+    upstream = relay.upstream;
   });
   afterAll(async () => {
-    await a.close();
-    await b.close();
-    await upstream.stop();
+    await relay.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

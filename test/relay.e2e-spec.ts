@@ -1,6 +1,6 @@
 import { kioskAuthMessage } from '@app/kiosk-registry';
 import { OpensslKiosk } from './support/openssl';
-import { FakeUpstream, fakeJpeg } from './support/fake-upstream';
+import { FakeUpstream, fakeJpeg, startUpstreamApps, UpstreamApps } from './support/fake-upstream';
 import { TestKiosk } from './support/kiosk';
 import { connectDevice, openSession, pair } from './support/pairing';
 import { http, startTestApp, storeRow, TestApp } from './support/test-app';
@@ -9,33 +9,26 @@ import { TestSocket } from './support/ws-client';
 const PLATFORM_ID = 'PLT_jjbmYWeq3o1W';
 
 describe('pairing relay, new protocol (e2e)', () => {
+  let relay: UpstreamApps;
   let t: TestApp;
   let upstream: FakeUpstream;
   let kiosk: TestKiosk;
   let n = 0;
 
   beforeAll(async () => {
-    upstream = await new FakeUpstream().start();
-    t = await startTestApp({
-      UPSTREAM_URL: upstream.url,
-      UPSTREAM_API_KEY: 'upstream-secret-key',
-      UPSTREAM_TIMEOUT_MS: '500',
-      UPSTREAM_RETRIES: '2',
-      RELAY_MAX_IMAGE_BYTES: '65536',
+    relay = await startUpstreamApps({
+      env: {
+        UPSTREAM_API_KEY: 'upstream-secret-key',
+        UPSTREAM_TIMEOUT_MS: '500',
+        UPSTREAM_RETRIES: '2',
+        RELAY_MAX_IMAGE_BYTES: '65536',
+      },
     });
+    ({ t, upstream } = relay);
     kiosk = await TestKiosk.registered(t, 'TEE-RELAY-1');
   });
-  afterAll(async () => {
-    await t.close();
-    await upstream.stop();
-  });
-  beforeEach(() => {
-    upstream.calls.length = 0;
-    upstream.behaviour = () => ({
-      status: 200,
-      body: { status: 'success', message: 'face verified' },
-    });
-  });
+  afterAll(() => relay.close());
+  beforeEach(() => relay.reset({ behaviour: true }));
 
   it('should run the whole flow: session, QR, join, auth, routing, submission, result, close', async () => {
     const session = await openSession(t, PLATFORM_ID);

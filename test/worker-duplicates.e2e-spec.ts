@@ -36,6 +36,8 @@ describe('duplicate workers (e2e)', () => {
     http(t.baseUrl, 'POST', '/api/v5/device/register', {
       body: { enrollmentCode, fingerprint: { os: 'Android 14', model: 'Redmi', simHash } },
     });
+  /** A number of nextPhoneNumber (`+91 98765 000NN`) as it is stored: E.164. */
+  const e164 = (typed: string) => typed.replace(/ /g, '');
   const workersAt = async (siteId: string) =>
     (
       await http(t.baseUrl, 'GET', `/api/v5/workers?siteId=${siteId}&limit=500`, {
@@ -72,7 +74,7 @@ describe('duplicate workers (e2e)', () => {
       { field: 'workerId', message: first.body.workerId },
     ]);
     expect(again.body.message).not.toContain(phone);
-    expect((await workersAt(siteA)).filter((w) => w.phone === phone)).toHaveLength(1);
+    expect((await workersAt(siteA)).filter((w) => w.phone === e164(phone))).toHaveLength(1);
     expect(await workersAt(siteB)).toEqual([]);
     // the same number at another site is another record (a worker can change contractor)
     expect((await asAdmin({ name: 'Sita Devi', phone, siteIds: [siteB] })).status).toBe(201);
@@ -91,7 +93,7 @@ describe('duplicate workers (e2e)', () => {
     const unchanged = await http(t.baseUrl, 'GET', `/api/v5/workers/${second.body.workerId}`, {
       key: t.keys.admin,
     });
-    expect(unchanged.body.phone).toBe(b);
+    expect(unchanged.body.phone).toBe(e164(b));
   });
 
   it("should answer a thekedar's repeated onboarding with its worker and a new code, until a phone registered", async () => {
@@ -107,7 +109,7 @@ describe('duplicate workers (e2e)', () => {
       trustInheritedUntil: first.body.trustInheritedUntil,
     });
     expect(retry.body.enrollmentCode).not.toBe(first.body.enrollmentCode);
-    expect((await workersAt(siteA)).filter((w) => w.phone === body.phone)).toHaveLength(1);
+    expect((await workersAt(siteA)).filter((w) => w.phone === e164(body.phone))).toHaveLength(1);
     // the lost code stopped working; the new one registers the worker's phone
     expect((await register(first.body.enrollmentCode, 'd0d0000000000001')).status).toBe(403);
     expect((await register(retry.body.enrollmentCode, 'd0d0000000000002')).status).toBe(201);
@@ -150,6 +152,6 @@ describe('duplicate workers (e2e)', () => {
     const body = { name: 'Lata', phone: nextPhoneNumber(), siteIds: [siteB] };
     const answers = await Promise.all(Array.from({ length: 8 }, () => asAdmin(body)));
     expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
-    expect((await workersAt(siteB)).filter((w) => w.phone === body.phone)).toHaveLength(1);
+    expect((await workersAt(siteB)).filter((w) => w.phone === e164(body.phone))).toHaveLength(1);
   });
 });

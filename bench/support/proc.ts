@@ -68,3 +68,22 @@ export function threadsCpuMs(pid: number): number {
   }
   return ns / 1e6;
 }
+
+/**
+ * CPU ms every live thread of a process has run so far, by thread name (`/proc/<pid>/task/<tid>/comm`:
+ * node's main thread, `libuv-worker`, `V8 Worker`, ...), from the scheduler's nanosecond counts.
+ */
+export function threadsCpuMsByName(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name =
+        tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      out[name] = (out[name] ?? 0) + ns / 1e6;
+    } catch {
+      // the thread exited since the listing
+    }
+  }
+  return out;
+}

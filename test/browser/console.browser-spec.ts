@@ -407,11 +407,20 @@ suite(title, () => {
 
       await tab.visit('#/devices', 'devices');
       expect(await tab.page.locator('table').innerText()).toContain(phone.deviceId);
-      // the list's score is the stored one of registration, and says so (the live one, lower
-      // after the fraud events, is on the device's page)
+      // the list shows the live score (lower after the fraud events) beside the stored one
+      // of registration, each under its own name
       const headers = await tab.page.locator('table thead th').allInnerTexts();
       expect(headers).toContain('Score at registration');
-      expect(headers).not.toContain('Trust');
+      const liveColumn = headers.indexOf('Trust now');
+      expect(liveColumn).toBeGreaterThanOrEqual(0);
+      const live = await http(t.baseUrl, 'GET', `/api/v5/devices/${phone.deviceId}/trust`, {
+        key: t.keys.admin,
+      });
+      const cells = await tab.page
+        .locator('table tbody tr', { hasText: phone.deviceId })
+        .locator('td')
+        .allInnerTexts();
+      expect(cells[liveColumn]).toBe(String(live.body.score));
 
       await tab.goto('#/fraud');
       await tab.page
@@ -558,7 +567,8 @@ suite(title, () => {
       const csv = readFileSync(await download.path(), 'utf8').split('\r\n');
       expect(csv[0]).toMatch(/^worker_id,worker_name,worker_phone,date,/);
       expect(
-        csv.filter((line) => line.startsWith(`${phone.workerId},Sita Devi,"'+91 `)),
+        // the phone typed `+91 98100 00001`, stored in E.164 (a leading + neutralized)
+        csv.filter((line) => line.startsWith(`${phone.workerId},Sita Devi,"'+919810000001",`)),
       ).toHaveLength(1);
       expect(csv.filter((line) => line.includes(`,${day},`))).toHaveLength(1);
       expect(await tab.page.getByText(/: 1 worker-day, /).count()).toBe(1);

@@ -1,4 +1,6 @@
 import { createServer, IncomingMessage, Server } from 'node:http';
+import { Env } from '@app/common';
+import { startTestApp, TestApp } from './test-app';
 
 export interface UpstreamCall {
   headers: IncomingMessage['headers'];
@@ -24,11 +26,14 @@ export type UpstreamBehaviour = (
  * scripted (status, body, delay); everything our code does against it is real HTTP.
  */
 export class FakeUpstream {
-  readonly calls: UpstreamCall[] = [];
-  behaviour: UpstreamBehaviour = () => ({
+  /** What it answers unless a test scripts otherwise: the face verified. */
+  static readonly VERIFIED: UpstreamBehaviour = () => ({
     status: 200,
     body: { status: 'success', message: 'face verified' },
   });
+
+  readonly calls: UpstreamCall[] = [];
+  behaviour: UpstreamBehaviour = FakeUpstream.VERIFIED;
   private server!: Server;
   url = '';
 
@@ -62,6 +67,76 @@ export class FakeUpstream {
     this.server.closeAllConnections();
     await new Promise((resolve) => this.server.close(resolve));
   }
+}
+
+export interface UpstreamAppsOptions {
+  /**
+   * The settings of every app started on the fixture, over UPSTREAM_URL (the fake upstream's
+   * address) and under a test's own (`start(env)`).
+   */
+  env?: Env;
+  /** Apps started at once, all with `env` (default 1; 0 when the tests start their own). */
+  apps?: number;
+}
+
+/** Apps of the real AppModule (startTestApp) whose upstream identity API is one FakeUpstream. */
+export interface UpstreamApps {
+  upstream: FakeUpstream;
+  /** The apps started so far, in order (those of `options.apps` first). */
+  apps: TestApp[];
+  /** The first app started. */
+  readonly t: TestApp;
+  /** One more app on the same upstream, with `env` over the fixture's; closed by `close`. */
+  start(env?: Env): Promise<TestApp>;
+  /** Forgets the calls the upstream got; with `behaviour`, it also answers FakeUpstream.VERIFIED again. */
+  reset(options?: { behaviour?: boolean }): void;
+  /** Closes every app a test has not closed itself, in order, then the upstream. */
+  close(): Promise<void>;
+}
+
+/**
+ * The relay suites' fixture: a FakeUpstream (a real local HTTP server) and, pointed at it, the
+ * apps the suite needs, each booted as main.ts does on a real port. An app's `close` may be
+ * called by a test (a shutdown test) and again by the fixture's: only the first one runs.
+ */
+export async function startUpstreamApps(options: UpstreamAppsOptions = {}): Promise<UpstreamApps> {
+  const upstream = await new FakeUpstream().start();
+  const apps: TestApp[] = [];
+  const start = async (env: Env = {}): Promise<TestApp> => {
+    const app = await startTestApp({ UPSTREAM_URL: upstream.url, ...options.env, ...env });
+    let closing: Promise<void> | undefined;
+    const close = app.close;
+    app.close = (closeOptions) => (closing ??= close(closeOptions));
+    apps.push(app);
+    return app;
+  };
+  const fixture: UpstreamApps = {
+    upstream,
+    apps,
+    get t() {
+      if (apps.length === 0) throw new Error('no app started on the fake upstream yet');
+      return apps[0];
+    },
+    start,
+    reset: ({ behaviour = false } = {}) => {
+      upstream.calls.length = 0;
+      if (behaviour) upstream.behaviour = FakeUpstream.VERIFIED;
+    },
+    close: async () => {
+      try {
+        for (const app of apps) await app.close();
+      } finally {
+        await upstream.stop();
+      }
+    },
+  };
+  try {
+    for (let i = 0; i < (options.apps ?? 1); i++) await start();
+  } catch (error) {
+    await fixture.close().catch(() => undefined);
+    throw error;
+  }
+  return fixture;
 }
 
 /** A tiny valid JPEG header plus filler: what a kiosk camera sends, as far as we check. */

@@ -14,7 +14,7 @@ import {
 } from './support/compose';
 import { run } from './support/processes';
 import { rawRequest } from './support/raw-http';
-import { Topology } from './support/stack';
+import { COMPOSE_PROXY_ADDRESS, LOCAL_PROXY_ADDRESS, Topology } from './support/stack';
 
 const PLATFORM_ID = 'PLT_topology0001';
 const MIB = 1024 * 1024;
@@ -60,11 +60,9 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
     expect(stack.replicas).toHaveLength(2);
     for (const env of stack.replicaEnv) {
       expect(Object.keys(env)).toEqual(expect.arrayContaining(Object.keys(compose)));
-      expect(env).toMatchObject({
-        NODE_ENV: 'production',
-        TRUST_PROXY: interpolate(compose.TRUST_PROXY, stack.dotenv),
-      });
-      expect(env.TRUST_PROXY).toBe('1');
+      // nginx's fixed address on the compose network, here the loopback address nginx uses
+      expect(interpolate(compose.TRUST_PROXY, stack.dotenv)).toBe(COMPOSE_PROXY_ADDRESS);
+      expect(env).toMatchObject({ NODE_ENV: 'production', TRUST_PROXY: LOCAL_PROXY_ADDRESS });
     }
     for (const target of [a, b, proxy]) {
       const health = await http(target.baseUrl, 'GET', '/health', { key: stack.keys.admin });
@@ -245,7 +243,7 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
         key: stack.keys.auditor,
       },
     );
-    // TRUST_PROXY=1: the address nginx saw (this test, on loopback), never the forged header
+    // TRUST_PROXY is nginx: the address nginx saw (this test, on loopback), never the forged header
     expect(audit.body).toHaveLength(1);
     expect(audit.body[0].ip).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
   });
@@ -270,7 +268,7 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
       'x-forwarded-for': '203.0.113.200',
     });
     expect([other.status, again.status]).toEqual([200, 429]);
-    // the vault audits the client's address, neither nginx's (127.0.0.1) nor a forged one
+    // the vault audits the client's address, neither nginx's (127.0.0.10) nor a forged one
     const stored = await fromAddress(
       '127.0.0.3',
       hostname,
@@ -291,6 +289,33 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
     });
     expect(audit.body.map((r: { ip: string }) => r.ip)).toEqual([
       expect.stringMatching(/^(::ffff:)?127\.0\.0\.3$/),
+    ]);
+  });
+
+  it('should believe X-Forwarded-For from nginx only: a peer that reaches a replica directly is audited at its own address', async () => {
+    // what another container on the compose network could do: skip nginx, forge the header
+    // (a hop count as TRUST_PROXY would believe it)
+    const { hostname, port } = new URL(a.baseUrl);
+    const stored = await fromAddress(
+      '127.0.0.4',
+      hostname,
+      Number(port),
+      'POST',
+      '/api/v5/vault',
+      {
+        'x-api-key': stack.keys.admin,
+        'content-type': 'image/jpeg',
+        'x-forwarded-for': '203.0.113.77',
+      },
+      randomBytes(1024),
+    );
+    expect(stored.status).toBe(201);
+    const fileId = (JSON.parse(stored.body) as { fileId: string }).fileId;
+    const audit = await http(proxy.baseUrl, 'GET', `/api/v5/vault/audit?fileId=${fileId}`, {
+      key: stack.keys.auditor,
+    });
+    expect(audit.body.map((r: { ip: string }) => r.ip)).toEqual([
+      expect.stringMatching(/^(::ffff:)?127\.0\.0\.4$/),
     ]);
   });
 

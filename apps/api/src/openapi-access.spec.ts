@@ -1,6 +1,21 @@
-import { CanActivate, Controller, Get, Injectable, Module, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  CanActivate,
+  Controller,
+  Get,
+  Injectable,
+  Module,
+  Post,
+  UseGuards,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ApiResponse, ErrorBody, describeGuard, HandlerCredential } from '@app/common';
+import {
+  ApiResponse,
+  BODY_PIPELINE_ERRORS,
+  ErrorBody,
+  describeGuard,
+  HandlerCredential,
+} from '@app/common';
 import { buildOpenApi } from './openapi';
 
 @Injectable()
@@ -49,6 +64,23 @@ class WrongStatusController {
   }
 }
 
+@Controller('with-body')
+class WithBodyController {
+  @Post()
+  post(@Body() body: unknown): unknown {
+    return body;
+  }
+}
+
+@ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
+@Controller('no-input')
+class NoInputController {
+  @Get()
+  get(): string {
+    return 'x';
+  }
+}
+
 async function documentOf(controller: new () => object) {
   @Module({ controllers: [controller] })
   class AppModule {}
@@ -80,6 +112,21 @@ describe('documentAccess (the OpenAPI document from the guards)', () => {
       ['forbidden'],
       ['site_not_found'],
     ]);
+  });
+
+  it('should list, on a route that reads a body, every code the body pipeline answers, under its status', async () => {
+    const op = (await documentOf(WithBodyController)).paths['/with-body'].post!;
+    for (const [status, codes] of Object.entries(BODY_PIPELINE_ERRORS)) {
+      const listed = (op.responses[status] as any).content['application/json'].schema.allOf[1]
+        .properties.code.enum as string[];
+      expect(listed).toEqual(expect.arrayContaining([...codes]));
+    }
+  });
+
+  it('should refuse an error answer that names no code where nothing else gives it one', async () => {
+    await expect(documentOf(NoInputController)).rejects.toThrow(
+      'NoInputController_get: its 400 error answer ("Invalid input") names no error code',
+    );
   });
 
   it('should refuse a code listed under a status it is not answered with', async () => {

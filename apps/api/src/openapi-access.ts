@@ -10,10 +10,11 @@ import { ApplicationConfig, ModulesContainer, Reflector } from '@nestjs/core';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import {
   AccessDoc,
+  BODY_PIPELINE_ERRORS,
   CredentialDoc,
   guardDescriber,
   HANDLER_CREDENTIAL_KEY,
-  JSON_BODY_ERRORS,
+  readsBody,
   RouteTargets,
 } from '@app/common';
 import { ERROR_CATALOGS, ERROR_STATUS } from './errors/error-status';
@@ -27,13 +28,16 @@ import { ERROR_CATALOGS, ERROR_STATUS } from './errors/error-status';
  *
  * - `security`: the credentials that admit the call (any one of them), `x-roles` the key roles;
  * - one error answer per status, each the shared ErrorBody with `code` narrowed to the codes
- *   that status can carry on this route: the guards' codes, the JSON body pipeline's on routes
- *   that read a body, `validation_failed` where a DTO is validated, and the codes named in the
+ *   that status can carry on this route: the guards' codes, the body pipeline's
+ *   (`BODY_PIPELINE_ERRORS`) on routes that read a body (`readsBody`, JsonBodyGuard's test),
+ *   `validation_failed` where a body or a DTO is validated, and the codes named in the
  *   route's own `@ApiResponse` descriptions (its domain errors);
  * - 429 carries `Retry-After`.
  *
- * A guard without a description, an operation no route backs, or a code whose status is not
- * the one it is listed under stops the build of the document (and `npm run openapi`).
+ * A guard without a description, an operation no route backs, a code whose status is not the
+ * one it is listed under, or an error answer left with no code (a hand-written one naming none,
+ * on a route where nothing else gives that status one) stops the build of the document (and
+ * `npm run openapi`, and the spec that holds docs/openapi.json to the controllers).
  */
 export function documentAccess(document: OpenAPIObject, app: INestApplication): void {
   const globalGuards = app
@@ -76,7 +80,7 @@ export function documentAccess(document: OpenAPIObject, app: INestApplication): 
           controller,
         ]);
         if (own) docs.push(own);
-        docs.push(pipelineErrors(route));
+        docs.push(...pipelineErrors(route));
         applyAccess(id, operation.op, docs);
       }
     }
@@ -109,8 +113,17 @@ function operationsById(document: OpenAPIObject): Map<string, { op: Operation }>
   return byId;
 }
 
-/** What the pipeline before the handler answers: the JSON body's errors, DTO validation. */
-function pipelineErrors({ handler, controller }: RouteTargets): AccessDoc {
+/**
+ * What the pipeline before the handler answers. A route that reads a body (as JsonBodyGuard
+ * decides it, `readsBody`): every refusal of the body pipeline (`BODY_PIPELINE_ERRORS`, what it
+ * raises) and `validation_failed` (the ValidationPipe's, or the handler's own check of a body it
+ * takes untyped, as the sync's). Another route: `validation_failed` where a query or path DTO is
+ * validated. JsonBodyGuard's 415 comes from its own description.
+ */
+function pipelineErrors({ handler, controller }: RouteTargets): AccessDoc[] {
+  if (readsBody(controller, handler)) {
+    return [{ errors: { 400: ['validation_failed'] } }, { errors: BODY_PIPELINE_ERRORS }];
+  }
   const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, handler.name) ?? {}) as Record<
     string,
     { index: number }
@@ -118,18 +131,14 @@ function pipelineErrors({ handler, controller }: RouteTargets): AccessDoc {
   const prototype = controller.prototype as object;
   const types = (Reflect.getMetadata('design:paramtypes', prototype, handler.name) ??
     []) as unknown[];
-  const kinds = Object.entries(args).map(([key, { index }]) => ({
-    type: Number(key.split(':')[0]),
-    validated: isDto(types[index]),
-  }));
-  if (kinds.some((k) => k.type === Number(RouteParamtypes.BODY)))
-    return { errors: JSON_BODY_ERRORS };
-  const validated = kinds.some(
-    (k) =>
-      k.validated &&
-      (k.type === Number(RouteParamtypes.QUERY) || k.type === Number(RouteParamtypes.PARAM)),
-  );
-  return { errors: validated ? { 400: ['validation_failed'] } : {} };
+  const validated = Object.entries(args).some(([key, { index }]) => {
+    const type = Number(key.split(':')[0]);
+    return (
+      isDto(types[index]) &&
+      (type === Number(RouteParamtypes.QUERY) || type === Number(RouteParamtypes.PARAM))
+    );
+  });
+  return validated ? [{ errors: { 400: ['validation_failed'] } }] : [];
 }
 
 /** A class the ValidationPipe validates (not a primitive's wrapper, not Object). */
@@ -204,9 +213,12 @@ function applyAccess(id: string, op: Operation, docs: AccessDoc[]): void {
 
   for (const [status, list] of codes) {
     if (list.length === 0) {
-      // an error answer nothing in the code gives: not documented
-      delete op.responses[String(status)];
-      continue;
+      // a hand-written error answer that names no code and that nothing on the route gives one
+      // (a controller-wide "Invalid input" on a route that takes none): say what it answers, or
+      // write it only on the routes that answer it
+      throw new Error(
+        `${id}: its ${status} error answer ("${op.responses[String(status)]?.description ?? ''}") names no error code, and no guard or pipeline step gives one here`,
+      );
     }
     const meanings = list.map((code) => `\`${code}\`: ${meaningOf(id, code, status)}`);
     // a hand-written description that says more than its codes leads; else the status's words

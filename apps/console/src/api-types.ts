@@ -86,6 +86,7 @@ export interface CreateSiteResponse {
 
 export interface CreateThekedarDto {
   name: string;
+  /** Stored in E.164. A number without a country code is one of PHONE_DEFAULT_COUNTRY (IN): `098100 00001`, `98100 00001`, `0091 98100 00001` and `+91 98100 00001` are one number. Not a possible number for its country: 400 invalid_phone. */
   phone: string;
 }
 
@@ -97,6 +98,7 @@ export interface CreateThekedarResponse {
 
 export interface CreateWorkerDto {
   name: string;
+  /** Stored in E.164. A number without a country code is one of PHONE_DEFAULT_COUNTRY (IN): `098100 00001`, `98100 00001`, `0091 98100 00001` and `+91 98100 00001` are one number. Not a possible number for its country: 400 invalid_phone. */
   phone: string;
   /** Sites the worker may check in at */
   siteIds: string[];
@@ -520,6 +522,7 @@ export interface SyncResponse {
 export interface ThekedarView {
   thekedarId: string;
   name: string;
+  /** E.164 (`+919810000001`); a person stored before phones were normalized (2026-12) shows its number as typed until it is changed */
   phone: string;
   trustScore: number;
   createdAt: string;
@@ -573,6 +576,7 @@ export interface UpdateSiteDto {
 
 export interface UpdateWorkerDto {
   name?: string;
+  /** Stored in E.164. A number without a country code is one of PHONE_DEFAULT_COUNTRY (IN): `098100 00001`, `98100 00001`, `0091 98100 00001` and `+91 98100 00001` are one number. Not a possible number for its country: 400 invalid_phone. */
   phone?: string;
 }
 
@@ -649,6 +653,8 @@ export interface WorkerDeviceDetailView {
   fingerprint: FingerprintView;
   /** The score the device was given at registration (the person's standing then), stored with it and never updated: not the live score. The live score, with its factors (fraud history, device age, block state), is GET /api/v5/devices/{deviceId}/trust; each sync records the score of its moment as meta.deviceTrustScore */
   trustScore: number;
+  /** With `?trust=live` only: the live score now (baseline, device age, fraud history, block state); its factors are GET /api/v5/devices/{deviceId}/trust */
+  liveTrustScore?: number;
   isBlocked: boolean;
   lastSeen?: string;
   createdAt: string;
@@ -675,6 +681,8 @@ export interface WorkerDeviceView {
   fingerprint: FingerprintView;
   /** The score the device was given at registration (the person's standing then), stored with it and never updated: not the live score. The live score, with its factors (fraud history, device age, block state), is GET /api/v5/devices/{deviceId}/trust; each sync records the score of its moment as meta.deviceTrustScore */
   trustScore: number;
+  /** With `?trust=live` only: the live score now (baseline, device age, fraud history, block state); its factors are GET /api/v5/devices/{deviceId}/trust */
+  liveTrustScore?: number;
   isBlocked: boolean;
   lastSeen?: string;
   createdAt: string;
@@ -691,6 +699,7 @@ export interface WorkerEnrollmentCodeResponse {
 export interface WorkerView {
   workerId: string;
   name: string;
+  /** E.164 (`+919810000001`); a person stored before phones were normalized (2026-12) shows its number as typed until it is changed */
   phone: string;
   siteIds: string[];
   trustScore: number;

@@ -41,6 +41,7 @@ export * from './http/json-answer';
 export * from './http/json-reply.adapter';
 export * from './http/device-page.query';
 export * from './http/body-pipeline';
+export * from './http/body-errors';
 export * from './http/json-body.guard';
 export * from './http/access-doc';
 export * from './http/no-store';

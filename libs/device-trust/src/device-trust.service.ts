@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock } from '@app/common';
-import { FraudService } from '@app/fraud';
-import { TRUST_DEFAULTS, WorkforceService } from '@app/workforce';
+import { FraudService, FraudWeight } from '@app/fraud';
+import { Thekedar, TRUST_DEFAULTS, Worker, WorkforceService } from '@app/workforce';
 import { computeTrustScore, TrustRequestSignals, TrustScore } from './domain/trust-score';
 import { WorkerDevice } from './domain/worker-device';
 import { WorkerDeviceService } from './worker-device.service';
@@ -47,19 +47,49 @@ export class DeviceTrustService {
     request?: TrustRequestSignals,
     now = this.clock.now(),
   ): Promise<TrustScore> {
-    const windowStart = new Date(now.getTime() - this.settings.fraudWindowDays * 86_400_000);
-    const [baseline, events] = await Promise.all([
+    const [baseline, histories] = await Promise.all([
       this.baseline(device, now),
-      this.fraud.historyOf(device.deviceId, windowStart),
+      this.fraud.weighingHistories([device.deviceId], this.windowStart(now), now),
     ]);
-    return computeTrustScore({
-      now,
-      device,
-      baseline,
-      fraudEvents: events.filter((e) => e.at <= now),
-      request,
-      settings: this.settings,
-    });
+    return this.compute(device, baseline, histories.get(device.deviceId), now, request);
+  }
+
+  /**
+   * The device scores of a page of devices (no request signals), by deviceId: the same
+   * formula as `score`, its inputs read for the whole page at once (the workers in one read,
+   * the fraud histories in one).
+   */
+  async scoreAll(
+    devices: readonly WorkerDevice[],
+    now = this.clock.now(),
+  ): Promise<Map<string, TrustScore>> {
+    const workerIds = devices.filter((d) => d.user.kind === 'worker').map((d) => d.user.id);
+    const thekedarIds = [
+      ...new Set(devices.filter((d) => d.user.kind === 'thekedar').map((d) => d.user.id)),
+    ];
+    const [workers, thekedars, histories] = await Promise.all([
+      workerIds.length > 0 ? this.workforce.findWorkers([...new Set(workerIds)]) : [],
+      Promise.all(thekedarIds.map((id) => this.workforce.findThekedar(id))),
+      this.fraud.weighingHistories(
+        devices.map((d) => d.deviceId),
+        this.windowStart(now),
+        now,
+      ),
+    ]);
+    const workerById = new Map(workers.map((w) => [w.id, w]));
+    const thekedarById = new Map(thekedarIds.map((id, i) => [id, thekedars[i]]));
+    const scores = new Map<string, TrustScore>();
+    for (const device of devices) {
+      const baseline =
+        device.user.kind === 'thekedar'
+          ? thekedarBaseline(thekedarById.get(device.user.id))
+          : workerBaseline(workerById.get(device.user.id), now);
+      scores.set(
+        device.deviceId,
+        this.compute(device, baseline, histories.get(device.deviceId), now),
+      );
+    }
+    return scores;
   }
 
   /**
@@ -67,26 +97,44 @@ export class DeviceTrustService {
    * `'blocked'` when this call blocked it; `'already_blocked'` when another request (on this
    * replica or another) blocked it since `device` was read, which then records nothing;
    * undefined when the score is not below the floor.
+   *
+   * An admin's unblock is a decision on the history up to it, and holds: after one, the floor
+   * weighs only the fraud events recorded since (`request` gives that score its request
+   * factors, as `trust` had them). The score itself still counts every event in the window.
    */
   async enforceFloor(
     device: WorkerDevice,
     trust: TrustScore,
+    request?: TrustRequestSignals,
+    now = this.clock.now(),
   ): Promise<'blocked' | 'already_blocked' | undefined> {
     const floor = this.settings.autoBlockFloor;
     if (floor <= 0 || trust.score >= floor || device.isBlocked) return undefined;
-    const worst = trust.factors
+    let judged = trust;
+    const unblocked = await this.devices.lastUnblockedAt(device.deviceId);
+    if (unblocked) {
+      const since = new Date(Math.max(this.windowStart(now).getTime(), unblocked.getTime() + 1));
+      const [baseline, histories] = await Promise.all([
+        this.baseline(device, now),
+        this.fraud.weighingHistories([device.deviceId], since, now),
+      ]);
+      judged = this.compute(device, baseline, histories.get(device.deviceId), now, request);
+      if (judged.score >= floor) return undefined;
+    }
+    const worst = judged.factors
       .filter((f) => f.effect < 0)
       .sort((a, b) => a.effect - b.effect)
       .slice(0, 3)
       .map((f) => `${f.name} ${f.effect} (${f.detail})`)
       .join('; ');
+    const since = unblocked ? ` since the unblock of ${unblocked.toISOString()}` : '';
     const blocked = await this.devices.blockAutomatically(
       device.deviceId,
-      `trust score ${trust.score} below the floor ${floor}: ${worst || 'no positive factors'}`,
+      `trust score ${judged.score}${since} below the floor ${floor}: ${worst || 'no positive factors'}`,
     );
     if (!blocked) return 'already_blocked';
     this.logger.warn(
-      { deviceId: device.deviceId, score: trust.score, floor },
+      { deviceId: device.deviceId, score: judged.score, floor },
       'Device auto-blocked',
     );
     return 'blocked';
@@ -101,26 +149,56 @@ export class DeviceTrustService {
     now: Date,
   ): Promise<{ score: number; detail: string }> {
     if (device.user.kind === 'thekedar') {
-      const thekedar = await this.workforce.findThekedar(device.user.id);
-      return {
-        score: thekedar?.trustScore ?? TRUST_DEFAULTS.thekedar,
-        detail: "the thekedar's standing",
-      };
+      return thekedarBaseline(await this.workforce.findThekedar(device.user.id));
     }
-    const worker = await this.workforce.findWorker(device.user.id);
-    if (!worker) return { score: TRUST_DEFAULTS.workerByAdmin, detail: 'worker record missing' };
-    if (worker.sponsor.kind === 'thekedar' && worker.trustInheritedUntil) {
-      if (now < worker.trustInheritedUntil) {
-        return {
-          score: worker.trustScore,
-          detail: `inherited from thekedar ${worker.sponsor.thekedarId} until ${worker.trustInheritedUntil.toISOString()}`,
-        };
-      }
-      return {
-        score: TRUST_DEFAULTS.workerByAdmin,
-        detail: `own record (inheritance from thekedar ${worker.sponsor.thekedarId} ended ${worker.trustInheritedUntil.toISOString()})`,
-      };
-    }
-    return { score: worker.trustScore, detail: "the worker's own standing" };
+    return workerBaseline(await this.workforce.findWorker(device.user.id), now);
   }
+
+  private windowStart(now: Date): Date {
+    return new Date(now.getTime() - this.settings.fraudWindowDays * 86_400_000);
+  }
+
+  private compute(
+    device: WorkerDevice,
+    baseline: Baseline,
+    history: FraudWeight[] | undefined,
+    now: Date,
+    request?: TrustRequestSignals,
+  ): TrustScore {
+    return computeTrustScore({
+      now,
+      device,
+      baseline,
+      fraudEvents: history ?? [],
+      request,
+      settings: this.settings,
+    });
+  }
+}
+
+type Baseline = { score: number; detail: string };
+
+function thekedarBaseline(thekedar: Thekedar | undefined): Baseline {
+  return {
+    score: thekedar?.trustScore ?? TRUST_DEFAULTS.thekedar,
+    detail: "the thekedar's standing",
+  };
+}
+
+/** The worker's own standing, or the thekedar's while the inheritance lasts. */
+function workerBaseline(worker: Worker | undefined, now: Date): Baseline {
+  if (!worker) return { score: TRUST_DEFAULTS.workerByAdmin, detail: 'worker record missing' };
+  if (worker.sponsor.kind === 'thekedar' && worker.trustInheritedUntil) {
+    if (now < worker.trustInheritedUntil) {
+      return {
+        score: worker.trustScore,
+        detail: `inherited from thekedar ${worker.sponsor.thekedarId} until ${worker.trustInheritedUntil.toISOString()}`,
+      };
+    }
+    return {
+      score: TRUST_DEFAULTS.workerByAdmin,
+      detail: `own record (inheritance from thekedar ${worker.sponsor.thekedarId} ended ${worker.trustInheritedUntil.toISOString()})`,
+    };
+  }
+  return { score: worker.trustScore, detail: "the worker's own standing" };
 }

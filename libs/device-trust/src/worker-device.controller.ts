@@ -25,16 +25,18 @@ import {
 import { PublicJwk, SigningKeyService } from './token/signing-key.service';
 import { WorkerDeviceService } from './worker-device.service';
 import { TokenRefreshService } from './token-refresh.service';
+import { DeviceTrustService } from './device-trust.service';
 import { RefreshOfflineTokenDto, RefreshOfflineTokenResponse } from './dto/token-refresh.dto';
 
+// no controller-wide 400: the JWKS takes no input (each other route's 400 comes from its body or DTO)
 @ApiTags('worker devices')
-@ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
 @Controller('api/v5')
 export class WorkerDeviceController {
   constructor(
     private readonly devices: WorkerDeviceService,
     private readonly signingKey: SigningKeyService,
     private readonly refresher: TokenRefreshService,
+    private readonly trust: DeviceTrustService,
   ) {}
 
   @Post('device/register')
@@ -90,11 +92,15 @@ export class WorkerDeviceController {
   @Roles('admin')
   @ApiOperation({
     summary: 'Worker phones in deviceId order, keyset paged, optionally of one worker',
+    description:
+      'Each with the score of its registration (`trustScore`); with `trust=live`, also its score now (`liveTrustScore`).',
   })
   @ApiOkResponse({ type: [WorkerDeviceView] })
   async list(@Query() query: ListWorkerDevicesQuery): Promise<WorkerDeviceView[]> {
     const devices = await this.devices.list(query.limit ?? 50, query.after, query.workerId);
-    return devices.map(toView);
+    if (query.trust !== 'live') return devices.map(toView);
+    const scores = await this.trust.scoreAll(devices);
+    return devices.map((d) => ({ ...toView(d), liveTrustScore: scores.get(d.deviceId)!.score }));
   }
 
   @Get('devices/:deviceId')
@@ -122,6 +128,11 @@ export class WorkerDeviceController {
   @Post('devices/:deviceId/unblock')
   @HttpCode(200)
   @Roles('admin')
+  @ApiOperation({
+    summary: 'Unblock a worker phone (with a reason)',
+    description:
+      'The unblock holds: the auto-block floor then weighs only the fraud events recorded after it (the trust score shown still counts them all)',
+  })
   @ApiOkResponse({ type: WorkerDeviceView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
   async unblock(

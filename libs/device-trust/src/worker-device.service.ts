@@ -142,6 +142,15 @@ export class WorkerDeviceService {
     return blocked;
   }
 
+  /** When an admin last unblocked the device (undefined if never). */
+  async lastUnblockedAt(deviceId: string): Promise<Date | undefined> {
+    let last: Date | undefined;
+    for (const event of await this.devices.listEvents(deviceId)) {
+      if (event.action === 'unblocked' && (!last || event.at > last)) last = event.at;
+    }
+    return last;
+  }
+
   /** Devices in deviceId order; with `workerId`, that worker's phones only. */
   list(limit: number, afterDeviceId?: string, workerId?: string): Promise<WorkerDevice[]> {
     return this.devices.list({ limit, afterDeviceId, workerId });

@@ -4,6 +4,7 @@ import {
   FraudEvent,
   FraudEventCriteria,
   FraudReview,
+  FraudWeight,
   FraudReviewDecision,
 } from './domain/fraud-event';
 import { FraudError } from './fraud.errors';
@@ -87,11 +88,17 @@ export class FraudService {
   }
 
   /**
-   * The device's events at or after `from` that weigh on its trust (newest first, at most
-   * `limit`): every one but those an admin dismissed.
+   * For each device, the type and time of its newest `perDevice` events in [from, to] that
+   * weigh on its trust (every one but those an admin dismissed); a device with none is absent.
    */
-  historyOf(deviceId: string, from: Date, limit = 1000): Promise<FraudEvent[]> {
-    return this.events.listRecent({ deviceId, from, limit, excludeDismissed: true });
+  weighingHistories(
+    deviceIds: readonly string[],
+    from: Date,
+    to: Date,
+    perDevice = 1000,
+  ): Promise<Map<string, FraudWeight[]>> {
+    if (deviceIds.length === 0) return Promise.resolve(new Map<string, FraudWeight[]>());
+    return this.events.weighingHistories(deviceIds, from, to, perDevice);
   }
 
   /** The event and its reviews, oldest first. */

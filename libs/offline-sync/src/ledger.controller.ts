@@ -104,11 +104,6 @@ export class LedgerController {
   @ApiOkResponse({ type: InclusionProofView })
   @ApiResponse({ status: 400, type: ErrorBody, description: 'invalid_proof_request' })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found, link_not_found' })
-  @ApiResponse({
-    status: 409,
-    type: ErrorBody,
-    description: 'ambiguous_packet_id: two devices have this packetId on the site (give deviceId)',
-  })
   async inclusion(
     @Param() params: SiteIdParam,
     @Query() query: InclusionQuery,
@@ -117,8 +112,9 @@ export class LedgerController {
     if ((query.seq === undefined) === (query.packetId === undefined)) {
       throw new OfflineSyncError('invalid_proof_request', 'Give exactly one of seq and packetId');
     }
-    if (query.deviceId !== undefined && query.packetId === undefined) {
-      throw new OfflineSyncError('invalid_proof_request', 'deviceId goes with packetId');
+    if ((query.deviceId === undefined) !== (query.packetId === undefined)) {
+      // a packetId is unique per device: it names a link only with its device
+      throw new OfflineSyncError('invalid_proof_request', 'packetId and deviceId go together');
     }
     const link = await this.ledger.findLink(params.siteId, query);
     if (!link) throw new OfflineSyncError('link_not_found', 'No link of this site matches');

@@ -289,30 +289,16 @@ export class LedgerService {
   }
 
   /**
-   * The link at `seq`, or the link of `packetId` on this site: the one of `deviceId` when given
-   * (`NO_DEVICE` for an entry no device made, e.g. a correction), else the only one on this
-   * site (a packetId is unique per device: two devices' links with one packetId on this site
-   * throw `ambiguous_packet_id`, and the caller names the device).
+   * The link at `seq`, or the link of (`deviceId`, `packetId`) on this site (a packetId is
+   * unique per device, so it names a link only with its device).
    */
   async findLink(
     siteId: string,
     by: { seq?: number; packetId?: string; deviceId?: string },
   ): Promise<AttendanceLog | undefined> {
-    if (by.packetId !== undefined) {
-      const links =
-        by.deviceId !== undefined
-          ? (await this.logs.findByKeys([{ deviceId: by.deviceId, packetId: by.packetId }])).filter(
-              (l) => l !== undefined,
-            )
-          : await this.logs.findByPacketId(by.packetId);
-      const here = links.filter((l) => l.siteId === siteId);
-      if (here.length > 1) {
-        throw new OfflineSyncError(
-          'ambiguous_packet_id',
-          'More than one device has a link with this packetId on this site: give deviceId too',
-        );
-      }
-      return here[0];
+    if (by.packetId !== undefined && by.deviceId !== undefined) {
+      const [link] = await this.logs.findByKeys([{ deviceId: by.deviceId, packetId: by.packetId }]);
+      return link?.siteId === siteId ? link : undefined;
     }
     if (by.seq === undefined) return undefined;
     const [link] = await this.logs.readChain(siteId, by.seq - 1, 1);

@@ -17,9 +17,8 @@ export const OFFLINE_SYNC_ERRORS = {
     checkpoint_not_found: 'the site has no signed checkpoint yet',
     site_not_found: 'no site has this siteId',
     link_not_found: 'no ledger link of this site matches',
-    invalid_proof_request: 'the proof request names no entry, both, or a tree size out of range',
-    ambiguous_packet_id:
-      'more than one device has a link with this packetId on the site: give deviceId with packetId',
+    invalid_proof_request:
+      'the proof request names no entry, both, a packetId without its deviceId, or a tree size out of range',
   },
 } as const;
 

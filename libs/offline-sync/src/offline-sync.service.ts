@@ -106,7 +106,7 @@ export class OfflineSyncService {
     const claims = await this.authenticate(bearer, now);
     const device = await this.activeDevice(claims);
     const trust = await this.trust.score(device, request, now);
-    const floor = await this.trust.enforceFloor(device, trust);
+    const floor = await this.trust.enforceFloor(device, trust, request, now);
     if (floor === 'blocked') {
       await this.fraud.record({
         type: 'device_blocked',
@@ -196,7 +196,13 @@ export class OfflineSyncService {
     await this.devices.touch(device.deviceId, now, request.ip);
     if (fraudEvents.length + findings.length > 0) {
       // a fresh instant: the events just recorded are part of the history now
-      await this.trust.enforceFloor(device, await this.trust.score(device, request));
+      const fresh = this.clock.now();
+      await this.trust.enforceFloor(
+        device,
+        await this.trust.score(device, request, fresh),
+        request,
+        fresh,
+      );
     }
     this.logger.log(
       {

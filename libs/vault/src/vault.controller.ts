@@ -1,7 +1,5 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { Request, Response } from 'express';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
   apiKeyAccess,
   ErrorBody,
@@ -30,6 +28,7 @@ import {
 } from './dto/vault.dto';
 import { VaultAuditService } from './vault-audit.service';
 import { VaultCredential, VaultService } from './vault.service';
+import { sendBody } from './send-body';
 import { VaultError } from './vault.errors';
 
 const PURPOSE_HEADER = 'x-access-purpose';
@@ -198,11 +197,9 @@ export class VaultController {
       'x-audit-receipt',
       Buffer.from(JSON.stringify(file.receipt)).toString('base64url'),
     );
-    // a chunk failing authentication mid-way destroys the response: the client sees a cut
-    // transfer (fewer bytes than content-length), never unauthenticated bytes
-    await pipeline(Readable.from(file.body), response).catch(() => {
-      response.destroy();
-    });
+    // in batches of about 1 MiB; a chunk failing authentication mid-way destroys the response:
+    // the client sees a cut transfer (fewer bytes than content-length), never unauthenticated bytes
+    await sendBody(file.body, response);
   }
 
   @Delete(':fileId')

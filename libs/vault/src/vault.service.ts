@@ -12,7 +12,12 @@ import {
   storageErrorOf,
 } from '@app/common';
 import { KeyringService } from './keyring/keyring.service';
-import { BlobIntegrityError, decryptBlob, encryptBlob } from './domain/vault-blob-format';
+import {
+  BlobIntegrityError,
+  BlobOpener,
+  BlobSealer,
+  decryptBlob,
+} from './domain/vault-blob-format';
 import { HeldPlaintext, ReadHold } from './domain/held-plaintext';
 import { VaultAction } from './domain/vault-audit-record';
 import { StoredFile, VaultActor, VaultFile } from './domain/vault-file';
@@ -202,7 +207,7 @@ export class VaultService {
     const meter = new PlaintextMeter(this.maxFileBytes);
     try {
       const wrappedKey = this.keyring.seal(dataKey, dataKeyContext(fileId));
-      await this.blobs.write(fileId, encryptBlob(meter.measure(source), dataKey, fileId));
+      await this.blobs.write(fileId, meter.seal(source, new BlobSealer(dataKey, fileId)));
       const file: VaultFile = {
         id: fileId,
         contentType: type,
@@ -343,21 +348,37 @@ export class VaultService {
     held?: Buffer[],
   ): Promise<'tampered' | 'blob_unreadable' | 'size_mismatch' | 'digest_mismatch' | undefined> {
     const hash = createHash('sha256');
+    const opener = new BlobOpener(dataKey, file.id);
+    // the plaintext of the records one step authenticated: counted, hashed, then kept or wiped
+    const parts: Buffer[] = [];
     let bytes = 0;
-    try {
-      for await (const chunk of decryptBlob(ciphertext, dataKey, file.id)) {
-        bytes += chunk.length;
+    const take = (): boolean => {
+      for (let i = 0; i < parts.length; i++) {
+        bytes += parts[i].length;
         // never more than the file's reservation (the blob may be longer than recorded)
         if (held && bytes > file.size) {
-          chunk.fill(0);
-          return 'size_mismatch';
+          parts.splice(0, i);
+          return false;
         }
-        hash.update(chunk);
-        if (held) held.push(chunk);
-        else chunk.fill(0);
+        hash.update(parts[i]);
+        if (held) held.push(parts[i]);
+        else parts[i].fill(0);
       }
+      parts.length = 0;
+      return true;
+    };
+    try {
+      for await (const piece of ciphertext) {
+        opener.push(piece, parts);
+        if (!take()) return 'size_mismatch';
+      }
+      opener.end(parts);
+      if (!take()) return 'size_mismatch';
     } catch (error) {
       return error instanceof BlobIntegrityError ? 'tampered' : 'blob_unreadable';
+    } finally {
+      // what was not taken (a failure, or past the reservation) is wiped
+      for (const part of parts) part.fill(0);
     }
     if (bytes !== file.size) return 'size_mismatch';
     if (hash.digest('hex') !== file.sha256) return 'digest_mismatch';
@@ -562,7 +583,16 @@ class PlaintextMeter {
 
   constructor(private readonly limit: number) {}
 
-  async *measure(source: AsyncIterable<Buffer | Uint8Array | string>): AsyncGenerator<Buffer> {
+  /**
+   * The blob's bytes for `source`, measured and sealed as each piece arrives (one step per
+   * piece, no stream between): the header, then the records each piece completes, then the
+   * final one.
+   */
+  async *seal(
+    source: AsyncIterable<Buffer | Uint8Array | string>,
+    sealer: BlobSealer,
+  ): AsyncGenerator<Buffer | Buffer[]> {
+    yield sealer.header;
     for await (const piece of source) {
       const buffer =
         typeof piece === 'string'
@@ -571,8 +601,13 @@ class PlaintextMeter {
       this.bytes += buffer.length;
       if (this.bytes > this.limit) throw tooLarge(this.limit);
       this.hash.update(buffer);
-      yield buffer;
+      const records: Buffer[] = [];
+      sealer.push(buffer, records);
+      if (records.length > 0) yield records;
     }
+    const last: Buffer[] = [];
+    sealer.end(last);
+    yield last;
   }
 
   digest(): string {

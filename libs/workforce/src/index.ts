@@ -8,3 +8,4 @@ export * from './domain/enrollment-code';
 export * from './domain/trust-defaults';
 export * from './workforce.config';
 export * from './workforce.errors';
+export * from './domain/phone-number';

@@ -9,12 +9,28 @@ import {
   Max,
   Min,
   Validate,
+  ValidatorConstraint,
+  ValidatorConstraintInterface,
 } from '@app/common';
+import { DEFAULT_PHONE_COUNTRY, isPhoneRegion } from './domain/phone-number';
+
+/** An ISO 3166-1 alpha-2 region libphonenumber-js knows (checked only when the variable is set). */
+@ValidatorConstraint({ name: 'isPhoneRegion' })
+class IsPhoneRegionConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return typeof value === 'string' && isPhoneRegion(value);
+  }
+
+  defaultMessage(): string {
+    return 'must be an ISO 3166-1 alpha-2 region with a phone numbering plan, in upper case, such as IN';
+  }
+}
 
 class WorkforceEnv {
   @IsOptional() @IsInt() @Min(1) @Max(24 * 90) ENROLLMENT_CODE_TTL_HOURS?: number;
   @IsOptional() @IsInt() @Min(0) @Max(365) TRUST_INHERITANCE_DAYS?: number;
   @IsOptional() @IsString() @Validate(IsTimeZoneConstraint) SITE_DEFAULT_TIME_ZONE?: string;
+  @IsOptional() @IsString() @Validate(IsPhoneRegionConstraint) PHONE_DEFAULT_COUNTRY?: string;
 }
 
 export interface WorkforceSettings {
@@ -24,6 +40,11 @@ export interface WorkforceSettings {
   inheritanceDays: number;
   /** IANA zone of sites created without one (and of sites from before zones existed). */
   defaultTimeZone: string;
+  /**
+   * ISO 3166-1 alpha-2 region of a phone number written without a country code (`98765 43210`,
+   * `098765 43210`): numbers are stored and compared in E.164.
+   */
+  phoneDefaultCountry: string;
 }
 
 function readWorkforceConfig(env: Env): WorkforceSettings {
@@ -32,6 +53,7 @@ function readWorkforceConfig(env: Env): WorkforceSettings {
     enrollmentCodeTtlSeconds: (v.ENROLLMENT_CODE_TTL_HOURS ?? 7 * 24) * 3600,
     inheritanceDays: v.TRUST_INHERITANCE_DAYS ?? 30,
     defaultTimeZone: v.SITE_DEFAULT_TIME_ZONE ?? 'Asia/Kolkata',
+    phoneDefaultCountry: v.PHONE_DEFAULT_COUNTRY ?? DEFAULT_PHONE_COUNTRY,
   };
 }
 

@@ -137,6 +137,11 @@ export class WorkforceController {
     type: ErrorBody,
     description: 'worker_exists: another worker has the new phone at one of its sites',
   })
+  @ApiResponse({
+    status: 400,
+    type: ErrorBody,
+    description: 'Invalid input, or invalid_phone: the new phone is not a possible number',
+  })
   async updateWorker(
     @Param() params: WorkerIdParam,
     @Body() body: UpdateWorkerDto,
@@ -176,7 +181,15 @@ export class WorkforceController {
 
   @Post('thekedars')
   @Roles('admin')
+  @ApiOperation({
+    summary: "Create a thekedar (its phone stored in E.164, as a worker's)",
+  })
   @ApiCreatedResponse({ type: CreateThekedarResponse })
+  @ApiResponse({
+    status: 400,
+    type: ErrorBody,
+    description: 'Invalid input, or invalid_phone: the phone is not a possible number',
+  })
   async createThekedar(@Body() body: CreateThekedarDto): Promise<CreateThekedarResponse> {
     return this.workforce.createThekedar({ name: body.name, phone: body.phone });
   }
@@ -197,7 +210,8 @@ export class WorkforceController {
       '`x-signature` = lowercase hex HMAC-SHA256, key = the device secret bytes (base64-decoded), message = UTF-8 of `<x-request-timestamp>.<JCS(body)>` (RFC 8785 of the JSON body as sent).',
       'A signature is single use: the same signed request again is refused (403 replayed_request).',
       "A thekedar-created worker stands on the thekedar's trust score until `trustInheritedUntil` (TRUST_INHERITANCE_DAYS, 30).",
-      "A phone (spaces and dashes aside) is one worker per site and one worker per thekedar: another worker with it at one of the sites, or among the thekedar's workers, answers 409 `worker_exists` (`errors` names the worker to an admin and to its own thekedar).",
+      'The phone is stored in E.164: a number without a country code (`98765 43210`, `098765 43210`) is one of PHONE_DEFAULT_COUNTRY (IN), `00` before a country code is read as `+`; a number too short or too long for its country is 400 `invalid_phone`.',
+      "A phone number is one worker per site and one worker per thekedar: another worker with it at one of the sites, or among the thekedar's workers, answers 409 `worker_exists` (`errors` names the worker to an admin and to its own thekedar).",
       'A thekedar that sends its own onboarding again (a new signature, the same name, phone and sites: an answer lost on the way) gets 200 with that worker and a new enrollment code (the unused ones stop working), until a phone has registered with one.',
     ].join(' '),
   })
@@ -211,6 +225,11 @@ export class WorkforceController {
   })
   @ApiResponse({ status: 409, type: ErrorBody, description: 'worker_exists' })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found' })
+  @ApiResponse({
+    status: 400,
+    type: ErrorBody,
+    description: 'Invalid input, or invalid_phone: the phone is not a possible number',
+  })
   async createWorker(
     @Body() body: CreateWorkerDto,
     @Onboarding() admitted: OnboardingSponsor,

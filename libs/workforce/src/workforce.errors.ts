@@ -8,7 +8,9 @@ export const WORKFORCE_ERRORS = {
       'a named site does not exist (on worker creation `errors` lists each unknown siteId)',
     worker_not_found: 'no worker has this workerId',
     worker_exists:
-      "another worker has this phone (spaces and dashes aside) at one of the sites, or among the thekedar's workers; nothing was stored. `errors` names the phone and, for an admin or the worker's own thekedar, the workerId",
+      "another worker has this phone number (compared in E.164: `+91 98765 43210`, `09876543210` and `9876543210` are one number when PHONE_DEFAULT_COUNTRY is IN) at one of the sites, or among the thekedar's workers; nothing was stored. `errors` names the field and, for an admin or the worker's own thekedar, the workerId",
+    invalid_phone:
+      'the phone is not a possible number: too short or too long for its country (the country code it starts with, `+…` or `00…`, or else PHONE_DEFAULT_COUNTRY); the answer never repeats the number',
     invalid_enrollment_code: 'the enrollment code is unknown, expired or already used',
   },
 } as const;

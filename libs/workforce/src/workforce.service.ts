@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock, newId } from '@app/common';
 import { enrollmentCodeHash, newEnrollmentCode } from './domain/enrollment-code';
+import { PhoneNumbers } from './domain/phone-number';
 import { TRUST_DEFAULTS } from './domain/trust-defaults';
 import {
   EnrollmentCode,
   PersonKind,
   PhoneTaken,
-  phoneKey,
   Site,
   Thekedar,
   Worker,
@@ -39,6 +39,7 @@ export class WorkforceService {
   private readonly enrollmentTtlMs: number;
   private readonly inheritanceMs: number;
   private readonly defaultTimeZone: string;
+  private readonly phones: PhoneNumbers;
 
   constructor(
     private readonly workforce: WorkforceRepository,
@@ -48,6 +49,24 @@ export class WorkforceService {
     this.enrollmentTtlMs = settings.enrollmentCodeTtlSeconds * 1000;
     this.inheritanceMs = settings.inheritanceDays * 86_400_000;
     this.defaultTimeZone = settings.defaultTimeZone;
+    this.phones = new PhoneNumbers(settings.phoneDefaultCountry);
+  }
+
+  /** `typed` in E.164 (PHONE_DEFAULT_COUNTRY without a country code), or 400 invalid_phone. */
+  private e164(typed: string): string {
+    const phone = this.phones.e164(typed);
+    if (phone !== undefined) return phone;
+    // the number itself is never repeated: the answer is logged, and it is a person's phone
+    throw new WorkforceError(
+      'invalid_phone',
+      'The phone is not a possible number: too short or too long for its country',
+      [
+        {
+          field: 'phone',
+          message: `not a possible phone number (a number without a country code is read as one of ${this.phones.defaultRegion})`,
+        },
+      ],
+    );
   }
 
   findWorker(id: string): Promise<Worker | undefined> {
@@ -108,9 +127,10 @@ export class WorkforceService {
   }): Promise<{ thekedarId: string; enrollmentCode: string }> {
     const now = this.clock.now();
     const id = newId();
+    const phone = this.e164(input.phone);
     const { code, enrollment } = this.enrollment('thekedar', id, now);
     await this.workforce.createThekedar(
-      { id, ...input, trustScore: TRUST_DEFAULTS.thekedar, createdAt: now },
+      { id, name: input.name, phone, trustScore: TRUST_DEFAULTS.thekedar, createdAt: now },
       enrollment,
     );
     this.logger.log({ thekedarId: id }, 'Thekedar created');
@@ -118,7 +138,8 @@ export class WorkforceService {
   }
 
   /**
-   * Creates a worker. `sponsor` says who vouches: an admin key, or a thekedar whose signed
+   * Creates a worker, its phone in E.164 (400 invalid_phone when it is not a possible number).
+   * `sponsor` says who vouches: an admin key, or a thekedar whose signed
    * request was checked (AssistedOnboardingService); then the worker stands on
    * `inheritedTrust` (the thekedar's score) until `trustInheritedUntil`
    * (TRUST_INHERITANCE_DAYS from now), and on its own record after that.
@@ -128,6 +149,7 @@ export class WorkforceService {
     sponsor: WorkerSponsor,
     inheritedTrust?: number,
   ): Promise<{ worker: Worker; enrollmentCode: string; repeated?: true }> {
+    const phone = this.e164(input.phone);
     const siteIds = [...new Set(input.siteIds)];
     const found = await this.workforce.findSitesByIds(siteIds);
     if (found.length !== siteIds.length) {
@@ -143,7 +165,7 @@ export class WorkforceService {
     const worker: Worker = {
       id: newId(),
       name: input.name,
-      phone: input.phone,
+      phone,
       siteIds,
       trustScore: inherits ? inheritedTrust : TRUST_DEFAULTS.workerByAdmin,
       sponsor,
@@ -178,7 +200,8 @@ export class WorkforceService {
     if (
       own &&
       holder.name === attempt.name &&
-      phoneKey(holder.phone) === phoneKey(attempt.phone) &&
+      // a holder stored before numbers were normalized holds its number as typed
+      this.phones.claimKey(holder.phone) === attempt.phone &&
       sameSet(holder.siteIds, attempt.siteIds) &&
       !(await this.workforce.hasSpentEnrollment(holder.id))
     ) {
@@ -212,6 +235,7 @@ export class WorkforceService {
 
   /** Renames a worker or changes its phone number (its sites stay: see updateWorker's route). */
   async updateWorker(workerId: string, changes: WorkerChanges, actor: string): Promise<Worker> {
+    if (changes.phone !== undefined) changes = { ...changes, phone: this.e164(changes.phone) };
     const worker = await this.workforce.updateWorker(workerId, changes);
     if (!worker) throw workerNotFound();
     if (worker instanceof PhoneTaken) throw workerExists(worker, true);

@@ -88,13 +88,22 @@ export interface ComposeService {
   environment?: Record<string, string>;
   healthcheck?: { test: string[]; interval?: string; timeout?: string; start_period?: string };
   depends_on?: Record<string, { condition: string }> | string[];
+  networks?: Record<string, { ipv4_address?: string } | null>;
+}
+
+/** A network of docker-compose.yml (the keys these tests look at). */
+export interface ComposeNetwork {
+  ipam?: { config?: { subnet?: string; ip_range?: string; gateway?: string }[] };
+}
+
+export interface ComposeFile {
+  services: Record<string, ComposeService>;
+  networks?: Record<string, ComposeNetwork>;
 }
 
 /** docker-compose.yml parsed as YAML (js-yaml), for its structure; values are not interpolated. */
-export function composeDocument(text = read('docker-compose.yml')): {
-  services: Record<string, ComposeService>;
-} {
-  return yaml.load(text) as { services: Record<string, ComposeService> };
+export function composeDocument(text = read('docker-compose.yml')): ComposeFile {
+  return yaml.load(text) as ComposeFile;
 }
 
 /** The Dockerfile's runtime command (`CMD ["node", "dist/…/main.js"]`). */

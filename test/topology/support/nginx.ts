@@ -9,11 +9,12 @@ export const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
  * deploy/nginx.conf with only its addresses substituted: the `upstream` block's
  * `server api:3000 resolve` becomes one `server` line per replica (compose resolves `api` to
  * both replicas; `resolve` goes with the name: it re-resolves names, and there are none here,
- * and Debian's nginx 1.22 predates it), and `listen 80` becomes a local port. Each
- * substitution must match exactly once, so a changed shipped file fails here instead of being
- * tested in a form nobody runs.
+ * and Debian's nginx 1.22 predates it), and `listen 80` becomes a local port. With `bind`,
+ * nginx connects to the replicas from that address (`proxy_bind`), as compose's nginx does
+ * from its fixed address on the compose network. Each substitution must match exactly once,
+ * so a changed shipped file fails here instead of being tested in a form nobody runs.
  */
-export function renderShippedConfig(replicas: string[], listen: string): string {
+export function renderShippedConfig(replicas: string[], listen: string, bind?: string): string {
   const shipped = read('deploy/nginx.conf');
   const replace = (text: string, pattern: RegExp, by: string) => {
     const count = text.match(new RegExp(pattern.source, 'gm'))?.length ?? 0;
@@ -26,6 +27,13 @@ export function renderShippedConfig(replicas: string[], listen: string): string 
     replicas.map((address) => `$1server ${address};`).join('\n'),
   );
   text = replace(text, /^(\s*)listen 80;$/, `$1listen ${listen};`);
+  if (bind) {
+    text = replace(
+      text,
+      /^(\s*)proxy_pass http:\/\/mdai_api;$/,
+      `$1proxy_pass http://mdai_api;\n$1proxy_bind ${bind};`,
+    );
+  }
   return text;
 }
 
@@ -62,6 +70,7 @@ export async function startNginx(
   prefix: string,
   replicas: string[],
   port: number,
+  bind?: string,
 ): Promise<RunningNginx> {
   mkdirSync(join(prefix, 'conf.d'), { recursive: true });
   mkdirSync(join(prefix, 'tmp'), { recursive: true });
@@ -71,7 +80,7 @@ export async function startNginx(
   chmodSync(join(prefix, 'tmp'), 0o777);
   writeFileSync(
     join(prefix, 'conf.d', 'default.conf'),
-    renderShippedConfig(replicas, `127.0.0.1:${port}`),
+    renderShippedConfig(replicas, `127.0.0.1:${port}`, bind),
   );
   const main = join(prefix, 'nginx.conf');
   writeFileSync(main, mainConfig(prefix));

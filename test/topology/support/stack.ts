@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoTestServer, startMongoTestServer } from '../../support/mongo-test-server';
 import {
+  composeDocument,
   composeEnvironment,
   composeReplicas,
   dockerfileCommand,
@@ -14,8 +15,22 @@ import {
 import { RunningNginx, startNginx } from './nginx';
 import { freePort, Service, waitForHttp, waitUntil } from './processes';
 
-/** Compose's service names and what they listen on inside the compose network. */
-const COMPOSE_ADDRESSES = ['mongo:27017', 'redis:6379', 'upstream:4010', 'localhost:8080'];
+/**
+ * nginx's fixed address on the compose network (the replicas' TRUST_PROXY names it), and the
+ * loopback address that stands in for it here: nginx connects to the replicas from it
+ * (`proxy_bind`), and no test client uses it, as no client outside shares nginx's address.
+ */
+export const COMPOSE_PROXY_ADDRESS = proxyAddress();
+export const LOCAL_PROXY_ADDRESS = '127.0.0.10';
+
+/** Compose's service names and what they listen on inside the compose network, and nginx's address. */
+const COMPOSE_ADDRESSES = [
+  'mongo:27017',
+  'redis:6379',
+  'upstream:4010',
+  'localhost:8080',
+  COMPOSE_PROXY_ADDRESS,
+];
 
 export interface Replica {
   name: string;
@@ -74,6 +89,7 @@ export class Topology {
       'redis:6379': `127.0.0.1:${redisPort}`,
       'upstream:4010': `127.0.0.1:${upstreamPort}`,
       'localhost:8080': `127.0.0.1:${proxyPort}`,
+      [COMPOSE_PROXY_ADDRESS]: LOCAL_PROXY_ADDRESS,
     };
     const substitute = (value: string) => {
       let out = value;
@@ -133,6 +149,7 @@ export class Topology {
       join(this.dir, 'nginx'),
       this.replicas.map((r) => new URL(r.baseUrl).host),
       proxyPort,
+      LOCAL_PROXY_ADDRESS,
     );
     this.track(this.nginx.service);
     return this;
@@ -169,4 +186,11 @@ export class Topology {
       }
     }
   }
+}
+
+/** The proxy service's `ipv4_address` on the compose network (docker-compose.yml). */
+function proxyAddress(): string {
+  const address = composeDocument().services.proxy.networks?.default?.ipv4_address;
+  if (!address) throw new Error('docker-compose.yml gives the proxy no fixed ipv4_address');
+  return address;
 }

@@ -57,13 +57,21 @@ describe('configModule', () => {
       enrollmentCodeTtlSeconds: 7 * 24 * 3600,
       inheritanceDays: 30,
       defaultTimeZone: 'Asia/Kolkata',
+      phoneDefaultCountry: 'IN',
     });
+    expect(
+      loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, PHONE_DEFAULT_COUNTRY: 'GB' }).workforce
+        .phoneDefaultCountry,
+    ).toBe('GB');
     for (const [variable, value] of [
       ['SYNC_MAX_CLOCK_SKEW_SECONDS', '3601'],
       ['SYNC_MAX_PACKETS', '0'],
       ['ENROLLMENT_CODE_TTL_HOURS', '0'],
       ['TRUST_INHERITANCE_DAYS', '366'],
       ['SITE_DEFAULT_TIME_ZONE', 'Mars/Olympus'],
+      ['PHONE_DEFAULT_COUNTRY', 'XX'],
+      ['PHONE_DEFAULT_COUNTRY', 'in'],
+      ['PHONE_DEFAULT_COUNTRY', 'IND'],
       ['ONBOARDING_SIGNATURE_MAX_SKEW_SECONDS', '5'],
       ['SYNC_APPEND_THREAD', 'yes'],
     ]) {

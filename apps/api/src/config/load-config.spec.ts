@@ -207,6 +207,8 @@ describe('loadConfig', () => {
     [{ SQLITE_CHECKPOINTS: 'thread' }, 'SQLITE_CHECKPOINTS'],
     [{ TLOG_SIGNING_KEY: 'not a key' }, 'TLOG_SIGNING_KEY'],
     [{ SITE_DEFAULT_TIME_ZONE: 'Asia/Atlantis' }, 'SITE_DEFAULT_TIME_ZONE'],
+    [{ PHONE_DEFAULT_COUNTRY: 'ZZ' }, 'PHONE_DEFAULT_COUNTRY'],
+    [{ PHONE_DEFAULT_COUNTRY: 'India' }, 'PHONE_DEFAULT_COUNTRY'],
     [{ TIMESHEET_MAX_PERIOD_DAYS: '0' }, 'TIMESHEET_MAX_PERIOD_DAYS'],
     [{ TIMESHEET_MAX_SHIFT_HOURS: '99' }, 'TIMESHEET_MAX_SHIFT_HOURS'],
   ])('should stop on %j with an error naming %s and not its value', (env, variable) => {

@@ -109,6 +109,7 @@ export const ERROR_STATUS = {
     site_not_found: HttpStatus.NOT_FOUND,
     worker_not_found: HttpStatus.NOT_FOUND,
     worker_exists: HttpStatus.CONFLICT,
+    invalid_phone: HttpStatus.BAD_REQUEST,
     invalid_enrollment_code: HttpStatus.FORBIDDEN,
   },
   'device-trust': {
@@ -136,7 +137,6 @@ export const ERROR_STATUS = {
     site_not_found: HttpStatus.NOT_FOUND,
     link_not_found: HttpStatus.NOT_FOUND,
     invalid_proof_request: HttpStatus.BAD_REQUEST,
-    ambiguous_packet_id: HttpStatus.CONFLICT,
   },
   timesheets: {
     period_too_long: HttpStatus.BAD_REQUEST,

@@ -29,7 +29,11 @@ function renderList(ctx: PageContext): void {
     pageSize: PAGE_SIZE,
     load: async (after) => {
       const rows = (
-        await ctx.api.get<WorkerDevice[]>('/api/v5/devices', { limit: PAGE_SIZE, after })
+        await ctx.api.get<WorkerDevice[]>('/api/v5/devices', {
+          limit: PAGE_SIZE,
+          after,
+          trust: 'live',
+        })
       ).data;
       return { rows, next: lastKey(rows, PAGE_SIZE, (d) => d.deviceId) };
     },
@@ -43,9 +47,13 @@ function renderList(ctx: PageContext): void {
           },
           { header: 'User', cell: userLink },
           { header: 'Phone model', cell: (d) => `${d.fingerprint.model} (${d.fingerprint.os})` },
-          // the stored registration score: the live one (GET …/trust) is on the device's page,
-          // one request per device, which a page of the list does not pay
-          { header: 'Score at registration', cell: (d) => trustBadge(d.trustScore) },
+          // the live score, read for the whole page (`trust=live`); its factors are on the
+          // device's page
+          {
+            header: 'Trust now',
+            cell: (d) => (d.liveTrustScore === undefined ? '–' : trustBadge(d.liveTrustScore)),
+          },
+          { header: 'Score at registration', cell: (d) => String(d.trustScore) },
           {
             header: 'Status',
             cell: (d) => (d.isBlocked ? badge('blocked', 'bad') : badge('active', 'ok')),

@@ -123,17 +123,16 @@ function publicUrl(value: string | undefined, production: boolean): string | und
  * Default: trust a proxy on this host only. Trusting every private address (as this once did)
  * let any client on a private network that reaches the API directly, or through a proxy,
  * choose its own `req.ip` with X-Forwarded-For (per-IP rate limits, audit addresses). A
- * deployment behind a proxy says which (docker-compose.yml: `1`, the one nginx in front).
+ * deployment behind a proxy says which (docker-compose.yml: nginx's fixed address).
  */
 const DEFAULT_TRUST_PROXY = 'loopback';
 
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
 /**
- * `false` (use the socket address), a hop count (`1`: exactly one proxy in front, as in
- * docker-compose.yml), or a comma-separated list of names (loopback, linklocal, uniquelocal),
- * addresses and subnets whose X-Forwarded-For is believed. `true` is refused: it would let any
- * client choose its own `req.ip`.
+ * `false` (use the socket address), a hop count (`1`: exactly one proxy in front), or a
+ * comma-separated list of names (loopback, linklocal, uniquelocal), addresses and subnets whose
+ * X-Forwarded-For is believed. `true` is refused: it would let any client choose its own `req.ip`.
  */
 function trustProxy(value: string | undefined): boolean | number | string {
   if (value === undefined) return DEFAULT_TRUST_PROXY;

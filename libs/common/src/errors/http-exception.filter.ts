@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { Request, Response } from 'express';
-import { CommonError, CommonErrorCode } from './common.errors';
+import { BodyPipelineError, BodyPipelineErrorCode } from '../http/body-errors';
 import { DomainError, ErrorStatusTable, FieldError, isDomainError } from './domain-error';
 import { ErrorBody } from './error-body';
 import { storageErrorOf, storeUnavailableOf } from './storage-error';
@@ -22,7 +22,7 @@ export const CODE_BY_STATUS: Record<number, string> = {
 };
 
 /** body-parser's own error types, which reach us as plain errors with a `type`. */
-const BODY_PARSER_ERRORS: Record<string, { code: CommonErrorCode; message: string }> = {
+const BODY_PARSER_ERRORS: Record<string, { code: BodyPipelineErrorCode; message: string }> = {
   'entity.parse.failed': { code: 'invalid_json', message: 'The request body is not valid JSON' },
   'entity.too.large': { code: 'payload_too_large', message: 'The request body is too large' },
   'encoding.unsupported': {
@@ -125,12 +125,12 @@ function internalError(correlationId: string): ErrorBody {
   };
 }
 
-/** body-parser errors as CommonErrors (also used by the express error hook that runs before Nest maps them). */
-export function fromBodyParserError(error: unknown): CommonError | undefined {
+/** body-parser errors as BodyPipelineErrors (also used by the express error hook that runs before Nest maps them). */
+export function fromBodyParserError(error: unknown): BodyPipelineError | undefined {
   const type = (error as { type?: unknown } | null)?.type;
   if (typeof type !== 'string' || !BODY_PARSER_ERRORS[type]) return undefined;
   const known = BODY_PARSER_ERRORS[type];
-  return new CommonError(known.code, known.message);
+  return new BodyPipelineError(known.code, known.message);
 }
 
 function clean(body: ErrorBody & { errors?: FieldError[] }): ErrorBody {

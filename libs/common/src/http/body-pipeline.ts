@@ -2,9 +2,9 @@ import { HttpException } from '@nestjs/common';
 import { raw } from 'body-parser';
 import { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { IncomingMessage } from 'node:http';
-import { CommonError } from '../errors/common.errors';
 import { DomainError } from '../errors/domain-error';
 import { fromBodyParserError } from '../errors/http-exception.filter';
+import { BodyPipelineError } from './body-errors';
 import { JsonLimits, parseJsonBody } from './json-limits';
 
 /** Encodings the JSON parser decodes (body-parser inflates them within the size limit). */
@@ -19,7 +19,8 @@ export interface BodyPipelineOptions extends JsonLimits {
  * The one place request bodies are admitted, for every route, before routing, guards and
  * pipes: the Content-Encoding must be one we decode (identity only for bodies we do not parse,
  * such as vault uploads), the JSON must decode as strict UTF-8 and pass the I-JSON limits of
- * `parseJsonBody`. Each failure is a 4xx CommonError with its own code for the exception filter.
+ * `parseJsonBody`. Each failure is a 4xx `BodyPipelineError` with its own code for the exception
+ * filter, one of those `BODY_PIPELINE_ERRORS` lists (./body-errors.ts).
  */
 export function bodyPipeline(
   options: BodyPipelineOptions,
@@ -38,7 +39,7 @@ export function bodyPipeline(
     const allowed = isJsonRequest(req) ? JSON_ENCODINGS.has(encoding) : encoding === 'identity';
     if (!allowed) {
       next(
-        new CommonError(
+        new BodyPipelineError(
           'unsupported_encoding',
           `Content-Encoding "${encoding.slice(0, 40).replace(/[^\w.+-]/g, '?')}" is not supported here`,
         ),
@@ -63,7 +64,7 @@ export function bodyPipeline(
     try {
       text = decoder.decode(bytes);
     } catch {
-      next(new CommonError('invalid_json', 'The request body is not valid UTF-8 JSON'));
+      next(new BodyPipelineError('invalid_json', 'The request body is not valid UTF-8 JSON'));
       return;
     }
     try {
@@ -80,27 +81,6 @@ export function bodyPipeline(
   return [encodingGate, readJson, parse, mapErrors];
 }
 
-/**
- * What a route that reads a JSON body can answer before its handler runs: the errors of this
- * pipeline, of JsonBodyGuard (415 `unsupported_media_type`) and of validation. The OpenAPI
- * document lists them on every such route (apps/api/src/openapi-access.ts).
- */
-export const JSON_BODY_ERRORS = {
-  400: [
-    'validation_failed',
-    'invalid_json',
-    'json_too_deep',
-    'json_duplicate_key',
-    'json_too_many_keys',
-    'json_string_too_long',
-    'json_number_out_of_range',
-    'json_lone_surrogate',
-    'invalid_content_encoding',
-  ],
-  413: ['payload_too_large'],
-  415: ['unsupported_media_type', 'unsupported_encoding', 'unsupported_charset'],
-} as const;
-
 /** Whether the request says its body is JSON (`application/json` or `application/*+json`). */
 export function isJsonRequest(req: IncomingMessage): boolean {
   const type = String(req.headers['content-type'] ?? '')
@@ -111,17 +91,20 @@ export function isJsonRequest(req: IncomingMessage): boolean {
 }
 
 /** zlib refusing a body that is not what its Content-Encoding says. */
-function decodingError(err: unknown): CommonError | undefined {
+function decodingError(err: unknown): BodyPipelineError | undefined {
   const e = err as { status?: unknown; code?: unknown; errno?: unknown } | null;
   if (!e || e.status !== 400) return undefined;
   if (typeof e.code === 'string' && e.code.startsWith('Z_')) {
-    return new CommonError(
+    return new BodyPipelineError(
       'invalid_content_encoding',
       'The request body is not encoded as its Content-Encoding says',
     );
   }
   if (typeof e.code === 'string' && e.code.startsWith('ERR_')) {
-    return new CommonError('invalid_content_encoding', 'The request body could not be decoded');
+    return new BodyPipelineError(
+      'invalid_content_encoding',
+      'The request body could not be decoded',
+    );
   }
-  return new CommonError('bad_request', 'The request body could not be read');
+  return new BodyPipelineError('bad_request', 'The request body could not be read');
 }

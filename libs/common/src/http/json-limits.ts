@@ -1,4 +1,4 @@
-import { CommonError } from '../errors/common.errors';
+import { BodyPipelineError } from './body-errors';
 
 /** What a JSON request body may hold before anything else (guards, pipes, services) sees it. */
 export interface JsonLimits {
@@ -57,7 +57,7 @@ class JsonScanner {
     const c = this.text.charCodeAt(this.i);
     if (c === 0x7b || c === 0x5b) {
       if (depth > this.limits.maxDepth) {
-        throw new CommonError(
+        throw new BodyPipelineError(
           'json_too_deep',
           `The JSON body nests deeper than ${this.limits.maxDepth} levels`,
         );
@@ -87,7 +87,7 @@ class JsonScanner {
       if (this.text.charCodeAt(this.i) !== 0x22) throw invalidJson();
       const name = this.string(true);
       if (many ? many.has(name) : names.includes(name)) {
-        throw new CommonError(
+        throw new BodyPipelineError(
           'json_duplicate_key',
           'The JSON body repeats a member name in one object (I-JSON forbids it)',
         );
@@ -95,7 +95,7 @@ class JsonScanner {
       if (many) many.add(name);
       else if (names.push(name) > SMALL) many = new Set(names);
       if (++this.keys > this.limits.maxKeys) {
-        throw new CommonError(
+        throw new BodyPipelineError(
           'json_too_many_keys',
           `The JSON body holds more than ${this.limits.maxKeys} object members`,
         );
@@ -183,8 +183,8 @@ class JsonScanner {
     return escaped ? out + text.slice(runStart, i) : text.slice(start, i);
   }
 
-  private tooLong(): CommonError {
-    return new CommonError(
+  private tooLong(): BodyPipelineError {
+    return new BodyPipelineError(
       'json_string_too_long',
       `A string in the JSON body is longer than ${this.limits.maxStringLength} characters`,
     );
@@ -207,7 +207,7 @@ class JsonScanner {
     // only an exponent or hundreds of digits can leave a double's range
     const mayOverflow = token.length > 300 || /[eE]/.test(token);
     if (token.length >= 400 || (mayOverflow && !Number.isFinite(Number(token)))) {
-      throw new CommonError(
+      throw new BodyPipelineError(
         'json_number_out_of_range',
         'A number in the JSON body does not fit a 64-bit float (I-JSON)',
       );
@@ -266,12 +266,12 @@ const SIMPLE_ESCAPES: Record<string, number | undefined> = {
   t: 0x09,
 };
 
-function invalidJson(): CommonError {
-  return new CommonError('invalid_json', 'The request body is not valid JSON');
+function invalidJson(): BodyPipelineError {
+  return new BodyPipelineError('invalid_json', 'The request body is not valid JSON');
 }
 
-function loneSurrogate(): CommonError {
-  return new CommonError(
+function loneSurrogate(): BodyPipelineError {
+  return new BodyPipelineError(
     'json_lone_surrogate',
     'A string in the JSON body holds a lone UTF-16 surrogate (I-JSON)',
   );

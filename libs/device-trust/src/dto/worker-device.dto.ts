@@ -1,6 +1,7 @@
 import {
   DevicePageQuery,
   OBJECT_ID_PATTERN,
+  IsIn,
   IsObject,
   IsOptional,
   IsString,
@@ -68,6 +69,14 @@ export class ListWorkerDevicesQuery extends DevicePageQuery {
   @IsOptional()
   @Matches(OBJECT_ID_PATTERN, { message: 'workerId must be a 24-hex id' })
   workerId?: string;
+  @ApiPropertyOptional({
+    enum: ['live'],
+    description:
+      '`live`: each device also carries `liveTrustScore`, its score now (as GET /api/v5/devices/{deviceId}/trust computes it), read for the whole page at once',
+  })
+  @IsOptional()
+  @IsIn(['live'], { message: 'trust must be live' })
+  trust?: 'live';
 }
 
 class FingerprintView {
@@ -93,6 +102,13 @@ export class WorkerDeviceView {
       "The score the device was given at registration (the person's standing then), stored with it and never updated: not the live score. The live score, with its factors (fraud history, device age, block state), is GET /api/v5/devices/{deviceId}/trust; each sync records the score of its moment as meta.deviceTrustScore",
   })
   trustScore!: number;
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: 100,
+    description:
+      'With `?trust=live` only: the live score now (baseline, device age, fraud history, block state); its factors are GET /api/v5/devices/{deviceId}/trust',
+  })
+  liveTrustScore?: number;
   @ApiProperty() isBlocked!: boolean;
   @ApiPropertyOptional() lastSeen?: string;
   @ApiProperty() createdAt!: string;

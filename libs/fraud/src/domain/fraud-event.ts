@@ -63,6 +63,12 @@ export interface FraudEvent {
   review?: FraudReview;
 }
 
+/** What weighs on a trust score of one event: its type and time (not dismissed). */
+export interface FraudWeight {
+  type: FraudEventType;
+  at: Date;
+}
+
 export interface FraudEventCriteria {
   type?: FraudEventType;
   deviceId?: string;

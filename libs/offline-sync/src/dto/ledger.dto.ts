@@ -73,14 +73,14 @@ export class InclusionQuery {
 
   @ApiPropertyOptional({
     description:
-      'The link, by packetId (or give seq). A packetId is unique per device: when two devices have one on this site, give deviceId too (409 ambiguous_packet_id otherwise)',
+      "The link, by packetId with its deviceId (or give seq): a packetId is unique per device, so it names a link only with the packet's device",
   })
   @IsOptional()
   @IsUUID()
   packetId?: string;
 
   @ApiPropertyOptional({
-    description: "With packetId: the packet's device (the link of this device's packet)",
+    description: "With packetId, required: the packet's device",
   })
   @IsOptional()
   @IsString()

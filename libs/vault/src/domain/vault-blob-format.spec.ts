@@ -4,6 +4,8 @@ import {
   BLOB_HEADER_BYTES,
   BLOB_TAG_BYTES,
   BlobIntegrityError,
+  BlobOpener,
+  BlobSealer,
   decryptBlob,
   DEFAULT_CHUNK_BYTES,
   encryptBlob,
@@ -100,6 +102,34 @@ describe('vault blob format', () => {
     );
     expect(error).toMatchObject({ failure: 'chunk_auth_failed', chunkIndex: 3 });
     expect(Buffer.concat(received).equals(data.subarray(0, 3 * 16))).toBe(true);
+  });
+
+  it('should open a whole blob given at once, handing out the chunks before a tampered one with the failure', () => {
+    const data = randomBytes(5 * 16 + 3);
+    const sealer = new BlobSealer(key, fileId, { chunkSize: 16 });
+    const sealed: Buffer[] = [sealer.header];
+    sealer.push(Buffer.from(data), sealed);
+    sealer.end(sealed);
+    const blob = Buffer.concat(sealed);
+    // one piece, every record in it: all of them opened by one push, the final one by end
+    const whole: Buffer[] = [];
+    const opener = new BlobOpener(key, fileId);
+    opener.push(Buffer.from(blob), whole);
+    expect(Buffer.concat(whole).equals(data.subarray(0, 5 * 16))).toBe(true);
+    opener.end(whole);
+    expect(Buffer.concat(whole).equals(data)).toBe(true);
+    // chunk 3 tampered: chunks 0-2 handed out, nothing of 3 or after
+    const tampered = Buffer.from(blob);
+    tampered[BLOB_HEADER_BYTES + 3 * (16 + BLOB_TAG_BYTES) + 2] ^= 0x80;
+    const before: Buffer[] = [];
+    let failure: unknown;
+    try {
+      new BlobOpener(key, fileId).push(tampered, before);
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toMatchObject({ failure: 'chunk_auth_failed', chunkIndex: 3 });
+    expect(Buffer.concat(before).equals(data.subarray(0, 3 * 16))).toBe(true);
   });
 
   it('should wipe the parts of a chunk that a consumer stopped before taking', () => {

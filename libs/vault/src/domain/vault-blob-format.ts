@@ -107,8 +107,8 @@ function chunkAad(header: Buffer, index: number, final: boolean): Buffer {
 }
 
 /**
- * One record: the chunk's ciphertext then its tag, as the parts the cipher produced (the
- * plaintext may arrive as several pieces; nothing is copied into one buffer first).
+ * One record: the chunk's ciphertext then its tag, appended to `out` as the parts the cipher
+ * produced (the plaintext may arrive as several pieces; nothing is copied into one buffer first).
  */
 function sealChunk(
   key: Buffer,
@@ -116,21 +116,21 @@ function sealChunk(
   index: number,
   final: boolean,
   plaintext: Buffer[],
-): Buffer[] {
+  out: Buffer[],
+): void {
   if (index > MAX_CHUNKS) throw new BlobIntegrityError('too_many_chunks', index);
   const cipher = createCipheriv('aes-256-gcm', key, nonce(header.noncePrefix, index));
   cipher.setAAD(chunkAad(header.raw, index, final));
-  const record = plaintext.map((piece) => cipher.update(piece));
+  for (const piece of plaintext) out.push(cipher.update(piece));
   cipher.final();
-  record.push(cipher.getAuthTag());
-  return record;
+  out.push(cipher.getAuthTag());
 }
 
 /**
- * One record's plaintext, as the parts the decipher produced (the record may arrive as
- * several pieces; nothing is copied into one buffer first). Returned only once the tag
- * authenticated the whole record; on failure the parts are wiped and never returned. At least
- * one part, even for an empty chunk.
+ * One record's plaintext, appended to `out` as the parts the decipher produced (the record may
+ * arrive as several pieces; nothing is copied into one buffer first). Appended only once the
+ * tag authenticated the whole record; on failure the parts are wiped and never appended. At
+ * least one part, even for an empty chunk.
  */
 function openChunk(
   key: Buffer,
@@ -139,7 +139,8 @@ function openChunk(
   final: boolean,
   record: Buffer[],
   recordLength: number,
-): Buffer[] {
+  out: Buffer[],
+): void {
   if (recordLength < BLOB_TAG_BYTES) throw new BlobIntegrityError('truncated', index);
   if (index > MAX_CHUNKS) throw new BlobIntegrityError('too_many_chunks', index);
   const decipher = createDecipheriv('aes-256-gcm', key, nonce(header.noncePrefix, index));
@@ -162,8 +163,8 @@ function openChunk(
     throw new BlobIntegrityError('chunk_auth_failed', index);
   }
   // an empty file still yields its (empty, authenticated) final chunk
-  if (plaintext.length === 0) plaintext.push(Buffer.alloc(0));
-  return plaintext;
+  if (plaintext.length === 0) out.push(Buffer.alloc(0));
+  else for (const part of plaintext) out.push(part);
 }
 
 function asBuffer(piece: Buffer | Uint8Array | string): Buffer {
@@ -232,9 +233,89 @@ export interface EncryptOptions {
 }
 
 /**
- * Encrypts a plaintext stream into the blob format: yields the header, then each record (a
- * chunk's ciphertext, possibly in several parts, then its tag). Holds at most one chunk (plus the piece being read) in memory. The source must yield
- * a fresh buffer each time (as file and network streams do): pieces are queued, not copied.
+ * The blob format's encryption, a piece of plaintext at a time and synchronously (no stream or
+ * generator between the source and the file): `header` first, then the records each `push`
+ * completes, then `end`'s final record. Holds at most one chunk (plus the piece pushed) in
+ * memory. Pieces must be fresh buffers (as file and network streams give): they are queued,
+ * not copied.
+ */
+export class BlobSealer {
+  /** The blob's first 32 bytes. */
+  readonly header: Buffer;
+  private readonly parsed: BlobHeader;
+  private readonly chunkSize: number;
+  private readonly queue = new ByteQueue();
+  private index = 0;
+
+  constructor(
+    private readonly dataKey: Buffer,
+    fileId: string,
+    options: EncryptOptions = {},
+  ) {
+    this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_BYTES;
+    this.header = encodeHeader(fileId, this.chunkSize, options.noncePrefix ?? randomBytes(8));
+    this.parsed = parseHeader(this.header, fileId);
+  }
+
+  /** Appends to `out` the records `piece` completes (each chunk's ciphertext parts, then its tag). */
+  push(piece: Buffer | Uint8Array | string, out: Buffer[]): void {
+    this.queue.push(asBuffer(piece));
+    // strictly more than one chunk buffered: the next chunk is certainly not the last
+    while (this.queue.length > this.chunkSize) {
+      const chunk = this.queue.takePieces(this.chunkSize);
+      sealChunk(this.dataKey, this.parsed, this.index++, false, chunk, out);
+    }
+  }
+
+  /** Appends the final record (what is left, 0..chunk size bytes) to `out`. */
+  end(out: Buffer[]): void {
+    const rest = this.queue.takePieces(this.queue.length);
+    sealChunk(this.dataKey, this.parsed, this.index, true, rest, out);
+  }
+}
+
+/**
+ * The blob format's decryption, a piece of ciphertext at a time and synchronously: `push`
+ * appends the plaintext of each record the piece completes, once that record authenticated;
+ * `end` the final record's. Either throws BlobIntegrityError at the first record that fails,
+ * with the plaintext of the records before it (all authenticated) already in `out`: a caller
+ * never receives unauthenticated bytes, and may hand out those before the failure.
+ */
+export class BlobOpener {
+  private readonly queue = new ByteQueue();
+  private header?: BlobHeader;
+  private recordBytes = 0;
+  private index = 0;
+
+  constructor(
+    private readonly dataKey: Buffer,
+    private readonly expectedFileId: string,
+  ) {}
+
+  push(piece: Buffer | Uint8Array | string, out: Buffer[]): void {
+    this.queue.push(asBuffer(piece));
+    if (!this.header) {
+      if (this.queue.length < BLOB_HEADER_BYTES) return;
+      this.header = parseHeader(this.queue.take(BLOB_HEADER_BYTES), this.expectedFileId);
+      this.recordBytes = this.header.chunkSize + BLOB_TAG_BYTES;
+    }
+    // strictly more than one record buffered: the next record is certainly not the last
+    while (this.queue.length > this.recordBytes) {
+      const record = this.queue.takePieces(this.recordBytes);
+      openChunk(this.dataKey, this.header, this.index++, false, record, this.recordBytes, out);
+    }
+  }
+
+  end(out: Buffer[]): void {
+    if (!this.header) throw new BlobIntegrityError('truncated', -1);
+    const rest = this.queue.length;
+    openChunk(this.dataKey, this.header, this.index, true, this.queue.takePieces(rest), rest, out);
+  }
+}
+
+/**
+ * Encrypts a plaintext stream into the blob format (`BlobSealer`): yields the header, then each
+ * record (a chunk's ciphertext, possibly in several parts, then its tag).
  */
 export async function* encryptBlob(
   source: AsyncIterable<Buffer | Uint8Array | string>,
@@ -242,56 +323,50 @@ export async function* encryptBlob(
   fileId: string,
   options: EncryptOptions = {},
 ): AsyncGenerator<Buffer> {
-  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_BYTES;
-  const raw = encodeHeader(fileId, chunkSize, options.noncePrefix ?? randomBytes(8));
-  const header = parseHeader(raw, fileId);
-  yield raw;
-  const queue = new ByteQueue();
-  let index = 0;
+  const sealer = new BlobSealer(dataKey, fileId, options);
+  yield sealer.header;
   for await (const piece of source) {
-    queue.push(asBuffer(piece));
-    // strictly more than one chunk buffered: the next chunk is certainly not the last
-    while (queue.length > chunkSize) {
-      yield* sealChunk(dataKey, header, index++, false, queue.takePieces(chunkSize));
-    }
+    const parts: Buffer[] = [];
+    sealer.push(piece, parts);
+    yield* parts;
   }
-  yield* sealChunk(dataKey, header, index, true, queue.takePieces(queue.length));
+  const last: Buffer[] = [];
+  sealer.end(last);
+  yield* last;
 }
 
 /**
- * Decrypts a blob stream, yielding plaintext chunk by chunk. Each chunk is authenticated
- * before it is yielded; a failure throws BlobIntegrityError naming the chunk, so a consumer
- * never receives unauthenticated bytes.
+ * Decrypts a blob stream (`BlobOpener`), yielding plaintext chunk by chunk. Each chunk is
+ * authenticated before it is yielded; a failure throws BlobIntegrityError naming the chunk,
+ * after the chunks before it, so a consumer never receives unauthenticated bytes.
  */
 export async function* decryptBlob(
   source: AsyncIterable<Buffer | Uint8Array | string>,
   dataKey: Buffer,
   expectedFileId: string,
 ): AsyncGenerator<Buffer> {
-  const queue = new ByteQueue();
-  let header: BlobHeader | undefined;
-  let recordBytes = 0;
-  let index = 0;
-  for await (const piece of source) {
-    queue.push(asBuffer(piece));
-    if (!header) {
-      if (queue.length < BLOB_HEADER_BYTES) continue;
-      header = parseHeader(queue.take(BLOB_HEADER_BYTES), expectedFileId);
-      recordBytes = header.chunkSize + BLOB_TAG_BYTES;
-    }
-    while (queue.length > recordBytes) {
-      const record = queue.takePieces(recordBytes);
-      yield* handOver(openChunk(dataKey, header, index++, false, record, recordBytes));
-    }
+  const opener = new BlobOpener(dataKey, expectedFileId);
+  for await (const piece of source) yield* openedParts(opener, piece);
+  yield* openedParts(opener);
+}
+
+/** `opener`'s plaintext for `piece` (or, without one, its end), handed over; then its failure. */
+function* openedParts(opener: BlobOpener, piece?: Buffer | Uint8Array | string): Generator<Buffer> {
+  const parts: Buffer[] = [];
+  let failure: Error | undefined;
+  try {
+    if (piece === undefined) opener.end(parts);
+    else opener.push(piece, parts);
+  } catch (error) {
+    failure = error as Error;
   }
-  if (!header) throw new BlobIntegrityError('truncated', -1);
-  const rest = queue.length;
-  yield* handOver(openChunk(dataKey, header, index, true, queue.takePieces(rest), rest));
+  yield* handOver(parts);
+  if (failure) throw failure;
 }
 
 /**
- * Yields a chunk's plaintext parts one by one. A part yielded is the consumer's to keep or wipe;
- * the parts it never took, because it stopped inside the chunk, are wiped here.
+ * Yields plaintext parts one by one. A part yielded is the consumer's to keep or wipe; the parts
+ * it never took, because it stopped before them, are wiped here.
  */
 export function* handOver(parts: Buffer[]): Generator<Buffer> {
   let given = 0;

@@ -37,21 +37,13 @@ export interface Worker {
 }
 
 /**
- * A phone number as it is compared: without the spaces and dashes PHONE allows, so
- * `+91 98100-00001` and `+919810000001` are one number (a national form without the country
- * code is another number: the server cannot know the country).
- */
-export function phoneKey(phone: string): string {
-  return phone.replace(/[ -]/g, '');
-}
-
-/**
  * What a worker's phone number holds, each at most once among all workers (kept by the
  * store, in the same write as the worker): the number at each of its sites
- * (`site:<siteId>|<phone>`), and among the workers of its thekedar (`thekedar:<id>|<phone>`).
+ * (`site:<siteId>|<key>`), and among the workers of its thekedar (`thekedar:<id>|<key>`).
+ * `key` is the phone's `PhoneNumbers.claimKey`: its E.164 (as typed for an old worker's
+ * number that does not parse).
  */
-export function phoneClaims(worker: Pick<Worker, 'phone' | 'siteIds' | 'sponsor'>): string[] {
-  const key = phoneKey(worker.phone);
+export function phoneClaims(worker: Pick<Worker, 'siteIds' | 'sponsor'>, key: string): string[] {
   const claims = worker.siteIds.map((siteId) => `site:${siteId}|${key}`);
   if (worker.sponsor.kind === 'thekedar')
     claims.push(`thekedar:${worker.sponsor.thekedarId}|${key}`);

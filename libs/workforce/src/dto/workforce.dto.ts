@@ -24,6 +24,14 @@ import {
 
 const PHONE = /^\+?[0-9][0-9 -]{5,19}$/;
 
+/** What a phone field takes, beyond PHONE's shape (the service checks it: 400 invalid_phone). */
+const PHONE_IN =
+  'Stored in E.164. A number without a country code is one of PHONE_DEFAULT_COUNTRY (IN): `098100 00001`, `98100 00001`, `0091 98100 00001` and `+91 98100 00001` are one number. Not a possible number for its country: 400 invalid_phone.';
+
+/** What a phone field shows. */
+const PHONE_OUT =
+  'E.164 (`+919810000001`); a person stored before phones were normalized (2026-12) shows its number as typed until it is changed';
+
 export class GeoPointDto {
   @ApiProperty({ example: 28.6139 }) @IsNumber() @IsLatitude() lat!: number;
   @ApiProperty({ example: 77.209 }) @IsNumber() @IsLongitude() lng!: number;
@@ -89,7 +97,7 @@ export class CreateSiteResponse {
 
 export class CreateThekedarDto {
   @ApiProperty({ example: 'Ramesh Kumar' }) @IsString() @Length(1, 200) name!: string;
-  @ApiProperty({ example: '+91 98100 00000' })
+  @ApiProperty({ example: '+91 98100 00000', description: PHONE_IN })
   @IsString()
   @Matches(PHONE, { message: 'phone must be 6-20 digits, optionally with +, spaces or dashes' })
   phone!: string;
@@ -106,7 +114,7 @@ export class CreateThekedarResponse {
 
 export class CreateWorkerDto {
   @ApiProperty({ example: 'Sita Devi' }) @IsString() @Length(1, 200) name!: string;
-  @ApiProperty({ example: '+91 98100 00001' })
+  @ApiProperty({ example: '+91 98100 00001', description: PHONE_IN })
   @IsString()
   @Matches(PHONE, { message: 'phone must be 6-20 digits, optionally with +, spaces or dashes' })
   phone!: string;
@@ -126,7 +134,7 @@ export class UpdateWorkerDto {
   @IsString()
   @Length(1, 200)
   name?: string;
-  @ApiPropertyOptional({ example: '+91 98100 00002' })
+  @ApiPropertyOptional({ example: '+91 98100 00002', description: PHONE_IN })
   @IsOptional()
   @IsString()
   @Matches(PHONE, { message: 'phone must be 6-20 digits, optionally with +, spaces or dashes' })
@@ -179,7 +187,7 @@ export class SiteView {
 export class ThekedarView {
   @ApiProperty() thekedarId!: string;
   @ApiProperty() name!: string;
-  @ApiProperty() phone!: string;
+  @ApiProperty({ example: '+919810000001', description: PHONE_OUT }) phone!: string;
   @ApiProperty() trustScore!: number;
   @ApiProperty() createdAt!: string;
 }
@@ -187,7 +195,7 @@ export class ThekedarView {
 export class WorkerView {
   @ApiProperty() workerId!: string;
   @ApiProperty() name!: string;
-  @ApiProperty() phone!: string;
+  @ApiProperty({ example: '+919810000001', description: PHONE_OUT }) phone!: string;
   @ApiProperty({ type: [String] }) siteIds!: string[];
   @ApiProperty() trustScore!: number;
   @ApiProperty({ enum: ['admin', 'thekedar'], description: 'Who created the worker' })

@@ -55,6 +55,41 @@ describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut, store,
     expect(await sut().listByPacketIds([], 10)).toEqual([]);
   });
 
+  it("should read each device's weighing history: in range, not dismissed, newest first, at most perDevice", async () => {
+    const at = (day: number) => new Date(Date.UTC(2026, 0, day));
+    const dismissed = event({ deviceId: 'dev-a', type: 'rapid_repeat', at: at(5) });
+    await sut().recordAll([
+      event({ deviceId: 'dev-a', type: 'shared_device', at: at(3) }),
+      event({ deviceId: 'dev-a', type: 'outside_geofence', at: at(4) }),
+      dismissed,
+      event({ deviceId: 'dev-a', type: 'invalid_token', at: at(6) }),
+      event({ deviceId: 'dev-a', type: 'impossible_travel', at: at(1) }), // before `from`
+      event({ deviceId: 'dev-a', type: 'impossible_travel', at: at(20) }), // after `to`
+      event({ deviceId: 'dev-b', type: 'device_mismatch', at: at(4) }),
+      event({ deviceId: undefined, type: 'invalid_token', at: at(4) }),
+    ]);
+    await sut().addReview(dismissed.id, review());
+    const histories = await sut().weighingHistories(
+      ['dev-a', 'dev-b', 'dev-none', 'dev-a'],
+      at(2),
+      at(10),
+      2,
+    );
+    expect([...histories.keys()].sort()).toEqual(['dev-a', 'dev-b']);
+    expect(histories.get('dev-a')).toEqual([
+      { type: 'invalid_token', at: at(6) },
+      { type: 'outside_geofence', at: at(4) },
+    ]);
+    expect(histories.get('dev-b')).toEqual([{ type: 'device_mismatch', at: at(4) }]);
+    const all = await sut().weighingHistories(['dev-a'], at(2), at(10), 10);
+    expect(all.get('dev-a')!.map((w) => w.type)).toEqual([
+      'invalid_token',
+      'outside_geofence',
+      'shared_device',
+    ]);
+    expect((await sut().weighingHistories([], at(1), at(30), 10)).size).toBe(0);
+  });
+
   it('should round-trip events, newest first', async () => {
     const older = event();
     const newer = event({ at: new Date('2026-01-02T00:00:00.000Z'), packetId: undefined });

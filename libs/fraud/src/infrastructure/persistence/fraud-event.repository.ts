@@ -1,4 +1,4 @@
-import { FraudEvent, FraudEventCriteria, FraudReview } from '../../domain/fraud-event';
+import { FraudEvent, FraudEventCriteria, FraudReview, FraudWeight } from '../../domain/fraud-event';
 
 /** What `addReview` did: recorded the review, or found it was the event's current one already. */
 export interface ReviewOutcome {
@@ -15,6 +15,17 @@ export abstract class FraudEventRepository {
    * with `before`, only events after that one in this order (keyset pagination).
    */
   abstract listRecent(criteria: FraudEventCriteria): Promise<FraudEvent[]>;
+  /**
+   * For each device, the type and time of its newest `perDevice` events in [from, to] that
+   * are not dismissed (newest first): what its trust score weighs. A device with none is
+   * absent from the map. One read for a page of devices.
+   */
+  abstract weighingHistories(
+    deviceIds: readonly string[],
+    from: Date,
+    to: Date,
+    perDevice: number,
+  ): Promise<Map<string, FraudWeight[]>>;
   /** Events naming one of these packets (at most `limit`, oldest first). */
   abstract listByPacketIds(packetIds: string[], limit: number): Promise<FraudEvent[]>;
   /**

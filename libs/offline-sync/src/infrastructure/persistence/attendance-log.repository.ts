@@ -45,8 +45,6 @@ export abstract class AttendanceLogRepository {
   abstract appendAtHead(entry: PendingLogEntry, headSeq: number): Promise<AppendAtHeadResult>;
   /** The stored link of each key, in the order of `keys` (undefined where none). */
   abstract findByKeys(keys: LedgerEntryKey[]): Promise<(AttendanceLog | undefined)[]>;
-  /** Every stored link with this packetId, whatever its device (each device's own entry). */
-  abstract findByPacketId(packetId: string): Promise<AttendanceLog[]>;
   /** The recordHashes of seq fromSeq..toSeq (inclusive) of a chain, in seq order. */
   abstract readRecordHashes(siteId: string, fromSeq: number, toSeq: number): Promise<string[]>;
   /** Up to `limit` links of a chain with seq > afterSeq, in seq order. */

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { newId } from '@app/common';
 import { MongoStore, SqliteStore } from '@app/persistence';
 import { compileAdapter } from '@app/persistence/testing/compile-adapter';
@@ -229,15 +230,16 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
         expect(await sut().createWorker(w, code(w.id))).toBeUndefined();
       s.db.exec(`DELETE FROM worker_phone_claims;
         DROP TABLE worker_phone_claims;
-        DELETE FROM schema_migrations WHERE scope = 'device-trust.workforce' AND version = 5;`);
+        DELETE FROM schema_migrations WHERE scope = 'device-trust.workforce' AND version >= 5;`);
       s.db.prepare('UPDATE workers SET phone = ? WHERE id = ?').run(newer.phone, newer.id);
     } else {
       const { WorkforceMongoMapper } = await import('./mongo/mappers/workforce.mapper');
       const docs = [older, newer, free].map((w) => {
-        const { phoneClaims: _, ...legacy } = WorkforceMongoMapper.workerToPersistence(
-          w,
-          code(w.id),
-        );
+        const {
+          phoneClaims: _,
+          phoneClaimsForm: __,
+          ...legacy
+        } = WorkforceMongoMapper.workerToPersistence(w, code(w.id), w.phone);
         return legacy;
       });
       await (s as MongoStore).connection.collection('workers').insertMany(docs as never[]);
@@ -267,6 +269,109 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     }
   });
 
+  it("should key old workers' claims in E.164 at boot: of one number written two ways the older keeps it, a number that does not parse stays as typed", async () => {
+    const [s1, s2, s3, s4, s5] = [newId(), newId(), newId(), newId(), newId()];
+    const crew = { kind: 'thekedar' as const, thekedarId: newId() };
+    // stored before numbers were normalized: one number in five spellings, and a number that
+    // is not one; each claimed as typed (spaces and dashes aside), so none was a duplicate
+    const [a, b, c, d, e, f] = Array.from({ length: 6 }, () => worker([])).sort((x, y) =>
+      x.id.localeCompare(y.id),
+    );
+    Object.assign(a, { phone: '+91 98765 43210', siteIds: [s1] });
+    Object.assign(b, { phone: '09876543210', siteIds: [s1, s2] });
+    Object.assign(c, { phone: '0091 98765 43210', siteIds: [s3] });
+    Object.assign(d, { phone: '555-55', siteIds: [s1] });
+    Object.assign(e, { phone: '919876543210', siteIds: [s4], sponsor: crew });
+    Object.assign(f, { phone: '9876543210', siteIds: [s5], sponsor: crew });
+    const olds = [a, b, c, d, e, f];
+    const s = store();
+    if (s instanceof SqliteStore) {
+      for (const w of olds) {
+        expect(
+          await sut().createWorker(
+            { ...worker(w.siteIds), ...w, phone: worker([]).phone },
+            code(w.id),
+          ),
+        ).toBeUndefined();
+        s.db.prepare('UPDATE workers SET phone = ? WHERE id = ?').run(w.phone, w.id);
+      }
+      // the claims as version 5 keyed them, and the store before version 6
+      const typed = "replace(replace(w.phone, ' ', ''), '-', '')";
+      s.db.exec(`DELETE FROM worker_phone_claims;
+        INSERT OR IGNORE INTO worker_phone_claims (claim, worker_id)
+          SELECT claim, worker_id FROM (
+            SELECT 'site:' || s.value || '|' || ${typed} AS claim, w.id AS worker_id
+              FROM workers w, json_each(w.site_ids) s
+            UNION ALL
+            SELECT 'thekedar:' || json_extract(w.sponsor, '$.thekedarId') || '|' || ${typed}, w.id
+              FROM workers w WHERE json_extract(w.sponsor, '$.kind') = 'thekedar')
+          ORDER BY worker_id;
+        DELETE FROM schema_migrations WHERE scope = 'device-trust.workforce' AND version = 6;`);
+    } else {
+      const { WorkforceMongoMapper } = await import('./mongo/mappers/workforce.mapper');
+      const docs = olds.map((w) => {
+        const { phoneClaimsForm: _, ...legacy } = WorkforceMongoMapper.workerToPersistence(
+          w,
+          code(w.id),
+          w.phone.replace(/[ -]/g, ''),
+        );
+        return legacy;
+      });
+      await (s as MongoStore).connection.collection('workers').insertMany(docs as never[]);
+    }
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    const booted = await compileAdapter<WorkforceRepository>(s, workforceAdapters);
+    try {
+      const warned = warn.mock.calls.map(([fields, message]) => ({ fields, message }));
+      // named by id, never by number
+      expect(JSON.stringify(warned)).not.toMatch(/98765|55555|43210/);
+      expect(warned).toContainEqual({
+        fields: { workerIds: [b.id, f.id], more: false },
+        message: expect.stringContaining('share a phone with an older worker'),
+      });
+      expect(warned).toContainEqual({
+        fields: { workerIds: [d.id], more: false },
+        message: expect.stringContaining('not a possible one: claimed as typed'),
+      });
+      const repo = booted.adapter;
+      // every worker kept, its number as it was typed
+      for (const w of olds) expect(await repo.findWorkerById(w.id)).toEqual(w);
+      const holderOf = async (siteIds: string[], phone = '+919876543210', sponsor = a.sponsor) => {
+        const again = { ...worker(siteIds), phone, sponsor };
+        return ((await repo.createWorker(again, code(again.id))) as PhoneTaken).workerId;
+      };
+      expect(await holderOf([s1])).toBe(a.id);
+      expect(await holderOf([s2])).toBe(b.id);
+      expect(await holderOf([s3])).toBe(c.id);
+      expect(await holderOf([s4])).toBe(e.id);
+      expect(await holderOf([s5])).toBe(f.id);
+      expect(await holderOf([newId()], '+919876543210', crew)).toBe(e.id);
+      expect(await holderOf([s1], '55555')).toBe(d.id);
+      // given a number of its own, the later worker holds its claims
+      await repo.updateWorker(b.id, { phone: '+917000055555' });
+      expect(await holderOf([s1], '+917000055555')).toBe(b.id);
+    } finally {
+      await booted.close();
+    }
+    // keyed once: a boot after it does not warn of the number again (SQLite names the
+    // duplicate left at every boot; MongoDB, of a duplicate that holds a claim, only once)
+    warn.mockClear();
+    const again = await compileAdapter<WorkforceRepository>(s, workforceAdapters);
+    try {
+      const named = warn.mock.calls.map(
+        ([fields]) => (fields as { workerIds: string[] }).workerIds,
+      );
+      expect(named.flat().filter((id) => id !== f.id)).toEqual([]);
+      const late = { ...worker([s1]), phone: '+919876543210' };
+      expect(await again.adapter.createWorker(late, code(late.id))).toMatchObject({
+        workerId: a.id,
+      });
+    } finally {
+      warn.mockRestore();
+      await again.close();
+    }
+  });
+
   it('should give the oldest of old duplicates the phone when two replicas boot together', async () => {
     const s = store();
     if (!(s instanceof MongoStore)) return; // SQLite: one migration, in a transaction
@@ -278,7 +383,11 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     );
     for (let i = 1; i < olds.length; i += 2) olds[i].phone = olds[i - 1].phone;
     const docs = olds.map((w) => {
-      const { phoneClaims: _, ...legacy } = WorkforceMongoMapper.workerToPersistence(w, code(w.id));
+      const {
+        phoneClaims: _,
+        phoneClaimsForm: __,
+        ...legacy
+      } = WorkforceMongoMapper.workerToPersistence(w, code(w.id), w.phone);
       return legacy;
     });
     await s.connection.collection('workers').insertMany(docs as never[]);

@@ -35,9 +35,7 @@ export type AppendTextResult =
  * the keys joined to the table.
  */
 export const BY_KEYS_SQL = `SELECT l.* FROM json_each(?)
-  JOIN attendance_logs l ON l.packet_id = json_each.value ->> 0 AND l.device_id = json_each.value ->> 1`;
-/** Every link with one packetId, whatever its device (the unique index's prefix). */
-export const BY_PACKET_ID_SQL = 'SELECT * FROM attendance_logs WHERE packet_id = ?';
+  JOIN attendance_logs l ON l.device_id = json_each.value ->> 1 AND l.packet_id = json_each.value ->> 0`;
 
 /**
  * The ledger's SQLite append, written once for the two places it runs: the request's thread
@@ -46,7 +44,7 @@ export const BY_PACKET_ID_SQL = 'SELECT * FROM attendance_logs WHERE packet_id =
  *
  * One `BEGIN IMMEDIATE` transaction per call (`appendImmediate`): it takes the write lock
  * before reading the heads, so no other connection (thread or process) can append between the
- * read and the writes. UNIQUE(packet_id, device_id) is the duplicate check (looked up once per
+ * read and the writes. UNIQUE(device_id, packet_id) is the duplicate check (looked up once per
  * entry, by the insert itself; once a call meets a duplicate, its remaining keys are looked up
  * together first), and PRIMARY KEY(site_id, seq) backs the chain order up in the schema.
  * An entry with `headSeq` is appended only if the head the transaction reads is that one.
@@ -56,20 +54,18 @@ export class SqliteChainAppender {
   private readonly head: Statement<[string], { seq: number; record_hash: string }>;
   private readonly byKey: Statement<[string, string], AttendanceLogRow>;
   private readonly byKeys: Statement<[string], AttendanceLogRow>;
-  private readonly byPacketId: Statement<[string], AttendanceLogRow>;
 
   constructor(private readonly db: Database) {
     this.insert = db.prepare(
       `INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (packet_id, device_id) DO NOTHING`,
+       ON CONFLICT (device_id, packet_id) DO NOTHING`,
     );
     this.head = db.prepare(
       'SELECT seq, record_hash FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1',
     );
-    this.byKey = db.prepare('SELECT * FROM attendance_logs WHERE packet_id = ? AND device_id = ?');
+    this.byKey = db.prepare('SELECT * FROM attendance_logs WHERE device_id = ? AND packet_id = ?');
     this.byKeys = db.prepare(BY_KEYS_SQL);
-    this.byPacketId = db.prepare(BY_PACKET_ID_SQL);
   }
 
   append(entries: AppendText[]): AppendTextResult[] {
@@ -96,7 +92,7 @@ export class SqliteChainAppender {
           // read inside the transaction that would insert: no other writer is between the
           // two. A stored key is still a duplicate (an interrupted append's own commit is
           // told apart by `appendAgain`)
-          const row = this.byKey.get(entry.packetId, entry.deviceId);
+          const row = this.byKey.get(entry.deviceId, entry.packetId);
           results.push(
             row ? { status: 'duplicate', row } : { status: 'head_moved', headSeq: head.seq },
           );
@@ -120,7 +116,7 @@ export class SqliteChainAppender {
           stored ??= this.rowsOf(entries.slice(i + 1));
           results.push({
             status: 'duplicate',
-            row: this.byKey.get(entry.packetId, entry.deviceId)!,
+            row: this.byKey.get(entry.deviceId, entry.packetId)!,
           });
           continue;
         }
@@ -160,10 +156,5 @@ export class SqliteChainAppender {
     return new Map(
       rows.map((row) => [entryKeyText({ deviceId: row.device_id, packetId: row.packet_id }), row]),
     );
-  }
-
-  /** Every stored row with this packetId, whatever its device. */
-  rowsOfPacketId(packetId: string): AttendanceLogRow[] {
-    return this.byPacketId.all(packetId);
   }
 }

@@ -43,7 +43,7 @@ function oldLedger(path: string, entries: PendingLogEntry[]): AttendanceLog[] {
   return links;
 }
 
-describe('SQLite ledger migration 4: (packet_id, device_id) is the key', () => {
+describe('SQLite ledger migrations 4 and 5: (device_id, packet_id) is the key', () => {
   let dir: string;
   let store: SqliteStore | undefined;
 
@@ -90,14 +90,26 @@ describe('SQLite ledger migration 4: (packet_id, device_id) is the key', () => {
     const old = oldLedger(path, [a, b, correction, other]);
 
     store = new SqliteStore(path);
-    const repo = new SqliteAttendanceLogRepository(store); // applies migration 4
+    const repo = new SqliteAttendanceLogRepository(store); // applies migrations 4 and 5
     const versions = store.db
       .prepare<[string], { version: number }>(
         'SELECT version FROM schema_migrations WHERE scope = ? ORDER BY version',
       )
       .all(SCOPE)
       .map((r) => r.version);
-    expect(versions).toEqual([1, 2, 3, 4]);
+    expect(versions).toEqual([1, 2, 3, 4, 5]);
+    // the unique key device first (migration 5): a batch's keys, one device's, sit together
+    const unique = store.db
+      .prepare<[], { name: string }>(
+        "SELECT name FROM pragma_index_list('attendance_logs') WHERE \"unique\" = 1 AND origin <> 'pk'",
+      )
+      .get()!;
+    expect(
+      store.db
+        .prepare<[string], { name: string }>('SELECT name FROM pragma_index_info(?) ORDER BY seqno')
+        .all(unique.name)
+        .map((c) => c.name),
+    ).toEqual(['device_id', 'packet_id']);
 
     // every link kept as it was hashed: the chains verify, and read back equal
     for (const siteId of ['S', 'T']) {
@@ -153,7 +165,7 @@ describe('SQLite ledger migration 4: (packet_id, device_id) is the key', () => {
            VALUES ('U', 1, ?, 'dev-a', 'x', 'x', '{}', '{}')`,
         )
         .run(a.packetId),
-    ).toThrow(/UNIQUE constraint failed: attendance_logs.packet_id, attendance_logs.device_id/);
+    ).toThrow(/UNIQUE constraint failed: attendance_logs.device_id, attendance_logs.packet_id/);
     // still append-only
     expect(() =>
       store!.db.prepare("DELETE FROM attendance_logs WHERE site_id = 'S'").run(),

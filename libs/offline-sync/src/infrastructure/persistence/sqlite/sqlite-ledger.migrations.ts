@@ -89,4 +89,39 @@ export const LEDGER_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX attendance_logs_device_at ON attendance_logs (${PACKET_DEVICE}, ${PACKET_AT_MS});
     `,
   },
+  {
+    version: 5,
+    name: "the unique key as (device_id, packet_id): a sync batch's keys sit together in it",
+    // A batch is one device's packets: ordered by device first, its keys land in the few index
+    // pages of that device, where packet-first keys (random UUIDs) touched a page each across
+    // the whole index (every such page written to the WAL and checkpointed again, a cost that
+    // grew with the ledger). SQLite drops no constraint, so the table is built again as in
+    // migration 4, rows copied as stored (every recordHash and checkpoint verifies as before),
+    // in primary-key order into a table with only its primary key; the key is then a unique
+    // index built over the copied rows (sorted once, not inserted one random key at a time),
+    // and a later change of it is a DROP INDEX, not another copy
+    up: `
+      CREATE TABLE attendance_logs_device_first (
+        site_id TEXT NOT NULL,
+        seq INTEGER NOT NULL CHECK (seq >= 1),
+        packet_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        record_hash TEXT NOT NULL,
+        data TEXT NOT NULL,
+        meta TEXT NOT NULL,
+        PRIMARY KEY (site_id, seq)
+      ) WITHOUT ROWID;
+      INSERT INTO attendance_logs_device_first
+        (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta)
+        SELECT site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta
+        FROM attendance_logs ORDER BY site_id, seq;
+      DROP TABLE attendance_logs;
+      ALTER TABLE attendance_logs_device_first RENAME TO attendance_logs;
+      ${APPEND_ONLY_TRIGGERS}
+      CREATE UNIQUE INDEX attendance_logs_device_packet ON attendance_logs (device_id, packet_id);
+      CREATE INDEX attendance_logs_worker_at ON attendance_logs (${PACKET_WORKER}, ${PACKET_AT_MS}, packet_id);
+      CREATE INDEX attendance_logs_device_at ON attendance_logs (${PACKET_DEVICE}, ${PACKET_AT_MS});
+    `,
+  },
 ];

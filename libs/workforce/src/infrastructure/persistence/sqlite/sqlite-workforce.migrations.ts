@@ -1,18 +1,36 @@
 import { SqliteMigration } from '@app/persistence';
 
-/** A phone as `phoneKey` compares it (spaces and dashes dropped), in SQL. */
-const PHONE_KEY = "replace(replace(w.phone, ' ', ''), '-', '')";
-
 /**
- * Every claim of every worker (`phoneClaims`, as rows `claim, worker_id`): its phone at each
- * of its sites, and among its thekedar's workers. Exported for the boot's duplicate report.
+ * Every claim of every worker (`phoneClaims`, as rows `claim, worker_id`) with its phone keyed
+ * by the SQL expression `key` (of `w`, the worker row): its phone at each of its sites, and
+ * among its thekedar's workers.
  */
-export const WORKER_CLAIMS_SQL = `
-  SELECT 'site:' || s.value || '|' || ${PHONE_KEY} AS claim, w.id AS worker_id
+function workerClaimsSql(key: string): string {
+  return `
+  SELECT 'site:' || s.value || '|' || ${key} AS claim, w.id AS worker_id
     FROM workers w, json_each(w.site_ids) s
   UNION ALL
-  SELECT 'thekedar:' || json_extract(w.sponsor, '$.thekedarId') || '|' || ${PHONE_KEY}, w.id
+  SELECT 'thekedar:' || json_extract(w.sponsor, '$.thekedarId') || '|' || ${key}, w.id
     FROM workers w WHERE json_extract(w.sponsor, '$.kind') = 'thekedar'`;
+}
+
+/**
+ * The SQL function `(phone, workerId) → claim key` (`PhoneNumbers.claimKey`: E.164, or as typed
+ * without spaces and dashes when the number does not parse) that SqliteWorkforceRepository
+ * defines on its connection before it migrates: version 6 keys old workers' claims with it.
+ */
+export const PHONE_KEY_FUNCTION = 'workforce_phone_claim_key';
+
+/**
+ * The workers holding fewer claims than their phone has (one per site, one more with a
+ * thekedar): the duplicates from before claims, or from before they were keyed in E.164, left
+ * without the claims an older worker holds. For the boot's report (101 at most).
+ */
+export const UNCLAIMED_WORKERS_SQL = `
+  SELECT w.id AS worker_id FROM workers w
+   WHERE json_array_length(w.site_ids) + (json_extract(w.sponsor, '$.kind') = 'thekedar')
+       > (SELECT count(*) FROM worker_phone_claims p WHERE p.worker_id = w.id)
+   ORDER BY w.id LIMIT 101`;
 
 export const WORKFORCE_SQLITE_MIGRATIONS: SqliteMigration[] = [
   {
@@ -81,7 +99,24 @@ export const WORKFORCE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       ) WITHOUT ROWID;
       CREATE INDEX worker_phone_claims_worker ON worker_phone_claims (worker_id);
       INSERT OR IGNORE INTO worker_phone_claims (claim, worker_id)
-        SELECT claim, worker_id FROM (${WORKER_CLAIMS_SQL}) ORDER BY worker_id;
+        SELECT claim, worker_id FROM (${workerClaimsSql("replace(replace(w.phone, ' ', ''), '-', '')")})
+        ORDER BY worker_id;
+    `,
+  },
+  {
+    version: 6,
+    name: "workers' phone claims keyed in E.164 (duplicates it reveals: the oldest keeps, kept, reported)",
+    // numbers were compared as typed (spaces and dashes aside): `+91 98765 43210` and
+    // `09876543210` were two. Every claim again, keyed by the E.164 of the phone (stored as typed
+    // by workers from before; the default region for a number without a country code), oldest
+    // worker first: a later worker whose number turns out to be an older one's at a site or of
+    // a thekedar keeps its record without that claim, as version 5 left duplicates. A number
+    // that does not parse is claimed as before.
+    up: `
+      DELETE FROM worker_phone_claims;
+      INSERT OR IGNORE INTO worker_phone_claims (claim, worker_id)
+        SELECT claim, worker_id FROM (${workerClaimsSql(`${PHONE_KEY_FUNCTION}(w.phone, w.id)`)})
+        ORDER BY worker_id;
     `,
   },
 ];

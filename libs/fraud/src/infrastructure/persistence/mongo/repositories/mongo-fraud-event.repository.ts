@@ -1,7 +1,13 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
-import { FraudEvent, FraudEventCriteria, FraudReview } from '../../../../domain/fraud-event';
+import {
+  FraudEvent,
+  FraudEventCriteria,
+  FraudEventType,
+  FraudReview,
+  FraudWeight,
+} from '../../../../domain/fraud-event';
 import { FraudEventRepository, ReviewOutcome } from '../../fraud-event.repository';
 import { FraudEventMongoMapper as Mapper } from '../mappers/fraud-event.mapper';
 import { FraudEventDocument, FraudEventSchema } from '../schemas/fraud-event.schema';
@@ -29,6 +35,37 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
   async recordAll(events: FraudEvent[]): Promise<void> {
     if (events.length === 0) return;
     await this.events.insertMany(events.map(Mapper.toPersistence), { ordered: true });
+  }
+
+  async weighingHistories(
+    deviceIds: readonly string[],
+    from: Date,
+    to: Date,
+    perDevice: number,
+  ): Promise<Map<string, FraudWeight[]>> {
+    // one query per device (each seeks {deviceId, at, _id} and stops at its limit), together
+    const ids = [...new Set(deviceIds)];
+    const pages = await Promise.all(
+      ids.map((deviceId) =>
+        this.events
+          .find(
+            { deviceId, at: { $gte: from, $lte: to }, 'review.decision': { $ne: 'dismissed' } },
+            { type: 1, at: 1 },
+          )
+          .sort({ at: -1, _id: -1 })
+          .limit(perDevice)
+          .lean<{ type: string; at: Date }[]>(),
+      ),
+    );
+    const found = new Map<string, FraudWeight[]>();
+    ids.forEach((deviceId, i) => {
+      if (pages[i].length === 0) return;
+      found.set(
+        deviceId,
+        pages[i].map((d) => ({ type: d.type as FraudEventType, at: new Date(d.at) })),
+      );
+    });
+    return found;
   }
 
   async listByPacketIds(packetIds: string[], limit: number): Promise<FraudEvent[]> {

@@ -1,7 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import { LimitedStatements, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
-import { FraudEvent, FraudEventCriteria, FraudReview } from '../../../../domain/fraud-event';
+import {
+  LimitedStatement,
+  LimitedStatements,
+  SqliteStoreHandle,
+  SqliteWriteTurns,
+} from '@app/persistence';
+import {
+  FraudEvent,
+  FraudEventCriteria,
+  FraudEventType,
+  FraudReview,
+  FraudWeight,
+} from '../../../../domain/fraud-event';
 import { FraudEventRepository, ReviewOutcome } from '../../fraud-event.repository';
 import {
   FraudEventReviewedRow,
@@ -25,6 +36,8 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
    * bounds, and the trust history's) and page size, the limit written into the SQL.
    */
   private readonly listings: LimitedStatements<FraudEventReviewedRow>;
+  /** A device's weighing events, newest first: the (device_id, at, id) index in its order. */
+  private readonly weighing: LimitedStatement<[string, string, string], [string, string]>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -32,6 +45,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     this.db = store.db;
     this.turns = store.writeTurns;
     this.listings = new LimitedStatements(this.db, 16 * 3 * 2 * 3 + 1);
+    this.weighing = new LimitedStatement(this.db, WEIGHING_SQL, { raw: true });
     this.insert = this.db.prepare(
       `INSERT INTO fraud_events (id, type, device_id, worker_id, site_id, packet_id, detail, at)
        VALUES (@id, @type, @device_id, @worker_id, @site_id, @packet_id, @detail, @at)`,
@@ -63,6 +77,28 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
         for (const event of events) this.insert.run(Mapper.toPersistence(event));
       }),
     );
+  }
+
+  async weighingHistories(
+    deviceIds: readonly string[],
+    from: Date,
+    to: Date,
+    perDevice: number,
+  ): Promise<Map<string, FraudWeight[]>> {
+    const found = new Map<string, FraudWeight[]>();
+    const range = [from.toISOString(), to.toISOString()] as const;
+    // one read transaction: every device of the page as of one moment
+    this.db.transaction(() => {
+      for (const deviceId of new Set(deviceIds)) {
+        const rows = this.weighing.all([deviceId, ...range], perDevice);
+        if (rows.length === 0) continue;
+        found.set(
+          deviceId,
+          rows.map(([type, at]) => ({ type: type as FraudEventType, at: new Date(at) })),
+        );
+      }
+    })();
+    return found;
   }
 
   async listByPacketIds(packetIds: string[], limit: number): Promise<FraudEvent[]> {
@@ -117,6 +153,11 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     return this.listings.all(sql, params, limit).map(Mapper.toDomain);
   }
 }
+
+/** Exported for the query-plan test. */
+export const WEIGHING_SQL = `SELECT type, at FROM fraud_events
+  WHERE device_id = ? AND at >= ? AND at <= ? AND review_decision IS NOT 'dismissed'
+  ORDER BY at DESC, id DESC LIMIT ?`;
 
 /**
  * The listing as one statement that seeks an index (column, at, id) in both its filter and

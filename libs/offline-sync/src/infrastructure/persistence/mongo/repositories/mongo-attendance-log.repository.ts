@@ -110,11 +110,6 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     });
   }
 
-  async findByPacketId(packetId: string): Promise<AttendanceLog[]> {
-    const docs = await this.logs.find({ packetId }).lean<AttendanceLogDocument[]>();
-    return docs.map(Mapper.toDomain);
-  }
-
   async readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {
     const docs = await this.logs
       .find({ siteId, seq: { $gt: afterSeq } })

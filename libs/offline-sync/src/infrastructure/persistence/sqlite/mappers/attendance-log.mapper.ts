@@ -11,7 +11,7 @@ export interface AttendanceLogRow {
   site_id: string;
   seq: number;
   packet_id: string;
-  /** The entry's device (`ledgerDeviceOf`): (packet_id, device_id) is its unique key. */
+  /** The entry's device (`ledgerDeviceOf`): (device_id, packet_id) is its unique key. */
   device_id: string;
   prev_hash: string;
   record_hash: string;

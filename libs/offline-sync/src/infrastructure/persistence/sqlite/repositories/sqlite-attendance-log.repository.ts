@@ -74,7 +74,7 @@ export const CHAIN_PAGE_SQL =
 export const CHAIN_TEXT_PAGE_SQL = `SELECT site_id, seq, prev_hash, record_hash, data, meta
   FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?`;
 
-export { BY_KEYS_SQL, BY_PACKET_ID_SQL } from '../sqlite-chain-appender';
+export { BY_KEYS_SQL } from '../sqlite-chain-appender';
 
 /**
  * Appends waiting for the append thread at most; beyond, one is run in the request's thread. The
@@ -190,10 +190,6 @@ export class SqliteAttendanceLogRepository
       const row = rows.get(entryKeyText(key));
       return row && Mapper.toDomain(row);
     });
-  }
-
-  async findByPacketId(packetId: string): Promise<AttendanceLog[]> {
-    return this.appender.rowsOfPacketId(packetId).map(Mapper.toDomain);
   }
 
   async readRecordHashes(siteId: string, fromSeq: number, toSeq: number): Promise<string[]> {

@@ -9,6 +9,7 @@ import {
 } from '../../../../domain/workforce';
 import {
   EnrollmentCodeDocument,
+  PHONE_CLAIMS_FORM,
   SiteDocument,
   ThekedarDocument,
   WorkerDocument,
@@ -63,14 +64,20 @@ export class WorkforceMongoMapper {
     };
   }
 
-  static workerToPersistence(w: Worker, enrollment: EnrollmentCode): WorkerDocument {
+  /** `phoneKey`: the phone's claim key (`PhoneNumbers.claimKey`): its claims are keyed in E.164. */
+  static workerToPersistence(
+    w: Worker,
+    enrollment: EnrollmentCode,
+    phoneKey: string,
+  ): WorkerDocument {
     const { id, sponsor, ...rest } = w;
     return {
       _id: id,
       sponsor: { ...sponsor },
       ...rest,
       enrollment: WorkforceMongoMapper.enrollmentToPersistence(enrollment),
-      phoneClaims: phoneClaims(w),
+      phoneClaims: phoneClaims(w, phoneKey),
+      phoneClaimsForm: PHONE_CLAIMS_FORM,
     };
   }
 

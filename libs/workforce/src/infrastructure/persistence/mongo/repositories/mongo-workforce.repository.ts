@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { isDuplicateKeyError, MongoStoreHandle, onlyDuplicateKeysOn } from '@app/persistence';
 import {
@@ -16,9 +16,12 @@ import {
   WorkforceRepository,
 } from '../../workforce.repository';
 import { WorkforceError } from '../../../../workforce.errors';
+import { PhoneNumbers } from '../../../../domain/phone-number';
+import { workforceConfig, WorkforceSettings } from '../../../../workforce.config';
 import { WorkforceMongoMapper as Mapper } from '../mappers/workforce.mapper';
 import {
   EnrollmentCodeDocument,
+  PHONE_CLAIMS_FORM,
   SiteDocument,
   SiteSchema,
   ThekedarDocument,
@@ -48,6 +51,12 @@ const CLAIM_PAGE = 500;
 /** A worker stored before phones were claimed (and the duplicates left without claims). */
 const UNCLAIMED = { phoneClaims: { $exists: false } };
 
+/** A worker whose claims were keyed as its phone was typed (before they were keyed in E.164). */
+const KEYED_AS_TYPED = { phoneClaims: { $exists: true }, phoneClaimsForm: { $exists: false } };
+
+/** What a worker's claims are stored with: the claims and the form of their keys. */
+const CLAIMED = (claims: string[]) => ({ phoneClaims: claims, phoneClaimsForm: PHONE_CLAIMS_FORM });
+
 /**
  * MongoDB adapter. A person embeds its enrollment code, so creating both is one
  * single-document insert (atomic on a standalone mongod) and spending a code is one
@@ -59,9 +68,14 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   private readonly thekedars: Model<ThekedarDocument>;
   private readonly workers: Model<WorkerDocument>;
   private readonly logger = new Logger(MongoWorkforceRepository.name);
+  private readonly phones: PhoneNumbers;
 
-  constructor(store: MongoStoreHandle) {
+  constructor(
+    store: MongoStoreHandle,
+    @Optional() @Inject(workforceConfig.KEY) settings?: WorkforceSettings,
+  ) {
     super();
+    this.phones = new PhoneNumbers(settings?.phoneDefaultCountry);
     const c = store.connection;
     this.sites = c.model(SiteDocument.name, SiteSchema);
     this.thekedars = c.model(ThekedarDocument.name, ThekedarSchema);
@@ -70,7 +84,24 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
 
   async onModuleInit(): Promise<void> {
     await Promise.all([this.sites.init(), this.thekedars.init(), this.workers.init()]);
+    await this.keyOldClaims();
     await this.claimOldPhones();
+  }
+
+  /**
+   * Workers whose claims were keyed as their phone was typed (spaces and dashes aside) give
+   * them up, to claim again in E.164 with the workers stored before claims (`claimOldPhones`):
+   * oldest first, so of two old workers whose numbers turn out to be one at a site or of a
+   * thekedar the older keeps the claim, and the later keeps its record without it (named at
+   * every boot). Once: claims written since carry `phoneClaimsForm`. A replica booting at the
+   * same time gives up only claims not keyed again yet.
+   */
+  private async keyOldClaims(): Promise<void> {
+    const { modifiedCount } = await this.workers.updateMany(KEYED_AS_TYPED, {
+      $unset: { phoneClaims: 1 },
+    });
+    if (modifiedCount > 0)
+      this.logger.log({ workers: modifiedCount }, "Workers' phone claims to be keyed in E.164");
   }
 
   /**
@@ -82,6 +113,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
    */
   private async claimOldPhones(): Promise<void> {
     const duplicates: string[] = [];
+    const unparsed: string[] = [];
     let page: WorkerDocument[] = [];
     let seen = 0;
     for await (const doc of this.workers
@@ -92,13 +124,19 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       seen += 1;
       page.push(doc);
       if (page.length === CLAIM_PAGE) {
-        await this.claimPage(page, duplicates);
+        await this.claimPage(page, duplicates, unparsed);
         page = [];
       }
     }
     // nothing unclaimed (every boot after the first): no second read
     if (seen === 0) return;
-    if (page.length > 0) await this.claimPage(page, duplicates);
+    if (page.length > 0) await this.claimPage(page, duplicates, unparsed);
+    if (unparsed.length > 0) {
+      this.logger.warn(
+        { workerIds: unparsed.slice(0, 100), more: unparsed.length > 100 },
+        'Workers stored before phones were checked hold a number that is not a possible one: claimed as typed (spaces and dashes aside) until their phone is changed',
+      );
+    }
     const old = await this.workers
       .find(UNCLAIMED, { _id: 1 })
       .sort({ _id: 1 })
@@ -112,9 +150,19 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     );
   }
 
-  /** `docs` (in id order) claim what is free, the older first; names the duplicates. */
-  private async claimPage(docs: WorkerDocument[], duplicates: string[]): Promise<void> {
-    const claims = docs.map((doc) => phoneClaims(Mapper.workerToDomain(doc)));
+  /**
+   * `docs` (in id order) claim what is free, the older first, keyed in E.164 (as typed when the
+   * number does not parse: named in `unparsed`); names the duplicates.
+   */
+  private async claimPage(
+    docs: WorkerDocument[],
+    duplicates: string[],
+    unparsed: string[],
+  ): Promise<void> {
+    const claims = docs.map((doc) => {
+      if (this.phones.e164(doc.phone) === undefined) unparsed.push(doc._id);
+      return phoneClaims(Mapper.workerToDomain(doc), this.phones.claimKey(doc.phone));
+    });
     const held = await this.workers
       .find({ phoneClaims: { $in: claims.flat() } }, { phoneClaims: 1 })
       .lean<Pick<WorkerDocument, 'phoneClaims'>[]>();
@@ -127,7 +175,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       // none free: the worker stays unclaimed (named at every boot)
       if (free.length === 0) return [];
       const filter = { _id: doc._id, ...UNCLAIMED };
-      return [{ updateOne: { filter, update: { $set: { phoneClaims: free } } } }];
+      return [{ updateOne: { filter, update: { $set: CLAIMED(free) } } }];
     });
     try {
       if (writes.length > 0) await this.workers.bulkWrite(writes, { ordered: false });
@@ -149,10 +197,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       const free = all.filter((c) => !taken.has(c));
       try {
         if (free.length > 0) {
-          await this.workers.updateOne(
-            { _id: doc._id, ...UNCLAIMED },
-            { $set: { phoneClaims: free } },
-          );
+          await this.workers.updateOne({ _id: doc._id, ...UNCLAIMED }, { $set: CLAIMED(free) });
         }
       } catch (error) {
         if (!isDuplicateKeyError(error)) throw error;
@@ -236,7 +281,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   }
 
   async createWorker(worker: Worker, enrollment: EnrollmentCode): Promise<PhoneTaken | undefined> {
-    const doc = Mapper.workerToPersistence(worker, enrollment);
+    const doc = Mapper.workerToPersistence(worker, enrollment, this.phones.claimKey(worker.phone));
     const claims = doc.phoneClaims!;
     return this.claiming(claims, worker.id, async () => {
       await this.workers.create(doc);
@@ -315,7 +360,11 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     set.phone = changes.phone;
     // the claims follow the phone in the same single-document write (sites and sponsor
     // never change); the unique index refuses a claim another worker holds
-    set.phoneClaims = phoneClaims({ ...Mapper.workerToDomain(current), phone: changes.phone });
+    set.phoneClaims = phoneClaims(
+      Mapper.workerToDomain(current),
+      this.phones.claimKey(changes.phone),
+    );
+    set.phoneClaimsForm = PHONE_CLAIMS_FORM;
     return this.claiming(set.phoneClaims, id, write);
   }
 

@@ -60,7 +60,16 @@ export class WorkerDocument {
    * worker (kept, reported at boot); such a worker claims what is free when its phone changes.
    */
   @Prop({ type: [String] }) phoneClaims?: string[];
+  /**
+   * `e164` (PHONE_CLAIMS_FORM) when `phoneClaims` are keyed by the phone's E.164. Absent on a
+   * worker whose claims were keyed as typed (before 2026-12, spaces and dashes aside): the boot
+   * keys those again, oldest first (MongoWorkforceRepository.keyOldClaims).
+   */
+  @Prop() phoneClaimsForm?: string;
 }
+
+/** `WorkerDocument.phoneClaimsForm` of claims keyed in E.164. */
+export const PHONE_CLAIMS_FORM = 'e164';
 export const WorkerSchema = SchemaFactory.createForClass(WorkerDocument);
 WorkerSchema.index({ 'enrollment.codeHash': 1 }, { unique: true });
 WorkerSchema.index({ 'spentEnrollments.codeHash': 1 }, { sparse: true });

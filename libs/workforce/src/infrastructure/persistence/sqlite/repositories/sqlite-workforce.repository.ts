@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import {
@@ -9,6 +9,8 @@ import {
   Thekedar,
   Worker,
 } from '../../../../domain/workforce';
+import { PhoneNumbers } from '../../../../domain/phone-number';
+import { workforceConfig, WorkforceSettings } from '../../../../workforce.config';
 import {
   SiteChanges,
   WorkerChanges,
@@ -22,7 +24,11 @@ import {
   WorkerRow,
   WorkforceSqliteMapper as Mapper,
 } from '../mappers/workforce.mapper';
-import { WORKER_CLAIMS_SQL, WORKFORCE_SQLITE_MIGRATIONS } from '../sqlite-workforce.migrations';
+import {
+  PHONE_KEY_FUNCTION,
+  UNCLAIMED_WORKERS_SQL,
+  WORKFORCE_SQLITE_MIGRATIONS,
+} from '../sqlite-workforce.migrations';
 
 /** `findSitesByIds` keeps its statement for lists of up to this many ids. */
 const SITES_BY_IDS_CACHED = 16;
@@ -47,11 +53,16 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   private readonly logger = new Logger(SqliteWorkforceRepository.name);
   private readonly claimHolder: Statement<[string], { worker_id: string }>;
   private readonly insertClaim: Statement<[string, string]>;
+  private readonly phones: PhoneNumbers;
 
-  constructor(store: SqliteStoreHandle) {
+  constructor(
+    store: SqliteStoreHandle,
+    @Optional() @Inject(workforceConfig.KEY) settings?: WorkforceSettings,
+  ) {
     super();
-    store.migrate('device-trust.workforce', WORKFORCE_SQLITE_MIGRATIONS);
+    this.phones = new PhoneNumbers(settings?.phoneDefaultCountry);
     this.db = store.db;
+    this.keyOldPhones(store);
     this.claimHolder = this.db.prepare('SELECT worker_id FROM worker_phone_claims WHERE claim = ?');
     this.insertClaim = this.db.prepare(
       'INSERT INTO worker_phone_claims (claim, worker_id) VALUES (?, ?)',
@@ -140,7 +151,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     );
     return this.turns.write(
       this.immediate(() => {
-        const claims = phoneClaims(worker);
+        const claims = phoneClaims(worker, this.phones.claimKey(worker.phone));
         const taken = this.takenAmong(claims, worker.id);
         if (taken) return taken;
         insert.run(Mapper.workerToPersistence(worker));
@@ -183,19 +194,36 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   }
 
   /**
-   * Workers created before phones were claimed that share a claim with an older worker: kept
-   * as they are (their timesheets and devices stay), named in a warning at every boot until
-   * an operator changes their phone (or the older worker's).
+   * The migrations, with `PHONE_KEY_FUNCTION` for the one that keys old workers' claims in
+   * E.164 (version 6). That one names the workers whose number does not parse (claimed as
+   * typed): once, at the boot that runs it.
+   */
+  private keyOldPhones(store: SqliteStoreHandle): void {
+    const unparsed = new Set<string>();
+    this.db.function(PHONE_KEY_FUNCTION, (phone, workerId) => {
+      const e164 = this.phones.e164(String(phone));
+      if (e164 !== undefined) return e164;
+      unparsed.add(String(workerId));
+      return this.phones.claimKey(String(phone));
+    });
+    store.migrate('device-trust.workforce', WORKFORCE_SQLITE_MIGRATIONS);
+    if (unparsed.size === 0) return;
+    const workerIds = [...unparsed].sort();
+    this.logger.warn(
+      { workerIds: workerIds.slice(0, 100), more: workerIds.length > 100 },
+      'Workers stored before phones were checked hold a number that is not a possible one: claimed as typed (spaces and dashes aside) until their phone is changed',
+    );
+  }
+
+  /**
+   * Workers that hold fewer claims than their phone has: created before phones were claimed
+   * (or keyed in E.164) with a number an older worker has at a site or of a thekedar. Kept as
+   * they are (their timesheets and devices stay), named in a warning at every boot until an
+   * operator changes their phone (or the older worker's). Counted, not keyed: no phone is
+   * parsed at boot.
    */
   private reportDuplicates(): void {
-    const rows = this.db
-      .prepare<[], { worker_id: string }>(
-        `SELECT DISTINCT c.worker_id FROM (${WORKER_CLAIMS_SQL}) c
-          WHERE NOT EXISTS (SELECT 1 FROM worker_phone_claims p
-                             WHERE p.claim = c.claim AND p.worker_id = c.worker_id)
-          ORDER BY c.worker_id LIMIT 101`,
-      )
-      .all();
+    const rows = this.db.prepare<[], { worker_id: string }>(UNCLAIMED_WORKERS_SQL).all();
     if (rows.length === 0) return;
     this.logger.warn(
       { workerIds: rows.slice(0, 100).map((r) => r.worker_id), more: rows.length > 100 },
@@ -229,7 +257,8 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
         const before = read.get(id);
         if (!before) return undefined;
         if (changes.phone !== undefined) {
-          const claims = phoneClaims({ ...Mapper.workerToDomain(before), phone: changes.phone });
+          const key = this.phones.claimKey(changes.phone);
+          const claims = phoneClaims(Mapper.workerToDomain(before), key);
           const taken = this.takenAmong(claims, id);
           if (taken) return taken;
           release.run(id);
