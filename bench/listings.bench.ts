@@ -201,6 +201,9 @@ export async function run(): Promise<void> {
     const rawAuditActor = db.prepare(
       "SELECT * FROM vault_audit WHERE actor = ? AND action = 'store' AND seq > ? ORDER BY seq LIMIT ?",
     );
+    const rawAuditRarePair = db.prepare(
+      "SELECT * FROM vault_audit WHERE actor = ? AND action = 'read' AND seq > ? ORDER BY seq LIMIT ?",
+    );
     const deepKiosk = `K-${String(Math.floor(ROWS * 0.9)).padStart(7, '0')}`;
     const deepDevice = `D-${String(Math.floor(ROWS * 0.9)).padStart(7, '0')}`;
     const deepSeq = Math.floor(ROWS * 0.9);
@@ -250,6 +253,14 @@ export async function run(): Promise<void> {
         ours: () =>
           audit.listInOrder({ limit: 100, actor: 'relay', action: 'store', afterSeq: deepSeq }),
         raw: () => rawAuditActor.all('relay', deepSeq, 100),
+      },
+      {
+        // the relay only stores and most records are reads: the pair is empty inside two
+        // common values (one filter's index alone read all of the relay's tail)
+        name: 'vault audit, a rare pair (actor=relay & action=read: none), page at 90% depth',
+        ours: () =>
+          audit.listInOrder({ limit: 100, actor: 'relay', action: 'read', afterSeq: deepSeq }),
+        raw: () => rawAuditRarePair.all('relay', deepSeq, 100),
       },
     );
 

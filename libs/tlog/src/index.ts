@@ -10,3 +10,4 @@ export * from './transparency-log.service';
 export * from './tlog.module';
 export * from './dto/tlog.dto';
 export * from './tlog.config';
+export * from './group-seal';

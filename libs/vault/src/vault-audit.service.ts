@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock, newId } from '@app/common';
 import {
   ChainVerifier,
+  GroupSeal,
   LogVerification,
   LogVerifierService,
   Receipt,
@@ -46,13 +47,17 @@ const VERIFY_PAGE = 1000;
 
 /**
  * The vault's access log: a hash chain on the shared transparency log (`@app/tlog`), each
- * record followed by a signed checkpoint. `record` either appends and seals, or throws 503
- * `audit_unavailable`: callers write the record first and act only when it succeeded.
+ * record covered by a signed checkpoint before `record` returns. Seals are group commits
+ * (`GroupSeal`): records appended while a seal is in flight are sealed together by the next,
+ * one checkpoint for the group, so a burst of accesses (or of refused requests) costs a
+ * checkpoint per seal time, not per record. `record` either appends and is sealed, or throws
+ * 503 `audit_unavailable`: callers write the record first and act only when it succeeded.
  */
 @Injectable()
 export class VaultAuditService {
   private readonly logger = new Logger(VaultAuditService.name);
   readonly origin: string;
+  private readonly seals: GroupSeal;
 
   constructor(
     private readonly records: VaultAuditRepository,
@@ -62,13 +67,19 @@ export class VaultAuditService {
     @Inject(tlogConfig.KEY) tlogSettings: TlogSettings,
   ) {
     this.origin = `${tlogSettings.origin}/vault-audit`;
+    this.seals = new GroupSeal(tlog, this.origin, (from, to) =>
+      this.records.readRecordHashes(from, to),
+    );
   }
 
   async record(attempt: AuditAttempt): Promise<VaultAuditRecord> {
     return (await this.recordWithReceipt(attempt)).record;
   }
 
-  /** Appends the record, seals the log with a checkpoint and proves the record in it. */
+  /**
+   * Appends the record, waits for the (group) seal whose signed checkpoint covers it, and
+   * proves the record in that checkpoint.
+   */
   async recordWithReceipt(
     attempt: AuditAttempt,
   ): Promise<{ record: VaultAuditRecord; receipt: AuditReceipt }> {
@@ -90,21 +101,11 @@ export class VaultAuditService {
           head,
         ),
       );
-      const sealed = await this.tlog.seal(
-        this.origin,
-        record.seq,
-        // usually just this record: no need to read it back
-        (from, to) =>
-          from === record.seq && to === record.seq
-            ? Promise.resolve([record.recordHash])
-            : this.records.readRecordHashes(from, to),
-        [record.seq],
-      );
-      const receipt = sealed.receipts.get(record.seq)!;
+      const sealed = await this.seals.seal(record.seq, record.recordHash);
       return {
         record,
         receipt: {
-          ...receipt,
+          ...sealed.receipt,
           origin: this.origin,
           recordHash: record.recordHash,
           checkpoint: sealed.checkpoint.note,

@@ -27,7 +27,7 @@ import {
   VaultKeyUsageView,
 } from './dto/vault.dto';
 import { VaultAuditService } from './vault-audit.service';
-import { VaultService } from './vault.service';
+import { VaultCredential, VaultService } from './vault.service';
 import { sendBody } from './send-body';
 import { VaultError } from './vault.errors';
 
@@ -228,8 +228,17 @@ function header(request: Request, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function credentialOf(request: Request): { apiKey?: string; ip?: string } {
-  return { apiKey: header(request, 'x-api-key'), ip: request.ip };
+/** The caller's key and address; a refused caller gets its refusal's audit receipt. */
+function credentialOf(request: Request): VaultCredential {
+  return {
+    apiKey: header(request, 'x-api-key'),
+    ip: request.ip,
+    onDeniedReceipt: (receipt) =>
+      request.res?.setHeader(
+        'x-audit-receipt',
+        Buffer.from(JSON.stringify(receipt)).toString('base64url'),
+      ),
+  };
 }
 
 function toAuditView(record: VaultAuditRecord): VaultAuditRecordView {

@@ -42,6 +42,13 @@ export interface VaultReadHandle {
   receipt: AuditReceipt;
 }
 
+/** Who asks (an API key, maybe none) from where; a refusal's audit receipt is handed back. */
+export interface VaultCredential {
+  apiKey?: string;
+  ip?: string;
+  onDeniedReceipt?: (receipt: AuditReceipt) => void;
+}
+
 export interface KeyUsage {
   activeVersion: string;
   /** Live files per master key version. */
@@ -101,10 +108,11 @@ export class VaultService {
 
   /**
    * Checks an API key against the roles a vault route accepts, auditing a refusal before
-   * answering 401/403 with the standard error body.
+   * answering 401/403 with the standard error body (the refusal's audit receipt goes to
+   * `onDeniedReceipt`, which the controller puts in `x-audit-receipt`).
    */
   async admit(
-    credential: { apiKey?: string; ip?: string },
+    credential: VaultCredential,
     roles: readonly Role[],
     action: VaultAction,
     fileId: string,
@@ -118,7 +126,7 @@ export class VaultService {
       if (!(error instanceof AuthError)) throw error;
       // a known key of another role is recorded by its first role and key id
       const known = error.principal;
-      await this.audit.record({
+      const { receipt } = await this.audit.recordWithReceipt({
         ...attempt,
         actor: known
           ? { actor: `${known.roles[0]}:${known.keyId}`, role: known.roles[0], ip: credential.ip }
@@ -126,6 +134,7 @@ export class VaultService {
         result: 'denied',
         reason: error.code,
       });
+      credential.onDeniedReceipt?.(receipt);
       throw error;
     }
     const { principal, role } = admission;

@@ -4,6 +4,8 @@ import {
   auditRecordHash,
   chainEntry,
   GENESIS_HASH,
+  VAULT_ACTIONS,
+  VAULT_RESULTS,
   VaultAuditEntry,
 } from '../../domain/vault-audit-record';
 import { vaultAuditAdapters } from './vault-persistence';
@@ -90,6 +92,47 @@ describeStoreContract('VaultAuditRepository', vaultAuditAdapters, ({ sut }) => {
       await seqs({ fileId: 'a', actor: 'auditor:000000000000', action: 'read', limit: 10 }),
     ).toEqual([1]);
     expect(await seqs({ result: 'failed', limit: 10 })).toEqual([]);
+  });
+
+  it('should answer every combination of filters in seq order, page by page, as a filter of the whole log', async () => {
+    const files = ['a', 'b'];
+    const actors = ['anonymous', 'auditor:000000000000', 'admin:111111111111'];
+    const written: VaultAuditEntry[] = [];
+    for (let i = 0; i < 48; i++) {
+      const e = entry(files[i % 2], {
+        actor: actors[i % 3],
+        action: VAULT_ACTIONS[(i >> 1) % VAULT_ACTIONS.length],
+        result: VAULT_RESULTS[(i * 7) % VAULT_RESULTS.length],
+      });
+      written.push(e);
+      await sut().appendToChain((head) => chainEntry(e, head));
+    }
+    const keys = ['fileId', 'actor', 'action', 'result'] as const;
+    // each combination, with the values of a few different records
+    for (let mask = 1; mask < 1 << keys.length; mask++) {
+      for (const probe of [written[0], written[17], written[46]]) {
+        const filter: Partial<Record<(typeof keys)[number], string>> = {};
+        keys.forEach((k, i) => {
+          if (mask & (1 << i)) filter[k] = probe[k];
+        });
+        const expected = written
+          .map((e, i) => ({ e, seq: i + 1 }))
+          .filter(({ e }) => keys.every((k) => filter[k] === undefined || e[k] === filter[k]))
+          .map(({ seq }) => seq);
+        const got: number[] = [];
+        for (let after = 0; ;) {
+          const page = await sut().listInOrder({
+            ...(filter as object),
+            afterSeq: after,
+            limit: 3,
+          });
+          got.push(...page.map((r) => r.seq));
+          if (page.length < 3) break;
+          after = page[page.length - 1].seq;
+        }
+        expect({ filter, seqs: got }).toEqual({ filter, seqs: expected });
+      }
+    }
   });
 
   it('should keep a refusal with an empty file id and an empty purpose', async () => {

@@ -55,4 +55,22 @@ export const VAULT_AUDIT_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX vault_audit_result ON vault_audit (result, seq);
     `,
   },
+  {
+    version: 3,
+    // any combination of filters seeks: a filtered page is one seek per (action, result)
+    // pair not fixed by the filters, merged by seq (vaultAuditListQuery); the indexes of
+    // migration 2 sought one column and tested the others row by row
+    name: 'vault audit filters: every combination bounded',
+    up: `
+      CREATE INDEX vault_audit_action_result ON vault_audit (action, result, seq);
+      CREATE INDEX vault_audit_file_action_result ON vault_audit (file_id, action, result, seq);
+      CREATE INDEX vault_audit_actor_action_result ON vault_audit (actor, action, result, seq);
+      CREATE INDEX vault_audit_file_actor_action_result
+        ON vault_audit (file_id, actor, action, result, seq);
+      DROP INDEX vault_audit_file;
+      DROP INDEX vault_audit_actor;
+      DROP INDEX vault_audit_action;
+      DROP INDEX vault_audit_result;
+    `,
+  },
 ];

@@ -2,10 +2,19 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import { appendWithRetry } from '@app/tlog';
-import { ChainHead, VaultAuditRecord } from '../../../../domain/vault-audit-record';
+import {
+  ChainHead,
+  VAULT_ACTIONS,
+  VAULT_RESULTS,
+  VaultAuditRecord,
+} from '../../../../domain/vault-audit-record';
 import { VaultAuditCriteria, VaultAuditRepository } from '../../vault-audit.repository';
 import { VaultAuditMongoMapper as Mapper } from '../mappers/vault-audit.mapper';
-import { VaultAuditDocument, VaultAuditSchema } from '../schemas/vault-audit.schema';
+import {
+  SUPERSEDED_VAULT_AUDIT_INDEXES,
+  VaultAuditDocument,
+  VaultAuditSchema,
+} from '../schemas/vault-audit.schema';
 
 /**
  * The audit chain on MongoDB: read the head, insert seq+1; the unique index on `seq` lets only
@@ -22,6 +31,32 @@ export class MongoVaultAuditRepository extends VaultAuditRepository implements O
 
   async onModuleInit(): Promise<void> {
     await this.records.init();
+    await this.dropSupersededIndexes();
+  }
+
+  /**
+   * Drops the (column, seq) indexes of an older deployment: `init` creates the declared
+   * indexes but drops none, and those would cost every append a write for no listing. Another
+   * replica dropping one at the same time (index or namespace not found) is the same outcome.
+   */
+  private async dropSupersededIndexes(): Promise<void> {
+    let names: string[];
+    try {
+      const indexes = (await this.records.collection.listIndexes().toArray()) as {
+        name?: string;
+      }[];
+      names = indexes.map((i) => String(i.name));
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw error;
+    }
+    for (const name of SUPERSEDED_VAULT_AUDIT_INDEXES.filter((n) => names.includes(n))) {
+      try {
+        await this.records.collection.dropIndex(name);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
   }
 
   async appendToChain(
@@ -48,8 +83,13 @@ export class MongoVaultAuditRepository extends VaultAuditRepository implements O
 
   async listInOrder(criteria: VaultAuditCriteria): Promise<VaultAuditRecord[]> {
     const filter: Record<string, unknown> = { seq: { $gt: criteria.afterSeq ?? 0 } };
-    for (const key of ['fileId', 'actor', 'action', 'result'] as const) {
-      if (criteria[key] !== undefined) filter[key] = criteria[key];
+    const { fileId, actor, action, result } = criteria;
+    if ([fileId, actor, action, result].some((value) => value !== undefined)) {
+      // the index's prefix: the filters given, every value of an action or result not given
+      if (fileId !== undefined) filter.fileId = fileId;
+      if (actor !== undefined) filter.actor = actor;
+      filter.action = action ?? { $in: [...VAULT_ACTIONS] };
+      filter.result = result ?? { $in: [...VAULT_RESULTS] };
     }
     const docs = await this.records
       .find(filter)
@@ -58,4 +98,10 @@ export class MongoVaultAuditRepository extends VaultAuditRepository implements O
       .lean<VaultAuditDocument[]>();
     return docs.map(Mapper.toDomain);
   }
+}
+
+/** NamespaceNotFound (26) or IndexNotFound (27). */
+function isNotFound(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 26 || code === 27;
 }

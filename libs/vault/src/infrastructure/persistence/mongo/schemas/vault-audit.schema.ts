@@ -20,8 +20,18 @@ export class VaultAuditDocument {
   @Prop({ required: true }) recordHash!: string;
 }
 export const VaultAuditSchema = SchemaFactory.createForClass(VaultAuditDocument);
-VaultAuditSchema.index({ fileId: 1, seq: 1 });
-// the audit listing's filters, each a keyset on seq (as SQLite's migration 2)
-VaultAuditSchema.index({ actor: 1, seq: 1 });
-VaultAuditSchema.index({ action: 1, seq: 1 });
-VaultAuditSchema.index({ result: 1, seq: 1 });
+// the audit listing's filters, any combination a keyset on seq (as SQLite's migration 3): the
+// filters given are equalities on an index's prefix, an action or result not asked for is
+// `$in` all its values, which the planner explodes into one scan per value pair merged by seq
+VaultAuditSchema.index({ action: 1, result: 1, seq: 1 });
+VaultAuditSchema.index({ fileId: 1, action: 1, result: 1, seq: 1 });
+VaultAuditSchema.index({ actor: 1, action: 1, result: 1, seq: 1 });
+VaultAuditSchema.index({ fileId: 1, actor: 1, action: 1, result: 1, seq: 1 });
+
+/** The indexes of one column and seq an older deployment made, which these replace. */
+export const SUPERSEDED_VAULT_AUDIT_INDEXES = [
+  'fileId_1_seq_1',
+  'actor_1_seq_1',
+  'action_1_seq_1',
+  'result_1_seq_1',
+];

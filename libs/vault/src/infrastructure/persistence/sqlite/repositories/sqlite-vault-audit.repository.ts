@@ -2,7 +2,12 @@ import { Injectable } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import { LimitedStatements, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { appendImmediate } from '@app/tlog';
-import { ChainHead, VaultAuditRecord } from '../../../../domain/vault-audit-record';
+import {
+  ChainHead,
+  VAULT_ACTIONS,
+  VAULT_RESULTS,
+  VaultAuditRecord,
+} from '../../../../domain/vault-audit-record';
 import { VaultAuditCriteria, VaultAuditRepository } from '../../vault-audit.repository';
 import { VaultAuditRow, VaultAuditSqliteMapper as Mapper } from '../mappers/vault-audit.mapper';
 import { VAULT_AUDIT_SQLITE_MIGRATIONS } from '../sqlite-vault.migrations';
@@ -64,28 +69,40 @@ export class SqliteVaultAuditRepository extends VaultAuditRepository {
 }
 
 /**
- * A page of the access log, exported for the query-plan test: a keyset on seq, through the
- * primary key or an index on (filtered column, seq), so every page seeks and none sorts.
+ * A page of the access log, exported for the query-plan test: a keyset on seq, so every page
+ * seeks and none sorts. Unfiltered, the primary key. Filtered, an index on (file_id?, actor?,
+ * action, result, seq) (migration 3): every filter given is an equality on its prefix, and
+ * an action or result not asked for is each of its few values in turn (4 actions × 3 results
+ * at most), one seek per combination, merged by seq (`MERGE (UNION ALL)`, each arm read only
+ * as far as the page needs). So any combination of filters costs at most 12 seeks and a page
+ * of rows, however rare the combination is inside common values; with one index per column,
+ * two filters sought one and tested the other on every row of its range.
  */
 export function vaultAuditListQuery(criteria: VaultAuditCriteria): {
   sql: string;
   params: Array<string | number>;
 } {
-  const where = ['seq > ?'];
-  const params: Array<string | number> = [criteria.afterSeq ?? 0];
-  const equal: Array<[string, string | undefined]> = [
-    ['file_id', criteria.fileId],
-    ['actor', criteria.actor],
-    ['action', criteria.action],
-    ['result', criteria.result],
-  ];
-  for (const [column, value] of equal) {
-    if (value === undefined) continue;
-    where.push(`${column} = ?`);
-    params.push(value);
+  const after = criteria.afterSeq ?? 0;
+  const prefix: Array<[string, string]> = [];
+  if (criteria.fileId !== undefined) prefix.push(['file_id', criteria.fileId]);
+  if (criteria.actor !== undefined) prefix.push(['actor', criteria.actor]);
+  if (prefix.length === 0 && criteria.action === undefined && criteria.result === undefined) {
+    return { sql: 'SELECT * FROM vault_audit WHERE seq > ? ORDER BY seq LIMIT ?', params: [after] };
   }
-  return {
-    sql: `SELECT * FROM vault_audit WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`,
-    params,
-  };
+  const where = [
+    ...prefix.map(([column]) => `${column} = ?`),
+    'action = ?',
+    'result = ?',
+    'seq > ?',
+  ];
+  const arm = `SELECT * FROM vault_audit WHERE ${where.join(' AND ')}`;
+  const arms: string[] = [];
+  const params: Array<string | number> = [];
+  for (const action of criteria.action !== undefined ? [criteria.action] : VAULT_ACTIONS) {
+    for (const result of criteria.result !== undefined ? [criteria.result] : VAULT_RESULTS) {
+      arms.push(arm);
+      params.push(...prefix.map(([, value]) => value), action, result, after);
+    }
+  }
+  return { sql: `${arms.join(' UNION ALL ')} ORDER BY seq LIMIT ?`, params };
 }
