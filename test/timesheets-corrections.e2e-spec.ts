@@ -64,7 +64,7 @@ describe('timesheet corrections: bounds, retries and added check-ins (e2e, contr
       { clock },
     );
     siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
-    for (let i = 0; i < 10; i++) phones.push(await phoneAt(t.baseUrl, t.keys.admin, siteId));
+    for (let i = 0; i < 12; i++) phones.push(await phoneAt(t.baseUrl, t.keys.admin, siteId));
     clock.set('2026-03-20T06:00:00.000Z');
   });
   afterAll(async () => t.close());
@@ -122,6 +122,52 @@ describe('timesheet corrections: bounds, retries and added check-ins (e2e, contr
       });
       expect(walk.status).toBe(422);
       expect(walk.body.code).toBe('move_out_of_range');
+    });
+
+    it('should refuse a move that breaks a shift (a check-out before its check-in, a check-in after its check-out), and allow one that pairs a punch recorded at a wrong time', async () => {
+      const p = newPhone();
+      const [inS, outS] = await punches(p, [
+        ['check_in', '2026-03-07T03:30:00Z'],
+        ['check_out', '2026-03-07T11:30:00Z'],
+      ]);
+      const outFirst = await correct({
+        action: 'move',
+        target: target(outS),
+        at: '2026-03-07T03:00:00.000Z',
+      });
+      expect(outFirst.status).toBe(422);
+      expect(outFirst.body.code).toBe('move_breaks_shift');
+      const inLast = await correct({
+        action: 'move',
+        target: target(inS),
+        at: '2026-03-07T12:00:00.000Z',
+      });
+      expect(inLast.status).toBe(422);
+      expect(inLast.body.code).toBe('move_breaks_shift');
+      expect(await payrollOf(p)).toMatchObject({ daysPresent: 1, workedSeconds: 8 * 3600 });
+      // within its shift, a move keeps the pair
+      const later = await correct({
+        action: 'move',
+        target: target(outS),
+        at: '2026-03-07T12:30:00.000Z',
+      });
+      expect(later.status).toBe(201);
+      expect(await payrollOf(p)).toMatchObject({ daysPresent: 1, workedSeconds: 9 * 3600 });
+
+      // a check-out recorded before its check-in (the phone's clock was off), moved after it
+      const q = newPhone();
+      const [, outQ] = await punches(q, [
+        ['check_in', '2026-03-08T03:30:00Z'],
+        ['check_out', '2026-03-08T03:20:00Z'],
+      ]);
+      expect(await payrollOf(q)).toMatchObject({ workedSeconds: 0 });
+      const fix = await correct({
+        action: 'move',
+        target: target(outQ),
+        at: '2026-03-08T11:30:00.000Z',
+      });
+      expect(fix.status).toBe(201);
+      expect(await payrollOf(q)).toMatchObject({ daysPresent: 1, workedSeconds: 8 * 3600 });
     });
 
     it('should refuse a move into the future beyond SYNC_MAX_CLOCK_SKEW_SECONDS, and allow one within it', async () => {

@@ -203,7 +203,7 @@ export class TimesheetsController {
     type: ErrorBody,
     description:
       'cross_site_correction, not_a_check_in, not_a_check_out, time_required, time_in_future, ' +
-      'check_out_out_of_range, check_in_out_of_range, move_out_of_range, ...',
+      'check_out_out_of_range, check_in_out_of_range, move_out_of_range, move_breaks_shift, ...',
   })
   @ApiResponse({
     status: 503,

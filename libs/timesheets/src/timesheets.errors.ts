@@ -22,6 +22,8 @@ export const TIMESHEETS_ERRORS = {
       'an added check-in is not before its check-out, is more than TIMESHEET_MAX_SHIFT_HOURS before it, or is not after the previous punch',
     move_out_of_range:
       "a move's `at` is more than TIMESHEET_MAX_SHIFT_HOURS from the time the entry was recorded at",
+    move_breaks_shift:
+      'a move would leave a punch without the partner it has (a check-out moved before its check-in, a check-in after its check-out)',
     already_checked_out: 'the check-in already has a check-out (a punch, or an added one)',
     already_checked_in: 'the check-out already has a check-in (a punch, or an added one)',
     not_a_check_in: 'add_check_out targets a check-in punch',

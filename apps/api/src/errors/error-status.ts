@@ -154,6 +154,7 @@ export const ERROR_STATUS = {
     check_out_out_of_range: HttpStatus.UNPROCESSABLE_ENTITY,
     check_in_out_of_range: HttpStatus.UNPROCESSABLE_ENTITY,
     move_out_of_range: HttpStatus.UNPROCESSABLE_ENTITY,
+    move_breaks_shift: HttpStatus.UNPROCESSABLE_ENTITY,
     already_checked_out: HttpStatus.CONFLICT,
     already_checked_in: HttpStatus.CONFLICT,
     not_a_check_in: HttpStatus.UNPROCESSABLE_ENTITY,

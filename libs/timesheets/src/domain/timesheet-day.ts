@@ -78,6 +78,40 @@ export function liveNeighbours(
 }
 
 /**
+ * The pairing of live punch-like entries sorted by effective time: a check-in with the next
+ * entry when that is a check-out within `maxShiftMs` (a shift), else alone (an open shift); a
+ * check-out that closes nothing alone. In time order.
+ */
+export function pairShifts(
+  live: TimesheetEntry[],
+  maxShiftMs: number,
+): Array<{ in?: TimesheetEntry; out?: TimesheetEntry }> {
+  const shifts: Array<{ in?: TimesheetEntry; out?: TimesheetEntry }> = [];
+  for (let i = 0; i < live.length; i++) {
+    const e = live[i];
+    if (e.punchType !== 'check_in') {
+      shifts.push({ out: e });
+      continue;
+    }
+    const next = live[i + 1];
+    if (next?.punchType === 'check_out' && next.effectiveAt! - e.effectiveAt! <= maxShiftMs) {
+      shifts.push({ in: e, out: next });
+      i++;
+    } else shifts.push({ in: e });
+  }
+  return shifts;
+}
+
+/** The seqs of the entries `pairShifts` puts in a shift with a partner. */
+export function pairedSeqs(live: TimesheetEntry[], maxShiftMs: number): Set<number> {
+  const paired = new Set<number>();
+  for (const shift of pairShifts(live, maxShiftMs)) {
+    if (shift.in && shift.out) paired.add(shift.in.seq).add(shift.out.seq);
+  }
+  return paired;
+}
+
+/**
  * Pairs a worker's punch-like entries (sorted by effective time) into shifts and assigns each
  * to the local day it started on: a check-in is closed by the next entry if that is a check-out
  * within `maxShiftMs`; otherwise it stays open (flagged). A check-out not closing anything is
@@ -117,29 +151,24 @@ export function computeDays(
     note(d, e);
     d.flags.push({ type: 'voided_punch', seq: e.seq });
   }
-  for (let i = 0; i < live.length; i++) {
-    const e = live[i];
+  for (const shift of pairShifts(live, maxShiftMs)) {
+    const e = shift.in ?? shift.out!;
     const d = draft(e.effectiveAt!);
     note(d, e);
-    if (e.punchType === 'check_in') {
-      const next = live[i + 1];
-      if (next?.punchType === 'check_out' && next.effectiveAt! - e.effectiveAt! <= maxShiftMs) {
-        const seconds = Math.floor((next.effectiveAt! - e.effectiveAt!) / 1000);
-        d.shifts.push({
-          inSeq: e.seq,
-          in: e.effectiveAt!,
-          outSeq: next.seq,
-          out: next.effectiveAt!,
-          seconds,
-        });
-        note(d, next);
-        i++;
-      } else {
-        d.shifts.push({ inSeq: e.seq, in: e.effectiveAt!, seconds: 0 });
-        d.flags.push({ type: 'open_shift', seq: e.seq });
-      }
-    } else {
+    if (!shift.in) {
       d.flags.push({ type: 'check_out_without_check_in', seq: e.seq });
+    } else if (shift.out) {
+      d.shifts.push({
+        inSeq: e.seq,
+        in: e.effectiveAt!,
+        outSeq: shift.out.seq,
+        out: shift.out.effectiveAt!,
+        seconds: Math.floor((shift.out.effectiveAt! - e.effectiveAt!) / 1000),
+      });
+      note(d, shift.out);
+    } else {
+      d.shifts.push({ inSeq: e.seq, in: e.effectiveAt!, seconds: 0 });
+      d.flags.push({ type: 'open_shift', seq: e.seq });
     }
   }
   return [...drafts.entries()]
