@@ -94,6 +94,8 @@ export interface CreateThekedarResponse {
   thekedarId: string;
   /** Single use; shown only in this response */
   enrollmentCode: string;
+  /** Until when the code can be spent (ENROLLMENT_CODE_TTL_HOURS from now) */
+  expiresAt: string;
 }
 
 export interface CreateWorkerDto {
@@ -108,6 +110,8 @@ export interface CreateWorkerResponse {
   workerId: string;
   /** Single use; shown only in this response */
   enrollmentCode: string;
+  /** Until when the code can be spent (ENROLLMENT_CODE_TTL_HOURS from now) */
+  expiresAt: string;
   trustScore: number;
   trustInheritedUntil?: string;
 }
@@ -519,6 +523,14 @@ export interface SyncResponse {
   checkpoints?: SyncCheckpointView[];
 }
 
+export interface ThekedarEnrollmentCodeResponse {
+  thekedarId: string;
+  /** Single use; shown only in this response. The thekedar's earlier unused codes no longer work. */
+  enrollmentCode: string;
+  /** Until when the code can be spent (ENROLLMENT_CODE_TTL_HOURS from now) */
+  expiresAt: string;
+}
+
 export interface ThekedarView {
   thekedarId: string;
   name: string;
@@ -692,7 +704,7 @@ export interface WorkerEnrollmentCodeResponse {
   workerId: string;
   /** Single use; shown only in this response. The worker's earlier unused codes no longer work. */
   enrollmentCode: string;
-  /** Until when the code can be spent (ENROLLMENT_CODE_TTL_HOURS) */
+  /** Until when the code can be spent (ENROLLMENT_CODE_TTL_HOURS from now) */
   expiresAt: string;
 }
 
