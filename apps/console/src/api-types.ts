@@ -386,6 +386,10 @@ export interface PayrollView {
 
 export interface PayrollWorkerView {
   workerId: string;
+  /** The worker's name now (what its record says when the summary is read, as the CSV's `worker_name`); absent only if no worker record has this workerId */
+  name?: string;
+  /** The worker's phone now, as the CSV's `worker_phone` (E.164; a worker stored before phones were normalized shows its number as typed); absent as `name` is */
+  phone?: string;
   /** Days with at least one shift, that is with a live check-in: a day whose shift is still open counts (0 hours, flagged open_shift), a day with only a check-out without a check-in does not (flagged; an add_check_in correction makes it a shift) */
   daysPresent: number;
   /** workedSeconds / 3600 rounded to 2 decimals once, for the period: the days' hours (and the CSV's rows) are each rounded, so their sum may differ from it by up to 0.005 a day. workedSeconds is exact. */
