@@ -318,6 +318,8 @@ suite(title, () => {
       expect(qr.enrollmentCode).toBe(
         (await tab.page.locator('.enrollment-code').innerText()).trim(),
       );
+      // the code's expiry, as a new code shows it (POST /api/v5/thekedars answers it)
+      expect(await tab.page.locator('dl.facts').last().innerText()).toContain('Expires');
     });
 
     it("should show a worker's new enrollment QR, and list both of the worker's phones", async () => {

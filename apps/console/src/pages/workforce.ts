@@ -267,10 +267,13 @@ function thekedarForm(ctx: PageContext, enrollment: HTMLElement, reload: () => v
       run: async (form) => {
         const name = formValue(form, 'name');
         const created = (
-          await ctx.api.post<{ thekedarId: string; enrollmentCode: string }>('/api/v5/thekedars', {
-            name,
-            phone: formValue(form, 'phone'),
-          })
+          await ctx.api.post<{ thekedarId: string; enrollmentCode: string; expiresAt: string }>(
+            '/api/v5/thekedars',
+            {
+              name,
+              phone: formValue(form, 'phone'),
+            },
+          )
         ).data;
         form.reset();
         reload();
@@ -280,6 +283,7 @@ function thekedarForm(ctx: PageContext, enrollment: HTMLElement, reload: () => v
           name,
           created.thekedarId,
           created.enrollmentCode,
+          created.expiresAt,
         );
         return success(`Thekedar ${name} created; the enrollment QR is below.`);
       },
@@ -306,15 +310,25 @@ function workerForm(
         ].map((i) => i.value);
         const name = formValue(form, 'name');
         const created = (
-          await ctx.api.post<{ workerId: string; enrollmentCode: string }>('/api/v5/workers', {
-            name,
-            phone: formValue(form, 'phone'),
-            siteIds,
-          })
+          await ctx.api.post<{ workerId: string; enrollmentCode: string; expiresAt: string }>(
+            '/api/v5/workers',
+            {
+              name,
+              phone: formValue(form, 'phone'),
+              siteIds,
+            },
+          )
         ).data;
         form.reset();
         reload();
-        await showEnrollment(enrollment, 'worker', name, created.workerId, created.enrollmentCode);
+        await showEnrollment(
+          enrollment,
+          'worker',
+          name,
+          created.workerId,
+          created.enrollmentCode,
+          created.expiresAt,
+        );
         return success(`Worker ${name} created; the enrollment QR is below.`);
       },
     },
