@@ -493,6 +493,8 @@ describe('timesheet corrections: bounds, retries and added check-ins (e2e, contr
       ]);
       expect(await payrollOf(phone)).toEqual({
         workerId: phone.workerId,
+        name: 'Sita Devi',
+        phone: expect.stringMatching(/^\+91\d{10}$/),
         daysPresent: 2,
         hours: 0.01,
         workedSeconds: 20,

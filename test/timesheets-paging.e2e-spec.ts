@@ -138,6 +138,16 @@ describe('timesheets over a sparse period: short pages with a cursor (e2e)', () 
     expect(payroll.body.workers.map((w: any) => [w.workerId, w.daysPresent, w.hours])).toEqual(
       [...present].map(([w, n]) => [w, n, 9 * n]),
     );
+    // each worker's name and phone, read with the pages its days came in, as the CSV has them
+    const csvPerson = new Map(
+      rows.map((r) => [r.worker_id, [r.worker_name, r.worker_phone.replace(/^'/, '')]]),
+    );
+    expect(payroll.body.workers.map((w: any) => [w.workerId, w.name, w.phone])).toEqual(
+      [...present.keys()].map((w) => [w, ...csvPerson.get(w)!]),
+    );
+    expect(new Set(payroll.body.workers.map((w: any) => w.name))).toEqual(
+      new Set(['Sita Devi', 'Crew member']),
+    );
     // the thekedar's export: its crew's days only
     const path = `/api/v5/sites/${siteId}/timesheets.csv?${PERIOD}`;
     const signed = await http(t.baseUrl, 'GET', path, { headers: signedNow(path) });

@@ -468,15 +468,19 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
       expect(new Set(theirs.map((r) => r.worker_id))).toEqual(new Set([crew.workerId]));
     });
 
-    it('should sum a payroll per worker: days present, hours, flagged days', async () => {
+    it('should sum a payroll per worker: who (name, phone), days present, hours, flagged days', async () => {
       const res = await get(
         `/api/v5/sites/${kolkata}/payroll?from=2026-03-01&to=2026-03-10`,
         t.keys.auditor,
       );
       expect(res.status).toBe(200);
       const byWorker = new Map(res.body.workers.map((w: any) => [w.workerId, w]));
+      // who to pay, as the worker's record says now (as the CSV's worker_name, worker_phone)
+      const record = async (id: string) => (await get(`/api/v5/workers/${id}`)).body;
       expect(byWorker.get(crew.workerId)).toEqual({
         workerId: crew.workerId,
+        name: 'Crew member',
+        phone: (await record(crew.workerId)).phone,
         daysPresent: 2,
         // 4 March 03:35 (moved) → 12:30 (added), 5 March 03:30 → 12:30 (stray check-out voided)
         hours: 17.92,
@@ -485,6 +489,8 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
         correctedDays: 2,
       });
       expect(byWorker.get(night.workerId)).toMatchObject({
+        name: 'Sita Devi',
+        phone: (await record(night.workerId)).phone,
         daysPresent: 2,
         workedSeconds: 8 * 3600,
         flaggedDays: 1,

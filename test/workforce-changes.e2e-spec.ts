@@ -1,4 +1,5 @@
 import { http, startTestApp, TestApp } from './support/test-app';
+import { signedBy } from './support/timesheet-client';
 import {
   enrollPhone,
   nextPhoneNumber,
@@ -8,9 +9,9 @@ import {
 } from './support/worker-client';
 
 /**
- * What an operator changes after onboarding: a worker's new enrollment code (a lost phone, an
- * expired code, a closed tab), a worker's name and phone, a site's name and geofence, and
- * finding a worker's phones.
+ * What an operator changes after onboarding: a worker's or a thekedar's new enrollment code (a
+ * lost phone, an expired code, a closed tab), a worker's name and phone, a site's name and
+ * geofence, and finding a worker's phones, one thekedar and one site.
  */
 describe('workforce changes (e2e)', () => {
   let t: TestApp;
@@ -128,6 +129,208 @@ describe('workforce changes (e2e)', () => {
       expect(anonymous.status).toBe(401);
       // none of the refused calls voided the creation code
       expect((await register(worker.enrollmentCode, 'feedface00000005')).status).toBe(201);
+    });
+  });
+
+  /** ENROLLMENT_CODE_TTL_HOURS (168 by default) from between `before` and `after`. */
+  function expectDefaultExpiry(expiresAt: string, before: number, after: number) {
+    const at = new Date(expiresAt).getTime();
+    expect(at).toBeGreaterThanOrEqual(before + 168 * 3_600_000 - 1);
+    expect(at).toBeLessThanOrEqual(after + 168 * 3_600_000 + 1);
+  }
+
+  describe('POST /api/v5/workers and /api/v5/thekedars', () => {
+    it('should answer the expiry of the enrollment code they create, as a new code does', async () => {
+      const before = Date.now();
+      const worker = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+        key: t.keys.admin,
+        body: { name: 'Sita Devi', phone: nextPhoneNumber(), siteIds: [siteId] },
+      });
+      const thekedar = await http(t.baseUrl, 'POST', '/api/v5/thekedars', {
+        key: t.keys.admin,
+        body: { name: 'Ramesh', phone: nextPhoneNumber('+91 90001') },
+      });
+      const after = Date.now();
+      expect(worker.status).toBe(201);
+      expect(thekedar.status).toBe(201);
+      expectDefaultExpiry(worker.body.expiresAt, before, after);
+      expectDefaultExpiry(thekedar.body.expiresAt, before, after);
+      expect(Object.keys(thekedar.body).sort()).toEqual([
+        'enrollmentCode',
+        'expiresAt',
+        'thekedarId',
+      ]);
+    });
+  });
+
+  describe('thekedars: GET /api/v5/thekedars/:thekedarId, POST …/enrollment-code', () => {
+    async function newThekedar() {
+      const phone = nextPhoneNumber('+91 90002');
+      const res = await http(t.baseUrl, 'POST', '/api/v5/thekedars', {
+        key: t.keys.admin,
+        body: { name: 'Ramesh Kumar', phone },
+      });
+      expect(res.status).toBe(201);
+      return {
+        ...(res.body as { thekedarId: string; enrollmentCode: string }),
+        phone: phone.replace(/ /g, ''),
+      };
+    }
+
+    function newThekedarCode(thekedarId: string, key = t.keys.admin) {
+      return http(t.baseUrl, 'POST', `/api/v5/thekedars/${thekedarId}/enrollment-code`, { key });
+    }
+
+    /** Registers a thekedar's phone; its device signs onboarding requests. */
+    async function thekedarPhone(thekedarId: string, enrollmentCode: string, simHash: string) {
+      const res = await register(enrollmentCode, simHash);
+      expect(res.status).toBe(201);
+      return {
+        thekedarId,
+        deviceId: res.body.deviceId as string,
+        secret: Buffer.from(res.body.deviceSecret as string, 'base64'),
+      };
+    }
+
+    it('should read one thekedar as the list shows it', async () => {
+      const thekedar = await newThekedar();
+      const res = await http(t.baseUrl, 'GET', `/api/v5/thekedars/${thekedar.thekedarId}`, {
+        key: t.keys.admin,
+      });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({
+        thekedarId: thekedar.thekedarId,
+        name: 'Ramesh Kumar',
+        phone: thekedar.phone,
+        trustScore: 80,
+      });
+      const listed = await http(t.baseUrl, 'GET', '/api/v5/thekedars?limit=500', {
+        key: t.keys.admin,
+      });
+      expect(listed.body.find((k: any) => k.thekedarId === thekedar.thekedarId)).toEqual(res.body);
+    });
+
+    it('should let a thekedar who lost a phone register a new one with a new code, which then signs onboardings', async () => {
+      const thekedar = await newThekedar();
+      await thekedarPhone(thekedar.thekedarId, thekedar.enrollmentCode, 'feedface0000a001');
+      const before = Date.now();
+      const unused = await newThekedarCode(thekedar.thekedarId);
+      const latest = await newThekedarCode(thekedar.thekedarId);
+      const after = Date.now();
+      expect(latest.status).toBe(201);
+      expect(Object.keys(latest.body).sort()).toEqual([
+        'enrollmentCode',
+        'expiresAt',
+        'thekedarId',
+      ]);
+      expect(latest.body.thekedarId).toBe(thekedar.thekedarId);
+      expect(latest.body.enrollmentCode).toMatch(/^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/);
+      expectDefaultExpiry(latest.body.expiresAt, before, after);
+
+      // the earlier unused code stops working; the spent creation code stays spent
+      for (const code of [unused.body.enrollmentCode, thekedar.enrollmentCode]) {
+        const refused = await register(code, 'feedface0000a002');
+        expect([refused.status, refused.body.code]).toEqual([403, 'invalid_enrollment_code']);
+      }
+      const phone = await thekedarPhone(
+        thekedar.thekedarId,
+        latest.body.enrollmentCode,
+        'feedface0000a002',
+      );
+      const again = await register(latest.body.enrollmentCode, 'feedface0000a003');
+      expect([again.status, again.body.code]).toEqual([403, 'invalid_enrollment_code']);
+
+      // the new phone onboards a worker with a signed request
+      const body = { name: 'Crew member', phone: nextPhoneNumber('+91 98763'), siteIds: [siteId] };
+      const onboarded = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+        body,
+        headers: signedBy(phone, body, new Date().toISOString()),
+      });
+      expect(onboarded.status).toBe(201);
+      const worker = await http(t.baseUrl, 'GET', `/api/v5/workers/${onboarded.body.workerId}`, {
+        key: t.keys.admin,
+      });
+      expect(worker.body).toMatchObject({
+        sponsorKind: 'thekedar',
+        thekedarId: thekedar.thekedarId,
+      });
+    });
+
+    it("should leave a worker's codes alone and log the issuing without the code", async () => {
+      const thekedar = await newThekedar();
+      const worker = await newWorker();
+      const code = (await newThekedarCode(thekedar.thekedarId)).body.enrollmentCode as string;
+      const logs = t.logs();
+      const line = logs
+        .split('\n')
+        .find(
+          (l) => l.includes('Thekedar enrollment code issued') && l.includes(thekedar.thekedarId),
+        );
+      expect(JSON.parse(line!)).toMatchObject({ actor: expect.stringMatching(/^admin:/) });
+      expect(logs).not.toContain(code);
+      expect(logs).not.toContain(code.replace(/-/g, ''));
+      // a worker's id is no thekedar's
+      const notThekedar = await newThekedarCode(worker.workerId);
+      expect([notThekedar.status, notThekedar.body.code]).toEqual([404, 'thekedar_not_found']);
+      expect((await register(worker.enrollmentCode, 'feedface0000a004')).status).toBe(201);
+    });
+
+    it('should answer 404 for an unknown thekedar, 400 for a malformed id, 401 without a key, 403 for other roles', async () => {
+      const thekedar = await newThekedar();
+      const read = (id: string, key?: string) =>
+        http(t.baseUrl, 'GET', `/api/v5/thekedars/${id}`, key ? { key } : {});
+      for (const res of [
+        await read('0123456789abcdef01234567', t.keys.admin),
+        await newThekedarCode('0123456789abcdef01234567'),
+      ])
+        expect([res.status, res.body.code]).toEqual([404, 'thekedar_not_found']);
+      for (const res of [await read('not-an-id', t.keys.admin), await newThekedarCode('nope')])
+        expect([res.status, res.body.code]).toEqual([400, 'validation_failed']);
+      for (const key of [t.keys.auditor, t.keys.provisioner, t.keys.mobile, t.keys.hardware]) {
+        const reading = await read(thekedar.thekedarId, key);
+        const issuing = await newThekedarCode(thekedar.thekedarId, key);
+        expect([reading.status, reading.body.code]).toEqual([403, 'forbidden']);
+        expect([issuing.status, issuing.body.code]).toEqual([403, 'forbidden']);
+      }
+      expect((await read(thekedar.thekedarId)).status).toBe(401);
+      const anonymous = await http(
+        t.baseUrl,
+        'POST',
+        `/api/v5/thekedars/${thekedar.thekedarId}/enrollment-code`,
+      );
+      expect(anonymous.status).toBe(401);
+      // none of the refused calls voided the creation code
+      expect((await register(thekedar.enrollmentCode, 'feedface0000a005')).status).toBe(201);
+    });
+  });
+
+  describe('GET /api/v5/sites/:siteId', () => {
+    const read = (id: string, key?: string) =>
+      http(t.baseUrl, 'GET', `/api/v5/sites/${id}`, key ? { key } : {});
+
+    it('should read one site as the list shows it, to an admin and an auditor', async () => {
+      const listed = await http(t.baseUrl, 'GET', '/api/v5/sites?limit=500', {
+        key: t.keys.admin,
+      });
+      const expected = listed.body.find((s: any) => s.siteId === siteId);
+      for (const key of [t.keys.admin, t.keys.auditor]) {
+        const res = await read(siteId, key);
+        expect(res.status).toBe(200);
+        expect(res.body).toEqual(expected);
+      }
+      expect(expected).toMatchObject({ name: expect.any(String), radiusM: 150 });
+    });
+
+    it('should answer 404 for an unknown site, 400 for a malformed id, 401 without a key, 403 for other roles', async () => {
+      const unknown = await read('0123456789abcdef01234567', t.keys.admin);
+      expect([unknown.status, unknown.body.code]).toEqual([404, 'site_not_found']);
+      const malformed = await read('tower-b', t.keys.admin);
+      expect([malformed.status, malformed.body.code]).toEqual([400, 'validation_failed']);
+      for (const key of [t.keys.provisioner, t.keys.mobile, t.keys.hardware]) {
+        const res = await read(siteId, key);
+        expect([res.status, res.body.code]).toEqual([403, 'forbidden']);
+      }
+      expect((await read(siteId)).status).toBe(401);
     });
   });
 

@@ -168,14 +168,19 @@ export const paydayFlow: DemoFlow = {
     const payroll = await ctx.call('GET', `/api/v5/sites/${siteId}/payroll?${period}`, {
       key: ctx.keys.admin,
     });
-    ctx.say(
-      `payroll: ${payroll.body.workers
-        .map(
-          (w: { daysPresent: number; hours: number; correctedDays: number }) =>
-            `${w.daysPresent} day(s) ${w.hours} h${w.correctedDays ? ' (corrected)' : ''}`,
-        )
-        .join('; ')}`,
+    type PayrollRow = { name?: string; daysPresent: number; hours: number; correctedDays: number };
+    const rows = payroll.body.workers as PayrollRow[];
+    ctx.expect(
+      payroll.status === 200 &&
+        rows.length > 0 &&
+        rows.every((w) => crew.some((c) => c.name === w.name)),
+      "the payroll to name each crew member (the worker's record, as the CSV's worker_name)",
     );
+    ctx.say('payroll summary (who to pay, days present, hours):');
+    for (const w of rows) {
+      const corrected = w.correctedDays ? ' (corrected)' : '';
+      process.stdout.write(`      ${w.name}: ${w.daysPresent} day(s), ${w.hours} h${corrected}\n`);
+    }
     const verify = await ctx.call('GET', `/api/v5/ledger/${siteId}/verify`, {
       key: ctx.keys.auditor,
     });

@@ -61,6 +61,8 @@ export class ConsoleTab {
   readonly requests: string[] = [];
   readonly consoleMessages: string[] = [];
   readonly pageErrors: string[] = [];
+  /** Every answer of 400 or more the tab got: `<status> <url>`. */
+  readonly failedLoads: string[] = [];
   /** Every page visited, with its accessibility result. */
   static readonly audited = new Map<string, AxeViolation[]>();
 
@@ -69,9 +71,15 @@ export class ConsoleTab {
     readonly baseUrl: string,
   ) {
     page.on('request', (request) => this.requests.push(request.url()));
+    // with the URL a message is about (a failed load names it only there)
     page.on('console', (message) =>
-      this.consoleMessages.push(`${message.type()}: ${message.text()}`),
+      this.consoleMessages.push(
+        `${message.type()}: ${message.text()} (${message.location()?.url ?? ''})`,
+      ),
     );
+    page.on('response', (response) => {
+      if (response.status() >= 400) this.failedLoads.push(`${response.status()} ${response.url()}`);
+    });
     page.on('pageerror', (error) => this.pageErrors.push(error.message));
   }
 

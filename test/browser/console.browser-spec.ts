@@ -318,6 +318,8 @@ suite(title, () => {
       expect(qr.enrollmentCode).toBe(
         (await tab.page.locator('.enrollment-code').innerText()).trim(),
       );
+      // the code's expiry, as a new code shows it (POST /api/v5/thekedars answers it)
+      expect(await tab.page.locator('dl.facts').last().innerText()).toContain('Expires');
     });
 
     it("should show a worker's new enrollment QR, and list both of the worker's phones", async () => {
@@ -614,6 +616,106 @@ suite(title, () => {
     });
   });
 
+  describe('workforce pages, at scale and for a blocked phone', () => {
+    it('should page the sites table as the other lists, and offer every site in the pickers', async () => {
+      // more sites than a page of the table (20), whatever the suite created before
+      const names: string[] = [];
+      for (let i = 0; i < 23; i++) {
+        const name = `Paged site ${String(i).padStart(2, '0')}`;
+        const res = await http(t.baseUrl, 'POST', '/api/v5/sites', {
+          key: t.keys.admin,
+          body: { name, geo: { lat: 28.6, lng: 77.2 }, radiusM: 100 },
+        });
+        expect(res.status).toBe(201);
+        names.push(name);
+      }
+      const all = await http(t.baseUrl, 'GET', '/api/v5/sites?limit=500', { key: t.keys.admin });
+      const total = all.body.length as number;
+      expect(total).toBeGreaterThan(20);
+
+      const tab = await open(t.keys.admin);
+      await tab.goto('#/workforce');
+      const table = tab.page.locator('table', { hasText: 'Site ID' });
+      const pager = tab.page.getByRole('navigation', { name: 'Site list pages' });
+      expect(await table.locator('tbody tr').count()).toBe(20);
+      expect(await pager.getByRole('button', { name: 'Previous page' }).isDisabled()).toBe(true);
+      const seen = new Set<string>();
+      for (let page = 1; ; page++) {
+        expect(await pager.locator('.page-no').innerText()).toBe(`Page ${page}`);
+        for (const row of await table.locator('tbody tr td:first-child').allInnerTexts())
+          seen.add(row.trim());
+        const next = pager.getByRole('button', { name: 'Next page' });
+        if (await next.isDisabled()) break;
+        await next.click();
+        await tab.settled();
+      }
+      // every site once, across the pages
+      expect(seen.size).toBe(new Set(all.body.map((s: any) => s.name)).size);
+      for (const name of names) expect(seen.has(name)).toBe(true);
+      await pager.getByRole('button', { name: 'Previous page' }).click();
+      await tab.settled();
+      expect(await table.locator('tbody tr').count()).toBeGreaterThan(0);
+
+      // the worker form and the filter still list every site, not one page of them
+      const workerForm = tab.page.locator('form', {
+        has: tab.page.getByRole('heading', { name: 'New worker' }),
+      });
+      expect(await workerForm.locator('input[name=siteIds]').count()).toBe(total);
+      expect(await tab.page.locator('select[name=siteId] option').count()).toBe(total + 1);
+      await tab.check('workforce-sites-paged');
+    });
+
+    it("should show a worker's standing as the baseline, and each phone's live score, low for a blocked phone", async () => {
+      const site = await http(t.baseUrl, 'POST', '/api/v5/sites', {
+        key: t.keys.admin,
+        body: { name: 'Standing site', geo: { lat: 28.6, lng: 77.2 }, radiusM: 100 },
+      });
+      const worker = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+        key: t.keys.admin,
+        body: { name: 'Kamla Devi', phone: '+91 98100 00077', siteIds: [site.body.siteId] },
+      });
+      expect(worker.status).toBe(201);
+      const reg = await http(t.baseUrl, 'POST', '/api/v5/device/register', {
+        body: {
+          enrollmentCode: worker.body.enrollmentCode,
+          fingerprint: { os: 'Android 13', model: 'Galaxy A14', simHash: 'f00dfeedcafe0077' },
+        },
+      });
+      expect(reg.status).toBe(201);
+      const blocked = await http(t.baseUrl, 'POST', `/api/v5/devices/${reg.body.deviceId}/block`, {
+        key: t.keys.admin,
+        body: { reason: 'phone reported stolen' },
+      });
+      expect(blocked.status).toBeLessThan(300);
+      const live = await http(t.baseUrl, 'GET', `/api/v5/devices/${reg.body.deviceId}/trust`, {
+        key: t.keys.admin,
+      });
+
+      const tab = await open(t.keys.admin);
+      await tab.goto(`#/workers/${worker.body.workerId}`);
+      const facts = tab.page.locator('dl.facts');
+      const labels = await facts.locator('dt').allInnerTexts();
+      expect(labels).toContain('Standing (baseline trust)');
+      expect(labels).not.toContain('Trust score');
+      const standing = facts.locator('[data-standing]');
+      expect(await standing.getAttribute('data-standing')).toBe(String(worker.body.trustScore));
+      // the standing is no verdict on a phone: no green or red badge on it
+      expect(await facts.locator('.badge').count()).toBe(0);
+
+      const phones = tab.page.locator('table', { hasText: 'Phones registered for this worker' });
+      const headers = await phones.locator('thead th').allInnerTexts();
+      const liveColumn = headers.indexOf('Trust now');
+      expect(liveColumn).toBeGreaterThanOrEqual(0);
+      const row = phones.locator('tbody tr', { hasText: reg.body.deviceId });
+      const cell = row.locator('td').nth(liveColumn);
+      expect(await cell.innerText()).toBe(String(live.body.score));
+      expect(live.body.score).toBeLessThan(40);
+      expect(await cell.locator('.badge').getAttribute('class')).toContain('badge-bad');
+      expect(await row.innerText()).toContain('blocked');
+      await tab.check('worker-blocked-phone');
+    });
+  });
+
   describe('every page', () => {
     it('should have been visited, screenshotted and found free of serious or critical accessibility violations', async () => {
       const tab = await open(t.keys.admin);
@@ -674,6 +776,26 @@ suite(title, () => {
       );
       expect(csp).toEqual([]);
       expect(tabs.flatMap((tab) => tab.pageErrors)).toEqual([]);
+      // the page declares its icon: the browser asks no /favicon.ico, and nothing the page
+      // itself loads (HTML, script, style, icon) fails; API refusals are the tests' own
+      const assetFailures = tabs.flatMap((tab) =>
+        tab.failedLoads.filter((load) => !new URL(load.split(' ')[1]).pathname.startsWith('/api/')),
+      );
+      expect(assetFailures).toEqual([]);
+      const favicon = tabs.flatMap((tab) =>
+        [...tab.requests, ...tab.consoleMessages].filter((m) => m.includes('favicon.ico')),
+      );
+      expect(favicon).toEqual([]);
+    });
+
+    it('should declare a favicon the server serves', async () => {
+      const tab = await open();
+      const href = await tab.page.locator('head link[rel=icon]').getAttribute('href');
+      expect(href).toBe('/console/favicon.svg');
+      const icon = await fetch(`${t.baseUrl}${href}`);
+      expect(icon.status).toBe(200);
+      expect(icon.headers.get('content-type')).toBe('image/svg+xml');
+      expect(await icon.text()).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     });
   });
 });

@@ -111,6 +111,8 @@ export interface CreateThekedarResponse {
   thekedarId: string;
   /** Single use; shown only in this response */
   enrollmentCode: string;
+  /** Until when the code can be spent (ENROLLMENT_CODE_TTL_HOURS from now) */
+  expiresAt: string;
 }
 
 export interface CreateWorkerDto {
@@ -125,6 +127,8 @@ export interface CreateWorkerResponse {
   workerId: string;
   /** Single use; shown only in this response */
   enrollmentCode: string;
+  /** Until when the code can be spent (ENROLLMENT_CODE_TTL_HOURS from now) */
+  expiresAt: string;
   trustScore: number;
   trustInheritedUntil?: string;
 }
@@ -415,6 +419,10 @@ export interface PayrollView {
 
 export interface PayrollWorkerView {
   workerId: string;
+  /** The worker's name now (what its record says when the summary is read, as the CSV's `worker_name`); absent only if no worker record has this workerId */
+  name?: string;
+  /** The worker's phone now, as the CSV's `worker_phone` (E.164; a worker stored before phones were normalized shows its number as typed); absent as `name` is */
+  phone?: string;
   /** Days with at least one shift, that is with a live check-in: a day whose shift is still open counts (0 hours, flagged open_shift), a day with only a check-out without a check-in does not (flagged; an add_check_in correction makes it a shift) */
   daysPresent: number;
   /** workedSeconds / 3600 rounded to 2 decimals once, for the period: the days' hours (and the CSV's rows) are each rounded, so their sum may differ from it by up to 0.005 a day. workedSeconds is exact. */
@@ -551,6 +559,14 @@ export interface SyncResponse {
   rejected: number;
   /** The signed checkpoints the receipts are proven against (absent with ?receipts=false) */
   checkpoints?: SyncCheckpointView[];
+}
+
+export interface ThekedarEnrollmentCodeResponse {
+  thekedarId: string;
+  /** Single use; shown only in this response. The thekedar's earlier unused codes no longer work. */
+  enrollmentCode: string;
+  /** Until when the code can be spent (ENROLLMENT_CODE_TTL_HOURS from now) */
+  expiresAt: string;
 }
 
 export interface ThekedarView {
@@ -726,7 +742,7 @@ export interface WorkerEnrollmentCodeResponse {
   workerId: string;
   /** Single use; shown only in this response. The worker's earlier unused codes no longer work. */
   enrollmentCode: string;
-  /** Until when the code can be spent (ENROLLMENT_CODE_TTL_HOURS) */
+  /** Until when the code can be spent (ENROLLMENT_CODE_TTL_HOURS from now) */
   expiresAt: string;
 }
 

@@ -149,9 +149,22 @@ export function lastKey<T>(
   return rows.length === pageSize ? key(rows[rows.length - 1]) : undefined;
 }
 
-/** Every site, for pickers (the API pages by 500; a console site list stays well under). */
+/** The API's largest page of sites. */
+const SITE_PAGE = 500;
+
+/**
+ * Every site, for pickers and site names: the API's pages of 500 followed to the end, so a
+ * picker is never cut at the first 500 (a table of sites pages itself instead).
+ */
 export async function loadSites(ctx: PageContext): Promise<Site[]> {
-  return (await ctx.api.get<Site[]>('/api/v5/sites', { limit: 500 })).data;
+  const sites: Site[] = [];
+  let after: string | undefined;
+  do {
+    const page = (await ctx.api.get<Site[]>('/api/v5/sites', { limit: SITE_PAGE, after })).data;
+    sites.push(...page);
+    after = lastKey(page, SITE_PAGE, (s) => s.siteId);
+  } while (after);
+  return sites;
 }
 
 /** A <select> of sites with a panel for its loading state; `onChoose` gets the chosen site. */

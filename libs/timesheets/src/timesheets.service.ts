@@ -128,7 +128,7 @@ export class TimesheetsService {
 
   /**
    * Name and phone of the workers of a page of days (one read per page: the days come in
-   * worker order, so a page holds few workers), for the CSV's payroll columns.
+   * worker order, so a page holds few workers), for the CSV's columns and the payroll's rows.
    */
   async peopleOf(days: TimesheetDayView[]): Promise<Map<string, CsvPerson>> {
     const ids = [...new Set(days.map((d) => d.workerId))];
@@ -136,14 +136,23 @@ export class TimesheetsService {
     return new Map(workers.map((w) => [w.id, { name: w.name, phone: w.phone }]));
   }
 
+  /**
+   * The period per worker, with each worker's name and phone as its record says now (as the
+   * CSV's): one read of the workers new to each page of days, never one read per worker.
+   */
   async payroll(scope: Scope): Promise<PayrollWorkerView[]> {
     const byWorker = new Map<string, PayrollWorkerView>();
     for await (const page of this.walk(scope)) {
+      const newcomers = page.filter((d) => !byWorker.has(d.workerId));
+      const people =
+        newcomers.length > 0 ? await this.peopleOf(newcomers) : new Map<string, CsvPerson>();
       for (const d of page) {
         let w = byWorker.get(d.workerId);
         if (!w) {
+          const person = people.get(d.workerId);
           w = {
             workerId: d.workerId,
+            ...(person ? { name: person.name, phone: person.phone } : {}),
             daysPresent: 0,
             hours: 0,
             workedSeconds: 0,

@@ -25,6 +25,8 @@ import {
   CreateWorkerDto,
   CreateWorkerResponse,
   ListWorkersQuery,
+  ThekedarEnrollmentCodeResponse,
+  ThekedarIdParam,
   WorkerIdParam,
   SiteIdParam,
   SiteView,
@@ -96,6 +98,15 @@ export class WorkforceController {
     return sites.map(toSiteView);
   }
 
+  @Get('sites/:siteId')
+  @Roles('admin', 'auditor')
+  @ApiOperation({ summary: 'One site: its name, geofence and time zone' })
+  @ApiOkResponse({ type: SiteView })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found' })
+  async getSite(@Param() params: SiteIdParam): Promise<SiteView> {
+    return toSiteView(await this.workforce.getSite(params.siteId));
+  }
+
   @Get('thekedars')
   @Roles('admin')
   @ApiOperation({ summary: 'Thekedars in creation order, keyset paged' })
@@ -103,6 +114,44 @@ export class WorkforceController {
   async listThekedars(@Query() query: WorkforcePageQuery): Promise<ThekedarView[]> {
     const page = { limit: query.limit ?? 50, afterId: query.after };
     return (await this.workforce.listThekedars(page)).map(toThekedarView);
+  }
+
+  @Get('thekedars/:thekedarId')
+  @Roles('admin')
+  @ApiOperation({ summary: 'One thekedar' })
+  @ApiOkResponse({ type: ThekedarView })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'thekedar_not_found' })
+  async getThekedar(@Param() params: ThekedarIdParam): Promise<ThekedarView> {
+    return toThekedarView(await this.workforce.getThekedar(params.thekedarId));
+  }
+
+  /** Admin only, as a worker's new code (a thekedar's own signature cannot vouch for a lost phone). */
+  @Post('thekedars/:thekedarId/enrollment-code')
+  @Roles('admin')
+  @ApiOperation({
+    summary: 'Issue a thekedar a new single-use enrollment code (a lost phone, an expired code)',
+    description: [
+      "The thekedar's earlier unused codes stop working. A phone registered already keeps its device,",
+      'secret and tokens (block it with POST /api/v5/devices/:deviceId/block when it is lost).',
+      'The code expires after ENROLLMENT_CODE_TTL_HOURS, as at creation.',
+    ].join(' '),
+  })
+  @ApiCreatedResponse({ type: ThekedarEnrollmentCodeResponse })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'thekedar_not_found' })
+  async issueThekedarEnrollmentCode(
+    @Param() params: ThekedarIdParam,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<ThekedarEnrollmentCodeResponse> {
+    const issued = await this.workforce.issueEnrollment(
+      'thekedar',
+      params.thekedarId,
+      actorOf(principal),
+    );
+    return {
+      thekedarId: params.thekedarId,
+      enrollmentCode: issued.enrollmentCode,
+      expiresAt: issued.expiresAt.toISOString(),
+    };
   }
 
   @Get('workers')
@@ -173,7 +222,11 @@ export class WorkforceController {
     @Param() params: WorkerIdParam,
     @CurrentPrincipal() principal: Principal,
   ): Promise<WorkerEnrollmentCodeResponse> {
-    const issued = await this.workforce.issueWorkerEnrollment(params.workerId, actorOf(principal));
+    const issued = await this.workforce.issueEnrollment(
+      'worker',
+      params.workerId,
+      actorOf(principal),
+    );
     return {
       workerId: params.workerId,
       enrollmentCode: issued.enrollmentCode,
@@ -196,7 +249,8 @@ export class WorkforceController {
     description: 'Invalid input, or invalid_phone: the phone is not a possible number',
   })
   async createThekedar(@Body() body: CreateThekedarDto): Promise<CreateThekedarResponse> {
-    return this.workforce.createThekedar({ name: body.name, phone: body.phone });
+    const created = await this.workforce.createThekedar({ name: body.name, phone: body.phone });
+    return { ...created, expiresAt: created.expiresAt.toISOString() };
   }
 
   /**
@@ -240,7 +294,7 @@ export class WorkforceController {
     @Onboarding() admitted: OnboardingSponsor,
     @Res({ passthrough: true }) res: Response,
   ): Promise<CreateWorkerResponse> {
-    const { worker, enrollmentCode, repeated } = await this.workforce.createWorker(
+    const { worker, enrollmentCode, expiresAt, repeated } = await this.workforce.createWorker(
       { name: body.name, phone: body.phone, siteIds: body.siteIds },
       admitted.sponsor,
       admitted.inheritedTrust,
@@ -249,6 +303,7 @@ export class WorkforceController {
     return {
       workerId: worker.id,
       enrollmentCode,
+      expiresAt: expiresAt.toISOString(),
       trustScore: worker.trustScore,
       trustInheritedUntil: worker.trustInheritedUntil?.toISOString(),
     };

@@ -7,6 +7,7 @@ export const WORKFORCE_ERRORS = {
     site_not_found:
       'a named site does not exist (on worker creation `errors` lists each unknown siteId)',
     worker_not_found: 'no worker has this workerId',
+    thekedar_not_found: 'no thekedar has this thekedarId',
     worker_exists:
       "another worker has this phone number (compared in E.164: `+91 98765 43210`, `09876543210` and `9876543210` are one number when PHONE_DEFAULT_COUNTRY is IN) at one of the sites, or among the thekedar's workers; nothing was stored. `errors` names the field and, for an admin or the worker's own thekedar, the workerId",
     invalid_phone:

@@ -31,7 +31,7 @@ export interface EnrolledPerson {
 /**
  * Sites, thekedars and workers. Creating a person issues a single-use enrollment code (only
  * its hash is stored) that one phone trades for a device identity; an admin can issue a worker
- * a new one, which voids the worker's unused codes.
+ * or a thekedar a new one, which voids that person's unused codes.
  */
 @Injectable()
 export class WorkforceService {
@@ -99,6 +99,20 @@ export class WorkforceService {
     return this.workforce.findSitesByIds(ids);
   }
 
+  /** The site, or 404 site_not_found. */
+  async getSite(id: string): Promise<Site> {
+    const [site] = await this.workforce.findSitesByIds([id]);
+    if (!site) throw siteNotFound();
+    return site;
+  }
+
+  /** The thekedar, or 404 thekedar_not_found. */
+  async getThekedar(id: string): Promise<Thekedar> {
+    const thekedar = await this.workforce.findThekedarById(id);
+    if (!thekedar) throw thekedarNotFound();
+    return thekedar;
+  }
+
   listSites(page: WorkforcePage): Promise<Site[]> {
     return this.workforce.listSites(page);
   }
@@ -124,7 +138,7 @@ export class WorkforceService {
   async createThekedar(input: {
     name: string;
     phone: string;
-  }): Promise<{ thekedarId: string; enrollmentCode: string }> {
+  }): Promise<{ thekedarId: string; enrollmentCode: string; expiresAt: Date }> {
     const now = this.clock.now();
     const id = newId();
     const phone = this.e164(input.phone);
@@ -134,7 +148,7 @@ export class WorkforceService {
       enrollment,
     );
     this.logger.log({ thekedarId: id }, 'Thekedar created');
-    return { thekedarId: id, enrollmentCode: code };
+    return { thekedarId: id, enrollmentCode: code, expiresAt: enrollment.expiresAt };
   }
 
   /**
@@ -148,7 +162,7 @@ export class WorkforceService {
     input: { name: string; phone: string; siteIds: string[] },
     sponsor: WorkerSponsor,
     inheritedTrust?: number,
-  ): Promise<{ worker: Worker; enrollmentCode: string; repeated?: true }> {
+  ): Promise<{ worker: Worker; enrollmentCode: string; expiresAt: Date; repeated?: true }> {
     const phone = this.e164(input.phone);
     const siteIds = [...new Set(input.siteIds)];
     const found = await this.workforce.findSitesByIds(siteIds);
@@ -176,7 +190,7 @@ export class WorkforceService {
     const taken = await this.workforce.createWorker(worker, enrollment);
     if (taken) return this.onboardedAlready(worker, taken);
     this.logger.log({ workerId: worker.id, sites: siteIds.length }, 'Worker created');
-    return { worker, enrollmentCode: code };
+    return { worker, enrollmentCode: code, expiresAt: enrollment.expiresAt };
   }
 
   /**
@@ -190,7 +204,7 @@ export class WorkforceService {
   private async onboardedAlready(
     attempt: Worker,
     taken: PhoneTaken,
-  ): Promise<{ worker: Worker; enrollmentCode: string; repeated: true }> {
+  ): Promise<{ worker: Worker; enrollmentCode: string; expiresAt: Date; repeated: true }> {
     const holder = await this.workforce.findWorkerById(taken.workerId);
     const sponsor = attempt.sponsor;
     const own =
@@ -206,30 +220,41 @@ export class WorkforceService {
       !(await this.workforce.hasSpentEnrollment(holder.id))
     ) {
       const { code, enrollment } = this.enrollment('worker', holder.id, this.clock.now());
-      if (await this.workforce.replaceWorkerEnrollment(enrollment)) {
+      if (await this.workforce.replaceEnrollment(enrollment)) {
         this.logger.log(
           { workerId: holder.id, thekedarId: sponsor.thekedarId },
           'Worker onboarding repeated: a new enrollment code',
         );
-        return { worker: holder, enrollmentCode: code, repeated: true };
+        return {
+          worker: holder,
+          enrollmentCode: code,
+          expiresAt: enrollment.expiresAt,
+          repeated: true,
+        };
       }
     }
     throw workerExists(taken, sponsor.kind === 'admin' || own);
   }
 
   /**
-   * A new enrollment code for a worker who lost the first (a new phone, an expired code, a
-   * closed tab): the worker's earlier unused codes stop working; a phone registered already
+   * A new enrollment code for a person who lost the first (a new phone, an expired code, a
+   * closed tab): the person's earlier unused codes stop working; a phone registered already
    * keeps its device and tokens. `actor` is who asked (logged, as the code never is).
+   * 404 worker_not_found / thekedar_not_found when no such person exists.
    */
-  async issueWorkerEnrollment(
-    workerId: string,
+  async issueEnrollment(
+    kind: PersonKind,
+    personId: string,
     actor: string,
   ): Promise<{ enrollmentCode: string; expiresAt: Date }> {
-    const { code, enrollment } = this.enrollment('worker', workerId, this.clock.now());
-    if (!(await this.workforce.replaceWorkerEnrollment(enrollment))) throw workerNotFound();
+    const { code, enrollment } = this.enrollment(kind, personId, this.clock.now());
+    if (!(await this.workforce.replaceEnrollment(enrollment))) {
+      throw kind === 'worker' ? workerNotFound() : thekedarNotFound();
+    }
     const expiresAt = enrollment.expiresAt.toISOString();
-    this.logger.log({ workerId, actor, expiresAt }, 'Worker enrollment code issued');
+    const who = kind === 'worker' ? { workerId: personId } : { thekedarId: personId };
+    const label = kind === 'worker' ? 'Worker' : 'Thekedar';
+    this.logger.log({ ...who, actor, expiresAt }, `${label} enrollment code issued`);
     return { enrollmentCode: code, expiresAt: enrollment.expiresAt };
   }
 
@@ -249,7 +274,7 @@ export class WorkforceService {
    */
   async updateSite(siteId: string, changes: SiteChanges, actor: string): Promise<Site> {
     const site = await this.workforce.updateSite(siteId, changes);
-    if (!site) throw new WorkforceError('site_not_found', 'No site has this siteId');
+    if (!site) throw siteNotFound();
     this.logger.log({ siteId, actor, fields: Object.keys(changes) }, 'Site changed');
     return site;
   }
@@ -320,6 +345,14 @@ function workerExists(taken: PhoneTaken, named: boolean): WorkforceError {
 
 function workerNotFound(): WorkforceError {
   return new WorkforceError('worker_not_found', 'No worker has this workerId');
+}
+
+function thekedarNotFound(): WorkforceError {
+  return new WorkforceError('thekedar_not_found', 'No thekedar has this thekedarId');
+}
+
+function siteNotFound(): WorkforceError {
+  return new WorkforceError('site_not_found', 'No site has this siteId');
 }
 
 function invalidCode(): WorkforceError {

@@ -108,6 +108,7 @@ export const ERROR_STATUS = {
   workforce: {
     site_not_found: HttpStatus.NOT_FOUND,
     worker_not_found: HttpStatus.NOT_FOUND,
+    thekedar_not_found: HttpStatus.NOT_FOUND,
     worker_exists: HttpStatus.CONFLICT,
     invalid_phone: HttpStatus.BAD_REQUEST,
     invalid_enrollment_code: HttpStatus.FORBIDDEN,

@@ -13,7 +13,8 @@ export const devicesPage: Page = {
   render: (ctx) => (ctx.params[0] ? renderDevice(ctx, ctx.params[0]) : renderList(ctx)),
 };
 
-function trustBadge(score: number): HTMLElement {
+/** A live trust score: green from 60, amber from 40, red under it. */
+export function trustBadge(score: number): HTMLElement {
   return badge(String(score), score >= 60 ? 'ok' : score >= 40 ? 'warn' : 'bad');
 }
 

@@ -14,7 +14,8 @@ import {
   when,
 } from '../dom';
 import { qrDataUrl } from '../qr';
-import { FraudEvent, Thekedar, Worker, WorkerDevice, WorkerEnrollmentCode } from '../types';
+import { FraudEvent, Site, Thekedar, Worker, WorkerDevice, WorkerEnrollmentCode } from '../types';
+import { trustBadge } from './devices';
 import { fraudTable } from './fraud';
 
 const PAGE_SIZE = 20;
@@ -35,7 +36,6 @@ export const workerPage: Page = {
 };
 
 function render(ctx: PageContext): void {
-  const sites = h('div', { class: 'panel' });
   const siteFilter = h('select', { name: 'siteId' }, h('option', { value: '' }, 'All sites'));
   const siteChoices = h(
     'fieldset',
@@ -44,40 +44,54 @@ function render(ctx: PageContext): void {
   );
   let siteNames = new Map<string, string>();
 
-  const refreshSites = async (): Promise<void> => {
-    const list = await panel(
-      sites,
-      () => loadSites(ctx),
-      (rows) =>
-        table(
-          'Sites',
-          [
-            { header: 'Name', cell: (s) => s.name },
-            { header: 'Site ID', cell: (s) => h('code', {}, s.siteId) },
-            { header: 'Location', cell: (s) => `${s.geo.lat.toFixed(5)}, ${s.geo.lng.toFixed(5)}` },
-            { header: 'Geofence radius', cell: (s) => `${s.radiusM} m` },
-            { header: 'Time zone', cell: (s) => s.timeZone ?? '—' },
-            {
-              header: 'Records',
-              cell: (s) => [
-                link(`#/ledgers/${s.siteId}`, 'Ledger'),
-                ' · ',
-                link(`#/timesheets/${s.siteId}`, 'Timesheets'),
-              ],
-            },
-          ],
-          rows,
-          'No sites yet.',
-        ),
-    );
-    siteNames = new Map((list ?? []).map((s) => [s.siteId, s.name]));
+  // the table pages itself, as the other lists; the pickers and names take every site
+  const sites = pagedList<Site>({
+    label: 'Site list',
+    pageSize: PAGE_SIZE,
+    load: async (after) => {
+      const rows = (await ctx.api.get<Site[]>('/api/v5/sites', { limit: PAGE_SIZE, after })).data;
+      return { rows, next: lastKey(rows, PAGE_SIZE, (s) => s.siteId) };
+    },
+    render: (rows) =>
+      table(
+        'Sites',
+        [
+          { header: 'Name', cell: (s) => s.name },
+          { header: 'Site ID', cell: (s) => h('code', {}, s.siteId) },
+          { header: 'Location', cell: (s) => `${s.geo.lat.toFixed(5)}, ${s.geo.lng.toFixed(5)}` },
+          { header: 'Geofence radius', cell: (s) => `${s.radiusM} m` },
+          { header: 'Time zone', cell: (s) => s.timeZone ?? '—' },
+          {
+            header: 'Records',
+            cell: (s) => [
+              link(`#/ledgers/${s.siteId}`, 'Ledger'),
+              ' · ',
+              link(`#/timesheets/${s.siteId}`, 'Timesheets'),
+            ],
+          },
+        ],
+        rows,
+        'No sites yet.',
+      ),
+  });
+
+  const refreshSiteChoices = async (): Promise<void> => {
+    let list: Site[];
+    try {
+      list = await loadSites(ctx);
+    } catch {
+      // the table's panel shows the API's error; the pickers stay as they were
+      return;
+    }
+    siteNames = new Map(list.map((s) => [s.siteId, s.name]));
+    const chosen = siteFilter.value;
     siteFilter.replaceChildren(
       h('option', { value: '' }, 'All sites'),
-      ...(list ?? []).map((s) => h('option', { value: s.siteId }, s.name)),
+      ...list.map((s) => h('option', { value: s.siteId, selected: s.siteId === chosen }, s.name)),
     );
     siteChoices.replaceChildren(
       h('legend', {}, 'Sites the worker may check in at'),
-      ...(list ?? []).map((s) =>
+      ...list.map((s) =>
         h(
           'label',
           { class: 'choice' },
@@ -85,8 +99,12 @@ function render(ctx: PageContext): void {
           ` ${s.name}`,
         ),
       ),
-      ...(list?.length ? [] : [h('p', { class: 'hint' }, 'Create a site first.')]),
+      ...(list.length ? [] : [h('p', { class: 'hint' }, 'Create a site first.')]),
     );
+  };
+  const refreshSites = (): Promise<void> => {
+    sites.reload();
+    return refreshSiteChoices();
   };
 
   const thekedars = pagedList<Thekedar>({
@@ -151,7 +169,7 @@ function render(ctx: PageContext): void {
     h('h1', {}, 'Workforce'),
     section(
       'Sites',
-      sites,
+      sites.element,
       siteForm(ctx, () => void refreshSites()),
     ),
     section('Thekedars', thekedars.element, thekedarForm(ctx, enrollment, thekedars.reload)),
@@ -249,10 +267,13 @@ function thekedarForm(ctx: PageContext, enrollment: HTMLElement, reload: () => v
       run: async (form) => {
         const name = formValue(form, 'name');
         const created = (
-          await ctx.api.post<{ thekedarId: string; enrollmentCode: string }>('/api/v5/thekedars', {
-            name,
-            phone: formValue(form, 'phone'),
-          })
+          await ctx.api.post<{ thekedarId: string; enrollmentCode: string; expiresAt: string }>(
+            '/api/v5/thekedars',
+            {
+              name,
+              phone: formValue(form, 'phone'),
+            },
+          )
         ).data;
         form.reset();
         reload();
@@ -262,6 +283,7 @@ function thekedarForm(ctx: PageContext, enrollment: HTMLElement, reload: () => v
           name,
           created.thekedarId,
           created.enrollmentCode,
+          created.expiresAt,
         );
         return success(`Thekedar ${name} created; the enrollment QR is below.`);
       },
@@ -288,15 +310,25 @@ function workerForm(
         ].map((i) => i.value);
         const name = formValue(form, 'name');
         const created = (
-          await ctx.api.post<{ workerId: string; enrollmentCode: string }>('/api/v5/workers', {
-            name,
-            phone: formValue(form, 'phone'),
-            siteIds,
-          })
+          await ctx.api.post<{ workerId: string; enrollmentCode: string; expiresAt: string }>(
+            '/api/v5/workers',
+            {
+              name,
+              phone: formValue(form, 'phone'),
+              siteIds,
+            },
+          )
         ).data;
         form.reset();
         reload();
-        await showEnrollment(enrollment, 'worker', name, created.workerId, created.enrollmentCode);
+        await showEnrollment(
+          enrollment,
+          'worker',
+          name,
+          created.workerId,
+          created.enrollmentCode,
+          created.expiresAt,
+        );
         return success(`Worker ${name} created; the enrollment QR is below.`);
       },
     },
@@ -419,7 +451,23 @@ function renderWorker(ctx: PageContext): void {
           'Sites',
           w.siteIds.map((id) => h('span', {}, link(`#/ledgers/${id}`, short(id, 24)), ' ')),
         ],
-        ['Trust score', badge(String(w.trustScore), w.trustScore >= 40 ? 'ok' : 'bad')],
+        // the worker's own record (what a new phone starts from), not any phone's score now:
+        // a blocked phone's live score is 0 while this stays; each phone's is under Phones
+        [
+          'Standing (baseline trust)',
+          h(
+            'span',
+            { class: 'standing', 'data-standing': String(w.trustScore) },
+            String(w.trustScore),
+            h(
+              'span',
+              { class: 'hint' },
+              ctx.can('admin')
+                ? " — the worker's record; each phone's live score is under Phones"
+                : " — the worker's record, not a phone's live score",
+            ),
+          ),
+        ],
         ['Onboarded by', [w.sponsorKind, w.thekedarId ? [' ', h('code', {}, w.thekedarId)] : null]],
         ['Created', when(w.createdAt)],
       ]),
@@ -428,7 +476,13 @@ function renderWorker(ctx: PageContext): void {
     void panel(
       phones,
       async () =>
-        (await ctx.api.get<WorkerDevice[]>('/api/v5/devices', { workerId, limit: 50 })).data,
+        (
+          await ctx.api.get<WorkerDevice[]>('/api/v5/devices', {
+            workerId,
+            limit: 50,
+            trust: 'live',
+          })
+        ).data,
       (rows) =>
         table(
           'Phones registered for this worker',
@@ -438,6 +492,10 @@ function renderWorker(ctx: PageContext): void {
               cell: (d) => link(`#/devices/${encodeURIComponent(d.deviceId)}`, d.deviceId),
             },
             { header: 'Phone model', cell: (d) => `${d.fingerprint.model} (${d.fingerprint.os})` },
+            {
+              header: 'Trust now',
+              cell: (d) => (d.liveTrustScore === undefined ? '–' : trustBadge(d.liveTrustScore)),
+            },
             {
               header: 'Status',
               cell: (d) => (d.isBlocked ? badge('blocked', 'bad') : badge('active', 'ok')),

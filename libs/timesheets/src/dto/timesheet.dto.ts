@@ -171,6 +171,20 @@ export class TimesheetPageView {
 
 export class PayrollWorkerView {
   @ApiProperty() workerId!: string;
+  @ApiPropertyOptional({
+    example: 'Sita Devi',
+    description:
+      "The worker's name now (what its record says when the summary is read, as the CSV's " +
+      '`worker_name`); absent only if no worker record has this workerId',
+  })
+  name?: string;
+  @ApiPropertyOptional({
+    example: '+919810000001',
+    description:
+      "The worker's phone now, as the CSV's `worker_phone` (E.164; a worker stored before " +
+      'phones were normalized shows its number as typed); absent as `name` is',
+  })
+  phone?: string;
   @ApiProperty({
     description:
       'Days with at least one shift, that is with a live check-in: a day whose shift is still ' +

@@ -116,6 +116,11 @@ export class CreateThekedarResponse {
     description: 'Single use; shown only in this response',
   })
   enrollmentCode!: string;
+  @ApiProperty({
+    example: '2026-03-08T09:30:00.000Z',
+    description: 'Until when the code can be spent (ENROLLMENT_CODE_TTL_HOURS from now)',
+  })
+  expiresAt!: string;
 }
 
 export class CreateWorkerDto {
@@ -155,13 +160,36 @@ export class WorkerEnrollmentCodeResponse {
       "Single use; shown only in this response. The worker's earlier unused codes no longer work.",
   })
   enrollmentCode!: string;
-  @ApiProperty({ description: 'Until when the code can be spent (ENROLLMENT_CODE_TTL_HOURS)' })
+  @ApiProperty({
+    example: '2026-03-08T09:30:00.000Z',
+    description: 'Until when the code can be spent (ENROLLMENT_CODE_TTL_HOURS from now)',
+  })
+  expiresAt!: string;
+}
+
+export class ThekedarEnrollmentCodeResponse {
+  @ApiProperty() thekedarId!: string;
+  @ApiProperty({
+    example: 'K7QF-3M9X-PA2D-8RWN',
+    description:
+      "Single use; shown only in this response. The thekedar's earlier unused codes no longer work.",
+  })
+  enrollmentCode!: string;
+  @ApiProperty({
+    example: '2026-03-08T09:30:00.000Z',
+    description: 'Until when the code can be spent (ENROLLMENT_CODE_TTL_HOURS from now)',
+  })
   expiresAt!: string;
 }
 
 export class CreateWorkerResponse {
   @ApiProperty() workerId!: string;
   @ApiProperty({ description: 'Single use; shown only in this response' }) enrollmentCode!: string;
+  @ApiProperty({
+    example: '2026-03-08T09:30:00.000Z',
+    description: 'Until when the code can be spent (ENROLLMENT_CODE_TTL_HOURS from now)',
+  })
+  expiresAt!: string;
   @ApiProperty({ example: 50 }) trustScore!: number;
   @ApiPropertyOptional() trustInheritedUntil?: string;
 }
@@ -210,6 +238,12 @@ export class WorkerView {
   thekedarId?: string;
   @ApiPropertyOptional() trustInheritedUntil?: string;
   @ApiProperty() createdAt!: string;
+}
+
+export class ThekedarIdParam {
+  @ApiProperty()
+  @Matches(OBJECT_ID_PATTERN, { message: 'thekedarId must be a 24-hex id' })
+  thekedarId!: string;
 }
 
 export class WorkerIdParam {

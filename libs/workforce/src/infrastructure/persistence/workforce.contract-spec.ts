@@ -210,7 +210,7 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     expect(await sut().markEnrollmentUsed(c.codeHash, 'dev-1', t0)).toBe(true);
     expect(await sut().hasSpentEnrollment(w.id)).toBe(true);
     // a new code in its place: the spent one still counts
-    expect(await sut().replaceWorkerEnrollment(code(w.id))).toBe(true);
+    expect(await sut().replaceEnrollment(code(w.id))).toBe(true);
     expect(await sut().hasSpentEnrollment(w.id)).toBe(true);
     expect(await sut().hasSpentEnrollment(newId())).toBe(false);
   });
@@ -500,9 +500,9 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     const first = code(w.id);
     await sut().createWorker(w, first);
     const second = code(w.id);
-    expect(await sut().replaceWorkerEnrollment(second)).toBe(true);
+    expect(await sut().replaceEnrollment(second)).toBe(true);
     const third = code(w.id);
-    expect(await sut().replaceWorkerEnrollment(third)).toBe(true);
+    expect(await sut().replaceEnrollment(third)).toBe(true);
     const at = new Date('2026-01-02T00:00:00Z');
     for (const voided of [first, second]) {
       expect(await sut().findEnrollment(voided.codeHash)).toBeUndefined();
@@ -520,12 +520,12 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     const usedAt = new Date('2026-01-02T00:00:00Z');
     expect(await sut().markEnrollmentUsed(first.codeHash, 'device-1', usedAt)).toBe(true);
     const second = code(w.id);
-    expect(await sut().replaceWorkerEnrollment(second)).toBe(true);
+    expect(await sut().replaceEnrollment(second)).toBe(true);
     const third = code(w.id);
-    expect(await sut().replaceWorkerEnrollment(third)).toBe(true);
+    expect(await sut().replaceEnrollment(third)).toBe(true);
     expect(await sut().markEnrollmentUsed(third.codeHash, 'device-3', usedAt)).toBe(true);
     const fourth = code(w.id);
-    expect(await sut().replaceWorkerEnrollment(fourth)).toBe(true);
+    expect(await sut().replaceEnrollment(fourth)).toBe(true);
 
     expect(await sut().findEnrollment(first.codeHash)).toEqual({
       ...first,
@@ -549,9 +549,47 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     expect(await sut().findWorkerById(w.id)).toEqual(w);
   });
 
+  it("should replace a thekedar's unused code, keep its spent ones, and leave its workers' codes alone", async () => {
+    const thekedar = {
+      id: newId(),
+      name: 'R',
+      phone: '+919810000000',
+      trustScore: 80,
+      createdAt: t0,
+    };
+    const tcode = (): EnrollmentCode => ({ ...code(thekedar.id), personKind: 'thekedar' });
+    const first = tcode();
+    await sut().createThekedar(thekedar, first);
+    const w = worker([newId()]);
+    const wc = code(w.id);
+    await sut().createWorker(w, wc);
+    const usedAt = new Date('2026-01-02T00:00:00Z');
+    expect(await sut().markEnrollmentUsed(first.codeHash, 'device-1', usedAt)).toBe(true);
+    const second = tcode();
+    expect(await sut().replaceEnrollment(second)).toBe(true);
+    const third = tcode();
+    expect(await sut().replaceEnrollment(third)).toBe(true);
+
+    expect(await sut().findEnrollment(first.codeHash)).toEqual({
+      ...first,
+      usedAt,
+      usedByDeviceId: 'device-1',
+    });
+    expect(await sut().findEnrollment(second.codeHash)).toBeUndefined();
+    expect(await sut().markEnrollmentUsed(second.codeHash, 'device-2', usedAt)).toBe(false);
+    expect(await sut().markEnrollmentUsed(first.codeHash, 'device-2', usedAt)).toBe(false);
+    expect(await sut().markEnrollmentUsed(third.codeHash, 'device-3', usedAt)).toBe(true);
+    expect(await sut().findEnrollment(wc.codeHash)).toEqual(wc);
+    expect(await sut().findThekedarById(thekedar.id)).toEqual(thekedar);
+    // a kind names its own people: a worker's id is no thekedar, a thekedar's no worker
+    expect(await sut().replaceEnrollment({ ...tcode(), personId: w.id })).toBe(false);
+    expect(await sut().replaceEnrollment(code(thekedar.id))).toBe(false);
+    expect(await sut().findEnrollment(wc.codeHash)).toEqual(wc);
+  });
+
   it('should store no code for an unknown worker', async () => {
     const orphan = code(newId());
-    expect(await sut().replaceWorkerEnrollment(orphan)).toBe(false);
+    expect(await sut().replaceEnrollment(orphan)).toBe(false);
     expect(await sut().findEnrollment(orphan.codeHash)).toBeUndefined();
   });
 

@@ -54,11 +54,12 @@ export abstract class WorkforceRepository {
   /** Sets the given fields; the site as it is then, undefined when no site has this id. */
   abstract updateSite(id: string, changes: SiteChanges): Promise<Site | undefined>;
   /**
-   * Makes `enrollment` (of a worker) that worker's only code that can still be spent: its
-   * earlier unused codes stop working in the same write. false, and nothing stored, when no
-   * worker has `enrollment.personId`.
+   * Makes `enrollment` (of a worker or a thekedar: `personKind`) that person's only code that
+   * can still be spent: its earlier unused codes stop working in the same write (spent ones are
+   * kept: which device each registered). false, and nothing stored, when no person of that
+   * kind has `enrollment.personId`.
    */
-  abstract replaceWorkerEnrollment(enrollment: EnrollmentCode): Promise<boolean>;
+  abstract replaceEnrollment(enrollment: EnrollmentCode): Promise<boolean>;
   abstract findThekedarById(id: string): Promise<Thekedar | undefined>;
   abstract findEnrollment(codeHash: string): Promise<EnrollmentCode | undefined>;
   /**

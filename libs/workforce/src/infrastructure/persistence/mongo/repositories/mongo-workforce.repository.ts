@@ -379,24 +379,28 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     return doc ? Mapper.siteToDomain(doc) : undefined;
   }
 
-  async replaceWorkerEnrollment(enrollment: EnrollmentCode): Promise<boolean> {
-    // A worker embeds its current code: the new one takes its place in one single-document
+  async replaceEnrollment(enrollment: EnrollmentCode): Promise<boolean> {
+    // A person embeds its current code: the new one takes its place in one single-document
     // write, so an unused code before it stops matching; a spent one moves to spentEnrollments
     // in that write (which device it registered stays, as on SQLite). The write is conditional
     // on the code read, so a code spent or replaced in between is read again, never lost.
     const next = Mapper.enrollmentToPersistence(enrollment);
+    // one model or the other: the two are not one type mongoose's overloads accept as a union
+    const people = (enrollment.personKind === 'worker'
+      ? this.workers
+      : this.thekedars) as unknown as Model<WorkerDocument>;
     for (let attempt = 0; attempt < REPLACE_ATTEMPTS; attempt++) {
-      const current = await this.workers
+      const current = await people
         .findById(enrollment.personId, { enrollment: 1 })
         .lean<WithEnrollment>();
       if (!current) return false;
       const old = current.enrollment;
       const { matchedCount } = old.usedAt
-        ? await this.workers.updateOne(
+        ? await people.updateOne(
             { _id: current._id, 'enrollment.codeHash': old.codeHash },
             { $set: { enrollment: next }, $push: { spentEnrollments: old } },
           )
-        : await this.workers.updateOne(
+        : await people.updateOne(
             {
               _id: current._id,
               'enrollment.codeHash': old.codeHash,
@@ -420,11 +424,19 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     if (worker) return Mapper.enrollmentToDomain(worker.enrollment, 'worker', worker._id);
     const thekedar = await this.thekedars.findOne(filter, { enrollment: 1 }).lean<WithEnrollment>();
     if (thekedar) return Mapper.enrollmentToDomain(thekedar.enrollment, 'thekedar', thekedar._id);
-    const spent = await this.workers
-      .findOne({ 'spentEnrollments.codeHash': codeHash }, { spentEnrollments: 1 })
+    const spentFilter = { 'spentEnrollments.codeHash': codeHash };
+    const spentProjection = { spentEnrollments: 1 };
+    const spentWorker = await this.workers
+      .findOne(spentFilter, spentProjection)
       .lean<WithSpentEnrollments>();
-    const kept = spent?.spentEnrollments?.find((e) => e.codeHash === codeHash);
-    return kept && spent ? Mapper.enrollmentToDomain(kept, 'worker', spent._id) : undefined;
+    const spent = spentWorker
+      ? { kind: 'worker' as const, doc: spentWorker }
+      : await this.thekedars
+          .findOne(spentFilter, spentProjection)
+          .lean<WithSpentEnrollments>()
+          .then((doc) => (doc ? { kind: 'thekedar' as const, doc } : undefined));
+    const kept = spent?.doc.spentEnrollments?.find((e) => e.codeHash === codeHash);
+    return kept && spent ? Mapper.enrollmentToDomain(kept, spent.kind, spent.doc._id) : undefined;
   }
 
   async markEnrollmentUsed(codeHash: string, deviceId: string, at: Date): Promise<boolean> {

@@ -33,9 +33,13 @@ export class ThekedarDocument {
   @Prop({ required: true }) trustScore!: number;
   @Prop({ required: true }) createdAt!: Date;
   @Prop({ type: EnrollmentCodeSchema, required: true }) enrollment!: EnrollmentCodeDocument;
+  /** The thekedar's earlier codes that were spent, kept when a new code is issued (as a worker's). */
+  @Prop({ type: [EnrollmentCodeSchema], default: undefined })
+  spentEnrollments?: EnrollmentCodeDocument[];
 }
 export const ThekedarSchema = SchemaFactory.createForClass(ThekedarDocument);
 ThekedarSchema.index({ 'enrollment.codeHash': 1 }, { unique: true });
+ThekedarSchema.index({ 'spentEnrollments.codeHash': 1 }, { sparse: true });
 
 @Schema({ collection: 'workers', versionKey: false })
 export class WorkerDocument {

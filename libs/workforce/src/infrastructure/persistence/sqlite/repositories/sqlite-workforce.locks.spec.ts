@@ -89,7 +89,7 @@ describe('SqliteWorkforceRepository with another process writing the file', () =
     store.db.exec("DELETE FROM worker_phone_claims WHERE worker_id = 'other-process'");
     holder = await holdWriteLock(store.path, 300);
     const fresh = code(w.id);
-    expect(await repo.replaceWorkerEnrollment(fresh)).toBe(true);
+    expect(await repo.replaceEnrollment(fresh)).toBe(true);
     expect(await exited(holder)).toBe(0);
     expect(await repo.findEnrollment(fresh.codeHash)).toEqual(fresh);
   });

@@ -286,14 +286,17 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     return row ? Mapper.siteToDomain(row) : undefined;
   }
 
-  async replaceWorkerEnrollment(enrollment: EnrollmentCode): Promise<boolean> {
-    const exists = this.db.prepare<[string], { id: string }>('SELECT id FROM workers WHERE id = ?');
+  async replaceEnrollment(enrollment: EnrollmentCode): Promise<boolean> {
+    const table = enrollment.personKind === 'worker' ? 'workers' : 'thekedars';
+    const exists = this.db.prepare<[string], { id: string }>(
+      `SELECT id FROM ${table} WHERE id = ?`,
+    );
     const revoke = this.db.prepare(ENROLLMENT_REVOKE_SQL);
     return this.turns.write(
       this.immediate(() => {
         if (!exists.get(enrollment.personId)) return false;
         // unused codes are dropped (a spent code stays: which device it registered)
-        revoke.run('worker', enrollment.personId);
+        revoke.run(enrollment.personKind, enrollment.personId);
         this.insertEnrollment.run(Mapper.enrollmentToPersistence(enrollment));
         return true;
       }),
