@@ -248,6 +248,33 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
     expect(audit.body[0].ip).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
   });
 
+  /**
+   * Stores a file from `address` through `url` (nginx, or a replica directly) with a forged
+   * X-Forwarded-For; the addresses its audit record holds.
+   */
+  const auditedAddressOfStore = async (
+    address: string,
+    url: string,
+    forged: string,
+  ): Promise<string[]> => {
+    const { hostname, port } = new URL(url);
+    const stored = await fromAddress(
+      address,
+      hostname,
+      Number(port),
+      'POST',
+      '/api/v5/vault',
+      { 'x-api-key': stack.keys.admin, 'content-type': 'image/jpeg', 'x-forwarded-for': forged },
+      randomBytes(1024),
+    );
+    expect(stored.status).toBe(201);
+    const fileId = (JSON.parse(stored.body) as { fileId: string }).fileId;
+    const audit = await http(proxy.baseUrl, 'GET', `/api/v5/vault/audit?fileId=${fileId}`, {
+      key: stack.keys.auditor,
+    });
+    return audit.body.map((r: { ip: string }) => r.ip);
+  };
+
   it("should see each client's own address behind nginx (TRUST_PROXY as compose sets it): per-IP limits and audits, forged X-Forwarded-For ignored", async () => {
     const { hostname, port } = new URL(stack.proxyUrl);
     const limit = Number(stack.replicaEnv[0].RATE_LIMIT_PER_IP ?? 600);
@@ -269,25 +296,7 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
     });
     expect([other.status, again.status]).toEqual([200, 429]);
     // the vault audits the client's address, neither nginx's (127.0.0.10) nor a forged one
-    const stored = await fromAddress(
-      '127.0.0.3',
-      hostname,
-      Number(port),
-      'POST',
-      '/api/v5/vault',
-      {
-        'x-api-key': stack.keys.admin,
-        'content-type': 'image/jpeg',
-        'x-forwarded-for': '203.0.113.66',
-      },
-      randomBytes(1024),
-    );
-    expect(stored.status).toBe(201);
-    const fileId = (JSON.parse(stored.body) as { fileId: string }).fileId;
-    const audit = await http(proxy.baseUrl, 'GET', `/api/v5/vault/audit?fileId=${fileId}`, {
-      key: stack.keys.auditor,
-    });
-    expect(audit.body.map((r: { ip: string }) => r.ip)).toEqual([
+    expect(await auditedAddressOfStore('127.0.0.3', stack.proxyUrl, '203.0.113.66')).toEqual([
       expect.stringMatching(/^(::ffff:)?127\.0\.0\.3$/),
     ]);
   });
@@ -295,26 +304,7 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
   it('should believe X-Forwarded-For from nginx only: a peer that reaches a replica directly is audited at its own address', async () => {
     // what another container on the compose network could do: skip nginx, forge the header
     // (a hop count as TRUST_PROXY would believe it)
-    const { hostname, port } = new URL(a.baseUrl);
-    const stored = await fromAddress(
-      '127.0.0.4',
-      hostname,
-      Number(port),
-      'POST',
-      '/api/v5/vault',
-      {
-        'x-api-key': stack.keys.admin,
-        'content-type': 'image/jpeg',
-        'x-forwarded-for': '203.0.113.77',
-      },
-      randomBytes(1024),
-    );
-    expect(stored.status).toBe(201);
-    const fileId = (JSON.parse(stored.body) as { fileId: string }).fileId;
-    const audit = await http(proxy.baseUrl, 'GET', `/api/v5/vault/audit?fileId=${fileId}`, {
-      key: stack.keys.auditor,
-    });
-    expect(audit.body.map((r: { ip: string }) => r.ip)).toEqual([
+    expect(await auditedAddressOfStore('127.0.0.4', a.baseUrl, '203.0.113.77')).toEqual([
       expect.stringMatching(/^(::ffff:)?127\.0\.0\.4$/),
     ]);
   });
