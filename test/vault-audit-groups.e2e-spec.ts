@@ -7,11 +7,11 @@ import {
   readCheckpointNote,
 } from './support/tlog-check';
 
-/** Requests sent at once: reads, and refusals without a key or with a wrong one. */
+/** Requests sent at once: reads, and refusals without a key or with another role's. */
 const AT_ONCE = 50;
 
 interface Answer {
-  kind: 'read' | 'no key' | 'wrong key';
+  kind: 'read' | 'no key' | 'wrong role';
   status: number;
   receipt?: any;
 }
@@ -26,12 +26,15 @@ async function upload(t: TestApp): Promise<string> {
   return res.body.fileId;
 }
 
-/** One request of the mix; every answer, allowed or refused, should carry its audit receipt. */
+/**
+ * One request of the mix; every answer but a 401 should carry its audit receipt (a caller
+ * without a valid key gets none: the receipt's checkpoint is for auditors).
+ */
 async function ask(t: TestApp, fileId: string, i: number): Promise<Answer> {
-  const kind: Answer['kind'] = i % 3 === 0 ? 'read' : i % 3 === 1 ? 'no key' : 'wrong key';
+  const kind: Answer['kind'] = i % 3 === 0 ? 'read' : i % 3 === 1 ? 'no key' : 'wrong role';
   const headers: Record<string, string> = { 'x-access-purpose': 'case review' };
   if (kind === 'read') headers['x-api-key'] = t.keys.auditor;
-  if (kind === 'wrong key') headers['x-api-key'] = 'mdai_aud_notakeynotakeynotakeynotakey';
+  if (kind === 'wrong role') headers['x-api-key'] = t.keys.provisioner;
   const res = await fetch(`${t.baseUrl}/api/v5/vault/${fileId}`, { headers });
   await res.arrayBuffer();
   const header = res.headers.get('x-audit-receipt');
@@ -71,13 +74,17 @@ async function verify(t: TestApp) {
 }
 
 function expectAllProven(answers: Answer[], publicKey: string): void {
+  const status = { read: 200, 'no key': 401, 'wrong role': 403 };
   expect(answers.map((a) => [a.kind, a.status])).toEqual(
-    answers.map((a) => [a.kind, a.kind === 'read' ? 200 : 401]),
+    answers.map((a) => [a.kind, status[a.kind]]),
   );
-  expect(answers.filter((a) => !a.receipt).map((a) => a.kind)).toEqual([]);
-  expect(answers.filter((a) => !proven(a.receipt, publicKey)).map((a) => a.receipt)).toEqual([]);
+  const anonymous = answers.filter((a) => a.kind === 'no key');
+  expect(anonymous.filter((a) => a.receipt)).toEqual([]);
+  const receipted = answers.filter((a) => a.kind !== 'no key');
+  expect(receipted.filter((a) => !a.receipt).map((a) => a.kind)).toEqual([]);
+  expect(receipted.filter((a) => !proven(a.receipt, publicKey)).map((a) => a.receipt)).toEqual([]);
   // one record each
-  expect(new Set(answers.map((a) => a.receipt.seq)).size).toBe(answers.length);
+  expect(new Set(receipted.map((a) => a.receipt.seq)).size).toBe(receipted.length);
 }
 
 describe('vault audit seals in groups (e2e)', () => {
@@ -96,7 +103,10 @@ describe('vault audit seals in groups (e2e)', () => {
       key: t.keys.auditor,
     });
     expect(denied.body.filter((r: any) => r.actor === 'anonymous')).toHaveLength(
-      answers.filter((a) => a.kind !== 'read').length,
+      answers.filter((a) => a.kind === 'no key').length,
+    );
+    expect(denied.body.filter((r: any) => r.actor.startsWith('provisioner:'))).toHaveLength(
+      answers.filter((a) => a.kind === 'wrong role').length,
     );
     const result = await verify(t);
     expect(result).toMatchObject({ ok: true, length: AT_ONCE + 1 });
@@ -104,12 +114,15 @@ describe('vault audit seals in groups (e2e)', () => {
     expect(result.checkpointsChecked).toBeLessThan((AT_ONCE + 1) / 2);
   });
 
-  it('should still hand out a receipt for a lone refusal, under a checkpoint of its own record', async () => {
-    const answer = await ask(t, 'f-unknown', 1);
-    expect(answer.status).toBe(401);
+  it("should hand a known key's lone refusal its receipt under a checkpoint of its own record, and a keyless caller none (audited all the same)", async () => {
+    const answer = await ask(t, 'f-unknown', 2);
+    expect(answer.status).toBe(403);
     expect(answer.receipt).toMatchObject({ seq: 1, treeSize: 1 });
     expect(proven(answer.receipt, await activeKey(t))).toBe(true);
-    expect(await verify(t)).toMatchObject({ ok: true, length: 1, checkpointsChecked: 1 });
+    const anonymous = await ask(t, 'f-unknown', 1);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.receipt).toBeUndefined();
+    expect(await verify(t)).toMatchObject({ ok: true, length: 2 });
   });
 });
 

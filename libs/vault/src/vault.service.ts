@@ -108,8 +108,10 @@ export class VaultService {
 
   /**
    * Checks an API key against the roles a vault route accepts, auditing a refusal before
-   * answering 401/403 with the standard error body (the refusal's audit receipt goes to
-   * `onDeniedReceipt`, which the controller puts in `x-audit-receipt`).
+   * answering 401/403 with the standard error body. A known key of another role (403) gets
+   * its refusal's audit receipt (`onDeniedReceipt`, which the controller puts in
+   * `x-audit-receipt`); a caller with no valid key (401) does not: a receipt carries the
+   * audit log's signed checkpoint (its size and root), which only auditors and admins read.
    */
   async admit(
     credential: VaultCredential,
@@ -134,7 +136,7 @@ export class VaultService {
         result: 'denied',
         reason: error.code,
       });
-      credential.onDeniedReceipt?.(receipt);
+      if (known) credential.onDeniedReceipt?.(receipt);
       throw error;
     }
     const { principal, role } = admission;
