@@ -203,14 +203,11 @@ describe('timesheet reads and corrections while `timesheets:rebuild` runs in ano
       const exited = exitOf(job);
       const seen = await probeWhile(exited);
       expect({ code: await exited, stderr }).toEqual({ code: 0, stderr: '' });
-      // the rebuild overlapped the probes: each was refused at least once (and never answered
-      // wrong numbers: a wrong answer fails inside the probe)
-      for (const [name, outcomes] of Object.entries(seen)) {
-        expect({ name, refused: outcomes.includes('timesheets_rebuilding') }).toEqual({
-          name,
-          refused: true,
-        });
-      }
+      // the rebuild overlapped the probes: they were refused (a probe whose answer the client
+      // was still reading while a short rebuild came and went may not have been: each path's
+      // refusal is held to a live mark in the next test), and none answered wrong numbers (a
+      // wrong answer fails inside the probe)
+      expect(Object.values(seen).flat()).toContain('timesheets_rebuilding');
       for (const probe of Object.values(probes)) expect(await probe()).toBe('ok');
       const mark = await t.app.get(TimesheetRepository, { strict: false }).rebuildMark(siteId);
       expect(mark).toMatchObject({ generation: 1, expiresAt: 0 });
@@ -243,10 +240,14 @@ describe('timesheet reads and corrections while `timesheets:rebuild` runs in ano
       const mark = await repo.rebuildMark(siteId);
       expect(mark).toMatchObject({ generation: before + 1 });
       expect(mark!.expiresAt).toBeGreaterThan(0);
-      const blocked = await http(t.baseUrl, 'GET', `/api/v5/sites/${siteId}/payroll?${PERIOD}`, {
-        key: t.keys.auditor,
-      });
-      if (mark!.expiresAt > Date.now() + 500) expect(blocked.status).toBe(503);
+      // while its lease lasts, every read path and a correction answer the rebuild's 503
+      for (const [name, probe] of Object.entries(probes)) {
+        if (mark!.expiresAt <= Date.now() + 1000) break; // a slow machine: the lease ran out
+        expect({ name, outcome: await probe() }).toEqual({
+          name,
+          outcome: 'timesheets_rebuilding',
+        });
+      }
       // once it expired: the right numbers again, every probe
       const status = await pollUntil(
         async () =>

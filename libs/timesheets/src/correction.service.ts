@@ -157,11 +157,14 @@ export class CorrectionService {
       const retried = await this.retryOf(siteId, body.correctionId, data);
       if (retried) return retried;
       const [target] = await this.repo.findEntries(siteId, [body.target.seq]);
-      if (!target)
+      if (!target) {
+        // a rebuild that cleared the site since `basis` answers as the rebuild
+        await this.projector.assertUnchanged(siteId, basis);
         throw new TimesheetsError(
           'timesheets_behind',
           'The timesheet read model is catching up; retry',
         );
+      }
       const now = this.clock.now();
       try {
         await this.checkAction(body.action, at, target, now);
@@ -169,6 +172,8 @@ export class CorrectionService {
         // the same retry sent twice at once: the other one may have been appended since
         const late = await this.retryOf(siteId, body.correctionId, data);
         if (late) return late;
+        // a refusal read from a model a rebuild cleared meanwhile is the rebuild's 503
+        await this.projector.assertUnchanged(siteId, basis);
         throw error;
       }
       const meta: AttendanceMeta = {
