@@ -511,6 +511,13 @@ describe('trust score, auto-block and assisted onboarding (e2e, controllable clo
       });
       expect(plain.status).toBe(200);
       expect(plain.body.some((d: any) => 'liveTrustScore' in d)).toBe(false);
+      const big = await http(t.baseUrl, 'GET', '/api/v5/devices?trust=live&limit=101', {
+        key: t.keys.admin,
+      });
+      expect(big.status).toBe(400);
+      expect(big.body.errors).toEqual([
+        { field: 'limit', message: 'must not be greater than 100 with trust=live' },
+      ]);
       const wrong = await http(t.baseUrl, 'GET', '/api/v5/devices?trust=stored', {
         key: t.keys.admin,
       });

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import {
+  CommonError,
   CurrentPrincipal,
   ErrorBody,
   Principal,
@@ -29,6 +30,9 @@ import { DeviceTrustService } from './device-trust.service';
 import { RefreshOfflineTokenDto, RefreshOfflineTokenResponse } from './dto/token-refresh.dto';
 
 // no controller-wide 400: the JWKS takes no input (each other route's 400 comes from its body or DTO)
+/** The largest page of `GET /api/v5/devices?trust=live`. */
+export const LIVE_TRUST_PAGE_MAX = 100;
+
 @ApiTags('worker devices')
 @Controller('api/v5')
 export class WorkerDeviceController {
@@ -97,7 +101,17 @@ export class WorkerDeviceController {
   })
   @ApiOkResponse({ type: [WorkerDeviceView] })
   async list(@Query() query: ListWorkerDevicesQuery): Promise<WorkerDeviceView[]> {
-    const devices = await this.devices.list(query.limit ?? 50, query.after, query.workerId);
+    const limit = query.limit ?? 50;
+    if (query.trust === 'live' && limit > LIVE_TRUST_PAGE_MAX) {
+      // each device's score reads its history (up to 1,000 events): a bounded page of them
+      throw new CommonError('validation_failed', 'The request is invalid', [
+        {
+          field: 'limit',
+          message: `must not be greater than ${LIVE_TRUST_PAGE_MAX} with trust=live`,
+        },
+      ]);
+    }
+    const devices = await this.devices.list(limit, query.after, query.workerId);
     if (query.trust !== 'live') return devices.map(toView);
     const scores = await this.trust.scoreAll(devices);
     return devices.map((d) => ({ ...toView(d), liveTrustScore: scores.get(d.deviceId)!.score }));
@@ -128,11 +142,10 @@ export class WorkerDeviceController {
   }
 
   @Post('devices/:deviceId/unblock')
-  @ApiOperation({ summary: 'Unblock a worker phone, with a reason' })
   @HttpCode(200)
   @Roles('admin')
   @ApiOperation({
-    summary: 'Unblock a worker phone (with a reason)',
+    summary: 'Unblock a worker phone, with a reason',
     description:
       'The unblock holds: the auto-block floor then weighs only the fraud events recorded after it (the trust score shown still counts them all)',
   })

@@ -235,12 +235,10 @@ export class WorkforceController {
   }
 
   @Post('thekedars')
-  @ApiOperation({
-    summary: 'Create a thekedar (contractor), with an enrollment code for the phone',
-  })
   @Roles('admin')
   @ApiOperation({
-    summary: "Create a thekedar (its phone stored in E.164, as a worker's)",
+    summary: 'Create a thekedar (contractor), with an enrollment code for the phone',
+    description: "The phone is stored in E.164, as a worker's.",
   })
   @ApiCreatedResponse({ type: CreateThekedarResponse })
   @ApiResponse({

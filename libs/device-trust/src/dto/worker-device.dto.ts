@@ -72,7 +72,7 @@ export class ListWorkerDevicesQuery extends DevicePageQuery {
   @ApiPropertyOptional({
     enum: ['live'],
     description:
-      '`live`: each device also carries `liveTrustScore`, its score now (as GET /api/v5/devices/{deviceId}/trust computes it), read for the whole page at once',
+      '`live`: each device also carries `liveTrustScore`, its score now (as GET /api/v5/devices/{deviceId}/trust computes it), read for the whole page at once; `limit` at most 100 then',
   })
   @IsOptional()
   @IsIn(['live'], { message: 'trust must be live' })
