@@ -28,7 +28,7 @@ async function upload(t: TestApp): Promise<string> {
 
 /**
  * One request of the mix; every answer but a 401 should carry its audit receipt (a caller
- * without a valid key gets none: the receipt's checkpoint is for auditors).
+ * without a valid key gets none: the receipt's checkpoint is the deployment's to know).
  */
 async function ask(t: TestApp, fileId: string, i: number): Promise<Answer> {
   const kind: Answer['kind'] = i % 3 === 0 ? 'read' : i % 3 === 1 ? 'no key' : 'wrong role';

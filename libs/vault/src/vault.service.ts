@@ -110,8 +110,9 @@ export class VaultService {
    * Checks an API key against the roles a vault route accepts, auditing a refusal before
    * answering 401/403 with the standard error body. A known key of another role (403) gets
    * its refusal's audit receipt (`onDeniedReceipt`, which the controller puts in
-   * `x-audit-receipt`); a caller with no valid key (401) does not: a receipt carries the
-   * audit log's signed checkpoint (its size and root), which only auditors and admins read.
+   * `x-audit-receipt`), as any valid key reading a file would; a caller with no valid key
+   * (401) does not: a receipt carries the audit log's signed checkpoint (its size and root,
+   * so how busy the vault is), which is the deployment's to know, not an outsider's.
    */
   async admit(
     credential: VaultCredential,
