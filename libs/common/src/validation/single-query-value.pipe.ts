@@ -1,5 +1,5 @@
 import { ArgumentMetadata, Injectable, PipeTransform, Type } from '@nestjs/common';
-import { getMetadataStorage } from 'class-validator';
+import { getMetadataStorage } from './validators';
 import { CommonError } from '../errors/common.errors';
 import { FieldError } from '../errors/domain-error';
 
