@@ -48,6 +48,7 @@ export function documentAccess(document: OpenAPIObject, app: INestApplication): 
   const seen = new Set<string>();
   const reflector = new Reflector();
   for (const module of app.get(ModulesContainer).values()) {
+    const moduleName = kebab(module.metatype.name.replace(/Module$/, ''));
     for (const wrapper of module.controllers.values()) {
       const controller = wrapper.metatype as RouteTargets['controller'] | null;
       if (!controller) continue;
@@ -81,7 +82,7 @@ export function documentAccess(document: OpenAPIObject, app: INestApplication): 
         ]);
         if (own) docs.push(own);
         docs.push(...pipelineErrors(route));
-        applyAccess(id, operation.op, docs);
+        applyAccess(id, operation.op, docs, moduleName);
       }
     }
   }
@@ -173,7 +174,17 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'Unavailable: retry later',
 };
 
-function applyAccess(id: string, op: Operation, docs: AccessDoc[]): void {
+/**
+ * The module whose check answers for a credential scheme: a code its own module does not
+ * declare (a guard's refusal) means what the credential's module says of it.
+ */
+const SCHEME_MODULES: Readonly<Record<string, string>> = {
+  'thekedar-signature': 'device-trust',
+  'offline-token': 'offline-sync',
+  'session-token': 'session',
+};
+
+function applyAccess(id: string, op: Operation, docs: AccessDoc[], module: string): void {
   const sources = docs.filter((d) => (d.credentials ?? []).length > 0);
   if (sources.length > 1) {
     throw new Error(`${id}: more than one check asks for a credential; describe them as one`);
@@ -220,7 +231,10 @@ function applyAccess(id: string, op: Operation, docs: AccessDoc[]): void {
         `${id}: its ${status} error answer ("${op.responses[String(status)]?.description ?? ''}") names no error code, and no guard or pipeline step gives one here`,
       );
     }
-    const meanings = list.map((code) => `\`${code}\`: ${meaningOf(id, code, status)}`);
+    // a code several modules declare (`device_blocked`: a kiosk, a worker's phone) means what
+    // the route's own module says of it, else the module of one of its credentials
+    const own = [module, ...credentials.map((c) => SCHEME_MODULES[c.scheme])];
+    const meanings = list.map((code) => `\`${code}\`: ${meaningOf(id, code, status, own)}`);
     // a hand-written description that says more than its codes leads; else the status's words
     const previous = op.responses[String(status)]?.description ?? '';
     const more = previous.replace(/\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|[\s,:;]/g, '') !== '';
@@ -271,13 +285,22 @@ function codesNamedIn(description: string): string[] {
   return [...(opening ? [opening] : []), ...words].filter((w) => ALL_CODES.has(w));
 }
 
-/** The catalog meaning of `code` answered with `status`; throws when no catalog answers so. */
-function meaningOf(id: string, code: string, status: number): string {
-  for (const catalog of ERROR_CATALOGS) {
+/**
+ * The catalog meaning of `code` answered with `status`: the first of the `own` modules' catalogs
+ * that answers it so, else the first catalog that does; throws when none does.
+ */
+function meaningOf(id: string, code: string, status: number, own: (string | undefined)[]): string {
+  const preferred = own.flatMap((m) => ERROR_CATALOGS.filter((c) => c.module === m));
+  for (const catalog of [...preferred, ...ERROR_CATALOGS]) {
     const statuses = ERROR_STATUS[catalog.module] as Readonly<Record<string, number>>;
     if (statuses[code] === status) return (catalog.codes as Record<string, string>)[code];
   }
   throw new Error(
     `${id}: error code ${code} is listed under ${status}, but no module answers it so`,
   );
+}
+
+/** `DeviceTrust` → `device-trust`: a Nest module's name as its catalog's module. */
+function kebab(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
 }

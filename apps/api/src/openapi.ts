@@ -5,7 +5,6 @@ import { NextFunction, Request, RequestHandler, Response, Router } from 'express
 import { applyOpenApiDecorators, loadSwagger } from '@app/common';
 import { documentAccess } from './openapi-access';
 import { documentLimits } from './openapi-limits';
-import { documentOwnMeanings } from './openapi-error-meanings';
 
 /**
  * The OpenAPI document of the app's controllers. Loads `@nestjs/swagger` (nothing loads it at
@@ -46,7 +45,6 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
   documentLimits(document, app); // the validators' limits onto the schemas (./openapi-limits.ts)
   // who may call each operation, and its refusals, from the guards (./openapi-access.ts)
   documentAccess(document, app);
-  documentOwnMeanings(document, app); // a shared code's meaning from the route's module
   return document;
 }
 
