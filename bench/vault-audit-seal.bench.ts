@@ -12,10 +12,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BenchChild } from './support/child';
+import { call } from './support/http-call';
 import { median, processCpuMs } from './support/proc';
 import { now, percentile, printRows } from './support';
 
@@ -29,27 +30,6 @@ const FLOOD_IN_FLIGHT = 500;
 const ADMIN = 'mdai_adm_benchbenchbenchbenchbench';
 const AUDITOR = 'mdai_aud_benchbenchbenchbenchbench';
 const WRONG = 'mdai_aud_wrongwrongwrongwrongwrong';
-
-function call(
-  url: string,
-  method: string,
-  headers: Record<string, string | number>,
-  agent: Agent,
-  body?: Buffer,
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers, agent }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => parts.push(chunk));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 interface Rig {
   name: string;
@@ -67,7 +47,12 @@ interface Round {
 }
 
 async function auditTotals(base: string, agent: Agent): Promise<{ records: number; cps: number }> {
-  const r = await call(`${base}/api/v5/vault/audit/verify`, 'GET', { 'x-api-key': AUDITOR }, agent);
+  const r = await call(
+    `${base}/api/v5/vault/audit/verify`,
+    'GET',
+    { 'x-api-key': AUDITOR },
+    { agent },
+  );
   const v = JSON.parse(r.text) as { ok: boolean; length: number; checkpointsChecked: number };
   if (r.status !== 200 || !v.ok) throw new Error(`audit verify failed: ${r.text}`);
   return { records: v.length, cps: v.checkpointsChecked };
@@ -100,7 +85,7 @@ async function drive(rig: Rig, floodRps: number): Promise<Round> {
       const headers: Record<string, string> = { 'x-access-purpose': 'bench review' };
       if (sentFlood % 2 === 1) headers['x-api-key'] = WRONG;
       flood.push(
-        call(url, 'GET', headers, agent).then(({ status }) => {
+        call(url, 'GET', headers, { agent }).then(({ status }) => {
           inFlight--;
           if (status === 401) refusals++;
           else failure ??= new Error(`${rig.name} refused with ${status}, not 401`);
@@ -114,7 +99,7 @@ async function drive(rig: Rig, floodRps: number): Promise<Round> {
       while (reads < READS) {
         reads++;
         const started = now();
-        const { status } = await call(url, 'GET', headers, agent);
+        const { status } = await call(url, 'GET', headers, { agent });
         if (status !== 200) throw new Error(`${rig.name} read answered ${status}`);
         readMs.push(now() - started);
       }
@@ -147,8 +132,7 @@ async function rigOf(name: string, child: BenchChild): Promise<Rig> {
     `${base}/api/v5/vault`,
     'POST',
     { 'x-api-key': ADMIN, 'content-type': 'image/jpeg' },
-    agent,
-    randomBytes(4096),
+    { agent, body: randomBytes(4096) },
   );
   if (stored.status !== 201) throw new Error(`${name}: upload answered ${stored.status}`);
   return { name, child, base, fileId: (JSON.parse(stored.text) as { fileId: string }).fileId };

@@ -11,10 +11,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BenchChild } from './support/child';
+import { call } from './support/http-call';
 import {
   mainThreadCpuMs,
   median,
@@ -39,34 +39,6 @@ const WARMUP = Number(process.env.VAULT_HTTP_WARMUP ?? 3);
 const SETTLE_MS = 30;
 const ADMIN = 'mdai_adm_benchbenchbenchbenchbench';
 const AUDITOR = 'mdai_aud_benchbenchbenchbenchbench';
-
-function call(
-  url: string,
-  method: string,
-  headers: Record<string, string | number>,
-  body?: Buffer,
-): Promise<{ status: number; bytes: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers, agent: new Agent({ keepAlive: false }) }, (res) => {
-      let bytes = 0;
-      const parts: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (parts.length < 4) parts.push(chunk);
-      });
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          bytes,
-          text: bytes < 4096 ? Buffer.concat(parts).toString('utf8') : '',
-        }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 interface Rig {
   name: string;
@@ -181,17 +153,19 @@ function apiRig(name: string, child: BenchChild, port: string): Rig {
           'content-length': data.length,
           'x-access-purpose': 'benchmark',
         },
-        data,
+        { body: data, textBelow: 4096 },
       );
       if (r.status !== 201) throw new Error(`ours store: ${r.status} ${r.text}`);
       return (JSON.parse(r.text) as { fileId: string }).fileId;
     },
     read: async (id) =>
       (
-        await call(`${oursBase}/${id}`, 'GET', {
-          'x-api-key': AUDITOR,
-          'x-access-purpose': 'benchmark',
-        })
+        await call(
+          `${oursBase}/${id}`,
+          'GET',
+          { 'x-api-key': AUDITOR, 'x-access-purpose': 'benchmark' },
+          { textBelow: 4096 },
+        )
       ).bytes,
   };
 }
@@ -233,10 +207,15 @@ export async function run(): Promise<void> {
         name: 'bare',
         child: bare,
         store: async (data) => {
-          const r = await call(bareBase, 'POST', { 'content-length': data.length }, data);
+          const r = await call(
+            bareBase,
+            'POST',
+            { 'content-length': data.length },
+            { body: data, textBelow: 4096 },
+          );
           return (JSON.parse(r.text) as { fileId: string }).fileId;
         },
-        read: async (id) => (await call(`${bareBase}/${id}`, 'GET', {})).bytes,
+        read: async (id) => (await call(`${bareBase}/${id}`, 'GET', {}, { textBelow: 4096 })).bytes,
       },
     ];
     const data = randomBytes(SIZE);
