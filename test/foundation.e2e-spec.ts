@@ -162,6 +162,24 @@ describe('foundation (e2e)', () => {
     expect(logs).not.toContain(t.config.auth.jwtSecret);
   });
 
+  it("should log Nest's wiring lines (modules, routes) at debug, so a start at info shows the operator's lines", () => {
+    const lines = (logs: string) =>
+      logs
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { level: number; context?: string; msg: string });
+    const wiring = (l: { context?: string }) =>
+      ['InstanceLoader', 'RoutesResolver', 'RouterExplorer'].includes(l.context ?? '');
+    // this suite's app logs at debug: the wiring lines are there, each at debug (20); an app
+    // at info (npm start) leaves them out (one app here: Nest's logger is per process)
+    const atDebug = lines(t.logs());
+    expect(atDebug.filter(wiring).length).toBeGreaterThan(20);
+    expect([...new Set(atDebug.filter(wiring).map((l) => l.level))]).toEqual([20]);
+    // the operator's lines stay at info: where the secrets are, the store, the port
+    const store = atDebug.find((l) => l.context === 'Bootstrap' && l.msg.startsWith('store: '));
+    expect(store?.level).toBe(30);
+  });
+
   it('should log each request with its status and correlation id, and no secret from its URL or headers', async () => {
     await http(t.baseUrl, 'GET', '/api/kiosks/PLT_pathSecret9?token=querySecret9&limit=1', {
       key: t.keys.admin,

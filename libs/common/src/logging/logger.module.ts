@@ -27,6 +27,31 @@ export interface LoggingOptions {
 }
 
 const ROOT_LOGGER = Symbol('ROOT_LOGGER');
+
+/**
+ * Nest's own wiring lines at boot (each module initialized, each controller and route mapped,
+ * each WebSocket message subscribed): ~90 lines a start that buried what an operator needs
+ * (where the generated secrets are, the store, the port). They go out at `debug`
+ * (`LOG_LEVEL=debug` shows them).
+ */
+export const WIRING_LOG_CONTEXTS: ReadonlySet<string> = new Set([
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'WebSocketsController',
+]);
+
+/** nestjs-pino's Logger, with Nest's wiring lines (WIRING_LOG_CONTEXTS) at debug. */
+export class AppLogger extends Logger {
+  override log(message: unknown, ...optionalParams: unknown[]): void {
+    const context = optionalParams[optionalParams.length - 1];
+    if (typeof context === 'string' && WIRING_LOG_CONTEXTS.has(context)) {
+      super.debug(message, ...optionalParams);
+      return;
+    }
+    super.log(message, ...optionalParams);
+  }
+}
 const LOGGING_OPTIONS = Symbol('LOGGING_OPTIONS');
 
 /** The access log and request logging scope (request-log.ts), as one express middleware. */
@@ -101,7 +126,12 @@ export class LoggingModule implements NestModule {
         { provide: LOGGING_OPTIONS, useValue: options },
         AccessLog,
         PinoLogger,
-        Logger,
+        {
+          provide: Logger,
+          useFactory: (pinoLogger: PinoLogger, pinoParams: Params) =>
+            new AppLogger(pinoLogger, pinoParams),
+          inject: [PinoLogger, PARAMS_PROVIDER_TOKEN],
+        },
       ],
       exports: [Logger, PinoLogger, PARAMS_PROVIDER_TOKEN, AccessLog],
     };
