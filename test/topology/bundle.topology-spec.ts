@@ -67,7 +67,10 @@ describe('the API bundle (npm run build)', () => {
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> })
       .scripts;
     expect(scripts['start:prod']).toBe('node dist/apps/api/apps/api/src/main.js');
-    expect(scripts.start).toBe('npm run build && node dist/apps/api/apps/api/src/main.js');
+    // npm start builds first unless dist/ is current (scripts/support/build-stamp.js)
+    expect(scripts.start).toBe(
+      '(node scripts/support/build-stamp.js check || npm run build) && node dist/apps/api/apps/api/src/main.js',
+    );
   });
 
   it('should map every line back to a TypeScript file of the checkout', () => {
