@@ -35,6 +35,29 @@ function code(personId: string, hash = newId(), expiresAt = new Date('2026-02-01
   return enrollment;
 }
 
+/**
+ * Workers as MongoDB held them before a claims change, inserted as such: `before: 'claims'`,
+ * no phone claims at all (before workforce migration 5); `before: 'e164'`, claims keyed on the
+ * phone as typed (without `phoneClaimsForm`, before migration 6), `claimPhone` giving that key.
+ */
+async function insertLegacyMongoWorkers(
+  s: MongoStore,
+  workers: Worker[],
+  before: 'claims' | 'e164',
+  claimPhone: (w: Worker) => string = (w) => w.phone,
+): Promise<void> {
+  const { WorkforceMongoMapper } = await import('./mongo/mappers/workforce.mapper');
+  const docs = workers.map((w) => {
+    const doc: Record<string, unknown> = {
+      ...WorkforceMongoMapper.workerToPersistence(w, code(w.id), claimPhone(w)),
+    };
+    delete doc.phoneClaimsForm;
+    if (before === 'claims') delete doc.phoneClaims;
+    return doc;
+  });
+  await s.connection.collection('workers').insertMany(docs);
+}
+
 describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store }) => {
   it('should create sites and find only the existing ones', async () => {
     const site = {
@@ -233,16 +256,7 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
         DELETE FROM schema_migrations WHERE scope = 'device-trust.workforce' AND version >= 5;`);
       s.db.prepare('UPDATE workers SET phone = ? WHERE id = ?').run(newer.phone, newer.id);
     } else {
-      const { WorkforceMongoMapper } = await import('./mongo/mappers/workforce.mapper');
-      const docs = [older, newer, free].map((w) => {
-        const {
-          phoneClaims: _,
-          phoneClaimsForm: __,
-          ...legacy
-        } = WorkforceMongoMapper.workerToPersistence(w, code(w.id), w.phone);
-        return legacy;
-      });
-      await (s as MongoStore).connection.collection('workers').insertMany(docs as never[]);
+      await insertLegacyMongoWorkers(s as MongoStore, [older, newer, free], 'claims');
     }
     const booted = await compileAdapter<WorkforceRepository>(s, workforceAdapters);
     try {
@@ -308,16 +322,9 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
           ORDER BY worker_id;
         DELETE FROM schema_migrations WHERE scope = 'device-trust.workforce' AND version = 6;`);
     } else {
-      const { WorkforceMongoMapper } = await import('./mongo/mappers/workforce.mapper');
-      const docs = olds.map((w) => {
-        const { phoneClaimsForm: _, ...legacy } = WorkforceMongoMapper.workerToPersistence(
-          w,
-          code(w.id),
-          w.phone.replace(/[ -]/g, ''),
-        );
-        return legacy;
-      });
-      await (s as MongoStore).connection.collection('workers').insertMany(docs as never[]);
+      await insertLegacyMongoWorkers(s as MongoStore, olds, 'e164', (w) =>
+        w.phone.replace(/[ -]/g, ''),
+      );
     }
     const warn = jest.spyOn(Logger.prototype, 'warn');
     const booted = await compileAdapter<WorkforceRepository>(s, workforceAdapters);
@@ -375,22 +382,13 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
   it('should give the oldest of old duplicates the phone when two replicas boot together', async () => {
     const s = store();
     if (!(s instanceof MongoStore)) return; // SQLite: one migration, in a transaction
-    const { WorkforceMongoMapper } = await import('./mongo/mappers/workforce.mapper');
     const site = newId();
     // 40 workers stored before claims, two by two with one phone
     const olds = Array.from({ length: 40 }, () => worker([site])).sort((x, y) =>
       x.id.localeCompare(y.id),
     );
     for (let i = 1; i < olds.length; i += 2) olds[i].phone = olds[i - 1].phone;
-    const docs = olds.map((w) => {
-      const {
-        phoneClaims: _,
-        phoneClaimsForm: __,
-        ...legacy
-      } = WorkforceMongoMapper.workerToPersistence(w, code(w.id), w.phone);
-      return legacy;
-    });
-    await s.connection.collection('workers').insertMany(docs as never[]);
+    await insertLegacyMongoWorkers(s, olds, 'claims');
     const booted = await Promise.all([
       compileAdapter<WorkforceRepository>(s, workforceAdapters),
       compileAdapter<WorkforceRepository>(s, workforceAdapters),
