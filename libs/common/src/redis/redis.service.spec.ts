@@ -1,3 +1,5 @@
+import { Logger } from '@nestjs/common';
+import { PrivateRedis } from '../../../../test/support/processes';
 import { RedisService } from './redis.service';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -32,3 +34,44 @@ describe('RedisService.ping (the health probe)', () => {
     await expect(redis.ping()).resolves.toBeUndefined();
   });
 });
+
+describe('RedisService outage logging', () => {
+  it('should log an outage once (not each reconnect attempt) and its end once', async () => {
+    const own = await PrivateRedis.start();
+    const redis = new RedisService({ url: own.url });
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    const log = jest.spyOn(Logger.prototype, 'log');
+    const messages = (spy: jest.SpyInstance) =>
+      spy.mock.calls
+        .map((call: unknown[]) => call[1])
+        .filter((m) => /^Redis connection/.test(String(m)));
+    try {
+      const client = redis.client('outage');
+      await client.ping();
+      let errors = 0;
+      client.on('error', () => (errors += 1));
+      await own.kill();
+      // ioredis retries with a growing delay (50 ms, 100 ms, …): several failed attempts
+      await until(() => errors >= 5);
+      expect(messages(warn)).toEqual([
+        'Redis connection error: reconnecting (a line a minute while it lasts)',
+      ]);
+      await own.restart();
+      await until(() => client.status === 'ready');
+      expect(messages(log)).toEqual(['Redis connection is back']);
+      expect(log.mock.calls.find((call) => call[1] === 'Redis connection is back')?.[0]).toEqual({
+        connection: 'outage',
+        errors: expect.any(Number),
+      });
+    } finally {
+      warn.mockRestore();
+      log.mockRestore();
+      await redis.onApplicationShutdown();
+      await own.kill();
+    }
+  }, 20_000);
+});
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20));
+}

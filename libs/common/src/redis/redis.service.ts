@@ -32,12 +32,44 @@ export class RedisService implements OnApplicationShutdown {
         maxRetriesPerRequest: 3,
         connectionName: `mdai-${name}`,
       });
-      client.on('error', (error: Error) =>
-        this.logger.warn({ err: error, connection: name }, 'Redis connection error'),
-      );
+      this.logOutages(client, name);
       this.clients.set(name, client);
     }
     return client;
+  }
+
+  /**
+   * One line when a connection's outage starts, one a minute while it lasts (with the count of
+   * errors), one when it is back: ioredis reports every failed reconnect attempt (about one a
+   * second per connection), which flooded the log with stack traces during an outage.
+   */
+  private logOutages(client: Redis, name: string): void {
+    let down = false;
+    let errors = 0;
+    let reportedAt = 0;
+    client.on('error', (error: Error) => {
+      errors += 1;
+      const now = Date.now();
+      if (!down) {
+        down = true;
+        reportedAt = now;
+        this.logger.warn(
+          { err: error, connection: name },
+          'Redis connection error: reconnecting (a line a minute while it lasts)',
+        );
+      } else if (now - reportedAt >= OUTAGE_REPORT_EVERY_MS) {
+        reportedAt = now;
+        this.logger.warn(
+          { connection: name, errors, error: error.message },
+          'Redis connection still down',
+        );
+      }
+    });
+    client.on('ready', () => {
+      if (down) this.logger.log({ connection: name, errors }, 'Redis connection is back');
+      down = false;
+      errors = 0;
+    });
   }
 
   /**
@@ -68,6 +100,9 @@ export class RedisService implements OnApplicationShutdown {
     this.clients.clear();
   }
 }
+
+/** How often an outage that lasts is reported again. */
+const OUTAGE_REPORT_EVERY_MS = 60_000;
 
 /** How long a ready client's QUIT may wait for its answer at shutdown. */
 const QUIT_WAIT_MS = 1000;
