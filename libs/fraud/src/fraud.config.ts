@@ -6,6 +6,7 @@ class FraudEnv {
   @IsOptional() @IsInt() @Min(1) @Max(86_400) FRAUD_RAPID_REPEAT_SECONDS?: number;
   @IsOptional() @IsInt() @Min(1) @Max(1000) FRAUD_SHARED_DEVICE_MAX_WORKERS?: number;
   @IsOptional() @IsInt() @Min(1) @Max(24 * 30) FRAUD_SHARED_DEVICE_WINDOW_HOURS?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(1_000_000) FRAUD_UNATTRIBUTED_PER_MINUTE?: number;
 }
 
 /** Thresholds of the pattern rules run over accepted attendance packets. */
@@ -19,6 +20,12 @@ export interface FraudSettings {
   /** More distinct workers than this on one device within the window is a shared device. */
   sharedDeviceMaxWorkers: number;
   sharedDeviceWindowSeconds: number;
+  /**
+   * Fraud events naming no device (refused tokens, token refreshes and thekedar signatures:
+   * requests anyone can send) stored per type per minute by one instance; the rest are counted
+   * (`mdai_fraud_events_unstored_total`) and logged once a minute, not stored.
+   */
+  unattributedPerMinute: number;
 }
 
 function readFraudConfig(env: Env): FraudSettings {
@@ -29,6 +36,7 @@ function readFraudConfig(env: Env): FraudSettings {
     rapidRepeatSeconds: v.FRAUD_RAPID_REPEAT_SECONDS ?? 60,
     sharedDeviceMaxWorkers: v.FRAUD_SHARED_DEVICE_MAX_WORKERS ?? 3,
     sharedDeviceWindowSeconds: (v.FRAUD_SHARED_DEVICE_WINDOW_HOURS ?? 24) * 3600,
+    unattributedPerMinute: v.FRAUD_UNATTRIBUTED_PER_MINUTE ?? 60,
   };
 }
 

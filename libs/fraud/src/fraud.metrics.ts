@@ -10,6 +10,7 @@ import { FRAUD_EVENT_TYPES, FraudEventType } from './domain/fraud-event';
 @Injectable()
 export class FraudMetrics {
   private readonly events?: Counter<'type'>;
+  private readonly unstored?: Counter<'type'>;
 
   constructor(@Optional() registry?: MetricsRegistry) {
     if (!registry) return;
@@ -19,7 +20,20 @@ export class FraudMetrics {
       labelNames: ['type'],
       registers: [registry],
     });
-    for (const type of FRAUD_EVENT_TYPES) this.events.inc({ type }, 0);
+    this.unstored = new Counter({
+      name: 'mdai_fraud_events_unstored_total',
+      help: 'Fraud events naming no device over FRAUD_UNATTRIBUTED_PER_MINUTE: counted, not stored',
+      labelNames: ['type'],
+      registers: [registry],
+    });
+    for (const type of FRAUD_EVENT_TYPES) {
+      this.events.inc({ type }, 0);
+      this.unstored.inc({ type }, 0);
+    }
+  }
+
+  notStored(type: FraudEventType): void {
+    this.unstored?.inc({ type });
   }
 
   recorded(type: FraudEventType, count: number): void {

@@ -7,6 +7,8 @@ import {
   FraudWeight,
   FraudReviewDecision,
 } from './domain/fraud-event';
+import { UnattributedBudget } from './domain/unattributed-budget';
+import { fraudConfig, FraudSettings } from './fraud.config';
 import { FraudError } from './fraud.errors';
 import {
   AttendanceHistory,
@@ -30,22 +32,32 @@ export type FraudEventInput = Omit<FraudEvent, 'id' | 'at'> & { at?: Date };
 @Injectable()
 export class FraudService {
   private readonly logger = new Logger(FraudService.name);
+  private readonly unattributed: UnattributedBudget;
 
   constructor(
     private readonly events: FraudEventRepository,
     @Inject(PACKET_RULES) private readonly rules: PacketRule[],
     private readonly clock: Clock,
     private readonly metrics: FraudMetrics,
-  ) {}
+    @Inject(fraudConfig.KEY) settings: FraudSettings,
+  ) {
+    this.unattributed = new UnattributedBudget(settings.unattributedPerMinute);
+  }
 
-  async record(input: FraudEventInput): Promise<FraudEvent> {
+  /** Records one event; undefined when it named no device and was over the minute's budget. */
+  async record(input: FraudEventInput): Promise<FraudEvent | undefined> {
     const [event] = await this.recordAll([input]);
     return event;
   }
 
+  /**
+   * Stores the events (those naming no device within FRAUD_UNATTRIBUTED_PER_MINUTE of their
+   * type, UnattributedBudget) and returns those stored.
+   */
   async recordAll(inputs: FraudEventInput[]): Promise<FraudEvent[]> {
-    if (inputs.length === 0) return [];
     const now = this.clock.now();
+    inputs = inputs.filter((input) => input.deviceId !== undefined || this.admit(input, now));
+    if (inputs.length === 0) return [];
     const events = inputs.map((input) => ({ ...input, id: newId(), at: input.at ?? now }));
     await this.events.recordAll(events);
     const byType = new Map<FraudEvent['type'], number>();
@@ -60,6 +72,19 @@ export class FraudService {
       'Fraud events recorded',
     );
     return events;
+  }
+
+  private admit(input: FraudEventInput, now: Date): boolean {
+    const verdict = this.unattributed.admit(input.type, now.getTime());
+    if (verdict === 'store') return true;
+    this.metrics.notStored(input.type);
+    if (verdict === 'first_over') {
+      this.logger.warn(
+        { fraud: [{ type: input.type }] },
+        'Fraud events naming no device over FRAUD_UNATTRIBUTED_PER_MINUTE: the rest of this minute are counted (mdai_fraud_events_unstored_total), not stored',
+      );
+    }
+    return false;
   }
 
   /**
