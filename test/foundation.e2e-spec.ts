@@ -81,7 +81,7 @@ describe('foundation (e2e)', () => {
     ]);
   });
 
-  it("should say a missing field is required, and list a bad field's checks in the order they are written", async () => {
+  it('should say a missing field is required, and a value of the wrong type only that', async () => {
     const res = await http(t.baseUrl, 'POST', '/api/register-device', {
       key: t.keys.provisioner,
       body: { device_id: 42, public_key: null },
@@ -89,7 +89,6 @@ describe('foundation (e2e)', () => {
     expect([res.status, res.body.code]).toEqual([400, 'validation_failed']);
     expect(res.body.errors).toEqual([
       { field: 'device_id', message: 'must be a string' },
-      { field: 'device_id', message: expect.stringMatching(/^must /) },
       { field: 'public_key', message: 'is required' },
     ]);
     // the value sent is not echoed (the body's random correlation id may hold "42")

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { TestKiosk } from './support/kiosk';
 import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
 import { http, startTestApp, TestApp } from './support/test-app';
@@ -198,6 +199,80 @@ describe('HTTP conventions (e2e)', () => {
     });
   });
 
+  describe('what no route answers', () => {
+    it('should answer a method a path does not serve 405 with Allow, and an unknown path 404', async () => {
+      const res = await fetch(`${t.baseUrl}/api/v5/sites/${siteId}`, {
+        method: 'DELETE',
+        headers: { 'x-api-key': t.keys.admin },
+      });
+      const body = (await res.json()) as { code: string; message: string; correlationId: string };
+      expect([res.status, body.code, res.headers.get('allow')]).toEqual([
+        405,
+        'method_not_allowed',
+        'GET, HEAD, PATCH',
+      ]);
+      expect(body.correlationId).toBe(res.headers.get('x-correlation-id'));
+      const sync = await fetch(`${t.baseUrl}/api/v5/sync`, { method: 'PUT' });
+      expect([sync.status, sync.headers.get('allow')]).toEqual([405, 'POST']);
+      const unknown = await fetch(`${t.baseUrl}/api/v5/nothing-here`, { method: 'DELETE' });
+      expect([unknown.status, ((await unknown.json()) as { code: string }).code]).toEqual([
+        404,
+        'not_found',
+      ]);
+      // a segment that does not decode is the router's 400, as before
+      const odd = await fetch(`${t.baseUrl}/api/v5/sites/%zz`, { method: 'DELETE' });
+      expect([odd.status, ((await odd.json()) as { code: string }).code]).toEqual([
+        400,
+        'bad_request',
+      ]);
+    });
+
+    it('should refuse a JSON body declared in a charset other than UTF-8 (415), before reading it', async () => {
+      for (const charset of ['ebcdic', 'utf-16', '"latin1"']) {
+        const res = await http(t.baseUrl, 'POST', '/api/v5/sites', {
+          key: t.keys.admin,
+          rawBody: JSON.stringify({ name: 'Charset', geo: { lat: 1, lng: 2 }, radiusM: 50 }),
+          headers: { 'content-type': `application/json; charset=${charset}` },
+        });
+        expect([charset, res.status, res.body.code]).toEqual([charset, 415, 'unsupported_charset']);
+      }
+      for (const charset of ['UTF-8', 'utf8', 'us-ascii']) {
+        const res = await http(t.baseUrl, 'POST', '/api/v5/sites', {
+          key: t.keys.admin,
+          rawBody: JSON.stringify({ name: 'Charset', geo: { lat: 1, lng: 2 }, radiusM: 50 }),
+          headers: { 'content-type': `application/json;charset=${charset}` },
+        });
+        expect([charset, res.status]).toEqual([charset, 201]);
+      }
+    });
+
+    it('should answer what the HTTP parser refuses with the error body and a correlation id', async () => {
+      const tooLarge = await fetch(`${t.baseUrl}/api/kiosks`, {
+        headers: { 'x-api-key': 'k'.repeat(20_000) },
+      });
+      const body = (await tooLarge.json()) as { code: string; correlationId: string };
+      expect([tooLarge.status, body.code]).toEqual([431, 'headers_too_large']);
+      expect(tooLarge.headers.get('x-correlation-id')).toBe(body.correlationId);
+      expect(JSON.stringify(body)).not.toContain('kkkk');
+      const raw = await rawRequest(t.baseUrl, 'NOT HTTP AT ALL\r\n\r\n');
+      expect(raw).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+      const [, rawBody] = raw.split('\r\n\r\n');
+      expect(JSON.parse(rawBody)).toMatchObject({ statusCode: 400, code: 'malformed_request' });
+    });
+
+    it('should name only the type when a query value is of the wrong type', async () => {
+      const res = await http(t.baseUrl, 'GET', '/api/kiosks?limit=abc', { key: t.keys.admin });
+      expect([res.status, res.body.code]).toEqual([400, 'validation_failed']);
+      expect(res.body.errors).toEqual([
+        { field: 'limit', message: expect.stringMatching(/integer/) },
+      ]);
+      const range = await http(t.baseUrl, 'GET', '/api/kiosks?limit=0', { key: t.keys.admin });
+      expect(range.body.errors).toEqual([
+        { field: 'limit', message: expect.stringMatching(/less than 1/) },
+      ]);
+    });
+  });
+
   describe('Swagger UI', () => {
     it.each(['/docs', '/docs/', '/docs/index.html', '/docs/?deepLinking=1', '/docs?x=1'])(
       'should load every asset of the page at %s',
@@ -231,3 +306,15 @@ describe('HTTP conventions (e2e)', () => {
     });
   });
 });
+
+/** Sends `text` as is on a new connection and returns all the server wrote until it closed. */
+function rawRequest(baseUrl: string, text: string): Promise<string> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(text));
+    let out = '';
+    socket.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    socket.on('end', () => resolve(out));
+    socket.on('error', reject);
+  });
+}

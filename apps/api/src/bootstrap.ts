@@ -6,6 +6,7 @@ import { RelayWsAdapter } from '@app/relay';
 import { Logger } from 'nestjs-pino';
 import {
   AccessLog,
+  answerClientErrors,
   bodyPipeline,
   correlationIdMiddleware,
   Env,
@@ -73,6 +74,10 @@ export async function createApp(env: Env, options: AppModuleOptions = {}): Promi
   const server = app.getHttpServer();
   server.keepAliveTimeout = HTTP_KEEP_ALIVE_MS;
   server.headersTimeout = HTTP_KEEP_ALIVE_MS + 1_000; // must outlast keepAliveTimeout
+  // what Node's parser refuses before any route (431, 400, 408) gets the API's error body
+  answerClientErrors(server, (code, correlationId) =>
+    logger.warn({ code, correlationId }, 'Request refused by the HTTP parser'),
+  );
   app.set('trust proxy', config.app.trustProxy);
   const upgrades = app.get(UpgradeThrottle);
   const clientIp = clientIpOf(app);

@@ -37,6 +37,7 @@ export * from './crypto/jcs';
 export * from './redis/redis.service';
 export * from './auth/auth.module';
 export * from './http/request-context';
+export * from './http/client-error';
 export * from './http/json-limits';
 export * from './http/json-answer';
 export * from './http/json-reply.adapter';

@@ -63,6 +63,11 @@ export const ERROR_STATUS = {
     storage_full: HttpStatus.INSUFFICIENT_STORAGE,
     storage_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
     store_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+    unhealthy: HttpStatus.SERVICE_UNAVAILABLE,
+    method_not_allowed: HttpStatus.METHOD_NOT_ALLOWED,
+    headers_too_large: 431 as HttpStatus,
+    malformed_request: HttpStatus.BAD_REQUEST,
+    request_timeout: HttpStatus.REQUEST_TIMEOUT,
   },
   vault: {
     file_not_found: HttpStatus.NOT_FOUND,

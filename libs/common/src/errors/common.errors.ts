@@ -32,6 +32,14 @@ export const COMMON_ERRORS = {
     storage_unavailable: 'the server cannot write to its storage right now; nothing was changed',
     store_unavailable:
       'the database does not answer right now (MongoDB unreachable or frozen); retry later',
+    unhealthy:
+      'GET /health: a check failed (the store, the disk or Redis); an admin key gets which one and why',
+    method_not_allowed:
+      'a path the API serves, with a method it does not serve there; the Allow header lists those it does',
+    headers_too_large:
+      "the request line and headers are over the server's limit (16 KiB); answered before any route",
+    malformed_request: 'the request is not well-formed HTTP; answered before any route',
+    request_timeout: 'the request headers did not arrive in time; answered before any route',
   },
 } as const;
 

@@ -1,4 +1,11 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  Logger,
+  NotFoundException,
+} from '@nestjs/common';
 import { Request, Response } from 'express';
 import { BodyPipelineError, BodyPipelineErrorCode } from '../http/body-errors';
 import { DomainError, ErrorStatusTable, FieldError, isDomainError } from './domain-error';
@@ -11,7 +18,6 @@ export const CODE_BY_STATUS: Record<number, string> = {
   401: 'unauthorized',
   403: 'forbidden',
   404: 'not_found',
-  405: 'method_not_allowed',
   409: 'conflict',
   413: 'payload_too_large',
   415: 'unsupported_media_type',
@@ -58,12 +64,16 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const request = ctx.getRequest<Request & { id?: string }>();
     const response = ctx.getResponse<Response>();
     const correlationId = String(request.id ?? response.getHeader('x-correlation-id') ?? '');
-    const body = this.toBody(exception, correlationId);
+    const allowed = unroutedMethod(exception, request);
+    const body = allowed
+      ? methodNotAllowed(request.method, allowed, correlationId)
+      : this.toBody(exception, correlationId);
     if (response.headersSent) {
       response.destroy();
       return;
     }
     response.setHeader('x-correlation-id', correlationId);
+    if (allowed) response.setHeader('Allow', allowed.join(', '));
     if (isDomainError(exception) && exception.retryAfterSeconds !== undefined) {
       response.setHeader('Retry-After', String(exception.retryAfterSeconds));
     }
@@ -120,6 +130,51 @@ export class HttpExceptionFilter implements ExceptionFilter {
     this.logger.error({ err: exception, correlationId }, 'Unhandled error');
     return internalError(correlationId);
   }
+}
+
+/**
+ * For the router's "no route" 404 (Nest's not-found handler) on a path that routes do serve with
+ * other methods: those methods (HEAD with GET), so the answer is a 405 with `Allow`. Otherwise
+ * undefined. Read from express's router layers, only on that 404.
+ */
+function unroutedMethod(
+  exception: unknown,
+  request: Request & { route?: unknown },
+): string[] | undefined {
+  if (!(exception instanceof NotFoundException) || request.route !== undefined) return undefined;
+  if (!exception.message.startsWith(`Cannot ${request.method} `)) return undefined;
+  const router = (request.app as unknown as { router?: { stack?: RouterLayer[] } }).router;
+  const methods = new Set<string>();
+  for (const layer of router?.stack ?? []) {
+    if (!layer.route) continue;
+    let matched: unknown;
+    try {
+      matched = layer.match(request.path);
+    } catch {
+      continue; // a path segment that does not decode (%zz) matches no route
+    }
+    if (!matched) continue;
+    for (const [method, on] of Object.entries(layer.route.methods)) {
+      if (on && method !== '_all') methods.add(method.toUpperCase());
+    }
+  }
+  if (methods.has('GET')) methods.add('HEAD');
+  methods.delete(request.method);
+  return methods.size > 0 ? [...methods].sort() : undefined;
+}
+
+interface RouterLayer {
+  route?: { methods: Record<string, boolean> };
+  match(path: string): unknown;
+}
+
+function methodNotAllowed(method: string, allowed: string[], correlationId: string): ErrorBody {
+  return {
+    statusCode: 405,
+    code: 'method_not_allowed',
+    message: `${method} is not allowed here; this path allows ${allowed.join(', ')} (the Allow header)`,
+    correlationId,
+  };
 }
 
 function internalError(correlationId: string): ErrorBody {

@@ -7,8 +7,24 @@ import { transformerPackage } from '../validation/transformers';
 import { FastValidationPipe } from '../validation/fast-validation.pipe';
 import { invertedRangeOnly } from '../time/time-range.validators';
 
+/** class-validator's checks of a value's type (by constraint name). */
+const TYPE_CHECKS = new Set([
+  'isInt',
+  'isNumber',
+  'isString',
+  'isBoolean',
+  'isArray',
+  'isObject',
+  'isDate',
+  'isDateString',
+  'isISO8601',
+  'isNumberString',
+  'isBooleanString',
+]);
+
 /**
- * One entry per failed check, named by its field. A required field that is absent (or null)
+ * One entry per failed check, named by its field; a value of the wrong type gets only its type
+ * checks' entries. A required field that is absent (or null)
  * gets one entry, "is required", instead of every check its missing value fails; the others
  * come in the order their checks are written on the DTO (class-validator lists them the other
  * way round: decorators apply from the bottom up). The value itself is never put in an entry.
@@ -23,15 +39,20 @@ function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
       Object.keys(constraints).length > 0 &&
       !('whitelistValidation' in constraints);
     if (missing) return [{ field, message: 'is required' }];
-    const own = Object.values(constraints)
-      .reverse()
-      .map((message) => ({
-        field,
-        // class-validator puts the property name first; the field is already named
-        message: message.startsWith(`${error.property} `)
-          ? message.slice(error.property.length + 1)
-          : message,
-      }));
+    // a value of the wrong type is told only that: "must not be less than 1" says nothing of
+    // "abc" that "must be an integer" does not
+    const typeChecks = Object.keys(constraints).filter((name) => TYPE_CHECKS.has(name));
+    const shown =
+      typeChecks.length > 0
+        ? typeChecks.map((name) => constraints[name])
+        : Object.values(constraints);
+    const own = shown.reverse().map((message) => ({
+      field,
+      // class-validator puts the property name first; the field is already named
+      message: message.startsWith(`${error.property} `)
+        ? message.slice(error.property.length + 1)
+        : message,
+    }));
     return [...own, ...flatten(error.children ?? [], field)];
   });
 }

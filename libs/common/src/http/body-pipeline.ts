@@ -28,6 +28,16 @@ export function bodyPipeline(
   const readJson = raw({ type: isJsonRequest, limit: options.limitBytes, inflate: true });
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
   const encodingGate = (req: Request, _res: Response, next: NextFunction): void => {
+    const charset = jsonCharsetRefused(req);
+    if (charset !== undefined) {
+      next(
+        new BodyPipelineError(
+          'unsupported_charset',
+          `Content-Type charset "${charset.slice(0, 40).replace(/[^\w.+-]/g, '?')}" is not supported: a JSON body is UTF-8 (RFC 8259)`,
+        ),
+      );
+      return;
+    }
     // no Content-Encoding (every GET, most bodies): identity, which every route admits
     if (req.headers['content-encoding'] === undefined) {
       next();
@@ -82,6 +92,31 @@ export function bodyPipeline(
     else next(fromBodyParserError(err) ?? decodingError(err) ?? err);
   };
   return [encodingGate, readJson, parse, mapErrors];
+}
+
+/** Charsets a JSON body may declare: UTF-8 (RFC 8259), and ASCII, a subset of it. */
+const JSON_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii']);
+
+/**
+ * The charset a JSON request declares when it is not one its body is read as (UTF-8), else
+ * undefined (none declared, or UTF-8). A body is never read as what it does not say it is.
+ */
+function jsonCharsetRefused(req: IncomingMessage): string | undefined {
+  const contentType = req.headers['content-type'];
+  if (contentType === undefined || !contentType.includes(';') || !isJsonRequest(req)) {
+    return undefined;
+  }
+  for (const parameter of contentType.split(';').slice(1)) {
+    const [name, ...rest] = parameter.split('=');
+    if (name.trim().toLowerCase() !== 'charset') continue;
+    const value = rest
+      .join('=')
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (!JSON_CHARSETS.has(value)) return value;
+  }
+  return undefined;
 }
 
 /** Whether the request says its body is JSON (`application/json` or `application/*+json`). */
