@@ -134,7 +134,16 @@ export interface Column<T> {
  * usually): it then takes the keyboard focus (arrow keys scroll it) and is named after its
  * table; a box that fits stays out of the tab order.
  */
+const observedBoxes = new Set<HTMLElement>();
 const scrollBoxes = new ResizeObserver((entries) => {
+  // an observer holds what it observes: boxes a page has dropped (another page, another grid
+  // page) are let go, so paging through a large grid keeps no old grids alive
+  for (const box of observedBoxes) {
+    if (box.isConnected) continue;
+    scrollBoxes.unobserve(box);
+    if (box.firstElementChild) scrollBoxes.unobserve(box.firstElementChild);
+    observedBoxes.delete(box);
+  }
   for (const { target } of entries) {
     // the box (the page's width changed) or its table (its content did)
     const box = target.classList.contains('table-wrap') ? target : target.parentElement;
@@ -156,6 +165,7 @@ export function scrollBox(label: string, table: HTMLTableElement): HTMLElement {
   const box = h('div', { class: 'table-wrap', 'data-label': label }, table);
   scrollBoxes.observe(box);
   scrollBoxes.observe(table);
+  observedBoxes.add(box);
   return box;
 }
 
