@@ -129,6 +129,46 @@ export interface Column<T> {
   cell: (row: T) => Child;
 }
 
+/**
+ * Marks a table's box as a scrolling region while its table is wider than it (on a phone,
+ * usually): it then takes the keyboard focus (arrow keys scroll it) and is named after its
+ * table; a box that fits stays out of the tab order.
+ */
+const observedBoxes = new Set<HTMLElement>();
+const scrollBoxes = new ResizeObserver((entries) => {
+  // an observer holds what it observes: boxes a page has dropped (another page, another grid
+  // page) are let go, so paging through a large grid keeps no old grids alive
+  for (const box of observedBoxes) {
+    if (box.isConnected) continue;
+    scrollBoxes.unobserve(box);
+    if (box.firstElementChild) scrollBoxes.unobserve(box.firstElementChild);
+    observedBoxes.delete(box);
+  }
+  for (const { target } of entries) {
+    // the box (the page's width changed) or its table (its content did)
+    const box = target.classList.contains('table-wrap') ? target : target.parentElement;
+    if (!(box instanceof HTMLElement)) continue;
+    if (box.scrollWidth > box.clientWidth + 1) {
+      box.tabIndex = 0;
+      box.setAttribute('role', 'region');
+      box.setAttribute('aria-label', `${box.dataset.label ?? 'Table'} (scrolls sideways)`);
+    } else {
+      box.removeAttribute('tabindex');
+      box.removeAttribute('role');
+      box.removeAttribute('aria-label');
+    }
+  }
+});
+
+/** A box around a table that scrolls sideways when the table is wider than the page. */
+export function scrollBox(label: string, table: HTMLTableElement): HTMLElement {
+  const box = h('div', { class: 'table-wrap', 'data-label': label }, table);
+  scrollBoxes.observe(box);
+  scrollBoxes.observe(table);
+  observedBoxes.add(box);
+  return box;
+}
+
 export function table<T>(
   caption: string,
   columns: Column<T>[],
@@ -136,9 +176,8 @@ export function table<T>(
   empty = 'Nothing yet.',
 ): HTMLElement {
   if (rows.length === 0) return h('p', { class: 'empty' }, empty);
-  return h(
-    'div',
-    { class: 'table-wrap' },
+  return scrollBox(
+    caption,
     h(
       'table',
       {},

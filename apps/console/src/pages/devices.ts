@@ -160,9 +160,10 @@ function trustView(t: DeviceTrust): HTMLElement {
 
 /** A diverging bar chart: positive effects to the right of the axis, negative to the left. */
 function factorChart(factors: TrustFactor[]): SVGElement {
+  // narrow enough that its labels stay legible when a phone scales it to the screen
   const rowHeight = 28;
-  const labelWidth = 150;
-  const half = 200;
+  const labelWidth = 130;
+  const half = 130;
   const width = labelWidth + 2 * half + 50;
   const height = factors.length * rowHeight + 10;
   const max = Math.max(1, ...factors.map((f) => Math.abs(f.effect)));

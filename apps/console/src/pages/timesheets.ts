@@ -1,6 +1,6 @@
 import { facts, sitePicker } from '../components';
 import { KeysetPager, Page, PageContext } from '../context';
-import { action, badge, Child, field, h, link, panel, section, table } from '../dom';
+import { action, badge, Child, field, h, link, panel, scrollBox, section, table } from '../dom';
 import { pagerNav } from '../pager';
 import { Payroll, Site, TimesheetDay, TimesheetFlag, TimesheetPage, Worker } from '../types';
 
@@ -314,13 +314,12 @@ function monthGrid(data: MonthData, dates: string[], siteId: string, detail: HTM
         ? `Workers ${data.firstRow}–${lastRow} of ${total} with days this month, in the order they were created (${GRID_ROWS} a page).`
         : 'No more workers.',
     ),
-    h(
-      'div',
-      { class: 'table-wrap' },
+    scrollBox(
+      'Hours per worker and day',
       h(
         'table',
         { class: 'timesheet' },
-        h('caption', {}, 'Hours per worker and day (flags marked; choose a day for its detail)'),
+        h('caption', {}, 'Hours per worker and day'),
         h(
           'thead',
           {},
@@ -369,6 +368,7 @@ function monthGrid(data: MonthData, dates: string[], siteId: string, detail: HTM
         ),
       ),
     ),
+    h('p', { class: 'hint scroll-hint' }, 'The days scroll sideways; the names stay in view.'),
   ];
 }
 
