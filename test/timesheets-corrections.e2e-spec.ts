@@ -440,7 +440,7 @@ describe('timesheet corrections: bounds, retries and added check-ins (e2e, contr
           .listDays({ siteId, fromDay: '2026-02-01', toDay: '2026-04-30', limit: 1_000_000 })
           .then((p) => p.days),
       });
-      await projector.ensureCurrent(siteId);
+      await projector.ensureReadable(siteId);
       const incremental = await snapshot();
       await projector.rebuildSite(siteId);
       expect(await snapshot()).toEqual(incremental);
