@@ -247,7 +247,7 @@ export async function run(): Promise<void> {
       );
     }
     const catchUp = await measured(async () => {
-      await projector.ensureCurrent(instantSite);
+      await projector.ensureReadable(instantSite);
       return ONE_INSTANT;
     });
     db.close();

@@ -158,7 +158,7 @@ export async function run(): Promise<void> {
     // the catch-up runs in the background, turning the loop: done before anything is timed
     const caughtUp = await watched(
       'the timesheet catch-up',
-      () => api.app.get(TimesheetProjector).ensureCurrent(siteId),
+      () => api.app.get(TimesheetProjector).ensureReadable(siteId),
       dstate,
     );
     process.stderr.write(

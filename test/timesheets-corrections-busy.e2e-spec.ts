@@ -25,13 +25,6 @@ const STREAMS = e2eDriver === 'mongo' ? 1 : 6;
 const LEDGER_STREAMS = e2eDriver === 'mongo' ? 1 : 2;
 /** Punches of one such append (each of another worker: a kiosk's batch). */
 const BATCH = e2eDriver === 'mongo' ? 1 : 10;
-/**
- * A pause after each append of a stream on the MongoDB test server: without one its appends
- * outrun what it can project, and a catch-up (a correction's, a read's) never reaches the head.
- */
-const PAUSE_MS = e2eDriver === 'mongo' ? 100 : 0;
-const pause = () =>
-  PAUSE_MS > 0 ? new Promise((resolve) => setTimeout(resolve, PAUSE_MS)) : undefined;
 /** Yesterday (UTC): the corrected check-ins' day, in the past for every process's clock. */
 const DAY = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
 
@@ -110,7 +103,6 @@ describe('timesheet corrections on a site busy with other workers syncing (e2e)'
             ),
           );
           appended += results.filter((r) => r.status === 'appended').length;
-          await pause();
         }
       });
       const streams = phones.map(async (phone) => {
@@ -121,7 +113,6 @@ describe('timesheet corrections on a site busy with other workers syncing (e2e)'
             punch(phone, n % 2 === 0 ? 'check_in' : 'check_out', at),
           ]);
           synced += result.accepted;
-          await pause();
         }
       });
 

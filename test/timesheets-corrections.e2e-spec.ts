@@ -64,7 +64,7 @@ describe('timesheet corrections: bounds, retries and added check-ins (e2e, contr
       { clock },
     );
     siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
-    for (let i = 0; i < 12; i++) phones.push(await phoneAt(t.baseUrl, t.keys.admin, siteId));
+    for (let i = 0; i < 13; i++) phones.push(await phoneAt(t.baseUrl, t.keys.admin, siteId));
     clock.set('2026-03-20T06:00:00.000Z');
   });
   afterAll(async () => t.close());
@@ -168,6 +168,46 @@ describe('timesheet corrections: bounds, retries and added check-ins (e2e, contr
       });
       expect(fix.status).toBe(201);
       expect(await payrollOf(q)).toMatchObject({ daysPresent: 1, workedSeconds: 8 * 3600 });
+    });
+
+    it('should allow a move that re-pairs as many shifts (a check-in moved before an open one), and refuse one that leaves a punch it did not move without its partner', async () => {
+      const p = newPhone();
+      // 09:00 open, 10:00 → 17:00 (IST), 20:00 open: one shift of 7 hours
+      const [open, inS, outS, late] = await punches(p, [
+        ['check_in', '2026-03-16T03:30:00Z'],
+        ['check_in', '2026-03-16T04:30:00Z'],
+        ['check_out', '2026-03-16T11:30:00Z'],
+        ['check_in', '2026-03-16T14:30:00Z'],
+      ]);
+      expect(await payrollOf(p)).toMatchObject({ workedSeconds: 7 * 3600 });
+      // the check-out past the 20:00 check-in: its own check-in (10:00) would be left open
+      const past = await correct({
+        action: 'move',
+        target: target(outS),
+        at: '2026-03-16T15:30:00.000Z',
+      });
+      expect(past.status).toBe(422);
+      expect(past.body.code).toBe('move_breaks_shift');
+      expect(past.body.message).toContain(`seq ${inS})`);
+      // the 10:00 check-in to 08:30: it is open now, its check-out closes the 09:00 one
+      const earlier = await correct({
+        action: 'move',
+        target: target(inS),
+        at: '2026-03-16T03:00:00.000Z',
+      });
+      expect(earlier.status).toBe(201);
+      const day = await dayOf(p, '2026-03-16');
+      expect(
+        day.shifts.map((s: { in: { seq: number }; out?: { seq: number } }) => [
+          s.in.seq,
+          s.out?.seq ?? null,
+        ]),
+      ).toEqual([
+        [inS, null],
+        [open, outS],
+        [late, null],
+      ]);
+      expect(await payrollOf(p)).toMatchObject({ workedSeconds: 8 * 3600 });
     });
 
     it('should refuse a move into the future beyond SYNC_MAX_CLOCK_SKEW_SECONDS, and allow one within it', async () => {
@@ -440,7 +480,7 @@ describe('timesheet corrections: bounds, retries and added check-ins (e2e, contr
           .listDays({ siteId, fromDay: '2026-02-01', toDay: '2026-04-30', limit: 1_000_000 })
           .then((p) => p.days),
       });
-      await projector.ensureCurrent(siteId);
+      await projector.ensureReadable(siteId);
       const incremental = await snapshot();
       await projector.rebuildSite(siteId);
       expect(await snapshot()).toEqual(incremental);

@@ -137,7 +137,7 @@ describe('timesheet days pending recompute survive a crash (e2e)', () => {
       entry('check_in', '2026-03-02T03:30:00.000Z'),
       entry('check_out', '2026-03-02T11:30:00.000Z'),
     ]);
-    await projector.ensureCurrent(siteId);
+    await projector.ensureReadable(siteId);
     // the next append is taken from the hook (the read model is current): a 7-hour day
     const repair = await breakDays(t, siteId, 25_200);
     await ledger.append([
@@ -145,7 +145,7 @@ describe('timesheet days pending recompute survive a crash (e2e)', () => {
       entry('check_out', '2026-03-03T10:30:00.000Z'),
     ]);
     // the projection of the append fails, and so does the catch-up of the next read
-    await expectFault(projector.ensureCurrent(siteId));
+    await expectFault(projector.ensureReadable(siteId));
     expect(await repo.listEntries(siteId, 0, 10)).toHaveLength(4);
     expect((await workerDays(repo, siteId)).map((d) => d.day)).toEqual(['2026-03-02']);
     expect(await repo.listPending(10, undefined, siteId)).toEqual([
@@ -186,7 +186,7 @@ describe('timesheet days pending recompute survive a crash (e2e)', () => {
         entry('check_in', '2026-03-03T03:30:00.000Z'),
         entry('check_out', '2026-03-03T11:30:00.000Z'),
       ]);
-    await expectFault(t.app.get(TimesheetProjector).ensureCurrent(siteId));
+    await expectFault(t.app.get(TimesheetProjector).ensureReadable(siteId));
     const repo = t.app.get(TimesheetRepository, { strict: false });
     expect(await repo.listEntries(siteId, 0, 10)).toHaveLength(4);
     expect(await workerDays(repo, siteId)).toEqual([]);

@@ -140,7 +140,7 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
       expect(corrections).toBeGreaterThan(10);
       for (const siteId of sites) {
         // the projection runs after the commit: a read first waits for it, as the API's reads do
-        await projector.ensureCurrent(siteId);
+        await projector.ensureReadable(siteId);
         const incremental = await snapshot(siteId);
         expect(incremental.entries.length).toBe(made.get(siteId)!.length);
         expect(incremental.days.some((d) => d.corrected)).toBe(true);
@@ -195,7 +195,7 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
         if (batch === 3) entries[999] = correction(15, 'void');
         await ledger.append(entries);
       }
-      await projector.ensureCurrent(siteId);
+      await projector.ensureReadable(siteId);
       const snapshot = () => readModelOf(siteId, '2026-03-01', '2026-03-06');
       const incremental = await snapshot();
       expect(incremental.entries).toHaveLength(4000);
@@ -279,7 +279,7 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
         }
         await ledger.append(corrections);
       }
-      await projector.ensureCurrent(siteId);
+      await projector.ensureReadable(siteId);
       const snapshot = () => readModelOf(siteId, '2026-02-01', '2026-04-30');
       const incremental = await snapshot();
       // several pages of links, every worker on every day, shifts closed on the next local day
@@ -336,7 +336,7 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
       correction(11, 'add_check_in', '2026-03-04T03:30:00.000Z'), // 12
       correction(12, 'move', '2026-03-04T04:30:00.000Z'), // 13
     ]);
-    await projector.ensureCurrent(siteId);
+    await projector.ensureReadable(siteId);
     const snapshot = async () => ({
       entries: await repo.listEntries(siteId, 0, 100),
       days: await repo

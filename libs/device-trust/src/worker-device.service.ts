@@ -143,12 +143,8 @@ export class WorkerDeviceService {
   }
 
   /** When an admin last unblocked the device (undefined if never). */
-  async lastUnblockedAt(deviceId: string): Promise<Date | undefined> {
-    let last: Date | undefined;
-    for (const event of await this.devices.listEvents(deviceId)) {
-      if (event.action === 'unblocked' && (!last || event.at > last)) last = event.at;
-    }
-    return last;
+  lastUnblockedAt(deviceId: string): Promise<Date | undefined> {
+    return this.devices.lastEventAt(deviceId, 'unblocked');
   }
 
   /** Devices in deviceId order; with `workerId`, that worker's phones only. */

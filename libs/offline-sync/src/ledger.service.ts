@@ -226,6 +226,14 @@ export class LedgerService {
     this.appendedListeners.push(listener);
   }
 
+  /**
+   * The seq of a site's chain head (0: empty): where a read model's catch-up stops (links
+   * appended after it are the next catch-up's).
+   */
+  headSeq(siteId: string): Promise<number> {
+    return this.logs.headSeq(siteId);
+  }
+
   /** Up to `limit` links of a site's chain after `afterSeq`, in seq order (read models catch up with it). */
   readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {
     return this.logs.readChain(siteId, afterSeq, limit);

@@ -5,7 +5,7 @@ import { offlineTokenConfig, OfflineTokenSettings } from '@app/device-trust';
 import { WorkforceService } from '@app/workforce';
 import { AttendanceLog, AttendanceMeta, LedgerService, NO_DEVICE } from '@app/offline-sync';
 import { CorrectionAction, CorrectionAuthor, CorrectionData } from './domain/correction';
-import { byEffectiveTime, liveNeighbours, pairedSeqs } from './domain/timesheet-day';
+import { liveNeighbours, movePartnersLost, moveWindow } from './domain/timesheet-day';
 import { projectLink, TimesheetEntry } from './domain/timesheet-entry';
 import { CorrectionResponse, CreateCorrectionDto } from './dto/timesheet.dto';
 import { TimesheetRepository } from './infrastructure/persistence/timesheet.repository';
@@ -340,25 +340,21 @@ export class CorrectionService {
   }
 
   /**
-   * A move may fix a punch's time but not break a shift: every punch of the worker that has a
-   * partner (as the projection pairs them) keeps one after the move (a check-out moved before
-   * its check-in, or a check-in after its check-out, leaves both unpaired). Pairs the move
-   * makes are fine: a punch recorded at a wrong time moved next to its partner. The window is
-   * the longest shift around both times, which the pairing looks no further than.
+   * A move may fix a punch's time but not take a shift from another punch: every punch of the
+   * worker other than the moved one that has a partner (as the projection pairs them) keeps
+   * one after the move (`movePartnersLost`): a check-out moved before its check-in, or a
+   * check-in after its check-out, leaves the partner alone. A move may re-pair (a check-in
+   * moved before an open check-in leaves it open and gives its check-out to the other) and
+   * make pairs (a punch recorded at a wrong time moved next to its partner).
    */
   private async checkMoveKeepsShifts(target: TimesheetEntry, at: number): Promise<void> {
-    const from = Math.min(at, target.effectiveAt!) - this.maxShiftMs;
-    const to = Math.max(at, target.effectiveAt!) + this.maxShiftMs + 1;
-    const near = await this.repo.listPunches(target.siteId, target.workerId, from, to);
-    const live = near.filter((e) => !e.voided);
-    const moved = live.map((e) => (e.seq === target.seq ? { ...e, effectiveAt: at } : e));
-    const before = pairedSeqs(live.sort(byEffectiveTime), this.maxShiftMs);
-    const after = pairedSeqs(moved.sort(byEffectiveTime), this.maxShiftMs);
-    const broken = [...before].filter((seq) => !after.has(seq));
-    if (broken.length > 0) {
+    const { fromMs, toMs } = moveWindow(target.effectiveAt!, at, this.maxShiftMs);
+    const near = await this.repo.listPunches(target.siteId, target.workerId, fromMs, toMs);
+    const lost = movePartnersLost(near, target.seq, at, this.maxShiftMs);
+    if (lost.length > 0) {
       throw new TimesheetsError(
         'move_breaks_shift',
-        `the move would leave ${broken.length === 1 ? 'a punch' : `${broken.length} punches`} (seq ${broken.join(', ')}) without the partner it has: move a check-out after its check-in and a check-in before its check-out`,
+        `the move would leave ${lost.length === 1 ? 'a punch' : `${lost.length} punches`} (seq ${lost.join(', ')}) without the partner it has: move a check-out after its check-in and a check-in before its check-out`,
       );
     }
   }

@@ -27,7 +27,7 @@ import { rebuildingError, TimesheetsError } from './timesheets.errors';
  * projected and stored in one transaction) is one unbroken run, ~5 ms of CPU at 250 links
  * (1,000 held the loop 20–80 ms on a shared machine at 1M links).
  */
-const PAGE = 250;
+export const CATCH_UP_PAGE = 250;
 /** The longest run of projection work between two turns of the event loop, in ms. */
 const SLICE_MS = 10;
 /** Days recomputed from one read of a worker's punches (a long span is cut into these). */
@@ -98,8 +98,11 @@ export interface ReadBasis {
  * serialized per process. The read model's own progress (its highest seq per site)
  * is the cursor: a gap (a failed hook, a crash between the commit and the projection,
  * another replica's append) is filled from the ledger before new entries are taken, and
- * before every read (`ensureCurrent`, which also waits for the queued work), so no read
- * misses a committed punch. Every write of entries also writes a durable "days pending
+ * before every read (`ensureReadable`, which also waits for the queued work), so no read
+ * misses a punch committed before it. A catch-up stops at the chain head it read when it
+ * started: on a site whose syncs arrive faster than they are projected, a catch-up that
+ * followed the head would never end (and the reads waiting for it with it); what arrives
+ * meanwhile is the next catch-up's, which starts where this one ended. Every write of entries also writes a durable "days pending
  * recompute" mark for the workers and times they reach, cleared with the recomputed days; the
  * marks left by a crash are recomputed at start-up (and by the site's next catch-up).
  */
@@ -175,20 +178,12 @@ export class TimesheetProjector
   }
 
   /**
-   * Takes whatever the ledger holds for the site that the read model has not seen yet.
-   * Returns the seq it read the chain up to: its head when the catch-up ended (0: empty), what
-   * a correction's rules were checked against (`LedgerService.appendAtHead`).
-   */
-  ensureCurrent(siteId: string): Promise<number> {
-    return this.serialized(async () => {
-      await this.catchUp(siteId);
-      return this.applied.get(siteId) ?? 0;
-    });
-  }
-
-  /**
-   * `ensureCurrent` for a read of the read model: 503 `timesheets_rebuilding` while another
-   * process rebuilds the site, and the generation to check again once read (`assertUnchanged`).
+   * Brings the site's read model up to its chain head as read now (links appended meanwhile are
+   * the next catch-up's), after the projection work queued before it: what a read of the read
+   * model waits for. 503 `timesheets_rebuilding` while another process rebuilds the site.
+   * Returns the head it was brought up to (what a correction's rules were checked against,
+   * `LedgerService.appendAtHead`) and the generation to check again once read
+   * (`assertUnchanged`).
    */
   ensureReadable(siteId: string): Promise<ReadBasis> {
     return this.serialized(async () => {
@@ -368,6 +363,11 @@ export class TimesheetProjector
     }
   }
 
+  /**
+   * Takes the links of the site's chain the read model has not taken, up to the chain's head
+   * as read when it starts (what is appended meanwhile is the next catch-up's: it starts where
+   * this one ended, from `applied` or the store's progress). Returns the links read.
+   */
   private async catchUp(siteId: string): Promise<number> {
     await this.checkSite(siteId);
     let after = this.applied.get(siteId);
@@ -386,6 +386,9 @@ export class TimesheetProjector
       // days a crash left pending (when the start-up's recompute of them failed)
       touched = await this.pendingOf(siteId);
     }
+    // The bound: read after the cursor (a replica that took more since, on a shared store, only
+    // shortens the catch-up). A site's seqs have no gaps, so the last page ends on it.
+    const head = await this.ledger.headSeq(siteId);
     // Entries are stored page by page (each page with its pending marks); the days they reach
     // are recomputed once, at the end (or when MAX_PENDING_WORKERS workers wait). Recomputing
     // as pages came read every touched worker's window again each time: quadratic when many
@@ -403,16 +406,22 @@ export class TimesheetProjector
     // projection work runs meanwhile.
     let read = 0;
     for (let pages = 0; ; pages++) {
-      await this.letLoopTurn();
-      // a rebuild that starts meanwhile stops the catch-up (its writes are refused on SQLite)
-      if (pages > 0) await this.checkSite(siteId);
-      const page = await this.ledger.readChain(siteId, after, PAGE);
+      const limit = Math.min(CATCH_UP_PAGE, head - after);
+      let page: AttendanceLog[] = [];
+      if (limit > 0) {
+        await this.letLoopTurn();
+        // a rebuild that starts meanwhile stops the catch-up (its writes are refused on SQLite)
+        if (pages > 0) await this.checkSite(siteId);
+        page = await this.ledger.readChain(siteId, after, limit);
+      }
       if (page.length > 0) {
         await this.apply(siteId, page, touched);
         after = page[page.length - 1].seq;
       }
       read += page.length;
-      const done = page.length < PAGE;
+      // a short page: the head was reached (or a link below it is not readable yet: the next
+      // catch-up takes it)
+      const done = page.length < limit || after >= head;
       if (done || touched.size >= MAX_PENDING_WORKERS) {
         await this.recomputeTouched(siteId, touched);
         touched = new Map();

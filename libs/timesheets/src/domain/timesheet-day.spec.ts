@@ -1,5 +1,5 @@
 import { addedPunchType, CorrectionAction } from './correction';
-import { computeDays, liveNeighbours } from './timesheet-day';
+import { computeDays, liveNeighbours, movePartnersLost, moveWindow } from './timesheet-day';
 import { resolveTree, TimesheetEntry } from './timesheet-entry';
 
 const H = 3_600_000;
@@ -239,5 +239,134 @@ describe('liveNeighbours', () => {
     expect(liveNeighbours([c, voided, b, a], b.seq)).toEqual({ before: a, after: c });
     expect(liveNeighbours([c, voided, b, a], a.seq)).toEqual({ before: undefined, after: b });
     expect(liveNeighbours([a, b], voided.seq)).toEqual({});
+  });
+});
+
+describe('movePartnersLost', () => {
+  beforeEach(() => (seq = 0));
+  const MAX = 16 * H;
+  const at = (iso: string) => Date.parse(iso);
+
+  it('should name the partner a check-out moved before its check-in, or a check-in after its check-out, leaves alone', () => {
+    const i = punch('check_in', '2026-03-02T03:30:00Z');
+    const o = punch('check_out', '2026-03-02T11:30:00Z');
+    expect(movePartnersLost([i, o], o.seq, at('2026-03-02T03:00:00Z'), MAX)).toEqual([i.seq]);
+    expect(movePartnersLost([i, o], i.seq, at('2026-03-02T12:00:00Z'), MAX)).toEqual([o.seq]);
+    // within the shift, the pair stays
+    expect(movePartnersLost([i, o], o.seq, at('2026-03-02T12:30:00Z'), MAX)).toEqual([]);
+  });
+
+  it('should allow a move that makes a pair: a check-out recorded before its check-in, moved after it', () => {
+    const i = punch('check_in', '2026-03-02T03:30:00Z');
+    const o = punch('check_out', '2026-03-02T03:20:00Z');
+    expect(movePartnersLost([i, o], o.seq, at('2026-03-02T11:30:00Z'), MAX)).toEqual([]);
+  });
+
+  it('should allow a check-in moved before another check-in: its check-out goes to the other, as many shifts', () => {
+    // 09:00 open, 10:00 → 17:00 (IST); the 10:00 check-in moved to 08:30
+    const open = punch('check_in', '2026-03-02T03:30:00Z');
+    const i = punch('check_in', '2026-03-02T04:30:00Z');
+    const o = punch('check_out', '2026-03-02T11:30:00Z');
+    const moved = at('2026-03-02T03:00:00Z');
+    expect(movePartnersLost([open, i, o], i.seq, moved, MAX)).toEqual([]);
+    const day = (entries: TimesheetEntry[]) =>
+      computeDays('s', 'w', entries, 'Asia/Kolkata', MAX)[0].shifts.map((s) => [s.inSeq, s.outSeq]);
+    expect(day([open, i, o])).toEqual([
+      [open.seq, undefined],
+      [i.seq, o.seq],
+    ]);
+    expect(day([open, { ...i, effectiveAt: moved }, o])).toEqual([
+      [i.seq, undefined],
+      [open.seq, o.seq],
+    ]);
+  });
+
+  it("should refuse a check-out moved past another's check-in: its own check-in would be left open", () => {
+    const i = punch('check_in', '2026-03-02T03:30:00Z');
+    const o = punch('check_out', '2026-03-02T11:30:00Z');
+    const late = punch('check_in', '2026-03-02T14:30:00Z');
+    expect(movePartnersLost([i, o, late], o.seq, at('2026-03-02T15:30:00Z'), MAX)).toEqual([i.seq]);
+  });
+
+  it('should not count a voided punch as a partner', () => {
+    const i = punch('check_in', '2026-03-02T03:30:00Z');
+    const voided = punch('check_out', '2026-03-02T05:30:00Z', { voided: true });
+    const o = punch('check_out', '2026-03-02T11:30:00Z');
+    // across the voided check-out: the check-in keeps its check-out
+    expect(movePartnersLost([i, voided, o], o.seq, at('2026-03-02T05:00:00Z'), MAX)).toEqual([]);
+  });
+
+  /** A seeded generator (mulberry32): the same histories and moves on every run. */
+  function random(seed: number): () => number {
+    let a = seed;
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+    };
+  }
+
+  it('should decide a move on its window as on the whole history, and never lose a complete shift (seeded random moves)', () => {
+    const next = random(20_260_302);
+    const int = (n: number) => Math.floor(next() * n);
+    // times on a grid of 30 minutes: ties, and gaps of exactly the longest shift (32 steps)
+    const STEP = 30 * 60_000;
+    const base = at('2026-03-02T00:00:00Z');
+    const complete = (entries: TimesheetEntry[]) =>
+      computeDays('s', 'w', entries, 'UTC', MAX).reduce(
+        (n, d) => n + d.shifts.filter((s) => s.outSeq !== undefined).length,
+        0,
+      );
+    let refused = 0;
+    let allowed = 0;
+    let trimmed = 0;
+    for (let round = 0; round < 3000; round++) {
+      seq = 0;
+      // a worker's history over a few days: 2–40 punches, some voided, some moved before
+      // (effective away from recorded)
+      const count = 2 + int(39);
+      const history = Array.from({ length: count }, () => {
+        const recorded = base + int(8 * 48) * STEP;
+        return punch(next() < 0.5 ? 'check_in' : 'check_out', new Date(recorded).toISOString(), {
+          effectiveAt: next() < 0.2 ? recorded + (int(65) - 32) * STEP : recorded,
+          voided: next() < 0.1,
+        });
+      });
+      const live = history.filter((e) => !e.voided);
+      if (live.length === 0) continue;
+      const target = live[int(live.length)];
+      // within the longest shift of the recorded time, as the service allows (ties included)
+      const to = target.at! + (int(65) - 32) * STEP + (next() < 0.2 ? int(STEP) : 0);
+      const { fromMs, toMs } = moveWindow(target.effectiveAt!, to, MAX);
+      const inWindow = history.filter((e) => e.effectiveAt! >= fromMs && e.effectiveAt! < toMs);
+      if (inWindow.length < history.length) trimmed++;
+
+      const whole = movePartnersLost(history, target.seq, to, MAX);
+      expect(movePartnersLost(inWindow, target.seq, to, MAX)).toEqual(whole);
+      // the same rule, read off the days the projection computes from the whole history
+      const movedHistory = history.map((e) =>
+        e.seq === target.seq ? { ...e, effectiveAt: to } : e,
+      );
+      const partnered = (entries: TimesheetEntry[]) =>
+        new Set(
+          computeDays('s', 'w', entries, 'UTC', MAX).flatMap((d) =>
+            d.shifts.filter((s) => s.outSeq !== undefined).flatMap((s) => [s.inSeq, s.outSeq!]),
+          ),
+        );
+      const after = partnered(movedHistory);
+      const lost = [...partnered(history)].filter((s) => s !== target.seq && !after.has(s));
+      expect(whole).toEqual(lost.sort((a, b) => a - b));
+      if (whole.length > 0) {
+        refused++;
+      } else {
+        allowed++;
+        expect(complete(movedHistory)).toBeGreaterThanOrEqual(complete(history));
+      }
+    }
+    // both answers, and windows that leave entries out, were exercised
+    expect(refused).toBeGreaterThan(100);
+    expect(allowed).toBeGreaterThan(100);
+    expect(trimmed).toBeGreaterThan(100);
   });
 });

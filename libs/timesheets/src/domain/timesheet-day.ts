@@ -112,6 +112,46 @@ export function pairedSeqs(live: TimesheetEntry[], maxShiftMs: number): Set<numb
 }
 
 /**
+ * The punch-like entries a move's check reads (`movePartnersLost`), as [fromMs, toMs): the
+ * longest shift either side of the recorded-or-current time `fromAt` and the new time `toAt`.
+ * Pairing looks no further than the longest shift, so the check on this window is the check
+ * on the worker's whole history.
+ */
+export function moveWindow(
+  fromAt: number,
+  toAt: number,
+  maxShiftMs: number,
+): { fromMs: number; toMs: number } {
+  return {
+    fromMs: Math.min(fromAt, toAt) - maxShiftMs,
+    toMs: Math.max(fromAt, toAt) + maxShiftMs + 1,
+  };
+}
+
+/**
+ * The punches, other than the moved one, that have a partner as `pairShifts` pairs the live
+ * entries now and would have none once the entry `seq` is effective at `at`, ascending. A
+ * move may re-pair (a punch may keep a shift with another partner, and the moved punch goes
+ * where it is put, even out of its shift), but not take a shift from a punch it did not move:
+ * that would leave an open shift or a stray check-out (0 hours) the correction never named.
+ * Pairs are disjoint, so an empty answer also means no fewer complete shifts than before.
+ * `entries`: the worker's punch-like entries (voided ones are ignored), at least those of
+ * `moveWindow`.
+ */
+export function movePartnersLost(
+  entries: TimesheetEntry[],
+  seq: number,
+  at: number,
+  maxShiftMs: number,
+): number[] {
+  const live = entries.filter((e) => !e.voided);
+  const moved = live.map((e) => (e.seq === seq ? { ...e, effectiveAt: at } : e));
+  const before = pairedSeqs(live.sort(byEffectiveTime), maxShiftMs);
+  const after = pairedSeqs(moved.sort(byEffectiveTime), maxShiftMs);
+  return [...before].filter((s) => s !== seq && !after.has(s)).sort((a, b) => a - b);
+}
+
+/**
  * Pairs a worker's punch-like entries (sorted by effective time) into shifts and assigns each
  * to the local day it started on: a check-in is closed by the next entry if that is a check-out
  * within `maxShiftMs`; otherwise it stays open (flagged). A check-out not closing anything is

@@ -69,6 +69,37 @@ describeStoreContract('WorkerDeviceRepository', workerDeviceAdapters, ({ sut }) 
     expect(events[1]).toMatchObject({ actor: 'admin:000000000000', reason: 'why' });
   });
 
+  it("should give the time of a device's latest event of an action, by time, and undefined without one", async () => {
+    const d = device();
+    const other = device();
+    await sut().register(d, event(d.deviceId, 'registered'));
+    await sut().register(other, event(other.deviceId, 'registered'));
+    expect(await sut().lastEventAt(d.deviceId, 'unblocked')).toBeUndefined();
+    const at = (day: number) => new Date(Date.UTC(2026, 0, day, 8, 30, 0, 250));
+    // another replica's clock behind: the later unblock is recorded first
+    for (const [blocked, day] of [
+      [true, 2],
+      [false, 5],
+      [true, 6],
+      [false, 4],
+      [true, 7],
+    ] as const) {
+      await sut().setBlocked(
+        d.deviceId,
+        blocked,
+        event(d.deviceId, blocked ? 'blocked' : 'unblocked', at(day)),
+      );
+    }
+    await sut().setBlocked(other.deviceId, true, event(other.deviceId, 'blocked', at(8)));
+    await sut().setBlocked(other.deviceId, false, event(other.deviceId, 'unblocked', at(9)));
+    expect(await sut().lastEventAt(d.deviceId, 'unblocked')).toEqual(at(5));
+    expect(await sut().lastEventAt(d.deviceId, 'blocked')).toEqual(at(7));
+    expect(await sut().lastEventAt(d.deviceId, 'registered')).toEqual(
+      new Date('2026-01-01T00:00:00Z'),
+    );
+    expect(await sut().lastEventAt(newId(), 'unblocked')).toBeUndefined();
+  });
+
   it('should block a device once when blocked only if unblocked (an auto-block decided twice)', async () => {
     const d = device();
     await sut().register(d, event(d.deviceId, 'registered'));

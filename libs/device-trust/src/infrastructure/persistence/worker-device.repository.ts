@@ -1,5 +1,9 @@
 import { SealedValueRepository } from '@app/vault/keyring/sealed-values';
-import { WorkerDevice, WorkerDeviceEvent } from '../../domain/worker-device';
+import {
+  WorkerDevice,
+  WorkerDeviceEvent,
+  WorkerDeviceEventAction,
+} from '../../domain/worker-device';
 
 export interface WorkerDevicePage {
   limit: number;
@@ -38,4 +42,12 @@ export abstract class WorkerDeviceRepository extends SealedValueRepository {
   abstract listDeviceIdsBySimHash(simHash: string): Promise<string[]>;
   /** Events of one device, oldest first. */
   abstract listEvents(deviceId: string): Promise<WorkerDeviceEvent[]>;
+  /**
+   * The time of the device's latest event of `action` (undefined if it has none, or no such
+   * device): one indexed read, whatever the length of its audit trail.
+   */
+  abstract lastEventAt(
+    deviceId: string,
+    action: WorkerDeviceEventAction,
+  ): Promise<Date | undefined>;
 }

@@ -257,6 +257,15 @@ describeStoreContract(
       expect(await sut().readChain('P', 3, 10)).toEqual([]);
     });
 
+    it("should read a chain's head seq, 0 for a chain with no link", async () => {
+      expect(await sut().headSeq('HQ')).toBe(0);
+      await sut().appendToChains([entry('HQ'), entry('HQ'), entry('HR')]);
+      expect(await sut().headSeq('HQ')).toBe(2);
+      await sut().appendToChains([entry('HQ')]);
+      expect(await sut().headSeq('HQ')).toBe(3);
+      expect(await sut().headSeq('HR')).toBe(1);
+    });
+
     it('should read a chain as the JCS texts that were hashed', async () => {
       await sut().appendToChains([entry('T'), entry('T'), entry('T')]);
       const links = await sut().readChain('T', 0, 10);

@@ -47,6 +47,8 @@ export abstract class AttendanceLogRepository {
   abstract findByKeys(keys: LedgerEntryKey[]): Promise<(AttendanceLog | undefined)[]>;
   /** The recordHashes of seq fromSeq..toSeq (inclusive) of a chain, in seq order. */
   abstract readRecordHashes(siteId: string, fromSeq: number, toSeq: number): Promise<string[]>;
+  /** The seq of a chain's head, its last link (0: an empty chain). */
+  abstract headSeq(siteId: string): Promise<number>;
   /** Up to `limit` links of a chain with seq > afterSeq, in seq order. */
   abstract readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]>;
   /**

@@ -6,6 +6,8 @@ import {
   GENESIS_HASH,
   VAULT_ACTIONS,
   VAULT_RESULTS,
+  VaultAccessResult,
+  VaultAction,
   VaultAuditEntry,
 } from '../../domain/vault-audit-record';
 import { vaultAuditAdapters } from './vault-persistence';
@@ -155,4 +157,33 @@ describeStoreContract('VaultAuditRepository', vaultAuditAdapters, ({ sut }) => {
     ).rejects.toThrow('no');
     expect(await sut().listInOrder({ limit: 10 })).toEqual([]);
   });
+
+  it.each([
+    ['an action', { action: 'copy' as VaultAction }],
+    ['a result', { result: 'maybe' as VaultAccessResult }],
+    ['an action of another case', { action: 'Read' as VaultAction }],
+  ])(
+    'should refuse a record with %s outside the catalogue, loudly, and append nothing',
+    async (_what, overrides) => {
+      const kept = await sut().appendToChain((head) => chainEntry(entry('f'), head));
+      // a rejection from the native driver is not always an `Error` of jest's realm: its message
+      const outcome = await sut()
+        .appendToChain((head) => chainEntry(entry('f', overrides), head))
+        .then(
+          () => 'stored',
+          (error: { message?: string }) => String(error.message),
+        );
+      expect(outcome).toMatch(/CHECK constraint failed|is not a valid enum value/);
+      expect(await sut().listInOrder({ limit: 10 })).toEqual([kept]);
+      // and every catalogued pair is taken
+      for (const action of VAULT_ACTIONS) {
+        for (const result of VAULT_RESULTS) {
+          await sut().appendToChain((head) => chainEntry(entry('f', { action, result }), head));
+        }
+      }
+      expect(await sut().listInOrder({ limit: 100 })).toHaveLength(
+        1 + VAULT_ACTIONS.length * VAULT_RESULTS.length,
+      );
+    },
+  );
 });

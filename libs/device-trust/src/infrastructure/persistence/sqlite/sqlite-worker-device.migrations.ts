@@ -47,4 +47,12 @@ export const WORKER_DEVICE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       DROP INDEX worker_devices_user;
     `,
   },
+  {
+    version: 4,
+    name: "a device's latest event of an action (the admin unblock the trust floor starts from)",
+    // (device_id, at) stays: it orders a device's whole trail (GET /api/v5/devices/:id)
+    up: `
+      CREATE INDEX worker_device_events_device_action ON worker_device_events (device_id, action, at);
+    `,
+  },
 ];

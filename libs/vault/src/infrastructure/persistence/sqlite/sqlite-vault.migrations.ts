@@ -73,4 +73,44 @@ export const VAULT_AUDIT_SQLITE_MIGRATIONS: SqliteMigration[] = [
       DROP INDEX vault_audit_result;
     `,
   },
+  {
+    version: 4,
+    // The listing seeks one (action, result) pair at a time over the catalogue
+    // (vaultAuditListQuery): a record of another action or result would be in no page of a
+    // filtered listing. The store now refuses one. SQLite adds no constraint to a table, so it
+    // is built again as in the ledger's migration 4: rows copied as stored, in seq order (seq
+    // is the rowid: every recordHash and seal verifies as before), the indexes of migration 3
+    // again. In the migration's transaction: a stored row outside the catalogue fails its
+    // CHECK and leaves the old table as it was (the store does not open until it is dealt
+    // with). The lists are written out: a catalogue that grows is a migration of its own.
+    name: 'vault audit: action and result only from the catalogue (CHECK)',
+    up: `
+      CREATE TABLE vault_audit_catalogued (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        file_id TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('store', 'read', 'delete', 'purge')),
+        result TEXT NOT NULL CHECK (result IN ('allowed', 'denied', 'failed')),
+        reason TEXT,
+        at TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        record_hash TEXT NOT NULL
+      );
+      INSERT INTO vault_audit_catalogued
+        (seq, id, file_id, actor, role, ip, purpose, action, result, reason, at, prev_hash, record_hash)
+        SELECT seq, id, file_id, actor, role, ip, purpose, action, result, reason, at, prev_hash, record_hash
+        FROM vault_audit ORDER BY seq;
+      DROP TABLE vault_audit;
+      ALTER TABLE vault_audit_catalogued RENAME TO vault_audit;
+      CREATE INDEX vault_audit_action_result ON vault_audit (action, result, seq);
+      CREATE INDEX vault_audit_file_action_result ON vault_audit (file_id, action, result, seq);
+      CREATE INDEX vault_audit_actor_action_result ON vault_audit (actor, action, result, seq);
+      CREATE INDEX vault_audit_file_actor_action_result
+        ON vault_audit (file_id, actor, action, result, seq);
+    `,
+  },
 ];

@@ -2,7 +2,11 @@ import { mongoSealedField, SealedValueStore } from '@app/vault/keyring/sealed-va
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
-import { WorkerDevice, WorkerDeviceEvent } from '../../../../domain/worker-device';
+import {
+  WorkerDevice,
+  WorkerDeviceEvent,
+  WorkerDeviceEventAction,
+} from '../../../../domain/worker-device';
 import { WorkerDevicePage, WorkerDeviceRepository } from '../../worker-device.repository';
 import { WorkerDeviceMongoMapper as Mapper } from '../mappers/worker-device.mapper';
 import { WorkerDeviceDocument, WorkerDeviceSchema } from '../schemas/worker-device.schema';
@@ -90,6 +94,24 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
       .sort({ deviceId: 1 })
       .lean<Pick<WorkerDeviceDocument, 'deviceId'>[]>();
     return docs.map((d) => d.deviceId);
+  }
+
+  /**
+   * The device's events are embedded: one read by the unique deviceId index, the latest time
+   * picked in the server (only that date comes back, not the trail).
+   */
+  async lastEventAt(deviceId: string, action: WorkerDeviceEventAction): Promise<Date | undefined> {
+    const [doc] = await this.devices.aggregate<{ at: Date | null }>([
+      { $match: { deviceId } },
+      {
+        $project: {
+          _id: 0,
+          of: { $filter: { input: '$events', as: 'e', cond: { $eq: ['$$e.action', action] } } },
+        },
+      },
+      { $project: { at: { $max: '$of.at' } } },
+    ]);
+    return doc?.at ? new Date(doc.at) : undefined;
   }
 
   async listEvents(deviceId: string): Promise<WorkerDeviceEvent[]> {

@@ -11,13 +11,15 @@ import { sqliteSealedPageSql } from '@app/vault/keyring/sealed-values';
 import {
   SqliteWorkerDeviceRepository,
   WORKER_DEVICE_EVENTS_SQL,
+  WORKER_DEVICE_LAST_EVENT_SQL,
   WORKER_DEVICE_LIST_SQL,
   WORKER_DEVICE_OF_WORKER_LIST_SQL,
 } from './sqlite-worker-device.repository';
 
 /**
- * GET /api/v5/devices (all, or one worker's) and a device's events: each page (first or after a
- * cursor) seeks an index, so any page costs the same and a walk through all pages is linear.
+ * GET /api/v5/devices (all, or one worker's), a device's events and its latest unblock (the
+ * trust floor's, on a sync that would block it): each page (first or after a cursor) seeks an
+ * index, so any page costs the same and a walk through all pages is linear.
  */
 describe('SQLite worker-device listings query plans', () => {
   let dir: string;
@@ -54,6 +56,15 @@ describe('SQLite worker-device listings query plans', () => {
     expect(planProblems(plan)).toEqual([]);
     expect(plan.join(' ')).toMatch(/^SEARCH /);
     expect(plan.join(' ')).toMatch(seek);
+  });
+
+  it("should read a device's latest event of an action as one entry of a covering index range", () => {
+    const plan = explainQueryPlan(store.db, WORKER_DEVICE_LAST_EVENT_SQL, ['D-1', 'unblocked']);
+    expect(planProblems(plan)).toEqual([]);
+    // the (device, action, at) range read from its end: no other action's events, no sort
+    expect(plan).toEqual([
+      'SEARCH worker_device_events USING COVERING INDEX worker_device_events_device_action (device_id=? AND action=?)',
+    ]);
   });
 
   it('should walk the sealed secrets for a reseal along the device_id key (limit written in)', () => {

@@ -2,7 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { SealedValueStore, sqliteSealedColumn } from '@app/vault/keyring/sealed-values';
 import type { Database, Statement } from 'better-sqlite3';
 import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
-import { WorkerDevice, WorkerDeviceEvent } from '../../../../domain/worker-device';
+import {
+  WorkerDevice,
+  WorkerDeviceEvent,
+  WorkerDeviceEventAction,
+} from '../../../../domain/worker-device';
 import { WorkerDevicePage, WorkerDeviceRepository } from '../../worker-device.repository';
 import {
   WorkerDeviceEventRow,
@@ -24,6 +28,8 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   /** `touchLastSeen`'s and `listDeviceIdsBySimHash`' statements (prepared on first use). */
   private touch?: Statement<[string, string | null, string, string]>;
   private bySimHash?: Statement<[string], { device_id: string }>;
+  /** `lastEventAt`'s statement (prepared on first use). */
+  private lastEventOf?: Statement<[string, string], { at: string }>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -124,6 +130,14 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     return this.eventsOf.all(deviceId).map(Mapper.eventToDomain);
   }
 
+  async lastEventAt(deviceId: string, action: WorkerDeviceEventAction): Promise<Date | undefined> {
+    const row = (this.lastEventOf ??= this.db.prepare(WORKER_DEVICE_LAST_EVENT_SQL)).get(
+      deviceId,
+      action,
+    );
+    return row && new Date(row.at);
+  }
+
   listSealedNotUnder(version: string, afterKey: string, limit: number) {
     return this.sealedValues.listSealedNotUnder(version, afterKey, limit);
   }
@@ -143,3 +157,6 @@ export const WORKER_DEVICE_OF_WORKER_LIST_SQL = `SELECT * FROM worker_devices
   WHERE user_id = ? AND user_kind = 'worker' AND device_id > ? ORDER BY device_id LIMIT ?`;
 export const WORKER_DEVICE_EVENTS_SQL =
   'SELECT * FROM worker_device_events WHERE device_id = ? ORDER BY at, rowid';
+/** A device's latest event of an action: the last entry of its (device, action) index range. */
+export const WORKER_DEVICE_LAST_EVENT_SQL = `SELECT at FROM worker_device_events
+  WHERE device_id = ? AND action = ? ORDER BY at DESC LIMIT 1`;

@@ -110,6 +110,14 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     });
   }
 
+  async headSeq(siteId: string): Promise<number> {
+    const head = await this.logs
+      .findOne({ siteId }, { seq: 1, _id: 0 })
+      .sort({ seq: -1 })
+      .lean<Pick<AttendanceLogDocument, 'seq'>>();
+    return head?.seq ?? 0;
+  }
+
   async readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {
     const docs = await this.logs
       .find({ siteId, seq: { $gt: afterSeq } })

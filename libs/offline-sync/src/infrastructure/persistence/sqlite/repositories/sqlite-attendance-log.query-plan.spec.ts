@@ -11,6 +11,7 @@ import {
   BY_KEYS_SQL,
   CHAIN_PAGE_SQL,
   CHAIN_TEXT_PAGE_SQL,
+  HEAD_SEQ_SQL,
   PREVIOUS_DATA_OF_WORKERS_SQL,
   PREVIOUS_OF_WORKERS_SQL,
   SqliteAttendanceLogRepository,
@@ -66,6 +67,12 @@ describe('SqliteAttendanceLogRepository query plans', () => {
         expect(plan).toEqual(['SEARCH attendance_logs USING PRIMARY KEY (site_id=? AND seq>?)']);
       }
     }
+  });
+
+  it("should read a chain's head as the primary key's last entry of the site, one seek", () => {
+    const plan = explainQueryPlan(store.db, HEAD_SEQ_SQL, ['site-1']);
+    expect(ledgerProblems(plan)).toEqual([]);
+    expect(plan).toEqual(['SEARCH attendance_logs USING PRIMARY KEY (site_id=?)']);
   });
 
   it('should look (packetId, device) keys up by the unique index, one seek each', () => {

@@ -67,6 +67,9 @@ export const PREVIOUS_DATA_OF_WORKERS_SQL = previousOfWorkersSql('l.packet_id, l
 export const WORKERS_OF_DEVICE_SQL = `SELECT DISTINCT ${PACKET_WORKER} AS worker_id FROM attendance_logs
   WHERE ${PACKET_DEVICE} = ? AND ${PACKET_AT_MS} BETWEEN ? AND ?`;
 
+/** A chain's head seq (the primary key's last entry of the site; no row: an empty chain). */
+export const HEAD_SEQ_SQL =
+  'SELECT seq FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1';
 /** A page of one site's chain, after a seq (the primary key's range). */
 export const CHAIN_PAGE_SQL =
   'SELECT * FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?';
@@ -110,6 +113,8 @@ export class SqliteAttendanceLogRepository
    * predecessor is in it. `findPreviousOfWorkers` then picks each key's from those rows.
    */
   private previousOfWorkers?: Statement<[string], AttendanceLogRow & WorkerTimedRow>;
+  /** `headSeq`'s statement (prepared on first use). */
+  private headSeqOf?: Statement<[string], { seq: number }>;
   /** `listWorkersOfDevices`' statement (prepared on first use). */
   private workersOfDevice?: Statement<[string, number, number], { worker_id: string }>;
   /** The same, only packet_id and data (prepared on first use). */
@@ -199,6 +204,11 @@ export class SqliteAttendanceLogRepository
       )
       .all(siteId, fromSeq, toSeq)
       .map((r) => r.record_hash);
+  }
+
+  async headSeq(siteId: string): Promise<number> {
+    const statement = (this.headSeqOf ??= this.db.prepare(HEAD_SEQ_SQL));
+    return statement.get(siteId)?.seq ?? 0;
   }
 
   async readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {

@@ -1,5 +1,6 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { presentString } from '@app/persistence';
+import { VAULT_ACTIONS, VAULT_RESULTS } from '../../../../domain/vault-audit-record';
 
 /** Strings are `presentString`: an audited refusal may carry an empty file id or purpose. */
 @Schema({ collection: 'vault_audit', versionKey: false })
@@ -12,8 +13,12 @@ export class VaultAuditDocument {
   @Prop(presentString('role')) role!: string;
   @Prop({ type: String, default: '' }) ip!: string;
   @Prop(presentString('purpose')) purpose!: string;
-  @Prop(presentString('action')) action!: string;
-  @Prop(presentString('result')) result!: string;
+  /**
+   * From the catalogue only (a create of another fails validation): the listing seeks one
+   * (action, result) pair of it at a time, so a record outside it would be in no filtered page.
+   */
+  @Prop({ ...presentString('action'), enum: VAULT_ACTIONS }) action!: string;
+  @Prop({ ...presentString('result'), enum: VAULT_RESULTS }) result!: string;
   @Prop({ type: String, default: null }) reason!: string | null;
   @Prop({ required: true }) at!: Date;
   @Prop({ required: true }) prevHash!: string;
