@@ -28,6 +28,7 @@ export * from './errors/validation';
 export * from './validation/validators';
 export * from './validation/single-query-value.pipe';
 export * from './validation/transformers';
+export * from './validation/display-name';
 export * from './logging/logger.module';
 export * from './logging/redact';
 export * from './http/metrics';

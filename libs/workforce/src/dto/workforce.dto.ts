@@ -1,6 +1,7 @@
 import {
   DevicePageQuery,
   IsTimeZone,
+  IsDisplayName,
   OBJECT_ID_PATTERN,
   ArrayMaxSize,
   ArrayMinSize,
@@ -44,7 +45,11 @@ export class GeoPointDto {
 }
 
 export class CreateSiteDto {
-  @ApiProperty({ example: 'Dwarka Sector 21 tower B' }) @IsString() @Length(1, 200) name!: string;
+  @ApiProperty({ example: 'Dwarka Sector 21 tower B' })
+  @IsString()
+  @IsDisplayName()
+  @Length(1, 200)
+  name!: string;
   @ApiProperty({ type: GeoPointDto })
   @IsObject({ message: 'geo must be an object {lat, lng}' })
   @ValidateNested()
@@ -74,6 +79,7 @@ export class UpdateSiteDto {
   @ApiPropertyOptional({ example: 'Dwarka Sector 21 tower C' })
   @IsOptional()
   @IsString()
+  @IsDisplayName()
   @Length(1, 200)
   name?: string;
   @ApiPropertyOptional({ type: GeoPointDto, description: 'The geofence centre (both lat and lng)' })
@@ -102,7 +108,11 @@ export class CreateSiteResponse {
 }
 
 export class CreateThekedarDto {
-  @ApiProperty({ example: 'Ramesh Kumar' }) @IsString() @Length(1, 200) name!: string;
+  @ApiProperty({ example: 'Ramesh Kumar' })
+  @IsString()
+  @IsDisplayName()
+  @Length(1, 200)
+  name!: string;
   @ApiProperty({ example: '+91 98100 00000', description: PHONE_IN })
   @IsString()
   @Matches(PHONE, { message: 'phone must be 6-20 digits, optionally with +, spaces or dashes' })
@@ -124,7 +134,7 @@ export class CreateThekedarResponse {
 }
 
 export class CreateWorkerDto {
-  @ApiProperty({ example: 'Sita Devi' }) @IsString() @Length(1, 200) name!: string;
+  @ApiProperty({ example: 'Sita Devi' }) @IsString() @IsDisplayName() @Length(1, 200) name!: string;
   @ApiProperty({ example: '+91 98100 00001', description: PHONE_IN })
   @IsString()
   @Matches(PHONE, { message: 'phone must be 6-20 digits, optionally with +, spaces or dashes' })
@@ -143,6 +153,7 @@ export class UpdateWorkerDto {
   @ApiPropertyOptional({ example: 'Sita Kumari' })
   @IsOptional()
   @IsString()
+  @IsDisplayName()
   @Length(1, 200)
   name?: string;
   @ApiPropertyOptional({ example: '+91 98100 00002', description: PHONE_IN })
