@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import {
   ErrorBody,
   HandlerCredential,
+  jsonBodyBytesOf,
   Public,
   ApiBody,
   ApiHeader,
@@ -62,7 +63,8 @@ export class OfflineSyncController {
         ip: req.ip,
       },
       undefined,
-      { receipts: query.receipts !== 'false' },
+      // the packet-check threads parse their chunks from the body's bytes (shared, not cloned)
+      { receipts: query.receipts !== 'false', body: jsonBodyBytesOf(body) },
     );
     sendJson(res, 200, outcome);
   }

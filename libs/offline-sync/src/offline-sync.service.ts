@@ -107,7 +107,11 @@ export class OfflineSyncService {
     packets: SignedPacket[],
     request: TrustRequestSignals = {},
     now = this.clock.now(),
-    options: { receipts?: boolean } = {},
+    options: {
+      receipts?: boolean;
+      /** The UTF-8 bytes `{"packets": [...]}` was parsed from (`jsonBodyBytesOf`), if known. */
+      body?: Uint8Array;
+    } = {},
   ): Promise<SyncOutcome> {
     if (packets.length > this.limits.maxPacketsPerBatch) {
       throw new OfflineSyncError(
@@ -140,7 +144,7 @@ export class OfflineSyncService {
     };
 
     // shape and HMAC of every packet (on the worker threads), then each packet judged in order
-    const checked = await this.checks.check(packets, secret);
+    const checked = await this.checks.check(packets, secret, options.body);
     const verdicts = packets.map((packet, i) => this.judge(packet, checked[i], claims, meta, now));
     const signed =
       packets.length > 0 &&
