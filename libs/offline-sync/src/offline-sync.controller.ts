@@ -3,7 +3,6 @@ import type { Request, Response } from 'express';
 import {
   ErrorBody,
   HandlerCredential,
-  jsonBodyBytesOf,
   Public,
   ApiBody,
   ApiHeader,
@@ -63,8 +62,7 @@ export class OfflineSyncController {
         ip: req.ip,
       },
       undefined,
-      // the packet-check threads parse their chunks from the body's bytes (shared, not cloned)
-      { receipts: query.receipts !== 'false', body: jsonBodyBytesOf(body) },
+      { receipts: query.receipts !== 'false' },
     );
     sendJson(res, 200, outcome);
   }

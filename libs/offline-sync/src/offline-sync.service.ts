@@ -107,11 +107,7 @@ export class OfflineSyncService {
     packets: SignedPacket[],
     request: TrustRequestSignals = {},
     now = this.clock.now(),
-    options: {
-      receipts?: boolean;
-      /** The UTF-8 bytes `{"packets": [...]}` was parsed from (`jsonBodyBytesOf`), if known. */
-      body?: Uint8Array;
-    } = {},
+    options: { receipts?: boolean } = {},
   ): Promise<SyncOutcome> {
     if (packets.length > this.limits.maxPacketsPerBatch) {
       throw new OfflineSyncError(
@@ -144,7 +140,7 @@ export class OfflineSyncService {
     };
 
     // shape and HMAC of every packet (on the worker threads), then each packet judged in order
-    const checked = await this.checks.check(packets, secret, options.body);
+    const checked = await this.checks.check(packets, secret);
     const verdicts = packets.map((packet, i) => this.judge(packet, checked[i], claims, meta, now));
     const signed =
       packets.length > 0 &&

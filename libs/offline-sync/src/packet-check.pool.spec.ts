@@ -1,4 +1,3 @@
-import { Logger } from '@nestjs/common';
 import { WorkerPool } from '@app/common';
 import { checkPackets } from './domain/packet-check';
 import { OfflineSyncSettings } from './offline-sync.config';
@@ -82,50 +81,5 @@ describe('PacketCheckPool', () => {
     run.mockRestore();
     expect(sent.length).toBeGreaterThan(0);
     for (const s of sent) expect(s.buffer.byteLength).toBe(32);
-  });
-
-  it("should check the packets read from the request body's bytes in the threads, with the same answers", async () => {
-    const threads = poolOf(settings(2));
-    const run = jest.spyOn(WorkerPool.prototype, 'run');
-    try {
-      for (const size of [1, 63, 64, 129, 500]) {
-        const batch = mixedBatch(size);
-        // as the body pipeline holds it: the bytes the packets were parsed from (non-ASCII too)
-        const body = Buffer.from(`\ufeff{"packets":${JSON.stringify(batch)}}`, 'utf8');
-        expect(await threads.check(batch, secret, body)).toEqual(checkPackets(batch, secret));
-      }
-      const tasks = run.mock.calls.map(([task]) => task as Record<string, unknown>);
-      expect(tasks.length).toBeGreaterThan(5);
-      // no packet was cloned into a message: each task names its range of the shared body
-      for (const task of tasks) {
-        expect(task.packets).toBeUndefined();
-        expect(task.body).toBeInstanceOf(SharedArrayBuffer);
-        expect(task).toEqual(
-          expect.objectContaining({ from: expect.any(Number), to: expect.any(Number) }),
-        );
-      }
-    } finally {
-      run.mockRestore();
-    }
-  });
-
-  it('should check here, with the same answers, a chunk its thread cannot read from the body', async () => {
-    const sut = poolOf(settings(2));
-    const batch = mixedBatch(300);
-    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    try {
-      // a body that holds fewer packets than the batch, and one that is not the envelope
-      const short = Buffer.from(JSON.stringify({ packets: batch.slice(0, 100) }));
-      expect(await sut.check(batch, secret, short)).toEqual(checkPackets(batch, secret));
-      const other = Buffer.from(JSON.stringify([batch]));
-      expect(await sut.check(batch, secret, other)).toEqual(checkPackets(batch, secret));
-      expect(warn).toHaveBeenCalled();
-      // the warning names the chunk, never a packet or the secret
-      const logged = JSON.stringify(warn.mock.calls);
-      expect(logged).not.toContain(batch[0].signature);
-      expect(logged).not.toContain(secret.toString());
-    } finally {
-      warn.mockRestore();
-    }
   });
 });

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { extname, join } from 'node:path';
 import { WorkerPool, WorkerPoolUnavailable } from '@app/common';
 import { SignedPacket } from './domain/attendance-packet';
@@ -21,7 +21,6 @@ const MIN_CHUNK = 64;
  */
 @Injectable()
 export class PacketCheckPool implements OnModuleDestroy {
-  private readonly logger = new Logger(PacketCheckPool.name);
   private readonly pool?: WorkerPool<PacketCheckTask, PacketCheck[]>;
 
   constructor(@Inject(offlineSyncConfig.KEY) settings: OfflineSyncSettings) {
@@ -37,54 +36,22 @@ export class PacketCheckPool implements OnModuleDestroy {
     }
   }
 
-  /**
-   * `checkPackets(packets, secret)`, on the worker threads when there are any. `body`: the
-   * UTF-8 bytes of the request body the packets were parsed from (`{"packets": [...]}`,
-   * `jsonBodyBytesOf`): the threads then parse their chunks from one shared copy of them
-   * instead of receiving each packet cloned, which the request's thread would pay for. A
-   * chunk a thread fails to read from the body (an error in the thread) is checked in the
-   * request's thread from the packets in hand: the same answers, a warning logged.
-   */
-  async check(packets: SignedPacket[], secret: Buffer, body?: Uint8Array): Promise<PacketCheck[]> {
+  /** `checkPackets(packets, secret)`, on the worker threads when there are any. */
+  async check(packets: SignedPacket[], secret: Buffer): Promise<PacketCheck[]> {
     const pool = this.pool;
     if (!pool || packets.length === 0) return checkPackets(packets, secret);
     const chunks = Math.max(1, Math.min(pool.size, Math.floor(packets.length / MIN_CHUNK)));
     const per = Math.ceil(packets.length / chunks);
-    let shared: SharedArrayBuffer | undefined;
-    if (body) {
-      shared = new SharedArrayBuffer(body.byteLength);
-      new Uint8Array(shared).set(body);
-    }
     const parts: Promise<PacketCheck[]>[] = [];
     for (let i = 0; i < packets.length; i += per) {
-      const to = Math.min(packets.length, i + per);
-      const chunk = packets.slice(i, to);
+      const chunk = packets.slice(i, i + per);
       // a copy holding the secret's bytes only (a Buffer may be a view into a shared slab)
-      const key = new Uint8Array(secret);
-      const task: PacketCheckTask = shared
-        ? { body: shared, from: i, to, secret: key }
-        : { packets: chunk, secret: key };
+      const task = { packets: chunk, secret: new Uint8Array(secret) };
       parts.push(
-        pool.run(task).then(
-          (checks) => {
-            if (checks.length === chunk.length) return checks;
-            this.logger.warn(
-              { from: i, to, answers: checks.length },
-              'A packet-check thread answered another number of packets; checked here instead',
-            );
-            return checkPackets(chunk, secret);
-          },
-          (error: unknown) => {
-            if (error instanceof WorkerPoolUnavailable) return checkPackets(chunk, secret);
-            if (!shared) throw error;
-            // reading the body failed in the thread: the packets in hand are checked here
-            this.logger.warn(
-              { err: error as Error, from: i, to },
-              'A packet-check thread could not read its chunk from the request body; checked here instead',
-            );
-            return checkPackets(chunk, secret);
-          },
-        ),
+        pool.run(task).catch((error: unknown) => {
+          if (error instanceof WorkerPoolUnavailable) return checkPackets(chunk, secret);
+          throw error;
+        }),
       );
     }
     return (await Promise.all(parts)).flat();

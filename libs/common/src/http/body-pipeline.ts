@@ -10,18 +10,6 @@ import { JsonLimits, notAnObject, parseJsonBody } from './json-limits';
 /** Encodings the JSON parser decodes (body-parser inflates them within the size limit). */
 const JSON_ENCODINGS = new Set(['identity', 'gzip', 'deflate', 'br']);
 
-/** Each parsed JSON body, by the object it became: the UTF-8 bytes it was parsed from. */
-const parsedFrom = new WeakMap<object, Buffer>();
-
-/**
- * The UTF-8 bytes a JSON request body was parsed from (`JSON.parse` of their text gives an
- * equal value), while the parsed object lives; undefined for any other value. A handler can
- * hand them to a worker thread, which parses its own copy, instead of cloning the value.
- */
-export function jsonBodyBytesOf(body: unknown): Buffer | undefined {
-  return typeof body === 'object' && body !== null ? parsedFrom.get(body) : undefined;
-}
-
 export interface BodyPipelineOptions extends JsonLimits {
   /** Bytes of a JSON body after decoding. */
   limitBytes: number;
@@ -83,7 +71,6 @@ export function bodyPipeline(
       const body = parseJsonBody(text, options);
       // every JSON body this API reads is an object: an array is refused as such
       if (Array.isArray(body)) throw notAnObject();
-      parsedFrom.set(body as object, bytes);
       req.body = body;
       next();
     } catch (error) {

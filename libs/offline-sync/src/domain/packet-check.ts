@@ -33,18 +33,3 @@ export function checkPackets(packets: readonly SignedPacket[], secret: Uint8Arra
     };
   });
 }
-
-/**
- * Packets `from`..`to` (exclusive) of a sync request's body, parsed from the UTF-8 bytes the
- * request's thread parsed it from (`jsonBodyBytesOf`): a worker thread's own copy of them,
- * equal to the request's (the same text, the same JSON.parse). A body that does not hold that
- * many packets is an error: the caller then checks the packets it holds itself.
- */
-export function packetsOfBody(body: Uint8Array, from: number, to: number): SignedPacket[] {
-  const text = new TextDecoder('utf-8', { fatal: true }).decode(body);
-  const packets = (JSON.parse(text) as { packets?: unknown }).packets;
-  if (!Array.isArray(packets) || packets.length < to || from < 0 || from > to) {
-    throw new Error(`the request body does not hold packets ${from} to ${to}`);
-  }
-  return packets.slice(from, to) as SignedPacket[];
-}
