@@ -23,6 +23,7 @@ import {
   AppendAtHeadResult,
   AppendResult,
   AttendanceLogRepository,
+  KnownLinks,
   PreviousKey,
 } from './infrastructure/persistence/attendance-log.repository';
 import { tlogConfig, TlogSettings } from '@app/tlog';
@@ -244,9 +245,16 @@ export class LedgerService {
     return this.logs.findPreviousOfWorkers(keys);
   }
 
-  /** `previousOfWorkers`, only each link's data (a lighter read where the store has one). */
-  previousDataOfWorkers(keys: PreviousKey[]): Promise<(LedgerEntryData | undefined)[]> {
-    return this.logs.findPreviousDataOfWorkers(keys);
+  /**
+   * `previousOfWorkers`, only each link's data (a lighter read where the store has one).
+   * `known`: links the caller holds (its append's own), whose data the store may hand back
+   * instead of reading it again.
+   */
+  previousDataOfWorkers(
+    keys: PreviousKey[],
+    known?: KnownLinks,
+  ): Promise<(LedgerEntryData | undefined)[]> {
+    return this.logs.findPreviousDataOfWorkers(keys, known);
   }
 
   /** Distinct workers with accepted packets from these devices, timestamped within [from, to]. */

@@ -23,8 +23,10 @@ import {
   AttendanceLog,
   AttendanceMeta,
   isPacketData,
+  LedgerEntryData,
   PendingLogEntry,
 } from './domain/attendance-log';
+import { KnownLinks } from './infrastructure/persistence/attendance-log.repository';
 import { AttendancePayload, SignedPacket } from './domain/attendance-packet';
 import { PacketCheck } from './domain/packet-check';
 import {
@@ -166,13 +168,18 @@ export class OfflineSyncService {
     const results: PacketResult[] = [];
     const fraudEvents: FraudEventInput[] = [];
     const accepted: PacketObservation[] = [];
+    // the links this append added, and what the fraud rules see of each: most predecessors the
+    // screen asks for are among them (a phone's batch is its worker's latest packets)
+    const appendedHere = new AppendedLinks();
     let next = 0;
     for (const verdict of verdicts) {
       if (verdict.kind === 'candidate') {
         const outcome = appended[next++];
         if (outcome.status === 'appended') {
           // the appended link's data is the candidate's, whose timestamp the check already read
-          accepted.push(observationOf(outcome.log.data as AttendanceData, verdict.atMs));
+          const observation = observationOf(outcome.log.data as AttendanceData, verdict.atMs);
+          accepted.push(observation);
+          appendedHere.add(outcome.log, observation);
           results.push({
             packetId: verdict.packetId,
             status: 'accepted',
@@ -200,7 +207,7 @@ export class OfflineSyncService {
     this.metrics.counted('rejected', outcome.rejected);
     await this.fraud.recordAll(fraudEvents);
     const findings = await this.fraud.screen(accepted, {
-      history: this.historyFor(device),
+      history: this.historyFor(device, appendedHere),
       sites: await this.geofences(accepted),
     });
     await this.devices.touch(device.deviceId, now, request.ip);
@@ -381,8 +388,12 @@ export class OfflineSyncService {
     };
   }
 
-  /** What the rules see of the past: the ledger (through LedgerService) and the phone's siblings. */
-  private historyFor(device: WorkerDevice): AttendanceHistory {
+  /**
+   * What the rules see of the past: the ledger (through LedgerService) and the phone's siblings.
+   * `appended`: the links this sync just added, which the ledger answers from without reading
+   * them again, seen by the rules as the very observations screened.
+   */
+  private historyFor(device: WorkerDevice, appended: AppendedLinks): AttendanceHistory {
     let siblings: Promise<string[]> | undefined;
     let established: Promise<string> | undefined;
     return {
@@ -391,10 +402,15 @@ export class OfflineSyncService {
         (
           await this.ledger.previousDataOfWorkers(
             packets.map((p) => ({ workerId: p.workerId, at: p.timestamp, packetId: p.packetId })),
+            appended,
           )
         )
           // the worker index holds packets only (other entry kinds have no worker time)
-          .map((data) => (data && isPacketData(data) ? observationOf(data) : undefined)),
+          .map((data) =>
+            data && isPacketData(data)
+              ? (appended.observationOf(data) ?? observationOf(data))
+              : undefined,
+          ),
       workersOnDevice: async (deviceId, from, to) => {
         const ids =
           deviceId === device.deviceId
@@ -475,6 +491,33 @@ function observationOf(data: AttendanceData, atMs = Date.parse(data.timestamp)):
     timestamp: new Date(atMs),
     geo: { ...data.geo },
   };
+}
+
+/**
+ * The links one sync appended (`KnownLinks` for the ledger's predecessor lookup), each with the
+ * observation the fraud rules screened it as: a predecessor among them is that observation
+ * again, not one built anew from the same data.
+ */
+class AppendedLinks implements KnownLinks {
+  private readonly bySite = new Map<string, Map<number, AttendanceData>>();
+  private readonly observations = new Map<AttendanceData, PacketObservation>();
+
+  add(log: AttendanceLog, observation: PacketObservation): void {
+    const data = log.data as AttendanceData;
+    let site = this.bySite.get(log.siteId);
+    if (!site) this.bySite.set(log.siteId, (site = new Map<number, AttendanceData>()));
+    site.set(log.seq, data);
+    this.observations.set(data, observation);
+  }
+
+  dataAt(siteId: string, seq: number): AttendanceData | undefined {
+    return this.bySite.get(siteId)?.get(seq);
+  }
+
+  /** The observation of one of these links' data (the very object `dataAt` answered). */
+  observationOf(data: LedgerEntryData): PacketObservation | undefined {
+    return this.observations.get(data as AttendanceData);
+  }
 }
 
 function duplicateOf(log: AttendanceLog): PacketResult {

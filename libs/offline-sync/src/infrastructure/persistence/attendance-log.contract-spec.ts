@@ -352,6 +352,38 @@ describeStoreContract(
         const whole = await sut().findPreviousOfWorkers(ks);
         expect(await sut().findPreviousDataOfWorkers(ks)).toEqual(whole.map((log) => log?.data));
       }
+      // with links the caller holds (as a sync holds the ones it just appended): the same
+      // answers; where the store answers from a held link, it is the caller's own object
+      // (SQLite reads only the others), and every link not held is read from the store
+      const held = new Map(
+        [later, tieHigh].map((p) => {
+          const link = batch.find((log) => log?.data.packetId === p.packetId)!;
+          return [`${link.siteId}/${link.seq}`, { ...link.data }] as const;
+        }),
+      );
+      expect(held.size).toBe(2);
+      const asked: string[] = [];
+      const known = {
+        dataAt: (siteId: string, seq: number) => {
+          asked.push(`${siteId}/${seq}`);
+          return held.get(`${siteId}/${seq}`);
+        },
+      };
+      const withKnown = await sut().findPreviousDataOfWorkers(keys, known);
+      expect(withKnown).toEqual(batch.map((log) => log?.data));
+      if (driver() === 'sqlite') {
+        expect(new Set(asked)).toEqual(
+          new Set(batch.filter((log) => log).map((log) => `${log!.siteId}/${log!.seq}`)),
+        );
+        batch.forEach((log, i) => {
+          const own = log && held.get(`${log.siteId}/${log.seq}`);
+          if (own) expect(withKnown[i]).toBe(own);
+        });
+      }
+      expect(await sut().findPreviousDataOfWorkers([], known)).toEqual([]);
+      expect(await sut().findPreviousDataOfWorkers(keys, { dataAt: () => undefined })).toEqual(
+        batch.map((log) => log?.data),
+      );
     });
 
     it('should list the distinct workers of some devices within a time window', async () => {

@@ -12,6 +12,16 @@ export interface PreviousKey {
   packetId: string;
 }
 
+/**
+ * Links a caller already holds with their data (e.g. the ones its append just added), by site
+ * and seq: a store may answer a predecessor that is one of them with this data instead of
+ * reading the link's data again. A link at a (site, seq) never changes, so the answer is the
+ * same either way.
+ */
+export interface KnownLinks {
+  dataAt(siteId: string, seq: number): LedgerEntryData | undefined;
+}
+
 export type AppendResult =
   { status: 'appended'; log: AttendanceLog } | { status: 'duplicate'; log: AttendanceLog };
 
@@ -68,9 +78,14 @@ export abstract class AttendanceLogRepository {
   abstract findPreviousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]>;
   /**
    * `findPreviousOfWorkers`, only each link's `data` (what the fraud rules look at). A store
-   * that can read less than the whole link overrides it; the answers are the same.
+   * that can read less than the whole link overrides it; the answers are the same. `known`:
+   * links the caller holds, whose data a store may hand back instead of reading it (equal to
+   * the stored data; the default reads every link).
    */
-  async findPreviousDataOfWorkers(keys: PreviousKey[]): Promise<(LedgerEntryData | undefined)[]> {
+  async findPreviousDataOfWorkers(
+    keys: PreviousKey[],
+    _known?: KnownLinks,
+  ): Promise<(LedgerEntryData | undefined)[]> {
     return (await this.findPreviousOfWorkers(keys)).map((log) => log?.data);
   }
   /** Distinct workerIds (sorted) with accepted packets from any of `deviceIds` timestamped within [from, to]. */

@@ -11,8 +11,10 @@ import {
   BY_KEYS_SQL,
   CHAIN_PAGE_SQL,
   CHAIN_TEXT_PAGE_SQL,
+  DATA_AT_PLACES_SQL,
   HEAD_SEQ_SQL,
   PREVIOUS_DATA_OF_WORKERS_SQL,
+  PREVIOUS_PLACES_OF_WORKERS_SQL,
   PREVIOUS_OF_WORKERS_SQL,
   SqliteAttendanceLogRepository,
 } from './sqlite-attendance-log.repository';
@@ -56,6 +58,29 @@ describe('SqliteAttendanceLogRepository query plans', () => {
       ]);
     },
   );
+
+  it("should find each worker's previous packets' places in the worker-time index alone (covering)", () => {
+    const spans = JSON.stringify([['w1', 1_767_254_400_000, 1_767_254_600_000]]);
+    const plan = explainQueryPlan(store.db, PREVIOUS_PLACES_OF_WORKERS_SQL, [spans]);
+    expect(ledgerProblems(plan)).toEqual([]);
+    // no step reads a link: the index holds the primary key (site_id, seq) of each row
+    expect(plan.filter((step) => step.includes('attendance_logs')).sort()).toEqual([
+      'SEARCH l USING COVERING INDEX attendance_logs_worker_at (<expr>=? AND <expr>>? AND <expr><?)',
+      'SEARCH p USING COVERING INDEX attendance_logs_worker_at (<expr>=? AND <expr><?)',
+    ]);
+  });
+
+  it('should read links by their places, one primary-key seek each', () => {
+    const places = JSON.stringify([
+      ['site-1', 3],
+      ['site-2', 9],
+    ]);
+    const plan = explainQueryPlan(store.db, DATA_AT_PLACES_SQL, [places]);
+    expect(ledgerProblems(plan)).toEqual([]);
+    expect(plan.filter((step) => step.includes(' l '))).toEqual([
+      'SEARCH l USING PRIMARY KEY (site_id=? AND seq=?)',
+    ]);
+  });
 
   it.each([
     ['chain page', CHAIN_PAGE_SQL],

@@ -24,6 +24,7 @@ import {
   AppendAtHeadResult,
   AppendResult,
   AttendanceLogRepository,
+  KnownLinks,
   PreviousKey,
 } from '../../attendance-log.repository';
 import {
@@ -62,6 +63,14 @@ const previousOfWorkersSql = (columns: string) => `WITH q (w, lo, hi) AS (
 export const PREVIOUS_OF_WORKERS_SQL = previousOfWorkersSql('l.*');
 /** Only what ordering and the fraud rules need: packet_id and data (`findPreviousDataOfWorkers`). */
 export const PREVIOUS_DATA_OF_WORKERS_SQL = previousOfWorkersSql('l.packet_id, l.data');
+/**
+ * Only each row's place, `site_id` and `seq` (the primary key, which the worker-time index
+ * holds): read from the index alone, no link (`findPreviousDataOfWorkers` with `known`).
+ */
+export const PREVIOUS_PLACES_OF_WORKERS_SQL = previousOfWorkersSql('l.packet_id, l.site_id, l.seq');
+/** The data of links by place: a JSON array of [siteId, seq] (one primary-key seek each). */
+export const DATA_AT_PLACES_SQL = `SELECT l.site_id, l.seq, l.data FROM json_each(?)
+  JOIN attendance_logs l ON l.site_id = json_each.value ->> 0 AND l.seq = json_each.value ->> 1`;
 
 /** The distinct workers of one device's packets within [from, to] (ms). */
 export const WORKERS_OF_DEVICE_SQL = `SELECT DISTINCT ${PACKET_WORKER} AS worker_id FROM attendance_logs
@@ -122,6 +131,10 @@ export class SqliteAttendanceLogRepository
     [string],
     Pick<AttendanceLogRow, 'packet_id' | 'data'> & WorkerTimedRow
   >;
+  /** The same, only each row's place (prepared on first use). */
+  private previousPlacesOfWorkers?: Statement<[string], PlacedRow & WorkerTimedRow>;
+  /** Links' data by place (prepared on first use). */
+  private dataAtPlaces?: Statement<[string], PlacedRow & Pick<AttendanceLogRow, 'data'>>;
 
   constructor(
     store: SqliteStoreHandle,
@@ -225,16 +238,59 @@ export class SqliteAttendanceLogRepository
     return previousOfEach(statement, keys).map((row) => row && Mapper.toDomain(row));
   }
 
-  /** Only packet_id and data are read, and only data is parsed (not meta, not the hashes). */
+  /**
+   * Only packet_id and data are read, and only data is parsed (not meta, not the hashes). With
+   * `known`, the predecessors are found in the worker-time index alone (their places), and only
+   * those the caller does not hold are read and parsed: a sync's own packets are most of the
+   * predecessors its fraud screen asks for, appended just before.
+   */
   override async findPreviousDataOfWorkers(
     keys: PreviousKey[],
+    known?: KnownLinks,
   ): Promise<(LedgerEntryData | undefined)[]> {
+    if (known) return this.previousDataBesides(keys, known);
     const statement = (this.previousDataOfWorkers ??= this.db.prepare(
       PREVIOUS_DATA_OF_WORKERS_SQL,
     ));
     return previousOfEach(statement, keys).map(
       (row) => row && (JSON.parse(row.data) as LedgerEntryData),
     );
+  }
+
+  private previousDataBesides(
+    keys: PreviousKey[],
+    known: KnownLinks,
+  ): (LedgerEntryData | undefined)[] {
+    const statement = (this.previousPlacesOfWorkers ??= this.db.prepare(
+      PREVIOUS_PLACES_OF_WORKERS_SQL,
+    ));
+    const places = previousOfEach(statement, keys);
+    const answers: (LedgerEntryData | undefined)[] = [];
+    // the places not in `known`, each read (and parsed) once however many keys it answers
+    const toRead = new Map<string, { place: [string, number]; data?: LedgerEntryData }>();
+    for (const place of places) {
+      if (!place) {
+        answers.push(undefined);
+        continue;
+      }
+      const data = known.dataAt(place.site_id, place.seq);
+      answers.push(data);
+      if (!data) toRead.set(placeText(place), { place: [place.site_id, place.seq] });
+    }
+    if (toRead.size === 0) return answers;
+    const read = (this.dataAtPlaces ??= this.db.prepare(DATA_AT_PLACES_SQL));
+    for (const row of read.all(JSON.stringify([...toRead.values()].map((r) => r.place)))) {
+      toRead.get(placeText(row))!.data = JSON.parse(row.data) as LedgerEntryData;
+    }
+    return answers.map((data, i) => {
+      const place = places[i];
+      if (data || !place) return data;
+      // found in the index a statement ago, on this connection (links are never deleted)
+      const found = toRead.get(placeText(place))!.data;
+      if (!found)
+        throw new Error(`ledger link ${place.site_id}/${place.seq} not found by its place`);
+      return found;
+    });
   }
 
   async listWorkersOfDevices(deviceIds: string[], from: Date, to: Date): Promise<string[]> {
@@ -269,6 +325,12 @@ function toAppendResult(
 }
 
 type TimedRow = { at_ms: number; packet_id: string };
+type PlacedRow = { site_id: string; seq: number };
+
+/** A link's place as one text (a map key). */
+function placeText(row: PlacedRow): string {
+  return `${row.seq}/${row.site_id}`;
+}
 type WorkerTimedRow = TimedRow & { w: string };
 
 /**
