@@ -112,6 +112,7 @@ export const ERROR_STATUS = {
     worker_exists: HttpStatus.CONFLICT,
     invalid_phone: HttpStatus.BAD_REQUEST,
     invalid_enrollment_code: HttpStatus.FORBIDDEN,
+    worker_inactive: HttpStatus.FORBIDDEN,
   },
   'device-trust': {
     device_not_found: HttpStatus.NOT_FOUND,
