@@ -727,6 +727,7 @@ export const WorkerDetailViewSponsorKindValues = ['admin', 'thekedar'] as const;
 export interface WorkerDeviceDetailView {
   deviceId: string;
   user: DeviceUserView;
+  /** The sites of the person when the phone registered; a worker's token refresh carries the worker's sites as they are then (GET /api/v5/workers/{workerId}) */
   siteIds: string[];
   fingerprint: FingerprintView;
   /** The score the device was given at registration (the person's standing then), stored with it and never updated: not the live score. The live score, with its factors (fraud history, device age, block state), is GET /api/v5/devices/{deviceId}/trust; each sync records the score of its moment as meta.deviceTrustScore */
@@ -755,6 +756,7 @@ export interface WorkerDeviceStatusChangeDto {
 export interface WorkerDeviceView {
   deviceId: string;
   user: DeviceUserView;
+  /** The sites of the person when the phone registered; a worker's token refresh carries the worker's sites as they are then (GET /api/v5/workers/{workerId}) */
   siteIds: string[];
   fingerprint: FingerprintView;
   /** The score the device was given at registration (the person's standing then), stored with it and never updated: not the live score. The live score, with its factors (fraud history, device age, block state), is GET /api/v5/devices/{deviceId}/trust; each sync records the score of its moment as meta.deviceTrustScore */

@@ -121,6 +121,7 @@ export const ERROR_STATUS = {
     stale_request: HttpStatus.UNAUTHORIZED,
     replayed_request: HttpStatus.FORBIDDEN,
     device_blocked: HttpStatus.FORBIDDEN,
+    worker_inactive: HttpStatus.FORBIDDEN,
   },
   fraud: {
     invalid_cursor: HttpStatus.BAD_REQUEST,
@@ -132,6 +133,7 @@ export const ERROR_STATUS = {
     token_expired: HttpStatus.FORBIDDEN,
     unknown_device: HttpStatus.FORBIDDEN,
     device_blocked: HttpStatus.FORBIDDEN,
+    worker_inactive: HttpStatus.FORBIDDEN,
     too_many_packets: HttpStatus.PAYLOAD_TOO_LARGE,
     invalid_signatures: HttpStatus.FORBIDDEN,
     checkpoint_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
