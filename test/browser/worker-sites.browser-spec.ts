@@ -73,6 +73,9 @@ suite(title, () => {
     await tab.page.getByRole('button', { name: 'Deactivate worker' }).click();
     await tab.page.getByRole('button', { name: 'Reactivate worker' }).waitFor();
     expect((await worker(workerId)).status).toBe('inactive');
+    expect(await tab.page.locator('[data-status]').innerText()).toMatch(
+      /^inactive \(left\) since /,
+    );
     expect(await tab.page.locator('table', { hasText: 'Worker history' }).innerText()).toContain(
       'left for another contractor',
     );

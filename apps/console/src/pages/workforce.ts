@@ -483,7 +483,13 @@ function renderWorker(ctx: PageContext): void {
           ['Phone', w.phone],
           [
             'Status',
-            [statusBadge(w), w.statusChangedAt ? [' since ', when(w.statusChangedAt)] : null],
+            // words, not a badge: the facts hold no verdict badge (the standing is no verdict)
+            h(
+              'span',
+              { 'data-status': w.status },
+              w.status === 'inactive' ? 'inactive (left)' : 'active',
+              w.statusChangedAt ? [' since ', when(w.statusChangedAt)] : null,
+            ),
           ],
           [
             'Sites',
