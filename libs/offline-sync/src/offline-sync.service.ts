@@ -302,6 +302,7 @@ export class OfflineSyncService {
     const worker = await this.workforce.findWorker(device.user.id);
     if (!worker) return undefined;
     if (worker.status === 'inactive') {
+      this.logger.log({ deviceId: device.deviceId }, 'Sync refused: worker inactive');
       throw new OfflineSyncError(
         'worker_inactive',
         "This phone's worker was deactivated: its packets are not accepted until an admin reactivates the worker",
