@@ -101,6 +101,7 @@ export async function run(): Promise<void> {
           siteIds: [siteId],
           trustScore: 50,
           sponsor: { kind: 'admin', actor: 'admin:bench' },
+          status: 'active',
           createdAt: new Date(),
         },
         {

@@ -179,6 +179,7 @@ describe('console endpoints and /console serving (e2e)', () => {
         name: 'W1',
         phone: '+919810000001', // stored in E.164
         siteIds: [siteA],
+        status: 'active',
         trustScore: expect.any(Number),
         sponsorKind: 'admin',
         createdAt: expect.any(String),
@@ -196,7 +197,8 @@ describe('console endpoints and /console serving (e2e)', () => {
       const all = await http(t.baseUrl, 'GET', '/api/v5/workers', { key: t.keys.admin });
       const id = all.body[2].workerId as string;
       const one = await http(t.baseUrl, 'GET', `/api/v5/workers/${id}`, { key: t.keys.auditor });
-      expect(one.body).toEqual(all.body[2]);
+      // with its status and site changes (none here)
+      expect(one.body).toEqual({ ...all.body[2], events: [] });
       const missing = await http(t.baseUrl, 'GET', '/api/v5/workers/0123456789abcdef01234567', {
         key: t.keys.admin,
       });

@@ -52,6 +52,7 @@ suite(title, () => {
           siteIds: [siteId],
           trustScore: 50,
           sponsor: { kind: 'admin', actor: 'admin:seed' },
+          status: 'active',
           createdAt: new Date(),
         },
         { codeHash: `grid-${w.id}`, personKind: 'worker', personId: w.id, expiresAt: new Date() },

@@ -628,6 +628,8 @@ export interface UpdateWorkerDto {
   name?: string;
   /** Stored in E.164. A number without a country code is one of PHONE_DEFAULT_COUNTRY (IN): `098100 00001`, `98100 00001`, `0091 98100 00001` and `+91 98100 00001` are one number. Not a possible number for its country: 400 invalid_phone. */
   phone?: string;
+  /** The worker's sites from now on (all of them, 1 to 50, as at creation). A site added claims the phone there (409 worker_exists when another worker has it: nothing changed), a site removed releases it. The worker's phones get the new sites in their next offline token (POST /api/v5/device/token); a packet for a removed site is refused (`site_not_allowed`) from now on whatever token carries it, and packets accepted before stay in the ledger and timesheets. */
+  siteIds?: string[];
 }
 
 export interface ValidateChallengeDto {
@@ -696,9 +698,36 @@ export interface WifiCredentials {
   password: string;
 }
 
+export interface WorkerDetailView {
+  workerId: string;
+  name: string;
+  /** E.164 (`+919810000001`); a person stored before phones were normalized (2026-12) shows its number as typed until it is changed */
+  phone: string;
+  /** Sites the worker may check in at */
+  siteIds: string[];
+  /** inactive: deactivated (the worker left): its phones get no token and sync nothing (403 worker_inactive), its phone number is free for another worker; its history and timesheets stay */
+  status: 'active' | 'inactive';
+  /** When the worker was last deactivated or reactivated */
+  statusChangedAt?: string;
+  trustScore: number;
+  /** Who created the worker */
+  sponsorKind: 'admin' | 'thekedar';
+  /** The onboarding thekedar, when sponsorKind is thekedar */
+  thekedarId?: string;
+  trustInheritedUntil?: string;
+  createdAt: string;
+  /** Its status and site changes, oldest first */
+  events: WorkerEventView[];
+}
+
+export const WorkerDetailViewStatusValues = ['active', 'inactive'] as const;
+
+export const WorkerDetailViewSponsorKindValues = ['admin', 'thekedar'] as const;
+
 export interface WorkerDeviceDetailView {
   deviceId: string;
   user: DeviceUserView;
+  /** The sites of the person when the phone registered; a worker's token refresh carries the worker's sites as they are then (GET /api/v5/workers/{workerId}) */
   siteIds: string[];
   fingerprint: FingerprintView;
   /** The score the device was given at registration (the person's standing then), stored with it and never updated: not the live score. The live score, with its factors (fraud history, device age, block state), is GET /api/v5/devices/{deviceId}/trust; each sync records the score of its moment as meta.deviceTrustScore */
@@ -727,6 +756,7 @@ export interface WorkerDeviceStatusChangeDto {
 export interface WorkerDeviceView {
   deviceId: string;
   user: DeviceUserView;
+  /** The sites of the person when the phone registered; a worker's token refresh carries the worker's sites as they are then (GET /api/v5/workers/{workerId}) */
   siteIds: string[];
   fingerprint: FingerprintView;
   /** The score the device was given at registration (the person's standing then), stored with it and never updated: not the live score. The live score, with its factors (fraud history, device age, block state), is GET /api/v5/devices/{deviceId}/trust; each sync records the score of its moment as meta.deviceTrustScore */
@@ -746,12 +776,32 @@ export interface WorkerEnrollmentCodeResponse {
   expiresAt: string;
 }
 
+export interface WorkerEventView {
+  action: 'deactivated' | 'reactivated' | 'sites_changed';
+  actor: string;
+  reason?: string;
+  /** sites_changed: the sites after it */
+  siteIds?: string[];
+  at: string;
+}
+
+export const WorkerEventViewActionValues = ['deactivated', 'reactivated', 'sites_changed'] as const;
+
+export interface WorkerStatusChangeDto {
+  reason: string;
+}
+
 export interface WorkerView {
   workerId: string;
   name: string;
   /** E.164 (`+919810000001`); a person stored before phones were normalized (2026-12) shows its number as typed until it is changed */
   phone: string;
+  /** Sites the worker may check in at */
   siteIds: string[];
+  /** inactive: deactivated (the worker left): its phones get no token and sync nothing (403 worker_inactive), its phone number is free for another worker; its history and timesheets stay */
+  status: 'active' | 'inactive';
+  /** When the worker was last deactivated or reactivated */
+  statusChangedAt?: string;
   trustScore: number;
   /** Who created the worker */
   sponsorKind: 'admin' | 'thekedar';
@@ -760,5 +810,7 @@ export interface WorkerView {
   trustInheritedUntil?: string;
   createdAt: string;
 }
+
+export const WorkerViewStatusValues = ['active', 'inactive'] as const;
 
 export const WorkerViewSponsorKindValues = ['admin', 'thekedar'] as const;

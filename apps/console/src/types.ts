@@ -31,9 +31,11 @@ import {
   VaultAuditRecordView,
   VaultAuditVerificationView,
   WhoAmIView,
+  WorkerDetailView,
   WorkerDeviceDetailView,
   WorkerDeviceView,
   WorkerEnrollmentCodeResponse,
+  WorkerEventView,
   WorkerView,
 } from './api-types';
 
@@ -50,6 +52,8 @@ export type ChallengeState = ChallengeStateView;
 export type Site = SiteView;
 export type Thekedar = ThekedarView;
 export type Worker = WorkerView;
+export type WorkerDetail = WorkerDetailView;
+export type WorkerEvent = WorkerEventView;
 export type WorkerEnrollmentCode = WorkerEnrollmentCodeResponse;
 export type WorkerDevice = WorkerDeviceView;
 export type WorkerDeviceDetail = WorkerDeviceDetailView;

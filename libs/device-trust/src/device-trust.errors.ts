@@ -14,6 +14,8 @@ export const DEVICE_TRUST_ERRORS = {
     stale_request: 'the signed timestamp is outside the allowed clock skew',
     replayed_request: 'this signed request was already used; sign a new one',
     device_blocked: 'the signing device is blocked',
+    worker_inactive:
+      "the phone's worker was deactivated (left): no new offline token until an admin reactivates it",
   },
 } as const;
 

@@ -1,9 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock, hmacSha256Hex, safeEqual, sha256Hex } from '@app/common';
 import { FraudService } from '@app/fraud';
+import { WorkforceService } from '@app/workforce';
 import { OnboardingNonceRepository } from './infrastructure/persistence/onboarding-nonce.repository';
 import { TokenManager } from './token/token-manager.service';
 import { WorkerDeviceService } from './worker-device.service';
+import { WorkerDevice } from './domain/worker-device';
 import { offlineTokenConfig, OfflineTokenSettings } from './offline-token.config';
 import { DeviceTrustError, DeviceTrustErrorCode } from './device-trust.errors';
 
@@ -23,6 +25,9 @@ export interface RefreshedToken {
  * the secret over `mdai.token-refresh.<deviceId>.<timestamp>`, the timestamp within
  * SYNC_MAX_CLOCK_SKEW_SECONDS of server time, each signature usable once (the replay marks of
  * OnboardingNonceRepository). A blocked device gets no token. Refusals are fraud events.
+ * A worker's token carries the worker's sites as they are now (an admin may have moved it since
+ * the phone registered); a worker who was deactivated gets none (403 worker_inactive: not a
+ * fraud event, a worker who left is no attacker).
  */
 @Injectable()
 export class TokenRefreshService {
@@ -35,6 +40,7 @@ export class TokenRefreshService {
     private readonly tokens: TokenManager,
     private readonly nonces: OnboardingNonceRepository,
     private readonly fraud: FraudService,
+    private readonly workforce: WorkforceService,
     private readonly clock: Clock,
     @Inject(offlineTokenConfig.KEY) settings: OfflineTokenSettings,
   ) {
@@ -85,6 +91,7 @@ export class TokenRefreshService {
     if (device.isBlocked) {
       throw await refuse('device_blocked', 'This device is blocked', 'the device is blocked');
     }
+    const siteIds = await this.sitesOf(device);
     const fresh = await this.nonces.claim(
       sha256Hex(`token-refresh:${input.signature}`),
       new Date(at + this.skewMs + 60_000),
@@ -98,7 +105,7 @@ export class TokenRefreshService {
       );
     }
     const { token, claims } = this.tokens.issue(
-      { deviceId: device.deviceId, workerId: device.user.id, siteIds: device.siteIds },
+      { deviceId: device.deviceId, workerId: device.user.id, siteIds },
       now,
     );
     this.logger.log({ deviceId: device.deviceId }, 'Offline token refreshed');
@@ -107,5 +114,24 @@ export class TokenRefreshService {
       expiresAt: claims.expiresAt,
       graceEndsAt: new Date(claims.expiresAt.getTime() + this.graceMs),
     };
+  }
+
+  /**
+   * The sites a new token of `device` carries: its worker's now, or 403 worker_inactive for a
+   * worker who was deactivated. A thekedar's phone (or a device whose worker record is gone)
+   * keeps the sites it registered with.
+   */
+  private async sitesOf(device: WorkerDevice): Promise<string[]> {
+    if (device.user.kind !== 'worker') return device.siteIds;
+    const worker = await this.workforce.findWorker(device.user.id);
+    if (!worker) return device.siteIds;
+    if (worker.status === 'inactive') {
+      this.logger.log({ deviceId: device.deviceId }, 'Token refresh refused: worker inactive');
+      throw new DeviceTrustError(
+        'worker_inactive',
+        "This phone's worker was deactivated; no new token until an admin reactivates the worker",
+      );
+    }
+    return worker.siteIds;
   }
 }

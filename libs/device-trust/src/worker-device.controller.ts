@@ -49,7 +49,11 @@ export class WorkerDeviceController {
     summary: 'A worker phone trades its single-use enrollment code for a device identity',
   })
   @ApiCreatedResponse({ type: RegisterWorkerDeviceResponse })
-  @ApiResponse({ status: 403, type: ErrorBody, description: 'invalid_enrollment_code' })
+  @ApiResponse({
+    status: 403,
+    type: ErrorBody,
+    description: 'invalid_enrollment_code, worker_inactive (the worker was deactivated)',
+  })
   async register(@Body() body: RegisterWorkerDeviceDto): Promise<RegisterWorkerDeviceResponse> {
     const result = await this.devices.register(body.enrollmentCode, body.fingerprint);
     return {
@@ -69,13 +73,18 @@ export class WorkerDeviceController {
     description: [
       'Body: `deviceId`, `timestamp` (ISO-8601 UTC within SYNC_MAX_CLOCK_SKEW_SECONDS of server time) and',
       '`signature` = lowercase hex HMAC-SHA256 with the device secret bytes over UTF-8 `mdai.token-refresh.<deviceId>.<timestamp>`.',
-      'Each signature works once. The new token covers the same device, worker and sites from now on;',
-      'the old one stays valid until it expires, so keep it until the packets recorded under it are synced.',
+      "Each signature works once. The new token covers the same device and worker, and the worker's sites as they are now (an admin may have changed them), from now on;",
+      'the old one stays valid until it expires, so keep it until the packets recorded under it are synced (a packet for a site the worker no longer has is refused under any token).',
+      "A deactivated worker's phone gets no token (403 worker_inactive).",
     ].join(' '),
   })
   @ApiOkResponse({ type: RefreshOfflineTokenResponse })
   @ApiResponse({ status: 401, type: ErrorBody, description: 'invalid_signature, stale_request' })
-  @ApiResponse({ status: 403, type: ErrorBody, description: 'replayed_request, device_blocked' })
+  @ApiResponse({
+    status: 403,
+    type: ErrorBody,
+    description: 'replayed_request, device_blocked, worker_inactive',
+  })
   async refreshToken(@Body() body: RefreshOfflineTokenDto): Promise<RefreshOfflineTokenResponse> {
     const refreshed = await this.refresher.refresh(body);
     return {

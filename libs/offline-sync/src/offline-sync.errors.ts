@@ -11,6 +11,8 @@ export const OFFLINE_SYNC_ERRORS = {
     unknown_device: 'the device of the token is not registered',
     device_blocked:
       "the worker's phone is blocked (by an admin, or its trust score fell below TRUST_AUTO_BLOCK_FLOOR)",
+    worker_inactive:
+      "the phone's worker was deactivated (left): no packet is accepted, even under a token still valid, until an admin reactivates the worker",
     too_many_packets: 'the batch holds more packets than SYNC_MAX_PACKETS',
     invalid_signatures: 'no packet in the batch carries a valid device signature',
     checkpoint_unavailable:

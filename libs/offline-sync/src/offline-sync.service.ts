@@ -67,7 +67,7 @@ export const OFFLINE_TOKEN_ACCESS: AccessDoc = {
   credentials: [{ scheme: 'offline-token' }],
   errors: {
     401: ['missing_token'],
-    403: ['invalid_token', 'token_expired', 'unknown_device', 'device_blocked'],
+    403: ['invalid_token', 'token_expired', 'unknown_device', 'device_blocked', 'worker_inactive'],
   },
 };
 
@@ -117,6 +117,7 @@ export class OfflineSyncService {
     }
     const claims = await this.authenticate(bearer, now);
     const device = await this.activeDevice(claims);
+    const sites = await this.currentSites(device);
     const trust = await this.trust.score(device, request, now);
     const floor = await this.trust.enforceFloor(device, trust, request, now);
     if (floor === 'blocked') {
@@ -141,7 +142,9 @@ export class OfflineSyncService {
 
     // shape and HMAC of every packet (on the worker threads), then each packet judged in order
     const checked = await this.checks.check(packets, secret);
-    const verdicts = packets.map((packet, i) => this.judge(packet, checked[i], claims, meta, now));
+    const verdicts = packets.map((packet, i) =>
+      this.judge(packet, checked[i], claims, sites, meta, now),
+    );
     const signed =
       packets.length > 0 &&
       verdicts.every((v) => v.kind === 'rejected' && v.reason === 'invalid_signature');
@@ -295,6 +298,26 @@ export class OfflineSyncService {
     return device;
   }
 
+  /**
+   * The sites the device's worker has now (the server's word, read once per batch: a token
+   * names the sites of its issuing, and an admin may have removed one since), or undefined for a
+   * device of no worker record (a thekedar's phone): its token's sites alone. A deactivated
+   * worker's phone syncs nothing: 403 worker_inactive (not a fraud event: a worker who left).
+   */
+  private async currentSites(device: WorkerDevice): Promise<ReadonlySet<string> | undefined> {
+    if (device.user.kind !== 'worker') return undefined;
+    const worker = await this.workforce.findWorker(device.user.id);
+    if (!worker) return undefined;
+    if (worker.status === 'inactive') {
+      this.logger.log({ deviceId: device.deviceId }, 'Sync refused: worker inactive');
+      throw new OfflineSyncError(
+        'worker_inactive',
+        "This phone's worker was deactivated: its packets are not accepted until an admin reactivates the worker",
+      );
+    }
+    return new Set(worker.siteIds);
+  }
+
   private async refuseBlocked(device: WorkerDevice, workerId: string): Promise<never> {
     await this.fraud.record({
       type: 'device_blocked',
@@ -307,13 +330,15 @@ export class OfflineSyncService {
 
   /**
    * Everything that can be decided about one packet without the ledger, in this order: shape,
-   * device, HMAC over the JCS payload, worker, site, the time windows. `check` is the packet's
-   * shape and HMAC (`checkPackets`, computed before, possibly on another thread).
+   * device, HMAC over the JCS payload, worker, site (the token's, and the worker's `sites` now),
+   * the time windows. `check` is the packet's shape and HMAC (`checkPackets`, computed before,
+   * possibly on another thread).
    */
   private judge(
     packet: SignedPacket,
     check: PacketCheck,
     claims: OfflineTokenClaims,
+    sites: ReadonlySet<string> | undefined,
     meta: AttendanceMeta,
     now: Date,
   ): Verdict {
@@ -336,6 +361,8 @@ export class OfflineSyncService {
       return rejectedAs(p, 'worker_mismatch', 'packet workerId is not the token worker');
     if (!claims.siteIds.includes(p.siteId))
       return rejectedAs(p, 'site_not_allowed', 'the token does not allow this site');
+    if (sites && !sites.has(p.siteId))
+      return rejectedAs(p, 'site_not_allowed', 'the worker is no longer assigned to this site');
     const at = check.atMs;
     const skewMs = this.tokenSettings.maxClockSkewSeconds * 1000;
     if (at > now.getTime() + skewMs)

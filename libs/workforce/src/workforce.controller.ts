@@ -1,4 +1,15 @@
-import { Body, Controller, Get, Param, Patch, Post, Query, Res, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
 import type { Response } from 'express';
 import {
   actorOf,
@@ -33,13 +44,15 @@ import {
   ThekedarView,
   UpdateSiteDto,
   UpdateWorkerDto,
+  WorkerDetailView,
   WorkerEnrollmentCodeResponse,
+  WorkerEventView,
+  WorkerStatusChangeDto,
   WorkerView,
   WorkforcePageQuery,
 } from './dto/workforce.dto';
-import { Site, Thekedar, Worker } from './domain/workforce';
+import { Site, Thekedar, Worker, WorkerEvent } from './domain/workforce';
 import { WorkforceService } from './workforce.service';
-import { WorkforceError } from './workforce.errors';
 
 @ApiTags('workforce')
 @ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
@@ -156,37 +169,47 @@ export class WorkforceController {
 
   @Get('workers')
   @Roles('admin', 'auditor')
-  @ApiOperation({ summary: 'Workers in creation order, keyset paged, optionally of one site' })
+  @ApiOperation({
+    summary: 'Workers in creation order, keyset paged, optionally of one site or one status',
+  })
   @ApiOkResponse({ type: [WorkerView] })
   async listWorkers(@Query() query: ListWorkersQuery): Promise<WorkerView[]> {
-    const page = { limit: query.limit ?? 50, afterId: query.after, siteId: query.siteId };
+    const page = {
+      limit: query.limit ?? 50,
+      afterId: query.after,
+      siteId: query.siteId,
+      status: query.status,
+    };
     return (await this.workforce.listWorkers(page)).map(toWorkerView);
   }
 
   @Get('workers/:workerId')
-  @ApiOperation({ summary: 'One worker by workerId' })
+  @ApiOperation({ summary: 'One worker by workerId, with its status and site changes' })
   @Roles('admin', 'auditor')
-  @ApiOkResponse({ type: WorkerView })
+  @ApiOkResponse({ type: WorkerDetailView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found' })
-  async getWorker(@Param() params: WorkerIdParam): Promise<WorkerView> {
-    const worker = await this.workforce.findWorker(params.workerId);
-    if (!worker) throw new WorkforceError('worker_not_found', 'No worker has this workerId');
-    return toWorkerView(worker);
+  async getWorker(@Param() params: WorkerIdParam): Promise<WorkerDetailView> {
+    const { worker, events } = await this.workforce.workerEvents(params.workerId);
+    return { ...toWorkerView(worker), events: events.map(toWorkerEventView) };
   }
 
   @Patch('workers/:workerId')
   @Roles('admin')
   @ApiOperation({
-    summary: "Change a worker's name or phone (at least one)",
-    description:
-      "A worker's sites are not changed here: timesheets and offline tokens are kept per site.",
+    summary: "Change a worker's name, phone or sites (at least one)",
+    description: [
+      "`siteIds` replaces the worker's sites (1 to 50 existing sites, as at creation): a site added claims the phone there, a site removed releases it; the change is recorded in the worker's events.",
+      "The worker's phones get the new sites in their next offline token (POST /api/v5/device/token); a packet for a removed site is refused (`site_not_allowed`) from now on whatever token carries it (unsynced punches there included: move a worker after its phone synced); packets accepted before stay in the ledger and the timesheets.",
+      "An inactive worker's phone and sites change its record only: they are claimed when it is reactivated.",
+    ].join(' '),
   })
   @ApiOkResponse({ type: WorkerView })
-  @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found' })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found, site_not_found' })
   @ApiResponse({
     status: 409,
     type: ErrorBody,
-    description: 'worker_exists: another worker has the new phone at one of its sites',
+    description:
+      "worker_exists: another worker has the phone at one of the worker's (new) sites, or among its thekedar's workers; nothing changed",
   })
   @ApiResponse({
     status: 400,
@@ -198,8 +221,67 @@ export class WorkforceController {
     @Body() body: UpdateWorkerDto,
     @CurrentPrincipal() principal: Principal,
   ): Promise<WorkerView> {
-    const changes = given({ name: body.name, phone: body.phone });
+    const changes = given({ name: body.name, phone: body.phone, siteIds: body.siteIds });
     const worker = await this.workforce.updateWorker(params.workerId, changes, actorOf(principal));
+    return toWorkerView(worker);
+  }
+
+  @Post('workers/:workerId/deactivate')
+  @HttpCode(200)
+  @Roles('admin')
+  @ApiOperation({
+    summary: 'Deactivate a worker who left, with a reason',
+    description: [
+      'Its phones get no new offline token and their syncs are refused (403 worker_inactive), even under a token still valid; no phone registers for it and it gets no enrollment code.',
+      "Its phone number is released at its sites and among its thekedar's workers: a new worker may have it. Its record, ledger history and timesheets stay.",
+      'Recorded in its events; a worker inactive already is answered as it is.',
+    ].join(' '),
+  })
+  @ApiOkResponse({ type: WorkerView })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found' })
+  async deactivateWorker(
+    @Param() params: WorkerIdParam,
+    @Body() body: WorkerStatusChangeDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<WorkerView> {
+    const worker = await this.workforce.setWorkerStatus(
+      params.workerId,
+      'inactive',
+      body.reason,
+      actorOf(principal),
+    );
+    return toWorkerView(worker);
+  }
+
+  @Post('workers/:workerId/reactivate')
+  @HttpCode(200)
+  @Roles('admin')
+  @ApiOperation({
+    summary: 'Reactivate a worker who is back, with a reason',
+    description: [
+      "Its phones refresh tokens and sync again; its phone number is claimed again at its sites and among its thekedar's workers:",
+      '409 worker_exists, nothing changed, when another worker has it meanwhile (change its phone or sites first: PATCH).',
+      'Recorded in its events; a worker active already is answered as it is.',
+    ].join(' '),
+  })
+  @ApiOkResponse({ type: WorkerView })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found' })
+  @ApiResponse({
+    status: 409,
+    type: ErrorBody,
+    description: 'worker_exists: another worker has the phone at one of its sites meanwhile',
+  })
+  async reactivateWorker(
+    @Param() params: WorkerIdParam,
+    @Body() body: WorkerStatusChangeDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<WorkerView> {
+    const worker = await this.workforce.setWorkerStatus(
+      params.workerId,
+      'active',
+      body.reason,
+      actorOf(principal),
+    );
     return toWorkerView(worker);
   }
 
@@ -218,6 +300,11 @@ export class WorkforceController {
   })
   @ApiCreatedResponse({ type: WorkerEnrollmentCodeResponse })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found' })
+  @ApiResponse({
+    status: 403,
+    type: ErrorBody,
+    description: 'worker_inactive: the worker was deactivated (reactivate it first)',
+  })
   async issueEnrollmentCode(
     @Param() params: WorkerIdParam,
     @CurrentPrincipal() principal: Principal,
@@ -352,10 +439,22 @@ function toWorkerView(worker: Worker): WorkerView {
     name: worker.name,
     phone: worker.phone,
     siteIds: worker.siteIds,
+    status: worker.status,
+    statusChangedAt: worker.statusChangedAt?.toISOString(),
     trustScore: worker.trustScore,
     sponsorKind: worker.sponsor.kind,
     thekedarId: worker.sponsor.kind === 'thekedar' ? worker.sponsor.thekedarId : undefined,
     trustInheritedUntil: worker.trustInheritedUntil?.toISOString(),
     createdAt: worker.createdAt.toISOString(),
+  };
+}
+
+function toWorkerEventView(event: WorkerEvent): WorkerEventView {
+  return {
+    action: event.action,
+    actor: event.actor,
+    reason: event.reason,
+    siteIds: event.siteIds,
+    at: event.at.toISOString(),
   };
 }

@@ -13,6 +13,8 @@ export const WORKFORCE_ERRORS = {
     invalid_phone:
       'the phone is not a possible number: too short or too long for its country (the country code it starts with, `+…` or `00…`, or else PHONE_DEFAULT_COUNTRY); the answer never repeats the number',
     invalid_enrollment_code: 'the enrollment code is unknown, expired or already used',
+    worker_inactive:
+      'the worker was deactivated (left): no phone registers for it and no enrollment code is issued until an admin reactivates it (POST /api/v5/workers/:workerId/reactivate)',
   },
 } as const;
 

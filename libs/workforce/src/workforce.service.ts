@@ -10,11 +10,14 @@ import {
   Site,
   Thekedar,
   Worker,
+  WorkerEvent,
   WorkerSponsor,
+  WorkerStatus,
 } from './domain/workforce';
 import {
   SiteChanges,
   WorkerChanges,
+  WorkerListing,
   WorkforcePage,
   WorkforceRepository,
 } from './infrastructure/persistence/workforce.repository';
@@ -121,7 +124,7 @@ export class WorkforceService {
     return this.workforce.listThekedars(page);
   }
 
-  listWorkers(page: WorkforcePage & { siteId?: string }): Promise<Worker[]> {
+  listWorkers(page: WorkerListing): Promise<Worker[]> {
     return this.workforce.listWorkers(page);
   }
 
@@ -164,16 +167,7 @@ export class WorkforceService {
     inheritedTrust?: number,
   ): Promise<{ worker: Worker; enrollmentCode: string; expiresAt: Date; repeated?: true }> {
     const phone = this.e164(input.phone);
-    const siteIds = [...new Set(input.siteIds)];
-    const found = await this.workforce.findSitesByIds(siteIds);
-    if (found.length !== siteIds.length) {
-      const known = new Set(found.map((s) => s.id));
-      throw new WorkforceError('site_not_found', 'Unknown site ids', [
-        ...siteIds
-          .filter((id) => !known.has(id))
-          .map((id) => ({ field: 'siteIds', message: `no site ${id}` })),
-      ]);
-    }
+    const siteIds = await this.existingSites(input.siteIds);
     const now = this.clock.now();
     const inherits = sponsor.kind === 'thekedar' && inheritedTrust !== undefined;
     const worker: Worker = {
@@ -184,6 +178,7 @@ export class WorkforceService {
       trustScore: inherits ? inheritedTrust : TRUST_DEFAULTS.workerByAdmin,
       sponsor,
       trustInheritedUntil: inherits ? new Date(now.getTime() + this.inheritanceMs) : undefined,
+      status: 'active',
       createdAt: now,
     };
     const { code, enrollment } = this.enrollment('worker', worker.id, now);
@@ -191,6 +186,21 @@ export class WorkforceService {
     if (taken) return this.onboardedAlready(worker, taken);
     this.logger.log({ workerId: worker.id, sites: siteIds.length }, 'Worker created');
     return { worker, enrollmentCode: code, expiresAt: enrollment.expiresAt };
+  }
+
+  /** `siteIds` without repeats, or 404 site_not_found listing each one that does not exist. */
+  private async existingSites(siteIds: string[]): Promise<string[]> {
+    const unique = [...new Set(siteIds)];
+    const found = await this.workforce.findSitesByIds(unique);
+    if (found.length !== unique.length) {
+      const known = new Set(found.map((s) => s.id));
+      throw new WorkforceError('site_not_found', 'Unknown site ids', [
+        ...unique
+          .filter((id) => !known.has(id))
+          .map((id) => ({ field: 'siteIds', message: `no site ${id}` })),
+      ]);
+    }
+    return unique;
   }
 
   /**
@@ -247,6 +257,11 @@ export class WorkforceService {
     personId: string,
     actor: string,
   ): Promise<{ enrollmentCode: string; expiresAt: Date }> {
+    if (kind === 'worker') {
+      // a worker who left gets no code (a phone registered with it would be refused anyway)
+      const worker = await this.workforce.findWorkerById(personId);
+      if (worker?.status === 'inactive') throw workerInactive();
+    }
     const { code, enrollment } = this.enrollment(kind, personId, this.clock.now());
     if (!(await this.workforce.replaceEnrollment(enrollment))) {
       throw kind === 'worker' ? workerNotFound() : thekedarNotFound();
@@ -258,14 +273,55 @@ export class WorkforceService {
     return { enrollmentCode: code, expiresAt: enrollment.expiresAt };
   }
 
-  /** Renames a worker or changes its phone number (its sites stay: see updateWorker's route). */
+  /**
+   * Renames a worker, changes its phone number or its sites (400 invalid_phone, 404
+   * site_not_found, 409 worker_exists when another worker has the phone at a site added or
+   * among the thekedar's workers: nothing changed). A site added claims the phone there, a site
+   * removed releases it; a change of sites is recorded as a `sites_changed` event. The worker's
+   * phones learn the new sites at their next token refresh; a sync for a removed site is refused
+   * from now on, whatever token it carries (OfflineSyncService reads the worker's sites).
+   */
   async updateWorker(workerId: string, changes: WorkerChanges, actor: string): Promise<Worker> {
     if (changes.phone !== undefined) changes = { ...changes, phone: this.e164(changes.phone) };
-    const worker = await this.workforce.updateWorker(workerId, changes);
+    if (changes.siteIds !== undefined) {
+      changes = { ...changes, siteIds: await this.existingSites(changes.siteIds) };
+    }
+    const audit = { id: newId(), actor, at: this.clock.now() };
+    const worker = await this.workforce.updateWorker(workerId, changes, audit);
     if (!worker) throw workerNotFound();
     if (worker instanceof PhoneTaken) throw workerExists(worker, true);
     this.logger.log({ workerId, actor, fields: Object.keys(changes) }, 'Worker changed');
     return worker;
+  }
+
+  /**
+   * Deactivates a worker who left (`inactive`) or reactivates one who is back (`active`), with
+   * a reason, recorded as an event: an inactive worker's phones get no token and sync nothing
+   * (403 worker_inactive), no phone registers for it, and its phone is claimed nowhere (a new
+   * worker may have the number); its record, history and timesheets stay. Reactivating claims
+   * the phone again: 409 worker_exists, nothing changed, when another worker has it meanwhile
+   * at one of the sites or among the thekedar's workers. The worker in `status` already: as
+   * it is, no event. 404 worker_not_found.
+   */
+  async setWorkerStatus(
+    workerId: string,
+    status: WorkerStatus,
+    reason: string,
+    actor: string,
+  ): Promise<Worker> {
+    const audit = { id: newId(), actor, reason, at: this.clock.now() };
+    const worker = await this.workforce.setWorkerStatus(workerId, status, audit);
+    if (!worker) throw workerNotFound();
+    if (worker instanceof PhoneTaken) throw workerExists(worker, true);
+    this.logger.log({ workerId, actor, status }, 'Worker status changed');
+    return worker;
+  }
+
+  /** A worker's status and site changes, oldest first; 404 worker_not_found. */
+  async workerEvents(workerId: string): Promise<{ worker: Worker; events: WorkerEvent[] }> {
+    const worker = await this.workforce.findWorkerById(workerId);
+    if (!worker) throw workerNotFound();
+    return { worker, events: await this.workforce.listWorkerEvents(workerId) };
   }
 
   /**
@@ -297,6 +353,8 @@ export class WorkforceService {
     if (enrollment.personKind === 'worker') {
       const worker = await this.workforce.findWorkerById(enrollment.personId);
       if (!worker) throw invalidCode();
+      // the code stays unused: it works again if the worker is reactivated before it expires
+      if (worker.status === 'inactive') throw workerInactive();
       return {
         kind: 'worker',
         id: worker.id,
@@ -345,6 +403,13 @@ function workerExists(taken: PhoneTaken, named: boolean): WorkforceError {
 
 function workerNotFound(): WorkforceError {
   return new WorkforceError('worker_not_found', 'No worker has this workerId');
+}
+
+function workerInactive(): WorkforceError {
+  return new WorkforceError(
+    'worker_inactive',
+    'The worker was deactivated; an admin can reactivate it (POST /api/v5/workers/:workerId/reactivate)',
+  );
 }
 
 function thekedarNotFound(): WorkforceError {

@@ -117,6 +117,7 @@ export const ERROR_STATUS = {
     worker_exists: HttpStatus.CONFLICT,
     invalid_phone: HttpStatus.BAD_REQUEST,
     invalid_enrollment_code: HttpStatus.FORBIDDEN,
+    worker_inactive: HttpStatus.FORBIDDEN,
   },
   'device-trust': {
     device_not_found: HttpStatus.NOT_FOUND,
@@ -125,6 +126,7 @@ export const ERROR_STATUS = {
     stale_request: HttpStatus.UNAUTHORIZED,
     replayed_request: HttpStatus.FORBIDDEN,
     device_blocked: HttpStatus.FORBIDDEN,
+    worker_inactive: HttpStatus.FORBIDDEN,
   },
   fraud: {
     invalid_cursor: HttpStatus.BAD_REQUEST,
@@ -136,6 +138,7 @@ export const ERROR_STATUS = {
     token_expired: HttpStatus.FORBIDDEN,
     unknown_device: HttpStatus.FORBIDDEN,
     device_blocked: HttpStatus.FORBIDDEN,
+    worker_inactive: HttpStatus.FORBIDDEN,
     too_many_packets: HttpStatus.PAYLOAD_TOO_LARGE,
     invalid_signatures: HttpStatus.FORBIDDEN,
     checkpoint_unavailable: HttpStatus.SERVICE_UNAVAILABLE,

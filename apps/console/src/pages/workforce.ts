@@ -14,7 +14,15 @@ import {
   when,
 } from '../dom';
 import { qrDataUrl } from '../qr';
-import { FraudEvent, Site, Thekedar, Worker, WorkerDevice, WorkerEnrollmentCode } from '../types';
+import {
+  FraudEvent,
+  Site,
+  Thekedar,
+  Worker,
+  WorkerDetail,
+  WorkerDevice,
+  WorkerEnrollmentCode,
+} from '../types';
 import { trustBadge } from './devices';
 import { fraudTable } from './fraud';
 
@@ -37,6 +45,13 @@ export const workerPage: Page = {
 
 function render(ctx: PageContext): void {
   const siteFilter = h('select', { name: 'siteId' }, h('option', { value: '' }, 'All sites'));
+  const statusFilter = h(
+    'select',
+    { name: 'status' },
+    h('option', { value: '' }, 'Active and inactive'),
+    h('option', { value: 'active' }, 'Active'),
+    h('option', { value: 'inactive' }, 'Inactive (left)'),
+  );
   const siteChoices = h(
     'fieldset',
     { class: 'choices' },
@@ -140,6 +155,7 @@ function render(ctx: PageContext): void {
           limit: PAGE_SIZE,
           after,
           siteId: siteFilter.value,
+          status: statusFilter.value,
         })
       ).data;
       return { rows, next: lastKey(rows, PAGE_SIZE, (w) => w.workerId) };
@@ -154,16 +170,22 @@ function render(ctx: PageContext): void {
             header: 'Sites',
             cell: (w) => w.siteIds.map((id) => siteNames.get(id) ?? id).join(', '),
           },
+          { header: 'Status', cell: (w) => statusBadge(w) },
           { header: 'Trust', cell: (w) => String(w.trustScore) },
           { header: 'Onboarded by', cell: (w) => w.sponsorKind },
           { header: 'Created', cell: (w) => when(w.createdAt) },
-          { header: 'Enrollment', cell: (w) => newCodeButton(ctx, w, enrollment) },
+          {
+            header: 'Enrollment',
+            // an inactive worker is issued no code (403 worker_inactive): reactivate it first
+            cell: (w) => (w.status === 'inactive' ? '—' : newCodeButton(ctx, w, enrollment)),
+          },
         ],
         rows,
         'No workers here yet.',
       ),
   });
   siteFilter.addEventListener('change', () => workers.reset());
+  statusFilter.addEventListener('change', () => workers.reset());
 
   ctx.main.append(
     h('h1', {}, 'Workforce'),
@@ -175,7 +197,12 @@ function render(ctx: PageContext): void {
     section('Thekedars', thekedars.element, thekedarForm(ctx, enrollment, thekedars.reload)),
     section(
       'Workers',
-      h('div', { class: 'inline' }, field('Show workers of', siteFilter)),
+      h(
+        'div',
+        { class: 'inline' },
+        field('Show workers of', siteFilter),
+        field('Status', statusFilter),
+      ),
       workers.element,
       workerForm(ctx, siteChoices, enrollment, workers.reload),
     ),
@@ -421,8 +448,14 @@ async function showEnrollment(
   );
 }
 
+/** A worker's status: active, or inactive (it left) since when. */
+function statusBadge(worker: Worker): HTMLElement {
+  return worker.status === 'inactive' ? badge('inactive', 'bad') : badge('active', 'ok');
+}
+
 function renderWorker(ctx: PageContext): void {
   const workerId = ctx.params[0] ?? '';
+  const path = `/api/v5/workers/${encodeURIComponent(workerId)}`;
   const detail = h('div', { class: 'panel' });
   const events = h('div', { class: 'panel' });
   const phones = h('div', { class: 'panel' });
@@ -439,39 +472,73 @@ function renderWorker(ctx: PageContext): void {
       ? [section('Phones of this worker', phones), section('Fraud events of this worker', events)]
       : []),
   );
-  void panel(
-    detail,
-    async () => (await ctx.api.get<Worker>(`/api/v5/workers/${encodeURIComponent(workerId)}`)).data,
-    (w) =>
-      facts([
-        ['Name', w.name],
-        ['Worker ID', h('code', {}, w.workerId)],
-        ['Phone', w.phone],
-        [
-          'Sites',
-          w.siteIds.map((id) => h('span', {}, link(`#/ledgers/${id}`, short(id, 24)), ' ')),
-        ],
-        // the worker's own record (what a new phone starts from), not any phone's score now:
-        // a blocked phone's live score is 0 while this stays; each phone's is under Phones
-        [
-          'Standing (baseline trust)',
-          h(
-            'span',
-            { class: 'standing', 'data-standing': String(w.trustScore) },
-            String(w.trustScore),
+  const load = (): void => {
+    void panel(
+      detail,
+      async () => (await ctx.api.get<WorkerDetail>(path)).data,
+      (w) => [
+        facts([
+          ['Name', w.name],
+          ['Worker ID', h('code', {}, w.workerId)],
+          ['Phone', w.phone],
+          [
+            'Status',
+            // words, not a badge: the facts hold no verdict badge (the standing is no verdict)
             h(
               'span',
-              { class: 'hint' },
-              ctx.can('admin')
-                ? " — the worker's record; each phone's live score is under Phones"
-                : " — the worker's record, not a phone's live score",
+              { 'data-status': w.status },
+              w.status === 'inactive' ? 'inactive (left)' : 'active',
+              w.statusChangedAt ? [' since ', when(w.statusChangedAt)] : null,
             ),
-          ),
-        ],
-        ['Onboarded by', [w.sponsorKind, w.thekedarId ? [' ', h('code', {}, w.thekedarId)] : null]],
-        ['Created', when(w.createdAt)],
-      ]),
-  );
+          ],
+          [
+            'Sites',
+            w.siteIds.map((id) => h('span', {}, link(`#/ledgers/${id}`, short(id, 24)), ' ')),
+          ],
+          // the worker's own record (what a new phone starts from), not any phone's score now:
+          // a blocked phone's live score is 0 while this stays; each phone's is under Phones
+          [
+            'Standing (baseline trust)',
+            h(
+              'span',
+              { class: 'standing', 'data-standing': String(w.trustScore) },
+              String(w.trustScore),
+              h(
+                'span',
+                { class: 'hint' },
+                ctx.can('admin')
+                  ? " — the worker's record; each phone's live score is under Phones"
+                  : " — the worker's record, not a phone's live score",
+              ),
+            ),
+          ],
+          [
+            'Onboarded by',
+            [w.sponsorKind, w.thekedarId ? [' ', h('code', {}, w.thekedarId)] : null],
+          ],
+          ['Created', when(w.createdAt)],
+        ]),
+        ...(ctx.can('admin') ? [sitesForm(ctx, w, load), statusForm(ctx, w, load)] : []),
+        table(
+          'Worker history',
+          [
+            { header: 'When', cell: (e) => when(e.at) },
+            { header: 'Action', cell: (e) => e.action.replace('_', ' ') },
+            { header: 'Actor', cell: (e) => h('code', {}, e.actor) },
+            { header: 'Reason', cell: (e) => e.reason ?? '—' },
+            {
+              header: 'Sites after',
+              cell: (e) =>
+                e.siteIds ? e.siteIds.map((id) => h('span', {}, short(id, 24), ' ')) : '—',
+            },
+          ],
+          w.events,
+          'No status or site changes.',
+        ),
+      ],
+    );
+  };
+  load();
   if (ctx.can('admin')) {
     void panel(
       phones,
@@ -514,4 +581,102 @@ function renderWorker(ctx: PageContext): void {
       (rows) => fraudTable(rows),
     );
   }
+}
+
+/**
+ * The worker's sites, changed with PATCH /api/v5/workers/:workerId {siteIds}: a site added
+ * claims the phone there (409 worker_exists when another worker has it: nothing changed); the
+ * phones get the new sites at their next token refresh, and a removed site is refused at once.
+ */
+function sitesForm(ctx: PageContext, worker: WorkerDetail, reload: () => void): HTMLElement {
+  const choices = h('fieldset', { class: 'choices' }, h('legend', {}, 'Sites'));
+  const fill = async (): Promise<void> => {
+    let list: Site[];
+    try {
+      list = await loadSites(ctx);
+    } catch {
+      choices.append(h('p', { class: 'hint' }, 'The sites could not be read.'));
+      return;
+    }
+    const current = new Set(worker.siteIds);
+    choices.replaceChildren(
+      h('legend', {}, 'Sites the worker may check in at'),
+      ...list.map((s) =>
+        h(
+          'label',
+          { class: 'choice' },
+          h('input', {
+            type: 'checkbox',
+            name: 'siteIds',
+            value: s.siteId,
+            checked: current.has(s.siteId),
+          }),
+          ` ${s.name}`,
+        ),
+      ),
+    );
+  };
+  void fill();
+  return section(
+    'Change sites',
+    actionForm(
+      {
+        submit: 'Save sites',
+        run: async (form) => {
+          const siteIds = [
+            ...form.querySelectorAll<HTMLInputElement>('input[name=siteIds]:checked'),
+          ].map((i) => i.value);
+          await ctx.api.patch(`/api/v5/workers/${encodeURIComponent(worker.workerId)}`, {
+            siteIds,
+          });
+          reload();
+          return null;
+        },
+      },
+      choices,
+      h(
+        'p',
+        { class: 'hint' },
+        "The worker's phones get the new sites at their next token refresh; punches for a site removed are refused from now on, and the days already worked there stay.",
+      ),
+    ),
+  );
+}
+
+/**
+ * Deactivate a worker who left, or reactivate one who is back, with a reason (POST
+ * /api/v5/workers/:workerId/{deactivate,reactivate}): an inactive worker's phones are refused,
+ * its number is free for another worker, its history stays.
+ */
+function statusForm(ctx: PageContext, worker: WorkerDetail, reload: () => void): HTMLElement {
+  const inactive = worker.status === 'inactive';
+  const verb = inactive ? 'reactivate' : 'deactivate';
+  const Verb = inactive ? 'Reactivate' : 'Deactivate';
+  return section(
+    `${Verb} this worker`,
+    actionForm(
+      {
+        submit: `${Verb} worker`,
+        danger: !inactive,
+        run: async (form) => {
+          await ctx.api.post(`/api/v5/workers/${encodeURIComponent(worker.workerId)}/${verb}`, {
+            reason: formValue(form, 'reason'),
+          });
+          reload();
+          return null;
+        },
+      },
+      field(
+        `Reason to ${verb}`,
+        h('input', { name: 'reason', required: true, minlength: 3, maxlength: 500 }),
+      ),
+      h(
+        'p',
+        { class: 'hint' },
+        inactive
+          ? 'Its phones sync again; its phone number is claimed again at its sites (refused if another worker has it now).'
+          : 'Its phones can no longer sync or refresh their token; its phone number becomes free for another worker; its days worked stay.',
+      ),
+    ),
+  );
 }

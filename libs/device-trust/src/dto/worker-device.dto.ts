@@ -93,7 +93,12 @@ class DeviceUserView {
 export class WorkerDeviceView {
   @ApiProperty() deviceId!: string;
   @ApiProperty({ type: DeviceUserView }) user!: DeviceUserView;
-  @ApiProperty({ type: [String] }) siteIds!: string[];
+  @ApiProperty({
+    type: [String],
+    description:
+      "The sites of the person when the phone registered; a worker's token refresh carries the worker's sites as they are then (GET /api/v5/workers/{workerId})",
+  })
+  siteIds!: string[];
   @ApiProperty({ type: FingerprintView }) fingerprint!: FingerprintView;
   @ApiProperty({
     minimum: 0,

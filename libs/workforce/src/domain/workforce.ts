@@ -24,11 +24,23 @@ export interface Thekedar {
 export type WorkerSponsor =
   { kind: 'admin'; actor: string } | { kind: 'thekedar'; thekedarId: string };
 
+/**
+ * `active`: the worker's phones refresh tokens and sync. `inactive`: the worker left; the
+ * record, its history and timesheets stay, its phones are refused (403 `worker_inactive`) and
+ * its phone number is claimed nowhere (a new worker may take it) until it is reactivated.
+ */
+export type WorkerStatus = 'active' | 'inactive';
+
+export const WORKER_STATUSES: readonly WorkerStatus[] = ['active', 'inactive'];
+
 export interface Worker {
   id: string;
   name: string;
   phone: string;
   siteIds: string[];
+  status: WorkerStatus;
+  /** When the worker was last deactivated or reactivated (absent: never). */
+  statusChangedAt?: Date;
   trustScore: number;
   sponsor: WorkerSponsor;
   /** Until then the worker stands on the sponsor's trust (assisted onboarding). */
@@ -41,13 +53,43 @@ export interface Worker {
  * store, in the same write as the worker): the number at each of its sites
  * (`site:<siteId>|<key>`), and among the workers of its thekedar (`thekedar:<id>|<key>`).
  * `key` is the phone's `PhoneNumbers.claimKey`: its E.164 (as typed for an old worker's
- * number that does not parse).
+ * number that does not parse). An inactive worker holds none.
  */
-export function phoneClaims(worker: Pick<Worker, 'siteIds' | 'sponsor'>, key: string): string[] {
+export function phoneClaims(
+  worker: Pick<Worker, 'siteIds' | 'sponsor'> & { status?: WorkerStatus },
+  key: string,
+): string[] {
+  // a worker who left holds none: its number is free for a new worker at its sites
+  if (worker.status === 'inactive') return [];
   const claims = worker.siteIds.map((siteId) => `site:${siteId}|${key}`);
   if (worker.sponsor.kind === 'thekedar')
     claims.push(`thekedar:${worker.sponsor.thekedarId}|${key}`);
   return claims;
+}
+
+export type WorkerEventAction = 'deactivated' | 'reactivated' | 'sites_changed';
+
+/** Who changed a worker's standing or sites, when and why (as a device's block and unblock). */
+export interface WorkerEvent {
+  id: string;
+  workerId: string;
+  action: WorkerEventAction;
+  actor: string;
+  reason?: string;
+  /** `sites_changed`: the worker's sites after the change. */
+  siteIds?: string[];
+  at: Date;
+}
+
+/** The event of a change to `status`. */
+export function statusAction(status: WorkerStatus): WorkerEventAction {
+  return status === 'inactive' ? 'deactivated' : 'reactivated';
+}
+
+/** Whether two lists of site ids hold the same sites (order and repeats aside). */
+export function sameSites(a: readonly string[], b: readonly string[]): boolean {
+  const set = new Set(a);
+  return set.size === new Set(b).size && b.every((x) => set.has(x));
 }
 
 /** A write refused because another worker holds one of the phone's claims. */

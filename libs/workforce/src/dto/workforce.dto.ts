@@ -7,6 +7,7 @@ import {
   ArrayMinSize,
   ArrayUnique,
   IsArray,
+  IsIn,
   IsLatitude,
   IsObject,
   IsLongitude,
@@ -148,6 +149,9 @@ export class CreateWorkerDto {
   siteIds!: string[];
 }
 
+/** What a worker's `siteIds` shows. */
+const SITE_IDS_OUT = 'Sites the worker may check in at';
+
 /** PATCH /api/v5/workers/:workerId: at least one field, each checked as at creation. */
 export class UpdateWorkerDto {
   @ApiPropertyOptional({ example: 'Sita Kumari' })
@@ -161,6 +165,26 @@ export class UpdateWorkerDto {
   @IsString()
   @Matches(PHONE, { message: 'phone must be 6-20 digits, optionally with +, spaces or dashes' })
   phone?: string;
+  @ApiPropertyOptional({
+    type: [String],
+    description:
+      "The worker's sites from now on (all of them, 1 to 50, as at creation). A site added claims the phone there (409 worker_exists when another worker has it: nothing changed), a site removed releases it. The worker's phones get the new sites in their next offline token (POST /api/v5/device/token); a packet for a removed site is refused (`site_not_allowed`) from now on whatever token carries it, and packets accepted before stay in the ledger and timesheets.",
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(50)
+  @ArrayUnique()
+  @Matches(OBJECT_ID_PATTERN, { each: true, message: 'each site id must be a 24-hex id' })
+  siteIds?: string[];
+}
+
+/** POST /api/v5/workers/:workerId/deactivate and /reactivate. */
+export class WorkerStatusChangeDto {
+  @ApiProperty({ example: 'left for another contractor' })
+  @IsString()
+  @Length(3, 500)
+  reason!: string;
 }
 
 export class WorkerEnrollmentCodeResponse {
@@ -217,6 +241,13 @@ export class ListWorkersQuery extends WorkforcePageQuery {
   @IsOptional()
   @Matches(OBJECT_ID_PATTERN, { message: 'siteId must be a 24-hex id' })
   siteId?: string;
+  @ApiPropertyOptional({
+    enum: ['active', 'inactive'],
+    description: 'Only workers with this status (inactive: deactivated, they left)',
+  })
+  @IsOptional()
+  @IsIn(['active', 'inactive'], { message: 'status must be active or inactive' })
+  status?: 'active' | 'inactive';
 }
 
 export class SiteView {
@@ -241,7 +272,15 @@ export class WorkerView {
   @ApiProperty() workerId!: string;
   @ApiProperty() name!: string;
   @ApiProperty({ example: '+919810000001', description: PHONE_OUT }) phone!: string;
-  @ApiProperty({ type: [String] }) siteIds!: string[];
+  @ApiProperty({ type: [String], description: SITE_IDS_OUT }) siteIds!: string[];
+  @ApiProperty({
+    enum: ['active', 'inactive'],
+    description:
+      'inactive: deactivated (the worker left): its phones get no token and sync nothing (403 worker_inactive), its phone number is free for another worker; its history and timesheets stay',
+  })
+  status!: 'active' | 'inactive';
+  @ApiPropertyOptional({ description: 'When the worker was last deactivated or reactivated' })
+  statusChangedAt?: string;
   @ApiProperty() trustScore!: number;
   @ApiProperty({ enum: ['admin', 'thekedar'], description: 'Who created the worker' })
   sponsorKind!: string;
@@ -249,6 +288,23 @@ export class WorkerView {
   thekedarId?: string;
   @ApiPropertyOptional() trustInheritedUntil?: string;
   @ApiProperty() createdAt!: string;
+}
+
+export class WorkerEventView {
+  @ApiProperty({ enum: ['deactivated', 'reactivated', 'sites_changed'] }) action!: string;
+  @ApiProperty({ example: 'admin:3f2a9c1d0b7e' }) actor!: string;
+  @ApiPropertyOptional() reason?: string;
+  @ApiPropertyOptional({ type: [String], description: 'sites_changed: the sites after it' })
+  siteIds?: string[];
+  @ApiProperty() at!: string;
+}
+
+export class WorkerDetailView extends WorkerView {
+  @ApiProperty({
+    type: [WorkerEventView],
+    description: 'Its status and site changes, oldest first',
+  })
+  events!: WorkerEventView[];
 }
 
 export class ThekedarIdParam {

@@ -6,7 +6,7 @@ import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { EnrollmentCode, PhoneTaken, Worker } from '../../domain/workforce';
 import { WorkforceError } from '../../workforce.errors';
 import { workforceAdapters } from './workforce-persistence';
-import { WorkforceRepository } from './workforce.repository';
+import { WorkerAudit, WorkforceRepository } from './workforce.repository';
 
 const t0 = new Date('2026-01-01T00:00:00.000Z');
 let phones = 0;
@@ -21,8 +21,14 @@ function worker(siteIds: string[]): Worker {
     siteIds,
     trustScore: 50,
     sponsor: { kind: 'admin', actor: 'admin:000000000000' },
+    status: 'active',
     createdAt: t0,
   };
+}
+
+/** Who makes a change, and when (each call another event id). */
+function audit(reason?: string): WorkerAudit {
+  return { id: newId(), actor: 'admin:000000000000', at: t0, ...(reason ? { reason } : {}) };
 }
 
 function code(personId: string, hash = newId(), expiresAt = new Date('2026-02-01T00:00:00Z')) {
@@ -52,6 +58,7 @@ async function insertLegacyMongoWorkers(
       ...WorkforceMongoMapper.workerToPersistence(w, code(w.id), claimPhone(w)),
     };
     delete doc.phoneClaimsForm;
+    delete doc.status; // workers had none before statuses either
     if (before === 'claims') delete doc.phoneClaims;
     return doc;
   });
@@ -171,18 +178,20 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     const a = worker([site]);
     const b = worker([site]);
     for (const w of [a, b]) await sut().createWorker(w, code(w.id));
-    const refused = await sut().updateWorker(b.id, { phone: a.phone, name: 'B' });
+    const refused = await sut().updateWorker(b.id, { phone: a.phone, name: 'B' }, audit());
     expect(refused).toMatchObject({ workerId: a.id, claim: `site:${site}|${a.phone}` });
     expect(await sut().findWorkerById(b.id)).toEqual(b);
     // a's number moves: its old one is free for b, and a holds the new one
-    expect(await sut().updateWorker(a.id, { phone: '+91 70000 00001' })).toMatchObject({
+    expect(await sut().updateWorker(a.id, { phone: '+91 70000 00001' }, audit())).toMatchObject({
       phone: '+91 70000 00001',
     });
-    expect(await sut().updateWorker(b.id, { phone: a.phone })).toMatchObject({ phone: a.phone });
+    expect(await sut().updateWorker(b.id, { phone: a.phone }, audit())).toMatchObject({
+      phone: a.phone,
+    });
     const late = { ...worker([site]), phone: '+917000000001' };
     expect(await sut().createWorker(late, code(late.id))).toMatchObject({ workerId: a.id });
     // the same number written otherwise is no change of claims
-    expect(await sut().updateWorker(a.id, { phone: '+91-70000-00001' })).toMatchObject({
+    expect(await sut().updateWorker(a.id, { phone: '+91-70000-00001' }, audit())).toMatchObject({
       phone: '+91-70000-00001',
     });
   });
@@ -195,7 +204,8 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     let churning = true;
     const churn = (async () => {
       // the holder's phone moves from one number to the other and back, over and over
-      for (let i = 0; churning; i++) await sut().updateWorker(holder.id, { phone: [p, q][i % 2] });
+      for (let i = 0; churning; i++)
+        await sut().updateWorker(holder.id, { phone: [p, q][i % 2] }, audit());
     })();
     const errors: unknown[] = [];
     try {
@@ -208,9 +218,13 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
           if (r.status === 'rejected') errors.push(r.reason);
           else if (r.value === undefined) {
             // stored: moved away, so the holder can keep churning
-            await sut().updateWorker(attempts[i].id, {
-              phone: `+91 71000 ${100000 + round * 4 + i}`,
-            });
+            await sut().updateWorker(
+              attempts[i].id,
+              {
+                phone: `+91 71000 ${100000 + round * 4 + i}`,
+              },
+              audit(),
+            );
           }
         }
       }
@@ -251,8 +265,12 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
       const parked = { ...newer, phone: '+91 00000 00000' };
       for (const w of [older, parked, free])
         expect(await sut().createWorker(w, code(w.id))).toBeUndefined();
+      // the schema of then: no claims (version 5), no statuses nor worker events (version 7)
       s.db.exec(`DELETE FROM worker_phone_claims;
         DROP TABLE worker_phone_claims;
+        DROP TABLE worker_events;
+        ALTER TABLE workers DROP COLUMN status;
+        ALTER TABLE workers DROP COLUMN status_changed_at;
         DELETE FROM schema_migrations WHERE scope = 'device-trust.workforce' AND version >= 5;`);
       s.db.prepare('UPDATE workers SET phone = ? WHERE id = ?').run(newer.phone, newer.id);
     } else {
@@ -272,7 +290,9 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
       there.phone = older.phone;
       expect(await repo.createWorker(there, code(there.id))).toMatchObject({ workerId: newer.id });
       // given a phone of its own, the duplicate holds its claims
-      expect(await repo.updateWorker(newer.id, { phone: '+91 70000 12345' })).toMatchObject({
+      expect(
+        await repo.updateWorker(newer.id, { phone: '+91 70000 12345' }, audit()),
+      ).toMatchObject({
         phone: '+91 70000 12345',
       });
       const late = worker([site]);
@@ -355,7 +375,7 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
       expect(await holderOf([newId()], '+919876543210', crew)).toBe(e.id);
       expect(await holderOf([s1], '55555')).toBe(d.id);
       // given a number of its own, the later worker holds its claims
-      await repo.updateWorker(b.id, { phone: '+917000055555' });
+      await repo.updateWorker(b.id, { phone: '+917000055555' }, audit());
       expect(await holderOf([s1], '+917000055555')).toBe(b.id);
     } finally {
       await booted.close();
@@ -594,14 +614,14 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
   it("should change a worker's name and phone, only the fields given", async () => {
     const w = worker([newId()]);
     await sut().createWorker(w, code(w.id));
-    expect(await sut().updateWorker(w.id, { phone: '+91 90000 11111' })).toEqual({
+    expect(await sut().updateWorker(w.id, { phone: '+91 90000 11111' }, audit())).toEqual({
       ...w,
       phone: '+91 90000 11111',
     });
     const renamed = { ...w, name: 'Sita Kumari', phone: '+91 90000 11111' };
-    expect(await sut().updateWorker(w.id, { name: 'Sita Kumari' })).toEqual(renamed);
+    expect(await sut().updateWorker(w.id, { name: 'Sita Kumari' }, audit())).toEqual(renamed);
     expect(await sut().findWorkerById(w.id)).toEqual(renamed);
-    expect(await sut().updateWorker(newId(), { name: 'X' })).toBeUndefined();
+    expect(await sut().updateWorker(newId(), { name: 'X' }, audit())).toBeUndefined();
   });
 
   it("should change a site's name and geofence, only the fields given, keeping its time zone", async () => {
@@ -619,5 +639,135 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     expect(await sut().updateSite(site.id, { name: 'B' })).toEqual({ ...moved, name: 'B' });
     expect(await sut().findSitesByIds([site.id])).toEqual([{ ...moved, name: 'B' }]);
     expect(await sut().updateSite(newId(), { name: 'X' })).toBeUndefined();
+  });
+
+  describe("a worker's sites and status", () => {
+    /** Another worker with `w`'s phone at `siteIds`: what the store answers its creation. */
+    async function samePhone(w: Worker, siteIds: string[]) {
+      const other = { ...worker(siteIds), phone: w.phone };
+      return { other, taken: await sut().createWorker(other, code(other.id)) };
+    }
+
+    it('should claim the phone at a site added and release it at a site removed, with one event', async () => {
+      const [a, b] = [newId(), newId()];
+      const w = worker([a]);
+      await sut().createWorker(w, code(w.id));
+      const moved = await sut().updateWorker(w.id, { siteIds: [b] }, audit());
+      expect(moved).toEqual({ ...w, siteIds: [b] });
+      expect(await sut().findWorkerById(w.id)).toEqual({ ...w, siteIds: [b] });
+      // the phone is free at A now, and held at B
+      expect((await samePhone(w, [a])).taken).toBeUndefined();
+      expect((await samePhone(w, [b])).taken).toMatchObject({ workerId: w.id });
+      expect(await sut().listWorkers({ limit: 10, siteId: b })).toContainEqual(moved);
+      expect(await sut().listWorkers({ limit: 10, siteId: a })).not.toContainEqual(
+        expect.objectContaining({ id: w.id }),
+      );
+      const events = await sut().listWorkerEvents(w.id);
+      expect(events).toEqual([
+        {
+          id: expect.any(String),
+          workerId: w.id,
+          action: 'sites_changed',
+          actor: 'admin:000000000000',
+          siteIds: [b],
+          at: t0,
+        },
+      ]);
+      // the same sites again (another order): nothing to record
+      await sut().updateWorker(w.id, { siteIds: [b] }, audit());
+      expect(await sut().listWorkerEvents(w.id)).toHaveLength(1);
+    });
+
+    it('should change nothing when another worker has the phone at a site added', async () => {
+      const [a, b] = [newId(), newId()];
+      const w = worker([a]);
+      await sut().createWorker(w, code(w.id));
+      const { other } = await samePhone(w, [b]);
+      const refused = await sut().updateWorker(w.id, { siteIds: [b], name: 'Moved' }, audit());
+      expect(refused).toBeInstanceOf(PhoneTaken);
+      expect(refused).toMatchObject({ workerId: other.id, claim: `site:${b}|${w.phone}` });
+      expect(await sut().findWorkerById(w.id)).toEqual(w);
+      // it still holds A, and no event was recorded
+      expect((await samePhone(w, [a])).taken).toMatchObject({ workerId: w.id });
+      expect(await sut().listWorkerEvents(w.id)).toEqual([]);
+    });
+
+    it("should release a deactivated worker's claims and take them again on reactivation, each an event", async () => {
+      const site = newId();
+      const w = worker([site]);
+      await sut().createWorker(w, code(w.id));
+      const at = new Date('2026-01-05T00:00:00.000Z');
+      const off = await sut().setWorkerStatus(w.id, 'inactive', {
+        id: newId(),
+        actor: 'admin:1',
+        reason: 'left',
+        at,
+      });
+      const inactive = { ...w, status: 'inactive', statusChangedAt: at };
+      expect(off).toEqual(inactive);
+      expect(await sut().findWorkerById(w.id)).toEqual(inactive);
+      // again: as it is, no second event
+      expect(await sut().setWorkerStatus(w.id, 'inactive', audit('again'))).toEqual(inactive);
+      expect(await sut().listWorkers({ limit: 10, status: 'inactive' })).toContainEqual(inactive);
+      expect(await sut().listWorkers({ limit: 10, status: 'active' })).not.toContainEqual(
+        expect.objectContaining({ id: w.id }),
+      );
+      expect(await sut().listWorkers({ limit: 10, siteId: site, status: 'inactive' })).toEqual([
+        inactive,
+      ]);
+
+      // its number is free at its site: a new worker takes it; reactivating is then refused
+      const { other, taken } = await samePhone(w, [site]);
+      expect(taken).toBeUndefined();
+      const refused = await sut().setWorkerStatus(w.id, 'active', audit('back'));
+      expect(refused).toMatchObject({ workerId: other.id, claim: `site:${site}|${w.phone}` });
+      expect(await sut().findWorkerById(w.id)).toEqual(inactive);
+
+      // an inactive worker's phone changes its record only; reactivated, it claims the new one
+      const changed = await sut().updateWorker(w.id, { phone: '+919999900001' }, audit());
+      expect(changed).toEqual({ ...inactive, phone: '+919999900001' });
+      const back = await sut().setWorkerStatus(w.id, 'active', audit('back'));
+      expect(back).toEqual({ ...w, phone: '+919999900001', statusChangedAt: t0 });
+      expect((await samePhone({ ...w, phone: '+919999900001' }, [site])).taken).toMatchObject({
+        workerId: w.id,
+      });
+      expect((await sut().listWorkerEvents(w.id)).map((e) => [e.action, e.reason])).toEqual([
+        ['deactivated', 'left'],
+        ['reactivated', 'back'],
+      ]);
+      expect(await sut().setWorkerStatus(newId(), 'inactive', audit())).toBeUndefined();
+    });
+
+    it("should release a thekedar's claim of a deactivated worker too", async () => {
+      const thekedarId = newId();
+      const w = { ...worker([newId()]), sponsor: { kind: 'thekedar', thekedarId } } as Worker;
+      await sut().createWorker(w, code(w.id));
+      const crewmate = { ...worker([newId()]), sponsor: w.sponsor, phone: w.phone };
+      expect(await sut().createWorker(crewmate, code(crewmate.id))).toMatchObject({
+        claim: `thekedar:${thekedarId}|${w.phone}`,
+      });
+      await sut().setWorkerStatus(w.id, 'inactive', audit('left'));
+      expect(await sut().createWorker(crewmate, code(crewmate.id))).toBeUndefined();
+    });
+
+    it('should boot on a store holding inactive workers without claiming their phones', async () => {
+      const site = newId();
+      const w = worker([site]);
+      await sut().createWorker(w, code(w.id));
+      await sut().setWorkerStatus(w.id, 'inactive', audit('left'));
+      const warn = jest.spyOn(Logger.prototype, 'warn');
+      const booted = await compileAdapter<WorkforceRepository>(store(), workforceAdapters);
+      try {
+        const again = { ...worker([site]), phone: w.phone };
+        expect(await booted.adapter.createWorker(again, code(again.id))).toBeUndefined();
+        const named = warn.mock.calls.flatMap(
+          ([fields]) => (fields as { workerIds?: string[] }).workerIds ?? [],
+        );
+        expect(named).not.toContain(w.id);
+      } finally {
+        warn.mockRestore();
+        await booted.close();
+      }
+    });
   });
 });

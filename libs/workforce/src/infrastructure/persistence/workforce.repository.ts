@@ -1,4 +1,13 @@
-import { EnrollmentCode, PhoneTaken, Site, Thekedar, Worker } from '../../domain/workforce';
+import {
+  EnrollmentCode,
+  PhoneTaken,
+  Site,
+  Thekedar,
+  Worker,
+  WorkerEvent,
+  WorkerEventAction,
+  WorkerStatus,
+} from '../../domain/workforce';
 
 export interface WorkforcePage {
   limit: number;
@@ -6,8 +15,38 @@ export interface WorkforcePage {
   afterId?: string;
 }
 
-/** What an operator may change of a worker (not its sites: timesheets are kept per site). */
-export type WorkerChanges = Partial<Pick<Worker, 'name' | 'phone'>>;
+/** What an operator may change of a worker (its status has its own write: setWorkerStatus). */
+export type WorkerChanges = Partial<Pick<Worker, 'name' | 'phone' | 'siteIds'>>;
+
+/** Who changes a worker, when (and why): the audit event of the change is made of it. */
+export interface WorkerAudit {
+  /** The event's id. */
+  id: string;
+  actor: string;
+  reason?: string;
+  at: Date;
+}
+
+/** The event `audit` records of `action` on a worker (`siteIds`: its sites after a change). */
+export function workerEventOf(
+  audit: WorkerAudit,
+  workerId: string,
+  action: WorkerEventAction,
+  siteIds?: string[],
+): WorkerEvent {
+  return {
+    id: audit.id,
+    workerId,
+    action,
+    actor: audit.actor,
+    ...(audit.reason !== undefined ? { reason: audit.reason } : {}),
+    ...(siteIds ? { siteIds: [...siteIds] } : {}),
+    at: audit.at,
+  };
+}
+
+/** A workers' listing: with `siteId`, those assigned to it; with `status`, those in it. */
+export type WorkerListing = WorkforcePage & { siteId?: string; status?: WorkerStatus };
 
 /** What an operator may change of a site (not its time zone: it would move every worker-day). */
 export type SiteChanges = Partial<Pick<Site, 'name' | 'geo' | 'radiusM'>>;
@@ -18,8 +57,8 @@ export abstract class WorkforceRepository {
   /** Sites in id order (ids are time-ordered ObjectIds: oldest first). */
   abstract listSites(page: WorkforcePage): Promise<Site[]>;
   abstract listThekedars(page: WorkforcePage): Promise<Thekedar[]>;
-  /** Workers in id order; with `siteId`, only those assigned to that site. */
-  abstract listWorkers(page: WorkforcePage & { siteId?: string }): Promise<Worker[]>;
+  /** Workers in id order; with `siteId`, only those assigned to that site; with `status`, in it. */
+  abstract listWorkers(page: WorkerListing): Promise<Worker[]>;
   /** The sites among `ids` that exist (any order). */
   abstract findSitesByIds(ids: string[]): Promise<Site[]>;
   /** Up to `limit` site ids greater than `afterId`, ascending (walking every site, e.g. a rebuild). */
@@ -43,14 +82,32 @@ export abstract class WorkforceRepository {
   /** The workers among `ids` that exist (any order). */
   abstract findWorkersByIds(ids: string[]): Promise<Worker[]>;
   /**
-   * Sets the given fields; the worker as it is then, undefined when no worker has this id. A
-   * new phone moves the worker's claims in the same write; PhoneTaken, and nothing changed,
-   * when another worker holds one of them.
+   * Sets the given fields; the worker as it is then, undefined when no worker has this id. The
+   * worker's claims follow in the same write: a new phone moves them all, new sites claim the
+   * phone at each site added and release it at each site removed (an inactive worker holds
+   * none: its record changes alone); PhoneTaken, and nothing changed, when another worker holds
+   * one of them. Sites that change (as a set) are recorded as a `sites_changed` event of
+   * `audit` in that write.
    */
   abstract updateWorker(
     id: string,
     changes: WorkerChanges,
+    audit: WorkerAudit,
   ): Promise<Worker | PhoneTaken | undefined>;
+  /**
+   * Deactivates (`inactive`: its claims released) or reactivates (`active`: its claims taken
+   * again) the worker, with its `deactivated` / `reactivated` event of `audit`, in one write.
+   * PhoneTaken, and nothing changed, when another worker took one of its claims meanwhile; the
+   * worker unchanged, and no event, when it is in `status` already; undefined when no worker
+   * has this id.
+   */
+  abstract setWorkerStatus(
+    id: string,
+    status: WorkerStatus,
+    audit: WorkerAudit,
+  ): Promise<Worker | PhoneTaken | undefined>;
+  /** A worker's events (status and site changes), oldest first. */
+  abstract listWorkerEvents(workerId: string): Promise<WorkerEvent[]>;
   /** Sets the given fields; the site as it is then, undefined when no site has this id. */
   abstract updateSite(id: string, changes: SiteChanges): Promise<Site | undefined>;
   /**

@@ -24,11 +24,13 @@ export const PHONE_KEY_FUNCTION = 'workforce_phone_claim_key';
 /**
  * The workers holding fewer claims than their phone has (one per site, one more with a
  * thekedar): the duplicates from before claims, or from before they were keyed in E.164, left
- * without the claims an older worker holds. For the boot's report (101 at most).
+ * without the claims an older worker holds (an inactive worker holds none: not one of them).
+ * For the boot's report (101 at most).
  */
 export const UNCLAIMED_WORKERS_SQL = `
   SELECT w.id AS worker_id FROM workers w
-   WHERE json_array_length(w.site_ids) + (json_extract(w.sponsor, '$.kind') = 'thekedar')
+   WHERE w.status = 'active'
+     AND json_array_length(w.site_ids) + (json_extract(w.sponsor, '$.kind') = 'thekedar')
        > (SELECT count(*) FROM worker_phone_claims p WHERE p.worker_id = w.id)
    ORDER BY w.id LIMIT 101`;
 
@@ -117,6 +119,25 @@ export const WORKFORCE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       INSERT OR IGNORE INTO worker_phone_claims (claim, worker_id)
         SELECT claim, worker_id FROM (${workerClaimsSql(`${PHONE_KEY_FUNCTION}(w.phone, w.id)`)})
         ORDER BY worker_id;
+    `,
+  },
+  {
+    version: 7,
+    name: "workers' status (a worker who left) and their audited status and site changes",
+    up: `
+      ALTER TABLE workers ADD COLUMN status TEXT NOT NULL DEFAULT 'active'
+        CHECK (status IN ('active', 'inactive'));
+      ALTER TABLE workers ADD COLUMN status_changed_at TEXT;
+      CREATE TABLE worker_events (
+        id TEXT PRIMARY KEY,
+        worker_id TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('deactivated', 'reactivated', 'sites_changed')),
+        actor TEXT NOT NULL,
+        reason TEXT,
+        site_ids TEXT,
+        at TEXT NOT NULL
+      );
+      CREATE INDEX worker_events_worker ON worker_events (worker_id);
     `,
   },
 ];

@@ -5,7 +5,10 @@ import {
   Site,
   Thekedar,
   Worker,
+  WorkerEvent,
+  WorkerEventAction,
   WorkerSponsor,
+  WorkerStatus,
 } from '../../../../domain/workforce';
 import {
   EnrollmentCodeDocument,
@@ -13,6 +16,7 @@ import {
   SiteDocument,
   ThekedarDocument,
   WorkerDocument,
+  WorkerEventDocument,
 } from '../schemas/workforce.schema';
 
 export class WorkforceMongoMapper {
@@ -60,8 +64,27 @@ export class WorkforceMongoMapper {
       trustScore: doc.trustScore,
       sponsor: doc.sponsor as unknown as WorkerSponsor,
       trustInheritedUntil: doc.trustInheritedUntil ? new Date(doc.trustInheritedUntil) : undefined,
+      status: (doc.status as WorkerStatus | undefined) ?? 'active',
+      ...(doc.statusChangedAt ? { statusChangedAt: new Date(doc.statusChangedAt) } : {}),
       createdAt: new Date(doc.createdAt),
     };
+  }
+
+  static workerEventToDomain(doc: WorkerEventDocument, workerId: string): WorkerEvent {
+    return {
+      id: doc.id,
+      workerId,
+      action: doc.action as WorkerEventAction,
+      actor: doc.actor,
+      ...(doc.reason !== undefined && doc.reason !== null ? { reason: doc.reason } : {}),
+      ...(doc.siteIds ? { siteIds: [...doc.siteIds] } : {}),
+      at: new Date(doc.at),
+    };
+  }
+
+  static workerEventToPersistence(e: WorkerEvent): WorkerEventDocument {
+    const { workerId: _workerId, ...rest } = e;
+    return rest;
   }
 
   /** `phoneKey`: the phone's claim key (`PhoneNumbers.claimKey`): its claims are keyed in E.164. */
@@ -70,14 +93,16 @@ export class WorkforceMongoMapper {
     enrollment: EnrollmentCode,
     phoneKey: string,
   ): WorkerDocument {
-    const { id, sponsor, ...rest } = w;
+    const { id, sponsor, statusChangedAt, ...rest } = w;
+    const claims = phoneClaims(w, phoneKey);
     return {
       _id: id,
       sponsor: { ...sponsor },
       ...rest,
+      ...(statusChangedAt ? { statusChangedAt } : {}),
       enrollment: WorkforceMongoMapper.enrollmentToPersistence(enrollment),
-      phoneClaims: phoneClaims(w, phoneKey),
-      phoneClaimsForm: PHONE_CLAIMS_FORM,
+      // none (an inactive worker): no field, never an empty array (see WorkerDocument)
+      ...(claims.length > 0 ? { phoneClaims: claims, phoneClaimsForm: PHONE_CLAIMS_FORM } : {}),
     };
   }
 

@@ -6,12 +6,19 @@ import {
   PhoneTaken,
   phoneClaims,
   Site,
+  sameSites,
+  statusAction,
   Thekedar,
   Worker,
+  WorkerEvent,
+  WorkerStatus,
 } from '../../../../domain/workforce';
 import {
   SiteChanges,
+  WorkerAudit,
   WorkerChanges,
+  WorkerListing,
+  workerEventOf,
   WorkforcePage,
   WorkforceRepository,
 } from '../../workforce.repository';
@@ -30,8 +37,17 @@ import {
   WorkerSchema,
 } from '../schemas/workforce.schema';
 
-/** Every field but the embedded enrollment codes and the claims: what a person read needs. */
-const PERSON_FIELDS = { enrollment: 0, spentEnrollments: 0, phoneClaims: 0 } as const;
+/** Every field but the embedded enrollment codes, claims and events: what a person read needs. */
+const PERSON_FIELDS = { enrollment: 0, spentEnrollments: 0, phoneClaims: 0, events: 0 } as const;
+
+/** A worker with its claims: what a change of its phone, sites or status reads first. */
+const CLAIM_FIELDS = { enrollment: 0, spentEnrollments: 0, events: 0 } as const;
+
+/** A worker that left (WorkerStatus `inactive`); an absent status is `active`. */
+const INACTIVE = 'inactive';
+
+/** A change of a worker that found it changed by another write since it was read. */
+const CHANGED_MEANWHILE = Symbol('changed meanwhile');
 
 type WithEnrollment = { _id: string; enrollment: EnrollmentCodeDocument };
 type WithSpentEnrollments = { _id: string; spentEnrollments?: EnrollmentCodeDocument[] };
@@ -48,8 +64,11 @@ const CLAIM_ATTEMPTS = 3;
 /** Workers stored before claims that get theirs in one read and one bulk write, at boot. */
 const CLAIM_PAGE = 500;
 
-/** A worker stored before phones were claimed (and the duplicates left without claims). */
-const UNCLAIMED = { phoneClaims: { $exists: false } };
+/**
+ * A worker stored before phones were claimed (and the duplicates left without claims); not an
+ * inactive worker, which holds none on purpose.
+ */
+const UNCLAIMED = { phoneClaims: { $exists: false }, status: { $ne: INACTIVE } };
 
 /** A worker whose claims were keyed as its phone was typed (before they were keyed in E.164). */
 const KEYED_AS_TYPED = { phoneClaims: { $exists: true }, phoneClaimsForm: { $exists: false } };
@@ -265,9 +284,10 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     return docs.map(Mapper.thekedarToDomain);
   }
 
-  async listWorkers(page: WorkforcePage & { siteId?: string }): Promise<Worker[]> {
+  async listWorkers(page: WorkerListing): Promise<Worker[]> {
     const filter: Record<string, unknown> = { _id: { $gt: page.afterId ?? '' } };
     if (page.siteId) filter.siteIds = page.siteId;
+    if (page.status) filter.status = page.status === INACTIVE ? INACTIVE : { $ne: INACTIVE };
     const docs = await this.workers
       .find(filter, PERSON_FIELDS)
       .sort({ _id: 1 })
@@ -345,27 +365,104 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     return docs.map(Mapper.workerToDomain);
   }
 
-  async updateWorker(id: string, changes: WorkerChanges): Promise<Worker | PhoneTaken | undefined> {
-    const set: Partial<WorkerDocument> = {};
-    if (changes.name !== undefined) set.name = changes.name;
-    const write = async (): Promise<Worker | undefined> => {
-      const doc = await this.workers
-        .findOneAndUpdate({ _id: id }, { $set: set }, { new: true, projection: PERSON_FIELDS })
-        .lean<WorkerDocument>();
-      return doc ? Mapper.workerToDomain(doc) : undefined;
-    };
-    if (changes.phone === undefined) return write();
-    const current = await this.workers.findById(id, PERSON_FIELDS).lean<WorkerDocument>();
-    if (!current) return undefined;
-    set.phone = changes.phone;
-    // the claims follow the phone in the same single-document write (sites and sponsor
-    // never change); the unique index refuses a claim another worker holds
-    set.phoneClaims = phoneClaims(
-      Mapper.workerToDomain(current),
-      this.phones.claimKey(changes.phone),
-    );
-    set.phoneClaimsForm = PHONE_CLAIMS_FORM;
-    return this.claiming(set.phoneClaims, id, write);
+  async updateWorker(
+    id: string,
+    changes: WorkerChanges,
+    audit: WorkerAudit,
+  ): Promise<Worker | PhoneTaken | undefined> {
+    return this.changeWorker(id, (before) => {
+      const after: Worker = { ...before, ...changes };
+      const set: Record<string, unknown> = {};
+      if (changes.name !== undefined) set.name = changes.name;
+      if (changes.phone !== undefined) set.phone = changes.phone;
+      if (changes.siteIds !== undefined) set.siteIds = [...changes.siteIds];
+      const moved = changes.siteIds !== undefined && !sameSites(before.siteIds, changes.siteIds);
+      const event = moved ? workerEventOf(audit, id, 'sites_changed', changes.siteIds) : undefined;
+      return { after, set, event };
+    });
+  }
+
+  async setWorkerStatus(
+    id: string,
+    status: WorkerStatus,
+    audit: WorkerAudit,
+  ): Promise<Worker | PhoneTaken | undefined> {
+    return this.changeWorker(id, (before) => {
+      if (before.status === status) return undefined;
+      return {
+        after: { ...before, status },
+        set: { status, statusChangedAt: audit.at },
+        event: workerEventOf(audit, id, statusAction(status)),
+      };
+    });
+  }
+
+  async listWorkerEvents(workerId: string): Promise<WorkerEvent[]> {
+    const doc = await this.workers
+      .findById(workerId, { events: 1 })
+      .lean<Pick<WorkerDocument, '_id' | 'events'>>();
+    return (doc?.events ?? []).map((e) => Mapper.workerEventToDomain(e, workerId));
+  }
+
+  /**
+   * A change of a worker as one single-document write, conditional on the phone, sites and
+   * status `plan` was given (another change in between: read again and planned again). `plan`
+   * says what the worker becomes (`after`), the fields to set and the event to record, or
+   * undefined for nothing to change. The claims follow (as SQLite's `moveClaims`): a new phone
+   * takes all of the new number's; otherwise what differs moves (a site added or a
+   * reactivation claims, a site removed or a deactivation releases) and what the worker holds
+   * stays, so a worker stored before claims keeps the ones it has. The unique index refuses a
+   * claim another worker holds: PhoneTaken, nothing changed.
+   */
+  private async changeWorker(
+    id: string,
+    plan: (
+      before: Worker,
+    ) => { after: Worker; set: Record<string, unknown>; event?: WorkerEvent } | undefined,
+  ): Promise<Worker | PhoneTaken | undefined> {
+    for (let attempt = 0; attempt < REPLACE_ATTEMPTS; attempt++) {
+      const current = await this.workers.findById(id, CLAIM_FIELDS).lean<WorkerDocument>();
+      if (!current) return undefined;
+      const before = Mapper.workerToDomain(current);
+      const change = plan(before);
+      if (!change) return before;
+      const { after, event } = change;
+      const target = phoneClaims(after, this.phones.claimKey(after.phone));
+      let claims: string[];
+      if (after.phone !== before.phone) claims = target;
+      else {
+        const full = new Set(phoneClaims(before, this.phones.claimKey(before.phone)));
+        const kept = new Set(target);
+        claims = [
+          ...(current.phoneClaims ?? []).filter((c) => !full.has(c) || kept.has(c)),
+          ...target.filter((c) => !full.has(c)),
+        ];
+      }
+      const update: Record<string, unknown> = { $set: { ...change.set } };
+      if (!sameSites(claims, current.phoneClaims ?? [])) {
+        if (claims.length > 0) {
+          Object.assign(update.$set as object, CLAIMED(claims));
+        } else update.$unset = { phoneClaims: 1, phoneClaimsForm: 1 };
+      }
+      if (event) update.$push = { events: Mapper.workerEventToPersistence(event) };
+      const filter = {
+        _id: id,
+        phone: current.phone,
+        siteIds: current.siteIds,
+        status: current.status ?? { $exists: false },
+      };
+      const write = async (): Promise<Worker | typeof CHANGED_MEANWHILE> => {
+        const doc = await this.workers
+          .findOneAndUpdate(filter, update, { new: true, projection: PERSON_FIELDS })
+          .lean<WorkerDocument>();
+        return doc ? Mapper.workerToDomain(doc) : CHANGED_MEANWHILE;
+      };
+      const held = new Set(current.phoneClaims ?? []);
+      const taking = claims.filter((c) => !held.has(c));
+      const result = taking.length > 0 ? await this.claiming(taking, id, write) : await write();
+      if (result !== CHANGED_MEANWHILE) return result;
+    }
+    throw new Error(`worker ${id} changed ${REPLACE_ATTEMPTS} times while being changed`);
   }
 
   async updateSite(id: string, changes: SiteChanges): Promise<Site | undefined> {

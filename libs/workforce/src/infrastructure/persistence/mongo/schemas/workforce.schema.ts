@@ -41,6 +41,18 @@ export const ThekedarSchema = SchemaFactory.createForClass(ThekedarDocument);
 ThekedarSchema.index({ 'enrollment.codeHash': 1 }, { unique: true });
 ThekedarSchema.index({ 'spentEnrollments.codeHash': 1 }, { sparse: true });
 
+/** A worker's audited status or site change (WorkerEvent), embedded in the worker. */
+@Schema({ _id: false, versionKey: false })
+export class WorkerEventDocument {
+  @Prop({ required: true }) id!: string;
+  @Prop({ required: true }) action!: string;
+  @Prop({ required: true }) actor!: string;
+  @Prop() reason?: string;
+  @Prop({ type: [String], default: undefined }) siteIds?: string[];
+  @Prop({ required: true }) at!: Date;
+}
+export const WorkerEventSchema = SchemaFactory.createForClass(WorkerEventDocument);
+
 @Schema({ collection: 'workers', versionKey: false })
 export class WorkerDocument {
   @Prop({ type: String, required: true }) _id!: string;
@@ -50,8 +62,13 @@ export class WorkerDocument {
   @Prop({ required: true }) trustScore!: number;
   @Prop({ type: Object, required: true }) sponsor!: Record<string, string>;
   @Prop() trustInheritedUntil?: Date;
+  /** `active` or `inactive` (WorkerStatus); absent on a worker stored before statuses: active. */
+  @Prop() status?: string;
+  @Prop() statusChangedAt?: Date;
   @Prop({ required: true }) createdAt!: Date;
   @Prop({ type: EnrollmentCodeSchema, required: true }) enrollment!: EnrollmentCodeDocument;
+  /** Its status and site changes, oldest first (rare: pushed in the write that changes it). */
+  @Prop({ type: [WorkerEventSchema], default: undefined }) events?: WorkerEventDocument[];
   /**
    * The worker's earlier codes that were spent (which device each registered), kept when a new
    * code takes `enrollment`'s place, as SQLite keeps them; unused codes are dropped.

@@ -4,7 +4,10 @@ import {
   Site,
   Thekedar,
   Worker,
+  WorkerEvent,
+  WorkerEventAction,
   WorkerSponsor,
+  WorkerStatus,
 } from '../../../../domain/workforce';
 
 export interface SiteRow {
@@ -33,7 +36,19 @@ export interface WorkerRow {
   trust_score: number;
   sponsor: string;
   trust_inherited_until: string | null;
+  status: string;
+  status_changed_at: string | null;
   created_at: string;
+}
+
+export interface WorkerEventRow {
+  id: string;
+  worker_id: string;
+  action: string;
+  actor: string;
+  reason: string | null;
+  site_ids: string | null;
+  at: string;
 }
 
 export interface EnrollmentRow {
@@ -100,7 +115,33 @@ export class WorkforceSqliteMapper {
       trustInheritedUntil: row.trust_inherited_until
         ? new Date(row.trust_inherited_until)
         : undefined,
+      status: row.status as WorkerStatus,
+      ...(row.status_changed_at ? { statusChangedAt: new Date(row.status_changed_at) } : {}),
       createdAt: new Date(row.created_at),
+    };
+  }
+
+  static workerEventToDomain(row: WorkerEventRow): WorkerEvent {
+    return {
+      id: row.id,
+      workerId: row.worker_id,
+      action: row.action as WorkerEventAction,
+      actor: row.actor,
+      ...(row.reason !== null ? { reason: row.reason } : {}),
+      ...(row.site_ids !== null ? { siteIds: JSON.parse(row.site_ids) as string[] } : {}),
+      at: new Date(row.at),
+    };
+  }
+
+  static workerEventToPersistence(e: WorkerEvent): WorkerEventRow {
+    return {
+      id: e.id,
+      worker_id: e.workerId,
+      action: e.action,
+      actor: e.actor,
+      reason: e.reason ?? null,
+      site_ids: e.siteIds ? JSON.stringify(e.siteIds) : null,
+      at: e.at.toISOString(),
     };
   }
 
@@ -113,6 +154,8 @@ export class WorkforceSqliteMapper {
       trust_score: w.trustScore,
       sponsor: JSON.stringify(w.sponsor),
       trust_inherited_until: w.trustInheritedUntil?.toISOString() ?? null,
+      status: w.status,
+      status_changed_at: w.statusChangedAt?.toISOString() ?? null,
       created_at: w.createdAt.toISOString(),
     };
   }

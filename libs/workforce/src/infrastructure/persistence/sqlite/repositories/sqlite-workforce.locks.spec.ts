@@ -45,6 +45,7 @@ function worker(phone: string): Worker {
     siteIds: [newId()],
     trustScore: 50,
     sponsor: { kind: 'admin', actor: 'admin:000000000000' },
+    status: 'active',
     createdAt: t0,
   };
 }
@@ -81,7 +82,13 @@ describe('SqliteWorkforceRepository with another process writing the file', () =
     const w = worker('+91 98100 00002');
     await repo.createWorker(w, code(w.id));
     let holder = await holdWriteLock(store.path, 300);
-    expect(await repo.updateWorker(w.id, { phone: '+91 98100 00003' })).toMatchObject({
+    expect(
+      await repo.updateWorker(
+        w.id,
+        { phone: '+91 98100 00003' },
+        { id: newId(), actor: 'admin:test', at: t0 },
+      ),
+    ).toMatchObject({
       phone: '+91 98100 00003',
     });
     expect(await exited(holder)).toBe(0);

@@ -1,26 +1,39 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
+import {
+  LimitedStatement,
+  LimitedStatements,
+  SqliteStoreHandle,
+  SqliteWriteTurns,
+} from '@app/persistence';
 import {
   EnrollmentCode,
   PhoneTaken,
   phoneClaims,
   Site,
   Thekedar,
+  sameSites,
+  statusAction,
   Worker,
+  WorkerEvent,
+  WorkerStatus,
 } from '../../../../domain/workforce';
 import { PhoneNumbers } from '../../../../domain/phone-number';
 import { workforceConfig, WorkforceSettings } from '../../../../workforce.config';
 import {
   SiteChanges,
+  WorkerAudit,
   WorkerChanges,
+  WorkerListing,
   WorkforcePage,
   WorkforceRepository,
+  workerEventOf,
 } from '../../workforce.repository';
 import {
   EnrollmentRow,
   SiteRow,
   ThekedarRow,
+  WorkerEventRow,
   WorkerRow,
   WorkforceSqliteMapper as Mapper,
 } from '../mappers/workforce.mapper';
@@ -41,8 +54,8 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   private readonly sitePage: LimitedStatement<[string], SiteRow>;
   private readonly siteIdPage: LimitedStatement<[string], { id: string }>;
   private readonly thekedarPage: LimitedStatement<[string], ThekedarRow>;
-  private readonly workerPage: LimitedStatement<[string], WorkerRow>;
-  private readonly siteWorkerPage: LimitedStatement<[string, string], WorkerRow>;
+  /** The workers' listings, by filter shape (`workerListSql`). */
+  private readonly workerPages: LimitedStatements<WorkerRow>;
   /** `findSitesByIds`' statements, by the number of ids (prepared on first use). */
   private readonly sitesByIds = new Map<number, Statement<string[], SiteRow>>();
   /** `findWorkerById`'s statement (prepared on first use). */
@@ -76,8 +89,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     this.sitePage = new LimitedStatement(this.db, SITE_LIST_SQL);
     this.siteIdPage = new LimitedStatement(this.db, SITE_ID_LIST_SQL);
     this.thekedarPage = new LimitedStatement(this.db, THEKEDAR_LIST_SQL);
-    this.workerPage = new LimitedStatement(this.db, WORKER_LIST_SQL);
-    this.siteWorkerPage = new LimitedStatement(this.db, SITE_WORKER_LIST_SQL);
+    this.workerPages = new LimitedStatements(this.db);
   }
 
   async createSite(site: Site): Promise<void> {
@@ -110,11 +122,12 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     return this.thekedarPage.all([page.afterId ?? ''], page.limit).map(Mapper.thekedarToDomain);
   }
 
-  async listWorkers(page: WorkforcePage & { siteId?: string }): Promise<Worker[]> {
-    const rows = page.siteId
-      ? this.siteWorkerPage.all([page.afterId ?? '', page.siteId], page.limit)
-      : this.workerPage.all([page.afterId ?? ''], page.limit);
-    return rows.map(Mapper.workerToDomain);
+  async listWorkers(page: WorkerListing): Promise<Worker[]> {
+    const params: string[] = [page.afterId ?? ''];
+    if (page.siteId) params.push(page.siteId);
+    if (page.status) params.push(page.status);
+    const sql = workerListSql({ site: !!page.siteId, status: !!page.status });
+    return this.workerPages.all(sql, params, page.limit).map(Mapper.workerToDomain);
   }
 
   async listSiteIds(afterId: string, limit: number): Promise<string[]> {
@@ -146,8 +159,10 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
 
   async createWorker(worker: Worker, enrollment: EnrollmentCode): Promise<PhoneTaken | undefined> {
     const insert = this.db.prepare(
-      `INSERT INTO workers (id, name, phone, site_ids, trust_score, sponsor, trust_inherited_until, created_at)
-       VALUES (@id, @name, @phone, @site_ids, @trust_score, @sponsor, @trust_inherited_until, @created_at)`,
+      `INSERT INTO workers (id, name, phone, site_ids, trust_score, sponsor, trust_inherited_until,
+         status, status_changed_at, created_at)
+       VALUES (@id, @name, @phone, @site_ids, @trust_score, @sponsor, @trust_inherited_until,
+         @status, @status_changed_at, @created_at)`,
     );
     return this.turns.write(
       this.immediate(() => {
@@ -232,8 +247,8 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   }
 
   async findWorkerById(id: string): Promise<Worker | undefined> {
-    // the trust score of every sync reads its worker: prepared once
-    const row = (this.workerById ??= this.db.prepare('SELECT * FROM workers WHERE id = ?')).get(id);
+    // every sync reads its worker (its sites, its status, its trust): prepared once
+    const row = this.readWorker(id);
     return row ? Mapper.workerToDomain(row) : undefined;
   }
 
@@ -246,28 +261,104 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     return rows.map(Mapper.workerToDomain);
   }
 
-  async updateWorker(id: string, changes: WorkerChanges): Promise<Worker | PhoneTaken | undefined> {
+  async updateWorker(
+    id: string,
+    changes: WorkerChanges,
+    audit: WorkerAudit,
+  ): Promise<Worker | PhoneTaken | undefined> {
     const update = this.db.prepare(
-      'UPDATE workers SET name = coalesce(?, name), phone = coalesce(?, phone) WHERE id = ?',
+      `UPDATE workers SET name = coalesce(?, name), phone = coalesce(?, phone),
+         site_ids = coalesce(?, site_ids) WHERE id = ?`,
     );
-    const read = this.db.prepare<[string], WorkerRow>('SELECT * FROM workers WHERE id = ?');
-    const release = this.db.prepare('DELETE FROM worker_phone_claims WHERE worker_id = ?');
+    const siteIds = changes.siteIds ? JSON.stringify(changes.siteIds) : null;
     return this.turns.write(
       this.immediate((): Worker | PhoneTaken | undefined => {
-        const before = read.get(id);
-        if (!before) return undefined;
-        if (changes.phone !== undefined) {
-          const key = this.phones.claimKey(changes.phone);
-          const claims = phoneClaims(Mapper.workerToDomain(before), key);
-          const taken = this.takenAmong(claims, id);
-          if (taken) return taken;
-          release.run(id);
-          for (const claim of claims) this.insertClaim.run(claim, id);
+        const row = this.readWorker(id);
+        if (!row) return undefined;
+        const before = Mapper.workerToDomain(row);
+        const after: Worker = { ...before, ...changes };
+        const taken = this.moveClaims(before, after);
+        if (taken) return taken;
+        update.run(changes.name ?? null, changes.phone ?? null, siteIds, id);
+        if (changes.siteIds && !sameSites(before.siteIds, changes.siteIds)) {
+          this.insertEvent(workerEventOf(audit, id, 'sites_changed', changes.siteIds));
         }
-        update.run(changes.name ?? null, changes.phone ?? null, id);
-        return Mapper.workerToDomain(read.get(id)!);
+        return Mapper.workerToDomain(this.readWorker(id)!);
       }),
     );
+  }
+
+  async setWorkerStatus(
+    id: string,
+    status: WorkerStatus,
+    audit: WorkerAudit,
+  ): Promise<Worker | PhoneTaken | undefined> {
+    const update = this.db.prepare(
+      'UPDATE workers SET status = ?, status_changed_at = ? WHERE id = ?',
+    );
+    return this.turns.write(
+      this.immediate((): Worker | PhoneTaken | undefined => {
+        const row = this.readWorker(id);
+        if (!row) return undefined;
+        const before = Mapper.workerToDomain(row);
+        if (before.status === status) return before;
+        const taken = this.moveClaims(before, { ...before, status });
+        if (taken) return taken;
+        update.run(status, audit.at.toISOString(), id);
+        this.insertEvent(workerEventOf(audit, id, statusAction(status)));
+        return Mapper.workerToDomain(this.readWorker(id)!);
+      }),
+    );
+  }
+
+  async listWorkerEvents(workerId: string): Promise<WorkerEvent[]> {
+    return this.db
+      .prepare<[string], WorkerEventRow>(WORKER_EVENTS_SQL)
+      .all(workerId)
+      .map(Mapper.workerEventToDomain);
+  }
+
+  private readWorker(id: string): WorkerRow | undefined {
+    return (this.workerById ??= this.db.prepare('SELECT * FROM workers WHERE id = ?')).get(id);
+  }
+
+  private insertEvent(event: WorkerEvent): void {
+    this.db
+      .prepare(
+        `INSERT INTO worker_events (id, worker_id, action, actor, reason, site_ids, at)
+         VALUES (@id, @worker_id, @action, @actor, @reason, @site_ids, @at)`,
+      )
+      .run(Mapper.workerEventToPersistence(event));
+  }
+
+  /**
+   * Inside a write transaction: the worker's claims from `before`'s to `after`'s. A new phone
+   * gives up every claim and takes all of the new number's; otherwise only what differs moves
+   * (a site added is claimed, a site removed released; a deactivation releases all, a
+   * reactivation claims all), so a worker stored before claims keeps the ones it holds. The
+   * first claim to take that another worker holds is the answer, and nothing is written.
+   */
+  private moveClaims(before: Worker, after: Worker): PhoneTaken | undefined {
+    const newKey = this.phones.claimKey(after.phone);
+    const target = phoneClaims(after, newKey);
+    if (after.phone !== before.phone) {
+      const taken = this.takenAmong(target, after.id);
+      if (taken) return taken;
+      this.db.prepare('DELETE FROM worker_phone_claims WHERE worker_id = ?').run(after.id);
+      for (const claim of target) this.insertClaim.run(claim, after.id);
+      return undefined;
+    }
+    const held = new Set(phoneClaims(before, this.phones.claimKey(before.phone)));
+    const added = target.filter((c) => !held.has(c));
+    const kept = new Set(target);
+    const taken = this.takenAmong(added, after.id);
+    if (taken) return taken;
+    const release = this.db.prepare(
+      'DELETE FROM worker_phone_claims WHERE claim = ? AND worker_id = ?',
+    );
+    for (const claim of held) if (!kept.has(claim)) release.run(claim, after.id);
+    for (const claim of added) this.insertClaim.run(claim, after.id);
+    return undefined;
   }
 
   async updateSite(id: string, changes: SiteChanges): Promise<Site | undefined> {
@@ -332,9 +423,22 @@ export const SITE_LIST_SQL = 'SELECT * FROM sites WHERE id > ? ORDER BY id LIMIT
 export const SITE_ID_LIST_SQL = 'SELECT id FROM sites WHERE id > ? ORDER BY id LIMIT ?';
 export const THEKEDAR_LIST_SQL = 'SELECT * FROM thekedars WHERE id > ? ORDER BY id LIMIT ?';
 export const WORKER_LIST_SQL = 'SELECT * FROM workers WHERE id > ? ORDER BY id LIMIT ?';
+
+/**
+ * The workers' listing for its filters (parameters: after, then the site, then the status, then
+ * the limit); unfiltered it is WORKER_LIST_SQL, by site SITE_WORKER_LIST_SQL.
+ */
+export function workerListSql(filters: { site: boolean; status: boolean }): string {
+  const where = ['id > ?'];
+  if (filters.site) where.push(SITE_FILTER);
+  if (filters.status) where.push('status = ?');
+  return `SELECT * FROM workers WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`;
+}
+
+const SITE_FILTER = 'EXISTS (SELECT 1 FROM json_each(workers.site_ids) WHERE value = ?)';
+/** A worker's events in the order they were written (exported for the plan test). */
+export const WORKER_EVENTS_SQL = 'SELECT * FROM worker_events WHERE worker_id = ? ORDER BY rowid';
 /** A person's unused codes, dropped when a new one is issued (exported for the plan test). */
 export const ENROLLMENT_REVOKE_SQL = `DELETE FROM enrollment_codes
   WHERE person_kind = ? AND person_id = ? AND used_at IS NULL`;
-export const SITE_WORKER_LIST_SQL = `SELECT * FROM workers WHERE id > ?
-    AND EXISTS (SELECT 1 FROM json_each(workers.site_ids) WHERE value = ?)
-  ORDER BY id LIMIT ?`;
+export const SITE_WORKER_LIST_SQL = workerListSql({ site: true, status: false });

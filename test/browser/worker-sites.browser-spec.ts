@@ -1,0 +1,122 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildConsole } from '../../scripts/build-console';
+import { http, startTestApp, TestApp } from '../support/test-app';
+import { nextPhoneNumber } from '../support/worker-client';
+import { Browser, CHROMIUM, chromiumPresent, ConsoleTab, launchBrowser } from './console-driver';
+
+jest.setTimeout(120_000);
+
+const suite = chromiumPresent ? describe : describe.skip;
+const title = chromiumPresent
+  ? "console: a worker's sites and status in Chromium (browser)"
+  : `console: a worker's sites and status in Chromium (browser) (skipped: no Chromium at ${CHROMIUM})`;
+
+/**
+ * The worker page's admin controls, through the REST API only: change the sites, deactivate
+ * with a reason, reactivate; the workers list shows the status and filters by it.
+ */
+suite(title, () => {
+  let t: TestApp;
+  let browser: Browser;
+  let consoleDir: string;
+  let tab: ConsoleTab;
+
+  beforeAll(async () => {
+    consoleDir = await buildConsole(mkdtempSync(join(tmpdir(), 'mdai-console-build-')));
+    t = await startTestApp({ CONSOLE_DIR: consoleDir });
+    browser = await launchBrowser();
+    tab = await ConsoleTab.open(browser, t.baseUrl);
+    await tab.signIn(t.keys.admin);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
+  });
+
+  const site = async (name: string) => {
+    const res = await http(t.baseUrl, 'POST', '/api/v5/sites', {
+      key: t.keys.admin,
+      body: { name, geo: { lat: 28.6139, lng: 77.209 }, radiusM: 150 },
+    });
+    return res.body.siteId as string;
+  };
+  const worker = async (workerId: string) =>
+    (await http(t.baseUrl, 'GET', `/api/v5/workers/${workerId}`, { key: t.keys.admin })).body;
+
+  it("should move a worker to another site, deactivate and reactivate it, each with the API's answer shown", async () => {
+    const a = await site('Tower A');
+    const b = await site('Tower B');
+    const created = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+      key: t.keys.admin,
+      body: { name: 'Sita Devi', phone: nextPhoneNumber(), siteIds: [a] },
+    });
+    const workerId = created.body.workerId as string;
+
+    await tab.goto(`#/workers/${workerId}`);
+    const sites = tab.page.locator('form', {
+      has: tab.page.getByRole('button', { name: 'Save sites' }),
+    });
+    await sites.getByLabel('Tower B').waitFor();
+    expect(await sites.getByLabel('Tower A').isChecked()).toBe(true);
+    await sites.getByLabel('Tower A').uncheck();
+    await sites.getByLabel('Tower B').check();
+    await sites.getByRole('button', { name: 'Save sites' }).click();
+    await tab.page.locator('table', { hasText: 'sites changed' }).waitFor();
+    expect((await worker(workerId)).siteIds).toEqual([b]);
+    await tab.check('worker-sites');
+
+    await tab.page.getByLabel('Reason to deactivate').fill('left for another contractor');
+    await tab.page.getByRole('button', { name: 'Deactivate worker' }).click();
+    await tab.page.getByRole('button', { name: 'Reactivate worker' }).waitFor();
+    expect((await worker(workerId)).status).toBe('inactive');
+    expect(await tab.page.locator('[data-status]').innerText()).toMatch(
+      /^inactive \(left\) since /,
+    );
+    expect(await tab.page.locator('table', { hasText: 'Worker history' }).innerText()).toContain(
+      'left for another contractor',
+    );
+
+    // the list shows the status and filters by it
+    await tab.goto('#/workforce');
+    await tab.page.getByLabel('Status').selectOption('inactive');
+    const row = tab.page.locator('table tbody tr', { hasText: 'Sita Devi' });
+    await row.waitFor();
+    expect(await row.innerText()).toContain('inactive');
+    await tab.page.getByLabel('Status').selectOption('active');
+    await tab.page.getByText('No workers here yet.').waitFor();
+
+    await tab.goto(`#/workers/${workerId}`);
+    await tab.page.getByLabel('Reason to reactivate').fill('back for the monsoon');
+    await tab.page.getByRole('button', { name: 'Reactivate worker' }).click();
+    await tab.page.getByRole('button', { name: 'Deactivate worker' }).waitFor();
+    expect((await worker(workerId)).status).toBe('active');
+  });
+
+  it('should show the refusal of a site whose claim another worker holds, and change nothing', async () => {
+    const a = await site('Tower C');
+    const b = await site('Tower D');
+    const phone = nextPhoneNumber();
+    const first = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+      key: t.keys.admin,
+      body: { name: 'Meena', phone, siteIds: [a] },
+    });
+    await http(t.baseUrl, 'POST', '/api/v5/workers', {
+      key: t.keys.admin,
+      body: { name: 'Meena K', phone, siteIds: [b] },
+    });
+    const workerId = first.body.workerId as string;
+    await tab.goto(`#/workers/${workerId}`);
+    const sites = tab.page.locator('form', {
+      has: tab.page.getByRole('button', { name: 'Save sites' }),
+    });
+    await sites.getByLabel('Tower D').check();
+    await sites.getByRole('button', { name: 'Save sites' }).click();
+    const refused = await tab.shownError();
+    expect(refused.code).toBe('worker_exists');
+    expect((await worker(workerId)).siteIds).toEqual([a]);
+  });
+});
