@@ -32,8 +32,7 @@ export function checkSyncRequest(body: unknown, maxPackets: number): SyncRequest
     throw invalid(errors);
   }
   if (!Array.isArray(packets)) {
-    // the DTO's checks in the order they are written: nested, array
-    if (!isObjectLike(packets)) errors.push(notNested('packets'));
+    // a value of the wrong type is told only its type check (the ValidationPipe's rule)
     errors.push({ field: 'packets', message: 'must be an array' });
     if (isObjectLike(packets)) checkPacket(packets, 'packets', errors);
     throw invalid(errors);
@@ -72,13 +71,7 @@ function checkPacket(packet: unknown, field: string, errors: FieldError[]): void
   if (signature === undefined || signature === null) {
     errors.push(required(`${field}.signature`));
   } else if (typeof signature !== 'string') {
-    errors.push(
-      { field: `${field}.signature`, message: 'must be a string' },
-      {
-        field: `${field}.signature`,
-        message: `must be shorter than or equal to ${MAX_SIGNATURE} characters`,
-      },
-    );
+    errors.push({ field: `${field}.signature`, message: 'must be a string' });
   } else if (signature.length > MAX_SIGNATURE) {
     errors.push({
       field: `${field}.signature`,
