@@ -86,7 +86,7 @@ describe("a worker's sites and status (e2e)", () => {
     );
 
   describe('PATCH /api/v5/workers/:workerId siteIds', () => {
-    it("should move a worker from A to B: the phone's next token carries B, a packet for A is refused from the move on (the old token too), B is accepted, A's timesheets keep the old days", async () => {
+    it("should move a worker from A to B: the phone's next token carries B, a packet recorded at A from the move on is refused (the old token too) and one recorded before it accepted, B is accepted, A's timesheets keep the old days", async () => {
       const a = (await createSite(t.baseUrl, admin(), 'Asia/Kolkata')).siteId;
       const b = (await createSite(t.baseUrl, admin(), 'Asia/Kolkata')).siteId;
       const { worker, phone } = await workerWithPhone([a], '2026-03-01T00:00:00.000Z');
@@ -116,10 +116,24 @@ describe("a worker's sites and status (e2e)", () => {
         },
       ]);
 
-      // the old token (still valid, naming A) no longer carries A: the server's word is the worker's
-      const old = await syncBatch(t.baseUrl, phone.token, [unsynced, punchAt(phone, b)]);
+      // the old token (still valid, naming A): what was recorded at A before the move is the
+      // worker's (an offline phone syncs late: no punch lost), the day's punches sent again are
+      // duplicates; at A after the move, or at B under a token without B, is refused
+      clock.advance(2 * 3_600_000);
+      const old = await syncBatch(t.baseUrl, phone.token, [
+        unsynced,
+        ...dayAtA,
+        punchAt(phone, a),
+        punchAt(phone, b),
+      ]);
       expect(old.status).toBe(200);
-      expect(resultsOf(old)).toEqual(['rejected:site_not_allowed', 'rejected:site_not_allowed']);
+      expect(resultsOf(old)).toEqual([
+        'accepted',
+        'duplicate',
+        'duplicate',
+        'rejected:site_not_allowed',
+        'rejected:site_not_allowed',
+      ]);
       // the next refresh carries B; with it B is accepted and A refused
       const refreshed = await refresh(phone);
       expect(refreshed.status).toBe(200);
@@ -237,9 +251,26 @@ describe("a worker's sites and status (e2e)", () => {
         statusChangedAt: clock.now().toISOString(),
         siteIds: [site],
       });
-      // the token is still valid: the sync is refused all the same, and so is a new token
+      // the token is still valid: what was recorded before the deactivation is taken (an
+      // offline phone syncs late: no punch lost), what was recorded after is refused, without
+      // a fraud event; a batch of nothing but such packets is refused, and so is a new token
+      const beforeLeaving = punchAt(phone, site);
+      clock.advance(2 * 3_600_000);
+      const mixed = await syncBatch(t.baseUrl, phone.token, [beforeLeaving, punchAt(phone, site)]);
+      expect([mixed.status, ...resultsOf(mixed)]).toEqual([
+        200,
+        'accepted',
+        'rejected:worker_inactive',
+      ]);
       const sync = await syncBatch(t.baseUrl, phone.token, [punchAt(phone, site)]);
       expect([sync.status, sync.body.code]).toEqual([403, 'worker_inactive']);
+      const fraud = await http(
+        t.baseUrl,
+        'GET',
+        `/api/v5/fraud/events?deviceId=${phone.deviceId}`,
+        { key: admin() },
+      );
+      expect(fraud.body).toEqual([]);
       const token = await refresh(phone);
       expect([token.status, token.body.code]).toEqual([403, 'worker_inactive']);
       const enroll = await http(t.baseUrl, 'POST', '/api/v5/device/register', {
@@ -330,6 +361,7 @@ describe("a worker's sites and status (e2e)", () => {
       const still = await read(worker.workerId);
       expect(still.body.status).toBe('inactive');
       expect(still.body.events.map((e: any) => e.action)).toEqual(['deactivated']);
+      clock.advance(2 * 3_600_000); // a punch recorded after the deactivation
       const sync = await syncBatch(t.baseUrl, phone.token, [punchAt(phone, site)]);
       expect([sync.status, sync.body.code]).toEqual([403, 'worker_inactive']);
 

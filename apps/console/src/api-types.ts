@@ -396,7 +396,7 @@ export interface PacketResultView {
   packetId: string;
   status: 'accepted' | 'duplicate' | 'rejected';
   /** Why it was rejected (with status rejected); each is also a fraud event */
-  reason?: 'malformed_packet' | 'device_mismatch' | 'invalid_signature' | 'worker_mismatch' | 'site_not_allowed' | 'timestamp_in_future' | 'timestamp_too_old' | 'outside_token_window' | 'packet_id_conflict';
+  reason?: 'malformed_packet' | 'device_mismatch' | 'invalid_signature' | 'worker_mismatch' | 'site_not_allowed' | 'timestamp_in_future' | 'timestamp_too_old' | 'outside_token_window' | 'packet_id_conflict' | 'worker_inactive';
   /** With reason malformed_packet or invalid_signature: what is wrong with the packet, e.g. "signature must be 64 lowercase hex characters" (for invalid_signature only that it does not verify) */
   detail?: string;
   seq?: number;
@@ -407,7 +407,7 @@ export interface PacketResultView {
 
 export const PacketResultViewStatusValues = ['accepted', 'duplicate', 'rejected'] as const;
 
-export const PacketResultViewReasonValues = ['malformed_packet', 'device_mismatch', 'invalid_signature', 'worker_mismatch', 'site_not_allowed', 'timestamp_in_future', 'timestamp_too_old', 'outside_token_window', 'packet_id_conflict'] as const;
+export const PacketResultViewReasonValues = ['malformed_packet', 'device_mismatch', 'invalid_signature', 'worker_mismatch', 'site_not_allowed', 'timestamp_in_future', 'timestamp_too_old', 'outside_token_window', 'packet_id_conflict', 'worker_inactive'] as const;
 
 export interface PayrollView {
   siteId: string;

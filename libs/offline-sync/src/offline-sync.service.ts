@@ -14,6 +14,7 @@ import { WorkforceService } from '@app/workforce';
 import {
   AttendanceHistory,
   FraudEventInput,
+  FraudEventType,
   FraudService,
   PacketObservation,
   SiteGeofence,
@@ -29,6 +30,7 @@ import {
 import { KnownLinks } from './infrastructure/persistence/attendance-log.repository';
 import { AttendancePayload, SignedPacket } from './domain/attendance-packet';
 import { PacketCheck } from './domain/packet-check';
+import { WorkerStanding } from './domain/worker-standing';
 import {
   INVALID_SIGNATURE_DETAIL,
   PacketResult,
@@ -117,7 +119,7 @@ export class OfflineSyncService {
     }
     const claims = await this.authenticate(bearer, now);
     const device = await this.activeDevice(claims);
-    const sites = await this.currentSites(device);
+    const standing = await this.workerStanding(device, packets);
     const trust = await this.trust.score(device, request, now);
     const floor = await this.trust.enforceFloor(device, trust, request, now);
     if (floor === 'blocked') {
@@ -143,8 +145,19 @@ export class OfflineSyncService {
     // shape and HMAC of every packet (on the worker threads), then each packet judged in order
     const checked = await this.checks.check(packets, secret);
     const verdicts = packets.map((packet, i) =>
-      this.judge(packet, checked[i], claims, sites, meta, now),
+      this.judge(packet, checked[i], claims, standing, meta, now),
     );
+    if (
+      standing?.inactive &&
+      verdicts.every((v) => v.kind === 'rejected' && v.reason === 'worker_inactive')
+    ) {
+      // nothing recorded while the worker was active: the batch is refused as a whole
+      this.logger.log({ deviceId: device.deviceId }, 'Sync refused: worker inactive');
+      throw new OfflineSyncError(
+        'worker_inactive',
+        "This phone's worker was deactivated: packets recorded since are not accepted until an admin reactivates the worker",
+      );
+    }
     const signed =
       packets.length > 0 &&
       verdicts.every((v) => v.kind === 'rejected' && v.reason === 'invalid_signature');
@@ -201,7 +214,8 @@ export class OfflineSyncService {
       }
       if (verdict.kind !== 'rejected') continue; // judge gives candidates and rejections only
       results.push(rejectionOf(verdict));
-      fraudEvents.push(this.fraudOf(verdict, claims)!);
+      const event = this.fraudOf(verdict, claims);
+      if (event) fraudEvents.push(event);
     }
     // decided: the ledger holds the accepted ones whatever happens after this
     const outcome = summarize(results);
@@ -299,23 +313,24 @@ export class OfflineSyncService {
   }
 
   /**
-   * The sites the device's worker has now (the server's word, read once per batch: a token
-   * names the sites of its issuing, and an admin may have removed one since), or undefined for a
-   * device of no worker record (a thekedar's phone): its token's sites alone. A deactivated
-   * worker's phone syncs nothing: 403 worker_inactive (not a fraud event: a worker who left).
+   * The standing of the device's worker (WorkerStanding: its sites and status now, and their
+   * changes when a packet of the batch needs them: one more read, only then), or undefined for
+   * a device of no worker record (a thekedar's phone): its token's sites alone.
    */
-  private async currentSites(device: WorkerDevice): Promise<ReadonlySet<string> | undefined> {
+  private async workerStanding(
+    device: WorkerDevice,
+    packets: SignedPacket[],
+  ): Promise<WorkerStanding | undefined> {
     if (device.user.kind !== 'worker') return undefined;
     const worker = await this.workforce.findWorker(device.user.id);
     if (!worker) return undefined;
-    if (worker.status === 'inactive') {
-      this.logger.log({ deviceId: device.deviceId }, 'Sync refused: worker inactive');
-      throw new OfflineSyncError(
-        'worker_inactive',
-        "This phone's worker was deactivated: its packets are not accepted until an admin reactivates the worker",
-      );
-    }
-    return new Set(worker.siteIds);
+    const now = { siteIds: worker.siteIds, inactive: worker.status === 'inactive' };
+    const packetSites = packets.map(
+      (p) => (p?.payload as { siteId?: unknown } | undefined)?.siteId,
+    );
+    return WorkerStanding.needsHistory(now, packetSites)
+      ? WorkerStanding.of(now, await this.workforce.eventsOf(worker.id))
+      : WorkerStanding.of(now);
   }
 
   private async refuseBlocked(device: WorkerDevice, workerId: string): Promise<never> {
@@ -338,7 +353,7 @@ export class OfflineSyncService {
     packet: SignedPacket,
     check: PacketCheck,
     claims: OfflineTokenClaims,
-    sites: ReadonlySet<string> | undefined,
+    standing: WorkerStanding | undefined,
     meta: AttendanceMeta,
     now: Date,
   ): Verdict {
@@ -361,9 +376,17 @@ export class OfflineSyncService {
       return rejectedAs(p, 'worker_mismatch', 'packet workerId is not the token worker');
     if (!claims.siteIds.includes(p.siteId))
       return rejectedAs(p, 'site_not_allowed', 'the token does not allow this site');
-    if (sites && !sites.has(p.siteId))
-      return rejectedAs(p, 'site_not_allowed', 'the worker is no longer assigned to this site');
     const at = check.atMs;
+    const issuedAt = claims.notBefore.getTime();
+    // the worker's standing when the packet was recorded (an offline phone syncs late)
+    if (standing && !standing.activeAt(at, issuedAt))
+      return rejectedAs(p, 'worker_inactive', 'the worker was deactivated before this packet');
+    if (standing && !standing.hadSite(p.siteId, at, issuedAt))
+      return rejectedAs(
+        p,
+        'site_not_allowed',
+        'the worker was no longer assigned to this site when this packet was recorded',
+      );
     const skewMs = this.tokenSettings.maxClockSkewSeconds * 1000;
     if (at > now.getTime() + skewMs)
       return rejectedAs(
@@ -463,14 +486,15 @@ export class OfflineSyncService {
    * A rejection as a fraud event, filed under the token's device and worker (who really sent
    * it); what the packet claimed, when it differs, is in the detail.
    */
+  /** The fraud event of a rejection; none for a worker who left (not a fraud). */
   private fraudOf(verdict: Verdict, claims: OfflineTokenClaims): FraudEventInput | undefined {
-    if (verdict.kind !== 'rejected') return undefined;
+    if (verdict.kind !== 'rejected' || verdict.reason === 'worker_inactive') return undefined;
     const claimed: string[] = [];
     const p = verdict.payload;
     if (p && p.workerId !== claims.workerId) claimed.push(`workerId ${clip(p.workerId)}`);
     if (p && p.deviceId !== claims.deviceId) claimed.push(`deviceId ${clip(p.deviceId)}`);
     return {
-      type: verdict.reason,
+      type: verdict.reason as FraudEventType,
       deviceId: claims.deviceId,
       workerId: claims.workerId,
       siteId: p?.siteId,

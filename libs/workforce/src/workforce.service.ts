@@ -317,6 +317,11 @@ export class WorkforceService {
     return worker;
   }
 
+  /** A worker's status and site changes, oldest first (none for an unknown worker). */
+  eventsOf(workerId: string): Promise<WorkerEvent[]> {
+    return this.workforce.listWorkerEvents(workerId);
+  }
+
   /** A worker's status and site changes, oldest first; 404 worker_not_found. */
   async workerEvents(workerId: string): Promise<{ worker: Worker; events: WorkerEvent[] }> {
     const worker = await this.workforce.findWorkerById(workerId);

@@ -1,18 +1,20 @@
 import { FraudEventType } from '@app/fraud';
 
 /** Why a packet was not accepted. Each reason is also recorded as a fraud event of that type. */
-export type RejectionReason = Extract<
-  FraudEventType,
-  | 'malformed_packet'
-  | 'device_mismatch'
-  | 'invalid_signature'
-  | 'worker_mismatch'
-  | 'site_not_allowed'
-  | 'timestamp_in_future'
-  | 'timestamp_too_old'
-  | 'outside_token_window'
-  | 'packet_id_conflict'
->;
+export type RejectionReason =
+  | Extract<
+      FraudEventType,
+      | 'malformed_packet'
+      | 'device_mismatch'
+      | 'invalid_signature'
+      | 'worker_mismatch'
+      | 'site_not_allowed'
+      | 'timestamp_in_future'
+      | 'timestamp_too_old'
+      | 'outside_token_window'
+      | 'packet_id_conflict'
+    >
+  | 'worker_inactive';
 
 /** Proof that a packet's link is in its site's log, against the batch's checkpoint of that site. */
 export interface PacketReceipt {
@@ -53,6 +55,7 @@ export const REJECTION_REASONS: readonly RejectionReason[] = [
   'timestamp_too_old',
   'outside_token_window',
   'packet_id_conflict',
+  'worker_inactive',
 ];
 
 /** What the sender is told of an `invalid_signature`: that it does not verify, nothing more. */
