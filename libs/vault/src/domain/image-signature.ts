@@ -11,6 +11,9 @@ const SIGNATURES: Readonly<Record<string, readonly (number | null)[]>> = {
   'image/webp': [...ascii('RIFF'), null, null, null, null, ...ascii('WEBP')],
 };
 
+/** The longest signature's length: no more of a body's start is looked at. */
+const LONGEST = Math.max(...Object.values(SIGNATURES).map((s) => s.length));
+
 function ascii(text: string): number[] {
   return [...text].map((c) => c.charCodeAt(0));
 }
@@ -60,7 +63,8 @@ export async function checkedImage(
       break;
     }
     pulled.push(next.value);
-    head = Buffer.concat([head, bufferOf(next.value)]);
+    // the bytes the signature spans only (a first piece may be 64 KiB)
+    head = Buffer.concat([head, bufferOf(next.value).subarray(0, LONGEST - head.length)]);
     verdict = signatureOf(contentType, head);
   }
   if (verdict !== 'match') return undefined;
