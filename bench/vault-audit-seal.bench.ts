@@ -131,7 +131,8 @@ async function rigOf(name: string, child: BenchChild): Promise<Rig> {
   const stored = await call(
     `${base}/api/v5/vault`,
     'POST',
-    { 'x-api-key': ADMIN, 'content-type': 'image/jpeg' },
+    // bytes, not an image: the vault checks a JPEG's signature
+    { 'x-api-key': ADMIN, 'content-type': 'application/octet-stream' },
     { agent, body: randomBytes(4096) },
   );
   if (stored.status !== 201) throw new Error(`${name}: upload answered ${stored.status}`);

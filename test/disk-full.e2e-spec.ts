@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
 import { http, startTestApp, TestApp } from './support/test-app';
+import { jpegBytes } from './support/image-bytes';
 
 /**
  * Item 6 of issue 12: a full (or read-only) disk under DATA_DIR gives 507 storage_full /
@@ -90,7 +91,7 @@ describeMounted('a full disk under DATA_DIR (e2e)', () => {
     const phone = await enrollPhone(t.baseUrl, t.keys.admin);
     const before = signPacket(phone);
     expect((await syncBatch(t.baseUrl, phone.token, [before])).body.accepted).toBe(1);
-    const image = randomBytes(40_000);
+    const image = jpegBytes(40_000);
     const stored = await http(t.baseUrl, 'POST', '/api/v5/vault', {
       key: t.keys.admin,
       rawBody: image,
@@ -113,7 +114,7 @@ describeMounted('a full disk under DATA_DIR (e2e)', () => {
     expect(site.body.message).toMatch(/no storage space/);
     const upload = await http(t.baseUrl, 'POST', '/api/v5/vault', {
       key: t.keys.admin,
-      rawBody: randomBytes(200_000),
+      rawBody: jpegBytes(200_000),
       headers: { 'content-type': 'image/jpeg' },
     });
     // the vault writes its audit record before anything else: with no space that write fails

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { http, startTestApp, TestApp } from './support/test-app';
+import { jpegBytes } from './support/image-bytes';
 
 /**
  * The vault's disk is a dependency like the store: when the uploads directory cannot be
@@ -27,7 +28,7 @@ describe('vault storage health (e2e)', () => {
   const upload = () =>
     http(t.baseUrl, 'POST', '/api/v5/vault', {
       key: t.keys.admin,
-      rawBody: Buffer.alloc(128, 1),
+      rawBody: jpegBytes(128, 1),
       headers: { 'content-type': 'image/jpeg' },
     });
 

@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import { TestKiosk } from './support/kiosk';
 import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
 import { http, startTestApp, TestApp } from './support/test-app';
+import { jpegBytes, pngBytes } from './support/image-bytes';
 
 /**
  * The HTTP conventions every route shares (docs/architecture.md, "HTTP conventions"): answers
@@ -23,7 +24,7 @@ describe('HTTP conventions (e2e)', () => {
     expect(recorded.accepted).toBe(1);
     const stored = await http(t.baseUrl, 'POST', '/api/v5/vault', {
       key: t.keys.admin,
-      rawBody: Buffer.from('not really a jpeg'),
+      rawBody: jpegBytes(64),
       headers: { 'content-type': 'image/jpeg' },
     });
     expect(stored.status).toBe(201);
@@ -93,8 +94,11 @@ describe('HTTP conventions (e2e)', () => {
 
   describe('request body types', () => {
     const site = { name: 'Tower C', geo: { lat: 28.6, lng: 77.2 }, radiusM: 100 };
-    const send = (path: string, body: string | undefined, headers: Record<string, string>) =>
-      http(t.baseUrl, 'POST', path, { key: t.keys.admin, rawBody: body, headers });
+    const send = (
+      path: string,
+      body: string | Buffer | undefined,
+      headers: Record<string, string>,
+    ) => http(t.baseUrl, 'POST', path, { key: t.keys.admin, rawBody: body, headers });
 
     it.each([
       ['text/plain', 'text/plain'],
@@ -115,7 +119,7 @@ describe('HTTP conventions (e2e)', () => {
 
     it('should answer 415 to a body without a Content-Type on a JSON route', async () => {
       // fetch sends a Buffer body without a Content-Type
-      const res = await send('/api/v5/sites', Buffer.from(JSON.stringify(site)) as never, {});
+      const res = await send('/api/v5/sites', Buffer.from(JSON.stringify(site)), {});
       expect([res.status, res.body.code, res.body.message]).toEqual([
         415,
         'unsupported_media_type',
@@ -159,7 +163,7 @@ describe('HTTP conventions (e2e)', () => {
       const res = await send('/api/v5/vault', 'plain words', { 'content-type': 'text/plain' });
       expect([res.status, res.body.code]).toEqual([415, 'unsupported_media_type']);
       expect(res.body.message).not.toContain('application/json');
-      const png = await send('/api/v5/vault', 'png bytes', { 'content-type': 'image/png' });
+      const png = await send('/api/v5/vault', pngBytes(64), { 'content-type': 'image/png' });
       expect(png.status).toBe(201);
     });
 

@@ -15,6 +15,7 @@ import {
 } from './support/tlog-check';
 import { enrollPhone, Phone, signPacket, syncBatch } from './support/worker-client';
 import { fill, rewriteChain, verifyLedger } from './support/ledger-client';
+import { jpegBytes } from './support/image-bytes';
 
 function withDb<T>(t: TestApp, work: (db: Database.Database) => T): T {
   const db = new Database(join(t.dataDir, 'mdai.sqlite'));
@@ -451,7 +452,7 @@ describe('ledger and vault audit when the witness file cannot be written (e2e)',
     block();
     const upload = await http(t.baseUrl, 'POST', '/api/v5/vault', {
       key: t.keys.admin,
-      rawBody: Buffer.alloc(64, 1),
+      rawBody: jpegBytes(64, 1),
       headers: { 'content-type': 'image/jpeg' },
     });
     expect([upload.status, upload.body.code]).toEqual([503, 'audit_unavailable']);

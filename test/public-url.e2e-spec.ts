@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { http, startTestApp, TestApp } from './support/test-app';
+import { jpegBytes } from './support/image-bytes';
 
 /** A raw HTTP request, so the test controls Host and X-Forwarded-* exactly as a proxy sends them. */
 function raw(
@@ -74,7 +75,7 @@ async function auditedIp(t: TestApp, headers: Record<string, string>): Promise<s
     'POST',
     '/api/v5/vault',
     { 'content-type': 'image/jpeg', 'x-api-key': t.keys.admin, ...headers },
-    Buffer.alloc(64, 7),
+    jpegBytes(64, 7),
   );
   expect(stored.status).toBe(201);
   const records = await http(t.baseUrl, 'GET', `/api/v5/vault/audit?fileId=${stored.body.fileId}`, {

@@ -1,4 +1,4 @@
-import { constants, privateDecrypt, randomBytes } from 'node:crypto';
+import { constants, privateDecrypt } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { SessionService } from '@app/session';
 import { generateKeyPairSync } from 'node:crypto';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
+import { jpegBytes } from './support/image-bytes';
 
 const masterKey = (byte: number) => Buffer.alloc(32, byte).toString('base64');
 
@@ -27,7 +28,7 @@ describe('reseal everything, then drop the old master key (e2e)', () => {
       startTestApp({ DATA_DIR: dataDir, VAULT_KEYS, TRUST_AUTO_BLOCK_FLOOR: '0' });
     t = await boot(`v1:${masterKey(1)}`);
     // one sealed value of each kind, all under v1
-    const image = randomBytes(2000);
+    const image = jpegBytes(2000);
     const fileId = (
       await http(t.baseUrl, 'POST', '/api/v5/vault', {
         key: t.keys.admin,

@@ -7,6 +7,9 @@ import { http, itOnSqliteFile } from './support/test-app';
 import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
 import { TestSocket } from './support/ws-client';
 
+/** The first bytes of a JPEG: an upload the vault takes, and stores as it streams. */
+const JPEG_START = Buffer.from([0xff, 0xd8, 0xff, 0xe0]);
+
 /**
  * SIGTERM on a server with a client that stopped sending in the middle of an upload: the
  * in-flight work gets SHUTDOWN_GRACE_MS, then the server cuts what is left and exits, rather
@@ -35,7 +38,7 @@ describe('graceful shutdown (real API process)', () => {
     >;
     const adminKey = secrets.ADMIN_API_KEYS.split(',')[0];
     const { port } = new URL(api.baseUrl);
-    // an upload that declares 1 MB and sends 3 bytes, then nothing (the client never closes)
+    // an upload that declares 1 MB and sends 4 bytes, then nothing (the client never closes)
     stalled = connect(Number(port), '127.0.0.1');
     const cut = new Promise<string>((resolve) => {
       let answer = '';
@@ -44,8 +47,10 @@ describe('graceful shutdown (real API process)', () => {
     });
     stalled.write(
       'POST /api/v5/vault HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
-        `x-api-key: ${adminKey}\r\ncontent-type: image/jpeg\r\ncontent-length: 1000000\r\n\r\nabc`,
+        `x-api-key: ${adminKey}\r\ncontent-type: image/jpeg\r\ncontent-length: 1000000\r\n\r\n`,
     );
+    // a JPEG's first bytes (the vault checks them before it stores anything)
+    stalled.write(JPEG_START);
     // the server has taken the request in: another request on its own connection is answered
     expect((await http(api.baseUrl, 'GET', '/health')).status).toBe(200);
 
@@ -98,8 +103,9 @@ describe('graceful shutdown is logged (real API process)', () => {
     stalled.write(
       'POST /api/v5/vault HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
         `x-api-key: ${secrets.ADMIN_API_KEYS.split(',')[0]}\r\n` +
-        'content-type: image/jpeg\r\ncontent-length: 1000000\r\n\r\nabc',
+        'content-type: image/jpeg\r\ncontent-length: 1000000\r\n\r\n',
     );
+    stalled.write(JPEG_START);
     expect((await http(api.baseUrl, 'GET', '/health')).status).toBe(200);
 
     const exited = new Promise<void>((resolve) => api.child.once('exit', () => resolve()));

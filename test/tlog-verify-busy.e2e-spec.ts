@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { describeReplicas, http, startTestApp, TestApp } from './support/test-app';
 import { enrollPhone, Phone } from './support/worker-client';
 import { fill, verifyLedger } from './support/ledger-client';
+import { jpegBytes } from './support/image-bytes';
 
 /** Small batches: many appends and seals while the verifier walks. */
 const BATCHES = 40;
@@ -40,7 +40,7 @@ const verifyAudit = async (t: TestApp) => {
 const upload = (t: TestApp) =>
   http(t.baseUrl, 'POST', '/api/v5/vault', {
     key: t.keys.admin,
-    rawBody: randomBytes(2048),
+    rawBody: jpegBytes(2048),
     headers: { 'content-type': 'image/jpeg' },
   });
 

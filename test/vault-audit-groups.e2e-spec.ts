@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { describeReplicas, http, startTestApp, TestApp } from './support/test-app';
 import {
   checkpointSignedBy,
@@ -6,6 +5,7 @@ import {
   leafOf,
   readCheckpointNote,
 } from './support/tlog-check';
+import { jpegBytes } from './support/image-bytes';
 
 /** Requests sent at once: reads, and refusals without a key or with another role's. */
 const AT_ONCE = 50;
@@ -19,7 +19,7 @@ interface Answer {
 async function upload(t: TestApp): Promise<string> {
   const res = await http(t.baseUrl, 'POST', '/api/v5/vault', {
     key: t.keys.admin,
-    rawBody: randomBytes(2000),
+    rawBody: jpegBytes(2000),
     headers: { 'content-type': 'image/jpeg' },
   });
   expect(res.status).toBe(201);

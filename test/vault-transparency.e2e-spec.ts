@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { request as httpRequest, Agent } from 'node:http';
 import { join } from 'node:path';
 import { auditRecordHash } from '@app/vault';
@@ -10,6 +10,7 @@ import {
   leafOf,
   readCheckpointNote,
 } from './support/tlog-check';
+import { jpegBytes } from './support/image-bytes';
 
 function upload(t: TestApp, data: Buffer) {
   return http(t.baseUrl, 'POST', '/api/v5/vault', {
@@ -92,7 +93,7 @@ describe('vault audit on the transparency log, and reads bounded by what decrypt
   afterEach(async () => t.close());
 
   it('should hand back the read audit record as a receipt an independent client verifies', async () => {
-    const fileId = (await upload(t, randomBytes(3000))).body.fileId;
+    const fileId = (await upload(t, jpegBytes(3000))).body.fileId;
     const res = await readFile(t, fileId);
     expect(res.status).toBe(200);
     await res.arrayBuffer();
@@ -133,8 +134,8 @@ describe('vault audit on the transparency log, and reads bounded by what decrypt
   itOnSqliteFile(
     "(item 3) should fail verify after one file's read records are removed and the chain re-hashed",
     async () => {
-      const a = (await upload(t, randomBytes(100))).body.fileId;
-      const b = (await upload(t, randomBytes(100))).body.fileId;
+      const a = (await upload(t, jpegBytes(100))).body.fileId;
+      const b = (await upload(t, jpegBytes(100))).body.fileId;
       for (const id of [a, b, a]) await (await readFile(t, id)).arrayBuffer();
       expect(await verifyAudit(t)).toMatchObject({ ok: true, length: 5, checkpointsChecked: 5 });
       withDb(t, (db) => dropAndRehash(db, (row) => row.file_id === a && row.action === 'read'));
@@ -152,7 +153,7 @@ describe('vault audit on the transparency log, and reads bounded by what decrypt
   itOnSqliteFile(
     '(item 3) should fail verify when the last audit records are deleted, even with their checkpoints',
     async () => {
-      const a = (await upload(t, randomBytes(100))).body.fileId;
+      const a = (await upload(t, jpegBytes(100))).body.fileId;
       for (let i = 0; i < 3; i++) await (await readFile(t, a)).arrayBuffer();
       withDb(t, (db) => {
         db.exec('DELETE FROM vault_audit WHERE seq > 2');
@@ -168,7 +169,7 @@ describe('vault audit on the transparency log, and reads bounded by what decrypt
   );
 
   it('(item 4) should answer file_integrity_failed, before any header, when the stored size or digest was edited', async () => {
-    const data = randomBytes(3000);
+    const data = jpegBytes(3000);
     const fileId = (await upload(t, data)).body.fileId;
     await storeSet(t, 'vault_files', fileId, { sqlite: { size: 1000 }, mongo: { size: 1000 } });
     // two requests on one keep-alive connection: the second answer must be its own

@@ -15,6 +15,7 @@ import {
   ConsoleTab,
   launchBrowser,
 } from './console-driver';
+import { jpegBytes } from '../support/image-bytes';
 
 jest.setTimeout(120_000);
 
@@ -590,7 +591,7 @@ suite(title, () => {
     it('should show the audit of a file and verify the audit chain (auditor)', async () => {
       const stored = await http(t.baseUrl, 'POST', '/api/v5/vault', {
         key: t.keys.admin,
-        rawBody: Buffer.from('face image bytes'),
+        rawBody: jpegBytes(64),
         headers: { 'content-type': 'image/jpeg' },
       });
       expect(stored.status).toBe(201);

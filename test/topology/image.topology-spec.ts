@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jpegBytes } from '../support/image-bytes';
 import { MongoTestServer, startMongoTestServer } from '../support/mongo-test-server';
 import { http } from '../support/test-app';
 import { dockerfileCommand, Env, initEnv, read, ROOT } from './support/compose';
@@ -135,7 +135,7 @@ function stageApp(parent: string): string {
       store: { status: 'up', driver: 'sqlite' },
       disk: { status: 'up' },
     });
-    const image = randomBytes(256 * 1024);
+    const image = jpegBytes(256 * 1024);
     const stored = await http(baseUrl, 'POST', '/api/v5/vault', {
       key: keys.admin,
       rawBody: image,
@@ -167,7 +167,7 @@ function stageApp(parent: string): string {
     });
     const refused = await http(baseUrl, 'POST', '/api/v5/vault', {
       key: keys.admin,
-      rawBody: Buffer.alloc(1024, 1),
+      rawBody: jpegBytes(1024, 1),
       headers: { 'content-type': 'image/jpeg' },
     });
     // the upload's blob or the audit's witness file (both on the unwritable volume) fails first

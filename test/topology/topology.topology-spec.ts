@@ -1,5 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import { jpegBytes } from '../support/image-bytes';
 import { TestKiosk } from '../support/kiosk';
 import { connectDevice, openSession } from '../support/pairing';
 import { http, TestApp } from '../support/test-app';
@@ -205,7 +206,7 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
   });
 
   it('should read back on replica B a vault file uploaded on replica A (shared volume, shared store)', async () => {
-    const image = randomBytes(3 * MIB + 17);
+    const image = jpegBytes(3 * MIB + 17);
     const stored = await http(a.baseUrl, 'POST', '/api/v5/vault', {
       key: stack.keys.admin,
       rawBody: image,
@@ -228,7 +229,7 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
   });
 
   it('should take uploads above nginx default 1 MiB through the proxy (client_max_body_size) and audit the client address, not a forged one', async () => {
-    const image = randomBytes(5 * MIB);
+    const image = jpegBytes(5 * MIB);
     const stored = await http(proxy.baseUrl, 'POST', '/api/v5/vault', {
       key: stack.keys.admin,
       rawBody: image,
@@ -265,7 +266,7 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
       'POST',
       '/api/v5/vault',
       { 'x-api-key': stack.keys.admin, 'content-type': 'image/jpeg', 'x-forwarded-for': forged },
-      randomBytes(1024),
+      jpegBytes(1024),
     );
     expect(stored.status).toBe(201);
     const fileId = (JSON.parse(stored.body) as { fileId: string }).fileId;

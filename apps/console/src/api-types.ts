@@ -603,7 +603,7 @@ export interface TimesheetPageView {
   from: string;
   to: string;
   days: TimesheetDayView[];
-  /** Pass as ?cursor= for the next page (absent on the last). A page may hold fewer days than limit, even none, and still have one: a page visits at most TIMESHEET_PAGE_MAX_WORKERS workers (1,000 by default), so a period with few days among many workers takes several pages. Read until nextCursor is absent, not until a page is short. */
+  /** Pass as ?cursor= for the next page (absent on the last). A page may hold fewer days than limit, even none, and still have one: a page visits at most TIMESHEET_PAGE_MAX_WORKERS workers (1,000 by default), so a period with few days among many workers takes several pages. Read until nextCursor is absent, not until a page is short. A cursor is bound to its listing: the same site, from, to and workerId. */
   nextCursor?: string;
 }
 

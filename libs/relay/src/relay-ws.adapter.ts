@@ -1,7 +1,16 @@
 import { INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { EventEmitter } from 'node:events';
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import {
+  createServer,
+  IncomingMessage,
+  OutgoingHttpHeaders,
+  Server,
+  STATUS_CODES,
+} from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { CODE_BY_STATUS, correlationIdOf, ErrorBody } from '@app/common';
 
 /**
  * Asked before each WebSocket upgrade: undefined lets it go on, a number refuses it with 429
@@ -16,10 +25,16 @@ type VerifyDone = (
   headers?: OutgoingHttpHeaders,
 ) => void;
 
+/** A socket server of the adapter's registry, with the path platform-ws gave it. */
+type PathServer = WebSocketServer & { path: string };
+
 /**
  * The platform-ws adapter, minus its message dispatch: the relay reads raw frames itself so
  * that invalid JSON and unknown types get an `error` frame instead of being dropped silently
- * (and each frame is parsed once, not twice). Upgrades pass `upgradeGate` first. A client's
+ * (and each frame is parsed once, not twice). Upgrades pass `upgradeGate` first. An upgrade to
+ * a path no socket is at is answered (404, the JSON error body, as an HTTP request to an
+ * unknown route is), where platform-ws destroys the connection without a word (a proxy in
+ * front sees a failed upstream: nginx answers 502 and may count the replica as failing). A client's
  * WebSocket protocol error (an invalid UTF-8 frame, a bad opcode) is logged as one warning
  * line, without its stack or payload; any other socket or server error stays an error.
  */
@@ -44,6 +59,58 @@ export class RelayWsAdapter extends WsAdapter {
       );
     };
     return super.create(port, { ...options, verifyClient });
+  }
+
+  /**
+   * platform-ws's own, with the upgrade listener below in place of its: the same routing (the
+   * request's path, exactly, to the socket server of that path), and an answer where it would
+   * destroy the connection.
+   */
+  protected override ensureHttpServerExists(
+    port: number,
+    httpServer: Server = createServer(),
+  ): Server | undefined {
+    if (this.httpServersRegistry.has(port)) return undefined;
+    this.httpServersRegistry.set(port, httpServer);
+    httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.routeUpgrade(port, request, socket, head),
+    );
+    return httpServer;
+  }
+
+  private routeUpgrade(port: number, request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    let pathname: string;
+    try {
+      // as platform-ws reads it (the Host header aside: a fixed base, which cannot be malformed)
+      pathname = new URL(request.url ?? '/', 'ws://localhost/').pathname;
+    } catch {
+      refuseUpgrade(request, socket, 400, 'The request target is not a valid URL');
+      return;
+    }
+    const servers = (this.wsServersRegistry.get(port) ?? []) as PathServer[];
+    const server = servers.find((s) => s.path === pathname);
+    if (!server) {
+      // Node hands the socket over without its error listener: a reset while the gate is asked
+      // must not be an uncaught error
+      socket.on('error', () => socket.destroy());
+      // the path only: a query may hold a token
+      const notFound = `Cannot ${request.method ?? 'GET'} ${pathname}`;
+      // it counts toward the per-IP limit as any upgrade (and an HTTP 404) does
+      const gate = this.upgradeGate ?? (() => Promise.resolve(undefined));
+      gate(request).then(
+        (wait) =>
+          wait === undefined
+            ? refuseUpgrade(request, socket, 404, notFound)
+            : refuseUpgrade(request, socket, 429, retryMessage(wait), {
+                'Retry-After': String(wait),
+              }),
+        () => refuseUpgrade(request, socket, 404, notFound),
+      );
+      return;
+    }
+    server.handleUpgrade(request, socket, head, (ws: WebSocket) =>
+      server.emit('connection', ws, request),
+    );
   }
 
   override bindMessageHandlers(): void {
@@ -73,11 +140,51 @@ export class RelayWsAdapter extends WsAdapter {
   }
 }
 
+/**
+ * Answers an upgrade request with `status` and the JSON error body (the code an HTTP error of
+ * that status has), then closes the connection: Node hands an upgrade's socket over bare, so
+ * the answer is written here, and a client's reset meanwhile is not an error of the server.
+ */
+function refuseUpgrade(
+  request: IncomingMessage,
+  socket: Duplex,
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  socket.on('error', () => socket.destroy());
+  if (socket.destroyed) return;
+  const correlationId = correlationIdOf(request.headers['x-correlation-id']);
+  const body: ErrorBody = {
+    statusCode: status,
+    code: CODE_BY_STATUS[status] ?? `http_${status}`,
+    message,
+    correlationId,
+  };
+  const json = JSON.stringify(body);
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(json)}\r\n` +
+      `x-correlation-id: ${correlationId}\r\n` +
+      Object.entries(headers)
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join('') +
+      'Connection: close\r\n\r\n' +
+      json,
+  );
+}
+
 function tooMany(done: VerifyDone, seconds: number): void {
   const body = JSON.stringify({
     statusCode: 429,
     code: 'rate_limited',
-    message: `Too many requests from this address; retry after ${seconds} s`,
+    message: retryMessage(seconds),
   });
   done(false, 429, body, { 'Content-Type': 'application/json', 'Retry-After': String(seconds) });
+}
+
+function retryMessage(seconds: number): string {
+  return `Too many requests from this address; retry after ${seconds} s`;
 }

@@ -82,6 +82,14 @@ export class TimesheetsController {
     description: SIGNED_READ,
   })
   @ApiOkResponse({ type: TimesheetPageView })
+  // replaces the controller's 400: only this read takes a cursor
+  @ApiResponse({
+    status: 400,
+    type: ErrorBody,
+    description:
+      'Invalid input, invalid_period, period_too_long, invalid_cursor (not a nextCursor of this ' +
+      'site, period and workerId)',
+  })
   async list(
     @Param() params: SiteParam,
     @Query() query: TimesheetPageQuery,

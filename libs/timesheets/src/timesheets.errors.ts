@@ -5,7 +5,8 @@ export const TIMESHEETS_ERRORS = {
   module: 'timesheets',
   codes: {
     period_too_long: 'the period covers more days than TIMESHEET_MAX_PERIOD_DAYS',
-    invalid_cursor: 'the cursor is not one this endpoint gave',
+    invalid_cursor:
+      'the cursor is not one this endpoint gave for this listing (the same site, from, to and workerId)',
     site_not_found: 'no site has this siteId',
     worker_not_in_crew: 'a thekedar reads and corrects only the workers it onboarded',
     entry_not_found: 'this site has no ledger entry with that seq',

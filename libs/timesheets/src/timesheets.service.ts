@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import { CommonError, DAY_PATTERN, daysBetween, localIso, OBJECT_ID_PATTERN } from '@app/common';
 import { WorkforceService } from '@app/workforce';
 import { FraudService } from '@app/fraud';
@@ -28,6 +29,8 @@ export interface Scope {
   from: string;
   to: string;
   workerIds?: string[];
+  /** The request's `workerId` filter (a page's cursor is bound to it, with the site and period). */
+  workerId?: string;
   /** The read model's state the scope was checked at: every page read checks it again. */
   basis: ReadBasis;
 }
@@ -87,6 +90,7 @@ export class TimesheetsService {
       from: request.from,
       to: request.to,
       workerIds,
+      ...(request.workerId ? { workerId: request.workerId } : {}),
       basis,
     };
   }
@@ -98,7 +102,7 @@ export class TimesheetsService {
   ): Promise<{ days: TimesheetDayView[]; nextCursor?: string }> {
     const { days, next } = await this.repo.listDays({
       ...this.query(scope),
-      after: decodeCursor(cursor),
+      after: decodeCursor(cursor, scope),
       limit,
     });
     // a rebuild that started since the scope was checked may have cleared what was just read
@@ -107,7 +111,7 @@ export class TimesheetsService {
     // the most workers a page visits (see TimesheetPageView.nextCursor)
     return {
       days: await this.views(scope, days),
-      ...(next ? { nextCursor: encodeCursor(next.workerId, next.day) } : {}),
+      ...(next ? { nextCursor: encodeCursor(next.workerId, next.day, scope) } : {}),
     };
   }
 
@@ -259,15 +263,38 @@ function hoursOf(seconds: number): number {
   return Math.round((seconds / 3600) * 100) / 100;
 }
 
-function encodeCursor(workerId: string, day: string): string {
-  return Buffer.from(`${workerId}|${day}`).toString('base64url');
+/**
+ * A page's cursor: its place in (workerId, day) order and the listing it is a place in (the
+ * site, the period and the workerId filter, as a digest), so a cursor handed to another site,
+ * period or filter is refused (400 `invalid_cursor`) rather than read as a place in that one's
+ * order (it would skip or repeat days without a word). Opaque to clients, not a secret: a
+ * crafted cursor only starts the caller's own listing somewhere.
+ */
+function encodeCursor(workerId: string, day: string, scope: Scope): string {
+  return Buffer.from(`${workerId}|${day}|${listingOf(scope)}`).toString('base64url');
 }
 
-function decodeCursor(cursor: string | undefined): DayQuery['after'] {
+function decodeCursor(cursor: string | undefined, scope: Scope): DayQuery['after'] {
   if (cursor === undefined) return undefined;
-  const [workerId, day] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!OBJECT_ID_PATTERN.test(workerId ?? '') || !DAY_PATTERN.test(day ?? '')) {
+  const parts = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const [workerId, day, listing] = parts;
+  if (parts.length !== 3 || !OBJECT_ID_PATTERN.test(workerId) || !DAY_PATTERN.test(day)) {
     throw new TimesheetsError('invalid_cursor', 'cursor is not a cursor this endpoint gave');
   }
+  if (listing !== listingOf(scope)) {
+    throw new TimesheetsError(
+      'invalid_cursor',
+      'cursor is from a listing of another site, period or workerId: pass it with the query it came with',
+    );
+  }
   return { workerId, day };
+}
+
+/** The listing a cursor belongs to: 16 bytes of SHA-256 over its site, period and filter. */
+function listingOf(scope: Scope): string {
+  return createHash('sha256')
+    .update(`${scope.siteId}|${scope.from}|${scope.to}|${scope.workerId ?? ''}`)
+    .digest()
+    .subarray(0, 16)
+    .toString('base64url');
 }

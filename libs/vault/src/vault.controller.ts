@@ -106,6 +106,10 @@ export class VaultController {
   @HttpCode(201)
   @ApiOperation({
     summary: 'Store an image (admin): the raw body is encrypted as it streams in',
+    description:
+      "A JPEG, PNG or WebP body must start with its type's signature (checked on the first " +
+      'bytes, before anything is written); other image types and application/octet-stream are ' +
+      'stored as declared.',
   })
   @ApiConsumes('image/jpeg', 'image/png', 'image/webp', 'application/octet-stream')
   @ApiBody({ schema: { type: 'string', format: 'binary' } })
@@ -119,7 +123,10 @@ export class VaultController {
   @ApiResponse({
     status: 415,
     type: ErrorBody,
-    description: 'unsupported_media_type: not an image or octet-stream',
+    description:
+      'unsupported_media_type: not an image or octet-stream; image_type_mismatch: an image/jpeg, ' +
+      "image/png or image/webp body that does not start with its type's signature (JPEG FF D8 FF, " +
+      'PNG 89 50 4E 47 0D 0A 1A 0A, WebP RIFF....WEBP): nothing stored, the refusal audited',
   })
   async store(
     @Req() request: Request,

@@ -10,6 +10,8 @@ export const VAULT_ERRORS = {
       'the x-access-purpose header (3-200 printable characters saying why the file is read) is missing or invalid',
     payload_too_large: 'the upload is over VAULT_MAX_FILE_BYTES',
     unsupported_media_type: 'the vault stores images (image/*) or application/octet-stream only',
+    image_type_mismatch:
+      'the body does not start with the signature of its declared type (image/jpeg FF D8 FF, image/png 89 50 4E 47 0D 0A 1A 0A, image/webp RIFF....WEBP); nothing was stored',
     request_aborted: 'the upload was interrupted before its end; nothing was stored',
     store_failed: 'the file could not be stored; nothing was kept',
     file_integrity_failed:

@@ -27,6 +27,13 @@ const CHUNK = 64 * 1024;
 const admin: VaultActor = { actor: 'admin:aaaaaaaaaaaa', role: 'admin', ip: '127.0.0.1' };
 const auditor: VaultActor = { actor: 'auditor:bbbbbbbbbbbb', role: 'auditor', ip: '127.0.0.1' };
 const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
+const JPEG_SIGNATURE = Buffer.from([0xff, 0xd8, 0xff, 0xe0]);
+/** `size` random bytes that start as a JPEG does (the vault checks the signature). */
+function jpeg(size: number): Buffer {
+  const bytes = randomBytes(size);
+  JPEG_SIGNATURE.copy(bytes, 0, 0, Math.min(size, JPEG_SIGNATURE.length));
+  return bytes;
+}
 
 interface Booted {
   sut: VaultService;
@@ -86,27 +93,31 @@ describe('VaultService', () => {
   });
 
   it.each([
-    ['0 B', 0],
-    ['1 B', 1],
-    ['exactly one chunk', CHUNK],
-    ['one chunk + 1', CHUNK + 1],
-  ])('should store and read back %s with its size, digest and content type', async (_l, size) => {
-    const data = randomBytes(size);
-    const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'kiosk capture');
-    expect(stored).toEqual({
-      fileId: expect.stringMatching(/^[0-9a-f]{24}$/),
-      size,
-      sha256: createHash('sha256').update(data).digest('hex'),
-    });
-    const read = await sut.read(stored.fileId, auditor, 'case review');
-    expect(read).toMatchObject({ contentType: 'image/jpeg', size, sha256: stored.sha256 });
-    expect((await readAll(read.body)).equals(data)).toBe(true);
-    const records = await vault.audit.list({ fileId: stored.fileId, limit: 10 });
-    expect(records.map((r) => [r.action, r.result, r.actor, r.purpose])).toEqual([
-      ['store', 'allowed', admin.actor, 'kiosk capture'],
-      ['read', 'allowed', auditor.actor, 'case review'],
-    ]);
-  });
+    // too short to be a JPEG: bytes
+    ['0 B', 0, 'application/octet-stream'],
+    ['1 B', 1, 'application/octet-stream'],
+    ['exactly one chunk', CHUNK, 'image/jpeg'],
+    ['one chunk + 1', CHUNK + 1, 'image/jpeg'],
+  ])(
+    'should store and read back %s with its size, digest and content type',
+    async (_l, size, type) => {
+      const data = type === 'image/jpeg' ? jpeg(size) : randomBytes(size);
+      const stored = await sut.storeBuffer(data, type, admin, 'kiosk capture');
+      expect(stored).toEqual({
+        fileId: expect.stringMatching(/^[0-9a-f]{24}$/),
+        size,
+        sha256: createHash('sha256').update(data).digest('hex'),
+      });
+      const read = await sut.read(stored.fileId, auditor, 'case review');
+      expect(read).toMatchObject({ contentType: type, size, sha256: stored.sha256 });
+      expect((await readAll(read.body)).equals(data)).toBe(true);
+      const records = await vault.audit.list({ fileId: stored.fileId, limit: 10 });
+      expect(records.map((r) => [r.action, r.result, r.actor, r.purpose])).toEqual([
+        ['store', 'allowed', admin.actor, 'kiosk capture'],
+        ['read', 'allowed', auditor.actor, 'case review'],
+      ]);
+    },
+  );
 
   it('should stream 200 MB through store and read with flat memory', async () => {
     const total = 200 * MIB;
@@ -159,7 +170,8 @@ describe('VaultService', () => {
 
   it('should write blobs that hold none of the plaintext, readable by the owner only', async () => {
     const marker = Buffer.from('FACE-IMAGE-PLAINTEXT-MARKER;');
-    const data = Buffer.concat(Array.from({ length: 5000 }, () => marker));
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const data = Buffer.concat([png, ...Array.from({ length: 5000 }, () => marker)]);
     const stored = await sut.storeBuffer(data, 'image/png', admin, 'kiosk capture');
     const path = vault.blobs.pathOf(stored.fileId);
     const onDisk = readFileSync(path);
@@ -174,7 +186,7 @@ describe('VaultService', () => {
   });
 
   it('should refuse a blob with a flipped byte in its header or first chunk before serving, and audit it', async () => {
-    const data = randomBytes(3 * CHUNK);
+    const data = jpeg(3 * CHUNK);
     for (const offset of [3, 12, 30, BLOB_HEADER_BYTES + 5, BLOB_HEADER_BYTES + CHUNK + 2]) {
       const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'kiosk capture');
       const path = vault.blobs.pathOf(stored.fileId);
@@ -201,7 +213,7 @@ describe('VaultService', () => {
   };
 
   it('should refuse a blob with a tampered later chunk before serving any byte, and audit it', async () => {
-    const data = randomBytes(5 * CHUNK);
+    const data = jpeg(5 * CHUNK);
     const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'kiosk capture');
     tamper(stored.fileId, 3);
     const error = await errorOf(sut.read(stored.fileId, auditor, 'case review'));
@@ -218,7 +230,7 @@ describe('VaultService', () => {
     await vault.close();
     vault = await boot(dataDir, { VAULT_READ_HOLD_BYTES: '0' });
     sut = vault.sut;
-    const data = randomBytes(5 * CHUNK);
+    const data = jpeg(5 * CHUNK);
     const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'kiosk capture');
     const read = await sut.read(stored.fileId, auditor, 'case review');
     tamper(stored.fileId, 3);
@@ -250,7 +262,7 @@ describe('VaultService', () => {
   };
 
   it("should serve a file that fits the reads' hold from its check's pass, so a later change of the blob never reaches the reader", async () => {
-    const data = randomBytes(5 * CHUNK);
+    const data = jpeg(5 * CHUNK);
     const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'kiosk capture');
     const read = await sut.read(stored.fileId, auditor, 'case review');
     tamper(stored.fileId);
@@ -264,7 +276,7 @@ describe('VaultService', () => {
     await vault.close();
     vault = await boot(dataDir, { VAULT_READ_HOLD_BYTES: String(3 * CHUNK) });
     sut = vault.sut;
-    const data = randomBytes(2 * CHUNK);
+    const data = jpeg(2 * CHUNK);
     const file = async () =>
       (await sut.storeBuffer(data, 'image/jpeg', admin, 'kiosk capture')).fileId;
     const [a, b, c, d] = [await file(), await file(), await file(), await file()];
@@ -296,7 +308,7 @@ describe('VaultService', () => {
     await vault.close();
     vault = await boot(dataDir, { VAULT_READ_HOLD_BYTES: '0' });
     sut = vault.sut;
-    const data = randomBytes(5 * CHUNK + 3);
+    const data = jpeg(5 * CHUNK + 3);
     const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'capture');
     // allowed and audited before the delete: the reader gets the bytes it was allowed
     const read = await sut.read(stored.fileId, auditor, 'case review');
@@ -310,7 +322,7 @@ describe('VaultService', () => {
     await vault.close();
     vault = await boot(dataDir, { VAULT_READ_HOLD_BYTES: '0' });
     sut = vault.sut;
-    const stored = await sut.storeBuffer(randomBytes(2 * CHUNK), 'image/jpeg', admin, 'capture');
+    const stored = await sut.storeBuffer(jpeg(2 * CHUNK), 'image/jpeg', admin, 'capture');
     // the delete lands between the read's lookup of the file and its opening of the blob
     const open = vault.blobs.open.bind(vault.blobs);
     jest.spyOn(vault.blobs, 'open').mockImplementationOnce(async (fileId) => {
@@ -331,7 +343,7 @@ describe('VaultService', () => {
     await vault.close();
     vault = await boot(dataDir, { VAULT_READ_HOLD_BYTES: '0' });
     sut = vault.sut;
-    const stored = await sut.storeBuffer(randomBytes(3 * CHUNK), 'image/jpeg', admin, 'capture');
+    const stored = await sut.storeBuffer(jpeg(3 * CHUNK), 'image/jpeg', admin, 'capture');
     const path = vault.blobs.pathOf(stored.fileId);
     const opened = () =>
       readdirSync('/proc/self/fd').filter((fd) => {
@@ -349,8 +361,8 @@ describe('VaultService', () => {
   });
 
   it('should detect a truncated blob and a blob swapped with another file', async () => {
-    const a = await sut.storeBuffer(randomBytes(2 * CHUNK + 7), 'image/jpeg', admin, 'capture');
-    const b = await sut.storeBuffer(randomBytes(2 * CHUNK + 7), 'image/jpeg', admin, 'capture');
+    const a = await sut.storeBuffer(jpeg(2 * CHUNK + 7), 'image/jpeg', admin, 'capture');
+    const b = await sut.storeBuffer(jpeg(2 * CHUNK + 7), 'image/jpeg', admin, 'capture');
     const pathA = vault.blobs.pathOf(a.fileId);
     const bytesA = readFileSync(pathA);
     writeFileSync(pathA, bytesA.subarray(0, BLOB_HEADER_BYTES + 2 * (CHUNK + BLOB_TAG_BYTES)));
@@ -364,16 +376,16 @@ describe('VaultService', () => {
   });
 
   it('should refuse a read, and serve nothing, when the audit log cannot be written', async () => {
-    const stored = await sut.storeBuffer(randomBytes(1000), 'image/jpeg', admin, 'capture');
+    const stored = await sut.storeBuffer(jpeg(1000), 'image/jpeg', admin, 'capture');
     const db = sqlite(dataDir);
     db.exec(
       `CREATE TRIGGER vault_audit_down BEFORE INSERT ON vault_audit BEGIN SELECT RAISE(ABORT, 'audit store down'); END`,
     );
     const error = await errorOf(sut.read(stored.fileId, auditor, 'case review'));
     expect([httpStatusOf(error), error.code]).toEqual([503, 'audit_unavailable']);
-    expect(
-      (await errorOf(sut.storeBuffer(randomBytes(10), 'image/jpeg', admin, 'capture'))).code,
-    ).toBe('audit_unavailable');
+    expect((await errorOf(sut.storeBuffer(jpeg(10), 'image/jpeg', admin, 'capture'))).code).toBe(
+      'audit_unavailable',
+    );
     db.exec('DROP TRIGGER vault_audit_down');
     db.exec('DROP TABLE vault_audit');
     expect((await errorOf(sut.read(stored.fileId, auditor, 'case review'))).code).toBe(
@@ -383,7 +395,7 @@ describe('VaultService', () => {
   });
 
   it('should refuse a read without a purpose, an unknown file and a bad id, auditing each', async () => {
-    const stored = await sut.storeBuffer(randomBytes(10), 'image/jpeg', admin, 'capture');
+    const stored = await sut.storeBuffer(jpeg(10), 'image/jpeg', admin, 'capture');
     expect((await errorOf(sut.read(stored.fileId, auditor, undefined))).code).toBe(
       'missing_purpose',
     );
@@ -413,13 +425,11 @@ describe('VaultService', () => {
     await vault.close();
     vault = await boot(dataDir, { VAULT_MAX_FILE_BYTES: '1000' });
     async function* stream(): AsyncGenerator<Buffer> {
-      for (let i = 0; i < 10; i++) yield randomBytes(300);
+      for (let i = 0; i < 10; i++) yield jpeg(300);
     }
     const error = await errorOf(vault.sut.store(stream(), 'image/jpeg', admin, 'capture'));
     expect([httpStatusOf(error), error.code]).toEqual([413, 'payload_too_large']);
-    expect(
-      await vault.sut.storeBuffer(randomBytes(1000), 'image/jpeg', admin, 'capture'),
-    ).toBeDefined();
+    expect(await vault.sut.storeBuffer(jpeg(1000), 'image/jpeg', admin, 'capture')).toBeDefined();
     const usage = await vault.sut.keyUsage();
     expect(usage.inUse).toEqual({ v1: 1 });
     const uploads = vault.blobs.dir;
@@ -427,7 +437,7 @@ describe('VaultService', () => {
   });
 
   it('should crypto-shred on delete: the key is gone, the blob removed, reads answer 410', async () => {
-    const stored = await sut.storeBuffer(randomBytes(100), 'image/jpeg', admin, 'capture');
+    const stored = await sut.storeBuffer(jpeg(100), 'image/jpeg', admin, 'capture');
     const deleted = await sut.delete(stored.fileId, admin, 'subject asked');
     expect(deleted.fileId).toBe(stored.fileId);
     expect(existsSync(vault.blobs.pathOf(stored.fileId))).toBe(false);
@@ -440,7 +450,7 @@ describe('VaultService', () => {
   });
 
   it('should purge files past the retention period at a given clock, auditing each purge', async () => {
-    const stored = await sut.storeBuffer(randomBytes(100), 'image/jpeg', admin, 'capture');
+    const stored = await sut.storeBuffer(jpeg(100), 'image/jpeg', admin, 'capture');
     const day = 24 * 60 * 60 * 1000;
     expect(await sut.purgeExpired(new Date(Date.now() + 29 * day))).toEqual({ purged: 0 });
     expect(await sut.purgeExpired(new Date(Date.now() + 31 * day))).toEqual({ purged: 1 });
@@ -457,8 +467,7 @@ describe('VaultService', () => {
   });
 
   it('should verify the audit chain and find an edited or a deleted record', async () => {
-    for (let i = 0; i < 4; i++)
-      await sut.storeBuffer(randomBytes(10), 'image/jpeg', admin, 'capture');
+    for (let i = 0; i < 4; i++) await sut.storeBuffer(jpeg(10), 'image/jpeg', admin, 'capture');
     const intact = await vault.audit.verify();
     expect(intact).toMatchObject({ ok: true, length: 4 });
     const db = sqlite(dataDir);
@@ -480,7 +489,7 @@ describe('VaultService', () => {
   it('should re-wrap every data key on rotation without touching blobs, so the old key can be retired', async () => {
     const files = [];
     for (let i = 0; i < 3; i++) {
-      const data = randomBytes(CHUNK + i);
+      const data = jpeg(CHUNK + i);
       files.push({ data, stored: await sut.storeBuffer(data, 'image/jpeg', admin, 'capture') });
     }
     const blobDigests = files.map((f) =>
@@ -517,7 +526,7 @@ describe('VaultService', () => {
   });
 
   it('should answer a clear error, audited, when a file is wrapped by a key version the keyring lacks', async () => {
-    const stored = await sut.storeBuffer(randomBytes(10), 'image/jpeg', admin, 'capture');
+    const stored = await sut.storeBuffer(jpeg(10), 'image/jpeg', admin, 'capture');
     await vault.close();
     vault = await boot(dataDir, { VAULT_KEYS: `v2:${key(2)}` });
     const error = await errorOf(vault.sut.read(stored.fileId, auditor, 'case review'));

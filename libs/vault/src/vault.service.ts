@@ -19,6 +19,7 @@ import {
   decryptBlob,
 } from './domain/vault-blob-format';
 import { HeldPlaintext, ReadHold } from './domain/held-plaintext';
+import { checkedImage } from './domain/image-signature';
 import { VaultAction } from './domain/vault-audit-record';
 import { StoredFile, VaultActor, VaultFile } from './domain/vault-file';
 import { OpenBlob, VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
@@ -164,7 +165,9 @@ export class VaultService {
 
   /**
    * Encrypts a plaintext stream to disk without holding it in memory; refuses other content
-   * types (415) and more than VAULT_MAX_FILE_BYTES (413, also when `declaredBytes` says so).
+   * types (415), a JPEG, PNG or WebP body without its type's signature (415
+   * `image_type_mismatch`) and more than VAULT_MAX_FILE_BYTES (413, also when `declaredBytes`
+   * says so).
    */
   async store(
     source: AsyncIterable<Buffer | Uint8Array | string>,
@@ -205,12 +208,37 @@ export class VaultService {
       });
       throw tooLarge(this.maxFileBytes);
     }
+    // JPEG, PNG and WebP must start with their signature: checked on the body's first bytes,
+    // before any file is opened (a mismatch leaves nothing on disk)
+    let body: AsyncIterable<Buffer | Uint8Array | string> | undefined;
+    try {
+      body = await checkedImage(source, type);
+    } catch (error) {
+      const refused = storeFailure(error);
+      await this.audit.record({ ...attempt, fileId: '', result: 'failed', reason: refused.code });
+      if (refused.code !== 'request_aborted') {
+        this.logger.error({ err: error }, 'Vault store failed');
+      }
+      throw refused;
+    }
+    if (!body) {
+      await this.audit.record({
+        ...attempt,
+        fileId: '',
+        result: 'failed',
+        reason: 'image_type_mismatch',
+      });
+      throw new VaultError(
+        'image_type_mismatch',
+        `The body does not start with the ${type} signature: send the image's own type, or application/octet-stream`,
+      );
+    }
     const fileId = newId();
     const dataKey = randomBytes(32);
     const meter = new PlaintextMeter(this.maxFileBytes);
     try {
       const wrappedKey = this.keyring.seal(dataKey, dataKeyContext(fileId));
-      await this.blobs.write(fileId, meter.seal(source, new BlobSealer(dataKey, fileId)));
+      await this.blobs.write(fileId, meter.seal(body, new BlobSealer(dataKey, fileId)));
       const file: VaultFile = {
         id: fileId,
         contentType: type,

@@ -12,8 +12,12 @@ export function correlationIdMiddleware(
   res: Response,
   next: NextFunction,
 ): void {
-  const header = req.headers['x-correlation-id'];
-  req.id = typeof header === 'string' && CORRELATION_ID.test(header) ? header : randomUUID();
+  req.id = correlationIdOf(req.headers['x-correlation-id']);
   res.setHeader('x-correlation-id', req.id);
   next();
+}
+
+/** A request's correlation id: its `x-correlation-id` header when well formed, else a new UUID. */
+export function correlationIdOf(header: string | string[] | undefined): string {
+  return typeof header === 'string' && CORRELATION_ID.test(header) ? header : randomUUID();
 }

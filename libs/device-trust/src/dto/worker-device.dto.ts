@@ -7,7 +7,6 @@ import {
   IsString,
   Length,
   Matches,
-  MaxLength,
   ValidateNested,
   ApiProperty,
   ApiPropertyOptional,
@@ -62,8 +61,7 @@ export class WorkerDeviceStatusChangeDto {
 export class ListWorkerDevicesQuery extends DevicePageQuery {
   @ApiPropertyOptional({ description: 'Return devices after this deviceId (keyset pagination)' })
   @IsOptional()
-  @IsString()
-  @MaxLength(64)
+  @Matches(OBJECT_ID_PATTERN, { message: 'after must be a 24-hex id' })
   after?: string;
   @ApiPropertyOptional({ description: "Only this worker's phones (none for an unknown worker)" })
   @IsOptional()

@@ -27,9 +27,20 @@ export class ListFraudEventsQuery {
   @IsIn(FRAUD_EVENT_TYPES)
   type?: FraudEventType;
 
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) deviceId?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) workerId?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) siteId?: string;
+  @ApiPropertyOptional({ description: "Only this phone's events (a worker device's id)" })
+  @IsOptional()
+  @Matches(OBJECT_ID_PATTERN, { message: 'deviceId must be a 24-hex id' })
+  deviceId?: string;
+
+  @ApiPropertyOptional({ description: "Only this worker's events" })
+  @IsOptional()
+  @Matches(OBJECT_ID_PATTERN, { message: 'workerId must be a 24-hex id' })
+  workerId?: string;
+
+  @ApiPropertyOptional({ description: "Only this site's events" })
+  @IsOptional()
+  @Matches(OBJECT_ID_PATTERN, { message: 'siteId must be a 24-hex id' })
+  siteId?: string;
 
   @ApiPropertyOptional({
     example: '2026-03-01T00:00:00Z',

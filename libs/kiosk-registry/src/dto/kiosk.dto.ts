@@ -62,8 +62,7 @@ export class DeviceIdParam {
 export class ListKiosksQuery extends DevicePageQuery {
   @ApiPropertyOptional({ description: 'Return devices after this device_id (keyset pagination)' })
   @IsOptional()
-  @IsString()
-  @MaxLength(128)
+  @Matches(DEVICE_ID_PATTERN, { message: `after ${DEVICE_ID_MESSAGE}` })
   after?: string;
 
   @ApiPropertyOptional({

@@ -183,6 +183,8 @@ export function renderProtocolDoc(): string {
     `  close frame within ${formatMs(CLOSE_GRACE_MS)} is cut; other sockets get the close after their last frames.`,
     '- Upgrades: every WebSocket upgrade counts toward the per-IP HTTP rate limit (`RATE_LIMIT_PER_IP`);',
     '  over it the upgrade is answered HTTP 429 with the error body (`rate_limited`) and `Retry-After`.',
+    '- Paths: an upgrade to a path other than the four sockets is answered HTTP 404 with the error body',
+    '  (`not_found`) and `Connection: close`; a request target that is not a URL, 400 (`bad_request`).',
     `- Keepalive: a \`ping\` frame and a WebSocket ping every \`RELAY_PING_INTERVAL_MS\` (${formatMs(relay.pingIntervalMs)}); a socket`,
     '  that answered neither by the next round is closed.',
     `- Kiosk auth: \`RELAY_AUTH_TIMEOUT_MS\` (${formatMs(relay.authTimeoutMs)}) after the challenge.`,

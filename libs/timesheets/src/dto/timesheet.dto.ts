@@ -47,7 +47,11 @@ export class PeriodQuery {
 }
 
 export class TimesheetPageQuery extends PeriodQuery {
-  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
+  @ApiPropertyOptional({
+    description:
+      'nextCursor of the previous page, with the same site, from, to and workerId (another ' +
+      'listing refuses it: 400 invalid_cursor)',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(200)
@@ -164,7 +168,8 @@ export class TimesheetPageView {
       'Pass as ?cursor= for the next page (absent on the last). A page may hold fewer days than ' +
       'limit, even none, and still have one: a page visits at most TIMESHEET_PAGE_MAX_WORKERS ' +
       'workers (1,000 by default), so a period with few days among many workers takes several ' +
-      'pages. Read until nextCursor is absent, not until a page is short.',
+      'pages. Read until nextCursor is absent, not until a page is short. A cursor is bound to ' +
+      'its listing: the same site, from, to and workerId.',
   })
   nextCursor?: string;
 }
