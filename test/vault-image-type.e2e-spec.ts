@@ -47,7 +47,7 @@ describe('vault uploads whose bytes are not their declared image type (e2e)', ()
     }
   });
 
-  it('should refuse bytes of another type (or none) with 415 image_type_mismatch, storing and writing nothing, and audit it', async () => {
+  it('should refuse bytes of another type with 415 image_type_mismatch, storing and writing nothing, and audit it', async () => {
     const filesBefore = uploads();
     const usageBefore = await keyUsage();
     const refusedBefore = (await refusals()).length;
@@ -60,7 +60,6 @@ describe('vault uploads whose bytes are not their declared image type (e2e)', ()
       ['image/webp', Buffer.concat([Buffer.from('RIFF\x24\x00\x00\x00WAVEfmt ', 'latin1')])],
       // shorter than the signature
       ['image/png', SIGNATURES['image/png'].subarray(0, 4)],
-      ['image/jpeg', Buffer.alloc(0)],
       // the declared type with parameters and in capitals is still that type
       ['Image/JPEG; q=1', imageBytes('image/png', 100)],
     ];
@@ -87,6 +86,25 @@ describe('vault uploads whose bytes are not their declared image type (e2e)', ()
         actor: expect.stringMatching(/^admin:/),
       });
     }
+  });
+
+  it('should refuse an upload of no bytes (400 empty_file, any type), storing nothing, and audit it', async () => {
+    const filesBefore = uploads();
+    for (const type of ['application/octet-stream', 'image/jpeg', 'image/gif']) {
+      const res = await upload(Buffer.alloc(0), type);
+      expect({ type, status: res.status, code: res.body.code }).toEqual({
+        type,
+        status: 400,
+        code: 'empty_file',
+      });
+    }
+    expect(uploads()).toEqual(filesBefore);
+    const audited = (
+      await http(t.baseUrl, 'GET', '/api/v5/vault/audit?action=store&result=failed&limit=1000', {
+        key: t.keys.auditor,
+      })
+    ).body.filter((r: any) => r.reason === 'empty_file');
+    expect(audited).toHaveLength(3);
   });
 
   it('should keep application/octet-stream and unchecked image types as they are', async () => {

@@ -330,11 +330,11 @@ describe('vault key rotation across restarts (e2e)', () => {
     const v1 = `v1:${vaultKey(7)}`;
     const v2 = `v2:${vaultKey(8)}`;
     let t = await startTestApp({ DATA_DIR: dataDir, VAULT_KEYS: v1 });
-    const images = [jpegBytes(10), jpegBytes(CHUNK + 1), randomBytes(0)];
+    const images = [jpegBytes(10), jpegBytes(CHUNK + 1), randomBytes(1)];
     const ids: string[] = [];
     for (const image of images) {
-      // an empty body is no JPEG: stored as bytes
-      const type = image.length > 0 ? 'image/jpeg' : 'application/octet-stream';
+      // a byte is no JPEG: stored as bytes
+      const type = image.length > 1 ? 'image/jpeg' : 'application/octet-stream';
       ids.push((await upload(t, image, t.keys.admin, type)).body.fileId);
     }
     await t.close();

@@ -109,12 +109,17 @@ export class VaultController {
     description:
       "A JPEG, PNG or WebP body must start with its type's signature (checked on the first " +
       'bytes, before anything is written); other image types and application/octet-stream are ' +
-      'stored as declared.',
+      'stored as declared. A body of no bytes is refused.',
   })
   @ApiConsumes('image/jpeg', 'image/png', 'image/webp', 'application/octet-stream')
   @ApiBody({ schema: { type: 'string', format: 'binary' } })
   @ApiHeader({ name: PURPOSE_HEADER, required: false, description: 'Why (default "upload")' })
   @ApiResponse({ status: 201, type: StoredFileView })
+  @ApiResponse({
+    status: 400,
+    type: ErrorBody,
+    description: 'empty_file: a body of no bytes (nothing stored, the refusal audited)',
+  })
   @ApiResponse({
     status: 413,
     type: ErrorBody,

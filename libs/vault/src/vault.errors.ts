@@ -12,6 +12,7 @@ export const VAULT_ERRORS = {
     unsupported_media_type: 'the vault stores images (image/*) or application/octet-stream only',
     image_type_mismatch:
       'the body does not start with the signature of its declared type (image/jpeg FF D8 FF, image/png 89 50 4E 47 0D 0A 1A 0A, image/webp RIFF....WEBP); nothing was stored',
+    empty_file: 'the upload has no bytes; nothing was stored',
     request_aborted: 'the upload was interrupted before its end; nothing was stored',
     store_failed: 'the file could not be stored; nothing was kept',
     file_integrity_failed:

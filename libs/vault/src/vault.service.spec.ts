@@ -93,8 +93,7 @@ describe('VaultService', () => {
   });
 
   it.each([
-    // too short to be a JPEG: bytes
-    ['0 B', 0, 'application/octet-stream'],
+    // too short to be a JPEG: bytes (no bytes at all is refused: below)
     ['1 B', 1, 'application/octet-stream'],
     ['exactly one chunk', CHUNK, 'image/jpeg'],
     ['one chunk + 1', CHUNK + 1, 'image/jpeg'],
@@ -118,6 +117,15 @@ describe('VaultService', () => {
       ]);
     },
   );
+
+  it('should refuse an upload of no bytes (empty_file), storing nothing', async () => {
+    const refused = sut.storeBuffer(Buffer.alloc(0), 'application/octet-stream', admin, 'kiosk');
+    await expect(refused).rejects.toMatchObject({ code: 'empty_file' });
+    const records = await vault.audit.list({ limit: 10 });
+    expect(records.map((r) => [r.action, r.result, r.reason])).toEqual([
+      ['store', 'failed', 'empty_file'],
+    ]);
+  });
 
   it('should stream 200 MB through store and read with flat memory', async () => {
     const total = 200 * MIB;

@@ -19,7 +19,7 @@ import {
   decryptBlob,
 } from './domain/vault-blob-format';
 import { HeldPlaintext, ReadHold } from './domain/held-plaintext';
-import { checkedImage } from './domain/image-signature';
+import { checkedImage, nonEmpty } from './domain/image-signature';
 import { VaultAction } from './domain/vault-audit-record';
 import { StoredFile, VaultActor, VaultFile } from './domain/vault-file';
 import { OpenBlob, VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
@@ -211,8 +211,11 @@ export class VaultService {
     // JPEG, PNG and WebP must start with their signature: checked on the body's first bytes,
     // before any file is opened (a mismatch leaves nothing on disk)
     let body: AsyncIterable<Buffer | Uint8Array | string> | undefined;
+    let empty = false;
     try {
-      body = await checkedImage(source, type);
+      const filled = await nonEmpty(source);
+      empty = filled === undefined;
+      body = filled && (await checkedImage(filled, type));
     } catch (error) {
       const refused = storeFailure(error);
       await this.audit.record({ ...attempt, fileId: '', result: 'failed', reason: refused.code });
@@ -220,6 +223,10 @@ export class VaultService {
         this.logger.error({ err: error }, 'Vault store failed');
       }
       throw refused;
+    }
+    if (empty) {
+      await this.audit.record({ ...attempt, fileId: '', result: 'failed', reason: 'empty_file' });
+      throw new VaultError('empty_file', 'The upload has no bytes: nothing was stored');
     }
     if (!body) {
       await this.audit.record({

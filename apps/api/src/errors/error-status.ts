@@ -75,6 +75,7 @@ export const ERROR_STATUS = {
     missing_purpose: HttpStatus.BAD_REQUEST,
     payload_too_large: HttpStatus.PAYLOAD_TOO_LARGE,
     unsupported_media_type: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+    empty_file: HttpStatus.BAD_REQUEST,
     image_type_mismatch: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
     request_aborted: HttpStatus.BAD_REQUEST,
     store_failed: HttpStatus.INTERNAL_SERVER_ERROR,

@@ -71,6 +71,23 @@ export async function checkedImage(
   return replay(pulled, ended ? undefined : iterator);
 }
 
+/**
+ * `source` whole again when it holds at least one byte (read up to its first non-empty piece),
+ * undefined when it ends without one.
+ */
+export async function nonEmpty(
+  source: AsyncIterable<Piece>,
+): Promise<AsyncIterable<Piece> | undefined> {
+  const iterator = source[Symbol.asyncIterator]();
+  const pulled: Piece[] = [];
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) return undefined;
+    pulled.push(next.value);
+    if (next.value.length > 0) return replay(pulled, iterator);
+  }
+}
+
 /** `pulled`, then the rest of `iterator`; a reader that stops early stops the source too. */
 async function* replay(
   pulled: Piece[],
