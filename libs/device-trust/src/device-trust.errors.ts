@@ -14,6 +14,8 @@ export const DEVICE_TRUST_ERRORS = {
     stale_request: 'the signed timestamp is outside the allowed clock skew',
     replayed_request: 'this signed request was already used; sign a new one',
     device_blocked: 'the signing device is blocked',
+    site_not_allowed:
+      "a thekedar-signed request names a site the thekedar does not work on (an admin names a thekedar's sites); an unknown site is answered the same, and nothing was stored. On worker creation `errors` lists each such siteId",
   },
 } as const;
 

@@ -120,6 +120,7 @@ export const ERROR_STATUS = {
     stale_request: HttpStatus.UNAUTHORIZED,
     replayed_request: HttpStatus.FORBIDDEN,
     device_blocked: HttpStatus.FORBIDDEN,
+    site_not_allowed: HttpStatus.FORBIDDEN,
   },
   fraud: {
     invalid_cursor: HttpStatus.BAD_REQUEST,

@@ -22,6 +22,8 @@ export interface ThekedarRow {
   name: string;
   phone: string;
   trust_score: number;
+  /** JSON array of site ids (workforce migration 7; `[]` by default). */
+  site_ids: string;
   created_at: string;
 }
 
@@ -75,6 +77,7 @@ export class WorkforceSqliteMapper {
       name: row.name,
       phone: row.phone,
       trustScore: row.trust_score,
+      siteIds: JSON.parse(row.site_ids) as string[],
       createdAt: new Date(row.created_at),
     };
   }
@@ -85,6 +88,7 @@ export class WorkforceSqliteMapper {
       name: t.name,
       phone: t.phone,
       trust_score: t.trustScore,
+      site_ids: JSON.stringify(t.siteIds),
       created_at: t.createdAt.toISOString(),
     };
   }
