@@ -36,6 +36,10 @@ export class Api {
     return this.json<T>('POST', path, body);
   }
 
+  async patch<T>(path: string, body: unknown): Promise<ApiResponse<T>> {
+    return this.json<T>('PATCH', path, body);
+  }
+
   /** A binary or text body (QR images, ledger exports). */
   async blob(path: string): Promise<Blob> {
     const response = await this.send('GET', path);
