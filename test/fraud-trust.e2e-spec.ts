@@ -451,7 +451,7 @@ describe('trust score, auto-block and assisted onboarding (e2e, controllable clo
       siteId = site.body.siteId;
       const thekedar = await http(t.baseUrl, 'POST', '/api/v5/thekedars', {
         key: t.keys.admin,
-        body: { name: 'Ramesh', phone: '+91 90000 00011' },
+        body: { name: 'Ramesh', phone: '+91 90000 00011', siteIds: [siteId] },
       });
       thekedarId = thekedar.body.thekedarId;
       const reg = await http(t.baseUrl, 'POST', '/api/v5/device/register', {

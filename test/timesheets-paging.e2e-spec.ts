@@ -62,7 +62,7 @@ describe('timesheets over a sparse period: short pages with a cursor (e2e)', () 
       { clock },
     );
     siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
-    thekedar = await thekedarWithDevice(t.baseUrl, t.keys.admin);
+    thekedar = await thekedarWithDevice(t.baseUrl, t.keys.admin, [siteId]);
     phones = [];
     for (let i = 0; i < 5; i++) phones.push(await phoneAt(t.baseUrl, t.keys.admin, siteId));
     for (let i = 0; i < 2; i++) {

@@ -47,7 +47,7 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
     night = await phoneAt(t.baseUrl, t.keys.admin, kolkata);
     dst = await phoneAt(t.baseUrl, t.keys.admin, newYork);
     stranger = await phoneAt(t.baseUrl, t.keys.admin, kolkata);
-    thekedar = await thekedarWithDevice(t.baseUrl, t.keys.admin);
+    thekedar = await thekedarWithDevice(t.baseUrl, t.keys.admin, [kolkata]);
     crew = await crewPhone(t.baseUrl, thekedar, kolkata, clock.now().toISOString());
     clock.set('2026-03-10T06:00:00.000Z');
   });

@@ -49,8 +49,8 @@ describe('duplicate workers (e2e)', () => {
     t = await startTestApp({ TRUST_AUTO_BLOCK_FLOOR: '0' });
     siteA = (await createSite(t.baseUrl, t.keys.admin)).siteId;
     siteB = (await createSite(t.baseUrl, t.keys.admin)).siteId;
-    ramesh = await thekedarWithDevice(t.baseUrl, t.keys.admin);
-    suresh = await thekedarWithDevice(t.baseUrl, t.keys.admin);
+    ramesh = await thekedarWithDevice(t.baseUrl, t.keys.admin, [siteA, siteB]);
+    suresh = await thekedarWithDevice(t.baseUrl, t.keys.admin, [siteA, siteB]);
   });
   afterAll(async () => t.close());
 

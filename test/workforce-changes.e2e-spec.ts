@@ -168,7 +168,7 @@ describe('workforce changes (e2e)', () => {
       const phone = nextPhoneNumber('+91 90002');
       const res = await http(t.baseUrl, 'POST', '/api/v5/thekedars', {
         key: t.keys.admin,
-        body: { name: 'Ramesh Kumar', phone },
+        body: { name: 'Ramesh Kumar', phone, siteIds: [siteId] },
       });
       expect(res.status).toBe(201);
       return {
@@ -203,6 +203,7 @@ describe('workforce changes (e2e)', () => {
         name: 'Ramesh Kumar',
         phone: thekedar.phone,
         trustScore: 80,
+        siteIds: [siteId],
       });
       const listed = await http(t.baseUrl, 'GET', '/api/v5/thekedars?limit=500', {
         key: t.keys.admin,

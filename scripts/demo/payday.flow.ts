@@ -63,7 +63,7 @@ export const paydayFlow: DemoFlow = {
     };
     const thekedar = await ctx.call('POST', '/api/v5/thekedars', {
       key: ctx.keys.admin,
-      body: { name: 'Ramesh Kumar', phone: '+91 98100 00100' },
+      body: { name: 'Ramesh Kumar', phone: '+91 98100 00100', siteIds: [siteId] },
     });
     const thekedarId = thekedar.body.thekedarId as string;
     const thekedarPhone = await register(thekedar.body.enrollmentCode, `payday-k-${Date.now()}`);

@@ -313,6 +313,7 @@ suite(title, () => {
       });
       await form.getByLabel('Name').fill('Ramesh Kumar');
       await form.getByLabel('Phone').fill('+91 98100 00009');
+      await form.getByLabel('Dwarka Tower B').check();
       await form.getByRole('button', { name: 'Create thekedar' }).click();
       await tab.page.locator('figure.qr img').waitFor();
       const qr = JSON.parse(await tab.decodeQr('figure.qr img')) as Record<string, string>;
@@ -321,6 +322,40 @@ suite(title, () => {
       );
       // the code's expiry, as a new code shows it (POST /api/v5/thekedars answers it)
       expect(await tab.page.locator('dl.facts').last().innerText()).toContain('Expires');
+    });
+
+    it("should show a thekedar's sites and let an admin change them", async () => {
+      const tab = await open(t.keys.admin);
+      await tab.goto('#/workforce');
+      const row = tab.page.locator('table tbody tr', { hasText: 'Ramesh Kumar' });
+      const sites = (text: string) => row.locator('.thekedar-sites', { hasText: text }).waitFor();
+      await sites('Dwarka Tower B');
+      const thekedarId = async () =>
+        (
+          (await http(t.baseUrl, 'GET', '/api/v5/thekedars', { key: t.keys.admin })).body as {
+            thekedarId: string;
+            name: string;
+            siteIds: string[];
+          }[]
+        ).find((k) => k.name === 'Ramesh Kumar')!;
+      expect((await thekedarId()).siteIds).toEqual([siteId]);
+
+      // no site: it onboards nowhere, and the table says so
+      await row.getByLabel('Change the sites of Ramesh Kumar').click();
+      const box = row.getByLabel('Dwarka Tower B');
+      expect(await box.isChecked()).toBe(true);
+      await box.uncheck();
+      await tab.check('workforce-thekedar-sites');
+      await row.getByRole('button', { name: 'Save sites' }).click();
+      // saved, the table is read again: the row shows what the server holds
+      await sites('none: onboards nowhere');
+      expect((await thekedarId()).siteIds).toEqual([]);
+
+      await row.getByLabel('Change the sites of Ramesh Kumar').click();
+      await row.getByLabel('Dwarka Tower B').check();
+      await row.getByRole('button', { name: 'Save sites' }).click();
+      await sites('Dwarka Tower B');
+      expect((await thekedarId()).siteIds).toEqual([siteId]);
     });
 
     it("should show a worker's new enrollment QR, and list both of the worker's phones", async () => {

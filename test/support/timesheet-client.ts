@@ -52,7 +52,7 @@ export async function sync(baseUrl: string, phone: Phone, packets: ReturnType<ty
   };
 }
 
-/** A thekedar with a registered device (its secret signs requests). */
+/** A thekedar with a registered device (its secret signs requests), working on `siteIds`. */
 export interface ThekedarDevice {
   thekedarId: string;
   deviceId: string;
@@ -62,12 +62,14 @@ export interface ThekedarDevice {
 export async function thekedarWithDevice(
   baseUrl: string,
   adminKey: string,
+  siteIds: string[],
 ): Promise<ThekedarDevice> {
   sim += 1;
   const thekedar = await http(baseUrl, 'POST', '/api/v5/thekedars', {
     key: adminKey,
-    body: { name: 'Ramesh', phone: '+91 90000 00011' },
+    body: { name: 'Ramesh', phone: '+91 90000 00011', siteIds },
   });
+  expect(thekedar.status).toBe(201);
   const reg = await http(baseUrl, 'POST', '/api/v5/device/register', {
     body: {
       enrollmentCode: thekedar.body.enrollmentCode,

@@ -105,6 +105,8 @@ export interface CreateThekedarDto {
   name: string;
   /** Stored in E.164. A number without a country code is one of PHONE_DEFAULT_COUNTRY (IN): `098100 00001`, `98100 00001`, `0091 98100 00001` and `+91 98100 00001` are one number. Not a possible number for its country: 400 invalid_phone. */
   phone: string;
+  /** The sites the thekedar works on: its signed requests create workers and read timesheets at these only (any other site, an unknown one the same: 403 site_not_allowed). Each must exist (404 site_not_found). Its workers' own sites are theirs, set at their creation. Absent: none yet (an admin names them with PATCH /api/v5/thekedars/:thekedarId). */
+  siteIds?: string[];
 }
 
 export interface CreateThekedarResponse {
@@ -575,6 +577,8 @@ export interface ThekedarView {
   /** E.164 (`+919810000001`); a person stored before phones were normalized (2026-12) shows its number as typed until it is changed */
   phone: string;
   trustScore: number;
+  /** The sites the thekedar works on (its signed requests reach these only), ascending */
+  siteIds: string[];
   createdAt: string;
 }
 
@@ -622,6 +626,11 @@ export interface UpdateSiteDto {
   geo?: GeoPointDto;
   /** Geofence radius in metres */
   radiusM?: number;
+}
+
+export interface UpdateThekedarDto {
+  /** The sites the thekedar works on: its signed requests create workers and read timesheets at these only (any other site, an unknown one the same: 403 site_not_allowed). Each must exist (404 site_not_found). Its workers' own sites are theirs, set at their creation. The list replaces the one before; empty: no site (the thekedar onboards and reads nowhere, its workers stay). */
+  siteIds: string[];
 }
 
 export interface UpdateWorkerDto {

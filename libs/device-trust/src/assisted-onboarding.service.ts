@@ -6,6 +6,7 @@ import {
   Clock,
   hmacSha256Hex,
   jcs,
+  OBJECT_ID_PATTERN,
   safeEqual,
   sha256Hex,
   SHA256_HEX_PATTERN,
@@ -18,6 +19,7 @@ import {
   OnboardingSponsor,
   WorkerAdmission,
   WorkerSponsor,
+  WorkforceService,
 } from '@app/workforce';
 import { DeviceTrustService } from './device-trust.service';
 import { OnboardingNonceRepository } from './infrastructure/persistence/onboarding-nonce.repository';
@@ -56,6 +58,7 @@ export class AssistedOnboardingService implements WorkerAdmission {
     private readonly trust: DeviceTrustService,
     private readonly nonces: OnboardingNonceRepository,
     private readonly fraud: FraudService,
+    private readonly workforce: WorkforceService,
     private readonly clock: Clock,
     @Inject(trustConfig.KEY) trustSettings: TrustSettings,
   ) {
@@ -73,7 +76,54 @@ export class AssistedOnboardingService implements WorkerAdmission {
     return {
       sponsor: { kind: 'thekedar', thekedarId: signed.thekedarId },
       inheritedTrust: signed.trustScore,
+      deviceId: signed.deviceId,
     };
+  }
+
+  async admitSites(admitted: OnboardingSponsor, siteIds: string[]): Promise<void> {
+    const { sponsor, deviceId } = admitted;
+    if (sponsor.kind !== 'thekedar') return;
+    await this.admitThekedarSites(
+      { thekedarId: sponsor.thekedarId, deviceId: deviceId! },
+      siteIds,
+      'worker creation',
+      'siteIds',
+    );
+  }
+
+  /**
+   * Refuses a checked thekedar request that names a site the thekedar does not work on
+   * (`purpose` as for `admitThekedar`; `field`: where the request names its sites, for the
+   * answer's `errors`): a `site_not_allowed` fraud event naming its device (the
+   * signature verified and was fresh: the device did send it, so it weighs on the device's
+   * trust), then 403 `site_not_allowed`. An unknown site is refused the same way, so a
+   * thekedar learns nothing of the sites it may not use.
+   */
+  async admitThekedarSites(
+    signed: Pick<ThekedarSignedRequest, 'thekedarId' | 'deviceId'>,
+    siteIds: string[],
+    purpose: string,
+    field: string,
+  ): Promise<void> {
+    const outside = await this.workforce.sitesOutsideThekedar(signed.thekedarId, siteIds);
+    if (outside.length === 0) return;
+    // a site id of a path is not validated yet: a malformed one is named as such
+    const shown = outside.map((id) => (OBJECT_ID_PATTERN.test(id) ? id : '(a malformed id)'));
+    await this.fraud.record({
+      type: 'site_not_allowed',
+      deviceId: signed.deviceId,
+      siteId: outside.find((id) => OBJECT_ID_PATTERN.test(id)),
+      detail: `${purpose} refused: site ${shown.join(', ')} is not a site of thekedar ${signed.thekedarId}`,
+    });
+    this.logger.warn(
+      { thekedarId: signed.thekedarId, deviceId: signed.deviceId, sites: outside.length },
+      `Thekedar-signed ${purpose} refused: a site the thekedar does not work on`,
+    );
+    throw new DeviceTrustError(
+      'site_not_allowed',
+      'This thekedar does not work on the site: an admin names its sites',
+      shown.map((id) => ({ field, message: `not a site of this thekedar: ${id}` })),
+    );
   }
 
   /**

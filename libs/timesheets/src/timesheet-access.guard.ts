@@ -26,7 +26,8 @@ export const TimesheetKeyRoles = (...roles: Role[]) => SetMetadata(KEY_ROLES, ro
  * of a role the route names, or the thekedar-signed scheme of worker creation
  * (`x-thekedar-id`, `x-device-id`, `x-request-timestamp`, `x-signature`). A request with a
  * body signs `<timestamp>.<JCS(body)>`; one without signs `<timestamp>.<JCS({"method","path"})>`
- * with the path as sent, query string included. Signatures are single use.
+ * with the path as sent, query string included. Signatures are single use. A thekedar works
+ * on its sites only: any other `:siteId` (an unknown one the same) is 403 `site_not_allowed`.
  */
 @Injectable()
 export class TimesheetAccessGuard implements CanActivate {
@@ -57,11 +58,11 @@ export class TimesheetAccessGuard implements CanActivate {
     };
     const signedValue =
       req.method === 'GET' ? { method: 'GET', path: req.originalUrl } : (req.body as unknown);
-    const signed = await this.onboarding.admitThekedar(
-      credentials,
-      signedValue,
-      req.method === 'GET' ? 'timesheet read' : 'timesheet correction',
-    );
+    const purpose = req.method === 'GET' ? 'timesheet read' : 'timesheet correction';
+    const signed = await this.onboarding.admitThekedar(credentials, signedValue, purpose);
+    // a thekedar reads and corrects at its own sites only (an unknown site answers the same)
+    const siteId = String(req.params.siteId);
+    await this.onboarding.admitThekedarSites(signed, [siteId], purpose, 'siteId');
     req.timesheetActor = { kind: 'thekedar', signed };
     return true;
   }

@@ -42,7 +42,7 @@ import {
 import { TimesheetsService } from './timesheets.service';
 
 const SIGNED_READ =
-  'Admin or auditor `x-api-key`, or a thekedar-signed request (headers as for worker creation; the signed value is `{"method":"GET","path":"<path with query string, as sent>"}`, so the message is `<x-request-timestamp>.<JCS of it>`). A thekedar sees only the workers it onboarded.';
+  'Admin or auditor `x-api-key`, or a thekedar-signed request (headers as for worker creation; the signed value is `{"method":"GET","path":"<path with query string, as sent>"}`, so the message is `<x-request-timestamp>.<JCS of it>`). A thekedar reads only at its own sites (another site, an unknown one the same: 403 `site_not_allowed`) and sees only the workers it onboarded there.';
 
 @ApiTags('timesheets')
 @ApiThekedarSignatureHeaders('hex HMAC-SHA256 (see the operation)')

@@ -25,7 +25,7 @@ import {
   ApiResponse,
   ApiTags,
 } from '@app/common';
-import { OnboardingSponsor } from './worker-admission';
+import { OnboardingSponsor, WorkerAdmission } from './worker-admission';
 import { Onboarding, OnboardingGuard } from './onboarding.guard';
 import { ApiThekedarSignatureHeaders } from './thekedar-signature.headers';
 import {
@@ -43,6 +43,7 @@ import {
   SiteView,
   ThekedarView,
   UpdateSiteDto,
+  UpdateThekedarDto,
   UpdateWorkerDto,
   WorkerDetailView,
   WorkerEnrollmentCodeResponse,
@@ -58,7 +59,10 @@ import { WorkforceService } from './workforce.service';
 @ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
 @Controller('api/v5')
 export class WorkforceController {
-  constructor(private readonly workforce: WorkforceService) {}
+  constructor(
+    private readonly workforce: WorkforceService,
+    private readonly admission: WorkerAdmission,
+  ) {}
 
   @Post('sites')
   @ApiOperation({ summary: 'Create a site: name, geofence centre and radius, time zone' })
@@ -136,6 +140,31 @@ export class WorkforceController {
   @ApiResponse({ status: 404, type: ErrorBody, description: 'thekedar_not_found' })
   async getThekedar(@Param() params: ThekedarIdParam): Promise<ThekedarView> {
     return toThekedarView(await this.workforce.getThekedar(params.thekedarId));
+  }
+
+  @Patch('thekedars/:thekedarId')
+  @Roles('admin')
+  @ApiOperation({
+    summary: 'Set the sites a thekedar works on (all of them: the list replaces the one before)',
+    description: [
+      "The thekedar's signed requests (worker creation, timesheet reads and corrections) reach these sites only, from the next request on.",
+      'Its workers keep their sites, devices and timesheets; an admin reads them as before.',
+      'Each site must exist: 404 `site_not_found` lists each unknown siteId in `errors`.',
+    ].join(' '),
+  })
+  @ApiOkResponse({ type: ThekedarView })
+  @ApiResponse({ status: 404, type: ErrorBody, description: 'thekedar_not_found, site_not_found' })
+  async updateThekedar(
+    @Param() params: ThekedarIdParam,
+    @Body() body: UpdateThekedarDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<ThekedarView> {
+    const thekedar = await this.workforce.updateThekedarSites(
+      params.thekedarId,
+      body.siteIds,
+      actorOf(principal),
+    );
+    return toThekedarView(thekedar);
   }
 
   /** Admin only, as a worker's new code (a thekedar's own signature cannot vouch for a lost phone). */
@@ -325,16 +354,29 @@ export class WorkforceController {
   @Roles('admin')
   @ApiOperation({
     summary: 'Create a thekedar (contractor), with an enrollment code for the phone',
-    description: "The phone is stored in E.164, as a worker's.",
+    description: [
+      "The phone is stored in E.164, as a worker's.",
+      '`siteIds` names the sites the thekedar works on: its signed requests create workers and read timesheets there only (403 `site_not_allowed` elsewhere).',
+      'Without it the thekedar works on no site until an admin names them (PATCH /api/v5/thekedars/:thekedarId).',
+    ].join(' '),
   })
   @ApiCreatedResponse({ type: CreateThekedarResponse })
+  @ApiResponse({
+    status: 404,
+    type: ErrorBody,
+    description: 'site_not_found: `errors` lists each unknown siteId',
+  })
   @ApiResponse({
     status: 400,
     type: ErrorBody,
     description: 'Invalid input, or invalid_phone: the phone is not a possible number',
   })
   async createThekedar(@Body() body: CreateThekedarDto): Promise<CreateThekedarResponse> {
-    const created = await this.workforce.createThekedar({ name: body.name, phone: body.phone });
+    const created = await this.workforce.createThekedar({
+      name: body.name,
+      phone: body.phone,
+      siteIds: body.siteIds,
+    });
     return { ...created, expiresAt: created.expiresAt.toISOString() };
   }
 
@@ -353,6 +395,7 @@ export class WorkforceController {
       "`x-thekedar-id`, `x-device-id` (the thekedar's device), `x-request-timestamp` (ISO-8601 UTC, e.g. `2026-03-01T09:30:00.000Z`, within ONBOARDING_SIGNATURE_MAX_SKEW_SECONDS (300) of server time) and",
       '`x-signature` = lowercase hex HMAC-SHA256, key = the device secret bytes (base64-decoded), message = UTF-8 of `<x-request-timestamp>.<JCS(body)>` (RFC 8785 of the JSON body as sent).',
       'A signature is single use: the same signed request again is refused (403 replayed_request).',
+      "A thekedar creates workers at its own sites only (the thekedar's `siteIds`, named by an admin): any other site, an unknown one the same, is 403 `site_not_allowed` (`errors` lists each) and a `site_not_allowed` fraud event on the thekedar's device; nothing is stored.",
       "A thekedar-created worker stands on the thekedar's trust score until `trustInheritedUntil` (TRUST_INHERITANCE_DAYS, 30).",
       'The phone is stored in E.164: a number without a country code (`98765 43210`, `098765 43210`) is one of PHONE_DEFAULT_COUNTRY (IN), `00` before a country code is read as `+`; a number too short or too long for its country is 400 `invalid_phone`.',
       "A phone number is one worker per site and one worker per thekedar: another worker with it at one of the sites, or among the thekedar's workers, answers 409 `worker_exists` (`errors` names the worker to an admin and to its own thekedar).",
@@ -379,6 +422,8 @@ export class WorkforceController {
     @Onboarding() admitted: OnboardingSponsor,
     @Res({ passthrough: true }) res: Response,
   ): Promise<CreateWorkerResponse> {
+    // a thekedar at its own sites only: refused before anything is stored (a phone claim too)
+    await this.admission.admitSites(admitted, body.siteIds);
     const { worker, enrollmentCode, expiresAt, repeated } = await this.workforce.createWorker(
       { name: body.name, phone: body.phone, siteIds: body.siteIds },
       admitted.sponsor,
@@ -429,6 +474,7 @@ function toThekedarView(thekedar: Thekedar): ThekedarView {
     name: thekedar.name,
     phone: thekedar.phone,
     trustScore: thekedar.trustScore,
+    siteIds: [...thekedar.siteIds],
     createdAt: thekedar.createdAt.toISOString(),
   };
 }

@@ -138,20 +138,55 @@ export class WorkforceService {
     return this.workforce.listWorkerIdsOfThekedar(thekedarId);
   }
 
+  /**
+   * Creates a thekedar that works on `siteIds` (404 site_not_found naming each unknown one;
+   * none given: no site until an admin names them), with an enrollment code for its phone.
+   */
   async createThekedar(input: {
     name: string;
     phone: string;
+    siteIds?: string[];
   }): Promise<{ thekedarId: string; enrollmentCode: string; expiresAt: Date }> {
     const now = this.clock.now();
     const id = newId();
     const phone = this.e164(input.phone);
+    // a thekedar's sites are a set: kept ascending
+    const siteIds = (await this.existingSites(input.siteIds ?? [])).sort();
     const { code, enrollment } = this.enrollment('thekedar', id, now);
     await this.workforce.createThekedar(
-      { id, name: input.name, phone, trustScore: TRUST_DEFAULTS.thekedar, createdAt: now },
+      { id, name: input.name, phone, trustScore: TRUST_DEFAULTS.thekedar, siteIds, createdAt: now },
       enrollment,
     );
-    this.logger.log({ thekedarId: id }, 'Thekedar created');
+    this.logger.log({ thekedarId: id, siteIds }, 'Thekedar created');
     return { thekedarId: id, enrollmentCode: code, expiresAt: enrollment.expiresAt };
+  }
+
+  /**
+   * Sets the sites a thekedar works on (all of them: the list replaces the one before; empty
+   * stops it onboarding and reading anywhere). Its workers keep their sites and devices; the
+   * thekedar's signed requests for a site it no longer has are refused from then on.
+   */
+  async updateThekedarSites(
+    thekedarId: string,
+    siteIds: string[],
+    actor: string,
+  ): Promise<Thekedar> {
+    const sites = (await this.existingSites(siteIds)).sort();
+    const thekedar = await this.workforce.updateThekedarSites(thekedarId, sites);
+    if (!thekedar) throw thekedarNotFound();
+    this.logger.log({ thekedarId, actor, siteIds: sites }, 'Thekedar sites changed');
+    return thekedar;
+  }
+
+  /**
+   * The sites among `siteIds` the thekedar does not work on (all of them for an unknown
+   * thekedar). An unknown site is one of them like any other: a thekedar's answer never says
+   * whether a site it may not use exists.
+   */
+  async sitesOutsideThekedar(thekedarId: string, siteIds: string[]): Promise<string[]> {
+    const thekedar = await this.workforce.findThekedarById(thekedarId);
+    const allowed = new Set(thekedar?.siteIds ?? []);
+    return [...new Set(siteIds)].filter((id) => !allowed.has(id));
   }
 
   /**

@@ -129,6 +129,7 @@ export const ERROR_STATUS = {
     replayed_request: HttpStatus.FORBIDDEN,
     device_blocked: HttpStatus.FORBIDDEN,
     worker_inactive: HttpStatus.FORBIDDEN,
+    site_not_allowed: HttpStatus.FORBIDDEN,
   },
   fraud: {
     invalid_cursor: HttpStatus.BAD_REQUEST,

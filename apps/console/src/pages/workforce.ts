@@ -58,6 +58,9 @@ function render(ctx: PageContext): void {
     h('legend', {}, 'Sites the worker may check in at'),
   );
   let siteNames = new Map<string, string>();
+  /** Every site, for the thekedar forms' choices (filled with the site pickers). */
+  let siteList: Site[] = [];
+  const thekedarSiteChoices = h('fieldset', { class: 'choices' });
 
   // the table pages itself, as the other lists; the pickers and names take every site
   const sites = pagedList<Site>({
@@ -99,6 +102,8 @@ function render(ctx: PageContext): void {
       return;
     }
     siteNames = new Map(list.map((s) => [s.siteId, s.name]));
+    siteList = list;
+    thekedarSiteChoices.replaceChildren(...thekedarSiteFields(list, []));
     const chosen = siteFilter.value;
     siteFilter.replaceChildren(
       h('option', { value: '' }, 'All sites'),
@@ -137,7 +142,28 @@ function render(ctx: PageContext): void {
           { header: 'Name', cell: (t) => t.name },
           { header: 'Phone', cell: (t) => t.phone },
           { header: 'Trust', cell: (t) => String(t.trustScore) },
+          {
+            header: 'Sites',
+            cell: (t) =>
+              h(
+                'span',
+                { class: 'thekedar-sites' },
+                t.siteIds.length
+                  ? t.siteIds.map((id) => siteNames.get(id) ?? id).join(', ')
+                  : badge('none: onboards nowhere', 'warn'),
+              ),
+          },
           { header: 'Created', cell: (t) => when(t.createdAt) },
+          {
+            header: 'Change sites',
+            cell: (t): HTMLElement =>
+              thekedarSitesEditor(
+                ctx,
+                t,
+                () => siteList,
+                () => thekedars.reload(),
+              ),
+          },
         ],
         rows,
         'No thekedars yet.',
@@ -194,7 +220,11 @@ function render(ctx: PageContext): void {
       sites.element,
       siteForm(ctx, () => void refreshSites()),
     ),
-    section('Thekedars', thekedars.element, thekedarForm(ctx, enrollment, thekedars.reload)),
+    section(
+      'Thekedars',
+      thekedars.element,
+      thekedarForm(ctx, thekedarSiteChoices, enrollment, thekedars.reload),
+    ),
     section(
       'Workers',
       h(
@@ -208,8 +238,11 @@ function render(ctx: PageContext): void {
     ),
     section('Enrollment code', enrollment),
   );
-  void refreshSites().then(workers.reload);
-  thekedars.reload();
+  // the thekedars after the sites: their Sites column names them
+  void refreshSites().then(() => {
+    workers.reload();
+    thekedars.reload();
+  });
 }
 
 function siteForm(ctx: PageContext, reload: () => void): HTMLElement {
@@ -285,7 +318,86 @@ function timeZones(): string[] {
   return intl.supportedValuesOf?.('timeZone') ?? [];
 }
 
-function thekedarForm(ctx: PageContext, enrollment: HTMLElement, reload: () => void): HTMLElement {
+/**
+ * The checkboxes of a thekedar's sites (`checked`: those it has), with a legend that says what
+ * they mean: its signed requests onboard workers and read timesheets there only.
+ */
+function thekedarSiteFields(list: Site[], checked: string[]): HTMLElement[] {
+  return [
+    h('legend', {}, 'Sites the thekedar works on'),
+    ...list.map((s) =>
+      h(
+        'label',
+        { class: 'choice' },
+        h('input', {
+          type: 'checkbox',
+          name: 'siteIds',
+          value: s.siteId,
+          checked: checked.includes(s.siteId),
+        }),
+        ` ${s.name}`,
+      ),
+    ),
+    h(
+      'p',
+      { class: 'hint' },
+      list.length
+        ? 'It onboards workers and reads timesheets at these only; none: nowhere yet.'
+        : 'Create a site first.',
+    ),
+  ];
+}
+
+function checkedSites(form: HTMLFormElement): string[] {
+  return [...form.querySelectorAll<HTMLInputElement>('input[name=siteIds]:checked')].map(
+    (i) => i.value,
+  );
+}
+
+/**
+ * An admin's change of a thekedar's sites (PATCH /api/v5/thekedars/:thekedarId): the boxes
+ * of every site, those it has checked; saved, the list replaces the one before.
+ */
+function thekedarSitesEditor(
+  ctx: PageContext,
+  thekedar: Thekedar,
+  sites: () => Site[],
+  reload: () => void,
+): HTMLElement {
+  const choices = h('fieldset', { class: 'choices' });
+  const editor: HTMLDetailsElement = h(
+    'details',
+    {
+      // built when opened: the site list is the page's latest
+      ontoggle: () => {
+        if (editor.open) choices.replaceChildren(...thekedarSiteFields(sites(), thekedar.siteIds));
+      },
+    },
+    h('summary', { 'aria-label': `Change the sites of ${thekedar.name}` }, 'Change'),
+    actionForm(
+      {
+        submit: 'Save sites',
+        run: async (form) => {
+          await ctx.api.patch<Thekedar>(
+            `/api/v5/thekedars/${encodeURIComponent(thekedar.thekedarId)}`,
+            { siteIds: checkedSites(form) },
+          );
+          reload();
+          return success(`Sites of ${thekedar.name} saved.`);
+        },
+      },
+      choices,
+    ),
+  );
+  return editor;
+}
+
+function thekedarForm(
+  ctx: PageContext,
+  siteChoices: HTMLElement,
+  enrollment: HTMLElement,
+  reload: () => void,
+): HTMLElement {
   return actionForm(
     {
       class: 'grid',
@@ -299,6 +411,7 @@ function thekedarForm(ctx: PageContext, enrollment: HTMLElement, reload: () => v
             {
               name,
               phone: formValue(form, 'phone'),
+              siteIds: checkedSites(form),
             },
           )
         ).data;
@@ -317,6 +430,7 @@ function thekedarForm(ctx: PageContext, enrollment: HTMLElement, reload: () => v
     },
     field('Name', h('input', { name: 'name', required: true, maxlength: 200 })),
     field('Phone', h('input', { name: 'phone', type: 'tel', required: true, maxlength: 20 })),
+    siteChoices,
   );
 }
 

@@ -11,12 +11,18 @@ export interface Site {
 
 export type PersonKind = 'worker' | 'thekedar';
 
-/** A contractor who brings workers to sites (high trust). */
+/**
+ * A contractor who brings workers to sites (high trust). It works on `siteIds` only (an
+ * admin names them): its signed requests onboard workers at those sites and read their
+ * timesheets; any other site is refused (403 `site_not_allowed`, a fraud event).
+ */
 export interface Thekedar {
   id: string;
   name: string;
   phone: string;
   trustScore: number;
+  /** The sites it works on, ascending; empty: it onboards and reads nowhere yet. */
+  siteIds: string[];
   createdAt: Date;
 }
 

@@ -108,6 +108,10 @@ export class CreateSiteResponse {
   @ApiProperty({ example: 'Asia/Kolkata' }) timeZone!: string;
 }
 
+/** What a thekedar's `siteIds` says, at creation and in a change. */
+const THEKEDAR_SITES =
+  "The sites the thekedar works on: its signed requests create workers and read timesheets at these only (any other site, an unknown one the same: 403 site_not_allowed). Each must exist (404 site_not_found). Its workers' own sites are theirs, set at their creation.";
+
 export class CreateThekedarDto {
   @ApiProperty({ example: 'Ramesh Kumar' })
   @IsString()
@@ -118,6 +122,31 @@ export class CreateThekedarDto {
   @IsString()
   @Matches(PHONE, { message: 'phone must be 6-20 digits, optionally with +, spaces or dashes' })
   phone!: string;
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['665f1c2e8b3e4a0012345678'],
+    description: `${THEKEDAR_SITES} Absent: none yet (an admin names them with PATCH /api/v5/thekedars/:thekedarId).`,
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(50)
+  @ArrayUnique()
+  @Matches(OBJECT_ID_PATTERN, { each: true, message: 'each site id must be a 24-hex id' })
+  siteIds?: string[];
+}
+
+/** PATCH /api/v5/thekedars/:thekedarId: the thekedar's sites, all of them. */
+export class UpdateThekedarDto {
+  @ApiProperty({
+    type: [String],
+    example: ['665f1c2e8b3e4a0012345678'],
+    description: `${THEKEDAR_SITES} The list replaces the one before; empty: no site (the thekedar onboards and reads nowhere, its workers stay).`,
+  })
+  @IsArray()
+  @ArrayMaxSize(50)
+  @ArrayUnique()
+  @Matches(OBJECT_ID_PATTERN, { each: true, message: 'each site id must be a 24-hex id' })
+  siteIds!: string[];
 }
 
 export class CreateThekedarResponse {
@@ -265,6 +294,12 @@ export class ThekedarView {
   @ApiProperty() name!: string;
   @ApiProperty({ example: '+919810000001', description: PHONE_OUT }) phone!: string;
   @ApiProperty() trustScore!: number;
+  @ApiProperty({
+    type: [String],
+    description:
+      'The sites the thekedar works on (its signed requests reach these only), ascending',
+  })
+  siteIds!: string[];
   @ApiProperty() createdAt!: string;
 }
 

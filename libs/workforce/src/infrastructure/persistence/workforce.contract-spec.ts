@@ -109,7 +109,14 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     expect(atSite0).toHaveLength(2);
     expect(await sut().listWorkers({ limit: 10, siteId: newId() })).toEqual([]);
 
-    const thekedar = { id: newId(), name: 'R', phone: '+91981', trustScore: 80, createdAt: t0 };
+    const thekedar = {
+      id: newId(),
+      name: 'R',
+      phone: '+91981',
+      trustScore: 80,
+      siteIds: [],
+      createdAt: t0,
+    };
     await sut().createThekedar(thekedar, { ...code(thekedar.id), personKind: 'thekedar' });
     expect(await sut().listThekedars({ limit: 10 })).toEqual([thekedar]);
     expect(await sut().listThekedars({ limit: 10, afterId: thekedar.id })).toEqual([]);
@@ -121,7 +128,14 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     await sut().createWorker(w, c);
     expect(await sut().findWorkerById(w.id)).toEqual(w);
     expect(await sut().findEnrollment(c.codeHash)).toEqual(c);
-    const thekedar = { id: newId(), name: 'R', phone: '+91981', trustScore: 80, createdAt: t0 };
+    const thekedar = {
+      id: newId(),
+      name: 'R',
+      phone: '+91981',
+      trustScore: 80,
+      siteIds: [newId(), newId()].sort(),
+      createdAt: t0,
+    };
     const tc = { ...code(thekedar.id), personKind: 'thekedar' as const };
     await sut().createThekedar(thekedar, tc);
     expect(await sut().findThekedarById(thekedar.id)).toEqual(thekedar);
@@ -271,6 +285,7 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
         DROP TABLE worker_events;
         ALTER TABLE workers DROP COLUMN status;
         ALTER TABLE workers DROP COLUMN status_changed_at;
+        ALTER TABLE thekedars DROP COLUMN site_ids;
         DELETE FROM schema_migrations WHERE scope = 'device-trust.workforce' AND version >= 5;`);
       s.db.prepare('UPDATE workers SET phone = ? WHERE id = ?').run(newer.phone, newer.id);
     } else {
@@ -470,7 +485,14 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     expect(await sut().findWorkerById(second.id)).toBeUndefined();
     expect(await sut().findEnrollment(taken.codeHash)).toEqual(taken);
 
-    const thekedar = { id: newId(), name: 'R', phone: '+91981', trustScore: 80, createdAt: t0 };
+    const thekedar = {
+      id: newId(),
+      name: 'R',
+      phone: '+91981',
+      trustScore: 80,
+      siteIds: [],
+      createdAt: t0,
+    };
     const tc = { ...code(thekedar.id), personKind: 'thekedar' as const };
     await sut().createThekedar(thekedar, tc);
     const other = { ...thekedar, id: newId() };
@@ -573,6 +595,7 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
       name: 'R',
       phone: '+919810000000',
       trustScore: 80,
+      siteIds: [],
       createdAt: t0,
     };
     const tcode = (): EnrollmentCode => ({ ...code(thekedar.id), personKind: 'thekedar' });

@@ -118,6 +118,11 @@ export abstract class WorkforceRepository {
    */
   abstract replaceEnrollment(enrollment: EnrollmentCode): Promise<boolean>;
   abstract findThekedarById(id: string): Promise<Thekedar | undefined>;
+  /**
+   * Sets the sites a thekedar works on (the caller checked that they exist); the thekedar as
+   * it is then, undefined when no thekedar has this id. Its workers keep their sites.
+   */
+  abstract updateThekedarSites(id: string, siteIds: string[]): Promise<Thekedar | undefined>;
   abstract findEnrollment(codeHash: string): Promise<EnrollmentCode | undefined>;
   /**
    * Marks the code used by `deviceId` if it is unused and not expired at `at`. Exactly one of

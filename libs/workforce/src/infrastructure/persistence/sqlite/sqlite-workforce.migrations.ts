@@ -140,4 +140,24 @@ export const WORKFORCE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX worker_events_worker ON worker_events (worker_id);
     `,
   },
+  {
+    version: 8,
+    name: 'thekedar sites (a thekedar from before: the sites of the workers it onboarded)',
+    // a thekedar worked on every site before: one that onboarded workers keeps their sites (so
+    // today's deployments work on), one that onboarded none gets none until an admin names
+    // them (PATCH /api/v5/thekedars/:thekedarId). SqliteWorkforceRepository logs each grant
+    // at the boot that runs this, for an admin to review (a site a thekedar reached through the
+    // gap this closes is among them).
+    up: `
+      ALTER TABLE thekedars ADD COLUMN site_ids TEXT NOT NULL DEFAULT '[]';
+      UPDATE thekedars SET site_ids = (
+        SELECT json_group_array(site_id) FROM (
+          SELECT DISTINCT s.value AS site_id
+            FROM workers w, json_each(w.site_ids) s
+           WHERE json_extract(w.sponsor, '$.kind') = 'thekedar'
+             AND json_extract(w.sponsor, '$.thekedarId') = thekedars.id
+             AND s.value IN (SELECT id FROM sites)
+           ORDER BY site_id));
+    `,
+  },
 ];

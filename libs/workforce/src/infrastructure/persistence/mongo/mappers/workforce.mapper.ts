@@ -42,15 +42,18 @@ export class WorkforceMongoMapper {
       name: doc.name,
       phone: doc.phone,
       trustScore: doc.trustScore,
+      // absent only before the boot's pass gave a thekedar from before its sites
+      siteIds: [...(doc.siteIds ?? [])],
       createdAt: new Date(doc.createdAt),
     };
   }
 
   static thekedarToPersistence(t: Thekedar, enrollment: EnrollmentCode): ThekedarDocument {
-    const { id, ...rest } = t;
+    const { id, siteIds, ...rest } = t;
     return {
       _id: id,
       ...rest,
+      siteIds: [...siteIds],
       enrollment: WorkforceMongoMapper.enrollmentToPersistence(enrollment),
     };
   }

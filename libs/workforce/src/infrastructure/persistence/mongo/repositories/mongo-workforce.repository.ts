@@ -26,6 +26,7 @@ import { WorkforceError } from '../../../../workforce.errors';
 import { PhoneNumbers } from '../../../../domain/phone-number';
 import { workforceConfig, WorkforceSettings } from '../../../../workforce.config';
 import { WorkforceMongoMapper as Mapper } from '../mappers/workforce.mapper';
+import { reportThekedarSiteGrants, ThekedarSiteGrant } from '../../thekedar-site-grants';
 import {
   EnrollmentCodeDocument,
   PHONE_CLAIMS_FORM,
@@ -105,6 +106,38 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     await Promise.all([this.sites.init(), this.thekedars.init(), this.workers.init()]);
     await this.keyOldClaims();
     await this.claimOldPhones();
+    await this.grantOldThekedarSites();
+  }
+
+  /**
+   * Thekedars stored before thekedar sites (no `siteIds`) get the sites of the workers they
+   * onboarded (those that exist), as SQLite's migration 8 gives them; logged for an admin to
+   * review. Once: a thekedar that has `siteIds` is left alone, whatever an admin set since; of
+   * replicas booting together, the one whose write lands names it.
+   */
+  private async grantOldThekedarSites(): Promise<void> {
+    const olds = await this.thekedars
+      .find({ siteIds: { $exists: false } }, { _id: 1 })
+      .sort({ _id: 1 })
+      .lean<Pick<ThekedarDocument, '_id'>[]>();
+    if (olds.length === 0) return;
+    const grants: ThekedarSiteGrant[] = [];
+    for (const { _id } of olds) {
+      const crew = await this.workers
+        .find({ 'sponsor.kind': 'thekedar', 'sponsor.thekedarId': _id }, { siteIds: 1 })
+        .lean<Pick<WorkerDocument, 'siteIds'>[]>();
+      const named = [...new Set(crew.flatMap((w) => w.siteIds))];
+      const existing = await this.sites
+        .find({ _id: { $in: named } }, { _id: 1 })
+        .lean<Pick<SiteDocument, '_id'>[]>();
+      const siteIds = existing.map((site) => site._id).sort();
+      const { modifiedCount } = await this.thekedars.updateOne(
+        { _id, siteIds: { $exists: false } },
+        { $set: { siteIds } },
+      );
+      if (modifiedCount === 1) grants.push({ thekedarId: _id, siteIds });
+    }
+    reportThekedarSiteGrants(this.logger, grants);
   }
 
   /**
@@ -512,6 +545,17 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
 
   async findThekedarById(id: string): Promise<Thekedar | undefined> {
     const doc = await this.thekedars.findById(id, PERSON_FIELDS).lean<ThekedarDocument>();
+    return doc ? Mapper.thekedarToDomain(doc) : undefined;
+  }
+
+  async updateThekedarSites(id: string, siteIds: string[]): Promise<Thekedar | undefined> {
+    const doc = await this.thekedars
+      .findOneAndUpdate(
+        { _id: id },
+        { $set: { siteIds: [...siteIds] } },
+        { new: true, projection: PERSON_FIELDS },
+      )
+      .lean<ThekedarDocument>();
     return doc ? Mapper.thekedarToDomain(doc) : undefined;
   }
 

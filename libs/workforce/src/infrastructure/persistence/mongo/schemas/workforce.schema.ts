@@ -31,6 +31,11 @@ export class ThekedarDocument {
   @Prop({ required: true }) name!: string;
   @Prop({ required: true }) phone!: string;
   @Prop({ required: true }) trustScore!: number;
+  /**
+   * The sites it works on. Absent on a thekedar stored before thekedar sites: the boot gives it
+   * the sites of the workers it onboarded (MongoWorkforceRepository.grantOldThekedarSites).
+   */
+  @Prop({ type: [String], default: undefined }) siteIds?: string[];
   @Prop({ required: true }) createdAt!: Date;
   @Prop({ type: EnrollmentCodeSchema, required: true }) enrollment!: EnrollmentCodeDocument;
   /** The thekedar's earlier codes that were spent, kept when a new code is issued (as a worker's). */

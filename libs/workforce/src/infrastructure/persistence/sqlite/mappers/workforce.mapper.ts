@@ -25,6 +25,8 @@ export interface ThekedarRow {
   name: string;
   phone: string;
   trust_score: number;
+  /** JSON array of site ids (workforce migration 8; `[]` by default). */
+  site_ids: string;
   created_at: string;
 }
 
@@ -90,6 +92,7 @@ export class WorkforceSqliteMapper {
       name: row.name,
       phone: row.phone,
       trustScore: row.trust_score,
+      siteIds: JSON.parse(row.site_ids) as string[],
       createdAt: new Date(row.created_at),
     };
   }
@@ -100,6 +103,7 @@ export class WorkforceSqliteMapper {
       name: t.name,
       phone: t.phone,
       trust_score: t.trustScore,
+      site_ids: JSON.stringify(t.siteIds),
       created_at: t.createdAt.toISOString(),
     };
   }

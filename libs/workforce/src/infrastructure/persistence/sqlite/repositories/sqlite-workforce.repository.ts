@@ -19,6 +19,7 @@ import {
   WorkerStatus,
 } from '../../../../domain/workforce';
 import { PhoneNumbers } from '../../../../domain/phone-number';
+import { reportThekedarSiteGrants } from '../../thekedar-site-grants';
 import { workforceConfig, WorkforceSettings } from '../../../../workforce.config';
 import {
   SiteChanges,
@@ -146,8 +147,8 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
 
   async createThekedar(thekedar: Thekedar, enrollment: EnrollmentCode): Promise<void> {
     const insert = this.db.prepare(
-      `INSERT INTO thekedars (id, name, phone, trust_score, created_at)
-       VALUES (@id, @name, @phone, @trust_score, @created_at)`,
+      `INSERT INTO thekedars (id, name, phone, trust_score, site_ids, created_at)
+       VALUES (@id, @name, @phone, @trust_score, @site_ids, @created_at)`,
     );
     await this.turns.write(
       this.db.transaction(() => {
@@ -221,13 +222,41 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
       unparsed.add(String(workerId));
       return this.phones.claimKey(String(phone));
     });
+    const thekedarsWithoutSites = this.hasThekedarsWithoutSites();
     store.migrate('device-trust.workforce', WORKFORCE_SQLITE_MIGRATIONS);
+    if (thekedarsWithoutSites) this.reportThekedarSites();
     if (unparsed.size === 0) return;
     const workerIds = [...unparsed].sort();
     this.logger.warn(
       { workerIds: workerIds.slice(0, 100), more: workerIds.length > 100 },
       'Workers stored before phones were checked hold a number that is not a possible one: claimed as typed (spaces and dashes aside) until their phone is changed',
     );
+  }
+
+  /** Whether the store holds a thekedars table from before thekedar sites (migration 8). */
+  private hasThekedarsWithoutSites(): boolean {
+    const table = this.db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'thekedars'")
+      .get();
+    if (!table) return false;
+    const column = this.db
+      .prepare("SELECT 1 FROM pragma_table_info('thekedars') WHERE name = 'site_ids'")
+      .get();
+    return !column;
+  }
+
+  /**
+   * At the boot that gave thekedars their sites (migration 8): which sites each thekedar from
+   * before got (those of the workers it onboarded), for an admin to review, and which got none.
+   */
+  private reportThekedarSites(): void {
+    const rows = this.db
+      .prepare<[], { id: string; site_ids: string }>(
+        'SELECT id, site_ids FROM thekedars ORDER BY id',
+      )
+      .all()
+      .map((r) => ({ thekedarId: r.id, siteIds: JSON.parse(r.site_ids) as string[] }));
+    reportThekedarSiteGrants(this.logger, rows);
   }
 
   /**
@@ -398,6 +427,17 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     const row = this.db
       .prepare<[string], ThekedarRow>('SELECT * FROM thekedars WHERE id = ?')
       .get(id);
+    return row ? Mapper.thekedarToDomain(row) : undefined;
+  }
+
+  async updateThekedarSites(id: string, siteIds: string[]): Promise<Thekedar | undefined> {
+    const update = this.db.prepare('UPDATE thekedars SET site_ids = ? WHERE id = ?');
+    const read = this.db.prepare<[string], ThekedarRow>('SELECT * FROM thekedars WHERE id = ?');
+    const row = await this.turns.write(
+      this.db.transaction(() =>
+        update.run(JSON.stringify(siteIds), id).changes === 1 ? read.get(id) : undefined,
+      ),
+    );
     return row ? Mapper.thekedarToDomain(row) : undefined;
   }
 
