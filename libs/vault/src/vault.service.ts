@@ -273,10 +273,10 @@ export class VaultService {
     } catch (error) {
       const code = error instanceof VaultError ? error.code : 'key_unwrap_failed';
       await this.audit.record({ ...attempt, result: 'failed', reason: code });
-      if (code === 'unknown_key_version') {
+      if (code === 'key_unavailable') {
         throw new VaultError(
-          'unknown_key_version',
-          `This file's data key is wrapped by key version ${file.keyVersion}, which VAULT_KEYS does not hold`,
+          'key_unavailable',
+          `This file's data key is wrapped by key version ${file.keyVersion}, which this server's VAULT_KEYS does not hold: restart it with the current VAULT_KEYS`,
         );
       }
       throw integrityFailure();

@@ -94,6 +94,7 @@ export class VaultAuditVerificationView {
       'prev_hash_mismatch',
       'record_hash_mismatch',
       'checkpoint_signature_invalid',
+      'key_outside_window',
       'checkpoint_mismatch',
       'checkpoint_missing',
       'tail_cut',

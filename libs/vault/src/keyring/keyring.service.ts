@@ -1,5 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { Counter, MetricsRegistry } from '@app/common';
 import { SealedValueStore } from './sealed-values';
 import { vaultConfig, VaultSettings } from '../vault.config';
 import { VaultError } from '../vault.errors';
@@ -30,23 +31,60 @@ const TAG_BYTES = 16;
  */
 @Injectable()
 export class KeyringService {
+  private readonly logger = new Logger(KeyringService.name);
   private readonly keys: Map<string, Buffer>;
   readonly activeVersion: string;
+  /** Key versions asked for that VAULT_KEYS does not hold, with when they were first asked. */
+  private readonly missing = new Map<string, Date>();
+  private readonly unavailable: Counter<'version'>;
 
-  constructor(@Inject(vaultConfig.KEY) vault: VaultSettings) {
+  constructor(
+    @Inject(vaultConfig.KEY) vault: VaultSettings,
+    @Optional() metrics?: MetricsRegistry,
+  ) {
     this.keys = vault.keys;
     this.activeVersion = vault.activeKey;
+    this.unavailable = new Counter({
+      name: 'mdai_vault_key_unavailable_total',
+      help: 'Sealed values that could not be opened because VAULT_KEYS does not hold their master key version (restart with the new VAULT_KEYS)',
+      labelNames: ['version'],
+      registers: metrics ? [metrics] : [],
+    });
   }
 
   versions(): string[] {
     return [...this.keys.keys()];
   }
 
-  /** The master key of a version, for envelope encryption inside the vault module only. */
+  /**
+   * Key versions that values were found sealed under but this process lacks (another replica,
+   * or a reseal, used a VAULT_KEYS this one was not restarted with), since when: for /health.
+   */
+  missingVersions(): { version: string; since: Date }[] {
+    return [...this.missing].map(([version, since]) => ({ version, since }));
+  }
+
+  /**
+   * The master key of a version, for envelope encryption inside the vault module only. A
+   * version VAULT_KEYS does not hold is `key_unavailable` (503): the value is fine, this
+   * process must be restarted with the VAULT_KEYS that holds it.
+   */
   masterKey(version: string): Buffer {
     const key = this.keys.get(version);
-    if (!key)
-      throw new VaultError('unknown_key_version', `Key version ${version} is not in the keyring`);
+    if (!key) {
+      this.unavailable.inc({ version: version.slice(0, 32) });
+      if (!this.missing.has(version) && this.missing.size < 16) {
+        this.missing.set(version, new Date());
+        this.logger.error(
+          { keyVersion: version.slice(0, 32), held: this.versions() },
+          'A value is sealed under a master key version VAULT_KEYS does not hold: restart this server with the new VAULT_KEYS',
+        );
+      }
+      throw new VaultError(
+        'key_unavailable',
+        'This server does not hold the master key the data is sealed under; it must be restarted with the current VAULT_KEYS',
+      );
+    }
     return key;
   }
 
