@@ -677,9 +677,14 @@ export const VaultAuditVerificationViewReasonValues = ['seq_gap', 'prev_hash_mis
 
 export interface VaultKeyUsageView {
   activeVersion: string;
+  /** Sealed values per master key version, over every module: vault data keys, worker-device secrets, Wi-Fi passwords, session platform ids (what `npm run keys:reseal` reseals) */
   inUse: Record<string, unknown>;
-  /** Versions that wrap no live vault file */
-  unusedByVault: string[];
+  /** The same counts by owner */
+  byOwner: Record<string, unknown>;
+  /** Versions of VAULT_KEYS, other than the active one, that nothing is sealed under: they can be dropped from VAULT_KEYS (what `npm run keys:reseal` prints) */
+  droppable: string[];
+  /** Versions values are sealed under that this server's VAULT_KEYS does not hold (those values answer 503 key_unavailable here: restart with the current VAULT_KEYS) */
+  missing: string[];
 }
 
 export interface WhoAmIView {

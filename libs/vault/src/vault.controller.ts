@@ -94,7 +94,10 @@ export class VaultController {
 
   @Get('keys')
   @Roles('admin')
-  @ApiOperation({ summary: 'Which master key versions still wrap live files' })
+  @ApiOperation({
+    summary:
+      'Which master key versions still seal something (vault data keys and every module’s sealed values), and which can be dropped',
+  })
   @ApiOkResponse({ type: VaultKeyUsageView })
   keyUsage(): Promise<VaultKeyUsageView> {
     return this.vault.keyUsage();

@@ -500,7 +500,7 @@ describe('VaultService', () => {
       activeVersion: 'v2',
       rewrapped: 3,
       failed: [],
-      usage: { inUse: { v2: 3 }, unusedByVault: ['v1'] },
+      usage: { inUse: { v2: 3 }, droppable: ['v1'], missing: [] },
     });
     expect((await vault.sut.rotateKeys()).rewrapped).toBe(0);
     await vault.close();

@@ -34,6 +34,8 @@ export class KeyringService {
   private readonly logger = new Logger(KeyringService.name);
   private readonly keys: Map<string, Buffer>;
   readonly activeVersion: string;
+  /** The modules' stores of sealed values, by owner (counted by GET /api/v5/vault/keys). */
+  private readonly holders = new Map<string, Pick<SealedValueStore, 'countByVersion'>>();
   /** Key versions asked for that VAULT_KEYS does not hold, with when they were first asked. */
   private readonly missing = new Map<string, Date>();
   private readonly unavailable: Counter<'version'>;
@@ -54,6 +56,21 @@ export class KeyringService {
 
   versions(): string[] {
     return [...this.keys.keys()];
+  }
+
+  /**
+   * A module whose records keep values sealed here names its store, so the key usage counts
+   * them (an operator must never drop a version some module still seals under).
+   */
+  holdsSealedValues(owner: string, store: Pick<SealedValueStore, 'countByVersion'>): void {
+    this.holders.set(owner, store);
+  }
+
+  /** Sealed values by owner and key version, for every module that holds some. */
+  async sealedValuesByOwner(): Promise<Record<string, Record<string, number>>> {
+    const counts: Record<string, Record<string, number>> = {};
+    for (const [owner, store] of this.holders) counts[owner] = await store.countByVersion();
+    return counts;
   }
 
   /**
