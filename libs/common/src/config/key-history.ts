@@ -15,8 +15,9 @@ export interface RetiredKey {
 
 /**
  * Parses a key history variable: a JSON array of
- * `{"publicKey":"<SPKI PEM>","notBefore":"<ISO>","notAfter":"<ISO>"}` (what `npm run
- * keys:rotate` writes). Keys of another type than `type` are refused.
+ * `{"publicKey":"<SPKI PEM>","notBefore":"<ISO>","notAfter":"<ISO>","rotatedAt":"<ISO>"}`
+ * (what `npm run keys:rotate` writes; `rotatedAt` optional, inside the window). Keys of another
+ * type than `type` are refused.
  */
 export function parseKeyHistory(
   variable: string,
