@@ -76,6 +76,12 @@ export class WorkerDeviceController {
   @ApiOkResponse({ type: RefreshOfflineTokenResponse })
   @ApiResponse({ status: 401, type: ErrorBody, description: 'invalid_signature, stale_request' })
   @ApiResponse({ status: 403, type: ErrorBody, description: 'replayed_request, device_blocked' })
+  @ApiResponse({
+    status: 503,
+    type: ErrorBody,
+    description:
+      'key_unavailable: the device secret is sealed under a master key version this server does not hold (a replica not restarted after a VAULT_KEYS change); retry later',
+  })
   async refreshToken(@Body() body: RefreshOfflineTokenDto): Promise<RefreshOfflineTokenResponse> {
     const refreshed = await this.refresher.refresh(body);
     return {

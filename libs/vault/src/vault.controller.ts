@@ -174,6 +174,12 @@ export class VaultController {
     description:
       'file_integrity_failed: tampered blob, or size/SHA-256 unlike the metadata; nothing served (audited)',
   })
+  @ApiResponse({
+    status: 503,
+    type: ErrorBody,
+    description:
+      'audit_unavailable: the audit log cannot be written, so nothing is served; key_unavailable: the data key is wrapped by a master key version this server does not hold (audited; restart it with the current VAULT_KEYS)',
+  })
   async read(
     @Param('fileId') fileId: string,
     @Req() request: Request,
