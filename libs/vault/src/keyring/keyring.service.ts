@@ -14,6 +14,8 @@ export interface ResealReport {
 }
 
 const RESEAL_PAGE = 200;
+/** How long a master key version found missing keeps /health degraded after it was last asked for. */
+const MISSING_RECENT_MS = 15 * 60 * 1000;
 
 const SEALED_PREFIX = 'sealed1';
 const IV_BYTES = 12;
@@ -37,7 +39,7 @@ export class KeyringService {
   /** The modules' stores of sealed values, by owner (counted by GET /api/v5/vault/keys). */
   private readonly holders = new Map<string, Pick<SealedValueStore, 'countByVersion'>>();
   /** Key versions asked for that VAULT_KEYS does not hold, with when they were first asked. */
-  private readonly missing = new Map<string, Date>();
+  private readonly missing = new Map<string, { since: Date; last: Date }>();
   private readonly unavailable: Counter<'version'>;
 
   constructor(
@@ -76,9 +78,14 @@ export class KeyringService {
   /**
    * Key versions that values were found sealed under but this process lacks (another replica,
    * or a reseal, used a VAULT_KEYS this one was not restarted with), since when: for /health.
+   * Only versions asked for in the last MISSING_RECENT_MS count: a replica without the new key
+   * is asked again by every sync, while one stray value under a long-dropped version does not
+   * keep the replica unhealthy for good (the metric and the error log still show it).
    */
-  missingVersions(): { version: string; since: Date }[] {
-    return [...this.missing].map(([version, since]) => ({ version, since }));
+  missingVersions(now = new Date()): { version: string; since: Date }[] {
+    return [...this.missing]
+      .filter(([, seen]) => now.getTime() - seen.last.getTime() <= MISSING_RECENT_MS)
+      .map(([version, seen]) => ({ version, since: seen.since }));
   }
 
   /**
@@ -90,8 +97,10 @@ export class KeyringService {
     const key = this.keys.get(version);
     if (!key) {
       this.unavailable.inc({ version: version.slice(0, 32) });
-      if (!this.missing.has(version) && this.missing.size < 16) {
-        this.missing.set(version, new Date());
+      const seen = this.missing.get(version);
+      if (seen) seen.last = new Date();
+      else if (this.missing.size < 16) {
+        this.missing.set(version, { since: new Date(), last: new Date() });
         this.logger.error(
           { keyVersion: version.slice(0, 32), held: this.versions() },
           'A value is sealed under a master key version VAULT_KEYS does not hold: restart this server with the new VAULT_KEYS',
