@@ -7,15 +7,33 @@ import { http, startTestApp, storeEnv, TestApp } from './support/test-app';
 import { enrollPhone, hmacHex, Phone, signPacket, syncBatch } from './support/worker-client';
 
 const run = promisify(execFile);
+/** `npm run keys:reseal [-- args]` with the server's store and VAULT_KEYS; its exit code and output. */
+async function reseal(dataDir: string, VAULT_KEYS: string, ...args: string[]) {
+  try {
+    const done = await run(
+      process.execPath,
+      ['-r', '@swc-node/register', 'scripts/vault-rotate.ts', ...args],
+      {
+        cwd: join(__dirname, '..'),
+        env: { ...process.env, ...storeEnv(dataDir), DATA_DIR: dataDir, VAULT_KEYS },
+      },
+    );
+    return { code: 0, ...done };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
 const masterKey = (byte: number) => `${Buffer.alloc(32, byte).toString('base64')}`;
 const V1 = `v1:${masterKey(1)}`;
 const V2 = `v2:${masterKey(2)}`;
 
 /**
- * `npm run keys:reseal` (= `vault:rotate`) run while a server still has the old VAULT_KEYS:
- * what it can no longer open answers 503 key_unavailable (never a bare 500), /health says why,
- * and GET /api/v5/vault/keys counts every module's sealed values, agreeing with the command on
- * what can be dropped.
+ * `npm run keys:reseal` (= `vault:rotate`) run while a server still has the old VAULT_KEYS: it
+ * refuses (the servers record the versions they hold); forced, what the server can no longer
+ * open answers 503 key_unavailable (never a bare 500), /health says why, and
+ * GET /api/v5/vault/keys counts every module's sealed values, agreeing with the command on what
+ * can be dropped.
  */
 describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => {
   let dataDir: string;
@@ -56,18 +74,22 @@ describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => 
       missing: [],
     });
 
-    // the reseal, with the new VAULT_KEYS, while this server still runs with v1 only
-    const reseal = await run(
-      process.execPath,
-      ['-r', '@swc-node/register', 'scripts/vault-rotate.ts'],
-      {
-        cwd: join(__dirname, '..'),
-        env: { ...process.env, ...storeEnv(dataDir), DATA_DIR: dataDir, VAULT_KEYS: `${V1},${V2}` },
-      },
+    // the reseal, with the new VAULT_KEYS, while this server still runs with v1 only: refused
+    const refusedReseal = await reseal(dataDir, `${V1},${V2}`);
+    expect(refusedReseal.code).toBe(3);
+    expect(refusedReseal.stderr).toContain(
+      'reseal-all refused: 1 running server(s) do not hold key version v2',
     );
-    expect(reseal.stdout).toContain('worker-device secrets: resealed 1, failed 0');
-    expect(reseal.stdout).toContain('key versions that can be dropped from VAULT_KEYS: v1');
-    expect(reseal.stdout).toContain('add the new version to VAULT_KEYS');
+    expect(refusedReseal.stderr).toContain('add the new version to VAULT_KEYS');
+    expect(refusedReseal.stdout).toBe('');
+    expect((await syncBatch(t.baseUrl, phone.token, [signPacket(phone)])).status).toBe(200);
+
+    // forced all the same
+    const forced = await reseal(dataDir, `${V1},${V2}`, '--force');
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain('worker-device secrets: resealed 1, failed 0');
+    expect(forced.stdout).toContain('key versions that can be dropped from VAULT_KEYS: v1');
+    expect(forced.stdout).toContain('add the new version to VAULT_KEYS');
 
     // the server without v2: a clear 503, never a 500
     const sync = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
@@ -101,5 +123,9 @@ describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => 
       droppable: ['v1'],
       missing: [],
     });
+    // every running server holds v2 now: the command is not refused
+    const again = await reseal(dataDir, `${V1},${V2}`);
+    expect([again.code, again.stderr]).toEqual([0, '']);
+    expect(again.stdout).toContain('worker-device secrets: resealed 0, failed 0');
   });
 });
