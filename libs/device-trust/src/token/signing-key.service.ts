@@ -11,7 +11,10 @@ export interface PublicJwk extends JsonWebKey {
   status: 'active' | 'retired';
   /** ISO-8601 start of the signing window (absent: since the beginning). */
   notBefore?: string;
-  /** ISO-8601 end of the signing window (absent for the active key). */
+  /**
+   * ISO-8601 end of the signing window (absent for the active key, unless the server's own key
+   * history retires it: then what it signs after this does not verify).
+   */
   notAfter?: string;
 }
 
