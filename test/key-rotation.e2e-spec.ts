@@ -46,13 +46,15 @@ describe('key rotation with key history (e2e)', () => {
     // the JWKS and the checkpoint-key list hold the new key and the retired one with its window
     const jwks = (await http(t.baseUrl, 'GET', '/api/v5/.well-known/jwks.json')).body.keys;
     expect(jwks.map((k: any) => k.status)).toEqual(['active', 'retired']);
-    expect(jwks[1]).toMatchObject({ kid: oldJwks[0].kid, notAfter: rotatedAt.toISOString() });
+    // the retired key's window runs on for the grace (an hour): replicas not yet restarted
+    const graceEnds = new Date(rotatedAt.getTime() + 3600_000).toISOString();
+    expect(jwks[1]).toMatchObject({ kid: oldJwks[0].kid, notAfter: graceEnds });
     expect(jwks[0].kid).not.toBe(oldJwks[0].kid);
     const logKeys = (await http(t.baseUrl, 'GET', '/api/v5/tlog/keys')).body.keys;
     expect(logKeys[1]).toMatchObject({
       status: 'retired',
       publicKey: oldLogKeys[0].publicKey,
-      notAfter: rotatedAt.toISOString(),
+      notAfter: graceEnds,
     });
     expect(logKeys[0].notBefore).toBe(rotatedAt.toISOString());
 
@@ -72,7 +74,7 @@ describe('key rotation with key history (e2e)', () => {
     // the retired key verifies nothing it could only have signed after its retirement
     const oldKey = createPrivateKey(oldSecrets.OFFLINE_TOKEN_PRIVATE_KEY);
     const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-    const iat = Math.floor(rotatedAt.getTime() / 1000) + 5; // after the retirement
+    const iat = Math.floor(rotatedAt.getTime() / 1000) + 3605; // after the retirement's grace
     const header = b64({ alg: 'ES256', typ: 'JWT', kid: oldJwks[0].kid });
     const payload = b64({
       iss: 'mdai',

@@ -128,6 +128,10 @@ describe('deploy/prometheus/alerts.yml', () => {
     // offline attendance: packets by outcome, fraud events by type
     expect(exprs).toContain('mdai_sync_packets_total{outcome="rejected"}');
     expect(exprs).toContain('mdai_fraud_events_total');
+    // key rotation: a replica without the current keys
+    expect(exprs).toContain('mdai_vault_key_unavailable_total');
+    expect(exprs).toContain('mdai_tlog_key_past_window_total');
+    expect(exprs).toContain('mdai_token_key_past_window_total');
   });
 
   it('should be loaded by the shipped Prometheus config, whose scrape job the rules name', () => {

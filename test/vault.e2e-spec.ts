@@ -343,7 +343,13 @@ describe('vault key rotation across restarts (e2e)', () => {
     const report = await t.app.get(VaultService).rotateKeys();
     expect(report).toMatchObject({ activeVersion: 'v2', rewrapped: 3, failed: [] });
     const usage = await http(t.baseUrl, 'GET', '/api/v5/vault/keys', { key: t.keys.admin });
-    expect(usage.body).toEqual({ activeVersion: 'v2', inUse: { v2: 3 }, unusedByVault: ['v1'] });
+    expect(usage.body).toMatchObject({
+      activeVersion: 'v2',
+      inUse: { v2: 3 },
+      droppable: ['v1'],
+      missing: [],
+    });
+    expect(usage.body.byOwner['vault data keys']).toEqual({ v2: 3 });
     await t.close();
 
     t = await startTestApp({ DATA_DIR: dataDir, VAULT_KEYS: v2 });

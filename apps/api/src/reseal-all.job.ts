@@ -37,10 +37,8 @@ export class ResealAllJob {
       await this.provisioning.resealPasswords(),
       await this.sessions.resealPlatformIds(),
     ];
-    const clean = owners.every((o) => o.failed.length === 0);
-    const droppable = clean
-      ? this.keyring.versions().filter((v) => v !== this.keyring.activeVersion)
-      : [];
+    // what GET /api/v5/vault/keys calls droppable: versions nothing is sealed under any more
+    const droppable = (await this.vault.keyUsage()).droppable;
     this.logger.log(
       {
         activeVersion: this.keyring.activeVersion,

@@ -317,7 +317,7 @@ export interface LedgerVerificationView {
   headHash: string;
   /** The first seq that does not verify */
   brokenAtSeq?: number;
-  reason?: 'seq_gap' | 'prev_hash_mismatch' | 'record_hash_mismatch' | 'wrong_log' | 'checkpoint_signature_invalid' | 'checkpoint_mismatch' | 'checkpoint_missing' | 'tail_cut';
+  reason?: 'seq_gap' | 'prev_hash_mismatch' | 'record_hash_mismatch' | 'wrong_log' | 'checkpoint_signature_invalid' | 'key_outside_window' | 'checkpoint_mismatch' | 'checkpoint_missing' | 'tail_cut';
   /** hex root of the RFC 6962 Merkle tree over the verified links */
   rootHash: string;
   checkpointsChecked: number;
@@ -325,7 +325,7 @@ export interface LedgerVerificationView {
   witnessedCheckpoints: number;
 }
 
-export const LedgerVerificationViewReasonValues = ['seq_gap', 'prev_hash_mismatch', 'record_hash_mismatch', 'wrong_log', 'checkpoint_signature_invalid', 'checkpoint_mismatch', 'checkpoint_missing', 'tail_cut'] as const;
+export const LedgerVerificationViewReasonValues = ['seq_gap', 'prev_hash_mismatch', 'record_hash_mismatch', 'wrong_log', 'checkpoint_signature_invalid', 'key_outside_window', 'checkpoint_mismatch', 'checkpoint_missing', 'tail_cut'] as const;
 
 export interface LegacyAuthDto {
   /** a hardware key (HARDWARE_API_KEYS) */
@@ -676,7 +676,7 @@ export interface VaultAuditVerificationView {
   length: number;
   headHash: string;
   brokenAtSeq?: number;
-  reason?: 'seq_gap' | 'prev_hash_mismatch' | 'record_hash_mismatch' | 'checkpoint_signature_invalid' | 'checkpoint_mismatch' | 'checkpoint_missing' | 'tail_cut';
+  reason?: 'seq_gap' | 'prev_hash_mismatch' | 'record_hash_mismatch' | 'checkpoint_signature_invalid' | 'key_outside_window' | 'checkpoint_mismatch' | 'checkpoint_missing' | 'tail_cut';
   /** hex root of the RFC 6962 Merkle tree over the verified records */
   rootHash: string;
   checkpointsChecked: number;
@@ -684,13 +684,18 @@ export interface VaultAuditVerificationView {
   witnessedCheckpoints: number;
 }
 
-export const VaultAuditVerificationViewReasonValues = ['seq_gap', 'prev_hash_mismatch', 'record_hash_mismatch', 'checkpoint_signature_invalid', 'checkpoint_mismatch', 'checkpoint_missing', 'tail_cut'] as const;
+export const VaultAuditVerificationViewReasonValues = ['seq_gap', 'prev_hash_mismatch', 'record_hash_mismatch', 'checkpoint_signature_invalid', 'key_outside_window', 'checkpoint_mismatch', 'checkpoint_missing', 'tail_cut'] as const;
 
 export interface VaultKeyUsageView {
   activeVersion: string;
+  /** Sealed values per master key version, over every module: vault data keys, worker-device secrets, Wi-Fi passwords, session platform ids (what `npm run keys:reseal` reseals) */
   inUse: Record<string, unknown>;
-  /** Versions that wrap no live vault file */
-  unusedByVault: string[];
+  /** The same counts by owner */
+  byOwner: Record<string, unknown>;
+  /** Versions of VAULT_KEYS, other than the active one, that nothing is sealed under: they can be dropped from VAULT_KEYS (what `npm run keys:reseal` prints) */
+  droppable: string[];
+  /** Versions values are sealed under that this server's VAULT_KEYS does not hold (those values answer 503 key_unavailable here: restart with the current VAULT_KEYS) */
+  missing: string[];
 }
 
 export interface WhoAmIView {

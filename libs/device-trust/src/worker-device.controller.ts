@@ -85,6 +85,12 @@ export class WorkerDeviceController {
     type: ErrorBody,
     description: 'replayed_request, device_blocked, worker_inactive',
   })
+  @ApiResponse({
+    status: 503,
+    type: ErrorBody,
+    description:
+      'key_unavailable: the device secret is sealed under a master key version this server does not hold (a replica not restarted after a VAULT_KEYS change); retry later',
+  })
   async refreshToken(@Body() body: RefreshOfflineTokenDto): Promise<RefreshOfflineTokenResponse> {
     const refreshed = await this.refresher.refresh(body);
     return {

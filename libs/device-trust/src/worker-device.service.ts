@@ -35,7 +35,9 @@ export class WorkerDeviceService {
     private readonly keyring: KeyringService,
     private readonly tokens: TokenManager,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    keyring.holdsSealedValues('worker-device secrets', devices);
+  }
 
   /** Re-seals every device secret under the active master key (reseal-all job). */
   resealSecrets(): Promise<ResealReport> {

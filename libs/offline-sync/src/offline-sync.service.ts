@@ -70,6 +70,8 @@ export const OFFLINE_TOKEN_ACCESS: AccessDoc = {
   errors: {
     401: ['missing_token'],
     403: ['invalid_token', 'token_expired', 'unknown_device', 'device_blocked', 'worker_inactive'],
+    // the device secret (packet HMACs) is sealed under a master key version this replica lacks
+    503: ['key_unavailable'],
   },
 };
 

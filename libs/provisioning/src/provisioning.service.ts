@@ -57,6 +57,7 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
   ) {
     this.ttlMs = settings.challengeTtlSeconds * 1000;
     this.maxAttempts = settings.challengeMaxAttempts;
+    keyring.holdsSealedValues('wifi passwords', challenges);
   }
   /** Re-seals every stored Wi-Fi password under the active master key (reseal-all job). */
   resealPasswords(): Promise<ResealReport> {

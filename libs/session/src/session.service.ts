@@ -40,6 +40,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     @Inject(sessionConfig.KEY) sessionSettings: SessionSettings,
   ) {
     this.ttlMs = sessionSettings.ttlSeconds * 1000;
+    keyring.holdsSealedValues('session platform ids', sessions);
   }
   /** Re-seals every session's platform id under the active master key (reseal-all job). */
   resealPlatformIds(): Promise<ResealReport> {

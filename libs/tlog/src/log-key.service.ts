@@ -1,5 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { createHash, createPublicKey, KeyObject } from 'node:crypto';
+import { activeKeySince, Counter, MetricsRegistry } from '@app/common';
 import { noteSigner, rawEd25519, verifierKey } from './domain/signed-note';
 import { tlogConfig, TlogSettings } from './tlog.config';
 
@@ -22,13 +23,24 @@ export interface LogKey {
  */
 @Injectable()
 export class LogKeyService {
+  private readonly logger = new Logger(LogKeyService.name);
   private readonly privateKey: KeyObject;
   /** Signs with privateKey; its public key and key ids worked out once, not per checkpoint. */
   private readonly signer: (text: string, keyName: string) => string;
   readonly active: LogKey;
   readonly retired: LogKey[];
+  /**
+   * The end of the signing key's own window when TLOG_RETIRED_KEYS lists it as retired (the
+   * history was updated but TLOG_SIGNING_KEY not): what it signs after this does not verify.
+   */
+  readonly activeNotAfter?: Date;
+  private readonly pastWindow: Counter;
+  private lastPastWindowLog = 0;
 
-  constructor(@Inject(tlogConfig.KEY) settings: TlogSettings) {
+  constructor(
+    @Inject(tlogConfig.KEY) settings: TlogSettings,
+    @Optional() metrics?: MetricsRegistry,
+  ) {
     this.privateKey = settings.signingKey;
     this.signer = noteSigner(this.privateKey);
     this.retired = settings.retiredKeys.map((k) => ({
@@ -37,27 +49,53 @@ export class LogKeyService {
       notAfter: k.notAfter,
       status: 'retired' as const,
     }));
-    const since = this.retired.reduce<Date | undefined>(
-      (latest, k) => (!latest || k.notAfter! > latest ? k.notAfter : latest),
-      undefined,
-    );
+    const active = describe(rawEd25519(createPublicKey(this.privateKey)));
+    this.activeNotAfter = this.retired.find((k) => k.kid === active.kid)?.notAfter;
+    this.retired = this.retired.filter((k) => k.kid !== active.kid);
     this.active = {
-      ...describe(rawEd25519(createPublicKey(this.privateKey))),
-      notBefore: since,
+      ...active,
+      notBefore: activeKeySince(settings.retiredKeys),
       status: 'active',
     };
+    this.pastWindow = new Counter({
+      name: 'mdai_tlog_key_past_window_total',
+      help: 'Checkpoints signed with a TLOG_SIGNING_KEY that TLOG_RETIRED_KEYS says was retired before (they do not verify: restart with the new key)',
+      registers: metrics ? [metrics] : [],
+    });
   }
 
-  sign(text: string, origin: string): string {
+  /** Signs a checkpoint's text at `at` (its signedAt); loud when the key's own window has ended. */
+  sign(text: string, origin: string, at = new Date()): string {
+    if (this.activeNotAfter && at > this.activeNotAfter) this.signedPastWindow(at);
     return this.signer(text, origin);
+  }
+
+  /**
+   * Why this server's signing key does not sign verifiable checkpoints at `at`, if it does not:
+   * TLOG_RETIRED_KEYS retires it and its window has ended (for /health).
+   */
+  keyProblemAt(at: Date): string | undefined {
+    if (!this.activeNotAfter || at <= this.activeNotAfter) return undefined;
+    return `TLOG_SIGNING_KEY is retired in TLOG_RETIRED_KEYS (window ended ${this.activeNotAfter.toISOString()}): checkpoints signed now do not verify; restart with the new key`;
   }
 
   /** Keys that may have signed at `signedAt`: the active key, and retired keys whose window holds it. */
   trustedAt(signedAt: Date): LogKey[] {
     return [
-      this.active,
+      ...(this.activeNotAfter && signedAt > this.activeNotAfter ? [] : [this.active]),
       ...this.retired.filter((k) => k.notBefore! <= signedAt && signedAt <= k.notAfter!),
     ];
+  }
+
+  private signedPastWindow(at: Date): void {
+    this.pastWindow.inc();
+    // an error a minute at most: the metric counts every checkpoint
+    if (at.getTime() - this.lastPastWindowLog < 60_000) return;
+    this.lastPastWindowLog = at.getTime();
+    this.logger.error(
+      { notAfter: this.activeNotAfter!.toISOString() },
+      'Signing checkpoints with a retired TLOG_SIGNING_KEY past its window: they will not verify; restart with the new key',
+    );
   }
 
   all(): LogKey[] {

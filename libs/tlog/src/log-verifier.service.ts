@@ -11,7 +11,11 @@ import { TransparencyLogService } from './transparency-log.service';
 import { WitnessLine, WitnessLog } from './witness-log';
 
 export type CheckpointBreakReason =
-  'checkpoint_signature_invalid' | 'checkpoint_mismatch' | 'checkpoint_missing' | 'tail_cut';
+  | 'checkpoint_signature_invalid'
+  | 'key_outside_window'
+  | 'checkpoint_mismatch'
+  | 'checkpoint_missing'
+  | 'tail_cut';
 
 export type LogBreakReason = ChainBreakReason | CheckpointBreakReason;
 
@@ -99,7 +103,12 @@ export class LogVerifierService {
     const signed = this.keys
       .trustedAt(c.signedAt)
       .some((key) => noteSignedBy(parsed, c.origin, key.raw));
-    if (!signed) return 'checkpoint_signature_invalid';
+    if (!signed) {
+      // signed by a key of the history, but at a time outside its window: a replica still
+      // signing with a retired key after the rotation's grace (or a stolen retired key)
+      const known = this.keys.all().some((key) => noteSignedBy(parsed, c.origin, key.raw));
+      return known ? 'key_outside_window' : 'checkpoint_signature_invalid';
+    }
     const body = parseCheckpointText(parsed.text);
     if (
       !body ||

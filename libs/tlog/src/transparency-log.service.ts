@@ -214,12 +214,13 @@ export class TransparencyLogService implements OnModuleDestroy {
     const { created, nodes } = appendLeaves(compact, at, leafHashes);
     await this.store.putNodes(origin, created);
     const root = rangeHash(0, size, nodes);
+    const signedAt = this.clock.now();
     const checkpoint: SignedCheckpoint = {
       origin,
       size,
       rootHash: root.toString('hex'),
-      signedAt: this.clock.now(),
-      note: this.keys.sign(checkpointText({ origin, size, rootHash: root }), origin),
+      signedAt,
+      note: this.keys.sign(checkpointText({ origin, size, rootHash: root }), origin, signedAt),
     };
     await this.watch(checkpoint, async (first) => {
       const ranges = consistencyRanges(first, size);

@@ -1,5 +1,6 @@
 export * from './vault.module';
 export * from './keyring/keyring.service';
+export * from './keyring/key-holders.service';
 export * from './vault.service';
 export * from './vault-audit.service';
 export * from './domain/vault-file';

@@ -94,7 +94,10 @@ export class VaultController {
 
   @Get('keys')
   @Roles('admin')
-  @ApiOperation({ summary: 'Which master key versions still wrap live files' })
+  @ApiOperation({
+    summary:
+      'Which master key versions still seal something (vault data keys and every module’s sealed values), and which can be dropped',
+  })
   @ApiOkResponse({ type: VaultKeyUsageView })
   keyUsage(): Promise<VaultKeyUsageView> {
     return this.vault.keyUsage();
@@ -182,6 +185,12 @@ export class VaultController {
     type: ErrorBody,
     description:
       'file_integrity_failed: tampered blob, or size/SHA-256 unlike the metadata; nothing served (audited)',
+  })
+  @ApiResponse({
+    status: 503,
+    type: ErrorBody,
+    description:
+      'audit_unavailable: the audit log cannot be written, so nothing is served; key_unavailable: the data key is wrapped by a master key version this server does not hold (audited; restart it with the current VAULT_KEYS)',
   })
   async read(
     @Param('fileId') fileId: string,

@@ -17,7 +17,8 @@ export const VAULT_ERRORS = {
     store_failed: 'the file could not be stored; nothing was kept',
     file_integrity_failed:
       'the stored file failed its integrity check (tampered or damaged) and is not served',
-    unknown_key_version: 'the data is sealed by a master key version VAULT_KEYS does not hold',
+    key_unavailable:
+      'the data is sealed under a master key version the VAULT_KEYS of this server does not hold (another replica or a reseal uses a newer VAULT_KEYS): restart the server with the current VAULT_KEYS; retry later',
     sealed_value_corrupt: 'a sealed value is malformed or fails authentication',
     audit_unavailable: 'the vault audit log cannot be written, so the vault refuses access',
     checkpoint_not_found: 'the vault audit log has no signed checkpoint yet',

@@ -5,10 +5,13 @@ import { TlogModule } from '@app/tlog';
 import { VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
 import { VaultAuditRepository } from './infrastructure/persistence/vault-audit.repository';
 import { VaultFileRepository } from './infrastructure/persistence/vault-file.repository';
+import { KeyHolderRepository } from './infrastructure/persistence/key-holder.repository';
 import {
+  keyHolderAdapters,
   vaultAuditAdapters,
   vaultFileAdapters,
 } from './infrastructure/persistence/vault-persistence';
+import { KeyHoldersService } from './keyring/key-holders.service';
 import { KeyringService } from './keyring/keyring.service';
 import { VaultAuditService } from './vault-audit.service';
 import { VaultController } from './vault.controller';
@@ -25,6 +28,8 @@ import { VaultService } from './vault.service';
   controllers: [VaultController],
   providers: [
     KeyringService,
+    bindPort(KeyHolderRepository, keyHolderAdapters),
+    KeyHoldersService,
     bindPort(VaultFileRepository, vaultFileAdapters),
     bindPort(VaultAuditRepository, vaultAuditAdapters),
     VaultBlobStorage,
@@ -34,6 +39,6 @@ import { VaultService } from './vault.service';
     VaultMetrics,
     VaultRetentionScheduler,
   ],
-  exports: [KeyringService, VaultService],
+  exports: [KeyringService, KeyHoldersService, VaultService],
 })
 export class VaultModule {}

@@ -517,7 +517,7 @@ describe('VaultService', () => {
       activeVersion: 'v2',
       rewrapped: 3,
       failed: [],
-      usage: { inUse: { v2: 3 }, unusedByVault: ['v1'] },
+      usage: { inUse: { v2: 3 }, droppable: ['v1'], missing: [] },
     });
     expect((await vault.sut.rotateKeys()).rewrapped).toBe(0);
     await vault.close();
@@ -538,10 +538,10 @@ describe('VaultService', () => {
     await vault.close();
     vault = await boot(dataDir, { VAULT_KEYS: `v2:${key(2)}` });
     const error = await errorOf(vault.sut.read(stored.fileId, auditor, 'case review'));
-    expect([httpStatusOf(error), error.code]).toEqual([500, 'unknown_key_version']);
+    expect([httpStatusOf(error), error.code]).toEqual([503, 'key_unavailable']);
     expect(error.message).toContain('v1');
     const records = await vault.audit.list({ fileId: stored.fileId, limit: 10 });
-    expect(records.at(-1)).toMatchObject({ result: 'failed', reason: 'unknown_key_version' });
+    expect(records.at(-1)).toMatchObject({ result: 'failed', reason: 'key_unavailable' });
     const rotation = await vault.sut.rotateKeys();
     expect(rotation.failed).toEqual([stored.fileId]);
   });

@@ -50,12 +50,17 @@ export interface VaultCredential {
   onDeniedReceipt?: (receipt: AuditReceipt) => void;
 }
 
+/** The master key versions in use, over every sealed value of every module. */
 export interface KeyUsage {
   activeVersion: string;
-  /** Live files per master key version. */
+  /** Sealed values per master key version: vault data keys and every module's sealed values. */
   inUse: Record<string, number>;
-  /** Keyring versions that wrap no live vault file (other modules' sealed values aside). */
-  unusedByVault: string[];
+  /** The same by owner (`vault data keys`, `worker-device secrets`, …) and version. */
+  byOwner: Record<string, Record<string, number>>;
+  /** Versions of VAULT_KEYS, other than the active one, that nothing is sealed under: they can be dropped. */
+  droppable: string[];
+  /** Versions values are sealed under that this server's VAULT_KEYS does not hold. */
+  missing: string[];
 }
 
 export interface RotationReport {
@@ -308,10 +313,10 @@ export class VaultService {
     } catch (error) {
       const code = error instanceof VaultError ? error.code : 'key_unwrap_failed';
       await this.audit.record({ ...attempt, result: 'failed', reason: code });
-      if (code === 'unknown_key_version') {
+      if (code === 'key_unavailable') {
         throw new VaultError(
-          'unknown_key_version',
-          `This file's data key is wrapped by key version ${file.keyVersion}, which VAULT_KEYS does not hold`,
+          'key_unavailable',
+          `This file's data key is wrapped by key version ${file.keyVersion}, which this server's VAULT_KEYS does not hold: restart it with the current VAULT_KEYS`,
         );
       }
       throw integrityFailure();
@@ -518,12 +523,32 @@ export class VaultService {
     return { activeVersion: active, rewrapped, failed: [...failed], usage };
   }
 
+  /**
+   * Which master key versions seal something: live files' data keys and every sealed value of
+   * the other modules (device secrets, Wi-Fi passwords, session platform ids), the same set
+   * `npm run keys:reseal` reseals. A version is droppable only when nothing is sealed under it.
+   */
   async keyUsage(): Promise<KeyUsage> {
-    const inUse = await this.files.countLiveByKeyVersion();
+    const byOwner: Record<string, Record<string, number>> = {
+      'vault data keys': await this.files.countLiveByKeyVersion(),
+      ...(await this.keyring.sealedValuesByOwner()),
+    };
+    const inUse: Record<string, number> = {};
+    for (const counts of Object.values(byOwner)) {
+      for (const [version, n] of Object.entries(counts)) {
+        if (n > 0) inUse[version] = (inUse[version] ?? 0) + n;
+      }
+    }
+    const active = this.keyring.activeVersion;
+    const held = this.keyring.versions();
     return {
-      activeVersion: this.keyring.activeVersion,
-      inUse,
-      unusedByVault: this.keyring.versions().filter((v) => !inUse[v]),
+      activeVersion: active,
+      inUse: Object.fromEntries(Object.entries(inUse).sort(([a], [b]) => a.localeCompare(b))),
+      byOwner,
+      droppable: held.filter((v) => v !== active && !inUse[v]),
+      missing: Object.keys(inUse)
+        .filter((v) => !held.includes(v))
+        .sort(),
     };
   }
 

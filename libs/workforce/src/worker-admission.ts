@@ -45,6 +45,8 @@ export const ONBOARDING_KEY_ROLES: readonly Role[] = ['admin'];
 export const THEKEDAR_SIGNATURE_ERRORS = {
   401: ['unauthorized', 'missing_signature_headers', 'invalid_signature', 'stale_request'],
   403: ['replayed_request', 'device_blocked', 'site_not_allowed'],
+  // the device secret is sealed under a master key version this replica lacks
+  503: ['key_unavailable'],
 } as const satisfies AccessDoc['errors'];
 
 /** A key of `roles` or a thekedar signature: what OnboardingGuard and the timesheet routes take. */
@@ -54,6 +56,7 @@ export function keyOrThekedarAccess(roles: readonly Role[]): AccessDoc {
     errors: {
       401: THEKEDAR_SIGNATURE_ERRORS[401],
       403: ['forbidden', ...THEKEDAR_SIGNATURE_ERRORS[403]],
+      503: THEKEDAR_SIGNATURE_ERRORS[503],
     },
   };
 }

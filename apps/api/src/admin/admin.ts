@@ -12,8 +12,10 @@
 export const ADMIN_COMMANDS = {
   'keys:rotate': (args: string[]) =>
     (require('./keys-rotate') as typeof import('./keys-rotate')).keysRotate(args),
-  'keys:reseal': () => (require('./keys-reseal') as typeof import('./keys-reseal')).keysReseal(),
-  'vault:rotate': () => (require('./keys-reseal') as typeof import('./keys-reseal')).keysReseal(),
+  'keys:reseal': (args: string[]) =>
+    (require('./keys-reseal') as typeof import('./keys-reseal')).keysReseal(args),
+  'vault:rotate': (args: string[]) =>
+    (require('./keys-reseal') as typeof import('./keys-reseal')).keysReseal(args),
   'timesheets:rebuild': () =>
     (require('./timesheets-rebuild') as typeof import('./timesheets-rebuild')).timesheetsRebuild(),
   'verify:log': (args: string[]) =>

@@ -2,7 +2,10 @@
  * `npm run keys:rotate [-- token|log]`: replaces the offline-token key (ES256) and/or the
  * transparency-log key (Ed25519) with fresh ones; the old public keys join the key history
  * (OFFLINE_TOKEN_RETIRED_KEYS, TLOG_RETIRED_KEYS) with their signing window, so tokens and
- * checkpoints they signed keep verifying. Restart the server afterwards.
+ * checkpoints they signed keep verifying. The old key's window runs on for a grace
+ * (KEY_ROTATION_GRACE_SECONDS, default an hour) after the rotation: replicas running on the old
+ * key sign with it until they restart, and what they sign inside the grace verifies. Restart
+ * every replica before the grace ends (the command prints the time).
  *
  * Outside production it edits `<DATA_DIR>/secrets.json`. In production (NODE_ENV=production)
  * it reads the current values from the environment and writes the new ones to the file given
@@ -16,6 +19,7 @@ import {
   rotateKeysIn,
   rotateLocalKeys,
   ROTATABLE_KEYS,
+  rotationGraceSeconds,
 } from '../config/key-rotation';
 
 function main(args: string[]): void {
@@ -28,6 +32,12 @@ function main(args: string[]): void {
       throw new ConfigError('keys:rotate', `unknown key "${name}" (token or log)`);
   }
   const now = new Date();
+  const grace = rotationGraceSeconds(process.env.KEY_ROTATION_GRACE_SECONDS);
+  const deadline = new Date(now.getTime() + grace * 1000).toISOString();
+  const restart =
+    `restart every replica on the new values before ${deadline} ` +
+    `(KEY_ROTATION_GRACE_SECONDS=${grace}): until then the old key's signatures still verify; ` +
+    `after it, what a replica not restarted signs does not`;
   if (process.env.NODE_ENV === 'production') {
     if (!out)
       throw new ConfigError('keys:rotate', 'in production, give --out <file> for the new values');
@@ -36,7 +46,7 @@ function main(args: string[]): void {
       for (const name of [spec.privateKey, spec.history])
         if (process.env[name]) values[name] = process.env[name]!;
     }
-    const next = rotateKeysIn(values, which, now);
+    const next = rotateKeysIn(values, which, now, grace);
     const fd = openSync(resolve(out), 'w', 0o600);
     try {
       for (const name of which.flatMap((w) => [
@@ -50,13 +60,11 @@ function main(args: string[]): void {
     } finally {
       closeSync(fd);
     }
-    process.stdout.write(`rotated ${which.join(', ')}; new values written to ${out}\n`);
+    process.stdout.write(`rotated ${which.join(', ')}; new values written to ${out}\n${restart}\n`);
     return;
   }
-  const file = rotateLocalKeys(resolve(process.env.DATA_DIR ?? './data'), which, now);
-  process.stdout.write(
-    `rotated ${which.join(', ')} in ${file}; restart the server to use the new keys\n`,
-  );
+  const file = rotateLocalKeys(resolve(process.env.DATA_DIR ?? './data'), which, now, grace);
+  process.stdout.write(`rotated ${which.join(', ')} in ${file}\n${restart}\n`);
 }
 
 /** `keys:rotate [token|log] [--out <file>]` with its arguments. */

@@ -1,6 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import {
+  activeKeySince,
   ConfigError,
   parseKeyHistory,
   readStored,
@@ -32,15 +33,34 @@ export type RotatableKey = keyof typeof ROTATABLE_KEYS;
 /** Since when the first key of a history signed: unknown, so "from the start". */
 const BEGINNING = new Date(0);
 
+/** KEY_ROTATION_GRACE_SECONDS when unset: an hour for every replica to restart on the new keys. */
+export const DEFAULT_ROTATION_GRACE_SECONDS = 3600;
+/** The longest grace the command accepts (a week): a retired key signs nothing valid after it. */
+const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600;
+
+/** KEY_ROTATION_GRACE_SECONDS (whole seconds, 0 to a week), else the default. */
+export function rotationGraceSeconds(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return DEFAULT_ROTATION_GRACE_SECONDS;
+  const seconds = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || seconds > MAX_ROTATION_GRACE_SECONDS)
+    throw new ConfigError(
+      'KEY_ROTATION_GRACE_SECONDS',
+      `must be whole seconds from 0 to ${MAX_ROTATION_GRACE_SECONDS}`,
+    );
+  return seconds;
+}
+
 /**
  * Rotates signing keys in a variable set: a fresh private key replaces the current one, whose
- * public half joins the history with its window [previous retirement (or the beginning), now].
- * Old tokens and checkpoints stay verifiable; nothing new is signed with the old key.
+ * public half joins the history with its window [previous rotation (or the beginning),
+ * now + grace]. Replicas not yet restarted keep signing with the old key until they are:
+ * what they sign inside the grace verifies; a stolen old key signs nothing valid after it.
  */
 export function rotateKeysIn(
   values: Record<string, string>,
   which: RotatableKey[],
   now: Date,
+  graceSeconds = DEFAULT_ROTATION_GRACE_SECONDS,
 ): Record<string, string> {
   const next = { ...values };
   for (const name of which) {
@@ -49,14 +69,13 @@ export function rotateKeysIn(
     if (!current)
       throw new ConfigError(spec.privateKey, 'is not set, so there is nothing to rotate');
     const history = parseKeyHistory(spec.history, values[spec.history], spec.type);
-    const since = history.reduce(
-      (latest, k) => (k.notAfter > latest ? k.notAfter : latest),
-      BEGINNING,
-    );
+    // the replaced key has signed since the last rotation: replicas restarted onto it then
+    const since = activeKeySince(history) ?? BEGINNING;
     const publicKey = createPublicKey(current.replace(/\\n/g, '\n'));
+    const notAfter = new Date(now.getTime() + graceSeconds * 1000);
     next[spec.history] = serializeKeyHistory([
       ...history,
-      { publicKey, notBefore: since, notAfter: now },
+      { publicKey, notBefore: since, notAfter, rotatedAt: now },
     ]);
     next[spec.privateKey] = spec.generate();
   }
@@ -64,9 +83,14 @@ export function rotateKeysIn(
 }
 
 /** Rotates the keys kept in `<dataDir>/secrets.json` (installs outside production). */
-export function rotateLocalKeys(dataDir: string, which: RotatableKey[], now = new Date()): string {
+export function rotateLocalKeys(
+  dataDir: string,
+  which: RotatableKey[],
+  now = new Date(),
+  graceSeconds = DEFAULT_ROTATION_GRACE_SECONDS,
+): string {
   const file = join(dataDir, SECRETS_FILE);
   const stored = readStored(file);
-  writeStored(file, rotateKeysIn(stored, which, now));
+  writeStored(file, rotateKeysIn(stored, which, now, graceSeconds));
   return file;
 }

@@ -80,7 +80,7 @@ export const ERROR_STATUS = {
     request_aborted: HttpStatus.BAD_REQUEST,
     store_failed: HttpStatus.INTERNAL_SERVER_ERROR,
     file_integrity_failed: HttpStatus.INTERNAL_SERVER_ERROR,
-    unknown_key_version: HttpStatus.INTERNAL_SERVER_ERROR,
+    key_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
     sealed_value_corrupt: HttpStatus.INTERNAL_SERVER_ERROR,
     audit_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
     checkpoint_not_found: HttpStatus.NOT_FOUND,

@@ -1,4 +1,5 @@
-import { Controller, Get, Header, Inject, Req, Res } from '@nestjs/common';
+import { Controller, Get, Header, Inject, OnModuleInit, Req, Res } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { constants } from 'node:fs';
 import { access, mkdir, statfs } from 'node:fs/promises';
@@ -16,7 +17,10 @@ import {
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@app/common';
+import { SigningKeyService } from '@app/device-trust';
 import { Store } from '@app/persistence';
+import { LogKeyService } from '@app/tlog';
+import { KeyringService } from '@app/vault';
 import {
   HealthChecks,
   healthReportSchema,
@@ -26,14 +30,24 @@ import {
 
 @ApiTags('health')
 @Controller('health')
-export class HealthController {
+export class HealthController implements OnModuleInit {
+  /** The log key, from the tlog module the ledger and the vault import (not the app itself). */
+  private logKeys!: LogKeyService;
+
   constructor(
     private readonly health: HealthChecks,
     private readonly store: Store,
     private readonly redis: RedisService,
     private readonly apiKeys: ApiKeyService,
     @Inject(appConfig.KEY) private readonly app: AppSettings,
+    private readonly keyring: KeyringService,
+    private readonly tokenKeys: SigningKeyService,
+    private readonly modules: ModuleRef,
   ) {}
+
+  onModuleInit(): void {
+    this.logKeys = this.modules.get(LogKeyService, { strict: false });
+  }
 
   /**
    * Open to anyone (load balancers, compose's healthcheck): the status and its HTTP code only.
@@ -61,7 +75,7 @@ export class HealthController {
   })
   @ApiServiceUnavailableResponse({
     description:
-      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES\n\nThe Health Check is not successful',
+      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES. The keys are degraded when this instance found values sealed under a master key version its VAULT_KEYS lacks (restart it with the current VAULT_KEYS), or signs checkpoints or offline tokens with a key its own key history says was retired before now (restart it with the new key)\n\nThe Health Check is not successful',
     schema: healthReportSchema('error'),
   })
   @ApiResponse({
@@ -83,6 +97,7 @@ export class HealthController {
     const checks: Array<() => Promise<HealthIndicatorResult>> = [
       () => this.probe('store', () => this.store.ping(), this.store.healthDetails()),
       () => this.disk(),
+      () => this.keys(),
     ];
     if (this.redis.enabled) {
       checks.push(() => this.probe('redis', () => this.redis.ping()));
@@ -139,6 +154,30 @@ export class HealthController {
         message: `DATA_DIR cannot be examined (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
       });
     }
+  }
+
+  /**
+   * The instance's keys: a master key version it was asked for and lacks (a reseal or another
+   * replica moved on to a newer VAULT_KEYS: every sync and refresh needing it answers 503
+   * key_unavailable), or a signing key its own key history retired before now (what it signs
+   * does not verify). Either way it must be restarted with the current keys.
+   */
+  private async keys() {
+    const keys = indicator('keys');
+    const now = new Date();
+    const problems = [
+      ...this.keyring
+        .missingVersions()
+        .map(
+          ({ version, since }) =>
+            `values are sealed under master key version ${version} (seen since ${since.toISOString()}), which VAULT_KEYS does not hold: restart with the current VAULT_KEYS`,
+        ),
+      this.logKeys.keyProblemAt(now),
+      this.tokenKeys.keyProblemAt(now),
+    ].filter((p): p is string => p !== undefined);
+    const details = { vaultKeyVersions: this.keyring.versions() };
+    if (problems.length === 0) return keys.up(details);
+    return keys.down({ ...details, state: 'degraded', message: problems.join('; ') });
   }
 
   private async probe(

@@ -1,17 +1,23 @@
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { ConfigError } from './config-error';
 
-/** A verification key that no longer signs, and the window in which it did. */
+/**
+ * A verification key that no longer signs, and the window in which it did. `rotatedAt` (when
+ * written by `npm run keys:rotate`) is the instant it was replaced: its window runs on past it
+ * to `notAfter` (the rotation's grace), for replicas still signing with it until they restart.
+ */
 export interface RetiredKey {
   publicKey: KeyObject;
   notBefore: Date;
   notAfter: Date;
+  rotatedAt?: Date;
 }
 
 /**
  * Parses a key history variable: a JSON array of
- * `{"publicKey":"<SPKI PEM>","notBefore":"<ISO>","notAfter":"<ISO>"}` (what `npm run
- * keys:rotate` writes). Keys of another type than `type` are refused.
+ * `{"publicKey":"<SPKI PEM>","notBefore":"<ISO>","notAfter":"<ISO>","rotatedAt":"<ISO>"}`
+ * (what `npm run keys:rotate` writes; `rotatedAt` optional, inside the window). Keys of another
+ * type than `type` are refused.
  */
 export function parseKeyHistory(
   variable: string,
@@ -29,7 +35,12 @@ export function parseKeyHistory(
     throw new ConfigError(variable, 'must be a JSON array of at most 100 retired keys');
   }
   return parsed.map((entry: unknown, i): RetiredKey => {
-    const e = entry as { publicKey?: unknown; notBefore?: unknown; notAfter?: unknown };
+    const e = entry as {
+      publicKey?: unknown;
+      notBefore?: unknown;
+      notAfter?: unknown;
+      rotatedAt?: unknown;
+    };
     let publicKey: KeyObject;
     try {
       publicKey = createPublicKey({
@@ -54,18 +65,37 @@ export function parseKeyHistory(
         `entry ${i}: notBefore and notAfter must be ISO dates in order`,
       );
     }
-    return { publicKey, notBefore, notAfter };
+    if (e.rotatedAt === undefined) return { publicKey, notBefore, notAfter };
+    const rotatedAt = new Date(typeof e.rotatedAt === 'string' ? e.rotatedAt : NaN);
+    if (Number.isNaN(rotatedAt.getTime()) || rotatedAt < notBefore || rotatedAt > notAfter) {
+      throw new ConfigError(
+        variable,
+        `entry ${i}: rotatedAt must be an ISO date between notBefore and notAfter`,
+      );
+    }
+    return { publicKey, notBefore, notAfter, rotatedAt };
   });
 }
 
-export function serializeKeyHistory(
-  keys: { publicKey: KeyObject; notBefore: Date; notAfter: Date }[],
-): string {
+export function serializeKeyHistory(keys: RetiredKey[]): string {
   return JSON.stringify(
     keys.map((k) => ({
       publicKey: k.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
       notBefore: k.notBefore.toISOString(),
       notAfter: k.notAfter.toISOString(),
+      ...(k.rotatedAt ? { rotatedAt: k.rotatedAt.toISOString() } : {}),
     })),
   );
+}
+
+/**
+ * Since when the key that replaced the history's last key has signed: the last rotation
+ * instant (`rotatedAt`, else the last `notAfter` for a history written without it); undefined
+ * for an empty history (since the beginning).
+ */
+export function activeKeySince(history: readonly RetiredKey[]): Date | undefined {
+  return history.reduce<Date | undefined>((latest, k) => {
+    const at = k.rotatedAt ?? k.notAfter;
+    return !latest || at > latest ? at : latest;
+  }, undefined);
 }

@@ -13,7 +13,13 @@ export interface OfflineTokenClaims {
 }
 
 export type OfflineTokenFailure =
-  'malformed' | 'bad_signature' | 'wrong_type' | 'not_yet_valid' | 'expired';
+  | 'malformed'
+  | 'bad_signature'
+  /** signed by a key of the key history, but issued (iat) outside that key's window */
+  | 'key_outside_window'
+  | 'wrong_type'
+  | 'not_yet_valid'
+  | 'expired';
 
 export type OfflineTokenCheck =
   { ok: true; claims: OfflineTokenClaims } | { ok: false; failure: OfflineTokenFailure };

@@ -1,6 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { createPublicKey, JsonWebKey, KeyObject, sign, verify } from 'node:crypto';
-import { sha256Hex } from '@app/common';
+import { activeKeySince, Counter, MetricsRegistry, sha256Hex } from '@app/common';
 import { offlineTokenConfig, OfflineTokenSettings } from '../offline-token.config';
 
 export interface PublicJwk extends JsonWebKey {
@@ -11,7 +11,10 @@ export interface PublicJwk extends JsonWebKey {
   status: 'active' | 'retired';
   /** ISO-8601 start of the signing window (absent: since the beginning). */
   notBefore?: string;
-  /** ISO-8601 end of the signing window (absent for the active key). */
+  /**
+   * ISO-8601 end of the signing window (absent for the active key, unless the server's own key
+   * history retires it: then what it signs after this does not verify).
+   */
   notAfter?: string;
 }
 
@@ -30,26 +33,64 @@ interface VerificationKey {
  */
 @Injectable()
 export class SigningKeyService {
+  private readonly logger = new Logger(SigningKeyService.name);
   private readonly privateKey: KeyObject;
   readonly publicKey: KeyObject;
   readonly kid: string;
   private readonly retired: VerificationKey[];
+  /** Since when the active key signs (the last rotation), for the JWKS. */
+  private readonly since?: Date;
+  /**
+   * The end of the signing key's own window when OFFLINE_TOKEN_RETIRED_KEYS lists it as
+   * retired (the history was updated but OFFLINE_TOKEN_PRIVATE_KEY not).
+   */
+  readonly activeNotAfter?: Date;
+  private readonly pastWindow: Counter;
+  private lastPastWindowLog = 0;
 
-  constructor(@Inject(offlineTokenConfig.KEY) settings: OfflineTokenSettings) {
+  constructor(
+    @Inject(offlineTokenConfig.KEY) settings: OfflineTokenSettings,
+    @Optional() metrics?: MetricsRegistry,
+  ) {
     this.privateKey = settings.signingKey;
     this.publicKey = createPublicKey(this.privateKey);
     this.kid = kidOf(this.publicKey);
-    this.retired = settings.retiredKeys.map((k) => ({
+    const history = settings.retiredKeys.map((k) => ({
       kid: kidOf(k.publicKey),
       publicKey: k.publicKey,
       notBefore: k.notBefore,
       notAfter: k.notAfter,
     }));
+    this.activeNotAfter = history.find((k) => k.kid === this.kid)?.notAfter;
+    this.retired = history.filter((k) => k.kid !== this.kid);
+    this.since = activeKeySince(settings.retiredKeys);
+    this.pastWindow = new Counter({
+      name: 'mdai_token_key_past_window_total',
+      help: 'Offline tokens signed with an OFFLINE_TOKEN_PRIVATE_KEY that OFFLINE_TOKEN_RETIRED_KEYS says was retired before (they do not verify: restart with the new key)',
+      registers: metrics ? [metrics] : [],
+    });
   }
 
-  /** ES256 signature in JOSE form (r‖s, 64 bytes). */
-  sign(data: string | Buffer): Buffer {
+  /** ES256 signature in JOSE form (r‖s, 64 bytes), made at `at` (loud past the key's window). */
+  sign(data: string | Buffer, at = new Date()): Buffer {
+    if (this.activeNotAfter && at > this.activeNotAfter) this.signedPastWindow(at);
     return sign('sha256', Buffer.from(data), { key: this.privateKey, dsaEncoding: 'ieee-p1363' });
+  }
+
+  /** Why this server's token key does not sign verifiable tokens at `at`, if it does not (for /health). */
+  keyProblemAt(at: Date): string | undefined {
+    if (!this.activeNotAfter || at <= this.activeNotAfter) return undefined;
+    return `OFFLINE_TOKEN_PRIVATE_KEY is retired in OFFLINE_TOKEN_RETIRED_KEYS (window ended ${this.activeNotAfter.toISOString()}): tokens issued now do not verify; restart with the new key`;
+  }
+
+  private signedPastWindow(at: Date): void {
+    this.pastWindow.inc();
+    if (at.getTime() - this.lastPastWindowLog < 60_000) return;
+    this.lastPastWindowLog = at.getTime();
+    this.logger.error(
+      { notAfter: this.activeNotAfter!.toISOString() },
+      'Signing offline tokens with a retired OFFLINE_TOKEN_PRIVATE_KEY past its window: they will not verify; restart with the new key',
+    );
   }
 
   /** Checks a signature by the active key. */
@@ -61,19 +102,30 @@ export class SigningKeyService {
    * Checks a signature by the key `kid`: the active key, or a retired key when `signedAt`
    * falls inside its window (a retired key verifies nothing it could have signed later).
    */
-  verifyBy(kid: string, data: string | Buffer, signature: Buffer, signedAt: Date): boolean {
-    if (kid === this.kid) return check(this.publicKey, data, signature);
-    const key = this.retired.find((k) => k.kid === kid);
+  verifyBy(
+    kid: string,
+    data: string | Buffer,
+    signature: Buffer,
+    signedAt: Date,
+  ): true | 'bad_signature' | 'key_outside_window' {
     const at = signedAt.getTime();
+    const key: VerificationKey | undefined =
+      kid === this.kid
+        ? { kid, publicKey: this.publicKey, notAfter: this.activeNotAfter }
+        : this.retired.find((k) => k.kid === kid);
+    if (!key || !check(key.publicKey, data, signature)) return 'bad_signature';
+    const windowed = key.notBefore !== undefined || key.notAfter !== undefined;
+    // a key with a window verifies only what says when it was signed
+    if (windowed && Number.isNaN(at)) return 'bad_signature';
+    // the signature is the key's, but the key did not sign then: named as such (after the
+    // rotation's grace, a replica not restarted, or a stolen retired key)
     if (
-      !key ||
-      Number.isNaN(at) ||
       (key.notBefore && at < key.notBefore.getTime()) ||
       (key.notAfter && at > key.notAfter.getTime())
     ) {
-      return false;
+      return 'key_outside_window';
     }
-    return check(key.publicKey, data, signature);
+    return true;
   }
 
   knows(kid: string): boolean {
@@ -81,13 +133,17 @@ export class SigningKeyService {
   }
 
   jwks(): { keys: PublicJwk[] } {
-    const since = this.retired.reduce<Date | undefined>(
-      (latest, k) => (!latest || (k.notAfter && k.notAfter > latest) ? k.notAfter : latest),
-      undefined,
-    );
     return {
       keys: [
-        toJwk({ kid: this.kid, publicKey: this.publicKey, notBefore: since }, 'active'),
+        toJwk(
+          {
+            kid: this.kid,
+            publicKey: this.publicKey,
+            notBefore: this.since,
+            notAfter: this.activeNotAfter,
+          },
+          'active',
+        ),
         ...this.retired.map((k) => toJwk(k, 'retired')),
       ],
     };

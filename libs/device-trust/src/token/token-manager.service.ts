@@ -67,7 +67,7 @@ export class TokenManager {
     };
     const header: JwtHeader = { alg: 'ES256', typ: 'JWT', kid: this.key.kid };
     const signingInput = `${b64json(header)}.${b64json(payload)}`;
-    const token = `${signingInput}.${this.key.sign(signingInput).toString('base64url')}`;
+    const token = `${signingInput}.${this.key.sign(signingInput, new Date(iat * 1000)).toString('base64url')}`;
     return { token, claims: toClaims(payload) };
   }
 
@@ -86,9 +86,8 @@ export class TokenManager {
     // a retired key verifies only tokens issued inside its window (iat), so a stolen old key
     // cannot mint new tokens
     const issuedAt = new Date(Number(payload.iat) * 1000);
-    if (!this.key.verifyBy(header.kid, `${parts[0]}.${parts[1]}`, signature, issuedAt)) {
-      return { ok: false, failure: 'bad_signature' };
-    }
+    const signed = this.key.verifyBy(header.kid, `${parts[0]}.${parts[1]}`, signature, issuedAt);
+    if (signed !== true) return { ok: false, failure: signed };
     if (payload.typ !== OFFLINE_TOKEN_TYPE || payload.iss !== OFFLINE_TOKEN_ISSUER) {
       return { ok: false, failure: 'wrong_type' };
     }

@@ -32,6 +32,7 @@ export class LedgerVerificationView {
       'record_hash_mismatch',
       'wrong_log',
       'checkpoint_signature_invalid',
+      'key_outside_window',
       'checkpoint_mismatch',
       'checkpoint_missing',
       'tail_cut',

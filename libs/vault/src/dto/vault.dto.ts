@@ -94,6 +94,7 @@ export class VaultAuditVerificationView {
       'prev_hash_mismatch',
       'record_hash_mismatch',
       'checkpoint_signature_invalid',
+      'key_outside_window',
       'checkpoint_mismatch',
       'checkpoint_missing',
       'tail_cut',
@@ -109,7 +110,32 @@ export class VaultAuditVerificationView {
 
 export class VaultKeyUsageView {
   @ApiProperty({ example: 'v2' }) activeVersion!: string;
-  @ApiProperty({ example: { v1: 0, v2: 12 } }) inUse!: Record<string, number>;
-  @ApiProperty({ example: ['v1'], description: 'Versions that wrap no live vault file' })
-  unusedByVault!: string[];
+  @ApiProperty({
+    example: { v2: 14 },
+    description:
+      'Sealed values per master key version, over every module: vault data keys, worker-device secrets, Wi-Fi passwords, session platform ids (what `npm run keys:reseal` reseals)',
+  })
+  inUse!: Record<string, number>;
+  @ApiProperty({
+    example: {
+      'vault data keys': { v2: 1 },
+      'worker-device secrets': { v2: 12 },
+      'wifi passwords': { v2: 1 },
+      'session platform ids': {},
+    },
+    description: 'The same counts by owner',
+  })
+  byOwner!: Record<string, Record<string, number>>;
+  @ApiProperty({
+    example: ['v1'],
+    description:
+      'Versions of VAULT_KEYS, other than the active one, that nothing is sealed under: they can be dropped from VAULT_KEYS (what `npm run keys:reseal` prints)',
+  })
+  droppable!: string[];
+  @ApiProperty({
+    example: [],
+    description:
+      "Versions values are sealed under that this server's VAULT_KEYS does not hold (those values answer 503 key_unavailable here: restart with the current VAULT_KEYS)",
+  })
+  missing!: string[];
 }

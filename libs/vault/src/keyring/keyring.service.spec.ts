@@ -38,6 +38,26 @@ describe('KeyringService', () => {
     expect(sut.versionOf(resealed)).toBe('v2');
     expect(sut.openString(resealed, 'ctx')).toBe('secret');
     expect(sut.reseal(resealed, 'ctx')).toBeUndefined();
-    expect(() => keyring({ v2 }, 'v2').open(old, 'ctx')).toThrow('not in the keyring');
+    expect(() => keyring({ v2 }, 'v2').open(old, 'ctx')).toThrow(
+      'restarted with the current VAULT_KEYS',
+    );
+  });
+
+  it('should answer key_unavailable (503) for a version it lacks, and name the version while it is recently asked for', () => {
+    const old = keyring({ v1 }, 'v1').seal('secret', 'ctx');
+    const sut = keyring({ v2 }, 'v2');
+    expect(sut.missingVersions()).toEqual([]);
+    let error: unknown;
+    try {
+      sut.open(old, 'ctx');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: 'key_unavailable' });
+    const missing = sut.missingVersions();
+    expect(missing.map((m) => m.version)).toEqual(['v1']);
+    // a stray value once, long ago, does not keep the replica unhealthy
+    const later = new Date(missing[0].since.getTime() + 16 * 60 * 1000);
+    expect(sut.missingVersions(later)).toEqual([]);
   });
 });

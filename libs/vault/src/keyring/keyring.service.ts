@@ -1,5 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { Counter, MetricsRegistry } from '@app/common';
 import { SealedValueStore } from './sealed-values';
 import { vaultConfig, VaultSettings } from '../vault.config';
 import { VaultError } from '../vault.errors';
@@ -13,6 +14,8 @@ export interface ResealReport {
 }
 
 const RESEAL_PAGE = 200;
+/** How long a master key version found missing keeps /health degraded after it was last asked for. */
+const MISSING_RECENT_MS = 15 * 60 * 1000;
 
 const SEALED_PREFIX = 'sealed1';
 const IV_BYTES = 12;
@@ -30,23 +33,84 @@ const TAG_BYTES = 16;
  */
 @Injectable()
 export class KeyringService {
+  private readonly logger = new Logger(KeyringService.name);
   private readonly keys: Map<string, Buffer>;
   readonly activeVersion: string;
+  /** The modules' stores of sealed values, by owner (counted by GET /api/v5/vault/keys). */
+  private readonly holders = new Map<string, Pick<SealedValueStore, 'countByVersion'>>();
+  /** Key versions asked for that VAULT_KEYS does not hold, with when they were first asked. */
+  private readonly missing = new Map<string, { since: Date; last: Date }>();
+  private readonly unavailable: Counter<'version'>;
 
-  constructor(@Inject(vaultConfig.KEY) vault: VaultSettings) {
+  constructor(
+    @Inject(vaultConfig.KEY) vault: VaultSettings,
+    @Optional() metrics?: MetricsRegistry,
+  ) {
     this.keys = vault.keys;
     this.activeVersion = vault.activeKey;
+    this.unavailable = new Counter({
+      name: 'mdai_vault_key_unavailable_total',
+      help: 'Sealed values that could not be opened because VAULT_KEYS does not hold their master key version (restart with the new VAULT_KEYS)',
+      labelNames: ['version'],
+      registers: metrics ? [metrics] : [],
+    });
   }
 
   versions(): string[] {
     return [...this.keys.keys()];
   }
 
-  /** The master key of a version, for envelope encryption inside the vault module only. */
+  /**
+   * A module whose records keep values sealed here names its store, so the key usage counts
+   * them (an operator must never drop a version some module still seals under).
+   */
+  holdsSealedValues(owner: string, store: Pick<SealedValueStore, 'countByVersion'>): void {
+    this.holders.set(owner, store);
+  }
+
+  /** Sealed values by owner and key version, for every module that holds some. */
+  async sealedValuesByOwner(): Promise<Record<string, Record<string, number>>> {
+    const counts: Record<string, Record<string, number>> = {};
+    for (const [owner, store] of this.holders) counts[owner] = await store.countByVersion();
+    return counts;
+  }
+
+  /**
+   * Key versions that values were found sealed under but this process lacks (another replica,
+   * or a reseal, used a VAULT_KEYS this one was not restarted with), since when: for /health.
+   * Only versions asked for in the last MISSING_RECENT_MS count: a replica without the new key
+   * is asked again by every sync, while one stray value under a long-dropped version does not
+   * keep the replica unhealthy for good (the metric and the error log still show it).
+   */
+  missingVersions(now = new Date()): { version: string; since: Date }[] {
+    return [...this.missing]
+      .filter(([, seen]) => now.getTime() - seen.last.getTime() <= MISSING_RECENT_MS)
+      .map(([version, seen]) => ({ version, since: seen.since }));
+  }
+
+  /**
+   * The master key of a version, for envelope encryption inside the vault module only. A
+   * version VAULT_KEYS does not hold is `key_unavailable` (503): the value is fine, this
+   * process must be restarted with the VAULT_KEYS that holds it.
+   */
   masterKey(version: string): Buffer {
     const key = this.keys.get(version);
-    if (!key)
-      throw new VaultError('unknown_key_version', `Key version ${version} is not in the keyring`);
+    if (!key) {
+      this.unavailable.inc({ version: version.slice(0, 32) });
+      const seen = this.missing.get(version);
+      if (seen) seen.last = new Date();
+      else if (this.missing.size < 16) {
+        this.missing.set(version, { since: new Date(), last: new Date() });
+        this.logger.error(
+          { keyVersion: version.slice(0, 32), held: this.versions() },
+          'A value is sealed under a master key version VAULT_KEYS does not hold: restart this server with the new VAULT_KEYS',
+        );
+      }
+      throw new VaultError(
+        'key_unavailable',
+        'This server does not hold the master key the data is sealed under; it must be restarted with the current VAULT_KEYS',
+      );
+    }
     return key;
   }
 

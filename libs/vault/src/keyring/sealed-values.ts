@@ -14,6 +14,8 @@ export interface SealedValue {
 export interface SealedValueStore {
   listSealedNotUnder(version: string, afterKey: string, limit: number): Promise<SealedValue[]>;
   replaceSealed(key: string, expected: string, next: string): Promise<boolean>;
+  /** How many sealed values there are under each key version (for GET /api/v5/vault/keys). */
+  countByVersion(): Promise<Record<string, number>>;
 }
 
 /**
@@ -30,6 +32,8 @@ export abstract class SealedValueRepository implements SealedValueStore {
   ): Promise<SealedValue[]>;
   /** Replaces a sealed value only if it is still `expected`. */
   abstract replaceSealed(key: string, expected: string, next: string): Promise<boolean>;
+  /** Sealed values by key version. */
+  abstract countByVersion(): Promise<Record<string, number>>;
 }
 
 export function sealedPrefix(version: string): string {
@@ -47,7 +51,17 @@ export function sqliteSealedPageSql(
      ORDER BY ${keyColumn} LIMIT ?`;
 }
 
-/** The two operations on one SQLite table column (`keyColumn` unique). */
+/** `sealed1.` */
+const PREFIX_LENGTH = sealedPrefix('').length - 1;
+
+/** The count by key version: the part of `sealed1.<version>.…` between the first two dots. */
+export function sqliteSealedCountSql(table: string, sealedColumn: string): string {
+  const rest = `substr(${sealedColumn}, ${PREFIX_LENGTH + 1})`;
+  return `SELECT substr(${rest}, 1, instr(${rest}, '.') - 1) AS version, count(*) AS n FROM ${table}
+     WHERE ${sealedColumn} IS NOT NULL GROUP BY version`;
+}
+
+/** The reseal and count operations on one SQLite table column (`keyColumn` unique). */
 export function sqliteSealedColumn(
   store: SqliteStoreHandle,
   table: string,
@@ -70,10 +84,17 @@ export function sqliteSealedColumn(
       );
       return (await writeTurns.write(() => replace.run(next, key, expected))).changes === 1;
     },
+    async countByVersion() {
+      const rows = db.prepare(sqliteSealedCountSql(table, sealedColumn)).all() as {
+        version: string;
+        n: number;
+      }[];
+      return Object.fromEntries(rows.map((r) => [r.version, r.n]));
+    },
   };
 }
 
-/** The two operations on one MongoDB field (`keyField` unique). */
+/** The reseal and count operations on one MongoDB field (`keyField` unique). */
 export function mongoSealedField<T>(
   model: Model<T>,
   keyField: string,
@@ -101,6 +122,18 @@ export function mongoSealedField<T>(
         { $set: { [sealedField]: next } } as never,
       );
       return result.modifiedCount === 1;
+    },
+    async countByVersion() {
+      const rows = await model.aggregate<{ _id: string; n: number }>([
+        { $match: { [sealedField]: { $type: 'string' } } },
+        {
+          $group: {
+            _id: { $arrayElemAt: [{ $split: [`$${sealedField}`, '.'] }, 1] },
+            n: { $sum: 1 },
+          },
+        },
+      ]);
+      return Object.fromEntries(rows.map((r) => [String(r._id), r.n]));
     },
   };
 }

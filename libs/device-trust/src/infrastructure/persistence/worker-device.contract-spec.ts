@@ -201,6 +201,21 @@ describeStoreContract('WorkerDeviceRepository', workerDeviceAdapters, ({ sut }) 
     expect((await sut().listSealedNotUnder('v1', '', 10)).map((v) => v.key)).toEqual([c.deviceId]);
   });
 
+  it('should count sealed values by key version (for GET /api/v5/vault/keys)', async () => {
+    expect(await sut().countByVersion()).toEqual({});
+    const sealed = [
+      'sealed1.v1.a.b.c',
+      'sealed1.v2.a.b.c',
+      'sealed1.v10.a.b.c',
+      'sealed1.v2.d.e.f',
+    ];
+    for (const sealedSecret of sealed) {
+      const x = { ...device(), sealedSecret };
+      await sut().register(x, event(x.deviceId, 'registered'));
+    }
+    expect(await sut().countByVersion()).toEqual({ v1: 1, v2: 2, v10: 1 });
+  });
+
   it('should write nothing when a change cannot record its event', async () => {
     // an event the store refuses (no actor) makes the second half of the write fail
     const broken = (deviceId: string, action: WorkerDeviceEvent['action']) => ({

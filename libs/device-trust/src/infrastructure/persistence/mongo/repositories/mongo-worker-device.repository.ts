@@ -131,4 +131,8 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
   replaceSealed(key: string, expected: string, next: string): Promise<boolean> {
     return this.sealedValues.replaceSealed(key, expected, next);
   }
+
+  countByVersion(): Promise<Record<string, number>> {
+    return this.sealedValues.countByVersion();
+  }
 }

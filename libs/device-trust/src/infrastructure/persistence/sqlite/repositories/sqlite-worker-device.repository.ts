@@ -145,6 +145,10 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   replaceSealed(key: string, expected: string, next: string): Promise<boolean> {
     return this.sealedValues.replaceSealed(key, expected, next);
   }
+
+  countByVersion(): Promise<Record<string, number>> {
+    return this.sealedValues.countByVersion();
+  }
 }
 
 /**

@@ -63,4 +63,8 @@ export class MongoWifiChallengeRepository extends WifiChallengeRepository implem
   replaceSealed(key: string, expected: string, next: string): Promise<boolean> {
     return this.sealedValues.replaceSealed(key, expected, next);
   }
+
+  countByVersion(): Promise<Record<string, number>> {
+    return this.sealedValues.countByVersion();
+  }
 }

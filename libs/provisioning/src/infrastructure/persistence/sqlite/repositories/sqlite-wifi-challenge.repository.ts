@@ -76,4 +76,8 @@ export class SqliteWifiChallengeRepository extends WifiChallengeRepository {
   replaceSealed(key: string, expected: string, next: string): Promise<boolean> {
     return this.sealedValues.replaceSealed(key, expected, next);
   }
+
+  countByVersion(): Promise<Record<string, number>> {
+    return this.sealedValues.countByVersion();
+  }
 }

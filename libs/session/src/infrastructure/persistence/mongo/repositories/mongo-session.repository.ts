@@ -82,4 +82,8 @@ export class MongoSessionRepository extends SessionRepository implements OnModul
   replaceSealed(key: string, expected: string, next: string): Promise<boolean> {
     return this.sealedValues.replaceSealed(key, expected, next);
   }
+
+  countByVersion(): Promise<Record<string, number>> {
+    return this.sealedValues.countByVersion();
+  }
 }

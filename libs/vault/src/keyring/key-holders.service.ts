@@ -1,0 +1,75 @@
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  KeyHolder,
+  KeyHolderRepository,
+} from '../infrastructure/persistence/key-holder.repository';
+import { KeyringService } from './keyring.service';
+
+/** How often a server records the master key versions it holds. */
+export const KEY_HOLDER_HEARTBEAT_MS = 60_000;
+/** A server not seen for this long is taken for gone (it crashed without removing its row). */
+export const KEY_HOLDER_LIVE_MS = 3 * KEY_HOLDER_HEARTBEAT_MS;
+
+/**
+ * Each server records in the store which master key versions its VAULT_KEYS holds: at boot,
+ * every minute, and removes its row when it shuts down. `npm run keys:reseal` reads the live
+ * ones and refuses to reseal under a version one of them lacks (that server would answer
+ * 503 key_unavailable for every resealed value until restarted).
+ */
+@Injectable()
+export class KeyHoldersService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(KeyHoldersService.name);
+  readonly instanceId = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(
+    private readonly holders: KeyHolderRepository,
+    private readonly keyring: KeyringService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.beat();
+    this.timer = setInterval(() => void this.beat(), KEY_HOLDER_HEARTBEAT_MS);
+    this.timer.unref();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.stop();
+  }
+
+  /** Stops the heartbeat and forgets this server (an operator job is not a server). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.holders.remove(this.instanceId).catch(() => undefined);
+  }
+
+  /** The other live servers that do not hold `version`. */
+  async liveLacking(version: string, now = new Date()): Promise<KeyHolder[]> {
+    const live = await this.holders.listSeenSince(new Date(now.getTime() - KEY_HOLDER_LIVE_MS));
+    return live.filter((h) => h.instanceId !== this.instanceId && !h.versions.includes(version));
+  }
+
+  private async beat(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.holders.record({
+        instanceId: this.instanceId,
+        versions: this.keyring.versions(),
+        seenAt: new Date(),
+      });
+    } catch (error) {
+      // the store is down: /health says so; the reseal command then sees this server as gone
+      this.logger.warn({ err: error }, 'Could not record the master key versions held');
+    }
+  }
+}

@@ -1,0 +1,131 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { http, startTestApp, storeEnv, TestApp } from './support/test-app';
+import { enrollPhone, hmacHex, Phone, signPacket, syncBatch } from './support/worker-client';
+
+const run = promisify(execFile);
+/** `npm run keys:reseal [-- args]` with the server's store and VAULT_KEYS; its exit code and output. */
+async function reseal(dataDir: string, VAULT_KEYS: string, ...args: string[]) {
+  try {
+    const done = await run(
+      process.execPath,
+      ['-r', '@swc-node/register', 'scripts/vault-rotate.ts', ...args],
+      {
+        cwd: join(__dirname, '..'),
+        env: { ...process.env, ...storeEnv(dataDir), DATA_DIR: dataDir, VAULT_KEYS },
+      },
+    );
+    return { code: 0, ...done };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+const masterKey = (byte: number) => `${Buffer.alloc(32, byte).toString('base64')}`;
+const V1 = `v1:${masterKey(1)}`;
+const V2 = `v2:${masterKey(2)}`;
+
+/**
+ * `npm run keys:reseal` (= `vault:rotate`) run while a server still has the old VAULT_KEYS: it
+ * refuses (the servers record the versions they hold); forced, what the server can no longer
+ * open answers 503 key_unavailable (never a bare 500), /health says why, and
+ * GET /api/v5/vault/keys counts every module's sealed values, agreeing with the command on what
+ * can be dropped.
+ */
+describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => {
+  let dataDir: string;
+  let t: TestApp | undefined;
+  const boot = (VAULT_KEYS: string) =>
+    startTestApp({ DATA_DIR: dataDir, VAULT_KEYS, TRUST_AUTO_BLOCK_FLOOR: '0' });
+  const refresh = (phone: Phone) => {
+    const timestamp = new Date().toISOString();
+    return http(t!.baseUrl, 'POST', '/api/v5/device/token', {
+      body: {
+        deviceId: phone.deviceId,
+        timestamp,
+        signature: hmacHex(phone.secret, `mdai.token-refresh.${phone.deviceId}.${timestamp}`),
+      },
+    });
+  };
+  const keyUsage = () =>
+    http(t!.baseUrl, 'GET', '/api/v5/vault/keys', { key: t!.keys.admin }).then((r) => r.body);
+
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mdai-reseal-live-'));
+  });
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('should answer 503 key_unavailable and report it on /health, and count every module on GET /vault/keys', async () => {
+    t = await boot(V1);
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    expect((await syncBatch(t.baseUrl, phone.token, [signPacket(phone)])).status).toBe(200);
+    expect(await keyUsage()).toMatchObject({
+      activeVersion: 'v1',
+      inUse: { v1: 1 },
+      byOwner: { 'worker-device secrets': { v1: 1 } },
+      droppable: [],
+      missing: [],
+    });
+
+    // the reseal, with the new VAULT_KEYS, while this server still runs with v1 only: refused
+    const refusedReseal = await reseal(dataDir, `${V1},${V2}`);
+    expect(refusedReseal.code).toBe(3);
+    expect(refusedReseal.stderr).toContain(
+      'reseal-all refused: 1 running server(s) do not hold key version v2',
+    );
+    expect(refusedReseal.stderr).toContain('add the new version to VAULT_KEYS');
+    expect(refusedReseal.stdout).toBe('');
+    expect((await syncBatch(t.baseUrl, phone.token, [signPacket(phone)])).status).toBe(200);
+
+    // forced all the same
+    const forced = await reseal(dataDir, `${V1},${V2}`, '--force');
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain('worker-device secrets: resealed 1, failed 0');
+    expect(forced.stdout).toContain('key versions that can be dropped from VAULT_KEYS: v1');
+    expect(forced.stdout).toContain('add the new version to VAULT_KEYS');
+
+    // the server without v2: a clear 503, never a 500
+    const sync = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
+    expect([sync.status, sync.body.code]).toEqual([503, 'key_unavailable']);
+    expect(sync.body.message).toContain('restarted with the current VAULT_KEYS');
+    const refused = await refresh(phone);
+    expect([refused.status, refused.body.code]).toEqual([503, 'key_unavailable']);
+    const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+    expect(health.status).toBe(503);
+    expect(health.body.error.keys).toMatchObject({ status: 'down', state: 'degraded' });
+    expect(health.body.error.keys.message).toContain('master key version v2');
+    const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^mdai_vault_key_unavailable_total\{version="v2"\} [1-9]/m);
+    // its key page names the version it lacks, and calls nothing droppable
+    expect(await keyUsage()).toMatchObject({ inUse: { v2: 1 }, droppable: [], missing: ['v2'] });
+    await t.close({ keepData: true });
+
+    // restarted with v1 and v2: everything opens; the page agrees with the command
+    t = await boot(`${V1},${V2}`);
+    expect((await http(t.baseUrl, 'GET', '/health')).status).toBe(200);
+    expect((await syncBatch(t.baseUrl, phone.token, [signPacket(phone)])).status).toBe(200);
+    expect(await keyUsage()).toEqual({
+      activeVersion: 'v2',
+      inUse: { v2: 1 },
+      byOwner: {
+        'vault data keys': {},
+        'worker-device secrets': { v2: 1 },
+        'wifi passwords': {},
+        'session platform ids': {},
+      },
+      droppable: ['v1'],
+      missing: [],
+    });
+    // every running server holds v2 now: the command is not refused
+    const again = await reseal(dataDir, `${V1},${V2}`);
+    expect([again.code, again.stderr]).toEqual([0, '']);
+    expect(again.stdout).toContain('worker-device secrets: resealed 0, failed 0');
+  });
+});
