@@ -75,13 +75,14 @@ export interface CorrectionResponse {
 export const CorrectionResponseStatusValues = ['appended', 'duplicate'] as const;
 
 export interface CreateCorrectionDto {
-  /** Client-chosen UUID: the same correction sent again is answered as a duplicate */
+  /** Client-chosen lowercase UUID, as packet ids are: the same correction sent again is answered as a duplicate. An uppercase one is refused (400), not taken as another id. */
   correctionId?: string;
   action: 'void' | 'add_check_out' | 'add_check_in' | 'move';
   /** The ledger entry corrected (this site only) */
   target: LedgerRefDto;
   /** ISO-8601 UTC: the check-out time (add_check_out), the check-in time (add_check_in) or the new time (move). Never later than the server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS; a move stays within TIMESHEET_MAX_SHIFT_HOURS of the time the entry was recorded at. */
   at?: string;
+  /** 3 to 500 characters, at least 3 of them besides white space */
   reason: string;
 }
 

@@ -103,6 +103,10 @@ export class CorrectionService {
     body: CreateCorrectionDto,
     actor: TimesheetActor,
   ): Promise<CorrectionResponse> {
+    // the site first, as the timesheet reads check it: an unknown site is no one's chain
+    if ((await this.workforce.findSites([siteId])).length === 0) {
+      throw new TimesheetsError('site_not_found', 'No site has this siteId');
+    }
     if (body.target.siteId !== siteId) {
       throw new TimesheetsError(
         'cross_site_correction',

@@ -8,8 +8,8 @@ import {
   IsISO8601,
   IsOptional,
   IsString,
-  IsUUID,
   Length,
+  NotBlank,
   Matches,
   Max,
   MaxLength,
@@ -18,7 +18,9 @@ import {
   ApiProperty,
   ApiPropertyOptional,
   Type,
+  UTC_TIMESTAMP_PATTERN,
 } from '@app/common';
+import { PACKET_ID_PATTERN } from '@app/offline-sync';
 import { CORRECTION_ACTIONS, CorrectionAction } from '../domain/correction';
 
 export class SiteParam {
@@ -66,10 +68,15 @@ export class LedgerRefDto {
 
 export class CreateCorrectionDto {
   @ApiPropertyOptional({
-    description: 'Client-chosen UUID: the same correction sent again is answered as a duplicate',
+    description:
+      'Client-chosen lowercase UUID, as packet ids are: the same correction sent again is ' +
+      'answered as a duplicate. An uppercase one is refused (400), not taken as another id.',
+    pattern: PACKET_ID_PATTERN.source,
+    example: '4b1d7f5e-8c1a-4c55-9d1e-2f7a0c3b9e20',
   })
   @IsOptional()
-  @IsUUID()
+  @IsString()
+  @Matches(PACKET_ID_PATTERN, { message: 'correctionId must be a lowercase UUID' })
   correctionId?: string;
 
   @ApiProperty({ enum: CORRECTION_ACTIONS })
@@ -89,13 +96,21 @@ export class CreateCorrectionDto {
       'move stays within TIMESHEET_MAX_SHIFT_HOURS of the time the entry was recorded at.',
   })
   @IsOptional()
+  @IsString()
+  @Matches(UTC_TIMESTAMP_PATTERN, {
+    message:
+      'at must be ISO-8601 UTC as packets are (2026-03-01T09:30:00.000Z, 0 to 3 fraction digits)',
+  })
   @IsISO8601({ strict: true })
-  @Matches(/Z$/, { message: 'at must be in UTC (ending in Z)' })
   at?: string;
 
-  @ApiProperty({ example: 'Phone battery died; left at 18:00 (site register)' })
+  @ApiProperty({
+    example: 'Phone battery died; left at 18:00 (site register)',
+    description: '3 to 500 characters, at least 3 of them besides white space',
+  })
   @IsString()
   @Length(3, 500)
+  @NotBlank(3)
   reason!: string;
 }
 
