@@ -27,6 +27,7 @@ const FLAG_TEXT: Record<TimesheetFlag['type'], string> = {
   low_trust: 'low device trust',
   corrected: 'corrected',
   voided_punch: 'voided punch',
+  overlapping_shift: 'added shift overlaps another shift or punch',
   fraud: 'fraud flag',
 };
 
@@ -427,6 +428,7 @@ function dayDetail(day: TimesheetDay, worker: string, siteId: string): HTMLEleme
       [
         { header: 'In', cell: (s) => `${s.in.local} (#${s.in.seq})` },
         { header: 'Out', cell: (s) => (s.out ? `${s.out.local} (#${s.out.seq})` : 'open') },
+        { header: 'Recorded', cell: (s) => (s.added ? 'added by a correction' : 'punched') },
         { header: 'Hours', cell: (s) => hours(s.seconds / 3600) },
       ],
       day.shifts,

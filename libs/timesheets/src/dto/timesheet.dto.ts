@@ -14,14 +14,49 @@ import {
   Max,
   MaxLength,
   Min,
+  ValidateIf,
   ValidateNested,
+  ValidationArguments,
+  ValidatorConstraint,
+  ValidatorConstraintInterface,
+  registerDecorator,
   ApiProperty,
   ApiPropertyOptional,
   Type,
   UTC_TIMESTAMP_PATTERN,
 } from '@app/common';
 import { PACKET_ID_PATTERN } from '@app/offline-sync';
-import { CORRECTION_ACTIONS, CorrectionAction } from '../domain/correction';
+import { CORRECTION_ACTIONS, CorrectionAction, TARGETED_ACTIONS } from '../domain/correction';
+
+/**
+ * A field of some actions only: required by them, refused (400) with any other. Its
+ * `@ValidateIf` lets a value through to the checks when it is present or its action needs it.
+ */
+@ValidatorConstraint({ name: 'onlyForActions' })
+class OnlyForActionsConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown, args: ValidationArguments): boolean {
+    const [actions] = args.constraints as [readonly string[]];
+    const { action } = args.object as { action?: unknown };
+    return value !== undefined && actions.includes(action as string);
+  }
+
+  defaultMessage(args: ValidationArguments): string {
+    const [actions] = args.constraints as [readonly string[]];
+    return args.value === undefined
+      ? `${args.property} is required by ${actions.join(', ')}`
+      : `${args.property} is taken by ${actions.join(', ')} only`;
+  }
+}
+
+function OnlyForActions(actions: readonly CorrectionAction[]): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      target: target.constructor,
+      propertyName: propertyName as string,
+      constraints: [actions],
+      validator: OnlyForActionsConstraint,
+    });
+}
 
 export class SiteParam {
   @ApiProperty()
@@ -83,17 +118,34 @@ export class CreateCorrectionDto {
   @IsIn(CORRECTION_ACTIONS)
   action!: CorrectionAction;
 
-  @ApiProperty({ type: LedgerRefDto, description: 'The ledger entry corrected (this site only)' })
+  @ApiPropertyOptional({
+    type: LedgerRefDto,
+    description:
+      'The ledger entry corrected (this site only): required by every action but add_shift, ' +
+      'which corrects no entry and takes none',
+  })
+  @ValidateIf((o: CreateCorrectionDto, v: unknown) => v !== undefined || o.action !== 'add_shift')
+  @OnlyForActions(TARGETED_ACTIONS)
   @ValidateNested()
   @Type(() => LedgerRefDto)
-  target!: LedgerRefDto;
+  target?: LedgerRefDto;
+
+  @ApiPropertyOptional({
+    description:
+      "add_shift only (required there): the worker whose shift is recorded, one of this site's",
+  })
+  @ValidateIf((o: CreateCorrectionDto, v: unknown) => v !== undefined || o.action === 'add_shift')
+  @OnlyForActions(['add_shift'])
+  @Matches(OBJECT_ID_PATTERN, { message: 'workerId must be a 24-hex id' })
+  workerId?: string;
 
   @ApiPropertyOptional({
     example: '2026-03-03T12:30:00.000Z',
     description:
-      'ISO-8601 UTC: the check-out time (add_check_out), the check-in time (add_check_in) or the ' +
-      'new time (move). Never later than the server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS; a ' +
-      'move stays within TIMESHEET_MAX_SHIFT_HOURS of the time the entry was recorded at.',
+      'ISO-8601 UTC: the check-out time (add_check_out), the check-in time (add_check_in), the ' +
+      'new time (move) or the check-in of the shift (add_shift). Never later than the server ' +
+      'clock plus SYNC_MAX_CLOCK_SKEW_SECONDS; a move stays within TIMESHEET_MAX_SHIFT_HOURS of ' +
+      'the time the entry was recorded at.',
   })
   @IsOptional()
   @IsString()
@@ -103,6 +155,23 @@ export class CreateCorrectionDto {
   })
   @IsISO8601({ strict: true })
   at?: string;
+
+  @ApiPropertyOptional({
+    example: '2026-03-03T11:30:00.000Z',
+    description:
+      'add_shift only (required there): the check-out of the shift, ISO-8601 UTC as `at`; ' +
+      'after `at`, at most TIMESHEET_MAX_SHIFT_HOURS after it, never later than the server ' +
+      'clock plus SYNC_MAX_CLOCK_SKEW_SECONDS',
+  })
+  @ValidateIf((o: CreateCorrectionDto, v: unknown) => v !== undefined || o.action === 'add_shift')
+  @OnlyForActions(['add_shift'])
+  @IsString()
+  @Matches(UTC_TIMESTAMP_PATTERN, {
+    message:
+      'until must be ISO-8601 UTC as packets are (2026-03-01T09:30:00.000Z, 0 to 3 fraction digits)',
+  })
+  @IsISO8601({ strict: true })
+  until?: string;
 
   @ApiProperty({
     example: 'Phone battery died; left at 18:00 (site register)',
@@ -133,6 +202,7 @@ export class DayFlagView {
       'low_trust',
       'corrected',
       'voided_punch',
+      'overlapping_shift',
       'fraud',
     ],
   })
@@ -151,6 +221,12 @@ export class ShiftView {
   @ApiProperty({ type: PunchView }) in!: PunchView;
   @ApiPropertyOptional({ type: PunchView }) out?: PunchView;
   @ApiProperty() seconds!: number;
+  @ApiPropertyOptional({
+    description:
+      'true for a shift an add_shift correction recorded (its `in.seq` and `out.seq` are that ' +
+      "correction's seq; who made it is the ledger entry's `by`); absent for punched shifts",
+  })
+  added?: boolean;
 }
 
 export class TimesheetDayView {
