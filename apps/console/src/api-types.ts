@@ -139,15 +139,15 @@ export interface CreateWorkerResponse {
 }
 
 export interface DayFlagView {
-  /** One flag per entry behind it, but `corrected` once a day, named by the newest correction of the day's punches (every correction is in the day's seqs) */
-  type: 'open_shift' | 'check_out_without_check_in' | 'low_trust' | 'corrected' | 'voided_punch' | 'overlapping_shift' | 'fraud';
+  /** One flag per entry behind it, but `corrected` once a day, named by the newest correction of the day's punches (every correction is in the day's seqs). Flags that need a look (they make the day `flagged`): `open_shift`, `check_out_without_check_in`, `low_trust` (a punch that counts, synced from a low-trust device), `overlapping_shift` (an added shift a later punch overlaps: void one), `fraud`. Informational flags (what a supervisor already did; they do not flag a day): `corrected`, `voided_punch` (a punch voided), `voided_correction` (an added check-out, check-in or shift, or another correction, voided; days stored before it existed name such a seq `voided_punch` until they are recomputed). */
+  type: 'open_shift' | 'check_out_without_check_in' | 'low_trust' | 'corrected' | 'voided_punch' | 'voided_correction' | 'overlapping_shift' | 'fraud';
   /** Ledger seq (of this site) behind the flag */
   seq: number;
   /** For fraud: the fraud event type */
   detail?: string;
 }
 
-export const DayFlagViewTypeValues = ['open_shift', 'check_out_without_check_in', 'low_trust', 'corrected', 'voided_punch', 'overlapping_shift', 'fraud'] as const;
+export const DayFlagViewTypeValues = ['open_shift', 'check_out_without_check_in', 'low_trust', 'corrected', 'voided_punch', 'voided_correction', 'overlapping_shift', 'fraud'] as const;
 
 export interface DeletedFileView {
   fileId: string;
@@ -434,7 +434,7 @@ export interface PayrollWorkerView {
   hours: number;
   /** The sum of the days' workedSeconds */
   workedSeconds: number;
-  /** Days with an open shift, a stray check-out, low trust, a voided punch or fraud */
+  /** Days flagged (see TimesheetDayView.flagged): an open shift, a stray check-out, a low-trust punch, an overlapping added shift or fraud; a day fixed by corrections (a stray punch voided) is not counted */
   flaggedDays: number;
   correctedDays: number;
 }
@@ -598,6 +598,7 @@ export interface TimesheetDayView {
   workedSeconds: number;
   shifts: ShiftView[];
   flags: DayFlagView[];
+  /** true when a flag needs a look (any but the informational `corrected`, `voided_punch`, `voided_correction`): a day whose problems corrections resolved is not flagged */
   flagged: boolean;
   corrected: boolean;
   /** Every ledger seq behind the day */

@@ -7,6 +7,7 @@ export type DayFlagType =
   | 'low_trust'
   | 'corrected'
   | 'voided_punch'
+  | 'voided_correction'
   | 'overlapping_shift'
   | 'fraud';
 
@@ -204,14 +205,16 @@ export function computeDays(
       d.flags.push({ type: 'corrected', seq: c });
     }
     if (e.kind === 'punch') d.packets.set(e.seq, e.packetId);
-    if (e.lowTrust) d.flags.push({ type: 'low_trust', seq: e.seq });
+    // a voided entry counts for nothing: its device's trust is no longer the day's question
+    if (e.lowTrust && !e.voided) d.flags.push({ type: 'low_trust', seq: e.seq });
   };
   const sorted = [...entries].sort(byEffectiveTime);
   const live = sorted.filter((e) => !e.voided && !isAddedShift(e));
   for (const e of sorted.filter((x) => x.voided)) {
     const d = draft(e.effectiveAt!);
     note(d, e);
-    d.flags.push({ type: 'voided_punch', seq: e.seq });
+    // a voided added check-out, check-in or shift is a correction undone, not a punch
+    d.flags.push({ type: e.kind === 'punch' ? 'voided_punch' : 'voided_correction', seq: e.seq });
   }
   const overlapping = new Set(shiftOverlaps(sorted, maxShiftMs).map(([added]) => added));
   for (const e of sorted.filter((x) => !x.voided && isAddedShift(x))) {
@@ -292,7 +295,22 @@ export function dayFlags(flags: DayFlag[]): DayFlag[] {
   return [...seen.values()].sort((a, b) => a.seq - b.seq || (a.type < b.type ? -1 : 1));
 }
 
-/** A day is flagged when anything on it needs a look (corrections alone are not a red flag). */
+/**
+ * The flags that record what a supervisor already did, not something left to look at: a
+ * correction, a punch voided by one, a correction voided by another. A day whose problems were
+ * resolved by corrections carries only these (a stray punch voided stayed flagged forever).
+ */
+export const INFORMATIONAL_FLAGS: ReadonlySet<DayFlagType> = new Set<DayFlagType>([
+  'corrected',
+  'voided_punch',
+  'voided_correction',
+]);
+
+/**
+ * A day is flagged when anything on it needs a look: an open shift, a stray check-out, a
+ * low-trust punch that counts, an added shift overlapping another, fraud. Informational flags
+ * (`INFORMATIONAL_FLAGS`) alone do not flag a day.
+ */
 export function isFlagged(day: Pick<TimesheetDay, 'flags'>): boolean {
-  return day.flags.some((f) => f.type !== 'corrected');
+  return day.flags.some((f) => !INFORMATIONAL_FLAGS.has(f.type));
 }

@@ -195,13 +195,21 @@ export class DayFlagView {
   @ApiProperty({
     description:
       'One flag per entry behind it, but `corrected` once a day, named by the newest correction ' +
-      "of the day's punches (every correction is in the day's seqs)",
+      "of the day's punches (every correction is in the day's seqs). Flags that need a look " +
+      '(they make the day `flagged`): `open_shift`, `check_out_without_check_in`, `low_trust` ' +
+      '(a punch that counts, synced from a low-trust device), `overlapping_shift` (an added ' +
+      'shift a later punch overlaps: void one), `fraud`. Informational flags (what a ' +
+      'supervisor already did; they do not flag a day): `corrected`, `voided_punch` (a punch ' +
+      'voided), `voided_correction` (an added check-out, check-in or shift, or another ' +
+      'correction, voided; days stored before it existed name such a seq `voided_punch` until ' +
+      'they are recomputed).',
     enum: [
       'open_shift',
       'check_out_without_check_in',
       'low_trust',
       'corrected',
       'voided_punch',
+      'voided_correction',
       'overlapping_shift',
       'fraud',
     ],
@@ -239,7 +247,12 @@ export class TimesheetDayView {
   @ApiProperty() workedSeconds!: number;
   @ApiProperty({ type: [ShiftView] }) shifts!: ShiftView[];
   @ApiProperty({ type: [DayFlagView] }) flags!: DayFlagView[];
-  @ApiProperty() flagged!: boolean;
+  @ApiProperty({
+    description:
+      'true when a flag needs a look (any but the informational `corrected`, `voided_punch`, ' +
+      '`voided_correction`): a day whose problems corrections resolved is not flagged',
+  })
+  flagged!: boolean;
   @ApiProperty() corrected!: boolean;
   @ApiProperty({ type: [Number], description: 'Every ledger seq behind the day' }) seqs!: number[];
 }
@@ -293,7 +306,10 @@ export class PayrollWorkerView {
   hours!: number;
   @ApiProperty({ description: "The sum of the days' workedSeconds" }) workedSeconds!: number;
   @ApiProperty({
-    description: 'Days with an open shift, a stray check-out, low trust, a voided punch or fraud',
+    description:
+      'Days flagged (see TimesheetDayView.flagged): an open shift, a stray check-out, a ' +
+      'low-trust punch, an overlapping added shift or fraud; a day fixed by corrections (a ' +
+      'stray punch voided) is not counted',
   })
   flaggedDays!: number;
   @ApiProperty() correctedDays!: number;
