@@ -216,8 +216,12 @@ export function computeDays(
     // a voided added check-out, check-in or shift is a correction undone, not a punch
     d.flags.push({ type: e.kind === 'punch' ? 'voided_punch' : 'voided_correction', seq: e.seq });
   }
-  const overlapping = new Set(shiftOverlaps(sorted, maxShiftMs).map(([added]) => added));
-  for (const e of sorted.filter((x) => !x.voided && isAddedShift(x))) {
+  const added = sorted.filter((x) => !x.voided && isAddedShift(x));
+  // nearly every window has none: the punches are not paired a second time for them
+  const overlapping = new Set(
+    added.length > 0 ? shiftOverlaps(sorted, maxShiftMs).map(([seq]) => seq) : [],
+  );
+  for (const e of added) {
     const d = draft(e.effectiveAt!);
     note(d, e);
     // the shift is itself a correction: its day is corrected by it
