@@ -324,7 +324,13 @@ describe('timesheet corrections: bounds, retries and added check-ins (e2e, contr
         at: '2026-03-08T12:30:00.000Z',
       });
       expect(redo.status).toBe(201);
-      expect(await dayOf(phone, '2026-03-08')).toMatchObject({ hours: 9, flagged: true });
+      // the undone check-out is named a voided correction, and the day, fixed, is not flagged
+      expect(await dayOf(phone, '2026-03-08')).toMatchObject({
+        hours: 9,
+        flags: expect.arrayContaining([{ type: 'voided_correction', seq: added.body.seq }]),
+        flagged: false,
+      });
+      expect(types(await dayOf(phone, '2026-03-08'))).not.toContain('voided_punch');
     });
 
     it('should take one of several check-outs sent at once for one check-in, and refuse the others', async () => {

@@ -177,7 +177,8 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
       expect(stray.status).toBe(201);
       const fifth = (await days(kolkata, `from=2026-03-05&to=2026-03-05&workerId=${crew.workerId}`))
         .days[0];
-      expect(fifth).toMatchObject({ hours: 9, flagged: true, corrected: true });
+      // a day fixed by voiding its stray punch is not flagged any more (the void is its record)
+      expect(fifth).toMatchObject({ hours: 9, flagged: false, corrected: true });
       expect(fifth.flags).toEqual([
         { type: 'voided_punch', seq: strayOut },
         { type: 'corrected', seq: stray.body.seq },
@@ -486,7 +487,8 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
         // 4 March 03:35 (moved) → 12:30 (added), 5 March 03:30 → 12:30 (stray check-out voided)
         hours: 17.92,
         workedSeconds: 8 * 3600 + 55 * 60 + 9 * 3600,
-        flaggedDays: 1,
+        // 5 March was fixed by a void: corrected, not flagged
+        flaggedDays: 0,
         correctedDays: 2,
       });
       expect(byWorker.get(night.workerId)).toMatchObject({

@@ -75,17 +75,22 @@ export interface CorrectionResponse {
 export const CorrectionResponseStatusValues = ['appended', 'duplicate'] as const;
 
 export interface CreateCorrectionDto {
-  /** Client-chosen UUID: the same correction sent again is answered as a duplicate */
+  /** Client-chosen lowercase UUID, as packet ids are: the same correction sent again is answered as a duplicate. An uppercase one is refused (400), not taken as another id. */
   correctionId?: string;
-  action: 'void' | 'add_check_out' | 'add_check_in' | 'move';
-  /** The ledger entry corrected (this site only) */
-  target: LedgerRefDto;
-  /** ISO-8601 UTC: the check-out time (add_check_out), the check-in time (add_check_in) or the new time (move). Never later than the server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS; a move stays within TIMESHEET_MAX_SHIFT_HOURS of the time the entry was recorded at. */
+  action: 'void' | 'add_check_out' | 'add_check_in' | 'move' | 'add_shift';
+  /** The ledger entry corrected (this site only): required by every action but add_shift, which corrects no entry and takes none */
+  target?: LedgerRefDto;
+  /** add_shift only (required there): the worker whose shift is recorded, one of this site's */
+  workerId?: string;
+  /** ISO-8601 UTC: the check-out time (add_check_out), the check-in time (add_check_in), the new time (move) or the check-in of the shift (add_shift). Never later than the server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS; a move stays within TIMESHEET_MAX_SHIFT_HOURS of the time the entry was recorded at. */
   at?: string;
+  /** add_shift only (required there): the check-out of the shift, ISO-8601 UTC as `at`; after `at`, at most TIMESHEET_MAX_SHIFT_HOURS after it, never later than the server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS */
+  until?: string;
+  /** 3 to 500 characters, at least 3 of them besides white space */
   reason: string;
 }
 
-export const CreateCorrectionDtoActionValues = ['void', 'add_check_out', 'add_check_in', 'move'] as const;
+export const CreateCorrectionDtoActionValues = ['void', 'add_check_out', 'add_check_in', 'move', 'add_shift'] as const;
 
 export interface CreateSiteDto {
   name: string;
@@ -136,15 +141,15 @@ export interface CreateWorkerResponse {
 }
 
 export interface DayFlagView {
-  /** One flag per entry behind it, but `corrected` once a day, named by the newest correction of the day's punches (every correction is in the day's seqs) */
-  type: 'open_shift' | 'check_out_without_check_in' | 'low_trust' | 'corrected' | 'voided_punch' | 'fraud';
+  /** One flag per entry behind it, but `corrected` once a day, named by the newest correction of the day's punches (every correction is in the day's seqs). Flags that need a look (they make the day `flagged`): `open_shift`, `check_out_without_check_in`, `low_trust` (a punch that counts, synced from a low-trust device), `overlapping_shift` (an added shift a later punch overlaps: void one), `fraud`. Informational flags (what a supervisor already did; they do not flag a day): `corrected`, `voided_punch` (a punch voided), `voided_correction` (an added check-out, check-in or shift, or another correction, voided; days stored before it existed name such a seq `voided_punch` until they are recomputed). */
+  type: 'open_shift' | 'check_out_without_check_in' | 'low_trust' | 'corrected' | 'voided_punch' | 'voided_correction' | 'overlapping_shift' | 'fraud';
   /** Ledger seq (of this site) behind the flag */
   seq: number;
   /** For fraud: the fraud event type */
   detail?: string;
 }
 
-export const DayFlagViewTypeValues = ['open_shift', 'check_out_without_check_in', 'low_trust', 'corrected', 'voided_punch', 'fraud'] as const;
+export const DayFlagViewTypeValues = ['open_shift', 'check_out_without_check_in', 'low_trust', 'corrected', 'voided_punch', 'voided_correction', 'overlapping_shift', 'fraud'] as const;
 
 export interface DeletedFileView {
   fileId: string;
@@ -431,7 +436,7 @@ export interface PayrollWorkerView {
   hours: number;
   /** The sum of the days' workedSeconds */
   workedSeconds: number;
-  /** Days with an open shift, a stray check-out, low trust, a voided punch or fraud */
+  /** Days flagged (see TimesheetDayView.flagged): an open shift, a stray check-out, a low-trust punch, an overlapping added shift or fraud; a day fixed by corrections (a stray punch voided) is not counted */
   flaggedDays: number;
   correctedDays: number;
 }
@@ -507,6 +512,8 @@ export interface ShiftView {
   in: PunchView;
   out?: PunchView;
   seconds: number;
+  /** true for a shift an add_shift correction recorded (its `in.seq` and `out.seq` are that correction's seq; who made it is the ledger entry's `by`); absent for punched shifts */
+  added?: boolean;
 }
 
 export interface SignedPacketDto {
@@ -595,6 +602,7 @@ export interface TimesheetDayView {
   workedSeconds: number;
   shifts: ShiftView[];
   flags: DayFlagView[];
+  /** true when a flag needs a look (any but the informational `corrected`, `voided_punch`, `voided_correction`): a day whose problems corrections resolved is not flagged */
   flagged: boolean;
   corrected: boolean;
   /** Every ledger seq behind the day */

@@ -5,8 +5,13 @@ import { offlineTokenConfig, OfflineTokenSettings } from '@app/device-trust';
 import { WorkforceService } from '@app/workforce';
 import { AttendanceLog, AttendanceMeta, LedgerService, NO_DEVICE } from '@app/offline-sync';
 import { CorrectionAction, CorrectionAuthor, CorrectionData } from './domain/correction';
-import { liveNeighbours, movePartnersLost, moveWindow } from './domain/timesheet-day';
-import { projectLink, TimesheetEntry } from './domain/timesheet-entry';
+import {
+  liveNeighbours,
+  movePartnersLost,
+  moveWindow,
+  shiftOverlaps,
+} from './domain/timesheet-day';
+import { isAddedShift, projectLink, TimesheetEntry } from './domain/timesheet-entry';
 import { CorrectionResponse, CreateCorrectionDto } from './dto/timesheet.dto';
 import { TimesheetRepository } from './infrastructure/persistence/timesheet.repository';
 import { TimesheetActor } from './timesheet-access.guard';
@@ -103,7 +108,11 @@ export class CorrectionService {
     body: CreateCorrectionDto,
     actor: TimesheetActor,
   ): Promise<CorrectionResponse> {
-    if (body.target.siteId !== siteId) {
+    // the site first, as the timesheet reads check it: an unknown site is no one's chain
+    if ((await this.workforce.findSites([siteId])).length === 0) {
+      throw new TimesheetsError('site_not_found', 'No site has this siteId');
+    }
+    if (body.target && body.target.siteId !== siteId) {
       throw new TimesheetsError(
         'cross_site_correction',
         "A correction goes to the chain of its target's site: target.siteId must be this site",
@@ -111,32 +120,44 @@ export class CorrectionService {
     }
     // 503 `timesheets_rebuilding` while a rebuild holds the site: the rules read its read model
     let basis: ReadBasis = await this.projector.ensureReadable(siteId);
-    const log = await this.ledger.findLink(siteId, { seq: body.target.seq });
-    if (!log) {
-      throw new TimesheetsError('entry_not_found', 'This site has no ledger entry with that seq');
+    // the corrected entry (none for add_shift, which records a shift of its own) and worker
+    let log: AttendanceLog | undefined;
+    let workerId: string;
+    if (body.target) {
+      log = await this.ledger.findLink(siteId, { seq: body.target.seq });
+      if (!log) {
+        throw new TimesheetsError('entry_not_found', 'This site has no ledger entry with that seq');
+      }
+      const projected = projectLink(log);
+      if (!projected)
+        throw new TimesheetsError('not_correctable', 'This entry is not a punch or a correction');
+      workerId = projected.workerId;
+    } else {
+      // add_shift: the DTO requires workerId (and refuses a target)
+      workerId = body.workerId!;
     }
-    const projected = projectLink(log);
-    if (!projected)
-      throw new TimesheetsError('not_correctable', 'This entry is not a punch or a correction');
     if (actor.kind === 'thekedar') {
       const crew = await this.workforce.workerIdsOfThekedar(actor.signed.thekedarId);
-      if (!crew.includes(projected.workerId)) {
+      if (!crew.includes(workerId)) {
         throw new TimesheetsError(
           'worker_not_in_crew',
           'A thekedar corrects only the workers it onboarded',
         );
       }
     }
+    if (!log) await this.checkWorkerOfSite(siteId, workerId);
     const at = body.at !== undefined ? Date.parse(body.at) : undefined;
+    const until = body.until !== undefined ? Date.parse(body.until) : undefined;
     const correctionId = body.correctionId ?? randomUUID();
     const data: CorrectionData = {
       kind: 'timesheet_correction',
       packetId: correctionId,
       siteId,
-      workerId: projected.workerId,
+      workerId,
       action: body.action,
-      target: { siteId, seq: log.seq, recordHash: log.recordHash },
+      ...(log ? { target: { siteId, seq: log.seq, recordHash: log.recordHash } } : {}),
       ...(at !== undefined ? { at: new Date(at).toISOString() } : {}),
+      ...(until !== undefined ? { until: new Date(until).toISOString() } : {}),
       reason: body.reason,
       by: authorOf(actor),
     };
@@ -156,8 +177,8 @@ export class CorrectionService {
       // target since (a retried void finds it voided, a retried add_check_out checked out)
       const retried = await this.retryOf(siteId, body.correctionId, data);
       if (retried) return retried;
-      const [target] = await this.repo.findEntries(siteId, [body.target.seq]);
-      if (!target) {
+      const [target] = log ? await this.repo.findEntries(siteId, [log.seq]) : [];
+      if (log && !target) {
         // a rebuild that cleared the site since `basis` answers as the rebuild
         await this.projector.assertUnchanged(siteId, basis);
         throw new TimesheetsError(
@@ -167,7 +188,8 @@ export class CorrectionService {
       }
       const now = this.clock.now();
       try {
-        await this.checkAction(body.action, at, target, now);
+        if (target) await this.checkAction(body.action, at, target, now);
+        else await this.checkShift(siteId, workerId, at, until, now);
       } catch (error) {
         // the same retry sent twice at once: the other one may have been appended since
         const late = await this.retryOf(siteId, body.correctionId, data);
@@ -208,7 +230,7 @@ export class CorrectionService {
             seq: result.log.seq,
             correctionId,
             action: body.action,
-            targetSeq: log.seq,
+            ...(log ? { targetSeq: log.seq } : {}),
             by: data.by.kind,
             ...(attempt > 1 ? { attempts: attempt } : {}),
             ...(moves > 0 ? { moves } : {}),
@@ -315,15 +337,24 @@ export class CorrectionService {
         if (at !== undefined) throw new TimesheetsError('unexpected_time', 'void takes no at');
         if (target.voided)
           throw new TimesheetsError('already_voided', 'This entry is already voided');
-        return;
+        // a punch voided may re-pair its neighbours around an added shift (a void of a move
+        // or of a void is not simulated here: a day it makes overlap is flagged)
+        if (target.punchType === undefined) return;
+        return this.checkKeepsShiftsApart(
+          target.siteId,
+          target.workerId,
+          target.effectiveAt!,
+          target.effectiveAt!,
+          (e) => (e.seq === target.seq ? { ...e, voided: true } : e),
+        );
       case 'add_check_out':
       case 'add_check_in':
         return this.checkAdded(action, at, target);
       case 'move':
-        if (target.punchType === undefined) {
+        if (target.punchType === undefined || isAddedShift(target)) {
           throw new TimesheetsError(
             'not_a_punch',
-            'move targets a punch or an added check-out or check-in',
+            'move targets a punch or an added check-out or check-in (an added shift is voided and added again)',
           );
         }
         if (target.voided) throw new TimesheetsError('target_voided', 'This entry is voided');
@@ -335,8 +366,116 @@ export class CorrectionService {
             'at must be within TIMESHEET_MAX_SHIFT_HOURS of the time the entry was recorded at',
           );
         }
-        return this.checkMoveKeepsShifts(target, at);
+        await this.checkMoveKeepsShifts(target, at);
+        return this.checkKeepsShiftsApart(
+          target.siteId,
+          target.workerId,
+          target.effectiveAt!,
+          at,
+          (e) => (e.seq === target.seq ? { ...e, effectiveAt: at } : e),
+        );
+      case 'add_shift':
+        // a target given to add_shift is refused by the DTO
+        throw new TimesheetsError('not_correctable', 'add_shift corrects no entry');
     }
+  }
+
+  /** add_shift: the worker is one of this site's (404 worker_not_found, 422 worker_not_at_site). */
+  private async checkWorkerOfSite(siteId: string, workerId: string): Promise<void> {
+    const worker = await this.workforce.findWorker(workerId);
+    if (!worker) throw new TimesheetsError('worker_not_found', 'No worker has this workerId');
+    if (!worker.siteIds.includes(siteId)) {
+      throw new TimesheetsError(
+        'worker_not_at_site',
+        'The worker is not assigned to this site: a shift is recorded at a site of the worker',
+      );
+    }
+  }
+
+  /**
+   * add_shift records a whole shift (a check-in `at` and a check-out `until`, epoch ms) of a
+   * worker with no punch to attach it to: lost punches, a shift recorded on a wrong day (its
+   * punches voided), history older than the offline limit or from a paper register. Bounded as
+   * a shift of the day model is: the check-out after the check-in and at most the longest
+   * shift after it, not in the future, and overlapping none of the worker's shifts or punches
+   * at this site (`shift_overlap`: the hours would count twice; void those first).
+   */
+  private async checkShift(
+    siteId: string,
+    workerId: string,
+    at: number | undefined,
+    until: number | undefined,
+    now: Date,
+  ): Promise<void> {
+    if (at === undefined || until === undefined) {
+      throw new TimesheetsError('time_required', 'add_shift needs at and until');
+    }
+    if (until > now.getTime() + this.skewMs) {
+      throw new TimesheetsError('time_in_future', 'until is in the future');
+    }
+    if (until <= at || until - at > this.maxShiftMs) {
+      throw new TimesheetsError(
+        'shift_out_of_range',
+        'until must be after at and at most TIMESHEET_MAX_SHIFT_HOURS after it',
+      );
+    }
+    const shift: TimesheetEntry = {
+      siteId,
+      seq: Number.MAX_SAFE_INTEGER,
+      workerId,
+      packetId: '',
+      kind: 'correction',
+      action: 'add_shift',
+      punchType: 'shift',
+      at,
+      effectiveAt: at,
+      outAt: until,
+      voided: false,
+      correctedBy: [],
+      lowTrust: false,
+    };
+    await this.checkKeepsShiftsApart(siteId, workerId, at, until, undefined, shift);
+  }
+
+  /**
+   * No correction may make an added shift overlap another shift or punch of the worker
+   * (`shiftOverlaps`): an added shift pairs with no punch, so the overlap would count the same
+   * hours twice. The worker's punch-like entries around the times the correction touches
+   * (`fromAt`..`toAt`, either order) are read, changed by `change` and joined by `added`, and
+   * any overlap the change makes that was not there before is refused (422 `shift_overlap`).
+   * The margin is three longest shifts: the spans that can reach the change, and the pairing
+   * of the punches that make them.
+   */
+  private async checkKeepsShiftsApart(
+    siteId: string,
+    workerId: string,
+    fromAt: number,
+    toAt: number,
+    change?: (e: TimesheetEntry) => TimesheetEntry,
+    added?: TimesheetEntry,
+  ): Promise<void> {
+    const margin = 3 * this.maxShiftMs;
+    const near = await this.repo.listPunches(
+      siteId,
+      workerId,
+      Math.min(fromAt, toAt) - margin,
+      Math.max(fromAt, toAt) + margin + 1,
+    );
+    const key = ([a, b]: [number, number]) => `${a}:${b}`;
+    const before = new Set(shiftOverlaps(near, this.maxShiftMs).map(key));
+    const changed = change ? near.map(change) : near;
+    const after = shiftOverlaps(added ? [...changed, added] : changed, this.maxShiftMs);
+    const made = after.filter((pair) => !before.has(key(pair)));
+    if (made.length === 0) return;
+    const named = [...new Set(made.flat())]
+      .filter((seq) => seq !== Number.MAX_SAFE_INTEGER)
+      .sort((a, b) => a - b);
+    throw new TimesheetsError(
+      'shift_overlap',
+      added
+        ? `the shift overlaps the worker's shift or punch at seq ${named.join(', ')} at this site: void it first, or record the shift beside it`
+        : `the correction would make an added shift overlap another shift or punch (seq ${named.join(', ')}): void the added shift first`,
+    );
   }
 
   /**
@@ -349,7 +488,9 @@ export class CorrectionService {
    */
   private async checkMoveKeepsShifts(target: TimesheetEntry, at: number): Promise<void> {
     const { fromMs, toMs } = moveWindow(target.effectiveAt!, at, this.maxShiftMs);
-    const near = await this.repo.listPunches(target.siteId, target.workerId, fromMs, toMs);
+    const near = (await this.repo.listPunches(target.siteId, target.workerId, fromMs, toMs)).filter(
+      (e) => !isAddedShift(e), // paired with nothing (checkKeepsShiftsApart)
+    );
     const lost = movePartnersLost(near, target.seq, at, this.maxShiftMs);
     if (lost.length > 0) {
       throw new TimesheetsError(
@@ -414,6 +555,19 @@ export class CorrectionService {
             'at must be before the check-out, within TIMESHEET_MAX_SHIFT_HOURS of it and after the previous punch',
           );
     }
+    const punch: TimesheetEntry = {
+      ...target,
+      seq: Number.MAX_SAFE_INTEGER,
+      kind: 'correction',
+      action,
+      targetSeq: target.seq,
+      punchType: closing ? 'check_out' : 'check_in',
+      at,
+      effectiveAt: at,
+      voided: false,
+      correctedBy: [],
+    };
+    await this.checkKeepsShiftsApart(target.siteId, target.workerId, t, at, undefined, punch);
   }
 }
 

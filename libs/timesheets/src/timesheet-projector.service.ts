@@ -601,17 +601,22 @@ export class TimesheetProjector
     this.turnedAt = performance.now();
   }
 
-  /** The punch at the top of a correction's chain of targets. */
+  /**
+   * The entry at the top of a correction's chain of targets: a punch, or an added shift (a
+   * correction of no entry, the root of its own tree).
+   */
   private async rootOf(
     siteId: string,
     correction: TimesheetEntry,
     held: Map<number, TimesheetEntry>,
   ): Promise<number | undefined> {
-    let target = correction.targetSeq;
+    if (correction.targetSeq === undefined) return correction.seq;
+    let target: number | undefined = correction.targetSeq;
     for (let depth = 0; target !== undefined && depth < 10_000; depth++) {
-      const e = held.get(target) ?? (await this.repo.findEntries(siteId, [target]))[0];
+      const e: TimesheetEntry | undefined =
+        held.get(target) ?? (await this.repo.findEntries(siteId, [target]))[0];
       if (!e) return undefined;
-      if (e.kind === 'punch') return e.seq;
+      if (e.kind === 'punch' || e.targetSeq === undefined) return e.seq;
       target = e.targetSeq;
     }
     return undefined;

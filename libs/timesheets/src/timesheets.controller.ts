@@ -180,7 +180,7 @@ export class TimesheetsController {
   @TimesheetKeyRoles('admin')
   @HttpCode(201)
   @ApiOperation({
-    summary: 'Correct a punch: a new ledger entry, never an edit',
+    summary: 'Correct a punch, or record a missing shift: a new ledger entry, never an edit',
     description:
       'Admin `x-api-key`, or a thekedar-signed request (as for worker creation: HMAC over ' +
       '`<x-request-timestamp>.<JCS(body)>`), for a worker the thekedar onboarded. Actions: ' +
@@ -189,7 +189,13 @@ export class TimesheetsController {
       "worker's next punch), `add_check_in` (a check-out without a check-in, with an `at` " +
       "before it, within TIMESHEET_MAX_SHIFT_HOURS and after the worker's previous punch), " +
       '`move` (a punch or an added check-out or check-in, with an `at` within ' +
-      'TIMESHEET_MAX_SHIFT_HOURS of the time it was recorded at). No `at` later than the ' +
+      'TIMESHEET_MAX_SHIFT_HOURS of the time it was recorded at), `add_shift` (no target: a ' +
+      "whole shift of `workerId`, one of this site's workers, from `at` to `until`, at most " +
+      "TIMESHEET_MAX_SHIFT_HOURS long, overlapping none of the worker's shifts or punches here: " +
+      'a shift punched on a wrong day and voided, lost punches, a paper register; it is a ' +
+      'shift of its own, marked `added`, paired with no punch, voided like any correction, ' +
+      'never moved). No correction may make an added shift overlap another shift or punch ' +
+      '(`shift_overlap`). No `at` or `until` later than the ' +
       'server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS. The target must be an entry of this ' +
       'site. The same correction sent again (same correctionId, same content) answers 200 ' +
       'with status `duplicate` whatever the action, before any rule is checked; the same ' +
@@ -207,11 +213,18 @@ export class TimesheetsController {
     description: 'already_voided, already_checked_out, already_checked_in, correction_id_conflict',
   })
   @ApiResponse({
+    status: 404,
+    type: ErrorBody,
+    description:
+      'site_not_found (checked first), entry_not_found (the target), worker_not_found (add_shift)',
+  })
+  @ApiResponse({
     status: 422,
     type: ErrorBody,
     description:
       'cross_site_correction, not_a_check_in, not_a_check_out, time_required, time_in_future, ' +
-      'check_out_out_of_range, check_in_out_of_range, move_out_of_range, move_breaks_shift, ...',
+      'check_out_out_of_range, check_in_out_of_range, move_out_of_range, move_breaks_shift, ' +
+      'shift_out_of_range, shift_overlap, worker_not_at_site, ...',
   })
   @ApiResponse({
     status: 503,

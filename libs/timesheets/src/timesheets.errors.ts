@@ -16,7 +16,7 @@ export const TIMESHEETS_ERRORS = {
     already_voided: 'the target entry is already voided',
     time_in_future: '`at` is later than the server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS',
     unexpected_time: 'a void takes no `at`',
-    time_required: 'add_check_out, add_check_in and move need `at`',
+    time_required: 'add_check_out, add_check_in and move need `at`, add_shift `at` and `until`',
     check_out_out_of_range:
       'an added check-out is not after its check-in, is more than TIMESHEET_MAX_SHIFT_HOURS after it, or is not before the next punch',
     check_in_out_of_range:
@@ -31,6 +31,12 @@ export const TIMESHEETS_ERRORS = {
     not_a_check_out: 'add_check_in targets a check-out punch',
     not_a_punch: 'move targets a punch or an added check-out or check-in',
     target_voided: 'the target entry is voided',
+    worker_not_found: 'add_shift: no worker has this workerId',
+    worker_not_at_site: 'add_shift: the worker is not assigned to this site',
+    shift_out_of_range:
+      'add_shift: `until` is not after `at`, or is more than TIMESHEET_MAX_SHIFT_HOURS after it',
+    shift_overlap:
+      "a correction would make an added shift overlap another shift or punch of the worker (the hours would count twice): an add_shift over the worker's shifts or punches, or a punch added or moved into an added shift",
     timesheets_rebuilding:
       "the site's timesheet read model is being rebuilt (`npm run timesheets:rebuild`): no read or correction of it until the rebuild ends or its lease expires; retry after `Retry-After` seconds",
     timesheets_behind: 'the timesheet read model is catching up with the ledger; retry',

@@ -243,6 +243,7 @@ export class TimesheetsService {
           in: punch(s.inSeq, s.in),
           ...(s.outSeq !== undefined ? { out: punch(s.outSeq, s.out!) } : {}),
           seconds: s.seconds,
+          ...(s.added ? { added: true } : {}),
         })),
         flags,
         flagged: isFlagged({ flags }),

@@ -27,8 +27,17 @@ const FLAG_TEXT: Record<TimesheetFlag['type'], string> = {
   low_trust: 'low device trust',
   corrected: 'corrected',
   voided_punch: 'voided punch',
+  voided_correction: 'voided correction',
+  overlapping_shift: 'added shift overlaps another shift or punch',
   fraud: 'fraud flag',
 };
+
+/** What a supervisor already did (the API does not flag a day for these alone). */
+const INFORMATIONAL: ReadonlySet<TimesheetFlag['type']> = new Set([
+  'corrected',
+  'voided_punch',
+  'voided_correction',
+]);
 
 function render(ctx: PageContext): void {
   const siteId = ctx.params[0];
@@ -427,6 +436,7 @@ function dayDetail(day: TimesheetDay, worker: string, siteId: string): HTMLEleme
       [
         { header: 'In', cell: (s) => `${s.in.local} (#${s.in.seq})` },
         { header: 'Out', cell: (s) => (s.out ? `${s.out.local} (#${s.out.seq})` : 'open') },
+        { header: 'Recorded', cell: (s) => (s.added ? 'added by a correction' : 'punched') },
         { header: 'Hours', cell: (s) => hours(s.seconds / 3600) },
       ],
       day.shifts,
@@ -435,7 +445,10 @@ function dayDetail(day: TimesheetDay, worker: string, siteId: string): HTMLEleme
     table(
       'Flags',
       [
-        { header: 'Flag', cell: (f) => badge(f.type, f.type === 'corrected' ? 'info' : 'warn') },
+        {
+          header: 'Flag',
+          cell: (f) => badge(f.type, INFORMATIONAL.has(f.type) ? 'info' : 'warn'),
+        },
         { header: 'Meaning', cell: (f) => flagText(f) },
         { header: 'Ledger entry', cell: (f) => `#${f.seq}` },
       ],
@@ -453,7 +466,7 @@ function legend(): HTMLElement {
     h('span', { class: 'cell cell-ok' }, '8'),
     ' hours worked · ',
     h('span', { class: 'cell cell-flagged' }, '8!'),
-    ' flagged (open shift, stray check-out, low trust, voided punch or fraud) · ',
+    ' flagged (open shift, stray check-out, low trust, overlapping added shift or fraud) · ',
     h('span', { class: 'cell cell-corrected' }, '8*'),
     ' corrected by a ledger entry',
   );

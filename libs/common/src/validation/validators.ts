@@ -40,6 +40,7 @@ export const IsLongitude = load('decorator/common/IsLongitude', 'IsLongitude');
 export const IsOptional = load('decorator/common/IsOptional', 'IsOptional');
 export const Validate = load('decorator/common/Validate', 'Validate');
 export const ValidatorConstraint = load('decorator/common/Validate', 'ValidatorConstraint');
+export const ValidateIf = load('decorator/common/ValidateIf', 'ValidateIf');
 export const ValidateNested = load('decorator/common/ValidateNested', 'ValidateNested');
 export const registerDecorator = load('register-decorator', 'registerDecorator');
 // type checkers

@@ -1,7 +1,15 @@
 import { LedgerEntryData } from '@app/offline-sync';
 
-export const CORRECTION_ACTIONS = ['void', 'add_check_out', 'add_check_in', 'move'] as const;
+export const CORRECTION_ACTIONS = [
+  'void',
+  'add_check_out',
+  'add_check_in',
+  'move',
+  'add_shift',
+] as const;
 export type CorrectionAction = (typeof CORRECTION_ACTIONS)[number];
+/** The actions that correct an entry (all but add_shift, which records a shift of its own). */
+export const TARGETED_ACTIONS = ['void', 'add_check_out', 'add_check_in', 'move'] as const;
 
 /** Who made a correction: an admin key, or a thekedar's signed request (kept verifiable). */
 export type CorrectionAuthor =
@@ -26,13 +34,18 @@ export interface CorrectionData {
   siteId: string;
   workerId: string;
   action: CorrectionAction;
-  /** The corrected entry of the same chain, pinned by its recordHash. */
-  target: { siteId: string; seq: number; recordHash: string };
   /**
-   * ISO-8601 UTC: the check-out (add_check_out) or check-in (add_check_in) time, or the new
-   * time (move).
+   * The corrected entry of the same chain, pinned by its recordHash (absent for add_shift,
+   * which corrects no entry: it records a whole shift of `workerId`).
+   */
+  target?: { siteId: string; seq: number; recordHash: string };
+  /**
+   * ISO-8601 UTC: the check-out (add_check_out) or check-in (add_check_in) time, the new
+   * time (move), or the added shift's check-in (add_shift).
    */
   at?: string;
+  /** ISO-8601 UTC: the added shift's check-out (add_shift only). */
+  until?: string;
   reason: string;
   by: CorrectionAuthor;
 }

@@ -1,5 +1,5 @@
 import { localDay } from '@app/common';
-import { TimesheetEntry } from './timesheet-entry';
+import { isAddedShift, TimesheetEntry } from './timesheet-entry';
 
 export type DayFlagType =
   | 'open_shift'
@@ -7,6 +7,8 @@ export type DayFlagType =
   | 'low_trust'
   | 'corrected'
   | 'voided_punch'
+  | 'voided_correction'
+  | 'overlapping_shift'
   | 'fraud';
 
 /** Something a payroll clerk should look at, with the ledger entry (site, seq) behind it. */
@@ -24,6 +26,8 @@ export interface Shift {
   out?: number;
   /** 0 while open. */
   seconds: number;
+  /** A shift an add_shift correction recorded (`inSeq` and `outSeq` are the correction). */
+  added?: true;
 }
 
 /** One worker's local day at one site. Times are epoch ms. */
@@ -71,7 +75,8 @@ export function liveNeighbours(
   entries: TimesheetEntry[],
   seq: number,
 ): { before?: TimesheetEntry; after?: TimesheetEntry } {
-  const live = entries.filter((e) => !e.voided).sort(byEffectiveTime);
+  // added shifts pair with nothing (`shiftOverlaps` keeps punches out of them)
+  const live = entries.filter((e) => !e.voided && !isAddedShift(e)).sort(byEffectiveTime);
   const i = live.findIndex((e) => e.seq === seq);
   if (i < 0) return {};
   return { before: live[i - 1], after: live[i + 1] };
@@ -152,6 +157,64 @@ export function movePartnersLost(
 }
 
 /**
+ * What a worker's shifts cover, as the day computation makes them: a paired shift from its
+ * check-in to its check-out, an open check-in and a stray check-out at their instant, an
+ * added shift from its check-in to its check-out. `seq` names the span (a pair by its
+ * check-in).
+ */
+interface ShiftSpan {
+  seq: number;
+  from: number;
+  to: number;
+  kind: 'pair' | 'open' | 'stray' | 'added';
+}
+
+function spansOf(entries: TimesheetEntry[], maxShiftMs: number): ShiftSpan[] {
+  const live = entries.filter((e) => !e.voided);
+  const spans: ShiftSpan[] = live
+    .filter(isAddedShift)
+    .map((e) => ({ seq: e.seq, from: e.effectiveAt!, to: e.outAt!, kind: 'added' }));
+  const punches = live.filter((e) => !isAddedShift(e)).sort(byEffectiveTime);
+  for (const { in: i, out: o } of pairShifts(punches, maxShiftMs)) {
+    if (i && o) spans.push({ seq: i.seq, from: i.effectiveAt!, to: o.effectiveAt!, kind: 'pair' });
+    else if (i) spans.push({ seq: i.seq, from: i.effectiveAt!, to: i.effectiveAt!, kind: 'open' });
+    else spans.push({ seq: o!.seq, from: o!.effectiveAt!, to: o!.effectiveAt!, kind: 'stray' });
+  }
+  return spans;
+}
+
+/**
+ * Whether an added shift [from, to] and another span of the worker's overlap. Spans that
+ * only touch do not (a shift may start when the other ends); an open check-in overlaps a
+ * shift it falls in or starts with, a stray check-out one it falls in or ends with.
+ */
+function overlaps(added: ShiftSpan, other: ShiftSpan): boolean {
+  if (other.kind === 'open') return added.from <= other.from && other.from < added.to;
+  if (other.kind === 'stray') return added.from < other.to && other.to <= added.to;
+  return added.from < other.to && other.from < added.to;
+}
+
+/**
+ * The added shifts (add_shift corrections) of a worker that overlap another of its shifts,
+ * a check-in or a check-out, as [added shift's seq, the other's seq], by seq. Added shifts
+ * pair with no punch (the pairing of `pairShifts` is of punches only), so an added shift that
+ * a punch falls in, or that a paired shift spans, would count the same hours twice: refused
+ * when a correction would make one (`shift_overlap`), and flagged `overlapping_shift` when a
+ * punch synced later does. `entries`: the worker's punch-like entries of a window reaching
+ * the longest shift beyond the shifts looked at (voided ones are ignored).
+ */
+export function shiftOverlaps(entries: TimesheetEntry[], maxShiftMs: number): [number, number][] {
+  const spans = spansOf(entries, maxShiftMs);
+  const found: [number, number][] = [];
+  for (const added of spans.filter((s) => s.kind === 'added')) {
+    for (const other of spans) {
+      if (other.seq !== added.seq && overlaps(added, other)) found.push([added.seq, other.seq]);
+    }
+  }
+  return found.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+}
+
+/**
  * Pairs a worker's punch-like entries (sorted by effective time) into shifts and assigns each
  * to the local day it started on: a check-in is closed by the next entry if that is a check-out
  * within `maxShiftMs`; otherwise it stays open (flagged). A check-out not closing anything is
@@ -182,14 +245,36 @@ export function computeDays(
       d.flags.push({ type: 'corrected', seq: c });
     }
     if (e.kind === 'punch') d.packets.set(e.seq, e.packetId);
-    if (e.lowTrust) d.flags.push({ type: 'low_trust', seq: e.seq });
+    // a voided entry counts for nothing: its device's trust is no longer the day's question
+    if (e.lowTrust && !e.voided) d.flags.push({ type: 'low_trust', seq: e.seq });
   };
   const sorted = [...entries].sort(byEffectiveTime);
-  const live = sorted.filter((e) => !e.voided);
+  const live = sorted.filter((e) => !e.voided && !isAddedShift(e));
   for (const e of sorted.filter((x) => x.voided)) {
     const d = draft(e.effectiveAt!);
     note(d, e);
-    d.flags.push({ type: 'voided_punch', seq: e.seq });
+    // a voided added check-out, check-in or shift is a correction undone, not a punch
+    d.flags.push({ type: e.kind === 'punch' ? 'voided_punch' : 'voided_correction', seq: e.seq });
+  }
+  const added = sorted.filter((x) => !x.voided && isAddedShift(x));
+  // nearly every window has none: the punches are not paired a second time for them
+  const overlapping = new Set(
+    added.length > 0 ? shiftOverlaps(sorted, maxShiftMs).map(([seq]) => seq) : [],
+  );
+  for (const e of added) {
+    const d = draft(e.effectiveAt!);
+    note(d, e);
+    // the shift is itself a correction: its day is corrected by it
+    d.flags.push({ type: 'corrected', seq: e.seq });
+    if (overlapping.has(e.seq)) d.flags.push({ type: 'overlapping_shift', seq: e.seq });
+    d.shifts.push({
+      inSeq: e.seq,
+      in: e.effectiveAt!,
+      outSeq: e.seq,
+      out: e.outAt!,
+      seconds: Math.floor((e.outAt! - e.effectiveAt!) / 1000),
+      added: true,
+    });
   }
   for (const shift of pairShifts(live, maxShiftMs)) {
     const e = shift.in ?? shift.out!;
@@ -218,6 +303,8 @@ export function computeDays(
 
 function finish(siteId: string, workerId: string, day: string, d: DayDraft): TimesheetDay {
   const flags = dayFlags(d.flags);
+  // added shifts were drafted apart from the paired ones: the day lists its shifts by time
+  d.shifts.sort((a, b) => a.in - b.in || a.inSeq - b.inSeq);
   const closed = d.shifts.filter((s) => s.out !== undefined);
   return {
     siteId,
@@ -252,7 +339,22 @@ export function dayFlags(flags: DayFlag[]): DayFlag[] {
   return [...seen.values()].sort((a, b) => a.seq - b.seq || (a.type < b.type ? -1 : 1));
 }
 
-/** A day is flagged when anything on it needs a look (corrections alone are not a red flag). */
+/**
+ * The flags that record what a supervisor already did, not something left to look at: a
+ * correction, a punch voided by one, a correction voided by another. A day whose problems were
+ * resolved by corrections carries only these (a stray punch voided stayed flagged forever).
+ */
+export const INFORMATIONAL_FLAGS: ReadonlySet<DayFlagType> = new Set<DayFlagType>([
+  'corrected',
+  'voided_punch',
+  'voided_correction',
+]);
+
+/**
+ * A day is flagged when anything on it needs a look: an open shift, a stray check-out, a
+ * low-trust punch that counts, an added shift overlapping another, fraud. Informational flags
+ * (`INFORMATIONAL_FLAGS`) alone do not flag a day.
+ */
 export function isFlagged(day: Pick<TimesheetDay, 'flags'>): boolean {
-  return day.flags.some((f) => f.type !== 'corrected');
+  return day.flags.some((f) => !INFORMATIONAL_FLAGS.has(f.type));
 }

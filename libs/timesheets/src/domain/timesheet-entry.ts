@@ -2,6 +2,12 @@ import { AttendanceLog, isPacketData } from '@app/offline-sync';
 import { addedPunchType, CorrectionAction, isCorrectionData } from './correction';
 
 export type PunchType = 'check_in' | 'check_out';
+/**
+ * The punch type of a read-model entry: a punch's, an added check-in's or check-out's, or
+ * `shift` for an add_shift correction (a check-in and its check-out in one entry, which the
+ * pairing of punches never takes: `isAddedShift`).
+ */
+export type EntryPunchType = PunchType | 'shift';
 
 /**
  * The read model's copy of one ledger entry that matters to timesheets: a punch, or a
@@ -15,14 +21,19 @@ export interface TimesheetEntry {
   workerId: string;
   packetId: string;
   kind: 'punch' | 'correction';
-  /** Set on punches and on add_check_out / add_check_in corrections (the punch-like entries). */
-  punchType?: PunchType;
+  /**
+   * Set on punches and on add_check_out / add_check_in / add_shift corrections (the
+   * punch-like entries).
+   */
+  punchType?: EntryPunchType;
   action?: CorrectionAction;
   targetSeq?: number;
   /** Epoch ms as recorded: the packet's timestamp, or the correction's `at`. */
   at?: number;
-  /** Epoch ms after moves (punch-like entries). */
+  /** Epoch ms after moves (punch-like entries; an added shift's check-in). */
   effectiveAt?: number;
+  /** Epoch ms: an added shift's check-out (add_shift only; never moved). */
+  outAt?: number;
   voided: boolean;
   /** Every correction (seq) in this entry's correction tree, applied or voided, ascending. */
   correctedBy: number[];
@@ -53,6 +64,20 @@ export function projectLink(log: AttendanceLog): TimesheetEntry | undefined {
   if (isCorrectionData(log.data)) {
     const c = log.data;
     const at = c.at ? Date.parse(c.at) : undefined;
+    if (c.action === 'add_shift') {
+      return {
+        ...base,
+        workerId: c.workerId,
+        packetId: c.packetId,
+        kind: 'correction',
+        action: c.action,
+        punchType: 'shift',
+        at,
+        effectiveAt: at,
+        outAt: Date.parse(c.until!),
+        lowTrust: log.meta.lowTrust === true,
+      };
+    }
     const punchType = addedPunchType(c.action);
     return {
       ...base,
@@ -60,7 +85,7 @@ export function projectLink(log: AttendanceLog): TimesheetEntry | undefined {
       packetId: c.packetId,
       kind: 'correction',
       action: c.action,
-      targetSeq: c.target.seq,
+      targetSeq: c.target!.seq,
       ...(punchType ? { punchType, at, effectiveAt: at } : { at }),
       lowTrust: log.meta.lowTrust === true,
     };
@@ -70,6 +95,11 @@ export function projectLink(log: AttendanceLog): TimesheetEntry | undefined {
 
 export function isPunchLike(e: TimesheetEntry): boolean {
   return e.punchType !== undefined;
+}
+
+/** An add_shift correction: a whole shift in one entry, paired with nothing. */
+export function isAddedShift(e: TimesheetEntry): boolean {
+  return e.punchType === 'shift';
 }
 
 /**

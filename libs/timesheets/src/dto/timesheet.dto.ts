@@ -8,18 +8,55 @@ import {
   IsISO8601,
   IsOptional,
   IsString,
-  IsUUID,
   Length,
+  NotBlank,
   Matches,
   Max,
   MaxLength,
   Min,
+  ValidateIf,
   ValidateNested,
+  ValidationArguments,
+  ValidatorConstraint,
+  ValidatorConstraintInterface,
+  registerDecorator,
   ApiProperty,
   ApiPropertyOptional,
   Type,
+  UTC_TIMESTAMP_PATTERN,
 } from '@app/common';
-import { CORRECTION_ACTIONS, CorrectionAction } from '../domain/correction';
+import { PACKET_ID_PATTERN } from '@app/offline-sync';
+import { CORRECTION_ACTIONS, CorrectionAction, TARGETED_ACTIONS } from '../domain/correction';
+
+/**
+ * A field of some actions only: required by them, refused (400) with any other. Its
+ * `@ValidateIf` lets a value through to the checks when it is present or its action needs it.
+ */
+@ValidatorConstraint({ name: 'onlyForActions' })
+class OnlyForActionsConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown, args: ValidationArguments): boolean {
+    const [actions] = args.constraints as [readonly string[]];
+    const { action } = args.object as { action?: unknown };
+    return value !== undefined && actions.includes(action as string);
+  }
+
+  defaultMessage(args: ValidationArguments): string {
+    const [actions] = args.constraints as [readonly string[]];
+    return args.value === undefined
+      ? `${args.property} is required by ${actions.join(', ')}`
+      : `${args.property} is taken by ${actions.join(', ')} only`;
+  }
+}
+
+function OnlyForActions(actions: readonly CorrectionAction[]): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      target: target.constructor,
+      propertyName: propertyName as string,
+      constraints: [actions],
+      validator: OnlyForActionsConstraint,
+    });
+}
 
 export class SiteParam {
   @ApiProperty()
@@ -70,36 +107,83 @@ export class LedgerRefDto {
 
 export class CreateCorrectionDto {
   @ApiPropertyOptional({
-    description: 'Client-chosen UUID: the same correction sent again is answered as a duplicate',
+    description:
+      'Client-chosen lowercase UUID, as packet ids are: the same correction sent again is ' +
+      'answered as a duplicate. An uppercase one is refused (400), not taken as another id.',
+    pattern: PACKET_ID_PATTERN.source,
+    example: '4b1d7f5e-8c1a-4c55-9d1e-2f7a0c3b9e20',
   })
   @IsOptional()
-  @IsUUID()
+  @IsString()
+  @Matches(PACKET_ID_PATTERN, { message: 'correctionId must be a lowercase UUID' })
   correctionId?: string;
 
   @ApiProperty({ enum: CORRECTION_ACTIONS })
   @IsIn(CORRECTION_ACTIONS)
   action!: CorrectionAction;
 
-  @ApiProperty({ type: LedgerRefDto, description: 'The ledger entry corrected (this site only)' })
+  @ApiPropertyOptional({
+    type: LedgerRefDto,
+    description:
+      'The ledger entry corrected (this site only): required by every action but add_shift, ' +
+      'which corrects no entry and takes none',
+  })
+  @ValidateIf((o: CreateCorrectionDto, v: unknown) => v !== undefined || o.action !== 'add_shift')
+  @OnlyForActions(TARGETED_ACTIONS)
   @ValidateNested()
   @Type(() => LedgerRefDto)
-  target!: LedgerRefDto;
+  target?: LedgerRefDto;
+
+  @ApiPropertyOptional({
+    description:
+      "add_shift only (required there): the worker whose shift is recorded, one of this site's",
+  })
+  @ValidateIf((o: CreateCorrectionDto, v: unknown) => v !== undefined || o.action === 'add_shift')
+  @OnlyForActions(['add_shift'])
+  @Matches(OBJECT_ID_PATTERN, { message: 'workerId must be a 24-hex id' })
+  workerId?: string;
 
   @ApiPropertyOptional({
     example: '2026-03-03T12:30:00.000Z',
     description:
-      'ISO-8601 UTC: the check-out time (add_check_out), the check-in time (add_check_in) or the ' +
-      'new time (move). Never later than the server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS; a ' +
-      'move stays within TIMESHEET_MAX_SHIFT_HOURS of the time the entry was recorded at.',
+      'ISO-8601 UTC: the check-out time (add_check_out), the check-in time (add_check_in), the ' +
+      'new time (move) or the check-in of the shift (add_shift). Never later than the server ' +
+      'clock plus SYNC_MAX_CLOCK_SKEW_SECONDS; a move stays within TIMESHEET_MAX_SHIFT_HOURS of ' +
+      'the time the entry was recorded at.',
   })
   @IsOptional()
+  @IsString()
+  @Matches(UTC_TIMESTAMP_PATTERN, {
+    message:
+      'at must be ISO-8601 UTC as packets are (2026-03-01T09:30:00.000Z, 0 to 3 fraction digits)',
+  })
   @IsISO8601({ strict: true })
-  @Matches(/Z$/, { message: 'at must be in UTC (ending in Z)' })
   at?: string;
 
-  @ApiProperty({ example: 'Phone battery died; left at 18:00 (site register)' })
+  @ApiPropertyOptional({
+    example: '2026-03-03T11:30:00.000Z',
+    description:
+      'add_shift only (required there): the check-out of the shift, ISO-8601 UTC as `at`; ' +
+      'after `at`, at most TIMESHEET_MAX_SHIFT_HOURS after it, never later than the server ' +
+      'clock plus SYNC_MAX_CLOCK_SKEW_SECONDS',
+  })
+  @ValidateIf((o: CreateCorrectionDto, v: unknown) => v !== undefined || o.action === 'add_shift')
+  @OnlyForActions(['add_shift'])
+  @IsString()
+  @Matches(UTC_TIMESTAMP_PATTERN, {
+    message:
+      'until must be ISO-8601 UTC as packets are (2026-03-01T09:30:00.000Z, 0 to 3 fraction digits)',
+  })
+  @IsISO8601({ strict: true })
+  until?: string;
+
+  @ApiProperty({
+    example: 'Phone battery died; left at 18:00 (site register)',
+    description: '3 to 500 characters, at least 3 of them besides white space',
+  })
   @IsString()
   @Length(3, 500)
+  @NotBlank(3)
   reason!: string;
 }
 
@@ -115,13 +199,22 @@ export class DayFlagView {
   @ApiProperty({
     description:
       'One flag per entry behind it, but `corrected` once a day, named by the newest correction ' +
-      "of the day's punches (every correction is in the day's seqs)",
+      "of the day's punches (every correction is in the day's seqs). Flags that need a look " +
+      '(they make the day `flagged`): `open_shift`, `check_out_without_check_in`, `low_trust` ' +
+      '(a punch that counts, synced from a low-trust device), `overlapping_shift` (an added ' +
+      'shift a later punch overlaps: void one), `fraud`. Informational flags (what a ' +
+      'supervisor already did; they do not flag a day): `corrected`, `voided_punch` (a punch ' +
+      'voided), `voided_correction` (an added check-out, check-in or shift, or another ' +
+      'correction, voided; days stored before it existed name such a seq `voided_punch` until ' +
+      'they are recomputed).',
     enum: [
       'open_shift',
       'check_out_without_check_in',
       'low_trust',
       'corrected',
       'voided_punch',
+      'voided_correction',
+      'overlapping_shift',
       'fraud',
     ],
   })
@@ -140,6 +233,12 @@ export class ShiftView {
   @ApiProperty({ type: PunchView }) in!: PunchView;
   @ApiPropertyOptional({ type: PunchView }) out?: PunchView;
   @ApiProperty() seconds!: number;
+  @ApiPropertyOptional({
+    description:
+      'true for a shift an add_shift correction recorded (its `in.seq` and `out.seq` are that ' +
+      "correction's seq; who made it is the ledger entry's `by`); absent for punched shifts",
+  })
+  added?: boolean;
 }
 
 export class TimesheetDayView {
@@ -152,7 +251,12 @@ export class TimesheetDayView {
   @ApiProperty() workedSeconds!: number;
   @ApiProperty({ type: [ShiftView] }) shifts!: ShiftView[];
   @ApiProperty({ type: [DayFlagView] }) flags!: DayFlagView[];
-  @ApiProperty() flagged!: boolean;
+  @ApiProperty({
+    description:
+      'true when a flag needs a look (any but the informational `corrected`, `voided_punch`, ' +
+      '`voided_correction`): a day whose problems corrections resolved is not flagged',
+  })
+  flagged!: boolean;
   @ApiProperty() corrected!: boolean;
   @ApiProperty({ type: [Number], description: 'Every ledger seq behind the day' }) seqs!: number[];
 }
@@ -207,7 +311,10 @@ export class PayrollWorkerView {
   hours!: number;
   @ApiProperty({ description: "The sum of the days' workedSeconds" }) workedSeconds!: number;
   @ApiProperty({
-    description: 'Days with an open shift, a stray check-out, low trust, a voided punch or fraud',
+    description:
+      'Days flagged (see TimesheetDayView.flagged): an open shift, a stray check-out, a ' +
+      'low-trust punch, an overlapping added shift or fraud; a day fixed by corrections (a ' +
+      'stray punch voided) is not counted',
   })
   flaggedDays!: number;
   @ApiProperty() correctedDays!: number;

@@ -17,6 +17,7 @@ export interface StoredTimesheetEntry {
   targetSeq?: number | null;
   at?: number | null;
   effectiveAt?: number | null;
+  outAt?: number | null;
   voided: boolean;
   lowTrust: boolean;
 }
@@ -38,6 +39,7 @@ export function entryFromStored(s: StoredTimesheetEntry, correctedBy: number[]):
     ...(isSet(s.targetSeq) ? { targetSeq: s.targetSeq } : {}),
     ...(isSet(s.at) ? { at: s.at } : {}),
     ...(isSet(s.effectiveAt) ? { effectiveAt: s.effectiveAt } : {}),
+    ...(isSet(s.outAt) ? { outAt: s.outAt } : {}),
     voided: s.voided,
     correctedBy,
     lowTrust: s.lowTrust,

@@ -53,6 +53,24 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
     expect((await sut().listEntries('S', 2, 1)).map((e) => e.seq)).toEqual([3]);
   });
 
+  it('should round-trip an added shift (its check-out too), list it among the punches and void it', async () => {
+    const shift = entry(5, {
+      kind: 'correction',
+      action: 'add_shift',
+      punchType: 'shift',
+      at: 3_000,
+      effectiveAt: 3_000,
+      outAt: 9_000,
+    });
+    await sut().insertEntries([entry(1), entry(2), shift]);
+    expect(await sut().findEntries('S', [5])).toEqual([shift]);
+    expect((await sut().listPunches('S', 'w1', 0, 10_000)).map((p) => p.seq)).toEqual([1, 2, 5]);
+    await sut().updateEntryStates([{ ...shift, voided: true, correctedBy: [6] }]);
+    expect(await sut().findEntries('S', [5])).toEqual([
+      { ...shift, voided: true, correctedBy: [6] },
+    ]);
+  });
+
   it('should update derived state and list a worker punches by effective time', async () => {
     await sut().insertEntries([entry(1), entry(2), entry(3, { workerId: 'w2' })]);
     await sut().updateEntryStates([

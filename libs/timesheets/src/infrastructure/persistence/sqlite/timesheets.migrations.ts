@@ -75,4 +75,13 @@ export const TIMESHEETS_SQLITE_MIGRATIONS: SqliteMigration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 5,
+    name: 'timesheet read model: the check-out of an added shift',
+    // an add_shift correction is one entry holding a whole shift: its check-in is `at` and
+    // `effective_at`, its check-out this column (null on every other entry)
+    up: `
+      ALTER TABLE timesheet_entries ADD COLUMN out_at INTEGER;
+    `,
+  },
 ];

@@ -12,6 +12,8 @@ export class TimesheetEntryDocument {
   @Prop() targetSeq?: number;
   @Prop() at?: number;
   @Prop() effectiveAt?: number;
+  /** An added shift's check-out (add_shift only). */
+  @Prop() outAt?: number;
   @Prop({ required: true }) voided!: boolean;
   @Prop({ type: [Number], required: true }) correctedBy!: number[];
   @Prop({ required: true }) lowTrust!: boolean;

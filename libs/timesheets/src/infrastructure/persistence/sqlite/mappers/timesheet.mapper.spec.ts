@@ -15,6 +15,7 @@ function row(overrides: Partial<TimesheetEntryRow> = {}): TimesheetEntryRow {
     voided: 0,
     corrected_by: '[]',
     low_trust: 0,
+    out_at: null,
     ...overrides,
   };
 }
@@ -71,6 +72,13 @@ describe('TimesheetSqliteMapper', () => {
         action: 'add_check_out',
         target_seq: 2,
         corrected_by: '[4]',
+      }),
+      row({
+        kind: 'correction',
+        punch_type: 'shift',
+        action: 'add_shift',
+        effective_at: 1_767_254_400_000,
+        out_at: 1_767_283_200_000,
       }),
     ]) {
       expect(TimesheetSqliteMapper.toPersistence(TimesheetSqliteMapper.toDomain(r))).toEqual(r);

@@ -15,11 +15,13 @@ export interface TimesheetEntryRow {
   voided: number;
   corrected_by: string;
   low_trust: number;
+  /** An added shift's check-out (timesheets migration 5; null on every other entry). */
+  out_at: number | null;
 }
 
 /** The columns of timesheet_entries, in the order `pushColumns` pushes them. */
 export const TIMESHEET_ENTRY_COLUMNS =
-  'site_id, seq, worker_id, packet_id, kind, punch_type, action, target_seq, at, effective_at, voided, corrected_by, low_trust';
+  'site_id, seq, worker_id, packet_id, kind, punch_type, action, target_seq, at, effective_at, voided, corrected_by, low_trust, out_at';
 
 /** `corrected_by` is a JSON array of seqs, nearly always empty. */
 function correctedBy(text: string): number[] {
@@ -64,6 +66,7 @@ export class TimesheetSqliteMapper {
         effectiveAt: r.effective_at,
         voided: r.voided === 1,
         lowTrust: r.low_trust === 1,
+        outAt: r.out_at,
       },
       correctedBy(r.corrected_by),
     );
@@ -84,6 +87,7 @@ export class TimesheetSqliteMapper {
       voided: e.voided ? 1 : 0,
       corrected_by: JSON.stringify(e.correctedBy),
       low_trust: e.lowTrust ? 1 : 0,
+      out_at: e.outAt ?? null,
     };
   }
 
@@ -103,6 +107,7 @@ export class TimesheetSqliteMapper {
       e.voided ? 1 : 0,
       e.correctedBy.length === 0 ? '[]' : JSON.stringify(e.correctedBy),
       e.lowTrust ? 1 : 0,
+      e.outAt ?? null,
     );
   }
 }

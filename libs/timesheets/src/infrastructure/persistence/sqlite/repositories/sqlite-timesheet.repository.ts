@@ -149,7 +149,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     this.crewDays = days(TIMESHEET_DAY_SQL.crewDays);
     this.workerDaysAfter = days(TIMESHEET_DAY_SQL.workerDaysAfter);
     // one statement per row count: a 500-entry batch is 5 statement runs, not 500
-    const row = `(${Array(13).fill('?').join(', ')})`;
+    const row = `(${Array(TIMESHEET_ENTRY_COLUMNS.split(',').length).fill('?').join(', ')})`;
     this.inserts = INSERT_ROWS.map((rows) =>
       this.db.prepare(
         `INSERT OR IGNORE INTO timesheet_entries (${TIMESHEET_ENTRY_COLUMNS}) VALUES ${Array(rows).fill(row).join(', ')}`,
