@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { http, startTestApp, storeEnv, TestApp } from './support/test-app';
-import { enrollPhone, hmacHex, Phone, signPacket, syncBatch } from './support/worker-client';
+import { enrollPhone, Phone, refreshToken, signPacket, syncBatch } from './support/worker-client';
 
 const run = promisify(execFile);
 /** `npm run keys:reseal [-- args]` with the server's store and VAULT_KEYS; its exit code and output. */
@@ -40,16 +40,7 @@ describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => 
   let t: TestApp | undefined;
   const boot = (VAULT_KEYS: string) =>
     startTestApp({ DATA_DIR: dataDir, VAULT_KEYS, TRUST_AUTO_BLOCK_FLOOR: '0' });
-  const refresh = (phone: Phone) => {
-    const timestamp = new Date().toISOString();
-    return http(t!.baseUrl, 'POST', '/api/v5/device/token', {
-      body: {
-        deviceId: phone.deviceId,
-        timestamp,
-        signature: hmacHex(phone.secret, `mdai.token-refresh.${phone.deviceId}.${timestamp}`),
-      },
-    });
-  };
+  const refresh = (phone: Phone) => refreshToken(t!.baseUrl, phone);
   const keyUsage = () =>
     http(t!.baseUrl, 'GET', '/api/v5/vault/keys', { key: t!.keys.admin }).then((r) => r.body);
 

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
+import { imageBytes } from './support/image-bytes';
 import { http, startTestApp, TestApp } from './support/test-app';
-import { enrollPhone, hmacHex, Phone, signPacket, syncBatch } from './support/worker-client';
+import { enrollPhone, Phone, refreshToken, signPacket, syncBatch } from './support/worker-client';
 
 const secretsFile = (dataDir: string) => join(dataDir, 'secrets.json');
 const secretsOf = (dataDir: string) =>
@@ -21,20 +21,11 @@ describe('keys:rotate while the servers run (e2e)', () => {
   let dataDir: string;
   let t: TestApp | undefined;
   const env = () => ({ DATA_DIR: dataDir, TRUST_AUTO_BLOCK_FLOOR: '0' });
-  const refresh = (phone: Phone) => {
-    const timestamp = new Date().toISOString();
-    return http(t!.baseUrl, 'POST', '/api/v5/device/token', {
-      body: {
-        deviceId: phone.deviceId,
-        timestamp,
-        signature: hmacHex(phone.secret, `mdai.token-refresh.${phone.deviceId}.${timestamp}`),
-      },
-    });
-  };
+  const refresh = (phone: Phone) => refreshToken(t!.baseUrl, phone);
   const storeImage = () =>
     http(t!.baseUrl, 'POST', '/api/v5/vault', {
       key: t!.keys.admin,
-      rawBody: randomBytes(500),
+      rawBody: imageBytes('image/jpeg', 500),
       headers: { 'content-type': 'image/jpeg' },
     });
   const verifyLedger = (siteId: string) =>

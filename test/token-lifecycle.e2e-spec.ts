@@ -1,6 +1,6 @@
 import { ManualClock } from '@app/common';
 import { http, startTestApp, TestApp } from './support/test-app';
-import { enrollPhone, hmacHex, Phone, signPacket, syncBatch } from './support/worker-client';
+import { enrollPhone, Phone, refreshToken, signPacket, syncBatch } from './support/worker-client';
 
 /**
  * Item 10 of issue 12: a punch recorded offline while the token was valid survives the token's
@@ -14,13 +14,7 @@ describe('offline token lifecycle (e2e)', () => {
   const clock = new ManualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
   const at = (ms: number) => new Date(ms).toISOString();
   const refresh = (phone: Phone, timestamp = clock.now().toISOString(), secret = phone.secret) =>
-    http(t.baseUrl, 'POST', '/api/v5/device/token', {
-      body: {
-        deviceId: phone.deviceId,
-        timestamp,
-        signature: hmacHex(secret, `mdai.token-refresh.${phone.deviceId}.${timestamp}`),
-      },
-    });
+    refreshToken(t.baseUrl, phone, timestamp, secret);
 
   beforeAll(async () => {
     t = await startTestApp(

@@ -2,9 +2,9 @@ import { ManualClock } from '@app/common';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { createSite, punch } from './support/timesheet-client';
 import {
-  hmacHex,
   nextPhoneNumber,
   Phone,
+  refreshToken,
   registerPhone,
   signPacket,
   syncBatch,
@@ -39,16 +39,7 @@ describe("a worker's sites and status (e2e)", () => {
   ) => http(t.baseUrl, 'POST', `/api/v5/workers/${workerId}/${action}`, { key, body });
   const read = (workerId: string) =>
     http(t.baseUrl, 'GET', `/api/v5/workers/${workerId}`, { key: t.keys.auditor });
-  const refresh = (phone: Phone) => {
-    const timestamp = clock.now().toISOString();
-    return http(t.baseUrl, 'POST', '/api/v5/device/token', {
-      body: {
-        deviceId: phone.deviceId,
-        timestamp,
-        signature: hmacHex(phone.secret, `mdai.token-refresh.${phone.deviceId}.${timestamp}`),
-      },
-    });
-  };
+  const refresh = (phone: Phone) => refreshToken(t.baseUrl, phone, clock.now().toISOString());
   /** The sites an offline token carries (its payload, as the phone can read it). */
   const tokenSites = (token: string): string[] =>
     JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')).siteIds;

@@ -140,3 +140,22 @@ export function syncBatch(
     body: { packets },
   });
 }
+
+/**
+ * `POST /api/v5/device/token`: the phone's signed refresh (HMAC over
+ * `mdai.token-refresh.<deviceId>.<timestamp>` with its secret, or `secret` to forge one).
+ */
+export function refreshToken(
+  baseUrl: string,
+  phone: Pick<Phone, 'deviceId' | 'secret'>,
+  timestamp = new Date().toISOString(),
+  secret = phone.secret,
+) {
+  return http(baseUrl, 'POST', '/api/v5/device/token', {
+    body: {
+      deviceId: phone.deviceId,
+      timestamp,
+      signature: hmacHex(secret, `mdai.token-refresh.${phone.deviceId}.${timestamp}`),
+    },
+  });
+}
