@@ -26,7 +26,18 @@ describe('display names (e2e)', () => {
     const trimmed = await site('  Yard 7 \t');
     expect(trimmed.status).toBe(201);
     expect(await siteName(trimmed.body.siteId as string)).toBe('Yard 7');
-    for (const name of ['   ', '\t\n', 'a\u202eb', 'nul\u0000here', 'line\nbreak', 'x\u2067y']) {
+    for (const name of [
+      '   ',
+      '\t\n',
+      'a\u202eb',
+      'nul\u0000here',
+      'line\nbreak',
+      'x\u2067y',
+      '\u200b',
+      'a\u2028b',
+      'x\u200fy',
+      '---',
+    ]) {
       const res = await site(name);
       expect([JSON.stringify(name), res.status, res.body.code]).toEqual([
         JSON.stringify(name),

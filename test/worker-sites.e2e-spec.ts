@@ -309,6 +309,10 @@ describe("a worker's sites and status (e2e)", () => {
         reason: 'back for the monsoon',
       });
       expect([back.status, back.body.status]).toEqual([200, 'active']);
+      // what was recorded while the worker was away stays refused after its return
+      const away = await syncBatch(t.baseUrl, phone.token, [punchAt(phone, site)]);
+      expect([away.status, ...resultsOf(away)]).toEqual([200, 'rejected:worker_inactive']);
+      clock.advance(2 * 3_600_000); // a punch recorded after the reactivation
       const again = await syncBatch(t.baseUrl, phone.token, [punchAt(phone, site)]);
       expect([again.status, again.body.accepted]).toEqual([200, 1]);
       const fresh = await refresh(phone);
@@ -361,6 +365,7 @@ describe("a worker's sites and status (e2e)", () => {
       expect([renumbered.status, renumbered.body.status]).toEqual([200, 'inactive']);
       const back = await setStatus(worker.workerId, 'reactivate');
       expect([back.status, back.body.status]).toEqual([200, 'active']);
+      clock.advance(2 * 3_600_000); // a punch recorded after the reactivation
       const synced = await syncBatch(t.baseUrl, phone.token, [punchAt(phone, site)]);
       expect([synced.status, synced.body.accepted]).toEqual([200, 1]);
     });

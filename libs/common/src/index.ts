@@ -4,6 +4,7 @@ export * from './config/config-namespace';
 export * from './config/app.config';
 export * from './auth/auth.config';
 export * from './config/key-history';
+export * from './config/retired-key-watch';
 export * from './config/local-secrets';
 export * from './http/rate-limit.config';
 export * from './redis/redis.config';

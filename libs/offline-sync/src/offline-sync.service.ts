@@ -121,7 +121,7 @@ export class OfflineSyncService {
     }
     const claims = await this.authenticate(bearer, now);
     const device = await this.activeDevice(claims);
-    const standing = await this.workerStanding(device, packets);
+    const standing = await this.workerStanding(device);
     const trust = await this.trust.score(device, request, now);
     const floor = await this.trust.enforceFloor(device, trust, request, now);
     if (floor === 'blocked') {
@@ -315,24 +315,18 @@ export class OfflineSyncService {
   }
 
   /**
-   * The standing of the device's worker (WorkerStanding: its sites and status now, and their
-   * changes when a packet of the batch needs them: one more read, only then), or undefined for
-   * a device of no worker record (a thekedar's phone): its token's sites alone.
+   * The standing of the device's worker (WorkerStanding: its status now and its status and
+   * site changes: one indexed read of its events, none for most workers), or undefined for a
+   * device of no worker record (a thekedar's phone): its token's sites alone.
    */
-  private async workerStanding(
-    device: WorkerDevice,
-    packets: SignedPacket[],
-  ): Promise<WorkerStanding | undefined> {
+  private async workerStanding(device: WorkerDevice): Promise<WorkerStanding | undefined> {
     if (device.user.kind !== 'worker') return undefined;
     const worker = await this.workforce.findWorker(device.user.id);
     if (!worker) return undefined;
-    const now = { siteIds: worker.siteIds, inactive: worker.status === 'inactive' };
-    const packetSites = packets.map(
-      (p) => (p?.payload as { siteId?: unknown } | undefined)?.siteId,
+    return WorkerStanding.of(
+      { inactive: worker.status === 'inactive' },
+      await this.workforce.eventsOf(worker.id),
     );
-    return WorkerStanding.needsHistory(now, packetSites)
-      ? WorkerStanding.of(now, await this.workforce.eventsOf(worker.id))
-      : WorkerStanding.of(now);
   }
 
   private async refuseBlocked(device: WorkerDevice, workerId: string): Promise<never> {
@@ -379,11 +373,10 @@ export class OfflineSyncService {
     if (!claims.siteIds.includes(p.siteId))
       return rejectedAs(p, 'site_not_allowed', 'the token does not allow this site');
     const at = check.atMs;
-    const issuedAt = claims.notBefore.getTime();
     // the worker's standing when the packet was recorded (an offline phone syncs late)
-    if (standing && !standing.activeAt(at, issuedAt))
+    if (standing && !standing.activeAt(at))
       return rejectedAs(p, 'worker_inactive', 'the worker was deactivated before this packet');
-    if (standing && !standing.hadSite(p.siteId, at, issuedAt))
+    if (standing && !standing.hadSite(p.siteId, at))
       return rejectedAs(
         p,
         'site_not_allowed',

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { createHash, createPublicKey, KeyObject } from 'node:crypto';
-import { activeKeySince, Counter, MetricsRegistry } from '@app/common';
+import { activeKeySince, MetricsRegistry, RetiredKeyWatch } from '@app/common';
 import { noteSigner, rawEd25519, verifierKey } from './domain/signed-note';
 import { tlogConfig, TlogSettings } from './tlog.config';
 
@@ -34,8 +34,7 @@ export class LogKeyService {
    * history was updated but TLOG_SIGNING_KEY not): what it signs after this does not verify.
    */
   readonly activeNotAfter?: Date;
-  private readonly pastWindow: Counter;
-  private lastPastWindowLog = 0;
+  private readonly watch: RetiredKeyWatch;
 
   constructor(
     @Inject(tlogConfig.KEY) settings: TlogSettings,
@@ -57,16 +56,22 @@ export class LogKeyService {
       notBefore: activeKeySince(settings.retiredKeys),
       status: 'active',
     };
-    this.pastWindow = new Counter({
-      name: 'mdai_tlog_key_past_window_total',
-      help: 'Checkpoints signed with a TLOG_SIGNING_KEY that TLOG_RETIRED_KEYS says was retired before (they do not verify: restart with the new key)',
-      registers: metrics ? [metrics] : [],
-    });
+    this.watch = new RetiredKeyWatch(
+      this.activeNotAfter,
+      {
+        key: 'TLOG_SIGNING_KEY',
+        history: 'TLOG_RETIRED_KEYS',
+        signs: 'checkpoints',
+        metric: 'mdai_tlog_key_past_window_total',
+        context: LogKeyService.name,
+      },
+      metrics,
+    );
   }
 
   /** Signs a checkpoint's text at `at` (its signedAt); loud when the key's own window has ended. */
   sign(text: string, origin: string, at = new Date()): string {
-    if (this.activeNotAfter && at > this.activeNotAfter) this.signedPastWindow(at);
+    this.watch.signing(at);
     return this.signer(text, origin);
   }
 
@@ -75,27 +80,15 @@ export class LogKeyService {
    * TLOG_RETIRED_KEYS retires it and its window has ended (for /health).
    */
   keyProblemAt(at: Date): string | undefined {
-    if (!this.activeNotAfter || at <= this.activeNotAfter) return undefined;
-    return `TLOG_SIGNING_KEY is retired in TLOG_RETIRED_KEYS (window ended ${this.activeNotAfter.toISOString()}): checkpoints signed now do not verify; restart with the new key`;
+    return this.watch.problemAt(at);
   }
 
   /** Keys that may have signed at `signedAt`: the active key, and retired keys whose window holds it. */
   trustedAt(signedAt: Date): LogKey[] {
     return [
-      ...(this.activeNotAfter && signedAt > this.activeNotAfter ? [] : [this.active]),
+      ...(this.watch.validAt(signedAt) ? [this.active] : []),
       ...this.retired.filter((k) => k.notBefore! <= signedAt && signedAt <= k.notAfter!),
     ];
-  }
-
-  private signedPastWindow(at: Date): void {
-    this.pastWindow.inc();
-    // an error a minute at most: the metric counts every checkpoint
-    if (at.getTime() - this.lastPastWindowLog < 60_000) return;
-    this.lastPastWindowLog = at.getTime();
-    this.logger.error(
-      { notAfter: this.activeNotAfter!.toISOString() },
-      'Signing checkpoints with a retired TLOG_SIGNING_KEY past its window: they will not verify; restart with the new key',
-    );
   }
 
   all(): LogKey[] {

@@ -9,21 +9,28 @@ import {
 
 /**
  * Characters a name shown to people may not hold: C0 and C1 controls (NUL, escapes, line
- * breaks) and the bidirectional embeddings, overrides and isolates (U+202A–U+202E,
- * U+2066–U+2069), which reorder the text around them wherever the name is shown (a console
- * cell, a CSV opened in a spreadsheet).
+ * breaks), the line and paragraph separators (U+2028, U+2029), the invisible marks and
+ * joiners (U+200B–U+200F, U+061C, U+FEFF) and the bidirectional embeddings, overrides and
+ * isolates (U+202A–U+202E, U+2066–U+2069), which hide text or reorder the text around them
+ * wherever the name is shown (a console cell, a CSV opened in a spreadsheet). Zero-width
+ * joiners inside a script's words (U+200C, U+200D: Devanagari conjuncts) are kept.
  */
-// eslint-disable-next-line no-control-regex
-const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+const HIDDEN =
+  // eslint-disable-next-line no-control-regex
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/;
+/** A name says something: at least one letter or digit of any script. */
+const SOMETHING = /[\p{L}\p{N}]/u;
 
 @ValidatorConstraint({ name: 'isDisplayName' })
 export class IsDisplayNameConstraint implements ValidatorConstraintInterface {
   validate(value: unknown): boolean {
-    return typeof value === 'string' && !HIDDEN.test(value);
+    return (
+      typeof value === 'string' && (value === '' || SOMETHING.test(value)) && !HIDDEN.test(value)
+    );
   }
 
   defaultMessage(): string {
-    return 'must not hold control characters (line breaks, NUL…) or text-direction overrides';
+    return 'must hold a letter or digit, and no control characters (line breaks, NUL…), invisible marks or text-direction overrides';
   }
 }
 

@@ -11,6 +11,7 @@ import {
   ApiProperty,
   ApiPropertyOptional,
   Type,
+  NotBlank,
 } from '@app/common';
 
 export class DeviceFingerprintDto {
@@ -55,7 +56,11 @@ export class WorkerDeviceIdParam {
 }
 
 export class WorkerDeviceStatusChangeDto {
-  @ApiProperty({ example: 'phone reported stolen' }) @IsString() @Length(3, 500) reason!: string;
+  @ApiProperty({ example: 'phone reported stolen' })
+  @IsString()
+  @Length(3, 500)
+  @NotBlank(3)
+  reason!: string;
 }
 
 export class ListWorkerDevicesQuery extends DevicePageQuery {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { createPublicKey, JsonWebKey, KeyObject, sign, verify } from 'node:crypto';
-import { activeKeySince, Counter, MetricsRegistry, sha256Hex } from '@app/common';
+import { activeKeySince, MetricsRegistry, RetiredKeyWatch, sha256Hex } from '@app/common';
 import { offlineTokenConfig, OfflineTokenSettings } from '../offline-token.config';
 
 export interface PublicJwk extends JsonWebKey {
@@ -45,8 +45,7 @@ export class SigningKeyService {
    * retired (the history was updated but OFFLINE_TOKEN_PRIVATE_KEY not).
    */
   readonly activeNotAfter?: Date;
-  private readonly pastWindow: Counter;
-  private lastPastWindowLog = 0;
+  private readonly watch: RetiredKeyWatch;
 
   constructor(
     @Inject(offlineTokenConfig.KEY) settings: OfflineTokenSettings,
@@ -64,33 +63,28 @@ export class SigningKeyService {
     this.activeNotAfter = history.find((k) => k.kid === this.kid)?.notAfter;
     this.retired = history.filter((k) => k.kid !== this.kid);
     this.since = activeKeySince(settings.retiredKeys);
-    this.pastWindow = new Counter({
-      name: 'mdai_token_key_past_window_total',
-      help: 'Offline tokens signed with an OFFLINE_TOKEN_PRIVATE_KEY that OFFLINE_TOKEN_RETIRED_KEYS says was retired before (they do not verify: restart with the new key)',
-      registers: metrics ? [metrics] : [],
-    });
+    this.watch = new RetiredKeyWatch(
+      this.activeNotAfter,
+      {
+        key: 'OFFLINE_TOKEN_PRIVATE_KEY',
+        history: 'OFFLINE_TOKEN_RETIRED_KEYS',
+        signs: 'offline tokens',
+        metric: 'mdai_token_key_past_window_total',
+        context: SigningKeyService.name,
+      },
+      metrics,
+    );
   }
 
   /** ES256 signature in JOSE form (r‖s, 64 bytes), made at `at` (loud past the key's window). */
   sign(data: string | Buffer, at = new Date()): Buffer {
-    if (this.activeNotAfter && at > this.activeNotAfter) this.signedPastWindow(at);
+    this.watch.signing(at);
     return sign('sha256', Buffer.from(data), { key: this.privateKey, dsaEncoding: 'ieee-p1363' });
   }
 
   /** Why this server's token key does not sign verifiable tokens at `at`, if it does not (for /health). */
   keyProblemAt(at: Date): string | undefined {
-    if (!this.activeNotAfter || at <= this.activeNotAfter) return undefined;
-    return `OFFLINE_TOKEN_PRIVATE_KEY is retired in OFFLINE_TOKEN_RETIRED_KEYS (window ended ${this.activeNotAfter.toISOString()}): tokens issued now do not verify; restart with the new key`;
-  }
-
-  private signedPastWindow(at: Date): void {
-    this.pastWindow.inc();
-    if (at.getTime() - this.lastPastWindowLog < 60_000) return;
-    this.lastPastWindowLog = at.getTime();
-    this.logger.error(
-      { notAfter: this.activeNotAfter!.toISOString() },
-      'Signing offline tokens with a retired OFFLINE_TOKEN_PRIVATE_KEY past its window: they will not verify; restart with the new key',
-    );
+    return this.watch.problemAt(at);
   }
 
   /** Checks a signature by the active key. */

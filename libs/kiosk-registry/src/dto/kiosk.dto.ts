@@ -8,6 +8,7 @@ import {
   MaxLength,
   ApiProperty,
   ApiPropertyOptional,
+  NotBlank,
 } from '@app/common';
 
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -42,6 +43,7 @@ export class RotateKeyDto {
   @ApiProperty({ example: 'board replaced after water damage' })
   @IsString()
   @Length(3, 500)
+  @NotBlank(3)
   reason!: string;
 }
 
@@ -49,6 +51,7 @@ export class KioskStatusChangeDto {
   @ApiProperty({ example: 'reported stolen' })
   @IsString()
   @Length(3, 500)
+  @NotBlank(3)
   reason!: string;
 }
 

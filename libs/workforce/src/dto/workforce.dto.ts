@@ -22,6 +22,7 @@ import {
   ApiProperty,
   ApiPropertyOptional,
   Type,
+  NotBlank,
 } from '@app/common';
 
 const PHONE = /^\+?[0-9][0-9 -]{5,19}$/;
@@ -213,6 +214,7 @@ export class WorkerStatusChangeDto {
   @ApiProperty({ example: 'left for another contractor' })
   @IsString()
   @Length(3, 500)
+  @NotBlank(3)
   reason!: string;
 }
 
