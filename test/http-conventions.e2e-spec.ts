@@ -264,6 +264,27 @@ describe('HTTP conventions (e2e)', () => {
       expect(JSON.parse(rawBody)).toMatchObject({ statusCode: 400, code: 'malformed_request' });
     });
 
+    it('should close a refused connection itself, though the client never closes its side', async () => {
+      const server = t.app.getHttpServer() as import('node:http').Server;
+      const connections = () =>
+        new Promise<number>((resolve, reject) =>
+          server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+        );
+      const { hostname, port } = new URL(t.baseUrl);
+      const socket = connect({ port: Number(port), host: hostname, allowHalfOpen: true });
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      const open = await connections();
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString('utf8')));
+      const ended = new Promise<void>((resolve) => socket.once('end', () => resolve()));
+      socket.write('NOT HTTP AT ALL\r\n\r\n');
+      await ended; // the answer is in; this side stays open (allowHalfOpen, never ended)
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      // the server's side is gone all the same: its count falls below what it was with ours
+      while ((await connections()) >= open) await new Promise((r) => setTimeout(r, 20));
+      socket.destroy();
+    });
+
     it('should name only the type when a query value is of the wrong type', async () => {
       const res = await http(t.baseUrl, 'GET', '/api/kiosks?limit=abc', { key: t.keys.admin });
       expect([res.status, res.body.code]).toEqual([400, 'validation_failed']);

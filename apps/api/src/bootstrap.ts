@@ -75,8 +75,8 @@ export async function createApp(env: Env, options: AppModuleOptions = {}): Promi
   server.keepAliveTimeout = HTTP_KEEP_ALIVE_MS;
   server.headersTimeout = HTTP_KEEP_ALIVE_MS + 1_000; // must outlast keepAliveTimeout
   // what Node's parser refuses before any route (431, 400, 408) gets the API's error body
-  answerClientErrors(server, (code, correlationId) =>
-    logger.warn({ code, correlationId }, 'Request refused by the HTTP parser'),
+  answerClientErrors(server, (code, correlationId, since) =>
+    logger.warn({ code, correlationId, since }, 'Request refused by the HTTP parser'),
   );
   app.set('trust proxy', config.app.trustProxy);
   const upgrades = app.get(UpgradeThrottle);

@@ -29,12 +29,16 @@ const MALFORMED = {
  */
 export function answerClientErrors(
   server: Server,
-  onRefused: (code: string, correlationId: string) => void = () => undefined,
+  /** Told of a refusal, a second at most (`since`: refusals not told since the last one). */
+  onRefused: (code: string, correlationId: string, since: number) => void = () => undefined,
 ): void {
+  let loggedAt = 0;
+  let unlogged = 0;
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    // a connection gone, or a response already under way: nothing can be answered
-    const started = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (error.code === 'ECONNRESET' || !socket.writable || started?.headersSent) {
+    // a connection gone, or a response pending on it (a pipelined request before this one:
+    // an answer written now would be read as that one's): nothing can be answered
+    const pending = (socket as Duplex & { _httpMessage?: unknown })._httpMessage;
+    if (error.code === 'ECONNRESET' || !socket.writable || pending) {
       socket.destroy();
       return;
     }
@@ -46,6 +50,9 @@ export function answerClientErrors(
       message: refusal.message,
       correlationId,
     });
+    // closed once the answer is out, whatever the client does (a half-open connection it never
+    // closes would otherwise outlive the headers timeout this answers)
+    socket.once('finish', () => socket.destroy());
     socket.end(
       `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status]}\r\n` +
         'Content-Type: application/json; charset=utf-8\r\n' +
@@ -55,6 +62,14 @@ export function answerClientErrors(
         'Connection: close\r\n\r\n' +
         body,
     );
-    onRefused(refusal.code, correlationId);
+    // a line a second at most: anyone can send such requests
+    const now = Date.now();
+    if (now - loggedAt < 1000) {
+      unlogged += 1;
+      return;
+    }
+    loggedAt = now;
+    onRefused(refusal.code, correlationId, unlogged);
+    unlogged = 0;
   });
 }

@@ -61,6 +61,32 @@ describe('TokenManager', () => {
     });
   });
 
+  it("should refuse a token our key signed whose lifetime is not one we issue (a stolen key's long-lived token)", () => {
+    const key = new SigningKeyService(config);
+    const { token } = sut.issue(subject, now);
+    const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+    const header = token.split('.')[0];
+    const signed = (payload: object) => {
+      const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
+      return `${header}.${body}.${key.sign(`${header}.${body}`, now).toString('base64url')}`;
+    };
+    const at = new Date('2026-01-15T00:00:00Z');
+    // as issued: valid
+    expect(sut.verify(signed(claims), at).ok).toBe(true);
+    const day = 86_400;
+    for (const [what, payload] of [
+      ['lasting past a year', { ...claims, exp: claims.iat + 366 * day }],
+      ['valid before its issuing', { ...claims, nbf: claims.iat - day }],
+      ['without iat', { ...claims, iat: undefined }],
+      ['expiring before its issuing', { ...claims, exp: claims.iat - 1 }],
+    ] as const) {
+      expect([what, sut.verify(signed(payload), at)]).toEqual([
+        what,
+        { ok: false, failure: 'malformed' },
+      ]);
+    }
+  });
+
   it('should issue and expire by the injected clock when no time is given', () => {
     const clock = new ManualClock('2026-03-01T06:00:00.000Z');
     const byClock = new TokenManager(new SigningKeyService(config), config, clock);

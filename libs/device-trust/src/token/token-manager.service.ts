@@ -105,11 +105,21 @@ function isWellFormed(p: Partial<JwtPayload>): p is JwtPayload {
     typeof p.workerId === 'string' &&
     Array.isArray(p.siteIds) &&
     p.siteIds.every((s) => typeof s === 'string') &&
+    Number.isFinite(p.iat) &&
     Number.isFinite(p.nbf) &&
     Number.isFinite(p.exp) &&
+    // the lifetime we issue: valid from its issuing for at most the longest TTL there can be
+    // (a key's window bounds when a token was issued; this bounds how long it then lasts, so
+    // a retired key, stolen, cannot mint a token that lasts beyond its window)
+    p.nbf === p.iat &&
+    p.exp! > p.iat! &&
+    p.exp! - p.iat! <= MAX_TOKEN_LIFETIME_SECONDS &&
     typeof p.jti === 'string'
   );
 }
+
+/** OFFLINE_TOKEN_TTL_DAYS at its most (365 days): no token we issue lasts longer. */
+const MAX_TOKEN_LIFETIME_SECONDS = 365 * 86_400;
 
 function toClaims(p: JwtPayload): OfflineTokenClaims {
   return {
