@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '@app/common';
 import { buildConsole } from '../../scripts/build-console';
+import { imageBytes } from '../support/image-bytes';
 import { TestKiosk } from '../support/kiosk';
 import { http, startTestApp, TestApp } from '../support/test-app';
 import { punch, sync } from '../support/timesheet-client';
@@ -299,7 +300,7 @@ suite(title, () => {
     // the vault: a stored file, read with a purpose
     const stored = await http(t.baseUrl, 'POST', '/api/v5/vault', {
       key: t.keys.admin,
-      rawBody: Buffer.from('face image bytes'),
+      rawBody: imageBytes('image/jpeg', 64),
       headers: { 'content-type': 'image/jpeg' },
     });
     expect(stored.status).toBe(201);
