@@ -263,6 +263,37 @@ describe('timesheet corrections: add_shift (e2e, controllable clock)', () => {
     expect([notHere.status, notHere.body.code]).toEqual([422, 'worker_not_at_site']);
   });
 
+  it("should judge the worker's site and status when the shift began, not now", async () => {
+    const moved = newPhone();
+    const left = newPhone();
+    const back = clock.now().toISOString();
+    try {
+      const patch = await http(t.baseUrl, 'PATCH', `/api/v5/workers/${moved.workerId}`, {
+        key: t.keys.admin,
+        body: { siteIds: [otherSite] },
+      });
+      expect(patch.status).toBe(200);
+      const off = await http(t.baseUrl, 'POST', `/api/v5/workers/${left.workerId}/deactivate`, {
+        key: t.keys.admin,
+        body: { reason: 'left the contractor' },
+      });
+      expect(off.status).toBe(200);
+      clock.advance(4 * 3_600_000); // the changes were made at 06:00; now 10:00
+      // before the move / the departure: theirs (a lost or paper-register shift)
+      for (const phone of [moved, left]) {
+        const before = await addShift(phone, '2026-03-11T03:30:00Z', '2026-03-11T11:30:00Z');
+        expect(before.status).toBe(201);
+      }
+      // after it: not at this site any more, or not working
+      for (const phone of [moved, left]) {
+        const after = await addShift(phone, '2026-03-20T07:00:00Z', '2026-03-20T09:00:00Z');
+        expect([after.status, after.body.code]).toEqual([422, 'worker_not_at_site']);
+      }
+    } finally {
+      clock.set(back);
+    }
+  });
+
   it('should keep added shifts apart from every other shift and punch of the worker', async () => {
     const phone = newPhone();
     const [inSeq, outSeq] = await punches(phone, [

@@ -10,7 +10,7 @@ import {
   WorkerDevice,
   WorkerDeviceService,
 } from '@app/device-trust';
-import { WorkforceService } from '@app/workforce';
+import { WorkerStanding, WorkforceService } from '@app/workforce';
 import {
   AttendanceHistory,
   FraudEventInput,
@@ -30,7 +30,7 @@ import {
 import { KnownLinks } from './infrastructure/persistence/attendance-log.repository';
 import { AttendancePayload, SignedPacket } from './domain/attendance-packet';
 import { PacketCheck } from './domain/packet-check';
-import { WorkerStanding } from './domain/worker-standing';
+
 import {
   INVALID_SIGNATURE_DETAIL,
   PacketResult,

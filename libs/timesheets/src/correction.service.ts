@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { actorOf, Clock, Counter, jcs, MetricsRegistry } from '@app/common';
 import { offlineTokenConfig, OfflineTokenSettings } from '@app/device-trust';
-import { WorkforceService } from '@app/workforce';
+import { WorkerStanding, WorkforceService } from '@app/workforce';
 import { AttendanceLog, AttendanceMeta, LedgerService, NO_DEVICE } from '@app/offline-sync';
 import { CorrectionAction, CorrectionAuthor, CorrectionData } from './domain/correction';
 import {
@@ -145,8 +145,8 @@ export class CorrectionService {
         );
       }
     }
-    if (!log) await this.checkWorkerOfSite(siteId, workerId);
     const at = body.at !== undefined ? Date.parse(body.at) : undefined;
+    if (!log) await this.checkWorkerOfSite(siteId, workerId, at!);
     const until = body.until !== undefined ? Date.parse(body.until) : undefined;
     const correctionId = body.correctionId ?? randomUUID();
     const data: CorrectionData = {
@@ -380,14 +380,32 @@ export class CorrectionService {
     }
   }
 
-  /** add_shift: the worker is one of this site's (404 worker_not_found, 422 worker_not_at_site). */
-  private async checkWorkerOfSite(siteId: string, workerId: string): Promise<void> {
+  /**
+   * add_shift: the worker was one of this site's, and active, when the shift began (its
+   * standing then, as a synced punch is judged: a shift at a site the worker has left since is
+   * recorded, one at a site it had not yet, or while it was deactivated, is not). 404
+   * worker_not_found, 422 worker_not_at_site. The sites a worker was created with are not
+   * recorded: before its first site change, a site it has now or any site once it has changed.
+   */
+  private async checkWorkerOfSite(siteId: string, workerId: string, atMs: number): Promise<void> {
     const worker = await this.workforce.findWorker(workerId);
     if (!worker) throw new TimesheetsError('worker_not_found', 'No worker has this workerId');
-    if (!worker.siteIds.includes(siteId)) {
+    const standing = WorkerStanding.of(
+      { inactive: worker.status === 'inactive' },
+      await this.workforce.eventsOf(worker.id),
+    );
+    if (!standing.activeAt(atMs)) {
       throw new TimesheetsError(
         'worker_not_at_site',
-        'The worker is not assigned to this site: a shift is recorded at a site of the worker',
+        'The worker was deactivated when this shift began: a shift is recorded while the worker was active',
+      );
+    }
+    const had =
+      standing.siteAt(siteId, atMs) ?? (standing.sitesChanged || worker.siteIds.includes(siteId));
+    if (!had) {
+      throw new TimesheetsError(
+        'worker_not_at_site',
+        'The worker was not assigned to this site when this shift began: a shift is recorded at a site of the worker',
       );
     }
   }

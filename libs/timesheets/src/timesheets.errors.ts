@@ -32,7 +32,8 @@ export const TIMESHEETS_ERRORS = {
     not_a_punch: 'move targets a punch or an added check-out or check-in',
     target_voided: 'the target entry is voided',
     worker_not_found: 'add_shift: no worker has this workerId',
-    worker_not_at_site: 'add_shift: the worker is not assigned to this site',
+    worker_not_at_site:
+      'add_shift: the worker was not assigned to this site, or was deactivated, when the shift began',
     shift_out_of_range:
       'add_shift: `until` is not after `at`, or is more than TIMESHEET_MAX_SHIFT_HOURS after it',
     shift_overlap:

@@ -9,3 +9,4 @@ export * from './domain/trust-defaults';
 export * from './workforce.config';
 export * from './workforce.errors';
 export * from './domain/phone-number';
+export * from './domain/worker-standing';

@@ -28,7 +28,22 @@ describe('NotBlank', () => {
   it('should say how many characters it needs', () => {
     const [error] = validateSync(Object.assign(new Probe(), { reason: '  ' }));
     expect(error.constraints?.notBlank).toBe(
-      'reason must hold at least 3 characters besides white space',
+      'reason must hold at least 3 characters besides white space, and no control characters (NUL, escapes) or text-direction overrides',
     );
+  });
+
+  it('should refuse control characters and text-direction overrides, and keep tabs and line breaks', () => {
+    for (const reason of [
+      'lost\u0000phone',
+      'red \u001b[31m',
+      'bell\u0007',
+      'x\u202ey',
+      'a\u0085b',
+    ])
+      expect([JSON.stringify(reason), errorsOf(reason)]).toEqual([
+        JSON.stringify(reason),
+        ['notBlank'],
+      ]);
+    expect(errorsOf('left at 18:00\nsite register\tp. 4')).toEqual([]);
   });
 });

@@ -15,18 +15,31 @@ import {
 export class NotBlankConstraint implements ValidatorConstraintInterface {
   validate(value: unknown, args: ValidationArguments): boolean {
     const [min] = args.constraints as [number];
-    return typeof value === 'string' && value.trim().length >= min;
+    return typeof value === 'string' && value.trim().length >= min && !CONTROLS.test(value);
   }
 
   defaultMessage(args: ValidationArguments): string {
     const [min] = args.constraints as [number];
-    return min <= 1
-      ? `${args.property} must not be blank`
-      : `${args.property} must hold at least ${min} characters besides white space`;
+    const length =
+      min <= 1
+        ? `${args.property} must not be blank`
+        : `${args.property} must hold at least ${min} characters besides white space`;
+    return `${length}, and no control characters (NUL, escapes) or text-direction overrides`;
   }
 }
 
-/** A string with at least `min` (1) characters once white space at either end is left out. */
+/**
+ * What free text may not hold: C0 controls but tab and line breaks, C1 controls and the
+ * bidirectional embeddings, overrides and isolates (an escape sequence or a reversal in an
+ * audited reason shown later in a terminal, the console or a spreadsheet).
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * A string with at least `min` (1) characters once white space at either end is left out, and
+ * no control characters but tab and line breaks, nor text-direction overrides.
+ */
 export function NotBlank(min = 1, options?: ValidationOptions): PropertyDecorator {
   return (target, propertyName) =>
     registerDecorator({

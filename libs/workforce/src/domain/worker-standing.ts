@@ -1,4 +1,4 @@
-import type { WorkerEvent } from '@app/workforce';
+import type { WorkerEvent } from './workforce';
 
 /**
  * What the server knows of a phone's worker when a batch arrives: its status and site changes.
@@ -38,8 +38,22 @@ export class WorkerStanding {
    * sites of its issuing, and a packet is held to the token's window).
    */
   hadSite(siteId: string, atMs: number): boolean {
+    return this.siteAt(siteId, atMs) ?? true;
+  }
+
+  /**
+   * Whether the worker had `siteId` at `atMs` by its site changes: the last one by then
+   * decides; undefined when none came by then (the sites before a worker's first change are
+   * not recorded: those it was created with).
+   */
+  siteAt(siteId: string, atMs: number): boolean | undefined {
     const last = lastBy(this.siteChanges, atMs);
-    return last === undefined || (last.siteIds ?? []).includes(siteId);
+    return last === undefined ? undefined : (last.siteIds ?? []).includes(siteId);
+  }
+
+  /** Whether the worker's sites ever changed. */
+  get sitesChanged(): boolean {
+    return this.siteChanges.length > 0;
   }
 }
 

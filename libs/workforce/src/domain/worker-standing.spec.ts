@@ -1,4 +1,4 @@
-import type { WorkerEvent } from '@app/workforce';
+import type { WorkerEvent } from './workforce';
 import { WorkerStanding } from './worker-standing';
 
 const at = (iso: string) => Date.parse(iso);
