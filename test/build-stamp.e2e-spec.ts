@@ -60,6 +60,16 @@ describe('npm start builds only when the build is not current (scripts/support/b
     expect(stamp.isCurrent(root)).toBe(false);
   });
 
+  it('should stamp the sources as they were when the build started, not an edit made during it', () => {
+    stamp.clearStamp(root); // npm run build starts
+    put('libs/a/src/a.ts', 'edited while building');
+    stamp.writeStamp(root); // and ends
+    expect(stamp.isCurrent(root)).toBe(false);
+    stamp.clearStamp(root);
+    stamp.writeStamp(root);
+    expect(stamp.isCurrent(root)).toBe(true);
+  });
+
   it('should be how npm start and npm run build use it', () => {
     const scripts = (
       JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as {

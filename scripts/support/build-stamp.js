@@ -8,7 +8,8 @@
 // package-lock.json, tsconfig.json and nest-cli.json, the installed tree's lockfile
 // (node_modules/.package-lock.json: a new `npm ci` builds again) and Node's version.
 // `npm run build` clears it first and writes it last, so a build that failed half-way never
-// counts as current.
+// counts as current; the fingerprint written is the one taken when the build started (kept in
+// dist/.build-stamp.pending), so a source edited during the build is not stamped as built.
 //
 //   node scripts/support/build-stamp.js check   exit 0 when dist is current, 1 when not
 //   node scripts/support/build-stamp.js clear   (the first step of npm run build)
@@ -30,6 +31,7 @@ const ROOT_FILES = [
 /** What the build produces and a start needs: a stamp without them is not current. */
 const OUTPUTS = ['dist/apps/api/apps/api/src/main.js', 'dist/console/index.html'];
 const STAMP = 'dist/.build-stamp';
+const PENDING = 'dist/.build-stamp.pending';
 
 /** Specs and contract specs: tests only, never in the build. */
 function isSpec(name) {
@@ -75,13 +77,24 @@ function isCurrent(root) {
   return stamp === fingerprint(root);
 }
 
+/** The end of a build: the fingerprint taken at its start (clearStamp) becomes the stamp. */
 function writeStamp(root) {
   fs.mkdirSync(join(root, 'dist'), { recursive: true });
-  fs.writeFileSync(join(root, STAMP), `${fingerprint(root)}\n`);
+  let started;
+  try {
+    started = fs.readFileSync(join(root, PENDING), 'utf8');
+  } catch {
+    started = `${fingerprint(root)}\n`; // a build that did not clear first: as it is now
+  }
+  fs.writeFileSync(join(root, STAMP), started);
+  fs.rmSync(join(root, PENDING), { force: true });
 }
 
+/** The start of a build: no stamp until it ends; the inputs' fingerprint as they are now. */
 function clearStamp(root) {
   fs.rmSync(join(root, STAMP), { force: true });
+  fs.mkdirSync(join(root, 'dist'), { recursive: true });
+  fs.writeFileSync(join(root, PENDING), `${fingerprint(root)}\n`);
 }
 
 module.exports = { fingerprint, isCurrent, writeStamp, clearStamp, STAMP };
