@@ -119,4 +119,18 @@ suite(title, () => {
     expect(refused.code).toBe('worker_exists');
     expect((await worker(workerId)).siteIds).toEqual([a]);
   });
+
+  it('should move the focus to the content on "Skip to content", the page staying', async () => {
+    await tab.goto('#/workforce');
+    await tab.page.getByRole('heading', { name: 'Workforce', exact: true }).waitFor();
+    await tab.page.locator('a.skip').focus();
+    await tab.page.keyboard.press('Enter');
+    expect(await tab.page.evaluate('location.hash')).toBe('#/workforce');
+    expect(await tab.page.evaluate('document.activeElement && document.activeElement.id')).toBe(
+      'main',
+    );
+    await tab.settled();
+    expect(await tab.page.getByText('Not available').count()).toBe(0);
+    await tab.page.getByRole('heading', { name: 'Workforce', exact: true }).waitFor();
+  });
 });
