@@ -96,7 +96,20 @@ function shell(api: Api, who: WhoAmI): void {
   const nav = h('nav', { class: 'nav', 'aria-label': 'Console pages' });
   const visible = pagesFor(who.roles);
   root.replaceChildren(
-    h('a', { class: 'skip', href: '#main' }, 'Skip to content'),
+    // the router owns the hash: following `#main` would route to a page that does not exist,
+    // so the link moves the focus itself (the href stays for what a link must have)
+    h(
+      'a',
+      {
+        class: 'skip',
+        href: '#main',
+        onclick: (e: Event) => {
+          e.preventDefault();
+          main.focus();
+        },
+      },
+      'Skip to content',
+    ),
     h(
       'header',
       { class: 'top' },

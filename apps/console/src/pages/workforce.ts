@@ -58,8 +58,11 @@ function render(ctx: PageContext): void {
     h('legend', {}, 'Sites the worker may check in at'),
   );
   let siteNames = new Map<string, string>();
-  /** Every site, for the thekedar forms' choices (filled with the site pickers). */
-  let siteList: Site[] = [];
+  /**
+   * Every site, for the thekedar forms' choices (filled with the site pickers); undefined until
+   * they loaded, so an editor cannot save a list built from nothing.
+   */
+  let siteList: Site[] | undefined;
   const thekedarSiteChoices = h('fieldset', { class: 'choices' });
 
   // the table pages itself, as the other lists; the pickers and names take every site
@@ -325,19 +328,7 @@ function timeZones(): string[] {
 function thekedarSiteFields(list: Site[], checked: string[]): HTMLElement[] {
   return [
     h('legend', {}, 'Sites the thekedar works on'),
-    ...list.map((s) =>
-      h(
-        'label',
-        { class: 'choice' },
-        h('input', {
-          type: 'checkbox',
-          name: 'siteIds',
-          value: s.siteId,
-          checked: checked.includes(s.siteId),
-        }),
-        ` ${s.name}`,
-      ),
-    ),
+    ...siteBoxes(list, checked),
     h(
       'p',
       { class: 'hint' },
@@ -346,6 +337,33 @@ function thekedarSiteFields(list: Site[], checked: string[]): HTMLElement[] {
         : 'Create a site first.',
     ),
   ];
+}
+
+/**
+ * One checkbox a site, those in `checked` checked; an id in `checked` the list does not have
+ * (a site the list read missed) gets a checked box of its own, named by its id, so saving
+ * keeps it unless it is unchecked.
+ */
+function siteBoxes(list: Site[], checked: readonly string[]): HTMLElement[] {
+  const known = new Set(list.map((s) => s.siteId));
+  const box = (siteId: string, label: string, on: boolean): HTMLElement =>
+    h(
+      'label',
+      { class: 'choice' },
+      h('input', { type: 'checkbox', name: 'siteIds', value: siteId, checked: on }),
+      ` ${label}`,
+    );
+  return [
+    ...list.map((s) => box(s.siteId, s.name, checked.includes(s.siteId))),
+    ...checked
+      .filter((id) => !known.has(id))
+      .map((id) => box(id, `${id} (not in the site list)`, true)),
+  ];
+}
+
+/** The submit button of a form (actionForm's), to hold it disabled while its choices load. */
+function submitButton(form: HTMLFormElement): HTMLButtonElement | null {
+  return form.querySelector<HTMLButtonElement>('button[type=submit]');
 }
 
 function checkedSites(form: HTMLFormElement): string[] {
@@ -361,33 +379,50 @@ function checkedSites(form: HTMLFormElement): string[] {
 function thekedarSitesEditor(
   ctx: PageContext,
   thekedar: Thekedar,
-  sites: () => Site[],
+  sites: () => Site[] | undefined,
   reload: () => void,
 ): HTMLElement {
   const choices = h('fieldset', { class: 'choices' });
+  const form = actionForm(
+    {
+      submit: 'Save sites',
+      run: async (form) => {
+        await ctx.api.patch<Thekedar>(
+          `/api/v5/thekedars/${encodeURIComponent(thekedar.thekedarId)}`,
+          { siteIds: checkedSites(form) },
+        );
+        reload();
+        return success(`Sites of ${thekedar.name} saved.`);
+      },
+    },
+    choices,
+  );
   const editor: HTMLDetailsElement = h(
     'details',
     {
-      // built when opened: the site list is the page's latest
+      // built when opened: the site list is the page's latest; while it has not loaded, no
+      // save (an empty list would take every site away)
       ontoggle: () => {
-        if (editor.open) choices.replaceChildren(...thekedarSiteFields(sites(), thekedar.siteIds));
+        if (!editor.open) return;
+        const list = sites();
+        const button = submitButton(form);
+        if (button) button.disabled = !list;
+        choices.replaceChildren(
+          ...(list
+            ? thekedarSiteFields(list, thekedar.siteIds)
+            : [
+                h('legend', {}, 'Sites the thekedar works on'),
+                h(
+                  'p',
+                  { class: 'hint' },
+                  'The sites could not be read, so they cannot be changed now: reload the page.',
+                ),
+              ]),
+        );
       },
     },
     h('summary', { 'aria-label': `Change the sites of ${thekedar.name}` }, 'Change'),
-    actionForm(
-      {
-        submit: 'Save sites',
-        run: async (form) => {
-          await ctx.api.patch<Thekedar>(
-            `/api/v5/thekedars/${encodeURIComponent(thekedar.thekedarId)}`,
-            { siteIds: checkedSites(form) },
-          );
-          reload();
-          return success(`Sites of ${thekedar.name} saved.`);
-        },
-      },
-      choices,
-    ),
+    form,
   );
   return editor;
 }
@@ -704,57 +739,49 @@ function renderWorker(ctx: PageContext): void {
  */
 function sitesForm(ctx: PageContext, worker: WorkerDetail, reload: () => void): HTMLElement {
   const choices = h('fieldset', { class: 'choices' }, h('legend', {}, 'Sites'));
+  const form = actionForm(
+    {
+      submit: 'Save sites',
+      run: async (form) => {
+        await ctx.api.patch(`/api/v5/workers/${encodeURIComponent(worker.workerId)}`, {
+          siteIds: checkedSites(form),
+        });
+        reload();
+        return null;
+      },
+    },
+    choices,
+    h(
+      'p',
+      { class: 'hint' },
+      "The worker's phones get the new sites at their next token refresh; punches for a site removed are refused from now on, and the days already worked there stay.",
+    ),
+  );
+  // no save until the sites loaded: an empty list would take every site away
+  const button = submitButton(form);
+  if (button) button.disabled = true;
   const fill = async (): Promise<void> => {
     let list: Site[];
     try {
       list = await loadSites(ctx);
     } catch {
-      choices.append(h('p', { class: 'hint' }, 'The sites could not be read.'));
+      choices.append(
+        h(
+          'p',
+          { class: 'hint' },
+          'The sites could not be read, so they cannot be changed now: reload the page.',
+        ),
+      );
       return;
     }
-    const current = new Set(worker.siteIds);
     choices.replaceChildren(
       h('legend', {}, 'Sites the worker may check in at'),
-      ...list.map((s) =>
-        h(
-          'label',
-          { class: 'choice' },
-          h('input', {
-            type: 'checkbox',
-            name: 'siteIds',
-            value: s.siteId,
-            checked: current.has(s.siteId),
-          }),
-          ` ${s.name}`,
-        ),
-      ),
+      ...siteBoxes(list, worker.siteIds),
     );
+    if (button) button.disabled = false;
   };
   void fill();
-  return section(
-    'Change sites',
-    actionForm(
-      {
-        submit: 'Save sites',
-        run: async (form) => {
-          const siteIds = [
-            ...form.querySelectorAll<HTMLInputElement>('input[name=siteIds]:checked'),
-          ].map((i) => i.value);
-          await ctx.api.patch(`/api/v5/workers/${encodeURIComponent(worker.workerId)}`, {
-            siteIds,
-          });
-          reload();
-          return null;
-        },
-      },
-      choices,
-      h(
-        'p',
-        { class: 'hint' },
-        "The worker's phones get the new sites at their next token refresh; punches for a site removed are refused from now on, and the days already worked there stay.",
-      ),
-    ),
-  );
+  return section('Change sites', form);
 }
 
 /**
