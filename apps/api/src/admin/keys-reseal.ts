@@ -19,9 +19,10 @@ import { ResealAllJob } from '../reseal-all.job';
 
 /** The order that never leaves a replica without the key a value is sealed under. */
 export const SAFE_ORDER = [
-  '1. add the new version to VAULT_KEYS (keep the old one) and restart every replica',
-  '2. npm run keys:reseal (this command)',
-  '3. drop the versions it calls droppable from VAULT_KEYS and restart every replica',
+  '1. add the new version to VAULT_KEYS (keep the old one) with VAULT_ACTIVE_KEY=<old version> and restart every replica',
+  '2. set VAULT_ACTIVE_KEY=<new version> (or unset it) and restart every replica',
+  '3. npm run keys:reseal (this command)',
+  '4. drop the versions it calls droppable from VAULT_KEYS and restart every replica',
 ];
 
 export function keysReseal(args: string[] = []): void {
