@@ -79,7 +79,8 @@ describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => 
     const forced = await reseal(dataDir, `${V1},${V2}`, '--force');
     expect(forced.code).toBe(0);
     expect(forced.stdout).toContain('worker-device secrets: resealed 1, failed 0');
-    expect(forced.stdout).toContain('key versions that can be dropped from VAULT_KEYS: v1');
+    // the running server still seals under v1: not droppable while it does
+    expect(forced.stdout).toContain('key versions that can be dropped from VAULT_KEYS: (none)');
     expect(forced.stdout).toContain('add the new version to VAULT_KEYS');
 
     // the server without v2: a clear 503, never a 500
@@ -118,5 +119,56 @@ describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => 
     const again = await reseal(dataDir, `${V1},${V2}`);
     expect([again.code, again.stderr]).toEqual([0, '']);
     expect(again.stdout).toContain('worker-device secrets: resealed 0, failed 0');
+  });
+
+  it('should refuse while a server seals under an older VAULT_ACTIVE_KEY, and never call its version droppable', async () => {
+    t = await startTestApp({
+      DATA_DIR: dataDir,
+      VAULT_KEYS: `${V1},${V2}`,
+      VAULT_ACTIVE_KEY: 'v1',
+      TRUST_AUTO_BLOCK_FLOOR: '0',
+    });
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    expect(await keyUsage()).toMatchObject({ activeVersion: 'v1', inUse: { v1: 1 } });
+
+    // the server holds v2, but seals under v1: resealing under v2 would leave it sealing new
+    // values under the version the command calls droppable
+    const refused = await reseal(dataDir, `${V1},${V2}`);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain(
+      'reseal-all refused: 1 running server(s) seal new values under key version v1, not v2',
+    );
+    expect(refused.stderr).toContain('set VAULT_ACTIVE_KEY=v2 (or unset it');
+    expect(refused.stderr).toContain('run this command with VAULT_ACTIVE_KEY=v1');
+    expect(refused.stdout).toBe('');
+    expect(await keyUsage()).toMatchObject({ inUse: { v1: 1 } });
+
+    // forced: v1 is emptied, but the server still seals under it, so it is not droppable
+    const forced = await reseal(dataDir, `${V1},${V2}`, '--force');
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain('worker-device secrets: resealed 1, failed 0');
+    expect(forced.stdout).toContain('key versions that can be dropped from VAULT_KEYS: (none)');
+    // and it does: a new enrolment is sealed under v1 again
+    await enrollPhone(t.baseUrl, t.keys.admin);
+    expect(await keyUsage()).toMatchObject({ inUse: { v1: 1, v2: 1 }, droppable: [] });
+    expect((await syncBatch(t.baseUrl, phone.token, [signPacket(phone)])).status).toBe(200);
+
+    // the command run with the server's own active version is not refused
+    const same = await run(
+      process.execPath,
+      ['-r', '@swc-node/register', 'scripts/vault-rotate.ts'],
+      {
+        cwd: join(__dirname, '..'),
+        env: {
+          ...process.env,
+          ...storeEnv(dataDir),
+          DATA_DIR: dataDir,
+          VAULT_KEYS: `${V1},${V2}`,
+          VAULT_ACTIVE_KEY: 'v1',
+        },
+      },
+    );
+    expect(same.stderr).toBe('');
+    expect(same.stdout).toContain('key versions that can be dropped from VAULT_KEYS: v2');
   });
 });

@@ -74,7 +74,7 @@ describe('keys:rotate while the servers run (e2e)', () => {
     expect((await verifyLedger(phone.siteId)).body).toMatchObject({ ok: true, length: 3 });
   });
 
-  it('should name a checkpoint and a token signed by a retired key after its window key_outside_window, and a server signing past its window unhealthy', async () => {
+  it('should name a checkpoint and a token signed by a retired key after its window key_outside_window, and refuse to boot a server whose own history retired its key already', async () => {
     t = await startTestApp(env());
     const phone = await enrollPhone(t.baseUrl, t.keys.admin);
     const old = secretsOf(dataDir);
@@ -87,31 +87,34 @@ describe('keys:rotate while the servers run (e2e)', () => {
     expect((await syncBatch(t.baseUrl, phone.token, [signPacket(phone)])).status).toBe(200);
     await t.close({ keepData: true });
 
-    // a replica restarted with the history but still the old private keys (half the new values)
-    writeFileSync(
-      secretsFile(dataDir),
-      JSON.stringify({
-        ...rotated,
-        TLOG_SIGNING_KEY: old.TLOG_SIGNING_KEY,
-        OFFLINE_TOKEN_PRIVATE_KEY: old.OFFLINE_TOKEN_PRIVATE_KEY,
-      }),
+    // a replica restarted with the history but still the old private keys (half the new values),
+    // the window already over: it would sign checkpoints and tokens that never verify, so it
+    // does not start, naming both variables and what to do (never a key)
+    const halfNew = {
+      ...rotated,
+      TLOG_SIGNING_KEY: old.TLOG_SIGNING_KEY,
+      OFFLINE_TOKEN_PRIVATE_KEY: old.OFFLINE_TOKEN_PRIVATE_KEY,
+    };
+    writeFileSync(secretsFile(dataDir), JSON.stringify(halfNew));
+    const failed = await startTestApp(env()).then(
+      async (app) => {
+        await app.close({ keepData: true });
+        return undefined;
+      },
+      (error: Error) => error,
     );
-    t = await startTestApp(env());
-    const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
-    expect(health.status).toBe(503);
-    expect(health.body.error.keys).toMatchObject({ status: 'down', state: 'degraded' });
-    expect(health.body.error.keys.message).toContain('TLOG_SIGNING_KEY is retired');
-    expect(health.body.error.keys.message).toContain('OFFLINE_TOKEN_PRIVATE_KEY is retired');
-    // it refuses a token its own key signed past the window, and counts what it signs past it
-    const stale = await syncBatch(t.baseUrl, refreshed.body.offlineToken, [signPacket(phone)]);
-    expect([stale.status, stale.body.message]).toEqual([
-      403,
-      'The offline token is not valid (key_outside_window)',
-    ]);
-    expect((await storeImage()).status).toBe(201); // an audit record, its checkpoint signed
-    const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
-    expect(metrics).toMatch(/^mdai_tlog_key_past_window_total 1$/m);
-    await t.close({ keepData: true });
+    expect(failed?.name).toBe('ConfigError');
+    expect(failed?.message).toContain(
+      'TLOG_SIGNING_KEY: is a key TLOG_RETIRED_KEYS retires, its window ended',
+    );
+    expect(failed?.message).toContain(
+      'OFFLINE_TOKEN_PRIVATE_KEY: is a key OFFLINE_TOKEN_RETIRED_KEYS retires, its window ended',
+    );
+    expect(failed?.message).toContain('Set TLOG_SIGNING_KEY to the new key of that rotation');
+    for (const secret of [old.TLOG_SIGNING_KEY, old.OFFLINE_TOKEN_PRIVATE_KEY]) {
+      const body = secret.replace(/-----[^-]+-----|\\n|\s/g, '');
+      expect(failed?.message).not.toContain(body.slice(-24));
+    }
 
     // on the new keys: the reasons name the key's window, not a bad signature
     writeFileSync(secretsFile(dataDir), JSON.stringify(rotated));
@@ -126,5 +129,27 @@ describe('keys:rotate while the servers run (e2e)', () => {
     expect(refused.status).toBe(403);
     expect(refused.body).toMatchObject({ code: 'invalid_token' });
     expect(refused.body.message).toContain('key_outside_window');
+  });
+
+  it('should start a server whose own history retires its key while the window still runs (the grace)', async () => {
+    t = await startTestApp(env());
+    const old = secretsOf(dataDir);
+    await t.close({ keepData: true });
+    // rotated now, an hour's grace: the old key's window ends in an hour
+    rotateLocalKeys(dataDir, ['token', 'log'], new Date(), 3600);
+    writeFileSync(
+      secretsFile(dataDir),
+      JSON.stringify({
+        ...secretsOf(dataDir),
+        TLOG_SIGNING_KEY: old.TLOG_SIGNING_KEY,
+        OFFLINE_TOKEN_PRIVATE_KEY: old.OFFLINE_TOKEN_PRIVATE_KEY,
+      }),
+    );
+    t = await startTestApp(env());
+    // what it signs until then verifies: healthy (it degrades once the window ends)
+    expect((await http(t.baseUrl, 'GET', '/health')).status).toBe(200);
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    expect((await syncBatch(t.baseUrl, phone.token, [signPacket(phone)])).status).toBe(200);
+    expect((await verifyLedger(phone.siteId)).body).toMatchObject({ ok: true, length: 1 });
   });
 });

@@ -134,6 +134,26 @@ describe('deploy/prometheus/alerts.yml', () => {
     expect(exprs).toContain('mdai_token_key_past_window_total');
   });
 
+  it('should page on a replica lacking a master key version per replica and version, from the first value met', () => {
+    const rule = rules.find((r) => r.alert === 'MdaiVaultKeyUnavailable')!;
+    const expr = rule.expr.replace(/\s+/g, ' ').trim();
+    // the version label survives the aggregation (the description names it)
+    const halves = expr.split(' or ');
+    expect(halves).toHaveLength(2);
+    for (const half of halves) {
+      expect(half).toMatch(/^sum by \(instance, version\) \(/);
+      expect(half).toMatch(/\) > 0$/);
+    }
+    expect(halves[0]).toContain('increase(mdai_vault_key_unavailable_total[10m])');
+    // a series' first increment: increase() needs two samples of it, the counter has no series
+    // for a version before the first value under it is met
+    expect(halves[1]).toContain(
+      '(mdai_vault_key_unavailable_total unless mdai_vault_key_unavailable_total offset 10m)',
+    );
+    expect(rule.annotations.description).toContain('{{ $labels.version }}');
+    expect(rule.annotations.description).toContain('{{ $labels.instance }}');
+  });
+
   it('should be loaded by the shipped Prometheus config, whose scrape job the rules name', () => {
     const config = yaml.load(readFileSync(join(file, '..', 'prometheus.yml'), 'utf8')) as {
       rule_files: string[];

@@ -4,6 +4,7 @@ import {
   defineConfig,
   Env,
   parseKeyHistory,
+  refuseRetiredSigningKey,
   RetiredKey,
   validateEnv,
   IsInt,
@@ -63,9 +64,23 @@ function readOfflineTokenConfig(env: Env): OfflineTokenSettings {
   ) {
     throw new ConfigError('OFFLINE_TOKEN_PRIVATE_KEY', 'must be an EC P-256 key (ES256)');
   }
+  const retiredKeys = parseKeyHistory(
+    'OFFLINE_TOKEN_RETIRED_KEYS',
+    v.OFFLINE_TOKEN_RETIRED_KEYS,
+    'ec',
+  );
+  refuseRetiredSigningKey(
+    {
+      key: 'OFFLINE_TOKEN_PRIVATE_KEY',
+      history: 'OFFLINE_TOKEN_RETIRED_KEYS',
+      signs: 'offline tokens',
+    },
+    signingKey,
+    retiredKeys,
+  );
   return {
     signingKey,
-    retiredKeys: parseKeyHistory('OFFLINE_TOKEN_RETIRED_KEYS', v.OFFLINE_TOKEN_RETIRED_KEYS, 'ec'),
+    retiredKeys,
     tokenTtlSeconds: (v.OFFLINE_TOKEN_TTL_DAYS ?? 30) * 86_400,
     tokenGraceSeconds: (v.OFFLINE_TOKEN_GRACE_DAYS ?? 14) * 86_400,
     maxClockSkewSeconds: v.SYNC_MAX_CLOCK_SKEW_SECONDS ?? 300,

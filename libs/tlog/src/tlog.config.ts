@@ -6,6 +6,7 @@ import {
   defineConfig,
   Env,
   parseKeyHistory,
+  refuseRetiredSigningKey,
   RetiredKey,
   validateEnv,
   IsOptional,
@@ -54,9 +55,15 @@ function readTlogConfig(env: Env, app: Pick<AppSettings, 'dataDir'>): TlogSettin
     throw new ConfigError('TLOG_SIGNING_KEY', 'must be an Ed25519 key');
   }
   const witness = v.TLOG_WITNESS_FILE ?? 'tlog-witness.ndjson';
+  const retiredKeys = parseKeyHistory('TLOG_RETIRED_KEYS', v.TLOG_RETIRED_KEYS, 'ed25519');
+  refuseRetiredSigningKey(
+    { key: 'TLOG_SIGNING_KEY', history: 'TLOG_RETIRED_KEYS', signs: 'checkpoints' },
+    signingKey,
+    retiredKeys,
+  );
   return {
     signingKey,
-    retiredKeys: parseKeyHistory('TLOG_RETIRED_KEYS', v.TLOG_RETIRED_KEYS, 'ed25519'),
+    retiredKeys,
     origin: v.TLOG_ORIGIN ?? 'mdai.local',
     witnessFile: isAbsolute(witness) ? witness : resolve(join(app.dataDir, witness)),
   };

@@ -23,6 +23,7 @@ import { checkedImage, nonEmpty } from './domain/image-signature';
 import { VaultAction } from './domain/vault-audit-record';
 import { StoredFile, VaultActor, VaultFile } from './domain/vault-file';
 import { OpenBlob, VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
+import { KeyHoldersService } from './keyring/key-holders.service';
 import { VaultFileRepository } from './infrastructure/persistence/vault-file.repository';
 import { AuditReceipt, VaultAuditService } from './vault-audit.service';
 import { vaultConfig, VaultSettings } from './vault.config';
@@ -101,6 +102,7 @@ export class VaultService {
     private readonly audit: VaultAuditService,
     private readonly apiKeys: ApiKeyService,
     private readonly clock: Clock,
+    private readonly keyHolders: KeyHoldersService,
   ) {
     this.maxFileBytes = vault.maxFileBytes;
     this.retentionDays = vault.retentionDays;
@@ -526,7 +528,8 @@ export class VaultService {
   /**
    * Which master key versions seal something: live files' data keys and every sealed value of
    * the other modules (device secrets, Wi-Fi passwords, session platform ids), the same set
-   * `npm run keys:reseal` reseals. A version is droppable only when nothing is sealed under it.
+   * `npm run keys:reseal` reseals. A version is droppable only when nothing is sealed under it
+   * and no live server seals new values under it (one with an older VAULT_ACTIVE_KEY would).
    */
   async keyUsage(): Promise<KeyUsage> {
     const byOwner: Record<string, Record<string, number>> = {
@@ -541,11 +544,12 @@ export class VaultService {
     }
     const active = this.keyring.activeVersion;
     const held = this.keyring.versions();
+    const sealing = new Set([active, ...(await this.keyHolders.liveActiveVersions())]);
     return {
       activeVersion: active,
       inUse: Object.fromEntries(Object.entries(inUse).sort(([a], [b]) => a.localeCompare(b))),
       byOwner,
-      droppable: held.filter((v) => v !== active && !inUse[v]),
+      droppable: held.filter((v) => !sealing.has(v) && !inUse[v]),
       missing: Object.keys(inUse)
         .filter((v) => !held.includes(v))
         .sort(),

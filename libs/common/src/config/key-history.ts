@@ -99,3 +99,27 @@ export function activeKeySince(history: readonly RetiredKey[]): Date | undefined
     return !latest || at > latest ? at : latest;
   }, undefined);
 }
+
+/**
+ * Refuses a signing key that its own history retires with a window already ended (the history
+ * of a rotation was applied, the new private key not, and the grace is over): everything it
+ * would sign (checkpoints, offline tokens) would never verify, so the server must not start.
+ * A key whose window ends later still starts (its /health degrades once the window ends).
+ * The error names the variables and what to do, never a key.
+ */
+export function refuseRetiredSigningKey(
+  names: { key: string; history: string; signs: string },
+  signingKey: KeyObject,
+  history: readonly RetiredKey[],
+  now = new Date(),
+): void {
+  const spki = (k: KeyObject) =>
+    (k.type === 'public' ? k : createPublicKey(k)).export({ type: 'spki', format: 'der' });
+  const own = spki(signingKey);
+  const retired = history.find((k) => spki(k.publicKey).equals(own));
+  if (!retired || retired.notAfter >= now) return;
+  throw new ConfigError(
+    names.key,
+    `is a key ${names.history} retires, its window ended ${retired.notAfter.toISOString()}: ${names.signs} it signs would never verify. Set ${names.key} to the new key of that rotation (the value keys:rotate wrote with ${names.history}), or, if this key is meant to stay active, remove its entry from ${names.history}`,
+  );
+}

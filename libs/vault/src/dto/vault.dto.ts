@@ -129,7 +129,7 @@ export class VaultKeyUsageView {
   @ApiProperty({
     example: ['v1'],
     description:
-      'Versions of VAULT_KEYS, other than the active one, that nothing is sealed under: they can be dropped from VAULT_KEYS (what `npm run keys:reseal` prints)',
+      'Versions of VAULT_KEYS that nothing is sealed under and that no live server seals new values under (its active version, VAULT_ACTIVE_KEY): they can be dropped from VAULT_KEYS (what `npm run keys:reseal` prints)',
   })
   droppable!: string[];
   @ApiProperty({

@@ -18,10 +18,13 @@ export const KEY_HOLDER_HEARTBEAT_MS = 60_000;
 export const KEY_HOLDER_LIVE_MS = 3 * KEY_HOLDER_HEARTBEAT_MS;
 
 /**
- * Each server records in the store which master key versions its VAULT_KEYS holds: at boot,
- * every minute, and removes its row when it shuts down. `npm run keys:reseal` reads the live
- * ones and refuses to reseal under a version one of them lacks (that server would answer
- * 503 key_unavailable for every resealed value until restarted).
+ * Each server records in the store which master key versions its VAULT_KEYS holds and the one
+ * it seals new values under (its active version): at boot, every minute, and removes its row
+ * when it shuts down. `npm run keys:reseal` reads the live ones and refuses to reseal under a
+ * version one of them lacks (that server would answer 503 key_unavailable for every resealed
+ * value until restarted) or while one seals under another version (it would keep sealing new
+ * values under a version the reseal just emptied); no `droppable` ever names a version a live
+ * server seals under.
  */
 @Injectable()
 export class KeyHoldersService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -55,8 +58,24 @@ export class KeyHoldersService implements OnApplicationBootstrap, BeforeApplicat
 
   /** The other live servers that do not hold `version`. */
   async liveLacking(version: string, now = new Date()): Promise<KeyHolder[]> {
+    return (await this.liveOthers(now)).filter((h) => !h.versions.includes(version));
+  }
+
+  /** The other live servers (this process excluded). */
+  async liveOthers(now = new Date()): Promise<KeyHolder[]> {
     const live = await this.holders.listSeenSince(new Date(now.getTime() - KEY_HOLDER_LIVE_MS));
-    return live.filter((h) => h.instanceId !== this.instanceId && !h.versions.includes(version));
+    return live.filter((h) => h.instanceId !== this.instanceId);
+  }
+
+  /** The other live servers that seal new values under a version other than `version`. */
+  async liveSealingOtherThan(version: string, now = new Date()): Promise<KeyHolder[]> {
+    return (await this.liveOthers(now)).filter((h) => h.active && h.active !== version);
+  }
+
+  /** The versions the other live servers seal new values under (never droppable). */
+  async liveActiveVersions(now = new Date()): Promise<string[]> {
+    const active = (await this.liveOthers(now)).map((h) => h.active);
+    return [...new Set(active.filter((v): v is string => !!v))].sort();
   }
 
   private async beat(): Promise<void> {
@@ -65,11 +84,15 @@ export class KeyHoldersService implements OnApplicationBootstrap, BeforeApplicat
       await this.holders.record({
         instanceId: this.instanceId,
         versions: this.keyring.versions(),
+        active: this.keyring.activeVersion,
         seenAt: new Date(),
       });
     } catch (error) {
       // the store is down: /health says so; the reseal command then sees this server as gone
-      this.logger.warn({ err: error }, 'Could not record the master key versions held');
+      this.logger.warn(
+        { err: error },
+        'Could not record the master key versions held and sealed under',
+      );
     }
   }
 }

@@ -20,4 +20,16 @@ describeStoreContract('KeyHolderRepository', keyHolderAdapters, ({ sut }) => {
     await sut().remove('nobody');
     expect((await sut().listSeenSince(at(0))).map((h) => h.instanceId)).toEqual(['b']);
   });
+
+  it('should keep the version each server seals under, and none for a row without one', async () => {
+    await sut().record({ instanceId: 'a', versions: ['v1', 'v2'], active: 'v1', seenAt: at(0) });
+    await sut().record({ instanceId: 'b', versions: ['v1'], seenAt: at(0) });
+    expect(await sut().listSeenSince(at(0))).toEqual([
+      { instanceId: 'a', versions: ['v1', 'v2'], active: 'v1', seenAt: at(0) },
+      { instanceId: 'b', versions: ['v1'], seenAt: at(0) },
+    ]);
+    // restarted with VAULT_ACTIVE_KEY unset: its row follows
+    await sut().record({ instanceId: 'a', versions: ['v1', 'v2'], active: 'v2', seenAt: at(1) });
+    expect((await sut().listSeenSince(at(1)))[0].active).toBe('v2');
+  });
 });

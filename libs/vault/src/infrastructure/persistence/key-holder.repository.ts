@@ -1,8 +1,16 @@
-/** A running server and the master key versions its VAULT_KEYS holds, as of its last heartbeat. */
+/**
+ * A running server, the master key versions its VAULT_KEYS holds and the one it seals under, as
+ * of its last heartbeat.
+ */
 export interface KeyHolder {
   /** `<hostname>:<pid>:<random>`, one per process. */
   instanceId: string;
   versions: string[];
+  /**
+   * The version it seals new values under (its VAULT_ACTIVE_KEY, else the last of VAULT_KEYS);
+   * absent in a row written by a server older than this field.
+   */
+  active?: string;
   seenAt: Date;
 }
 

@@ -16,7 +16,9 @@ export class MongoKeyHolderRepository extends KeyHolderRepository {
   async record(holder: KeyHolder): Promise<void> {
     await this.holders.updateOne(
       { _id: holder.instanceId },
-      { $set: { versions: holder.versions, seenAt: holder.seenAt } },
+      holder.active === undefined
+        ? { $set: { versions: holder.versions, seenAt: holder.seenAt }, $unset: { active: 1 } }
+        : { $set: { versions: holder.versions, active: holder.active, seenAt: holder.seenAt } },
       { upsert: true },
     );
   }
@@ -26,7 +28,12 @@ export class MongoKeyHolderRepository extends KeyHolderRepository {
       .find({ seenAt: { $gte: since } })
       .sort({ _id: 1 })
       .lean<KeyHolderDocument[]>();
-    return docs.map((d) => ({ instanceId: d._id, versions: d.versions, seenAt: d.seenAt }));
+    return docs.map((d) => ({
+      instanceId: d._id,
+      versions: d.versions,
+      ...(d.active ? { active: d.active } : {}),
+      seenAt: d.seenAt,
+    }));
   }
 
   async remove(instanceId: string): Promise<void> {

@@ -15,11 +15,17 @@ const KEY_HOLDER_SQLITE_MIGRATIONS: SqliteMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'vault key holders: the version each server seals under',
+    up: `ALTER TABLE vault_key_holders ADD COLUMN active TEXT;`,
+  },
 ];
 
 interface Row {
   instance_id: string;
   versions: string;
+  active: string | null;
   seen_at: string;
 }
 
@@ -37,11 +43,17 @@ export class SqliteKeyHolderRepository extends KeyHolderRepository {
 
   async record(holder: KeyHolder): Promise<void> {
     const upsert = this.db.prepare(
-      `INSERT INTO vault_key_holders (instance_id, versions, seen_at) VALUES (?, ?, ?)
-       ON CONFLICT (instance_id) DO UPDATE SET versions = excluded.versions, seen_at = excluded.seen_at`,
+      `INSERT INTO vault_key_holders (instance_id, versions, active, seen_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (instance_id) DO UPDATE SET versions = excluded.versions, active = excluded.active,
+         seen_at = excluded.seen_at`,
     );
     await this.turns.write(() =>
-      upsert.run(holder.instanceId, JSON.stringify(holder.versions), holder.seenAt.toISOString()),
+      upsert.run(
+        holder.instanceId,
+        JSON.stringify(holder.versions),
+        holder.active ?? null,
+        holder.seenAt.toISOString(),
+      ),
     );
   }
 
@@ -54,6 +66,7 @@ export class SqliteKeyHolderRepository extends KeyHolderRepository {
     return rows.map((r) => ({
       instanceId: r.instance_id,
       versions: JSON.parse(r.versions) as string[],
+      ...(r.active === null ? {} : { active: r.active }),
       seenAt: new Date(r.seen_at),
     }));
   }
