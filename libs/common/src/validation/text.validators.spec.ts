@@ -26,7 +26,7 @@ describe('NotBlank', () => {
   });
 
   it('should say how many characters it needs', () => {
-    const [error] = validateSync(Object.assign(new Probe(), { reason: '  ' }));
+    const [error] = validateSync(Object.assign(new Probe(), { reason: '     ' }));
     expect(error.constraints?.notBlank).toBe(
       'reason must hold at least 3 characters besides white space, and no control characters (NUL, escapes) or text-direction overrides',
     );

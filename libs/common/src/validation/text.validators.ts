@@ -15,7 +15,9 @@ import {
 export class NotBlankConstraint implements ValidatorConstraintInterface {
   validate(value: unknown, args: ValidationArguments): boolean {
     const [min] = args.constraints as [number];
-    return typeof value === 'string' && value.trim().length >= min && !CONTROLS.test(value);
+    if (typeof value !== 'string') return false;
+    // shorter than `min` as sent is @Length's to say; this one says what white space hides
+    return (value.length < min || value.trim().length >= min) && !CONTROLS.test(value);
   }
 
   defaultMessage(args: ValidationArguments): string {
