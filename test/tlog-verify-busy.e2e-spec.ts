@@ -1,4 +1,4 @@
-import { describeReplicas, http, startTestApp, TestApp } from './support/test-app';
+import { describeReplicas, http, slowOnMongo, startTestApp, TestApp } from './support/test-app';
 import { enrollPhone, Phone } from './support/worker-client';
 import { fill, verifyLedger } from './support/ledger-client';
 import { jpegBytes } from './support/image-bytes';
@@ -7,6 +7,10 @@ import { jpegBytes } from './support/image-bytes';
 const BATCHES = 40;
 const PER_BATCH = 3;
 const UPLOADS = 30;
+
+// each case syncs or stores while it verifies: slower on the MongoDB test server, which the
+// other spec files of that run share
+jest.setTimeout(slowOnMongo(30_000));
 
 interface Verdicts {
   count: number;
