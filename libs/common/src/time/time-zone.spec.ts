@@ -59,6 +59,21 @@ describe('time-zone', () => {
     );
   });
 
+  it('should print a local mean time offset to the second (Monrovia −0:44:30 until 1972)', () => {
+    expect(localIso(Date.parse('1971-06-01T00:20:00Z'), 'Africa/Monrovia')).toBe(
+      '1971-05-31T23:35:30-00:44:30',
+    );
+  });
+
+  it('should find offsets that change inside a quarter hour (Monrovia at 00:44:30 UTC)', () => {
+    // the quarter 00:30–00:45 starts at −0:44:30 and ends at +0:00: read before and after
+    const before = Date.parse('1972-01-07T00:44:29Z');
+    const after = Date.parse('1972-01-07T00:44:31Z');
+    expect(zoneOffsetMs(before, 'Africa/Monrovia')).toBe(-2_670_000);
+    expect(zoneOffsetMs(after, 'Africa/Monrovia')).toBe(0);
+    expect(localIso(after, 'Africa/Monrovia')).toBe('1972-01-07T00:44:31+00:00');
+  });
+
   it('should step calendar days', () => {
     expect(nextDay('2026-02-28')).toBe('2026-03-01');
     expect(nextDay('2026-03-01', -1)).toBe('2026-02-28');

@@ -40,9 +40,11 @@ export function localDay(at: number | Date, zone: string): string {
 }
 
 /**
- * Offsets per zone and quarter hour: every UTC offset and transition in the zone database
- * falls on a quarter hour, so one Intl lookup serves the whole quarter (timesheets and CSV
- * exports ask for the same few thousand quarters over and over).
+ * Offsets per zone and quarter hour: since the 1970s every UTC offset and transition in the
+ * zone database falls on a quarter hour, so one Intl lookup serves the whole quarter
+ * (timesheets and CSV exports ask for the same few thousand quarters over and over). Older
+ * local mean times do not (Monrovia kept −0:44:30 until 00:44:30 UTC on 1972-01-07): a quarter
+ * whose offset at its last second differs from its first holds a transition and is not cached.
  */
 const offsetCache = new Map<string, Map<number, number>>();
 const QUARTER = 900_000;
@@ -57,7 +59,9 @@ export function zoneOffsetMs(at: number, zone: string): number {
   const quarter = Math.floor(at / QUARTER);
   let offset = byQuarter.get(quarter);
   if (offset === undefined) {
-    offset = intlOffsetMs(quarter * QUARTER, zone);
+    const start = quarter * QUARTER;
+    offset = intlOffsetMs(start, zone);
+    if (intlOffsetMs(start + QUARTER - 1000, zone) !== offset) return intlOffsetMs(at, zone);
     byQuarter.set(quarter, offset);
   }
   return offset;
@@ -98,13 +102,17 @@ export function daysBetween(from: string, to: string): number {
   return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
 }
 
-/** An instant as local ISO-8601 with its offset in the zone, to the second: `2026-03-08T07:58:00-04:00`. */
+/**
+ * An instant as local ISO-8601 with its offset in the zone, to the second:
+ * `2026-03-08T07:58:00-04:00`. A local mean time's offset with seconds (before 1972 in a few
+ * zones) is written with them, `1971-05-31T23:35:30-00:44:30`, as ISO 8601 extends hh:mm.
+ */
 export function localIso(at: number, zone: string): string {
   const offset = zoneOffsetMs(at, zone);
   const wall = new Date(Math.floor(at / 1000) * 1000 + offset).toISOString().slice(0, 19);
   const sign = offset < 0 ? '-' : '+';
-  const abs = Math.abs(offset) / 60_000;
-  const hh = String(Math.floor(abs / 60)).padStart(2, '0');
-  const mm = String(abs % 60).padStart(2, '0');
-  return `${wall}${sign}${hh}:${mm}`;
+  const abs = Math.round(Math.abs(offset) / 1000);
+  const two = (n: number) => String(n).padStart(2, '0');
+  const hhmm = `${two(Math.floor(abs / 3600))}:${two(Math.floor(abs / 60) % 60)}`;
+  return `${wall}${sign}${hhmm}${abs % 60 === 0 ? '' : `:${two(abs % 60)}`}`;
 }
