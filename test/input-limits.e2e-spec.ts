@@ -120,6 +120,7 @@ describe('input limits (e2e)', () => {
       ['{"name":"\\ud800","phone":"+91 90000 00010","siteIds":[]}', 'json_lone_surrogate'],
       [`{"name":"A","x":${nested(100)}}`, 'json_too_deep'],
       ['{"name":"A","name":"B"}', 'json_duplicate_key'],
+      ['{"name":"A","phone":"+91 90000 00010","siteIds":[],"__proto__":{}}', 'json_reserved_key'],
       [`{"name":"${'a'.repeat(70_000)}"}`, 'json_string_too_long'],
     ];
     for (const [text, code] of cases) {

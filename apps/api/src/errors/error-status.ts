@@ -47,6 +47,7 @@ export const ERROR_STATUS = {
     invalid_json: HttpStatus.BAD_REQUEST,
     json_too_deep: HttpStatus.BAD_REQUEST,
     json_duplicate_key: HttpStatus.BAD_REQUEST,
+    json_reserved_key: HttpStatus.BAD_REQUEST,
     json_too_many_keys: HttpStatus.BAD_REQUEST,
     json_string_too_long: HttpStatus.BAD_REQUEST,
     json_number_out_of_range: HttpStatus.BAD_REQUEST,

@@ -13,6 +13,8 @@ export const COMMON_ERRORS = {
     invalid_json: 'the request body is not valid (UTF-8) JSON, or is JSON but not an object',
     json_too_deep: 'the JSON body nests deeper than JSON_MAX_DEPTH levels',
     json_duplicate_key: 'the JSON body repeats a member name in one object (I-JSON forbids it)',
+    json_reserved_key:
+      'the JSON body has a member named `__proto__`, `constructor` or `prototype`: no request of this API has one, and JavaScript gives those names to object machinery',
     json_too_many_keys: 'the JSON body holds more object members than JSON_MAX_KEYS',
     json_string_too_long: 'a string in the JSON body is longer than JSON_MAX_STRING_LENGTH',
     json_number_out_of_range: 'a number in the JSON body does not fit a 64-bit float (I-JSON)',

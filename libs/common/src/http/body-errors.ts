@@ -14,6 +14,7 @@ export const BODY_PIPELINE_ERRORS = {
     'invalid_json',
     'json_too_deep',
     'json_duplicate_key',
+    'json_reserved_key',
     'json_too_many_keys',
     'json_string_too_long',
     'json_number_out_of_range',

@@ -24,6 +24,11 @@ describe('parseJsonBody', () => {
     expect(codeOf('{"a":1,"a":1}')).toBe('json_duplicate_key');
     expect(codeOf('{"a":1,"\\u0061":1}')).toBe('json_duplicate_key');
     expect(codeOf('[{"a":1},{"a":1}]')).toBe('ok');
+    expect(codeOf('{"__proto__":{"admin":true}}')).toBe('json_reserved_key');
+    expect(codeOf('{"geo":{"lat":1,"constructor":{}}}')).toBe('json_reserved_key');
+    expect(codeOf('[{"\\u005f_proto__":1}]')).toBe('json_reserved_key');
+    expect(codeOf('{"prototype":1}')).toBe('json_reserved_key');
+    expect(codeOf('{"proto":1,"Constructor":2}')).toBe('ok');
     expect(codeOf('["\\ud800"]')).toBe('json_lone_surrogate');
     expect(codeOf('["\\udc00\\ud800"]')).toBe('json_lone_surrogate');
     expect(codeOf('["\\ud800x"]')).toBe('json_lone_surrogate');

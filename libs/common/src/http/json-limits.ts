@@ -94,6 +94,13 @@ class JsonScanner {
           'The JSON body repeats a member name in one object (I-JSON forbids it)',
         );
       }
+      if (name === '__proto__' || name === 'constructor' || name === 'prototype') {
+        // JSON.parse makes them plain members, which the DTOs' transform then drops unseen
+        throw new BodyPipelineError(
+          'json_reserved_key',
+          `The JSON body has a member named "${name}", which no request of this API has`,
+        );
+      }
       if (many) many.add(name);
       else if (names.push(name) > SMALL) many = new Set(names);
       if (++this.keys > this.limits.maxKeys) {
