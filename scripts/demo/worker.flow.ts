@@ -36,8 +36,9 @@ export const workerFlow: DemoFlow = {
     const again = await register(worker.body.enrollmentCode);
     ctx.say(`the same code again → ${again.status} ${again.body.code}`);
     const jwks = await ctx.call('GET', '/api/v5/.well-known/jwks.json');
+    const keys = jwks.body.keys as { alg: string; kid: string }[];
     ctx.say(
-      `JWKS → ${jwks.body.keys.length} key (${jwks.body.keys[0].alg}, kid ${jwks.body.keys[0].kid})`,
+      `JWKS → ${keys.length} key${keys.length === 1 ? '' : 's'} (${keys.map((k) => `${k.alg}, kid ${k.kid}`).join('; ')})`,
     );
 
     const secret = Buffer.from(reg.body.deviceSecret as string, 'base64');
