@@ -6,7 +6,7 @@ import { LedgerService } from '@app/offline-sync';
 import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { WorkforceRepository } from '@app/workforce/infrastructure/persistence/workforce.repository';
 import { buildConsole } from '../../scripts/build-console';
-import { startTestApp, TestApp } from '../support/test-app';
+import { http, startTestApp, TestApp } from '../support/test-app';
 import { createSite } from '../support/timesheet-client';
 import { Browser, CHROMIUM, chromiumPresent, ConsoleTab, launchBrowser } from './console-driver';
 
@@ -137,6 +137,23 @@ suite(title, () => {
     expect(reads('/api/v5/workers?')).toBeLessThanOrEqual(Math.ceil(WORKERS / 500) + 1);
     expect(reads('/timesheets?')).toBeLessThanOrEqual(Math.ceil(WORKERS / 1000) + 1);
     expect(reads('/payroll?')).toBe(1);
+    expect(tab.pageErrors).toEqual([]);
+  });
+
+  it("should name a worker moved to another site by the month's payroll, not by its id", async () => {
+    const moved = workers[1];
+    const other = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
+    const res = await http(t.baseUrl, 'PATCH', `/api/v5/workers/${moved.id}`, {
+      key: t.keys.admin,
+      body: { siteIds: [other.siteId] },
+    });
+    expect(res.status).toBe(200);
+    // the site's worker list no longer has it; its March days here stay (the grid read anew:
+    // the same hash again would not reload it)
+    await tab.goto('#/sites');
+    await tab.goto(`#/timesheets/${siteId}?month=2026-03`);
+    const row = tab.page.locator(`table.timesheet tbody tr[data-worker-id="${moved.id}"]`);
+    expect(await row.locator('th').innerText()).toBe(moved.name);
     expect(tab.pageErrors).toEqual([]);
   });
 });

@@ -196,7 +196,7 @@ function renderMonth(
       grid,
       async (): Promise<MonthData> => {
         const [rows, totals] = await Promise.all([loadRows(ctx, base, period, start), payroll]);
-        return { ...rows, payroll: totals, names: await names.covering(rows.days) };
+        return { ...rows, payroll: totals, names: await names.covering(rows.days, totals) };
       },
       (data) => {
         let nextKey: string | undefined;
@@ -253,8 +253,9 @@ async function loadRows(
 /**
  * Names of the site's workers for the grid's rows, read through the worker list's keyset
  * pages only as far as the rows shown need (both go in worker id order), and kept: paging
- * the grid forward reads each list page once. A worker no longer listed at the site shows
- * its id.
+ * the grid forward reads each list page once. A worker no longer listed at the site (moved
+ * elsewhere, or left) is named by the month's payroll, which names every worker with days;
+ * only a worker without a record shows its id.
  */
 class SiteNames {
   private readonly names = new Map<string, string>();
@@ -266,7 +267,7 @@ class SiteNames {
     private readonly siteId: string,
   ) {}
 
-  async covering(days: TimesheetDay[]): Promise<Map<string, string>> {
+  async covering(days: TimesheetDay[], payroll: Payroll): Promise<Map<string, string>> {
     const last = days.reduce((max, d) => (d.workerId > max ? d.workerId : max), '');
     while (!this.done && (this.after === undefined || this.after < last)) {
       const page = (
@@ -279,6 +280,9 @@ class SiteNames {
       for (const w of page) this.names.set(w.workerId, w.name);
       if (page.length > 0) this.after = page[page.length - 1].workerId;
       this.done = page.length < NAME_LIMIT;
+    }
+    for (const w of payroll.workers) {
+      if (w.name !== undefined && !this.names.has(w.workerId)) this.names.set(w.workerId, w.name);
     }
     return this.names;
   }
