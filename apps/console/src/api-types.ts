@@ -702,8 +702,10 @@ export interface VaultKeyUsageView {
   byOwner: Record<string, unknown>;
   /** Versions of VAULT_KEYS that nothing is sealed under and that no live server seals new values under (its active version, VAULT_ACTIVE_KEY): they can be dropped from VAULT_KEYS (what `npm run keys:reseal` prints) */
   droppable: string[];
-  /** Versions values are sealed under that this server's VAULT_KEYS does not hold (those values answer 503 key_unavailable here: restart with the current VAULT_KEYS) */
+  /** Versions values are sealed under that this server's VAULT_KEYS does not hold (those values answer 503 key_unavailable here; when another live server holds the version, this one is behind a rollout: restart it with the current VAULT_KEYS) */
   missing: string[];
+  /** Of `missing`, the versions no live server holds either (none recorded in the last 3 minutes): those values answer 503 key_unavailable on every server until one runs with a VAULT_KEYS that holds the version (a `keys:reseal --force` under a version the replicas lack, or a version dropped too early). /health is not degraded for them */
+  unheld: string[];
 }
 
 export interface WhoAmIView {
