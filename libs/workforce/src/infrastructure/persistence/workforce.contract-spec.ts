@@ -693,12 +693,51 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
           action: 'sites_changed',
           actor: 'admin:000000000000',
           siteIds: [b],
+          previousSiteIds: [a],
           at: t0,
         },
       ]);
       // the same sites again (another order): nothing to record
       await sut().updateWorker(w.id, { siteIds: [b] }, audit());
       expect(await sut().listWorkerEvents(w.id)).toHaveLength(1);
+      // the next change records the sites the last one left (A is another worker's phone now)
+      const c = newId();
+      expect(await sut().updateWorker(w.id, { siteIds: [b, c] }, audit())).toMatchObject({
+        siteIds: [b, c],
+      });
+      expect((await sut().listWorkerEvents(w.id)).map((e) => e.previousSiteIds)).toEqual([
+        [a],
+        [b],
+      ]);
+    });
+
+    it('should read a site change recorded before the sites before it were kept without them', async () => {
+      const [a, b] = [newId(), newId()];
+      const w = worker([a]);
+      await sut().createWorker(w, code(w.id));
+      const id = newId();
+      const s = store();
+      // as an older build wrote it: the sites after the change only
+      if (s instanceof MongoStore) {
+        await s.connection.collection('workers').updateOne(
+          { _id: w.id as never },
+          {
+            $push: {
+              events: { id, action: 'sites_changed', actor: 'x', siteIds: [b], at: t0 },
+            } as never,
+          },
+        );
+      } else {
+        (s as SqliteStore).db
+          .prepare(
+            `INSERT INTO worker_events (id, worker_id, action, actor, reason, site_ids, at)
+             VALUES (?, ?, 'sites_changed', 'x', NULL, ?, ?)`,
+          )
+          .run(id, w.id, JSON.stringify([b]), t0.toISOString());
+      }
+      expect(await sut().listWorkerEvents(w.id)).toEqual([
+        { id, workerId: w.id, action: 'sites_changed', actor: 'x', siteIds: [b], at: t0 },
+      ]);
     });
 
     it('should change nothing when another worker has the phone at a site added', async () => {
