@@ -224,7 +224,7 @@ describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => 
       expect(health.status).toBe(503);
       expect(health.body.error.keys).toMatchObject({ status: 'down', state: 'degraded' });
       expect(health.body.error.keys.message).toContain('master key version v2');
-      expect(health.body.error.keys.message).toContain('1 other live server holds it');
+      expect(health.body.error.keys.message).toContain('1 other live server(s) hold');
       expect((await http(behind.baseUrl, 'GET', '/health')).status).toBe(503);
       expect((await http(ahead.baseUrl, 'GET', '/health')).status).toBe(200);
       expect(behind.logs()).toContain('another live server holds it');

@@ -195,7 +195,7 @@ export class HealthController implements OnModuleInit {
         .filter(({ version }) => (holders.get(version) ?? 0) > 0)
         .map(
           ({ version, since }) =>
-            `values are sealed under master key version ${version} (seen since ${since.toISOString()}), which VAULT_KEYS does not hold and ${holders.get(version)} other live server holds it: restart with the current VAULT_KEYS`,
+            `values are sealed under master key version ${version} (seen since ${since.toISOString()}), which VAULT_KEYS does not hold and ${holders.get(version)} other live server(s) hold: restart with the current VAULT_KEYS`,
         ),
       this.logKeys.keyProblemAt(now),
       this.tokenKeys.keyProblemAt(now),
