@@ -103,6 +103,7 @@ describe("a worker's sites and status (e2e)", () => {
           action: 'sites_changed',
           actor: expect.stringMatching(/^admin:/),
           siteIds: [b],
+          previousSiteIds: [a],
           at: clock.now().toISOString(),
         },
       ]);
@@ -389,6 +390,66 @@ describe("a worker's sites and status (e2e)", () => {
       });
       expect([filter.status, filter.body.code]).toEqual([400, 'validation_failed']);
       expect((await read(worker.workerId)).body).toMatchObject({ status: 'active', events: [] });
+    });
+  });
+  describe('the sites a worker was created with', () => {
+    it('should judge a packet and an add_shift dated before its first site change by the sites it had then: created at A, moved to B and C, C before the move is refused, A accepted', async () => {
+      const [a, b, c] = [
+        (await createSite(t.baseUrl, admin(), 'Asia/Kolkata')).siteId,
+        (await createSite(t.baseUrl, admin(), 'Asia/Kolkata')).siteId,
+        (await createSite(t.baseUrl, admin(), 'Asia/Kolkata')).siteId,
+      ];
+      const { worker, phone } = await workerWithPhone([a], '2026-03-20T00:00:00.000Z');
+      // recorded at A under the first token, not synced before the move
+      const atABefore = punch({ ...phone, siteId: a }, 'check_in', '2026-03-21T03:30:00.000Z');
+      clock.set('2026-03-21T04:00:00.000Z');
+      const moved = await patch(worker.workerId, { siteIds: [b, c] });
+      expect(moved.status).toBe(200);
+      expect((await read(worker.workerId)).body.events).toEqual([
+        {
+          action: 'sites_changed',
+          actor: expect.stringMatching(/^admin:/),
+          siteIds: [b, c],
+          previousSiteIds: [a],
+          at: '2026-03-21T04:00:00.000Z',
+        },
+      ]);
+
+      // a token naming B and C, issued at the move: a punch at C a minute before it (inside
+      // the token's window, within the clock skew) was not at a site of the worker then
+      const refreshed = await refresh(phone);
+      expect(tokenSites(refreshed.body.offlineToken)).toEqual([b, c]);
+      const next = await syncBatch(t.baseUrl, refreshed.body.offlineToken, [
+        punch({ ...phone, siteId: c }, 'check_in', '2026-03-21T03:59:00.000Z'),
+        punch({ ...phone, siteId: b }, 'check_in', '2026-03-21T04:00:30.000Z'),
+      ]);
+      expect(resultsOf(next)).toEqual(['rejected:site_not_allowed', 'accepted']);
+      // the old token: at A before the move, the worker's
+      const old = await syncBatch(t.baseUrl, phone.token, [atABefore]);
+      expect(resultsOf(old)).toEqual(['accepted']);
+
+      // add_shift before the move: at C refused, at A recorded
+      clock.set('2026-03-21T10:00:00.000Z');
+      const addShift = (siteId: string, at: string, until: string) =>
+        http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/corrections`, {
+          key: admin(),
+          body: {
+            action: 'add_shift',
+            reason: 'site register',
+            workerId: worker.workerId,
+            at,
+            until,
+          },
+        });
+      const atC = await addShift(c, '2026-03-20T20:00:00.000Z', '2026-03-20T22:00:00.000Z');
+      expect([atC.status, atC.body.code]).toEqual([422, 'worker_not_at_site']);
+      const atA = await addShift(a, '2026-03-20T20:00:00.000Z', '2026-03-20T22:00:00.000Z');
+      expect(atA.status).toBe(201);
+      // after the move: at C recorded, at A refused
+      const laterC = await addShift(c, '2026-03-21T05:00:00.000Z', '2026-03-21T07:00:00.000Z');
+      expect(laterC.status).toBe(201);
+      const laterA = await addShift(a, '2026-03-21T05:00:00.000Z', '2026-03-21T07:00:00.000Z');
+      expect([laterA.status, laterA.body.code]).toEqual([422, 'worker_not_at_site']);
     });
   });
 });

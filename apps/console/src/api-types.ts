@@ -702,8 +702,10 @@ export interface VaultKeyUsageView {
   byOwner: Record<string, unknown>;
   /** Versions of VAULT_KEYS that nothing is sealed under and that no live server seals new values under (its active version, VAULT_ACTIVE_KEY): they can be dropped from VAULT_KEYS (what `npm run keys:reseal` prints) */
   droppable: string[];
-  /** Versions values are sealed under that this server's VAULT_KEYS does not hold (those values answer 503 key_unavailable here: restart with the current VAULT_KEYS) */
+  /** Versions values are sealed under that this server's VAULT_KEYS does not hold (those values answer 503 key_unavailable here; when another live server holds the version, this one is behind a rollout: restart it with the current VAULT_KEYS) */
   missing: string[];
+  /** Of `missing`, the versions no live server holds either (none recorded in the last 3 minutes): those values answer 503 key_unavailable on every server until one runs with a VAULT_KEYS that holds the version (a `keys:reseal --force` under a version the replicas lack, or a version dropped too early). /health is not degraded for them */
+  unheld: string[];
 }
 
 export interface WhoAmIView {
@@ -804,6 +806,8 @@ export interface WorkerEventView {
   reason?: string;
   /** sites_changed: the sites after it */
   siteIds?: string[];
+  /** sites_changed: the sites before it (for the first change, those the worker was created with). Absent on a change recorded before this field was kept: the sites before it are not known, and a packet or add_shift dated before it is judged by the sites the token names (a packet) or accepted at any site (add_shift) */
+  previousSiteIds?: string[];
   at: string;
 }
 

@@ -384,8 +384,10 @@ export class CorrectionService {
    * add_shift: the worker was one of this site's, and active, when the shift began (its
    * standing then, as a synced punch is judged: a shift at a site the worker has left since is
    * recorded, one at a site it had not yet, or while it was deactivated, is not). 404
-   * worker_not_found, 422 worker_not_at_site. The sites a worker was created with are not
-   * recorded: before its first site change, a site it has now or any site once it has changed.
+   * worker_not_found, 422 worker_not_at_site. Before its first site change, the sites that
+   * change records it had (those it was created with), or with none changed since, those it
+   * has now; a first change recorded before `previousSiteIds` was kept leaves them unknown:
+   * any site.
    */
   private async checkWorkerOfSite(siteId: string, workerId: string, atMs: number): Promise<void> {
     const worker = await this.workforce.findWorker(workerId);

@@ -62,6 +62,8 @@ export interface KeyUsage {
   droppable: string[];
   /** Versions values are sealed under that this server's VAULT_KEYS does not hold. */
   missing: string[];
+  /** Of `missing`, those no live server holds either: no server can open those values now. */
+  unheld: string[];
 }
 
 export interface RotationReport {
@@ -545,14 +547,17 @@ export class VaultService {
     const active = this.keyring.activeVersion;
     const held = this.keyring.versions();
     const sealing = new Set([active, ...(await this.keyHolders.liveActiveVersions())]);
+    const missing = Object.keys(inUse)
+      .filter((v) => !held.includes(v))
+      .sort();
+    const holders = await this.keyHolders.holdersOf(missing);
     return {
       activeVersion: active,
       inUse: Object.fromEntries(Object.entries(inUse).sort(([a], [b]) => a.localeCompare(b))),
       byOwner,
       droppable: held.filter((v) => !sealing.has(v) && !inUse[v]),
-      missing: Object.keys(inUse)
-        .filter((v) => !held.includes(v))
-        .sort(),
+      missing,
+      unheld: missing.filter((v) => !holders.get(v)),
     };
   }
 

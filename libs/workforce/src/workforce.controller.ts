@@ -501,6 +501,7 @@ function toWorkerEventView(event: WorkerEvent): WorkerEventView {
     actor: event.actor,
     reason: event.reason,
     siteIds: event.siteIds,
+    previousSiteIds: event.previousSiteIds,
     at: event.at.toISOString(),
   };
 }

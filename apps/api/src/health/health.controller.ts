@@ -20,7 +20,7 @@ import {
 import { SigningKeyService } from '@app/device-trust';
 import { Store } from '@app/persistence';
 import { LogKeyService } from '@app/tlog';
-import { KeyringService } from '@app/vault';
+import { KeyHoldersService, KeyringService } from '@app/vault';
 import {
   HealthChecks,
   healthReportSchema,
@@ -41,6 +41,7 @@ export class HealthController implements OnModuleInit {
     private readonly apiKeys: ApiKeyService,
     @Inject(appConfig.KEY) private readonly app: AppSettings,
     private readonly keyring: KeyringService,
+    private readonly keyHolders: KeyHoldersService,
     private readonly tokenKeys: SigningKeyService,
     private readonly modules: ModuleRef,
   ) {}
@@ -75,7 +76,7 @@ export class HealthController implements OnModuleInit {
   })
   @ApiServiceUnavailableResponse({
     description:
-      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES. The keys are degraded when this instance found values sealed under a master key version its VAULT_KEYS lacks (restart it with the current VAULT_KEYS), or signs checkpoints or offline tokens with a key its own key history says was retired before now (restart it with the new key)\n\nThe Health Check is not successful',
+      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES. The keys are degraded when this instance found values sealed under a master key version its VAULT_KEYS lacks and another live server holds (it is behind a rollout: restart it with the current VAULT_KEYS; a version no live server holds is listed as `keys.vaultKeyVersionsUnheld` without degrading), or signs checkpoints or offline tokens with a key its own key history says was retired before now (restart it with the new key)\n\nThe Health Check is not successful',
     schema: healthReportSchema('error'),
   })
   @ApiResponse({
@@ -157,25 +158,48 @@ export class HealthController implements OnModuleInit {
   }
 
   /**
-   * The instance's keys: a master key version it was asked for and lacks (a reseal or another
-   * replica moved on to a newer VAULT_KEYS: every sync and refresh needing it answers 503
-   * key_unavailable), or a signing key its own key history retired before now (what it signs
-   * does not verify). Either way it must be restarted with the current keys.
+   * The instance's keys: a master key version it was asked for and lacks while another live
+   * server holds it (a replica restarted with a newer VAULT_KEYS, or a reseal, moved on: this
+   * one is behind the rollout, and every sync and refresh needing it answers 503
+   * key_unavailable here but not there), or a signing key its own key history retired before
+   * now (what it signs does not verify). Either way it must be restarted with the current keys.
+   * A version it lacks that no live server holds does not degrade it (`vaultKeyVersionsUnheld`):
+   * no replica can open those values, restarting this one with its keys changes nothing, and
+   * anyone who knows such a device could otherwise keep every replica out of rotation; the
+   * request still answers 503 key_unavailable, the metric and the log say it.
    */
   private async keys() {
     const keys = indicator('keys');
     const now = new Date();
+    const missing = this.keyring.missingVersions(now);
+    const details: Record<string, unknown> = { vaultKeyVersions: this.keyring.versions() };
+    let holders = new Map<string, number>();
+    if (missing.length > 0) {
+      try {
+        holders = await withTimeout(
+          this.keyHolders.holdersOf(
+            missing.map((m) => m.version),
+            now,
+          ),
+          2000,
+        );
+      } catch (error) {
+        // the store does not answer: its own check is down; which servers hold what is unknown
+        details.vaultKeyHolders = `unknown (${(error as Error).message})`;
+      }
+    }
+    const unheld = missing.filter((m) => !holders.get(m.version)).map((m) => m.version);
+    if (unheld.length > 0 && !details.vaultKeyHolders) details.vaultKeyVersionsUnheld = unheld;
     const problems = [
-      ...this.keyring
-        .missingVersions()
+      ...missing
+        .filter(({ version }) => (holders.get(version) ?? 0) > 0)
         .map(
           ({ version, since }) =>
-            `values are sealed under master key version ${version} (seen since ${since.toISOString()}), which VAULT_KEYS does not hold: restart with the current VAULT_KEYS`,
+            `values are sealed under master key version ${version} (seen since ${since.toISOString()}), which VAULT_KEYS does not hold and ${holders.get(version)} other live server(s) hold: restart with the current VAULT_KEYS`,
         ),
       this.logKeys.keyProblemAt(now),
       this.tokenKeys.keyProblemAt(now),
     ].filter((p): p is string => p !== undefined);
-    const details = { vaultKeyVersions: this.keyring.versions() };
     if (problems.length === 0) return keys.up(details);
     return keys.down({ ...details, state: 'degraded', message: problems.join('; ') });
   }

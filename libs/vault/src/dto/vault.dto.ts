@@ -135,7 +135,13 @@ export class VaultKeyUsageView {
   @ApiProperty({
     example: [],
     description:
-      "Versions values are sealed under that this server's VAULT_KEYS does not hold (those values answer 503 key_unavailable here: restart with the current VAULT_KEYS)",
+      "Versions values are sealed under that this server's VAULT_KEYS does not hold (those values answer 503 key_unavailable here; when another live server holds the version, this one is behind a rollout: restart it with the current VAULT_KEYS)",
   })
   missing!: string[];
+  @ApiProperty({
+    example: [],
+    description:
+      'Of `missing`, the versions no live server holds either (none recorded in the last 3 minutes): those values answer 503 key_unavailable on every server until one runs with a VAULT_KEYS that holds the version (a `keys:reseal --force` under a version the replicas lack, or a version dropped too early). /health is not degraded for them',
+  })
+  unheld!: string[];
 }

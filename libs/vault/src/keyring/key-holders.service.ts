@@ -36,7 +36,9 @@ export class KeyHoldersService implements OnApplicationBootstrap, BeforeApplicat
   constructor(
     private readonly holders: KeyHolderRepository,
     private readonly keyring: KeyringService,
-  ) {}
+  ) {
+    keyring.onMissingVersion((version) => void this.reportMissing(version));
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     await this.beat();
@@ -76,6 +78,41 @@ export class KeyHoldersService implements OnApplicationBootstrap, BeforeApplicat
   async liveActiveVersions(now = new Date()): Promise<string[]> {
     const active = (await this.liveOthers(now)).map((h) => h.active);
     return [...new Set(active.filter((v): v is string => !!v))].sort();
+  }
+
+  /**
+   * How many other live servers hold each of `versions` (versions this process lacks): one
+   * that some live server holds means this replica is behind a VAULT_KEYS rollout (/health
+   * degraded: restart it with the current VAULT_KEYS); one that none holds is sealed data no
+   * server can open now, which restarting this replica with the keys it was given does not
+   * change (reported by the metric, the log and GET /api/v5/vault/keys `unheld`, not /health).
+   */
+  async holdersOf(versions: string[], now = new Date()): Promise<Map<string, number>> {
+    if (versions.length === 0) return new Map();
+    const others = await this.liveOthers(now);
+    return new Map(versions.map((v) => [v, others.filter((h) => h.versions.includes(v)).length]));
+  }
+
+  /** Logs, once per version found missing, which of the two cases above it is. */
+  private async reportMissing(version: string): Promise<void> {
+    let heldBy: number;
+    try {
+      heldBy = (await this.holdersOf([version])).get(version) ?? 0;
+    } catch {
+      return; // the store is down: /health says so
+    }
+    const keyVersion = version.slice(0, 32);
+    if (heldBy > 0) {
+      this.logger.error(
+        { keyVersion, heldBy },
+        'A master key version this server lacks seals values, and another live server holds it: this replica is behind a VAULT_KEYS rollout (/health degraded); restart it with the current VAULT_KEYS',
+      );
+    } else {
+      this.logger.error(
+        { keyVersion },
+        'A master key version this server lacks seals values, and no live server holds it: they answer 503 key_unavailable on every server until one runs with a VAULT_KEYS that holds it (GET /api/v5/vault/keys, unheld); /health stays up',
+      );
+    }
   }
 
   private async beat(): Promise<void> {

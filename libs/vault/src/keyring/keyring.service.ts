@@ -41,6 +41,8 @@ export class KeyringService {
   /** Key versions asked for that VAULT_KEYS does not hold, with when they were first asked. */
   private readonly missing = new Map<string, { since: Date; last: Date }>();
   private readonly unavailable: Counter<'version'>;
+  /** Told once of each version found missing (KeyHoldersService: whether a live server holds it). */
+  private readonly missingListeners: Array<(version: string) => void> = [];
 
   constructor(
     @Inject(vaultConfig.KEY) vault: VaultSettings,
@@ -75,9 +77,15 @@ export class KeyringService {
     return counts;
   }
 
+  /** `listener` is told of each version the first time it is found missing (at most 16). */
+  onMissingVersion(listener: (version: string) => void): void {
+    this.missingListeners.push(listener);
+  }
+
   /**
    * Key versions that values were found sealed under but this process lacks (another replica,
-   * or a reseal, used a VAULT_KEYS this one was not restarted with), since when: for /health.
+   * or a reseal, used a VAULT_KEYS this one was not restarted with), since when: for /health,
+   * which degrades only for those another live server holds (KeyHoldersService.holdersOf).
    * Only versions asked for in the last MISSING_RECENT_MS count: a replica without the new key
    * is asked again by every sync, while one stray value under a long-dropped version does not
    * keep the replica unhealthy for good (the metric and the error log still show it).
@@ -103,8 +111,9 @@ export class KeyringService {
         this.missing.set(version, { since: new Date(), last: new Date() });
         this.logger.error(
           { keyVersion: version.slice(0, 32), held: this.versions() },
-          'A value is sealed under a master key version VAULT_KEYS does not hold: restart this server with the new VAULT_KEYS',
+          'A value is sealed under a master key version VAULT_KEYS does not hold',
         );
+        for (const listener of this.missingListeners) listener(version);
       }
       throw new VaultError(
         'key_unavailable',

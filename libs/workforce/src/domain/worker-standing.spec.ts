@@ -33,6 +33,26 @@ describe('WorkerStanding', () => {
     expect(standing.hadSite('a', at('2026-03-05T00:00:00Z'))).toBe(true);
   });
 
+  it('should judge a packet before the first site change by the sites it records before it (those the worker was created with)', () => {
+    // created at a, moved to b and c on the 3rd
+    const standing = WorkerStanding.of({ inactive: false }, [
+      { ...event('sites_changed', '2026-03-03T00:00:00Z', ['b', 'c']), previousSiteIds: ['a'] },
+    ]);
+    expect(standing.hadSite('a', at('2026-03-02T10:00:00Z'))).toBe(true);
+    expect(standing.hadSite('c', at('2026-03-02T10:00:00Z'))).toBe(false);
+    expect(standing.siteAt('c', at('2026-03-02T10:00:00Z'))).toBe(false);
+    expect(standing.hadSite('c', at('2026-03-03T00:00:00Z'))).toBe(true);
+    expect(standing.hadSite('a', at('2026-03-04T00:00:00Z'))).toBe(false);
+    // a first change recorded before previousSiteIds was kept: unknown before it, as before
+    const old = WorkerStanding.of({ inactive: false }, [
+      event('sites_changed', '2026-03-03T00:00:00Z', ['b']),
+      { ...event('sites_changed', '2026-03-05T00:00:00Z', ['c']), previousSiteIds: ['b'] },
+    ]);
+    expect(old.siteAt('c', at('2026-03-02T10:00:00Z'))).toBeUndefined();
+    expect(old.hadSite('c', at('2026-03-02T10:00:00Z'))).toBe(true);
+    expect(old.hadSite('c', at('2026-03-04T00:00:00Z'))).toBe(false);
+  });
+
   it('should take a packet recorded before a deactivation and refuse one recorded while inactive, even after a reactivation', () => {
     const standing = WorkerStanding.of({ inactive: false }, [
       event('deactivated', '2026-03-03T00:00:00Z'),

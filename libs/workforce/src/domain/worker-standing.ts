@@ -43,12 +43,16 @@ export class WorkerStanding {
 
   /**
    * Whether the worker had `siteId` at `atMs` by its site changes: the last one by then
-   * decides; undefined when none came by then (the sites before a worker's first change are
-   * not recorded: those it was created with).
+   * decides; before the first, the sites that change records it had before it (those the
+   * worker was created with). Undefined when no change came by then and none came after
+   * either (its sites now are those), or when the first change predates `previousSiteIds`
+   * (recorded before it was kept: the sites a worker was created with are not known then).
    */
   siteAt(siteId: string, atMs: number): boolean | undefined {
     const last = lastBy(this.siteChanges, atMs);
-    return last === undefined ? undefined : (last.siteIds ?? []).includes(siteId);
+    if (last !== undefined) return (last.siteIds ?? []).includes(siteId);
+    const before = this.siteChanges[0]?.previousSiteIds;
+    return before === undefined ? undefined : before.includes(siteId);
   }
 
   /** Whether the worker's sites ever changed. */

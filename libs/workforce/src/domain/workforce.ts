@@ -84,6 +84,12 @@ export interface WorkerEvent {
   reason?: string;
   /** `sites_changed`: the worker's sites after the change. */
   siteIds?: string[];
+  /**
+   * `sites_changed`: the worker's sites before the change (for the first change, those it was
+   * created with). Absent on a change recorded before it was kept (SQLite workforce migration
+   * 9): the sites before such a change are not known.
+   */
+  previousSiteIds?: string[];
   at: Date;
 }
 

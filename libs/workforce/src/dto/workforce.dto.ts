@@ -333,6 +333,12 @@ export class WorkerEventView {
   @ApiPropertyOptional() reason?: string;
   @ApiPropertyOptional({ type: [String], description: 'sites_changed: the sites after it' })
   siteIds?: string[];
+  @ApiPropertyOptional({
+    type: [String],
+    description:
+      'sites_changed: the sites before it (for the first change, those the worker was created with). Absent on a change recorded before this field was kept: the sites before it are not known, and a packet or add_shift dated before it is judged by the sites the token names (a packet) or accepted at any site (add_shift)',
+  })
+  previousSiteIds?: string[];
   @ApiProperty() at!: string;
 }
 

@@ -1,10 +1,17 @@
 import { Logger } from '@nestjs/common';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { newId } from '@app/common';
 import { MongoStore, SqliteStore } from '@app/persistence';
 import { compileAdapter } from '@app/persistence/testing/compile-adapter';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { EnrollmentCode, PhoneTaken, Worker } from '../../domain/workforce';
 import { WorkforceError } from '../../workforce.errors';
+import {
+  PHONE_KEY_FUNCTION,
+  WORKFORCE_SQLITE_MIGRATIONS,
+} from './sqlite/sqlite-workforce.migrations';
 import { workforceAdapters } from './workforce-persistence';
 import { WorkerAudit, WorkforceRepository } from './workforce.repository';
 
@@ -693,12 +700,51 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
           action: 'sites_changed',
           actor: 'admin:000000000000',
           siteIds: [b],
+          previousSiteIds: [a],
           at: t0,
         },
       ]);
       // the same sites again (another order): nothing to record
       await sut().updateWorker(w.id, { siteIds: [b] }, audit());
       expect(await sut().listWorkerEvents(w.id)).toHaveLength(1);
+      // the next change records the sites the last one left (A is another worker's phone now)
+      const c = newId();
+      expect(await sut().updateWorker(w.id, { siteIds: [b, c] }, audit())).toMatchObject({
+        siteIds: [b, c],
+      });
+      expect((await sut().listWorkerEvents(w.id)).map((e) => e.previousSiteIds)).toEqual([
+        [a],
+        [b],
+      ]);
+    });
+
+    it('should read a site change recorded before the sites before it were kept without them', async () => {
+      const [a, b] = [newId(), newId()];
+      const w = worker([a]);
+      await sut().createWorker(w, code(w.id));
+      const id = newId();
+      const s = store();
+      // as an older build wrote it: the sites after the change only
+      if (s instanceof MongoStore) {
+        await s.connection.collection('workers').updateOne(
+          { _id: w.id as never },
+          {
+            $push: {
+              events: { id, action: 'sites_changed', actor: 'x', siteIds: [b], at: t0 },
+            } as never,
+          },
+        );
+      } else {
+        (s as SqliteStore).db
+          .prepare(
+            `INSERT INTO worker_events (id, worker_id, action, actor, reason, site_ids, at)
+             VALUES (?, ?, 'sites_changed', 'x', NULL, ?, ?)`,
+          )
+          .run(id, w.id, JSON.stringify([b]), t0.toISOString());
+      }
+      expect(await sut().listWorkerEvents(w.id)).toEqual([
+        { id, workerId: w.id, action: 'sites_changed', actor: 'x', siteIds: [b], at: t0 },
+      ]);
     });
 
     it('should change nothing when another worker has the phone at a site added', async () => {
@@ -792,5 +838,40 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
         await booted.close();
       }
     });
+  });
+});
+
+describe('SQLite workforce migration 9 (the sites before a site change)', () => {
+  it('should keep the site changes of a file from before it, without the sites before them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mdai-previous-sites-'));
+    try {
+      const old = new SqliteStore(join(dir, 'before.sqlite'));
+      // version 6 keys claims with a function the repository defines on its connection
+      old.db.function(PHONE_KEY_FUNCTION, (phone, _workerId) => String(phone));
+      old.migrate(
+        'device-trust.workforce',
+        WORKFORCE_SQLITE_MIGRATIONS.filter((m) => m.version <= 8),
+      );
+      const [workerId, id, b] = [newId(), newId(), newId()];
+      old.db
+        .prepare(
+          `INSERT INTO worker_events (id, worker_id, action, actor, reason, site_ids, at)
+           VALUES (?, ?, 'sites_changed', 'x', NULL, ?, ?)`,
+        )
+        .run(id, workerId, JSON.stringify([b]), t0.toISOString());
+      await old.close();
+      const store = new SqliteStore(join(dir, 'before.sqlite'));
+      const booted = await compileAdapter<WorkforceRepository>(store, workforceAdapters);
+      try {
+        expect(await booted.adapter.listWorkerEvents(workerId)).toEqual([
+          { id, workerId, action: 'sites_changed', actor: 'x', siteIds: [b], at: t0 },
+        ]);
+      } finally {
+        await booted.close();
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -27,12 +27,15 @@ export interface WorkerAudit {
   at: Date;
 }
 
-/** The event `audit` records of `action` on a worker (`siteIds`: its sites after a change). */
+/**
+ * The event `audit` records of `action` on a worker (`sites`, of a site change: its sites
+ * after it and before it).
+ */
 export function workerEventOf(
   audit: WorkerAudit,
   workerId: string,
   action: WorkerEventAction,
-  siteIds?: string[],
+  sites?: { after: string[]; before: string[] },
 ): WorkerEvent {
   return {
     id: audit.id,
@@ -40,7 +43,7 @@ export function workerEventOf(
     action,
     actor: audit.actor,
     ...(audit.reason !== undefined ? { reason: audit.reason } : {}),
-    ...(siteIds ? { siteIds: [...siteIds] } : {}),
+    ...(sites ? { siteIds: [...sites.after], previousSiteIds: [...sites.before] } : {}),
     at: audit.at,
   };
 }

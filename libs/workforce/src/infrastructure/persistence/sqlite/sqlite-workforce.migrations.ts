@@ -160,4 +160,10 @@ export const WORKFORCE_SQLITE_MIGRATIONS: SqliteMigration[] = [
            ORDER BY site_id));
     `,
   },
+  {
+    version: 9,
+    name: "a worker's sites before each site change (the first: those it was created with)",
+    // a change recorded before this has none: the sites before it stay unknown (WorkerStanding)
+    up: `ALTER TABLE worker_events ADD COLUMN previous_site_ids TEXT;`,
+  },
 ];

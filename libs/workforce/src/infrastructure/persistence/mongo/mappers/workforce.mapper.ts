@@ -81,6 +81,7 @@ export class WorkforceMongoMapper {
       actor: doc.actor,
       ...(doc.reason !== undefined && doc.reason !== null ? { reason: doc.reason } : {}),
       ...(doc.siteIds ? { siteIds: [...doc.siteIds] } : {}),
+      ...(doc.previousSiteIds ? { previousSiteIds: [...doc.previousSiteIds] } : {}),
       at: new Date(doc.at),
     };
   }

@@ -410,7 +410,12 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       if (changes.phone !== undefined) set.phone = changes.phone;
       if (changes.siteIds !== undefined) set.siteIds = [...changes.siteIds];
       const moved = changes.siteIds !== undefined && !sameSites(before.siteIds, changes.siteIds);
-      const event = moved ? workerEventOf(audit, id, 'sites_changed', changes.siteIds) : undefined;
+      const event = moved
+        ? workerEventOf(audit, id, 'sites_changed', {
+            after: changes.siteIds!,
+            before: before.siteIds,
+          })
+        : undefined;
       return { after, set, event };
     });
   }

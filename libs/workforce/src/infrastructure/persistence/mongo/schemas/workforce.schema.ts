@@ -54,6 +54,8 @@ export class WorkerEventDocument {
   @Prop({ required: true }) actor!: string;
   @Prop() reason?: string;
   @Prop({ type: [String], default: undefined }) siteIds?: string[];
+  /** Absent on a change recorded before it was kept (WorkerEvent.previousSiteIds). */
+  @Prop({ type: [String], default: undefined }) previousSiteIds?: string[];
   @Prop({ required: true }) at!: Date;
 }
 export const WorkerEventSchema = SchemaFactory.createForClass(WorkerEventDocument);

@@ -50,6 +50,8 @@ export interface WorkerEventRow {
   actor: string;
   reason: string | null;
   site_ids: string | null;
+  /** Absent (null) on a change recorded before migration 9. */
+  previous_site_ids: string | null;
   at: string;
 }
 
@@ -133,6 +135,9 @@ export class WorkforceSqliteMapper {
       actor: row.actor,
       ...(row.reason !== null ? { reason: row.reason } : {}),
       ...(row.site_ids !== null ? { siteIds: JSON.parse(row.site_ids) as string[] } : {}),
+      ...(row.previous_site_ids !== null
+        ? { previousSiteIds: JSON.parse(row.previous_site_ids) as string[] }
+        : {}),
       at: new Date(row.at),
     };
   }
@@ -145,6 +150,7 @@ export class WorkforceSqliteMapper {
       actor: e.actor,
       reason: e.reason ?? null,
       site_ids: e.siteIds ? JSON.stringify(e.siteIds) : null,
+      previous_site_ids: e.previousSiteIds ? JSON.stringify(e.previousSiteIds) : null,
       at: e.at.toISOString(),
     };
   }

@@ -310,7 +310,12 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
         if (taken) return taken;
         update.run(changes.name ?? null, changes.phone ?? null, siteIds, id);
         if (changes.siteIds && !sameSites(before.siteIds, changes.siteIds)) {
-          this.insertEvent(workerEventOf(audit, id, 'sites_changed', changes.siteIds));
+          this.insertEvent(
+            workerEventOf(audit, id, 'sites_changed', {
+              after: changes.siteIds,
+              before: before.siteIds,
+            }),
+          );
         }
         return Mapper.workerToDomain(this.readWorker(id)!);
       }),
@@ -354,8 +359,9 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   private insertEvent(event: WorkerEvent): void {
     this.db
       .prepare(
-        `INSERT INTO worker_events (id, worker_id, action, actor, reason, site_ids, at)
-         VALUES (@id, @worker_id, @action, @actor, @reason, @site_ids, @at)`,
+        `INSERT INTO worker_events
+           (id, worker_id, action, actor, reason, site_ids, previous_site_ids, at)
+         VALUES (@id, @worker_id, @action, @actor, @reason, @site_ids, @previous_site_ids, @at)`,
       )
       .run(Mapper.workerEventToPersistence(event));
   }
