@@ -54,6 +54,16 @@ describe('timesheet corrections: the request (e2e, controllable clock)', () => {
     expect([cross.status, cross.body.code]).toEqual([422, 'cross_site_correction']);
   });
 
+  it('should name only the action when it is none of ours, not the fields it would take', async () => {
+    const res = await correct({
+      action: 'explode',
+      target: { siteId, seq: inSeq },
+      at: '2026-03-02T11:30:00.000Z',
+    });
+    expect([res.status, res.body.code]).toEqual([400, 'validation_failed']);
+    expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(['action']);
+  });
+
   it('should refuse a correctionId not in lower case (400), so one UUID is one correction', async () => {
     const id = '6a0c2d4e-1b3f-4a5c-8d7e-9f0a1b2c3d4e';
     const body = {

@@ -37,6 +37,8 @@ class OnlyForActionsConstraint implements ValidatorConstraintInterface {
   validate(value: unknown, args: ValidationArguments): boolean {
     const [actions] = args.constraints as [readonly string[]];
     const { action } = args.object as { action?: unknown };
+    // an action that is none of ours is the action's own error: no second one about its fields
+    if (!(CORRECTION_ACTIONS as readonly unknown[]).includes(action)) return true;
     return value !== undefined && actions.includes(action as string);
   }
 
