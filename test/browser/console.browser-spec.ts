@@ -602,7 +602,10 @@ suite(title, () => {
       expect(download.suggestedFilename()).toMatch(
         new RegExp(`^timesheets-${siteId}-${from}-${day.slice(0, 7)}-\\d\\d\\.csv$`),
       );
-      const csv = readFileSync(await download.path(), 'utf8').split('\r\n');
+      const file = readFileSync(await download.path(), 'utf8');
+      // a byte order mark first: Excel on Windows reads the names as UTF-8
+      expect(file.charCodeAt(0)).toBe(0xfeff);
+      const csv = file.slice(1).split('\r\n');
       expect(csv[0]).toMatch(/^worker_id,worker_name,worker_phone,date,/);
       expect(
         // the phone typed `+91 98100 00001`, stored in E.164 (a leading + neutralized)

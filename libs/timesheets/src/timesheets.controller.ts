@@ -26,6 +26,7 @@ import { CorrectionService } from './correction.service';
 import { CSV_HEADER, csvLine, csvRow } from './domain/timesheet-csv';
 import {
   CorrectionResponse,
+  CsvQuery,
   CreateCorrectionDto,
   PayrollView,
   PeriodQuery,
@@ -125,18 +126,19 @@ export class TimesheetsController {
   @ApiOkResponse({ description: 'One row per worker-day, CRLF line ends, header first' })
   async csv(
     @Param() params: SiteParam,
-    @Query() query: PeriodQuery,
+    @Query() query: CsvQuery,
     @CurrentTimesheetActor() actor: TimesheetActor,
     @Res() res: Response,
   ): Promise<void> {
-    const scope = await this.timesheets.scope({ ...query, siteId: params.siteId }, actor);
+    const { bom, ...period } = query;
+    const scope = await this.timesheets.scope({ ...period, siteId: params.siteId }, actor);
     res.status(200);
     res.setHeader('content-type', 'text/csv; charset=utf-8; header=present');
     res.setHeader(
       'content-disposition',
       `attachment; filename="timesheets-${scope.siteId}-${scope.from}-${scope.to}.csv"`,
     );
-    res.write(csvLine(CSV_HEADER));
+    res.write(bom === 'true' ? `\ufeff${csvLine(CSV_HEADER)}` : csvLine(CSV_HEADER));
     for await (const page of this.timesheets.walk(scope)) {
       const people = await this.timesheets.peopleOf(page);
       const chunk = page.map((d) => csvRow(d, people.get(d.workerId))).join('');

@@ -148,8 +148,11 @@ function renderMonth(
   const downloadButton = h('button', { type: 'button', class: 'secondary' }, 'Download CSV');
   downloadButton.addEventListener('click', () => {
     void action(download, downloadButton, async () => {
-      // fetched with the key in its header, then saved from a blob: the key never goes in a URL
-      const blob = await ctx.api.blob(`${base}/timesheets.csv?from=${period.from}&to=${period.to}`);
+      // fetched with the key in its header, then saved from a blob: the key never goes in a URL;
+      // with a byte order mark, so Excel on Windows opens non-ASCII names as UTF-8
+      const blob = await ctx.api.blob(
+        `${base}/timesheets.csv?from=${period.from}&to=${period.to}&bom=true`,
+      );
       const url = URL.createObjectURL(blob);
       ctx.onLeave(() => URL.revokeObjectURL(url));
       const filename = `timesheets-${siteId}-${period.from}-${period.to}.csv`;

@@ -85,6 +85,19 @@ export class PeriodQuery {
   workerId?: string;
 }
 
+export class CsvQuery extends PeriodQuery {
+  @ApiPropertyOptional({
+    enum: ['true', 'false'],
+    description:
+      'true: the file starts with a UTF-8 byte order mark (EF BB BF), which Excel on Windows ' +
+      'needs to read a double-clicked CSV as UTF-8 (names in Devanagari or any script beyond ' +
+      'ASCII are garbled without it); default false, as RFC 4180 readers expect',
+  })
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  bom?: string;
+}
+
 export class TimesheetPageQuery extends PeriodQuery {
   @ApiPropertyOptional({
     description:
