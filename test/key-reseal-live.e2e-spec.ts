@@ -135,6 +135,21 @@ describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => 
     expect(again.stdout).toContain('worker-device secrets: resealed 0, failed 0');
   });
 
+  it("should never call droppable the version a rotation's first step added (listed after a pinned VAULT_ACTIVE_KEY)", async () => {
+    t = await startTestApp({
+      DATA_DIR: dataDir,
+      VAULT_KEYS: `${V1},${V2}`,
+      VAULT_ACTIVE_KEY: 'v1',
+    });
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    expect(phone.deviceId).toBeDefined();
+    expect(await keyUsage()).toMatchObject({
+      activeVersion: 'v1',
+      inUse: { v1: 1 },
+      droppable: [],
+    });
+  });
+
   it('should refuse while a server seals under an older VAULT_ACTIVE_KEY, and never call its version droppable', async () => {
     t = await startTestApp({
       DATA_DIR: dataDir,
@@ -183,7 +198,10 @@ describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => 
       },
     );
     expect(same.stderr).toBe('');
-    expect(same.stdout).toContain('key versions that can be dropped from VAULT_KEYS: v2');
+    expect(same.stdout).toContain('worker-device secrets: resealed 1, failed 0');
+    // v2 holds nothing now, but VAULT_KEYS lists it after the pinned active version, as a
+    // rotation's first step does: never called droppable while it is about to be used
+    expect(same.stdout).toContain('key versions that can be dropped from VAULT_KEYS: (none)');
   });
 });
 

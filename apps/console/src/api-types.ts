@@ -700,7 +700,7 @@ export interface VaultKeyUsageView {
   inUse: Record<string, unknown>;
   /** The same counts by owner */
   byOwner: Record<string, unknown>;
-  /** Versions of VAULT_KEYS that nothing is sealed under and that no live server seals new values under (its active version, VAULT_ACTIVE_KEY): they can be dropped from VAULT_KEYS (what `npm run keys:reseal` prints) */
+  /** Versions of VAULT_KEYS that nothing is sealed under, that no live server seals new values under (its active version, VAULT_ACTIVE_KEY) and that VAULT_KEYS does not list after the active version (a rotation adds its new version last with VAULT_ACTIVE_KEY pinned to the old one: that new version is about to be used): they can be dropped from VAULT_KEYS (what `npm run keys:reseal` prints) */
   droppable: string[];
   /** Versions values are sealed under that this server's VAULT_KEYS does not hold (those values answer 503 key_unavailable here; when another live server holds the version, this one is behind a rollout: restart it with the current VAULT_KEYS) */
   missing: string[];

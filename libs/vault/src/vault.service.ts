@@ -531,7 +531,10 @@ export class VaultService {
    * Which master key versions seal something: live files' data keys and every sealed value of
    * the other modules (device secrets, Wi-Fi passwords, session platform ids), the same set
    * `npm run keys:reseal` reseals. A version is droppable only when nothing is sealed under it
-   * and no live server seals new values under it (one with an older VAULT_ACTIVE_KEY would).
+   * and no live server seals new values under it (one with an older VAULT_ACTIVE_KEY would),
+   * and it is not listed after the active version: VAULT_KEYS's last version is the active one
+   * unless VAULT_ACTIVE_KEY pins an older one, which is a rotation's first step (the new version
+   * added everywhere before any server seals under it), so a later one is about to be used.
    */
   async keyUsage(): Promise<KeyUsage> {
     const byOwner: Record<string, Record<string, number>> = {
@@ -547,6 +550,7 @@ export class VaultService {
     const active = this.keyring.activeVersion;
     const held = this.keyring.versions();
     const sealing = new Set([active, ...(await this.keyHolders.liveActiveVersions())]);
+    const pending = new Set(held.slice(held.indexOf(active) + 1));
     const missing = Object.keys(inUse)
       .filter((v) => !held.includes(v))
       .sort();
@@ -555,7 +559,7 @@ export class VaultService {
       activeVersion: active,
       inUse: Object.fromEntries(Object.entries(inUse).sort(([a], [b]) => a.localeCompare(b))),
       byOwner,
-      droppable: held.filter((v) => !sealing.has(v) && !inUse[v]),
+      droppable: held.filter((v) => !sealing.has(v) && !pending.has(v) && !inUse[v]),
       missing,
       unheld: missing.filter((v) => !holders.get(v)),
     };

@@ -129,7 +129,7 @@ export class VaultKeyUsageView {
   @ApiProperty({
     example: ['v1'],
     description:
-      'Versions of VAULT_KEYS that nothing is sealed under and that no live server seals new values under (its active version, VAULT_ACTIVE_KEY): they can be dropped from VAULT_KEYS (what `npm run keys:reseal` prints)',
+      'Versions of VAULT_KEYS that nothing is sealed under, that no live server seals new values under (its active version, VAULT_ACTIVE_KEY) and that VAULT_KEYS does not list after the active version (a rotation adds its new version last with VAULT_ACTIVE_KEY pinned to the old one: that new version is about to be used): they can be dropped from VAULT_KEYS (what `npm run keys:reseal` prints)',
   })
   droppable!: string[];
   @ApiProperty({
