@@ -44,20 +44,23 @@ interface CheckpointRow {
 
 /**
  * A run of one level's nodes at consecutive indexes (first, first + 1, …, first + count − 1) in
- * one statement: their hashes are the run's 32-byte slices of one blob, in index order. An
- * append's new nodes are such runs (one per level), so a 500-entry seal is some 10 to 20
- * statements instead of 1,000 (each `run` call costs more than its row's B-tree insert).
+ * one statement: their hashes are the run's 32-byte slices of one blob, in index order, and
+ * `@places` is a JSON array of `count` zeros, whose `json_each` keys (0 … count − 1) number
+ * the rows. An append's new nodes are such runs (one per level), so a 500-entry seal is some
+ * 10 to 20 statements instead of 1,000: each `run` call costs more than its row's B-tree
+ * insert (1,000 rows per transaction: 1.24 ms as single-row runs, 0.94 ms with a recursive
+ * CTE numbering the rows, 0.72 ms with `json_each`, which makes no ephemeral table).
  */
-export const TLOG_NODE_RUN_SQL = `WITH RECURSIVE run(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM run WHERE n + 1 < @count)
-  INSERT INTO tlog_nodes (log_id, level, idx, hash)
-  SELECT @logId, @level, @first + n, substr(@hashes, n * ${HASH_BYTES} + 1, ${HASH_BYTES}) FROM run WHERE true
+export const TLOG_NODE_RUN_SQL = `INSERT INTO tlog_nodes (log_id, level, idx, hash)
+  SELECT @logId, @level, @first + key, substr(@hashes, key * ${HASH_BYTES} + 1, ${HASH_BYTES})
+  FROM json_each(@places) WHERE true
   ON CONFLICT DO NOTHING`;
 
 interface NodeRun {
   logId: number;
   level: number;
   first: number;
-  count: number;
+  places: string;
   hashes: Buffer;
 }
 
@@ -108,7 +111,7 @@ export class SqliteTlogRepository extends TlogRepository {
               logId: id,
               level: run[0].level,
               first: run[0].index,
-              count: run.length,
+              places: `[${'0,'.repeat(run.length - 1)}0]`,
               hashes: Buffer.concat(run.map((n) => n.hash)),
             });
           }
