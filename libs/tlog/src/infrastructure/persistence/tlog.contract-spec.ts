@@ -38,7 +38,7 @@ describeStoreContract('TlogRepository', tlogAdapters, ({ sut }) => {
 
   it('should store every node of one call whatever their order, runs and repeats', async () => {
     // an append's runs (levels 0..2 at consecutive indexes), a gap, a level given out of
-    // order, a repeat within the call (the first kept) and one across calls
+    // order, a repeat within the call (the first kept), one across calls, and a level no tree has
     const nodes = [
       ...[5, 6, 7, 8, 9].map((index) => ({ level: 0, index, hash: h(`0/${index}`) })),
       { level: 0, index: 11, hash: h('0/11') },
@@ -47,6 +47,7 @@ describeStoreContract('TlogRepository', tlogAdapters, ({ sut }) => {
       { level: 1, index: 2, hash: h('1/2') },
       { level: 1, index: 3, hash: h('1/3 again') },
       { level: 2, index: 1, hash: h('2/1') },
+      { level: -1, index: 0, hash: h('-1/0') },
     ];
     await sut().putNodes('log-r', [{ level: 0, index: 7, hash: h('0/7 first') }]);
     await sut().putNodes('log-r', nodes);
@@ -54,6 +55,7 @@ describeStoreContract('TlogRepository', tlogAdapters, ({ sut }) => {
       ...[4, 5, 6, 7, 8, 9, 10, 11].map((index) => ({ level: 0, index })),
       ...[1, 2, 3, 4, 5].map((index) => ({ level: 1, index })),
       { level: 2, index: 1 },
+      { level: -1, index: 0 },
     ];
     const found = await sut().findNodes('log-r', keys);
     expect([...found.entries()].sort()).toEqual(
@@ -68,6 +70,7 @@ describeStoreContract('TlogRepository', tlogAdapters, ({ sut }) => {
         ['1/3', h('1/3')],
         ['1/4', h('1/4')],
         ['2/1', h('2/1')],
+        ['-1/0', h('-1/0')],
       ].sort(),
     );
   });

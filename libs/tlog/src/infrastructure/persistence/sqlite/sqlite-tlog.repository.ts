@@ -202,8 +202,12 @@ export class SqliteTlogRepository extends TlogRepository {
 function runsOf(nodes: MerkleNode[]): MerkleNode[][] {
   // by level, in the order given: an append's nodes are in index order on each level already
   const levels: MerkleNode[][] = [];
-  for (const n of nodes) (levels[n.level] ??= []).push(n);
   const runs: MerkleNode[][] = [];
+  for (const n of nodes) {
+    // a tree of 2^53 leaves has 54 levels; any other level is stored as given, by itself
+    if (Number.isInteger(n.level) && n.level >= 0 && n.level < 64) (levels[n.level] ??= []).push(n);
+    else runs.push([n]);
+  }
   for (const level of levels) {
     if (!level) continue;
     let sorted = true;
