@@ -36,6 +36,45 @@ describeStoreContract('TlogRepository', tlogAdapters, ({ sut }) => {
     expect((await sut().findNodes('log-c', [{ level: 0, index: 0 }])).size).toBe(0);
   });
 
+  it('should store every node of one call whatever their order, runs and repeats', async () => {
+    // an append's runs (levels 0..2 at consecutive indexes), a gap, a level given out of
+    // order, a repeat within the call (the first kept), one across calls, and a level no tree has
+    const nodes = [
+      ...[5, 6, 7, 8, 9].map((index) => ({ level: 0, index, hash: h(`0/${index}`) })),
+      { level: 0, index: 11, hash: h('0/11') },
+      { level: 1, index: 4, hash: h('1/4') },
+      { level: 1, index: 3, hash: h('1/3') },
+      { level: 1, index: 2, hash: h('1/2') },
+      { level: 1, index: 3, hash: h('1/3 again') },
+      { level: 2, index: 1, hash: h('2/1') },
+      { level: -1, index: 0, hash: h('-1/0') },
+    ];
+    await sut().putNodes('log-r', [{ level: 0, index: 7, hash: h('0/7 first') }]);
+    await sut().putNodes('log-r', nodes);
+    const keys = [
+      ...[4, 5, 6, 7, 8, 9, 10, 11].map((index) => ({ level: 0, index })),
+      ...[1, 2, 3, 4, 5].map((index) => ({ level: 1, index })),
+      { level: 2, index: 1 },
+      { level: -1, index: 0 },
+    ];
+    const found = await sut().findNodes('log-r', keys);
+    expect([...found.entries()].sort()).toEqual(
+      [
+        ['0/5', h('0/5')],
+        ['0/6', h('0/6')],
+        ['0/7', h('0/7 first')],
+        ['0/8', h('0/8')],
+        ['0/9', h('0/9')],
+        ['0/11', h('0/11')],
+        ['1/2', h('1/2')],
+        ['1/3', h('1/3')],
+        ['1/4', h('1/4')],
+        ['2/1', h('2/1')],
+        ['-1/0', h('-1/0')],
+      ].sort(),
+    );
+  });
+
   it('should keep the first checkpoint of a size, list by size and answer the latest', async () => {
     await sut().saveCheckpoint(checkpoint('L', 5));
     await sut().saveCheckpoint(checkpoint('L', 2));

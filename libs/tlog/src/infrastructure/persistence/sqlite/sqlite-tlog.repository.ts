@@ -7,7 +7,7 @@ import {
   SqliteWriteTurns,
 } from '@app/persistence';
 import { SignedCheckpoint } from '../../../domain/checkpoint';
-import { MerkleNode, NodeKey, nodeId } from '../../../domain/merkle';
+import { HASH_BYTES, MerkleNode, NodeKey, nodeId } from '../../../domain/merkle';
 import { TlogRepository } from '../tlog.repository';
 
 const MIGRATIONS: SqliteMigration[] = [
@@ -42,6 +42,28 @@ interface CheckpointRow {
   note: string;
 }
 
+/**
+ * A run of one level's nodes at consecutive indexes (first, first + 1, …, first + count − 1) in
+ * one statement: their hashes are the run's 32-byte slices of one blob, in index order, and
+ * `@places` is a JSON array of `count` zeros, whose `json_each` keys (0 … count − 1) number
+ * the rows. An append's new nodes are such runs (one per level), so a 500-entry seal is some
+ * 10 to 20 statements instead of 1,000: each `run` call costs more than its row's B-tree
+ * insert (1,000 rows per transaction: 1.24 ms as single-row runs, 0.94 ms with a recursive
+ * CTE numbering the rows, 0.72 ms with `json_each`, which makes no ephemeral table).
+ */
+export const TLOG_NODE_RUN_SQL = `INSERT INTO tlog_nodes (log_id, level, idx, hash)
+  SELECT @logId, @level, @first + key, substr(@hashes, key * ${HASH_BYTES} + 1, ${HASH_BYTES})
+  FROM json_each(@places) WHERE true
+  ON CONFLICT DO NOTHING`;
+
+interface NodeRun {
+  logId: number;
+  level: number;
+  first: number;
+  places: string;
+  hashes: Buffer;
+}
+
 /** A page of one log's checkpoints after a size (the primary key's range). */
 export const TLOG_CHECKPOINT_PAGE_SQL =
   'SELECT * FROM tlog_checkpoints WHERE log_id = ? AND size > ? ORDER BY size LIMIT ?';
@@ -52,6 +74,7 @@ export class SqliteTlogRepository extends TlogRepository {
   private readonly turns: SqliteWriteTurns;
   private readonly ids = new Map<string, number>();
   private readonly insertNode: Statement<[number, number, number, Buffer]>;
+  private readonly insertNodeRun: Statement<[NodeRun]>;
   private readonly selectNode: Statement<[number, number, number], { hash: Buffer }>;
   private readonly insertCheckpoint: Statement<[number, number, string, string, string]>;
   private readonly checkpointPage: LimitedStatement<[number, number], CheckpointRow>;
@@ -64,6 +87,7 @@ export class SqliteTlogRepository extends TlogRepository {
     this.insertNode = this.db.prepare(
       'INSERT INTO tlog_nodes (log_id, level, idx, hash) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
     );
+    this.insertNodeRun = this.db.prepare(TLOG_NODE_RUN_SQL);
     this.selectNode = this.db.prepare(
       'SELECT hash FROM tlog_nodes WHERE log_id = ? AND level = ? AND idx = ?',
     );
@@ -78,7 +102,20 @@ export class SqliteTlogRepository extends TlogRepository {
     const id = await this.logId(origin);
     await this.turns.write(
       this.db.transaction(() => {
-        for (const n of nodes) this.insertNode.run(id, n.level, n.index, n.hash);
+        for (const run of runsOf(nodes)) {
+          if (run.length === 1) {
+            const n = run[0];
+            this.insertNode.run(id, n.level, n.index, n.hash);
+          } else {
+            this.insertNodeRun.run({
+              logId: id,
+              level: run[0].level,
+              first: run[0].index,
+              places: `[${'0,'.repeat(run.length - 1)}0]`,
+              hashes: Buffer.concat(run.map((n) => n.hash)),
+            });
+          }
+        }
       }),
     );
   }
@@ -155,6 +192,47 @@ export class SqliteTlogRepository extends TlogRepository {
     }
     return id;
   }
+}
+
+/**
+ * The nodes as runs of one level at consecutive indexes, each run in index order (any order and
+ * any repeats in; of a repeated node the first is kept, as the rows keep the first). A node
+ * whose hash is not 32 bytes is a run of its own (a run's blob is cut in 32-byte slices).
+ */
+function runsOf(nodes: MerkleNode[]): MerkleNode[][] {
+  // by level, in the order given: an append's nodes are in index order on each level already
+  const levels: MerkleNode[][] = [];
+  const runs: MerkleNode[][] = [];
+  for (const n of nodes) {
+    // a tree of 2^53 leaves has 54 levels; any other level is stored as given, by itself
+    if (Number.isInteger(n.level) && n.level >= 0 && n.level < 64) (levels[n.level] ??= []).push(n);
+    else runs.push([n]);
+  }
+  for (const level of levels) {
+    if (!level) continue;
+    let sorted = true;
+    for (let i = 1; i < level.length && sorted; i++) sorted = level[i - 1].index < level[i].index;
+    // stable: of equal indexes, the first given stays first
+    if (!sorted) level.sort((a, b) => a.index - b.index);
+    let run: MerkleNode[] = [];
+    for (const n of level) {
+      const last = run[run.length - 1];
+      if (last && last.index === n.index) continue;
+      if (
+        last &&
+        last.index + 1 === n.index &&
+        n.hash.length === HASH_BYTES &&
+        last.hash.length === HASH_BYTES
+      ) {
+        run.push(n);
+        continue;
+      }
+      if (run.length > 0) runs.push(run);
+      run = [n];
+    }
+    if (run.length > 0) runs.push(run);
+  }
+  return runs;
 }
 
 function toDomain(origin: string, row: CheckpointRow): SignedCheckpoint {
