@@ -62,7 +62,8 @@ const PENDING_LOOKUPS = 64;
 /**
  * Verifies one log end to end, reading it once, in order: the hash chain (the owner's
  * recordHash formula), the Merkle tree, every stored checkpoint (signature by a trusted key
- * at its signing time, origin, size, root) and the witness file. It fails when entries were
+ * at its signing time, origin, size, root, the stored signedAt against the time signed into the
+ * note, and that time against the smaller trees') and the witness file. It fails when entries were
  * appended without a checkpoint, when a witnessed checkpoint is gone from the store or
  * differs, and when a checkpoint (stored or witnessed) is larger than the log: the tail was
  * cut. It yields to the event loop as it goes, so the server keeps answering.
@@ -119,7 +120,7 @@ export class LogVerifierService {
   inspect(
     c: SignedCheckpoint,
     root: string,
-  ): { fault?: CheckpointBreakReason; at?: Date; signed?: boolean } {
+  ): { fault: CheckpointBreakReason } | { fault?: undefined; at: Date; signed: boolean } {
     const parsed = parseNote(c.note);
     if (!parsed) return { fault: 'checkpoint_signature_invalid' };
     const body = parseCheckpointText(parsed.text);
@@ -297,9 +298,9 @@ class LogWalk<T extends ChainLink> {
   private check(row: SignedCheckpoint, root: string): void {
     this.checked++;
     this.lastCovered = Math.max(this.lastCovered, row.size);
-    const { fault, at, signed } = this.checker.inspect(row, root);
-    if (fault) this.flag(row.size, fault);
-    else this.checkOrder(row.size, at!.getTime(), signed!);
+    const held = this.checker.inspect(row, root);
+    if (held.fault) this.flag(row.size, held.fault);
+    else this.checkOrder(row.size, held.at.getTime(), held.signed);
     const seen = this.witnessed.get(row.size);
     if (seen !== undefined && seen.rootHash !== row.rootHash)
       this.flag(row.size, 'checkpoint_mismatch');
