@@ -93,7 +93,7 @@ function givenKeys(value: string, origin: string): GivenKey[] {
   return [{ raw, windowed: false }];
 }
 
-/** Whether the time signed into the note lies in the signing key's window (undefined: not known). */
+/** Whether the time signed into the note lies in the signing key's window (open ends: no bound). */
 function inWindow(key: GivenKey, at: Date): boolean {
   return (!key.notBefore || key.notBefore <= at) && (!key.notAfter || at <= key.notAfter);
 }
