@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { http, startTestApp, TestApp } from './support/test-app';
+import { readCheckpointNote } from './support/tlog-check';
 import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
 
 const ROOT = join(__dirname, '..');
@@ -103,6 +104,10 @@ describe('docs/ledger-format.md: independent and offline verifiers (e2e)', () =>
     expect(good.stderr).toBe('');
     expect(good.status).toBe(0);
     expect(good.stdout).toContain('ok   receipt: seq 4 is in the signed tree');
+    const signedAt = readCheckpointNote(last.body.checkpoints[0].note).timestamp!;
+    expect(good.stdout).toContain(
+      `ok   signed at ${new Date(signedAt).toISOString().replace('Z', '+00:00')}`,
+    );
     const ok = await ours(files.export);
     expect(ok.stderr).toBe('');
     expect(ok.status).toBe(0);
@@ -126,5 +131,43 @@ describe('docs/ledger-format.md: independent and offline verifiers (e2e)', () =>
     ]);
     expect(withVkey.stderr).toBe('');
     expect(withVkey.stdout).toContain('OK');
+
+    // the /api/v5/tlog/keys answer as --key: the time signed into the note must lie in the
+    // signing key's window
+    const keysAnswer = (await http(t.baseUrl, 'GET', '/api/v5/tlog/keys')).body;
+    const withKeys = async (answer: unknown) => {
+      const file = join(dir, 'keys.json');
+      writeFileSync(file, JSON.stringify(answer));
+      return run(process.execPath, [
+        '-r',
+        '@swc-node/register',
+        'scripts/verify-log.ts',
+        files.export,
+        '--checkpoint',
+        files.note,
+        '--key',
+        file,
+      ]);
+    };
+    const inWindow = await withKeys(keysAnswer);
+    expect(inWindow.stderr).toBe('');
+    expect(inWindow.status).toBe(0);
+    expect(inWindow.stdout).toContain(
+      `ok   signed at ${new Date(signedAt).toISOString()} (the time in the signed note)`,
+    );
+    expect(inWindow.stdout).toContain("ok   signed inside the key's window");
+    // the same key listed as retired an hour before the checkpoint was signed
+    const retired = await withKeys({
+      keys: [
+        {
+          ...keysAnswer.keys[0],
+          status: 'retired',
+          notBefore: new Date(0).toISOString(),
+          notAfter: new Date(signedAt - 3600_000).toISOString(),
+        },
+      ],
+    });
+    expect(retired.status).toBe(1);
+    expect(retired.stdout).toContain("FAIL signed inside the key's window");
   });
 });

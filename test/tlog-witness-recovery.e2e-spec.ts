@@ -93,4 +93,26 @@ describe('witnessed checkpoints the store lacks after a crash (e2e)', () => {
       });
     },
   );
+
+  itOnSqliteFile(
+    'should leave a witnessed checkpoint whose signedAt is not the time signed into its note',
+    async () => {
+      t = await startTestApp({ DATA_DIR: dataDir });
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      await fill(t, phone, 1, 20);
+      const origin = `mdai.local/ledger/${phone.siteId}`;
+      const witnessFile = t.config.tlog.witnessFile;
+      const witnessed = JSON.parse(readFileSync(witnessFile, 'utf8').trim());
+      dropCheckpointRow(dataDir, origin, 20);
+      // the honest note and root, the line's time moved an hour back
+      const moved = new Date(Date.parse(witnessed.signedAt) - 3600_000).toISOString();
+      writeFileSync(witnessFile, `${JSON.stringify({ ...witnessed, signedAt: moved })}\n`);
+      t = await restart();
+      expect(await verifyLedger(t, phone.siteId)).toMatchObject({
+        ok: false,
+        reason: 'checkpoint_missing',
+        checkpointsChecked: 0,
+      });
+    },
+  );
 });

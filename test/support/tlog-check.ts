@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, verify } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 
 /**
  * An independent client-side check of what the server hands out: a C2SP signed-note /
@@ -17,6 +17,8 @@ export interface NoteCheckpoint {
   origin: string;
   size: number;
   root: Buffer;
+  /** The `timestamp <Unix ms>` extension line's value, when the note has one. */
+  timestamp?: number;
   text: Buffer;
   signatures: { name: string; keyId: Buffer; sig: Buffer }[];
 }
@@ -38,13 +40,47 @@ export function readCheckpointNote(note: string): NoteCheckpoint {
       return { name, keyId: blob.subarray(0, 4), sig: blob.subarray(4) };
     });
   const lines = text.toString('utf8').split('\n');
+  // extension lines: everything after the root hash line, up to the text's final newline
+  const stamps = lines.slice(3, -1).filter((l) => l.split(' ')[0] === 'timestamp');
+  if (stamps.length > 1) throw new Error('more than one timestamp line');
+  const stamp = stamps[0]?.split(' ')[1];
+  if (stamp !== undefined && !/^(0|[1-9]\d*)$/.test(stamp)) throw new Error('bad timestamp line');
   return {
     origin: lines[0],
     size: Number.parseInt(lines[1], 10),
     root: Buffer.from(lines[2], 'base64'),
+    ...(stamp === undefined ? {} : { timestamp: Number(stamp) }),
     text,
     signatures,
   };
+}
+
+/**
+ * A checkpoint note signed with an Ed25519 private key (PKCS#8 PEM, `\n` escaped or not) under
+ * the origin's key name, with a `timestamp` line when `timestamp` is given: what someone holding
+ * a log key (a stolen retired one) can write.
+ */
+export function signCheckpointNote(
+  c: { origin: string; size: number; root: Buffer; timestamp?: number },
+  privateKeyPem: string,
+): string {
+  const key = createPrivateKey(privateKeyPem.replace(/\\n/g, '\n'));
+  const raw = createPublicKey(key).export({ type: 'spki', format: 'der' }).subarray(-32);
+  const keyId = sha(Buffer.from(c.origin, 'utf8'), Buffer.of(0x0a, 0x01), raw).subarray(0, 4);
+  const text =
+    `${c.origin}\n${c.size}\n${c.root.toString('base64')}\n` +
+    (c.timestamp === undefined ? '' : `timestamp ${c.timestamp}\n`);
+  const sig = sign(null, Buffer.from(text, 'utf8'), key);
+  return `${text}\n\u2014 ${c.origin} ${Buffer.concat([keyId, sig]).toString('base64')}\n`;
+}
+
+/** RFC 9162 §2.1.1 MTH over the leaves of these recordHashes (hex). */
+export function merkleRoot(recordHashes: string[]): Buffer {
+  if (recordHashes.length === 0) return sha();
+  if (recordHashes.length === 1) return leafOf(recordHashes[0]);
+  let k = 1;
+  while (k * 2 < recordHashes.length) k *= 2;
+  return hashChildren(merkleRoot(recordHashes.slice(0, k)), merkleRoot(recordHashes.slice(k)));
 }
 
 /** True when the note carries a valid Ed25519 signature by `rawKey` under the origin's key name. */

@@ -46,6 +46,7 @@ export interface CheckpointView {
   treeSize: number;
   /** hex */
   rootHash: string;
+  /** When it was signed (ISO-8601): the note's `timestamp <Unix ms>` line, when it has one (checkpoints signed before that line existed have none) */
   signedAt: string;
   /** The C2SP tlog-checkpoint signed note, byte for byte */
   note: string;
@@ -322,7 +323,7 @@ export interface LedgerVerificationView {
   headHash: string;
   /** The first seq that does not verify */
   brokenAtSeq?: number;
-  reason?: 'seq_gap' | 'prev_hash_mismatch' | 'record_hash_mismatch' | 'wrong_log' | 'checkpoint_signature_invalid' | 'key_outside_window' | 'checkpoint_mismatch' | 'checkpoint_missing' | 'tail_cut';
+  reason?: 'seq_gap' | 'prev_hash_mismatch' | 'record_hash_mismatch' | 'wrong_log' | 'checkpoint_signature_invalid' | 'key_outside_window' | 'signed_at_mismatch' | 'signed_at_out_of_order' | 'checkpoint_mismatch' | 'checkpoint_missing' | 'tail_cut';
   /** hex root of the RFC 6962 Merkle tree over the verified links */
   rootHash: string;
   checkpointsChecked: number;
@@ -330,7 +331,7 @@ export interface LedgerVerificationView {
   witnessedCheckpoints: number;
 }
 
-export const LedgerVerificationViewReasonValues = ['seq_gap', 'prev_hash_mismatch', 'record_hash_mismatch', 'wrong_log', 'checkpoint_signature_invalid', 'key_outside_window', 'checkpoint_mismatch', 'checkpoint_missing', 'tail_cut'] as const;
+export const LedgerVerificationViewReasonValues = ['seq_gap', 'prev_hash_mismatch', 'record_hash_mismatch', 'wrong_log', 'checkpoint_signature_invalid', 'key_outside_window', 'signed_at_mismatch', 'signed_at_out_of_order', 'checkpoint_mismatch', 'checkpoint_missing', 'tail_cut'] as const;
 
 export interface LegacyAuthDto {
   /** a hardware key (HARDWARE_API_KEYS) */
@@ -684,7 +685,7 @@ export interface VaultAuditVerificationView {
   length: number;
   headHash: string;
   brokenAtSeq?: number;
-  reason?: 'seq_gap' | 'prev_hash_mismatch' | 'record_hash_mismatch' | 'checkpoint_signature_invalid' | 'key_outside_window' | 'checkpoint_mismatch' | 'checkpoint_missing' | 'tail_cut';
+  reason?: 'seq_gap' | 'prev_hash_mismatch' | 'record_hash_mismatch' | 'checkpoint_signature_invalid' | 'key_outside_window' | 'signed_at_mismatch' | 'signed_at_out_of_order' | 'checkpoint_mismatch' | 'checkpoint_missing' | 'tail_cut';
   /** hex root of the RFC 6962 Merkle tree over the verified records */
   rootHash: string;
   checkpointsChecked: number;
@@ -692,7 +693,7 @@ export interface VaultAuditVerificationView {
   witnessedCheckpoints: number;
 }
 
-export const VaultAuditVerificationViewReasonValues = ['seq_gap', 'prev_hash_mismatch', 'record_hash_mismatch', 'checkpoint_signature_invalid', 'key_outside_window', 'checkpoint_mismatch', 'checkpoint_missing', 'tail_cut'] as const;
+export const VaultAuditVerificationViewReasonValues = ['seq_gap', 'prev_hash_mismatch', 'record_hash_mismatch', 'checkpoint_signature_invalid', 'key_outside_window', 'signed_at_mismatch', 'signed_at_out_of_order', 'checkpoint_mismatch', 'checkpoint_missing', 'tail_cut'] as const;
 
 export interface VaultKeyUsageView {
   activeVersion: string;

@@ -4,6 +4,7 @@ export * from './domain/merkle';
 export * from './domain/signed-note';
 export * from './domain/tree-verifier';
 export * from './infrastructure/persistence/chain-append';
+export * from './log-clock';
 export * from './log-key.service';
 export * from './log-verifier.service';
 export * from './transparency-log.service';

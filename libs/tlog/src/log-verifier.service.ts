@@ -1,11 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { Clock } from '@app/common';
-import { parseCheckpointText, SignedCheckpoint } from './domain/checkpoint';
+import { parseCheckpointText, SignedCheckpoint, signingTimeOf } from './domain/checkpoint';
 import { ChainBreakReason, ChainLink, ChainVerifier } from './domain/hash-chain';
 import { noteSignedBy, parseNote } from './domain/signed-note';
 import { TreeBuilder } from './domain/tree-verifier';
 import { TlogRepository } from './infrastructure/persistence/tlog.repository';
+import { LOG_CLOCK } from './log-clock';
 import { LogKeyService } from './log-key.service';
 import { TransparencyLogService } from './transparency-log.service';
 import { WitnessLine, WitnessLog } from './witness-log';
@@ -13,6 +14,8 @@ import { WitnessLine, WitnessLog } from './witness-log';
 export type CheckpointBreakReason =
   | 'checkpoint_signature_invalid'
   | 'key_outside_window'
+  | 'signed_at_mismatch'
+  | 'signed_at_out_of_order'
   | 'checkpoint_mismatch'
   | 'checkpoint_missing'
   | 'tail_cut';
@@ -46,13 +49,21 @@ const SLICE_MS = 10;
  */
 export const SEAL_SETTLE_MS = 5000;
 const SETTLE_POLL_MS = 20;
+/**
+ * How far a checkpoint's signing time may lie before that of a smaller checkpoint of its log,
+ * in ms: replicas' clocks differ a little, and of two seals running at once on two replicas the
+ * larger tree may be signed first. Beyond it the time went back while the tree grew: a
+ * checkpoint signed with a retired key, dated inside its window, after the log had moved on.
+ */
+export const SIGNED_AT_SLACK_MS = 5 * 60_000;
 /** Witnessed sizes asked for one by one in a settle round (rows stored out of order). */
 const PENDING_LOOKUPS = 64;
 
 /**
  * Verifies one log end to end, reading it once, in order: the hash chain (the owner's
  * recordHash formula), the Merkle tree, every stored checkpoint (signature by a trusted key
- * at its signing time, origin, size, root) and the witness file. It fails when entries were
+ * at its signing time, origin, size, root, the stored signedAt against the time signed into the
+ * note, and that time against the smaller trees') and the witness file. It fails when entries were
  * appended without a checkpoint, when a witnessed checkpoint is gone from the store or
  * differs, and when a checkpoint (stored or witnessed) is larger than the log: the tail was
  * cut. It yields to the event loop as it goes, so the server keeps answering.
@@ -71,7 +82,7 @@ export class LogVerifierService {
     private readonly keys: LogKeyService,
     private readonly witness: WitnessLog,
     private readonly tlog: TransparencyLogService,
-    private readonly clock: Clock,
+    @Inject(LOG_CLOCK) private readonly clock: Clock,
   ) {}
 
   async verify<T extends ChainLink>(
@@ -98,28 +109,45 @@ export class LogVerifierService {
 
   /** Why a checkpoint does not hold for a tree whose recomputed root is `root` (undefined: it holds). */
   checkpointFault(c: SignedCheckpoint, root: string): CheckpointBreakReason | undefined {
+    return this.inspect(c, root).fault;
+  }
+
+  /**
+   * `checkpointFault`, and when the checkpoint was signed: the note's `timestamp` line when it
+   * has one (the signature covers it; the stored `signedAt` must then equal it), else the stored
+   * `signedAt` (checkpoints signed before the line existed).
+   */
+  inspect(
+    c: SignedCheckpoint,
+    root: string,
+  ): { fault: CheckpointBreakReason } | { fault?: undefined; at: Date; signed: boolean } {
     const parsed = parseNote(c.note);
-    if (!parsed) return 'checkpoint_signature_invalid';
+    if (!parsed) return { fault: 'checkpoint_signature_invalid' };
+    const body = parseCheckpointText(parsed.text);
+    const time = body && signingTimeOf(body, c);
     const signed = this.keys
-      .trustedAt(c.signedAt)
+      .trustedAt(time?.at ?? c.signedAt)
       .some((key) => noteSignedBy(parsed, c.origin, key.raw));
     if (!signed) {
       // signed by a key of the history, but at a time outside its window: a replica still
       // signing with a retired key after the rotation's grace (or a stolen retired key)
       const known = this.keys.all().some((key) => noteSignedBy(parsed, c.origin, key.raw));
-      return known ? 'key_outside_window' : 'checkpoint_signature_invalid';
+      return { fault: known ? 'key_outside_window' : 'checkpoint_signature_invalid' };
     }
-    const body = parseCheckpointText(parsed.text);
     if (
       !body ||
+      !time ||
       body.origin !== c.origin ||
       body.size !== c.size ||
       body.rootHash.toString('hex') !== c.rootHash ||
       c.rootHash !== root
     ) {
-      return 'checkpoint_mismatch';
+      return { fault: 'checkpoint_mismatch' };
     }
-    return undefined;
+    // the signed time and the column beside it differ: the column was rewritten
+    if (time.signed && time.at.getTime() !== c.signedAt.getTime())
+      return { fault: 'signed_at_mismatch' };
+    return time;
   }
 }
 
@@ -136,6 +164,10 @@ class LogWalk<T extends ChainLink> {
   private rowsFull = false;
   private checked = 0;
   private lastCovered = 0;
+  /** The latest time signed into a note among the checkpoints checked so far (ms). */
+  private latestSigned = -Infinity;
+  /** The size of the largest checkpoint whose time was compared with `latestSigned`. */
+  private orderedSize = 0;
   private problem?: { seq: number; reason: CheckpointBreakReason };
 
   constructor(
@@ -144,7 +176,7 @@ class LogWalk<T extends ChainLink> {
     /** witness lines not yet matched by a stored checkpoint, by size */
     private readonly witnessed: Map<number, WitnessLine>,
     private readonly store: TlogRepository,
-    private readonly checker: Pick<LogVerifierService, 'checkpointFault'>,
+    private readonly checker: Pick<LogVerifierService, 'inspect'>,
     private readonly startedAt: Date,
   ) {
     this.witnessedCount = witnessed.size;
@@ -266,13 +298,29 @@ class LogWalk<T extends ChainLink> {
   private check(row: SignedCheckpoint, root: string): void {
     this.checked++;
     this.lastCovered = Math.max(this.lastCovered, row.size);
-    const reason = this.checker.checkpointFault(row, root);
-    if (reason) this.flag(row.size, reason);
+    const held = this.checker.inspect(row, root);
+    if (held.fault) this.flag(row.size, held.fault);
+    else this.checkOrder(row.size, held.at.getTime(), held.signed);
     const seen = this.witnessed.get(row.size);
     if (seen !== undefined && seen.rootHash !== row.rootHash)
       this.flag(row.size, 'checkpoint_mismatch');
     this.witnessed.delete(row.size);
     this.rootsAt.delete(row.size);
+  }
+
+  /**
+   * Along a log, a larger tree is never signed earlier than a smaller one (by more than
+   * SIGNED_AT_SLACK_MS). Only times signed into notes set the bar: a stored `signedAt` alone
+   * proves nothing, so logs of checkpoints without the `timestamp` line verify as before. A
+   * checkpoint without it, larger than one with it, is held to the bar by its stored time (a
+   * replica not yet upgraded signs at its real time; a forged one must be dated inside the
+   * retired key's window). A row checked out of size order (stored late) is not compared.
+   */
+  private checkOrder(size: number, at: number, signed: boolean): void {
+    if (size < this.orderedSize) return;
+    this.orderedSize = size;
+    if (at < this.latestSigned - SIGNED_AT_SLACK_MS) this.flag(size, 'signed_at_out_of_order');
+    else if (signed) this.latestSigned = Math.max(this.latestSigned, at);
   }
 
   /**

@@ -1,7 +1,9 @@
 import { Module } from '@nestjs/common';
+import { SystemClock } from '@app/common';
 import { bindPort } from '@app/persistence';
 import { tlogAdapters } from './infrastructure/persistence/tlog-persistence';
 import { TlogRepository } from './infrastructure/persistence/tlog.repository';
+import { LOG_CLOCK } from './log-clock';
 import { LogKeyService } from './log-key.service';
 import { LogVerifierService } from './log-verifier.service';
 import { TlogController } from './tlog.controller';
@@ -17,6 +19,7 @@ import { WitnessRecovery } from './witness-recovery';
   controllers: [TlogController],
   providers: [
     bindPort(TlogRepository, tlogAdapters),
+    { provide: LOG_CLOCK, useClass: SystemClock },
     LogKeyService,
     WitnessLog,
     TransparencyLogService,

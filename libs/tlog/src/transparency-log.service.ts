@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Clock, Counter, Gauge, MetricsRegistry } from '@app/common';
 import { SignedCheckpoint, checkpointText } from './domain/checkpoint';
@@ -15,6 +15,7 @@ import {
   verifyConsistency,
 } from './domain/merkle';
 import { TlogRepository } from './infrastructure/persistence/tlog.repository';
+import { LOG_CLOCK } from './log-clock';
 import { LogKeyService } from './log-key.service';
 import { WitnessLog, WitnessLine } from './witness-log';
 
@@ -79,7 +80,7 @@ export class TransparencyLogService implements OnModuleDestroy {
     private readonly store: TlogRepository,
     private readonly keys: LogKeyService,
     private readonly witness: WitnessLog,
-    private readonly clock: Clock,
+    @Inject(LOG_CLOCK) private readonly clock: Clock,
     @Optional() metrics?: MetricsRegistry,
   ) {
     this.alarms = new Counter({
@@ -214,13 +215,15 @@ export class TransparencyLogService implements OnModuleDestroy {
     const { created, nodes } = appendLeaves(compact, at, leafHashes);
     await this.store.putNodes(origin, created);
     const root = rangeHash(0, size, nodes);
+    // the signing time goes inside the signed text: a rewritten signedAt column shows
     const signedAt = this.clock.now();
+    const text = checkpointText({ origin, size, rootHash: root, timestamp: signedAt.getTime() });
     const checkpoint: SignedCheckpoint = {
       origin,
       size,
       rootHash: root.toString('hex'),
       signedAt,
-      note: this.keys.sign(checkpointText({ origin, size, rootHash: root }), origin, signedAt),
+      note: this.keys.sign(text, origin, signedAt),
     };
     await this.watch(checkpoint, async (first) => {
       const ranges = consistencyRanges(first, size);

@@ -7,7 +7,10 @@
  * is signed by the key and commits to the first <size> entries of the export. With
  * --receipt, also checks a receipt (a sync result or its `receipt` field) against the
  * checkpoint. --key takes a verifier key (`<origin>+<id>+<base64>`), the base64 32-byte
- * public key from /api/v5/tlog/keys, or a file holding either. Exit code 0 when all holds.
+ * public key from /api/v5/tlog/keys, or a file holding either or the whole /api/v5/tlog/keys
+ * answer: then the checkpoint may be signed by any of its keys, and when the note carries its
+ * signing time (`timestamp <Unix ms>`) it must lie inside that key's window. Exit code 0 when
+ * all holds.
  */
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -52,18 +55,47 @@ function readMaybeFile(value: string): string {
   return existsSync(value) ? readFileSync(value, 'utf8').trim() : value.trim();
 }
 
-function rawKey(value: string, origin: string): Buffer {
+/** A key --key names, with its signing window when it came from the /api/v5/tlog/keys answer. */
+interface GivenKey {
+  raw: Buffer;
+  notBefore?: Date;
+  notAfter?: Date;
+  windowed: boolean;
+}
+
+function givenKeys(value: string, origin: string): GivenKey[] {
   const text = readMaybeFile(value);
+  if (text.startsWith('{')) {
+    const list = (JSON.parse(text) as { keys?: unknown }).keys;
+    if (!Array.isArray(list) || list.length === 0)
+      throw new Error('--key: a JSON file must be the /api/v5/tlog/keys answer ({"keys":[...]})');
+    return list.map((k: { publicKey?: string; notBefore?: string; notAfter?: string }) => {
+      const raw = Buffer.from(k.publicKey ?? '', 'base64');
+      if (raw.length !== 32)
+        throw new Error('--key: a key of the list is not a 32-byte Ed25519 key');
+      return {
+        raw,
+        notBefore: k.notBefore ? new Date(k.notBefore) : undefined,
+        notAfter: k.notAfter ? new Date(k.notAfter) : undefined,
+        windowed: true,
+      };
+    });
+  }
   const vkey = parseVerifierKey(text);
   if (vkey) {
     if (vkey.keyName !== origin)
       throw new Error(`--key names ${vkey.keyName}, the checkpoint ${origin}`);
-    return vkey.rawPublicKey;
+    return [{ raw: vkey.rawPublicKey, windowed: false }];
   }
   const raw = Buffer.from(text, 'base64');
   if (raw.length !== 32)
     throw new Error('--key: expected a verifier key or a base64 32-byte Ed25519 key');
-  return raw;
+  return [{ raw, windowed: false }];
+}
+
+/** Whether the time signed into the note lies in the signing key's window (open ends: no bound). */
+function inWindow(key: GivenKey, at: Date): boolean {
+  return (!key.notBefore || key.notBefore <= at) && (!key.notAfter || at <= key.notAfter);
 }
 
 async function main(args: string[]): Promise<boolean> {
@@ -81,8 +113,25 @@ async function main(args: string[]): Promise<boolean> {
   const checkpoint = parsed && parseCheckpointText(parsed.text);
   if (!parsed || !checkpoint)
     throw new Error('--checkpoint: not a C2SP tlog-checkpoint signed note');
-  const signed = noteSignedBy(parsed, checkpoint.origin, rawKey(keyArg, checkpoint.origin));
+  const signer = givenKeys(keyArg, checkpoint.origin).find((k) =>
+    noteSignedBy(parsed, checkpoint.origin, k.raw),
+  );
+  let signed = signer !== undefined;
   say(signed, `checkpoint ${checkpoint.origin} size ${checkpoint.size} signed by the key`);
+  if (checkpoint.timestamp === undefined) {
+    say(true, 'no signing time in the note (signed before checkpoints carried one)');
+  } else {
+    const at = new Date(checkpoint.timestamp);
+    say(true, `signed at ${at.toISOString()} (the time in the signed note)`);
+    if (signer?.windowed) {
+      const inside = inWindow(signer, at);
+      say(
+        inside,
+        `signed inside the key's window [${signer.notBefore?.toISOString() ?? '…'}, ${signer.notAfter?.toISOString() ?? '…'}]`,
+      );
+      signed &&= inside;
+    }
+  }
 
   let siteId: string | undefined;
   const chain = new ChainVerifier<ExportLine>(

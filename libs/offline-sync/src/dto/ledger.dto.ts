@@ -33,6 +33,8 @@ export class LedgerVerificationView {
       'wrong_log',
       'checkpoint_signature_invalid',
       'key_outside_window',
+      'signed_at_mismatch',
+      'signed_at_out_of_order',
       'checkpoint_mismatch',
       'checkpoint_missing',
       'tail_cut',

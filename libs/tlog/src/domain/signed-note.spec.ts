@@ -76,6 +76,48 @@ describe('C2SP signed note and tlog-checkpoint', () => {
     expect(parseCheckpointText(`${origin}\n07\n${rootHash.toString('base64')}\n`)).toBeUndefined();
   });
 
+  it('should sign the signing time as a timestamp extension line after the root, and read it back', () => {
+    const at = Date.parse('2026-12-05T16:30:00.123Z');
+    const text = checkpointText({ origin, size: 350, rootHash, timestamp: at });
+    const b64 = rootHash.toString('base64');
+    expect(text).toBe(`${origin}\n350\n${b64}\ntimestamp ${at}\n`);
+    const note = signNote(text, origin, privateKey);
+    // an independent reader sees the three mandatory lines, then the extension line
+    const p = independentParse(note);
+    expect([p.origin, p.size, p.root]).toEqual([origin, 350, rootHash]);
+    expect(p.rest).toEqual([`timestamp ${at}`, '']);
+    expect(verify(null, p.text, publicKey, p.sigs[0].sig)).toBe(true);
+    const parsed = parseNote(note)!;
+    expect(parseCheckpointText(parsed.text)).toEqual({
+      origin,
+      size: 350,
+      rootHash,
+      timestamp: at,
+    });
+    // the signature covers the time: another time does not verify
+    const moved = parseNote(note.replace(`timestamp ${at}`, `timestamp ${at - 7_200_000}`))!;
+    expect(noteSignedBy(moved, origin, raw)).toBe(false);
+    // old checkpoints have no line; other extension lines are opaque and ignored
+    expect(parseCheckpointText(`${origin}\n7\n${b64}\n`)).toEqual({ origin, size: 7, rootHash });
+    expect(parseCheckpointText(`${origin}\n7\n${b64}\nother ext\ntimestamp 5\n`)).toEqual({
+      origin,
+      size: 7,
+      rootHash,
+      timestamp: 5,
+    });
+    // a time read two ways, or not a decimal Unix ms, is no checkpoint
+    for (const ext of [
+      'timestamp 1\ntimestamp 2',
+      'timestamp 01',
+      'timestamp -1',
+      'timestamp',
+      'timestamp 1.5',
+      'timestamp 99999999999999999',
+    ])
+      expect(parseCheckpointText(`${origin}\n7\n${b64}\n${ext}\n`)).toBeUndefined();
+    expect(() => checkpointText({ origin, size: 1, rootHash, timestamp: 1.5 })).toThrow();
+  });
+
   it('should round-trip a verifier key and refuse one whose key id does not match', () => {
     const vkey = verifierKey(origin, raw);
     expect(parseVerifierKey(vkey)?.rawPublicKey).toEqual(raw);

@@ -58,7 +58,11 @@ export class CheckpointView {
   @ApiProperty() origin!: string;
   @ApiProperty() treeSize!: number;
   @ApiProperty({ description: 'hex' }) rootHash!: string;
-  @ApiProperty() signedAt!: string;
+  @ApiProperty({
+    description:
+      "When it was signed (ISO-8601): the note's `timestamp <Unix ms>` line, when it has one (checkpoints signed before that line existed have none)",
+  })
+  signedAt!: string;
   @ApiProperty({ description: 'The C2SP tlog-checkpoint signed note, byte for byte' })
   note!: string;
 }
