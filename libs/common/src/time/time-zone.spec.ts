@@ -74,6 +74,26 @@ describe('time-zone', () => {
     expect(localIso(after, 'Africa/Monrovia')).toBe('1972-01-07T00:44:31+00:00');
   });
 
+  it('should read the minutes after a transition at hh:01 exactly (Goose Bay, 2010)', () => {
+    // 00:01 local daylight time (−03:00) became 23:01 standard time (−04:00) at 03:01 UTC on
+    // 7 November 2010: the quarter from 03:00 UTC holds both
+    const at = Date.parse('2010-11-07T03:05:00Z');
+    expect(localIso(at, 'America/Goose_Bay')).toBe('2010-11-06T23:05:00-04:00');
+    expect(localDay(at, 'America/Goose_Bay')).toBe('2010-11-06');
+  });
+
+  it('should find the offset of the first centuries and across New Year', () => {
+    expect(localIso(Date.parse('0050-06-01T12:00:00Z'), 'Asia/Kolkata')).toBe(
+      '0050-06-01T17:53:28+05:53:28',
+    );
+    expect(localIso(Date.parse('2026-12-31T20:00:00Z'), 'Asia/Kolkata')).toBe(
+      '2027-01-01T01:30:00+05:30',
+    );
+    expect(localIso(Date.parse('2027-01-01T03:00:00Z'), 'America/New_York')).toBe(
+      '2026-12-31T22:00:00-05:00',
+    );
+  });
+
   it('should step calendar days', () => {
     expect(nextDay('2026-02-28')).toBe('2026-03-01');
     expect(nextDay('2026-03-01', -1)).toBe('2026-02-28');

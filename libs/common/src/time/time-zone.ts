@@ -40,11 +40,13 @@ export function localDay(at: number | Date, zone: string): string {
 }
 
 /**
- * Offsets per zone and quarter hour: since the 1970s every UTC offset and transition in the
- * zone database falls on a quarter hour, so one Intl lookup serves the whole quarter
- * (timesheets and CSV exports ask for the same few thousand quarters over and over). Older
- * local mean times do not (Monrovia kept −0:44:30 until 00:44:30 UTC on 1972-01-07): a quarter
- * whose offset at its last second differs from its first holds a transition and is not cached.
+ * Offsets per zone and quarter hour: almost every UTC offset and transition in the zone
+ * database falls on a quarter hour, so one Intl lookup serves the whole quarter (timesheets and
+ * CSV exports ask for the same few thousand quarters over and over). Not all: local mean times
+ * (Monrovia kept −0:44:30 until 00:44:30 UTC on 1972-01-07) and a few modern transitions at
+ * hh:01 local (St John's and Goose Bay until 2011, Moncton until 2006, Gaza and Hebron in
+ * 2010–11, Casey in 2020–22). A quarter whose offset at its last second differs from its first
+ * holds a transition: it is not cached, each instant in it is read exactly.
  */
 const offsetCache = new Map<string, Map<number, number>>();
 const QUARTER = 900_000;
@@ -72,8 +74,16 @@ function intlOffsetMs(at: number, zone: string): number {
   for (const part of partsFormatter(zone).formatToParts(at)) {
     if (part.type !== 'literal') p[part.type] = Number(part.value);
   }
-  const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
-  return asUtc - Math.floor(at / 1000) * 1000;
+  // the local year from the UTC one (they differ only across New Year), not Intl's, which
+  // counts eras (1 BC is its year 1), and set as a full year (Date.UTC reads 0–99 as 19xx)
+  const utc = new Date(at);
+  let year = utc.getUTCFullYear();
+  if (p.month === 1 && utc.getUTCMonth() === 11) year++;
+  else if (p.month === 12 && utc.getUTCMonth() === 0) year--;
+  const local = new Date(0);
+  local.setUTCFullYear(year, p.month - 1, p.day);
+  local.setUTCHours(p.hour, p.minute, p.second, 0);
+  return local.getTime() - Math.floor(at / 1000) * 1000;
 }
 
 /** The first instant (epoch ms) of a local day in a zone (local midnight, or the first time after a gap). */
