@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
 import { MongoStore, Store } from '@app/persistence';
 import { http, MONGODB_URI, startTestApp, storeEnv, TestApp } from './support/test-app';
 import { enrollPhone, Phone, refreshToken, signPacket, syncBatch } from './support/worker-client';
@@ -134,6 +135,32 @@ describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => 
     expect([again.code, again.stderr]).toEqual([0, '']);
     expect(again.stdout).toContain('worker-device secrets: resealed 0, failed 0');
   });
+
+  // the holders' table renamed in the SQLite file under the running server (MongoDB reads a
+  // missing collection as empty, so the failure is SQLite's to show)
+  (MONGODB_URI ? it.skip : it)(
+    "should degrade /health for a missing version when which servers hold it is unknown (the holders' read fails)",
+    async () => {
+      t = await boot(V1);
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      expect((await reseal(dataDir, `${V1},${V2}`, '--force')).code).toBe(0);
+      const sync = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
+      expect([sync.status, sync.body.code]).toEqual([503, 'key_unavailable']);
+      expect((await http(t.baseUrl, 'GET', '/health')).status).toBe(200);
+      const db = new Database(join(dataDir, 'mdai.sqlite'));
+      try {
+        db.exec('ALTER TABLE vault_key_holders RENAME TO vault_key_holders_away');
+        const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+        expect(health.status).toBe(503);
+        expect(health.body.error.keys).toMatchObject({ status: 'down', state: 'degraded' });
+        expect(health.body.error.keys.message).toContain('whether another live server holds it');
+      } finally {
+        db.exec('ALTER TABLE vault_key_holders_away RENAME TO vault_key_holders');
+        db.close();
+      }
+      expect((await http(t.baseUrl, 'GET', '/health')).status).toBe(200);
+    },
+  );
 
   it("should never call droppable the version a rotation's first step added (listed after a pinned VAULT_ACTIVE_KEY)", async () => {
     t = await startTestApp({

@@ -28,9 +28,9 @@ export const SAFE_ORDER = [
 export function keysReseal(args: string[] = []): void {
   const force = args.includes('--force');
   runAppJob('reseal-all failed', async (app) => {
-    // this job is not a server: it holds the new version, but must not count as one that does
+    // this job is not a server (runAppJob stopped its heartbeat): it holds the new version,
+    // but does not count as one that does
     const holders = app.get(KeyHoldersService);
-    await holders.stop();
     const active = app.get(KeyringService).activeVersion;
     const lacking = await holders.liveLacking(active);
     if (lacking.length > 0 && !force) {

@@ -174,6 +174,7 @@ export class HealthController implements OnModuleInit {
     const missing = this.keyring.missingVersions(now);
     const details: Record<string, unknown> = { vaultKeyVersions: this.keyring.versions() };
     let holders = new Map<string, number>();
+    let holdersKnown = true;
     if (missing.length > 0) {
       try {
         holders = await withTimeout(
@@ -184,7 +185,10 @@ export class HealthController implements OnModuleInit {
           2000,
         );
       } catch (error) {
-        // the store does not answer: its own check is down; which servers hold what is unknown
+        // the store does not answer in time: which servers hold what is unknown, so the
+        // versions count as held elsewhere (a replica behind a rollout must not stay in
+        // rotation because the holders' read was slow; a store that is down is down anyway)
+        holdersKnown = false;
         details.vaultKeyHolders = `unknown (${(error as Error).message})`;
       }
     }
@@ -192,10 +196,11 @@ export class HealthController implements OnModuleInit {
     if (unheld.length > 0 && !details.vaultKeyHolders) details.vaultKeyVersionsUnheld = unheld;
     const problems = [
       ...missing
-        .filter(({ version }) => (holders.get(version) ?? 0) > 0)
-        .map(
-          ({ version, since }) =>
-            `values are sealed under master key version ${version} (seen since ${since.toISOString()}), which VAULT_KEYS does not hold and ${holders.get(version)} other live server(s) hold: restart with the current VAULT_KEYS`,
+        .filter(({ version }) => !holdersKnown || (holders.get(version) ?? 0) > 0)
+        .map(({ version, since }) =>
+          holdersKnown
+            ? `values are sealed under master key version ${version} (seen since ${since.toISOString()}), which VAULT_KEYS does not hold and ${holders.get(version)} other live server(s) hold: restart with the current VAULT_KEYS`
+            : `values are sealed under master key version ${version} (seen since ${since.toISOString()}), which VAULT_KEYS does not hold; whether another live server holds it is unknown (the store did not answer in time)`,
         ),
       this.logKeys.keyProblemAt(now),
       this.tokenKeys.keyProblemAt(now),
