@@ -42,11 +42,6 @@ export class IssuedTokens implements OnModuleInit {
     this.since = await this.records.recordingSince(this.clock.now());
   }
 
-  /** Since when this store records the tokens it issues (the transition's end is a TTL later). */
-  get recordingSince(): Date | undefined {
-    return this.since;
-  }
-
   /** Issues a token (TokenManager) and records it before it is handed out. */
   async issue(
     subject: { deviceId: string; workerId: string; siteIds: string[] },
