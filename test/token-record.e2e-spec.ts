@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ManualClock } from '@app/common';
 import { MongoStore, SqliteStore, Store } from '@app/persistence';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { describeReplicas, http, startTestApp, TestApp } from './support/test-app';
 import { createSite } from './support/timesheet-client';
 import { enrollPhone, Phone, refreshToken, signPacket, syncBatch } from './support/worker-client';
 
@@ -198,5 +198,21 @@ describe('offline tokens on record (e2e)', () => {
     expectNotIssued(await syncBatch(t.baseUrl, phone.token, [packet()]));
     const still = await syncBatch(t.baseUrl, recorded, [packet()]);
     expect([still.status, still.body.accepted]).toEqual([200, 1]);
+  });
+});
+
+describeReplicas('offline tokens on record, two replicas (e2e)', (replicas) => {
+  it('should sync on one replica a token the other issued, and refuse there a forgery of the shared key', async () => {
+    const { a, b } = replicas();
+    const phone = await enrollPhone(a.baseUrl, a.keys.admin);
+    const synced = await syncBatch(b.baseUrl, phone.token, [signPacket(phone)]);
+    expect([synced.status, synced.body.accepted]).toEqual([200, 1]);
+    const refreshed = await refreshToken(b.baseUrl, phone);
+    const next = signPacket(phone, { type: 'check_out' });
+    const again = await syncBatch(a.baseUrl, refreshed.body.offlineToken as string, [next]);
+    expect([again.status, again.body.accepted]).toEqual([200, 1]);
+    const key = createPrivateKey(secretsOf(a.dataDir).OFFLINE_TOKEN_PRIVATE_KEY);
+    const forged = forge(key, kidOf(phone.token), phone, { iat: Math.floor(Date.now() / 1000) });
+    expectNotIssued(await syncBatch(b.baseUrl, forged, [signPacket(phone)]));
   });
 });
