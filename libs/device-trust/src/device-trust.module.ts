@@ -8,10 +8,13 @@ import { DeviceTrustController } from './device-trust.controller';
 import { DeviceTrustService } from './device-trust.service';
 import { WorkerDeviceRepository } from './infrastructure/persistence/worker-device.repository';
 import { OnboardingNonceRepository } from './infrastructure/persistence/onboarding-nonce.repository';
+import { IssuedTokenRepository } from './infrastructure/persistence/issued-token.repository';
 import {
+  issuedTokenAdapters,
   onboardingNonceAdapters,
   workerDeviceAdapters,
 } from './infrastructure/persistence/worker-persistence';
+import { IssuedTokens } from './token/issued-tokens.service';
 import { SigningKeyService } from './token/signing-key.service';
 import { TokenManager } from './token/token-manager.service';
 import { WorkerDeviceController } from './worker-device.controller';
@@ -29,12 +32,14 @@ import { TokenRefreshService } from './token-refresh.service';
   providers: [
     bindPort(WorkerDeviceRepository, workerDeviceAdapters),
     bindPort(OnboardingNonceRepository, onboardingNonceAdapters),
+    bindPort(IssuedTokenRepository, issuedTokenAdapters),
     WorkerDeviceService,
     DeviceTrustService,
     AssistedOnboardingService,
     TokenRefreshService,
     SigningKeyService,
     TokenManager,
+    IssuedTokens,
   ],
   exports: [
     AssistedOnboardingService,
@@ -42,6 +47,7 @@ import { TokenRefreshService } from './token-refresh.service';
     DeviceTrustService,
     SigningKeyService,
     TokenManager,
+    IssuedTokens,
   ],
 })
 export class DeviceTrustModule {}

@@ -6,6 +6,7 @@ export * from './domain/trust-score';
 export * from './domain/worker-device';
 export * from './token/signing-key.service';
 export * from './token/token-manager.service';
+export * from './token/issued-tokens.service';
 export * from './token/offline-token';
 export * from './trust.config';
 export * from './offline-token.config';

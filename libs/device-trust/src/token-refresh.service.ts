@@ -3,7 +3,7 @@ import { Clock, hmacSha256Hex, safeEqual, sha256Hex } from '@app/common';
 import { FraudService } from '@app/fraud';
 import { WorkforceService } from '@app/workforce';
 import { OnboardingNonceRepository } from './infrastructure/persistence/onboarding-nonce.repository';
-import { TokenManager } from './token/token-manager.service';
+import { IssuedTokens } from './token/issued-tokens.service';
 import { WorkerDeviceService } from './worker-device.service';
 import { WorkerDevice } from './domain/worker-device';
 import { offlineTokenConfig, OfflineTokenSettings } from './offline-token.config';
@@ -37,7 +37,7 @@ export class TokenRefreshService {
 
   constructor(
     private readonly devices: WorkerDeviceService,
-    private readonly tokens: TokenManager,
+    private readonly tokens: IssuedTokens,
     private readonly nonces: OnboardingNonceRepository,
     private readonly fraud: FraudService,
     private readonly workforce: WorkforceService,
@@ -104,7 +104,7 @@ export class TokenRefreshService {
         'the same signed refresh was sent again',
       );
     }
-    const { token, claims } = this.tokens.issue(
+    const { token, claims } = await this.tokens.issue(
       { deviceId: device.deviceId, workerId: device.user.id, siteIds },
       now,
     );

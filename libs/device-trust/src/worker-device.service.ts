@@ -10,7 +10,7 @@ import {
   WorkerDeviceEvent,
 } from './domain/worker-device';
 import { WorkerDeviceRepository } from './infrastructure/persistence/worker-device.repository';
-import { TokenManager } from './token/token-manager.service';
+import { IssuedTokens } from './token/issued-tokens.service';
 import { DeviceTrustError } from './device-trust.errors';
 
 export interface RegisteredWorkerDevice {
@@ -33,7 +33,7 @@ export class WorkerDeviceService {
     private readonly devices: WorkerDeviceRepository,
     private readonly workforce: WorkforceService,
     private readonly keyring: KeyringService,
-    private readonly tokens: TokenManager,
+    private readonly tokens: IssuedTokens,
     private readonly clock: Clock,
   ) {
     keyring.holdsSealedValues('worker-device secrets', devices);
@@ -70,7 +70,7 @@ export class WorkerDeviceService {
       actor: `${person.kind}:${person.id}`,
       at: now,
     });
-    const { token, claims } = this.tokens.issue(
+    const { token, claims } = await this.tokens.issue(
       { deviceId, workerId: person.id, siteIds: person.siteIds },
       now,
     );

@@ -5,7 +5,8 @@ export const OFFLINE_SYNC_ERRORS = {
   module: 'offline-sync',
   codes: {
     missing_token: 'no `Authorization: Bearer <offline token>` header',
-    invalid_token: 'the offline token is not valid (its reason is in the message)',
+    invalid_token:
+      'the offline token is not valid; its reason is in the message: `malformed`, `bad_signature` (no key of ours signed it), `key_outside_window` (a retired key, after its window), `wrong_type`, `not_yet_valid`, `expired`, or `not_issued` (signed by a key of ours, but this server has no record of issuing it: a forgery)',
     token_expired:
       'the offline token expired more than OFFLINE_TOKEN_GRACE_DAYS ago; refresh it (POST /api/v5/device/token)',
     unknown_device: 'the device of the token is not registered',

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AccessDoc, Clock, jcs } from '@app/common';
 import {
   DeviceTrustService,
+  IssuedTokens,
   OfflineTokenClaims,
   offlineTokenConfig,
   OfflineTokenSettings,
@@ -89,6 +90,7 @@ export class OfflineSyncService {
 
   constructor(
     private readonly tokens: TokenManager,
+    private readonly issued: IssuedTokens,
     private readonly devices: WorkerDeviceService,
     private readonly ledger: LedgerService,
     private readonly fraud: FraudService,
@@ -286,6 +288,8 @@ export class OfflineSyncService {
       }
       check = withinGrace;
     }
+    // signed by a key of ours is not enough: the token must be one this server issued
+    check = await this.issued.confirm(check);
     if (!check.ok) {
       await this.fraud.record({
         type: 'invalid_token',

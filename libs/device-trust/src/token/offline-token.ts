@@ -10,6 +10,13 @@ export interface OfflineTokenClaims {
   notBefore: Date;
   expiresAt: Date;
   tokenId: string;
+  /** The `kid` of the key that signed it. */
+  keyId: string;
+  /**
+   * SHA-256 (hex) of the signed part (header.payload): what the record of issued tokens holds,
+   * so a token with our `jti` but any other claim or key is not the one we issued.
+   */
+  digest: string;
 }
 
 export type OfflineTokenFailure =
@@ -19,7 +26,9 @@ export type OfflineTokenFailure =
   | 'key_outside_window'
   | 'wrong_type'
   | 'not_yet_valid'
-  | 'expired';
+  | 'expired'
+  /** signed by a key of ours, but this server has no record of issuing it (a forgery) */
+  | 'not_issued';
 
 export type OfflineTokenCheck =
   { ok: true; claims: OfflineTokenClaims } | { ok: false; failure: OfflineTokenFailure };

@@ -7,7 +7,7 @@ import {
   OfflineTokenClaims,
 } from './offline-token';
 import { SigningKeyService } from './signing-key.service';
-import { Clock } from '@app/common';
+import { Clock, sha256Hex } from '@app/common';
 import { offlineTokenConfig, OfflineTokenSettings } from '../offline-token.config';
 
 interface JwtHeader {
@@ -68,7 +68,7 @@ export class TokenManager {
     const header: JwtHeader = { alg: 'ES256', typ: 'JWT', kid: this.key.kid };
     const signingInput = `${b64json(header)}.${b64json(payload)}`;
     const token = `${signingInput}.${this.key.sign(signingInput, new Date(iat * 1000)).toString('base64url')}`;
-    return { token, claims: toClaims(payload) };
+    return { token, claims: toClaims(payload, header.kid, signingInput) };
   }
 
   /** Checks signature, type and window (with `skewSeconds` of tolerance at both ends). */
@@ -95,7 +95,7 @@ export class TokenManager {
     const seconds = now.getTime() / 1000;
     if (seconds + skewSeconds < payload.nbf) return { ok: false, failure: 'not_yet_valid' };
     if (seconds - skewSeconds >= payload.exp) return { ok: false, failure: 'expired' };
-    return { ok: true, claims: toClaims(payload) };
+    return { ok: true, claims: toClaims(payload, header.kid, `${parts[0]}.${parts[1]}`) };
   }
 }
 
@@ -121,7 +121,7 @@ function isWellFormed(p: Partial<JwtPayload>): p is JwtPayload {
 /** OFFLINE_TOKEN_TTL_DAYS at its most (365 days): no token we issue lasts longer. */
 const MAX_TOKEN_LIFETIME_SECONDS = 365 * 86_400;
 
-function toClaims(p: JwtPayload): OfflineTokenClaims {
+function toClaims(p: JwtPayload, kid: string, signingInput: string): OfflineTokenClaims {
   return {
     deviceId: p.deviceId,
     workerId: p.workerId,
@@ -129,6 +129,8 @@ function toClaims(p: JwtPayload): OfflineTokenClaims {
     notBefore: new Date(p.nbf * 1000),
     expiresAt: new Date(p.exp * 1000),
     tokenId: p.jti,
+    keyId: kid,
+    digest: sha256Hex(signingInput),
   };
 }
 

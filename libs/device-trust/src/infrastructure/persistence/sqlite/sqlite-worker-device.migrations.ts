@@ -55,4 +55,27 @@ export const WORKER_DEVICE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX worker_device_events_device_action ON worker_device_events (device_id, action, at);
     `,
   },
+  {
+    version: 5,
+    name: 'the offline tokens issued (a sync accepts only a token on record)',
+    // one row says since when tokens are recorded: an unrecorded token issued before is the
+    // transition's (IssuedTokens)
+    up: `
+      CREATE TABLE offline_tokens (
+        device_id TEXT NOT NULL,
+        jti TEXT NOT NULL,
+        kid TEXT NOT NULL,
+        iat TEXT NOT NULL,
+        exp TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        keep_until TEXT NOT NULL,
+        PRIMARY KEY (device_id, jti)
+      ) WITHOUT ROWID;
+      CREATE INDEX offline_tokens_keep_until ON offline_tokens (keep_until);
+      CREATE TABLE offline_token_recording (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        since TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -1,0 +1,35 @@
+/** One offline token as this server issued it. */
+export interface IssuedToken {
+  deviceId: string;
+  /** The token's `jti`. */
+  tokenId: string;
+  /** The `kid` of the key that signed it. */
+  keyId: string;
+  issuedAt: Date;
+  expiresAt: Date;
+  /** SHA-256 (hex) of its signed part (header.payload): its exact claims and key. */
+  digest: string;
+  /** Until when a sync may still present it (expiry, the sync grace and the clock skew). */
+  keepUntil: Date;
+}
+
+/**
+ * The record of the offline tokens this server issued: a sync accepts only a token on record
+ * (a token signed by a key of ours that we did not issue is a forgery), so a stolen signing
+ * key, retired or active, mints nothing that syncs.
+ */
+export abstract class IssuedTokenRepository {
+  /** Records an issued token; records past their `keepUntil` at `now` are purged. */
+  abstract record(token: IssuedToken, now: Date): Promise<void>;
+
+  /** Whether the token `tokenId` of `deviceId` with this digest is on record (one indexed read). */
+  abstract isOnRecord(deviceId: string, tokenId: string, digest: string): Promise<boolean>;
+
+  /**
+   * When this store began recording issued tokens, fixed by the first call (every later call,
+   * on any replica, answers the same instant): its `now` when the store holds worker devices
+   * already (their tokens were issued unrecorded), else the epoch (a new store: every token it
+   * has is on record).
+   */
+  abstract recordingSince(now: Date): Promise<Date>;
+}

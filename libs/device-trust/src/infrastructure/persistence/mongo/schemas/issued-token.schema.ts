@@ -1,0 +1,33 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+
+/** One offline token this server issued (IssuedTokenRepository). */
+@Schema({ collection: 'offline_tokens', versionKey: false })
+export class IssuedTokenDocument {
+  /** The token's `jti` (a random UUID). */
+  @Prop({ type: String, required: true }) _id!: string;
+  @Prop({ required: true }) deviceId!: string;
+  @Prop({ required: true }) keyId!: string;
+  @Prop({ required: true }) issuedAt!: Date;
+  @Prop({ required: true }) expiresAt!: Date;
+  @Prop({ required: true }) digest!: string;
+  /** Until when a sync may present it, on the application's clock. */
+  @Prop({ required: true }) keepUntil!: Date;
+  /**
+   * When the TTL monitor may drop it, on the database server's wall clock: `keepUntil`'s
+   * window from the write (a replica whose clock is behind would see records dropped early).
+   */
+  @Prop({ required: true }) purgeAt!: Date;
+}
+export const IssuedTokenSchema = SchemaFactory.createForClass(IssuedTokenDocument);
+// the sync's check reads by _id (the jti) with the device and digest: one indexed read
+IssuedTokenSchema.index({ purgeAt: 1 }, { expireAfterSeconds: 0 });
+// the purge at each issue (records past their window on the application's clock)
+IssuedTokenSchema.index({ keepUntil: 1 });
+
+/** The one document that says since when this store records issued tokens. */
+@Schema({ collection: 'offline_token_recording', versionKey: false })
+export class TokenRecordingDocument {
+  @Prop({ type: String, required: true }) _id!: string;
+  @Prop({ required: true }) since!: Date;
+}
+export const TokenRecordingSchema = SchemaFactory.createForClass(TokenRecordingDocument);

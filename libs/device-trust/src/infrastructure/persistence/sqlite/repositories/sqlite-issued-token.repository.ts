@@ -1,0 +1,67 @@
+import { Injectable } from '@nestjs/common';
+import type { Database, Statement } from 'better-sqlite3';
+import { SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
+import { IssuedToken, IssuedTokenRepository } from '../../issued-token.repository';
+import { WORKER_DEVICE_SQLITE_MIGRATIONS } from '../sqlite-worker-device.migrations';
+
+/** `offline_tokens`, keyed (device_id, jti): the sync's check is one primary-key read. */
+@Injectable()
+export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
+  private readonly db: Database;
+  private readonly turns: SqliteWriteTurns;
+  private readonly insert: Statement<[string, string, string, string, string, string, string]>;
+  private readonly purge: Statement<[string]>;
+  private readonly lookup: Statement<[string, string, string], { n: number }>;
+
+  constructor(store: SqliteStoreHandle) {
+    super();
+    // the worker devices' scope (migration 5): whichever repository is built first applies it
+    store.migrate('device-trust.worker-devices', WORKER_DEVICE_SQLITE_MIGRATIONS);
+    this.db = store.db;
+    this.turns = store.writeTurns;
+    this.insert = this.db.prepare(
+      `INSERT INTO offline_tokens (device_id, jti, kid, iat, exp, digest, keep_until)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.purge = this.db.prepare('DELETE FROM offline_tokens WHERE keep_until <= ?');
+    this.lookup = this.db.prepare(
+      'SELECT 1 AS n FROM offline_tokens WHERE device_id = ? AND jti = ? AND digest = ?',
+    );
+  }
+
+  async record(token: IssuedToken, now: Date): Promise<void> {
+    await this.turns.write(
+      this.db.transaction(() => {
+        this.purge.run(now.toISOString());
+        this.insert.run(
+          token.deviceId,
+          token.tokenId,
+          token.keyId,
+          token.issuedAt.toISOString(),
+          token.expiresAt.toISOString(),
+          token.digest,
+          token.keepUntil.toISOString(),
+        );
+      }),
+    );
+  }
+
+  async isOnRecord(deviceId: string, tokenId: string, digest: string): Promise<boolean> {
+    return this.lookup.get(deviceId, tokenId, digest) !== undefined;
+  }
+
+  async recordingSince(now: Date): Promise<Date> {
+    return this.turns.write(
+      this.db.transaction(() => {
+        const devices = this.db.prepare('SELECT 1 FROM worker_devices LIMIT 1').get();
+        this.db
+          .prepare('INSERT OR IGNORE INTO offline_token_recording (id, since) VALUES (1, ?)')
+          .run((devices ? now : new Date(0)).toISOString());
+        const row = this.db
+          .prepare<[], { since: string }>('SELECT since FROM offline_token_recording WHERE id = 1')
+          .get()!;
+        return new Date(row.since);
+      }),
+    );
+  }
+}

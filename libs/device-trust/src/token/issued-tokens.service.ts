@@ -1,0 +1,87 @@
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Clock } from '@app/common';
+import { IssuedTokenRepository } from '../infrastructure/persistence/issued-token.repository';
+import { offlineTokenConfig, OfflineTokenSettings } from '../offline-token.config';
+import { OfflineTokenCheck, OfflineTokenClaims } from './offline-token';
+import { SigningKeyService } from './signing-key.service';
+import { TokenManager } from './token-manager.service';
+
+/**
+ * Offline tokens as this server issues them: each one recorded (device, jti, key, window and a
+ * digest of its signed part), and a token accepted only when it is on record, so a key alone,
+ * stolen (retired or active), mints nothing a sync accepts, and a recorded token's claims
+ * (worker, sites, window) are the ones we issued.
+ *
+ * The transition: a store records tokens since this build first started on it
+ * (`recordingSince`; a store with no device then has no transition). A token not on record is
+ * still accepted when it was issued before that,
+ * by the key that signs now, with the lifetime we issue (at most OFFLINE_TOKEN_TTL_DAYS): so at
+ * most one token lifetime after the upgrade (plus the sync grace for its packets), and never
+ * once the token key was rotated. After that every token must be on record.
+ */
+@Injectable()
+export class IssuedTokens implements OnModuleInit {
+  private readonly ttlMs: number;
+  private readonly keepMs: number;
+  /** When this store began recording (read at boot); undefined: no transition at all. */
+  private since?: Date;
+
+  constructor(
+    private readonly tokens: TokenManager,
+    private readonly records: IssuedTokenRepository,
+    private readonly key: SigningKeyService,
+    private readonly clock: Clock,
+    @Inject(offlineTokenConfig.KEY) settings: OfflineTokenSettings,
+  ) {
+    this.ttlMs = settings.tokenTtlSeconds * 1000;
+    // a sync presents a token up to the grace and the clock skew after its expiry
+    this.keepMs = (settings.tokenGraceSeconds + settings.maxClockSkewSeconds) * 1000;
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.since = await this.records.recordingSince(this.clock.now());
+  }
+
+  /** Issues a token (TokenManager) and records it before it is handed out. */
+  async issue(
+    subject: { deviceId: string; workerId: string; siteIds: string[] },
+    now = this.clock.now(),
+  ): Promise<{ token: string; claims: OfflineTokenClaims }> {
+    const issued = this.tokens.issue(subject, now);
+    const { claims } = issued;
+    await this.records.record(
+      {
+        deviceId: claims.deviceId,
+        tokenId: claims.tokenId,
+        keyId: claims.keyId,
+        issuedAt: claims.notBefore,
+        expiresAt: claims.expiresAt,
+        digest: claims.digest,
+        keepUntil: new Date(claims.expiresAt.getTime() + this.keepMs),
+      },
+      now,
+    );
+    return issued;
+  }
+
+  /**
+   * A token check (TokenManager.verify) held to the record: a token that verifies but that this
+   * server did not issue is `not_issued`. One indexed read.
+   */
+  async confirm(check: OfflineTokenCheck): Promise<OfflineTokenCheck> {
+    if (!check.ok) return check;
+    const c = check.claims;
+    if (await this.records.isOnRecord(c.deviceId, c.tokenId, c.digest)) return check;
+    return this.fromBeforeRecording(c) ? check : { ok: false, failure: 'not_issued' };
+  }
+
+  /** Issued before recording began, by the key that signs now, with the lifetime we issue. */
+  private fromBeforeRecording(c: OfflineTokenClaims): boolean {
+    return (
+      this.since !== undefined &&
+      c.notBefore.getTime() < this.since.getTime() &&
+      c.keyId === this.key.kid &&
+      c.expiresAt.getTime() - c.notBefore.getTime() <= this.ttlMs
+    );
+  }
+}

@@ -1,0 +1,218 @@
+import { createPrivateKey, KeyObject, randomUUID, sign } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ManualClock } from '@app/common';
+import { MongoStore, SqliteStore, Store } from '@app/persistence';
+import { rotateLocalKeys } from '@app/api/config/key-rotation';
+import { describeReplicas, http, startTestApp, TestApp } from './support/test-app';
+import { createSite } from './support/timesheet-client';
+import { enrollPhone, Phone, refreshToken, signPacket, syncBatch } from './support/worker-client';
+
+const DAY_S = 86_400;
+
+const secretsOf = (dataDir: string) =>
+  JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as Record<string, string>;
+
+const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+
+/** An offline token made by whoever holds `key`: any claims, any `iat`. */
+function forge(
+  key: KeyObject,
+  kid: string,
+  phone: Phone,
+  claims: { iat: number; exp?: number; siteIds?: string[]; jti?: string },
+): string {
+  const header = b64({ alg: 'ES256', typ: 'JWT', kid });
+  const payload = b64({
+    iss: 'mdai',
+    sub: phone.deviceId,
+    typ: 'mdai.offline+jwt',
+    deviceId: phone.deviceId,
+    workerId: phone.workerId,
+    siteIds: claims.siteIds ?? [phone.siteId],
+    iat: claims.iat,
+    nbf: claims.iat,
+    exp: claims.exp ?? claims.iat + 30 * DAY_S,
+    jti: claims.jti ?? randomUUID(),
+  });
+  const signature = sign('sha256', Buffer.from(`${header}.${payload}`), {
+    key,
+    dsaEncoding: 'ieee-p1363',
+  });
+  return `${header}.${payload}.${signature.toString('base64url')}`;
+}
+
+const claimsOf = (token: string) =>
+  JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as Record<string, any>;
+const kidOf = (token: string) =>
+  (JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()) as { kid: string }).kid;
+
+/** A sync refused as not issued by this server: 403 invalid_token saying why. */
+function expectNotIssued(res: { status: number; body: any }): void {
+  expect([res.status, res.body.code]).toEqual([403, 'invalid_token']);
+  expect(res.body.message).toContain('not_issued');
+}
+
+/**
+ * The server accepts only offline tokens it issued (each recorded at issue): a stolen token
+ * key, retired with KEY_ROTATION_GRACE_SECONDS=0 or still active, mints nothing that syncs,
+ * and the claims of a token that syncs (its sites) are the ones we issued.
+ */
+describe('offline tokens on record (e2e)', () => {
+  let dataDir: string;
+  let t: TestApp | undefined;
+  const env = () => ({ DATA_DIR: dataDir, TRUST_AUTO_BLOCK_FLOOR: '0' });
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mdai-tokenrec-'));
+  });
+  afterEach(async () => {
+    const store = t?.app.get(Store);
+    if (store instanceof MongoStore) await store.connection.dropDatabase();
+    await t?.close();
+    t = undefined;
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('should refuse a token forged with the key retired by an emergency rotation (grace 0), backdated into its window and claiming another site, while real tokens keep syncing', async () => {
+    t = await startTestApp(env());
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    const other = (await createSite(t.baseUrl, t.keys.admin)).siteId;
+    const oldKid = kidOf(phone.token);
+    const oldKey = createPrivateKey(secretsOf(dataDir).OFFLINE_TOKEN_PRIVATE_KEY);
+    await t.close({ keepData: true });
+    t = undefined;
+
+    // the key is known to be stolen: rotated with no grace, every replica restarted
+    const rotatedAt = new Date();
+    rotateLocalKeys(dataDir, ['token'], rotatedAt, 0);
+    t = await startTestApp(env());
+    const jwks = (await http(t.baseUrl, 'GET', '/api/v5/.well-known/jwks.json')).body.keys;
+    expect(jwks[1]).toMatchObject({ kid: oldKid, notAfter: rotatedAt.toISOString() });
+
+    // the tester's token: old key, issued a minute before the rotation, 30 days, both sites
+    const iat = Math.floor(rotatedAt.getTime() / 1000) - 60;
+    const forged = forge(oldKey, oldKid, phone, { iat, siteIds: [phone.siteId, other] });
+    const atOther = signPacket(phone, {
+      siteId: other,
+      timestamp: new Date(Date.now() - 5_000).toISOString(),
+    });
+    expectNotIssued(await syncBatch(t.baseUrl, forged, [atOther]));
+    // the phone's own jti, re-signed with wider claims, is not the token we issued either
+    const sameJti = forge(oldKey, oldKid, phone, {
+      iat: claimsOf(phone.token).iat,
+      siteIds: [phone.siteId, other],
+      jti: claimsOf(phone.token).jti,
+    });
+    expectNotIssued(await syncBatch(t.baseUrl, sameJti, [atOther]));
+    // nothing of it reached the ledger of the other site
+    const ledger = await http(t.baseUrl, 'GET', `/api/v5/ledger/${other}/verify`, {
+      key: t.keys.auditor,
+    });
+    expect(ledger.body.length ?? 0).toBe(0);
+
+    // the token the server issued before the rotation still syncs (at its own site)
+    const real = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
+    expect([real.status, real.body.accepted]).toEqual([200, 1]);
+    // the phone refreshes with its secret; the new token (new key) syncs
+    const refreshed = await refreshToken(t.baseUrl, phone);
+    expect(refreshed.status).toBe(200);
+    const token = refreshed.body.offlineToken as string;
+    expect(kidOf(token)).toBe(jwks[0].kid);
+    const next = await syncBatch(t.baseUrl, token, [signPacket(phone, { type: 'check_out' })]);
+    expect([next.status, next.body.accepted]).toEqual([200, 1]);
+  });
+
+  it('should refuse a token forged under the active key with a fresh jti, and one that reuses a real jti with other claims', async () => {
+    t = await startTestApp(env());
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    const other = (await createSite(t.baseUrl, t.keys.admin)).siteId;
+    const key = createPrivateKey(secretsOf(dataDir).OFFLINE_TOKEN_PRIVATE_KEY);
+    const kid = kidOf(phone.token);
+    const iat = Math.floor(Date.now() / 1000) - 60;
+    expectNotIssued(
+      await syncBatch(t.baseUrl, forge(key, kid, phone, { iat }), [signPacket(phone)]),
+    );
+    const { jti, iat: realIat } = claimsOf(phone.token);
+    const widened = forge(key, kid, phone, { iat: realIat, jti, siteIds: [phone.siteId, other] });
+    expectNotIssued(await syncBatch(t.baseUrl, widened, [signPacket(phone, { siteId: other })]));
+    // a refused forgery is an invalid_token fraud event naming no device
+    const events = await http(t.baseUrl, 'GET', '/api/v5/fraud/events?type=invalid_token', {
+      key: t.keys.admin,
+    });
+    expect(events.status).toBe(200);
+    expect(JSON.stringify(events.body)).toContain('not_issued');
+
+    const real = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
+    expect([real.status, real.body.accepted]).toEqual([200, 1]);
+  });
+
+  it('should accept a token issued before recording began until the token key rotates, and bound what such a token may claim', async () => {
+    const clock = new ManualClock(new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000));
+    const issued = clock.now();
+    t = await startTestApp(env(), { clock });
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    const key = createPrivateKey(secretsOf(dataDir).OFFLINE_TOKEN_PRIVATE_KEY);
+    const kid = kidOf(phone.token);
+    // behind the app's back: the store as a build from before the record left it
+    const store = t.app.get(Store);
+    if (store instanceof MongoStore) {
+      await store.connection.collection('offline_tokens').drop();
+      await store.connection.collection('offline_token_recording').drop();
+    } else {
+      (store as SqliteStore).db.exec(`
+        DROP TABLE offline_tokens;
+        DROP TABLE offline_token_recording;
+        DELETE FROM schema_migrations WHERE scope = 'device-trust.worker-devices' AND version = 5;
+      `);
+    }
+    await t.close({ keepData: true });
+
+    // the upgrade, 10 minutes later: recording begins now
+    clock.set(new Date(issued.getTime() + 600_000));
+    t = await startTestApp(env(), { clock });
+    const packet = () =>
+      signPacket(phone, { timestamp: new Date(clock.now().getTime() - 5_000).toISOString() });
+    const before = await syncBatch(t.baseUrl, phone.token, [packet()]);
+    expect([before.status, before.body.accepted]).toEqual([200, 1]);
+    // not on record and issued since recording began: refused
+    const since = Math.floor(clock.now().getTime() / 1000);
+    expectNotIssued(await syncBatch(t.baseUrl, forge(key, kid, phone, { iat: since }), [packet()]));
+    // from before, but lasting longer than a token we issue (OFFLINE_TOKEN_TTL_DAYS): refused
+    const longer = forge(key, kid, phone, {
+      iat: since - 300,
+      exp: since - 300 + 31 * DAY_S,
+    });
+    expectNotIssued(await syncBatch(t.baseUrl, longer, [packet()]));
+    // a refreshed token is on record
+    const refreshed = await refreshToken(t.baseUrl, phone, clock.now().toISOString());
+    expect(refreshed.status).toBe(200);
+    const recorded = refreshed.body.offlineToken as string;
+    await t.close({ keepData: true });
+
+    // the token key rotates (a routine one, with its grace): the old key's tokens not on
+    // record are refused from now on; its recorded ones still sync
+    clock.set(new Date(clock.now().getTime() + 600_000));
+    rotateLocalKeys(dataDir, ['token'], clock.now());
+    t = await startTestApp(env(), { clock });
+    expectNotIssued(await syncBatch(t.baseUrl, phone.token, [packet()]));
+    const still = await syncBatch(t.baseUrl, recorded, [packet()]);
+    expect([still.status, still.body.accepted]).toEqual([200, 1]);
+  });
+});
+
+describeReplicas('offline tokens on record, two replicas (e2e)', (replicas) => {
+  it('should sync on one replica a token the other issued, and refuse there a forgery of the shared key', async () => {
+    const { a, b } = replicas();
+    const phone = await enrollPhone(a.baseUrl, a.keys.admin);
+    const synced = await syncBatch(b.baseUrl, phone.token, [signPacket(phone)]);
+    expect([synced.status, synced.body.accepted]).toEqual([200, 1]);
+    const refreshed = await refreshToken(b.baseUrl, phone);
+    const next = signPacket(phone, { type: 'check_out' });
+    const again = await syncBatch(a.baseUrl, refreshed.body.offlineToken as string, [next]);
+    expect([again.status, again.body.accepted]).toEqual([200, 1]);
+    const key = createPrivateKey(secretsOf(a.dataDir).OFFLINE_TOKEN_PRIVATE_KEY);
+    const forged = forge(key, kidOf(phone.token), phone, { iat: Math.floor(Date.now() / 1000) });
+    expectNotIssued(await syncBatch(b.baseUrl, forged, [signPacket(phone)]));
+  });
+});
