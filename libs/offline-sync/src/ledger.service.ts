@@ -169,9 +169,12 @@ export class LedgerService {
     batch: LedgerAppend,
     deviceId: string,
   ): Promise<SyncOutcome> {
-    const keyText = (packetId: string) => entryKeyText({ deviceId, packetId });
+    // each result's key text built once (it is looked up here and again below)
+    const keys = outcome.results.map((r) =>
+      r.status === 'rejected' ? undefined : entryKeyText({ deviceId, packetId: r.packetId }),
+    );
     const missing = outcome.results.filter(
-      (r) => r.status !== 'rejected' && !batch.receipts.has(keyText(r.packetId)),
+      (r, i) => keys[i] !== undefined && !batch.receipts.has(keys[i]),
     );
     // copied only when receipts of earlier links are added to the batch's
     let { checkpoints, receipts } = batch;
@@ -200,9 +203,10 @@ export class LedgerService {
       }
       for (const [key, receipt] of sealed.receipts) receipts.set(key, receipt);
     }
-    const results = outcome.results.map((r) => {
-      if (r.status === 'rejected') return r;
-      const receipt = receipts.get(keyText(r.packetId));
+    const results = outcome.results.map((r, i) => {
+      const key = keys[i];
+      if (r.status === 'rejected' || key === undefined) return r;
+      const receipt = receipts.get(key);
       if (!receipt) return r;
       const { seq, leafIndex, leafHash, treeSize, inclusionProof } = receipt;
       return { ...r, receipt: { seq, leafIndex, leafHash, treeSize, inclusionProof } };
@@ -257,9 +261,18 @@ export class LedgerService {
     return this.logs.findPreviousDataOfWorkers(keys, known);
   }
 
-  /** Distinct workers with accepted packets from these devices, timestamped within [from, to]. */
-  workersOfDevices(deviceIds: string[], from: Date, to: Date): Promise<string[]> {
-    return this.logs.listWorkersOfDevices(deviceIds, from, to);
+  /**
+   * Distinct workers with accepted packets from these devices, timestamped within [from, to].
+   * `known`: links the caller holds (its append's own), which the store may take from it
+   * instead of reading them again.
+   */
+  workersOfDevices(
+    deviceIds: string[],
+    from: Date,
+    to: Date,
+    known?: KnownLinks,
+  ): Promise<string[]> {
+    return this.logs.listWorkersOfDevices(deviceIds, from, to, known);
   }
 
   /**

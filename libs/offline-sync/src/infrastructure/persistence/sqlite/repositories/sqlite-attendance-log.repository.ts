@@ -6,6 +6,7 @@ import {
   AttendanceLog,
   AttendanceMeta,
   entryKeyText,
+  isPacketData,
   LedgerEntryData,
   LedgerEntryKey,
   ledgerDeviceOf,
@@ -75,6 +76,13 @@ export const DATA_AT_PLACES_SQL = `SELECT l.site_id, l.seq, l.data FROM json_eac
 /** The distinct workers of one device's packets within [from, to] (ms). */
 export const WORKERS_OF_DEVICE_SQL = `SELECT DISTINCT ${PACKET_WORKER} AS worker_id FROM attendance_logs
   WHERE ${PACKET_DEVICE} = ? AND ${PACKET_AT_MS} BETWEEN ? AND ?`;
+/**
+ * The same, but for the links of one run of seqs of one site (held by the caller): the (device,
+ * time) index holds each entry's primary key (the table is `WITHOUT ROWID`), so the run's
+ * entries are passed over in the index, their rows never read.
+ */
+export const WORKERS_OF_DEVICE_BESIDES_SQL = `${WORKERS_OF_DEVICE_SQL}
+  AND NOT (site_id = ? AND seq BETWEEN ? AND ?)`;
 
 /** A chain's head seq (the primary key's last entry of the site; no row: an empty chain). */
 export const HEAD_SEQ_SQL =
@@ -126,6 +134,11 @@ export class SqliteAttendanceLogRepository
   private headSeqOf?: Statement<[string], { seq: number }>;
   /** `listWorkersOfDevices`' statement (prepared on first use). */
   private workersOfDevice?: Statement<[string, number, number], { worker_id: string }>;
+  /** The same, leaving out a run of held links (prepared on first use). */
+  private workersOfDeviceBesides?: Statement<
+    [string, number, number, string, number, number],
+    { worker_id: string }
+  >;
   /** The same, only packet_id and data (prepared on first use). */
   private previousDataOfWorkers?: Statement<
     [string],
@@ -293,11 +306,37 @@ export class SqliteAttendanceLogRepository
     });
   }
 
-  async listWorkersOfDevices(deviceIds: string[], from: Date, to: Date): Promise<string[]> {
+  /**
+   * With `known`: the longest run of consecutive seqs of one site it holds (a sync's own batch)
+   * is left out of the read (passed over in the index) and its links' workers taken from the
+   * held data, by the same test: a packet of one of the devices, timestamped within the window.
+   */
+  override async listWorkersOfDevices(
+    deviceIds: string[],
+    from: Date,
+    to: Date,
+    known?: KnownLinks,
+  ): Promise<string[]> {
     const workers = new Set<string>();
-    const query = (this.workersOfDevice ??= this.db.prepare(WORKERS_OF_DEVICE_SQL));
-    for (const deviceId of new Set(deviceIds)) {
-      for (const row of query.all(deviceId, from.getTime(), to.getTime()))
+    const [fromMs, toMs] = [from.getTime(), to.getTime()];
+    const devices = new Set(deviceIds);
+    const run = known?.bySite && longestRun(known.bySite());
+    if (!run) {
+      const query = (this.workersOfDevice ??= this.db.prepare(WORKERS_OF_DEVICE_SQL));
+      for (const deviceId of devices) {
+        for (const row of query.all(deviceId, fromMs, toMs)) workers.add(row.worker_id);
+      }
+      return [...workers].sort();
+    }
+    for (const data of run.links) {
+      if (!isPacketData(data) || !devices.has(data.deviceId)) continue;
+      // the packet's time as the index holds it: the timestamp's ms (0 to 3 fraction digits)
+      const at = Date.parse(data.timestamp);
+      if (at >= fromMs && at <= toMs) workers.add(data.workerId);
+    }
+    const query = (this.workersOfDeviceBesides ??= this.db.prepare(WORKERS_OF_DEVICE_BESIDES_SQL));
+    for (const deviceId of devices) {
+      for (const row of query.all(deviceId, fromMs, toMs, run.siteId, run.fromSeq, run.toSeq))
         workers.add(row.worker_id);
     }
     return [...workers].sort();
@@ -322,6 +361,32 @@ function toAppendResult(
       meta: entry.meta,
     },
   };
+}
+
+/**
+ * The longest run of consecutive seqs of one site in `held` (its data, in seq order), or
+ * undefined when it holds no link.
+ */
+function longestRun(
+  held: ReadonlyMap<string, ReadonlyMap<number, LedgerEntryData>>,
+): { siteId: string; fromSeq: number; toSeq: number; links: LedgerEntryData[] } | undefined {
+  let best: { siteId: string; fromSeq: number; toSeq: number } | undefined;
+  for (const [siteId, links] of held) {
+    const seqs = [...links.keys()].sort((a, b) => a - b);
+    for (let i = 0; i < seqs.length;) {
+      let j = i;
+      while (j + 1 < seqs.length && seqs[j + 1] === seqs[j] + 1) j++;
+      if (!best || seqs[j] - seqs[i] > best.toSeq - best.fromSeq) {
+        best = { siteId, fromSeq: seqs[i], toSeq: seqs[j] };
+      }
+      i = j + 1;
+    }
+  }
+  if (!best) return undefined;
+  const site = held.get(best.siteId)!;
+  const links: LedgerEntryData[] = [];
+  for (let seq = best.fromSeq; seq <= best.toSeq; seq++) links.push(site.get(seq)!);
+  return { ...best, links };
 }
 
 type TimedRow = { at_ms: number; packet_id: string };
