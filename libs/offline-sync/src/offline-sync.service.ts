@@ -564,6 +564,10 @@ class AppendedLinks implements KnownLinks {
     return this.sites;
   }
 
+  atMsOf(data: LedgerEntryData): number | undefined {
+    return this.observations.get(data as AttendanceData)?.timestamp.getTime();
+  }
+
   /** The observation of one of these links' data (the very object `dataAt` answered). */
   observationOf(data: LedgerEntryData): PacketObservation | undefined {
     return this.observations.get(data as AttendanceData);

@@ -25,6 +25,11 @@ export interface KnownLinks {
    * takes their data from here instead); none: only `dataAt` is asked.
    */
   bySite?(): ReadonlyMap<string, ReadonlyMap<number, LedgerEntryData>>;
+  /**
+   * A held packet's timestamp in ms (`Date.parse` of its `timestamp`), where the caller has it
+   * already (one of the objects `bySite` gave); none: the store parses it.
+   */
+  atMsOf?(data: LedgerEntryData): number | undefined;
 }
 
 export type AppendResult =

@@ -320,8 +320,8 @@ export class SqliteAttendanceLogRepository
     const workers = new Set<string>();
     const [fromMs, toMs] = [from.getTime(), to.getTime()];
     const devices = new Set(deviceIds);
-    const run = known?.bySite && longestRun(known.bySite());
-    if (!run) {
+    const run = known?.bySite ? longestRun(known.bySite()) : undefined;
+    if (!run || !known) {
       const query = (this.workersOfDevice ??= this.db.prepare(WORKERS_OF_DEVICE_SQL));
       for (const deviceId of devices) {
         for (const row of query.all(deviceId, fromMs, toMs)) workers.add(row.worker_id);
@@ -331,7 +331,7 @@ export class SqliteAttendanceLogRepository
     for (const data of run.links) {
       if (!isPacketData(data) || !devices.has(data.deviceId)) continue;
       // the packet's time as the index holds it: the timestamp's ms (0 to 3 fraction digits)
-      const at = Date.parse(data.timestamp);
+      const at = known.atMsOf?.(data) ?? Date.parse(data.timestamp);
       if (at >= fromMs && at <= toMs) workers.add(data.workerId);
     }
     const query = (this.workersOfDeviceBesides ??= this.db.prepare(WORKERS_OF_DEVICE_BESIDES_SQL));
