@@ -383,6 +383,30 @@ describeStoreContract(
         });
       }
       expect(await sut().findPreviousDataOfWorkers([], known)).toEqual([]);
+      // held with every link in place (`bySite`, as a sync's batch): the same answers; SQLite
+      // passes the held run over in its index and takes its places from the held data: a held
+      // copy of `later` that names another worker is that worker's predecessor there
+      // (every link of `later`'s site: one run of seqs)
+      const laterLink = batch.find((log) => log?.data.packetId === later.packetId)!;
+      const links = await sut().readChain(laterLink.siteId, 0, 1000);
+      const bySite = new Map([
+        [laterLink.siteId, new Map<number, LedgerEntryData>(links.map((l) => [l.seq, l.data]))],
+      ]);
+      const inPlace: KnownLinks = {
+        dataAt: (siteId, seq) => bySite.get(siteId)?.get(seq),
+        bySite: () => bySite,
+      };
+      expect(await sut().findPreviousDataOfWorkers(keys, inPlace)).toEqual(
+        batch.map((log) => log?.data),
+      );
+      bySite
+        .get(laterLink.siteId)!
+        .set(laterLink.seq, { ...laterLink.data, workerId: 'w-renamed' });
+      const [renamed] = await sut().findPreviousDataOfWorkers(
+        [{ workerId: 'w-renamed', at: new Date('2027-01-01T00:00:00Z'), packetId: 'zz' }],
+        inPlace,
+      );
+      expect(renamed?.packetId).toBe(driver() === 'sqlite' ? later.packetId : undefined);
       expect(await sut().findPreviousDataOfWorkers(keys, { dataAt: () => undefined })).toEqual(
         batch.map((log) => log?.data),
       );

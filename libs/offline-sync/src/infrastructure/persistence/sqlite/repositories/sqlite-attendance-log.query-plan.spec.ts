@@ -14,6 +14,7 @@ import {
   DATA_AT_PLACES_SQL,
   HEAD_SEQ_SQL,
   PREVIOUS_DATA_OF_WORKERS_SQL,
+  PREVIOUS_PLACES_BESIDES_SQL,
   PREVIOUS_PLACES_OF_WORKERS_SQL,
   PREVIOUS_OF_WORKERS_SQL,
   SqliteAttendanceLogRepository,
@@ -61,16 +62,22 @@ describe('SqliteAttendanceLogRepository query plans', () => {
     },
   );
 
-  it("should find each worker's previous packets' places in the worker-time index alone (covering)", () => {
-    const spans = JSON.stringify([['w1', 1_767_254_400_000, 1_767_254_600_000]]);
-    const plan = explainQueryPlan(store.db, PREVIOUS_PLACES_OF_WORKERS_SQL, [spans]);
-    expect(ledgerProblems(plan)).toEqual([]);
-    // no step reads a link: the index holds the primary key (site_id, seq) of each row
-    expect(plan.filter((step) => step.includes('attendance_logs')).sort()).toEqual([
-      'SEARCH l USING COVERING INDEX attendance_logs_worker_at (<expr>=? AND <expr>>? AND <expr><?)',
-      'SEARCH p USING COVERING INDEX attendance_logs_worker_at (<expr>=? AND <expr><?)',
-    ]);
-  });
+  it.each([
+    ['every link', PREVIOUS_PLACES_OF_WORKERS_SQL, []],
+    ['a held run left out', PREVIOUS_PLACES_BESIDES_SQL, ['site-1', 10, 509]],
+  ])(
+    "should find each worker's previous packets' places (%s) in the worker-time index alone (covering)",
+    (_name, sql, run) => {
+      const spans = JSON.stringify([['w1', 1_767_254_400_000, 1_767_254_600_000]]);
+      const plan = explainQueryPlan(store.db, sql, [spans, ...run]);
+      expect(ledgerProblems(plan)).toEqual([]);
+      // no step reads a link: the index holds the primary key (site_id, seq) of each row
+      expect(plan.filter((step) => step.includes('attendance_logs')).sort()).toEqual([
+        'SEARCH l USING COVERING INDEX attendance_logs_worker_at (<expr>=? AND <expr>>? AND <expr><?)',
+        'SEARCH p USING COVERING INDEX attendance_logs_worker_at (<expr>=? AND <expr><?)',
+      ]);
+    },
+  );
 
   it.each([
     ['every link', WORKERS_OF_DEVICE_SQL, []],

@@ -48,7 +48,7 @@ const atMs = (table: string) => PACKET_AT_MS.replace('data', `${table}.data`);
  * parameter: a JSON array of [workerId, lo, hi] (ms). Both steps seek the (worker, time,
  * packetId) index; `at_ms` comes back for ordering. `columns`: of the link (`l`).
  */
-const previousOfWorkersSql = (columns: string) => `WITH q (w, lo, hi) AS (
+const previousOfWorkersSql = (columns: string, besides = '') => `WITH q (w, lo, hi) AS (
     SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)
   ), span (w, lo, hi) AS (
     SELECT w, coalesce((
@@ -58,7 +58,7 @@ const previousOfWorkersSql = (columns: string) => `WITH q (w, lo, hi) AS (
     ), lo), hi FROM q
   )
   SELECT span.w AS w, ${atMs('l')} AS at_ms, ${columns} FROM span JOIN attendance_logs l
-    ON ${worker('l')} = span.w AND ${atMs('l')} BETWEEN span.lo AND span.hi`;
+    ON ${worker('l')} = span.w AND ${atMs('l')} BETWEEN span.lo AND span.hi${besides}`;
 
 /** The whole links (`findPreviousOfWorkers`). */
 export const PREVIOUS_OF_WORKERS_SQL = previousOfWorkersSql('l.*');
@@ -69,6 +69,14 @@ export const PREVIOUS_DATA_OF_WORKERS_SQL = previousOfWorkersSql('l.packet_id, l
  * holds): read from the index alone, no link (`findPreviousDataOfWorkers` with `known`).
  */
 export const PREVIOUS_PLACES_OF_WORKERS_SQL = previousOfWorkersSql('l.packet_id, l.site_id, l.seq');
+/**
+ * The same, but for the links of one run of seqs of one site (held by the caller, who adds them):
+ * passed over in the index, which holds each entry's primary key.
+ */
+export const PREVIOUS_PLACES_BESIDES_SQL = previousOfWorkersSql(
+  'l.packet_id, l.site_id, l.seq',
+  '\n    AND NOT (l.site_id = ? AND l.seq BETWEEN ? AND ?)',
+);
 /** The data of links by place: a JSON array of [siteId, seq] (one primary-key seek each). */
 export const DATA_AT_PLACES_SQL = `SELECT l.site_id, l.seq, l.data FROM json_each(?)
   JOIN attendance_logs l ON l.site_id = json_each.value ->> 0 AND l.seq = json_each.value ->> 1`;
@@ -146,6 +154,11 @@ export class SqliteAttendanceLogRepository
   >;
   /** The same, only each row's place (prepared on first use). */
   private previousPlacesOfWorkers?: Statement<[string], PlacedRow & WorkerTimedRow>;
+  /** The same, leaving out a run of held links (prepared on first use). */
+  private previousPlacesBesides?: Statement<
+    [string, string, number, number],
+    PlacedRow & WorkerTimedRow
+  >;
   /** Links' data by place (prepared on first use). */
   private dataAtPlaces?: Statement<[string], PlacedRow & Pick<AttendanceLogRow, 'data'>>;
 
@@ -274,10 +287,21 @@ export class SqliteAttendanceLogRepository
     keys: PreviousKey[],
     known: KnownLinks,
   ): (LedgerEntryData | undefined)[] {
-    const statement = (this.previousPlacesOfWorkers ??= this.db.prepare(
-      PREVIOUS_PLACES_OF_WORKERS_SQL,
-    ));
-    const places = previousOfEach(statement, keys);
+    const run = known.bySite ? longestRun(known.bySite()) : undefined;
+    const places = run
+      ? // the held run is passed over in the index, and its links of the workers asked for are
+        // added as the rows the index would give (rows outside a worker's span are below or
+        // above every key of it: no answer changes)
+        previousOfEach(
+          (this.previousPlacesBesides ??= this.db.prepare(PREVIOUS_PLACES_BESIDES_SQL)),
+          keys,
+          [run.siteId, run.fromSeq, run.toSeq],
+          (workers) => heldPlaces(run, workers, known),
+        )
+      : previousOfEach(
+          (this.previousPlacesOfWorkers ??= this.db.prepare(PREVIOUS_PLACES_OF_WORKERS_SQL)),
+          keys,
+        );
     const answers: (LedgerEntryData | undefined)[] = [];
     // the places not in `known`, each read (and parsed) once however many keys it answers
     const toRead = new Map<string, { place: [string, number]; data?: LedgerEntryData }>();
@@ -389,6 +413,26 @@ function longestRun(
   return { ...best, links };
 }
 
+/** The held run's packets of these workers as the worker-time index's places would be. */
+function heldPlaces(
+  run: NonNullable<ReturnType<typeof longestRun>>,
+  workers: ReadonlyMap<string, unknown>,
+  known: KnownLinks,
+): (PlacedRow & WorkerTimedRow)[] {
+  const rows: (PlacedRow & WorkerTimedRow)[] = [];
+  run.links.forEach((data, i) => {
+    if (!isPacketData(data) || !workers.has(data.workerId)) return;
+    rows.push({
+      w: data.workerId,
+      at_ms: known.atMsOf?.(data) ?? Date.parse(data.timestamp),
+      packet_id: data.packetId,
+      site_id: run.siteId,
+      seq: run.fromSeq + i,
+    });
+  });
+  return rows;
+}
+
 type TimedRow = { at_ms: number; packet_id: string };
 type PlacedRow = { site_id: string; seq: number };
 
@@ -402,9 +446,11 @@ type WorkerTimedRow = TimedRow & { w: string };
  * For each key, its predecessor's row: one run of `statement` (a `previousOfWorkersSql`) over
  * every worker's span of keys, then each key's row picked by binary search.
  */
-function previousOfEach<T extends WorkerTimedRow>(
-  statement: Statement<[string], T>,
+function previousOfEach<T extends WorkerTimedRow, A extends unknown[] = []>(
+  statement: Statement<[string, ...A], T>,
   keys: PreviousKey[],
+  more?: A,
+  held?: (workers: ReadonlyMap<string, unknown>) => T[],
 ): (T | undefined)[] {
   if (keys.length === 0) return [];
   const spans = new Map<string, [lo: number, hi: number]>();
@@ -414,7 +460,9 @@ function previousOfEach<T extends WorkerTimedRow>(
     if (!span) spans.set(workerId, [ms, ms]);
     else [span[0], span[1]] = [Math.min(span[0], ms), Math.max(span[1], ms)];
   }
-  const rows = statement.all(JSON.stringify([...spans].map(([w, [lo, hi]]) => [w, lo, hi])));
+  const json = JSON.stringify([...spans].map(([w, [lo, hi]]) => [w, lo, hi]));
+  const rows = statement.all(json, ...((more ?? []) as A));
+  if (held) rows.push(...held(spans));
   const byWorker = new Map<string, T[]>();
   for (const row of rows) {
     const list = byWorker.get(row.w);
