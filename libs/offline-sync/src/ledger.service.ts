@@ -11,7 +11,6 @@ import {
 } from '@app/tlog';
 import {
   AttendanceLog,
-  entryKeyText,
   LedgerEntryData,
   ledgerDeviceOf,
   PendingLogEntry,
@@ -45,8 +44,8 @@ export type AppendedListener = (appended: AttendanceLog[]) => Promise<void>;
 /** What one append gives back: per entry its link, and per touched site a signed checkpoint. */
 export interface LedgerAppend {
   results: AppendResult[];
-  /** Receipts by entry key (`entryKeyText`), for every appended or duplicate entry. */
-  receipts: Map<string, Receipt>;
+  /** Receipts by entry key, for every appended or duplicate entry. */
+  receipts: ByEntryKey<Receipt>;
   /** The checkpoint each receipt is proven against, by siteId. */
   checkpoints: Map<string, SignedCheckpoint>;
 }
@@ -119,7 +118,7 @@ export class LedgerService {
       list.push(link);
       bySite.set(link.siteId, list);
     }
-    const receipts = new Map<string, Receipt>();
+    const receipts = new ByEntryKey<Receipt>();
     const checkpoints = new Map<string, SignedCheckpoint>();
     let failed = false;
     for (const [siteId, siteLinks] of bySite) {
@@ -146,7 +145,7 @@ export class LedgerService {
       checkpoints.set(siteId, sealed.checkpoint);
       for (const link of siteLinks) {
         const receipt = sealed.receipts.get(link.seq);
-        if (receipt) receipts.set(keyTextOf(link), receipt);
+        if (receipt) receipts.set(ledgerDeviceOf(link.data), link.data.packetId, receipt);
       }
     }
     if (failed) {
@@ -169,15 +168,14 @@ export class LedgerService {
     batch: LedgerAppend,
     deviceId: string,
   ): Promise<SyncOutcome> {
-    const keyText = (packetId: string) => entryKeyText({ deviceId, packetId });
     const missing = outcome.results.filter(
-      (r) => r.status !== 'rejected' && !batch.receipts.has(keyText(r.packetId)),
+      (r) => r.status !== 'rejected' && !batch.receipts.get(deviceId, r.packetId),
     );
     // copied only when receipts of earlier links are added to the batch's
     let { checkpoints, receipts } = batch;
     if (missing.length > 0) {
       checkpoints = new Map(checkpoints);
-      receipts = new Map(receipts);
+      receipts = receipts.copy();
       // links committed earlier: proven against their site's latest checkpoint, sealing
       // first when none covers them yet (an earlier seal failed)
       const found = await this.logs.findByKeys(
@@ -192,17 +190,17 @@ export class LedgerService {
           continue;
         }
         const receipt = await this.inclusionProof(link.siteId, link, checkpoint.size);
-        receipts.set(keyTextOf(link), receipt);
+        receipts.set(ledgerDeviceOf(link.data), link.data.packetId, receipt);
       }
       const sealed = await this.seal(unsealed);
       for (const [siteId, checkpoint] of sealed.checkpoints) {
         if (!checkpoints.has(siteId)) checkpoints.set(siteId, checkpoint);
       }
-      for (const [key, receipt] of sealed.receipts) receipts.set(key, receipt);
+      receipts.setAll(sealed.receipts);
     }
     const results = outcome.results.map((r) => {
       if (r.status === 'rejected') return r;
-      const receipt = receipts.get(keyText(r.packetId));
+      const receipt = receipts.get(deviceId, r.packetId);
       if (!receipt) return r;
       const { seq, leafIndex, leafHash, treeSize, inclusionProof } = receipt;
       return { ...r, receipt: { seq, leafIndex, leafHash, treeSize, inclusionProof } };
@@ -257,9 +255,18 @@ export class LedgerService {
     return this.logs.findPreviousDataOfWorkers(keys, known);
   }
 
-  /** Distinct workers with accepted packets from these devices, timestamped within [from, to]. */
-  workersOfDevices(deviceIds: string[], from: Date, to: Date): Promise<string[]> {
-    return this.logs.listWorkersOfDevices(deviceIds, from, to);
+  /**
+   * Distinct workers with accepted packets from these devices, timestamped within [from, to].
+   * `known`: links the caller holds (its append's own), which the store may take from it
+   * instead of reading them again.
+   */
+  workersOfDevices(
+    deviceIds: string[],
+    from: Date,
+    to: Date,
+    known?: KnownLinks,
+  ): Promise<string[]> {
+    return this.logs.listWorkersOfDevices(deviceIds, from, to, known);
   }
 
   /**
@@ -362,8 +369,36 @@ export class LedgerService {
 }
 
 /** The receipts' map key of a link: its ledger key. */
-function keyTextOf(link: AttendanceLog): string {
-  return entryKeyText({ deviceId: ledgerDeviceOf(link.data), packetId: link.data.packetId });
+/**
+ * Values by entry key (`LedgerEntryKey`: device, then packetId), in maps of maps: a lookup hashes
+ * the strings the caller holds (a string's hash is kept with it: a packet's packetId is hashed
+ * once, however often it is looked up) instead of building and hashing a key text each time.
+ */
+export class ByEntryKey<T> {
+  private readonly byDevice = new Map<string, Map<string, T>>();
+
+  get(deviceId: string, packetId: string): T | undefined {
+    return this.byDevice.get(deviceId)?.get(packetId);
+  }
+
+  set(deviceId: string, packetId: string, value: T): void {
+    let device = this.byDevice.get(deviceId);
+    if (!device) this.byDevice.set(deviceId, (device = new Map<string, T>()));
+    device.set(packetId, value);
+  }
+
+  /** Sets every entry of `other` here (its values over these for the same key). */
+  setAll(other: ByEntryKey<T>): void {
+    for (const [deviceId, device] of other.byDevice) {
+      for (const [packetId, value] of device) this.set(deviceId, packetId, value);
+    }
+  }
+
+  copy(): ByEntryKey<T> {
+    const copy = new ByEntryKey<T>();
+    copy.setAll(this);
+    return copy;
+  }
 }
 
 /** A leaf source that answers from the links in hand when they cover the range, else the store. */

@@ -465,7 +465,7 @@ export class OfflineSyncService {
           deviceId === device.deviceId
             ? await (siblings ??= this.devices.siblingsOf(device))
             : [deviceId];
-        return this.ledger.workersOfDevices(ids, from, to);
+        return this.ledger.workersOfDevices(ids, from, to, appended);
       },
       establishedDeviceOf: async (deviceId) =>
         deviceId === device.deviceId
@@ -549,19 +549,27 @@ function observationOf(data: AttendanceData, atMs = Date.parse(data.timestamp)):
  * again, not one built anew from the same data.
  */
 class AppendedLinks implements KnownLinks {
-  private readonly bySite = new Map<string, Map<number, AttendanceData>>();
+  private readonly sites = new Map<string, Map<number, AttendanceData>>();
   private readonly observations = new Map<AttendanceData, PacketObservation>();
 
   add(log: AttendanceLog, observation: PacketObservation): void {
     const data = log.data as AttendanceData;
-    let site = this.bySite.get(log.siteId);
-    if (!site) this.bySite.set(log.siteId, (site = new Map<number, AttendanceData>()));
+    let site = this.sites.get(log.siteId);
+    if (!site) this.sites.set(log.siteId, (site = new Map<number, AttendanceData>()));
     site.set(log.seq, data);
     this.observations.set(data, observation);
   }
 
   dataAt(siteId: string, seq: number): AttendanceData | undefined {
-    return this.bySite.get(siteId)?.get(seq);
+    return this.sites.get(siteId)?.get(seq);
+  }
+
+  bySite(): ReadonlyMap<string, ReadonlyMap<number, AttendanceData>> {
+    return this.sites;
+  }
+
+  atMsOf(data: LedgerEntryData): number | undefined {
+    return this.observations.get(data as AttendanceData)?.timestamp.getTime();
   }
 
   /** The observation of one of these links' data (the very object `dataAt` answered). */

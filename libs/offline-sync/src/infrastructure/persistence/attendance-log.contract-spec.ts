@@ -4,14 +4,16 @@ import { compileAdapter } from '@app/persistence/testing/compile-adapter';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { jcs } from '@app/common';
 import {
+  AttendanceLog,
   GENESIS_HASH,
+  LedgerEntryData,
   NO_DEVICE,
   PendingLogEntry,
   recordHashOfText,
 } from '../../domain/attendance-log';
 import { ChainVerifier } from '../../domain/chain-verifier';
 import { attendanceLogAdapters } from './ledger-persistence';
-import { AttendanceLogRepository } from './attendance-log.repository';
+import { AttendanceLogRepository, KnownLinks } from './attendance-log.repository';
 
 function entry(siteId: string, packetId = randomUUID(), deviceId = 'd1'): PendingLogEntry {
   return {
@@ -381,6 +383,30 @@ describeStoreContract(
         });
       }
       expect(await sut().findPreviousDataOfWorkers([], known)).toEqual([]);
+      // held with every link in place (`bySite`, as a sync's batch): the same answers; SQLite
+      // passes the held run over in its index and takes its places from the held data: a held
+      // copy of `later` that names another worker is that worker's predecessor there
+      // (every link of `later`'s site: one run of seqs)
+      const laterLink = batch.find((log) => log?.data.packetId === later.packetId)!;
+      const links = await sut().readChain(laterLink.siteId, 0, 1000);
+      const bySite = new Map([
+        [laterLink.siteId, new Map<number, LedgerEntryData>(links.map((l) => [l.seq, l.data]))],
+      ]);
+      const inPlace: KnownLinks = {
+        dataAt: (siteId, seq) => bySite.get(siteId)?.get(seq),
+        bySite: () => bySite,
+      };
+      expect(await sut().findPreviousDataOfWorkers(keys, inPlace)).toEqual(
+        batch.map((log) => log?.data),
+      );
+      bySite
+        .get(laterLink.siteId)!
+        .set(laterLink.seq, { ...laterLink.data, workerId: 'w-renamed' });
+      const [renamed] = await sut().findPreviousDataOfWorkers(
+        [{ workerId: 'w-renamed', at: new Date('2027-01-01T00:00:00Z'), packetId: 'zz' }],
+        inPlace,
+      );
+      expect(renamed?.packetId).toBe(driver() === 'sqlite' ? later.packetId : undefined);
       expect(await sut().findPreviousDataOfWorkers(keys, { dataAt: () => undefined })).toEqual(
         batch.map((log) => log?.data),
       );
@@ -391,25 +417,57 @@ describeStoreContract(
         const e = entry('D');
         return { ...e, data: { ...e.data, workerId, deviceId, timestamp } };
       };
-      await sut().appendToChains([
+      const appended = await sut().appendToChains([
         on('w1', 'd1', '2026-01-01T08:00:00Z'),
         on('w2', 'd1', '2026-01-01T09:00:00Z'),
         on('w2', 'd1', '2026-01-01T09:30:00Z'),
         on('w3', 'd1', '2026-01-02T09:00:00Z'),
         on('w4', 'd2', '2026-01-01T09:00:00Z'),
       ]);
-      const workers = (from: string, to: string) =>
-        sut().listWorkersOfDevices(['d1'], new Date(from), new Date(to));
-      expect(await workers('2026-01-01T00:00:00Z', '2026-01-01T23:59:59Z')).toEqual(['w1', 'w2']);
-      expect(await workers('2026-01-01T09:00:00Z', '2026-01-02T09:00:00Z')).toEqual(['w2', 'w3']);
-      expect(await workers('2026-01-03T00:00:00Z', '2026-01-04T00:00:00Z')).toEqual([]);
-      expect(
-        await sut().listWorkersOfDevices(
+      const workers = (from: string, to: string, known?: KnownLinks) =>
+        sut().listWorkersOfDevices(['d1'], new Date(from), new Date(to), known);
+      const windows: [string, string, string[]][] = [
+        ['2026-01-01T00:00:00Z', '2026-01-01T23:59:59Z', ['w1', 'w2']],
+        ['2026-01-01T09:00:00Z', '2026-01-02T09:00:00Z', ['w2', 'w3']],
+        ['2026-01-03T00:00:00Z', '2026-01-04T00:00:00Z', []],
+      ];
+      for (const [from, to, expected] of windows) expect(await workers(from, to)).toEqual(expected);
+      const both = (known?: KnownLinks) =>
+        sut().listWorkersOfDevices(
           ['d2', 'd1'],
           new Date('2026-01-01T08:30:00Z'),
           new Date('2026-01-01T09:00:00Z'),
-        ),
-      ).toEqual(['w2', 'w4']);
+          known,
+        );
+      expect(await both()).toEqual(['w2', 'w4']);
+
+      // with links the caller holds (as a sync holds its own batch, here all five, or two
+      // apart): the same answers
+      const heldOf = (links: AttendanceLog[]): KnownLinks => {
+        const bySite = new Map<string, Map<number, LedgerEntryData>>();
+        for (const l of links) {
+          if (!bySite.has(l.siteId)) bySite.set(l.siteId, new Map());
+          bySite.get(l.siteId)!.set(l.seq, l.data);
+        }
+        return {
+          dataAt: (siteId, seq) => bySite.get(siteId)?.get(seq),
+          bySite: () => bySite,
+        };
+      };
+      const links = appended.map((r) => r.log);
+      for (const held of [links, [links[0], links[2]], []]) {
+        for (const [from, to, expected] of windows)
+          expect(await workers(from, to, heldOf(held))).toEqual(expected);
+        expect(await both(heldOf(held))).toEqual(['w2', 'w4']);
+      }
+      // SQLite leaves the held run out of its read and takes its workers from the held data:
+      // a held copy naming another worker shows which one was used (the store's own: w1)
+      const renamed = links.map((l, i) =>
+        i === 0 ? { ...l, data: { ...l.data, workerId: 'w9' } } : l,
+      );
+      expect(await workers(windows[0][0], windows[0][1], heldOf(renamed))).toEqual(
+        driver() === 'sqlite' ? ['w2', 'w9'] : ['w1', 'w2'],
+      );
     });
   },
 );

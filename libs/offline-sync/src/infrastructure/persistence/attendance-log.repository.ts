@@ -20,6 +20,16 @@ export interface PreviousKey {
  */
 export interface KnownLinks {
   dataAt(siteId: string, seq: number): LedgerEntryData | undefined;
+  /**
+   * Every held link, by site and seq (for a store that leaves a run of them out of a read and
+   * takes their data from here instead); none: only `dataAt` is asked.
+   */
+  bySite?(): ReadonlyMap<string, ReadonlyMap<number, LedgerEntryData>>;
+  /**
+   * A held packet's timestamp in ms (`Date.parse` of its `timestamp`), where the caller has it
+   * already (one of the objects `bySite` gave); none: the store parses it.
+   */
+  atMsOf?(data: LedgerEntryData): number | undefined;
 }
 
 export type AppendResult =
@@ -88,6 +98,15 @@ export abstract class AttendanceLogRepository {
   ): Promise<(LedgerEntryData | undefined)[]> {
     return (await this.findPreviousOfWorkers(keys)).map((log) => log?.data);
   }
-  /** Distinct workerIds (sorted) with accepted packets from any of `deviceIds` timestamped within [from, to]. */
-  abstract listWorkersOfDevices(deviceIds: string[], from: Date, to: Date): Promise<string[]>;
+  /**
+   * Distinct workerIds (sorted) with accepted packets from any of `deviceIds` timestamped within
+   * [from, to]. `known`: links the caller holds (equal to the stored ones), whose data a store
+   * may take from it instead of reading those links (the answer is the same).
+   */
+  abstract listWorkersOfDevices(
+    deviceIds: string[],
+    from: Date,
+    to: Date,
+    known?: KnownLinks,
+  ): Promise<string[]>;
 }

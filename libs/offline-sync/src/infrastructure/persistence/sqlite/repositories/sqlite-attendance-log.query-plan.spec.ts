@@ -14,9 +14,12 @@ import {
   DATA_AT_PLACES_SQL,
   HEAD_SEQ_SQL,
   PREVIOUS_DATA_OF_WORKERS_SQL,
+  PREVIOUS_PLACES_BESIDES_SQL,
   PREVIOUS_PLACES_OF_WORKERS_SQL,
   PREVIOUS_OF_WORKERS_SQL,
   SqliteAttendanceLogRepository,
+  WORKERS_OF_DEVICE_BESIDES_SQL,
+  WORKERS_OF_DEVICE_SQL,
 } from './sqlite-attendance-log.repository';
 
 /** `planProblems`, but the parameter's JSON array (one row per key) may be scanned. */
@@ -59,14 +62,39 @@ describe('SqliteAttendanceLogRepository query plans', () => {
     },
   );
 
-  it("should find each worker's previous packets' places in the worker-time index alone (covering)", () => {
-    const spans = JSON.stringify([['w1', 1_767_254_400_000, 1_767_254_600_000]]);
-    const plan = explainQueryPlan(store.db, PREVIOUS_PLACES_OF_WORKERS_SQL, [spans]);
-    expect(ledgerProblems(plan)).toEqual([]);
-    // no step reads a link: the index holds the primary key (site_id, seq) of each row
-    expect(plan.filter((step) => step.includes('attendance_logs')).sort()).toEqual([
-      'SEARCH l USING COVERING INDEX attendance_logs_worker_at (<expr>=? AND <expr>>? AND <expr><?)',
-      'SEARCH p USING COVERING INDEX attendance_logs_worker_at (<expr>=? AND <expr><?)',
+  it.each([
+    ['every link', PREVIOUS_PLACES_OF_WORKERS_SQL, []],
+    ['a held run left out', PREVIOUS_PLACES_BESIDES_SQL, ['site-1', 10, 509]],
+  ])(
+    "should find each worker's previous packets' places (%s) in the worker-time index alone (covering)",
+    (_name, sql, run) => {
+      const spans = JSON.stringify([['w1', 1_767_254_400_000, 1_767_254_600_000]]);
+      const plan = explainQueryPlan(store.db, sql, [spans, ...run]);
+      expect(ledgerProblems(plan)).toEqual([]);
+      // no step reads a link: the index holds the primary key (site_id, seq) of each row
+      expect(plan.filter((step) => step.includes('attendance_logs')).sort()).toEqual([
+        'SEARCH l USING COVERING INDEX attendance_logs_worker_at (<expr>=? AND <expr>>? AND <expr><?)',
+        'SEARCH p USING COVERING INDEX attendance_logs_worker_at (<expr>=? AND <expr><?)',
+      ]);
+    },
+  );
+
+  it.each([
+    ['every link', WORKERS_OF_DEVICE_SQL, []],
+    ['a held run left out', WORKERS_OF_DEVICE_BESIDES_SQL, ['site-1', 10, 509]],
+  ])("should find a device's workers (%s) by the device-time index's range", (_name, sql, run) => {
+    const plan = explainQueryPlan(store.db, sql, [
+      'd1',
+      1_767_254_400_000,
+      1_767_340_800_000,
+      ...run,
+    ]);
+    // the temporary b-tree holds the range's distinct workers (a few), not the ledger
+    expect(ledgerProblems(plan).filter((step) => step !== 'USE TEMP B-TREE FOR DISTINCT')).toEqual(
+      [],
+    );
+    expect(plan.filter((step) => step.includes('attendance_logs'))).toEqual([
+      'SEARCH attendance_logs USING INDEX attendance_logs_device_at (<expr>=? AND <expr>>? AND <expr><?)',
     ]);
   });
 

@@ -6,6 +6,7 @@ import {
   AttendanceLog,
   AttendanceMeta,
   entryKeyText,
+  isPacketData,
   LedgerEntryData,
   LedgerEntryKey,
   ledgerDeviceOf,
@@ -47,7 +48,7 @@ const atMs = (table: string) => PACKET_AT_MS.replace('data', `${table}.data`);
  * parameter: a JSON array of [workerId, lo, hi] (ms). Both steps seek the (worker, time,
  * packetId) index; `at_ms` comes back for ordering. `columns`: of the link (`l`).
  */
-const previousOfWorkersSql = (columns: string) => `WITH q (w, lo, hi) AS (
+const previousOfWorkersSql = (columns: string, besides = '') => `WITH q (w, lo, hi) AS (
     SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)
   ), span (w, lo, hi) AS (
     SELECT w, coalesce((
@@ -57,7 +58,7 @@ const previousOfWorkersSql = (columns: string) => `WITH q (w, lo, hi) AS (
     ), lo), hi FROM q
   )
   SELECT span.w AS w, ${atMs('l')} AS at_ms, ${columns} FROM span JOIN attendance_logs l
-    ON ${worker('l')} = span.w AND ${atMs('l')} BETWEEN span.lo AND span.hi`;
+    ON ${worker('l')} = span.w AND ${atMs('l')} BETWEEN span.lo AND span.hi${besides}`;
 
 /** The whole links (`findPreviousOfWorkers`). */
 export const PREVIOUS_OF_WORKERS_SQL = previousOfWorkersSql('l.*');
@@ -68,6 +69,14 @@ export const PREVIOUS_DATA_OF_WORKERS_SQL = previousOfWorkersSql('l.packet_id, l
  * holds): read from the index alone, no link (`findPreviousDataOfWorkers` with `known`).
  */
 export const PREVIOUS_PLACES_OF_WORKERS_SQL = previousOfWorkersSql('l.packet_id, l.site_id, l.seq');
+/**
+ * The same, but for the links of one run of seqs of one site (held by the caller, who adds them):
+ * passed over in the index, which holds each entry's primary key.
+ */
+export const PREVIOUS_PLACES_BESIDES_SQL = previousOfWorkersSql(
+  'l.packet_id, l.site_id, l.seq',
+  '\n    AND NOT (l.site_id = ? AND l.seq BETWEEN ? AND ?)',
+);
 /** The data of links by place: a JSON array of [siteId, seq] (one primary-key seek each). */
 export const DATA_AT_PLACES_SQL = `SELECT l.site_id, l.seq, l.data FROM json_each(?)
   JOIN attendance_logs l ON l.site_id = json_each.value ->> 0 AND l.seq = json_each.value ->> 1`;
@@ -75,6 +84,13 @@ export const DATA_AT_PLACES_SQL = `SELECT l.site_id, l.seq, l.data FROM json_eac
 /** The distinct workers of one device's packets within [from, to] (ms). */
 export const WORKERS_OF_DEVICE_SQL = `SELECT DISTINCT ${PACKET_WORKER} AS worker_id FROM attendance_logs
   WHERE ${PACKET_DEVICE} = ? AND ${PACKET_AT_MS} BETWEEN ? AND ?`;
+/**
+ * The same, but for the links of one run of seqs of one site (held by the caller): the (device,
+ * time) index holds each entry's primary key (the table is `WITHOUT ROWID`), so the run's
+ * entries are passed over in the index, their rows never read.
+ */
+export const WORKERS_OF_DEVICE_BESIDES_SQL = `${WORKERS_OF_DEVICE_SQL}
+  AND NOT (site_id = ? AND seq BETWEEN ? AND ?)`;
 
 /** A chain's head seq (the primary key's last entry of the site; no row: an empty chain). */
 export const HEAD_SEQ_SQL =
@@ -126,6 +142,11 @@ export class SqliteAttendanceLogRepository
   private headSeqOf?: Statement<[string], { seq: number }>;
   /** `listWorkersOfDevices`' statement (prepared on first use). */
   private workersOfDevice?: Statement<[string, number, number], { worker_id: string }>;
+  /** The same, leaving out a run of held links (prepared on first use). */
+  private workersOfDeviceBesides?: Statement<
+    [string, number, number, string, number, number],
+    { worker_id: string }
+  >;
   /** The same, only packet_id and data (prepared on first use). */
   private previousDataOfWorkers?: Statement<
     [string],
@@ -133,6 +154,11 @@ export class SqliteAttendanceLogRepository
   >;
   /** The same, only each row's place (prepared on first use). */
   private previousPlacesOfWorkers?: Statement<[string], PlacedRow & WorkerTimedRow>;
+  /** The same, leaving out a run of held links (prepared on first use). */
+  private previousPlacesBesides?: Statement<
+    [string, string, number, number],
+    PlacedRow & WorkerTimedRow
+  >;
   /** Links' data by place (prepared on first use). */
   private dataAtPlaces?: Statement<[string], PlacedRow & Pick<AttendanceLogRow, 'data'>>;
 
@@ -261,10 +287,21 @@ export class SqliteAttendanceLogRepository
     keys: PreviousKey[],
     known: KnownLinks,
   ): (LedgerEntryData | undefined)[] {
-    const statement = (this.previousPlacesOfWorkers ??= this.db.prepare(
-      PREVIOUS_PLACES_OF_WORKERS_SQL,
-    ));
-    const places = previousOfEach(statement, keys);
+    const run = known.bySite ? longestRun(known.bySite()) : undefined;
+    const places = run
+      ? // the held run is passed over in the index, and its links of the workers asked for are
+        // added as the rows the index would give (rows outside a worker's span are below or
+        // above every key of it: no answer changes)
+        previousOfEach(
+          (this.previousPlacesBesides ??= this.db.prepare(PREVIOUS_PLACES_BESIDES_SQL)),
+          keys,
+          [run.siteId, run.fromSeq, run.toSeq],
+          (workers) => heldPlaces(run, workers, known),
+        )
+      : previousOfEach(
+          (this.previousPlacesOfWorkers ??= this.db.prepare(PREVIOUS_PLACES_OF_WORKERS_SQL)),
+          keys,
+        );
     const answers: (LedgerEntryData | undefined)[] = [];
     // the places not in `known`, each read (and parsed) once however many keys it answers
     const toRead = new Map<string, { place: [string, number]; data?: LedgerEntryData }>();
@@ -293,11 +330,37 @@ export class SqliteAttendanceLogRepository
     });
   }
 
-  async listWorkersOfDevices(deviceIds: string[], from: Date, to: Date): Promise<string[]> {
+  /**
+   * With `known`: the longest run of consecutive seqs of one site it holds (a sync's own batch)
+   * is left out of the read (passed over in the index) and its links' workers taken from the
+   * held data, by the same test: a packet of one of the devices, timestamped within the window.
+   */
+  override async listWorkersOfDevices(
+    deviceIds: string[],
+    from: Date,
+    to: Date,
+    known?: KnownLinks,
+  ): Promise<string[]> {
     const workers = new Set<string>();
-    const query = (this.workersOfDevice ??= this.db.prepare(WORKERS_OF_DEVICE_SQL));
-    for (const deviceId of new Set(deviceIds)) {
-      for (const row of query.all(deviceId, from.getTime(), to.getTime()))
+    const [fromMs, toMs] = [from.getTime(), to.getTime()];
+    const devices = new Set(deviceIds);
+    const run = known?.bySite ? longestRun(known.bySite()) : undefined;
+    if (!run || !known) {
+      const query = (this.workersOfDevice ??= this.db.prepare(WORKERS_OF_DEVICE_SQL));
+      for (const deviceId of devices) {
+        for (const row of query.all(deviceId, fromMs, toMs)) workers.add(row.worker_id);
+      }
+      return [...workers].sort();
+    }
+    for (const data of run.links) {
+      if (!isPacketData(data) || !devices.has(data.deviceId)) continue;
+      // the packet's time as the index holds it: the timestamp's ms (0 to 3 fraction digits)
+      const at = known.atMsOf?.(data) ?? Date.parse(data.timestamp);
+      if (at >= fromMs && at <= toMs) workers.add(data.workerId);
+    }
+    const query = (this.workersOfDeviceBesides ??= this.db.prepare(WORKERS_OF_DEVICE_BESIDES_SQL));
+    for (const deviceId of devices) {
+      for (const row of query.all(deviceId, fromMs, toMs, run.siteId, run.fromSeq, run.toSeq))
         workers.add(row.worker_id);
     }
     return [...workers].sort();
@@ -324,6 +387,52 @@ function toAppendResult(
   };
 }
 
+/**
+ * The longest run of consecutive seqs of one site in `held` (its data, in seq order), or
+ * undefined when it holds no link.
+ */
+function longestRun(
+  held: ReadonlyMap<string, ReadonlyMap<number, LedgerEntryData>>,
+): { siteId: string; fromSeq: number; toSeq: number; links: LedgerEntryData[] } | undefined {
+  let best: { siteId: string; fromSeq: number; toSeq: number } | undefined;
+  for (const [siteId, links] of held) {
+    const seqs = [...links.keys()].sort((a, b) => a - b);
+    for (let i = 0; i < seqs.length;) {
+      let j = i;
+      while (j + 1 < seqs.length && seqs[j + 1] === seqs[j] + 1) j++;
+      if (!best || seqs[j] - seqs[i] > best.toSeq - best.fromSeq) {
+        best = { siteId, fromSeq: seqs[i], toSeq: seqs[j] };
+      }
+      i = j + 1;
+    }
+  }
+  if (!best) return undefined;
+  const site = held.get(best.siteId)!;
+  const links: LedgerEntryData[] = [];
+  for (let seq = best.fromSeq; seq <= best.toSeq; seq++) links.push(site.get(seq)!);
+  return { ...best, links };
+}
+
+/** The held run's packets of these workers as the worker-time index's places would be. */
+function heldPlaces(
+  run: NonNullable<ReturnType<typeof longestRun>>,
+  workers: ReadonlyMap<string, unknown>,
+  known: KnownLinks,
+): (PlacedRow & WorkerTimedRow)[] {
+  const rows: (PlacedRow & WorkerTimedRow)[] = [];
+  run.links.forEach((data, i) => {
+    if (!isPacketData(data) || !workers.has(data.workerId)) return;
+    rows.push({
+      w: data.workerId,
+      at_ms: known.atMsOf?.(data) ?? Date.parse(data.timestamp),
+      packet_id: data.packetId,
+      site_id: run.siteId,
+      seq: run.fromSeq + i,
+    });
+  });
+  return rows;
+}
+
 type TimedRow = { at_ms: number; packet_id: string };
 type PlacedRow = { site_id: string; seq: number };
 
@@ -337,9 +446,11 @@ type WorkerTimedRow = TimedRow & { w: string };
  * For each key, its predecessor's row: one run of `statement` (a `previousOfWorkersSql`) over
  * every worker's span of keys, then each key's row picked by binary search.
  */
-function previousOfEach<T extends WorkerTimedRow>(
-  statement: Statement<[string], T>,
+function previousOfEach<T extends WorkerTimedRow, A extends unknown[] = []>(
+  statement: Statement<[string, ...A], T>,
   keys: PreviousKey[],
+  more?: A,
+  held?: (workers: ReadonlyMap<string, unknown>) => T[],
 ): (T | undefined)[] {
   if (keys.length === 0) return [];
   const spans = new Map<string, [lo: number, hi: number]>();
@@ -349,7 +460,9 @@ function previousOfEach<T extends WorkerTimedRow>(
     if (!span) spans.set(workerId, [ms, ms]);
     else [span[0], span[1]] = [Math.min(span[0], ms), Math.max(span[1], ms)];
   }
-  const rows = statement.all(JSON.stringify([...spans].map(([w, [lo, hi]]) => [w, lo, hi])));
+  const json = JSON.stringify([...spans].map(([w, [lo, hi]]) => [w, lo, hi]));
+  const rows = statement.all(json, ...((more ?? []) as A));
+  if (held) rows.push(...held(spans));
   const byWorker = new Map<string, T[]>();
   for (const row of rows) {
     const list = byWorker.get(row.w);
