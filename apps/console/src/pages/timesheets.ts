@@ -29,6 +29,8 @@ const FLAG_TEXT: Record<TimesheetFlag['type'], string> = {
   voided_punch: 'voided punch',
   voided_correction: 'voided correction',
   overlapping_shift: 'added shift overlaps another shift or punch',
+  overlaps_other_site: 'overlaps a shift at another site',
+  over_max_hours: 'more hours than the longest shift',
   fraud: 'fraud flag',
 };
 
@@ -466,7 +468,7 @@ function legend(): HTMLElement {
     h('span', { class: 'cell cell-ok' }, '8'),
     ' hours worked · ',
     h('span', { class: 'cell cell-flagged' }, '8!'),
-    ' flagged (open shift, stray check-out, low trust, overlapping added shift or fraud) · ',
+    ' flagged (open shift, stray check-out, low trust, overlapping added shift, a shift at another site at the same time, a day past the longest shift, or fraud) · ',
     h('span', { class: 'cell cell-corrected' }, '8*'),
     ' corrected by a ledger entry',
   );
