@@ -187,7 +187,7 @@ describe('timesheet days pending recompute survive a crash (e2e)', () => {
         entry(s2, 'check_out', '2026-03-03T02:00:00.000Z'),
       ]);
       await projector.ensureReadable(s2);
-      const db = (t.app.get(Store) as SqliteStore).db;
+      const db = t.app.get<Store, SqliteStore>(Store).db;
       db.prepare(
         `CREATE TRIGGER fault BEFORE INSERT ON timesheet_days WHEN NEW.site_id = '${s2}'
          BEGIN SELECT RAISE(ABORT, 'fault'); END`,
