@@ -34,6 +34,9 @@ const FLAG_TEXT: Record<TimesheetFlag['type'], string> = {
   fraud: 'fraud flag',
 };
 
+/** Site names by siteId, as the site list gave them: `overlaps_other_site` names its site by id. */
+const siteNames = new Map<string, string>();
+
 /** What a supervisor already did (the API does not flag a day for these alone). */
 const INFORMATIONAL: ReadonlySet<TimesheetFlag['type']> = new Set([
   'corrected',
@@ -79,6 +82,7 @@ function render(ctx: PageContext): void {
     status,
   );
   void sites.then((list) => {
+    for (const s of list ?? []) siteNames.set(s.siteId, s.name);
     const site = list?.find((s) => s.siteId === siteId);
     chosen = site;
     month.value = MONTH.test(requested) ? requested : currentMonth(site?.timeZone);
@@ -384,7 +388,11 @@ function monthGrid(data: MonthData, dates: string[], siteId: string, detail: HTM
 }
 
 function flagText(flag: TimesheetFlag): string {
-  return flag.detail ? `${FLAG_TEXT[flag.type]}: ${flag.detail}` : FLAG_TEXT[flag.type];
+  if (!flag.detail) return FLAG_TEXT[flag.type];
+  // the other site by its name when the site list has it (else its id)
+  const detail =
+    flag.type === 'overlaps_other_site' ? (siteNames.get(flag.detail) ?? flag.detail) : flag.detail;
+  return `${FLAG_TEXT[flag.type]}: ${detail}`;
 }
 
 function dayButton(
