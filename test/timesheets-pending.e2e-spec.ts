@@ -7,7 +7,7 @@ import { MongoStore, SqliteStore, Store } from '@app/persistence';
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
 import { TimesheetProjector } from '@app/timesheets';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 import { createSite } from './support/timesheet-client';
 
 /**
@@ -169,6 +169,55 @@ describe('timesheet days pending recompute survive a crash (e2e)', () => {
     await t.app.get(TimesheetProjector).rebuildSite(siteId);
     expect(await daysOf(t, siteId)).toEqual(expected);
   });
+
+  // the fault is a trigger refusing one site's days: SQLite's (the MongoDB tier runs the marks'
+  // write in the contract suite, and the flag both ways in timesheets-other-site)
+  itOnSqliteFile(
+    "should recompute at start-up another site's days a recompute marked (overlaps_other_site) when their own recompute failed",
+    async () => {
+      t = await startTestApp({ DATA_DIR: dataDir });
+      const s1 = (await createSite(t.baseUrl, t.keys.admin, 'UTC')).siteId;
+      const s2 = (await createSite(t.baseUrl, t.keys.admin, 'UTC')).siteId;
+      const projector = t.app.get(TimesheetProjector);
+      const ledger = t.app.get(LedgerService);
+      const entry = (siteId: string, type: 'check_in' | 'check_out', timestamp: string) =>
+        punchEntry({ siteId, workerId: WORKER, type, timestamp });
+      await ledger.append([
+        entry(s2, 'check_in', '2026-03-02T19:00:00.000Z'),
+        entry(s2, 'check_out', '2026-03-03T02:00:00.000Z'),
+      ]);
+      await projector.ensureReadable(s2);
+      const db = t.app.get<Store, SqliteStore>(Store).db;
+      db.prepare(
+        `CREATE TRIGGER fault BEFORE INSERT ON timesheet_days WHEN NEW.site_id = '${s2}'
+         BEGIN SELECT RAISE(ABORT, 'fault'); END`,
+      ).run();
+      // s1's shift overlaps s2's: s1's recompute flags its day and marks s2's, whose recompute fails
+      await ledger.append([
+        entry(s1, 'check_in', '2026-03-02T18:00:00.000Z'),
+        entry(s1, 'check_out', '2026-03-03T01:00:00.000Z'),
+      ]);
+      await projector.ensureReadable(s1);
+      const repo = t.app.get(TimesheetRepository, { strict: false });
+      const flags = async (r: TimesheetRepository, siteId: string) =>
+        (
+          await r.listDays({ siteId, fromDay: '2026-03-02', toDay: '2026-03-02', limit: 10 })
+        ).days.flatMap((d) => d.flags.map((f) => [f.type, f.detail]));
+      expect(await flags(repo, s1)).toEqual([['overlaps_other_site', s2]]);
+      expect(await flags(repo, s2)).toEqual([]);
+      expect(await repo.listPending(10, undefined, s2)).toEqual([
+        expect.objectContaining({ siteId: s2, workerId: WORKER }),
+      ]);
+      db.prepare('DROP TRIGGER fault').run();
+
+      t = await restart();
+      await t.app.get(TimesheetProjector).beforeApplicationShutdown();
+      const after = t.app.get(TimesheetRepository, { strict: false });
+      expect(await after.listPending(10)).toEqual([]);
+      expect(await flags(after, s2)).toEqual([['overlaps_other_site', s1]]);
+      expect(await flags(after, s1)).toEqual([['overlaps_other_site', s2]]);
+    },
+  );
 
   it("should recompute at start-up the days of a catch-up's stored entries whose deferred recompute failed", async () => {
     t = await startTestApp({ DATA_DIR: dataDir });

@@ -32,6 +32,7 @@ suite(title, () => {
   let siteId: string;
   /** The workers in the API's order (by id), with their names. */
   let workers: { id: string; name: string }[];
+  let otherSite: string;
 
   beforeAll(async () => {
     consoleDir = await buildConsole(mkdtempSync(join(tmpdir(), 'mdai-console-build-')));
@@ -76,6 +77,22 @@ suite(title, () => {
       }),
     ]);
     for (let i = 0; i < punches.length; i += 500) await ledger.append(punches.slice(i, i + 500));
+    // the first worker also punched at another site during its shift (overlaps_other_site)
+    otherSite = (await createSite(t.baseUrl, t.keys.admin, 'UTC')).siteId;
+    await ledger.append([
+      punchEntry({
+        siteId: otherSite,
+        workerId: workers[0].id,
+        type: 'check_in' as const,
+        timestamp: '2026-03-01T05:30:00.000Z',
+      }),
+      punchEntry({
+        siteId: otherSite,
+        workerId: workers[0].id,
+        type: 'check_out' as const,
+        timestamp: '2026-03-01T09:30:00.000Z',
+      }),
+    ]);
     browser = await launchBrowser();
     tab = await ConsoleTab.open(browser, t.baseUrl);
     await tab.signIn(t.keys.auditor);
@@ -137,6 +154,23 @@ suite(title, () => {
     expect(reads('/api/v5/workers?')).toBeLessThanOrEqual(Math.ceil(WORKERS / 500) + 1);
     expect(reads('/timesheets?')).toBeLessThanOrEqual(Math.ceil(WORKERS / 1000) + 1);
     expect(reads('/payroll?')).toBe(1);
+    expect(tab.pageErrors).toEqual([]);
+  });
+
+  it('should name the other site, by its name, on a day whose shift overlaps one there', async () => {
+    const first = workers[0];
+    const cellOf = () => tab.page.locator(`tr[data-worker-id="${first.id}"] button.cell`);
+    // the other site first (the grid is on this site's last page: a new route renders anew)
+    await tab.goto(`#/timesheets/${otherSite}?month=2026-03`);
+    // (a worker of the other site's list only: named there by its id)
+    expect(await cellOf().getAttribute('aria-label')).toMatch(
+      /, 2026-03-01: 4 hours; flags: overlaps a shift at another site: Site Asia\/Kolkata$/,
+    );
+    await tab.goto(`#/timesheets/${siteId}?month=2026-03`);
+    expect(await cellOf().getAttribute('aria-label')).toBe(
+      `${first.name}, 2026-03-01: 8 hours; flags: overlaps a shift at another site: Site UTC`,
+    );
+    expect(await cellOf().getAttribute('data-flags')).toBe('overlaps_other_site');
     expect(tab.pageErrors).toEqual([]);
   });
 

@@ -142,15 +142,15 @@ export interface CreateWorkerResponse {
 }
 
 export interface DayFlagView {
-  /** One flag per entry behind it, but `corrected` once a day, named by the newest correction of the day's punches (every correction is in the day's seqs). Flags that need a look (they make the day `flagged`): `open_shift`, `check_out_without_check_in`, `low_trust` (a punch that counts, synced from a low-trust device), `overlapping_shift` (an added shift a later punch overlaps: void one), `fraud`. Informational flags (what a supervisor already did; they do not flag a day): `corrected`, `voided_punch` (a punch voided), `voided_correction` (an added check-out, check-in or shift, or another correction, voided; days stored before it existed name such a seq `voided_punch` until they are recomputed). */
-  type: 'open_shift' | 'check_out_without_check_in' | 'low_trust' | 'corrected' | 'voided_punch' | 'voided_correction' | 'overlapping_shift' | 'fraud';
+  /** One flag per entry behind it, but `corrected` once a day, named by the newest correction of the day's punches (every correction is in the day's seqs). Flags that need a look (they make the day `flagged`): `open_shift`, `check_out_without_check_in`, `low_trust` (a punch that counts, synced from a low-trust device), `overlapping_shift` (an added shift a later punch overlaps: void one), `overlaps_other_site` (a shift, or a lone punch, overlapping in time a shift of the same worker at another site, named in `detail`: both sites count the hours until a supervisor corrects one), `over_max_hours` (the day adds up to more than TIMESHEET_MAX_SHIFT_HOURS, named by the shift that takes it past), `fraud`. Informational flags (what a supervisor already did; they do not flag a day): `corrected`, `voided_punch` (a punch voided), `voided_correction` (an added check-out, check-in or shift, or another correction, voided; days stored before it existed name such a seq `voided_punch` until they are recomputed). */
+  type: 'open_shift' | 'check_out_without_check_in' | 'low_trust' | 'corrected' | 'voided_punch' | 'voided_correction' | 'overlapping_shift' | 'overlaps_other_site' | 'over_max_hours' | 'fraud';
   /** Ledger seq (of this site) behind the flag */
   seq: number;
-  /** For fraud: the fraud event type */
+  /** For fraud: the fraud event type; for overlaps_other_site: the siteId of the other site */
   detail?: string;
 }
 
-export const DayFlagViewTypeValues = ['open_shift', 'check_out_without_check_in', 'low_trust', 'corrected', 'voided_punch', 'voided_correction', 'overlapping_shift', 'fraud'] as const;
+export const DayFlagViewTypeValues = ['open_shift', 'check_out_without_check_in', 'low_trust', 'corrected', 'voided_punch', 'voided_correction', 'overlapping_shift', 'overlaps_other_site', 'over_max_hours', 'fraud'] as const;
 
 export interface DeletedFileView {
   fileId: string;
@@ -437,7 +437,7 @@ export interface PayrollWorkerView {
   hours: number;
   /** The sum of the days' workedSeconds */
   workedSeconds: number;
-  /** Days flagged (see TimesheetDayView.flagged): an open shift, a stray check-out, a low-trust punch, an overlapping added shift or fraud; a day fixed by corrections (a stray punch voided) is not counted */
+  /** Days flagged (see TimesheetDayView.flagged): an open shift, a stray check-out, a low-trust punch, an overlapping added shift, a shift overlapping one at another site (its hours are in both sites' payrolls until corrected), more hours than the longest shift, or fraud; a day fixed by corrections (a stray punch voided) is not counted */
   flaggedDays: number;
   correctedDays: number;
 }

@@ -557,9 +557,16 @@ export class TimesheetProjector
    * days are written before the next slice of work, and a worker's pending mark is settled by
    * its last window (when every day of its span is stored).
    */
-  private async recomputeTouched(siteId: string, touched: Touched, inHand?: InHand): Promise<void> {
+  private async recomputeTouched(
+    siteId: string,
+    touched: Touched,
+    inHand?: InHand,
+    propagate = true,
+  ): Promise<void> {
     if (touched.size === 0) return;
     let replacements: DayReplacement[] = [];
+    /** Other sites whose days of these workers the change may reach (`overlaps_other_site`). */
+    const reached = new Map<string, Touched>();
     // read before any punch: a replica that stores entries of these workers meanwhile bumps
     // their versions, and its own recompute (of a higher basis) wins on a shared store
     const versions = await this.repo.versionsOf(siteId, [...touched.keys()]);
@@ -568,6 +575,7 @@ export class TimesheetProjector
     const marks = await this.repo.pendingBasis(siteId, [...touched.keys()]);
     const zone = await this.zoneOf(siteId);
     for (const [workerId, span] of touched) {
+      const otherSites = new Set<string>();
       const lastDay = localDay(span.max + this.maxShiftMs, zone);
       for (let fromDay = localDay(span.min - this.maxShiftMs, zone); fromDay <= lastDay;) {
         // half the slice for recomputes, the other half for writing their days
@@ -578,11 +586,22 @@ export class TimesheetProjector
         }
         const windowEnd = nextDay(fromDay, WINDOW_DAYS - 1);
         const toDay = windowEnd < lastDay ? windowEnd : lastDay;
-        const replacement = await this.recompute(siteId, workerId, zone, fromDay, toDay, inHand);
+        const replacement = await this.recompute(
+          siteId,
+          workerId,
+          zone,
+          fromDay,
+          toDay,
+          otherSites,
+          inHand,
+        );
         replacement.basis = versions.get(workerId) ?? 0;
         if (toDay === lastDay) {
           replacement.settles = span;
           replacement.mark = marks.get(workerId);
+          if (propagate && otherSites.size > 0) {
+            replacement.others = this.reachOthers(reached, otherSites, workerId, span);
+          }
         }
         replacements.push(replacement);
         if (replacements.length === REPLACE_BATCH) {
@@ -593,6 +612,54 @@ export class TimesheetProjector
       }
     }
     if (replacements.length > 0) await this.repo.replaceDays(replacements);
+    for (const [other, spans] of reached) await this.recomputeOtherSite(other, spans);
+  }
+
+  /**
+   * The pending marks, at each other site where the worker has punches near the span, of the
+   * days there that the span's entries may overlap, noted in `reached` too. The entries
+   * change the spans within two longest shifts of them (a shift is paired within one and
+   * lasts at most one); a span of the other site that overlaps one of those starts within
+   * three, which its recompute of a mark two longest shifts wide reaches.
+   */
+  private reachOthers(
+    reached: Map<string, Touched>,
+    otherSites: Set<string>,
+    workerId: string,
+    span: { min: number; max: number },
+  ): PendingDays[] {
+    const margin = 2 * this.maxShiftMs;
+    const min = span.min - margin;
+    const max = span.max + margin;
+    return [...otherSites].map((other) => {
+      let spans = reached.get(other);
+      if (!spans) {
+        spans = new Map() as Touched;
+        reached.set(other, spans);
+      }
+      touch(spans, workerId, min);
+      touch(spans, workerId, max);
+      return { siteId: other, workerId, min, max };
+    });
+  }
+
+  /**
+   * Recomputes the days another site's entries reached (`overlaps_other_site`), without
+   * reaching further (its entries did not change: no site it overlaps needs its days again).
+   * Their marks are stored: a site a rebuild holds, or a failure, leaves them to its next
+   * catch-up or the next start.
+   */
+  private async recomputeOtherSite(siteId: string, touched: Touched): Promise<void> {
+    try {
+      await this.checkSite(siteId);
+      await this.recomputeTouched(siteId, touched, undefined, false);
+    } catch (error) {
+      if (isRebuilding(error)) return;
+      this.logger.warn(
+        { err: error as Error, siteId, workers: touched.size },
+        "Timesheet days another site's entries reached not recomputed (their marks stay)",
+      );
+    }
   }
 
   /** Yields to the event loop (timers, I/O, other requests) before the next slice of work. */
@@ -645,13 +712,17 @@ export class TimesheetProjector
     return tree;
   }
 
-  /** Recomputes the worker's days from `fromDay` to `toDay` (local days, inclusive). */
+  /**
+   * Recomputes the worker's days from `fromDay` to `toDay` (local days, inclusive), with the
+   * worker's punches at other sites (one more indexed read), whose sites it adds to `otherSites`.
+   */
   private async recompute(
     siteId: string,
     workerId: string,
     zone: string,
     fromDay: string,
     toDay: string,
+    otherSites: Set<string>,
     inHand?: InHand,
   ): Promise<DayReplacement> {
     // a shift reaches at most maxShiftMs either side of its days: the punches of this margin
@@ -668,7 +739,16 @@ export class TimesheetProjector
       );
       punches = punches.length === 0 ? inWindow : punches.concat(inWindow);
     }
-    const days = computeDays(siteId, workerId, punches, zone, this.maxShiftMs).filter(
+    // another site's shift that overlaps one of these days' starts within a longest shift of
+    // the window's days, and is paired from the punches within a longest shift of it
+    const others = await this.repo.listOtherSitePunches(
+      siteId,
+      workerId,
+      fromMs - this.maxShiftMs,
+      toMs + this.maxShiftMs,
+    );
+    for (const e of others) otherSites.add(e.siteId);
+    const days = computeDays(siteId, workerId, punches, zone, this.maxShiftMs, others).filter(
       (d) => d.day >= fromDay && d.day <= toDay,
     );
     return { siteId, workerId, fromDay, toDay, days };

@@ -29,8 +29,13 @@ const FLAG_TEXT: Record<TimesheetFlag['type'], string> = {
   voided_punch: 'voided punch',
   voided_correction: 'voided correction',
   overlapping_shift: 'added shift overlaps another shift or punch',
+  overlaps_other_site: 'overlaps a shift at another site',
+  over_max_hours: 'more hours than the longest shift',
   fraud: 'fraud flag',
 };
+
+/** Site names by siteId, as the site list gave them: `overlaps_other_site` names its site by id. */
+const siteNames = new Map<string, string>();
 
 /** What a supervisor already did (the API does not flag a day for these alone). */
 const INFORMATIONAL: ReadonlySet<TimesheetFlag['type']> = new Set([
@@ -77,6 +82,7 @@ function render(ctx: PageContext): void {
     status,
   );
   void sites.then((list) => {
+    for (const s of list ?? []) siteNames.set(s.siteId, s.name);
     const site = list?.find((s) => s.siteId === siteId);
     chosen = site;
     month.value = MONTH.test(requested) ? requested : currentMonth(site?.timeZone);
@@ -389,7 +395,11 @@ function monthGrid(data: MonthData, dates: string[], siteId: string, detail: HTM
 }
 
 function flagText(flag: TimesheetFlag): string {
-  return flag.detail ? `${FLAG_TEXT[flag.type]}: ${flag.detail}` : FLAG_TEXT[flag.type];
+  if (!flag.detail) return FLAG_TEXT[flag.type];
+  // the other site by its name when the site list has it (else its id)
+  const detail =
+    flag.type === 'overlaps_other_site' ? (siteNames.get(flag.detail) ?? flag.detail) : flag.detail;
+  return `${FLAG_TEXT[flag.type]}: ${detail}`;
 }
 
 function dayButton(
@@ -473,7 +483,7 @@ function legend(): HTMLElement {
     h('span', { class: 'cell cell-ok' }, '8'),
     ' hours worked · ',
     h('span', { class: 'cell cell-flagged' }, '8!'),
-    ' flagged (open shift, stray check-out, low trust, overlapping added shift or fraud) · ',
+    ' flagged (open shift, stray check-out, low trust, overlapping added shift, a shift at another site at the same time, a day past the longest shift, or fraud) · ',
     h('span', { class: 'cell cell-corrected' }, '8*'),
     ' corrected by a ledger entry',
   );

@@ -9,13 +9,18 @@ export type DayFlagType =
   | 'voided_punch'
   | 'voided_correction'
   | 'overlapping_shift'
+  | 'overlaps_other_site'
+  | 'over_max_hours'
   | 'fraud';
 
 /** Something a payroll clerk should look at, with the ledger entry (site, seq) behind it. */
 export interface DayFlag {
   type: DayFlagType;
   seq: number;
-  /** For `fraud`: the fraud event type (e.g. outside_geofence). */
+  /**
+   * For `fraud`: the fraud event type (e.g. outside_geofence); for `overlaps_other_site`: the
+   * siteId of the other site.
+   */
   detail?: string;
 }
 
@@ -194,6 +199,46 @@ function overlaps(added: ShiftSpan, other: ShiftSpan): boolean {
   return added.from < other.to && other.from < added.to;
 }
 
+/** Whether a paired or added span overlaps another span: an instant (open, stray) only one of those. */
+function spansOverlap(a: ShiftSpan, b: ShiftSpan): boolean {
+  const closed = (s: ShiftSpan) => s.kind === 'pair' || s.kind === 'added';
+  if (closed(a)) return overlaps(a, b);
+  return closed(b) && overlaps(b, a);
+}
+
+/**
+ * The worker's spans at this site (`entries`, as computeDays takes them) that overlap in time
+ * a span of the same worker at another site (`others`: the worker's punch-like entries of
+ * other sites, of a window reaching two longest shifts beyond the spans looked at), as
+ * [this site's span seq, the other siteId], by seq then site. Payroll is per site: a worker
+ * paid at two sites for one hour is paid twice, so each side's day is flagged
+ * `overlaps_other_site`. Each site's punches pair among themselves (a check-in at one site is
+ * not closed by a check-out at another); spans that only touch do not overlap, and an open
+ * check-in or a stray check-out overlaps a shift it falls in (two instants never do).
+ */
+export function otherSiteOverlaps(
+  entries: TimesheetEntry[],
+  others: TimesheetEntry[],
+  maxShiftMs: number,
+): [number, string][] {
+  if (others.length === 0) return [];
+  const bySite = new Map<string, TimesheetEntry[]>();
+  for (const e of others) {
+    const list = bySite.get(e.siteId);
+    if (list) list.push(e);
+    else bySite.set(e.siteId, [e]);
+  }
+  const own = spansOf(entries, maxShiftMs);
+  const found: [number, string][] = [];
+  for (const [siteId, list] of bySite) {
+    const theirs = spansOf(list, maxShiftMs);
+    for (const span of own) {
+      if (theirs.some((t) => spansOverlap(span, t))) found.push([span.seq, siteId]);
+    }
+  }
+  return found.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+}
+
 /**
  * The added shifts (add_shift corrections) of a worker that overlap another of its shifts,
  * a check-in or a check-out, as [added shift's seq, the other's seq], by seq. Added shifts
@@ -220,6 +265,9 @@ export function shiftOverlaps(entries: TimesheetEntry[], maxShiftMs: number): [n
  * within `maxShiftMs`; otherwise it stays open (flagged). A check-out not closing anything is
  * flagged. Voided entries take no part but are shown (flagged) on their day. The rule looks
  * only at neighbours within `maxShiftMs`, so computing a window with that margin is exact.
+ * `others`: the worker's punch-like entries at other sites, over the window and two longest
+ * shifts beyond its days (`otherSiteOverlaps`); a shift overlapping one of theirs flags its day
+ * `overlaps_other_site`. A day whose hours exceed the longest shift is flagged `over_max_hours`.
  */
 export function computeDays(
   siteId: string,
@@ -227,6 +275,7 @@ export function computeDays(
   entries: TimesheetEntry[],
   zone: string,
   maxShiftMs: number,
+  others: TimesheetEntry[] = [],
 ): TimesheetDay[] {
   const drafts = new Map<string, DayDraft>();
   const draft = (at: number): DayDraft => {
@@ -296,15 +345,39 @@ export function computeDays(
       d.flags.push({ type: 'open_shift', seq: e.seq });
     }
   }
+  // nearly every worker works at one site: the punches are not paired a second time then
+  if (others.length > 0) {
+    const startOf = new Map(sorted.map((e) => [e.seq, e.effectiveAt!]));
+    for (const [seq, otherSite] of otherSiteOverlaps(sorted, others, maxShiftMs)) {
+      // the span's day: the one its check-in (or lone punch) was drafted on
+      draft(startOf.get(seq)!).flags.push({ type: 'overlaps_other_site', seq, detail: otherSite });
+    }
+  }
   return [...drafts.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([day, d]) => finish(siteId, workerId, day, d));
+    .map(([day, d]) => finish(siteId, workerId, day, d, maxShiftMs));
 }
 
-function finish(siteId: string, workerId: string, day: string, d: DayDraft): TimesheetDay {
-  const flags = dayFlags(d.flags);
+function finish(
+  siteId: string,
+  workerId: string,
+  day: string,
+  d: DayDraft,
+  maxShiftMs: number,
+): TimesheetDay {
   // added shifts were drafted apart from the paired ones: the day lists its shifts by time
   d.shifts.sort((a, b) => a.in - b.in || a.inSeq - b.inSeq);
+  // more hours than one longest shift on one day (touching shifts, added or punched): named by
+  // the shift that takes the day past it
+  let sum = 0;
+  for (const s of d.shifts) {
+    sum += s.seconds;
+    if (sum * 1000 > maxShiftMs) {
+      d.flags.push({ type: 'over_max_hours', seq: s.inSeq });
+      break;
+    }
+  }
+  const flags = dayFlags(d.flags);
   const closed = d.shifts.filter((s) => s.out !== undefined);
   return {
     siteId,
@@ -352,7 +425,8 @@ export const INFORMATIONAL_FLAGS: ReadonlySet<DayFlagType> = new Set<DayFlagType
 
 /**
  * A day is flagged when anything on it needs a look: an open shift, a stray check-out, a
- * low-trust punch that counts, an added shift overlapping another, fraud. Informational flags
+ * low-trust punch that counts, an added shift overlapping another, a shift overlapping one at
+ * another site, more hours than the longest shift, fraud. Informational flags
  * (`INFORMATIONAL_FLAGS`) alone do not flag a day.
  */
 export function isFlagged(day: Pick<TimesheetDay, 'flags'>): boolean {

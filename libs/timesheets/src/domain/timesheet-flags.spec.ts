@@ -79,9 +79,104 @@ describe('day flags: what needs a look, what is a record', () => {
       'check_out_without_check_in',
       'low_trust',
       'overlapping_shift',
+      'overlaps_other_site',
+      'over_max_hours',
       'fraud',
     ] as const) {
       expect([type, isFlagged({ flags: [{ type, seq: 1 }] })]).toEqual([type, true]);
     }
+  });
+});
+
+describe('day flags: a shift at another site at the same time, a day past the longest shift', () => {
+  const days = (entries: TimesheetEntry[], others: TimesheetEntry[]) =>
+    computeDays('s', 'w', entries, 'UTC', 16 * H, others);
+  const p = (seq: number, type: 'check_in' | 'check_out', iso: string, site = 's') =>
+    entry(seq, { siteId: site, punchType: type, ...at(iso) });
+
+  it("should flag a shift overlapping the worker's shift at another site, naming that site", () => {
+    const own = [
+      p(1, 'check_in', '2026-03-02T18:00:00Z'),
+      p(3, 'check_out', '2026-03-03T01:00:00Z'),
+    ];
+    const other = [
+      p(2, 'check_in', '2026-03-02T19:00:00Z', 't'),
+      p(4, 'check_out', '2026-03-03T02:00:00Z', 't'),
+    ];
+    const [day] = days(own, other);
+    expect(day.workedSeconds).toBe(7 * 3600);
+    expect(day.flags).toEqual([{ type: 'overlaps_other_site', seq: 1, detail: 't' }]);
+    expect(isFlagged(day)).toBe(true);
+    // the other side, computed from its own site
+    expect(days(other, own)[0].flags).toEqual([
+      { type: 'overlaps_other_site', seq: 2, detail: 's' },
+    ]);
+    expect(days(own, [])[0].flags).toEqual([]);
+  });
+
+  it("should pair each site's punches apart, let shifts touch, and match an open check-in inside a shift", () => {
+    const own = [
+      p(1, 'check_in', '2026-03-02T06:00:00Z'),
+      p(2, 'check_out', '2026-03-02T10:00:00Z'),
+    ];
+    // a check-in at t closed by nothing there (a check-out at s does not close it)
+    const touching = [
+      p(3, 'check_in', '2026-03-02T10:00:00Z', 't'),
+      p(4, 'check_out', '2026-03-02T14:00:00Z', 't'),
+    ];
+    expect(days(own, touching)[0].flags).toEqual([]);
+    const inside = [p(5, 'check_in', '2026-03-02T08:00:00Z', 't')];
+    expect(days(own, inside)[0].flags).toEqual([
+      { type: 'overlaps_other_site', seq: 1, detail: 't' },
+    ]);
+    expect(days(inside, own)[0].flags).toEqual([
+      { type: 'open_shift', seq: 5 },
+      { type: 'overlaps_other_site', seq: 5, detail: 's' },
+    ]);
+    // voided at the other site: no overlap
+    expect(days(own, [{ ...inside[0], voided: true }])[0].flags).toEqual([]);
+    // two sites overlapping: a flag for each
+    const third = [
+      p(6, 'check_in', '2026-03-02T07:00:00Z', 'u'),
+      p(7, 'check_out', '2026-03-02T09:00:00Z', 'u'),
+    ];
+    expect(days(own, [...inside, ...third])[0].flags).toEqual([
+      { type: 'overlaps_other_site', seq: 1, detail: 't' },
+      { type: 'overlaps_other_site', seq: 1, detail: 'u' },
+    ]);
+  });
+
+  it('should flag a day whose shifts add up past the longest shift, named by the shift that passes it', () => {
+    const shift = (seq: number, from: string, to: string) =>
+      entry(seq, {
+        kind: 'correction',
+        action: 'add_shift',
+        punchType: 'shift',
+        ...at(from),
+        outAt: Date.parse(to),
+      });
+    const day = days(
+      [
+        shift(1, '2026-03-02T00:00:00Z', '2026-03-02T08:00:00Z'),
+        shift(2, '2026-03-02T08:00:00Z', '2026-03-02T16:00:00Z'),
+        shift(3, '2026-03-02T16:00:00Z', '2026-03-03T00:00:00Z'),
+      ],
+      [],
+    )[0];
+    expect(day.workedSeconds).toBe(24 * 3600);
+    expect(day.flags).toEqual([
+      { type: 'corrected', seq: 3 },
+      { type: 'over_max_hours', seq: 3 },
+    ]);
+    expect(isFlagged(day)).toBe(true);
+    // 16 h exactly is the longest shift: not past it
+    const sixteen = days(
+      [
+        shift(1, '2026-03-02T00:00:00Z', '2026-03-02T08:00:00Z'),
+        shift(2, '2026-03-02T08:00:00Z', '2026-03-02T16:00:00Z'),
+      ],
+      [],
+    )[0];
+    expect(sixteen.flags).toEqual([{ type: 'corrected', seq: 2 }]);
   });
 });

@@ -217,7 +217,11 @@ export class DayFlagView {
       "of the day's punches (every correction is in the day's seqs). Flags that need a look " +
       '(they make the day `flagged`): `open_shift`, `check_out_without_check_in`, `low_trust` ' +
       '(a punch that counts, synced from a low-trust device), `overlapping_shift` (an added ' +
-      'shift a later punch overlaps: void one), `fraud`. Informational flags (what a ' +
+      'shift a later punch overlaps: void one), `overlaps_other_site` (a shift, or a lone ' +
+      'punch, overlapping in time a shift of the same worker at another site, named in ' +
+      '`detail`: both sites count the hours until a supervisor corrects one), ' +
+      '`over_max_hours` (the day adds up to more than TIMESHEET_MAX_SHIFT_HOURS, named by the ' +
+      'shift that takes it past), `fraud`. Informational flags (what a ' +
       'supervisor already did; they do not flag a day): `corrected`, `voided_punch` (a punch ' +
       'voided), `voided_correction` (an added check-out, check-in or shift, or another ' +
       'correction, voided; days stored before it existed name such a seq `voided_punch` until ' +
@@ -230,12 +234,18 @@ export class DayFlagView {
       'voided_punch',
       'voided_correction',
       'overlapping_shift',
+      'overlaps_other_site',
+      'over_max_hours',
       'fraud',
     ],
   })
   type!: string;
   @ApiProperty({ description: 'Ledger seq (of this site) behind the flag' }) seq!: number;
-  @ApiPropertyOptional({ description: 'For fraud: the fraud event type' }) detail?: string;
+  @ApiPropertyOptional({
+    description:
+      'For fraud: the fraud event type; for overlaps_other_site: the siteId of the other site',
+  })
+  detail?: string;
 }
 
 export class PunchView {
@@ -328,8 +338,9 @@ export class PayrollWorkerView {
   @ApiProperty({
     description:
       'Days flagged (see TimesheetDayView.flagged): an open shift, a stray check-out, a ' +
-      'low-trust punch, an overlapping added shift or fraud; a day fixed by corrections (a ' +
-      'stray punch voided) is not counted',
+      'low-trust punch, an overlapping added shift, a shift overlapping one at another site ' +
+      "(its hours are in both sites' payrolls until corrected), more hours than the longest " +
+      'shift, or fraud; a day fixed by corrections (a stray punch voided) is not counted',
   })
   flaggedDays!: number;
   @ApiProperty() correctedDays!: number;

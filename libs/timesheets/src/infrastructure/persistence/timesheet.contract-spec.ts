@@ -221,6 +221,49 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
     ]);
   });
 
+  it("should list a worker's punches at the other sites by time, and write another site's marks with a replacement", async () => {
+    await sut().insertEntries([
+      entry(1),
+      entry(2, { siteId: 'T', punchType: 'check_out' }),
+      entry(3, { siteId: 'U', voided: true }),
+      entry(4, { siteId: 'T', workerId: 'w2' }),
+      entry(5, {
+        siteId: 'T',
+        kind: 'correction',
+        action: 'void',
+        targetSeq: 2,
+        punchType: undefined,
+        effectiveAt: undefined,
+      }),
+      entry(9, { siteId: 'T' }),
+      entry(1, { siteId: 'R', at: 8_000, effectiveAt: 8_000 }),
+    ]);
+    const others = await sut().listOtherSitePunches('S', 'w1', 0, 9_000);
+    // by time: the correction (no punch type) and w2's punch are not the worker's punches
+    expect(others.map((e) => [e.siteId, e.seq, e.punchType, e.voided])).toEqual([
+      ['T', 2, 'check_out', false],
+      ['U', 3, 'check_in', true],
+      ['R', 1, 'check_in', false],
+    ]);
+    expect(
+      (await sut().listOtherSitePunches('T', 'w1', 2_000, 10_000)).map((e) => e.siteId),
+    ).toEqual(['U', 'R']);
+    expect(await sut().listOtherSitePunches('S', 'w3', 0, 10_000)).toEqual([]);
+    await sut().replaceDays([
+      {
+        siteId: 'S',
+        workerId: 'w1',
+        fromDay: '2026-03-01',
+        toDay: '2026-03-01',
+        days: [],
+        others: [{ siteId: 'T', workerId: 'w1', min: 100, max: 200 }],
+      },
+    ]);
+    expect(await sut().listPending(10)).toEqual([
+      { siteId: 'T', workerId: 'w1', min: 100, max: 200 },
+    ]);
+  });
+
   it('should keep pending marks widened by each write until days covering them are stored', async () => {
     const mark = (workerId: string, min: number, max: number) => ({
       siteId: 'S',

@@ -21,6 +21,13 @@ export interface DayReplacement {
    * (no write has marked it since) and absent: it read no mark whose entries it surely saw.
    */
   mark?: string;
+  /**
+   * Pending marks of other sites (the same worker's days there that this recompute's entries
+   * may overlap: `overlaps_other_site`), written with these days: on SQLite in the same
+   * transaction, on MongoDB before the worker's own mark is settled (and bumping those
+   * workers' versions there, so a recompute of theirs that read the old entries stays older).
+   */
+  others?: PendingDays[];
 }
 
 /**
@@ -146,6 +153,17 @@ export abstract class TimesheetRepository {
     fromMs: number,
     toMs: number,
     except?: SeqRange,
+  ): Promise<TimesheetEntry[]>;
+  /**
+   * The worker's punch-like entries (voided too) at every site but `siteId`, with effectiveAt
+   * in [fromMs, toMs), by time (then site and seq): one indexed read (the worker's entries by
+   * time, across sites), empty for a worker who works at one site.
+   */
+  abstract listOtherSitePunches(
+    siteId: string,
+    workerId: string,
+    fromMs: number,
+    toMs: number,
   ): Promise<TimesheetEntry[]>;
   /** Up to `limit` entries of a site with seq > afterSeq, by seq. */
   abstract listEntries(siteId: string, afterSeq: number, limit: number): Promise<TimesheetEntry[]>;

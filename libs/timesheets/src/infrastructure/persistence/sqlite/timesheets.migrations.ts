@@ -84,4 +84,15 @@ export const TIMESHEETS_SQLITE_MIGRATIONS: SqliteMigration[] = [
       ALTER TABLE timesheet_entries ADD COLUMN out_at INTEGER;
     `,
   },
+  {
+    version: 6,
+    name: "timesheet read model: a worker's punches by time across sites",
+    // a recompute of a worker's days at one site reads the worker's punches at the others
+    // (overlaps_other_site): one seek of this index (the table's key, site_id and seq, is in
+    // every index of a WITHOUT ROWID table)
+    up: `
+      CREATE INDEX timesheet_entries_worker_time ON timesheet_entries (worker_id, effective_at)
+        WHERE punch_type IS NOT NULL;
+    `,
+  },
 ];

@@ -332,6 +332,25 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
     return docs.map(TimesheetMongoMapper.toDomain);
   }
 
+  async listOtherSitePunches(
+    siteId: string,
+    workerId: string,
+    fromMs: number,
+    toMs: number,
+  ): Promise<TimesheetEntry[]> {
+    const docs = await this.entries
+      .find({
+        workerId,
+        effectiveAt: { $gte: fromMs, $lt: toMs },
+        punchType: { $exists: true },
+        siteId: { $ne: siteId },
+      })
+      .sort({ effectiveAt: 1, siteId: 1, seq: 1 })
+      .hint({ workerId: 1, effectiveAt: 1 })
+      .lean<TimesheetEntryDocument[]>();
+    return docs.map(TimesheetMongoMapper.toDomain);
+  }
+
   async listEntries(siteId: string, afterSeq: number, limit: number): Promise<TimesheetEntry[]> {
     const docs = await this.entries
       .find({ siteId, seq: { $gt: afterSeq } })
@@ -355,6 +374,13 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       // covers the span of its own writer's entries, which need not hold these days (the
       // per-day guard keeps whatever it has already written).
       await this.writeDays(r);
+      if (r.others && r.others.length > 0) {
+        // the other sites' marks before this one is settled: a crash between leaves this one
+        const write: PendingWrite = { id: randomUUID(), from: 0, to: 0, n: 0 };
+        await this.mark(r.others, write);
+        await this.bump(r.others);
+        await this.release(r.others, write);
+      }
       if (!r.settles) continue;
       // a mark is settled only by a recompute that read every entry it stands for: the mark
       // read before its punches, every write of which had stored its entries, and that no

@@ -5,10 +5,15 @@ import type { Database } from 'better-sqlite3';
 import { nextDay } from '@app/common';
 import { SqliteStore } from '@app/persistence';
 import { describeLiteralLimitPlans } from '@app/persistence/testing/literal-limit-plans';
-import { explainQueryPlan } from '@app/persistence/testing/query-plan';
+import { explainQueryPlan, planProblems } from '@app/persistence/testing/query-plan';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
+import { timesheetPunch } from '../../../../testing/timesheet-punch';
 import { DayKey, DayPage, DayQuery } from '../../timesheet.repository';
-import { SqliteTimesheetRepository, TIMESHEET_ENTRY_PAGE_SQL } from './sqlite-timesheet.repository';
+import {
+  SqliteTimesheetRepository,
+  TIMESHEET_ENTRY_PAGE_SQL,
+  TIMESHEET_OTHER_SITE_PUNCHES_SQL,
+} from './sqlite-timesheet.repository';
 
 // The entries listing as LimitedStatement runs it.
 describeLiteralLimitPlans(
@@ -265,5 +270,42 @@ describe('SqliteTimesheetRepository, a page of days: its cost follows the page, 
       `${workerId(5)}/2026-03-02`,
     ]);
     expect(page.next).toEqual({ workerId: workerId(5), day: '2026-03-02' });
+  });
+});
+
+describe("SqliteTimesheetRepository, a worker's punches at the other sites (overlaps_other_site)", () => {
+  let dir: string;
+  let store: SqliteStore;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mdai-tsother-plan-'));
+    store = new SqliteStore(join(dir, 'entries.sqlite'));
+    const repo = new SqliteTimesheetRepository(store); // applies the migrations
+    // many workers' punches at several sites, so a plan that reads more than the worker's shows
+    const entries = [];
+    for (let seq = 1; seq <= 2000; seq++) {
+      entries.push(
+        timesheetPunch(seq, { siteId: `site-${seq % 5}`, workerId: workerId(seq % WORKERS) }),
+      );
+    }
+    await repo.insertEntries(entries);
+    store.db.exec('ANALYZE');
+  });
+  afterAll(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("should seek the worker's punches in the time range on the cross-site index, in its order (no scan, no sort)", () => {
+    const plan = explainQueryPlan(store.db, TIMESHEET_OTHER_SITE_PUNCHES_SQL, [
+      workerId(3),
+      0,
+      1_000_000,
+      'site-1',
+    ]);
+    expect(plan).toEqual([
+      'SEARCH timesheet_entries USING INDEX timesheet_entries_worker_time (worker_id=? AND effective_at>? AND effective_at<?)',
+    ]);
+    expect(planProblems(plan)).toEqual([]);
   });
 });

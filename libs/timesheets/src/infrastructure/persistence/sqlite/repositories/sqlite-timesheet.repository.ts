@@ -30,6 +30,16 @@ export const TIMESHEET_ENTRY_PAGE_SQL =
   'SELECT * FROM timesheet_entries WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?';
 
 /**
+ * A worker's punch-like entries at the other sites in a time range: one seek of
+ * `timesheet_entries_worker_time` (migration 6), in its order. Exported for the query-plan spec.
+ */
+export const TIMESHEET_OTHER_SITE_PUNCHES_SQL = `SELECT * FROM timesheet_entries
+  INDEXED BY timesheet_entries_worker_time
+  WHERE worker_id = ? AND punch_type IS NOT NULL AND effective_at >= ? AND effective_at < ?
+    AND site_id <> ?
+  ORDER BY effective_at, site_id, seq`;
+
+/**
  * A worker's first day in the period, from the key index (NULL: none), for the join of its
  * days: `worker` is the column of the worker's id.
  */
@@ -126,6 +136,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     [string, string, number, number, number, number],
     TimesheetEntryRow
   >;
+  private readonly otherSitePunches: Statement<[string, number, number, string], TimesheetEntryRow>;
   private readonly markPending: Statement<[string, string, number, number]>;
   private readonly settlePending: Statement<[string, string, number, number]>;
   /** The listing of entries, prepared per page size with the limit written in (`LimitedStatement`). */
@@ -177,6 +188,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
          AND (seq < ? OR seq > ?)
        ORDER BY effective_at, seq`,
     );
+    this.otherSitePunches = this.db.prepare(TIMESHEET_OTHER_SITE_PUNCHES_SQL);
     this.markPending = this.db.prepare(
       `INSERT INTO timesheet_pending_days (site_id, worker_id, min_at, max_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (site_id, worker_id) DO UPDATE
@@ -293,6 +305,17 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     return rows.map(TimesheetSqliteMapper.toDomain);
   }
 
+  async listOtherSitePunches(
+    siteId: string,
+    workerId: string,
+    fromMs: number,
+    toMs: number,
+  ): Promise<TimesheetEntry[]> {
+    return this.otherSitePunches
+      .all(workerId, fromMs, toMs, siteId)
+      .map(TimesheetSqliteMapper.toDomain);
+  }
+
   async listEntries(siteId: string, afterSeq: number, limit: number): Promise<TimesheetEntry[]> {
     return this.entryPage.all([siteId, afterSeq], limit).map(TimesheetSqliteMapper.toDomain);
   }
@@ -311,6 +334,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
       this.db.transaction(() => {
         for (const r of replacements) {
           this.deleteDays.run(r.siteId, r.workerId, r.fromDay, r.toDay);
+          if (r.others) this.mark(r.others);
           if (r.settles) this.settlePending.run(r.siteId, r.workerId, r.settles.min, r.settles.max);
           for (const d of r.days) {
             this.insertDay.run(r.siteId, r.workerId, d.day, d.workedSeconds, dayToBody(d));

@@ -1,0 +1,284 @@
+import { parse } from 'csv-parse/sync';
+import { ManualClock } from '@app/common';
+import { TimesheetProjector } from '@app/timesheets';
+import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
+import { http, startTestApp, TestApp } from './support/test-app';
+import { createSite, punch, sync } from './support/timesheet-client';
+import { nextPhoneNumber, Phone, registerPhone } from './support/worker-client';
+
+/**
+ * A worker assigned to two sites is paid per site: hours punched at both sites at once would be
+ * paid twice. A worker-day whose shift overlaps in time a shift of the same worker at another
+ * site is flagged `overlaps_other_site` (naming the other site) on both sites' timesheets,
+ * whichever site's punches sync first, until a correction removes the overlap; and a day
+ * booked past the longest shift is flagged `over_max_hours`.
+ */
+describe('timesheets: a worker on two sites at once (e2e, controllable clock)', () => {
+  let t: TestApp;
+  const clock = new ManualClock('2026-03-01T00:00:00.000Z');
+  let s1: string;
+  let s2: string;
+  let sims = 0;
+  /** Phones registered on 1 March (a punch is accepted from its token's issue on). */
+  const phones: Phone[] = [];
+  const twoSiteWorker = async () => phones.shift()!;
+
+  /** A worker of both sites, its phone registered at s1 (its packets name either site). */
+  async function enrollTwoSiteWorker(): Promise<Phone> {
+    sims += 1;
+    const worker = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+      key: t.keys.admin,
+      body: { name: 'Sita Devi', phone: nextPhoneNumber('+91 98763'), siteIds: [s1, s2] },
+    });
+    expect(worker.status).toBe(201);
+    return registerPhone(t.baseUrl, worker.body, s1, `ts-xsite-${process.pid}-${sims}`);
+  }
+  /** One punch at a site, synced alone; its seq. */
+  const punchAt = async (
+    phone: Phone,
+    siteId: string,
+    type: 'check_in' | 'check_out',
+    at: string,
+  ) => {
+    const res = await sync(t.baseUrl, phone, [punch({ ...phone, siteId }, type, at)]);
+    expect(res.results).toEqual([expect.objectContaining({ status: 'accepted' })]);
+    return res.results[0].seq!;
+  };
+  const dayOf = async (siteId: string, phone: Phone, day: string) => {
+    const res = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/sites/${siteId}/timesheets?from=${day}&to=${day}&workerId=${phone.workerId}`,
+      { key: t.keys.admin },
+    );
+    expect(res.status).toBe(200);
+    return res.body.days[0];
+  };
+  const flagsOf = async (siteId: string, phone: Phone, day: string) =>
+    ((await dayOf(siteId, phone, day))?.flags ?? []) as Array<Record<string, unknown>>;
+  const payrollOf = async (siteId: string, phone: Phone, from: string, to: string) => {
+    const res = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/sites/${siteId}/payroll?from=${from}&to=${to}&workerId=${phone.workerId}`,
+      { key: t.keys.auditor },
+    );
+    expect(res.status).toBe(200);
+    return res.body.workers[0];
+  };
+  const correct = (siteId: string, body: Record<string, unknown>) =>
+    http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/corrections`, {
+      body: { reason: 'site register', ...body },
+      key: t.keys.admin,
+    });
+
+  beforeAll(async () => {
+    t = await startTestApp(
+      { SYNC_MAX_OFFLINE_AGE_HOURS: String(24 * 30), TRUST_AUTO_BLOCK_FLOOR: '0' },
+      { clock },
+    );
+    s1 = (await createSite(t.baseUrl, t.keys.admin, 'UTC')).siteId;
+    s2 = (await createSite(t.baseUrl, t.keys.admin, 'UTC')).siteId;
+    for (let i = 0; i < 5; i++) phones.push(await enrollTwoSiteWorker());
+    clock.set('2026-03-20T06:00:00.000Z');
+  });
+  afterAll(async () => t.close());
+
+  it("should flag both sites' days of a night worked at both at once, in the day, the payroll and the CSV", async () => {
+    const phone = await twoSiteWorker();
+    // the tester's order: each site's check-in, then each one's check-out
+    const in1 = await punchAt(phone, s1, 'check_in', '2026-03-02T18:00:00Z');
+    const in2 = await punchAt(phone, s2, 'check_in', '2026-03-02T19:00:00Z');
+    await punchAt(phone, s1, 'check_out', '2026-03-03T01:00:00Z');
+    await punchAt(phone, s2, 'check_out', '2026-03-03T02:00:00Z');
+    const d1 = await dayOf(s1, phone, '2026-03-02');
+    const d2 = await dayOf(s2, phone, '2026-03-02');
+    // hours stay as punched until a supervisor corrects one site
+    expect(d1).toMatchObject({
+      workedSeconds: 7 * 3600,
+      flags: [{ type: 'overlaps_other_site', seq: in1, detail: s2 }],
+      flagged: true,
+    });
+    expect(d2).toMatchObject({
+      workedSeconds: 7 * 3600,
+      flags: [{ type: 'overlaps_other_site', seq: in2, detail: s1 }],
+      flagged: true,
+    });
+    for (const [site, other, seq] of [
+      [s1, s2, in1],
+      [s2, s1, in2],
+    ] as const) {
+      expect(await payrollOf(site, phone, '2026-03-01', '2026-03-31')).toMatchObject({
+        workedSeconds: 7 * 3600,
+        flaggedDays: 1,
+      });
+      const csv = await http(
+        t.baseUrl,
+        'GET',
+        `/api/v5/sites/${site}/timesheets.csv?from=2026-03-02&to=2026-03-02&workerId=${phone.workerId}`,
+        { key: t.keys.admin },
+      );
+      expect(csv.status).toBe(200);
+      const [row] = parse<Record<string, string>>(csv.body as string, { columns: true });
+      expect(row.flags).toBe(`overlaps_other_site:${other}@${seq}`);
+    }
+  });
+
+  it("should flag both whichever site's punches sync first, and not shifts that only touch", async () => {
+    const phone = await twoSiteWorker();
+    // s2's whole shift first, then s1's: s1's recompute marks s2's day
+    const in2 = await punchAt(phone, s2, 'check_in', '2026-03-04T19:00:00Z');
+    await punchAt(phone, s2, 'check_out', '2026-03-05T02:00:00Z');
+    expect(await flagsOf(s2, phone, '2026-03-04')).toEqual([]);
+    const in1 = await punchAt(phone, s1, 'check_in', '2026-03-04T18:00:00Z');
+    await punchAt(phone, s1, 'check_out', '2026-03-05T01:00:00Z');
+    expect(await flagsOf(s2, phone, '2026-03-04')).toEqual([
+      { type: 'overlaps_other_site', seq: in2, detail: s1 },
+    ]);
+    expect(await flagsOf(s1, phone, '2026-03-04')).toEqual([
+      { type: 'overlaps_other_site', seq: in1, detail: s2 },
+    ]);
+    // a shift at one site that ends when the next starts at the other: no overlap
+    await punchAt(phone, s1, 'check_in', '2026-03-06T06:00:00Z');
+    await punchAt(phone, s1, 'check_out', '2026-03-06T10:00:00Z');
+    await punchAt(phone, s2, 'check_in', '2026-03-06T10:00:00Z');
+    await punchAt(phone, s2, 'check_out', '2026-03-06T14:00:00Z');
+    expect(await flagsOf(s1, phone, '2026-03-06')).toEqual([]);
+    expect(await flagsOf(s2, phone, '2026-03-06')).toEqual([]);
+  });
+
+  it('should clear both flags when a void or a move removes the overlap, and raise them when an add_check_out makes one', async () => {
+    const phone = await twoSiteWorker();
+    await punchAt(phone, s1, 'check_in', '2026-03-08T18:00:00Z');
+    const in2 = await punchAt(phone, s2, 'check_in', '2026-03-08T19:00:00Z');
+    await punchAt(phone, s1, 'check_out', '2026-03-09T01:00:00Z');
+    await punchAt(phone, s2, 'check_out', '2026-03-09T02:00:00Z');
+    expect(await payrollOf(s1, phone, '2026-03-08', '2026-03-08')).toMatchObject({
+      flaggedDays: 1,
+    });
+    // s2's check-in was punched early: moved to when s1's shift ended
+    const moved = await correct(s2, {
+      action: 'move',
+      target: { siteId: s2, seq: in2 },
+      at: '2026-03-09T01:00:00.000Z',
+    });
+    expect(moved.status).toBe(201);
+    expect((await flagsOf(s1, phone, '2026-03-08')).map((f) => f.type)).toEqual([]);
+    expect((await flagsOf(s2, phone, '2026-03-09')).map((f) => f.type)).toEqual(['corrected']);
+    expect(await payrollOf(s1, phone, '2026-03-08', '2026-03-09')).toMatchObject({
+      flaggedDays: 0,
+    });
+
+    // a void: the other site's shift taken out
+    const in1 = await punchAt(phone, s1, 'check_in', '2026-03-10T06:00:00Z');
+    await punchAt(phone, s1, 'check_out', '2026-03-10T14:00:00Z');
+    const wrongIn = await punchAt(phone, s2, 'check_in', '2026-03-10T08:00:00Z');
+    const wrongOut = await punchAt(phone, s2, 'check_out', '2026-03-10T12:00:00Z');
+    expect(await flagsOf(s1, phone, '2026-03-10')).toEqual([
+      { type: 'overlaps_other_site', seq: in1, detail: s2 },
+    ]);
+    for (const seq of [wrongIn, wrongOut]) {
+      expect((await correct(s2, { action: 'void', target: { siteId: s2, seq } })).status).toBe(201);
+    }
+    expect(await flagsOf(s1, phone, '2026-03-10')).toEqual([]);
+    expect((await dayOf(s2, phone, '2026-03-10')).flagged).toBe(false);
+
+    // an open check-in at s1 beside a shift at s2 (no overlap), then its forgotten check-out
+    const open = await punchAt(phone, s1, 'check_in', '2026-03-12T06:00:00Z');
+    const in3 = await punchAt(phone, s2, 'check_in', '2026-03-12T09:00:00Z');
+    await punchAt(phone, s2, 'check_out', '2026-03-12T12:00:00Z');
+    expect(await flagsOf(s2, phone, '2026-03-12')).toEqual([]);
+    const closed = await correct(s1, {
+      action: 'add_check_out',
+      target: { siteId: s1, seq: open },
+      at: '2026-03-12T14:00:00.000Z',
+    });
+    expect(closed.status).toBe(201);
+    expect(await flagsOf(s2, phone, '2026-03-12')).toEqual([
+      { type: 'overlaps_other_site', seq: in3, detail: s1 },
+    ]);
+    expect(await flagsOf(s1, phone, '2026-03-12')).toContainEqual({
+      type: 'overlaps_other_site',
+      seq: open,
+      detail: s2,
+    });
+  });
+
+  it('should record an add_shift overlapping a shift at another site, flagged on both', async () => {
+    const phone = await twoSiteWorker();
+    const in2 = await punchAt(phone, s2, 'check_in', '2026-03-14T06:00:00Z');
+    await punchAt(phone, s2, 'check_out', '2026-03-14T14:00:00Z');
+    const added = await correct(s1, {
+      action: 'add_shift',
+      workerId: phone.workerId,
+      at: '2026-03-14T10:00:00.000Z',
+      until: '2026-03-14T18:00:00.000Z',
+    });
+    expect(added.status).toBe(201);
+    expect(await flagsOf(s1, phone, '2026-03-14')).toEqual([
+      { type: 'corrected', seq: added.body.seq },
+      { type: 'overlaps_other_site', seq: added.body.seq, detail: s2 },
+    ]);
+    expect(await flagsOf(s2, phone, '2026-03-14')).toEqual([
+      { type: 'overlaps_other_site', seq: in2, detail: s1 },
+    ]);
+    // voided: both clear
+    const voided = await correct(s1, {
+      action: 'void',
+      target: { siteId: s1, seq: added.body.seq },
+    });
+    expect(voided.status).toBe(201);
+    expect(await flagsOf(s2, phone, '2026-03-14')).toEqual([]);
+  });
+
+  it('should flag a day booked past the longest shift with touching added shifts', async () => {
+    const phone = await twoSiteWorker();
+    const seqs: number[] = [];
+    // three touching 8 h shifts on 16 March and three on 17 March: 48 h over two days
+    for (const [at, until] of [
+      ['2026-03-16T00:00:00.000Z', '2026-03-16T08:00:00.000Z'],
+      ['2026-03-16T08:00:00.000Z', '2026-03-16T16:00:00.000Z'],
+      ['2026-03-16T16:00:00.000Z', '2026-03-17T00:00:00.000Z'],
+      ['2026-03-17T00:00:00.000Z', '2026-03-17T08:00:00.000Z'],
+      ['2026-03-17T08:00:00.000Z', '2026-03-17T16:00:00.000Z'],
+      ['2026-03-17T16:00:00.000Z', '2026-03-18T00:00:00.000Z'],
+    ]) {
+      const res = await correct(s1, { action: 'add_shift', workerId: phone.workerId, at, until });
+      expect(res.status).toBe(201);
+      seqs.push(res.body.seq);
+    }
+    // the shift that takes the day past 16 h names the flag
+    expect(await flagsOf(s1, phone, '2026-03-16')).toContainEqual({
+      type: 'over_max_hours',
+      seq: seqs[2],
+    });
+    expect(await payrollOf(s1, phone, '2026-03-16', '2026-03-17')).toMatchObject({
+      workedSeconds: 48 * 3600,
+      flaggedDays: 2,
+    });
+  });
+
+  it('should give the same entries and days on both sites after a rebuild from the ledger', async () => {
+    const projector = t.app.get(TimesheetProjector);
+    const repo = t.app.get(TimesheetRepository, { strict: false });
+    const snapshot = async () => {
+      const out: unknown[] = [];
+      for (const siteId of [s1, s2]) {
+        out.push(await repo.listEntries(siteId, 0, 1_000_000));
+        out.push(
+          (await repo.listDays({ siteId, fromDay: '2026-03-01', toDay: '2026-03-31', limit: 1e6 }))
+            .days,
+        );
+      }
+      return out;
+    };
+    await projector.ensureReadable(s1);
+    await projector.ensureReadable(s2);
+    const incremental = await snapshot();
+    expect(JSON.stringify(incremental)).toContain('overlaps_other_site');
+    await projector.rebuildSite(s1);
+    expect(await snapshot()).toEqual(incremental);
+    await projector.rebuildSite(s2);
+    expect(await snapshot()).toEqual(incremental);
+  });
+});
