@@ -161,6 +161,20 @@ describe('the signing time inside the checkpoint note (e2e)', () => {
     expect(await verifyLedger(t, phone.siteId)).toMatchObject({ ok: true, length: 6 });
   });
 
+  it("should not take the active key's own time gone back (a clock stepped back) for a forgery", async () => {
+    const { phone, origin } = await siteOfThree();
+    const [, fourth, last] = await rows(origin);
+    // the key that signed the earlier times signs a larger tree ten minutes before them
+    const at = new Date(fourth.signedAt.getTime() - 10 * 60_000);
+    const body = { origin, size: 6, root: Buffer.from(last.rootHash, 'hex') };
+    await rewriteRow(t, origin, 6, {
+      signedAt: at,
+      note: signCheckpointNote({ ...body, timestamp: at.getTime() }, currentKey),
+    });
+    expect(await verifyLedger(t, phone.siteId)).toMatchObject({ ok: true, length: 6 });
+    await rewriteRow(t, origin, 6, last);
+  });
+
   it('should name a checkpoint forged with the retired key, dated in its window and its column to match, signed_at_out_of_order', async () => {
     const { phone, origin } = await siteOfThree();
     const last = (await rows(origin))[2];

@@ -120,15 +120,17 @@ export class LogVerifierService {
   inspect(
     c: SignedCheckpoint,
     root: string,
-  ): { fault: CheckpointBreakReason } | { fault?: undefined; at: Date; signed: boolean } {
+  ):
+    | { fault: CheckpointBreakReason }
+    | { fault?: undefined; at: Date; signed: boolean; kid: string } {
     const parsed = parseNote(c.note);
     if (!parsed) return { fault: 'checkpoint_signature_invalid' };
     const body = parseCheckpointText(parsed.text);
     const time = body && signingTimeOf(body, c);
-    const signed = this.keys
+    const signer = this.keys
       .trustedAt(time?.at ?? c.signedAt)
-      .some((key) => noteSignedBy(parsed, c.origin, key.raw));
-    if (!signed) {
+      .find((key) => noteSignedBy(parsed, c.origin, key.raw));
+    if (!signer) {
       // signed by a key of the history, but at a time outside its window: a replica still
       // signing with a retired key after the rotation's grace (or a stolen retired key)
       const known = this.keys.all().some((key) => noteSignedBy(parsed, c.origin, key.raw));
@@ -147,7 +149,7 @@ export class LogVerifierService {
     // the signed time and the column beside it differ: the column was rewritten
     if (time.signed && time.at.getTime() !== c.signedAt.getTime())
       return { fault: 'signed_at_mismatch' };
-    return time;
+    return { ...time, kid: signer.kid };
   }
 }
 
@@ -166,6 +168,8 @@ class LogWalk<T extends ChainLink> {
   private lastCovered = 0;
   /** The latest time signed into a note among the checkpoints checked so far (ms). */
   private latestSigned = -Infinity;
+  /** The key (kid) that signed the checkpoint whose time is `latestSigned`. */
+  private latestSignedBy?: string;
   /** The size of the largest checkpoint whose time was compared with `latestSigned`. */
   private orderedSize = 0;
   private problem?: { seq: number; reason: CheckpointBreakReason };
@@ -300,7 +304,7 @@ class LogWalk<T extends ChainLink> {
     this.lastCovered = Math.max(this.lastCovered, row.size);
     const held = this.checker.inspect(row, root);
     if (held.fault) this.flag(row.size, held.fault);
-    else this.checkOrder(row.size, held.at.getTime(), held.signed);
+    else this.checkOrder(row.size, held.at.getTime(), held.signed, held.kid);
     const seen = this.witnessed.get(row.size);
     if (seen !== undefined && seen.rootHash !== row.rootHash)
       this.flag(row.size, 'checkpoint_mismatch');
@@ -315,12 +319,20 @@ class LogWalk<T extends ChainLink> {
    * checkpoint without it, larger than one with it, is held to the bar by its stored time (a
    * replica not yet upgraded signs at its real time; a forged one must be dated inside the
    * retired key's window). A row checked out of size order (stored late) is not compared.
+   * A time gone back under the very key that signed the bar's time is that signer's clock
+   * stepped back (an NTP correction, a replica's clock behind another's), never a forgery with
+   * a retired key, which another key signed the bar of: it is not reported, so one clock step
+   * cannot fail a log's verify for good.
    */
-  private checkOrder(size: number, at: number, signed: boolean): void {
+  private checkOrder(size: number, at: number, signed: boolean, kid: string): void {
     if (size < this.orderedSize) return;
     this.orderedSize = size;
-    if (at < this.latestSigned - SIGNED_AT_SLACK_MS) this.flag(size, 'signed_at_out_of_order');
-    else if (signed) this.latestSigned = Math.max(this.latestSigned, at);
+    if (at < this.latestSigned - SIGNED_AT_SLACK_MS) {
+      if (kid !== this.latestSignedBy) this.flag(size, 'signed_at_out_of_order');
+    } else if (signed && at > this.latestSigned) {
+      this.latestSigned = at;
+      this.latestSignedBy = kid;
+    }
   }
 
   /**
