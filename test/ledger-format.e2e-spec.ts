@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { http, startTestApp, TestApp } from './support/test-app';
-import { readCheckpointNote } from './support/tlog-check';
+import { readCheckpointNote, signCheckpointNote } from './support/tlog-check';
 import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
 
 const ROOT = join(__dirname, '..');
@@ -169,5 +169,24 @@ describe('docs/ledger-format.md: independent and offline verifiers (e2e)', () =>
     });
     expect(retired.status).toBe(1);
     expect(retired.stdout).toContain("FAIL signed inside the key's window");
+
+    // that retired key's note with the time left out (what a thief of the key would do): its
+    // window cannot be checked from the note, so it fails too
+    const signedNote = readCheckpointNote(readFileSync(files.note, 'utf8'));
+    const logKey = (
+      JSON.parse(readFileSync(join(t.dataDir, 'secrets.json'), 'utf8')) as Record<string, string>
+    ).TLOG_SIGNING_KEY;
+    writeFileSync(
+      files.note,
+      signCheckpointNote(
+        { origin: signedNote.origin, size: signedNote.size, root: signedNote.root },
+        logKey,
+      ),
+    );
+    const untimed = await withKeys({
+      keys: [{ ...keysAnswer.keys[0], status: 'retired', notAfter: new Date().toISOString() }],
+    });
+    expect(untimed.status).toBe(1);
+    expect(untimed.stdout).toContain('FAIL no signing time in a note of a retired key');
   });
 });

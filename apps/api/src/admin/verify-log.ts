@@ -118,7 +118,14 @@ async function main(args: string[]): Promise<boolean> {
   );
   let signed = signer !== undefined;
   say(signed, `checkpoint ${checkpoint.origin} size ${checkpoint.size} signed by the key`);
-  if (checkpoint.timestamp === undefined) {
+  if (checkpoint.timestamp === undefined && signer?.notAfter !== undefined) {
+    // a retired key's note without the time: what a thief of the key would leave out
+    say(
+      false,
+      'no signing time in a note of a retired key: its window cannot be checked from the note (for a checkpoint from before notes carried the time, give that key alone as --key)',
+    );
+    signed = false;
+  } else if (checkpoint.timestamp === undefined) {
     say(true, 'no signing time in the note (signed before checkpoints carried one)');
   } else {
     const at = new Date(checkpoint.timestamp);

@@ -29,6 +29,8 @@ export interface SignedCheckpoint {
 
 const TIMESTAMP = 'timestamp ';
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
+/** The latest instant a JavaScript Date holds (ECMAScript's ±8.64e15 ms). */
+const MAX_DATE_MS = 8.64e15;
 
 export function checkpointText(c: Checkpoint): string {
   const body = `${c.origin}\n${c.size}\n${c.rootHash.toString('base64')}\n`;
@@ -58,6 +60,7 @@ export function parseCheckpointText(text: string): Checkpoint | undefined {
     const value = line.slice(TIMESTAMP.length);
     if (timestamp !== undefined || !DECIMAL.test(value)) return undefined;
     timestamp = Number(value);
+    if (timestamp > MAX_DATE_MS) return undefined; // no Date holds it
     if (!Number.isSafeInteger(timestamp)) return undefined;
   }
   return timestamp === undefined

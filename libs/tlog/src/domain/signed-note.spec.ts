@@ -113,8 +113,16 @@ describe('C2SP signed note and tlog-checkpoint', () => {
       'timestamp',
       'timestamp 1.5',
       'timestamp 99999999999999999',
+      // 16 digits, but later than any Date: 8.64e15 is the last instant one holds
+      'timestamp 8640000000000001',
     ])
       expect(parseCheckpointText(`${origin}\n7\n${b64}\n${ext}\n`)).toBeUndefined();
+    expect(parseCheckpointText(`${origin}\n7\n${b64}\ntimestamp 8640000000000000\n`)).toEqual({
+      origin,
+      size: 7,
+      rootHash,
+      timestamp: 8.64e15,
+    });
     expect(() => checkpointText({ origin, size: 1, rootHash, timestamp: 1.5 })).toThrow();
   });
 
