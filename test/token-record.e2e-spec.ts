@@ -175,15 +175,26 @@ describe('offline tokens on record (e2e)', () => {
       signPacket(phone, { timestamp: new Date(clock.now().getTime() - 5_000).toISOString() });
     const before = await syncBatch(t.baseUrl, phone.token, [packet()]);
     expect([before.status, before.body.accepted]).toEqual([200, 1]);
-    // not on record and issued since recording began: refused
+    // not on record and issued since recording began (as an older replica does while a rolling
+    // upgrade goes on): accepted during the transition as well
     const since = Math.floor(clock.now().getTime() / 1000);
-    expectNotIssued(await syncBatch(t.baseUrl, forge(key, kid, phone, { iat: since }), [packet()]));
+    const duringUpgrade = await syncBatch(t.baseUrl, forge(key, kid, phone, { iat: since }), [
+      packet(),
+    ]);
+    expect([duringUpgrade.status, duringUpgrade.body.accepted]).toEqual([200, 1]);
     // from before, but lasting longer than a token we issue (OFFLINE_TOKEN_TTL_DAYS): refused
     const longer = forge(key, kid, phone, {
       iat: since - 300,
       exp: since - 300 + 31 * DAY_S,
     });
     expectNotIssued(await syncBatch(t.baseUrl, longer, [packet()]));
+    // a token lifetime and its grace after recording began (30 + 14 days): the transition is
+    // over, a token not on record is refused whoever signed it
+    const restartAt = clock.now();
+    clock.set(new Date(restartAt.getTime() + 45 * DAY_S * 1000));
+    const late = Math.floor(clock.now().getTime() / 1000);
+    expectNotIssued(await syncBatch(t.baseUrl, forge(key, kid, phone, { iat: late }), [packet()]));
+    clock.set(restartAt);
     // a refreshed token is on record
     const refreshed = await refreshToken(t.baseUrl, phone, clock.now().toISOString());
     expect(refreshed.status).toBe(200);

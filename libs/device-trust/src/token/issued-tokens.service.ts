@@ -13,11 +13,13 @@ import { TokenManager } from './token-manager.service';
  * (worker, sites, window) are the ones we issued.
  *
  * The transition: a store records tokens since this build first started on it
- * (`recordingSince`; a store with no device then has no transition). A token not on record is
- * still accepted when it was issued before that,
- * by the key that signs now, with the lifetime we issue (at most OFFLINE_TOKEN_TTL_DAYS): so at
- * most one token lifetime after the upgrade (plus the sync grace for its packets), and never
- * once the token key was rotated. After that every token must be on record.
+ * (`recordingSince`; a store with no device then has no transition). For one token lifetime
+ * after that (OFFLINE_TOKEN_TTL_DAYS, plus the sync grace for its packets), a token not on
+ * record is still accepted when the key that signs now signed it with the lifetime we issue:
+ * those an older build issued before the upgrade, and those an older replica still issues
+ * while a rolling upgrade goes on (whatever their `iat`: a holder of the active key could
+ * backdate one anyway). Never once the token key was rotated; after the transition every
+ * token must be on record.
  */
 @Injectable()
 export class IssuedTokens implements OnModuleInit {
@@ -72,14 +74,14 @@ export class IssuedTokens implements OnModuleInit {
     if (!check.ok) return check;
     const c = check.claims;
     if (await this.records.isOnRecord(c.deviceId, c.tokenId, c.digest)) return check;
-    return this.fromBeforeRecording(c) ? check : { ok: false, failure: 'not_issued' };
+    return this.inTransition(c, this.clock.now()) ? check : { ok: false, failure: 'not_issued' };
   }
 
-  /** Issued before recording began, by the key that signs now, with the lifetime we issue. */
-  private fromBeforeRecording(c: OfflineTokenClaims): boolean {
+  /** Within a token lifetime of recording's start, by the key that signs now, as we issue. */
+  private inTransition(c: OfflineTokenClaims, now: Date): boolean {
     return (
       this.since !== undefined &&
-      c.notBefore.getTime() < this.since.getTime() &&
+      now.getTime() < this.since.getTime() + this.ttlMs + this.keepMs &&
       c.keyId === this.key.kid &&
       c.expiresAt.getTime() - c.notBefore.getTime() <= this.ttlMs
     );
