@@ -384,7 +384,7 @@ export class OfflineSyncService {
       return rejectedAs(
         p,
         'site_not_allowed',
-        'the worker was no longer assigned to this site when this packet was recorded',
+        'the worker was not assigned to this site when this packet was recorded',
       );
     const skewMs = this.tokenSettings.maxClockSkewSeconds * 1000;
     if (at > now.getTime() + skewMs)

@@ -21,6 +21,9 @@ import { TokenManager } from './token-manager.service';
  * backdate one anyway). Never once the token key was rotated; after the transition every
  * token must be on record.
  */
+/** Kept past the last instant a sync accepts a token, before its record may be purged. */
+const KEEP_MARGIN_MS = 86_400_000;
+
 @Injectable()
 export class IssuedTokens implements OnModuleInit {
   private readonly ttlMs: number;
@@ -36,8 +39,11 @@ export class IssuedTokens implements OnModuleInit {
     @Inject(offlineTokenConfig.KEY) settings: OfflineTokenSettings,
   ) {
     this.ttlMs = settings.tokenTtlSeconds * 1000;
-    // a sync presents a token up to the grace and the clock skew after its expiry
-    this.keepMs = (settings.tokenGraceSeconds + settings.maxClockSkewSeconds) * 1000;
+    // a sync presents a token up to the grace and the clock skew after its expiry; a day more
+    // for replicas whose clocks differ (the purge runs on the issuing one's) and a grace raised
+    // a little later
+    this.keepMs =
+      (settings.tokenGraceSeconds + settings.maxClockSkewSeconds) * 1000 + KEEP_MARGIN_MS;
   }
 
   async onModuleInit(): Promise<void> {

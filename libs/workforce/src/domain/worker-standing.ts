@@ -33,9 +33,11 @@ export class WorkerStanding {
   }
 
   /**
-   * Whether the worker had `siteId` at `atMs`: the last site change by then decides; with none
-   * by then, the sites the token names (checked before: the token was issued with the worker's
-   * sites of its issuing, and a packet is held to the token's window).
+   * Whether the worker had `siteId` at `atMs` (`siteAt`): the last site change by then decides,
+   * else the sites before the first change (`previousSiteIds`); when neither tells (no change,
+   * or a first change recorded before `previousSiteIds` was kept), the sites the token names
+   * (checked before: the token was issued, and recorded, with the worker's sites of its
+   * issuing, and a packet is held to the token's window).
    */
   hadSite(siteId: string, atMs: number): boolean {
     return this.siteAt(siteId, atMs) ?? true;
