@@ -1,14 +1,11 @@
 import { createPrivateKey, randomUUID, sign } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, secretsOf, startTestApp, TestApp } from './support/test-app';
 import { checkpointSignedBy } from './support/tlog-check';
 import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
-
-const secretsOf = (dataDir: string) =>
-  JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as Record<string, string>;
 
 describe('key rotation with key history (e2e)', () => {
   let dataDir: string;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, secretsOf, startTestApp, TestApp } from './support/test-app';
 import { readCheckpointNote, signCheckpointNote } from './support/tlog-check';
 import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
 
@@ -173,9 +173,7 @@ describe('docs/ledger-format.md: independent and offline verifiers (e2e)', () =>
     // that retired key's note with the time left out (what a thief of the key would do): its
     // window cannot be checked from the note, so it fails too
     const signedNote = readCheckpointNote(readFileSync(files.note, 'utf8'));
-    const logKey = (
-      JSON.parse(readFileSync(join(t.dataDir, 'secrets.json'), 'utf8')) as Record<string, string>
-    ).TLOG_SIGNING_KEY;
+    const logKey = secretsOf(t.dataDir).TLOG_SIGNING_KEY;
     writeFileSync(
       files.note,
       signCheckpointNote(

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
@@ -8,7 +8,7 @@ import { MongoStore, SqliteStore, Store } from '@app/persistence';
 import { TransparencyLogService } from '@app/tlog';
 import { rewriteChain, verifyLedger } from './support/ledger-client';
 import { jpegBytes } from './support/image-bytes';
-import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
+import { http, itOnSqliteFile, secretsOf, startTestApp, TestApp } from './support/test-app';
 import {
   checkpointSignedBy,
   merkleRoot,
@@ -16,9 +16,6 @@ import {
   signCheckpointNote,
 } from './support/tlog-check';
 import { enrollPhone, Phone, signPacket, syncBatch } from './support/worker-client';
-
-const secretsOf = (dataDir: string) =>
-  JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as Record<string, string>;
 
 /** When the old log key was retired: two hours ago, no grace (its window ended then). */
 const RETIRED_AGO_MS = 2 * 3600_000;

@@ -1,18 +1,15 @@
 import { createPrivateKey, KeyObject, randomUUID, sign } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '@app/common';
 import { MongoStore, SqliteStore, Store } from '@app/persistence';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
-import { describeReplicas, http, startTestApp, TestApp } from './support/test-app';
+import { describeReplicas, http, secretsOf, startTestApp, TestApp } from './support/test-app';
 import { createSite } from './support/timesheet-client';
 import { enrollPhone, Phone, refreshToken, signPacket, syncBatch } from './support/worker-client';
 
 const DAY_S = 86_400;
-
-const secretsOf = (dataDir: string) =>
-  JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as Record<string, string>;
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 

@@ -35,6 +35,10 @@ export function mongoDatabaseUrl(dataDir: string): string {
   return url.toString();
 }
 
+/** The secrets an app outside production wrote to its DATA_DIR (`secrets.json`): its keys. */
+export const secretsOf = (dataDir: string): Record<string, string> =>
+  JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as Record<string, string>;
+
 /** The store env for an app on `dataDir`: `{}` on SQLite, its DATABASE_URL on MongoDB. */
 export function storeEnv(dataDir: string): Env {
   return MONGODB_URI ? { DATABASE_URL: mongoDatabaseUrl(dataDir) } : {};
