@@ -144,7 +144,9 @@ describe("a worker's sites and status (e2e)", () => {
         { key: admin() },
       );
       expect(fraud.status).toBe(200);
-      expect(JSON.stringify(fraud.body)).toContain('not assigned to this site when this packet was recorded');
+      expect(JSON.stringify(fraud.body)).toContain(
+        'not assigned to this site when this packet was recorded',
+      );
 
       // A's timesheets keep the day worked there (its punches stay in A's ledger chain)
       const sheetA = await http(

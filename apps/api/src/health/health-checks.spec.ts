@@ -1,8 +1,14 @@
 import { HealthChecks, indicator } from './health-checks';
 
 describe('HealthChecks', () => {
-  const up = (key: string, details = {}) => async () => indicator(key).up(details);
-  const down = (key: string, details = {}) => async () => indicator(key).down(details);
+  const up =
+    (key: string, details = {}) =>
+    async () =>
+      indicator(key).up(details);
+  const down =
+    (key: string, details = {}) =>
+    async () =>
+      indicator(key).down(details);
 
   it('should report ok with every check under info and details when all are up', async () => {
     const report = await new HealthChecks().run([up('store', { driver: 'sqlite' }), up('disk')]);

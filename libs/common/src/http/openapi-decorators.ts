@@ -33,7 +33,8 @@ const pending: Application[] = [];
 
 /** Swagger's decorator `name`, recorded now and applied by `applyOpenApiDecorators()`. */
 function deferred<K extends keyof Api>(name: K): Api[K] {
-  const factory = (...args: unknown[]) =>
+  const factory =
+    (...args: unknown[]) =>
     (target: object, key?: string | symbol, descriptor?: PropertyDescriptor): void => {
       pending.push({ name, args, target, key, descriptor });
     };
