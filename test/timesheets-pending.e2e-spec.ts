@@ -209,6 +209,19 @@ describe('timesheet days pending recompute survive a crash (e2e)', () => {
         expect.objectContaining({ siteId: s2, workerId: WORKER }),
       ]);
       db.prepare('DROP TRIGGER fault').run();
+      // the fault gone, s2's next catch-up (a read, another worker's punch there) takes the
+      // mark without waiting for a restart
+      await ledger.append([
+        punchEntry({
+          siteId: s2,
+          workerId: 'dddddddddddddddddddddddd',
+          type: 'check_in',
+          timestamp: '2026-03-04T08:00:00.000Z',
+        }),
+      ]);
+      await projector.ensureReadable(s2);
+      expect(await flags(repo, s2)).toEqual([['overlaps_other_site', s1]]);
+      expect(await repo.listPending(10, undefined, s2)).toEqual([]);
 
       t = await restart();
       await t.app.get(TimesheetProjector).beforeApplicationShutdown();

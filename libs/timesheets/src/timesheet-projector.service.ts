@@ -647,7 +647,9 @@ export class TimesheetProjector
    * Recomputes the days another site's entries reached (`overlaps_other_site`), without
    * reaching further (its entries did not change: no site it overlaps needs its days again).
    * Their marks are stored: a site a rebuild holds, or a failure, leaves them to its next
-   * catch-up or the next start.
+   * catch-up or the next start. After a failure the site's position in this process is
+   * forgotten, so that next catch-up reads the site's marks again (it reads them only when it
+   * starts from no position: `pendingOf`), instead of leaving the days stale until a restart.
    */
   private async recomputeOtherSite(siteId: string, touched: Touched): Promise<void> {
     try {
@@ -655,6 +657,7 @@ export class TimesheetProjector
       await this.recomputeTouched(siteId, touched, undefined, false);
     } catch (error) {
       if (isRebuilding(error)) return;
+      this.applied.delete(siteId);
       this.logger.warn(
         { err: error as Error, siteId, workers: touched.size },
         "Timesheet days another site's entries reached not recomputed (their marks stay)",

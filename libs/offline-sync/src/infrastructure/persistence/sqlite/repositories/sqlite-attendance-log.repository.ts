@@ -87,7 +87,8 @@ export const WORKERS_OF_DEVICE_SQL = `SELECT DISTINCT ${PACKET_WORKER} AS worker
 /**
  * The same, but for the links of one run of seqs of one site (held by the caller): the (device,
  * time) index holds each entry's primary key (the table is `WITHOUT ROWID`), so the run's
- * entries are passed over in the index, their rows never read.
+ * entries are told apart in the index; SQLite still seeks each one's row before that test
+ * (the worker is not in the index), but their `data` is never parsed.
  */
 export const WORKERS_OF_DEVICE_BESIDES_SQL = `${WORKERS_OF_DEVICE_SQL}
   AND NOT (site_id = ? AND seq BETWEEN ? AND ?)`;
@@ -469,7 +470,7 @@ function previousOfEach<T extends WorkerTimedRow, A extends unknown[] = []>(
     if (list) list.push(row);
     else byWorker.set(row.w, [row]);
   }
-  for (const list of byWorker.values()) list.sort(byTimeThenPacketId);
+  for (const list of byWorker.values()) list.sort(inIndexOrder);
   return keys.map((key) => lastBefore(byWorker.get(key.workerId), key.at.getTime(), key.packetId));
 }
 
@@ -480,6 +481,18 @@ function previousOfEach<T extends WorkerTimedRow, A extends unknown[] = []>(
 function byTimeThenPacketId(a: TimedRow, b: TimedRow): number {
   if (a.at_ms !== b.at_ms) return a.at_ms - b.at_ms;
   return a.packet_id < b.packet_id ? -1 : a.packet_id > b.packet_id ? 1 : 0;
+}
+
+/**
+ * The worker-time index's order: (time, packetId), then the place (site, seq) the primary key
+ * adds, so rows tied on (time, packetId) (two devices' packets) sort as the index read them
+ * whether the statement or the links in hand gave them.
+ */
+function inIndexOrder(a: TimedRow & Partial<PlacedRow>, b: TimedRow & Partial<PlacedRow>): number {
+  const c = byTimeThenPacketId(a, b);
+  if (c !== 0 || a.site_id === undefined || b.site_id === undefined) return c;
+  if (a.site_id !== b.site_id) return a.site_id < b.site_id ? -1 : 1;
+  return (a.seq ?? 0) - (b.seq ?? 0);
 }
 
 /** The last row of `sorted` strictly below (atMs, packetId) (binary search). */

@@ -346,7 +346,8 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
         siteId: { $ne: siteId },
       })
       .sort({ effectiveAt: 1, siteId: 1, seq: 1 })
-      .hint({ workerId: 1, effectiveAt: 1 })
+      // the index's own order: no blocking sort stage
+      .hint({ workerId: 1, effectiveAt: 1, siteId: 1, seq: 1 })
       .lean<TimesheetEntryDocument[]>();
     return docs.map(TimesheetMongoMapper.toDomain);
   }

@@ -25,7 +25,7 @@ TimesheetEntrySchema.index({ siteId: 1, seq: 1 }, { unique: true });
 TimesheetEntrySchema.index({ siteId: 1, workerId: 1, effectiveAt: 1 });
 TimesheetEntrySchema.index({ siteId: 1, targetSeq: 1 }, { sparse: true });
 /** A worker's punches by time across sites (`listOtherSitePunches`: overlaps_other_site). */
-TimesheetEntrySchema.index({ workerId: 1, effectiveAt: 1 });
+TimesheetEntrySchema.index({ workerId: 1, effectiveAt: 1, siteId: 1, seq: 1 });
 
 @Schema({ collection: 'timesheet_days', versionKey: false })
 export class TimesheetDayDocument {
