@@ -60,34 +60,34 @@ export function projectLink(log: AttendanceLog): TimesheetEntry | undefined {
       lowTrust: log.meta.lowTrust === true,
     };
   }
-  const base = { siteId: log.siteId, seq: log.seq, voided: false, correctedBy: [] as number[] };
   if (isCorrectionData(log.data)) {
     const c = log.data;
     const at = c.at ? Date.parse(c.at) : undefined;
+    const correction = {
+      siteId: log.siteId,
+      seq: log.seq,
+      voided: false,
+      correctedBy: [] as number[],
+      workerId: c.workerId,
+      packetId: c.packetId,
+      kind: 'correction' as const,
+      action: c.action,
+      lowTrust: log.meta.lowTrust === true,
+    };
     if (c.action === 'add_shift') {
       return {
-        ...base,
-        workerId: c.workerId,
-        packetId: c.packetId,
-        kind: 'correction',
-        action: c.action,
+        ...correction,
         punchType: 'shift',
         at,
         effectiveAt: at,
         outAt: Date.parse(c.until!),
-        lowTrust: log.meta.lowTrust === true,
       };
     }
     const punchType = addedPunchType(c.action);
     return {
-      ...base,
-      workerId: c.workerId,
-      packetId: c.packetId,
-      kind: 'correction',
-      action: c.action,
+      ...correction,
       targetSeq: c.target!.seq,
       ...(punchType ? { punchType, at, effectiveAt: at } : { at }),
-      lowTrust: log.meta.lowTrust === true,
     };
   }
   return undefined;
