@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { localDay } from '@app/common';
 import { LEDGER_SQLITE_MIGRATIONS } from '@app/offline-sync/infrastructure/persistence/sqlite/sqlite-ledger.migrations';
 import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 import { verifyLedger } from './support/ledger-client';
@@ -16,9 +17,11 @@ import { Phone, signPacket, syncBatch } from './support/worker-client';
 describe('a packetId is unique per device: no device can take another device’s packetIds (e2e)', () => {
   let t: TestApp;
   let siteId: string;
+  /** The site's time zone: a punch's day is its local day there, not its UTC date. */
+  let zone: string;
   beforeAll(async () => {
     t = await startTestApp({ TRUST_AUTO_BLOCK_FLOOR: '0' });
-    siteId = (await createSite(t.baseUrl, t.keys.admin)).siteId;
+    ({ siteId, timeZone: zone } = await createSite(t.baseUrl, t.keys.admin));
   });
   afterAll(async () => t.close());
 
@@ -99,7 +102,8 @@ describe('a packetId is unique per device: no device can take another device’s
     expect(await verifyLedger(t, siteId)).toMatchObject({ ok: true });
 
     // both in the timesheets, each on its worker's day
-    const day = genuine.payload.timestamp.slice(0, 10);
+    // (after 18:30 UTC a punch's UTC date is the day before its day in Asia/Kolkata)
+    const day = localDay(Date.parse(genuine.payload.timestamp), zone);
     const days = await allTimesheetDays(t.baseUrl, t.keys.admin, siteId, `from=${day}&to=${day}`);
     const seqsOf = (workerId: string) =>
       days.filter((d) => d.workerId === workerId).flatMap((d) => d.seqs as number[]);
@@ -187,7 +191,8 @@ describe('a packetId is unique per device: no device can take another device’s
 
     // the timesheets flag the squatter's punch with its event, not the victim's punch: both
     // workers' days on one page, and each worker's days alone
-    const day = genuine.payload.timestamp.slice(0, 10);
+    // (after 18:30 UTC a punch's UTC date is the day before its day in Asia/Kolkata)
+    const day = localDay(Date.parse(genuine.payload.timestamp), zone);
     const period = `from=${day}&to=${day}`;
     const days = await allTimesheetDays(t.baseUrl, t.keys.admin, siteId, period);
     const seqOf = (phone: Phone) => lines.find((l) => l.data.deviceId === phone.deviceId).seq;
