@@ -19,10 +19,10 @@ describe('WorkerStanding', () => {
   });
 
   it('should judge a packet by the last site change by its own time, whatever came after', () => {
-    // a -> b on the 3rd, then a given back on the 5th (events in any order)
+    // a -> b on the 3rd, then a given back on the 5th
     const standing = WorkerStanding.of({ inactive: false }, [
-      event('sites_changed', '2026-03-05T00:00:00Z', ['a', 'b']),
       event('sites_changed', '2026-03-03T00:00:00Z', ['b']),
+      event('sites_changed', '2026-03-05T00:00:00Z', ['a', 'b']),
     ]);
     // recorded at a before the move: the worker's (the token's sites decide)
     expect(standing.hadSite('a', at('2026-03-02T10:00:00Z'))).toBe(true);
@@ -51,6 +51,23 @@ describe('WorkerStanding', () => {
     expect(old.siteAt('c', at('2026-03-02T10:00:00Z'))).toBeUndefined();
     expect(old.hadSite('c', at('2026-03-02T10:00:00Z'))).toBe(true);
     expect(old.hadSite('c', at('2026-03-04T00:00:00Z'))).toBe(false);
+  });
+
+  it("should follow the order the changes were recorded in when replicas' clocks disagree", () => {
+    // created at a; moved to b by a replica whose clock runs 5 minutes fast, then to c a minute
+    // later (true time) by another replica: the second change's `at` is before the first's
+    const standing = WorkerStanding.of({ inactive: false }, [
+      { ...event('sites_changed', '2026-03-03T10:05:00Z', ['b']), previousSiteIds: ['a'] },
+      { ...event('sites_changed', '2026-03-03T10:01:00Z', ['c']), previousSiteIds: ['b'] },
+    ]);
+    // before any change: the sites the first change recorded had them (a), not b
+    expect(standing.siteAt('a', at('2026-03-03T09:00:00Z'))).toBe(true);
+    expect(standing.siteAt('b', at('2026-03-03T09:00:00Z'))).toBe(false);
+    // after both: the last change recorded (c), the worker's sites now, not b
+    expect(standing.siteAt('c', at('2026-03-03T11:00:00Z'))).toBe(true);
+    expect(standing.siteAt('b', at('2026-03-03T11:00:00Z'))).toBe(false);
+    // the second change takes effect no earlier than the first
+    expect(standing.siteAt('a', at('2026-03-03T10:02:00Z'))).toBe(true);
   });
 
   it('should take a packet recorded before a deactivation and refuse one recorded while inactive, even after a reactivation', () => {

@@ -10,18 +10,32 @@ import type { WorkerEvent } from './workforce';
 export class WorkerStanding {
   private constructor(
     readonly inactive: boolean,
-    /** Status changes, oldest first. */
-    private readonly statusChanges: readonly WorkerEvent[],
-    /** Site changes, oldest first. */
-    private readonly siteChanges: readonly WorkerEvent[],
+    /** Status changes in recorded order, each with the instant it takes effect. */
+    private readonly statusChanges: readonly TimedEvent[],
+    /** Site changes in recorded order, each with the instant it takes effect. */
+    private readonly siteChanges: readonly TimedEvent[],
   ) {}
 
+  /**
+   * `events` in the order the store recorded them (`listWorkerEvents`: a worker's changes are
+   * written one after the other, each against the worker as the one before left it). Each
+   * change takes effect at its `at`, but never before a change recorded earlier: `at` is the
+   * clock of the replica that wrote it, and two replicas' clocks may disagree by seconds, so a
+   * change written after another with an earlier `at` would otherwise come first, and the first
+   * change by `at` (whose `previousSiteIds` are the worker's sites before any change) would not
+   * be the first one made. With times held in recorded order, the last change is always the
+   * worker's sites now, and the first change recorded tells the sites before it.
+   */
   static of(now: { inactive: boolean }, events: readonly WorkerEvent[]): WorkerStanding {
-    const ordered = [...events].sort((x, y) => x.at.getTime() - y.at.getTime());
+    let floor = -Infinity;
+    const timed = events.map((event) => {
+      floor = Math.max(floor, event.at.getTime());
+      return { event, atMs: floor };
+    });
     return new WorkerStanding(
       now.inactive,
-      ordered.filter((e) => e.action !== 'sites_changed'),
-      ordered.filter((e) => e.action === 'sites_changed'),
+      timed.filter((t) => t.event.action !== 'sites_changed'),
+      timed.filter((t) => t.event.action === 'sites_changed'),
     );
   }
 
@@ -53,7 +67,7 @@ export class WorkerStanding {
   siteAt(siteId: string, atMs: number): boolean | undefined {
     const last = lastBy(this.siteChanges, atMs);
     if (last !== undefined) return (last.siteIds ?? []).includes(siteId);
-    const before = this.siteChanges[0]?.previousSiteIds;
+    const before = this.siteChanges[0]?.event.previousSiteIds;
     return before === undefined ? undefined : before.includes(siteId);
   }
 
@@ -63,12 +77,18 @@ export class WorkerStanding {
   }
 }
 
-/** The last of `ordered` (oldest first) at or before `atMs`. */
-function lastBy(ordered: readonly WorkerEvent[], atMs: number): WorkerEvent | undefined {
+/** A change and the instant it takes effect (its `at`, held to the changes recorded before it). */
+interface TimedEvent {
+  event: WorkerEvent;
+  atMs: number;
+}
+
+/** The last change of `ordered` (recorded order, instants non-decreasing) in effect at `atMs`. */
+function lastBy(ordered: readonly TimedEvent[], atMs: number): WorkerEvent | undefined {
   let last: WorkerEvent | undefined;
-  for (const e of ordered) {
-    if (e.at.getTime() > atMs) break;
-    last = e;
+  for (const t of ordered) {
+    if (t.atMs > atMs) break;
+    last = t.event;
   }
   return last;
 }
