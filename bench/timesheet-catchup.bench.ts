@@ -122,7 +122,11 @@ function rawCopy(template: string, siteId: string): { ms: number; cpuMs: number 
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     const insert = db.prepare(
-      `INSERT INTO timesheet_entries (${TIMESHEET_ENTRY_COLUMNS}) VALUES (${Array(13).fill('?').join(', ')})`,
+      `INSERT INTO timesheet_entries (${TIMESHEET_ENTRY_COLUMNS}) VALUES (${TIMESHEET_ENTRY_COLUMNS.split(
+        ',',
+      )
+        .map(() => '?')
+        .join(', ')})`,
     );
     // read in pages of 1,000 by seq, each page written before the next is read (one read
     // iterating the whole chain would hold its snapshot throughout: no checkpoint could then
@@ -160,6 +164,7 @@ function rawCopy(template: string, siteId: string): { ms: number; cpuMs: number 
           0,
           '[]',
           meta.lowTrust ? 1 : 0,
+          null, // out_at: an added shift's end, none for a punch
         ]);
       }
       store(page.splice(0));
