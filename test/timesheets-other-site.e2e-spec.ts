@@ -3,7 +3,14 @@ import { ManualClock } from '@app/common';
 import { TimesheetProjector } from '@app/timesheets';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
 import { http, startTestApp, TestApp } from './support/test-app';
-import { createSite, punch, sync } from './support/timesheet-client';
+import {
+  createSite,
+  punch,
+  signedBy,
+  sync,
+  ThekedarDevice,
+  thekedarWithDevice,
+} from './support/timesheet-client';
 import { nextPhoneNumber, Phone, registerPhone } from './support/worker-client';
 
 /**
@@ -280,5 +287,100 @@ describe('timesheets: a worker on two sites at once (e2e, controllable clock)', 
     expect(await snapshot()).toEqual(incremental);
     await projector.rebuildSite(s2);
     expect(await snapshot()).toEqual(incremental);
+  });
+  it('should name the other site to a key and to a thekedar of both sites, and to a thekedar of this site only say another site, in the day, the payroll and the CSV', async () => {
+    // a thekedar of s1 only, and one of both sites, each with a worker of both sites (a
+    // thekedar onboards at its own sites; an admin adds s2)
+    const onlyS1 = await thekedarWithDevice(t.baseUrl, t.keys.admin, [s1]);
+    const both = await thekedarWithDevice(t.baseUrl, t.keys.admin, [s1, s2]);
+    const crewOf = new Map<ThekedarDevice, Phone>();
+    for (const k of [onlyS1, both]) {
+      clock.advance(1000);
+      sims += 1;
+      const body = { name: 'Crew member', phone: nextPhoneNumber('+91 98762'), siteIds: [s1] };
+      const worker = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+        body,
+        headers: signedBy(k, body, clock.now().toISOString()),
+      });
+      expect(worker.status).toBe(201);
+      const moved = await http(t.baseUrl, 'PATCH', `/api/v5/workers/${worker.body.workerId}`, {
+        key: t.keys.admin,
+        body: { siteIds: [s1, s2] },
+      });
+      expect(moved.status).toBe(200);
+      // registered after: its token names both sites
+      crewOf.set(
+        k,
+        await registerPhone(t.baseUrl, worker.body, s1, `ts-xsite-${process.pid}-${sims}`),
+      );
+    }
+    clock.set('2026-03-23T06:00:00.000Z');
+    const seqs = new Map<Phone, { s1: number; s2: number }>();
+    for (const phone of crewOf.values()) {
+      const in1 = await punchAt(phone, s1, 'check_in', '2026-03-21T18:00:00Z');
+      const in2 = await punchAt(phone, s2, 'check_in', '2026-03-21T19:00:00Z');
+      await punchAt(phone, s1, 'check_out', '2026-03-22T01:00:00Z');
+      await punchAt(phone, s2, 'check_out', '2026-03-22T02:00:00Z');
+      seqs.set(phone, { s1: in1, s2: in2 });
+    }
+    /** A thekedar's signed GET (each its own timestamp: a signature is used once). */
+    const signedGet = (k: ThekedarDevice, path: string) => {
+      clock.advance(1000);
+      return http(t.baseUrl, 'GET', path, {
+        headers: signedBy(k, { method: 'GET', path }, clock.now().toISOString()),
+      });
+    };
+    const period = (phone: Phone) => `from=2026-03-21&to=2026-03-21&workerId=${phone.workerId}`;
+    /** The day, the payroll and the CSV of the worker at `site`, as `read` answers them. */
+    const reads = async (
+      read: (path: string) => Promise<{ status: number; body: any }>,
+      site: string,
+      phone: Phone,
+    ) => {
+      const day = await read(`/api/v5/sites/${site}/timesheets?${period(phone)}`);
+      const payroll = await read(`/api/v5/sites/${site}/payroll?${period(phone)}`);
+      const csv = await read(`/api/v5/sites/${site}/timesheets.csv?${period(phone)}`);
+      for (const res of [day, payroll, csv]) expect(res.status).toBe(200);
+      const [row] = parse<Record<string, string>>(csv.body as string, { columns: true });
+      return {
+        flags: day.body.days[0].flags,
+        flagged: day.body.days[0].flagged,
+        flaggedDays: payroll.body.workers[0].flaggedDays,
+        csvFlags: row.flags,
+        text: [JSON.stringify(day.body), JSON.stringify(payroll.body), csv.body as string].join(
+          '\n',
+        ),
+      };
+    };
+    const admin = (path: string) => http(t.baseUrl, 'GET', path, { key: t.keys.admin });
+
+    // the thekedar of s1 only: the flag, its seq, no id of s2 anywhere
+    const hidden = crewOf.get(onlyS1)!;
+    const seen = await reads((path) => signedGet(onlyS1, path), s1, hidden);
+    expect(seen).toMatchObject({
+      flags: [{ type: 'overlaps_other_site', seq: seqs.get(hidden)!.s1 }],
+      flagged: true,
+      flaggedDays: 1,
+      csvFlags: `overlaps_other_site@${seqs.get(hidden)!.s1}`,
+    });
+    expect(seen.flags[0]).not.toHaveProperty('detail');
+    expect(seen.text).not.toContain(s2);
+    // an admin reading the same day: s2 named
+    expect(await reads(admin, s1, hidden)).toMatchObject({
+      flags: [{ type: 'overlaps_other_site', seq: seqs.get(hidden)!.s1, detail: s2 }],
+      csvFlags: `overlaps_other_site:${s2}@${seqs.get(hidden)!.s1}`,
+    });
+
+    // the thekedar of both sites: each side names the other
+    const named = crewOf.get(both)!;
+    for (const [site, other, seq] of [
+      [s1, s2, seqs.get(named)!.s1],
+      [s2, s1, seqs.get(named)!.s2],
+    ] as const) {
+      expect(await reads((path) => signedGet(both, path), site, named)).toMatchObject({
+        flags: [{ type: 'overlaps_other_site', seq, detail: other }],
+        csvFlags: `overlaps_other_site:${other}@${seq}`,
+      });
+    }
   });
 });

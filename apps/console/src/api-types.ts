@@ -146,7 +146,7 @@ export interface DayFlagView {
   type: 'open_shift' | 'check_out_without_check_in' | 'low_trust' | 'corrected' | 'voided_punch' | 'voided_correction' | 'overlapping_shift' | 'overlaps_other_site' | 'over_max_hours' | 'fraud';
   /** Ledger seq (of this site) behind the flag */
   seq: number;
-  /** For fraud: the fraud event type; for overlaps_other_site: the siteId of the other site */
+  /** For fraud: the fraud event type; for overlaps_other_site: the siteId of the other site, shown to a key and to a thekedar that works at that site too; a thekedar that does not gets the flag without `detail` (a shift at another site, not which one), once per seq */
   detail?: string;
 }
 

@@ -5,7 +5,7 @@ import { WorkforceService } from '@app/workforce';
 import { FraudService } from '@app/fraud';
 import { LedgerService } from '@app/offline-sync';
 import { CsvPerson } from './domain/timesheet-csv';
-import { isFlagged, TimesheetDay } from './domain/timesheet-day';
+import { DayFlag, isFlagged, TimesheetDay } from './domain/timesheet-day';
 import { PayrollWorkerView, TimesheetDayView } from './dto/timesheet.dto';
 import { DayQuery, TimesheetRepository } from './infrastructure/persistence/timesheet.repository';
 import { TimesheetActor } from './timesheet-access.guard';
@@ -33,6 +33,11 @@ export interface Scope {
   workerId?: string;
   /** The read model's state the scope was checked at: every page read checks it again. */
   basis: ReadBasis;
+  /**
+   * The sites whose ids the caller may see in a flag's `detail` (`overlaps_other_site` names
+   * the other site): a thekedar's own sites. Absent: every site (an admin or auditor key).
+   */
+  sitesShown?: ReadonlySet<string>;
 }
 
 /**
@@ -72,6 +77,7 @@ export class TimesheetsService {
       throw new TimesheetsError('site_not_found', 'No site has this siteId');
     }
     let workerIds = request.workerId ? [request.workerId] : undefined;
+    let sitesShown: ReadonlySet<string> | undefined;
     if (actor.kind === 'thekedar') {
       const crew = await this.workforce.workerIdsOfThekedar(actor.signed.thekedarId);
       if (request.workerId && !crew.includes(request.workerId)) {
@@ -81,6 +87,9 @@ export class TimesheetsService {
         );
       }
       workerIds ??= crew;
+      // read now, as the guard read them: a site taken from the thekedar is hidden at once
+      const thekedar = await this.workforce.findThekedar(actor.signed.thekedarId);
+      sitesShown = new Set(thekedar?.siteIds ?? []);
     }
     // 503 `timesheets_rebuilding` while a rebuild holds the site (its read model is partial)
     const basis = await this.projector.ensureReadable(request.siteId);
@@ -92,6 +101,7 @@ export class TimesheetsService {
       workerIds,
       ...(request.workerId ? { workerId: request.workerId } : {}),
       basis,
+      ...(sitesShown ? { sitesShown } : {}),
     };
   }
 
@@ -226,7 +236,7 @@ export class TimesheetsService {
       local: localIso(at, zone),
     });
     return days.map((d) => {
-      const flags = [...d.flags];
+      const flags = shownFlags(d.flags, scope.sitesShown);
       for (const [, seq] of d.packets) {
         for (const type of new Set(fraudBySeq.get(seq) ?? []))
           flags.push({ type: 'fraud', seq, detail: type });
@@ -252,6 +262,30 @@ export class TimesheetsService {
       };
     });
   }
+}
+
+/**
+ * A day's flags as the caller may see them: an `overlaps_other_site` flag names the other
+ * site only to a caller entitled to it (a key, or a thekedar that works there too); to a
+ * thekedar of this site alone it says "another site" (no `detail`), once per span however
+ * many such sites there are. A site id is no secret by itself, but a thekedar has no business
+ * learning which sites exist beyond its own, nor where its workers also work (an admin
+ * assigns them): its other reads never show one either (`site_not_allowed` answers an unknown
+ * site and another's alike).
+ */
+function shownFlags(flags: DayFlag[], sitesShown: ReadonlySet<string> | undefined): DayFlag[] {
+  if (sitesShown === undefined) return [...flags];
+  const shown: DayFlag[] = [];
+  const hidden = new Set<number>();
+  for (const f of flags) {
+    if (f.type !== 'overlaps_other_site' || f.detail === undefined || sitesShown.has(f.detail)) {
+      shown.push(f);
+    } else if (!hidden.has(f.seq)) {
+      hidden.add(f.seq);
+      shown.push({ type: f.type, seq: f.seq });
+    }
+  }
+  return shown;
 }
 
 /** A punch's worker and packetId as one map key. */

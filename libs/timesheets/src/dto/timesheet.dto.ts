@@ -243,7 +243,9 @@ export class DayFlagView {
   @ApiProperty({ description: 'Ledger seq (of this site) behind the flag' }) seq!: number;
   @ApiPropertyOptional({
     description:
-      'For fraud: the fraud event type; for overlaps_other_site: the siteId of the other site',
+      'For fraud: the fraud event type; for overlaps_other_site: the siteId of the other site, ' +
+      'shown to a key and to a thekedar that works at that site too; a thekedar that does not ' +
+      'gets the flag without `detail` (a shift at another site, not which one), once per seq',
   })
   detail?: string;
 }
