@@ -86,7 +86,7 @@ describe('timesheets: a worker on two sites at once (e2e, controllable clock)', 
     );
     s1 = (await createSite(t.baseUrl, t.keys.admin, 'UTC')).siteId;
     s2 = (await createSite(t.baseUrl, t.keys.admin, 'UTC')).siteId;
-    for (let i = 0; i < 5; i++) phones.push(await enrollTwoSiteWorker());
+    for (let i = 0; i < 6; i++) phones.push(await enrollTwoSiteWorker());
     clock.set('2026-03-20T06:00:00.000Z');
   });
   afterAll(async () => t.close());
@@ -263,6 +263,109 @@ describe('timesheets: a worker on two sites at once (e2e, controllable clock)', 
       workedSeconds: 48 * 3600,
       flaggedDays: 2,
     });
+  });
+
+  it('should acknowledge a real double shift past the longest shift until the day changes, as a ledger entry', async () => {
+    const phone = await twoSiteWorker();
+    // a double shift on 18 March: 12 h, then 13 h from 12:30 (25 h on the day)
+    const in1 = await punchAt(phone, s1, 'check_in', '2026-03-18T00:00:00Z');
+    await punchAt(phone, s1, 'check_out', '2026-03-18T12:00:00Z');
+    const in2 = await punchAt(phone, s1, 'check_in', '2026-03-18T12:30:00Z');
+    await punchAt(phone, s1, 'check_out', '2026-03-19T01:30:00Z');
+    const DAY = '2026-03-18';
+    expect(await flagsOf(s1, phone, DAY)).toEqual([{ type: 'over_max_hours', seq: in2 }]);
+    const acknowledge = (seq: number, extra: Record<string, unknown> = {}) =>
+      correct(s1, {
+        action: 'acknowledge_over_max_hours',
+        target: { siteId: s1, seq },
+        reason: 'double shift, site register',
+        ...extra,
+      });
+
+    // the flag's own seq only, and no time
+    const other = await acknowledge(in1);
+    expect(other.status).toBe(422);
+    expect(other.body.code).toBe('not_over_max_hours');
+    expect(other.body.message).toContain(`seq ${in2}`);
+    expect((await acknowledge(in2, { at: '2026-03-18T12:30:00.000Z' })).body.code).toBe(
+      'unexpected_time',
+    );
+
+    const correctionId = '0b6f3e2a-4c1d-4e8f-9a7b-3c2d1e0f9a8b';
+    const ack = await acknowledge(in2, { correctionId });
+    expect(ack.status).toBe(201);
+    const acknowledged = await dayOf(s1, phone, DAY);
+    expect(acknowledged).toMatchObject({
+      workedSeconds: 25 * 3600,
+      flags: [
+        { type: 'corrected', seq: ack.body.seq },
+        { type: 'over_max_hours_acknowledged', seq: ack.body.seq },
+      ],
+      flagged: false,
+      corrected: true,
+    });
+    expect(acknowledged.seqs).toContain(ack.body.seq);
+    expect(await payrollOf(s1, phone, DAY, DAY)).toMatchObject({
+      flaggedDays: 0,
+      correctedDays: 1,
+    });
+    const csv = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/sites/${s1}/timesheets.csv?from=${DAY}&to=${DAY}&workerId=${phone.workerId}`,
+      { key: t.keys.admin },
+    );
+    const [row] = parse<Record<string, string>>(csv.body as string, { columns: true });
+    expect(row.flags).toBe(
+      `corrected@${ack.body.seq}; over_max_hours_acknowledged@${ack.body.seq}`,
+    );
+    // once: the same correction again is a duplicate, another acknowledgement a conflict
+    expect((await acknowledge(in2, { correctionId })).status).toBe(200);
+    const twice = await acknowledge(in2);
+    expect(twice.status).toBe(409);
+    expect(twice.body.code).toBe('already_acknowledged');
+    // in the ledger like any correction: its action, its target, its author
+    const exported = await http(t.baseUrl, 'GET', `/api/v5/ledger/${s1}/export`, {
+      key: t.keys.admin,
+    });
+    const link = (exported.body as string)
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { seq: number; data: Record<string, any> })
+      .find((l) => l.seq === ack.body.seq)!;
+    expect(link.data).toMatchObject({
+      kind: 'timesheet_correction',
+      action: 'acknowledge_over_max_hours',
+      target: { siteId: s1, seq: in2 },
+      reason: 'double shift, site register',
+      by: { kind: 'admin' },
+    });
+
+    // the day changes after it (half an hour added between the shifts): a look again
+    const added = await correct(s1, {
+      action: 'add_shift',
+      workerId: phone.workerId,
+      at: '2026-03-18T12:00:00.000Z',
+      until: '2026-03-18T12:30:00.000Z',
+    });
+    expect(added.status).toBe(201);
+    expect(await dayOf(s1, phone, DAY)).toMatchObject({ flagged: true });
+    expect(await flagsOf(s1, phone, DAY)).toContainEqual({ type: 'over_max_hours', seq: in2 });
+    const again = await acknowledge(in2);
+    expect(again.status).toBe(201);
+    expect(await flagsOf(s1, phone, DAY)).toContainEqual({
+      type: 'over_max_hours_acknowledged',
+      seq: again.body.seq,
+    });
+    expect((await dayOf(s1, phone, DAY)).flagged).toBe(false);
+    // and a void of the acknowledgement undoes it
+    const undone = await correct(s1, {
+      action: 'void',
+      target: { siteId: s1, seq: again.body.seq },
+    });
+    expect(undone.status).toBe(201);
+    expect(await flagsOf(s1, phone, DAY)).toContainEqual({ type: 'over_max_hours', seq: in2 });
+    expect(await payrollOf(s1, phone, DAY, DAY)).toMatchObject({ flaggedDays: 1 });
   });
 
   it('should give the same entries and days on both sites after a rebuild from the ledger', async () => {

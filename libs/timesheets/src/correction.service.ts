@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { actorOf, Clock, Counter, jcs, MetricsRegistry } from '@app/common';
+import { actorOf, Clock, Counter, jcs, localDay, MetricsRegistry } from '@app/common';
 import { offlineTokenConfig, OfflineTokenSettings } from '@app/device-trust';
 import { WorkerStanding, WorkforceService } from '@app/workforce';
 import { AttendanceLog, AttendanceMeta, LedgerService, NO_DEVICE } from '@app/offline-sync';
@@ -9,6 +9,7 @@ import {
   liveNeighbours,
   movePartnersLost,
   moveWindow,
+  overMaxHoursAcknowledgement,
   shiftOverlaps,
 } from './domain/timesheet-day';
 import { isAddedShift, projectLink, TimesheetEntry } from './domain/timesheet-entry';
@@ -374,9 +375,52 @@ export class CorrectionService {
           at,
           (e) => (e.seq === target.seq ? { ...e, effectiveAt: at } : e),
         );
+      case 'acknowledge_over_max_hours':
+        if (at !== undefined) {
+          throw new TimesheetsError('unexpected_time', 'acknowledge_over_max_hours takes no at');
+        }
+        return this.checkAcknowledge(target);
       case 'add_shift':
         // a target given to add_shift is refused by the DTO
         throw new TimesheetsError('not_correctable', 'add_shift corrects no entry');
+    }
+  }
+
+  /**
+   * acknowledge_over_max_hours: the target is the entry its day's `over_max_hours` flag names
+   * (the shift that takes the day past the longest shift: a check-in, an added check-in or an
+   * added shift), as the read model holds the day now, and the flag is not acknowledged
+   * already (`overMaxHoursAcknowledgement`: a live acknowledgement no entry of the day is
+   * newer than). 422 `not_over_max_hours`, 409 `already_acknowledged`.
+   */
+  private async checkAcknowledge(target: TimesheetEntry): Promise<void> {
+    const notFlagged = (named?: number) =>
+      new TimesheetsError(
+        'not_over_max_hours',
+        named === undefined
+          ? "This entry's day is not flagged over_max_hours: there is nothing to acknowledge"
+          : `This entry does not name its day's over_max_hours flag: acknowledge seq ${named}, the shift that takes the day past TIMESHEET_MAX_SHIFT_HOURS`,
+      );
+    if (target.punchType === undefined || target.voided) throw notFlagged();
+    const zone = await this.projector.zoneOf(target.siteId);
+    const date = localDay(target.effectiveAt!, zone);
+    const {
+      days: [day],
+    } = await this.repo.listDays({
+      siteId: target.siteId,
+      fromDay: date,
+      toDay: date,
+      workerIds: [target.workerId],
+      limit: 1,
+    });
+    const flag = day?.flags.find((f) => f.type === 'over_max_hours');
+    if (!flag || flag.seq !== target.seq) throw notFlagged(flag?.seq);
+    const acks = await this.repo.findCorrectionsOf(target.siteId, [target.seq]);
+    if (overMaxHoursAcknowledgement(day, acks)) {
+      throw new TimesheetsError(
+        'already_acknowledged',
+        "This day's over_max_hours is acknowledged already (void the acknowledgement to undo it)",
+      );
     }
   }
 

@@ -5,7 +5,14 @@ import { WorkforceService } from '@app/workforce';
 import { FraudService } from '@app/fraud';
 import { LedgerService } from '@app/offline-sync';
 import { CsvPerson } from './domain/timesheet-csv';
-import { DayFlag, isFlagged, TimesheetDay } from './domain/timesheet-day';
+import {
+  acknowledgeOverMaxHours,
+  DayFlag,
+  isFlagged,
+  overMaxHoursAcknowledgement,
+  TimesheetDay,
+} from './domain/timesheet-day';
+import { TimesheetEntry } from './domain/timesheet-entry';
 import { PayrollWorkerView, TimesheetDayView } from './dto/timesheet.dto';
 import { DayQuery, TimesheetRepository } from './infrastructure/persistence/timesheet.repository';
 import { TimesheetActor } from './timesheet-access.guard';
@@ -184,6 +191,24 @@ export class TimesheetsService {
     return [...byWorker.values()].map((w) => ({ ...w, hours: hoursOf(w.workedSeconds) }));
   }
 
+  /**
+   * The `acknowledge_over_max_hours` corrections (voided too) of the entries that the days'
+   * `over_max_hours` flags name, read when the days are read (as fraud flags are): stored days
+   * need no recompute for them. Undefined when no day has such a flag (no read).
+   */
+  private async acknowledgementsOf(
+    siteId: string,
+    days: TimesheetDay[],
+  ): Promise<TimesheetEntry[] | undefined> {
+    const named = days.flatMap((d) =>
+      d.flags.filter((f) => f.type === 'over_max_hours').map((f) => f.seq),
+    );
+    if (named.length === 0) return undefined;
+    return (await this.repo.findCorrectionsOf(siteId, named)).filter(
+      (c) => c.action === 'acknowledge_over_max_hours',
+    );
+  }
+
   private query(scope: Scope): Omit<DayQuery, 'limit' | 'after'> {
     return {
       siteId: scope.siteId,
@@ -229,6 +254,8 @@ export class TimesheetsService {
         fraudBySeq.set(seq, [...(fraudBySeq.get(seq) ?? []), e.type]);
       }
     }
+    // the acknowledgements of the days past the longest shift (few days have one): one read
+    const acksOf = await this.acknowledgementsOf(scope.siteId, days);
     const zone = scope.timeZone;
     const punch = (seq: number, at: number) => ({
       seq,
@@ -236,7 +263,9 @@ export class TimesheetsService {
       local: localIso(at, zone),
     });
     return days.map((d) => {
-      const flags = shownFlags(d.flags, scope.sitesShown);
+      let flags = shownFlags(d.flags, scope.sitesShown);
+      const ack = acksOf && overMaxHoursAcknowledgement(d, acksOf);
+      if (ack) flags = acknowledgeOverMaxHours(flags, ack);
       for (const [, seq] of d.packets) {
         for (const type of new Set(fraudBySeq.get(seq) ?? []))
           flags.push({ type: 'fraud', seq, detail: type });

@@ -174,6 +174,8 @@ export const ERROR_STATUS = {
     not_a_check_out: HttpStatus.UNPROCESSABLE_ENTITY,
     not_a_punch: HttpStatus.UNPROCESSABLE_ENTITY,
     target_voided: HttpStatus.UNPROCESSABLE_ENTITY,
+    not_over_max_hours: HttpStatus.UNPROCESSABLE_ENTITY,
+    already_acknowledged: HttpStatus.CONFLICT,
     worker_not_found: HttpStatus.NOT_FOUND,
     worker_not_at_site: HttpStatus.UNPROCESSABLE_ENTITY,
     shift_out_of_range: HttpStatus.UNPROCESSABLE_ENTITY,

@@ -1,4 +1,9 @@
-import { computeDays, isFlagged } from './timesheet-day';
+import {
+  acknowledgeOverMaxHours,
+  computeDays,
+  isFlagged,
+  overMaxHoursAcknowledgement,
+} from './timesheet-day';
 import { resolveTree, TimesheetEntry } from './timesheet-entry';
 
 const H = 3_600_000;
@@ -178,5 +183,46 @@ describe('day flags: a shift at another site at the same time, a day past the lo
       [],
     )[0];
     expect(sixteen.flags).toEqual([{ type: 'corrected', seq: 2 }]);
+  });
+});
+
+describe('an acknowledged day past the longest shift', () => {
+  // a double shift: 12 h, then 13 h (25 h), named by the second check-in (seq 3)
+  const shifts = [
+    entry(1, { punchType: 'check_in', ...at('2026-03-05T00:00:00Z') }),
+    entry(2, { punchType: 'check_out', ...at('2026-03-05T12:00:00Z') }),
+    entry(3, { punchType: 'check_in', ...at('2026-03-05T12:30:00Z') }),
+    entry(4, { punchType: 'check_out', ...at('2026-03-06T01:30:00Z') }),
+  ];
+  const day = computeDays('s', 'w', shifts, 'UTC', 16 * H)[0];
+  const ack = (seq: number, extra: Partial<TimesheetEntry> = {}) =>
+    entry(seq, {
+      kind: 'correction',
+      action: 'acknowledge_over_max_hours',
+      targetSeq: 3,
+      ...extra,
+    });
+  const withSeqs = (...seqs: number[]) => ({ ...day, seqs: [...day.seqs, ...seqs] });
+
+  it('should hold the newest live acknowledgement of the flagged shift while nothing of the day is newer', () => {
+    expect(day.flags).toEqual([{ type: 'over_max_hours', seq: 3 }]);
+    expect(overMaxHoursAcknowledgement(withSeqs(5), [ack(5)])?.seq).toBe(5);
+    const flags = acknowledgeOverMaxHours(day.flags, ack(5));
+    expect(flags).toEqual([{ type: 'over_max_hours_acknowledged', seq: 5 }]);
+    expect(isFlagged({ flags })).toBe(false);
+    // a voided one, and a newer one after it
+    expect(overMaxHoursAcknowledgement(withSeqs(5), [ack(5, { voided: true })])).toBeUndefined();
+    expect(
+      overMaxHoursAcknowledgement(withSeqs(5, 6, 7), [ack(5, { voided: true }), ack(7)])?.seq,
+    ).toBe(7);
+  });
+
+  it('should not hold for another shift, another action, or a day changed after it', () => {
+    expect(overMaxHoursAcknowledgement(withSeqs(5), [ack(5, { targetSeq: 1 })])).toBeUndefined();
+    expect(overMaxHoursAcknowledgement(withSeqs(5), [ack(5, { action: 'void' })])).toBeUndefined();
+    // a punch (or a correction) of the day after the acknowledgement
+    expect(overMaxHoursAcknowledgement(withSeqs(5, 6), [ack(5)])).toBeUndefined();
+    // a day without the flag has nothing to acknowledge
+    expect(overMaxHoursAcknowledgement({ flags: [], seqs: [1, 2, 5] }, [ack(5)])).toBeUndefined();
   });
 });
