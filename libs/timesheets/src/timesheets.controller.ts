@@ -241,7 +241,11 @@ export class TimesheetsController {
     description:
       "correction_contended (the corrected worker's entries kept changing while the correction " +
       "was checked; other workers' syncs do not count), timesheets_behind: retry; " +
-      'timesheets_rebuilding (the site is being rebuilt): retry after `Retry-After` seconds',
+      "timesheets_catching_up (this server's read model is more than " +
+      'TIMESHEET_CORRECTION_MAX_LAG links behind the ledger, or did not catch up within ' +
+      'TIMESHEET_CORRECTION_WAIT_MS; nothing was appended and the catch-up goes on): send the ' +
+      'same correction again after `Retry-After` seconds; timesheets_rebuilding (the site is ' +
+      'being rebuilt): retry after `Retry-After` seconds',
   })
   async correct(
     @Param() params: SiteParam,

@@ -45,6 +45,8 @@ export const TIMESHEETS_ERRORS = {
     timesheets_rebuilding:
       "the site's timesheet read model is being rebuilt (`npm run timesheets:rebuild`): no read or correction of it until the rebuild ends or its lease expires; retry after `Retry-After` seconds",
     timesheets_behind: 'the timesheet read model is catching up with the ledger; retry',
+    timesheets_catching_up:
+      "a correction: the site's timesheet read model on this server is further behind its ledger than TIMESHEET_CORRECTION_MAX_LAG links, or did not catch up within TIMESHEET_CORRECTION_WAIT_MS; nothing was appended, the catch-up goes on: retry after `Retry-After` seconds",
     correction_contended:
       "the corrected worker's entries kept changing (its other corrections, its synced punches) while the correction was checked; retry",
   },
@@ -63,5 +65,18 @@ export function rebuildingError(expiresAt: number, now = Date.now()): Timesheets
     "The site's timesheets are being rebuilt from the ledger; retry",
   );
   error.retryAfterSeconds = Math.min(30, Math.max(1, Math.ceil((expiresAt - now) / 1000)));
+  return error;
+}
+
+/**
+ * 503 `timesheets_catching_up`: a correction that would wait too long for the read model (its
+ * rules read it), retried after `seconds` (1 to 30): nothing of it was appended.
+ */
+export function catchingUpError(seconds: number, why: string): TimesheetsError {
+  const error = new TimesheetsError(
+    'timesheets_catching_up',
+    `The site's timesheets on this server are catching up with its ledger (${why}); nothing was appended: retry`,
+  );
+  error.retryAfterSeconds = Math.min(30, Math.max(1, Math.ceil(seconds)));
   return error;
 }
