@@ -17,8 +17,6 @@ export const TARGETED_ACTIONS = [
   'move',
   'acknowledge_over_max_hours',
 ] as const;
-/** The actions that take no `at` (a void, an acknowledgement). */
-export const TIMELESS_ACTIONS = ['void', 'acknowledge_over_max_hours'] as const;
 
 /** Who made a correction: an admin key, or a thekedar's signed request (kept verifiable). */
 export type CorrectionAuthor =
