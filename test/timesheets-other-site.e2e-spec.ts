@@ -3,7 +3,14 @@ import { ManualClock } from '@app/common';
 import { TimesheetProjector } from '@app/timesheets';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
 import { http, startTestApp, TestApp } from './support/test-app';
-import { createSite, punch, sync } from './support/timesheet-client';
+import {
+  createSite,
+  punch,
+  signedBy,
+  sync,
+  ThekedarDevice,
+  thekedarWithDevice,
+} from './support/timesheet-client';
 import { nextPhoneNumber, Phone, registerPhone } from './support/worker-client';
 
 /**
@@ -79,7 +86,7 @@ describe('timesheets: a worker on two sites at once (e2e, controllable clock)', 
     );
     s1 = (await createSite(t.baseUrl, t.keys.admin, 'UTC')).siteId;
     s2 = (await createSite(t.baseUrl, t.keys.admin, 'UTC')).siteId;
-    for (let i = 0; i < 5; i++) phones.push(await enrollTwoSiteWorker());
+    for (let i = 0; i < 6; i++) phones.push(await enrollTwoSiteWorker());
     clock.set('2026-03-20T06:00:00.000Z');
   });
   afterAll(async () => t.close());
@@ -258,6 +265,109 @@ describe('timesheets: a worker on two sites at once (e2e, controllable clock)', 
     });
   });
 
+  it('should acknowledge a real double shift past the longest shift until the day changes, as a ledger entry', async () => {
+    const phone = await twoSiteWorker();
+    // a double shift on 18 March: 12 h, then 13 h from 12:30 (25 h on the day)
+    const in1 = await punchAt(phone, s1, 'check_in', '2026-03-18T00:00:00Z');
+    await punchAt(phone, s1, 'check_out', '2026-03-18T12:00:00Z');
+    const in2 = await punchAt(phone, s1, 'check_in', '2026-03-18T12:30:00Z');
+    await punchAt(phone, s1, 'check_out', '2026-03-19T01:30:00Z');
+    const DAY = '2026-03-18';
+    expect(await flagsOf(s1, phone, DAY)).toEqual([{ type: 'over_max_hours', seq: in2 }]);
+    const acknowledge = (seq: number, extra: Record<string, unknown> = {}) =>
+      correct(s1, {
+        action: 'acknowledge_over_max_hours',
+        target: { siteId: s1, seq },
+        reason: 'double shift, site register',
+        ...extra,
+      });
+
+    // the flag's own seq only, and no time
+    const other = await acknowledge(in1);
+    expect(other.status).toBe(422);
+    expect(other.body.code).toBe('not_over_max_hours');
+    expect(other.body.message).toContain(`seq ${in2}`);
+    expect((await acknowledge(in2, { at: '2026-03-18T12:30:00.000Z' })).body.code).toBe(
+      'unexpected_time',
+    );
+
+    const correctionId = '0b6f3e2a-4c1d-4e8f-9a7b-3c2d1e0f9a8b';
+    const ack = await acknowledge(in2, { correctionId });
+    expect(ack.status).toBe(201);
+    const acknowledged = await dayOf(s1, phone, DAY);
+    expect(acknowledged).toMatchObject({
+      workedSeconds: 25 * 3600,
+      flags: [
+        { type: 'corrected', seq: ack.body.seq },
+        { type: 'over_max_hours_acknowledged', seq: ack.body.seq },
+      ],
+      flagged: false,
+      corrected: true,
+    });
+    expect(acknowledged.seqs).toContain(ack.body.seq);
+    expect(await payrollOf(s1, phone, DAY, DAY)).toMatchObject({
+      flaggedDays: 0,
+      correctedDays: 1,
+    });
+    const csv = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/sites/${s1}/timesheets.csv?from=${DAY}&to=${DAY}&workerId=${phone.workerId}`,
+      { key: t.keys.admin },
+    );
+    const [row] = parse<Record<string, string>>(csv.body as string, { columns: true });
+    expect(row.flags).toBe(
+      `corrected@${ack.body.seq}; over_max_hours_acknowledged@${ack.body.seq}`,
+    );
+    // once: the same correction again is a duplicate, another acknowledgement a conflict
+    expect((await acknowledge(in2, { correctionId })).status).toBe(200);
+    const twice = await acknowledge(in2);
+    expect(twice.status).toBe(409);
+    expect(twice.body.code).toBe('already_acknowledged');
+    // in the ledger like any correction: its action, its target, its author
+    const exported = await http(t.baseUrl, 'GET', `/api/v5/ledger/${s1}/export`, {
+      key: t.keys.admin,
+    });
+    const link = (exported.body as string)
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { seq: number; data: Record<string, any> })
+      .find((l) => l.seq === ack.body.seq)!;
+    expect(link.data).toMatchObject({
+      kind: 'timesheet_correction',
+      action: 'acknowledge_over_max_hours',
+      target: { siteId: s1, seq: in2 },
+      reason: 'double shift, site register',
+      by: { kind: 'admin' },
+    });
+
+    // the day changes after it (half an hour added between the shifts): a look again
+    const added = await correct(s1, {
+      action: 'add_shift',
+      workerId: phone.workerId,
+      at: '2026-03-18T12:00:00.000Z',
+      until: '2026-03-18T12:30:00.000Z',
+    });
+    expect(added.status).toBe(201);
+    expect(await dayOf(s1, phone, DAY)).toMatchObject({ flagged: true });
+    expect(await flagsOf(s1, phone, DAY)).toContainEqual({ type: 'over_max_hours', seq: in2 });
+    const again = await acknowledge(in2);
+    expect(again.status).toBe(201);
+    expect(await flagsOf(s1, phone, DAY)).toContainEqual({
+      type: 'over_max_hours_acknowledged',
+      seq: again.body.seq,
+    });
+    expect((await dayOf(s1, phone, DAY)).flagged).toBe(false);
+    // and a void of the acknowledgement undoes it
+    const undone = await correct(s1, {
+      action: 'void',
+      target: { siteId: s1, seq: again.body.seq },
+    });
+    expect(undone.status).toBe(201);
+    expect(await flagsOf(s1, phone, DAY)).toContainEqual({ type: 'over_max_hours', seq: in2 });
+    expect(await payrollOf(s1, phone, DAY, DAY)).toMatchObject({ flaggedDays: 1 });
+  });
+
   it('should give the same entries and days on both sites after a rebuild from the ledger', async () => {
     const projector = t.app.get(TimesheetProjector);
     const repo = t.app.get(TimesheetRepository, { strict: false });
@@ -280,5 +390,100 @@ describe('timesheets: a worker on two sites at once (e2e, controllable clock)', 
     expect(await snapshot()).toEqual(incremental);
     await projector.rebuildSite(s2);
     expect(await snapshot()).toEqual(incremental);
+  });
+  it('should name the other site to a key and to a thekedar of both sites, and to a thekedar of this site only say another site, in the day, the payroll and the CSV', async () => {
+    // a thekedar of s1 only, and one of both sites, each with a worker of both sites (a
+    // thekedar onboards at its own sites; an admin adds s2)
+    const onlyS1 = await thekedarWithDevice(t.baseUrl, t.keys.admin, [s1]);
+    const both = await thekedarWithDevice(t.baseUrl, t.keys.admin, [s1, s2]);
+    const crewOf = new Map<ThekedarDevice, Phone>();
+    for (const k of [onlyS1, both]) {
+      clock.advance(1000);
+      sims += 1;
+      const body = { name: 'Crew member', phone: nextPhoneNumber('+91 98762'), siteIds: [s1] };
+      const worker = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+        body,
+        headers: signedBy(k, body, clock.now().toISOString()),
+      });
+      expect(worker.status).toBe(201);
+      const moved = await http(t.baseUrl, 'PATCH', `/api/v5/workers/${worker.body.workerId}`, {
+        key: t.keys.admin,
+        body: { siteIds: [s1, s2] },
+      });
+      expect(moved.status).toBe(200);
+      // registered after: its token names both sites
+      crewOf.set(
+        k,
+        await registerPhone(t.baseUrl, worker.body, s1, `ts-xsite-${process.pid}-${sims}`),
+      );
+    }
+    clock.set('2026-03-23T06:00:00.000Z');
+    const seqs = new Map<Phone, { s1: number; s2: number }>();
+    for (const phone of crewOf.values()) {
+      const in1 = await punchAt(phone, s1, 'check_in', '2026-03-21T18:00:00Z');
+      const in2 = await punchAt(phone, s2, 'check_in', '2026-03-21T19:00:00Z');
+      await punchAt(phone, s1, 'check_out', '2026-03-22T01:00:00Z');
+      await punchAt(phone, s2, 'check_out', '2026-03-22T02:00:00Z');
+      seqs.set(phone, { s1: in1, s2: in2 });
+    }
+    /** A thekedar's signed GET (each its own timestamp: a signature is used once). */
+    const signedGet = (k: ThekedarDevice, path: string) => {
+      clock.advance(1000);
+      return http(t.baseUrl, 'GET', path, {
+        headers: signedBy(k, { method: 'GET', path }, clock.now().toISOString()),
+      });
+    };
+    const period = (phone: Phone) => `from=2026-03-21&to=2026-03-21&workerId=${phone.workerId}`;
+    /** The day, the payroll and the CSV of the worker at `site`, as `read` answers them. */
+    const reads = async (
+      read: (path: string) => Promise<{ status: number; body: any }>,
+      site: string,
+      phone: Phone,
+    ) => {
+      const day = await read(`/api/v5/sites/${site}/timesheets?${period(phone)}`);
+      const payroll = await read(`/api/v5/sites/${site}/payroll?${period(phone)}`);
+      const csv = await read(`/api/v5/sites/${site}/timesheets.csv?${period(phone)}`);
+      for (const res of [day, payroll, csv]) expect(res.status).toBe(200);
+      const [row] = parse<Record<string, string>>(csv.body as string, { columns: true });
+      return {
+        flags: day.body.days[0].flags,
+        flagged: day.body.days[0].flagged,
+        flaggedDays: payroll.body.workers[0].flaggedDays,
+        csvFlags: row.flags,
+        text: [JSON.stringify(day.body), JSON.stringify(payroll.body), csv.body as string].join(
+          '\n',
+        ),
+      };
+    };
+    const admin = (path: string) => http(t.baseUrl, 'GET', path, { key: t.keys.admin });
+
+    // the thekedar of s1 only: the flag, its seq, no id of s2 anywhere
+    const hidden = crewOf.get(onlyS1)!;
+    const seen = await reads((path) => signedGet(onlyS1, path), s1, hidden);
+    expect(seen).toMatchObject({
+      flags: [{ type: 'overlaps_other_site', seq: seqs.get(hidden)!.s1 }],
+      flagged: true,
+      flaggedDays: 1,
+      csvFlags: `overlaps_other_site@${seqs.get(hidden)!.s1}`,
+    });
+    expect(seen.flags[0]).not.toHaveProperty('detail');
+    expect(seen.text).not.toContain(s2);
+    // an admin reading the same day: s2 named
+    expect(await reads(admin, s1, hidden)).toMatchObject({
+      flags: [{ type: 'overlaps_other_site', seq: seqs.get(hidden)!.s1, detail: s2 }],
+      csvFlags: `overlaps_other_site:${s2}@${seqs.get(hidden)!.s1}`,
+    });
+
+    // the thekedar of both sites: each side names the other
+    const named = crewOf.get(both)!;
+    for (const [site, other, seq] of [
+      [s1, s2, seqs.get(named)!.s1],
+      [s2, s1, seqs.get(named)!.s2],
+    ] as const) {
+      expect(await reads((path) => signedGet(both, path), site, named)).toMatchObject({
+        flags: [{ type: 'overlaps_other_site', seq, detail: other }],
+        csvFlags: `overlaps_other_site:${other}@${seq}`,
+      });
+    }
   });
 });

@@ -78,7 +78,8 @@ export const CorrectionResponseStatusValues = ['appended', 'duplicate'] as const
 export interface CreateCorrectionDto {
   /** Client-chosen lowercase UUID, as packet ids are: the same correction sent again is answered as a duplicate. An uppercase one is refused (400), not taken as another id. */
   correctionId?: string;
-  action: 'void' | 'add_check_out' | 'add_check_in' | 'move' | 'add_shift';
+  /** What the correction does (see the operation): void, add_check_out, add_check_in, move, add_shift, or acknowledge_over_max_hours (its target: the seq of a day's over_max_hours flag, the shift that takes the day past TIMESHEET_MAX_SHIFT_HOURS; no `at`) */
+  action: 'void' | 'add_check_out' | 'add_check_in' | 'move' | 'add_shift' | 'acknowledge_over_max_hours';
   /** The ledger entry corrected (this site only): required by every action but add_shift, which corrects no entry and takes none */
   target?: LedgerRefDto;
   /** add_shift only (required there): the worker whose shift is recorded, one of this site's */
@@ -91,7 +92,7 @@ export interface CreateCorrectionDto {
   reason: string;
 }
 
-export const CreateCorrectionDtoActionValues = ['void', 'add_check_out', 'add_check_in', 'move', 'add_shift'] as const;
+export const CreateCorrectionDtoActionValues = ['void', 'add_check_out', 'add_check_in', 'move', 'add_shift', 'acknowledge_over_max_hours'] as const;
 
 export interface CreateSiteDto {
   name: string;
@@ -142,15 +143,15 @@ export interface CreateWorkerResponse {
 }
 
 export interface DayFlagView {
-  /** One flag per entry behind it, but `corrected` once a day, named by the newest correction of the day's punches (every correction is in the day's seqs). Flags that need a look (they make the day `flagged`): `open_shift`, `check_out_without_check_in`, `low_trust` (a punch that counts, synced from a low-trust device), `overlapping_shift` (an added shift a later punch overlaps: void one), `overlaps_other_site` (a shift, or a lone punch, overlapping in time a shift of the same worker at another site, named in `detail`: both sites count the hours until a supervisor corrects one), `over_max_hours` (the day adds up to more than TIMESHEET_MAX_SHIFT_HOURS, named by the shift that takes it past), `fraud`. Informational flags (what a supervisor already did; they do not flag a day): `corrected`, `voided_punch` (a punch voided), `voided_correction` (an added check-out, check-in or shift, or another correction, voided; days stored before it existed name such a seq `voided_punch` until they are recomputed). */
-  type: 'open_shift' | 'check_out_without_check_in' | 'low_trust' | 'corrected' | 'voided_punch' | 'voided_correction' | 'overlapping_shift' | 'overlaps_other_site' | 'over_max_hours' | 'fraud';
+  /** One flag per entry behind it, but `corrected` once a day, named by the newest correction of the day's punches (every correction is in the day's seqs). Flags that need a look (they make the day `flagged`): `open_shift`, `check_out_without_check_in`, `low_trust` (a punch that counts, synced from a low-trust device), `overlapping_shift` (an added shift a later punch overlaps: void one), `overlaps_other_site` (a shift, or a lone punch, overlapping in time a shift of the same worker at another site, named in `detail`: both sites count the hours until a supervisor corrects one), `over_max_hours` (the day adds up to more than TIMESHEET_MAX_SHIFT_HOURS, named by the shift that takes it past: an `acknowledge_over_max_hours` correction of that seq says the hours are right), `fraud`. Informational flags (what a supervisor already did; they do not flag a day): `corrected`, `voided_punch` (a punch voided), `voided_correction` (an added check-out, check-in or shift, or another correction, voided; days stored before it existed name such a seq `voided_punch` until they are recomputed), `over_max_hours_acknowledged` (in place of `over_max_hours`, named by the acknowledgement: it holds until an entry of the day newer than it, a punch or a correction, asks for a look again). */
+  type: 'open_shift' | 'check_out_without_check_in' | 'low_trust' | 'corrected' | 'voided_punch' | 'voided_correction' | 'overlapping_shift' | 'overlaps_other_site' | 'over_max_hours' | 'over_max_hours_acknowledged' | 'fraud';
   /** Ledger seq (of this site) behind the flag */
   seq: number;
-  /** For fraud: the fraud event type; for overlaps_other_site: the siteId of the other site */
+  /** For fraud: the fraud event type; for overlaps_other_site: the siteId of the other site, shown to a key and to a thekedar that works at that site too; a thekedar that does not gets the flag without `detail` (a shift at another site, not which one), once per seq */
   detail?: string;
 }
 
-export const DayFlagViewTypeValues = ['open_shift', 'check_out_without_check_in', 'low_trust', 'corrected', 'voided_punch', 'voided_correction', 'overlapping_shift', 'overlaps_other_site', 'over_max_hours', 'fraud'] as const;
+export const DayFlagViewTypeValues = ['open_shift', 'check_out_without_check_in', 'low_trust', 'corrected', 'voided_punch', 'voided_correction', 'overlapping_shift', 'overlaps_other_site', 'over_max_hours', 'over_max_hours_acknowledged', 'fraud'] as const;
 
 export interface DeletedFileView {
   fileId: string;

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { actorOf, Clock, Counter, jcs, MetricsRegistry } from '@app/common';
+import { actorOf, Clock, Counter, jcs, localDay, MetricsRegistry } from '@app/common';
 import { offlineTokenConfig, OfflineTokenSettings } from '@app/device-trust';
 import { WorkerStanding, WorkforceService } from '@app/workforce';
 import { AttendanceLog, AttendanceMeta, LedgerService, NO_DEVICE } from '@app/offline-sync';
@@ -9,6 +9,7 @@ import {
   liveNeighbours,
   movePartnersLost,
   moveWindow,
+  overMaxHoursAcknowledgement,
   shiftOverlaps,
 } from './domain/timesheet-day';
 import { isAddedShift, projectLink, TimesheetEntry } from './domain/timesheet-entry';
@@ -17,7 +18,7 @@ import { TimesheetRepository } from './infrastructure/persistence/timesheet.repo
 import { TimesheetActor } from './timesheet-access.guard';
 import { ReadBasis, TimesheetProjector } from './timesheet-projector.service';
 import { timesheetsConfig, TimesheetsSettings } from './timesheets.config';
-import { TimesheetsError } from './timesheets.errors';
+import { catchingUpError, TimesheetsError } from './timesheets.errors';
 
 /**
  * Checks of one correction's rules, at most: each one after the first means an entry of the
@@ -53,6 +54,10 @@ export class CorrectionService {
   private readonly siteTurns = new Map<string, Promise<void>>();
   /** Corrections checked again because the site's chain moved between check and append. */
   private readonly retries?: Counter;
+  private readonly maxLag: number;
+  private readonly waitMs: number;
+  /** Per site, the catch-up a correction refused 503 left running (one at a time). */
+  private readonly catchingUp = new Map<string, Promise<void>>();
 
   constructor(
     private readonly ledger: LedgerService,
@@ -73,6 +78,8 @@ export class CorrectionService {
     }
     this.maxShiftMs = timesheetsSettings.maxShiftHours * 3_600_000;
     this.skewMs = offlineTokenSettings.maxClockSkewSeconds * 1000;
+    this.maxLag = timesheetsSettings.correctionMaxLag;
+    this.waitMs = timesheetsSettings.correctionWaitMs;
   }
 
   /**
@@ -87,10 +94,13 @@ export class CorrectionService {
     body: CreateCorrectionDto,
     actor: TimesheetActor,
   ): Promise<CorrectionResponse> {
+    // the wait for the read model is bounded from the request's arrival (the turns of the
+    // site's earlier corrections included)
+    const deadline = Date.now() + this.waitMs;
     const previous = this.siteTurns.get(siteId) ?? Promise.resolve();
     const run = previous.then(
-      () => this.correctNow(siteId, body, actor),
-      () => this.correctNow(siteId, body, actor),
+      () => this.correctNow(siteId, body, actor, deadline),
+      () => this.correctNow(siteId, body, actor, deadline),
     );
     const settled = run.then(
       () => undefined,
@@ -107,6 +117,7 @@ export class CorrectionService {
     siteId: string,
     body: CreateCorrectionDto,
     actor: TimesheetActor,
+    deadline: number,
   ): Promise<CorrectionResponse> {
     // the site first, as the timesheet reads check it: an unknown site is no one's chain
     if ((await this.workforce.findSites([siteId])).length === 0) {
@@ -119,7 +130,7 @@ export class CorrectionService {
       );
     }
     // 503 `timesheets_rebuilding` while a rebuild holds the site: the rules read its read model
-    let basis: ReadBasis = await this.projector.ensureReadable(siteId);
+    let basis: ReadBasis = await this.readable(siteId, deadline);
     // the corrected entry (none for add_shift, which records a shift of its own) and worker
     let log: AttendanceLog | undefined;
     let workerId: string;
@@ -260,8 +271,67 @@ export class CorrectionService {
         { siteId, correctionId, attempt, checkedAt: headSeq, headSeq: result.headSeq },
         "Timesheet correction checked again: the worker's entries changed",
       );
-      basis = await this.projector.ensureReadable(siteId);
+      basis = await this.readable(siteId, deadline);
     }
+  }
+
+  /**
+   * The read model brought up to the chain's head for the rules (`ensureReadable`), within the
+   * correction's bounds: a lag of more than TIMESHEET_CORRECTION_MAX_LAG links is refused at
+   * once, and a wait past `deadline` (TIMESHEET_CORRECTION_WAIT_MS from its arrival: the
+   * projection's queue, a slow store) is cut short, each as 503 `timesheets_catching_up` with
+   * Retry-After. Nothing is appended then (the rules were not checked); the catch-up goes on in
+   * the background (one per site), so the client's retry finds the model nearer. A correction
+   * used to wait for the whole catch-up: over 300 s on a replica whose model lagged under load.
+   */
+  private async readable(siteId: string, deadline: number): Promise<ReadBasis> {
+    const lag = await this.projector.lagOf(siteId);
+    if (lag > this.maxLag) {
+      // one catch-up queued per site, however many corrections are refused meanwhile
+      if (!this.catchingUp.has(siteId)) {
+        this.catchUpLater(siteId, this.projector.ensureReadable(siteId));
+      }
+      this.logger.warn(
+        { siteId, lag, maxLag: this.maxLag },
+        'Timesheet correction refused: the read model is too far behind the ledger',
+      );
+      // about a second a thousand links (SQLite's catch-up is faster; MongoDB's slower)
+      throw catchingUpError(lag / 1000, `${lag} links behind`);
+    }
+    const ready = this.projector.ensureReadable(siteId);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()));
+    });
+    try {
+      const basis = await Promise.race([ready, late]);
+      if (basis !== 'late') return basis;
+    } finally {
+      clearTimeout(timer);
+    }
+    this.catchUpLater(siteId, ready);
+    this.logger.warn(
+      { siteId, lag, waitMs: this.waitMs },
+      'Timesheet correction refused: the read model did not catch up in time',
+    );
+    throw catchingUpError(this.waitMs / 1000, `not within ${this.waitMs} ms`);
+  }
+
+  /** Keeps a catch-up a refused correction started (or cut short) running, one per site. */
+  private catchUpLater(siteId: string, work: Promise<unknown>): void {
+    const settled = work.then(
+      () => undefined,
+      (error: unknown) => {
+        // a rebuild's 503 and the like: the next read or correction catches up again
+        this.logger.warn(
+          { err: error as Error, siteId },
+          'Timesheet catch-up in the background failed',
+        );
+      },
+    );
+    if (this.catchingUp.has(siteId)) return;
+    const done = settled.finally(() => this.catchingUp.delete(siteId));
+    this.catchingUp.set(siteId, done);
   }
 
   /**
@@ -374,9 +444,52 @@ export class CorrectionService {
           at,
           (e) => (e.seq === target.seq ? { ...e, effectiveAt: at } : e),
         );
+      case 'acknowledge_over_max_hours':
+        if (at !== undefined) {
+          throw new TimesheetsError('unexpected_time', 'acknowledge_over_max_hours takes no at');
+        }
+        return this.checkAcknowledge(target);
       case 'add_shift':
         // a target given to add_shift is refused by the DTO
         throw new TimesheetsError('not_correctable', 'add_shift corrects no entry');
+    }
+  }
+
+  /**
+   * acknowledge_over_max_hours: the target is the entry its day's `over_max_hours` flag names
+   * (the shift that takes the day past the longest shift: a check-in, an added check-in or an
+   * added shift), as the read model holds the day now, and the flag is not acknowledged
+   * already (`overMaxHoursAcknowledgement`: a live acknowledgement no entry of the day is
+   * newer than). 422 `not_over_max_hours`, 409 `already_acknowledged`.
+   */
+  private async checkAcknowledge(target: TimesheetEntry): Promise<void> {
+    const notFlagged = (named?: number) =>
+      new TimesheetsError(
+        'not_over_max_hours',
+        named === undefined
+          ? "This entry's day is not flagged over_max_hours: there is nothing to acknowledge"
+          : `This entry does not name its day's over_max_hours flag: acknowledge seq ${named}, the shift that takes the day past TIMESHEET_MAX_SHIFT_HOURS`,
+      );
+    if (target.punchType === undefined || target.voided) throw notFlagged();
+    const zone = await this.projector.zoneOf(target.siteId);
+    const date = localDay(target.effectiveAt!, zone);
+    const {
+      days: [day],
+    } = await this.repo.listDays({
+      siteId: target.siteId,
+      fromDay: date,
+      toDay: date,
+      workerIds: [target.workerId],
+      limit: 1,
+    });
+    const flag = day?.flags.find((f) => f.type === 'over_max_hours');
+    if (!flag || flag.seq !== target.seq) throw notFlagged(flag?.seq);
+    const acks = await this.repo.findCorrectionsOf(target.siteId, [target.seq]);
+    if (overMaxHoursAcknowledgement(day, acks)) {
+      throw new TimesheetsError(
+        'already_acknowledged',
+        "This day's over_max_hours is acknowledged already (void the acknowledgement to undo it)",
+      );
     }
   }
 

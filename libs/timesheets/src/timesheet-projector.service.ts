@@ -756,4 +756,21 @@ export class TimesheetProjector
     );
     return { siteId, workerId, fromDay, toDay, days };
   }
+
+  /**
+   * The links of the site's chain this process's next catch-up would read: from its cursor
+   * (or, with none, the store's progress, or the whole chain when that has a gap) to the head.
+   * Two reads (the head, and the progress only without a cursor), no wait for the queue: what
+   * a correction checks before it waits for `ensureReadable` (the cursor moves only once a
+   * catch-up has recomputed, so a catch-up under way still counts whole).
+   */
+  async lagOf(siteId: string): Promise<number> {
+    const head = await this.ledger.headSeq(siteId);
+    let from = this.applied.get(siteId);
+    if (from === undefined) {
+      const { maxSeq, count } = await this.repo.progress(siteId);
+      from = count === maxSeq ? maxSeq : 0;
+    }
+    return Math.max(0, head - from);
+  }
 }

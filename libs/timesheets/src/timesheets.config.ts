@@ -6,6 +6,8 @@ class TimesheetsEnv {
   @IsOptional() @IsInt() @Min(1) @Max(36) TIMESHEET_MAX_SHIFT_HOURS?: number;
   @IsOptional() @IsInt() @Min(1) @Max(100_000) TIMESHEET_PAGE_MAX_WORKERS?: number;
   @IsOptional() @IsInt() @Min(2) @Max(3600) TIMESHEET_REBUILD_LEASE_SECONDS?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(10_000_000) TIMESHEET_CORRECTION_MAX_LAG?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(600_000) TIMESHEET_CORRECTION_WAIT_MS?: number;
 }
 
 export interface TimesheetsSettings {
@@ -23,6 +25,17 @@ export interface TimesheetsSettings {
    * third of it while it works): how long a dead rebuild blocks the site's reads and corrections.
    */
   rebuildLeaseSeconds: number;
+  /**
+   * The most links a site's read model may be behind its chain (in this process) for a
+   * correction to wait for it: beyond, 503 `timesheets_catching_up` at once, and the catch-up
+   * goes on in the background.
+   */
+  correctionMaxLag: number;
+  /**
+   * The longest a correction waits for the read model to catch up (the projection's queue and
+   * the site's catch-up), in ms, from its arrival: beyond, 503 `timesheets_catching_up`.
+   */
+  correctionWaitMs: number;
 }
 
 function readTimesheetsConfig(env: Env): TimesheetsSettings {
@@ -32,6 +45,8 @@ function readTimesheetsConfig(env: Env): TimesheetsSettings {
     maxShiftHours: v.TIMESHEET_MAX_SHIFT_HOURS ?? 16,
     pageMaxWorkers: v.TIMESHEET_PAGE_MAX_WORKERS ?? DAY_PAGE_MAX_WORKERS,
     rebuildLeaseSeconds: v.TIMESHEET_REBUILD_LEASE_SECONDS ?? 30,
+    correctionMaxLag: v.TIMESHEET_CORRECTION_MAX_LAG ?? 5_000,
+    correctionWaitMs: v.TIMESHEET_CORRECTION_WAIT_MS ?? 15_000,
   };
 }
 

@@ -196,7 +196,12 @@ export class TimesheetsController {
       "TIMESHEET_MAX_SHIFT_HOURS long, overlapping none of the worker's shifts or punches here: " +
       'a shift punched on a wrong day and voided, lost punches, a paper register; it is a ' +
       'shift of its own, marked `added`, paired with no punch, voided like any correction, ' +
-      'never moved). No correction may make an added shift overlap another shift or punch ' +
+      "never moved), `acknowledge_over_max_hours` (no `at`: the entry its day's " +
+      '`over_max_hours` flag names, the shift that takes the day past ' +
+      'TIMESHEET_MAX_SHIFT_HOURS, such as a real double shift; the day reads ' +
+      '`over_max_hours_acknowledged` and is no longer flagged until an entry of the day newer ' +
+      'than the acknowledgement, a punch or a correction, asks for a look again; voided like ' +
+      'any correction). No correction may make an added shift overlap another shift or punch ' +
       '(`shift_overlap`). No `at` or `until` later than the ' +
       'server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS. The target must be an entry of this ' +
       'site. The same correction sent again (same correctionId, same content) answers 200 ' +
@@ -212,7 +217,9 @@ export class TimesheetsController {
   @ApiResponse({
     status: 409,
     type: ErrorBody,
-    description: 'already_voided, already_checked_out, already_checked_in, correction_id_conflict',
+    description:
+      'already_voided, already_checked_out, already_checked_in, already_acknowledged, ' +
+      'correction_id_conflict',
   })
   @ApiResponse({
     status: 404,
@@ -226,7 +233,7 @@ export class TimesheetsController {
     description:
       'cross_site_correction, not_a_check_in, not_a_check_out, time_required, time_in_future, ' +
       'check_out_out_of_range, check_in_out_of_range, move_out_of_range, move_breaks_shift, ' +
-      'shift_out_of_range, shift_overlap, worker_not_at_site, ...',
+      'shift_out_of_range, shift_overlap, worker_not_at_site, not_over_max_hours, ...',
   })
   @ApiResponse({
     status: 503,
@@ -234,7 +241,11 @@ export class TimesheetsController {
     description:
       "correction_contended (the corrected worker's entries kept changing while the correction " +
       "was checked; other workers' syncs do not count), timesheets_behind: retry; " +
-      'timesheets_rebuilding (the site is being rebuilt): retry after `Retry-After` seconds',
+      "timesheets_catching_up (this server's read model is more than " +
+      'TIMESHEET_CORRECTION_MAX_LAG links behind the ledger, or did not catch up within ' +
+      'TIMESHEET_CORRECTION_WAIT_MS; nothing was appended and the catch-up goes on): send the ' +
+      'same correction again after `Retry-After` seconds; timesheets_rebuilding (the site is ' +
+      'being rebuilt): retry after `Retry-After` seconds',
   })
   async correct(
     @Param() params: SiteParam,

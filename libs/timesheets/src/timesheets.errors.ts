@@ -15,7 +15,7 @@ export const TIMESHEETS_ERRORS = {
     correction_id_conflict: 'the correctionId is already used by another entry',
     already_voided: 'the target entry is already voided',
     time_in_future: '`at` is later than the server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS',
-    unexpected_time: 'a void takes no `at`',
+    unexpected_time: 'a void and an acknowledge_over_max_hours take no `at`',
     time_required: 'add_check_out, add_check_in and move need `at`, add_shift `at` and `until`',
     check_out_out_of_range:
       'an added check-out is not after its check-in, is more than TIMESHEET_MAX_SHIFT_HOURS after it, or is not before the next punch',
@@ -31,6 +31,10 @@ export const TIMESHEETS_ERRORS = {
     not_a_check_out: 'add_check_in targets a check-out punch',
     not_a_punch: 'move targets a punch or an added check-out or check-in',
     target_voided: 'the target entry is voided',
+    not_over_max_hours:
+      "acknowledge_over_max_hours: the target is not the entry its day's over_max_hours flag names (the shift that takes the day past TIMESHEET_MAX_SHIFT_HOURS), or the day has no such flag",
+    already_acknowledged:
+      "acknowledge_over_max_hours: the day's over_max_hours is acknowledged already, and nothing of the day changed since",
     worker_not_found: 'add_shift: no worker has this workerId',
     worker_not_at_site:
       'add_shift: the worker was not assigned to this site, or was deactivated, when the shift began',
@@ -41,6 +45,8 @@ export const TIMESHEETS_ERRORS = {
     timesheets_rebuilding:
       "the site's timesheet read model is being rebuilt (`npm run timesheets:rebuild`): no read or correction of it until the rebuild ends or its lease expires; retry after `Retry-After` seconds",
     timesheets_behind: 'the timesheet read model is catching up with the ledger; retry',
+    timesheets_catching_up:
+      "a correction: the site's timesheet read model on this server is further behind its ledger than TIMESHEET_CORRECTION_MAX_LAG links, or did not catch up within TIMESHEET_CORRECTION_WAIT_MS; nothing was appended, the catch-up goes on: retry after `Retry-After` seconds",
     correction_contended:
       "the corrected worker's entries kept changing (its other corrections, its synced punches) while the correction was checked; retry",
   },
@@ -59,5 +65,18 @@ export function rebuildingError(expiresAt: number, now = Date.now()): Timesheets
     "The site's timesheets are being rebuilt from the ledger; retry",
   );
   error.retryAfterSeconds = Math.min(30, Math.max(1, Math.ceil((expiresAt - now) / 1000)));
+  return error;
+}
+
+/**
+ * 503 `timesheets_catching_up`: a correction that would wait too long for the read model (its
+ * rules read it), retried after `seconds` (1 to 30): nothing of it was appended.
+ */
+export function catchingUpError(seconds: number, why: string): TimesheetsError {
+  const error = new TimesheetsError(
+    'timesheets_catching_up',
+    `The site's timesheets on this server are catching up with its ledger (${why}); nothing was appended: retry`,
+  );
+  error.retryAfterSeconds = Math.min(30, Math.max(1, Math.ceil(seconds)));
   return error;
 }

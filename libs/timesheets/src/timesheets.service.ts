@@ -5,7 +5,14 @@ import { WorkforceService } from '@app/workforce';
 import { FraudService } from '@app/fraud';
 import { LedgerService } from '@app/offline-sync';
 import { CsvPerson } from './domain/timesheet-csv';
-import { isFlagged, TimesheetDay } from './domain/timesheet-day';
+import {
+  acknowledgeOverMaxHours,
+  DayFlag,
+  isFlagged,
+  overMaxHoursAcknowledgement,
+  TimesheetDay,
+} from './domain/timesheet-day';
+import { TimesheetEntry } from './domain/timesheet-entry';
 import { PayrollWorkerView, TimesheetDayView } from './dto/timesheet.dto';
 import { DayQuery, TimesheetRepository } from './infrastructure/persistence/timesheet.repository';
 import { TimesheetActor } from './timesheet-access.guard';
@@ -33,6 +40,11 @@ export interface Scope {
   workerId?: string;
   /** The read model's state the scope was checked at: every page read checks it again. */
   basis: ReadBasis;
+  /**
+   * The sites whose ids the caller may see in a flag's `detail` (`overlaps_other_site` names
+   * the other site): a thekedar's own sites. Absent: every site (an admin or auditor key).
+   */
+  sitesShown?: ReadonlySet<string>;
 }
 
 /**
@@ -72,6 +84,7 @@ export class TimesheetsService {
       throw new TimesheetsError('site_not_found', 'No site has this siteId');
     }
     let workerIds = request.workerId ? [request.workerId] : undefined;
+    let sitesShown: ReadonlySet<string> | undefined;
     if (actor.kind === 'thekedar') {
       const crew = await this.workforce.workerIdsOfThekedar(actor.signed.thekedarId);
       if (request.workerId && !crew.includes(request.workerId)) {
@@ -81,6 +94,9 @@ export class TimesheetsService {
         );
       }
       workerIds ??= crew;
+      // read now, as the guard read them: a site taken from the thekedar is hidden at once
+      const thekedar = await this.workforce.findThekedar(actor.signed.thekedarId);
+      sitesShown = new Set(thekedar?.siteIds ?? []);
     }
     // 503 `timesheets_rebuilding` while a rebuild holds the site (its read model is partial)
     const basis = await this.projector.ensureReadable(request.siteId);
@@ -92,6 +108,7 @@ export class TimesheetsService {
       workerIds,
       ...(request.workerId ? { workerId: request.workerId } : {}),
       basis,
+      ...(sitesShown ? { sitesShown } : {}),
     };
   }
 
@@ -174,6 +191,24 @@ export class TimesheetsService {
     return [...byWorker.values()].map((w) => ({ ...w, hours: hoursOf(w.workedSeconds) }));
   }
 
+  /**
+   * The `acknowledge_over_max_hours` corrections (voided too) of the entries that the days'
+   * `over_max_hours` flags name, read when the days are read (as fraud flags are): stored days
+   * need no recompute for them. Undefined when no day has such a flag (no read).
+   */
+  private async acknowledgementsOf(
+    siteId: string,
+    days: TimesheetDay[],
+  ): Promise<TimesheetEntry[] | undefined> {
+    const named = days.flatMap((d) =>
+      d.flags.filter((f) => f.type === 'over_max_hours').map((f) => f.seq),
+    );
+    if (named.length === 0) return undefined;
+    return (await this.repo.findCorrectionsOf(siteId, named)).filter(
+      (c) => c.action === 'acknowledge_over_max_hours',
+    );
+  }
+
   private query(scope: Scope): Omit<DayQuery, 'limit' | 'after'> {
     return {
       siteId: scope.siteId,
@@ -219,6 +254,8 @@ export class TimesheetsService {
         fraudBySeq.set(seq, [...(fraudBySeq.get(seq) ?? []), e.type]);
       }
     }
+    // the acknowledgements of the days past the longest shift (few days have one): one read
+    const acksOf = await this.acknowledgementsOf(scope.siteId, days);
     const zone = scope.timeZone;
     const punch = (seq: number, at: number) => ({
       seq,
@@ -226,7 +263,9 @@ export class TimesheetsService {
       local: localIso(at, zone),
     });
     return days.map((d) => {
-      const flags = [...d.flags];
+      let flags = shownFlags(d.flags, scope.sitesShown);
+      const ack = acksOf && overMaxHoursAcknowledgement(d, acksOf);
+      if (ack) flags = acknowledgeOverMaxHours(flags, ack);
       for (const [, seq] of d.packets) {
         for (const type of new Set(fraudBySeq.get(seq) ?? []))
           flags.push({ type: 'fraud', seq, detail: type });
@@ -252,6 +291,30 @@ export class TimesheetsService {
       };
     });
   }
+}
+
+/**
+ * A day's flags as the caller may see them: an `overlaps_other_site` flag names the other
+ * site only to a caller entitled to it (a key, or a thekedar that works there too); to a
+ * thekedar of this site alone it says "another site" (no `detail`), once per span however
+ * many such sites there are. A site id is no secret by itself, but a thekedar has no business
+ * learning which sites exist beyond its own, nor where its workers also work (an admin
+ * assigns them): its other reads never show one either (`site_not_allowed` answers an unknown
+ * site and another's alike).
+ */
+function shownFlags(flags: DayFlag[], sitesShown: ReadonlySet<string> | undefined): DayFlag[] {
+  if (sitesShown === undefined) return [...flags];
+  const shown: DayFlag[] = [];
+  const hidden = new Set<number>();
+  for (const f of flags) {
+    if (f.type !== 'overlaps_other_site' || f.detail === undefined || sitesShown.has(f.detail)) {
+      shown.push(f);
+    } else if (!hidden.has(f.seq)) {
+      hidden.add(f.seq);
+      shown.push({ type: f.type, seq: f.seq });
+    }
+  }
+  return shown;
 }
 
 /** A punch's worker and packetId as one map key. */

@@ -31,6 +31,7 @@ const FLAG_TEXT: Record<TimesheetFlag['type'], string> = {
   overlapping_shift: 'added shift overlaps another shift or punch',
   overlaps_other_site: 'overlaps a shift at another site',
   over_max_hours: 'more hours than the longest shift',
+  over_max_hours_acknowledged: 'more hours than the longest shift, acknowledged',
   fraud: 'fraud flag',
 };
 
@@ -42,6 +43,7 @@ const INFORMATIONAL: ReadonlySet<TimesheetFlag['type']> = new Set([
   'corrected',
   'voided_punch',
   'voided_correction',
+  'over_max_hours_acknowledged',
 ]);
 
 function render(ctx: PageContext): void {

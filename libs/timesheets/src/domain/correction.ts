@@ -6,10 +6,17 @@ export const CORRECTION_ACTIONS = [
   'add_check_in',
   'move',
   'add_shift',
+  'acknowledge_over_max_hours',
 ] as const;
 export type CorrectionAction = (typeof CORRECTION_ACTIONS)[number];
 /** The actions that correct an entry (all but add_shift, which records a shift of its own). */
-export const TARGETED_ACTIONS = ['void', 'add_check_out', 'add_check_in', 'move'] as const;
+export const TARGETED_ACTIONS = [
+  'void',
+  'add_check_out',
+  'add_check_in',
+  'move',
+  'acknowledge_over_max_hours',
+] as const;
 
 /** Who made a correction: an admin key, or a thekedar's signed request (kept verifiable). */
 export type CorrectionAuthor =

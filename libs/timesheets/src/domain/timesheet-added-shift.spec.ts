@@ -1,35 +1,19 @@
 import { computeDays, shiftOverlaps } from './timesheet-day';
 import { resolveTree, TimesheetEntry } from './timesheet-entry';
+import { timesheetCorrection, timesheetPunch } from '../testing/timesheet-punch';
 
 const H = 3_600_000;
 let seq = 0;
 
-function entry(extra: Partial<TimesheetEntry>): TimesheetEntry {
-  seq += 1;
-  return {
-    siteId: 's',
-    seq,
-    workerId: 'w',
-    packetId: `e${seq}`,
-    kind: 'punch',
-    voided: false,
-    correctedBy: [],
-    lowTrust: false,
-    ...extra,
-  };
-}
-
 function punch(type: 'check_in' | 'check_out', iso: string): TimesheetEntry {
   const at = Date.parse(iso);
-  return entry({ punchType: type, at, effectiveAt: at });
+  return timesheetPunch(++seq, { punchType: type, at, effectiveAt: at });
 }
 
 /** An add_shift correction as projectLink makes it. */
 function shift(inIso: string, outIso: string): TimesheetEntry {
   const at = Date.parse(inIso);
-  return entry({
-    kind: 'correction',
-    action: 'add_shift',
+  return timesheetCorrection(++seq, 'add_shift', {
     punchType: 'shift',
     at,
     effectiveAt: at,
@@ -87,7 +71,7 @@ describe('added shifts (add_shift)', () => {
 
   it('should take an added shift out once voided, the void correcting its day', () => {
     const added = shift('2026-03-02T03:30:00Z', '2026-03-02T11:30:00Z');
-    const voiding = entry({ kind: 'correction', action: 'void', targetSeq: added.seq });
+    const voiding = timesheetCorrection(++seq, 'void', { targetSeq: added.seq });
     const resolved = new Map(resolveTree([added, voiding]).map((e) => [e.seq, e]));
     expect(resolved.get(added.seq)).toMatchObject({ voided: true, correctedBy: [voiding.seq] });
     const [day] = days([resolved.get(added.seq)!]);

@@ -11,6 +11,7 @@ export type DayFlagType =
   | 'overlapping_shift'
   | 'overlaps_other_site'
   | 'over_max_hours'
+  | 'over_max_hours_acknowledged'
   | 'fraud';
 
 /** Something a payroll clerk should look at, with the ledger entry (site, seq) behind it. */
@@ -421,7 +422,45 @@ export const INFORMATIONAL_FLAGS: ReadonlySet<DayFlagType> = new Set<DayFlagType
   'corrected',
   'voided_punch',
   'voided_correction',
+  'over_max_hours_acknowledged',
 ]);
+
+/**
+ * The acknowledgement that holds for a day's `over_max_hours` flag, if one does: the newest
+ * live (not voided) `acknowledge_over_max_hours` correction of the entry the flag names, if
+ * no other entry of the day is newer than it. An acknowledgement says "these hours are right"
+ * of the day as it stood: a punch synced to the day later, a shift added, any correction of
+ * its entries (a seq of the day above the acknowledgement's) asks for a look again, and the
+ * flag names a shift again. `acks`: the acknowledgements of the flag's entry (voided too),
+ * as the read model holds them. Undefined when the day has no such flag.
+ */
+export function overMaxHoursAcknowledgement(
+  day: Pick<TimesheetDay, 'flags' | 'seqs'>,
+  acks: TimesheetEntry[],
+): TimesheetEntry | undefined {
+  const flag = day.flags.find((f) => f.type === 'over_max_hours');
+  if (!flag) return undefined;
+  const own = acks.filter(
+    (a) => a.action === 'acknowledge_over_max_hours' && a.targetSeq === flag.seq,
+  );
+  let newest: TimesheetEntry | undefined;
+  for (const a of own) if (!a.voided && (!newest || a.seq > newest.seq)) newest = a;
+  if (!newest) return undefined;
+  const ackSeqs = new Set(own.map((a) => a.seq));
+  const later = day.seqs.some((seq) => seq > newest.seq && !ackSeqs.has(seq));
+  return later ? undefined : newest;
+}
+
+/**
+ * A day's flags with its `over_max_hours` acknowledged, when `ack` holds for it
+ * (`overMaxHoursAcknowledgement`): the flag becomes `over_max_hours_acknowledged`, named by
+ * the acknowledgement's seq (informational: the day is no longer flagged for it).
+ */
+export function acknowledgeOverMaxHours(flags: DayFlag[], ack: TimesheetEntry): DayFlag[] {
+  return flags.map((f) =>
+    f.type === 'over_max_hours' ? { type: 'over_max_hours_acknowledged', seq: ack.seq } : f,
+  );
+}
 
 /**
  * A day is flagged when anything on it needs a look: an open shift, a stray check-out, a

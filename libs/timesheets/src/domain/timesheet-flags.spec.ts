@@ -1,21 +1,13 @@
-import { computeDays, isFlagged } from './timesheet-day';
+import {
+  acknowledgeOverMaxHours,
+  computeDays,
+  isFlagged,
+  overMaxHoursAcknowledgement,
+} from './timesheet-day';
 import { resolveTree, TimesheetEntry } from './timesheet-entry';
+import { timesheetCorrection, timesheetPunch } from '../testing/timesheet-punch';
 
 const H = 3_600_000;
-
-function entry(seq: number, extra: Partial<TimesheetEntry>): TimesheetEntry {
-  return {
-    siteId: 's',
-    seq,
-    workerId: 'w',
-    packetId: `e${seq}`,
-    kind: 'punch',
-    voided: false,
-    correctedBy: [],
-    lowTrust: false,
-    ...extra,
-  };
-}
 
 const at = (iso: string) => ({ at: Date.parse(iso), effectiveAt: Date.parse(iso) });
 const resolve = (tree: TimesheetEntry[]) => {
@@ -27,11 +19,11 @@ const dayOf = (entries: TimesheetEntry[]) =>
 
 describe('day flags: what needs a look, what is a record', () => {
   it('should not flag a day whose stray punch was voided (a double tap fixed)', () => {
-    const inP = entry(1, { punchType: 'check_in', ...at('2026-03-05T03:30:00Z') });
-    const outP = entry(2, { punchType: 'check_out', ...at('2026-03-05T12:30:00Z') });
-    const stray = entry(3, { punchType: 'check_out', ...at('2026-03-05T12:31:00Z') });
+    const inP = timesheetPunch(1, { punchType: 'check_in', ...at('2026-03-05T03:30:00Z') });
+    const outP = timesheetPunch(2, { punchType: 'check_out', ...at('2026-03-05T12:30:00Z') });
+    const stray = timesheetPunch(3, { punchType: 'check_out', ...at('2026-03-05T12:31:00Z') });
     expect(isFlagged(dayOf([inP, outP, stray]))).toBe(true);
-    const voiding = entry(4, { kind: 'correction', action: 'void', targetSeq: 3 });
+    const voiding = timesheetCorrection(4, 'void', { targetSeq: 3 });
     const day = dayOf([inP, outP, ...resolve([stray, voiding])]);
     expect(day.flags).toEqual([
       { type: 'voided_punch', seq: 3 },
@@ -41,15 +33,13 @@ describe('day flags: what needs a look, what is a record', () => {
   });
 
   it('should name a voided added check-out a voided correction, not a voided punch', () => {
-    const inP = entry(1, { punchType: 'check_in', ...at('2026-03-05T03:30:00Z') });
-    const added = entry(2, {
-      kind: 'correction',
-      action: 'add_check_out',
+    const inP = timesheetPunch(1, { punchType: 'check_in', ...at('2026-03-05T03:30:00Z') });
+    const added = timesheetCorrection(2, 'add_check_out', {
       targetSeq: 1,
       punchType: 'check_out',
       ...at('2026-03-05T11:30:00Z'),
     });
-    const voiding = entry(3, { kind: 'correction', action: 'void', targetSeq: 2 });
+    const voiding = timesheetCorrection(3, 'void', { targetSeq: 2 });
     const day = dayOf(resolve([inP, added, voiding]));
     expect(day.flags.map((f) => [f.type, f.seq])).toEqual([
       ['open_shift', 1],
@@ -61,13 +51,13 @@ describe('day flags: what needs a look, what is a record', () => {
   });
 
   it('should not raise low_trust for a low-trust punch that was voided', () => {
-    const doubtful = entry(1, {
+    const doubtful = timesheetPunch(1, {
       punchType: 'check_in',
       lowTrust: true,
       ...at('2026-03-05T03:30:00Z'),
     });
     expect(dayOf([doubtful]).flags.map((f) => f.type)).toEqual(['low_trust', 'open_shift']);
-    const voiding = entry(2, { kind: 'correction', action: 'void', targetSeq: 1 });
+    const voiding = timesheetCorrection(2, 'void', { targetSeq: 1 });
     const day = dayOf(resolve([doubtful, voiding]));
     expect(day.flags.map((f) => f.type)).toEqual(['voided_punch', 'corrected']);
     expect(isFlagged(day)).toBe(false);
@@ -92,7 +82,7 @@ describe('day flags: a shift at another site at the same time, a day past the lo
   const days = (entries: TimesheetEntry[], others: TimesheetEntry[]) =>
     computeDays('s', 'w', entries, 'UTC', 16 * H, others);
   const p = (seq: number, type: 'check_in' | 'check_out', iso: string, site = 's') =>
-    entry(seq, { siteId: site, punchType: type, ...at(iso) });
+    timesheetPunch(seq, { siteId: site, punchType: type, ...at(iso) });
 
   it("should flag a shift overlapping the worker's shift at another site, naming that site", () => {
     const own = [
@@ -148,9 +138,7 @@ describe('day flags: a shift at another site at the same time, a day past the lo
 
   it('should flag a day whose shifts add up past the longest shift, named by the shift that passes it', () => {
     const shift = (seq: number, from: string, to: string) =>
-      entry(seq, {
-        kind: 'correction',
-        action: 'add_shift',
+      timesheetCorrection(seq, 'add_shift', {
         punchType: 'shift',
         ...at(from),
         outAt: Date.parse(to),
@@ -178,5 +166,44 @@ describe('day flags: a shift at another site at the same time, a day past the lo
       [],
     )[0];
     expect(sixteen.flags).toEqual([{ type: 'corrected', seq: 2 }]);
+  });
+});
+
+describe('an acknowledged day past the longest shift', () => {
+  // a double shift: 12 h, then 13 h (25 h), named by the second check-in (seq 3)
+  const shifts = [
+    timesheetPunch(1, { punchType: 'check_in', ...at('2026-03-05T00:00:00Z') }),
+    timesheetPunch(2, { punchType: 'check_out', ...at('2026-03-05T12:00:00Z') }),
+    timesheetPunch(3, { punchType: 'check_in', ...at('2026-03-05T12:30:00Z') }),
+    timesheetPunch(4, { punchType: 'check_out', ...at('2026-03-06T01:30:00Z') }),
+  ];
+  const day = computeDays('s', 'w', shifts, 'UTC', 16 * H)[0];
+  const ack = (seq: number, extra: Partial<TimesheetEntry> = {}) =>
+    timesheetCorrection(seq, 'acknowledge_over_max_hours', {
+      targetSeq: 3,
+      ...extra,
+    });
+  const withSeqs = (...seqs: number[]) => ({ ...day, seqs: [...day.seqs, ...seqs] });
+
+  it('should hold the newest live acknowledgement of the flagged shift while nothing of the day is newer', () => {
+    expect(day.flags).toEqual([{ type: 'over_max_hours', seq: 3 }]);
+    expect(overMaxHoursAcknowledgement(withSeqs(5), [ack(5)])?.seq).toBe(5);
+    const flags = acknowledgeOverMaxHours(day.flags, ack(5));
+    expect(flags).toEqual([{ type: 'over_max_hours_acknowledged', seq: 5 }]);
+    expect(isFlagged({ flags })).toBe(false);
+    // a voided one, and a newer one after it
+    expect(overMaxHoursAcknowledgement(withSeqs(5), [ack(5, { voided: true })])).toBeUndefined();
+    expect(
+      overMaxHoursAcknowledgement(withSeqs(5, 6, 7), [ack(5, { voided: true }), ack(7)])?.seq,
+    ).toBe(7);
+  });
+
+  it('should not hold for another shift, another action, or a day changed after it', () => {
+    expect(overMaxHoursAcknowledgement(withSeqs(5), [ack(5, { targetSeq: 1 })])).toBeUndefined();
+    expect(overMaxHoursAcknowledgement(withSeqs(5), [ack(5, { action: 'void' })])).toBeUndefined();
+    // a punch (or a correction) of the day after the acknowledgement
+    expect(overMaxHoursAcknowledgement(withSeqs(5, 6), [ack(5)])).toBeUndefined();
+    // a day without the flag has nothing to acknowledge
+    expect(overMaxHoursAcknowledgement({ flags: [], seqs: [1, 2, 5] }, [ack(5)])).toBeUndefined();
   });
 });

@@ -133,7 +133,13 @@ export class CreateCorrectionDto {
   @Matches(PACKET_ID_PATTERN, { message: 'correctionId must be a lowercase UUID' })
   correctionId?: string;
 
-  @ApiProperty({ enum: CORRECTION_ACTIONS })
+  @ApiProperty({
+    enum: CORRECTION_ACTIONS,
+    description:
+      'What the correction does (see the operation): void, add_check_out, add_check_in, move, ' +
+      "add_shift, or acknowledge_over_max_hours (its target: the seq of a day's over_max_hours " +
+      'flag, the shift that takes the day past TIMESHEET_MAX_SHIFT_HOURS; no `at`)',
+  })
   @IsIn(CORRECTION_ACTIONS)
   action!: CorrectionAction;
 
@@ -221,11 +227,14 @@ export class DayFlagView {
       'punch, overlapping in time a shift of the same worker at another site, named in ' +
       '`detail`: both sites count the hours until a supervisor corrects one), ' +
       '`over_max_hours` (the day adds up to more than TIMESHEET_MAX_SHIFT_HOURS, named by the ' +
-      'shift that takes it past), `fraud`. Informational flags (what a ' +
+      'shift that takes it past: an `acknowledge_over_max_hours` correction of that seq says ' +
+      'the hours are right), `fraud`. Informational flags (what a ' +
       'supervisor already did; they do not flag a day): `corrected`, `voided_punch` (a punch ' +
       'voided), `voided_correction` (an added check-out, check-in or shift, or another ' +
       'correction, voided; days stored before it existed name such a seq `voided_punch` until ' +
-      'they are recomputed).',
+      'they are recomputed), `over_max_hours_acknowledged` (in place of `over_max_hours`, named ' +
+      'by the acknowledgement: it holds until an entry of the day newer than it, a punch or a ' +
+      'correction, asks for a look again).',
     enum: [
       'open_shift',
       'check_out_without_check_in',
@@ -236,6 +245,7 @@ export class DayFlagView {
       'overlapping_shift',
       'overlaps_other_site',
       'over_max_hours',
+      'over_max_hours_acknowledged',
       'fraud',
     ],
   })
@@ -243,7 +253,9 @@ export class DayFlagView {
   @ApiProperty({ description: 'Ledger seq (of this site) behind the flag' }) seq!: number;
   @ApiPropertyOptional({
     description:
-      'For fraud: the fraud event type; for overlaps_other_site: the siteId of the other site',
+      'For fraud: the fraud event type; for overlaps_other_site: the siteId of the other site, ' +
+      'shown to a key and to a thekedar that works at that site too; a thekedar that does not ' +
+      'gets the flag without `detail` (a shift at another site, not which one), once per seq',
   })
   detail?: string;
 }

@@ -1,3 +1,4 @@
+import { CorrectionAction } from '../domain/correction';
 import { TimesheetEntry } from '../domain/timesheet-entry';
 
 /**
@@ -14,6 +15,31 @@ export function timesheetPunch(seq: number, extra: Partial<TimesheetEntry> = {})
     punchType: 'check_in',
     at: 1_000 * seq,
     effectiveAt: 1_000 * seq,
+    voided: false,
+    correctedBy: [],
+    lowTrust: false,
+    ...extra,
+  };
+}
+
+/**
+ * A read-model correction for specs: `action` by worker `w1` at site `S`, not voided nor
+ * corrected, with no target, time or punch type unless `extra` gives them (a void's
+ * `targetSeq`; an added check-out's `punchType`, `at` and `effectiveAt`; an added shift's
+ * `outAt` too).
+ */
+export function timesheetCorrection(
+  seq: number,
+  action: CorrectionAction,
+  extra: Partial<TimesheetEntry> = {},
+): TimesheetEntry {
+  return {
+    siteId: 'S',
+    seq,
+    workerId: 'w1',
+    packetId: `c${seq}`,
+    kind: 'correction',
+    action,
     voided: false,
     correctedBy: [],
     lowTrust: false,
