@@ -6,6 +6,7 @@ import { LedgerService } from '@app/offline-sync';
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
 import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { MongoStore, Store } from '@app/persistence';
+import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
 import {
   e2eDriver,
   http,
@@ -57,7 +58,12 @@ describe('a correction on a server whose timesheet read model lags its ledger (e
       },
     );
     expect(read.body.days).toHaveLength(1);
-    // another replica's syncs of other workers: links this server's projector never heard of
+    if (backlog > 0) await appendElsewhere(t, siteId, backlog);
+    return { t, dataDir, siteId, seq: target.log.seq };
+  }
+
+  /** Another replica's syncs of other workers: links this server's projector never heard of. */
+  async function appendElsewhere(t: TestApp, siteId: string, backlog: number): Promise<void> {
     await t.app.get(AttendanceLogRepository, { strict: false }).appendToChains(
       Array.from({ length: backlog }, (_, i) =>
         punchEntry({
@@ -68,7 +74,6 @@ describe('a correction on a server whose timesheet read model lags its ledger (e
         }),
       ),
     );
-    return { t, dataDir, siteId, seq: target.log.seq };
   }
 
   async function close(app: { t: TestApp; dataDir: string } | undefined): Promise<void> {
@@ -142,4 +147,65 @@ describe('a correction on a server whose timesheet read model lags its ledger (e
       slowOnMongo(120_000),
     );
   }
+
+  it(
+    'should answer a retry of a correction already appended as its duplicate, lagging or not (its answer was lost: nothing to wait for)',
+    async () => {
+      const app = await lagging({ TIMESHEET_CORRECTION_MAX_LAG: '20' }, 0);
+      try {
+        const { t, siteId, seq } = app;
+        const send = () =>
+          http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/corrections`, {
+            key: t.keys.admin,
+            body: {
+              correctionId: '4d1f0c3a-8e2b-4f6d-9a1c-2b3e4f5a6b7c',
+              action: 'add_check_out',
+              target: { siteId, seq },
+              at: `${DAY}T11:30:00.000Z`,
+              reason: 'site register',
+            },
+          });
+        const first = await send();
+        expect(first.status).toBe(201);
+        // then the other replica's syncs: this server's model is now far behind
+        await appendElsewhere(t, siteId, 300);
+        const again = await send();
+        expect(again.status).toBe(200);
+        expect(again.body).toMatchObject({ status: 'duplicate', seq: first.body.seq });
+      } finally {
+        await close(app);
+      }
+    },
+    slowOnMongo(60_000),
+  );
+
+  it(
+    "should answer another process's rebuild of the site as timesheets_rebuilding, however far behind the model is",
+    async () => {
+      const app = await lagging({ TIMESHEET_CORRECTION_MAX_LAG: '20' }, 300);
+      try {
+        const { t, siteId, seq } = app;
+        // `npm run timesheets:rebuild` in another process holds the site (its lease live)
+        const now = Date.now();
+        const mark = await t.app
+          .get(TimesheetRepository, { strict: false })
+          .startRebuild(siteId, 'another-process', now + 60_000, now);
+        expect(mark).toBeDefined();
+        const refused = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/corrections`, {
+          key: t.keys.admin,
+          body: {
+            action: 'add_check_out',
+            target: { siteId, seq },
+            at: `${DAY}T11:30:00.000Z`,
+            reason: 'site register',
+          },
+        });
+        expect(refused.status).toBe(503);
+        expect(refused.body.code).toBe('timesheets_rebuilding');
+      } finally {
+        await close(app);
+      }
+    },
+    slowOnMongo(60_000),
+  );
 });

@@ -38,6 +38,11 @@ const MAX_MOVES = 1000;
 const MOVE_ON_MS = 20_000;
 /** Links read at once while looking for the corrected worker's among those appended since. */
 const MOVED_PAGE = 250;
+/**
+ * The least a correction waits for the read model, its deadline passed or not (at most
+ * TIMESHEET_CORRECTION_WAIT_MS): the reads that find it current.
+ */
+const MIN_READ_WAIT_MS = 1000;
 
 /**
  * Corrections are ledger entries, never edits: each names its target (same site, pinned by
@@ -129,8 +134,6 @@ export class CorrectionService {
         "A correction goes to the chain of its target's site: target.siteId must be this site",
       );
     }
-    // 503 `timesheets_rebuilding` while a rebuild holds the site: the rules read its read model
-    let basis: ReadBasis = await this.readable(siteId, deadline);
     // the corrected entry (none for add_shift, which records a shift of its own) and worker
     let log: AttendanceLog | undefined;
     let workerId: string;
@@ -172,6 +175,14 @@ export class CorrectionService {
       reason: body.reason,
       by: authorOf(actor),
     };
+    // a retry is answered before the read model is waited for (it reads the ledger only): a
+    // client whose first send was appended, its answer lost, gets its duplicate from a lagging
+    // replica too, not a 503 saying nothing was appended
+    const early = await this.retryOf(siteId, body.correctionId, data);
+    if (early) return early;
+    // 503 `timesheets_rebuilding` while a rebuild holds the site, `timesheets_catching_up` past
+    // the correction's bounds: the rules read its read model
+    let basis: ReadBasis = await this.readable(siteId, deadline);
     // The rules are checked against the read model at the chain's head `headSeq`, and the
     // append is refused by the store if any link was appended since (by this process or
     // another replica: a correction, or a sync's punch). The rules read only the corrected
@@ -185,9 +196,12 @@ export class CorrectionService {
     for (let attempt = 1; ; attempt++) {
       let headSeq = basis.headSeq;
       // a retry is answered before the rules: the correction it repeats has changed the
-      // target since (a retried void finds it voided, a retried add_check_out checked out)
-      const retried = await this.retryOf(siteId, body.correctionId, data);
-      if (retried) return retried;
+      // target since (a retried void finds it voided, a retried add_check_out checked out);
+      // the first attempt's was asked above
+      if (attempt > 1) {
+        const retried = await this.retryOf(siteId, body.correctionId, data);
+        if (retried) return retried;
+      }
       const [target] = log ? await this.repo.findEntries(siteId, [log.seq]) : [];
       if (log && !target) {
         // a rebuild that cleared the site since `basis` answers as the rebuild
@@ -299,9 +313,13 @@ export class CorrectionService {
       throw catchingUpError(lag / 1000, `${lag} links behind`);
     }
     const ready = this.projector.ensureReadable(siteId);
+    // a correction that waited its turn behind the site's earlier ones may be past its deadline
+    // with the model current: it still gets a moment for the reads that tell so (on MongoDB
+    // they are store round trips, which a zero wait would always lose)
+    const waitMs = Math.max(deadline - Date.now(), Math.min(this.waitMs, MIN_READ_WAIT_MS));
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()));
+      timer = setTimeout(() => resolve('late'), waitMs);
     });
     try {
       const basis = await Promise.race([ready, late]);
@@ -314,7 +332,9 @@ export class CorrectionService {
       { siteId, lag, waitMs: this.waitMs },
       'Timesheet correction refused: the read model did not catch up in time',
     );
-    throw catchingUpError(this.waitMs / 1000, `not within ${this.waitMs} ms`);
+    // the lag read before the wait says how long the rest may take (about a second a thousand
+    // links); a lag of a few links means the queue or the store was slow: retry soon
+    throw catchingUpError(lag / 1000, `not within ${this.waitMs} ms`);
   }
 
   /** Keeps a catch-up a refused correction started (or cut short) running, one per site. */

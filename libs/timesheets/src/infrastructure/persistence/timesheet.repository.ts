@@ -167,6 +167,8 @@ export abstract class TimesheetRepository {
   ): Promise<TimesheetEntry[]>;
   /** Up to `limit` entries of a site with seq > afterSeq, by seq. */
   abstract listEntries(siteId: string, afterSeq: number, limit: number): Promise<TimesheetEntry[]>;
+  /** The highest seq of the site's stored entries (0 for none): one seek. */
+  abstract maxSeq(siteId: string): Promise<number>;
   /** The highest seq stored for the site (0 when none), and how many entries are stored. */
   abstract progress(siteId: string): Promise<{ maxSeq: number; count: number }>;
   /**

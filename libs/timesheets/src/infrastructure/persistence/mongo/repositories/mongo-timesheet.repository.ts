@@ -361,6 +361,14 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
     return docs.map(TimesheetMongoMapper.toDomain);
   }
 
+  async maxSeq(siteId: string): Promise<number> {
+    const top = await this.entries
+      .findOne({ siteId }, { seq: 1 })
+      .sort({ seq: -1 })
+      .lean<{ seq: number }>();
+    return top?.seq ?? 0;
+  }
+
   async progress(siteId: string): Promise<{ maxSeq: number; count: number }> {
     const [top, count] = await Promise.all([
       this.entries.findOne({ siteId }, { seq: 1 }).sort({ seq: -1 }).lean<{ seq: number }>(),

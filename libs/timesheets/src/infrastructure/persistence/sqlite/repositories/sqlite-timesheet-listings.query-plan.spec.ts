@@ -12,6 +12,7 @@ import { DayKey, DayPage, DayQuery } from '../../timesheet.repository';
 import {
   SqliteTimesheetRepository,
   TIMESHEET_ENTRY_PAGE_SQL,
+  TIMESHEET_MAX_SEQ_SQL,
   TIMESHEET_OTHER_SITE_PUNCHES_SQL,
 } from './sqlite-timesheet.repository';
 
@@ -306,6 +307,12 @@ describe("SqliteTimesheetRepository, a worker's punches at the other sites (over
     expect(plan).toEqual([
       'SEARCH timesheet_entries USING INDEX timesheet_entries_worker_time (worker_id=? AND effective_at>? AND effective_at<?)',
     ]);
+    expect(planProblems(plan)).toEqual([]);
+  });
+
+  it("should read a site's highest stored seq by one seek of the key, not a count of its entries", () => {
+    const plan = explainQueryPlan(store.db, TIMESHEET_MAX_SEQ_SQL, ['site-1']);
+    expect(plan).toEqual(['SEARCH timesheet_entries USING PRIMARY KEY (site_id=?)']);
     expect(planProblems(plan)).toEqual([]);
   });
 });

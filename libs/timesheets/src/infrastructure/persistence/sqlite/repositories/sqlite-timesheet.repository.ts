@@ -29,6 +29,10 @@ const INSERT_ROWS = [100, 10, 1];
 export const TIMESHEET_ENTRY_PAGE_SQL =
   'SELECT * FROM timesheet_entries WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?';
 
+/** The site's highest stored seq: one seek of the primary key (a correction's lag check). */
+export const TIMESHEET_MAX_SEQ_SQL =
+  'SELECT MAX(seq) AS maxSeq FROM timesheet_entries WHERE site_id = ?';
+
 /**
  * A worker's punch-like entries at the other sites in a time range: one seek of
  * `timesheet_entries_worker_time` (migration 6), in its order. Exported for the query-plan spec.
@@ -318,6 +322,13 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
 
   async listEntries(siteId: string, afterSeq: number, limit: number): Promise<TimesheetEntry[]> {
     return this.entryPage.all([siteId, afterSeq], limit).map(TimesheetSqliteMapper.toDomain);
+  }
+
+  async maxSeq(siteId: string): Promise<number> {
+    const row = this.db
+      .prepare<[string], { maxSeq: number | null }>(TIMESHEET_MAX_SEQ_SQL)
+      .get(siteId)!;
+    return row.maxSeq ?? 0;
   }
 
   async progress(siteId: string): Promise<{ maxSeq: number; count: number }> {
