@@ -7,7 +7,14 @@ import { MongoStore, SqliteStore, Store } from '@app/persistence';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
 import { describeReplicas, http, secretsOf, startTestApp, TestApp } from './support/test-app';
 import { createSite } from './support/timesheet-client';
-import { enrollPhone, Phone, refreshToken, signPacket, syncBatch } from './support/worker-client';
+import {
+  enrollPhone,
+  nextPhoneNumber,
+  Phone,
+  refreshToken,
+  signPacket,
+  syncBatch,
+} from './support/worker-client';
 
 const DAY_S = 86_400;
 
@@ -206,6 +213,78 @@ describe('offline tokens on record (e2e)', () => {
     expectNotIssued(await syncBatch(t.baseUrl, phone.token, [packet()]));
     const still = await syncBatch(t.baseUrl, recorded, [packet()]);
     expect([still.status, still.body.accepted]).toEqual([200, 1]);
+  });
+});
+
+/**
+ * Makes the store refuse every new token record (and nothing else): a unique index on the key
+ * id, which the record already stored holds. Undone by the function returned.
+ */
+async function failTokenRecords(t: TestApp): Promise<() => Promise<void>> {
+  const store = t.app.get(Store);
+  if (store instanceof MongoStore) {
+    const records = store.connection.collection('offline_tokens');
+    await records.createIndex({ keyId: 1 }, { unique: true, name: 'fault' });
+    return async () => {
+      await records.dropIndex('fault');
+    };
+  }
+  const db = (store as SqliteStore).db;
+  db.exec('CREATE UNIQUE INDEX fault ON offline_tokens (kid)');
+  return async () => {
+    db.exec('DROP INDEX fault');
+  };
+}
+
+describe('a registration whose token cannot be recorded (e2e)', () => {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('should store no device and leave the enrollment code usable, so the phone registers with it once the store records again', async () => {
+    t = await startTestApp();
+    const first = await enrollPhone(t.baseUrl, t.keys.admin);
+    const worker = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+      key: t.keys.admin,
+      body: { name: 'Ravi Kumar', phone: nextPhoneNumber(), siteIds: [first.siteId] },
+    });
+    expect(worker.status).toBe(201);
+    const register = () =>
+      http(t!.baseUrl, 'POST', '/api/v5/device/register', {
+        body: {
+          enrollmentCode: worker.body.enrollmentCode,
+          fingerprint: { os: 'Android 14', model: 'Redmi Note 12', simHash: 'f00dfeedcafe0002' },
+        },
+      });
+    const restore = await failTokenRecords(t);
+    const failed = await register();
+    await restore();
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    const devices = () =>
+      http(t!.baseUrl, 'GET', `/api/v5/devices?workerId=${worker.body.workerId}`, {
+        key: t!.keys.admin,
+      });
+    expect((await devices()).body).toEqual([]);
+
+    // the same code again: registered, and its token syncs
+    const again = await register();
+    expect(again.status).toBe(201);
+    const phone = {
+      deviceId: again.body.deviceId,
+      workerId: worker.body.workerId,
+      siteId: first.siteId,
+      secret: Buffer.from(again.body.deviceSecret, 'base64'),
+      token: again.body.offlineToken,
+      tokenExpiresAt: again.body.offlineTokenExpiresAt,
+      trustScore: again.body.trustScore,
+    };
+    const synced = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
+    expect([synced.status, synced.body.accepted]).toEqual([200, 1]);
+    expect((await devices()).body.map((d: { deviceId: string }) => d.deviceId)).toEqual([
+      phone.deviceId,
+    ]);
   });
 });
 

@@ -1,6 +1,9 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { Clock } from '@app/common';
-import { IssuedTokenRepository } from '../infrastructure/persistence/issued-token.repository';
+import {
+  IssuedToken,
+  IssuedTokenRepository,
+} from '../infrastructure/persistence/issued-token.repository';
 import { offlineTokenConfig, OfflineTokenSettings } from '../offline-token.config';
 import { OfflineTokenCheck, OfflineTokenClaims } from './offline-token';
 import { SigningKeyService } from './signing-key.service';
@@ -55,10 +58,25 @@ export class IssuedTokens implements OnModuleInit {
     subject: { deviceId: string; workerId: string; siteIds: string[] },
     now = this.clock.now(),
   ): Promise<{ token: string; claims: OfflineTokenClaims }> {
-    const issued = this.tokens.issue(subject, now);
-    const { claims } = issued;
-    await this.records.record(
-      {
+    const issued = this.prepare(subject, now);
+    await this.records.record(issued.record, now);
+    return issued;
+  }
+
+  /**
+   * A token signed but not yet recorded, with the record to write before it is handed out: a
+   * registration writes it with its device (WorkerDeviceRepository.register), so a failed
+   * record leaves no device behind either.
+   */
+  prepare(
+    subject: { deviceId: string; workerId: string; siteIds: string[] },
+    now = this.clock.now(),
+  ): { token: string; claims: OfflineTokenClaims; record: IssuedToken } {
+    const { token, claims } = this.tokens.issue(subject, now);
+    return {
+      token,
+      claims,
+      record: {
         deviceId: claims.deviceId,
         tokenId: claims.tokenId,
         keyId: claims.keyId,
@@ -67,9 +85,7 @@ export class IssuedTokens implements OnModuleInit {
         digest: claims.digest,
         keepUntil: new Date(claims.expiresAt.getTime() + this.keepMs),
       },
-      now,
-    );
-    return issued;
+    };
   }
 
   /**

@@ -33,16 +33,7 @@ export class MongoIssuedTokenRepository extends IssuedTokenRepository implements
     // the TTL monitor runs once a minute, on the server's clock: past their window on ours,
     // records go now
     await this.tokens.deleteMany({ keepUntil: { $lte: now } });
-    await this.tokens.create({
-      _id: token.tokenId,
-      deviceId: token.deviceId,
-      keyId: token.keyId,
-      issuedAt: token.issuedAt,
-      expiresAt: token.expiresAt,
-      digest: token.digest,
-      keepUntil: token.keepUntil,
-      purgeAt: new Date(Date.now() + Math.max(0, token.keepUntil.getTime() - now.getTime())),
-    });
+    await this.tokens.create(issuedTokenDocument(token, now));
   }
 
   async isOnRecord(deviceId: string, tokenId: string, digest: string): Promise<boolean> {
@@ -72,4 +63,18 @@ export class MongoIssuedTokenRepository extends IssuedTokenRepository implements
     const doc = await this.recording.findById(RECORDING).lean().exec();
     return doc!.since;
   }
+}
+
+/** The stored form of one token's record (also written by a registration, before its device). */
+export function issuedTokenDocument(token: IssuedToken, now: Date): IssuedTokenDocument {
+  return {
+    _id: token.tokenId,
+    deviceId: token.deviceId,
+    keyId: token.keyId,
+    issuedAt: token.issuedAt,
+    expiresAt: token.expiresAt,
+    digest: token.digest,
+    keepUntil: token.keepUntil,
+    purgeAt: new Date(Date.now() + Math.max(0, token.keepUntil.getTime() - now.getTime())),
+  };
 }

@@ -9,7 +9,6 @@ import { WORKER_DEVICE_SQLITE_MIGRATIONS } from '../sqlite-worker-device.migrati
 export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
   private readonly db: Database;
   private readonly turns: SqliteWriteTurns;
-  private readonly insert: Statement<[string, string, string, string, string, string, string]>;
   private readonly purge: Statement<[string]>;
   private readonly lookup: Statement<[string, string, string], { n: number }>;
 
@@ -19,10 +18,6 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
     store.migrate('device-trust.worker-devices', WORKER_DEVICE_SQLITE_MIGRATIONS);
     this.db = store.db;
     this.turns = store.writeTurns;
-    this.insert = this.db.prepare(
-      `INSERT INTO offline_tokens (device_id, jti, kid, iat, exp, digest, keep_until)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    );
     this.purge = this.db.prepare('DELETE FROM offline_tokens WHERE keep_until <= ?');
     this.lookup = this.db.prepare(
       'SELECT 1 AS n FROM offline_tokens WHERE device_id = ? AND jti = ? AND digest = ?',
@@ -33,15 +28,7 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
     await this.turns.write(
       this.db.transaction(() => {
         this.purge.run(now.toISOString());
-        this.insert.run(
-          token.deviceId,
-          token.tokenId,
-          token.keyId,
-          token.issuedAt.toISOString(),
-          token.expiresAt.toISOString(),
-          token.digest,
-          token.keepUntil.toISOString(),
-        );
+        insertIssuedToken(this.db, token);
       }),
     );
   }
@@ -64,4 +51,27 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
       }),
     );
   }
+}
+
+const inserts = new WeakMap<Database, Statement>();
+
+/** Inserts one token's record (inside the caller's transaction: a registration's, a refresh's). */
+export function insertIssuedToken(db: Database, token: IssuedToken): void {
+  let insert = inserts.get(db);
+  if (!insert) {
+    insert = db.prepare(
+      `INSERT INTO offline_tokens (device_id, jti, kid, iat, exp, digest, keep_until)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    inserts.set(db, insert);
+  }
+  insert.run(
+    token.deviceId,
+    token.tokenId,
+    token.keyId,
+    token.issuedAt.toISOString(),
+    token.expiresAt.toISOString(),
+    token.digest,
+    token.keepUntil.toISOString(),
+  );
 }
