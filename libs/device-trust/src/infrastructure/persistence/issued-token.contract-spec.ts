@@ -68,4 +68,34 @@ describeStoreContract('IssuedTokenRepository', issuedTokenAdapters, ({ sut, stor
     expect(results).toEqual([now, now]);
     expect(await sut().recordingSince(new Date(now.getTime() + DAY))).toEqual(now);
   });
+
+  it('should keep one reopened window, a later one replacing it', async () => {
+    expect(await sut().reopened()).toBeUndefined();
+    const window = {
+      since: new Date(now.getTime() - DAY),
+      openedAt: now,
+      until: new Date(now.getTime() + 45 * DAY),
+      keyId: '0123456789abcdef',
+    };
+    await sut().reopen(window);
+    expect(await sut().reopened()).toEqual(window);
+    const later = {
+      ...window,
+      since: new Date(now.getTime() - 2 * DAY),
+      keyId: 'fedcba9876543210',
+    };
+    await sut().reopen(later);
+    expect(await sut().reopened()).toEqual(later);
+  });
+
+  it('should adopt a token once: the same token again holds, another with its jti does not', async () => {
+    const t = token();
+    const results = await Promise.all([sut().adopt(t, now), sut().adopt(t, now)]);
+    expect(results).toEqual([true, true]);
+    expect(await sut().isOnRecord(t.deviceId, t.tokenId, t.digest)).toBe(true);
+    const other = { ...t, digest: 'e'.repeat(64) };
+    expect(await sut().adopt(other, now)).toBe(false);
+    expect(await sut().isOnRecord(t.deviceId, t.tokenId, other.digest)).toBe(false);
+    expect(await sut().isOnRecord(t.deviceId, t.tokenId, t.digest)).toBe(true);
+  });
 });

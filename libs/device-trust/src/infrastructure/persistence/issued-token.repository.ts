@@ -14,6 +14,18 @@ export interface IssuedToken {
 }
 
 /**
+ * The transition reopened after a store was restored from a backup (`npm run tokens:reopen`):
+ * until `until`, a token not on record is accepted (and recorded) when the key `keyId` signed
+ * it, still the one that signs, with an `iat` from `since` (the backup) to `openedAt`.
+ */
+export interface ReopenedWindow {
+  since: Date;
+  openedAt: Date;
+  until: Date;
+  keyId: string;
+}
+
+/**
  * The record of the offline tokens this server issued: a sync accepts only a token on record
  * (a token signed by a key of ours that we did not issue is a forgery), so a stolen signing
  * key, retired or active, mints nothing that syncs.
@@ -32,4 +44,17 @@ export abstract class IssuedTokenRepository {
    * has is on record).
    */
   abstract recordingSince(now: Date): Promise<Date>;
+
+  /** Sets the reopened window (one per store: a later one replaces it). */
+  abstract reopen(window: ReopenedWindow): Promise<void>;
+
+  /** The reopened window, if one was ever set (it may be over). */
+  abstract reopened(): Promise<ReopenedWindow | undefined>;
+
+  /**
+   * Records a token not issued on this store's record (one the reopened window accepts), unless
+   * its device already has a record of that `jti`: true when the record now holds this token
+   * (device, jti and digest), false when another token with its `jti` was recorded first.
+   */
+  abstract adopt(token: IssuedToken, now: Date): Promise<boolean>;
 }

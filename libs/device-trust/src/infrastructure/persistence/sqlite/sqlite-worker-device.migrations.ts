@@ -78,4 +78,17 @@ export const WORKER_DEVICE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'the transition reopened after a restore (npm run tokens:reopen)',
+    up: `
+      CREATE TABLE offline_token_reopening (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        since TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        until TEXT NOT NULL,
+        kid TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -1,21 +1,25 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
-import { IssuedToken, IssuedTokenRepository } from '../../issued-token.repository';
+import { IssuedToken, IssuedTokenRepository, ReopenedWindow } from '../../issued-token.repository';
 import {
   IssuedTokenDocument,
   IssuedTokenSchema,
   TokenRecordingDocument,
   TokenRecordingSchema,
+  TokenReopeningDocument,
+  TokenReopeningSchema,
 } from '../schemas/issued-token.schema';
 
 const RECORDING = 'since';
+const REOPENED = 'reopened';
 
 /** `offline_tokens` (a TTL index purges them) and the instant recording began. */
 @Injectable()
 export class MongoIssuedTokenRepository extends IssuedTokenRepository implements OnModuleInit {
   private readonly tokens: Model<IssuedTokenDocument>;
   private readonly recording: Model<TokenRecordingDocument>;
+  private readonly reopening: Model<TokenReopeningDocument>;
   private readonly connection: MongoStoreHandle['connection'];
 
   constructor(store: MongoStoreHandle) {
@@ -23,6 +27,7 @@ export class MongoIssuedTokenRepository extends IssuedTokenRepository implements
     this.connection = store.connection;
     this.tokens = store.connection.model(IssuedTokenDocument.name, IssuedTokenSchema);
     this.recording = store.connection.model(TokenRecordingDocument.name, TokenRecordingSchema);
+    this.reopening = store.connection.model(TokenReopeningDocument.name, TokenReopeningSchema);
   }
 
   async onModuleInit(): Promise<void> {
@@ -62,6 +67,31 @@ export class MongoIssuedTokenRepository extends IssuedTokenRepository implements
     }
     const doc = await this.recording.findById(RECORDING).lean().exec();
     return doc!.since;
+  }
+
+  async reopen(window: ReopenedWindow): Promise<void> {
+    await this.reopening.replaceOne(
+      { _id: REOPENED },
+      { _id: REOPENED, ...window },
+      { upsert: true },
+    );
+  }
+
+  async reopened(): Promise<ReopenedWindow | undefined> {
+    const doc = await this.reopening.findById(REOPENED).lean().exec();
+    return doc
+      ? { since: doc.since, openedAt: doc.openedAt, until: doc.until, keyId: doc.keyId }
+      : undefined;
+  }
+
+  async adopt(token: IssuedToken, now: Date): Promise<boolean> {
+    try {
+      await this.tokens.create(issuedTokenDocument(token, now));
+    } catch (error) {
+      // recorded first by another sync (of this token, or of another with its jti)
+      if ((error as { code?: number }).code !== 11000) throw error;
+    }
+    return this.isOnRecord(token.deviceId, token.tokenId, token.digest);
   }
 }
 

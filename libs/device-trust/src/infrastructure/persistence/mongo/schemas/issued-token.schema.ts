@@ -31,3 +31,14 @@ export class TokenRecordingDocument {
   @Prop({ required: true }) since!: Date;
 }
 export const TokenRecordingSchema = SchemaFactory.createForClass(TokenRecordingDocument);
+
+/** The transition reopened after a restore (one document, `_id` 'reopened'). */
+@Schema({ collection: 'offline_token_reopening', versionKey: false })
+export class TokenReopeningDocument {
+  @Prop({ type: String, required: true }) _id!: string;
+  @Prop({ required: true }) since!: Date;
+  @Prop({ required: true }) openedAt!: Date;
+  @Prop({ required: true }) until!: Date;
+  @Prop({ required: true }) keyId!: string;
+}
+export const TokenReopeningSchema = SchemaFactory.createForClass(TokenReopeningDocument);

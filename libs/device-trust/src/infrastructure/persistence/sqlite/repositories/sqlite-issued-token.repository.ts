@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
-import { IssuedToken, IssuedTokenRepository } from '../../issued-token.repository';
+import { IssuedToken, IssuedTokenRepository, ReopenedWindow } from '../../issued-token.repository';
 import { WORKER_DEVICE_SQLITE_MIGRATIONS } from '../sqlite-worker-device.migrations';
 
 /** `offline_tokens`, keyed (device_id, jti): the sync's check is one primary-key read. */
@@ -48,6 +48,55 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
           .prepare<[], { since: string }>('SELECT since FROM offline_token_recording WHERE id = 1')
           .get()!;
         return new Date(row.since);
+      }),
+    );
+  }
+
+  async reopen(window: ReopenedWindow): Promise<void> {
+    const upsert = this.db.prepare(
+      `INSERT INTO offline_token_reopening (id, since, opened_at, until, kid) VALUES (1, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET since = excluded.since, opened_at = excluded.opened_at,
+         until = excluded.until, kid = excluded.kid`,
+    );
+    await this.turns.write(() =>
+      upsert.run(
+        window.since.toISOString(),
+        window.openedAt.toISOString(),
+        window.until.toISOString(),
+        window.keyId,
+      ),
+    );
+  }
+
+  async reopened(): Promise<ReopenedWindow | undefined> {
+    const row = this.db
+      .prepare<[], { since: string; opened_at: string; until: string; kid: string }>(
+        'SELECT since, opened_at, until, kid FROM offline_token_reopening WHERE id = 1',
+      )
+      .get();
+    return row
+      ? {
+          since: new Date(row.since),
+          openedAt: new Date(row.opened_at),
+          until: new Date(row.until),
+          keyId: row.kid,
+        }
+      : undefined;
+  }
+
+  async adopt(token: IssuedToken, now: Date): Promise<boolean> {
+    return this.turns.write(
+      this.db.transaction(() => {
+        this.purge.run(now.toISOString());
+        // another sync of the same token may have recorded it first: that one stands
+        if (!this.lookup.get(token.deviceId, token.tokenId, token.digest)) {
+          const taken = this.db
+            .prepare('SELECT 1 FROM offline_tokens WHERE device_id = ? AND jti = ?')
+            .get(token.deviceId, token.tokenId);
+          if (taken) return false;
+          insertIssuedToken(this.db, token);
+        }
+        return true;
       }),
     );
   }
