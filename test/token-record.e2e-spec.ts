@@ -167,7 +167,8 @@ describe('offline tokens on record (e2e)', () => {
       (store as SqliteStore).db.exec(`
         DROP TABLE offline_tokens;
         DROP TABLE offline_token_recording;
-        DELETE FROM schema_migrations WHERE scope = 'device-trust.worker-devices' AND version = 5;
+        DROP TABLE offline_token_reopening;
+        DELETE FROM schema_migrations WHERE scope = 'device-trust.worker-devices' AND version >= 5;
       `);
     }
     await t.close({ keepData: true });
@@ -213,6 +214,71 @@ describe('offline tokens on record (e2e)', () => {
     expectNotIssued(await syncBatch(t.baseUrl, phone.token, [packet()]));
     const still = await syncBatch(t.baseUrl, recorded, [packet()]);
     expect([still.status, still.body.accepted]).toEqual([200, 1]);
+  });
+});
+
+/**
+ * OFFLINE_TOKEN_RECORDS_PER_DEVICE bounds the records of one device (refreshes add one each):
+ * past it, the records no sync presented go first (answers the phone never got, a looping
+ * app's), so the token a phone synced with, and may still hold punches under, stays longest.
+ */
+describe('token records per device (e2e)', () => {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('should drop the oldest tokens no sync presented first, then the oldest presented, never the new one', async () => {
+    // a second between refreshes: a token's iat, its age, is in whole seconds
+    const clock = new ManualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
+    t = await startTestApp(
+      { OFFLINE_TOKEN_RECORDS_PER_DEVICE: '3', TRUST_AUTO_BLOCK_FLOOR: '0' },
+      { clock },
+    );
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    const sync = (token: string) =>
+      syncBatch(t!.baseUrl, token, [
+        signPacket(phone, { timestamp: new Date(clock.now().getTime() - 5_000).toISOString() }),
+      ]);
+    const accepted = (res: { status: number; body: any }) =>
+      expect([res.status, res.body.accepted]).toEqual([200, 1]);
+    const refresh = async () => {
+      clock.advance(1_000);
+      const res = await refreshToken(t!.baseUrl, phone, clock.now().toISOString());
+      expect(res.status).toBe(200);
+      return res.body.offlineToken as string;
+    };
+    accepted(await sync(phone.token));
+    // four refreshes the phone never saw the answer of (or a looping app's)
+    const [first, second, third, fourth] = [
+      await refresh(),
+      await refresh(),
+      await refresh(),
+      await refresh(),
+    ];
+    // the registration's token, presented by a sync, stays: its punches still sync
+    accepted(await sync(phone.token));
+    expectNotIssued(await sync(first));
+    expectNotIssued(await sync(second));
+    accepted(await sync(third));
+    accepted(await sync(fourth));
+    expect(t.logs()).toContain('Token records of a device past OFFLINE_TOKEN_RECORDS_PER_DEVICE');
+    // every record presented now: the next refresh drops the oldest presented one
+    const fifth = await refresh();
+    expectNotIssued(await sync(phone.token));
+    for (const token of [third, fourth, fifth]) accepted(await sync(token));
+  });
+
+  it('should refuse a bound below 2 at boot', async () => {
+    const outcome = await startTestApp({ OFFLINE_TOKEN_RECORDS_PER_DEVICE: '1' }).then(
+      async (started) => {
+        await started.close();
+        return 'started';
+      },
+      (error: unknown) => String(error),
+    );
+    expect(outcome).toContain('OFFLINE_TOKEN_RECORDS_PER_DEVICE');
   });
 });
 

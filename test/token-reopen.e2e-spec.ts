@@ -11,6 +11,7 @@ import {
   mongoDatabaseUrl,
   MONGODB_URI,
   secretsOf,
+  slowOnMongo,
   startTestApp,
   storeEnv,
   TestApp,
@@ -18,6 +19,8 @@ import {
 import { enrollPhone, Phone, refreshToken, signPacket, syncBatch } from './support/worker-client';
 
 const run = promisify(execFile);
+/** Each command is a process booting the app (seconds each on a loaded machine): not a speed check. */
+const JOB_TIMEOUT = slowOnMongo(120_000);
 
 /** `npm run tokens:reopen -- <args>` on the store of `dataDir`: its exit code and output. */
 async function tokensReopen(dataDir: string, ...args: string[]) {
@@ -128,76 +131,84 @@ describe('tokens:reopen after a restore (e2e)', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('should sync, after the command and not before, a token refreshed after the backup, keep it on record through a key rotation, and refuse what the window does not hold', async () => {
-    t = await boot();
-    const a = await enrollPhone(t.baseUrl, t.keys.admin);
-    const b = await enrollPhone(t.baseUrl, t.keys.admin);
-    const key = createPrivateKey(secretsOf(dataDir).OFFLINE_TOKEN_PRIVATE_KEY);
-    const kid = kidOf(a.token);
-    const backupAt = new Date();
-    const backup = await backUp(t);
-    // after the backup: both phones refresh (their new tokens are recorded in the store that
-    // will be lost) and record punches offline under them
-    const refreshedA = await refreshToken(t.baseUrl, a);
-    const refreshedB = await refreshToken(t.baseUrl, b);
-    expect([refreshedA.status, refreshedB.status]).toEqual([200, 200]);
-    const tokenA = refreshedA.body.offlineToken as string;
-    const tokenB = refreshedB.body.offlineToken as string;
-    await t.close({ keepData: true });
-    t = undefined;
+  it(
+    'should sync, after the command and not before, a token refreshed after the backup, keep it on record through a key rotation, and refuse what the window does not hold',
+    async () => {
+      t = await boot();
+      const a = await enrollPhone(t.baseUrl, t.keys.admin);
+      const b = await enrollPhone(t.baseUrl, t.keys.admin);
+      const key = createPrivateKey(secretsOf(dataDir).OFFLINE_TOKEN_PRIVATE_KEY);
+      const kid = kidOf(a.token);
+      const backupAt = new Date();
+      const backup = await backUp(t);
+      // after the backup: both phones refresh (their new tokens are recorded in the store that
+      // will be lost) and record punches offline under them
+      const refreshedA = await refreshToken(t.baseUrl, a);
+      const refreshedB = await refreshToken(t.baseUrl, b);
+      expect([refreshedA.status, refreshedB.status]).toEqual([200, 200]);
+      const tokenA = refreshedA.body.offlineToken as string;
+      const tokenB = refreshedB.body.offlineToken as string;
+      await t.close({ keepData: true });
+      t = undefined;
 
-    // the store is restored from the backup
-    await restore(dataDir, backup);
-    t = await boot();
-    expectNotIssued(await syncBatch(t.baseUrl, tokenB, [signPacket(b)]));
+      // the store is restored from the backup
+      await restore(dataDir, backup);
+      t = await boot();
+      expectNotIssued(await syncBatch(t.baseUrl, tokenB, [signPacket(b)]));
 
-    const reopened = await tokensReopen(dataDir, '--since', backupAt.toISOString());
-    expect([reopened.code, reopened.stderr]).toEqual([0, '']);
-    expect(reopened.stdout).toContain('reopened until');
-    expect(reopened.stdout).toContain(kid);
-    expectAccepted(await syncBatch(t.baseUrl, tokenB, [signPacket(b)]));
-    // the active key's, but issued before the backup (it would be on record): refused
-    const before = Math.floor(backupAt.getTime() / 1000) - 120;
-    expectNotIssued(await syncBatch(t.baseUrl, forge(key, kid, b, before), [signPacket(b)]));
-    // nor one issued after the command (every token issued since is on record)
-    const after = Math.floor(Date.now() / 1000) + 2;
-    expectNotIssued(await syncBatch(t.baseUrl, forge(key, kid, b, after), [signPacket(b)]));
-    await t.close({ keepData: true });
-    t = undefined;
+      const reopened = await tokensReopen(dataDir, '--since', backupAt.toISOString());
+      expect([reopened.code, reopened.stderr]).toEqual([0, '']);
+      expect(reopened.stdout).toContain('reopened until');
+      expect(reopened.stdout).toContain(kid);
+      expectAccepted(await syncBatch(t.baseUrl, tokenB, [signPacket(b)]));
+      // the active key's, but issued before the backup (it would be on record): refused
+      const before = Math.floor(backupAt.getTime() / 1000) - 120;
+      expectNotIssued(await syncBatch(t.baseUrl, forge(key, kid, b, before), [signPacket(b)]));
+      // nor one issued after the command (every token issued since is on record)
+      const after = Math.floor(Date.now() / 1000) + 2;
+      expectNotIssued(await syncBatch(t.baseUrl, forge(key, kid, b, after), [signPacket(b)]));
+      await t.close({ keepData: true });
+      t = undefined;
 
-    // the token key rotates: the window ends; b's token, recorded at its first sync, still
-    // syncs; a's, never synced, signed by the key now retired, is refused
-    rotateLocalKeys(dataDir, ['token']);
-    t = await boot();
-    expectAccepted(await syncBatch(t.baseUrl, tokenB, [signPacket(b, { type: 'check_out' })]));
-    expectNotIssued(await syncBatch(t.baseUrl, tokenA, [signPacket(a)]));
-  });
+      // the token key rotates: the window ends; b's token, recorded at its first sync, still
+      // syncs; a's, never synced, signed by the key now retired, is refused
+      rotateLocalKeys(dataDir, ['token']);
+      t = await boot();
+      expectAccepted(await syncBatch(t.baseUrl, tokenB, [signPacket(b, { type: 'check_out' })]));
+      expectNotIssued(await syncBatch(t.baseUrl, tokenA, [signPacket(a)]));
+    },
+    JOB_TIMEOUT,
+  );
 
-  it('should end the window with --close (what it recorded stays) and refuse a time without a zone', async () => {
-    t = await boot();
-    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
-    const key = createPrivateKey(secretsOf(dataDir).OFFLINE_TOKEN_PRIVATE_KEY);
-    const kid = kidOf(phone.token);
-    // tokens the store has no record of, as if issued after a backup taken an hour ago
-    const iat = Math.floor(Date.now() / 1000) - 60;
-    const first = forge(key, kid, phone, iat);
-    const second = forge(key, kid, phone, iat);
-    expectNotIssued(await syncBatch(t.baseUrl, first, [signPacket(phone)]));
+  it(
+    'should end the window with --close (what it recorded stays) and refuse a time without a zone',
+    async () => {
+      t = await boot();
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      const key = createPrivateKey(secretsOf(dataDir).OFFLINE_TOKEN_PRIVATE_KEY);
+      const kid = kidOf(phone.token);
+      // tokens the store has no record of, as if issued after a backup taken an hour ago
+      const iat = Math.floor(Date.now() / 1000) - 60;
+      const first = forge(key, kid, phone, iat);
+      const second = forge(key, kid, phone, iat);
+      expectNotIssued(await syncBatch(t.baseUrl, first, [signPacket(phone)]));
 
-    const noZone = await tokensReopen(dataDir, '--since', '2026-01-01T00:00:00');
-    expect(noZone.code).toBe(64);
-    expect(noZone.stderr).toContain('not an ISO-8601 time with a zone');
-    const future = await tokensReopen(dataDir, '--since', '2999-01-01T00:00:00Z');
-    expect(future.code).toBe(64);
-    expectNotIssued(await syncBatch(t.baseUrl, first, [signPacket(phone)]));
+      const noZone = await tokensReopen(dataDir, '--since', '2026-01-01T00:00:00');
+      expect(noZone.code).toBe(64);
+      expect(noZone.stderr).toContain('not an ISO-8601 time with a zone');
+      const future = await tokensReopen(dataDir, '--since', '2999-01-01T00:00:00Z');
+      expect(future.code).toBe(64);
+      expectNotIssued(await syncBatch(t.baseUrl, first, [signPacket(phone)]));
 
-    const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
-    expect((await tokensReopen(dataDir, '--since', hourAgo)).code).toBe(0);
-    expectAccepted(await syncBatch(t.baseUrl, first, [signPacket(phone)]));
-    const closed = await tokensReopen(dataDir, '--close');
-    expect([closed.code, closed.stdout]).toEqual([0, expect.stringContaining('closed at')]);
-    expectNotIssued(await syncBatch(t.baseUrl, second, [signPacket(phone)]));
-    expectAccepted(await syncBatch(t.baseUrl, first, [signPacket(phone, { type: 'check_out' })]));
-    expect((await tokensReopen(dataDir, '--close')).stdout).toContain('no reopened window');
-  });
+      const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+      expect((await tokensReopen(dataDir, '--since', hourAgo)).code).toBe(0);
+      expectAccepted(await syncBatch(t.baseUrl, first, [signPacket(phone)]));
+      const closed = await tokensReopen(dataDir, '--close');
+      expect([closed.code, closed.stdout]).toEqual([0, expect.stringContaining('closed at')]);
+      expectNotIssued(await syncBatch(t.baseUrl, second, [signPacket(phone)]));
+      expectAccepted(await syncBatch(t.baseUrl, first, [signPacket(phone, { type: 'check_out' })]));
+      expect((await tokensReopen(dataDir, '--close')).stdout).toContain('no reopened window');
+    },
+    JOB_TIMEOUT,
+  );
 });

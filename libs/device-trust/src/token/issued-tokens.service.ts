@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { Clock } from '@app/common';
 import {
   IssuedToken,
@@ -38,7 +38,9 @@ const KEEP_MARGIN_MS = 86_400_000;
 
 @Injectable()
 export class IssuedTokens implements OnModuleInit {
+  private readonly logger = new Logger(IssuedTokens.name);
   private readonly ttlMs: number;
+  private readonly perDevice: number;
   private readonly keepMs: number;
   /** When this store began recording (read at boot); undefined: no transition at all. */
   private since?: Date;
@@ -51,6 +53,7 @@ export class IssuedTokens implements OnModuleInit {
     @Inject(offlineTokenConfig.KEY) settings: OfflineTokenSettings,
   ) {
     this.ttlMs = settings.tokenTtlSeconds * 1000;
+    this.perDevice = settings.recordsPerDevice;
     // a sync presents a token up to the grace and the clock skew after its expiry; a day more
     // for replicas whose clocks differ (the purge runs on the issuing one's) and a grace raised
     // a little later
@@ -68,7 +71,15 @@ export class IssuedTokens implements OnModuleInit {
     now = this.clock.now(),
   ): Promise<{ token: string; claims: OfflineTokenClaims }> {
     const issued = this.prepare(subject, now);
-    await this.records.record(issued.record, now);
+    const dropped = await this.records.record(issued.record, now, this.perDevice);
+    if (dropped > 0) {
+      // a phone that follows the protocol holds a few live tokens: this one refreshes far more
+      // often (a looping app, lost answers, or someone with its secret)
+      this.logger.warn(
+        { deviceId: subject.deviceId, dropped, perDevice: this.perDevice },
+        'Token records of a device past OFFLINE_TOKEN_RECORDS_PER_DEVICE dropped',
+      );
+    }
     return issued;
   }
 
@@ -93,7 +104,7 @@ export class IssuedTokens implements OnModuleInit {
   async confirm(check: OfflineTokenCheck): Promise<OfflineTokenCheck> {
     if (!check.ok) return check;
     const c = check.claims;
-    if (await this.records.isOnRecord(c.deviceId, c.tokenId, c.digest)) return check;
+    if (await this.records.presented(c.deviceId, c.tokenId, c.digest)) return check;
     const now = this.clock.now();
     if (this.inTransition(c, now)) return check;
     if (this.inReopenedWindow(c, await this.records.reopened(), now)) {

@@ -31,11 +31,22 @@ export interface ReopenedWindow {
  * key, retired or active, mints nothing that syncs.
  */
 export abstract class IssuedTokenRepository {
-  /** Records an issued token; records past their `keepUntil` at `now` are purged. */
-  abstract record(token: IssuedToken, now: Date): Promise<void>;
+  /**
+   * Records an issued token; records past their `keepUntil` at `now` are purged. With
+   * `perDevice`, the device then keeps that many records at most: the surplus goes, oldest
+   * first among the records no sync presented yet (never `token` itself), then oldest first
+   * among the presented ones. Returns how many records of the device went.
+   */
+  abstract record(token: IssuedToken, now: Date, perDevice?: number): Promise<number>;
 
   /** Whether the token `tokenId` of `deviceId` with this digest is on record (one indexed read). */
   abstract isOnRecord(deviceId: string, tokenId: string, digest: string): Promise<boolean>;
+
+  /**
+   * `isOnRecord` for a sync presenting the token: when it is on record, notes that a sync
+   * presented it (a write the first time only), which `record`'s bound reads.
+   */
+  abstract presented(deviceId: string, tokenId: string, digest: string): Promise<boolean>;
 
   /**
    * When this store began recording issued tokens, fixed by the first call (every later call,
@@ -52,9 +63,10 @@ export abstract class IssuedTokenRepository {
   abstract reopened(): Promise<ReopenedWindow | undefined>;
 
   /**
-   * Records a token not issued on this store's record (one the reopened window accepts), unless
-   * its device already has a record of that `jti`: true when the record now holds this token
-   * (device, jti and digest), false when another token with its `jti` was recorded first.
+   * Records a token not issued on this store's record (one the reopened window accepts, as
+   * presented by a sync), unless its device already has a record of that `jti`: true when the
+   * record now holds this token (device, jti and digest), false when another token with its
+   * `jti` was recorded first.
    */
   abstract adopt(token: IssuedToken, now: Date): Promise<boolean>;
 }

@@ -91,4 +91,13 @@ export const WORKER_DEVICE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'which token records a sync presented (the bound on records per device keeps them longest)',
+    // the records from before cannot tell: counted as presented (the last to go)
+    up: `
+      ALTER TABLE offline_tokens ADD COLUMN synced INTEGER NOT NULL DEFAULT 0;
+      UPDATE offline_tokens SET synced = 1;
+    `,
+  },
 ];

@@ -34,11 +34,37 @@ export class MongoIssuedTokenRepository extends IssuedTokenRepository implements
     await this.tokens.init();
   }
 
-  async record(token: IssuedToken, now: Date): Promise<void> {
+  async record(token: IssuedToken, now: Date, perDevice?: number): Promise<number> {
     // the TTL monitor runs once a minute, on the server's clock: past their window on ours,
     // records go now
     await this.tokens.deleteMany({ keepUntil: { $lte: now } });
     await this.tokens.create(issuedTokenDocument(token, now));
+    if (perDevice === undefined) return 0;
+    // the device's records (the bound keeps them few), chosen here: the presented ones last,
+    // each kind oldest first, never the one just recorded. Two issues to one device at once
+    // may each take one: the device then keeps one record fewer than the bound
+    const records = await this.tokens
+      .find({ deviceId: token.deviceId }, { _id: 1, issuedAt: 1, unsynced: 1 })
+      .lean<Pick<IssuedTokenDocument, '_id' | 'issuedAt' | 'unsynced'>[]>()
+      .exec();
+    const surplus = records.length - perDevice;
+    if (surplus <= 0) return 0;
+    const rank = (r: (typeof records)[number]) => (r.unsynced ? 0 : 1);
+    const going = records
+      .filter((r) => r._id !== token.tokenId)
+      .sort(
+        (a, b) =>
+          rank(a) - rank(b) ||
+          a.issuedAt.getTime() - b.issuedAt.getTime() ||
+          (a._id < b._id ? -1 : a._id > b._id ? 1 : 0),
+      )
+      .slice(0, surplus)
+      .map((r) => r._id);
+    const { deletedCount } = await this.tokens.deleteMany({
+      deviceId: token.deviceId,
+      _id: { $in: going },
+    });
+    return deletedCount;
   }
 
   async isOnRecord(deviceId: string, tokenId: string, digest: string): Promise<boolean> {
@@ -47,6 +73,18 @@ export class MongoIssuedTokenRepository extends IssuedTokenRepository implements
       .lean()
       .exec();
     return found !== null;
+  }
+
+  async presented(deviceId: string, tokenId: string, digest: string): Promise<boolean> {
+    const found = await this.tokens
+      .findOne({ deviceId, _id: tokenId, digest }, { _id: 1, unsynced: 1 })
+      .lean()
+      .exec();
+    if (found === null) return false;
+    if (found.unsynced) {
+      await this.tokens.updateOne({ _id: tokenId }, { $unset: { unsynced: 1 } }).exec();
+    }
+    return true;
   }
 
   async recordingSince(now: Date): Promise<Date> {
@@ -86,7 +124,7 @@ export class MongoIssuedTokenRepository extends IssuedTokenRepository implements
 
   async adopt(token: IssuedToken, now: Date): Promise<boolean> {
     try {
-      await this.tokens.create(issuedTokenDocument(token, now));
+      await this.tokens.create(issuedTokenDocument(token, now, true));
     } catch (error) {
       // recorded first by another sync (of this token, or of another with its jti)
       if ((error as { code?: number }).code !== 11000) throw error;
@@ -96,8 +134,13 @@ export class MongoIssuedTokenRepository extends IssuedTokenRepository implements
 }
 
 /** The stored form of one token's record (also written by a registration, before its device). */
-export function issuedTokenDocument(token: IssuedToken, now: Date): IssuedTokenDocument {
+export function issuedTokenDocument(
+  token: IssuedToken,
+  now: Date,
+  synced = false,
+): IssuedTokenDocument {
   return {
+    ...(synced ? {} : { unsynced: true }),
     _id: token.tokenId,
     deviceId: token.deviceId,
     keyId: token.keyId,

@@ -10,7 +10,9 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
   private readonly db: Database;
   private readonly turns: SqliteWriteTurns;
   private readonly purge: Statement<[string]>;
-  private readonly lookup: Statement<[string, string, string], { n: number }>;
+  private readonly lookup: Statement<[string, string, string], { synced: number }>;
+  private readonly markSynced: Statement<[string, string]>;
+  private readonly evict: Statement<[string, string, string, string, number]>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -20,21 +22,42 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
     this.turns = store.writeTurns;
     this.purge = this.db.prepare('DELETE FROM offline_tokens WHERE keep_until <= ?');
     this.lookup = this.db.prepare(
-      'SELECT 1 AS n FROM offline_tokens WHERE device_id = ? AND jti = ? AND digest = ?',
+      'SELECT synced FROM offline_tokens WHERE device_id = ? AND jti = ? AND digest = ?',
+    );
+    this.markSynced = this.db.prepare(
+      'UPDATE offline_tokens SET synced = 1 WHERE device_id = ? AND jti = ?',
+    );
+    // the device's records past the bound, the presented ones last, each kind oldest first; its
+    // records are a primary-key range (the bound keeps them few)
+    this.evict = this.db.prepare(
+      `DELETE FROM offline_tokens WHERE device_id = ? AND jti IN (
+         SELECT jti FROM offline_tokens WHERE device_id = ? AND jti <> ?
+         ORDER BY synced, iat, jti
+         LIMIT max(0, (SELECT count(*) FROM offline_tokens WHERE device_id = ?) - ?))`,
     );
   }
 
-  async record(token: IssuedToken, now: Date): Promise<void> {
-    await this.turns.write(
+  async record(token: IssuedToken, now: Date, perDevice?: number): Promise<number> {
+    return this.turns.write(
       this.db.transaction(() => {
         this.purge.run(now.toISOString());
         insertIssuedToken(this.db, token);
+        if (perDevice === undefined) return 0;
+        const d = token.deviceId;
+        return this.evict.run(d, d, token.tokenId, d, perDevice).changes;
       }),
     );
   }
 
   async isOnRecord(deviceId: string, tokenId: string, digest: string): Promise<boolean> {
     return this.lookup.get(deviceId, tokenId, digest) !== undefined;
+  }
+
+  async presented(deviceId: string, tokenId: string, digest: string): Promise<boolean> {
+    const row = this.lookup.get(deviceId, tokenId, digest);
+    if (!row) return false;
+    if (row.synced === 0) await this.turns.write(() => this.markSynced.run(deviceId, tokenId));
+    return true;
   }
 
   async recordingSince(now: Date): Promise<Date> {
@@ -94,7 +117,7 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
             .prepare('SELECT 1 FROM offline_tokens WHERE device_id = ? AND jti = ?')
             .get(token.deviceId, token.tokenId);
           if (taken) return false;
-          insertIssuedToken(this.db, token);
+          insertIssuedToken(this.db, token, true);
         }
         return true;
       }),
@@ -105,12 +128,12 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
 const inserts = new WeakMap<Database, Statement>();
 
 /** Inserts one token's record (inside the caller's transaction: a registration's, a refresh's). */
-export function insertIssuedToken(db: Database, token: IssuedToken): void {
+export function insertIssuedToken(db: Database, token: IssuedToken, synced = false): void {
   let insert = inserts.get(db);
   if (!insert) {
     insert = db.prepare(
-      `INSERT INTO offline_tokens (device_id, jti, kid, iat, exp, digest, keep_until)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO offline_tokens (device_id, jti, kid, iat, exp, digest, keep_until, synced)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     inserts.set(db, insert);
   }
@@ -122,5 +145,6 @@ export function insertIssuedToken(db: Database, token: IssuedToken): void {
     token.expiresAt.toISOString(),
     token.digest,
     token.keepUntil.toISOString(),
+    synced ? 1 : 0,
   );
 }
