@@ -7,7 +7,14 @@ import { MongoStore, SqliteStore, Store } from '@app/persistence';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
 import { describeReplicas, http, secretsOf, startTestApp, TestApp } from './support/test-app';
 import { createSite } from './support/timesheet-client';
-import { enrollPhone, Phone, refreshToken, signPacket, syncBatch } from './support/worker-client';
+import {
+  enrollPhone,
+  nextPhoneNumber,
+  Phone,
+  refreshToken,
+  signPacket,
+  syncBatch,
+} from './support/worker-client';
 
 const DAY_S = 86_400;
 
@@ -160,7 +167,8 @@ describe('offline tokens on record (e2e)', () => {
       (store as SqliteStore).db.exec(`
         DROP TABLE offline_tokens;
         DROP TABLE offline_token_recording;
-        DELETE FROM schema_migrations WHERE scope = 'device-trust.worker-devices' AND version = 5;
+        DROP TABLE offline_token_reopening;
+        DELETE FROM schema_migrations WHERE scope = 'device-trust.worker-devices' AND version >= 5;
       `);
     }
     await t.close({ keepData: true });
@@ -206,6 +214,143 @@ describe('offline tokens on record (e2e)', () => {
     expectNotIssued(await syncBatch(t.baseUrl, phone.token, [packet()]));
     const still = await syncBatch(t.baseUrl, recorded, [packet()]);
     expect([still.status, still.body.accepted]).toEqual([200, 1]);
+  });
+});
+
+/**
+ * OFFLINE_TOKEN_RECORDS_PER_DEVICE bounds the records of one device (refreshes add one each):
+ * past it, the records no sync presented go first (answers the phone never got, a looping
+ * app's), so the token a phone synced with, and may still hold punches under, stays longest.
+ */
+describe('token records per device (e2e)', () => {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('should drop the oldest tokens no sync presented first, then the oldest presented, never the new one', async () => {
+    // a second between refreshes: a token's iat, its age, is in whole seconds
+    const clock = new ManualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
+    t = await startTestApp(
+      { OFFLINE_TOKEN_RECORDS_PER_DEVICE: '3', TRUST_AUTO_BLOCK_FLOOR: '0' },
+      { clock },
+    );
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    const sync = (token: string) =>
+      syncBatch(t!.baseUrl, token, [
+        signPacket(phone, { timestamp: new Date(clock.now().getTime() - 5_000).toISOString() }),
+      ]);
+    const accepted = (res: { status: number; body: any }) =>
+      expect([res.status, res.body.accepted]).toEqual([200, 1]);
+    const refresh = async () => {
+      clock.advance(1_000);
+      const res = await refreshToken(t!.baseUrl, phone, clock.now().toISOString());
+      expect(res.status).toBe(200);
+      return res.body.offlineToken as string;
+    };
+    accepted(await sync(phone.token));
+    // four refreshes the phone never saw the answer of (or a looping app's)
+    const [first, second, third, fourth] = [
+      await refresh(),
+      await refresh(),
+      await refresh(),
+      await refresh(),
+    ];
+    // the registration's token, presented by a sync, stays: its punches still sync
+    accepted(await sync(phone.token));
+    expectNotIssued(await sync(first));
+    expectNotIssued(await sync(second));
+    accepted(await sync(third));
+    accepted(await sync(fourth));
+    expect(t.logs()).toContain('Token records of a device past OFFLINE_TOKEN_RECORDS_PER_DEVICE');
+    // every record presented now: the next refresh drops the oldest presented one
+    const fifth = await refresh();
+    expectNotIssued(await sync(phone.token));
+    for (const token of [third, fourth, fifth]) accepted(await sync(token));
+  });
+
+  it('should refuse a bound below 2 at boot', async () => {
+    const outcome = await startTestApp({ OFFLINE_TOKEN_RECORDS_PER_DEVICE: '1' }).then(
+      async (started) => {
+        await started.close();
+        return 'started';
+      },
+      (error: unknown) => String(error),
+    );
+    expect(outcome).toContain('OFFLINE_TOKEN_RECORDS_PER_DEVICE');
+  });
+});
+
+/**
+ * Makes the store refuse every new token record (and nothing else): a unique index on the key
+ * id, which the record already stored holds. Undone by the function returned.
+ */
+async function failTokenRecords(t: TestApp): Promise<() => Promise<void>> {
+  const store = t.app.get(Store);
+  if (store instanceof MongoStore) {
+    const records = store.connection.collection('offline_tokens');
+    await records.createIndex({ keyId: 1 }, { unique: true, name: 'fault' });
+    return async () => {
+      await records.dropIndex('fault');
+    };
+  }
+  const db = (store as SqliteStore).db;
+  db.exec('CREATE UNIQUE INDEX fault ON offline_tokens (kid)');
+  return async () => {
+    db.exec('DROP INDEX fault');
+  };
+}
+
+describe('a registration whose token cannot be recorded (e2e)', () => {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('should store no device and leave the enrollment code usable, so the phone registers with it once the store records again', async () => {
+    t = await startTestApp();
+    const first = await enrollPhone(t.baseUrl, t.keys.admin);
+    const worker = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+      key: t.keys.admin,
+      body: { name: 'Ravi Kumar', phone: nextPhoneNumber(), siteIds: [first.siteId] },
+    });
+    expect(worker.status).toBe(201);
+    const register = () =>
+      http(t!.baseUrl, 'POST', '/api/v5/device/register', {
+        body: {
+          enrollmentCode: worker.body.enrollmentCode,
+          fingerprint: { os: 'Android 14', model: 'Redmi Note 12', simHash: 'f00dfeedcafe0002' },
+        },
+      });
+    const restore = await failTokenRecords(t);
+    const failed = await register();
+    await restore();
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    const devices = () =>
+      http(t!.baseUrl, 'GET', `/api/v5/devices?workerId=${worker.body.workerId}`, {
+        key: t!.keys.admin,
+      });
+    expect((await devices()).body).toEqual([]);
+
+    // the same code again: registered, and its token syncs
+    const again = await register();
+    expect(again.status).toBe(201);
+    const phone = {
+      deviceId: again.body.deviceId,
+      workerId: worker.body.workerId,
+      siteId: first.siteId,
+      secret: Buffer.from(again.body.deviceSecret, 'base64'),
+      token: again.body.offlineToken,
+      tokenExpiresAt: again.body.offlineTokenExpiresAt,
+      trustScore: again.body.trustScore,
+    };
+    const synced = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
+    expect([synced.status, synced.body.accepted]).toEqual([200, 1]);
+    expect((await devices()).body.map((d: { deviceId: string }) => d.deviceId)).toEqual([
+      phone.deviceId,
+    ]);
   });
 });
 

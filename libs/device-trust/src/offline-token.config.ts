@@ -20,6 +20,7 @@ class OfflineTokenEnv {
   @IsOptional() @IsInt() @Min(1) @Max(365) OFFLINE_TOKEN_TTL_DAYS?: number;
   @IsOptional() @IsInt() @Min(0) @Max(90) OFFLINE_TOKEN_GRACE_DAYS?: number;
   @IsOptional() @IsInt() @Min(0) @Max(3600) SYNC_MAX_CLOCK_SKEW_SECONDS?: number;
+  @IsOptional() @IsInt() @Min(2) @Max(1000) OFFLINE_TOKEN_RECORDS_PER_DEVICE?: number;
 }
 
 /** The offline tokens worker devices carry, and how far a device's clock may be trusted. */
@@ -37,6 +38,12 @@ export interface OfflineTokenSettings {
    * timesheet corrections read it here).
    */
   maxClockSkewSeconds: number;
+  /**
+   * The most token records one device keeps (OFFLINE_TOKEN_RECORDS_PER_DEVICE): past it, an
+   * issue drops the device's oldest records that no sync presented, then its oldest presented
+   * ones (IssuedTokens).
+   */
+  recordsPerDevice: number;
 }
 
 /** A fresh P-256 private key as PKCS#8 PEM (what OFFLINE_TOKEN_PRIVATE_KEY holds). */
@@ -84,6 +91,7 @@ function readOfflineTokenConfig(env: Env): OfflineTokenSettings {
     tokenTtlSeconds: (v.OFFLINE_TOKEN_TTL_DAYS ?? 30) * 86_400,
     tokenGraceSeconds: (v.OFFLINE_TOKEN_GRACE_DAYS ?? 14) * 86_400,
     maxClockSkewSeconds: v.SYNC_MAX_CLOCK_SKEW_SECONDS ?? 300,
+    recordsPerDevice: v.OFFLINE_TOKEN_RECORDS_PER_DEVICE ?? 20,
   };
 }
 

@@ -52,28 +52,43 @@ export class WorkerDeviceService {
     const person = await this.workforce.redeemEnrollment(enrollmentCode, deviceId);
     const secret = randomBytes(32);
     const now = this.clock.now();
-    const device: WorkerDevice = {
-      id: newId(),
-      deviceId,
-      user: { kind: person.kind, id: person.id },
-      siteIds: person.siteIds,
-      fingerprint: { os: fingerprint.os, model: fingerprint.model, simHash: fingerprint.simHash },
-      sealedSecret: this.keyring.seal(secret, deviceSecretContext(deviceId)),
-      trustScore: person.trustScore,
-      isBlocked: false,
-      createdAt: now,
-    };
-    await this.devices.register(device, {
-      id: newId(),
-      deviceId,
-      action: 'registered',
-      actor: `${person.kind}:${person.id}`,
-      at: now,
-    });
-    const { token, claims } = await this.tokens.issue(
-      { deviceId, workerId: person.id, siteIds: person.siteIds },
-      now,
-    );
+    let issued: ReturnType<IssuedTokens['prepare']>;
+    let device: WorkerDevice;
+    try {
+      device = {
+        id: newId(),
+        deviceId,
+        user: { kind: person.kind, id: person.id },
+        siteIds: person.siteIds,
+        fingerprint: {
+          os: fingerprint.os,
+          model: fingerprint.model,
+          simHash: fingerprint.simHash,
+        },
+        sealedSecret: this.keyring.seal(secret, deviceSecretContext(deviceId)),
+        trustScore: person.trustScore,
+        isBlocked: false,
+        createdAt: now,
+      };
+      issued = this.tokens.prepare({ deviceId, workerId: person.id, siteIds: person.siteIds }, now);
+      // the device and its token's record together (one transaction on SQLite): a record that
+      // fails leaves no device behind
+      await this.devices.register(
+        device,
+        {
+          id: newId(),
+          deviceId,
+          action: 'registered',
+          actor: `${person.kind}:${person.id}`,
+          at: now,
+        },
+        issued.record,
+      );
+    } catch (error) {
+      await this.giveBack(enrollmentCode, deviceId);
+      throw error;
+    }
+    const { token, claims } = issued;
     this.logger.log({ deviceId, user: device.user }, 'Worker device registered');
     return {
       device,
@@ -81,6 +96,22 @@ export class WorkerDeviceService {
       offlineToken: token,
       offlineTokenExpiresAt: claims.expiresAt,
     };
+  }
+
+  /**
+   * The code of a registration that failed after spending it (nothing of its device stored) is
+   * given back, so the phone can try again with it; if even that fails, an admin issues a new
+   * code (as for a lost one).
+   */
+  private async giveBack(enrollmentCode: string, deviceId: string): Promise<void> {
+    try {
+      await this.workforce.releaseEnrollment(enrollmentCode, deviceId);
+    } catch (error) {
+      this.logger.error(
+        { deviceId, err: (error as Error).message },
+        'Registration failed and its enrollment code could not be given back',
+      );
+    }
   }
 
   find(deviceId: string): Promise<WorkerDevice | undefined> {

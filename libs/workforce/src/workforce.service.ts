@@ -389,6 +389,15 @@ export class WorkforceService {
     return person;
   }
 
+  /**
+   * Gives back a code `redeemEnrollment` spent for `deviceId` when that registration failed
+   * before its device was stored: the person can register again with the same code. No-op if a
+   * later code of the person was issued or used meanwhile.
+   */
+  async releaseEnrollment(code: string, deviceId: string): Promise<boolean> {
+    return this.workforce.releaseEnrollment(enrollmentCodeHash(code), deviceId);
+  }
+
   private async person(enrollment: EnrollmentCode): Promise<EnrolledPerson> {
     if (enrollment.personKind === 'worker') {
       const worker = await this.workforce.findWorkerById(enrollment.personId);

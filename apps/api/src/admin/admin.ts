@@ -18,6 +18,8 @@ export const ADMIN_COMMANDS = {
     (require('./keys-reseal') as typeof import('./keys-reseal')).keysReseal(args),
   'timesheets:rebuild': () =>
     (require('./timesheets-rebuild') as typeof import('./timesheets-rebuild')).timesheetsRebuild(),
+  'tokens:reopen': (args: string[]) =>
+    (require('./tokens-reopen') as typeof import('./tokens-reopen')).tokensReopen(args),
   'verify:log': (args: string[]) =>
     (require('./verify-log') as typeof import('./verify-log')).verifyLog(args),
 } as const;

@@ -1,6 +1,10 @@
-import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { Clock } from '@app/common';
-import { IssuedTokenRepository } from '../infrastructure/persistence/issued-token.repository';
+import {
+  IssuedToken,
+  IssuedTokenRepository,
+  ReopenedWindow,
+} from '../infrastructure/persistence/issued-token.repository';
 import { offlineTokenConfig, OfflineTokenSettings } from '../offline-token.config';
 import { OfflineTokenCheck, OfflineTokenClaims } from './offline-token';
 import { SigningKeyService } from './signing-key.service';
@@ -20,13 +24,23 @@ import { TokenManager } from './token-manager.service';
  * while a rolling upgrade goes on (whatever their `iat`: a holder of the active key could
  * backdate one anyway). Never once the token key was rotated; after the transition every
  * token must be on record.
+ *
+ * Reopened after a restore (`npm run tokens:reopen -- --since <the backup's time>`): the tokens
+ * issued since the backup have no record in the restored store. For one token lifetime (and
+ * the grace) after the command, a token not on record is accepted when the key that signs now
+ * signed it (the one that signed when the command ran), with the lifetime we issue and an
+ * `iat` from the backup to the command, and it is recorded then (adopted): it syncs after the
+ * window too, even after a key rotation, and no other token may claim its `jti`. A rotation
+ * ends the window at once (the key no longer signs).
  */
 /** Kept past the last instant a sync accepts a token, before its record may be purged. */
 const KEEP_MARGIN_MS = 86_400_000;
 
 @Injectable()
 export class IssuedTokens implements OnModuleInit {
+  private readonly logger = new Logger(IssuedTokens.name);
   private readonly ttlMs: number;
+  private readonly perDevice: number;
   private readonly keepMs: number;
   /** When this store began recording (read at boot); undefined: no transition at all. */
   private since?: Date;
@@ -39,6 +53,7 @@ export class IssuedTokens implements OnModuleInit {
     @Inject(offlineTokenConfig.KEY) settings: OfflineTokenSettings,
   ) {
     this.ttlMs = settings.tokenTtlSeconds * 1000;
+    this.perDevice = settings.recordsPerDevice;
     // a sync presents a token up to the grace and the clock skew after its expiry; a day more
     // for replicas whose clocks differ (the purge runs on the issuing one's) and a grace raised
     // a little later
@@ -55,32 +70,74 @@ export class IssuedTokens implements OnModuleInit {
     subject: { deviceId: string; workerId: string; siteIds: string[] },
     now = this.clock.now(),
   ): Promise<{ token: string; claims: OfflineTokenClaims }> {
-    const issued = this.tokens.issue(subject, now);
-    const { claims } = issued;
-    await this.records.record(
-      {
-        deviceId: claims.deviceId,
-        tokenId: claims.tokenId,
-        keyId: claims.keyId,
-        issuedAt: claims.notBefore,
-        expiresAt: claims.expiresAt,
-        digest: claims.digest,
-        keepUntil: new Date(claims.expiresAt.getTime() + this.keepMs),
-      },
-      now,
-    );
+    const issued = this.prepare(subject, now);
+    const dropped = await this.records.record(issued.record, now, this.perDevice);
+    if (dropped > 0) {
+      // a phone that follows the protocol holds a few live tokens: this one refreshes far more
+      // often (a looping app, lost answers, or someone with its secret)
+      this.logger.warn(
+        { deviceId: subject.deviceId, dropped, perDevice: this.perDevice },
+        'Token records of a device past OFFLINE_TOKEN_RECORDS_PER_DEVICE dropped',
+      );
+    }
     return issued;
   }
 
   /**
+   * A token signed but not yet recorded, with the record to write before it is handed out: a
+   * registration writes it with its device (WorkerDeviceRepository.register), so a failed
+   * record leaves no device behind either.
+   */
+  prepare(
+    subject: { deviceId: string; workerId: string; siteIds: string[] },
+    now = this.clock.now(),
+  ): { token: string; claims: OfflineTokenClaims; record: IssuedToken } {
+    const { token, claims } = this.tokens.issue(subject, now);
+    return { token, claims, record: this.recordOf(claims) };
+  }
+
+  /**
    * A token check (TokenManager.verify) held to the record: a token that verifies but that this
-   * server did not issue is `not_issued`. One indexed read.
+   * server did not issue is `not_issued`. One indexed read (a token not on record: one more, of
+   * the reopened window, and a write when it is adopted).
    */
   async confirm(check: OfflineTokenCheck): Promise<OfflineTokenCheck> {
     if (!check.ok) return check;
     const c = check.claims;
-    if (await this.records.isOnRecord(c.deviceId, c.tokenId, c.digest)) return check;
-    return this.inTransition(c, this.clock.now()) ? check : { ok: false, failure: 'not_issued' };
+    if (await this.records.presented(c.deviceId, c.tokenId, c.digest)) return check;
+    const now = this.clock.now();
+    if (this.inTransition(c, now)) return check;
+    if (this.inReopenedWindow(c, await this.records.reopened(), now)) {
+      // recorded at its first sync: on record from then on (another token with its jti, recorded
+      // first, is not this one)
+      if (await this.records.adopt(this.recordOf(c), now)) return check;
+    }
+    return { ok: false, failure: 'not_issued' };
+  }
+
+  /**
+   * Reopens the transition after the store was restored from a backup taken at `since`: for one
+   * token lifetime and the grace from `now`, an unrecorded token of the active key issued from
+   * `since` (to the second) to `now` is accepted and recorded at its first sync.
+   */
+  async reopen(since: Date, now = this.clock.now()): Promise<ReopenedWindow> {
+    const window: ReopenedWindow = {
+      since: new Date(Math.floor(since.getTime() / 1000) * 1000),
+      openedAt: now,
+      until: new Date(now.getTime() + this.ttlMs + this.keepMs),
+      keyId: this.key.kid,
+    };
+    await this.records.reopen(window);
+    return window;
+  }
+
+  /** Ends a reopened window now (the tokens it adopted stay on record); undefined if none is open. */
+  async closeReopened(now = this.clock.now()): Promise<ReopenedWindow | undefined> {
+    const window = await this.records.reopened();
+    if (!window || window.until.getTime() <= now.getTime()) return undefined;
+    const closed = { ...window, until: now };
+    await this.records.reopen(closed);
+    return closed;
   }
 
   /** Within a token lifetime of recording's start, by the key that signs now, as we issue. */
@@ -89,7 +146,43 @@ export class IssuedTokens implements OnModuleInit {
       this.since !== undefined &&
       now.getTime() < this.since.getTime() + this.ttlMs + this.keepMs &&
       c.keyId === this.key.kid &&
-      c.expiresAt.getTime() - c.notBefore.getTime() <= this.ttlMs
+      this.lifetimeWeIssue(c)
     );
+  }
+
+  /**
+   * Inside the reopened window, by the key that signed when it was opened and signs now, issued
+   * (iat) between the backup and the command, with a lifetime we issue.
+   */
+  private inReopenedWindow(
+    c: OfflineTokenClaims,
+    window: ReopenedWindow | undefined,
+    now: Date,
+  ): boolean {
+    return (
+      window !== undefined &&
+      now.getTime() < window.until.getTime() &&
+      c.keyId === window.keyId &&
+      c.keyId === this.key.kid &&
+      c.notBefore.getTime() >= window.since.getTime() &&
+      c.notBefore.getTime() <= window.openedAt.getTime() &&
+      this.lifetimeWeIssue(c)
+    );
+  }
+
+  private lifetimeWeIssue(c: OfflineTokenClaims): boolean {
+    return c.expiresAt.getTime() - c.notBefore.getTime() <= this.ttlMs;
+  }
+
+  private recordOf(c: OfflineTokenClaims): IssuedToken {
+    return {
+      deviceId: c.deviceId,
+      tokenId: c.tokenId,
+      keyId: c.keyId,
+      issuedAt: c.notBefore,
+      expiresAt: c.expiresAt,
+      digest: c.digest,
+      keepUntil: new Date(c.expiresAt.getTime() + this.keepMs),
+    };
   }
 }

@@ -68,4 +68,75 @@ describeStoreContract('IssuedTokenRepository', issuedTokenAdapters, ({ sut, stor
     expect(results).toEqual([now, now]);
     expect(await sut().recordingSince(new Date(now.getTime() + DAY))).toEqual(now);
   });
+
+  it('should keep one reopened window, a later one replacing it', async () => {
+    expect(await sut().reopened()).toBeUndefined();
+    const window = {
+      since: new Date(now.getTime() - DAY),
+      openedAt: now,
+      until: new Date(now.getTime() + 45 * DAY),
+      keyId: '0123456789abcdef',
+    };
+    await sut().reopen(window);
+    expect(await sut().reopened()).toEqual(window);
+    const later = {
+      ...window,
+      since: new Date(now.getTime() - 2 * DAY),
+      keyId: 'fedcba9876543210',
+    };
+    await sut().reopen(later);
+    expect(await sut().reopened()).toEqual(later);
+  });
+
+  it('should adopt a token once: the same token again holds, another with its jti does not', async () => {
+    const t = token();
+    const results = await Promise.all([sut().adopt(t, now), sut().adopt(t, now)]);
+    expect(results).toEqual([true, true]);
+    expect(await sut().isOnRecord(t.deviceId, t.tokenId, t.digest)).toBe(true);
+    const other = { ...t, digest: 'e'.repeat(64) };
+    expect(await sut().adopt(other, now)).toBe(false);
+    expect(await sut().isOnRecord(t.deviceId, t.tokenId, other.digest)).toBe(false);
+    expect(await sut().isOnRecord(t.deviceId, t.tokenId, t.digest)).toBe(true);
+  });
+
+  it('should keep a device to the bound: the records no sync presented go first, each kind oldest first, never the new one', async () => {
+    const deviceId = 'f'.repeat(24);
+    const at = (minutes: number) => new Date(now.getTime() + minutes * 60_000);
+    const t = [0, 1, 2, 3, 4, 5].map((i) => token({ deviceId, issuedAt: at(i) }));
+    const onRecord = async () => {
+      const held: number[] = [];
+      for (const [i, x] of t.entries())
+        if (await sut().isOnRecord(x.deviceId, x.tokenId, x.digest)) held.push(i);
+      return held;
+    };
+    expect(await sut().record(t[0], now, 3)).toBe(0);
+    expect(await sut().presented(deviceId, t[0].tokenId, t[0].digest)).toBe(true);
+    expect(await sut().presented(deviceId, crypto.randomUUID(), t[0].digest)).toBe(false);
+    expect(await sut().record(t[1], now, 3)).toBe(0);
+    expect(await sut().record(t[2], now, 3)).toBe(0);
+    // a fourth: the oldest not presented goes (1), the presented one (0) stays
+    expect(await sut().record(t[3], now, 3)).toBe(1);
+    expect(await onRecord()).toEqual([0, 2, 3]);
+    // another device's records are not counted
+    await sut().record(token(), now, 3);
+    await sut().presented(deviceId, t[2].tokenId, t[2].digest);
+    await sut().presented(deviceId, t[3].tokenId, t[3].digest);
+    // every other record presented: the oldest presented goes, never the new one
+    expect(await sut().record(t[4], now, 3)).toBe(1);
+    expect(await onRecord()).toEqual([2, 3, 4]);
+    // no bound given: nothing goes
+    expect(await sut().record(t[5], now)).toBe(0);
+    expect(await onRecord()).toEqual([2, 3, 4, 5]);
+  });
+
+  it('should count an adopted token as presented', async () => {
+    const deviceId = 'e'.repeat(24);
+    const adopted = token({ deviceId, issuedAt: new Date(now.getTime() - 60_000) });
+    expect(await sut().adopt(adopted, now)).toBe(true);
+    const fresh = token({ deviceId });
+    await sut().record(fresh, now, 2);
+    expect(await sut().record(token({ deviceId }), now, 2)).toBe(1);
+    expect(await sut().isOnRecord(deviceId, adopted.tokenId, adopted.digest)).toBe(true);
+    expect(await sut().isOnRecord(deviceId, fresh.tokenId, fresh.digest)).toBe(false);
+  });
 });

@@ -1,7 +1,9 @@
 import { newId } from '@app/common';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { WorkerDevice, WorkerDeviceEvent } from '../../domain/worker-device';
-import { workerDeviceAdapters } from './worker-persistence';
+import { compileAdapter } from '@app/persistence/testing/compile-adapter';
+import { IssuedToken, IssuedTokenRepository } from './issued-token.repository';
+import { issuedTokenAdapters, workerDeviceAdapters } from './worker-persistence';
 
 function device(deviceId = newId(), simHash = 'abcdef0123456789'): WorkerDevice {
   return {
@@ -25,7 +27,20 @@ function event(
   return { id: newId(), deviceId, action, actor: 'admin:000000000000', reason: 'why', at };
 }
 
-describeStoreContract('WorkerDeviceRepository', workerDeviceAdapters, ({ sut }) => {
+function firstToken(deviceId: string): IssuedToken {
+  const now = Date.now();
+  return {
+    deviceId,
+    tokenId: crypto.randomUUID(),
+    keyId: '0123456789abcdef',
+    issuedAt: new Date(now),
+    expiresAt: new Date(now + 30 * 86_400_000),
+    digest: 'd'.repeat(64),
+    keepUntil: new Date(now + 45 * 86_400_000),
+  };
+}
+
+describeStoreContract('WorkerDeviceRepository', workerDeviceAdapters, ({ sut, store }) => {
   it('should round-trip a device and its registration event', async () => {
     const d = device();
     await sut().register(d, event(d.deviceId, 'registered'));
@@ -46,6 +61,42 @@ describeStoreContract('WorkerDeviceRepository', workerDeviceAdapters, ({ sut }) 
       );
     expect(outcome).toBe('refused');
     expect((await sut().listEvents(d.deviceId)).map((e) => e.action)).toEqual(['registered']);
+  });
+
+  it("should store a device with its first token's record, and neither when the device is refused", async () => {
+    const tokens = await compileAdapter<IssuedTokenRepository>(store(), issuedTokenAdapters);
+    try {
+      const d = device();
+      const first = firstToken(d.deviceId);
+      await sut().register(d, event(d.deviceId, 'registered'), first);
+      expect(await tokens.adapter.isOnRecord(d.deviceId, first.tokenId, first.digest)).toBe(true);
+      // the same deviceId again: refused, and its token's record with it
+      const second = firstToken(d.deviceId);
+      const outcome = await sut()
+        .register(device(d.deviceId), event(d.deviceId, 'registered'), second)
+        .then(
+          () => 'stored',
+          () => 'refused',
+        );
+      expect(outcome).toBe('refused');
+      expect(await tokens.adapter.isOnRecord(d.deviceId, second.tokenId, second.digest)).toBe(
+        false,
+      );
+      // a record that cannot be written (its key taken) takes the device with it
+      const e = device();
+      const taken = { ...firstToken(e.deviceId), tokenId: first.tokenId, deviceId: d.deviceId };
+      const refused = await sut()
+        .register(e, event(e.deviceId, 'registered'), taken)
+        .then(
+          () => 'stored',
+          () => 'refused',
+        );
+      expect(refused).toBe('refused');
+      expect(await sut().findByDeviceId(e.deviceId)).toBeUndefined();
+      expect(await tokens.adapter.isOnRecord(d.deviceId, first.tokenId, first.digest)).toBe(true);
+    } finally {
+      await tokens.close();
+    }
   });
 
   it('should block and unblock with who/when/why, and report unknown devices', async () => {

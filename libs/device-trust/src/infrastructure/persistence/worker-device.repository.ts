@@ -1,4 +1,5 @@
 import { SealedValueRepository } from '@app/vault/keyring/sealed-values';
+import { IssuedToken } from './issued-token.repository';
 import {
   WorkerDevice,
   WorkerDeviceEvent,
@@ -13,8 +14,16 @@ export interface WorkerDevicePage {
 
 /** Registered worker phones and the audited changes to their standing; the sealed values are the device secrets. */
 export abstract class WorkerDeviceRepository extends SealedValueRepository {
-  /** Inserts a new device with its `registered` event. */
-  abstract register(device: WorkerDevice, event: WorkerDeviceEvent): Promise<void>;
+  /**
+   * Inserts a new device with its `registered` event and, when given, the record of the first
+   * offline token it is handed (IssuedTokenRepository's record): all of it or nothing, so a
+   * registration that fails leaves neither a device nor a record behind.
+   */
+  abstract register(
+    device: WorkerDevice,
+    event: WorkerDeviceEvent,
+    firstToken?: IssuedToken,
+  ): Promise<void>;
   abstract findByDeviceId(deviceId: string): Promise<WorkerDevice | undefined>;
   /**
    * Devices ordered by deviceId, after the given one (keyset pagination); with `workerId`, only

@@ -472,6 +472,24 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     expect(stored?.usedByDeviceId).toBe(`dev-${results.indexOf(true)}`);
   });
 
+  it('should give a spent code back to a failed registration, unless a later code came', async () => {
+    const w = worker([newId()]);
+    const c = code(w.id);
+    await sut().createWorker(w, c);
+    const at = new Date('2026-01-02T00:00:00Z');
+    expect(await sut().markEnrollmentUsed(c.codeHash, 'dev-1', at)).toBe(true);
+    expect(await sut().releaseEnrollment(c.codeHash, 'dev-2')).toBe(false);
+    expect(await sut().releaseEnrollment(c.codeHash, 'dev-1')).toBe(true);
+    expect(await sut().findEnrollment(c.codeHash)).toEqual(c);
+    expect(await sut().markEnrollmentUsed(c.codeHash, 'dev-3', at)).toBe(true);
+    // replaced since it was spent: the later code stands, the spent one stays spent
+    const next = code(w.id);
+    expect(await sut().replaceEnrollment(next)).toBe(true);
+    expect(await sut().releaseEnrollment(c.codeHash, 'dev-3')).toBe(false);
+    expect(await sut().markEnrollmentUsed(c.codeHash, 'dev-4', at)).toBe(false);
+    expect(await sut().markEnrollmentUsed(next.codeHash, 'dev-4', at)).toBe(true);
+  });
+
   it('should refuse an expired or unknown code', async () => {
     const w = worker([newId()]);
     const c = code(w.id, newId(), new Date('2026-01-01T01:00:00Z'));

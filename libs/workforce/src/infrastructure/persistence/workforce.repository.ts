@@ -132,4 +132,10 @@ export abstract class WorkforceRepository {
    * any number of concurrent calls for one code returns true.
    */
   abstract markEnrollmentUsed(codeHash: string, deviceId: string, at: Date): Promise<boolean>;
+  /**
+   * Undoes `markEnrollmentUsed` for a registration that failed after it (its device was not
+   * stored): the code is unused again if `deviceId` used it and it is still the person's
+   * latest code (none issued or used after it). true when it was released.
+   */
+  abstract releaseEnrollment(codeHash: string, deviceId: string): Promise<boolean>;
 }

@@ -78,4 +78,26 @@ export const WORKER_DEVICE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'the transition reopened after a restore (npm run tokens:reopen)',
+    up: `
+      CREATE TABLE offline_token_reopening (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        since TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        until TEXT NOT NULL,
+        kid TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 7,
+    name: 'which token records a sync presented (the bound on records per device keeps them longest)',
+    // the records from before cannot tell: counted as presented (the last to go)
+    up: `
+      ALTER TABLE offline_tokens ADD COLUMN synced INTEGER NOT NULL DEFAULT 0;
+      UPDATE offline_tokens SET synced = 1;
+    `,
+  },
 ];

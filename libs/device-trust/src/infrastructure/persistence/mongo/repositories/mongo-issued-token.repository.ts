@@ -1,21 +1,25 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
-import { IssuedToken, IssuedTokenRepository } from '../../issued-token.repository';
+import { IssuedToken, IssuedTokenRepository, ReopenedWindow } from '../../issued-token.repository';
 import {
   IssuedTokenDocument,
   IssuedTokenSchema,
   TokenRecordingDocument,
   TokenRecordingSchema,
+  TokenReopeningDocument,
+  TokenReopeningSchema,
 } from '../schemas/issued-token.schema';
 
 const RECORDING = 'since';
+const REOPENED = 'reopened';
 
 /** `offline_tokens` (a TTL index purges them) and the instant recording began. */
 @Injectable()
 export class MongoIssuedTokenRepository extends IssuedTokenRepository implements OnModuleInit {
   private readonly tokens: Model<IssuedTokenDocument>;
   private readonly recording: Model<TokenRecordingDocument>;
+  private readonly reopening: Model<TokenReopeningDocument>;
   private readonly connection: MongoStoreHandle['connection'];
 
   constructor(store: MongoStoreHandle) {
@@ -23,26 +27,44 @@ export class MongoIssuedTokenRepository extends IssuedTokenRepository implements
     this.connection = store.connection;
     this.tokens = store.connection.model(IssuedTokenDocument.name, IssuedTokenSchema);
     this.recording = store.connection.model(TokenRecordingDocument.name, TokenRecordingSchema);
+    this.reopening = store.connection.model(TokenReopeningDocument.name, TokenReopeningSchema);
   }
 
   async onModuleInit(): Promise<void> {
     await this.tokens.init();
   }
 
-  async record(token: IssuedToken, now: Date): Promise<void> {
+  async record(token: IssuedToken, now: Date, perDevice?: number): Promise<number> {
     // the TTL monitor runs once a minute, on the server's clock: past their window on ours,
     // records go now
     await this.tokens.deleteMany({ keepUntil: { $lte: now } });
-    await this.tokens.create({
-      _id: token.tokenId,
+    await this.tokens.create(issuedTokenDocument(token, now));
+    if (perDevice === undefined) return 0;
+    // the device's records (the bound keeps them few), chosen here: the presented ones last,
+    // each kind oldest first, never the one just recorded. Two issues to one device at once
+    // may each take one: the device then keeps one record fewer than the bound
+    const records = await this.tokens
+      .find({ deviceId: token.deviceId }, { _id: 1, issuedAt: 1, unsynced: 1 })
+      .lean<Pick<IssuedTokenDocument, '_id' | 'issuedAt' | 'unsynced'>[]>()
+      .exec();
+    const surplus = records.length - perDevice;
+    if (surplus <= 0) return 0;
+    const rank = (r: (typeof records)[number]) => (r.unsynced ? 0 : 1);
+    const going = records
+      .filter((r) => r._id !== token.tokenId)
+      .sort(
+        (a, b) =>
+          rank(a) - rank(b) ||
+          a.issuedAt.getTime() - b.issuedAt.getTime() ||
+          (a._id < b._id ? -1 : a._id > b._id ? 1 : 0),
+      )
+      .slice(0, surplus)
+      .map((r) => r._id);
+    const { deletedCount } = await this.tokens.deleteMany({
       deviceId: token.deviceId,
-      keyId: token.keyId,
-      issuedAt: token.issuedAt,
-      expiresAt: token.expiresAt,
-      digest: token.digest,
-      keepUntil: token.keepUntil,
-      purgeAt: new Date(Date.now() + Math.max(0, token.keepUntil.getTime() - now.getTime())),
+      _id: { $in: going },
     });
+    return deletedCount;
   }
 
   async isOnRecord(deviceId: string, tokenId: string, digest: string): Promise<boolean> {
@@ -51,6 +73,18 @@ export class MongoIssuedTokenRepository extends IssuedTokenRepository implements
       .lean()
       .exec();
     return found !== null;
+  }
+
+  async presented(deviceId: string, tokenId: string, digest: string): Promise<boolean> {
+    const found = await this.tokens
+      .findOne({ deviceId, _id: tokenId, digest }, { _id: 1, unsynced: 1 })
+      .lean()
+      .exec();
+    if (found === null) return false;
+    if (found.unsynced) {
+      await this.tokens.updateOne({ _id: tokenId }, { $unset: { unsynced: 1 } }).exec();
+    }
+    return true;
   }
 
   async recordingSince(now: Date): Promise<Date> {
@@ -72,4 +106,48 @@ export class MongoIssuedTokenRepository extends IssuedTokenRepository implements
     const doc = await this.recording.findById(RECORDING).lean().exec();
     return doc!.since;
   }
+
+  async reopen(window: ReopenedWindow): Promise<void> {
+    await this.reopening.replaceOne(
+      { _id: REOPENED },
+      { _id: REOPENED, ...window },
+      { upsert: true },
+    );
+  }
+
+  async reopened(): Promise<ReopenedWindow | undefined> {
+    const doc = await this.reopening.findById(REOPENED).lean().exec();
+    return doc
+      ? { since: doc.since, openedAt: doc.openedAt, until: doc.until, keyId: doc.keyId }
+      : undefined;
+  }
+
+  async adopt(token: IssuedToken, now: Date): Promise<boolean> {
+    try {
+      await this.tokens.create(issuedTokenDocument(token, now, true));
+    } catch (error) {
+      // recorded first by another sync (of this token, or of another with its jti)
+      if ((error as { code?: number }).code !== 11000) throw error;
+    }
+    return this.isOnRecord(token.deviceId, token.tokenId, token.digest);
+  }
+}
+
+/** The stored form of one token's record (also written by a registration, before its device). */
+export function issuedTokenDocument(
+  token: IssuedToken,
+  now: Date,
+  synced = false,
+): IssuedTokenDocument {
+  return {
+    ...(synced ? {} : { unsynced: true }),
+    _id: token.tokenId,
+    deviceId: token.deviceId,
+    keyId: token.keyId,
+    issuedAt: token.issuedAt,
+    expiresAt: token.expiresAt,
+    digest: token.digest,
+    keepUntil: token.keepUntil,
+    purgeAt: new Date(Date.now() + Math.max(0, token.keepUntil.getTime() - now.getTime())),
+  };
 }

@@ -10,6 +10,9 @@ import {
 import { WorkerDevicePage, WorkerDeviceRepository } from '../../worker-device.repository';
 import { WorkerDeviceMongoMapper as Mapper } from '../mappers/worker-device.mapper';
 import { WorkerDeviceDocument, WorkerDeviceSchema } from '../schemas/worker-device.schema';
+import { IssuedTokenDocument, IssuedTokenSchema } from '../schemas/issued-token.schema';
+import { IssuedToken } from '../../issued-token.repository';
+import { issuedTokenDocument } from './mongo-issued-token.repository';
 
 /** Every field but the embedded events: what a device read needs. */
 const DEVICE_FIELDS = { events: 0 } as const;
@@ -22,10 +25,12 @@ const DEVICE_FIELDS = { events: 0 } as const;
 export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implements OnModuleInit {
   private readonly sealedValues: SealedValueStore;
   private readonly devices: Model<WorkerDeviceDocument>;
+  private readonly tokens: Model<IssuedTokenDocument>;
 
   constructor(store: MongoStoreHandle) {
     super();
     this.devices = store.connection.model(WorkerDeviceDocument.name, WorkerDeviceSchema);
+    this.tokens = store.connection.model(IssuedTokenDocument.name, IssuedTokenSchema);
     this.sealedValues = mongoSealedField(this.devices, 'deviceId', 'sealedSecret');
   }
 
@@ -33,8 +38,24 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
     await this.devices.init();
   }
 
-  async register(device: WorkerDevice, event: WorkerDeviceEvent): Promise<void> {
-    await this.devices.create(Mapper.toPersistence(device, event));
+  /**
+   * Two documents and no transaction (a standalone mongod has none): the token's record first,
+   * then the device. A record that fails leaves nothing; a device that fails leaves a record
+   * of a token never handed out, for a device that does not exist, which is removed here (and
+   * purged with its window if even that fails): it can carry no sync.
+   */
+  async register(
+    device: WorkerDevice,
+    event: WorkerDeviceEvent,
+    firstToken?: IssuedToken,
+  ): Promise<void> {
+    if (firstToken) await this.tokens.create(issuedTokenDocument(firstToken, device.createdAt));
+    try {
+      await this.devices.create(Mapper.toPersistence(device, event));
+    } catch (error) {
+      if (firstToken) await this.tokens.deleteOne({ _id: firstToken.tokenId }).catch(() => {});
+      throw error;
+    }
   }
 
   async findByDeviceId(deviceId: string): Promise<WorkerDevice | undefined> {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
-import { IssuedToken, IssuedTokenRepository } from '../../issued-token.repository';
+import { IssuedToken, IssuedTokenRepository, ReopenedWindow } from '../../issued-token.repository';
 import { WORKER_DEVICE_SQLITE_MIGRATIONS } from '../sqlite-worker-device.migrations';
 
 /** `offline_tokens`, keyed (device_id, jti): the sync's check is one primary-key read. */
@@ -9,9 +9,10 @@ import { WORKER_DEVICE_SQLITE_MIGRATIONS } from '../sqlite-worker-device.migrati
 export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
   private readonly db: Database;
   private readonly turns: SqliteWriteTurns;
-  private readonly insert: Statement<[string, string, string, string, string, string, string]>;
   private readonly purge: Statement<[string]>;
-  private readonly lookup: Statement<[string, string, string], { n: number }>;
+  private readonly lookup: Statement<[string, string, string], { synced: number }>;
+  private readonly markSynced: Statement<[string, string]>;
+  private readonly evict: Statement<[string, string, string, string, number]>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -19,35 +20,44 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
     store.migrate('device-trust.worker-devices', WORKER_DEVICE_SQLITE_MIGRATIONS);
     this.db = store.db;
     this.turns = store.writeTurns;
-    this.insert = this.db.prepare(
-      `INSERT INTO offline_tokens (device_id, jti, kid, iat, exp, digest, keep_until)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    );
     this.purge = this.db.prepare('DELETE FROM offline_tokens WHERE keep_until <= ?');
     this.lookup = this.db.prepare(
-      'SELECT 1 AS n FROM offline_tokens WHERE device_id = ? AND jti = ? AND digest = ?',
+      'SELECT synced FROM offline_tokens WHERE device_id = ? AND jti = ? AND digest = ?',
+    );
+    this.markSynced = this.db.prepare(
+      'UPDATE offline_tokens SET synced = 1 WHERE device_id = ? AND jti = ?',
+    );
+    // the device's records past the bound, the presented ones last, each kind oldest first; its
+    // records are a primary-key range (the bound keeps them few)
+    this.evict = this.db.prepare(
+      `DELETE FROM offline_tokens WHERE device_id = ? AND jti IN (
+         SELECT jti FROM offline_tokens WHERE device_id = ? AND jti <> ?
+         ORDER BY synced, iat, jti
+         LIMIT max(0, (SELECT count(*) FROM offline_tokens WHERE device_id = ?) - ?))`,
     );
   }
 
-  async record(token: IssuedToken, now: Date): Promise<void> {
-    await this.turns.write(
+  async record(token: IssuedToken, now: Date, perDevice?: number): Promise<number> {
+    return this.turns.write(
       this.db.transaction(() => {
         this.purge.run(now.toISOString());
-        this.insert.run(
-          token.deviceId,
-          token.tokenId,
-          token.keyId,
-          token.issuedAt.toISOString(),
-          token.expiresAt.toISOString(),
-          token.digest,
-          token.keepUntil.toISOString(),
-        );
+        insertIssuedToken(this.db, token);
+        if (perDevice === undefined) return 0;
+        const d = token.deviceId;
+        return this.evict.run(d, d, token.tokenId, d, perDevice).changes;
       }),
     );
   }
 
   async isOnRecord(deviceId: string, tokenId: string, digest: string): Promise<boolean> {
     return this.lookup.get(deviceId, tokenId, digest) !== undefined;
+  }
+
+  async presented(deviceId: string, tokenId: string, digest: string): Promise<boolean> {
+    const row = this.lookup.get(deviceId, tokenId, digest);
+    if (!row) return false;
+    if (row.synced === 0) await this.turns.write(() => this.markSynced.run(deviceId, tokenId));
+    return true;
   }
 
   async recordingSince(now: Date): Promise<Date> {
@@ -64,4 +74,77 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
       }),
     );
   }
+
+  async reopen(window: ReopenedWindow): Promise<void> {
+    const upsert = this.db.prepare(
+      `INSERT INTO offline_token_reopening (id, since, opened_at, until, kid) VALUES (1, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET since = excluded.since, opened_at = excluded.opened_at,
+         until = excluded.until, kid = excluded.kid`,
+    );
+    await this.turns.write(() =>
+      upsert.run(
+        window.since.toISOString(),
+        window.openedAt.toISOString(),
+        window.until.toISOString(),
+        window.keyId,
+      ),
+    );
+  }
+
+  async reopened(): Promise<ReopenedWindow | undefined> {
+    const row = this.db
+      .prepare<[], { since: string; opened_at: string; until: string; kid: string }>(
+        'SELECT since, opened_at, until, kid FROM offline_token_reopening WHERE id = 1',
+      )
+      .get();
+    return row
+      ? {
+          since: new Date(row.since),
+          openedAt: new Date(row.opened_at),
+          until: new Date(row.until),
+          keyId: row.kid,
+        }
+      : undefined;
+  }
+
+  async adopt(token: IssuedToken, now: Date): Promise<boolean> {
+    return this.turns.write(
+      this.db.transaction(() => {
+        this.purge.run(now.toISOString());
+        // another sync of the same token may have recorded it first: that one stands
+        if (!this.lookup.get(token.deviceId, token.tokenId, token.digest)) {
+          const taken = this.db
+            .prepare('SELECT 1 FROM offline_tokens WHERE device_id = ? AND jti = ?')
+            .get(token.deviceId, token.tokenId);
+          if (taken) return false;
+          insertIssuedToken(this.db, token, true);
+        }
+        return true;
+      }),
+    );
+  }
+}
+
+const inserts = new WeakMap<Database, Statement>();
+
+/** Inserts one token's record (inside the caller's transaction: a registration's, a refresh's). */
+export function insertIssuedToken(db: Database, token: IssuedToken, synced = false): void {
+  let insert = inserts.get(db);
+  if (!insert) {
+    insert = db.prepare(
+      `INSERT INTO offline_tokens (device_id, jti, kid, iat, exp, digest, keep_until, synced)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    inserts.set(db, insert);
+  }
+  insert.run(
+    token.deviceId,
+    token.tokenId,
+    token.keyId,
+    token.issuedAt.toISOString(),
+    token.expiresAt.toISOString(),
+    token.digest,
+    token.keepUntil.toISOString(),
+    synced ? 1 : 0,
+  );
 }

@@ -8,6 +8,8 @@ import {
   WorkerDeviceEventAction,
 } from '../../../../domain/worker-device';
 import { WorkerDevicePage, WorkerDeviceRepository } from '../../worker-device.repository';
+import { IssuedToken } from '../../issued-token.repository';
+import { insertIssuedToken } from './sqlite-issued-token.repository';
 import {
   WorkerDeviceEventRow,
   WorkerDeviceRow,
@@ -47,7 +49,12 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     this.sealedValues = sqliteSealedColumn(store, 'worker_devices', 'device_id', 'sealed_secret');
   }
 
-  async register(device: WorkerDevice, event: WorkerDeviceEvent): Promise<void> {
+  async register(
+    device: WorkerDevice,
+    event: WorkerDeviceEvent,
+    firstToken?: IssuedToken,
+  ): Promise<void> {
+    // one transaction: a token record that fails takes the device with it
     await this.turns.write(
       this.db.transaction(() => {
         this.db
@@ -57,6 +64,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
           )
           .run(Mapper.toPersistence(device));
         this.insertEvent.run(Mapper.eventToPersistence(event));
+        if (firstToken) insertIssuedToken(this.db, firstToken);
       }),
     );
   }

@@ -595,6 +595,17 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     if ((await this.workers.updateOne(filter, update)).modifiedCount === 1) return true;
     return (await this.thekedars.updateOne(filter, update)).modifiedCount === 1;
   }
+
+  async releaseEnrollment(codeHash: string, deviceId: string): Promise<boolean> {
+    // the person's current code only: one a later code replaced is in spentEnrollments
+    const filter = {
+      'enrollment.codeHash': codeHash,
+      'enrollment.usedByDeviceId': deviceId,
+    };
+    const update = { $unset: { 'enrollment.usedAt': 1, 'enrollment.usedByDeviceId': 1 } };
+    if ((await this.workers.updateOne(filter, update)).modifiedCount === 1) return true;
+    return (await this.thekedars.updateOne(filter, update)).modifiedCount === 1;
+  }
 }
 
 /** E11000 on the phone claims' unique index (not on another: an id or a code's hash). */

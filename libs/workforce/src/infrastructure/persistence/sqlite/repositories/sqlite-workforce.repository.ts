@@ -462,7 +462,19 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     );
     return (await this.turns.write(() => mark.run(iso, deviceId, codeHash, iso))).changes === 1;
   }
+
+  async releaseEnrollment(codeHash: string, deviceId: string): Promise<boolean> {
+    const release = this.db.prepare(ENROLLMENT_RELEASE_SQL);
+    return (await this.turns.write(() => release.run(codeHash, deviceId))).changes === 1;
+  }
 }
+
+/** A spent code made unused again, unless a later code of its person was issued or used. */
+const ENROLLMENT_RELEASE_SQL = `UPDATE enrollment_codes AS e SET used_at = NULL, used_by_device_id = NULL
+  WHERE e.code_hash = ? AND e.used_by_device_id = ?
+    AND NOT EXISTS (SELECT 1 FROM enrollment_codes o
+      WHERE o.person_id = e.person_id AND o.person_kind = e.person_kind
+        AND o.code_hash <> e.code_hash AND (o.used_at IS NULL OR o.used_at >= e.used_at))`;
 
 /** The keyset listings, exported for the query-plan test. */
 export const SITE_LIST_SQL = 'SELECT * FROM sites WHERE id > ? ORDER BY id LIMIT ?';
