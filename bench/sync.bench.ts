@@ -44,7 +44,7 @@ import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
 import { BenchRow, cpuMsSince, median, now, printRows } from './support';
 import { writeLinks } from './support/chain';
 import { enrollCrew, signedBatch, startSyncBenchChild, SyncBenchChild } from './support/crew';
-import { mainThreadCpuMs, processCpuMs, threadsCpuMs } from './support/proc';
+import { mainThreadCpuMs, processCpuMs, threadsCpuMs, threadsCpuMsByTid } from './support/proc';
 import { walPeakRows, WalPeaks, walPeaks } from './support/wal-peaks';
 
 const BATCH_SIZE = 500;
@@ -77,6 +77,12 @@ interface Side {
   cpuTicks: number[];
   /** Per single batch: the server's main thread's CPU ms (the event loop's share of `cpu`). */
   mainCpu: number[];
+  /**
+   * Summed over the single batches, each thread's CPU ms (by thread id, with its name): which of
+   * the process's threads the batch's CPU lands on (main, the append and checkpoint threads, the
+   * packet checks, libuv's pool, V8's GC helpers).
+   */
+  byThread: Map<number, { name: string; ms: number }>;
   /** Per single batch: this process's CPU ms (the client's: requests out, answers read). */
   clientCpu: number[];
   /** Per concurrent round of CONCURRENCY batches: wall ms, and the server's CPU ms per batch. */
@@ -154,6 +160,7 @@ async function sideFor(
       cpu: [],
       cpuTicks: [],
       mainCpu: [],
+      byThread: new Map(),
       concurrentMainCpu: [],
       clientCpu: [],
       concurrent: [],
@@ -377,10 +384,11 @@ export async function run(): Promise<void> {
           async () => {
             const [batch] = batches(1);
             const client = process.cpuUsage();
-            const [cpu0, ticks0, main0] = [
+            const [cpu0, ticks0, main0, byThread0] = [
               threadsCpuMs(pid),
               processCpuMs(pid),
               mainThreadCpuMs(pid),
+              threadsCpuMsByTid(pid),
             ];
             side.wall.push(await syncOnce(side, batch));
             // work the server finishes after its answer (GC, the witness file's write) is the
@@ -389,6 +397,11 @@ export async function run(): Promise<void> {
             side.cpu.push(threadsCpuMs(pid) - cpu0);
             side.mainCpu.push(mainThreadCpuMs(pid) - main0);
             side.cpuTicks.push(processCpuMs(pid) - ticks0);
+            for (const [tid, { name, ms }] of threadsCpuMsByTid(pid)) {
+              const sum = side.byThread.get(tid) ?? { name, ms: 0 };
+              sum.ms += ms - (byThread0.get(tid)?.ms ?? 0);
+              side.byThread.set(tid, sum);
+            }
             side.clientCpu.push(cpuMsSince(client));
           },
           async () => {
@@ -534,6 +547,15 @@ export async function run(): Promise<void> {
           ours: side.eventLoopDelay?.max ?? NaN,
           unit: 'ms',
         },
+        // the threads that took at least 0.1 ms a batch, in the order they were started
+        ...[...side.byThread]
+          .sort(([a], [b]) => a - b)
+          .filter(([, { ms }]) => ms / side.wall.length >= 0.1)
+          .map(([tid, { name, ms }]) => ({
+            metric: `${label}  thread ${name} (${tid === side.api.child.proc.pid ? 'main' : `#${tid}`}): CPU ms per batch ${at}, one at a time (mean)`,
+            ours: ms / side.wall.length,
+            unit: 'ms',
+          })),
         ...walPeakRows(
           (what) =>
             `${label}${what} ${at}, over the server's run (enrolment, warm-up, rounds), vs the backstop`,
