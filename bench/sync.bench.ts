@@ -338,15 +338,19 @@ function settle(): Promise<void> {
 /**
  * `BENCH_CPU_PROFILE=<file>`: a V8 CPU profile of our API process (the child) in the timed
  * rounds only (open it in Chrome DevTools), to see where the time goes.
+ * `BENCH_HEAP_PROFILE=<file>` instead: a sampling heap profile of its main thread over the same
+ * rounds, collected objects included (what the batch allocates, by where).
  */
 async function startProfile(side: Side): Promise<{ stop(): Promise<void> }> {
-  const file = process.env.BENCH_CPU_PROFILE;
+  const heap = process.env.BENCH_HEAP_PROFILE;
+  const file = heap ?? process.env.BENCH_CPU_PROFILE;
   if (!file) return { stop: async () => undefined };
-  side.api.child.send('profile-start');
+  const kind = heap ? 'heap-profile' : 'profile';
+  side.api.child.send(`${kind}-start`);
   await side.api.child.expect('PROFILING', 30_000);
   return {
     stop: async () => {
-      side.api.child.send(`profile-stop ${resolve(file)}`);
+      side.api.child.send(`${kind}-stop ${resolve(file)}`);
       await side.api.child.expect('PROFILED', 60_000);
     },
   };
@@ -475,9 +479,18 @@ export async function run(): Promise<void> {
       // rotate the order each round, so a periodic cost (GC, WAL checkpoints) lands everywhere
       for (let k = 0; k < tasks.length; k++) await tasks[(r + k) % tasks.length]();
     }
+    const linksOf = new Map<Side, number>();
+    for (const rig of rigs)
+      for (const side of [rig.ours, rig.before, rig.connection])
+        if (side) linksOf.set(side, rig.links);
     for (const side of servers) {
       side.api.child.send('eld-stop');
-      side.eventLoopDelay = JSON.parse(await side.api.child.expect('ELD ', 30_000));
+      const eld = await side.api.child.expect('ELD ', 30_000);
+      side.eventLoopDelay = JSON.parse(eld);
+      // the GC counts by kind (1 scavenge, 2 mark-compact, 4 incremental marking, 8 weak callbacks)
+      process.stderr.write(
+        `sync bench: ${side.name} at ${linksOf.get(side)} links, over the rounds: ${eld}\n`,
+      );
       side.walPeaks = await walPeaks(side.api.base);
     }
     await profile.stop();
