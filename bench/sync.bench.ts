@@ -44,7 +44,7 @@ import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
 import { BenchRow, cpuMsSince, median, now, printRows } from './support';
 import { writeLinks } from './support/chain';
 import { enrollCrew, signedBatch, startSyncBenchChild, SyncBenchChild } from './support/crew';
-import { mainThreadCpuMs, processCpuMs, threadsCpuMs } from './support/proc';
+import { mainThreadCpuMs, processCpuMs, threadsCpuMs, threadsCpuMsByTid } from './support/proc';
 import { walPeakRows, WalPeaks, walPeaks } from './support/wal-peaks';
 
 const BATCH_SIZE = 500;
@@ -77,6 +77,12 @@ interface Side {
   cpuTicks: number[];
   /** Per single batch: the server's main thread's CPU ms (the event loop's share of `cpu`). */
   mainCpu: number[];
+  /**
+   * Summed over the single batches, each thread's CPU ms (by thread id, with its name): which of
+   * the process's threads the batch's CPU lands on (main, the append and checkpoint threads, the
+   * packet checks, libuv's pool, V8's GC helpers).
+   */
+  byThread: Map<number, { name: string; ms: number }>;
   /** Per single batch: this process's CPU ms (the client's: requests out, answers read). */
   clientCpu: number[];
   /** Per concurrent round of CONCURRENCY batches: wall ms, and the server's CPU ms per batch. */
@@ -154,6 +160,7 @@ async function sideFor(
       cpu: [],
       cpuTicks: [],
       mainCpu: [],
+      byThread: new Map(),
       concurrentMainCpu: [],
       clientCpu: [],
       concurrent: [],
@@ -331,15 +338,19 @@ function settle(): Promise<void> {
 /**
  * `BENCH_CPU_PROFILE=<file>`: a V8 CPU profile of our API process (the child) in the timed
  * rounds only (open it in Chrome DevTools), to see where the time goes.
+ * `BENCH_HEAP_PROFILE=<file>` instead: a sampling heap profile of its main thread over the same
+ * rounds, collected objects included (what the batch allocates, by where).
  */
 async function startProfile(side: Side): Promise<{ stop(): Promise<void> }> {
-  const file = process.env.BENCH_CPU_PROFILE;
+  const heap = process.env.BENCH_HEAP_PROFILE;
+  const file = heap ?? process.env.BENCH_CPU_PROFILE;
   if (!file) return { stop: async () => undefined };
-  side.api.child.send('profile-start');
+  const kind = heap ? 'heap-profile' : 'profile';
+  side.api.child.send(`${kind}-start`);
   await side.api.child.expect('PROFILING', 30_000);
   return {
     stop: async () => {
-      side.api.child.send(`profile-stop ${resolve(file)}`);
+      side.api.child.send(`${kind}-stop ${resolve(file)}`);
       await side.api.child.expect('PROFILED', 60_000);
     },
   };
@@ -377,10 +388,11 @@ export async function run(): Promise<void> {
           async () => {
             const [batch] = batches(1);
             const client = process.cpuUsage();
-            const [cpu0, ticks0, main0] = [
+            const [cpu0, ticks0, main0, byThread0] = [
               threadsCpuMs(pid),
               processCpuMs(pid),
               mainThreadCpuMs(pid),
+              threadsCpuMsByTid(pid),
             ];
             side.wall.push(await syncOnce(side, batch));
             // work the server finishes after its answer (GC, the witness file's write) is the
@@ -389,6 +401,11 @@ export async function run(): Promise<void> {
             side.cpu.push(threadsCpuMs(pid) - cpu0);
             side.mainCpu.push(mainThreadCpuMs(pid) - main0);
             side.cpuTicks.push(processCpuMs(pid) - ticks0);
+            for (const [tid, { name, ms }] of threadsCpuMsByTid(pid)) {
+              const sum = side.byThread.get(tid) ?? { name, ms: 0 };
+              sum.ms += ms - (byThread0.get(tid)?.ms ?? 0);
+              side.byThread.set(tid, sum);
+            }
             side.clientCpu.push(cpuMsSince(client));
           },
           async () => {
@@ -462,9 +479,18 @@ export async function run(): Promise<void> {
       // rotate the order each round, so a periodic cost (GC, WAL checkpoints) lands everywhere
       for (let k = 0; k < tasks.length; k++) await tasks[(r + k) % tasks.length]();
     }
+    const linksOf = new Map<Side, number>();
+    for (const rig of rigs)
+      for (const side of [rig.ours, rig.before, rig.connection])
+        if (side) linksOf.set(side, rig.links);
     for (const side of servers) {
       side.api.child.send('eld-stop');
-      side.eventLoopDelay = JSON.parse(await side.api.child.expect('ELD ', 30_000));
+      const eld = await side.api.child.expect('ELD ', 30_000);
+      side.eventLoopDelay = JSON.parse(eld);
+      // the GC counts by kind (1 scavenge, 2 mark-compact, 4 incremental marking, 8 weak callbacks)
+      process.stderr.write(
+        `sync bench: ${side.name} at ${linksOf.get(side)} links, over the rounds: ${eld}\n`,
+      );
       side.walPeaks = await walPeaks(side.api.base);
     }
     await profile.stop();
@@ -534,6 +560,15 @@ export async function run(): Promise<void> {
           ours: side.eventLoopDelay?.max ?? NaN,
           unit: 'ms',
         },
+        // the threads that took at least 0.1 ms a batch, in the order they were started
+        ...[...side.byThread]
+          .sort(([a], [b]) => a - b)
+          .filter(([, { ms }]) => ms / side.wall.length >= 0.1)
+          .map(([tid, { name, ms }]) => ({
+            metric: `${label}  thread ${name} (${tid === side.api.child.proc.pid ? 'main' : `#${tid}`}): CPU ms per batch ${at}, one at a time (mean)`,
+            ours: ms / side.wall.length,
+            unit: 'ms',
+          })),
         ...walPeakRows(
           (what) =>
             `${label}${what} ${at}, over the server's run (enrolment, warm-up, rounds), vs the backstop`,

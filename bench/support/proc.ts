@@ -87,3 +87,23 @@ export function threadsCpuMsByName(pid: number): Record<string, number> {
   }
   return out;
 }
+
+/**
+ * CPU ms every live thread of a process has run so far, by thread id, with its name (as
+ * `threadsCpuMsByName`): node's worker threads share one name, so a breakdown per thread needs
+ * the id (the order of creation tells them apart: the ids rise).
+ */
+export function threadsCpuMsByTid(pid: number): Map<number, { name: string; ms: number }> {
+  const out = new Map<number, { name: string; ms: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name =
+        tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      out.set(Number(tid), { name, ms: ns / 1e6 });
+    } catch {
+      // the thread exited since the listing
+    }
+  }
+  return out;
+}

@@ -28,6 +28,11 @@ export function sha256Latin1(data: Buffer): string {
     : createHash('sha256').update(data).digest('binary');
 }
 
+/** HMAC-SHA256 as its 32 bytes (for a comparison: no hex text to write and read back). */
+export function hmacSha256(key: Buffer, data: string | Buffer): Buffer {
+  return createHmac('sha256', key).update(data).digest();
+}
+
 export function hmacSha256Hex(key: Buffer, data: string | Buffer): string {
   return createHmac('sha256', key).update(data).digest('hex');
 }

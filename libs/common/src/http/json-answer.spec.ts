@@ -127,6 +127,8 @@ describe('encodeJson', () => {
       nested: { toJSON: () => 'replaced' },
       datedArray: Object.assign([1, 2], { toJSON: () => 'array replaced' }),
       empty: [],
+      // longer than the items encoded together: the unwritable ones on either side of a seam
+      long: Array.from({ length: 97 }, (_, i) => [undefined, () => 1, i, 'é', new Date(i)][i % 5]),
     };
     for (const s of ODD_STRINGS) odd[s] = [s, { [s]: s }];
     expect(encodeJson(odd).toString('latin1')).toBe(asciiJson(odd).toString('latin1'));

@@ -32,6 +32,21 @@ describe('checkPacketShape', () => {
     expect(checkPacketShape({ payload: bad, signature }).ok).toBe(false);
   });
 
+  it('should refuse as many members as asked when one of them is another, naming the members', () => {
+    const renamed = Object.fromEntries(
+      Object.entries(payload).map(([k, v]) => [k === 'deviceId' ? 'deviceID' : k, v]),
+    );
+    expect(checkPacketShape({ payload: renamed, signature })).toEqual({
+      ok: false,
+      detail: expect.stringContaining('payload must have exactly these members') as string,
+    });
+    const geo = { ...payload, geo: { lat: 1, lng: 1, accuracy: 1 } };
+    expect(checkPacketShape({ payload: geo, signature })).toEqual({
+      ok: false,
+      detail: expect.stringContaining('geo must be an object with exactly these members') as string,
+    });
+  });
+
   it('should refuse a signature that is not 64 lowercase hex characters', () => {
     expect(checkPacketShape({ payload, signature: 'AB'.repeat(32) }).ok).toBe(false);
     expect(checkPacketShape({ payload, signature: 'ab' }).ok).toBe(false);

@@ -93,9 +93,16 @@ function bad(detail: string): PacketShape {
   return { ok: false, detail };
 }
 
+/**
+ * Whether `value`'s own keys are exactly `keys` (distinct names), in any order: as many, each
+ * one of them (an object's own keys are distinct too). Not by sorting a copy of the keys: that
+ * was ~1 µs a packet of the packet checks.
+ */
 function sameKeys(value: Record<string, unknown>, keys: readonly string[]): boolean {
-  const own = Object.keys(value).sort();
-  return own.length === keys.length && own.every((k, i) => k === keys[i]);
+  const own = Object.keys(value);
+  if (own.length !== keys.length) return false;
+  for (let i = 0; i < own.length; i++) if (!keys.includes(own[i])) return false;
+  return true;
 }
 
 function inRange(value: unknown, min: number, max: number): boolean {

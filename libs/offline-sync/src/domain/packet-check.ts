@@ -1,4 +1,4 @@
-import { hmacSha256Hex, safeEqual } from '@app/common/crypto/hashing';
+import { hmacSha256, safeEqual } from '@app/common/crypto/hashing';
 import { checkedPacketJcs, checkPacketShape, SignedPacket } from './attendance-packet';
 
 /**
@@ -24,7 +24,7 @@ export function checkPackets(packets: readonly SignedPacket[], secret: Uint8Arra
     const shape = checkPacketShape(packet);
     if (!shape.ok) return { ok: false, detail: shape.detail };
     const { payloadJcs, dataJcs } = checkedPacketJcs(shape.payload, packet.signature);
-    const expected = Buffer.from(hmacSha256Hex(key, payloadJcs), 'hex');
+    const expected = hmacSha256(key, payloadJcs);
     return {
       ok: true,
       atMs: shape.at.getTime(),
