@@ -135,6 +135,17 @@ describe('encodeJson', () => {
     expect(encodeJson({}).toString()).toBe('{}');
   });
 
+  it('should write a text whole at the end of its buffer, whatever its characters (the room counted in bytes there)', () => {
+    // the first buffer is 64 KiB: texts that end just before, at and after its end, with
+    // characters of 1 to 4 UTF-8 bytes last
+    for (const tail of ['a', 'é', '—', '\ud83d\ude00']) {
+      for (let n = 65_536 - 24; n <= 65_536 + 4; n++) {
+        const value = { pad: 'x'.repeat(n - 20), items: ['y', `${tail}z`, tail] };
+        expect(encodeJson(value).toString('latin1')).toBe(asciiJson(value).toString('latin1'));
+      }
+    }
+  });
+
   it('should give the bytes of JSON.stringify, in ASCII, for random values', () => {
     const next = prng(17);
     for (let i = 0; i < 2000; i++) {

@@ -102,8 +102,13 @@ class JsonOut {
   private at = 0;
 
   write(text: string): void {
-    // at most 3 UTF-8 bytes per UTF-16 unit (a surrogate pair is 4 bytes for 2 units)
-    if (this.at + text.length * 3 > this.buffer.length) this.grow(text.length * 3);
+    // at most 3 UTF-8 bytes per UTF-16 unit (a surrogate pair is 4 bytes for 2 units); near the
+    // buffer's end the exact count, so a text of 32 items (~31 KiB) does not double a buffer its
+    // bytes fit in (an answer just under the pool's bound would outgrow it)
+    if (this.at + text.length * 3 > this.buffer.length) {
+      const bytes = Buffer.byteLength(text, 'utf8');
+      if (this.at + bytes > this.buffer.length) this.grow(bytes);
+    }
     const written = this.buffer.write(text, this.at, 'utf8');
     // as many bytes as units: ASCII only (any other character takes more bytes than units)
     if (written === text.length) {
