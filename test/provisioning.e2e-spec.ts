@@ -95,13 +95,8 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     for (let i = 0; i < 5; i++) {
       codes.push((await validate(body.qr_payload.bson_id, Buffer.alloc(32, i))).body.code);
     }
-    expect(codes).toEqual([
-      'challenge_mismatch',
-      'challenge_mismatch',
-      'challenge_mismatch',
-      'challenge_mismatch',
-      'challenge_locked',
-    ]);
+    // a wrong answer never tells the state (see "no oracle" below); the 5th one locked it
+    expect(codes).toEqual(Array(5).fill('challenge_mismatch'));
     const right = await validate(
       body.qr_payload.bson_id,
       kiosk.decryptChallenge(body.qr_payload.challenge),
@@ -138,7 +133,7 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
 
   it('should answer unknown and malformed challenges clearly', async () => {
     expect((await validate('0123456789abcdef01234567', Buffer.alloc(32))).body.code).toBe(
-      'challenge_not_found',
+      'challenge_mismatch',
     );
     const badId = await validate('not-an-id', Buffer.alloc(32));
     expect([badId.status, badId.body.code]).toEqual([400, 'validation_failed']);
@@ -146,6 +141,48 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     expect([badB64.status, badB64.body.code]).toEqual([400, 'validation_failed']);
     const short = await validate('0123456789abcdef01234567', Buffer.alloc(31));
     expect([short.status, short.body.code]).toEqual([400, 'invalid_challenge_response']);
+  });
+
+  it('should give challenges ids that no other id leads to (no timestamp, process part or counter)', async () => {
+    const deviceId = await opensslDevice();
+    const session = await http(t.baseUrl, 'POST', '/api/auth/mobile', {
+      key: t.keys.mobile,
+      body: { user_id: 'u1', platform_id: 'PLT_provisioningSeen01' },
+    });
+    expect(session.status).toBe(201);
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await generate(deviceId)).body.qr_payload.bson_id);
+    // still 24 hex (DESIGN.md's bson_id), but an ObjectId made by newId() shares its bytes 4-8
+    // with every id of the process, and its counter follows the last one
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{24}$/);
+    const middles = new Set([session.body.session_id, ...ids].map((id) => id.slice(8, 18)));
+    expect(middles.size).toBe(ids.length + 1);
+    const counters = ids.map((id) => parseInt(id.slice(18), 16));
+    expect(counters.slice(1).some((c, i) => c === counters[i] + 1)).toBe(false);
+  });
+
+  it('should be no oracle: an unknown id and a wrong answer to a real one answer alike', async () => {
+    const deviceId = await opensslDevice();
+    const { body } = await generate(deviceId);
+    const real = await validate(body.qr_payload.bson_id, Buffer.alloc(32, 7));
+    const unknown = await validate('00000000ffffffffff000001', Buffer.alloc(32, 7));
+    const shape = (r: { status: number; body: Record<string, unknown> }) => [
+      r.status,
+      r.body.code,
+      r.body.message,
+    ];
+    expect(shape(real)).toEqual(shape(unknown));
+    expect(shape(real)).toEqual([
+      401,
+      'challenge_mismatch',
+      'The challenge response is wrong, or no open challenge has this bson_id',
+    ]);
+    // used, locked and expired challenges answer a wrong answer the same way
+    const answer = kiosk.decryptChallenge(body.qr_payload.challenge);
+    expect((await validate(body.qr_payload.bson_id, answer)).status).toBe(200);
+    expect(shape(await validate(body.qr_payload.bson_id, Buffer.alloc(32, 7)))).toEqual(
+      shape(unknown),
+    );
   });
 
   it('should check roles on the admin routes', async () => {
