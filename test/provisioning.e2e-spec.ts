@@ -310,6 +310,77 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     expect((await generate('TEE-NEVER-SEEN')).body.code).toBe('device_not_found');
   });
 
+  it('should refuse a challenge issued before a key rotation, even to the old key (410 challenge_revoked)', async () => {
+    const deviceId = await opensslDevice();
+    const before = (await generate(deviceId)).body;
+    // stored as a challenge of before the binding was recorded: still good while nothing changed
+    const legacy = (await generate(deviceId)).body;
+    const legacyBefore = (await generate(deviceId)).body;
+    for (const c of [legacy, legacyBefore]) {
+      await storeSet(t, 'wifi_challenges', c.qr_payload.bson_id, {
+        sqlite: { key_fingerprint: null, kiosk_changed_at: null },
+        mongo: { keyFingerprint: null, kioskChangedAt: null },
+      });
+    }
+    expect(
+      (
+        await validate(
+          legacy.qr_payload.bson_id,
+          kiosk.decryptChallenge(legacy.qr_payload.challenge),
+        )
+      ).status,
+    ).toBe(200);
+    const other = new OpensslKiosk();
+    try {
+      const rotated = await http(t.baseUrl, 'POST', `/api/kiosks/${deviceId}/rotate-key`, {
+        key: t.keys.admin,
+        body: { public_key: other.publicKeyPem(), reason: 'board replaced' },
+      });
+      expect(rotated.status).toBe(200);
+      for (const c of [before, legacyBefore]) {
+        const res = await validate(
+          c.qr_payload.bson_id,
+          kiosk.decryptChallenge(c.qr_payload.challenge),
+        );
+        expect([res.status, res.body.code]).toEqual([410, 'challenge_revoked']);
+        expect(JSON.stringify(res.body)).not.toContain(WIFI_PASSWORD);
+      }
+      const after = (await generate(deviceId)).body;
+      expect(
+        (
+          await validate(
+            after.qr_payload.bson_id,
+            other.decryptChallenge(after.qr_payload.challenge),
+          )
+        ).status,
+      ).toBe(200);
+    } finally {
+      other.dispose();
+    }
+  });
+
+  it('should refuse a challenge issued before a block, after the unblock too', async () => {
+    const deviceId = await opensslDevice();
+    const { body } = await generate(deviceId);
+    for (const action of ['block', 'unblock']) {
+      const res = await http(t.baseUrl, 'POST', `/api/kiosks/${deviceId}/${action}`, {
+        key: t.keys.admin,
+        body: { reason: 'reported stolen, then found' },
+      });
+      expect(res.status).toBe(200);
+    }
+    const res = await validate(
+      body.qr_payload.bson_id,
+      kiosk.decryptChallenge(body.qr_payload.challenge),
+    );
+    expect([res.status, res.body.code]).toEqual([410, 'challenge_revoked']);
+    const fresh = (await generate(deviceId)).body;
+    expect(
+      (await validate(fresh.qr_payload.bson_id, kiosk.decryptChallenge(fresh.qr_payload.challenge)))
+        .status,
+    ).toBe(200);
+  });
+
   it('should keep the Wi-Fi password out of the store and the logs', async () => {
     const dump = await storeDump(t);
     expect(dump.includes(Buffer.from('wifi_challenges'))).toBe(true);

@@ -93,7 +93,8 @@ export class ProvisioningController {
   @ApiResponse({
     status: 410,
     type: ErrorBody,
-    description: 'challenge_expired (the right answer)',
+    description:
+      "challenge_expired, or challenge_revoked: the kiosk's key was rotated, or the kiosk blocked, after the challenge was issued (the right answer)",
   })
   @ApiResponse({
     status: 423,

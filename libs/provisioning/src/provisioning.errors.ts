@@ -12,6 +12,8 @@ export const PROVISIONING_ERRORS = {
     challenge_locked: 'too many wrong answers: the challenge is locked; ask for a new one',
     challenge_expired: 'the challenge has expired; ask for a new one',
     challenge_used: 'the challenge has already been used',
+    challenge_revoked:
+      "the kiosk's key was rotated, or the kiosk blocked, after the challenge was issued; ask for a new one",
     device_blocked: 'the kiosk is blocked or not registered',
   },
 } as const;

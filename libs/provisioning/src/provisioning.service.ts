@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { constants, publicEncrypt, randomBytes } from 'node:crypto';
 import { actorOf, Clock, PeriodicTask, Principal, safeEqual, sha256 } from '@app/common';
-import { KioskRegistryService } from '@app/kiosk-registry';
+import { KioskDevice, KioskRegistryService } from '@app/kiosk-registry';
 import { KeyringService, ResealReport } from '@app/vault';
 import { WifiChallenge } from './domain/wifi-challenge';
 import { WifiChallengeRepository } from './infrastructure/persistence/wifi-challenge.repository';
@@ -78,7 +78,7 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     password: string,
     principal: Principal,
   ): Promise<IssuedChallenge> {
-    const { key } = await this.kiosks.activeKey(deviceId);
+    const { device, key } = await this.kiosks.activeKey(deviceId);
     const answer = randomBytes(CHALLENGE_BYTES);
     const encrypted = publicEncrypt(
       { key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
@@ -96,6 +96,8 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
       status: 'pending',
       wrongAttempts: 0,
       createdBy: actorOf(principal),
+      keyFingerprint: device.keyFingerprint,
+      kioskChangedAt: device.updatedAt,
       createdAt: now,
       expiresAt: new Date(now.getTime() + this.ttlMs),
     };
@@ -140,6 +142,7 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     const kiosk = await this.kiosks.find(challenge.deviceId);
     if (!kiosk || kiosk.status === 'blocked')
       throw new ProvisioningError('device_blocked', 'This device is blocked');
+    assertKioskUnchanged(challenge, kiosk);
 
     if (!(await this.challenges.markUsed(id, now))) {
       // lost a race, or its state changed since the read
@@ -199,6 +202,32 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
         'This challenge has expired; ask for a new one',
       );
     }
+  }
+}
+
+/**
+ * A challenge speaks for the kiosk as it was when it was issued: its key, and its standing. A
+ * rotation (a board replaced, a key feared copied) or a block since revokes it, even once the
+ * kiosk is unblocked: whoever holds the old key, or held the kiosk while it was blocked, gets
+ * nothing from a QR shown before. The kiosk record's `updatedAt` is compared for equality (it
+ * changes on each rotation, block and unblock), so replicas' clocks do not matter; a challenge
+ * stored before these were recorded falls back to "the kiosk changed after it was issued".
+ */
+function assertKioskUnchanged(challenge: WifiChallenge, kiosk: KioskDevice): void {
+  if (challenge.keyFingerprint !== undefined && challenge.keyFingerprint !== kiosk.keyFingerprint) {
+    throw new ProvisioningError(
+      'challenge_revoked',
+      "The kiosk's key was rotated after this challenge was issued; ask for a new one",
+    );
+  }
+  const changed = challenge.kioskChangedAt
+    ? kiosk.updatedAt.getTime() !== challenge.kioskChangedAt.getTime()
+    : kiosk.updatedAt.getTime() > challenge.createdAt.getTime();
+  if (changed) {
+    throw new ProvisioningError(
+      'challenge_revoked',
+      "The kiosk's key or standing changed (rotated, or blocked) after this challenge was issued; ask for a new one",
+    );
   }
 }
 

@@ -102,6 +102,7 @@ export const ERROR_STATUS = {
     challenge_locked: HttpStatus.LOCKED,
     challenge_expired: HttpStatus.GONE,
     challenge_used: HttpStatus.CONFLICT,
+    challenge_revoked: HttpStatus.GONE,
     device_blocked: HttpStatus.FORBIDDEN,
   },
   session: {
