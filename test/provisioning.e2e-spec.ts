@@ -185,6 +185,22 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     );
   });
 
+  it('should count the SSID in UTF-8 bytes, as 802.11 does (at most 32 octets)', async () => {
+    const deviceId = await opensslDevice();
+    const withSsid = (ssid: string) =>
+      http(t.baseUrl, 'POST', '/api/generate-challenge', {
+        key: t.keys.admin,
+        body: { device_id: deviceId, wifi_ssid: ssid, wifi_password: WIFI_PASSWORD },
+      });
+    // 32 characters, 64 bytes
+    const wide = await withSsid('é'.repeat(32));
+    expect([wide.status, wide.body.code]).toEqual([400, 'validation_failed']);
+    expect(JSON.stringify(wide.body)).toContain('must be at most 32 bytes in UTF-8');
+    expect((await withSsid('é'.repeat(16))).status).toBe(200);
+    expect((await withSsid('x'.repeat(32))).status).toBe(200);
+    expect((await withSsid('x'.repeat(33))).status).toBe(400);
+  });
+
   it('should check roles on the admin routes', async () => {
     const deviceId = await opensslDevice();
     expect((await generate(deviceId, t.keys.provisioner)).status).toBe(403);

@@ -243,7 +243,7 @@ export const FraudReviewViewDecisionValues = ['dismissed', 'confirmed'] as const
 
 export interface GenerateChallengeDto {
   device_id: string;
-  /** 1-32 characters */
+  /** 1 character to 32 bytes in UTF-8 (an 802.11 SSID is at most 32 octets) */
   wifi_ssid: string;
   /** empty for an open network, else 8-63 characters */
   wifi_password: string;

@@ -4,6 +4,7 @@ import {
   IsString,
   Length,
   Matches,
+  MaxUtf8Bytes,
   ApiProperty,
   ApiPropertyOptional,
 } from '@app/common';
@@ -15,9 +16,13 @@ export class GenerateChallengeDto {
   @Matches(DEVICE_ID_PATTERN, { message: 'device_id must be a registered kiosk id' })
   device_id!: string;
 
-  @ApiProperty({ example: 'Site-7 Office', description: '1-32 characters' })
+  @ApiProperty({
+    example: 'Site-7 Office',
+    description: '1 character to 32 bytes in UTF-8 (an 802.11 SSID is at most 32 octets)',
+  })
   @IsString()
   @Length(1, 32)
+  @MaxUtf8Bytes(32, { message: 'wifi_ssid must be at most 32 bytes in UTF-8 (802.11)' })
   wifi_ssid!: string;
 
   @ApiProperty({
