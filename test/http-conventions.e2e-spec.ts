@@ -353,6 +353,19 @@ describe('HTTP conventions (e2e)', () => {
       },
     );
 
+    it('should serve the page, its assets and the document unframeable, scripts from here only', async () => {
+      for (const path of ['/docs', '/docs/swagger-ui-init.js', '/docs-json']) {
+        const res = await fetch(`${t.baseUrl}${path}`);
+        expect([path, res.status]).toEqual([path, 200]);
+        const csp = res.headers.get('content-security-policy') ?? '';
+        expect(csp).toContain("frame-ancestors 'none'");
+        expect(csp).toContain("script-src 'self';");
+        expect(res.headers.get('x-frame-options')).toBe('DENY');
+        expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+        await res.arrayBuffer();
+      }
+    });
+
     it('should send /docs/ and /docs/index.html to /docs, with their query', async () => {
       for (const [path, location] of [
         ['/docs/', '../docs'],
