@@ -6,15 +6,16 @@ const WIFI_PASSWORD = 'Sup3r-Secret-WiFi-Pa55';
 
 describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
   let t: TestApp;
+  /** The kiosk of the latest `opensslDevice()`: each has its own key, as each board does. */
   let kiosk: OpensslKiosk;
+  const kiosks: OpensslKiosk[] = [];
   let seq = 0;
 
   beforeAll(async () => {
     t = await startTestApp();
-    kiosk = new OpensslKiosk();
   });
   afterAll(async () => {
-    kiosk.dispose();
+    for (const k of kiosks) k.dispose();
     await t.close();
   });
 
@@ -37,6 +38,8 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     });
 
   async function opensslDevice(): Promise<string> {
+    kiosk = new OpensslKiosk();
+    kiosks.push(kiosk);
     const deviceId = `TEE-OSSL-${++seq}`;
     expect((await register(deviceId, kiosk.publicKeyPem())).status).toBe(201);
     return deviceId;
@@ -206,8 +209,11 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     expect((await generate(deviceId, t.keys.provisioner)).status).toBe(403);
     expect((await generate(deviceId, t.keys.mobile)).status).toBe(403);
     expect((await generate(deviceId, '')).status).toBe(401);
-    expect((await register('TEE-ROLE', kiosk.publicKeyPem(), t.keys.mobile)).status).toBe(403);
-    expect((await register('TEE-ROLE', kiosk.publicKeyPem(), t.keys.admin)).status).toBe(201);
+    const own = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+    expect((await register('TEE-ROLE', own, t.keys.mobile)).status).toBe(403);
+    expect((await register('TEE-ROLE', own, t.keys.admin)).status).toBe(201);
     const { body } = await generate(deviceId);
     const qr = await fetch(`${t.baseUrl}/api/challenges/${body.qr_payload.bson_id}/qr`, {
       headers: { 'x-api-key': t.keys.provisioner },
@@ -308,6 +314,25 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     } finally {
       other.dispose();
     }
+  });
+
+  it('should refuse one kiosk key under a second device_id (409 public_key_in_use), in a rotation too', async () => {
+    const first = await opensslDevice();
+    const taken = kiosk.publicKeyPem();
+    const second = await register('TEE-OSSL-SECOND', taken);
+    expect([second.status, second.body.code]).toEqual([409, 'public_key_in_use']);
+    expect(second.body.message).toContain(first);
+    expect(
+      (await http(t.baseUrl, 'GET', '/api/kiosks/TEE-OSSL-SECOND', { key: t.keys.admin })).status,
+    ).toBe(404);
+    // the same id with its key stays idempotent
+    expect((await register(first, taken)).status).toBe(200);
+    const other = await opensslDevice();
+    const rotated = await http(t.baseUrl, 'POST', `/api/kiosks/${other}/rotate-key`, {
+      key: t.keys.admin,
+      body: { public_key: taken, reason: 'board replaced' },
+    });
+    expect([rotated.status, rotated.body.code]).toEqual([409, 'public_key_in_use']);
   });
 
   it('should refuse challenges for a blocked kiosk and unknown kiosks', async () => {
