@@ -214,6 +214,41 @@ describe('fraud rules on synced attendance (e2e)', () => {
     );
   });
 
+  it("should not let a phone's refused syncs while blocked sink its trust once an admin unblocks it", async () => {
+    const p = await phone();
+    passes(10 * 60_000);
+    const admin = (action: string) =>
+      http(t.baseUrl, 'POST', `/api/v5/devices/${p.deviceId}/${action}`, {
+        key: t.keys.admin,
+        body: { reason: 'reported lost, then found by the worker' },
+      });
+    expect((await admin('block')).status).toBe(200);
+    // the app retries its queue while blocked: each refusal is recorded
+    for (let i = 0; i < 4; i++) {
+      passes(60_000);
+      const refused = await syncBatch(t.baseUrl, p.token, [
+        packet(p, new Date(clock.now().getTime() - 30_000), SITE),
+      ]);
+      expect([refused.status, refused.body.code]).toEqual([403, 'device_blocked']);
+    }
+    expect(await fraudEvents(t, `type=device_blocked&deviceId=${p.deviceId}`)).toHaveLength(4);
+    expect((await admin('unblock')).status).toBe(200);
+    // the block was the action; the refusals it caused are no evidence against the phone
+    const trust = await trustOf(t, p.deviceId);
+    expect(trust.score).toBe(50);
+    expect(factor(trust, 'fraud_history').effect).toBe(0);
+    passes(60_000);
+    const synced = await syncBatch(t.baseUrl, p.token, [
+      packet(p, new Date(clock.now().getTime() - 30_000), SITE),
+    ]);
+    expect(synced.status).toBe(200);
+    const ledger = await fetch(`${t.baseUrl}/api/v5/ledger/${p.siteId}/export`, {
+      headers: { 'x-api-key': t.keys.auditor },
+    });
+    const line = JSON.parse((await ledger.text()).trim().split('\n').pop()!);
+    expect(line.meta.lowTrust).toBeUndefined();
+  });
+
   it('should page fraud events with a cursor, without gaps or repeats', async () => {
     const p = await phone();
     const t0 = clock.now().getTime();

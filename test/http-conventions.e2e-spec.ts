@@ -298,6 +298,41 @@ describe('HTTP conventions (e2e)', () => {
     });
   });
 
+  describe('Authorization header', () => {
+    it('should take the Bearer scheme in any case (RFC 7235), with one space or more', async () => {
+      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      const at = Date.now() - 30_000;
+      for (const [i, scheme] of ['bearer ', 'BEARER ', 'Bearer   '].entries()) {
+        const res = await http(t.baseUrl, 'POST', '/api/v5/sync', {
+          headers: { authorization: `${scheme}${phone.token}` },
+          body: { packets: [punch(phone, 'check_in', new Date(at + i * 1000).toISOString())] },
+        });
+        expect([scheme, res.status]).toEqual([scheme, 200]);
+      }
+    });
+
+    it("should say in an HTTP route's words which token it takes", async () => {
+      const session = await http(t.baseUrl, 'POST', '/api/auth/mobile', {
+        key: t.keys.mobile,
+        body: { user_id: 'u1', platform_id: 'PLT_httpConventions001' },
+      });
+      const device = await http(t.baseUrl, 'GET', '/api/sessions/qr', {
+        headers: { authorization: `bearer ${session.body.qr_payload.token}` },
+      });
+      expect([device.status, device.body.code, device.body.message]).toEqual([
+        401,
+        'wrong_token_type',
+        "This route takes the phone's mobile token; the QR's token opens only /ws/device",
+      ]);
+      const none = await http(t.baseUrl, 'GET', '/api/sessions/qr');
+      expect([none.status, none.body.code, none.body.message]).toEqual([
+        401,
+        'not_authenticated',
+        'Authorization: Bearer <mobile token> is required',
+      ]);
+    });
+  });
+
   describe('Swagger UI', () => {
     it.each(['/docs', '/docs/', '/docs/index.html', '/docs/?deepLinking=1', '/docs?x=1'])(
       'should load every asset of the page at %s',
@@ -317,6 +352,19 @@ describe('HTTP conventions (e2e)', () => {
         }
       },
     );
+
+    it('should serve the page, its assets and the document unframeable, scripts from here only', async () => {
+      for (const path of ['/docs', '/docs/swagger-ui-init.js', '/docs-json']) {
+        const res = await fetch(`${t.baseUrl}${path}`);
+        expect([path, res.status]).toEqual([path, 200]);
+        const csp = res.headers.get('content-security-policy') ?? '';
+        expect(csp).toContain("frame-ancestors 'none'");
+        expect(csp).toContain("script-src 'self';");
+        expect(res.headers.get('x-frame-options')).toBe('DENY');
+        expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+        await res.arrayBuffer();
+      }
+    });
 
     it('should send /docs/ and /docs/index.html to /docs, with their query', async () => {
       for (const [path, location] of [

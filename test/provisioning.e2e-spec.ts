@@ -6,15 +6,16 @@ const WIFI_PASSWORD = 'Sup3r-Secret-WiFi-Pa55';
 
 describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
   let t: TestApp;
+  /** The kiosk of the latest `opensslDevice()`: each has its own key, as each board does. */
   let kiosk: OpensslKiosk;
+  const kiosks: OpensslKiosk[] = [];
   let seq = 0;
 
   beforeAll(async () => {
     t = await startTestApp();
-    kiosk = new OpensslKiosk();
   });
   afterAll(async () => {
-    kiosk.dispose();
+    for (const k of kiosks) k.dispose();
     await t.close();
   });
 
@@ -37,6 +38,8 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     });
 
   async function opensslDevice(): Promise<string> {
+    kiosk = new OpensslKiosk();
+    kiosks.push(kiosk);
     const deviceId = `TEE-OSSL-${++seq}`;
     expect((await register(deviceId, kiosk.publicKeyPem())).status).toBe(201);
     return deviceId;
@@ -95,13 +98,8 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     for (let i = 0; i < 5; i++) {
       codes.push((await validate(body.qr_payload.bson_id, Buffer.alloc(32, i))).body.code);
     }
-    expect(codes).toEqual([
-      'challenge_mismatch',
-      'challenge_mismatch',
-      'challenge_mismatch',
-      'challenge_mismatch',
-      'challenge_locked',
-    ]);
+    // a wrong answer never tells the state (see "no oracle" below); the 5th one locked it
+    expect(codes).toEqual(Array(5).fill('challenge_mismatch'));
     const right = await validate(
       body.qr_payload.bson_id,
       kiosk.decryptChallenge(body.qr_payload.challenge),
@@ -138,7 +136,7 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
 
   it('should answer unknown and malformed challenges clearly', async () => {
     expect((await validate('0123456789abcdef01234567', Buffer.alloc(32))).body.code).toBe(
-      'challenge_not_found',
+      'challenge_mismatch',
     );
     const badId = await validate('not-an-id', Buffer.alloc(32));
     expect([badId.status, badId.body.code]).toEqual([400, 'validation_failed']);
@@ -148,13 +146,74 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     expect([short.status, short.body.code]).toEqual([400, 'invalid_challenge_response']);
   });
 
+  it('should give challenges ids that no other id leads to (no timestamp, process part or counter)', async () => {
+    const deviceId = await opensslDevice();
+    const session = await http(t.baseUrl, 'POST', '/api/auth/mobile', {
+      key: t.keys.mobile,
+      body: { user_id: 'u1', platform_id: 'PLT_provisioningSeen01' },
+    });
+    expect(session.status).toBe(201);
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await generate(deviceId)).body.qr_payload.bson_id);
+    // still 24 hex (DESIGN.md's bson_id), but an ObjectId made by newId() shares its bytes 4-8
+    // with every id of the process, and its counter follows the last one
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{24}$/);
+    const middles = new Set([session.body.session_id, ...ids].map((id) => id.slice(8, 18)));
+    expect(middles.size).toBe(ids.length + 1);
+    const counters = ids.map((id) => parseInt(id.slice(18), 16));
+    expect(counters.slice(1).some((c, i) => c === counters[i] + 1)).toBe(false);
+  });
+
+  it('should be no oracle: an unknown id and a wrong answer to a real one answer alike', async () => {
+    const deviceId = await opensslDevice();
+    const { body } = await generate(deviceId);
+    const real = await validate(body.qr_payload.bson_id, Buffer.alloc(32, 7));
+    const unknown = await validate('00000000ffffffffff000001', Buffer.alloc(32, 7));
+    const shape = (r: { status: number; body: Record<string, unknown> }) => [
+      r.status,
+      r.body.code,
+      r.body.message,
+    ];
+    expect(shape(real)).toEqual(shape(unknown));
+    expect(shape(real)).toEqual([
+      401,
+      'challenge_mismatch',
+      'The challenge response is wrong, or no open challenge has this bson_id',
+    ]);
+    // used, locked and expired challenges answer a wrong answer the same way
+    const answer = kiosk.decryptChallenge(body.qr_payload.challenge);
+    expect((await validate(body.qr_payload.bson_id, answer)).status).toBe(200);
+    expect(shape(await validate(body.qr_payload.bson_id, Buffer.alloc(32, 7)))).toEqual(
+      shape(unknown),
+    );
+  });
+
+  it('should count the SSID in UTF-8 bytes, as 802.11 does (at most 32 octets)', async () => {
+    const deviceId = await opensslDevice();
+    const withSsid = (ssid: string) =>
+      http(t.baseUrl, 'POST', '/api/generate-challenge', {
+        key: t.keys.admin,
+        body: { device_id: deviceId, wifi_ssid: ssid, wifi_password: WIFI_PASSWORD },
+      });
+    // 32 characters, 64 bytes
+    const wide = await withSsid('é'.repeat(32));
+    expect([wide.status, wide.body.code]).toEqual([400, 'validation_failed']);
+    expect(JSON.stringify(wide.body)).toContain('must be at most 32 bytes in UTF-8');
+    expect((await withSsid('é'.repeat(16))).status).toBe(200);
+    expect((await withSsid('x'.repeat(32))).status).toBe(200);
+    expect((await withSsid('x'.repeat(33))).status).toBe(400);
+  });
+
   it('should check roles on the admin routes', async () => {
     const deviceId = await opensslDevice();
     expect((await generate(deviceId, t.keys.provisioner)).status).toBe(403);
     expect((await generate(deviceId, t.keys.mobile)).status).toBe(403);
     expect((await generate(deviceId, '')).status).toBe(401);
-    expect((await register('TEE-ROLE', kiosk.publicKeyPem(), t.keys.mobile)).status).toBe(403);
-    expect((await register('TEE-ROLE', kiosk.publicKeyPem(), t.keys.admin)).status).toBe(201);
+    const own = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+    expect((await register('TEE-ROLE', own, t.keys.mobile)).status).toBe(403);
+    expect((await register('TEE-ROLE', own, t.keys.admin)).status).toBe(201);
     const { body } = await generate(deviceId);
     const qr = await fetch(`${t.baseUrl}/api/challenges/${body.qr_payload.bson_id}/qr`, {
       headers: { 'x-api-key': t.keys.provisioner },
@@ -257,6 +316,25 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     }
   });
 
+  it('should refuse one kiosk key under a second device_id (409 public_key_in_use), in a rotation too', async () => {
+    const first = await opensslDevice();
+    const taken = kiosk.publicKeyPem();
+    const second = await register('TEE-OSSL-SECOND', taken);
+    expect([second.status, second.body.code]).toEqual([409, 'public_key_in_use']);
+    expect(second.body.message).toContain(first);
+    expect(
+      (await http(t.baseUrl, 'GET', '/api/kiosks/TEE-OSSL-SECOND', { key: t.keys.admin })).status,
+    ).toBe(404);
+    // the same id with its key stays idempotent
+    expect((await register(first, taken)).status).toBe(200);
+    const other = await opensslDevice();
+    const rotated = await http(t.baseUrl, 'POST', `/api/kiosks/${other}/rotate-key`, {
+      key: t.keys.admin,
+      body: { public_key: taken, reason: 'board replaced' },
+    });
+    expect([rotated.status, rotated.body.code]).toEqual([409, 'public_key_in_use']);
+  });
+
   it('should refuse challenges for a blocked kiosk and unknown kiosks', async () => {
     const deviceId = await opensslDevice();
     const { body } = await generate(deviceId);
@@ -271,6 +349,77 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
         .body.code,
     ).toBe('device_blocked');
     expect((await generate('TEE-NEVER-SEEN')).body.code).toBe('device_not_found');
+  });
+
+  it('should refuse a challenge issued before a key rotation, even to the old key (410 challenge_revoked)', async () => {
+    const deviceId = await opensslDevice();
+    const before = (await generate(deviceId)).body;
+    // stored as a challenge of before the binding was recorded: still good while nothing changed
+    const legacy = (await generate(deviceId)).body;
+    const legacyBefore = (await generate(deviceId)).body;
+    for (const c of [legacy, legacyBefore]) {
+      await storeSet(t, 'wifi_challenges', c.qr_payload.bson_id, {
+        sqlite: { key_fingerprint: null, kiosk_changed_at: null },
+        mongo: { keyFingerprint: null, kioskChangedAt: null },
+      });
+    }
+    expect(
+      (
+        await validate(
+          legacy.qr_payload.bson_id,
+          kiosk.decryptChallenge(legacy.qr_payload.challenge),
+        )
+      ).status,
+    ).toBe(200);
+    const other = new OpensslKiosk();
+    try {
+      const rotated = await http(t.baseUrl, 'POST', `/api/kiosks/${deviceId}/rotate-key`, {
+        key: t.keys.admin,
+        body: { public_key: other.publicKeyPem(), reason: 'board replaced' },
+      });
+      expect(rotated.status).toBe(200);
+      for (const c of [before, legacyBefore]) {
+        const res = await validate(
+          c.qr_payload.bson_id,
+          kiosk.decryptChallenge(c.qr_payload.challenge),
+        );
+        expect([res.status, res.body.code]).toEqual([410, 'challenge_revoked']);
+        expect(JSON.stringify(res.body)).not.toContain(WIFI_PASSWORD);
+      }
+      const after = (await generate(deviceId)).body;
+      expect(
+        (
+          await validate(
+            after.qr_payload.bson_id,
+            other.decryptChallenge(after.qr_payload.challenge),
+          )
+        ).status,
+      ).toBe(200);
+    } finally {
+      other.dispose();
+    }
+  });
+
+  it('should refuse a challenge issued before a block, after the unblock too', async () => {
+    const deviceId = await opensslDevice();
+    const { body } = await generate(deviceId);
+    for (const action of ['block', 'unblock']) {
+      const res = await http(t.baseUrl, 'POST', `/api/kiosks/${deviceId}/${action}`, {
+        key: t.keys.admin,
+        body: { reason: 'reported stolen, then found' },
+      });
+      expect(res.status).toBe(200);
+    }
+    const res = await validate(
+      body.qr_payload.bson_id,
+      kiosk.decryptChallenge(body.qr_payload.challenge),
+    );
+    expect([res.status, res.body.code]).toEqual([410, 'challenge_revoked']);
+    const fresh = (await generate(deviceId)).body;
+    expect(
+      (await validate(fresh.qr_payload.bson_id, kiosk.decryptChallenge(fresh.qr_payload.challenge)))
+        .status,
+    ).toBe(200);
   });
 
   it('should keep the Wi-Fi password out of the store and the logs', async () => {

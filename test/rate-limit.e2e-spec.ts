@@ -39,6 +39,10 @@ describe('rate limits in one process (e2e)', () => {
     const limited = await http(t.baseUrl, 'GET', '/api/kiosks', { key: t.keys.admin });
     expectLimited(limited);
     expect(limited.headers.get('retry-after-credential')).toBe(limited.headers.get('retry-after'));
+    // the 429 names the limit that tripped: its own counter headers, and the message
+    expect(limited.headers.get('x-ratelimit-limit-credential')).toBe('3');
+    expect(limited.headers.get('x-ratelimit-remaining-credential')).toBe('0');
+    expect(limited.body.message).toContain('for one credential (RATE_LIMIT_PER_CREDENTIAL)');
     // another credential from the same address still has its own allowance (IP: 5 of 8 so far)
     expect((await http(t.baseUrl, 'GET', '/api/kiosks', { key: t.keys.auditor })).status).toBe(403);
     // unknown keys are limited too, before they are checked
@@ -50,12 +54,60 @@ describe('rate limits in one process (e2e)', () => {
       const allowed = await http(t.baseUrl, 'POST', '/api/validate-challenge', { body });
       expect(allowed.status).not.toBe(429);
     }
-    expectLimited(await http(t.baseUrl, 'POST', '/api/validate-challenge', { body }));
+    const byIp = await http(t.baseUrl, 'POST', '/api/validate-challenge', { body });
+    expectLimited(byIp);
+    expect(byIp.headers.get('x-ratelimit-remaining-ip')).toBe('0');
+    expect(byIp.body.message).toContain('from one address (RATE_LIMIT_PER_IP)');
     expectLimited(await http(t.baseUrl, 'POST', '/auth', { body: { api_key: 'x' } }));
     expectLimited(await http(t.baseUrl, 'GET', '/health'));
     // /metrics is limited like everything else: read the registry directly
     const metrics = await t.app.get(MetricsRegistry).metrics();
     expect(metrics).toMatch(/mdai_http_errors_total\{[^}]*status="429",code="rate_limited"\} \d+/);
+  });
+});
+
+describe("the phones' shared mobile app key (e2e)", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // loopback is a trusted proxy by default: X-Forwarded-For gives each request its address
+    t = await startTestApp({ RATE_LIMIT_PER_IP: '100', RATE_LIMIT_PER_CREDENTIAL: '3' });
+  });
+  afterAll(async () => t.close());
+
+  let seq = 0;
+  const pairFrom = (ip: string) =>
+    http(t.baseUrl, 'POST', '/api/auth/mobile', {
+      key: t.keys.mobile,
+      body: { user_id: 'u1', platform_id: `PLT_sharedKeyUser${String(++seq).padStart(5, '0')}` },
+      headers: { 'x-forwarded-for': ip },
+    });
+
+  it('should count the key per phone address: one looping phone does not stop pairing for the fleet', async () => {
+    // one phone uses up its allowance under the key ...
+    for (let i = 0; i < 3; i++) expect((await pairFrom('198.51.100.20')).status).toBe(201);
+    const limited = await pairFrom('198.51.100.20');
+    expectLimited(limited);
+    expect(limited.headers.get('x-ratelimit-remaining-credential')).toBe('0');
+    expect(limited.body.message).toContain('for the mobile app key from one address');
+    // ... and the fleet's other phones, under the same key, still pair
+    for (let phone = 1; phone <= 6; phone++) {
+      expect((await pairFrom(`198.51.100.${20 + phone}`)).status).toBe(201);
+    }
+  });
+
+  it('should keep one counter for a key that is no phone app key, wherever it comes from', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await http(t.baseUrl, 'GET', '/api/kiosks', {
+        key: t.keys.admin,
+        headers: { 'x-forwarded-for': `203.0.113.${i + 1}` },
+      });
+      expect(res.status).toBe(200);
+    }
+    const res = await http(t.baseUrl, 'GET', '/api/kiosks', {
+      key: t.keys.admin,
+      headers: { 'x-forwarded-for': '203.0.113.9' },
+    });
+    expectLimited(res);
   });
 });
 

@@ -51,6 +51,26 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
 /** Every path `SwaggerModule.setup('docs', …)` serves: /docs, /docs/…, /docs-json, /docs-yaml. */
 const DOCS_PATH = /^\/docs(?:$|[/-])/i;
 
+/**
+ * Swagger UI's policy: the console's (apps/api/src/console/console-assets.ts) but for styles,
+ * which Swagger UI writes inline (its page's <style> blocks, React's style attributes), so
+ * 'unsafe-inline' for styles only. Scripts are its three files from here: no inline script,
+ * no eval. "Try it out" calls this origin; nothing loads from elsewhere (the validator badge,
+ * which Swagger UI shows only for a document fetched by URL, would be an image from
+ * validator.swagger.io: refused, not shown).
+ */
+export const DOCS_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "font-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
 /** The Swagger UI page's other addresses: /docs/ and /docs/index.html. */
 const DOCS_PAGE_ALIAS = /^\/docs\/(?:index\.html)?$/i;
 
@@ -81,6 +101,12 @@ export function openApiMiddleware(app: INestApplication): RequestHandler {
   };
   return (req: Request, res: Response, next: NextFunction) => {
     if (!DOCS_PATH.test(req.path)) return next();
+    // the page, its assets and the document: framed by no one (clickjacking "Try it out",
+    // which sends an API key typed into the page), scripts from here only
+    res.setHeader('Content-Security-Policy', DOCS_CSP);
+    res.setHeader('X-Frame-Options', 'DENY');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
     // Swagger UI's page links its assets as ./docs/…: right from /docs only. Its other
     // addresses (/docs/, /docs/index.html) are sent there, with their query, by a relative
     // Location (../docs), which stays right behind a proxy that serves the API under a prefix.

@@ -19,7 +19,7 @@ export interface AttendancePayloadDoc {
 export const AttendancePayloadDocTypeValues = ['check_in', 'check_out'] as const;
 
 export interface ChallengeQrPayload {
-  /** ObjectId hex of the challenge */
+  /** the challenge id: 24 hex characters (an ObjectId in shape), all 96 bits random, so it cannot be guessed from other ids */
   bson_id: string;
   /** base64 RSA-OAEP (SHA-256, MGF1-SHA-256) of 32 random bytes under the kiosk key */
   challenge: string;
@@ -244,7 +244,7 @@ export const FraudReviewViewDecisionValues = ['dismissed', 'confirmed'] as const
 
 export interface GenerateChallengeDto {
   device_id: string;
-  /** 1-32 characters */
+  /** 1 character to 32 bytes in UTF-8 (an 802.11 SSID is at most 32 octets) */
   wifi_ssid: string;
   /** empty for an open network, else 8-63 characters */
   wifi_password: string;

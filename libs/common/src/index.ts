@@ -19,6 +19,7 @@ export * from './auth/actor';
 export * from './auth/roles.decorator';
 export * from './auth/api-key.service';
 export * from './auth/api-key.guard';
+export * from './auth/bearer';
 export * from './auth/current-principal.decorator';
 export * from './errors/domain-error';
 export * from './errors/common.errors';

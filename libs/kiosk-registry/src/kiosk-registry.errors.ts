@@ -11,6 +11,8 @@ export const KIOSK_REGISTRY_ERRORS = {
     device_key_conflict:
       'the device_id is registered with another key; key rotation is an explicit admin action',
     same_key: 'the new key is the key already registered',
+    public_key_in_use:
+      'the public key is registered to another device_id (one TrustZone key speaks for one kiosk)',
     device_not_found: 'no kiosk is registered with this device_id',
     device_blocked: 'the kiosk is blocked',
   },

@@ -41,6 +41,7 @@ export class KioskRegistryService {
       device,
       this.event(deviceId, 'registered', principal, now, { keyFingerprint: parsed.fingerprint }),
     );
+    if (result.outcome === 'key_in_use') throw keyInUse(result.device.deviceId);
     if (result.outcome === 'exists') {
       if (result.device.keyFingerprint !== parsed.fingerprint) {
         throw new KioskRegistryError(
@@ -79,6 +80,7 @@ export class KioskRegistryService {
       }),
     );
     if (!updated) throw notFound();
+    if ('keyInUseBy' in updated) throw keyInUse(updated.keyInUseBy);
     this.logger.log({ deviceId, keyFingerprint: parsed.fingerprint }, 'Kiosk key rotated');
     return updated;
   }
@@ -159,6 +161,17 @@ export class KioskRegistryService {
   ): KioskEvent {
     return { id: newId(), deviceId, action, actor: actorOf(principal), at, ...extra };
   }
+}
+
+/**
+ * One TrustZone key speaks for one board: under a second id it would let one kiosk pose as two
+ * (its pairings and Wi-Fi challenges under either name), and a block of one would not stop it.
+ */
+function keyInUse(holder: string): KioskRegistryError {
+  return new KioskRegistryError(
+    'public_key_in_use',
+    `This public key is registered to another kiosk (${holder}); rotate that kiosk's key first, or register this one with its own key`,
+  );
 }
 
 function notFound(): KioskRegistryError {

@@ -40,7 +40,8 @@ export class KioskController {
   @ApiResponse({
     status: 409,
     type: ErrorBody,
-    description: 'device_key_conflict: registered with another key',
+    description:
+      'device_key_conflict: the device_id is registered with another key; public_key_in_use: another device_id has this key',
   })
   async register(
     @Body() body: RegisterDeviceDto,
@@ -84,8 +85,15 @@ export class KioskController {
   @Post('kiosks/:device_id/rotate-key')
   @HttpCode(200)
   @Roles('admin')
-  @ApiOperation({ summary: "Replace a kiosk's key (audited)" })
+  @ApiOperation({
+    summary: "Replace a kiosk's key (audited); its Wi-Fi challenges issued before are revoked",
+  })
   @ApiOkResponse({ type: KioskView })
+  @ApiResponse({
+    status: 409,
+    type: ErrorBody,
+    description: 'same_key: the key already registered; public_key_in_use: another kiosk has it',
+  })
   async rotate(
     @Param() params: DeviceIdParam,
     @Body() body: RotateKeyDto,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AccessDoc, Clock, jcs } from '@app/common';
+import { AccessDoc, bearerToken, Clock, jcs } from '@app/common';
 import {
   DeviceTrustService,
   IssuedTokens,
@@ -259,19 +259,19 @@ export class OfflineSyncService {
   }
 
   private async authenticate(bearer: string | undefined, now: Date): Promise<OfflineTokenClaims> {
-    const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(bearer ?? '');
-    if (!match)
+    const token = bearerToken(bearer);
+    if (!token)
       throw new OfflineSyncError(
         'missing_token',
         'Authorization: Bearer <offline token> is required',
       );
     const skew = this.tokenSettings.maxClockSkewSeconds;
-    let check = this.tokens.verify(match[1], now, skew);
+    let check = this.tokens.verify(token, now, skew);
     if (!check.ok && check.failure === 'expired') {
       // an expired token still carries the packets recorded inside its window, for a grace
       // period; each packet is still held to the token's window (outside_token_window)
       const withinGrace = this.tokens.verify(
-        match[1],
+        token,
         now,
         skew + this.tokenSettings.tokenGraceSeconds,
       );

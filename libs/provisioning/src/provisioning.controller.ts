@@ -83,11 +83,24 @@ export class ProvisioningController {
     summary: 'Exchange the decrypted challenge for the Wi-Fi credentials (single use)',
   })
   @ApiResponse({ status: 200, type: ValidateChallengeResponse })
-  @ApiResponse({ status: 401, type: ErrorBody, description: 'challenge_mismatch' })
-  @ApiResponse({ status: 404, type: ErrorBody, description: 'challenge_not_found' })
-  @ApiResponse({ status: 409, type: ErrorBody, description: 'challenge_used' })
-  @ApiResponse({ status: 410, type: ErrorBody, description: 'challenge_expired' })
-  @ApiResponse({ status: 423, type: ErrorBody, description: 'challenge_locked (5 wrong answers)' })
+  @ApiResponse({
+    status: 401,
+    type: ErrorBody,
+    description:
+      'challenge_mismatch: a wrong answer, or an unknown id, or any answer but the right one to a used, locked or expired challenge (one answer for all, so it tells nothing of which ids exist)',
+  })
+  @ApiResponse({ status: 409, type: ErrorBody, description: 'challenge_used (the right answer)' })
+  @ApiResponse({
+    status: 410,
+    type: ErrorBody,
+    description:
+      "challenge_expired, or challenge_revoked: the kiosk's key was rotated, or the kiosk blocked, after the challenge was issued (the right answer)",
+  })
+  @ApiResponse({
+    status: 423,
+    type: ErrorBody,
+    description: 'challenge_locked (the right answer, after 5 wrong ones)',
+  })
   async validate(@Body() body: ValidateChallengeDto): Promise<ValidateChallengeResponse> {
     const credentials = await this.provisioning.validate(body.bson_id, body.challenge_response);
     return { success: true, wifi_credentials: credentials };

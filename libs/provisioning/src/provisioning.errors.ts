@@ -4,13 +4,16 @@ import { CodeOf, DomainError } from '@app/common';
 export const PROVISIONING_ERRORS = {
   module: 'provisioning',
   codes: {
-    challenge_not_found: 'no challenge has this bson_id',
+    challenge_not_found:
+      'no challenge has this bson_id (the admin routes; validate-challenge answers challenge_mismatch)',
     invalid_challenge_response: 'challenge_response does not decode to the challenge length',
     challenge_mismatch:
-      'the challenge response is wrong (the message says how many attempts are left)',
+      'the challenge response is wrong, or no open challenge has this bson_id (the same answer for both)',
     challenge_locked: 'too many wrong answers: the challenge is locked; ask for a new one',
     challenge_expired: 'the challenge has expired; ask for a new one',
     challenge_used: 'the challenge has already been used',
+    challenge_revoked:
+      "the kiosk's key was rotated, or the kiosk blocked, after the challenge was issued; ask for a new one",
     device_blocked: 'the kiosk is blocked or not registered',
   },
 } as const;

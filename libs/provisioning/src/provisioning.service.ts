@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { constants, publicEncrypt, randomBytes } from 'node:crypto';
-import { actorOf, Clock, newId, PeriodicTask, Principal, safeEqual, sha256 } from '@app/common';
-import { KioskRegistryService } from '@app/kiosk-registry';
+import { actorOf, Clock, PeriodicTask, Principal, safeEqual, sha256 } from '@app/common';
+import { KioskDevice, KioskRegistryService } from '@app/kiosk-registry';
 import { KeyringService, ResealReport } from '@app/vault';
 import { WifiChallenge } from './domain/wifi-challenge';
 import { WifiChallengeRepository } from './infrastructure/persistence/wifi-challenge.repository';
@@ -78,14 +78,14 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     password: string,
     principal: Principal,
   ): Promise<IssuedChallenge> {
-    const { key } = await this.kiosks.activeKey(deviceId);
+    const { device, key } = await this.kiosks.activeKey(deviceId);
     const answer = randomBytes(CHALLENGE_BYTES);
     const encrypted = publicEncrypt(
       { key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
       answer,
     );
     const now = this.clock.now();
-    const id = newId();
+    const id = challengeId();
     const record: WifiChallenge = {
       id,
       deviceId,
@@ -96,6 +96,8 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
       status: 'pending',
       wrongAttempts: 0,
       createdBy: actorOf(principal),
+      keyFingerprint: device.keyFingerprint,
+      kioskChangedAt: device.updatedAt,
       createdAt: now,
       expiresAt: new Date(now.getTime() + this.ttlMs),
     };
@@ -105,7 +107,12 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     return { id, challenge: record.challenge, expiresAt: record.expiresAt };
   }
 
-  /** Exchanges the decrypted bytes for the Wi-Fi credentials: once, before expiry, within the attempt limit. */
+  /**
+   * Exchanges the decrypted bytes for the Wi-Fi credentials: once, before expiry, within the
+   * attempt limit. No credential is needed, so a wrong answer says nothing about the id: an
+   * unknown id, and any state of a known one, answer the same `challenge_mismatch`. Only the
+   * right answer (which only the kiosk can have) learns the challenge's state.
+   */
   async validate(id: string, responseBase64: string): Promise<{ ssid: string; password: string }> {
     const response = Buffer.from(responseBase64, 'base64');
     if (response.length !== CHALLENGE_BYTES) {
@@ -116,32 +123,26 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     }
     const now = this.clock.now();
     const challenge = await this.challenges.findById(id);
-    if (!challenge)
-      throw new ProvisioningError('challenge_not_found', 'No challenge has this bson_id');
+    // compared even for an unknown id, so both take the same work
+    const right = safeEqual(sha256(response), challenge?.answerHash ?? NO_ANSWER);
+    if (!challenge || !right) {
+      if (challenge?.status === 'pending' && challenge.expiresAt > now) {
+        const after = await this.challenges.recordWrongAnswer(id, this.maxAttempts);
+        this.logger.warn(
+          { challengeId: id, deviceId: challenge.deviceId, wrongAttempts: after?.wrongAttempts },
+          'Wrong challenge response',
+        );
+      }
+      throw new ProvisioningError(
+        'challenge_mismatch',
+        'The challenge response is wrong, or no open challenge has this bson_id',
+      );
+    }
     this.assertOpen(challenge, now);
     const kiosk = await this.kiosks.find(challenge.deviceId);
     if (!kiosk || kiosk.status === 'blocked')
       throw new ProvisioningError('device_blocked', 'This device is blocked');
-
-    if (!safeEqual(sha256(response), challenge.answerHash)) {
-      const after = await this.challenges.recordWrongAnswer(id, this.maxAttempts);
-      this.logger.warn(
-        { challengeId: id, deviceId: challenge.deviceId, wrongAttempts: after?.wrongAttempts },
-        'Wrong challenge response',
-      );
-      if (after?.status === 'locked') {
-        throw new ProvisioningError(
-          'challenge_locked',
-          'Too many wrong answers: this challenge is locked; ask for a new one',
-        );
-      }
-      if (after?.status === 'used') throw used();
-      const left = this.maxAttempts - (after?.wrongAttempts ?? this.maxAttempts);
-      throw new ProvisioningError(
-        'challenge_mismatch',
-        `The challenge response is wrong (${left} attempts left)`,
-      );
-    }
+    assertKioskUnchanged(challenge, kiosk);
 
     if (!(await this.challenges.markUsed(id, now))) {
       // lost a race, or its state changed since the read
@@ -202,6 +203,45 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
       );
     }
   }
+}
+
+/**
+ * A challenge speaks for the kiosk as it was when it was issued: its key, and its standing. A
+ * rotation (a board replaced, a key feared copied) or a block since revokes it, even once the
+ * kiosk is unblocked: whoever holds the old key, or held the kiosk while it was blocked, gets
+ * nothing from a QR shown before. The kiosk record's `updatedAt` is compared for equality (it
+ * changes on each rotation, block and unblock), so replicas' clocks do not matter; a challenge
+ * stored before these were recorded falls back to "the kiosk changed after it was issued".
+ */
+function assertKioskUnchanged(challenge: WifiChallenge, kiosk: KioskDevice): void {
+  if (challenge.keyFingerprint !== undefined && challenge.keyFingerprint !== kiosk.keyFingerprint) {
+    throw new ProvisioningError(
+      'challenge_revoked',
+      "The kiosk's key was rotated after this challenge was issued; ask for a new one",
+    );
+  }
+  const changed = challenge.kioskChangedAt
+    ? kiosk.updatedAt.getTime() !== challenge.kioskChangedAt.getTime()
+    : kiosk.updatedAt.getTime() > challenge.createdAt.getTime();
+  if (changed) {
+    throw new ProvisioningError(
+      'challenge_revoked',
+      "The kiosk's key or standing changed (rotated, or blocked) after this challenge was issued; ask for a new one",
+    );
+  }
+}
+
+/** Compared against when the id is unknown: the SHA-256 of no answer anyone can send. */
+const NO_ANSWER = Buffer.alloc(32);
+
+/**
+ * A challenge's id: 12 random bytes as 24 hex characters. DESIGN.md names it `bson_id`, and any
+ * 12 bytes are an ObjectId, so fielded kiosks and stored challenges keep its shape; but none of
+ * it is a timestamp, a per-process part or a counter (as `newId()` has), so no id seen elsewhere
+ * (a session id in a pairing QR) leads to it. The QR is its only carrier.
+ */
+function challengeId(): string {
+  return randomBytes(12).toString('hex');
 }
 
 function used(): ProvisioningError {

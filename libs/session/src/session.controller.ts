@@ -13,6 +13,7 @@ import {
 import { Request, Response } from 'express';
 import {
   ApiKeyService,
+  bearerToken,
   appConfig,
   AppSettings,
   AuthError,
@@ -36,7 +37,7 @@ import {
   OpenMobileSessionResponse,
   SessionQrPayload,
 } from './dto/session.dto';
-import { SESSION_TOKEN_ACCESS, SessionTokenService } from './session-token.service';
+import { SESSION_TOKEN_ACCESS, SessionTokenService, TokenCheck } from './session-token.service';
 import { SessionService } from './session.service';
 import { SessionError } from './session.errors';
 
@@ -88,9 +89,9 @@ export class SessionController {
     @Req() request: Request,
     @Res() response: Response,
   ): Promise<void> {
-    const token = /^Bearer (.+)$/i.exec(authorization ?? '')?.[1];
+    const token = bearerToken(authorization);
     const check = this.tokens.check(token, ['mobile']);
-    if (!check.ok) throw new SessionError(check.code, check.message);
+    if (!check.ok) throw new SessionError(check.code, httpMessage(check, token));
     const session = await this.sessions.find(check.sessionId);
     if (!session) throw new SessionError('session_not_found', 'The session does not exist');
     const payload = JSON.stringify(
@@ -129,4 +130,18 @@ export class SessionController {
       ws_device_url: `${base}/ws/device`,
     };
   }
+}
+
+/**
+ * `check`'s words are the sockets' (`?token=`, "this socket"); this route reads the token from
+ * the Authorization header, and says so.
+ */
+function httpMessage(check: TokenCheck & { ok: false }, token: string | undefined): string {
+  if (check.code === 'wrong_token_type') {
+    return "This route takes the phone's mobile token; the QR's token opens only /ws/device";
+  }
+  if (check.code === 'not_authenticated' && !token) {
+    return 'Authorization: Bearer <mobile token> is required';
+  }
+  return check.message;
 }

@@ -92,6 +92,7 @@ export const ERROR_STATUS = {
     weak_public_key: HttpStatus.BAD_REQUEST,
     device_key_conflict: HttpStatus.CONFLICT,
     same_key: HttpStatus.CONFLICT,
+    public_key_in_use: HttpStatus.CONFLICT,
     device_not_found: HttpStatus.NOT_FOUND,
     device_blocked: HttpStatus.FORBIDDEN,
   },
@@ -102,6 +103,7 @@ export const ERROR_STATUS = {
     challenge_locked: HttpStatus.LOCKED,
     challenge_expired: HttpStatus.GONE,
     challenge_used: HttpStatus.CONFLICT,
+    challenge_revoked: HttpStatus.GONE,
     device_blocked: HttpStatus.FORBIDDEN,
   },
   session: {

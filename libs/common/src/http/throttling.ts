@@ -7,6 +7,7 @@ import {
   OnApplicationShutdown,
 } from '@nestjs/common';
 import { rateLimitConfig, RateLimitSettings } from './rate-limit.config';
+import { authConfig, AuthSettings } from '../auth/auth.config';
 import {
   InjectThrottlerOptions,
   InjectThrottlerStorage,
@@ -170,14 +171,18 @@ function digestCredential(req: Request): string | undefined {
   const credential = presented.slice(0, 8192);
   let digest = recentDigests.get(credential);
   if (digest === undefined) {
-    // the counter key never holds the credential itself
-    digest = createHash('sha256').update(credential).digest('hex').slice(0, 32);
+    digest = credentialDigest(credential);
     if (credential.length <= 512) {
       if (recentDigests.size >= MAX_RECENT_DIGESTS) recentDigests.clear();
       recentDigests.set(credential, digest);
     }
   }
   return digest;
+}
+
+/** The counter key never holds the credential itself. */
+function credentialDigest(credential: string): string {
+  return createHash('sha256').update(credential).digest('hex').slice(0, 32);
 }
 
 /**
@@ -315,29 +320,83 @@ export class AppThrottlerGuard extends ThrottlerGuard {
     return plan;
   }
 
+  /**
+   * The 429: `Retry-After`, and the counter headers of the limit that tripped (its
+   * `X-RateLimit-*-<name>`, remaining 0): a limit checked earlier in the request has set its
+   * own, so without these a client saw only the per-IP headers, with room left, when its
+   * credential's limit refused it. The message names the limit too.
+   */
   protected override async throwThrottlingException(
     context: ExecutionContext,
     detail: ThrottlerLimitDetail,
   ): Promise<void> {
     const seconds = Math.max(1, Math.ceil(detail.timeToBlockExpire));
-    context
-      .switchToHttp()
-      .getResponse<{ setHeader(n: string, v: string): void }>()
-      .setHeader('Retry-After', String(seconds));
+    const res = context.switchToHttp().getResponse<{ setHeader(n: string, v: string): void }>();
+    res.setHeader('Retry-After', String(seconds));
+    // every key is `<prefix><throttler name>:<tracker>` (the module's generateKey)
+    const name = this.throttlers
+      .map((throttler) => throttler.name ?? 'default')
+      .find((n) => detail.key.endsWith(`${n}:${detail.tracker}`));
+    if (name !== undefined) {
+      const suffix = name === 'default' ? '' : `-${name}`;
+      res.setHeader(`${this.headerPrefix}-Limit${suffix}`, String(detail.limit));
+      res.setHeader(`${this.headerPrefix}-Remaining${suffix}`, '0');
+      res.setHeader(`${this.headerPrefix}-Reset${suffix}`, String(seconds));
+    }
     throw new CommonError(
       'rate_limited',
-      `Too many requests: at most ${detail.limit} per ${Math.round(detail.ttl / 1000)} s from one address or credential; retry after ${seconds} s`,
+      `Too many requests: at most ${detail.limit} per ${Math.round(detail.ttl / 1000)} s ${limitScope(name, detail.tracker)}; retry after ${seconds} s`,
     );
   }
+}
+
+/** Whose counter a refusal came from, in words, for the 429's message. */
+function limitScope(name: string | undefined, tracker: string): string {
+  if (name === 'ip') return 'from one address (RATE_LIMIT_PER_IP)';
+  if (name !== 'credential') return 'from one address or credential';
+  return tracker.includes(SHARED_KEY_MARK)
+    ? 'for the mobile app key from one address (RATE_LIMIT_PER_CREDENTIAL)'
+    : 'for one credential (RATE_LIMIT_PER_CREDENTIAL)';
+}
+
+/** Joins a shared key's digest and the client address in its counter's tracker. */
+const SHARED_KEY_MARK = '@';
+
+/**
+ * The per-credential counter's tracker. A key every phone of the fleet presents (a
+ * `MOBILE_API_KEYS` key ships inside the phone app) is no one phone's credential: one counter
+ * for it capped the whole fleet's pairing at the limit (300 sessions a minute) and let one
+ * looping phone block pairing for all. Its counter is per key and client address, as a signing
+ * device's is; every other credential (admin, provisioner and auditor keys, session tokens) has
+ * one counter wherever it comes from.
+ */
+export function credentialTracker(
+  sharedKeys: readonly string[],
+  ipv6SubnetPrefix = DEFAULT_IPV6_SUBNET_PREFIX,
+): (req: Request) => string {
+  // the digests credentialOf gives those keys: a lookup of the presented key's digest, never a
+  // comparison with the key itself
+  const shared = new Set(sharedKeys.map((key) => credentialDigest(key)));
+  return (req) => {
+    const digest = credentialOf(req);
+    if (digest === undefined) return '';
+    if (!shared.has(digest)) return digest;
+    return `${digest}${SHARED_KEY_MARK}${throttlerIpKey(req.ip ?? '', ipv6SubnetPrefix)}`;
+  };
 }
 
 /** The OpenAPI side of AppThrottlerGuard: every route can answer 429 (nothing is exempt). */
 describeGuard(AppThrottlerGuard, () => ({ errors: { 429: ['rate_limited'] } }));
 
-function throttlerOptions(limits: RateLimitSettings, redis: RedisService): ThrottlerModuleOptions {
+function throttlerOptions(
+  limits: RateLimitSettings,
+  redis: RedisService,
+  auth: AuthSettings,
+): ThrottlerModuleOptions {
   const logger = new Logger('RateLimit');
   const ttl = limits.windowSeconds * 1000;
   const throttlers: ThrottlerOptions[] = [];
+  const sharedKeyTracker = credentialTracker(auth.apiKeys.mobile);
   if (limits.perIp > 0) {
     throttlers.push({ name: 'ip', ttl, limit: limits.perIp });
   } else {
@@ -349,7 +408,7 @@ function throttlerOptions(limits: RateLimitSettings, redis: RedisService): Throt
       ttl,
       limit: limits.perCredential,
       skipIf: (ctx) => credentialOf(ctx.switchToHttp().getRequest<Request>()) === undefined,
-      getTracker: (req) => credentialOf(req as Request) ?? '',
+      getTracker: (req) => sharedKeyTracker(req as Request),
     });
   } else {
     logger.warn('RATE_LIMIT_PER_CREDENTIAL=0: requests are not limited per credential');
@@ -395,7 +454,7 @@ export class UpgradeThrottle {
 @Module({
   imports: [
     ThrottlerModule.forRootAsync({
-      inject: [rateLimitConfig.KEY, RedisService],
+      inject: [rateLimitConfig.KEY, RedisService, authConfig.KEY],
       useFactory: throttlerOptions,
     }),
   ],

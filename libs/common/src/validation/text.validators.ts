@@ -52,3 +52,33 @@ export function NotBlank(min = 1, options?: ValidationOptions): PropertyDecorato
       validator: NotBlankConstraint,
     });
 }
+
+/**
+ * A string of at most `max` bytes in UTF-8: a limit some other system counts in octets (an
+ * 802.11 SSID is at most 32 octets; `@Length` counts UTF-16 code units, so 32 × "é", 64
+ * bytes, passed). Not class-validator's `@IsByteLength`, whose `encodeURI` throws on a lone
+ * surrogate.
+ */
+export function MaxUtf8Bytes(max: number, options?: ValidationOptions): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      target: target.constructor,
+      propertyName: propertyName as string,
+      options,
+      constraints: [max],
+      validator: MaxUtf8BytesConstraint,
+    });
+}
+
+@ValidatorConstraint({ name: 'maxUtf8Bytes' })
+export class MaxUtf8BytesConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown, args: ValidationArguments): boolean {
+    const [max] = args.constraints as [number];
+    return typeof value === 'string' && Buffer.byteLength(value, 'utf8') <= max;
+  }
+
+  defaultMessage(args: ValidationArguments): string {
+    const [max] = args.constraints as [number];
+    return `${args.property} must be at most ${max} bytes in UTF-8`;
+  }
+}

@@ -42,6 +42,11 @@ export interface TrustInput {
 /**
  * Points one fraud event takes off at full weight (it fades linearly to 0 over the window).
  * Each type takes off at most 3x its weight, and all of them at most TRUST_FRAUD_PENALTY_CAP.
+ * A type not listed weighs nothing. `device_blocked` (a sync refused because the device is
+ * blocked) is not listed: the block is the action, already scored (a blocked device is 0), and
+ * the phone's app retrying its queue meanwhile is no evidence against it. Weighed at 5, those
+ * retries left a phone an admin unblocked under TRUST_LOW_THRESHOLD for weeks. The events are
+ * still recorded and listed.
  */
 export const FRAUD_WEIGHTS: Record<string, number> = {
   impossible_travel: 10,
@@ -53,7 +58,6 @@ export const FRAUD_WEIGHTS: Record<string, number> = {
   onboarding_signature_invalid: 10,
   onboarding_replay: 10,
   onboarding_stale_timestamp: 4,
-  device_blocked: 5,
   invalid_token: 5,
   site_not_allowed: 4,
   outside_geofence: 3,

@@ -19,6 +19,13 @@ export interface WifiChallenge {
   status: ChallengeStatus;
   wrongAttempts: number;
   createdBy: string;
+  /**
+   * The kiosk's key fingerprint when the challenge was encrypted to it, and the kiosk record's
+   * `updatedAt` then (its last rotation, block or unblock): a change of either since revokes
+   * the challenge. Absent on challenges stored before they were recorded.
+   */
+  keyFingerprint?: string;
+  kioskChangedAt?: Date;
   createdAt: Date;
   expiresAt: Date;
   usedAt?: Date;

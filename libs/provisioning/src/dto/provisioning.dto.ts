@@ -4,6 +4,7 @@ import {
   IsString,
   Length,
   Matches,
+  MaxUtf8Bytes,
   ApiProperty,
   ApiPropertyOptional,
 } from '@app/common';
@@ -15,9 +16,13 @@ export class GenerateChallengeDto {
   @Matches(DEVICE_ID_PATTERN, { message: 'device_id must be a registered kiosk id' })
   device_id!: string;
 
-  @ApiProperty({ example: 'Site-7 Office', description: '1-32 characters' })
+  @ApiProperty({
+    example: 'Site-7 Office',
+    description: '1 character to 32 bytes in UTF-8 (an 802.11 SSID is at most 32 octets)',
+  })
   @IsString()
   @Length(1, 32)
+  @MaxUtf8Bytes(32, { message: 'wifi_ssid must be at most 32 bytes in UTF-8 (802.11)' })
   wifi_ssid!: string;
 
   @ApiProperty({
@@ -33,8 +38,9 @@ export class GenerateChallengeDto {
 
 export class ChallengeQrPayload {
   @ApiProperty({
-    example: '6560f1c2a3b4c5d6e7f80912',
-    description: 'ObjectId hex of the challenge',
+    example: '9f1c04be7a2d5e83c6b0417d',
+    description:
+      'the challenge id: 24 hex characters (an ObjectId in shape), all 96 bits random, so it cannot be guessed from other ids',
   })
   bson_id!: string;
   @ApiProperty({
@@ -48,14 +54,14 @@ export class GenerateChallengeResponse {
   @ApiProperty({ type: ChallengeQrPayload }) qr_payload!: ChallengeQrPayload;
   @ApiProperty({ example: '2026-11-21T15:30:00.000Z' }) expires_at!: string;
   @ApiProperty({
-    example: 'https://mdai.example.org/api/challenges/6560f1c2a3b4c5d6e7f80912/qr?format=png',
+    example: 'https://mdai.example.org/api/challenges/9f1c04be7a2d5e83c6b0417d/qr?format=png',
     description: 'the QR as PNG (or SVG with format=svg), admin key; absolute, on PUBLIC_URL',
   })
   qr_url!: string;
 }
 
 export class ValidateChallengeDto {
-  @ApiProperty({ example: '6560f1c2a3b4c5d6e7f80912' })
+  @ApiProperty({ example: '9f1c04be7a2d5e83c6b0417d' })
   @IsString()
   @Matches(OBJECT_ID_PATTERN, { message: 'bson_id must be 24 hex characters' })
   bson_id!: string;
@@ -78,7 +84,7 @@ export class ValidateChallengeResponse {
 }
 
 export class ChallengeIdParam {
-  @ApiProperty({ example: '6560f1c2a3b4c5d6e7f80912' })
+  @ApiProperty({ example: '9f1c04be7a2d5e83c6b0417d' })
   @IsString()
   @Matches(OBJECT_ID_PATTERN, { message: 'bson_id must be 24 hex characters' })
   bson_id!: string;

@@ -1,9 +1,14 @@
+import { createHash } from 'node:crypto';
 import { newId } from '@app/common';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { KioskDevice, KioskEvent } from '../../domain/kiosk-device';
 import { kioskDeviceAdapters } from './kiosk-persistence';
 
-function device(deviceId: string, fingerprint = 'a'.repeat(64)): KioskDevice {
+/** A key of its own per device id unless told: one key under two ids is refused. */
+function device(
+  deviceId: string,
+  fingerprint = createHash('sha256').update(deviceId).digest('hex'),
+): KioskDevice {
   const now = new Date('2026-01-01T00:00:00.000Z');
   return {
     id: newId(),
@@ -52,6 +57,29 @@ describeStoreContract('KioskDeviceRepository', kioskDeviceAdapters, ({ sut }) =>
     );
   });
 
+  it("should refuse a new id with another device's key, in a register and in a rotation", async () => {
+    const key = 'e'.repeat(64);
+    await sut().register(device('TEE-KEY-A', key), event('TEE-KEY-A', 'registered'));
+    const second = await sut().register(device('TEE-KEY-B', key), event('TEE-KEY-B', 'registered'));
+    expect(second.outcome).toBe('key_in_use');
+    expect(second.device.deviceId).toBe('TEE-KEY-A');
+    expect(await sut().findByDeviceId('TEE-KEY-B')).toBeUndefined();
+    // the same id with its own key again is still "exists"
+    expect(
+      (await sut().register(device('TEE-KEY-A', key), event('TEE-KEY-A', 'registered'))).outcome,
+    ).toBe('exists');
+    await sut().register(device('TEE-KEY-C'), event('TEE-KEY-C', 'registered'));
+    expect(
+      await sut().rotateKey(
+        'TEE-KEY-C',
+        { publicKeyPem: 'PEM', keyFingerprint: key },
+        event('TEE-KEY-C', 'key_rotated'),
+      ),
+    ).toEqual({ keyInUseBy: 'TEE-KEY-A' });
+    expect((await sut().findByDeviceId('TEE-KEY-C'))?.keyFingerprint).not.toBe(key);
+    expect((await sut().listEvents('TEE-KEY-C')).map((e) => e.action)).toEqual(['registered']);
+  });
+
   it('should round-trip every field', async () => {
     const d = device('TEE-RT');
     await sut().register(d, event('TEE-RT', 'registered'));
@@ -75,8 +103,10 @@ describeStoreContract('KioskDeviceRepository', kioskDeviceAdapters, ({ sut }) =>
       { publicKeyPem: 'PEM2', keyFingerprint: 'c'.repeat(64) },
       rotatedEvent,
     );
-    expect(rotated?.keyFingerprint).toBe('c'.repeat(64));
-    expect(rotated?.updatedAt.toISOString()).toBe('2026-01-02T00:00:00.000Z');
+    expect(rotated).toMatchObject({
+      keyFingerprint: 'c'.repeat(64),
+      updatedAt: new Date('2026-01-02T00:00:00.000Z'),
+    });
     const blocked = await sut().setStatus(
       'TEE-2',
       'blocked',

@@ -1,19 +1,33 @@
 import { KioskDevice, KioskEvent, KioskStatus } from '../../domain/kiosk-device';
 
 export type RegisterOutcome =
-  { outcome: 'created'; device: KioskDevice } | { outcome: 'exists'; device: KioskDevice };
+  | { outcome: 'created'; device: KioskDevice }
+  | { outcome: 'exists'; device: KioskDevice }
+  /** A new deviceId, but another device has the key: `device` is that one, nothing written. */
+  | { outcome: 'key_in_use'; device: KioskDevice };
+
+/** A rotation refused because another device has the new key: that device's id. */
+export interface KeyInUse {
+  keyInUseBy: string;
+}
 
 /** The kiosk registry port. Every change and its audit event are written together. */
 export abstract class KioskDeviceRepository {
-  /** Inserts the device unless its deviceId exists; then returns the existing record untouched. */
+  /**
+   * Inserts the device unless its deviceId exists (then returns the existing record untouched)
+   * or another device has its key fingerprint (`key_in_use`). SQLite decides both in one
+   * transaction; MongoDB reads the key's holder first (a unique index could not be built over
+   * the duplicates stored before), so two registrations of one key racing on two replicas
+   * may both pass.
+   */
   abstract register(device: KioskDevice, event: KioskEvent): Promise<RegisterOutcome>;
   abstract findByDeviceId(deviceId: string): Promise<KioskDevice | undefined>;
-  /** Replaces the key; undefined when the device is unknown. */
+  /** Replaces the key; undefined when the device is unknown; KeyInUse when another has it. */
   abstract rotateKey(
     deviceId: string,
     key: { publicKeyPem: string; keyFingerprint: string },
     event: KioskEvent,
-  ): Promise<KioskDevice | undefined>;
+  ): Promise<KioskDevice | KeyInUse | undefined>;
   abstract setStatus(
     deviceId: string,
     status: KioskStatus,

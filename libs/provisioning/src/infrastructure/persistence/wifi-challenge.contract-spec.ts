@@ -29,6 +29,15 @@ describeStoreContract('WifiChallengeRepository', provisioningAdapters, ({ sut })
     expect(await sut().findById(newId())).toBeUndefined();
   });
 
+  it('should round-trip the kiosk key and standing a challenge was issued under', async () => {
+    const c = challenge({
+      keyFingerprint: 'ab'.repeat(32),
+      kioskChangedAt: new Date('2026-06-01T08:00:00.123Z'),
+    });
+    await sut().create(c);
+    expect(await sut().findById(c.id)).toEqual(c);
+  });
+
   it('should let exactly one of many concurrent markUsed calls win', async () => {
     const c = challenge();
     await sut().create(c);

@@ -27,4 +27,9 @@ export const KIOSK_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX kiosk_events_device ON kiosk_events (device_id, at);
     `,
   },
+  {
+    version: 2,
+    name: 'kiosk devices by key fingerprint',
+    up: `CREATE INDEX kiosk_devices_key ON kiosk_devices (key_fingerprint);`,
+  },
 ];

@@ -22,4 +22,12 @@ export const PROVISIONING_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX wifi_challenges_expires ON wifi_challenges (expires_at);
     `,
   },
+  {
+    version: 2,
+    name: 'wifi challenges bound to the kiosk key they were encrypted to',
+    up: `
+      ALTER TABLE wifi_challenges ADD COLUMN key_fingerprint TEXT;
+      ALTER TABLE wifi_challenges ADD COLUMN kiosk_changed_at TEXT;
+    `,
+  },
 ];

@@ -2,7 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { isDuplicateKeyError, MongoStoreHandle } from '@app/persistence';
 import { KioskDevice, KioskEvent, KioskStatus } from '../../../../domain/kiosk-device';
-import { KioskDeviceRepository, RegisterOutcome } from '../../kiosk-device.repository';
+import { KeyInUse, KioskDeviceRepository, RegisterOutcome } from '../../kiosk-device.repository';
 import { KioskDeviceMongoMapper as Mapper } from '../mappers/kiosk-device.mapper';
 import { KioskDeviceDocument, KioskDeviceSchema } from '../schemas/kiosk-device.schema';
 
@@ -27,6 +27,10 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
   }
 
   async register(device: KioskDevice, event: KioskEvent): Promise<RegisterOutcome> {
+    const existing = await this.findByDeviceId(device.deviceId);
+    if (existing) return { outcome: 'exists', device: existing };
+    const holder = await this.otherWithKey(device.keyFingerprint, device.deviceId);
+    if (holder) return { outcome: 'key_in_use', device: holder };
     try {
       await this.devices.create(Mapper.toPersistence(device, event));
       return { outcome: 'created', device };
@@ -48,8 +52,21 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
     deviceId: string,
     key: { publicKeyPem: string; keyFingerprint: string },
     event: KioskEvent,
-  ): Promise<KioskDevice | undefined> {
+  ): Promise<KioskDevice | KeyInUse | undefined> {
+    const holder = await this.otherWithKey(key.keyFingerprint, deviceId);
+    if (holder) return { keyInUseBy: holder.deviceId };
     return this.update(deviceId, { ...key, updatedAt: event.at }, event);
+  }
+
+  private async otherWithKey(
+    keyFingerprint: string,
+    deviceId: string,
+  ): Promise<KioskDevice | undefined> {
+    const doc = await this.devices
+      .findOne({ keyFingerprint, deviceId: { $ne: deviceId } }, DEVICE_FIELDS)
+      .sort({ deviceId: 1 })
+      .lean<KioskDeviceDocument>();
+    return doc ? Mapper.toDomain(doc) : undefined;
   }
 
   async setStatus(

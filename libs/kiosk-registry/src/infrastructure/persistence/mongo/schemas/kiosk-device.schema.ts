@@ -18,7 +18,7 @@ export class KioskDeviceDocument {
   @Prop({ type: String, required: true }) _id!: string;
   @Prop({ required: true, unique: true }) deviceId!: string;
   @Prop({ required: true }) publicKeyPem!: string;
-  @Prop({ required: true }) keyFingerprint!: string;
+  @Prop({ required: true, index: true }) keyFingerprint!: string;
   @Prop({ required: true, enum: ['active', 'blocked'] }) status!: string;
   @Prop({ required: true }) createdAt!: Date;
   @Prop({ required: true }) updatedAt!: Date;

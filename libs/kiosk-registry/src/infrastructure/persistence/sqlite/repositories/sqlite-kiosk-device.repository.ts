@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { KioskDevice, KioskEvent, KioskStatus } from '../../../../domain/kiosk-device';
-import { KioskDeviceRepository, RegisterOutcome } from '../../kiosk-device.repository';
+import { KeyInUse, KioskDeviceRepository, RegisterOutcome } from '../../kiosk-device.repository';
 import {
   KioskDeviceRow,
   KioskDeviceSqliteMapper as Mapper,
@@ -17,6 +17,7 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   private readonly insertDevice: Statement;
   private readonly insertEvent: Statement;
   private readonly byDeviceId: Statement<[string], KioskDeviceRow>;
+  private readonly otherWithKey: Statement<[string, string], KioskDeviceRow>;
   private readonly listPage: LimitedStatement<[string], KioskDeviceRow>;
   private readonly prefixPage: LimitedStatement<[string, string, string, string], KioskDeviceRow>;
   private readonly eventsOf: Statement<[string], KioskEventRow>;
@@ -36,6 +37,9 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
        VALUES (@id, @device_id, @action, @actor, @reason, @key_fingerprint, @previous_key_fingerprint, @at)`,
     );
     this.byDeviceId = this.db.prepare('SELECT * FROM kiosk_devices WHERE device_id = ?');
+    this.otherWithKey = this.db.prepare(
+      'SELECT * FROM kiosk_devices WHERE key_fingerprint = ? AND device_id <> ? ORDER BY device_id LIMIT 1',
+    );
     this.listPage = new LimitedStatement(this.db, KIOSK_LIST_SQL);
     this.prefixPage = new LimitedStatement(this.db, KIOSK_PREFIX_LIST_SQL);
     this.eventsOf = this.db.prepare(KIOSK_EVENTS_SQL);
@@ -44,6 +48,10 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   async register(device: KioskDevice, event: KioskEvent): Promise<RegisterOutcome> {
     return this.turns.write(
       this.db.transaction((): RegisterOutcome => {
+        const existing = this.byDeviceId.get(device.deviceId);
+        if (existing) return { outcome: 'exists', device: Mapper.toDomain(existing) };
+        const holder = this.otherWithKey.get(device.keyFingerprint, device.deviceId);
+        if (holder) return { outcome: 'key_in_use', device: Mapper.toDomain(holder) };
         const inserted = this.insertDevice.run(Mapper.toPersistence(device)).changes === 1;
         if (inserted) {
           this.insertEvent.run(Mapper.eventToPersistence(event));
@@ -66,9 +74,11 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     deviceId: string,
     key: { publicKeyPem: string; keyFingerprint: string },
     event: KioskEvent,
-  ): Promise<KioskDevice | undefined> {
+  ): Promise<KioskDevice | KeyInUse | undefined> {
     return this.turns.write(
-      this.db.transaction(() => {
+      this.db.transaction((): KioskDevice | KeyInUse | undefined => {
+        const holder = this.otherWithKey.get(key.keyFingerprint, deviceId);
+        if (holder) return { keyInUseBy: holder.device_id };
         const changed = this.db
           .prepare(
             'UPDATE kiosk_devices SET public_key_pem = ?, key_fingerprint = ?, updated_at = ? WHERE device_id = ?',

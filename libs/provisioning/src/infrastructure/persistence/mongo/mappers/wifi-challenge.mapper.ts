@@ -13,6 +13,8 @@ export class WifiChallengeMongoMapper {
       status: doc.status as ChallengeStatus,
       wrongAttempts: doc.wrongAttempts,
       createdBy: doc.createdBy,
+      ...(doc.keyFingerprint ? { keyFingerprint: doc.keyFingerprint } : {}),
+      ...(doc.kioskChangedAt ? { kioskChangedAt: new Date(doc.kioskChangedAt) } : {}),
       createdAt: new Date(doc.createdAt),
       expiresAt: new Date(doc.expiresAt),
       usedAt: doc.usedAt ? new Date(doc.usedAt) : undefined,

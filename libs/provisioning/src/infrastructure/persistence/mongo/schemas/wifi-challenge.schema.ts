@@ -11,6 +11,8 @@ export class WifiChallengeDocument {
   @Prop({ required: true, enum: ['pending', 'used', 'locked'] }) status!: string;
   @Prop({ required: true, default: 0 }) wrongAttempts!: number;
   @Prop({ required: true }) createdBy!: string;
+  @Prop() keyFingerprint?: string;
+  @Prop() kioskChangedAt?: Date;
   @Prop({ required: true }) createdAt!: Date;
   @Prop({ required: true, index: true }) expiresAt!: Date;
   @Prop() usedAt?: Date;

@@ -10,6 +10,8 @@ export interface WifiChallengeRow {
   status: string;
   wrong_attempts: number;
   created_by: string;
+  key_fingerprint: string | null;
+  kiosk_changed_at: string | null;
   created_at: string;
   expires_at: string;
   used_at: string | null;
@@ -27,6 +29,8 @@ export class WifiChallengeSqliteMapper {
       status: row.status as ChallengeStatus,
       wrongAttempts: row.wrong_attempts,
       createdBy: row.created_by,
+      ...(row.key_fingerprint ? { keyFingerprint: row.key_fingerprint } : {}),
+      ...(row.kiosk_changed_at ? { kioskChangedAt: new Date(row.kiosk_changed_at) } : {}),
       createdAt: new Date(row.created_at),
       expiresAt: new Date(row.expires_at),
       usedAt: row.used_at ? new Date(row.used_at) : undefined,
@@ -44,6 +48,8 @@ export class WifiChallengeSqliteMapper {
       status: challenge.status,
       wrong_attempts: challenge.wrongAttempts,
       created_by: challenge.createdBy,
+      key_fingerprint: challenge.keyFingerprint ?? null,
+      kiosk_changed_at: challenge.kioskChangedAt?.toISOString() ?? null,
       created_at: challenge.createdAt.toISOString(),
       expires_at: challenge.expiresAt.toISOString(),
       used_at: challenge.usedAt?.toISOString() ?? null,
