@@ -114,7 +114,8 @@ export class FraudService {
 
   /**
    * For each device, the type and time of its newest `perDevice` events in [from, to] that
-   * weigh on its trust (every one but those an admin dismissed); a device with none is absent.
+   * weigh on its trust (every one but those an admin dismissed and `device_blocked`, which
+   * weighs nothing); a device with none is absent.
    */
   weighingHistories(
     deviceIds: readonly string[],

@@ -90,6 +90,23 @@ describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut, store,
     expect((await sut().weighingHistories([], at(1), at(30), 10)).size).toBe(0);
   });
 
+  it("should leave a blocked device's refused syncs (device_blocked) out of its weighing history, however many", async () => {
+    const at = (minute: number) => new Date(Date.UTC(2026, 0, 5, 0, minute));
+    await sut().recordAll([
+      event({ deviceId: 'dev-a', type: 'impossible_travel', at: at(0) }),
+      event({ deviceId: 'dev-a', type: 'invalid_signature', at: at(1) }),
+      // its app retrying its queue while blocked: newer than every event that weighs
+      ...Array.from({ length: 12 }, (_, i) =>
+        event({ deviceId: 'dev-a', type: 'device_blocked', at: at(10 + i) }),
+      ),
+    ]);
+    const histories = await sut().weighingHistories(['dev-a'], at(0), at(60), 5);
+    expect(histories.get('dev-a')).toEqual([
+      { type: 'invalid_signature', at: at(1) },
+      { type: 'impossible_travel', at: at(0) },
+    ]);
+  });
+
   it('should round-trip events, newest first', async () => {
     const older = event();
     const newer = event({ at: new Date('2026-01-02T00:00:00.000Z'), packetId: undefined });

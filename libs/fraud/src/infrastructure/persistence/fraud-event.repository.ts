@@ -17,8 +17,12 @@ export abstract class FraudEventRepository {
   abstract listRecent(criteria: FraudEventCriteria): Promise<FraudEvent[]>;
   /**
    * For each device, the type and time of its newest `perDevice` events in [from, to] that
-   * are not dismissed (newest first): what its trust score weighs. A device with none is
-   * absent from the map. One read for a page of devices.
+   * are not dismissed and not `device_blocked` (newest first): what its trust score weighs. A
+   * device with none is absent from the map. One read for a page of devices. `device_blocked`
+   * (a sync refused while the device is blocked) weighs nothing, and is left out here rather
+   * than skipped by the score: a blocked phone's app retrying its queue a thousand times would
+   * otherwise push the events that do weigh out of the newest `perDevice`, a clean history
+   * after its unblock.
    */
   abstract weighingHistories(
     deviceIds: readonly string[],

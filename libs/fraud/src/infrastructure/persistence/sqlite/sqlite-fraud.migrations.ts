@@ -73,4 +73,17 @@ export const FRAUD_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX fraud_events_review_at_id ON fraud_events (review_decision, at, id);
     `,
   },
+  {
+    version: 6,
+    name: "fraud events: a device's trust history without its refused syncs",
+    // The trust score reads a device's newest events that weigh (WEIGHING_SQL): not dismissed,
+    // not `device_blocked` (a sync refused while blocked weighs nothing). On the device index
+    // every such refusal was a row to step over and a table read, and a blocked phone's app
+    // retrying its queue leaves one per try: this index holds only the rows the score reads,
+    // with the columns it reads, so the read never touches the table.
+    up: `
+      CREATE INDEX fraud_events_weighing ON fraud_events (device_id, at, id, type, review_decision)
+        WHERE type <> 'device_blocked' AND review_decision IS NOT 'dismissed';
+    `,
+  },
 ];

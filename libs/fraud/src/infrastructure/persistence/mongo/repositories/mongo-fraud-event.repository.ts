@@ -49,7 +49,12 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
       ids.map((deviceId) =>
         this.events
           .find(
-            { deviceId, at: { $gte: from, $lte: to }, 'review.decision': { $ne: 'dismissed' } },
+            {
+              deviceId,
+              at: { $gte: from, $lte: to },
+              'review.decision': { $ne: 'dismissed' },
+              type: { $ne: 'device_blocked' },
+            },
             { type: 1, at: 1 },
           )
           .sort({ at: -1, _id: -1 })

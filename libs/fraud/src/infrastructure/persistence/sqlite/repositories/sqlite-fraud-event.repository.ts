@@ -154,9 +154,13 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
   }
 }
 
-/** Exported for the query-plan test. */
+/**
+ * A device's events that weigh on its trust (`FraudEventRepository.weighingHistories`).
+ * Exported for the query-plan test.
+ */
 export const WEIGHING_SQL = `SELECT type, at FROM fraud_events
   WHERE device_id = ? AND at >= ? AND at <= ? AND review_decision IS NOT 'dismissed'
+    AND type <> 'device_blocked'
   ORDER BY at DESC, id DESC LIMIT ?`;
 
 /**
