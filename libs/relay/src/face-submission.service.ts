@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { KioskRegistryService } from '@app/kiosk-registry';
 import { PairingSession, SessionService } from '@app/session';
 import { VaultService } from '@app/vault';
 import { RelayErrorCode, ResultCode } from './protocol/messages';
@@ -10,6 +11,8 @@ import { relayConfig, RelaySettings } from './relay.config';
 export interface SubmissionRequest {
   sessionId: string;
   deviceId?: string;
+  /** The key the kiosk authenticated with (new protocol; legacy hardware has no identity). */
+  keyFingerprint?: string;
   expiresAt: Date;
 }
 
@@ -21,7 +24,13 @@ export interface SubmissionRequest {
  *   (the image may have reached the upstream); otherwise the kiosk may submit again.
  */
 export type SubmissionOutcome =
-  | { kind: 'refused'; code: RelayErrorCode; message: string }
+  | {
+      kind: 'refused';
+      code: RelayErrorCode;
+      message: string;
+      /** The kiosk lost its standing (blocked, key rotated): its session ends. */
+      revoked?: 'device_blocked' | 'device_key_rotated';
+    }
   | {
       kind: 'decided';
       status: 'success' | 'failure';
@@ -55,6 +64,7 @@ export class FaceSubmissionService {
     private readonly upstream: UpstreamClient,
     private readonly metrics: RelayMetrics,
     private readonly vault: VaultService,
+    private readonly kiosks: KioskRegistryService,
     @Inject(relayConfig.KEY) relaySettings: RelaySettings,
   ) {
     this.maxImageBytes = relaySettings.maxImageBytes;
@@ -111,6 +121,11 @@ export class FaceSubmissionService {
         false,
       );
     }
+    const standing = await this.checkStanding(request);
+    if (standing) {
+      await this.sessions.releaseSubmission(request.sessionId);
+      return standing;
+    }
     const outcome = await this.upstream.submit(
       submissionIdOf(request.sessionId),
       platformId,
@@ -140,6 +155,46 @@ export class FaceSubmissionService {
       await this.sessions.releaseSubmission(request.sessionId);
     }
     return result;
+  }
+
+  /**
+   * The second line behind the relay's kick (RelayHub.endKioskSessions, which a Redis outage
+   * can keep from another instance): right before the image goes upstream, the kiosk must still
+   * be registered, unblocked and on the key it authenticated with. A store that does not answer
+   * refuses the submission (fail closed); the kiosk may submit again.
+   */
+  private async checkStanding(
+    request: SubmissionRequest,
+  ): Promise<(SubmissionOutcome & { kind: 'refused' }) | undefined> {
+    if (request.deviceId === undefined) return undefined;
+    let standing;
+    try {
+      standing = await this.kiosks.standing(request.deviceId, request.keyFingerprint ?? '');
+    } catch (error) {
+      this.logger.error(
+        { err: error, sessionId: request.sessionId },
+        "The kiosk's standing could not be checked",
+      );
+      return refused(
+        'standing_unavailable',
+        "The kiosk's standing could not be checked; nothing was sent, submit again",
+      );
+    }
+    switch (standing) {
+      case 'ok':
+        return undefined;
+      case 'blocked':
+      case 'not_registered':
+        return {
+          ...refused('device_blocked', 'This kiosk is blocked: nothing was sent'),
+          revoked: 'device_blocked',
+        };
+      case 'key_rotated':
+        return {
+          ...refused('device_key_rotated', "This kiosk's key was rotated: nothing was sent"),
+          revoked: 'device_key_rotated',
+        };
+    }
   }
 
   private checkImage(image: string): CheckedImage | SubmissionOutcome {
@@ -206,7 +261,7 @@ export function submissionIdOf(sessionId: string): string {
   return `mdai-submission-${sessionId}`;
 }
 
-function refused(code: RelayErrorCode, message: string): SubmissionOutcome {
+function refused(code: RelayErrorCode, message: string): SubmissionOutcome & { kind: 'refused' } {
   return { kind: 'refused', code, message };
 }
 

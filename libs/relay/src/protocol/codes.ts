@@ -44,7 +44,12 @@ export const RELAY_ERROR_CODES = {
   session_mismatch: 'auth.session_id is not the session of the token',
   invalid_signature: 'the auth signature does not verify with the registered key',
   device_not_registered: 'auth.device_id is not a registered kiosk',
-  device_blocked: 'the kiosk is blocked',
+  device_blocked:
+    'the kiosk is blocked: at auth, or while it is in a session (blocked by an admin: its socket closes, the phone gets `session_closed` with this reason), or at a submission',
+  device_key_rotated:
+    "the kiosk's key was rotated while it was in a session: the key it authenticated with no longer speaks for it (its socket closes, the phone gets `session_closed` with this reason); it authenticates again with the new key",
+  standing_unavailable:
+    "the kiosk's standing (blocked, key) could not be checked before its submission went upstream (the store did not answer): nothing was sent; submit again",
   auth_timeout: 'no auth frame in time after the challenge',
   peer_not_connected: 'the other side of the session is not connected: the frame was not delivered',
   invalid_image: 'the image is not base64 of a JPEG or PNG',
@@ -94,6 +99,7 @@ export const CLOSE_FOR: Partial<Record<RelayErrorCode, number>> = {
   invalid_signature: CLOSE_CODES.notAuthenticated,
   device_not_registered: CLOSE_CODES.forbidden,
   device_blocked: CLOSE_CODES.forbidden,
+  device_key_rotated: CLOSE_CODES.notAuthenticated,
   auth_timeout: CLOSE_CODES.notAuthenticated,
   bus_unavailable: CLOSE_CODES.tryAgainLater,
 };
@@ -108,6 +114,11 @@ export const OTHER_CLOSES = {
     code: CLOSE_CODES.normal,
     frame: '`session_closed`',
     when: 'the session completed (its one successful submission)',
+  },
+  kiosk_revoked: {
+    code: CLOSE_CODES.conflict,
+    frame: '`session_closed` (reason `device_blocked` or `device_key_rotated`)',
+    when: "the phone's socket, when the session's kiosk is blocked or its key rotated (the kiosk's socket gets the error of that code and its close); open a new session",
   },
   too_slow: {
     code: CLOSE_CODES.policyViolation,

@@ -215,8 +215,13 @@ export const RESULT_KIOSK = message({
 
 export const SESSION_CLOSED = message({
   type: 'session_closed',
-  fields: { reason: oneOf(['completed']) },
-  routes: [toClient(NEW_PROTOCOL, 'The session is over; the socket closes with 1000.')],
+  fields: { reason: oneOf(['completed', 'device_blocked', 'device_key_rotated']) },
+  routes: [
+    toClient(
+      NEW_PROTOCOL,
+      "The session is over. `completed`: its submission is done; the socket closes with 1000. `device_blocked` / `device_key_rotated` (the phone's socket): the session's kiosk was blocked, or its key rotated, while in the session; the socket closes with 4409 and the phone opens a new session.",
+    ),
+  ],
   example: { type: 'session_closed', reason: 'completed' },
 });
 
