@@ -293,6 +293,7 @@ const UNKNOWN_OUTCOME: Record<
   timed_out: ['upstream_timeout', 504],
   connection_lost: ['upstream_connection_lost', 502],
   unusable_answer: ['upstream_unusable_answer', 502],
+  invalid_answer: ['upstream_invalid_answer', 502],
 };
 
 /** Every upstream outcome as the status and body the clients get. */

@@ -8,7 +8,8 @@
  * (legacy). Every upstream outcome is a `result` / `backend_response`, never an `error` frame.
  */
 export const RESULT_CODES = {
-  upstream_rejected: 'the identity API answered, but not with success (2xx/4xx; see status_code)',
+  upstream_rejected:
+    'the identity API answered, but not with success: a 2xx whose body says `status: "failure"`, or a 3xx/4xx (see status_code)',
   upstream_error: 'the identity API answered 5xx (status_code is its status)',
   upstream_timeout:
     'the identity API did not answer in time; it may have received the image, so it is not sent again (status_code 504; the session is completed)',
@@ -16,6 +17,8 @@ export const RESULT_CODES = {
     'the connection broke after the image was sent; not sent again (status_code 502; the session is completed)',
   upstream_unusable_answer:
     'the identity API answered with a body nested too deep to pass on; it received the image, so it is not sent again (status_code 502; the session is completed)',
+  upstream_invalid_answer:
+    'the identity API answered 2xx, but its body is not a JSON object whose `status` is `"success"` or `"failure"` (no status, another value, not JSON, empty): nothing was verified; it received the image, so it is not sent again (status_code 502; the session is completed)',
   upstream_unreachable:
     'the identity API could not be reached, the image never left (status_code 502; the kiosk may submit again)',
   upstream_not_configured:

@@ -10,7 +10,13 @@ import { upstreamConfig, UpstreamSettings } from './upstream.config';
  * - `not_sent`: the request provably never reached the upstream (not configured, connection
  *   refused, name not resolved, no time left before the deadline);
  * - `unknown`: it may have reached the upstream (timed out, connection lost after sending), or
- *   it did and answered with a body no frame can carry (nested too deep), so it is not sent again.
+ *   it did and answered with a body no frame can carry (nested too deep), or a 2xx whose body
+ *   says neither success nor failure (`invalid_answer`), so it is not sent again.
+ *
+ * Success is explicit: a 2xx whose body is a JSON object with `status: "success"` (what the
+ * identity API, and scripts/upstream-stub.js, answer for a verified face). A 2xx with
+ * `status: "failure"` is its verdict against the face; a 2xx with any other body (no `status`,
+ * another value, not JSON, empty) verified nothing, and is never taken for a verified face.
  */
 export type UpstreamOutcome =
   | {
@@ -30,7 +36,7 @@ export type UpstreamOutcome =
     }
   | {
       kind: 'unknown';
-      reason: 'timed_out' | 'connection_lost' | 'unusable_answer';
+      reason: 'timed_out' | 'connection_lost' | 'unusable_answer' | 'invalid_answer';
       message: string;
       latencyMs: number;
       attempts: number;
@@ -144,12 +150,25 @@ export class UpstreamClient {
             attempts,
           };
         }
-        const bodyStatus = (data as { status?: unknown } | null)?.status;
-        const success =
-          response.status < 300 && (bodyStatus === undefined || bodyStatus === 'success');
+        const bodyStatus = isJsonObject(data) ? data.status : undefined;
+        const is2xx = response.status >= 200 && response.status < 300;
+        if (is2xx && bodyStatus !== 'success' && bodyStatus !== 'failure') {
+          // its answer verified nothing; it received the image, so it is not sent again
+          this.logger.warn(
+            { attempt, status: response.status },
+            'Upstream 2xx answer says neither success nor failure',
+          );
+          return {
+            kind: 'unknown',
+            reason: 'invalid_answer',
+            message: `The identity API answered ${response.status} without a JSON body whose status is "success" or "failure"`,
+            latencyMs: latency(),
+            attempts,
+          };
+        }
         last = {
           kind: 'answered',
-          status: success ? 'success' : 'failure',
+          status: is2xx && bodyStatus === 'success' ? 'success' : 'failure',
           statusCode: response.status,
           data,
           latencyMs: latency(),
@@ -189,6 +208,10 @@ export class UpstreamClient {
     }
     return { ...last, latencyMs: latency(), attempts };
   }
+}
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function networkCode(error: unknown): string {
