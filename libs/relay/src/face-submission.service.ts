@@ -46,6 +46,9 @@ export type SubmissionOutcome =
 const JPEG = Buffer.from([0xff, 0xd8, 0xff]);
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** Whitespace a base64 encoder may put in its output: MIME line breaks (CRLF or LF), spaces. */
+const BASE64_WHITESPACE = /[\r\n\t ]+/g;
+/** A data: URI's head before the base64 (browsers' canvas.toDataURL, some camera SDKs). */
 const DATA_URI = /^data:image\/(?:jpeg|png);base64,/;
 
 /**
@@ -197,9 +200,17 @@ export class FaceSubmissionService {
     }
   }
 
+  /**
+   * Lenient on the form of the base64, strict on what it holds: a `data:image/jpeg|png;base64,`
+   * head, whitespace (MIME line breaks) and missing `=` padding are accepted, since encoders
+   * differ there and the bytes are the same; the decoded bytes must be a JPEG or a PNG. The
+   * upstream gets the base64 without the head or whitespace, padded.
+   */
   private checkImage(image: string): CheckedImage | SubmissionOutcome {
-    const base64 = image.replace(DATA_URI, '');
-    if (base64.length % 4 !== 0 || !BASE64.test(base64))
+    const unpadded = image.replace(DATA_URI, '').replace(BASE64_WHITESPACE, '');
+    const base64 =
+      unpadded.length % 4 === 0 ? unpadded : unpadded + '='.repeat(4 - (unpadded.length % 4));
+    if (unpadded.length % 4 === 1 || !BASE64.test(base64))
       return refused('invalid_image', 'The image must be base64');
     const bytes = Buffer.from(base64, 'base64');
     if (bytes.length > this.maxImageBytes)
@@ -294,6 +305,7 @@ const UNKNOWN_OUTCOME: Record<
   connection_lost: ['upstream_connection_lost', 502],
   unusable_answer: ['upstream_unusable_answer', 502],
   invalid_answer: ['upstream_invalid_answer', 502],
+  answer_too_large: ['upstream_answer_too_large', 502],
 };
 
 /** Every upstream outcome as the status and body the clients get. */

@@ -19,6 +19,8 @@ export const RESULT_CODES = {
     'the identity API answered with a body nested too deep to pass on; it received the image, so it is not sent again (status_code 502; the session is completed)',
   upstream_invalid_answer:
     'the identity API answered 2xx, but its body is not a JSON object whose `status` is `"success"` or `"failure"` (no status, another value, not JSON, empty): nothing was verified; it received the image, so it is not sent again (status_code 502; the session is completed)',
+  upstream_answer_too_large:
+    'the identity API answered with a body over 1 MiB; it received the image, so it is not sent again (status_code 502; the session is completed)',
   upstream_unreachable:
     'the identity API could not be reached, the image never left (status_code 502; the kiosk may submit again)',
   upstream_not_configured:
@@ -30,7 +32,8 @@ export const RESULT_CODES = {
 export type ResultCode = keyof typeof RESULT_CODES;
 
 export const RELAY_ERROR_CODES = {
-  invalid_json: 'the frame is not a JSON object',
+  invalid_json:
+    'the frame is not a JSON object, or not I-JSON (RFC 7493) as REST bodies must be: a member name repeated in one object, a member named `__proto__`/`constructor`/`prototype`, a lone surrogate, a number no 64-bit float holds',
   unknown_type: 'the frame has no type, or one this socket does not take',
   invalid_message: 'a field of the frame is missing, of the wrong type or out of its bounds',
   unsupported_frame: 'binary frames are not accepted',
@@ -55,11 +58,14 @@ export const RELAY_ERROR_CODES = {
     "the kiosk's standing (blocked, key) could not be checked before its submission went upstream (the store did not answer): nothing was sent; submit again",
   auth_timeout: 'no auth frame in time after the challenge',
   peer_not_connected: 'the other side of the session is not connected: the frame was not delivered',
-  invalid_image: 'the image is not base64 of a JPEG or PNG',
+  invalid_image:
+    'the image is not base64 of a JPEG or PNG. Accepted: standard base64 (`+/`), with or without `=` padding, with whitespace anywhere (MIME line breaks, CRLF or LF), optionally after a `data:image/jpeg;base64,` or `data:image/png;base64,` head; not base64url (`-_`)',
   missing_platform_id: 'legacy: to_backend without data.platform_id',
   unknown_platform_id: 'legacy: to_backend with a platform_id this session does not know',
-  already_submitted: 'the session already has its one successful submission',
-  submission_in_progress: 'a submission of this session is being processed',
+  already_submitted:
+    'the session already has its one successful submission (legacy hardware: a `status` frame `already submitted` instead)',
+  submission_in_progress:
+    'a submission of this session is being processed (legacy hardware: a `status` frame `submission in progress` instead)',
   platform_id_already_set:
     'legacy: to_hardware with a platform_id other than the one the session already holds (the frame is not relayed)',
   bus_unavailable:

@@ -36,14 +36,16 @@ export type UpstreamOutcome =
     }
   | {
       kind: 'unknown';
-      reason: 'timed_out' | 'connection_lost' | 'unusable_answer' | 'invalid_answer';
+      reason:
+        'timed_out' | 'connection_lost' | 'unusable_answer' | 'invalid_answer' | 'answer_too_large';
       message: string;
       latencyMs: number;
       attempts: number;
     };
 
 const PATH = '/api/admin/hardware/next';
-const MAX_RESPONSE_BYTES = 1024 * 1024;
+/** The largest answer body read (its `data` goes out inside frames); larger: answer_too_large. */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
 /** The deepest answer body passed on: it goes out as `data` inside a frame (MAX_FRAME_DEPTH). */
 const MAX_ANSWER_DEPTH = MAX_FRAME_DEPTH - 2;
 /** The fielded kiosk waits this long for `backend_response` after sending its image. */
@@ -127,7 +129,7 @@ export class UpstreamClient {
           { platform_id: platformId, image_base64: imageBase64 },
           {
             headers: {
-              'x-api-key': this.settings.apiKey ?? '',
+              ...(this.settings.apiKey ? { 'x-api-key': this.settings.apiKey } : {}),
               'content-type': 'application/json',
               'idempotency-key': submissionId,
             },
@@ -180,6 +182,17 @@ export class UpstreamClient {
         this.logger.warn({ attempt, waitMs }, 'Upstream 503 with Retry-After');
       } catch (error) {
         const code = networkCode(error);
+        if (isTooLarge(error)) {
+          // it answered (the image arrived), with more than any frame should carry
+          this.logger.warn({ attempt }, 'Upstream answer over the size bound');
+          return {
+            kind: 'unknown',
+            reason: 'answer_too_large',
+            message: `The identity API's answer is larger than ${MAX_RESPONSE_BYTES} bytes`,
+            latencyMs: latency(),
+            attempts,
+          };
+        }
         if (!NOT_SENT_CODES.has(code)) {
           const timedOut = code === 'ECONNABORTED' || code === 'ETIMEDOUT';
           this.logger.warn({ attempt, code }, 'Upstream call may have arrived; not re-sent');
@@ -219,10 +232,23 @@ function networkCode(error: unknown): string {
   return axios.code ?? axios.cause?.code ?? '';
 }
 
-/** Retry-After in seconds or as an HTTP date; undefined when absent or unreadable. */
+/**
+ * Retry-After as RFC 9110 writes it: delta-seconds (digits only) or an HTTP-date (it starts with
+ * the day's name: `Sun, 06 Nov 1994 08:49:37 GMT`, and the obsolete forms). Undefined when absent
+ * or anything else (`-5`, `1.5`, a bare year, which Date.parse would read as a date long past):
+ * no retry is made on a value that does not say when.
+ */
 export function retryAfterMs(header: unknown, now = Date.now()): number | undefined {
-  if (typeof header !== 'string' || header.trim() === '') return undefined;
-  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
-  const at = Date.parse(header);
+  if (typeof header !== 'string') return undefined;
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  if (!/^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*[, ]/.test(value)) return undefined;
+  const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** axios refused the answer body for being over maxContentLength. */
+function isTooLarge(error: unknown): boolean {
+  const axios = error as AxiosError;
+  return axios?.code === 'ERR_BAD_RESPONSE' && /maxContentLength/.test(String(axios.message));
 }
