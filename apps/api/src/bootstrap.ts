@@ -87,6 +87,14 @@ export async function createApp(env: Env, options: AppModuleOptions = {}): Promi
   app.enableShutdownHooks();
   const bootLog = new NestLogger('Bootstrap');
   for (const notice of config.notices) bootLog.log(notice);
+  if (config.upstream.url !== undefined && !config.upstream.apiKey) {
+    // allowed (an upstream on a private network may ask for none), but more likely forgotten
+    // this app's own logger (the static one is shared by every app of a process)
+    logger.warn(
+      'UPSTREAM_URL is set without UPSTREAM_API_KEY: face submissions go upstream without an x-api-key header',
+      'Bootstrap',
+    );
+  }
   bootLog.log(
     `store: ${config.database.driver}; relay bus: ${config.redis.url ? 'redis' : 'in-process'}`,
   );

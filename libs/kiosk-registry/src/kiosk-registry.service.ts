@@ -8,12 +8,28 @@ import { KioskDeviceRepository } from './infrastructure/persistence/kiosk-device
 import { KioskRegistryError } from './kiosk-registry.errors';
 
 /**
+ * A change that takes a kiosk's standing away: blocked, or its key replaced (the old key, maybe
+ * on a stolen board, no longer speaks for it). Sessions the kiosk is in must end.
+ */
+export interface KioskRevocation {
+  deviceId: string;
+  change: 'blocked' | 'key_rotated';
+}
+
+/**
+ * Whether a kiosk that authenticated with the key of `keyFingerprint` may still act: `ok`, or
+ * what took its standing away since.
+ */
+export type KioskStanding = 'ok' | 'not_registered' | 'blocked' | 'key_rotated';
+
+/**
  * The kiosk registry: which TrustZone key speaks for which kiosk, and whether it may.
  * Other modules (Provisioning, Relay) use this service, never the repository.
  */
 @Injectable()
 export class KioskRegistryService {
   private readonly logger = new Logger(KioskRegistryService.name);
+  private readonly revocationListeners: Array<(revocation: KioskRevocation) => void> = [];
 
   constructor(
     private readonly devices: KioskDeviceRepository,
@@ -82,6 +98,7 @@ export class KioskRegistryService {
     if (!updated) throw notFound();
     if ('keyInUseBy' in updated) throw keyInUse(updated.keyInUseBy);
     this.logger.log({ deviceId, keyFingerprint: parsed.fingerprint }, 'Kiosk key rotated');
+    this.revoked({ deviceId, change: 'key_rotated' });
     return updated;
   }
 
@@ -106,6 +123,7 @@ export class KioskRegistryService {
     );
     if (!updated) throw notFound();
     this.logger.log({ deviceId, status }, 'Kiosk status changed');
+    if (status === 'blocked') this.revoked({ deviceId, change: 'blocked' });
     return updated;
   }
 
@@ -137,11 +155,55 @@ export class KioskRegistryService {
     nonce: string,
     signature: string,
   ): Promise<KioskAuthVerdict> {
+    return (await this.authenticate(deviceId, sessionId, nonce, signature)).verdict;
+  }
+
+  /** verifyAuth, with the fingerprint of the key that verified (for `standing` later). */
+  async authenticate(
+    deviceId: string,
+    sessionId: string,
+    nonce: string,
+    signature: string,
+  ): Promise<{ verdict: KioskAuthVerdict; keyFingerprint?: string }> {
+    const device = await this.devices.findByDeviceId(deviceId);
+    if (!device) return { verdict: 'not_registered' };
+    if (device.status === 'blocked') return { verdict: 'blocked' };
+    const { key } = parseKioskPublicKey(device.publicKeyPem);
+    return verifyKioskAuth(key, sessionId, nonce, signature)
+      ? { verdict: 'ok', keyFingerprint: device.keyFingerprint }
+      : { verdict: 'invalid_signature' };
+  }
+
+  /**
+   * Whether a kiosk that authenticated with the key of `keyFingerprint` may still act (the
+   * relay asks before a submission goes upstream). A store failure throws: not a verdict.
+   */
+  async standing(deviceId: string, keyFingerprint: string): Promise<KioskStanding> {
     const device = await this.devices.findByDeviceId(deviceId);
     if (!device) return 'not_registered';
     if (device.status === 'blocked') return 'blocked';
-    const { key } = parseKioskPublicKey(device.publicKeyPem);
-    return verifyKioskAuth(key, sessionId, nonce, signature) ? 'ok' : 'invalid_signature';
+    return device.keyFingerprint === keyFingerprint ? 'ok' : 'key_rotated';
+  }
+
+  /**
+   * Called after a kiosk is blocked or its key rotated on this instance (the relay ends the
+   * kiosk's sessions, and tells the other instances). A listener must not throw.
+   */
+  onRevocation(listener: (revocation: KioskRevocation) => void): void {
+    this.revocationListeners.push(listener);
+  }
+
+  private revoked(revocation: KioskRevocation): void {
+    for (const listener of this.revocationListeners) {
+      try {
+        listener(revocation);
+      } catch (error) {
+        this.logger.error(
+          { err: error, deviceId: revocation.deviceId },
+          'Revocation listener failed',
+        );
+      }
+    }
   }
 
   list(limit: number, afterDeviceId?: string, prefix?: string): Promise<KioskDevice[]> {

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { KioskRegistryService } from '@app/kiosk-registry';
 import { PairingSession, SessionService } from '@app/session';
 import { VaultService } from '@app/vault';
 import { RelayErrorCode, ResultCode } from './protocol/messages';
@@ -10,6 +11,8 @@ import { relayConfig, RelaySettings } from './relay.config';
 export interface SubmissionRequest {
   sessionId: string;
   deviceId?: string;
+  /** The key the kiosk authenticated with (new protocol; legacy hardware has no identity). */
+  keyFingerprint?: string;
   expiresAt: Date;
 }
 
@@ -21,7 +24,13 @@ export interface SubmissionRequest {
  *   (the image may have reached the upstream); otherwise the kiosk may submit again.
  */
 export type SubmissionOutcome =
-  | { kind: 'refused'; code: RelayErrorCode; message: string }
+  | {
+      kind: 'refused';
+      code: RelayErrorCode;
+      message: string;
+      /** The kiosk lost its standing (blocked, key rotated): its session ends. */
+      revoked?: 'device_blocked' | 'device_key_rotated';
+    }
   | {
       kind: 'decided';
       status: 'success' | 'failure';
@@ -37,6 +46,9 @@ export type SubmissionOutcome =
 const JPEG = Buffer.from([0xff, 0xd8, 0xff]);
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** Whitespace a base64 encoder may put in its output: MIME line breaks (CRLF or LF), spaces. */
+const BASE64_WHITESPACE = /[\r\n\t ]+/g;
+/** A data: URI's head before the base64 (browsers' canvas.toDataURL, some camera SDKs). */
 const DATA_URI = /^data:image\/(?:jpeg|png);base64,/;
 
 /**
@@ -55,6 +67,7 @@ export class FaceSubmissionService {
     private readonly upstream: UpstreamClient,
     private readonly metrics: RelayMetrics,
     private readonly vault: VaultService,
+    private readonly kiosks: KioskRegistryService,
     @Inject(relayConfig.KEY) relaySettings: RelaySettings,
   ) {
     this.maxImageBytes = relaySettings.maxImageBytes;
@@ -111,6 +124,11 @@ export class FaceSubmissionService {
         false,
       );
     }
+    const standing = await this.checkStanding(request);
+    if (standing) {
+      await this.sessions.releaseSubmission(request.sessionId);
+      return standing;
+    }
     const outcome = await this.upstream.submit(
       submissionIdOf(request.sessionId),
       platformId,
@@ -142,9 +160,57 @@ export class FaceSubmissionService {
     return result;
   }
 
+  /**
+   * The second line behind the relay's kick (RelayHub.endKioskSessions, which a Redis outage
+   * can keep from another instance): right before the image goes upstream, the kiosk must still
+   * be registered, unblocked and on the key it authenticated with. A store that does not answer
+   * refuses the submission (fail closed); the kiosk may submit again.
+   */
+  private async checkStanding(
+    request: SubmissionRequest,
+  ): Promise<(SubmissionOutcome & { kind: 'refused' }) | undefined> {
+    if (request.deviceId === undefined) return undefined;
+    let standing;
+    try {
+      standing = await this.kiosks.standing(request.deviceId, request.keyFingerprint ?? '');
+    } catch (error) {
+      this.logger.error(
+        { err: error, sessionId: request.sessionId },
+        "The kiosk's standing could not be checked",
+      );
+      return refused(
+        'standing_unavailable',
+        "The kiosk's standing could not be checked; nothing was sent, submit again",
+      );
+    }
+    switch (standing) {
+      case 'ok':
+        return undefined;
+      case 'blocked':
+      case 'not_registered':
+        return {
+          ...refused('device_blocked', 'This kiosk is blocked: nothing was sent'),
+          revoked: 'device_blocked',
+        };
+      case 'key_rotated':
+        return {
+          ...refused('device_key_rotated', "This kiosk's key was rotated: nothing was sent"),
+          revoked: 'device_key_rotated',
+        };
+    }
+  }
+
+  /**
+   * Lenient on the form of the base64, strict on what it holds: a `data:image/jpeg|png;base64,`
+   * head, whitespace (MIME line breaks) and missing `=` padding are accepted, since encoders
+   * differ there and the bytes are the same; the decoded bytes must be a JPEG or a PNG. The
+   * upstream gets the base64 without the head or whitespace, padded.
+   */
   private checkImage(image: string): CheckedImage | SubmissionOutcome {
-    const base64 = image.replace(DATA_URI, '');
-    if (base64.length % 4 !== 0 || !BASE64.test(base64))
+    const unpadded = image.replace(DATA_URI, '').replace(BASE64_WHITESPACE, '');
+    const base64 =
+      unpadded.length % 4 === 0 ? unpadded : unpadded + '='.repeat(4 - (unpadded.length % 4));
+    if (unpadded.length % 4 === 1 || !BASE64.test(base64))
       return refused('invalid_image', 'The image must be base64');
     const bytes = Buffer.from(base64, 'base64');
     if (bytes.length > this.maxImageBytes)
@@ -206,7 +272,7 @@ export function submissionIdOf(sessionId: string): string {
   return `mdai-submission-${sessionId}`;
 }
 
-function refused(code: RelayErrorCode, message: string): SubmissionOutcome {
+function refused(code: RelayErrorCode, message: string): SubmissionOutcome & { kind: 'refused' } {
   return { kind: 'refused', code, message };
 }
 
@@ -238,6 +304,8 @@ const UNKNOWN_OUTCOME: Record<
   timed_out: ['upstream_timeout', 504],
   connection_lost: ['upstream_connection_lost', 502],
   unusable_answer: ['upstream_unusable_answer', 502],
+  invalid_answer: ['upstream_invalid_answer', 502],
+  answer_too_large: ['upstream_answer_too_large', 502],
 };
 
 /** Every upstream outcome as the status and body the clients get. */

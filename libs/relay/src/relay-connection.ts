@@ -16,6 +16,8 @@ export interface ConnectionView {
   peerPresent: boolean;
   /** Kiosk auth: the challenge nonce, until the auth frame uses it. */
   nonce?: string;
+  /** The key the kiosk authenticated with (its standing is checked against it at submission). */
+  keyFingerprint?: string;
   /** The session's platform id (new protocol, legacy app once it sent one). */
   platformId?: string;
   /** Legacy: the alias the hardware sees in place of the platform id. */
@@ -66,6 +68,7 @@ export class RelayConnection implements ConnectionView {
   alive = true;
   peerPresent = false;
   nonce?: string;
+  keyFingerprint?: string;
   deviceId?: string;
   platformId?: string;
   platformAlias?: string;

@@ -16,7 +16,8 @@ import {
   SessionTokenService,
   SessionTokenType,
 } from '@app/session';
-import { BusUnavailableError, RelayBus } from './bus/relay-bus';
+import { KioskRegistryService, KioskRevocation } from '@app/kiosk-registry';
+import { BusUnavailableError, KioskNotice, RelayBus } from './bus/relay-bus';
 import { CLOSE_FOR } from './handlers/reply';
 import { KioskPresence } from './presence/kiosk-presence';
 import { CLOSE_CODES, closeFor, PING_TEXT, RelayErrorCode, RelayRole } from './protocol/messages';
@@ -59,10 +60,15 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     private readonly metrics: RelayMetrics,
     private readonly presence: KioskPresence,
     private readonly clock: Clock,
+    private readonly kiosks: KioskRegistryService,
     @Inject(relayConfig.KEY) private readonly settings: RelaySettings,
   ) {}
 
   onModuleInit(): void {
+    // a kiosk blocked or re-keyed on any instance leaves its sessions on every instance (not
+    // awaited: with Redis down at boot the subscription is taken when it is back)
+    this.kiosks.onRevocation((revocation) => this.revoke(revocation));
+    void this.bus.subscribeKioskNotices((notice) => this.endKioskSessions(notice));
     this.keepalive = setInterval(() => this.sweepKeepalive(), this.settings.pingIntervalMs);
     this.keepalive.unref();
     this.slotRefresh = setInterval(
@@ -99,6 +105,45 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  // ---- kiosks that lose their standing --------------------------------------------------
+
+  /**
+   * A kiosk was blocked, or its key rotated, on this instance: its sockets here close at once,
+   * and the other instances are told over the bus. If the bus is down, those keep their sockets
+   * until the session ends, but the standing check before a submission goes upstream
+   * (FaceSubmissionService) still refuses them.
+   */
+  private revoke(revocation: KioskRevocation): void {
+    this.endKioskSessions(revocation);
+    this.bus.publishKioskNotice(revocation).catch((error: unknown) => this.busDown(error));
+  }
+
+  /**
+   * Every socket of the kiosk on this instance: the phone gets `session_closed` with the reason
+   * (close 4409), the kiosk the error of that code and its close. A kiosk still authenticating
+   * never joins.
+   */
+  private endKioskSessions(notice: KioskNotice): void {
+    const code = notice.change === 'blocked' ? 'device_blocked' : 'device_key_rotated';
+    const message =
+      notice.change === 'blocked'
+        ? 'This kiosk was blocked: the session is over'
+        : "This kiosk's key was rotated: authenticate again with the new key";
+    for (const conn of this.connections) {
+      if (conn.role !== 'device' || conn.deviceId !== notice.deviceId || conn.closing) continue;
+      this.logger.warn(
+        { sessionId: conn.sessionId, deviceId: notice.deviceId, change: notice.change },
+        'Kiosk lost its standing: its session ends',
+      );
+      if (conn.joined) {
+        this.delivery
+          .deliver(conn, [{ type: 'session_closed', reason: code }], closeFor('kiosk_revoked'))
+          .catch((error: unknown) => this.busDown(error));
+      }
+      this.delivery.closeWithError(conn, code, message);
+    }
   }
 
   // ---- connection lifecycle --------------------------------------------------------------

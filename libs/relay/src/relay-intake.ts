@@ -4,7 +4,7 @@ import { BusUnavailableError } from './bus/relay-bus';
 import { LegacyHandler } from './handlers/legacy.handler';
 import { PairingHandler } from './handlers/pairing.handler';
 import { errorReply, Reply } from './handlers/reply';
-import { InboundFrame, PONG_TEXT } from './protocol/messages';
+import { CLOSE_CODES, InboundFrame, PONG_TEXT } from './protocol/messages';
 import { parseInboundFrame, RelayedData, relayedData } from './protocol/parse-frame';
 import { PEER_ROLE, RelayConnection } from './relay-connection';
 import { RelayDelivery } from './relay-delivery';
@@ -94,7 +94,15 @@ export class RelayIntake {
     const relayed = relayedData(conn.role, text, Buffer.isBuffer(data) ? data : undefined);
     if (relayed !== undefined) return this.onRelayed(conn, relayed, size, join);
     const parsed = parseInboundFrame(conn.role, text);
-    if (!parsed.ok) return this.delivery.sendError(conn, parsed.code, parsed.message);
+    if (!parsed.ok) {
+      // a kiosk that has not authenticated has one try, and a malformed frame spends it
+      if (!conn.joined)
+        return this.delivery.closeWithError(conn, parsed.code, parsed.message, {
+          code: CLOSE_CODES.notAuthenticated,
+          reason: parsed.code,
+        });
+      return this.delivery.sendError(conn, parsed.code, parsed.message);
+    }
     const frame = parsed.frame;
     const isSubmission = frame.type === 'submit_result' || frame.type === 'to_backend';
     if (!isSubmission && size > this.settings.maxFrameBytes)
@@ -134,8 +142,13 @@ export class RelayIntake {
     this.delivery.sendError(conn, 'payload_too_large', `Frames are limited to ${limit} bytes`);
   }
 
+  /** A kiosk's frame before its auth: the socket closes (4401), as a failed auth does. */
   private notAuthenticated(conn: RelayConnection): void {
-    this.delivery.sendError(conn, 'not_authenticated', 'Authenticate first (answer the challenge)');
+    this.delivery.closeWithError(
+      conn,
+      'not_authenticated',
+      'Authenticate first (answer the challenge)',
+    );
   }
 
   /** The socket's protocol handler decides (no closure per frame); a throw is a failure too. */

@@ -60,7 +60,11 @@ export const relayConfig = defineConfig('relay', readRelayConfig);
 /** Extra room over the base64 of the largest image for the rest of a submission frame. */
 const SUBMISSION_FRAME_OVERHEAD = 4096;
 
-/** The largest frame a kiosk socket may send (a submission: the base64 of the largest image). */
+/**
+ * The largest frame a kiosk socket may send (a submission: the base64 of the largest image), with
+ * room for MIME line breaks in it (a CRLF, written `\r\n` in JSON, after every 76 characters:
+ * Android's Base64.DEFAULT and other MIME encoders), which the image check accepts.
+ */
 export function kioskFrameLimit(settings: Pick<RelaySettings, 'maxImageBytes'>): number {
-  return Math.ceil((settings.maxImageBytes * 4) / 3) + SUBMISSION_FRAME_OVERHEAD;
+  return Math.ceil(((settings.maxImageBytes * 4) / 3) * (80 / 76)) + SUBMISSION_FRAME_OVERHEAD;
 }

@@ -1,4 +1,11 @@
-import { BusEnvelope, EnvelopeHandler, HeldSlot, RelayBus } from './relay-bus';
+import {
+  BusEnvelope,
+  EnvelopeHandler,
+  HeldSlot,
+  KioskNotice,
+  KioskNoticeHandler,
+  RelayBus,
+} from './relay-bus';
 import { RelayRole } from '../protocol/messages';
 
 /** One instance: channels and slots are maps in memory. */
@@ -7,6 +14,7 @@ export class InProcessRelayBus extends RelayBus {
   private readonly handlers = new Map<string, EnvelopeHandler>();
   private readonly slots = new Map<string, { holder: string; expiresAt: number }>();
   private readonly used = new Map<string, number>();
+  private kioskHandler?: KioskNoticeHandler;
 
   async publish(sessionId: string, envelope: BusEnvelope): Promise<void> {
     const handler = this.handlers.get(sessionId);
@@ -59,6 +67,15 @@ export class InProcessRelayBus extends RelayBus {
   async isSlotTaken(sessionId: string, role: RelayRole): Promise<boolean> {
     const current = this.slots.get(`${sessionId}:${role}`);
     return current !== undefined && current.expiresAt > Date.now();
+  }
+
+  async publishKioskNotice(notice: KioskNotice): Promise<void> {
+    const handler = this.kioskHandler;
+    if (handler) queueMicrotask(() => handler(notice));
+  }
+
+  async subscribeKioskNotices(handler: KioskNoticeHandler): Promise<void> {
+    this.kioskHandler = handler;
   }
 
   async firstUse(sessionId: string, role: RelayRole, ttlMs: number): Promise<boolean> {

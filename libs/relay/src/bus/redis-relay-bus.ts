@@ -1,11 +1,21 @@
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { RelayRole } from '../protocol/messages';
-import { BusEnvelope, BusUnavailableError, EnvelopeHandler, HeldSlot, RelayBus } from './relay-bus';
+import {
+  BusEnvelope,
+  BusUnavailableError,
+  EnvelopeHandler,
+  HeldSlot,
+  KioskNotice,
+  KioskNoticeHandler,
+  RelayBus,
+} from './relay-bus';
 
 const CHANNEL_PREFIX = 'mdai:relay:s:';
 const SLOT_PREFIX = 'mdai:relay:slot:';
 const USED_PREFIX = 'mdai:relay:used:';
+/** Kiosk notices, to every instance (outside CHANNEL_PREFIX: no session's channel). */
+const KIOSK_CHANNEL = 'mdai:relay:kiosks';
 const RELEASE_IF_HOLDER = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
 /** Extends every slot still ours, re-takes a free one; returns the indexes of the lost ones. */
 const REFRESH_SLOTS = `
@@ -33,13 +43,19 @@ export class RedisRelayBus extends RelayBus {
   readonly kind = 'redis' as const;
   private readonly logger = new Logger(RedisRelayBus.name);
   private readonly handlers = new Map<string, EnvelopeHandler>();
+  private kioskHandler?: KioskNoticeHandler;
+  private kioskSubscribed = false;
 
   constructor(
     private readonly pub: Redis,
     private readonly sub: Redis,
   ) {
     super();
+    // a subscription that failed (Redis down at boot) is taken when Redis is back; a taken one
+    // ioredis itself renews after a reconnect
+    this.sub.on('ready', () => void this.takeKioskChannel());
     this.sub.on('message', (channel: string, message: string) => {
+      if (channel === KIOSK_CHANNEL) return this.onKioskNotice(message);
       const handler = this.handlers.get(channel.slice(CHANNEL_PREFIX.length));
       if (!handler) return;
       try {
@@ -111,6 +127,39 @@ export class RedisRelayBus extends RelayBus {
       'isSlotTaken',
       async () => (await this.pub.exists(`${SLOT_PREFIX}${sessionId}:${role}`)) === 1,
     );
+  }
+
+  publishKioskNotice(notice: KioskNotice): Promise<void> {
+    return bounded('publishKioskNotice', async () => {
+      await this.pub.publish(KIOSK_CHANNEL, JSON.stringify(notice));
+    });
+  }
+
+  async subscribeKioskNotices(handler: KioskNoticeHandler): Promise<void> {
+    this.kioskHandler = handler;
+    await this.takeKioskChannel();
+  }
+
+  private async takeKioskChannel(): Promise<void> {
+    if (!this.kioskHandler || this.kioskSubscribed) return;
+    try {
+      await bounded('subscribe', () => this.sub.subscribe(KIOSK_CHANNEL));
+      this.kioskSubscribed = true;
+    } catch (error) {
+      this.logger.warn(
+        { err: error },
+        'Kiosk notices: subscription failed (retried when Redis is back)',
+      );
+    }
+  }
+
+  private onKioskNotice(message: string): void {
+    try {
+      const notice = JSON.parse(message) as KioskNotice;
+      if (typeof notice?.deviceId === 'string') this.kioskHandler?.(notice);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'Dropped a malformed kiosk notice');
+    }
   }
 
   firstUse(sessionId: string, role: RelayRole, ttlMs: number): Promise<boolean> {

@@ -13,6 +13,14 @@ export interface BusEnvelope {
 
 export type EnvelopeHandler = (envelope: BusEnvelope) => void;
 
+/** A kiosk lost its standing (blocked, key rotated): every instance ends its sessions. */
+export interface KioskNotice {
+  deviceId: string;
+  change: 'blocked' | 'key_rotated';
+}
+
+export type KioskNoticeHandler = (notice: KioskNotice) => void;
+
 /** A slot this instance holds. */
 export interface HeldSlot {
   sessionId: string;
@@ -56,6 +64,13 @@ export abstract class RelayBus {
   /** Frees the slot if `holder` still has it. */
   abstract releaseSlot(sessionId: string, role: RelayRole, holder: string): Promise<void>;
   abstract isSlotTaken(sessionId: string, role: RelayRole): Promise<boolean>;
+  /** To every instance (this one included): a kiosk lost its standing. */
+  abstract publishKioskNotice(notice: KioskNotice): Promise<void>;
+  /**
+   * The instance's one handler of kiosk notices, for its lifetime. Never rejects: with Redis
+   * down, the subscription is taken when it is back.
+   */
+  abstract subscribeKioskNotices(handler: KioskNoticeHandler): Promise<void>;
   /** True the first time it is called for this session and role (kept for `ttlMs`). */
   abstract firstUse(sessionId: string, role: RelayRole, ttlMs: number): Promise<boolean>;
 }

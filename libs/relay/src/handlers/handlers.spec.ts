@@ -85,6 +85,8 @@ describe('protocol handlers', () => {
   let legacy: LegacyHandler;
   let sessions: SessionService;
   let upstream: Upstream;
+  /** The key of the kiosk in pairedSession (its standing is checked before the upstream call). */
+  let kioskKeyFingerprint: string;
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mdai-handlers-'));
@@ -97,6 +99,14 @@ describe('protocol handlers', () => {
     pairing = moduleRef.get(PairingHandler);
     legacy = moduleRef.get(LegacyHandler);
     sessions = moduleRef.get(SessionService);
+    const registry = moduleRef.get(KioskRegistryService);
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    await registry.register(
+      'TEE-HANDLER-S',
+      publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      ADMIN,
+    );
+    kioskKeyFingerprint = (await registry.require('TEE-HANDLER-S')).keyFingerprint;
   });
   afterAll(async () => {
     await moduleRef.close();
@@ -111,6 +121,7 @@ describe('protocol handlers', () => {
     const sessionId = opened.session.id;
     const device = view('device', sessionId, {
       deviceId: 'TEE-HANDLER-S',
+      keyFingerprint: kioskKeyFingerprint,
       platformId: PLATFORM_ID,
     });
     device.platformIds.add(PLATFORM_ID);

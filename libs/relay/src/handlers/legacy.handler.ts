@@ -13,6 +13,12 @@ import type { RelayedData } from '../protocol/parse-frame';
 import { ConnectionView } from '../relay-connection';
 import { errorReply, PeerFrame, Reply, SerializedFrame, toPeerReply } from './reply';
 
+/** The `status` frame a repeated `to_backend` gets, in place of an error (see onToBackend). */
+const LEGACY_REPEAT_STATUS = {
+  submission_in_progress: 'submission in progress',
+  already_submitted: 'already submitted',
+} as const;
+
 /**
  * The fielded legacy protocol (/ws/app, /ws/hardware), one method per frame type. The hardware
  * only ever sees the session's alias: the hub's kiosk gate writes it in place of every platform
@@ -43,7 +49,9 @@ export class LegacyHandler {
   /** The app's frame; a `data.platform_id` is kept by the server (one per session). */
   async onToHardware(conn: ConnectionView, data: JsonObject): Promise<Reply> {
     const sent = data.platform_id;
-    if (typeof sent === 'string' && sent.length > 0 && sent !== conn.platformId) {
+    if (sent !== undefined && typeof sent !== 'string')
+      return errorReply('invalid_message', 'data.platform_id must be a string');
+    if (sent !== undefined && sent !== conn.platformId) {
       if (!PLATFORM_ID_PATTERN.test(sent)) {
         return errorReply(
           'invalid_message',
@@ -107,7 +115,13 @@ export class LegacyHandler {
       data.platform_id,
       data.image_base64,
     );
-    if (outcome.kind === 'refused') return errorReply(outcome.code, outcome.message);
+    if (outcome.kind === 'refused') {
+      // the fielded hardware takes any error frame as fatal: a repeated upload is told apart
+      // with a status frame (it reads those), and its first upload's answer still comes
+      if (outcome.code === 'submission_in_progress' || outcome.code === 'already_submitted')
+        return { frames: [{ type: 'status', msg: LEGACY_REPEAT_STATUS[outcome.code] }] };
+      return errorReply(outcome.code, outcome.message);
+    }
     conn.platformIds.add(outcome.platformId);
     conn.platformAlias ??= data.platform_id as string;
     const response: BackendResponseFrame = {

@@ -62,7 +62,7 @@ export class PairingHandler {
         true,
       );
     // a store failure throws here and is reported as internal_error, never as a verdict
-    const verdict = await this.kiosks.verifyAuth(
+    const { verdict, keyFingerprint } = await this.kiosks.authenticate(
       frame.device_id,
       conn.sessionId,
       nonce,
@@ -89,6 +89,7 @@ export class PairingHandler {
     const session = await this.sessions.find(conn.sessionId);
     if (!session) return errorReply('session_not_found', 'The session does not exist', true);
     conn.deviceId = frame.device_id;
+    conn.keyFingerprint = keyFingerprint;
     conn.platformId = this.sessions.platformIdOf(session);
     conn.platformIds.add(conn.platformId);
     await this.sessions.recordDevice(conn.sessionId, frame.device_id);
@@ -118,9 +119,21 @@ export class PairingHandler {
    */
   async onSubmit(conn: ConnectionView, image: string): Promise<Reply> {
     const outcome = await this.submissions.submitNew(
-      { sessionId: conn.sessionId, deviceId: conn.deviceId, expiresAt: conn.expiresAt },
+      {
+        sessionId: conn.sessionId,
+        deviceId: conn.deviceId,
+        keyFingerprint: conn.keyFingerprint,
+        expiresAt: conn.expiresAt,
+      },
       image,
     );
+    if (outcome.kind === 'refused' && outcome.revoked) {
+      // the kiosk lost its standing and its session was not ended yet (the bus was down)
+      const reply = errorReply(outcome.code, outcome.message, true);
+      reply.toPeer = [{ type: 'session_closed', reason: outcome.revoked }];
+      reply.closePeer = closeFor('kiosk_revoked');
+      return reply;
+    }
     if (outcome.kind === 'refused') return errorReply(outcome.code, outcome.message);
     const base: ResultFrame = {
       type: 'result',

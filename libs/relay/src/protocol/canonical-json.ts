@@ -11,8 +11,8 @@
  *   formed: written as they are), and the escapes `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t` (the
  *   only ones `JSON.stringify` writes for those characters); any other escape is "not sure";
  * - member names as strings above that do not start with a digit (an array index name is moved
- *   ahead of the others by V8's objects, so its position would change), are not `__proto__`,
- *   and appear once per object (a repeated name keeps the first position and the last value);
+ *   ahead of the others by V8's objects, so its position would change), are not `__proto__`
+ *   (nor `constructor` or `prototype`, which the frame parser refuses), and appear once per object (a repeated name keeps the first position and the last value);
  * - numbers whose text is what `String(Number(text))` gives (`1.50`, `-0`, `1e2`, `1e400` are
  *   "not sure"), checked without conversion for those of at most 15 significant digits;
  * - `true`, `false`, `null`, arrays and objects of those, nested at most MAX_DEPTH deep, objects
@@ -94,7 +94,10 @@ function objectEnd(text: string, open: number, depth: number): number {
     if (first >= ZERO && first <= NINE) return -1;
     const nameEnd = stringEnd(text, at);
     if (nameEnd < 0 || text.charCodeAt(nameEnd) !== COLON) return -1;
+    // names the frame parser refuses (I-JSON scan, as REST bodies): parsed, so refused there
     if (nameEnd - at === 11 && text.startsWith('"__proto__"', at)) return -1;
+    if (nameEnd - at === 11 && text.startsWith('"prototype"', at)) return -1;
+    if (nameEnd - at === 13 && text.startsWith('"constructor"', at)) return -1;
     for (let i = 0; i < names.length; i += 2)
       if (sameText(text, names[i], names[i + 1], at, nameEnd)) return -1;
     if (names.length === MAX_MEMBERS * 2) return -1;

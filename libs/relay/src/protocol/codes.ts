@@ -8,7 +8,8 @@
  * (legacy). Every upstream outcome is a `result` / `backend_response`, never an `error` frame.
  */
 export const RESULT_CODES = {
-  upstream_rejected: 'the identity API answered, but not with success (2xx/4xx; see status_code)',
+  upstream_rejected:
+    'the identity API answered, but not with success: a 2xx whose body says `status: "failure"`, or a 3xx/4xx (see status_code)',
   upstream_error: 'the identity API answered 5xx (status_code is its status)',
   upstream_timeout:
     'the identity API did not answer in time; it may have received the image, so it is not sent again (status_code 504; the session is completed)',
@@ -16,6 +17,10 @@ export const RESULT_CODES = {
     'the connection broke after the image was sent; not sent again (status_code 502; the session is completed)',
   upstream_unusable_answer:
     'the identity API answered with a body nested too deep to pass on; it received the image, so it is not sent again (status_code 502; the session is completed)',
+  upstream_invalid_answer:
+    'the identity API answered 2xx, but its body is not a JSON object whose `status` is `"success"` or `"failure"` (no status, another value, not JSON, empty): nothing was verified; it received the image, so it is not sent again (status_code 502; the session is completed)',
+  upstream_answer_too_large:
+    'the identity API answered with a body over 1 MiB; it received the image, so it is not sent again (status_code 502; the session is completed)',
   upstream_unreachable:
     'the identity API could not be reached, the image never left (status_code 502; the kiosk may submit again)',
   upstream_not_configured:
@@ -27,7 +32,8 @@ export const RESULT_CODES = {
 export type ResultCode = keyof typeof RESULT_CODES;
 
 export const RELAY_ERROR_CODES = {
-  invalid_json: 'the frame is not a JSON object',
+  invalid_json:
+    'the frame is not a JSON object, or not I-JSON (RFC 7493) as REST bodies must be: a member name repeated in one object, a member named `__proto__`/`constructor`/`prototype`, a lone surrogate, a number no 64-bit float holds',
   unknown_type: 'the frame has no type, or one this socket does not take',
   invalid_message: 'a field of the frame is missing, of the wrong type or out of its bounds',
   unsupported_frame: 'binary frames are not accepted',
@@ -44,14 +50,22 @@ export const RELAY_ERROR_CODES = {
   session_mismatch: 'auth.session_id is not the session of the token',
   invalid_signature: 'the auth signature does not verify with the registered key',
   device_not_registered: 'auth.device_id is not a registered kiosk',
-  device_blocked: 'the kiosk is blocked',
+  device_blocked:
+    'the kiosk is blocked: at auth, or while it is in a session (blocked by an admin: its socket closes, the phone gets `session_closed` with this reason), or at a submission',
+  device_key_rotated:
+    "the kiosk's key was rotated while it was in a session: the key it authenticated with no longer speaks for it (its socket closes, the phone gets `session_closed` with this reason); it authenticates again with the new key",
+  standing_unavailable:
+    "the kiosk's standing (blocked, key) could not be checked before its submission went upstream (the store did not answer): nothing was sent; submit again",
   auth_timeout: 'no auth frame in time after the challenge',
   peer_not_connected: 'the other side of the session is not connected: the frame was not delivered',
-  invalid_image: 'the image is not base64 of a JPEG or PNG',
+  invalid_image:
+    'the image is not base64 of a JPEG or PNG. Accepted: standard base64 (`+/`), with or without `=` padding, with whitespace anywhere (MIME line breaks, CRLF or LF), optionally after a `data:image/jpeg;base64,` or `data:image/png;base64,` head; not base64url (`-_`)',
   missing_platform_id: 'legacy: to_backend without data.platform_id',
   unknown_platform_id: 'legacy: to_backend with a platform_id this session does not know',
-  already_submitted: 'the session already has its one successful submission',
-  submission_in_progress: 'a submission of this session is being processed',
+  already_submitted:
+    'the session already has its one successful submission (legacy hardware: a `status` frame `already submitted` instead)',
+  submission_in_progress:
+    'a submission of this session is being processed (legacy hardware: a `status` frame `submission in progress` instead)',
   platform_id_already_set:
     'legacy: to_hardware with a platform_id other than the one the session already holds (the frame is not relayed)',
   bus_unavailable:
@@ -94,6 +108,7 @@ export const CLOSE_FOR: Partial<Record<RelayErrorCode, number>> = {
   invalid_signature: CLOSE_CODES.notAuthenticated,
   device_not_registered: CLOSE_CODES.forbidden,
   device_blocked: CLOSE_CODES.forbidden,
+  device_key_rotated: CLOSE_CODES.notAuthenticated,
   auth_timeout: CLOSE_CODES.notAuthenticated,
   bus_unavailable: CLOSE_CODES.tryAgainLater,
 };
@@ -108,6 +123,11 @@ export const OTHER_CLOSES = {
     code: CLOSE_CODES.normal,
     frame: '`session_closed`',
     when: 'the session completed (its one successful submission)',
+  },
+  kiosk_revoked: {
+    code: CLOSE_CODES.conflict,
+    frame: '`session_closed` (reason `device_blocked` or `device_key_rotated`)',
+    when: "the phone's socket, when the session's kiosk is blocked or its key rotated (the kiosk's socket gets the error of that code and its close); open a new session",
   },
   too_slow: {
     code: CLOSE_CODES.policyViolation,

@@ -85,7 +85,7 @@ export const AUTH = message({
   routes: [
     toServer(
       ['device'],
-      'The kiosk proves its identity; `signature` is base64. One try: a failure closes the socket.',
+      'The kiosk proves its identity; `signature` is base64. One try: a failure closes the socket, and so does a malformed `auth` frame (its `invalid_json` / `invalid_message` / `unknown_type` error, close 4401) or any frame other than `auth`, `ping` or `pong` before a successful auth (`not_authenticated`, 4401).',
     ),
   ],
   example: {
@@ -115,7 +115,12 @@ export const STATUS = message({
 export const STATUS_LEGACY = message({
   type: 'status',
   fields: { msg: text() },
-  routes: [toClient(LEGACY_PROTOCOL, 'Legacy: the other side connected or left.')],
+  routes: [
+    toClient(
+      LEGACY_PROTOCOL,
+      'Legacy: the other side connected or left (`hardware connected`, `app disconnected`, …); to the hardware also `submission in progress` / `already submitted` for a repeated `to_backend`.',
+    ),
+  ],
   example: { type: 'status', msg: 'hardware connected' },
 });
 
@@ -215,8 +220,13 @@ export const RESULT_KIOSK = message({
 
 export const SESSION_CLOSED = message({
   type: 'session_closed',
-  fields: { reason: oneOf(['completed']) },
-  routes: [toClient(NEW_PROTOCOL, 'The session is over; the socket closes with 1000.')],
+  fields: { reason: oneOf(['completed', 'device_blocked', 'device_key_rotated']) },
+  routes: [
+    toClient(
+      NEW_PROTOCOL,
+      "The session is over. `completed`: its submission is done; the socket closes with 1000. `device_blocked` / `device_key_rotated` (the phone's socket): the session's kiosk was blocked, or its key rotated, while in the session; the socket closes with 4409 and the phone opens a new session.",
+    ),
+  ],
   example: { type: 'session_closed', reason: 'completed' },
 });
 
@@ -226,7 +236,7 @@ export const TO_HARDWARE = message({
   routes: [
     toServer(
       ['app'],
-      'Legacy: relay `data` to the hardware. A `data.platform_id` (`PLT_` and at least 10 letters or digits) is kept by the server and replaced by a per-session alias (`PLT_ALIAS_…`); a session holds one platform id (another one: `platform_id_already_set`).',
+      'Legacy: relay `data` to the hardware. A `data.platform_id` (a string, `PLT_` and at least 10 letters or digits; any other value: `invalid_message`, not relayed) is kept by the server and replaced by a per-session alias (`PLT_ALIAS_…`); a session holds one platform id (another one: `platform_id_already_set`).',
     ),
   ],
   example: { type: 'to_hardware', data: { platform_id: 'PLT_jjbmYWeq3o1W' } },
@@ -266,7 +276,7 @@ export const TO_BACKEND = message({
   routes: [
     toServer(
       ['hardware'],
-      'Legacy: the face image with the platform id the hardware holds (the alias), as `data.platform_id` and `data.image_base64`; the server calls upstream with the real id.',
+      'Legacy: the face image with the platform id the hardware holds (the alias), as `data.platform_id` and `data.image_base64`; the server calls upstream with the real id. A `to_backend` sent while the first is still with the upstream, or after its answer, gets a `status` frame (`submission in progress` / `already submitted`), never an error: the fielded hardware takes any error frame as fatal.',
     ),
   ],
   example: {

@@ -1,4 +1,4 @@
-import { DEFAULT_JSON_LIMITS } from '@app/common';
+import { BodyPipelineError, DEFAULT_JSON_LIMITS, parseJsonBody } from '@app/common';
 import { scanCanonicalObject } from './canonical-json';
 import { deeperThan, isObject } from './fields';
 import { checkFields } from './message';
@@ -12,6 +12,52 @@ export { isObject } from './fields';
  * bound. Deeper text could not be written back out (JSON.stringify overflows its stack).
  */
 export const MAX_FRAME_DEPTH = DEFAULT_JSON_LIMITS.maxDepth;
+
+/**
+ * The REST bodies' JSON checks, with the frame's own bounds: its depth, and no string bound (a
+ * submission's image is one string; the frame's size bounds it).
+ */
+const FRAME_JSON_LIMITS = {
+  ...DEFAULT_JSON_LIMITS,
+  maxDepth: MAX_FRAME_DEPTH,
+  maxStringLength: Number.MAX_SAFE_INTEGER,
+};
+
+/** What each refusal of the JSON scan is as a frame error. */
+const FRAME_REFUSALS: Partial<Record<string, { code: RelayErrorCode; message: string }>> = {
+  json_too_deep: {
+    code: 'invalid_message',
+    message: `The frame nests objects and arrays deeper than ${MAX_FRAME_DEPTH} levels`,
+  },
+  json_duplicate_key: {
+    code: 'invalid_json',
+    message: 'The frame repeats a member name in one object (I-JSON forbids it)',
+  },
+  json_reserved_key: {
+    code: 'invalid_json',
+    message: 'The frame has a member named __proto__, constructor or prototype',
+  },
+  json_too_many_keys: {
+    code: 'invalid_message',
+    message: `The frame holds more than ${DEFAULT_JSON_LIMITS.maxKeys} object members`,
+  },
+  json_number_out_of_range: {
+    code: 'invalid_json',
+    message: 'A number in the frame does not fit a 64-bit float (I-JSON)',
+  },
+  json_lone_surrogate: {
+    code: 'invalid_json',
+    message: 'A string in the frame holds a lone UTF-16 surrogate (I-JSON)',
+  },
+};
+
+function frameRefusal(error: unknown): ParseResult & { ok: false } {
+  const known = error instanceof BodyPipelineError ? FRAME_REFUSALS[error.code] : undefined;
+  if (known) return { ok: false, ...known };
+  if (error instanceof BodyPipelineError && error.message.includes('must be a JSON object'))
+    return { ok: false, code: 'invalid_json', message: 'The frame must be a JSON object' };
+  return { ok: false, code: 'invalid_json', message: 'The frame is not valid JSON' };
+}
 
 export type ParseResult =
   { ok: true; frame: InboundFrame } | { ok: false; code: RelayErrorCode; message: string };
@@ -28,9 +74,11 @@ const INBOUND: Record<RelayRole, Map<string, AnyMessageDef>> = Object.fromEntrie
 export function parseInboundFrame(role: RelayRole, text: string): ParseResult {
   let value: unknown;
   try {
-    value = JSON.parse(text);
-  } catch {
-    return { ok: false, code: 'invalid_json', message: 'The frame is not valid JSON' };
+    // I-JSON, as REST bodies: a repeated member name, a lone surrogate or a number no double
+    // holds is refused (the peer's parser could read a repeated name otherwise than ours did)
+    value = parseJsonBody(text, FRAME_JSON_LIMITS);
+  } catch (error) {
+    return frameRefusal(error);
   }
   if (!isObject(value))
     return { ok: false, code: 'invalid_json', message: 'The frame must be a JSON object' };

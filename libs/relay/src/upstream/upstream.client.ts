@@ -10,7 +10,13 @@ import { upstreamConfig, UpstreamSettings } from './upstream.config';
  * - `not_sent`: the request provably never reached the upstream (not configured, connection
  *   refused, name not resolved, no time left before the deadline);
  * - `unknown`: it may have reached the upstream (timed out, connection lost after sending), or
- *   it did and answered with a body no frame can carry (nested too deep), so it is not sent again.
+ *   it did and answered with a body no frame can carry (nested too deep), or a 2xx whose body
+ *   says neither success nor failure (`invalid_answer`), so it is not sent again.
+ *
+ * Success is explicit: a 2xx whose body is a JSON object with `status: "success"` (what the
+ * identity API, and scripts/upstream-stub.js, answer for a verified face). A 2xx with
+ * `status: "failure"` is its verdict against the face; a 2xx with any other body (no `status`,
+ * another value, not JSON, empty) verified nothing, and is never taken for a verified face.
  */
 export type UpstreamOutcome =
   | {
@@ -30,14 +36,16 @@ export type UpstreamOutcome =
     }
   | {
       kind: 'unknown';
-      reason: 'timed_out' | 'connection_lost' | 'unusable_answer';
+      reason:
+        'timed_out' | 'connection_lost' | 'unusable_answer' | 'invalid_answer' | 'answer_too_large';
       message: string;
       latencyMs: number;
       attempts: number;
     };
 
 const PATH = '/api/admin/hardware/next';
-const MAX_RESPONSE_BYTES = 1024 * 1024;
+/** The largest answer body read (its `data` goes out inside frames); larger: answer_too_large. */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
 /** The deepest answer body passed on: it goes out as `data` inside a frame (MAX_FRAME_DEPTH). */
 const MAX_ANSWER_DEPTH = MAX_FRAME_DEPTH - 2;
 /** The fielded kiosk waits this long for `backend_response` after sending its image. */
@@ -121,7 +129,7 @@ export class UpstreamClient {
           { platform_id: platformId, image_base64: imageBase64 },
           {
             headers: {
-              'x-api-key': this.settings.apiKey ?? '',
+              ...(this.settings.apiKey ? { 'x-api-key': this.settings.apiKey } : {}),
               'content-type': 'application/json',
               'idempotency-key': submissionId,
             },
@@ -144,12 +152,25 @@ export class UpstreamClient {
             attempts,
           };
         }
-        const bodyStatus = (data as { status?: unknown } | null)?.status;
-        const success =
-          response.status < 300 && (bodyStatus === undefined || bodyStatus === 'success');
+        const bodyStatus = isJsonObject(data) ? data.status : undefined;
+        const is2xx = response.status >= 200 && response.status < 300;
+        if (is2xx && bodyStatus !== 'success' && bodyStatus !== 'failure') {
+          // its answer verified nothing; it received the image, so it is not sent again
+          this.logger.warn(
+            { attempt, status: response.status },
+            'Upstream 2xx answer says neither success nor failure',
+          );
+          return {
+            kind: 'unknown',
+            reason: 'invalid_answer',
+            message: `The identity API answered ${response.status} without a JSON body whose status is "success" or "failure"`,
+            latencyMs: latency(),
+            attempts,
+          };
+        }
         last = {
           kind: 'answered',
-          status: success ? 'success' : 'failure',
+          status: is2xx && bodyStatus === 'success' ? 'success' : 'failure',
           statusCode: response.status,
           data,
           latencyMs: latency(),
@@ -161,6 +182,17 @@ export class UpstreamClient {
         this.logger.warn({ attempt, waitMs }, 'Upstream 503 with Retry-After');
       } catch (error) {
         const code = networkCode(error);
+        if (isTooLarge(error)) {
+          // it answered (the image arrived), with more than any frame should carry
+          this.logger.warn({ attempt }, 'Upstream answer over the size bound');
+          return {
+            kind: 'unknown',
+            reason: 'answer_too_large',
+            message: `The identity API's answer is larger than ${MAX_RESPONSE_BYTES} bytes`,
+            latencyMs: latency(),
+            attempts,
+          };
+        }
         if (!NOT_SENT_CODES.has(code)) {
           const timedOut = code === 'ECONNABORTED' || code === 'ETIMEDOUT';
           this.logger.warn({ attempt, code }, 'Upstream call may have arrived; not re-sent');
@@ -191,15 +223,32 @@ export class UpstreamClient {
   }
 }
 
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 function networkCode(error: unknown): string {
   const axios = error as AxiosError & { cause?: { code?: string } };
   return axios.code ?? axios.cause?.code ?? '';
 }
 
-/** Retry-After in seconds or as an HTTP date; undefined when absent or unreadable. */
+/**
+ * Retry-After as RFC 9110 writes it: delta-seconds (digits only) or an HTTP-date (it starts with
+ * the day's name: `Sun, 06 Nov 1994 08:49:37 GMT`, and the obsolete forms). Undefined when absent
+ * or anything else (`-5`, `1.5`, a bare year, which Date.parse would read as a date long past):
+ * no retry is made on a value that does not say when.
+ */
 export function retryAfterMs(header: unknown, now = Date.now()): number | undefined {
-  if (typeof header !== 'string' || header.trim() === '') return undefined;
-  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
-  const at = Date.parse(header);
+  if (typeof header !== 'string') return undefined;
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  if (!/^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*[, ]/.test(value)) return undefined;
+  const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** axios refused the answer body for being over maxContentLength. */
+function isTooLarge(error: unknown): boolean {
+  const axios = error as AxiosError;
+  return axios?.code === 'ERR_BAD_RESPONSE' && /maxContentLength/.test(String(axios.message));
 }
