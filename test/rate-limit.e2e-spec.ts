@@ -111,6 +111,40 @@ describe("the phones' shared mobile app key (e2e)", () => {
   });
 });
 
+describe("a bearer token's limit (e2e)", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ RATE_LIMIT_PER_IP: '100', RATE_LIMIT_PER_CREDENTIAL: '3' });
+  });
+  afterAll(async () => t.close());
+
+  it('should keep one counter for a token however its scheme is spelled, and whatever key comes beside it', async () => {
+    // any token: the limit is counted before the token is checked (the answer is 401 until then)
+    const token = 'eyJhbGciOiJFZERTQSJ9.e30.c2ln';
+    const spellings = [`Bearer ${token}`, `bearer ${token}`, `BEARER   ${token}`];
+    for (const [i, authorization] of spellings.entries()) {
+      const res = await http(t.baseUrl, 'POST', '/api/v5/sync', {
+        body: { packets: [] },
+        headers: {
+          authorization,
+          'x-api-key': `junk-${i}`,
+          'x-forwarded-for': `203.0.113.${i + 1}`,
+        },
+      });
+      expect(res.status).not.toBe(429);
+    }
+    const res = await http(t.baseUrl, 'POST', '/api/v5/sync', {
+      body: { packets: [] },
+      headers: {
+        authorization: `bEaReR  ${token}`,
+        'x-api-key': 'junk-9',
+        'x-forwarded-for': '203.0.113.9',
+      },
+    });
+    expectLimited(res);
+  });
+});
+
 describe("a signing device's limit (e2e)", () => {
   let t: TestApp;
   beforeAll(async () => {

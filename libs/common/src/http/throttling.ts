@@ -30,6 +30,7 @@ import {
 } from '@nestjs/throttler/dist/throttler.constants';
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
+import { bearerToken } from '../auth/bearer';
 import { CommonError } from '../errors/common.errors';
 import { RedisService } from '../redis/redis.service';
 import { describeGuard } from './access-doc';
@@ -163,9 +164,16 @@ function digestCredential(req: Request): string | undefined {
   // A key or a token is a secret: only its holder fills its counter. A signing device's id is
   // not (anyone can send it, and it is checked after the limit), so its counter is per address
   // too: requests naming a thekedar's device from elsewhere cannot lock the thekedar out.
+  // A bearer token is counted as the token the routes read (`bearerToken`: the scheme in any
+  // case, any run of spaces), not as the header's text: one stolen token sent as `Bearer t`,
+  // `bearer t`, `BEARER  t` had a counter for each spelling. And before a key: junk in
+  // `x-api-key` beside a token gave the token's requests a fresh counter each.
+  const authorization = header('authorization');
+  const token = authorization === undefined ? undefined : bearerToken(authorization);
   const presented =
+    (token === undefined ? undefined : `bearer:${token}`) ??
     header('x-api-key') ??
-    header('authorization') ??
+    authorization ??
     (header('x-signature') ? `device:${header('x-device-id') ?? ''}@${req.ip ?? ''}` : undefined);
   if (!presented) return undefined;
   const credential = presented.slice(0, 8192);
