@@ -113,6 +113,13 @@ describeStoreContract('KioskDeviceRepository', kioskDeviceAdapters, ({ sut }) =>
       event('TEE-2', 'blocked', new Date('2026-01-03T00:00:00Z')),
     );
     expect(blocked?.status).toBe('blocked');
+    // blocked again: nothing written (no event, updatedAt kept)
+    const again = await sut().setStatus(
+      'TEE-2',
+      'blocked',
+      event('TEE-2', 'blocked', new Date('2026-01-04T00:00:00Z')),
+    );
+    expect(again).toEqual(blocked);
     expect(await sut().setStatus('TEE-X', 'blocked', event('TEE-X', 'blocked'))).toBeUndefined();
     expect(
       await sut().rotateKey(

@@ -28,6 +28,11 @@ export abstract class KioskDeviceRepository {
     key: { publicKeyPem: string; keyFingerprint: string },
     event: KioskEvent,
   ): Promise<KioskDevice | KeyInUse | undefined>;
+  /**
+   * Sets the status and appends the event; a device already in that status is returned as it is,
+   * nothing written (no event, `updatedAt` kept: a Wi-Fi challenge is bound to it, and a second
+   * click on "unblock" must not revoke the QR a kiosk shows). Undefined when the device is unknown.
+   */
   abstract setStatus(
     deviceId: string,
     status: KioskStatus,

@@ -74,7 +74,19 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
     status: KioskStatus,
     event: KioskEvent,
   ): Promise<KioskDevice | undefined> {
-    return this.update(deviceId, { status, updatedAt: event.at }, event);
+    const doc = await this.devices
+      .findOneAndUpdate(
+        { deviceId, status: { $ne: status } },
+        {
+          $set: { status, updatedAt: event.at },
+          $push: { events: Mapper.eventToPersistence(event) },
+        },
+        { new: true, runValidators: true, projection: DEVICE_FIELDS },
+      )
+      .lean<KioskDeviceDocument>();
+    if (doc) return Mapper.toDomain(doc);
+    // unknown, or in that status already: nothing written
+    return this.findByDeviceId(deviceId);
   }
 
   async list(options: {

@@ -99,9 +99,15 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     return this.turns.write(
       this.db.transaction(() => {
         const changed = this.db
-          .prepare('UPDATE kiosk_devices SET status = ?, updated_at = ? WHERE device_id = ?')
-          .run(status, event.at.toISOString(), deviceId).changes;
-        if (changed === 0) return undefined;
+          .prepare(
+            'UPDATE kiosk_devices SET status = ?, updated_at = ? WHERE device_id = ? AND status <> ?',
+          )
+          .run(status, event.at.toISOString(), deviceId, status).changes;
+        if (changed === 0) {
+          // unknown, or in that status already: nothing written
+          const row = this.byDeviceId.get(deviceId);
+          return row ? Mapper.toDomain(row) : undefined;
+        }
         this.insertEvent.run(Mapper.eventToPersistence(event));
         return Mapper.toDomain(this.byDeviceId.get(deviceId)!);
       }),
