@@ -329,6 +329,16 @@ describe('the API bundle (npm run build)', () => {
       expect([verified.status, verified.stderr]).toEqual([0, '']);
       expect(verified.stdout.trim().split('\n').at(-1)).toBe('OK');
 
+      const backup = admin('backup', '--to', join(dir, 'backup'));
+      expect([backup.status, backup.stderr]).toEqual([0, '']);
+      expect(backup.stdout).toMatch(/^backup of .* secrets\.json none in DATA_DIR/);
+      expect(readdirSync(join(dir, 'backup')).sort()).toEqual([
+        'backup-manifest.json',
+        'mdai.sqlite',
+        'tlog-witness.ndjson',
+        'uploads',
+      ]);
+
       const unknown = admin('nope');
       expect(unknown.status).toBe(64);
       expect(unknown.stderr).toContain('keys:rotate, keys:reseal');

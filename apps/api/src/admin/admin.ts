@@ -18,6 +18,7 @@ export const ADMIN_COMMANDS = {
     (require('./keys-reseal') as typeof import('./keys-reseal')).keysReseal(args),
   'timesheets:rebuild': () =>
     (require('./timesheets-rebuild') as typeof import('./timesheets-rebuild')).timesheetsRebuild(),
+  backup: (args: string[]) => (require('./backup') as typeof import('./backup')).backup(args),
   'verify:log': (args: string[]) =>
     (require('./verify-log') as typeof import('./verify-log')).verifyLog(args),
 } as const;
