@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyLedger } from './support/ledger-client';
@@ -13,10 +13,10 @@ const ROOT = join(__dirname, '..');
 const PER = 5;
 
 /** `npm run backup -- --to <dir>` on `dataDir`, as an operator runs it beside the server. */
-function runBackup(dataDir: string, to: string) {
+function runBackup(dataDir: string, to: string, ...args: string[]) {
   const child = spawn(
     process.execPath,
-    ['-r', '@swc-node/register', 'scripts/backup.ts', '--to', to],
+    ['-r', '@swc-node/register', 'scripts/backup.ts', '--to', to, ...args],
     {
       cwd: ROOT,
       env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '', NODE_ENV: 'test' },
@@ -113,6 +113,7 @@ function runBackup(dataDir: string, to: string) {
     expect(manifest.build.schema['vault.files']).toBeGreaterThanOrEqual(1);
     expect(manifest.vaultKeyVersions).toEqual(['v1']);
     expect(manifest.missingBlobs).toEqual([]);
+    expect(manifest.unsealed).toEqual([]);
     const blobs = readdirSync(join(to, 'uploads')).sort();
     expect(blobs).toEqual(manifest.blobs.files.map((f: any) => f.path.slice('uploads/'.length)));
     // the copy's witness file is what the live one was at some instant: a prefix of it now
@@ -167,4 +168,51 @@ function runBackup(dataDir: string, to: string) {
       expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
     }
   }, 120_000);
+
+  it('should name a vault file whose blob is missing (exit code 2), leave secrets.json out when asked, and refuse a target inside DATA_DIR or not empty', async () => {
+    const t = await startTestApp();
+    try {
+      const stored = await http(t.baseUrl, 'POST', '/api/v5/vault', {
+        key: t.keys.admin,
+        rawBody: jpegBytes(2048),
+        headers: { 'content-type': 'image/jpeg' },
+      });
+      expect(stored.status).toBe(201);
+      const kept = await http(t.baseUrl, 'POST', '/api/v5/vault', {
+        key: t.keys.admin,
+        rawBody: jpegBytes(3000),
+        headers: { 'content-type': 'image/jpeg' },
+      });
+      expect(kept.status).toBe(201);
+      // a damaged DATA_DIR: the blob of a live file is gone
+      unlinkSync(join(t.dataDir, 'uploads', `${stored.body.fileId}.mdv`));
+      const target = join(to, '..', 'damaged');
+      const made = await runBackup(t.dataDir, target, '--without-secrets');
+      expect(made.code).toBe(2);
+      expect(made.stderr).toContain('1 vault file(s) of the copy have no blob');
+      const manifest = JSON.parse(readFileSync(join(target, 'backup-manifest.json'), 'utf8'));
+      expect(manifest.missingBlobs).toEqual([
+        { fileId: stored.body.fileId, why: 'missing_from_uploads' },
+      ]);
+      expect(manifest.blobs.files.map((f: any) => f.path)).toEqual([
+        `uploads/${kept.body.fileId}.mdv`,
+      ]);
+      expect(manifest.secrets).toBe('left out');
+      expect(existsSync(join(target, 'secrets.json'))).toBe(false);
+
+      const again = await runBackup(t.dataDir, target);
+      expect([again.code, again.stderr]).toEqual([
+        1,
+        `config error: backup: ${target} is not empty\n`,
+      ]);
+      const inside = await runBackup(t.dataDir, join(t.dataDir, 'backup'));
+      expect([inside.code, inside.stderr]).toEqual([
+        1,
+        'config error: backup: --to must be outside DATA_DIR (and not contain it)\n',
+      ]);
+      expect(existsSync(join(t.dataDir, 'backup'))).toBe(false);
+    } finally {
+      await t.close();
+    }
+  }, 60_000);
 });

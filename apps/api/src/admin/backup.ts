@@ -17,8 +17,13 @@
  *    committed, so the database copied after it holds them (the other order gives witness
  *    lines beyond the copied log: `tail_cut`). A line whose row was not stored yet is the
  *    state a crash between the two leaves, which the server repairs at boot;
- * 3. the database, with SQLite's online backup in one step (one read transaction: a snapshot
- *    of one instant; the server's writes go on meanwhile, into its WAL);
+ * 3. the database, with SQLite's online backup in one step inside one read transaction (a
+ *    snapshot of one instant; the server's writes go on meanwhile, into its WAL). A snapshot
+ *    in which a log's entries reach beyond its last checkpoint (a seal in flight: the row
+ *    comes milliseconds after the entries) is a state a crash could leave, but a server
+ *    restored from it verifies that log `checkpoint_missing` until its next append: so 2 and 3
+ *    are taken again (the check runs in the snapshot's transaction, before any page is
+ *    copied), up to SNAPSHOT_ATTEMPTS times;
  * 4. the blobs of the vault files the copied database holds that step 1 did not find (uploaded
  *    since); blobs copied in step 1 whose file the copy does not hold (an upload not yet
  *    committed, or shredded) are dropped.
@@ -44,6 +49,7 @@ import {
 } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { appConfig, ConfigError, readStored, SECRETS_FILE } from '@app/common';
 import { SQLITE_FILE } from '@app/persistence';
 import { witnessFileOf } from '@app/tlog';
@@ -83,6 +89,14 @@ export interface BackupManifest {
    * refuses to read them (`file_integrity_failed`).
    */
   missingBlobs: { fileId: string; why: 'deleted_during_backup' | 'missing_from_uploads' }[];
+  /**
+   * Logs whose entries in the copy reach beyond their last checkpoint (a seal was in flight at
+   * every snapshot tried): a server restored from it verifies them `checkpoint_missing` until
+   * their next append seals them.
+   */
+  unsealed: UnsealedLog[];
+  /** Snapshots taken to find one with every log sealed. */
+  snapshotAttempts: number;
   /** Entries of DATA_DIR the backup does not know and did not copy. */
   notCopied: string[];
 }
@@ -153,6 +167,61 @@ async function wholeLinesLength(file: string): Promise<number> {
 
 const isBlob = (name: string) => name.endsWith('.mdv');
 
+/** Snapshots tried before one with a log's entries beyond its last checkpoint is kept. */
+const SNAPSHOT_ATTEMPTS = 20;
+/** The pause after the n-th such snapshot: n times this, in ms. */
+const SNAPSHOT_RETRY_MS = 25;
+
+/** A log whose entries in the snapshot reach beyond its last checkpoint. */
+export interface UnsealedLog {
+  log: string;
+  entries: number;
+  checkpoint: number;
+}
+
+/**
+ * The logs of the snapshot (`db` in a read transaction) whose entries reach beyond their last
+ * checkpoint: a seal was in flight (entries committed, checkpoint row not yet stored). A
+ * server started on such a copy has no seal in flight to wait for: its verify would answer
+ * `checkpoint_missing` until the log's next append seals it. The logs are the ledger of each
+ * site (`<origin>/ledger/<siteId>`, `attendance_logs`) and the vault audit (`vault_audit`).
+ */
+function unsealedLogs(db: Database.Database): UnsealedLog[] {
+  const has = (table: string) =>
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !==
+    undefined;
+  if (!has('tlog_logs')) return [];
+  const sealed = new Map(
+    (
+      db
+        .prepare(
+          `SELECT l.origin AS origin, COALESCE(MAX(c.size), 0) AS size
+             FROM tlog_logs l LEFT JOIN tlog_checkpoints c ON c.log_id = l.id GROUP BY l.id`,
+        )
+        .all() as { origin: string; size: number }[]
+    ).map((r) => [r.origin, r.size]),
+  );
+  const out: UnsealedLog[] = [];
+  const check = (suffix: string, entries: number) => {
+    const origin = [...sealed.keys()].find((o) => o.endsWith(suffix));
+    const checkpoint = origin ? sealed.get(origin)! : 0;
+    if (entries > checkpoint) out.push({ log: origin ?? suffix, entries, checkpoint });
+  };
+  if (has('vault_audit'))
+    check(
+      '/vault-audit',
+      (db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM vault_audit').get() as { n: number }).n,
+    );
+  if (has('attendance_logs') && has('sites')) {
+    const head = db.prepare(
+      'SELECT COALESCE(MAX(seq), 0) AS n FROM attendance_logs WHERE site_id = ?',
+    );
+    for (const { id } of db.prepare('SELECT id FROM sites').all() as { id: string }[])
+      check(`/ledger/${id}`, (head.get(id) as { n: number }).n);
+  }
+  return out;
+}
+
 /** The version names of a VAULT_KEYS value (`v1:<key>,v2:<key>` → v1, v2), never a key. */
 function vaultKeyVersions(keys: string | undefined): string[] {
   return (keys ?? '')
@@ -213,33 +282,52 @@ export async function runBackup(
   });
   for (const name of present.filter(isBlob)) await copyBlob(name);
 
-  // 2. the witness file, whole lines only, before the database
+  // 2 and 3, until the snapshot has a checkpoint over every log's entries (or attempts run out)
   const witnessTarget = join(to, 'tlog-witness.ndjson');
-  const witnessLength = await wholeLinesLength(witnessFile);
-  const witness =
-    witnessLength > 0
-      ? await copyHashed(witnessFile, witnessTarget, witnessLength)
-      : await writeFile(witnessTarget, '', { mode: 0o644 }).then(() => ({
-          path: witnessTarget,
-          bytes: 0,
-          sha256: createHash('sha256').digest('hex'),
-        }));
-  await chmod(witnessTarget, 0o644); // as the server writes it: monitors read it
-  const lines = (await readFile(witnessTarget)).reduce((n, byte) => n + (byte === 0x0a ? 1 : 0), 0);
-
-  // 3. the database: one step, so one read transaction, one instant
+  const databaseTarget = join(to, SQLITE_FILE);
   const source = new Database(database, { readonly: true, fileMustExist: true });
+  let witness: { path: string; bytes: number; sha256: string };
   let snapshotAt: Date;
   let pages: number;
-  const databaseTarget = join(to, SQLITE_FILE);
+  let unsealed: UnsealedLog[];
+  let attempts = 0;
   try {
     source.pragma('busy_timeout = 10000');
-    snapshotAt = new Date();
-    const done = await source.backup(databaseTarget, { progress: () => 0x7fffffff });
-    pages = done.totalPages;
+    for (;;) {
+      attempts++;
+      // 2. the witness file, whole lines only, before the database
+      await rm(witnessTarget, { force: true });
+      const witnessLength = await wholeLinesLength(witnessFile);
+      witness =
+        witnessLength > 0
+          ? await copyHashed(witnessFile, witnessTarget, witnessLength)
+          : await writeFile(witnessTarget, '', { mode: 0o644 }).then(() => ({
+              path: witnessTarget,
+              bytes: 0,
+              sha256: createHash('sha256').digest('hex'),
+            }));
+      // 3. the database: one read transaction, one instant. Its first read fixes the snapshot;
+      // the backup, in one step, copies that snapshot
+      snapshotAt = new Date();
+      source.exec('BEGIN');
+      try {
+        unsealed = unsealedLogs(source);
+        if (unsealed.length === 0 || attempts >= SNAPSHOT_ATTEMPTS) {
+          const done = await source.backup(databaseTarget, { progress: () => 0x7fffffff });
+          pages = done.totalPages;
+          break;
+        }
+      } finally {
+        source.exec('COMMIT');
+      }
+      // a seal in flight: its checkpoint row comes a few milliseconds after the entries
+      await sleep(SNAPSHOT_RETRY_MS * attempts);
+    }
   } finally {
     source.close();
   }
+  await chmod(witnessTarget, 0o644); // as the server writes it: monitors read it
+  const lines = (await readFile(witnessTarget)).reduce((n, byte) => n + (byte === 0x0a ? 1 : 0), 0);
   await chmod(databaseTarget, 0o600);
   const copy = new Database(databaseTarget, { fileMustExist: true });
   let live: string[];
@@ -338,6 +426,8 @@ export async function runBackup(
     blobs: { count: files.length, bytes: files.reduce((n, f) => n + f.bytes, 0), files },
     secrets,
     missingBlobs,
+    unsealed,
+    snapshotAttempts: attempts,
     notCopied,
   };
   await writeFile(join(to, BACKUP_MANIFEST), JSON.stringify(manifest, null, 2) + '\n', {
@@ -360,12 +450,19 @@ export async function runBackup(
         'a restored server refuses to read them. Run the backup again for a copy without the deleted ones',
     );
   }
+  if (unsealed.length > 0)
+    warn(
+      `${unsealed.length} log(s) had entries beyond their last checkpoint in each of ${attempts} snapshots ` +
+        `(listed under unsealed in ${BACKUP_MANIFEST}): a server restored from this copy verifies them ` +
+        'checkpoint_missing until their next append seals them. Run the backup again at a quieter time',
+    );
   return manifest;
 }
 
 /**
  * `backup --to <dir> [--without-secrets]` with its arguments. Exit code 0: a complete backup;
- * 2: a backup with vault files whose blob is missing (named in the manifest); 1: none.
+ * 2: a backup with vault files whose blob is missing or logs not sealed (named in the
+ * manifest); 1: none.
  */
 export function backup(args: string[]): void {
   const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -373,7 +470,7 @@ export function backup(args: string[]): void {
   Promise.resolve()
     .then(async () => {
       const manifest = await runBackup(process.env, parseArgs(args), say, warn);
-      if (manifest.missingBlobs.length > 0) process.exitCode = 2;
+      if (manifest.missingBlobs.length > 0 || manifest.unsealed.length > 0) process.exitCode = 2;
     })
     .catch((error: unknown) => {
       process.stderr.write(
