@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -169,7 +170,7 @@ function runBackup(dataDir: string, to: string, ...args: string[]) {
     }
   }, 120_000);
 
-  it('should name a vault file whose blob is missing (exit code 2), leave secrets.json out when asked, and refuse a target inside DATA_DIR or not empty', async () => {
+  it('should name a vault file whose blob is missing and a log left unsealed (exit code 2), leave secrets.json out when asked, and refuse a target inside DATA_DIR or not empty', async () => {
     const t = await startTestApp();
     try {
       const stored = await http(t.baseUrl, 'POST', '/api/v5/vault', {
@@ -186,10 +187,26 @@ function runBackup(dataDir: string, to: string, ...args: string[]) {
       expect(kept.status).toBe(201);
       // a damaged DATA_DIR: the blob of a live file is gone
       unlinkSync(join(t.dataDir, 'uploads', `${stored.body.fileId}.mdv`));
+      // and the vault audit's last checkpoint row gone (entries a crash left unsealed): every
+      // snapshot shows the same, so no seal is in flight and the backup stops trying
+      const db = new Database(join(t.dataDir, 'mdai.sqlite'));
+      let audited: number;
+      try {
+        audited = (db.prepare('SELECT MAX(seq) AS n FROM vault_audit').get() as { n: number }).n;
+        db.prepare(
+          `DELETE FROM tlog_checkpoints WHERE size = ? AND log_id =
+             (SELECT id FROM tlog_logs WHERE origin = 'mdai.local/vault-audit')`,
+        ).run(audited);
+      } finally {
+        db.close();
+      }
       const target = join(to, '..', 'damaged');
       const made = await runBackup(t.dataDir, target, '--without-secrets');
       expect(made.code).toBe(2);
       expect(made.stderr).toContain('1 vault file(s) of the copy have no blob');
+      expect(made.stderr).toContain(
+        '1 log(s) had entries beyond their last checkpoint in each of 4 snapshots',
+      );
       const manifest = JSON.parse(readFileSync(join(target, 'backup-manifest.json'), 'utf8'));
       expect(manifest.missingBlobs).toEqual([
         { fileId: stored.body.fileId, why: 'missing_from_uploads' },
@@ -198,6 +215,11 @@ function runBackup(dataDir: string, to: string, ...args: string[]) {
         `uploads/${kept.body.fileId}.mdv`,
       ]);
       expect(manifest.secrets).toBe('left out');
+      expect(manifest.snapshotAttempts).toBe(4);
+      expect(manifest.unsealed).toEqual([
+        { log: 'mdai.local/vault-audit', entries: audited, checkpoint: expect.any(Number) },
+      ]);
+      expect(manifest.unsealed[0].checkpoint).toBeLessThan(audited);
       expect(existsSync(join(target, 'secrets.json'))).toBe(false);
 
       const again = await runBackup(t.dataDir, target);

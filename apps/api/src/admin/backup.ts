@@ -169,6 +169,8 @@ const isBlob = (name: string) => name.endsWith('.mdv');
 
 /** Snapshots tried before one with a log's entries beyond its last checkpoint is kept. */
 const SNAPSHOT_ATTEMPTS = 20;
+/** Snapshots in a row with the same unsealed logs after which they are taken as they are. */
+const SNAPSHOT_UNCHANGED = 3;
 /** The pause after the n-th such snapshot: n times this, in ms. */
 const SNAPSHOT_RETRY_MS = 25;
 
@@ -291,6 +293,11 @@ export async function runBackup(
   let pages: number;
   let unsealed: UnsealedLog[];
   let attempts = 0;
+  // the same logs unsealed at the same lengths snapshot after snapshot: no seal is in flight
+  // (entries an old build or a crash left without a checkpoint, sealed by the log's next
+  // append); waiting on does not change them
+  let previous = '';
+  let unchanged = 0;
   try {
     source.pragma('busy_timeout = 10000');
     for (;;) {
@@ -312,7 +319,14 @@ export async function runBackup(
       source.exec('BEGIN');
       try {
         unsealed = unsealedLogs(source);
-        if (unsealed.length === 0 || attempts >= SNAPSHOT_ATTEMPTS) {
+        const seen = JSON.stringify(unsealed);
+        unchanged = seen === previous ? unchanged + 1 : 0;
+        previous = seen;
+        if (
+          unsealed.length === 0 ||
+          attempts >= SNAPSHOT_ATTEMPTS ||
+          unchanged >= SNAPSHOT_UNCHANGED
+        ) {
           const done = await source.backup(databaseTarget, { progress: () => 0x7fffffff });
           pages = done.totalPages;
           break;
@@ -454,7 +468,8 @@ export async function runBackup(
     warn(
       `${unsealed.length} log(s) had entries beyond their last checkpoint in each of ${attempts} snapshots ` +
         `(listed under unsealed in ${BACKUP_MANIFEST}): a server restored from this copy verifies them ` +
-        'checkpoint_missing until their next append seals them. Run the backup again at a quieter time',
+        'checkpoint_missing until their next append seals them (so does the running server when they ' +
+        'stayed the same: no seal was in flight). Otherwise run the backup again at a quieter time',
     );
   return manifest;
 }
