@@ -77,7 +77,7 @@ describe('npm start builds only when the build is not current (scripts/support/b
       }
     ).scripts;
     expect(scripts.start).toMatch(
-      /^\(node scripts\/support\/build-stamp\.js check \|\| npm run build\) && node dist\//,
+      /^\(node scripts\/support\/build-stamp\.js check \|\| npm run build\) && exec node dist\//,
     );
     expect(scripts.build).toMatch(/^node scripts\/support\/build-stamp\.js clear && /);
     expect(scripts.build).toMatch(/ && node scripts\/support\/build-stamp\.js write$/);

@@ -119,6 +119,15 @@ describe('docs/ledger-format.md: independent and offline verifiers (e2e)', () =>
       expect(failed.status).toBe(1);
       expect(failed.stdout).toContain(bad === files.cut ? 'history was cut' : 'FAIL');
     }
+    // an edit inside the checkpoint's size: the break is the one fault, not also a cut history
+    // (the walk stops at the break, so the links after it are not counted) or a root mismatch
+    const edited = await ours(files.edited);
+    expect(edited.stdout).toContain('FAIL chain broken at seq 4 (record_hash_mismatch)');
+    expect(edited.stdout).toContain(
+      "--   not checked: the export's length and Merkle root against the checkpoint (size 5): the chain breaks inside it, at seq 4",
+    );
+    expect(edited.stdout).not.toContain('history was cut');
+    expect(edited.stdout).not.toContain('FAIL Merkle root');
     const withVkey = await run(process.execPath, [
       '-r',
       '@swc-node/register',

@@ -66,10 +66,11 @@ describe('the API bundle (npm run build)', () => {
     expect(dockerfileCommand()).toEqual(['node', 'dist/apps/api/apps/api/src/main.js']);
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> })
       .scripts;
-    expect(scripts['start:prod']).toBe('node dist/apps/api/apps/api/src/main.js');
+    // exec: the shell npm runs the script in gives way to node, so npm's SIGTERM reaches it
+    expect(scripts['start:prod']).toBe('exec node dist/apps/api/apps/api/src/main.js');
     // npm start builds first unless dist/ is current (scripts/support/build-stamp.js)
     expect(scripts.start).toBe(
-      '(node scripts/support/build-stamp.js check || npm run build) && node dist/apps/api/apps/api/src/main.js',
+      '(node scripts/support/build-stamp.js check || npm run build) && exec node dist/apps/api/apps/api/src/main.js',
     );
   });
 
@@ -328,6 +329,16 @@ describe('the API bundle (npm run build)', () => {
       );
       expect([verified.status, verified.stderr]).toEqual([0, '']);
       expect(verified.stdout.trim().split('\n').at(-1)).toBe('OK');
+
+      const backup = admin('backup', '--to', join(dir, 'backup'));
+      expect([backup.status, backup.stderr]).toEqual([0, '']);
+      expect(backup.stdout).toMatch(/^backup of .* secrets\.json none in DATA_DIR/);
+      expect(readdirSync(join(dir, 'backup')).sort()).toEqual([
+        'backup-manifest.json',
+        'mdai.sqlite',
+        'tlog-witness.ndjson',
+        'uploads',
+      ]);
 
       const unknown = admin('nope');
       expect(unknown.status).toBe(64);

@@ -704,9 +704,9 @@ export interface VaultKeyUsageView {
   byOwner: Record<string, unknown>;
   /** Versions of VAULT_KEYS that nothing is sealed under, that no live server seals new values under (its active version, VAULT_ACTIVE_KEY) and that VAULT_KEYS does not list after the active version (a rotation adds its new version last with VAULT_ACTIVE_KEY pinned to the old one: that new version is about to be used): they can be dropped from VAULT_KEYS (what `npm run keys:reseal` prints) */
   droppable: string[];
-  /** Versions values are sealed under that this server's VAULT_KEYS does not hold (those values answer 503 key_unavailable here; when another live server holds the version, this one is behind a rollout: restart it with the current VAULT_KEYS) */
+  /** Versions values are sealed under that this server's VAULT_KEYS does not hold (those values answer 503 key_unavailable here; when another live server holds the version, this one is behind a rollout: restart it with the current VAULT_KEYS; when none does, see `unheld`) */
   missing: string[];
-  /** Of `missing`, the versions no live server holds either (none recorded in the last 3 minutes): those values answer 503 key_unavailable on every server until one runs with a VAULT_KEYS that holds the version (a `keys:reseal --force` under a version the replicas lack, or a version dropped too early). /health is not degraded for them */
+  /** Of `missing`, the versions no live server holds either (none recorded in the last 3 minutes): those values answer 503 key_unavailable on every server until one runs with a VAULT_KEYS that holds the version (a `keys:reseal --force` under a version the replicas lack, a version dropped too early, or a store restored from a backup taken before the version was dropped: add the dropped version back to VAULT_KEYS). /health is not degraded for them */
   unheld: string[];
 }
 

@@ -54,7 +54,6 @@ function readTlogConfig(env: Env, app: Pick<AppSettings, 'dataDir'>): TlogSettin
   if (signingKey.asymmetricKeyType !== 'ed25519') {
     throw new ConfigError('TLOG_SIGNING_KEY', 'must be an Ed25519 key');
   }
-  const witness = v.TLOG_WITNESS_FILE ?? 'tlog-witness.ndjson';
   const retiredKeys = parseKeyHistory('TLOG_RETIRED_KEYS', v.TLOG_RETIRED_KEYS, 'ed25519');
   refuseRetiredSigningKey(
     { key: 'TLOG_SIGNING_KEY', history: 'TLOG_RETIRED_KEYS', signs: 'checkpoints' },
@@ -65,8 +64,17 @@ function readTlogConfig(env: Env, app: Pick<AppSettings, 'dataDir'>): TlogSettin
     signingKey,
     retiredKeys,
     origin: v.TLOG_ORIGIN ?? 'mdai.local',
-    witnessFile: isAbsolute(witness) ? witness : resolve(join(app.dataDir, witness)),
+    witnessFile: witnessFileOf(v.TLOG_WITNESS_FILE, app.dataDir),
   };
+}
+
+/**
+ * Where the witness file is: TLOG_WITNESS_FILE (absolute, or under DATA_DIR), else
+ * `<DATA_DIR>/tlog-witness.ndjson`. Also read by `npm run backup`, which needs no key.
+ */
+export function witnessFileOf(setting: string | undefined, dataDir: string): string {
+  const witness = setting || 'tlog-witness.ndjson';
+  return isAbsolute(witness) ? witness : resolve(join(dataDir, witness));
 }
 
 export const tlogConfig = defineConfig('tlog', readTlogConfig);

@@ -190,7 +190,7 @@ export class VaultController {
     status: 503,
     type: ErrorBody,
     description:
-      'audit_unavailable: the audit log cannot be written, so nothing is served; key_unavailable: the data key is wrapped by a master key version this server does not hold (audited; restart it with the current VAULT_KEYS)',
+      'audit_unavailable: the audit log cannot be written, so nothing is served; key_unavailable: the data key is wrapped by a master key version this server does not hold (audited; restart it with a VAULT_KEYS that holds the version: the current one, or after restoring a backup the version dropped since, added back)',
   })
   async read(
     @Param('fileId') fileId: string,

@@ -18,7 +18,7 @@ export const VAULT_ERRORS = {
     file_integrity_failed:
       'the stored file failed its integrity check (tampered or damaged) and is not served',
     key_unavailable:
-      'the data is sealed under a master key version the VAULT_KEYS of this server does not hold (another replica or a reseal uses a newer VAULT_KEYS): restart the server with the current VAULT_KEYS; retry later',
+      'the data is sealed under a master key version the VAULT_KEYS of this server does not hold (another replica or a reseal uses a newer VAULT_KEYS, or the store was restored from a backup taken before the version was dropped): restart the server with a VAULT_KEYS that holds the version (the current one; after a restore, the dropped version added back); retry later',
     sealed_value_corrupt: 'a sealed value is malformed or fails authentication',
     audit_unavailable: 'the vault audit log cannot be written, so the vault refuses access',
     checkpoint_not_found: 'the vault audit log has no signed checkpoint yet',

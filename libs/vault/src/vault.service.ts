@@ -320,7 +320,7 @@ export class VaultService {
       if (code === 'key_unavailable') {
         throw new VaultError(
           'key_unavailable',
-          `This file's data key is wrapped by key version ${file.keyVersion}, which this server's VAULT_KEYS does not hold: restart it with the current VAULT_KEYS`,
+          `This file's data key is wrapped by key version ${file.keyVersion}, which this server's VAULT_KEYS does not hold: restart it with a VAULT_KEYS that holds it (the current VAULT_KEYS during a key rollout; on a store restored from a backup, the version dropped since, added back)`,
         );
       }
       throw integrityFailure();

@@ -20,6 +20,7 @@ export const ADMIN_COMMANDS = {
     (require('./timesheets-rebuild') as typeof import('./timesheets-rebuild')).timesheetsRebuild(),
   'tokens:reopen': (args: string[]) =>
     (require('./tokens-reopen') as typeof import('./tokens-reopen')).tokensReopen(args),
+  backup: (args: string[]) => (require('./backup') as typeof import('./backup')).backup(args),
   'verify:log': (args: string[]) =>
     (require('./verify-log') as typeof import('./verify-log')).verifyLog(args),
 } as const;

@@ -168,15 +168,25 @@ async function main(args: string[]): Promise<boolean> {
   );
   const originOk = siteId === undefined || checkpoint.origin.endsWith(`/ledger/${siteId}`);
   say(originOk, `checkpoint origin matches the export's site (${siteId ?? 'empty export'})`);
+  // a chain that breaks within the checkpoint's size stops the walk there: how many links the
+  // export has and what its first links' root is cannot be told (the links after the break are
+  // not the log's), so neither is reported as a cut or a root mismatch: the break is the fault
+  const judged = !broken || broken.seq > checkpoint.size;
   const covered = chain.length >= checkpoint.size;
-  say(
-    covered,
-    covered
-      ? 'export reaches the checkpoint size'
-      : `export has ${chain.length} links, the signed checkpoint ${checkpoint.size}: history was cut`,
-  );
   const rootOk = rootAtCheckpoint?.equals(checkpoint.rootHash) ?? checkpoint.size === 0;
-  say(rootOk, `Merkle root of the first ${checkpoint.size} links equals the checkpoint root`);
+  if (judged) {
+    say(
+      covered,
+      covered
+        ? 'export reaches the checkpoint size'
+        : `export has ${chain.length} links, the signed checkpoint ${checkpoint.size}: history was cut`,
+    );
+    say(rootOk, `Merkle root of the first ${checkpoint.size} links equals the checkpoint root`);
+  } else {
+    skip(
+      `the export's length and Merkle root against the checkpoint (size ${checkpoint.size}): the chain breaks inside it, at seq ${broken.seq}`,
+    );
+  }
   let ok = signed && !broken && originOk && covered && rootOk;
 
   const receiptFile = arg(args, '--receipt');
@@ -204,6 +214,11 @@ async function main(args: string[]): Promise<boolean> {
 
 function say(ok: boolean, what: string): void {
   process.stdout.write(`${ok ? 'ok  ' : 'FAIL'} ${what}\n`);
+}
+
+/** A check that an earlier failure leaves nothing to judge by. */
+function skip(what: string): void {
+  process.stdout.write(`--   not checked: ${what}\n`);
 }
 
 /** `verify:log <export.ndjson> --checkpoint <note> --key <key> [--receipt <json>]`. */

@@ -137,13 +137,13 @@ export class VaultKeyUsageView {
   @ApiProperty({
     example: [],
     description:
-      "Versions values are sealed under that this server's VAULT_KEYS does not hold (those values answer 503 key_unavailable here; when another live server holds the version, this one is behind a rollout: restart it with the current VAULT_KEYS)",
+      "Versions values are sealed under that this server's VAULT_KEYS does not hold (those values answer 503 key_unavailable here; when another live server holds the version, this one is behind a rollout: restart it with the current VAULT_KEYS; when none does, see `unheld`)",
   })
   missing!: string[];
   @ApiProperty({
     example: [],
     description:
-      'Of `missing`, the versions no live server holds either (none recorded in the last 3 minutes): those values answer 503 key_unavailable on every server until one runs with a VAULT_KEYS that holds the version (a `keys:reseal --force` under a version the replicas lack, or a version dropped too early). /health is not degraded for them',
+      'Of `missing`, the versions no live server holds either (none recorded in the last 3 minutes): those values answer 503 key_unavailable on every server until one runs with a VAULT_KEYS that holds the version (a `keys:reseal --force` under a version the replicas lack, a version dropped too early, or a store restored from a backup taken before the version was dropped: add the dropped version back to VAULT_KEYS). /health is not degraded for them',
   })
   unheld!: string[];
 }

@@ -117,7 +117,7 @@ export class KeyringService {
       }
       throw new VaultError(
         'key_unavailable',
-        'This server does not hold the master key the data is sealed under; it must be restarted with the current VAULT_KEYS',
+        'This server does not hold the master key version the data is sealed under; it must be restarted with a VAULT_KEYS that holds it: the current VAULT_KEYS during a key rollout; on a store restored from a backup, the version dropped since the backup, added back (GET /api/v5/vault/keys lists it under missing)',
       );
     }
     return key;

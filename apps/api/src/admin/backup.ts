@@ -1,0 +1,498 @@
+/**
+ * `npm run backup -- --to <dir>`: an online, consistent copy of what a server on the SQLite
+ * store keeps in DATA_DIR, taken while it runs: the database, the witness file, the vault
+ * blobs and (outside production) secrets.json, with `backup-manifest.json` saying what was
+ * copied, when, by which build, with sizes and SHA-256s. `<dir>` is then a DATA_DIR: restoring
+ * is stopping the servers, putting it in place of DATA_DIR and starting them (README, "Backup
+ * and restore").
+ *
+ * The copy must be a state the server could have been in, or a restored server's verifies
+ * fail. The server writes in this order: a ledger or audit entry is committed, then its
+ * checkpoint is appended to the witness file, then the checkpoint row is stored; a vault blob
+ * is written before its row, and a row is shredded before its blob is removed. So:
+ *
+ * 1. the blobs present now (most of the bytes, before the snapshot: a blob removed later is
+ *    still copied);
+ * 2. the witness file, up to its last whole line: every line in it is of entries already
+ *    committed, so the database copied after it holds them (the other order gives witness
+ *    lines beyond the copied log: `tail_cut`). A line whose row was not stored yet is the
+ *    state a crash between the two leaves, which the server repairs at boot;
+ * 3. the database, with SQLite's online backup in one step inside one read transaction (a
+ *    snapshot of one instant; the server's writes go on meanwhile, into its WAL). A snapshot
+ *    in which a log's entries reach beyond its last checkpoint (a seal in flight: the row
+ *    comes milliseconds after the entries) is a state a crash could leave, but a server
+ *    restored from it verifies that log `checkpoint_missing` until its next append: so 2 and 3
+ *    are taken again (the check runs in the snapshot's transaction, before any page is
+ *    copied), up to SNAPSHOT_ATTEMPTS times;
+ * 4. the blobs of the vault files the copied database holds that step 1 did not find (uploaded
+ *    since); blobs copied in step 1 whose file the copy does not hold (an upload not yet
+ *    committed, or shredded) are dropped.
+ *
+ * It does not boot the app (a backup must not migrate the store of the server it copies, nor
+ * count as a server) and opens the database read-only (SQLite may add its `-wal`/`-shm` beside
+ * a file no server has open). MongoDB deployments back up with mongodump in the same order
+ * (README).
+ */
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { appConfig, ConfigError, readStored, SECRETS_FILE } from '@app/common';
+import { SQLITE_FILE } from '@app/persistence';
+import { witnessFileOf } from '@app/tlog';
+
+/** The manifest's name in the backup (a later backup of a restored DATA_DIR skips it). */
+export const BACKUP_MANIFEST = 'backup-manifest.json';
+/** The manifest's format; a later build that changes it says so with another number. */
+const MANIFEST_FORMAT = 1;
+
+interface CopiedFile {
+  /** Path in the backup (and in the restored DATA_DIR), `/`-separated. */
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface BackupManifest {
+  format: number;
+  startedAt: string;
+  /** The instant of the database snapshot: what the server had committed then is in the copy. */
+  snapshotAt: string;
+  finishedAt: string;
+  build: { node: string; schema: Record<string, number> };
+  /**
+   * The master key versions VAULT_KEYS held when the backup was taken (names only): a server
+   * restored from it needs a VAULT_KEYS holding each version its values are sealed under.
+   */
+  vaultKeyVersions: string[];
+  source: { dataDir: string; uploadsDir: string; witnessFile: string };
+  database: { path: string; bytes: number; sha256: string; pages: number; quickCheck: string };
+  witness: { path: string; bytes: number; sha256: string; lines: number };
+  blobs: { count: number; bytes: number; files: CopiedFile[] };
+  secrets: 'copied' | 'left out' | 'none in DATA_DIR';
+  /**
+   * Vault files the copy holds without their blob: deleted while the backup ran (a backup
+   * taken again has none of them), or already missing from UPLOADS_DIR. A restored server
+   * refuses to read them (`file_integrity_failed`).
+   */
+  missingBlobs: { fileId: string; why: 'deleted_during_backup' | 'missing_from_uploads' }[];
+  /**
+   * Logs whose entries in the copy reach beyond their last checkpoint (a seal was in flight at
+   * every snapshot tried): a server restored from it verifies them `checkpoint_missing` until
+   * their next append seals them.
+   */
+  unsealed: UnsealedLog[];
+  /** Snapshots taken to find one with every log sealed. */
+  snapshotAttempts: number;
+  /** Entries of DATA_DIR the backup does not know and did not copy. */
+  notCopied: string[];
+}
+
+interface BackupOptions {
+  to: string;
+  secrets: boolean;
+}
+
+function parseArgs(args: string[]): BackupOptions {
+  let to: string | undefined;
+  let secrets = true;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--to' && args[i + 1]) to = args[++i];
+    else if (args[i] === '--without-secrets') secrets = false;
+    else throw new ConfigError('backup', `unknown argument "${args[i]}"`);
+  }
+  if (!to) throw new ConfigError('backup', 'give the backup directory: --to <dir>');
+  return { to: resolve(to), secrets };
+}
+
+/** Copies `from` to `to` (mode 0600), returning its size and SHA-256. */
+async function copyHashed(from: string, to: string, limit?: number): Promise<CopiedFile> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const source = createReadStream(from, limit === undefined ? {} : { end: limit - 1 });
+  source.on('data', (chunk: Buffer | string) => {
+    hash.update(chunk);
+    bytes += chunk.length;
+  });
+  await pipeline(source, createWriteStream(to, { mode: 0o600, flags: 'wx' }));
+  return { path: to, bytes, sha256: hash.digest('hex') };
+}
+
+async function hashOf(file: string): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    bytes += chunk.length;
+  }
+  return { bytes, sha256: hash.digest('hex') };
+}
+
+/** The witness file's length up to (and with) its last newline: a line being appended is left out. */
+async function wholeLinesLength(file: string): Promise<number> {
+  const handle = await open(file, 'r').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (!handle) return 0;
+  try {
+    const { size } = await handle.stat();
+    const window = Buffer.alloc(Math.min(size, 64 * 1024));
+    let end = size;
+    while (end > 0) {
+      const from = Math.max(0, end - window.length);
+      await handle.read(window, 0, end - from, from);
+      const at = window.subarray(0, end - from).lastIndexOf(0x0a);
+      if (at >= 0) return from + at + 1;
+      end = from;
+    }
+    return 0;
+  } finally {
+    await handle.close();
+  }
+}
+
+const isBlob = (name: string) => name.endsWith('.mdv');
+
+/** Snapshots tried before one with a log's entries beyond its last checkpoint is kept. */
+const SNAPSHOT_ATTEMPTS = 20;
+/** Snapshots in a row with the same unsealed logs after which they are taken as they are. */
+const SNAPSHOT_UNCHANGED = 3;
+/** The pause after the n-th such snapshot: n times this, in ms. */
+const SNAPSHOT_RETRY_MS = 25;
+
+/** A log whose entries in the snapshot reach beyond its last checkpoint. */
+export interface UnsealedLog {
+  log: string;
+  entries: number;
+  checkpoint: number;
+}
+
+/**
+ * The logs of the snapshot (`db` in a read transaction) whose entries reach beyond their last
+ * checkpoint: a seal was in flight (entries committed, checkpoint row not yet stored). A
+ * server started on such a copy has no seal in flight to wait for: its verify would answer
+ * `checkpoint_missing` until the log's next append seals it. The logs are the ledger of each
+ * site (`<origin>/ledger/<siteId>`, `attendance_logs`) and the vault audit (`vault_audit`).
+ */
+function unsealedLogs(db: Database.Database): UnsealedLog[] {
+  const has = (table: string) =>
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !==
+    undefined;
+  if (!has('tlog_logs')) return [];
+  const sealed = new Map(
+    (
+      db
+        .prepare(
+          `SELECT l.origin AS origin, COALESCE(MAX(c.size), 0) AS size
+             FROM tlog_logs l LEFT JOIN tlog_checkpoints c ON c.log_id = l.id GROUP BY l.id`,
+        )
+        .all() as { origin: string; size: number }[]
+    ).map((r) => [r.origin, r.size]),
+  );
+  const out: UnsealedLog[] = [];
+  const check = (suffix: string, entries: number) => {
+    const origin = [...sealed.keys()].find((o) => o.endsWith(suffix));
+    const checkpoint = origin ? sealed.get(origin)! : 0;
+    if (entries > checkpoint) out.push({ log: origin ?? suffix, entries, checkpoint });
+  };
+  if (has('vault_audit'))
+    check(
+      '/vault-audit',
+      (db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM vault_audit').get() as { n: number }).n,
+    );
+  if (has('attendance_logs') && has('sites')) {
+    const head = db.prepare(
+      'SELECT COALESCE(MAX(seq), 0) AS n FROM attendance_logs WHERE site_id = ?',
+    );
+    for (const { id } of db.prepare('SELECT id FROM sites').all() as { id: string }[])
+      check(`/ledger/${id}`, (head.get(id) as { n: number }).n);
+  }
+  return out;
+}
+
+/** The version names of a VAULT_KEYS value (`v1:<key>,v2:<key>` → v1, v2), never a key. */
+function vaultKeyVersions(keys: string | undefined): string[] {
+  return (keys ?? '')
+    .split(',')
+    .map((entry) => /^\s*([A-Za-z0-9_-]{1,32}):/.exec(entry)?.[1])
+    .filter((version): version is string => version !== undefined);
+}
+
+export async function runBackup(
+  env: NodeJS.ProcessEnv,
+  options: BackupOptions,
+  say: (line: string) => void,
+  warn: (line: string) => void = say,
+): Promise<BackupManifest> {
+  if (env.DATABASE_URL)
+    throw new ConfigError(
+      'DATABASE_URL',
+      'backup copies the SQLite store; on MongoDB back up with mongodump (README, "Backup and restore")',
+    );
+  const app = appConfig.read(env);
+  const { dataDir, uploadsDir } = app;
+  const witnessFile = witnessFileOf(env.TLOG_WITNESS_FILE, dataDir);
+  const database = join(dataDir, SQLITE_FILE);
+  if (!(await stat(database).catch(() => undefined))?.isFile())
+    throw new ConfigError(
+      'DATA_DIR',
+      `no store at ${database}: run the backup with the server's DATA_DIR`,
+    );
+  const to = options.to;
+  if (to === dataDir || to.startsWith(dataDir + sep) || dataDir.startsWith(to + sep))
+    throw new ConfigError('backup', '--to must be outside DATA_DIR (and not contain it)');
+  const existing = await readdir(to).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  });
+  if (existing.length > 0) throw new ConfigError('backup', `${to} is not empty`);
+  await mkdir(join(to, 'uploads'), { recursive: true, mode: 0o700 });
+  await chmod(to, 0o700);
+  const startedAt = new Date();
+  const inBackup = (path: string) => relative(to, path).split(sep).join('/');
+
+  // 1. the blobs there now
+  const blobs = new Map<string, CopiedFile>();
+  const copyBlob = async (name: string): Promise<boolean> => {
+    try {
+      const copied = await copyHashed(join(uploadsDir, name), join(to, 'uploads', name));
+      blobs.set(name, { ...copied, path: inBackup(copied.path) });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await rm(join(to, 'uploads', name), { force: true });
+      return false; // removed meanwhile
+    }
+  };
+  const present = await readdir(uploadsDir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [] as string[];
+    throw error;
+  });
+  for (const name of present.filter(isBlob)) await copyBlob(name);
+
+  // 2 and 3, until the snapshot has a checkpoint over every log's entries (or attempts run out)
+  const witnessTarget = join(to, 'tlog-witness.ndjson');
+  const databaseTarget = join(to, SQLITE_FILE);
+  const source = new Database(database, { readonly: true, fileMustExist: true });
+  let witness: { path: string; bytes: number; sha256: string };
+  let snapshotAt: Date;
+  let pages: number;
+  let unsealed: UnsealedLog[];
+  let attempts = 0;
+  // the same logs unsealed at the same lengths snapshot after snapshot: no seal is in flight
+  // (entries an old build or a crash left without a checkpoint, sealed by the log's next
+  // append); waiting on does not change them
+  let previous = '';
+  let unchanged = 0;
+  try {
+    source.pragma('busy_timeout = 10000');
+    for (;;) {
+      attempts++;
+      // 2. the witness file, whole lines only, before the database
+      await rm(witnessTarget, { force: true });
+      const witnessLength = await wholeLinesLength(witnessFile);
+      witness =
+        witnessLength > 0
+          ? await copyHashed(witnessFile, witnessTarget, witnessLength)
+          : await writeFile(witnessTarget, '', { mode: 0o644 }).then(() => ({
+              path: witnessTarget,
+              bytes: 0,
+              sha256: createHash('sha256').digest('hex'),
+            }));
+      // 3. the database: one read transaction, one instant. Its first read fixes the snapshot;
+      // the backup, in one step, copies that snapshot
+      snapshotAt = new Date();
+      source.exec('BEGIN');
+      try {
+        unsealed = unsealedLogs(source);
+        const seen = JSON.stringify(unsealed);
+        unchanged = seen === previous ? unchanged + 1 : 0;
+        previous = seen;
+        if (
+          unsealed.length === 0 ||
+          attempts >= SNAPSHOT_ATTEMPTS ||
+          unchanged >= SNAPSHOT_UNCHANGED
+        ) {
+          const done = await source.backup(databaseTarget, { progress: () => 0x7fffffff });
+          pages = done.totalPages;
+          break;
+        }
+      } finally {
+        source.exec('COMMIT');
+      }
+      // a seal in flight: its checkpoint row comes a few milliseconds after the entries
+      await sleep(SNAPSHOT_RETRY_MS * attempts);
+    }
+  } finally {
+    source.close();
+  }
+  await chmod(witnessTarget, 0o644); // as the server writes it: monitors read it
+  const lines = (await readFile(witnessTarget)).reduce((n, byte) => n + (byte === 0x0a ? 1 : 0), 0);
+  await chmod(databaseTarget, 0o600);
+  const copy = new Database(databaseTarget, { fileMustExist: true });
+  let live: string[];
+  let schema: Record<string, number>;
+  let quickCheck: string;
+  try {
+    quickCheck = (copy.pragma('quick_check', { simple: true }) as string) ?? 'unknown';
+    schema = Object.fromEntries(
+      (
+        copy
+          .prepare('SELECT scope, MAX(version) AS version FROM schema_migrations GROUP BY scope')
+          .all() as { scope: string; version: number }[]
+      ).map((r) => [r.scope, r.version]),
+    );
+    const hasVault = copy
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'vault_files'")
+      .get();
+    live = hasVault
+      ? (
+          copy.prepare('SELECT id FROM vault_files WHERE wrapped_key IS NOT NULL').all() as {
+            id: string;
+          }[]
+        ).map((r) => r.id)
+      : [];
+    // the copy is a file of its own: no WAL beside it
+    copy.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    copy.close();
+  }
+  if (quickCheck !== 'ok') throw new Error(`the database copy fails its check: ${quickCheck}`);
+
+  // 4. the blobs of the files the copy holds, uploaded since step 1; the others dropped
+  const wanted = new Set(live.map((id) => `${id}.mdv`));
+  const lost: string[] = [];
+  for (const name of wanted) {
+    if (!blobs.has(name) && !(await copyBlob(name))) lost.push(name);
+  }
+  for (const name of [...blobs.keys()]) {
+    if (wanted.has(name)) continue;
+    await rm(join(to, 'uploads', name));
+    blobs.delete(name);
+  }
+  // a file the copy holds whose blob is gone: deleted since the snapshot (its row is shredded
+  // in the store now), or missing from UPLOADS_DIR before the backup ran (a damaged DATA_DIR)
+  const missingBlobs: BackupManifest['missingBlobs'] = [];
+  if (lost.length > 0) {
+    const now = new Database(database, { readonly: true, fileMustExist: true });
+    try {
+      const row = now.prepare('SELECT wrapped_key FROM vault_files WHERE id = ?');
+      for (const name of lost) {
+        const fileId = name.slice(0, -'.mdv'.length);
+        const current = row.get(fileId) as { wrapped_key: string | null } | undefined;
+        missingBlobs.push({
+          fileId,
+          why: current?.wrapped_key ? 'missing_from_uploads' : 'deleted_during_backup',
+        });
+      }
+    } finally {
+      now.close();
+    }
+  }
+
+  // secrets.json: the keys everything above is sealed and signed with (outside production)
+  const secretsFile = join(dataDir, SECRETS_FILE);
+  const hasSecrets = (await stat(secretsFile).catch(() => undefined))?.isFile() ?? false;
+  let secrets: BackupManifest['secrets'] = hasSecrets ? 'left out' : 'none in DATA_DIR';
+  if (hasSecrets && options.secrets) {
+    await copyFile(secretsFile, join(to, SECRETS_FILE));
+    await chmod(join(to, SECRETS_FILE), 0o600);
+    secrets = 'copied';
+  }
+
+  const known = new Set([
+    SQLITE_FILE,
+    `${SQLITE_FILE}-wal`,
+    `${SQLITE_FILE}-shm`,
+    SECRETS_FILE,
+    BACKUP_MANIFEST,
+    relative(dataDir, witnessFile),
+    relative(dataDir, uploadsDir),
+  ]);
+  const notCopied = (await readdir(dataDir)).filter((name) => !known.has(name)).sort();
+
+  const { bytes: dbBytes, sha256: dbHash } = await hashOf(databaseTarget);
+  const files = [...blobs.values()].sort((a, b) => a.path.localeCompare(b.path));
+  const manifest: BackupManifest = {
+    format: MANIFEST_FORMAT,
+    startedAt: startedAt.toISOString(),
+    snapshotAt: snapshotAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    build: { node: process.version, schema },
+    vaultKeyVersions: vaultKeyVersions(env.VAULT_KEYS ?? readStored(secretsFile).VAULT_KEYS),
+    source: { dataDir, uploadsDir, witnessFile },
+    database: { path: SQLITE_FILE, bytes: dbBytes, sha256: dbHash, pages, quickCheck },
+    witness: { path: inBackup(witness.path), bytes: witness.bytes, sha256: witness.sha256, lines },
+    blobs: { count: files.length, bytes: files.reduce((n, f) => n + f.bytes, 0), files },
+    secrets,
+    missingBlobs,
+    unsealed,
+    snapshotAttempts: attempts,
+    notCopied,
+  };
+  await writeFile(join(to, BACKUP_MANIFEST), JSON.stringify(manifest, null, 2) + '\n', {
+    mode: 0o600,
+  });
+  say(
+    `backup of ${dataDir} in ${to}: database ${dbBytes} bytes (snapshot ${manifest.snapshotAt}), ` +
+      `witness ${lines} lines, ${files.length} vault blobs (${manifest.blobs.bytes} bytes), secrets.json ${secrets}`,
+  );
+  if (secrets === 'copied')
+    say(
+      'the backup holds secrets.json (the keys the data is sealed and signed with): keep it as a secret, or use --without-secrets and keep secrets.json elsewhere',
+    );
+  if (notCopied.length > 0) say(`not copied (unknown to the backup): ${notCopied.join(', ')}`);
+  if (missingBlobs.length > 0) {
+    const during = missingBlobs.filter((m) => m.why === 'deleted_during_backup').length;
+    warn(
+      `${missingBlobs.length} vault file(s) of the copy have no blob (${during} deleted while the backup ran, ` +
+        `${missingBlobs.length - during} already missing from UPLOADS_DIR; ids in ${BACKUP_MANIFEST}): ` +
+        'a restored server refuses to read them. Run the backup again for a copy without the deleted ones',
+    );
+  }
+  if (unsealed.length > 0)
+    warn(
+      `${unsealed.length} log(s) had entries beyond their last checkpoint in each of ${attempts} snapshots ` +
+        `(listed under unsealed in ${BACKUP_MANIFEST}): a server restored from this copy verifies them ` +
+        'checkpoint_missing until their next append seals them (so does the running server when they ' +
+        'stayed the same: no seal was in flight). Otherwise run the backup again at a quieter time',
+    );
+  return manifest;
+}
+
+/**
+ * `backup --to <dir> [--without-secrets]` with its arguments. Exit code 0: a complete backup;
+ * 2: a backup with vault files whose blob is missing or logs not sealed (named in the
+ * manifest); 1: none.
+ */
+export function backup(args: string[]): void {
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const warn = (line: string) => process.stderr.write(`warning: ${line}\n`);
+  Promise.resolve()
+    .then(async () => {
+      const manifest = await runBackup(process.env, parseArgs(args), say, warn);
+      if (manifest.missingBlobs.length > 0 || manifest.unsealed.length > 0) process.exitCode = 2;
+    })
+    .catch((error: unknown) => {
+      process.stderr.write(
+        error instanceof ConfigError
+          ? `config error: ${error.message}\n`
+          : `backup failed: ${(error as Error).message}\n`,
+      );
+      process.exit(1);
+    });
+}
