@@ -180,4 +180,21 @@ describeStoreContract('IssuedTokenRepository', issuedTokenAdapters, ({ sut, stor
     expect(await sync).toBe(false);
     expect(await sut().isOnRecord(deviceId, first.tokenId, first.digest)).toBe(false);
   });
+
+  it('should keep a device to the bound when it adopts a token, as when it records one', async () => {
+    const deviceId = 'd'.repeat(24);
+    const at = (minutes: number) => new Date(now.getTime() - minutes * 60_000);
+    const [old, newer] = [
+      token({ deviceId, issuedAt: at(3) }),
+      token({ deviceId, issuedAt: at(1) }),
+    ];
+    await sut().record(old, now, 2);
+    await sut().record(newer, now, 2);
+    const adopted = token({ deviceId, issuedAt: at(2) });
+    expect(await sut().adopt(adopted, now, 2)).toBe(true);
+    // the oldest unpresented one older than the adopted token goes; the newer one stays
+    expect(await sut().isOnRecord(deviceId, old.tokenId, old.digest)).toBe(false);
+    expect(await sut().isOnRecord(deviceId, newer.tokenId, newer.digest)).toBe(true);
+    expect(await sut().isOnRecord(deviceId, adopted.tokenId, adopted.digest)).toBe(true);
+  });
 });

@@ -39,7 +39,11 @@ export class MongoIssuedTokenRepository extends IssuedTokenRepository implements
     // records go now
     await this.tokens.deleteMany({ keepUntil: { $lte: now } });
     await this.tokens.create(issuedTokenDocument(token, now));
-    if (perDevice === undefined) return 0;
+    return perDevice === undefined ? 0 : this.bound(token, perDevice);
+  }
+
+  /** Keeps `token`'s device to `perDevice` records: how many went. */
+  private async bound(token: IssuedToken, perDevice: number): Promise<number> {
     // the device's records (the bound keeps them few), chosen here: the presented ones last,
     // each kind oldest first, never one issued at or after this one (another issue of the
     // device running at once may have recorded its own token: each keeps the other's). What
@@ -141,9 +145,10 @@ export class MongoIssuedTokenRepository extends IssuedTokenRepository implements
       : undefined;
   }
 
-  async adopt(token: IssuedToken, now: Date): Promise<boolean> {
+  async adopt(token: IssuedToken, now: Date, perDevice?: number): Promise<boolean> {
     try {
       await this.tokens.create(issuedTokenDocument(token, now, true));
+      if (perDevice !== undefined) await this.bound(token, perDevice);
     } catch (error) {
       // recorded first by another sync (of this token, or of another with its jti)
       if ((error as { code?: number }).code !== 11000) throw error;

@@ -44,12 +44,16 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
       this.db.transaction(() => {
         this.purge.run(now.toISOString());
         insertIssuedToken(this.db, token);
-        if (perDevice === undefined) return 0;
-        const d = token.deviceId;
-        const iat = token.issuedAt.toISOString();
-        return this.evict.run(d, d, token.tokenId, iat, d, perDevice).changes;
+        return perDevice === undefined ? 0 : this.bound(token, perDevice);
       }),
     );
+  }
+
+  /** Keeps `token`'s device to `perDevice` records (inside the caller's transaction). */
+  private bound(token: IssuedToken, perDevice: number): number {
+    const d = token.deviceId;
+    const iat = token.issuedAt.toISOString();
+    return this.evict.run(d, d, token.tokenId, iat, d, perDevice).changes;
   }
 
   async isOnRecord(deviceId: string, tokenId: string, digest: string): Promise<boolean> {
@@ -112,7 +116,7 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
       : undefined;
   }
 
-  async adopt(token: IssuedToken, now: Date): Promise<boolean> {
+  async adopt(token: IssuedToken, now: Date, perDevice?: number): Promise<boolean> {
     return this.turns.write(
       this.db.transaction(() => {
         this.purge.run(now.toISOString());
@@ -123,6 +127,7 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
             .get(token.deviceId, token.tokenId);
           if (taken) return false;
           insertIssuedToken(this.db, token, true);
+          if (perDevice !== undefined) this.bound(token, perDevice);
         }
         return true;
       }),
