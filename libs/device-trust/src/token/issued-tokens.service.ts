@@ -10,6 +10,11 @@ import { OfflineTokenCheck, OfflineTokenClaims } from './offline-token';
 import { SigningKeyService } from './signing-key.service';
 import { TokenManager } from './token-manager.service';
 
+/** A token check held to the record (`IssuedTokens.confirm`). */
+export type ConfirmedTokenCheck =
+  | { ok: true; claims: OfflineTokenClaims; unrecorded?: true }
+  | Extract<OfflineTokenCheck, { ok: false }>;
+
 /**
  * Offline tokens as this server issues them: each one recorded (device, jti, key, window and a
  * digest of its signed part), and a token accepted only when it is on record, so a key alone,
@@ -29,15 +34,11 @@ import { TokenManager } from './token-manager.service';
  * issued since the backup have no record in the restored store. For one token lifetime (and
  * the grace) after the command, a token not on record is accepted when the key that signs now
  * signed it (the one that signed when the command ran), with the lifetime we issue and an
- * `iat` from the backup to the command, and it is recorded then (adopted): it syncs after the
+ * `iat` from the backup to the command, and it is recorded then (adopted, once the sync found
+ * its device and the claims are ones a refresh of it could have carried): it syncs after the
  * window too, even after a key rotation, and no other token may claim its `jti`. A rotation
  * ends the window at once (the key no longer signs).
  */
-/** A token check held to the record (`IssuedTokens.confirm`). */
-export type ConfirmedTokenCheck =
-  | { ok: true; claims: OfflineTokenClaims; unrecorded?: true }
-  | Extract<OfflineTokenCheck, { ok: false }>;
-
 /** Kept past the last instant a sync accepts a token, before its record may be purged. */
 const KEEP_MARGIN_MS = 86_400_000;
 

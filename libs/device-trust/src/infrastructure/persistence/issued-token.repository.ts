@@ -28,7 +28,8 @@ export interface ReopenedWindow {
 /**
  * The record of the offline tokens this server issued: a sync accepts only a token on record
  * (a token signed by a key of ours that we did not issue is a forgery), so a stolen signing
- * key, retired or active, mints nothing that syncs.
+ * key, retired or active, mints nothing that syncs (but for the active key during the upgrade
+ * transition and a reopened window: `IssuedTokens`).
  */
 export abstract class IssuedTokenRepository {
   /**
