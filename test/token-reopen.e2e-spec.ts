@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createPrivateKey, KeyObject, randomUUID, sign } from 'node:crypto';
+import { createHash, createPrivateKey, KeyObject, randomUUID, sign } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,8 @@ import { promisify } from 'node:util';
 import { createConnection } from 'mongoose';
 import { MongoStore, SQLITE_FILE, SqliteStore, Store } from '@app/persistence';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
+import { IssuedTokens } from '@app/device-trust';
+import { IssuedTokenRepository } from '@app/device-trust/infrastructure/persistence/issued-token.repository';
 import {
   mongoDatabaseUrl,
   MONGODB_URI,
@@ -79,16 +81,26 @@ const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
 const kidOf = (token: string) =>
   (JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()) as { kid: string }).kid;
 
-/** An offline token for `phone` made by whoever holds `key`, issued at `iat` (seconds). */
-function forge(key: KeyObject, kid: string, phone: Phone, iat: number): string {
+/**
+ * An offline token for `phone` made by whoever holds `key`, issued at `iat` (seconds), with
+ * the phone's claims or others.
+ */
+function forge(
+  key: KeyObject,
+  kid: string,
+  phone: Phone,
+  iat: number,
+  claims: { deviceId?: string; workerId?: string; siteIds?: string[] } = {},
+): string {
   const header = b64({ alg: 'ES256', typ: 'JWT', kid });
+  const deviceId = claims.deviceId ?? phone.deviceId;
   const payload = b64({
     iss: 'mdai',
-    sub: phone.deviceId,
+    sub: deviceId,
     typ: 'mdai.offline+jwt',
-    deviceId: phone.deviceId,
-    workerId: phone.workerId,
-    siteIds: [phone.siteId],
+    deviceId,
+    workerId: claims.workerId ?? phone.workerId,
+    siteIds: claims.siteIds ?? [phone.siteId],
     iat,
     nbf: iat,
     exp: iat + 30 * 86_400,
@@ -208,6 +220,44 @@ describe('tokens:reopen after a restore (e2e)', () => {
       expectNotIssued(await syncBatch(t.baseUrl, second, [signPacket(phone)]));
       expectAccepted(await syncBatch(t.baseUrl, first, [signPacket(phone, { type: 'check_out' })]));
       expect((await tokensReopen(dataDir, '--close')).stdout).toContain('no reopened window');
+    },
+    JOB_TIMEOUT,
+  );
+
+  it(
+    'should not adopt, inside the window, a token of the active key for a device it does not know, or with another worker or sites the person did not have',
+    async () => {
+      t = await boot();
+      const a = await enrollPhone(t.baseUrl, t.keys.admin);
+      const b = await enrollPhone(t.baseUrl, t.keys.admin);
+      const key = createPrivateKey(secretsOf(dataDir).OFFLINE_TOKEN_PRIVATE_KEY);
+      const kid = kidOf(a.token);
+      await t.app.get(IssuedTokens).reopen(new Date(Date.now() - 3_600_000));
+      const records = t.app.get(IssuedTokenRepository);
+      const onRecord = (token: string) => {
+        const [header, payload] = token.split('.');
+        const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as {
+          deviceId: string;
+          jti: string;
+        };
+        const digest = createHash('sha256').update(`${header}.${payload}`).digest('hex');
+        return records.isOnRecord(claims.deviceId, claims.jti, digest);
+      };
+      const iat = Math.floor(Date.now() / 1000) - 60;
+      const forged = [
+        forge(key, kid, a, iat, { deviceId: 'f'.repeat(24) }),
+        forge(key, kid, a, iat, { workerId: b.workerId }),
+        forge(key, kid, a, iat, { siteIds: [a.siteId, b.siteId] }),
+        forge(key, kid, a, iat, { siteIds: ['e'.repeat(24)] }),
+      ];
+      for (const token of forged) {
+        expectNotIssued(await syncBatch(t.baseUrl, token, [signPacket(a)]));
+        expect(await onRecord(token)).toBe(false);
+      }
+      // the phone's own claims: adopted
+      const own = forge(key, kid, a, iat);
+      expectAccepted(await syncBatch(t.baseUrl, own, [signPacket(a)]));
+      expect(await onRecord(own)).toBe(true);
     },
     JOB_TIMEOUT,
   );

@@ -9,7 +9,10 @@ import {
   WorkerDevice,
   WorkerDeviceEvent,
 } from './domain/worker-device';
-import { WorkerDeviceRepository } from './infrastructure/persistence/worker-device.repository';
+import {
+  DeviceWriteUncertainError,
+  WorkerDeviceRepository,
+} from './infrastructure/persistence/worker-device.repository';
 import { IssuedTokens } from './token/issued-tokens.service';
 import { DeviceTrustError } from './device-trust.errors';
 
@@ -85,6 +88,16 @@ export class WorkerDeviceService {
         issued.record,
       );
     } catch (error) {
+      if (error instanceof DeviceWriteUncertainError) {
+        // the device may be stored (or land still): its code stays spent, or a second
+        // registration with it would make a second device; the phone, which got no secret,
+        // retries and is told the code is used, and an admin issues a new one
+        this.logger.warn(
+          { deviceId, err: (error.cause as Error)?.message },
+          'Registration failed with its device perhaps stored: its enrollment code is kept spent',
+        );
+        throw error.cause;
+      }
       await this.giveBack(enrollmentCode, deviceId);
       throw error;
     }

@@ -121,8 +121,10 @@ export class OfflineSyncService {
         `A batch holds at most ${this.limits.maxPacketsPerBatch} packets`,
       );
     }
-    const claims = await this.authenticate(bearer, now);
-    const device = await this.activeDevice(claims);
+    const { claims, unrecorded } = await this.authenticate(bearer, now);
+    const device = unrecorded
+      ? await this.adoptedDevice(claims, now)
+      : await this.activeDevice(claims);
     const standing = await this.workerStanding(device);
     const trust = await this.trust.score(device, request, now);
     const floor = await this.trust.enforceFloor(device, trust, request, now);
@@ -258,7 +260,10 @@ export class OfflineSyncService {
       : this.ledger.attachReceipts(outcome, batch, device.deviceId);
   }
 
-  private async authenticate(bearer: string | undefined, now: Date): Promise<OfflineTokenClaims> {
+  private async authenticate(
+    bearer: string | undefined,
+    now: Date,
+  ): Promise<{ claims: OfflineTokenClaims; unrecorded?: true }> {
     const token = bearerToken(bearer);
     if (!token)
       throw new OfflineSyncError(
@@ -289,18 +294,48 @@ export class OfflineSyncService {
       check = withinGrace;
     }
     // signed by a key of ours is not enough: the token must be one this server issued
-    check = await this.issued.confirm(check);
-    if (!check.ok) {
-      await this.fraud.record({
-        type: 'invalid_token',
-        detail: `offline token refused: ${check.failure}`,
-      });
-      throw new OfflineSyncError(
-        'invalid_token',
-        `The offline token is not valid (${check.failure})`,
-      );
-    }
-    return check.claims;
+    const confirmed = await this.issued.confirm(check);
+    if (!confirmed.ok) return this.refuseToken(confirmed.failure);
+    return confirmed;
+  }
+
+  /** 403 `invalid_token` and its fraud event (naming no device: the token is not ours to trust). */
+  private async refuseToken(failure: string): Promise<never> {
+    await this.fraud.record({ type: 'invalid_token', detail: `offline token refused: ${failure}` });
+    throw new OfflineSyncError('invalid_token', `The offline token is not valid (${failure})`);
+  }
+
+  /**
+   * The device of a token not on record that the reopened window holds (`tokens:reopen`),
+   * recorded (adopted) only once the device is found, not blocked, and the token's claims are
+   * ones this server issued to it: its worker (the device's person), and sites the person had
+   * when the token was issued (a refresh gives the worker's sites then: `siteAt` by the site
+   * changes, the worker's sites now when no change tells; a thekedar's phone or a device
+   * whose worker record is gone, the sites it registered with). Not the device's registration
+   * sites for a worker: a token refreshed after a site change carries the new ones. Anything
+   * else is `not_issued`, as if the window did not hold it: the active key alone (the window's
+   * risk) mints no record for a device, worker or site of the holder's choosing.
+   */
+  private async adoptedDevice(claims: OfflineTokenClaims, now: Date): Promise<WorkerDevice> {
+    const device = await this.devices.find(claims.deviceId);
+    if (!device || device.user.id !== claims.workerId || !(await this.sitesIssued(device, claims)))
+      return this.refuseToken('not_issued');
+    if (device.isBlocked) await this.refuseBlocked(device, claims.workerId);
+    if (!(await this.issued.adopt(claims, now))) return this.refuseToken('not_issued');
+    return device;
+  }
+
+  /** Whether a refresh of `device` could have given the token's sites when it was issued. */
+  private async sitesIssued(device: WorkerDevice, claims: OfflineTokenClaims): Promise<boolean> {
+    const worker =
+      device.user.kind === 'worker' ? await this.workforce.findWorker(device.user.id) : undefined;
+    if (!worker) return claims.siteIds.every((id) => device.siteIds.includes(id));
+    const standing = WorkerStanding.of(
+      { inactive: false },
+      await this.workforce.eventsOf(worker.id),
+    );
+    const atMs = claims.notBefore.getTime();
+    return claims.siteIds.every((id) => standing.siteAt(id, atMs) ?? worker.siteIds.includes(id));
   }
 
   private async activeDevice(claims: OfflineTokenClaims): Promise<WorkerDevice> {

@@ -10,6 +10,11 @@ import { OfflineTokenCheck, OfflineTokenClaims } from './offline-token';
 import { SigningKeyService } from './signing-key.service';
 import { TokenManager } from './token-manager.service';
 
+/** A token check held to the record (`IssuedTokens.confirm`). */
+export type ConfirmedTokenCheck =
+  | { ok: true; claims: OfflineTokenClaims; unrecorded?: true }
+  | Extract<OfflineTokenCheck, { ok: false }>;
+
 /**
  * Offline tokens as this server issues them: each one recorded (device, jti, key, window and a
  * digest of its signed part), and a token accepted only when it is on record, so a key alone,
@@ -29,7 +34,8 @@ import { TokenManager } from './token-manager.service';
  * issued since the backup have no record in the restored store. For one token lifetime (and
  * the grace) after the command, a token not on record is accepted when the key that signs now
  * signed it (the one that signed when the command ran), with the lifetime we issue and an
- * `iat` from the backup to the command, and it is recorded then (adopted): it syncs after the
+ * `iat` from the backup to the command, and it is recorded then (adopted, once the sync found
+ * its device and the claims are ones a refresh of it could have carried): it syncs after the
  * window too, even after a key rotation, and no other token may claim its `jti`. A rotation
  * ends the window at once (the key no longer signs).
  */
@@ -99,20 +105,31 @@ export class IssuedTokens implements OnModuleInit {
   /**
    * A token check (TokenManager.verify) held to the record: a token that verifies but that this
    * server did not issue is `not_issued`. One indexed read (a token not on record: one more, of
-   * the reopened window, and a write when it is adopted).
+   * the reopened window). A token the reopened window holds comes back `unrecorded`: the caller
+   * accepts it only once `adopt` recorded it, after it found the token's device active and the
+   * claims ones this server would have issued to it (a holder of the active key must not get a
+   * record for any device, worker or sites it likes).
    */
-  async confirm(check: OfflineTokenCheck): Promise<OfflineTokenCheck> {
+  async confirm(check: OfflineTokenCheck): Promise<ConfirmedTokenCheck> {
     if (!check.ok) return check;
     const c = check.claims;
     if (await this.records.presented(c.deviceId, c.tokenId, c.digest)) return check;
     const now = this.clock.now();
     if (this.inTransition(c, now)) return check;
     if (this.inReopenedWindow(c, await this.records.reopened(), now)) {
-      // recorded at its first sync: on record from then on (another token with its jti, recorded
-      // first, is not this one)
-      if (await this.records.adopt(this.recordOf(c), now)) return check;
+      return { ok: true, claims: c, unrecorded: true };
     }
     return { ok: false, failure: 'not_issued' };
+  }
+
+  /**
+   * Records a token `confirm` found `unrecorded` (adopted; its device kept to
+   * OFFLINE_TOKEN_RECORDS_PER_DEVICE as at an issue): true when the record now holds it, false
+   * when the window no longer holds it or another token with its `jti` was recorded first.
+   */
+  async adopt(c: OfflineTokenClaims, now = this.clock.now()): Promise<boolean> {
+    if (!this.inReopenedWindow(c, await this.records.reopened(), now)) return false;
+    return this.records.adopt(this.recordOf(c), now, this.perDevice);
   }
 
   /**

@@ -2,10 +2,11 @@ import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { IssuedToken } from './issued-token.repository';
 import { issuedTokenAdapters, workerDeviceAdapters } from './worker-persistence';
 import { compileAdapter } from '@app/persistence/testing/compile-adapter';
+import { SqliteStore } from '@app/persistence';
 
 const DAY = 86_400_000;
 
-describeStoreContract('IssuedTokenRepository', issuedTokenAdapters, ({ sut, store }) => {
+describeStoreContract('IssuedTokenRepository', issuedTokenAdapters, ({ sut, store, driver }) => {
   // relative to the wall clock: on MongoDB a TTL index drops records past their window
   let now: Date;
   const token = (overrides: Partial<IssuedToken> = {}): IssuedToken => ({
@@ -135,8 +136,65 @@ describeStoreContract('IssuedTokenRepository', issuedTokenAdapters, ({ sut, stor
     expect(await sut().adopt(adopted, now)).toBe(true);
     const fresh = token({ deviceId });
     await sut().record(fresh, now, 2);
-    expect(await sut().record(token({ deviceId }), now, 2)).toBe(1);
+    const later = new Date(now.getTime() + 1000);
+    expect(await sut().record(token({ deviceId, issuedAt: later }), now, 2)).toBe(1);
     expect(await sut().isOnRecord(deviceId, adopted.tokenId, adopted.digest)).toBe(true);
     expect(await sut().isOnRecord(deviceId, fresh.tokenId, fresh.digest)).toBe(false);
+  });
+
+  it('should keep both of two tokens issued to one device at once at the bound', async () => {
+    const deviceId = 'c'.repeat(24);
+    const older = [1, 2].map((m) =>
+      token({ deviceId, issuedAt: new Date(now.getTime() - m * 60_000) }),
+    );
+    for (const t of older) {
+      await sut().record(t, now, 2);
+      await sut().presented(deviceId, t.tokenId, t.digest);
+    }
+    // two refreshes in the same second (`iat` is whole seconds): neither drops the other
+    const [a, b] = [token({ deviceId }), token({ deviceId })];
+    await Promise.all([sut().record(a, now, 2), sut().record(b, now, 2)]);
+    expect(await sut().isOnRecord(deviceId, a.tokenId, a.digest)).toBe(true);
+    expect(await sut().isOnRecord(deviceId, b.tokenId, b.digest)).toBe(true);
+    for (const t of older)
+      expect(await sut().isOnRecord(deviceId, t.tokenId, t.digest)).toBe(false);
+  });
+
+  it('should not count a sync as presenting a record an issue dropped before its note', async () => {
+    // SQLite only: the write turn orders the note after a queued issue deterministically (on
+    // MongoDB the same order is a race; the note's update there is conditioned the same way)
+    if (driver() !== 'sqlite') return;
+    const deviceId = 'b'.repeat(24);
+    const first = token({ deviceId, issuedAt: new Date(now.getTime() - 60_000) });
+    await sut().record(first, now, 1);
+    const turns = (store() as SqliteStore).writeTurns;
+    let release!: () => void;
+    const held = turns.hold(() => new Promise<void>((resolve) => (release = resolve)));
+    // an issue waits for the turn, then a sync reads the record (not yet presented) and waits
+    const issue = sut().record(token({ deviceId }), now, 1);
+    const sync = sut().presented(deviceId, first.tokenId, first.digest);
+    release();
+    await held;
+    expect(await issue).toBe(1);
+    // the record went before the sync could note it: not on record for this sync either
+    expect(await sync).toBe(false);
+    expect(await sut().isOnRecord(deviceId, first.tokenId, first.digest)).toBe(false);
+  });
+
+  it('should keep a device to the bound when it adopts a token, as when it records one', async () => {
+    const deviceId = 'd'.repeat(24);
+    const at = (minutes: number) => new Date(now.getTime() - minutes * 60_000);
+    const [old, newer] = [
+      token({ deviceId, issuedAt: at(3) }),
+      token({ deviceId, issuedAt: at(1) }),
+    ];
+    await sut().record(old, now, 2);
+    await sut().record(newer, now, 2);
+    const adopted = token({ deviceId, issuedAt: at(2) });
+    expect(await sut().adopt(adopted, now, 2)).toBe(true);
+    // the oldest unpresented one older than the adopted token goes; the newer one stays
+    expect(await sut().isOnRecord(deviceId, old.tokenId, old.digest)).toBe(false);
+    expect(await sut().isOnRecord(deviceId, newer.tokenId, newer.digest)).toBe(true);
+    expect(await sut().isOnRecord(deviceId, adopted.tokenId, adopted.digest)).toBe(true);
   });
 });

@@ -28,7 +28,8 @@ export interface ReopenedWindow {
 /**
  * The record of the offline tokens this server issued: a sync accepts only a token on record
  * (a token signed by a key of ours that we did not issue is a forgery), so a stolen signing
- * key, retired or active, mints nothing that syncs.
+ * key, retired or active, mints nothing that syncs (but for the active key during the upgrade
+ * transition and a reopened window: `IssuedTokens`).
  */
 export abstract class IssuedTokenRepository {
   /**
@@ -66,7 +67,8 @@ export abstract class IssuedTokenRepository {
    * Records a token not issued on this store's record (one the reopened window accepts, as
    * presented by a sync), unless its device already has a record of that `jti`: true when the
    * record now holds this token (device, jti and digest), false when another token with its
-   * `jti` was recorded first.
+   * `jti` was recorded first. With `perDevice`, the device is then kept to the bound as by
+   * `record` (the adopted token counts as presented; never one issued at or after it).
    */
-  abstract adopt(token: IssuedToken, now: Date): Promise<boolean>;
+  abstract adopt(token: IssuedToken, now: Date, perDevice?: number): Promise<boolean>;
 }

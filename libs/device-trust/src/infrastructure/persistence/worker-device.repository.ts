@@ -12,12 +12,26 @@ export interface WorkerDevicePage {
   workerId?: string;
 }
 
+/**
+ * A registration's device write failed in a way that may have stored the device anyway (a
+ * network error or timeout: MongoDB may have applied the insert, or apply it still): its token's
+ * record is kept and its enrollment code must not be given back (a second registration with it
+ * would make a second device). `cause` is the store's error (a 503 when the store is unreachable).
+ */
+export class DeviceWriteUncertainError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('The device may have been stored despite the error');
+    this.name = 'DeviceWriteUncertainError';
+  }
+}
+
 /** Registered worker phones and the audited changes to their standing; the sealed values are the device secrets. */
 export abstract class WorkerDeviceRepository extends SealedValueRepository {
   /**
    * Inserts a new device with its `registered` event and, when given, the record of the first
    * offline token it is handed (IssuedTokenRepository's record): all of it or nothing, so a
-   * registration that fails leaves neither a device nor a record behind.
+   * registration that fails leaves neither a device nor a record behind, except when the store
+   * cannot tell whether the device was stored (`DeviceWriteUncertainError`: the record stays).
    */
   abstract register(
     device: WorkerDevice,

@@ -39,10 +39,16 @@ export class MongoIssuedTokenRepository extends IssuedTokenRepository implements
     // records go now
     await this.tokens.deleteMany({ keepUntil: { $lte: now } });
     await this.tokens.create(issuedTokenDocument(token, now));
-    if (perDevice === undefined) return 0;
+    return perDevice === undefined ? 0 : this.bound(token, perDevice);
+  }
+
+  /** Keeps `token`'s device to `perDevice` records: how many went. */
+  private async bound(token: IssuedToken, perDevice: number): Promise<number> {
     // the device's records (the bound keeps them few), chosen here: the presented ones last,
-    // each kind oldest first, never the one just recorded. Two issues to one device at once
-    // may each take one: the device then keeps one record fewer than the bound
+    // each kind oldest first, never one issued at or after this one (another issue of the
+    // device running at once may have recorded its own token: each keeps the other's). What
+    // was read may change before the delete: a sync may note a victim presented (an unpresented
+    // victim goes only while still unpresented), another issue may delete one (counted once)
     const records = await this.tokens
       .find({ deviceId: token.deviceId }, { _id: 1, issuedAt: 1, unsynced: 1 })
       .lean<Pick<IssuedTokenDocument, '_id' | 'issuedAt' | 'unsynced'>[]>()
@@ -51,20 +57,34 @@ export class MongoIssuedTokenRepository extends IssuedTokenRepository implements
     if (surplus <= 0) return 0;
     const rank = (r: (typeof records)[number]) => (r.unsynced ? 0 : 1);
     const going = records
-      .filter((r) => r._id !== token.tokenId)
+      .filter((r) => r._id !== token.tokenId && r.issuedAt.getTime() < token.issuedAt.getTime())
       .sort(
         (a, b) =>
           rank(a) - rank(b) ||
           a.issuedAt.getTime() - b.issuedAt.getTime() ||
           (a._id < b._id ? -1 : a._id > b._id ? 1 : 0),
       )
-      .slice(0, surplus)
-      .map((r) => r._id);
-    const { deletedCount } = await this.tokens.deleteMany({
-      deviceId: token.deviceId,
-      _id: { $in: going },
-    });
-    return deletedCount;
+      .slice(0, surplus);
+    const unpresented = going.filter((r) => r.unsynced).map((r) => r._id);
+    const presented = going.filter((r) => !r.unsynced).map((r) => r._id);
+    let dropped = 0;
+    if (unpresented.length > 0) {
+      const { deletedCount } = await this.tokens.deleteMany({
+        deviceId: token.deviceId,
+        _id: { $in: unpresented },
+        unsynced: true,
+      });
+      dropped += deletedCount;
+    }
+    if (presented.length > 0) {
+      const { deletedCount } = await this.tokens.deleteMany({
+        deviceId: token.deviceId,
+        _id: { $in: presented },
+        unsynced: { $exists: false },
+      });
+      dropped += deletedCount;
+    }
+    return dropped;
   }
 
   async isOnRecord(deviceId: string, tokenId: string, digest: string): Promise<boolean> {
@@ -81,10 +101,13 @@ export class MongoIssuedTokenRepository extends IssuedTokenRepository implements
       .lean()
       .exec();
     if (found === null) return false;
-    if (found.unsynced) {
-      await this.tokens.updateOne({ _id: tokenId }, { $unset: { unsynced: 1 } }).exec();
-    }
-    return true;
+    if (!found.unsynced) return true;
+    // the first sync: noted only while the record is still there (an issue's bound may have
+    // dropped it since the read, as an unpresented one: then it is not on record)
+    const { matchedCount } = await this.tokens
+      .updateOne({ _id: tokenId, deviceId, digest }, { $unset: { unsynced: 1 } })
+      .exec();
+    return matchedCount === 1;
   }
 
   async recordingSince(now: Date): Promise<Date> {
@@ -122,9 +145,10 @@ export class MongoIssuedTokenRepository extends IssuedTokenRepository implements
       : undefined;
   }
 
-  async adopt(token: IssuedToken, now: Date): Promise<boolean> {
+  async adopt(token: IssuedToken, now: Date, perDevice?: number): Promise<boolean> {
     try {
       await this.tokens.create(issuedTokenDocument(token, now, true));
+      if (perDevice !== undefined) await this.bound(token, perDevice);
     } catch (error) {
       // recorded first by another sync (of this token, or of another with its jti)
       if ((error as { code?: number }).code !== 11000) throw error;

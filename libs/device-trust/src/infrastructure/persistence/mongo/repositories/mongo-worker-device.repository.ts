@@ -7,7 +7,11 @@ import {
   WorkerDeviceEvent,
   WorkerDeviceEventAction,
 } from '../../../../domain/worker-device';
-import { WorkerDevicePage, WorkerDeviceRepository } from '../../worker-device.repository';
+import {
+  DeviceWriteUncertainError,
+  WorkerDevicePage,
+  WorkerDeviceRepository,
+} from '../../worker-device.repository';
 import { WorkerDeviceMongoMapper as Mapper } from '../mappers/worker-device.mapper';
 import { WorkerDeviceDocument, WorkerDeviceSchema } from '../schemas/worker-device.schema';
 import { IssuedTokenDocument, IssuedTokenSchema } from '../schemas/issued-token.schema';
@@ -40,9 +44,13 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
 
   /**
    * Two documents and no transaction (a standalone mongod has none): the token's record first,
-   * then the device. A record that fails leaves nothing; a device that fails leaves a record
-   * of a token never handed out, for a device that does not exist, which is removed here (and
-   * purged with its window if even that fails): it can carry no sync.
+   * then the device. A record that fails leaves nothing. A device write that fails is looked up
+   * by its deviceId first: a network error can come back though the insert applied (or the
+   * driver's retry of an applied insert answers E11000), and then the registration stands, its
+   * record kept. A device not stored after an answer of the server (a refusal) leaves a record
+   * of a token never handed out, which is removed here (and purged with its window if even that
+   * fails): it can carry no sync. After a network error, or when the lookup fails, the device
+   * may still land: the record stays and `DeviceWriteUncertainError` says so (the code is kept).
    */
   async register(
     device: WorkerDevice,
@@ -53,6 +61,17 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
     try {
       await this.devices.create(Mapper.toPersistence(device, event));
     } catch (error) {
+      const stored = await this.devices
+        .findOne({ deviceId: device.deviceId }, { _id: 1 })
+        .lean<{ _id: unknown }>()
+        .then(
+          (doc) => (doc === null ? 'absent' : String(doc._id) === device.id ? 'this' : 'another'),
+          () => 'unknown' as const,
+        );
+      // this very device (its own insert): registered, its token's record with it
+      if (stored === 'this') return;
+      if (stored === 'unknown' || (stored === 'absent' && writeMayHaveApplied(error)))
+        throw new DeviceWriteUncertainError(error);
       if (firstToken) await this.tokens.deleteOne({ _id: firstToken.tokenId }).catch(() => {});
       throw error;
     }
@@ -156,4 +175,25 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
   countByVersion(): Promise<Record<string, number>> {
     return this.sealedValues.countByVersion();
   }
+}
+
+/**
+ * The driver's errors after which a write may have been applied, or be applied still: the
+ * connection failed or timed out after the command was sent, or the server applied it without
+ * the write concern's acknowledgement. Matched by name (and label), as `storeUnavailableOf`.
+ */
+const MAY_HAVE_APPLIED = new Set([
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoPoolClearedError',
+  'MongoServerClosedError',
+  'MongoTopologyClosedError',
+  'MongoWriteConcernError',
+]);
+
+function writeMayHaveApplied(error: unknown): boolean {
+  const e = error as { name?: unknown; errorLabels?: unknown; writeConcernError?: unknown };
+  if (typeof e?.name === 'string' && MAY_HAVE_APPLIED.has(e.name)) return true;
+  if (e?.writeConcernError !== undefined) return true;
+  return Array.isArray(e?.errorLabels) && e.errorLabels.includes('RetryableWriteError');
 }

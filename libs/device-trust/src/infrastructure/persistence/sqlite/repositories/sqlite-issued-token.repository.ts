@@ -11,8 +11,8 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
   private readonly turns: SqliteWriteTurns;
   private readonly purge: Statement<[string]>;
   private readonly lookup: Statement<[string, string, string], { synced: number }>;
-  private readonly markSynced: Statement<[string, string]>;
-  private readonly evict: Statement<[string, string, string, string, number]>;
+  private readonly markSynced: Statement<[string, string, string]>;
+  private readonly evict: Statement<[string, string, string, string, string, number]>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -25,13 +25,15 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
       'SELECT synced FROM offline_tokens WHERE device_id = ? AND jti = ? AND digest = ?',
     );
     this.markSynced = this.db.prepare(
-      'UPDATE offline_tokens SET synced = 1 WHERE device_id = ? AND jti = ?',
+      'UPDATE offline_tokens SET synced = 1 WHERE device_id = ? AND jti = ? AND digest = ?',
     );
-    // the device's records past the bound, the presented ones last, each kind oldest first; its
-    // records are a primary-key range (the bound keeps them few)
+    // the device's records past the bound, the presented ones last, each kind oldest first,
+    // never one issued at or after the new one (as on MongoDB, where two issues run at once);
+    // its records are a primary-key range (the bound keeps them few). `iat` is ISO text: its
+    // order is the instants'
     this.evict = this.db.prepare(
       `DELETE FROM offline_tokens WHERE device_id = ? AND jti IN (
-         SELECT jti FROM offline_tokens WHERE device_id = ? AND jti <> ?
+         SELECT jti FROM offline_tokens WHERE device_id = ? AND jti <> ? AND iat < ?
          ORDER BY synced, iat, jti
          LIMIT max(0, (SELECT count(*) FROM offline_tokens WHERE device_id = ?) - ?))`,
     );
@@ -42,11 +44,16 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
       this.db.transaction(() => {
         this.purge.run(now.toISOString());
         insertIssuedToken(this.db, token);
-        if (perDevice === undefined) return 0;
-        const d = token.deviceId;
-        return this.evict.run(d, d, token.tokenId, d, perDevice).changes;
+        return perDevice === undefined ? 0 : this.bound(token, perDevice);
       }),
     );
+  }
+
+  /** Keeps `token`'s device to `perDevice` records (inside the caller's transaction). */
+  private bound(token: IssuedToken, perDevice: number): number {
+    const d = token.deviceId;
+    const iat = token.issuedAt.toISOString();
+    return this.evict.run(d, d, token.tokenId, iat, d, perDevice).changes;
   }
 
   async isOnRecord(deviceId: string, tokenId: string, digest: string): Promise<boolean> {
@@ -56,8 +63,10 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
   async presented(deviceId: string, tokenId: string, digest: string): Promise<boolean> {
     const row = this.lookup.get(deviceId, tokenId, digest);
     if (!row) return false;
-    if (row.synced === 0) await this.turns.write(() => this.markSynced.run(deviceId, tokenId));
-    return true;
+    if (row.synced === 1) return true;
+    // the first sync: noted in the write turn, where an issue's bound may have dropped the
+    // record since the read (as an unpresented one): then it is not on record
+    return this.turns.write(() => this.markSynced.run(deviceId, tokenId, digest).changes === 1);
   }
 
   async recordingSince(now: Date): Promise<Date> {
@@ -107,7 +116,7 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
       : undefined;
   }
 
-  async adopt(token: IssuedToken, now: Date): Promise<boolean> {
+  async adopt(token: IssuedToken, now: Date, perDevice?: number): Promise<boolean> {
     return this.turns.write(
       this.db.transaction(() => {
         this.purge.run(now.toISOString());
@@ -118,6 +127,7 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
             .get(token.deviceId, token.tokenId);
           if (taken) return false;
           insertIssuedToken(this.db, token, true);
+          if (perDevice !== undefined) this.bound(token, perDevice);
         }
         return true;
       }),
