@@ -145,6 +145,29 @@ describe("a bearer token's limit (e2e)", () => {
   });
 });
 
+describe('a key beside a bearer token (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ RATE_LIMIT_PER_IP: '100', RATE_LIMIT_PER_CREDENTIAL: '3' });
+  });
+  afterAll(async () => t.close());
+
+  it('should hold a key to its limit whatever token comes beside it', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await http(t.baseUrl, 'GET', '/api/kiosks', {
+        key: t.keys.admin,
+        headers: { authorization: `Bearer junk${i}`, 'x-forwarded-for': `203.0.113.${i + 1}` },
+      });
+      expect(res.status).toBe(200);
+    }
+    const res = await http(t.baseUrl, 'GET', '/api/kiosks', {
+      key: t.keys.admin,
+      headers: { authorization: 'Bearer junk9', 'x-forwarded-for': '203.0.113.9' },
+    });
+    expectLimited(res);
+  });
+});
+
 describe("a signing device's limit (e2e)", () => {
   let t: TestApp;
   beforeAll(async () => {

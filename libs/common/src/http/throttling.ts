@@ -156,6 +156,19 @@ export function credentialOf(req: Request): string | undefined {
   return digest;
 }
 
+/**
+ * The digest of the bearer token of a request that also presents a key (the `token` limit's
+ * tracker), else undefined: a request with a token alone is counted by its token on the
+ * credential limit already.
+ */
+export function bearerBesideKeyOf(req: Request): string | undefined {
+  const key = req.headers['x-api-key'];
+  const authorization = req.headers.authorization;
+  if (key === undefined || authorization === undefined) return undefined;
+  const token = bearerToken(authorization);
+  return token === undefined ? undefined : credentialDigest(`bearer:${token.slice(0, 8192)}`);
+}
+
 function digestCredential(req: Request): string | undefined {
   const header = (name: string) => {
     const value = req.headers[name];
@@ -166,13 +179,15 @@ function digestCredential(req: Request): string | undefined {
   // too: requests naming a thekedar's device from elsewhere cannot lock the thekedar out.
   // A bearer token is counted as the token the routes read (`bearerToken`: the scheme in any
   // case, any run of spaces), not as the header's text: one stolen token sent as `Bearer t`,
-  // `bearer t`, `BEARER  t` had a counter for each spelling. And before a key: junk in
-  // `x-api-key` beside a token gave the token's requests a fresh counter each.
+  // `bearer t`, `BEARER  t` had a counter for each spelling. A key comes first (the key guard
+  // reads only `x-api-key`: junk in Authorization beside a stolen key must not give it a fresh
+  // counter each time); a token beside a key has a counter of its own (`bearerTokenOf`, the
+  // `token` limit), so junk keys beside a stolen token do not help either.
   const authorization = header('authorization');
   const token = authorization === undefined ? undefined : bearerToken(authorization);
   const presented =
-    (token === undefined ? undefined : `bearer:${token}`) ??
     header('x-api-key') ??
+    (token === undefined ? undefined : `bearer:${token}`) ??
     authorization ??
     (header('x-signature') ? `device:${header('x-device-id') ?? ''}@${req.ip ?? ''}` : undefined);
   if (!presented) return undefined;
@@ -361,6 +376,7 @@ export class AppThrottlerGuard extends ThrottlerGuard {
 /** Whose counter a refusal came from, in words, for the 429's message. */
 function limitScope(name: string | undefined, tracker: string): string {
   if (name === 'ip') return 'from one address (RATE_LIMIT_PER_IP)';
+  if (name === 'token') return 'for one bearer token (RATE_LIMIT_PER_CREDENTIAL)';
   if (name !== 'credential') return 'from one address or credential';
   return tracker.includes(SHARED_KEY_MARK)
     ? 'for the mobile app key from one address (RATE_LIMIT_PER_CREDENTIAL)'
@@ -417,6 +433,13 @@ function throttlerOptions(
       limit: limits.perCredential,
       skipIf: (ctx) => credentialOf(ctx.switchToHttp().getRequest<Request>()) === undefined,
       getTracker: (req) => sharedKeyTracker(req as Request),
+    });
+    throttlers.push({
+      name: 'token',
+      ttl,
+      limit: limits.perCredential,
+      skipIf: (ctx) => bearerBesideKeyOf(ctx.switchToHttp().getRequest<Request>()) === undefined,
+      getTracker: (req) => bearerBesideKeyOf(req as Request) ?? '',
     });
   } else {
     logger.warn('RATE_LIMIT_PER_CREDENTIAL=0: requests are not limited per credential');
