@@ -1,6 +1,14 @@
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyLedger } from './support/ledger-client';
@@ -227,12 +235,21 @@ function runBackup(dataDir: string, to: string, ...args: string[]) {
         1,
         `config error: backup: ${target} is not empty\n`,
       ]);
+      const refusal =
+        "config error: backup: --to must be outside DATA_DIR, the uploads and the witness file's directory (and not contain them)\n";
       const inside = await runBackup(t.dataDir, join(t.dataDir, 'backup'));
-      expect([inside.code, inside.stderr]).toEqual([
-        1,
-        'config error: backup: --to must be outside DATA_DIR (and not contain it)\n',
-      ]);
+      expect([inside.code, inside.stderr]).toEqual([1, refusal]);
       expect(existsSync(join(t.dataDir, 'backup'))).toBe(false);
+      // through a symlink to DATA_DIR: the same place
+      const link = `${target}-link`;
+      symlinkSync(t.dataDir, link);
+      try {
+        const linked = await runBackup(t.dataDir, join(link, 'backup'));
+        expect([linked.code, linked.stderr]).toEqual([1, refusal]);
+        expect(existsSync(join(t.dataDir, 'backup'))).toBe(false);
+      } finally {
+        rmSync(link, { force: true });
+      }
     } finally {
       await t.close();
     }

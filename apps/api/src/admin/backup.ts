@@ -43,11 +43,12 @@ import {
   open,
   readdir,
   readFile,
+  realpath,
   rm,
   stat,
   writeFile,
 } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { appConfig, ConfigError, readStored, SECRETS_FILE } from '@app/common';
@@ -205,8 +206,16 @@ function unsealedLogs(db: Database.Database): UnsealedLog[] {
   );
   const out: UnsealedLog[] = [];
   const check = (suffix: string, entries: number) => {
-    const origin = [...sealed.keys()].find((o) => o.endsWith(suffix));
-    const checkpoint = origin ? sealed.get(origin)! : 0;
+    // after a TLOG_ORIGIN change the old origin's row stays (its name is unique): the log's
+    // checkpoint is the largest of those it has had
+    let origin: string | undefined;
+    let checkpoint = 0;
+    for (const [o, size] of sealed) {
+      if (o.endsWith(suffix) && (origin === undefined || size > checkpoint)) {
+        origin = o;
+        checkpoint = size;
+      }
+    }
     if (entries > checkpoint) out.push({ log: origin ?? suffix, entries, checkpoint });
   };
   if (has('vault_audit'))
@@ -253,8 +262,25 @@ export async function runBackup(
       `no store at ${database}: run the backup with the server's DATA_DIR`,
     );
   const to = options.to;
-  if (to === dataDir || to.startsWith(dataDir + sep) || dataDir.startsWith(to + sep))
-    throw new ConfigError('backup', '--to must be outside DATA_DIR (and not contain it)');
+  // by real paths (a symlink on the way to --to led into DATA_DIR), against every place the
+  // server writes: DATA_DIR, the uploads and the witness file's directory
+  const real = async (path: string) => {
+    const parent = await realpath(dirname(path)).catch(() => dirname(path));
+    return join(parent, basename(path));
+  };
+  const realTo = await real(to);
+  for (const place of [dataDir, uploadsDir, dirname(witnessFile)]) {
+    const realPlace = await realpath(place).catch(() => place);
+    if (
+      realTo === realPlace ||
+      realTo.startsWith(realPlace + sep) ||
+      realPlace.startsWith(realTo + sep)
+    )
+      throw new ConfigError(
+        'backup',
+        "--to must be outside DATA_DIR, the uploads and the witness file's directory (and not contain them)",
+      );
+  }
   const existing = await readdir(to).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return [];
     throw error;

@@ -17,7 +17,7 @@ import {
 import { OFFLINE_TOKEN_SECRETS, offlineTokenConfig, trustConfig } from '@app/device-trust';
 import { fraudConfig } from '@app/fraud';
 import { offlineSyncConfig } from '@app/offline-sync';
-import { databaseConfig } from '@app/persistence';
+import { databaseConfig, SQLITE_FILE } from '@app/persistence';
 import { provisioningConfig } from '@app/provisioning';
 import { relayConfig, upstreamConfig } from '@app/relay';
 import { sessionConfig } from '@app/session';
@@ -69,6 +69,7 @@ export const LOCAL_SECRETS: LocalSecretsSpec = {
     ...TLOG_SECRETS,
   },
   histories: Object.values(ROTATABLE_KEYS).map((key) => key.history),
+  guardedBy: SQLITE_FILE,
 };
 
 /**

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@app/common';
@@ -29,6 +29,23 @@ describe('loadConfig', () => {
     expect(second.vault.keys).toEqual(first.vault.keys);
     expect(second.notices.join()).toContain('using local secrets');
     expect(JSON.parse(readFileSync(file, 'utf8')).ADMIN_API_KEYS).toBe(first.auth.apiKeys.admin[0]);
+  });
+
+  it('should generate no keys for a store whose secrets.json is gone (a backup restored without it), naming what to put back', () => {
+    writeFileSync(join(dataDir, 'mdai.sqlite'), '');
+    let error: unknown;
+    try {
+      loadConfig({ DATA_DIR: dataDir });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain('holds a store (mdai.sqlite) but no secrets.json');
+    expect((error as Error).message).toContain('VAULT_KEYS');
+    expect(existsSync(join(dataDir, 'secrets.json'))).toBe(false);
+    // a secrets.json there (an upgrade that adds a secret): the missing one is generated
+    writeFileSync(join(dataDir, 'secrets.json'), JSON.stringify({ JWT_SECRET: 'x'.repeat(48) }));
+    expect(loadConfig({ DATA_DIR: dataDir }).notices.join()).toContain('generated');
   });
 
   it('should prefer variables from the environment over the generated ones', () => {

@@ -1,5 +1,6 @@
 import {
   closeSync,
+  existsSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -18,6 +19,11 @@ import { Env } from './env-schema';
 export interface LocalSecretsSpec {
   generators: Record<string, () => string>;
   histories: string[];
+  /**
+   * A file of DATA_DIR whose presence means values sealed or signed with these secrets may be
+   * stored (the SQLite store): with it there and no secrets.json, nothing is generated.
+   */
+  guardedBy?: string;
 }
 
 export interface LocalSecretsResult {
@@ -37,7 +43,7 @@ export function withLocalSecrets(
   env: Env,
   dataDir: string,
   production: boolean,
-  { generators, histories: storedHistories }: LocalSecretsSpec,
+  { generators, histories: storedHistories, guardedBy }: LocalSecretsSpec,
 ): LocalSecretsResult {
   const file = join(dataDir, SECRETS_FILE);
   const missing = Object.keys(generators).filter((name) => !env[name]);
@@ -53,6 +59,22 @@ export function withLocalSecrets(
   }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const stored = readStored(file);
+  const toMake = missing.filter((name) => !stored[name]);
+  if (
+    toMake.length > 0 &&
+    Object.keys(stored).length === 0 &&
+    guardedBy !== undefined &&
+    existsSync(join(dataDir, guardedBy))
+  ) {
+    // a store restored without its secrets.json (a backup taken with --without-secrets), or one
+    // whose secrets.json was removed: new keys would boot "fine" and every value sealed before
+    // would fail its integrity check, while new ones are sealed under another key of the same
+    // name, never to be told apart
+    throw new ConfigError(
+      'DATA_DIR',
+      `${dataDir} holds a store (${guardedBy}) but no ${SECRETS_FILE}: the values in it were sealed and signed with keys that would now be generated anew (${toMake.join(', ')}). Put back the ${SECRETS_FILE} this store was made with (for a backup taken with --without-secrets, the one kept apart from it), or set those variables; to start a new store instead, move ${guardedBy} aside`,
+    );
+  }
   const generated: string[] = [];
   for (const name of missing) {
     if (!stored[name]) {
