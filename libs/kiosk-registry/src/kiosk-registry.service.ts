@@ -108,6 +108,15 @@ export class KioskRegistryService {
     reason: string,
     principal: Principal,
   ): Promise<KioskDevice> {
+    const current = await this.require(deviceId);
+    if (current.status === status) {
+      // nothing to change, nothing written (the repository would write nothing either: a
+      // repeated unblock must not revoke the kiosk's Wi-Fi QR); a repeated block still ends any
+      // session the kiosk holds
+      this.logger.log({ deviceId, status }, 'Kiosk status unchanged: already so');
+      if (status === 'blocked') this.revoked({ deviceId, change: 'blocked' });
+      return current;
+    }
     const updated = await this.devices.setStatus(
       deviceId,
       status,
