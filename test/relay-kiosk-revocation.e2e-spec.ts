@@ -66,6 +66,37 @@ describe('kiosk blocked or re-keyed during a session (e2e)', () => {
       await expectEnded(mobile, device, 'device_key_rotated', 4401);
     });
 
+    it("should give the phone the upstream's verdict when the kiosk is blocked while its image is out", async () => {
+      const kiosk = await TestKiosk.registered(t, 'TEE-REVOKE-7');
+      const { mobile, device } = await pair(t, t, kiosk, await openSession(t, PLATFORM_ID));
+      let called!: () => void;
+      const reached = new Promise<void>((resolve) => (called = resolve));
+      let release!: () => void;
+      const hold = new Promise<void>((resolve) => (release = resolve));
+      relay.upstream.behaviour = () => {
+        called();
+        return { status: 200, body: { status: 'success', message: 'face verified' }, hold };
+      };
+      device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
+      await reached;
+      expect((await block(t, kiosk.deviceId)).status).toBe(200);
+      // the kiosk leaves at once; the phone waits for the verdict the upstream is deciding
+      await device.error('device_blocked');
+      expect(await device.waitClose()).toBe(4403);
+      release();
+      expect(await mobile.next('result')).toMatchObject({
+        status: 'success',
+        platform_id: PLATFORM_ID,
+        data: { status: 'success', message: 'face verified' },
+      });
+      expect(await mobile.next('session_closed')).toEqual({
+        type: 'session_closed',
+        reason: 'completed',
+      });
+      expect(await mobile.waitClose()).toBe(1000);
+      expect(relay.upstream.calls).toHaveLength(1);
+    });
+
     it("should leave another kiosk's session alone", async () => {
       const kiosk = await TestKiosk.registered(t, 'TEE-REVOKE-3');
       const other = await TestKiosk.registered(t, 'TEE-REVOKE-3B');

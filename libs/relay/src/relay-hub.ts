@@ -122,8 +122,10 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
 
   /**
    * Every socket of the kiosk on this instance: the phone gets `session_closed` with the reason
-   * (close 4409), the kiosk the error of that code and its close. A kiosk still authenticating
-   * never joins.
+   * (close 4409), the kiosk the error of that code and its close. While a submission of the
+   * kiosk is in flight the phone stays: it gets the submission's `result`, then `session_closed`
+   * (a verdict thrown away would leave it to open a new session and submit again). A kiosk still
+   * authenticating never joins.
    */
   private endKioskSessions(notice: KioskNotice): void {
     const code = notice.change === 'blocked' ? 'device_blocked' : 'device_key_rotated';
@@ -137,7 +139,11 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
         { sessionId: conn.sessionId, deviceId: notice.deviceId, change: notice.change },
         'Kiosk lost its standing: its session ends',
       );
-      if (conn.joined) {
+      if (conn.submitting > 0) {
+        // its image may be with the upstream: the phone gets the verdict (PairingHandler
+        // onSubmit), then the session's end; only the kiosk leaves now
+        conn.revokedBy = code;
+      } else if (conn.joined) {
         this.delivery
           .deliver(conn, [{ type: 'session_closed', reason: code }], closeFor('kiosk_revoked'))
           .catch((error: unknown) => this.busDown(error));

@@ -111,9 +111,14 @@ export class RelayIntake {
     if (frame.type === 'pong') return;
     if (frame.type === 'auth') clearTimeout(conn.authTimer);
     else if (!conn.joined) return this.notAuthenticated(conn);
+    if (!isSubmission)
+      return this.handle(conn, conn.legacy ? this.legacy : this.pairing, frame, join);
+    // a submission waits on the upstream: the socket's other frames (pings) are not held up by
+    // it. While it is in flight a kick closes the kiosk only: the phone gets the outcome.
+    conn.submitting++;
     const work = this.handle(conn, conn.legacy ? this.legacy : this.pairing, frame, join);
-    // a submission waits on the upstream: the socket's other frames (pings) are not held up by it
-    if (!isSubmission) return work;
+    if (work) void work.finally(() => conn.submitting--);
+    else conn.submitting--;
   }
 
   /**
