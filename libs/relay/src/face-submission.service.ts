@@ -113,6 +113,12 @@ export class FaceSubmissionService {
     platformId: string,
     image: CheckedImage,
   ): Promise<SubmissionOutcome> {
+    // before the Vault write: a kiosk without standing leaves no image behind
+    const standing = await this.checkStanding(request);
+    if (standing) {
+      await this.sessions.releaseSubmission(request.sessionId);
+      return standing;
+    }
     if (!(await this.storeImage(request, image))) {
       await this.sessions.releaseSubmission(request.sessionId);
       return decided(
@@ -123,11 +129,6 @@ export class FaceSubmissionService {
         0,
         false,
       );
-    }
-    const standing = await this.checkStanding(request);
-    if (standing) {
-      await this.sessions.releaseSubmission(request.sessionId);
-      return standing;
     }
     const outcome = await this.upstream.submit(
       submissionIdOf(request.sessionId),
@@ -162,7 +163,7 @@ export class FaceSubmissionService {
 
   /**
    * The second line behind the relay's kick (RelayHub.endKioskSessions, which a Redis outage
-   * can keep from another instance): right before the image goes upstream, the kiosk must still
+   * can keep from another instance): before its image is stored or sent, the kiosk must still
    * be registered, unblocked and on the key it authenticated with. A store that does not answer
    * refuses the submission (fail closed); the kiosk may submit again.
    */
