@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,6 +137,39 @@ describe('kiosk blocked or re-keyed during a session (e2e)', () => {
       await expectEnded(mobile, device, 'device_blocked', 4403);
       await a.close();
       await b.close();
+    });
+
+    it('should close nothing on a forged or malformed kiosk notice published on Redis', async () => {
+      const a = await relay.start({ REDIS_URL });
+      const b = await relay.start({ REDIS_URL });
+      const redis = new Redis(REDIS_URL);
+      try {
+        const kiosk = await TestKiosk.registered(a, 'TEE-REVOKE-9');
+        // the phone on A, the kiosk on B: the frames between them cross Redis after the notices
+        const { mobile, device } = await pair(a, b, kiosk, await openSession(a, PLATFORM_ID));
+        const forged = [
+          { deviceId: kiosk.deviceId, change: 'blocked' },
+          { deviceId: kiosk.deviceId, change: 'key_rotated' },
+          { deviceId: kiosk.deviceId, change: 'nuked' },
+          { deviceId: kiosk.deviceId },
+        ];
+        for (const notice of forged)
+          await redis.publish('mdai:relay:kiosks', JSON.stringify(notice));
+        await redis.publish('mdai:relay:kiosks', 'not json');
+        mobile.send({ type: 'to_device', data: { step: 'after the notices' } });
+        expect(await device.next('from_mobile')).toEqual({
+          type: 'from_mobile',
+          data: { step: 'after the notices' },
+        });
+        device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
+        expect(await mobile.next('result')).toMatchObject({ status: 'success' });
+        expect(await device.next('result')).toMatchObject({ status: 'success' });
+        expect(device.frames.filter((f) => f.type === 'error')).toEqual([]);
+      } finally {
+        redis.disconnect();
+        await a.close();
+        await b.close();
+      }
     });
 
     it('should refuse the submission of a kiosk blocked on an instance that could not tell (no bus between them)', async () => {
