@@ -139,7 +139,9 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
         );
         continue;
       }
-      if (standing === 'ok') continue;
+      // a kiosk still authenticating has no key to compare yet: a notice of a rotation (maybe
+      // forged) leaves it; the standing check before its submission compares the key it used
+      if (standing === 'ok' || (standing === 'key_rotated' && !conn.keyFingerprint)) continue;
       const change = standing === 'key_rotated' ? 'key_rotated' : 'blocked';
       this.endKioskSessions({ deviceId: notice.deviceId, change }, conn);
     }
@@ -150,7 +152,8 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
    * (close 4409), the kiosk the error of that code and its close. While a submission of the
    * kiosk is in flight the phone stays: it gets the submission's `result`, then `session_closed`
    * (a verdict thrown away would leave it to open a new session and submit again). A kiosk still
-   * authenticating never joins.
+   * authenticating has its device id noted before its key is read (PairingHandler.onAuth): it is
+   * closed here too, and never joins (RelayIntake.answer joins only a socket still open).
    */
   private endKioskSessions(notice: KioskNotice, only?: RelayConnection): void {
     const code = notice.change === 'blocked' ? 'device_blocked' : 'device_key_rotated';

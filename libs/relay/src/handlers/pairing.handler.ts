@@ -61,6 +61,10 @@ export class PairingHandler {
         'auth.session_id is not the session of this token',
         true,
       );
+    // noted before the store is read: a block or a key rotation that lands while the kiosk is
+    // authenticating finds the socket (RelayHub.endKioskSessions), which then never joins. The
+    // id is the one claimed; a socket whose auth fails closes anyway.
+    conn.deviceId = frame.device_id;
     // a store failure throws here and is reported as internal_error, never as a verdict
     const { verdict, keyFingerprint } = await this.kiosks.authenticate(
       frame.device_id,
