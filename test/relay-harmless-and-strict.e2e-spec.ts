@@ -89,6 +89,18 @@ describe('relay: harmless conditions, closes and strict frames (e2e)', () => {
       expect(relay.upstream.calls.map((c) => c.body.image_base64)).toEqual([IMAGE, IMAGE]);
     });
 
+    it('should send the upstream the standard base64 of the checked bytes, not the text received', async () => {
+      // the same bytes with non-zero bits after the last byte: decoders ignore them
+      const last = IMAGE.length - 2;
+      const loose = IMAGE.slice(0, last) + String.fromCharCode(IMAGE.charCodeAt(last) + 1) + '=';
+      expect(loose).not.toBe(IMAGE);
+      expect(Buffer.from(loose, 'base64')).toEqual(Buffer.from(IMAGE, 'base64'));
+      const { mobile, device } = await pair(t, t, kiosk, await openSession(t, PLATFORM_ID));
+      device.send({ type: 'submit_result', image: loose });
+      expect(await mobile.next('result')).toMatchObject({ status: 'success' });
+      expect(relay.upstream.calls.map((c) => c.body.image_base64)).toEqual([IMAGE]);
+    });
+
     it('should still refuse what is not base64 of an image', async () => {
       const { device } = await pair(t, t, kiosk, await openSession(t, PLATFORM_ID));
       device.send({ type: 'submit_result', image: 'a' + IMAGE.replace(/=+$/, '') + 'a' });

@@ -205,7 +205,7 @@ export class FaceSubmissionService {
    * Lenient on the form of the base64, strict on what it holds: a `data:image/jpeg|png;base64,`
    * head, whitespace (MIME line breaks) and missing `=` padding are accepted, since encoders
    * differ there and the bytes are the same; the decoded bytes must be a JPEG or a PNG. The
-   * upstream gets the base64 without the head or whitespace, padded.
+   * upstream gets the standard padded base64 of the decoded bytes.
    */
   private checkImage(image: string): CheckedImage | SubmissionOutcome {
     const unpadded = image.replace(DATA_URI, '').replace(BASE64_WHITESPACE, '');
@@ -222,7 +222,9 @@ export class FaceSubmissionService {
         ? 'image/png'
         : undefined;
     if (!contentType) return refused('invalid_image', 'The image must be a JPEG or a PNG');
-    return { base64, bytes, contentType };
+    // the upstream gets the bytes that were checked, encoded anew: never a text that decodes to
+    // them only leniently (non-zero bits after the last byte, which Buffer.from ignores)
+    return { base64: bytes.toString('base64'), bytes, contentType };
   }
 
   /**
