@@ -105,7 +105,16 @@ describe('relay: harmless conditions, closes and strict frames (e2e)', () => {
       const { device } = await pair(t, t, kiosk, await openSession(t, PLATFORM_ID));
       device.send({ type: 'submit_result', image: 'a' + IMAGE.replace(/=+$/, '') + 'a' });
       await device.error('invalid_image');
-      device.send({ type: 'submit_result', image: IMAGE.replace(/\+/g, '-') + '!' });
+      device.send({ type: 'submit_result', image: IMAGE.slice(0, 8) + '!' + IMAGE.slice(8) });
+      await device.error('invalid_image');
+      // base64url (RFC 4648 section 5): the image's own base64 with only '+' and '/' swapped
+      const bytes = fakeJpeg(2048);
+      bytes.set([0xfb, 0xef, 0xbe], 3);
+      const standard = bytes.toString('base64');
+      expect(standard).toMatch(/\+/);
+      expect(standard).toMatch(/\//);
+      const url = standard.replace(/\+/g, '-').replace(/\//g, '_');
+      device.send({ type: 'submit_result', image: url });
       await device.error('invalid_image');
       expect(relay.upstream.calls).toHaveLength(0);
     });
