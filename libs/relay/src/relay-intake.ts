@@ -4,7 +4,7 @@ import { BusUnavailableError } from './bus/relay-bus';
 import { LegacyHandler } from './handlers/legacy.handler';
 import { PairingHandler } from './handlers/pairing.handler';
 import { errorReply, Reply } from './handlers/reply';
-import { CLOSE_CODES, InboundFrame, PONG_TEXT } from './protocol/messages';
+import { closeFor, InboundFrame, PONG_TEXT } from './protocol/messages';
 import { parseInboundFrame, RelayedData, relayedData } from './protocol/parse-frame';
 import { PEER_ROLE, RelayConnection } from './relay-connection';
 import { RelayDelivery } from './relay-delivery';
@@ -97,10 +97,12 @@ export class RelayIntake {
     if (!parsed.ok) {
       // a kiosk that has not authenticated has one try, and a malformed frame spends it
       if (!conn.joined)
-        return this.delivery.closeWithError(conn, parsed.code, parsed.message, {
-          code: CLOSE_CODES.notAuthenticated,
-          reason: parsed.code,
-        });
+        return this.delivery.closeWithError(
+          conn,
+          parsed.code,
+          parsed.message,
+          closeFor(parsed.code),
+        );
       return this.delivery.sendError(conn, parsed.code, parsed.message);
     }
     const frame = parsed.frame;

@@ -129,6 +129,21 @@ export const OTHER_CLOSES = {
     frame: '`session_closed` (reason `device_blocked` or `device_key_rotated`)',
     when: "the phone's socket, when the session's kiosk is blocked or its key rotated (the kiosk's socket gets the error of that code and its close); open a new session",
   },
+  invalid_json: {
+    code: CLOSE_CODES.notAuthenticated,
+    frame: 'error `invalid_json`',
+    when: "a kiosk's frame before its successful auth that is not JSON (its one try is spent)",
+  },
+  invalid_message: {
+    code: CLOSE_CODES.notAuthenticated,
+    frame: 'error `invalid_message`',
+    when: "a kiosk's frame before its successful auth whose fields are wrong (a malformed `auth`)",
+  },
+  unknown_type: {
+    code: CLOSE_CODES.notAuthenticated,
+    frame: 'error `unknown_type`',
+    when: "a kiosk's frame before its successful auth of a type its socket does not take",
+  },
   too_slow: {
     code: CLOSE_CODES.policyViolation,
     frame: 'none',

@@ -2,7 +2,7 @@ import { BodyPipelineError, DEFAULT_JSON_LIMITS, parseJsonBody } from '@app/comm
 import { scanCanonicalObject } from './canonical-json';
 import { deeperThan, isObject } from './fields';
 import { checkFields } from './message';
-import { EVERY_SOCKET, InboundFrame, messagesOn, RelayErrorCode, RelayRole } from './messages';
+import { EVERY_SOCKET, InboundFrame, messagesOn, RelayRole } from './messages';
 import type { AnyMessageDef } from './message';
 
 export { isObject } from './fields';
@@ -24,7 +24,7 @@ const FRAME_JSON_LIMITS = {
 };
 
 /** What each refusal of the JSON scan is as a frame error. */
-const FRAME_REFUSALS: Partial<Record<string, { code: RelayErrorCode; message: string }>> = {
+const FRAME_REFUSALS: Partial<Record<string, { code: FrameRefusalCode; message: string }>> = {
   json_too_deep: {
     code: 'invalid_message',
     message: `The frame nests objects and arrays deeper than ${MAX_FRAME_DEPTH} levels`,
@@ -59,8 +59,11 @@ function frameRefusal(error: unknown): ParseResult & { ok: false } {
   return { ok: false, code: 'invalid_json', message: 'The frame is not valid JSON' };
 }
 
+/** The errors a frame's parse and checks end in (each also a close reason before kiosk auth). */
+export type FrameRefusalCode = 'invalid_json' | 'invalid_message' | 'unknown_type';
+
 export type ParseResult =
-  { ok: true; frame: InboundFrame } | { ok: false; code: RelayErrorCode; message: string };
+  { ok: true; frame: InboundFrame } | { ok: false; code: FrameRefusalCode; message: string };
 
 /** The declarations each role may send, by type (derived from MESSAGES). */
 const INBOUND: Record<RelayRole, Map<string, AnyMessageDef>> = Object.fromEntries(

@@ -156,8 +156,15 @@ export class UpstreamClient {
         const is2xx = response.status >= 200 && response.status < 300;
         if (is2xx && bodyStatus !== 'success' && bodyStatus !== 'failure') {
           // its answer verified nothing; it received the image, so it is not sent again
+          // what an operator needs to see why, never a value (it may hold personal data)
           this.logger.warn(
-            { attempt, status: response.status },
+            {
+              attempt,
+              status: response.status,
+              contentType: String(response.headers['content-type'] ?? '').slice(0, 100),
+              bodyType: bodyTypeOf(data),
+              keys: isJsonObject(data) ? Object.keys(data).slice(0, 20).map(keyName) : undefined,
+            },
             'Upstream 2xx answer says neither success nor failure',
           );
           return {
@@ -221,6 +228,19 @@ export class UpstreamClient {
     }
     return { ...last, latencyMs: latency(), attempts };
   }
+}
+
+/** What the answer's body was, by kind only (a string body's text is not logged). */
+function bodyTypeOf(data: unknown): string {
+  if (data === null) return 'null';
+  if (Array.isArray(data)) return 'array';
+  return typeof data;
+}
+
+/** A member name for the log: bounded, control characters out. */
+function keyName(key: string): string {
+  // eslint-disable-next-line no-control-regex
+  return key.slice(0, 40).replace(/[\u0000-\u001f\u007f]/g, '?');
 }
 
 function isJsonObject(value: unknown): value is Record<string, unknown> {
