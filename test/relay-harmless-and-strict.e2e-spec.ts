@@ -101,6 +101,29 @@ describe('relay: harmless conditions, closes and strict frames (e2e)', () => {
       expect(relay.upstream.calls.map((c) => c.body.image_base64)).toEqual([IMAGE]);
     });
 
+    it.each([
+      ['a repeated member name', '{"type":"to_app","data":{"m":1,"m":2}}'],
+      ['a constructor member', '{"type":"to_app","data":{"constructor":{"prototype":1}}}'],
+      ['a number no double holds', '{"type":"to_app","data":{"n":1e400}}'],
+    ])(
+      'should drop a hardware frame with %s without the error frame the old server never sent',
+      async (_name, text) => {
+        const { hardware, app } = await legacyPair(t);
+        await hardware.next('status');
+        hardware.send(text);
+        hardware.send({ type: 'to_app', data: { message: 'hello' } });
+        // the dropped frame reached nobody; the next one went through
+        expect(await app.next('from_hardware')).toEqual({
+          type: 'from_hardware',
+          data: { message: 'hello' },
+        });
+        noErrors(hardware);
+        expect(app.frames.filter((f) => f.type === 'from_hardware')).toEqual([]);
+        hardware.close();
+        app.close();
+      },
+    );
+
     it('should still refuse what is not base64 of an image', async () => {
       const { device } = await pair(t, t, kiosk, await openSession(t, PLATFORM_ID));
       device.send({ type: 'submit_result', image: 'a' + IMAGE.replace(/=+$/, '') + 'a' });

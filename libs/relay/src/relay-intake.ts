@@ -103,6 +103,18 @@ export class RelayIntake {
           parsed.message,
           closeFor(parsed.code),
         );
+      if (parsed.strict && conn.role === 'hardware') {
+        // the frame is refused all the same (never handled: no repeated name is read two ways,
+        // no `constructor` member reaches an object), but without the error frame the old
+        // server never sent for what its JSON.parse took: the fielded hardware takes any error
+        // as fatal and would sit out its 120 s wait serving nobody
+        this.metrics.errors.inc({ code: parsed.code });
+        this.logger.warn(
+          { sessionId: conn.sessionId, code: parsed.code },
+          'Dropped a legacy hardware frame that is not I-JSON (no error frame sent)',
+        );
+        return;
+      }
       return this.delivery.sendError(conn, parsed.code, parsed.message);
     }
     const frame = parsed.frame;
