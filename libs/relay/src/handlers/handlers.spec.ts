@@ -434,6 +434,17 @@ describe('protocol handlers', () => {
     });
   });
 
+  it('should end the session for the phone when a kiosk kicked mid-submission gets no final outcome', async () => {
+    const { device } = await pairedSession();
+    // the hub kicked the kiosk while this submission was in flight (RelayHub.endKioskSessions)
+    device.revokedBy = 'device_blocked';
+    expect(wire(await pairing.onSubmit(device, 'not base64!'), 'device')).toEqual({
+      frames: [expect.objectContaining({ code: 'invalid_image' })],
+      toPeer: [{ type: 'session_closed', reason: 'device_blocked' }],
+      closePeer: { code: 4409, reason: 'kiosk_revoked' },
+    });
+  });
+
   it("should refuse with standing_unavailable, storing and sending nothing, when the kiosk's standing cannot be read", async () => {
     const { sessionId, device } = await pairedSession();
     const before = upstream.calls;
