@@ -89,11 +89,55 @@ describe('relay: harmless conditions, closes and strict frames (e2e)', () => {
       expect(relay.upstream.calls.map((c) => c.body.image_base64)).toEqual([IMAGE, IMAGE]);
     });
 
+    it('should send the upstream the standard base64 of the checked bytes, not the text received', async () => {
+      // the same bytes with non-zero bits after the last byte: decoders ignore them
+      const last = IMAGE.length - 2;
+      const loose = IMAGE.slice(0, last) + String.fromCharCode(IMAGE.charCodeAt(last) + 1) + '=';
+      expect(loose).not.toBe(IMAGE);
+      expect(Buffer.from(loose, 'base64')).toEqual(Buffer.from(IMAGE, 'base64'));
+      const { mobile, device } = await pair(t, t, kiosk, await openSession(t, PLATFORM_ID));
+      device.send({ type: 'submit_result', image: loose });
+      expect(await mobile.next('result')).toMatchObject({ status: 'success' });
+      expect(relay.upstream.calls.map((c) => c.body.image_base64)).toEqual([IMAGE]);
+    });
+
+    it.each([
+      ['a repeated member name', '{"type":"to_app","data":{"m":1,"m":2}}'],
+      ['a constructor member', '{"type":"to_app","data":{"constructor":{"prototype":1}}}'],
+      ['a number no double holds', '{"type":"to_app","data":{"n":1e400}}'],
+    ])(
+      'should drop a hardware frame with %s without the error frame the old server never sent',
+      async (_name, text) => {
+        const { hardware, app } = await legacyPair(t);
+        await hardware.next('status');
+        hardware.send(text);
+        hardware.send({ type: 'to_app', data: { message: 'hello' } });
+        // the dropped frame reached nobody; the next one went through
+        expect(await app.next('from_hardware')).toEqual({
+          type: 'from_hardware',
+          data: { message: 'hello' },
+        });
+        noErrors(hardware);
+        expect(app.frames.filter((f) => f.type === 'from_hardware')).toEqual([]);
+        hardware.close();
+        app.close();
+      },
+    );
+
     it('should still refuse what is not base64 of an image', async () => {
       const { device } = await pair(t, t, kiosk, await openSession(t, PLATFORM_ID));
       device.send({ type: 'submit_result', image: 'a' + IMAGE.replace(/=+$/, '') + 'a' });
       await device.error('invalid_image');
-      device.send({ type: 'submit_result', image: IMAGE.replace(/\+/g, '-') + '!' });
+      device.send({ type: 'submit_result', image: IMAGE.slice(0, 8) + '!' + IMAGE.slice(8) });
+      await device.error('invalid_image');
+      // base64url (RFC 4648 section 5): the image's own base64 with only '+' and '/' swapped
+      const bytes = fakeJpeg(2048);
+      bytes.set([0xfb, 0xef, 0xbe], 3);
+      const standard = bytes.toString('base64');
+      expect(standard).toMatch(/\+/);
+      expect(standard).toMatch(/\//);
+      const url = standard.replace(/\+/g, '-').replace(/\//g, '_');
+      device.send({ type: 'submit_result', image: url });
       await device.error('invalid_image');
       expect(relay.upstream.calls).toHaveLength(0);
     });

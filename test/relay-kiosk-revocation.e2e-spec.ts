@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +56,9 @@ describe('kiosk blocked or re-keyed during a session (e2e)', () => {
       const kiosk = await TestKiosk.registered(t, 'TEE-REVOKE-1');
       const { mobile, device } = await pair(t, t, kiosk, await openSession(t, PLATFORM_ID));
       expect((await block(t, kiosk.deviceId)).status).toBe(200);
+      // sent at once, maybe before the kick reaches the kiosk: neither it nor the standing check
+      // lets the image through
+      device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
       await expectEnded(mobile, device, 'device_blocked', 4403);
       expect(relay.upstream.calls).toHaveLength(0);
     });
@@ -64,6 +68,37 @@ describe('kiosk blocked or re-keyed during a session (e2e)', () => {
       const { mobile, device } = await pair(t, t, kiosk, await openSession(t, PLATFORM_ID));
       expect((await rotate(t, kiosk.deviceId)).status).toBe(200);
       await expectEnded(mobile, device, 'device_key_rotated', 4401);
+    });
+
+    it("should give the phone the upstream's verdict when the kiosk is blocked while its image is out", async () => {
+      const kiosk = await TestKiosk.registered(t, 'TEE-REVOKE-7');
+      const { mobile, device } = await pair(t, t, kiosk, await openSession(t, PLATFORM_ID));
+      let called!: () => void;
+      const reached = new Promise<void>((resolve) => (called = resolve));
+      let release!: () => void;
+      const hold = new Promise<void>((resolve) => (release = resolve));
+      relay.upstream.behaviour = () => {
+        called();
+        return { status: 200, body: { status: 'success', message: 'face verified' }, hold };
+      };
+      device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
+      await reached;
+      expect((await block(t, kiosk.deviceId)).status).toBe(200);
+      // the kiosk leaves at once; the phone waits for the verdict the upstream is deciding
+      await device.error('device_blocked');
+      expect(await device.waitClose()).toBe(4403);
+      release();
+      expect(await mobile.next('result')).toMatchObject({
+        status: 'success',
+        platform_id: PLATFORM_ID,
+        data: { status: 'success', message: 'face verified' },
+      });
+      expect(await mobile.next('session_closed')).toEqual({
+        type: 'session_closed',
+        reason: 'completed',
+      });
+      expect(await mobile.waitClose()).toBe(1000);
+      expect(relay.upstream.calls).toHaveLength(1);
     });
 
     it("should leave another kiosk's session alone", async () => {
@@ -99,12 +134,48 @@ describe('kiosk blocked or re-keyed during a session (e2e)', () => {
     it("should end the session on the kiosk's instance when the block lands on another (Redis)", async () => {
       const a = await relay.start({ REDIS_URL });
       const b = await relay.start({ REDIS_URL });
-      const kiosk = await TestKiosk.registered(a, 'TEE-REVOKE-4');
-      const { mobile, device } = await pair(a, b, kiosk, await openSession(a, PLATFORM_ID));
-      expect((await block(a, kiosk.deviceId)).status).toBe(200);
-      await expectEnded(mobile, device, 'device_blocked', 4403);
-      await a.close();
-      await b.close();
+      try {
+        const kiosk = await TestKiosk.registered(a, 'TEE-REVOKE-4');
+        const { mobile, device } = await pair(a, b, kiosk, await openSession(a, PLATFORM_ID));
+        expect((await block(a, kiosk.deviceId)).status).toBe(200);
+        await expectEnded(mobile, device, 'device_blocked', 4403);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
+    it('should close nothing on a forged or malformed kiosk notice published on Redis', async () => {
+      const a = await relay.start({ REDIS_URL });
+      const b = await relay.start({ REDIS_URL });
+      const redis = new Redis(REDIS_URL);
+      try {
+        const kiosk = await TestKiosk.registered(a, 'TEE-REVOKE-9');
+        // the phone on A, the kiosk on B: the frames between them cross Redis after the notices
+        const { mobile, device } = await pair(a, b, kiosk, await openSession(a, PLATFORM_ID));
+        const forged = [
+          { deviceId: kiosk.deviceId, change: 'blocked' },
+          { deviceId: kiosk.deviceId, change: 'key_rotated' },
+          { deviceId: kiosk.deviceId, change: 'nuked' },
+          { deviceId: kiosk.deviceId },
+        ];
+        for (const notice of forged)
+          await redis.publish('mdai:relay:kiosks', JSON.stringify(notice));
+        await redis.publish('mdai:relay:kiosks', 'not json');
+        mobile.send({ type: 'to_device', data: { step: 'after the notices' } });
+        expect(await device.next('from_mobile')).toEqual({
+          type: 'from_mobile',
+          data: { step: 'after the notices' },
+        });
+        device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
+        expect(await mobile.next('result')).toMatchObject({ status: 'success' });
+        expect(await device.next('result')).toMatchObject({ status: 'success' });
+        expect(device.frames.filter((f) => f.type === 'error')).toEqual([]);
+      } finally {
+        redis.disconnect();
+        await a.close();
+        await b.close();
+      }
     });
 
     it('should refuse the submission of a kiosk blocked on an instance that could not tell (no bus between them)', async () => {
@@ -112,21 +183,24 @@ describe('kiosk blocked or re-keyed during a session (e2e)', () => {
       // check before the upstream call is what stops the image
       const a = await relay.start();
       const b = await relay.start();
-      const kiosk = await TestKiosk.registered(a, 'TEE-REVOKE-5');
-      const { mobile, device } = await pair(b, b, kiosk, await openSession(b, PLATFORM_ID));
-      expect((await block(a, kiosk.deviceId)).status).toBe(200);
-      device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
-      await expectEnded(mobile, device, 'device_blocked', 4403);
-      expect(relay.upstream.calls).toHaveLength(0);
+      try {
+        const kiosk = await TestKiosk.registered(a, 'TEE-REVOKE-5');
+        const { mobile, device } = await pair(b, b, kiosk, await openSession(b, PLATFORM_ID));
+        expect((await block(a, kiosk.deviceId)).status).toBe(200);
+        device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
+        await expectEnded(mobile, device, 'device_blocked', 4403);
+        expect(relay.upstream.calls).toHaveLength(0);
 
-      const rekeyed = await TestKiosk.registered(a, 'TEE-REVOKE-6');
-      const second = await pair(b, b, rekeyed, await openSession(b, PLATFORM_ID));
-      expect((await rotate(a, rekeyed.deviceId)).status).toBe(200);
-      second.device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
-      await expectEnded(second.mobile, second.device, 'device_key_rotated', 4401);
-      expect(relay.upstream.calls).toHaveLength(0);
-      await a.close();
-      await b.close();
+        const rekeyed = await TestKiosk.registered(a, 'TEE-REVOKE-6');
+        const second = await pair(b, b, rekeyed, await openSession(b, PLATFORM_ID));
+        expect((await rotate(a, rekeyed.deviceId)).status).toBe(200);
+        second.device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
+        await expectEnded(second.mobile, second.device, 'device_key_rotated', 4401);
+        expect(relay.upstream.calls).toHaveLength(0);
+      } finally {
+        await a.close();
+        await b.close();
+      }
     });
   });
 });

@@ -16,6 +16,8 @@ export type UpstreamBehaviour = (
   /** The body's text as sent, in place of `body` (an answer JSON.stringify could not write). */
   rawBody?: string;
   delayMs?: number;
+  /** Answer only once this settles (a test acts while the request is with the upstream). */
+  hold?: Promise<unknown>;
   headers?: Record<string, string>;
   /** Cut the connection after reading the request, without an answer. */
   hangUp?: boolean;
@@ -54,7 +56,8 @@ export class FakeUpstream {
           res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
           res.end(answer.rawBody ?? JSON.stringify(answer.body ?? {}));
         };
-        if (answer.delayMs) setTimeout(reply, answer.delayMs).unref();
+        if (answer.hold) void answer.hold.finally(reply);
+        else if (answer.delayMs) setTimeout(reply, answer.delayMs).unref();
         else reply();
       });
     });

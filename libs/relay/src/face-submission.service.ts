@@ -113,6 +113,12 @@ export class FaceSubmissionService {
     platformId: string,
     image: CheckedImage,
   ): Promise<SubmissionOutcome> {
+    // before the Vault write: a kiosk without standing leaves no image behind
+    const standing = await this.checkStanding(request);
+    if (standing) {
+      await this.sessions.releaseSubmission(request.sessionId);
+      return standing;
+    }
     if (!(await this.storeImage(request, image))) {
       await this.sessions.releaseSubmission(request.sessionId);
       return decided(
@@ -123,11 +129,6 @@ export class FaceSubmissionService {
         0,
         false,
       );
-    }
-    const standing = await this.checkStanding(request);
-    if (standing) {
-      await this.sessions.releaseSubmission(request.sessionId);
-      return standing;
     }
     const outcome = await this.upstream.submit(
       submissionIdOf(request.sessionId),
@@ -162,7 +163,7 @@ export class FaceSubmissionService {
 
   /**
    * The second line behind the relay's kick (RelayHub.endKioskSessions, which a Redis outage
-   * can keep from another instance): right before the image goes upstream, the kiosk must still
+   * can keep from another instance): before its image is stored or sent, the kiosk must still
    * be registered, unblocked and on the key it authenticated with. A store that does not answer
    * refuses the submission (fail closed); the kiosk may submit again.
    */
@@ -204,7 +205,7 @@ export class FaceSubmissionService {
    * Lenient on the form of the base64, strict on what it holds: a `data:image/jpeg|png;base64,`
    * head, whitespace (MIME line breaks) and missing `=` padding are accepted, since encoders
    * differ there and the bytes are the same; the decoded bytes must be a JPEG or a PNG. The
-   * upstream gets the base64 without the head or whitespace, padded.
+   * upstream gets the standard padded base64 of the decoded bytes.
    */
   private checkImage(image: string): CheckedImage | SubmissionOutcome {
     const unpadded = image.replace(DATA_URI, '').replace(BASE64_WHITESPACE, '');
@@ -221,7 +222,9 @@ export class FaceSubmissionService {
         ? 'image/png'
         : undefined;
     if (!contentType) return refused('invalid_image', 'The image must be a JPEG or a PNG');
-    return { base64, bytes, contentType };
+    // the upstream gets the bytes that were checked, encoded anew: never a text that decodes to
+    // them only leniently (non-zero bits after the last byte, which Buffer.from ignores)
+    return { base64: bytes.toString('base64'), bytes, contentType };
   }
 
   /**

@@ -24,6 +24,11 @@ export interface ConnectionView {
   platformAlias?: string;
   /** Every platform id the session ever held, for the kiosk gate. */
   readonly platformIds: PlatformIdSet;
+  /**
+   * The kiosk lost its standing while a submission of it was in flight (RelayHub
+   * endKioskSessions): its socket is closed, and the phone is told when the outcome is known.
+   */
+  revokedBy?: 'device_blocked' | 'device_key_rotated';
 }
 
 /** The platform ids of a session, with a matcher rebuilt only when one is added. */
@@ -73,6 +78,9 @@ export class RelayConnection implements ConnectionView {
   platformId?: string;
   platformAlias?: string;
   readonly platformIds = new PlatformIdSet();
+  revokedBy?: 'device_blocked' | 'device_key_rotated';
+  /** Submissions of this socket being handled (RelayIntake): a kick waits for their outcome. */
+  submitting = 0;
   expiryTimer?: NodeJS.Timeout;
   authTimer?: NodeJS.Timeout;
   /** Frames are handled one after another, in arrival order. */

@@ -68,7 +68,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     // a kiosk blocked or re-keyed on any instance leaves its sessions on every instance (not
     // awaited: with Redis down at boot the subscription is taken when it is back)
     this.kiosks.onRevocation((revocation) => this.revoke(revocation));
-    void this.bus.subscribeKioskNotices((notice) => this.endKioskSessions(notice));
+    void this.bus.subscribeKioskNotices((notice) => void this.onKioskNotice(notice));
     this.keepalive = setInterval(() => this.sweepKeepalive(), this.settings.pingIntervalMs);
     this.keepalive.unref();
     this.slotRefresh = setInterval(
@@ -121,11 +121,41 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
   }
 
   /**
-   * Every socket of the kiosk on this instance: the phone gets `session_closed` with the reason
-   * (close 4409), the kiosk the error of that code and its close. A kiosk still authenticating
-   * never joins.
+   * A notice from another instance (or from anyone who can publish on Redis): the kiosk's
+   * standing is read from the store, per socket (the key it authenticated with), and only a
+   * socket whose kiosk really lost it is ended, with the store's reason. A store that does not
+   * answer ends nothing: the standing check before a submission still refuses (fail closed).
    */
-  private endKioskSessions(notice: KioskNotice): void {
+  private async onKioskNotice(notice: KioskNotice): Promise<void> {
+    for (const conn of [...this.connections]) {
+      if (conn.role !== 'device' || conn.deviceId !== notice.deviceId || conn.closing) continue;
+      let standing;
+      try {
+        standing = await this.kiosks.standing(notice.deviceId, conn.keyFingerprint ?? '');
+      } catch (error) {
+        this.logger.warn(
+          { err: error, sessionId: conn.sessionId },
+          "Kiosk notice: the kiosk's standing could not be read; its session stays",
+        );
+        continue;
+      }
+      // a kiosk still authenticating has no key to compare yet: a notice of a rotation (maybe
+      // forged) leaves it; the standing check before its submission compares the key it used
+      if (standing === 'ok' || (standing === 'key_rotated' && !conn.keyFingerprint)) continue;
+      const change = standing === 'key_rotated' ? 'key_rotated' : 'blocked';
+      this.endKioskSessions({ deviceId: notice.deviceId, change }, conn);
+    }
+  }
+
+  /**
+   * Every socket of the kiosk on this instance (or only `only`): the phone gets `session_closed` with the reason
+   * (close 4409), the kiosk the error of that code and its close. While a submission of the
+   * kiosk is in flight the phone stays: it gets the submission's `result`, then `session_closed`
+   * (a verdict thrown away would leave it to open a new session and submit again). A kiosk still
+   * authenticating has its device id noted before its key is read (PairingHandler.onAuth): it is
+   * closed here too, and never joins (RelayIntake.answer joins only a socket still open).
+   */
+  private endKioskSessions(notice: KioskNotice, only?: RelayConnection): void {
     const code = notice.change === 'blocked' ? 'device_blocked' : 'device_key_rotated';
     const message =
       notice.change === 'blocked'
@@ -133,11 +163,16 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
         : "This kiosk's key was rotated: authenticate again with the new key";
     for (const conn of this.connections) {
       if (conn.role !== 'device' || conn.deviceId !== notice.deviceId || conn.closing) continue;
+      if (only && conn !== only) continue;
       this.logger.warn(
         { sessionId: conn.sessionId, deviceId: notice.deviceId, change: notice.change },
         'Kiosk lost its standing: its session ends',
       );
-      if (conn.joined) {
+      if (conn.submitting > 0) {
+        // its image may be with the upstream: the phone gets the verdict (PairingHandler
+        // onSubmit), then the session's end; only the kiosk leaves now
+        conn.revokedBy = code;
+      } else if (conn.joined) {
         this.delivery
           .deliver(conn, [{ type: 'session_closed', reason: code }], closeFor('kiosk_revoked'))
           .catch((error: unknown) => this.busDown(error));

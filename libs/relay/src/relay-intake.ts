@@ -4,7 +4,7 @@ import { BusUnavailableError } from './bus/relay-bus';
 import { LegacyHandler } from './handlers/legacy.handler';
 import { PairingHandler } from './handlers/pairing.handler';
 import { errorReply, Reply } from './handlers/reply';
-import { CLOSE_CODES, InboundFrame, PONG_TEXT } from './protocol/messages';
+import { closeFor, InboundFrame, PONG_TEXT } from './protocol/messages';
 import { parseInboundFrame, RelayedData, relayedData } from './protocol/parse-frame';
 import { PEER_ROLE, RelayConnection } from './relay-connection';
 import { RelayDelivery } from './relay-delivery';
@@ -97,10 +97,24 @@ export class RelayIntake {
     if (!parsed.ok) {
       // a kiosk that has not authenticated has one try, and a malformed frame spends it
       if (!conn.joined)
-        return this.delivery.closeWithError(conn, parsed.code, parsed.message, {
-          code: CLOSE_CODES.notAuthenticated,
-          reason: parsed.code,
-        });
+        return this.delivery.closeWithError(
+          conn,
+          parsed.code,
+          parsed.message,
+          closeFor(parsed.code),
+        );
+      if (parsed.strict && conn.role === 'hardware') {
+        // the frame is refused all the same (never handled: no repeated name is read two ways,
+        // no `constructor` member reaches an object), but without the error frame the old
+        // server never sent for what its JSON.parse took: the fielded hardware takes any error
+        // as fatal and would sit out its 120 s wait serving nobody
+        this.metrics.errors.inc({ code: parsed.code });
+        this.logger.warn(
+          { sessionId: conn.sessionId, code: parsed.code },
+          'Dropped a legacy hardware frame that is not I-JSON (no error frame sent)',
+        );
+        return;
+      }
       return this.delivery.sendError(conn, parsed.code, parsed.message);
     }
     const frame = parsed.frame;
@@ -111,9 +125,14 @@ export class RelayIntake {
     if (frame.type === 'pong') return;
     if (frame.type === 'auth') clearTimeout(conn.authTimer);
     else if (!conn.joined) return this.notAuthenticated(conn);
+    if (!isSubmission)
+      return this.handle(conn, conn.legacy ? this.legacy : this.pairing, frame, join);
+    // a submission waits on the upstream: the socket's other frames (pings) are not held up by
+    // it. While it is in flight a kick closes the kiosk only: the phone gets the outcome.
+    conn.submitting++;
     const work = this.handle(conn, conn.legacy ? this.legacy : this.pairing, frame, join);
-    // a submission waits on the upstream: the socket's other frames (pings) are not held up by it
-    if (!isSubmission) return work;
+    if (work) void work.finally(() => conn.submitting--);
+    else conn.submitting--;
   }
 
   /**

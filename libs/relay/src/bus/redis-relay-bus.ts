@@ -153,13 +153,23 @@ export class RedisRelayBus extends RelayBus {
     }
   }
 
+  /**
+   * Anyone who can publish on Redis can write here: a notice that is not exactly a device id and
+   * a known change is dropped, and the hub reads the kiosk's standing from the store before it
+   * acts on one (RelayHub.onKioskNotice), so a forged notice closes nothing.
+   */
   private onKioskNotice(message: string): void {
+    let notice: unknown;
     try {
-      const notice = JSON.parse(message) as KioskNotice;
-      if (typeof notice?.deviceId === 'string') this.kioskHandler?.(notice);
-    } catch (error) {
-      this.logger.warn({ err: error }, 'Dropped a malformed kiosk notice');
+      notice = JSON.parse(message);
+    } catch {
+      notice = undefined;
     }
+    if (!isKioskNotice(notice)) {
+      this.logger.warn('Dropped a malformed kiosk notice');
+      return;
+    }
+    this.kioskHandler?.({ deviceId: notice.deviceId, change: notice.change });
   }
 
   firstUse(sessionId: string, role: RelayRole, ttlMs: number): Promise<boolean> {
@@ -192,4 +202,15 @@ export async function bounded<T>(operation: string, call: () => Promise<T>): Pro
   } finally {
     clearTimeout(timer);
   }
+}
+
+function isKioskNotice(value: unknown): value is KioskNotice {
+  if (typeof value !== 'object' || value === null) return false;
+  const { deviceId, change } = value as Record<string, unknown>;
+  return (
+    typeof deviceId === 'string' &&
+    deviceId.length > 0 &&
+    deviceId.length <= 256 &&
+    (change === 'blocked' || change === 'key_rotated')
+  );
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { AuthModule, MetricsModule, Principal, RedisModule } from '@app/common';
 import { compileServiceModule } from '@app/api/testing/service-testing-module';
 import { KioskRegistryService, kioskAuthMessage } from '@app/kiosk-registry';
-import { Store } from '@app/persistence';
+import { SqliteStoreHandle, Store } from '@app/persistence';
 import { SessionService } from '@app/session';
 import { ConnectionView, PEER_ROLE, PlatformIdSet } from '../relay-connection';
 import { RelayModule } from '../relay.module';
@@ -215,7 +215,10 @@ describe('protocol handlers', () => {
     );
     expect(wrong).toMatchObject({ frames: [{ code: 'invalid_signature' }], close: { code: 4401 } });
     const device = view('device', sessionId, { nonce: 'n3' });
-    expect(await pairing.onAuth(device, auth('TEE-HANDLER-1', signature('n3')))).toEqual({
+    const authenticating = pairing.onAuth(device, auth('TEE-HANDLER-1', signature('n3')));
+    // known while the key is being read: a block landing meanwhile finds the socket (the hub)
+    expect(device.deviceId).toBe('TEE-HANDLER-1');
+    expect(await authenticating).toEqual({
       frames: [],
       join: true,
     });
@@ -428,6 +431,45 @@ describe('protocol handlers', () => {
       ),
     ).toEqual({
       frames: [{ type: 'error', code: 'peer_not_connected', message: 'The app is not connected' }],
+    });
+  });
+
+  it('should end the session for the phone when a kiosk kicked mid-submission gets no final outcome', async () => {
+    const { device } = await pairedSession();
+    // the hub kicked the kiosk while this submission was in flight (RelayHub.endKioskSessions)
+    device.revokedBy = 'device_blocked';
+    expect(wire(await pairing.onSubmit(device, 'not base64!'), 'device')).toEqual({
+      frames: [expect.objectContaining({ code: 'invalid_image' })],
+      toPeer: [{ type: 'session_closed', reason: 'device_blocked' }],
+      closePeer: { code: 4409, reason: 'kiosk_revoked' },
+    });
+  });
+
+  it("should refuse with standing_unavailable, storing and sending nothing, when the kiosk's standing cannot be read", async () => {
+    const { sessionId, device } = await pairedSession();
+    const before = upstream.calls;
+    // the real store, its kiosk table gone for the moment: the standing read fails, the
+    // session's own reads and writes (the claim, its release) still work
+    const db = moduleRef.get(SqliteStoreHandle).db;
+    db.exec('ALTER TABLE kiosk_devices RENAME TO kiosk_devices_away');
+    let reply: Reply;
+    try {
+      reply = wire(await pairing.onSubmit(device, JPEG_BASE64), 'device');
+    } finally {
+      db.exec('ALTER TABLE kiosk_devices_away RENAME TO kiosk_devices');
+    }
+    expect(reply).toEqual({
+      frames: [expect.objectContaining({ type: 'error', code: 'standing_unavailable' })],
+    });
+    expect(upstream.calls).toBe(before);
+    const session = await sessions.find(sessionId);
+    expect(session?.status).toBe('open');
+    expect(session?.imageFileId).toBeUndefined();
+    // the kiosk may submit again once the store answers
+    upstream.answer = json(200, { status: 'success' });
+    expect((await pairing.onSubmit(device, JPEG_BASE64)).frames[0]).toMatchObject({
+      type: 'result',
+      status: 'success',
     });
   });
 

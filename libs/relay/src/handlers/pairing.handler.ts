@@ -61,6 +61,10 @@ export class PairingHandler {
         'auth.session_id is not the session of this token',
         true,
       );
+    // noted before the store is read: a block or a key rotation that lands while the kiosk is
+    // authenticating finds the socket (RelayHub.endKioskSessions), which then never joins. The
+    // id is the one claimed; a socket whose auth fails closes anyway.
+    conn.deviceId = frame.device_id;
     // a store failure throws here and is reported as internal_error, never as a verdict
     const { verdict, keyFingerprint } = await this.kiosks.authenticate(
       frame.device_id,
@@ -134,7 +138,15 @@ export class PairingHandler {
       reply.closePeer = closeFor('kiosk_revoked');
       return reply;
     }
-    if (outcome.kind === 'refused') return errorReply(outcome.code, outcome.message);
+    if (outcome.kind === 'refused') {
+      const reply = errorReply(outcome.code, outcome.message);
+      // kicked meanwhile: the phone, left open for this outcome, learns the session is over
+      // (unless another submission of the session is the one whose outcome it waits for)
+      const elsewhere =
+        outcome.code === 'submission_in_progress' || outcome.code === 'already_submitted';
+      if (conn.revokedBy && !elsewhere) endForPeer(reply, conn.revokedBy);
+      return reply;
+    }
     const base: ResultFrame = {
       type: 'result',
       status: outcome.status,
@@ -154,7 +166,16 @@ export class PairingHandler {
       reply.toPeer?.push(closed);
       reply.close = close;
       reply.closePeer = close;
+    } else if (conn.revokedBy) {
+      // the kiosk was kicked while its image was out: it may not submit again
+      endForPeer(reply, conn.revokedBy);
     }
     return reply;
   }
+}
+
+/** The phone's last frames: the session ended because its kiosk lost its standing. */
+function endForPeer(reply: Reply, reason: 'device_blocked' | 'device_key_rotated'): void {
+  reply.toPeer = [...(reply.toPeer ?? []), { type: 'session_closed', reason }];
+  reply.closePeer = closeFor('kiosk_revoked');
 }

@@ -33,7 +33,7 @@ export type ResultCode = keyof typeof RESULT_CODES;
 
 export const RELAY_ERROR_CODES = {
   invalid_json:
-    'the frame is not a JSON object, or not I-JSON (RFC 7493) as REST bodies must be: a member name repeated in one object, a member named `__proto__`/`constructor`/`prototype`, a lone surrogate, a number no 64-bit float holds',
+    'the frame is not a JSON object, or not I-JSON (RFC 7493) as REST bodies must be: a member name repeated in one object, a member named `__proto__`/`constructor`/`prototype`, a lone surrogate, a number no 64-bit float holds (on /ws/hardware the ones `JSON.parse` takes drop the frame without this error: the fielded hardware takes any error as fatal)',
   unknown_type: 'the frame has no type, or one this socket does not take',
   invalid_message: 'a field of the frame is missing, of the wrong type or out of its bounds',
   unsupported_frame: 'binary frames are not accepted',
@@ -128,6 +128,21 @@ export const OTHER_CLOSES = {
     code: CLOSE_CODES.conflict,
     frame: '`session_closed` (reason `device_blocked` or `device_key_rotated`)',
     when: "the phone's socket, when the session's kiosk is blocked or its key rotated (the kiosk's socket gets the error of that code and its close); open a new session",
+  },
+  invalid_json: {
+    code: CLOSE_CODES.notAuthenticated,
+    frame: 'error `invalid_json`',
+    when: "a kiosk's frame before its successful auth that is not JSON (its one try is spent)",
+  },
+  invalid_message: {
+    code: CLOSE_CODES.notAuthenticated,
+    frame: 'error `invalid_message`',
+    when: "a kiosk's frame before its successful auth whose fields are wrong (a malformed `auth`)",
+  },
+  unknown_type: {
+    code: CLOSE_CODES.notAuthenticated,
+    frame: 'error `unknown_type`',
+    when: "a kiosk's frame before its successful auth of a type its socket does not take",
   },
   too_slow: {
     code: CLOSE_CODES.policyViolation,

@@ -85,7 +85,7 @@ export const AUTH = message({
   routes: [
     toServer(
       ['device'],
-      'The kiosk proves its identity; `signature` is base64. One try: a failure closes the socket, and so does a malformed `auth` frame (its `invalid_json` / `invalid_message` / `unknown_type` error, close 4401) or any frame other than `auth`, `ping` or `pong` before a successful auth (`not_authenticated`, 4401).',
+      'The kiosk proves its identity; `signature` is base64. One try: a failure closes the socket, and so does a malformed `auth` frame (its `invalid_json` / `invalid_message` / `unknown_type` error, close 4401) or any other JSON frame than `auth`, `ping` or `pong` before a successful auth (`not_authenticated`, 4401). A frame refused before it is read (binary: `unsupported_frame`; over the size limit: `payload_too_large`; over the rate: `rate_limited`) gets its error and leaves the socket open, its auth still due (`auth_timeout`).',
     ),
   ],
   example: {

@@ -2,7 +2,7 @@ import { BodyPipelineError, DEFAULT_JSON_LIMITS, parseJsonBody } from '@app/comm
 import { scanCanonicalObject } from './canonical-json';
 import { deeperThan, isObject } from './fields';
 import { checkFields } from './message';
-import { EVERY_SOCKET, InboundFrame, messagesOn, RelayErrorCode, RelayRole } from './messages';
+import { EVERY_SOCKET, InboundFrame, messagesOn, RelayRole } from './messages';
 import type { AnyMessageDef } from './message';
 
 export { isObject } from './fields';
@@ -24,7 +24,7 @@ const FRAME_JSON_LIMITS = {
 };
 
 /** What each refusal of the JSON scan is as a frame error. */
-const FRAME_REFUSALS: Partial<Record<string, { code: RelayErrorCode; message: string }>> = {
+const FRAME_REFUSALS: Partial<Record<string, { code: FrameRefusalCode; message: string }>> = {
   json_too_deep: {
     code: 'invalid_message',
     message: `The frame nests objects and arrays deeper than ${MAX_FRAME_DEPTH} levels`,
@@ -51,16 +51,42 @@ const FRAME_REFUSALS: Partial<Record<string, { code: RelayErrorCode; message: st
   },
 };
 
+/**
+ * The I-JSON checks JSON.parse does not make (the old server's parser took these frames): a
+ * refusal for one of them is `strict` (RelayIntake spares the legacy hardware its error frame).
+ */
+const STRICT_ONLY = new Set([
+  'json_duplicate_key',
+  'json_reserved_key',
+  'json_number_out_of_range',
+  'json_lone_surrogate',
+]);
+
 function frameRefusal(error: unknown): ParseResult & { ok: false } {
   const known = error instanceof BodyPipelineError ? FRAME_REFUSALS[error.code] : undefined;
-  if (known) return { ok: false, ...known };
+  if (known)
+    return {
+      ok: false,
+      ...known,
+      ...(STRICT_ONLY.has((error as BodyPipelineError).code) ? { strict: true } : {}),
+    };
   if (error instanceof BodyPipelineError && error.message.includes('must be a JSON object'))
     return { ok: false, code: 'invalid_json', message: 'The frame must be a JSON object' };
   return { ok: false, code: 'invalid_json', message: 'The frame is not valid JSON' };
 }
 
+/** The errors a frame's parse and checks end in (each also a close reason before kiosk auth). */
+export type FrameRefusalCode = 'invalid_json' | 'invalid_message' | 'unknown_type';
+
 export type ParseResult =
-  { ok: true; frame: InboundFrame } | { ok: false; code: RelayErrorCode; message: string };
+  | { ok: true; frame: InboundFrame }
+  | {
+      ok: false;
+      code: FrameRefusalCode;
+      message: string;
+      /** Refused by an I-JSON check only (STRICT_ONLY): JSON.parse would have taken it. */
+      strict?: true;
+    };
 
 /** The declarations each role may send, by type (derived from MESSAGES). */
 const INBOUND: Record<RelayRole, Map<string, AnyMessageDef>> = Object.fromEntries(

@@ -134,4 +134,34 @@ describe('UpstreamClient', () => {
     expect(retryAfterMs(undefined)).toBeUndefined();
     expect(retryAfterMs('soon')).toBeUndefined();
   });
+
+  it('should read only the three HTTP-date forms, exactly, asctime as GMT', () => {
+    const at = Date.UTC(1994, 10, 6, 8, 49, 37);
+    const before = at - 5000;
+    expect(retryAfterMs('Sun, 06 Nov 1994 08:49:37 GMT', before)).toBe(5000);
+    expect(retryAfterMs('Sunday, 06-Nov-94 08:49:37 GMT', before)).toBe(5000);
+    expect(retryAfterMs('Sun Nov  6 08:49:37 1994', before)).toBe(5000);
+    expect(retryAfterMs('Sun Nov 16 08:49:37 1994', before)).toBe(10 * 86_400_000 + 5000);
+    // a date already past: retry at once
+    expect(retryAfterMs('Sun, 06 Nov 1994 08:49:37 GMT', at + 1000)).toBe(0);
+    for (const loose of [
+      'Mon 7',
+      'Mon, 7',
+      'Mon 2030',
+      'Sun, 6 Nov 1994 08:49:37 GMT',
+      'Sun, 06 Nov 1994 08:49:37 UTC',
+      'Sun, 06 Nov 1994 08:49:37 +0000',
+      'Sun, 06 Nov 1994 08:49 GMT',
+      'sun, 06 nov 1994 08:49:37 GMT',
+      'Sun, 31 Feb 1994 08:49:37 GMT',
+      'Sun, 06 Nov 1994 24:49:37 GMT',
+      'Sun, 06 Nov 1994 08:49:37 GMT extra',
+      'Sun Nov 6 08:49:37 1994',
+      'Sunday, 06-Nov-1994 08:49:37 GMT',
+      '1994-11-06T08:49:37Z',
+      '1.5',
+      '-5',
+    ])
+      expect([loose, retryAfterMs(loose, before)]).toEqual([loose, undefined]);
+  });
 });

@@ -156,8 +156,15 @@ export class UpstreamClient {
         const is2xx = response.status >= 200 && response.status < 300;
         if (is2xx && bodyStatus !== 'success' && bodyStatus !== 'failure') {
           // its answer verified nothing; it received the image, so it is not sent again
+          // what an operator needs to see why, never a value (it may hold personal data)
           this.logger.warn(
-            { attempt, status: response.status },
+            {
+              attempt,
+              status: response.status,
+              contentType: String(response.headers['content-type'] ?? '').slice(0, 100),
+              bodyType: bodyTypeOf(data),
+              keys: isJsonObject(data) ? Object.keys(data).slice(0, 20).map(keyName) : undefined,
+            },
             'Upstream 2xx answer says neither success nor failure',
           );
           return {
@@ -223,6 +230,19 @@ export class UpstreamClient {
   }
 }
 
+/** What the answer's body was, by kind only (a string body's text is not logged). */
+function bodyTypeOf(data: unknown): string {
+  if (data === null) return 'null';
+  if (Array.isArray(data)) return 'array';
+  return typeof data;
+}
+
+/** A member name for the log: bounded, control characters out. */
+function keyName(key: string): string {
+  // eslint-disable-next-line no-control-regex
+  return key.slice(0, 40).replace(/[\u0000-\u001f\u007f]/g, '?');
+}
+
 function isJsonObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -233,18 +253,62 @@ function networkCode(error: unknown): string {
 }
 
 /**
- * Retry-After as RFC 9110 writes it: delta-seconds (digits only) or an HTTP-date (it starts with
- * the day's name: `Sun, 06 Nov 1994 08:49:37 GMT`, and the obsolete forms). Undefined when absent
- * or anything else (`-5`, `1.5`, a bare year, which Date.parse would read as a date long past):
- * no retry is made on a value that does not say when.
+ * Retry-After as RFC 9110 writes it: delta-seconds (digits only) or an HTTP-date in one of its
+ * three forms, read exactly (Date.parse would take `Mon 7` or a bare year for a date):
+ * IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`, the obsolete RFC 850 `Sunday, 06-Nov-94
+ * 08:49:37 GMT` and asctime `Sun Nov  6 08:49:37 1994` (read as GMT, RFC 9110 5.6.7).
+ * Undefined when absent or anything else (`-5`, `1.5`, a date that does not exist): no retry is
+ * made on a value that does not say when.
  */
 export function retryAfterMs(header: unknown, now = Date.now()): number | undefined {
   if (typeof header !== 'string') return undefined;
   const value = header.trim();
   if (/^\d+$/.test(value)) return Number(value) * 1000;
-  if (!/^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*[, ]/.test(value)) return undefined;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  const at = httpDate(value, now);
+  return at === undefined ? undefined : Math.max(0, at - now);
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const LONG_DAY = '(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)';
+const MONTH = `(${MONTHS.join('|')})`;
+const TIME = '(\\d{2}):(\\d{2}):(\\d{2})';
+const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`);
+const RFC850_DATE = new RegExp(`^${LONG_DAY}, (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`);
+const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`);
+
+/** An HTTP-date (RFC 9110 5.6.7) as milliseconds since the epoch; undefined if it is not one. */
+export function httpDate(value: string, now = Date.now()): number | undefined {
+  let day: string, month: string, year: number, hh: string, mm: string, ss: string;
+  let m = IMF_FIXDATE.exec(value);
+  if (m) {
+    [, day, month, , hh, mm, ss] = m;
+    year = Number(m[3]);
+  } else if ((m = RFC850_DATE.exec(value))) {
+    [, day, month, , hh, mm, ss] = m;
+    // a two-digit year more than 50 years ahead is the most recent past year with those digits
+    const thisYear = new Date(now).getUTCFullYear();
+    year = Math.floor(thisYear / 100) * 100 + Number(m[3]);
+    if (year > thisYear + 50) year -= 100;
+  } else if ((m = ASCTIME_DATE.exec(value))) {
+    [, month, day, hh, mm, ss] = m;
+    year = Number(m[6]);
+  } else {
+    return undefined;
+  }
+  const parts = [Number(day), Number(hh), Number(mm), Number(ss)];
+  const monthIndex = MONTHS.indexOf(month);
+  const at = Date.UTC(year, monthIndex, parts[0], parts[1], parts[2], parts[3]);
+  const back = new Date(at);
+  // no rollover: 31 Feb or 25:00:00 is not a date
+  const exists =
+    back.getUTCFullYear() === year &&
+    back.getUTCMonth() === monthIndex &&
+    back.getUTCDate() === parts[0] &&
+    back.getUTCHours() === parts[1] &&
+    back.getUTCMinutes() === parts[2] &&
+    back.getUTCSeconds() === parts[3];
+  return exists ? at : undefined;
 }
 
 /** axios refused the answer body for being over maxContentLength. */
