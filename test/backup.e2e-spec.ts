@@ -247,6 +247,10 @@ function runBackup(dataDir: string, to: string, ...args: string[]) {
         const linked = await runBackup(t.dataDir, join(link, 'backup'));
         expect([linked.code, linked.stderr]).toEqual([1, refusal]);
         expect(existsSync(join(t.dataDir, 'backup'))).toBe(false);
+        // and below a directory that does not exist yet
+        const deeper = await runBackup(t.dataDir, join(link, 'new', 'backup'));
+        expect([deeper.code, deeper.stderr]).toEqual([1, refusal]);
+        expect(existsSync(join(t.dataDir, 'new'))).toBe(false);
       } finally {
         rmSync(link, { force: true });
       }

@@ -152,6 +152,40 @@ describe('a key beside a bearer token (e2e)', () => {
   });
   afterAll(async () => t.close());
 
+  it('should count a token on one counter whether a key comes beside it or not (not twice the limit)', async () => {
+    const sync = (token: string, key?: string) =>
+      http(t.baseUrl, 'POST', '/api/v5/sync', {
+        body: { packets: [] },
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(key ? { 'x-api-key': key } : {}),
+          'x-forwarded-for': '203.0.113.40',
+        },
+      });
+    const token = 'eyJhbGciOiJFZERTQSJ9.e30.b25l';
+    expect((await sync(token)).status).not.toBe(429);
+    expect((await sync(token)).status).not.toBe(429);
+    expect((await sync(token, t.keys.auditor)).status).not.toBe(429);
+    expectLimited(await sync(token, t.keys.auditor));
+  });
+
+  it("should count phones that send the app's key beside their tokens by their tokens (phones behind one address)", async () => {
+    const sync = (token: string) =>
+      http(t.baseUrl, 'POST', '/api/v5/sync', {
+        body: { packets: [] },
+        headers: {
+          authorization: `Bearer ${token}`,
+          'x-api-key': t.keys.mobile,
+          'x-forwarded-for': '203.0.113.50',
+        },
+      });
+    for (const phone of ['cGhvbmVh', 'cGhvbmVi']) {
+      for (let i = 0; i < 3; i++) {
+        expect((await sync(`eyJhbGciOiJFZERTQSJ9.e30.${phone}`)).status).not.toBe(429);
+      }
+    }
+  });
+
   it('should hold a key to its limit whatever token comes beside it', async () => {
     for (let i = 0; i < 3; i++) {
       const res = await http(t.baseUrl, 'GET', '/api/kiosks', {

@@ -264,9 +264,13 @@ export async function runBackup(
   const to = options.to;
   // by real paths (a symlink on the way to --to led into DATA_DIR), against every place the
   // server writes: DATA_DIR, the uploads and the witness file's directory
-  const real = async (path: string) => {
-    const parent = await realpath(dirname(path)).catch(() => dirname(path));
-    return join(parent, basename(path));
+  const real = async (path: string): Promise<string> => {
+    // the deepest part of the path that exists, resolved (links included, the last part too),
+    // and the parts mkdir will create below it
+    const resolved = await realpath(path).catch(() => undefined);
+    if (resolved !== undefined) return resolved;
+    const parent = dirname(path);
+    return parent === path ? path : join(await real(parent), basename(path));
   };
   const realTo = await real(to);
   for (const place of [dataDir, uploadsDir, dirname(witnessFile)]) {

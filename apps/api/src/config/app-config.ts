@@ -69,7 +69,16 @@ export const LOCAL_SECRETS: LocalSecretsSpec = {
     ...TLOG_SECRETS,
   },
   histories: Object.values(ROTATABLE_KEYS).map((key) => key.history),
-  guardedBy: SQLITE_FILE,
+  // the keys values in the store are sealed or signed with (the API keys and the JWT secret
+  // seal nothing that outlives them)
+  guardedBy: {
+    file: SQLITE_FILE,
+    secrets: [
+      ...Object.keys(VAULT_SECRETS),
+      ...Object.keys(OFFLINE_TOKEN_SECRETS),
+      ...Object.keys(TLOG_SECRETS),
+    ],
+  },
 };
 
 /**

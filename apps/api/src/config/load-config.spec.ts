@@ -4,6 +4,23 @@ import { join } from 'node:path';
 import { ConfigError } from '@app/common';
 import { loadConfig } from './app-config';
 
+/** The keys a store's values are sealed and signed with, as an install's environment holds them. */
+function storeKeys(): Record<string, string> {
+  const other = mkdtempSync(join(tmpdir(), 'mdai-config-keys-'));
+  try {
+    const made = JSON.parse(
+      (loadConfig({ DATA_DIR: other }), readFileSync(join(other, 'secrets.json'), 'utf8')),
+    ) as Record<string, string>;
+    return {
+      VAULT_KEYS: made.VAULT_KEYS,
+      OFFLINE_TOKEN_PRIVATE_KEY: made.OFFLINE_TOKEN_PRIVATE_KEY,
+      TLOG_SIGNING_KEY: made.TLOG_SIGNING_KEY,
+    };
+  } finally {
+    rmSync(other, { recursive: true, force: true });
+  }
+}
+
 describe('loadConfig', () => {
   let dataDir: string;
   beforeEach(() => (dataDir = mkdtempSync(join(tmpdir(), 'mdai-config-'))));
@@ -41,8 +58,14 @@ describe('loadConfig', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toContain('holds a store (mdai.sqlite) but no secrets.json');
+    expect((error as Error).message).not.toContain('ADMIN_API_KEYS');
     expect((error as Error).message).toContain('VAULT_KEYS');
     expect(existsSync(join(dataDir, 'secrets.json'))).toBe(false);
+    // an install that keeps the store's keys in its environment (no secrets.json ever): the API
+    // keys it lacks are generated
+    const env = loadConfig({ DATA_DIR: dataDir, ...storeKeys() }).notices.join();
+    expect(env).toMatch(/generated .*ADMIN_API_KEYS/);
+    rmSync(join(dataDir, 'secrets.json'));
     // a secrets.json there (an upgrade that adds a secret): the missing one is generated
     writeFileSync(join(dataDir, 'secrets.json'), JSON.stringify({ JWT_SECRET: 'x'.repeat(48) }));
     expect(loadConfig({ DATA_DIR: dataDir }).notices.join()).toContain('generated');

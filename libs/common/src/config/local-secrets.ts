@@ -20,10 +20,12 @@ export interface LocalSecretsSpec {
   generators: Record<string, () => string>;
   histories: string[];
   /**
-   * A file of DATA_DIR whose presence means values sealed or signed with these secrets may be
-   * stored (the SQLite store): with it there and no secrets.json, nothing is generated.
+   * A file of DATA_DIR whose presence means values sealed or signed with `secrets` may be stored
+   * (the SQLite store), and those secrets: with the file there, no secrets.json, and not one of
+   * them set, nothing is generated (a store restored without its keys). One of them set (an
+   * install that keeps them in its environment, an upgrade that adds one) is no such store.
    */
-  guardedBy?: string;
+  guardedBy?: { file: string; secrets: string[] };
 }
 
 export interface LocalSecretsResult {
@@ -59,12 +61,12 @@ export function withLocalSecrets(
   }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const stored = readStored(file);
-  const toMake = missing.filter((name) => !stored[name]);
+  const keysOfStore = guardedBy?.secrets.filter((name) => !env[name] && !stored[name]) ?? [];
   if (
-    toMake.length > 0 &&
-    Object.keys(stored).length === 0 &&
     guardedBy !== undefined &&
-    existsSync(join(dataDir, guardedBy))
+    keysOfStore.length === guardedBy.secrets.length &&
+    Object.keys(stored).length === 0 &&
+    existsSync(join(dataDir, guardedBy.file))
   ) {
     // a store restored without its secrets.json (a backup taken with --without-secrets), or one
     // whose secrets.json was removed: new keys would boot "fine" and every value sealed before
@@ -72,7 +74,7 @@ export function withLocalSecrets(
     // name, never to be told apart
     throw new ConfigError(
       'DATA_DIR',
-      `${dataDir} holds a store (${guardedBy}) but no ${SECRETS_FILE}: the values in it were sealed and signed with keys that would now be generated anew (${toMake.join(', ')}). Put back the ${SECRETS_FILE} this store was made with (for a backup taken with --without-secrets, the one kept apart from it), or set those variables; to start a new store instead, move ${guardedBy} aside`,
+      `${dataDir} holds a store (${guardedBy.file}) but no ${SECRETS_FILE}, and none of the keys its values were sealed and signed with is set (${keysOfStore.join(', ')}): they would be generated anew. Put back the ${SECRETS_FILE} this store was made with (for a backup taken with --without-secrets, the one kept apart from it), or set those variables; to start a new store instead, move ${guardedBy.file} aside`,
     );
   }
   const generated: string[] = [];

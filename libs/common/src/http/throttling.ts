@@ -97,8 +97,11 @@ export class FailoverThrottlerStorage implements ThrottlerStorage, OnApplication
     ttl: number,
     limit: number,
     blockDuration: number,
-    throttlerName: string,
+    name: string,
   ): Promise<ThrottlerStorageRecord> {
+    // the storages count hits per key and limit name: the `token` limit counts on its token's
+    // credential counter
+    const throttlerName = counterName(name);
     if (this.primary && (!this.degraded || Date.now() >= this.retryAt)) {
       // one request at a time tries a failing Redis
       if (this.degraded) this.retryAt = Date.now() + REDIS_RETRY_MS;
@@ -167,6 +170,11 @@ export function bearerBesideKeyOf(req: Request): string | undefined {
   if (key === undefined || authorization === undefined) return undefined;
   const token = bearerToken(authorization);
   return token === undefined ? undefined : credentialDigest(`bearer:${token.slice(0, 8192)}`);
+}
+
+/** The counter a limit fills: the `token` limit fills the token's credential counter. */
+export function counterName(name: string): string {
+  return name === 'token' ? 'credential' : name;
 }
 
 function digestCredential(req: Request): string | undefined {
@@ -405,6 +413,10 @@ export function credentialTracker(
     const digest = credentialOf(req);
     if (digest === undefined) return '';
     if (!shared.has(digest)) return digest;
+    // a phone's token beside the app's key is the phone's credential: phones behind one
+    // address (a site's NAT) each keep their own counter
+    const token = bearerBesideKeyOf(req);
+    if (token !== undefined) return token;
     return `${digest}${SHARED_KEY_MARK}${throttlerIpKey(req.ip ?? '', ipv6SubnetPrefix)}`;
   };
 }
@@ -421,6 +433,11 @@ function throttlerOptions(
   const ttl = limits.windowSeconds * 1000;
   const throttlers: ThrottlerOptions[] = [];
   const sharedKeyTracker = credentialTracker(auth.apiKeys.mobile);
+  const sharedDigests = new Set(auth.apiKeys.mobile.map((key) => credentialDigest(key)));
+  const tokenBesideOwnKey = (req: Request) => {
+    const token = bearerBesideKeyOf(req);
+    return token !== undefined && !sharedDigests.has(credentialOf(req) ?? '') ? token : undefined;
+  };
   if (limits.perIp > 0) {
     throttlers.push({ name: 'ip', ttl, limit: limits.perIp });
   } else {
@@ -438,8 +455,10 @@ function throttlerOptions(
       name: 'token',
       ttl,
       limit: limits.perCredential,
-      skipIf: (ctx) => bearerBesideKeyOf(ctx.switchToHttp().getRequest<Request>()) === undefined,
-      getTracker: (req) => bearerBesideKeyOf(req as Request) ?? '',
+      // a token beside a key that is no phone app key (beside the app's key the credential
+      // limit counts the token already)
+      skipIf: (ctx) => tokenBesideOwnKey(ctx.switchToHttp().getRequest<Request>()) === undefined,
+      getTracker: (req) => tokenBesideOwnKey(req as Request) ?? '',
     });
   } else {
     logger.warn('RATE_LIMIT_PER_CREDENTIAL=0: requests are not limited per credential');
@@ -447,8 +466,10 @@ function throttlerOptions(
   const primary = redis.enabled ? redisStorage(redis) : undefined;
   return {
     throttlers,
-    // one counter per client across all routes, so spreading requests over routes does not help
-    generateKey: (_ctx, tracker, name) => `${limits.redisPrefix}${name}:${tracker}`,
+    // one counter per client across all routes, so spreading requests over routes does not
+    // help, and a token's one whether a key comes beside it or not (the `token` limit fills the
+    // credential counter of the token)
+    generateKey: (_ctx, tracker, name) => `${limits.redisPrefix}${counterName(name)}:${tracker}`,
     storage: new FailoverThrottlerStorage(primary, new LocalThrottlerStorage()),
   };
 }
