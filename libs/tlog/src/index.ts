@@ -12,3 +12,4 @@ export * from './tlog.module';
 export * from './dto/tlog.dto';
 export * from './tlog.config';
 export * from './group-seal';
+export * from './store-mac';

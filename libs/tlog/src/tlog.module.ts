@@ -8,6 +8,7 @@ import { LogKeyService } from './log-key.service';
 import { LogVerifierService } from './log-verifier.service';
 import { TlogController } from './tlog.controller';
 import { TransparencyLogService } from './transparency-log.service';
+import { StoreMac } from './store-mac';
 import { WitnessLog } from './witness-log';
 import { WitnessRecovery } from './witness-recovery';
 
@@ -25,7 +26,8 @@ import { WitnessRecovery } from './witness-recovery';
     TransparencyLogService,
     LogVerifierService,
     WitnessRecovery,
+    StoreMac,
   ],
-  exports: [TransparencyLogService, LogVerifierService, LogKeyService],
+  exports: [TransparencyLogService, LogVerifierService, LogKeyService, StoreMac],
 })
 export class TlogModule {}
