@@ -39,7 +39,8 @@ import { copyFileSync, mkdtempSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { jcs } from '@app/common';
+import { jcs, SECRETS_FILE, withLocalSecrets } from '@app/common';
+import { LOCAL_SECRETS } from '@app/api/config/app-config';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
 import { BenchRow, cpuMsSince, median, now, printRows } from './support';
 import { writeLinks } from './support/chain';
@@ -183,19 +184,26 @@ async function rigFor(
 ): Promise<Rig> {
   const t0 = now();
   const dataDir = mkdtempSync(join(tmpdir(), `mdai-bench-sync-${links}-`));
+  // the store's secrets, generated as the API does for a new store (before its file exists): a
+  // store file without them is refused at boot (a backup restored without its keys)
+  withLocalSecrets({}, dataDir, false, LOCAL_SECRETS);
   fillLedger(join(dataDir, 'mdai.sqlite'), links);
+  const copyStore = (dir: string) => {
+    copyFileSync(join(dataDir, 'mdai.sqlite'), join(dir, 'mdai.sqlite'));
+    copyFileSync(join(dataDir, SECRETS_FILE), join(dir, SECRETS_FILE));
+  };
   copyFileSync(join(dataDir, 'mdai.sqlite'), join(dataDir, 'baseline.sqlite'));
   copyFileSync(join(dataDir, 'mdai.sqlite'), join(dataDir, 'baseline-thread.sqlite'));
   const connectionDir =
     process.env.SYNC_BOTH_CHECKPOINTS !== '0'
       ? mkdtempSync(join(tmpdir(), `mdai-bench-sync-${links}-connection-`))
       : undefined;
-  if (connectionDir) copyFileSync(join(dataDir, 'mdai.sqlite'), join(connectionDir, 'mdai.sqlite'));
+  if (connectionDir) copyStore(connectionDir);
   const beforeRoot = process.env.BENCH_BEFORE_DIR;
   const beforeDir = beforeRoot
     ? mkdtempSync(join(tmpdir(), `mdai-bench-sync-${links}-before-`))
     : undefined;
-  if (beforeDir) copyFileSync(join(dataDir, 'mdai.sqlite'), join(beforeDir, 'mdai.sqlite'));
+  if (beforeDir) copyStore(beforeDir);
   process.stderr.write(
     `sync bench: ${links} links filled in ${((now() - t0) / 1000).toFixed(1)} s\n`,
   );

@@ -141,12 +141,14 @@ export class OfflineSyncService {
     // one auto-block, and this is a sync of a blocked device
     if (floor === 'already_blocked') await this.refuseBlocked(device, claims.workerId);
     const secret = this.devices.secretOf(device);
-    const meta: AttendanceMeta = {
+    // one object for the whole batch, frozen: nothing changes a link's meta, and the append
+    // writes its JCS once (`metaJcsOfEach` knows the same object) instead of comparing 500 copies
+    const meta: AttendanceMeta = Object.freeze({
       isOfflineSync: true,
       syncTimestamp: now.toISOString(),
       deviceTrustScore: trust.score,
       ...(this.trust.isLow(trust) ? { lowTrust: true } : {}),
-    };
+    });
 
     // shape and HMAC of every packet (on the worker threads), then each packet judged in order
     const checked = await this.checks.check(packets, secret);
@@ -459,7 +461,7 @@ export class OfflineSyncService {
         siteId: p.siteId,
         packetId: p.packetId,
         data,
-        meta: { ...meta },
+        meta,
         dataJcs: check.dataJcs,
       },
     };

@@ -33,10 +33,26 @@ function partsFormatter(zone: string): Intl.DateTimeFormat {
   return f;
 }
 
+/**
+ * The day `localDay` answered last, as a day number (whole days of local time since the epoch)
+ * and its text: the instants asked one after another mostly fall on one day (a day's punches,
+ * a sync batch's 500, an export's rows), and each was a Date and an ISO text (~0.3 µs).
+ */
+let lastDayNumber = NaN;
+let lastDayText = '';
+/** Date's range (ms either side of the epoch): beyond it toISOString throws, as it must here. */
+const DATE_RANGE_MS = 8.64e15;
+
 /** The local calendar day (`YYYY-MM-DD`) of an instant in a zone. */
 export function localDay(at: number | Date, zone: string): string {
   const ms = typeof at === 'number' ? at : at.getTime();
-  return new Date(ms + zoneOffsetMs(ms, zone)).toISOString().slice(0, 10);
+  const local = ms + zoneOffsetMs(ms, zone);
+  const dayNumber = Math.floor(local / 86_400_000);
+  if (dayNumber === lastDayNumber && Math.abs(local) <= DATE_RANGE_MS) return lastDayText;
+  const text = new Date(local).toISOString().slice(0, 10);
+  lastDayNumber = dayNumber;
+  lastDayText = text;
+  return text;
 }
 
 /**

@@ -22,7 +22,9 @@ export class ImpossibleTravelRule extends PacketRule {
   async evaluate(packets: PacketObservation[], ctx: RuleContext): Promise<FraudFinding[]> {
     const findings: FraudFinding[] = [];
     for (const p of packets) {
-      const prev = await ctx.history.previousOf(p);
+      const asked = ctx.history.previousOf(p);
+      // in hand for a screened packet: awaited only when it is a lookup still to make
+      const prev = asked instanceof Promise ? await asked : asked;
       if (!prev) continue;
       const metres = distanceM(prev.geo, p.geo) - prev.geo.accuracyM - p.geo.accuracyM;
       if (metres <= 0) continue;

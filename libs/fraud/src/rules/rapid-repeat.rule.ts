@@ -19,7 +19,9 @@ export class RapidRepeatRule extends PacketRule {
   async evaluate(packets: PacketObservation[], ctx: RuleContext): Promise<FraudFinding[]> {
     const findings: FraudFinding[] = [];
     for (const p of packets) {
-      const prev = await ctx.history.previousOf(p);
+      const asked = ctx.history.previousOf(p);
+      // in hand for a screened packet: awaited only when it is a lookup still to make
+      const prev = asked instanceof Promise ? await asked : asked;
       if (!prev || prev.type !== p.type) continue;
       const gap = (p.timestamp.getTime() - prev.timestamp.getTime()) / 1000;
       if (gap >= this.seconds) continue;
