@@ -43,8 +43,8 @@ interface Written {
 
 /**
  * The blob's bytes as `VaultService.store` gives them to the storage: the header, then each
- * piece's records. A version 1 writer's plaintext hashed beside the sealer (the service's meter
- * did); a version 2 sealer hashes what it seals and returns the digest.
+ * piece's records. A checkout before `vaultv2` hashed the plaintext beside the sealer (the
+ * service's meter did); a sealer since hashes what it seals and returns the digest.
  */
 async function* sealed(
   source: AsyncIterable<Buffer>,
@@ -77,7 +77,8 @@ async function ours(data: Buffer, dir: string, fmt: Format, Store: Storage, writ
   let t = cpuMs();
   const options = { chunkSize: written.chunkSize, version: written.version };
   const summary: { sha256?: string } = {};
-  const hash = written.version === 1 ? createHash('sha256') : undefined;
+  // a sealer since `vaultv2` hashes what it seals (both versions); an older one did not
+  const hash = fmt.BLOB_FORMAT_VERSION >= 2 ? undefined : createHash('sha256');
   await storage.write(
     id,
     sealed(request(data), new fmt.BlobSealer(key, id, options), hash, summary),

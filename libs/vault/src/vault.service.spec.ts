@@ -507,6 +507,18 @@ describe('VaultService', () => {
     expect(await readOutcome(stored.fileId, data)).toBe('file_integrity_failed (size_mismatch)');
     setRecorded(stored.fileId, { size: data.length });
     expect(await readOutcome(stored.fileId, data)).toBe('served');
+    // a key rotation re-wraps its data key and leaves the blob: still read, on the new key alone
+    await vault.close();
+    vault = await boot(dataDir, {
+      VAULT_KEYS: `v1:${key(1)},v2:${key(2)}`,
+      VAULT_ACTIVE_KEY: 'v2',
+    });
+    expect((await vault.sut.rotateKeys()).rewrapped).toBe(1);
+    await vault.close();
+    vault = await boot(dataDir, { VAULT_KEYS: `v2:${key(2)}` });
+    sut = vault.sut;
+    expect(readFileSync(vault.blobs.pathOf(stored.fileId)).equals(Buffer.concat(v1))).toBe(true);
+    expect(await readOutcome(stored.fileId, data)).toBe('served');
   });
 
   it('should refuse a read, and serve nothing, when the audit log cannot be written', async () => {
