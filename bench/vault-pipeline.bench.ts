@@ -1,8 +1,11 @@
 /**
- * The vault's storage pipeline in one process, without HTTP: plaintext SHA-256 + chunked
- * AES-256-GCM + the blob file written (store), and read back + authenticated (read), against
- * one AES-256-GCM stream written with a plain fs write stream and read back (the baseline).
- * Process CPU (user + system, thread pool included) per MiB; interleaved rounds, medians.
+ * The vault's storage pipeline in one process, without HTTP, as `VaultService` runs it: plaintext
+ * SHA-256 + chunked AES-256-GCM + the blob file written (store), and read back + authenticated
+ * + (for a version 1 blob) hashed again (read), against one AES-256-GCM stream written with a
+ * plain fs write stream and read back (the baseline). Process CPU (user + system, thread pool
+ * included) per MiB; interleaved rounds, medians. `ours` writes blobs as the server does now;
+ * `ours, version 1` writes them as it did before `vaultv2` (64 KiB chunks, the read hashing)
+ * and reads them with today's code. `VAULT_PIPELINE_CHUNK=<bytes>` sets `ours`' chunk size.
  * BENCH_BEFORE_DIR=<an older checkout> adds that checkout's blob format and storage.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
@@ -28,11 +31,38 @@ async function* request(data: Buffer): AsyncGenerator<Buffer> {
   for (let i = 0; i < data.length; i += 65536) yield Buffer.from(data.subarray(i, i + 65536));
 }
 
-async function* hashing(source: AsyncIterable<Buffer>, hash: ReturnType<typeof createHash>) {
+const CHUNK = process.env.VAULT_PIPELINE_CHUNK
+  ? Number(process.env.VAULT_PIPELINE_CHUNK)
+  : undefined;
+
+interface Written {
+  /** The blob format version the rig writes (1 for a checkout before `vaultv2`). */
+  version: 1 | 2;
+  chunkSize?: number;
+}
+
+/**
+ * The blob's bytes as `VaultService.store` gives them to the storage: the header, then each
+ * piece's records. A checkout before `vaultv2` hashed the plaintext beside the sealer (the
+ * service's meter did); a sealer since hashes what it seals and returns the digest.
+ */
+async function* sealed(
+  source: AsyncIterable<Buffer>,
+  sealer: format.BlobSealer,
+  hash: ReturnType<typeof createHash> | undefined,
+  summary: { sha256?: string },
+): AsyncGenerator<Buffer | Buffer[]> {
+  yield sealer.header;
   for await (const piece of source) {
-    hash.update(piece);
-    yield piece;
+    hash?.update(piece);
+    const records: Buffer[] = [];
+    sealer.push(piece, records);
+    if (records.length > 0) yield records;
   }
+  const last: Buffer[] = [];
+  const sum = sealer.end(last) as format.PlaintextSummary | undefined;
+  summary.sha256 = hash ? hash.digest('hex') : sum!.sha256;
+  yield last;
 }
 
 function cpuMs(): number {
@@ -40,19 +70,46 @@ function cpuMs(): number {
   return (user + system) / 1000;
 }
 
-async function ours(data: Buffer, dir: string, fmt: Format, Store: Storage) {
+async function ours(data: Buffer, dir: string, fmt: Format, Store: Storage, written: Written) {
   const storage = new Store({ uploadsDir: dir });
   const key = randomBytes(32);
   const id = newId();
   let t = cpuMs();
-  const hash = createHash('sha256');
-  await storage.write(id, fmt.encryptBlob(hashing(request(data), hash), key, id));
-  hash.digest('hex');
+  const options = { chunkSize: written.chunkSize, version: written.version };
+  const summary: { sha256?: string } = {};
+  // a sealer since `vaultv2` hashes what it seals (both versions); an older one did not
+  const hash = fmt.BLOB_FORMAT_VERSION >= 2 ? undefined : createHash('sha256');
+  await storage.write(
+    id,
+    sealed(request(data), new fmt.BlobSealer(key, id, options), hash, summary),
+  );
   const store = cpuMs() - t;
   t = cpuMs();
+  // as `VaultService.checkPlaintext`: authenticated, counted, hashed unless the blob binds the digest
+  const opener = new fmt.BlobOpener(key, id, { size: data.length, sha256: summary.sha256! });
+  const check = createHash('sha256');
+  const parts: Buffer[] = [];
   let bytes = 0;
-  for await (const part of fmt.decryptBlob(storage.read(id), key, id)) bytes += part.length;
+  const take = () => {
+    for (const part of parts) {
+      bytes += part.length;
+      if (!(opener as { bindsDigest?: boolean }).bindsDigest) check.update(part);
+    }
+    parts.length = 0;
+  };
+  for await (const piece of storage.read(id)) {
+    opener.push(piece, parts);
+    take();
+  }
+  opener.end(parts);
+  take();
   if (bytes !== data.length) throw new Error('lost bytes');
+  if (
+    !(opener as { bindsDigest?: boolean }).bindsDigest &&
+    check.digest('hex') !== summary.sha256
+  ) {
+    throw new Error('digest mismatch');
+  }
   const read = cpuMs() - t;
   await storage.remove(id);
   return { store, read };
@@ -84,7 +141,22 @@ export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mdai-bench-vault-pipeline-'));
   const before = process.env.BENCH_BEFORE_DIR;
   const rigs: Array<[string, (data: Buffer) => Promise<{ store: number; read: number }>]> = [
-    ['ours', (d) => ours(d, dir, format, VaultBlobStorage as unknown as Storage)],
+    [
+      'ours',
+      (d) =>
+        ours(d, dir, format, VaultBlobStorage as unknown as Storage, {
+          version: 2,
+          chunkSize: CHUNK,
+        }),
+    ],
+    [
+      'v1',
+      (d) =>
+        ours(d, dir, format, VaultBlobStorage as unknown as Storage, {
+          version: 1,
+          chunkSize: format.V1_CHUNK_BYTES,
+        }),
+    ],
     ['baseline', (d) => baseline(d, dir)],
   ];
   if (before) {
@@ -92,7 +164,7 @@ export async function run(): Promise<void> {
     const { VaultBlobStorage: Old } = (await import(
       join(before, 'libs/vault/src/infrastructure/blob/vault-blob.storage')
     )) as { VaultBlobStorage: Storage };
-    rigs.push(['before', (d) => ours(d, dir, fmt, Old)]);
+    rigs.push(['before', (d) => ours(d, dir, fmt, Old, { version: 1 })]);
   }
   try {
     const data = randomBytes(SIZE);
@@ -118,7 +190,13 @@ export async function run(): Promise<void> {
       `Vault pipeline, process CPU per MiB (${SIZE / MIB} MiB, medians of ${ROUNDS} interleaved rounds; ratio = ours / baseline, lower is better)`,
       [
         row('ours', 'store', 'store: SHA-256 + chunked GCM + blob file vs one GCM stream + file'),
-        row('ours', 'read', 'read: blob file + chunk authentication vs file + one GCM stream'),
+        row(
+          'ours',
+          'read',
+          'read: blob file + chunk authentication (+ SHA-256 for version 1) vs file + one GCM stream',
+        ),
+        row('v1', 'store', 'ours, version 1 (64 KiB chunks): store'),
+        row('v1', 'read', 'ours, version 1 (64 KiB chunks, hashed): read'),
         ...(before
           ? [
               row('before', 'store', 'before (BENCH_BEFORE_DIR): store'),

@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { ClientRequest, request } from 'node:http';
 import { join } from 'node:path';
 import { VaultService } from '@app/vault';
+import { DEFAULT_CHUNK_BYTES } from '@app/vault/domain/vault-blob-format';
 import { jpegBytes, SIGNATURES } from './support/image-bytes';
 import { gauge, http, itOnSqliteFile, pollUntil, startTestApp, TestApp } from './support/test-app';
 
 const MIB = 1024 * 1024;
-const CHUNK = 64 * 1024;
+const CHUNK = DEFAULT_CHUNK_BYTES;
 const RECORD = CHUNK + 16;
 const HEADER = 32;
 const vaultKey = (byte: number) => Buffer.alloc(32, byte).toString('base64');
@@ -38,7 +39,7 @@ function audit(t: TestApp, fileId?: string) {
 describe('vault (e2e)', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ VAULT_MAX_FILE_BYTES: String(2 * MIB) });
+    t = await startTestApp({ VAULT_MAX_FILE_BYTES: String(6 * MIB) });
   });
   afterAll(async () => t.close());
 
@@ -158,7 +159,7 @@ describe('vault (e2e)', () => {
     const text = await upload(t, Buffer.from('hello'), t.keys.admin, 'text/plain');
     expect([json.status, json.body.code]).toEqual([415, 'unsupported_media_type']);
     expect([text.status, text.body.code]).toEqual([415, 'unsupported_media_type']);
-    const tooBig = await upload(t, jpegBytes(3 * MIB), t.keys.admin);
+    const tooBig = await upload(t, jpegBytes(7 * MIB), t.keys.admin);
     expect([tooBig.status, tooBig.body.code]).toEqual([413, 'payload_too_large']);
     // no content-length: the limit is enforced while streaming
     const chunked = await fetch(`${t.baseUrl}/api/v5/vault`, {
@@ -167,7 +168,7 @@ describe('vault (e2e)', () => {
       body: new ReadableStream({
         start(controller) {
           // a JPEG's first bytes, then zeros
-          for (let i = 0; i < 3; i++) controller.enqueue(new Uint8Array(jpegBytes(MIB, 0)));
+          for (let i = 0; i < 7; i++) controller.enqueue(new Uint8Array(jpegBytes(MIB, 0)));
           controller.close();
         },
       }),
@@ -247,6 +248,76 @@ describe('vault (e2e)', () => {
       });
     }
   });
+
+  itOnSqliteFile(
+    'should refuse, before any header, a file whose blob or record no longer match the bytes stored',
+    async () => {
+      const image = jpegBytes(3 * CHUNK + 5);
+      const fileId = (await upload(t, image, t.keys.admin)).body.fileId;
+      const other = (await upload(t, jpegBytes(image.length), t.keys.admin)).body;
+      const path = (id: string) => join(t.config.app.uploadsDir, `${id}.mdv`);
+      const blob = readFileSync(path(fileId));
+      const db = new Database(join(t.dataDir, 'mdai.sqlite'));
+      const record = db
+        .prepare('SELECT size, sha256 FROM vault_files WHERE id = ?')
+        .get(fileId) as {
+        size: number;
+        sha256: string;
+      };
+      const setRecord = (size: number, sha256: string) =>
+        db
+          .prepare('UPDATE vault_files SET size = ?, sha256 = ? WHERE id = ?')
+          .run(size, sha256, fileId);
+      const flipped = Buffer.from(blob);
+      flipped[HEADER + 2 * RECORD + 10] ^= 0x04;
+      const cases: Array<[string, Buffer, number, string]> = [
+        ['a tampered blob', flipped, record.size, record.sha256],
+        ["another file's blob", readFileSync(path(other.fileId)), record.size, record.sha256],
+        // another record's size and digest with its blob
+        [
+          "another file's blob and record",
+          readFileSync(path(other.fileId)),
+          other.size,
+          other.sha256,
+        ],
+        [
+          'a blob cut at a chunk boundary',
+          blob.subarray(0, HEADER + 2 * RECORD),
+          2 * CHUNK,
+          record.sha256,
+        ],
+        [
+          'a blob extended by a record',
+          Buffer.concat([blob, blob.subarray(HEADER, HEADER + RECORD)]),
+          record.size + CHUNK,
+          record.sha256,
+        ],
+        ["the record's digest another file's", blob, record.size, other.sha256],
+        ["the record's size one byte less", blob, record.size - 1, record.sha256],
+        ["the record's size one byte more", blob, record.size + 1, record.sha256],
+      ];
+      try {
+        for (const [label, bytes, size, sha256] of cases) {
+          writeFileSync(path(fileId), bytes);
+          setRecord(size, sha256);
+          const res = await readFile(t, fileId, t.keys.auditor, 'check');
+          expect([label, res.status, res.headers.get('x-content-sha256')]).toEqual([
+            label,
+            500,
+            null,
+          ]);
+          expect(((await res.json()) as any).code).toBe('file_integrity_failed');
+        }
+        writeFileSync(path(fileId), blob);
+        setRecord(record.size, record.sha256);
+        const res = await readFile(t, fileId, t.keys.auditor, 'check');
+        expect(res.status).toBe(200);
+        expect(Buffer.from(await res.arrayBuffer()).equals(image)).toBe(true);
+      } finally {
+        db.close();
+      }
+    },
+  );
 
   it('should crypto-shred on admin delete: then reads answer 410 and the audit shows it', async () => {
     const fileId = (await upload(t, jpegBytes(100), t.keys.admin)).body.fileId;

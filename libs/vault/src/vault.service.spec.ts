@@ -15,15 +15,23 @@ import { join } from 'node:path';
 import { AuthModule, DomainError, Env } from '@app/common';
 import { compileServiceModule } from '@app/api/testing/service-testing-module';
 import { httpStatusOf } from '@app/api/errors/error-status';
-import { BLOB_HEADER_BYTES, BLOB_TAG_BYTES, BlobIntegrityError } from './domain/vault-blob-format';
+import {
+  BLOB_HEADER_BYTES,
+  BLOB_TAG_BYTES,
+  BlobIntegrityError,
+  BlobSealer,
+  DEFAULT_CHUNK_BYTES,
+  V1_CHUNK_BYTES,
+} from './domain/vault-blob-format';
 import { VaultActor } from './domain/vault-file';
 import { VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
 import { VaultAuditService } from './vault-audit.service';
 import { VaultModule } from './vault.module';
-import { VaultService } from './vault.service';
+import { KeyringService } from './keyring/keyring.service';
+import { dataKeyContext, VaultService } from './vault.service';
 
 const MIB = 1024 * 1024;
-const CHUNK = 64 * 1024;
+const CHUNK = DEFAULT_CHUNK_BYTES;
 const admin: VaultActor = { actor: 'admin:aaaaaaaaaaaa', role: 'admin', ip: '127.0.0.1' };
 const auditor: VaultActor = { actor: 'auditor:bbbbbbbbbbbb', role: 'auditor', ip: '127.0.0.1' };
 const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
@@ -39,6 +47,7 @@ interface Booted {
   sut: VaultService;
   audit: VaultAuditService;
   blobs: VaultBlobStorage;
+  keyring: KeyringService;
   close: () => Promise<void>;
 }
 
@@ -53,6 +62,7 @@ async function boot(dataDir: string, env: Env = {}): Promise<Booted> {
     sut: moduleRef.get(VaultService),
     audit: moduleRef.get(VaultAuditService),
     blobs: moduleRef.get(VaultBlobStorage),
+    keyring: moduleRef.get(KeyringService),
     close: () => moduleRef.close(),
   };
 }
@@ -381,6 +391,134 @@ describe('VaultService', () => {
     expect((await errorOf(sut.read(a.fileId, auditor, 'case review'))).code).toBe(
       'file_integrity_failed',
     );
+  });
+
+  /** Sets a file's recorded size and/or SHA-256 (a record edited, or another file's copied onto it). */
+  const setRecorded = (fileId: string, set: { size?: number; sha256?: string }) => {
+    const db = sqlite(dataDir);
+    db.prepare(
+      'UPDATE vault_files SET size = coalesce(?, size), sha256 = coalesce(?, sha256) WHERE id = ?',
+    ).run(set.size ?? null, set.sha256 ?? null, fileId);
+    db.close();
+  };
+  /** The read's refusal and its audit reason, or 'served' with the bytes' match. */
+  const readOutcome = async (fileId: string, data: Buffer) => {
+    try {
+      const read = await sut.read(fileId, auditor, 'case review');
+      return (await readAll(read.body)).equals(data) ? 'served' : 'served other bytes';
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      const records = await vault.audit.list({ fileId, limit: 100 });
+      return `${error.code} (${records.at(-1)!.reason})`;
+    }
+  };
+
+  it('should write new files in format version 2 with 1 MiB chunks', async () => {
+    const data = jpeg(CHUNK + 5);
+    const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'capture');
+    const bytes = readFileSync(vault.blobs.pathOf(stored.fileId));
+    expect([bytes[7], bytes.readUInt32BE(8)]).toEqual([2, 1024 * 1024]);
+    expect(bytes.length).toBe(BLOB_HEADER_BYTES + data.length + 2 * BLOB_TAG_BYTES);
+    expect(await readOutcome(stored.fileId, data)).toBe('served');
+  });
+
+  it.each([
+    ['held', undefined],
+    ['beyond the hold', '0'],
+  ])(
+    'should refuse a version 2 file (read %s) whose recorded digest or size is not the one its final chunk binds',
+    async (_label, hold) => {
+      if (hold !== undefined) {
+        await vault.close();
+        vault = await boot(dataDir, { VAULT_READ_HOLD_BYTES: hold });
+        sut = vault.sut;
+      }
+      const data = jpeg(2 * CHUNK + 7);
+      const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'capture');
+      // another file: the same size, other bytes
+      const other = await sut.storeBuffer(jpeg(data.length), 'image/jpeg', admin, 'capture');
+      const flipped = `${stored.sha256.slice(0, 63)}${stored.sha256.endsWith('0') ? '1' : '0'}`;
+      const edits: Array<{ size?: number; sha256?: string }> = [
+        { sha256: flipped },
+        { sha256: other.sha256 },
+        { size: data.length + 1 },
+        { size: data.length - 1 },
+        { sha256: 'not a digest' },
+      ];
+      for (const edit of edits) {
+        setRecorded(stored.fileId, edit);
+        expect(await readOutcome(stored.fileId, data)).toMatch(/^file_integrity_failed \(/);
+        setRecorded(stored.fileId, { size: data.length, sha256: stored.sha256 });
+        expect(await readOutcome(stored.fileId, data)).toBe('served');
+      }
+      // the other file's blob and record (its size and digest) put in this one's place
+      writeFileSync(
+        vault.blobs.pathOf(stored.fileId),
+        readFileSync(vault.blobs.pathOf(other.fileId)),
+      );
+      setRecorded(stored.fileId, { sha256: other.sha256 });
+      expect(await readOutcome(stored.fileId, data)).toBe('file_integrity_failed (tampered)');
+    },
+  );
+
+  it('should refuse a version 2 blob cut at a chunk boundary or extended by a record, with its record intact', async () => {
+    const data = jpeg(3 * CHUNK + 9);
+    const record = CHUNK + BLOB_TAG_BYTES;
+    const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'capture');
+    const path = vault.blobs.pathOf(stored.fileId);
+    const blob = readFileSync(path);
+    const cut = blob.subarray(0, BLOB_HEADER_BYTES + 2 * record);
+    // cut, and the record's size set to what is left (the digest stays: it is the whole file's)
+    writeFileSync(path, cut);
+    setRecorded(stored.fileId, { size: 2 * CHUNK });
+    expect(await readOutcome(stored.fileId, data)).toBe('file_integrity_failed (tampered)');
+    writeFileSync(
+      path,
+      Buffer.concat([blob, blob.subarray(BLOB_HEADER_BYTES, BLOB_HEADER_BYTES + record)]),
+    );
+    setRecorded(stored.fileId, { size: data.length });
+    expect(await readOutcome(stored.fileId, data)).toBe('file_integrity_failed (tampered)');
+    writeFileSync(path, blob);
+    expect(await readOutcome(stored.fileId, data)).toBe('served');
+  });
+
+  it('should still read a version 1 file of 64 KiB chunks, hashing it: a recorded digest or size it does not have is refused', async () => {
+    const data = jpeg(3 * V1_CHUNK_BYTES + 11);
+    const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'capture');
+    // the blob written again as the server wrote them before format version 2, same data key
+    const db = sqlite(dataDir);
+    const { wrapped_key: wrapped } = db
+      .prepare('SELECT wrapped_key FROM vault_files WHERE id = ?')
+      .get(stored.fileId) as { wrapped_key: string };
+    db.close();
+    const dataKey = vault.keyring.open(wrapped, dataKeyContext(stored.fileId));
+    const sealer = new BlobSealer(dataKey, stored.fileId, {
+      version: 1,
+      chunkSize: V1_CHUNK_BYTES,
+    });
+    const v1: Buffer[] = [sealer.header];
+    sealer.push(Buffer.from(data), v1);
+    expect(sealer.end(v1)).toEqual({ size: data.length, sha256: stored.sha256 });
+    writeFileSync(vault.blobs.pathOf(stored.fileId), Buffer.concat(v1));
+    expect(await readOutcome(stored.fileId, data)).toBe('served');
+    setRecorded(stored.fileId, { sha256: createHash('sha256').update('other').digest('hex') });
+    expect(await readOutcome(stored.fileId, data)).toBe('file_integrity_failed (digest_mismatch)');
+    setRecorded(stored.fileId, { sha256: stored.sha256, size: data.length - 1 });
+    expect(await readOutcome(stored.fileId, data)).toBe('file_integrity_failed (size_mismatch)');
+    setRecorded(stored.fileId, { size: data.length });
+    expect(await readOutcome(stored.fileId, data)).toBe('served');
+    // a key rotation re-wraps its data key and leaves the blob: still read, on the new key alone
+    await vault.close();
+    vault = await boot(dataDir, {
+      VAULT_KEYS: `v1:${key(1)},v2:${key(2)}`,
+      VAULT_ACTIVE_KEY: 'v2',
+    });
+    expect((await vault.sut.rotateKeys()).rewrapped).toBe(1);
+    await vault.close();
+    vault = await boot(dataDir, { VAULT_KEYS: `v2:${key(2)}` });
+    sut = vault.sut;
+    expect(readFileSync(vault.blobs.pathOf(stored.fileId)).equals(Buffer.concat(v1))).toBe(true);
+    expect(await readOutcome(stored.fileId, data)).toBe('served');
   });
 
   it('should refuse a read, and serve nothing, when the audit log cannot be written', async () => {

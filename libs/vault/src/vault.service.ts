@@ -17,6 +17,7 @@ import {
   BlobOpener,
   BlobSealer,
   decryptBlob,
+  PlaintextSummary,
 } from './domain/vault-blob-format';
 import { HeldPlaintext, ReadHold } from './domain/held-plaintext';
 import { checkedImage, nonEmpty } from './domain/image-signature';
@@ -326,8 +327,10 @@ export class VaultService {
       throw integrityFailure();
     }
     // the whole file is authenticated, and its size and SHA-256 compared with the metadata,
-    // before anything is served: no header goes out for bytes that do not match. A file that
-    // fits the reads' hold is served from that pass; a larger one is read and decrypted again.
+    // before anything is served: no header goes out for bytes that do not match (a version 2
+    // blob's final chunk authenticates only with the metadata's size and SHA-256: no hashing;
+    // a version 1 blob's plaintext is hashed). A file that fits the reads' hold is served from
+    // that pass; a larger one is read and decrypted again.
     const held = this.hold.take(file.size) ? new HeldPlaintext(this.hold, file.size) : undefined;
     // read twice: the blob is opened once for both passes, so the second reads what the first
     // checked even when a delete removes it meanwhile (the read was allowed before the delete)
@@ -386,7 +389,9 @@ export class VaultService {
 
   /**
    * Decrypts the whole blob once, flat in memory, or into `held` (its chunks, kept for serving);
-   * says why it does not match, if it does not.
+   * says why it does not match, if it does not. The plaintext's SHA-256 is compared with the
+   * metadata's: by the final chunk's tag for a version 2 blob (its AAD binds the size and digest
+   * the writer sealed; the metadata's are given to the opener), by hashing for version 1.
    */
   private async checkPlaintext(
     file: VaultFile,
@@ -395,7 +400,7 @@ export class VaultService {
     held?: Buffer[],
   ): Promise<'tampered' | 'blob_unreadable' | 'size_mismatch' | 'digest_mismatch' | undefined> {
     const hash = createHash('sha256');
-    const opener = new BlobOpener(dataKey, file.id);
+    const opener = new BlobOpener(dataKey, file.id, summaryOf(file));
     // the plaintext of the records one step authenticated: counted, hashed, then kept or wiped
     const parts: Buffer[] = [];
     let bytes = 0;
@@ -407,7 +412,8 @@ export class VaultService {
           parts.splice(0, i);
           return false;
         }
-        hash.update(parts[i]);
+        // parts come only after the header: the opener knows the blob's version by then
+        if (!opener.bindsDigest) hash.update(parts[i]);
         if (held) held.push(parts[i]);
         else parts[i].fill(0);
       }
@@ -422,13 +428,18 @@ export class VaultService {
       opener.end(parts);
       if (!take()) return 'size_mismatch';
     } catch (error) {
-      return error instanceof BlobIntegrityError ? 'tampered' : 'blob_unreadable';
+      if (!(error instanceof BlobIntegrityError)) return 'blob_unreadable';
+      // version 2: the final chunk failed and the blob's length is not the recorded size
+      if (error.failure === 'size_mismatch') return 'size_mismatch';
+      // a version 2 blob and metadata with no size or digest to bind
+      return error.failure === 'unbound_digest' ? 'digest_mismatch' : 'tampered';
     } finally {
       // what was not taken (a failure, or past the reservation) is wiped
       for (const part of parts) part.fill(0);
     }
     if (bytes !== file.size) return 'size_mismatch';
-    if (hash.digest('hex') !== file.sha256) return 'digest_mismatch';
+    // version 2: the final tag authenticated the metadata's size and digest (`BlobOpener`)
+    if (!opener.bindsDigest && hash.digest('hex') !== file.sha256) return 'digest_mismatch';
     return undefined;
   }
 
@@ -593,7 +604,7 @@ export class VaultService {
     // read at the first chunk asked for (a body closed before that is cleaned up by the caller)
     let chunks: AsyncGenerator<Buffer> | undefined;
     try {
-      chunks = decryptBlob(blob.read(), dataKey, file.id);
+      chunks = decryptBlob(blob.read(), dataKey, file.id, summaryOf(file));
       for (;;) {
         const next = await chunks.next();
         if (next.done) break;
@@ -651,11 +662,13 @@ function withCleanup<T>(source: AsyncGenerator<T>, cleanup: () => void): AsyncIt
   };
 }
 
-/** Counts and hashes plaintext as it streams by, stopping at the size limit. */
+/**
+ * Counts plaintext as it streams by, stopping at the size limit; the size and SHA-256 published
+ * are the sealer's (of the bytes it sealed, bound into a version 2 blob's final chunk).
+ */
 class PlaintextMeter {
   bytes = 0;
-  private readonly hash = createHash('sha256');
-  private hex?: string;
+  private sealed?: PlaintextSummary;
 
   constructor(private readonly limit: number) {}
 
@@ -676,20 +689,25 @@ class PlaintextMeter {
           : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
       this.bytes += buffer.length;
       if (this.bytes > this.limit) throw tooLarge(this.limit);
-      this.hash.update(buffer);
       const records: Buffer[] = [];
       sealer.push(buffer, records);
       if (records.length > 0) yield records;
     }
     const last: Buffer[] = [];
-    sealer.end(last);
+    this.sealed = sealer.end(last);
     yield last;
   }
 
+  /** The plaintext's SHA-256 (hex), once sealed. */
   digest(): string {
-    this.hex ??= this.hash.digest('hex');
-    return this.hex;
+    if (!this.sealed || this.sealed.size !== this.bytes) throw new Error('not sealed');
+    return this.sealed.sha256;
   }
+}
+
+/** The size and SHA-256 a file's metadata publishes (a version 2 blob's final chunk binds them). */
+function summaryOf(file: VaultFile): PlaintextSummary {
+  return { size: file.size, sha256: file.sha256 };
 }
 
 export function dataKeyContext(fileId: string): string {

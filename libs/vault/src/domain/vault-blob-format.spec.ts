@@ -1,15 +1,18 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { newId } from '@app/common';
 import {
   BLOB_HEADER_BYTES,
   BLOB_TAG_BYTES,
   BlobIntegrityError,
   BlobOpener,
+  BlobFormatVersion,
   BlobSealer,
   decryptBlob,
   DEFAULT_CHUNK_BYTES,
   encryptBlob,
   handOver,
+  PlaintextSummary,
+  V1_CHUNK_BYTES,
 } from './vault-blob-format';
 
 async function collect(source: AsyncIterable<Buffer>): Promise<Buffer> {
@@ -22,12 +25,32 @@ async function* pieces(data: Buffer, size: number): AsyncGenerator<Buffer> {
   for (let i = 0; i < data.length; i += size) yield Buffer.from(data.subarray(i, i + size));
 }
 
-async function encrypt(data: Buffer, key: Buffer, fileId: string, chunkSize?: number) {
-  return collect(encryptBlob(pieces(data, 1000), key, fileId, { chunkSize }));
+/** The size and SHA-256 of `data`: what the metadata publishes for it. */
+function summary(data: Buffer): PlaintextSummary {
+  return { size: data.length, sha256: createHash('sha256').update(data).digest('hex') };
 }
 
-async function decrypt(blob: Buffer, key: Buffer, fileId: string): Promise<Buffer> {
-  return collect(decryptBlob(pieces(blob, 777), key, fileId));
+/** The summary each blob encrypted here was sealed with, by its header (tampered copies too). */
+const sealedWith = new Map<string, PlaintextSummary>();
+
+let version: BlobFormatVersion = 2;
+
+async function encrypt(data: Buffer, key: Buffer, fileId: string, chunkSize?: number) {
+  // a version 1 blob as the server wrote them (64 KiB chunks)
+  chunkSize ??= version === 1 ? V1_CHUNK_BYTES : undefined;
+  const blob = await collect(encryptBlob(pieces(data, 1000), key, fileId, { chunkSize, version }));
+  sealedWith.set(blob.subarray(0, 32).toString('hex'), summary(data));
+  return blob;
+}
+
+/** Decrypts with the summary the blob was sealed with (as the metadata gives it), or `expected`. */
+async function decrypt(
+  blob: Buffer,
+  key: Buffer,
+  fileId: string,
+  expected = sealedWith.get(blob.subarray(0, 32).toString('hex')),
+): Promise<Buffer> {
+  return collect(decryptBlob(pieces(blob, 777), key, fileId, expected));
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<BlobIntegrityError> {
@@ -40,10 +63,15 @@ async function failureOf(promise: Promise<unknown>): Promise<BlobIntegrityError>
   throw new Error('expected a BlobIntegrityError');
 }
 
-describe('vault blob format', () => {
+describe.each([
+  [2, DEFAULT_CHUNK_BYTES],
+  [1, V1_CHUNK_BYTES],
+] as const)('vault blob format, version %i', (written, chunk) => {
   const key = randomBytes(32);
   const fileId = newId();
-  const chunk = DEFAULT_CHUNK_BYTES;
+  beforeAll(() => {
+    version = written;
+  });
 
   it.each([
     ['0 B', 0],
@@ -63,7 +91,7 @@ describe('vault blob format', () => {
   it('should write a header that names the format, chunk size and file id', async () => {
     const blob = await encrypt(Buffer.from('x'), key, fileId);
     expect(blob.subarray(0, 7).toString('ascii')).toBe('MDAIVLT');
-    expect(blob[7]).toBe(1);
+    expect(blob[7]).toBe(written);
     expect(blob.readUInt32BE(8)).toBe(chunk);
     expect(blob.subarray(12, 24).toString('hex')).toBe(fileId);
   });
@@ -96,7 +124,7 @@ describe('vault blob format', () => {
     const received: Buffer[] = [];
     const error = await failureOf(
       (async () => {
-        for await (const part of decryptBlob(pieces(tampered, 50), key, fileId))
+        for await (const part of decryptBlob(pieces(tampered, 50), key, fileId, summary(data)))
           received.push(part);
       })(),
     );
@@ -106,14 +134,14 @@ describe('vault blob format', () => {
 
   it('should open a whole blob given at once, handing out the chunks before a tampered one with the failure', () => {
     const data = randomBytes(5 * 16 + 3);
-    const sealer = new BlobSealer(key, fileId, { chunkSize: 16 });
+    const sealer = new BlobSealer(key, fileId, { chunkSize: 16, version });
     const sealed: Buffer[] = [sealer.header];
     sealer.push(Buffer.from(data), sealed);
-    sealer.end(sealed);
+    expect(sealer.end(sealed)).toEqual(summary(data));
     const blob = Buffer.concat(sealed);
     // one piece, every record in it: all of them opened by one push, the final one by end
     const whole: Buffer[] = [];
-    const opener = new BlobOpener(key, fileId);
+    const opener = new BlobOpener(key, fileId, summary(data));
     opener.push(Buffer.from(blob), whole);
     expect(Buffer.concat(whole).equals(data.subarray(0, 5 * 16))).toBe(true);
     opener.end(whole);
@@ -124,7 +152,7 @@ describe('vault blob format', () => {
     const before: Buffer[] = [];
     let failure: unknown;
     try {
-      new BlobOpener(key, fileId).push(tampered, before);
+      new BlobOpener(key, fileId, summary(data)).push(tampered, before);
     } catch (error) {
       failure = error;
     }
@@ -196,10 +224,19 @@ describe('vault blob format', () => {
     expect(await failureOf(decrypt(huge, key, fileId))).toMatchObject({
       failure: 'bad_chunk_size',
     });
-    const version = Buffer.from(blob);
-    version[7] = 2;
-    expect(await failureOf(decrypt(version, key, fileId))).toMatchObject({
+    const unknown = Buffer.from(blob);
+    unknown[7] = 3;
+    expect(await failureOf(decrypt(unknown, key, fileId))).toMatchObject({
       failure: 'unsupported_version',
+    });
+    // the other known version: the header is every chunk's AAD, so chunk 0 fails
+    const relabelled = Buffer.from(blob);
+    relabelled[7] = written === 2 ? 1 : 2;
+    expect(
+      await failureOf(decrypt(relabelled, key, fileId, summary(Buffer.from('hello')))),
+    ).toMatchObject({
+      failure: 'chunk_auth_failed',
+      chunkIndex: 0,
     });
   });
 
@@ -208,5 +245,121 @@ describe('vault blob format', () => {
     const b = await encrypt(Buffer.from('same'), key, fileId);
     expect(a.subarray(24, 32).equals(b.subarray(24, 32))).toBe(false);
     expect(a.equals(b)).toBe(false);
+  });
+});
+
+describe('vault blob format, version 2: the size and digest bound into the final chunk', () => {
+  const key = randomBytes(32);
+  const fileId = newId();
+  beforeAll(() => {
+    version = 2;
+  });
+
+  /** The failure of opening `blob` with `expected` as the metadata's size and digest, if any. */
+  const opened = async (blob: Buffer, expected?: PlaintextSummary) => {
+    try {
+      await collect(decryptBlob(pieces(blob, 777), key, fileId, expected));
+      return 'opened';
+    } catch (error) {
+      if (!(error instanceof BlobIntegrityError)) throw error;
+      return `${error.failure} at ${error.chunkIndex}`;
+    }
+  };
+
+  it.each([
+    ['empty', 0],
+    ['one chunk and a byte (16-byte chunks)', 17],
+    ['three chunks exactly', 48],
+  ])(
+    'should open a %s blob only with the size and SHA-256 it was sealed with',
+    async (_l, size) => {
+      const data = randomBytes(size);
+      const blob = await encrypt(data, key, fileId, 16);
+      const final = Math.max(1, Math.ceil(size / 16)) - 1;
+      const right = summary(data);
+      expect(await opened(blob, right)).toBe('opened');
+      const flipped = Buffer.from(right.sha256, 'hex');
+      flipped[31] ^= 0x01;
+      const wrong: PlaintextSummary[] = [
+        { ...right, sha256: flipped.toString('hex') },
+        { ...right, size: size + 1 },
+        ...(size > 0 ? [{ ...right, size: size - 1 }] : []),
+        // another file's: its digest and size
+        summary(randomBytes(size + 5)),
+        // the digest of other bytes of the same size
+        ...(size > 0 ? [summary(randomBytes(size))] : []),
+      ];
+      for (const expected of wrong) {
+        // a size the blob's length does not give is said as such (after the tag failed)
+        const failure = expected.size === size ? 'chunk_auth_failed' : 'size_mismatch';
+        expect(await opened(blob, expected)).toBe(`${failure} at ${final}`);
+      }
+    },
+  );
+
+  it('should hand out every chunk before the final one, and never the final one, when the digest does not match', () => {
+    const data = randomBytes(3 * 16 + 5);
+    const sealer = new BlobSealer(key, fileId, { chunkSize: 16 });
+    const sealed: Buffer[] = [sealer.header];
+    sealer.push(Buffer.from(data), sealed);
+    sealer.end(sealed);
+    const wrong = { ...summary(data), sha256: summary(randomBytes(4)).sha256 };
+    const out: Buffer[] = [];
+    const opener = new BlobOpener(key, fileId, wrong);
+    opener.push(Buffer.concat(sealed), out);
+    expect(opener.bindsDigest).toBe(true);
+    expect(() => opener.end(out)).toThrow(BlobIntegrityError);
+    expect(Buffer.concat(out).equals(data.subarray(0, 3 * 16))).toBe(true);
+  });
+
+  it('should refuse a version 2 blob opened without a size and digest, or with what is none', async () => {
+    const data = randomBytes(40);
+    const blob = await encrypt(data, key, fileId, 16);
+    const right = summary(data);
+    expect(await opened(blob, undefined)).toBe('unbound_digest at -1');
+    for (const expected of [
+      { ...right, sha256: right.sha256.toUpperCase() },
+      { ...right, sha256: right.sha256.slice(0, 62) },
+      { ...right, sha256: `${right.sha256.slice(0, 63)}g` },
+      { ...right, size: -1 },
+      { ...right, size: 40.5 },
+      { ...right, size: Number.MAX_SAFE_INTEGER + 1 },
+    ]) {
+      expect(await opened(blob, expected)).toBe('unbound_digest at -1');
+    }
+  });
+
+  it('should refuse a truncated, extended or swapped version 2 blob even with the right summary', async () => {
+    const data = randomBytes(4 * 16);
+    const blob = await encrypt(data, key, fileId, 16);
+    const right = summary(data);
+    const record = 16 + BLOB_TAG_BYTES;
+    const other = await encrypt(data, key, fileId, 16); // the same bytes, sealed again
+    const otherFile = await encrypt(data, key, newId(), 16);
+    expect(await opened(blob.subarray(0, BLOB_HEADER_BYTES + 3 * record), right)).toBe(
+      'size_mismatch at 2',
+    );
+    expect(await opened(Buffer.concat([blob, blob.subarray(-record)]), right)).toBe(
+      'chunk_auth_failed at 3',
+    );
+    // the final record of another sealing of the same bytes (same summary, another nonce prefix)
+    const spliced = Buffer.concat([blob.subarray(0, -record), other.subarray(-record)]);
+    expect(await opened(spliced, right)).toBe('chunk_auth_failed at 3');
+    expect(await opened(otherFile, right)).toBe('file_id_mismatch at -1');
+  });
+
+  it('should read version 1 blobs of 64 KiB chunks, binding nothing (their reader hashes)', async () => {
+    version = 1;
+    const data = randomBytes(2 * V1_CHUNK_BYTES + 9);
+    const blob = await encrypt(data, key, fileId);
+    version = 2;
+    expect(blob[7]).toBe(1);
+    expect(blob.readUInt32BE(8)).toBe(V1_CHUNK_BYTES);
+    const opener = new BlobOpener(key, fileId, { size: 1, sha256: '0'.repeat(64) });
+    const out: Buffer[] = [];
+    opener.push(blob, out);
+    opener.end(out);
+    expect(opener.bindsDigest).toBe(false);
+    expect(Buffer.concat(out).equals(data)).toBe(true);
   });
 });

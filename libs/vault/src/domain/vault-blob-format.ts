@@ -1,22 +1,38 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, Hash, randomBytes } from 'node:crypto';
 
 /**
  * The on-disk format of one vault blob (specified byte by byte in docs/vault-format.md).
  *
- *   header (32 bytes) = "MDAIVLT" | version 0x01 | chunk size u32 BE | file id (12 bytes) | nonce prefix (8 bytes)
+ *   header (32 bytes) = "MDAIVLT" | version (0x01 or 0x02) | chunk size u32 BE | file id (12 bytes) | nonce prefix (8 bytes)
  *   then chunk records, each = AES-256-GCM ciphertext of up to `chunk size` bytes | 16-byte tag
  *
  * Chunk i uses nonce = prefix | u32 BE i and AAD = header | u32 BE i | final flag (1 byte),
  * so a flipped header byte, a reordered, dropped, duplicated or appended chunk, and a cut at
  * a chunk boundary all fail authentication. Every non-final chunk holds exactly `chunk size`
  * plaintext bytes; the one final chunk holds 0..chunk size (0 only for an empty file).
+ *
+ * Version 2 (written since `vaultv2`) also binds the whole plaintext's size (u64 BE) and SHA-256
+ * (32 bytes) into the final chunk's AAD: a reader that gives the size and digest it publishes
+ * (the metadata record's) learns from the final tag that they are those of the plaintext the
+ * chunks before it carried, without hashing it again. Version 1 blobs are still read; their
+ * reader hashes.
  */
 export const BLOB_MAGIC = Buffer.from('MDAIVLT', 'ascii');
-export const BLOB_FORMAT_VERSION = 1;
+/** The version new blobs are written in. */
+export const BLOB_FORMAT_VERSION = 2;
+export type BlobFormatVersion = 1 | 2;
 export const BLOB_HEADER_BYTES = 32;
 export const BLOB_TAG_BYTES = 16;
 export const DATA_KEY_BYTES = 32;
-export const DEFAULT_CHUNK_BYTES = 64 * 1024;
+/**
+ * Plaintext bytes per chunk of a new blob. An upload holds at most one chunk of plaintext plus
+ * the piece the socket gave and one chunk's ciphertext on its way to the file (~2 MiB); a read
+ * holds one record plus one read of the blob (1 MiB). Blobs written with other sizes (64 KiB
+ * before `vaultv2`) are read as their header says.
+ */
+export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+/** The chunk size of every blob written before `vaultv2` (format version 1). */
+export const V1_CHUNK_BYTES = 64 * 1024;
 /** Readers refuse larger chunk sizes, so a forged header cannot make them buffer a whole file. */
 export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
 const NONCE_PREFIX_BYTES = 8;
@@ -30,7 +46,9 @@ export type BlobFailure =
   | 'truncated'
   | 'chunk_auth_failed'
   | 'too_many_chunks'
-  | 'longer_than_recorded';
+  | 'longer_than_recorded'
+  | 'unbound_digest'
+  | 'size_mismatch';
 
 /** The blob is not what was written: never serve any of it. Says where, never what. */
 export class BlobIntegrityError extends Error {
@@ -45,13 +63,27 @@ export class BlobIntegrityError extends Error {
 }
 
 export interface BlobHeader {
+  version: BlobFormatVersion;
   chunkSize: number;
   fileId: string;
   noncePrefix: Buffer;
   raw: Buffer;
 }
 
-export function encodeHeader(fileId: string, chunkSize: number, noncePrefix: Buffer): Buffer {
+/** What the whole plaintext of a blob is: bound into a version 2 blob's final chunk. */
+export interface PlaintextSummary {
+  /** Bytes. */
+  size: number;
+  /** SHA-256, lower-case hex. */
+  sha256: string;
+}
+
+export function encodeHeader(
+  fileId: string,
+  chunkSize: number,
+  noncePrefix: Buffer,
+  version: BlobFormatVersion = BLOB_FORMAT_VERSION,
+): Buffer {
   const id = Buffer.from(fileId, 'hex');
   if (id.length !== 12 || id.toString('hex') !== fileId.toLowerCase()) {
     throw new TypeError('fileId must be 24 hex characters');
@@ -62,7 +94,7 @@ export function encodeHeader(fileId: string, chunkSize: number, noncePrefix: Buf
   if (noncePrefix.length !== NONCE_PREFIX_BYTES) throw new RangeError('nonce prefix is 8 bytes');
   const header = Buffer.alloc(BLOB_HEADER_BYTES);
   BLOB_MAGIC.copy(header, 0);
-  header.writeUInt8(BLOB_FORMAT_VERSION, 7);
+  header.writeUInt8(version, 7);
   header.writeUInt32BE(chunkSize, 8);
   id.copy(header, 12);
   noncePrefix.copy(header, 24);
@@ -72,9 +104,8 @@ export function encodeHeader(fileId: string, chunkSize: number, noncePrefix: Buf
 export function parseHeader(raw: Buffer, expectedFileId: string): BlobHeader {
   if (raw.length < BLOB_HEADER_BYTES) throw new BlobIntegrityError('truncated', -1);
   if (!raw.subarray(0, 7).equals(BLOB_MAGIC)) throw new BlobIntegrityError('bad_magic', -1);
-  if (raw.readUInt8(7) !== BLOB_FORMAT_VERSION) {
-    throw new BlobIntegrityError('unsupported_version', -1);
-  }
+  const version = raw.readUInt8(7);
+  if (version !== 1 && version !== 2) throw new BlobIntegrityError('unsupported_version', -1);
   const chunkSize = raw.readUInt32BE(8);
   if (chunkSize < 1 || chunkSize > MAX_CHUNK_BYTES) {
     throw new BlobIntegrityError('bad_chunk_size', -1);
@@ -84,6 +115,7 @@ export function parseHeader(raw: Buffer, expectedFileId: string): BlobHeader {
     throw new BlobIntegrityError('file_id_mismatch', -1);
   }
   return {
+    version,
     chunkSize,
     fileId,
     noncePrefix: Buffer.from(raw.subarray(24, 32)),
@@ -98,12 +130,32 @@ function nonce(prefix: Buffer, index: number): Buffer {
   return n;
 }
 
-function chunkAad(header: Buffer, index: number, final: boolean): Buffer {
-  const aad = Buffer.alloc(BLOB_HEADER_BYTES + 5);
-  header.copy(aad, 0);
+const SUMMARY_BYTES = 8 + 32;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * Chunk i's AAD: header | u32 BE i | final flag; a version 2 final chunk's also the plaintext's
+ * size (u64 BE) and SHA-256 (32 bytes).
+ */
+function chunkAad(header: BlobHeader, index: number, final: boolean, summary?: Buffer): Buffer {
+  const bound = final && header.version === 2;
+  const aad = Buffer.alloc(BLOB_HEADER_BYTES + 5 + (bound ? SUMMARY_BYTES : 0));
+  header.raw.copy(aad, 0);
   aad.writeUInt32BE(index, BLOB_HEADER_BYTES);
   aad.writeUInt8(final ? 1 : 0, BLOB_HEADER_BYTES + 4);
+  if (bound) summary!.copy(aad, BLOB_HEADER_BYTES + 5);
   return aad;
+}
+
+/** The 40 bytes a version 2 final chunk binds; undefined for what is no size or digest. */
+function encodeSummary(summary: PlaintextSummary): Buffer | undefined {
+  const { size, sha256 } = summary;
+  if (!Number.isSafeInteger(size) || size < 0) return undefined;
+  if (typeof sha256 !== 'string' || !SHA256_HEX.test(sha256)) return undefined;
+  const out = Buffer.alloc(SUMMARY_BYTES);
+  out.writeBigUInt64BE(BigInt(size), 0);
+  out.write(sha256, 8, 'hex');
+  return out;
 }
 
 /**
@@ -117,10 +169,14 @@ function sealChunk(
   final: boolean,
   plaintext: Buffer[],
   out: Buffer[],
+  hash: Hash,
+  summary?: () => Buffer,
 ): void {
   if (index > MAX_CHUNKS) throw new BlobIntegrityError('too_many_chunks', index);
   const cipher = createCipheriv('aes-256-gcm', key, nonce(header.noncePrefix, index));
-  cipher.setAAD(chunkAad(header.raw, index, final));
+  // the digest is of the very bytes handed to the cipher, in the same step
+  for (const piece of plaintext) hash.update(piece);
+  cipher.setAAD(chunkAad(header, index, final, summary?.()));
   for (const piece of plaintext) out.push(cipher.update(piece));
   cipher.final();
   out.push(cipher.getAuthTag());
@@ -140,11 +196,12 @@ function openChunk(
   record: Buffer[],
   recordLength: number,
   out: Buffer[],
+  summary?: Buffer,
 ): void {
   if (recordLength < BLOB_TAG_BYTES) throw new BlobIntegrityError('truncated', index);
   if (index > MAX_CHUNKS) throw new BlobIntegrityError('too_many_chunks', index);
   const decipher = createDecipheriv('aes-256-gcm', key, nonce(header.noncePrefix, index));
-  decipher.setAAD(chunkAad(header.raw, index, final));
+  decipher.setAAD(chunkAad(header, index, final, summary));
   const tag = Buffer.allocUnsafe(BLOB_TAG_BYTES);
   const plaintext: Buffer[] = [];
   let left = recordLength - BLOB_TAG_BYTES; // ciphertext bytes still to decipher
@@ -230,6 +287,8 @@ export interface EncryptOptions {
   chunkSize?: number;
   /** Fixed only by tests; a fresh random prefix otherwise. */
   noncePrefix?: Buffer;
+  /** Only tests write version 1 (the blobs stored before `vaultv2`). */
+  version?: BlobFormatVersion;
 }
 
 /**
@@ -237,7 +296,8 @@ export interface EncryptOptions {
  * generator between the source and the file): `header` first, then the records each `push`
  * completes, then `end`'s final record. Holds at most one chunk (plus the piece pushed) in
  * memory. Pieces must be fresh buffers (as file and network streams give): they are queued,
- * not copied.
+ * not copied. Counts and hashes the plaintext as each chunk is sealed (the digest is of the
+ * bytes the cipher took, in the same step), and `end` gives both: what the metadata publishes.
  */
 export class BlobSealer {
   /** The blob's first 32 bytes. */
@@ -245,7 +305,9 @@ export class BlobSealer {
   private readonly parsed: BlobHeader;
   private readonly chunkSize: number;
   private readonly queue = new ByteQueue();
+  private readonly hash = createHash('sha256');
   private index = 0;
+  private bytes = 0;
 
   constructor(
     private readonly dataKey: Buffer,
@@ -253,24 +315,39 @@ export class BlobSealer {
     options: EncryptOptions = {},
   ) {
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_BYTES;
-    this.header = encodeHeader(fileId, this.chunkSize, options.noncePrefix ?? randomBytes(8));
+    this.header = encodeHeader(
+      fileId,
+      this.chunkSize,
+      options.noncePrefix ?? randomBytes(8),
+      options.version ?? BLOB_FORMAT_VERSION,
+    );
     this.parsed = parseHeader(this.header, fileId);
   }
 
   /** Appends to `out` the records `piece` completes (each chunk's ciphertext parts, then its tag). */
   push(piece: Buffer | Uint8Array | string, out: Buffer[]): void {
-    this.queue.push(asBuffer(piece));
+    const buffer = asBuffer(piece);
+    this.bytes += buffer.length;
+    this.queue.push(buffer);
     // strictly more than one chunk buffered: the next chunk is certainly not the last
     while (this.queue.length > this.chunkSize) {
       const chunk = this.queue.takePieces(this.chunkSize);
-      sealChunk(this.dataKey, this.parsed, this.index++, false, chunk, out);
+      sealChunk(this.dataKey, this.parsed, this.index++, false, chunk, out, this.hash);
     }
   }
 
-  /** Appends the final record (what is left, 0..chunk size bytes) to `out`. */
-  end(out: Buffer[]): void {
+  /**
+   * Appends the final record (what is left, 0..chunk size bytes) to `out`; returns the size and
+   * SHA-256 of all the plaintext sealed (in a version 2 blob, bound into that record).
+   */
+  end(out: Buffer[]): PlaintextSummary {
     const rest = this.queue.takePieces(this.queue.length);
-    sealChunk(this.dataKey, this.parsed, this.index, true, rest, out);
+    let summary: PlaintextSummary | undefined;
+    sealChunk(this.dataKey, this.parsed, this.index, true, rest, out, this.hash, () => {
+      summary = { size: this.bytes, sha256: this.hash.digest('hex') };
+      return encodeSummary(summary)!;
+    });
+    return summary!;
   }
 }
 
@@ -280,24 +357,54 @@ export class BlobSealer {
  * `end` the final record's. Either throws BlobIntegrityError at the first record that fails,
  * with the plaintext of the records before it (all authenticated) already in `out`: a caller
  * never receives unauthenticated bytes, and may hand out those before the failure.
+ *
+ * `expected` is the size and SHA-256 the caller publishes for this file (its metadata). A
+ * version 2 blob's final record authenticates only with those it was sealed with: once `end`
+ * returns, the plaintext handed out is the one they describe (`bindsDigest`), with no hashing
+ * here. A version 1 blob binds nothing: its caller must count and hash the plaintext itself.
+ * A version 2 blob opened without `expected` (or with something that is no size and digest)
+ * fails at its header (`unbound_digest`).
  */
 export class BlobOpener {
   private readonly queue = new ByteQueue();
   private header?: BlobHeader;
+  private readonly summary?: Buffer;
+  private readonly expectedSize?: number;
   private recordBytes = 0;
   private index = 0;
 
   constructor(
     private readonly dataKey: Buffer,
     private readonly expectedFileId: string,
-  ) {}
+    expected?: PlaintextSummary,
+  ) {
+    this.summary = expected && encodeSummary(expected);
+    this.expectedSize = expected?.size;
+  }
+
+  /** The blob's format version, once its header was read. */
+  get version(): BlobFormatVersion | undefined {
+    return this.header?.version;
+  }
+
+  /**
+   * True once the header says the final record binds the expected size and digest (version 2):
+   * a successful `end` then vouches for them. False for version 1; undefined before the header.
+   */
+  get bindsDigest(): boolean | undefined {
+    return this.header && this.header.version === 2;
+  }
 
   push(piece: Buffer | Uint8Array | string, out: Buffer[]): void {
     this.queue.push(asBuffer(piece));
     if (!this.header) {
       if (this.queue.length < BLOB_HEADER_BYTES) return;
-      this.header = parseHeader(this.queue.take(BLOB_HEADER_BYTES), this.expectedFileId);
-      this.recordBytes = this.header.chunkSize + BLOB_TAG_BYTES;
+      const header = parseHeader(this.queue.take(BLOB_HEADER_BYTES), this.expectedFileId);
+      if (header.version === 2 && !this.summary) {
+        throw new BlobIntegrityError('unbound_digest', -1);
+      }
+      this.header = header;
+      this.recordBytes = header.chunkSize + BLOB_TAG_BYTES;
     }
     // strictly more than one record buffered: the next record is certainly not the last
     while (this.queue.length > this.recordBytes) {
@@ -309,7 +416,18 @@ export class BlobOpener {
   end(out: Buffer[]): void {
     if (!this.header) throw new BlobIntegrityError('truncated', -1);
     const rest = this.queue.length;
-    openChunk(this.dataKey, this.header, this.index, true, this.queue.takePieces(rest), rest, out);
+    const record = this.queue.takePieces(rest);
+    try {
+      openChunk(this.dataKey, this.header, this.index, true, record, rest, out, this.summary);
+    } catch (error) {
+      // a version 2 final chunk that fails, in a blob whose length says another size than the
+      // one expected: said as such (it may be the record's size that is wrong, not the blob)
+      const size = this.index * this.header.chunkSize + rest - BLOB_TAG_BYTES;
+      if (this.header.version === 2 && size !== this.expectedSize) {
+        throw new BlobIntegrityError('size_mismatch', this.index);
+      }
+      throw error;
+    }
   }
 }
 
@@ -338,14 +456,16 @@ export async function* encryptBlob(
 /**
  * Decrypts a blob stream (`BlobOpener`), yielding plaintext chunk by chunk. Each chunk is
  * authenticated before it is yielded; a failure throws BlobIntegrityError naming the chunk,
- * after the chunks before it, so a consumer never receives unauthenticated bytes.
+ * after the chunks before it, so a consumer never receives unauthenticated bytes. A version 2
+ * blob needs `expected` (its final chunk authenticates with them only).
  */
 export async function* decryptBlob(
   source: AsyncIterable<Buffer | Uint8Array | string>,
   dataKey: Buffer,
   expectedFileId: string,
+  expected?: PlaintextSummary,
 ): AsyncGenerator<Buffer> {
-  const opener = new BlobOpener(dataKey, expectedFileId);
+  const opener = new BlobOpener(dataKey, expectedFileId, expected);
   for await (const piece of source) yield* openedParts(opener, piece);
   yield* openedParts(opener);
 }
