@@ -22,7 +22,8 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { SECRETS_FILE } from '@app/common';
 import { TIMESHEET_ENTRY_COLUMNS } from '@app/timesheets/infrastructure/persistence/sqlite/mappers/timesheet.mapper';
 import {
   dayFromBody,
@@ -51,6 +52,8 @@ interface Run {
 async function catchUpOnce(template: string, siteId: string, root?: string): Promise<Run> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mdai-bench-tscatchup-'));
   copyFileSync(template, join(dataDir, 'mdai.sqlite'));
+  // the template's secrets with it: the keys its store was made with
+  copyFileSync(join(dirname(template), SECRETS_FILE), join(dataDir, SECRETS_FILE));
   const api = await startSyncBenchChild('tscatchup', dataDir, root);
   try {
     const pid = api.child.proc.pid!;

@@ -4,11 +4,12 @@
  */
 import { INestApplication } from '@nestjs/common';
 import { createHmac, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '@app/api/bootstrap';
-import { jcs } from '@app/common';
+import { LOCAL_SECRETS } from '@app/api/config/app-config';
+import { jcs, SECRETS_FILE, withLocalSecrets } from '@app/common';
 import { BenchChild } from './child';
 
 export async function postJson(
@@ -70,12 +71,24 @@ async function createSite(base: string, name: string, admin: Record<string, stri
   return site.siteId as string;
 }
 
+/**
+ * The secrets of a store filled before the server first opens it, generated as the API does
+ * for a new store: a store file without its secrets.json is refused at boot (a backup restored
+ * without its keys).
+ */
+export function storeSecrets(dataDir: string): void {
+  if (!existsSync(join(dataDir, SECRETS_FILE))) {
+    withLocalSecrets({}, dataDir, false, { ...LOCAL_SECRETS, guardedBy: undefined });
+  }
+}
+
 /** The API on a fresh data dir, listening on a free port, with one site to sync to. */
 export async function startSyncBenchApi(
   name: string,
   prepare?: (dataDir: string) => void,
 ): Promise<SyncBenchApi> {
   const dataDir = mkdtempSync(join(tmpdir(), `mdai-bench-${name}-`));
+  storeSecrets(dataDir);
   // e.g. a ledger filled straight into the store before the server opens it
   prepare?.(dataDir);
   const { app, config } = await createApp(syncBenchEnv(dataDir));
@@ -106,6 +119,7 @@ export async function startSyncBenchChild(
   root?: string,
   extraEnv: Record<string, string> = {},
 ): Promise<SyncBenchChild> {
+  storeSecrets(dataDir);
   const adminKey = `bench-admin-${randomUUID()}`;
   // nothing from this process's environment decides the store: SQLite in dataDir, no Redis
   const env = {
