@@ -1,3 +1,4 @@
+import { DEFAULT_JSON_LIMITS } from '@app/common';
 import { defaultLimits, formatBytes, formatMs, WS_MAX_PAYLOAD } from './limits';
 import { MAX_FRAME_DEPTH } from './parse-frame';
 import { CLOSE_GRACE_MS } from '../relay-connection';
@@ -199,7 +200,9 @@ export function renderProtocolDoc(): string {
     `  \`RELAY_RATE_BURST\` frames (WebSocket pings included, answered once it is) of one frame's size in`,
     '  all; more closes it with 1008 (`rate_limited`).',
     `- Nesting: a frame may nest objects and arrays ${MAX_FRAME_DEPTH} levels deep (the frame is level 1;`,
-    '  deeper: `invalid_message`). An upstream answer nested deeper than its place in a frame allows is',
+    `  deeper: \`invalid_message\`), and hold at most ${DEFAULT_JSON_LIMITS.maxKeys} object members in all (more: \`invalid_message\`); on`,
+    '  `/ws/hardware` such a frame is dropped (logged, counted) without the error, which the fielded',
+    '  hardware takes as fatal. An upstream answer nested deeper than its place in a frame allows is',
     '  the failure `upstream_unusable_answer` (legacy: `backend_response` 502).',
     `- Unread frames: the server holds at most \`RELAY_MAX_SEND_BUFFER_BYTES\` (${formatBytes(relay.maxSendBufferBytes)}) a client has not read;`,
     '  a socket over it when a frame is due is closed with 1008 (`too_slow`), without an error frame, and its',
