@@ -45,7 +45,8 @@ export const RELAY_ERROR_CODES = {
   session_not_found: 'the token names a session that does not exist',
   session_expired:
     'the token or the session is past its deadline when the socket opens (on every socket), or a submission came after it. An open socket at the deadline gets the `session_expired` frame instead (legacy sockets: no frame, close 4000)',
-  session_closed: 'the session is already completed',
+  session_closed:
+    "the session is already completed (a phone socket whose session's result it never had gets that `result` instead: see A phone that comes back for its result)",
   already_connected:
     'the session already has a socket of this role, or (legacy) its app socket was already used once',
   session_mismatch: 'auth.session_id is not the session of the token',
