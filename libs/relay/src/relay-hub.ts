@@ -302,7 +302,8 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
    * A phone socket on a completed session whose outcome is kept for it (its socket was gone when
    * the outcome was known, or went before it read it): the `result` it would have had, then
    * `session_closed` and close 1000, as at completion. Once: the store's take decides between
-   * sockets and replicas. False when there is none to give (the socket is refused as before).
+   * sockets and replicas. False when there is none to give (the socket is refused as before);
+   * true when the socket was answered (a store failure: `internal_error`, the outcome kept).
    */
   private async giveKeptOutcome(ws: WebSocket, session: PairingSession): Promise<boolean> {
     if (ws.readyState !== ws.OPEN) return false;
@@ -310,8 +311,15 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     try {
       outcome = await this.sessions.takeOutcome(session);
     } catch (error) {
+      // the outcome stays kept: the phone tries again (internal_error, as a failed session load)
       this.logger.error({ err: error, sessionId: session.id }, 'Taking a kept outcome failed');
-      return false;
+      this.refuse(
+        ws,
+        'internal_error',
+        'The session could not be loaded',
+        closeFor('internal_error').code,
+      );
+      return true;
     }
     if (!outcome) return false;
     ws.removeAllListeners('message');
