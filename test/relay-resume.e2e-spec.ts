@@ -135,6 +135,11 @@ describe('relay: a phone back for the outcome it missed (e2e)', () => {
     expect([...device.raw, ...kioskAgain.raw].join('')).not.toContain(PLATFORM_ID);
     expect(kioskAgain.raw.join('')).not.toContain(VERDICT.holder);
 
+    // whoever photographed the QR cannot pose as the phone to collect it
+    const qr = await TestSocket.open(`${b.wsUrl}/ws/mobile?token=${session.deviceToken}`);
+    await qr.error('wrong_token_type');
+    expect(qr.raw.join('')).not.toContain(VERDICT.holder);
+
     // the phone, back on the other replica: its result, once, then the session's end
     const back = await comeBack(b, session.mobileToken);
     expect(back.frames).toEqual([
