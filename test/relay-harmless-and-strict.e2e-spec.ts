@@ -1,7 +1,7 @@
 import { fakeJpeg, startUpstreamApps, UpstreamApps } from './support/fake-upstream';
 import { TestKiosk } from './support/kiosk';
 import { legacyPair, openSession, pair } from './support/pairing';
-import { TestApp } from './support/test-app';
+import { gauge, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
 
 const PLATFORM_ID = 'PLT_lowFindings001';
@@ -123,6 +123,40 @@ describe('relay: harmless conditions, closes and strict frames (e2e)', () => {
         app.close();
       },
     );
+
+    it('should drop a hardware frame nesting deeper than 32 levels, counted, without an error frame', async () => {
+      const metric = 'mdai_relay_errors_total{code="invalid_message"}';
+      const before = await gauge(t.baseUrl, metric).catch(() => 0);
+      const { hardware, app } = await legacyPair(t);
+      await hardware.next('status');
+      hardware.send(`{"type":"to_app","data":${'{"a":'.repeat(40)}1${'}'.repeat(40)}}`);
+      hardware.send({ type: 'to_app', data: { message: 'hello' } });
+      expect(await app.next('from_hardware')).toEqual({
+        type: 'from_hardware',
+        data: { message: 'hello' },
+      });
+      noErrors(hardware);
+      expect(app.frames.filter((f) => f.type === 'from_hardware')).toEqual([]);
+      expect(await gauge(t.baseUrl, metric)).toBe(before + 1);
+      hardware.close();
+      app.close();
+    });
+
+    it('should drop a hardware to_backend holding more than 20000 members without an error frame; the next one is sent', async () => {
+      const { hardware, app, alias } = await legacyWithAlias();
+      const extra = Object.fromEntries(Array.from({ length: 20_001 }, (_, i) => [`k${i}`, 0]));
+      hardware.send({
+        type: 'to_backend',
+        data: { platform_id: alias, image_base64: IMAGE, extra },
+      });
+      hardware.send({ type: 'to_backend', data: { platform_id: alias, image_base64: IMAGE } });
+      expect(await hardware.next('backend_response')).toMatchObject({ status_code: 200 });
+      noErrors(hardware);
+      expect(relay.upstream.calls).toHaveLength(1);
+      await app.next('backend_response');
+      hardware.close();
+      app.close();
+    });
 
     it('should still refuse what is not base64 of an image', async () => {
       const { device } = await pair(t, t, kiosk, await openSession(t, PLATFORM_ID));

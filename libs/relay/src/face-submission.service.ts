@@ -84,7 +84,7 @@ export class FaceSubmissionService {
       await this.sessions.releaseSubmission(request.sessionId);
       return refused('internal_error', 'The session has no platform id');
     }
-    return this.submitClaimed(request, platformId, checked);
+    return this.submitClaimed(request, platformId, checked, true);
   }
 
   /** Legacy: `to_backend` from /ws/hardware, whose platform_id is the session's alias. */
@@ -105,13 +105,19 @@ export class FaceSubmissionService {
     if ('kind' in checked) return checked;
     const claimed = await this.claim(request.sessionId);
     if ('kind' in claimed) return claimed;
-    return this.submitClaimed(request, platformId, checked);
+    // the legacy app never comes back for an outcome: its session's app slot is taken once
+    return this.submitClaimed(request, platformId, checked, false);
   }
 
+  /**
+   * `keepOutcome`: a final outcome is kept in the session, sealed, for a phone whose socket is
+   * gone when it is known (RelayHub gives it to the phone when it comes back).
+   */
   private async submitClaimed(
     request: SubmissionRequest,
     platformId: string,
     image: CheckedImage,
+    keepOutcome: boolean,
   ): Promise<SubmissionOutcome> {
     // before the Vault write: a kiosk without standing leaves no image behind
     const standing = await this.checkStanding(request);
@@ -150,11 +156,12 @@ export class FaceSubmissionService {
     );
     const result = toDecided(outcome, platformId);
     if (result.final) {
-      await this.sessions.completeSubmission(request.sessionId, {
-        status: result.status,
-        statusCode: result.statusCode,
-        latencyMs: result.latencyMs,
-      });
+      const { status, code, statusCode, latencyMs, data } = result;
+      await this.sessions.completeSubmission(
+        request.sessionId,
+        { status, statusCode, latencyMs },
+        keepOutcome ? { status, code, statusCode, latencyMs, data } : undefined,
+      );
     } else {
       await this.sessions.releaseSubmission(request.sessionId);
     }

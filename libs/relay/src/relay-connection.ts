@@ -79,6 +79,11 @@ export class RelayConnection implements ConnectionView {
   platformAlias?: string;
   readonly platformIds = new PlatformIdSet();
   revokedBy?: 'device_blocked' | 'device_key_rotated';
+  /**
+   * A phone socket closed after its session's outcome (`result`, `session_closed`, close
+   * `completed`): when the phone answers that close, it read the result (RelayHub).
+   */
+  toldOutcome = false;
   /** Submissions of this socket being handled (RelayIntake): a kick waits for their outcome. */
   submitting = 0;
   expiryTimer?: NodeJS.Timeout;

@@ -20,6 +20,9 @@ import {
 import { RelayMetrics } from './relay.metrics';
 import { relayConfig, RelaySettings } from './relay.config';
 
+/** The close of a completed session's sockets, after their `result` and `session_closed`. */
+const COMPLETED = closeFor('completed');
+
 /** `ws` sends a Buffer as a binary frame unless told otherwise. */
 const TEXT_FRAME = { binary: false } as const;
 
@@ -92,6 +95,8 @@ export class RelayDelivery {
   close(conn: RelayConnection, close: CloseSpec, cut = false): void {
     if (conn.closing) return;
     conn.closing = true;
+    // the phone's frames before this close were its result and session_closed
+    if (conn.role === 'mobile' && close.reason === COMPLETED.reason) conn.toldOutcome = true;
     if (cut) closeSocket(conn.ws, close.code, close.reason);
     else conn.ws.close(close.code, close.reason);
     // the socket's last frames and the close frame leave now: a shutdown may end it this tick

@@ -18,6 +18,7 @@ import {
 } from '@app/session';
 import { KioskRegistryService, KioskRevocation } from '@app/kiosk-registry';
 import { BusUnavailableError, KioskNotice, RelayBus } from './bus/relay-bus';
+import { phoneResultFrame } from './handlers/pairing.handler';
 import { CLOSE_FOR } from './handlers/reply';
 import { KioskPresence } from './presence/kiosk-presence';
 import { CLOSE_CODES, closeFor, PING_TEXT, RelayErrorCode, RelayRole } from './protocol/messages';
@@ -231,8 +232,11 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       );
     }
     if (!session) return this.refuse(ws, 'session_not_found', 'The session does not exist');
-    if (session.status === 'completed')
+    if (session.status === 'completed') {
+      // a phone whose socket dropped before its result reached it gets the result now, once
+      if (role === 'mobile' && (await this.giveKeptOutcome(ws, session))) return;
       return this.refuse(ws, 'session_closed', 'The session is already completed');
+    }
     if (session.expiresAt.getTime() <= this.clock.now().getTime())
       return this.refuse(ws, 'session_expired', 'The session has expired');
     if (ws.readyState !== ws.OPEN) return;
@@ -252,7 +256,12 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     const pings = early.takePings();
     ws.on('ping', (data: Buffer) => this.delivery.answerPing(conn, data));
     for (const data of pings) this.delivery.answerPing(conn, data);
-    ws.on('close', () => void this.onClose(conn));
+    ws.on('close', (code: number) => {
+      // 1006: no close frame came back; any other code is the phone's answer to ours, which it
+      // sends only after reading the frames before it
+      if (conn.toldOutcome && code !== 1006) this.outcomeHeard(conn);
+      void this.onClose(conn);
+    });
     conn.expiryTimer = setTimeout(
       () => this.expire(conn),
       Math.max(0, session.expiresAt.getTime() - this.clock.now().getTime()),
@@ -273,6 +282,9 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       conn.platformIds.add(conn.platformId);
       conn.platformAlias = session.platformAlias;
       await this.join(conn, session.deviceId);
+      // back while the submission was upstream: its outcome may have been published before this
+      // socket listened on the session's channel
+      if (role === 'mobile' && session.status === 'submitting') await this.catchUp(conn);
     }
     const frames = early.take();
     // refused meanwhile (too many early frames while joining): its close ends the connection
@@ -282,6 +294,85 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       this.intake.onMessage(conn, data, isBinary, join),
     );
     for (const data of frames) this.intake.onMessage(conn, data, false, join);
+  }
+
+  // ---- a phone that comes back for its outcome --------------------------------------------
+
+  /**
+   * A phone socket on a completed session whose outcome is kept for it (its socket was gone when
+   * the outcome was known, or went before it read it): the `result` it would have had, then
+   * `session_closed` and close 1000, as at completion. Once: the store's take decides between
+   * sockets and replicas. False when there is none to give (the socket is refused as before);
+   * true when the socket was answered (a store failure: `internal_error`, the outcome kept).
+   */
+  private async giveKeptOutcome(ws: WebSocket, session: PairingSession): Promise<boolean> {
+    if (ws.readyState !== ws.OPEN) return false;
+    let outcome;
+    try {
+      outcome = await this.sessions.takeOutcome(session);
+    } catch (error) {
+      // the outcome stays kept: the phone tries again (internal_error, as a failed session load)
+      this.logger.error({ err: error, sessionId: session.id }, 'Taking a kept outcome failed');
+      this.refuse(
+        ws,
+        'internal_error',
+        'The session could not be loaded',
+        closeFor('internal_error').code,
+      );
+      return true;
+    }
+    if (!outcome) return false;
+    ws.removeAllListeners('message');
+    ws.removeAllListeners('ping');
+    if (ws.readyState !== ws.OPEN) {
+      this.logger.warn({ sessionId: session.id }, 'The phone left before its kept outcome');
+      return true;
+    }
+    const frames = [
+      phoneResultFrame(outcome, this.sessions.platformIdOf(session)),
+      { type: 'session_closed', reason: 'completed' },
+    ];
+    for (const frame of frames) ws.send(JSON.stringify(frame));
+    // `ws`'s own 30 s for the close answer: the result may still be on a slow link
+    const close = closeFor('completed');
+    ws.close(close.code, close.reason);
+    this.metrics.phoneOutcomes.inc({ how: 'on_return' });
+    this.logger.log({ sessionId: session.id }, 'A returning phone got its kept outcome');
+    return true;
+  }
+
+  /**
+   * A phone that joined a session whose submission was upstream when the socket opened: if it
+   * completed meanwhile, its outcome is given here (the live one may have gone out before this
+   * socket listened), unless the live one reached this socket already.
+   */
+  private async catchUp(conn: RelayConnection): Promise<void> {
+    if (conn.closing || !conn.joined) return;
+    try {
+      const session = await this.sessions.find(conn.sessionId);
+      if (session?.status !== 'completed' || conn.closing) return;
+      const outcome = await this.sessions.takeOutcome(session);
+      if (!outcome || conn.closing) return;
+      this.delivery.send(conn, phoneResultFrame(outcome, conn.platformId));
+      this.delivery.send(conn, { type: 'session_closed', reason: 'completed' });
+      this.delivery.close(conn, closeFor('completed'));
+      this.metrics.phoneOutcomes.inc({ how: 'on_return' });
+    } catch (error) {
+      this.logger.error({ err: error, sessionId: conn.sessionId }, 'Catching up an outcome failed');
+    }
+  }
+
+  /** The phone answered the close after its result: it read it; it is no longer kept. */
+  private outcomeHeard(conn: RelayConnection): void {
+    this.sessions
+      .outcomeHeard(conn.sessionId)
+      .then((kept) => kept && this.metrics.phoneOutcomes.inc({ how: 'live' }))
+      .catch((error: unknown) =>
+        this.logger.error(
+          { err: error, sessionId: conn.sessionId },
+          'Marking an outcome read failed',
+        ),
+      );
   }
 
   /**

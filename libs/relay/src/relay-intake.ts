@@ -111,7 +111,7 @@ export class RelayIntake {
         this.metrics.errors.inc({ code: parsed.code });
         this.logger.warn(
           { sessionId: conn.sessionId, code: parsed.code },
-          'Dropped a legacy hardware frame that is not I-JSON (no error frame sent)',
+          'Dropped a legacy hardware frame the old server took (not I-JSON, or over a bound; no error frame sent)',
         );
         return;
       }

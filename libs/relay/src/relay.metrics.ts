@@ -8,6 +8,7 @@ export class RelayMetrics {
   readonly relayed: Counter<'to'>;
   readonly errors: Counter<'code'>;
   readonly upstreamLatency: Histogram<'outcome'>;
+  readonly phoneOutcomes: Counter<'how'>;
   /** Relayed frames not yet added to `relayed`, by the role they went to (see countRelayed). */
   private readonly unreported: Record<RelayRole, number> = {
     mobile: 0,
@@ -42,6 +43,14 @@ export class RelayMetrics {
       name: 'mdai_relay_errors_total',
       help: 'Error frames sent, by code',
       labelNames: ['code'],
+      registers: [registry],
+    });
+    this.phoneOutcomes = new Counter({
+      name: 'mdai_relay_phone_outcomes_total',
+      help:
+        "Submission outcomes a phone read: 'live' (it answered the close after its result), " +
+        "'on_return' (kept for it, given when its socket came back)",
+      labelNames: ['how'],
       registers: [registry],
     });
     this.upstreamLatency = new Histogram({

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { randomBytes } from 'node:crypto';
 import { Clock, newId, PeriodicTask } from '@app/common';
 import { KeyringService, ResealReport } from '@app/vault';
-import { PairingSession, SessionResult } from './domain/pairing-session';
+import { PairingSession, SessionOutcome, SessionResult } from './domain/pairing-session';
 import { SessionRepository } from './infrastructure/persistence/session.repository';
 import { SessionTokenService } from './session-token.service';
 import { sessionConfig, SessionSettings } from './session.config';
@@ -139,15 +139,57 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     return this.sessions.releaseSubmission(sessionId);
   }
 
-  completeSubmission(sessionId: string, result: SessionResult): Promise<void> {
-    return this.sessions.completeSubmission(sessionId, result, this.clock.now());
+  /**
+   * submitting → completed. `outcome`: what the phone is told (new protocol), kept sealed until a
+   * phone socket has it (takeOutcome, outcomeHeard).
+   */
+  completeSubmission(
+    sessionId: string,
+    result: SessionResult,
+    outcome?: SessionOutcome,
+  ): Promise<void> {
+    const sealed = outcome && this.keyring.seal(JSON.stringify(outcome), outcomeContext(sessionId));
+    return this.sessions.completeSubmission(sessionId, result, this.clock.now(), sealed);
+  }
+
+  /**
+   * The phone's outcome of a completed session, for a phone socket that comes back: given once
+   * (the store's atomic take, across replicas), undefined when there is none (never kept, already
+   * given or heard, or past the session's life).
+   */
+  async takeOutcome(session: PairingSession): Promise<SessionOutcome | undefined> {
+    if (!session.outcomeSealed || session.expiresAt.getTime() <= this.clock.now().getTime())
+      return undefined;
+    let outcome: SessionOutcome;
+    try {
+      const text = this.keyring.openString(session.outcomeSealed, outcomeContext(session.id));
+      outcome = JSON.parse(text) as SessionOutcome;
+    } catch (error) {
+      // its master key retired meanwhile (the outcome is never resealed: it lives minutes)
+      this.logger.error(
+        { err: error, sessionId: session.id },
+        'A kept outcome could not be opened',
+      );
+      return undefined;
+    }
+    return (await this.sessions.takeOutcome(session.id)) ? outcome : undefined;
+  }
+
+  /**
+   * A phone socket read the outcome (it answered the close that followed it): no longer kept.
+   * True when it was still kept.
+   */
+  outcomeHeard(sessionId: string): Promise<boolean> {
+    return this.sessions.takeOutcome(sessionId);
   }
 
   attachImage(sessionId: string, fileId: string): Promise<void> {
     return this.sessions.attachImage(sessionId, fileId);
   }
 
-  sweep(now = this.clock.now()): Promise<number> {
+  async sweep(now = this.clock.now()): Promise<number> {
+    // an outcome no phone came back for is of no use past the session's life
+    await this.sessions.dropExpiredOutcomes(now);
     // sessions are short-lived; keep a week of them for support questions
     return this.sessions.deleteExpired(new Date(now.getTime() - 7 * 24 * 3600 * 1000));
   }
@@ -155,4 +197,8 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
 
 function sealContext(sessionId: string): string {
   return `session:${sessionId}`;
+}
+
+function outcomeContext(sessionId: string): string {
+  return `session-outcome:${sessionId}`;
 }

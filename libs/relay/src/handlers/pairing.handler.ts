@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { KioskRegistryService } from '@app/kiosk-registry';
-import { SessionService } from '@app/session';
+import { SessionOutcome, SessionService } from '@app/session';
 import { FaceSubmissionService } from '../face-submission.service';
 import { kioskCopyOfAnswer } from '../privacy/kiosk-gate';
 import {
@@ -9,6 +9,7 @@ import {
   InboundFrame,
   isHandlerFrame,
   NEW_PROTOCOL,
+  ResultCode,
   ResultFrame,
 } from '../protocol/messages';
 import type { RelayedData } from '../protocol/parse-frame';
@@ -147,17 +148,9 @@ export class PairingHandler {
       if (conn.revokedBy && !elsewhere) endForPeer(reply, conn.revokedBy);
       return reply;
     }
-    const base: ResultFrame = {
-      type: 'result',
-      status: outcome.status,
-      ...(outcome.code ? { code: outcome.code } : {}),
-      status_code: outcome.statusCode,
-      data: outcome.data,
-      latency_ms: outcome.latencyMs,
-    };
     const reply: Reply = {
-      frames: [{ ...base, data: kioskCopyOfAnswer(outcome.data) }],
-      toPeer: [{ ...base, platform_id: outcome.platformId }],
+      frames: [{ ...resultFrame(outcome), data: kioskCopyOfAnswer(outcome.data) }],
+      toPeer: [phoneResultFrame(outcome, outcome.platformId)],
     };
     if (outcome.final) {
       const closed = { type: 'session_closed', reason: 'completed' } as const;
@@ -172,6 +165,26 @@ export class PairingHandler {
     }
     return reply;
   }
+}
+
+/** A `result` frame of an outcome, without the platform id (the kiosk's copy, before its data is reduced). */
+function resultFrame(outcome: SessionOutcome): ResultFrame {
+  return {
+    type: 'result',
+    status: outcome.status,
+    ...(outcome.code ? { code: outcome.code as ResultCode } : {}),
+    status_code: outcome.statusCode,
+    data: outcome.data,
+    latency_ms: outcome.latencyMs,
+  };
+}
+
+/**
+ * The phone's `result` frame of an outcome: the same frame whether sent when the outcome is
+ * known or when the phone comes back for it (RelayHub), from the session's kept outcome.
+ */
+export function phoneResultFrame(outcome: SessionOutcome, platformId?: string): ResultFrame {
+  return { ...resultFrame(outcome), platform_id: platformId };
 }
 
 /** The phone's last frames: the session ended because its kiosk lost its standing. */

@@ -35,7 +35,8 @@ export const RELAY_ERROR_CODES = {
   invalid_json:
     'the frame is not a JSON object, or not I-JSON (RFC 7493) as REST bodies must be: a member name repeated in one object, a member named `__proto__`/`constructor`/`prototype`, a lone surrogate, a number no 64-bit float holds (on /ws/hardware the ones `JSON.parse` takes drop the frame without this error: the fielded hardware takes any error as fatal)',
   unknown_type: 'the frame has no type, or one this socket does not take',
-  invalid_message: 'a field of the frame is missing, of the wrong type or out of its bounds',
+  invalid_message:
+    'a field of the frame is missing, of the wrong type or out of its bounds, or the frame nests deeper or holds more object members than allowed (see Limits; on /ws/hardware those two drop the frame without this error: the fielded hardware takes any error as fatal)',
   unsupported_frame: 'binary frames are not accepted',
   payload_too_large: 'the frame (or the image in it) is over the limit',
   rate_limited: 'too many frames per second: this one was dropped',
@@ -44,7 +45,8 @@ export const RELAY_ERROR_CODES = {
   session_not_found: 'the token names a session that does not exist',
   session_expired:
     'the token or the session is past its deadline when the socket opens (on every socket), or a submission came after it. An open socket at the deadline gets the `session_expired` frame instead (legacy sockets: no frame, close 4000)',
-  session_closed: 'the session is already completed',
+  session_closed:
+    "the session is already completed (a phone socket whose session's result it never had gets that `result` instead: see A phone that comes back for its result)",
   already_connected:
     'the session already has a socket of this role, or (legacy) its app socket was already used once',
   session_mismatch: 'auth.session_id is not the session of the token',

@@ -52,14 +52,17 @@ const FRAME_REFUSALS: Partial<Record<string, { code: FrameRefusalCode; message: 
 };
 
 /**
- * The I-JSON checks JSON.parse does not make (the old server's parser took these frames): a
- * refusal for one of them is `strict` (RelayIntake spares the legacy hardware its error frame).
+ * The checks JSON.parse does not make (the old server's parser took these frames): the I-JSON
+ * ones and the bounds (depth, member count). A refusal for one of them is `strict` (RelayIntake
+ * spares the legacy hardware its error frame).
  */
 const STRICT_ONLY = new Set([
   'json_duplicate_key',
   'json_reserved_key',
   'json_number_out_of_range',
   'json_lone_surrogate',
+  'json_too_deep',
+  'json_too_many_keys',
 ]);
 
 function frameRefusal(error: unknown): ParseResult & { ok: false } {
@@ -84,7 +87,7 @@ export type ParseResult =
       ok: false;
       code: FrameRefusalCode;
       message: string;
-      /** Refused by an I-JSON check only (STRICT_ONLY): JSON.parse would have taken it. */
+      /** Refused by a check of STRICT_ONLY (I-JSON, bounds): JSON.parse would have taken it. */
       strict?: true;
     };
 
@@ -110,7 +113,7 @@ export function parseInboundFrame(role: RelayRole, text: string): ParseResult {
     return { ok: false, code: 'invalid_json', message: 'The frame must be a JSON object' };
   if (deeperThan(value, MAX_FRAME_DEPTH)) {
     const message = `The frame nests objects and arrays deeper than ${MAX_FRAME_DEPTH} levels`;
-    return { ok: false, code: 'invalid_message', message };
+    return { ok: false, code: 'invalid_message', message, strict: true };
   }
   const type = value.type;
   const def = typeof type === 'string' ? INBOUND[role].get(type) : undefined;

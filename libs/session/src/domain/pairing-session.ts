@@ -12,6 +12,17 @@ export interface SessionResult {
   latencyMs: number;
 }
 
+/**
+ * What the phone is told of its session's submission: its `result` frame without the platform
+ * id (added back from the session when it is sent). Never the image.
+ */
+export interface SessionOutcome extends SessionResult {
+  /** The relay's result code of a failure. */
+  code?: string;
+  /** The upstream's body, or `{status:'failure', code, message}` when it gave none. */
+  data: unknown;
+}
+
 /** One phone ↔ kiosk pairing. The platform id is kept sealed and never leaves for a kiosk. */
 export interface PairingSession {
   /** ObjectId hex; the JWTs' `sid` (new protocol) or `jti` (legacy). */
@@ -28,6 +39,12 @@ export interface PairingSession {
   /** The Vault file holding the submitted face image. */
   imageFileId?: string;
   result?: SessionResult;
+  /**
+   * New protocol: the phone's outcome (SessionOutcome as JSON), KeyringService-sealed (context
+   * `session-outcome:<id>`), kept from the completion until a phone socket has it, so a phone
+   * whose socket dropped meanwhile gets it when it comes back within the session's life.
+   */
+  outcomeSealed?: string;
   createdAt: Date;
   expiresAt: Date;
   completedAt?: Date;

@@ -83,6 +83,57 @@ describeStoreContract('SessionRepository', sessionAdapters, ({ sut }) => {
     expect((await sut().findById(s.id))?.platformAlias).toBe(`PLT_ALIAS_${won}`);
   });
 
+  it("should keep the phone's sealed outcome with the completion, and give it to exactly one of concurrent takes", async () => {
+    const s = session();
+    await sut().create(s);
+    expect(await sut().claimSubmission(s.id, new Date())).toBe(true);
+    const result = { status: 'failure' as const, statusCode: 404, latencyMs: 7 };
+    await sut().completeSubmission(s.id, result, new Date(), 'sealed1.v1.o.u.t');
+    expect(await sut().findById(s.id)).toMatchObject({
+      status: 'completed',
+      result,
+      outcomeSealed: 'sealed1.v1.o.u.t',
+    });
+    const takes = await Promise.all(Array.from({ length: 10 }, () => sut().takeOutcome(s.id)));
+    expect(takes.filter(Boolean)).toHaveLength(1);
+    expect((await sut().findById(s.id))?.outcomeSealed).toBeUndefined();
+    expect(await sut().takeOutcome(s.id)).toBe(false);
+    expect((await sut().findById(s.id))?.result).toEqual(result);
+  });
+
+  it('should keep no outcome when none is given, and take none', async () => {
+    const s = session();
+    await sut().create(s);
+    await sut().claimSubmission(s.id, new Date());
+    await sut().completeSubmission(
+      s.id,
+      { status: 'success', statusCode: 200, latencyMs: 1 },
+      new Date(),
+    );
+    expect((await sut().findById(s.id))?.outcomeSealed).toBeUndefined();
+    expect(await sut().takeOutcome(s.id)).toBe(false);
+    expect(await sut().takeOutcome(newId())).toBe(false);
+  });
+
+  it('should drop the outcomes of sessions expired before the cutoff only', async () => {
+    const old = session({ expiresAt: new Date('2020-01-01T00:00:00Z') });
+    const live = session();
+    for (const x of [old, live]) {
+      await sut().create(x);
+      await sut().claimSubmission(x.id, new Date('2019-12-31T23:59:00Z'));
+      await sut().completeSubmission(
+        x.id,
+        { status: 'success', statusCode: 200, latencyMs: 1 },
+        new Date(),
+        'sealed1.v1.k.e.p',
+      );
+    }
+    expect(await sut().dropExpiredOutcomes(new Date('2021-01-01T00:00:00Z'))).toBe(1);
+    expect((await sut().findById(old.id))?.outcomeSealed).toBeUndefined();
+    expect((await sut().findById(old.id))?.status).toBe('completed');
+    expect((await sut().findById(live.id))?.outcomeSealed).toBe('sealed1.v1.k.e.p');
+  });
+
   it('should delete sessions expired before the cutoff', async () => {
     const old = session({ expiresAt: new Date('2020-01-01T00:00:00Z') });
     await sut().create(old);

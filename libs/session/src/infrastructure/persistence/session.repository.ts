@@ -23,8 +23,20 @@ export abstract class SessionRepository extends SealedValueRepository {
   abstract claimSubmission(id: string, now: Date): Promise<boolean>;
   /** submitting → open after a failed upstream call. */
   abstract releaseSubmission(id: string): Promise<void>;
-  /** submitting → completed with the result. */
-  abstract completeSubmission(id: string, result: SessionResult, at: Date): Promise<void>;
+  /** submitting → completed with the result (and the phone's sealed outcome, kept for it). */
+  abstract completeSubmission(
+    id: string,
+    result: SessionResult,
+    at: Date,
+    outcomeSealed?: string,
+  ): Promise<void>;
+  /**
+   * Removes the phone's outcome once a phone socket has it. Atomic: of concurrent takes (two
+   * replicas) exactly one is true; false when there was none.
+   */
+  abstract takeOutcome(id: string): Promise<boolean>;
+  /** Removes the outcomes of sessions that expired before `before`; returns how many. */
+  abstract dropExpiredOutcomes(before: Date): Promise<number>;
   abstract attachImage(id: string, fileId: string): Promise<void>;
   /** Deletes sessions that expired before `before`; returns how many. */
   abstract deleteExpired(before: Date): Promise<number>;

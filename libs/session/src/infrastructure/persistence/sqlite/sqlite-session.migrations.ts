@@ -24,4 +24,9 @@ export const SESSION_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX pairing_sessions_expires ON pairing_sessions (expires_at);
     `,
   },
+  {
+    version: 2,
+    name: "the phone's sealed outcome, kept until a phone socket has it",
+    up: 'ALTER TABLE pairing_sessions ADD COLUMN outcome_sealed TEXT;',
+  },
 ];

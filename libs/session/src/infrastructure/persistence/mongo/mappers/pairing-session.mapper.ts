@@ -19,6 +19,7 @@ export class PairingSessionMongoMapper {
             latencyMs: doc.result.latencyMs,
           }
         : undefined,
+      outcomeSealed: doc.outcomeSealed ?? undefined,
       createdAt: new Date(doc.createdAt),
       expiresAt: new Date(doc.expiresAt),
       completedAt: doc.completedAt ? new Date(doc.completedAt) : undefined,

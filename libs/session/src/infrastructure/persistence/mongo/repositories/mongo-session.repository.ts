@@ -60,11 +60,39 @@ export class MongoSessionRepository extends SessionRepository implements OnModul
     await this.sessions.updateOne({ _id: id, status: 'submitting' }, { $set: { status: 'open' } });
   }
 
-  async completeSubmission(id: string, result: SessionResult, at: Date): Promise<void> {
+  async completeSubmission(
+    id: string,
+    result: SessionResult,
+    at: Date,
+    outcomeSealed?: string,
+  ): Promise<void> {
     await this.sessions.updateOne(
       { _id: id, status: 'submitting' },
-      { $set: { status: 'completed', result, completedAt: at } },
+      {
+        $set: {
+          status: 'completed',
+          result,
+          completedAt: at,
+          ...(outcomeSealed === undefined ? {} : { outcomeSealed }),
+        },
+      },
     );
+  }
+
+  async takeOutcome(id: string): Promise<boolean> {
+    const { modifiedCount } = await this.sessions.updateOne(
+      { _id: id, outcomeSealed: { $ne: null } },
+      { $unset: { outcomeSealed: 1 } },
+    );
+    return modifiedCount === 1;
+  }
+
+  async dropExpiredOutcomes(before: Date): Promise<number> {
+    const { modifiedCount } = await this.sessions.updateMany(
+      { expiresAt: { $lt: before }, outcomeSealed: { $ne: null } },
+      { $unset: { outcomeSealed: 1 } },
+    );
+    return modifiedCount;
   }
 
   async attachImage(id: string, fileId: string): Promise<void> {

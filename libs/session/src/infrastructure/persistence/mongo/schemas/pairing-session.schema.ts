@@ -19,6 +19,8 @@ export class PairingSessionDocument {
   @Prop() deviceId?: string;
   @Prop() imageFileId?: string;
   @Prop({ type: SessionResultSchema }) result?: SessionResultDocument;
+  /** Added with SQLite's migration 2; documents without it hold no outcome (nothing to migrate). */
+  @Prop() outcomeSealed?: string;
   @Prop({ required: true }) createdAt!: Date;
   @Prop({ required: true, index: true }) expiresAt!: Date;
   @Prop() completedAt?: Date;

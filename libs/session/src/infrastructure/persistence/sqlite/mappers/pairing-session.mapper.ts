@@ -12,6 +12,7 @@ export interface PairingSessionRow {
   result_status: string | null;
   result_status_code: number | null;
   result_latency_ms: number | null;
+  outcome_sealed: string | null;
   created_at: string;
   expires_at: string;
   completed_at: string | null;
@@ -36,6 +37,7 @@ export class PairingSessionSqliteMapper {
               statusCode: row.result_status_code ?? 0,
               latencyMs: row.result_latency_ms ?? 0,
             },
+      outcomeSealed: row.outcome_sealed ?? undefined,
       createdAt: new Date(row.created_at),
       expiresAt: new Date(row.expires_at),
       completedAt: row.completed_at ? new Date(row.completed_at) : undefined,
@@ -55,6 +57,7 @@ export class PairingSessionSqliteMapper {
       result_status: session.result?.status ?? null,
       result_status_code: session.result?.statusCode ?? null,
       result_latency_ms: session.result?.latencyMs ?? null,
+      outcome_sealed: session.outcomeSealed ?? null,
       created_at: session.createdAt.toISOString(),
       expires_at: session.expiresAt.toISOString(),
       completed_at: session.completedAt?.toISOString() ?? null,

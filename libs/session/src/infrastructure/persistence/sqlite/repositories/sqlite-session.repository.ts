@@ -29,9 +29,11 @@ export class SqliteSessionRepository extends SessionRepository {
   async create(session: PairingSession): Promise<void> {
     const insert = this.db.prepare(
       `INSERT INTO pairing_sessions (id, protocol, user_id, platform_id_sealed, platform_alias, status, device_id,
-           image_file_id, result_status, result_status_code, result_latency_ms, created_at, expires_at, completed_at)
+           image_file_id, result_status, result_status_code, result_latency_ms, outcome_sealed, created_at,
+           expires_at, completed_at)
          VALUES (@id, @protocol, @user_id, @platform_id_sealed, @platform_alias, @status, @device_id,
-           @image_file_id, @result_status, @result_status_code, @result_latency_ms, @created_at, @expires_at, @completed_at)`,
+           @image_file_id, @result_status, @result_status_code, @result_latency_ms, @outcome_sealed, @created_at,
+           @expires_at, @completed_at)`,
     );
     await this.turns.write(() => insert.run(Mapper.toPersistence(session)));
   }
@@ -75,14 +77,40 @@ export class SqliteSessionRepository extends SessionRepository {
     await this.turns.write(() => release.run(id));
   }
 
-  async completeSubmission(id: string, result: SessionResult, at: Date): Promise<void> {
+  async completeSubmission(
+    id: string,
+    result: SessionResult,
+    at: Date,
+    outcomeSealed?: string,
+  ): Promise<void> {
     const complete = this.db.prepare(
       `UPDATE pairing_sessions SET status = 'completed', result_status = ?, result_status_code = ?,
-         result_latency_ms = ?, completed_at = ? WHERE id = ? AND status = 'submitting'`,
+         result_latency_ms = ?, outcome_sealed = ?, completed_at = ? WHERE id = ? AND status = 'submitting'`,
     );
     await this.turns.write(() =>
-      complete.run(result.status, result.statusCode, result.latencyMs, at.toISOString(), id),
+      complete.run(
+        result.status,
+        result.statusCode,
+        result.latencyMs,
+        outcomeSealed ?? null,
+        at.toISOString(),
+        id,
+      ),
     );
+  }
+
+  async takeOutcome(id: string): Promise<boolean> {
+    const take = this.db.prepare(
+      'UPDATE pairing_sessions SET outcome_sealed = NULL WHERE id = ? AND outcome_sealed IS NOT NULL',
+    );
+    return (await this.turns.write(() => take.run(id))).changes === 1;
+  }
+
+  async dropExpiredOutcomes(before: Date): Promise<number> {
+    const drop = this.db.prepare(
+      'UPDATE pairing_sessions SET outcome_sealed = NULL WHERE expires_at < ? AND outcome_sealed IS NOT NULL',
+    );
+    return (await this.turns.write(() => drop.run(before.toISOString()))).changes;
   }
 
   async attachImage(id: string, fileId: string): Promise<void> {
