@@ -160,7 +160,12 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     // the backup checks out without a server (and is kept, untouched by the second server
     // below, for the damaged copies of the next test)
     const checked = await checkBackup(to);
-    expect([checked.code, checked.stderr, checked.stdout]).toEqual([0, '', `backup ${to}: OK\n`]);
+    expect([checked.code, checked.stderr]).toEqual([0, '']);
+    expect(checked.stdout).toMatch(
+      new RegExp(
+        `^backup ${to}: OK \\(${manifest.blobs.count + 3} files, \\d+ bytes, as the manifest says; the database intact; 2 logs of \\d+ entries verified against their latest checkpoints; ${manifest.witness.lines} witness lines agree with them\\)\\n$`,
+      ),
+    );
     cpSync(to, pristine, { recursive: true });
 
     // a second server on the copy, while the first one still runs
@@ -329,11 +334,15 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
         /^problem: mdai\.local\/ledger\/[^:]+: chain broken at seq 3 \(record_hash_mismatch\)$/,
       ),
     );
-    expect([b.code, problems(b)]).toEqual([
-      1,
-      [
-        `problem: witness file line ${lineNo}: ${last.origin} size ${last.size + 1000} is beyond the copied log's ${last.size} entries (tail_cut)`,
-      ],
+    // the copied log may hold entries beyond the last witness line (rows signed after the
+    // witness was copied): the line is beyond however many it holds
+    expect(b.code).toBe(1);
+    expect(problems(b)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^problem: witness file line ${lineNo}: ${last.origin} size ${last.size + 1000} is beyond the copied log's \\d+ entries \\(tail_cut\\)$`,
+        ),
+      ),
     ]);
     // a check leaves the backup as it was (SQLite made nothing beside the database)
     expect(readdirSync(flipped).sort()).toEqual(readdirSync(pristine).sort());

@@ -98,8 +98,23 @@ function safePath(path: unknown): path is string {
   return normal === path && !normal.split(sep).includes('..');
 }
 
-/** The problems of the backup in `dir`, one line each (empty: it checks out). */
-export async function checkBackup(options: CheckOptions): Promise<string[]> {
+/** What a check went through (for its OK line). */
+export interface CheckTally {
+  files: number;
+  bytes: number;
+  logs: number;
+  entries: number;
+  witnessLines: number;
+}
+
+/**
+ * The problems of the backup in `dir`, one line each (empty: it checks out); `tally` counts
+ * what was checked.
+ */
+export async function checkBackup(
+  options: CheckOptions,
+  tally: CheckTally = { files: 0, bytes: 0, logs: 0, entries: 0, witnessLines: 0 },
+): Promise<string[]> {
   const { dir } = options;
   const problems: string[] = [];
   const counted = new Map<string, number>();
@@ -166,6 +181,8 @@ export async function checkBackup(options: CheckOptions): Promise<string[]> {
       continue;
     }
     const { bytes, sha256 } = await hashOf(join(dir, file.path));
+    tally.files++;
+    tally.bytes += bytes;
     if (bytes !== file.bytes)
       problem(
         'size differs',
@@ -195,7 +212,7 @@ export async function checkBackup(options: CheckOptions): Promise<string[]> {
       return ended();
     }
     checkBlobs(db, manifest, problem);
-    await checkLogs(db, dir, manifest, options, present, problem);
+    await checkLogs(db, dir, manifest, options, present, problem, tally);
   } catch (error) {
     problem(
       'database',
@@ -275,11 +292,13 @@ async function checkLogs(
   options: CheckOptions,
   present: Set<string>,
   problem: (kind: string, line: string) => void,
+  tally: CheckTally,
 ): Promise<void> {
   if (!has(db, 'tlog_logs')) return;
   const witness = present.has(manifest.witness.path)
     ? await witnessLines(join(dir, manifest.witness.path), problem)
     : [];
+  tally.witnessLines = witness.length;
   let keysFor: (origin: string) => GivenKey[];
   if (options.key !== undefined) {
     const key = options.key;
@@ -340,6 +359,8 @@ async function checkLogs(
       problem('log', `${log.origin}: ${(error as Error).message}`);
       continue;
     }
+    tally.logs++;
+    tally.entries += checked.length;
     for (const f of checked.findings)
       if (f.ok === false) problem('log', `${log.origin}: ${f.what}`);
     for (const w of lines) {
@@ -434,13 +455,18 @@ export function backupCheck(args: string[]): void {
   Promise.resolve()
     .then(async () => {
       const options = parseCheckArgs(args);
-      const problems = await checkBackup(options);
+      const tally: CheckTally = { files: 0, bytes: 0, logs: 0, entries: 0, witnessLines: 0 };
+      const problems = await checkBackup(options, tally);
       for (const line of problems) process.stderr.write(`problem: ${line}\n`);
       if (problems.length > 0) {
         process.stdout.write(`backup ${options.dir}: FAILED, ${problems.length} problem(s)\n`);
         process.exitCode = 1;
       } else {
-        process.stdout.write(`backup ${options.dir}: OK\n`);
+        process.stdout.write(
+          `backup ${options.dir}: OK (${tally.files} files, ${tally.bytes} bytes, as the manifest says; ` +
+            `the database intact; ${tally.logs} logs of ${tally.entries} entries verified against their latest checkpoints; ` +
+            `${tally.witnessLines} witness lines agree with them)\n`,
+        );
       }
     })
     .catch((error: unknown) => {

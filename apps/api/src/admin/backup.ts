@@ -385,6 +385,82 @@ function unsealedLogs(db: Database.Database): UnsealedLog[] {
   return out;
 }
 
+/** What steps 2 and 3 took: the witness copy and the database snapshot after it. */
+export interface Snapshot {
+  witness: CopiedFile;
+  snapshotAt: Date;
+  pages: number;
+  unsealed: UnsealedLog[];
+  attempts: number;
+}
+
+/**
+ * Steps 2 and 3, until the snapshot has a checkpoint over every log's entries (or attempts run
+ * out): each attempt reads the witness file again (its whole lines as they are then), then
+ * takes the database snapshot, so the witness copy kept is always the one read just before the
+ * database copy kept. `pause` is the wait between attempts (a seal in flight completes then).
+ */
+export async function snapshotWitnessThenDatabase(
+  paths: { database: string; witnessFile: string; witnessTarget: string; databaseTarget: string },
+  pause: (ms: number, attempt: number) => Promise<unknown> = (ms) => sleep(ms),
+): Promise<Snapshot> {
+  const { database, witnessFile, witnessTarget, databaseTarget } = paths;
+  const source = new Database(database, { readonly: true, fileMustExist: true });
+  let witness: { path: string; bytes: number; sha256: string };
+  let snapshotAt: Date;
+  let pages: number;
+  let unsealed: UnsealedLog[];
+  let attempts = 0;
+  // the same logs unsealed at the same lengths snapshot after snapshot: no seal is in flight
+  // (entries an old build or a crash left without a checkpoint, sealed by the log's next
+  // append); waiting on does not change them
+  let previous = '';
+  let unchanged = 0;
+  try {
+    source.pragma('busy_timeout = 10000');
+    for (;;) {
+      attempts++;
+      // 2. the witness file, whole lines only, before the database
+      await rm(witnessTarget, { force: true });
+      const witnessLength = await wholeLinesLength(witnessFile);
+      witness =
+        witnessLength > 0
+          ? await copyHashed(witnessFile, witnessTarget, witnessLength)
+          : await writeFile(witnessTarget, '', { mode: 0o644 }).then(() => ({
+              path: witnessTarget,
+              bytes: 0,
+              sha256: createHash('sha256').digest('hex'),
+            }));
+      // 3. the database: one read transaction, one instant. Its first read fixes the snapshot;
+      // the backup, in one step, copies that snapshot
+      snapshotAt = new Date();
+      source.exec('BEGIN');
+      try {
+        unsealed = unsealedLogs(source);
+        const seen = JSON.stringify(unsealed);
+        unchanged = seen === previous ? unchanged + 1 : 0;
+        previous = seen;
+        if (
+          unsealed.length === 0 ||
+          attempts >= SNAPSHOT_ATTEMPTS ||
+          unchanged >= SNAPSHOT_UNCHANGED
+        ) {
+          const done = await source.backup(databaseTarget, { progress: () => 0x7fffffff });
+          pages = done.totalPages;
+          break;
+        }
+      } finally {
+        source.exec('COMMIT');
+      }
+      // a seal in flight: its checkpoint row comes a few milliseconds after the entries
+      await pause(SNAPSHOT_RETRY_MS * attempts, attempts);
+    }
+  } finally {
+    source.close();
+  }
+  return { witness, snapshotAt, pages, unsealed, attempts };
+}
+
 /** The version names of a VAULT_KEYS value (`v1:<key>,v2:<key>` → v1, v2), never a key. */
 function vaultKeyVersions(keys: string | undefined): string[] {
   return (keys ?? '')
@@ -486,59 +562,12 @@ export async function runBackup(
   // 2 and 3, until the snapshot has a checkpoint over every log's entries (or attempts run out)
   const witnessTarget = join(to, witnessRel);
   const databaseTarget = join(to, SQLITE_FILE);
-  const source = new Database(database, { readonly: true, fileMustExist: true });
-  let witness: { path: string; bytes: number; sha256: string };
-  let snapshotAt: Date;
-  let pages: number;
-  let unsealed: UnsealedLog[];
-  let attempts = 0;
-  // the same logs unsealed at the same lengths snapshot after snapshot: no seal is in flight
-  // (entries an old build or a crash left without a checkpoint, sealed by the log's next
-  // append); waiting on does not change them
-  let previous = '';
-  let unchanged = 0;
-  try {
-    source.pragma('busy_timeout = 10000');
-    for (;;) {
-      attempts++;
-      // 2. the witness file, whole lines only, before the database
-      await rm(witnessTarget, { force: true });
-      const witnessLength = await wholeLinesLength(witnessFile);
-      witness =
-        witnessLength > 0
-          ? await copyHashed(witnessFile, witnessTarget, witnessLength)
-          : await writeFile(witnessTarget, '', { mode: 0o644 }).then(() => ({
-              path: witnessTarget,
-              bytes: 0,
-              sha256: createHash('sha256').digest('hex'),
-            }));
-      // 3. the database: one read transaction, one instant. Its first read fixes the snapshot;
-      // the backup, in one step, copies that snapshot
-      snapshotAt = new Date();
-      source.exec('BEGIN');
-      try {
-        unsealed = unsealedLogs(source);
-        const seen = JSON.stringify(unsealed);
-        unchanged = seen === previous ? unchanged + 1 : 0;
-        previous = seen;
-        if (
-          unsealed.length === 0 ||
-          attempts >= SNAPSHOT_ATTEMPTS ||
-          unchanged >= SNAPSHOT_UNCHANGED
-        ) {
-          const done = await source.backup(databaseTarget, { progress: () => 0x7fffffff });
-          pages = done.totalPages;
-          break;
-        }
-      } finally {
-        source.exec('COMMIT');
-      }
-      // a seal in flight: its checkpoint row comes a few milliseconds after the entries
-      await sleep(SNAPSHOT_RETRY_MS * attempts);
-    }
-  } finally {
-    source.close();
-  }
+  const { witness, snapshotAt, pages, unsealed, attempts } = await snapshotWitnessThenDatabase({
+    database,
+    witnessFile,
+    witnessTarget,
+    databaseTarget,
+  });
   await chmod(witnessTarget, 0o644); // as the server writes it: monitors read it
   const lines = (await readFile(witnessTarget)).reduce((n, byte) => n + (byte === 0x0a ? 1 : 0), 0);
   await chmod(databaseTarget, 0o600);
