@@ -216,7 +216,7 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     }
   }, 120_000);
 
-  it('should check a backup without a server: a truncated blob, a changed byte of the database, a missing file, an edited manifest, no manifest, a changed ledger entry and a witness line beyond the log each fail with their line', async () => {
+  it('should check a backup without a server: a truncated blob, a changed byte of the database, a missing file, an edited manifest, no manifest, a changed ledger entry, a witness line beyond the log and a --key that did not sign the checkpoints each fail with their line', async () => {
     const manifestOf = (dir: string) =>
       JSON.parse(readFileSync(join(dir, 'backup-manifest.json'), 'utf8'));
     /** The manifest written again as the backup would, after `change` (its digest holds). */
@@ -299,9 +299,11 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
       w.witness.lines = lineNo;
     });
 
-    const [t, f, mi, e, c, l, b] = await Promise.all(
-      [truncated, flipped, missing, edited, cut, ledger, beyond].map((dir) => checkBackup(dir)),
-    );
+    const [t, f, mi, e, c, l, b, k] = await Promise.all([
+      ...[truncated, flipped, missing, edited, cut, ledger, beyond].map((dir) => checkBackup(dir)),
+      // the checkpoints against a key given (not the manifest's): another key signed them
+      checkBackup(pristine, '--key', Buffer.alloc(32, 7).toString('base64')),
+    ]);
     const problems = (r: { stderr: string }) => r.stderr.trimEnd().split('\n');
     expect([t.code, problems(t)]).toEqual([
       1,
@@ -331,7 +333,7 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     expect(l.code).toBe(1);
     expect(problems(l)).toContainEqual(
       expect.stringMatching(
-        /^problem: mdai\.local\/ledger\/[^:]+: chain broken at seq 3 \(record_hash_mismatch\)$/,
+        /^problem: mdai\.local\/ledger\/[^:]+: verify:log FAIL chain broken at seq 3 \(record_hash_mismatch\)$/,
       ),
     );
     // the copied log may hold entries beyond the last witness line (rows signed after the
@@ -344,6 +346,12 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
         ),
       ),
     ]);
+    expect(k.code).toBe(1);
+    expect(problems(k)).toContainEqual(
+      expect.stringMatching(
+        /^problem: mdai\.local\/vault-audit: verify:log FAIL checkpoint mdai\.local\/vault-audit size \d+ signed by the key$/,
+      ),
+    );
     // a check leaves the backup as it was (SQLite made nothing beside the database)
     expect(readdirSync(flipped).sort()).toEqual(readdirSync(pristine).sort());
   }, 60_000);

@@ -378,7 +378,7 @@ async function checkLogs(
     tally.logs++;
     tally.entries += checked.length;
     for (const f of checked.findings)
-      if (f.ok === false) problem('log', `${log.origin}: ${f.what}`);
+      if (f.ok === false) problem('log', `${log.origin}: verify:log FAIL ${f.what}`);
     for (const w of lines) {
       const root = checked.rootsAt.get(w.size);
       if (w.size > checked.length)
