@@ -334,6 +334,13 @@ async function checkLogs(
     origin: string;
   }[];
   const known = new Set(logs.map((l) => l.origin));
+  // the witness lines by log (one pass, however many sites)
+  const witnessOf = new Map<string, typeof witness>();
+  for (const w of witness) {
+    const list = witnessOf.get(w.origin);
+    if (list) list.push(w);
+    else witnessOf.set(w.origin, [w]);
+  }
   for (const w of witness)
     if (!known.has(w.origin))
       problem(
@@ -348,7 +355,7 @@ async function checkLogs(
   );
   for (const log of logs) {
     const row = latest.get(log.id) as { size: number; rootHash: string; note: string } | undefined;
-    const lines = witness.filter((w) => w.origin === log.origin);
+    const lines = witnessOf.get(log.origin) ?? [];
     const site = /\/ledger\/([^/]+)$/.exec(log.origin)?.[1];
     const isAudit = log.origin.endsWith('/vault-audit');
     if (!row || (!site && !isAudit)) {
