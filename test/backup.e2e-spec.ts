@@ -1,16 +1,22 @@
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
+  cpSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
+  truncateSync,
   unlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { manifestDigest } from '@app/api/admin/backup';
 import { verifyLedger } from './support/ledger-client';
 import { jpegBytes } from './support/image-bytes';
 import { http, MONGODB_URI, startTestApp, TestApp } from './support/test-app';
@@ -23,12 +29,22 @@ const PER = 5;
 
 /** `npm run backup -- --to <dir>` on `dataDir`, as an operator runs it beside the server. */
 function runBackup(dataDir: string, to: string, ...args: string[]) {
+  return runBackupWith({ DATA_DIR: dataDir }, '--to', to, ...args);
+}
+
+/** `npm run backup -- --check <dir>`: no server, no DATA_DIR. */
+function checkBackup(dir: string, ...args: string[]) {
+  return runBackupWith({}, '--check', dir, ...args);
+}
+
+/** `npm run backup -- <args>` with `env` over the test's environment. */
+function runBackupWith(env: Record<string, string>, ...args: string[]) {
   const child = spawn(
     process.execPath,
-    ['-r', '@swc-node/register', 'scripts/backup.ts', '--to', to, ...args],
+    ['-r', '@swc-node/register', 'scripts/backup.ts', ...args],
     {
       cwd: ROOT,
-      env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '', NODE_ENV: 'test' },
+      env: { ...process.env, DATABASE_URL: '', NODE_ENV: 'test', ...env },
     },
   );
   let stdout = '';
@@ -52,6 +68,8 @@ function runBackup(dataDir: string, to: string, ...args: string[]) {
   let a: TestApp | undefined;
   let b: TestApp | undefined;
   const to = join(mkdtempSync(join(tmpdir(), 'mdai-backup-')), 'copy');
+  /** The backup of the first test as it was made (a server ran on `to` since). */
+  const pristine = join(to, '..', 'pristine');
   afterAll(async () => {
     await b?.close({ keepData: true });
     await a?.close();
@@ -130,6 +148,26 @@ function runBackup(dataDir: string, to: string, ...args: string[]) {
     const copiedWitness = readFileSync(join(to, 'tlog-witness.ndjson'));
     expect(liveWitness.subarray(0, copiedWitness.length).equals(copiedWitness)).toBe(true);
 
+    expect(manifest.build).toMatchObject({
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      stamp: expect.stringMatching(/^[0-9a-f]{64}$/),
+      stampOf: 'sources',
+    });
+    expect(manifest.layout).toEqual({
+      witnessFile: { path: 'tlog-witness.ndjson', outside: false },
+      uploadsDir: { path: 'uploads', outside: false },
+    });
+    // the backup checks out without a server (and is kept, untouched by the second server
+    // below, for the damaged copies of the next test)
+    const checked = await checkBackup(to);
+    expect([checked.code, checked.stderr]).toEqual([0, '']);
+    expect(checked.stdout).toMatch(
+      new RegExp(
+        `^backup ${to}: OK \\(${manifest.blobs.count + 3} files, \\d+ bytes, as the manifest says; the database intact; 2 logs of \\d+ entries verified against their latest checkpoints; ${manifest.witness.lines} witness lines agree with them\\)\\n$`,
+      ),
+    );
+    cpSync(to, pristine, { recursive: true });
+
     // a second server on the copy, while the first one still runs
     b = await startTestApp({ DATA_DIR: to });
     const ledger = await verifyLedger(b, phone.siteId);
@@ -177,6 +215,213 @@ function runBackup(dataDir: string, to: string, ...args: string[]) {
       expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
     }
   }, 120_000);
+
+  it('should check a backup without a server: a truncated blob, a changed byte of the database, a missing file, an edited manifest, no manifest, a changed ledger entry, a witness line beyond the log and a --key that did not sign the checkpoints each fail with their line', async () => {
+    const manifestOf = (dir: string) =>
+      JSON.parse(readFileSync(join(dir, 'backup-manifest.json'), 'utf8'));
+    /** The manifest written again as the backup would, after `change` (its digest holds). */
+    const reseal = (dir: string, change: (m: any) => void) => {
+      const m = manifestOf(dir);
+      change(m);
+      m.digest = manifestDigest(m);
+      writeFileSync(join(dir, 'backup-manifest.json'), JSON.stringify(m, null, 2));
+    };
+    /** The database copy's size and digest put in the manifest after it was changed. */
+    const resealDatabase = (dir: string) =>
+      reseal(dir, (m) => {
+        const bytes = readFileSync(join(dir, 'mdai.sqlite'));
+        m.database.bytes = bytes.length;
+        m.database.sha256 = createHash('sha256').update(bytes).digest('hex');
+      });
+    const damaged = (name: string) => {
+      const dir = join(to, '..', `check-${name}`);
+      cpSync(pristine, dir, { recursive: true });
+      return dir;
+    };
+    const manifest = manifestOf(pristine);
+    const blob = manifest.blobs.files[0];
+
+    const truncated = damaged('truncated');
+    truncateSync(join(truncated, blob.path), blob.bytes - 100);
+
+    const flipped = damaged('flipped');
+    const db = readFileSync(join(flipped, 'mdai.sqlite'));
+    db[Math.floor(db.length / 2)] ^= 0x01;
+    writeFileSync(join(flipped, 'mdai.sqlite'), db);
+
+    const missing = damaged('missing');
+    unlinkSync(join(missing, 'tlog-witness.ndjson'));
+
+    // a blob taken out of the list (the digest of the manifest no longer holds)
+    const edited = damaged('edited');
+    const m = manifestOf(edited);
+    m.blobs.files = m.blobs.files.slice(1);
+    writeFileSync(join(edited, 'backup-manifest.json'), JSON.stringify(m, null, 2));
+
+    // cut short before the manifest
+    const cut = damaged('cut');
+    unlinkSync(join(cut, 'backup-manifest.json'));
+
+    // an entry of the ledger changed, the manifest made to agree: the chain check finds it
+    const ledger = damaged('ledger');
+    const edit = new Database(join(ledger, 'mdai.sqlite'));
+    try {
+      // past its append-only triggers, as someone with the file could
+      for (const { name } of edit
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'attendance_logs'",
+        )
+        .all() as { name: string }[])
+        edit.exec(`DROP TRIGGER "${name}"`);
+      edit
+        .prepare(
+          "UPDATE attendance_logs SET meta = json_set(meta, '$.isOfflineSync', 0) WHERE seq = 3",
+        )
+        .run();
+    } finally {
+      edit.close();
+    }
+    resealDatabase(ledger);
+
+    // a witness line beyond the copied log (what a plain copy taken the wrong way round has)
+    const beyond = damaged('beyond');
+    const witness = readFileSync(join(beyond, 'tlog-witness.ndjson'), 'utf8').trimEnd().split('\n');
+    const last = JSON.parse(witness[witness.length - 1]);
+    const lineNo = witness.length + 1;
+    writeFileSync(
+      join(beyond, 'tlog-witness.ndjson'),
+      `${witness.join('\n')}\n${JSON.stringify({ ...last, size: last.size + 1000 })}\n`,
+    );
+    reseal(beyond, (w) => {
+      const bytes = readFileSync(join(beyond, 'tlog-witness.ndjson'));
+      w.witness.bytes = bytes.length;
+      w.witness.sha256 = createHash('sha256').update(bytes).digest('hex');
+      w.witness.lines = lineNo;
+    });
+
+    const [t, f, mi, e, c, l, b, k] = await Promise.all([
+      ...[truncated, flipped, missing, edited, cut, ledger, beyond].map((dir) => checkBackup(dir)),
+      // the checkpoints against a key given (not the manifest's): another key signed them
+      checkBackup(pristine, '--key', Buffer.alloc(32, 7).toString('base64')),
+    ]);
+    const problems = (r: { stderr: string }) => r.stderr.trimEnd().split('\n');
+    expect([t.code, problems(t)]).toEqual([
+      1,
+      [
+        `problem: ${blob.path}: ${blob.bytes - 100} bytes, the manifest says ${blob.bytes} (truncated)`,
+      ],
+    ]);
+    expect(t.stdout).toBe(`backup ${truncated}: FAILED, 1 problem(s)\n`);
+    expect([f.code, problems(f)[0]]).toEqual([
+      1,
+      "problem: mdai.sqlite: its SHA-256 differs from the manifest's (changed)",
+    ]);
+    expect([mi.code, problems(mi)]).toEqual([
+      1,
+      ['problem: missing: tlog-witness.ndjson (listed in the manifest)'],
+    ]);
+    expect(e.code).toBe(1);
+    expect(problems(e)).toEqual([
+      'problem: backup-manifest.json: its digest does not match its content: edited or damaged since the backup',
+      `problem: not in the manifest: ${blob.path}`,
+      `problem: vault file ${blob.path.slice('uploads/'.length, -'.mdv'.length)}: live in the database copy, its blob neither listed nor named missing`,
+    ]);
+    expect([c.code, c.stderr]).toEqual([
+      1,
+      'problem: no backup-manifest.json: an incomplete backup (cut short before its manifest was written, or not a backup); take it again\n',
+    ]);
+    expect(l.code).toBe(1);
+    expect(problems(l)).toContainEqual(
+      expect.stringMatching(
+        /^problem: mdai\.local\/ledger\/[^:]+: verify:log FAIL chain broken at seq 3 \(record_hash_mismatch\)$/,
+      ),
+    );
+    // the copied log may hold entries beyond the last witness line (rows signed after the
+    // witness was copied): the line is beyond however many it holds
+    expect(b.code).toBe(1);
+    expect(problems(b)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^problem: witness file line ${lineNo}: ${last.origin} size ${last.size + 1000} is beyond the copied log's \\d+ entries \\(tail_cut\\)$`,
+        ),
+      ),
+    ]);
+    expect(k.code).toBe(1);
+    expect(problems(k)).toContainEqual(
+      expect.stringMatching(
+        /^problem: mdai\.local\/vault-audit: verify:log FAIL checkpoint mdai\.local\/vault-audit size \d+ signed by the key$/,
+      ),
+    );
+    // a check leaves the backup as it was (SQLite made nothing beside the database)
+    expect(readdirSync(flipped).sort()).toEqual(readdirSync(pristine).sort());
+  }, 60_000);
+
+  it('should copy a TLOG_WITNESS_FILE and an UPLOADS_DIR inside DATA_DIR once, to their paths there, so a server with the same settings on the copy finds them', async () => {
+    const custom = (dir: string) => ({
+      DATA_DIR: dir,
+      TLOG_WITNESS_FILE: 'logs/witness.ndjson',
+      UPLOADS_DIR: join(dir, 'vault', 'blobs'),
+    });
+    const dataDir = mkdtempSync(join(tmpdir(), 'mdai-backup-layout-'));
+    mkdirSync(join(dataDir, 'vault', 'blobs'), { recursive: true });
+    const target = join(to, '..', 'layout');
+    const t = await startTestApp(custom(dataDir));
+    let r: TestApp | undefined;
+    try {
+      const bytes = jpegBytes(2500);
+      const stored = await http(t.baseUrl, 'POST', '/api/v5/vault', {
+        key: t.keys.admin,
+        rawBody: bytes,
+        headers: { 'content-type': 'image/jpeg' },
+      });
+      expect(stored.status).toBe(201);
+      const made = await runBackupWith(custom(dataDir), '--to', target);
+      expect([made.code, made.stderr]).toEqual([0, '']);
+      expect(readdirSync(target).sort()).toEqual([
+        'backup-manifest.json',
+        'logs',
+        'mdai.sqlite',
+        'secrets.json',
+        'vault',
+      ]);
+      expect(readdirSync(join(target, 'vault', 'blobs'))).toEqual([`${stored.body.fileId}.mdv`]);
+      expect(
+        readFileSync(join(target, 'logs', 'witness.ndjson')).equals(
+          readFileSync(join(dataDir, 'logs', 'witness.ndjson')).subarray(
+            0,
+            readFileSync(join(target, 'logs', 'witness.ndjson')).length,
+          ),
+        ),
+      ).toBe(true);
+      const manifest = JSON.parse(readFileSync(join(target, 'backup-manifest.json'), 'utf8'));
+      expect(manifest.layout).toEqual({
+        witnessFile: { path: 'logs/witness.ndjson', outside: false },
+        uploadsDir: { path: 'vault/blobs', outside: false },
+      });
+      expect(manifest.witness.path).toBe('logs/witness.ndjson');
+      expect(manifest.witness.lines).toBeGreaterThan(0);
+      expect(manifest.notCopied).toEqual([]);
+      const checked = await checkBackup(target);
+      expect([checked.code, checked.stderr]).toEqual([0, '']);
+
+      // restored: the copy is the DATA_DIR of a server with the same settings
+      r = await startTestApp(custom(target));
+      const audit = await http(r.baseUrl, 'GET', '/api/v5/vault/audit/verify', {
+        key: r.keys.auditor,
+      });
+      expect([audit.status, audit.body.ok]).toEqual([200, true]);
+      expect(audit.body.witnessedCheckpoints).toBeGreaterThan(0);
+      const res = await fetch(`${r.baseUrl}/api/v5/vault/${stored.body.fileId}`, {
+        headers: { 'x-api-key': r.keys.auditor, 'x-access-purpose': 'restore check' },
+      });
+      expect(res.status).toBe(200);
+      expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
+    } finally {
+      await r?.close();
+      await t.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('should name a vault file whose blob is missing and a log left unsealed (exit code 2), leave secrets.json out when asked, and refuse a target inside DATA_DIR or not empty', async () => {
     const t = await startTestApp();
@@ -229,6 +474,14 @@ function runBackup(dataDir: string, to: string, ...args: string[]) {
       ]);
       expect(manifest.unsealed[0].checkpoint).toBeLessThan(audited);
       expect(existsSync(join(target, 'secrets.json'))).toBe(false);
+      // checked, it is whole (without secrets.json: the manifest's log keys verify its
+      // checkpoints), with the gaps the backup exited 2 for
+      const checked = await checkBackup(target);
+      expect([checked.code, checked.stderr]).toEqual([
+        2,
+        'warning: the manifest names 1 vault file(s) without their blob (missingBlobs) and 1 log(s) with entries beyond their last checkpoint (unsealed): the backup exited 2 for them; take it again for one without\n',
+      ]);
+      expect(checked.stdout).toMatch(/: OK \(/);
 
       const again = await runBackup(t.dataDir, target);
       expect([again.code, again.stderr]).toEqual([

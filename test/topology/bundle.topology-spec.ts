@@ -339,6 +339,18 @@ describe('the API bundle (npm run build)', () => {
         'tlog-witness.ndjson',
         'uploads',
       ]);
+      // the manifest names the build that took it: the stamp `npm run build` wrote
+      const manifest = JSON.parse(
+        readFileSync(join(dir, 'backup', 'backup-manifest.json'), 'utf8'),
+      );
+      expect(manifest.build).toMatchObject({
+        stamp: readFileSync(join(app, 'dist', '.build-stamp'), 'utf8').trim(),
+        stampOf: 'build',
+        version: JSON.parse(read('package.json')).version,
+      });
+      const checked = admin('backup', '--check', join(dir, 'backup'));
+      expect([checked.status, checked.stderr]).toEqual([0, '']);
+      expect(checked.stdout).toMatch(/^backup .*: OK/);
 
       const unknown = admin('nope');
       expect(unknown.status).toBe(64);

@@ -34,8 +34,9 @@
  * (README).
  */
 import Database from 'better-sqlite3';
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import {
   chmod,
   copyFile,
@@ -44,23 +45,36 @@ import {
   readdir,
   readFile,
   realpath,
+  rename,
   rm,
   stat,
   writeFile,
 } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { appConfig, ConfigError, readStored, SECRETS_FILE } from '@app/common';
+import {
+  activeKeySince,
+  appConfig,
+  ConfigError,
+  jcs,
+  parseKeyHistory,
+  readStored,
+  SECRETS_FILE,
+} from '@app/common';
 import { SQLITE_FILE } from '@app/persistence';
-import { witnessFileOf } from '@app/tlog';
+import { rawEd25519, witnessFileOf } from '@app/tlog';
 
 /** The manifest's name in the backup (a later backup of a restored DATA_DIR skips it). */
 export const BACKUP_MANIFEST = 'backup-manifest.json';
-/** The manifest's format; a later build that changes it says so with another number. */
-const MANIFEST_FORMAT = 1;
+/**
+ * The manifest's format; a later build that changes it says so with another number. 2: the
+ * manifest's own `digest`, `layout`, `build.version` and `build.stamp`, `logKeys`, and
+ * secrets.json among the files with its size and digest.
+ */
+export const MANIFEST_FORMAT = 2;
 
-interface CopiedFile {
+export interface CopiedFile {
   /** Path in the backup (and in the restored DATA_DIR), `/`-separated. */
   path: string;
   bytes: number;
@@ -73,17 +87,49 @@ export interface BackupManifest {
   /** The instant of the database snapshot: what the server had committed then is in the copy. */
   snapshotAt: string;
   finishedAt: string;
-  build: { node: string; schema: Record<string, number> };
+  /**
+   * The server code that took it: the package version, the build stamp (the fingerprint of
+   * the build's inputs, `scripts/support/build-stamp.js`: dist/.build-stamp when run from a
+   * build, worked out from the sources when run from them; null: a build without a stamp),
+   * Node's version and each module's schema version in the copy.
+   */
+  build: {
+    version: string | null;
+    stamp: string | null;
+    stampOf: 'build' | 'sources';
+    node: string;
+    schema: Record<string, number>;
+  };
   /**
    * The master key versions VAULT_KEYS held when the backup was taken (names only): a server
    * restored from it needs a VAULT_KEYS holding each version its values are sealed under.
    */
   vaultKeyVersions: string[];
   source: { dataDir: string; uploadsDir: string; witnessFile: string };
+  /**
+   * Where the witness file and the uploads are in the backup, relative to it (`/`-separated):
+   * their path under DATA_DIR when they were inside it (a custom TLOG_WITNESS_FILE or
+   * UPLOADS_DIR there), so the backup put in place of DATA_DIR has them where the same
+   * configuration looks; else the default names, with `outside` true: a restore puts them back
+   * at `source.witnessFile` / `source.uploadsDir`.
+   */
+  layout: {
+    witnessFile: { path: string; outside: boolean };
+    uploadsDir: { path: string; outside: boolean };
+  };
+  /**
+   * The log's checkpoint verification keys when the backup was taken (public keys, with
+   * their windows, as GET /api/v5/tlog/keys answers): what `backup --check` verifies the
+   * copied checkpoints with when it is given no --key. Empty when TLOG_SIGNING_KEY was not
+   * readable (neither in the environment nor in secrets.json).
+   */
+  logKeys: { keys: { publicKey: string; notBefore?: string; notAfter?: string }[] };
   database: { path: string; bytes: number; sha256: string; pages: number; quickCheck: string };
   witness: { path: string; bytes: number; sha256: string; lines: number };
   blobs: { count: number; bytes: number; files: CopiedFile[] };
   secrets: 'copied' | 'left out' | 'none in DATA_DIR';
+  /** secrets.json's size and SHA-256 in the backup, when copied. */
+  secretsFile?: CopiedFile;
   /**
    * Vault files the copy holds without their blob: deleted while the backup ran (a backup
    * taken again has none of them), or already missing from UPLOADS_DIR. A restored server
@@ -100,6 +146,112 @@ export interface BackupManifest {
   snapshotAttempts: number;
   /** Entries of DATA_DIR the backup does not know and did not copy. */
   notCopied: string[];
+  /**
+   * SHA-256 (hex) of the manifest's JCS without this member: a manifest edited or damaged
+   * since does not match it (`backup --check`).
+   */
+  digest: string;
+}
+
+/** The digest a manifest's `digest` member must hold. */
+export function manifestDigest(manifest: Omit<BackupManifest, 'digest'> & { digest?: unknown }) {
+  const { digest: _digest, ...rest } = manifest;
+  return createHash('sha256').update(jcs(rest)).digest('hex');
+}
+
+/** Flushes a file or a directory to the disk (fsync): what a backup holds survives a power loss. */
+export async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * `file` written whole or not at all: into a temporary file beside it, flushed, renamed over
+ * it, and the directory flushed (the rename is then on disk too).
+ */
+export async function writeAtomically(file: string, text: string, mode: number): Promise<void> {
+  const temp = join(dirname(file), `.${basename(file)}.tmp`);
+  await rm(temp, { force: true });
+  const handle = await open(temp, 'wx', mode);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, file);
+  await syncPath(dirname(file));
+}
+
+/** The root of the code running (where package.json is), above this module's directory. */
+function codeRoot(): string | undefined {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/** The code's version and build stamp (see BackupManifest.build). */
+function buildOfCode(): Pick<BackupManifest['build'], 'version' | 'stamp' | 'stampOf'> {
+  const root = codeRoot();
+  if (root === undefined) return { version: null, stamp: null, stampOf: 'build' };
+  let version: string | null = null;
+  try {
+    version =
+      (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string })
+        .version ?? null;
+  } catch {
+    version = null;
+  }
+  // the built admin.js runs from dist/: its build wrote the stamp there
+  if (!relative(join(root, 'dist'), __dirname).startsWith('..')) {
+    let stamp: string | null = null;
+    try {
+      stamp = readFileSync(join(root, 'dist', '.build-stamp'), 'utf8').trim() || null;
+    } catch {
+      stamp = null;
+    }
+    return { version, stamp, stampOf: 'build' };
+  }
+  // from the sources (npm run backup): the stamp a build of them would write
+  const stampScript = join(root, 'scripts', 'support', 'build-stamp.js');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { fingerprint } = require(stampScript) as { fingerprint: (root: string) => string };
+  return { version, stamp: fingerprint(root), stampOf: 'sources' };
+}
+
+/** The log's public keys with their windows from TLOG_SIGNING_KEY and TLOG_RETIRED_KEYS. */
+function logKeysOf(env: NodeJS.ProcessEnv, stored: Record<string, string>) {
+  const signing = env.TLOG_SIGNING_KEY || stored.TLOG_SIGNING_KEY;
+  if (!signing) return { keys: [] };
+  try {
+    const active = createPublicKey({ key: signing.replace(/\\n/g, '\n'), format: 'pem' });
+    const retired = parseKeyHistory(
+      'TLOG_RETIRED_KEYS',
+      env.TLOG_RETIRED_KEYS || stored.TLOG_RETIRED_KEYS,
+      'ed25519',
+    );
+    const activeRaw = rawEd25519(active).toString('base64');
+    const since = activeKeySince(retired);
+    return {
+      keys: [
+        { publicKey: activeRaw, ...(since ? { notBefore: since.toISOString() } : {}) },
+        ...retired
+          .map((k) => ({
+            publicKey: rawEd25519(k.publicKey).toString('base64'),
+            notBefore: k.notBefore.toISOString(),
+            notAfter: k.notAfter.toISOString(),
+          }))
+          .filter((k) => k.publicKey !== activeRaw),
+      ],
+    };
+  } catch {
+    return { keys: [] }; // the server refuses such a key at boot: nothing it signed to check
+  }
 }
 
 interface BackupOptions {
@@ -233,6 +385,82 @@ function unsealedLogs(db: Database.Database): UnsealedLog[] {
   return out;
 }
 
+/** What steps 2 and 3 took: the witness copy and the database snapshot after it. */
+export interface Snapshot {
+  witness: CopiedFile;
+  snapshotAt: Date;
+  pages: number;
+  unsealed: UnsealedLog[];
+  attempts: number;
+}
+
+/**
+ * Steps 2 and 3, until the snapshot has a checkpoint over every log's entries (or attempts run
+ * out): each attempt reads the witness file again (its whole lines as they are then), then
+ * takes the database snapshot, so the witness copy kept is always the one read just before the
+ * database copy kept. `pause` is the wait between attempts (a seal in flight completes then).
+ */
+export async function snapshotWitnessThenDatabase(
+  paths: { database: string; witnessFile: string; witnessTarget: string; databaseTarget: string },
+  pause: (ms: number, attempt: number) => Promise<unknown> = (ms) => sleep(ms),
+): Promise<Snapshot> {
+  const { database, witnessFile, witnessTarget, databaseTarget } = paths;
+  const source = new Database(database, { readonly: true, fileMustExist: true });
+  let witness: { path: string; bytes: number; sha256: string };
+  let snapshotAt: Date;
+  let pages: number;
+  let unsealed: UnsealedLog[];
+  let attempts = 0;
+  // the same logs unsealed at the same lengths snapshot after snapshot: no seal is in flight
+  // (entries an old build or a crash left without a checkpoint, sealed by the log's next
+  // append); waiting on does not change them
+  let previous = '';
+  let unchanged = 0;
+  try {
+    source.pragma('busy_timeout = 10000');
+    for (;;) {
+      attempts++;
+      // 2. the witness file, whole lines only, before the database
+      await rm(witnessTarget, { force: true });
+      const witnessLength = await wholeLinesLength(witnessFile);
+      witness =
+        witnessLength > 0
+          ? await copyHashed(witnessFile, witnessTarget, witnessLength)
+          : await writeFile(witnessTarget, '', { mode: 0o644 }).then(() => ({
+              path: witnessTarget,
+              bytes: 0,
+              sha256: createHash('sha256').digest('hex'),
+            }));
+      // 3. the database: one read transaction, one instant. Its first read fixes the snapshot;
+      // the backup, in one step, copies that snapshot
+      snapshotAt = new Date();
+      source.exec('BEGIN');
+      try {
+        unsealed = unsealedLogs(source);
+        const seen = JSON.stringify(unsealed);
+        unchanged = seen === previous ? unchanged + 1 : 0;
+        previous = seen;
+        if (
+          unsealed.length === 0 ||
+          attempts >= SNAPSHOT_ATTEMPTS ||
+          unchanged >= SNAPSHOT_UNCHANGED
+        ) {
+          const done = await source.backup(databaseTarget, { progress: () => 0x7fffffff });
+          pages = done.totalPages;
+          break;
+        }
+      } finally {
+        source.exec('COMMIT');
+      }
+      // a seal in flight: its checkpoint row comes a few milliseconds after the entries
+      await pause(SNAPSHOT_RETRY_MS * attempts, attempts);
+    }
+  } finally {
+    source.close();
+  }
+  return { witness, snapshotAt, pages, unsealed, attempts };
+}
+
 /** The version names of a VAULT_KEYS value (`v1:<key>,v2:<key>` → v1, v2), never a key. */
 function vaultKeyVersions(keys: string | undefined): string[] {
   return (keys ?? '')
@@ -290,7 +518,24 @@ export async function runBackup(
     throw error;
   });
   if (existing.length > 0) throw new ConfigError('backup', `${to} is not empty`);
-  await mkdir(join(to, 'uploads'), { recursive: true, mode: 0o700 });
+  // a custom witness file or uploads directory inside DATA_DIR goes where it is there, so the
+  // backup put in place of DATA_DIR has it where the same configuration looks; one outside
+  // DATA_DIR takes the default name (the manifest's layout says where it goes back)
+  const underDataDir = (path: string): string | undefined => {
+    const rel = relative(dataDir, path);
+    return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? undefined : rel;
+  };
+  const witnessRel = underDataDir(witnessFile) ?? 'tlog-witness.ndjson';
+  const uploadsRel = underDataDir(uploadsDir) ?? 'uploads';
+  const uploadsTarget = join(to, uploadsRel);
+  const madeDirs = new Set<string>([to]);
+  const makeDir = async (dir: string) => {
+    // every directory created, to flush once the files are in them
+    for (let d = dir; d !== to && !madeDirs.has(d); d = dirname(d)) madeDirs.add(d);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  };
+  await makeDir(uploadsTarget);
+  await makeDir(dirname(join(to, witnessRel)));
   await chmod(to, 0o700);
   const startedAt = new Date();
   const inBackup = (path: string) => relative(to, path).split(sep).join('/');
@@ -299,12 +544,12 @@ export async function runBackup(
   const blobs = new Map<string, CopiedFile>();
   const copyBlob = async (name: string): Promise<boolean> => {
     try {
-      const copied = await copyHashed(join(uploadsDir, name), join(to, 'uploads', name));
+      const copied = await copyHashed(join(uploadsDir, name), join(uploadsTarget, name));
       blobs.set(name, { ...copied, path: inBackup(copied.path) });
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      await rm(join(to, 'uploads', name), { force: true });
+      await rm(join(uploadsTarget, name), { force: true });
       return false; // removed meanwhile
     }
   };
@@ -315,61 +560,14 @@ export async function runBackup(
   for (const name of present.filter(isBlob)) await copyBlob(name);
 
   // 2 and 3, until the snapshot has a checkpoint over every log's entries (or attempts run out)
-  const witnessTarget = join(to, 'tlog-witness.ndjson');
+  const witnessTarget = join(to, witnessRel);
   const databaseTarget = join(to, SQLITE_FILE);
-  const source = new Database(database, { readonly: true, fileMustExist: true });
-  let witness: { path: string; bytes: number; sha256: string };
-  let snapshotAt: Date;
-  let pages: number;
-  let unsealed: UnsealedLog[];
-  let attempts = 0;
-  // the same logs unsealed at the same lengths snapshot after snapshot: no seal is in flight
-  // (entries an old build or a crash left without a checkpoint, sealed by the log's next
-  // append); waiting on does not change them
-  let previous = '';
-  let unchanged = 0;
-  try {
-    source.pragma('busy_timeout = 10000');
-    for (;;) {
-      attempts++;
-      // 2. the witness file, whole lines only, before the database
-      await rm(witnessTarget, { force: true });
-      const witnessLength = await wholeLinesLength(witnessFile);
-      witness =
-        witnessLength > 0
-          ? await copyHashed(witnessFile, witnessTarget, witnessLength)
-          : await writeFile(witnessTarget, '', { mode: 0o644 }).then(() => ({
-              path: witnessTarget,
-              bytes: 0,
-              sha256: createHash('sha256').digest('hex'),
-            }));
-      // 3. the database: one read transaction, one instant. Its first read fixes the snapshot;
-      // the backup, in one step, copies that snapshot
-      snapshotAt = new Date();
-      source.exec('BEGIN');
-      try {
-        unsealed = unsealedLogs(source);
-        const seen = JSON.stringify(unsealed);
-        unchanged = seen === previous ? unchanged + 1 : 0;
-        previous = seen;
-        if (
-          unsealed.length === 0 ||
-          attempts >= SNAPSHOT_ATTEMPTS ||
-          unchanged >= SNAPSHOT_UNCHANGED
-        ) {
-          const done = await source.backup(databaseTarget, { progress: () => 0x7fffffff });
-          pages = done.totalPages;
-          break;
-        }
-      } finally {
-        source.exec('COMMIT');
-      }
-      // a seal in flight: its checkpoint row comes a few milliseconds after the entries
-      await sleep(SNAPSHOT_RETRY_MS * attempts);
-    }
-  } finally {
-    source.close();
-  }
+  const { witness, snapshotAt, pages, unsealed, attempts } = await snapshotWitnessThenDatabase({
+    database,
+    witnessFile,
+    witnessTarget,
+    databaseTarget,
+  });
   await chmod(witnessTarget, 0o644); // as the server writes it: monitors read it
   const lines = (await readFile(witnessTarget)).reduce((n, byte) => n + (byte === 0x0a ? 1 : 0), 0);
   await chmod(databaseTarget, 0o600);
@@ -396,8 +594,10 @@ export async function runBackup(
           }[]
         ).map((r) => r.id)
       : [];
-    // the copy is a file of its own: no WAL beside it
+    // the copy is a file of its own: no WAL beside it, and none made when it is opened
+    // read-only (`backup --check`); the server sets WAL again when it opens it
     copy.pragma('wal_checkpoint(TRUNCATE)');
+    copy.pragma('journal_mode = DELETE');
   } finally {
     copy.close();
   }
@@ -411,7 +611,7 @@ export async function runBackup(
   }
   for (const name of [...blobs.keys()]) {
     if (wanted.has(name)) continue;
-    await rm(join(to, 'uploads', name));
+    await rm(join(uploadsTarget, name));
     blobs.delete(name);
   }
   // a file the copy holds whose blob is gone: deleted since the snapshot (its row is shredded
@@ -438,9 +638,11 @@ export async function runBackup(
   const secretsFile = join(dataDir, SECRETS_FILE);
   const hasSecrets = (await stat(secretsFile).catch(() => undefined))?.isFile() ?? false;
   let secrets: BackupManifest['secrets'] = hasSecrets ? 'left out' : 'none in DATA_DIR';
+  let secretsCopy: CopiedFile | undefined;
   if (hasSecrets && options.secrets) {
     await copyFile(secretsFile, join(to, SECRETS_FILE));
     await chmod(join(to, SECRETS_FILE), 0o600);
+    secretsCopy = { path: SECRETS_FILE, ...(await hashOf(join(to, SECRETS_FILE))) };
     secrets = 'copied';
   }
 
@@ -450,33 +652,60 @@ export async function runBackup(
     `${SQLITE_FILE}-shm`,
     SECRETS_FILE,
     BACKUP_MANIFEST,
-    relative(dataDir, witnessFile),
-    relative(dataDir, uploadsDir),
+    // a custom path inside DATA_DIR: its first part (copied above, not again)
+    ...[witnessFile, uploadsDir].map((p) => underDataDir(p)?.split(sep)[0]),
   ]);
   const notCopied = (await readdir(dataDir)).filter((name) => !known.has(name)).sort();
 
   const { bytes: dbBytes, sha256: dbHash } = await hashOf(databaseTarget);
   const files = [...blobs.values()].sort((a, b) => a.path.localeCompare(b.path));
-  const manifest: BackupManifest = {
+
+  // everything on disk before the manifest says the backup is whole: the files, then the
+  // directories holding them (their entries), deepest first
+  for (const file of [
+    databaseTarget,
+    witnessTarget,
+    ...files.map((f) => join(to, f.path)),
+    ...(secretsCopy ? [join(to, SECRETS_FILE)] : []),
+  ])
+    await syncPath(file);
+  for (const dir of [...madeDirs].sort((a, b) => b.length - a.length)) await syncPath(dir);
+  await syncPath(dirname(to)).catch(() => undefined); // --to itself, if this backup made it
+
+  const stored = readStored(secretsFile);
+  const body: Omit<BackupManifest, 'digest'> = {
     format: MANIFEST_FORMAT,
     startedAt: startedAt.toISOString(),
     snapshotAt: snapshotAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    build: { node: process.version, schema },
-    vaultKeyVersions: vaultKeyVersions(env.VAULT_KEYS ?? readStored(secretsFile).VAULT_KEYS),
+    build: { ...buildOfCode(), node: process.version, schema },
+    vaultKeyVersions: vaultKeyVersions(env.VAULT_KEYS ?? stored.VAULT_KEYS),
     source: { dataDir, uploadsDir, witnessFile },
+    layout: {
+      witnessFile: {
+        path: inBackup(witnessTarget),
+        outside: underDataDir(witnessFile) === undefined,
+      },
+      uploadsDir: {
+        path: inBackup(uploadsTarget),
+        outside: underDataDir(uploadsDir) === undefined,
+      },
+    },
+    logKeys: logKeysOf(env, stored),
     database: { path: SQLITE_FILE, bytes: dbBytes, sha256: dbHash, pages, quickCheck },
     witness: { path: inBackup(witness.path), bytes: witness.bytes, sha256: witness.sha256, lines },
     blobs: { count: files.length, bytes: files.reduce((n, f) => n + f.bytes, 0), files },
     secrets,
+    ...(secretsCopy ? { secretsFile: secretsCopy } : {}),
     missingBlobs,
     unsealed,
     snapshotAttempts: attempts,
     notCopied,
   };
-  await writeFile(join(to, BACKUP_MANIFEST), JSON.stringify(manifest, null, 2) + '\n', {
-    mode: 0o600,
-  });
+  const manifest: BackupManifest = { ...body, digest: manifestDigest(body) };
+  // last, whole or not at all: a backup cut short (killed, power lost) has no manifest, and a
+  // directory without one is not a backup
+  await writeAtomically(join(to, BACKUP_MANIFEST), JSON.stringify(manifest, null, 2) + '\n', 0o600);
   say(
     `backup of ${dataDir} in ${to}: database ${dbBytes} bytes (snapshot ${manifest.snapshotAt}), ` +
       `witness ${lines} lines, ${files.length} vault blobs (${manifest.blobs.bytes} bytes), secrets.json ${secrets}`,
@@ -507,9 +736,14 @@ export async function runBackup(
 /**
  * `backup --to <dir> [--without-secrets]` with its arguments. Exit code 0: a complete backup;
  * 2: a backup with vault files whose blob is missing or logs not sealed (named in the
- * manifest); 1: none.
+ * manifest); 1: none. `backup --check <dir> [--key <key>]`: backup-check.ts.
  */
 export function backup(args: string[]): void {
+  if (args.includes('--check')) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (require('./backup-check') as typeof import('./backup-check')).backupCheck(args);
+    return;
+  }
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const warn = (line: string) => process.stderr.write(`warning: ${line}\n`);
   Promise.resolve()

@@ -16,7 +16,9 @@ import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { jcs, sha256Hex } from '@app/common';
 import {
+  ChainLink,
   ChainVerifier,
+  Checkpoint,
   leafOfRecordHash,
   noteSignedBy,
   parseCheckpointText,
@@ -26,7 +28,8 @@ import {
   verifyInclusion,
 } from '@app/tlog';
 
-interface ExportLine {
+/** A line of a ledger export (GET /api/v5/ledger/<siteId>/export). */
+export interface ExportLine {
   siteId: string;
   seq: number;
   prevHash: string;
@@ -56,15 +59,23 @@ function readMaybeFile(value: string): string {
 }
 
 /** A key --key names, with its signing window when it came from the /api/v5/tlog/keys answer. */
-interface GivenKey {
+export interface GivenKey {
   raw: Buffer;
   notBefore?: Date;
   notAfter?: Date;
   windowed: boolean;
 }
 
-function givenKeys(value: string, origin: string): GivenKey[] {
-  const text = readMaybeFile(value);
+/** The keys --key gives: a key, a file holding one, or the /api/v5/tlog/keys answer. */
+export function givenKeys(value: string, origin: string): GivenKey[] {
+  return keysOfText(readMaybeFile(value), origin);
+}
+
+/**
+ * The keys a text names: a verifier key (of `origin`), a base64 32-byte Ed25519 key, or the
+ * /api/v5/tlog/keys answer (`{"keys":[{publicKey, notBefore, notAfter}, ...]}`) with windows.
+ */
+export function keysOfText(text: string, origin: string): GivenKey[] {
   if (text.startsWith('{')) {
     const list = (JSON.parse(text) as { keys?: unknown }).keys;
     if (!Array.isArray(list) || list.length === 0)
@@ -98,22 +109,65 @@ function inWindow(key: GivenKey, at: Date): boolean {
   return (!key.notBefore || key.notBefore <= at) && (!key.notAfter || at <= key.notAfter);
 }
 
-async function main(args: string[]): Promise<boolean> {
-  const file = args[0];
-  const noteFile = arg(args, '--checkpoint');
-  const keyArg = arg(args, '--key');
-  if (!file || file.startsWith('--') || !noteFile || !keyArg) {
-    process.stderr.write(
-      'usage: npm run verify:log -- <export.ndjson> --checkpoint <note> --key <key> [--receipt <json>]\n',
-    );
-    return false;
-  }
-  const note = readFileSync(noteFile, 'utf8');
+/** One thing a log check found: it holds (true), it does not (false), or it was not judged. */
+export interface Finding {
+  ok: boolean | undefined;
+  what: string;
+}
+
+/** How the links of one kind of log are hashed, told apart and named by their origin. */
+export interface LogKind<T extends ChainLink> {
+  /** The log's recordHash formula over a link. */
+  recordHash: (link: T) => string;
+  /** The chain a link belongs to (a ledger's site); the first link's is the log's. */
+  chainOf: (link: T) => string;
+  /** What the checkpoint's origin must end with for the log's chain (`/ledger/<siteId>`). */
+  originSuffix: (chain: string) => string;
+  /** The words for the log's chain in a finding (`the export's site (<siteId>)`). */
+  named: (chain: string | undefined) => string;
+}
+
+/** A ledger export: `recordHash = SHA-256(JCS({siteId, seq, prevHash, data, meta}))`. */
+export const LEDGER_EXPORT: LogKind<ExportLine> = {
+  recordHash: (l) =>
+    sha256Hex(
+      jcs({ siteId: l.siteId, seq: l.seq, prevHash: l.prevHash, data: l.data, meta: l.meta }),
+    ),
+  chainOf: (l) => l.siteId,
+  originSuffix: (siteId) => `/ledger/${siteId}`,
+  named: (siteId) => `the export's site (${siteId ?? 'empty export'})`,
+};
+
+export interface LogCheck {
+  ok: boolean;
+  findings: Finding[];
+  checkpoint: Checkpoint;
+  /** Links that follow one from another (up to the first break). */
+  length: number;
+  /** The Merkle root of the first n links, for each n of the sizes asked for that the links reach. */
+  rootsAt: Map<number, Buffer>;
+}
+
+/**
+ * What `verify:log` checks, for any log: the signed checkpoint `note` (signed by one of the
+ * keys, inside its window when the key has one), every link's recordHash and the chain, the
+ * checkpoint's origin against the links' chain, and the Merkle root of the first `size` links
+ * against the checkpoint's. `sizes`: further tree sizes whose root to give back (`rootsAt`).
+ */
+export async function checkLogAgainstCheckpoint<T extends ChainLink>(
+  kind: LogKind<T>,
+  links: AsyncIterable<T>,
+  note: string,
+  keysFor: (origin: string) => GivenKey[],
+  sizes: ReadonlySet<number> = new Set(),
+): Promise<LogCheck> {
+  const findings: Finding[] = [];
+  const say = (ok: boolean | undefined, what: string) => findings.push({ ok, what });
   const parsed = parseNote(note);
   const checkpoint = parsed && parseCheckpointText(parsed.text);
   if (!parsed || !checkpoint)
     throw new Error('--checkpoint: not a C2SP tlog-checkpoint signed note');
-  const signer = givenKeys(keyArg, checkpoint.origin).find((k) =>
+  const signer = keysFor(checkpoint.origin).find((k) =>
     noteSignedBy(parsed, checkpoint.origin, k.raw),
   );
   let signed = signer !== undefined;
@@ -140,24 +194,17 @@ async function main(args: string[]): Promise<boolean> {
     }
   }
 
-  let siteId: string | undefined;
-  const chain = new ChainVerifier<ExportLine>(
-    (l) =>
-      sha256Hex(
-        jcs({ siteId: l.siteId, seq: l.seq, prevHash: l.prevHash, data: l.data, meta: l.meta }),
-      ),
-    (l) => l.siteId === siteId,
-  );
+  let chainName: string | undefined;
+  const chain = new ChainVerifier<T>(kind.recordHash, (l) => kind.chainOf(l) === chainName);
   const tree = new TreeBuilder();
   let rootAtCheckpoint: Buffer | undefined;
-  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-  for await (const text of lines) {
-    if (text.trim() === '') continue;
-    const line = JSON.parse(text) as ExportLine;
-    siteId ??= line.siteId;
-    if (!chain.accept(line)) break;
-    tree.pushRecordHash(line.recordHash);
+  const rootsAt = new Map<number, Buffer>();
+  for await (const link of links) {
+    chainName ??= kind.chainOf(link);
+    if (!chain.accept(link)) break;
+    tree.pushRecordHash(link.recordHash);
     if (tree.size === checkpoint.size) rootAtCheckpoint = tree.root();
+    if (sizes.has(tree.size)) rootsAt.set(tree.size, tree.root());
   }
   const broken = chain.firstBreak;
   say(
@@ -166,8 +213,9 @@ async function main(args: string[]): Promise<boolean> {
       ? `chain broken at seq ${broken.seq} (${broken.reason})`
       : `chain of ${chain.length} links recomputes`,
   );
-  const originOk = siteId === undefined || checkpoint.origin.endsWith(`/ledger/${siteId}`);
-  say(originOk, `checkpoint origin matches the export's site (${siteId ?? 'empty export'})`);
+  const originOk =
+    chainName === undefined || checkpoint.origin.endsWith(kind.originSuffix(chainName));
+  say(originOk, `checkpoint origin matches ${kind.named(chainName)}`);
   // a chain that breaks within the checkpoint's size stops the walk there: how many links the
   // export has and what its first links' root is cannot be told (the links after the break are
   // not the log's), so neither is reported as a cut or a root mismatch: the break is the fault
@@ -183,11 +231,49 @@ async function main(args: string[]): Promise<boolean> {
     );
     say(rootOk, `Merkle root of the first ${checkpoint.size} links equals the checkpoint root`);
   } else {
-    skip(
+    say(
+      undefined,
       `the export's length and Merkle root against the checkpoint (size ${checkpoint.size}): the chain breaks inside it, at seq ${broken.seq}`,
     );
   }
-  let ok = signed && !broken && originOk && covered && rootOk;
+  return {
+    ok: signed && !broken && originOk && covered && rootOk,
+    findings,
+    checkpoint,
+    length: chain.length,
+    rootsAt,
+  };
+}
+
+/** The lines of a ledger export file, parsed. */
+async function* exportLines(file: string): AsyncGenerator<ExportLine> {
+  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  for await (const text of lines) {
+    if (text.trim() === '') continue;
+    yield JSON.parse(text) as ExportLine;
+  }
+}
+
+async function main(args: string[]): Promise<boolean> {
+  const file = args[0];
+  const noteFile = arg(args, '--checkpoint');
+  const keyArg = arg(args, '--key');
+  if (!file || file.startsWith('--') || !noteFile || !keyArg) {
+    process.stderr.write(
+      'usage: npm run verify:log -- <export.ndjson> --checkpoint <note> --key <key> [--receipt <json>]\n',
+    );
+    return false;
+  }
+  const note = readFileSync(noteFile, 'utf8');
+  const checked = await checkLogAgainstCheckpoint(LEDGER_EXPORT, exportLines(file), note, (o) =>
+    givenKeys(keyArg, o),
+  );
+  for (const finding of checked.findings) {
+    if (finding.ok === undefined) skip(finding.what);
+    else say(finding.ok, finding.what);
+  }
+  const { checkpoint } = checked;
+  let ok = checked.ok;
 
   const receiptFile = arg(args, '--receipt');
   if (receiptFile) {
