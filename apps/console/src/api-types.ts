@@ -434,7 +434,7 @@ export interface PayrollWorkerView {
   phone?: string;
   /** Days with at least one shift, that is with a live check-in: a day whose shift is still open counts (0 hours, flagged open_shift), a day with only a check-out without a check-in does not (flagged; an add_check_in correction makes it a shift) */
   daysPresent: number;
-  /** workedSeconds / 3600 rounded to 2 decimals once, for the period: the days' hours (and the CSV's rows) are each rounded, so their sum may differ from it by up to 0.005 a day. workedSeconds is exact. */
+  /** workedSeconds / 3600 rounded to 2 decimals once, for the period: the days' hours (and the CSV's rows) are each rounded, so their sum may differ from it by up to 0.005 a day. workedSeconds is not rounded: whole seconds per shift, each truncated to the second. */
   hours: number;
   /** The sum of the days' workedSeconds */
   workedSeconds: number;
@@ -513,6 +513,7 @@ export interface SessionQrPayload {
 export interface ShiftView {
   in: PunchView;
   out?: PunchView;
+  /** Elapsed time from in to out, truncated to whole seconds */
   seconds: number;
   /** true for a shift an add_shift correction recorded (its `in.seq` and `out.seq` are that correction's seq; who made it is the ledger entry's `by`); absent for punched shifts */
   added?: boolean;
@@ -595,12 +596,13 @@ export interface TimesheetDayView {
   workerId: string;
   /** Local day in the site zone */
   date: string;
-  /** Local time with offset */
+  /** Local time with offset, to the second */
   firstIn?: string;
-  /** Local time with offset */
+  /** Local time with offset, to the second */
   lastOut?: string;
   /** workedSeconds / 3600, rounded to 2 decimals */
   hours: number;
+  /** The day's shifts' whole seconds, summed: each shift's elapsed time truncated to the second (under a second short per shift), so days, CSV rows and the payroll add up exactly */
   workedSeconds: number;
   shifts: ShiftView[];
   flags: DayFlagView[];
