@@ -404,7 +404,7 @@ export interface PacketReceiptView {
 export interface PacketResultView {
   packetId: string;
   status: 'accepted' | 'duplicate' | 'rejected';
-  /** Why it was rejected (with status rejected); each is also a fraud event */
+  /** Why it was rejected (with status rejected); each is also a fraud event. Final for the packet (the same packet again gets the same answer) except timestamp_in_future, which is accepted once the server clock reaches its timestamp minus SYNC_MAX_CLOCK_SKEW_SECONDS (docs/phone-client.md) */
   reason?: 'malformed_packet' | 'device_mismatch' | 'invalid_signature' | 'worker_mismatch' | 'site_not_allowed' | 'timestamp_in_future' | 'timestamp_too_old' | 'outside_token_window' | 'packet_id_conflict' | 'worker_inactive';
   /** With reason malformed_packet or invalid_signature: what is wrong with the packet, e.g. "signature must be 64 lowercase hex characters" (for invalid_signature only that it does not verify) */
   detail?: string;
@@ -460,7 +460,7 @@ export interface RefreshOfflineTokenDto {
 }
 
 export interface RefreshOfflineTokenResponse {
-  /** A new ES256 offline token for the same device, worker and sites */
+  /** A new ES256 offline token for the same device, worker and sites. Its window runs from SYNC_MAX_CLOCK_SKEW_SECONDS before its issue time (the slack for a phone clock that runs slow) to its expiry: a packet recorded before that belongs to the previous token */
   offlineToken: string;
   offlineTokenExpiresAt: string;
   /** Until when packets recorded under this token still sync after it expires (OFFLINE_TOKEN_GRACE_DAYS) */
