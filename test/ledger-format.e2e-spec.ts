@@ -196,4 +196,96 @@ describe('docs/ledger-format.md: independent and offline verifiers (e2e)', () =>
     expect(untimed.status).toBe(1);
     expect(untimed.stdout).toContain('FAIL no signing time in a note of a retired key');
   });
+
+  it('should verify with the Python script a ledger of a site on the equator and the prime meridian (numbers JCS writes without an exponent)', async () => {
+    const site = await http(t.baseUrl, 'POST', '/api/v5/sites', {
+      key: t.keys.admin,
+      body: { name: 'Null Island', geo: { lat: 0.00003, lng: -0.00002 }, radiusM: 150 },
+    });
+    expect(site.status).toBe(201);
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin, site.body.siteId);
+    const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
+    const geos = [
+      { lat: 0.00005, lng: -0.0000015, accuracyM: 0.000001 },
+      { lat: -0.0000999, lng: 0.00001, accuracyM: 1e-7 },
+      { lat: 0.000012345678901234, lng: -0.00002, accuracyM: 99_999.99999999999 },
+    ];
+    const synced = await syncBatch(
+      t.baseUrl,
+      phone.token,
+      geos.map((geo, i) =>
+        signPacket(phone, {
+          geo,
+          type: i % 2 ? 'check_out' : 'check_in',
+          timestamp: minutesAgo(4 - i),
+        }),
+      ),
+    );
+    expect(
+      synced.body.results.map((r: { status: string; reason?: string }) => r.reason ?? r.status),
+    ).toEqual(geos.map(() => 'accepted'));
+    const exported = await (
+      await fetch(`${t.baseUrl}/api/v5/ledger/${phone.siteId}/export`, {
+        headers: { 'x-api-key': t.keys.auditor },
+      })
+    ).text();
+    expect(exported).toContain('"lat":0.00005,"lng":-0.0000015');
+    const key = (await http(t.baseUrl, 'GET', '/api/v5/tlog/keys')).body.keys[0]
+      .publicKey as string;
+    const script = join(dir, 'check_equator.py');
+    writeFileSync(script, pythonCheck());
+    writeFileSync(join(dir, 'equator.ndjson'), exported);
+    writeFileSync(join(dir, 'equator.txt'), synced.body.checkpoints[0].note);
+    const checked = await run('/usr/bin/python3', [
+      script,
+      join(dir, 'equator.ndjson'),
+      join(dir, 'equator.txt'),
+      key,
+    ]);
+    expect(checked.stderr).toBe('');
+    expect(checked.stdout.trim().split('\n').at(-1)).toBe('OK');
+  });
+
+  it("should write every number as RFC 8785 (ECMAScript) does in the Python script's jcs", async () => {
+    // numbers a ledger cannot hold today (geo is bounded) but a JCS must still get right
+    const texts = [
+      '0',
+      '-0.0',
+      '1',
+      '-1',
+      '1.0',
+      '100',
+      '123.456',
+      '0.1',
+      '0.30000000000000004',
+      '0.0001',
+      '0.00005',
+      '-0.00005',
+      '0.000001',
+      '0.0000015',
+      '1e-7',
+      '1.5e-7',
+      '5e-324',
+      '1e15',
+      '1e16',
+      '123456789012345680000',
+      '999999999999999900000',
+      '1e21',
+      '-1e21',
+      '1.2345e22',
+      '1.7976931348623157e308',
+      '9007199254740993',
+      '123456789012345678901234',
+    ];
+    const python = await run('/usr/bin/python3', [
+      '-c',
+      'import json, sys\n' +
+        'exec(sys.argv[1].split("\\nH = lambda")[0])\n' +
+        'print(json.dumps([jcs(json.loads(t)) for t in json.loads(sys.argv[2])]))',
+      pythonCheck(),
+      JSON.stringify(texts),
+    ]);
+    expect(python.stderr).toBe('');
+    expect(JSON.parse(python.stdout)).toEqual(texts.map((x) => JSON.stringify(Number(x))));
+  });
 });

@@ -64,7 +64,7 @@ describe('timesheet corrections: bounds, retries and added check-ins (e2e, contr
       { clock },
     );
     siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
-    for (let i = 0; i < 13; i++) phones.push(await phoneAt(t.baseUrl, t.keys.admin, siteId));
+    for (let i = 0; i < 14; i++) phones.push(await phoneAt(t.baseUrl, t.keys.admin, siteId));
     clock.set('2026-03-20T06:00:00.000Z');
   });
   afterAll(async () => t.close());
@@ -168,6 +168,52 @@ describe('timesheet corrections: bounds, retries and added check-ins (e2e, contr
       });
       expect(fix.status).toBe(201);
       expect(await payrollOf(q)).toMatchObject({ daysPresent: 1, workedSeconds: 8 * 3600 });
+    });
+
+    it('should name the longest shift when a move would make a shift longer than it (the punches would no longer pair), for a punch and for an added check-in', async () => {
+      const p = newPhone();
+      // 09:00 → 09:04 IST on 10 March; the worker had in fact come at dawn
+      const [inS, outS] = await punches(p, [
+        ['check_in', '2026-03-10T03:30:00Z'],
+        ['check_out', '2026-03-10T03:34:00Z'],
+      ]);
+      const dawn = await correct({
+        action: 'move',
+        target: target(inS),
+        at: '2026-03-09T11:32:00.000Z', // 15 h 58 min earlier: the shift would be 16 h 02 min
+      });
+      expect(dawn.status).toBe(422);
+      expect(dawn.body.code).toBe('move_breaks_shift');
+      expect(dawn.body.message).toBe(
+        `the shift from seq ${inS} to seq ${outS} would last 16 h 02 min, more than TIMESHEET_MAX_SHIFT_HOURS (16 h), so its punches would no longer pair: keep the shift within 16 h, and record the time beyond it as another shift (add_shift)`,
+      );
+      // exactly the longest shift pairs
+      const longest = await correct({
+        action: 'move',
+        target: target(inS),
+        at: '2026-03-09T11:34:00.000Z',
+      });
+      expect(longest.status).toBe(201);
+      expect(await payrollOf(p)).toMatchObject({ workedSeconds: 16 * 3600 });
+
+      // a check-in added to a stray check-out, then moved 30 s too far
+      const [stray] = await punches(p, [['check_out', '2026-03-12T11:30:00Z']]);
+      const added = await correct({
+        action: 'add_check_in',
+        target: target(stray),
+        at: '2026-03-12T03:30:00.000Z',
+      });
+      expect(added.status).toBe(201);
+      const tooEarly = await correct({
+        action: 'move',
+        target: target(added.body.seq),
+        at: '2026-03-11T19:29:30.000Z',
+      });
+      expect(tooEarly.status).toBe(422);
+      expect(tooEarly.body.code).toBe('move_breaks_shift');
+      expect(tooEarly.body.message).toContain(
+        `the shift from seq ${added.body.seq} to seq ${stray} would last 16 h 00 min 30 s, more than TIMESHEET_MAX_SHIFT_HOURS (16 h)`,
+      );
     });
 
     it('should allow a move that re-pairs as many shifts (a check-in moved before an open one), and refuse one that leaves a punch it did not move without its partner', async () => {

@@ -63,6 +63,50 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
     expect((await createSite(t.baseUrl, t.keys.admin)).timeZone).toBe('Asia/Kolkata');
   });
 
+  it("should store a site's zone in its canonical spelling and refuse legacy and fixed-offset ids", async () => {
+    const site = (timeZone: string) =>
+      http(t.baseUrl, 'POST', '/api/v5/sites', {
+        key: t.keys.admin,
+        body: { name: 'Zone ' + timeZone, geo: { lat: 1, lng: 1 }, radiusM: 100, timeZone },
+      });
+    for (const [typed, stored] of [
+      ['utc', 'UTC'],
+      ['Etc/UTC', 'UTC'],
+      ['UTC', 'UTC'],
+      ['US/Eastern', 'America/New_York'],
+      ['america/new_york', 'America/New_York'],
+      ['Asia/Kolkata', 'Asia/Kolkata'],
+      ['asia/kolkata', 'Asia/Kolkata'],
+      ['Europe/Kyiv', 'Europe/Kyiv'],
+    ]) {
+      const created = await site(typed);
+      expect([typed, created.status, created.body.timeZone]).toEqual([typed, 201, stored]);
+      const read = await http(t.baseUrl, 'GET', `/api/v5/sites/${created.body.siteId}`, {
+        key: t.keys.admin,
+      });
+      expect(read.body.timeZone).toBe(stored);
+    }
+    for (const legacy of [
+      'EST',
+      'mst',
+      'HST',
+      'EST5EDT',
+      'PST8PDT',
+      'CET',
+      'Etc/GMT+5',
+      'Etc/GMT-14',
+    ]) {
+      const refused = await site(legacy);
+      expect([legacy, refused.status, refused.body.code]).toEqual([
+        legacy,
+        400,
+        'legacy_time_zone',
+      ]);
+      expect(refused.body.message).toContain('such as America/New_York');
+      expect(refused.body.errors).toEqual([expect.objectContaining({ field: 'timeZone' })]);
+    }
+  });
+
   it('should give a night shift to the local day it started, whatever the order and repetition of syncs', async () => {
     // 22:00 IST on 2 March → 06:00 IST on 3 March; the check-out syncs first, then both again
     const checkIn = punch(night, 'check_in', '2026-03-02T16:30:00Z');

@@ -461,6 +461,13 @@ describe('workforce changes (e2e)', () => {
     it('should refuse a time zone, an empty body and a bad geofence, and 404 an unknown site', async () => {
       const zone = await patch(siteId, { timeZone: 'Europe/London' });
       expect([zone.status, zone.body.errors?.[0]?.field]).toEqual([400, 'timeZone']);
+      // its own code and why, not the whitelist's "property timeZone should not exist"
+      expect(zone.body.code).toBe('time_zone_immutable');
+      expect(zone.body.message).toBe(
+        "a site's time zone cannot be changed after creation: every worker-day, timesheet and payroll period of the site is a local day in it and would move; create a new site with the right time zone",
+      );
+      const withName = await patch(siteId, { name: 'Tower Z', timeZone: 'Asia/Kolkata' });
+      expect([withName.status, withName.body.code]).toEqual([400, 'time_zone_immutable']);
       const empty = await patch(siteId, {});
       expect([empty.status, empty.body.code]).toEqual([400, 'validation_failed']);
       expect((await patch(siteId, { radiusM: 5 })).status).toBe(400);

@@ -99,7 +99,7 @@ export interface CreateSiteDto {
   geo: GeoPointDto;
   /** Geofence radius in metres */
   radiusM: number;
-  /** IANA time zone: timesheet days are local days there (default SITE_DEFAULT_TIME_ZONE) */
+  /** IANA time zone of the site's region: timesheet days are local days there (default SITE_DEFAULT_TIME_ZONE). Stored in its canonical spelling (`utc` → `UTC`, `US/Eastern` → `America/New_York`, as the answer shows). Fixed-offset and legacy ids (`EST`, `MST`, `HST`, `EST5EDT`…, `CET`…, `Etc/GMT+5`) are refused (400 legacy_time_zone). It cannot be changed after creation. */
   timeZone?: string;
 }
 
@@ -404,7 +404,7 @@ export interface PacketReceiptView {
 export interface PacketResultView {
   packetId: string;
   status: 'accepted' | 'duplicate' | 'rejected';
-  /** Why it was rejected (with status rejected); each is also a fraud event */
+  /** Why it was rejected (with status rejected); each is also a fraud event. Final for the packet (the same packet again gets the same answer) except timestamp_in_future, which is accepted once the server clock reaches its timestamp minus SYNC_MAX_CLOCK_SKEW_SECONDS (docs/phone-client.md) */
   reason?: 'malformed_packet' | 'device_mismatch' | 'invalid_signature' | 'worker_mismatch' | 'site_not_allowed' | 'timestamp_in_future' | 'timestamp_too_old' | 'outside_token_window' | 'packet_id_conflict' | 'worker_inactive';
   /** With reason malformed_packet or invalid_signature: what is wrong with the packet, e.g. "signature must be 64 lowercase hex characters" (for invalid_signature only that it does not verify) */
   detail?: string;
@@ -434,7 +434,7 @@ export interface PayrollWorkerView {
   phone?: string;
   /** Days with at least one shift, that is with a live check-in: a day whose shift is still open counts (0 hours, flagged open_shift), a day with only a check-out without a check-in does not (flagged; an add_check_in correction makes it a shift) */
   daysPresent: number;
-  /** workedSeconds / 3600 rounded to 2 decimals once, for the period: the days' hours (and the CSV's rows) are each rounded, so their sum may differ from it by up to 0.005 a day. workedSeconds is exact. */
+  /** workedSeconds / 3600 rounded to 2 decimals once, for the period: the days' hours (and the CSV's rows) are each rounded, so their sum may differ from it by up to 0.005 a day. workedSeconds is not rounded: whole seconds per shift, each truncated to the second. */
   hours: number;
   /** The sum of the days' workedSeconds */
   workedSeconds: number;
@@ -460,7 +460,7 @@ export interface RefreshOfflineTokenDto {
 }
 
 export interface RefreshOfflineTokenResponse {
-  /** A new ES256 offline token for the same device, worker and sites */
+  /** A new ES256 offline token for the same device, worker and sites. Its window runs from SYNC_MAX_CLOCK_SKEW_SECONDS before its issue time (the slack for a phone clock that runs slow) to its expiry: a packet recorded before that belongs to the previous token */
   offlineToken: string;
   offlineTokenExpiresAt: string;
   /** Until when packets recorded under this token still sync after it expires (OFFLINE_TOKEN_GRACE_DAYS) */
@@ -513,6 +513,7 @@ export interface SessionQrPayload {
 export interface ShiftView {
   in: PunchView;
   out?: PunchView;
+  /** Elapsed time from in to out, truncated to whole seconds */
   seconds: number;
   /** true for a shift an add_shift correction recorded (its `in.seq` and `out.seq` are that correction's seq; who made it is the ledger entry's `by`); absent for punched shifts */
   added?: boolean;
@@ -595,12 +596,13 @@ export interface TimesheetDayView {
   workerId: string;
   /** Local day in the site zone */
   date: string;
-  /** Local time with offset */
+  /** Local time with offset, to the second */
   firstIn?: string;
-  /** Local time with offset */
+  /** Local time with offset, to the second */
   lastOut?: string;
   /** workedSeconds / 3600, rounded to 2 decimals */
   hours: number;
+  /** The day's shifts' whole seconds, summed: each shift's elapsed time truncated to the second (under a second short per shift), so days, CSV rows and the payroll add up exactly */
   workedSeconds: number;
   shifts: ShiftView[];
   flags: DayFlagView[];
@@ -636,6 +638,8 @@ export interface UpdateSiteDto {
   geo?: GeoPointDto;
   /** Geofence radius in metres */
   radiusM?: number;
+  /** Refused (400 time_zone_immutable): a site's time zone cannot be changed after creation */
+  timeZone?: Record<string, unknown>;
 }
 
 export interface UpdateThekedarDto {

@@ -33,9 +33,9 @@ export interface OfflineTokenSettings {
   /** After a token expires, packets recorded inside its window still sync for this long. */
   tokenGraceSeconds: number;
   /**
-   * How far a worker device's clock may be from the server's: tolerated at both ends of a
-   * token's window, of a refresh timestamp and of a packet's recorded time (offline sync and
-   * timesheet corrections read it here).
+   * How far a worker device's clock may be from the server's: tolerated before the start of a
+   * token's window (its `iat`), around a refresh timestamp and ahead of a packet's recorded
+   * time (offline sync and timesheet corrections read it here).
    */
   maxClockSkewSeconds: number;
   /**

@@ -6,8 +6,10 @@ import { WorkerStanding, WorkforceService } from '@app/workforce';
 import { AttendanceLog, AttendanceMeta, LedgerService, NO_DEVICE } from '@app/offline-sync';
 import { CorrectionAction, CorrectionAuthor, CorrectionData } from './domain/correction';
 import {
+  formatShiftLength,
   liveNeighbours,
   movePartnersLost,
+  moveShiftsTooLong,
   moveWindow,
   overMaxHoursAcknowledgement,
   shiftOverlaps,
@@ -645,12 +647,22 @@ export class CorrectionService {
       (e) => !isAddedShift(e), // paired with nothing (checkKeepsShiftsApart)
     );
     const lost = movePartnersLost(near, target.seq, at, this.maxShiftMs);
-    if (lost.length > 0) {
-      throw new TimesheetsError(
-        'move_breaks_shift',
-        `the move would leave ${lost.length === 1 ? 'a punch' : `${lost.length} punches`} (seq ${lost.join(', ')}) without the partner it has: move a check-out after its check-in and a check-in before its check-out`,
-      );
-    }
+    if (lost.length === 0) return;
+    // a shift longer than the longest one is not paired: name the limit, not the order
+    const tooLong = moveShiftsTooLong(near, target.seq, at, this.maxShiftMs, lost);
+    const unordered = lost.filter((s) => !tooLong.some((t) => t.seq === s));
+    const why = [
+      ...tooLong.map(
+        (t) =>
+          `the shift from seq ${t.inSeq} to seq ${t.outSeq} would last ${formatShiftLength(t.ms)}, more than TIMESHEET_MAX_SHIFT_HOURS (${formatShiftLength(this.maxShiftMs)}), so its punches would no longer pair: keep the shift within ${formatShiftLength(this.maxShiftMs)}, and record the time beyond it as another shift (add_shift)`,
+      ),
+      ...(unordered.length > 0
+        ? [
+            `the move would leave ${unordered.length === 1 ? 'a punch' : `${unordered.length} punches`} (seq ${unordered.join(', ')}) without the partner it has: move a check-out after its check-in and a check-in before its check-out`,
+          ]
+        : []),
+    ];
+    throw new TimesheetsError('move_breaks_shift', why.join('; '));
   }
 
   /**

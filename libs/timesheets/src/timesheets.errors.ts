@@ -24,7 +24,7 @@ export const TIMESHEETS_ERRORS = {
     move_out_of_range:
       "a move's `at` is more than TIMESHEET_MAX_SHIFT_HOURS from the time the entry was recorded at",
     move_breaks_shift:
-      'a move would leave a punch it does not move without the partner it has (a check-out moved before its check-in or past the next check-in, a check-in after its check-out)',
+      'a move would leave a punch it does not move without the partner it has: a check-out moved before its check-in or past the next check-in, a check-in after its check-out, or either moved so far from its partner that the shift would last longer than TIMESHEET_MAX_SHIFT_HOURS (the message then names the shift, how long it would last and the limit)',
     already_checked_out: 'the check-in already has a check-out (a punch, or an added one)',
     already_checked_in: 'the check-out already has a check-in (a punch, or an added one)',
     not_a_check_in: 'add_check_out targets a check-in punch',

@@ -54,6 +54,7 @@ import {
 } from './dto/workforce.dto';
 import { Site, Thekedar, Worker, WorkerEvent } from './domain/workforce';
 import { WorkforceService } from './workforce.service';
+import { WorkforceError } from './workforce.errors';
 
 @ApiTags('workforce')
 @ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
@@ -68,6 +69,7 @@ export class WorkforceController {
   @ApiOperation({ summary: 'Create a site: name, geofence centre and radius, time zone' })
   @Roles('admin')
   @ApiCreatedResponse({ type: CreateSiteResponse })
+  @ApiResponse({ status: 400, type: ErrorBody, description: 'validation_failed, legacy_time_zone' })
   async createSite(@Body() body: CreateSiteDto): Promise<CreateSiteResponse> {
     const site = await this.workforce.createSite({
       name: body.name,
@@ -84,16 +86,26 @@ export class WorkforceController {
     summary: 'Rename a site or move its geofence (name, geo, radiusM; at least one)',
     description: [
       'Packets synced from then on are checked against the new geofence; accepted ones keep their findings.',
-      '`timeZone` cannot be changed: it would move every worker-day of the site to other local days.',
+      '`timeZone` cannot be changed (400 time_zone_immutable): it would move every worker-day of the site to other local days.',
     ].join(' '),
   })
   @ApiOkResponse({ type: SiteView })
+  @ApiResponse({
+    status: 400,
+    type: ErrorBody,
+    description: 'validation_failed, time_zone_immutable',
+  })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found' })
   async updateSite(
     @Param() params: SiteIdParam,
     @Body() body: UpdateSiteDto,
     @CurrentPrincipal() principal: Principal,
   ): Promise<SiteView> {
+    if (body.timeZone !== undefined) {
+      const message =
+        "a site's time zone cannot be changed after creation: every worker-day, timesheet and payroll period of the site is a local day in it and would move; create a new site with the right time zone";
+      throw new WorkforceError('time_zone_immutable', message, [{ field: 'timeZone', message }]);
+    }
     const changes = given({
       name: body.name,
       geo: body.geo ? { lat: body.geo.lat, lng: body.geo.lng } : undefined,

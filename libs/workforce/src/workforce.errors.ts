@@ -13,6 +13,10 @@ export const WORKFORCE_ERRORS = {
     invalid_phone:
       'the phone is not a possible number: too short or too long for its country (the country code it starts with, `+…` or `00…`, or else PHONE_DEFAULT_COUNTRY); the answer never repeats the number',
     invalid_enrollment_code: 'the enrollment code is unknown, expired or already used',
+    legacy_time_zone:
+      "a site's `timeZone` is a fixed-offset or legacy zone id (`EST`, `MST`, `HST`, `EST5EDT`, `CST6CDT`, `MST7MDT`, `PST8PDT`, `CET`, `MET`, `EET`, `WET`, `Etc/GMT+5`…): none follows a real place's daylight saving and history (`Etc/GMT+5` is UTC−5). Give the region's name, such as America/New_York or Asia/Kolkata (UTC for none); the zone cannot be changed after creation",
+    time_zone_immutable:
+      "PATCH of a site with `timeZone`: a site's time zone cannot be changed after creation, since every worker-day, timesheet and payroll period of the site is a local day there and would move; create a new site with the right zone",
     worker_inactive:
       'the worker was deactivated (left): no phone registers for it and no enrollment code is issued until an admin reactivates it (POST /api/v5/workers/:workerId/reactivate)',
   },

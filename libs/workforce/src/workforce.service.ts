@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Clock, newId } from '@app/common';
+import { canonicalTimeZone, Clock, isLegacyTimeZone, newId } from '@app/common';
 import { enrollmentCodeHash, newEnrollmentCode } from './domain/enrollment-code';
 import { PhoneNumbers } from './domain/phone-number';
 import { TRUST_DEFAULTS } from './domain/trust-defaults';
@@ -85,11 +85,22 @@ export class WorkforceService {
     return this.workforce.findThekedarById(id);
   }
 
+  /**
+   * A new site. Its zone (a valid one: the DTO checks) is stored in its canonical spelling
+   * (`utc` → `UTC`, `US/Eastern` → `America/New_York`) and a legacy or fixed-offset id is
+   * refused (400 `legacy_time_zone`): the zone can never change (every worker-day is a local day
+   * there), so a mistake made here would stay.
+   */
   async createSite(input: Omit<Site, 'id' | 'createdAt'>): Promise<Site> {
+    if (input.timeZone !== undefined && isLegacyTimeZone(input.timeZone)) {
+      const message = `${input.timeZone} is a fixed-offset or legacy time zone, not a real place's: give the region's name, such as America/New_York or Asia/Kolkata (UTC for none); a site's time zone cannot be changed after creation`;
+      throw new WorkforceError('legacy_time_zone', message, [{ field: 'timeZone', message }]);
+    }
     const site: Site = {
       ...input,
       geo: { ...input.geo },
-      timeZone: input.timeZone ?? this.defaultTimeZone,
+      timeZone:
+        input.timeZone !== undefined ? canonicalTimeZone(input.timeZone) : this.defaultTimeZone,
       id: newId(),
       createdAt: this.clock.now(),
     };

@@ -121,6 +121,8 @@ export const ERROR_STATUS = {
     thekedar_not_found: HttpStatus.NOT_FOUND,
     worker_exists: HttpStatus.CONFLICT,
     invalid_phone: HttpStatus.BAD_REQUEST,
+    legacy_time_zone: HttpStatus.BAD_REQUEST,
+    time_zone_immutable: HttpStatus.BAD_REQUEST,
     invalid_enrollment_code: HttpStatus.FORBIDDEN,
     worker_inactive: HttpStatus.FORBIDDEN,
   },

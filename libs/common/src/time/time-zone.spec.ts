@@ -1,5 +1,7 @@
 import {
+  canonicalTimeZone,
   daysBetween,
+  isLegacyTimeZone,
   isValidTimeZone,
   localDay,
   localIso,
@@ -9,6 +11,37 @@ import {
 } from './time-zone';
 
 describe('time-zone', () => {
+  it('should spell a zone canonically: UTC for its aliases, a link as its zone, a name as IANA spells it', () => {
+    for (const [typed, canonical] of [
+      ['utc', 'UTC'],
+      ['Etc/UTC', 'UTC'],
+      ['GMT', 'UTC'],
+      ['Etc/GMT+0', 'UTC'],
+      ['US/Eastern', 'America/New_York'],
+      ['Japan', 'Asia/Tokyo'],
+      ['america/new_york', 'America/New_York'],
+      ['Asia/Kolkata', 'Asia/Kolkata'],
+      ['asia/kolkata', 'Asia/Kolkata'],
+      ['Asia/Calcutta', 'Asia/Calcutta'],
+      ['europe/kyiv', 'Europe/Kyiv'],
+      ['Australia/Lord_Howe', 'Australia/Lord_Howe'],
+    ]) {
+      expect([typed, canonicalTimeZone(typed)]).toEqual([typed, canonical]);
+    }
+  });
+
+  it('should call fixed-offset and old rule-based ids legacy, and not UTC or a region', () => {
+    for (const zone of ['EST', 'est', 'MST', 'HST', 'EST5EDT', 'CST6CDT', 'MST7MDT', 'PST8PDT']) {
+      expect([zone, isLegacyTimeZone(zone)]).toEqual([zone, true]);
+    }
+    for (const zone of ['CET', 'MET', 'EET', 'WET', 'Etc/GMT+5', 'Etc/GMT-14', '+05:30']) {
+      expect([zone, isLegacyTimeZone(zone)]).toEqual([zone, true]);
+    }
+    for (const zone of ['UTC', 'Etc/UTC', 'Etc/GMT', 'Etc/GMT-0', 'America/New_York', 'Japan']) {
+      expect([zone, isLegacyTimeZone(zone)]).toEqual([zone, false]);
+    }
+  });
+
   it('should accept IANA zones and refuse anything else', () => {
     expect(isValidTimeZone('Asia/Kolkata')).toBe(true);
     expect(isValidTimeZone('America/New_York')).toBe(true);

@@ -15,6 +15,68 @@ export function isValidTimeZone(name: unknown): name is string {
   }
 }
 
+/**
+ * Zone ids that are a trap for a real place: fixed offsets with no daylight saving (`EST`,
+ * `MST`, `HST`, `Etc/GMT+5`, whose sign is the POSIX inverse of what most people read) and
+ * the old rule-based ids (`EST5EDT`…, `CET`…) that follow one country's rules, not a region's
+ * history. `UTC` and its spellings (`Etc/UTC`, `GMT`, `Etc/GMT+0`) are not among them.
+ */
+const LEGACY_ZONE =
+  /^(?:EST|MST|HST|EST5EDT|CST6CDT|MST7MDT|PST8PDT|CET|MET|EET|WET|Etc\/GMT[+-]\d{1,2}|SystemV\/.*|[+-]\d.*)$/i;
+
+/** True for a legacy or fixed-offset zone id other than UTC (`LEGACY_ZONE`). */
+export function isLegacyTimeZone(name: string): boolean {
+  return LEGACY_ZONE.test(name) && !(isValidTimeZone(name) && resolvedZone(name) === 'UTC');
+}
+
+function resolvedZone(name: string): string {
+  return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+}
+
+/**
+ * Current IANA names that the runtime's ICU (CLDR) still lists under their old names
+ * (`Asia/Kolkata` resolves to `Asia/Calcutta`): kept as they are spelled here.
+ */
+const IANA_RENAMED = [
+  'Africa/Asmara',
+  'America/Argentina/Buenos_Aires',
+  'America/Argentina/Catamarca',
+  'America/Argentina/Cordoba',
+  'America/Argentina/Jujuy',
+  'America/Argentina/Mendoza',
+  'America/Atikokan',
+  'America/Indiana/Indianapolis',
+  'America/Kentucky/Louisville',
+  'America/Nuuk',
+  'Asia/Ho_Chi_Minh',
+  'Asia/Kathmandu',
+  'Asia/Kolkata',
+  'Asia/Yangon',
+  'Atlantic/Faroe',
+  'Europe/Kyiv',
+  'Pacific/Chuuk',
+  'Pacific/Kanton',
+  'Pacific/Pohnpei',
+];
+let zoneSpellings: Map<string, string> | undefined;
+
+/**
+ * The stored spelling of a valid zone: its exact IANA spelling when it is a zone's name
+ * (`asia/kolkata` → `Asia/Kolkata`), else the zone it is an alias of (`utc`, `Etc/UTC` → `UTC`,
+ * `US/Eastern` → `America/New_York`, `Japan` → `Asia/Tokyo`).
+ */
+export function canonicalTimeZone(name: string): string {
+  const resolved = resolvedZone(name);
+  if (resolved === 'UTC') return 'UTC';
+  if (!zoneSpellings) {
+    zoneSpellings = new Map();
+    for (const zone of [...Intl.supportedValuesOf('timeZone'), ...IANA_RENAMED]) {
+      if (isValidTimeZone(zone)) zoneSpellings.set(zone.toLowerCase(), zone);
+    }
+  }
+  return zoneSpellings.get(name.toLowerCase()) ?? resolved;
+}
+
 function partsFormatter(zone: string): Intl.DateTimeFormat {
   let f = partsFormatters.get(zone);
   if (!f) {

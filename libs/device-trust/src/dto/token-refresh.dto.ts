@@ -33,7 +33,12 @@ export class RefreshOfflineTokenDto {
 }
 
 export class RefreshOfflineTokenResponse {
-  @ApiProperty({ description: 'A new ES256 offline token for the same device, worker and sites' })
+  @ApiProperty({
+    description:
+      'A new ES256 offline token for the same device, worker and sites. Its window runs from ' +
+      'SYNC_MAX_CLOCK_SKEW_SECONDS before its issue time (the slack for a phone clock that runs ' +
+      'slow) to its expiry: a packet recorded before that belongs to the previous token',
+  })
   offlineToken!: string;
   @ApiProperty() offlineTokenExpiresAt!: string;
   @ApiProperty({

@@ -150,7 +150,11 @@ export class PacketResultView {
   @ApiProperty({ enum: ['accepted', 'duplicate', 'rejected'] }) status!: string;
   @ApiPropertyOptional({
     enum: REJECTION_REASONS,
-    description: 'Why it was rejected (with status rejected); each is also a fraud event',
+    description:
+      'Why it was rejected (with status rejected); each is also a fraud event. Final for the ' +
+      'packet (the same packet again gets the same answer) except timestamp_in_future, which ' +
+      'is accepted once the server clock reaches its timestamp minus ' +
+      'SYNC_MAX_CLOCK_SKEW_SECONDS (docs/phone-client.md)',
   })
   reason?: string;
   @ApiPropertyOptional({

@@ -163,6 +163,46 @@ export function movePartnersLost(
 }
 
 /**
+ * Of the punches a move leaves without their partner (`lost`, from `movePartnersLost`), those
+ * that lose it only because the shift would last longer than `maxShiftMs`: the punch and its
+ * new neighbour are a check-in and a check-out in the right order, too far apart to pair. With
+ * how long that shift would be, to name the limit rather than the order of the punches.
+ */
+export function moveShiftsTooLong(
+  entries: TimesheetEntry[],
+  seq: number,
+  at: number,
+  maxShiftMs: number,
+  lost: number[],
+): Array<{ seq: number; inSeq: number; outSeq: number; ms: number }> {
+  const moved = entries
+    .filter((e) => !e.voided && !isAddedShift(e))
+    .map((e) => (e.seq === seq ? { ...e, effectiveAt: at } : e))
+    .sort(byEffectiveTime);
+  const tooLong: Array<{ seq: number; inSeq: number; outSeq: number; ms: number }> = [];
+  for (const s of lost) {
+    const i = moved.findIndex((e) => e.seq === s);
+    const [from, to] =
+      moved[i]?.punchType === 'check_in' ? [moved[i], moved[i + 1]] : [moved[i - 1], moved[i]];
+    if (from?.punchType !== 'check_in' || to?.punchType !== 'check_out') continue;
+    const ms = to.effectiveAt! - from.effectiveAt!;
+    if (ms > maxShiftMs) tooLong.push({ seq: s, inSeq: from.seq, outSeq: to.seq, ms });
+  }
+  return tooLong;
+}
+
+/** A duration as a supervisor reads it: `16 h`, `16 h 02 min`, `16 h 00 min 30 s`. */
+export function formatShiftLength(ms: number): string {
+  const h = Math.floor(ms / 3_600_000);
+  const min = Math.floor((ms % 3_600_000) / 60_000);
+  const s = (ms % 60_000) / 1000;
+  const parts = [`${h} h`];
+  if (min > 0 || s > 0) parts.push(`${String(min).padStart(2, '0')} min`);
+  if (s > 0) parts.push(`${s} s`);
+  return parts.join(' ');
+}
+
+/**
  * What a worker's shifts cover, as the day computation makes them: a paired shift from its
  * check-in to its check-out, an open check-in and a stray check-out at their instant, an
  * added shift from its check-in to its check-out. `seq` names the span (a pair by its

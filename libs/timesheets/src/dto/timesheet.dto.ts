@@ -269,7 +269,8 @@ export class PunchView {
 export class ShiftView {
   @ApiProperty({ type: PunchView }) in!: PunchView;
   @ApiPropertyOptional({ type: PunchView }) out?: PunchView;
-  @ApiProperty() seconds!: number;
+  @ApiProperty({ description: 'Elapsed time from in to out, truncated to whole seconds' })
+  seconds!: number;
   @ApiPropertyOptional({
     description:
       'true for a shift an add_shift correction recorded (its `in.seq` and `out.seq` are that ' +
@@ -281,11 +282,16 @@ export class ShiftView {
 export class TimesheetDayView {
   @ApiProperty() workerId!: string;
   @ApiProperty({ example: '2026-03-03', description: 'Local day in the site zone' }) date!: string;
-  @ApiPropertyOptional({ description: 'Local time with offset' }) firstIn?: string;
-  @ApiPropertyOptional({ description: 'Local time with offset' }) lastOut?: string;
+  @ApiPropertyOptional({ description: 'Local time with offset, to the second' }) firstIn?: string;
+  @ApiPropertyOptional({ description: 'Local time with offset, to the second' }) lastOut?: string;
   @ApiProperty({ example: 8.5, description: 'workedSeconds / 3600, rounded to 2 decimals' })
   hours!: number;
-  @ApiProperty() workedSeconds!: number;
+  @ApiProperty({
+    description:
+      "The day's shifts' whole seconds, summed: each shift's elapsed time truncated to the " +
+      'second (under a second short per shift), so days, CSV rows and the payroll add up exactly',
+  })
+  workedSeconds!: number;
   @ApiProperty({ type: [ShiftView] }) shifts!: ShiftView[];
   @ApiProperty({ type: [DayFlagView] }) flags!: DayFlagView[];
   @ApiProperty({
@@ -343,7 +349,7 @@ export class PayrollWorkerView {
     description:
       "workedSeconds / 3600 rounded to 2 decimals once, for the period: the days' hours (and " +
       "the CSV's rows) are each rounded, so their sum may differ from it by up to 0.005 a day. " +
-      'workedSeconds is exact.',
+      'workedSeconds is not rounded: whole seconds per shift, each truncated to the second.',
   })
   hours!: number;
   @ApiProperty({ description: "The sum of the days' workedSeconds" }) workedSeconds!: number;

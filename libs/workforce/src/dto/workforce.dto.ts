@@ -65,7 +65,7 @@ export class CreateSiteDto {
   @ApiPropertyOptional({
     example: 'Asia/Kolkata',
     description:
-      'IANA time zone: timesheet days are local days there (default SITE_DEFAULT_TIME_ZONE)',
+      "IANA time zone of the site's region: timesheet days are local days there (default SITE_DEFAULT_TIME_ZONE). Stored in its canonical spelling (`utc` → `UTC`, `US/Eastern` → `America/New_York`, as the answer shows). Fixed-offset and legacy ids (`EST`, `MST`, `HST`, `EST5EDT`…, `CET`…, `Etc/GMT+5`) are refused (400 legacy_time_zone). It cannot be changed after creation.",
   })
   @IsOptional()
   @IsString()
@@ -74,8 +74,8 @@ export class CreateSiteDto {
 }
 
 /**
- * PATCH /api/v5/sites/:siteId: at least one field. Not `timeZone`: it would move every
- * worker-day of the site to other local days.
+ * PATCH /api/v5/sites/:siteId: at least one field. Not `timeZone` (400 time_zone_immutable): it
+ * would move every worker-day of the site to other local days.
  */
 export class UpdateSiteDto {
   @ApiPropertyOptional({ example: 'Dwarka Sector 21 tower C' })
@@ -96,6 +96,14 @@ export class UpdateSiteDto {
   @Min(10)
   @Max(50_000)
   radiusM?: number;
+  /** Named only to be refused with its own code (400 time_zone_immutable), not "should not exist". */
+  @ApiPropertyOptional({
+    description:
+      "Refused (400 time_zone_immutable): a site's time zone cannot be changed after creation",
+    deprecated: true,
+  })
+  @IsOptional()
+  timeZone?: unknown;
 }
 
 export class SiteIdParam {
