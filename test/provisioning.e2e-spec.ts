@@ -1,4 +1,5 @@
 import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
+import { WifiChallengeRepository } from '@app/provisioning/infrastructure/persistence/wifi-challenge.repository';
 import { OpensslKiosk } from './support/openssl';
 import { http, startTestApp, storeDump, storeSet, TestApp } from './support/test-app';
 
@@ -396,6 +397,35 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
         ).status,
       ).toBe(200);
     } finally {
+      other.dispose();
+    }
+  });
+
+  it('should release nothing when a key rotation commits while the challenge is redeemed (410 challenge_revoked)', async () => {
+    const deviceId = await opensslDevice();
+    const { body } = await generate(deviceId);
+    const other = new OpensslKiosk();
+    const challenges = t.app.get(WifiChallengeRepository, { strict: false });
+    const markUsed = challenges.markUsed.bind(challenges);
+    // the rotation lands after the redemption read the kiosk, before it spends the challenge
+    const spy = jest.spyOn(challenges, 'markUsed').mockImplementationOnce(async (id, now) => {
+      const rotated = await http(t.baseUrl, 'POST', `/api/kiosks/${deviceId}/rotate-key`, {
+        key: t.keys.admin,
+        body: { public_key: other.publicKeyPem(), reason: 'board replaced' },
+      });
+      expect(rotated.status).toBe(200);
+      return markUsed(id, now);
+    });
+    try {
+      const res = await validate(
+        body.qr_payload.bson_id,
+        kiosk.decryptChallenge(body.qr_payload.challenge),
+      );
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect([res.status, res.body.code]).toEqual([410, 'challenge_revoked']);
+      expect(JSON.stringify(res.body)).not.toContain(WIFI_PASSWORD);
+    } finally {
+      spy.mockRestore();
       other.dispose();
     }
   });

@@ -150,6 +150,21 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
       if (current) this.assertOpen(current, this.clock.now());
       throw used();
     }
+    // a rotation or a block committed between the read above and the mark: the stores hold the
+    // kiosk and the challenge apart (no write spans both on MongoDB), so the kiosk is read
+    // again once the challenge is spent. What changed before this read refuses it (spent,
+    // nothing released); what changes after it comes after the redemption
+    const still = await this.kiosks.find(challenge.deviceId);
+    try {
+      if (!still) throw new ProvisioningError('device_blocked', 'This device is blocked');
+      assertKioskUnchanged(challenge, still);
+    } catch (error) {
+      this.logger.warn(
+        { challengeId: id, deviceId: challenge.deviceId },
+        'Wi-Fi challenge spent without its credentials: the kiosk changed while it was redeemed',
+      );
+      throw error;
+    }
     const password = this.keyring.openString(challenge.wifiPasswordSealed, sealContext(id));
     this.logger.log(
       { challengeId: id, deviceId: challenge.deviceId },
