@@ -1,9 +1,13 @@
 import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
 import { WifiChallengeRepository } from '@app/provisioning/infrastructure/persistence/wifi-challenge.repository';
+import { loadOpenApi } from './support/openapi-walk';
 import { OpensslKiosk } from './support/openssl';
 import { http, startTestApp, storeDump, storeSet, TestApp } from './support/test-app';
 
 const WIFI_PASSWORD = 'Sup3r-Secret-WiFi-Pa55';
+const VALIDATE_RESPONSES = (
+  loadOpenApi().spec.paths['/api/validate-challenge'].post as { responses: Record<string, any> }
+).responses;
 
 describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
   let t: TestApp;
@@ -30,13 +34,26 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
       key,
       body: { device_id: deviceId, wifi_ssid: 'Site-7 Office', wifi_password: WIFI_PASSWORD },
     });
-  const validate = (bsonId: string, response: Buffer | string) =>
-    http(t.baseUrl, 'POST', '/api/validate-challenge', {
+  /** Every answer of validate-challenge in this suite is one docs/openapi.json documents. */
+  const validate = async (bsonId: string, response: Buffer | string) => {
+    const res = await http(t.baseUrl, 'POST', '/api/validate-challenge', {
       body: {
         bson_id: bsonId,
         challenge_response: typeof response === 'string' ? response : response.toString('base64'),
       },
     });
+    const documented = VALIDATE_RESPONSES[String(res.status)];
+    expect({ status: res.status, documented: documented !== undefined }).toEqual({
+      status: res.status,
+      documented: true,
+    });
+    if (res.status >= 400) {
+      const codes =
+        documented.content?.['application/json']?.schema?.allOf?.[1]?.properties?.code?.enum;
+      expect(codes).toContain(res.body.code);
+    }
+    return res;
+  };
 
   async function opensslDevice(): Promise<string> {
     kiosk = new OpensslKiosk();
