@@ -447,6 +447,30 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     }
   });
 
+  it('should leave a challenge open when its password is sealed under a key version this server lacks (503 key_unavailable)', async () => {
+    const deviceId = await opensslDevice();
+    const { body } = await generate(deviceId);
+    const id = body.qr_payload.bson_id;
+    const answer = kiosk.decryptChallenge(body.qr_payload.challenge);
+    const challenges = t.app.get(WifiChallengeRepository, { strict: false });
+    const sealed = (await challenges.findById(id))!.wifiPasswordSealed;
+    const parts = sealed.split('.');
+    parts[1] = 'v-not-held';
+    const set = (value: string) =>
+      storeSet(t, 'wifi_challenges', id, {
+        sqlite: { wifi_password_sealed: value },
+        mongo: { wifiPasswordSealed: value },
+      });
+    await set(parts.join('.'));
+    const refused = await validate(id, answer);
+    expect([refused.status, refused.body.code]).toEqual([503, 'key_unavailable']);
+    // a server holding the version (here: the value as it was) still releases it, once
+    await set(sealed);
+    const res = await validate(id, answer);
+    expect(res.status).toBe(200);
+    expect(res.body.wifi_credentials.password).toBe(WIFI_PASSWORD);
+  });
+
   it('should refuse a challenge issued before a block, after the unblock too', async () => {
     const deviceId = await opensslDevice();
     const { body } = await generate(deviceId);

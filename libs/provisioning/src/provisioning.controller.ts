@@ -116,7 +116,7 @@ export class ProvisioningController {
     status: 503,
     type: ErrorBody,
     description:
-      "key_unavailable: the Wi-Fi password is sealed under a master key version this server's VAULT_KEYS does not hold (another replica or a reseal uses a newer VAULT_KEYS; the right answer)",
+      "key_unavailable: the Wi-Fi password is sealed under a master key version this server's VAULT_KEYS does not hold (another replica or a reseal uses a newer VAULT_KEYS; the right answer). The challenge stays open: retry",
   })
   async validate(@Body() body: ValidateChallengeDto): Promise<ValidateChallengeResponse> {
     const credentials = await this.provisioning.validate(body.bson_id, body.challenge_response);

@@ -143,6 +143,9 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     if (!kiosk || kiosk.status === 'blocked')
       throw new ProvisioningError('device_blocked', 'This device is blocked');
     assertKioskUnchanged(challenge, kiosk);
+    // opened before the challenge is spent: a server without the master key version it is
+    // sealed under (503 key_unavailable) leaves it open for one that has it
+    const password = this.keyring.openString(challenge.wifiPasswordSealed, sealContext(id));
 
     if (!(await this.challenges.markUsed(id, now))) {
       // lost a race, or its state changed since the read
@@ -165,7 +168,6 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
       );
       throw error;
     }
-    const password = this.keyring.openString(challenge.wifiPasswordSealed, sealContext(id));
     this.logger.log(
       { challengeId: id, deviceId: challenge.deviceId },
       'Wi-Fi credentials released',
