@@ -206,6 +206,36 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     );
   });
 
+  it('should take the Wi-Fi passwords WPA2 takes: none, 8-63 printable ASCII, or 64 hex digits', async () => {
+    const deviceId = await opensslDevice();
+    const withPassword = (password: string) =>
+      http(t.baseUrl, 'POST', '/api/generate-challenge', {
+        key: t.keys.admin,
+        body: { device_id: deviceId, wifi_ssid: 'Site-7 Office', wifi_password: password },
+      });
+    const hex = 'a1B2'.repeat(16);
+    for (const good of ['', 'x'.repeat(8), ' ~'.repeat(31) + '!', hex]) {
+      expect([good.length, (await withPassword(good)).status]).toEqual([good.length, 200]);
+    }
+    const refused = [
+      'x'.repeat(7),
+      'x'.repeat(64), // 64 characters are a key: hex digits only
+      'g'.repeat(63) + 'a',
+      'pässwörd-1',
+      'tab\there-1',
+      'line\nbreak-1',
+      'emoji-🔑-key',
+    ];
+    for (const bad of refused) {
+      const res = await withPassword(bad);
+      expect([res.status, res.body.code]).toEqual([400, 'invalid_wifi_password']);
+      expect(res.body.message).toContain('64 hex digits');
+      expect(JSON.stringify(res.body)).not.toContain(bad);
+    }
+    // past the longest (a key's 64): the request's bound
+    expect((await withPassword(hex + 'a')).body.code).toBe('validation_failed');
+  });
+
   it('should count the SSID in UTF-8 bytes, as 802.11 does (at most 32 octets)', async () => {
     const deviceId = await opensslDevice();
     const withSsid = (ssid: string) =>

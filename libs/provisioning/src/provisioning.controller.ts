@@ -55,6 +55,12 @@ export class ProvisioningController {
   @Roles('admin')
   @ApiOperation({ summary: 'Issue a Wi-Fi challenge QR for a registered kiosk' })
   @ApiResponse({ status: 200, type: GenerateChallengeResponse })
+  @ApiResponse({
+    status: 400,
+    type: ErrorBody,
+    description:
+      'Invalid input; invalid_wifi_password: not empty, 8-63 printable ASCII characters, or 64 hex digits (what WPA2 takes)',
+  })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
   @ApiResponse({ status: 403, type: ErrorBody, description: 'device_blocked' })
   async generate(

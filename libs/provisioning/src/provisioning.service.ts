@@ -78,6 +78,12 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     password: string,
     principal: Principal,
   ): Promise<IssuedChallenge> {
+    if (!WPA2_PASSWORD.test(password)) {
+      throw new ProvisioningError(
+        'invalid_wifi_password',
+        'wifi_password must be empty (an open network), 8-63 printable ASCII characters (space to ~), or exactly 64 hex digits (a pre-shared key), as WPA2 takes',
+      );
+    }
     const { device, key } = await this.kiosks.activeKey(deviceId);
     const answer = randomBytes(CHALLENGE_BYTES);
     const encrypted = publicEncrypt(
@@ -247,6 +253,14 @@ function assertKioskUnchanged(challenge: WifiChallenge, kiosk: KioskDevice): voi
     );
   }
 }
+
+/**
+ * What WPA2 takes as a network's secret (IEEE 802.11i): a passphrase of 8-63 printable ASCII
+ * characters (0x20-0x7e), or the 256-bit pre-shared key as 64 hex digits; empty is an open
+ * network. A longer passphrase, a character outside ASCII or a control character made a QR
+ * the kiosk could not join with.
+ */
+const WPA2_PASSWORD = /^(?:|[\x20-\x7e]{8,63}|[0-9a-fA-F]{64})$/;
 
 /** Compared against when the id is unknown: the SHA-256 of no answer anyone can send. */
 const NO_ANSWER = Buffer.alloc(32);
