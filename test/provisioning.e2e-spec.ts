@@ -1,5 +1,6 @@
 import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
 import { WifiChallengeRepository } from '@app/provisioning/infrastructure/persistence/wifi-challenge.repository';
+import { KioskDeviceRepository } from '@app/kiosk-registry/infrastructure/persistence/kiosk-device.repository';
 import { loadOpenApi } from './support/openapi-walk';
 import { OpensslKiosk } from './support/openssl';
 import { http, startTestApp, storeDump, storeSet, TestApp } from './support/test-app';
@@ -499,6 +500,45 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     const res = await validate(id, answer);
     expect(res.status).toBe(200);
     expect(res.body.wifi_credentials.password).toBe(WIFI_PASSWORD);
+  });
+
+  it('should write one block of two racing for a kiosk, and log the other as unchanged in one line', async () => {
+    const deviceId = await opensslDevice();
+    const devices = t.app.get(KioskDeviceRepository, { strict: false });
+    const setStatus = devices.setStatus.bind(devices);
+    // both requests read the kiosk active before either writes: held until both are here
+    let arrived = 0;
+    let release!: () => void;
+    const bothHere = new Promise<void>((resolve) => (release = resolve));
+    const spy = jest.spyOn(devices, 'setStatus').mockImplementation(async (...args) => {
+      if (++arrived === 2) release();
+      await bothHere;
+      return setStatus(...args);
+    });
+    const block = () =>
+      http(t.baseUrl, 'POST', `/api/kiosks/${deviceId}/block`, {
+        key: t.keys.admin,
+        body: { reason: 'reported stolen' },
+      });
+    try {
+      const answers = await Promise.all([block(), block()]);
+      expect(arrived).toBe(2);
+      for (const res of answers) expect([res.status, res.body.status]).toEqual([200, 'blocked']);
+    } finally {
+      spy.mockRestore();
+    }
+    const events = await http(t.baseUrl, 'GET', `/api/kiosks/${deviceId}/events`, {
+      key: t.keys.admin,
+    });
+    expect(JSON.stringify(events.body).match(/"blocked"/g)).toHaveLength(1);
+    const lines = t
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes(deviceId) && l.includes('Kiosk status'));
+    expect(lines.filter((l) => l.includes('Kiosk status changed'))).toHaveLength(1);
+    const unchanged = lines.filter((l) => l.includes('another request set it first'));
+    expect(unchanged).toHaveLength(1);
+    expect(unchanged[0]).not.toContain('BEGIN PUBLIC KEY');
   });
 
   it('should refuse a challenge issued before a block, after the unblock too', async () => {
