@@ -1,8 +1,14 @@
 import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
+import { WifiChallengeRepository } from '@app/provisioning/infrastructure/persistence/wifi-challenge.repository';
+import { KioskDeviceRepository } from '@app/kiosk-registry/infrastructure/persistence/kiosk-device.repository';
+import { loadOpenApi } from './support/openapi-walk';
 import { OpensslKiosk } from './support/openssl';
 import { http, startTestApp, storeDump, storeSet, TestApp } from './support/test-app';
 
 const WIFI_PASSWORD = 'Sup3r-Secret-WiFi-Pa55';
+const VALIDATE_RESPONSES = (
+  loadOpenApi().spec.paths['/api/validate-challenge'].post as { responses: Record<string, any> }
+).responses;
 
 describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
   let t: TestApp;
@@ -29,13 +35,26 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
       key,
       body: { device_id: deviceId, wifi_ssid: 'Site-7 Office', wifi_password: WIFI_PASSWORD },
     });
-  const validate = (bsonId: string, response: Buffer | string) =>
-    http(t.baseUrl, 'POST', '/api/validate-challenge', {
+  /** Every answer of validate-challenge in this suite is one docs/openapi.json documents. */
+  const validate = async (bsonId: string, response: Buffer | string) => {
+    const res = await http(t.baseUrl, 'POST', '/api/validate-challenge', {
       body: {
         bson_id: bsonId,
         challenge_response: typeof response === 'string' ? response : response.toString('base64'),
       },
     });
+    const documented = VALIDATE_RESPONSES[String(res.status)];
+    expect({ status: res.status, documented: documented !== undefined }).toEqual({
+      status: res.status,
+      documented: true,
+    });
+    if (res.status >= 400) {
+      const codes =
+        documented.content?.['application/json']?.schema?.allOf?.[1]?.properties?.code?.enum;
+      expect(codes).toContain(res.body.code);
+    }
+    return res;
+  };
 
   async function opensslDevice(): Promise<string> {
     kiosk = new OpensslKiosk();
@@ -186,6 +205,36 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     expect(shape(await validate(body.qr_payload.bson_id, Buffer.alloc(32, 7)))).toEqual(
       shape(unknown),
     );
+  });
+
+  it('should take the Wi-Fi passwords WPA2 takes: none, 8-63 printable ASCII, or 64 hex digits', async () => {
+    const deviceId = await opensslDevice();
+    const withPassword = (password: string) =>
+      http(t.baseUrl, 'POST', '/api/generate-challenge', {
+        key: t.keys.admin,
+        body: { device_id: deviceId, wifi_ssid: 'Site-7 Office', wifi_password: password },
+      });
+    const hex = 'a1B2'.repeat(16);
+    for (const good of ['', 'x'.repeat(8), ' ~'.repeat(31) + '!', hex]) {
+      expect([good.length, (await withPassword(good)).status]).toEqual([good.length, 200]);
+    }
+    const refused = [
+      'x'.repeat(7),
+      'x'.repeat(64), // 64 characters are a key: hex digits only
+      'g'.repeat(63) + 'a',
+      'pässwörd-1',
+      'tab\there-1',
+      'line\nbreak-1',
+      'emoji-🔑-key',
+    ];
+    for (const bad of refused) {
+      const res = await withPassword(bad);
+      expect([res.status, res.body.code]).toEqual([400, 'invalid_wifi_password']);
+      expect(res.body.message).toContain('64 hex digits');
+      expect(JSON.stringify(res.body)).not.toContain(bad);
+    }
+    // past the longest (a key's 64): the request's bound
+    expect((await withPassword(hex + 'a')).body.code).toBe('validation_failed');
   });
 
   it('should count the SSID in UTF-8 bytes, as 802.11 does (at most 32 octets)', async () => {
@@ -398,6 +447,98 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     } finally {
       other.dispose();
     }
+  });
+
+  it('should release nothing when a key rotation commits while the challenge is redeemed (410 challenge_revoked)', async () => {
+    const deviceId = await opensslDevice();
+    const { body } = await generate(deviceId);
+    const other = new OpensslKiosk();
+    const challenges = t.app.get(WifiChallengeRepository, { strict: false });
+    const markUsed = challenges.markUsed.bind(challenges);
+    // the rotation lands after the redemption read the kiosk, before it spends the challenge
+    const spy = jest.spyOn(challenges, 'markUsed').mockImplementationOnce(async (id, now) => {
+      const rotated = await http(t.baseUrl, 'POST', `/api/kiosks/${deviceId}/rotate-key`, {
+        key: t.keys.admin,
+        body: { public_key: other.publicKeyPem(), reason: 'board replaced' },
+      });
+      expect(rotated.status).toBe(200);
+      return markUsed(id, now);
+    });
+    try {
+      const res = await validate(
+        body.qr_payload.bson_id,
+        kiosk.decryptChallenge(body.qr_payload.challenge),
+      );
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect([res.status, res.body.code]).toEqual([410, 'challenge_revoked']);
+      expect(JSON.stringify(res.body)).not.toContain(WIFI_PASSWORD);
+    } finally {
+      spy.mockRestore();
+      other.dispose();
+    }
+  });
+
+  it('should leave a challenge open when its password is sealed under a key version this server lacks (503 key_unavailable)', async () => {
+    const deviceId = await opensslDevice();
+    const { body } = await generate(deviceId);
+    const id = body.qr_payload.bson_id;
+    const answer = kiosk.decryptChallenge(body.qr_payload.challenge);
+    const challenges = t.app.get(WifiChallengeRepository, { strict: false });
+    const sealed = (await challenges.findById(id))!.wifiPasswordSealed;
+    const parts = sealed.split('.');
+    parts[1] = 'v-not-held';
+    const set = (value: string) =>
+      storeSet(t, 'wifi_challenges', id, {
+        sqlite: { wifi_password_sealed: value },
+        mongo: { wifiPasswordSealed: value },
+      });
+    await set(parts.join('.'));
+    const refused = await validate(id, answer);
+    expect([refused.status, refused.body.code]).toEqual([503, 'key_unavailable']);
+    // a server holding the version (here: the value as it was) still releases it, once
+    await set(sealed);
+    const res = await validate(id, answer);
+    expect(res.status).toBe(200);
+    expect(res.body.wifi_credentials.password).toBe(WIFI_PASSWORD);
+  });
+
+  it('should write one block of two racing for a kiosk, and log the other as unchanged in one line', async () => {
+    const deviceId = await opensslDevice();
+    const devices = t.app.get(KioskDeviceRepository, { strict: false });
+    const setStatus = devices.setStatus.bind(devices);
+    // both requests read the kiosk active before either writes: held until both are here
+    let arrived = 0;
+    let release!: () => void;
+    const bothHere = new Promise<void>((resolve) => (release = resolve));
+    const spy = jest.spyOn(devices, 'setStatus').mockImplementation(async (...args) => {
+      if (++arrived === 2) release();
+      await bothHere;
+      return setStatus(...args);
+    });
+    const block = () =>
+      http(t.baseUrl, 'POST', `/api/kiosks/${deviceId}/block`, {
+        key: t.keys.admin,
+        body: { reason: 'reported stolen' },
+      });
+    try {
+      const answers = await Promise.all([block(), block()]);
+      expect(arrived).toBe(2);
+      for (const res of answers) expect([res.status, res.body.status]).toEqual([200, 'blocked']);
+    } finally {
+      spy.mockRestore();
+    }
+    const events = await http(t.baseUrl, 'GET', `/api/kiosks/${deviceId}/events`, {
+      key: t.keys.admin,
+    });
+    expect(JSON.stringify(events.body).match(/"blocked"/g)).toHaveLength(1);
+    const lines = t
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes(deviceId) && l.includes('Kiosk status'));
+    expect(lines.filter((l) => l.includes('Kiosk status changed'))).toHaveLength(1);
+    const unchanged = lines.filter((l) => l.includes('another request set it first'));
+    expect(unchanged).toHaveLength(1);
+    expect(unchanged[0]).not.toContain('BEGIN PUBLIC KEY');
   });
 
   it('should refuse a challenge issued before a block, after the unblock too', async () => {

@@ -86,7 +86,7 @@ describe('timesheets: a worker on two sites at once (e2e, controllable clock)', 
     );
     s1 = (await createSite(t.baseUrl, t.keys.admin, 'UTC')).siteId;
     s2 = (await createSite(t.baseUrl, t.keys.admin, 'UTC')).siteId;
-    for (let i = 0; i < 6; i++) phones.push(await enrollTwoSiteWorker());
+    for (let i = 0; i < 7; i++) phones.push(await enrollTwoSiteWorker());
     clock.set('2026-03-20T06:00:00.000Z');
   });
   afterAll(async () => t.close());
@@ -366,6 +366,60 @@ describe('timesheets: a worker on two sites at once (e2e, controllable clock)', 
     expect(undone.status).toBe(201);
     expect(await flagsOf(s1, phone, DAY)).toContainEqual({ type: 'over_max_hours', seq: in2 });
     expect(await payrollOf(s1, phone, DAY, DAY)).toMatchObject({ flaggedDays: 1 });
+  });
+
+  it('should not hold an acknowledgement once a shift left the day, or a void past midnight re-paired it', async () => {
+    const phone = await twoSiteWorker();
+    const DAY = '2026-03-08';
+    // 4 h, 6 h, then 13 h to 01:30 the next day (23 h), and a stray check-out at 04:00 then
+    const aIn = await punchAt(phone, s1, 'check_in', '2026-03-08T00:00:00Z');
+    await punchAt(phone, s1, 'check_out', '2026-03-08T04:00:00Z');
+    const cIn = await punchAt(phone, s1, 'check_in', '2026-03-08T04:30:00Z');
+    const cOut = await punchAt(phone, s1, 'check_out', '2026-03-08T10:30:00Z');
+    const bIn = await punchAt(phone, s1, 'check_in', '2026-03-08T12:30:00Z');
+    const bOut = await punchAt(phone, s1, 'check_out', '2026-03-09T01:30:00Z');
+    await punchAt(phone, s1, 'check_out', '2026-03-09T04:00:00Z');
+    const acknowledge = () =>
+      correct(s1, {
+        action: 'acknowledge_over_max_hours',
+        target: { siteId: s1, seq: bIn },
+        reason: 'double shift, site register',
+      });
+    const first = await acknowledge();
+    expect(first.status).toBe(201);
+    expect((await dayOf(s1, phone, DAY)).flagged).toBe(false);
+    // the first shift moved to the day before: its seqs (and the move's) leave this day, no
+    // newer seq joins it, and the day (19 h) is not the one acknowledged
+    const moved = await correct(s1, {
+      action: 'move',
+      target: { siteId: s1, seq: aIn },
+      at: '2026-03-07T20:00:00.000Z',
+    });
+    expect(moved.status).toBe(201);
+    expect(await dayOf(s1, phone, DAY)).toMatchObject({ workedSeconds: 19 * 3600, flagged: true });
+    expect(await flagsOf(s1, phone, DAY)).toContainEqual({ type: 'over_max_hours', seq: bIn });
+    const second = await acknowledge();
+    expect(second.status).toBe(201);
+    expect((await dayOf(s1, phone, DAY)).flagged).toBe(false);
+    // the check-out voided (a voided entry stays on its own day, the next one): the check-in
+    // pairs with the stray 04:00 check-out, the day grows to 21.5 h with no newer seq in it
+    const voided = await correct(s1, { action: 'void', target: { siteId: s1, seq: bOut } });
+    expect(voided.status).toBe(201);
+    expect(await dayOf(s1, phone, DAY)).toMatchObject({
+      workedSeconds: 21.5 * 3600,
+      flagged: true,
+    });
+    expect(await flagsOf(s1, phone, DAY)).toContainEqual({ type: 'over_max_hours', seq: bIn });
+    // the acknowledgement records the day it acknowledged
+    const exported = await http(t.baseUrl, 'GET', `/api/v5/ledger/${s1}/export`, {
+      key: t.keys.admin,
+    });
+    const link = (exported.body as string)
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { seq: number; data: Record<string, any> })
+      .find((l) => l.seq === second.body.seq)!;
+    expect(link.data.daySeqs).toEqual([cIn, cOut, bIn, bOut, first.body.seq]);
   });
 
   it('should give the same entries and days on both sites after a rebuild from the ledger', async () => {

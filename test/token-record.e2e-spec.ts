@@ -217,6 +217,16 @@ describe('offline tokens on record (e2e)', () => {
   });
 });
 
+/** mdai_token_records_dropped_total as /metrics shows it. */
+async function droppedOnMetrics(t: TestApp): Promise<number | undefined> {
+  const res = await fetch(`${t.baseUrl}/metrics`);
+  expect(res.status).toBe(200);
+  const line = (await res.text())
+    .split('\n')
+    .find((l) => l.startsWith('mdai_token_records_dropped_total '));
+  return line === undefined ? undefined : Number(line.split(' ')[1]);
+}
+
 /**
  * OFFLINE_TOKEN_RECORDS_PER_DEVICE bounds the records of one device (refreshes add one each):
  * past it, the records no sync presented go first (answers the phone never got, a looping
@@ -264,10 +274,13 @@ describe('token records per device (e2e)', () => {
     accepted(await sync(third));
     accepted(await sync(fourth));
     expect(t.logs()).toContain('Token records of a device past OFFLINE_TOKEN_RECORDS_PER_DEVICE');
+    // counted for an operator's alert: the first and the second
+    expect(await droppedOnMetrics(t)).toBe(2);
     // every record presented now: the next refresh drops the oldest presented one
     const fifth = await refresh();
     expectNotIssued(await sync(phone.token));
     for (const token of [third, fourth, fifth]) accepted(await sync(token));
+    expect(await droppedOnMetrics(t)).toBe(3);
   });
 
   it('should refuse a bound below 2 at boot', async () => {

@@ -246,7 +246,7 @@ export interface GenerateChallengeDto {
   device_id: string;
   /** 1 character to 32 bytes in UTF-8 (an 802.11 SSID is at most 32 octets) */
   wifi_ssid: string;
-  /** empty for an open network, else 8-63 characters */
+  /** What WPA2 takes: empty for an open network, a passphrase of 8-63 printable ASCII characters (space to ~), or a pre-shared key of exactly 64 hex digits. Anything else: 400 invalid_wifi_password */
   wifi_password: string;
 }
 

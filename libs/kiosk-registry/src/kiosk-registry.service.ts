@@ -131,9 +131,14 @@ export class KioskRegistryService {
       ),
     );
     if (!updated) throw notFound();
-    this.logger.log({ deviceId, status }, 'Kiosk status changed');
+    if (updated.changed) this.logger.log({ deviceId, status }, 'Kiosk status changed');
+    else {
+      // another request (this replica's or another's) set it between the read above and the
+      // conditional write: that one wrote the event and moved updatedAt, this one nothing
+      this.logger.log({ deviceId, status }, 'Kiosk status unchanged: another request set it first');
+    }
     if (status === 'blocked') this.revoked({ deviceId, change: 'blocked' });
-    return updated;
+    return updated.device;
   }
 
   async require(deviceId: string): Promise<KioskDevice> {

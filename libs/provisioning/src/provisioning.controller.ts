@@ -55,6 +55,12 @@ export class ProvisioningController {
   @Roles('admin')
   @ApiOperation({ summary: 'Issue a Wi-Fi challenge QR for a registered kiosk' })
   @ApiResponse({ status: 200, type: GenerateChallengeResponse })
+  @ApiResponse({
+    status: 400,
+    type: ErrorBody,
+    description:
+      'Invalid input; invalid_wifi_password: not empty, 8-63 printable ASCII characters, or 64 hex digits (what WPA2 takes)',
+  })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })
   @ApiResponse({ status: 403, type: ErrorBody, description: 'device_blocked' })
   async generate(
@@ -84,6 +90,17 @@ export class ProvisioningController {
   })
   @ApiResponse({ status: 200, type: ValidateChallengeResponse })
   @ApiResponse({
+    status: 400,
+    type: ErrorBody,
+    description:
+      'Invalid input; invalid_challenge_response: challenge_response does not decode to the 32 bytes of a challenge',
+  })
+  @ApiResponse({
+    status: 403,
+    type: ErrorBody,
+    description: 'device_blocked: the kiosk is blocked or no longer registered (the right answer)',
+  })
+  @ApiResponse({
     status: 401,
     type: ErrorBody,
     description:
@@ -100,6 +117,12 @@ export class ProvisioningController {
     status: 423,
     type: ErrorBody,
     description: 'challenge_locked (the right answer, after 5 wrong ones)',
+  })
+  @ApiResponse({
+    status: 503,
+    type: ErrorBody,
+    description:
+      "key_unavailable: the Wi-Fi password is sealed under a master key version this server's VAULT_KEYS does not hold (another replica or a reseal uses a newer VAULT_KEYS; the right answer). The challenge stays open: retry",
   })
   async validate(@Body() body: ValidateChallengeDto): Promise<ValidateChallengeResponse> {
     const credentials = await this.provisioning.validate(body.bson_id, body.challenge_response);

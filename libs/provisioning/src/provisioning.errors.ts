@@ -6,6 +6,8 @@ export const PROVISIONING_ERRORS = {
   codes: {
     challenge_not_found:
       'no challenge has this bson_id (the admin routes; validate-challenge answers challenge_mismatch)',
+    invalid_wifi_password:
+      'wifi_password is not what WPA2 takes: empty (an open network), 8-63 printable ASCII characters (space to ~), or exactly 64 hex digits',
     invalid_challenge_response: 'challenge_response does not decode to the challenge length',
     challenge_mismatch:
       'the challenge response is wrong, or no open challenge has this bson_id (the same answer for both)',

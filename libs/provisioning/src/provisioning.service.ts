@@ -78,6 +78,12 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     password: string,
     principal: Principal,
   ): Promise<IssuedChallenge> {
+    if (!WPA2_PASSWORD.test(password)) {
+      throw new ProvisioningError(
+        'invalid_wifi_password',
+        'wifi_password must be empty (an open network), 8-63 printable ASCII characters (space to ~), or exactly 64 hex digits (a pre-shared key), as WPA2 takes',
+      );
+    }
     const { device, key } = await this.kiosks.activeKey(deviceId);
     const answer = randomBytes(CHALLENGE_BYTES);
     const encrypted = publicEncrypt(
@@ -143,6 +149,9 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     if (!kiosk || kiosk.status === 'blocked')
       throw new ProvisioningError('device_blocked', 'This device is blocked');
     assertKioskUnchanged(challenge, kiosk);
+    // opened before the challenge is spent: a server without the master key version it is
+    // sealed under (503 key_unavailable) leaves it open for one that has it
+    const password = this.keyring.openString(challenge.wifiPasswordSealed, sealContext(id));
 
     if (!(await this.challenges.markUsed(id, now))) {
       // lost a race, or its state changed since the read
@@ -150,7 +159,21 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
       if (current) this.assertOpen(current, this.clock.now());
       throw used();
     }
-    const password = this.keyring.openString(challenge.wifiPasswordSealed, sealContext(id));
+    // a rotation or a block committed between the read above and the mark: the stores hold the
+    // kiosk and the challenge apart (no write spans both on MongoDB), so the kiosk is read
+    // again once the challenge is spent. What changed before this read refuses it (spent,
+    // nothing released); what changes after it comes after the redemption
+    const still = await this.kiosks.find(challenge.deviceId);
+    try {
+      if (!still) throw new ProvisioningError('device_blocked', 'This device is blocked');
+      assertKioskUnchanged(challenge, still);
+    } catch (error) {
+      this.logger.warn(
+        { challengeId: id, deviceId: challenge.deviceId },
+        'Wi-Fi challenge spent without its credentials: the kiosk changed while it was redeemed',
+      );
+      throw error;
+    }
     this.logger.log(
       { challengeId: id, deviceId: challenge.deviceId },
       'Wi-Fi credentials released',
@@ -230,6 +253,14 @@ function assertKioskUnchanged(challenge: WifiChallenge, kiosk: KioskDevice): voi
     );
   }
 }
+
+/**
+ * What WPA2 takes as a network's secret (IEEE 802.11i): a passphrase of 8-63 printable ASCII
+ * characters (0x20-0x7e), or the 256-bit pre-shared key as 64 hex digits; empty is an open
+ * network. A longer passphrase, a character outside ASCII or a control character made a QR
+ * the kiosk could not join with.
+ */
+const WPA2_PASSWORD = /^(?:|[\x20-\x7e]{8,63}|[0-9a-fA-F]{64})$/;
 
 /** Compared against when the id is unknown: the SHA-256 of no answer anyone can send. */
 const NO_ANSWER = Buffer.alloc(32);

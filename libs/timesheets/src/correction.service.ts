@@ -4,6 +4,7 @@ import { actorOf, Clock, Counter, jcs, localDay, MetricsRegistry } from '@app/co
 import { offlineTokenConfig, OfflineTokenSettings } from '@app/device-trust';
 import { WorkerStanding, WorkforceService } from '@app/workforce';
 import { AttendanceLog, AttendanceMeta, LedgerService, NO_DEVICE } from '@app/offline-sync';
+import { acknowledgementsAmong } from './acknowledgements';
 import { CorrectionAction, CorrectionAuthor, CorrectionData } from './domain/correction';
 import {
   formatShiftLength,
@@ -214,8 +215,10 @@ export class CorrectionService {
         );
       }
       const now = this.clock.now();
+      // an acknowledgement records the day it acknowledges, as checked at this attempt's head
+      let daySeqs: number[] | undefined;
       try {
-        if (target) await this.checkAction(body.action, at, target, now);
+        if (target) daySeqs = await this.checkAction(body.action, at, target, now);
         else await this.checkShift(siteId, workerId, at, until, now);
       } catch (error) {
         // the same retry sent twice at once: the other one may have been appended since
@@ -232,8 +235,9 @@ export class CorrectionService {
       };
       // the rules read the read model: a rebuild that cleared it since must not pass them
       await this.projector.assertUnchanged(siteId, basis);
+      const entry: CorrectionData = daySeqs ? { ...data, daySeqs } : { ...data };
       let result = await this.ledger.appendAtHead(
-        { siteId, packetId: correctionId, data: { ...data }, meta },
+        { siteId, packetId: correctionId, data: { ...entry }, meta },
         headSeq,
       );
       while (
@@ -245,7 +249,7 @@ export class CorrectionService {
         moves++;
         headSeq = result.headSeq;
         result = await this.ledger.appendAtHead(
-          { siteId, packetId: correctionId, data: { ...data }, meta },
+          { siteId, packetId: correctionId, data: { ...entry }, meta },
           headSeq,
         );
       }
@@ -414,13 +418,16 @@ export class CorrectionService {
     };
   }
 
-  /** Checks the action and its time (epoch ms) against the target's current state. */
+  /**
+   * Checks the action and its time (epoch ms) against the target's current state. An
+   * acknowledgement's check answers the seqs of the day it acknowledges (`daySeqs`).
+   */
   private async checkAction(
     action: CorrectionAction,
     at: number | undefined,
     target: TimesheetEntry,
     now: Date,
-  ): Promise<void> {
+  ): Promise<number[] | undefined> {
     if (at !== undefined && at > now.getTime() + this.skewMs) {
       throw new TimesheetsError('time_in_future', 'at is in the future');
     }
@@ -431,17 +438,19 @@ export class CorrectionService {
           throw new TimesheetsError('already_voided', 'This entry is already voided');
         // a punch voided may re-pair its neighbours around an added shift (a void of a move
         // or of a void is not simulated here: a day it makes overlap is flagged)
-        if (target.punchType === undefined) return;
-        return this.checkKeepsShiftsApart(
+        if (target.punchType === undefined) return undefined;
+        await this.checkKeepsShiftsApart(
           target.siteId,
           target.workerId,
           target.effectiveAt!,
           target.effectiveAt!,
           (e) => (e.seq === target.seq ? { ...e, voided: true } : e),
         );
+        return undefined;
       case 'add_check_out':
       case 'add_check_in':
-        return this.checkAdded(action, at, target);
+        await this.checkAdded(action, at, target);
+        return undefined;
       case 'move':
         if (target.punchType === undefined || isAddedShift(target)) {
           throw new TimesheetsError(
@@ -459,13 +468,14 @@ export class CorrectionService {
           );
         }
         await this.checkMoveKeepsShifts(target, at);
-        return this.checkKeepsShiftsApart(
+        await this.checkKeepsShiftsApart(
           target.siteId,
           target.workerId,
           target.effectiveAt!,
           at,
           (e) => (e.seq === target.seq ? { ...e, effectiveAt: at } : e),
         );
+        return undefined;
       case 'acknowledge_over_max_hours':
         if (at !== undefined) {
           throw new TimesheetsError('unexpected_time', 'acknowledge_over_max_hours takes no at');
@@ -481,10 +491,11 @@ export class CorrectionService {
    * acknowledge_over_max_hours: the target is the entry its day's `over_max_hours` flag names
    * (the shift that takes the day past the longest shift: a check-in, an added check-in or an
    * added shift), as the read model holds the day now, and the flag is not acknowledged
-   * already (`overMaxHoursAcknowledgement`: a live acknowledgement no entry of the day is
-   * newer than). 422 `not_over_max_hours`, 409 `already_acknowledged`.
+   * already (`overMaxHoursAcknowledgement`: a live acknowledgement of the day as it is now).
+   * 422 `not_over_max_hours`, 409 `already_acknowledged`. Answers the day's seqs, which the
+   * acknowledgement records (`daySeqs`).
    */
-  private async checkAcknowledge(target: TimesheetEntry): Promise<void> {
+  private async checkAcknowledge(target: TimesheetEntry): Promise<number[]> {
     const notFlagged = (named?: number) =>
       new TimesheetsError(
         'not_over_max_hours',
@@ -506,13 +517,18 @@ export class CorrectionService {
     });
     const flag = day?.flags.find((f) => f.type === 'over_max_hours');
     if (!flag || flag.seq !== target.seq) throw notFlagged(flag?.seq);
-    const acks = await this.repo.findCorrectionsOf(target.siteId, [target.seq]);
+    const acks = await acknowledgementsAmong(
+      this.ledger,
+      target.siteId,
+      await this.repo.findCorrectionsOf(target.siteId, [target.seq]),
+    );
     if (overMaxHoursAcknowledgement(day, acks)) {
       throw new TimesheetsError(
         'already_acknowledged',
         "This day's over_max_hours is acknowledged already (void the acknowledgement to undo it)",
       );
     }
+    return day.seqs;
   }
 
   /**
@@ -750,7 +766,8 @@ function authorOf(actor: TimesheetActor): CorrectionAuthor {
 
 /** A retry of the same correction (its author's signature may differ). */
 function sameCorrection(stored: unknown, fresh: CorrectionData): boolean {
-  const { by: _a, ...a } = stored as CorrectionData;
-  const { by: _b, ...b } = fresh;
+  // `daySeqs` is derived by the server from the day when checked, not sent
+  const { by: _a, daySeqs: _c, ...a } = stored as CorrectionData;
+  const { by: _b, daySeqs: _d, ...b } = fresh;
   return jcs(a) === jcs(b);
 }

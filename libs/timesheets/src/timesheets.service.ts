@@ -5,14 +5,15 @@ import { WorkforceService } from '@app/workforce';
 import { FraudService } from '@app/fraud';
 import { LedgerService } from '@app/offline-sync';
 import { CsvPerson } from './domain/timesheet-csv';
+import { acknowledgementsAmong } from './acknowledgements';
 import {
+  Acknowledgement,
   acknowledgeOverMaxHours,
   DayFlag,
   isFlagged,
   overMaxHoursAcknowledgement,
   TimesheetDay,
 } from './domain/timesheet-day';
-import { TimesheetEntry } from './domain/timesheet-entry';
 import { PayrollWorkerView, TimesheetDayView } from './dto/timesheet.dto';
 import { DayQuery, TimesheetRepository } from './infrastructure/persistence/timesheet.repository';
 import { TimesheetActor } from './timesheet-access.guard';
@@ -199,13 +200,16 @@ export class TimesheetsService {
   private async acknowledgementsOf(
     siteId: string,
     days: TimesheetDay[],
-  ): Promise<TimesheetEntry[] | undefined> {
+  ): Promise<Acknowledgement[] | undefined> {
     const named = days.flatMap((d) =>
       d.flags.filter((f) => f.type === 'over_max_hours').map((f) => f.seq),
     );
     if (named.length === 0) return undefined;
-    return (await this.repo.findCorrectionsOf(siteId, named)).filter(
-      (c) => c.action === 'acknowledge_over_max_hours',
+    // with the day each live one acknowledged (one ledger read each)
+    return acknowledgementsAmong(
+      this.ledger,
+      siteId,
+      await this.repo.findCorrectionsOf(siteId, named),
     );
   }
 

@@ -98,6 +98,7 @@ export const ERROR_STATUS = {
   },
   provisioning: {
     challenge_not_found: HttpStatus.NOT_FOUND,
+    invalid_wifi_password: HttpStatus.BAD_REQUEST,
     invalid_challenge_response: HttpStatus.BAD_REQUEST,
     challenge_mismatch: HttpStatus.UNAUTHORIZED,
     challenge_locked: HttpStatus.LOCKED,

@@ -68,10 +68,10 @@ function render(ctx: PageContext): void {
       h('input', {
         name: 'wifi_password',
         type: 'password',
-        maxlength: 63,
+        maxlength: 64,
         autocomplete: 'new-password',
       }),
-      'Empty for an open network, else 8-63 characters. Only the kiosk that scans the QR can receive it.',
+      'Empty for an open network, else 8-63 printable ASCII characters, or a 64-hex-digit pre-shared key. Only the kiosk that scans the QR can receive it.',
     ),
   );
   ctx.main.append(

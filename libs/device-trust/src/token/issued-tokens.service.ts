@@ -1,5 +1,5 @@
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { Clock } from '@app/common';
+import { Inject, Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
+import { Clock, Counter, MetricsRegistry } from '@app/common';
 import {
   IssuedToken,
   IssuedTokenRepository,
@@ -50,6 +50,8 @@ export class IssuedTokens implements OnModuleInit {
   private readonly keepMs: number;
   /** When this store began recording (read at boot); undefined: no transition at all. */
   private since?: Date;
+  /** Records dropped by OFFLINE_TOKEN_RECORDS_PER_DEVICE at an issue (no device label: unbounded). */
+  private readonly dropped?: Counter;
 
   constructor(
     private readonly tokens: TokenManager,
@@ -57,7 +59,15 @@ export class IssuedTokens implements OnModuleInit {
     private readonly key: SigningKeyService,
     private readonly clock: Clock,
     @Inject(offlineTokenConfig.KEY) settings: OfflineTokenSettings,
+    @Optional() metrics?: MetricsRegistry,
   ) {
+    if (metrics) {
+      this.dropped = new Counter({
+        name: 'mdai_token_records_dropped_total',
+        help: "Issued offline-token records dropped because a device's refreshes passed OFFLINE_TOKEN_RECORDS_PER_DEVICE (a looping app, lost answers, or someone with a device's secret); a dropped token no longer syncs",
+        registers: [metrics],
+      });
+    }
     this.ttlMs = settings.tokenTtlSeconds * 1000;
     this.perDevice = settings.recordsPerDevice;
     // a sync presents a token up to the grace and the clock skew after its expiry; a day more
@@ -79,6 +89,7 @@ export class IssuedTokens implements OnModuleInit {
     const issued = this.prepare(subject, now);
     const dropped = await this.records.record(issued.record, now, this.perDevice);
     if (dropped > 0) {
+      this.dropped?.inc(dropped);
       // a phone that follows the protocol holds a few live tokens: this one refreshes far more
       // often (a looping app, lost answers, or someone with its secret)
       this.logger.warn(

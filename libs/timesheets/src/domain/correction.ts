@@ -53,6 +53,14 @@ export interface CorrectionData {
   at?: string;
   /** ISO-8601 UTC: the added shift's check-out (add_shift only). */
   until?: string;
+  /**
+   * acknowledge_over_max_hours only: the seqs of the day it acknowledges, as the read model
+   * held the day when the correction was checked (ascending). The acknowledgement holds while
+   * the day's seqs below its own are these (`overMaxHoursAcknowledgement`): an entry that
+   * left the day, or joined it with an older seq, asks for a look again. Derived by the
+   * server, not sent: a retry of the same correction is the same whatever the day holds now.
+   */
+  daySeqs?: number[];
   reason: string;
   by: CorrectionAuthor;
 }

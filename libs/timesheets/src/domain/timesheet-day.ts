@@ -466,29 +466,51 @@ export const INFORMATIONAL_FLAGS: ReadonlySet<DayFlagType> = new Set<DayFlagType
 ]);
 
 /**
+ * An `acknowledge_over_max_hours` correction as the acknowledgement rule reads it: the read
+ * model's entry, with the seqs of the day it acknowledged when its ledger entry records them
+ * (`CorrectionData.daySeqs`; acknowledgements appended before it was recorded have none).
+ */
+export type Acknowledgement = TimesheetEntry & { daySeqs?: readonly number[] };
+
+/**
  * The acknowledgement that holds for a day's `over_max_hours` flag, if one does: the newest
  * live (not voided) `acknowledge_over_max_hours` correction of the entry the flag names, if
- * no other entry of the day is newer than it. An acknowledgement says "these hours are right"
+ * the day is still the one it acknowledged. An acknowledgement says "these hours are right"
  * of the day as it stood: a punch synced to the day later, a shift added, any correction of
- * its entries (a seq of the day above the acknowledgement's) asks for a look again, and the
- * flag names a shift again. `acks`: the acknowledgements of the flag's entry (voided too),
- * as the read model holds them. Undefined when the day has no such flag.
+ * its entries (a seq of the day above the acknowledgement's) asks for a look again, and so
+ * does an entry that left the day or joined it from another (a shift moved to another day, a
+ * check-out voided or moved past midnight that re-pairs the day's check-in with another one):
+ * the day's seqs below the acknowledgement's must be those it recorded (`daySeqs`), or those
+ * changes would leave no newer seq in the day and a day made over-long again would read
+ * acknowledged. `acks`: the acknowledgements of the flag's entry (voided too), as the read
+ * model holds them. Undefined when the day has no such flag.
  */
 export function overMaxHoursAcknowledgement(
   day: Pick<TimesheetDay, 'flags' | 'seqs'>,
-  acks: TimesheetEntry[],
-): TimesheetEntry | undefined {
+  acks: Acknowledgement[],
+): Acknowledgement | undefined {
   const flag = day.flags.find((f) => f.type === 'over_max_hours');
   if (!flag) return undefined;
   const own = acks.filter(
     (a) => a.action === 'acknowledge_over_max_hours' && a.targetSeq === flag.seq,
   );
-  let newest: TimesheetEntry | undefined;
+  let newest: Acknowledgement | undefined;
   for (const a of own) if (!a.voided && (!newest || a.seq > newest.seq)) newest = a;
   if (!newest) return undefined;
   const ackSeqs = new Set(own.map((a) => a.seq));
   const later = day.seqs.some((seq) => seq > newest.seq && !ackSeqs.has(seq));
-  return later ? undefined : newest;
+  if (later) return undefined;
+  if (newest.daySeqs !== undefined && !sameSeqs(day.seqs, newest.seq, newest.daySeqs)) {
+    return undefined;
+  }
+  return newest;
+}
+
+/** Whether the day's seqs below `below` are exactly `recorded` (a set: order and repeats aside). */
+function sameSeqs(seqs: readonly number[], below: number, recorded: readonly number[]): boolean {
+  const now = new Set(seqs.filter((s) => s < below));
+  const then = new Set(recorded);
+  return now.size === then.size && [...now].every((s) => then.has(s));
 }
 
 /**

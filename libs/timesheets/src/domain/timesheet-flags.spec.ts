@@ -206,4 +206,20 @@ describe('an acknowledged day past the longest shift', () => {
     // a day without the flag has nothing to acknowledge
     expect(overMaxHoursAcknowledgement({ flags: [], seqs: [1, 2, 5] }, [ack(5)])).toBeUndefined();
   });
+
+  it('should not hold once an entry left the day or joined it with an older seq (the day it recorded)', () => {
+    const recorded = (extra: Partial<TimesheetEntry> = {}) => ({
+      ...ack(5, extra),
+      daySeqs: [1, 2, 3, 4],
+    });
+    expect(overMaxHoursAcknowledgement(withSeqs(5), [recorded()])?.seq).toBe(5);
+    // the first shift moved to another day (its seqs, and the move's, are that day's now)
+    const left = { ...day, seqs: [3, 4, 5] };
+    expect(overMaxHoursAcknowledgement(left, [recorded()])).toBeUndefined();
+    // the check-out voided past midnight, the check-in paired with an older stray one (seq 0)
+    const repaired = { ...day, seqs: [0, 1, 2, 3, 5] };
+    expect(overMaxHoursAcknowledgement(repaired, [recorded()])).toBeUndefined();
+    // an acknowledgement appended before the day was recorded keeps the newer-seq rule alone
+    expect(overMaxHoursAcknowledgement(left, [ack(5)])?.seq).toBe(5);
+  });
 });

@@ -112,14 +112,15 @@ describeStoreContract('KioskDeviceRepository', kioskDeviceAdapters, ({ sut }) =>
       'blocked',
       event('TEE-2', 'blocked', new Date('2026-01-03T00:00:00Z')),
     );
-    expect(blocked?.status).toBe('blocked');
-    // blocked again: nothing written (no event, updatedAt kept)
+    expect(blocked?.device.status).toBe('blocked');
+    expect(blocked?.changed).toBe(true);
+    // blocked again: nothing written (no event, updatedAt kept), and said so
     const again = await sut().setStatus(
       'TEE-2',
       'blocked',
       event('TEE-2', 'blocked', new Date('2026-01-04T00:00:00Z')),
     );
-    expect(again).toEqual(blocked);
+    expect(again).toEqual({ device: blocked!.device, changed: false });
     expect(await sut().setStatus('TEE-X', 'blocked', event('TEE-X', 'blocked'))).toBeUndefined();
     expect(
       await sut().rotateKey(
@@ -185,6 +186,24 @@ describeStoreContract('KioskDeviceRepository', kioskDeviceAdapters, ({ sut }) =>
     ).rejects.toBeDefined();
     expect(await sut().findByDeviceId('TEE-ATOM')).toEqual(d);
     expect((await sut().listEvents('TEE-ATOM')).map((e) => e.action)).toEqual(['registered']);
+  });
+
+  it('should let one of several blocks racing for a kiosk write, and tell the others they wrote nothing', async () => {
+    await sut().register(device('TEE-BLOCKRACE'), event('TEE-BLOCKRACE', 'registered'));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        sut().setStatus(
+          'TEE-BLOCKRACE',
+          'blocked',
+          event('TEE-BLOCKRACE', 'blocked', new Date(Date.UTC(2026, 0, 3, 0, 0, i))),
+        ),
+      ),
+    );
+    expect(results.filter((r) => r?.changed)).toHaveLength(1);
+    const winner = results.find((r) => r?.changed)!.device;
+    for (const r of results) expect(r?.device).toEqual(winner);
+    const actions = (await sut().listEvents('TEE-BLOCKRACE')).map((e) => e.action);
+    expect(actions.sort()).toEqual(['blocked', 'registered']);
   });
 
   it('should answer every losing racer with the winner and record one registration', async () => {

@@ -12,6 +12,12 @@ export interface KeyInUse {
 }
 
 /** The kiosk registry port. Every change and its audit event are written together. */
+/** What a status change did: the device as it is now, and whether this call wrote it. */
+export interface StatusChange {
+  device: KioskDevice;
+  changed: boolean;
+}
+
 export abstract class KioskDeviceRepository {
   /**
    * Inserts the device unless its deviceId exists (then returns the existing record untouched)
@@ -29,15 +35,17 @@ export abstract class KioskDeviceRepository {
     event: KioskEvent,
   ): Promise<KioskDevice | KeyInUse | undefined>;
   /**
-   * Sets the status and appends the event; a device already in that status is returned as it is,
-   * nothing written (no event, `updatedAt` kept: a Wi-Fi challenge is bound to it, and a second
-   * click on "unblock" must not revoke the QR a kiosk shows). Undefined when the device is unknown.
+   * Sets the status and appends the event, in one conditional write; a device already in that
+   * status is returned as it is, nothing written (no event, `updatedAt` kept: a Wi-Fi challenge
+   * is bound to it, and a second click on "unblock" must not revoke the QR a kiosk shows).
+   * `changed` says which: of two blocks racing, only the one that wrote. Undefined when the
+   * device is unknown.
    */
   abstract setStatus(
     deviceId: string,
     status: KioskStatus,
     event: KioskEvent,
-  ): Promise<KioskDevice | undefined>;
+  ): Promise<StatusChange | undefined>;
   /**
    * Devices ordered by deviceId, after the given one (keyset pagination); with `prefix`, only
    * those whose deviceId starts with it (case-sensitive, no wildcards).

@@ -10,7 +10,11 @@ import {
 } from '../../../../domain/fraud-event';
 import { FraudEventRepository, ReviewOutcome } from '../../fraud-event.repository';
 import { FraudEventMongoMapper as Mapper } from '../mappers/fraud-event.mapper';
-import { FraudEventDocument, FraudEventSchema } from '../schemas/fraud-event.schema';
+import {
+  FraudEventDocument,
+  FraudEventSchema,
+  WEIGHING_TYPES,
+} from '../schemas/fraud-event.schema';
 
 /** Every field but the review history: what a listing needs. */
 const EVENT_FIELDS = { reviews: 0 } as const;
@@ -43,7 +47,8 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
     to: Date,
     perDevice: number,
   ): Promise<Map<string, FraudWeight[]>> {
-    // one query per device (each seeks {deviceId, at, _id} and stops at its limit), together
+    // one query per device (each seeks the partial index fraud_events_weighing, {deviceId, at,
+    // _id}, and stops at its limit), together
     const ids = [...new Set(deviceIds)];
     const pages = await Promise.all(
       ids.map((deviceId) =>
@@ -53,7 +58,8 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
               deviceId,
               at: { $gte: from, $lte: to },
               'review.decision': { $ne: 'dismissed' },
-              type: { $ne: 'device_blocked' },
+              // not device_blocked, as the partial index's filter says it
+              ...WEIGHING_TYPES,
             },
             { type: 1, at: 1 },
           )

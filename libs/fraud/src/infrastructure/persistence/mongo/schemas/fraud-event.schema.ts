@@ -40,3 +40,26 @@ FraudEventSchema.index({ siteId: 1, at: -1, _id: -1 });
 // ?review=: unreviewed is a missing review (null in the index), the others its decision
 FraudEventSchema.index({ 'review.decision': 1, at: -1, _id: -1 });
 FraudEventSchema.index({ packetId: 1 }, { sparse: true });
+/**
+ * The events that weigh on a device's trust score by their type: all but `device_blocked` (a
+ * sync refused while blocked weighs nothing). MongoDB takes no `$ne` in a partial index's
+ * filter, so "not device_blocked" is written as the two ranges either side of it (`$or` in a
+ * partial filter: MongoDB 6.0+; compose pins 7): it holds for any type, added ones too, as
+ * SQLite's `type <> 'device_blocked'` does. `weighingHistories` queries with this very
+ * expression, which is what lets the planner take the partial index below.
+ */
+export const WEIGHING_TYPES = {
+  $or: [{ type: { $lt: 'device_blocked' } }, { type: { $gt: 'device_blocked' } }],
+};
+/**
+ * A device's events that weigh, newest first, with what the score reads: SQLite's fraud
+ * migration 6 (`fraud_events_weighing`). A blocked phone's app retrying its queue leaves a
+ * `device_blocked` event per try; on `{deviceId, at, _id}` the score's read stepped over each
+ * of them, here none is in the index. Dismissed events are filtered on the index's
+ * `review.decision` (a partial filter cannot say "missing or not dismissed": no `$ne`, no
+ * `$exists: false`), and `type` and `at` are in it, so the read is covered.
+ */
+FraudEventSchema.index(
+  { deviceId: 1, at: -1, _id: -1, type: 1, 'review.decision': 1 },
+  { name: 'fraud_events_weighing', partialFilterExpression: WEIGHING_TYPES },
+);

@@ -2,7 +2,12 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { isDuplicateKeyError, MongoStoreHandle } from '@app/persistence';
 import { KioskDevice, KioskEvent, KioskStatus } from '../../../../domain/kiosk-device';
-import { KeyInUse, KioskDeviceRepository, RegisterOutcome } from '../../kiosk-device.repository';
+import {
+  KeyInUse,
+  KioskDeviceRepository,
+  RegisterOutcome,
+  StatusChange,
+} from '../../kiosk-device.repository';
 import { KioskDeviceMongoMapper as Mapper } from '../mappers/kiosk-device.mapper';
 import { KioskDeviceDocument, KioskDeviceSchema } from '../schemas/kiosk-device.schema';
 
@@ -73,7 +78,7 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
     deviceId: string,
     status: KioskStatus,
     event: KioskEvent,
-  ): Promise<KioskDevice | undefined> {
+  ): Promise<StatusChange | undefined> {
     const doc = await this.devices
       .findOneAndUpdate(
         { deviceId, status: { $ne: status } },
@@ -84,9 +89,10 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
         { new: true, runValidators: true, projection: DEVICE_FIELDS },
       )
       .lean<KioskDeviceDocument>();
-    if (doc) return Mapper.toDomain(doc);
+    if (doc) return { device: Mapper.toDomain(doc), changed: true };
     // unknown, or in that status already: nothing written
-    return this.findByDeviceId(deviceId);
+    const device = await this.findByDeviceId(deviceId);
+    return device ? { device, changed: false } : undefined;
   }
 
   async list(options: {

@@ -2,7 +2,12 @@ import { Injectable } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { KioskDevice, KioskEvent, KioskStatus } from '../../../../domain/kiosk-device';
-import { KeyInUse, KioskDeviceRepository, RegisterOutcome } from '../../kiosk-device.repository';
+import {
+  KeyInUse,
+  KioskDeviceRepository,
+  RegisterOutcome,
+  StatusChange,
+} from '../../kiosk-device.repository';
 import {
   KioskDeviceRow,
   KioskDeviceSqliteMapper as Mapper,
@@ -95,9 +100,9 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     deviceId: string,
     status: KioskStatus,
     event: KioskEvent,
-  ): Promise<KioskDevice | undefined> {
+  ): Promise<StatusChange | undefined> {
     return this.turns.write(
-      this.db.transaction(() => {
+      this.db.transaction((): StatusChange | undefined => {
         const changed = this.db
           .prepare(
             'UPDATE kiosk_devices SET status = ?, updated_at = ? WHERE device_id = ? AND status <> ?',
@@ -106,10 +111,10 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
         if (changed === 0) {
           // unknown, or in that status already: nothing written
           const row = this.byDeviceId.get(deviceId);
-          return row ? Mapper.toDomain(row) : undefined;
+          return row ? { device: Mapper.toDomain(row), changed: false } : undefined;
         }
         this.insertEvent.run(Mapper.eventToPersistence(event));
-        return Mapper.toDomain(this.byDeviceId.get(deviceId)!);
+        return { device: Mapper.toDomain(this.byDeviceId.get(deviceId)!), changed: true };
       }),
     );
   }
