@@ -293,8 +293,10 @@ export class VaultService {
 
   /**
    * Opens a file for reading. The attempt is audited (allowed or not) before this returns;
-   * the header and first chunk are authenticated before that, so a tampered blob is refused
-   * before any byte is served, and a later bad chunk stops the body there.
+   * the whole blob is authenticated before that (its final tag included: a version 2 file's
+   * binds the record's size and digest, a version 1 file is hashed), so a tampered blob is
+   * refused before any byte is served; a file beyond the read hold is decrypted again as it is
+   * sent, and only a change in place between the two passes can stop its body part-way.
    */
   async read(
     fileId: string,

@@ -133,3 +133,11 @@ describe('time-zone', () => {
     expect(daysBetween('2026-03-01', '2026-05-02')).toBe(62);
   });
 });
+
+describe('localDay before 1970', () => {
+  it('should agree with Date for fractional instants, in either order', () => {
+    expect(localDay(-86_400_000.5, 'UTC')).toBe('1969-12-31');
+    expect(localDay(-86_400_001, 'UTC')).toBe('1969-12-30');
+    expect(localDay(-86_400_000.5, 'UTC')).toBe('1969-12-31');
+  });
+});

@@ -108,7 +108,9 @@ const DATE_RANGE_MS = 8.64e15;
 /** The local calendar day (`YYYY-MM-DD`) of an instant in a zone. */
 export function localDay(at: number | Date, zone: string): string {
   const ms = typeof at === 'number' ? at : at.getTime();
-  const local = ms + zoneOffsetMs(ms, zone);
+  // whole milliseconds, as Date keeps them (it truncates toward zero): the day number and the
+  // text cached for it then agree for a fractional instant before 1970 too
+  const local = Math.trunc(ms + zoneOffsetMs(ms, zone));
   const dayNumber = Math.floor(local / 86_400_000);
   if (dayNumber === lastDayNumber && Math.abs(local) <= DATE_RANGE_MS) return lastDayText;
   const text = new Date(local).toISOString().slice(0, 10);

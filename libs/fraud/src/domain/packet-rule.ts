@@ -49,6 +49,11 @@ export interface RuleHistory extends Omit<AttendanceHistory, 'previousOfEach'> {
 /** An answer in hand, or a promise of one. */
 export type MaybeAnswer<T> = T | Promise<T>;
 
+/** Whether an answer is still to come (a thenable), not in hand. */
+export function isPending<T>(asked: MaybeAnswer<T>): asked is Promise<T> {
+  return typeof (asked as { then?: unknown } | undefined)?.then === 'function';
+}
+
 export interface ScreeningContext {
   history: AttendanceHistory;
   /** The geofences of the sites the packets name (a site missing here is not checked). */

@@ -1,6 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { distanceM } from '../domain/geo';
-import { FraudFinding, PacketObservation, PacketRule, RuleContext } from '../domain/packet-rule';
+import {
+  FraudFinding,
+  isPending,
+  PacketObservation,
+  PacketRule,
+  RuleContext,
+} from '../domain/packet-rule';
 import { fraudConfig, FraudSettings } from '../fraud.config';
 
 /**
@@ -24,7 +30,7 @@ export class ImpossibleTravelRule extends PacketRule {
     for (const p of packets) {
       const asked = ctx.history.previousOf(p);
       // in hand for a screened packet: awaited only when it is a lookup still to make
-      const prev = asked instanceof Promise ? await asked : asked;
+      const prev = isPending(asked) ? await asked : asked;
       if (!prev) continue;
       const metres = distanceM(prev.geo, p.geo) - prev.geo.accuracyM - p.geo.accuracyM;
       if (metres <= 0) continue;

@@ -1,5 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { FraudFinding, PacketObservation, PacketRule, RuleContext } from '../domain/packet-rule';
+import {
+  FraudFinding,
+  isPending,
+  PacketObservation,
+  PacketRule,
+  RuleContext,
+} from '../domain/packet-rule';
 import { fraudConfig, FraudSettings } from '../fraud.config';
 
 /**
@@ -21,7 +27,7 @@ export class RapidRepeatRule extends PacketRule {
     for (const p of packets) {
       const asked = ctx.history.previousOf(p);
       // in hand for a screened packet: awaited only when it is a lookup still to make
-      const prev = asked instanceof Promise ? await asked : asked;
+      const prev = isPending(asked) ? await asked : asked;
       if (!prev || prev.type !== p.type) continue;
       const gap = (p.timestamp.getTime() - prev.timestamp.getTime()) / 1000;
       if (gap >= this.seconds) continue;
