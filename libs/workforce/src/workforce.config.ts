@@ -1,6 +1,8 @@
 import {
+  canonicalTimeZone,
   defineConfig,
   Env,
+  isLegacyTimeZone,
   IsTimeZoneConstraint,
   validateEnv,
   IsInt,
@@ -26,10 +28,26 @@ class IsPhoneRegionConstraint implements ValidatorConstraintInterface {
   }
 }
 
+/** A site's zone as a site may be created with: a place's zone, not a legacy or fixed-offset id. */
+@ValidatorConstraint({ name: 'isPlaceTimeZone' })
+class IsPlaceTimeZoneConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return typeof value !== 'string' || !isLegacyTimeZone(value);
+  }
+
+  defaultMessage(): string {
+    return "is a fixed-offset or legacy time zone, not a real place's: give the region's name, such as America/New_York or Asia/Kolkata (UTC for none); it becomes the zone of every site created without one, which cannot be changed after";
+  }
+}
+
 class WorkforceEnv {
   @IsOptional() @IsInt() @Min(1) @Max(24 * 90) ENROLLMENT_CODE_TTL_HOURS?: number;
   @IsOptional() @IsInt() @Min(0) @Max(365) TRUST_INHERITANCE_DAYS?: number;
-  @IsOptional() @IsString() @Validate(IsTimeZoneConstraint) SITE_DEFAULT_TIME_ZONE?: string;
+  @IsOptional()
+  @IsString()
+  @Validate(IsTimeZoneConstraint)
+  @Validate(IsPlaceTimeZoneConstraint)
+  SITE_DEFAULT_TIME_ZONE?: string;
   @IsOptional() @IsString() @Validate(IsPhoneRegionConstraint) PHONE_DEFAULT_COUNTRY?: string;
 }
 
@@ -52,7 +70,8 @@ function readWorkforceConfig(env: Env): WorkforceSettings {
   return {
     enrollmentCodeTtlSeconds: (v.ENROLLMENT_CODE_TTL_HOURS ?? 7 * 24) * 3600,
     inheritanceDays: v.TRUST_INHERITANCE_DAYS ?? 30,
-    defaultTimeZone: v.SITE_DEFAULT_TIME_ZONE ?? 'Asia/Kolkata',
+    // spelled as a site's zone is stored (utc → UTC, asia/kolkata → Asia/Kolkata)
+    defaultTimeZone: canonicalTimeZone(v.SITE_DEFAULT_TIME_ZONE ?? 'Asia/Kolkata'),
     phoneDefaultCountry: v.PHONE_DEFAULT_COUNTRY ?? DEFAULT_PHONE_COUNTRY,
   };
 }
