@@ -672,6 +672,7 @@ export interface VaultAuditRecordView {
   action: 'store' | 'read' | 'delete' | 'purge';
   result: 'allowed' | 'denied' | 'failed';
   reason?: string;
+  /** When it happened (ISO 8601); null when the stored value is not a date (a tampered or damaged record: verify names it, record_hash_mismatch) */
   at: string;
   prevHash: string;
   recordHash: string;
