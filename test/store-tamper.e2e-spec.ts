@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
+import { http, itOnSqliteFile, pollUntil, startTestApp, TestApp } from './support/test-app';
 import { jpegBytes } from './support/image-bytes';
+import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
 
 /**
  * Rows a database operator (or a damaged page) left malformed: every route answers a clear
@@ -46,6 +47,68 @@ describe('malformed stored rows (e2e)', () => {
       const list = await http(t.baseUrl, 'GET', '/api/v5/vault/audit', { key: t.keys.auditor });
       expect(list.status).toBe(200);
       expect(list.body[0]).toMatchObject({ seq: 1, at: null, action: 'store' });
+    },
+  );
+
+  itOnSqliteFile(
+    '(L1) should answer stored_record_invalid for a timesheet day that is not JSON, before any CSV byte',
+    async () => {
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'UTC');
+      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      // a shift still open (punches before the phone's registration would be refused)
+      const now = new Date().toISOString();
+      const day = now.slice(0, 10);
+      expect((await sync(t.baseUrl, phone, [punch(phone, 'check_in', now)])).accepted).toBe(1);
+      const period = `from=${day}&to=${day}`;
+      const get = (path: string) =>
+        http(t.baseUrl, 'GET', `/api/v5/sites/${siteId}/${path}?${period}`, {
+          key: t.keys.auditor,
+        });
+      const before = await pollUntil(
+        () => get('timesheets'),
+        (r) => r.body.days?.length === 1,
+      );
+      expect(before.body.days).toHaveLength(1);
+      withDb(t, (db) =>
+        db.prepare("UPDATE timesheet_days SET body = '{' WHERE site_id = ?").run(siteId),
+      );
+      for (const path of ['timesheets', 'payroll', 'timesheets.csv']) {
+        const res = await get(path);
+        expect([path, res.status, res.body.code]).toEqual([path, 500, 'stored_record_invalid']);
+        expect(res.body.message).toContain(`${siteId}/${phone.workerId}/${day}`);
+      }
+    },
+  );
+
+  itOnSqliteFile(
+    '(L1) should answer stored_record_invalid for a checkpoint whose signed time is not a date',
+    async () => {
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'UTC');
+      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      await sync(t.baseUrl, phone, [punch(phone, 'check_in', new Date().toISOString())]);
+      withDb(t, (db) => db.prepare("UPDATE tlog_checkpoints SET signed_at = 'yesterday'").run());
+      const res = await http(t.baseUrl, 'GET', `/api/v5/ledger/${siteId}/checkpoint`, {
+        key: t.keys.auditor,
+      });
+      expect([res.status, res.body.code]).toEqual([500, 'stored_record_invalid']);
+      expect(res.body.message).toContain(`ledger/${siteId}`);
+    },
+  );
+
+  itOnSqliteFile(
+    '(L1) should list the fraud events around one whose time is not a date, with a null time',
+    async () => {
+      withDb(t, (db) =>
+        db
+          .prepare(
+            `INSERT INTO fraud_events (id, type, device_id, worker_id, site_id, packet_id, detail, at)
+             VALUES ('aaaaaaaaaaaaaaaaaaaaaaaa', 'outside_geofence', NULL, NULL, NULL, NULL, 'x', 'not a date')`,
+          )
+          .run(),
+      );
+      const res = await http(t.baseUrl, 'GET', '/api/v5/fraud/events', { key: t.keys.admin });
+      expect(res.status).toBe(200);
+      expect(JSON.stringify(res.body)).toContain('aaaaaaaaaaaaaaaaaaaaaaaa');
     },
   );
 });
