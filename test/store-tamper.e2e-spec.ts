@@ -1,4 +1,6 @@
 import Database from 'better-sqlite3';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { http, itOnSqliteFile, pollUntil, startTestApp, TestApp } from './support/test-app';
 import { jpegBytes } from './support/image-bytes';
@@ -109,6 +111,54 @@ describe('malformed stored rows (e2e)', () => {
       const res = await http(t.baseUrl, 'GET', '/api/v5/fraud/events', { key: t.keys.admin });
       expect(res.status).toBe(200);
       expect(JSON.stringify(res.body)).toContain('aaaaaaaaaaaaaaaaaaaaaaaa');
+    },
+  );
+});
+
+describe('a store rolled back behind the witness file (e2e)', () => {
+  itOnSqliteFile(
+    '(L2) should boot degraded, log_rolled_back naming the log, while reads are still served',
+    async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'mdai-rollback-'));
+      const copy = mkdtempSync(join(tmpdir(), 'mdai-rollback-copy-'));
+      const env = { DATA_DIR: dataDir };
+      const files = ['mdai.sqlite', 'mdai.sqlite-wal', 'mdai.sqlite-shm'];
+      let t = await startTestApp(env);
+      try {
+        const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'UTC');
+        const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+        await sync(t.baseUrl, phone, [punch(phone, 'check_in', new Date().toISOString())]);
+        await t.close({ keepData: true });
+        for (const f of files)
+          if (existsSync(join(dataDir, f))) copyFileSync(join(dataDir, f), join(copy, f));
+        t = await startTestApp(env);
+        await sync(t.baseUrl, phone, [punch(phone, 'check_out', new Date().toISOString())]);
+        expect((await http(t.baseUrl, 'GET', '/health')).status).toBe(200);
+        await t.close({ keepData: true });
+        // the older copy put back; the witness file kept
+        for (const f of files) {
+          rmSync(join(dataDir, f), { force: true });
+          if (existsSync(join(copy, f))) copyFileSync(join(copy, f), join(dataDir, f));
+        }
+        t = await startTestApp(env);
+        const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+        expect(health.status).toBe(503);
+        expect(health.body.error.tlog).toMatchObject({
+          state: 'degraded',
+          reason: 'log_rolled_back',
+          logs: [{ origin: `mdai.local/ledger/${siteId}`, witnessedSize: 2, storedSize: 1 }],
+        });
+        const metrics = await fetch(`${t.baseUrl}/metrics`).then((r) => r.text());
+        expect(metrics).toMatch(/^mdai_tlog_logs_rolled_back 1$/m);
+        const verify = await http(t.baseUrl, 'GET', `/api/v5/ledger/${siteId}/verify`, {
+          key: t.keys.auditor,
+        });
+        expect([verify.status, verify.body.reason]).toEqual([200, 'tail_cut']);
+      } finally {
+        await t.close();
+        rmSync(dataDir, { recursive: true, force: true });
+        rmSync(copy, { recursive: true, force: true });
+      }
     },
   );
 });
