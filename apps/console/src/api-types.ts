@@ -208,6 +208,7 @@ export interface FraudEventDetailView {
   siteId?: string;
   packetId?: string;
   detail: string;
+  /** When it was detected (ISO 8601); null when the stored value is not a date (a hand-edited or damaged row) */
   at: string;
   /** The latest review; absent while unreviewed */
   review?: FraudReviewView;
@@ -225,6 +226,7 @@ export interface FraudEventView {
   siteId?: string;
   packetId?: string;
   detail: string;
+  /** When it was detected (ISO 8601); null when the stored value is not a date (a hand-edited or damaged row) */
   at: string;
   /** The latest review; absent while unreviewed */
   review?: FraudReviewView;
@@ -676,6 +678,7 @@ export interface VaultAuditRecordView {
   action: 'store' | 'read' | 'delete' | 'purge';
   result: 'allowed' | 'denied' | 'failed';
   reason?: string;
+  /** When it happened (ISO 8601); null when the stored value is not a date (a tampered or damaged record: verify names it, record_hash_mismatch) */
   at: string;
   prevHash: string;
   recordHash: string;

@@ -118,7 +118,9 @@ function toView(e: FraudEvent): FraudEventView {
     siteId: e.siteId,
     packetId: e.packetId,
     detail: e.detail,
-    at: e.at.toISOString(),
+    // a stored time that is not a date (a hand-edited or damaged row) is shown as null: one
+    // bad row does not take the listing down
+    at: Number.isNaN(e.at.getTime()) ? null : e.at.toISOString(),
     review: e.review ? toReviewView(e.review) : undefined,
   };
 }

@@ -28,6 +28,6 @@ import { WitnessRecovery } from './witness-recovery';
     WitnessRecovery,
     StoreMac,
   ],
-  exports: [TransparencyLogService, LogVerifierService, LogKeyService, StoreMac],
+  exports: [TransparencyLogService, LogVerifierService, LogKeyService, StoreMac, WitnessRecovery],
 })
 export class TlogModule {}

@@ -1,4 +1,5 @@
-import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
+import { Gauge, MetricsRegistry } from '@app/common';
 import { TlogRepository } from './infrastructure/persistence/tlog.repository';
 import { LogVerifierService } from './log-verifier.service';
 import { TransparencyLogService } from './transparency-log.service';
@@ -22,13 +23,31 @@ const STORED_PAGE = 1024;
 @Injectable()
 export class WitnessRecovery implements OnApplicationBootstrap {
   private readonly logger = new Logger(WitnessRecovery.name);
+  /** Logs whose store is behind the witness file, as found at start-up (log_rolled_back). */
+  private readonly behind = new Map<string, { witnessedSize: number; storedSize: number }>();
 
   constructor(
     private readonly witness: WitnessLog,
     private readonly store: TlogRepository,
     private readonly tlog: TransparencyLogService,
     private readonly verifier: LogVerifierService,
-  ) {}
+    @Optional() metrics?: MetricsRegistry,
+  ) {
+    const behind = this.behind;
+    new Gauge({
+      name: 'mdai_tlog_logs_rolled_back',
+      help: 'Logs whose stored checkpoints end before the witness file does (a store rolled back to an older copy), as found at start-up',
+      registers: metrics ? [metrics] : [],
+      collect() {
+        this.set(behind.size);
+      },
+    });
+  }
+
+  /** The logs found behind the witness file at start-up: for /health (`log_rolled_back`). */
+  rolledBack(): { origin: string; witnessedSize: number; storedSize: number }[] {
+    return [...this.behind].map(([origin, sizes]) => ({ origin, ...sizes }));
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     try {
@@ -73,6 +92,17 @@ export class WitnessRecovery implements OnApplicationBootstrap {
         await this.store.saveCheckpoint({ ...line, signedAt: new Date(line.signedAt) });
         have.add(line.size);
         restored++;
+      }
+      // what could not be put back: the store ends before the witnessed history does (a
+      // rollback to an older copy, or a cut tail), which only verify said before
+      const witnessedSize = Math.max(...sizes);
+      const storedSize = (await this.store.latestCheckpoint(origin))?.size ?? 0;
+      if (storedSize < witnessedSize) {
+        this.behind.set(origin, { witnessedSize, storedSize });
+        this.logger.error(
+          { origin, witnessedSize, storedSize, reason: 'log_rolled_back' },
+          'ALARM: the store is behind the witness file (rolled back to an older copy?): verify answers tail_cut; after a planned restore, restore the witness file from the same backup and restart',
+        );
       }
     }
     return restored;

@@ -17,7 +17,7 @@ import {
   ApiTags,
 } from '@app/common';
 import { CheckpointView, toCheckpointView } from '@app/tlog';
-import { VaultAuditRecord } from './domain/vault-audit-record';
+import { auditTime, VaultAuditRecord } from './domain/vault-audit-record';
 import {
   DeletedFileView,
   StoredFileView,
@@ -273,7 +273,9 @@ function toAuditView(record: VaultAuditRecord): VaultAuditRecordView {
     action: record.action,
     result: record.result,
     reason: record.reason,
-    at: record.at.toISOString(),
+    // a stored time that is not a date (a tampered row) is shown as null, not a 500: verify
+    // names the record (record_hash_mismatch)
+    at: auditTime(record.at) ?? null,
     prevHash: record.prevHash,
     recordHash: record.recordHash,
   };

@@ -63,6 +63,7 @@ export const ERROR_STATUS = {
     rate_limited: HttpStatus.TOO_MANY_REQUESTS,
     storage_full: HttpStatus.INSUFFICIENT_STORAGE,
     storage_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+    stored_record_invalid: HttpStatus.INTERNAL_SERVER_ERROR,
     store_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
     unhealthy: HttpStatus.SERVICE_UNAVAILABLE,
     method_not_allowed: HttpStatus.METHOD_NOT_ALLOWED,

@@ -19,7 +19,7 @@ import {
 } from '@app/common';
 import { SigningKeyService } from '@app/device-trust';
 import { Store } from '@app/persistence';
-import { LogKeyService } from '@app/tlog';
+import { LogKeyService, WitnessRecovery } from '@app/tlog';
 import { KeyHoldersService, KeyringService } from '@app/vault';
 import {
   HealthChecks,
@@ -33,6 +33,8 @@ import {
 export class HealthController implements OnModuleInit {
   /** The log key, from the tlog module the ledger and the vault import (not the app itself). */
   private logKeys!: LogKeyService;
+  /** The witness comparison made at start-up (libs/tlog). */
+  private witnessRecovery!: WitnessRecovery;
 
   constructor(
     private readonly health: HealthChecks,
@@ -48,6 +50,7 @@ export class HealthController implements OnModuleInit {
 
   onModuleInit(): void {
     this.logKeys = this.modules.get(LogKeyService, { strict: false });
+    this.witnessRecovery = this.modules.get(WitnessRecovery, { strict: false });
   }
 
   /**
@@ -76,7 +79,7 @@ export class HealthController implements OnModuleInit {
   })
   @ApiServiceUnavailableResponse({
     description:
-      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES. The keys are degraded when this instance found values sealed under a master key version its VAULT_KEYS lacks and another live server holds (it is behind a rollout: restart it with the current VAULT_KEYS; a version no live server holds is listed as `keys.vaultKeyVersionsUnheld` without degrading), or signs checkpoints or offline tokens with a key its own key history says was retired before now (restart it with the new key)\n\nThe Health Check is not successful',
+      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES. The keys are degraded when this instance found values sealed under a master key version its VAULT_KEYS lacks and another live server holds (it is behind a rollout: restart it with the current VAULT_KEYS; a version no live server holds is listed as `keys.vaultKeyVersionsUnheld` without degrading), or signs checkpoints or offline tokens with a key its own key history says was retired before now (restart it with the new key). The tlog is degraded (`reason: log_rolled_back`, `logs` with each witnessed and stored size) when at start-up the store of a log ended before the checkpoints of the witness file: the store was rolled back to an older copy (after a planned restore, put the witness file of the backup in place and restart)\n\nThe Health Check is not successful',
     schema: healthReportSchema('error'),
   })
   @ApiResponse({
@@ -99,6 +102,7 @@ export class HealthController implements OnModuleInit {
       () => this.probe('store', () => this.store.ping(), this.store.healthDetails()),
       () => this.disk(),
       () => this.keys(),
+      async () => this.tlog(),
     ];
     if (this.redis.enabled) {
       checks.push(() => this.probe('redis', () => this.redis.ping()));
@@ -207,6 +211,28 @@ export class HealthController implements OnModuleInit {
     ].filter((p): p is string => p !== undefined);
     if (problems.length === 0) return keys.up(details);
     return keys.down({ ...details, state: 'degraded', message: problems.join('; ') });
+  }
+
+  /**
+   * The transparency logs against the witness file, as found at start-up: a log whose store
+   * ends before its witnessed checkpoints (a rollback to an older copy) is degraded,
+   * `log_rolled_back`, until the store or the witness file is put right and the server restarted.
+   */
+  private tlog() {
+    const tlog = indicator('tlog');
+    const behind = this.witnessRecovery.rolledBack();
+    if (behind.length === 0) return tlog.up();
+    return tlog.down({
+      state: 'degraded',
+      reason: 'log_rolled_back',
+      logs: behind,
+      message: behind
+        .map(
+          (b) =>
+            `log ${b.origin}: the witness file holds a checkpoint of size ${b.witnessedSize}, the store's latest is ${b.storedSize} (rolled back to an older copy; verify answers tail_cut)`,
+        )
+        .join('; '),
+    });
   }
 
   private async probe(

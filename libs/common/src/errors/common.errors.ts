@@ -32,6 +32,8 @@ export const COMMON_ERRORS = {
       'too many requests from one address or credential; `Retry-After` says when to retry',
     storage_full: 'the server has no storage space left for the write; nothing was changed',
     storage_unavailable: 'the server cannot write to its storage right now; nothing was changed',
+    stored_record_invalid:
+      'a stored record the answer needs is malformed (a damaged or hand-edited row: the message names the table and key); nothing of it is served. Restore the row from a backup, or for timesheets run `timesheets:rebuild`, and run the verifies (README, "Backup and restore")',
     store_unavailable:
       'the database does not answer right now (MongoDB unreachable or frozen); retry later',
     unhealthy:

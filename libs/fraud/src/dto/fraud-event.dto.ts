@@ -118,7 +118,13 @@ export class FraudEventView {
   @ApiPropertyOptional() siteId?: string;
   @ApiPropertyOptional() packetId?: string;
   @ApiProperty() detail!: string;
-  @ApiProperty() at!: string;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description:
+      'When it was detected (ISO 8601); null when the stored value is not a date (a hand-edited or damaged row)',
+  })
+  at!: string | null;
   @ApiPropertyOptional({
     type: FraudReviewView,
     description: 'The latest review; absent while unreviewed',

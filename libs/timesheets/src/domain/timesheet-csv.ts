@@ -13,6 +13,13 @@ export const CSV_HEADER = [
   'ledger_seqs',
 ];
 
+/**
+ * The first cell of the last line of an export cut off by an error after its first rows were
+ * sent (a damaged stored row further on): `#export_incomplete,<error code>`, and the connection
+ * is closed before the body's end. A whole export never holds it (no worker id starts with #).
+ */
+export const CSV_CUT_MARKER = '#export_incomplete';
+
 /** Who a row is for, as the payroll needs it (name and phone, never a platform id). */
 export interface CsvPerson {
   name: string;

@@ -9,6 +9,7 @@ import {
   ApiProperty,
   ApiPropertyOptional,
   Type,
+  CommonError,
 } from '@app/common';
 import { SignedCheckpoint } from '../domain/checkpoint';
 
@@ -68,6 +69,13 @@ export class CheckpointView {
 }
 
 export function toCheckpointView(c: SignedCheckpoint): CheckpointView {
+  if (Number.isNaN(c.signedAt.getTime())) {
+    // a hand-edited or damaged row (verify names it: signed_at_mismatch)
+    throw new CommonError(
+      'stored_record_invalid',
+      `The stored checkpoint ${c.origin} of size ${c.size} (tlog_checkpoints) has no valid signed time; run the verify`,
+    );
+  }
   return {
     origin: c.origin,
     treeSize: c.size,

@@ -52,9 +52,21 @@ export function auditRecordHash(entry: VaultAuditEntry, seq: number, prevHash: s
       action: entry.action,
       result: entry.result,
       reason: entry.reason,
-      at: entry.at.toISOString(),
+      at: auditTime(entry.at) ?? UNREADABLE_TIME,
     }),
   );
+}
+
+/**
+ * What a stored `at` that is not a date (a tampered or damaged row) is hashed as: no record
+ * the server wrote holds it, so the recomputed hash differs and verify names that record
+ * (`record_hash_mismatch`) instead of failing as a whole.
+ */
+const UNREADABLE_TIME = 'unreadable';
+
+/** The record's time in ISO 8601, or undefined when the stored value is not a date. */
+export function auditTime(at: Date): string | undefined {
+  return at instanceof Date && !Number.isNaN(at.getTime()) ? at.toISOString() : undefined;
 }
 
 /** Links an entry after the current head. */

@@ -78,7 +78,13 @@ export class VaultAuditRecordView {
   @ApiProperty({ enum: VAULT_ACTIONS }) action!: string;
   @ApiProperty({ enum: VAULT_RESULTS }) result!: string;
   @ApiPropertyOptional({ example: 'missing_purpose' }) reason?: string;
-  @ApiProperty() at!: string;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description:
+      'When it happened (ISO 8601); null when the stored value is not a date (a tampered or damaged record: verify names it, record_hash_mismatch)',
+  })
+  at!: string | null;
   @ApiProperty() prevHash!: string;
   @ApiProperty() recordHash!: string;
 }

@@ -1,3 +1,4 @@
+import { CommonError } from '@app/common';
 import { dayFlags, TimesheetDay } from '../../domain/timesheet-day';
 import { TimesheetEntry } from '../../domain/timesheet-entry';
 
@@ -56,8 +57,19 @@ export function dayToBody(day: TimesheetDay): string {
  * object keyed by packet id: read as pairs (by seq) too, until a recompute writes the day again.
  * Bodies written before `corrected` became one flag a day may hold several: read as one.
  */
-export function dayFromBody(body: string): TimesheetDay {
-  const day = JSON.parse(body) as TimesheetDay;
+export function dayFromBody(body: string, key = ''): TimesheetDay {
+  let day: TimesheetDay;
+  try {
+    day = JSON.parse(body) as TimesheetDay;
+  } catch {
+    day = undefined as unknown as TimesheetDay;
+  }
+  if (typeof day !== 'object' || day === null || !Array.isArray(day.flags)) {
+    throw new CommonError(
+      'stored_record_invalid',
+      `The stored timesheet day${key ? ` ${key}` : ''} (timesheet_days) is malformed; run timesheets:rebuild`,
+    );
+  }
   const packets = day.packets as unknown;
   if (!Array.isArray(packets)) {
     day.packets = Object.entries(packets as Record<string, number>).sort((a, b) => a[1] - b[1]);

@@ -487,12 +487,12 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       body: { $exists: true },
     };
     const docs = await this.days
-      .find(filter, { body: 1 })
+      .find(filter, { body: 1, workerId: 1, day: 1 })
       .sort({ workerId: 1, day: 1 })
       .hint(TIMESHEET_DAY_KEY)
       .limit(limit)
-      .lean<Pick<TimesheetDayDocument, 'body'>[]>();
-    return docs.map((d) => dayFromBody(d.body!));
+      .lean<Pick<TimesheetDayDocument, 'body' | 'workerId' | 'day'>[]>();
+    return docs.map((d) => dayFromBody(d.body!, `${siteId}/${d.workerId}/${d.day}`));
   }
 
   /** The worker versions stay: they only grow, so a replica's recompute in flight stays older. */

@@ -430,7 +430,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
         if (body === null || d === null) continue;
         if (d <= day) throw outOfOrder(`${id} ${day}`, `${id} ${d}`);
         day = d;
-        days.push(dayFromBody(body));
+        days.push(dayFromBody(body, `${q.siteId}/${id}/${d}`));
         if (days.length === q.limit) return { days, next: { workerId: id, day: d } };
       }
     }
