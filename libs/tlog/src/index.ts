@@ -13,3 +13,4 @@ export * from './dto/tlog.dto';
 export * from './tlog.config';
 export * from './group-seal';
 export * from './store-mac';
+export * from './unauthenticated-entry';
