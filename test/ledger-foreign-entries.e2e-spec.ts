@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
 import { http, itOnSqliteFile, startTestApp, storeEnv, TestApp } from './support/test-app';
 import { verifyLedger } from './support/ledger-client';
-import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
+import { allTimesheetDays, createSite, phoneAt, punch, sync } from './support/timesheet-client';
 import { canonicalJson, sha256Hex, syncBatch } from './support/worker-client';
 
 const run = promisify(execFile);
@@ -122,6 +122,19 @@ describe('links written straight into the store are not sealed by the next appen
         unauthenticatedEntries: [{ log: 'ledger', siteId, seq: head - 1, reason: 'untagged' }],
       });
       expect(t.logs()).toContain('Ledger link without a valid store MAC');
+      // the forged shift is not paid: the read model projects no unsealed link without a MAC
+      const today = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+      const yesterday = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
+      const days = await allTimesheetDays(
+        t.baseUrl,
+        t.keys.admin,
+        siteId,
+        `from=${yesterday}&to=${today}`,
+      );
+      const seqs = days.flatMap((d) => d.seqs as number[]);
+      expect(seqs).toContain(1);
+      expect(seqs).not.toContain(head - 1);
+      expect(seqs).not.toContain(head);
 
       // still refused, and nothing appended meanwhile
       const again = await syncBatch(t.baseUrl, bina.token, [

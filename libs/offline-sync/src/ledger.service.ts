@@ -265,6 +265,27 @@ export class LedgerService {
     return this.logs.readChain(siteId, afterSeq, limit);
   }
 
+  /**
+   * `readChain` for read models that pay from the chain (timesheets): the page stops before the
+   * first link past the last checkpoint without a valid store MAC (findings M1), so a link
+   * written straight into the store is never projected; the catch-up takes the rest once an
+   * operator sealed it (`ledger:seal-foreign`). Links covered by a checkpoint are read as stored.
+   */
+  async readAuthenticatedChain(
+    siteId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<AttendanceLog[]> {
+    const page = await this.logs.readChain(siteId, afterSeq, limit);
+    if (page.length === 0) return page;
+    const last = page[page.length - 1].seq;
+    const sealed = (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0;
+    if (last <= sealed) return page;
+    const tags = await this.logs.readSealTags(siteId, Math.max(sealed + 1, page[0].seq), last);
+    const foreign = tags.find((tag) => this.tagFault(tag) !== undefined);
+    return foreign ? page.filter((link) => link.seq < foreign.seq) : page;
+  }
+
   /** For each key, the worker's accepted link just before (at, packetId) in signed time, on any site. */
   previousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]> {
     return this.logs.findPreviousOfWorkers(keys);
