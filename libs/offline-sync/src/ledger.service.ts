@@ -276,7 +276,7 @@ export class LedgerService {
     afterSeq: number,
     limit: number,
   ): Promise<AttendanceLog[]> {
-    const page = await this.logs.readChain(siteId, afterSeq, limit);
+    const page = await this.readChain(siteId, afterSeq, limit);
     if (page.length === 0) return page;
     const last = page[page.length - 1].seq;
     const sealed = (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0;
