@@ -15,7 +15,14 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { jcs } from '@app/common';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
-import { LogVerifierService, tlogConfig, TlogSettings, TransparencyLogService } from '@app/tlog';
+import {
+  LogVerifierService,
+  SealRefusals,
+  StoreMac,
+  tlogConfig,
+  TlogSettings,
+  TransparencyLogService,
+} from '@app/tlog';
 import { LedgerService } from '@app/offline-sync/ledger.service';
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
 import { NO_DEVICE, PendingLogEntry } from '@app/offline-sync/domain/attendance-log';
@@ -39,6 +46,8 @@ export async function run(): Promise<void> {
       app.get(TransparencyLogService),
       app.get(LogVerifierService),
       app.get<TlogSettings>(tlogConfig.KEY),
+      app.get(StoreMac),
+      app.get(SealRefusals),
     );
     const siteId = api.siteId;
     const meta = { isOfflineSync: true, syncTimestamp: new Date().toISOString() };

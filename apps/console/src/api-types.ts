@@ -326,7 +326,7 @@ export interface LedgerVerificationView {
   headHash: string;
   /** The first seq that does not verify */
   brokenAtSeq?: number;
-  reason?: 'seq_gap' | 'prev_hash_mismatch' | 'record_hash_mismatch' | 'wrong_log' | 'checkpoint_signature_invalid' | 'key_outside_window' | 'signed_at_mismatch' | 'signed_at_out_of_order' | 'checkpoint_mismatch' | 'checkpoint_missing' | 'tail_cut';
+  reason?: 'seq_gap' | 'prev_hash_mismatch' | 'record_hash_mismatch' | 'wrong_log' | 'checkpoint_signature_invalid' | 'key_outside_window' | 'signed_at_mismatch' | 'signed_at_out_of_order' | 'checkpoint_mismatch' | 'checkpoint_missing' | 'tail_cut' | 'unauthenticated_entry';
   /** hex root of the RFC 6962 Merkle tree over the verified links */
   rootHash: string;
   checkpointsChecked: number;
@@ -334,7 +334,7 @@ export interface LedgerVerificationView {
   witnessedCheckpoints: number;
 }
 
-export const LedgerVerificationViewReasonValues = ['seq_gap', 'prev_hash_mismatch', 'record_hash_mismatch', 'wrong_log', 'checkpoint_signature_invalid', 'key_outside_window', 'signed_at_mismatch', 'signed_at_out_of_order', 'checkpoint_mismatch', 'checkpoint_missing', 'tail_cut'] as const;
+export const LedgerVerificationViewReasonValues = ['seq_gap', 'prev_hash_mismatch', 'record_hash_mismatch', 'wrong_log', 'checkpoint_signature_invalid', 'key_outside_window', 'signed_at_mismatch', 'signed_at_out_of_order', 'checkpoint_mismatch', 'checkpoint_missing', 'tail_cut', 'unauthenticated_entry'] as const;
 
 export interface LegacyAuthDto {
   /** a hardware key (HARDWARE_API_KEYS) */

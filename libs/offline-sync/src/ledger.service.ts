@@ -6,8 +6,12 @@ import {
   LogVerification,
   LogVerifierService,
   Receipt,
+  SealRefusals,
   SignedCheckpoint,
+  StoreMac,
   TransparencyLogService,
+  UnauthenticatedEntryError,
+  UnauthenticatedReason,
 } from '@app/tlog';
 import {
   AttendanceLog,
@@ -23,6 +27,7 @@ import {
   AppendResult,
   AttendanceLogRepository,
   KnownLinks,
+  LinkSealTag,
   PreviousKey,
 } from './infrastructure/persistence/attendance-log.repository';
 import { tlogConfig, TlogSettings } from '@app/tlog';
@@ -32,7 +37,10 @@ const PAGE = 250;
 /** The longest run of export work between two turns of the event loop, in ms. */
 const SLICE_MS = 10;
 
-export type LedgerVerification = LogVerification;
+/** `unauthenticated_entry`: an entry past the last checkpoint without a valid store MAC. */
+export type LedgerVerification = Omit<LogVerification, 'reason'> & {
+  reason?: LogVerification['reason'] | 'unauthenticated_entry';
+};
 export type { AppendAtHeadResult };
 
 /**
@@ -67,6 +75,8 @@ export class LedgerService {
     private readonly tlog: TransparencyLogService,
     private readonly verifier: LogVerifierService,
     @Inject(tlogConfig.KEY) tlogSettings: TlogSettings,
+    private readonly storeMac: StoreMac,
+    private readonly refusals: SealRefusals,
   ) {
     this.originPrefix = tlogSettings.origin;
   }
@@ -88,6 +98,7 @@ export class LedgerService {
    * condition and wait for nothing: only the conditional entry can lose.
    */
   async appendAtHead(entry: PendingLogEntry, headSeq: number): Promise<AppendAtHeadResult> {
+    await this.refuseWhileUnauthenticated([entry.siteId]);
     const result = await this.logs.appendAtHead(entry, headSeq);
     if (result.status === 'head_moved') return result;
     try {
@@ -100,6 +111,7 @@ export class LedgerService {
 
   /** Appends, then seals every touched site's log with a checkpoint and proves each entry in it. */
   async appendWithReceipts(entries: PendingLogEntry[]): Promise<LedgerAppend> {
+    await this.refuseWhileUnauthenticated(entries.map((e) => e.siteId));
     const results = await this.logs.appendToChains(entries);
     try {
       return { results, ...(await this.seal(results.map((r) => r.log))) };
@@ -121,6 +133,7 @@ export class LedgerService {
     const receipts = new ByEntryKey<Receipt>();
     const checkpoints = new Map<string, SignedCheckpoint>();
     let failed = false;
+    let refused: UnauthenticatedEntryError | undefined;
     for (const [siteId, siteLinks] of bySite) {
       const origin = this.originOf(siteId);
       const size = Math.max(...siteLinks.map((l) => l.seq));
@@ -129,11 +142,16 @@ export class LedgerService {
           origin,
           size,
           knownFirst(new Map(siteLinks.map((l) => [l.seq, l.recordHash])), (from, to) =>
-            this.logs.readRecordHashes(siteId, from, to),
+            this.authenticatedLeaves(siteId, from, to),
           ),
           siteLinks.map((l) => l.seq),
         )
         .catch((error: unknown) => {
+          if (error instanceof UnauthenticatedEntryError) {
+            this.refuse(siteId, error.seq, error.reason);
+            refused = error;
+            return undefined;
+          }
           // the links are committed; the seal is tried again in the background, and the next
           // append (or this batch again) seals them too
           this.logger.error({ err: error, siteId }, 'Ledger checkpoint could not be signed');
@@ -148,6 +166,7 @@ export class LedgerService {
         if (receipt) receipts.set(ledgerDeviceOf(link.data), link.data.packetId, receipt);
       }
     }
+    if (refused) throw unauthenticatedError(refused.seq);
     if (failed) {
       throw new OfflineSyncError(
         'checkpoint_unavailable',
@@ -246,6 +265,27 @@ export class LedgerService {
     return this.logs.readChain(siteId, afterSeq, limit);
   }
 
+  /**
+   * `readChain` for read models that pay from the chain (timesheets): the page stops before the
+   * first link past the last checkpoint without a valid store MAC (findings M1), so a link
+   * written straight into the store is never projected; the catch-up takes the rest once an
+   * operator sealed it (`ledger:seal-foreign`). Links covered by a checkpoint are read as stored.
+   */
+  async readAuthenticatedChain(
+    siteId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<AttendanceLog[]> {
+    const page = await this.readChain(siteId, afterSeq, limit);
+    if (page.length === 0) return page;
+    const last = page[page.length - 1].seq;
+    const sealed = (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0;
+    if (last <= sealed) return page;
+    const tags = await this.logs.readSealTags(siteId, Math.max(sealed + 1, page[0].seq), last);
+    const foreign = tags.find((tag) => this.tagFault(tag) !== undefined);
+    return foreign ? page.filter((link) => link.seq < foreign.seq) : page;
+  }
+
   /** For each key, the worker's accepted link just before (at, packetId) in signed time, on any site. */
   previousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]> {
     return this.logs.findPreviousOfWorkers(keys);
@@ -303,12 +343,90 @@ export class LedgerService {
    * recordHash is recomputed over the stored JCS texts (`readChainTexts`): the bytes that were
    * hashed, so any edit of them, even into an equivalent JSON form, breaks the link.
    */
-  verify(siteId: string): Promise<LedgerVerification> {
-    return this.verifier.verify(
+  async verify(siteId: string): Promise<LedgerVerification> {
+    const result: LedgerVerification = await this.verifier.verify(
       this.originOf(siteId),
       (after) => this.pagesOfTexts(siteId, after),
       new StoredChainVerifier(siteId),
     );
+    // the links past the last checkpoint: the server's own (a seal still to come) or not
+    if (!result.ok && result.reason !== 'checkpoint_missing') return result;
+    const foreign = await this.firstUnauthenticated(siteId);
+    // a break found earlier in the chain (witnessed checkpoints gone) is the first to report
+    if (!foreign || (result.brokenAtSeq !== undefined && result.brokenAtSeq < foreign.seq)) {
+      return result;
+    }
+    return { ...result, ok: false, reason: 'unauthenticated_entry', brokenAtSeq: foreign.seq };
+  }
+
+  /**
+   * The first link past the site's last checkpoint that carries no valid store MAC under the
+   * active key (undefined: none). Only the server (holding TLOG_SIGNING_KEY) tags links, so such
+   * a link was written straight into the store, or tagged before a signing-key rotation.
+   */
+  async firstUnauthenticated(
+    siteId: string,
+  ): Promise<{ seq: number; reason: UnauthenticatedReason } | undefined> {
+    const sealed = (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0;
+    const head = await this.logs.headSeq(siteId);
+    for (let from = sealed + 1; from <= head; from += SEAL_TAG_PAGE) {
+      const rows = await this.logs.readSealTags(
+        siteId,
+        from,
+        Math.min(head, from + SEAL_TAG_PAGE - 1),
+      );
+      for (const row of rows) {
+        const reason = this.tagFault(row);
+        if (reason) return { seq: row.seq, reason };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * The links past the last checkpoint that carry no valid store MAC, for the operator to look at
+   * before sealing them (`ledger:seal-foreign`); at most `limit`.
+   */
+  async unauthenticatedLinks(
+    siteId: string,
+    limit: number,
+  ): Promise<{ sealedSize: number; links: (AttendanceLog & { reason: UnauthenticatedReason })[] }> {
+    const sealedSize = (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0;
+    const links: (AttendanceLog & { reason: UnauthenticatedReason })[] = [];
+    let after = sealedSize;
+    for (;;) {
+      const page = await this.logs.readChain(siteId, after, PAGE);
+      if (page.length === 0) break;
+      const tags = await this.logs.readSealTags(siteId, page[0].seq, page[page.length - 1].seq);
+      const faults = new Map(tags.map((t) => [t.seq, this.tagFault(t)]));
+      for (const link of page) {
+        const reason = faults.get(link.seq);
+        if (reason && links.length < limit) links.push({ ...link, reason });
+      }
+      after = page[page.length - 1].seq;
+      if (page.length < PAGE) break;
+    }
+    return { sealedSize, links };
+  }
+
+  /**
+   * The operator's decision (`ledger:seal-foreign`): signs a checkpoint over the site's chain up
+   * to `size` (its head when it was shown to the operator), links without a valid store MAC
+   * included. Returns the checkpoint's size.
+   */
+  async sealForeign(siteId: string, size: number): Promise<number> {
+    const sealed = await this.tlog.seal(
+      this.originOf(siteId),
+      size,
+      (from, to) => this.logs.readRecordHashes(siteId, from, to),
+      [],
+    );
+    this.refusals.clear(this.originOf(siteId));
+    this.logger.warn(
+      { siteId, size: sealed.checkpoint.size },
+      'Ledger links without a valid store MAC sealed by an operator (ledger:seal-foreign)',
+    );
+    return sealed.checkpoint.size;
   }
 
   latestCheckpoint(siteId: string): Promise<SignedCheckpoint | undefined> {
@@ -351,6 +469,61 @@ export class LedgerService {
 
   checkpointAt(siteId: string, size: number): Promise<SignedCheckpoint | undefined> {
     return this.tlog.checkpointAt(this.originOf(siteId), size);
+  }
+
+  /** Why a link's store MAC does not hold under the active key (undefined: it holds). */
+  private tagFault(row: LinkSealTag): UnauthenticatedReason | undefined {
+    if (!row.mac) return 'untagged';
+    if (row.kid !== this.storeMac.kid) return 'retired_key';
+    return this.storeMac.verify('ledger-link', row.recordHash, row.mac) ? undefined : 'bad_tag';
+  }
+
+  /**
+   * The leaves a seal reads from the store (links it does not hold from its own append: another
+   * process's, or left unsealed by a crash or a failed seal): each must carry a valid store MAC,
+   * unless a checkpoint stored since covers it (an operator's seal, another process's).
+   */
+  private async authenticatedLeaves(siteId: string, from: number, to: number): Promise<string[]> {
+    const rows = await this.logs.readSealTags(siteId, from, to);
+    if (rows.some((row) => this.tagFault(row) !== undefined)) {
+      const origin = this.originOf(siteId);
+      const sealed = (await this.tlog.latest(origin))?.size ?? 0;
+      for (const row of rows) {
+        const reason = row.seq > sealed ? this.tagFault(row) : undefined;
+        if (reason) throw new UnauthenticatedEntryError(origin, row.seq, reason);
+      }
+    }
+    return rows.map((row) => row.recordHash);
+  }
+
+  private refuse(siteId: string, seq: number, reason: UnauthenticatedReason): void {
+    const origin = this.originOf(siteId);
+    if (!this.refusals.of(origin)) {
+      this.logger.error(
+        { siteId, seq, reason },
+        'Ledger link without a valid store MAC past the last checkpoint: not sealed; appends to this site are refused until an operator runs ledger:seal-foreign',
+      );
+    }
+    this.refusals.refuse(origin, { log: 'ledger', siteId, seq, reason });
+  }
+
+  /**
+   * A site whose seal was refused takes no append (it would be committed and left unsealed):
+   * checked again against the store each time, so an operator's seal (from another process)
+   * opens it.
+   */
+  private async refuseWhileUnauthenticated(siteIds: string[]): Promise<void> {
+    for (const siteId of new Set(siteIds)) {
+      const origin = this.originOf(siteId);
+      if (!this.refusals.of(origin)) continue;
+      const foreign = await this.firstUnauthenticated(siteId);
+      if (!foreign) {
+        this.refusals.clear(origin);
+        continue;
+      }
+      this.refuse(siteId, foreign.seq, foreign.reason);
+      throw unauthenticatedError(foreign.seq);
+    }
   }
 
   /** A chain's stored texts, a page at a time in seq order (consumers yield between pages). */
@@ -407,6 +580,16 @@ export class ByEntryKey<T> {
     copy.setAll(this);
     return copy;
   }
+}
+
+/** Links whose store MACs one read checks, when the unsealed tail is looked at. */
+const SEAL_TAG_PAGE = 1000;
+
+function unauthenticatedError(seq: number): OfflineSyncError {
+  return new OfflineSyncError(
+    'ledger_unauthenticated_entry',
+    `The site's ledger holds an entry the server did not write (seq ${seq}, past its last checkpoint); nothing is appended to it until an operator seals or removes it (ledger:seal-foreign)`,
+  );
 }
 
 /** A leaf source that answers from the links in hand when they cover the range, else the store. */

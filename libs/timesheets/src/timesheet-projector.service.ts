@@ -412,7 +412,7 @@ export class TimesheetProjector
         await this.letLoopTurn();
         // a rebuild that starts meanwhile stops the catch-up (its writes are refused on SQLite)
         if (pages > 0) await this.checkSite(siteId);
-        page = await this.ledger.readChain(siteId, after, limit);
+        page = await this.ledger.readAuthenticatedChain(siteId, after, limit);
       }
       if (page.length > 0) {
         await this.apply(siteId, page, touched);

@@ -14,3 +14,4 @@ export * from './tlog.config';
 export * from './group-seal';
 export * from './store-mac';
 export * from './witness-recovery';
+export * from './unauthenticated-entry';

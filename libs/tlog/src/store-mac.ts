@@ -1,14 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  createHash,
-  createHmac,
-  createPublicKey,
-  hkdfSync,
-  KeyObject,
-  timingSafeEqual,
-} from 'node:crypto';
+import { createHash, createPublicKey, hkdfSync, KeyObject, timingSafeEqual } from 'node:crypto';
 import { rawEd25519 } from './domain/signed-note';
+import { storeMacWith } from './store-mac-with';
 import { tlogConfig, TlogSettings } from './tlog.config';
+
+export { storeMacWith };
 
 /**
  * What a store MAC covers. Each purpose has a key of its own, so a tag made for one kind of
@@ -66,9 +62,4 @@ export class StoreMac {
     const got = Buffer.from(tag);
     return got.length === want.length && timingSafeEqual(got, want);
   }
-}
-
-/** The tag StoreMac.mac gives, from a key of StoreMac.keyFor (usable in a worker thread). */
-export function storeMacWith(key: Buffer, data: string | Buffer): string {
-  return createHmac('sha256', key).update(data).digest('base64url');
 }

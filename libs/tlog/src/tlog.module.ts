@@ -9,6 +9,7 @@ import { LogVerifierService } from './log-verifier.service';
 import { TlogController } from './tlog.controller';
 import { TransparencyLogService } from './transparency-log.service';
 import { StoreMac } from './store-mac';
+import { SealRefusals } from './unauthenticated-entry';
 import { WitnessLog } from './witness-log';
 import { WitnessRecovery } from './witness-recovery';
 
@@ -27,7 +28,15 @@ import { WitnessRecovery } from './witness-recovery';
     LogVerifierService,
     WitnessRecovery,
     StoreMac,
+    SealRefusals,
   ],
-  exports: [TransparencyLogService, LogVerifierService, LogKeyService, StoreMac, WitnessRecovery],
+  exports: [
+    TransparencyLogService,
+    LogVerifierService,
+    LogKeyService,
+    StoreMac,
+    WitnessRecovery,
+    SealRefusals,
+  ],
 })
 export class TlogModule {}

@@ -117,7 +117,12 @@ export class TransparencyLogService implements OnModuleDestroy {
     const sealed = this.exclusive(origin, () => this.sealNow(origin, size, leaves, seqs));
     sealed.then(
       (done) => this.covered(origin, done.checkpoint.size),
-      () => this.retryLater(origin, size, leaves),
+      (error: unknown) => {
+        // an entry the owner refused to have sealed fails every retry the same way
+        if ((error as { retry?: boolean } | undefined)?.retry !== false) {
+          this.retryLater(origin, size, leaves);
+        }
+      },
     );
     return sealed;
   }

@@ -18,6 +18,10 @@ export const ADMIN_COMMANDS = {
     (require('./keys-reseal') as typeof import('./keys-reseal')).keysReseal(args),
   'timesheets:rebuild': () =>
     (require('./timesheets-rebuild') as typeof import('./timesheets-rebuild')).timesheetsRebuild(),
+  'ledger:seal-foreign': (args: string[]) =>
+    (require('./ledger-seal-foreign') as typeof import('./ledger-seal-foreign')).ledgerSealForeign(
+      args,
+    ),
   'tokens:reopen': (args: string[]) =>
     (require('./tokens-reopen') as typeof import('./tokens-reopen')).tokensReopen(args),
   backup: (args: string[]) => (require('./backup') as typeof import('./backup')).backup(args),

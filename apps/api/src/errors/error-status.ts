@@ -152,6 +152,7 @@ export const ERROR_STATUS = {
     too_many_packets: HttpStatus.PAYLOAD_TOO_LARGE,
     invalid_signatures: HttpStatus.FORBIDDEN,
     checkpoint_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+    ledger_unauthenticated_entry: HttpStatus.SERVICE_UNAVAILABLE,
     checkpoint_not_found: HttpStatus.NOT_FOUND,
     site_not_found: HttpStatus.NOT_FOUND,
     link_not_found: HttpStatus.NOT_FOUND,

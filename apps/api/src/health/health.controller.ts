@@ -19,7 +19,7 @@ import {
 } from '@app/common';
 import { SigningKeyService } from '@app/device-trust';
 import { Store } from '@app/persistence';
-import { LogKeyService, WitnessRecovery } from '@app/tlog';
+import { LogKeyService, SealRefusals, WitnessRecovery } from '@app/tlog';
 import { KeyHoldersService, KeyringService } from '@app/vault';
 import {
   HealthChecks,
@@ -35,6 +35,7 @@ export class HealthController implements OnModuleInit {
   private logKeys!: LogKeyService;
   /** The witness comparison made at start-up (libs/tlog). */
   private witnessRecovery!: WitnessRecovery;
+  private refusals!: SealRefusals;
 
   constructor(
     private readonly health: HealthChecks,
@@ -51,6 +52,7 @@ export class HealthController implements OnModuleInit {
   onModuleInit(): void {
     this.logKeys = this.modules.get(LogKeyService, { strict: false });
     this.witnessRecovery = this.modules.get(WitnessRecovery, { strict: false });
+    this.refusals = this.modules.get(SealRefusals, { strict: false });
   }
 
   /**
@@ -79,7 +81,7 @@ export class HealthController implements OnModuleInit {
   })
   @ApiServiceUnavailableResponse({
     description:
-      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES. The keys are degraded when this instance found values sealed under a master key version its VAULT_KEYS lacks and another live server holds (it is behind a rollout: restart it with the current VAULT_KEYS; a version no live server holds is listed as `keys.vaultKeyVersionsUnheld` without degrading), or signs checkpoints or offline tokens with a key its own key history says was retired before now (restart it with the new key). The tlog is degraded (`reason: log_rolled_back`, `logs` with each witnessed and stored size) when at start-up the store of a log ended before the checkpoints of the witness file: the store was rolled back to an older copy (after a planned restore, put the witness file of the backup in place and restart)\n\nThe Health Check is not successful',
+      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES. The keys are degraded when this instance found values sealed under a master key version its VAULT_KEYS lacks and another live server holds (it is behind a rollout: restart it with the current VAULT_KEYS; a version no live server holds is listed as `keys.vaultKeyVersionsUnheld` without degrading), or signs checkpoints or offline tokens with a key its own key history says was retired before now (restart it with the new key). The tlog is degraded (`reason: log_rolled_back`, `logs` with each witnessed and stored size) when at start-up the store of a log ended before the checkpoints of the witness file: the store was rolled back to an older copy (after a planned restore, put the witness file of the backup in place and restart). The logs are degraded when a seal was refused: an entry past the last checkpoint of a log carries no valid server MAC (written straight into the database); `error.logs.unauthenticatedEntries` names the log, site and seq (run `ledger:seal-foreign`)\n\nThe Health Check is not successful',
     schema: healthReportSchema('error'),
   })
   @ApiResponse({
@@ -103,6 +105,7 @@ export class HealthController implements OnModuleInit {
       () => this.disk(),
       () => this.keys(),
       async () => this.tlog(),
+      () => this.logs(),
     ];
     if (this.redis.enabled) {
       checks.push(() => this.probe('redis', () => this.redis.ping()));
@@ -120,6 +123,28 @@ export class HealthController implements OnModuleInit {
       correlationId: String(request.id ?? ''),
       ...(detailed ? report : { status: report.status }),
     };
+  }
+
+  /**
+   * Logs whose seal was refused: an entry past the last checkpoint without the server's store
+   * MAC (written straight into the database). Degraded until an operator seals them
+   * (`ledger:seal-foreign`); the log and the seq are named, nothing of the entry.
+   */
+  private async logs() {
+    const logs = indicator('logs');
+    const refused = this.refusals.list();
+    if (refused.length === 0) return logs.up();
+    return logs.down({
+      state: 'degraded',
+      message:
+        'entries past the last checkpoint carry no valid server MAC: not sealed, appends refused (run ledger:seal-foreign)',
+      unauthenticatedEntries: refused.map((r) => ({
+        log: r.log,
+        ...(r.siteId ? { siteId: r.siteId } : {}),
+        seq: r.seq,
+        reason: r.reason,
+      })),
+    });
   }
 
   /** No key: the summary; an admin key: the details; any other key is refused (401/403). */

@@ -38,6 +38,7 @@ export class LedgerVerificationView {
       'checkpoint_mismatch',
       'checkpoint_missing',
       'tail_cut',
+      'unauthenticated_entry',
     ],
   })
   reason?: string;

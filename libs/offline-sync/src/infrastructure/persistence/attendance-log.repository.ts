@@ -41,6 +41,14 @@ export type AppendResult =
  */
 export type AppendAtHeadResult = AppendResult | { status: 'head_moved'; headSeq: number };
 
+/** A link's recordHash and the server's store MAC over it, as stored (see `readSealTags`). */
+export interface LinkSealTag {
+  seq: number;
+  recordHash: string;
+  mac: string | null;
+  kid: string | null;
+}
+
 /**
  * The ledger: one hash chain per site. Appends are serialized per chain by the store, and an
  * entry's key (its device and packetId, `LedgerEntryKey`) is stored at most once, whatever the
@@ -67,6 +75,11 @@ export abstract class AttendanceLogRepository {
   abstract findByKeys(keys: LedgerEntryKey[]): Promise<(AttendanceLog | undefined)[]>;
   /** The recordHashes of seq fromSeq..toSeq (inclusive) of a chain, in seq order. */
   abstract readRecordHashes(siteId: string, fromSeq: number, toSeq: number): Promise<string[]>;
+  /**
+   * Seq fromSeq..toSeq (inclusive) of a chain, in seq order: each link's recordHash and the
+   * store MAC stored with it (`mac`, its key id `kid`; null when the link has none).
+   */
+  abstract readSealTags(siteId: string, fromSeq: number, toSeq: number): Promise<LinkSealTag[]>;
   /** The seq of a chain's head, its last link (0: an empty chain). */
   abstract headSeq(siteId: string): Promise<number>;
   /** Up to `limit` links of a chain with seq > afterSeq, in seq order. */

@@ -1,7 +1,7 @@
 import { extname, join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { WorkerPool, WorkerPoolUnavailable } from '@app/common/workers/worker-pool';
-import type { AppendText, AppendTextResult } from './sqlite-chain-appender';
+import type { AppendText, AppendTextResult, LinkMacKey } from './sqlite-chain-appender';
 import type { AppendTask, AppendThreadData } from './sqlite-append.worker';
 
 /**
@@ -32,7 +32,7 @@ export class SqliteAppendThread {
   /** Settles once a closed thread has ended (its connection closed, an open append rolled back). */
   private stopped: Promise<void> = Promise.resolve();
 
-  constructor(path: string, maxQueue: number) {
+  constructor(path: string, maxQueue: number, mac?: LinkMacKey) {
     this.pool = new WorkerPool({
       name: 'ledger-append',
       // the .ts next to this file under @swc-node/register; in the build, the worker's own
@@ -40,7 +40,7 @@ export class SqliteAppendThread {
       file: join(__dirname, `sqlite-append.worker${extname(__filename)}`),
       size: 1,
       maxQueue,
-      workerData: { path } satisfies AppendThreadData,
+      workerData: { path, mac } satisfies AppendThreadData,
     });
   }
 

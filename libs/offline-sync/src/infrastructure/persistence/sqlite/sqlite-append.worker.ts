@@ -6,10 +6,17 @@
 import { workerData } from 'node:worker_threads';
 import { serveWorkerTasks } from '@app/common/workers/serve-worker-tasks';
 import { openSqliteConnection } from '@app/persistence/sqlite/sqlite-connection';
-import { AppendText, AppendTextResult, SqliteChainAppender } from './sqlite-chain-appender';
+import {
+  AppendText,
+  AppendTextResult,
+  LinkMacKey,
+  SqliteChainAppender,
+} from './sqlite-chain-appender';
 
 export interface AppendThreadData {
   path: string;
+  /** The key of the links' store MACs (handed over in memory, never logged). */
+  mac?: LinkMacKey;
 }
 
 /** One append: its entries, and the `wal_autocheckpoint` its connection takes first. */
@@ -23,13 +30,13 @@ export interface AppendTask {
   autocheckpointPages: number;
 }
 
-const { path } = workerData as AppendThreadData;
+const { path, mac } = workerData as AppendThreadData;
 const db = openSqliteConnection(path);
 let autocheckpointPages = -1;
 // 16 MiB of page cache, not the store's 64: every commit of the store's own connection (a
 // seal, a timesheet day) empties this cache, so it holds little more than one batch's pages
 db.pragma('cache_size = -16384');
-const appender = new SqliteChainAppender(db);
+const appender = new SqliteChainAppender(db, mac);
 
 serveWorkerTasks<AppendTask, AppendTextResult[]>((task) => {
   if (task.autocheckpointPages !== autocheckpointPages) {

@@ -1,6 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { appendImmediate } from '@app/tlog/infrastructure/persistence/chain-append';
 import { sha256Hex } from '@app/common/crypto/hashing';
+import { storeMacWith } from '@app/tlog/store-mac-with';
 import {
   EMPTY_HEAD,
   entryKeyText,
@@ -23,6 +24,15 @@ export interface AppendText {
    * conditional append, `appendAtHead`); otherwise `head_moved` and nothing is written.
    */
   headSeq?: number;
+}
+
+/**
+ * The key a link's store MAC is made with (`StoreMac.keyFor('ledger-link')`) and its key id:
+ * the tag is HMAC(key, recordHash), stored beside the link (`mac`, `mac_kid`).
+ */
+export interface LinkMacKey {
+  key: Uint8Array;
+  kid: string;
 }
 
 /** What became of one entry: its new place in the chain, or the row stored earlier under its key. */
@@ -56,10 +66,19 @@ export class SqliteChainAppender {
   private readonly byKey: Statement<[string, string], AttendanceLogRow>;
   private readonly byKeys: Statement<[string], AttendanceLogRow>;
 
-  constructor(private readonly db: Database) {
+  private readonly macKey?: Buffer;
+  private readonly macKid: string | null;
+
+  /** `mac`: the key of the links' store MACs (none: links are stored untagged, tests only). */
+  constructor(
+    private readonly db: Database,
+    mac?: LinkMacKey,
+  ) {
+    this.macKey = mac && Buffer.from(mac.key);
+    this.macKid = mac?.kid ?? null;
     this.insert = db.prepare(
-      `INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta, mac, mac_kid)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (device_id, packet_id) DO NOTHING`,
     );
     this.head = db.prepare(
@@ -116,6 +135,8 @@ export class SqliteChainAppender {
           recordHash,
           entry.dataJcs,
           entry.metaJcs,
+          this.macKey ? storeMacWith(this.macKey, recordHash) : null,
+          this.macKid,
         );
         if (changes === 0) {
           // the key is stored already (earlier, or earlier in this call)

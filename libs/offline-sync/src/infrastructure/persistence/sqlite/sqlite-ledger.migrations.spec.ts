@@ -97,7 +97,7 @@ describe('SQLite ledger migrations 4 and 5: (device_id, packet_id) is the key', 
       )
       .all(SCOPE)
       .map((r) => r.version);
-    expect(versions).toEqual([1, 2, 3, 4, 5]);
+    expect(versions).toEqual([1, 2, 3, 4, 5, 6]);
     // the unique key device first (migration 5): a batch's keys, one device's, sit together
     const unique = store.db
       .prepare<[], { name: string }>(

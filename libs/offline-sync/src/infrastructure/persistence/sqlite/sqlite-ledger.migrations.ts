@@ -124,4 +124,14 @@ export const LEDGER_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX attendance_logs_device_at ON attendance_logs (${PACKET_DEVICE}, ${PACKET_AT_MS});
     `,
   },
+  {
+    version: 6,
+    name: "the server's store MAC over each link's recordHash, with its key id (findings H1)",
+    // links stored before this version have none: sealed already when a checkpoint covers them,
+    // else refused by the next seal until an operator seals them (`ledger:seal-foreign`)
+    up: `
+      ALTER TABLE attendance_logs ADD COLUMN mac TEXT;
+      ALTER TABLE attendance_logs ADD COLUMN mac_kid TEXT;
+    `,
+  },
 ];

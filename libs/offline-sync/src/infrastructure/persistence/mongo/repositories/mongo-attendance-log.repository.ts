@@ -1,8 +1,9 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { jcs } from '@app/common';
 import { MongoStoreHandle } from '@app/persistence';
 import { appendWithRetry } from '@app/tlog';
+import { StoreMac } from '@app/tlog/store-mac';
 import {
   AttendanceLog,
   EMPTY_HEAD,
@@ -18,6 +19,7 @@ import {
   AppendAtHeadResult,
   AppendResult,
   AttendanceLogRepository,
+  LinkSealTag,
   PreviousKey,
 } from '../../attendance-log.repository';
 import { AttendanceLogMongoMapper as Mapper } from '../mappers/attendance-log.mapper';
@@ -34,7 +36,10 @@ import { AttendanceLogDocument, AttendanceLogSchema } from '../schemas/attendanc
 export class MongoAttendanceLogRepository extends AttendanceLogRepository implements OnModuleInit {
   private readonly logs: Model<AttendanceLogDocument>;
 
-  constructor(store: MongoStoreHandle) {
+  constructor(
+    store: MongoStoreHandle,
+    @Optional() private readonly storeMac?: StoreMac,
+  ) {
     super();
     this.logs = store.connection.model(AttendanceLogDocument.name, AttendanceLogSchema);
   }
@@ -79,7 +84,12 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
         return { status: 'head_moved', headSeq: head.seq };
       const log = linkAfter(head, entry);
       // a duplicate-key error (lost the race for this seq or key) makes it read again
-      await this.logs.create(Mapper.toPersistence(log));
+      const doc = Mapper.toPersistence(log);
+      if (this.storeMac) {
+        doc.mac = this.storeMac.mac('ledger-link', log.recordHash);
+        doc.macKid = this.storeMac.kid;
+      }
+      await this.logs.create(doc);
       return { status: 'appended', log };
     }, `chain ${entry.siteId}`);
   }
@@ -90,6 +100,22 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
       .sort({ seq: 1 })
       .lean<Pick<AttendanceLogDocument, 'recordHash'>[]>();
     return docs.map((d) => d.recordHash);
+  }
+
+  async readSealTags(siteId: string, fromSeq: number, toSeq: number): Promise<LinkSealTag[]> {
+    const docs = await this.logs
+      .find(
+        { siteId, seq: { $gte: fromSeq, $lte: toSeq } },
+        { seq: 1, recordHash: 1, mac: 1, macKid: 1, _id: 0 },
+      )
+      .sort({ seq: 1 })
+      .lean<Pick<AttendanceLogDocument, 'seq' | 'recordHash' | 'mac' | 'macKid'>[]>();
+    return docs.map((d) => ({
+      seq: d.seq,
+      recordHash: d.recordHash,
+      mac: d.mac ?? null,
+      kid: d.macKid ?? null,
+    }));
   }
 
   async findByKeys(keys: LedgerEntryKey[]): Promise<(AttendanceLog | undefined)[]> {

@@ -17,6 +17,9 @@ export class AttendanceLogDocument {
   @Prop() workerId?: string;
   @Prop() deviceId?: string;
   @Prop() at?: Date;
+  /** The server's store MAC over recordHash (`StoreMac`, 'ledger-link') and its key id; not hashed. */
+  @Prop() mac?: string;
+  @Prop() macKid?: string;
 }
 export const AttendanceLogSchema = SchemaFactory.createForClass(AttendanceLogDocument);
 AttendanceLogSchema.index({ siteId: 1, seq: 1 }, { unique: true });

@@ -19,13 +19,20 @@ import {
   offlineSyncConfig,
   OfflineSyncSettings,
 } from '../../../../offline-sync.config';
+import { StoreMac } from '@app/tlog/store-mac';
 import { SqliteAppendThread } from '../sqlite-append.thread';
-import { AppendText, AppendTextResult, SqliteChainAppender } from '../sqlite-chain-appender';
+import {
+  AppendText,
+  AppendTextResult,
+  LinkMacKey,
+  SqliteChainAppender,
+} from '../sqlite-chain-appender';
 import {
   AppendAtHeadResult,
   AppendResult,
   AttendanceLogRepository,
   KnownLinks,
+  LinkSealTag,
   PreviousKey,
 } from '../../attendance-log.repository';
 import {
@@ -167,8 +174,13 @@ export class SqliteAttendanceLogRepository
     store: SqliteStoreHandle,
     @Optional() @Inject(offlineSyncConfig.KEY) settings?: OfflineSyncSettings,
     @Optional() metrics?: MetricsRegistry,
+    @Optional() storeMac?: StoreMac,
   ) {
     super();
+    const mac: LinkMacKey | undefined = storeMac && {
+      key: storeMac.keyFor('ledger-link'),
+      kid: storeMac.kid,
+    };
     this.appends = new Counter({
       name: 'mdai_ledger_appends_total',
       help: "SQLite ledger appends (one per sync batch) by where they ran: on='thread' (the append thread) or on='request' (the request's thread: no thread, its queue full, or it stopped)",
@@ -181,10 +193,10 @@ export class SqliteAttendanceLogRepository
     this.store = store;
     this.db = store.db;
     this.writeTurns = store.writeTurns;
-    this.appender = new SqliteChainAppender(this.db);
+    this.appender = new SqliteChainAppender(this.db, mac);
     // a file only: another connection to a `:memory:` database is another database
     if ((settings?.appendThread ?? defaultAppendThread()) && !this.db.memory) {
-      this.thread = new SqliteAppendThread(this.db.name, APPEND_QUEUE);
+      this.thread = new SqliteAppendThread(this.db.name, APPEND_QUEUE, mac);
     }
     this.chainPage = new LimitedStatement(this.db, CHAIN_PAGE_SQL);
     this.chainTextPage = new LimitedStatement(this.db, CHAIN_TEXT_PAGE_SQL, { raw: true });
@@ -244,6 +256,18 @@ export class SqliteAttendanceLogRepository
       )
       .all(siteId, fromSeq, toSeq)
       .map((r) => r.record_hash);
+  }
+
+  async readSealTags(siteId: string, fromSeq: number, toSeq: number): Promise<LinkSealTag[]> {
+    return this.db
+      .prepare<
+        [string, number, number],
+        { seq: number; record_hash: string; mac: string | null; mac_kid: string | null }
+      >(
+        'SELECT seq, record_hash, mac, mac_kid FROM attendance_logs WHERE site_id = ? AND seq BETWEEN ? AND ? ORDER BY seq',
+      )
+      .all(siteId, fromSeq, toSeq)
+      .map((r) => ({ seq: r.seq, recordHash: r.record_hash, mac: r.mac, kid: r.mac_kid }));
   }
 
   async headSeq(siteId: string): Promise<number> {

@@ -1,0 +1,206 @@
+import Database from 'better-sqlite3';
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
+import { http, itOnSqliteFile, startTestApp, storeEnv, TestApp } from './support/test-app';
+import { verifyLedger } from './support/ledger-client';
+import { allTimesheetDays, createSite, phoneAt, punch, sync } from './support/timesheet-client';
+import { canonicalJson, sha256Hex, syncBatch } from './support/worker-client';
+
+const run = promisify(execFile);
+/** Each command is a process booting the app (seconds on a loaded machine): not a speed check. */
+const JOB_TIMEOUT = 180_000;
+
+/** `npm run ledger:seal-foreign -- <args>` on the store of `dataDir`: its exit code and output. */
+async function sealForeign(dataDir: string, ...args: string[]) {
+  try {
+    const done = await run(
+      process.execPath,
+      ['-r', '@swc-node/register', 'scripts/ledger-seal-foreign.ts', ...args],
+      {
+        cwd: join(__dirname, '..'),
+        env: { ...process.env, ...storeEnv(dataDir), DATA_DIR: dataDir },
+      },
+    );
+    return { code: 0, ...done };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+/**
+ * Findings H1: someone who can write the database but does not hold TLOG_SIGNING_KEY appends
+ * links with correctly recomputed hashes. The server's next append must not sign a checkpoint
+ * over them: every link the server writes carries its store MAC, and a seal refuses a link past
+ * the last checkpoint without a valid one.
+ */
+describe('links written straight into the store are not sealed by the next append (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ TRUST_AUTO_BLOCK_FLOOR: '0' });
+  });
+  afterAll(async () => t.close());
+
+  /** Appends `n` links after the site's head, hashed as the server hashes them, with no MAC. */
+  function forgeTail(siteId: string, n: number): number {
+    const db = new Database(join(t.dataDir, 'mdai.sqlite'));
+    try {
+      const last = db
+        .prepare('SELECT * FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1')
+        .get(siteId) as Record<string, any>;
+      let prevHash = last.record_hash as string;
+      let seq = last.seq as number;
+      const meta = JSON.parse(last.meta);
+      const insert = db.prepare(
+        `INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (let i = 0; i < n; i++) {
+        seq++;
+        const data = {
+          ...JSON.parse(last.data),
+          packetId: randomUUID(),
+          type: i % 2 === 0 ? 'check_in' : 'check_out',
+          timestamp: new Date(Date.now() - 3_600_000 + i * 60_000).toISOString(),
+          signature: randomBytes(32).toString('hex'),
+        };
+        const recordHash = sha256Hex(canonicalJson({ siteId, seq, prevHash, data, meta }));
+        insert.run(
+          siteId,
+          seq,
+          data.packetId,
+          data.deviceId,
+          prevHash,
+          recordHash,
+          canonicalJson(data),
+          canonicalJson(meta),
+        );
+        prevHash = recordHash;
+      }
+      return seq;
+    } finally {
+      db.close();
+    }
+  }
+
+  itOnSqliteFile(
+    'should refuse to seal a forged tail: verify names it, /health is degraded, the site answers 503 ledger_unauthenticated_entry',
+    async () => {
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+      const asha = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      const at = new Date(Date.now() - 10_000).toISOString();
+      await sync(t.baseUrl, asha, [punch(asha, 'check_in', at)]);
+      expect((await verifyLedger(t, siteId)).ok).toBe(true);
+
+      const head = forgeTail(siteId, 2);
+      const bina = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      const refused = await syncBatch(t.baseUrl, bina.token, [
+        punch(bina, 'check_in', new Date(Date.now() - 5_000).toISOString()),
+      ]);
+      expect(refused.status).toBe(503);
+      expect(refused.body.code).toBe('ledger_unauthenticated_entry');
+
+      const verified = await verifyLedger(t, siteId);
+      expect(verified).toMatchObject({
+        ok: false,
+        reason: 'unauthenticated_entry',
+        brokenAtSeq: head - 1,
+      });
+      // no checkpoint covers the forged links
+      const checkpoint = await http(t.baseUrl, 'GET', `/api/v5/ledger/${siteId}/checkpoint`, {
+        key: t.keys.auditor,
+      });
+      expect(checkpoint.body.size ?? checkpoint.body.treeSize).toBeLessThan(head - 1);
+
+      const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+      expect(health.status).toBe(503);
+      expect(health.body.error.logs).toMatchObject({
+        state: 'degraded',
+        unauthenticatedEntries: [{ log: 'ledger', siteId, seq: head - 1, reason: 'untagged' }],
+      });
+      expect(t.logs()).toContain('Ledger link without a valid store MAC');
+      // the forged shift is not paid: the read model projects no unsealed link without a MAC
+      const today = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+      const yesterday = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
+      const days = await allTimesheetDays(
+        t.baseUrl,
+        t.keys.admin,
+        siteId,
+        `from=${yesterday}&to=${today}`,
+      );
+      const seqs = days.flatMap((d) => d.seqs as number[]);
+      expect(seqs).toContain(1);
+      expect(seqs).not.toContain(head - 1);
+      expect(seqs).not.toContain(head);
+
+      // still refused, and nothing appended meanwhile
+      const again = await syncBatch(t.baseUrl, bina.token, [
+        punch(bina, 'check_out', new Date(Date.now() - 1_000).toISOString()),
+      ]);
+      expect(again.status).toBe(503);
+      expect(again.body.code).toBe('ledger_unauthenticated_entry');
+
+      // the operator's way out: the links shown first, nothing changed without --yes
+      const shown = await sealForeign(t.dataDir, '--site', siteId);
+      expect(shown.code).toBe(2);
+      expect(shown.stdout).toContain(`seq ${head - 1}  untagged`);
+      expect(shown.stdout).toContain(`seq ${head}  untagged`);
+      expect(shown.stdout).not.toContain('seq 1 ');
+      expect(
+        (
+          await syncBatch(t.baseUrl, bina.token, [
+            punch(bina, 'check_out', new Date(Date.now() - 500).toISOString()),
+          ])
+        ).status,
+      ).toBe(503);
+      const sealed = await sealForeign(t.dataDir, '--site', siteId, '--yes');
+      expect(sealed.stderr).toBe('');
+      expect(sealed.code).toBe(0);
+      // Bina's first punch was stored (then refused its seal): the operator seals it too
+      expect(sealed.stdout).toContain(`checkpoint of size ${head + 1} signed`);
+
+      const open = await syncBatch(t.baseUrl, bina.token, [
+        punch(bina, 'check_out', new Date(Date.now() - 100).toISOString()),
+      ]);
+      expect(open.status).toBe(200);
+      expect(await verifyLedger(t, siteId)).toMatchObject({ ok: true, length: head + 2 });
+      expect((await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin })).status).toBe(200);
+    },
+    JOB_TIMEOUT,
+  );
+
+  itOnSqliteFile(
+    "should still seal the server's own link left unsealed (a crash between the append and its seal) with the next append",
+    async () => {
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+      const asha = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      await sync(t.baseUrl, asha, [
+        punch(asha, 'check_in', new Date(Date.now() - 20_000).toISOString()),
+      ]);
+      // the server's own append, committed, its seal never run (the process died in between)
+      const packet = punch(asha, 'check_out', new Date(Date.now() - 15_000).toISOString());
+      await t.app.get(AttendanceLogRepository).appendToChains([
+        {
+          siteId,
+          packetId: packet.payload.packetId,
+          data: { ...packet.payload, signature: packet.signature } as never,
+          meta: { isOfflineSync: true, syncTimestamp: new Date().toISOString() },
+        },
+      ]);
+      expect(await verifyLedger(t, siteId)).toMatchObject({
+        ok: false,
+        reason: 'checkpoint_missing',
+      });
+
+      const bina = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      const res = await syncBatch(t.baseUrl, bina.token, [
+        punch(bina, 'check_in', new Date(Date.now() - 5_000).toISOString()),
+      ]);
+      expect(res.status).toBe(200);
+      expect(await verifyLedger(t, siteId)).toMatchObject({ ok: true, length: 3 });
+    },
+  );
+});
