@@ -32,6 +32,7 @@ import {
   PeriodQuery,
   SiteParam,
   TimesheetPageQuery,
+  TimesheetDayView,
   TimesheetPageView,
 } from './dto/timesheet.dto';
 import {
@@ -65,7 +66,11 @@ const SIGNED_READ =
     "timesheets_rebuilding: the site's timesheets are being rebuilt (`npm run timesheets:rebuild`), " +
     'and no partial numbers are answered; retry after the `Retry-After` header (seconds). A CSV ' +
     'whose rows were already streaming when a rebuild started is cut off (the connection closes ' +
-    'before its end).',
+    "before its end).\n\ntimesheets_tampered: entries of the site's read model were changed outside the " +
+    'server (their tags do not verify): no numbers are answered until an operator runs `npm run ' +
+    'timesheets:rebuild` (days changed outside the server are recomputed at the read, not refused). ' +
+    'A CSV checks its first page before its status; one whose later page meets such an entry is ' +
+    'cut off like a rebuild.',
 })
 @Controller('api/v5/sites/:siteId')
 export class TimesheetsController {
@@ -132,6 +137,10 @@ export class TimesheetsController {
   ): Promise<void> {
     const { bom, ...period } = query;
     const scope = await this.timesheets.scope({ ...period, siteId: params.siteId }, actor);
+    // the first page before the status: a refusal of it (timesheets_tampered,
+    // timesheets_rebuilding) is an error answer, not a cut-off CSV
+    const pages = this.timesheets.walk(scope);
+    const first = await pages.next();
     res.status(200);
     res.setHeader('content-type', 'text/csv; charset=utf-8; header=present');
     res.setHeader(
@@ -139,11 +148,13 @@ export class TimesheetsController {
       `attachment; filename="timesheets-${scope.siteId}-${scope.from}-${scope.to}.csv"`,
     );
     res.write(bom === 'true' ? `\ufeff${csvLine(CSV_HEADER)}` : csvLine(CSV_HEADER));
-    for await (const page of this.timesheets.walk(scope)) {
+    const write = async (page: TimesheetDayView[]) => {
       const people = await this.timesheets.peopleOf(page);
       const chunk = page.map((d) => csvRow(d, people.get(d.workerId))).join('');
       if (!res.write(chunk)) await once(res, 'drain');
-    }
+    };
+    if (!first.done) await write(first.value);
+    for await (const page of pages) await write(page);
     res.end();
   }
 

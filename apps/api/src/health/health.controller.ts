@@ -20,6 +20,7 @@ import {
 import { SigningKeyService } from '@app/device-trust';
 import { Store } from '@app/persistence';
 import { LogKeyService } from '@app/tlog';
+import { TimesheetProjector } from '@app/timesheets';
 import { KeyHoldersService, KeyringService } from '@app/vault';
 import {
   HealthChecks,
@@ -33,6 +34,8 @@ import {
 export class HealthController implements OnModuleInit {
   /** The log key, from the tlog module the ledger and the vault import (not the app itself). */
   private logKeys!: LogKeyService;
+  /** The timesheet projection (absent in an app without the timesheets module). */
+  private timesheets?: TimesheetProjector;
 
   constructor(
     private readonly health: HealthChecks,
@@ -48,6 +51,11 @@ export class HealthController implements OnModuleInit {
 
   onModuleInit(): void {
     this.logKeys = this.modules.get(LogKeyService, { strict: false });
+    try {
+      this.timesheets = this.modules.get(TimesheetProjector, { strict: false });
+    } catch {
+      this.timesheets = undefined;
+    }
   }
 
   /**
@@ -99,6 +107,7 @@ export class HealthController implements OnModuleInit {
       () => this.probe('store', () => this.store.ping(), this.store.healthDetails()),
       () => this.disk(),
       () => this.keys(),
+      () => this.readModel(),
     ];
     if (this.redis.enabled) {
       checks.push(() => this.probe('redis', () => this.redis.ping()));
@@ -207,6 +216,28 @@ export class HealthController implements OnModuleInit {
     ].filter((p): p is string => p !== undefined);
     if (problems.length === 0) return keys.up(details);
     return keys.down({ ...details, state: 'degraded', message: problems.join('; ') });
+  }
+
+  /**
+   * Sites whose timesheet entries failed their tags (changed outside the server): their reads
+   * answer 503 timesheets_tampered until `npm run timesheets:rebuild`. Reported, not degrading:
+   * every replica shares the store, so taking this one out of rotation repairs nothing, and a
+   * database writer could otherwise take them all out (the metric
+   * mdai_timesheet_rows_tampered_total is what to alert on).
+   */
+  private async readModel() {
+    const check = indicator('timesheets');
+    const sites = this.timesheets?.tamperedSites() ?? [];
+    if (sites.length === 0) return check.up();
+    return check.up({
+      tamperedSites: sites.slice(0, 100).map((s) => ({
+        siteId: s.siteId,
+        rows: s.rows,
+        since: new Date(s.since).toISOString(),
+      })),
+      message:
+        'timesheet entries changed outside the server (tags do not verify): reads of these sites answer 503 timesheets_tampered; run npm run timesheets:rebuild',
+    });
   }
 
   private async probe(
