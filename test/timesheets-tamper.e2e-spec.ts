@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LedgerService } from '@app/offline-sync';
 import { punchEntry } from '@app/offline-sync/testing/punch-entry';
@@ -31,6 +32,8 @@ interface DayRow {
 describe('timesheet read model: rows changed outside the server are never paid (e2e)', () => {
   let t: TestApp;
   let db: Database.Database;
+  /** A DATA_DIR the restart test gave its apps (theirs to keep: removed here). */
+  let keptDir: string | undefined;
   beforeAll(async () => {
     t = await startTestApp();
     if (t.config.database.driver === 'sqlite') db = new Database(join(t.dataDir, 'mdai.sqlite'));
@@ -38,6 +41,7 @@ describe('timesheet read model: rows changed outside the server are never paid (
   afterAll(async () => {
     db?.close();
     await t.close();
+    if (keptDir) rmSync(keptDir, { recursive: true, force: true });
   });
 
   /** A site where A works 8 h on each of two days and B 12 h on the first. */
@@ -227,6 +231,36 @@ describe('timesheet read model: rows changed outside the server are never paid (
       await t.app.get(TimesheetProjector).rebuildSite(siteId);
       const paid = await workedSeconds(siteId);
       expect(paid[A]).toBe(16 * 3600);
+    },
+  );
+
+  itOnSqliteFile(
+    'should re-read the ledger, not refuse, when the rows are tagged under another key or none (a rotated TLOG_SIGNING_KEY, a store from before the tags)',
+    async () => {
+      const siteId = await siteWithShifts();
+      const dataDir = t.dataDir;
+      keptDir = dataDir;
+      db.close();
+      await t.close({ keepData: true });
+      for (const kid of ['0123456789abcdef', undefined]) {
+        const file = new Database(join(dataDir, 'mdai.sqlite'));
+        // every tag as another key made it (or none), and the key id stored with them
+        if (kid) file.prepare('UPDATE timesheet_seal SET kid = ?').run(kid);
+        else file.prepare('DELETE FROM timesheet_seal').run();
+        file.prepare(`UPDATE timesheet_days SET tag = ${kid ? "'x'" : 'NULL'}`).run();
+        file.prepare(`UPDATE timesheet_entries SET tag = ${kid ? "'x'" : 'NULL'}`).run();
+        file.close();
+        t = await startTestApp({ DATA_DIR: dataDir });
+        db = new Database(join(dataDir, 'mdai.sqlite'));
+        expect(await workedSeconds(siteId)).toEqual({ [A]: 16 * 3600, [B]: 12 * 3600 });
+        expect(await tampered()).toBe(0);
+        expect(t.logs()).not.toMatch(/changed outside the server/);
+        expect(dayRow(siteId, A, FROM).tag).toMatch(/^[A-Za-z0-9_-]{43}$/);
+        db.close();
+        await t.close({ keepData: true });
+      }
+      t = await startTestApp({ DATA_DIR: dataDir });
+      db = new Database(join(dataDir, 'mdai.sqlite'));
     },
   );
 });
