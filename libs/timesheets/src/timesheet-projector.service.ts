@@ -251,7 +251,10 @@ export class TimesheetProjector
     return error;
   }
 
-  /** Sites whose read-model entries failed their tags since start (or their last rebuild here). */
+  /**
+   * Sites whose read-model entries failed their tags since start, until a rebuild of the site
+   * (this process's, or another's once this one reads the site again).
+   */
   tamperedSites(): Array<{ siteId: string; since: number; rows: number }> {
     return [...this.tampered].map(([siteId, t]) => ({ siteId, ...t }));
   }
@@ -418,6 +421,8 @@ export class TimesheetProjector
     const now = Date.now();
     if (this.seenGeneration.get(siteId) !== mark.generation) {
       this.applied.delete(siteId);
+      // rebuilt since (by `npm run timesheets:rebuild`, another process): entries re-read
+      this.tampered.delete(siteId);
       this.seenGeneration.set(siteId, mark.generation);
     }
     if (this.isLive(mark, now)) {
