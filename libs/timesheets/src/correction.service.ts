@@ -508,7 +508,7 @@ export class CorrectionService {
     const date = localDay(target.effectiveAt!, zone);
     const {
       days: [day],
-    } = await this.repo.listDays({
+    } = await this.projector.readDays({
       siteId: target.siteId,
       fromDay: date,
       toDay: date,

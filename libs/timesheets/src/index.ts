@@ -7,3 +7,4 @@ export * from './domain/timesheet-entry';
 export * from './domain/timesheet-csv';
 export * from './timesheets.config';
 export * from './timesheets.errors';
+export * from './infrastructure/persistence/timesheet-seal';

@@ -5,15 +5,23 @@ import {
   Logger,
   OnApplicationBootstrap,
   OnModuleInit,
+  Optional,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
-import { localDay, nextDay, startOfLocalDay } from '@app/common';
+import { Counter, localDay, MetricsRegistry, nextDay, startOfLocalDay } from '@app/common';
 import { workforceConfig, WorkforceService, WorkforceSettings } from '@app/workforce';
 import { AttendanceLog, LedgerService } from '@app/offline-sync';
 import { computeDays } from './domain/timesheet-day';
 import { isPunchLike, projectLink, resolveTree, TimesheetEntry } from './domain/timesheet-entry';
 import {
+  TamperedRow,
+  TimesheetSeal,
+  TimesheetsTamperedError,
+} from './infrastructure/persistence/timesheet-seal';
+import {
+  DayPage,
+  DayQuery,
   DayReplacement,
   PendingDays,
   RebuildMark,
@@ -127,13 +135,27 @@ export class TimesheetProjector
   /** The sites whose rebuild mark this process holds: siteId → generation. */
   private readonly holding = new Map<string, number>();
 
+  /** Sites whose entries failed their tags, and when first seen (until a rebuild of the site). */
+  private readonly tampered = new Map<string, { since: number; rows: number }>();
+  private readonly tamperedRows?: Counter<'kind'>;
+
   constructor(
     private readonly repo: TimesheetRepository,
     private readonly ledger: LedgerService,
     private readonly workforce: WorkforceService,
     @Inject(timesheetsConfig.KEY) settings: TimesheetsSettings,
     @Inject(workforceConfig.KEY) workforceSettings: WorkforceSettings,
+    @Optional() private readonly seal?: TimesheetSeal,
+    @Optional() metrics?: MetricsRegistry,
   ) {
+    if (metrics) {
+      this.tamperedRows = new Counter({
+        name: 'mdai_timesheet_rows_tampered_total',
+        help: 'Timesheet read-model rows read whose tag did not verify (changed outside the server), by kind: a day is recomputed from its entries, an entry needs npm run timesheets:rebuild',
+        labelNames: ['kind'],
+        registers: [metrics],
+      });
+    }
     this.maxShiftMs = settings.maxShiftHours * 3_600_000;
     this.leaseMs = settings.rebuildLeaseSeconds * 1000;
     this.defaultZone = workforceSettings.defaultTimeZone;
@@ -148,6 +170,7 @@ export class TimesheetProjector
         await this.take(logs);
       }).catch((error: unknown) => {
         // the entries are in the ledger: the next append or read of the site catches up
+        if (error instanceof TimesheetsTamperedError) this.noteTampered(error);
         this.logger.warn({ err: error as Error }, 'Timesheet read model could not take an append');
       });
     });
@@ -155,9 +178,112 @@ export class TimesheetProjector
 
   /** Recomputes the days a crash left pending (queued: reads wait for it, the start does not). */
   onApplicationBootstrap(): void {
+    // first (reads and the pending recompute queue behind it): a store tagged under another
+    // key, or from before the tags, is cleared and re-read from the ledger
+    this.serialized(() => this.reseal()).catch((error: unknown) => {
+      this.logger.error({ err: error as Error }, 'Timesheet read model not re-tagged');
+    });
     this.serialized(() => this.recomputePending()).catch((error: unknown) => {
       // the marks stay: each site's next catch-up takes its own
       this.logger.warn({ err: error as Error }, 'Timesheet days pending recompute not recomputed');
+    });
+  }
+
+  /**
+   * When the read model's rows are tagged under another key than this server's (a store from
+   * before the tags: none; TLOG_SIGNING_KEY rotated), forgets every site's read model (each
+   * site's next read re-reads its chain from the ledger, tagging the rows anew): none of its
+   * rows would verify, and none can be re-tagged without being recomputed.
+   */
+  private async reseal(): Promise<void> {
+    if (!this.seal) return;
+    const stored = await this.repo.sealKid();
+    if (stored === this.seal.kid) return;
+    this.logger.warn(
+      { storedKid: stored ?? null, kid: this.seal.kid },
+      'Timesheet read model tagged under another key (or untagged): cleared, each site re-read from the ledger at its next read',
+    );
+    await this.repo.resetAll(this.seal.kid);
+    this.applied.clear();
+  }
+
+  /**
+   * A page of days whose tags all verify. Days whose tag fails (changed outside the server)
+   * are recomputed from the worker's entries, as a catch-up does, logged and counted, and the
+   * page is read again; an entry whose tag fails (read here or by the recompute) cannot be
+   * recomputed but from the ledger: 503 `timesheets_tampered`, and the site is reported on
+   * /health until `npm run timesheets:rebuild` rebuilds it.
+   */
+  async readDays(query: DayQuery): Promise<DayPage> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.repo.listDays(query);
+      } catch (error) {
+        if (!(error instanceof TimesheetsTamperedError)) throw error;
+        this.noteTampered(error);
+        if (error.rowKind !== 'day' || attempt > 0) throw error;
+        await this.repairDays(error.siteId, error.rows);
+      }
+    }
+  }
+
+  /**
+   * Logs and counts rows whose tag failed (ids only), and remembers a site whose entries did
+   * for /health. Returns the error.
+   */
+  noteTampered(error: TimesheetsTamperedError): TimesheetsTamperedError {
+    this.tamperedRows?.inc({ kind: error.rowKind }, error.rows.length);
+    for (const row of error.rows.slice(0, 20)) {
+      this.logger.error(
+        { siteId: error.siteId, workerId: row.workerId, day: row.day, seq: row.seq },
+        error.rowKind === 'day'
+          ? 'Timesheet day changed outside the server (tag does not verify): recomputed from its entries'
+          : 'Timesheet entry changed outside the server (tag does not verify): run npm run timesheets:rebuild',
+      );
+    }
+    if (error.rowKind === 'entry') {
+      const seen = this.tampered.get(error.siteId);
+      this.tampered.set(error.siteId, {
+        since: seen?.since ?? Date.now(),
+        rows: (seen?.rows ?? 0) + error.rows.length,
+      });
+    }
+    return error;
+  }
+
+  /**
+   * Sites whose read-model entries failed their tags since start, until a rebuild of the site
+   * (this process's, or another's once this one reads the site again).
+   */
+  tamperedSites(): Array<{ siteId: string; since: number; rows: number }> {
+    return [...this.tampered].map(([siteId, t]) => ({ siteId, ...t }));
+  }
+
+  /** Recomputes the workers' days named (each worker's span of them) from their entries. */
+  private repairDays(siteId: string, rows: TamperedRow[]): Promise<void> {
+    return this.serialized(async () => {
+      await this.checkSite(siteId);
+      const zone = await this.zoneOf(siteId);
+      const spans = new Map<string, { from: string; to: string }>();
+      for (const { workerId, day } of rows) {
+        if (day === undefined) continue;
+        const span = spans.get(workerId);
+        if (!span) spans.set(workerId, { from: day, to: day });
+        else {
+          if (day < span.from) span.from = day;
+          if (day > span.to) span.to = day;
+        }
+      }
+      const replacements: DayReplacement[] = [];
+      try {
+        for (const [workerId, { from, to }] of spans) {
+          replacements.push(await this.recompute(siteId, workerId, zone, from, to, new Set()));
+        }
+      } catch (error) {
+        if (error instanceof TimesheetsTamperedError) this.noteTampered(error);
+        throw error;
+      }
+      await this.repo.replaceDays(replacements);
     });
   }
 
@@ -187,7 +313,12 @@ export class TimesheetProjector
    */
   ensureReadable(siteId: string): Promise<ReadBasis> {
     return this.serialized(async () => {
-      await this.catchUp(siteId);
+      try {
+        await this.catchUp(siteId);
+      } catch (error) {
+        if (error instanceof TimesheetsTamperedError) this.noteTampered(error);
+        throw error;
+      }
       return {
         headSeq: this.applied.get(siteId) ?? 0,
         generation: this.seenGeneration.get(siteId) ?? 0,
@@ -224,6 +355,7 @@ export class TimesheetProjector
         await this.repo.clearSite(siteId);
         this.applied.set(siteId, 0);
         const entries = await this.catchUp(siteId);
+        this.tampered.delete(siteId);
         this.logger.log({ siteId, entries }, 'Timesheet read model rebuilt');
         return entries;
       } catch (error) {
@@ -289,6 +421,8 @@ export class TimesheetProjector
     const now = Date.now();
     if (this.seenGeneration.get(siteId) !== mark.generation) {
       this.applied.delete(siteId);
+      // rebuilt since (by `npm run timesheets:rebuild`, another process): entries re-read
+      this.tampered.delete(siteId);
       this.seenGeneration.set(siteId, mark.generation);
     }
     if (this.isLive(mark, now)) {

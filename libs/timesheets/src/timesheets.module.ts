@@ -4,9 +4,11 @@ import { WorkforceModule } from '@app/workforce';
 import { FraudModule } from '@app/fraud';
 import { OfflineSyncModule } from '@app/offline-sync';
 import { bindPort } from '@app/persistence';
+import { TlogModule } from '@app/tlog';
 import { CorrectionService } from './correction.service';
 import { timesheetAdapters } from './infrastructure/persistence/timesheet-persistence';
 import { TimesheetRepository } from './infrastructure/persistence/timesheet.repository';
+import { TimesheetSeal } from './infrastructure/persistence/timesheet-seal';
 import { TimesheetAccessGuard } from './timesheet-access.guard';
 import { TimesheetProjector } from './timesheet-projector.service';
 import { TimesheetsController } from './timesheets.controller';
@@ -14,9 +16,10 @@ import { TimesheetsService } from './timesheets.service';
 
 /** Timesheets: a read model of the ledger by worker and local day, corrections, CSV and payroll. */
 @Module({
-  imports: [OfflineSyncModule, DeviceTrustModule, WorkforceModule, FraudModule],
+  imports: [OfflineSyncModule, DeviceTrustModule, WorkforceModule, FraudModule, TlogModule],
   controllers: [TimesheetsController],
   providers: [
+    TimesheetSeal,
     bindPort(TimesheetRepository, timesheetAdapters),
     TimesheetProjector,
     TimesheetsService,

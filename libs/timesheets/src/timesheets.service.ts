@@ -118,7 +118,7 @@ export class TimesheetsService {
     limit: number,
     cursor?: string,
   ): Promise<{ days: TimesheetDayView[]; nextCursor?: string }> {
-    const { days, next } = await this.repo.listDays({
+    const { days, next } = await this.projector.readDays({
       ...this.query(scope),
       after: decodeCursor(cursor, scope),
       limit,
@@ -140,7 +140,7 @@ export class TimesheetsService {
   async *walk(scope: Scope): AsyncGenerator<TimesheetDayView[]> {
     let after: DayQuery['after'];
     do {
-      const page = await this.repo.listDays({ ...this.query(scope), after, limit: PAGE });
+      const page = await this.projector.readDays({ ...this.query(scope), after, limit: PAGE });
       // before the page is used: a CSV already streaming is cut off (no partial numbers)
       await this.projector.assertUnchanged(scope.siteId, scope.basis);
       if (page.days.length > 0) yield this.views(scope, page.days);

@@ -20,6 +20,7 @@ import {
 import { SigningKeyService } from '@app/device-trust';
 import { Store } from '@app/persistence';
 import { LogKeyService, SealRefusals, WitnessRecovery } from '@app/tlog';
+import { TimesheetProjector } from '@app/timesheets';
 import { KeyHoldersService, KeyringService } from '@app/vault';
 import {
   HealthChecks,
@@ -36,6 +37,8 @@ export class HealthController implements OnModuleInit {
   /** The witness comparison made at start-up (libs/tlog). */
   private witnessRecovery!: WitnessRecovery;
   private refusals!: SealRefusals;
+  /** The timesheet projection (absent in an app without the timesheets module). */
+  private timesheets?: TimesheetProjector;
 
   constructor(
     private readonly health: HealthChecks,
@@ -53,6 +56,11 @@ export class HealthController implements OnModuleInit {
     this.logKeys = this.modules.get(LogKeyService, { strict: false });
     this.witnessRecovery = this.modules.get(WitnessRecovery, { strict: false });
     this.refusals = this.modules.get(SealRefusals, { strict: false });
+    try {
+      this.timesheets = this.modules.get(TimesheetProjector, { strict: false });
+    } catch {
+      this.timesheets = undefined;
+    }
   }
 
   /**
@@ -106,6 +114,7 @@ export class HealthController implements OnModuleInit {
       () => this.keys(),
       async () => this.tlog(),
       () => this.logs(),
+      () => this.readModel(),
     ];
     if (this.redis.enabled) {
       checks.push(() => this.probe('redis', () => this.redis.ping()));
@@ -257,6 +266,28 @@ export class HealthController implements OnModuleInit {
             `log ${b.origin}: the witness file holds a checkpoint of size ${b.witnessedSize}, the store's latest is ${b.storedSize} (rolled back to an older copy; verify answers tail_cut)`,
         )
         .join('; '),
+    });
+  }
+
+  /**
+   * Sites whose timesheet entries failed their tags (changed outside the server): their reads
+   * answer 503 timesheets_tampered until `npm run timesheets:rebuild`. Reported, not degrading:
+   * every replica shares the store, so taking this one out of rotation repairs nothing, and a
+   * database writer could otherwise take them all out (the metric
+   * mdai_timesheet_rows_tampered_total is what to alert on).
+   */
+  private async readModel() {
+    const check = indicator('timesheets');
+    const sites = this.timesheets?.tamperedSites() ?? [];
+    if (sites.length === 0) return check.up();
+    return check.up({
+      tamperedSites: sites.slice(0, 100).map((s) => ({
+        siteId: s.siteId,
+        rows: s.rows,
+        since: new Date(s.since).toISOString(),
+      })),
+      message:
+        'timesheet entries changed outside the server (tags do not verify): reads of these sites answer 503 timesheets_tampered; run npm run timesheets:rebuild',
     });
   }
 

@@ -199,6 +199,17 @@ export abstract class TimesheetRepository {
    * have a `next`, so a reader of every day follows `next` until it is absent.
    */
   abstract listDays(query: DayQuery): Promise<DayPage>;
+  /**
+   * The id of the signing key the read model's rows are tagged under (TimesheetSeal.kid), as
+   * the last `resetAll` stored it; undefined when none did (a store from before the tags).
+   */
+  abstract sealKid(): Promise<string | undefined>;
+  /**
+   * Forgets every site's entries, days and pending marks and stores `kid` as the key the rows
+   * are tagged under: a start whose key is not the stored one (the first start with tags, a
+   * rotated TLOG_SIGNING_KEY). Each site's next read re-reads its chain from the ledger.
+   */
+  abstract resetAll(kid: string): Promise<void>;
   /** Forgets everything about a site (before a rebuild), its pending marks too. */
   abstract clearSite(siteId: string): Promise<void>;
   /**

@@ -95,4 +95,20 @@ export const TIMESHEETS_SQLITE_MIGRATIONS: SqliteMigration[] = [
         WHERE punch_type IS NOT NULL;
     `,
   },
+  {
+    version: 7,
+    name: "timesheet read model: the server's tags over its rows, and the key they are under",
+    // tag: StoreMac over the row's content (TimesheetSeal), NULL on rows from before (they are
+    // cleared at the first start: timesheet_seal holds no kid yet). timesheet_seal: one row, the
+    // id of the signing key the rows are tagged under; a start under another key clears the
+    // read model, which each site's next read re-reads from the ledger
+    up: `
+      ALTER TABLE timesheet_entries ADD COLUMN tag TEXT;
+      ALTER TABLE timesheet_days ADD COLUMN tag TEXT;
+      CREATE TABLE timesheet_seal (
+        id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+        kid TEXT NOT NULL
+      );
+    `,
+  },
 ];

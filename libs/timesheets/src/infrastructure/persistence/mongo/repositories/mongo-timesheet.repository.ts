@@ -1,6 +1,6 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { FilterQuery, Model, UpdateQuery } from 'mongoose';
+import type { Collection, FilterQuery, Model, UpdateQuery } from 'mongoose';
 import { nextDay } from '@app/common';
 import { bulkUpsert, MongoStoreHandle } from '@app/persistence';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
@@ -31,6 +31,10 @@ import {
 } from '../schemas/timesheet.schema';
 import { TimesheetMongoMapper } from '../mappers/timesheet.mapper';
 import { dayFromBody, dayToBody } from '../../timesheet-stored';
+import { TamperedRow, TimesheetSeal, TimesheetsTamperedError } from '../../timesheet-seal';
+
+/** A stored day as a page reads it (no tombstone). */
+type DayDoc = Pick<TimesheetDayDocument, 'workerId' | 'day' | 'workedSeconds' | 'body' | 'tag'>;
 
 /** Name of the unique (siteId, seq) index of the entries. */
 const ENTRY_KEY_INDEX = 'siteId_1_seq_1';
@@ -68,8 +72,15 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
   private readonly versions: Model<TimesheetWorkerVersionDocument>;
   private readonly rebuilds: Model<TimesheetRebuildDocument>;
 
-  constructor(store: MongoStoreHandle) {
+  /** The one document `{ _id: 'kid', kid }`: the key the rows are tagged under (`sealKid`). */
+  private readonly sealDoc: Collection<{ _id: string; kid: string }>;
+  /** Tags rows written and checks rows read (absent when a spec builds the repository alone). */
+  private readonly seal?: TimesheetSeal;
+
+  constructor(store: MongoStoreHandle, @Optional() seal?: TimesheetSeal) {
     super();
+    this.seal = seal;
+    this.sealDoc = store.connection.collection('timesheet_seal');
     this.rebuilds = store.connection.model(TimesheetRebuildDocument.name, TimesheetRebuildSchema);
     this.versions = store.connection.model(
       TimesheetWorkerVersionDocument.name,
@@ -210,6 +221,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
               $setOnInsert: {
                 ...e,
                 correctedBy: [...e.correctedBy],
+                ...(this.seal ? { tag: this.seal.entryTag(e) } : {}),
                 ...(stateBasis !== undefined && states.length > 0 ? { stateBasis } : {}),
               },
             },
@@ -245,25 +257,29 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
     const guard = basis === undefined ? {} : { stateBasis: { $not: { $gt: basis } } };
     const stamp = basis === undefined ? {} : { stateBasis: basis };
     await this.entries.bulkWrite(
-      entries.map((e) => ({
-        updateOne: {
-          filter: { siteId: e.siteId, seq: e.seq, ...guard },
-          update:
-            e.effectiveAt === undefined
-              ? {
-                  $set: { voided: e.voided, correctedBy: e.correctedBy, ...stamp },
-                  $unset: { effectiveAt: 1 },
-                }
-              : {
-                  $set: {
-                    voided: e.voided,
-                    correctedBy: e.correctedBy,
-                    effectiveAt: e.effectiveAt,
-                    ...stamp,
+      entries.map((e) => {
+        const tag = this.seal ? { tag: this.seal.entryTag(e) } : {};
+        return {
+          updateOne: {
+            filter: { siteId: e.siteId, seq: e.seq, ...guard },
+            update:
+              e.effectiveAt === undefined
+                ? {
+                    $set: { voided: e.voided, correctedBy: e.correctedBy, ...stamp, ...tag },
+                    $unset: { effectiveAt: 1 },
+                  }
+                : {
+                    $set: {
+                      voided: e.voided,
+                      correctedBy: e.correctedBy,
+                      effectiveAt: e.effectiveAt,
+                      ...stamp,
+                      ...tag,
+                    },
                   },
-                },
-        },
-      })),
+          },
+        };
+      }),
       { ordered: false },
     );
   }
@@ -273,7 +289,18 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       .find({ siteId, seq: { $in: [...new Set(seqs)] } })
       .sort({ seq: 1 })
       .lean<TimesheetEntryDocument[]>();
-    return docs.map(TimesheetMongoMapper.toDomain);
+    return this.entriesOf(siteId, docs);
+  }
+
+  /** The entries of documents read, each one's tag checked (`timesheets_tampered` when one fails). */
+  private entriesOf(siteId: string, docs: TimesheetEntryDocument[]): TimesheetEntry[] {
+    const entries = docs.map(TimesheetMongoMapper.toDomain);
+    if (!this.seal) return entries;
+    return this.seal.checkEntries(
+      siteId,
+      entries,
+      docs.map((d) => d.tag),
+    );
   }
 
   async findCorrectionsOf(siteId: string, seqs: number[]): Promise<TimesheetEntry[]> {
@@ -281,7 +308,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       .find({ siteId, targetSeq: { $in: [...new Set(seqs)] } })
       .sort({ seq: 1 })
       .lean<TimesheetEntryDocument[]>();
-    return docs.map(TimesheetMongoMapper.toDomain);
+    return this.entriesOf(siteId, docs);
   }
 
   async listPending(
@@ -329,7 +356,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       })
       .sort({ effectiveAt: 1, seq: 1 })
       .lean<TimesheetEntryDocument[]>();
-    return docs.map(TimesheetMongoMapper.toDomain);
+    return this.entriesOf(siteId, docs);
   }
 
   async listOtherSitePunches(
@@ -349,7 +376,8 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       // the index's own order: no blocking sort stage
       .hint({ workerId: 1, effectiveAt: 1, siteId: 1, seq: 1 })
       .lean<TimesheetEntryDocument[]>();
-    return docs.map(TimesheetMongoMapper.toDomain);
+    // each document is checked under its own site (a tampered one names its site)
+    return docs.map((d) => this.entriesOf(d.siteId, [d])[0]);
   }
 
   async listEntries(siteId: string, afterSeq: number, limit: number): Promise<TimesheetEntry[]> {
@@ -358,7 +386,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       .sort({ seq: 1 })
       .limit(limit)
       .lean<TimesheetEntryDocument[]>();
-    return docs.map(TimesheetMongoMapper.toDomain);
+    return this.entriesOf(siteId, docs);
   }
 
   async maxSeq(siteId: string): Promise<number> {
@@ -417,6 +445,13 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
    * recompute landing later); each only over a day of no newer basis (absent basis:
    * unconditional, stored as 0).
    */
+  /** A day's stored fields, its tag with them. */
+  private dayFields(siteId: string, workerId: string, d: TimesheetDay, basis: number) {
+    const body = dayToBody(d);
+    const tag = this.seal ? this.seal.dayTag(siteId, workerId, d.day, d.workedSeconds, body) : null;
+    return { workedSeconds: d.workedSeconds, body, basis, ...(tag ? { tag } : {}) };
+  }
+
   private async writeDays(r: DayReplacement): Promise<void> {
     const basis = r.basis ?? 0;
     const guard = r.basis === undefined ? {} : notNewerThan(basis);
@@ -428,8 +463,11 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
         updateOne: {
           filter: { siteId: r.siteId, workerId: r.workerId, day, ...guard },
           update: d
-            ? { $set: { workedSeconds: d.workedSeconds, body: dayToBody(d), basis } }
-            : { $set: { basis }, $unset: { body: 1 as const, workedSeconds: 1 as const } },
+            ? { $set: this.dayFields(r.siteId, r.workerId, d, basis) }
+            : {
+                $set: { basis },
+                $unset: { body: 1 as const, workedSeconds: 1 as const, tag: 1 as const },
+              },
           upsert: true,
         },
       });
@@ -450,7 +488,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
    * cost no round trip, where a skip-scan from here would cost one a worker.
    */
   async listDays(q: DayQuery): Promise<DayPage> {
-    const days: TimesheetDay[] = [];
+    const days: DayDoc[] = [];
     const period = { $gte: q.fromDay, $lte: q.toDay };
     const after = q.after;
     // the workers after the cursor's: a crew's as points of the index, else a range
@@ -467,10 +505,21 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       const workers = crew ? { $in: crew } : after ? { $gt: after.workerId } : undefined;
       days.push(...(await this.dayBodies(q.siteId, workers, period, q.limit - days.length)));
     }
+    // rows whose tag fails: the page is refused whole (`timesheets_tampered`), naming them all
+    const bad: TamperedRow[] = [];
+    if (this.seal) {
+      for (const d of days) {
+        if (!this.seal.dayOk(q.siteId, d.workerId, d.day, d.workedSeconds, d.body!, d.tag)) {
+          bad.push({ workerId: d.workerId, day: d.day });
+        }
+      }
+    }
+    if (bad.length > 0) throw new TimesheetsTamperedError(q.siteId, 'day', bad);
+    const out = days.map((d) => dayFromBody(d.body!, `${q.siteId}/${d.workerId}/${d.day}`));
     const last = days[days.length - 1];
     return days.length === q.limit
-      ? { days, next: { workerId: last.workerId, day: last.day } }
-      : { days };
+      ? { days: out, next: { workerId: last.workerId, day: last.day } }
+      : { days: out };
   }
 
   /** Up to `limit` stored days (no tombstone) of the workers and days given, in key order. */
@@ -479,20 +528,33 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
     workerId: string | { $in: string[] } | { $gt: string } | undefined,
     day: { $gte: string; $lte: string } | { $gt: string; $lte: string },
     limit: number,
-  ): Promise<TimesheetDay[]> {
+  ): Promise<DayDoc[]> {
     const filter: FilterQuery<TimesheetDayDocument> = {
       siteId,
       ...(workerId !== undefined ? { workerId } : {}),
       day,
       body: { $exists: true },
     };
-    const docs = await this.days
-      .find(filter, { body: 1, workerId: 1, day: 1 })
+    return this.days
+      .find(filter, { _id: 0, workerId: 1, day: 1, workedSeconds: 1, body: 1, tag: 1 })
       .sort({ workerId: 1, day: 1 })
       .hint(TIMESHEET_DAY_KEY)
       .limit(limit)
-      .lean<Pick<TimesheetDayDocument, 'body' | 'workerId' | 'day'>[]>();
-    return docs.map((d) => dayFromBody(d.body!, `${siteId}/${d.workerId}/${d.day}`));
+      .lean<DayDoc[]>();
+  }
+
+  async sealKid(): Promise<string | undefined> {
+    return (await this.sealDoc.findOne({ _id: 'kid' }))?.kid;
+  }
+
+  /** The worker versions stay (as in clearSite). */
+  async resetAll(kid: string): Promise<void> {
+    await Promise.all([
+      this.entries.deleteMany({}),
+      this.days.deleteMany({}),
+      this.pending.deleteMany({}),
+    ]);
+    await this.sealDoc.updateOne({ _id: 'kid' }, { $set: { kid } }, { upsert: true });
   }
 
   /** The worker versions stay: they only grow, so a replica's recompute in flight stays older. */

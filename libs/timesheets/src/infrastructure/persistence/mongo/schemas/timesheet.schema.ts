@@ -17,6 +17,8 @@ export class TimesheetEntryDocument {
   @Prop({ required: true }) voided!: boolean;
   @Prop({ type: [Number], required: true }) correctedBy!: number[];
   @Prop({ required: true }) lowTrust!: boolean;
+  /** The server's tag over the entry (TimesheetSeal; absent: written without one). */
+  @Prop() tag?: string;
   /** The seq up to which the correction tree that set this state was resolved (absent: 0). */
   @Prop() stateBasis?: number;
 }
@@ -39,6 +41,8 @@ export class TimesheetDayDocument {
    * a recompute found empty, kept with its `basis` so an older recompute cannot bring it back.
    */
   @Prop() body?: string;
+  /** The server's tag over the day's keys, worked seconds and body (TimesheetSeal). */
+  @Prop() tag?: string;
   /** The worker's write version the recompute that wrote this day read (absent: 0). */
   @Prop() basis?: number;
 }

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
@@ -21,6 +21,7 @@ import {
   TimesheetSqliteMapper,
 } from '../mappers/timesheet.mapper';
 import { dayFromBody, dayToBody } from '../../timesheet-stored';
+import { TamperedRow, TimesheetSeal, TimesheetsTamperedError } from '../../timesheet-seal';
 
 /** Rows per multi-row INSERT (13 parameters a row, far below SQLite's 32,766). */
 const INSERT_ROWS = [100, 10, 1];
@@ -75,18 +76,18 @@ export const TIMESHEET_DAY_SQL = {
               WHERE site_id = @site AND worker_id > workers.id ORDER BY worker_id LIMIT 1)
       FROM workers WHERE workers.id IS NOT NULL
     )
-    SELECT workers.id, d.day, d.body FROM workers
+    SELECT workers.id, d.day, d.body, d.worked_seconds, d.tag FROM workers
     LEFT JOIN timesheet_days d
       ON d.site_id = @site AND d.worker_id = workers.id
         AND d.day >= ${firstDayOf('workers.id')} AND d.day <= @to
     WHERE workers.id IS NOT NULL`,
   /** The workers of @crew, a JSON array of ids in key order. */
-  crewDays: `SELECT crew.value, d.day, d.body FROM json_each(@crew) AS crew
+  crewDays: `SELECT crew.value, d.day, d.body, d.worked_seconds, d.tag FROM json_each(@crew) AS crew
     LEFT JOIN timesheet_days d
       ON d.site_id = @site AND d.worker_id = crew.value
         AND d.day >= ${firstDayOf('crew.value')} AND d.day <= @to`,
   /** The cursor's worker: its days after the cursor's day (each read is returned, or the end). */
-  workerDaysAfter: `SELECT worker_id, day, body FROM timesheet_days
+  workerDaysAfter: `SELECT worker_id, day, body, worked_seconds, tag FROM timesheet_days
     WHERE site_id = @site AND worker_id = @worker AND day > @after AND day <= @to ORDER BY day`,
 } as const;
 
@@ -100,8 +101,17 @@ interface DayParams {
   crew?: string;
 }
 
-/** A row of TIMESHEET_DAY_SQL: worker, then day and body (NULL: no day in the period). */
-type DayRow = [workerId: string, day: string | null, body: string | null];
+/**
+ * A row of TIMESHEET_DAY_SQL: worker, then day, body, worked seconds and tag (NULL: no day in
+ * the period).
+ */
+type DayRow = [
+  workerId: string,
+  day: string | null,
+  body: string | null,
+  workedSeconds: number | null,
+  tag: string | null,
+];
 
 interface RebuildRow {
   site_id: string;
@@ -153,8 +163,15 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   /** The rebuild marks this repository holds: siteId → generation (`startRebuild`). */
   private readonly held = new Map<string, number>();
 
-  constructor(store: SqliteStoreHandle) {
+  /**
+   * Tags the rows it writes and checks those it reads (absent, in a spec or bench that builds
+   * the repository alone: rows are written untagged and read unchecked).
+   */
+  private readonly seal?: TimesheetSeal;
+
+  constructor(store: SqliteStoreHandle, @Optional() seal?: TimesheetSeal) {
     super();
+    this.seal = seal;
     store.migrate('timesheets', TIMESHEETS_SQLITE_MIGRATIONS);
     this.db = store.db;
     this.turns = store.writeTurns;
@@ -164,18 +181,21 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     this.crewDays = days(TIMESHEET_DAY_SQL.crewDays);
     this.workerDaysAfter = days(TIMESHEET_DAY_SQL.workerDaysAfter);
     // one statement per row count: a 500-entry batch is 5 statement runs, not 500
-    const row = `(${Array(TIMESHEET_ENTRY_COLUMNS.split(',').length).fill('?').join(', ')})`;
+    const row = `(${Array(TIMESHEET_ENTRY_COLUMNS.split(',').length + 1)
+      .fill('?')
+      .join(', ')})`;
     this.inserts = INSERT_ROWS.map((rows) =>
       this.db.prepare(
-        `INSERT OR IGNORE INTO timesheet_entries (${TIMESHEET_ENTRY_COLUMNS}) VALUES ${Array(rows).fill(row).join(', ')}`,
+        `INSERT OR IGNORE INTO timesheet_entries (${TIMESHEET_ENTRY_COLUMNS}, tag) VALUES ${Array(rows).fill(row).join(', ')}`,
       ),
     );
     this.updateState = this.db.prepare(
-      `UPDATE timesheet_entries SET effective_at = @effective_at, voided = @voided, corrected_by = @corrected_by
+      `UPDATE timesheet_entries SET effective_at = @effective_at, voided = @voided, corrected_by = @corrected_by,
+         tag = @tag
        WHERE site_id = @site_id AND seq = @seq`,
     );
     this.insertDay = this.db.prepare(
-      `INSERT INTO timesheet_days (site_id, worker_id, day, worked_seconds, body) VALUES (?, ?, ?, ?, ?)`,
+      `INSERT INTO timesheet_days (site_id, worker_id, day, worked_seconds, body, tag) VALUES (?, ?, ?, ?, ?, ?)`,
     );
     this.deleteDays = this.db.prepare(
       'DELETE FROM timesheet_days WHERE site_id = ? AND worker_id = ? AND day >= ? AND day <= ?',
@@ -214,7 +234,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
       this.db.transaction(() => {
         this.mark(pending);
         const stored = this.insertRows(entries);
-        states.forEach((e) => this.updateState.run(TimesheetSqliteMapper.toPersistence(e)));
+        states.forEach((e) => this.updateState.run(this.stateRow(e)));
         this.refuseIfRebuilt(entries, states, pending);
         return stored;
       }),
@@ -228,11 +248,33 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     INSERT_ROWS.forEach((rows, k) => {
       for (; entries.length - i >= rows; i += rows) {
         const args: unknown[] = [];
-        for (let j = i; j < i + rows; j++) TimesheetSqliteMapper.pushColumns(args, entries[j]);
+        for (let j = i; j < i + rows; j++) {
+          TimesheetSqliteMapper.pushColumns(args, entries[j]);
+          args.push(this.seal ? this.seal.entryTag(entries[j]) : null);
+        }
         stored += this.inserts[k].run(args).changes;
       }
     });
     return stored;
+  }
+
+  /** An entry's row for `updateState`, with its tag. */
+  private stateRow(e: TimesheetEntry): TimesheetEntryRow & { tag: string | null } {
+    return {
+      ...TimesheetSqliteMapper.toPersistence(e),
+      tag: this.seal ? this.seal.entryTag(e) : null,
+    };
+  }
+
+  /** Entries of rows read, each row's tag checked (`timesheets_tampered` when one fails). */
+  private entriesOf(siteId: string, rows: TimesheetEntryRow[]): TimesheetEntry[] {
+    const entries = rows.map(TimesheetSqliteMapper.toDomain);
+    if (!this.seal) return entries;
+    return this.seal.checkEntries(
+      siteId,
+      entries,
+      rows.map((r) => (r as TimesheetEntryRow & { tag: unknown }).tag),
+    );
   }
 
   private mark(pending: PendingDays[]): void {
@@ -243,7 +285,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     await this.turns.write(
       this.db.transaction(() => {
         this.mark(pending);
-        entries.forEach((e) => this.updateState.run(TimesheetSqliteMapper.toPersistence(e)));
+        entries.forEach((e) => this.updateState.run(this.stateRow(e)));
         this.refuseIfRebuilt(entries, pending);
       }),
     );
@@ -277,7 +319,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   }
 
   async findEntries(siteId: string, seqs: number[]): Promise<TimesheetEntry[]> {
-    return this.inChunks(seqs, (chunk) =>
+    return this.inChunks(siteId, seqs, (chunk) =>
       this.db
         .prepare<unknown[], TimesheetEntryRow>(
           `SELECT * FROM timesheet_entries WHERE site_id = ? AND seq IN (${chunk.map(() => '?').join(',')}) ORDER BY seq`,
@@ -287,7 +329,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   }
 
   async findCorrectionsOf(siteId: string, seqs: number[]): Promise<TimesheetEntry[]> {
-    return this.inChunks(seqs, (chunk) =>
+    return this.inChunks(siteId, seqs, (chunk) =>
       this.db
         .prepare<unknown[], TimesheetEntryRow>(
           `SELECT * FROM timesheet_entries WHERE site_id = ? AND target_seq IN (${chunk.map(() => '?').join(',')}) ORDER BY seq`,
@@ -306,7 +348,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     const rows = except
       ? this.punchesExcept.all(siteId, workerId, fromMs, toMs, except.fromSeq, except.toSeq)
       : this.punches.all(siteId, workerId, fromMs, toMs);
-    return rows.map(TimesheetSqliteMapper.toDomain);
+    return this.entriesOf(siteId, rows);
   }
 
   async listOtherSitePunches(
@@ -315,13 +357,14 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     fromMs: number,
     toMs: number,
   ): Promise<TimesheetEntry[]> {
-    return this.otherSitePunches
-      .all(workerId, fromMs, toMs, siteId)
-      .map(TimesheetSqliteMapper.toDomain);
+    const rows = this.otherSitePunches.all(workerId, fromMs, toMs, siteId);
+    if (!this.seal) return rows.map(TimesheetSqliteMapper.toDomain);
+    // each row is checked under its own site (a tampered row names its site)
+    return rows.map((r) => this.entriesOf(r.site_id, [r])[0]);
   }
 
   async listEntries(siteId: string, afterSeq: number, limit: number): Promise<TimesheetEntry[]> {
-    return this.entryPage.all([siteId, afterSeq], limit).map(TimesheetSqliteMapper.toDomain);
+    return this.entriesOf(siteId, this.entryPage.all([siteId, afterSeq], limit));
   }
 
   async maxSeq(siteId: string): Promise<number> {
@@ -348,7 +391,11 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
           if (r.others) this.mark(r.others);
           if (r.settles) this.settlePending.run(r.siteId, r.workerId, r.settles.min, r.settles.max);
           for (const d of r.days) {
-            this.insertDay.run(r.siteId, r.workerId, d.day, d.workedSeconds, dayToBody(d));
+            const body = dayToBody(d);
+            const tag = this.seal
+              ? this.seal.dayTag(r.siteId, r.workerId, d.day, d.workedSeconds, body)
+              : null;
+            this.insertDay.run(r.siteId, r.workerId, d.day, d.workedSeconds, body, tag);
           }
         }
         this.refuseIfRebuilt(replacements);
@@ -417,12 +464,20 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     let visited = 0;
     let worker: string | undefined;
     let day = '';
+    // rows whose tag fails: the page is refused whole (`timesheets_tampered`), naming them all
+    const bad: TamperedRow[] = [];
+    const done = (page: DayPage): DayPage => {
+      if (bad.length > 0) throw new TimesheetsTamperedError(q.siteId, 'day', bad);
+      return page;
+    };
     for (const read of rows) {
-      for (const [id, d, body] of read()) {
+      for (const [id, d, body, worked, tag] of read()) {
         if (id !== worker) {
           if (worker !== undefined && id <= worker) throw outOfOrder(worker, id);
           // a worker more than the page visits: the iterator is closed by the return
-          if (visited === maxWorkers) return { days, next: { workerId: worker!, day: q.toDay } };
+          if (visited === maxWorkers) {
+            return done({ days, next: { workerId: worker!, day: q.toDay } });
+          }
           visited += 1;
           worker = id;
           day = '';
@@ -430,11 +485,37 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
         if (body === null || d === null) continue;
         if (d <= day) throw outOfOrder(`${id} ${day}`, `${id} ${d}`);
         day = d;
-        days.push(dayFromBody(body, `${q.siteId}/${id}/${d}`));
-        if (days.length === q.limit) return { days, next: { workerId: id, day: d } };
+        if (this.seal && !this.seal.dayOk(q.siteId, id, d, worked, body, tag)) {
+          bad.push({ workerId: id, day: d });
+        } else {
+          days.push(dayFromBody(body, `${q.siteId}/${id}/${d}`));
+        }
+        if (days.length + bad.length === q.limit) {
+          return done({ days, next: { workerId: id, day: d } });
+        }
       }
     }
-    return { days };
+    return done({ days });
+  }
+
+  async sealKid(): Promise<string | undefined> {
+    return this.db.prepare<[], { kid: string }>('SELECT kid FROM timesheet_seal WHERE id = 1').get()
+      ?.kid;
+  }
+
+  async resetAll(kid: string): Promise<void> {
+    await this.turns.write(
+      this.db.transaction(() => {
+        this.db.prepare('DELETE FROM timesheet_entries').run();
+        this.db.prepare('DELETE FROM timesheet_days').run();
+        this.db.prepare('DELETE FROM timesheet_pending_days').run();
+        this.db
+          .prepare(
+            'INSERT INTO timesheet_seal (id, kid) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET kid = excluded.kid',
+          )
+          .run(kid);
+      }),
+    );
   }
 
   async clearSite(siteId: string): Promise<void> {
@@ -525,13 +606,14 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   }
 
   private inChunks(
+    siteId: string,
     seqs: number[],
     query: (chunk: number[]) => TimesheetEntryRow[],
   ): TimesheetEntry[] {
     const out: TimesheetEntry[] = [];
     const unique = [...new Set(seqs)];
     for (let i = 0; i < unique.length; i += 500)
-      out.push(...query(unique.slice(i, i + 500)).map(TimesheetSqliteMapper.toDomain));
+      out.push(...this.entriesOf(siteId, query(unique.slice(i, i + 500))));
     return out.sort((a, b) => a.seq - b.seq);
   }
 }

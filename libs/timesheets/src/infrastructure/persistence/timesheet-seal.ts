@@ -1,0 +1,124 @@
+import { Injectable } from '@nestjs/common';
+import { StoreMac } from '@app/tlog';
+import { TimesheetEntry } from '../../domain/timesheet-entry';
+import { TimesheetsError } from '../../timesheets.errors';
+
+/** A read-model row whose tag did not verify: the day's keys, or the entry's seq. */
+export interface TamperedRow {
+  workerId: string;
+  day?: string;
+  seq?: number;
+}
+
+/**
+ * 503 `timesheets_tampered`: rows of the site's read model whose tag (TimesheetSeal) does not
+ * verify. Thrown by the stores' reads, so no caller can use such a row as good; a read of days
+ * repairs them from the entries (TimesheetProjector.repairDays) and reads again, entries need
+ * `npm run timesheets:rebuild` (they are copies of the ledger, recomputed only from it).
+ */
+export class TimesheetsTamperedError extends TimesheetsError {
+  constructor(
+    readonly siteId: string,
+    readonly rowKind: 'day' | 'entry',
+    readonly rows: TamperedRow[],
+  ) {
+    super(
+      'timesheets_tampered',
+      rowKind === 'day'
+        ? "Rows of the site's timesheets do not match the server's tags; they are recomputed from the ledger"
+        : "Entries of the site's timesheet read model do not match the server's tags; an operator rebuilds it (npm run timesheets:rebuild)",
+    );
+  }
+}
+
+/**
+ * The tags of the timesheet read model's rows (StoreMac, purposes 'timesheet-day' and
+ * 'timesheet-entry'): a day's tag covers its keys (site, worker, day), its worked seconds and
+ * its body; an entry's every column. Someone who can write the database but not read
+ * TLOG_SIGNING_KEY cannot make a row (nor move one to another worker or day) that verifies.
+ */
+@Injectable()
+export class TimesheetSeal {
+  constructor(private readonly mac: StoreMac) {}
+
+  /** The signing key's id: the read model's rows are tagged under the keys it derives. */
+  get kid(): string {
+    return this.mac.kid;
+  }
+
+  dayTag(
+    siteId: string,
+    workerId: string,
+    day: string,
+    workedSeconds: number,
+    body: string,
+  ): string {
+    return this.mac.mac('timesheet-day', dayData(siteId, workerId, day, workedSeconds, body));
+  }
+
+  dayOk(
+    siteId: string,
+    workerId: string,
+    day: string,
+    workedSeconds: unknown,
+    body: string,
+    tag: unknown,
+  ): boolean {
+    if (typeof workedSeconds !== 'number') return false;
+    return this.mac.verify(
+      'timesheet-day',
+      dayData(siteId, workerId, day, workedSeconds, body),
+      tag,
+    );
+  }
+
+  entryTag(e: TimesheetEntry): string {
+    return this.mac.mac('timesheet-entry', entryData(e));
+  }
+
+  entryOk(e: TimesheetEntry, tag: unknown): boolean {
+    return this.mac.verify('timesheet-entry', entryData(e), tag);
+  }
+
+  /** The entries, after checking each one's tag (`tags` in the same order). */
+  checkEntries(siteId: string, entries: TimesheetEntry[], tags: unknown[]): TimesheetEntry[] {
+    let bad: TamperedRow[] | undefined;
+    for (let i = 0; i < entries.length; i++) {
+      if (!this.entryOk(entries[i], tags[i])) {
+        (bad ??= []).push({ workerId: entries[i].workerId, seq: entries[i].seq });
+      }
+    }
+    if (bad) throw new TimesheetsTamperedError(siteId, 'entry', bad);
+    return entries;
+  }
+}
+
+function dayData(
+  siteId: string,
+  workerId: string,
+  day: string,
+  workedSeconds: number,
+  body: string,
+): string {
+  return JSON.stringify([siteId, workerId, day, workedSeconds, body]);
+}
+
+/** Every column of an entry, in TIMESHEET_ENTRY_COLUMNS order (absent: null). */
+function entryData(e: TimesheetEntry): string {
+  return JSON.stringify([
+    e.siteId,
+    e.seq,
+    e.workerId,
+    e.packetId,
+    e.kind,
+    e.punchType ?? null,
+    e.action ?? null,
+    e.targetSeq ?? null,
+    e.at ?? null,
+    e.effectiveAt ?? null,
+    e.voided,
+    e.correctedBy,
+    e.lowTrust,
+    e.outAt ?? null,
+  ]);
+}
