@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { StoreMac } from '@app/tlog';
 import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 import { readCheckpointNote, receiptProven } from './support/tlog-check';
 import {
@@ -15,14 +16,18 @@ import {
 const LINKS = 100_000;
 
 /**
- * A chain of LINKS links of the phone's site written straight into the store (as a deployment
- * from before the tlog or the timesheet read model has), the n-th packet timestamped `at(n)`.
+ * A chain of LINKS links of the phone's site written straight into the store, tagged as the
+ * server tags its own (as a chain whose seals failed for long, or a deployment from before the
+ * timesheet read model, has), the n-th packet timestamped `at(n)`.
  */
 function writeChain(t: TestApp, phone: Phone, at: (seq: number) => string): void {
   const db = new Database(join(t.dataDir, 'mdai.sqlite'));
   const insert = db.prepare(
-    'INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta, mac, mac_kid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
+  // tagged as the server tags its links (the chain stands for one the server wrote and never
+  // sealed: a link without the tag is refused a checkpoint until ledger:seal-foreign)
+  const mac = t.app.get(StoreMac);
   const meta = {
     isOfflineSync: true,
     syncTimestamp: '2026-01-01T00:00:00.000Z',
@@ -54,6 +59,8 @@ function writeChain(t: TestApp, phone: Phone, at: (seq: number) => string): void
         hash,
         canonicalJson(data),
         canonicalJson(meta),
+        mac.mac('ledger-link', hash),
+        mac.kid,
       );
       prev = hash;
     }
