@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { SessionService } from '@app/session';
 import { tmpdir } from 'node:os';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { fakeJpeg, startUpstreamApps, UpstreamApps } from './support/fake-upstream';
 import { TestKiosk } from './support/kiosk';
@@ -100,6 +101,9 @@ describe('relay: a phone back for the outcome it missed (e2e)', () => {
     return { frames: socket.frames, code };
   }
 
+  /** The TCP socket under a client's WebSocket (to pause it, or cut it without a close frame). */
+  const socketOf = (socket: TestSocket) => (socket.ws as unknown as { _socket: Socket })._socket;
+
   const phoneResult = {
     type: 'result',
     status: 'success',
@@ -194,6 +198,42 @@ describe('relay: a phone back for the outcome it missed (e2e)', () => {
     const again = await comeBack(b, session.mobileToken);
     expect(again.frames.map((f) => f.type)).toEqual(['error']);
     expect(again.code).toBe(4409);
+  });
+
+  it('should keep the result of a phone that began its own close (1001) before the live result, and give it on return', async () => {
+    const session = await openSession(a, PLATFORM_ID);
+    let phone!: TestSocket;
+    await submitWhile(session, async (mobile) => {
+      phone = mobile;
+      // the phone goes away (1001); it reads nothing more, so our close is not yet answered
+      mobile.ws.close(1001, 'going away');
+      socketOf(mobile).pause();
+    });
+    socketOf(phone).resume();
+    expect(await phone.waitClose()).toBe(1001);
+    const back = await comeBack(b, session.mobileToken);
+    expect(back.frames).toEqual([
+      { ...phoneResult, latency_ms: expect.any(Number) },
+      { type: 'session_closed', reason: 'completed' },
+    ]);
+    expect(back.code).toBe(1000);
+  });
+
+  it('should give the result again to a phone that read it live but whose close answer was lost (at least once)', async () => {
+    const session = await openSession(a, PLATFORM_ID);
+    let phone!: TestSocket;
+    await submitWhile(session, async (mobile) => {
+      phone = mobile;
+      // its network goes as it reads session_closed, before `ws` answers the close (1006)
+      mobile.ws.on('message', (data: Buffer) => {
+        if (data.toString().includes('session_closed')) socketOf(mobile).destroy();
+      });
+    });
+    await phone.waitClose();
+    expect(phone.frames.map((f) => f.type)).toContain('result');
+    const back = await comeBack(b, session.mobileToken);
+    expect(back.frames.map((f) => f.type)).toEqual(['result', 'session_closed']);
+    expect(back.code).toBe(1000);
   });
 
   it('should refuse a phone that comes back after the session expired with the usual session_expired, and drop what was kept', async () => {

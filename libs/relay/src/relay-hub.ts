@@ -257,9 +257,9 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     ws.on('ping', (data: Buffer) => this.delivery.answerPing(conn, data));
     for (const data of pings) this.delivery.answerPing(conn, data);
     ws.on('close', (code: number) => {
-      // 1006: no close frame came back; any other code is the phone's answer to ours, which it
-      // sends only after reading the frames before it
-      if (conn.toldOutcome && code !== 1006) this.outcomeHeard(conn);
+      // the phone's answer to our close: it read the frames before it (see answersCompleted)
+      if (conn.toldOutcome && answersCompleted(code))
+        this.outcomeHeard(conn.sessionId, conn.outcomeVia);
       void this.onClose(conn);
     });
     conn.expiryTimer = setTimeout(
@@ -363,15 +363,12 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
   }
 
   /** The phone answered the close after its result: it read it; it is no longer kept. */
-  private outcomeHeard(conn: RelayConnection): void {
+  private outcomeHeard(sessionId: string, how: 'live' | 'on_return'): void {
     this.sessions
-      .outcomeHeard(conn.sessionId)
-      .then((kept) => kept && this.metrics.phoneOutcomes.inc({ how: 'live' }))
+      .outcomeHeard(sessionId)
+      .then((kept) => kept && this.metrics.phoneOutcomes.inc({ how }))
       .catch((error: unknown) =>
-        this.logger.error(
-          { err: error, sessionId: conn.sessionId },
-          'Marking an outcome read failed',
-        ),
+        this.logger.error({ err: error, sessionId }, 'Marking an outcome read failed'),
       );
   }
 
@@ -548,4 +545,15 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     this.metrics.errors.inc({ code: 'bus_unavailable' });
     this.logger.warn({ err: error }, 'Relay bus unavailable');
   }
+}
+
+/**
+ * A phone's close that answers our `completed` 1000: `ws` and the browsers echo the code of the
+ * close they received, after the frames before it. 1006 is no close frame at all (the network
+ * went); another code (1001 going away) is a close the phone began itself, maybe before it read
+ * our result, which a browser then drops unread. A 1000 the phone began as ours crossed it cannot
+ * be told from the echo: that phone is taken as told.
+ */
+function answersCompleted(code: number): boolean {
+  return code === closeFor('completed').code;
 }
