@@ -233,8 +233,8 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     }
     if (!session) return this.refuse(ws, 'session_not_found', 'The session does not exist');
     if (session.status === 'completed') {
-      // a phone whose socket dropped before its result reached it gets the result now, once
-      if (role === 'mobile' && (await this.giveKeptOutcome(ws, session))) return;
+      // a phone whose socket dropped before it read its result gets the result now
+      if (role === 'mobile' && this.giveKeptOutcome(ws, session)) return;
       return this.refuse(ws, 'session_closed', 'The session is already completed');
     }
     if (session.expiresAt.getTime() <= this.clock.now().getTime())
@@ -301,43 +301,29 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
   /**
    * A phone socket on a completed session whose outcome is kept for it (its socket was gone when
    * the outcome was known, or went before it read it): the `result` it would have had, then
-   * `session_closed` and close 1000, as at completion. Once: the store's take decides between
-   * sockets and replicas. False when there is none to give (the socket is refused as before);
-   * true when the socket was answered (a store failure: `internal_error`, the outcome kept).
+   * `session_closed` and close 1000, as at completion. Kept until the phone answers that close
+   * (1000), as live: a phone that drops again before reading it gets it on its next return, so
+   * at least once (two sockets of the phone at once may both get it). False when there is none
+   * to give (the socket is refused as before).
    */
-  private async giveKeptOutcome(ws: WebSocket, session: PairingSession): Promise<boolean> {
+  private giveKeptOutcome(ws: WebSocket, session: PairingSession): boolean {
     if (ws.readyState !== ws.OPEN) return false;
-    let outcome;
-    try {
-      outcome = await this.sessions.takeOutcome(session);
-    } catch (error) {
-      // the outcome stays kept: the phone tries again (internal_error, as a failed session load)
-      this.logger.error({ err: error, sessionId: session.id }, 'Taking a kept outcome failed');
-      this.refuse(
-        ws,
-        'internal_error',
-        'The session could not be loaded',
-        closeFor('internal_error').code,
-      );
-      return true;
-    }
+    const outcome = this.sessions.keptOutcome(session);
     if (!outcome) return false;
     ws.removeAllListeners('message');
     ws.removeAllListeners('ping');
-    if (ws.readyState !== ws.OPEN) {
-      this.logger.warn({ sessionId: session.id }, 'The phone left before its kept outcome');
-      return true;
-    }
     const frames = [
       phoneResultFrame(outcome, this.sessions.platformIdOf(session)),
       { type: 'session_closed', reason: 'completed' },
     ];
     for (const frame of frames) ws.send(JSON.stringify(frame));
+    ws.once('close', (code: number) => {
+      if (answersCompleted(code)) this.outcomeHeard(session.id, 'on_return');
+    });
     // `ws`'s own 30 s for the close answer: the result may still be on a slow link
     const close = closeFor('completed');
     ws.close(close.code, close.reason);
-    this.metrics.phoneOutcomes.inc({ how: 'on_return' });
-    this.logger.log({ sessionId: session.id }, 'A returning phone got its kept outcome');
+    this.logger.log({ sessionId: session.id }, 'A returning phone was given its kept outcome');
     return true;
   }
 
@@ -351,12 +337,14 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     try {
       const session = await this.sessions.find(conn.sessionId);
       if (session?.status !== 'completed' || conn.closing) return;
-      const outcome = await this.sessions.takeOutcome(session);
-      if (!outcome || conn.closing) return;
+      // kept until the phone answers the close, as live (the live frame, if it came meanwhile,
+      // closed this socket: nothing more is sent)
+      const outcome = this.sessions.keptOutcome(session);
+      if (!outcome) return;
+      conn.outcomeVia = 'on_return';
       this.delivery.send(conn, phoneResultFrame(outcome, conn.platformId));
       this.delivery.send(conn, { type: 'session_closed', reason: 'completed' });
       this.delivery.close(conn, closeFor('completed'));
-      this.metrics.phoneOutcomes.inc({ how: 'on_return' });
     } catch (error) {
       this.logger.error({ err: error, sessionId: conn.sessionId }, 'Catching up an outcome failed');
     }
