@@ -187,8 +187,13 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async sweep(now = this.clock.now()): Promise<number> {
-    // an outcome no phone came back for is of no use past the session's life
-    await this.sessions.dropExpiredOutcomes(now);
+    // an outcome no phone came back for is of no use past the session's life; its failure is
+    // logged and does not keep the week-old sessions (and theirs) from going
+    await this.sessions
+      .dropExpiredOutcomes(now)
+      .catch((error: unknown) =>
+        this.logger.error({ err: error }, "Dropping expired sessions' outcomes failed"),
+      );
     // sessions are short-lived; keep a week of them for support questions
     return this.sessions.deleteExpired(new Date(now.getTime() - 7 * 24 * 3600 * 1000));
   }
