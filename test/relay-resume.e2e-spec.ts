@@ -269,6 +269,22 @@ describe('relay: a phone back for the outcome it missed (e2e)', () => {
     expect(back.code).toBe(1000);
   });
 
+  it('should give the result to a phone that rejoined while the submission was with the upstream', async () => {
+    const session = await openSession(a, PLATFORM_ID);
+    let rejoined!: TestSocket;
+    await submitWhile(session, async (mobile, device) => {
+      await drop(mobile, device);
+      rejoined = await TestSocket.open(`${b.wsUrl}/ws/mobile?token=${session.mobileToken}`);
+      await rejoined.next('joined');
+    });
+    expect(await rejoined.next('result')).toMatchObject(phoneResult);
+    expect(await rejoined.next('session_closed')).toEqual({
+      type: 'session_closed',
+      reason: 'completed',
+    });
+    expect(await rejoined.waitClose()).toBe(1000);
+  });
+
   it('should refuse a phone that comes back after the session expired with the usual session_expired, and drop what was kept', async () => {
     const short = await relay.start({ SESSION_TTL_SECONDS: '3' });
     const session = await openSession(short, PLATFORM_ID);

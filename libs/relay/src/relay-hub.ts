@@ -282,9 +282,9 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       conn.platformIds.add(conn.platformId);
       conn.platformAlias = session.platformAlias;
       await this.join(conn, session.deviceId);
-      // back while the submission was upstream: its outcome may have been published before this
-      // socket listened on the session's channel
-      if (role === 'mobile' && session.status === 'submitting') await this.catchUp(conn);
+      // back while the submission was upstream, or one that completed after the session was
+      // read here (open then): its outcome may have been published before this socket listened
+      if (role === 'mobile') await this.catchUp(conn);
     }
     const frames = early.take();
     // refused meanwhile (too many early frames while joining): its close ends the connection
