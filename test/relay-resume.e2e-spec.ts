@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { SessionService } from '@app/session';
 import { tmpdir } from 'node:os';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import { WebSocket } from 'ws';
 import { fakeJpeg, startUpstreamApps, UpstreamApps } from './support/fake-upstream';
 import { TestKiosk } from './support/kiosk';
 import { OpenedSession, openSession, pair } from './support/pairing';
@@ -100,6 +102,9 @@ describe('relay: a phone back for the outcome it missed (e2e)', () => {
     return { frames: socket.frames, code };
   }
 
+  /** The TCP socket under a client's WebSocket (to pause it, or cut it without a close frame). */
+  const socketOf = (socket: TestSocket) => (socket.ws as unknown as { _socket: Socket })._socket;
+
   const phoneResult = {
     type: 'result',
     status: 'success',
@@ -147,7 +152,13 @@ describe('relay: a phone back for the outcome it missed (e2e)', () => {
       { type: 'session_closed', reason: 'completed' },
     ]);
     expect(back.code).toBe(1000);
-    expect(await returned(b)).toBe(before + 1);
+    // counted, and no longer kept, once the phone's answer to the close is recorded
+    expect(
+      await pollUntil(
+        () => returned(b),
+        (n) => n === before + 1,
+      ),
+    ).toBe(before + 1);
 
     // given once: a second return, on either replica, is the usual refusal
     for (const t of [a, b]) {
@@ -194,6 +205,84 @@ describe('relay: a phone back for the outcome it missed (e2e)', () => {
     const again = await comeBack(b, session.mobileToken);
     expect(again.frames.map((f) => f.type)).toEqual(['error']);
     expect(again.code).toBe(4409);
+  });
+
+  it('should keep the result of a phone that began its own close (1001) before the live result, and give it on return', async () => {
+    const session = await openSession(a, PLATFORM_ID);
+    let phone!: TestSocket;
+    await submitWhile(session, async (mobile) => {
+      phone = mobile;
+      // the phone goes away (1001); it reads nothing more, so our close is not yet answered
+      mobile.ws.close(1001, 'going away');
+      socketOf(mobile).pause();
+    });
+    socketOf(phone).resume();
+    expect(await phone.waitClose()).toBe(1001);
+    const back = await comeBack(b, session.mobileToken);
+    expect(back.frames).toEqual([
+      { ...phoneResult, latency_ms: expect.any(Number) },
+      { type: 'session_closed', reason: 'completed' },
+    ]);
+    expect(back.code).toBe(1000);
+  });
+
+  it('should give the result again to a phone that read it live but whose close answer was lost (at least once)', async () => {
+    const session = await openSession(a, PLATFORM_ID);
+    let phone!: TestSocket;
+    await submitWhile(session, async (mobile) => {
+      phone = mobile;
+      // its network goes as it reads session_closed, before `ws` answers the close (1006)
+      mobile.ws.on('message', (data: Buffer) => {
+        if (data.toString().includes('session_closed')) socketOf(mobile).destroy();
+      });
+    });
+    await phone.waitClose();
+    expect(phone.frames.map((f) => f.type)).toContain('result');
+    const back = await comeBack(b, session.mobileToken);
+    expect(back.frames.map((f) => f.type)).toEqual(['result', 'session_closed']);
+    expect(back.code).toBe(1000);
+  });
+
+  it('should keep the result for a returning phone that drops again before reading it, and give it on its next return', async () => {
+    const session = await openSession(a, PLATFORM_ID);
+    await submitWhile(session, drop);
+    // back, but its network goes again: what the server sent reaches its socket unread, and it
+    // answers no close
+    const flaky = new WebSocket(`${b.wsUrl}/ws/mobile?token=${session.mobileToken}`);
+    flaky.on('error', () => undefined);
+    const tcp = await new Promise<Socket>((resolve) =>
+      flaky.once('upgrade', (response) => {
+        response.socket.pause();
+        resolve(response.socket);
+      }),
+    );
+    await pollUntil(
+      () => Promise.resolve(tcp.readableLength),
+      (n) => n > 0,
+    );
+    tcp.destroy();
+    const back = await comeBack(a, session.mobileToken);
+    expect(back.frames).toEqual([
+      { ...phoneResult, latency_ms: expect.any(Number) },
+      { type: 'session_closed', reason: 'completed' },
+    ]);
+    expect(back.code).toBe(1000);
+  });
+
+  it('should give the result to a phone that rejoined while the submission was with the upstream', async () => {
+    const session = await openSession(a, PLATFORM_ID);
+    let rejoined!: TestSocket;
+    await submitWhile(session, async (mobile, device) => {
+      await drop(mobile, device);
+      rejoined = await TestSocket.open(`${b.wsUrl}/ws/mobile?token=${session.mobileToken}`);
+      await rejoined.next('joined');
+    });
+    expect(await rejoined.next('result')).toMatchObject(phoneResult);
+    expect(await rejoined.next('session_closed')).toEqual({
+      type: 'session_closed',
+      reason: 'completed',
+    });
+    expect(await rejoined.waitClose()).toBe(1000);
   });
 
   it('should refuse a phone that comes back after the session expired with the usual session_expired, and drop what was kept', async () => {

@@ -79,11 +79,15 @@ export class RelayConnection implements ConnectionView {
   platformAlias?: string;
   readonly platformIds = new PlatformIdSet();
   revokedBy?: 'device_blocked' | 'device_key_rotated';
+  /** A phone socket: a `result` frame was written to it (RelayDelivery.sendText). */
+  resultWritten = false;
   /**
-   * A phone socket closed after its session's outcome (`result`, `session_closed`, close
-   * `completed`): when the phone answers that close, it read the result (RelayHub).
+   * A phone socket closed `completed` while open, after its `result` was written: when the phone
+   * answers that close (1000, the echo of ours), it read the result (RelayHub).
    */
   toldOutcome = false;
+  /** How the outcome it was told reached it (the metric's label): live, or caught up on joining. */
+  outcomeVia: 'live' | 'on_return' = 'live';
   /** Submissions of this socket being handled (RelayIntake): a kick waits for their outcome. */
   submitting = 0;
   expiryTimer?: NodeJS.Timeout;

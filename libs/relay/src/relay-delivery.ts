@@ -23,6 +23,9 @@ import { relayConfig, RelaySettings } from './relay.config';
 /** The close of a completed session's sockets, after their `result` and `session_closed`. */
 const COMPLETED = closeFor('completed');
 
+/** How every `result` frame's text begins (its `type` first: pairing.handler resultFrame). */
+const RESULT_PREFIX = '{"type":"result"';
+
 /** `ws` sends a Buffer as a binary frame unless told otherwise. */
 const TEXT_FRAME = { binary: false } as const;
 
@@ -95,8 +98,10 @@ export class RelayDelivery {
   close(conn: RelayConnection, close: CloseSpec, cut = false): void {
     if (conn.closing) return;
     conn.closing = true;
-    // the phone's frames before this close were its result and session_closed
-    if (conn.role === 'mobile' && close.reason === COMPLETED.reason) conn.toldOutcome = true;
+    // the phone is told its outcome only if its result was written and this close goes out on an
+    // open socket (one the phone began closing, or that is gone, was written nothing more)
+    if (conn.role === 'mobile' && close.reason === COMPLETED.reason)
+      conn.toldOutcome = conn.resultWritten && conn.ws.readyState === conn.ws.OPEN;
     if (cut) closeSocket(conn.ws, close.code, close.reason);
     else conn.ws.close(close.code, close.reason);
     // the socket's last frames and the close frame leave now: a shutdown may end it this tick
@@ -269,6 +274,9 @@ export class RelayDelivery {
     // the same bytes either way: built from the received ones, or the text encoded by `ws`
     const wire = out === known?.text ? known.wire() : undefined;
     this.write(conn, wire ?? out);
+    // a phone's `result` left on its open socket (one too far behind is closing, written nothing)
+    if (conn.role === 'mobile' && !conn.closing && out.startsWith(RESULT_PREFIX))
+      conn.resultWritten = true;
   }
 
   /**

@@ -233,8 +233,8 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     }
     if (!session) return this.refuse(ws, 'session_not_found', 'The session does not exist');
     if (session.status === 'completed') {
-      // a phone whose socket dropped before its result reached it gets the result now, once
-      if (role === 'mobile' && (await this.giveKeptOutcome(ws, session))) return;
+      // a phone whose socket dropped before it read its result gets the result now
+      if (role === 'mobile' && this.giveKeptOutcome(ws, session)) return;
       return this.refuse(ws, 'session_closed', 'The session is already completed');
     }
     if (session.expiresAt.getTime() <= this.clock.now().getTime())
@@ -257,9 +257,9 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     ws.on('ping', (data: Buffer) => this.delivery.answerPing(conn, data));
     for (const data of pings) this.delivery.answerPing(conn, data);
     ws.on('close', (code: number) => {
-      // 1006: no close frame came back; any other code is the phone's answer to ours, which it
-      // sends only after reading the frames before it
-      if (conn.toldOutcome && code !== 1006) this.outcomeHeard(conn);
+      // the phone's answer to our close: it read the frames before it (see answersCompleted)
+      if (conn.toldOutcome && answersCompleted(code))
+        this.outcomeHeard(conn.sessionId, conn.outcomeVia);
       void this.onClose(conn);
     });
     conn.expiryTimer = setTimeout(
@@ -282,9 +282,9 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       conn.platformIds.add(conn.platformId);
       conn.platformAlias = session.platformAlias;
       await this.join(conn, session.deviceId);
-      // back while the submission was upstream: its outcome may have been published before this
-      // socket listened on the session's channel
-      if (role === 'mobile' && session.status === 'submitting') await this.catchUp(conn);
+      // back while the submission was upstream, or one that completed after the session was
+      // read here (open then): its outcome may have been published before this socket listened
+      if (role === 'mobile') await this.catchUp(conn);
     }
     const frames = early.take();
     // refused meanwhile (too many early frames while joining): its close ends the connection
@@ -301,43 +301,29 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
   /**
    * A phone socket on a completed session whose outcome is kept for it (its socket was gone when
    * the outcome was known, or went before it read it): the `result` it would have had, then
-   * `session_closed` and close 1000, as at completion. Once: the store's take decides between
-   * sockets and replicas. False when there is none to give (the socket is refused as before);
-   * true when the socket was answered (a store failure: `internal_error`, the outcome kept).
+   * `session_closed` and close 1000, as at completion. Kept until the phone answers that close
+   * (1000), as live: a phone that drops again before reading it gets it on its next return, so
+   * at least once (two sockets of the phone at once may both get it). False when there is none
+   * to give (the socket is refused as before).
    */
-  private async giveKeptOutcome(ws: WebSocket, session: PairingSession): Promise<boolean> {
+  private giveKeptOutcome(ws: WebSocket, session: PairingSession): boolean {
     if (ws.readyState !== ws.OPEN) return false;
-    let outcome;
-    try {
-      outcome = await this.sessions.takeOutcome(session);
-    } catch (error) {
-      // the outcome stays kept: the phone tries again (internal_error, as a failed session load)
-      this.logger.error({ err: error, sessionId: session.id }, 'Taking a kept outcome failed');
-      this.refuse(
-        ws,
-        'internal_error',
-        'The session could not be loaded',
-        closeFor('internal_error').code,
-      );
-      return true;
-    }
+    const outcome = this.sessions.keptOutcome(session);
     if (!outcome) return false;
     ws.removeAllListeners('message');
     ws.removeAllListeners('ping');
-    if (ws.readyState !== ws.OPEN) {
-      this.logger.warn({ sessionId: session.id }, 'The phone left before its kept outcome');
-      return true;
-    }
     const frames = [
       phoneResultFrame(outcome, this.sessions.platformIdOf(session)),
       { type: 'session_closed', reason: 'completed' },
     ];
     for (const frame of frames) ws.send(JSON.stringify(frame));
+    ws.once('close', (code: number) => {
+      if (answersCompleted(code)) this.outcomeHeard(session.id, 'on_return');
+    });
     // `ws`'s own 30 s for the close answer: the result may still be on a slow link
     const close = closeFor('completed');
     ws.close(close.code, close.reason);
-    this.metrics.phoneOutcomes.inc({ how: 'on_return' });
-    this.logger.log({ sessionId: session.id }, 'A returning phone got its kept outcome');
+    this.logger.log({ sessionId: session.id }, 'A returning phone was given its kept outcome');
     return true;
   }
 
@@ -351,27 +337,26 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     try {
       const session = await this.sessions.find(conn.sessionId);
       if (session?.status !== 'completed' || conn.closing) return;
-      const outcome = await this.sessions.takeOutcome(session);
-      if (!outcome || conn.closing) return;
+      // kept until the phone answers the close, as live (the live frame, if it came meanwhile,
+      // closed this socket: nothing more is sent)
+      const outcome = this.sessions.keptOutcome(session);
+      if (!outcome) return;
+      conn.outcomeVia = 'on_return';
       this.delivery.send(conn, phoneResultFrame(outcome, conn.platformId));
       this.delivery.send(conn, { type: 'session_closed', reason: 'completed' });
       this.delivery.close(conn, closeFor('completed'));
-      this.metrics.phoneOutcomes.inc({ how: 'on_return' });
     } catch (error) {
       this.logger.error({ err: error, sessionId: conn.sessionId }, 'Catching up an outcome failed');
     }
   }
 
   /** The phone answered the close after its result: it read it; it is no longer kept. */
-  private outcomeHeard(conn: RelayConnection): void {
+  private outcomeHeard(sessionId: string, how: 'live' | 'on_return'): void {
     this.sessions
-      .outcomeHeard(conn.sessionId)
-      .then((kept) => kept && this.metrics.phoneOutcomes.inc({ how: 'live' }))
+      .outcomeHeard(sessionId)
+      .then((kept) => kept && this.metrics.phoneOutcomes.inc({ how }))
       .catch((error: unknown) =>
-        this.logger.error(
-          { err: error, sessionId: conn.sessionId },
-          'Marking an outcome read failed',
-        ),
+        this.logger.error({ err: error, sessionId }, 'Marking an outcome read failed'),
       );
   }
 
@@ -548,4 +533,15 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     this.metrics.errors.inc({ code: 'bus_unavailable' });
     this.logger.warn({ err: error }, 'Relay bus unavailable');
   }
+}
+
+/**
+ * A phone's close that answers our `completed` 1000: `ws` and the browsers echo the code of the
+ * close they received, after the frames before it. 1006 is no close frame at all (the network
+ * went); another code (1001 going away) is a close the phone began itself, maybe before it read
+ * our result, which a browser then drops unread. A 1000 the phone began as ours crossed it cannot
+ * be told from the echo: that phone is taken as told.
+ */
+function answersCompleted(code: number): boolean {
+  return code === closeFor('completed').code;
 }

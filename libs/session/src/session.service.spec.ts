@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuthModule, ManualClock, MetricsModule } from '@app/common';
 import { compileServiceModule } from '@app/api/testing/service-testing-module';
+import { SessionRepository } from './infrastructure/persistence/session.repository';
 import { SessionTokenService } from './session-token.service';
 import { SessionModule } from './session.module';
 import { SessionService } from './session.service';
@@ -71,6 +72,23 @@ describe('SessionService (expiry by the injected clock)', () => {
 
     clock.advance(2 * SECOND);
     expect(await sut.sweep()).toBeGreaterThanOrEqual(1);
+    expect(await sut.find(check.sessionId)).toBeUndefined();
+  });
+
+  it('should sweep the week-old sessions even when dropping expired outcomes fails', async () => {
+    clock.set('2026-06-03T08:00:00.000Z');
+    const { token } = await sut.openLegacySession();
+    const check = tokens.check(token, ['legacy']);
+    if (!check.ok) throw new Error(check.message);
+    clock.advance(180 * SECOND + WEEK + SECOND);
+    const drop = jest
+      .spyOn(moduleRef.get(SessionRepository), 'dropExpiredOutcomes')
+      .mockRejectedValueOnce(new Error('store hiccup'));
+    try {
+      expect(await sut.sweep()).toBeGreaterThanOrEqual(1);
+    } finally {
+      drop.mockRestore();
+    }
     expect(await sut.find(check.sessionId)).toBeUndefined();
   });
 

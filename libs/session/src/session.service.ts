@@ -153,17 +153,17 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * The phone's outcome of a completed session, for a phone socket that comes back: given once
-   * (the store's atomic take, across replicas), undefined when there is none (never kept, already
-   * given or heard, or past the session's life).
+   * The phone's outcome of a completed session, for a phone socket that comes back: undefined
+   * when there is none (never kept, already heard, or past the session's life). It stays kept:
+   * only the phone's answer to the close after it removes it (outcomeHeard), so a phone that
+   * drops again before reading it gets it on its next return (at least once).
    */
-  async takeOutcome(session: PairingSession): Promise<SessionOutcome | undefined> {
+  keptOutcome(session: PairingSession): SessionOutcome | undefined {
     if (!session.outcomeSealed || session.expiresAt.getTime() <= this.clock.now().getTime())
       return undefined;
-    let outcome: SessionOutcome;
     try {
       const text = this.keyring.openString(session.outcomeSealed, outcomeContext(session.id));
-      outcome = JSON.parse(text) as SessionOutcome;
+      return JSON.parse(text) as SessionOutcome;
     } catch (error) {
       // its master key retired meanwhile (the outcome is never resealed: it lives minutes)
       this.logger.error(
@@ -172,12 +172,11 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
       );
       return undefined;
     }
-    return (await this.sessions.takeOutcome(session.id)) ? outcome : undefined;
   }
 
   /**
    * A phone socket read the outcome (it answered the close that followed it): no longer kept.
-   * True when it was still kept.
+   * True when it was still kept (the store's atomic take: of two replicas, one).
    */
   outcomeHeard(sessionId: string): Promise<boolean> {
     return this.sessions.takeOutcome(sessionId);
@@ -188,8 +187,13 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async sweep(now = this.clock.now()): Promise<number> {
-    // an outcome no phone came back for is of no use past the session's life
-    await this.sessions.dropExpiredOutcomes(now);
+    // an outcome no phone came back for is of no use past the session's life; its failure is
+    // logged and does not keep the week-old sessions (and theirs) from going
+    await this.sessions
+      .dropExpiredOutcomes(now)
+      .catch((error: unknown) =>
+        this.logger.error({ err: error }, "Dropping expired sessions' outcomes failed"),
+      );
     // sessions are short-lived; keep a week of them for support questions
     return this.sessions.deleteExpired(new Date(now.getTime() - 7 * 24 * 3600 * 1000));
   }
