@@ -1,4 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createPrivateKey, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { SECRETS_FILE } from '@app/common';
+import { StoreMac } from '@app/tlog/store-mac';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
 import { withIndexesRebuilt } from '@app/persistence/testing/indexes-rebuilt';
 import { EMPTY_HEAD, linkAfter } from '@app/offline-sync/domain/attendance-log';
@@ -30,9 +34,10 @@ export function writeLinks(
   store.migrate('offline-sync.ledger', LEDGER_SQLITE_MIGRATIONS);
   store.db.pragma('synchronous = OFF');
   const insert = store.db.prepare(
-    `INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta)
-     VALUES (@site_id, @seq, @packet_id, @device_id, @prev_hash, @record_hash, @data, @meta)`,
+    `INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta, mac, mac_kid)
+     VALUES (@site_id, @seq, @packet_id, @device_id, @prev_hash, @record_hash, @data, @meta, @mac, @mac_kid)`,
   );
+  const mac = storeMacOf(path);
   const meta = {
     isOfflineSync: true,
     syncTimestamp: new Date().toISOString(),
@@ -58,7 +63,11 @@ export function writeLinks(
         data,
         meta,
       });
-      insert.run(AttendanceLogSqliteMapper.toPersistence(log));
+      insert.run({
+        ...AttendanceLogSqliteMapper.toPersistence(log),
+        mac: mac.mac('ledger-link', log.recordHash),
+        mac_kid: mac.kid,
+      });
       heads.set(siteId, { seq: log.seq, recordHash: log.recordHash });
     }
   });
@@ -69,6 +78,20 @@ export function writeLinks(
   else fillAll();
   store.db.pragma('wal_checkpoint(TRUNCATE)');
   store.db.close();
+}
+
+/**
+ * The server's link tags for the store at `path`, from the log key of the secrets.json beside
+ * it: filled links stand for links the server wrote and never sealed (an untagged one is refused
+ * a checkpoint until `ledger:seal-foreign`).
+ */
+function storeMacOf(path: string): StoreMac {
+  const secrets = JSON.parse(readFileSync(join(dirname(path), SECRETS_FILE), 'utf8')) as {
+    TLOG_SIGNING_KEY: string;
+  };
+  return new StoreMac({
+    signingKey: createPrivateKey(secrets.TLOG_SIGNING_KEY.replace(/\\n/g, '\n')),
+  });
 }
 
 /**
