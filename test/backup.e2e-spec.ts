@@ -299,10 +299,27 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
       w.witness.lines = lineNo;
     });
 
-    const [t, f, mi, e, c, l, b, k] = await Promise.all([
+    // the vault audit's latest checkpoint row gone, the manifest made to agree (its unsealed
+    // left empty): entries past the remaining checkpoint that no signed checkpoint vouches for
+    const appended = damaged('appended');
+    const cutSeal = new Database(join(appended, 'mdai.sqlite'));
+    try {
+      cutSeal
+        .prepare(
+          `DELETE FROM tlog_checkpoints WHERE log_id = (SELECT id FROM tlog_logs WHERE origin = 'mdai.local/vault-audit')
+             AND size = (SELECT MAX(size) FROM tlog_checkpoints WHERE log_id = (SELECT id FROM tlog_logs WHERE origin = 'mdai.local/vault-audit'))`,
+        )
+        .run();
+    } finally {
+      cutSeal.close();
+    }
+    resealDatabase(appended);
+
+    const [t, f, mi, e, c, l, b, k, a] = await Promise.all([
       ...[truncated, flipped, missing, edited, cut, ledger, beyond].map((dir) => checkBackup(dir)),
       // the checkpoints against a key given (not the manifest's): another key signed them
       checkBackup(pristine, '--key', Buffer.alloc(32, 7).toString('base64')),
+      checkBackup(appended),
     ]);
     const problems = (r: { stderr: string }) => r.stderr.trimEnd().split('\n');
     expect([t.code, problems(t)]).toEqual([
@@ -352,6 +369,14 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
         /^problem: mdai\.local\/vault-audit: verify:log FAIL checkpoint mdai\.local\/vault-audit size \d+ signed by the key$/,
       ),
     );
+    expect([a.code, problems(a)]).toEqual([
+      1,
+      [
+        expect.stringMatching(
+          /^problem: mdai\.local\/vault-audit: \d+ entries past its latest checkpoint \(size \d+\), not named in the manifest's unsealed: no signed checkpoint vouches for them \(added after the backup\?\)$/,
+        ),
+      ],
+    ]);
     // a check leaves the backup as it was (SQLite made nothing beside the database)
     expect(readdirSync(flipped).sort()).toEqual(readdirSync(pristine).sort());
   }, 60_000);

@@ -9,7 +9,8 @@
  *   blob (or is named in `missingBlobs`);
  * - each log of the copy (each site's ledger, the vault audit) verifies against its latest
  *   stored checkpoint as `npm run verify:log` verifies an export (the same code:
- *   `checkLogAgainstCheckpoint`), with the keys --key gives or else the manifest's `logKeys`;
+ *   `checkLogAgainstCheckpoint`), with the keys --key gives or else the manifest's `logKeys`,
+ *   and has no entry past that checkpoint unless the manifest's `unsealed` names it;
  * - every line of the copied witness file is of a log of the copy, within its length, with the
  *   root of the copied log at that size, and equal to the stored checkpoint of that size.
  *
@@ -353,8 +354,24 @@ async function checkLogs(
   const atSize = db.prepare(
     'SELECT root_hash AS rootHash FROM tlog_checkpoints WHERE log_id = ? AND size = ?',
   );
+  const latestOf = new Map(
+    logs.map((log) => [
+      log.id,
+      latest.get(log.id) as { size: number; rootHash: string; note: string } | undefined,
+    ]),
+  );
+  // each log's current row: after a TLOG_ORIGIN change the old origin's row stays, the log's
+  // latest checkpoint is the largest of those its rows have (as the backup reckons `unsealed`)
+  const current = new Map<string, { id: number; size: number }>();
   for (const log of logs) {
-    const row = latest.get(log.id) as { size: number; rootHash: string; note: string } | undefined;
+    const suffix = suffixOf(log.origin);
+    const size = latestOf.get(log.id)?.size;
+    if (suffix === undefined || size === undefined) continue;
+    const seen = current.get(suffix);
+    if (!seen || size > seen.size) current.set(suffix, { id: log.id, size });
+  }
+  for (const log of logs) {
+    const row = latestOf.get(log.id);
     const lines = witnessOf.get(log.origin) ?? [];
     const site = /\/ledger\/([^/]+)$/.exec(log.origin)?.[1];
     const isAudit = log.origin.endsWith('/vault-audit');
@@ -383,7 +400,19 @@ async function checkLogs(
       continue;
     }
     tally.logs++;
-    tally.entries += checked.length;
+    const size = checked.checkpoint.size;
+    tally.entries += Math.min(checked.length, size);
+    const suffix = suffixOf(log.origin);
+    if (
+      suffix !== undefined &&
+      current.get(suffix)?.id === log.id &&
+      checked.length > size &&
+      !namedUnsealed(manifest, suffix)
+    )
+      problem(
+        'beyond checkpoint',
+        `${log.origin}: ${checked.length - size} entries past its latest checkpoint (size ${size}), not named in the manifest's unsealed: no signed checkpoint vouches for them (added after the backup?)`,
+      );
     for (const f of checked.findings)
       if (f.ok === false) problem('log', `${log.origin}: verify:log FAIL ${f.what}`);
     for (const w of lines) {
@@ -408,6 +437,21 @@ async function checkLogs(
       }
     }
   }
+}
+
+/** A log's origin without its TLOG_ORIGIN: `/ledger/<siteId>` or `/vault-audit`. */
+function suffixOf(origin: string): string | undefined {
+  const site = /\/ledger\/([^/]+)$/.exec(origin)?.[1];
+  if (site) return `/ledger/${site}`;
+  return origin.endsWith('/vault-audit') ? '/vault-audit' : undefined;
+}
+
+/** Whether the manifest's `unsealed` names the log (by its origin, or its suffix alone). */
+function namedUnsealed(manifest: BackupManifest, suffix: string): boolean {
+  return (
+    Array.isArray(manifest.unsealed) &&
+    manifest.unsealed.some((u) => typeof u?.log === 'string' && u.log.endsWith(suffix))
+  );
 }
 
 /** A site's ledger in the copy, in seq order, as export lines. */
