@@ -315,11 +315,23 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     }
     resealDatabase(appended);
 
-    const [t, f, mi, e, c, l, b, k, a] = await Promise.all([
+    // the transparency log's tables gone, the manifest made to agree: logs with entries and
+    // no checkpoint at all
+    const untabled = damaged('untabled');
+    const dropped = new Database(join(untabled, 'mdai.sqlite'));
+    try {
+      dropped.exec('DROP TABLE tlog_checkpoints; DROP TABLE tlog_logs;');
+    } finally {
+      dropped.close();
+    }
+    resealDatabase(untabled);
+
+    const [t, f, mi, e, c, l, b, k, a, u] = await Promise.all([
       ...[truncated, flipped, missing, edited, cut, ledger, beyond].map((dir) => checkBackup(dir)),
       // the checkpoints against a key given (not the manifest's): another key signed them
       checkBackup(pristine, '--key', Buffer.alloc(32, 7).toString('base64')),
       checkBackup(appended),
+      checkBackup(untabled),
     ]);
     const problems = (r: { stderr: string }) => r.stderr.trimEnd().split('\n');
     expect([t.code, problems(t)]).toEqual([
@@ -377,6 +389,17 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
         ),
       ],
     ]);
+    expect(u.code).toBe(1);
+    expect(problems(u)).toContainEqual(
+      expect.stringMatching(
+        /^problem: the log "\/vault-audit": \d+ entries and no stored checkpoint in the copy, not named in the manifest's unsealed: no signed checkpoint vouches for them$/,
+      ),
+    );
+    expect(problems(u)).toContainEqual(
+      expect.stringMatching(
+        /^problem: the log "\/ledger\/[^"]+": \d+ entries and no stored checkpoint/,
+      ),
+    );
     // a check leaves the backup as it was (SQLite made nothing beside the database)
     expect(readdirSync(flipped).sort()).toEqual(readdirSync(pristine).sort());
   }, 60_000);

@@ -10,7 +10,8 @@
  * - each log of the copy (each site's ledger, the vault audit) verifies against its latest
  *   stored checkpoint as `npm run verify:log` verifies an export (the same code:
  *   `checkLogAgainstCheckpoint`), with the keys --key gives or else the manifest's `logKeys`,
- *   and has no entry past that checkpoint unless the manifest's `unsealed` names it;
+ *   and has no entry past that checkpoint unless the manifest's `unsealed` names it (the logs
+ *   are those the data holds: a log with entries and no checkpoint is a problem too);
  * - every line of the copied witness file is of a log of the copy, within its length, with the
  *   root of the copied log at that size, and equal to the stored checkpoint of that size.
  *
@@ -311,7 +312,53 @@ async function checkLogs(
   problem: (kind: string, line: string) => void,
   tally: CheckTally,
 ): Promise<void> {
-  if (!has(db, 'tlog_logs')) return;
+  // the logs the data holds (each site's ledger, the vault audit) and their last seq: one with
+  // entries and no checkpoint (no tlog row, or no tlog tables) is vouched for by nothing
+  const dataLogs = new Map<string, number>();
+  if (has(db, 'attendance_logs'))
+    for (const r of db
+      .prepare('SELECT site_id AS site, MAX(seq) AS n FROM attendance_logs GROUP BY site_id')
+      .iterate() as IterableIterator<{ site: string; n: number }>)
+      dataLogs.set(`/ledger/${r.site}`, r.n);
+  if (has(db, 'vault_audit')) {
+    const n = (
+      db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM vault_audit').get() as { n: number }
+    ).n;
+    if (n > 0) dataLogs.set('/vault-audit', n);
+  }
+  const unvouched = (sealed: ReadonlyMap<string, unknown>) => {
+    for (const [suffix, n] of dataLogs)
+      if (!sealed.has(suffix) && !namedUnsealed(manifest, suffix))
+        problem(
+          'no checkpoint',
+          `the log ${JSON.stringify(suffix)}: ${n} entries and no stored checkpoint in the copy, not named in the manifest's unsealed: no signed checkpoint vouches for them`,
+        );
+  };
+  if (!has(db, 'tlog_logs') || !has(db, 'tlog_checkpoints')) return unvouched(new Map());
+  const logs = db.prepare('SELECT id, origin FROM tlog_logs ORDER BY origin').all() as {
+    id: number;
+    origin: string;
+  }[];
+  const latest = db.prepare(
+    'SELECT size, root_hash AS rootHash, note FROM tlog_checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1',
+  );
+  const latestOf = new Map(
+    logs.map((log) => [
+      log.id,
+      latest.get(log.id) as { size: number; rootHash: string; note: string } | undefined,
+    ]),
+  );
+  // each log's current row: after a TLOG_ORIGIN change the old origin's row stays, the log's
+  // latest checkpoint is the largest of those its rows have (as the backup reckons `unsealed`)
+  const current = new Map<string, { id: number; size: number }>();
+  for (const log of logs) {
+    const suffix = suffixOf(log.origin);
+    const size = latestOf.get(log.id)?.size;
+    if (suffix === undefined || size === undefined) continue;
+    const seen = current.get(suffix);
+    if (!seen || size > seen.size) current.set(suffix, { id: log.id, size });
+  }
+  unvouched(current);
   const witness = present.has(manifest.witness.path)
     ? await witnessLines(join(dir, manifest.witness.path), problem)
     : [];
@@ -330,10 +377,6 @@ async function checkLogs(
     );
     return;
   }
-  const logs = db.prepare('SELECT id, origin FROM tlog_logs ORDER BY origin').all() as {
-    id: number;
-    origin: string;
-  }[];
   const known = new Set(logs.map((l) => l.origin));
   // the witness lines by log (one pass, however many sites)
   const witnessOf = new Map<string, typeof witness>();
@@ -348,28 +391,9 @@ async function checkLogs(
         'witness of no log',
         `witness file line ${w.line}: ${w.origin} is no log of the database copy`,
       );
-  const latest = db.prepare(
-    'SELECT size, root_hash AS rootHash, note FROM tlog_checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1',
-  );
   const atSize = db.prepare(
     'SELECT root_hash AS rootHash FROM tlog_checkpoints WHERE log_id = ? AND size = ?',
   );
-  const latestOf = new Map(
-    logs.map((log) => [
-      log.id,
-      latest.get(log.id) as { size: number; rootHash: string; note: string } | undefined,
-    ]),
-  );
-  // each log's current row: after a TLOG_ORIGIN change the old origin's row stays, the log's
-  // latest checkpoint is the largest of those its rows have (as the backup reckons `unsealed`)
-  const current = new Map<string, { id: number; size: number }>();
-  for (const log of logs) {
-    const suffix = suffixOf(log.origin);
-    const size = latestOf.get(log.id)?.size;
-    if (suffix === undefined || size === undefined) continue;
-    const seen = current.get(suffix);
-    if (!seen || size > seen.size) current.set(suffix, { id: log.id, size });
-  }
   for (const log of logs) {
     const row = latestOf.get(log.id);
     const lines = witnessOf.get(log.origin) ?? [];
