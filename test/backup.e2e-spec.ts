@@ -351,7 +351,7 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     ]);
     expect(e.code).toBe(1);
     expect(problems(e)).toEqual([
-      'problem: backup-manifest.json: its digest does not match its content: edited or damaged since the backup',
+      'problem: backup-manifest.json: its digest does not match its content: damaged since the backup (an unkeyed digest: it does not stop a deliberate edit)',
       `problem: not in the manifest: ${blob.path}`,
       `problem: vault file ${blob.path.slice('uploads/'.length, -'.mdv'.length)}: live in the database copy, its blob neither listed nor named missing`,
     ]);

@@ -171,7 +171,7 @@ export async function checkBackup(
   tally.unsealed = Array.isArray(manifest.unsealed) ? manifest.unsealed.length : 0;
   if (manifest.digest !== manifestDigest(manifest))
     problems.push(
-      `${BACKUP_MANIFEST}: its digest does not match its content: edited or damaged since the backup`,
+      `${BACKUP_MANIFEST}: its digest does not match its content: damaged since the backup (an unkeyed digest: it does not stop a deliberate edit)`,
     );
   const listed = [
     manifest.database,
