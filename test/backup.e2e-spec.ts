@@ -326,12 +326,18 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     }
     resealDatabase(untabled);
 
-    const [t, f, mi, e, c, l, b, k, a, u] = await Promise.all([
+    // a blob replaced by a symlink to the same bytes outside the backup: never followed
+    const linked = damaged('linked');
+    unlinkSync(join(linked, blob.path));
+    symlinkSync(join(pristine, blob.path), join(linked, blob.path));
+
+    const [t, f, mi, e, c, l, b, k, a, u, ln] = await Promise.all([
       ...[truncated, flipped, missing, edited, cut, ledger, beyond].map((dir) => checkBackup(dir)),
       // the checkpoints against a key given (not the manifest's): another key signed them
       checkBackup(pristine, '--key', Buffer.alloc(32, 7).toString('base64')),
       checkBackup(appended),
       checkBackup(untabled),
+      checkBackup(linked),
     ]);
     const problems = (r: { stderr: string }) => r.stderr.trimEnd().split('\n');
     expect([t.code, problems(t)]).toEqual([
@@ -400,6 +406,10 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
         /^problem: the log "\/ledger\/[^"]+": \d+ entries and no stored checkpoint/,
       ),
     );
+    expect([ln.code, problems(ln)]).toEqual([
+      1,
+      [`problem: ${blob.path}: not a regular file (a symlink, directory or device)`],
+    ]);
     // a check leaves the backup as it was (SQLite made nothing beside the database)
     expect(readdirSync(flipped).sort()).toEqual(readdirSync(pristine).sort());
   }, 60_000);

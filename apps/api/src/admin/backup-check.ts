@@ -21,7 +21,7 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ConfigError } from '@app/common';
@@ -185,6 +185,8 @@ export async function checkBackup(
   // 2. the files listed, each whole, and nothing else
   const present = new Set(await filesUnder(dir));
   const expected = new Set<string>([BACKUP_MANIFEST]);
+  /** The listed paths that are regular files (only these are opened). */
+  const regular = new Set<string>();
   for (const file of listed) {
     if (!safePath(file?.path)) {
       problem(
@@ -196,6 +198,21 @@ export async function checkBackup(
     expected.add(file.path);
     if (!present.has(file.path)) {
       problem('missing file', `missing: ${file.path} (listed in the manifest)`);
+      continue;
+    }
+    // never followed nor opened unless a regular file (a symlink leads outside the backup, a
+    // FIFO would hang the read), and its size compared before it is read
+    const st = await lstat(join(dir, file.path)).catch(() => undefined);
+    if (!st?.isFile()) {
+      problem('not a file', `${file.path}: not a regular file (a symlink, directory or device)`);
+      continue;
+    }
+    regular.add(file.path);
+    if (st.size !== file.bytes) {
+      problem(
+        'size differs',
+        `${file.path}: ${st.size} bytes, the manifest says ${file.bytes} (${st.size < file.bytes ? 'truncated' : 'grown'})`,
+      );
       continue;
     }
     const { bytes, sha256 } = await hashOf(join(dir, file.path));
@@ -213,8 +230,8 @@ export async function checkBackup(
     if (!expected.has(path)) problem('unlisted file', `not in the manifest: ${path}`);
 
   // 3. the database copy, read-only: intact, and the vault files it holds with their blobs
+  if (!regular.has(manifest.database.path)) return ended();
   const databaseFile = join(dir, manifest.database.path);
-  if (!present.has(manifest.database.path)) return ended();
   const sidecars = ['-wal', '-shm', '-journal'].filter((s) => !existsSync(databaseFile + s));
   let db: Database.Database | undefined;
   try {
@@ -230,7 +247,7 @@ export async function checkBackup(
       return ended();
     }
     checkBlobs(db, manifest, problem);
-    await checkLogs(db, dir, manifest, options, present, problem, tally);
+    await checkLogs(db, dir, manifest, options, regular, problem, tally);
   } catch (error) {
     problem(
       'database',
