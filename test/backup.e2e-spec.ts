@@ -331,13 +331,18 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     unlinkSync(join(linked, blob.path));
     symlinkSync(join(pristine, blob.path), join(linked, blob.path));
 
-    const [t, f, mi, e, c, l, b, k, a, u, ln] = await Promise.all([
+    // missingBlobs not a list (the manifest made to agree): a problem line, not a crash
+    const listless = damaged('listless');
+    reseal(listless, (w) => (w.missingBlobs = { fileId: 'x' }));
+
+    const [t, f, mi, e, c, l, b, k, a, u, ln, ml] = await Promise.all([
       ...[truncated, flipped, missing, edited, cut, ledger, beyond].map((dir) => checkBackup(dir)),
       // the checkpoints against a key given (not the manifest's): another key signed them
       checkBackup(pristine, '--key', Buffer.alloc(32, 7).toString('base64')),
       checkBackup(appended),
       checkBackup(untabled),
       checkBackup(linked),
+      checkBackup(listless),
     ]);
     const problems = (r: { stderr: string }) => r.stderr.trimEnd().split('\n');
     expect([t.code, problems(t)]).toEqual([
@@ -409,6 +414,10 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     expect([ln.code, problems(ln)]).toEqual([
       1,
       [`problem: ${blob.path}: not a regular file (a symlink, directory or device)`],
+    ]);
+    expect([ml.code, ml.stderr]).toEqual([
+      1,
+      'problem: backup-manifest.json: missingBlobs is not a list\n',
     ]);
     // a check leaves the backup as it was (SQLite made nothing beside the database)
     expect(readdirSync(flipped).sort()).toEqual(readdirSync(pristine).sort());

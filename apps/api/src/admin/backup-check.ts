@@ -181,6 +181,9 @@ export async function checkBackup(
   ];
   if (!manifest.database || !manifest.witness || !Array.isArray(manifest.blobs?.files))
     return [...problems, `${BACKUP_MANIFEST}: database, witness or blobs.files missing`];
+  for (const list of ['missingBlobs', 'unsealed'] as const)
+    if (manifest[list] !== undefined && !Array.isArray(manifest[list]))
+      return [...problems, `${BACKUP_MANIFEST}: ${list} is not a list`];
 
   // 2. the files listed, each whole, and nothing else
   const present = new Set(await filesUnder(dir));
