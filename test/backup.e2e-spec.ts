@@ -299,10 +299,50 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
       w.witness.lines = lineNo;
     });
 
-    const [t, f, mi, e, c, l, b, k] = await Promise.all([
+    // the vault audit's latest checkpoint row gone, the manifest made to agree (its unsealed
+    // left empty): entries past the remaining checkpoint that no signed checkpoint vouches for
+    const appended = damaged('appended');
+    const cutSeal = new Database(join(appended, 'mdai.sqlite'));
+    try {
+      cutSeal
+        .prepare(
+          `DELETE FROM tlog_checkpoints WHERE log_id = (SELECT id FROM tlog_logs WHERE origin = 'mdai.local/vault-audit')
+             AND size = (SELECT MAX(size) FROM tlog_checkpoints WHERE log_id = (SELECT id FROM tlog_logs WHERE origin = 'mdai.local/vault-audit'))`,
+        )
+        .run();
+    } finally {
+      cutSeal.close();
+    }
+    resealDatabase(appended);
+
+    // the transparency log's tables gone, the manifest made to agree: logs with entries and
+    // no checkpoint at all
+    const untabled = damaged('untabled');
+    const dropped = new Database(join(untabled, 'mdai.sqlite'));
+    try {
+      dropped.exec('DROP TABLE tlog_checkpoints; DROP TABLE tlog_logs;');
+    } finally {
+      dropped.close();
+    }
+    resealDatabase(untabled);
+
+    // a blob replaced by a symlink to the same bytes outside the backup: never followed
+    const linked = damaged('linked');
+    unlinkSync(join(linked, blob.path));
+    symlinkSync(join(pristine, blob.path), join(linked, blob.path));
+
+    // missingBlobs not a list (the manifest made to agree): a problem line, not a crash
+    const listless = damaged('listless');
+    reseal(listless, (w) => (w.missingBlobs = { fileId: 'x' }));
+
+    const [t, f, mi, e, c, l, b, k, a, u, ln, ml] = await Promise.all([
       ...[truncated, flipped, missing, edited, cut, ledger, beyond].map((dir) => checkBackup(dir)),
       // the checkpoints against a key given (not the manifest's): another key signed them
       checkBackup(pristine, '--key', Buffer.alloc(32, 7).toString('base64')),
+      checkBackup(appended),
+      checkBackup(untabled),
+      checkBackup(linked),
+      checkBackup(listless),
     ]);
     const problems = (r: { stderr: string }) => r.stderr.trimEnd().split('\n');
     expect([t.code, problems(t)]).toEqual([
@@ -322,7 +362,7 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     ]);
     expect(e.code).toBe(1);
     expect(problems(e)).toEqual([
-      'problem: backup-manifest.json: its digest does not match its content: edited or damaged since the backup',
+      'problem: backup-manifest.json: its digest does not match its content: damaged since the backup (an unkeyed digest: it does not stop a deliberate edit)',
       `problem: not in the manifest: ${blob.path}`,
       `problem: vault file ${blob.path.slice('uploads/'.length, -'.mdv'.length)}: live in the database copy, its blob neither listed nor named missing`,
     ]);
@@ -352,6 +392,33 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
         /^problem: mdai\.local\/vault-audit: verify:log FAIL checkpoint mdai\.local\/vault-audit size \d+ signed by the key$/,
       ),
     );
+    expect([a.code, problems(a)]).toEqual([
+      1,
+      [
+        expect.stringMatching(
+          /^problem: mdai\.local\/vault-audit: \d+ entries past its latest checkpoint \(size \d+\), not named in the manifest's unsealed: no signed checkpoint vouches for them \(added after the backup\?\)$/,
+        ),
+      ],
+    ]);
+    expect(u.code).toBe(1);
+    expect(problems(u)).toContainEqual(
+      expect.stringMatching(
+        /^problem: the log "\/vault-audit": \d+ entries and no stored checkpoint in the copy, not named in the manifest's unsealed: no signed checkpoint vouches for them$/,
+      ),
+    );
+    expect(problems(u)).toContainEqual(
+      expect.stringMatching(
+        /^problem: the log "\/ledger\/[^"]+": \d+ entries and no stored checkpoint/,
+      ),
+    );
+    expect([ln.code, problems(ln)]).toEqual([
+      1,
+      [`problem: ${blob.path}: not a regular file (a symlink, directory or device)`],
+    ]);
+    expect([ml.code, ml.stderr]).toEqual([
+      1,
+      'problem: backup-manifest.json: missingBlobs is not a list\n',
+    ]);
     // a check leaves the backup as it was (SQLite made nothing beside the database)
     expect(readdirSync(flipped).sort()).toEqual(readdirSync(pristine).sort());
   }, 60_000);

@@ -9,7 +9,9 @@
  *   blob (or is named in `missingBlobs`);
  * - each log of the copy (each site's ledger, the vault audit) verifies against its latest
  *   stored checkpoint as `npm run verify:log` verifies an export (the same code:
- *   `checkLogAgainstCheckpoint`), with the keys --key gives or else the manifest's `logKeys`;
+ *   `checkLogAgainstCheckpoint`), with the keys --key gives or else the manifest's `logKeys`,
+ *   and has no entry past that checkpoint unless the manifest's `unsealed` names it (the logs
+ *   are those the data holds: a log with entries and no checkpoint is a problem too);
  * - every line of the copied witness file is of a log of the copy, within its length, with the
  *   root of the copied log at that size, and equal to the stored checkpoint of that size.
  *
@@ -19,7 +21,7 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ConfigError } from '@app/common';
@@ -169,7 +171,7 @@ export async function checkBackup(
   tally.unsealed = Array.isArray(manifest.unsealed) ? manifest.unsealed.length : 0;
   if (manifest.digest !== manifestDigest(manifest))
     problems.push(
-      `${BACKUP_MANIFEST}: its digest does not match its content: edited or damaged since the backup`,
+      `${BACKUP_MANIFEST}: its digest does not match its content: damaged since the backup (an unkeyed digest: it does not stop a deliberate edit)`,
     );
   const listed = [
     manifest.database,
@@ -179,10 +181,15 @@ export async function checkBackup(
   ];
   if (!manifest.database || !manifest.witness || !Array.isArray(manifest.blobs?.files))
     return [...problems, `${BACKUP_MANIFEST}: database, witness or blobs.files missing`];
+  for (const list of ['missingBlobs', 'unsealed'] as const)
+    if (manifest[list] !== undefined && !Array.isArray(manifest[list]))
+      return [...problems, `${BACKUP_MANIFEST}: ${list} is not a list`];
 
   // 2. the files listed, each whole, and nothing else
   const present = new Set(await filesUnder(dir));
   const expected = new Set<string>([BACKUP_MANIFEST]);
+  /** The listed paths that are regular files (only these are opened). */
+  const regular = new Set<string>();
   for (const file of listed) {
     if (!safePath(file?.path)) {
       problem(
@@ -194,6 +201,21 @@ export async function checkBackup(
     expected.add(file.path);
     if (!present.has(file.path)) {
       problem('missing file', `missing: ${file.path} (listed in the manifest)`);
+      continue;
+    }
+    // never followed nor opened unless a regular file (a symlink leads outside the backup, a
+    // FIFO would hang the read), and its size compared before it is read
+    const st = await lstat(join(dir, file.path)).catch(() => undefined);
+    if (!st?.isFile()) {
+      problem('not a file', `${file.path}: not a regular file (a symlink, directory or device)`);
+      continue;
+    }
+    regular.add(file.path);
+    if (st.size !== file.bytes) {
+      problem(
+        'size differs',
+        `${file.path}: ${st.size} bytes, the manifest says ${file.bytes} (${st.size < file.bytes ? 'truncated' : 'grown'})`,
+      );
       continue;
     }
     const { bytes, sha256 } = await hashOf(join(dir, file.path));
@@ -211,8 +233,8 @@ export async function checkBackup(
     if (!expected.has(path)) problem('unlisted file', `not in the manifest: ${path}`);
 
   // 3. the database copy, read-only: intact, and the vault files it holds with their blobs
+  if (!regular.has(manifest.database.path)) return ended();
   const databaseFile = join(dir, manifest.database.path);
-  if (!present.has(manifest.database.path)) return ended();
   const sidecars = ['-wal', '-shm', '-journal'].filter((s) => !existsSync(databaseFile + s));
   let db: Database.Database | undefined;
   try {
@@ -228,7 +250,7 @@ export async function checkBackup(
       return ended();
     }
     checkBlobs(db, manifest, problem);
-    await checkLogs(db, dir, manifest, options, present, problem, tally);
+    await checkLogs(db, dir, manifest, options, regular, problem, tally);
   } catch (error) {
     problem(
       'database',
@@ -310,7 +332,53 @@ async function checkLogs(
   problem: (kind: string, line: string) => void,
   tally: CheckTally,
 ): Promise<void> {
-  if (!has(db, 'tlog_logs')) return;
+  // the logs the data holds (each site's ledger, the vault audit) and their last seq: one with
+  // entries and no checkpoint (no tlog row, or no tlog tables) is vouched for by nothing
+  const dataLogs = new Map<string, number>();
+  if (has(db, 'attendance_logs'))
+    for (const r of db
+      .prepare('SELECT site_id AS site, MAX(seq) AS n FROM attendance_logs GROUP BY site_id')
+      .iterate() as IterableIterator<{ site: string; n: number }>)
+      dataLogs.set(`/ledger/${r.site}`, r.n);
+  if (has(db, 'vault_audit')) {
+    const n = (
+      db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM vault_audit').get() as { n: number }
+    ).n;
+    if (n > 0) dataLogs.set('/vault-audit', n);
+  }
+  const unvouched = (sealed: ReadonlyMap<string, unknown>) => {
+    for (const [suffix, n] of dataLogs)
+      if (!sealed.has(suffix) && !namedUnsealed(manifest, suffix))
+        problem(
+          'no checkpoint',
+          `the log ${JSON.stringify(suffix)}: ${n} entries and no stored checkpoint in the copy, not named in the manifest's unsealed: no signed checkpoint vouches for them`,
+        );
+  };
+  if (!has(db, 'tlog_logs') || !has(db, 'tlog_checkpoints')) return unvouched(new Map());
+  const logs = db.prepare('SELECT id, origin FROM tlog_logs ORDER BY origin').all() as {
+    id: number;
+    origin: string;
+  }[];
+  const latest = db.prepare(
+    'SELECT size, root_hash AS rootHash, note FROM tlog_checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1',
+  );
+  const latestOf = new Map(
+    logs.map((log) => [
+      log.id,
+      latest.get(log.id) as { size: number; rootHash: string; note: string } | undefined,
+    ]),
+  );
+  // each log's current row: after a TLOG_ORIGIN change the old origin's row stays, the log's
+  // latest checkpoint is the largest of those its rows have (as the backup reckons `unsealed`)
+  const current = new Map<string, { id: number; size: number }>();
+  for (const log of logs) {
+    const suffix = suffixOf(log.origin);
+    const size = latestOf.get(log.id)?.size;
+    if (suffix === undefined || size === undefined) continue;
+    const seen = current.get(suffix);
+    if (!seen || size > seen.size) current.set(suffix, { id: log.id, size });
+  }
+  unvouched(current);
   const witness = present.has(manifest.witness.path)
     ? await witnessLines(join(dir, manifest.witness.path), problem)
     : [];
@@ -329,10 +397,6 @@ async function checkLogs(
     );
     return;
   }
-  const logs = db.prepare('SELECT id, origin FROM tlog_logs ORDER BY origin').all() as {
-    id: number;
-    origin: string;
-  }[];
   const known = new Set(logs.map((l) => l.origin));
   // the witness lines by log (one pass, however many sites)
   const witnessOf = new Map<string, typeof witness>();
@@ -347,14 +411,11 @@ async function checkLogs(
         'witness of no log',
         `witness file line ${w.line}: ${w.origin} is no log of the database copy`,
       );
-  const latest = db.prepare(
-    'SELECT size, root_hash AS rootHash, note FROM tlog_checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1',
-  );
   const atSize = db.prepare(
     'SELECT root_hash AS rootHash FROM tlog_checkpoints WHERE log_id = ? AND size = ?',
   );
   for (const log of logs) {
-    const row = latest.get(log.id) as { size: number; rootHash: string; note: string } | undefined;
+    const row = latestOf.get(log.id);
     const lines = witnessOf.get(log.origin) ?? [];
     const site = /\/ledger\/([^/]+)$/.exec(log.origin)?.[1];
     const isAudit = log.origin.endsWith('/vault-audit');
@@ -383,7 +444,19 @@ async function checkLogs(
       continue;
     }
     tally.logs++;
-    tally.entries += checked.length;
+    const size = checked.checkpoint.size;
+    tally.entries += Math.min(checked.length, size);
+    const suffix = suffixOf(log.origin);
+    if (
+      suffix !== undefined &&
+      current.get(suffix)?.id === log.id &&
+      checked.length > size &&
+      !namedUnsealed(manifest, suffix)
+    )
+      problem(
+        'beyond checkpoint',
+        `${log.origin}: ${checked.length - size} entries past its latest checkpoint (size ${size}), not named in the manifest's unsealed: no signed checkpoint vouches for them (added after the backup?)`,
+      );
     for (const f of checked.findings)
       if (f.ok === false) problem('log', `${log.origin}: verify:log FAIL ${f.what}`);
     for (const w of lines) {
@@ -408,6 +481,21 @@ async function checkLogs(
       }
     }
   }
+}
+
+/** A log's origin without its TLOG_ORIGIN: `/ledger/<siteId>` or `/vault-audit`. */
+function suffixOf(origin: string): string | undefined {
+  const site = /\/ledger\/([^/]+)$/.exec(origin)?.[1];
+  if (site) return `/ledger/${site}`;
+  return origin.endsWith('/vault-audit') ? '/vault-audit' : undefined;
+}
+
+/** Whether the manifest's `unsealed` names the log (by its origin, or its suffix alone). */
+function namedUnsealed(manifest: BackupManifest, suffix: string): boolean {
+  return (
+    Array.isArray(manifest.unsealed) &&
+    manifest.unsealed.some((u) => typeof u?.log === 'string' && u.log.endsWith(suffix))
+  );
 }
 
 /** A site's ledger in the copy, in seq order, as export lines. */
