@@ -19,7 +19,6 @@
  * but its manifest names vault files without their blob or unsealed logs (the backup exited 2).
  */
 import Database from 'better-sqlite3';
-import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { lstat, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
@@ -27,7 +26,7 @@ import { createInterface } from 'node:readline';
 import { ConfigError } from '@app/common';
 import type { ChainLink } from '@app/tlog';
 import { auditRecordHash, VaultAuditEntry } from '@app/vault/domain/vault-audit-record';
-import { BACKUP_MANIFEST, BackupManifest, MANIFEST_FORMAT, manifestDigest } from './backup';
+import { BACKUP_MANIFEST, BackupManifest, hashOf, MANIFEST_FORMAT, manifestDigest } from './backup';
 import {
   checkLogAgainstCheckpoint,
   ExportLine,
@@ -70,16 +69,6 @@ export function parseCheckArgs(args: string[]): CheckOptions {
   }
   if (!dir) throw new ConfigError('backup', 'give the backup directory: --check <dir>');
   return { dir: resolve(dir), key };
-}
-
-async function hashOf(file: string): Promise<{ bytes: number; sha256: string }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    bytes += chunk.length;
-  }
-  return { bytes, sha256: hash.digest('hex') };
 }
 
 /** Every file under `dir`, as `/`-separated paths relative to it. */

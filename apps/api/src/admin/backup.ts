@@ -284,7 +284,8 @@ async function copyHashed(from: string, to: string, limit?: number): Promise<Cop
   return { path: to, bytes, sha256: hash.digest('hex') };
 }
 
-async function hashOf(file: string): Promise<{ bytes: number; sha256: string }> {
+/** A file's size and SHA-256, read as a stream (a backup's files, and `--check` of them). */
+export async function hashOf(file: string): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash('sha256');
   let bytes = 0;
   for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
