@@ -32,7 +32,11 @@ function recordingRepository(): { repo: MongoTimesheetRepository; finds: SentFin
       return chain;
     },
   };
-  const store = { driver: 'mongo', connection: { model: () => model } as unknown as Connection };
+  // the repository also opens its seal's key-id collection (readmodel); this spec sends no query to it
+  const store = {
+    driver: 'mongo',
+    connection: { model: () => model, collection: () => ({}) } as unknown as Connection,
+  };
   return { repo: new MongoTimesheetRepository(store as MongoStoreHandle), finds };
 }
 
