@@ -348,23 +348,23 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     expect([t.code, problems(t)]).toEqual([
       1,
       [
-        `problem: ${blob.path}: ${blob.bytes - 100} bytes, the manifest says ${blob.bytes} (truncated)`,
+        `problem: "${blob.path}": ${blob.bytes - 100} bytes, the manifest says ${blob.bytes} (truncated)`,
       ],
     ]);
     expect(t.stdout).toBe(`backup ${truncated}: FAILED, 1 problem(s)\n`);
     expect([f.code, problems(f)[0]]).toEqual([
       1,
-      "problem: mdai.sqlite: its SHA-256 differs from the manifest's (changed)",
+      `problem: "mdai.sqlite": its SHA-256 differs from the manifest's (changed)`,
     ]);
     expect([mi.code, problems(mi)]).toEqual([
       1,
-      ['problem: missing: tlog-witness.ndjson (listed in the manifest)'],
+      ['problem: missing: "tlog-witness.ndjson" (listed in the manifest)'],
     ]);
     expect(e.code).toBe(1);
     expect(problems(e)).toEqual([
       'problem: backup-manifest.json: its digest does not match its content: damaged since the backup (an unkeyed digest: it does not stop a deliberate edit)',
-      `problem: not in the manifest: ${blob.path}`,
-      `problem: vault file ${blob.path.slice('uploads/'.length, -'.mdv'.length)}: live in the database copy, its blob neither listed nor named missing`,
+      `problem: not in the manifest: "${blob.path}"`,
+      `problem: vault file "${blob.path.slice('uploads/'.length, -'.mdv'.length)}": live in the database copy, its blob neither listed nor named missing`,
     ]);
     expect([c.code, c.stderr]).toEqual([
       1,
@@ -373,7 +373,7 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     expect(l.code).toBe(1);
     expect(problems(l)).toContainEqual(
       expect.stringMatching(
-        /^problem: mdai\.local\/ledger\/[^:]+: verify:log FAIL chain broken at seq 3 \(record_hash_mismatch\)$/,
+        /^problem: "mdai\.local\/ledger\/[^"]+": verify:log FAIL chain broken at seq 3 \(record_hash_mismatch\)$/,
       ),
     );
     // the copied log may hold entries beyond the last witness line (rows signed after the
@@ -382,21 +382,22 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     expect(problems(b)).toEqual([
       expect.stringMatching(
         new RegExp(
-          `^problem: witness file line ${lineNo}: ${last.origin} size ${last.size + 1000} is beyond the copied log's \\d+ entries \\(tail_cut\\)$`,
+          `^problem: witness file line ${lineNo}: "${last.origin}" size ${last.size + 1000} is beyond the copied log's \\d+ entries \\(tail_cut\\)$`,
         ),
       ),
     ]);
+    // the --key given is not the server's: the line says so, and that the manifest's keys sign
     expect(k.code).toBe(1);
     expect(problems(k)).toContainEqual(
       expect.stringMatching(
-        /^problem: mdai\.local\/vault-audit: verify:log FAIL checkpoint mdai\.local\/vault-audit size \d+ signed by the key$/,
+        /^problem: "mdai\.local\/vault-audit": its latest checkpoint \(size \d+\) is signed by none of the keys --key gives: the manifest's logKeys do \(the server's own keys at the backup\): --key is not that server's \/api\/v5\/tlog\/keys answer/,
       ),
     );
     expect([a.code, problems(a)]).toEqual([
       1,
       [
         expect.stringMatching(
-          /^problem: mdai\.local\/vault-audit: \d+ entries past its latest checkpoint \(size \d+\), not named in the manifest's unsealed: no signed checkpoint vouches for them \(added after the backup\?\)$/,
+          /^problem: "mdai\.local\/vault-audit": \d+ entries past its latest checkpoint \(size \d+\), not named in the manifest's unsealed: no signed checkpoint vouches for them \(added after the backup\?\)$/,
         ),
       ],
     ]);
@@ -413,7 +414,7 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     );
     expect([ln.code, problems(ln)]).toEqual([
       1,
-      [`problem: ${blob.path}: not a regular file (a symlink, directory or device)`],
+      [`problem: "${blob.path}": not a regular file (a symlink, directory or device)`],
     ]);
     expect([ml.code, ml.stderr]).toEqual([
       1,
@@ -421,7 +422,52 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     ]);
     // a check leaves the backup as it was (SQLite made nothing beside the database)
     expect(readdirSync(flipped).sort()).toEqual(readdirSync(pristine).sort());
-  }, 60_000);
+    // twelve checks at once, each a process: minutes on a loaded machine (not a speed check)
+  }, 180_000);
+
+  it("should quote the paths and origins of problem lines, and name whose keys do not sign: --key's, or the manifest's logKeys", async () => {
+    const manifestOf = (dir: string) =>
+      JSON.parse(readFileSync(join(dir, 'backup-manifest.json'), 'utf8'));
+    const damaged = (name: string, change?: (m: any) => void) => {
+      const dir = join(to, '..', `check-${name}`);
+      cpSync(pristine, dir, { recursive: true });
+      if (change) {
+        const m = manifestOf(dir);
+        change(m);
+        m.digest = manifestDigest(m);
+        writeFileSync(join(dir, 'backup-manifest.json'), JSON.stringify(m, null, 2));
+      }
+      return dir;
+    };
+    // a file whose name would forge a problem line of its own: quoted, one line
+    const forging = damaged('forging');
+    writeFileSync(join(forging, 'x\nproblem: none, all fine'), 'x');
+    // the manifest's logKeys replaced by another key (the manifest made to agree), and by one
+    // that is no key at all: named as the manifest's, never as --key's
+    const otherKey = Buffer.alloc(32, 9).toString('base64');
+    const rekeyed = damaged('rekeyed', (m) => (m.logKeys = { keys: [{ publicKey: otherKey }] }));
+    const badKeys = damaged('badkeys', (m) => (m.logKeys = { keys: [{ publicKey: 'AAAA' }] }));
+    const [fo, rk, bk] = await Promise.all(
+      [forging, rekeyed, badKeys].map((dir) => checkBackup(dir)),
+    );
+    const problems = (r: { stderr: string }) => r.stderr.trimEnd().split('\n');
+    expect([fo.code, fo.stderr]).toEqual([
+      1,
+      'problem: not in the manifest: "x\\nproblem: none, all fine"\n',
+    ]);
+    expect(rk.code).toBe(1);
+    expect(problems(rk)).toContainEqual(
+      expect.stringMatching(
+        /^problem: "mdai\.local\/vault-audit": its latest checkpoint \(size \d+\) is signed by none of the manifest's logKeys: the keys the backup recorded do not sign its own checkpoints/,
+      ),
+    );
+    // keys in the manifest that are none: named as the manifest's fault, never as --key's
+    expect(bk.code).toBe(1);
+    expect(problems(bk)).toContainEqual(
+      'problem: "mdai.local/vault-audit": the manifest\'s logKeys: a key of the list is not a 32-byte Ed25519 key',
+    );
+    expect(bk.stderr).not.toContain('--key');
+  }, 120_000);
 
   it('should copy a TLOG_WITNESS_FILE and an UPLOADS_DIR inside DATA_DIR once, to their paths there, so a server with the same settings on the copy finds them', async () => {
     const custom = (dir: string) => ({

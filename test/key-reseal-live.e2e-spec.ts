@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { MongoStore, Store } from '@app/persistence';
+import { SessionService } from '@app/session';
 import { http, MONGODB_URI, pollUntil, startTestApp, storeEnv, TestApp } from './support/test-app';
 import { enrollPhone, Phone, refreshToken, signPacket, syncBatch } from './support/worker-client';
 
@@ -129,6 +130,7 @@ describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => 
         'worker-device secrets': { v2: 1 },
         'wifi passwords': {},
         'session platform ids': {},
+        'kept session outcomes': {},
       },
       droppable: ['v1'],
       missing: [],
@@ -138,6 +140,40 @@ describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => 
     const again = await reseal(dataDir, `${V1},${V2}`);
     expect([again.code, again.stderr]).toEqual([0, '']);
     expect(again.stdout).toContain('worker-device secrets: resealed 0, failed 0');
+  });
+
+  it("should not call droppable the version a phone's kept outcome is sealed under (never resealed) while its session lives", async () => {
+    t = await boot(V1);
+    // a phone whose socket dropped before its outcome came: the relay keeps it, sealed (v1)
+    const sessions = t.app.get(SessionService);
+    const { session } = await sessions.openMobileSession('u-kept', 'PLT_kept0001');
+    expect(await sessions.claimSubmission(session.id)).toBe(true);
+    const result = { status: 'success' as const, statusCode: 200, latencyMs: 5 };
+    await sessions.completeSubmission(session.id, result, { ...result, data: { ok: true } });
+    await t.close({ keepData: true });
+
+    t = await boot(`${V1},${V2}`);
+    const resealed = await reseal(dataDir, `${V1},${V2}`);
+    expect([resealed.code, resealed.stderr]).toEqual([0, '']);
+    expect(resealed.stdout).toContain('session platform ids: resealed 1, failed 0');
+    // the command and the page agree: v1 still opens the outcome a returning phone is given
+    expect(resealed.stdout).toContain('key versions that can be dropped from VAULT_KEYS: (none)');
+    expect(await keyUsage()).toMatchObject({
+      activeVersion: 'v2',
+      inUse: { v1: 1, v2: 1 },
+      byOwner: { 'session platform ids': { v2: 1 }, 'kept session outcomes': { v1: 1 } },
+      droppable: [],
+    });
+    // the phone has it: nothing needs v1 any more
+    const app = t.app.get(SessionService);
+    const kept = await app.find(session.id);
+    expect(app.keptOutcome(kept!)).toMatchObject({ status: 'success', data: { ok: true } });
+    expect(await app.outcomeHeard(session.id)).toBe(true);
+    expect(await keyUsage()).toMatchObject({
+      inUse: { v2: 1 },
+      byOwner: { 'kept session outcomes': {} },
+      droppable: ['v1'],
+    });
   });
 
   // the holders' table renamed in the SQLite file under the running server (MongoDB reads a

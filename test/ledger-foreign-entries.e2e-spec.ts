@@ -156,17 +156,48 @@ describe('links written straight into the store are not sealed by the next appen
           ])
         ).status,
       ).toBe(503);
-      const sealed = await sealForeign(t.dataDir, '--site', siteId, '--yes');
+      // Bina's first punch was stored (then refused its seal): the head the listing read
+      expect(shown.stdout).toContain(`would seal through seq ${head + 1}`);
+      expect(shown.stdout).toContain(`run again with --yes --through ${head + 1}`);
+      // --yes alone: the head it would read is not what the operator was shown
+      const unbounded = await sealForeign(t.dataDir, '--site', siteId, '--yes');
+      expect(unbounded.code).toBe(64);
+      expect(unbounded.stderr).toContain('--yes needs --through <seq>');
+      // a forged link more after the listing: not sealed by the operator's decision on it
+      const later = forgeTail(siteId, 1);
+      expect(later).toBe(head + 2);
+      const sealed = await sealForeign(
+        t.dataDir,
+        '--site',
+        siteId,
+        '--yes',
+        '--through',
+        String(head + 1),
+      );
       expect(sealed.stderr).toBe('');
       expect(sealed.code).toBe(0);
-      // Bina's first punch was stored (then refused its seal): the operator seals it too
       expect(sealed.stdout).toContain(`checkpoint of size ${head + 1} signed`);
+      expect(sealed.stdout).toContain(`seq ${later}  untagged`);
+      expect(sealed.stdout).toContain(`(past seq ${head + 1}: not sealed)`);
+      expect(sealed.stdout).toContain("the site's appends stay refused");
+      const still = await syncBatch(t.baseUrl, bina.token, [
+        punch(bina, 'check_out', new Date(Date.now() - 300).toISOString()),
+      ]);
+      expect([still.status, still.body.code]).toEqual([503, 'ledger_unauthenticated_entry']);
+      // shown, then decided on
+      const next = await sealForeign(t.dataDir, '--site', siteId);
+      expect(next.code).toBe(2);
+      expect(next.stdout).not.toContain(`seq ${head}  untagged`);
+      expect(next.stdout).toContain(`would seal through seq ${later}`);
+      const rest = await sealForeign(t.dataDir, '--site', siteId, '--yes', '--through', `${later}`);
+      expect([rest.code, rest.stderr]).toEqual([0, '']);
+      expect(rest.stdout).toContain(`checkpoint of size ${later} signed`);
 
       const open = await syncBatch(t.baseUrl, bina.token, [
         punch(bina, 'check_out', new Date(Date.now() - 100).toISOString()),
       ]);
       expect(open.status).toBe(200);
-      expect(await verifyLedger(t, siteId)).toMatchObject({ ok: true, length: head + 2 });
+      expect(await verifyLedger(t, siteId)).toMatchObject({ ok: true, length: later + 1 });
       expect((await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin })).status).toBe(200);
     },
     JOB_TIMEOUT,

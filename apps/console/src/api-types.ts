@@ -705,7 +705,7 @@ export const VaultAuditVerificationViewReasonValues = ['seq_gap', 'prev_hash_mis
 
 export interface VaultKeyUsageView {
   activeVersion: string;
-  /** Sealed values per master key version, over every module: vault data keys, worker-device secrets, Wi-Fi passwords, session platform ids (what `npm run keys:reseal` reseals) */
+  /** Sealed values per master key version, over every module: vault data keys, worker-device secrets, Wi-Fi passwords, session platform ids (what `npm run keys:reseal` reseals), and the phone outcomes the relay keeps for sessions not expired (`kept session outcomes`: never resealed, they go when the phone has them or the session ends) */
   inUse: Record<string, unknown>;
   /** The same counts by owner */
   byOwner: Record<string, unknown>;

@@ -3,12 +3,13 @@ import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuthModule, ManualClock, MetricsModule, Principal } from '@app/common';
+import { AuthModule, ManualClock, MetricsModule, Principal, storageErrorOf } from '@app/common';
 import { compileServiceModule } from '@app/api/testing/service-testing-module';
 import { KioskRegistryService } from '@app/kiosk-registry';
 import { ProvisioningModule } from './provisioning.module';
 import { ProvisioningService } from './provisioning.service';
 import { ProvisioningError } from './provisioning.errors';
+import { WifiChallengeRepository } from './infrastructure/persistence/wifi-challenge.repository';
 
 const SECOND = 1000;
 const ADMIN: Principal = { roles: ['admin'], keyId: 'spec' };
@@ -86,5 +87,87 @@ describe('ProvisioningService (expiry by the injected clock)', () => {
     clock.advance(2 * SECOND);
     expect(await sut.sweep()).toBeGreaterThanOrEqual(1);
     await expect(sut.state(issued.id)).rejects.toMatchObject({ code: 'challenge_not_found' });
+  });
+});
+
+/**
+ * The kiosk's record is read again once the challenge is marked used; a store error on that
+ * read releases nothing, so the challenge is given back (the kiosk tries again) and the
+ * store's error goes to the client (503 storage_unavailable), never a spent QR for nothing.
+ * The real module on a real SQLite file; the fault is the kiosk read's, on its second call.
+ */
+describe('ProvisioningService (a store error after the challenge is marked used)', () => {
+  let dataDir: string;
+  let moduleRef: TestingModule;
+  let sut: ProvisioningService;
+  let kiosks: KioskRegistryService;
+  const clock = new ManualClock('2026-06-01T08:00:00.000Z');
+  const kiosk = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const answerOf = (challenge: string) =>
+    privateDecrypt(
+      { key: kiosk.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      Buffer.from(challenge, 'base64'),
+    ).toString('base64');
+  const ioError = () => Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_READ' });
+  /** The kiosk read fails from its `nth` call on (1 = the first), `times` times. */
+  const failKioskRead = (nth: number, times = 1) => {
+    const real = kiosks.find.bind(kiosks);
+    let calls = 0;
+    return jest.spyOn(kiosks, 'find').mockImplementation(async (id) => {
+      calls += 1;
+      if (calls >= nth && calls < nth + times) throw ioError();
+      return real(id);
+    });
+  };
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mdai-provisioning-'));
+    moduleRef = await compileServiceModule({
+      dataDir,
+      clock,
+      imports: [AuthModule, MetricsModule, ProvisioningModule],
+    });
+    sut = moduleRef.get(ProvisioningService);
+    kiosks = moduleRef.get(KioskRegistryService);
+    await kiosks.register(
+      'TEE-FAULT-1',
+      kiosk.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      ADMIN,
+    );
+  });
+  afterEach(() => jest.restoreAllMocks());
+  afterAll(async () => {
+    await moduleRef.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('should give the challenge back and answer the store error when the re-read fails, then redeem it once', async () => {
+    const issued = await sut.generate('TEE-FAULT-1', 'site-wifi', 'hunter2-long', ADMIN);
+    const answer = answerOf(issued.challenge);
+    failKioskRead(2);
+    const failed = await sut.validate(issued.id, answer).catch((e: unknown) => e);
+    expect(failed).toMatchObject({ code: 'SQLITE_IOERR_READ' });
+    expect(storageErrorOf(failed)?.code).toBe('storage_unavailable');
+    expect(await sut.state(issued.id)).toMatchObject({ state: 'waiting', usedAt: undefined });
+    jest.restoreAllMocks();
+
+    await expect(sut.validate(issued.id, answer)).resolves.toEqual({
+      ssid: 'site-wifi',
+      password: 'hunter2-long',
+    });
+    await expect(sut.validate(issued.id, answer)).rejects.toMatchObject({
+      code: 'challenge_used',
+    });
+  });
+
+  it('should keep the challenge spent (never released) when giving it back fails too', async () => {
+    const issued = await sut.generate('TEE-FAULT-1', 'site-wifi', 'hunter2-long', ADMIN);
+    failKioskRead(2);
+    const challenges = moduleRef.get(WifiChallengeRepository);
+    jest.spyOn(challenges, 'unmarkUsed').mockRejectedValue(ioError());
+    await expect(sut.validate(issued.id, answerOf(issued.challenge))).rejects.toMatchObject({
+      code: 'SQLITE_IOERR_READ',
+    });
+    expect((await sut.state(issued.id)).state).toBe('used');
   });
 });

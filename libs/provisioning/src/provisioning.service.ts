@@ -163,7 +163,9 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     // kiosk and the challenge apart (no write spans both on MongoDB), so the kiosk is read
     // again once the challenge is spent. What changed before this read refuses it (spent,
     // nothing released); what changes after it comes after the redemption
-    const still = await this.kiosks.find(challenge.deviceId);
+    const still = await this.kiosks
+      .find(challenge.deviceId)
+      .catch((error: unknown) => this.giveBack(id, now, challenge.deviceId, error));
     try {
       if (!still) throw new ProvisioningError('device_blocked', 'This device is blocked');
       assertKioskUnchanged(challenge, still);
@@ -179,6 +181,33 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
       'Wi-Fi credentials released',
     );
     return { ssid: challenge.wifiSsid, password };
+  }
+
+  /**
+   * The kiosk's re-read failed (a store error) after this call spent the challenge: nothing was
+   * released, so it is given back (only this call's mark is undone: of concurrent redeemers one
+   * marked it, and that one released nothing) and the store's error is thrown (503 with its
+   * code). If the store refuses that too, the QR stays spent: logged, never released twice.
+   */
+  private async giveBack(
+    id: string,
+    usedAt: Date,
+    deviceId: string,
+    error: unknown,
+  ): Promise<never> {
+    const back = await this.challenges.unmarkUsed(id, usedAt).catch((unmark: unknown) => {
+      this.logger.error(
+        { err: unmark, challengeId: id, deviceId },
+        'A Wi-Fi challenge spent without its credentials could not be given back (the store failed): ask for a new one',
+      );
+      return false;
+    });
+    if (back)
+      this.logger.warn(
+        { err: error, challengeId: id, deviceId },
+        "Wi-Fi challenge given back: the kiosk's record could not be read after it was marked used",
+      );
+    throw error;
   }
 
   /** The challenge's state now: used and locked are final; otherwise waiting until it expires. */

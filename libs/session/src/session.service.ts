@@ -41,6 +41,11 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
   ) {
     this.ttlMs = sessionSettings.ttlSeconds * 1000;
     keyring.holdsSealedValues('session platform ids', sessions);
+    // never resealed (they live as long as their session), but a version one needs is not
+    // droppable while a phone can still be given it
+    keyring.holdsSealedValues('kept session outcomes', {
+      countByVersion: () => sessions.countKeptOutcomesByVersion(this.clock.now()),
+    });
   }
   /** Re-seals every session's platform id under the active master key (reseal-all job). */
   resealPlatformIds(): Promise<ResealReport> {

@@ -413,6 +413,43 @@ describe('VaultService', () => {
     }
   };
 
+  it('should audit a blob cut short (inside its final record, at a record, inside its header) as blob_shorter_than_recorded, either version', async () => {
+    const data = jpeg(2 * CHUNK + 700);
+    const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'capture');
+    const path = vault.blobs.pathOf(stored.fileId);
+    const whole = readFileSync(path);
+    for (const cut of [
+      whole.length - 100,
+      BLOB_HEADER_BYTES + 2 * (CHUNK + BLOB_TAG_BYTES),
+      BLOB_HEADER_BYTES - 1,
+    ]) {
+      writeFileSync(path, whole.subarray(0, cut));
+      expect(await readOutcome(stored.fileId, data)).toBe(
+        'file_integrity_failed (blob_shorter_than_recorded)',
+      );
+    }
+    // a version 1 blob of the same bytes, cut inside its final record
+    const db = sqlite(dataDir);
+    const { wrapped_key: wrapped } = db
+      .prepare('SELECT wrapped_key FROM vault_files WHERE id = ?')
+      .get(stored.fileId) as { wrapped_key: string };
+    db.close();
+    const dataKey = vault.keyring.open(wrapped, dataKeyContext(stored.fileId));
+    const sealer = new BlobSealer(dataKey, stored.fileId, {
+      version: 1,
+      chunkSize: V1_CHUNK_BYTES,
+    });
+    const v1: Buffer[] = [sealer.header];
+    sealer.push(Buffer.from(data), v1);
+    sealer.end(v1);
+    writeFileSync(path, Buffer.concat(v1));
+    expect(await readOutcome(stored.fileId, data)).toBe('served');
+    writeFileSync(path, Buffer.concat(v1).subarray(0, Buffer.concat(v1).length - 100));
+    expect(await readOutcome(stored.fileId, data)).toBe(
+      'file_integrity_failed (blob_shorter_than_recorded)',
+    );
+  });
+
   it('should write new files in format version 2 with 1 MiB chunks', async () => {
     const data = jpeg(CHUNK + 5);
     const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'capture');

@@ -400,7 +400,14 @@ export class VaultService {
     dataKey: Buffer,
     ciphertext: AsyncIterable<Buffer>,
     held?: Buffer[],
-  ): Promise<'tampered' | 'blob_unreadable' | 'size_mismatch' | 'digest_mismatch' | undefined> {
+  ): Promise<
+    | 'tampered'
+    | 'blob_unreadable'
+    | 'blob_shorter_than_recorded'
+    | 'size_mismatch'
+    | 'digest_mismatch'
+    | undefined
+  > {
     const hash = createHash('sha256');
     const opener = new BlobOpener(dataKey, file.id, summaryOf(file));
     // the plaintext of the records one step authenticated: counted, hashed, then kept or wiped
@@ -431,7 +438,11 @@ export class VaultService {
       if (!take()) return 'size_mismatch';
     } catch (error) {
       if (!(error instanceof BlobIntegrityError)) return 'blob_unreadable';
-      // version 2: the final chunk failed and the blob's length is not the recorded size
+      // the blob ends short of the recorded size (cut inside its header, or its final record
+      // fails and its length gives less): cut short, or the record's size raised
+      if (error.failure === 'shorter_than_recorded' || error.failure === 'truncated')
+        return 'blob_shorter_than_recorded';
+      // version 2: the final chunk failed and the blob's length gives more than the recorded size
       if (error.failure === 'size_mismatch') return 'size_mismatch';
       // a version 2 blob and metadata with no size or digest to bind
       return error.failure === 'unbound_digest' ? 'digest_mismatch' : 'tampered';

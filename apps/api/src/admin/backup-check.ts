@@ -24,7 +24,7 @@ import { lstat, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ConfigError } from '@app/common';
-import type { ChainLink } from '@app/tlog';
+import { type ChainLink, noteSignedBy, parseNote } from '@app/tlog';
 import { auditRecordHash, VaultAuditEntry } from '@app/vault/domain/vault-audit-record';
 import { BACKUP_MANIFEST, BackupManifest, hashOf, MANIFEST_FORMAT, manifestDigest } from './backup';
 import {
@@ -39,6 +39,12 @@ import {
 
 /** The largest manifest read (a backup of a million blobs has a manifest of ~150 MB). */
 const MAX_MANIFEST_BYTES = 512 * 1024 * 1024;
+/**
+ * A path, origin or id in a problem line, JSON-quoted: one read from the backup (a file name,
+ * the manifest, the database copy) with a newline or spaces cannot forge or blur a line.
+ */
+const q = (value: unknown) => JSON.stringify(String(value));
+
 /** Problems reported of one kind before the rest are counted only. */
 const MAX_PER_KIND = 20;
 
@@ -134,7 +140,8 @@ export async function checkBackup(
     return problems;
   };
 
-  if (!(await stat(dir).catch(() => undefined))?.isDirectory()) return [`${dir}: not a directory`];
+  if (!(await stat(dir).catch(() => undefined))?.isDirectory())
+    return [`${q(dir)}: not a directory`];
   // 1. the manifest, written last: without it the backup was cut short
   const manifestFile = join(dir, BACKUP_MANIFEST);
   const manifestStat = await stat(manifestFile).catch(() => undefined);
@@ -181,29 +188,26 @@ export async function checkBackup(
   const regular = new Set<string>();
   for (const file of listed) {
     if (!safePath(file?.path)) {
-      problem(
-        'unsafe path',
-        `${BACKUP_MANIFEST}: a path outside the backup: ${String(file?.path)}`,
-      );
+      problem('unsafe path', `${BACKUP_MANIFEST}: a path outside the backup: ${q(file?.path)}`);
       continue;
     }
     expected.add(file.path);
     if (!present.has(file.path)) {
-      problem('missing file', `missing: ${file.path} (listed in the manifest)`);
+      problem('missing file', `missing: ${q(file.path)} (listed in the manifest)`);
       continue;
     }
     // never followed nor opened unless a regular file (a symlink leads outside the backup, a
     // FIFO would hang the read), and its size compared before it is read
     const st = await lstat(join(dir, file.path)).catch(() => undefined);
     if (!st?.isFile()) {
-      problem('not a file', `${file.path}: not a regular file (a symlink, directory or device)`);
+      problem('not a file', `${q(file.path)}: not a regular file (a symlink, directory or device)`);
       continue;
     }
     regular.add(file.path);
     if (st.size !== file.bytes) {
       problem(
         'size differs',
-        `${file.path}: ${st.size} bytes, the manifest says ${file.bytes} (${st.size < file.bytes ? 'truncated' : 'grown'})`,
+        `${q(file.path)}: ${st.size} bytes, the manifest says ${file.bytes} (${st.size < file.bytes ? 'truncated' : 'grown'})`,
       );
       continue;
     }
@@ -213,13 +217,16 @@ export async function checkBackup(
     if (bytes !== file.bytes)
       problem(
         'size differs',
-        `${file.path}: ${bytes} bytes, the manifest says ${file.bytes} (${bytes < file.bytes ? 'truncated' : 'grown'})`,
+        `${q(file.path)}: ${bytes} bytes, the manifest says ${file.bytes} (${bytes < file.bytes ? 'truncated' : 'grown'})`,
       );
     else if (sha256 !== file.sha256)
-      problem('digest differs', `${file.path}: its SHA-256 differs from the manifest's (changed)`);
+      problem(
+        'digest differs',
+        `${q(file.path)}: its SHA-256 differs from the manifest's (changed)`,
+      );
   }
   for (const path of [...present].sort())
-    if (!expected.has(path)) problem('unlisted file', `not in the manifest: ${path}`);
+    if (!expected.has(path)) problem('unlisted file', `not in the manifest: ${q(path)}`);
 
   // 3. the database copy, read-only: intact, and the vault files it holds with their blobs
   if (!regular.has(manifest.database.path)) return ended();
@@ -234,7 +241,7 @@ export async function checkBackup(
     if (integrity.length !== 1 || integrity[0] !== 'ok') {
       problem(
         'integrity',
-        `${manifest.database.path}: PRAGMA integrity_check: ${integrity.slice(0, 3).join('; ')}`,
+        `${q(manifest.database.path)}: PRAGMA integrity_check: ${integrity.slice(0, 3).join('; ')}`,
       );
       return ended();
     }
@@ -243,7 +250,7 @@ export async function checkBackup(
   } catch (error) {
     problem(
       'database',
-      `${manifest.database.path}: not a readable SQLite database (${(error as Error).message})`,
+      `${q(manifest.database.path)}: not a readable SQLite database (${(error as Error).message})`,
     );
   } finally {
     db?.close();
@@ -275,11 +282,11 @@ function checkBlobs(
     if (!blobs.has(`${uploads}/${id}.mdv`) && !missing.has(id))
       problem(
         'blob not listed',
-        `vault file ${id}: live in the database copy, its blob neither listed nor named missing`,
+        `vault file ${q(id)}: live in the database copy, its blob neither listed nor named missing`,
       );
   }
   for (const path of blobs)
-    if (!live.has(path)) problem('blob of no file', `${path}: no live vault file in the copy`);
+    if (!live.has(path)) problem('blob of no file', `${q(path)}: no live vault file in the copy`);
 }
 
 /** The witness file's lines, parsed (an unreadable line is a problem). */
@@ -340,7 +347,7 @@ async function checkLogs(
       if (!sealed.has(suffix) && !namedUnsealed(manifest, suffix))
         problem(
           'no checkpoint',
-          `the log ${JSON.stringify(suffix)}: ${n} entries and no stored checkpoint in the copy, not named in the manifest's unsealed: no signed checkpoint vouches for them`,
+          `the log ${q(suffix)}: ${n} entries and no stored checkpoint in the copy, not named in the manifest's unsealed: no signed checkpoint vouches for them`,
         );
   };
   if (!has(db, 'tlog_logs') || !has(db, 'tlog_checkpoints')) return unvouched(new Map());
@@ -372,13 +379,28 @@ async function checkLogs(
     ? await witnessLines(join(dir, manifest.witness.path), problem)
     : [];
   tally.witnessLines = witness.length;
+  const manifestKeys =
+    (manifest.logKeys?.keys ?? []).length > 0 ? JSON.stringify(manifest.logKeys) : undefined;
+  /** The manifest's logKeys of an origin; their faults named as theirs (not --key's). */
+  const manifestKeysFor = (text: string) => (origin: string) => {
+    try {
+      return keysOfText(text, origin);
+    } catch (error) {
+      throw new Error(
+        `the manifest's logKeys: ${(error as Error).message.replace(/^--key:? ?/, '')}`,
+      );
+    }
+  };
   let keysFor: (origin: string) => GivenKey[];
+  /** Where the keys come from, in a problem line. */
+  let keysNamed: string;
   if (options.key !== undefined) {
     const key = options.key;
     keysFor = (origin) => givenKeys(key, origin);
-  } else if ((manifest.logKeys?.keys ?? []).length > 0) {
-    const text = JSON.stringify(manifest.logKeys);
-    keysFor = (origin) => keysOfText(text, origin);
+    keysNamed = 'the keys --key gives';
+  } else if (manifestKeys !== undefined) {
+    keysFor = manifestKeysFor(manifestKeys);
+    keysNamed = "the manifest's logKeys";
   } else {
     problem(
       'no key',
@@ -398,7 +420,7 @@ async function checkLogs(
     if (!known.has(w.origin))
       problem(
         'witness of no log',
-        `witness file line ${w.line}: ${w.origin} is no log of the database copy`,
+        `witness file line ${w.line}: ${q(w.origin)} is no log of the database copy`,
       );
   const atSize = db.prepare(
     'SELECT root_hash AS rootHash FROM tlog_checkpoints WHERE log_id = ? AND size = ?',
@@ -412,7 +434,7 @@ async function checkLogs(
       if (lines.length > 0)
         problem(
           'witness of no checkpoint',
-          `${log.origin}: witnessed checkpoints but no stored checkpoint in the copy`,
+          `${q(log.origin)}: witnessed checkpoints but no stored checkpoint in the copy`,
         );
       continue;
     }
@@ -429,7 +451,7 @@ async function checkLogs(
           )
         : await checkLogAgainstCheckpoint(VAULT_AUDIT, auditLinks(db), row.note, keysFor, sizes);
     } catch (error) {
-      problem('log', `${log.origin}: ${(error as Error).message}`);
+      problem('log', `${q(log.origin)}: ${(error as Error).message}`);
       continue;
     }
     tally.logs++;
@@ -444,32 +466,66 @@ async function checkLogs(
     )
       problem(
         'beyond checkpoint',
-        `${log.origin}: ${checked.length - size} entries past its latest checkpoint (size ${size}), not named in the manifest's unsealed: no signed checkpoint vouches for them (added after the backup?)`,
+        `${q(log.origin)}: ${checked.length - size} entries past its latest checkpoint (size ${size}), not named in the manifest's unsealed: no signed checkpoint vouches for them (added after the backup?)`,
       );
-    for (const f of checked.findings)
-      if (f.ok === false) problem('log', `${log.origin}: verify:log FAIL ${f.what}`);
+    for (const f of checked.findings) {
+      if (f.ok !== false) continue;
+      if (f.about === 'signature') {
+        problem(
+          'signature',
+          `${q(log.origin)}: its latest checkpoint (size ${size}) is signed by none of ${keysNamed}${unsignedWhy(options, manifestKeys, log.origin, row.note)}`,
+        );
+      } else problem('log', `${q(log.origin)}: verify:log FAIL ${f.what}`);
+    }
     for (const w of lines) {
       const root = checked.rootsAt.get(w.size);
       if (w.size > checked.length)
         problem(
           'witness',
-          `witness file line ${w.line}: ${log.origin} size ${w.size} is beyond the copied log's ${checked.length} entries (tail_cut)`,
+          `witness file line ${w.line}: ${q(log.origin)} size ${w.size} is beyond the copied log's ${checked.length} entries (tail_cut)`,
         );
       else if (root === undefined || root.toString('hex') !== w.rootHash)
         problem(
           'witness',
-          `witness file line ${w.line}: ${log.origin} size ${w.size}: its root is not the copied log's`,
+          `witness file line ${w.line}: ${q(log.origin)} size ${w.size}: its root is not the copied log's`,
         );
       else {
         const stored = atSize.get(log.id, w.size) as { rootHash: string } | undefined;
         if (stored && stored.rootHash !== w.rootHash)
           problem(
             'witness',
-            `witness file line ${w.line}: ${log.origin} size ${w.size} differs from the stored checkpoint`,
+            `witness file line ${w.line}: ${q(log.origin)} size ${w.size} differs from the stored checkpoint`,
           );
       }
     }
   }
+}
+
+/**
+ * Why a checkpoint signed by none of the keys is, as far as the backup tells: with --key, whether
+ * the manifest's logKeys (the keys of the server that made it) sign it.
+ */
+function unsignedWhy(
+  options: CheckOptions,
+  manifestKeys: string | undefined,
+  origin: string,
+  note: string,
+): string {
+  if (options.key === undefined)
+    return ': the keys the backup recorded do not sign its own checkpoints (the manifest or the checkpoints changed since the backup)';
+  const parsed = parseNote(note);
+  let theirs = false;
+  try {
+    theirs =
+      manifestKeys !== undefined &&
+      parsed !== undefined &&
+      keysOfText(manifestKeys, origin).some((k) => noteSignedBy(parsed, origin, k.raw));
+  } catch {
+    // the manifest's keys unreadable: nothing to compare with
+  }
+  return theirs
+    ? ": the manifest's logKeys do (the server's own keys at the backup): --key is not that server's /api/v5/tlog/keys answer, or the server's keys were replaced (not used when --key is given)"
+    : " (nor the manifest's logKeys): a checkpoint no key of the server signed";
 }
 
 /** A log's origin without its TLOG_ORIGIN: `/ledger/<siteId>` or `/vault-audit`. */

@@ -113,6 +113,8 @@ function inWindow(key: GivenKey, at: Date): boolean {
 export interface Finding {
   ok: boolean | undefined;
   what: string;
+  /** `signature`: whether one of the keys signed the checkpoint (backup --check words it). */
+  about?: 'signature';
 }
 
 /** How the links of one kind of log are hashed, told apart and named by their origin. */
@@ -162,7 +164,8 @@ export async function checkLogAgainstCheckpoint<T extends ChainLink>(
   sizes: ReadonlySet<number> = new Set(),
 ): Promise<LogCheck> {
   const findings: Finding[] = [];
-  const say = (ok: boolean | undefined, what: string) => findings.push({ ok, what });
+  const say = (ok: boolean | undefined, what: string, about?: Finding['about']) =>
+    findings.push(about ? { ok, what, about } : { ok, what });
   const parsed = parseNote(note);
   const checkpoint = parsed && parseCheckpointText(parsed.text);
   if (!parsed || !checkpoint)
@@ -171,7 +174,11 @@ export async function checkLogAgainstCheckpoint<T extends ChainLink>(
     noteSignedBy(parsed, checkpoint.origin, k.raw),
   );
   let signed = signer !== undefined;
-  say(signed, `checkpoint ${checkpoint.origin} size ${checkpoint.size} signed by the key`);
+  say(
+    signed,
+    `checkpoint ${checkpoint.origin} size ${checkpoint.size} signed by the key`,
+    'signature',
+  );
   if (checkpoint.timestamp === undefined && signer?.notAfter !== undefined) {
     // a retired key's note without the time: what a thief of the key would leave out
     say(

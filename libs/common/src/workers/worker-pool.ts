@@ -152,7 +152,11 @@ export interface WorkerPoolOptions {
   size: number;
   /** Tasks waiting for a free thread at most; one more is refused (`queue_full`). */
   maxQueue: number;
-  /** Handed to each worker as `workerData` (no secrets: it is not per task). */
+  /**
+   * Handed to each worker as `workerData` when it starts (the same for every worker and every
+   * restart, not per task). It may hold a secret (the ledger's append thread gets the links'
+   * store MAC key here, in memory): never log it, nor put it in an error.
+   */
   workerData?: unknown;
 }
 

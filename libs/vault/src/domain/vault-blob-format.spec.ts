@@ -291,7 +291,12 @@ describe('vault blob format, version 2: the size and digest bound into the final
       ];
       for (const expected of wrong) {
         // a size the blob's length does not give is said as such (after the tag failed)
-        const failure = expected.size === size ? 'chunk_auth_failed' : 'size_mismatch';
+        const failure =
+          expected.size === size
+            ? 'chunk_auth_failed'
+            : expected.size > size
+              ? 'shorter_than_recorded'
+              : 'size_mismatch';
         expect(await opened(blob, expected)).toBe(`${failure} at ${final}`);
       }
     },
@@ -337,7 +342,11 @@ describe('vault blob format, version 2: the size and digest bound into the final
     const other = await encrypt(data, key, fileId, 16); // the same bytes, sealed again
     const otherFile = await encrypt(data, key, newId(), 16);
     expect(await opened(blob.subarray(0, BLOB_HEADER_BYTES + 3 * record), right)).toBe(
-      'size_mismatch at 2',
+      'shorter_than_recorded at 2',
+    );
+    // cut inside its final record
+    expect(await opened(blob.subarray(0, blob.length - 5), right)).toBe(
+      'shorter_than_recorded at 3',
     );
     expect(await opened(Buffer.concat([blob, blob.subarray(-record)]), right)).toBe(
       'chunk_auth_failed at 3',

@@ -47,6 +47,8 @@ export type BlobFailure =
   | 'chunk_auth_failed'
   | 'too_many_chunks'
   | 'longer_than_recorded'
+  /** the final record fails and the blob's length gives less than the recorded size: cut short */
+  | 'shorter_than_recorded'
   | 'unbound_digest'
   | 'size_mismatch';
 
@@ -420,9 +422,14 @@ export class BlobOpener {
     try {
       openChunk(this.dataKey, this.header, this.index, true, record, rest, out, this.summary);
     } catch (error) {
-      // a version 2 final chunk that fails, in a blob whose length says another size than the
-      // one expected: said as such (it may be the record's size that is wrong, not the blob)
+      // a final chunk that fails, in a blob whose length says another size than the one
+      // expected: said as such. Shorter (either version): the blob was cut short (or the
+      // record's size raised); longer (version 2, whose tag binds the size): the record's size
+      // lowered, or bytes added (it may be the record that is wrong, not the blob)
       const size = this.index * this.header.chunkSize + rest - BLOB_TAG_BYTES;
+      if (this.expectedSize !== undefined && size < this.expectedSize) {
+        throw new BlobIntegrityError('shorter_than_recorded', this.index);
+      }
       if (this.header.version === 2 && size !== this.expectedSize) {
         throw new BlobIntegrityError('size_mismatch', this.index);
       }

@@ -121,7 +121,7 @@ export class VaultKeyUsageView {
   @ApiProperty({
     example: { v2: 14 },
     description:
-      'Sealed values per master key version, over every module: vault data keys, worker-device secrets, Wi-Fi passwords, session platform ids (what `npm run keys:reseal` reseals)',
+      'Sealed values per master key version, over every module: vault data keys, worker-device secrets, Wi-Fi passwords, session platform ids (what `npm run keys:reseal` reseals), and the phone outcomes the relay keeps for sessions not expired (`kept session outcomes`: never resealed, they go when the phone has them or the session ends)',
   })
   inUse!: Record<string, number>;
   @ApiProperty({
@@ -130,6 +130,7 @@ export class VaultKeyUsageView {
       'worker-device secrets': { v2: 12 },
       'wifi passwords': { v2: 1 },
       'session platform ids': {},
+      'kept session outcomes': {},
     },
     description: 'The same counts by owner',
   })

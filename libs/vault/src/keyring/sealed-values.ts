@@ -54,11 +54,43 @@ export function sqliteSealedPageSql(
 /** `sealed1.` */
 const PREFIX_LENGTH = sealedPrefix('').length - 1;
 
-/** The count by key version: the part of `sealed1.<version>.…` between the first two dots. */
-export function sqliteSealedCountSql(table: string, sealedColumn: string): string {
+/**
+ * The count by key version: the part of `sealed1.<version>.…` between the first two dots (of
+ * the rows `andWhere` also picks, when given: an SQL condition, its parameters the statement's).
+ */
+export function sqliteSealedCountSql(
+  table: string,
+  sealedColumn: string,
+  andWhere?: string,
+): string {
   const rest = `substr(${sealedColumn}, ${PREFIX_LENGTH + 1})`;
   return `SELECT substr(${rest}, 1, instr(${rest}, '.') - 1) AS version, count(*) AS n FROM ${table}
-     WHERE ${sealedColumn} IS NOT NULL GROUP BY version`;
+     WHERE ${sealedColumn} IS NOT NULL${andWhere ? ` AND (${andWhere})` : ''} GROUP BY version`;
+}
+
+/** A count query's rows (version, n) as the count by key version. */
+export function sealedCountsByVersion(
+  rows: { version: string; n: number }[],
+): Record<string, number> {
+  return Object.fromEntries(rows.map((r) => [r.version, r.n]));
+}
+
+/** MongoDB's count by key version of `sealedField` in the documents `filter` picks. */
+export async function mongoSealedCount<T>(
+  model: Model<T>,
+  sealedField: string,
+  filter: Record<string, unknown> = {},
+): Promise<Record<string, number>> {
+  const rows = await model.aggregate<{ _id: string; n: number }>([
+    { $match: { ...filter, [sealedField]: { $type: 'string' } } },
+    {
+      $group: {
+        _id: { $arrayElemAt: [{ $split: [`$${sealedField}`, '.'] }, 1] },
+        n: { $sum: 1 },
+      },
+    },
+  ]);
+  return Object.fromEntries(rows.map((r) => [String(r._id), r.n]));
 }
 
 /** The reseal and count operations on one SQLite table column (`keyColumn` unique). */
@@ -89,7 +121,7 @@ export function sqliteSealedColumn(
         version: string;
         n: number;
       }[];
-      return Object.fromEntries(rows.map((r) => [r.version, r.n]));
+      return sealedCountsByVersion(rows);
     },
   };
 }
@@ -123,17 +155,8 @@ export function mongoSealedField<T>(
       );
       return result.modifiedCount === 1;
     },
-    async countByVersion() {
-      const rows = await model.aggregate<{ _id: string; n: number }>([
-        { $match: { [sealedField]: { $type: 'string' } } },
-        {
-          $group: {
-            _id: { $arrayElemAt: [{ $split: [`$${sealedField}`, '.'] }, 1] },
-            n: { $sum: 1 },
-          },
-        },
-      ]);
-      return Object.fromEntries(rows.map((r) => [String(r._id), r.n]));
+    countByVersion() {
+      return mongoSealedCount(model, sealedField);
     },
   };
 }

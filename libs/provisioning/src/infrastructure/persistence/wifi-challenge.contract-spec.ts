@@ -50,6 +50,24 @@ describeStoreContract('WifiChallengeRepository', provisioningAdapters, ({ sut })
     expect(stored?.usedAt).toBeInstanceOf(Date);
   });
 
+  it('should give back only the mark it is told of, and let it be marked once again', async () => {
+    const c = challenge();
+    await sut().create(c);
+    const at = new Date('2026-06-01T08:00:00.000Z');
+    expect(await sut().unmarkUsed(c.id, at)).toBe(false);
+    expect(await sut().markUsed(c.id, at)).toBe(true);
+    expect(await sut().unmarkUsed(c.id, new Date(at.getTime() + 1))).toBe(false);
+    expect(await sut().unmarkUsed(c.id, at)).toBe(true);
+    expect(await sut().unmarkUsed(c.id, at)).toBe(false);
+    const back = await sut().findById(c.id);
+    expect(back?.status).toBe('pending');
+    expect(back?.usedAt).toBeUndefined();
+    const results = await Promise.all(
+      Array.from({ length: 12 }, () => sut().markUsed(c.id, new Date())),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
   it('should not mark an expired or locked challenge used', async () => {
     const expired = challenge({ expiresAt: new Date(Date.now() - 1) });
     const locked = challenge({ status: 'locked' });

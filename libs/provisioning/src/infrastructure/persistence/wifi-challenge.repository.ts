@@ -11,6 +11,12 @@ export abstract class WifiChallengeRepository extends SealedValueRepository {
    */
   abstract markUsed(id: string, now: Date): Promise<boolean>;
   /**
+   * Gives back a challenge this server's `markUsed(id, usedAt)` spent but released nothing for
+   * (the kiosk's re-read after it failed): pending again, only while it is still the one that
+   * mark left (used at `usedAt`). True when it was given back.
+   */
+  abstract unmarkUsed(id: string, usedAt: Date): Promise<boolean>;
+  /**
    * Counts one wrong answer on a pending challenge and locks it when the count reaches
    * `maxAttempts`, atomically. Returns the record after the change (undefined if unknown).
    */

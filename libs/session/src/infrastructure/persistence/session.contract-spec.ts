@@ -134,6 +134,27 @@ describeStoreContract('SessionRepository', sessionAdapters, ({ sut }) => {
     expect((await sut().findById(live.id))?.outcomeSealed).toBe('sealed1.v1.k.e.p');
   });
 
+  it('should count the kept outcomes of sessions not expired by key version, apart from the platform ids', async () => {
+    const old = session({ expiresAt: new Date('2020-01-01T00:00:00Z') });
+    const live = [session(), session(), session()];
+    const sealed = ['sealed1.v1.a.b.c', 'sealed1.v1.d.e.f', 'sealed1.v2.g.h.i', 'sealed1.v1.j.k.l'];
+    for (const [i, x] of [old, ...live].entries()) {
+      await sut().create(x);
+      await sut().claimSubmission(x.id, new Date('2019-12-31T23:59:00Z'));
+      await sut().completeSubmission(
+        x.id,
+        { status: 'success', statusCode: 200, latencyMs: 1 },
+        new Date(),
+        i === 3 ? undefined : sealed[i],
+      );
+    }
+    const now = new Date('2021-01-01T00:00:00Z');
+    // the expired one's outcome is never given again: not counted
+    expect(await sut().countKeptOutcomesByVersion(now)).toEqual({ v1: 1, v2: 1 });
+    await sut().takeOutcome(live[1].id);
+    expect(await sut().countKeptOutcomesByVersion(now)).toEqual({ v1: 1 });
+  });
+
   it('should delete sessions expired before the cutoff', async () => {
     const old = session({ expiresAt: new Date('2020-01-01T00:00:00Z') });
     await sut().create(old);

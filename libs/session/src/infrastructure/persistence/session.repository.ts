@@ -35,6 +35,12 @@ export abstract class SessionRepository extends SealedValueRepository {
    * replicas) exactly one is true; false when there was none.
    */
   abstract takeOutcome(id: string): Promise<boolean>;
+  /**
+   * The kept outcomes a phone can still be given (of sessions not expired at `now`) by the key
+   * version they are sealed under (GET /api/v5/vault/keys: a version one needs is not droppable;
+   * they are never resealed, they live as long as their session).
+   */
+  abstract countKeptOutcomesByVersion(now: Date): Promise<Record<string, number>>;
   /** Removes the outcomes of sessions that expired before `before`; returns how many. */
   abstract dropExpiredOutcomes(before: Date): Promise<number>;
   abstract attachImage(id: string, fileId: string): Promise<void>;

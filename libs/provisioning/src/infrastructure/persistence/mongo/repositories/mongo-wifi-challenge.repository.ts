@@ -39,6 +39,14 @@ export class MongoWifiChallengeRepository extends WifiChallengeRepository implem
     return result.modifiedCount === 1;
   }
 
+  async unmarkUsed(id: string, usedAt: Date): Promise<boolean> {
+    const result = await this.challenges.updateOne(
+      { _id: id, status: 'used', usedAt },
+      { $set: { status: 'pending' }, $unset: { usedAt: 1 } },
+    );
+    return result.modifiedCount === 1;
+  }
+
   async recordWrongAnswer(id: string, maxAttempts: number): Promise<WifiChallenge | undefined> {
     // one atomic update: the pipeline reads the incremented count to decide the lock
     await this.challenges.updateOne({ _id: id, status: 'pending' }, [

@@ -49,6 +49,13 @@ export class SqliteWifiChallengeRepository extends WifiChallengeRepository {
     return (await this.turns.write(() => mark.run(iso, id, iso))).changes === 1;
   }
 
+  async unmarkUsed(id: string, usedAt: Date): Promise<boolean> {
+    const unmark = this.db.prepare(
+      "UPDATE wifi_challenges SET status = 'pending', used_at = NULL WHERE id = ? AND status = 'used' AND used_at = ?",
+    );
+    return (await this.turns.write(() => unmark.run(id, usedAt.toISOString()))).changes === 1;
+  }
+
   async recordWrongAnswer(id: string, maxAttempts: number): Promise<WifiChallenge | undefined> {
     const count = this.db.prepare(
       `UPDATE wifi_challenges

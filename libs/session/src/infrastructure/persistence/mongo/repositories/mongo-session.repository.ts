@@ -1,4 +1,8 @@
-import { mongoSealedField, SealedValueStore } from '@app/vault/keyring/sealed-values';
+import {
+  mongoSealedCount,
+  mongoSealedField,
+  SealedValueStore,
+} from '@app/vault/keyring/sealed-values';
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
@@ -85,6 +89,10 @@ export class MongoSessionRepository extends SessionRepository implements OnModul
       { $unset: { outcomeSealed: 1 } },
     );
     return modifiedCount === 1;
+  }
+
+  countKeptOutcomesByVersion(now: Date): Promise<Record<string, number>> {
+    return mongoSealedCount(this.sessions, 'outcomeSealed', { expiresAt: { $gt: now } });
   }
 
   async dropExpiredOutcomes(before: Date): Promise<number> {

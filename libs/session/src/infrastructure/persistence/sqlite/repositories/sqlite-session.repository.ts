@@ -1,5 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { SealedValueStore, sqliteSealedColumn } from '@app/vault/keyring/sealed-values';
+import {
+  sealedCountsByVersion,
+  SealedValueStore,
+  sqliteSealedColumn,
+  sqliteSealedCountSql,
+} from '@app/vault/keyring/sealed-values';
 import type { Database, Statement } from 'better-sqlite3';
 import { SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { PairingSession, SessionResult } from '../../../../domain/pairing-session';
@@ -104,6 +109,14 @@ export class SqliteSessionRepository extends SessionRepository {
       'UPDATE pairing_sessions SET outcome_sealed = NULL WHERE id = ? AND outcome_sealed IS NOT NULL',
     );
     return (await this.turns.write(() => take.run(id))).changes === 1;
+  }
+
+  async countKeptOutcomesByVersion(now: Date): Promise<Record<string, number>> {
+    const count = this.db.prepare(
+      sqliteSealedCountSql('pairing_sessions', 'outcome_sealed', 'expires_at > ?'),
+    );
+    const rows = count.all(now.toISOString()) as { version: string; n: number }[];
+    return sealedCountsByVersion(rows);
   }
 
   async dropExpiredOutcomes(before: Date): Promise<number> {
