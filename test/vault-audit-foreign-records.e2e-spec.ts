@@ -193,6 +193,49 @@ describe('vault audit records written straight into the store are not sealed (e2
     JOB_TIMEOUT,
   );
 
+  it(
+    'should refuse, on either store, an untagged record appended behind the server, until vault:seal-foreign',
+    async () => {
+      const { fileId } = (await upload(t)).body;
+      // the store's own append, without the server's tag: what a database writer can do
+      const forged = await t.app
+        .get(VaultAuditRepository, { strict: false })
+        .appendToChain((head) =>
+          chainEntry(
+            {
+              id: randomBytes(12).toString('hex'),
+              fileId,
+              actor: 'auditor:000000000000',
+              role: 'auditor',
+              ip: '127.0.0.1',
+              purpose: 'case review',
+              action: 'read',
+              result: 'allowed',
+              at: new Date(),
+            },
+            head,
+          ),
+        );
+      expect(await read(t, fileId)).toEqual({ status: 503, code: 'audit_unavailable' });
+      expect(await checkpointSize(t)).toBe(forged.seq - 1);
+      expect(await verifyAudit(t)).toMatchObject({
+        ok: false,
+        reason: 'unauthenticated_entry',
+        brokenAtSeq: forged.seq,
+      });
+      expect((await health(t)).body.error.logs.unauthenticatedEntries).toEqual([
+        { log: 'vault-audit', seq: forged.seq, reason: 'untagged' },
+      ]);
+      const sealed = await sealForeign(t.dataDir, '--yes');
+      expect(sealed.stdout).toContain(`seq ${forged.seq}  untagged`);
+      expect(sealed.code).toBe(0);
+      expect((await read(t, fileId)).status).toBe(200);
+      expect(await verifyAudit(t)).toMatchObject({ ok: true, length: forged.seq + 2 });
+      expect((await health(t)).status).toBe(200);
+    },
+    JOB_TIMEOUT,
+  );
+
   itOnSqliteFile(
     "should refuse a forged record that carries a genuine record's copied tag",
     async () => {
