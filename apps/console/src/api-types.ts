@@ -693,7 +693,8 @@ export interface VaultAuditVerificationView {
   length: number;
   headHash: string;
   brokenAtSeq?: number;
-  reason?: 'seq_gap' | 'prev_hash_mismatch' | 'record_hash_mismatch' | 'checkpoint_signature_invalid' | 'key_outside_window' | 'signed_at_mismatch' | 'signed_at_out_of_order' | 'checkpoint_mismatch' | 'checkpoint_missing' | 'tail_cut';
+  /** unauthenticated_entry: a record past the last checkpoint was not written by the server (no valid server MAC, or fields that do not match it): no checkpoint is signed over it and the vault answers 503 audit_unavailable until an operator runs `vault:seal-foreign` */
+  reason?: 'seq_gap' | 'prev_hash_mismatch' | 'record_hash_mismatch' | 'checkpoint_signature_invalid' | 'key_outside_window' | 'signed_at_mismatch' | 'signed_at_out_of_order' | 'checkpoint_mismatch' | 'checkpoint_missing' | 'tail_cut' | 'unauthenticated_entry';
   /** hex root of the RFC 6962 Merkle tree over the verified records */
   rootHash: string;
   checkpointsChecked: number;
@@ -701,7 +702,7 @@ export interface VaultAuditVerificationView {
   witnessedCheckpoints: number;
 }
 
-export const VaultAuditVerificationViewReasonValues = ['seq_gap', 'prev_hash_mismatch', 'record_hash_mismatch', 'checkpoint_signature_invalid', 'key_outside_window', 'signed_at_mismatch', 'signed_at_out_of_order', 'checkpoint_mismatch', 'checkpoint_missing', 'tail_cut'] as const;
+export const VaultAuditVerificationViewReasonValues = ['seq_gap', 'prev_hash_mismatch', 'record_hash_mismatch', 'checkpoint_signature_invalid', 'key_outside_window', 'signed_at_mismatch', 'signed_at_out_of_order', 'checkpoint_mismatch', 'checkpoint_missing', 'tail_cut', 'unauthenticated_entry'] as const;
 
 export interface VaultKeyUsageView {
   activeVersion: string;

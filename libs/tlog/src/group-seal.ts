@@ -31,7 +31,11 @@ export class GroupSeal {
   private sealing = false;
   private groups = 0;
 
-  /** `stored`: the owner's read of its entries, for those this process did not hand over. */
+  /**
+   * `stored`: the owner's read of its entries, for those this process did not hand over. It is
+   * where the owner refuses an entry it did not write (`UnauthenticatedEntryError`: the vault
+   * audit checks each record's store MAC there), so no checkpoint is signed over one.
+   */
   constructor(
     private readonly tlog: TransparencyLogService,
     readonly origin: string,

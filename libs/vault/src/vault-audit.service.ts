@@ -6,12 +6,19 @@ import {
   LogVerification,
   LogVerifierService,
   Receipt,
+  SealRefusals,
   SignedCheckpoint,
+  StoreMac,
+  storeTagFault,
   TransparencyLogService,
+  UnauthenticatedEntryError,
+  UnauthenticatedReason,
 } from '@app/tlog';
 import {
   auditRecordHash,
+  auditTagText,
   chainEntry,
+  TaggedVaultAuditRecord,
   VaultAccessResult,
   VaultAction,
   VaultAuditRecord,
@@ -34,7 +41,13 @@ export interface AuditAttempt {
   at?: Date;
 }
 
-export type AuditVerification = LogVerification;
+/** `unauthenticated_entry`: a record past the last checkpoint without a valid store MAC. */
+export type AuditVerification = Omit<LogVerification, 'reason'> & {
+  reason?: LogVerification['reason'] | 'unauthenticated_entry';
+};
+
+/** A record past the last checkpoint that the server did not write, and why. */
+export type UnauthenticatedRecord = VaultAuditRecord & { reason: UnauthenticatedReason };
 
 /** An audit record with the proof that it is in the signed log. */
 export interface AuditReceipt extends Receipt {
@@ -44,6 +57,8 @@ export interface AuditReceipt extends Receipt {
 }
 
 const VERIFY_PAGE = 1000;
+/** Records whose store MACs one read checks, when the unsealed tail is looked at. */
+const SEAL_TAG_PAGE = 1000;
 
 /**
  * The vault's access log: a hash chain on the shared transparency log (`@app/tlog`), each
@@ -52,6 +67,14 @@ const VERIFY_PAGE = 1000;
  * one checkpoint for the group, so a burst of accesses (or of refused requests) costs a
  * checkpoint per seal time, not per record. `record` either appends and is sealed, or throws
  * 503 `audit_unavailable`: callers write the record first and act only when it succeeded.
+ *
+ * Every record carries the server's store MAC (`StoreMac` 'vault-audit' over its seq and
+ * recordHash, with the key id). A seal reads from the store the records it does not hold from
+ * this process's own appends, and signs no checkpoint over one past the last checkpoint whose
+ * tag does not hold under the active key, whose fields do not hash to its recordHash, or that
+ * does not link to the record before it (`UnauthenticatedEntryError`): someone who can write
+ * the database cannot have the server sign their records. The vault then refuses access (503
+ * `audit_unavailable`) until an operator seals them (`vault:seal-foreign`).
  */
 @Injectable()
 export class VaultAuditService {
@@ -65,11 +88,11 @@ export class VaultAuditService {
     private readonly verifier: LogVerifierService,
     private readonly clock: Clock,
     @Inject(tlogConfig.KEY) tlogSettings: TlogSettings,
+    private readonly storeMac: StoreMac,
+    private readonly refusals: SealRefusals,
   ) {
     this.origin = `${tlogSettings.origin}/vault-audit`;
-    this.seals = new GroupSeal(tlog, this.origin, (from, to) =>
-      this.records.readRecordHashes(from, to),
-    );
+    this.seals = new GroupSeal(tlog, this.origin, (from, to) => this.authenticatedLeaves(from, to));
   }
 
   async record(attempt: AuditAttempt): Promise<VaultAuditRecord> {
@@ -84,22 +107,28 @@ export class VaultAuditService {
     attempt: AuditAttempt,
   ): Promise<{ record: VaultAuditRecord; receipt: AuditReceipt }> {
     try {
-      const record = await this.records.appendToChain((head) =>
-        chainEntry(
-          {
-            id: newId(),
-            fileId: attempt.fileId,
-            actor: attempt.actor.actor,
-            role: attempt.actor.role,
-            ip: attempt.actor.ip ?? '',
-            purpose: attempt.purpose,
-            action: attempt.action,
-            result: attempt.result,
-            reason: attempt.reason,
-            at: attempt.at ?? this.clock.now(),
-          },
-          head,
-        ),
+      await this.refuseWhileUnauthenticated();
+      const record = await this.records.appendToChain(
+        (head) =>
+          chainEntry(
+            {
+              id: newId(),
+              fileId: attempt.fileId,
+              actor: attempt.actor.actor,
+              role: attempt.actor.role,
+              ip: attempt.actor.ip ?? '',
+              purpose: attempt.purpose,
+              action: attempt.action,
+              result: attempt.result,
+              reason: attempt.reason,
+              at: attempt.at ?? this.clock.now(),
+            },
+            head,
+          ),
+        (built) => ({
+          mac: this.storeMac.mac('vault-audit', auditTagText(built.seq, built.recordHash)),
+          kid: this.storeMac.kid,
+        }),
       );
       const sealed = await this.seals.seal(record.seq, record.recordHash);
       return {
@@ -112,6 +141,11 @@ export class VaultAuditService {
         },
       };
     } catch (error) {
+      if (error instanceof UnauthenticatedEntryError) {
+        this.refuse(error.seq, error.reason);
+        throw unauthenticatedError(error.seq);
+      }
+      if (error instanceof VaultError) throw error;
       this.logger.error(
         { err: error, action: attempt.action, fileId: attempt.fileId },
         'Vault audit write failed; access refused',
@@ -140,12 +174,175 @@ export class VaultAuditService {
    * Walks the whole chain, the Merkle tree, every checkpoint and the witness file: a deleted,
    * inserted or edited record, a re-hashed chain and a cut tail all fail.
    */
-  verify(): Promise<AuditVerification> {
-    return this.verifier.verify(
+  async verify(): Promise<AuditVerification> {
+    const result: AuditVerification = await this.verifier.verify(
       this.origin,
       (after) => this.walk(after),
       new ChainVerifier<VaultAuditRecord>((r) => auditRecordHash(r, r.seq, r.prevHash)),
     );
+    // the records past the last checkpoint: the server's own (a seal still to come) or not
+    if (!result.ok && result.reason !== 'checkpoint_missing') return result;
+    const foreign = await this.firstUnauthenticated();
+    // a break found earlier in the chain is the first to report
+    if (!foreign || (result.brokenAtSeq !== undefined && result.brokenAtSeq < foreign.seq)) {
+      return result;
+    }
+    return { ...result, ok: false, reason: 'unauthenticated_entry', brokenAtSeq: foreign.seq };
+  }
+
+  /** The seq of the chain's head (0: empty). */
+  headSeq(): Promise<number> {
+    return this.records.headSeq();
+  }
+
+  /**
+   * The first record past the last checkpoint that the server did not write (undefined: none):
+   * no valid store MAC under the active key, or fields that do not hash to the recordHash its
+   * tag vouches for, or no link to the record before it.
+   */
+  async firstUnauthenticated(): Promise<
+    { seq: number; reason: UnauthenticatedReason } | undefined
+  > {
+    for await (const record of this.unsealedFaults()) return record;
+    return undefined;
+  }
+
+  /**
+   * The records past the last checkpoint that the server did not write, for the operator to
+   * look at before sealing them (`vault:seal-foreign`); at most `limit`.
+   */
+  async unauthenticatedRecords(
+    limit: number,
+  ): Promise<{ sealedSize: number; head: number; records: UnauthenticatedRecord[] }> {
+    const sealedSize = (await this.tlog.latest(this.origin))?.size ?? 0;
+    const head = await this.records.headSeq();
+    const records: UnauthenticatedRecord[] = [];
+    for await (const record of this.unsealedFaults(sealedSize, head)) {
+      records.push(record);
+      if (records.length >= limit) break;
+    }
+    return { sealedSize, head, records };
+  }
+
+  /**
+   * The operator's decision (`vault:seal-foreign`): signs a checkpoint over the audit log up to
+   * `size` (its head when it was shown to the operator), records without a valid store MAC
+   * included. Returns the checkpoint's size.
+   */
+  async sealForeign(size: number): Promise<number> {
+    const sealed = await this.tlog.seal(
+      this.origin,
+      size,
+      (from, to) => this.records.readRecordHashes(from, to),
+      [],
+    );
+    this.refusals.clear(this.origin);
+    this.logger.warn(
+      { size: sealed.checkpoint.size },
+      'Vault audit records without a valid store MAC sealed by an operator (vault:seal-foreign)',
+    );
+    return sealed.checkpoint.size;
+  }
+
+  /** Each record past the last checkpoint (up to `head`) that the server did not write, in order. */
+  private async *unsealedFaults(
+    sealedSize?: number,
+    head?: number,
+  ): AsyncGenerator<UnauthenticatedRecord> {
+    const sealed = sealedSize ?? (await this.tlog.latest(this.origin))?.size ?? 0;
+    const last = head ?? (await this.records.headSeq());
+    let prev: VaultAuditRecord | undefined;
+    for (let from = sealed + 1; from <= last; from += SEAL_TAG_PAGE) {
+      const to = Math.min(last, from + SEAL_TAG_PAGE - 1);
+      // the sealed record before the first one too: the first must link to it
+      const rows = await this.records.readTagged(prev ? from : Math.max(1, from - 1), to);
+      for (const row of rows) {
+        const reason = row.record.seq >= from ? this.recordFault(row, prev) : undefined;
+        if (reason) yield { ...row.record, reason };
+        prev = row.record;
+      }
+    }
+  }
+
+  /**
+   * Why a stored record is not one the server wrote at its place (undefined: it is): its tag
+   * must hold under the active key over its seq and recordHash, its fields must hash to that
+   * recordHash, and it must link to `prev` (the record before it, when read with it). A record
+   * edited, moved, or put back from another history of the chain fails as `bad_tag`.
+   */
+  private recordFault(
+    row: TaggedVaultAuditRecord,
+    prev: VaultAuditRecord | undefined,
+  ): UnauthenticatedReason | undefined {
+    const { record } = row;
+    const fault = storeTagFault(
+      this.storeMac,
+      'vault-audit',
+      row,
+      auditTagText(record.seq, record.recordHash),
+    );
+    if (fault) return fault;
+    if (auditRecordHash(record, record.seq, record.prevHash) !== record.recordHash) {
+      return 'bad_tag';
+    }
+    // a missing record (a gap) is not this record's fault: the seal's count check refuses it
+    if (prev && prev.seq === record.seq - 1 && record.prevHash !== prev.recordHash) {
+      return 'bad_tag';
+    }
+    return undefined;
+  }
+
+  /**
+   * The leaves a seal reads from the store (records it does not hold from its own appends:
+   * another process's, or left unsealed by a crash or a failed seal): each must be one the
+   * server wrote (`recordFault`), unless a checkpoint stored since covers it (an operator's
+   * seal, another process's).
+   */
+  private async authenticatedLeaves(from: number, to: number): Promise<string[]> {
+    const rows = await this.records.readTagged(Math.max(1, from - 1), to);
+    const faults: Array<{ seq: number; reason: UnauthenticatedReason }> = [];
+    let prev: VaultAuditRecord | undefined;
+    const hashes: string[] = [];
+    for (const row of rows) {
+      if (row.record.seq >= from) {
+        const reason = this.recordFault(row, prev);
+        if (reason) faults.push({ seq: row.record.seq, reason });
+        hashes.push(row.record.recordHash);
+      }
+      prev = row.record;
+    }
+    if (faults.length > 0) {
+      const sealed = (await this.tlog.latest(this.origin))?.size ?? 0;
+      const foreign = faults.find((f) => f.seq > sealed);
+      if (foreign) throw new UnauthenticatedEntryError(this.origin, foreign.seq, foreign.reason);
+    }
+    return hashes;
+  }
+
+  private refuse(seq: number, reason: UnauthenticatedReason): void {
+    if (!this.refusals.of(this.origin)) {
+      this.logger.error(
+        { seq, reason },
+        'Vault audit record without a valid store MAC past the last checkpoint: not sealed; the vault refuses access until an operator runs vault:seal-foreign',
+      );
+    }
+    this.refusals.refuse(this.origin, { log: 'vault-audit', seq, reason });
+  }
+
+  /**
+   * A log whose seal was refused takes no record (it would be committed and left unsealed), so
+   * the vault refuses access: checked again against the store each time, so an operator's
+   * seal (from another process) opens it.
+   */
+  private async refuseWhileUnauthenticated(): Promise<void> {
+    if (!this.refusals.of(this.origin)) return;
+    const foreign = await this.firstUnauthenticated();
+    if (!foreign) {
+      this.refusals.clear(this.origin);
+      return;
+    }
+    this.refuse(foreign.seq, foreign.reason);
+    throw unauthenticatedError(foreign.seq);
   }
 
   /** The chain a page at a time (the verifier yields to the event loop between pages). */
@@ -157,4 +354,11 @@ export class VaultAuditService {
       after = page[page.length - 1].seq;
     }
   }
+}
+
+function unauthenticatedError(seq: number): VaultError {
+  return new VaultError(
+    'audit_unavailable',
+    `The vault audit log holds a record the server did not write (seq ${seq}, past its last checkpoint), so the vault refuses access until an operator seals or removes it (vault:seal-foreign)`,
+  );
 }

@@ -20,7 +20,8 @@ export const VAULT_ERRORS = {
     key_unavailable:
       'the data is sealed under a master key version the VAULT_KEYS of this server does not hold (another replica or a reseal uses a newer VAULT_KEYS, or the store was restored from a backup taken before the version was dropped): restart the server with a VAULT_KEYS that holds the version (the current one; after a restore, the dropped version added back); retry later',
     sealed_value_corrupt: 'a sealed value is malformed or fails authentication',
-    audit_unavailable: 'the vault audit log cannot be written, so the vault refuses access',
+    audit_unavailable:
+      'the vault audit log cannot be written, so the vault refuses access; also while a record past its last checkpoint carries no valid server MAC (written straight into the database: no checkpoint is signed over it, `/health` is degraded, verify says `unauthenticated_entry`) until an operator runs `vault:seal-foreign`',
     checkpoint_not_found: 'the vault audit log has no signed checkpoint yet',
   },
 } as const;

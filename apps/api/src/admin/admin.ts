@@ -22,6 +22,10 @@ export const ADMIN_COMMANDS = {
     (require('./ledger-seal-foreign') as typeof import('./ledger-seal-foreign')).ledgerSealForeign(
       args,
     ),
+  'vault:seal-foreign': (args: string[]) =>
+    (require('./vault-seal-foreign') as typeof import('./vault-seal-foreign')).vaultSealForeign(
+      args,
+    ),
   'tokens:reopen': (args: string[]) =>
     (require('./tokens-reopen') as typeof import('./tokens-reopen')).tokensReopen(args),
   backup: (args: string[]) => (require('./backup') as typeof import('./backup')).backup(args),

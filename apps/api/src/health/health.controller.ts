@@ -89,7 +89,7 @@ export class HealthController implements OnModuleInit {
   })
   @ApiServiceUnavailableResponse({
     description:
-      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES. The keys are degraded when this instance found values sealed under a master key version its VAULT_KEYS lacks and another live server holds (it is behind a rollout: restart it with the current VAULT_KEYS; a version no live server holds is listed as `keys.vaultKeyVersionsUnheld` without degrading), or signs checkpoints or offline tokens with a key its own key history says was retired before now (restart it with the new key). The tlog is degraded (`reason: log_rolled_back`, `logs` with each witnessed and stored size) when at start-up the store of a log ended before the checkpoints of the witness file: the store was rolled back to an older copy (after a planned restore, put the witness file of the backup in place and restart). The logs are degraded when a seal was refused: an entry past the last checkpoint of a log carries no valid server MAC (written straight into the database); `error.logs.unauthenticatedEntries` names the log, site and seq (run `ledger:seal-foreign`)\n\nThe Health Check is not successful',
+      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES. The keys are degraded when this instance found values sealed under a master key version its VAULT_KEYS lacks and another live server holds (it is behind a rollout: restart it with the current VAULT_KEYS; a version no live server holds is listed as `keys.vaultKeyVersionsUnheld` without degrading), or signs checkpoints or offline tokens with a key its own key history says was retired before now (restart it with the new key). The tlog is degraded (`reason: log_rolled_back`, `logs` with each witnessed and stored size) when at start-up the store of a log ended before the checkpoints of the witness file: the store was rolled back to an older copy (after a planned restore, put the witness file of the backup in place and restart). The logs are degraded when a seal was refused: an entry past the last checkpoint of a log carries no valid server MAC (written straight into the database); `error.logs.unauthenticatedEntries` names the log, site and seq (run `ledger:seal-foreign` for a site ledger, `vault:seal-foreign` for the vault audit log, whose refusal also answers the vault requests 503 `audit_unavailable`)\n\nThe Health Check is not successful',
     schema: healthReportSchema('error'),
   })
   @ApiResponse({
@@ -137,16 +137,23 @@ export class HealthController implements OnModuleInit {
   /**
    * Logs whose seal was refused: an entry past the last checkpoint without the server's store
    * MAC (written straight into the database). Degraded until an operator seals them
-   * (`ledger:seal-foreign`); the log and the seq are named, nothing of the entry.
+   * (`ledger:seal-foreign` for a site's ledger, `vault:seal-foreign` for the vault audit); the
+   * log and the seq are named, nothing of the entry.
    */
   private async logs() {
     const logs = indicator('logs');
     const refused = this.refusals.list();
     if (refused.length === 0) return logs.up();
+    const commands = [
+      ...new Set(
+        refused.map((r) =>
+          r.log === 'vault-audit' ? 'vault:seal-foreign' : 'ledger:seal-foreign',
+        ),
+      ),
+    ];
     return logs.down({
       state: 'degraded',
-      message:
-        'entries past the last checkpoint carry no valid server MAC: not sealed, appends refused (run ledger:seal-foreign)',
+      message: `entries past the last checkpoint carry no valid server MAC: not sealed, appends refused (run ${commands.join(', ')})`,
       unauthenticatedEntries: refused.map((r) => ({
         log: r.log,
         ...(r.siteId ? { siteId: r.siteId } : {}),

@@ -75,3 +75,25 @@ export function chainEntry(entry: VaultAuditEntry, head: ChainHead | undefined):
   const prevHash = head?.hash ?? GENESIS_HASH;
   return { ...entry, seq, prevHash, recordHash: auditRecordHash(entry, seq, prevHash) };
 }
+
+/**
+ * What a record's store MAC (`StoreMac`, purpose 'vault-audit') covers: its place in the log and
+ * its recordHash. The seq is bound too, so a tag copied onto another position does not verify;
+ * the record's fields are bound through the recordHash, which the seal hashes again from them.
+ */
+export function auditTagText(seq: number, recordHash: string): string {
+  return `${seq}:${recordHash}`;
+}
+
+/** The server's store MAC of a record and the id of the key it was made under. */
+export interface VaultAuditTag {
+  mac: string;
+  kid: string;
+}
+
+/** A stored record with the tag stored beside it (null: the row has none). */
+export interface TaggedVaultAuditRecord {
+  record: VaultAuditRecord;
+  mac: string | null;
+  kid: string | null;
+}

@@ -106,7 +106,10 @@ export class VaultAuditVerificationView {
       'checkpoint_mismatch',
       'checkpoint_missing',
       'tail_cut',
+      'unauthenticated_entry',
     ],
+    description:
+      'unauthenticated_entry: a record past the last checkpoint was not written by the server (no valid server MAC, or fields that do not match it): no checkpoint is signed over it and the vault answers 503 audit_unavailable until an operator runs `vault:seal-foreign`',
   })
   reason?: string;
   @ApiProperty({ description: 'hex root of the RFC 6962 Merkle tree over the verified records' })

@@ -40,6 +40,46 @@ describeStoreContract('VaultAuditRepository', vaultAuditAdapters, ({ sut }) => {
     expect(auditRecordHash(stored[1], stored[1].seq, stored[1].prevHash)).toBe(second.recordHash);
   });
 
+  it("should store the server's tag beside a record, read it back with the record, and null for an untagged one", async () => {
+    expect(await sut().headSeq()).toBe(0);
+    const tagged = await sut().appendToChain(
+      (head) => chainEntry(entry('f1'), head),
+      (record) => ({ mac: `mac-of-${record.seq}-${record.recordHash}`, kid: '0123456789abcdef' }),
+    );
+    const untagged = await sut().appendToChain((head) => chainEntry(entry('f2'), head));
+    const third = await sut().appendToChain(
+      (head) => chainEntry(entry('f3'), head),
+      () => ({ mac: 'm3', kid: 'k3' }),
+    );
+    expect(await sut().headSeq()).toBe(3);
+    expect(await sut().readTagged(1, 3)).toEqual([
+      { record: tagged, mac: `mac-of-1-${tagged.recordHash}`, kid: '0123456789abcdef' },
+      { record: untagged, mac: null, kid: null },
+      { record: third, mac: 'm3', kid: 'k3' },
+    ]);
+    expect((await sut().readTagged(2, 2)).map((r) => r.record.seq)).toEqual([2]);
+    expect(await sut().readTagged(4, 9)).toEqual([]);
+    // the tag is beside the record, not part of it: listings and hashes as before
+    expect(await sut().listInOrder({ limit: 10 })).toEqual([tagged, untagged, third]);
+    expect(await sut().readRecordHashes(1, 3)).toEqual([
+      tagged.recordHash,
+      untagged.recordHash,
+      third.recordHash,
+    ]);
+  });
+
+  it('should store nothing when the tag cannot be made', async () => {
+    await expect(
+      sut().appendToChain(
+        (head) => chainEntry(entry('f1'), head),
+        () => {
+          throw new Error('no key');
+        },
+      ),
+    ).rejects.toThrow('no key');
+    expect(await sut().headSeq()).toBe(0);
+  });
+
   it('should keep one unbroken chain under concurrent appends', async () => {
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>

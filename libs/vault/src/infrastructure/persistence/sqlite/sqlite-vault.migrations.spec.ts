@@ -146,3 +146,49 @@ describe('SQLite vault audit migration 4: action and result only from the catalo
     ).toEqual([1, 2, 3]);
   });
 });
+
+describe("SQLite vault audit migration 5: the server's tag beside each record", () => {
+  let dir: string;
+  let store: SqliteStore | undefined;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mdai-vault-audit-tags-'));
+  });
+  afterEach(async () => {
+    await store?.close();
+    store = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('should keep the records of a file from before the tags as hashed, untagged, and tag the next', async () => {
+    const path = join(dir, 'old.sqlite');
+    const old = oldAudit(path, [entry(), entry({ action: 'store' })]);
+    // migration 4 too, as a deployment before the tags left the file
+    const before = new SqliteStore(path);
+    before.migrate(
+      SCOPE,
+      VAULT_AUDIT_SQLITE_MIGRATIONS.filter((m) => m.version <= 4),
+    );
+    before.db.close();
+
+    store = new SqliteStore(path);
+    const sut = new SqliteVaultAuditRepository(store); // applies migration 5
+    expect(await sut.readTagged(1, 2)).toEqual(
+      old.map((record) => ({ record, mac: null, kid: null })),
+    );
+    const next = await sut.appendToChain(
+      (head) => chainEntry(entry(), head),
+      () => ({ mac: 'tag', kid: 'kid' }),
+    );
+    expect(next).toMatchObject({ seq: 3, prevHash: old[1].recordHash });
+    expect(await sut.readTagged(3, 3)).toEqual([{ record: next, mac: 'tag', kid: 'kid' }]);
+    expect(await sut.headSeq()).toBe(3);
+    const versions = store.db
+      .prepare<[string], { version: number }>(
+        'SELECT version FROM schema_migrations WHERE scope = ? ORDER BY version',
+      )
+      .all(SCOPE)
+      .map((r) => r.version);
+    expect(versions).toEqual([1, 2, 3, 4, 5]);
+  });
+});

@@ -113,4 +113,14 @@ export const VAULT_AUDIT_SQLITE_MIGRATIONS: SqliteMigration[] = [
         ON vault_audit (file_id, actor, action, result, seq);
     `,
   },
+  {
+    version: 5,
+    name: "the server's store MAC over each audit record's seq and recordHash, with its key id",
+    // records stored before this version have none: sealed already when a checkpoint covers
+    // them, else refused by the next seal until an operator seals them (`vault:seal-foreign`)
+    up: `
+      ALTER TABLE vault_audit ADD COLUMN mac TEXT;
+      ALTER TABLE vault_audit ADD COLUMN mac_kid TEXT;
+    `,
+  },
 ];

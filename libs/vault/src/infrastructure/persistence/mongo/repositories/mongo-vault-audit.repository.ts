@@ -4,9 +4,11 @@ import { MongoStoreHandle } from '@app/persistence';
 import { appendWithRetry } from '@app/tlog';
 import {
   ChainHead,
+  TaggedVaultAuditRecord,
   VAULT_ACTIONS,
   VAULT_RESULTS,
   VaultAuditRecord,
+  VaultAuditTag,
 } from '../../../../domain/vault-audit-record';
 import { VaultAuditCriteria, VaultAuditRepository } from '../../vault-audit.repository';
 import { VaultAuditMongoMapper as Mapper } from '../mappers/vault-audit.mapper';
@@ -61,6 +63,7 @@ export class MongoVaultAuditRepository extends VaultAuditRepository implements O
 
   async appendToChain(
     link: (head: ChainHead | undefined) => VaultAuditRecord,
+    tag?: (record: VaultAuditRecord) => VaultAuditTag,
   ): Promise<VaultAuditRecord> {
     return appendWithRetry(async () => {
       const head = await this.records
@@ -68,7 +71,13 @@ export class MongoVaultAuditRepository extends VaultAuditRepository implements O
         .sort({ seq: -1 })
         .lean<Pick<VaultAuditDocument, 'seq' | 'recordHash'>>();
       const record = link(head ? { seq: head.seq, hash: head.recordHash } : undefined);
-      await this.records.create(Mapper.toPersistence(record));
+      const doc = Mapper.toPersistence(record);
+      const tagged = tag?.(record);
+      if (tagged) {
+        doc.mac = tagged.mac;
+        doc.macKid = tagged.kid;
+      }
+      await this.records.create(doc);
       return record;
     }, 'the vault audit chain');
   }
@@ -79,6 +88,26 @@ export class MongoVaultAuditRepository extends VaultAuditRepository implements O
       .sort({ seq: 1 })
       .lean<Pick<VaultAuditDocument, 'recordHash'>[]>();
     return docs.map((d) => d.recordHash);
+  }
+
+  async readTagged(fromSeq: number, toSeq: number): Promise<TaggedVaultAuditRecord[]> {
+    const docs = await this.records
+      .find({ seq: { $gte: fromSeq, $lte: toSeq } })
+      .sort({ seq: 1 })
+      .lean<VaultAuditDocument[]>();
+    return docs.map((doc) => ({
+      record: Mapper.toDomain(doc),
+      mac: doc.mac ?? null,
+      kid: doc.macKid ?? null,
+    }));
+  }
+
+  async headSeq(): Promise<number> {
+    const head = await this.records
+      .findOne({}, { seq: 1 })
+      .sort({ seq: -1 })
+      .lean<Pick<VaultAuditDocument, 'seq'>>();
+    return head?.seq ?? 0;
   }
 
   async listInOrder(criteria: VaultAuditCriteria): Promise<VaultAuditRecord[]> {

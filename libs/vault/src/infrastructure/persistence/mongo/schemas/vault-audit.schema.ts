@@ -23,6 +23,12 @@ export class VaultAuditDocument {
   @Prop({ required: true }) at!: Date;
   @Prop({ required: true }) prevHash!: string;
   @Prop({ required: true }) recordHash!: string;
+  /**
+   * The server's store MAC over seq and recordHash (`StoreMac`, 'vault-audit') and its key id;
+   * not hashed. Absent on records from before the tags (and on rows the server did not write).
+   */
+  @Prop({ type: String }) mac?: string;
+  @Prop({ type: String }) macKid?: string;
 }
 export const VaultAuditSchema = SchemaFactory.createForClass(VaultAuditDocument);
 // the audit listing's filters, any combination a keyset on seq (as SQLite's migration 3): the

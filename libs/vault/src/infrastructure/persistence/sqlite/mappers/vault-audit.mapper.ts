@@ -20,6 +20,12 @@ export interface VaultAuditRow {
   record_hash: string;
 }
 
+/** A row with the store MAC and key id stored beside it (not part of the record). */
+export interface TaggedVaultAuditRow extends VaultAuditRow {
+  mac: string | null;
+  mac_kid: string | null;
+}
+
 export class VaultAuditSqliteMapper {
   static toDomain(row: VaultAuditRow): VaultAuditRecord {
     return {

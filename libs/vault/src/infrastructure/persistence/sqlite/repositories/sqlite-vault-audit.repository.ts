@@ -4,12 +4,18 @@ import { LimitedStatements, SqliteStoreHandle, SqliteWriteTurns } from '@app/per
 import { appendImmediate } from '@app/tlog';
 import {
   ChainHead,
+  TaggedVaultAuditRecord,
   VAULT_ACTIONS,
   VAULT_RESULTS,
   VaultAuditRecord,
+  VaultAuditTag,
 } from '../../../../domain/vault-audit-record';
 import { VaultAuditCriteria, VaultAuditRepository } from '../../vault-audit.repository';
-import { VaultAuditRow, VaultAuditSqliteMapper as Mapper } from '../mappers/vault-audit.mapper';
+import {
+  TaggedVaultAuditRow,
+  VaultAuditRow,
+  VaultAuditSqliteMapper as Mapper,
+} from '../mappers/vault-audit.mapper';
 import { VAULT_AUDIT_SQLITE_MIGRATIONS } from '../sqlite-vault.migrations';
 
 /**
@@ -32,6 +38,7 @@ export class SqliteVaultAuditRepository extends VaultAuditRepository {
 
   async appendToChain(
     link: (head: ChainHead | undefined) => VaultAuditRecord,
+    tag?: (record: VaultAuditRecord) => VaultAuditTag,
   ): Promise<VaultAuditRecord> {
     // statements are prepared per call: a schema change on the file must surface as an error here
     return this.turns.write(() =>
@@ -42,12 +49,17 @@ export class SqliteVaultAuditRepository extends VaultAuditRepository {
           )
           .get();
         const record = link(head ? { seq: head.seq, hash: head.record_hash } : undefined);
+        const tagged = tag?.(record);
         this.db
           .prepare(
-            `INSERT INTO vault_audit (seq, id, file_id, actor, role, ip, purpose, action, result, reason, at, prev_hash, record_hash)
-           VALUES (@seq, @id, @file_id, @actor, @role, @ip, @purpose, @action, @result, @reason, @at, @prev_hash, @record_hash)`,
+            `INSERT INTO vault_audit (seq, id, file_id, actor, role, ip, purpose, action, result, reason, at, prev_hash, record_hash, mac, mac_kid)
+           VALUES (@seq, @id, @file_id, @actor, @role, @ip, @purpose, @action, @result, @reason, @at, @prev_hash, @record_hash, @mac, @mac_kid)`,
           )
-          .run(Mapper.toPersistence(record));
+          .run({
+            ...Mapper.toPersistence(record),
+            mac: tagged?.mac ?? null,
+            mac_kid: tagged?.kid ?? null,
+          });
         return record;
       }),
     );
@@ -60,6 +72,23 @@ export class SqliteVaultAuditRepository extends VaultAuditRepository {
       )
       .all(fromSeq, toSeq)
       .map((r) => r.record_hash);
+  }
+
+  async readTagged(fromSeq: number, toSeq: number): Promise<TaggedVaultAuditRecord[]> {
+    return this.db
+      .prepare<[number, number], TaggedVaultAuditRow>(
+        'SELECT * FROM vault_audit WHERE seq BETWEEN ? AND ? ORDER BY seq',
+      )
+      .all(fromSeq, toSeq)
+      .map((row) => ({ record: Mapper.toDomain(row), mac: row.mac, kid: row.mac_kid }));
+  }
+
+  async headSeq(): Promise<number> {
+    return (
+      this.db
+        .prepare<[], { seq: number }>('SELECT seq FROM vault_audit ORDER BY seq DESC LIMIT 1')
+        .get()?.seq ?? 0
+    );
   }
 
   async listInOrder(criteria: VaultAuditCriteria): Promise<VaultAuditRecord[]> {
