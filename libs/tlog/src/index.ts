@@ -15,3 +15,4 @@ export * from './group-seal';
 export * from './store-mac';
 export * from './witness-recovery';
 export * from './unauthenticated-entry';
+export * from './tree-nodes-check';
