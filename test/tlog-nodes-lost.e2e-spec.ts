@@ -54,6 +54,9 @@ function countNodes(dataDir: string, origin: string): number {
   }
 }
 
+/** Each test boots the app up to twice and fills a log: slow on a loaded machine. */
+const TIMEOUT_MS = 120_000;
+
 const inclusion = (t: TestApp, siteId: string, seq: number) =>
   http(t.baseUrl, 'GET', `/api/v5/ledger/${siteId}/proof/inclusion?seq=${seq}`, {
     key: t.keys.auditor,
@@ -94,6 +97,7 @@ describe('a transparency log whose stored Merkle nodes were deleted (e2e)', () =
       await fill(t, phone, 1, 5);
       expect(await verifyLedger(t, phone.siteId)).toMatchObject({ ok: true, length: 45 });
     },
+    TIMEOUT_MS,
   );
 
   itOnSqliteFile(
@@ -126,6 +130,7 @@ describe('a transparency log whose stored Merkle nodes were deleted (e2e)', () =
       expect(body.checkpoints[0]).toMatchObject({ treeSize: 45 });
       expect(await verifyLedger(t, phone.siteId)).toMatchObject({ ok: true, length: 45 });
     },
+    TIMEOUT_MS,
   );
 
   itOnSqliteFile(
@@ -166,5 +171,6 @@ describe('a transparency log whose stored Merkle nodes were deleted (e2e)', () =
         expect.objectContaining({ status: 'error' }),
       );
     },
+    TIMEOUT_MS,
   );
 });
