@@ -19,7 +19,15 @@ import {
 } from '@app/common';
 import { SigningKeyService } from '@app/device-trust';
 import { Store } from '@app/persistence';
-import { LogKeyService, SealRefusals, TransparencyLogService, WitnessRecovery } from '@app/tlog';
+import {
+  LogKeyService,
+  SealRefusals,
+  tlogConfig,
+  TlogSettings,
+  TransparencyLogService,
+  WitnessRecovery,
+  witnessPlacementWarning,
+} from '@app/tlog';
 import { TimesheetProjector } from '@app/timesheets';
 import { KeyHoldersService, KeyringService } from '@app/vault';
 import {
@@ -47,6 +55,7 @@ export class HealthController implements OnModuleInit {
     private readonly redis: RedisService,
     private readonly apiKeys: ApiKeyService,
     @Inject(appConfig.KEY) private readonly app: AppSettings,
+    @Inject(tlogConfig.KEY) private readonly tlogSettings: TlogSettings,
     private readonly keyring: KeyringService,
     private readonly keyHolders: KeyHoldersService,
     private readonly tokenKeys: SigningKeyService,
@@ -86,7 +95,7 @@ export class HealthController implements OnModuleInit {
   })
   @ApiOkResponse({
     description:
-      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space\n\nThe Health Check is successful',
+      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded\n\nThe Health Check is successful',
     schema: healthReportSchema('ok'),
   })
   @ApiServiceUnavailableResponse({
@@ -258,7 +267,11 @@ export class HealthController implements OnModuleInit {
     const tlog = indicator('tlog');
     const behind = this.witnessRecovery.rolledBack();
     const lost = this.transparencyLog.lostNodes();
-    if (behind.length === 0 && lost.length === 0) return tlog.up();
+    // a warning, not degraded: every replica shares the placement, and moving the file is the
+    // operator's (restarting this one changes nothing)
+    const warning = witnessPlacementWarning(this.tlogSettings.witnessFile, this.app);
+    const warned = warning ? { warning } : {};
+    if (behind.length === 0 && lost.length === 0) return tlog.up(warned);
     const messages = [
       ...behind.map(
         (b) =>
@@ -283,6 +296,7 @@ export class HealthController implements OnModuleInit {
           }
         : {}),
       message: messages.join('; '),
+      ...warned,
     });
   }
 
