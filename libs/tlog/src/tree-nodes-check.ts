@@ -1,4 +1,9 @@
-import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
 import { TlogRepository } from './infrastructure/persistence/tlog.repository';
 import { TransparencyLogService } from './transparency-log.service';
 
@@ -11,9 +16,10 @@ import { TransparencyLogService } from './transparency-log.service';
  * the server answers meanwhile (the log's requests wait for the rebuild).
  */
 @Injectable()
-export class TreeNodesCheck implements OnApplicationBootstrap {
+export class TreeNodesCheck implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(TreeNodesCheck.name);
   private done: Promise<void> = Promise.resolve();
+  private closing = false;
 
   constructor(
     private readonly store: TlogRepository,
@@ -26,12 +32,24 @@ export class TreeNodesCheck implements OnApplicationBootstrap {
     );
   }
 
+  /**
+   * The app closes (a shutdown, a one-off job that booted it): no further log is checked, and
+   * the store stays open until the one being checked is done.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    await this.done;
+  }
+
   /** Settles when the start-up check is over. */
   settled(): Promise<void> {
     return this.done;
   }
 
   private async check(): Promise<void> {
-    for (const origin of await this.store.origins()) await this.tlog.checkNodes(origin);
+    for (const origin of await this.store.origins()) {
+      if (this.closing) return;
+      await this.tlog.checkNodes(origin);
+    }
   }
 }
