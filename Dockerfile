@@ -25,7 +25,8 @@ COPY package.json ./
 # is created from its mount point (ownership included), so the vault, the SQLite file and the
 # witness file (docker-compose.yml: TLOG_WITNESS_FILE on a volume of its own) are writable
 # without root.
-RUN mkdir -p /data/uploads /witness && chown -R node:node /witness /data
+RUN mkdir -p /data/uploads && chown -R node:node /data
+RUN mkdir -p /witness && chown node:node /witness
 ENV DATA_DIR=/data
 USER node
 EXPOSE 3000

@@ -84,7 +84,7 @@ describe('docker-compose.yml', () => {
       .pop()!;
     const dir = api.TLOG_WITNESS_FILE.slice(0, api.TLOG_WITNESS_FILE.lastIndexOf('/'));
     expect(runtime).toMatch(
-      new RegExp(`^RUN .*mkdir -p .*${dir}\\b.*&& chown -R node:node .*${dir}\\b`, 'm'),
+      new RegExp(`^RUN .*mkdir -p .*${dir}\\b.*&& chown (-R )?node:node .*${dir}\\b`, 'm'),
     );
   });
 
