@@ -21,9 +21,12 @@ ENV NODE_ENV=production
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
-# The data volume's mount point, owned by the runtime user: a fresh named volume is created
-# from it (ownership included), so the vault and the SQLite file are writable without root.
+# The data and witness volumes' mount points, owned by the runtime user: a fresh named volume
+# is created from its mount point (ownership included), so the vault, the SQLite file and the
+# witness file (docker-compose.yml: TLOG_WITNESS_FILE on a volume of its own) are writable
+# without root.
 RUN mkdir -p /data/uploads && chown -R node:node /data
+RUN mkdir -p /witness && chown node:node /witness
 ENV DATA_DIR=/data
 USER node
 EXPOSE 3000

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { BlockList } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { witnessPlacementWarning } from '@app/tlog';
 import { http, startTestApp } from './support/test-app';
 import {
   composeDocument,
@@ -25,7 +26,7 @@ import { freePort, run } from './topology/support/processes';
  * stub listens where `UPSTREAM_URL`'s default points.
  */
 const TOPOLOGY_OWN: Record<string, string[]> = {
-  api: ['NODE_ENV', 'PORT', 'DATA_DIR'],
+  api: ['NODE_ENV', 'PORT', 'DATA_DIR', 'TLOG_WITNESS_FILE'],
   upstream: ['UPSTREAM_STUB_PORT'],
 };
 
@@ -52,8 +53,39 @@ describe('docker-compose.yml', () => {
       'api.NODE_ENV',
       'api.PORT',
       'api.DATA_DIR',
+      'api.TLOG_WITNESS_FILE',
       'upstream.UPSTREAM_STUB_PORT',
     ]);
+  });
+
+  it('should keep the witness file on a volume of its own, not in the data volume (findings M2)', () => {
+    const api = composeEnvironment('api');
+    const mounts = (compose.services.api.volumes ?? []).map((m) => {
+      const [source, target] = m.split(':');
+      return { source, target };
+    });
+    const holding = (path: string) =>
+      mounts.filter((m) => path === m.target || path.startsWith(`${m.target}/`));
+    const [data] = holding(api.DATA_DIR);
+    const [witness] = holding(api.TLOG_WITNESS_FILE);
+    expect(data).toBeDefined();
+    expect(witness).toBeDefined();
+    expect(witness.source).not.toBe(data.source);
+    expect(Object.keys(compose.volumes ?? {})).toEqual(
+      expect.arrayContaining([data.source, witness.source]),
+    );
+    // what the server warns of at boot in production: none here
+    expect(
+      witnessPlacementWarning(api.TLOG_WITNESS_FILE, { dataDir: api.DATA_DIR, production: true }),
+    ).toBeUndefined();
+    // the image makes the mount point, owned by the runtime user (a fresh volume copies it)
+    const runtime = read('Dockerfile')
+      .split(/^FROM /m)
+      .pop()!;
+    const dir = api.TLOG_WITNESS_FILE.slice(0, api.TLOG_WITNESS_FILE.lastIndexOf('/'));
+    expect(runtime).toMatch(
+      new RegExp(`^RUN .*mkdir -p .*${dir}\\b.*&& chown (-R )?node:node .*${dir}\\b`, 'm'),
+    );
   });
 
   it('should send the replicas to the UPSTREAM_URL of .env, and to the stub when .env keeps the example', () => {

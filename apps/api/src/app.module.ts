@@ -34,6 +34,7 @@ import { HealthChecks } from './health/health-checks';
 import { WhoAmIController } from './whoami/whoami.controller';
 import { ResealAllJob } from './reseal-all.job';
 import { ShutdownGrace } from './shutdown-grace';
+import { TlogLeafSources } from './tlog-leaf-sources';
 import { AppConfig, configModule } from './config/app-config';
 
 export interface AppModuleOptions {
@@ -79,6 +80,7 @@ export class AppModule {
         ResealAllJob,
         HealthChecks,
         ShutdownGrace,
+        TlogLeafSources,
         // a repeated query parameter is refused as such before the ValidationPipe reads it
         { provide: APP_PIPE, useClass: SingleQueryValuePipe },
         { provide: APP_PIPE, useFactory: createValidationPipe },

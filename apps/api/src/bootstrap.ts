@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import type { IncomingMessage } from 'node:http';
 import { RelayWsAdapter } from '@app/relay';
+import { witnessPlacementWarning } from '@app/tlog';
 import { Logger } from 'nestjs-pino';
 import {
   AccessLog,
@@ -95,6 +96,8 @@ export async function createApp(env: Env, options: AppModuleOptions = {}): Promi
       'Bootstrap',
     );
   }
+  const witnessWarning = witnessPlacementWarning(config.tlog.witnessFile, config.app);
+  if (witnessWarning) logger.warn(witnessWarning, 'Bootstrap');
   bootLog.log(
     `store: ${config.database.driver}; relay bus: ${config.redis.url ? 'redis' : 'in-process'}`,
   );

@@ -750,7 +750,7 @@ export interface WorkerDetailView {
   thekedarId?: string;
   trustInheritedUntil?: string;
   createdAt: string;
-  /** Its status and site changes, oldest first */
+  /** Its status, site and phone changes, oldest first */
   events: WorkerEventView[];
 }
 
@@ -811,17 +811,22 @@ export interface WorkerEnrollmentCodeResponse {
 }
 
 export interface WorkerEventView {
-  action: 'deactivated' | 'reactivated' | 'sites_changed';
+  /** phone_changed: the worker's phone number changed (where its pay goes), by `actor` at `at`; both numbers masked */
+  action: 'deactivated' | 'reactivated' | 'sites_changed' | 'phone_changed';
   actor: string;
   reason?: string;
   /** sites_changed: the sites after it */
   siteIds?: string[];
   /** sites_changed: the sites before it (for the first change, those the worker was created with). Absent on a change recorded before this field was kept: the sites before it are not known, and a packet or add_shift dated before it is judged by the sites the token names (a packet) or accepted at any site (add_shift) */
   previousSiteIds?: string[];
+  /** phone_changed: the new number, masked (its last 4 digits; the full number is the worker's `phone`) */
+  phone?: string;
+  /** phone_changed: the number before it, masked (its last 4 digits) */
+  previousPhone?: string;
   at: string;
 }
 
-export const WorkerEventViewActionValues = ['deactivated', 'reactivated', 'sites_changed'] as const;
+export const WorkerEventViewActionValues = ['deactivated', 'reactivated', 'sites_changed', 'phone_changed'] as const;
 
 export interface WorkerStatusChangeDto {
   reason: string;

@@ -16,3 +16,4 @@ export * from './store-mac';
 export * from './witness-recovery';
 export * from './unauthenticated-entry';
 export * from './seal-tags';
+export * from './tree-nodes-check';

@@ -1,5 +1,5 @@
 import { createPrivateKey, generateKeyPairSync, KeyObject } from 'node:crypto';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import {
   AppSettings,
   ConfigError,
@@ -75,6 +75,21 @@ function readTlogConfig(env: Env, app: Pick<AppSettings, 'dataDir'>): TlogSettin
 export function witnessFileOf(setting: string | undefined, dataDir: string): string {
   const witness = setting || 'tlog-witness.ndjson';
   return isAbsolute(witness) ? witness : resolve(join(dataDir, witness));
+}
+
+/**
+ * Why the witness file protects nothing in production (undefined: it may): inside DATA_DIR,
+ * whoever can write DATA_DIR (the SQLite file, the volume) can rewrite a log and remove its
+ * witness lines alike, and verify then answers `ok` (findings M2). Said at boot and on /health.
+ */
+export function witnessPlacementWarning(
+  witnessFile: string,
+  app: Pick<AppSettings, 'dataDir' | 'production'>,
+): string | undefined {
+  if (!app.production) return undefined;
+  const inside = relative(resolve(app.dataDir), resolve(witnessFile));
+  if (inside.startsWith('..') || isAbsolute(inside)) return undefined;
+  return 'TLOG_WITNESS_FILE is inside DATA_DIR: whoever can write DATA_DIR can rewrite a log and its witness lines alike (verify then answers ok). Put it on a volume or host the database operator cannot write, and have a monitor copy it (README, Configuration)';
 }
 
 export const tlogConfig = defineConfig('tlog', readTlogConfig);

@@ -9,6 +9,7 @@ import { LogVerifierService } from './log-verifier.service';
 import { TlogController } from './tlog.controller';
 import { TransparencyLogService } from './transparency-log.service';
 import { StoreMac } from './store-mac';
+import { TreeNodesCheck } from './tree-nodes-check';
 import { SealRefusals } from './unauthenticated-entry';
 import { WitnessLog } from './witness-log';
 import { WitnessRecovery } from './witness-recovery';
@@ -29,6 +30,7 @@ import { WitnessRecovery } from './witness-recovery';
     WitnessRecovery,
     StoreMac,
     SealRefusals,
+    TreeNodesCheck,
   ],
   exports: [
     TransparencyLogService,
@@ -37,6 +39,7 @@ import { WitnessRecovery } from './witness-recovery';
     StoreMac,
     WitnessRecovery,
     SealRefusals,
+    TreeNodesCheck,
   ],
 })
 export class TlogModule {}

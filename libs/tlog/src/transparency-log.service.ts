@@ -1,19 +1,22 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { Clock, Counter, Gauge, MetricsRegistry } from '@app/common';
-import { SignedCheckpoint, checkpointText } from './domain/checkpoint';
+import { createHash } from 'node:crypto';
+import { Clock, CommonError, Counter, Gauge, MetricsRegistry } from '@app/common';
+import { SignedCheckpoint, checkpointText, parseCheckpointText } from './domain/checkpoint';
 import {
   appendLeaves,
   consistencyRanges,
   inclusionProofsOf,
   inclusionRanges,
   leafOfRecordHash,
+  NodeKey,
   nodeId,
   nodesFor,
   perfectNodes,
   rangeHash,
   verifyConsistency,
 } from './domain/merkle';
+import { noteSignedBy, parseNote } from './domain/signed-note';
 import { TlogRepository } from './infrastructure/persistence/tlog.repository';
 import { LOG_CLOCK } from './log-clock';
 import { LogKeyService } from './log-key.service';
@@ -48,6 +51,16 @@ export const SEAL_SLICE = 1024;
 export const SEAL_RETRY_FIRST_MS = 1000;
 const SEAL_RETRY_MAX_MS = 60_000;
 
+/**
+ * A log whose stored Merkle nodes are missing (deleted outside the server), as a seal or a
+ * proof found it, and why the server could not rebuild them (yet).
+ */
+export interface LostNodes {
+  origin: string;
+  since: Date;
+  reason: string;
+}
+
 /** A failed seal to try again: the log's entries up to `size` have no checkpoint yet. */
 interface SealRetry {
   size: number;
@@ -74,6 +87,13 @@ export class TransparencyLogService implements OnModuleDestroy {
   private readonly alarms: Counter<'log'>;
   private readonly unsealed: Gauge;
   private readonly retries = new Map<string, SealRetry>();
+  /** Logs whose stored nodes are missing and not rebuilt (for /health). */
+  private readonly lost = new Map<string, LostNodes & { mismatchAt?: number }>();
+  /** The last leaf source a seal of each log was given: what a proof rebuilds lost nodes from. */
+  private readonly sources = new Map<string, LeafSource>();
+  /** The logs' owners' reads of their entries, by origin (`addLeafSources`). */
+  private readonly resolvers: ((origin: string) => LeafSource | undefined)[] = [];
+  private readonly rebuilds = new Map<string, Promise<boolean>>();
   private closed = false;
 
   constructor(
@@ -114,6 +134,7 @@ export class TransparencyLogService implements OnModuleDestroy {
    * processes sealing at once write the same nodes and each a valid checkpoint.
    */
   seal(origin: string, size: number, leaves: LeafSource, seqs: number[]): Promise<SealResult> {
+    this.sources.set(origin, leaves);
     const sealed = this.exclusive(origin, () => this.sealNow(origin, size, leaves, seqs));
     sealed.then(
       (done) => this.covered(origin, done.checkpoint.size),
@@ -152,7 +173,7 @@ export class TransparencyLogService implements OnModuleDestroy {
     treeSize: number,
   ): Promise<Receipt> {
     const ranges = inclusionRanges(seq - 1, treeSize);
-    const nodes = await this.store.findNodes(origin, nodesFor(ranges));
+    const nodes = await this.nodesOf(origin, nodesFor(ranges));
     return {
       seq,
       leafIndex: seq - 1,
@@ -164,7 +185,7 @@ export class TransparencyLogService implements OnModuleDestroy {
 
   async consistencyProof(origin: string, first: number, second: number): Promise<Buffer[]> {
     const ranges = consistencyRanges(first, second);
-    const nodes = await this.store.findNodes(origin, nodesFor(ranges));
+    const nodes = await this.nodesOf(origin, nodesFor(ranges));
     return ranges.map(([lo, hi]) => rangeHash(lo, hi, nodes));
   }
 
@@ -189,14 +210,17 @@ export class TransparencyLogService implements OnModuleDestroy {
     let head = this.heads.get(origin);
     if (!head) {
       const latest = await this.store.latestCheckpoint(origin);
-      const compact = await this.store.findNodes(origin, perfectNodes(0, latest?.size ?? 0));
+      const compact = await this.nodesOf(origin, perfectNodes(0, latest?.size ?? 0), leaves);
       head = { checkpoint: latest, compact };
     }
     const latest = head.checkpoint;
     const from = latest?.size ?? 0;
     if (latest && size <= from) {
       // a later batch already sealed past these entries: prove against its checkpoint
-      return { checkpoint: latest, receipts: await this.receiptsFromStore(origin, seqs, from) };
+      return {
+        checkpoint: latest,
+        receipts: await this.receiptsFromStore(origin, seqs, from, leaves),
+      };
     }
     // A backlog (entries committed without a checkpoint: a restore, seals that failed for
     // long, links written straight into the store) is appended slice by slice, the loop
@@ -238,7 +262,7 @@ export class TransparencyLogService implements OnModuleDestroy {
       const all =
         missing.length === 0
           ? nodes
-          : new Map([...nodes, ...(await this.store.findNodes(origin, missing))]);
+          : new Map([...nodes, ...(await this.nodesOf(origin, missing, leaves))]);
       return ranges.map(([lo, hi]) => rangeHash(lo, hi, all));
     });
     // witnessed first: a checkpoint in the store is always in the witness file too
@@ -266,7 +290,7 @@ export class TransparencyLogService implements OnModuleDestroy {
         inclusionProof: proofs[i],
       });
     });
-    for (const [seq, r] of await this.receiptsFromStore(origin, outside, size)) {
+    for (const [seq, r] of await this.receiptsFromStore(origin, outside, size, leaves)) {
       receipts.set(seq, r);
     }
     return { checkpoint, receipts };
@@ -294,15 +318,17 @@ export class TransparencyLogService implements OnModuleDestroy {
     origin: string,
     seqs: number[],
     treeSize: number,
+    leaves?: LeafSource,
   ): Promise<Map<number, Receipt>> {
     const receipts = new Map<number, Receipt>();
     if (seqs.length === 0) return receipts;
     const leafKeys = seqs.map((seq) => ({ level: 0, index: seq - 1 }));
     const rangesOf = new Map(seqs.map((seq) => [seq, inclusionRanges(seq - 1, treeSize)]));
-    const nodes = await this.store.findNodes(origin, [
-      ...leafKeys,
-      ...nodesFor([...rangesOf.values()].flat()),
-    ]);
+    const nodes = await this.nodesOf(
+      origin,
+      [...leafKeys, ...nodesFor([...rangesOf.values()].flat())],
+      leaves,
+    );
     for (const seq of seqs) {
       receipts.set(seq, {
         seq,
@@ -315,6 +341,168 @@ export class TransparencyLogService implements OnModuleDestroy {
       });
     }
     return receipts;
+  }
+
+  /**
+   * How the owner of some logs reads their entries (undefined: not one of its logs): what lost
+   * nodes of a log no seal of this process has touched yet are rebuilt from (at start-up).
+   */
+  addLeafSources(resolve: (origin: string) => LeafSource | undefined): void {
+    this.resolvers.push(resolve);
+  }
+
+  /**
+   * Whether the stored nodes of the tree of the log's last checkpoint are all there (its
+   * perfect nodes: what an append starts from), rebuilding them when they are not and can be.
+   * False: the log is in `lostNodes`.
+   */
+  async checkNodes(origin: string): Promise<boolean> {
+    const latest = await this.store.latestCheckpoint(origin);
+    if (!latest) return true;
+    try {
+      await this.nodesOf(origin, perfectNodes(0, latest.size));
+      return true;
+    } catch (error) {
+      if (error instanceof CommonError) return false;
+      throw error;
+    }
+  }
+
+  /** Logs whose stored Merkle nodes are missing and could not be rebuilt: for /health. */
+  lostNodes(): LostNodes[] {
+    return [...this.lost.values()].map(({ origin, since, reason }) => ({ origin, since, reason }));
+  }
+
+  /**
+   * The stored nodes of these keys, every one of them: the nodes of a signed tree are written
+   * before its checkpoint, so one missing was deleted outside the server (findings L3). They are
+   * derived data: rebuilt from the log's entries (`rebuild`) when those give the root the last
+   * checkpoint signs; otherwise the log is listed by `lostNodes` (/health) and this throws
+   * `stored_record_invalid`, naming the log.
+   */
+  private async nodesOf(
+    origin: string,
+    keys: NodeKey[],
+    leaves = this.sources.get(origin) ?? this.resolve(origin),
+  ): Promise<Map<string, Buffer>> {
+    let found = await this.store.findNodes(origin, keys);
+    if (holdsAll(found, keys)) return found;
+    if (!this.lost.has(origin)) {
+      this.lost.set(origin, {
+        origin,
+        since: this.clock.now(),
+        reason: leaves
+          ? 'being rebuilt from its entries'
+          : 'the next append to the log rebuilds them from its entries',
+      });
+      this.logger.error(
+        { origin, reason: 'nodes_missing' },
+        'ALARM: stored Merkle nodes of a log are missing (deleted outside the server)',
+      );
+    }
+    if (leaves && (await this.rebuild(origin, leaves))) {
+      found = await this.store.findNodes(origin, keys);
+      if (holdsAll(found, keys)) return found;
+    }
+    throw new CommonError(
+      'stored_record_invalid',
+      `The stored Merkle tree nodes of log ${origin} are missing (tlog_nodes); see /health`,
+    );
+  }
+
+  private resolve(origin: string): LeafSource | undefined {
+    for (const resolve of this.resolvers) {
+      const leaves = resolve(origin);
+      if (leaves) return leaves;
+    }
+    return undefined;
+  }
+
+  /** One rebuild of a log's nodes at a time; true when the nodes are back. */
+  private rebuild(origin: string, leaves: LeafSource): Promise<boolean> {
+    let running = this.rebuilds.get(origin);
+    if (!running) {
+      running = this.rebuildNow(origin, leaves)
+        .catch((error: unknown) => {
+          this.logger.warn({ err: error, origin }, 'Lost Merkle nodes could not be rebuilt');
+          const lost = this.lost.get(origin);
+          if (lost) lost.reason = `not rebuilt: ${(error as Error).message}`;
+          return false;
+        })
+        .finally(() => this.rebuilds.delete(origin));
+      this.rebuilds.set(origin, running);
+    }
+    return running;
+  }
+
+  /**
+   * Rebuilds the nodes of the tree of the log's last checkpoint from its entries, a repair and
+   * never a rewrite: the root of the entries is computed first (slice by slice, the perfect
+   * nodes so far carried on) and must be the root the checkpoint's note signs under a key of
+   * the log's key history; only then are the nodes written (a node still stored is kept), each
+   * slice's leaves checked against the first pass. Entries that give another root are not a
+   * tree of this log: nothing is written, the log stays in `lostNodes` with the reason.
+   */
+  private async rebuildNow(origin: string, leaves: LeafSource): Promise<boolean> {
+    const latest = await this.store.latestCheckpoint(origin);
+    if (!latest) return false;
+    const known = this.lost.get(origin);
+    // the same entries against the same checkpoint: no second read of the whole log
+    if (known?.mismatchAt === latest.size) return false;
+    const size = latest.size;
+    const digests: Buffer[] = [];
+    let compact = new Map<string, Buffer>();
+    for (let at = 0; at < size; at += SEAL_SLICE) {
+      const end = Math.min(size, at + SEAL_SLICE);
+      const hashes = await this.leafHashes(origin, leaves, at, end, size);
+      digests.push(digestOf(hashes));
+      compact = perfectNodesOf(appendLeaves(compact, at, hashes).nodes, end);
+      await yieldToLoop();
+    }
+    const root = rangeHash(0, size, compact);
+    if (!this.signsRoot(latest, root)) {
+      this.lost.set(origin, {
+        origin,
+        since: known?.since ?? this.clock.now(),
+        reason: `the log's entries do not give the root its last checkpoint (size ${size}) signs: not rebuilt (verify the log)`,
+        mismatchAt: size,
+      });
+      this.logger.error(
+        { origin, size, reason: 'nodes_missing' },
+        "ALARM: a log's Merkle nodes are missing and its entries do not give the root of its last signed checkpoint: not rebuilt",
+      );
+      return false;
+    }
+    compact = new Map();
+    let written = 0;
+    for (let at = 0, slice = 0; at < size; at += SEAL_SLICE, slice++) {
+      const end = Math.min(size, at + SEAL_SLICE);
+      const hashes = await this.leafHashes(origin, leaves, at, end, size);
+      if (!digestOf(hashes).equals(digests[slice])) {
+        throw new Error(`the entries of log ${origin} changed while its nodes were rebuilt`);
+      }
+      const appended = appendLeaves(compact, at, hashes);
+      await this.store.putNodes(origin, appended.created);
+      written += appended.created.length;
+      compact = perfectNodesOf(appended.nodes, end);
+      await yieldToLoop();
+    }
+    this.lost.delete(origin);
+    this.logger.warn(
+      { origin, size, nodes: written },
+      'Rebuilt the lost Merkle nodes of a log from its entries (their root is the one its last checkpoint signs)',
+    );
+    return true;
+  }
+
+  /** Whether the checkpoint's note signs this root (of its size and origin) under a key of the log. */
+  private signsRoot(checkpoint: SignedCheckpoint, root: Buffer): boolean {
+    const parsed = parseNote(checkpoint.note);
+    const body = parsed && parseCheckpointText(parsed.text);
+    if (!parsed || !body) return false;
+    if (body.origin !== checkpoint.origin || body.size !== checkpoint.size) return false;
+    if (!body.rootHash.equals(root)) return false;
+    return this.keys.all().some((key) => noteSignedBy(parsed, checkpoint.origin, key.raw));
   }
 
   /**
@@ -448,6 +636,17 @@ export class TransparencyLogService implements OnModuleDestroy {
     });
     return next;
   }
+}
+
+function holdsAll(found: ReadonlyMap<string, Buffer>, keys: NodeKey[]): boolean {
+  if (found.size >= keys.length) return true;
+  return keys.every((key) => found.has(nodeId(key)));
+}
+
+function digestOf(hashes: Buffer[]): Buffer {
+  const digest = createHash('sha256');
+  for (const hash of hashes) digest.update(hash);
+  return digest.digest();
 }
 
 /** The perfect nodes of [0, size) (`perfectNodes`) taken from `nodes`, which holds them. */

@@ -225,7 +225,7 @@ export class WorkforceController {
   }
 
   @Get('workers/:workerId')
-  @ApiOperation({ summary: 'One worker by workerId, with its status and site changes' })
+  @ApiOperation({ summary: 'One worker by workerId, with its status, site and phone changes' })
   @Roles('admin', 'auditor')
   @ApiOkResponse({ type: WorkerDetailView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found' })
@@ -241,6 +241,7 @@ export class WorkforceController {
     description: [
       "`siteIds` replaces the worker's sites (1 to 50 existing sites, as at creation): a site added claims the phone there, a site removed releases it; the change is recorded in the worker's events.",
       "The worker's phones get the new sites in their next offline token (POST /api/v5/device/token); a packet for a removed site is refused (`site_not_allowed`) from now on whatever token carries it (unsynced punches there included: move a worker after its phone synced); packets accepted before stay in the ledger and the timesheets.",
+      "A new `phone` (where the worker's pay goes) is recorded in the worker's events too (`phone_changed`: who, when, both numbers masked).",
       "An inactive worker's phone and sites change its record only: they are claimed when it is reactivated.",
     ].join(' '),
   })
@@ -514,6 +515,8 @@ function toWorkerEventView(event: WorkerEvent): WorkerEventView {
     reason: event.reason,
     siteIds: event.siteIds,
     previousSiteIds: event.previousSiteIds,
+    phone: event.phone,
+    previousPhone: event.previousPhone,
     at: event.at.toISOString(),
   };
 }

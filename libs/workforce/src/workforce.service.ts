@@ -323,7 +323,9 @@ export class WorkforceService {
    * Renames a worker, changes its phone number or its sites (400 invalid_phone, 404
    * site_not_found, 409 worker_exists when another worker has the phone at a site added or
    * among the thekedar's workers: nothing changed). A site added claims the phone there, a site
-   * removed releases it; a change of sites is recorded as a `sites_changed` event. The worker's
+   * removed releases it; a change of sites is recorded as a `sites_changed` event, a change of
+   * the phone (where the worker's pay goes) as a `phone_changed` event with both numbers masked
+   * (the log line names the fields changed, never a number). The worker's
    * phones learn the new sites at their next token refresh; a sync for a removed site is refused
    * from now on, whatever token it carries (OfflineSyncService reads the worker's sites).
    */
@@ -332,7 +334,7 @@ export class WorkforceService {
     if (changes.siteIds !== undefined) {
       changes = { ...changes, siteIds: await this.existingSites(changes.siteIds) };
     }
-    const audit = { id: newId(), actor, at: this.clock.now() };
+    const audit = { id: newId(), phoneEventId: newId(), actor, at: this.clock.now() };
     const worker = await this.workforce.updateWorker(workerId, changes, audit);
     if (!worker) throw workerNotFound();
     if (worker instanceof PhoneTaken) throw workerExists(worker, true);

@@ -89,6 +89,8 @@ export interface ComposeService {
   healthcheck?: { test: string[]; interval?: string; timeout?: string; start_period?: string };
   depends_on?: Record<string, { condition: string }> | string[];
   networks?: Record<string, { ipv4_address?: string } | null>;
+  /** short syntax, `<volume or host path>:<container path>[:ro]` */
+  volumes?: string[];
 }
 
 /** A network of docker-compose.yml (the keys these tests look at). */
@@ -99,6 +101,7 @@ export interface ComposeNetwork {
 export interface ComposeFile {
   services: Record<string, ComposeService>;
   networks?: Record<string, ComposeNetwork>;
+  volumes?: Record<string, unknown>;
 }
 
 /** docker-compose.yml parsed as YAML (js-yaml), for its structure; values are not interpolated. */

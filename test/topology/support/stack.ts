@@ -129,6 +129,8 @@ export class Topology {
       Object.assign(env, this.composeServiceEnv('api', substitute));
       env.PORT = String(port);
       env.DATA_DIR = this.dataDir;
+      // compose's volume `api-witness`, mounted at /witness in both replicas
+      env.TLOG_WITNESS_FILE = join(this.dir, 'api-witness', 'tlog-witness.ndjson');
       this.assertOnlyLocalAddresses(env);
       this.replicaEnv.push(env);
       const name = `api-${index + 1}`;

@@ -19,7 +19,15 @@ import {
 } from '@app/common';
 import { SigningKeyService } from '@app/device-trust';
 import { Store } from '@app/persistence';
-import { LogKeyService, SealRefusals, WitnessRecovery } from '@app/tlog';
+import {
+  LogKeyService,
+  SealRefusals,
+  tlogConfig,
+  TlogSettings,
+  TransparencyLogService,
+  WitnessRecovery,
+  witnessPlacementWarning,
+} from '@app/tlog';
 import { TimesheetProjector } from '@app/timesheets';
 import { KeyHoldersService, KeyringService } from '@app/vault';
 import {
@@ -37,6 +45,7 @@ export class HealthController implements OnModuleInit {
   /** The witness comparison made at start-up (libs/tlog). */
   private witnessRecovery!: WitnessRecovery;
   private refusals!: SealRefusals;
+  private transparencyLog!: TransparencyLogService;
   /** The timesheet projection (absent in an app without the timesheets module). */
   private timesheets?: TimesheetProjector;
 
@@ -46,6 +55,7 @@ export class HealthController implements OnModuleInit {
     private readonly redis: RedisService,
     private readonly apiKeys: ApiKeyService,
     @Inject(appConfig.KEY) private readonly app: AppSettings,
+    @Inject(tlogConfig.KEY) private readonly tlogSettings: TlogSettings,
     private readonly keyring: KeyringService,
     private readonly keyHolders: KeyHoldersService,
     private readonly tokenKeys: SigningKeyService,
@@ -56,6 +66,7 @@ export class HealthController implements OnModuleInit {
     this.logKeys = this.modules.get(LogKeyService, { strict: false });
     this.witnessRecovery = this.modules.get(WitnessRecovery, { strict: false });
     this.refusals = this.modules.get(SealRefusals, { strict: false });
+    this.transparencyLog = this.modules.get(TransparencyLogService, { strict: false });
     try {
       this.timesheets = this.modules.get(TimesheetProjector, { strict: false });
     } catch {
@@ -84,12 +95,12 @@ export class HealthController implements OnModuleInit {
   })
   @ApiOkResponse({
     description:
-      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space\n\nThe Health Check is successful',
+      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded\n\nThe Health Check is successful',
     schema: healthReportSchema('ok'),
   })
   @ApiServiceUnavailableResponse({
     description:
-      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES. The keys are degraded when this instance found values sealed under a master key version its VAULT_KEYS lacks and another live server holds (it is behind a rollout: restart it with the current VAULT_KEYS; a version no live server holds is listed as `keys.vaultKeyVersionsUnheld` without degrading), or signs checkpoints or offline tokens with a key its own key history says was retired before now (restart it with the new key). The tlog is degraded (`reason: log_rolled_back`, `logs` with each witnessed and stored size) when at start-up the store of a log ended before the checkpoints of the witness file: the store was rolled back to an older copy (after a planned restore, put the witness file of the backup in place and restart). The logs are degraded when a seal was refused: an entry past the last checkpoint of a log carries no valid server MAC (written straight into the database); `error.logs.unauthenticatedEntries` names the log, site and seq (run `ledger:seal-foreign` for a site ledger, `vault:seal-foreign` for the vault audit log, whose refusal also answers the vault requests 503 `audit_unavailable`)\n\nThe Health Check is not successful',
+      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES. The keys are degraded when this instance found values sealed under a master key version its VAULT_KEYS lacks and another live server holds (it is behind a rollout: restart it with the current VAULT_KEYS; a version no live server holds is listed as `keys.vaultKeyVersionsUnheld` without degrading), or signs checkpoints or offline tokens with a key its own key history says was retired before now (restart it with the new key). The tlog is degraded (`reason: log_rolled_back`, `logs` with each witnessed and stored size) when at start-up the store of a log ended before the checkpoints of the witness file: the store was rolled back to an older copy (after a planned restore, put the witness file of the backup in place and restart), or (`reason: nodes_missing`, `missingNodes` naming each log and why) when the stored Merkle nodes of a log were deleted and could not be rebuilt from its entries (the server rebuilds them itself, at start-up and on the next append or proof of the log, when the entries give the root its last checkpoint signs; degraded meanwhile). The logs are degraded when a seal was refused: an entry past the last checkpoint of a log carries no valid server MAC (written straight into the database); `error.logs.unauthenticatedEntries` names the log, site and seq (run `ledger:seal-foreign` for a site ledger, `vault:seal-foreign` for the vault audit log, whose refusal also answers the vault requests 503 `audit_unavailable`)\n\nThe Health Check is not successful',
     schema: healthReportSchema('error'),
   })
   @ApiResponse({
@@ -262,17 +273,37 @@ export class HealthController implements OnModuleInit {
   private tlog() {
     const tlog = indicator('tlog');
     const behind = this.witnessRecovery.rolledBack();
-    if (behind.length === 0) return tlog.up();
+    const lost = this.transparencyLog.lostNodes();
+    // a warning, not degraded: every replica shares the placement, and moving the file is the
+    // operator's (restarting this one changes nothing)
+    const warning = witnessPlacementWarning(this.tlogSettings.witnessFile, this.app);
+    const warned = warning ? { warning } : {};
+    if (behind.length === 0 && lost.length === 0) return tlog.up(warned);
+    const messages = [
+      ...behind.map(
+        (b) =>
+          `log ${b.origin}: the witness file holds a checkpoint of size ${b.witnessedSize}, the store's latest is ${b.storedSize} (rolled back to an older copy; verify answers tail_cut)`,
+      ),
+      ...lost.map(
+        (l) =>
+          `log ${l.origin}: stored Merkle nodes are missing (deleted outside the server), appends and proofs fail: ${l.reason}`,
+      ),
+    ];
     return tlog.down({
       state: 'degraded',
-      reason: 'log_rolled_back',
-      logs: behind,
-      message: behind
-        .map(
-          (b) =>
-            `log ${b.origin}: the witness file holds a checkpoint of size ${b.witnessedSize}, the store's latest is ${b.storedSize} (rolled back to an older copy; verify answers tail_cut)`,
-        )
-        .join('; '),
+      reason: behind.length > 0 ? 'log_rolled_back' : 'nodes_missing',
+      ...(behind.length > 0 ? { logs: behind } : {}),
+      ...(lost.length > 0
+        ? {
+            missingNodes: lost.map((l) => ({
+              origin: l.origin,
+              since: l.since.toISOString(),
+              reason: l.reason,
+            })),
+          }
+        : {}),
+      message: messages.join('; '),
+      ...warned,
     });
   }
 

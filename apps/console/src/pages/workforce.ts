@@ -680,9 +680,15 @@ function renderWorker(ctx: PageContext): void {
               cell: (e) =>
                 e.siteIds ? e.siteIds.map((id) => h('span', {}, short(id, 24), ' ')) : '—',
             },
+            {
+              // phone_changed: where the worker's pay goes, both numbers masked by the server
+              header: 'Phone',
+              cell: (e) =>
+                e.phone ? h('code', {}, `${e.previousPhone ?? '?'} → ${e.phone}`) : '—',
+            },
           ],
           w.events,
-          'No status or site changes.',
+          'No status, site or phone changes.',
         ),
       ],
     );

@@ -18,6 +18,16 @@ describe('WorkerStanding', () => {
     expect(standing.hadSite('a', at('2026-03-02T10:00:00Z'))).toBe(true);
   });
 
+  it("should take a phone change for no status change: a worker deactivated stays so (findings M6's events)", () => {
+    const standing = WorkerStanding.of({ inactive: true }, [
+      event('deactivated', '2026-03-03T00:00:00Z'),
+      event('phone_changed', '2026-03-04T00:00:00Z'),
+    ]);
+    expect(standing.activeAt(at('2026-03-02T10:00:00Z'))).toBe(true);
+    expect(standing.activeAt(at('2026-03-05T10:00:00Z'))).toBe(false);
+    expect(standing.sitesChanged).toBe(false);
+  });
+
   it('should judge a packet by the last site change by its own time, whatever came after', () => {
     // a -> b on the 3rd, then a given back on the 5th
     const standing = WorkerStanding.of({ inactive: false }, [

@@ -34,7 +34,7 @@ export class WorkerStanding {
     });
     return new WorkerStanding(
       now.inactive,
-      timed.filter((t) => t.event.action !== 'sites_changed'),
+      timed.filter((t) => t.event.action === 'deactivated' || t.event.action === 'reactivated'),
       timed.filter((t) => t.event.action === 'sites_changed'),
     );
   }

@@ -73,9 +73,13 @@ export function phoneClaims(
   return claims;
 }
 
-export type WorkerEventAction = 'deactivated' | 'reactivated' | 'sites_changed';
+export type WorkerEventAction = 'deactivated' | 'reactivated' | 'sites_changed' | 'phone_changed';
 
-/** Who changed a worker's standing or sites, when and why (as a device's block and unblock). */
+/**
+ * Who changed a worker's standing, sites or phone, when and why (as a device's block and
+ * unblock). A phone change (`phone_changed`) changes where the worker's pay goes: it keeps both
+ * numbers masked (`maskPhone`), never the numbers themselves.
+ */
 export interface WorkerEvent {
   id: string;
   workerId: string;
@@ -90,7 +94,23 @@ export interface WorkerEvent {
    * 9): the sites before such a change are not known.
    */
   previousSiteIds?: string[];
+  /** `phone_changed`: the new number, masked (`maskPhone`). */
+  phone?: string;
+  /** `phone_changed`: the number before it, masked. */
+  previousPhone?: string;
   at: Date;
+}
+
+/**
+ * A phone number as an audit trail shows it: its last 4 digits (2 of a number of fewer than 8),
+ * every other digit `*`, a leading `+` kept; spaces and dashes of a number stored as typed
+ * dropped. Enough to tell two numbers apart and to recognise one, not to dial it.
+ */
+export function maskPhone(phone: string): string {
+  const digits = phone.replace(/\D/g, '');
+  const shown = digits.length >= 8 ? 4 : Math.min(2, digits.length);
+  const hidden = '*'.repeat(digits.length - shown);
+  return `${phone.trimStart().startsWith('+') ? '+' : ''}${hidden}${digits.slice(digits.length - shown)}`;
 }
 
 /** The event of a change to `status`. */

@@ -336,7 +336,12 @@ export class WorkerView {
 }
 
 export class WorkerEventView {
-  @ApiProperty({ enum: ['deactivated', 'reactivated', 'sites_changed'] }) action!: string;
+  @ApiProperty({
+    enum: ['deactivated', 'reactivated', 'sites_changed', 'phone_changed'],
+    description:
+      "phone_changed: the worker's phone number changed (where its pay goes), by `actor` at `at`; both numbers masked",
+  })
+  action!: string;
   @ApiProperty({ example: 'admin:3f2a9c1d0b7e' }) actor!: string;
   @ApiPropertyOptional() reason?: string;
   @ApiPropertyOptional({ type: [String], description: 'sites_changed: the sites after it' })
@@ -347,13 +352,24 @@ export class WorkerEventView {
       'sites_changed: the sites before it (for the first change, those the worker was created with). Absent on a change recorded before this field was kept: the sites before it are not known, and a packet or add_shift dated before it is judged by the sites the token names (a packet) or accepted at any site (add_shift)',
   })
   previousSiteIds?: string[];
+  @ApiPropertyOptional({
+    example: '+********0002',
+    description:
+      "phone_changed: the new number, masked (its last 4 digits; the full number is the worker's `phone`)",
+  })
+  phone?: string;
+  @ApiPropertyOptional({
+    example: '+********0001',
+    description: 'phone_changed: the number before it, masked (its last 4 digits)',
+  })
+  previousPhone?: string;
   @ApiProperty() at!: string;
 }
 
 export class WorkerDetailView extends WorkerView {
   @ApiProperty({
     type: [WorkerEventView],
-    description: 'Its status and site changes, oldest first',
+    description: 'Its status, site and phone changes, oldest first',
   })
   events!: WorkerEventView[];
 }

@@ -16,6 +16,14 @@ function checkpoint(origin: string, size: number, root = 'a'): SignedCheckpoint 
 }
 
 describeStoreContract('TlogRepository', tlogAdapters, ({ sut }) => {
+  it('should list the logs that have a checkpoint, by origin', async () => {
+    await sut().putNodes('log-nodes-only', [{ level: 0, index: 0, hash: h('n') }]);
+    await sut().saveCheckpoint(checkpoint('log-z', 1));
+    await sut().saveCheckpoint(checkpoint('log-y', 1));
+    await sut().saveCheckpoint(checkpoint('log-y', 2));
+    expect(await sut().origins()).toEqual(['log-y', 'log-z']);
+  });
+
   it('should store nodes per log, keep the first hash of a node and find only the asked ones', async () => {
     await sut().putNodes('log-a', [
       { level: 0, index: 0, hash: h('x') },

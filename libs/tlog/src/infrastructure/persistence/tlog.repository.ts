@@ -16,6 +16,8 @@ export abstract class TlogRepository {
   abstract latestCheckpoint(origin: string): Promise<SignedCheckpoint | undefined>;
   /** The checkpoint of exactly this tree size, if one was signed. */
   abstract checkpointAt(origin: string, size: number): Promise<SignedCheckpoint | undefined>;
+  /** Every log with a checkpoint (its origin), for the start-up check of their nodes. */
+  abstract origins(): Promise<string[]>;
   /** Up to `limit` checkpoints with size > afterSize, by size. */
   abstract listCheckpoints(
     origin: string,

@@ -696,6 +696,33 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
       return { other, taken: await sut().createWorker(other, code(other.id)) };
     }
 
+    it("should record a change of the worker's phone (where its pay goes) as an event, both numbers masked", async () => {
+      const [a, b] = [newId(), newId()];
+      const w = worker([a]);
+      await sut().createWorker(w, code(w.id));
+      // a rename, and the same number again: nothing to record
+      await sut().updateWorker(w.id, { name: 'Sita K', phone: w.phone }, audit());
+      expect(await sut().listWorkerEvents(w.id)).toEqual([]);
+      const next = '+919810099876';
+      const changed = await sut().updateWorker(w.id, { phone: next, siteIds: [b] }, audit());
+      expect(changed).toMatchObject({ phone: next, siteIds: [b] });
+      const masked = (phone: string) => `+${'*'.repeat(8)}${phone.slice(-4)}`;
+      expect(await sut().listWorkerEvents(w.id)).toEqual([
+        expect.objectContaining({ action: 'sites_changed', siteIds: [b], previousSiteIds: [a] }),
+        {
+          id: expect.any(String),
+          workerId: w.id,
+          action: 'phone_changed',
+          actor: 'admin:000000000000',
+          phone: masked(next),
+          previousPhone: masked(w.phone),
+          at: t0,
+        },
+      ]);
+      // never the numbers themselves
+      expect(JSON.stringify(await sut().listWorkerEvents(w.id))).not.toMatch(/9810099876|981000/);
+    });
+
     it('should claim the phone at a site added and release it at a site removed, with one event', async () => {
       const [a, b] = [newId(), newId()];
       const w = worker([a]);
@@ -820,6 +847,8 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
       });
       expect((await sut().listWorkerEvents(w.id)).map((e) => [e.action, e.reason])).toEqual([
         ['deactivated', 'left'],
+        // the number changed while inactive: where its pay goes, recorded all the same
+        ['phone_changed', undefined],
         ['reactivated', 'back'],
       ]);
       expect(await sut().setWorkerStatus(newId(), 'inactive', audit())).toBeUndefined();

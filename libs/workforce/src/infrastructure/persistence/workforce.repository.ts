@@ -1,5 +1,7 @@
+import { newId } from '@app/common';
 import {
   EnrollmentCode,
+  maskPhone,
   PhoneTaken,
   Site,
   Thekedar,
@@ -22,6 +24,8 @@ export type WorkerChanges = Partial<Pick<Worker, 'name' | 'phone' | 'siteIds'>>;
 export interface WorkerAudit {
   /** The event's id. */
   id: string;
+  /** The id of the `phone_changed` event (the same change may record another): a new one if none. */
+  phoneEventId?: string;
   actor: string;
   reason?: string;
   at: Date;
@@ -44,6 +48,28 @@ export function workerEventOf(
     actor: audit.actor,
     ...(audit.reason !== undefined ? { reason: audit.reason } : {}),
     ...(sites ? { siteIds: [...sites.after], previousSiteIds: [...sites.before] } : {}),
+    at: audit.at,
+  };
+}
+
+/**
+ * The `phone_changed` event of a change of the worker's phone from `before` to `after` (where
+ * its pay goes), both masked; undefined when the number stays.
+ */
+export function phoneEventOf(
+  audit: WorkerAudit,
+  workerId: string,
+  before: string,
+  after: string | undefined,
+): WorkerEvent | undefined {
+  if (after === undefined || after === before) return undefined;
+  return {
+    id: audit.phoneEventId ?? newId(),
+    workerId,
+    action: 'phone_changed',
+    actor: audit.actor,
+    phone: maskPhone(after),
+    previousPhone: maskPhone(before),
     at: audit.at,
   };
 }

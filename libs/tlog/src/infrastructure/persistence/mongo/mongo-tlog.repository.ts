@@ -107,6 +107,11 @@ export class MongoTlogRepository extends TlogRepository implements OnModuleInit 
       .lean<TlogCheckpointDocument[]>();
     return docs.map(toDomain);
   }
+
+  async origins(): Promise<string[]> {
+    const origins: unknown[] = await this.checkpoints.distinct('origin');
+    return origins.filter((o): o is string => typeof o === 'string').sort();
+  }
 }
 
 function toBuffer(value: unknown): Buffer {

@@ -160,6 +160,15 @@ export class SqliteTlogRepository extends TlogRepository {
     return row ? toDomain(origin, row) : undefined;
   }
 
+  async origins(): Promise<string[]> {
+    return this.db
+      .prepare<[], { origin: string }>(
+        'SELECT origin FROM tlog_logs l WHERE EXISTS (SELECT 1 FROM tlog_checkpoints c WHERE c.log_id = l.id) ORDER BY origin',
+      )
+      .all()
+      .map((row) => row.origin);
+  }
+
   async listCheckpoints(
     origin: string,
     afterSize: number,

@@ -166,4 +166,32 @@ export const WORKFORCE_SQLITE_MIGRATIONS: SqliteMigration[] = [
     // a change recorded before this has none: the sites before it stay unknown (WorkerStanding)
     up: `ALTER TABLE worker_events ADD COLUMN previous_site_ids TEXT;`,
   },
+  {
+    version: 10,
+    name: "a worker's phone changes (where its pay goes) as events, the numbers masked",
+    // the action's CHECK names the actions: the table is made again with phone_changed and the
+    // masked numbers, its rows copied in their order (listWorkerEvents reads by rowid)
+    up: `
+      CREATE TABLE worker_events_v10 (
+        id TEXT PRIMARY KEY,
+        worker_id TEXT NOT NULL,
+        action TEXT NOT NULL
+          CHECK (action IN ('deactivated', 'reactivated', 'sites_changed', 'phone_changed')),
+        actor TEXT NOT NULL,
+        reason TEXT,
+        site_ids TEXT,
+        previous_site_ids TEXT,
+        phone TEXT,
+        previous_phone TEXT,
+        at TEXT NOT NULL
+      );
+      INSERT INTO worker_events_v10
+        (id, worker_id, action, actor, reason, site_ids, previous_site_ids, at)
+        SELECT id, worker_id, action, actor, reason, site_ids, previous_site_ids, at
+          FROM worker_events ORDER BY rowid;
+      DROP TABLE worker_events;
+      ALTER TABLE worker_events_v10 RENAME TO worker_events;
+      CREATE INDEX worker_events_worker ON worker_events (worker_id);
+    `,
+  },
 ];

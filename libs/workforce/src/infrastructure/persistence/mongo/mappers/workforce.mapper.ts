@@ -82,6 +82,8 @@ export class WorkforceMongoMapper {
       ...(doc.reason !== undefined && doc.reason !== null ? { reason: doc.reason } : {}),
       ...(doc.siteIds ? { siteIds: [...doc.siteIds] } : {}),
       ...(doc.previousSiteIds ? { previousSiteIds: [...doc.previousSiteIds] } : {}),
+      ...(typeof doc.phone === 'string' ? { phone: doc.phone } : {}),
+      ...(typeof doc.previousPhone === 'string' ? { previousPhone: doc.previousPhone } : {}),
       at: new Date(doc.at),
     };
   }

@@ -18,6 +18,7 @@ import {
   WorkerAudit,
   WorkerChanges,
   WorkerListing,
+  phoneEventOf,
   workerEventOf,
   WorkforcePage,
   WorkforceRepository,
@@ -410,13 +411,18 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       if (changes.phone !== undefined) set.phone = changes.phone;
       if (changes.siteIds !== undefined) set.siteIds = [...changes.siteIds];
       const moved = changes.siteIds !== undefined && !sameSites(before.siteIds, changes.siteIds);
-      const event = moved
-        ? workerEventOf(audit, id, 'sites_changed', {
+      const events: WorkerEvent[] = [];
+      if (moved) {
+        events.push(
+          workerEventOf(audit, id, 'sites_changed', {
             after: changes.siteIds!,
             before: before.siteIds,
-          })
-        : undefined;
-      return { after, set, event };
+          }),
+        );
+      }
+      const phoneEvent = phoneEventOf(audit, id, before.phone, changes.phone);
+      if (phoneEvent) events.push(phoneEvent);
+      return { after, set, events };
     });
   }
 
@@ -430,7 +436,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       return {
         after: { ...before, status },
         set: { status, statusChangedAt: audit.at },
-        event: workerEventOf(audit, id, statusAction(status)),
+        events: [workerEventOf(audit, id, statusAction(status))],
       };
     });
   }
@@ -456,7 +462,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     id: string,
     plan: (
       before: Worker,
-    ) => { after: Worker; set: Record<string, unknown>; event?: WorkerEvent } | undefined,
+    ) => { after: Worker; set: Record<string, unknown>; events: WorkerEvent[] } | undefined,
   ): Promise<Worker | PhoneTaken | undefined> {
     for (let attempt = 0; attempt < REPLACE_ATTEMPTS; attempt++) {
       const current = await this.workers.findById(id, CLAIM_FIELDS).lean<WorkerDocument>();
@@ -464,7 +470,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       const before = Mapper.workerToDomain(current);
       const change = plan(before);
       if (!change) return before;
-      const { after, event } = change;
+      const { after, events } = change;
       const target = phoneClaims(after, this.phones.claimKey(after.phone));
       let claims: string[];
       if (after.phone !== before.phone) claims = target;
@@ -482,7 +488,9 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
           Object.assign(update.$set as object, CLAIMED(claims));
         } else update.$unset = { phoneClaims: 1, phoneClaimsForm: 1 };
       }
-      if (event) update.$push = { events: Mapper.workerEventToPersistence(event) };
+      if (events.length > 0) {
+        update.$push = { events: { $each: events.map((e) => Mapper.workerEventToPersistence(e)) } };
+      }
       const filter = {
         _id: id,
         phone: current.phone,

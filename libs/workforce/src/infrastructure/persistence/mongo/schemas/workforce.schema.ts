@@ -56,6 +56,9 @@ export class WorkerEventDocument {
   @Prop({ type: [String], default: undefined }) siteIds?: string[];
   /** Absent on a change recorded before it was kept (WorkerEvent.previousSiteIds). */
   @Prop({ type: [String], default: undefined }) previousSiteIds?: string[];
+  /** phone_changed: the numbers, masked (WorkerEvent.phone). */
+  @Prop() phone?: string;
+  @Prop() previousPhone?: string;
   @Prop({ required: true }) at!: Date;
 }
 export const WorkerEventSchema = SchemaFactory.createForClass(WorkerEventDocument);

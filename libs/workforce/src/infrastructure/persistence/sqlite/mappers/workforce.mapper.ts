@@ -52,6 +52,9 @@ export interface WorkerEventRow {
   site_ids: string | null;
   /** Absent (null) on a change recorded before migration 9. */
   previous_site_ids: string | null;
+  /** phone_changed: the numbers, masked (migration 10). */
+  phone: string | null;
+  previous_phone: string | null;
   at: string;
 }
 
@@ -138,6 +141,8 @@ export class WorkforceSqliteMapper {
       ...(row.previous_site_ids !== null
         ? { previousSiteIds: JSON.parse(row.previous_site_ids) as string[] }
         : {}),
+      ...(row.phone !== null ? { phone: row.phone } : {}),
+      ...(row.previous_phone !== null ? { previousPhone: row.previous_phone } : {}),
       at: new Date(row.at),
     };
   }
@@ -151,6 +156,8 @@ export class WorkforceSqliteMapper {
       reason: e.reason ?? null,
       site_ids: e.siteIds ? JSON.stringify(e.siteIds) : null,
       previous_site_ids: e.previousSiteIds ? JSON.stringify(e.previousSiteIds) : null,
+      phone: e.phone ?? null,
+      previous_phone: e.previousPhone ?? null,
       at: e.at.toISOString(),
     };
   }

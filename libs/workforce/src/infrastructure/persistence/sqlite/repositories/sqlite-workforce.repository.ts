@@ -28,6 +28,7 @@ import {
   WorkerListing,
   WorkforcePage,
   WorkforceRepository,
+  phoneEventOf,
   workerEventOf,
 } from '../../workforce.repository';
 import {
@@ -317,6 +318,8 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
             }),
           );
         }
+        const phoneEvent = phoneEventOf(audit, id, before.phone, changes.phone);
+        if (phoneEvent) this.insertEvent(phoneEvent);
         return Mapper.workerToDomain(this.readWorker(id)!);
       }),
     );
@@ -360,8 +363,10 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     this.db
       .prepare(
         `INSERT INTO worker_events
-           (id, worker_id, action, actor, reason, site_ids, previous_site_ids, at)
-         VALUES (@id, @worker_id, @action, @actor, @reason, @site_ids, @previous_site_ids, @at)`,
+           (id, worker_id, action, actor, reason, site_ids, previous_site_ids, phone,
+            previous_phone, at)
+         VALUES (@id, @worker_id, @action, @actor, @reason, @site_ids, @previous_site_ids, @phone,
+            @previous_phone, @at)`,
       )
       .run(Mapper.workerEventToPersistence(event));
   }
