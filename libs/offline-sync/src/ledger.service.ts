@@ -603,20 +603,30 @@ export class LedgerService {
     to: number,
     known: ReadonlyMap<number, AttendanceLog>,
   ): Promise<string[]> {
-    const rows = await this.logs.readTaggedTexts(siteId, from, to);
     let prev = known.get(from - 1)?.recordHash ?? (await this.recordHashAt(siteId, from - 1));
     const faults: { seq: number; reason: UnauthenticatedReason }[] = [];
     const hashes: string[] = [];
-    for (const row of rows) {
-      const own = known.get(row.seq);
-      const reason = own
-        ? own.prevHash === prev
-          ? undefined
-          : 'prev_hash_mismatch'
-        : this.linkFault(row, prev ?? '', true);
-      if (reason) faults.push({ seq: row.seq, reason });
-      prev = own?.recordHash ?? row.recordHash;
-      hashes.push(prev);
+    // a backlog's slice (up to SEAL_SLICE leaves) is read and hashed a part at a time, the loop
+    // turning between parts: one read of a whole slice's texts held it ~75 ms (bench/verify's
+    // setup, 100,000 links)
+    for (let lo = from; lo <= to; lo += LEAF_TEXT_PAGE) {
+      if (lo > from) await yieldToLoop();
+      const rows = await this.logs.readTaggedTexts(
+        siteId,
+        lo,
+        Math.min(to, lo + LEAF_TEXT_PAGE - 1),
+      );
+      for (const row of rows) {
+        const own = known.get(row.seq);
+        const reason = own
+          ? own.prevHash === prev
+            ? undefined
+            : 'prev_hash_mismatch'
+          : this.linkFault(row, prev ?? '', true);
+        if (reason) faults.push({ seq: row.seq, reason });
+        prev = own?.recordHash ?? row.recordHash;
+        hashes.push(prev);
+      }
     }
     if (faults.length > 0) {
       const origin = this.originOf(siteId);
@@ -712,6 +722,9 @@ export class ByEntryKey<T> {
     return copy;
   }
 }
+
+/** Links a seal reads and hashes again between two turns of the event loop. */
+const LEAF_TEXT_PAGE = 256;
 
 /** Links whose store MACs one read checks, when the unsealed tail is looked at. */
 const SEAL_TAG_PAGE = 1000;
