@@ -8,11 +8,19 @@ export type UnauthenticatedReason =
   /** tagged under a signing key that is no longer the active one (a rotation before its seal) */
   | 'retired_key'
   /** a tag under the active key id that does not verify (forged or edited) */
-  | 'bad_tag';
+  | 'bad_tag'
+  /**
+   * the entry's stored texts do not hash to its stored recordHash (a genuine entry's hash and
+   * tag copied onto other data): its owner hashes the entry again before trusting its tag
+   */
+  | 'record_hash_mismatch'
+  /** its prevHash is not the recordHash of the entry before it (an entry moved or replayed) */
+  | 'prev_hash_mismatch';
 
 /**
  * An entry past a log's last checkpoint that does not carry a valid store MAC (`StoreMac`)
- * under the active key: the server did not write it, so it signs no checkpoint over it. A seal
+ * under the active key, or whose tag is a copy (its texts do not hash to the tagged recordHash,
+ * or it does not chain to the entry before it): the server did not write it, so it signs no checkpoint over it. A seal
  * that meets one fails without a background retry (it would fail the same way) until an
  * operator seals the entries (`ledger:seal-foreign`, `vault:seal-foreign`).
  */

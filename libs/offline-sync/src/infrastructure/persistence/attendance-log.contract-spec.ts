@@ -287,6 +287,31 @@ describeStoreContract(
       }
     });
 
+    it('should read a range of links as their texts and tags, and a page as links with them', async () => {
+      await sut().appendToChains([entry('U'), entry('U'), entry('U'), entry('V')]);
+      const links = await sut().readChain('U', 0, 10);
+      const texts = await sut().readTaggedTexts('U', 2, 3);
+      expect(texts.map((t) => t.seq)).toEqual([2, 3]);
+      const page = await sut().readTaggedChain('U', 1, 10);
+      expect(page.map((p) => p.log)).toEqual(links.slice(1));
+      expect(page.map((p) => p.text)).toEqual(texts);
+      for (const text of texts) {
+        const link = links[text.seq - 1];
+        expect(text).toEqual({
+          siteId: 'U',
+          seq: link.seq,
+          prevHash: link.prevHash,
+          recordHash: link.recordHash,
+          dataJcs: jcs(link.data),
+          metaJcs: jcs(link.meta),
+          // an adapter made without StoreMac stores its links untagged
+          mac: null,
+          kid: null,
+        });
+        expect(recordHashOfText(text)).toBe(link.recordHash);
+      }
+    });
+
     it("should find a worker's previous packet by signed time (timestamp, then packetId), across sites", async () => {
       const at = (siteId: string, timestamp: string, workerId = 'w1', packetId = randomUUID()) => {
         const e = entry(siteId, packetId);

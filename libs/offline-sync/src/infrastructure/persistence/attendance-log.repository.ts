@@ -41,12 +41,20 @@ export type AppendResult =
  */
 export type AppendAtHeadResult = AppendResult | { status: 'head_moved'; headSeq: number };
 
-/** A link's recordHash and the server's store MAC over it, as stored (see `readSealTags`). */
-export interface LinkSealTag {
-  seq: number;
-  recordHash: string;
+/**
+ * A stored link as the texts its recordHash is made of, with the server's store MAC over that
+ * recordHash and the MAC's key id (`mac`, `kid`: null when the link has none). A tag says the
+ * server wrote a link with this recordHash; the texts say whether this link is that one.
+ */
+export interface TaggedLinkText extends StoredLinkText {
   mac: string | null;
   kid: string | null;
+}
+
+/** A stored link, parsed, beside its texts and tag (`readTaggedChain`). */
+export interface TaggedLink {
+  log: AttendanceLog;
+  text: TaggedLinkText;
 }
 
 /**
@@ -76,10 +84,19 @@ export abstract class AttendanceLogRepository {
   /** The recordHashes of seq fromSeq..toSeq (inclusive) of a chain, in seq order. */
   abstract readRecordHashes(siteId: string, fromSeq: number, toSeq: number): Promise<string[]>;
   /**
-   * Seq fromSeq..toSeq (inclusive) of a chain, in seq order: each link's recordHash and the
-   * store MAC stored with it (`mac`, its key id `kid`; null when the link has none).
+   * Seq fromSeq..toSeq (inclusive) of a chain, in seq order: each link's stored texts (as
+   * `readChainTexts`) and the store MAC stored with it (`mac`, its key id `kid`).
    */
-  abstract readSealTags(siteId: string, fromSeq: number, toSeq: number): Promise<LinkSealTag[]>;
+  abstract readTaggedTexts(
+    siteId: string,
+    fromSeq: number,
+    toSeq: number,
+  ): Promise<TaggedLinkText[]>;
+  /**
+   * `readChain`, each link with its stored texts and tag (`TaggedLinkText`): what a reader that
+   * pays from the chain checks before it trusts a link. One read of the page.
+   */
+  abstract readTaggedChain(siteId: string, afterSeq: number, limit: number): Promise<TaggedLink[]>;
   /** The seq of a chain's head, its last link (0: an empty chain). */
   abstract headSeq(siteId: string): Promise<number>;
   /** Up to `limit` links of a chain with seq > afterSeq, in seq order. */

@@ -19,8 +19,9 @@ import {
   AppendAtHeadResult,
   AppendResult,
   AttendanceLogRepository,
-  LinkSealTag,
   PreviousKey,
+  TaggedLink,
+  TaggedLinkText,
 } from '../../attendance-log.repository';
 import { AttendanceLogMongoMapper as Mapper } from '../mappers/attendance-log.mapper';
 import { AttendanceLogDocument, AttendanceLogSchema } from '../schemas/attendance-log.schema';
@@ -102,20 +103,21 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     return docs.map((d) => d.recordHash);
   }
 
-  async readSealTags(siteId: string, fromSeq: number, toSeq: number): Promise<LinkSealTag[]> {
+  async readTaggedTexts(siteId: string, fromSeq: number, toSeq: number): Promise<TaggedLinkText[]> {
     const docs = await this.logs
-      .find(
-        { siteId, seq: { $gte: fromSeq, $lte: toSeq } },
-        { seq: 1, recordHash: 1, mac: 1, macKid: 1, _id: 0 },
-      )
+      .find({ siteId, seq: { $gte: fromSeq, $lte: toSeq } })
       .sort({ seq: 1 })
-      .lean<Pick<AttendanceLogDocument, 'seq' | 'recordHash' | 'mac' | 'macKid'>[]>();
-    return docs.map((d) => ({
-      seq: d.seq,
-      recordHash: d.recordHash,
-      mac: d.mac ?? null,
-      kid: d.macKid ?? null,
-    }));
+      .lean<AttendanceLogDocument[]>();
+    return docs.map(taggedText);
+  }
+
+  async readTaggedChain(siteId: string, afterSeq: number, limit: number): Promise<TaggedLink[]> {
+    const docs = await this.logs
+      .find({ siteId, seq: { $gt: afterSeq } })
+      .sort({ seq: 1 })
+      .limit(limit)
+      .lean<AttendanceLogDocument[]>();
+    return docs.map((doc) => ({ log: Mapper.toDomain(doc), text: taggedText(doc) }));
   }
 
   async findByKeys(keys: LedgerEntryKey[]): Promise<(AttendanceLog | undefined)[]> {
@@ -190,6 +192,20 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     });
     return ids.filter((id): id is string => typeof id === 'string').sort();
   }
+}
+
+/** Documents hold values: a link's texts are their JCS (what `readChainTexts` gives), with its tag. */
+function taggedText(doc: AttendanceLogDocument): TaggedLinkText {
+  return {
+    siteId: doc.siteId,
+    seq: doc.seq,
+    prevHash: doc.prevHash,
+    recordHash: doc.recordHash,
+    dataJcs: jcs(doc.data),
+    metaJcs: jcs(doc.meta),
+    mac: doc.mac ?? null,
+    kid: doc.macKid ?? null,
+  };
 }
 
 /** A key as a filter: an entry no device made has no deviceId (null matches a missing field). */

@@ -6,6 +6,7 @@ import {
   ledgerDeviceOf,
   StoredLinkText,
 } from '../../../../domain/attendance-log';
+import type { TaggedLinkText } from '../../attendance-log.repository';
 
 export interface AttendanceLogRow {
   site_id: string;
@@ -18,7 +19,16 @@ export interface AttendanceLogRow {
   /** JCS text of the hashed data: parsing it gives back exactly the hashed values. */
   data: string;
   meta: string;
+  /** The server's store MAC over record_hash ('ledger-link') and its key id; null: none. */
+  mac?: string | null;
+  mac_kid?: string | null;
 }
+
+/** The columns of a link's hashed text and its tag (`readTaggedTexts`). */
+export type TaggedTextRow = Pick<
+  AttendanceLogRow,
+  'site_id' | 'seq' | 'prev_hash' | 'record_hash' | 'data' | 'meta' | 'mac' | 'mac_kid'
+>;
 
 /** site_id, seq, prev_hash, record_hash, data, meta: a row read in raw (array) mode. */
 export type StoredTextColumns = [string, number, string, string, string, string];
@@ -44,6 +54,20 @@ export class AttendanceLogSqliteMapper {
     metaJcs,
   ]: StoredTextColumns): StoredLinkText {
     return { siteId, seq, prevHash, recordHash, dataJcs, metaJcs };
+  }
+
+  /** A row's hashed texts as stored, and its tag. */
+  static toTaggedText(row: TaggedTextRow): TaggedLinkText {
+    return {
+      siteId: row.site_id,
+      seq: row.seq,
+      prevHash: row.prev_hash,
+      recordHash: row.record_hash,
+      dataJcs: row.data,
+      metaJcs: row.meta,
+      mac: row.mac ?? null,
+      kid: row.mac_kid ?? null,
+    };
   }
 
   static toPersistence(log: AttendanceLog): AttendanceLogRow {

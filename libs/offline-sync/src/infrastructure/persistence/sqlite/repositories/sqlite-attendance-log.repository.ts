@@ -32,13 +32,15 @@ import {
   AppendResult,
   AttendanceLogRepository,
   KnownLinks,
-  LinkSealTag,
   PreviousKey,
+  TaggedLink,
+  TaggedLinkText,
 } from '../../attendance-log.repository';
 import {
   AttendanceLogRow,
   AttendanceLogSqliteMapper as Mapper,
   StoredTextColumns,
+  TaggedTextRow,
 } from '../mappers/attendance-log.mapper';
 import {
   LEDGER_SQLITE_MIGRATIONS,
@@ -106,6 +108,9 @@ export const HEAD_SEQ_SQL =
 /** A page of one site's chain, after a seq (the primary key's range). */
 export const CHAIN_PAGE_SQL =
   'SELECT * FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?';
+/** seq fromSeq..toSeq of one site: the columns a link's hashed text is made of, and its tag. */
+export const TAGGED_TEXTS_SQL = `SELECT site_id, seq, prev_hash, record_hash, data, meta, mac, mac_kid
+  FROM attendance_logs WHERE site_id = ? AND seq BETWEEN ? AND ? ORDER BY seq`;
 /** The same page, only the columns a link's hashed text is made of. */
 export const CHAIN_TEXT_PAGE_SQL = `SELECT site_id, seq, prev_hash, record_hash, data, meta
   FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?`;
@@ -146,6 +151,8 @@ export class SqliteAttendanceLogRepository
    * predecessor is in it. `findPreviousOfWorkers` then picks each key's from those rows.
    */
   private previousOfWorkers?: Statement<[string], AttendanceLogRow & WorkerTimedRow>;
+  /** `readTaggedTexts`' statement (prepared on first use). */
+  private taggedTexts?: Statement<[string, number, number], TaggedTextRow>;
   /** `headSeq`'s statement (prepared on first use). */
   private headSeqOf?: Statement<[string], { seq: number }>;
   /** `listWorkersOfDevices`' statement (prepared on first use). */
@@ -258,16 +265,16 @@ export class SqliteAttendanceLogRepository
       .map((r) => r.record_hash);
   }
 
-  async readSealTags(siteId: string, fromSeq: number, toSeq: number): Promise<LinkSealTag[]> {
-    return this.db
-      .prepare<
-        [string, number, number],
-        { seq: number; record_hash: string; mac: string | null; mac_kid: string | null }
-      >(
-        'SELECT seq, record_hash, mac, mac_kid FROM attendance_logs WHERE site_id = ? AND seq BETWEEN ? AND ? ORDER BY seq',
-      )
-      .all(siteId, fromSeq, toSeq)
-      .map((r) => ({ seq: r.seq, recordHash: r.record_hash, mac: r.mac, kid: r.mac_kid }));
+  async readTaggedTexts(siteId: string, fromSeq: number, toSeq: number): Promise<TaggedLinkText[]> {
+    const statement = (this.taggedTexts ??= this.db.prepare(TAGGED_TEXTS_SQL));
+    return statement.all(siteId, fromSeq, toSeq).map(Mapper.toTaggedText);
+  }
+
+  /** `readChain`'s rows hold the texts and the tag already: one read, each row's texts as stored. */
+  async readTaggedChain(siteId: string, afterSeq: number, limit: number): Promise<TaggedLink[]> {
+    return this.chainPage
+      .all([siteId, afterSeq], limit)
+      .map((row) => ({ log: Mapper.toDomain(row), text: Mapper.toTaggedText(row) }));
   }
 
   async headSeq(siteId: string): Promise<number> {
