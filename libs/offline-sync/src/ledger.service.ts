@@ -11,6 +11,7 @@ import {
   SealRefusals,
   SignedCheckpoint,
   StoreMac,
+  storeTagFault,
   TransparencyLogService,
   UnauthenticatedEntryError,
   UnauthenticatedReason,
@@ -532,9 +533,7 @@ export class LedgerService {
     if (recordHashOfText(link) !== link.recordHash) return 'record_hash_mismatch';
     if (link.prevHash !== prevHash) return 'prev_hash_mismatch';
     if (!tagged) return undefined;
-    if (!link.mac) return 'untagged';
-    if (link.kid !== this.storeMac.kid) return 'retired_key';
-    return this.storeMac.verify('ledger-link', link.recordHash, link.mac) ? undefined : 'bad_tag';
+    return storeTagFault(this.storeMac, 'ledger-link', link, link.recordHash);
   }
 
   /** The stored recordHash of the link at `seq` (the genesis hash for 0; undefined: none). */
