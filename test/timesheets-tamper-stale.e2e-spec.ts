@@ -5,7 +5,8 @@ import { LedgerService } from '@app/offline-sync';
 import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { MongoStore, Store } from '@app/persistence';
 import { TimesheetProjector } from '@app/timesheets';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { TimesheetSeal } from '@app/timesheets/infrastructure/persistence/timesheet-seal';
+import { http, MONGODB_URI, startTestApp, TestApp } from './support/test-app';
 import { createSite } from './support/timesheet-client';
 
 /**
@@ -254,6 +255,39 @@ describe('timesheet read model: stale and changed rows on the suite store (e2e)'
       ]);
     expect(await workedSeconds(siteId)).toEqual({ [A]: 18 * 3600, [B]: 12 * 3600 });
   });
+
+  const itOnMongo = MONGODB_URI ? it : it.skip;
+
+  itOnMongo(
+    'should recompute a day tagged before its tag covered the basis at its read, without reporting it (MongoDB)',
+    async () => {
+      const { siteId } = await siteWithShifts();
+      const days = mongo().collection('timesheet_days');
+      const row = (await days.findOne({ siteId, workerId: A, day: FROM }))!;
+      // the tag an older server wrote: over the day without its basis
+      const legacyTag = t.app
+        .get(TimesheetSeal)
+        .dayTag(siteId, A, FROM, row.workedSeconds as number, row.body as string);
+      await days.updateOne({ _id: row._id }, { $set: { basis: 1e12, tag: legacyTag } });
+      const metric = async () => {
+        const res = await http(t.baseUrl, 'GET', '/metrics', { key: t.keys.admin });
+        const line = String(res.body)
+          .split('\n')
+          .find((l) => l.startsWith('mdai_timesheet_rows_tampered_total{kind="day"}'));
+        return line ? Number(line.split(' ')[1]) : 0;
+      };
+      const before = await metric();
+      await t.app
+        .get(LedgerService)
+        .append([
+          punchEntry({ siteId, workerId: A, type: 'check_in', timestamp: at(FROM, 18) }),
+          punchEntry({ siteId, workerId: A, type: 'check_out', timestamp: at(FROM, 20) }),
+        ]);
+      expect(await workedSeconds(siteId)).toEqual({ [A]: 18 * 3600, [B]: 12 * 3600 });
+      expect(await metric()).toBe(before);
+      expect(t.logs()).toMatch(/tagged before their tags covered the basis/);
+    },
+  );
 
   it('should answer 503 timesheets_tampered once a changed entry is read, and pay the ledger after a rebuild', async () => {
     const { siteId, seqs } = await siteWithShifts();
