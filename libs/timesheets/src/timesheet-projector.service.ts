@@ -78,6 +78,11 @@ function merge(into: Touched, from: Touched): void {
   }
 }
 
+/** An entry the recompute holds in hand (stored as held, by this process, now). */
+function isHeld(e: TimesheetEntry, inHand: InHand): boolean {
+  return e.seq >= inHand.fromSeq && e.seq <= inHand.toSeq;
+}
+
 function marks(siteId: string, touched: Touched): PendingDays[] {
   return [...touched].map(([workerId, { min, max }]) => ({ siteId, workerId, min, max }));
 }
@@ -151,7 +156,7 @@ export class TimesheetProjector
     if (metrics) {
       this.tamperedRows = new Counter({
         name: 'mdai_timesheet_rows_tampered_total',
-        help: 'Timesheet read-model rows read whose tag did not verify (changed outside the server), by kind: a day is recomputed from its entries, an entry needs npm run timesheets:rebuild',
+        help: 'Timesheet read-model rows read whose tag did not verify, or entries older than the corrections stored with them (changed outside the server), by kind: a day is recomputed from its entries, an entry needs npm run timesheets:rebuild',
         labelNames: ['kind'],
         registers: [metrics],
       });
@@ -232,20 +237,31 @@ export class TimesheetProjector
    * for /health. Returns the error.
    */
   noteTampered(error: TimesheetsTamperedError): TimesheetsTamperedError {
-    this.tamperedRows?.inc({ kind: error.rowKind }, error.rows.length);
-    for (const row of error.rows.slice(0, 20)) {
+    // days tagged before their tags bound the basis (MongoDB): recomputed, not reported
+    const rows = error.rows.filter((r) => !r.legacy);
+    if (rows.length < error.rows.length) {
+      this.logger.log(
+        { siteId: error.siteId, days: error.rows.length - rows.length },
+        'Timesheet days tagged before their tags covered the basis: recomputed and tagged again',
+      );
+    }
+    if (rows.length === 0) return error;
+    this.tamperedRows?.inc({ kind: error.rowKind }, rows.length);
+    for (const row of rows.slice(0, 20)) {
       this.logger.error(
         { siteId: error.siteId, workerId: row.workerId, day: row.day, seq: row.seq },
         error.rowKind === 'day'
           ? 'Timesheet day changed outside the server (tag does not verify): recomputed from its entries'
-          : 'Timesheet entry changed outside the server (tag does not verify): run npm run timesheets:rebuild',
+          : error.stale
+            ? 'Timesheet entry changed outside the server (older than the corrections stored with it: put back from before one): run npm run timesheets:rebuild'
+            : 'Timesheet entry changed outside the server (tag does not verify): run npm run timesheets:rebuild',
       );
     }
     if (error.rowKind === 'entry') {
       const seen = this.tampered.get(error.siteId);
       this.tampered.set(error.siteId, {
         since: seen?.since ?? Date.now(),
-        rows: (seen?.rows ?? 0) + error.rows.length,
+        rows: (seen?.rows ?? 0) + rows.length,
       });
     }
     return error;
@@ -885,10 +901,69 @@ export class TimesheetProjector
       toMs + this.maxShiftMs,
     );
     for (const e of others) otherSites.add(e.siteId);
+    await this.checkStates(siteId, inHand ? punches.filter((e) => !isHeld(e, inHand)) : punches);
+    if (others.length > 0) {
+      const bySite = new Map<string, TimesheetEntry[]>();
+      for (const e of others) {
+        const list = bySite.get(e.siteId);
+        if (list) list.push(e);
+        else bySite.set(e.siteId, [e]);
+      }
+      for (const [other, entries] of bySite) await this.checkStates(other, entries);
+    }
     const days = computeDays(siteId, workerId, punches, zone, this.maxShiftMs, others).filter(
       (d) => d.day >= fromDay && d.day <= toDay,
     );
     return { siteId, workerId, fromDay, toDay, days };
+  }
+
+  /**
+   * Review T3, H-B: refuses (`timesheets_tampered`, kind entry) stored entries whose derived
+   * state (voided, effectiveAt, correctedBy) is older than the corrections stored with them: an
+   * entry row saved before a void (or a move, or the void of a void) and written back after it
+   * carries its old tag, which verifies, since the tag binds the content, not its time. The
+   * corrections that reach each entry are read from the store (tagged rows too: their targets,
+   * actions and times are what the tree is resolved from, and a writer cannot change those), one
+   * read per level of the trees (one, for entries nobody corrected). An entry is stale when a
+   * stored correction of its tree is missing from its `correctedBy`, or when its tree is all
+   * stored and resolves (`resolveTree`) to another state. A `correctedBy` naming a correction not
+   * stored is not judged: on MongoDB the states of a tree are written before the correction's
+   * entry, so a recompute may read them in between (a correction row deleted is the gap tags do
+   * not close, docs/architecture.md "Tagged rows").
+   */
+  private async checkStates(siteId: string, entries: TimesheetEntry[]): Promise<void> {
+    if (!this.seal || entries.length === 0) return;
+    const members = new Map<number, TimesheetEntry>();
+    const children = new Map<number, number[]>();
+    for (let level = entries.map((e) => e.seq); level.length > 0;) {
+      const found = await this.repo.findCorrectionsOf(siteId, level);
+      level = [];
+      for (const c of found) {
+        if (members.has(c.seq) || c.targetSeq === undefined) continue;
+        members.set(c.seq, c);
+        const list = children.get(c.targetSeq);
+        if (list) list.push(c.seq);
+        else children.set(c.targetSeq, [c.seq]);
+        level.push(c.seq);
+      }
+    }
+    let stale: TamperedRow[] | undefined;
+    for (const e of entries) {
+      if (e.correctedBy.length === 0 && !children.has(e.seq)) continue;
+      const subtree: TimesheetEntry[] = [];
+      for (const stack = [...(children.get(e.seq) ?? [])]; stack.length > 0;) {
+        const seq = stack.pop()!;
+        subtree.push(members.get(seq)!);
+        stack.push(...(children.get(seq) ?? []));
+      }
+      const named = new Set(e.correctedBy);
+      const older =
+        subtree.some((c) => !named.has(c.seq)) ||
+        (subtree.length === named.size &&
+          resolveTree([e, ...subtree]).some((x) => x.seq === e.seq));
+      if (older) (stale ??= []).push({ workerId: e.workerId, seq: e.seq });
+    }
+    if (stale) throw new TimesheetsTamperedError(siteId, 'entry', stale, true);
   }
 
   /**

@@ -68,7 +68,8 @@ const SIGNED_READ =
     'and no partial numbers are answered; retry after the `Retry-After` header (seconds). A CSV ' +
     'whose rows were already streaming when a rebuild started is cut off (the connection closes ' +
     "before its end).\n\ntimesheets_tampered: entries of the site's read model were changed outside the " +
-    'server (their tags do not verify): no numbers are answered until an operator runs `npm run ' +
+    'server (their tags do not verify, or an entry is older than the corrections stored with it): ' +
+    'no numbers are answered until an operator runs `npm run ' +
     'timesheets:rebuild` (days changed outside the server are recomputed at the read, not refused). ' +
     'A CSV checks its first page before its status; one whose later page meets such an entry is ' +
     'cut off like a rebuild.',

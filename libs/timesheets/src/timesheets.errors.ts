@@ -45,7 +45,7 @@ export const TIMESHEETS_ERRORS = {
     timesheets_rebuilding:
       "the site's timesheet read model is being rebuilt (`npm run timesheets:rebuild`): no read or correction of it until the rebuild ends or its lease expires; retry after `Retry-After` seconds",
     timesheets_tampered:
-      "rows of the site's timesheet read model do not carry the server's tag (written or changed outside the server: docs/architecture.md, \"Tagged rows\"): a day is recomputed from its entries at once and the read answers; an entry (the read model's copy of a ledger link) cannot be, so reads of the site answer this until an operator runs `npm run timesheets:rebuild` (reported on /health and by mdai_timesheet_rows_tampered_total)",
+      "rows of the site's timesheet read model do not carry the server's tag, or an entry is older than the corrections stored with it (written or changed outside the server, or put back from before a correction: docs/architecture.md, \"Tagged rows\"): a day is recomputed from its entries at once and the read answers; an entry (the read model's copy of a ledger link) cannot be, so reads of the site answer this until an operator runs `npm run timesheets:rebuild` (reported on /health and by mdai_timesheet_rows_tampered_total)",
     timesheets_behind: 'the timesheet read model is catching up with the ledger; retry',
     timesheets_catching_up:
       "a correction: the site's timesheet read model on this server is further behind its ledger than TIMESHEET_CORRECTION_MAX_LAG links, or did not catch up within TIMESHEET_CORRECTION_WAIT_MS; nothing was appended, the catch-up goes on: retry after `Retry-After` seconds",

@@ -308,7 +308,8 @@ export class HealthController implements OnModuleInit {
   }
 
   /**
-   * Sites whose timesheet entries failed their tags (changed outside the server): their reads
+   * Sites whose timesheet entries failed their tags, or were older than their corrections
+   * (changed outside the server, put back from before a correction): their reads
    * answer 503 timesheets_tampered until `npm run timesheets:rebuild`. Reported, not degrading:
    * every replica shares the store, so taking this one out of rotation repairs nothing, and a
    * database writer could otherwise take them all out (the metric
@@ -325,7 +326,7 @@ export class HealthController implements OnModuleInit {
         since: new Date(s.since).toISOString(),
       })),
       message:
-        'timesheet entries changed outside the server (tags do not verify): reads of these sites answer 503 timesheets_tampered; run npm run timesheets:rebuild',
+        'timesheet entries changed outside the server (tags do not verify, or older than the corrections stored with them): reads of these sites answer 503 timesheets_tampered; run npm run timesheets:rebuild',
     });
   }
 

@@ -8,6 +8,11 @@ export interface TamperedRow {
   workerId: string;
   day?: string;
   seq?: number;
+  /**
+   * A MongoDB day tagged before its tag bound its `basis` (it verifies without it): recomputed
+   * as a changed day is, but not reported as changed outside the server.
+   */
+  legacy?: boolean;
 }
 
 /**
@@ -15,27 +20,33 @@ export interface TamperedRow {
  * verify. Thrown by the stores' reads, so no caller can use such a row as good; a read of days
  * repairs them from the entries (TimesheetProjector.repairDays) and reads again, entries need
  * `npm run timesheets:rebuild` (they are copies of the ledger, recomputed only from it).
+ * `stale`: entries whose tag verifies but whose state is older than the corrections stored
+ * with them (a row put back from before a correction: TimesheetProjector.checkStates).
  */
 export class TimesheetsTamperedError extends TimesheetsError {
   constructor(
     readonly siteId: string,
     readonly rowKind: 'day' | 'entry',
     readonly rows: TamperedRow[],
+    readonly stale = false,
   ) {
     super(
       'timesheets_tampered',
       rowKind === 'day'
         ? "Rows of the site's timesheets do not match the server's tags; they are recomputed from the ledger"
-        : "Entries of the site's timesheet read model do not match the server's tags; an operator rebuilds it (npm run timesheets:rebuild)",
+        : "Entries of the site's timesheet read model were changed outside the server; an operator rebuilds it (npm run timesheets:rebuild)",
     );
   }
 }
 
 /**
  * The tags of the timesheet read model's rows (StoreMac, purposes 'timesheet-day' and
- * 'timesheet-entry'): a day's tag covers its keys (site, worker, day), its worked seconds and
- * its body; an entry's every column. Someone who can write the database but not read
- * TLOG_SIGNING_KEY cannot make a row (nor move one to another worker or day) that verifies.
+ * 'timesheet-entry'): a day's tag covers its keys (site, worker, day), its worked seconds, its
+ * body and, on MongoDB, its `basis` when above 0 (the write version its recompute read: a day
+ * of a higher basis is kept over an older recompute's, so one raised by a database writer
+ * would keep every later recompute out: review T3, M-3); an entry's every column. Someone who
+ * can write the database but not read TLOG_SIGNING_KEY cannot make a row (nor move one to
+ * another worker or day) that verifies.
  */
 @Injectable()
 export class TimesheetSeal {
@@ -52,10 +63,15 @@ export class TimesheetSeal {
     day: string,
     workedSeconds: number,
     body: string,
+    basis = 0,
   ): string {
-    return this.mac.mac('timesheet-day', dayData(siteId, workerId, day, workedSeconds, body));
+    return this.mac.mac(
+      'timesheet-day',
+      dayData(siteId, workerId, day, workedSeconds, body, basis),
+    );
   }
 
+  /** `basis`: the stored one (absent: 0; SQLite stores none). */
   dayOk(
     siteId: string,
     workerId: string,
@@ -63,11 +79,13 @@ export class TimesheetSeal {
     workedSeconds: unknown,
     body: string,
     tag: unknown,
+    basis: unknown = 0,
   ): boolean {
     if (typeof workedSeconds !== 'number') return false;
+    if (typeof basis !== 'number') return false;
     return this.mac.verify(
       'timesheet-day',
-      dayData(siteId, workerId, day, workedSeconds, body),
+      dayData(siteId, workerId, day, workedSeconds, body, basis),
       tag,
     );
   }
@@ -93,14 +111,18 @@ export class TimesheetSeal {
   }
 }
 
+/** A basis of 0 (SQLite's days, a day repaired) is left out: the data the tags had before it was bound. */
 function dayData(
   siteId: string,
   workerId: string,
   day: string,
   workedSeconds: number,
   body: string,
+  basis: number,
 ): string {
-  return JSON.stringify([siteId, workerId, day, workedSeconds, body]);
+  return basis > 0
+    ? JSON.stringify([siteId, workerId, day, workedSeconds, body, basis])
+    : JSON.stringify([siteId, workerId, day, workedSeconds, body]);
 }
 
 /** Every column of an entry, in TIMESHEET_ENTRY_COLUMNS order (absent: null). */

@@ -34,7 +34,10 @@ import { dayFromBody, dayToBody } from '../../timesheet-stored';
 import { TamperedRow, TimesheetSeal, TimesheetsTamperedError } from '../../timesheet-seal';
 
 /** A stored day as a page reads it (no tombstone). */
-type DayDoc = Pick<TimesheetDayDocument, 'workerId' | 'day' | 'workedSeconds' | 'body' | 'tag'>;
+type DayDoc = Pick<
+  TimesheetDayDocument,
+  'workerId' | 'day' | 'workedSeconds' | 'body' | 'tag' | 'basis'
+>;
 
 /** Name of the unique (siteId, seq) index of the entries. */
 const ENTRY_KEY_INDEX = 'siteId_1_seq_1';
@@ -307,6 +310,8 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
     const docs = await this.entries
       .find({ siteId, targetSeq: { $in: [...new Set(seqs)] } })
       .sort({ seq: 1 })
+      // the corrections index, not the key's (siteId, seq) order filtered: a site's every entry
+      .hint({ siteId: 1, targetSeq: 1 })
       .lean<TimesheetEntryDocument[]>();
     return this.entriesOf(siteId, docs);
   }
@@ -448,7 +453,9 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
   /** A day's stored fields, its tag with them. */
   private dayFields(siteId: string, workerId: string, d: TimesheetDay, basis: number) {
     const body = dayToBody(d);
-    const tag = this.seal ? this.seal.dayTag(siteId, workerId, d.day, d.workedSeconds, body) : null;
+    const tag = this.seal
+      ? this.seal.dayTag(siteId, workerId, d.day, d.workedSeconds, body, basis)
+      : null;
     return { workedSeconds: d.workedSeconds, body, basis, ...(tag ? { tag } : {}) };
   }
 
@@ -509,9 +516,14 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
     const bad: TamperedRow[] = [];
     if (this.seal) {
       for (const d of days) {
-        if (!this.seal.dayOk(q.siteId, d.workerId, d.day, d.workedSeconds, d.body!, d.tag)) {
-          bad.push({ workerId: d.workerId, day: d.day });
-        }
+        const basis = d.basis ?? 0;
+        const ok = (b: unknown) =>
+          this.seal!.dayOk(q.siteId, d.workerId, d.day, d.workedSeconds, d.body!, d.tag, b);
+        if (ok(basis)) continue;
+        // tagged before the tags bound the basis: recomputed (the basis cannot be trusted), but
+        // not reported (a basis raised on a day of basis 0, a repaired one, looks the same)
+        const legacy = typeof basis === 'number' && basis > 0 && ok(0);
+        bad.push({ workerId: d.workerId, day: d.day, ...(legacy ? { legacy } : {}) });
       }
     }
     if (bad.length > 0) throw new TimesheetsTamperedError(q.siteId, 'day', bad);
@@ -536,7 +548,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       body: { $exists: true },
     };
     return this.days
-      .find(filter, { _id: 0, workerId: 1, day: 1, workedSeconds: 1, body: 1, tag: 1 })
+      .find(filter, { _id: 0, workerId: 1, day: 1, workedSeconds: 1, body: 1, tag: 1, basis: 1 })
       .sort({ workerId: 1, day: 1 })
       .hint(TIMESHEET_DAY_KEY)
       .limit(limit)

@@ -11,6 +11,7 @@ import { timesheetPunch } from '../../../../testing/timesheet-punch';
 import { DayKey, DayPage, DayQuery } from '../../timesheet.repository';
 import {
   SqliteTimesheetRepository,
+  TIMESHEET_CORRECTIONS_OF_SQL,
   TIMESHEET_ENTRY_PAGE_SQL,
   TIMESHEET_MAX_SEQ_SQL,
   TIMESHEET_OTHER_SITE_PUNCHES_SQL,
@@ -308,6 +309,15 @@ describe("SqliteTimesheetRepository, a worker's punches at the other sites (over
       'SEARCH timesheet_entries USING INDEX timesheet_entries_worker_time (worker_id=? AND effective_at>? AND effective_at<?)',
     ]);
     expect(planProblems(plan)).toEqual([]);
+  });
+
+  it("should seek the corrections of entries on the target index, one seek a seq (not a scan of the site's entries)", () => {
+    const plan = explainQueryPlan(store.db, TIMESHEET_CORRECTIONS_OF_SQL, ['site-1', '[1, 6]']);
+    expect(plan).toEqual([
+      'SEARCH timesheet_entries USING INDEX timesheet_entries_target (site_id=? AND target_seq=?)',
+      'LIST SUBQUERY 1',
+      'SCAN json_each VIRTUAL TABLE INDEX 1:',
+    ]);
   });
 
   it("should read a site's highest stored seq by one seek of the key, not a count of its entries", () => {

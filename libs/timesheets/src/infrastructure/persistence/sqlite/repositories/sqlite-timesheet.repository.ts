@@ -45,6 +45,17 @@ export const TIMESHEET_OTHER_SITE_PUNCHES_SQL = `SELECT * FROM timesheet_entries
   ORDER BY effective_at, site_id, seq`;
 
 /**
+ * The corrections of entries (their seqs a JSON array): one seek of `timesheet_entries_target`
+ * per seq. Written `SELECT ... WHERE target_seq IN (?, ...) ORDER BY seq`, SQLite read the
+ * site's every entry in seq order (the primary key, for the ORDER BY) and filtered them: each
+ * read of a correction tree, and each recompute's check of its entries' states, cost the
+ * site's size. Sorted by the caller. Exported for the query-plan spec.
+ */
+export const TIMESHEET_CORRECTIONS_OF_SQL = `SELECT * FROM timesheet_entries
+  INDEXED BY timesheet_entries_target
+  WHERE site_id = ? AND target_seq IN (SELECT value FROM json_each(?))`;
+
+/**
  * A worker's first day in the period, from the key index (NULL: none), for the join of its
  * days: `worker` is the column of the worker's id.
  */
@@ -151,6 +162,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     TimesheetEntryRow
   >;
   private readonly otherSitePunches: Statement<[string, number, number, string], TimesheetEntryRow>;
+  private readonly correctionsOf: Statement<[string, string], TimesheetEntryRow>;
   private readonly markPending: Statement<[string, string, number, number]>;
   private readonly settlePending: Statement<[string, string, number, number]>;
   /** The listing of entries, prepared per page size with the limit written in (`LimitedStatement`). */
@@ -213,6 +225,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
        ORDER BY effective_at, seq`,
     );
     this.otherSitePunches = this.db.prepare(TIMESHEET_OTHER_SITE_PUNCHES_SQL);
+    this.correctionsOf = this.db.prepare(TIMESHEET_CORRECTIONS_OF_SQL);
     this.markPending = this.db.prepare(
       `INSERT INTO timesheet_pending_days (site_id, worker_id, min_at, max_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (site_id, worker_id) DO UPDATE
@@ -329,13 +342,9 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   }
 
   async findCorrectionsOf(siteId: string, seqs: number[]): Promise<TimesheetEntry[]> {
-    return this.inChunks(siteId, seqs, (chunk) =>
-      this.db
-        .prepare<unknown[], TimesheetEntryRow>(
-          `SELECT * FROM timesheet_entries WHERE site_id = ? AND target_seq IN (${chunk.map(() => '?').join(',')}) ORDER BY seq`,
-        )
-        .all(siteId, ...chunk),
-    );
+    if (seqs.length === 0) return [];
+    const rows = this.correctionsOf.all(siteId, JSON.stringify([...new Set(seqs)]));
+    return this.entriesOf(siteId, rows).sort((a, b) => a.seq - b.seq);
   }
 
   async listPunches(
