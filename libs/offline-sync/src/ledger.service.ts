@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { jcs } from '@app/common';
+import { CommonError, jcs } from '@app/common';
 import {
   GENESIS_HASH,
   LeafSource,
@@ -553,9 +553,12 @@ export class LedgerService {
     link: StoredLinkText,
     checkpoint: SignedCheckpoint,
   ): Promise<boolean> {
-    if (this.trustedCheckpoints.get(origin) !== checkpoint.note) {
+    // the columns beside the note as well: checkpointFault compares the note's body with them,
+    // so a row whose size or rootHash was edited under an already trusted note is checked again
+    const key = `${checkpoint.size}|${checkpoint.rootHash}|${checkpoint.note}`;
+    if (this.trustedCheckpoints.get(origin) !== key) {
       if (this.verifier.checkpointFault(checkpoint, checkpoint.rootHash)) return false;
-      this.trustedCheckpoints.set(origin, checkpoint.note);
+      this.trustedCheckpoints.set(origin, key);
     }
     try {
       const receipt = await this.tlog.inclusionProof(
@@ -571,9 +574,11 @@ export class LedgerService {
         receipt.inclusionProof.map((hash) => Buffer.from(hash, 'base64')),
         Buffer.from(checkpoint.rootHash, 'hex'),
       );
-    } catch {
-      // a node of the proof missing from the store
-      return false;
+    } catch (error) {
+      // a node of the proof missing from the store (and not rebuilt: tlog names the log on
+      // /health); any other failure (the store unreachable) is not a verdict on the link
+      if (error instanceof CommonError && error.code === 'stored_record_invalid') return false;
+      throw error;
     }
   }
 
