@@ -947,23 +947,36 @@ export class TimesheetProjector
         level.push(c.seq);
       }
     }
-    let stale: TamperedRow[] | undefined;
-    for (const e of entries) {
-      if (e.correctedBy.length === 0 && !children.has(e.seq)) continue;
-      const subtree: TimesheetEntry[] = [];
-      for (const stack = [...(children.get(e.seq) ?? [])]; stack.length > 0;) {
-        const seq = stack.pop()!;
-        subtree.push(members.get(seq)!);
-        stack.push(...(children.get(seq) ?? []));
-      }
-      const named = new Set(e.correctedBy);
-      const older =
-        subtree.some((c) => !named.has(c.seq)) ||
-        (subtree.length === named.size &&
-          resolveTree([e, ...subtree]).some((x) => x.seq === e.seq));
-      if (older) (stale ??= []).push({ workerId: e.workerId, seq: e.seq });
-    }
-    if (stale) throw new TimesheetsTamperedError(siteId, 'entry', stale, true);
+    const olderOf = (list: TimesheetEntry[]): TimesheetEntry[] =>
+      list.filter((e) => {
+        if (e.correctedBy.length === 0 && !children.has(e.seq)) return false;
+        const subtree: TimesheetEntry[] = [];
+        for (const stack = [...(children.get(e.seq) ?? [])]; stack.length > 0;) {
+          const seq = stack.pop()!;
+          subtree.push(members.get(seq)!);
+          stack.push(...(children.get(seq) ?? []));
+        }
+        const named = new Set(e.correctedBy);
+        return (
+          subtree.some((c) => !named.has(c.seq)) ||
+          (subtree.length === named.size &&
+            resolveTree([e, ...subtree]).some((x) => x.seq === e.seq))
+        );
+      });
+    let older = olderOf(entries);
+    if (older.length === 0) return;
+    // read again: another replica may have stored a correction (and its target's new state)
+    // between this recompute's read of the entries and its read of their corrections; an
+    // entry is stale only if its stored copy, read after the corrections, is still older
+    older = olderOf(
+      await this.repo.findEntries(
+        siteId,
+        older.map((e) => e.seq),
+      ),
+    );
+    if (older.length === 0) return;
+    const stale: TamperedRow[] = older.map((e) => ({ workerId: e.workerId, seq: e.seq }));
+    throw new TimesheetsTamperedError(siteId, 'entry', stale, true);
   }
 
   /**
