@@ -534,7 +534,9 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
       await t.close();
       rmSync(dataDir, { recursive: true, force: true });
     }
-  }, 60_000);
+    // several backup processes in a row, each loading the TypeScript on a machine that may be
+    // running the rest of the suite beside it (60 s was passed at a load of ~15)
+  }, 180_000);
 
   it('should name a vault file whose blob is missing and a log left unsealed (exit code 2), leave secrets.json out when asked, and refuse a target inside DATA_DIR or not empty', async () => {
     const t = await startTestApp();
@@ -623,5 +625,7 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     } finally {
       await t.close();
     }
-  }, 60_000);
+    // several backup processes in a row, each loading the TypeScript on a machine that may be
+    // running the rest of the suite beside it (60 s was passed at a load of ~15)
+  }, 180_000);
 });
