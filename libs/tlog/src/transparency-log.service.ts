@@ -745,9 +745,9 @@ function logLabel(origin: string): string {
   return origin.split('/').slice(1, 2).join('') || origin;
 }
 
-/** What identifies a stored checkpoint row for the trust cache (its signing time aside). */
+/** What identifies a stored checkpoint row for the trust cache: every column of it. */
 function checkpointId(c: SignedCheckpoint): string {
-  return `${c.size}\n${c.rootHash}\n${c.note}`;
+  return `${c.size}\n${c.rootHash}\n${c.signedAt.getTime()}\n${c.note}`;
 }
 
 function holdsAll(found: ReadonlyMap<string, Buffer>, keys: NodeKey[]): boolean {
