@@ -1,11 +1,13 @@
 import Database from 'better-sqlite3';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { auditRecordHash } from '@app/vault/domain/vault-audit-record';
 import { jpegBytes } from './support/image-bytes';
 import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
+import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
+import { canonicalJson, sha256Hex, syncBatch } from './support/worker-client';
 
 function upload(t: TestApp) {
   return http(t.baseUrl, 'POST', '/api/v5/vault', {
@@ -74,15 +76,49 @@ function forgeRecord(dataDir: string, fileId: string): number {
   });
 }
 
-/** A checkpoint row nobody signed, of `size`, for the vault audit log. */
-function forgeCheckpoint(dataDir: string, size: number): void {
+/** A database writer's untagged ledger link after the site's head, hashed as the server does. */
+function forgeLink(dataDir: string, siteId: string): number {
+  return withDb(dataDir, (db) => {
+    const last = db
+      .prepare('SELECT * FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1')
+      .get(siteId) as Record<string, any>;
+    const prevHash = last.record_hash as string;
+    const seq = (last.seq as number) + 1;
+    const meta = JSON.parse(last.meta);
+    const data = {
+      ...JSON.parse(last.data),
+      packetId: randomUUID(),
+      type: 'check_out',
+      timestamp: new Date(Date.now() - 60_000).toISOString(),
+      signature: randomBytes(32).toString('hex'),
+    };
+    const recordHash = sha256Hex(canonicalJson({ siteId, seq, prevHash, data, meta }));
+    db.prepare(
+      `INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      siteId,
+      seq,
+      data.packetId,
+      data.deviceId,
+      prevHash,
+      recordHash,
+      canonicalJson(data),
+      canonicalJson(meta),
+    );
+    return seq;
+  });
+}
+
+/** A checkpoint row nobody signed, of `size`, for the log whose origin ends with `log`. */
+function forgeCheckpoint(dataDir: string, size: number, log = '/vault-audit'): void {
   withDb(dataDir, (db) => {
-    const log = db.prepare("SELECT id FROM tlog_logs WHERE origin LIKE '%/vault-audit'").get() as {
+    const { id } = db.prepare("SELECT id FROM tlog_logs WHERE origin LIKE '%' || ?").get(log) as {
       id: number;
     };
     db.prepare(
       "INSERT INTO tlog_checkpoints (log_id, size, root_hash, signed_at, note) VALUES (?, ?, '00', ?, 'fake')",
-    ).run(log.id, size, new Date().toISOString());
+    ).run(id, size, new Date().toISOString());
   });
 }
 
@@ -154,6 +190,54 @@ describe('a checkpoint row the server did not sign is not trusted (e2e)', () => 
         db.prepare('SELECT size, note FROM tlog_checkpoints WHERE size >= ?').all(forged),
       );
       expect(rows).toEqual([{ size: forged, note: 'fake' }]);
+    },
+    120_000,
+  );
+
+  itOnSqliteFile(
+    'should refuse a forged ledger link under a forged checkpoint row: the site answers 503 ledger_unauthenticated_entry',
+    async () => {
+      t = await startTestApp({ DATA_DIR: dataDir, TRUST_AUTO_BLOCK_FLOOR: '0' });
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+      const asha = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      await sync(t.baseUrl, asha, [
+        punch(asha, 'check_in', new Date(Date.now() - 10_000).toISOString()),
+      ]);
+      const forged = forgeLink(dataDir, siteId);
+      forgeCheckpoint(dataDir, forged, `/ledger/${siteId}`);
+
+      const bina = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      const refused = await syncBatch(t.baseUrl, bina.token, [
+        punch(bina, 'check_in', new Date(Date.now() - 5_000).toISOString()),
+      ]);
+      expect([refused.status, refused.body.code]).toEqual([503, 'ledger_unauthenticated_entry']);
+      const checkpoint = await http(t.baseUrl, 'GET', `/api/v5/ledger/${siteId}/checkpoint`, {
+        key: t.keys.auditor,
+      });
+      expect(checkpoint.status).toBe(200);
+      expect(checkpoint.body.size ?? checkpoint.body.treeSize).toBe(forged - 1);
+      // a proof at the forged row's size is a clear 400, not a 5xx
+      const proof = await http(
+        t.baseUrl,
+        'GET',
+        `/api/v5/ledger/${siteId}/proof/consistency?first=1&second=${forged}`,
+        { key: t.keys.auditor },
+      );
+      expect([proof.status, proof.body.code]).toEqual([400, 'invalid_proof_request']);
+      const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+      expect(health.body.error.tlog).toMatchObject({
+        reason: 'checkpoint_unverified',
+        unverifiedCheckpoints: [
+          {
+            origin: expect.stringContaining(`/ledger/${siteId}`),
+            size: forged,
+            trustedSize: forged - 1,
+          },
+        ],
+      });
+      expect(health.body.error.logs.unauthenticatedEntries).toEqual([
+        { log: 'ledger', siteId, seq: forged, reason: 'untagged' },
+      ]);
     },
     120_000,
   );
