@@ -61,6 +61,18 @@ export interface LostNodes {
   reason: string;
 }
 
+/**
+ * A log whose latest stored checkpoint does not verify (its note is not signed by a key of the
+ * log's key history over the row's origin, size and root): a row written straight into the store.
+ */
+export interface UnverifiedCheckpoint {
+  origin: string;
+  size: number;
+  since: Date;
+  /** The size of the largest stored checkpoint that verifies, trusted instead (0: none). */
+  trustedSize: number;
+}
+
 /** A failed seal to try again: the log's entries up to `size` have no checkpoint yet. */
 interface SealRetry {
   size: number;
@@ -94,6 +106,14 @@ export class TransparencyLogService implements OnModuleDestroy {
   /** The logs' owners' reads of their entries, by origin (`addLeafSources`). */
   private readonly resolvers: ((origin: string) => LeafSource | undefined)[] = [];
   private readonly rebuilds = new Map<string, Promise<boolean>>();
+  /**
+   * Per log, the last latest row read (by `checkpointId`) and what it resolved to: the row
+   * itself when its note verifies, else the largest stored checkpoint that does (or none).
+   */
+  private readonly trusted = new Map<string, { id: string; checkpoint?: SignedCheckpoint }>();
+  /** Logs whose latest stored checkpoint does not verify (for /health). */
+  private readonly unverified = new Map<string, UnverifiedCheckpoint>();
+  private readonly forgedRows: Counter<'log'>;
   private closed = false;
 
   constructor(
@@ -111,6 +131,14 @@ export class TransparencyLogService implements OnModuleDestroy {
     });
     this.alarms.inc({ log: 'ledger' }, 0);
     this.alarms.inc({ log: 'vault-audit' }, 0);
+    this.forgedRows = new Counter({
+      name: 'mdai_tlog_checkpoint_unverified_total',
+      help: 'Latest stored checkpoints whose signed note does not verify (written outside the server; an alarm): not trusted',
+      labelNames: ['log'],
+      registers: metrics ? [metrics] : [],
+    });
+    this.forgedRows.inc({ log: 'ledger' }, 0);
+    this.forgedRows.inc({ log: 'vault-audit' }, 0);
     const retries = this.retries;
     this.unsealed = new Gauge({
       name: 'mdai_tlog_unsealed_logs',
@@ -153,8 +181,57 @@ export class TransparencyLogService implements OnModuleDestroy {
     return (this.locks.get(origin) ?? Promise.resolve()).then(() => undefined);
   }
 
-  latest(origin: string): Promise<SignedCheckpoint | undefined> {
-    return this.store.latestCheckpoint(origin);
+  /**
+   * The log's latest checkpoint the server signed: the stored row of the largest tree when its
+   * note is signed by a key of the log's key history over the row's origin, size and root. A row
+   * that is not (written straight into the store) is never trusted: it is an alarm (logs,
+   * `mdai_tlog_checkpoint_unverified_total`, /health) and the largest stored checkpoint that
+   * verifies answers instead (undefined: none), so what lies past it is still checked as
+   * unsealed. One signature check per new latest row: the answer is kept until the row changes.
+   */
+  async latest(origin: string): Promise<SignedCheckpoint | undefined> {
+    const row = await this.store.latestCheckpoint(origin);
+    if (!row) {
+      this.trusted.delete(origin);
+      this.unverified.delete(origin);
+      return undefined;
+    }
+    const id = checkpointId(row);
+    const known = this.trusted.get(origin);
+    if (known?.id === id) return known.checkpoint;
+    let checkpoint: SignedCheckpoint | undefined = row;
+    if (this.verifies(row)) {
+      this.unverified.delete(origin);
+    } else {
+      checkpoint = await this.largestVerified(origin, row.size);
+      if (this.unverified.get(origin)?.size !== row.size) {
+        this.forgedRows.inc({ log: logLabel(origin) });
+        this.logger.error(
+          {
+            origin,
+            size: row.size,
+            trustedSize: checkpoint?.size ?? 0,
+            reason: 'checkpoint_unverified',
+          },
+          "ALARM: the latest stored checkpoint of a log is not signed by the log's key (written outside the server): not trusted",
+        );
+      }
+      this.unverified.set(origin, {
+        origin,
+        size: row.size,
+        since: this.unverified.get(origin)?.since ?? this.clock.now(),
+        trustedSize: checkpoint?.size ?? 0,
+      });
+    }
+    // a newer row read meanwhile by another call keeps its answer
+    if (!this.trusted.has(origin) || this.trusted.get(origin) === known)
+      this.trusted.set(origin, { id, checkpoint });
+    return checkpoint;
+  }
+
+  /** Logs whose latest stored checkpoint does not verify (not trusted): for /health. */
+  unverifiedCheckpoints(): UnverifiedCheckpoint[] {
+    return [...this.unverified.values()].map((u) => ({ ...u }));
   }
 
   checkpointAt(origin: string, size: number): Promise<SignedCheckpoint | undefined> {
@@ -209,7 +286,8 @@ export class TransparencyLogService implements OnModuleDestroy {
     // perfect nodes of [0, size), which is all an append needs
     let head = this.heads.get(origin);
     if (!head) {
-      const latest = await this.store.latestCheckpoint(origin);
+      // never a row the server did not sign: an append builds on the largest that verifies
+      const latest = await this.latest(origin);
       const compact = await this.nodesOf(origin, perfectNodes(0, latest?.size ?? 0), leaves);
       head = { checkpoint: latest, compact };
     }
@@ -269,6 +347,10 @@ export class TransparencyLogService implements OnModuleDestroy {
     await this.witness.append(checkpoint);
     await this.store.saveCheckpoint(checkpoint);
     this.heads.set(origin, { checkpoint, compact: perfectNodesOf(nodes, size) });
+    // signed here: trusted without a check when it is the row read next
+    const known = this.trusted.get(origin);
+    if (!known?.checkpoint || known.checkpoint.size < size)
+      this.trusted.set(origin, { id: checkpointId(checkpoint), checkpoint });
     // the last slice's proofs in one pass from the nodes in hand; older leaves from the store
     const inside: number[] = [];
     const insideIndexes: number[] = [];
@@ -357,7 +439,7 @@ export class TransparencyLogService implements OnModuleDestroy {
    * False: the log is in `lostNodes`.
    */
   async checkNodes(origin: string): Promise<boolean> {
-    const latest = await this.store.latestCheckpoint(origin);
+    const latest = await this.latest(origin);
     if (!latest) return true;
     try {
       await this.nodesOf(origin, perfectNodes(0, latest.size));
@@ -444,7 +526,7 @@ export class TransparencyLogService implements OnModuleDestroy {
    * tree of this log: nothing is written, the log stays in `lostNodes` with the reason.
    */
   private async rebuildNow(origin: string, leaves: LeafSource): Promise<boolean> {
-    const latest = await this.store.latestCheckpoint(origin);
+    const latest = await this.latest(origin);
     if (!latest) return false;
     const known = this.lost.get(origin);
     // the same entries against the same checkpoint: no second read of the whole log
@@ -495,6 +577,26 @@ export class TransparencyLogService implements OnModuleDestroy {
     return true;
   }
 
+  /** Whether the checkpoint's note signs its own origin, size and root under a key of the log. */
+  private verifies(checkpoint: SignedCheckpoint): boolean {
+    return (
+      /^[0-9a-f]{64}$/.test(checkpoint.rootHash) &&
+      this.signsRoot(checkpoint, Buffer.from(checkpoint.rootHash, 'hex'))
+    );
+  }
+
+  /** The largest stored checkpoint of the log smaller than `belowSize` that verifies. */
+  private async largestVerified(
+    origin: string,
+    belowSize: number,
+  ): Promise<SignedCheckpoint | undefined> {
+    for (;;) {
+      const row = await this.store.latestCheckpoint(origin, belowSize);
+      if (!row || this.verifies(row)) return row;
+      belowSize = row.size;
+    }
+  }
+
   /** Whether the checkpoint's note signs this root (of its size and origin) under a key of the log. */
   private signsRoot(checkpoint: SignedCheckpoint, root: Buffer): boolean {
     const parsed = parseNote(checkpoint.note);
@@ -537,7 +639,7 @@ export class TransparencyLogService implements OnModuleDestroy {
           : await this.prefixOf(checkpoint, seen);
     }
     if (!consistent) {
-      this.alarms.inc({ log: origin.split('/').slice(1, 2).join('') || origin });
+      this.alarms.inc({ log: logLabel(origin) });
       this.logger.error(
         { origin, witnessedSize: seen!.size, newSize: checkpoint.size },
         'ALARM: checkpoint inconsistent with the witnessed history of this log',
@@ -636,6 +738,16 @@ export class TransparencyLogService implements OnModuleDestroy {
     });
     return next;
   }
+}
+
+/** The metric label of a log: `ledger` or `vault-audit`. */
+function logLabel(origin: string): string {
+  return origin.split('/').slice(1, 2).join('') || origin;
+}
+
+/** What identifies a stored checkpoint row for the trust cache: every column of it. */
+function checkpointId(c: SignedCheckpoint): string {
+  return `${c.size}\n${c.rootHash}\n${c.signedAt.getTime()}\n${c.note}`;
 }
 
 function holdsAll(found: ReadonlyMap<string, Buffer>, keys: NodeKey[]): boolean {

@@ -94,5 +94,7 @@ describeStoreContract('TlogRepository', tlogAdapters, ({ sut }) => {
     expect((await sut().listCheckpoints('L', 0, 10)).map((c) => c.size)).toEqual([2, 5]);
     expect((await sut().listCheckpoints('L', 2, 10)).map((c) => c.size)).toEqual([5]);
     expect(await sut().latestCheckpoint('none')).toBeUndefined();
+    expect(await sut().latestCheckpoint('L', 5)).toEqual(checkpoint('L', 2));
+    expect(await sut().latestCheckpoint('L', 2)).toBeUndefined();
   });
 });

@@ -12,8 +12,11 @@ export abstract class TlogRepository {
   abstract findNodes(origin: string, keys: NodeKey[]): Promise<Map<string, Buffer>>;
   /** Stores a checkpoint; a second one for the same (origin, size) is ignored. */
   abstract saveCheckpoint(checkpoint: SignedCheckpoint): Promise<void>;
-  /** The checkpoint of the largest tree of this log. */
-  abstract latestCheckpoint(origin: string): Promise<SignedCheckpoint | undefined>;
+  /** The checkpoint of the largest tree of this log (smaller than `belowSize` when given). */
+  abstract latestCheckpoint(
+    origin: string,
+    belowSize?: number,
+  ): Promise<SignedCheckpoint | undefined>;
   /** The checkpoint of exactly this tree size, if one was signed. */
   abstract checkpointAt(origin: string, size: number): Promise<SignedCheckpoint | undefined>;
   /** Every log with a checkpoint (its origin), for the start-up check of their nodes. */

@@ -82,9 +82,12 @@ export class MongoTlogRepository extends TlogRepository implements OnModuleInit 
     }
   }
 
-  async latestCheckpoint(origin: string): Promise<SignedCheckpoint | undefined> {
+  async latestCheckpoint(
+    origin: string,
+    belowSize?: number,
+  ): Promise<SignedCheckpoint | undefined> {
     const doc = await this.checkpoints
-      .findOne({ origin })
+      .findOne(belowSize === undefined ? { origin } : { origin, size: { $lt: belowSize } })
       .sort({ size: -1 })
       .lean<TlogCheckpointDocument>();
     return doc ? toDomain(doc) : undefined;

@@ -138,14 +138,17 @@ export class SqliteTlogRepository extends TlogRepository {
     );
   }
 
-  async latestCheckpoint(origin: string): Promise<SignedCheckpoint | undefined> {
+  async latestCheckpoint(
+    origin: string,
+    belowSize = Number.MAX_SAFE_INTEGER,
+  ): Promise<SignedCheckpoint | undefined> {
     const id = this.knownLogId(origin);
     if (id === undefined) return undefined;
     const row = this.db
-      .prepare<[number], CheckpointRow>(
-        'SELECT * FROM tlog_checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1',
+      .prepare<[number, number], CheckpointRow>(
+        'SELECT * FROM tlog_checkpoints WHERE log_id = ? AND size < ? ORDER BY size DESC LIMIT 1',
       )
-      .get(id);
+      .get(id, belowSize);
     return row ? toDomain(origin, row) : undefined;
   }
 
