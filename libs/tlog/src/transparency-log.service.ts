@@ -276,6 +276,29 @@ export class TransparencyLogService implements OnModuleDestroy {
     return this.witness.linesOf(origin);
   }
 
+  /**
+   * The head of `checkpoint`'s tree: the perfect nodes of [0, size) from the store. Nodes that
+   * do not give the root it signs were rewritten outside the server: logged as an ALARM here;
+   * the checkpoint signed over them is then inconsistent with the witnessed history, which
+   * raises the witness alarm and fails verify (refusing to sign instead is left open: review
+   * LV #3 in docs/architecture.md).
+   */
+  private async headAt(
+    origin: string,
+    checkpoint: SignedCheckpoint | undefined,
+    leaves: LeafSource,
+  ): Promise<{ checkpoint?: SignedCheckpoint; compact: Map<string, Buffer> }> {
+    const size = checkpoint?.size ?? 0;
+    const compact = await this.nodesOf(origin, perfectNodes(0, size), leaves);
+    if (checkpoint && rangeHash(0, size, compact).toString('hex') !== checkpoint.rootHash) {
+      this.logger.error(
+        { origin, size, reason: 'nodes_root_mismatch' },
+        'ALARM: the stored Merkle nodes of a log do not give the root its last checkpoint signs (rewritten outside the server)',
+      );
+    }
+    return { checkpoint, compact };
+  }
+
   private async sealNow(
     origin: string,
     size: number,
@@ -285,11 +308,13 @@ export class TransparencyLogService implements OnModuleDestroy {
     // the head this process sealed last (read from the store once): its checkpoint and the
     // perfect nodes of [0, size), which is all an append needs
     let head = this.heads.get(origin);
-    if (!head) {
-      // never a row the server did not sign: an append builds on the largest that verifies
-      const latest = await this.latest(origin);
-      const compact = await this.nodesOf(origin, perfectNodes(0, latest?.size ?? 0), leaves);
-      head = { checkpoint: latest, compact };
+    // never a row the server did not sign: an append builds on the largest that verifies; and
+    // on it when another process (a replica, an operator's seal-foreign) sealed past this one's
+    // head since: the entries up to it are then its tree's, never read again here (read again,
+    // an entry rewritten in the store after that seal would be signed into this one's tree)
+    const stored = await this.latest(origin);
+    if (!head || (stored && stored.size > (head.checkpoint?.size ?? 0))) {
+      head = await this.headAt(origin, stored, leaves);
     }
     const latest = head.checkpoint;
     const from = latest?.size ?? 0;
