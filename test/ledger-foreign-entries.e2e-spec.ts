@@ -31,6 +31,13 @@ async function sealForeign(dataDir: string, ...args: string[]) {
   }
 }
 
+/** The arguments the listing (run without --yes) says to confirm it with. */
+function confirmation(listing: string): string[] {
+  const found = /run again with (--yes --through \d+ --head [0-9a-f]{64}) /.exec(listing);
+  expect(found).not.toBeNull();
+  return found![1].split(' ');
+}
+
 /**
  * Findings H1: someone who can write the database but does not hold TLOG_SIGNING_KEY appends
  * links with correctly recomputed hashes. The server's next append must not sign a checkpoint
@@ -45,7 +52,7 @@ describe('links written straight into the store are not sealed by the next appen
   afterAll(async () => t.close());
 
   /** Appends `n` links after the site's head, hashed as the server hashes them, with no MAC. */
-  function forgeTail(siteId: string, n: number): number {
+  function forgeTail(siteId: string, n: number, fields: { type?: string } = {}): number {
     const db = new Database(join(t.dataDir, 'mdai.sqlite'));
     try {
       const last = db
@@ -63,7 +70,7 @@ describe('links written straight into the store are not sealed by the next appen
         const data = {
           ...JSON.parse(last.data),
           packetId: randomUUID(),
-          type: i % 2 === 0 ? 'check_in' : 'check_out',
+          type: fields.type ?? (i % 2 === 0 ? 'check_in' : 'check_out'),
           timestamp: new Date(Date.now() - 3_600_000 + i * 60_000).toISOString(),
           signature: randomBytes(32).toString('hex'),
         };
@@ -148,7 +155,7 @@ describe('links written straight into the store are not sealed by the next appen
       expect(shown.code).toBe(2);
       expect(shown.stdout).toContain(`seq ${head - 1}  untagged`);
       expect(shown.stdout).toContain(`seq ${head}  untagged`);
-      expect(shown.stdout).not.toContain('seq 1 ');
+      expect(shown.stdout).not.toMatch(/^seq 1 /m);
       expect(
         (
           await syncBatch(t.baseUrl, bina.token, [
@@ -157,7 +164,7 @@ describe('links written straight into the store are not sealed by the next appen
         ).status,
       ).toBe(503);
       // Bina's first punch was stored (then refused its seal): the head the listing read
-      expect(shown.stdout).toContain(`would seal through seq ${head + 1}`);
+      expect(shown.stdout).toContain(`would seal through seq ${head + 1} (recordHash "`);
       expect(shown.stdout).toContain(`run again with --yes --through ${head + 1}`);
       // --yes alone: the head it would read is not what the operator was shown
       const unbounded = await sealForeign(t.dataDir, '--site', siteId, '--yes');
@@ -166,14 +173,7 @@ describe('links written straight into the store are not sealed by the next appen
       // a forged link more after the listing: not sealed by the operator's decision on it
       const later = forgeTail(siteId, 1);
       expect(later).toBe(head + 2);
-      const sealed = await sealForeign(
-        t.dataDir,
-        '--site',
-        siteId,
-        '--yes',
-        '--through',
-        String(head + 1),
-      );
+      const sealed = await sealForeign(t.dataDir, '--site', siteId, ...confirmation(shown.stdout));
       expect(sealed.stderr).toBe('');
       expect(sealed.code).toBe(0);
       expect(sealed.stdout).toContain(`checkpoint of size ${head + 1} signed`);
@@ -189,7 +189,7 @@ describe('links written straight into the store are not sealed by the next appen
       expect(next.code).toBe(2);
       expect(next.stdout).not.toContain(`seq ${head}  untagged`);
       expect(next.stdout).toContain(`would seal through seq ${later}`);
-      const rest = await sealForeign(t.dataDir, '--site', siteId, '--yes', '--through', `${later}`);
+      const rest = await sealForeign(t.dataDir, '--site', siteId, ...confirmation(next.stdout));
       expect([rest.code, rest.stderr]).toEqual([0, '']);
       expect(rest.stdout).toContain(`checkpoint of size ${later} signed`);
 
@@ -233,5 +233,69 @@ describe('links written straight into the store are not sealed by the next appen
       expect(res.status).toBe(200);
       expect(await verifyLedger(t, siteId)).toMatchObject({ ok: true, length: 3 });
     },
+  );
+
+  itOnSqliteFile(
+    'should not let a field forge a line, and refuse a tail rewritten or edited after the listing',
+    async () => {
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+      const asha = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      await sync(t.baseUrl, asha, [
+        punch(asha, 'check_in', new Date(Date.now() - 20_000).toISOString()),
+      ]);
+      const forged = forgeTail(siteId, 1, { type: 'check_in\nseq 99  untagged\u001b[2K' });
+
+      const shown = await sealForeign(t.dataDir, '--site', siteId);
+      expect(shown.code).toBe(2);
+      expect(shown.stdout.split('\n').filter((line) => line.startsWith('seq '))).toHaveLength(1);
+      expect(shown.stdout).not.toContain('\u001b');
+      expect(shown.stdout).toContain(
+        `seq ${forged}  untagged  "check_in\\nseq 99  untagged\\u001b[2K"`,
+      );
+
+      // the listed link replaced by another, hashed and chained as the server would, same seq
+      const db = new Database(join(t.dataDir, 'mdai.sqlite'));
+      try {
+        db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_delete');
+        db.prepare('DELETE FROM attendance_logs WHERE site_id = ? AND seq = ?').run(siteId, forged);
+      } finally {
+        db.close();
+      }
+      expect(forgeTail(siteId, 1)).toBe(forged);
+      const rewritten = await sealForeign(
+        t.dataDir,
+        '--site',
+        siteId,
+        ...confirmation(shown.stdout),
+      );
+      expect(rewritten.code).toBe(65);
+      expect(rewritten.stderr).toContain(`link ${forged} is not the one listed (head_changed)`);
+
+      // a link whose data no longer hashes to its recordHash: listed, never sealed
+      const again = await sealForeign(t.dataDir, '--site', siteId);
+      const edit = new Database(join(t.dataDir, 'mdai.sqlite'));
+      try {
+        edit.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_update');
+        edit
+          .prepare(
+            "UPDATE attendance_logs SET data = replace(data, 'check_', 'checK_') WHERE site_id = ? AND seq = ?",
+          )
+          .run(siteId, forged);
+      } finally {
+        edit.close();
+      }
+      const edited = await sealForeign(t.dataDir, '--site', siteId);
+      expect(edited.stdout).toContain(`seq ${forged}  record_hash_mismatch`);
+      const refused = await sealForeign(t.dataDir, '--site', siteId, ...confirmation(again.stdout));
+      expect(refused.code).toBe(65);
+      expect(refused.stderr).toContain(
+        `link ${forged} is not the one listed (record_hash_mismatch)`,
+      );
+      const checkpoint = await http(t.baseUrl, 'GET', `/api/v5/ledger/${siteId}/checkpoint`, {
+        key: t.keys.auditor,
+      });
+      expect(checkpoint.body.size ?? checkpoint.body.treeSize).toBe(forged - 1);
+    },
+    JOB_TIMEOUT,
   );
 });

@@ -31,6 +31,13 @@ async function sealForeign(dataDir: string, ...args: string[]) {
   }
 }
 
+/** The arguments the listing (run without --yes) says to confirm it with. */
+function confirmation(listing: string): string[] {
+  const found = /run again with (--yes --through \d+ --head [0-9a-f]{64}) /.exec(listing);
+  expect(found).not.toBeNull();
+  return found![1].split(' ');
+}
+
 function upload(t: TestApp) {
   return http(t.baseUrl, 'POST', '/api/v5/vault', {
     key: t.keys.admin,
@@ -82,6 +89,7 @@ function forgeRecord(
   t: TestApp,
   fileId: string,
   tag: { mac: string | null; kid: string | null } = { mac: null, kid: null },
+  fields: { purpose?: string } = {},
 ): number {
   return withDb(t, (db) => {
     const head = db
@@ -93,7 +101,7 @@ function forgeRecord(
       actor: 'auditor:000000000000',
       role: 'auditor',
       ip: '127.0.0.1',
-      purpose: 'case review',
+      purpose: fields.purpose ?? 'case review',
       action: 'read' as const,
       result: 'allowed' as const,
       at: new Date(),
@@ -176,11 +184,18 @@ describe('vault audit records written straight into the store are not sealed (e2
       // the operator's way out: the records shown first, nothing changed without --yes
       const shown = await sealForeign(t.dataDir);
       expect(shown.code).toBe(2);
-      expect(shown.stdout).toContain(`seq ${forged}  untagged  read allowed  file ${fileId}`);
-      expect(shown.stdout).not.toContain(`seq ${head} `);
-      expect(shown.stdout).not.toContain('seq 1 ');
+      expect(shown.stdout).toContain(
+        `seq ${forged}  fault untagged  action "read"  result "allowed"  reason -  file "${fileId}"  actor "auditor:000000000000"  role "auditor"  ip "127.0.0.1"  purpose "case review"  at `,
+      );
+      expect(shown.stdout).not.toMatch(new RegExp(`^seq ${head} `, 'm'));
+      expect(shown.stdout).not.toMatch(/^seq 1 /m);
+      expect(shown.stdout).toContain(`would seal through seq ${head} (recordHash "`);
       expect((await read(t, fileId)).status).toBe(503);
-      const sealed = await sealForeign(t.dataDir, '--yes');
+      // --yes alone (what is there when it runs) is refused
+      const unpinned = await sealForeign(t.dataDir, '--yes');
+      expect(unpinned.code).toBe(64);
+      expect(unpinned.stderr).toContain('--yes needs --through <seq> --head <recordHash>');
+      const sealed = await sealForeign(t.dataDir, ...confirmation(shown.stdout));
       expect(sealed.stderr).toBe('');
       expect(sealed.code).toBe(0);
       expect(sealed.stdout).toContain(`checkpoint of size ${head} signed`);
@@ -226,8 +241,9 @@ describe('vault audit records written straight into the store are not sealed (e2
       expect((await health(t)).body.error.logs.unauthenticatedEntries).toEqual([
         { log: 'vault-audit', seq: forged.seq, reason: 'untagged' },
       ]);
-      const sealed = await sealForeign(t.dataDir, '--yes');
-      expect(sealed.stdout).toContain(`seq ${forged.seq}  untagged`);
+      const shown = await sealForeign(t.dataDir);
+      const sealed = await sealForeign(t.dataDir, ...confirmation(shown.stdout));
+      expect(sealed.stdout).toContain(`seq ${forged.seq}  fault untagged`);
       expect(sealed.code).toBe(0);
       expect((await read(t, fileId)).status).toBe(200);
       expect(await verifyAudit(t)).toMatchObject({ ok: true, length: forged.seq + 2 });
@@ -299,8 +315,81 @@ describe('vault audit records written straight into the store are not sealed (e2
       );
       expect(await read(t, fileId)).toEqual({ status: 503, code: 'audit_unavailable' });
       expect((await health(t)).body.error.logs.unauthenticatedEntries).toEqual([
-        { log: 'vault-audit', seq: edited, reason: 'bad_tag' },
+        { log: 'vault-audit', seq: edited, reason: 'record_hash_mismatch' },
       ]);
+      // not a record written without a MAC but one rewritten: listed, never sealed
+      const shown = await sealForeign(t.dataDir);
+      expect(shown.stdout).toContain(`seq ${edited}  fault record_hash_mismatch`);
+      const refused = await sealForeign(t.dataDir, ...confirmation(shown.stdout));
+      expect(refused.code).toBe(65);
+      expect(refused.stderr).toContain(
+        `record ${edited} is not the one listed (record_hash_mismatch)`,
+      );
+      expect(await checkpointSize(t)).toBe(edited - 1);
     },
+    JOB_TIMEOUT,
+  );
+
+  itOnSqliteFile(
+    'should not seal a record added after the listing, nor a line forged by a field',
+    async () => {
+      const { fileId } = (await upload(t)).body;
+      const forged = forgeRecord(t, fileId, undefined, {
+        purpose: `x\nseq 99  fault untagged  action "read"\u001b[2K`,
+      });
+      expect(await read(t, fileId)).toEqual({ status: 503, code: 'audit_unavailable' });
+      // the client is not told the seq nor the admin command (the logs and /health are)
+      const refused = await http(t.baseUrl, 'GET', `/api/v5/vault/${fileId}`, {
+        key: t.keys.auditor,
+        headers: { 'x-access-purpose': 'case review' },
+      });
+      expect(refused.body.message).not.toMatch(/seq|seal-foreign/);
+      const head = forged + 1;
+
+      const shown = await sealForeign(t.dataDir);
+      expect(shown.code).toBe(2);
+      const lines = shown.stdout.split('\n');
+      expect(lines.filter((line) => line.startsWith('seq '))).toHaveLength(1);
+      expect(shown.stdout).not.toContain('\u001b');
+      expect(shown.stdout).toContain(
+        'purpose "x\\nseq 99  fault untagged  action \\"read\\"\\u001b[2K"',
+      );
+
+      // a record the operator was not shown, written between the listing and --yes
+      const later = forgeRecord(t, fileId);
+      const sealed = await sealForeign(t.dataDir, ...confirmation(shown.stdout));
+      expect(sealed.stderr).toBe('');
+      expect(sealed.code).toBe(0);
+      expect(sealed.stdout).toContain(`seq ${later}  fault untagged`);
+      expect(sealed.stdout).toContain(`(past seq ${head}: not sealed)`);
+      expect(sealed.stdout).toContain(`checkpoint of size ${head} signed`);
+      expect(sealed.stdout).toContain('the vault stays refused');
+      expect(await checkpointSize(t)).toBe(head);
+      expect(await read(t, fileId)).toEqual({ status: 503, code: 'audit_unavailable' });
+    },
+    JOB_TIMEOUT,
+  );
+
+  itOnSqliteFile(
+    'should refuse to seal a tail rewritten at the same seqs after the listing',
+    async () => {
+      const { fileId } = (await upload(t)).body;
+      const forged = forgeRecord(t, fileId);
+      expect(await read(t, fileId)).toEqual({ status: 503, code: 'audit_unavailable' });
+      const shown = await sealForeign(t.dataDir);
+      expect(shown.code).toBe(2);
+      // the listed tail replaced by another, consistently hashed and chained, at the same seqs
+      withDb(t, (db) => db.prepare('DELETE FROM vault_audit WHERE seq >= ?').run(forged));
+      forgeRecord(t, fileId, undefined, { purpose: 'something else' });
+      const rewritten = forgeRecord(t, fileId, undefined, { purpose: 'something else' });
+      expect(rewritten).toBe(forged + 1);
+
+      const refused = await sealForeign(t.dataDir, ...confirmation(shown.stdout));
+      expect(refused.code).toBe(65);
+      expect(refused.stderr).toContain(`record ${rewritten} is not the one listed (head_changed)`);
+      expect(await checkpointSize(t)).toBe(forged - 1);
+      expect(await read(t, fileId)).toEqual({ status: 503, code: 'audit_unavailable' });
+    },
+    JOB_TIMEOUT,
   );
 });

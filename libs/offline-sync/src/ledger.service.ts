@@ -15,6 +15,7 @@ import {
   TransparencyLogService,
   UnauthenticatedEntryError,
   UnauthenticatedReason,
+  ForeignSealRefusedError,
   verifyInclusion,
 } from '@app/tlog';
 import {
@@ -432,48 +433,110 @@ export class LedgerService {
 
   /**
    * The links past the last checkpoint that carry no valid store MAC, for the operator to look at
-   * before sealing them (`ledger:seal-foreign`); at most `limit`.
+   * before sealing them (`ledger:seal-foreign`); at most `limit`. The head is read first and
+   * bounds the scan (a link appended meanwhile is neither listed nor offered). `through`: the
+   * seq a seal may go up to without a link the operator was not shown (the head, or the seq
+   * before the first link left off the list); `complete`: every link up to the head was looked at.
    */
   async unauthenticatedLinks(
     siteId: string,
     limit: number,
-  ): Promise<{ sealedSize: number; links: (AttendanceLog & { reason: UnauthenticatedReason })[] }> {
+  ): Promise<{
+    sealedSize: number;
+    head: number;
+    links: (AttendanceLog & { reason: UnauthenticatedReason })[];
+    through: number;
+    complete: boolean;
+  }> {
+    const head = await this.logs.headSeq(siteId);
     const sealedSize = (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0;
     const links: (AttendanceLog & { reason: UnauthenticatedReason })[] = [];
     let after = sealedSize;
     let prev = (await this.recordHashAt(siteId, after)) ?? '';
-    for (;;) {
-      const page = await this.logs.readTaggedChain(siteId, after, PAGE);
+    let through = head;
+    scan: while (after < head) {
+      const page = await this.logs.readTaggedChain(siteId, after, Math.min(PAGE, head - after));
       if (page.length === 0) break;
       for (const { log, text } of page) {
+        if (log.seq > head) break scan;
         const reason = this.linkFault(text, prev, true);
-        if (reason && links.length < limit) links.push({ ...log, reason });
+        if (reason) {
+          if (links.length >= limit) {
+            through = log.seq - 1;
+            break scan;
+          }
+          links.push({ ...log, reason });
+        }
         prev = text.recordHash;
       }
       after = page[page.length - 1].log.seq;
-      if (page.length < PAGE) break;
     }
-    return { sealedSize, links };
+    return { sealedSize, head, links, through, complete: through === head };
+  }
+
+  /** The stored recordHash of the site's link at `seq` (undefined: none). */
+  async recordHashOf(siteId: string, seq: number): Promise<string | undefined> {
+    return seq === 0 ? undefined : this.recordHashAt(siteId, seq);
   }
 
   /**
    * The operator's decision (`ledger:seal-foreign`): signs a checkpoint over the site's chain up
-   * to `size` (its head when it was shown to the operator), links without a valid store MAC
-   * included. Returns the checkpoint's size.
+   * to `size`, links without a valid store MAC included, if the link at `size` still has the
+   * recordHash the operator was shown (`expectedHead`) and every link past the last checkpoint
+   * up to it hashes to its recordHash and chains to the one before it (checked as the seal reads
+   * them): the chain then is the one listed. Otherwise throws `ForeignSealRefusedError` and
+   * signs nothing. Returns the checkpoint's size.
    */
-  async sealForeign(siteId: string, size: number): Promise<number> {
+  async sealForeign(siteId: string, size: number, expectedHead: string): Promise<number> {
+    const origin = this.originOf(siteId);
+    const sealedBefore = (await this.tlog.latest(origin))?.size ?? 0;
     const sealed = await this.tlog.seal(
-      this.originOf(siteId),
+      origin,
       size,
-      (from, to) => this.logs.readRecordHashes(siteId, from, to),
+      (from, to) => this.listedLeaves(siteId, from, to, sealedBefore, size, expectedHead),
       [],
     );
-    this.refusals.clear(this.originOf(siteId));
+    this.refusals.clear(origin);
     this.logger.warn(
       { siteId, size: sealed.checkpoint.size },
       'Ledger links without a valid store MAC sealed by an operator (ledger:seal-foreign)',
     );
     return sealed.checkpoint.size;
+  }
+
+  /**
+   * The leaves an operator's seal reads: past `sealedBefore`, each link must hash to its
+   * recordHash and chain to the one before it, and the one at `size` must be `expectedHead`.
+   */
+  private async listedLeaves(
+    siteId: string,
+    from: number,
+    to: number,
+    sealedBefore: number,
+    size: number,
+    expectedHead: string,
+  ): Promise<string[]> {
+    if (to <= sealedBefore) return this.logs.readRecordHashes(siteId, from, to);
+    let prev = (await this.recordHashAt(siteId, from - 1)) ?? '';
+    const rows = await this.logs.readTaggedTexts(siteId, from, to);
+    const hashes: string[] = [];
+    for (const row of rows) {
+      if (row.seq > sealedBefore) {
+        const reason = this.linkFault(row, prev, false);
+        if (reason === 'record_hash_mismatch' || reason === 'prev_hash_mismatch') {
+          throw new ForeignSealRefusedError(row.seq, reason);
+        }
+        if (row.seq === size && row.recordHash !== expectedHead) {
+          throw new ForeignSealRefusedError(row.seq, 'head_changed');
+        }
+      }
+      prev = row.recordHash;
+      hashes.push(row.recordHash);
+    }
+    if (to >= size && rows[rows.length - 1]?.seq !== size) {
+      throw new ForeignSealRefusedError(size, 'missing');
+    }
+    return hashes;
   }
 
   latestCheckpoint(siteId: string): Promise<SignedCheckpoint | undefined> {

@@ -85,3 +85,22 @@ export class SealRefusals {
     return [...this.refused.values()];
   }
 }
+
+/**
+ * An operator's seal (`ledger:seal-foreign`, `vault:seal-foreign`) refused at signing time: the
+ * entries up to the seq the operator confirmed are not the ones that were listed (`head_changed`:
+ * the entry there no longer has the recordHash the listing showed; `missing`: it is gone), or
+ * one of them does not hash to its recordHash or does not chain to the entry before it (it is not
+ * an entry that was written and then found without a MAC, but a damaged or rewritten one).
+ */
+export class ForeignSealRefusedError extends Error {
+  /** Not tried again in the background by `TransparencyLogService`. */
+  readonly retry = false;
+
+  constructor(
+    readonly seq: number,
+    readonly reason: 'head_changed' | 'missing' | 'record_hash_mismatch' | 'prev_hash_mismatch',
+  ) {
+    super(`entry ${seq} is not the one listed (${reason})`);
+  }
+}

@@ -11,6 +11,7 @@ import {
   StoreMac,
   storeTagFault,
   TransparencyLogService,
+  ForeignSealRefusedError,
   UnauthenticatedEntryError,
   UnauthenticatedReason,
 } from '@app/tlog';
@@ -46,8 +47,11 @@ export type AuditVerification = Omit<LogVerification, 'reason'> & {
   reason?: LogVerification['reason'] | 'unauthenticated_entry';
 };
 
-/** A record past the last checkpoint that the server did not write, and why. */
-export type UnauthenticatedRecord = VaultAuditRecord & { reason: UnauthenticatedReason };
+/**
+ * A record past the last checkpoint that the server did not write, and why (`fault`: its own
+ * `reason` is the record's field).
+ */
+export type UnauthenticatedRecord = VaultAuditRecord & { fault: UnauthenticatedReason };
 
 /** An audit record with the proof that it is in the signed log. */
 export interface AuditReceipt extends Receipt {
@@ -143,7 +147,7 @@ export class VaultAuditService {
     } catch (error) {
       if (error instanceof UnauthenticatedEntryError) {
         this.refuse(error.seq, error.reason);
-        throw unauthenticatedError(error.seq);
+        throw unauthenticatedError();
       }
       if (error instanceof VaultError) throw error;
       this.logger.error(
@@ -203,37 +207,62 @@ export class VaultAuditService {
   async firstUnauthenticated(): Promise<
     { seq: number; reason: UnauthenticatedReason } | undefined
   > {
-    for await (const record of this.unsealedFaults()) return record;
+    for await (const record of this.unsealedFaults()) {
+      return { seq: record.seq, reason: record.fault };
+    }
     return undefined;
   }
 
   /**
    * The records past the last checkpoint that the server did not write, for the operator to
-   * look at before sealing them (`vault:seal-foreign`); at most `limit`.
+   * look at before sealing them (`vault:seal-foreign`); at most `limit`. The head is read
+   * first and bounds the scan. `through`: the seq a seal may go up to without a record the
+   * operator was not shown (the head, or the seq before the first record left off the list);
+   * `complete`: every record up to the head was looked at.
    */
-  async unauthenticatedRecords(
-    limit: number,
-  ): Promise<{ sealedSize: number; head: number; records: UnauthenticatedRecord[] }> {
-    const sealedSize = (await this.tlog.latest(this.origin))?.size ?? 0;
+  async unauthenticatedRecords(limit: number): Promise<{
+    sealedSize: number;
+    head: number;
+    records: UnauthenticatedRecord[];
+    through: number;
+    complete: boolean;
+  }> {
     const head = await this.records.headSeq();
+    const sealedSize = (await this.tlog.latest(this.origin))?.size ?? 0;
     const records: UnauthenticatedRecord[] = [];
+    let through = head;
+    let complete = true;
     for await (const record of this.unsealedFaults(sealedSize, head)) {
+      if (records.length >= limit) {
+        through = record.seq - 1;
+        complete = false;
+        break;
+      }
       records.push(record);
-      if (records.length >= limit) break;
     }
-    return { sealedSize, head, records };
+    return { sealedSize, head, records, through, complete };
+  }
+
+  /** The stored recordHash of the record at `seq` (undefined: none). */
+  async recordHashAt(seq: number): Promise<string | undefined> {
+    const [hash] = await this.records.readRecordHashes(seq, seq);
+    return hash;
   }
 
   /**
    * The operator's decision (`vault:seal-foreign`): signs a checkpoint over the audit log up to
-   * `size` (its head when it was shown to the operator), records without a valid store MAC
-   * included. Returns the checkpoint's size.
+   * `size`, records without a valid store MAC included, if the record at `size` still has the
+   * recordHash the operator was shown (`expectedHead`) and every record past the last
+   * checkpoint up to it hashes to its recordHash and links to the one before it (checked as the
+   * seal reads them): the chain then is the one listed. Otherwise throws
+   * `ForeignSealRefusedError` and signs nothing. Returns the checkpoint's size.
    */
-  async sealForeign(size: number): Promise<number> {
+  async sealForeign(size: number, expectedHead: string): Promise<number> {
+    const sealedBefore = (await this.tlog.latest(this.origin))?.size ?? 0;
     const sealed = await this.tlog.seal(
       this.origin,
       size,
-      (from, to) => this.records.readRecordHashes(from, to),
+      (from, to) => this.listedLeaves(from, to, sealedBefore, size, expectedHead),
       [],
     );
     this.refusals.clear(this.origin);
@@ -242,6 +271,44 @@ export class VaultAuditService {
       'Vault audit records without a valid store MAC sealed by an operator (vault:seal-foreign)',
     );
     return sealed.checkpoint.size;
+  }
+
+  /**
+   * The leaves an operator's seal reads: past `sealedBefore`, each record must hash to its
+   * recordHash and link to the one before it, and the one at `size` must be `expectedHead`.
+   */
+  private async listedLeaves(
+    from: number,
+    to: number,
+    sealedBefore: number,
+    size: number,
+    expectedHead: string,
+  ): Promise<string[]> {
+    if (to <= sealedBefore) return this.records.readRecordHashes(from, to);
+    const rows = await this.records.readTagged(Math.max(1, from - 1), to);
+    const hashes: string[] = [];
+    let prev: VaultAuditRecord | undefined;
+    for (const { record } of rows) {
+      if (record.seq >= from) {
+        if (record.seq > sealedBefore) {
+          if (auditRecordHash(record, record.seq, record.prevHash) !== record.recordHash) {
+            throw new ForeignSealRefusedError(record.seq, 'record_hash_mismatch');
+          }
+          if (prev?.seq === record.seq - 1 && record.prevHash !== prev.recordHash) {
+            throw new ForeignSealRefusedError(record.seq, 'prev_hash_mismatch');
+          }
+          if (record.seq === size && record.recordHash !== expectedHead) {
+            throw new ForeignSealRefusedError(record.seq, 'head_changed');
+          }
+        }
+        hashes.push(record.recordHash);
+      }
+      prev = record;
+    }
+    if (to >= size && rows[rows.length - 1]?.record.seq !== size) {
+      throw new ForeignSealRefusedError(size, 'missing');
+    }
+    return hashes;
   }
 
   /** Each record past the last checkpoint (up to `head`) that the server did not write, in order. */
@@ -257,8 +324,8 @@ export class VaultAuditService {
       // the sealed record before the first one too: the first must link to it
       const rows = await this.records.readTagged(prev ? from : Math.max(1, from - 1), to);
       for (const row of rows) {
-        const reason = row.record.seq >= from ? this.recordFault(row, prev) : undefined;
-        if (reason) yield { ...row.record, reason };
+        const fault = row.record.seq >= from ? this.recordFault(row, prev) : undefined;
+        if (fault) yield { ...row.record, fault };
         prev = row.record;
       }
     }
@@ -268,7 +335,8 @@ export class VaultAuditService {
    * Why a stored record is not one the server wrote at its place (undefined: it is): its tag
    * must hold under the active key over its seq and recordHash, its fields must hash to that
    * recordHash, and it must link to `prev` (the record before it, when read with it). A record
-   * edited, moved, or put back from another history of the chain fails as `bad_tag`.
+   * edited fails as `bad_tag` or `record_hash_mismatch`, one moved or put back from another
+   * history of the chain as `prev_hash_mismatch`.
    */
   private recordFault(
     row: TaggedVaultAuditRecord,
@@ -283,11 +351,11 @@ export class VaultAuditService {
     );
     if (fault) return fault;
     if (auditRecordHash(record, record.seq, record.prevHash) !== record.recordHash) {
-      return 'bad_tag';
+      return 'record_hash_mismatch';
     }
     // a missing record (a gap) is not this record's fault: the seal's count check refuses it
     if (prev && prev.seq === record.seq - 1 && record.prevHash !== prev.recordHash) {
-      return 'bad_tag';
+      return 'prev_hash_mismatch';
     }
     return undefined;
   }
@@ -342,7 +410,7 @@ export class VaultAuditService {
       return;
     }
     this.refuse(foreign.seq, foreign.reason);
-    throw unauthenticatedError(foreign.seq);
+    throw unauthenticatedError();
   }
 
   /** The chain a page at a time (the verifier yields to the event loop between pages). */
@@ -356,9 +424,10 @@ export class VaultAuditService {
   }
 }
 
-function unauthenticatedError(seq: number): VaultError {
+/** The seq and the operator's command stay in the logs and `/health`, not in a client's answer. */
+function unauthenticatedError(): VaultError {
   return new VaultError(
     'audit_unavailable',
-    `The vault audit log holds a record the server did not write (seq ${seq}, past its last checkpoint), so the vault refuses access until an operator seals or removes it (vault:seal-foreign)`,
+    'The vault audit log cannot be written, so the vault refuses access',
   );
 }

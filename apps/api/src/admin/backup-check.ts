@@ -26,6 +26,7 @@ import { createInterface } from 'node:readline';
 import { ConfigError } from '@app/common';
 import { type ChainLink, noteSignedBy, parseNote } from '@app/tlog';
 import { auditRecordHash, VaultAuditEntry } from '@app/vault/domain/vault-audit-record';
+import { q } from './quote';
 import { BACKUP_MANIFEST, BackupManifest, hashOf, MANIFEST_FORMAT, manifestDigest } from './backup';
 import {
   checkLogAgainstCheckpoint,
@@ -39,11 +40,6 @@ import {
 
 /** The largest manifest read (a backup of a million blobs has a manifest of ~150 MB). */
 const MAX_MANIFEST_BYTES = 512 * 1024 * 1024;
-/**
- * A path, origin or id in a problem line, JSON-quoted: one read from the backup (a file name,
- * the manifest, the database copy) with a newline or spaces cannot forge or blur a line.
- */
-const q = (value: unknown) => JSON.stringify(String(value));
 
 /** Problems reported of one kind before the rest are counted only. */
 const MAX_PER_KIND = 20;
