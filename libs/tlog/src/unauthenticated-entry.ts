@@ -84,4 +84,9 @@ export class SealRefusals {
   list(): SealRefusal[] {
     return [...this.refused.values()];
   }
+
+  /** The refused logs by origin. */
+  entries(): [string, SealRefusal][] {
+    return [...this.refused.entries()];
+  }
 }
