@@ -447,9 +447,47 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     const otherKey = Buffer.alloc(32, 9).toString('base64');
     const rekeyed = damaged('rekeyed', (m) => (m.logKeys = { keys: [{ publicKey: otherKey }] }));
     const badKeys = damaged('badkeys', (m) => (m.logKeys = { keys: [{ publicKey: 'AAAA' }] }));
-    const [fo, rk, bk] = await Promise.all(
-      [forging, rekeyed, badKeys].map((dir) => checkBackup(dir)),
+    // a ledger's site id (its rows' and its log's origin) given a newline in the database copy,
+    // the manifest made to agree: the finding that names the site cannot forge a line either
+    const forgedSite = damaged('forgedsite');
+    const siteDb = new Database(join(forgedSite, 'mdai.sqlite'));
+    let siteLine = '';
+    try {
+      for (const { name } of siteDb
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        .all() as { name: string }[])
+        siteDb.exec(`DROP TRIGGER "${name}"`);
+      const { origin } = siteDb
+        .prepare("SELECT origin FROM tlog_logs WHERE origin LIKE '%/ledger/%' LIMIT 1")
+        .get() as { origin: string };
+      const site = origin.slice(origin.lastIndexOf('/') + 1);
+      const forged = `${site}\nproblem: none, all fine`;
+      siteDb
+        .prepare('UPDATE tlog_logs SET origin = ? WHERE origin = ?')
+        .run(`${origin}\nproblem: none, all fine`, origin);
+      siteDb.prepare('UPDATE attendance_logs SET site_id = ? WHERE site_id = ?').run(forged, site);
+      siteLine = `checkpoint origin matches the export's site (${JSON.stringify(forged)})`;
+    } finally {
+      siteDb.close();
+    }
+    const sm = manifestOf(forgedSite);
+    const dbBytes = readFileSync(join(forgedSite, 'mdai.sqlite'));
+    sm.database.bytes = dbBytes.length;
+    sm.database.sha256 = createHash('sha256').update(dbBytes).digest('hex');
+    sm.digest = manifestDigest(sm);
+    writeFileSync(join(forgedSite, 'backup-manifest.json'), JSON.stringify(sm, null, 2));
+    const [fo, rk, bk, fs] = await Promise.all(
+      [forging, rekeyed, badKeys, forgedSite].map((dir) => checkBackup(dir)),
     );
+    expect(fs.code).toBe(1);
+    expect(fs.stderr).toContain(siteLine);
+    expect(
+      fs.stderr
+        .trimEnd()
+        .split('\n')
+        .filter((l) => !l.startsWith('problem: ')),
+    ).toEqual([]);
+    expect(fs.stderr).not.toMatch(/^problem: none/m);
     const problems = (r: { stderr: string }) => r.stderr.trimEnd().split('\n');
     expect([fo.code, fo.stderr]).toEqual([
       1,

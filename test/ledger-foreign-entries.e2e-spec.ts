@@ -192,6 +192,14 @@ describe('links written straight into the store are not sealed by the next appen
       const rest = await sealForeign(t.dataDir, '--site', siteId, ...confirmation(next.stdout));
       expect([rest.code, rest.stderr]).toEqual([0, '']);
       expect(rest.stdout).toContain(`checkpoint of size ${later} signed`);
+      // the seal ran in another process: /health asks the ledger again (at most once a second)
+      // and is healthy before any request of the site clears it
+      let healed = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+      for (let i = 0; i < 20 && healed.status !== 200; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        healed = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+      }
+      expect([healed.status, healed.body.error?.logs]).toEqual([200, undefined]);
 
       const open = await syncBatch(t.baseUrl, bina.token, [
         punch(bina, 'check_out', new Date(Date.now() - 100).toISOString()),

@@ -1,4 +1,5 @@
 import { TestingModule } from '@nestjs/testing';
+import { Logger } from '@nestjs/common';
 import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -169,5 +170,20 @@ describe('ProvisioningService (a store error after the challenge is marked used)
       code: 'SQLITE_IOERR_READ',
     });
     expect((await sut.state(issued.id)).state).toBe('used');
+  });
+
+  it('should log a warning when the challenge cannot be given back because its row changed', async () => {
+    const issued = await sut.generate('TEE-FAULT-1', 'site-wifi', 'hunter2-long', ADMIN);
+    failKioskRead(2);
+    const challenges = moduleRef.get(WifiChallengeRepository);
+    jest.spyOn(challenges, 'unmarkUsed').mockResolvedValue(false);
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    await expect(sut.validate(issued.id, answerOf(issued.challenge))).rejects.toMatchObject({
+      code: 'SQLITE_IOERR_READ',
+    });
+    expect((await sut.state(issued.id)).state).toBe('used');
+    const lines = warn.mock.calls.map((args) => JSON.stringify(args));
+    expect(lines.filter((l) => l.includes('could not be given back'))).toHaveLength(1);
+    expect(lines.join('\n')).not.toContain('hunter2-long');
   });
 });

@@ -187,7 +187,8 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
    * The kiosk's re-read failed (a store error) after this call spent the challenge: nothing was
    * released, so it is given back (only this call's mark is undone: of concurrent redeemers one
    * marked it, and that one released nothing) and the store's error is thrown (503 with its
-   * code). If the store refuses that too, the QR stays spent: logged, never released twice.
+   * code). If the store fails that too, or the row is gone or no longer this call's mark (purged
+   * by the sweep, changed), the QR stays spent: logged either way, never released twice.
    */
   private async giveBack(
     id: string,
@@ -200,12 +201,17 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
         { err: unmark, challengeId: id, deviceId },
         'A Wi-Fi challenge spent without its credentials could not be given back (the store failed): ask for a new one',
       );
-      return false;
+      return null;
     });
     if (back)
       this.logger.warn(
         { err: error, challengeId: id, deviceId },
         "Wi-Fi challenge given back: the kiosk's record could not be read after it was marked used",
+      );
+    else if (back === false)
+      this.logger.warn(
+        { err: error, challengeId: id, deviceId },
+        'A Wi-Fi challenge spent without its credentials could not be given back (it was purged or changed): ask for a new one',
       );
     throw error;
   }

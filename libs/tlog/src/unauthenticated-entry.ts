@@ -84,6 +84,11 @@ export class SealRefusals {
   list(): SealRefusal[] {
     return [...this.refused.values()];
   }
+
+  /** The refused logs by origin. */
+  entries(): [string, SealRefusal][] {
+    return [...this.refused.entries()];
+  }
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   readlinkSync,
   rmSync,
   statSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -267,6 +268,25 @@ describe('VaultService', () => {
       ['store', 'allowed', undefined],
       ['read', 'allowed', undefined],
       ['read', 'failed', 'tampered'],
+    ]);
+  });
+
+  it('should audit a blob cut short after the check as blob_shorter_than_recorded, as the check would', async () => {
+    // no plaintext held: the body reads and decrypts the blob again
+    await vault.close();
+    vault = await boot(dataDir, { VAULT_READ_HOLD_BYTES: '0' });
+    sut = vault.sut;
+    const data = jpeg(3 * CHUNK + 700);
+    const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'kiosk capture');
+    const read = await sut.read(stored.fileId, auditor, 'case review');
+    const path = vault.blobs.pathOf(stored.fileId);
+    truncateSync(path, statSync(path).size - 100);
+    await expect(readAll(read.body)).rejects.toBeInstanceOf(BlobIntegrityError);
+    const records = await vault.audit.list({ fileId: stored.fileId, limit: 10 });
+    expect(records.map((r) => [r.action, r.result, r.reason])).toEqual([
+      ['store', 'allowed', undefined],
+      ['read', 'allowed', undefined],
+      ['read', 'failed', 'blob_shorter_than_recorded'],
     ]);
   });
 

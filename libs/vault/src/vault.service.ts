@@ -400,14 +400,7 @@ export class VaultService {
     dataKey: Buffer,
     ciphertext: AsyncIterable<Buffer>,
     held?: Buffer[],
-  ): Promise<
-    | 'tampered'
-    | 'blob_unreadable'
-    | 'blob_shorter_than_recorded'
-    | 'size_mismatch'
-    | 'digest_mismatch'
-    | undefined
-  > {
+  ): Promise<ReadFault | undefined> {
     const hash = createHash('sha256');
     const opener = new BlobOpener(dataKey, file.id, summaryOf(file));
     // the plaintext of the records one step authenticated: counted, hashed, then kept or wiped
@@ -437,15 +430,7 @@ export class VaultService {
       opener.end(parts);
       if (!take()) return 'size_mismatch';
     } catch (error) {
-      if (!(error instanceof BlobIntegrityError)) return 'blob_unreadable';
-      // the blob ends short of the recorded size (cut inside its header, or its final record
-      // fails and its length gives less): cut short, or the record's size raised
-      if (error.failure === 'shorter_than_recorded' || error.failure === 'truncated')
-        return 'blob_shorter_than_recorded';
-      // version 2: the final chunk failed and the blob's length gives more than the recorded size
-      if (error.failure === 'size_mismatch') return 'size_mismatch';
-      // a version 2 blob and metadata with no size or digest to bind
-      return error.failure === 'unbound_digest' ? 'digest_mismatch' : 'tampered';
+      return readFaultOf(error);
     } finally {
       // what was not taken (a failure, or past the reservation) is wiped
       for (const part of parts) part.fill(0);
@@ -627,7 +612,8 @@ export class VaultService {
         yield next.value;
       }
     } catch (error) {
-      const reason = error instanceof BlobIntegrityError ? 'tampered' : 'blob_unreadable';
+      // the blob changed in place between the passes: named as the first pass names it
+      const reason = readFaultOf(error);
       this.logger.warn(
         { fileId: attempt.fileId, reason, err: error },
         'Vault read aborted mid-stream',
@@ -640,6 +626,32 @@ export class VaultService {
       await blob.close().catch(() => undefined);
     }
   }
+}
+
+/** Why a read of a blob is refused (its audit reason). */
+type ReadFault =
+  | 'tampered'
+  | 'blob_unreadable'
+  | 'blob_shorter_than_recorded'
+  | 'size_mismatch'
+  | 'digest_mismatch';
+
+/**
+ * The audit reason of a failed decrypt of a blob, the check's pass or the streaming one: the
+ * same failure is named the same in both (a blob cut short between them too).
+ */
+function readFaultOf(error: unknown): ReadFault {
+  if (!(error instanceof BlobIntegrityError)) return 'blob_unreadable';
+  // the blob ends short of the recorded size (cut inside its header, or its final record
+  // fails and its length gives less): cut short, or the record's size raised
+  if (error.failure === 'shorter_than_recorded' || error.failure === 'truncated')
+    return 'blob_shorter_than_recorded';
+  // version 2: the final chunk failed and the blob's length gives more than the recorded size;
+  // the streaming pass: more plaintext than the checked size
+  if (error.failure === 'size_mismatch' || error.failure === 'longer_than_recorded')
+    return 'size_mismatch';
+  // a version 2 blob and metadata with no size or digest to bind
+  return error.failure === 'unbound_digest' ? 'digest_mismatch' : 'tampered';
 }
 
 /**

@@ -36,6 +36,7 @@ import {
   keysOfText,
   LEDGER_EXPORT,
   LogKind,
+  oneLine,
 } from './verify-log';
 
 /** The largest manifest read (a backup of a million blobs has a manifest of ~150 MB). */
@@ -237,7 +238,7 @@ export async function checkBackup(
     if (integrity.length !== 1 || integrity[0] !== 'ok') {
       problem(
         'integrity',
-        `${q(manifest.database.path)}: PRAGMA integrity_check: ${integrity.slice(0, 3).join('; ')}`,
+        `${q(manifest.database.path)}: PRAGMA integrity_check: ${oneLine(integrity.slice(0, 3).join('; '))}`,
       );
       return ended();
     }
@@ -246,7 +247,7 @@ export async function checkBackup(
   } catch (error) {
     problem(
       'database',
-      `${q(manifest.database.path)}: not a readable SQLite database (${(error as Error).message})`,
+      `${q(manifest.database.path)}: not a readable SQLite database (${oneLine((error as Error).message)})`,
     );
   } finally {
     db?.close();
@@ -383,7 +384,7 @@ async function checkLogs(
       return keysOfText(text, origin);
     } catch (error) {
       throw new Error(
-        `the manifest's logKeys: ${(error as Error).message.replace(/^--key:? ?/, '')}`,
+        `the manifest's logKeys: ${oneLine((error as Error).message.replace(/^--key:? ?/, ''))}`,
       );
     }
   };
@@ -447,7 +448,7 @@ async function checkLogs(
           )
         : await checkLogAgainstCheckpoint(VAULT_AUDIT, auditLinks(db), row.note, keysFor, sizes);
     } catch (error) {
-      problem('log', `${q(log.origin)}: ${(error as Error).message}`);
+      problem('log', `${q(log.origin)}: ${oneLine((error as Error).message)}`);
       continue;
     }
     tally.logs++;
@@ -471,7 +472,7 @@ async function checkLogs(
           'signature',
           `${q(log.origin)}: its latest checkpoint (size ${size}) is signed by none of ${keysNamed}${unsignedWhy(options, manifestKeys, log.origin, row.note)}`,
         );
-      } else problem('log', `${q(log.origin)}: verify:log FAIL ${f.what}`);
+      } else problem('log', `${q(log.origin)}: verify:log FAIL ${oneLine(f.what)}`);
     }
     for (const w of lines) {
       const root = checked.rootsAt.get(w.size);
@@ -633,8 +634,8 @@ export function backupCheck(args: string[]): void {
     .catch((error: unknown) => {
       process.stderr.write(
         error instanceof ConfigError
-          ? `config error: ${error.message}\n`
-          : `backup --check failed: ${(error as Error).message}\n`,
+          ? `config error: ${oneLine(error.message)}\n`
+          : `backup --check failed: ${oneLine((error as Error).message)}\n`,
       );
       process.exit(1);
     });

@@ -27,6 +27,7 @@ import {
   TreeBuilder,
   verifyInclusion,
 } from '@app/tlog';
+import { q } from './quote';
 
 /** A line of a ledger export (GET /api/v5/ledger/<siteId>/export). */
 export interface ExportLine {
@@ -117,6 +118,17 @@ export interface Finding {
   about?: 'signature';
 }
 
+/**
+ * Free text from an export or a backup (an SQLite message, `PRAGMA integrity_check`'s lines,
+ * an error naming what it read) on one line: its control characters escaped as in JSON, so a
+ * newline in it cannot make a line of its own.
+ */
+export const oneLine = (text: string) =>
+  // eslint-disable-next-line no-control-regex -- the control characters are what it escapes
+  text.replace(/[\u0000-\u001f\u007f]/g, (c) =>
+    c === '\u007f' ? '\\u007f' : JSON.stringify(c).slice(1, -1),
+  );
+
 /** How the links of one kind of log are hashed, told apart and named by their origin. */
 export interface LogKind<T extends ChainLink> {
   /** The log's recordHash formula over a link. */
@@ -137,7 +149,7 @@ export const LEDGER_EXPORT: LogKind<ExportLine> = {
     ),
   chainOf: (l) => l.siteId,
   originSuffix: (siteId) => `/ledger/${siteId}`,
-  named: (siteId) => `the export's site (${siteId ?? 'empty export'})`,
+  named: (siteId) => `the export's site (${siteId === undefined ? 'empty export' : q(siteId)})`,
 };
 
 export interface LogCheck {

@@ -28,7 +28,9 @@ import {
   WitnessRecovery,
   witnessPlacementWarning,
 } from '@app/tlog';
+import { LedgerService } from '@app/offline-sync';
 import { TimesheetProjector } from '@app/timesheets';
+import { VaultAuditService } from '@app/vault/vault-audit.service';
 import { KeyHoldersService, KeyringService } from '@app/vault';
 import {
   HealthChecks,
@@ -36,6 +38,9 @@ import {
   HealthIndicatorResult,
   indicator,
 } from './health-checks';
+
+/** How often a refused log is asked of its owner again by /health. */
+const RECHECK_MS = 1_000;
 
 @ApiTags('health')
 @Controller('health')
@@ -48,6 +53,11 @@ export class HealthController implements OnModuleInit {
   private transparencyLog!: TransparencyLogService;
   /** The timesheet projection (absent in an app without the timesheets module). */
   private timesheets?: TimesheetProjector;
+  /** The owners of the logs a seal can refuse (absent in an app without their module). */
+  private ledger?: LedgerService;
+  private vaultAudit?: VaultAuditService;
+  /** When each refused log was last re-checked with its owner (by origin). */
+  private readonly rechecked = new Map<string, number>();
 
   constructor(
     private readonly health: HealthChecks,
@@ -71,6 +81,16 @@ export class HealthController implements OnModuleInit {
       this.timesheets = this.modules.get(TimesheetProjector, { strict: false });
     } catch {
       this.timesheets = undefined;
+    }
+    try {
+      this.ledger = this.modules.get(LedgerService, { strict: false });
+    } catch {
+      this.ledger = undefined;
+    }
+    try {
+      this.vaultAudit = this.modules.get(VaultAuditService, { strict: false });
+    } catch {
+      this.vaultAudit = undefined;
     }
   }
 
@@ -153,6 +173,7 @@ export class HealthController implements OnModuleInit {
    */
   private async logs() {
     const logs = indicator('logs');
+    await this.recheckRefusals();
     const refused = this.refusals.list();
     if (refused.length === 0) return logs.up();
     const commands = [
@@ -172,6 +193,35 @@ export class HealthController implements OnModuleInit {
         reason: r.reason,
       })),
     });
+  }
+
+  /**
+   * A refusal clears when its owner next meets the log (an append, a seal of this process); an
+   * operator's `*:seal-foreign` runs in another process, so a replica that takes no request of
+   * the log would stay degraded: each refused log is asked of its owner again (its first
+   * unauthenticated entry past the last checkpoint), at most once a second, and cleared when
+   * there is none. A failed re-check keeps the refusal.
+   */
+  private async recheckRefusals(): Promise<void> {
+    const now = Date.now();
+    await Promise.all(
+      this.refusals.entries().map(async ([origin, refusal]) => {
+        if (now - (this.rechecked.get(origin) ?? 0) < RECHECK_MS) return;
+        this.rechecked.set(origin, now);
+        const owner =
+          refusal.log === 'vault-audit'
+            ? this.vaultAudit?.firstUnauthenticated()
+            : refusal.siteId !== undefined
+              ? this.ledger?.firstUnauthenticated(refusal.siteId)
+              : undefined;
+        if (!owner) return;
+        const foreign = await owner.catch(() => null);
+        if (foreign === undefined && this.refusals.of(origin) === refusal)
+          this.refusals.clear(origin);
+      }),
+    );
+    for (const origin of this.rechecked.keys())
+      if (!this.refusals.of(origin)) this.rechecked.delete(origin);
   }
 
   /** No key: the summary; an admin key: the details; any other key is refused (401/403). */
