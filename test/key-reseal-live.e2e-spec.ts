@@ -140,7 +140,7 @@ describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => 
     const again = await reseal(dataDir, `${V1},${V2}`);
     expect([again.code, again.stderr]).toEqual([0, '']);
     expect(again.stdout).toContain('worker-device secrets: resealed 0, failed 0');
-  });
+  }, 120_000);
 
   it("should not call droppable the version a phone's kept outcome is sealed under (never resealed) while its session lives", async () => {
     t = await boot(V1);
@@ -174,7 +174,7 @@ describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => 
       byOwner: { 'kept session outcomes': {} },
       droppable: ['v1'],
     });
-  });
+  }, 120_000);
 
   // the holders' table renamed in the SQLite file under the running server (MongoDB reads a
   // missing collection as empty, so the failure is SQLite's to show)
@@ -215,7 +215,7 @@ describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => 
       inUse: { v1: 1 },
       droppable: [],
     });
-  });
+  }, 120_000);
 
   it('should refuse while a server seals under an older VAULT_ACTIVE_KEY, and never call its version droppable', async () => {
     t = await startTestApp({
@@ -269,7 +269,7 @@ describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => 
     // v2 holds nothing now, but VAULT_KEYS lists it after the pinned active version, as a
     // rotation's first step does: never called droppable while it is about to be used
     expect(same.stdout).toContain('key versions that can be dropped from VAULT_KEYS: (none)');
-  });
+  }, 120_000);
 });
 
 /**

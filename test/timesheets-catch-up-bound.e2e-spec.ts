@@ -87,12 +87,13 @@ describe('a timesheet catch-up on a site whose chain grows faster than it is pro
 
       // the other replica: after every page the catch-up reads of this site, as many links
       // as the page could hold, until the read answered or ROUNDS pages were followed
+      // (the catch-up's read of the chain: `readAuthenticatedChain`, each link checked)
       const ledger = t.app.get(LedgerService);
-      const readChain = ledger.readChain.bind(ledger);
+      const readChain = ledger.readAuthenticatedChain.bind(ledger);
       let rounds = 0;
       let answered = false;
       const reads = jest
-        .spyOn(ledger, 'readChain')
+        .spyOn(ledger, 'readAuthenticatedChain')
         .mockImplementation(async (site, afterSeq, limit) => {
           const page = await readChain(site, afterSeq, limit);
           if (site === siteId && !answered && rounds < ROUNDS) {

@@ -355,8 +355,20 @@ describe('workforce changes (e2e)', () => {
       const read = await http(t.baseUrl, 'GET', `/api/v5/workers/${worker.workerId}`, {
         key: t.keys.auditor,
       });
-      // the read carries the worker's status and site changes too (none here)
-      expect(read.body).toEqual({ ...both.body, events: [] });
+      // the read carries the worker's status, site and phone changes too: the phone change
+      // (where the worker's pay goes) as an event, both numbers masked
+      expect(read.body).toEqual({
+        ...both.body,
+        events: [
+          {
+            action: 'phone_changed',
+            actor: expect.stringMatching(/^admin:/),
+            at: expect.any(String),
+            phone: '+********0002',
+            previousPhone: expect.stringMatching(/^\+\*+\d{4}$/),
+          },
+        ],
+      });
     });
 
     it('should validate as at creation, refuse an empty body, and 404 an unknown worker', async () => {
