@@ -37,7 +37,15 @@ export interface CreatedApp {
 /** How long an idle kept-alive HTTP connection stays open (longer than any client's pool). */
 export const HTTP_KEEP_ALIVE_MS = 65_000;
 
-export async function createApp(env: Env, options: AppModuleOptions = {}): Promise<CreatedApp> {
+/**
+ * The app of a server, or (`job`) of a one-off operator command (`runAppJob`), which says
+ * nothing of the deployment: only a server warns of where the witness file is.
+ */
+export async function createApp(
+  env: Env,
+  options: AppModuleOptions = {},
+  role: 'server' | 'job' = 'server',
+): Promise<CreatedApp> {
   const config = loadConfig(env);
   const app = await NestFactory.create<NestExpressApplication>(
     AppModule.forRoot(config, options),
@@ -96,7 +104,8 @@ export async function createApp(env: Env, options: AppModuleOptions = {}): Promi
       'Bootstrap',
     );
   }
-  const witnessWarning = witnessPlacementWarning(config.tlog.witnessFile, config.app);
+  const witnessWarning =
+    role === 'server' && witnessPlacementWarning(config.tlog.witnessFile, config.app);
   if (witnessWarning) logger.warn(witnessWarning, 'Bootstrap');
   bootLog.log(
     `store: ${config.database.driver}; relay bus: ${config.redis.url ? 'redis' : 'in-process'}`,

@@ -16,7 +16,7 @@ import { createApp } from '../bootstrap';
 export function runAppJob(failure: string, job: (app: INestApplication) => Promise<void>): void {
   const main = async (): Promise<void> => {
     await refuseMissingStore();
-    const { app } = await createApp({ LOG_LEVEL: 'warn', ...process.env });
+    const { app } = await createApp({ LOG_LEVEL: 'warn', ...process.env }, {}, 'job');
     try {
       await app.init();
       // a job is not a server: it must not count as one that holds (or lacks) a vault key
