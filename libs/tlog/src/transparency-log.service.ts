@@ -630,9 +630,10 @@ export class TransparencyLogService implements OnModuleDestroy {
    * Rebuilds the nodes of the tree of the log's last checkpoint from its entries, a repair and
    * never a rewrite: the root of the entries is computed first (slice by slice, the perfect
    * nodes so far carried on) and must be the root the checkpoint's note signs under a key of
-   * the log's key history; only then are the nodes written (a node still stored is kept), each
-   * slice's leaves checked against the first pass. Entries that give another root are not a
-   * tree of this log: nothing is written, the log stays in `lostNodes` with the reason.
+   * the log's key history; only then are the nodes written (a node still stored is replaced:
+   * the signed root proves it), each slice's leaves checked against the first pass. Entries that
+   * give another root are not a tree of this log: nothing is written, the log stays in
+   * `lostNodes` or `mismatchedNodes` with the reason.
    */
   private async rebuildNow(origin: string, leaves: LeafSource): Promise<boolean> {
     const latest = await this.latest(origin);
