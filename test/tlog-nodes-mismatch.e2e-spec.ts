@@ -2,10 +2,18 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MongoStore, SqliteStore, Store } from '@app/persistence';
 import { TreeNodesCheck } from '@app/tlog';
-import { http, itOnSqliteFile, pollUntil, startTestApp, TestApp } from './support/test-app';
+import {
+  http,
+  itOnSqliteFile,
+  pollUntil,
+  slowOnMongo,
+  startTestApp,
+  TestApp,
+} from './support/test-app';
 import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
-import { fill, rewriteChain } from './support/ledger-client';
+import { fill, rewriteChain, verifyLedger } from './support/ledger-client';
 
 /** Each test boots the app twice and fills a log: slow on a loaded machine. */
 const TIMEOUT_MS = 120_000;
@@ -54,10 +62,41 @@ const latestSize = (dataDir: string, origin: string): number =>
       ).size,
   );
 
-const mismatchMetric = async (t: TestApp): Promise<number> => {
+const metric = async (t: TestApp, name: string): Promise<number> => {
   const text = String((await http(t.baseUrl, 'GET', '/metrics')).body);
-  return Number(/mdai_tlog_nodes_mismatch_total\{log="ledger"\} (\d+)/.exec(text)?.[1] ?? 0);
+  return Number(new RegExp(`${name}\\{log="ledger"\\} (\\d+)`).exec(text)?.[1] ?? 0);
 };
+const mismatchMetric = (t: TestApp) => metric(t, 'mdai_tlog_nodes_mismatch_total');
+
+/** One stored node of a log, read or overwritten through the app's store (SQLite or MongoDB). */
+async function storedNode(
+  t: TestApp,
+  origin: string,
+  level: number,
+  index: number,
+  rewrite?: Buffer,
+): Promise<Buffer> {
+  const store = t.app.get(Store);
+  if (store instanceof MongoStore) {
+    const nodes = store.connection.collection('tlog_nodes');
+    if (rewrite) await nodes.updateOne({ origin, level, index }, { $set: { hash: rewrite } });
+    const doc = await nodes.findOne({ origin, level, index });
+    return Buffer.from((doc!.hash as { buffer: Uint8Array }).buffer ?? doc!.hash);
+  }
+  const db = (store as SqliteStore).db;
+  if (rewrite)
+    db.prepare(`UPDATE tlog_nodes SET hash = ? WHERE ${NODE_WHERE}`).run(
+      rewrite,
+      level,
+      index,
+      origin,
+    );
+  return (
+    db.prepare(`SELECT hash FROM tlog_nodes WHERE ${NODE_WHERE}`).get(level, index, origin) as {
+      hash: Buffer;
+    }
+  ).hash;
+}
 
 /**
  * Review LV #3: stored Merkle nodes that do not give the root the log's last checkpoint signs
@@ -75,6 +114,40 @@ describe('a transparency log whose stored Merkle nodes were rewritten (e2e)', ()
     t = undefined;
     rmSync(dataDir, { recursive: true, force: true });
   });
+
+  it(
+    'should rebuild the nodes from the entries when a process loads a head another one sealed over rewritten nodes',
+    async () => {
+      let b: TestApp | undefined;
+      try {
+        t = await startTestApp({ DATA_DIR: dataDir });
+        b = await startTestApp({ DATA_DIR: dataDir });
+        const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+        await fill(t, phone, 2, 8);
+        const origin = `mdai.local/ledger/${phone.siteId}`;
+        // the tree of 16 is one perfect node: rewritten in the store while both run
+        const genuine = await storedNode(t, origin, 4, 0);
+        expect(await storedNode(t, origin, 4, 0, Buffer.alloc(32, 9))).toEqual(Buffer.alloc(32, 9));
+        // process B's first seal of the log loads its head from the store
+        const [body] = await fill(b, phone, 1, 2);
+        expect(body.checkpoints[0]).toMatchObject({ treeSize: 18 });
+        expect(await storedNode(b, origin, 4, 0)).toEqual(genuine);
+        expect(await mismatchMetric(b)).toBe(1);
+        expect(await metric(b, 'mdai_tlog_inconsistency_total')).toBe(0);
+        expect(b.logs()).toContain(
+          'ALARM: the stored Merkle nodes of a log do not give the root its last checkpoint signs',
+        );
+        expect(b.logs()).toContain('Rebuilt the lost Merkle nodes of a log from its entries');
+        expect(await verifyLedger(b, phone.siteId)).toMatchObject({ ok: true, length: 18 });
+        expect((await http(b.baseUrl, 'GET', '/health', { key: b.keys.admin })).status).toBe(200);
+      } finally {
+        const store = t?.app.get(Store);
+        if (store instanceof MongoStore) await store.connection.dropDatabase();
+        await b?.close();
+      }
+    },
+    slowOnMongo(TIMEOUT_MS),
+  );
 
   itOnSqliteFile(
     'should refuse to seal over nodes its entries do not prove, and seal again once they are put back',
