@@ -514,7 +514,9 @@ describe('witness alarm across a restart (e2e)', () => {
   );
 
   itOnSqliteFile(
-    'should raise an alarm when the stored tree was rewritten while the server was down',
+    // review LV #3: the seal signed over the rewritten nodes (a witness alarm after the fact);
+    // it now signs over no node that does not give the signed root
+    'should rebuild a stored tree rewritten while the server was down from its entries, and sign nothing over the rewrite',
     async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'mdai-alarm-'));
       const env = { DATA_DIR: dataDir, TRUST_AUTO_BLOCK_FLOOR: '0' };
@@ -523,6 +525,17 @@ describe('witness alarm across a restart (e2e)', () => {
         const phone = await enrollPhone(t.baseUrl, t.keys.admin);
         await fill(t, phone, 1, 8);
         await t.close({ keepData: true });
+        const origin = `mdai.local/ledger/${phone.siteId}`;
+        const rootNode = (db: Database.Database) =>
+          (
+            db
+              .prepare(
+                `SELECT hash FROM tlog_nodes WHERE level = 3 AND idx = 0
+                   AND log_id = (SELECT id FROM tlog_logs WHERE origin = ?)`,
+              )
+              .get(origin) as { hash: Buffer }
+          ).hash;
+        const genuine = withDb(t, rootNode);
         // rewrite the stored tree nodes of the first 8 entries (a forged history)
         withDb(t, (db) =>
           db
@@ -530,22 +543,27 @@ describe('witness alarm across a restart (e2e)', () => {
               `UPDATE tlog_nodes SET hash = randomblob(32) WHERE level = 3 AND idx = 0
                  AND log_id = (SELECT id FROM tlog_logs WHERE origin = ?)`,
             )
-            .run(`mdai.local/ledger/${phone.siteId}`),
+            .run(origin),
         );
         t = await startTestApp(env);
-        const count = (text: string) =>
-          Number(/mdai_tlog_inconsistency_total\{log="ledger"\} (\d+)/.exec(text)?.[1] ?? 0);
-        const before = count(String((await http(t.baseUrl, 'GET', '/metrics')).body));
-        await fill(t, phone, 1, 3);
-        const after = count(String((await http(t.baseUrl, 'GET', '/metrics')).body));
-        expect(after).toBe(before + 1);
-        expect(t.logs()).toContain('ALARM: checkpoint inconsistent with the witnessed history');
+        const count = (text: string, name: string) =>
+          Number(new RegExp(`${name}\\{log="ledger"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+        const [body] = await fill(t, phone, 1, 3);
+        expect(body.checkpoints[0]).toMatchObject({ treeSize: 11 });
+        const metrics = String((await http(t.baseUrl, 'GET', '/metrics')).body);
+        // found (at start-up) and repaired, the entries giving the signed root: never signed over
+        expect(count(metrics, 'mdai_tlog_nodes_mismatch_total')).toBe(1);
+        expect(count(metrics, 'mdai_tlog_inconsistency_total')).toBe(0);
+        expect(t.logs()).not.toContain('ALARM: checkpoint inconsistent with the witnessed history');
+        expect(withDb(t, rootNode)).toEqual(genuine);
+        expect(await verifyLedger(t, phone.siteId)).toMatchObject({ ok: true, length: 11 });
+        expect((await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin })).status).toBe(200);
         const witness = await http(t.baseUrl, 'GET', '/api/v5/tlog/witness', {
           key: t.keys.auditor,
         });
         expect(witness.status).toBe(200);
         expect(Number(witness.headers.get('x-witness-size'))).toBeGreaterThan(0);
-        expect(String(witness.body)).toContain(`mdai.local/ledger/${phone.siteId}`);
+        expect(String(witness.body)).toContain(origin);
       } finally {
         await t.close();
         rmSync(dataDir, { recursive: true, force: true });

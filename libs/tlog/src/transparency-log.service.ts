@@ -73,6 +73,35 @@ export interface UnverifiedCheckpoint {
   trustedSize: number;
 }
 
+/**
+ * A log whose stored Merkle nodes do not give the root its last verified checkpoint signs
+ * (rewritten outside the server) and whose entries do not give it either: no seal signs over
+ * them (review LV #3) until the nodes are put back.
+ */
+export interface MismatchedNodes {
+  origin: string;
+  /** The size of the checkpoint whose root the nodes do not give. */
+  size: number;
+  since: Date;
+  reason: string;
+}
+
+/**
+ * A seal refused because the log's stored Merkle nodes do not give the root its last verified
+ * checkpoint signs and could not be rebuilt from its entries (`mismatchedNodes`). Tried again
+ * in the background: it seals once the nodes are put back.
+ */
+export class NodesMismatchError extends Error {
+  constructor(
+    readonly origin: string,
+    readonly size: number,
+  ) {
+    super(
+      `the stored Merkle nodes of log ${origin} do not give the root its checkpoint of size ${size} signs (rewritten outside the server): not sealed`,
+    );
+  }
+}
+
 /** A failed seal to try again: the log's entries up to `size` have no checkpoint yet. */
 interface SealRetry {
   size: number;
@@ -100,7 +129,7 @@ export class TransparencyLogService implements OnModuleDestroy {
   private readonly unsealed: Gauge;
   private readonly retries = new Map<string, SealRetry>();
   /** Logs whose stored nodes are missing and not rebuilt (for /health). */
-  private readonly lost = new Map<string, LostNodes & { mismatchAt?: number }>();
+  private readonly lost = new Map<string, LostNodes>();
   /** The last leaf source a seal of each log was given: what a proof rebuilds lost nodes from. */
   private readonly sources = new Map<string, LeafSource>();
   /** The logs' owners' reads of their entries, by origin (`addLeafSources`). */
@@ -114,6 +143,11 @@ export class TransparencyLogService implements OnModuleDestroy {
   /** Logs whose latest stored checkpoint does not verify (for /health). */
   private readonly unverified = new Map<string, UnverifiedCheckpoint>();
   private readonly forgedRows: Counter<'log'>;
+  /** Logs whose stored nodes do not give their signed root, not rebuilt: seals refused (for /health). */
+  private readonly mismatched = new Map<string, MismatchedNodes>();
+  /** Per log, the checkpoint size whose root its entries were found not to give (no second read). */
+  private readonly entriesMismatchAt = new Map<string, number>();
+  private readonly rewrittenNodes: Counter<'log'>;
   private closed = false;
 
   constructor(
@@ -139,6 +173,14 @@ export class TransparencyLogService implements OnModuleDestroy {
     });
     this.forgedRows.inc({ log: 'ledger' }, 0);
     this.forgedRows.inc({ log: 'vault-audit' }, 0);
+    this.rewrittenNodes = new Counter({
+      name: 'mdai_tlog_nodes_mismatch_total',
+      help: 'Stored Merkle nodes found not to give the root of the last checkpoint of their log (rewritten outside the server; an alarm): rebuilt from the entries when those give it, else the log is not sealed until they are put back',
+      labelNames: ['log'],
+      registers: metrics ? [metrics] : [],
+    });
+    this.rewrittenNodes.inc({ log: 'ledger' }, 0);
+    this.rewrittenNodes.inc({ log: 'vault-audit' }, 0);
     const retries = this.retries;
     this.unsealed = new Gauge({
       name: 'mdai_tlog_unsealed_logs',
@@ -277,26 +319,64 @@ export class TransparencyLogService implements OnModuleDestroy {
   }
 
   /**
-   * The head of `checkpoint`'s tree: the perfect nodes of [0, size) from the store. Nodes that
-   * do not give the root it signs were rewritten outside the server: logged as an ALARM here;
-   * the checkpoint signed over them is then inconsistent with the witnessed history, which
-   * raises the witness alarm and fails verify (refusing to sign instead is left open: review
-   * LV #3 in docs/architecture.md).
+   * The head of `checkpoint`'s tree: the perfect nodes of [0, size) from the store, which give
+   * the root it signs. Nodes that do not were rewritten outside the server (an ALARM, and
+   * `mdai_tlog_nodes_mismatch_total`): no checkpoint is signed over them (review LV #3). They
+   * are rebuilt from the log's entries when those give the signed root (`rebuild`, a repair);
+   * otherwise this throws `NodesMismatchError` and the log is in `mismatchedNodes` (/health)
+   * until a seal finds the nodes put back.
    */
   private async headAt(
     origin: string,
     checkpoint: SignedCheckpoint | undefined,
-    leaves: LeafSource,
+    leaves: LeafSource | undefined,
   ): Promise<{ checkpoint?: SignedCheckpoint; compact: Map<string, Buffer> }> {
     const size = checkpoint?.size ?? 0;
-    const compact = await this.nodesOf(origin, perfectNodes(0, size), leaves);
-    if (checkpoint && rangeHash(0, size, compact).toString('hex') !== checkpoint.rootHash) {
-      this.logger.error(
-        { origin, size, reason: 'nodes_root_mismatch' },
-        'ALARM: the stored Merkle nodes of a log do not give the root its last checkpoint signs (rewritten outside the server)',
+    let compact = await this.nodesOf(origin, perfectNodes(0, size), leaves);
+    if (checkpoint && !this.givesRoot(compact, checkpoint)) {
+      if (!this.mismatched.has(origin)) {
+        this.rewrittenNodes.inc({ log: logLabel(origin) });
+        this.logger.error(
+          { origin, size, reason: 'nodes_mismatch' },
+          'ALARM: the stored Merkle nodes of a log do not give the root its last checkpoint signs (rewritten outside the server): not signed over; rebuilding them from its entries',
+        );
+      }
+      this.mismatched.set(origin, {
+        origin,
+        size,
+        since: this.mismatched.get(origin)?.since ?? this.clock.now(),
+        reason: leaves
+          ? 'being rebuilt from its entries'
+          : 'the next append to the log rebuilds them from its entries',
+      });
+      if (leaves && (await this.rebuild(origin, leaves))) {
+        compact = await this.nodesOf(origin, perfectNodes(0, size), leaves);
+      }
+      if (!this.givesRoot(compact, checkpoint)) {
+        const mismatch = this.mismatched.get(origin);
+        if (mismatch && this.entriesMismatchAt.get(origin) === size) {
+          mismatch.reason = `the log's entries do not give that root either: not rebuilt, no checkpoint signed until the nodes are put back (verify the log)`;
+        }
+        throw new NodesMismatchError(origin, size);
+      }
+    }
+    if (this.mismatched.delete(origin)) {
+      this.logger.warn(
+        { origin, size },
+        'The stored Merkle nodes of a log give its signed root again: sealing it again',
       );
     }
     return { checkpoint, compact };
+  }
+
+  /** Whether the perfect nodes of the checkpoint's tree give the root it signs. */
+  private givesRoot(compact: ReadonlyMap<string, Buffer>, checkpoint: SignedCheckpoint): boolean {
+    return rangeHash(0, checkpoint.size, compact).toString('hex') === checkpoint.rootHash;
+  }
+
+  /** Logs whose stored nodes do not give their signed root and were not rebuilt: for /health. */
+  mismatchedNodes(): MismatchedNodes[] {
+    return [...this.mismatched.values()].map((m) => ({ ...m }));
   }
 
   private async sealNow(
@@ -460,17 +540,19 @@ export class TransparencyLogService implements OnModuleDestroy {
 
   /**
    * Whether the stored nodes of the tree of the log's last checkpoint are all there (its
-   * perfect nodes: what an append starts from), rebuilding them when they are not and can be.
-   * False: the log is in `lostNodes`.
+   * perfect nodes: what an append starts from) and give the root it signs, rebuilding them when
+   * they do not and can be. False: the log is in `lostNodes` or `mismatchedNodes`.
    */
   async checkNodes(origin: string): Promise<boolean> {
     const latest = await this.latest(origin);
     if (!latest) return true;
     try {
-      await this.nodesOf(origin, perfectNodes(0, latest.size));
+      await this.exclusive(origin, () =>
+        this.headAt(origin, latest, this.sources.get(origin) ?? this.resolve(origin)),
+      );
       return true;
     } catch (error) {
-      if (error instanceof CommonError) return false;
+      if (error instanceof CommonError || error instanceof NodesMismatchError) return false;
       throw error;
     }
   }
@@ -534,6 +616,8 @@ export class TransparencyLogService implements OnModuleDestroy {
           this.logger.warn({ err: error, origin }, 'Lost Merkle nodes could not be rebuilt');
           const lost = this.lost.get(origin);
           if (lost) lost.reason = `not rebuilt: ${(error as Error).message}`;
+          const mismatch = this.mismatched.get(origin);
+          if (mismatch) mismatch.reason = `not rebuilt: ${(error as Error).message}`;
           return false;
         })
         .finally(() => this.rebuilds.delete(origin));
@@ -546,16 +630,17 @@ export class TransparencyLogService implements OnModuleDestroy {
    * Rebuilds the nodes of the tree of the log's last checkpoint from its entries, a repair and
    * never a rewrite: the root of the entries is computed first (slice by slice, the perfect
    * nodes so far carried on) and must be the root the checkpoint's note signs under a key of
-   * the log's key history; only then are the nodes written (a node still stored is kept), each
-   * slice's leaves checked against the first pass. Entries that give another root are not a
-   * tree of this log: nothing is written, the log stays in `lostNodes` with the reason.
+   * the log's key history; only then are the nodes written (a node still stored is replaced:
+   * the signed root proves it), each slice's leaves checked against the first pass. Entries that
+   * give another root are not a tree of this log: nothing is written, the log stays in
+   * `lostNodes` or `mismatchedNodes` with the reason.
    */
   private async rebuildNow(origin: string, leaves: LeafSource): Promise<boolean> {
     const latest = await this.latest(origin);
     if (!latest) return false;
     const known = this.lost.get(origin);
     // the same entries against the same checkpoint: no second read of the whole log
-    if (known?.mismatchAt === latest.size) return false;
+    if (this.entriesMismatchAt.get(origin) === latest.size) return false;
     const size = latest.size;
     const digests: Buffer[] = [];
     let compact = new Map<string, Buffer>();
@@ -568,15 +653,13 @@ export class TransparencyLogService implements OnModuleDestroy {
     }
     const root = rangeHash(0, size, compact);
     if (!this.signsRoot(latest, root)) {
-      this.lost.set(origin, {
-        origin,
-        since: known?.since ?? this.clock.now(),
-        reason: `the log's entries do not give the root its last checkpoint (size ${size}) signs: not rebuilt (verify the log)`,
-        mismatchAt: size,
-      });
+      this.entriesMismatchAt.set(origin, size);
+      if (known) {
+        known.reason = `the log's entries do not give the root its last checkpoint (size ${size}) signs: not rebuilt (verify the log)`;
+      }
       this.logger.error(
-        { origin, size, reason: 'nodes_missing' },
-        "ALARM: a log's Merkle nodes are missing and its entries do not give the root of its last signed checkpoint: not rebuilt",
+        { origin, size, reason: known ? 'nodes_missing' : 'nodes_mismatch' },
+        "ALARM: a log's Merkle nodes are missing or rewritten and its entries do not give the root of its last signed checkpoint: not rebuilt",
       );
       return false;
     }
@@ -589,12 +672,14 @@ export class TransparencyLogService implements OnModuleDestroy {
         throw new Error(`the entries of log ${origin} changed while its nodes were rebuilt`);
       }
       const appended = appendLeaves(compact, at, hashes);
-      await this.store.putNodes(origin, appended.created);
+      // proven by the signed root: a node rewritten outside the server is replaced
+      await this.store.replaceNodes(origin, appended.created);
       written += appended.created.length;
       compact = perfectNodesOf(appended.nodes, end);
       await yieldToLoop();
     }
     this.lost.delete(origin);
+    this.entriesMismatchAt.delete(origin);
     this.logger.warn(
       { origin, size, nodes: written },
       'Rebuilt the lost Merkle nodes of a log from its entries (their root is the one its last checkpoint signs)',

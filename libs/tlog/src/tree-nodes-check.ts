@@ -9,11 +9,13 @@ import { TransparencyLogService } from './transparency-log.service';
 
 /**
  * At start-up, whether each log's stored Merkle nodes are there (findings L3: deleted by hand,
- * they failed every append and proof of the log while /health said 200). A log missing some
- * is rebuilt from its entries when its owner registered how to read them and they give the
- * root its last checkpoint signs; otherwise it is listed on /health (`tlog`, `nodes_missing`)
- * until a seal or a proof rebuilds it. In the background: a rebuild reads the whole log, and
- * the server answers meanwhile (the log's requests wait for the rebuild).
+ * they failed every append and proof of the log while /health said 200) and give the root its
+ * last checkpoint signs (review LV #3: rewritten by hand, a seal signed over them). A log whose
+ * nodes do not is rebuilt from its entries when its owner registered how to read them and they
+ * give that root; otherwise it is listed on /health (`tlog`, `nodes_missing` or
+ * `nodes_mismatch`) until a seal or a proof rebuilds it, or a seal finds it put back. In the
+ * background: a rebuild reads the whole log, and the server answers meanwhile (the log's
+ * requests wait for the rebuild).
  */
 @Injectable()
 export class TreeNodesCheck implements OnApplicationBootstrap, BeforeApplicationShutdown {

@@ -120,7 +120,7 @@ export class HealthController implements OnModuleInit {
   })
   @ApiServiceUnavailableResponse({
     description:
-      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES. The keys are degraded when this instance found values sealed under a master key version its VAULT_KEYS lacks and another live server holds (it is behind a rollout: restart it with the current VAULT_KEYS; a version no live server holds is listed as `keys.vaultKeyVersionsUnheld` without degrading), or signs checkpoints or offline tokens with a key its own key history says was retired before now (restart it with the new key). The tlog is degraded (`reason: log_rolled_back`, `logs` with each witnessed and stored size) when at start-up the store of a log ended before the checkpoints of the witness file: the store was rolled back to an older copy (after a planned restore, put the witness file of the backup in place and restart), or (`reason: nodes_missing`, `missingNodes` naming each log and why) when the stored Merkle nodes of a log were deleted and could not be rebuilt from its entries (the server rebuilds them itself, at start-up and on the next append or proof of the log, when the entries give the root its last checkpoint signs; degraded meanwhile), or (`reason: checkpoint_unverified`, `unverifiedCheckpoints` naming each log, the size of the row and the size of the largest stored checkpoint that verifies, trusted instead) when the latest stored checkpoint of a log is not signed by the key of the log (written straight into the database; delete the row). The logs are degraded when a seal was refused: an entry past the last checkpoint of a log carries no valid server MAC (written straight into the database), or a MAC copied from another entry (its data does not hash to the tagged recordHash, or it does not chain to the entry before it); `error.logs.unauthenticatedEntries` names the log, site, seq and reason (`untagged`, `retired_key`, `bad_tag`, `record_hash_mismatch`, `prev_hash_mismatch`; run `ledger:seal-foreign` for a site ledger, `vault:seal-foreign` for the vault audit log, whose refusal also answers the vault requests 503 `audit_unavailable`)\n\nThe Health Check is not successful',
+      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES. The keys are degraded when this instance found values sealed under a master key version its VAULT_KEYS lacks and another live server holds (it is behind a rollout: restart it with the current VAULT_KEYS; a version no live server holds is listed as `keys.vaultKeyVersionsUnheld` without degrading), or signs checkpoints or offline tokens with a key its own key history says was retired before now (restart it with the new key). The tlog is degraded (`reason: log_rolled_back`, `logs` with each witnessed and stored size) when at start-up the store of a log ended before the checkpoints of the witness file: the store was rolled back to an older copy (after a planned restore, put the witness file of the backup in place and restart), or (`reason: nodes_missing`, `missingNodes` naming each log and why) when the stored Merkle nodes of a log were deleted and could not be rebuilt from its entries (the server rebuilds them itself, at start-up and on the next append or proof of the log, when the entries give the root its last checkpoint signs; degraded meanwhile), or (`reason: nodes_mismatch`, `mismatchedNodes` naming each log, the size of its last checkpoint and why) when the stored Merkle nodes of a log do not give the root its last checkpoint signs (rewritten outside the server) and its entries do not give it either: no checkpoint is signed over them, its appends answer 503 (`checkpoint_unavailable`, `audit_unavailable`) until the nodes are put back, which the next seal finds by itself (nodes the entries prove are rebuilt from them without degrading), or (`reason: checkpoint_unverified`, `unverifiedCheckpoints` naming each log, the size of the row and the size of the largest stored checkpoint that verifies, trusted instead) when the latest stored checkpoint of a log is not signed by the key of the log (written straight into the database; delete the row). The logs are degraded when a seal was refused: an entry past the last checkpoint of a log carries no valid server MAC (written straight into the database), or a MAC copied from another entry (its data does not hash to the tagged recordHash, or it does not chain to the entry before it); `error.logs.unauthenticatedEntries` names the log, site, seq and reason (`untagged`, `retired_key`, `bad_tag`, `record_hash_mismatch`, `prev_hash_mismatch`; run `ledger:seal-foreign` for a site ledger, `vault:seal-foreign` for the vault audit log, whose refusal also answers the vault requests 503 `audit_unavailable`)\n\nThe Health Check is not successful',
     schema: healthReportSchema('error'),
   })
   @ApiResponse({
@@ -324,12 +324,19 @@ export class HealthController implements OnModuleInit {
     const tlog = indicator('tlog');
     const behind = this.witnessRecovery.rolledBack();
     const lost = this.transparencyLog.lostNodes();
+    const mismatched = this.transparencyLog.mismatchedNodes();
     const unverified = this.transparencyLog.unverifiedCheckpoints();
     // a warning, not degraded: every replica shares the placement, and moving the file is the
     // operator's (restarting this one changes nothing)
     const warning = witnessPlacementWarning(this.tlogSettings.witnessFile, this.app);
     const warned = warning ? { warning } : {};
-    if (behind.length === 0 && lost.length === 0 && unverified.length === 0) return tlog.up(warned);
+    if (
+      behind.length === 0 &&
+      lost.length === 0 &&
+      mismatched.length === 0 &&
+      unverified.length === 0
+    )
+      return tlog.up(warned);
     const messages = [
       ...behind.map(
         (b) =>
@@ -338,6 +345,10 @@ export class HealthController implements OnModuleInit {
       ...lost.map(
         (l) =>
           `log ${l.origin}: stored Merkle nodes are missing (deleted outside the server), appends and proofs fail: ${l.reason}`,
+      ),
+      ...mismatched.map(
+        (m) =>
+          `log ${m.origin}: stored Merkle nodes do not give the root its checkpoint of size ${m.size} signs (rewritten outside the server), its appends are not sealed: ${m.reason}`,
       ),
       ...unverified.map(
         (u) =>
@@ -351,7 +362,9 @@ export class HealthController implements OnModuleInit {
           ? 'log_rolled_back'
           : lost.length > 0
             ? 'nodes_missing'
-            : 'checkpoint_unverified',
+            : mismatched.length > 0
+              ? 'nodes_mismatch'
+              : 'checkpoint_unverified',
       ...(behind.length > 0 ? { logs: behind } : {}),
       ...(lost.length > 0
         ? {
@@ -359,6 +372,16 @@ export class HealthController implements OnModuleInit {
               origin: l.origin,
               since: l.since.toISOString(),
               reason: l.reason,
+            })),
+          }
+        : {}),
+      ...(mismatched.length > 0
+        ? {
+            mismatchedNodes: mismatched.map((m) => ({
+              origin: m.origin,
+              size: m.size,
+              since: m.since.toISOString(),
+              reason: m.reason,
             })),
           }
         : {}),

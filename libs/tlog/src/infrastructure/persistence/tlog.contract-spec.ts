@@ -44,6 +44,31 @@ describeStoreContract('TlogRepository', tlogAdapters, ({ sut }) => {
     expect((await sut().findNodes('log-c', [{ level: 0, index: 0 }])).size).toBe(0);
   });
 
+  it('should replace stored nodes with the ones given and store the others (a repair)', async () => {
+    await sut().putNodes('log-fix', [
+      { level: 0, index: 0, hash: h('rewritten') },
+      { level: 0, index: 1, hash: h('kept') },
+    ]);
+    await sut().putNodes('log-other', [{ level: 0, index: 0, hash: h('other') }]);
+    await sut().replaceNodes('log-fix', [
+      { level: 0, index: 0, hash: h('0/0') },
+      { level: 1, index: 0, hash: h('1/0') },
+    ]);
+    const found = await sut().findNodes('log-fix', [
+      { level: 0, index: 0 },
+      { level: 0, index: 1 },
+      { level: 1, index: 0 },
+    ]);
+    expect([...found.entries()].sort()).toEqual([
+      ['0/0', h('0/0')],
+      ['0/1', h('kept')],
+      ['1/0', h('1/0')],
+    ]);
+    expect((await sut().findNodes('log-other', [{ level: 0, index: 0 }])).get('0/0')).toEqual(
+      h('other'),
+    );
+  });
+
   it('should store every node of one call whatever their order, runs and repeats', async () => {
     // an append's runs (levels 0..2 at consecutive indexes), a gap, a level given out of
     // order, a repeat within the call (the first kept), one across calls, and a level no tree has

@@ -8,6 +8,11 @@ import { MerkleNode, NodeKey } from '../../domain/merkle';
 export abstract class TlogRepository {
   /** Stores nodes; a node already stored (same origin, level, index) is left as it is. */
   abstract putNodes(origin: string, nodes: MerkleNode[]): Promise<void>;
+  /**
+   * Stores nodes, a node already stored replaced by the one given: the repair of nodes deleted
+   * or rewritten outside the server, once the log's entries proved them against its signed root.
+   */
+  abstract replaceNodes(origin: string, nodes: MerkleNode[]): Promise<void>;
   /** The stored hashes of these nodes, by `nodeId` (missing ones are absent). */
   abstract findNodes(origin: string, keys: NodeKey[]): Promise<Map<string, Buffer>>;
   /** Stores a checkpoint; a second one for the same (origin, size) is ignored. */

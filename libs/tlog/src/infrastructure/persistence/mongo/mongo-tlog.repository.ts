@@ -59,6 +59,20 @@ export class MongoTlogRepository extends TlogRepository implements OnModuleInit 
     }
   }
 
+  async replaceNodes(origin: string, nodes: MerkleNode[]): Promise<void> {
+    if (nodes.length === 0) return;
+    await this.nodes.bulkWrite(
+      nodes.map((n) => ({
+        updateOne: {
+          filter: { origin, level: n.level, index: n.index },
+          update: { $set: { hash: n.hash } },
+          upsert: true,
+        },
+      })),
+      { ordered: false },
+    );
+  }
+
   async findNodes(origin: string, keys: NodeKey[]): Promise<Map<string, Buffer>> {
     if (keys.length === 0) return new Map();
     const docs = await this.nodes

@@ -75,6 +75,7 @@ export class SqliteTlogRepository extends TlogRepository {
   private readonly ids = new Map<string, number>();
   private readonly insertNode: Statement<[number, number, number, Buffer]>;
   private readonly insertNodeRun: Statement<[NodeRun]>;
+  private readonly replaceNode: Statement<[number, number, number, Buffer]>;
   private readonly selectNode: Statement<[number, number, number], { hash: Buffer }>;
   private readonly insertCheckpoint: Statement<[number, number, string, string, string]>;
   private readonly checkpointPage: LimitedStatement<[number, number], CheckpointRow>;
@@ -88,6 +89,10 @@ export class SqliteTlogRepository extends TlogRepository {
       'INSERT INTO tlog_nodes (log_id, level, idx, hash) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
     );
     this.insertNodeRun = this.db.prepare(TLOG_NODE_RUN_SQL);
+    this.replaceNode = this.db.prepare(
+      `INSERT INTO tlog_nodes (log_id, level, idx, hash) VALUES (?, ?, ?, ?)
+       ON CONFLICT (log_id, level, idx) DO UPDATE SET hash = excluded.hash`,
+    );
     this.selectNode = this.db.prepare(
       'SELECT hash FROM tlog_nodes WHERE log_id = ? AND level = ? AND idx = ?',
     );
@@ -116,6 +121,16 @@ export class SqliteTlogRepository extends TlogRepository {
             });
           }
         }
+      }),
+    );
+  }
+
+  async replaceNodes(origin: string, nodes: MerkleNode[]): Promise<void> {
+    const id = await this.logId(origin);
+    // a repair, rare: one statement a node
+    await this.turns.write(
+      this.db.transaction(() => {
+        for (const n of nodes) this.replaceNode.run(id, n.level, n.index, n.hash);
       }),
     );
   }

@@ -1,0 +1,209 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MongoStore, SqliteStore, Store } from '@app/persistence';
+import { TreeNodesCheck } from '@app/tlog';
+import {
+  http,
+  itOnSqliteFile,
+  pollUntil,
+  slowOnMongo,
+  startTestApp,
+  TestApp,
+} from './support/test-app';
+import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
+import { fill, rewriteChain, verifyLedger } from './support/ledger-client';
+
+/** Each test boots the app twice and fills a log: slow on a loaded machine. */
+const TIMEOUT_MS = 120_000;
+
+function withDb<T>(dataDir: string, work: (db: Database.Database) => T): T {
+  const db = new Database(join(dataDir, 'mdai.sqlite'));
+  try {
+    return work(db);
+  } finally {
+    db.close();
+  }
+}
+
+const NODE_WHERE = `level = ? AND idx = ? AND log_id = (SELECT id FROM tlog_logs WHERE origin = ?)`;
+
+function nodeAt(dataDir: string, origin: string, level: number, index: number): Buffer {
+  return withDb(
+    dataDir,
+    (db) =>
+      (
+        db.prepare(`SELECT hash FROM tlog_nodes WHERE ${NODE_WHERE}`).get(level, index, origin) as {
+          hash: Buffer;
+        }
+      ).hash,
+  );
+}
+
+function setNode(dataDir: string, origin: string, level: number, index: number, hash: Buffer) {
+  withDb(dataDir, (db) =>
+    db
+      .prepare(`UPDATE tlog_nodes SET hash = ? WHERE ${NODE_WHERE}`)
+      .run(hash, level, index, origin),
+  );
+}
+
+const latestSize = (dataDir: string, origin: string): number =>
+  withDb(
+    dataDir,
+    (db) =>
+      (
+        db
+          .prepare(
+            'SELECT max(size) AS size FROM tlog_checkpoints WHERE log_id = (SELECT id FROM tlog_logs WHERE origin = ?)',
+          )
+          .get(origin) as { size: number }
+      ).size,
+  );
+
+const metric = async (t: TestApp, name: string): Promise<number> => {
+  const text = String((await http(t.baseUrl, 'GET', '/metrics')).body);
+  return Number(new RegExp(`${name}\\{log="ledger"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+};
+const mismatchMetric = (t: TestApp) => metric(t, 'mdai_tlog_nodes_mismatch_total');
+
+/** One stored node of a log, read or overwritten through the app's store (SQLite or MongoDB). */
+async function storedNode(
+  t: TestApp,
+  origin: string,
+  level: number,
+  index: number,
+  rewrite?: Buffer,
+): Promise<Buffer> {
+  const store = t.app.get(Store);
+  if (store instanceof MongoStore) {
+    const nodes = store.connection.collection('tlog_nodes');
+    if (rewrite) await nodes.updateOne({ origin, level, index }, { $set: { hash: rewrite } });
+    const doc = await nodes.findOne({ origin, level, index });
+    return Buffer.from((doc!.hash as { buffer: Uint8Array }).buffer ?? doc!.hash);
+  }
+  const db = (store as SqliteStore).db;
+  if (rewrite)
+    db.prepare(`UPDATE tlog_nodes SET hash = ? WHERE ${NODE_WHERE}`).run(
+      rewrite,
+      level,
+      index,
+      origin,
+    );
+  return (
+    db.prepare(`SELECT hash FROM tlog_nodes WHERE ${NODE_WHERE}`).get(level, index, origin) as {
+      hash: Buffer;
+    }
+  ).hash;
+}
+
+/**
+ * Review LV #3: stored Merkle nodes that do not give the root the log's last checkpoint signs
+ * were rewritten outside the server. A seal signed a new checkpoint over them (an ALARM line,
+ * then the witness alarm and a failed verify). It now signs nothing over them: rebuilt from
+ * the entries when those give the signed root (ledger-transparency.e2e-spec), refused
+ * otherwise (503, /health `nodes_mismatch`, a metric) until the nodes are put back.
+ */
+describe('a transparency log whose stored Merkle nodes were rewritten (e2e)', () => {
+  let dataDir: string;
+  let t: TestApp | undefined;
+  beforeEach(() => (dataDir = mkdtempSync(join(tmpdir(), 'mdai-nodes-mismatch-'))));
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it(
+    'should rebuild the nodes from the entries when a process loads a head another one sealed over rewritten nodes',
+    async () => {
+      let b: TestApp | undefined;
+      try {
+        t = await startTestApp({ DATA_DIR: dataDir });
+        b = await startTestApp({ DATA_DIR: dataDir });
+        const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+        await fill(t, phone, 2, 8);
+        const origin = `mdai.local/ledger/${phone.siteId}`;
+        // the tree of 16 is one perfect node: rewritten in the store while both run
+        const genuine = await storedNode(t, origin, 4, 0);
+        expect(await storedNode(t, origin, 4, 0, Buffer.alloc(32, 9))).toEqual(Buffer.alloc(32, 9));
+        // process B's first seal of the log loads its head from the store
+        const [body] = await fill(b, phone, 1, 2);
+        expect(body.checkpoints[0]).toMatchObject({ treeSize: 18 });
+        expect(await storedNode(b, origin, 4, 0)).toEqual(genuine);
+        expect(await mismatchMetric(b)).toBe(1);
+        expect(await metric(b, 'mdai_tlog_inconsistency_total')).toBe(0);
+        expect(b.logs()).toContain(
+          'ALARM: the stored Merkle nodes of a log do not give the root its last checkpoint signs',
+        );
+        expect(b.logs()).toContain('Rebuilt the lost Merkle nodes of a log from its entries');
+        expect(await verifyLedger(b, phone.siteId)).toMatchObject({ ok: true, length: 18 });
+        expect((await http(b.baseUrl, 'GET', '/health', { key: b.keys.admin })).status).toBe(200);
+      } finally {
+        const store = t?.app.get(Store);
+        if (store instanceof MongoStore) await store.connection.dropDatabase();
+        await b?.close();
+      }
+    },
+    slowOnMongo(TIMEOUT_MS),
+  );
+
+  itOnSqliteFile(
+    'should refuse to seal over nodes its entries do not prove, and seal again once they are put back',
+    async () => {
+      t = await startTestApp({ DATA_DIR: dataDir });
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      await fill(t, phone, 2, 16);
+      const origin = `mdai.local/ledger/${phone.siteId}`;
+      await t.close({ keepData: true });
+      // the tree of 32 is one perfect node: its hash and the links both rewritten (a forged
+      // history whose tree the entries do not prove either)
+      const genuine = nodeAt(dataDir, origin, 5, 0);
+      setNode(dataDir, origin, 5, 0, Buffer.alloc(32, 7));
+      withDb(dataDir, (db) =>
+        rewriteChain(db, phone.siteId, 10, (data, seq) =>
+          seq === 10
+            ? { ...data, type: data.type === 'check_in' ? 'check_out' : 'check_in' }
+            : data,
+        ),
+      );
+      t = await startTestApp({ DATA_DIR: dataDir });
+      await t.app.get(TreeNodesCheck).settled();
+
+      const sync = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
+      expect(sync.status).toBe(503);
+      expect(sync.body).toMatchObject({ code: 'checkpoint_unavailable' });
+      expect(sync.body.message).toContain('does not give its last signed root');
+      // nothing signed over the rewritten node: the last checkpoint is still the tree of 32
+      expect(latestSize(dataDir, origin)).toBe(32);
+      expect(nodeAt(dataDir, origin, 5, 0)).toEqual(Buffer.alloc(32, 7));
+      const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+      expect(health.status).toBe(503);
+      expect(health.body.error.tlog).toMatchObject({
+        state: 'degraded',
+        reason: 'nodes_mismatch',
+        mismatchedNodes: [expect.objectContaining({ origin, size: 32 })],
+      });
+      expect(health.body.error.tlog.message).toContain(origin);
+      expect(await mismatchMetric(t)).toBe(1);
+      // a second refusal is the same episode: one alarm
+      expect((await syncBatch(t.baseUrl, phone.token, [signPacket(phone)])).status).toBe(503);
+      expect(await mismatchMetric(t)).toBe(1);
+      expect(latestSize(dataDir, origin)).toBe(32);
+
+      // the operator puts the node back: the next seal signs the links stored meanwhile
+      setNode(dataDir, origin, 5, 0, genuine);
+      const next = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
+      expect(next.status).toBe(200);
+      expect(next.body.checkpoints[0]).toMatchObject({ treeSize: 35 });
+      const healed = await pollUntil(
+        () => http(t!.baseUrl, 'GET', '/health', { key: t!.keys.admin }),
+        (res) => res.body?.error?.tlog === undefined,
+      );
+      expect(healed.body.error?.tlog).toBeUndefined();
+      expect(healed.body.details?.tlog ?? healed.body.info?.tlog).toMatchObject({ status: 'up' });
+    },
+    TIMEOUT_MS,
+  );
+});
