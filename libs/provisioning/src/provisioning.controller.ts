@@ -122,7 +122,7 @@ export class ProvisioningController {
     status: 503,
     type: ErrorBody,
     description:
-      "key_unavailable: the Wi-Fi password is sealed under a master key version this server's VAULT_KEYS does not hold (another replica or a reseal uses a newer VAULT_KEYS; the right answer). The challenge stays open: retry. storage_unavailable / store_unavailable: the store failed after the right answer marked the challenge used; it is given back (open again: retry), unless giving it back failed too (then it stays used and nothing was released: ask for a new challenge)",
+      "key_unavailable: the Wi-Fi password is sealed under a master key version this server's VAULT_KEYS does not hold (another replica or a reseal uses a newer VAULT_KEYS; the right answer). The challenge stays open: retry. storage_unavailable / store_unavailable: the store failed after the right answer marked the challenge used; it is given back (open again: retry). challenge_spent_unreleased: giving it back failed too; it stays used and nothing was released: ask for a new challenge",
   })
   async validate(@Body() body: ValidateChallengeDto): Promise<ValidateChallengeResponse> {
     const credentials = await this.provisioning.validate(body.bson_id, body.challenge_response);

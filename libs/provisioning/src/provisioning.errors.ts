@@ -17,6 +17,8 @@ export const PROVISIONING_ERRORS = {
     challenge_revoked:
       "the kiosk's key was rotated, or the kiosk blocked, after the challenge was issued; ask for a new one",
     device_blocked: 'the kiosk is blocked or not registered',
+    challenge_spent_unreleased:
+      "the right answer: the server's store failed after the challenge was marked used, and giving it back failed too: the challenge stays spent and no credentials were released; ask for a new challenge (retrying this one answers challenge_used)",
   },
 } as const;
 

@@ -167,7 +167,7 @@ describe('ProvisioningService (a store error after the challenge is marked used)
     const challenges = moduleRef.get(WifiChallengeRepository);
     jest.spyOn(challenges, 'unmarkUsed').mockRejectedValue(ioError());
     await expect(sut.validate(issued.id, answerOf(issued.challenge))).rejects.toMatchObject({
-      code: 'SQLITE_IOERR_READ',
+      code: 'challenge_spent_unreleased',
     });
     expect((await sut.state(issued.id)).state).toBe('used');
   });
@@ -179,7 +179,7 @@ describe('ProvisioningService (a store error after the challenge is marked used)
     jest.spyOn(challenges, 'unmarkUsed').mockResolvedValue(false);
     const warn = jest.spyOn(Logger.prototype, 'warn');
     await expect(sut.validate(issued.id, answerOf(issued.challenge))).rejects.toMatchObject({
-      code: 'SQLITE_IOERR_READ',
+      code: 'challenge_spent_unreleased',
     });
     expect((await sut.state(issued.id)).state).toBe('used');
     const lines = warn.mock.calls.map((args) => JSON.stringify(args));

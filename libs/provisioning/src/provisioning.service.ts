@@ -187,8 +187,11 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
    * The kiosk's re-read failed (a store error) after this call spent the challenge: nothing was
    * released, so it is given back (only this call's mark is undone: of concurrent redeemers one
    * marked it, and that one released nothing) and the store's error is thrown (503 with its
-   * code). If the store fails that too, or the row is gone or no longer this call's mark (purged
-   * by the sweep, changed), the QR stays spent: logged either way, never released twice.
+   * code, whose message says nothing was changed: true, the challenge is open again). If the
+   * store fails that too, or the row is gone or no longer this call's mark (purged by the sweep,
+   * changed), the QR stays spent: logged either way, never released twice, and answered 503
+   * `challenge_spent_unreleased` (ask for a new challenge), not the store's error, whose
+   * "nothing was changed" would be untrue. The store's error stays in the log only.
    */
   private async giveBack(
     id: string,
@@ -203,17 +206,27 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
       );
       return null;
     });
-    if (back)
+    if (back) {
       this.logger.warn(
         { err: error, challengeId: id, deviceId },
         "Wi-Fi challenge given back: the kiosk's record could not be read after it was marked used",
       );
-    else if (back === false)
+      throw error;
+    }
+    if (back === false)
       this.logger.warn(
         { err: error, challengeId: id, deviceId },
         'A Wi-Fi challenge spent without its credentials could not be given back (it was purged or changed): ask for a new one',
       );
-    throw error;
+    else
+      this.logger.warn(
+        { err: error, challengeId: id, deviceId },
+        "The kiosk's record could not be read after the Wi-Fi challenge was marked used",
+      );
+    throw new ProvisioningError(
+      'challenge_spent_unreleased',
+      'The server failed while this challenge was redeemed: it is spent and no credentials were released; ask for a new challenge',
+    );
   }
 
   /** The challenge's state now: used and locked are final; otherwise waiting until it expires. */

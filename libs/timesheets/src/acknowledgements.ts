@@ -1,4 +1,4 @@
-import { LedgerService } from '@app/offline-sync';
+import { LedgerService, NO_DEVICE } from '@app/offline-sync';
 import { isCorrectionData } from './domain/correction';
 import { Acknowledgement } from './domain/timesheet-day';
 import { TimesheetEntry } from './domain/timesheet-entry';
@@ -6,8 +6,10 @@ import { TimesheetEntry } from './domain/timesheet-entry';
 /**
  * The `acknowledge_over_max_hours` corrections among `corrections` (voided too), each live one
  * with the day seqs its ledger entry records (`CorrectionData.daySeqs`): the read model keeps
- * no copy of them, so each live acknowledgement is one ledger read (few days have one; a
- * voided one is never the one that holds, and is not read).
+ * no copy of them, so the live acknowledgements' links are read from the ledger, all in one
+ * read by their keys (a correction's: its correctionId, no device); a voided one is never the
+ * one that holds, and is not read. Each was one read of its own (reviewer O #6): a page of
+ * days holding many acknowledgements made as many round trips on MongoDB.
  */
 export async function acknowledgementsAmong(
   ledger: LedgerService,
@@ -15,12 +17,16 @@ export async function acknowledgementsAmong(
   corrections: TimesheetEntry[],
 ): Promise<Acknowledgement[]> {
   const acks = corrections.filter((c) => c.action === 'acknowledge_over_max_hours');
-  return Promise.all(
-    acks.map(async (a): Promise<Acknowledgement> => {
-      if (a.voided) return a;
-      const link = await ledger.findLink(siteId, { seq: a.seq });
-      const data = link && isCorrectionData(link.data) ? link.data : undefined;
-      return Array.isArray(data?.daySeqs) ? { ...a, daySeqs: data.daySeqs } : a;
-    }),
+  const live = acks.filter((a) => !a.voided);
+  const links = await ledger.linksOf(
+    live.map((a) => ({ deviceId: NO_DEVICE, packetId: a.packetId })),
   );
+  const linkOf = new Map(live.map((a, i) => [a.seq, links[i]]));
+  return acks.map((a): Acknowledgement => {
+    const link = linkOf.get(a.seq);
+    // the entry's own link only (its site and place): a key names one link in the whole ledger
+    const own = link && link.siteId === siteId && link.seq === a.seq ? link : undefined;
+    const data = own && isCorrectionData(own.data) ? own.data : undefined;
+    return Array.isArray(data?.daySeqs) ? { ...a, daySeqs: data.daySeqs } : a;
+  });
 }

@@ -141,10 +141,7 @@ export class CorrectionService {
     let log: AttendanceLog | undefined;
     let workerId: string;
     if (body.target) {
-      log = await this.ledger.findLink(siteId, { seq: body.target.seq });
-      if (!log) {
-        throw new TimesheetsError('entry_not_found', 'This site has no ledger entry with that seq');
-      }
+      log = await this.checkedTarget(siteId, body.target.seq);
       const projected = projectLink(log);
       if (!projected)
         throw new TimesheetsError('not_correctable', 'This entry is not a punch or a correction');
@@ -358,6 +355,30 @@ export class CorrectionService {
     if (this.catchingUp.has(siteId)) return;
     const done = settled.finally(() => this.catchingUp.delete(siteId));
     this.catchingUp.set(siteId, done);
+  }
+
+  /**
+   * The target's ledger link as the read model reads it (`readAuthenticatedChain`): hashed again
+   * from its stored texts, chained to the link before it, and tagged (past the last checkpoint)
+   * or in the signed tree (before it). The correction pins the target by this recordHash and
+   * decides on its data (`at`, its worker): a link rewritten in the store (its time or worker
+   * changed, its recordHash recomputed) is refused 503 `timesheets_tampered`, nothing appended,
+   * until an operator restores the store. 404 `entry_not_found` when the site has no such link.
+   */
+  private async checkedTarget(siteId: string, seq: number): Promise<AttendanceLog> {
+    const [checked] = await this.ledger.readAuthenticatedChain(siteId, seq - 1, 1);
+    if (checked?.seq === seq) return checked;
+    if (!(await this.ledger.findLink(siteId, { seq }))) {
+      throw new TimesheetsError('entry_not_found', 'This site has no ledger entry with that seq');
+    }
+    this.logger.warn(
+      { siteId, targetSeq: seq },
+      "Timesheet correction refused: its target's ledger link fails its check",
+    );
+    throw new TimesheetsError(
+      'timesheets_tampered',
+      "The target's ledger entry is not the one the server wrote (changed outside the server); nothing was appended",
+    );
   }
 
   /**

@@ -269,7 +269,9 @@ export class TimesheetsController {
       'TIMESHEET_CORRECTION_MAX_LAG links behind the ledger, or did not catch up within ' +
       'TIMESHEET_CORRECTION_WAIT_MS; nothing was appended and the catch-up goes on): send the ' +
       'same correction again after `Retry-After` seconds; timesheets_rebuilding (the site is ' +
-      'being rebuilt): retry after `Retry-After` seconds',
+      "being rebuilt): retry after `Retry-After` seconds; timesheets_tampered (the target's " +
+      'ledger entry, or an entry of the read model, was changed outside the server): nothing ' +
+      'was appended, an operator restores the store',
   })
   async correct(
     @Param() params: SiteParam,

@@ -205,7 +205,7 @@ export class TimesheetsService {
       d.flags.filter((f) => f.type === 'over_max_hours').map((f) => f.seq),
     );
     if (named.length === 0) return undefined;
-    // with the day each live one acknowledged (one ledger read each)
+    // with the day each live one acknowledged (one ledger read for all)
     return acknowledgementsAmong(
       this.ledger,
       siteId,

@@ -63,6 +63,26 @@ export interface AuditReceipt extends Receipt {
 const VERIFY_PAGE = 1000;
 /** Records whose store MACs one read checks, when the unsealed tail is looked at. */
 const SEAL_TAG_PAGE = 1000;
+/**
+ * While the audit is refused, the unsealed tail is checked again (up to every record past the
+ * last checkpoint) at most this often; in between a request reads only the last checkpoint and
+ * the failing record with the one before it, and checks the whole tail again when either
+ * changed (an operator's seal, a record repaired, removed or put back).
+ */
+const RECHECK_MS = 10_000;
+
+/**
+ * The refusal as last checked (`refuseWhileUnauthenticated`): the failing record and the one
+ * before it as stored then (a prev-link fault is the pair's), the last checkpoint's size, and
+ * when the tail was checked (the injected clock's ms).
+ */
+interface CheckedRefusal {
+  seq: number;
+  reason: UnauthenticatedReason;
+  rows: string;
+  sealed: number;
+  checkedAt: number;
+}
 
 /**
  * The vault's access log: a hash chain on the shared transparency log (`@app/tlog`), each
@@ -85,6 +105,10 @@ export class VaultAuditService {
   private readonly logger = new Logger(VaultAuditService.name);
   readonly origin: string;
   private readonly seals: GroupSeal;
+  /** The refusal this process checked last (undefined: none, or not checked yet). */
+  private checked?: CheckedRefusal;
+  /** The whole tail's check in flight: the requests refused meanwhile share it. */
+  private rechecking?: Promise<CheckedRefusal | undefined>;
 
   constructor(
     private readonly records: VaultAuditRepository,
@@ -146,6 +170,8 @@ export class VaultAuditService {
       };
     } catch (error) {
       if (error instanceof UnauthenticatedEntryError) {
+        // the next request checks the whole tail (what was remembered is of another refusal)
+        this.checked = undefined;
         this.refuse(error.seq, error.reason);
         throw unauthenticatedError();
       }
@@ -399,18 +425,63 @@ export class VaultAuditService {
 
   /**
    * A log whose seal was refused takes no record (it would be committed and left unsealed), so
-   * the vault refuses access: checked again against the store each time, so an operator's
-   * seal (from another process) opens it.
+   * the vault refuses access until the store no longer holds the record: an operator's seal
+   * (from another process: `vault:seal-foreign`), or the record repaired or removed. The whole
+   * unsealed tail (up to every record past the last checkpoint) is checked again at most every
+   * RECHECK_MS, or when the last checkpoint or the failing record (or the one before it) changed
+   * since; otherwise the refusal is answered from what was checked, for two small reads
+   * (review audittag2 #6: each refused request read up to 1,000 records).
    */
   private async refuseWhileUnauthenticated(): Promise<void> {
-    if (!this.refusals.of(this.origin)) return;
+    if (!this.refusals.of(this.origin)) {
+      this.checked = undefined;
+      return;
+    }
+    const known = this.checked;
+    if (
+      known &&
+      this.clock.now().getTime() - known.checkedAt < RECHECK_MS &&
+      (await this.stillRefused(known))
+    ) {
+      throw unauthenticatedError();
+    }
+    this.rechecking ??= this.recheck().finally(() => {
+      this.rechecking = undefined;
+    });
+    if (await this.rechecking) throw unauthenticatedError();
+  }
+
+  /** The whole unsealed tail checked again: the refusal kept (and remembered) or cleared. */
+  private async recheck(): Promise<CheckedRefusal | undefined> {
+    const checkedAt = this.clock.now().getTime();
+    const sealed = (await this.tlog.latest(this.origin))?.size ?? 0;
     const foreign = await this.firstUnauthenticated();
     if (!foreign) {
       this.refusals.clear(this.origin);
-      return;
+      this.checked = undefined;
+      return undefined;
     }
     this.refuse(foreign.seq, foreign.reason);
-    throw unauthenticatedError();
+    this.checked = {
+      seq: foreign.seq,
+      reason: foreign.reason,
+      rows: await this.storedPair(foreign.seq),
+      sealed,
+      checkedAt,
+    };
+    return this.checked;
+  }
+
+  /** Whether the last checkpoint and the failing record (and the one before) are as checked. */
+  private async stillRefused(known: CheckedRefusal): Promise<boolean> {
+    const sealed = (await this.tlog.latest(this.origin))?.size ?? 0;
+    return sealed === known.sealed && (await this.storedPair(known.seq)) === known.rows;
+  }
+
+  /** The record at `seq` and the one before it as stored (fields, hashes and tags), as text. */
+  private async storedPair(seq: number): Promise<string> {
+    const rows = await this.records.readTagged(Math.max(1, seq - 1), seq);
+    return JSON.stringify(rows);
   }
 
   /** The chain a page at a time (the verifier yields to the event loop between pages). */

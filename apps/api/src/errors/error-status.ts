@@ -107,6 +107,7 @@ export const ERROR_STATUS = {
     challenge_used: HttpStatus.CONFLICT,
     challenge_revoked: HttpStatus.GONE,
     device_blocked: HttpStatus.FORBIDDEN,
+    challenge_spent_unreleased: HttpStatus.SERVICE_UNAVAILABLE,
   },
   session: {
     not_authenticated: HttpStatus.UNAUTHORIZED,

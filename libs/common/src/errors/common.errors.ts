@@ -30,9 +30,10 @@ export const COMMON_ERRORS = {
     forbidden: 'the x-api-key is valid but holds none of the roles the route accepts',
     rate_limited:
       'too many requests from one address or credential; `Retry-After` says when to retry',
-    storage_full: 'the server has no storage space left for the write; nothing was changed',
+    storage_full:
+      'the server has no storage space left for the write; nothing was changed (where a failure leaves a change behind, the route answers its own code instead: POST /api/validate-challenge, challenge_spent_unreleased)',
     storage_unavailable:
-      "the server cannot write to its storage right now; nothing was changed, unless the route's 503 answer says what stays (POST /provisioning/validate-challenge)",
+      'the server cannot write to its storage right now; nothing was changed (where a failure leaves a change behind, the route answers its own code instead: POST /api/validate-challenge, challenge_spent_unreleased)',
     stored_record_invalid:
       'a stored record the answer needs is malformed (a damaged or hand-edited row: the message names the table and key); nothing of it is served. Restore the row from a backup, or for timesheets run `timesheets:rebuild`, and run the verifies (README, "Backup and restore")',
     store_unavailable:

@@ -21,7 +21,9 @@ const UNAVAILABLE = new Set([
  * no space (ENOSPC, EDQUOT, SQLITE_FULL) → 507 `storage_full`; no access or a failing device
  * (EACCES, EROFS, EIO, ENOTDIR, SQLite read-only / I/O errors, its write lock still held after
  * `busy_timeout`) → 503 `storage_unavailable`. Anything
- * else → undefined. Messages name the condition, never a path.
+ * else → undefined. Messages name the condition, never a path, and say nothing was changed: a
+ * caller whose failure leaves a change behind answers its own code instead (provisioning's
+ * `challenge_spent_unreleased`, when a spent challenge cannot be given back).
  */
 export function storageErrorOf(error: unknown): CommonError | undefined {
   const code = errorCode(error);
