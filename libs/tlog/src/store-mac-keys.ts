@@ -96,7 +96,7 @@ export function parseStoreMacHistory(variable: string, raw: string | undefined):
         throw new ConfigError(variable, `entry ${i}: retiredAt must be an ISO date`);
       }
     }
-    return { kid: (e.kid as string | undefined) ?? storeMacKidOf(secret), secret, retiredAt };
+    return { kid: e.kid ?? storeMacKidOf(secret), secret, retiredAt };
   });
 }
 
