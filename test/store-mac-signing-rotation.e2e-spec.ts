@@ -66,8 +66,7 @@ describe('a log signing-key rotation and the store MACs (e2e)', () => {
     // a read queues behind the start's check of the read model's key
     const again = await allTimesheetDays(t.baseUrl, t.keys.admin, siteId, period());
     expect(again).toEqual(days);
-    expect(t.logs()).not.toMatch(/Timesheet read model tagged under another key/);
-    expect(t.logs()).not.toMatch(/changed outside the server/);
+    // not cleared: a reset stores the key it re-tags under (before M-2, the new log key's id)
     expect(await t.app.get(TimesheetRepository).sealKid()).toBe(sealKid);
     // the links as a seal of a link not appended in hand checks them: every one vouched for
     const mac = t.app.get(StoreMac);
