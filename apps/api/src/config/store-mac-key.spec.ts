@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@app/common';
@@ -12,7 +12,10 @@ import {
 import { createPrivateKey } from 'node:crypto';
 import { initEnv } from '../../../../test/topology/support/compose';
 import { loadConfig } from './app-config';
-import { rotateKeysIn } from './key-rotation';
+import { rotateKeysIn, rotateLocalKeys } from './key-rotation';
+
+const secretsIn = (file: string) =>
+  JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
 
 /** Review M-2: STORE_MAC_KEY in the configuration and in `keys:rotate`. */
 describe('STORE_MAC_KEY', () => {
@@ -61,6 +64,33 @@ describe('STORE_MAC_KEY', () => {
       expect(first.kid).not.toBe(
         legacyStoreMacKey(loadConfig({ DATA_DIR: local }).tlog.signingKey).kid,
       );
+    } finally {
+      rmSync(local, { recursive: true, force: true });
+    }
+  });
+
+  it('should keep verifying the tags of an install from before it (secrets.json without it)', () => {
+    const local = mkdtempSync(join(tmpdir(), 'mdai-storemac-upgrade-'));
+    try {
+      const file = join(local, 'secrets.json');
+      loadConfig({ DATA_DIR: local });
+      const { STORE_MAC_KEY: _dropped, ...older } = secretsIn(file);
+      writeFileSync(file, JSON.stringify(older));
+      const signingKey = createPrivateKey(older.TLOG_SIGNING_KEY.replace(/\\n/g, '\n'));
+      // a tag the older version made, under the key derived from the log key and its id
+      const old = new StoreMac({ signingKey });
+      const stored = { mac: old.mac('ledger-link', 'row'), kid: old.kid };
+
+      const upgraded = loadConfig({ DATA_DIR: local });
+      expect(secretsIn(file).STORE_MAC_KEY).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+      const mac = new StoreMac(upgraded.tlog);
+      expect(mac.kid).not.toBe(old.kid);
+      expect(storeTagFault(mac, 'ledger-link', stored, 'row')).toBeUndefined();
+      // and after the log key's rotation, through the key keys:rotate kept
+      rotateLocalKeys(local, ['log'], new Date(), 0);
+      const rotated = loadConfig({ DATA_DIR: local }).tlog;
+      expect(rotated.signingKey.equals(signingKey)).toBe(false);
+      expect(storeTagFault(new StoreMac(rotated), 'ledger-link', stored, 'row')).toBeUndefined();
     } finally {
       rmSync(local, { recursive: true, force: true });
     }
