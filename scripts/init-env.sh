@@ -25,6 +25,8 @@ while IFS= read -r line || [ -n "$line" ]; do
     # Ed25519 PKCS#8 PEM on one line: signs the transparency-log checkpoints
     TLOG_SIGNING_KEY=)
       line="TLOG_SIGNING_KEY=$(openssl genpkey -algorithm ED25519 | awk '{printf "%s\\n", $0}')" ;;
+    # 32 random bytes: the secret of the server's tags over the rows it writes
+    STORE_MAC_KEY=) line="STORE_MAC_KEY=$(openssl rand -base64 32)" ;;
     [A-Z]*=)
       echo "init-env: .env.example leaves ${line%=} empty and this script does not know it" >&2
       exit 1 ;;

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@app/api/config/app-config';
+import { legacyStoreMacKey } from '@app/tlog';
 import { initEnv, parseDotenv } from './topology/support/compose';
 
 /**
@@ -31,6 +32,8 @@ describe('keys:rotate --out in production (e2e)', () => {
     expect(Object.keys(rotated).sort()).toEqual([
       'OFFLINE_TOKEN_PRIVATE_KEY',
       'OFFLINE_TOKEN_RETIRED_KEYS',
+      // the key derived from the old log key (tags from before STORE_MAC_KEY), kept (review M-2)
+      'STORE_MAC_RETIRED_KEYS',
       'TLOG_RETIRED_KEYS',
       'TLOG_SIGNING_KEY',
     ]);
@@ -44,5 +47,10 @@ describe('keys:rotate --out in production (e2e)', () => {
       pub(before.tlog.signingKey),
     ]);
     expect(after.offlineTokens.retiredKeys.map((k) => pub(k.publicKey))).toHaveLength(1);
+    // the store-MAC key is not the log key's: unchanged
+    expect(after.tlog.storeMacKey!.kid).toBe(before.tlog.storeMacKey!.kid);
+    expect(after.tlog.storeMacRetiredKeys!.map((k) => k.kid)).toEqual([
+      legacyStoreMacKey(before.tlog.signingKey).kid,
+    ]);
   });
 });

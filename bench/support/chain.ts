@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SECRETS_FILE } from '@app/common';
 import { StoreMac } from '@app/tlog/store-mac';
+import { parseStoreMacKey } from '@app/tlog/store-mac-keys';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
 import { withIndexesRebuilt } from '@app/persistence/testing/indexes-rebuilt';
 import { EMPTY_HEAD, linkAfter } from '@app/offline-sync/domain/attendance-log';
@@ -81,16 +82,20 @@ export function writeLinks(
 }
 
 /**
- * The server's link tags for the store at `path`, from the log key of the secrets.json beside
+ * The server's link tags for the store at `path`, from the store-MAC key (else the log key) of the secrets.json beside
  * it: filled links stand for links the server wrote and never sealed (an untagged one is refused
  * a checkpoint until `ledger:seal-foreign`).
  */
 function storeMacOf(path: string): StoreMac {
   const secrets = JSON.parse(readFileSync(join(dirname(path), SECRETS_FILE), 'utf8')) as {
     TLOG_SIGNING_KEY: string;
+    STORE_MAC_KEY?: string;
   };
   return new StoreMac({
     signingKey: createPrivateKey(secrets.TLOG_SIGNING_KEY.replace(/\\n/g, '\n')),
+    storeMacKey: secrets.STORE_MAC_KEY
+      ? parseStoreMacKey('STORE_MAC_KEY', secrets.STORE_MAC_KEY)
+      : undefined,
   });
 }
 

@@ -416,9 +416,10 @@ export class LedgerService {
   }
 
   /**
-   * The first link past the site's last checkpoint that carries no valid store MAC under the
-   * active key (undefined: none). Only the server (holding TLOG_SIGNING_KEY) tags links, so such
-   * a link was written straight into the store, or tagged before a signing-key rotation.
+   * The first link past the site's last checkpoint that carries no valid store MAC under a key
+   * this server holds (undefined: none). Only the server (holding STORE_MAC_KEY) tags links, so
+   * such a link was written straight into the store, or tagged under a store-MAC key since
+   * dropped from STORE_MAC_RETIRED_KEYS (or not yet known to this replica).
    */
   async firstUnauthenticated(
     siteId: string,

@@ -195,15 +195,18 @@ export class TimesheetProjector
   }
 
   /**
-   * When the read model's rows are tagged under another key than this server's (a store from
-   * before the tags: none; TLOG_SIGNING_KEY rotated), forgets every site's read model (each
-   * site's next read re-reads its chain from the ledger, tagging the rows anew): none of its
-   * rows would verify, and none can be re-tagged without being recomputed.
+   * When the read model's rows are tagged under a key this server does not hold (a store from
+   * before the tags: none; a store-MAC key dropped from STORE_MAC_RETIRED_KEYS, or, before
+   * STORE_MAC_KEY, a rotated TLOG_SIGNING_KEY), forgets every site's read model (each site's
+   * next read re-reads its chain from the ledger, tagging the rows anew): none of its rows would
+   * verify, and none can be re-tagged without being recomputed. The stored id is the key the
+   * read model was started under: rows written since are tagged under the current key, and
+   * every one verifies while that key is kept (a rotation of the log signing key changes none).
    */
   private async reseal(): Promise<void> {
     if (!this.seal) return;
     const stored = await this.repo.sealKid();
-    if (stored === this.seal.kid) return;
+    if (stored !== undefined && this.seal.knows(stored)) return;
     this.logger.warn(
       { storedKid: stored ?? null, kid: this.seal.kid },
       'Timesheet read model tagged under another key (or untagged): cleared, each site re-read from the ledger at its next read',

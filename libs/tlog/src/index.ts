@@ -13,6 +13,7 @@ export * from './dto/tlog.dto';
 export * from './tlog.config';
 export * from './group-seal';
 export * from './store-mac';
+export * from './store-mac-keys';
 export * from './witness-recovery';
 export * from './unauthenticated-entry';
 export * from './seal-tags';

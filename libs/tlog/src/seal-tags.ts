@@ -8,18 +8,19 @@ export interface StoredTag {
 }
 
 /**
- * Why a stored row's tag does not vouch for `data` under the active key (undefined: it does):
- * `untagged` (no MAC), `retired_key` (a MAC under another key id: tagged before a rotation),
- * `bad_tag` (a MAC under the active key id that does not verify). The check a seal makes of an
- * entry it did not append in hand before signing a checkpoint over it.
+ * Why a stored row's tag does not vouch for `data` (undefined: it does): `untagged` (no MAC),
+ * `retired_key` (a MAC under a key id this server does not hold: the current store-MAC key,
+ * one of STORE_MAC_RETIRED_KEYS or the one derived from the signing key), `bad_tag` (a MAC
+ * under a key it holds that does not verify). The check a seal makes of an entry it did not
+ * append in hand before signing a checkpoint over it.
  */
 export function storeTagFault(
-  storeMac: Pick<StoreMac, 'kid' | 'verify'>,
+  storeMac: Pick<StoreMac, 'knows' | 'verify'>,
   purpose: StoreMacPurpose,
   tag: StoredTag,
   data: string | Buffer,
 ): UnauthenticatedReason | undefined {
   if (!tag.mac) return 'untagged';
-  if (tag.kid !== storeMac.kid) return 'retired_key';
-  return storeMac.verify(purpose, data, tag.mac) ? undefined : 'bad_tag';
+  if (!storeMac.knows(tag.kid)) return 'retired_key';
+  return storeMac.verify(purpose, data, tag.mac, tag.kid!) ? undefined : 'bad_tag';
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { createHash, createPublicKey, hkdfSync, KeyObject, timingSafeEqual } from 'node:crypto';
-import { rawEd25519 } from './domain/signed-note';
+import { timingSafeEqual } from 'node:crypto';
+import { expandStoreMacKey, legacyStoreMacKey, StoreMacKey } from './store-mac-keys';
 import { storeMacWith } from './store-mac-with';
 import { tlogConfig, TlogSettings } from './tlog.config';
 
@@ -14,51 +14,85 @@ export type StoreMacPurpose = 'ledger-link' | 'vault-audit' | 'timesheet-day' | 
 
 /**
  * The server's MACs over rows it writes, with keys that live outside the store: HMAC-SHA256
- * under HKDF-SHA256(the log signing key's PKCS#8 bytes, salt "mdai/store-mac/v1", info = the
- * purpose). Someone who can write the database but not read TLOG_SIGNING_KEY cannot make a row
- * that verifies: the server checks the tag before it signs a checkpoint over a row it did not
- * append in hand, or pays from a read-model row. Every replica derives the same keys from the
- * shared signing key. A tag names nothing about its key: `kid` (the signing key's id, as in
- * LogKeyService) is stored beside it by callers that need to tell a rotation from a forgery.
+ * under HKDF-Expand(the store-MAC secret, info = the purpose). The secret is STORE_MAC_KEY, a
+ * secret of its own (outside production generated into secrets.json), so a rotation of the log
+ * signing key changes no tag. Without it (a StoreMac made from the signing key alone: tests,
+ * tools), the secret is derived from TLOG_SIGNING_KEY as it was before STORE_MAC_KEY existed.
+ *
+ * Tags verify under the current key or a retired one: STORE_MAC_RETIRED_KEYS, and always the
+ * key derived from the current signing key (the tags stored before STORE_MAC_KEY was set).
+ * Someone who can write the database but not read the secrets cannot make a row that verifies:
+ * the server checks the tag before it signs a checkpoint over a row it did not append in hand,
+ * or pays from a read-model row. A tag names nothing about its key: `kid` (the current key's
+ * id) is stored beside it by callers that need to tell a key they no longer hold from a forgery.
  */
 @Injectable()
 export class StoreMac {
-  /** First 16 hex digits of SHA-256 of the raw public key the MAC keys are derived from. */
+  /** The id of the key tags are made under (16 hex digits). */
   readonly kid: string;
-  private readonly keys = new Map<StoreMacPurpose, Buffer>();
-  private readonly ikm: Buffer;
+  private readonly current: StoreMacKey;
+  /** Every key a tag verifies under, by id (the current one included). */
+  private readonly known = new Map<string, StoreMacKey>();
+  private readonly keys = new Map<string, Buffer>();
 
-  constructor(@Inject(tlogConfig.KEY) settings: Pick<TlogSettings, 'signingKey'>) {
-    this.ikm = StoreMac.ikmOf(settings.signingKey);
-    this.kid = createHash('sha256')
-      .update(rawEd25519(createPublicKey(settings.signingKey)))
-      .digest('hex')
-      .slice(0, 16);
-  }
-
-  private static ikmOf(key: KeyObject): Buffer {
-    return key.export({ format: 'der', type: 'pkcs8' });
-  }
-
-  /** The 32-byte key of a purpose (to hand to a worker thread that computes tags itself). */
-  keyFor(purpose: StoreMacPurpose): Buffer {
-    let key = this.keys.get(purpose);
-    if (!key) {
-      key = Buffer.from(hkdfSync('sha256', this.ikm, 'mdai/store-mac/v1', purpose, 32));
-      this.keys.set(purpose, key);
+  constructor(
+    @Inject(tlogConfig.KEY)
+    settings: Pick<TlogSettings, 'signingKey'> &
+      Partial<Pick<TlogSettings, 'storeMacKey' | 'storeMacRetiredKeys'>>,
+  ) {
+    const legacy = legacyStoreMacKey(settings.signingKey);
+    this.current = settings.storeMacKey ?? legacy;
+    this.kid = this.current.kid;
+    this.known.set(this.kid, this.current);
+    for (const key of [...(settings.storeMacRetiredKeys ?? []), legacy]) {
+      if (!this.known.has(key.kid)) this.known.set(key.kid, key);
     }
-    return key;
   }
 
-  /** base64url(HMAC-SHA256(key of purpose, data)), 43 characters. */
+  /** Whether tags stored with this key id verify here (the current key or a retired one). */
+  knows(kid: unknown): boolean {
+    return typeof kid === 'string' && this.known.has(kid);
+  }
+
+  /** The 32-byte key of a purpose under the current key (for a worker thread that makes tags). */
+  keyFor(purpose: StoreMacPurpose): Buffer {
+    return this.keyOf(this.current, purpose);
+  }
+
+  private keyOf(key: StoreMacKey, purpose: StoreMacPurpose): Buffer {
+    const name = `${key.kid}/${purpose}`;
+    let bytes = this.keys.get(name);
+    if (!bytes) {
+      bytes = expandStoreMacKey(key.secret, purpose);
+      this.keys.set(name, bytes);
+    }
+    return bytes;
+  }
+
+  /** base64url(HMAC-SHA256(current key of purpose, data)), 43 characters. */
   mac(purpose: StoreMacPurpose, data: string | Buffer): string {
     return storeMacWith(this.keyFor(purpose), data);
   }
 
-  /** Whether `tag` is the MAC of `data` for `purpose`, compared in constant time. */
-  verify(purpose: StoreMacPurpose, data: string | Buffer, tag: unknown): boolean {
+  /**
+   * Whether `tag` is the MAC of `data` for `purpose`, compared in constant time: under the key
+   * `kid` names (a key this server does not hold: false), or, with no `kid` (rows that store
+   * none), under the current key or any retired one.
+   */
+  verify(purpose: StoreMacPurpose, data: string | Buffer, tag: unknown, kid?: string): boolean {
     if (typeof tag !== 'string' || tag.length !== 43) return false;
-    const want = Buffer.from(this.mac(purpose, data));
+    if (kid !== undefined) {
+      const key = this.known.get(kid);
+      return key !== undefined && this.matches(key, purpose, data, tag);
+    }
+    for (const key of this.known.values()) {
+      if (this.matches(key, purpose, data, tag)) return true;
+    }
+    return false;
+  }
+
+  private matches(key: StoreMacKey, purpose: StoreMacPurpose, data: string | Buffer, tag: string) {
+    const want = Buffer.from(storeMacWith(this.keyOf(key, purpose), data));
     const got = Buffer.from(tag);
     return got.length === want.length && timingSafeEqual(got, want);
   }

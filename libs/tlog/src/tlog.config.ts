@@ -1,6 +1,12 @@
 import { createPrivateKey, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import {
+  parseStoreMacHistory,
+  parseStoreMacKey,
+  generateStoreMacKey,
+  StoreMacKey,
+} from './store-mac-keys';
+import {
   AppSettings,
   ConfigError,
   defineConfig,
@@ -17,6 +23,9 @@ import {
 class TlogEnv {
   @IsString() TLOG_SIGNING_KEY!: string;
   @IsOptional() @IsString() TLOG_RETIRED_KEYS?: string;
+  // required in production with the other secrets (LOCAL_SECRETS), generated outside it
+  @IsOptional() @IsString() STORE_MAC_KEY?: string;
+  @IsOptional() @IsString() STORE_MAC_RETIRED_KEYS?: string;
   @IsOptional()
   @Matches(/^[a-z0-9.-]{1,100}(\/[A-Za-z0-9._-]{1,60}){0,3}$/, {
     message: 'must be a host-like name without scheme, e.g. mdai.example.com',
@@ -34,6 +43,14 @@ export interface TlogSettings {
   origin: string;
   /** The witness file: every checkpoint is appended to it, outside the store. */
   witnessFile: string;
+  /**
+   * STORE_MAC_KEY: the secret the server's tags over rows it writes are made under (StoreMac).
+   * Absent (only where the variable is not required: a StoreMac made from the signing key
+   * alone), tags are made under the key derived from the signing key.
+   */
+  storeMacKey?: StoreMacKey;
+  /** STORE_MAC_RETIRED_KEYS: earlier store-MAC keys, under which stored tags still verify. */
+  storeMacRetiredKeys?: StoreMacKey[];
 }
 
 /** A fresh Ed25519 private key as PKCS#8 PEM (what TLOG_SIGNING_KEY holds). */
@@ -63,6 +80,8 @@ function readTlogConfig(env: Env, app: Pick<AppSettings, 'dataDir'>): TlogSettin
   return {
     signingKey,
     retiredKeys,
+    storeMacKey: v.STORE_MAC_KEY ? parseStoreMacKey('STORE_MAC_KEY', v.STORE_MAC_KEY) : undefined,
+    storeMacRetiredKeys: parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', v.STORE_MAC_RETIRED_KEYS),
     origin: v.TLOG_ORIGIN ?? 'mdai.local',
     witnessFile: witnessFileOf(v.TLOG_WITNESS_FILE, app.dataDir),
   };
@@ -94,8 +113,11 @@ export function witnessPlacementWarning(
 
 export const tlogConfig = defineConfig('tlog', readTlogConfig);
 
-/** How a local (non-production) install generates the log key when it is unset. */
-export const TLOG_SECRETS = { TLOG_SIGNING_KEY: generateTlogKey } satisfies Record<
-  string,
-  () => string
->;
+/**
+ * How a local (non-production) install generates the log key and the store-MAC key when they are
+ * unset (production requires both).
+ */
+export const TLOG_SECRETS = {
+  TLOG_SIGNING_KEY: generateTlogKey,
+  STORE_MAC_KEY: generateStoreMacKey,
+} satisfies Record<string, () => string>;

@@ -5,9 +5,9 @@ import { Gauge, MetricsRegistry } from '@app/common';
 export type UnauthenticatedReason =
   /** no store MAC at all (written straight into the store, or from before MACs existed) */
   | 'untagged'
-  /** tagged under a signing key that is no longer the active one (a rotation before its seal) */
+  /** tagged under a store-MAC key this server does not hold (dropped from STORE_MAC_RETIRED_KEYS, or newer than its own) */
   | 'retired_key'
-  /** a tag under the active key id that does not verify (forged or edited) */
+  /** a tag under a key this server holds that does not verify (forged or edited) */
   | 'bad_tag'
   /**
    * the entry's stored texts do not hash to its stored recordHash (a genuine entry's hash and

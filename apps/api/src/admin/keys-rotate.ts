@@ -1,11 +1,16 @@
 /**
- * `npm run keys:rotate [-- token|log]`: replaces the offline-token key (ES256) and/or the
+ * `npm run keys:rotate [-- token|log|mac]`: replaces the offline-token key (ES256) and/or the
  * transparency-log key (Ed25519) with fresh ones; the old public keys join the key history
  * (OFFLINE_TOKEN_RETIRED_KEYS, TLOG_RETIRED_KEYS) with their signing window, so tokens and
  * checkpoints they signed keep verifying. The old key's window runs on for a grace
  * (KEY_ROTATION_GRACE_SECONDS, default an hour) after the rotation: replicas running on the old
  * key sign with it until they restart, and what they sign inside the grace verifies. Restart
  * every replica before the grace ends (the command prints the time).
+ *
+ * `mac` (never by default) replaces STORE_MAC_KEY, the secret of the server's tags over rows it
+ * writes; the old one joins STORE_MAC_RETIRED_KEYS, under which the tags it made still verify.
+ * A `log` rotation keeps the key the tags made before STORE_MAC_KEY were made under (derived
+ * from the log key) in STORE_MAC_RETIRED_KEYS: it changes no tag.
  *
  * Outside production it edits `<DATA_DIR>/secrets.json`. In production (NODE_ENV=production)
  * it reads the current values from the environment and writes the new ones to the file given
@@ -19,8 +24,17 @@ import {
   rotateKeysIn,
   rotateLocalKeys,
   ROTATABLE_KEYS,
+  ROTATABLE_NAMES,
   rotationGraceSeconds,
+  STORE_MAC_ROTATION,
 } from '../config/key-rotation';
+
+/** Every variable keys:rotate reads and may write, in the order it writes them. */
+const ROTATED_VARIABLES = [
+  ...Object.values(ROTATABLE_KEYS).flatMap((spec) => [spec.privateKey, spec.history]),
+  STORE_MAC_ROTATION.secret,
+  STORE_MAC_ROTATION.history,
+];
 
 function main(args: string[]): void {
   const outAt = args.indexOf('--out');
@@ -28,31 +42,26 @@ function main(args: string[]): void {
   const named = args.filter((_, i) => outAt < 0 || (i !== outAt && i !== outAt + 1));
   const which = (named.length > 0 ? named : Object.keys(ROTATABLE_KEYS)) as RotatableKey[];
   for (const name of which) {
-    if (!(name in ROTATABLE_KEYS))
-      throw new ConfigError('keys:rotate', `unknown key "${name}" (token or log)`);
+    if (!ROTATABLE_NAMES.includes(name))
+      throw new ConfigError('keys:rotate', `unknown key "${name}" (token, log or mac)`);
   }
   const now = new Date();
   const grace = rotationGraceSeconds(process.env.KEY_ROTATION_GRACE_SECONDS);
   const deadline = new Date(now.getTime() + grace * 1000).toISOString();
-  const restart =
-    `restart every replica on the new values before ${deadline} ` +
-    `(KEY_ROTATION_GRACE_SECONDS=${grace}): until then the old key's signatures still verify; ` +
-    `after it, what a replica not restarted signs does not`;
+  const restart = !which.some((w) => w !== 'mac')
+    ? 'restart every replica on the new values (in a rolling restart, give every replica the new key in STORE_MAC_RETIRED_KEYS first: README, Rotating keys)'
+    : `restart every replica on the new values before ${deadline} ` +
+      `(KEY_ROTATION_GRACE_SECONDS=${grace}): until then the old key's signatures still verify; ` +
+      `after it, what a replica not restarted signs does not`;
   if (process.env.NODE_ENV === 'production') {
     if (!out)
       throw new ConfigError('keys:rotate', 'in production, give --out <file> for the new values');
     const values: Record<string, string> = {};
-    for (const spec of Object.values(ROTATABLE_KEYS)) {
-      for (const name of [spec.privateKey, spec.history])
-        if (process.env[name]) values[name] = process.env[name]!;
-    }
+    for (const name of ROTATED_VARIABLES) if (process.env[name]) values[name] = process.env[name]!;
     const next = rotateKeysIn(values, which, now, grace);
     const fd = openSync(resolve(out), 'w', 0o600);
     try {
-      for (const name of which.flatMap((w) => [
-        ROTATABLE_KEYS[w].privateKey,
-        ROTATABLE_KEYS[w].history,
-      ])) {
+      for (const name of ROTATED_VARIABLES.filter((n) => next[n] !== values[n])) {
         // one line per variable, as scripts/init-env.sh writes .env (compose reads it literally):
         // a PEM's newlines as `\n`, the key history's JSON as it is
         writeSync(fd, `${name}=${next[name].replace(/\n/g, '\\n')}\n`);

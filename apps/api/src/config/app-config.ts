@@ -25,7 +25,7 @@ import { timesheetsConfig } from '@app/timesheets';
 import { TLOG_SECRETS, tlogConfig } from '@app/tlog';
 import { VAULT_SECRETS, vaultConfig } from '@app/vault';
 import { workforceConfig } from '@app/workforce';
-import { ROTATABLE_KEYS } from './key-rotation';
+import { ROTATABLE_KEYS, STORE_MAC_ROTATION } from './key-rotation';
 
 /**
  * Every namespace after `app`, in the order boot reads them (and a ConfigError lists their
@@ -68,7 +68,10 @@ export const LOCAL_SECRETS: LocalSecretsSpec = {
     ...OFFLINE_TOKEN_SECRETS,
     ...TLOG_SECRETS,
   },
-  histories: Object.values(ROTATABLE_KEYS).map((key) => key.history),
+  histories: [
+    ...Object.values(ROTATABLE_KEYS).map((key) => key.history),
+    STORE_MAC_ROTATION.history,
+  ],
   // the keys values in the store are sealed or signed with (the API keys and the JWT secret
   // seal nothing that outlives them)
   guardedBy: {

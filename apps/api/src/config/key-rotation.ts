@@ -1,4 +1,4 @@
-import { createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import {
   activeKeySince,
@@ -10,7 +10,15 @@ import {
   writeStored,
 } from '@app/common';
 import { generateOfflineTokenKey } from '@app/device-trust';
-import { generateTlogKey } from '@app/tlog';
+import {
+  generateStoreMacKey,
+  generateTlogKey,
+  legacyStoreMacKey,
+  parseStoreMacHistory,
+  parseStoreMacKey,
+  serializeStoreMacHistory,
+  StoreMacKey,
+} from '@app/tlog';
 
 /** The signing keys `npm run keys:rotate` can rotate, with the variables that hold them. */
 export const ROTATABLE_KEYS = {
@@ -28,7 +36,24 @@ export const ROTATABLE_KEYS = {
   },
 };
 
-export type RotatableKey = keyof typeof ROTATABLE_KEYS;
+/**
+ * The store-MAC secret (`keys:rotate mac`): a fresh STORE_MAC_KEY; the old one joins
+ * STORE_MAC_RETIRED_KEYS, under which the tags it made keep verifying until an operator removes
+ * it (no window: a MAC key signs nothing anyone else checks).
+ */
+export const STORE_MAC_ROTATION = {
+  secret: 'STORE_MAC_KEY',
+  history: 'STORE_MAC_RETIRED_KEYS',
+} as const;
+
+/** `token` and `log`: the signing keys; `mac`: the store-MAC secret. */
+export type RotatableKey = keyof typeof ROTATABLE_KEYS | 'mac';
+
+/** Every name keys:rotate accepts; the default (no name) rotates the signing keys only. */
+export const ROTATABLE_NAMES: RotatableKey[] = [
+  ...(Object.keys(ROTATABLE_KEYS) as RotatableKey[]),
+  'mac',
+];
 
 /** Since when the first key of a history signed: unknown, so "from the start". */
 const BEGINNING = new Date(0);
@@ -64,6 +89,10 @@ export function rotateKeysIn(
 ): Record<string, string> {
   const next = { ...values };
   for (const name of which) {
+    if (name === 'mac') {
+      rotateStoreMacIn(next, now);
+      continue;
+    }
     const spec = ROTATABLE_KEYS[name];
     const current = values[spec.privateKey];
     if (!current)
@@ -77,9 +106,43 @@ export function rotateKeysIn(
       ...history,
       { publicKey, notBefore: since, notAfter, rotatedAt: now },
     ]);
+    // the tags made before STORE_MAC_KEY existed were made under a key derived from the log
+    // key: kept in the store-MAC history, so they still verify once it is replaced
+    if (name === 'log')
+      retireStoreMacKey(next, legacyStoreMacKey(createPrivateKey(pem(current))), now);
     next[spec.privateKey] = spec.generate();
   }
   return next;
+}
+
+function pem(value: string): string {
+  return value.replace(/\\n/g, '\n');
+}
+
+/** Adds `key` to STORE_MAC_RETIRED_KEYS in `values` unless it is there already. */
+function retireStoreMacKey(values: Record<string, string>, key: StoreMacKey, now: Date): void {
+  const history = parseStoreMacHistory(
+    STORE_MAC_ROTATION.history,
+    values[STORE_MAC_ROTATION.history],
+  );
+  if (history.some((k) => k.kid === key.kid)) return;
+  values[STORE_MAC_ROTATION.history] = serializeStoreMacHistory([
+    ...history,
+    { ...key, retiredAt: now },
+  ]);
+}
+
+/**
+ * A fresh STORE_MAC_KEY; the current one (unset: the key derived from TLOG_SIGNING_KEY, what
+ * the tags were made under) joins STORE_MAC_RETIRED_KEYS.
+ */
+function rotateStoreMacIn(values: Record<string, string>, now: Date): void {
+  const current = values[STORE_MAC_ROTATION.secret];
+  const signing = values[ROTATABLE_KEYS.log.privateKey];
+  if (current) retireStoreMacKey(values, parseStoreMacKey(STORE_MAC_ROTATION.secret, current), now);
+  else if (signing)
+    retireStoreMacKey(values, legacyStoreMacKey(createPrivateKey(pem(signing))), now);
+  values[STORE_MAC_ROTATION.secret] = generateStoreMacKey();
 }
 
 /** Rotates the keys kept in `<dataDir>/secrets.json` (installs outside production). */

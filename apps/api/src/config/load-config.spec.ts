@@ -120,6 +120,7 @@ describe('loadConfig', () => {
         'VAULT_KEYS',
         'OFFLINE_TOKEN_PRIVATE_KEY',
         'TLOG_SIGNING_KEY',
+        'STORE_MAC_KEY',
       ].map((variable) => ({ variable, reason: production })),
       { variable: 'JWT_SECRET', reason: 'must be at least 32 characters' },
       { variable: 'VAULT_MAX_FILE_BYTES', reason: 'must not be less than 1' },
@@ -127,7 +128,7 @@ describe('loadConfig', () => {
       { variable: 'SYNC_MAX_PACKETS', reason: 'must not be less than 1' },
     ]);
     // one message: a count, then one line per variable
-    expect(message.split('\n')[0]).toBe('14 settings are missing or invalid:');
+    expect(message.split('\n')[0]).toBe('15 settings are missing or invalid:');
     for (const { variable, reason } of problems)
       expect(message).toContain(`\n  ${variable}: ${reason}`);
     expect(message).not.toContain(secretish);

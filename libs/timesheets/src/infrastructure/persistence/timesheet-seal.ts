@@ -45,16 +45,22 @@ export class TimesheetsTamperedError extends TimesheetsError {
  * body and, on MongoDB, its `basis` when above 0 (the write version its recompute read: a day
  * of a higher basis is kept over an older recompute's, so one raised by a database writer
  * would keep every later recompute out: review T3, M-3); an entry's every column. Someone who
- * can write the database but not read TLOG_SIGNING_KEY cannot make a row (nor move one to
- * another worker or day) that verifies.
+ * can write the database but not read STORE_MAC_KEY cannot make a row (nor move one to another
+ * worker or day) that verifies. A row stores no key id: it verifies under the current key or a
+ * retired one (rows tagged before a rotation of STORE_MAC_KEY).
  */
 @Injectable()
 export class TimesheetSeal {
   constructor(private readonly mac: StoreMac) {}
 
-  /** The signing key's id: the read model's rows are tagged under the keys it derives. */
+  /** The store-MAC key's id (StoreMac.kid): the rows the server writes are tagged under it. */
   get kid(): string {
     return this.mac.kid;
+  }
+
+  /** Whether rows tagged under this key id verify here (the current key or a retired one). */
+  knows(kid: string | undefined): boolean {
+    return this.mac.knows(kid);
   }
 
   dayTag(

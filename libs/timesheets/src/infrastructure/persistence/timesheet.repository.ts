@@ -200,14 +200,15 @@ export abstract class TimesheetRepository {
    */
   abstract listDays(query: DayQuery): Promise<DayPage>;
   /**
-   * The id of the signing key the read model's rows are tagged under (TimesheetSeal.kid), as
-   * the last `resetAll` stored it; undefined when none did (a store from before the tags).
+   * The id of the store-MAC key the read model was started under (TimesheetSeal.kid at the
+   * last `resetAll`; rows written since are tagged under the key current then); undefined when
+   * none did (a store from before the tags).
    */
   abstract sealKid(): Promise<string | undefined>;
   /**
    * Forgets every site's entries, days and pending marks and stores `kid` as the key the rows
-   * are tagged under: a start whose key is not the stored one (the first start with tags, a
-   * rotated TLOG_SIGNING_KEY). Each site's next read re-reads its chain from the ledger.
+   * are tagged under: a start that does not hold the stored key (the first start with tags, a
+   * store-MAC key no longer kept). Each site's next read re-reads its chain from the ledger.
    */
   abstract resetAll(kid: string): Promise<void>;
   /** Forgets everything about a site (before a rebuild), its pending marks too. */

@@ -1,0 +1,138 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '@app/common';
+import {
+  legacyStoreMacKey,
+  parseStoreMacHistory,
+  parseStoreMacKey,
+  StoreMac,
+  storeTagFault,
+} from '@app/tlog';
+import { createPrivateKey } from 'node:crypto';
+import { initEnv } from '../../../../test/topology/support/compose';
+import { loadConfig } from './app-config';
+import { rotateKeysIn, rotateLocalKeys } from './key-rotation';
+
+const secretsIn = (file: string) =>
+  JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+
+/** Review M-2: STORE_MAC_KEY in the configuration and in `keys:rotate`. */
+describe('STORE_MAC_KEY', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mdai-storemac-config-'));
+    env = initEnv(dir);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const production = (extra: Record<string, string | undefined>) =>
+    loadConfig({ ...env, DATA_DIR: dir, NODE_ENV: 'production', ...extra });
+
+  it('should be required in production, and refused malformed without its value', () => {
+    expect(env.STORE_MAC_KEY).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    expect(production({}).tlog.storeMacKey?.kid).toMatch(/^[0-9a-f]{16}$/);
+    const problems = (extra: Record<string, string | undefined>) => {
+      try {
+        production(extra);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return error as ConfigError;
+      }
+      throw new Error('booted');
+    };
+    expect(problems({ STORE_MAC_KEY: undefined }).problems).toEqual([
+      {
+        variable: 'STORE_MAC_KEY',
+        reason: 'is required when NODE_ENV=production (nothing is generated in production)',
+      },
+    ]);
+    const short = 'dG9vLXNob3J0LWEtc2VjcmV0';
+    const bad = problems({ STORE_MAC_KEY: short });
+    expect(bad.variable).toBe('STORE_MAC_KEY');
+    expect(bad.message).not.toContain(short);
+    const history = problems({ STORE_MAC_RETIRED_KEYS: `[{"key":"${short}"}]` });
+    expect(history.variable).toBe('STORE_MAC_RETIRED_KEYS');
+    expect(history.message).not.toContain(short);
+  });
+
+  it('should be generated into secrets.json outside production, once', () => {
+    const local = mkdtempSync(join(tmpdir(), 'mdai-storemac-local-'));
+    try {
+      const first = loadConfig({ DATA_DIR: local }).tlog.storeMacKey!;
+      expect(loadConfig({ DATA_DIR: local }).tlog.storeMacKey!.kid).toBe(first.kid);
+      expect(first.kid).not.toBe(
+        legacyStoreMacKey(loadConfig({ DATA_DIR: local }).tlog.signingKey).kid,
+      );
+    } finally {
+      rmSync(local, { recursive: true, force: true });
+    }
+  });
+
+  it('should keep verifying the tags of an install from before it (secrets.json without it)', () => {
+    const local = mkdtempSync(join(tmpdir(), 'mdai-storemac-upgrade-'));
+    try {
+      const file = join(local, 'secrets.json');
+      loadConfig({ DATA_DIR: local });
+      const { STORE_MAC_KEY: _dropped, ...older } = secretsIn(file);
+      writeFileSync(file, JSON.stringify(older));
+      const signingKey = createPrivateKey(older.TLOG_SIGNING_KEY.replace(/\\n/g, '\n'));
+      // a tag the older version made, under the key derived from the log key and its id
+      const old = new StoreMac({ signingKey });
+      const stored = { mac: old.mac('ledger-link', 'row'), kid: old.kid };
+
+      const upgraded = loadConfig({ DATA_DIR: local });
+      expect(secretsIn(file).STORE_MAC_KEY).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+      const mac = new StoreMac(upgraded.tlog);
+      expect(mac.kid).not.toBe(old.kid);
+      expect(storeTagFault(mac, 'ledger-link', stored, 'row')).toBeUndefined();
+      // and after the log key's rotation, through the key keys:rotate kept
+      rotateLocalKeys(local, ['log'], new Date(), 0);
+      const rotated = loadConfig({ DATA_DIR: local }).tlog;
+      expect(rotated.signingKey.equals(signingKey)).toBe(false);
+      expect(storeTagFault(new StoreMac(rotated), 'ledger-link', stored, 'row')).toBeUndefined();
+    } finally {
+      rmSync(local, { recursive: true, force: true });
+    }
+  });
+
+  it('keys:rotate log should keep STORE_MAC_KEY and pin the key derived from the old log key', () => {
+    const now = new Date('2026-01-02T03:04:05Z');
+    const next = rotateKeysIn(env, ['log'], now, 0);
+    expect(next.STORE_MAC_KEY).toBe(env.STORE_MAC_KEY);
+    const old = legacyStoreMacKey(createPrivateKey(env.TLOG_SIGNING_KEY.replace(/\\n/g, '\n')));
+    const pinned = parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', next.STORE_MAC_RETIRED_KEYS);
+    expect(pinned.map((k) => [k.kid, k.retiredAt])).toEqual([[old.kid, now]]);
+    // a second rotation keeps the first one's and adds its own
+    const twice = rotateKeysIn(next, ['log'], now, 0);
+    expect(
+      parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', twice.STORE_MAC_RETIRED_KEYS),
+    ).toHaveLength(2);
+  });
+
+  it('keys:rotate mac should retire the current key, whose tags still verify', () => {
+    const now = new Date('2026-01-02T03:04:05Z');
+    const before = production({}).tlog;
+    const tag = new StoreMac(before).mac('ledger-link', 'row');
+    const next = rotateKeysIn(env, ['mac'], now, 0);
+    expect(next.TLOG_SIGNING_KEY).toBe(env.TLOG_SIGNING_KEY);
+    expect(next.STORE_MAC_KEY).not.toBe(env.STORE_MAC_KEY);
+    const after = production({
+      STORE_MAC_KEY: next.STORE_MAC_KEY,
+      STORE_MAC_RETIRED_KEYS: next.STORE_MAC_RETIRED_KEYS,
+    }).tlog;
+    const mac = new StoreMac(after);
+    expect(mac.kid).toBe(parseStoreMacKey('STORE_MAC_KEY', next.STORE_MAC_KEY).kid);
+    expect(mac.kid).not.toBe(before.storeMacKey!.kid);
+    const stored = { mac: tag, kid: before.storeMacKey!.kid };
+    expect(storeTagFault(mac, 'ledger-link', stored, 'row')).toBeUndefined();
+    // without the history, those tags are under a key the server does not hold
+    const without = new StoreMac({ ...after, storeMacRetiredKeys: [] });
+    expect(storeTagFault(without, 'ledger-link', stored, 'row')).toBe('retired_key');
+    // a deployment that never set it: the key derived from the log key is the one retired
+    const { STORE_MAC_KEY: _unset, ...legacy } = env;
+    const first = rotateKeysIn(legacy, ['mac'], now, 0);
+    const retired = parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', first.STORE_MAC_RETIRED_KEYS);
+    expect(retired.map((k) => k.kid)).toEqual([legacyStoreMacKey(before.signingKey).kid]);
+  });
+});

@@ -1,0 +1,112 @@
+import { createHash, createHmac, createPublicKey, KeyObject, randomBytes } from 'node:crypto';
+import { ConfigError } from '@app/common';
+import { rawEd25519 } from './domain/signed-note';
+
+/**
+ * One store-MAC key: the 32-byte secret each purpose's key is expanded from (HKDF-Expand,
+ * info = the purpose) and its id, stored beside the tags made under it.
+ */
+export interface StoreMacKey {
+  /** 16 hex digits; never derived in a way that gives the secret away. */
+  kid: string;
+  /** The 32-byte pseudorandom key (HKDF's PRK). */
+  secret: Buffer;
+  /** When it stopped being the current key (retired keys written by keys:rotate). */
+  retiredAt?: Date;
+}
+
+/** HKDF's salt for the keys derived from the log signing key (tags made before STORE_MAC_KEY). */
+const LEGACY_SALT = 'mdai/store-mac/v1';
+const KID_LABEL = 'mdai/store-mac/kid\n';
+const BASE64_32 = /^[A-Za-z0-9+/_-]{43}=?$/;
+
+/** A fresh STORE_MAC_KEY: 32 random bytes, base64 (what `openssl rand -base64 32` prints). */
+export function generateStoreMacKey(): string {
+  return randomBytes(32).toString('base64');
+}
+
+/** The id of a STORE_MAC_KEY: the first 16 hex digits of SHA-256 over a label and the secret. */
+export function storeMacKidOf(secret: Buffer): string {
+  return createHash('sha256').update(KID_LABEL).update(secret).digest('hex').slice(0, 16);
+}
+
+/**
+ * The key tags were made under before STORE_MAC_KEY existed: HKDF-Extract(salt
+ * "mdai/store-mac/v1", the log signing key's PKCS#8 bytes), under the signing key's id (what
+ * those tags were stored with). Expanded per purpose as every key is, it gives the same keys
+ * HKDF-SHA256 gave them, so the tags stored then verify.
+ */
+export function legacyStoreMacKey(signingKey: KeyObject): StoreMacKey {
+  const ikm = signingKey.export({ format: 'der', type: 'pkcs8' });
+  return {
+    kid: createHash('sha256')
+      .update(rawEd25519(createPublicKey(signingKey)))
+      .digest('hex')
+      .slice(0, 16),
+    secret: createHmac('sha256', LEGACY_SALT).update(ikm).digest(),
+  };
+}
+
+/** The 32-byte key of one purpose: HKDF-Expand(secret, purpose, 32) (a single HMAC block). */
+export function expandStoreMacKey(secret: Buffer, purpose: string): Buffer {
+  return createHmac('sha256', secret)
+    .update(Buffer.concat([Buffer.from(purpose), Buffer.from([1])]))
+    .digest();
+}
+
+function decodeSecret(variable: string, value: unknown, what: string): Buffer {
+  if (typeof value !== 'string' || !BASE64_32.test(value.trim())) {
+    throw new ConfigError(variable, `${what} must be 32 bytes, base64 (openssl rand -base64 32)`);
+  }
+  return Buffer.from(value.trim(), 'base64');
+}
+
+/** STORE_MAC_KEY (base64 of 32 bytes) as a key; the message never holds the value. */
+export function parseStoreMacKey(variable: string, value: string): StoreMacKey {
+  const secret = decodeSecret(variable, value, 'the key');
+  return { kid: storeMacKidOf(secret), secret };
+}
+
+/**
+ * STORE_MAC_RETIRED_KEYS: JSON `[{kid, key, retiredAt?}]`, `key` a retired secret (base64 of 32
+ * bytes) and `kid` the id its tags were stored with (optional for a retired STORE_MAC_KEY: its
+ * own id; required for a key derived from an earlier signing key, whose id is that key's).
+ */
+export function parseStoreMacHistory(variable: string, raw: string | undefined): StoreMacKey[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(variable, 'must be a JSON array of {kid, key, retiredAt}');
+  }
+  if (!Array.isArray(parsed)) {
+    throw new ConfigError(variable, 'must be a JSON array of {kid, key, retiredAt}');
+  }
+  return parsed.map((entry: unknown, i) => {
+    const e = (entry ?? {}) as Record<string, unknown>;
+    const secret = decodeSecret(variable, e.key, `entry ${i}: key`);
+    if (e.kid !== undefined && (typeof e.kid !== 'string' || !/^[0-9a-f]{16}$/.test(e.kid))) {
+      throw new ConfigError(variable, `entry ${i}: kid must be 16 lowercase hex digits`);
+    }
+    let retiredAt: Date | undefined;
+    if (e.retiredAt !== undefined) {
+      retiredAt = new Date(e.retiredAt as string);
+      if (typeof e.retiredAt !== 'string' || Number.isNaN(retiredAt.getTime())) {
+        throw new ConfigError(variable, `entry ${i}: retiredAt must be an ISO date`);
+      }
+    }
+    return { kid: e.kid ?? storeMacKidOf(secret), secret, retiredAt };
+  });
+}
+
+/** The JSON of STORE_MAC_RETIRED_KEYS. */
+export function serializeStoreMacHistory(keys: StoreMacKey[]): string {
+  return JSON.stringify(
+    keys.map((k) => ({
+      kid: k.kid,
+      key: k.secret.toString('base64'),
+      ...(k.retiredAt ? { retiredAt: k.retiredAt.toISOString() } : {}),
+    })),
+  );
+}

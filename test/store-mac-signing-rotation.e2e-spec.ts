@@ -1,0 +1,85 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rotateLocalKeys } from '@app/api/config/key-rotation';
+import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
+import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
+import { StoreMac, storeTagFault } from '@app/tlog';
+import { secretsOf, startTestApp, TestApp } from './support/test-app';
+import { allTimesheetDays, createSite, phoneAt, punch, sync } from './support/timesheet-client';
+
+const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+const UNIT = 30_000;
+
+/**
+ * Review M-2: the store-MAC keys were derived from TLOG_SIGNING_KEY, so every `keys:rotate log`
+ * changed every tag key: the timesheet read model was cleared and re-read from the ledger, and
+ * the ledger links a replica had tagged (not yet sealed) were refused by the replicas already on
+ * the new key (`retired_key`). The tags are now made under STORE_MAC_KEY (generated into
+ * secrets.json outside production), which a signing-key rotation does not touch.
+ */
+describe('a log signing-key rotation and the store MACs (e2e)', () => {
+  let dataDir: string;
+  let t: TestApp | undefined;
+  const env = () => ({ DATA_DIR: dataDir, TRUST_AUTO_BLOCK_FLOOR: '0' });
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mdai-storemac-'));
+  });
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const period = () => {
+    const to = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const from = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
+    return `from=${from}&to=${to}`;
+  };
+
+  it('should keep the timesheet read model and the ledger links tagged before it (no rebuild, no refusal)', async () => {
+    t = await startTestApp(env());
+    const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+    const asha = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+    await sync(t.baseUrl, asha, [
+      punch(asha, 'check_in', ago(5 * UNIT)),
+      punch(asha, 'check_out', ago(4 * UNIT)),
+    ]);
+    const days = await allTimesheetDays(t.baseUrl, t.keys.admin, siteId, period());
+    expect(days.flatMap((d) => d.seqs as number[])).toEqual([1, 2]);
+    const sealKid = await t.app.get(TimesheetRepository).sealKid();
+    expect(sealKid).toBe(t.app.get(StoreMac).kid);
+    const links = await t.app.get(AttendanceLogRepository).readTaggedTexts(siteId, 1, 2);
+    expect(links.map((l) => l.kid)).toEqual([sealKid, sealKid]);
+    const before = secretsOf(dataDir);
+    // the store-MAC secret is generated with the other local secrets, base64 of 32 bytes
+    expect(Buffer.from(before.STORE_MAC_KEY, 'base64')).toHaveLength(32);
+    await t.close({ keepData: true });
+    t = undefined;
+
+    rotateLocalKeys(dataDir, ['log'], new Date());
+    const after = secretsOf(dataDir);
+    expect(after.TLOG_SIGNING_KEY).not.toBe(before.TLOG_SIGNING_KEY);
+    expect(after.STORE_MAC_KEY).toBe(before.STORE_MAC_KEY);
+
+    t = await startTestApp(env());
+    // a read queues behind the start's check of the read model's key
+    const again = await allTimesheetDays(t.baseUrl, t.keys.admin, siteId, period());
+    expect(again).toEqual(days);
+    // not cleared: a reset stores the key it re-tags under (before M-2, the new log key's id)
+    expect(await t.app.get(TimesheetRepository).sealKid()).toBe(sealKid);
+    // the links as a seal of a link not appended in hand checks them: every one vouched for
+    const mac = t.app.get(StoreMac);
+    expect(mac.kid).toBe(sealKid);
+    const stored = await t.app.get(AttendanceLogRepository).readTaggedTexts(siteId, 1, 2);
+    expect(stored.map((l) => storeTagFault(mac, 'ledger-link', l, l.recordHash))).toEqual([
+      undefined,
+      undefined,
+    ]);
+    // and a tag changed in the store is still refused
+    const tag = stored[0].mac!;
+    const forged = { ...stored[0], mac: `${tag[0] === 'A' ? 'B' : 'A'}${tag.slice(1)}` };
+    expect(storeTagFault(mac, 'ledger-link', forged, forged.recordHash)).toBe('bad_tag');
+    await sync(t.baseUrl, asha, [punch(asha, 'check_in', ago(2 * UNIT))]);
+  });
+});
