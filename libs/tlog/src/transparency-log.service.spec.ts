@@ -49,12 +49,14 @@ describe('TransparencyLogService sealing a backlog (SQLite file)', () => {
   let repo: TlogRepository;
   let metrics: MetricsRegistry;
   let sut: TransparencyLogService;
+  let signingKey: string;
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mdai-tlog-seal-'));
     store = new SqliteStore(join(dir, 'mdai.sqlite'));
     repo = (await compileAdapter<TlogRepository>(store, tlogAdapters)).adapter;
-    const settings = tlogConfig.read({ TLOG_SIGNING_KEY: generateTlogKey() }, { dataDir: dir });
+    signingKey = generateTlogKey();
+    const settings = tlogConfig.read({ TLOG_SIGNING_KEY: signingKey }, { dataDir: dir });
     metrics = new MetricsRegistry();
     sut = new TransparencyLogService(
       repo,
@@ -231,5 +233,55 @@ describe('TransparencyLogService sealing a backlog (SQLite file)', () => {
     const { created, root } = inOneGo(BACKLOG);
     expect((await sut.latest(ORIGIN))!.rootHash).toBe(root.toString('hex'));
     expect(compareStored(created)).toEqual({ differing: [], stored: created.length });
+  });
+
+  it("should read the log's latest checkpoint at each batch's seal with statements prepared once, adopting one another process stored", async () => {
+    const source: LeafSource = async (from, to) => recordHashes.slice(from - 1, to);
+    await sut.seal(ORIGIN, 500, source, [500]);
+    // a batch's seal reads the latest row (and the stored checkpoint of a size) through
+    // statements the repository prepared once: none is prepared on the connection per batch
+    const prepare = jest.spyOn(store.db, 'prepare');
+    try {
+      const second = await sut.seal(ORIGIN, 1000, source, [1000]);
+      expect(second.checkpoint.size).toBe(1000);
+      expect(await sut.latest(ORIGIN)).toEqual(second.checkpoint);
+      expect(await sut.checkpointAt(ORIGIN, 500)).toMatchObject({ size: 500 });
+      expect(prepare).not.toHaveBeenCalled();
+    } finally {
+      prepare.mockRestore();
+    }
+
+    // another process (its own connection, the same key) seals past this one's head: the next
+    // batch's seal here reads its checkpoint and builds on it
+    const otherDir = mkdtempSync(join(tmpdir(), 'mdai-tlog-other-'));
+    const otherStore = new SqliteStore(join(dir, 'mdai.sqlite'));
+    const other = new TransparencyLogService(
+      (await compileAdapter<TlogRepository>(otherStore, tlogAdapters)).adapter,
+      new LogKeyService(tlogConfig.read({ TLOG_SIGNING_KEY: signingKey }, { dataDir: otherDir })),
+      new WitnessLog(tlogConfig.read({ TLOG_SIGNING_KEY: signingKey }, { dataDir: otherDir })),
+      new SystemClock(),
+    );
+    try {
+      const foreign = await other.seal(ORIGIN, 1500, source, [1500]);
+      expect(await sut.latest(ORIGIN)).toEqual(foreign.checkpoint);
+      const reads: number[] = [];
+      const next = await sut.seal(
+        ORIGIN,
+        2000,
+        async (from, to) => {
+          reads.push(from);
+          return recordHashes.slice(from - 1, to);
+        },
+        [2000],
+      );
+      // only the entries past the other process's checkpoint are read (its tree is taken)
+      expect(Math.min(...reads)).toBe(1501);
+      expect(next.checkpoint.rootHash).toBe(inOneGo(2000).root.toString('hex'));
+      expect(await alarms()).toBe(0);
+    } finally {
+      other.onModuleDestroy();
+      await otherStore.close();
+      rmSync(otherDir, { recursive: true, force: true });
+    }
   });
 });

@@ -79,6 +79,12 @@ export class SqliteTlogRepository extends TlogRepository {
   private readonly selectNode: Statement<[number, number, number], { hash: Buffer }>;
   private readonly insertCheckpoint: Statement<[number, number, string, string, string]>;
   private readonly checkpointPage: LimitedStatement<[number, number], CheckpointRow>;
+  /**
+   * The largest checkpoint below a size, and the one of a size: prepared once (each seal reads
+   * the latest row, a statement prepared per call cost more than the read)
+   */
+  private readonly latestBelow: Statement<[number, number], CheckpointRow>;
+  private readonly checkpointOfSize: Statement<[number, number], CheckpointRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -101,6 +107,12 @@ export class SqliteTlogRepository extends TlogRepository {
        ON CONFLICT DO NOTHING`,
     );
     this.checkpointPage = new LimitedStatement(this.db, TLOG_CHECKPOINT_PAGE_SQL);
+    this.latestBelow = this.db.prepare(
+      'SELECT * FROM tlog_checkpoints WHERE log_id = ? AND size < ? ORDER BY size DESC LIMIT 1',
+    );
+    this.checkpointOfSize = this.db.prepare(
+      'SELECT * FROM tlog_checkpoints WHERE log_id = ? AND size = ?',
+    );
   }
 
   async putNodes(origin: string, nodes: MerkleNode[]): Promise<void> {
@@ -159,22 +171,14 @@ export class SqliteTlogRepository extends TlogRepository {
   ): Promise<SignedCheckpoint | undefined> {
     const id = this.knownLogId(origin);
     if (id === undefined) return undefined;
-    const row = this.db
-      .prepare<[number, number], CheckpointRow>(
-        'SELECT * FROM tlog_checkpoints WHERE log_id = ? AND size < ? ORDER BY size DESC LIMIT 1',
-      )
-      .get(id, belowSize);
+    const row = this.latestBelow.get(id, belowSize);
     return row ? toDomain(origin, row) : undefined;
   }
 
   async checkpointAt(origin: string, size: number): Promise<SignedCheckpoint | undefined> {
     const id = this.knownLogId(origin);
     if (id === undefined) return undefined;
-    const row = this.db
-      .prepare<[number, number], CheckpointRow>(
-        'SELECT * FROM tlog_checkpoints WHERE log_id = ? AND size = ?',
-      )
-      .get(id, size);
+    const row = this.checkpointOfSize.get(id, size);
     return row ? toDomain(origin, row) : undefined;
   }
 

@@ -243,20 +243,29 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     pending: PendingDays[] = [],
     states: TimesheetEntry[] = [],
   ): Promise<number> {
+    // the rows and their tags (an HMAC each) made before the write turn: the turn is the
+    // process's one writer at a time (the ledger's append thread waits for it), so it holds only
+    // the statements
+    const runs = this.insertRuns(entries);
+    const stateRows = states.map((e) => this.stateRow(e));
     return this.turns.write(
       this.db.transaction(() => {
         this.mark(pending);
-        const stored = this.insertRows(entries);
-        states.forEach((e) => this.updateState.run(this.stateRow(e)));
+        let stored = 0;
+        for (const { statement, args } of runs) stored += statement.run(args).changes;
+        stateRows.forEach((row) => this.updateState.run(row));
         this.refuseIfRebuilt(entries, states, pending);
         return stored;
       }),
     );
   }
 
-  /** INSERT OR IGNOREs the entries, as few statement runs as INSERT_ROWS allows; returns the rows stored. */
-  private insertRows(entries: TimesheetEntry[]): number {
-    let stored = 0;
+  /**
+   * The INSERT OR IGNOREs of the entries, each with its rows' parameters (tags included), as
+   * few statement runs as INSERT_ROWS allows.
+   */
+  private insertRuns(entries: TimesheetEntry[]): { statement: Statement; args: unknown[] }[] {
+    const runs: { statement: Statement; args: unknown[] }[] = [];
     let i = 0;
     INSERT_ROWS.forEach((rows, k) => {
       for (; entries.length - i >= rows; i += rows) {
@@ -265,10 +274,10 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
           TimesheetSqliteMapper.pushColumns(args, entries[j]);
           args.push(this.seal ? this.seal.entryTag(entries[j]) : null);
         }
-        stored += this.inserts[k].run(args).changes;
+        runs.push({ statement: this.inserts[k], args });
       }
     });
-    return stored;
+    return runs;
   }
 
   /** An entry's row for `updateState`, with its tag. */
@@ -295,10 +304,11 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   }
 
   async updateEntryStates(entries: TimesheetEntry[], pending: PendingDays[] = []): Promise<void> {
+    const rows = entries.map((e) => this.stateRow(e));
     await this.turns.write(
       this.db.transaction(() => {
         this.mark(pending);
-        entries.forEach((e) => this.updateState.run(this.stateRow(e)));
+        rows.forEach((row) => this.updateState.run(row));
         this.refuseIfRebuilt(entries, pending);
       }),
     );
@@ -393,20 +403,24 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   }
 
   async replaceDays(replacements: DayReplacement[]): Promise<void> {
+    // each day's body and tag made before the write turn (as insertEntries' rows)
+    const rows = replacements.map((r) =>
+      r.days.map((d) => {
+        const body = dayToBody(d);
+        const tag = this.seal
+          ? this.seal.dayTag(r.siteId, r.workerId, d.day, d.workedSeconds, body)
+          : null;
+        return [r.siteId, r.workerId, d.day, d.workedSeconds, body, tag] as const;
+      }),
+    );
     await this.turns.write(
       this.db.transaction(() => {
-        for (const r of replacements) {
+        replacements.forEach((r, i) => {
           this.deleteDays.run(r.siteId, r.workerId, r.fromDay, r.toDay);
           if (r.others) this.mark(r.others);
           if (r.settles) this.settlePending.run(r.siteId, r.workerId, r.settles.min, r.settles.max);
-          for (const d of r.days) {
-            const body = dayToBody(d);
-            const tag = this.seal
-              ? this.seal.dayTag(r.siteId, r.workerId, d.day, d.workedSeconds, body)
-              : null;
-            this.insertDay.run(r.siteId, r.workerId, d.day, d.workedSeconds, body, tag);
-          }
-        }
+          for (const row of rows[i]) this.insertDay.run(...row);
+        });
         this.refuseIfRebuilt(replacements);
       }),
     );

@@ -62,6 +62,8 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   private readonly sitesByIds = new Map<number, Statement<string[], SiteRow>>();
   /** `findWorkerById`'s statement (prepared on first use). */
   private workerById?: Statement<[string], WorkerRow>;
+  /** `listWorkerEvents`' statement (prepared on first use: a sync reads the events per batch). */
+  private workerEvents?: Statement<[string], WorkerEventRow>;
   /** `findWorkersByIds`' statement (prepared on first use). */
   private workersByIds?: Statement<[string], WorkerRow>;
 
@@ -349,8 +351,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   }
 
   async listWorkerEvents(workerId: string): Promise<WorkerEvent[]> {
-    return this.db
-      .prepare<[string], WorkerEventRow>(WORKER_EVENTS_SQL)
+    return (this.workerEvents ??= this.db.prepare(WORKER_EVENTS_SQL))
       .all(workerId)
       .map(Mapper.workerEventToDomain);
   }
