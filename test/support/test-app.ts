@@ -56,6 +56,18 @@ export const itOnSqliteFile: jest.It = MONGODB_URI
       )) as unknown as jest.It)
   : it;
 
+/**
+ * `it` for a test of something only MongoDB stores (a day's `basis`, say): skipped, and saying
+ * so, when the e2e suite runs on SQLite, where it would pass without checking anything.
+ */
+export const itOnMongo: jest.It = MONGODB_URI
+  ? it
+  : (((name: string, ...rest: unknown[]) =>
+      (it.skip as (...a: unknown[]) => void)(
+        `${name} (MongoDB only: skipped on SQLite)`,
+        ...rest,
+      )) as unknown as jest.It);
+
 export interface TestApp {
   app: INestApplication;
   config: AppConfig;

@@ -38,6 +38,7 @@ import {
   TaggedLinkText,
 } from './infrastructure/persistence/attendance-log.repository';
 import { tlogConfig, TlogSettings } from '@app/tlog';
+import { LinkKeyWaits } from './link-key-waits';
 import { OfflineSyncError } from './offline-sync.errors';
 
 const PAGE = 250;
@@ -80,6 +81,8 @@ export class LedgerService {
   private readonly trustedCheckpoints = new Map<string, string>();
   /** Per site, the link `readAuthenticatedChain` last stopped before (logged once). */
   private readonly reportedStops = new Map<string, string>();
+  /** Unsealed links under another key id that `readAuthenticatedChain` waits for. */
+  private readonly keyWaits = new LinkKeyWaits();
 
   constructor(
     private readonly logs: AttendanceLogRepository,
@@ -316,7 +319,12 @@ export class LedgerService {
       if (reason) {
         end = i;
         fault = { seq: link.seq, reason };
-        if (link.seq > sealed && reason !== 'seq_gap') this.refuse(siteId, link.seq, reason);
+        if (link.seq > sealed && reason !== 'seq_gap') {
+          // another replica's link under a key this one cannot check (a rolling rotation):
+          // waited for, not refused (review LV #9)
+          if (reason === 'retired_key' && this.waitsForKey(siteId, link)) fault = undefined;
+          else this.refuse(siteId, link.seq, reason);
+        }
         break;
       }
       prev = link.recordHash;
@@ -654,6 +662,21 @@ export class LedgerService {
       if (error instanceof CommonError && error.code === 'stored_record_invalid') return false;
       throw error;
     }
+  }
+
+  /**
+   * Whether `readAuthenticatedChain` waits for an unsealed link whose tag names another key id
+   * than this server's (`LinkKeyWaits`): logged once per link, refused once waited too long.
+   */
+  private waitsForKey(siteId: string, link: TaggedLinkText): boolean {
+    const { waits, first } = this.keyWaits.wait(siteId, link.seq, link.recordHash, Date.now());
+    if (waits && first) {
+      this.logger.warn(
+        { siteId, seq: link.seq, kid: link.kid ?? null, activeKid: this.storeMac.kid },
+        'Ledger link past the last checkpoint tagged under another signing key (a key rotation in progress?): read models wait for its seal',
+      );
+    }
+    return waits;
   }
 
   /** Logs (once per site and link) that `readAuthenticatedChain` stops before a link. */

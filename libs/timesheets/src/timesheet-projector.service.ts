@@ -156,7 +156,7 @@ export class TimesheetProjector
     if (metrics) {
       this.tamperedRows = new Counter({
         name: 'mdai_timesheet_rows_tampered_total',
-        help: 'Timesheet read-model rows read whose tag did not verify, or entries older than the corrections stored with them (changed outside the server), by kind: a day is recomputed from its entries, an entry needs npm run timesheets:rebuild',
+        help: 'Timesheet read-model rows read whose tag did not verify, or entries older than the corrections stored with them (changed outside the server), by kind: a day is recomputed from its entries, an entry needs npm run timesheets:rebuild; day_legacy: a MongoDB day whose tag verifies only without its basis, recomputed (tagged by a server from before the basis was bound, or its basis raised from 0), counted so while the store may still hold days of that older server',
         labelNames: ['kind'],
         registers: [metrics],
       });
@@ -240,11 +240,21 @@ export class TimesheetProjector
    * for /health. Returns the error.
    */
   noteTampered(error: TimesheetsTamperedError): TimesheetsTamperedError {
-    // days tagged before their tags bound the basis (MongoDB): recomputed, not reported
+    // days tagged before their tags bound the basis (MongoDB, while the store may still hold
+    // such days): recomputed, counted apart from changed days (review LV #10)
     const rows = error.rows.filter((r) => !r.legacy);
-    if (rows.length < error.rows.length) {
-      this.logger.log(
-        { siteId: error.siteId, days: error.rows.length - rows.length },
+    const legacy = error.rows.length - rows.length;
+    if (legacy > 0) {
+      this.tamperedRows?.inc({ kind: 'day_legacy' }, legacy);
+      this.logger.warn(
+        {
+          siteId: error.siteId,
+          days: legacy,
+          workerIds: [...new Set(error.rows.filter((r) => r.legacy).map((r) => r.workerId))].slice(
+            0,
+            20,
+          ),
+        },
         'Timesheet days tagged before their tags covered the basis: recomputed and tagged again',
       );
     }

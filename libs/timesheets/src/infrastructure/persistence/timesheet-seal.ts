@@ -9,8 +9,9 @@ export interface TamperedRow {
   day?: string;
   seq?: number;
   /**
-   * A MongoDB day tagged before its tag bound its `basis` (it verifies without it): recomputed
-   * as a changed day is, but not reported as changed outside the server.
+   * A MongoDB day tagged before its tag bound its `basis` (it verifies without it), while the
+   * store may still hold such days: recomputed as a changed day is, counted as `day_legacy`
+   * rather than as changed outside the server.
    */
   legacy?: boolean;
 }

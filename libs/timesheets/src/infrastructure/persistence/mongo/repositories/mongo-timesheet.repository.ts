@@ -1,4 +1,11 @@
-import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnModuleInit,
+  Optional,
+} from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Collection, FilterQuery, Model, UpdateQuery } from 'mongoose';
 import { nextDay } from '@app/common';
@@ -68,15 +75,25 @@ function notNewerThan(basis: number) {
  * having stored its entries, and that no write has widened since.
  */
 @Injectable()
-export class MongoTimesheetRepository extends TimesheetRepository implements OnModuleInit {
+export class MongoTimesheetRepository
+  extends TimesheetRepository
+  implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown
+{
+  private readonly logger = new Logger(MongoTimesheetRepository.name);
+  /** Settles when the start's look for days tagged before the basis is done (`closeLegacyWindow`). */
+  legacyLook: Promise<void> = Promise.resolve();
   private readonly entries: Model<TimesheetEntryDocument>;
   private readonly days: Model<TimesheetDayDocument>;
   private readonly pending: Model<TimesheetPendingDocument>;
   private readonly versions: Model<TimesheetWorkerVersionDocument>;
   private readonly rebuilds: Model<TimesheetRebuildDocument>;
 
-  /** The one document `{ _id: 'kid', kid }`: the key the rows are tagged under (`sealKid`). */
-  private readonly sealDoc: Collection<{ _id: string; kid: string }>;
+  /**
+   * The one document `{ _id: 'kid', kid, basisTagged? }`: the key the rows are tagged under
+   * (`sealKid`), and whether every stored day's tag binds its basis (`basisTagged`: no day
+   * tagged by a server from before that is left, review LV #10).
+   */
+  private readonly sealDoc: Collection<{ _id: string; kid: string; basisTagged?: boolean }>;
   /** Tags rows written and checks rows read (absent when a spec builds the repository alone). */
   private readonly seal?: TimesheetSeal;
 
@@ -102,6 +119,67 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       this.versions.init(),
       this.rebuilds.init(),
     ]);
+  }
+
+  /** Ends the exemption of days tagged before their tags bound the basis, once none is left. */
+  onApplicationBootstrap(): void {
+    this.legacyLook = this.closeLegacyWindow().catch((error: unknown) => {
+      this.logger.warn(
+        { err: error as Error },
+        'Timesheet days tagged before the basis not looked for',
+      );
+    });
+  }
+
+  /** The start's look for days tagged before the basis ends before the store closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.legacyLook;
+  }
+
+  /**
+   * Review LV #10: a day tagged by a server from before its tag bound the basis (basis above 0,
+   * the tag verifying only without it) is recomputed and counted as `day_legacy`, not as a
+   * changed day, but only while the store may still hold such days (`basisTagged` absent): a
+   * database writer who raises the basis of a day of basis 0 makes the same row. The mark is
+   * set by `resetAll` (a new store, a rotated key: every day is then tagged by this server)
+   * and here, at a start that finds no such day left (one pass over the days of basis above
+   * 0, outside the projection's queue; each start looks again until none is left).
+   */
+  private async closeLegacyWindow(): Promise<void> {
+    if (!this.seal) return;
+    const kid = this.seal.kid;
+    const doc = await this.sealDoc.findOne({ _id: 'kid' });
+    // another key's (or none): the projector's start clears the store and marks it (resetAll)
+    if (!doc || doc.kid !== kid || doc.basisTagged) return;
+    let legacy = 0;
+    const days = this.days
+      .find(
+        { basis: { $gt: 0 }, body: { $type: 'string' } },
+        { _id: 0, siteId: 1, workerId: 1, day: 1, workedSeconds: 1, body: 1, tag: 1, basis: 1 },
+      )
+      .lean<(DayDoc & { siteId: string })[]>()
+      .cursor();
+    for await (const d of days) {
+      const ok = (basis: unknown) =>
+        this.seal!.dayOk(d.siteId, d.workerId, d.day, d.workedSeconds, d.body!, d.tag, basis);
+      if (!ok(d.basis) && ok(0)) legacy++;
+    }
+    if (legacy > 0) {
+      this.logger.warn(
+        { days: legacy },
+        'Timesheet days tagged before their tags covered the basis are left: each is recomputed at its next read (counted as day_legacy); looked for again at the next start',
+      );
+      return;
+    }
+    await this.sealDoc.updateOne({ _id: 'kid', kid }, { $set: { basisTagged: true } });
+    this.logger.log(
+      'Every timesheet day tag covers its basis: a day that verifies only without it is now counted as changed outside the server',
+    );
+  }
+
+  /** Whether the store may still hold days tagged before their tags bound the basis. */
+  private async legacyWindowOpen(): Promise<boolean> {
+    return !(await this.sealDoc.findOne({ _id: 'kid' }))?.basisTagged;
   }
 
   /** Bumps the write version of the workers the marks name (after their entries or states are written). */
@@ -515,14 +593,20 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
     // rows whose tag fails: the page is refused whole (`timesheets_tampered`), naming them all
     const bad: TamperedRow[] = [];
     if (this.seal) {
+      let window: boolean | undefined;
       for (const d of days) {
         const basis = d.basis ?? 0;
         const ok = (b: unknown) =>
           this.seal!.dayOk(q.siteId, d.workerId, d.day, d.workedSeconds, d.body!, d.tag, b);
         if (ok(basis)) continue;
-        // tagged before the tags bound the basis: recomputed (the basis cannot be trusted), but
-        // not reported (a basis raised on a day of basis 0, a repaired one, looks the same)
-        const legacy = typeof basis === 'number' && basis > 0 && ok(0);
+        // tagged before the tags bound the basis: recomputed (the basis cannot be trusted), and
+        // counted apart from changed days, only while the store may hold such days (a basis
+        // raised on a day of basis 0, a repaired one, looks the same: review LV #10)
+        const legacy =
+          typeof basis === 'number' &&
+          basis > 0 &&
+          ok(0) &&
+          (window ??= await this.legacyWindowOpen());
         bad.push({ workerId: d.workerId, day: d.day, ...(legacy ? { legacy } : {}) });
       }
     }
@@ -566,7 +650,12 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       this.days.deleteMany({}),
       this.pending.deleteMany({}),
     ]);
-    await this.sealDoc.updateOne({ _id: 'kid' }, { $set: { kid } }, { upsert: true });
+    // every day from now on is tagged by this server, its basis bound
+    await this.sealDoc.updateOne(
+      { _id: 'kid' },
+      { $set: { kid, basisTagged: true } },
+      { upsert: true },
+    );
   }
 
   /** The worker versions stay: they only grow, so a replica's recompute in flight stays older. */
