@@ -14,11 +14,12 @@ const DAY = '2026-03-02';
 const at = (hour: number) => `${DAY}T${String(hour).padStart(2, '0')}:00:00.000Z`;
 
 /**
- * Review LV #9: two replicas on one store during a rolling rotation of TLOG_SIGNING_KEY (one
- * restarted on the new key, the other still on the old one). A link another replica appended
- * and has not sealed yet carries a store MAC under a key this replica cannot check (the key it
- * retired, or the newer one it does not know): its catch-up waits for the seal instead of
- * refusing the site (`/health` 503, appends 503 until its next append found it sealed).
+ * Review LV #9: two replicas on one store during a one-step rotation of STORE_MAC_KEY (one
+ * restarted on the new key, the other still on the old one; since review M-2 a rotation of the
+ * log signing key changes no tag). A link the restarted replica appended and has not sealed yet
+ * carries a store MAC under a key the old replica does not know: its catch-up waits for the
+ * seal instead of refusing the site (`/health` 503, appends 503 until its next append found it
+ * sealed). The restarted replica holds the key it retired and checks the old one's links.
  */
 describe('timesheet catch-up during a rolling key rotation (e2e)', () => {
   let dataDir: string;
@@ -78,25 +79,24 @@ describe('timesheet catch-up during a rolling key rotation (e2e)', () => {
       .list()
       .map((r) => r.siteId);
 
-  it("should wait for another replica's unsealed link tagged under the key this replica retired, and pay it once sealed", async () => {
+  it("should pay at once another replica's unsealed link tagged under the key this replica retired (it holds it)", async () => {
     old = await startTestApp(env());
     const { siteId } = await createSite(old.baseUrl, old.keys.admin, 'UTC');
     await appendUnsealed(old, siteId, 'check_in', 8);
     await sealOn(old, siteId, 1);
-    // the operator rotates the log key and restarts one replica; the other runs on the old key
-    rotateLocalKeys(dataDir, ['log'], new Date(), 3600);
+    // the operator rotates the store-MAC key and restarts one replica; the other runs on the old
+    rotateLocalKeys(dataDir, ['mac'], new Date(), 3600);
     rotated = await startTestApp(env());
     expect(rotated.app.get(LedgerService)).not.toBe(old.app.get(LedgerService));
 
-    // the old replica appends; its seal is still to come when the new one reads the site
+    // the old replica appends; its seal is still to come when the new one reads the site, whose
+    // STORE_MAC_RETIRED_KEYS holds the old key: the link checks out and is paid at once
     await appendUnsealed(old, siteId, 'check_out', 16);
-    expect(await worked(rotated, siteId)).toBe(0);
+    expect(await worked(rotated, siteId)).toBe(8 * 3600);
     expect(refusedSites(rotated)).toEqual([]);
     expect((await http(rotated.baseUrl, 'GET', '/health')).status).toBe(200);
-    expect(rotated.logs()).toContain('read models wait for its seal');
-    expect(rotated.logs()).not.toContain('appends to this site are refused');
+    expect(rotated.logs()).not.toContain('read models wait for its seal');
 
-    // sealed by its replica (under the key the new one retired, within its window): paid
     await sealOn(old, siteId, 2);
     expect(await worked(rotated, siteId)).toBe(8 * 3600);
     expect((await http(rotated.baseUrl, 'GET', '/health')).status).toBe(200);
@@ -107,7 +107,7 @@ describe('timesheet catch-up during a rolling key rotation (e2e)', () => {
     const { siteId } = await createSite(old.baseUrl, old.keys.admin, 'UTC');
     await appendUnsealed(old, siteId, 'check_in', 8);
     await sealOn(old, siteId, 1);
-    rotateLocalKeys(dataDir, ['log'], new Date(), 3600);
+    rotateLocalKeys(dataDir, ['mac'], new Date(), 3600);
     rotated = await startTestApp(env());
 
     // the restarted replica appends; the old one reads the site before its seal
@@ -115,7 +115,13 @@ describe('timesheet catch-up during a rolling key rotation (e2e)', () => {
     expect(await worked(old, siteId)).toBe(0);
     expect(refusedSites(old)).toEqual([]);
     expect((await http(old.baseUrl, 'GET', '/health')).status).toBe(200);
+    expect(old.logs()).toContain('read models wait for its seal');
     expect(old.logs()).not.toContain('appends to this site are refused');
+
+    // sealed by its replica: the old one takes it through the checkpoint's proof and pays it
+    await sealOn(rotated, siteId, 2);
+    expect(await worked(old, siteId)).toBe(8 * 3600);
+    expect((await http(old.baseUrl, 'GET', '/health')).status).toBe(200);
   });
 
   it("should still refuse at once a link whose tag names this replica's key and does not verify", async () => {
@@ -123,7 +129,7 @@ describe('timesheet catch-up during a rolling key rotation (e2e)', () => {
     const { siteId } = await createSite(old.baseUrl, old.keys.admin, 'UTC');
     await appendUnsealed(old, siteId, 'check_in', 8);
     await sealOn(old, siteId, 1);
-    rotateLocalKeys(dataDir, ['log'], new Date(), 3600);
+    rotateLocalKeys(dataDir, ['mac'], new Date(), 3600);
     rotated = await startTestApp(env());
 
     // a link of the new key's id whose MAC is not the new key's: a forgery, not a rotation
