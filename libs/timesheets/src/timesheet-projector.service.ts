@@ -578,27 +578,27 @@ export class TimesheetProjector
     let after = this.applied.get(siteId);
     let touched: Touched = new Map();
     const now = this.now();
-    // with no position, and once per RECHECK_MS with one (an entry row deleted meanwhile, a
-    // correction's with its target's row put back from before it, would be paid until the
-    // next start: LV #6)
-    if (after === undefined || now - (this.countedAt.get(siteId) ?? -Infinity) >= RECHECK_MS) {
+    if (after === undefined) {
       const { maxSeq, count } = await this.repo.progress(siteId);
       this.countedAt.set(siteId, now);
       // a hole (an append whose hook failed, a row deleted): take the chain again from the
       // start; stored entries are kept as they are, those missing stored again (with the
       // states of the trees they join), and every day they reach is recomputed
-      const hole = count !== maxSeq;
-      if (hole && count > 0) {
-        this.logger.warn(
-          { siteId, count, maxSeq },
-          'Timesheet read model has a gap; re-reading the chain',
-        );
+      after = count === maxSeq ? maxSeq : 0;
+      if (after === 0 && count > 0) this.warnHole(siteId, count, maxSeq);
+      // days a crash left pending (when the start-up's recompute of them failed)
+      touched = await this.pendingOf(siteId);
+    } else if (after > 0 && now - (this.countedAt.get(siteId) ?? -Infinity) >= RECHECK_MS) {
+      // with a position, once per RECHECK_MS: a row deleted since (a correction's, with its
+      // target's row put back from before it) was paid until the next start (LV #6). Counted
+      // up to the position only: another replica's entries above it, stored meanwhile in any
+      // order, make no hole of it
+      const count = await this.repo.countThrough(siteId, after);
+      this.countedAt.set(siteId, now);
+      if (count !== after) {
+        this.warnHole(siteId, count, after);
+        after = 0;
       }
-      if (after === undefined) {
-        after = hole ? 0 : maxSeq;
-        // days a crash left pending (when the start-up's recompute of them failed)
-        touched = await this.pendingOf(siteId);
-      } else if (hole) after = 0;
     }
     // a sealed link that failed its check: read and proved again only when its stored row
     // changed (a repair), or once per RECHECK_MS (a repair that kept its recordHash)
@@ -662,6 +662,13 @@ export class TimesheetProjector
         return read;
       }
     }
+  }
+
+  private warnHole(siteId: string, count: number, maxSeq: number): void {
+    this.logger.warn(
+      { siteId, count, maxSeq },
+      'Timesheet read model has a gap; re-reading the chain',
+    );
   }
 
   /**
