@@ -153,6 +153,15 @@ describe('timesheet read model: a sealed ledger link that fails its check (e2e)'
       { key: t.keys.auditor },
     );
     expect([payroll.status, payroll.body?.code]).toEqual([503, 'timesheets_ledger_unverified']);
+    // a correction's rules read the model: refused, nothing appended
+    const correction = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/corrections`, {
+      body: { action: 'void', target: { siteId, seq: 1 }, reason: 'worked at another site' },
+      key: t.keys.admin,
+    });
+    expect([correction.status, correction.body?.code]).toEqual([
+      503,
+      'timesheets_ledger_unverified',
+    ]);
     const degraded = await health();
     expect(degraded.status).toBe(503);
     expect(degraded.body.error.timesheets).toMatchObject({

@@ -272,7 +272,9 @@ export class TimesheetsController {
       'TIMESHEET_CORRECTION_MAX_LAG links behind the ledger, or did not catch up within ' +
       'TIMESHEET_CORRECTION_WAIT_MS; nothing was appended and the catch-up goes on): send the ' +
       'same correction again after `Retry-After` seconds; timesheets_rebuilding (the site is ' +
-      'being rebuilt): retry after `Retry-After` seconds',
+      'being rebuilt): retry after `Retry-After` seconds; timesheets_ledger_unverified (a sealed ' +
+      "link of the site's ledger fails its check: nothing was appended, until the link is put " +
+      'back as sealed)',
   })
   async correct(
     @Param() params: SiteParam,
