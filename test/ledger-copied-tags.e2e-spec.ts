@@ -112,8 +112,8 @@ const UNIT = 30_000;
  * the link after it chained to it again, is now out of the signed tree: the read model stops
  * before it.
  *
- * One app (Nest's logger is shared by the apps of a process): the sealed link's case first, as
- * it leaves /health as it is, and the forged link's case makes it degraded.
+ * One app (Nest's logger is shared by the apps of a process): the sealed link's case makes
+ * /health degraded (`timesheets`), the forged link's case too (`logs`).
  */
 describe('ledger links with copied tags, or rewritten after their seal (e2e)', () => {
   let t: TestApp;
@@ -145,9 +145,23 @@ describe('ledger links with copied tags, or rewritten after their seal (e2e)', (
     await rows.write(next, true);
 
     await t.app.get(TimesheetProjector).rebuildSite(siteId);
-    expect(await paidSeqs(t, siteId)).toEqual([1]);
+    // nothing paid without the links from it on (review LV #4): 503 until it is put back
+    const to = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const read = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/sites/${siteId}/timesheets?from=${to}&to=${to}`,
+      {
+        key: t.keys.admin,
+      },
+    );
+    expect([read.status, read.body?.code]).toEqual([503, 'timesheets_ledger_unverified']);
     expect((await verifyLedger(t, siteId)).ok).toBe(false);
-    expect((await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin })).status).toBe(200);
+    const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+    expect(health.status).toBe(503);
+    expect(health.body.error.timesheets.stoppedSites).toEqual([
+      expect.objectContaining({ siteId, seq: 2, reason: 'not_in_checkpoint' }),
+    ]);
     expect(t.logs()).toContain('"reason":"not_in_checkpoint"');
   });
 

@@ -57,6 +57,18 @@ export type { AppendAtHeadResult };
  */
 export type AppendedListener = (appended: AttendanceLog[]) => Promise<void>;
 
+/**
+ * Where `readAuthenticatedChain` stopped a page: the first link that fails its check, its
+ * stored recordHash (what a repair of the row changes), and whether the site's last checkpoint
+ * covers it (`sealed`: rewritten after its seal; otherwise the seal's refusal, `/health` logs).
+ */
+export interface ChainStop {
+  seq: number;
+  reason: UnauthenticatedReason | 'not_in_checkpoint' | 'seq_gap';
+  recordHash: string;
+  sealed: boolean;
+}
+
 /** What one append gives back: per entry its link, and per touched site a signed checkpoint. */
 export interface LedgerAppend {
   results: AppendResult[];
@@ -299,11 +311,14 @@ export class LedgerService {
    * model catches up or reads the chain again from 0 (a rebuild, a reset, a gap). A fault past
    * the checkpoint is the seal's refusal too (`/health` degraded, appends 503 until an operator
    * seals or removes it); one in the sealed part is logged, and the read model stays before it.
+   * `onStop`: told where the page stopped, when a link failed (the read model reports a sealed
+   * one: docs/architecture.md, "Known gaps after review LV", #4).
    */
   async readAuthenticatedChain(
     siteId: string,
     afterSeq: number,
     limit: number,
+    onStop?: (stop: ChainStop) => void,
   ): Promise<AttendanceLog[]> {
     const page = await this.logs.readTaggedChain(siteId, afterSeq, limit);
     if (page.length === 0) return [];
@@ -312,13 +327,13 @@ export class LedgerService {
     const sealed = checkpoint?.size ?? 0;
     let prev = await this.recordHashAt(siteId, afterSeq);
     let end = page.length;
-    let fault: { seq: number; reason: string } | undefined;
+    let fault: Omit<ChainStop, 'sealed'> | undefined;
     for (let i = 0; i < page.length; i++) {
       const link = page[i].text;
       const reason = prev === undefined ? 'seq_gap' : this.linkFault(link, prev, link.seq > sealed);
       if (reason) {
         end = i;
-        fault = { seq: link.seq, reason };
+        fault = { seq: link.seq, reason, recordHash: link.recordHash };
         if (link.seq > sealed && reason !== 'seq_gap') {
           // another replica's link under a key this one cannot check (a rolling rotation):
           // waited for, not refused (review LV #9)
@@ -342,9 +357,16 @@ export class LedgerService {
         else hi = mid;
       }
       end = lo;
-      fault = { seq: page[lo].log.seq, reason: 'not_in_checkpoint' };
+      fault = {
+        seq: page[lo].log.seq,
+        reason: 'not_in_checkpoint',
+        recordHash: page[lo].text.recordHash,
+      };
     }
-    if (fault) this.reportStop(siteId, fault);
+    if (fault) {
+      this.reportStop(siteId, fault);
+      onStop?.({ ...fault, sealed: fault.seq <= sealed });
+    }
     const links: AttendanceLog[] = [];
     for (let i = 0; i < end; i++) links.push(page[i].log);
     return links;
@@ -616,6 +638,14 @@ export class LedgerService {
     if (link.prevHash !== prevHash) return 'prev_hash_mismatch';
     if (!tagged) return undefined;
     return storeTagFault(this.storeMac, 'ledger-link', link, link.recordHash);
+  }
+
+  /**
+   * The stored recordHash of the link at `seq` (undefined: none), as stored, unchecked: one
+   * indexed read, what a read model compares to see whether a link it stopped before changed.
+   */
+  storedRecordHash(siteId: string, seq: number): Promise<string | undefined> {
+    return this.recordHashAt(siteId, seq);
   }
 
   /** The stored recordHash of the link at `seq` (the genesis hash for 0; undefined: none). */

@@ -9,9 +9,17 @@ import {
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
-import { Counter, localDay, MetricsRegistry, nextDay, startOfLocalDay } from '@app/common';
+import {
+  Clock,
+  Counter,
+  Gauge,
+  localDay,
+  MetricsRegistry,
+  nextDay,
+  startOfLocalDay,
+} from '@app/common';
 import { workforceConfig, WorkforceService, WorkforceSettings } from '@app/workforce';
-import { AttendanceLog, LedgerService } from '@app/offline-sync';
+import { AttendanceLog, ChainStop, LedgerService } from '@app/offline-sync';
 import { computeDays } from './domain/timesheet-day';
 import { isPunchLike, projectLink, resolveTree, TimesheetEntry } from './domain/timesheet-entry';
 import {
@@ -28,7 +36,7 @@ import {
   TimesheetRepository,
 } from './infrastructure/persistence/timesheet.repository';
 import { timesheetsConfig, TimesheetsSettings } from './timesheets.config';
-import { rebuildingError, TimesheetsError } from './timesheets.errors';
+import { ledgerUnverifiedError, rebuildingError, TimesheetsError } from './timesheets.errors';
 
 /**
  * Links read and stored between two turns of the event loop in a catch-up: a page (read,
@@ -52,6 +60,21 @@ const MAX_PENDING_WORKERS = 100_000;
 type Touched = Map<string, { min: number; max: number }>;
 /** Pending marks read per page (at start-up). */
 const PENDING_PAGE = 1000;
+/**
+ * How often, at most, a catch-up of a site counts its stored entries against their highest seq
+ * (a deleted entry row: LV #6), and reads and proves again the sealed link its read model
+ * stopped before when the stored link has not changed (LV #4), per site, in ms.
+ */
+export const RECHECK_MS = 60_000;
+
+/** A sealed link the site's read model stops before (it fails its check: LV #4). */
+export interface StoppedSite {
+  siteId: string;
+  seq: number;
+  reason: ChainStop['reason'];
+  /** When this process first found it. */
+  since: number;
+}
 
 /**
  * Punches an apply just stored, all of them new (so stored exactly as held), by worker: the
@@ -143,6 +166,22 @@ export class TimesheetProjector
   /** Sites whose entries failed their tags, and when first seen (until a rebuild of the site). */
   private readonly tampered = new Map<string, { since: number; rows: number }>();
   private readonly tamperedRows?: Counter<'kind'>;
+  /**
+   * Sites whose read model stops before a sealed link that fails its check: the link's seq,
+   * its stored recordHash then, and when it was last read and proved (`RECHECK_MS`).
+   */
+  private readonly stops = new Map<
+    string,
+    {
+      seq: number;
+      reason: ChainStop['reason'];
+      recordHash: string;
+      since: number;
+      checkedAt: number;
+    }
+  >();
+  /** Per site, when a catch-up last counted its stored entries (`RECHECK_MS`). */
+  private readonly countedAt = new Map<string, number>();
 
   constructor(
     private readonly repo: TimesheetRepository,
@@ -152,8 +191,18 @@ export class TimesheetProjector
     @Inject(workforceConfig.KEY) workforceSettings: WorkforceSettings,
     @Optional() private readonly seal?: TimesheetSeal,
     @Optional() metrics?: MetricsRegistry,
+    @Optional() private readonly clock?: Clock,
   ) {
     if (metrics) {
+      const stops = this.stops;
+      new Gauge({
+        name: 'mdai_timesheet_sites_stopped',
+        help: 'Sites whose timesheet read model stops before a sealed ledger link that fails its check (changed in the database after its seal): their reads answer 503 timesheets_ledger_unverified until the link is put back; /health names them',
+        registers: [metrics],
+        collect() {
+          this.set(stops.size);
+        },
+      });
       this.tamperedRows = new Counter({
         name: 'mdai_timesheet_rows_tampered_total',
         help: 'Timesheet read-model rows read whose tag did not verify, or entries older than the corrections stored with them (changed outside the server), by kind: a day is recomputed from its entries, an entry needs npm run timesheets:rebuild; day_legacy: a MongoDB day whose tag verifies only without its basis, recomputed (tagged by a server from before the basis was bound, or its basis raised from 0), counted so while the store may still hold days of that older server',
@@ -348,6 +397,9 @@ export class TimesheetProjector
         if (error instanceof TimesheetsTamperedError) this.noteTampered(error);
         throw error;
       }
+      // the model holds the links before a sealed one that fails its check, not the site's
+      const stop = this.stops.get(siteId);
+      if (stop) throw ledgerUnverifiedError(stop.seq);
       return {
         headSeq: this.applied.get(siteId) ?? 0,
         generation: this.seenGeneration.get(siteId) ?? 0,
@@ -380,6 +432,9 @@ export class TimesheetProjector
       this.holding.set(siteId, mark.generation);
       this.seenGeneration.set(siteId, mark.generation);
       const renewal = this.renewing(mark);
+      // a link the site stopped before is read and proved again
+      const stop = this.stops.get(siteId);
+      if (stop) stop.checkedAt = -Infinity;
       try {
         await this.repo.clearSite(siteId);
         this.applied.set(siteId, 0);
@@ -535,19 +590,40 @@ export class TimesheetProjector
     await this.checkSite(siteId);
     let after = this.applied.get(siteId);
     let touched: Touched = new Map();
+    const now = this.now();
     if (after === undefined) {
       const { maxSeq, count } = await this.repo.progress(siteId);
-      // a hole (an append whose hook failed): take the chain again from the start; stored
-      // entries are kept as they are and every day they reach is recomputed
+      this.countedAt.set(siteId, now);
+      // a hole (an append whose hook failed, a row deleted): take the chain again from the
+      // start; stored entries are kept as they are, those missing stored again (with the
+      // states of the trees they join), and every day they reach is recomputed
       after = count === maxSeq ? maxSeq : 0;
-      if (after === 0 && count > 0) {
-        this.logger.warn(
-          { siteId, count, maxSeq },
-          'Timesheet read model has a gap; re-reading the chain',
-        );
-      }
+      if (after === 0 && count > 0) this.warnHole(siteId, count, maxSeq);
       // days a crash left pending (when the start-up's recompute of them failed)
       touched = await this.pendingOf(siteId);
+    } else if (after > 0 && now - (this.countedAt.get(siteId) ?? -Infinity) >= RECHECK_MS) {
+      // with a position, once per RECHECK_MS: a row deleted since (a correction's, with its
+      // target's row put back from before it) was paid until the next start (LV #6). Counted
+      // up to the position only: another replica's entries above it, stored meanwhile in any
+      // order, make no hole of it
+      const count = await this.repo.countThrough(siteId, after);
+      this.countedAt.set(siteId, now);
+      if (count !== after) {
+        this.warnHole(siteId, count, after);
+        after = 0;
+      }
+    }
+    // a sealed link that failed its check: read and proved again only when its stored row
+    // changed (a repair), or once per RECHECK_MS (a repair that kept its recordHash)
+    const stop = this.stops.get(siteId);
+    if (
+      stop &&
+      after === stop.seq - 1 &&
+      touched.size === 0 &&
+      now - stop.checkedAt < RECHECK_MS &&
+      (await this.ledger.storedRecordHash(siteId, stop.seq)) === stop.recordHash
+    ) {
+      return 0;
     }
     // The bound: read after the cursor (a replica that took more since, on a shared store, only
     // shortens the catch-up). A site's seqs have no gaps, so the last page ends on it.
@@ -568,6 +644,10 @@ export class TimesheetProjector
     // SLICE_MS: recomputes, then their days written); it stays inside `serialized`, so no other
     // projection work runs meanwhile.
     let read = 0;
+    let stopped: ChainStop | undefined;
+    const onStop = (s: ChainStop) => {
+      stopped = s;
+    };
     for (let pages = 0; ; pages++) {
       const limit = Math.min(CATCH_UP_PAGE, head - after);
       let page: AttendanceLog[] = [];
@@ -575,7 +655,7 @@ export class TimesheetProjector
         await this.letLoopTurn();
         // a rebuild that starts meanwhile stops the catch-up (its writes are refused on SQLite)
         if (pages > 0) await this.checkSite(siteId);
-        page = await this.ledger.readAuthenticatedChain(siteId, after, limit);
+        page = await this.ledger.readAuthenticatedChain(siteId, after, limit, onStop);
       }
       if (page.length > 0) {
         await this.apply(siteId, page, touched);
@@ -590,8 +670,67 @@ export class TimesheetProjector
         touched = new Map();
         this.applied.set(siteId, after);
       }
-      if (done) return read;
+      if (done) {
+        this.noteStop(siteId, stopped?.sealed ? stopped : undefined, now);
+        return read;
+      }
     }
+  }
+
+  private warnHole(siteId: string, count: number, maxSeq: number): void {
+    this.logger.warn(
+      { siteId, count, maxSeq },
+      'Timesheet read model has a gap; re-reading the chain',
+    );
+  }
+
+  /**
+   * Remembers where a catch-up of the site stopped before a sealed link that fails its check
+   * (logged and counted when first found), or forgets a stop a catch-up read past (the link put
+   * back as sealed).
+   */
+  private noteStop(siteId: string, stop: ChainStop | undefined, now: number): void {
+    const seen = this.stops.get(siteId);
+    if (!stop) {
+      if (!seen) return;
+      this.stops.delete(siteId);
+      this.logger.log(
+        { siteId, seq: seen.seq },
+        'Timesheet read model reads past the sealed ledger link it stopped before (the link checks again)',
+      );
+      return;
+    }
+    const same = seen?.seq === stop.seq && seen.reason === stop.reason;
+    if (!same) {
+      this.logger.error(
+        { siteId, seq: stop.seq, reason: stop.reason },
+        "Sealed ledger link fails its check (changed in the database after its seal): the site's timesheet reads answer 503 timesheets_ledger_unverified until it is put back as sealed",
+      );
+    }
+    this.stops.set(siteId, {
+      seq: stop.seq,
+      reason: stop.reason,
+      recordHash: stop.recordHash,
+      since: same ? seen.since : now,
+      checkedAt: now,
+    });
+  }
+
+  /**
+   * Sites whose read model stops before a sealed ledger link that fails its check (their reads
+   * answer 503 `timesheets_ledger_unverified`), until a catch-up reads past it.
+   */
+  stoppedSites(): StoppedSite[] {
+    return [...this.stops].map(([siteId, s]) => ({
+      siteId,
+      seq: s.seq,
+      reason: s.reason,
+      since: s.since,
+    }));
+  }
+
+  private now(): number {
+    return this.clock ? this.clock.now().getTime() : Date.now();
   }
 
   /** Every site's pending marks, recomputed (they are cleared as their days are stored). */
@@ -1006,6 +1145,9 @@ export class TimesheetProjector
     const mark = await this.repo.rebuildMark(siteId);
     const now = Date.now();
     if (mark && this.isLive(mark, now)) throw rebuildingError(mark.expiresAt, now);
+    // its model stops before a sealed link that fails its check: no wait would end that
+    const stop = this.stops.get(siteId);
+    if (stop) throw ledgerUnverifiedError(stop.seq);
     const head = await this.ledger.headSeq(siteId);
     // a cursor from before a rebuild this process has not seen yet is not the model's
     let from =

@@ -72,7 +72,10 @@ const SIGNED_READ =
     'no numbers are answered until an operator runs `npm run ' +
     'timesheets:rebuild` (days changed outside the server are recomputed at the read, not refused). ' +
     'A CSV checks its first page before its status; one whose later page meets such an entry is ' +
-    'cut off like a rebuild.',
+    "cut off like a rebuild.\n\ntimesheets_ledger_unverified: a sealed link of the site's ledger " +
+    'fails its check (changed in the database after its seal): the read model stops before it and ' +
+    'no numbers are answered until the link is put back as sealed (`/health` names the site and ' +
+    'seq); retry after the `Retry-After` header.',
 })
 @Controller('api/v5/sites/:siteId')
 export class TimesheetsController {
@@ -271,7 +274,9 @@ export class TimesheetsController {
       'same correction again after `Retry-After` seconds; timesheets_rebuilding (the site is ' +
       "being rebuilt): retry after `Retry-After` seconds; timesheets_tampered (the target's " +
       'ledger entry, or an entry of the read model, was changed outside the server): nothing ' +
-      'was appended, an operator restores the store',
+      'was appended, an operator restores the store; timesheets_ledger_unverified (a sealed ' +
+      "link of the site's ledger fails its check: nothing was appended, until the link is put " +
+      'back as sealed)',
   })
   async correct(
     @Param() params: SiteParam,

@@ -46,6 +46,8 @@ export const TIMESHEETS_ERRORS = {
       "the site's timesheet read model is being rebuilt (`npm run timesheets:rebuild`): no read or correction of it until the rebuild ends or its lease expires; retry after `Retry-After` seconds",
     timesheets_tampered:
       "rows of the site's timesheet read model do not carry the server's tag, or an entry is older than the corrections stored with it (written or changed outside the server, or put back from before a correction: docs/architecture.md, \"Tagged rows\"): a day is recomputed from its entries at once and the read answers; an entry (the read model's copy of a ledger link) cannot be, so reads of the site answer this until an operator runs `npm run timesheets:rebuild` (reported on /health and by mdai_timesheet_rows_tampered_total). A correction also answers it when its target's ledger link fails the check the read model reads the chain with (hashed again, chained, in the signed tree or tagged: rewritten in the store); nothing is appended, the store is restored from a backup",
+    timesheets_ledger_unverified:
+      "a sealed link of the site's ledger fails its check (hashed again, chained, in the signed checkpoint: rewritten or deleted in the database after its seal): the read model stops before it, so reads and corrections of the site answer this (never a pay without the punches after it) until the link is put back as it was sealed (reported on /health, `timesheets.stoppedSites`, and by mdai_timesheet_sites_stopped; checked again when the stored link changes, or once a minute)",
     timesheets_behind: 'the timesheet read model is catching up with the ledger; retry',
     timesheets_catching_up:
       "a correction: the site's timesheet read model on this server is further behind its ledger than TIMESHEET_CORRECTION_MAX_LAG links, or did not catch up within TIMESHEET_CORRECTION_WAIT_MS; nothing was appended, the catch-up goes on: retry after `Retry-After` seconds",
@@ -80,5 +82,19 @@ export function catchingUpError(seconds: number, why: string): TimesheetsError {
     `The site's timesheets on this server are catching up with its ledger (${why}); nothing was appended: retry`,
   );
   error.retryAfterSeconds = Math.min(30, Math.max(1, Math.ceil(seconds)));
+  return error;
+}
+
+/**
+ * 503 `timesheets_ledger_unverified`: the site's read model stops before a sealed link that
+ * fails its check (`seq`, named; nothing of the link). Retried after a minute, when the link is
+ * checked again.
+ */
+export function ledgerUnverifiedError(seq: number): TimesheetsError {
+  const error = new TimesheetsError(
+    'timesheets_ledger_unverified',
+    `The site's ledger link ${seq} fails its check (changed in the database after its seal): its timesheets stop before it until the link is put back as sealed`,
+  );
+  error.retryAfterSeconds = 60;
   return error;
 }

@@ -120,7 +120,7 @@ export class HealthController implements OnModuleInit {
   })
   @ApiServiceUnavailableResponse({
     description:
-      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES. The keys are degraded when this instance found values sealed under a master key version its VAULT_KEYS lacks and another live server holds (it is behind a rollout: restart it with the current VAULT_KEYS; a version no live server holds is listed as `keys.vaultKeyVersionsUnheld` without degrading), or signs checkpoints or offline tokens with a key its own key history says was retired before now (restart it with the new key). The tlog is degraded (`reason: log_rolled_back`, `logs` with each witnessed and stored size) when at start-up the store of a log ended before the checkpoints of the witness file: the store was rolled back to an older copy (after a planned restore, put the witness file of the backup in place and restart), or (`reason: nodes_missing`, `missingNodes` naming each log and why) when the stored Merkle nodes of a log were deleted and could not be rebuilt from its entries (the server rebuilds them itself, at start-up and on the next append or proof of the log, when the entries give the root its last checkpoint signs; degraded meanwhile), or (`reason: nodes_mismatch`, `mismatchedNodes` naming each log, the size of its last checkpoint and why) when the stored Merkle nodes of a log do not give the root its last checkpoint signs (rewritten outside the server) and its entries do not give it either: no checkpoint is signed over them, its appends answer 503 (`checkpoint_unavailable`, `audit_unavailable`) until the nodes are put back, which the next seal finds by itself (nodes the entries prove are rebuilt from them without degrading), or (`reason: checkpoint_unverified`, `unverifiedCheckpoints` naming each log, the size of the row and the size of the largest stored checkpoint that verifies, trusted instead) when the latest stored checkpoint of a log is not signed by the key of the log (written straight into the database; delete the row). The logs are degraded when a seal was refused: an entry past the last checkpoint of a log carries no valid server MAC (written straight into the database), or a MAC copied from another entry (its data does not hash to the tagged recordHash, or it does not chain to the entry before it); `error.logs.unauthenticatedEntries` names the log, site, seq and reason (`untagged`, `retired_key`, `bad_tag`, `record_hash_mismatch`, `prev_hash_mismatch`; run `ledger:seal-foreign` for a site ledger, `vault:seal-foreign` for the vault audit log, whose refusal also answers the vault requests 503 `audit_unavailable`)\n\nThe Health Check is not successful',
+      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES. The keys are degraded when this instance found values sealed under a master key version its VAULT_KEYS lacks and another live server holds (it is behind a rollout: restart it with the current VAULT_KEYS; a version no live server holds is listed as `keys.vaultKeyVersionsUnheld` without degrading), or signs checkpoints or offline tokens with a key its own key history says was retired before now (restart it with the new key). The tlog is degraded (`reason: log_rolled_back`, `logs` with each witnessed and stored size) when at start-up the store of a log ended before the checkpoints of the witness file: the store was rolled back to an older copy (after a planned restore, put the witness file of the backup in place and restart), or (`reason: nodes_missing`, `missingNodes` naming each log and why) when the stored Merkle nodes of a log were deleted and could not be rebuilt from its entries (the server rebuilds them itself, at start-up and on the next append or proof of the log, when the entries give the root its last checkpoint signs; degraded meanwhile), or (`reason: nodes_mismatch`, `mismatchedNodes` naming each log, the size of its last checkpoint and why) when the stored Merkle nodes of a log do not give the root its last checkpoint signs (rewritten outside the server) and its entries do not give it either: no checkpoint is signed over them, its appends answer 503 (`checkpoint_unavailable`, `audit_unavailable`) until the nodes are put back, which the next seal finds by itself (nodes the entries prove are rebuilt from them without degrading), or (`reason: checkpoint_unverified`, `unverifiedCheckpoints` naming each log, the size of the row and the size of the largest stored checkpoint that verifies, trusted instead) when the latest stored checkpoint of a log is not signed by the key of the log (written straight into the database; delete the row). The logs are degraded when a seal was refused: an entry past the last checkpoint of a log carries no valid server MAC (written straight into the database), or a MAC copied from another entry (its data does not hash to the tagged recordHash, or it does not chain to the entry before it); `error.logs.unauthenticatedEntries` names the log, site, seq and reason (`untagged`, `retired_key`, `bad_tag`, `record_hash_mismatch`, `prev_hash_mismatch`; run `ledger:seal-foreign` for a site ledger, `vault:seal-foreign` for the vault audit log, whose refusal also answers the vault requests 503 `audit_unavailable`) The timesheets are degraded when the read model of a site stops before a sealed ledger link that fails its check (changed in the database after its seal; `error.timesheets.stoppedSites` names the site, seq, reason and since when; the timesheet reads of the site answer 503 `timesheets_ledger_unverified` until the link is put back as sealed, checked again when the stored link changes or once a minute)\n\nThe Health Check is not successful',
     schema: healthReportSchema('error'),
   })
   @ApiResponse({
@@ -407,19 +407,43 @@ export class HealthController implements OnModuleInit {
    * every replica shares the store, so taking this one out of rotation repairs nothing, and a
    * database writer could otherwise take them all out (the metric
    * mdai_timesheet_rows_tampered_total is what to alert on).
+   * Sites whose read model stops before a sealed ledger link that fails its check (LV #4:
+   * rewritten after its seal): degraded, as the logs are for links past the checkpoint that the
+   * server did not write (the ledger itself was changed; an operator puts the link back),
+   * naming the site, the seq and why, nothing of the link. Their reads answer 503
+   * timesheets_ledger_unverified.
    */
   private async readModel() {
     const check = indicator('timesheets');
     const sites = this.timesheets?.tamperedSites() ?? [];
-    if (sites.length === 0) return check.up();
-    return check.up({
-      tamperedSites: sites.slice(0, 100).map((s) => ({
+    const stopped = this.timesheets?.stoppedSites() ?? [];
+    if (sites.length === 0 && stopped.length === 0) return check.up();
+    const tampered =
+      sites.length === 0
+        ? {}
+        : {
+            tamperedSites: sites.slice(0, 100).map((s) => ({
+              siteId: s.siteId,
+              rows: s.rows,
+              since: new Date(s.since).toISOString(),
+            })),
+          };
+    const tamperedMessage =
+      'timesheet entries changed outside the server (tags do not verify, or older than the corrections stored with them): reads of these sites answer 503 timesheets_tampered; run npm run timesheets:rebuild';
+    if (stopped.length === 0) return check.up({ ...tampered, message: tamperedMessage });
+    return check.down({
+      state: 'degraded',
+      stoppedSites: stopped.slice(0, 100).map((s) => ({
         siteId: s.siteId,
-        rows: s.rows,
+        seq: s.seq,
+        reason: s.reason,
         since: new Date(s.since).toISOString(),
       })),
-      message:
-        'timesheet entries changed outside the server (tags do not verify, or older than the corrections stored with them): reads of these sites answer 503 timesheets_tampered; run npm run timesheets:rebuild',
+      ...tampered,
+      message: [
+        "sealed ledger links fail their check (changed in the database after their seal): these sites' timesheets stop before them and their reads answer 503 timesheets_ledger_unverified until the links are put back as sealed (verify names them)",
+        ...(sites.length > 0 ? [tamperedMessage] : []),
+      ].join('; '),
     });
   }
 

@@ -50,6 +50,9 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
     expect(await sut().findCorrectionsOf('S', [1, 3])).toEqual([correction, voider]);
     expect(await sut().progress('S')).toEqual({ maxSeq: 4, count: 4 });
     expect(await sut().progress('T')).toEqual({ maxSeq: 0, count: 0 });
+    expect(await sut().countThrough('S', 3)).toBe(3);
+    expect(await sut().countThrough('S', 9)).toBe(4);
+    expect(await sut().countThrough('T', 9)).toBe(0);
     expect(await sut().maxSeq('S')).toBe(4);
     expect(await sut().maxSeq('T')).toBe(0);
     expect((await sut().listEntries('S', 2, 1)).map((e) => e.seq)).toEqual([3]);

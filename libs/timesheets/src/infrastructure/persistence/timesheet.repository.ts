@@ -172,6 +172,11 @@ export abstract class TimesheetRepository {
   /** The highest seq stored for the site (0 when none), and how many entries are stored. */
   abstract progress(siteId: string): Promise<{ maxSeq: number; count: number }>;
   /**
+   * How many entries of the site are stored with seq ≤ `seq` (a range of the key: entries
+   * other processes store meanwhile, all above a position this process reached, do not move it).
+   */
+  abstract countThrough(siteId: string, seq: number): Promise<number>;
+  /**
    * For each replacement, the worker's days in [fromDay, toDay] become `days` (all inside that
    * range), and a pending mark of the worker inside `settles` is cleared (in the same write on
    * SQLite). On MongoDB a stored day of a newer `basis` is kept (another replica wrote it from

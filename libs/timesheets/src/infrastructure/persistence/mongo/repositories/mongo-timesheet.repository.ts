@@ -488,6 +488,10 @@ export class MongoTimesheetRepository
     return { maxSeq: top?.seq ?? 0, count };
   }
 
+  countThrough(siteId: string, seq: number): Promise<number> {
+    return this.entries.countDocuments({ siteId, seq: { $lte: seq } });
+  }
+
   async replaceDays(replacements: DayReplacement[]): Promise<void> {
     for (const r of replacements) {
       // Written even when the worker's version has moved past the basis: the newer recompute

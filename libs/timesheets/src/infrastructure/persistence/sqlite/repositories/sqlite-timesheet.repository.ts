@@ -402,6 +402,14 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     return { maxSeq: row.maxSeq ?? 0, count: row.count };
   }
 
+  async countThrough(siteId: string, seq: number): Promise<number> {
+    return this.db
+      .prepare<[string, number], { count: number }>(
+        'SELECT COUNT(*) AS count FROM timesheet_entries WHERE site_id = ? AND seq <= ?',
+      )
+      .get(siteId, seq)!.count;
+  }
+
   async replaceDays(replacements: DayReplacement[]): Promise<void> {
     // each day's body and tag made before the write turn (as insertEntries' rows)
     const rows = replacements.map((r) =>
