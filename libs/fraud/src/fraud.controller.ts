@@ -96,6 +96,12 @@ export class FraudController {
     description: 'Already the current review: nothing recorded',
   })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'fraud_event_not_found' })
+  @ApiResponse({
+    status: 503,
+    type: ErrorBody,
+    description:
+      'fraud_event_tampered: the event or its review history was changed outside the server (its integrity is tampered); nothing is recorded',
+  })
   async review(
     @Param() params: FraudEventIdParam,
     @Body() body: ReviewFraudEventDto,
@@ -122,9 +128,16 @@ function toView(e: FraudEvent): FraudEventView {
     // bad row does not take the listing down
     at: Number.isNaN(e.at.getTime()) ? null : e.at.toISOString(),
     review: e.review ? toReviewView(e.review) : undefined,
+    integrity: e.integrity ?? 'verified',
   };
 }
 
 function toReviewView(r: FraudReview): FraudReviewView {
-  return { decision: r.decision, reason: r.reason, by: r.by, at: r.at.toISOString() };
+  return {
+    decision: r.decision,
+    reason: r.reason,
+    by: r.by,
+    at: r.at.toISOString(),
+    ...(r.integrity ? { integrity: r.integrity } : {}),
+  };
 }
