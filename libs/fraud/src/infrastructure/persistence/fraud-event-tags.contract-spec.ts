@@ -62,7 +62,7 @@ describeStoreContract('FraudEventRepository tags', fraudEventAdapters, ({ sut, s
   }
 
   const sqlite = () => (store() as SqliteStore).db;
-  const events = () => (store() as MongoStore).connection.collection<Row>('fraud_events');
+  const events = () => (store() as MongoStore).connection.collection('fraud_events');
 
   /** Sets stored fields of an event: SQLite columns or MongoDB fields (dotted paths). */
   async function setEvent(id: string, sqliteSet: Row, mongoSet: Row): Promise<void> {
