@@ -127,7 +127,8 @@ function toView(e: FraudEvent): FraudEventView {
     // a stored time that is not a date (a hand-edited or damaged row) is shown as null: one
     // bad row does not take the listing down
     at: Number.isNaN(e.at.getTime()) ? null : e.at.toISOString(),
-    review: e.review ? toReviewView(e.review) : undefined,
+    // the current review is part of the event's tag: its integrity is the event's
+    review: e.review ? toReviewView({ ...e.review, integrity: e.integrity }) : undefined,
     integrity: e.integrity ?? 'verified',
   };
 }

@@ -112,7 +112,7 @@ export class FraudReviewView {
   @ApiPropertyOptional({
     enum: FRAUD_INTEGRITY_STATES,
     description:
-      "In an event's review history: verified (the server's tag verifies, in its place in the history), legacy (stored before tags existed, unchanged since the upgrade), tampered (changed, moved or written outside the server: not to be trusted)",
+      "In an event's review history: verified (the server's tag verifies, in its place in the history), legacy (stored before tags existed, unchanged since the upgrade), tampered (changed, moved or written outside the server: not to be trusted). On an event's current review: the event's integrity (its tag covers the review)",
   })
   integrity?: string;
 }
