@@ -59,10 +59,16 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
     } catch {
       return; // another replica claimed it
     }
-    const untagged = await this.events
+    // streamed, a thousand updates a round trip: a big log is never all in memory
+    let batch: Parameters<Model<FraudEventDocument>['bulkWrite']>[0] = [];
+    const flush = async () => {
+      if (batch.length > 0) await this.events.bulkWrite(batch, { ordered: false });
+      batch = [];
+    };
+    for await (const doc of this.events
       .find({ tag: { $exists: false } })
-      .lean<FraudEventDocument[]>();
-    for (const doc of untagged) {
+      .lean<FraudEventDocument>()
+      .cursor()) {
       const event = Mapper.toDomain(doc);
       let previous: string | null = null;
       const reviews = (doc.reviews ?? []).map((r, i) => {
@@ -71,16 +77,17 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
         previous = tag;
         return { ...r, tag };
       });
-      await this.events.updateOne(
-        { _id: doc._id, tag: { $exists: false } },
-        {
-          $set: {
-            tag: seal.eventTag(event, true),
-            ...(doc.reviews ? { reviews } : {}),
+      batch.push({
+        updateOne: {
+          filter: { _id: doc._id, tag: { $exists: false } },
+          update: {
+            $set: { tag: seal.eventTag(event, true), ...(doc.reviews ? { reviews } : {}) },
           },
         },
-      );
+      });
+      if (batch.length === 1000) await flush();
     }
+    await flush();
   }
 
   /** The document's event, with its integrity when the store checks tags. */

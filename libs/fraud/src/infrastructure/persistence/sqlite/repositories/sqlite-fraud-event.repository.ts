@@ -88,17 +88,22 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
         if (pending()?.legacy_sealed_at !== null) return;
         const tagEvent = this.db.prepare('UPDATE fraud_events SET tag = ? WHERE id = ?');
         const tagReview = this.db.prepare('UPDATE fraud_event_reviews SET tag = ? WHERE id = ?');
-        for (const row of this.db
-          .prepare<[], FraudEventReviewedRow>('SELECT * FROM fraud_events WHERE tag IS NULL')
-          .all()) {
-          const event = Mapper.toDomain(row);
-          tagEvent.run(seal.eventTag(event, true), event.id);
-          let previous: string | null = null;
-          for (const r of this.reviewsOf.all(event.id)) {
-            const tag: string =
-              r.tag ?? seal.reviewTag(event.id, r.seq, Mapper.reviewToDomain(r), previous, true);
-            if (r.tag == null) tagReview.run(tag, r.id);
-            previous = tag;
+        // a thousand rows at a time (each read finds the rows not tagged yet): a big log is
+        // never all in memory
+        const untagged = this.db.prepare<[], FraudEventReviewedRow>(
+          'SELECT * FROM fraud_events WHERE tag IS NULL LIMIT 1000',
+        );
+        for (let rows = untagged.all(); rows.length > 0; rows = untagged.all()) {
+          for (const row of rows) {
+            const event = Mapper.toDomain(row);
+            tagEvent.run(seal.eventTag(event, true), event.id);
+            let previous: string | null = null;
+            for (const r of this.reviewsOf.all(event.id)) {
+              const tag: string =
+                r.tag ?? seal.reviewTag(event.id, r.seq, Mapper.reviewToDomain(r), previous, true);
+              if (r.tag == null) tagReview.run(tag, r.id);
+              previous = tag;
+            }
           }
         }
         this.db
