@@ -11,13 +11,15 @@
  * SQL, and a few pages each read on a fresh connection (its page cache empty). Ours and raw
  * SQL interleaved (each first in turn), medians.
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '@app/persistence';
 import { withIndexesRebuilt } from '@app/persistence/testing/indexes-rebuilt';
-import { FRAUD_EVENT_TYPES, FraudEventCriteria } from '@app/fraud/domain/fraud-event';
+import { FRAUD_EVENT_TYPES, FraudEvent, FraudEventCriteria } from '@app/fraud/domain/fraud-event';
+import { FraudSeal } from '@app/fraud/infrastructure/persistence/fraud-seal';
+import { StoreMac } from '@app/tlog';
 import { SqliteFraudEventRepository } from '@app/fraud/infrastructure/persistence/sqlite/repositories/sqlite-fraud-event.repository';
 import { SqliteKioskDeviceRepository } from '@app/kiosk-registry/infrastructure/persistence/sqlite/repositories/sqlite-kiosk-device.repository';
 import { SqliteWorkerDeviceRepository } from '@app/device-trust/infrastructure/persistence/sqlite/repositories/sqlite-worker-device.repository';
@@ -46,7 +48,7 @@ const FILLED = ['fraud_events', 'kiosk_devices', 'worker_devices', 'vault_audit'
  * Fills the four tables with raw inserts, 50,000 rows per transaction; run inside
  * withIndexesRebuilt (the indexes the migrations created, built after the rows: faster).
  */
-function fill(db: SqliteStore['db']): void {
+function fill(db: SqliteStore['db'], seal: FraudSeal): void {
   const insertMany = (sql: string, row: (i: number) => unknown[]) => {
     const statement = db.prepare(sql);
     const batch = db.transaction((from: number, to: number) => {
@@ -56,19 +58,36 @@ function fill(db: SqliteStore['db']): void {
   };
   const common = FRAUD_EVENT_TYPES.slice(0, FRAUD_EVENT_TYPES.length - 1);
   insertMany(
-    `INSERT INTO fraud_events (id, type, device_id, worker_id, site_id, packet_id, detail, at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    (i) => [
-      hexId(i),
-      // the last type is rare: one event in 1,000
-      i % 1000 === 7 ? FRAUD_EVENT_TYPES[FRAUD_EVENT_TYPES.length - 1] : common[i % common.length],
-      `dev-${i % 10_000}`,
-      `wrk-${i % 20_000}`,
-      `site-${i % 50}`,
-      `pkt-${i}`,
-      'bench event',
-      new Date(START + Math.floor((i / ROWS) * 365 * DAY)).toISOString(),
-    ],
+    `INSERT INTO fraud_events (id, type, device_id, worker_id, site_id, packet_id, detail, at, tag)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    (i) => {
+      const e: FraudEvent = {
+        id: hexId(i),
+        // the last type is rare: one event in 1,000
+        type:
+          i % 1000 === 7
+            ? FRAUD_EVENT_TYPES[FRAUD_EVENT_TYPES.length - 1]
+            : common[i % common.length],
+        deviceId: `dev-${i % 10_000}`,
+        workerId: `wrk-${i % 20_000}`,
+        siteId: `site-${i % 50}`,
+        packetId: `pkt-${i}`,
+        detail: 'bench event',
+        at: new Date(START + Math.floor((i / ROWS) * 365 * DAY)),
+      };
+      // the server's tag (FraudSeal): each listed row's is checked, as the server does
+      return [
+        e.id,
+        e.type,
+        e.deviceId,
+        e.workerId,
+        e.siteId,
+        e.packetId,
+        e.detail,
+        e.at.toISOString(),
+        seal.eventTag(e),
+      ];
+    },
   );
   const pem = `-----BEGIN PUBLIC KEY-----\n${randomBytes(270).toString('base64')}\n-----END PUBLIC KEY-----`;
   insertMany(
@@ -112,13 +131,16 @@ export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mdai-bench-listings-'));
   const store = new SqliteStore(join(dir, 'listings.sqlite'));
   try {
-    const fraud = new SqliteFraudEventRepository(store);
+    const seal = new FraudSeal(
+      new StoreMac({ signingKey: generateKeyPairSync('ed25519').privateKey }),
+    );
+    const fraud = new SqliteFraudEventRepository(store, seal);
     const kiosks = new SqliteKioskDeviceRepository(store);
     const devices = new SqliteWorkerDeviceRepository(store);
     const audit = new SqliteVaultAuditRepository(store);
     const timesheets = new SqliteTimesheetRepository(store);
     let t = now();
-    withIndexesRebuilt(store.db, FILLED, () => fill(store.db));
+    withIndexesRebuilt(store.db, FILLED, () => fill(store.db, seal));
     const keysMs = fillDays(store);
     process.stdout.write(
       `filled 4 × ${ROWS} rows and ${TS_WORKERS} × ${TS_DAYS} worker-days (and the busy site) in ${((now() - t) / 1000).toFixed(1)} s; the key index of worker-days (timesheets migration 3) built in ${(keysMs / 1000).toFixed(2)} s\n${daySizes(store.db)}\n`,

@@ -212,11 +212,15 @@ export interface FraudEventDetailView {
   at: string;
   /** The latest review; absent while unreviewed */
   review?: FraudReviewView;
+  /** verified: the server's tag over the event and its current review verifies; legacy: stored before tags existed (tagged as legacy at the upgrade, unchanged since; what it held before nobody can vouch for); tampered: changed outside the server (its type, time, ids, detail or review do not match its tag; in the event's own view also a review history with a review missing, moved or changed). A tampered event is listed, so the rest of the page stays usable, but is not to be trusted, and cannot be reviewed (503 fraud_event_tampered) */
+  integrity: 'verified' | 'legacy' | 'tampered';
   /** Every review, oldest first */
   reviews: FraudReviewView[];
 }
 
 export const FraudEventDetailViewTypeValues = ['invalid_token', 'unknown_device', 'device_blocked', 'invalid_signature', 'malformed_packet', 'device_mismatch', 'worker_mismatch', 'site_not_allowed', 'timestamp_in_future', 'timestamp_too_old', 'outside_token_window', 'packet_id_conflict', 'impossible_travel', 'outside_geofence', 'rapid_repeat', 'shared_device', 'onboarding_signature_invalid', 'onboarding_replay', 'onboarding_stale_timestamp'] as const;
+
+export const FraudEventDetailViewIntegrityValues = ['verified', 'legacy', 'tampered'] as const;
 
 export interface FraudEventView {
   id: string;
@@ -230,9 +234,13 @@ export interface FraudEventView {
   at: string;
   /** The latest review; absent while unreviewed */
   review?: FraudReviewView;
+  /** verified: the server's tag over the event and its current review verifies; legacy: stored before tags existed (tagged as legacy at the upgrade, unchanged since; what it held before nobody can vouch for); tampered: changed outside the server (its type, time, ids, detail or review do not match its tag; in the event's own view also a review history with a review missing, moved or changed). A tampered event is listed, so the rest of the page stays usable, but is not to be trusted, and cannot be reviewed (503 fraud_event_tampered) */
+  integrity: 'verified' | 'legacy' | 'tampered';
 }
 
 export const FraudEventViewTypeValues = ['invalid_token', 'unknown_device', 'device_blocked', 'invalid_signature', 'malformed_packet', 'device_mismatch', 'worker_mismatch', 'site_not_allowed', 'timestamp_in_future', 'timestamp_too_old', 'outside_token_window', 'packet_id_conflict', 'impossible_travel', 'outside_geofence', 'rapid_repeat', 'shared_device', 'onboarding_signature_invalid', 'onboarding_replay', 'onboarding_stale_timestamp'] as const;
+
+export const FraudEventViewIntegrityValues = ['verified', 'legacy', 'tampered'] as const;
 
 export interface FraudReviewView {
   decision: 'dismissed' | 'confirmed';
@@ -240,9 +248,13 @@ export interface FraudReviewView {
   /** <role>:<API key id> */
   by: string;
   at: string;
+  /** In an event's review history: verified (the server's tag verifies, in its place in the history), legacy (stored before tags existed, unchanged since the upgrade), tampered (changed, moved or written outside the server: not to be trusted). On an event's current review: the event's integrity (its tag covers the review) */
+  integrity?: 'verified' | 'legacy' | 'tampered';
 }
 
 export const FraudReviewViewDecisionValues = ['dismissed', 'confirmed'] as const;
+
+export const FraudReviewViewIntegrityValues = ['verified', 'legacy', 'tampered'] as const;
 
 export interface GenerateChallengeDto {
   device_id: string;

@@ -96,6 +96,12 @@ export class FraudController {
     description: 'Already the current review: nothing recorded',
   })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'fraud_event_not_found' })
+  @ApiResponse({
+    status: 503,
+    type: ErrorBody,
+    description:
+      'fraud_event_tampered: the event or its review history was changed outside the server (its integrity is tampered); nothing is recorded',
+  })
   async review(
     @Param() params: FraudEventIdParam,
     @Body() body: ReviewFraudEventDto,
@@ -121,10 +127,18 @@ function toView(e: FraudEvent): FraudEventView {
     // a stored time that is not a date (a hand-edited or damaged row) is shown as null: one
     // bad row does not take the listing down
     at: Number.isNaN(e.at.getTime()) ? null : e.at.toISOString(),
-    review: e.review ? toReviewView(e.review) : undefined,
+    // the current review is part of the event's tag: its integrity is the event's
+    review: e.review ? toReviewView({ ...e.review, integrity: e.integrity }) : undefined,
+    integrity: e.integrity ?? 'verified',
   };
 }
 
 function toReviewView(r: FraudReview): FraudReviewView {
-  return { decision: r.decision, reason: r.reason, by: r.by, at: r.at.toISOString() };
+  return {
+    decision: r.decision,
+    reason: r.reason,
+    by: r.by,
+    at: r.at.toISOString(),
+    ...(r.integrity ? { integrity: r.integrity } : {}),
+  };
 }

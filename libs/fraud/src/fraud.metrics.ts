@@ -11,6 +11,7 @@ import { FRAUD_EVENT_TYPES, FraudEventType } from './domain/fraud-event';
 export class FraudMetrics {
   private readonly events?: Counter<'type'>;
   private readonly unstored?: Counter<'type'>;
+  private readonly tampered?: Counter;
 
   constructor(@Optional() registry?: MetricsRegistry) {
     if (!registry) return;
@@ -26,6 +27,12 @@ export class FraudMetrics {
       labelNames: ['type'],
       registers: [registry],
     });
+    this.tampered = new Counter({
+      name: 'mdai_fraud_events_tampered_total',
+      help: 'Fraud events found changed outside the server (the row or its review history: their tags do not verify), each counted once per instance',
+      registers: [registry],
+    });
+    this.tampered.inc(0);
     for (const type of FRAUD_EVENT_TYPES) {
       this.events.inc({ type }, 0);
       this.unstored.inc({ type }, 0);
@@ -34,6 +41,10 @@ export class FraudMetrics {
 
   notStored(type: FraudEventType): void {
     this.unstored?.inc({ type });
+  }
+
+  tamperedFound(count: number): void {
+    this.tampered?.inc(count);
   }
 
   recorded(type: FraudEventType, count: number): void {

@@ -1,11 +1,13 @@
 import { Module } from '@nestjs/common';
 import { bindPort } from '@app/persistence';
+import { TlogModule } from '@app/tlog';
 import { PACKET_RULES, PacketRule } from './domain/packet-rule';
 import { FraudController } from './fraud.controller';
 import { FraudMetrics } from './fraud.metrics';
 import { FraudService } from './fraud.service';
 import { FraudEventRepository } from './infrastructure/persistence/fraud-event.repository';
 import { fraudEventAdapters } from './infrastructure/persistence/fraud-persistence';
+import { FraudSeal } from './infrastructure/persistence/fraud-seal';
 import { GeofenceRule } from './rules/geofence.rule';
 import { ImpossibleTravelRule } from './rules/impossible-travel.rule';
 import { RapidRepeatRule } from './rules/rapid-repeat.rule';
@@ -18,8 +20,10 @@ const RULES = [ImpossibleTravelRule, GeofenceRule, RapidRepeatRule, SharedDevice
  * that flag accepted packets.
  */
 @Module({
+  imports: [TlogModule],
   controllers: [FraudController],
   providers: [
+    FraudSeal,
     bindPort(FraudEventRepository, fraudEventAdapters),
     ...RULES,
     {

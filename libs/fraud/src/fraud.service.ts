@@ -9,7 +9,7 @@ import {
 } from './domain/fraud-event';
 import { UnattributedBudget } from './domain/unattributed-budget';
 import { fraudConfig, FraudSettings } from './fraud.config';
-import { FraudError } from './fraud.errors';
+import { FraudError, FraudEventTamperedError } from './fraud.errors';
 import {
   AttendanceHistory,
   FraudFinding,
@@ -29,11 +29,23 @@ import {
 
 export type FraudEventInput = Omit<FraudEvent, 'id' | 'at'> & { at?: Date };
 
+/** A fraud event found changed outside the server (`/health` lists them). */
+export interface TamperedFraudEvent {
+  eventId: string;
+  /** When this instance first read it so. */
+  since: Date;
+}
+
+/** How many tampered events this instance remembers for `/health` (the metric counts them all). */
+const TAMPERED_KEPT = 1000;
+
 /** Records fraud events and runs the pattern rules over accepted packets. */
 @Injectable()
 export class FraudService {
   private readonly logger = new Logger(FraudService.name);
   private readonly unattributed: UnattributedBudget;
+  /** Events read as `tampered` by this instance, oldest first (at most TAMPERED_KEPT). */
+  private readonly tamperedEvents = new Map<string, Date>();
 
   constructor(
     private readonly events: FraudEventRepository,
@@ -115,14 +127,43 @@ export class FraudService {
     return this.recordAll(findings);
   }
 
-  list(criteria: FraudEventCriteria): Promise<FraudEvent[]> {
-    return this.events.listRecent(criteria);
+  /**
+   * Events matching the criteria, each with its `integrity`: one changed outside the server is
+   * listed, marked `tampered` (noted for `/health` and the metric), not left out nor refused.
+   */
+  async list(criteria: FraudEventCriteria): Promise<FraudEvent[]> {
+    return this.noted(await this.events.listRecent(criteria));
   }
 
   /** Events that name one of these packets (flags on timesheet days). */
-  ofPackets(packetIds: string[], limit = 10_000): Promise<FraudEvent[]> {
-    if (packetIds.length === 0) return Promise.resolve([]);
-    return this.events.listByPacketIds(packetIds, limit);
+  async ofPackets(packetIds: string[], limit = 10_000): Promise<FraudEvent[]> {
+    if (packetIds.length === 0) return [];
+    return this.noted(await this.events.listByPacketIds(packetIds, limit));
+  }
+
+  /** Events read as tampered by this instance, oldest first (the newest TAMPERED_KEPT). */
+  tampered(): TamperedFraudEvent[] {
+    return [...this.tamperedEvents].map(([eventId, since]) => ({ eventId, since }));
+  }
+
+  /** Notes the tampered events of a read (logged and counted once per event and instance). */
+  private noted(events: FraudEvent[]): FraudEvent[] {
+    const fresh: string[] = [];
+    for (const e of events) {
+      if (e.integrity !== 'tampered' || this.tamperedEvents.has(e.id)) continue;
+      this.tamperedEvents.set(e.id, this.clock.now());
+      fresh.push(e.id);
+    }
+    if (fresh.length === 0) return events;
+    while (this.tamperedEvents.size > TAMPERED_KEPT) {
+      this.tamperedEvents.delete(this.tamperedEvents.keys().next().value as string);
+    }
+    this.metrics.tamperedFound(fresh.length);
+    this.logger.error(
+      { eventIds: fresh.slice(0, 20), count: fresh.length },
+      'Fraud events changed outside the server (their tags do not verify): listed marked tampered',
+    );
+    return events;
   }
 
   /**
@@ -144,6 +185,7 @@ export class FraudService {
   async detail(eventId: string): Promise<{ event: FraudEvent; reviews: FraudReview[] }> {
     const found = await this.events.findWithReviews(eventId);
     if (!found) throw notFound();
+    this.noted([found.event]);
     return found;
   }
 
@@ -159,13 +201,21 @@ export class FraudService {
     reason: string,
     principal: Principal,
   ): Promise<ReviewOutcome> {
-    const outcome = await this.events.addReview(eventId, {
-      id: newId(),
-      decision,
-      reason,
-      by: actorOf(principal),
-      at: this.clock.now(),
-    });
+    let outcome: ReviewOutcome | undefined;
+    try {
+      outcome = await this.events.addReview(eventId, {
+        id: newId(),
+        decision,
+        reason,
+        by: actorOf(principal),
+        at: this.clock.now(),
+      });
+    } catch (error) {
+      if (error instanceof FraudEventTamperedError) {
+        this.noted([{ id: eventId, integrity: 'tampered' } as FraudEvent]);
+      }
+      throw error;
+    }
     if (!outcome) throw notFound();
     if (outcome.recorded) {
       this.logger.log(

@@ -10,7 +10,13 @@ export { storeMacWith };
  * What a store MAC covers. Each purpose has a key of its own, so a tag made for one kind of
  * row never verifies as another's.
  */
-export type StoreMacPurpose = 'ledger-link' | 'vault-audit' | 'timesheet-day' | 'timesheet-entry';
+export type StoreMacPurpose =
+  | 'ledger-link'
+  | 'vault-audit'
+  | 'timesheet-day'
+  | 'timesheet-entry'
+  | 'fraud-event'
+  | 'fraud-review';
 
 /**
  * The server's MACs over rows it writes, with keys that live outside the store: HMAC-SHA256

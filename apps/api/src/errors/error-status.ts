@@ -142,6 +142,7 @@ export const ERROR_STATUS = {
   fraud: {
     invalid_cursor: HttpStatus.BAD_REQUEST,
     fraud_event_not_found: HttpStatus.NOT_FOUND,
+    fraud_event_tampered: HttpStatus.SERVICE_UNAVAILABLE,
   },
   'offline-sync': {
     missing_token: HttpStatus.UNAUTHORIZED,

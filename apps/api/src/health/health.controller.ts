@@ -30,6 +30,7 @@ import {
 } from '@app/tlog';
 import { LedgerService } from '@app/offline-sync';
 import { TimesheetProjector } from '@app/timesheets';
+import { FraudService } from '@app/fraud';
 import { VaultAuditService } from '@app/vault/vault-audit.service';
 import { KeyHoldersService, KeyringService } from '@app/vault';
 import {
@@ -53,6 +54,8 @@ export class HealthController implements OnModuleInit {
   private transparencyLog!: TransparencyLogService;
   /** The timesheet projection (absent in an app without the timesheets module). */
   private timesheets?: TimesheetProjector;
+  /** The fraud event log (absent in an app without the fraud module). */
+  private fraud?: FraudService;
   /** The owners of the logs a seal can refuse (absent in an app without their module). */
   private ledger?: LedgerService;
   private vaultAudit?: VaultAuditService;
@@ -81,6 +84,11 @@ export class HealthController implements OnModuleInit {
       this.timesheets = this.modules.get(TimesheetProjector, { strict: false });
     } catch {
       this.timesheets = undefined;
+    }
+    try {
+      this.fraud = this.modules.get(FraudService, { strict: false });
+    } catch {
+      this.fraud = undefined;
     }
     try {
       this.ledger = this.modules.get(LedgerService, { strict: false });
@@ -115,7 +123,7 @@ export class HealthController implements OnModuleInit {
   })
   @ApiOkResponse({
     description:
-      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded\n\nThe Health Check is successful',
+      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded. `fraud.tamperedEvents` and `fraud.events` (admin) count and name the fraud events this instance read as changed outside the server (their tags do not verify): reported, not degraded\n\nThe Health Check is successful',
     schema: healthReportSchema('ok'),
   })
   @ApiServiceUnavailableResponse({
@@ -146,6 +154,7 @@ export class HealthController implements OnModuleInit {
       async () => this.tlog(),
       () => this.logs(),
       () => this.readModel(),
+      async () => this.fraudEvents(),
     ];
     if (this.redis.enabled) {
       checks.push(() => this.probe('redis', () => this.redis.ping()));
@@ -444,6 +453,28 @@ export class HealthController implements OnModuleInit {
         "sealed ledger links fail their check (changed in the database after their seal): these sites' timesheets stop before them and their reads answer 503 timesheets_ledger_unverified until the links are put back as sealed (verify names them)",
         ...(sites.length > 0 ? [tamperedMessage] : []),
       ].join('; '),
+    });
+  }
+
+  /**
+   * Fraud events this instance read as changed outside the server (their tags, or their review
+   * history, do not verify): listed marked `tampered`, not reviewable (503
+   * fraud_event_tampered). Reported, not degrading, for the reason the timesheets' are: every
+   * replica shares the store, so taking this one out of rotation repairs nothing, and a database
+   * writer could otherwise take them all out (alert on mdai_fraud_events_tampered_total).
+   */
+  private fraudEvents() {
+    const check = indicator('fraud');
+    const tampered = this.fraud?.tampered() ?? [];
+    if (tampered.length === 0) return check.up();
+    return check.up({
+      tamperedEvents: tampered.length,
+      events: tampered.slice(-100).map((t) => ({
+        eventId: t.eventId,
+        since: t.since.toISOString(),
+      })),
+      message:
+        'fraud events changed outside the server (their tags do not verify): listed with integrity tampered and not reviewable; restore them from a backup and compare with the ledger',
     });
   }
 

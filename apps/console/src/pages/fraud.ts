@@ -77,7 +77,25 @@ export function fraudTable(rows: FraudEvent[], review?: (event: FraudEvent) => C
     'Fraud events, newest first',
     [
       { header: 'When', cell: (e) => when(e.at) },
-      { header: 'Type', cell: (e) => badge(e.type, FLAGS.has(e.type) ? 'warn' : 'bad') },
+      {
+        header: 'Type',
+        cell: (e) =>
+          h(
+            'span',
+            {},
+            badge(e.type, FLAGS.has(e.type) ? 'warn' : 'bad'),
+            // changed outside the server (its tag does not verify), or from before the tags
+            ...(e.integrity === 'verified'
+              ? []
+              : [
+                  ' ',
+                  badge(
+                    e.integrity === 'tampered' ? 'tampered' : 'legacy',
+                    e.integrity === 'tampered' ? 'bad' : 'warn',
+                  ),
+                ]),
+          ),
+      },
       {
         header: 'Device',
         cell: (e) =>
@@ -152,7 +170,13 @@ function render(ctx: PageContext): void {
       });
       return { rows: res.data, next: res.headers.get('x-next-cursor') ?? undefined };
     },
-    render: (rows) => fraudTable(rows, (event) => reviewForm(ctx, event, () => list.reload())),
+    // a tampered event cannot be reviewed (503 fraud_event_tampered): no form
+    render: (rows) =>
+      fraudTable(rows, (event) =>
+        event.integrity === 'tampered'
+          ? 'Changed outside the server: not reviewable'
+          : reviewForm(ctx, event, () => list.reload()),
+      ),
   });
   ctx.main.append(
     h('h1', {}, 'Fraud'),

@@ -36,6 +36,16 @@ export const FRAUD_REVIEW_STATES = ['unreviewed', ...FRAUD_REVIEW_DECISIONS] as 
 export type FraudReviewState = (typeof FRAUD_REVIEW_STATES)[number];
 
 /**
+ * What a stored event or review's tag (FraudSeal) says of it: written by this server as it is
+ * (`verified`), stored before tags existed and tagged at the upgrade, unchanged since
+ * (`legacy`: what it held before the upgrade nobody can vouch for), or changed outside the
+ * server (`tampered`: its tag does not verify, or its review history has a gap). Absent when the
+ * store was built without the tags (a contract spec).
+ */
+export const FRAUD_INTEGRITY_STATES = ['verified', 'legacy', 'tampered'] as const;
+export type FraudIntegrity = (typeof FRAUD_INTEGRITY_STATES)[number];
+
+/**
  * One admin review of a fraud event. Every review is kept (the event's review history, oldest
  * first); the latest is the event's current review. A dismissed event no longer weighs on the
  * device's trust score.
@@ -47,6 +57,8 @@ export interface FraudReview {
   /** `<role>:<key id>` of the API key that reviewed (as kiosk and device events record it). */
   by: string;
   at: Date;
+  /** Whether its tag verifies, in the history it belongs to (FraudSeal.checkHistory). */
+  integrity?: FraudIntegrity;
 }
 
 export interface FraudEvent {
@@ -61,6 +73,8 @@ export interface FraudEvent {
   at: Date;
   /** The latest review, absent while the event is unreviewed. */
   review?: FraudReview;
+  /** Whether its tag verifies (and, read with its reviews, whether their history holds). */
+  integrity?: FraudIntegrity;
 }
 
 /** What weighs on a trust score of one event: its type and time (not dismissed). */

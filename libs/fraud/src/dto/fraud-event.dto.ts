@@ -14,6 +14,7 @@ import {
 } from '@app/common';
 import {
   FRAUD_EVENT_TYPES,
+  FRAUD_INTEGRITY_STATES,
   FRAUD_REVIEW_DECISIONS,
   FRAUD_REVIEW_STATES,
   FraudEventType,
@@ -108,6 +109,12 @@ export class FraudReviewView {
   @ApiProperty() reason!: string;
   @ApiProperty({ example: 'admin:3f2a9c1b0d4e', description: '<role>:<API key id>' }) by!: string;
   @ApiProperty() at!: string;
+  @ApiPropertyOptional({
+    enum: FRAUD_INTEGRITY_STATES,
+    description:
+      "In an event's review history: verified (the server's tag verifies, in its place in the history), legacy (stored before tags existed, unchanged since the upgrade), tampered (changed, moved or written outside the server: not to be trusted). On an event's current review: the event's integrity (its tag covers the review)",
+  })
+  integrity?: string;
 }
 
 export class FraudEventView {
@@ -130,6 +137,12 @@ export class FraudEventView {
     description: 'The latest review; absent while unreviewed',
   })
   review?: FraudReviewView;
+  @ApiProperty({
+    enum: FRAUD_INTEGRITY_STATES,
+    description:
+      "verified: the server's tag over the event and its current review verifies; legacy: stored before tags existed (tagged as legacy at the upgrade, unchanged since; what it held before nobody can vouch for); tampered: changed outside the server (its type, time, ids, detail or review do not match its tag; in the event's own view also a review history with a review missing, moved or changed). A tampered event is listed, so the rest of the page stays usable, but is not to be trusted, and cannot be reviewed (503 fraud_event_tampered)",
+  })
+  integrity!: string;
 }
 
 export class FraudEventDetailView extends FraudEventView {

@@ -86,4 +86,21 @@ export const FRAUD_SQLITE_MIGRATIONS: SqliteMigration[] = [
         WHERE type <> 'device_blocked' AND review_decision IS NOT 'dismissed';
     `,
   },
+  {
+    version: 7,
+    name: 'fraud events and reviews: the server tags (FraudSeal)',
+    // tag: StoreMac over the row (the event's with its current review; a review's with its place
+    // and the tag of the review before it). NULL on rows from before: the server tags them once
+    // as legacy (fraud_seal.legacy_sealed_at is then set), and from then on an untagged row is
+    // one written outside the server.
+    up: `
+      ALTER TABLE fraud_events ADD COLUMN tag TEXT;
+      ALTER TABLE fraud_event_reviews ADD COLUMN tag TEXT;
+      CREATE TABLE fraud_seal (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        legacy_sealed_at TEXT
+      );
+      INSERT INTO fraud_seal (id, legacy_sealed_at) VALUES (1, NULL);
+    `,
+  },
 ];

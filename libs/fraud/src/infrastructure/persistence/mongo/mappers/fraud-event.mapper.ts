@@ -23,8 +23,9 @@ export class FraudEventMongoMapper {
   }
 
   /** A new event's document (the sync path's insert: no review yet). */
-  static toPersistence(e: FraudEvent): FraudEventDocument {
+  static toPersistence(e: FraudEvent, tag?: string): FraudEventDocument {
     return {
+      ...(tag ? { tag } : {}),
       _id: e.id,
       type: e.type,
       deviceId: e.deviceId,
@@ -46,8 +47,14 @@ export class FraudEventMongoMapper {
     };
   }
 
-  static reviewToPersistence(r: FraudReview): FraudReviewDocument {
-    const { id, ...rest } = r;
-    return { _id: id, ...rest };
+  static reviewToPersistence(r: FraudReview, tag?: string): FraudReviewDocument {
+    return {
+      _id: r.id,
+      decision: r.decision,
+      reason: r.reason,
+      by: r.by,
+      at: r.at,
+      ...(tag ? { tag } : {}),
+    };
   }
 }

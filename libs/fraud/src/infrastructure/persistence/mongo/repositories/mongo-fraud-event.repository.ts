@@ -1,4 +1,4 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import {
@@ -8,9 +8,12 @@ import {
   FraudReview,
   FraudWeight,
 } from '../../../../domain/fraud-event';
+import { FraudEventTamperedError } from '../../../../fraud.errors';
 import { FraudEventRepository, ReviewOutcome } from '../../fraud-event.repository';
+import { FraudSeal } from '../../fraud-seal';
 import { FraudEventMongoMapper as Mapper } from '../mappers/fraud-event.mapper';
 import {
+  FRAUD_SEAL_COLLECTION,
   FraudEventDocument,
   FraudEventSchema,
   WEIGHING_TYPES,
@@ -26,19 +29,93 @@ const EVENT_FIELDS = { reviews: 0 } as const;
 @Injectable()
 export class MongoFraudEventRepository extends FraudEventRepository implements OnModuleInit {
   private readonly events: Model<FraudEventDocument>;
+  private readonly store: MongoStoreHandle;
+  private readonly seal?: FraudSeal;
 
-  constructor(store: MongoStoreHandle) {
+  constructor(store: MongoStoreHandle, @Optional() seal?: FraudSeal) {
     super();
+    this.store = store;
+    this.seal = seal;
     this.events = store.connection.model(FraudEventDocument.name, FraudEventSchema);
   }
 
   async onModuleInit(): Promise<void> {
     await this.events.init();
+    if (this.seal) await this.sealLegacy(this.seal);
+  }
+
+  /**
+   * Documents stored before the tags are tagged once, as legacy, by the first server with the
+   * tags: the one whose insert of `fraud_seal`'s `legacy` document succeeds (replicas starting
+   * together tag them once). An untagged document written later is `tampered`.
+   */
+  private async sealLegacy(seal: FraudSeal): Promise<void> {
+    const marks = this.store.connection.collection<{ _id: string; at: Date }>(
+      FRAUD_SEAL_COLLECTION,
+    );
+    if (await marks.findOne({ _id: 'legacy' })) return;
+    try {
+      await marks.insertOne({ _id: 'legacy', at: new Date() });
+    } catch {
+      return; // another replica claimed it
+    }
+    // streamed, a thousand updates a round trip: a big log is never all in memory
+    let batch: Parameters<Model<FraudEventDocument>['bulkWrite']>[0] = [];
+    const flush = async () => {
+      if (batch.length > 0) await this.events.bulkWrite(batch, { ordered: false });
+      batch = [];
+    };
+    for await (const doc of this.events
+      .find({ tag: { $exists: false } })
+      .lean<FraudEventDocument>()
+      .cursor()) {
+      const event = Mapper.toDomain(doc);
+      let previous: string | null = null;
+      const reviews = (doc.reviews ?? []).map((r, i) => {
+        const tag =
+          r.tag ?? seal.reviewTag(event.id, i + 1, Mapper.reviewToDomain(r), previous, true);
+        previous = tag;
+        return { ...r, tag };
+      });
+      batch.push({
+        updateOne: {
+          filter: { _id: doc._id, tag: { $exists: false } },
+          update: {
+            $set: { tag: seal.eventTag(event, true), ...(doc.reviews ? { reviews } : {}) },
+          },
+        },
+      });
+      if (batch.length === 1000) await flush();
+    }
+    await flush();
+  }
+
+  /** The document's event, with its integrity when the store checks tags. */
+  private toEvent(doc: FraudEventDocument): FraudEvent {
+    const event = Mapper.toDomain(doc);
+    if (this.seal) event.integrity = this.seal.eventIntegrity(event, doc.tag);
+    return event;
+  }
+
+  /** The event's reviews, oldest first, their history checked when the store checks tags. */
+  private historyOf(event: FraudEvent, doc: FraudEventDocument): FraudReview[] {
+    const stored = doc.reviews ?? [];
+    const reviews = stored.map(Mapper.reviewToDomain);
+    this.seal?.checkHistory(
+      event,
+      reviews,
+      stored.map((_, i) => i + 1),
+      stored.map((r) => r.tag),
+    );
+    return reviews;
   }
 
   async recordAll(events: FraudEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.events.insertMany(events.map(Mapper.toPersistence), { ordered: true });
+    await this.events.insertMany(
+      events.map((e) => Mapper.toPersistence(e, this.seal?.eventTag(e))),
+      { ordered: true },
+    );
   }
 
   async weighingHistories(
@@ -85,30 +162,44 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
       .sort({ at: 1, _id: 1 })
       .limit(limit)
       .lean<FraudEventDocument[]>();
-    return docs.map(Mapper.toDomain);
+    return docs.map((doc) => this.toEvent(doc));
   }
 
   async addReview(eventId: string, review: FraudReview): Promise<ReviewOutcome | undefined> {
-    const stored = Mapper.reviewToPersistence(review);
-    // unless the current review is this one already (a retry): one conditional update
-    const updated = await this.events
-      .findOneAndUpdate(
-        {
-          _id: eventId,
-          $or: [
-            { 'review.decision': { $ne: review.decision } },
-            { 'review.reason': { $ne: review.reason } },
-          ],
-        },
-        { $set: { review: stored }, $push: { reviews: stored } },
-        { new: true, runValidators: true, projection: EVENT_FIELDS },
-      )
-      .lean<FraudEventDocument>();
-    if (updated) return { event: Mapper.toDomain(updated), recorded: true };
-    const current = await this.events
-      .findOne({ _id: eventId }, EVENT_FIELDS)
-      .lean<FraudEventDocument>();
-    return current ? { event: Mapper.toDomain(current), recorded: false } : undefined;
+    // read, check, then write only over the review history as read (its current review): a
+    // review written meanwhile by another request or replica makes the write miss, and it is
+    // read again (a bounded number of times: each miss is another review recorded)
+    for (let attempt = 0; ; attempt++) {
+      if (attempt === 50) throw new Error(`fraud event ${eventId}: reviews kept changing`);
+      const doc = await this.events.findOne({ _id: eventId }).lean<FraudEventDocument>();
+      if (!doc) return undefined;
+      const event = this.toEvent(doc);
+      const reviews = this.historyOf(event, doc);
+      // a review would chain onto the changed rows and tag the event as the server's own
+      if (event.integrity === 'tampered') throw new FraudEventTamperedError(eventId);
+      if (doc.review?.decision === review.decision && doc.review?.reason === review.reason) {
+        return { event, recorded: false };
+      }
+      const previous = doc.reviews?.[doc.reviews.length - 1]?.tag ?? null;
+      const stored = Mapper.reviewToPersistence(
+        review,
+        this.seal?.reviewTag(eventId, reviews.length + 1, review, previous),
+      );
+      // a legacy event stays legacy: a review vouches for nothing it held before the upgrade
+      const tag = this.seal?.eventTag({ ...event, review }, event.integrity === 'legacy');
+      const updated = await this.events
+        .findOneAndUpdate(
+          {
+            _id: eventId,
+            'review._id': doc.review ? doc.review._id : { $exists: false },
+            reviews: doc.reviews ? { $size: doc.reviews.length } : { $exists: false },
+          },
+          { $set: { review: stored, ...(tag ? { tag } : {}) }, $push: { reviews: stored } },
+          { new: true, runValidators: true, projection: EVENT_FIELDS },
+        )
+        .lean<FraudEventDocument>();
+      if (updated) return { event: this.toEvent(updated), recorded: true };
+    }
   }
 
   async findWithReviews(
@@ -116,10 +207,8 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
   ): Promise<{ event: FraudEvent; reviews: FraudReview[] } | undefined> {
     const doc = await this.events.findOne({ _id: eventId }).lean<FraudEventDocument>();
     if (!doc) return undefined;
-    return {
-      event: Mapper.toDomain(doc),
-      reviews: (doc.reviews ?? []).map(Mapper.reviewToDomain),
-    };
+    const event = this.toEvent(doc);
+    return { event, reviews: this.historyOf(event, doc) };
   }
 
   async listRecent(criteria: FraudEventCriteria): Promise<FraudEvent[]> {
@@ -150,6 +239,6 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
       .sort({ at: -1, _id: -1 })
       .limit(criteria.limit)
       .lean<FraudEventDocument[]>();
-    return docs.map(Mapper.toDomain);
+    return docs.map((doc) => this.toEvent(doc));
   }
 }

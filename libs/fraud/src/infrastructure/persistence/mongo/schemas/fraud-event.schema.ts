@@ -8,6 +8,8 @@ export class FraudReviewDocument {
   @Prop({ required: true }) reason!: string;
   @Prop({ required: true }) by!: string;
   @Prop({ required: true }) at!: Date;
+  /** The server's tag (FraudSeal), chained to the review before it; its seq is its place + 1. */
+  @Prop() tag?: string;
 }
 export const FraudReviewSchema = SchemaFactory.createForClass(FraudReviewDocument);
 
@@ -28,6 +30,8 @@ export class FraudEventDocument {
    * out. `default: undefined`: mongoose would give every new event an empty array.
    */
   @Prop({ type: [FraudReviewSchema], default: undefined }) reviews?: FraudReviewDocument[];
+  /** The server's tag over the event and its current review (FraudSeal); absent: written without one. */
+  @Prop() tag?: string;
 }
 export const FraudEventSchema = SchemaFactory.createForClass(FraudEventDocument);
 /** The listing's sort (newest first, id as tie-breaker): served from this index, not in memory. */
@@ -63,3 +67,9 @@ FraudEventSchema.index(
   { deviceId: 1, at: -1, _id: -1, type: 1, 'review.decision': 1 },
   { name: 'fraud_events_weighing', partialFilterExpression: WEIGHING_TYPES },
 );
+
+/**
+ * `fraud_seal`, one document (`_id: 'legacy'`): when the events stored before the tags were
+ * tagged as legacy (SQLite: fraud migration 7's `fraud_seal` row).
+ */
+export const FRAUD_SEAL_COLLECTION = 'fraud_seal';

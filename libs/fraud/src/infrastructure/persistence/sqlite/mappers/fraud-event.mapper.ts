@@ -14,6 +14,8 @@ export interface FraudEventRow {
   packet_id: string | null;
   detail: string;
   at: string;
+  /** The server's tag (FraudSeal); NULL when written without one. */
+  tag?: string | null;
 }
 
 /** A listed row: the event and its current review (NULLs while unreviewed). */
@@ -33,6 +35,8 @@ export interface FraudReviewRow {
   reason: string;
   actor: string;
   at: string;
+  /** The server's tag (FraudSeal), chained to the event's review before it. */
+  tag?: string | null;
 }
 
 export class FraudEventSqliteMapper {
@@ -60,8 +64,9 @@ export class FraudEventSqliteMapper {
   }
 
   /** A new event's row (the sync path's insert: no review yet). */
-  static toPersistence(e: FraudEvent): FraudEventRow {
+  static toPersistence(e: FraudEvent, tag: string | null = null): FraudEventRow {
     return {
+      tag,
       id: e.id,
       type: e.type,
       device_id: e.deviceId ?? null,
@@ -83,8 +88,14 @@ export class FraudEventSqliteMapper {
     };
   }
 
-  static reviewToPersistence(eventId: string, seq: number, r: FraudReview): FraudReviewRow {
+  static reviewToPersistence(
+    eventId: string,
+    seq: number,
+    r: FraudReview,
+    tag: string | null = null,
+  ): FraudReviewRow {
     return {
+      tag,
       id: r.id,
       event_id: eventId,
       seq,

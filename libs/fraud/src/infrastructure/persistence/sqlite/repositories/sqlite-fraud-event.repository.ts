@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import {
   LimitedStatement,
@@ -13,7 +13,9 @@ import {
   FraudReview,
   FraudWeight,
 } from '../../../../domain/fraud-event';
+import { FraudEventTamperedError } from '../../../../fraud.errors';
 import { FraudEventRepository, ReviewOutcome } from '../../fraud-event.repository';
+import { FraudSeal } from '../../fraud-seal';
 import {
   FraudEventReviewedRow,
   FraudReviewRow,
@@ -28,7 +30,6 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
   private readonly insert: Statement;
   private readonly findEvent: Statement<[string], FraudEventReviewedRow>;
   private readonly reviewsOf: Statement<[string], FraudReviewRow>;
-  private readonly lastSeq: Statement<[string], { seq: number | null }>;
   private readonly insertReview: Statement;
   private readonly setCurrentReview: Statement;
   /**
@@ -39,16 +40,19 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
   /** A device's weighing events, newest first: the (device_id, at, id) index in its order. */
   private readonly weighing: LimitedStatement<[string, string, string], [string, string]>;
 
-  constructor(store: SqliteStoreHandle) {
+  private readonly seal?: FraudSeal;
+
+  constructor(store: SqliteStoreHandle, @Optional() seal?: FraudSeal) {
     super();
     store.migrate('fraud', FRAUD_SQLITE_MIGRATIONS);
     this.db = store.db;
+    this.seal = seal;
     this.turns = store.writeTurns;
     this.listings = new LimitedStatements(this.db, 16 * 3 * 2 * 3 + 1);
     this.weighing = new LimitedStatement(this.db, WEIGHING_SQL, { raw: true });
     this.insert = this.db.prepare(
-      `INSERT INTO fraud_events (id, type, device_id, worker_id, site_id, packet_id, detail, at)
-       VALUES (@id, @type, @device_id, @worker_id, @site_id, @packet_id, @detail, @at)`,
+      `INSERT INTO fraud_events (id, type, device_id, worker_id, site_id, packet_id, detail, at, tag)
+       VALUES (@id, @type, @device_id, @worker_id, @site_id, @packet_id, @detail, @at, @tag)`,
     );
     this.findEvent = this.db.prepare<[string], FraudEventReviewedRow>(
       'SELECT * FROM fraud_events WHERE id = ?',
@@ -56,25 +60,86 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     this.reviewsOf = this.db.prepare<[string], FraudReviewRow>(
       'SELECT * FROM fraud_event_reviews WHERE event_id = ? ORDER BY seq',
     );
-    this.lastSeq = this.db.prepare<[string], { seq: number | null }>(
-      'SELECT MAX(seq) AS seq FROM fraud_event_reviews WHERE event_id = ?',
-    );
     this.insertReview = this.db.prepare(
-      `INSERT INTO fraud_event_reviews (id, event_id, seq, decision, reason, actor, at)
-       VALUES (@id, @event_id, @seq, @decision, @reason, @actor, @at)`,
+      `INSERT INTO fraud_event_reviews (id, event_id, seq, decision, reason, actor, at, tag)
+       VALUES (@id, @event_id, @seq, @decision, @reason, @actor, @at, @tag)`,
     );
     this.setCurrentReview = this.db.prepare(
       `UPDATE fraud_events SET review_id = @id, review_decision = @decision,
-         review_reason = @reason, review_by = @actor, review_at = @at
+         review_reason = @reason, review_by = @actor, review_at = @at, tag = @event_tag
        WHERE id = @event_id`,
     );
+    if (seal) this.sealLegacy(seal);
+  }
+
+  /**
+   * Rows stored before the tags (fraud migration 7) are tagged once, as legacy, by the first
+   * server with the tags (`fraud_seal.legacy_sealed_at` then says when): they read as `legacy`
+   * from then on, and a row changed after that as `tampered`. An untagged row written later is
+   * `tampered`, not legacy.
+   */
+  private sealLegacy(seal: FraudSeal): void {
+    const pending = () =>
+      this.db.prepare('SELECT legacy_sealed_at FROM fraud_seal WHERE id = 1').get() as
+        { legacy_sealed_at: string | null } | undefined;
+    if (pending()?.legacy_sealed_at !== null) return;
+    this.db
+      .transaction(() => {
+        if (pending()?.legacy_sealed_at !== null) return;
+        const tagEvent = this.db.prepare('UPDATE fraud_events SET tag = ? WHERE id = ?');
+        const tagReview = this.db.prepare('UPDATE fraud_event_reviews SET tag = ? WHERE id = ?');
+        // a thousand rows at a time (each read finds the rows not tagged yet): a big log is
+        // never all in memory
+        const untagged = this.db.prepare<[], FraudEventReviewedRow>(
+          'SELECT * FROM fraud_events WHERE tag IS NULL LIMIT 1000',
+        );
+        for (let rows = untagged.all(); rows.length > 0; rows = untagged.all()) {
+          for (const row of rows) {
+            const event = Mapper.toDomain(row);
+            tagEvent.run(seal.eventTag(event, true), event.id);
+            let previous: string | null = null;
+            for (const r of this.reviewsOf.all(event.id)) {
+              const tag: string =
+                r.tag ?? seal.reviewTag(event.id, r.seq, Mapper.reviewToDomain(r), previous, true);
+              if (r.tag == null) tagReview.run(tag, r.id);
+              previous = tag;
+            }
+          }
+        }
+        this.db
+          .prepare('UPDATE fraud_seal SET legacy_sealed_at = ? WHERE id = 1')
+          .run(new Date().toISOString());
+      })
+      .immediate();
+  }
+
+  /** The row's event, with its integrity when the store checks tags. */
+  private toEvent(row: FraudEventReviewedRow): FraudEvent {
+    const event = Mapper.toDomain(row);
+    if (this.seal) event.integrity = this.seal.eventIntegrity(event, row.tag);
+    return event;
+  }
+
+  /** The event's reviews, oldest first, their history checked when the store checks tags. */
+  private historyOf(event: FraudEvent): { reviews: FraudReview[]; rows: FraudReviewRow[] } {
+    const rows = this.reviewsOf.all(event.id);
+    const reviews = rows.map(Mapper.reviewToDomain);
+    this.seal?.checkHistory(
+      event,
+      reviews,
+      rows.map((r) => r.seq),
+      rows.map((r) => r.tag),
+    );
+    return { reviews, rows };
   }
 
   async recordAll(events: FraudEvent[]): Promise<void> {
     if (events.length === 0) return;
     await this.turns.write(
       this.db.transaction(() => {
-        for (const event of events) this.insert.run(Mapper.toPersistence(event));
+        for (const event of events) {
+          this.insert.run(Mapper.toPersistence(event, this.seal?.eventTag(event) ?? null));
+        }
       }),
     );
   }
@@ -113,7 +178,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
              ORDER BY at, id LIMIT ?`,
           )
           .all(...chunk, limit - found.length)
-          .map(Mapper.toDomain),
+          .map((row) => this.toEvent(row)),
       );
     }
     return found;
@@ -123,14 +188,27 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     const add = (): ReviewOutcome | undefined => {
       const row = this.findEvent.get(eventId);
       if (!row) return undefined;
+      const event = this.toEvent(row);
+      const { rows } = this.historyOf(event);
+      // a review would chain onto the changed rows and tag the event as the server's own
+      if (event.integrity === 'tampered') throw new FraudEventTamperedError(eventId);
       if (row.review_decision === review.decision && row.review_reason === review.reason) {
-        return { event: Mapper.toDomain(row), recorded: false };
+        return { event, recorded: false };
       }
-      const seq = (this.lastSeq.get(eventId)?.seq ?? 0) + 1;
-      const reviewRow = Mapper.reviewToPersistence(eventId, seq, review);
+      const seq = (rows[rows.length - 1]?.seq ?? 0) + 1;
+      const previous = rows[rows.length - 1]?.tag ?? null;
+      const reviewRow = Mapper.reviewToPersistence(
+        eventId,
+        seq,
+        review,
+        this.seal?.reviewTag(eventId, seq, review, previous) ?? null,
+      );
       this.insertReview.run(reviewRow);
-      this.setCurrentReview.run(reviewRow);
-      return { event: Mapper.toDomain(this.findEvent.get(eventId)!), recorded: true };
+      // a legacy event stays legacy: a review vouches for nothing it held before the upgrade
+      const eventTag =
+        this.seal?.eventTag({ ...event, review }, event.integrity === 'legacy') ?? null;
+      this.setCurrentReview.run({ ...reviewRow, event_tag: eventTag });
+      return { event: this.toEvent(this.findEvent.get(eventId)!), recorded: true };
     };
     // read, compare and write in one immediate transaction: two reviews at once are one
     // after the other, and a retry of the latest records nothing
@@ -142,15 +220,13 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
   ): Promise<{ event: FraudEvent; reviews: FraudReview[] } | undefined> {
     const row = this.findEvent.get(eventId);
     if (!row) return undefined;
-    return {
-      event: Mapper.toDomain(row),
-      reviews: this.reviewsOf.all(eventId).map(Mapper.reviewToDomain),
-    };
+    const event = this.toEvent(row);
+    return { event, reviews: this.historyOf(event).reviews };
   }
 
   async listRecent(criteria: FraudEventCriteria): Promise<FraudEvent[]> {
     const { sql, params, limit } = fraudEventListQuery(criteria);
-    return this.listings.all(sql, params, limit).map(Mapper.toDomain);
+    return this.listings.all(sql, params, limit).map((row) => this.toEvent(row));
   }
 }
 

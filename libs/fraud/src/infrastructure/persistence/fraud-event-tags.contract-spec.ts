@@ -1,0 +1,232 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { newId } from '@app/common';
+import { MongoStore, SqliteStore } from '@app/persistence';
+import { compileAdapter, CompiledAdapter } from '@app/persistence/testing/compile-adapter';
+import { describeStoreContract } from '@app/persistence/testing/store-contract';
+import { StoreMac, tlogConfig } from '@app/tlog';
+import { FraudEvent, FraudReview } from '../../domain/fraud-event';
+import { FraudEventTamperedError } from '../../fraud.errors';
+import { FraudEventRepository } from './fraud-event.repository';
+import { fraudEventAdapters } from './fraud-persistence';
+import { FraudSeal } from './fraud-seal';
+
+/**
+ * The fraud store with its tags (FraudSeal), on both stores: rows changed outside the server
+ * read as `tampered`, rows from before the tags as `legacy` once the first server with the tags
+ * has tagged them. The plain suite (fraud-event.contract-spec.ts) builds the adapter without the
+ * seal; here a second adapter on the same store has one.
+ */
+const signingKey = generateKeyPairSync('ed25519').privateKey;
+
+function event(overrides: Partial<FraudEvent> = {}): FraudEvent {
+  return {
+    id: newId(),
+    type: 'impossible_travel',
+    deviceId: newId(),
+    workerId: newId(),
+    siteId: newId(),
+    packetId: newId(),
+    detail: '50 km in a minute',
+    at: new Date('2026-01-01T00:00:00.000Z'),
+    ...overrides,
+  };
+}
+
+function review(overrides: Partial<FraudReview> = {}): FraudReview {
+  return {
+    id: newId(),
+    decision: 'confirmed',
+    reason: 'seen on camera',
+    by: 'admin:key-1',
+    at: new Date('2026-01-10T00:00:00.000Z'),
+    ...overrides,
+  };
+}
+
+type Row = Record<string, unknown>;
+
+describeStoreContract('FraudEventRepository tags', fraudEventAdapters, ({ sut, store, driver }) => {
+  let sealed: CompiledAdapter<FraudEventRepository> | undefined;
+  afterEach(async () => {
+    await sealed?.close();
+    sealed = undefined;
+  });
+
+  /** An adapter on the suite's store with the server's tags (built, and so upgraded, now). */
+  async function withTags(): Promise<FraudEventRepository> {
+    await sealed?.close();
+    sealed = await compileAdapter(store(), fraudEventAdapters, {
+      providers: [{ provide: tlogConfig.KEY, useValue: { signingKey } }, StoreMac, FraudSeal],
+    });
+    return sealed.adapter;
+  }
+
+  const sqlite = () => (store() as SqliteStore).db;
+  const events = () => (store() as MongoStore).connection.collection('fraud_events');
+
+  /** Sets stored fields of an event: SQLite columns or MongoDB fields (dotted paths). */
+  async function setEvent(id: string, sqliteSet: Row, mongoSet: Row): Promise<void> {
+    if (driver() === 'sqlite') {
+      const columns = Object.keys(sqliteSet);
+      sqlite()
+        .prepare(
+          `UPDATE fraud_events SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`,
+        )
+        .run(...columns.map((c) => sqliteSet[c]), id);
+    } else {
+      await events().updateOne({ _id: id as never }, { $set: mongoSet });
+    }
+  }
+
+  async function integrityOf(repo: FraudEventRepository, id: string) {
+    const listed = (await repo.listRecent({ limit: 100 })).find((e) => e.id === id);
+    const detail = await repo.findWithReviews(id);
+    return {
+      listed: listed?.integrity,
+      detail: detail?.event.integrity,
+      reviews: detail?.reviews.map((r) => r.integrity),
+    };
+  }
+
+  it('should read what this server wrote as verified, in listings, by packet and with its reviews', async () => {
+    const repo = await withTags();
+    const e = event();
+    await repo.recordAll([e]);
+    await repo.addReview(e.id, review({ decision: 'dismissed', reason: 'bad GPS fix' }));
+    await repo.addReview(e.id, review());
+    expect(await integrityOf(repo, e.id)).toEqual({
+      listed: 'verified',
+      detail: 'verified',
+      reviews: ['verified', 'verified'],
+    });
+    const [byPacket] = await repo.listByPacketIds([e.packetId!], 10);
+    expect(byPacket.integrity).toBe('verified');
+  });
+
+  it('should read an event whose type, time, device or current review was changed as tampered, and refuse to review it', async () => {
+    const repo = await withTags();
+    const [typed, timed, moved, dismissed, genuine] = [event(), event(), event(), event(), event()];
+    await repo.recordAll([typed, timed, moved, dismissed, genuine]);
+    await repo.addReview(dismissed.id, review());
+    await setEvent(typed.id, { type: 'rapid_repeat' }, { type: 'rapid_repeat' });
+    await setEvent(
+      timed.id,
+      { at: '2025-01-01T00:00:00.000Z' },
+      { at: new Date('2025-01-01T00:00:00.000Z') },
+    );
+    await setEvent(moved.id, { device_id: newId() }, { deviceId: newId() });
+    await setEvent(
+      dismissed.id,
+      { review_decision: 'dismissed' },
+      { 'review.decision': 'dismissed' },
+    );
+    for (const e of [typed, timed, moved, dismissed]) {
+      expect((await integrityOf(repo, e.id)).listed).toBe('tampered');
+      await expect(repo.addReview(e.id, review({ reason: 'again' }))).rejects.toBeInstanceOf(
+        FraudEventTamperedError,
+      );
+    }
+    expect((await integrityOf(repo, genuine.id)).listed).toBe('verified');
+  });
+
+  it('should read a review history with a review rewritten, deleted or reordered as tampered', async () => {
+    const repo = await withTags();
+    const [rewritten, deletedLast, deletedFirst, swapped] = [event(), event(), event(), event()];
+    await repo.recordAll([rewritten, deletedLast, deletedFirst, swapped]);
+    for (const e of [rewritten, deletedLast, deletedFirst, swapped]) {
+      await repo.addReview(e.id, review({ decision: 'confirmed', reason: 'first' }));
+      await repo.addReview(e.id, review({ decision: 'dismissed', reason: 'second' }));
+    }
+    if (driver() === 'sqlite') {
+      const db = sqlite();
+      db.prepare(
+        "UPDATE fraud_event_reviews SET decision = 'dismissed' WHERE event_id = ? AND seq = 1",
+      ).run(rewritten.id);
+      db.prepare('DELETE FROM fraud_event_reviews WHERE event_id = ? AND seq = 2').run(
+        deletedLast.id,
+      );
+      db.prepare('DELETE FROM fraud_event_reviews WHERE event_id = ? AND seq = 1').run(
+        deletedFirst.id,
+      );
+      db.prepare('UPDATE fraud_event_reviews SET seq = 3 - seq + 10 WHERE event_id = ?').run(
+        swapped.id,
+      );
+      db.prepare('UPDATE fraud_event_reviews SET seq = seq - 10 WHERE event_id = ?').run(
+        swapped.id,
+      );
+    } else {
+      await events().updateOne(
+        { _id: rewritten.id as never },
+        { $set: { 'reviews.0.decision': 'dismissed' } },
+      );
+      await events().updateOne({ _id: deletedLast.id as never }, { $pop: { reviews: 1 } });
+      await events().updateOne({ _id: deletedFirst.id as never }, { $pop: { reviews: -1 } });
+      const doc = (await events().findOne({ _id: swapped.id as never }))!;
+      await events().updateOne(
+        { _id: swapped.id as never },
+        { $set: { reviews: [...(doc.reviews as Row[])].reverse() } },
+      );
+    }
+    expect(await integrityOf(repo, rewritten.id)).toEqual({
+      listed: 'verified',
+      detail: 'tampered',
+      reviews: ['tampered', 'verified'],
+    });
+    expect(await integrityOf(repo, deletedLast.id)).toMatchObject({
+      listed: 'verified',
+      detail: 'tampered',
+    });
+    expect((await integrityOf(repo, deletedFirst.id)).detail).toBe('tampered');
+    expect((await integrityOf(repo, swapped.id)).detail).toBe('tampered');
+    await expect(repo.addReview(deletedLast.id, review())).rejects.toBeInstanceOf(
+      FraudEventTamperedError,
+    );
+  });
+
+  it('should tag rows from before the tags once, as legacy; later changes and later untagged rows are tampered', async () => {
+    // written by a server without the tags (as before the upgrade)
+    const old = event();
+    const changed = event();
+    await sut().recordAll([old, changed]);
+    await sut().addReview(old.id, review({ decision: 'dismissed', reason: 'before' }));
+    if (driver() === 'mongo') {
+      // documents of a server from before the tags carry no fraud_seal document either
+      await (store() as MongoStore).connection.collection('fraud_seal').deleteMany({});
+    }
+    const repo = await withTags();
+    expect(await integrityOf(repo, old.id)).toEqual({
+      listed: 'legacy',
+      detail: 'legacy',
+      reviews: ['legacy'],
+    });
+    // a review after the upgrade is the server's own, the event stays legacy
+    await repo.addReview(old.id, review({ decision: 'confirmed', reason: 'after' }));
+    expect(await integrityOf(repo, old.id)).toEqual({
+      listed: 'legacy',
+      detail: 'legacy',
+      reviews: ['legacy', 'verified'],
+    });
+    await setEvent(changed.id, { type: 'rapid_repeat' }, { type: 'rapid_repeat' });
+    // an untagged row written after the upgrade, and a restart: not legacy
+    const forged = event();
+    if (driver() === 'sqlite') {
+      sqlite()
+        .prepare(
+          `INSERT INTO fraud_events (id, type, device_id, detail, at) VALUES (?, 'rapid_repeat', ?, 'x', ?)`,
+        )
+        .run(forged.id, forged.deviceId, forged.at.toISOString());
+    } else {
+      await events().insertOne({
+        _id: forged.id as never,
+        type: 'rapid_repeat',
+        deviceId: forged.deviceId,
+        detail: 'x',
+        at: forged.at,
+      });
+    }
+    const restarted = await withTags();
+    expect((await integrityOf(restarted, changed.id)).listed).toBe('tampered');
+    expect((await integrityOf(restarted, forged.id)).listed).toBe('tampered');
+    expect((await integrityOf(restarted, old.id)).listed).toBe('legacy');
+  });
+});

@@ -1,0 +1,116 @@
+import { Injectable } from '@nestjs/common';
+import { StoreMac } from '@app/tlog';
+import { FraudEvent, FraudIntegrity, FraudReview } from '../../domain/fraud-event';
+
+/**
+ * The tags of fraud events and their reviews (StoreMac, purposes 'fraud-event' and
+ * 'fraud-review'), written by the stores in the same write as the row and checked at every
+ * read of rows.
+ *
+ * - An event's tag covers its every field (id, type, device, worker, site, packet, detail, time)
+ *   and its current review (the copy the listing filters on), so a type, a severity (the type is
+ *   the severity: it sets the weight), a time or a review decision changed in the database no
+ *   longer verifies. A review rewrites it, in the same transaction.
+ * - A review's tag covers the event's id, the review's place in the event's history (seq, from
+ *   1), its id, decision, reason, actor and time, and the tag of the review before it: a review
+ *   deleted, reordered or rewritten breaks the chain, and the event's current review must be the
+ *   chain's last.
+ * - Rows stored before the tags existed are tagged once, when the store is upgraded, over the same
+ *   data prefixed with `"legacy"`: they read as `legacy` (never `verified`: nobody can vouch for
+ *   what they held before the upgrade), and any change after the upgrade makes them `tampered`.
+ */
+@Injectable()
+export class FraudSeal {
+  constructor(private readonly mac: StoreMac) {}
+
+  eventTag(e: FraudEvent, legacy = false): string {
+    return this.mac.mac('fraud-event', eventData(e, legacy));
+  }
+
+  /** `verified`, `legacy` (tagged at the upgrade) or `tampered`. */
+  eventIntegrity(e: FraudEvent, tag: unknown): FraudIntegrity {
+    if (this.mac.verify('fraud-event', eventData(e, false), tag)) return 'verified';
+    if (this.mac.verify('fraud-event', eventData(e, true), tag)) return 'legacy';
+    return 'tampered';
+  }
+
+  reviewTag(
+    eventId: string,
+    seq: number,
+    r: FraudReview,
+    previousTag: string | null,
+    legacy = false,
+  ): string {
+    return this.mac.mac('fraud-review', reviewData(eventId, seq, r, previousTag, legacy));
+  }
+
+  reviewIntegrity(
+    eventId: string,
+    seq: number,
+    r: FraudReview,
+    previousTag: unknown,
+    tag: unknown,
+  ): FraudIntegrity {
+    const prev = typeof previousTag === 'string' ? previousTag : null;
+    if (this.mac.verify('fraud-review', reviewData(eventId, seq, r, prev, false), tag)) {
+      return 'verified';
+    }
+    if (this.mac.verify('fraud-review', reviewData(eventId, seq, r, prev, true), tag)) {
+      return 'legacy';
+    }
+    return 'tampered';
+  }
+
+  /**
+   * An event's review history checked: each review against its tag, its place (seqs 1..n, no
+   * gap) and the review before it, and the last against the event's current review. Sets each
+   * review's `integrity`; the event's becomes `tampered` when the history does not hold together
+   * (a review deleted, moved or rewritten). `seqs` and `tags` are in the order of `reviews`.
+   */
+  checkHistory(event: FraudEvent, reviews: FraudReview[], seqs: unknown[], tags: unknown[]): void {
+    let broken = false;
+    for (let i = 0; i < reviews.length; i++) {
+      const integrity =
+        seqs[i] === i + 1
+          ? this.reviewIntegrity(event.id, i + 1, reviews[i], i > 0 ? tags[i - 1] : null, tags[i])
+          : 'tampered';
+      reviews[i].integrity = integrity;
+      if (integrity === 'tampered') broken = true;
+    }
+    const last = reviews[reviews.length - 1];
+    if ((last?.id ?? null) !== (event.review?.id ?? null)) broken = true;
+    if (broken) event.integrity = 'tampered';
+  }
+}
+
+/** An ISO time, or what a stored value that is not a date reads as (it then fails its tag). */
+function iso(at: Date): string {
+  return Number.isNaN(at.getTime()) ? 'invalid' : at.toISOString();
+}
+
+function eventData(e: FraudEvent, legacy: boolean): string {
+  const r = e.review;
+  const data = [
+    e.id,
+    e.type,
+    e.deviceId ?? null,
+    e.workerId ?? null,
+    e.siteId ?? null,
+    e.packetId ?? null,
+    e.detail,
+    iso(e.at),
+    r ? [r.id, r.decision, r.reason, r.by, iso(r.at)] : null,
+  ];
+  return JSON.stringify(legacy ? ['legacy', ...data] : data);
+}
+
+function reviewData(
+  eventId: string,
+  seq: number,
+  r: FraudReview,
+  previousTag: string | null,
+  legacy: boolean,
+): string {
+  const data = [eventId, seq, r.id, r.decision, r.reason, r.by, iso(r.at), previousTag];
+  return JSON.stringify(legacy ? ['legacy', ...data] : data);
+}

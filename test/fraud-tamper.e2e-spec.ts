@@ -1,0 +1,153 @@
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { FraudEvent, FraudService } from '@app/fraud';
+import { MongoStore, Store } from '@app/persistence';
+import { gauge, http, startTestApp, TestApp } from './support/test-app';
+
+/**
+ * Tester finding M3: fraud events and their reviews decide who gets paid, and were plain rows:
+ * a database writer (no TLOG_SIGNING_KEY) could change an event's type, dismiss a flagged punch
+ * by rewriting its review, or delete a review, and nothing noticed. Each row now carries the
+ * server's tag (FraudSeal); here the rows are changed on the suite's store (SQLite: a connection
+ * of its own to the server's file; MongoDB: the server's database, written directly) and the API
+ * marks them `tampered`, refuses to review them, and /health and the metric report them, while
+ * the genuine rows are served as before.
+ */
+const id = () => randomBytes(12).toString('hex');
+
+describe('fraud events changed outside the server (e2e)', () => {
+  let t: TestApp;
+  /** SQLite: a connection of its own to the server's file (absent on MongoDB). */
+  let file: Database.Database | undefined;
+  beforeAll(async () => {
+    t = await startTestApp();
+    if (t.config.database.driver === 'sqlite') {
+      file = new Database(join(t.dataDir, 'mdai.sqlite'));
+    }
+  });
+  afterAll(async () => {
+    file?.close();
+    await t.close();
+  });
+
+  const mongo = () => t.app.get<Store, MongoStore>(Store).connection.collection('fraud_events');
+  const get = (path: string) => http(t.baseUrl, 'GET', path, { key: t.keys.admin });
+  const review = (eventId: string, decision: string, reason: string) =>
+    http(t.baseUrl, 'POST', `/api/v5/fraud/events/${eventId}/review`, {
+      key: t.keys.admin,
+      body: { decision, reason },
+    });
+
+  /** A device's flagged punch: one impossible-travel event, on a device of its own. */
+  async function flagged(): Promise<FraudEvent> {
+    const event = await t.app.get(FraudService).record({
+      type: 'impossible_travel',
+      deviceId: id(),
+      workerId: id(),
+      siteId: id(),
+      packetId: id(),
+      detail: '50 km in a minute',
+    });
+    return event!;
+  }
+
+  async function listed(deviceId: string) {
+    const res = await get(`/api/v5/fraud/events?deviceId=${deviceId}`);
+    expect(res.status).toBe(200);
+    return res.body as Array<{ id: string; type: string; integrity: string; review?: any }>;
+  }
+
+  async function tamperedOnHealth(): Promise<string[]> {
+    const res = await get('/health');
+    const fraud = (res.body as { details: { fraud: { events?: Array<{ eventId: string }> } } })
+      .details.fraud;
+    return (fraud.events ?? []).map((e) => e.eventId);
+  }
+
+  it('should serve genuine events and their reviews as verified', async () => {
+    const e = await flagged();
+    expect((await review(e.id, 'confirmed', 'seen on camera')).status).toBe(201);
+    expect((await review(e.id, 'dismissed', 'the camera was wrong')).status).toBe(201);
+    const [row] = await listed(e.deviceId!);
+    expect(row).toMatchObject({
+      id: e.id,
+      integrity: 'verified',
+      review: { decision: 'dismissed' },
+    });
+    const detail = await get(`/api/v5/fraud/events/${e.id}`);
+    expect(detail.body).toMatchObject({
+      integrity: 'verified',
+      reviews: [{ integrity: 'verified' }, { integrity: 'verified' }],
+    });
+    expect(await tamperedOnHealth()).not.toContain(e.id);
+  });
+
+  it('should mark an event whose type was changed as tampered, refuse its review, and report it on /health and the metric', async () => {
+    const e = await flagged();
+    const genuine = await flagged();
+    const before = await gauge(t.baseUrl, 'mdai_fraud_events_tampered_total');
+    if (file) {
+      file.prepare("UPDATE fraud_events SET type = 'rapid_repeat' WHERE id = ?").run(e.id);
+    } else {
+      await mongo().updateOne({ _id: e.id as never }, { $set: { type: 'rapid_repeat' } });
+    }
+    const [row] = await listed(e.deviceId!);
+    expect(row).toMatchObject({ id: e.id, type: 'rapid_repeat', integrity: 'tampered' });
+    expect((await listed(genuine.deviceId!))[0].integrity).toBe('verified');
+    const refused = await review(e.id, 'dismissed', 'a bad GPS fix');
+    expect(refused.status).toBe(503);
+    expect(refused.body.code).toBe('fraud_event_tampered');
+    expect((await get(`/api/v5/fraud/events/${e.id}`)).body.reviews).toEqual([]);
+    expect(await tamperedOnHealth()).toContain(e.id);
+    expect(await gauge(t.baseUrl, 'mdai_fraud_events_tampered_total')).toBe(before + 1);
+    // read again: counted once
+    await listed(e.deviceId!);
+    expect(await gauge(t.baseUrl, 'mdai_fraud_events_tampered_total')).toBe(before + 1);
+  });
+
+  it('should mark an event whose confirmation was rewritten into a dismissal as tampered', async () => {
+    const e = await flagged();
+    expect((await review(e.id, 'confirmed', 'seen on camera')).status).toBe(201);
+    if (file) {
+      file
+        .prepare("UPDATE fraud_event_reviews SET decision = 'dismissed' WHERE event_id = ?")
+        .run(e.id);
+      file.prepare("UPDATE fraud_events SET review_decision = 'dismissed' WHERE id = ?").run(e.id);
+    } else {
+      await mongo().updateOne(
+        { _id: e.id as never },
+        { $set: { 'review.decision': 'dismissed', 'reviews.0.decision': 'dismissed' } },
+      );
+    }
+    const [row] = await listed(e.deviceId!);
+    expect(row).toMatchObject({ integrity: 'tampered', review: { decision: 'dismissed' } });
+    const detail = await get(`/api/v5/fraud/events/${e.id}`);
+    expect(detail.body).toMatchObject({
+      integrity: 'tampered',
+      reviews: [{ integrity: 'tampered' }],
+    });
+    expect(await tamperedOnHealth()).toContain(e.id);
+  });
+
+  it('should mark an event whose latest review was deleted as tampered in its detail, and refuse a new review', async () => {
+    const e = await flagged();
+    expect((await review(e.id, 'confirmed', 'seen on camera')).status).toBe(201);
+    expect((await review(e.id, 'dismissed', 'the camera was wrong')).status).toBe(201);
+    if (file) {
+      file.prepare('DELETE FROM fraud_event_reviews WHERE event_id = ? AND seq = 2').run(e.id);
+    } else {
+      await mongo().updateOne({ _id: e.id as never }, { $pop: { reviews: 1 } });
+    }
+    const detail = await get(`/api/v5/fraud/events/${e.id}`);
+    expect(detail.status).toBe(200);
+    expect(detail.body).toMatchObject({
+      integrity: 'tampered',
+      reviews: [{ integrity: 'verified' }],
+    });
+    const refused = await review(e.id, 'confirmed', 'again');
+    expect(refused.status).toBe(503);
+    expect(refused.body.code).toBe('fraud_event_tampered');
+    expect(await tamperedOnHealth()).toContain(e.id);
+  });
+});
