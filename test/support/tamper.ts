@@ -34,9 +34,17 @@ export function withStoreFile<T>(where: DataDirOf, work: (db: Database.Database)
   }
 }
 
-/** `t` closed with its data kept, and a new app started on the same DATA_DIR (and `env`). */
-export async function restartApp(t: TestApp, env: Env = {}): Promise<TestApp> {
+/**
+ * `t` closed with its data kept, `whileStopped` run on its DATA_DIR (a change to the files no
+ * running server sees being made), and a new app started on the same DATA_DIR (and `env`).
+ */
+export async function restartApp(
+  t: TestApp,
+  whileStopped?: (dataDir: string) => unknown,
+  env: Env = {},
+): Promise<TestApp> {
   await t.close({ keepData: true });
+  await whileStopped?.(t.dataDir);
   return startTestApp({ ...env, DATA_DIR: t.dataDir });
 }
 
