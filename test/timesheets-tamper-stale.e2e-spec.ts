@@ -1,11 +1,11 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { LedgerService } from '@app/offline-sync';
 import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { MongoStore, Store } from '@app/persistence';
 import { TimesheetProjector } from '@app/timesheets';
 import { TimesheetSeal } from '@app/timesheets/infrastructure/persistence/timesheet-seal';
+import { openStoreFile } from './support/tamper';
 import { http, MONGODB_URI, startTestApp, TestApp } from './support/test-app';
 import { createSite } from './support/timesheet-client';
 
@@ -35,9 +35,7 @@ describe('timesheet read model: stale and changed rows on the suite store (e2e)'
   let file: Database.Database | undefined;
   beforeAll(async () => {
     t = await startTestApp();
-    if (t.config.database.driver === 'sqlite') {
-      file = new Database(join(t.dataDir, 'mdai.sqlite'));
-    }
+    if (t.config.database.driver === 'sqlite') file = openStoreFile(t);
   });
   afterAll(async () => {
     file?.close();
