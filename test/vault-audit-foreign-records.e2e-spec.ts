@@ -1,8 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import { StoreMac } from '@app/tlog';
 import { auditTagText, chainEntry } from '@app/vault/domain/vault-audit-record';
 import { VaultAuditRepository } from '@app/vault/infrastructure/persistence/vault-audit.repository';
-import { forgeAuditRecord, sealConfirmation, sealForeign, withStoreFile } from './support/tamper';
+import {
+  auditorReadEntry,
+  forgeAuditRecord,
+  sealConfirmation,
+  sealForeign,
+  withStoreFile,
+} from './support/tamper';
 import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 import { auditorRead, uploadImage, verifyAudit } from './support/vault-client';
 
@@ -103,22 +108,7 @@ describe('vault audit records written straight into the store are not sealed (e2
       // the store's own append, without the server's tag: what a database writer can do
       const forged = await t.app
         .get(VaultAuditRepository, { strict: false })
-        .appendToChain((head) =>
-          chainEntry(
-            {
-              id: randomBytes(12).toString('hex'),
-              fileId,
-              actor: 'auditor:000000000000',
-              role: 'auditor',
-              ip: '127.0.0.1',
-              purpose: 'case review',
-              action: 'read',
-              result: 'allowed',
-              at: new Date(),
-            },
-            head,
-          ),
-        );
+        .appendToChain((head) => chainEntry(auditorReadEntry(fileId), head));
       expect(await auditorRead(t, fileId)).toEqual({ status: 503, code: 'audit_unavailable' });
       expect(await checkpointSize(t)).toBe(forged.seq - 1);
       expect(await verifyAudit(t)).toMatchObject({
@@ -174,21 +164,7 @@ describe('vault audit records written straight into the store are not sealed (e2
       const mac = t.app.get(StoreMac, { strict: false });
       const appendUnsealed = () =>
         records.appendToChain(
-          (head) =>
-            chainEntry(
-              {
-                id: randomBytes(12).toString('hex'),
-                fileId,
-                actor: 'auditor:000000000000',
-                role: 'auditor',
-                ip: '127.0.0.1',
-                purpose: 'case review',
-                action: 'read',
-                result: 'allowed',
-                at: new Date(),
-              },
-              head,
-            ),
+          (head) => chainEntry(auditorReadEntry(fileId), head),
           (r) => ({ mac: mac.mac('vault-audit', auditTagText(r.seq, r.recordHash)), kid: mac.kid }),
         );
       await appendUnsealed();

@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Env } from '@app/common';
 import { SQLITE_FILE } from '@app/persistence';
-import { auditRecordHash } from '@app/vault/domain/vault-audit-record';
+import { auditRecordHash, VaultAuditEntry } from '@app/vault/domain/vault-audit-record';
 import { runScript } from './processes';
 import { startTestApp, TestApp } from './test-app';
 import { canonicalJson, sha256Hex } from './worker-client';
@@ -48,6 +48,24 @@ export async function restartApp(
   return startTestApp({ ...env, DATA_DIR: t.dataDir });
 }
 
+/** A vault audit entry of an auditor's allowed read of `fileId`, now (for a purpose). */
+export function auditorReadEntry(
+  fileId: string,
+  fields: { purpose?: string } = {},
+): VaultAuditEntry {
+  return {
+    id: randomBytes(12).toString('hex'),
+    fileId,
+    actor: 'auditor:000000000000',
+    role: 'auditor',
+    ip: '127.0.0.1',
+    purpose: fields.purpose ?? 'case review',
+    action: 'read',
+    result: 'allowed',
+    at: new Date(),
+  };
+}
+
 /**
  * A database writer's vault audit record after the head: an auditor's read of `fileId`,
  * hashed as the server hashes it (recomputing a recordHash needs no key), with `tag` as its
@@ -63,17 +81,7 @@ export function forgeAuditRecord(
     const head = db
       .prepare('SELECT seq, record_hash FROM vault_audit ORDER BY seq DESC LIMIT 1')
       .get() as { seq: number; record_hash: string };
-    const entry = {
-      id: randomBytes(12).toString('hex'),
-      fileId,
-      actor: 'auditor:000000000000',
-      role: 'auditor',
-      ip: '127.0.0.1',
-      purpose: fields.purpose ?? 'case review',
-      action: 'read' as const,
-      result: 'allowed' as const,
-      at: new Date(),
-    };
+    const entry = auditorReadEntry(fileId, fields);
     const seq = head.seq + 1;
     db.prepare(
       `INSERT INTO vault_audit (seq, id, file_id, actor, role, ip, purpose, action, result, reason, at, prev_hash, record_hash, mac, mac_kid)
