@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { LedgerService } from '@app/offline-sync';
 import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { TimesheetProjector } from '@app/timesheets';
+import { appendTwoWorkersShifts } from './support/shifts';
 import { openStoreFile, withStoreFile } from './support/tamper';
 import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 import { createSite } from './support/timesheet-client';
@@ -47,20 +48,7 @@ describe('timesheet read model: rows changed outside the server are never paid (
   /** A site where A works 8 h on each of two days and B 12 h on the first. */
   async function siteWithShifts(): Promise<string> {
     const siteId = (await createSite(t.baseUrl, t.keys.admin, 'UTC')).siteId;
-    const at = (day: string, hour: number) =>
-      new Date(Date.parse(`${day}T00:00:00.000Z`) + hour * H).toISOString();
-    const punch = (workerId: string, type: 'check_in' | 'check_out', timestamp: string) =>
-      punchEntry({ siteId, workerId, type, timestamp });
-    await t.app
-      .get(LedgerService)
-      .append([
-        punch(A, 'check_in', at(FROM, 8)),
-        punch(A, 'check_out', at(FROM, 16)),
-        punch(A, 'check_in', at(TO, 8)),
-        punch(A, 'check_out', at(TO, 16)),
-        punch(B, 'check_in', at(FROM, 6)),
-        punch(B, 'check_out', at(FROM, 18)),
-      ]);
+    await appendTwoWorkersShifts(t, siteId, A, B, FROM, TO);
     // the read model is filled (and tagged) by the first read
     expect(await workedSeconds(siteId)).toEqual({ [A]: 16 * 3600, [B]: 12 * 3600 });
     return siteId;
