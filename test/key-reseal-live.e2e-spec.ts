@@ -1,31 +1,16 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { MongoStore, Store } from '@app/persistence';
 import { SessionService } from '@app/session';
-import { http, MONGODB_URI, pollUntil, startTestApp, storeEnv, TestApp } from './support/test-app';
+import { http, MONGODB_URI, pollUntil, startTestApp, TestApp } from './support/test-app';
+import { runScript } from './support/processes';
 import { enrollPhone, Phone, refreshToken, signPacket, syncBatch } from './support/worker-client';
 
-const run = promisify(execFile);
 /** `npm run keys:reseal [-- args]` with the server's store and VAULT_KEYS; its exit code and output. */
-async function reseal(dataDir: string, VAULT_KEYS: string, ...args: string[]) {
-  try {
-    const done = await run(
-      process.execPath,
-      ['-r', '@swc-node/register', 'scripts/vault-rotate.ts', ...args],
-      {
-        cwd: join(__dirname, '..'),
-        env: { ...process.env, ...storeEnv(dataDir), DATA_DIR: dataDir, VAULT_KEYS },
-      },
-    );
-    return { code: 0, ...done };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
+function reseal(dataDir: string, VAULT_KEYS: string, ...args: string[]) {
+  return runScript('vault-rotate', dataDir, args, { VAULT_KEYS });
 }
 const masterKey = (byte: number) => `${Buffer.alloc(32, byte).toString('base64')}`;
 const V1 = `v1:${masterKey(1)}`;
@@ -250,20 +235,11 @@ describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => 
     expect((await syncBatch(t.baseUrl, phone.token, [signPacket(phone)])).status).toBe(200);
 
     // the command run with the server's own active version is not refused
-    const same = await run(
-      process.execPath,
-      ['-r', '@swc-node/register', 'scripts/vault-rotate.ts'],
-      {
-        cwd: join(__dirname, '..'),
-        env: {
-          ...process.env,
-          ...storeEnv(dataDir),
-          DATA_DIR: dataDir,
-          VAULT_KEYS: `${V1},${V2}`,
-          VAULT_ACTIVE_KEY: 'v1',
-        },
-      },
-    );
+    const same = await runScript('vault-rotate', dataDir, [], {
+      VAULT_KEYS: `${V1},${V2}`,
+      VAULT_ACTIVE_KEY: 'v1',
+    });
+    expect(same.code).toBe(0);
     expect(same.stderr).toBe('');
     expect(same.stdout).toContain('worker-device secrets: resealed 1, failed 0');
     // v2 holds nothing now, but VAULT_KEYS lists it after the pinned active version, as a

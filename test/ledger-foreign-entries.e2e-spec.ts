@@ -1,42 +1,12 @@
-import Database from 'better-sqlite3';
-import { execFile } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
-import { http, itOnSqliteFile, startTestApp, storeEnv, TestApp } from './support/test-app';
+import { forgeLedgerLinks, sealConfirmation, sealForeign, withStoreFile } from './support/tamper';
+import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 import { verifyLedger } from './support/ledger-client';
 import { allTimesheetDays, createSite, phoneAt, punch, sync } from './support/timesheet-client';
-import { canonicalJson, sha256Hex, syncBatch } from './support/worker-client';
+import { syncBatch } from './support/worker-client';
 
-const run = promisify(execFile);
 /** Each command is a process booting the app (seconds on a loaded machine): not a speed check. */
 const JOB_TIMEOUT = 180_000;
-
-/** `npm run ledger:seal-foreign -- <args>` on the store of `dataDir`: its exit code and output. */
-async function sealForeign(dataDir: string, ...args: string[]) {
-  try {
-    const done = await run(
-      process.execPath,
-      ['-r', '@swc-node/register', 'scripts/ledger-seal-foreign.ts', ...args],
-      {
-        cwd: join(__dirname, '..'),
-        env: { ...process.env, ...storeEnv(dataDir), DATA_DIR: dataDir },
-      },
-    );
-    return { code: 0, ...done };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
-
-/** The arguments the listing (run without --yes) says to confirm it with. */
-function confirmation(listing: string): string[] {
-  const found = /run again with (--yes --through \d+ --head [0-9a-f]{64}) /.exec(listing);
-  expect(found).not.toBeNull();
-  return found![1].split(' ');
-}
 
 /**
  * Findings H1: someone who can write the database but does not hold TLOG_SIGNING_KEY appends
@@ -53,44 +23,10 @@ describe('links written straight into the store are not sealed by the next appen
 
   /** Appends `n` links after the site's head, hashed as the server hashes them, with no MAC. */
   function forgeTail(siteId: string, n: number, fields: { type?: string } = {}): number {
-    const db = new Database(join(t.dataDir, 'mdai.sqlite'));
-    try {
-      const last = db
-        .prepare('SELECT * FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1')
-        .get(siteId) as Record<string, any>;
-      let prevHash = last.record_hash as string;
-      let seq = last.seq as number;
-      const meta = JSON.parse(last.meta);
-      const insert = db.prepare(
-        `INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
-      for (let i = 0; i < n; i++) {
-        seq++;
-        const data = {
-          ...JSON.parse(last.data),
-          packetId: randomUUID(),
-          type: fields.type ?? (i % 2 === 0 ? 'check_in' : 'check_out'),
-          timestamp: new Date(Date.now() - 3_600_000 + i * 60_000).toISOString(),
-          signature: randomBytes(32).toString('hex'),
-        };
-        const recordHash = sha256Hex(canonicalJson({ siteId, seq, prevHash, data, meta }));
-        insert.run(
-          siteId,
-          seq,
-          data.packetId,
-          data.deviceId,
-          prevHash,
-          recordHash,
-          canonicalJson(data),
-          canonicalJson(meta),
-        );
-        prevHash = recordHash;
-      }
-      return seq;
-    } finally {
-      db.close();
-    }
+    return forgeLedgerLinks(t, siteId, n, (i) => ({
+      type: fields.type ?? (i % 2 === 0 ? 'check_in' : 'check_out'),
+      timestamp: new Date(Date.now() - 3_600_000 + i * 60_000).toISOString(),
+    }));
   }
 
   itOnSqliteFile(
@@ -151,7 +87,7 @@ describe('links written straight into the store are not sealed by the next appen
       expect(again.body.code).toBe('ledger_unauthenticated_entry');
 
       // the operator's way out: the links shown first, nothing changed without --yes
-      const shown = await sealForeign(t.dataDir, '--site', siteId);
+      const shown = await sealForeign('ledger', t.dataDir, '--site', siteId);
       expect(shown.code).toBe(2);
       expect(shown.stdout).toContain(`seq ${head - 1}  untagged`);
       expect(shown.stdout).toContain(`seq ${head}  untagged`);
@@ -167,13 +103,19 @@ describe('links written straight into the store are not sealed by the next appen
       expect(shown.stdout).toContain(`would seal through seq ${head + 1} (recordHash "`);
       expect(shown.stdout).toContain(`run again with --yes --through ${head + 1}`);
       // --yes alone: the head it would read is not what the operator was shown
-      const unbounded = await sealForeign(t.dataDir, '--site', siteId, '--yes');
+      const unbounded = await sealForeign('ledger', t.dataDir, '--site', siteId, '--yes');
       expect(unbounded.code).toBe(64);
       expect(unbounded.stderr).toContain('--yes needs --through <seq>');
       // a forged link more after the listing: not sealed by the operator's decision on it
       const later = forgeTail(siteId, 1);
       expect(later).toBe(head + 2);
-      const sealed = await sealForeign(t.dataDir, '--site', siteId, ...confirmation(shown.stdout));
+      const sealed = await sealForeign(
+        'ledger',
+        t.dataDir,
+        '--site',
+        siteId,
+        ...sealConfirmation(shown.stdout),
+      );
       expect(sealed.stderr).toBe('');
       expect(sealed.code).toBe(0);
       expect(sealed.stdout).toContain(`checkpoint of size ${head + 1} signed`);
@@ -185,11 +127,17 @@ describe('links written straight into the store are not sealed by the next appen
       ]);
       expect([still.status, still.body.code]).toEqual([503, 'ledger_unauthenticated_entry']);
       // shown, then decided on
-      const next = await sealForeign(t.dataDir, '--site', siteId);
+      const next = await sealForeign('ledger', t.dataDir, '--site', siteId);
       expect(next.code).toBe(2);
       expect(next.stdout).not.toContain(`seq ${head}  untagged`);
       expect(next.stdout).toContain(`would seal through seq ${later}`);
-      const rest = await sealForeign(t.dataDir, '--site', siteId, ...confirmation(next.stdout));
+      const rest = await sealForeign(
+        'ledger',
+        t.dataDir,
+        '--site',
+        siteId,
+        ...sealConfirmation(next.stdout),
+      );
       expect([rest.code, rest.stderr]).toEqual([0, '']);
       expect(rest.stdout).toContain(`checkpoint of size ${later} signed`);
       // the seal ran in another process: /health asks the ledger again (at most once a second)
@@ -253,7 +201,7 @@ describe('links written straight into the store are not sealed by the next appen
       ]);
       const forged = forgeTail(siteId, 1, { type: 'check_in\nseq 99  untagged\u001b[2K' });
 
-      const shown = await sealForeign(t.dataDir, '--site', siteId);
+      const shown = await sealForeign('ledger', t.dataDir, '--site', siteId);
       expect(shown.code).toBe(2);
       expect(shown.stdout.split('\n').filter((line) => line.startsWith('seq '))).toHaveLength(1);
       expect(shown.stdout).not.toContain('\u001b');
@@ -262,39 +210,40 @@ describe('links written straight into the store are not sealed by the next appen
       );
 
       // the listed link replaced by another, hashed and chained as the server would, same seq
-      const db = new Database(join(t.dataDir, 'mdai.sqlite'));
-      try {
+      withStoreFile(t, (db) => {
         db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_delete');
         db.prepare('DELETE FROM attendance_logs WHERE site_id = ? AND seq = ?').run(siteId, forged);
-      } finally {
-        db.close();
-      }
+      });
       expect(forgeTail(siteId, 1)).toBe(forged);
       const rewritten = await sealForeign(
+        'ledger',
         t.dataDir,
         '--site',
         siteId,
-        ...confirmation(shown.stdout),
+        ...sealConfirmation(shown.stdout),
       );
       expect(rewritten.code).toBe(65);
       expect(rewritten.stderr).toContain(`link ${forged} is not the one listed (head_changed)`);
 
       // a link whose data no longer hashes to its recordHash: listed, never sealed
-      const again = await sealForeign(t.dataDir, '--site', siteId);
-      const edit = new Database(join(t.dataDir, 'mdai.sqlite'));
-      try {
+      const again = await sealForeign('ledger', t.dataDir, '--site', siteId);
+      withStoreFile(t, (edit) => {
         edit.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_update');
         edit
           .prepare(
             "UPDATE attendance_logs SET data = replace(data, 'check_', 'checK_') WHERE site_id = ? AND seq = ?",
           )
           .run(siteId, forged);
-      } finally {
-        edit.close();
-      }
-      const edited = await sealForeign(t.dataDir, '--site', siteId);
+      });
+      const edited = await sealForeign('ledger', t.dataDir, '--site', siteId);
       expect(edited.stdout).toContain(`seq ${forged}  record_hash_mismatch`);
-      const refused = await sealForeign(t.dataDir, '--site', siteId, ...confirmation(again.stdout));
+      const refused = await sealForeign(
+        'ledger',
+        t.dataDir,
+        '--site',
+        siteId,
+        ...sealConfirmation(again.stdout),
+      );
       expect(refused.code).toBe(65);
       expect(refused.stderr).toContain(
         `link ${forged} is not the one listed (record_hash_mismatch)`,

@@ -1,9 +1,10 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LedgerService } from '@app/offline-sync';
 import { TransparencyLogService } from '@app/tlog';
+import { restartApp, withStoreFile } from './support/tamper';
 import { http, itOnSqliteFile, pollUntil, startTestApp, TestApp } from './support/test-app';
 import {
   checkpointSignedBy,
@@ -16,15 +17,6 @@ import {
 import { enrollPhone, Phone, signPacket, syncBatch } from './support/worker-client';
 import { fill, rewriteChain, verifyLedger } from './support/ledger-client';
 import { jpegBytes } from './support/image-bytes';
-
-function withDb<T>(t: TestApp, work: (db: Database.Database) => T): T {
-  const db = new Database(join(t.dataDir, 'mdai.sqlite'));
-  try {
-    return work(db);
-  } finally {
-    db.close();
-  }
-}
 
 /** A consistent rewrite from `seq`: that link's punch type flipped, the rest re-hashed. */
 function rewriteFrom(db: Database.Database, siteId: string, seq: number): void {
@@ -191,7 +183,7 @@ describe('ledger transparency log (e2e)', () => {
         length: 350,
         checkpointsChecked: 7,
       });
-      withDb(t, (db) => {
+      withStoreFile(t, (db) => {
         rewriteFrom(db, phone.siteId, 150);
         db.exec('DELETE FROM tlog_checkpoints');
       });
@@ -216,7 +208,7 @@ describe('ledger transparency log (e2e)', () => {
     async () => {
       const phone = await enrollPhone(t.baseUrl, t.keys.admin);
       await fill(t, phone, 3, 20);
-      withDb(t, (db) => rewriteFrom(db, phone.siteId, 30));
+      withStoreFile(t, (db) => rewriteFrom(db, phone.siteId, 30));
       expect(await verifyLedger(t, phone.siteId)).toMatchObject({
         ok: false,
         length: 60,
@@ -235,7 +227,7 @@ describe('ledger transparency log (e2e)', () => {
       const kept = bodies[6].results[39];
       const keptCheckpoint = bodies[6].checkpoints[0].note as string;
       const origin = readCheckpointNote(keptCheckpoint).origin;
-      withDb(t, (db) => {
+      withStoreFile(t, (db) => {
         db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_delete');
         db.prepare('DELETE FROM attendance_logs WHERE site_id = ? AND seq > 300').run(phone.siteId);
       });
@@ -245,7 +237,7 @@ describe('ledger transparency log (e2e)', () => {
         brokenAtSeq: 301,
         reason: 'tail_cut',
       });
-      withDb(t, (db) =>
+      withStoreFile(t, (db) =>
         db
           .prepare(
             'DELETE FROM tlog_checkpoints WHERE size > 300 AND log_id = (SELECT id FROM tlog_logs WHERE origin = ?)',
@@ -478,19 +470,24 @@ describe('witness alarm across a restart (e2e)', () => {
         const phone = await enrollPhone(t.baseUrl, t.keys.admin);
         await fill(t, phone, 2, 5);
         const origin = `mdai.local/ledger/${phone.siteId}`;
-        await t.close({ keepData: true });
         // cut the last batch, its checkpoint row and its tree nodes (so nothing at start-up
         // can put the row back); the witness file keeps its line of 10
-        withDb(t, (db) => {
-          const log = 'log_id = (SELECT id FROM tlog_logs WHERE origin = ?)';
-          db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_delete');
-          db.prepare('DELETE FROM attendance_logs WHERE site_id = ? AND seq > 5').run(phone.siteId);
-          db.prepare(`DELETE FROM tlog_checkpoints WHERE size > 5 AND ${log}`).run(origin);
-          db.prepare(`DELETE FROM tlog_nodes WHERE (idx + 1) * (1 << level) > 5 AND ${log}`).run(
-            origin,
-          );
-        });
-        t = await startTestApp(env);
+        t = await restartApp(
+          t,
+          () =>
+            withStoreFile(dataDir, (db) => {
+              const log = 'log_id = (SELECT id FROM tlog_logs WHERE origin = ?)';
+              db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_delete');
+              db.prepare('DELETE FROM attendance_logs WHERE site_id = ? AND seq > 5').run(
+                phone.siteId,
+              );
+              db.prepare(`DELETE FROM tlog_checkpoints WHERE size > 5 AND ${log}`).run(origin);
+              db.prepare(
+                `DELETE FROM tlog_nodes WHERE (idx + 1) * (1 << level) > 5 AND ${log}`,
+              ).run(origin);
+            }),
+          env,
+        );
         // other packets take seq 6..10: a checkpoint of 10 again, with another root (the
         // seal raises the alarm, but the witness file's last line of 10 now matches its row)
         await fill(t, phone, 1, 5);
@@ -524,7 +521,6 @@ describe('witness alarm across a restart (e2e)', () => {
       try {
         const phone = await enrollPhone(t.baseUrl, t.keys.admin);
         await fill(t, phone, 1, 8);
-        await t.close({ keepData: true });
         const origin = `mdai.local/ledger/${phone.siteId}`;
         const rootNode = (db: Database.Database) =>
           (
@@ -535,17 +531,21 @@ describe('witness alarm across a restart (e2e)', () => {
               )
               .get(origin) as { hash: Buffer }
           ).hash;
-        const genuine = withDb(t, rootNode);
+        const genuine = withStoreFile(dataDir, rootNode);
         // rewrite the stored tree nodes of the first 8 entries (a forged history)
-        withDb(t, (db) =>
-          db
-            .prepare(
-              `UPDATE tlog_nodes SET hash = randomblob(32) WHERE level = 3 AND idx = 0
+        t = await restartApp(
+          t,
+          () =>
+            withStoreFile(dataDir, (db) =>
+              db
+                .prepare(
+                  `UPDATE tlog_nodes SET hash = randomblob(32) WHERE level = 3 AND idx = 0
                  AND log_id = (SELECT id FROM tlog_logs WHERE origin = ?)`,
-            )
-            .run(origin),
+                )
+                .run(origin),
+            ),
+          env,
         );
-        t = await startTestApp(env);
         const count = (text: string, name: string) =>
           Number(new RegExp(`${name}\\{log="ledger"\\} (\\d+)`).exec(text)?.[1] ?? 0);
         const [body] = await fill(t, phone, 1, 3);
@@ -555,7 +555,7 @@ describe('witness alarm across a restart (e2e)', () => {
         expect(count(metrics, 'mdai_tlog_nodes_mismatch_total')).toBe(1);
         expect(count(metrics, 'mdai_tlog_inconsistency_total')).toBe(0);
         expect(t.logs()).not.toContain('ALARM: checkpoint inconsistent with the witnessed history');
-        expect(withDb(t, rootNode)).toEqual(genuine);
+        expect(withStoreFile(dataDir, rootNode)).toEqual(genuine);
         expect(await verifyLedger(t, phone.siteId)).toMatchObject({ ok: true, length: 11 });
         expect((await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin })).status).toBe(200);
         const witness = await http(t.baseUrl, 'GET', '/api/v5/tlog/witness', {

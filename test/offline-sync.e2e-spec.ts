@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import {
   createHash,
   createPublicKey,
@@ -6,7 +5,7 @@ import {
   randomUUID,
   verify as verifySignature,
 } from 'node:crypto';
-import { join } from 'node:path';
+import { withStoreFile } from './support/tamper';
 import { http, itOnSqliteFile, slowOnMongo, startTestApp, TestApp } from './support/test-app';
 import { checkpointSignedBy } from './support/tlog-check';
 import {
@@ -463,12 +462,9 @@ describe('offline sync (e2e)', () => {
         for (const c of cps.body) expect(checkpointSignedBy(c.note, active.publicKey)).toBe(true);
 
         // rewrite the whole chain with consistent hashes: only the checkpoints can tell
-        const db = new Database(join(t.dataDir, 'mdai.sqlite'));
-        try {
+        withStoreFile(t.dataDir, (db) => {
           rewriteChain(db, phone.siteId, 1, (data) => ({ ...data, type: 'check_out' }));
-        } finally {
-          db.close();
-        }
+        });
         expect(await verifyLedger(t, phone.siteId, t.keys.admin)).toMatchObject({
           ok: false,
           length: 12,
@@ -487,8 +483,7 @@ describe('offline sync (e2e)', () => {
           phone.token,
           Array.from({ length: 4 }, () => signPacket(phone)),
         );
-        const db = new Database(join(t.dataDir, 'mdai.sqlite'));
-        try {
+        withStoreFile(t.dataDir, (db) => {
           expect(() =>
             db
               .prepare("UPDATE attendance_logs SET meta = '{}' WHERE site_id = ?")
@@ -503,9 +498,7 @@ describe('offline sync (e2e)', () => {
             edited,
             phone.siteId,
           );
-        } finally {
-          db.close();
-        }
+        });
         expect(await verifyLedger(t, phone.siteId, t.keys.admin)).toMatchObject({
           ok: false,
           length: 2,

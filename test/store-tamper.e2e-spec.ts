@@ -1,7 +1,7 @@
-import Database from 'better-sqlite3';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { restartApp, withStoreFile } from './support/tamper';
 import { http, itOnSqliteFile, pollUntil, startTestApp, TestApp } from './support/test-app';
 import { jpegBytes } from './support/image-bytes';
 import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
@@ -10,15 +10,6 @@ import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
  * Rows a database operator (or a damaged page) left malformed: every route answers a clear
  * error or names the damaged record, never a 5xx (docs/architecture.md, "Damaged rows").
  */
-
-function withDb<T>(t: TestApp, work: (db: Database.Database) => T): T {
-  const db = new Database(join(t.dataDir, 'mdai.sqlite'));
-  try {
-    return work(db);
-  } finally {
-    db.close();
-  }
-}
 
 describe('malformed stored rows (e2e)', () => {
   let t: TestApp;
@@ -36,7 +27,9 @@ describe('malformed stored rows (e2e)', () => {
         headers: { 'content-type': 'image/jpeg' },
       });
       expect(upload.status).toBe(201);
-      withDb(t, (db) => db.prepare("UPDATE vault_audit SET at = 'soon' WHERE seq = 1").run());
+      withStoreFile(t, (db) =>
+        db.prepare("UPDATE vault_audit SET at = 'soon' WHERE seq = 1").run(),
+      );
       const verify = await http(t.baseUrl, 'GET', '/api/v5/vault/audit/verify', {
         key: t.keys.auditor,
       });
@@ -71,7 +64,7 @@ describe('malformed stored rows (e2e)', () => {
         (r) => r.body.days?.length === 1,
       );
       expect(before.body.days).toHaveLength(1);
-      withDb(t, (db) =>
+      withStoreFile(t, (db) =>
         db.prepare("UPDATE timesheet_days SET body = '{' WHERE site_id = ?").run(siteId),
       );
       // its tag no longer verifies: the day is worked out again from the ledger's entries
@@ -91,7 +84,9 @@ describe('malformed stored rows (e2e)', () => {
       const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'UTC');
       const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
       await sync(t.baseUrl, phone, [punch(phone, 'check_in', new Date().toISOString())]);
-      withDb(t, (db) => db.prepare("UPDATE tlog_checkpoints SET signed_at = 'yesterday'").run());
+      withStoreFile(t, (db) =>
+        db.prepare("UPDATE tlog_checkpoints SET signed_at = 'yesterday'").run(),
+      );
       const res = await http(t.baseUrl, 'GET', `/api/v5/ledger/${siteId}/checkpoint`, {
         key: t.keys.auditor,
       });
@@ -103,7 +98,7 @@ describe('malformed stored rows (e2e)', () => {
   itOnSqliteFile(
     '(L1) should list the fraud events around one whose time is not a date, with a null time',
     async () => {
-      withDb(t, (db) =>
+      withStoreFile(t, (db) =>
         db
           .prepare(
             `INSERT INTO fraud_events (id, type, device_id, worker_id, site_id, packet_id, detail, at)
@@ -131,19 +126,19 @@ describe('a store rolled back behind the witness file (e2e)', () => {
         const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'UTC');
         const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
         await sync(t.baseUrl, phone, [punch(phone, 'check_in', new Date().toISOString())]);
-        await t.close({ keepData: true });
-        for (const f of files)
-          if (existsSync(join(dataDir, f))) copyFileSync(join(dataDir, f), join(copy, f));
-        t = await startTestApp(env);
+        t = await restartApp(t, () => {
+          for (const f of files)
+            if (existsSync(join(dataDir, f))) copyFileSync(join(dataDir, f), join(copy, f));
+        });
         await sync(t.baseUrl, phone, [punch(phone, 'check_out', new Date().toISOString())]);
         expect((await http(t.baseUrl, 'GET', '/health')).status).toBe(200);
-        await t.close({ keepData: true });
         // the older copy put back; the witness file kept
-        for (const f of files) {
-          rmSync(join(dataDir, f), { force: true });
-          if (existsSync(join(copy, f))) copyFileSync(join(copy, f), join(dataDir, f));
-        }
-        t = await startTestApp(env);
+        t = await restartApp(t, () => {
+          for (const f of files) {
+            rmSync(join(dataDir, f), { force: true });
+            if (existsSync(join(copy, f))) copyFileSync(join(copy, f), join(dataDir, f));
+          }
+        });
         const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
         expect(health.status).toBe(503);
         expect(health.body.error.tlog).toMatchObject({

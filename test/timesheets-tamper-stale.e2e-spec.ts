@@ -1,10 +1,11 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { LedgerService } from '@app/offline-sync';
 import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { MongoStore, Store } from '@app/persistence';
 import { TimesheetProjector } from '@app/timesheets';
+import { appendTwoWorkersShifts } from './support/shifts';
+import { openStoreFile } from './support/tamper';
 import { http, itOnMongo, startTestApp, TestApp } from './support/test-app';
 import { createSite } from './support/timesheet-client';
 
@@ -34,9 +35,7 @@ describe('timesheet read model: stale and changed rows on the suite store (e2e)'
   let file: Database.Database | undefined;
   beforeAll(async () => {
     t = await startTestApp();
-    if (t.config.database.driver === 'sqlite') {
-      file = new Database(join(t.dataDir, 'mdai.sqlite'));
-    }
+    if (t.config.database.driver === 'sqlite') file = openStoreFile(t);
   });
   afterAll(async () => {
     file?.close();
@@ -130,18 +129,7 @@ describe('timesheet read model: stale and changed rows on the suite store (e2e)'
     const siteId = (await createSite(t.baseUrl, t.keys.admin, 'UTC')).siteId;
     A = workerId();
     B = workerId();
-    const punch = (workerId: string, type: 'check_in' | 'check_out', timestamp: string) =>
-      punchEntry({ siteId, workerId, type, timestamp });
-    const results = await t.app
-      .get(LedgerService)
-      .append([
-        punch(A, 'check_in', at(FROM, 8)),
-        punch(A, 'check_out', at(FROM, 16)),
-        punch(A, 'check_in', at(TO, 8)),
-        punch(A, 'check_out', at(TO, 16)),
-        punch(B, 'check_in', at(FROM, 6)),
-        punch(B, 'check_out', at(FROM, 18)),
-      ]);
+    const results = await appendTwoWorkersShifts(t, siteId, A, B, FROM, TO);
     expect(await workedSeconds(siteId)).toEqual({ [A]: 16 * 3600, [B]: 12 * 3600 });
     return { siteId, seqs: results.map((r) => r.log.seq) };
   }

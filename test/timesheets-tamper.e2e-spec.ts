@@ -1,9 +1,10 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { LedgerService } from '@app/offline-sync';
 import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { TimesheetProjector } from '@app/timesheets';
+import { appendTwoWorkersShifts } from './support/shifts';
+import { openStoreFile, withStoreFile } from './support/tamper';
 import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 import { createSite } from './support/timesheet-client';
 
@@ -36,7 +37,7 @@ describe('timesheet read model: rows changed outside the server are never paid (
   let keptDir: string | undefined;
   beforeAll(async () => {
     t = await startTestApp();
-    if (t.config.database.driver === 'sqlite') db = new Database(join(t.dataDir, 'mdai.sqlite'));
+    if (t.config.database.driver === 'sqlite') db = openStoreFile(t);
   });
   afterAll(async () => {
     db?.close();
@@ -47,20 +48,7 @@ describe('timesheet read model: rows changed outside the server are never paid (
   /** A site where A works 8 h on each of two days and B 12 h on the first. */
   async function siteWithShifts(): Promise<string> {
     const siteId = (await createSite(t.baseUrl, t.keys.admin, 'UTC')).siteId;
-    const at = (day: string, hour: number) =>
-      new Date(Date.parse(`${day}T00:00:00.000Z`) + hour * H).toISOString();
-    const punch = (workerId: string, type: 'check_in' | 'check_out', timestamp: string) =>
-      punchEntry({ siteId, workerId, type, timestamp });
-    await t.app
-      .get(LedgerService)
-      .append([
-        punch(A, 'check_in', at(FROM, 8)),
-        punch(A, 'check_out', at(FROM, 16)),
-        punch(A, 'check_in', at(TO, 8)),
-        punch(A, 'check_out', at(TO, 16)),
-        punch(B, 'check_in', at(FROM, 6)),
-        punch(B, 'check_out', at(FROM, 18)),
-      ]);
+    await appendTwoWorkersShifts(t, siteId, A, B, FROM, TO);
     // the read model is filled (and tagged) by the first read
     expect(await workedSeconds(siteId)).toEqual({ [A]: 16 * 3600, [B]: 12 * 3600 });
     return siteId;
@@ -243,15 +231,15 @@ describe('timesheet read model: rows changed outside the server are never paid (
       db.close();
       await t.close({ keepData: true });
       for (const kid of ['0123456789abcdef', undefined]) {
-        const file = new Database(join(dataDir, 'mdai.sqlite'));
-        // every tag as another key made it (or none), and the key id stored with them
-        if (kid) file.prepare('UPDATE timesheet_seal SET kid = ?').run(kid);
-        else file.prepare('DELETE FROM timesheet_seal').run();
-        file.prepare(`UPDATE timesheet_days SET tag = ${kid ? "'x'" : 'NULL'}`).run();
-        file.prepare(`UPDATE timesheet_entries SET tag = ${kid ? "'x'" : 'NULL'}`).run();
-        file.close();
+        withStoreFile(dataDir, (file) => {
+          // every tag as another key made it (or none), and the key id stored with them
+          if (kid) file.prepare('UPDATE timesheet_seal SET kid = ?').run(kid);
+          else file.prepare('DELETE FROM timesheet_seal').run();
+          file.prepare(`UPDATE timesheet_days SET tag = ${kid ? "'x'" : 'NULL'}`).run();
+          file.prepare(`UPDATE timesheet_entries SET tag = ${kid ? "'x'" : 'NULL'}`).run();
+        });
         t = await startTestApp({ DATA_DIR: dataDir });
-        db = new Database(join(dataDir, 'mdai.sqlite'));
+        db = openStoreFile(dataDir);
         expect(await workedSeconds(siteId)).toEqual({ [A]: 16 * 3600, [B]: 12 * 3600 });
         expect(await tampered()).toBe(0);
         expect(t.logs()).not.toMatch(/changed outside the server/);
@@ -260,7 +248,7 @@ describe('timesheet read model: rows changed outside the server are never paid (
         await t.close({ keepData: true });
       }
       t = await startTestApp({ DATA_DIR: dataDir });
-      db = new Database(join(dataDir, 'mdai.sqlite'));
+      db = openStoreFile(dataDir);
     },
   );
 });

@@ -1,118 +1,15 @@
-import Database from 'better-sqlite3';
-import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { auditRecordHash } from '@app/vault/domain/vault-audit-record';
-import { jpegBytes } from './support/image-bytes';
+import { forgeAuditRecord, forgeLedgerLinks, restartApp, withStoreFile } from './support/tamper';
 import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
-import { canonicalJson, sha256Hex, syncBatch } from './support/worker-client';
-
-function upload(t: TestApp) {
-  return http(t.baseUrl, 'POST', '/api/v5/vault', {
-    key: t.keys.admin,
-    rawBody: jpegBytes(500),
-    headers: { 'content-type': 'image/jpeg' },
-  });
-}
-
-/** An auditor's read of a file: its status and error code (the body is read to the end). */
-async function read(t: TestApp, fileId: string) {
-  const res = await fetch(`${t.baseUrl}/api/v5/vault/${fileId}`, {
-    headers: { 'x-api-key': t.keys.auditor, 'x-access-purpose': 'case review' },
-  });
-  const body = Buffer.from(await res.arrayBuffer());
-  const code =
-    res.status === 200 ? undefined : (JSON.parse(body.toString('utf8')) as { code: string }).code;
-  return { status: res.status, code };
-}
-
-function withDb<T>(dataDir: string, work: (db: Database.Database) => T): T {
-  const db = new Database(join(dataDir, 'mdai.sqlite'));
-  try {
-    return work(db);
-  } finally {
-    db.close();
-  }
-}
-
-/** A database writer's untagged vault audit record after the head (an auditor's read); its seq. */
-function forgeRecord(dataDir: string, fileId: string): number {
-  return withDb(dataDir, (db) => {
-    const head = db
-      .prepare('SELECT seq, record_hash FROM vault_audit ORDER BY seq DESC LIMIT 1')
-      .get() as { seq: number; record_hash: string };
-    const entry = {
-      id: randomBytes(12).toString('hex'),
-      fileId,
-      actor: 'auditor:000000000000',
-      role: 'auditor',
-      ip: '127.0.0.1',
-      purpose: 'case review',
-      action: 'read' as const,
-      result: 'allowed' as const,
-      at: new Date(),
-    };
-    const seq = head.seq + 1;
-    db.prepare(
-      `INSERT INTO vault_audit (seq, id, file_id, actor, role, ip, purpose, action, result, reason, at, prev_hash, record_hash, mac, mac_kid)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, NULL, NULL)`,
-    ).run(
-      seq,
-      entry.id,
-      fileId,
-      entry.actor,
-      entry.role,
-      entry.ip,
-      entry.purpose,
-      entry.action,
-      entry.result,
-      entry.at.toISOString(),
-      head.record_hash,
-      auditRecordHash(entry, seq, head.record_hash),
-    );
-    return seq;
-  });
-}
-
-/** A database writer's untagged ledger link after the site's head, hashed as the server does. */
-function forgeLink(dataDir: string, siteId: string): number {
-  return withDb(dataDir, (db) => {
-    const last = db
-      .prepare('SELECT * FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1')
-      .get(siteId) as Record<string, any>;
-    const prevHash = last.record_hash as string;
-    const seq = (last.seq as number) + 1;
-    const meta = JSON.parse(last.meta);
-    const data = {
-      ...JSON.parse(last.data),
-      packetId: randomUUID(),
-      type: 'check_out',
-      timestamp: new Date(Date.now() - 60_000).toISOString(),
-      signature: randomBytes(32).toString('hex'),
-    };
-    const recordHash = sha256Hex(canonicalJson({ siteId, seq, prevHash, data, meta }));
-    db.prepare(
-      `INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      siteId,
-      seq,
-      data.packetId,
-      data.deviceId,
-      prevHash,
-      recordHash,
-      canonicalJson(data),
-      canonicalJson(meta),
-    );
-    return seq;
-  });
-}
+import { auditorRead, uploadImage } from './support/vault-client';
+import { syncBatch } from './support/worker-client';
 
 /** A checkpoint row nobody signed, of `size`, for the log whose origin ends with `log`. */
 function forgeCheckpoint(dataDir: string, size: number, log = '/vault-audit'): void {
-  withDb(dataDir, (db) => {
+  withStoreFile(dataDir, (db) => {
     const { id } = db.prepare("SELECT id FROM tlog_logs WHERE origin LIKE '%' || ?").get(log) as {
       id: number;
     };
@@ -143,12 +40,12 @@ describe('a checkpoint row the server did not sign is not trusted (e2e)', () => 
     'should refuse a forged record under a forged checkpoint row: 503 audit_unavailable, /health names the row, also after a restart',
     async () => {
       t = await startTestApp({ DATA_DIR: dataDir });
-      const { fileId } = (await upload(t)).body;
-      expect((await read(t, fileId)).status).toBe(200);
-      const forged = forgeRecord(dataDir, fileId);
+      const { fileId } = (await uploadImage(t)).body;
+      expect((await auditorRead(t, fileId)).status).toBe(200);
+      const forged = forgeAuditRecord(dataDir, fileId);
       forgeCheckpoint(dataDir, forged);
 
-      expect(await read(t, fileId)).toEqual({ status: 503, code: 'audit_unavailable' });
+      expect(await auditorRead(t, fileId)).toEqual({ status: 503, code: 'audit_unavailable' });
       // the trusted checkpoint is the last one the server signed, before the forged record
       const checkpoint = await http(t.baseUrl, 'GET', '/api/v5/vault/audit/checkpoint', {
         key: t.keys.auditor,
@@ -179,14 +76,13 @@ describe('a checkpoint row the server did not sign is not trusted (e2e)', () => 
       expect(verify.body.ok).toBe(false);
 
       // a restart builds no seal on the row either
-      await t.close({ keepData: true });
-      t = await startTestApp({ DATA_DIR: dataDir });
-      expect(await read(t, fileId)).toEqual({ status: 503, code: 'audit_unavailable' });
+      t = await restartApp(t);
+      expect(await auditorRead(t, fileId)).toEqual({ status: 503, code: 'audit_unavailable' });
       expect(
         (await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin })).body.error.tlog,
       ).toMatchObject({ reason: 'checkpoint_unverified' });
       // no checkpoint but the forged row covers the forged record
-      const rows = withDb(dataDir, (db) =>
+      const rows = withStoreFile(dataDir, (db) =>
         db.prepare('SELECT size, note FROM tlog_checkpoints WHERE size >= ?').all(forged),
       );
       expect(rows).toEqual([{ size: forged, note: 'fake' }]);
@@ -203,7 +99,10 @@ describe('a checkpoint row the server did not sign is not trusted (e2e)', () => 
       await sync(t.baseUrl, asha, [
         punch(asha, 'check_in', new Date(Date.now() - 10_000).toISOString()),
       ]);
-      const forged = forgeLink(dataDir, siteId);
+      const forged = forgeLedgerLinks(dataDir, siteId, 1, () => ({
+        type: 'check_out',
+        timestamp: new Date(Date.now() - 60_000).toISOString(),
+      }));
       forgeCheckpoint(dataDir, forged, `/ledger/${siteId}`);
 
       const bina = await phoneAt(t.baseUrl, t.keys.admin, siteId);

@@ -1,57 +1,50 @@
-import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TreeNodesCheck } from '@app/tlog';
+import { restartApp, withStoreFile } from './support/tamper';
 import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
 import { fill, rewriteChain, verifyLedger } from './support/ledger-client';
 
 /** What an operator with the SQLite file did (findings L3): a log's Merkle nodes deleted (all logs' without an origin). */
 function dropNodes(dataDir: string, origin?: string): number {
-  const db = new Database(join(dataDir, 'mdai.sqlite'));
-  try {
-    return origin === undefined
+  return withStoreFile(dataDir, (db) =>
+    origin === undefined
       ? db.prepare('DELETE FROM tlog_nodes').run().changes
       : db
           .prepare(
             'DELETE FROM tlog_nodes WHERE log_id = (SELECT id FROM tlog_logs WHERE origin = ?)',
           )
-          .run(origin).changes;
-  } finally {
-    db.close();
-  }
+          .run(origin).changes,
+  );
 }
 
 /** The number of stored nodes of each log, by origin. */
 function nodesByLog(dataDir: string): Record<string, number> {
-  const db = new Database(join(dataDir, 'mdai.sqlite'));
-  try {
-    const rows = db
-      .prepare(
-        'SELECT l.origin AS origin, count(*) AS n FROM tlog_nodes n JOIN tlog_logs l ON l.id = n.log_id GROUP BY l.origin ORDER BY l.origin',
-      )
-      .all() as { origin: string; n: number }[];
-    return Object.fromEntries(rows.map((r) => [r.origin, r.n]));
-  } finally {
-    db.close();
-  }
+  const rows = withStoreFile(
+    dataDir,
+    (db) =>
+      db
+        .prepare(
+          'SELECT l.origin AS origin, count(*) AS n FROM tlog_nodes n JOIN tlog_logs l ON l.id = n.log_id GROUP BY l.origin ORDER BY l.origin',
+        )
+        .all() as { origin: string; n: number }[],
+  );
+  return Object.fromEntries(rows.map((r) => [r.origin, r.n]));
 }
 
 function countNodes(dataDir: string, origin: string): number {
-  const db = new Database(join(dataDir, 'mdai.sqlite'));
-  try {
-    return (
+  return withStoreFile(
+    dataDir,
+    (db) =>
       db
         .prepare(
           'SELECT count(*) AS n FROM tlog_nodes WHERE log_id = (SELECT id FROM tlog_logs WHERE origin = ?)',
         )
-        .get(origin) as { n: number }
-    ).n;
-  } finally {
-    db.close();
-  }
+        .get(origin) as { n: number },
+  ).n;
 }
 
 /** Each test boots the app up to twice and fills a log: slow on a loaded machine. */
@@ -113,14 +106,15 @@ describe('a transparency log whose stored Merkle nodes were deleted (e2e)', () =
         });
         expect(read.status).toBe(400);
       }
-      await t.close({ keepData: true });
-      const before = nodesByLog(dataDir);
-      expect(Object.keys(before)).toEqual([
-        'mdai.local/ledger/' + phone.siteId,
-        'mdai.local/vault-audit',
-      ]);
-      dropNodes(dataDir);
-      t = await startTestApp({ DATA_DIR: dataDir });
+      let before: Record<string, number> = {};
+      t = await restartApp(t, () => {
+        before = nodesByLog(dataDir);
+        expect(Object.keys(before)).toEqual([
+          'mdai.local/ledger/' + phone.siteId,
+          'mdai.local/vault-audit',
+        ]);
+        dropNodes(dataDir);
+      });
       await t.app.get(TreeNodesCheck).settled();
 
       expect(nodesByLog(dataDir)).toEqual(before);
@@ -140,20 +134,17 @@ describe('a transparency log whose stored Merkle nodes were deleted (e2e)', () =
       const phone = await enrollPhone(t.baseUrl, t.keys.admin);
       await fill(t, phone, 2, 20);
       const origin = `mdai.local/ledger/${phone.siteId}`;
-      await t.close({ keepData: true });
-      const db = new Database(join(dataDir, 'mdai.sqlite'));
-      try {
+      t = await restartApp(t, () => {
         // the links rewritten too: a tree of them would be a rewrite, not a repair
-        rewriteChain(db, phone.siteId, 10, (data, seq) =>
-          seq === 10
-            ? { ...data, type: data.type === 'check_in' ? 'check_out' : 'check_in' }
-            : data,
+        withStoreFile(dataDir, (db) =>
+          rewriteChain(db, phone.siteId, 10, (data, seq) =>
+            seq === 10
+              ? { ...data, type: data.type === 'check_in' ? 'check_out' : 'check_in' }
+              : data,
+          ),
         );
-      } finally {
-        db.close();
-      }
-      dropNodes(dataDir, origin);
-      t = await startTestApp({ DATA_DIR: dataDir });
+        dropNodes(dataDir, origin);
+      });
 
       const sync = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
       expect(sync.status).toBe(503);

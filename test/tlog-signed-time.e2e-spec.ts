@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { MongoStore, SqliteStore, Store } from '@app/persistence';
 import { TransparencyLogService } from '@app/tlog';
 import { rewriteChain, verifyLedger } from './support/ledger-client';
 import { jpegBytes } from './support/image-bytes';
+import { withStoreFile } from './support/tamper';
 import { http, itOnSqliteFile, secretsOf, startTestApp, TestApp } from './support/test-app';
 import {
   checkpointSignedBy,
@@ -47,8 +47,7 @@ async function rewriteRow(
     return;
   }
   expect(store).toBeInstanceOf(SqliteStore);
-  const db = new Database(join(t.dataDir, 'mdai.sqlite'));
-  try {
+  withStoreFile(t.dataDir, (db) => {
     const changed = db
       .prepare(
         `UPDATE tlog_checkpoints SET signed_at = ?, note = ?
@@ -56,9 +55,7 @@ async function rewriteRow(
       )
       .run(row.signedAt.toISOString(), row.note, size, origin);
     expect(changed.changes).toBe(1);
-  } finally {
-    db.close();
-  }
+  });
 }
 
 /**
@@ -208,8 +205,7 @@ describe('the signing time inside the checkpoint note (e2e)', () => {
     'should catch a rewrite of punches resealed with the retired key from the store alone (the witness file emptied)',
     async () => {
       const { phone, origin } = await siteOfThree();
-      const db = new Database(join(t.dataDir, 'mdai.sqlite'));
-      try {
+      withStoreFile(t.dataDir, (db) => {
         // punch 3 turned around, the chain re-hashed from it
         rewriteChain(db, phone.siteId, 3, (data, seq) =>
           seq === 3 ? { ...data, type: data.type === 'check_in' ? 'check_out' : 'check_in' } : data,
@@ -240,9 +236,7 @@ describe('the signing time inside the checkpoint note (e2e)', () => {
             origin,
           );
         }
-      } finally {
-        db.close();
-      }
+      });
       writeFileSync(join(t.dataDir, 'tlog-witness.ndjson'), '');
       // the tree of 2, signed now by the current key, is older than the trees of 4 and 6
       expect(await verifyLedger(t, phone.siteId)).toMatchObject({

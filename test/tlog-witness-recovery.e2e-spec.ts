@@ -1,24 +1,21 @@
-import Database from 'better-sqlite3';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { restartApp, withStoreFile } from './support/tamper';
 import { itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 import { enrollPhone } from './support/worker-client';
 import { fill, verifyLedger } from './support/ledger-client';
 
 /** The store's state after a crash between a seal's witness line and its checkpoint row. */
 function dropCheckpointRow(dataDir: string, origin: string, size: number): void {
-  const db = new Database(join(dataDir, 'mdai.sqlite'));
-  try {
-    const gone = db
+  const gone = withStoreFile(dataDir, (db) =>
+    db
       .prepare(
         'DELETE FROM tlog_checkpoints WHERE size = ? AND log_id = (SELECT id FROM tlog_logs WHERE origin = ?)',
       )
-      .run(size, origin);
-    expect(gone.changes).toBe(1);
-  } finally {
-    db.close();
-  }
+      .run(size, origin),
+  );
+  expect(gone.changes).toBe(1);
 }
 
 /**
@@ -37,11 +34,7 @@ describe('witnessed checkpoints the store lacks after a crash (e2e)', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const restart = async () => {
-    await t!.close();
-    t = await startTestApp({ DATA_DIR: dataDir });
-    return t;
-  };
+  const restart = () => restartApp(t!);
 
   itOnSqliteFile(
     'should restore the checkpoint at start-up, so verify holds without another seal',

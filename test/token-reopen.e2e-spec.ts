@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { createHash, createPrivateKey, KeyObject, randomUUID, sign } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { createConnection } from 'mongoose';
 import { MongoStore, SQLITE_FILE, SqliteStore, Store } from '@app/persistence';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
@@ -15,31 +13,17 @@ import {
   secretsOf,
   slowOnMongo,
   startTestApp,
-  storeEnv,
   TestApp,
 } from './support/test-app';
+import { runScript } from './support/processes';
 import { enrollPhone, Phone, refreshToken, signPacket, syncBatch } from './support/worker-client';
 
-const run = promisify(execFile);
 /** Each command is a process booting the app (seconds each on a loaded machine): not a speed check. */
 const JOB_TIMEOUT = slowOnMongo(120_000);
 
 /** `npm run tokens:reopen -- <args>` on the store of `dataDir`: its exit code and output. */
-async function tokensReopen(dataDir: string, ...args: string[]) {
-  try {
-    const done = await run(
-      process.execPath,
-      ['-r', '@swc-node/register', 'scripts/tokens-reopen.ts', ...args],
-      {
-        cwd: join(__dirname, '..'),
-        env: { ...process.env, ...storeEnv(dataDir), DATA_DIR: dataDir },
-      },
-    );
-    return { code: 0, ...done };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
+function tokensReopen(dataDir: string, ...args: string[]) {
+  return runScript('tokens-reopen', dataDir, args);
 }
 
 type Backup = string | Map<string, unknown[]>;

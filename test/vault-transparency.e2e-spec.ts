@@ -1,8 +1,8 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { request as httpRequest, Agent } from 'node:http';
-import { join } from 'node:path';
 import { auditRecordHash } from '@app/vault';
+import { withStoreFile } from './support/tamper';
 import { http, itOnSqliteFile, startTestApp, storeSet, TestApp } from './support/test-app';
 import {
   checkpointSignedBy,
@@ -11,34 +11,12 @@ import {
   readCheckpointNote,
 } from './support/tlog-check';
 import { jpegBytes } from './support/image-bytes';
-
-function upload(t: TestApp, data: Buffer) {
-  return http(t.baseUrl, 'POST', '/api/v5/vault', {
-    key: t.keys.admin,
-    rawBody: data,
-    headers: { 'content-type': 'image/jpeg' },
-  });
-}
+import { uploadImage, verifyAudit } from './support/vault-client';
 
 function readFile(t: TestApp, fileId: string) {
   return fetch(`${t.baseUrl}/api/v5/vault/${fileId}`, {
     headers: { 'x-api-key': t.keys.auditor, 'x-access-purpose': 'case review' },
   });
-}
-
-async function verifyAudit(t: TestApp) {
-  const res = await http(t.baseUrl, 'GET', '/api/v5/vault/audit/verify', { key: t.keys.auditor });
-  expect(res.status).toBe(200);
-  return res.body;
-}
-
-function withDb<T>(t: TestApp, work: (db: Database.Database) => T): T {
-  const db = new Database(join(t.dataDir, 'mdai.sqlite'));
-  try {
-    return work(db);
-  } finally {
-    db.close();
-  }
 }
 
 /** A dishonest operator's rewrite: drop some records, renumber and re-hash the whole chain. */
@@ -93,7 +71,7 @@ describe('vault audit on the transparency log, and reads bounded by what decrypt
   afterEach(async () => t.close());
 
   it('should hand back the read audit record as a receipt an independent client verifies', async () => {
-    const fileId = (await upload(t, jpegBytes(3000))).body.fileId;
+    const fileId = (await uploadImage(t, jpegBytes(3000))).body.fileId;
     const res = await readFile(t, fileId);
     expect(res.status).toBe(200);
     await res.arrayBuffer();
@@ -134,18 +112,20 @@ describe('vault audit on the transparency log, and reads bounded by what decrypt
   itOnSqliteFile(
     "(item 3) should fail verify after one file's read records are removed and the chain re-hashed",
     async () => {
-      const a = (await upload(t, jpegBytes(100))).body.fileId;
-      const b = (await upload(t, jpegBytes(100))).body.fileId;
+      const a = (await uploadImage(t, jpegBytes(100))).body.fileId;
+      const b = (await uploadImage(t, jpegBytes(100))).body.fileId;
       for (const id of [a, b, a]) await (await readFile(t, id)).arrayBuffer();
       expect(await verifyAudit(t)).toMatchObject({ ok: true, length: 5, checkpointsChecked: 5 });
-      withDb(t, (db) => dropAndRehash(db, (row) => row.file_id === a && row.action === 'read'));
+      withStoreFile(t, (db) =>
+        dropAndRehash(db, (row) => row.file_id === a && row.action === 'read'),
+      );
       expect(await verifyAudit(t)).toMatchObject({
         ok: false,
         length: 3,
         reason: 'checkpoint_mismatch',
       });
       // and with every checkpoint row deleted too: the witness file still has them
-      withDb(t, (db) => db.exec('DELETE FROM tlog_checkpoints'));
+      withStoreFile(t, (db) => db.exec('DELETE FROM tlog_checkpoints'));
       expect((await verifyAudit(t)).ok).toBe(false);
     },
   );
@@ -153,9 +133,9 @@ describe('vault audit on the transparency log, and reads bounded by what decrypt
   itOnSqliteFile(
     '(item 3) should fail verify when the last audit records are deleted, even with their checkpoints',
     async () => {
-      const a = (await upload(t, jpegBytes(100))).body.fileId;
+      const a = (await uploadImage(t, jpegBytes(100))).body.fileId;
       for (let i = 0; i < 3; i++) await (await readFile(t, a)).arrayBuffer();
-      withDb(t, (db) => {
+      withStoreFile(t, (db) => {
         db.exec('DELETE FROM vault_audit WHERE seq > 2');
         db.exec('DELETE FROM tlog_checkpoints WHERE size > 2');
       });
@@ -170,7 +150,7 @@ describe('vault audit on the transparency log, and reads bounded by what decrypt
 
   it('(item 4) should answer file_integrity_failed, before any header, when the stored size or digest was edited', async () => {
     const data = jpegBytes(3000);
-    const fileId = (await upload(t, data)).body.fileId;
+    const fileId = (await uploadImage(t, data)).body.fileId;
     await storeSet(t, 'vault_files', fileId, { sqlite: { size: 1000 }, mongo: { size: 1000 } });
     // two requests on one keep-alive connection: the second answer must be its own
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });

@@ -1,6 +1,8 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Env } from '@app/common';
 import { storeEnv } from './test-app';
 
 /** A free TCP port on 127.0.0.1 (bound, read, released). */
@@ -123,4 +125,32 @@ export function startApiProcess(env: Record<string, string>): Promise<ApiProcess
     });
     child.on('exit', (code) => reject(new Error(`server exited (${code}): ${err}`)));
   });
+}
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * `npm run <script> -- <args>` (scripts/<script>.ts) on the store of `dataDir`, as an operator
+ * runs it, `env` added: its exit code and output (a failed exit is returned, not thrown).
+ */
+export async function runScript(
+  script: string,
+  dataDir: string,
+  args: string[] = [],
+  env: Env = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const done = await execFileAsync(
+      process.execPath,
+      ['-r', '@swc-node/register', `scripts/${script}.ts`, ...args],
+      {
+        cwd: join(__dirname, '..', '..'),
+        env: { ...process.env, ...storeEnv(dataDir), DATA_DIR: dataDir, ...env },
+      },
+    );
+    return { code: 0, ...done };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
 }

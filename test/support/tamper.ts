@@ -1,0 +1,166 @@
+import Database from 'better-sqlite3';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Env } from '@app/common';
+import { SQLITE_FILE } from '@app/persistence';
+import { auditRecordHash, VaultAuditEntry } from '@app/vault/domain/vault-audit-record';
+import { runScript } from './processes';
+import { startTestApp, TestApp } from './test-app';
+import { canonicalJson, sha256Hex } from './worker-client';
+
+/**
+ * What someone who can write the app's SQLite file (but does not hold its keys) does to it,
+ * for the e2e specs that check the server notices: the file opened on its own connection, a
+ * statement run, the file closed again; the app restarted on the same DATA_DIR after.
+ */
+
+/** An app's DATA_DIR, or the app itself. */
+type DataDirOf = string | { dataDir: string };
+
+const dirOf = (where: DataDirOf) => (typeof where === 'string' ? where : where.dataDir);
+
+/** A connection of its own to the SQLite file of the app on `where` (the caller closes it). */
+export function openStoreFile(where: DataDirOf): Database.Database {
+  return new Database(join(dirOf(where), SQLITE_FILE));
+}
+
+/** Runs `work` on a connection of its own to the app's SQLite file, closed after. */
+export function withStoreFile<T>(where: DataDirOf, work: (db: Database.Database) => T): T {
+  const db = openStoreFile(where);
+  try {
+    return work(db);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * `t` closed with its data kept, `whileStopped` run on its DATA_DIR (a change to the files no
+ * running server sees being made), and a new app started on the same DATA_DIR (and `env`).
+ */
+export async function restartApp(
+  t: TestApp,
+  whileStopped?: (dataDir: string) => unknown,
+  env: Env = {},
+): Promise<TestApp> {
+  await t.close({ keepData: true });
+  await whileStopped?.(t.dataDir);
+  return startTestApp({ ...env, DATA_DIR: t.dataDir });
+}
+
+/** A vault audit entry of an auditor's allowed read of `fileId`, now (for a purpose). */
+export function auditorReadEntry(
+  fileId: string,
+  fields: { purpose?: string } = {},
+): VaultAuditEntry {
+  return {
+    id: randomBytes(12).toString('hex'),
+    fileId,
+    actor: 'auditor:000000000000',
+    role: 'auditor',
+    ip: '127.0.0.1',
+    purpose: fields.purpose ?? 'case review',
+    action: 'read',
+    result: 'allowed',
+    at: new Date(),
+  };
+}
+
+/**
+ * A database writer's vault audit record after the head: an auditor's read of `fileId`,
+ * hashed as the server hashes it (recomputing a recordHash needs no key), with `tag` as its
+ * mac and key id (none: untagged). Returns its seq.
+ */
+export function forgeAuditRecord(
+  where: DataDirOf,
+  fileId: string,
+  tag: { mac: string | null; kid: string | null } = { mac: null, kid: null },
+  fields: { purpose?: string } = {},
+): number {
+  return withStoreFile(where, (db) => {
+    const head = db
+      .prepare('SELECT seq, record_hash FROM vault_audit ORDER BY seq DESC LIMIT 1')
+      .get() as { seq: number; record_hash: string };
+    const entry = auditorReadEntry(fileId, fields);
+    const seq = head.seq + 1;
+    db.prepare(
+      `INSERT INTO vault_audit (seq, id, file_id, actor, role, ip, purpose, action, result, reason, at, prev_hash, record_hash, mac, mac_kid)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)`,
+    ).run(
+      seq,
+      entry.id,
+      fileId,
+      entry.actor,
+      entry.role,
+      entry.ip,
+      entry.purpose,
+      entry.action,
+      entry.result,
+      entry.at.toISOString(),
+      head.record_hash,
+      auditRecordHash(entry, seq, head.record_hash),
+      tag.mac,
+      tag.kid,
+    );
+    return seq;
+  });
+}
+
+/**
+ * A database writer's `n` ledger links after the site's head, copies of the head with a new
+ * packet id and signature and the type and time `punch(i)` gives the i-th, hashed and chained
+ * as the server does, with no MAC. Returns the last one's seq.
+ */
+export function forgeLedgerLinks(
+  where: DataDirOf,
+  siteId: string,
+  n: number,
+  punch: (i: number) => { type: string; timestamp: string },
+): number {
+  return withStoreFile(where, (db) => {
+    const last = db
+      .prepare('SELECT * FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1')
+      .get(siteId) as Record<string, any>;
+    let prevHash = last.record_hash as string;
+    let seq = last.seq as number;
+    const meta = JSON.parse(last.meta);
+    const insert = db.prepare(
+      `INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (let i = 0; i < n; i++) {
+      seq++;
+      const data = {
+        ...JSON.parse(last.data),
+        packetId: randomUUID(),
+        ...punch(i),
+        signature: randomBytes(32).toString('hex'),
+      };
+      const recordHash = sha256Hex(canonicalJson({ siteId, seq, prevHash, data, meta }));
+      insert.run(
+        siteId,
+        seq,
+        data.packetId,
+        data.deviceId,
+        prevHash,
+        recordHash,
+        canonicalJson(data),
+        canonicalJson(meta),
+      );
+      prevHash = recordHash;
+    }
+    return seq;
+  });
+}
+
+/** `npm run <log>:seal-foreign -- <args>` on the store of `dataDir`: its exit code and output. */
+export function sealForeign(log: 'ledger' | 'vault', dataDir: string, ...args: string[]) {
+  return runScript(`${log}-seal-foreign`, dataDir, args);
+}
+
+/** The arguments a seal-foreign listing (run without --yes) says to confirm it with. */
+export function sealConfirmation(listing: string): string[] {
+  const found = /run again with (--yes --through \d+ --head [0-9a-f]{64}) /.exec(listing);
+  expect(found).not.toBeNull();
+  return found![1].split(' ');
+}
