@@ -138,6 +138,16 @@ describe('a transparency log whose stored Merkle nodes were rewritten (e2e)', ()
           'ALARM: the stored Merkle nodes of a log do not give the root its last checkpoint signs',
         );
         expect(b.logs()).toContain('Rebuilt the lost Merkle nodes of a log from its entries');
+        // the evidence the repair overwrites is logged first: the roots, the node, both hashes
+        const alarm = b
+          .logs()
+          .split('\n')
+          .find((line) => line.includes('ALARM: replaced stored Merkle nodes'));
+        expect(alarm).toBeDefined();
+        expect(alarm).toContain('"4/0"');
+        expect(alarm).toContain('09'.repeat(32));
+        expect(alarm).toContain(genuine.toString('hex'));
+        expect(b.logs()).toMatch(new RegExp(`storedRoot.{0,4}${'09'.repeat(32)}`));
         expect(await verifyLedger(b, phone.siteId)).toMatchObject({ ok: true, length: 18 });
         expect((await http(b.baseUrl, 'GET', '/health', { key: b.keys.admin })).status).toBe(200);
       } finally {

@@ -50,6 +50,8 @@ export const SEAL_SLICE = 1024;
 /** The first wait before a failed seal is tried again; doubled after each failure, up to the max. */
 export const SEAL_RETRY_FIRST_MS = 1000;
 const SEAL_RETRY_MAX_MS = 60_000;
+/** The most replaced nodes a rebuild names in its ALARM line (the count is always given). */
+const REPLACED_LOGGED = 64;
 
 /**
  * A log whose stored Merkle nodes are missing (deleted outside the server), as a seal or a
@@ -337,7 +339,13 @@ export class TransparencyLogService implements OnModuleDestroy {
       if (!this.mismatched.has(origin)) {
         this.rewrittenNodes.inc({ log: logLabel(origin) });
         this.logger.error(
-          { origin, size, reason: 'nodes_mismatch' },
+          {
+            origin,
+            size,
+            storedRoot: rangeHash(0, size, compact).toString('hex'),
+            signedRoot: checkpoint.rootHash,
+            reason: 'nodes_mismatch',
+          },
           'ALARM: the stored Merkle nodes of a log do not give the root its last checkpoint signs (rewritten outside the server): not signed over; rebuilding them from its entries',
         );
       }
@@ -665,6 +673,8 @@ export class TransparencyLogService implements OnModuleDestroy {
     }
     compact = new Map();
     let written = 0;
+    const replaced: { node: string; stored: string; rebuilt: string }[] = [];
+    let replacedCount = 0;
     for (let at = 0, slice = 0; at < size; at += SEAL_SLICE, slice++) {
       const end = Math.min(size, at + SEAL_SLICE);
       const hashes = await this.leafHashes(origin, leaves, at, end, size);
@@ -672,11 +682,30 @@ export class TransparencyLogService implements OnModuleDestroy {
         throw new Error(`the entries of log ${origin} changed while its nodes were rebuilt`);
       }
       const appended = appendLeaves(compact, at, hashes);
-      // proven by the signed root: a node rewritten outside the server is replaced
+      // proven by the signed root: a node rewritten outside the server is replaced, and what
+      // it held is logged first (the evidence the repair overwrites; hashes are no secret)
+      const stored = await this.store.findNodes(origin, appended.created);
+      for (const node of appended.created) {
+        const was = stored.get(nodeId(node));
+        if (!was || was.equals(node.hash)) continue;
+        replacedCount++;
+        if (replaced.length < REPLACED_LOGGED)
+          replaced.push({
+            node: nodeId(node),
+            stored: was.toString('hex'),
+            rebuilt: node.hash.toString('hex'),
+          });
+      }
       await this.store.replaceNodes(origin, appended.created);
       written += appended.created.length;
       compact = perfectNodesOf(appended.nodes, end);
       await yieldToLoop();
+    }
+    if (replacedCount > 0) {
+      this.logger.error(
+        { origin, size, replacedCount, replaced, reason: 'nodes_mismatch' },
+        'ALARM: replaced stored Merkle nodes of a log that did not match its entries (rewritten outside the server): the stored and rebuilt hashes are listed',
+      );
     }
     this.lost.delete(origin);
     this.entriesMismatchAt.delete(origin);
