@@ -216,4 +216,40 @@ describe('a transparency log whose stored Merkle nodes were rewritten (e2e)', ()
     },
     TIMEOUT_MS,
   );
+  itOnSqliteFile(
+    'should clear /health with no append once an operator puts back nodes the start-up check found rewritten',
+    async () => {
+      t = await startTestApp({ DATA_DIR: dataDir });
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      await fill(t, phone, 2, 16);
+      const origin = `mdai.local/ledger/${phone.siteId}`;
+      await t.close({ keepData: true });
+      const genuine = nodeAt(dataDir, origin, 5, 0);
+      setNode(dataDir, origin, 5, 0, Buffer.alloc(32, 7));
+      withDb(dataDir, (db) =>
+        rewriteChain(db, phone.siteId, 10, (data, seq) =>
+          seq === 10
+            ? { ...data, type: data.type === 'check_in' ? 'check_out' : 'check_in' }
+            : data,
+        ),
+      );
+      t = await startTestApp({ DATA_DIR: dataDir });
+      await t.app.get(TreeNodesCheck).settled();
+      const refused = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+      expect(refused.status).toBe(503);
+      expect(refused.body.error.tlog).toMatchObject({ reason: 'nodes_mismatch' });
+
+      // put back in the SQLite file while the server runs; no device syncs meanwhile
+      setNode(dataDir, origin, 5, 0, genuine);
+      const healed = await pollUntil(
+        () => http(t!.baseUrl, 'GET', '/health', { key: t!.keys.admin }),
+        (res) => res.status === 200,
+      );
+      expect(healed.status).toBe(200);
+      expect(healed.body.details.tlog).toMatchObject({ status: 'up' });
+      expect(latestSize(dataDir, origin)).toBe(32);
+      expect(t.logs()).toContain('give its signed root again');
+    },
+    TIMEOUT_MS,
+  );
 });
