@@ -168,7 +168,7 @@ describe('a transparency log whose stored Merkle nodes were rewritten (e2e)', ()
   });
 
   it(
-    'should rebuild the nodes from the entries when a process loads a head another one sealed over rewritten nodes',
+    'should rebuild from the entries the nodes of a head another process sealed, rewritten in the store since, when this process loads that head',
     async () => {
       let b: TestApp | undefined;
       try {
