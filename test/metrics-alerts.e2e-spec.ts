@@ -154,6 +154,15 @@ describe('deploy/prometheus/alerts.yml', () => {
     expect(rule.annotations.description).toContain('{{ $labels.instance }}');
   });
 
+  it('should page on stored Merkle nodes that do not give the signed root, by log (review LV #3)', () => {
+    const rule = rules.find((r) => r.alert === 'MdaiTlogNodesMismatch')!;
+    expect(rule).toBeDefined();
+    expect(rule.labels.severity).toBe('page');
+    expect(rule.expr).toContain('increase(mdai_tlog_nodes_mismatch_total[15m])');
+    expect(rule.expr.trim()).toMatch(/\) > 0$/);
+    expect(rule.annotations.description).toContain('{{ $labels.log }}');
+  });
+
   it('should be loaded by the shipped Prometheus config, whose scrape job the rules name', () => {
     const config = yaml.load(readFileSync(join(file, '..', 'prometheus.yml'), 'utf8')) as {
       rule_files: string[];

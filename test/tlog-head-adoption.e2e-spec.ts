@@ -2,11 +2,29 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LedgerService } from '@app/offline-sync';
-import { MongoStore, Store } from '@app/persistence';
+import { MongoStore, SqliteStore, Store } from '@app/persistence';
 import { verifyConsistency } from '@app/tlog/domain/merkle';
 import { http, slowOnMongo, startTestApp, TestApp } from './support/test-app';
 import { fill } from './support/ledger-client';
 import { enrollPhone } from './support/worker-client';
+
+/** Overwrites one stored Merkle node of a log through the app's store (SQLite or MongoDB). */
+async function rewriteNode(t: TestApp, origin: string, level: number, index: number) {
+  const hash = Buffer.alloc(32, 9);
+  const store = t.app.get(Store);
+  if (store instanceof MongoStore) {
+    await store.connection
+      .collection('tlog_nodes')
+      .updateOne({ origin, level, index }, { $set: { hash } });
+    return;
+  }
+  (store as SqliteStore).db
+    .prepare(
+      `UPDATE tlog_nodes SET hash = ? WHERE level = ? AND idx = ?
+       AND log_id = (SELECT id FROM tlog_logs WHERE origin = ?)`,
+    )
+    .run(hash, level, index, origin);
+}
 
 /**
  * Two server processes on one store (two app instances on the same DATA_DIR: one SQLite file
@@ -56,6 +74,16 @@ describe('a seal after another process sealed past its head (e2e)', () => {
       expect(fromB).toMatchObject({ treeSize: 15 });
       // the entries 4..13 A sealed are not read again: B appended its own two, in hand
       expect(reads.mock.calls.map(([, from, to]) => [from, to])).toEqual([]);
+
+      // positive control: the spy sees this process's seals read entries when they must. A
+      // seals past B again (the tree of 17: nodes 4/0 and 0/16) and 4/0 is rewritten in the
+      // store: B's next seal cannot adopt that head, it rebuilds it from the entries
+      await fill(a, phone, 1, 2);
+      await rewriteNode(a, `mdai.local/ledger/${phone.siteId}`, 4, 0);
+      const [rebuilt] = await fill(b, phone, 1, 1);
+      expect(rebuilt.checkpoints[0]).toMatchObject({ treeSize: 18 });
+      expect(reads.mock.calls.length).toBeGreaterThan(0);
+      expect(reads.mock.calls.map(([, from]) => from)).toContain(1);
       reads.mockRestore();
 
       // B's checkpoint extends A's: a consistency proof from B's store verifies between them
@@ -80,12 +108,13 @@ describe('a seal after another process sealed past its head (e2e)', () => {
           key: t.keys.auditor,
         });
         expect(verify.status).toBe(200);
-        expect(verify.body).toMatchObject({ ok: true, length: 15 });
+        expect(verify.body).toMatchObject({ ok: true, length: 18 });
       }
       const alarms = (text: string) =>
         Number(/mdai_tlog_inconsistency_total\{log="ledger"\} (\d+)/.exec(text)?.[1] ?? 0);
       expect(alarms(String((await http(b.baseUrl, 'GET', '/metrics')).body))).toBe(0);
-      expect(b.logs()).not.toContain('ALARM');
+      // the only ALARM: the rewritten node of the control, rebuilt
+      expect(b.logs()).not.toContain('ALARM: checkpoint inconsistent');
     },
     slowOnMongo(60_000),
   );

@@ -1,4 +1,7 @@
 import Database from 'better-sqlite3';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +15,13 @@ import {
   startTestApp,
   TestApp,
 } from './support/test-app';
-import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
+import {
+  canonicalJson,
+  enrollPhone,
+  sha256Hex,
+  signPacket,
+  syncBatch,
+} from './support/worker-client';
 import { fill, rewriteChain, verifyLedger } from './support/ledger-client';
 
 /** Each test boots the app twice and fills a log: slow on a loaded machine. */
@@ -61,6 +70,49 @@ const latestSize = (dataDir: string, origin: string): number =>
           .get(origin) as { size: number }
       ).size,
   );
+
+/** One link appended straight into the SQLite file, hashed and chained, with no server MAC. */
+function forgeLink(dataDir: string, siteId: string): number {
+  return withDb(dataDir, (db) => {
+    const last = db
+      .prepare('SELECT * FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1')
+      .get(siteId) as Record<string, any>;
+    const seq = (last.seq as number) + 1;
+    const prevHash = last.record_hash as string;
+    const meta = JSON.parse(last.meta);
+    const data = { ...JSON.parse(last.data), packetId: randomUUID() };
+    const recordHash = sha256Hex(canonicalJson({ siteId, seq, prevHash, data, meta }));
+    db.prepare(
+      `INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      siteId,
+      seq,
+      data.packetId,
+      data.deviceId,
+      prevHash,
+      recordHash,
+      canonicalJson(data),
+      canonicalJson(meta),
+    );
+    return seq;
+  });
+}
+
+/** `ledger:seal-foreign` on the store of `dataDir`: its exit code and output. */
+async function sealForeign(dataDir: string, ...args: string[]) {
+  try {
+    const done = await promisify(execFile)(
+      process.execPath,
+      ['-r', '@swc-node/register', 'scripts/ledger-seal-foreign.ts', ...args],
+      { cwd: join(__dirname, '..'), env: { ...process.env, DATA_DIR: dataDir } },
+    );
+    return { code: 0, ...done };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
 
 const metric = async (t: TestApp, name: string): Promise<number> => {
   const text = String((await http(t.baseUrl, 'GET', '/metrics')).body);
@@ -116,7 +168,7 @@ describe('a transparency log whose stored Merkle nodes were rewritten (e2e)', ()
   });
 
   it(
-    'should rebuild the nodes from the entries when a process loads a head another one sealed over rewritten nodes',
+    'should rebuild from the entries the nodes of a head another process sealed, rewritten in the store since, when this process loads that head',
     async () => {
       let b: TestApp | undefined;
       try {
@@ -138,6 +190,16 @@ describe('a transparency log whose stored Merkle nodes were rewritten (e2e)', ()
           'ALARM: the stored Merkle nodes of a log do not give the root its last checkpoint signs',
         );
         expect(b.logs()).toContain('Rebuilt the lost Merkle nodes of a log from its entries');
+        // the evidence the repair overwrites is logged first: the roots, the node, both hashes
+        const alarm = b
+          .logs()
+          .split('\n')
+          .find((line) => line.includes('ALARM: replaced stored Merkle nodes'));
+        expect(alarm).toBeDefined();
+        expect(alarm).toContain('"4/0"');
+        expect(alarm).toContain('09'.repeat(32));
+        expect(alarm).toContain(genuine.toString('hex'));
+        expect(b.logs()).toMatch(new RegExp(`storedRoot.{0,4}${'09'.repeat(32)}`));
         expect(await verifyLedger(b, phone.siteId)).toMatchObject({ ok: true, length: 18 });
         expect((await http(b.baseUrl, 'GET', '/health', { key: b.keys.admin })).status).toBe(200);
       } finally {
@@ -174,7 +236,11 @@ describe('a transparency log whose stored Merkle nodes were rewritten (e2e)', ()
       const sync = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
       expect(sync.status).toBe(503);
       expect(sync.body).toMatchObject({ code: 'checkpoint_unavailable' });
-      expect(sync.body.message).toContain('does not give its last signed root');
+      // the generic answer: the device can do nothing about the tree (the cause is on /health)
+      expect(sync.body.message).toBe(
+        'The packets are stored but their checkpoint could not be signed; send the same batch again for receipts',
+      );
+      expect(sync.body.message).not.toMatch(/rewritten|health|Merkle/);
       // nothing signed over the rewritten node: the last checkpoint is still the tree of 32
       expect(latestSize(dataDir, origin)).toBe(32);
       expect(nodeAt(dataDir, origin, 5, 0)).toEqual(Buffer.alloc(32, 7));
@@ -203,6 +269,77 @@ describe('a transparency log whose stored Merkle nodes were rewritten (e2e)', ()
       );
       expect(healed.body.error?.tlog).toBeUndefined();
       expect(healed.body.details?.tlog ?? healed.body.info?.tlog).toMatchObject({ status: 'up' });
+    },
+    TIMEOUT_MS,
+  );
+  itOnSqliteFile(
+    'should clear /health with no append once an operator puts back nodes the start-up check found rewritten',
+    async () => {
+      t = await startTestApp({ DATA_DIR: dataDir });
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      await fill(t, phone, 2, 16);
+      const origin = `mdai.local/ledger/${phone.siteId}`;
+      await t.close({ keepData: true });
+      const genuine = nodeAt(dataDir, origin, 5, 0);
+      setNode(dataDir, origin, 5, 0, Buffer.alloc(32, 7));
+      withDb(dataDir, (db) =>
+        rewriteChain(db, phone.siteId, 10, (data, seq) =>
+          seq === 10
+            ? { ...data, type: data.type === 'check_in' ? 'check_out' : 'check_in' }
+            : data,
+        ),
+      );
+      t = await startTestApp({ DATA_DIR: dataDir });
+      await t.app.get(TreeNodesCheck).settled();
+      const refused = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+      expect(refused.status).toBe(503);
+      expect(refused.body.error.tlog).toMatchObject({ reason: 'nodes_mismatch' });
+
+      // put back in the SQLite file while the server runs; no device syncs meanwhile
+      setNode(dataDir, origin, 5, 0, genuine);
+      const healed = await pollUntil(
+        () => http(t!.baseUrl, 'GET', '/health', { key: t!.keys.admin }),
+        (res) => res.status === 200,
+      );
+      expect(healed.status).toBe(200);
+      expect(healed.body.details.tlog).toMatchObject({ status: 'up' });
+      expect(latestSize(dataDir, origin)).toBe(32);
+      expect(t.logs()).toContain('give its signed root again');
+    },
+    TIMEOUT_MS,
+  );
+  itOnSqliteFile(
+    'should refuse seal-foreign over a tree and entries both rewritten with a clear message and exit 66',
+    async () => {
+      t = await startTestApp({ DATA_DIR: dataDir });
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      await fill(t, phone, 2, 16);
+      const origin = `mdai.local/ledger/${phone.siteId}`;
+      await t.close({ keepData: true });
+      t = undefined;
+      setNode(dataDir, origin, 5, 0, Buffer.alloc(32, 7));
+      withDb(dataDir, (db) =>
+        rewriteChain(db, phone.siteId, 10, (data, seq) =>
+          seq === 10
+            ? { ...data, type: data.type === 'check_in' ? 'check_out' : 'check_in' }
+            : data,
+        ),
+      );
+      const forged = forgeLink(dataDir, phone.siteId);
+      const shown = await sealForeign(dataDir, '--site', phone.siteId);
+      expect(shown.code).toBe(2);
+      const confirm = /run again with (--yes --through \d+ --head [0-9a-f]{64}) /.exec(
+        shown.stdout,
+      );
+      expect(confirm?.[1]).toContain(`--through ${forged}`);
+      const refused = await sealForeign(dataDir, '--site', phone.siteId, ...confirm![1].split(' '));
+      expect(refused.code).toBe(66);
+      expect(refused.stderr).toContain(
+        `refused: the stored Merkle tree of log ${origin} does not give the root its checkpoint of size 32 signs`,
+      );
+      expect(refused.stderr).toContain('restore the log from a backup');
+      expect(refused.stderr).not.toMatch(/\n\s+at /);
+      expect(latestSize(dataDir, origin)).toBe(32);
     },
     TIMEOUT_MS,
   );

@@ -7,7 +7,6 @@ import {
   leafOfRecordHash,
   LogVerification,
   LogVerifierService,
-  NodesMismatchError,
   Receipt,
   SealRefusals,
   SignedCheckpoint,
@@ -159,7 +158,6 @@ export class LedgerService {
     const receipts = new ByEntryKey<Receipt>();
     const checkpoints = new Map<string, SignedCheckpoint>();
     let failed = false;
-    let mismatch = false;
     let refused: UnauthenticatedEntryError | undefined;
     for (const [siteId, siteLinks] of bySite) {
       const origin = this.originOf(siteId);
@@ -182,7 +180,6 @@ export class LedgerService {
           // append (or this batch again) seals them too
           this.logger.error({ err: error, siteId }, 'Ledger checkpoint could not be signed');
           failed = true;
-          if (error instanceof NodesMismatchError) mismatch = true;
           return undefined;
         });
       // the other sites are still sealed (each failed seal is retried by itself)
@@ -194,13 +191,8 @@ export class LedgerService {
       }
     }
     if (refused) throw unauthenticatedError(refused.seq);
-    if (mismatch) {
-      // never signed over nodes rewritten outside the server (review LV #3): see /health
-      throw new OfflineSyncError(
-        'checkpoint_unavailable',
-        "The packets are stored but no checkpoint is signed: the stored Merkle tree of the site's ledger does not give its last signed root (rewritten outside the server; see /health). Send the same batch again once it is put back",
-      );
-    }
+    // never signed over nodes rewritten outside the server (review LV #3): a device can do
+    // nothing about it, so it gets the generic answer; the cause is in the logs and /health
     if (failed) {
       throw new OfflineSyncError(
         'checkpoint_unavailable',

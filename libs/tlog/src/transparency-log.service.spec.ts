@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MetricsRegistry, SystemClock } from '@app/common';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
@@ -50,6 +50,7 @@ describe('TransparencyLogService sealing a backlog (SQLite file)', () => {
   let metrics: MetricsRegistry;
   let sut: TransparencyLogService;
   let signingKey: string;
+  let witnessFile: string;
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mdai-tlog-seal-'));
@@ -57,6 +58,7 @@ describe('TransparencyLogService sealing a backlog (SQLite file)', () => {
     repo = (await compileAdapter<TlogRepository>(store, tlogAdapters)).adapter;
     signingKey = generateTlogKey();
     const settings = tlogConfig.read({ TLOG_SIGNING_KEY: signingKey }, { dataDir: dir });
+    witnessFile = settings.witnessFile;
     metrics = new MetricsRegistry();
     sut = new TransparencyLogService(
       repo,
@@ -189,6 +191,27 @@ describe('TransparencyLogService sealing a backlog (SQLite file)', () => {
       ),
     ).toBe(true);
     expect(backlog.receipts.get(999)!.treeSize).toBe(BACKLOG);
+  });
+
+  it('should raise the witness alarm when a new checkpoint does not extend the witnessed root (review L2)', async () => {
+    // the witness file holds a tree of 1000 whose root is not the one these entries give
+    mkdirSync(dirname(witnessFile), { recursive: true });
+    appendFileSync(
+      witnessFile,
+      `${JSON.stringify({
+        origin: ORIGIN,
+        size: 1000,
+        rootHash: 'ab'.repeat(32),
+        signedAt: new Date().toISOString(),
+        note: 'not checked by the watch',
+      })}\n`,
+    );
+    const source: LeafSource = async (from, to) => recordHashes.slice(from - 1, to);
+    await sut.seal(ORIGIN, 1500, source, [1500]);
+    expect(await alarms()).toBe(1);
+    // counted under the log it is about
+    const metric = await metrics.getSingleMetric('mdai_tlog_inconsistency_total')!.get();
+    expect(metric.values.find((v) => v.value === 1)?.labels).toEqual({ log: 'ledger' });
   });
 
   it('should serialize a batch behind a backlog seal, and complete a backlog seal that failed mid-way', async () => {

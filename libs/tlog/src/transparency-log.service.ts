@@ -50,6 +50,15 @@ export const SEAL_SLICE = 1024;
 /** The first wait before a failed seal is tried again; doubled after each failure, up to the max. */
 export const SEAL_RETRY_FIRST_MS = 1000;
 const SEAL_RETRY_MAX_MS = 60_000;
+/** The most replaced nodes a rebuild names in its ALARM line (the count is always given). */
+const REPLACED_LOGGED = 64;
+/** How often a log refused for mismatched nodes is read again for /health (`recheckMismatched`). */
+const MISMATCH_RECHECK_MS = 1000;
+/**
+ * How long entries found not to give a log's signed root are believed without a second read of
+ * the whole log (an operator may restore them from a backup meanwhile).
+ */
+export const ENTRIES_MISMATCH_TTL_MS = 10 * 60_000;
 
 /**
  * A log whose stored Merkle nodes are missing (deleted outside the server), as a seal or a
@@ -145,8 +154,18 @@ export class TransparencyLogService implements OnModuleDestroy {
   private readonly forgedRows: Counter<'log'>;
   /** Logs whose stored nodes do not give their signed root, not rebuilt: seals refused (for /health). */
   private readonly mismatched = new Map<string, MismatchedNodes>();
-  /** Per log, the checkpoint size whose root its entries were found not to give (no second read). */
-  private readonly entriesMismatchAt = new Map<string, number>();
+  /**
+   * Per log, the checkpoint size whose root its entries were found not to give, and when: no
+   * second read of the log for that checkpoint or a larger one (which extends it) until
+   * `ENTRIES_MISMATCH_TTL_MS` has passed.
+   */
+  private readonly entriesMismatchAt = new Map<string, { size: number; at: number }>();
+  /** Logs whose current mismatch episode was alarmed (one ALARM and metric per episode). */
+  private readonly mismatchAlarmed = new Set<string>();
+  /** The last /health re-read of each mismatched log (`recheckMismatched`), in clock ms. */
+  private readonly mismatchRechecked = new Map<string, number>();
+  /** Why the last rebuild of a log failed (an error, not a mismatch), for /health. */
+  private readonly rebuildErrors = new Map<string, string>();
   private readonly rewrittenNodes: Counter<'log'>;
   private closed = false;
 
@@ -323,8 +342,9 @@ export class TransparencyLogService implements OnModuleDestroy {
    * the root it signs. Nodes that do not were rewritten outside the server (an ALARM, and
    * `mdai_tlog_nodes_mismatch_total`): no checkpoint is signed over them (review LV #3). They
    * are rebuilt from the log's entries when those give the signed root (`rebuild`, a repair);
-   * otherwise this throws `NodesMismatchError` and the log is in `mismatchedNodes` (/health)
-   * until a seal finds the nodes put back.
+   * otherwise this throws `NodesMismatchError` and the log is in `mismatchedNodes` (/health;
+   * only then: not while a rebuild runs) until a seal or `recheckMismatched` finds the nodes
+   * put back.
    */
   private async headAt(
     origin: string,
@@ -334,32 +354,41 @@ export class TransparencyLogService implements OnModuleDestroy {
     const size = checkpoint?.size ?? 0;
     let compact = await this.nodesOf(origin, perfectNodes(0, size), leaves);
     if (checkpoint && !this.givesRoot(compact, checkpoint)) {
-      if (!this.mismatched.has(origin)) {
+      if (!this.mismatchAlarmed.has(origin)) {
+        this.mismatchAlarmed.add(origin);
         this.rewrittenNodes.inc({ log: logLabel(origin) });
         this.logger.error(
-          { origin, size, reason: 'nodes_mismatch' },
+          {
+            origin,
+            size,
+            storedRoot: rangeHash(0, size, compact).toString('hex'),
+            signedRoot: checkpoint.rootHash,
+            reason: 'nodes_mismatch',
+          },
           'ALARM: the stored Merkle nodes of a log do not give the root its last checkpoint signs (rewritten outside the server): not signed over; rebuilding them from its entries',
         );
       }
-      this.mismatched.set(origin, {
-        origin,
-        size,
-        since: this.mismatched.get(origin)?.since ?? this.clock.now(),
-        reason: leaves
-          ? 'being rebuilt from its entries'
-          : 'the next append to the log rebuilds them from its entries',
-      });
+      // not degraded while a rebuild runs: only a log left refused is listed on /health
       if (leaves && (await this.rebuild(origin, leaves))) {
         compact = await this.nodesOf(origin, perfectNodes(0, size), leaves);
       }
       if (!this.givesRoot(compact, checkpoint)) {
-        const mismatch = this.mismatched.get(origin);
-        if (mismatch && this.entriesMismatchAt.get(origin) === size) {
-          mismatch.reason = `the log's entries do not give that root either: not rebuilt, no checkpoint signed until the nodes are put back (verify the log)`;
-        }
+        const error = this.rebuildErrors.get(origin);
+        this.mismatched.set(origin, {
+          origin,
+          size,
+          since: this.mismatched.get(origin)?.since ?? this.clock.now(),
+          reason: !leaves
+            ? 'the next append to the log rebuilds them from its entries'
+            : this.entriesRefuted(origin, size)
+              ? `the log's entries do not give that root either: not rebuilt, no checkpoint signed until the nodes are put back (verify the log)`
+              : `not rebuilt${error ? `: ${error}` : ''}`,
+        });
         throw new NodesMismatchError(origin, size);
       }
     }
+    this.mismatchAlarmed.delete(origin);
+    this.mismatchRechecked.delete(origin);
     if (this.mismatched.delete(origin)) {
       this.logger.warn(
         { origin, size },
@@ -377,6 +406,60 @@ export class TransparencyLogService implements OnModuleDestroy {
   /** Logs whose stored nodes do not give their signed root and were not rebuilt: for /health. */
   mismatchedNodes(): MismatchedNodes[] {
     return [...this.mismatched.values()].map((m) => ({ ...m }));
+  }
+
+  /**
+   * A log refused for mismatched nodes clears when a seal of this process finds them put back;
+   * one no request of which reaches this process (a replica, or a log refused at start-up)
+   * would stay listed: each is read again, at most once a second (its latest verified
+   * checkpoint and the stored perfect nodes of its tree), and cleared when they give its root.
+   * Reads only: nothing is rebuilt or sealed here. A failed read keeps the log listed.
+   */
+  async recheckMismatched(): Promise<void> {
+    const now = this.clock.now().getTime();
+    await Promise.all(
+      [...this.mismatched.entries()].map(async ([origin, mismatch]) => {
+        if (now - (this.mismatchRechecked.get(origin) ?? 0) < MISMATCH_RECHECK_MS) return;
+        this.mismatchRechecked.set(origin, now);
+        try {
+          const latest = await this.latest(origin);
+          if (latest) {
+            const keys = perfectNodes(0, latest.size);
+            const nodes = await this.store.findNodes(origin, keys);
+            if (!holdsAll(nodes, keys) || !this.givesRoot(nodes, latest)) return;
+          }
+          // a seal that found them rewritten again meanwhile keeps its listing
+          if (this.mismatched.get(origin) !== mismatch) return;
+          this.mismatched.delete(origin);
+          this.mismatchAlarmed.delete(origin);
+          this.mismatchRechecked.delete(origin);
+          this.logger.warn(
+            { origin, size: latest?.size ?? 0 },
+            'The stored Merkle nodes of a log give its signed root again: sealing it again',
+          );
+        } catch (error) {
+          this.logger.warn(
+            { err: error, origin },
+            'Mismatched Merkle nodes could not be read again',
+          );
+        }
+      }),
+    );
+  }
+
+  /**
+   * Whether the log's entries were found, less than `ENTRIES_MISMATCH_TTL_MS` ago, not to give
+   * the root of its checkpoint of some size ≤ `size`: they cannot give the root of a checkpoint
+   * extending it either, so the log is not read again. Past that, it is (restored meanwhile?).
+   */
+  private entriesRefuted(origin: string, size: number): boolean {
+    const found = this.entriesMismatchAt.get(origin);
+    if (!found) return false;
+    if (this.clock.now().getTime() - found.at >= ENTRIES_MISMATCH_TTL_MS) {
+      this.entriesMismatchAt.delete(origin);
+      return false;
+    }
+    return found.size <= size;
   }
 
   private async sealNow(
@@ -616,8 +699,7 @@ export class TransparencyLogService implements OnModuleDestroy {
           this.logger.warn({ err: error, origin }, 'Lost Merkle nodes could not be rebuilt');
           const lost = this.lost.get(origin);
           if (lost) lost.reason = `not rebuilt: ${(error as Error).message}`;
-          const mismatch = this.mismatched.get(origin);
-          if (mismatch) mismatch.reason = `not rebuilt: ${(error as Error).message}`;
+          this.rebuildErrors.set(origin, (error as Error).message);
           return false;
         })
         .finally(() => this.rebuilds.delete(origin));
@@ -639,8 +721,10 @@ export class TransparencyLogService implements OnModuleDestroy {
     const latest = await this.latest(origin);
     if (!latest) return false;
     const known = this.lost.get(origin);
-    // the same entries against the same checkpoint: no second read of the whole log
-    if (this.entriesMismatchAt.get(origin) === latest.size) return false;
+    // the same entries against the same checkpoint, or one extending it: no second read of the
+    // whole log (until the finding expires)
+    if (this.entriesRefuted(origin, latest.size)) return false;
+    this.rebuildErrors.delete(origin);
     const size = latest.size;
     const digests: Buffer[] = [];
     let compact = new Map<string, Buffer>();
@@ -653,7 +737,7 @@ export class TransparencyLogService implements OnModuleDestroy {
     }
     const root = rangeHash(0, size, compact);
     if (!this.signsRoot(latest, root)) {
-      this.entriesMismatchAt.set(origin, size);
+      this.entriesMismatchAt.set(origin, { size, at: this.clock.now().getTime() });
       if (known) {
         known.reason = `the log's entries do not give the root its last checkpoint (size ${size}) signs: not rebuilt (verify the log)`;
       }
@@ -665,6 +749,8 @@ export class TransparencyLogService implements OnModuleDestroy {
     }
     compact = new Map();
     let written = 0;
+    const replaced: { node: string; stored: string; rebuilt: string }[] = [];
+    let replacedCount = 0;
     for (let at = 0, slice = 0; at < size; at += SEAL_SLICE, slice++) {
       const end = Math.min(size, at + SEAL_SLICE);
       const hashes = await this.leafHashes(origin, leaves, at, end, size);
@@ -672,11 +758,30 @@ export class TransparencyLogService implements OnModuleDestroy {
         throw new Error(`the entries of log ${origin} changed while its nodes were rebuilt`);
       }
       const appended = appendLeaves(compact, at, hashes);
-      // proven by the signed root: a node rewritten outside the server is replaced
+      // proven by the signed root: a node rewritten outside the server is replaced, and what
+      // it held is logged first (the evidence the repair overwrites; hashes are no secret)
+      const stored = await this.store.findNodes(origin, appended.created);
+      for (const node of appended.created) {
+        const was = stored.get(nodeId(node));
+        if (!was || was.equals(node.hash)) continue;
+        replacedCount++;
+        if (replaced.length < REPLACED_LOGGED)
+          replaced.push({
+            node: nodeId(node),
+            stored: was.toString('hex'),
+            rebuilt: node.hash.toString('hex'),
+          });
+      }
       await this.store.replaceNodes(origin, appended.created);
       written += appended.created.length;
       compact = perfectNodesOf(appended.nodes, end);
       await yieldToLoop();
+    }
+    if (replacedCount > 0) {
+      this.logger.error(
+        { origin, size, replacedCount, replaced, reason: 'nodes_mismatch' },
+        'ALARM: replaced stored Merkle nodes of a log that did not match its entries (rewritten outside the server): the stored and rebuilt hashes are listed',
+      );
     }
     this.lost.delete(origin);
     this.entriesMismatchAt.delete(origin);

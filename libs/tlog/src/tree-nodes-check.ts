@@ -13,7 +13,7 @@ import { TransparencyLogService } from './transparency-log.service';
  * last checkpoint signs (review LV #3: rewritten by hand, a seal signed over them). A log whose
  * nodes do not is rebuilt from its entries when its owner registered how to read them and they
  * give that root; otherwise it is listed on /health (`tlog`, `nodes_missing` or
- * `nodes_mismatch`) until a seal or a proof rebuilds it, or a seal finds it put back. In the
+ * `nodes_mismatch`) until a seal or a proof rebuilds it, or a seal or /health finds it put back. In the
  * background: a rebuild reads the whole log, and the server answers meanwhile (the log's
  * requests wait for the rebuild).
  */

@@ -5,7 +5,7 @@
  * operator was shown. What differs, the log and how one of its entries reads, is the caller's.
  */
 import { INestApplicationContext } from '@nestjs/common';
-import { ForeignSealRefusedError } from '@app/tlog';
+import { ForeignSealRefusedError, NodesMismatchError } from '@app/tlog';
 import { runAppJob } from './app-job';
 import { q } from './quote';
 
@@ -143,6 +143,14 @@ export function runSealForeign<E extends { seq: number }>(
     try {
       size = await log.seal(app, upTo, headArg as string);
     } catch (error) {
+      if (error instanceof NodesMismatchError) {
+        // fail-closed by design (review LV #3): the tree and its entries both rewritten
+        process.stderr.write(
+          `refused: the stored Merkle tree of log ${error.origin} does not give the root its checkpoint of size ${error.size} signs (rewritten outside the server), and its entries do not give it either: nothing sealed; restore the log from a backup (/health: tlog nodes_mismatch)\n`,
+        );
+        process.exitCode = 66;
+        return;
+      }
       if (!(error instanceof ForeignSealRefusedError)) throw error;
       process.stderr.write(
         `refused: ${log.entry} ${error.seq} is not the one listed (${error.reason}): nothing sealed; run without --yes to see ${log.whole} as it is now\n`,
