@@ -190,6 +190,7 @@ export const ERROR_STATUS = {
     shift_overlap: HttpStatus.UNPROCESSABLE_ENTITY,
     timesheets_rebuilding: HttpStatus.SERVICE_UNAVAILABLE,
     timesheets_tampered: HttpStatus.SERVICE_UNAVAILABLE,
+    timesheets_key_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
     timesheets_behind: HttpStatus.SERVICE_UNAVAILABLE,
     timesheets_catching_up: HttpStatus.SERVICE_UNAVAILABLE,
     correction_contended: HttpStatus.SERVICE_UNAVAILABLE,
