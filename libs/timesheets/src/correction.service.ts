@@ -368,7 +368,8 @@ export class CorrectionService {
    * it, and tagged (past the last checkpoint) or in the signed tree (before it). The correction
    * pins the target by this recordHash and decides on its data (`at`, its worker): a link
    * rewritten in the store (its time or worker changed, its recordHash recomputed) is refused
-   * 503 `timesheets_tampered`, nothing appended, until an operator restores the store. A link
+   * 503 `timesheets_tampered`, nothing appended by this request (a correction already appended
+   * under its correctionId stays: the check comes before a retry is recognized), until an operator restores the store. A link
    * tagged under a store-MAC key this server does not hold (a rolling STORE_MAC_KEY rotation:
    * another replica tags under the new key) is 503 `timesheets_key_unavailable`, retryable.
    * 404 `entry_not_found` when the site has no link at that seq. The check changes nothing: the
@@ -387,14 +388,14 @@ export class CorrectionService {
     if (checked.fault === 'retired_key') {
       const error = new TimesheetsError(
         'timesheets_key_unavailable',
-        "The target's ledger entry is tagged under a store key this server does not hold (a key rotation in progress on another server); nothing was appended: retry",
+        "The target's ledger entry is tagged under a store key this server does not hold (a key rotation in progress on another server): retry; this request appended nothing, and a correction already sent with this correctionId stays",
       );
       error.retryAfterSeconds = KEY_UNAVAILABLE_RETRY_SECONDS;
       throw error;
     }
     throw new TimesheetsError(
       'timesheets_tampered',
-      "The target's ledger entry is not the one the server wrote (changed outside the server); nothing was appended",
+      "The target's ledger entry is not the one the server wrote (changed outside the server); this request appended nothing, and a correction already sent with this correctionId stays",
     );
   }
 
