@@ -138,6 +138,20 @@ describe('vault audit: a refusal answered without reading the tail each time (e2
     expect(health.status).toBe(200);
   });
 
+  it('should stay refused when only the remembered one of two forged records is repaired (the clock still)', async () => {
+    const first = (await appendUnsealed(false)).seq;
+    const second = (await appendUnsealed(false)).seq;
+    // the seal refuses; the next request checks the tail and remembers the first forged record
+    expect(await read()).toEqual({ status: 503, code: 'audit_unavailable' });
+    expect(await read()).toEqual({ status: 503, code: 'audit_unavailable' });
+    await tagInStore(first);
+    // the remembered record changed: the tail is read again, and finds the second
+    expect(await read()).toEqual({ status: 503, code: 'audit_unavailable' });
+    expect(await read()).toEqual({ status: 503, code: 'audit_unavailable' });
+    await tagInStore(second);
+    expect(await read()).toEqual({ status: 200 });
+  });
+
   it('should remember the record as the scan read it, not as repaired just after the scan (review LOW 2)', async () => {
     const forgedLate = (await appendUnsealed(false)).seq;
     // the seal refuses (no tail check remembered yet)
