@@ -401,7 +401,9 @@ export class CorrectionService {
 
   /**
    * Whether any link of (fromSeq, toSeq] of the site's chain is an entry of the worker in the
-   * timesheets (a punch, or a correction of one of its entries): what its rules read.
+   * timesheets (a punch, or a correction of one of its entries): what its rules read. Read
+   * unchecked (`readChain`): it decides a re-check only. The acknowledgements' `daySeqs`
+   * (`acknowledgementsAmong`) are read unchecked too: a known gap (docs/architecture.md).
    */
   private async workerMoved(
     siteId: string,
