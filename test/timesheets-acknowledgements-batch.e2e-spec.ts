@@ -1,5 +1,6 @@
 import { ManualClock } from '@app/common';
 import { LedgerService, NO_DEVICE } from '@app/offline-sync';
+import { Acknowledgement, TimesheetsService } from '@app/timesheets';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
 import { Phone } from './support/worker-client';
@@ -82,6 +83,11 @@ describe('timesheets: the acknowledgements of a page read from the ledger at onc
     const ledger = t.app.get(LedgerService, { strict: false });
     const findLink = jest.spyOn(ledger, 'findLink');
     const linksOf = jest.spyOn(ledger, 'linksOf');
+    // the service's join of the page's acknowledgements with their ledger entries (private)
+    const service: {
+      acknowledgementsOf: (...args: unknown[]) => Promise<Acknowledgement[] | undefined>;
+    } = t.app.get<TimesheetsService, never>(TimesheetsService, { strict: false });
+    const among = jest.spyOn(service, 'acknowledgementsOf');
     const read = (await days()).filter((d) => DAYS.includes(d.date));
     expect(read.map((d) => [d.date, d.flagged])).toEqual([
       [DAYS[0], false],
@@ -101,5 +107,22 @@ describe('timesheets: the acknowledgements of a page read from the ledger at onc
     );
     expect(ackReads).toHaveLength(1);
     expect(ackReads[0][0]).toHaveLength(3);
+    // each live acknowledgement carries the day seqs its ledger entry records (its own day's
+    // entries: the flagged check-in among them); the voided one is not read and carries none
+    // (review of smallfix, LOW 4)
+    expect(among).toHaveBeenCalled();
+    const joined = (await Promise.all(among.mock.results.map((r) => r.value)))
+      .flat()
+      .filter((a): a is Acknowledgement => a !== undefined);
+    for (let i = 0; i < 3; i++) {
+      const ack = joined.find((a) => a.seq === acks[i]);
+      expect(ack?.daySeqs).toEqual(expect.arrayContaining([flagged[i]]));
+      for (const other of flagged.filter((_, j) => j !== i)) {
+        expect(ack?.daySeqs).not.toContain(other);
+      }
+    }
+    const voided = joined.find((a) => a.seq === acks[3]);
+    expect(voided?.voided).toBe(true);
+    expect(voided?.daySeqs).toBeUndefined();
   });
 });

@@ -79,6 +79,18 @@ describe('timesheet corrections: a target rewritten in the store (e2e, controlla
   });
   afterAll(async () => t.close());
 
+  const retriedId = '5d0c7c1e-3a52-4d6f-9b8e-1f2a3b4c5d6e';
+
+  it('should append a correction of the link later rewritten (its retry comes after the rewrite)', async () => {
+    const first = await correct({
+      action: 'add_check_out',
+      target: { siteId, seq: seqs[1] },
+      at: '2026-03-03T11:30:00.000Z',
+      correctionId: retriedId,
+    });
+    expect(first.status).toBe(201);
+  });
+
   it('should refuse 503 timesheets_tampered a correction of a sealed link rewritten in the store', async () => {
     // the check-in of 03-03 moved a day later, its hash recomputed: not in the signed tree
     await rewriteTime(seqs[1], '2026-03-04T01:30:00.000Z');
@@ -100,5 +112,19 @@ describe('timesheet corrections: a target rewritten in the store (e2e, controlla
     expect(before.status).toBe(201);
     const unknown = await correct({ action: 'void', target: { siteId, seq: 1000 } });
     expect([unknown.status, unknown.body.code]).toEqual([404, 'entry_not_found']);
+  });
+
+  it('should not tell a retry of an appended correction that nothing was appended (review LOW 1)', async () => {
+    // the target was rewritten after the correction was appended: the retry is refused at the
+    // target's check, and the correction appended under its correctionId stays
+    const retried = await correct({
+      action: 'add_check_out',
+      target: { siteId, seq: seqs[1] },
+      at: '2026-03-03T11:30:00.000Z',
+      correctionId: retriedId,
+    });
+    expect([retried.status, retried.body.code]).toEqual([503, 'timesheets_tampered']);
+    expect(retried.body.message).not.toMatch(/nothing was appended/);
+    expect(retried.body.message).toMatch(/this request appended nothing.*correctionId stays/);
   });
 });

@@ -137,4 +137,43 @@ describe('vault audit: a refusal answered without reading the tail each time (e2
     const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
     expect(health.status).toBe(200);
   });
+
+  it('should stay refused when only the remembered one of two forged records is repaired (the clock still)', async () => {
+    const first = (await appendUnsealed(false)).seq;
+    const second = (await appendUnsealed(false)).seq;
+    // the seal refuses; the next request checks the tail and remembers the first forged record
+    expect(await read()).toEqual({ status: 503, code: 'audit_unavailable' });
+    expect(await read()).toEqual({ status: 503, code: 'audit_unavailable' });
+    await tagInStore(first);
+    // the remembered record changed: the tail is read again, and finds the second
+    expect(await read()).toEqual({ status: 503, code: 'audit_unavailable' });
+    expect(await read()).toEqual({ status: 503, code: 'audit_unavailable' });
+    await tagInStore(second);
+    expect(await read()).toEqual({ status: 200 });
+  });
+
+  it('should remember the record as the scan read it, not as repaired just after the scan (review LOW 2)', async () => {
+    const forgedLate = (await appendUnsealed(false)).seq;
+    // the seal refuses (no tail check remembered yet)
+    expect(await read()).toEqual({ status: 503, code: 'audit_unavailable' });
+    // the operator repairs the record right after the tail scan read it, before anything else
+    // the store's own method (the one spied on above has an implementation of its own)
+    const proto = Object.getPrototypeOf(records) as VaultAuditRepository;
+    const readTagged = proto.readTagged.bind(records);
+    let repaired = false;
+    jest.spyOn(records, 'readTagged').mockImplementation(async (from, to) => {
+      const rows = await readTagged(from, to);
+      // the first read after the refusal is the tail scan
+      if (!repaired && from <= forgedLate && to >= forgedLate) {
+        repaired = true;
+        await tagInStore(forgedLate);
+      }
+      return rows;
+    });
+    expect(await read()).toEqual({ status: 503, code: 'audit_unavailable' });
+    expect(repaired).toBe(true);
+    // the clock still: what was remembered is the untagged record, which the store no longer
+    // holds, so the next request reads the tail again and the vault opens
+    expect(await read()).toEqual({ status: 200 });
+  });
 });

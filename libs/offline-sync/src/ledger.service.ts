@@ -69,6 +69,13 @@ export interface ChainStop {
 }
 
 /** What one append gives back: per entry its link, and per touched site a signed checkpoint. */
+/** Why a stored link is not the one the server wrote at its place (`LedgerService.checkedLink`). */
+export type LinkFault = UnauthenticatedReason | 'seq_gap' | 'not_in_checkpoint';
+
+/** A link that passed its check, or the reason it did not. */
+export type CheckedLink =
+  { link: AttendanceLog; fault?: undefined } | { link?: undefined; fault: LinkFault };
+
 export interface LedgerAppend {
   results: AppendResult[];
   /** Receipts by entry key, for every appended or duplicate entry. */
@@ -362,6 +369,31 @@ export class LedgerService {
     const links: AttendanceLog[] = [];
     for (let i = 0; i < end; i++) links.push(page[i].log);
     return links;
+  }
+
+  /**
+   * The site's link at exactly `seq`, checked as `readAuthenticatedChain` checks a link (hashed
+   * again from its stored texts, chained to the stored link before it, and tagged under a key this
+   * server holds past the last checkpoint, in the signed tree before it), or why it is not one
+   * the server wrote (`fault`); undefined when the site has no link at `seq`. Unlike
+   * `readAuthenticatedChain` it changes nothing: a fault neither refuses the site's appends nor
+   * is logged as the read model's stop, so a request that reads one link (a correction's
+   * target) cannot put the site into the refused state (review of smallfix, M2).
+   */
+  async checkedLink(siteId: string, seq: number): Promise<CheckedLink | undefined> {
+    const [row] = await this.logs.readTaggedChain(siteId, seq - 1, 1);
+    // the page starts after seq - 1: a missing seq would hand over the link after it
+    if (row?.log.seq !== seq) return undefined;
+    const origin = this.originOf(siteId);
+    const checkpoint = await this.tlog.latest(origin);
+    const sealed = checkpoint?.size ?? 0;
+    const prev = await this.recordHashAt(siteId, seq - 1);
+    const fault = prev === undefined ? 'seq_gap' : this.linkFault(row.text, prev, seq > sealed);
+    if (fault) return { fault };
+    if (seq <= sealed && !(await this.inCheckpoint(origin, row.text, checkpoint!))) {
+      return { fault: 'not_in_checkpoint' };
+    }
+    return { link: row.log };
   }
 
   /** For each key, the worker's accepted link just before (at, packetId) in signed time, on any site. */

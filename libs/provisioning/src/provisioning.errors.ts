@@ -18,7 +18,7 @@ export const PROVISIONING_ERRORS = {
       "the kiosk's key was rotated, or the kiosk blocked, after the challenge was issued; ask for a new one",
     device_blocked: 'the kiosk is blocked or not registered',
     challenge_spent_unreleased:
-      "the right answer: the server's store failed after the challenge was marked used, and giving it back failed too: the challenge stays spent and no credentials were released; ask for a new challenge (retrying this one answers challenge_used)",
+      "the right answer: the server's store failed after the challenge was marked used, and giving it back failed too: the challenge stays spent and no credentials were released; ask for a new challenge (retrying this one usually answers challenge_used; challenge_not_found once the spent challenge is purged, storage_unavailable or store_unavailable while the store still fails)",
   },
 } as const;
 

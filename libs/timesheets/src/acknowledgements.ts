@@ -10,6 +10,12 @@ import { TimesheetEntry } from './domain/timesheet-entry';
  * read by their keys (a correction's: its correctionId, no device); a voided one is never the
  * one that holds, and is not read. Each was one read of its own (reviewer O #6): a page of
  * days holding many acknowledgements made as many round trips on MongoDB.
+ *
+ * Unchecked, as `CorrectionService.workerMoved`'s read: the links are read by key
+ * (`linksOf`), not hashed again from their stored texts nor tag- or proof-checked as the read
+ * model's catch-up and a correction's target are. A link rewritten in the store could change
+ * which state of its day an acknowledgement holds for (the informational over_max_hours flag
+ * only, never hours or what is appended): a known gap (docs/architecture.md).
  */
 export async function acknowledgementsAmong(
   ledger: LedgerService,

@@ -42,6 +42,11 @@ const MOVE_ON_MS = 20_000;
 /** Links read at once while looking for the corrected worker's among those appended since. */
 const MOVED_PAGE = 250;
 /**
+ * `Retry-After` of `timesheets_key_unavailable`: a rolling key rotation ends when every replica
+ * has restarted with the new STORE_MAC_KEY (or the retry reaches one that has).
+ */
+const KEY_UNAVAILABLE_RETRY_SECONDS = 5;
+/**
  * The least a correction waits for the read model, its deadline passed or not (at most
  * TIMESHEET_CORRECTION_WAIT_MS): the reads that find it current.
  */
@@ -358,32 +363,47 @@ export class CorrectionService {
   }
 
   /**
-   * The target's ledger link as the read model reads it (`readAuthenticatedChain`): hashed again
-   * from its stored texts, chained to the link before it, and tagged (past the last checkpoint)
-   * or in the signed tree (before it). The correction pins the target by this recordHash and
-   * decides on its data (`at`, its worker): a link rewritten in the store (its time or worker
-   * changed, its recordHash recomputed) is refused 503 `timesheets_tampered`, nothing appended,
-   * until an operator restores the store. 404 `entry_not_found` when the site has no such link.
+   * The target's ledger link, checked as the read model reads the chain
+   * (`LedgerService.checkedLink`): hashed again from its stored texts, chained to the link before
+   * it, and tagged (past the last checkpoint) or in the signed tree (before it). The correction
+   * pins the target by this recordHash and decides on its data (`at`, its worker): a link
+   * rewritten in the store (its time or worker changed, its recordHash recomputed) is refused
+   * 503 `timesheets_tampered`, nothing appended by this request (a correction already appended
+   * under its correctionId stays: the check comes before a retry is recognized), until an operator restores the store. A link
+   * tagged under a store-MAC key this server does not hold (a rolling STORE_MAC_KEY rotation:
+   * another replica tags under the new key) is 503 `timesheets_key_unavailable`, retryable.
+   * 404 `entry_not_found` when the site has no link at that seq. The check changes nothing: the
+   * site's syncs are not refused over a correction's target, nor the read model's stop logged.
    */
   private async checkedTarget(siteId: string, seq: number): Promise<AttendanceLog> {
-    const [checked] = await this.ledger.readAuthenticatedChain(siteId, seq - 1, 1);
-    if (checked?.seq === seq) return checked;
-    if (!(await this.ledger.findLink(siteId, { seq }))) {
+    const checked = await this.ledger.checkedLink(siteId, seq);
+    if (!checked) {
       throw new TimesheetsError('entry_not_found', 'This site has no ledger entry with that seq');
     }
+    if (checked.link) return checked.link;
     this.logger.warn(
-      { siteId, targetSeq: seq },
+      { siteId, targetSeq: seq, reason: checked.fault },
       "Timesheet correction refused: its target's ledger link fails its check",
     );
+    if (checked.fault === 'retired_key') {
+      const error = new TimesheetsError(
+        'timesheets_key_unavailable',
+        "The target's ledger entry is tagged under a store key this server does not hold (a key rotation in progress on another server): retry; this request appended nothing, and a correction already sent with this correctionId stays",
+      );
+      error.retryAfterSeconds = KEY_UNAVAILABLE_RETRY_SECONDS;
+      throw error;
+    }
     throw new TimesheetsError(
       'timesheets_tampered',
-      "The target's ledger entry is not the one the server wrote (changed outside the server); nothing was appended",
+      "The target's ledger entry is not the one the server wrote (changed outside the server); this request appended nothing, and a correction already sent with this correctionId stays",
     );
   }
 
   /**
    * Whether any link of (fromSeq, toSeq] of the site's chain is an entry of the worker in the
-   * timesheets (a punch, or a correction of one of its entries): what its rules read.
+   * timesheets (a punch, or a correction of one of its entries): what its rules read. Read
+   * unchecked (`readChain`): it decides a re-check only. The acknowledgements' `daySeqs`
+   * (`acknowledgementsAmong`) are read unchecked too: a known gap (docs/architecture.md).
    */
   private async workerMoved(
     siteId: string,

@@ -273,10 +273,13 @@ export class TimesheetsController {
       'TIMESHEET_CORRECTION_WAIT_MS; nothing was appended and the catch-up goes on): send the ' +
       'same correction again after `Retry-After` seconds; timesheets_rebuilding (the site is ' +
       "being rebuilt): retry after `Retry-After` seconds; timesheets_tampered (the target's " +
-      'ledger entry, or an entry of the read model, was changed outside the server): nothing ' +
-      'was appended, an operator restores the store; timesheets_ledger_unverified (a sealed ' +
-      "link of the site's ledger fails its check: nothing was appended, until the link is put " +
-      'back as sealed)',
+      'ledger entry, or an entry of the read model, was changed outside the server): this ' +
+      'request appended nothing (a correction already sent with its correctionId stays), an ' +
+      'operator restores the store; timesheets_key_unavailable (the target is tagged under a ' +
+      'store key this server does not hold, as during a rolling STORE_MAC_KEY rotation): this ' +
+      'request appended nothing, retry after `Retry-After` seconds; timesheets_ledger_unverified ' +
+      "(a sealed link of the site's ledger fails its check: nothing was appended, until the link " +
+      'is put back as sealed)',
   })
   async correct(
     @Param() params: SiteParam,

@@ -192,6 +192,7 @@ export const ERROR_STATUS = {
     timesheets_rebuilding: HttpStatus.SERVICE_UNAVAILABLE,
     timesheets_tampered: HttpStatus.SERVICE_UNAVAILABLE,
     timesheets_ledger_unverified: HttpStatus.SERVICE_UNAVAILABLE,
+    timesheets_key_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
     timesheets_behind: HttpStatus.SERVICE_UNAVAILABLE,
     timesheets_catching_up: HttpStatus.SERVICE_UNAVAILABLE,
     correction_contended: HttpStatus.SERVICE_UNAVAILABLE,
