@@ -75,8 +75,11 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
   private readonly versions: Model<TimesheetWorkerVersionDocument>;
   private readonly rebuilds: Model<TimesheetRebuildDocument>;
 
-  /** The one document `{ _id: 'kid', kid }`: the key the rows are tagged under (`sealKid`). */
-  private readonly sealDoc: Collection<{ _id: string; kid: string }>;
+  /**
+   * The one document `{ _id: 'kid', kid, kids }`: the key at the last reset and every key the
+   * rows have been tagged under since (`sealKids`; a document from before has no `kids`).
+   */
+  private readonly sealDoc: Collection<{ _id: string; kid: string; kids?: string[] }>;
   /** Tags rows written and checks rows read (absent when a spec builds the repository alone). */
   private readonly seal?: TimesheetSeal;
 
@@ -555,8 +558,20 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       .lean<DayDoc[]>();
   }
 
-  async sealKid(): Promise<string | undefined> {
-    return (await this.sealDoc.findOne({ _id: 'kid' }))?.kid;
+  async sealKids(): Promise<string[] | undefined> {
+    const doc = await this.sealDoc.findOne({ _id: 'kid' });
+    if (!doc) return undefined;
+    return doc.kids ?? [doc.kid];
+  }
+
+  async addSealKid(kid: string): Promise<void> {
+    const doc = await this.sealDoc.findOne({ _id: 'kid' });
+    if (!doc) return;
+    // a document from before holds its one kid in `kid`: kept in the set
+    await this.sealDoc.updateOne(
+      { _id: 'kid' },
+      { $addToSet: { kids: { $each: [...(doc.kids ?? [doc.kid]), kid] } } },
+    );
   }
 
   /** The worker versions stay (as in clearSite). */
@@ -566,7 +581,7 @@ export class MongoTimesheetRepository extends TimesheetRepository implements OnM
       this.days.deleteMany({}),
       this.pending.deleteMany({}),
     ]);
-    await this.sealDoc.updateOne({ _id: 'kid' }, { $set: { kid } }, { upsert: true });
+    await this.sealDoc.updateOne({ _id: 'kid' }, { $set: { kid, kids: [kid] } }, { upsert: true });
   }
 
   /** The worker versions stay: they only grow, so a replica's recompute in flight stays older. */
