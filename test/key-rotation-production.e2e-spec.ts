@@ -32,8 +32,6 @@ describe('keys:rotate --out in production (e2e)', () => {
     expect(Object.keys(rotated).sort()).toEqual([
       'OFFLINE_TOKEN_PRIVATE_KEY',
       'OFFLINE_TOKEN_RETIRED_KEYS',
-      // the key derived from the old log key (tags from before STORE_MAC_KEY), kept (review M-2)
-      'STORE_MAC_RETIRED_KEYS',
       'TLOG_RETIRED_KEYS',
       'TLOG_SIGNING_KEY',
     ]);
@@ -49,8 +47,8 @@ describe('keys:rotate --out in production (e2e)', () => {
     expect(after.offlineTokens.retiredKeys.map((k) => pub(k.publicKey))).toHaveLength(1);
     // the store-MAC key is not the log key's: unchanged
     expect(after.tlog.storeMacKey!.kid).toBe(before.tlog.storeMacKey!.kid);
-    expect(after.tlog.storeMacRetiredKeys!.map((k) => k.kid)).toEqual([
-      legacyStoreMacKey(before.tlog.signingKey).kid,
-    ]);
+    // a fresh install accepts no key derived from the log key: none kept (review M-2)
+    expect(after.tlog.storeMacRetiredKeys).toEqual([]);
+    expect(legacyStoreMacKey(before.tlog.signingKey).kid).not.toBe(after.tlog.storeMacKey!.kid);
   });
 });

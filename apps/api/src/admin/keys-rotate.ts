@@ -34,6 +34,7 @@ const ROTATED_VARIABLES = [
   ...Object.values(ROTATABLE_KEYS).flatMap((spec) => [spec.privateKey, spec.history]),
   STORE_MAC_ROTATION.secret,
   STORE_MAC_ROTATION.history,
+  STORE_MAC_ROTATION.legacy,
 ];
 
 function main(args: string[]): void {

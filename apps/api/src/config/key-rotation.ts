@@ -44,6 +44,8 @@ export const ROTATABLE_KEYS = {
 export const STORE_MAC_ROTATION = {
   secret: 'STORE_MAC_KEY',
   history: 'STORE_MAC_RETIRED_KEYS',
+  /** `1`: the key derived from the current signing key is accepted too (review M-2). */
+  legacy: 'STORE_MAC_LEGACY',
 } as const;
 
 /** `token` and `log`: the signing keys; `mac`: the store-MAC secret. */
@@ -107,9 +109,15 @@ export function rotateKeysIn(
       { publicKey, notBefore: since, notAfter, rotatedAt: now },
     ]);
     // the tags made before STORE_MAC_KEY existed were made under a key derived from the log
-    // key: kept in the store-MAC history, so they still verify once it is replaced
-    if (name === 'log')
+    // key: when that key is accepted (STORE_MAC_KEY unset: it is the current one; or
+    // STORE_MAC_LEGACY=1), it is kept in the store-MAC history under its id, so they still
+    // verify once the log key is replaced, and the flag is turned off (it would accept the new
+    // log key's derived key, which tagged nothing). Already listed, it stays; else none is
+    // added (review M-2: a leaked signing key's derived key is not made a MAC key)
+    if (name === 'log' && derivedKeyAccepted(next)) {
       retireStoreMacKey(next, legacyStoreMacKey(createPrivateKey(pem(current))), now);
+      if (next[STORE_MAC_ROTATION.legacy] === '1') next[STORE_MAC_ROTATION.legacy] = '0';
+    }
     next[spec.privateKey] = spec.generate();
   }
   return next;
@@ -117,6 +125,22 @@ export function rotateKeysIn(
 
 function pem(value: string): string {
   return value.replace(/\\n/g, '\n');
+}
+
+/** Whether tags verify under the key derived from the log key these values hold. */
+function derivedKeyAccepted(values: Record<string, string>): boolean {
+  return !values[STORE_MAC_ROTATION.secret] || values[STORE_MAC_ROTATION.legacy] === '1';
+}
+
+/**
+ * Records the key derived from TLOG_SIGNING_KEY in STORE_MAC_RETIRED_KEYS (under the signing
+ * key's id): what an install that had tags before STORE_MAC_KEY needs, so they keep verifying
+ * (outside production, the first start that generates STORE_MAC_KEY into an existing
+ * secrets.json does it).
+ */
+export function keepDerivedStoreMacKey(values: Record<string, string>, now: Date): void {
+  const signing = values[ROTATABLE_KEYS.log.privateKey];
+  if (signing) retireStoreMacKey(values, legacyStoreMacKey(createPrivateKey(pem(signing))), now);
 }
 
 /** Adds `key` to STORE_MAC_RETIRED_KEYS in `values` unless it is there already. */

@@ -61,9 +61,15 @@ describe('STORE_MAC_KEY', () => {
     try {
       const first = loadConfig({ DATA_DIR: local }).tlog.storeMacKey!;
       expect(loadConfig({ DATA_DIR: local }).tlog.storeMacKey!.kid).toBe(first.kid);
-      expect(first.kid).not.toBe(
-        legacyStoreMacKey(loadConfig({ DATA_DIR: local }).tlog.signingKey).kid,
-      );
+      const config = loadConfig({ DATA_DIR: local }).tlog;
+      expect(first.kid).not.toBe(legacyStoreMacKey(config.signingKey).kid);
+      // review M-2: a fresh install keeps no key derived from the signing key, so a tag made
+      // with TLOG_SIGNING_KEY alone does not verify
+      expect(secretsIn(join(local, 'secrets.json')).STORE_MAC_RETIRED_KEYS).toBeUndefined();
+      const forger = new StoreMac({ signingKey: config.signingKey });
+      const forged = { mac: forger.mac('ledger-link', 'row'), kid: forger.kid };
+      expect(storeTagFault(new StoreMac(config), 'ledger-link', forged, 'row')).toBe('retired_key');
+      expect(new StoreMac(config).verify('ledger-link', 'row', forged.mac)).toBe(false);
     } finally {
       rmSync(local, { recursive: true, force: true });
     }
@@ -83,6 +89,12 @@ describe('STORE_MAC_KEY', () => {
 
       const upgraded = loadConfig({ DATA_DIR: local });
       expect(secretsIn(file).STORE_MAC_KEY).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+      // the derived key recorded as a retired one (review M-2: accepted only while listed)
+      expect(
+        parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', secretsIn(file).STORE_MAC_RETIRED_KEYS).map(
+          (k) => k.kid,
+        ),
+      ).toEqual([old.kid]);
       const mac = new StoreMac(upgraded.tlog);
       expect(mac.kid).not.toBe(old.kid);
       expect(storeTagFault(mac, 'ledger-link', stored, 'row')).toBeUndefined();
@@ -96,18 +108,39 @@ describe('STORE_MAC_KEY', () => {
     }
   });
 
-  it('keys:rotate log should keep STORE_MAC_KEY and pin the key derived from the old log key', () => {
+  it('keys:rotate log should keep STORE_MAC_KEY, and pin the derived key only while it is accepted', () => {
     const now = new Date('2026-01-02T03:04:05Z');
+    // review M-2: a fresh install does not accept the derived key: nothing pinned
     const next = rotateKeysIn(env, ['log'], now, 0);
     expect(next.STORE_MAC_KEY).toBe(env.STORE_MAC_KEY);
+    expect(next.STORE_MAC_RETIRED_KEYS).toBeUndefined();
+    // an upgraded production install (STORE_MAC_LEGACY=1): pinned, and the flag turned off
     const old = legacyStoreMacKey(createPrivateKey(env.TLOG_SIGNING_KEY.replace(/\\n/g, '\n')));
-    const pinned = parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', next.STORE_MAC_RETIRED_KEYS);
+    const upgraded = rotateKeysIn({ ...env, STORE_MAC_LEGACY: '1' }, ['log'], now, 0);
+    expect(upgraded.STORE_MAC_LEGACY).toBe('0');
+    const pinned = parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', upgraded.STORE_MAC_RETIRED_KEYS);
     expect(pinned.map((k) => [k.kid, k.retiredAt])).toEqual([[old.kid, now]]);
-    // a second rotation keeps the first one's and adds its own
-    const twice = rotateKeysIn(next, ['log'], now, 0);
+    // a second rotation keeps the first one's and adds none (the new log key tagged nothing)
+    const twice = rotateKeysIn(upgraded, ['log'], now, 0);
     expect(
       parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', twice.STORE_MAC_RETIRED_KEYS),
-    ).toHaveLength(2);
+    ).toHaveLength(1);
+    // the flag accepts the current log key's derived key
+    const tag = new StoreMac({
+      signingKey: createPrivateKey(env.TLOG_SIGNING_KEY.replace(/\\n/g, '\n')),
+    });
+    const stored = { mac: tag.mac('ledger-link', 'row'), kid: tag.kid };
+    expect(
+      storeTagFault(
+        new StoreMac(production({ STORE_MAC_LEGACY: '1' }).tlog),
+        'ledger-link',
+        stored,
+        'row',
+      ),
+    ).toBeUndefined();
+    expect(storeTagFault(new StoreMac(production({}).tlog), 'ledger-link', stored, 'row')).toBe(
+      'retired_key',
+    );
   });
 
   it('keys:rotate mac should retire the current key, whose tags still verify', () => {
