@@ -1,6 +1,6 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createPublicKey, KeyObject } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@app/api/config/app-config';
@@ -25,7 +25,7 @@ describe('keys:rotate --out in production (e2e)', () => {
     const out = join(dir, 'rotated.env');
     execFileSync(
       process.execPath,
-      ['-r', '@swc-node/register', 'scripts/keys-rotate.ts', '--out', out],
+      ['-r', '@swc-node/register', 'scripts/keys-rotate.ts', '--out', out, '--no-history'],
       { cwd: join(__dirname, '..'), env: { ...process.env, ...env }, encoding: 'utf8' },
     );
     const rotated = parseDotenv(readFileSync(out, 'utf8'));
@@ -50,5 +50,34 @@ describe('keys:rotate --out in production (e2e)', () => {
     // a fresh install accepts no key derived from the log key: none kept (review M-2)
     expect(after.tlog.storeMacRetiredKeys).toEqual([]);
     expect(legacyStoreMacKey(before.tlog.signingKey).kid).not.toBe(after.tlog.storeMacKey!.kid);
+  });
+
+  // review M-3: the values come from the shell; one missing there was rotated as if unset
+  it('should refuse a shell without the store-MAC key or its history', () => {
+    const own = mkdtempSync(join(dir, 'shell-'));
+    const env: Record<string, string> = { ...initEnv(own), DATA_DIR: own, NODE_ENV: 'production' };
+    const run = (extra: Record<string, string | undefined>, ...args: string[]) => {
+      const out = join(own, `refused-${args.join('-')}.env`);
+      const ran = spawnSync(
+        process.execPath,
+        ['-r', '@swc-node/register', 'scripts/keys-rotate.ts', ...args, '--out', out],
+        { cwd: join(__dirname, '..'), env: { ...process.env, ...env, ...extra }, encoding: 'utf8' },
+      );
+      return { status: ran.status, stderr: ran.stderr, wrote: existsSync(out) };
+    };
+    // mac would retire the key derived from the log key, not the servers' STORE_MAC_KEY
+    const noKey = run({ STORE_MAC_KEY: '' }, 'mac');
+    expect(noKey).toMatchObject({ status: 1, wrote: false });
+    expect(noKey.stderr).toContain('config error: STORE_MAC_KEY: is not set in this shell');
+    // log or mac without the history would write one without the retired keys
+    for (const which of ['log', 'mac']) {
+      const noHistory = run({}, which);
+      expect(noHistory).toMatchObject({ status: 1, wrote: false });
+      expect(noHistory.stderr).toContain('STORE_MAC_RETIRED_KEYS: is not set in this shell');
+      expect(noHistory.stderr).not.toContain(env.STORE_MAC_KEY);
+    }
+    // told there is none, or given it: written
+    expect(run({}, 'mac', '--no-history')).toMatchObject({ status: 0, wrote: true });
+    expect(run({ STORE_MAC_RETIRED_KEYS: '[]' }, 'log')).toMatchObject({ status: 0, wrote: true });
   });
 });

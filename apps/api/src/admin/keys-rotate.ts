@@ -14,7 +14,9 @@
  *
  * Outside production it edits `<DATA_DIR>/secrets.json`. In production (NODE_ENV=production)
  * it reads the current values from the environment and writes the new ones to the file given
- * with `--out <file>` (mode 0600) for the operator's secret store; it never prints keys.
+ * with `--out <file>` (mode 0600) for the operator's secret store; it never prints keys. There
+ * it refuses `mac` without STORE_MAC_KEY in the environment, and `log` or `mac` with
+ * STORE_MAC_KEY but without STORE_MAC_RETIRED_KEYS unless `--no-history` (there are none).
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -37,10 +39,46 @@ const ROTATED_VARIABLES = [
   STORE_MAC_ROTATION.legacy,
 ];
 
+/** The flag that says STORE_MAC_RETIRED_KEYS is unset in production because there are none. */
+const NO_HISTORY = '--no-history';
+
+/**
+ * In production the values come from the operator's shell, and what the command writes
+ * replaces them: a variable missing there is rotated (or overwritten) as if it did not exist
+ * (review M-3). `mac` without STORE_MAC_KEY would retire the key derived from the log key,
+ * not the one the servers use; `log` or `mac` with STORE_MAC_KEY but no STORE_MAC_RETIRED_KEYS
+ * would write a history without the retired keys, unless `--no-history` says there are none.
+ */
+function refuseIncompleteShell(
+  values: Record<string, string>,
+  which: RotatableKey[],
+  noHistory: boolean,
+): void {
+  const { secret, history } = STORE_MAC_ROTATION;
+  if (which.includes('mac') && !values[secret])
+    throw new ConfigError(
+      secret,
+      'is not set in this shell: keys:rotate mac would retire the key derived from TLOG_SIGNING_KEY, not the one the servers use; set it (and STORE_MAC_RETIRED_KEYS) as the servers have them',
+    );
+  if (
+    (which.includes('mac') || which.includes('log')) &&
+    values[secret] &&
+    !values[history] &&
+    !noHistory
+  )
+    throw new ConfigError(
+      history,
+      `is not set in this shell: the values written would hold no retired store-MAC key; set it as the servers have it, or give ${NO_HISTORY} if they have none`,
+    );
+}
+
 function main(args: string[]): void {
   const outAt = args.indexOf('--out');
   const out = outAt >= 0 ? args[outAt + 1] : undefined;
-  const named = args.filter((_, i) => outAt < 0 || (i !== outAt && i !== outAt + 1));
+  const noHistory = args.includes(NO_HISTORY);
+  const named = args.filter(
+    (a, i) => a !== NO_HISTORY && (outAt < 0 || (i !== outAt && i !== outAt + 1)),
+  );
   const which = (named.length > 0 ? named : Object.keys(ROTATABLE_KEYS)) as RotatableKey[];
   for (const name of which) {
     if (!ROTATABLE_NAMES.includes(name))
@@ -59,6 +97,7 @@ function main(args: string[]): void {
       throw new ConfigError('keys:rotate', 'in production, give --out <file> for the new values');
     const values: Record<string, string> = {};
     for (const name of ROTATED_VARIABLES) if (process.env[name]) values[name] = process.env[name]!;
+    refuseIncompleteShell(values, which, noHistory);
     const next = rotateKeysIn(values, which, now, grace);
     const fd = openSync(resolve(out), 'w', 0o600);
     try {
@@ -77,7 +116,7 @@ function main(args: string[]): void {
   process.stdout.write(`rotated ${which.join(', ')} in ${file}\n${restart}\n`);
 }
 
-/** `keys:rotate [token|log] [--out <file>]` with its arguments. */
+/** `keys:rotate [token|log|mac] [--out <file>] [--no-history]` with its arguments. */
 export function keysRotate(args: string[]): void {
   try {
     main(args);
