@@ -79,5 +79,18 @@ describe('keys:rotate --out in production (e2e)', () => {
     // told there is none, or given it: written
     expect(run({}, 'mac', '--no-history')).toMatchObject({ status: 0, wrote: true });
     expect(run({ STORE_MAC_RETIRED_KEYS: '[]' }, 'log')).toMatchObject({ status: 0, wrote: true });
+    // review M-4: the two steps of a rolling mac rotation, and --stage only with mac
+    expect(run({}, 'log', '--stage', '--no-history')).toMatchObject({ status: 1, wrote: false });
+    expect(run({}, 'mac', '--stage', '--no-history')).toMatchObject({ status: 0, wrote: true });
+    const staged = parseDotenv(
+      readFileSync(join(own, 'refused-mac---stage---no-history.env'), 'utf8'),
+    );
+    expect(Object.keys(staged)).toEqual(['STORE_MAC_RETIRED_KEYS']);
+    expect(run(staged, 'mac', '--promote')).toMatchObject({ status: 0, wrote: true });
+    const promoted = parseDotenv(readFileSync(join(own, 'refused-mac---promote.env'), 'utf8'));
+    expect(Object.keys(promoted).sort()).toEqual(['STORE_MAC_KEY', 'STORE_MAC_RETIRED_KEYS']);
+    expect((JSON.parse(staged.STORE_MAC_RETIRED_KEYS) as Array<{ key: string }>)[0].key).toBe(
+      promoted.STORE_MAC_KEY,
+    );
   });
 });

@@ -13,6 +13,11 @@ export interface StoreMacKey {
   secret: Buffer;
   /** When it stopped being the current key (retired keys written by keys:rotate). */
   retiredAt?: Date;
+  /**
+   * When `keys:rotate mac --stage` added it (a key to become STORE_MAC_KEY at `--promote`: the
+   * replicas verify its tags meanwhile, as any retired key's).
+   */
+  stagedAt?: Date;
 }
 
 /** HKDF's salt for the keys derived from the log signing key (tags made before STORE_MAC_KEY). */
@@ -89,15 +94,24 @@ export function parseStoreMacHistory(variable: string, raw: string | undefined):
     if (e.kid !== undefined && (typeof e.kid !== 'string' || !/^[0-9a-f]{16}$/.test(e.kid))) {
       throw new ConfigError(variable, `entry ${i}: kid must be 16 lowercase hex digits`);
     }
-    let retiredAt: Date | undefined;
-    if (e.retiredAt !== undefined) {
-      retiredAt = new Date(e.retiredAt as string);
-      if (typeof e.retiredAt !== 'string' || Number.isNaN(retiredAt.getTime())) {
-        throw new ConfigError(variable, `entry ${i}: retiredAt must be an ISO date`);
-      }
-    }
-    return { kid: e.kid ?? storeMacKidOf(secret), secret, retiredAt };
+    const retiredAt = dateOf(variable, i, 'retiredAt', e.retiredAt);
+    const stagedAt = dateOf(variable, i, 'stagedAt', e.stagedAt);
+    return {
+      kid: e.kid ?? storeMacKidOf(secret),
+      secret,
+      retiredAt,
+      ...(stagedAt ? { stagedAt } : {}),
+    };
   });
+}
+
+function dateOf(variable: string, i: number, field: string, raw: unknown): Date | undefined {
+  if (raw === undefined) return undefined;
+  const date = new Date(raw as string);
+  if (typeof raw !== 'string' || Number.isNaN(date.getTime())) {
+    throw new ConfigError(variable, `entry ${i}: ${field} must be an ISO date`);
+  }
+  return date;
 }
 
 /** The JSON of STORE_MAC_RETIRED_KEYS. */
@@ -107,6 +121,7 @@ export function serializeStoreMacHistory(keys: StoreMacKey[]): string {
       kid: k.kid,
       key: k.secret.toString('base64'),
       ...(k.retiredAt ? { retiredAt: k.retiredAt.toISOString() } : {}),
+      ...(k.stagedAt ? { stagedAt: k.stagedAt.toISOString() } : {}),
     })),
   );
 }

@@ -168,4 +168,44 @@ describe('STORE_MAC_KEY', () => {
     const retired = parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', first.STORE_MAC_RETIRED_KEYS);
     expect(retired.map((k) => k.kid)).toEqual([legacyStoreMacKey(before.signingKey).kid]);
   });
+
+  // review M-4: a rolling rotation in two steps, no JSON edited by hand
+  it('keys:rotate mac --stage then --promote: every replica holds the new key before any tags under it', () => {
+    const now = new Date('2026-01-02T03:04:05Z');
+    const before = production({}).tlog;
+    const staged = rotateKeysIn(env, ['mac'], now, 0, 'stage');
+    expect(staged.STORE_MAC_KEY).toBe(env.STORE_MAC_KEY);
+    const [entry] = parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', staged.STORE_MAC_RETIRED_KEYS);
+    expect(entry.stagedAt).toEqual(now);
+    // a replica restarted on the staged values still tags under the old key
+    const stagedReplica = new StoreMac(
+      production({ STORE_MAC_RETIRED_KEYS: staged.STORE_MAC_RETIRED_KEYS }).tlog,
+    );
+    expect(stagedReplica.kid).toBe(before.storeMacKey!.kid);
+    expect(stagedReplica.knows(entry.kid)).toBe(true);
+    expect(() => rotateKeysIn(staged, ['mac'], now, 0, 'stage')).toThrow(
+      /already holds a staged key/,
+    );
+    expect(() => rotateKeysIn(env, ['mac'], now, 0, 'promote')).toThrow(/holds no staged key/);
+
+    const later = new Date('2026-01-03T03:04:05Z');
+    const promoted = rotateKeysIn(staged, ['mac'], later, 0, 'promote');
+    const after = production({
+      STORE_MAC_KEY: promoted.STORE_MAC_KEY,
+      STORE_MAC_RETIRED_KEYS: promoted.STORE_MAC_RETIRED_KEYS,
+    }).tlog;
+    expect(after.storeMacKey!.kid).toBe(entry.kid);
+    expect(after.storeMacRetiredKeys!.map((k) => [k.kid, k.retiredAt, k.stagedAt])).toEqual([
+      [before.storeMacKey!.kid, later, undefined],
+    ]);
+    // both ways during the rolling restart: each replica verifies the other's tags
+    const promotedReplica = new StoreMac(after);
+    const fromPromoted = {
+      mac: promotedReplica.mac('ledger-link', 'row'),
+      kid: promotedReplica.kid,
+    };
+    const fromStaged = { mac: stagedReplica.mac('ledger-link', 'row'), kid: stagedReplica.kid };
+    expect(storeTagFault(stagedReplica, 'ledger-link', fromPromoted, 'row')).toBeUndefined();
+    expect(storeTagFault(promotedReplica, 'ledger-link', fromStaged, 'row')).toBeUndefined();
+  });
 });
