@@ -74,6 +74,11 @@ export const LOCAL_SECRETS: LocalSecretsSpec = {
     ...Object.values(ROTATABLE_KEYS).map((key) => key.history),
     STORE_MAC_ROTATION.history,
   ],
+  hints: {
+    // an upgrade from before it (review L-5): what to add, and that nothing stops verifying
+    [STORE_MAC_ROTATION.secret]:
+      'add STORE_MAC_KEY=$(openssl rand -base64 32), and on an install upgraded from a version without it STORE_MAC_LEGACY=1; existing tags still verify',
+  },
   // the keys values in the store are sealed or signed with (the API keys and the JWT secret
   // seal nothing that outlives them)
   guardedBy: {

@@ -41,10 +41,12 @@ describe('STORE_MAC_KEY', () => {
       }
       throw new Error('booted');
     };
+    // review L-5: says what to add, and that the existing tags keep verifying
     expect(problems({ STORE_MAC_KEY: undefined }).problems).toEqual([
       {
         variable: 'STORE_MAC_KEY',
-        reason: 'is required when NODE_ENV=production (nothing is generated in production)',
+        reason:
+          'is required when NODE_ENV=production (nothing is generated in production): add STORE_MAC_KEY=$(openssl rand -base64 32), and on an install upgraded from a version without it STORE_MAC_LEGACY=1; existing tags still verify',
       },
     ]);
     const short = 'dG9vLXNob3J0LWEtc2VjcmV0';
