@@ -63,7 +63,12 @@ function decodeSecret(variable: string, value: unknown, what: string): Buffer {
   if (typeof value !== 'string' || !BASE64_32.test(value.trim())) {
     throw new ConfigError(variable, `${what} must be 32 bytes, base64 (openssl rand -base64 32)`);
   }
-  return Buffer.from(value.trim(), 'base64');
+  const secret = Buffer.from(value.trim(), 'base64');
+  // review L-6: a placeholder, not a secret
+  if (secret.every((byte) => byte === 0)) {
+    throw new ConfigError(variable, `${what} must not be all zero bytes (openssl rand -base64 32)`);
+  }
+  return secret;
 }
 
 /** STORE_MAC_KEY (base64 of 32 bytes) as a key; the message never holds the value. */
@@ -88,7 +93,7 @@ export function parseStoreMacHistory(variable: string, raw: string | undefined):
   if (!Array.isArray(parsed)) {
     throw new ConfigError(variable, 'must be a JSON array of {kid, key, retiredAt}');
   }
-  return parsed.map((entry: unknown, i) => {
+  const keys = parsed.map((entry: unknown, i): StoreMacKey => {
     const e = (entry ?? {}) as Record<string, unknown>;
     const secret = decodeSecret(variable, e.key, `entry ${i}: key`);
     if (e.kid !== undefined && (typeof e.kid !== 'string' || !/^[0-9a-f]{16}$/.test(e.kid))) {
@@ -103,6 +108,16 @@ export function parseStoreMacHistory(variable: string, raw: string | undefined):
       ...(stagedAt ? { stagedAt } : {}),
     };
   });
+  // review L-6: one key listed twice (or two under one id) is a hand edit gone wrong
+  const seen = new Set<string>();
+  keys.forEach((key, i) => {
+    if (seen.has(key.kid))
+      throw new ConfigError(variable, `entry ${i}: kid ${key.kid} is listed twice`);
+    seen.add(key.kid);
+    if (keys.some((other, j) => j < i && other.secret.equals(key.secret)))
+      throw new ConfigError(variable, `entry ${i}: the same key as an earlier entry`);
+  });
+  return keys;
 }
 
 function dateOf(variable: string, i: number, field: string, raw: unknown): Date | undefined {

@@ -85,11 +85,21 @@ function readTlogConfig(env: Env, app: Pick<AppSettings, 'dataDir'>): TlogSettin
     signingKey,
     retiredKeys,
   );
+  const storeMacKey = v.STORE_MAC_KEY
+    ? parseStoreMacKey('STORE_MAC_KEY', v.STORE_MAC_KEY)
+    : undefined;
+  const storeMacRetiredKeys = parseStoreMacHistory(
+    'STORE_MAC_RETIRED_KEYS',
+    v.STORE_MAC_RETIRED_KEYS,
+  );
+  // review L-6: a current key also listed retired (a rotation's lines half copied)
+  if (storeMacKey && storeMacRetiredKeys.some((k) => k.secret.equals(storeMacKey.secret)))
+    throw new ConfigError('STORE_MAC_KEY', 'is also listed in STORE_MAC_RETIRED_KEYS');
   return {
     signingKey,
     retiredKeys,
-    storeMacKey: v.STORE_MAC_KEY ? parseStoreMacKey('STORE_MAC_KEY', v.STORE_MAC_KEY) : undefined,
-    storeMacRetiredKeys: parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', v.STORE_MAC_RETIRED_KEYS),
+    storeMacKey,
+    storeMacRetiredKeys,
     storeMacLegacy: v.STORE_MAC_LEGACY === '1',
     origin: v.TLOG_ORIGIN ?? 'mdai.local',
     witnessFile: witnessFileOf(v.TLOG_WITNESS_FILE, app.dataDir),

@@ -153,6 +153,13 @@ export function loadConfig(rawEnv: Env): AppConfig {
       problems.add(error.problems.filter((problem) => !covered.has(problem.variable)));
     }
   }
+  // review L-6: the store-MAC secret is a key of its own, not a vault master key reused
+  const storeMac = (read.tlog as AppConfig['tlog'] | undefined)?.storeMacKey;
+  const vaultKeys = (read.vault as AppConfig['vault'] | undefined)?.keys;
+  if (storeMac && vaultKeys && [...vaultKeys.values()].some((k) => k.equals(storeMac.secret)))
+    problems.add([
+      { variable: STORE_MAC_ROTATION.secret, reason: 'must not be one of the VAULT_KEYS secrets' },
+    ]);
   problems.throwIfAny();
   const config = { app, ...read, notices } as AppConfig;
   if (app.nodeEnv === 'development' && !env.UPSTREAM_URL) {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@app/common';
 import {
+  generateStoreMacKey,
   legacyStoreMacKey,
   parseStoreMacHistory,
   parseStoreMacKey,
@@ -209,5 +210,44 @@ describe('STORE_MAC_KEY', () => {
     const fromStaged = { mac: stagedReplica.mac('ledger-link', 'row'), kid: stagedReplica.kid };
     expect(storeTagFault(stagedReplica, 'ledger-link', fromPromoted, 'row')).toBeUndefined();
     expect(storeTagFault(promotedReplica, 'ledger-link', fromStaged, 'row')).toBeUndefined();
+  });
+
+  // review L-6: hand edits gone wrong stop the boot, naming the variable and never a value
+  it('should refuse a history listing a key twice, a current key also retired or a vault key, an all-zero key', () => {
+    const refused = (extra: Record<string, string>) => {
+      try {
+        production(extra);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        const { problems, message } = error as ConfigError;
+        for (const value of Object.values(extra)) expect(message).not.toContain(value);
+        expect(message).not.toContain(env.STORE_MAC_KEY);
+        return problems;
+      }
+      throw new Error('booted');
+    };
+    const other = generateStoreMacKey();
+    expect(
+      refused({ STORE_MAC_RETIRED_KEYS: JSON.stringify([{ key: other }, { key: other }]) }),
+    ).toEqual([
+      { variable: 'STORE_MAC_RETIRED_KEYS', reason: expect.stringContaining('entry 1: kid') },
+    ]);
+    expect(
+      refused({ STORE_MAC_RETIRED_KEYS: JSON.stringify([{ key: env.STORE_MAC_KEY }]) }),
+    ).toEqual([{ variable: 'STORE_MAC_KEY', reason: 'is also listed in STORE_MAC_RETIRED_KEYS' }]);
+    const vault = env.VAULT_KEYS.split(':')[1];
+    expect(refused({ STORE_MAC_KEY: vault })).toEqual([
+      { variable: 'STORE_MAC_KEY', reason: 'must not be one of the VAULT_KEYS secrets' },
+    ]);
+    const zero = Buffer.alloc(32).toString('base64');
+    expect(refused({ STORE_MAC_KEY: zero })).toEqual([
+      {
+        variable: 'STORE_MAC_KEY',
+        reason: 'the key must not be all zero bytes (openssl rand -base64 32)',
+      },
+    ]);
+    expect(refused({ STORE_MAC_RETIRED_KEYS: JSON.stringify([{ key: zero }]) })[0].variable).toBe(
+      'STORE_MAC_RETIRED_KEYS',
+    );
   });
 });
