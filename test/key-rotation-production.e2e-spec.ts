@@ -1,6 +1,6 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createPublicKey, KeyObject } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@app/api/config/app-config';
@@ -25,15 +25,13 @@ describe('keys:rotate --out in production (e2e)', () => {
     const out = join(dir, 'rotated.env');
     execFileSync(
       process.execPath,
-      ['-r', '@swc-node/register', 'scripts/keys-rotate.ts', '--out', out],
+      ['-r', '@swc-node/register', 'scripts/keys-rotate.ts', '--out', out, '--no-history'],
       { cwd: join(__dirname, '..'), env: { ...process.env, ...env }, encoding: 'utf8' },
     );
     const rotated = parseDotenv(readFileSync(out, 'utf8'));
     expect(Object.keys(rotated).sort()).toEqual([
       'OFFLINE_TOKEN_PRIVATE_KEY',
       'OFFLINE_TOKEN_RETIRED_KEYS',
-      // the key derived from the old log key (tags from before STORE_MAC_KEY), kept (review M-2)
-      'STORE_MAC_RETIRED_KEYS',
       'TLOG_RETIRED_KEYS',
       'TLOG_SIGNING_KEY',
     ]);
@@ -49,8 +47,50 @@ describe('keys:rotate --out in production (e2e)', () => {
     expect(after.offlineTokens.retiredKeys.map((k) => pub(k.publicKey))).toHaveLength(1);
     // the store-MAC key is not the log key's: unchanged
     expect(after.tlog.storeMacKey!.kid).toBe(before.tlog.storeMacKey!.kid);
-    expect(after.tlog.storeMacRetiredKeys!.map((k) => k.kid)).toEqual([
-      legacyStoreMacKey(before.tlog.signingKey).kid,
-    ]);
+    // a fresh install accepts no key derived from the log key: none kept (review M-2)
+    expect(after.tlog.storeMacRetiredKeys).toEqual([]);
+    expect(legacyStoreMacKey(before.tlog.signingKey).kid).not.toBe(after.tlog.storeMacKey!.kid);
+  });
+
+  // review M-3: the values come from the shell; one missing there was rotated as if unset
+  it('should refuse a shell without the store-MAC key or its history', () => {
+    const own = mkdtempSync(join(dir, 'shell-'));
+    const env: Record<string, string> = { ...initEnv(own), DATA_DIR: own, NODE_ENV: 'production' };
+    const run = (extra: Record<string, string | undefined>, ...args: string[]) => {
+      const out = join(own, `refused-${args.join('-')}.env`);
+      const ran = spawnSync(
+        process.execPath,
+        ['-r', '@swc-node/register', 'scripts/keys-rotate.ts', ...args, '--out', out],
+        { cwd: join(__dirname, '..'), env: { ...process.env, ...env, ...extra }, encoding: 'utf8' },
+      );
+      return { status: ran.status, stderr: ran.stderr, wrote: existsSync(out) };
+    };
+    // mac would retire the key derived from the log key, not the servers' STORE_MAC_KEY
+    const noKey = run({ STORE_MAC_KEY: '' }, 'mac');
+    expect(noKey).toMatchObject({ status: 1, wrote: false });
+    expect(noKey.stderr).toContain('config error: STORE_MAC_KEY: is not set in this shell');
+    // log or mac without the history would write one without the retired keys
+    for (const which of ['log', 'mac']) {
+      const noHistory = run({}, which);
+      expect(noHistory).toMatchObject({ status: 1, wrote: false });
+      expect(noHistory.stderr).toContain('STORE_MAC_RETIRED_KEYS: is not set in this shell');
+      expect(noHistory.stderr).not.toContain(env.STORE_MAC_KEY);
+    }
+    // told there is none, or given it: written
+    expect(run({}, 'mac', '--no-history')).toMatchObject({ status: 0, wrote: true });
+    expect(run({ STORE_MAC_RETIRED_KEYS: '[]' }, 'log')).toMatchObject({ status: 0, wrote: true });
+    // review M-4: the two steps of a rolling mac rotation, and --stage only with mac
+    expect(run({}, 'log', '--stage', '--no-history')).toMatchObject({ status: 1, wrote: false });
+    expect(run({}, 'mac', '--stage', '--no-history')).toMatchObject({ status: 0, wrote: true });
+    const staged = parseDotenv(
+      readFileSync(join(own, 'refused-mac---stage---no-history.env'), 'utf8'),
+    );
+    expect(Object.keys(staged)).toEqual(['STORE_MAC_RETIRED_KEYS']);
+    expect(run(staged, 'mac', '--promote')).toMatchObject({ status: 0, wrote: true });
+    const promoted = parseDotenv(readFileSync(join(own, 'refused-mac---promote.env'), 'utf8'));
+    expect(Object.keys(promoted).sort()).toEqual(['STORE_MAC_KEY', 'STORE_MAC_RETIRED_KEYS']);
+    expect((JSON.parse(staged.STORE_MAC_RETIRED_KEYS) as Array<{ key: string }>)[0].key).toBe(
+      promoted.STORE_MAC_KEY,
+    );
   });
 });

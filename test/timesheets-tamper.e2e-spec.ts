@@ -233,7 +233,9 @@ describe('timesheet read model: rows changed outside the server are never paid (
       for (const kid of ['0123456789abcdef', undefined]) {
         withStoreFile(dataDir, (file) => {
           // every tag as another key made it (or none), and the key id stored with them
-          if (kid) file.prepare('UPDATE timesheet_seal SET kid = ?').run(kid);
+          // (every key id recorded: kids, timesheets migration 8, review H-1)
+          if (kid)
+            file.prepare('UPDATE timesheet_seal SET kid = ?, kids = json_array(?)').run(kid, kid);
           else file.prepare('DELETE FROM timesheet_seal').run();
           file.prepare(`UPDATE timesheet_days SET tag = ${kid ? "'x'" : 'NULL'}`).run();
           file.prepare(`UPDATE timesheet_entries SET tag = ${kid ? "'x'" : 'NULL'}`).run();

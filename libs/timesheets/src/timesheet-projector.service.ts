@@ -244,21 +244,26 @@ export class TimesheetProjector
   }
 
   /**
-   * When the read model's rows are tagged under a key this server does not hold (a store from
-   * before the tags: none; a store-MAC key dropped from STORE_MAC_RETIRED_KEYS, or, before
-   * STORE_MAC_KEY, a rotated TLOG_SIGNING_KEY), forgets every site's read model (each site's
-   * next read re-reads its chain from the ledger, tagging the rows anew): none of its rows would
-   * verify, and none can be re-tagged without being recomputed. The stored id is the key the
-   * read model was started under: rows written since are tagged under the current key, and
-   * every one verifies while that key is kept (a rotation of the log signing key changes none).
+   * When the read model's rows may be tagged under a key this server does not hold (a store
+   * from before the tags: none recorded; a store-MAC key dropped from STORE_MAC_RETIRED_KEYS,
+   * or a signing-key-derived key no longer accepted), forgets every site's read model (each
+   * site's next read re-reads its chain from the ledger, tagging the rows anew): those rows
+   * would not verify, and none can be re-tagged without being recomputed. The store records
+   * every key rows were tagged under since the last reset: this start's key is added before it
+   * writes a row, so a later start that drops any of them resets, and one that holds them all
+   * keeps every row (a rotation of the log signing key changes none).
    */
   private async reseal(): Promise<void> {
     if (!this.seal) return;
-    const stored = await this.repo.sealKid();
-    if (stored !== undefined && this.seal.knows(stored)) return;
+    const stored = await this.repo.sealKids();
+    const lost = stored?.filter((kid) => !this.seal!.knows(kid));
+    if (stored !== undefined && lost!.length === 0) {
+      if (!stored.includes(this.seal.kid)) await this.repo.addSealKid(this.seal.kid);
+      return;
+    }
     this.logger.warn(
-      { storedKid: stored ?? null, kid: this.seal.kid },
-      'Timesheet read model tagged under another key (or untagged): cleared, each site re-read from the ledger at its next read',
+      { storedKids: stored ?? null, notHeld: lost ?? null, kid: this.seal.kid },
+      'Timesheet read model tagged under a key not held (or untagged): cleared, each site re-read from the ledger at its next read',
     );
     await this.repo.resetAll(this.seal.kid);
     this.applied.clear();

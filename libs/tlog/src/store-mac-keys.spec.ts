@@ -37,10 +37,18 @@ describe('StoreMac keys', () => {
     expect(before.kid).toBe(legacyStoreMacKey(signingKey).kid);
 
     const macKey = key();
-    const now = new StoreMac({ signingKey, storeMacKey: macKey });
+    const now = new StoreMac({ signingKey, storeMacKey: macKey, storeMacLegacy: true });
     expect(now.kid).not.toBe(before.kid);
     expect(storeTagFault(now, 'ledger-link', { mac: tag, kid: before.kid }, 'row')).toBeUndefined();
     expect(now.verify('ledger-link', 'row', tag)).toBe(true);
+    // review M-2: not accepted unless listed or flagged, so the signing key alone makes no tag
+    // that verifies
+    const strict = new StoreMac({ signingKey, storeMacKey: macKey });
+    expect(storeTagFault(strict, 'ledger-link', { mac: tag, kid: before.kid }, 'row')).toBe(
+      'retired_key',
+    );
+    expect(strict.verify('ledger-link', 'row', tag)).toBe(false);
+    expect(strict.knows(before.kid)).toBe(false);
     // and once the signing key is rotated, through the pinned derived key only
     const pinned = [{ ...legacyStoreMacKey(signingKey), retiredAt: new Date() }];
     const history = parseStoreMacHistory(

@@ -13,6 +13,11 @@ export interface StoreMacKey {
   secret: Buffer;
   /** When it stopped being the current key (retired keys written by keys:rotate). */
   retiredAt?: Date;
+  /**
+   * When `keys:rotate mac --stage` added it (a key to become STORE_MAC_KEY at `--promote`: the
+   * replicas verify its tags meanwhile, as any retired key's).
+   */
+  stagedAt?: Date;
 }
 
 /** HKDF's salt for the keys derived from the log signing key (tags made before STORE_MAC_KEY). */
@@ -58,7 +63,12 @@ function decodeSecret(variable: string, value: unknown, what: string): Buffer {
   if (typeof value !== 'string' || !BASE64_32.test(value.trim())) {
     throw new ConfigError(variable, `${what} must be 32 bytes, base64 (openssl rand -base64 32)`);
   }
-  return Buffer.from(value.trim(), 'base64');
+  const secret = Buffer.from(value.trim(), 'base64');
+  // review L-6: a placeholder, not a secret
+  if (secret.every((byte) => byte === 0)) {
+    throw new ConfigError(variable, `${what} must not be all zero bytes (openssl rand -base64 32)`);
+  }
+  return secret;
 }
 
 /** STORE_MAC_KEY (base64 of 32 bytes) as a key; the message never holds the value. */
@@ -83,21 +93,40 @@ export function parseStoreMacHistory(variable: string, raw: string | undefined):
   if (!Array.isArray(parsed)) {
     throw new ConfigError(variable, 'must be a JSON array of {kid, key, retiredAt}');
   }
-  return parsed.map((entry: unknown, i) => {
+  const keys = parsed.map((entry: unknown, i): StoreMacKey => {
     const e = (entry ?? {}) as Record<string, unknown>;
     const secret = decodeSecret(variable, e.key, `entry ${i}: key`);
     if (e.kid !== undefined && (typeof e.kid !== 'string' || !/^[0-9a-f]{16}$/.test(e.kid))) {
       throw new ConfigError(variable, `entry ${i}: kid must be 16 lowercase hex digits`);
     }
-    let retiredAt: Date | undefined;
-    if (e.retiredAt !== undefined) {
-      retiredAt = new Date(e.retiredAt as string);
-      if (typeof e.retiredAt !== 'string' || Number.isNaN(retiredAt.getTime())) {
-        throw new ConfigError(variable, `entry ${i}: retiredAt must be an ISO date`);
-      }
-    }
-    return { kid: e.kid ?? storeMacKidOf(secret), secret, retiredAt };
+    const retiredAt = dateOf(variable, i, 'retiredAt', e.retiredAt);
+    const stagedAt = dateOf(variable, i, 'stagedAt', e.stagedAt);
+    return {
+      kid: e.kid ?? storeMacKidOf(secret),
+      secret,
+      retiredAt,
+      ...(stagedAt ? { stagedAt } : {}),
+    };
   });
+  // review L-6: one key listed twice (or two under one id) is a hand edit gone wrong
+  const seen = new Set<string>();
+  keys.forEach((key, i) => {
+    if (seen.has(key.kid))
+      throw new ConfigError(variable, `entry ${i}: kid ${key.kid} is listed twice`);
+    seen.add(key.kid);
+    if (keys.some((other, j) => j < i && other.secret.equals(key.secret)))
+      throw new ConfigError(variable, `entry ${i}: the same key as an earlier entry`);
+  });
+  return keys;
+}
+
+function dateOf(variable: string, i: number, field: string, raw: unknown): Date | undefined {
+  if (raw === undefined) return undefined;
+  const date = new Date(raw as string);
+  if (typeof raw !== 'string' || Number.isNaN(date.getTime())) {
+    throw new ConfigError(variable, `entry ${i}: ${field} must be an ISO date`);
+  }
+  return date;
 }
 
 /** The JSON of STORE_MAC_RETIRED_KEYS. */
@@ -107,6 +136,7 @@ export function serializeStoreMacHistory(keys: StoreMacKey[]): string {
       kid: k.kid,
       key: k.secret.toString('base64'),
       ...(k.retiredAt ? { retiredAt: k.retiredAt.toISOString() } : {}),
+      ...(k.stagedAt ? { stagedAt: k.stagedAt.toISOString() } : {}),
     })),
   );
 }

@@ -25,8 +25,11 @@ export type StoreMacPurpose =
  * signing key changes no tag. Without it (a StoreMac made from the signing key alone: tests,
  * tools), the secret is derived from TLOG_SIGNING_KEY as it was before STORE_MAC_KEY existed.
  *
- * Tags verify under the current key or a retired one: STORE_MAC_RETIRED_KEYS, and always the
- * key derived from the current signing key (the tags stored before STORE_MAC_KEY was set).
+ * Tags verify under the current key or a retired one: STORE_MAC_RETIRED_KEYS (where an upgrade
+ * records the key derived from the signing key, which made the tags stored before STORE_MAC_KEY
+ * was set), and the key derived from the current signing key only when STORE_MAC_LEGACY=1
+ * (`storeMacLegacy`: a production install upgraded from before STORE_MAC_KEY; review M-2, the
+ * signing key alone must not be able to make a tag that verifies).
  * Someone who can write the database but not read the secrets cannot make a row that verifies:
  * the server checks the tag before it signs a checkpoint over a row it did not append in hand,
  * or pays from a read-model row. A tag names nothing about its key: `kid` (the current key's
@@ -44,13 +47,15 @@ export class StoreMac {
   constructor(
     @Inject(tlogConfig.KEY)
     settings: Pick<TlogSettings, 'signingKey'> &
-      Partial<Pick<TlogSettings, 'storeMacKey' | 'storeMacRetiredKeys'>>,
+      Partial<Pick<TlogSettings, 'storeMacKey' | 'storeMacRetiredKeys' | 'storeMacLegacy'>>,
   ) {
     const legacy = legacyStoreMacKey(settings.signingKey);
     this.current = settings.storeMacKey ?? legacy;
     this.kid = this.current.kid;
     this.known.set(this.kid, this.current);
-    for (const key of [...(settings.storeMacRetiredKeys ?? []), legacy]) {
+    // the signing-key-derived key only while explicitly accepted (listed, or the flag)
+    const derived = settings.storeMacLegacy ? [legacy] : [];
+    for (const key of [...(settings.storeMacRetiredKeys ?? []), ...derived]) {
       if (!this.known.has(key.kid)) this.known.set(key.kid, key);
     }
   }

@@ -15,6 +15,7 @@ import {
   refuseRetiredSigningKey,
   RetiredKey,
   validateEnv,
+  IsIn,
   IsOptional,
   IsString,
   Matches,
@@ -26,6 +27,7 @@ class TlogEnv {
   // required in production with the other secrets (LOCAL_SECRETS), generated outside it
   @IsOptional() @IsString() STORE_MAC_KEY?: string;
   @IsOptional() @IsString() STORE_MAC_RETIRED_KEYS?: string;
+  @IsOptional() @IsIn(['0', '1']) STORE_MAC_LEGACY?: string;
   @IsOptional()
   @Matches(/^[a-z0-9.-]{1,100}(\/[A-Za-z0-9._-]{1,60}){0,3}$/, {
     message: 'must be a host-like name without scheme, e.g. mdai.example.com',
@@ -51,6 +53,12 @@ export interface TlogSettings {
   storeMacKey?: StoreMacKey;
   /** STORE_MAC_RETIRED_KEYS: earlier store-MAC keys, under which stored tags still verify. */
   storeMacRetiredKeys?: StoreMacKey[];
+  /**
+   * STORE_MAC_LEGACY=1: tags also verify under the key derived from the current signing key
+   * (those an install made before STORE_MAC_KEY existed; production upgrades set it). Off by
+   * default: otherwise TLOG_SIGNING_KEY alone could make tags that verify (review M-2).
+   */
+  storeMacLegacy?: boolean;
 }
 
 /** A fresh Ed25519 private key as PKCS#8 PEM (what TLOG_SIGNING_KEY holds). */
@@ -77,11 +85,22 @@ function readTlogConfig(env: Env, app: Pick<AppSettings, 'dataDir'>): TlogSettin
     signingKey,
     retiredKeys,
   );
+  const storeMacKey = v.STORE_MAC_KEY
+    ? parseStoreMacKey('STORE_MAC_KEY', v.STORE_MAC_KEY)
+    : undefined;
+  const storeMacRetiredKeys = parseStoreMacHistory(
+    'STORE_MAC_RETIRED_KEYS',
+    v.STORE_MAC_RETIRED_KEYS,
+  );
+  // review L-6: a current key also listed retired (a rotation's lines half copied)
+  if (storeMacKey && storeMacRetiredKeys.some((k) => k.secret.equals(storeMacKey.secret)))
+    throw new ConfigError('STORE_MAC_KEY', 'is also listed in STORE_MAC_RETIRED_KEYS');
   return {
     signingKey,
     retiredKeys,
-    storeMacKey: v.STORE_MAC_KEY ? parseStoreMacKey('STORE_MAC_KEY', v.STORE_MAC_KEY) : undefined,
-    storeMacRetiredKeys: parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', v.STORE_MAC_RETIRED_KEYS),
+    storeMacKey,
+    storeMacRetiredKeys,
+    storeMacLegacy: v.STORE_MAC_LEGACY === '1',
     origin: v.TLOG_ORIGIN ?? 'mdai.local',
     witnessFile: witnessFileOf(v.TLOG_WITNESS_FILE, app.dataDir),
   };

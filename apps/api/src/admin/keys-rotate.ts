@@ -14,13 +14,16 @@
  *
  * Outside production it edits `<DATA_DIR>/secrets.json`. In production (NODE_ENV=production)
  * it reads the current values from the environment and writes the new ones to the file given
- * with `--out <file>` (mode 0600) for the operator's secret store; it never prints keys.
+ * with `--out <file>` (mode 0600) for the operator's secret store; it never prints keys. There
+ * it refuses `mac` without STORE_MAC_KEY in the environment, and `log` or `mac` with
+ * STORE_MAC_KEY but without STORE_MAC_RETIRED_KEYS unless `--no-history` (there are none).
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '@app/common';
 import {
   RotatableKey,
+  StoreMacStep,
   rotateKeysIn,
   rotateLocalKeys,
   ROTATABLE_KEYS,
@@ -34,22 +37,82 @@ const ROTATED_VARIABLES = [
   ...Object.values(ROTATABLE_KEYS).flatMap((spec) => [spec.privateKey, spec.history]),
   STORE_MAC_ROTATION.secret,
   STORE_MAC_ROTATION.history,
+  STORE_MAC_ROTATION.legacy,
 ];
+
+/** What to do after each step of a mac rotation. */
+const MAC_RESTART: Record<StoreMacStep, string> = {
+  rotate:
+    'restart every replica on the new values together (a replica on the new key tags what the others do not hold yet; for a rolling restart use keys:rotate mac --stage, then --promote: README, Rotating keys)',
+  stage:
+    'restart every replica on the new STORE_MAC_RETIRED_KEYS (each learns the staged key, none tags under it yet); then run keys:rotate mac --promote and restart them again',
+  promote:
+    'restart every replica on the new values (each already holds the promoted key, so a rolling restart refuses nothing)',
+};
+
+/** The flag that says STORE_MAC_RETIRED_KEYS is unset in production because there are none. */
+const NO_HISTORY = '--no-history';
+
+/**
+ * In production the values come from the operator's shell, and what the command writes
+ * replaces them: a variable missing there is rotated (or overwritten) as if it did not exist
+ * (review M-3). `mac` without STORE_MAC_KEY would retire the key derived from the log key,
+ * not the one the servers use; `log` or `mac` with STORE_MAC_KEY but no STORE_MAC_RETIRED_KEYS
+ * would write a history without the retired keys, unless `--no-history` says there are none.
+ */
+function refuseIncompleteShell(
+  values: Record<string, string>,
+  which: RotatableKey[],
+  noHistory: boolean,
+): void {
+  const { secret, history } = STORE_MAC_ROTATION;
+  if (which.includes('mac') && !values[secret])
+    throw new ConfigError(
+      secret,
+      'is not set in this shell: keys:rotate mac would retire the key derived from TLOG_SIGNING_KEY, not the one the servers use; set it (and STORE_MAC_RETIRED_KEYS) as the servers have them',
+    );
+  if (
+    (which.includes('mac') || which.includes('log')) &&
+    values[secret] &&
+    !values[history] &&
+    !noHistory
+  )
+    throw new ConfigError(
+      history,
+      `is not set in this shell: the values written would hold no retired store-MAC key; set it as the servers have it, or give ${NO_HISTORY} if they have none`,
+    );
+}
 
 function main(args: string[]): void {
   const outAt = args.indexOf('--out');
   const out = outAt >= 0 ? args[outAt + 1] : undefined;
-  const named = args.filter((_, i) => outAt < 0 || (i !== outAt && i !== outAt + 1));
+  const noHistory = args.includes(NO_HISTORY);
+  const step: StoreMacStep = args.includes('--stage')
+    ? 'stage'
+    : args.includes('--promote')
+      ? 'promote'
+      : 'rotate';
+  const flags = [NO_HISTORY, '--stage', '--promote'];
+  const named = args.filter(
+    (a, i) => !flags.includes(a) && (outAt < 0 || (i !== outAt && i !== outAt + 1)),
+  );
   const which = (named.length > 0 ? named : Object.keys(ROTATABLE_KEYS)) as RotatableKey[];
   for (const name of which) {
     if (!ROTATABLE_NAMES.includes(name))
       throw new ConfigError('keys:rotate', `unknown key "${name}" (token, log or mac)`);
   }
+  if (args.includes('--stage') && args.includes('--promote'))
+    throw new ConfigError('keys:rotate', '--stage and --promote are two steps: give one');
+  if (step !== 'rotate' && (which.length !== 1 || which[0] !== 'mac'))
+    throw new ConfigError(
+      'keys:rotate',
+      `--${step} is a step of the mac rotation only: keys:rotate mac --${step}`,
+    );
   const now = new Date();
   const grace = rotationGraceSeconds(process.env.KEY_ROTATION_GRACE_SECONDS);
   const deadline = new Date(now.getTime() + grace * 1000).toISOString();
   const restart = !which.some((w) => w !== 'mac')
-    ? 'restart every replica on the new values (in a rolling restart, give every replica the new key in STORE_MAC_RETIRED_KEYS first: README, Rotating keys)'
+    ? MAC_RESTART[step]
     : `restart every replica on the new values before ${deadline} ` +
       `(KEY_ROTATION_GRACE_SECONDS=${grace}): until then the old key's signatures still verify; ` +
       `after it, what a replica not restarted signs does not`;
@@ -58,7 +121,8 @@ function main(args: string[]): void {
       throw new ConfigError('keys:rotate', 'in production, give --out <file> for the new values');
     const values: Record<string, string> = {};
     for (const name of ROTATED_VARIABLES) if (process.env[name]) values[name] = process.env[name]!;
-    const next = rotateKeysIn(values, which, now, grace);
+    refuseIncompleteShell(values, which, noHistory);
+    const next = rotateKeysIn(values, which, now, grace, step);
     const fd = openSync(resolve(out), 'w', 0o600);
     try {
       for (const name of ROTATED_VARIABLES.filter((n) => next[n] !== values[n])) {
@@ -72,11 +136,11 @@ function main(args: string[]): void {
     process.stdout.write(`rotated ${which.join(', ')}; new values written to ${out}\n${restart}\n`);
     return;
   }
-  const file = rotateLocalKeys(resolve(process.env.DATA_DIR ?? './data'), which, now, grace);
+  const file = rotateLocalKeys(resolve(process.env.DATA_DIR ?? './data'), which, now, grace, step);
   process.stdout.write(`rotated ${which.join(', ')} in ${file}\n${restart}\n`);
 }
 
-/** `keys:rotate [token|log] [--out <file>]` with its arguments. */
+/** `keys:rotate [token|log|mac] [--stage|--promote] [--out <file>] [--no-history]` with its arguments. */
 export function keysRotate(args: string[]): void {
   try {
     main(args);

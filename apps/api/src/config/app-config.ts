@@ -11,8 +11,10 @@ import {
   LocalSecretsSpec,
   rateLimitConfig,
   readAppSettings,
+  readStored,
   redisConfig,
   withLocalSecrets,
+  writeStored,
 } from '@app/common';
 import { OFFLINE_TOKEN_SECRETS, offlineTokenConfig, trustConfig } from '@app/device-trust';
 import { fraudConfig } from '@app/fraud';
@@ -25,7 +27,7 @@ import { timesheetsConfig } from '@app/timesheets';
 import { TLOG_SECRETS, tlogConfig } from '@app/tlog';
 import { VAULT_SECRETS, vaultConfig } from '@app/vault';
 import { workforceConfig } from '@app/workforce';
-import { ROTATABLE_KEYS, STORE_MAC_ROTATION } from './key-rotation';
+import { keepDerivedStoreMacKey, ROTATABLE_KEYS, STORE_MAC_ROTATION } from './key-rotation';
 
 /**
  * Every namespace after `app`, in the order boot reads them (and a ConfigError lists their
@@ -72,6 +74,11 @@ export const LOCAL_SECRETS: LocalSecretsSpec = {
     ...Object.values(ROTATABLE_KEYS).map((key) => key.history),
     STORE_MAC_ROTATION.history,
   ],
+  hints: {
+    // an upgrade from before it (review L-5): what to add, and that nothing stops verifying
+    [STORE_MAC_ROTATION.secret]:
+      'add STORE_MAC_KEY=$(openssl rand -base64 32), and on an install upgraded from a version without it STORE_MAC_LEGACY=1; existing tags still verify',
+  },
   // the keys values in the store are sealed or signed with (the API keys and the JWT secret
   // seal nothing that outlives them)
   guardedBy: {
@@ -106,6 +113,28 @@ export function loadConfig(rawEnv: Env): AppConfig {
       : undefined;
   if (secrets) {
     env = secrets.env;
+    // an existing install's first start with STORE_MAC_KEY (generated now, the log key not):
+    // its tags were made under the key derived from the log key, recorded as a retired one so
+    // they keep verifying (review M-2: that key is accepted only while listed)
+    if (
+      secrets.generated.includes(STORE_MAC_ROTATION.secret) &&
+      !secrets.generated.includes(ROTATABLE_KEYS.log.privateKey) &&
+      !rawEnv[STORE_MAC_ROTATION.history]
+    ) {
+      const stored = readStored(secrets.file);
+      const log = ROTATABLE_KEYS.log.privateKey;
+      const values = { ...stored, [log]: env[log] ?? stored[log] };
+      try {
+        keepDerivedStoreMacKey(values, new Date());
+      } catch {
+        // a malformed TLOG_SIGNING_KEY: its namespace names it below
+      }
+      if (values[STORE_MAC_ROTATION.history]) {
+        stored[STORE_MAC_ROTATION.history] = values[STORE_MAC_ROTATION.history];
+        writeStored(secrets.file, stored);
+        env = { ...env, [STORE_MAC_ROTATION.history]: stored[STORE_MAC_ROTATION.history] };
+      }
+    }
     if (secrets.generated.length > 0) {
       notices.push(`generated ${secrets.generated.join(', ')} into ${secrets.file} (mode 0600)`);
     } else if (env !== rawEnv) {
@@ -124,6 +153,13 @@ export function loadConfig(rawEnv: Env): AppConfig {
       problems.add(error.problems.filter((problem) => !covered.has(problem.variable)));
     }
   }
+  // review L-6: the store-MAC secret is a key of its own, not a vault master key reused
+  const storeMac = (read.tlog as AppConfig['tlog'] | undefined)?.storeMacKey;
+  const vaultKeys = (read.vault as AppConfig['vault'] | undefined)?.keys;
+  if (storeMac && vaultKeys && [...vaultKeys.values()].some((k) => k.equals(storeMac.secret)))
+    problems.add([
+      { variable: STORE_MAC_ROTATION.secret, reason: 'must not be one of the VAULT_KEYS secrets' },
+    ]);
   problems.throwIfAny();
   const config = { app, ...read, notices } as AppConfig;
   if (app.nodeEnv === 'development' && !env.UPSTREAM_URL) {

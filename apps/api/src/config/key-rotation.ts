@@ -44,7 +44,16 @@ export const ROTATABLE_KEYS = {
 export const STORE_MAC_ROTATION = {
   secret: 'STORE_MAC_KEY',
   history: 'STORE_MAC_RETIRED_KEYS',
+  /** `1`: the key derived from the current signing key is accepted too (review M-2). */
+  legacy: 'STORE_MAC_LEGACY',
 } as const;
+
+/**
+ * How `keys:rotate mac` goes: in one step (`rotate`), or in two for a rolling restart: `stage`
+ * adds a new key to STORE_MAC_RETIRED_KEYS only (every replica learns it, none tags under it),
+ * `promote` makes the staged key STORE_MAC_KEY and retires the current one.
+ */
+export type StoreMacStep = 'rotate' | 'stage' | 'promote';
 
 /** `token` and `log`: the signing keys; `mac`: the store-MAC secret. */
 export type RotatableKey = keyof typeof ROTATABLE_KEYS | 'mac';
@@ -86,11 +95,14 @@ export function rotateKeysIn(
   which: RotatableKey[],
   now: Date,
   graceSeconds = DEFAULT_ROTATION_GRACE_SECONDS,
+  macStep: StoreMacStep = 'rotate',
 ): Record<string, string> {
   const next = { ...values };
   for (const name of which) {
     if (name === 'mac') {
-      rotateStoreMacIn(next, now);
+      if (macStep === 'stage') stageStoreMacIn(next, now);
+      else if (macStep === 'promote') promoteStoreMacIn(next, now);
+      else rotateStoreMacIn(next, now);
       continue;
     }
     const spec = ROTATABLE_KEYS[name];
@@ -107,9 +119,15 @@ export function rotateKeysIn(
       { publicKey, notBefore: since, notAfter, rotatedAt: now },
     ]);
     // the tags made before STORE_MAC_KEY existed were made under a key derived from the log
-    // key: kept in the store-MAC history, so they still verify once it is replaced
-    if (name === 'log')
+    // key: when that key is accepted (STORE_MAC_KEY unset: it is the current one; or
+    // STORE_MAC_LEGACY=1), it is kept in the store-MAC history under its id, so they still
+    // verify once the log key is replaced, and the flag is turned off (it would accept the new
+    // log key's derived key, which tagged nothing). Already listed, it stays; else none is
+    // added (review M-2: a leaked signing key's derived key is not made a MAC key)
+    if (name === 'log' && derivedKeyAccepted(next)) {
       retireStoreMacKey(next, legacyStoreMacKey(createPrivateKey(pem(current))), now);
+      if (next[STORE_MAC_ROTATION.legacy] === '1') next[STORE_MAC_ROTATION.legacy] = '0';
+    }
     next[spec.privateKey] = spec.generate();
   }
   return next;
@@ -117,6 +135,22 @@ export function rotateKeysIn(
 
 function pem(value: string): string {
   return value.replace(/\\n/g, '\n');
+}
+
+/** Whether tags verify under the key derived from the log key these values hold. */
+function derivedKeyAccepted(values: Record<string, string>): boolean {
+  return !values[STORE_MAC_ROTATION.secret] || values[STORE_MAC_ROTATION.legacy] === '1';
+}
+
+/**
+ * Records the key derived from TLOG_SIGNING_KEY in STORE_MAC_RETIRED_KEYS (under the signing
+ * key's id): what an install that had tags before STORE_MAC_KEY needs, so they keep verifying
+ * (outside production, the first start that generates STORE_MAC_KEY into an existing
+ * secrets.json does it).
+ */
+export function keepDerivedStoreMacKey(values: Record<string, string>, now: Date): void {
+  const signing = values[ROTATABLE_KEYS.log.privateKey];
+  if (signing) retireStoreMacKey(values, legacyStoreMacKey(createPrivateKey(pem(signing))), now);
 }
 
 /** Adds `key` to STORE_MAC_RETIRED_KEYS in `values` unless it is there already. */
@@ -137,12 +171,45 @@ function retireStoreMacKey(values: Record<string, string>, key: StoreMacKey, now
  * the tags were made under) joins STORE_MAC_RETIRED_KEYS.
  */
 function rotateStoreMacIn(values: Record<string, string>, now: Date): void {
+  retireCurrentStoreMacKey(values, now);
+  values[STORE_MAC_ROTATION.secret] = generateStoreMacKey();
+}
+
+/** The current store-MAC key (unset: the key derived from TLOG_SIGNING_KEY) into the retired. */
+function retireCurrentStoreMacKey(values: Record<string, string>, now: Date): void {
   const current = values[STORE_MAC_ROTATION.secret];
   const signing = values[ROTATABLE_KEYS.log.privateKey];
   if (current) retireStoreMacKey(values, parseStoreMacKey(STORE_MAC_ROTATION.secret, current), now);
   else if (signing)
     retireStoreMacKey(values, legacyStoreMacKey(createPrivateKey(pem(signing))), now);
-  values[STORE_MAC_ROTATION.secret] = generateStoreMacKey();
+}
+
+/** `--stage`: a fresh key into STORE_MAC_RETIRED_KEYS, marked staged; STORE_MAC_KEY unchanged. */
+function stageStoreMacIn(values: Record<string, string>, now: Date): void {
+  const { history: name } = STORE_MAC_ROTATION;
+  const history = parseStoreMacHistory(name, values[name]);
+  if (history.some((k) => k.stagedAt))
+    throw new ConfigError(
+      name,
+      'already holds a staged key: promote it first (keys:rotate mac --promote)',
+    );
+  const staged = parseStoreMacKey(STORE_MAC_ROTATION.secret, generateStoreMacKey());
+  values[name] = serializeStoreMacHistory([...history, { ...staged, stagedAt: now }]);
+}
+
+/** `--promote`: the staged key becomes STORE_MAC_KEY; the current one joins the retired keys. */
+function promoteStoreMacIn(values: Record<string, string>, now: Date): void {
+  const { history: name, secret } = STORE_MAC_ROTATION;
+  const history = parseStoreMacHistory(name, values[name]);
+  const staged = history.find((k) => k.stagedAt);
+  if (!staged)
+    throw new ConfigError(
+      name,
+      'holds no staged key: run keys:rotate mac --stage first (and restart every replica)',
+    );
+  values[name] = serializeStoreMacHistory(history.filter((k) => k !== staged));
+  retireCurrentStoreMacKey(values, now);
+  values[secret] = staged.secret.toString('base64');
 }
 
 /** Rotates the keys kept in `<dataDir>/secrets.json` (installs outside production). */
@@ -151,9 +218,10 @@ export function rotateLocalKeys(
   which: RotatableKey[],
   now = new Date(),
   graceSeconds = DEFAULT_ROTATION_GRACE_SECONDS,
+  macStep: StoreMacStep = 'rotate',
 ): string {
   const file = join(dataDir, SECRETS_FILE);
   const stored = readStored(file);
-  writeStored(file, rotateKeysIn(stored, which, now, graceSeconds));
+  writeStored(file, rotateKeysIn(stored, which, now, graceSeconds, macStep));
   return file;
 }

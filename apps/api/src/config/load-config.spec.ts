@@ -120,8 +120,11 @@ describe('loadConfig', () => {
         'VAULT_KEYS',
         'OFFLINE_TOKEN_PRIVATE_KEY',
         'TLOG_SIGNING_KEY',
-        'STORE_MAC_KEY',
       ].map((variable) => ({ variable, reason: production })),
+      {
+        variable: 'STORE_MAC_KEY',
+        reason: `${production}: add STORE_MAC_KEY=$(openssl rand -base64 32), and on an install upgraded from a version without it STORE_MAC_LEGACY=1; existing tags still verify`,
+      },
       { variable: 'JWT_SECRET', reason: 'must be at least 32 characters' },
       { variable: 'VAULT_MAX_FILE_BYTES', reason: 'must not be less than 1' },
       { variable: 'SESSION_TTL_SECONDS', reason: 'must not be less than 2' },

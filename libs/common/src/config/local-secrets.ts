@@ -19,6 +19,8 @@ import { Env } from './env-schema';
 export interface LocalSecretsSpec {
   generators: Record<string, () => string>;
   histories: string[];
+  /** What to do about a secret missing in production, said after its reason (never a value). */
+  hints?: Record<string, string>;
   /**
    * A file of DATA_DIR whose presence means values sealed or signed with `secrets` may be stored
    * (the SQLite store), and those secrets: with the file there, no secrets.json, and not one of
@@ -45,7 +47,7 @@ export function withLocalSecrets(
   env: Env,
   dataDir: string,
   production: boolean,
-  { generators, histories: storedHistories, guardedBy }: LocalSecretsSpec,
+  { generators, histories: storedHistories, guardedBy, hints }: LocalSecretsSpec,
 ): LocalSecretsResult {
   const file = join(dataDir, SECRETS_FILE);
   const missing = Object.keys(generators).filter((name) => !env[name]);
@@ -55,7 +57,9 @@ export function withLocalSecrets(
     throw new ConfigError(
       missing.map((variable) => ({
         variable,
-        reason: 'is required when NODE_ENV=production (nothing is generated in production)',
+        reason: `is required when NODE_ENV=production (nothing is generated in production)${
+          hints?.[variable] ? `: ${hints[variable]}` : ''
+        }`,
       })),
     );
   }

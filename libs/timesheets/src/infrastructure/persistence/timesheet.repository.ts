@@ -205,15 +205,18 @@ export abstract class TimesheetRepository {
    */
   abstract listDays(query: DayQuery): Promise<DayPage>;
   /**
-   * The id of the store-MAC key the read model was started under (TimesheetSeal.kid at the
-   * last `resetAll`; rows written since are tagged under the key current then); undefined when
-   * none did (a store from before the tags).
+   * The ids of every store-MAC key the read model's rows may be tagged under: the key at the
+   * last `resetAll` and each one `addSealKid` recorded since (a start records its key before it
+   * writes); undefined when no reset ever ran (a store from before the tags).
    */
-  abstract sealKid(): Promise<string | undefined>;
+  abstract sealKids(): Promise<string[] | undefined>;
+  /** Adds `kid` to `sealKids` (nothing when no reset ever ran, or it is there already). */
+  abstract addSealKid(kid: string): Promise<void>;
   /**
-   * Forgets every site's entries, days and pending marks and stores `kid` as the key the rows
-   * are tagged under: a start that does not hold the stored key (the first start with tags, a
-   * store-MAC key no longer kept). Each site's next read re-reads its chain from the ledger.
+   * Forgets every site's entries, days and pending marks and stores `kid` as the one key the
+   * rows are tagged under: a start that does not hold every recorded key (the first start with
+   * tags, a store-MAC key dropped from STORE_MAC_RETIRED_KEYS). Each site's next read re-reads
+   * its chain from the ledger.
    */
   abstract resetAll(kid: string): Promise<void>;
   /** Forgets everything about a site (before a rebuild), its pending marks too. */

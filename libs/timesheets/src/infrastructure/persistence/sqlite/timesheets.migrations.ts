@@ -111,4 +111,15 @@ export const TIMESHEETS_SQLITE_MIGRATIONS: SqliteMigration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'timesheet read model: every store-MAC key its rows have been tagged under',
+    // kids: a JSON array of the ids of every key rows were tagged under since the last reset
+    // (the key at the reset, and each key a start has written under since): a start that no
+    // longer holds one of them resets the read model. A store from before holds its one kid
+    up: `
+      ALTER TABLE timesheet_seal ADD COLUMN kids TEXT;
+      UPDATE timesheet_seal SET kids = json_array(kid);
+    `,
+  },
 ];

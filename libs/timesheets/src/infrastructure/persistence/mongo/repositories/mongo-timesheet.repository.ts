@@ -89,11 +89,17 @@ export class MongoTimesheetRepository
   private readonly rebuilds: Model<TimesheetRebuildDocument>;
 
   /**
-   * The one document `{ _id: 'kid', kid, basisTagged? }`: the key the rows are tagged under
-   * (`sealKid`), and whether every stored day's tag binds its basis (`basisTagged`: no day
-   * tagged by a server from before that is left, review LV #10).
+   * The one document `{ _id: 'kid', kid, kids, basisTagged? }`: the key at the last reset,
+   * every key the rows have been tagged under since (`sealKids`; a document from before has no
+   * `kids`), and whether every stored day's tag binds its basis (`basisTagged`: no day tagged by
+   * a server from before that is left, review LV #10).
    */
-  private readonly sealDoc: Collection<{ _id: string; kid: string; basisTagged?: boolean }>;
+  private readonly sealDoc: Collection<{
+    _id: string;
+    kid: string;
+    kids?: string[];
+    basisTagged?: boolean;
+  }>;
   /** Tags rows written and checks rows read (absent when a spec builds the repository alone). */
   private readonly seal?: TimesheetSeal;
 
@@ -643,8 +649,20 @@ export class MongoTimesheetRepository
       .lean<DayDoc[]>();
   }
 
-  async sealKid(): Promise<string | undefined> {
-    return (await this.sealDoc.findOne({ _id: 'kid' }))?.kid;
+  async sealKids(): Promise<string[] | undefined> {
+    const doc = await this.sealDoc.findOne({ _id: 'kid' });
+    if (!doc) return undefined;
+    return doc.kids ?? [doc.kid];
+  }
+
+  async addSealKid(kid: string): Promise<void> {
+    const doc = await this.sealDoc.findOne({ _id: 'kid' });
+    if (!doc) return;
+    // a document from before holds its one kid in `kid`: kept in the set
+    await this.sealDoc.updateOne(
+      { _id: 'kid' },
+      { $addToSet: { kids: { $each: [...(doc.kids ?? [doc.kid]), kid] } } },
+    );
   }
 
   /** The worker versions stay (as in clearSite). */
@@ -657,7 +675,7 @@ export class MongoTimesheetRepository
     // every day from now on is tagged by this server, its basis bound
     await this.sealDoc.updateOne(
       { _id: 'kid' },
-      { $set: { kid, basisTagged: true } },
+      { $set: { kid, kids: [kid], basisTagged: true } },
       { upsert: true },
     );
   }

@@ -529,9 +529,33 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     return done({ days });
   }
 
-  async sealKid(): Promise<string | undefined> {
-    return this.db.prepare<[], { kid: string }>('SELECT kid FROM timesheet_seal WHERE id = 1').get()
-      ?.kid;
+  async sealKids(): Promise<string[] | undefined> {
+    const row = this.db
+      .prepare<[], { kid: string; kids: string | null }>(
+        'SELECT kid, kids FROM timesheet_seal WHERE id = 1',
+      )
+      .get();
+    if (!row) return undefined;
+    return row.kids ? (JSON.parse(row.kids) as string[]) : [row.kid];
+  }
+
+  async addSealKid(kid: string): Promise<void> {
+    await this.turns.write(
+      this.db.transaction(() => {
+        const kids = this.db
+          .prepare<[], { kid: string; kids: string | null }>(
+            'SELECT kid, kids FROM timesheet_seal WHERE id = 1',
+          )
+          .get();
+        // no row: a reset stores one (a store-MAC check that found none resets first)
+        if (!kids) return;
+        const held = kids.kids ? (JSON.parse(kids.kids) as string[]) : [kids.kid];
+        if (held.includes(kid)) return;
+        this.db
+          .prepare('UPDATE timesheet_seal SET kids = ? WHERE id = 1')
+          .run(JSON.stringify([...held, kid]));
+      }),
+    );
   }
 
   async resetAll(kid: string): Promise<void> {
@@ -542,9 +566,9 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
         this.db.prepare('DELETE FROM timesheet_pending_days').run();
         this.db
           .prepare(
-            'INSERT INTO timesheet_seal (id, kid) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET kid = excluded.kid',
+            'INSERT INTO timesheet_seal (id, kid, kids) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET kid = excluded.kid, kids = excluded.kids',
           )
-          .run(kid);
+          .run(kid, JSON.stringify([kid]));
       }),
     );
   }
