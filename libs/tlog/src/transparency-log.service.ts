@@ -423,18 +423,19 @@ export class TransparencyLogService implements OnModuleDestroy {
         this.mismatchRechecked.set(origin, now);
         try {
           const latest = await this.latest(origin);
-          if (latest) {
-            const keys = perfectNodes(0, latest.size);
-            const nodes = await this.store.findNodes(origin, keys);
-            if (!holdsAll(nodes, keys) || !this.givesRoot(nodes, latest)) return;
-          }
+          // a checkpoint smaller than the one the nodes failed (its row deleted, the store
+          // rolled back) proves nothing about them: the log stays listed
+          if (!latest || latest.size < mismatch.size) return;
+          const keys = perfectNodes(0, latest.size);
+          const nodes = await this.store.findNodes(origin, keys);
+          if (!holdsAll(nodes, keys) || !this.givesRoot(nodes, latest)) return;
           // a seal that found them rewritten again meanwhile keeps its listing
           if (this.mismatched.get(origin) !== mismatch) return;
           this.mismatched.delete(origin);
           this.mismatchAlarmed.delete(origin);
           this.mismatchRechecked.delete(origin);
           this.logger.warn(
-            { origin, size: latest?.size ?? 0 },
+            { origin, size: latest.size },
             'The stored Merkle nodes of a log give its signed root again: sealing it again',
           );
         } catch (error) {

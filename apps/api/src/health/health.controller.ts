@@ -333,8 +333,9 @@ export class HealthController implements OnModuleInit {
     const tlog = indicator('tlog');
     const behind = this.witnessRecovery.rolledBack();
     const lost = this.transparencyLog.lostNodes();
-    // nodes put back while no seal of this process ran clear here, not only by the next seal
-    await this.transparencyLog.recheckMismatched();
+    // nodes put back while no seal of this process ran clear here, not only by the next seal;
+    // bounded like every read /health makes (a store that hangs keeps the last state)
+    await withTimeout(this.transparencyLog.recheckMismatched(), 2000).catch(() => undefined);
     const mismatched = this.transparencyLog.mismatchedNodes();
     const unverified = this.transparencyLog.unverifiedCheckpoints();
     // a warning, not degraded: every replica shares the placement, and moving the file is the
