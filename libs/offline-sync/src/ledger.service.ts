@@ -64,8 +64,10 @@ export type AppendedListener = (appended: AttendanceLog[]) => Promise<void>;
  */
 export interface ChainStop {
   seq: number;
-  reason: UnauthenticatedReason | 'not_in_checkpoint' | 'seq_gap';
-  recordHash: string;
+  /** `link_missing`: no link is stored at `seq` (deleted), while one after it, or the site's last checkpoint, says there was. */
+  reason: UnauthenticatedReason | 'not_in_checkpoint' | 'seq_gap' | 'link_missing';
+  /** undefined: no link stored at `seq` (`link_missing`). */
+  recordHash?: string;
   sealed: boolean;
 }
 
@@ -294,6 +296,15 @@ export class LedgerService {
     return this.logs.headSeq(siteId);
   }
 
+  /**
+   * The size of the site's latest stored checkpoint (0: none): every seq up to it was sealed, so
+   * a chain whose head is below it lost its tail (`link_missing` at head + 1). A checkpoint row
+   * edited to claim more only stops the site's reads (its signature is /health's to check).
+   */
+  async sealedSize(siteId: string): Promise<number> {
+    return (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0;
+  }
+
   /** Up to `limit` links of a site's chain after `afterSeq`, in seq order (read models catch up with it). */
   readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {
     return this.logs.readChain(siteId, afterSeq, limit);
@@ -330,6 +341,12 @@ export class LedgerService {
     let fault: Omit<ChainStop, 'sealed'> | undefined;
     for (let i = 0; i < page.length; i++) {
       const link = page[i].text;
+      // a link deleted: the stop names the missing seq (not the next link's prevHash)
+      if (link.seq !== afterSeq + 1 + i) {
+        end = i;
+        fault = { seq: afterSeq + 1 + i, reason: 'link_missing', recordHash: undefined };
+        break;
+      }
       const reason = prev === undefined ? 'seq_gap' : this.linkFault(link, prev, link.seq > sealed);
       if (reason) {
         end = i;

@@ -175,7 +175,8 @@ export class TimesheetProjector
     {
       seq: number;
       reason: ChainStop['reason'];
-      recordHash: string;
+      /** undefined: no link stored at `seq` (`link_missing`); a link stored there is read again. */
+      recordHash?: string;
       since: number;
       checkedAt: number;
     }
@@ -627,6 +628,9 @@ export class TimesheetProjector
     }
     // The bound: read after the cursor (a replica that took more since, on a shared store, only
     // shortens the catch-up). A site's seqs have no gaps, so the last page ends on it.
+    // the checkpoint's size read before the head: a seal follows its links' commit, so a head
+    // below it is a chain whose sealed tail was deleted (not another replica's append meanwhile)
+    const sealed = await this.ledger.sealedSize(siteId);
     const head = await this.ledger.headSeq(siteId);
     // Entries are stored page by page (each page with its pending marks); the days they reach
     // are recomputed once, at the end (or when MAX_PENDING_WORKERS workers wait). Recomputing
@@ -671,6 +675,11 @@ export class TimesheetProjector
         this.applied.set(siteId, after);
       }
       if (done) {
+        // the sealed tail deleted (links S..head): nothing after the head to read and fail, so
+        // the stop is at the first missing seq (it would otherwise be cleared, the site paid short)
+        if (!stopped && head < sealed) {
+          stopped = { seq: head + 1, reason: 'link_missing', sealed: true };
+        }
         this.noteStop(siteId, stopped?.sealed ? stopped : undefined, now);
         return read;
       }
