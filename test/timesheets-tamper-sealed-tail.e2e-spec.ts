@@ -99,8 +99,8 @@ describe('timesheet read model: sealed ledger links deleted (e2e)', () => {
     expect([res.status, res.body?.code]).toEqual([503, 'timesheets_ledger_unverified']);
     expect(res.body.message).toContain(`link ${seq}`);
     const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
-    const details = health.body.details ?? health.body.error;
-    expect(details.timesheets.stoppedSites).toEqual([
+    expect(health.status).toBe(200);
+    expect(health.body.details.timesheets.stoppedSites).toEqual([
       expect.objectContaining({ siteId, seq, reason: 'link_missing' }),
     ]);
   }
