@@ -489,7 +489,7 @@ export class MongoTimesheetRepository
   }
 
   countThrough(siteId: string, seq: number): Promise<number> {
-    return this.entries.countDocuments({ siteId, seq: { $lte: seq } });
+    return this.entries.countDocuments({ siteId, seq: { $gte: 1, $lte: seq } });
   }
 
   async replaceDays(replacements: DayReplacement[]): Promise<void> {
