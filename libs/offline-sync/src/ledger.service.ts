@@ -1,6 +1,6 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { CommonError, jcs } from '@app/common';
+import { Clock, CommonError, jcs } from '@app/common';
 import {
   GENESIS_HASH,
   LeafSource,
@@ -105,6 +105,7 @@ export class LedgerService {
     @Inject(tlogConfig.KEY) tlogSettings: TlogSettings,
     private readonly storeMac: StoreMac,
     private readonly refusals: SealRefusals,
+    @Optional() private readonly clock?: Clock,
   ) {
     this.originPrefix = tlogSettings.origin;
   }
@@ -354,8 +355,10 @@ export class LedgerService {
         if (link.seq > sealed && reason !== 'seq_gap') {
           // another replica's link under a key this one cannot check (a rolling rotation):
           // waited for, not refused (review LV #9)
-          if (reason === 'retired_key' && this.waitsForKey(siteId, link)) fault = undefined;
-          else this.refuse(siteId, link.seq, reason);
+          // (one naming no key id is refused at once: no replica tags without one)
+          if (reason === 'retired_key' && link.kid && this.waitsForKey(siteId, link)) {
+            fault = undefined;
+          } else this.refuse(siteId, link.seq, reason);
         }
         break;
       }
@@ -380,6 +383,7 @@ export class LedgerService {
         recordHash: page[lo].text.recordHash,
       };
     }
+    if (end > 0) this.keyWaits.passed(siteId, page[end - 1].log.seq);
     if (fault) {
       this.reportStop(siteId, fault);
       onStop?.({ ...fault, sealed: fault.seq <= sealed });
@@ -716,11 +720,12 @@ export class LedgerService {
    * than this server's (`LinkKeyWaits`): logged once per link, refused once waited too long.
    */
   private waitsForKey(siteId: string, link: TaggedLinkText): boolean {
-    const { waits, first } = this.keyWaits.wait(siteId, link.seq, link.recordHash, Date.now());
+    const now = this.clock ? this.clock.now().getTime() : Date.now();
+    const { waits, first } = this.keyWaits.wait(siteId, link.seq, now);
     if (waits && first) {
       this.logger.warn(
         { siteId, seq: link.seq, kid: link.kid ?? null, activeKid: this.storeMac.kid },
-        'Ledger link past the last checkpoint tagged under another signing key (a key rotation in progress?): read models wait for its seal',
+        'Ledger link past the last checkpoint tagged under a store-MAC key this server does not hold (a STORE_MAC_KEY rotation in progress?): read models wait for its seal',
       );
     }
     return waits;
