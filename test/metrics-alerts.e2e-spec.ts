@@ -132,6 +132,10 @@ describe('deploy/prometheus/alerts.yml', () => {
     expect(exprs).toContain('mdai_vault_key_unavailable_total');
     expect(exprs).toContain('mdai_tlog_key_past_window_total');
     expect(exprs).toContain('mdai_token_key_past_window_total');
+    // the timesheet read model: a sealed ledger link deleted or rewritten, rows changed (these
+    // keep /health up, so a load balancer keeps the replicas: the alerts are what pages)
+    expect(exprs).toMatch(/mdai_timesheet_sites_stopped\) > 0$/m);
+    expect(exprs).toContain('increase(mdai_timesheet_rows_tampered_total[15m])) > 0');
   });
 
   it('should page on a replica lacking a master key version per replica and version, from the first value met', () => {

@@ -7,6 +7,7 @@ import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { MongoStore, Store } from '@app/persistence';
 import { TimesheetSeal } from '@app/timesheets/infrastructure/persistence/timesheet-seal';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
+import { rotateLocalKeys } from '@app/api/config/key-rotation';
 import { http, itOnMongo, pollUntil, startTestApp, TestApp } from './support/test-app';
 import { createSite } from './support/timesheet-client';
 
@@ -151,6 +152,28 @@ describe('timesheet days tagged before their tags bound the basis (e2e, MongoDB)
       expect(await worked(siteId, workerId)).toBe(8 * 3600);
       expect(await metric('day')).toBe(1);
       expect(await metric('day_legacy')).toBe(0);
+    },
+    120_000,
+  );
+
+  itOnMongo(
+    'should end the exemption after STORE_MAC_KEY was rotated (the store still under the retired key)',
+    async () => {
+      t = await startTestApp(env());
+      await pollUntil(sealDoc, (doc) => doc?.basisTagged === true);
+      await dayOfEightHours();
+      // a store from before the mark, then the key rotated (the old one retired, still held)
+      await mongo()
+        .collection('timesheet_seal')
+        .updateOne({ _id: 'kid' as never }, { $unset: { basisTagged: '' } });
+      const kid = (await sealDoc())!.kid;
+      await t.close({ keepData: true });
+      rotateLocalKeys(dataDir, ['mac'], new Date(), 3600);
+      t = await startTestApp(env());
+      expect(t.app.get(TimesheetSeal).kid).not.toBe(kid);
+      await looked();
+      // no day left from before: marked, on the store of the retired key (not reset)
+      expect(await sealDoc()).toMatchObject({ kid, basisTagged: true });
     },
     120_000,
   );

@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
+import { ManualClock } from '@app/common';
 import { LedgerService } from '@app/offline-sync';
+import { LINK_KEY_WAIT_MS } from '@app/offline-sync/link-key-waits';
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
 import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { MongoStore, SqliteStore, Store } from '@app/persistence';
@@ -122,6 +124,74 @@ describe('timesheet catch-up during a rolling key rotation (e2e)', () => {
     await sealOn(rotated, siteId, 2);
     expect(await worked(old, siteId)).toBe(8 * 3600);
     expect((await http(old.baseUrl, 'GET', '/health')).status).toBe(200);
+  });
+
+  /** The site's stored link at `seq` written again with `column` set to `value` (a database writer). */
+  const rewrite = async (
+    t: TestApp,
+    siteId: string,
+    seq: number,
+    column: string,
+    value: unknown,
+  ) => {
+    const store = t.app.get(Store);
+    if (store instanceof MongoStore) {
+      await store.connection
+        .db!.collection('attendance_logs')
+        .updateOne(
+          { siteId, seq },
+          value === null ? { $unset: { [column]: '' } } : { $set: { [column]: value } },
+        );
+      return;
+    }
+    const db = (store as SqliteStore).db;
+    const row = db
+      .prepare('SELECT * FROM attendance_logs WHERE site_id = ? AND seq = ?')
+      .get(siteId, seq) as Record<string, unknown>;
+    const columns = Object.keys(row);
+    db.prepare(
+      `INSERT OR REPLACE INTO attendance_logs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+    ).run(...columns.map((c) => (c === column ? value : row[c])));
+  };
+
+  it("should refuse a newer key's link once the wait is over on the ledger's clock, a rewrite of its tag not starting it again (review M3)", async () => {
+    const clock = new ManualClock();
+    old = await startTestApp(env(), { clock });
+    const { siteId } = await createSite(old.baseUrl, old.keys.admin, 'UTC');
+    await appendUnsealed(old, siteId, 'check_in', 8);
+    await sealOn(old, siteId, 1);
+    rotateLocalKeys(dataDir, ['mac'], new Date(), 3600);
+    rotated = await startTestApp(env());
+
+    await appendUnsealed(rotated, siteId, 'check_out', 16);
+    expect(await worked(old, siteId)).toBe(0);
+    expect(refusedSites(old)).toEqual([]);
+    // its tag rewritten (another MAC under the same unknown key id): the wait goes on
+    clock.advance(LINK_KEY_WAIT_MS - 1000);
+    await rewrite(rotated, siteId, 2, 'mac', 'B'.repeat(43));
+    expect(await worked(old, siteId)).toBe(0);
+    expect(refusedSites(old)).toEqual([]);
+    // never sealed: refused once the wait is over
+    clock.advance(2000);
+    expect(await worked(old, siteId)).toBe(0);
+    expect(refusedSites(old)).toEqual([siteId]);
+  });
+
+  it('should refuse at once an unsealed link whose tag names no key id', async () => {
+    old = await startTestApp(env());
+    const { siteId } = await createSite(old.baseUrl, old.keys.admin, 'UTC');
+    await appendUnsealed(old, siteId, 'check_in', 8);
+    await sealOn(old, siteId, 1);
+    await appendUnsealed(old, siteId, 'check_out', 16);
+    await rewrite(
+      old,
+      siteId,
+      2,
+      old.app.get(Store) instanceof MongoStore ? 'macKid' : 'mac_kid',
+      null,
+    );
+    expect(await worked(old, siteId)).toBe(0);
+    expect(refusedSites(old)).toEqual([siteId]);
   });
 
   it("should still refuse at once a link whose tag names this replica's key and does not verify", async () => {

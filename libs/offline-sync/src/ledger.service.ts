@@ -1,6 +1,6 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { CommonError, jcs } from '@app/common';
+import { Clock, CommonError, jcs } from '@app/common';
 import {
   GENESIS_HASH,
   LeafSource,
@@ -63,8 +63,10 @@ export type AppendedListener = (appended: AttendanceLog[]) => Promise<void>;
  */
 export interface ChainStop {
   seq: number;
-  reason: UnauthenticatedReason | 'not_in_checkpoint' | 'seq_gap';
-  recordHash: string;
+  /** `link_missing`: no link is stored at `seq` (deleted), while one after it, or the site's last checkpoint, says there was. */
+  reason: UnauthenticatedReason | 'not_in_checkpoint' | 'seq_gap' | 'link_missing';
+  /** undefined: no link stored at `seq` (`link_missing`). */
+  recordHash?: string;
   sealed: boolean;
 }
 
@@ -109,6 +111,7 @@ export class LedgerService {
     @Inject(tlogConfig.KEY) tlogSettings: TlogSettings,
     private readonly storeMac: StoreMac,
     private readonly refusals: SealRefusals,
+    @Optional() private readonly clock?: Clock,
   ) {
     this.originPrefix = tlogSettings.origin;
   }
@@ -293,6 +296,15 @@ export class LedgerService {
     return this.logs.headSeq(siteId);
   }
 
+  /**
+   * The size of the site's latest stored checkpoint (0: none): every seq up to it was sealed, so
+   * a chain whose head is below it lost its tail (`link_missing` at head + 1). A checkpoint row
+   * edited to claim more only stops the site's reads (its signature is /health's to check).
+   */
+  async sealedSize(siteId: string): Promise<number> {
+    return (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0;
+  }
+
   /** Up to `limit` links of a site's chain after `afterSeq`, in seq order (read models catch up with it). */
   readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {
     return this.logs.readChain(siteId, afterSeq, limit);
@@ -329,6 +341,12 @@ export class LedgerService {
     let fault: Omit<ChainStop, 'sealed'> | undefined;
     for (let i = 0; i < page.length; i++) {
       const link = page[i].text;
+      // a link deleted: the stop names the missing seq (not the next link's prevHash)
+      if (link.seq !== afterSeq + 1 + i) {
+        end = i;
+        fault = { seq: afterSeq + 1 + i, reason: 'link_missing', recordHash: undefined };
+        break;
+      }
       const reason = prev === undefined ? 'seq_gap' : this.linkFault(link, prev, link.seq > sealed);
       if (reason) {
         end = i;
@@ -336,8 +354,10 @@ export class LedgerService {
         if (link.seq > sealed && reason !== 'seq_gap') {
           // another replica's link under a key this one cannot check (a rolling rotation):
           // waited for, not refused (review LV #9)
-          if (reason === 'retired_key' && this.waitsForKey(siteId, link)) fault = undefined;
-          else this.refuse(siteId, link.seq, reason);
+          // (one naming no key id is refused at once: no replica tags without one)
+          if (reason === 'retired_key' && link.kid && this.waitsForKey(siteId, link)) {
+            fault = undefined;
+          } else this.refuse(siteId, link.seq, reason);
         }
         break;
       }
@@ -362,6 +382,7 @@ export class LedgerService {
         recordHash: page[lo].text.recordHash,
       };
     }
+    if (end > 0) this.keyWaits.passed(siteId, page[end - 1].log.seq);
     if (fault) {
       this.reportStop(siteId, fault);
       onStop?.({ ...fault, sealed: fault.seq <= sealed });
@@ -723,11 +744,12 @@ export class LedgerService {
    * than this server's (`LinkKeyWaits`): logged once per link, refused once waited too long.
    */
   private waitsForKey(siteId: string, link: TaggedLinkText): boolean {
-    const { waits, first } = this.keyWaits.wait(siteId, link.seq, link.recordHash, Date.now());
+    const now = this.clock ? this.clock.now().getTime() : Date.now();
+    const { waits, first } = this.keyWaits.wait(siteId, link.seq, now);
     if (waits && first) {
       this.logger.warn(
         { siteId, seq: link.seq, kid: link.kid ?? null, activeKid: this.storeMac.kid },
-        'Ledger link past the last checkpoint tagged under another signing key (a key rotation in progress?): read models wait for its seal',
+        'Ledger link past the last checkpoint tagged under a store-MAC key this server does not hold (a STORE_MAC_KEY rotation in progress?): read models wait for its seal',
       );
     }
     return waits;

@@ -175,11 +175,18 @@ export class TimesheetProjector
     {
       seq: number;
       reason: ChainStop['reason'];
-      recordHash: string;
+      /** undefined: no link stored at `seq` (`link_missing`); a link stored there is read again. */
+      recordHash?: string;
       since: number;
       checkedAt: number;
     }
   >();
+  /**
+   * Per site, the seqs of links this process read that project no entry (a link of another
+   * kind, sealed by an operator's `ledger:seal-foreign`): the count of stored entries up to a
+   * position is the position less these, so such a link is no hole re-read every minute.
+   */
+  private readonly noEntry = new Map<string, Set<number>>();
   /** Per site, when a catch-up last counted its stored entries (`RECHECK_MS`). */
   private readonly countedAt = new Map<string, number>();
 
@@ -613,9 +620,19 @@ export class TimesheetProjector
       // order, make no hole of it
       const count = await this.repo.countThrough(siteId, after);
       this.countedAt.set(siteId, now);
-      if (count !== after) {
+      let expected = after;
+      for (const seq of this.noEntry.get(siteId) ?? []) if (seq <= after) expected--;
+      if (count < expected) {
         this.warnHole(siteId, count, after);
+        this.noEntry.delete(siteId);
         after = 0;
+      } else if (count > expected) {
+        // more rows than links (a row written with a seq no link has, e.g. 1.5): reported as a
+        // changed entry (timesheets_tampered on /health, the counter); re-reading the chain
+        // would not remove it, only repeat every minute (review M2)
+        this.noteTampered(
+          new TimesheetsTamperedError(siteId, 'entry', [{ workerId: '', seq: after }]),
+        );
       }
     }
     // a sealed link that failed its check: read and proved again only when its stored row
@@ -632,6 +649,9 @@ export class TimesheetProjector
     }
     // The bound: read after the cursor (a replica that took more since, on a shared store, only
     // shortens the catch-up). A site's seqs have no gaps, so the last page ends on it.
+    // the checkpoint's size read before the head: a seal follows its links' commit, so a head
+    // below it is a chain whose sealed tail was deleted (not another replica's append meanwhile)
+    const sealed = await this.ledger.sealedSize(siteId);
     const head = await this.ledger.headSeq(siteId);
     // Entries are stored page by page (each page with its pending marks); the days they reach
     // are recomputed once, at the end (or when MAX_PENDING_WORKERS workers wait). Recomputing
@@ -676,6 +696,11 @@ export class TimesheetProjector
         this.applied.set(siteId, after);
       }
       if (done) {
+        // the sealed tail deleted (links S..head): nothing after the head to read and fail, so
+        // the stop is at the first missing seq (it would otherwise be cleared, the site paid short)
+        if (!stopped && head < sealed) {
+          stopped = { seq: head + 1, reason: 'link_missing', sealed: true };
+        }
         this.noteStop(siteId, stopped?.sealed ? stopped : undefined, now);
         return read;
       }
@@ -799,7 +824,12 @@ export class TimesheetProjector
     let corrections = false;
     for (const log of logs) {
       const e = projectLink(log);
-      if (e === undefined) continue;
+      if (e === undefined) {
+        let seqs = this.noEntry.get(siteId);
+        if (!seqs) this.noEntry.set(siteId, (seqs = new Set()));
+        seqs.add(log.seq);
+        continue;
+      }
       entries.push(e);
       if (e.kind === 'punch') touch(own, e.workerId, e.effectiveAt);
       else corrections = true;

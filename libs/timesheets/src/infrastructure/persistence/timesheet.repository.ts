@@ -172,8 +172,9 @@ export abstract class TimesheetRepository {
   /** The highest seq stored for the site (0 when none), and how many entries are stored. */
   abstract progress(siteId: string): Promise<{ maxSeq: number; count: number }>;
   /**
-   * How many entries of the site are stored with seq ≤ `seq` (a range of the key: entries
-   * other processes store meanwhile, all above a position this process reached, do not move it).
+   * How many entries of the site are stored with 1 ≤ seq ≤ `seq` (a range of the key: entries
+   * other processes store meanwhile, all above a position this process reached, do not move it;
+   * a row written with seq 0 or below, which no link has, is not counted).
    */
   abstract countThrough(siteId: string, seq: number): Promise<number>;
   /**

@@ -147,16 +147,19 @@ export class MongoTimesheetRepository
    * the tag verifying only without it) is recomputed and counted as `day_legacy`, not as a
    * changed day, but only while the store may still hold such days (`basisTagged` absent): a
    * database writer who raises the basis of a day of basis 0 makes the same row. The mark is
-   * set by `resetAll` (a new store, a rotated key: every day is then tagged by this server)
-   * and here, at a start that finds no such day left (one pass over the days of basis above
-   * 0, outside the projection's queue; each start looks again until none is left).
+   * set by `resetAll` (a new store, or one whose key was dropped: every day is then tagged by
+   * this server) and here, at a start that finds no such day left (one pass over the days of
+   * basis above 0, outside the projection's queue; each start looks again until none is left).
+   * The store's key may be a retired one this server still holds (STORE_MAC_KEY rotated, the
+   * old one in STORE_MAC_RETIRED_KEYS: no reset), so the look runs under any key it knows
+   * (review M1: under the active one only, the window never closed after a rotation).
    */
   private async closeLegacyWindow(): Promise<void> {
     if (!this.seal) return;
-    const kid = this.seal.kid;
     const doc = await this.sealDoc.findOne({ _id: 'kid' });
-    // another key's (or none): the projector's start clears the store and marks it (resetAll)
-    if (!doc || doc.kid !== kid || doc.basisTagged) return;
+    // a key this server does not hold (or none): the projector's start clears the store and
+    // marks it (resetAll)
+    if (!doc || !this.seal.knows(doc.kid) || doc.basisTagged) return;
     let legacy = 0;
     const days = this.days
       .find(
@@ -177,7 +180,8 @@ export class MongoTimesheetRepository
       );
       return;
     }
-    await this.sealDoc.updateOne({ _id: 'kid', kid }, { $set: { basisTagged: true } });
+    // the mark only on the key's store looked at (a reset meanwhile set its own)
+    await this.sealDoc.updateOne({ _id: 'kid', kid: doc.kid }, { $set: { basisTagged: true } });
     this.logger.log(
       'Every timesheet day tag covers its basis: a day that verifies only without it is now counted as changed outside the server',
     );
@@ -495,7 +499,7 @@ export class MongoTimesheetRepository
   }
 
   countThrough(siteId: string, seq: number): Promise<number> {
-    return this.entries.countDocuments({ siteId, seq: { $lte: seq } });
+    return this.entries.countDocuments({ siteId, seq: { $gte: 1, $lte: seq } });
   }
 
   async replaceDays(replacements: DayReplacement[]): Promise<void> {

@@ -405,7 +405,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   async countThrough(siteId: string, seq: number): Promise<number> {
     return this.db
       .prepare<[string, number], { count: number }>(
-        'SELECT COUNT(*) AS count FROM timesheet_entries WHERE site_id = ? AND seq <= ?',
+        'SELECT COUNT(*) AS count FROM timesheet_entries WHERE site_id = ? AND seq >= 1 AND seq <= ?',
       )
       .get(siteId, seq)!.count;
   }
