@@ -224,6 +224,8 @@ describe('loadConfig', () => {
   it.each([
     [{ PORT: 'abc' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
+    [{ HOST: 'localhost' }, 'HOST'],
+    [{ HOST: '127.0.0.256' }, 'HOST'],
     [{ DATABASE_URL: 'postgres://x' }, 'DATABASE_URL'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
     [{ JWT_SECRET: 'short' }, 'JWT_SECRET'],
