@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError } from '@app/common';
 import { createApp } from './bootstrap';
-import { singleInstanceWarning } from './config/single-instance';
+import { ignoredSecretsWarning, singleInstanceWarning } from './config/single-instance';
 
 async function main(): Promise<void> {
   const { app, config } = await createApp(process.env);
@@ -15,6 +15,8 @@ async function main(): Promise<void> {
   );
   const single = singleInstanceWarning(config);
   if (single) logger.warn(single);
+  const ignored = ignoredSecretsWarning(config);
+  if (ignored) logger.warn(ignored);
 }
 
 main().catch((error: unknown) => {
