@@ -9,6 +9,7 @@ import {
 import {
   AppSettings,
   ConfigError,
+  ConfigProblems,
   defineConfig,
   Env,
   parseKeyHistory,
@@ -62,26 +63,40 @@ export function generateTlogKey(): string {
 
 function readTlogConfig(env: Env, app: Pick<AppSettings, 'dataDir'>): TlogSettings {
   const v = validateEnv(TlogEnv, env);
-  let signingKey: KeyObject;
-  try {
-    signingKey = createPrivateKey({ key: v.TLOG_SIGNING_KEY.replace(/\\n/g, '\n'), format: 'pem' });
-  } catch {
-    throw new ConfigError('TLOG_SIGNING_KEY', 'must be a PEM private key');
-  }
-  if (signingKey.asymmetricKeyType !== 'ed25519') {
-    throw new ConfigError('TLOG_SIGNING_KEY', 'must be an Ed25519 key');
-  }
-  const retiredKeys = parseKeyHistory('TLOG_RETIRED_KEYS', v.TLOG_RETIRED_KEYS, 'ed25519');
+  // every bad key named in one message, not the first only
+  const problems = new ConfigProblems();
+  const signingKey = problems.attempt(() => {
+    let key: KeyObject;
+    try {
+      key = createPrivateKey({ key: v.TLOG_SIGNING_KEY.replace(/\\n/g, '\n'), format: 'pem' });
+    } catch {
+      throw new ConfigError('TLOG_SIGNING_KEY', 'must be a PEM private key');
+    }
+    if (key.asymmetricKeyType !== 'ed25519') {
+      throw new ConfigError('TLOG_SIGNING_KEY', 'must be an Ed25519 key');
+    }
+    return key;
+  });
+  const retiredKeys = problems.attempt(() =>
+    parseKeyHistory('TLOG_RETIRED_KEYS', v.TLOG_RETIRED_KEYS, 'ed25519'),
+  );
+  const storeMacKey = v.STORE_MAC_KEY
+    ? problems.attempt(() => parseStoreMacKey('STORE_MAC_KEY', v.STORE_MAC_KEY!))
+    : undefined;
+  const storeMacRetiredKeys = problems.attempt(() =>
+    parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', v.STORE_MAC_RETIRED_KEYS),
+  );
+  problems.throwIfAny();
   refuseRetiredSigningKey(
     { key: 'TLOG_SIGNING_KEY', history: 'TLOG_RETIRED_KEYS', signs: 'checkpoints' },
-    signingKey,
-    retiredKeys,
+    signingKey!,
+    retiredKeys!,
   );
   return {
-    signingKey,
-    retiredKeys,
-    storeMacKey: v.STORE_MAC_KEY ? parseStoreMacKey('STORE_MAC_KEY', v.STORE_MAC_KEY) : undefined,
-    storeMacRetiredKeys: parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', v.STORE_MAC_RETIRED_KEYS),
+    signingKey: signingKey!,
+    retiredKeys: retiredKeys!,
+    storeMacKey,
+    storeMacRetiredKeys,
     origin: v.TLOG_ORIGIN ?? 'mdai.local',
     witnessFile: witnessFileOf(v.TLOG_WITNESS_FILE, app.dataDir),
   };

@@ -267,6 +267,26 @@ describe('loadConfig', () => {
     if (value.length > 4) expect((error as Error).message).not.toContain(value);
   });
 
+  it('should name a bad log key, store-MAC key and store-MAC history together, not the first only', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        DATA_DIR: dataDir,
+        TLOG_SIGNING_KEY: 'not a key',
+        STORE_MAC_KEY: 'dG9vLXNob3J0LWEtc2VjcmV0',
+        STORE_MAC_RETIRED_KEYS: '[{"key":"dG9vLXNob3J0LWEtc2VjcmV0"}]',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems.map((p) => p.variable)).toEqual([
+      'TLOG_SIGNING_KEY',
+      'STORE_MAC_KEY',
+      'STORE_MAC_RETIRED_KEYS',
+    ]);
+  });
+
   it.each([
     [{ PORT: 'abc' }, 'PORT: must be an integer number'],
     [{ VAULT_RETENTION_DAYS: 'forever' }, 'VAULT_RETENTION_DAYS: must be an integer number'],
