@@ -9,6 +9,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   truncateSync,
   unlinkSync,
@@ -147,6 +148,8 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     const liveWitness = readFileSync(join(live.dataDir, 'tlog-witness.ndjson'));
     const copiedWitness = readFileSync(join(to, 'tlog-witness.ndjson'));
     expect(liveWitness.subarray(0, copiedWitness.length).equals(copiedWitness)).toBe(true);
+    // the owner's only, as every other file of the backup
+    expect(statSync(join(to, 'tlog-witness.ndjson')).mode & 0o777).toBe(0o600);
 
     expect(manifest.build).toMatchObject({
       version: expect.stringMatching(/^\d+\.\d+\.\d+/),
@@ -161,6 +164,10 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     // below, for the damaged copies of the next test)
     const checked = await checkBackup(to);
     expect([checked.code, checked.stderr]).toEqual([0, '']);
+    // --check without its directory says so (not "unknown argument")
+    const noDir = await runBackupWith({}, '--check');
+    expect(noDir.code).toBe(1);
+    expect(noDir.stderr).toContain('the backup directory is missing');
     expect(checked.stdout).toMatch(
       new RegExp(
         `^backup ${to}: OK \\(${manifest.blobs.count + 3} files, \\d+ bytes, as the manifest says; the database intact; 2 logs of \\d+ entries verified against their latest checkpoints; ${manifest.witness.lines} witness lines agree with them\\)\\n$`,

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { e2eDriver, http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
@@ -272,4 +273,55 @@ describe('boot with bad config (e2e)', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+});
+
+describe('listen address (e2e)', () => {
+  /** Whether a TCP connection to host:port is accepted. */
+  const connects = (host: string, port: number) =>
+    new Promise<boolean>((resolve) => {
+      const socket = connect({ host, port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+
+  it('should listen on HOST only', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'mdai-host-'));
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/api/src/main.ts'], {
+      cwd: join(__dirname, '..'),
+      env: {
+        ...process.env,
+        DATA_DIR: dataDir,
+        NODE_ENV: 'development',
+        LOG_LEVEL: 'info',
+        PORT: String(port),
+        HOST: '127.0.0.2',
+      },
+    });
+    try {
+      let stdout = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          if (stdout.includes('MDAI API listening')) resolve();
+        });
+        child.on('exit', (code) => reject(new Error(`server exited ${code}`)));
+      });
+      expect(stdout).toContain('listening on 127.0.0.2, port');
+      expect(await connects('127.0.0.2', port)).toBe(true);
+      expect(await connects('127.0.0.1', port)).toBe(false);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

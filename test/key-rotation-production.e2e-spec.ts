@@ -94,3 +94,33 @@ describe('keys:rotate --out in production (e2e)', () => {
     );
   });
 });
+
+describe('keys:rotate --out outside production (e2e)', () => {
+  it('should refuse --out, naming why, and rotate nothing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mdai-rotate-dev-'));
+    try {
+      const out = join(dir, 'rotated.env');
+      let failed: { status: number; stderr: string } | undefined;
+      try {
+        execFileSync(
+          process.execPath,
+          ['-r', '@swc-node/register', 'scripts/keys-rotate.ts', 'mac', '--out', out],
+          {
+            cwd: join(__dirname, '..'),
+            env: { ...process.env, DATA_DIR: dir, NODE_ENV: 'development' },
+            encoding: 'utf8',
+            stdio: 'pipe',
+          },
+        );
+      } catch (error) {
+        failed = error as { status: number; stderr: string };
+      }
+      expect(failed?.status).toBe(1);
+      expect(failed?.stderr).toContain('--out is for production');
+      expect(existsSync(out)).toBe(false);
+      expect(existsSync(join(dir, 'secrets.json'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -192,6 +192,21 @@ describe('links written straight into the store are not sealed by the next appen
   );
 
   itOnSqliteFile(
+    'should refuse an unknown site (exit 64) rather than find nothing to seal',
+    async () => {
+      const unknown = await sealForeign('ledger', t.dataDir, '--site', 'nosuch');
+      expect(unknown.code).toBe(64);
+      expect(unknown.stderr).toContain('unknown site "nosuch"');
+      expect(unknown.stdout).not.toContain('nothing to seal');
+      // a site without links is known: nothing to seal, exit 0
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+      const empty = await sealForeign('ledger', t.dataDir, '--site', siteId);
+      expect([empty.code, empty.stdout]).toEqual([0, expect.stringContaining('nothing to seal')]);
+    },
+    JOB_TIMEOUT,
+  );
+
+  itOnSqliteFile(
     'should not let a field forge a line, and refuse a tail rewritten or edited after the listing',
     async () => {
       const { siteId } = await createSite(t.baseUrl, t.keys.admin);
@@ -237,6 +252,14 @@ describe('links written straight into the store are not sealed by the next appen
       });
       const edited = await sealForeign('ledger', t.dataDir, '--site', siteId);
       expect(edited.stdout).toContain(`seq ${forged}  record_hash_mismatch`);
+      // listed as unsealable, no command offered that would be refused
+      expect(edited.code).toBe(65);
+      expect(edited.stdout).toMatch(
+        new RegExp(`seq ${forged}  record_hash_mismatch.*\\(cannot be sealed\\)`),
+      );
+      expect(edited.stdout).not.toContain('run again with');
+      expect(edited.stderr).toContain(`cannot be sealed: link ${forged} does not hash`);
+      expect(edited.stderr).toContain('Restore the store from a backup');
       const refused = await sealForeign(
         'ledger',
         t.dataDir,
@@ -245,9 +268,7 @@ describe('links written straight into the store are not sealed by the next appen
         ...sealConfirmation(again.stdout),
       );
       expect(refused.code).toBe(65);
-      expect(refused.stderr).toContain(
-        `link ${forged} is not the one listed (record_hash_mismatch)`,
-      );
+      expect(refused.stderr).toContain(`cannot be sealed: link ${forged} does not hash`);
       const checkpoint = await http(t.baseUrl, 'GET', `/api/v5/ledger/${siteId}/checkpoint`, {
         key: t.keys.auditor,
       });

@@ -141,6 +141,33 @@ describe('docs/ledger-format.md: independent and offline verifiers (e2e)', () =>
     expect(withVkey.stderr).toBe('');
     expect(withVkey.stdout).toContain('OK');
 
+    // the JSON answer of GET …/checkpoint as --checkpoint: its note is taken
+    const answerFile = join(dir, 'checkpoint.json');
+    const answer = await http(t.baseUrl, 'GET', `/api/v5/ledger/${phone.siteId}/checkpoint`, {
+      key: t.keys.auditor,
+    });
+    expect(answer.body.note).toEqual(expect.any(String));
+    writeFileSync(answerFile, JSON.stringify(answer.body));
+    const verifyWith = (exportFile: string, noteFile: string) =>
+      run(process.execPath, [
+        '-r',
+        '@swc-node/register',
+        'scripts/verify-log.ts',
+        exportFile,
+        '--checkpoint',
+        noteFile,
+        '--key',
+        key,
+      ]);
+    const fromAnswer = await verifyWith(files.export, answerFile);
+    expect([fromAnswer.status, fromAnswer.stderr]).toEqual([0, '']);
+    // an export cut inside a line: the error names the line
+    const halfLine = join(dir, 'half-line.ndjson');
+    writeFileSync(halfLine, `${lines.slice(0, 2).join('\n')}\n${lines[2].slice(0, 20)}\n`);
+    const truncated = await verifyWith(halfLine, files.note);
+    expect(truncated.status).toBe(2);
+    expect(truncated.stderr).toContain('line 3 is not JSON');
+
     // the /api/v5/tlog/keys answer as --key: the time signed into the note must lie in the
     // signing key's window
     const keysAnswer = (await http(t.baseUrl, 'GET', '/api/v5/tlog/keys')).body;

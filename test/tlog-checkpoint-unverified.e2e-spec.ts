@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +87,30 @@ describe('a checkpoint row the server did not sign is not trusted (e2e)', () => 
         db.prepare('SELECT size, note FROM tlog_checkpoints WHERE size >= ?').all(forged),
       );
       expect(rows).toEqual([{ size: forged, note: 'fake' }]);
+    },
+    120_000,
+  );
+
+  itOnSqliteFile(
+    'should say the log key does not match the store when no stored checkpoint verifies (wrong keys), not that rows were forged',
+    async () => {
+      t = await startTestApp({ DATA_DIR: dataDir });
+      expect((await uploadImage(t)).status).toBe(201);
+      await t.close({ keepData: true });
+      const other = generateKeyPairSync('ed25519')
+        .privateKey.export({ type: 'pkcs8', format: 'pem' })
+        .toString();
+      t = await startTestApp({ DATA_DIR: dataDir, TLOG_SIGNING_KEY: other });
+      await uploadImage(t); // reads the log's latest checkpoint
+      const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+      expect(health.status).toBe(503);
+      expect(health.body.error.tlog).toMatchObject({
+        reason: 'checkpoint_unverified',
+        unverifiedCheckpoints: [{ trustedSize: 0, keyMismatch: true }],
+      });
+      expect(health.body.error.tlog.message).toContain(
+        "the configured log key most likely does not match the store's",
+      );
     },
     120_000,
   );

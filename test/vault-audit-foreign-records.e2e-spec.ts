@@ -184,11 +184,19 @@ describe('vault audit records written straight into the store are not sealed (e2
       // not a record written without a MAC but one rewritten: listed, never sealed
       const shown = await sealForeign('vault', t.dataDir);
       expect(shown.stdout).toContain(`seq ${edited}  fault record_hash_mismatch`);
-      const refused = await sealForeign('vault', t.dataDir, ...sealConfirmation(shown.stdout));
-      expect(refused.code).toBe(65);
-      expect(refused.stderr).toContain(
-        `record ${edited} is not the one listed (record_hash_mismatch)`,
+      // said to be unsealable, no command offered that would be refused
+      expect(shown.code).toBe(65);
+      expect(shown.stdout).toContain('(cannot be sealed)');
+      expect(shown.stdout).not.toContain('run again with');
+      expect(shown.stderr).toContain(`cannot be sealed: record ${edited} does not hash`);
+      const head = /recordHash "([0-9a-f]{64})"/.exec(shown.stdout)![1];
+      const refused = await sealForeign(
+        'vault',
+        t.dataDir,
+        ...['--yes', '--through', String(edited), '--head', head],
       );
+      expect(refused.code).toBe(65);
+      expect(refused.stderr).toContain(`cannot be sealed: record ${edited}`);
       expect(await checkpointSize(t)).toBe(edited - 1);
     },
     JOB_TIMEOUT,

@@ -2,15 +2,21 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError } from '@app/common';
 import { createApp } from './bootstrap';
-import { singleInstanceWarning } from './config/single-instance';
+import { ignoredSecretsWarning, singleInstanceWarning } from './config/single-instance';
 
 async function main(): Promise<void> {
   const { app, config } = await createApp(process.env);
-  await app.listen(config.app.port);
+  const { port, host } = config.app;
+  if (host === undefined) await app.listen(port);
+  else await app.listen(port, host);
   const logger = new Logger('Bootstrap');
-  logger.log(`MDAI API listening on port ${config.app.port} (docs at /docs)`);
+  logger.log(
+    `MDAI API listening on ${host === undefined ? 'every interface' : host}, port ${port} (docs at /docs)`,
+  );
   const single = singleInstanceWarning(config);
   if (single) logger.warn(single);
+  const ignored = ignoredSecretsWarning(config);
+  if (ignored) logger.warn(ignored);
 }
 
 main().catch((error: unknown) => {

@@ -9,6 +9,7 @@ import {
 import {
   AppSettings,
   ConfigError,
+  ConfigProblems,
   defineConfig,
   Env,
   parseKeyHistory,
@@ -70,36 +71,43 @@ export function generateTlogKey(): string {
 
 function readTlogConfig(env: Env, app: Pick<AppSettings, 'dataDir'>): TlogSettings {
   const v = validateEnv(TlogEnv, env);
-  let signingKey: KeyObject;
-  try {
-    signingKey = createPrivateKey({ key: v.TLOG_SIGNING_KEY.replace(/\\n/g, '\n'), format: 'pem' });
-  } catch {
-    throw new ConfigError('TLOG_SIGNING_KEY', 'must be a PEM private key');
-  }
-  if (signingKey.asymmetricKeyType !== 'ed25519') {
-    throw new ConfigError('TLOG_SIGNING_KEY', 'must be an Ed25519 key');
-  }
-  const retiredKeys = parseKeyHistory('TLOG_RETIRED_KEYS', v.TLOG_RETIRED_KEYS, 'ed25519');
-  refuseRetiredSigningKey(
-    { key: 'TLOG_SIGNING_KEY', history: 'TLOG_RETIRED_KEYS', signs: 'checkpoints' },
-    signingKey,
-    retiredKeys,
+  // every bad key named in one message, not the first only
+  const problems = new ConfigProblems();
+  const signingKey = problems.attempt(() => {
+    let key: KeyObject;
+    try {
+      key = createPrivateKey({ key: v.TLOG_SIGNING_KEY.replace(/\\n/g, '\n'), format: 'pem' });
+    } catch {
+      throw new ConfigError('TLOG_SIGNING_KEY', 'must be a PEM private key');
+    }
+    if (key.asymmetricKeyType !== 'ed25519') {
+      throw new ConfigError('TLOG_SIGNING_KEY', 'must be an Ed25519 key');
+    }
+    return key;
+  });
+  const retiredKeys = problems.attempt(() =>
+    parseKeyHistory('TLOG_RETIRED_KEYS', v.TLOG_RETIRED_KEYS, 'ed25519'),
   );
   const storeMacKey = v.STORE_MAC_KEY
-    ? parseStoreMacKey('STORE_MAC_KEY', v.STORE_MAC_KEY)
+    ? problems.attempt(() => parseStoreMacKey('STORE_MAC_KEY', v.STORE_MAC_KEY!))
     : undefined;
-  const storeMacRetiredKeys = parseStoreMacHistory(
-    'STORE_MAC_RETIRED_KEYS',
-    v.STORE_MAC_RETIRED_KEYS,
+  const storeMacRetiredKeys = problems.attempt(() =>
+    parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', v.STORE_MAC_RETIRED_KEYS),
+  );
+  problems.throwIfAny();
+  refuseRetiredSigningKey(
+    { key: 'TLOG_SIGNING_KEY', history: 'TLOG_RETIRED_KEYS', signs: 'checkpoints' },
+    signingKey!,
+    retiredKeys!,
   );
   // review L-6: a current key also listed retired (a rotation's lines half copied)
-  if (storeMacKey && storeMacRetiredKeys.some((k) => k.secret.equals(storeMacKey.secret)))
+  if (storeMacKey && storeMacRetiredKeys!.some((k) => k.secret.equals(storeMacKey.secret)))
     throw new ConfigError('STORE_MAC_KEY', 'is also listed in STORE_MAC_RETIRED_KEYS');
   return {
-    signingKey,
-    retiredKeys,
+    signingKey: signingKey!,
+    retiredKeys: retiredKeys!,
     storeMacKey,
-    storeMacRetiredKeys,
+    storeMacRetiredKeys: storeMacRetiredKeys!,
     storeMacLegacy: v.STORE_MAC_LEGACY === '1',
     origin: v.TLOG_ORIGIN ?? 'mdai.local',
     witnessFile: witnessFileOf(v.TLOG_WITNESS_FILE, app.dataDir),

@@ -80,6 +80,11 @@ export interface UnverifiedCheckpoint {
   since: Date;
   /** The size of the largest stored checkpoint that verifies, trusted instead (0: none). */
   trustedSize: number;
+  /**
+   * No stored checkpoint of the log verifies under its key history: the configured log key is
+   * most likely not the one the store was sealed with (wrong keys), rather than rows forged.
+   */
+  keyMismatch: boolean;
 }
 
 /**
@@ -265,6 +270,7 @@ export class TransparencyLogService implements OnModuleDestroy {
       this.unverified.delete(origin);
     } else {
       checkpoint = await this.largestVerified(origin, row.size);
+      const keyMismatch = checkpoint === undefined;
       if (this.unverified.get(origin)?.size !== row.size) {
         this.forgedRows.inc({ log: logLabel(origin) });
         this.logger.error(
@@ -273,8 +279,11 @@ export class TransparencyLogService implements OnModuleDestroy {
             size: row.size,
             trustedSize: checkpoint?.size ?? 0,
             reason: 'checkpoint_unverified',
+            keyMismatch,
           },
-          "ALARM: the latest stored checkpoint of a log is not signed by the log's key (written outside the server): not trusted",
+          keyMismatch
+            ? "ALARM: no stored checkpoint of a log is signed by a key of the log's key history: the configured TLOG_SIGNING_KEY (and TLOG_RETIRED_KEYS) most likely do not match the store's (wrong keys: e.g. a DATA_DIR made by npm start, whose secrets.json production ignores), or the rows were written outside the server: not trusted"
+            : "ALARM: the latest stored checkpoint of a log is not signed by the log's key (written outside the server): not trusted",
         );
       }
       this.unverified.set(origin, {
@@ -282,6 +291,7 @@ export class TransparencyLogService implements OnModuleDestroy {
         size: row.size,
         since: this.unverified.get(origin)?.since ?? this.clock.now(),
         trustedSize: checkpoint?.size ?? 0,
+        keyMismatch,
       });
     }
     // a newer row read meanwhile by another call keeps its answer

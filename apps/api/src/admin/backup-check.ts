@@ -66,11 +66,17 @@ export function parseCheckArgs(args: string[]): CheckOptions {
   let dir: string | undefined;
   let key: string | undefined;
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--check' && args[i + 1]) dir = args[++i];
+    if (args[i] === '--check' && args[i + 1] && !args[i + 1].startsWith('--')) dir = args[++i];
+    else if (args[i] === '--check')
+      continue; // no directory after it: said below
     else if (args[i] === '--key' && args[i + 1]) key = args[++i];
     else throw new ConfigError('backup', `unknown argument "${args[i]}"`);
   }
-  if (!dir) throw new ConfigError('backup', 'give the backup directory: --check <dir>');
+  if (!dir)
+    throw new ConfigError(
+      'backup',
+      'the backup directory is missing: give it after --check (--check <dir>)',
+    );
   return { dir: resolve(dir), key };
 }
 

@@ -427,7 +427,7 @@ export async function snapshotWitnessThenDatabase(
       witness =
         witnessLength > 0
           ? await copyHashed(witnessFile, witnessTarget, witnessLength)
-          : await writeFile(witnessTarget, '', { mode: 0o644 }).then(() => ({
+          : await writeFile(witnessTarget, '', { mode: 0o600 }).then(() => ({
               path: witnessTarget,
               bytes: 0,
               sha256: createHash('sha256').digest('hex'),
@@ -569,7 +569,7 @@ export async function runBackup(
     witnessTarget,
     databaseTarget,
   });
-  await chmod(witnessTarget, 0o644); // as the server writes it: monitors read it
+  await chmod(witnessTarget, 0o600); // a backup's files are its owner's only, as the rest
   const lines = (await readFile(witnessTarget)).reduce((n, byte) => n + (byte === 0x0a ? 1 : 0), 0);
   await chmod(databaseTarget, 0o600);
   const copy = new Database(databaseTarget, { fileMustExist: true });

@@ -12,7 +12,8 @@
  * A `log` rotation keeps the key the tags made before STORE_MAC_KEY were made under (derived
  * from the log key) in STORE_MAC_RETIRED_KEYS: it changes no tag.
  *
- * Outside production it edits `<DATA_DIR>/secrets.json`. In production (NODE_ENV=production)
+ * Outside production it edits `<DATA_DIR>/secrets.json` (and refuses `--out`, nothing
+ * rotated: the new values would not be where the operator looks). In production (NODE_ENV=production)
  * it reads the current values from the environment and writes the new ones to the file given
  * with `--out <file>` (mode 0600) for the operator's secret store; it never prints keys. There
  * it refuses `mac` without STORE_MAC_KEY in the environment, and `log` or `mac` with
@@ -136,6 +137,11 @@ function main(args: string[]): void {
     process.stdout.write(`rotated ${which.join(', ')}; new values written to ${out}\n${restart}\n`);
     return;
   }
+  if (outAt >= 0)
+    throw new ConfigError(
+      'keys:rotate',
+      '--out is for production (NODE_ENV=production, keys from the environment): outside it the keys live in <DATA_DIR>/secrets.json, which this command rotates in place; run it without --out, or with the production environment (node --env-file=.env …)',
+    );
   const file = rotateLocalKeys(resolve(process.env.DATA_DIR ?? './data'), which, now, grace, step);
   process.stdout.write(`rotated ${which.join(', ')} in ${file}\n${restart}\n`);
 }

@@ -19,6 +19,7 @@
  */
 import { INestApplicationContext } from '@nestjs/common';
 import { LedgerService } from '@app/offline-sync';
+import { WorkforceService } from '@app/workforce';
 import { q } from './quote';
 import { field, LISTED, runSealForeign, sealForeignArgs } from './seal-foreign';
 
@@ -55,6 +56,13 @@ export function ledgerSealForeign(args: string[]): void {
           `at ${field(data.timestamp ?? data.at)}`,
           `recordHash ${q(link.recordHash)}`,
         ];
+      },
+      fault: (link) => link.reason,
+      unknown: async (app) => {
+        const sites = await app.get(WorkforceService, { strict: false }).findSites([siteId]);
+        if (sites.length > 0 || (await ledger(app).recordHashOf(siteId, 1)) !== undefined)
+          return undefined;
+        return `unknown site ${q(siteId)}: no site has this id and no ledger links carry it (the siteId as GET /api/v5/sites lists it)`;
       },
       list: async (app) => {
         const { links, ...rest } = await ledger(app).unauthenticatedLinks(siteId, LISTED);

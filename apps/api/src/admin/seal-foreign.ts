@@ -5,12 +5,18 @@
  * operator was shown. What differs, the log and how one of its entries reads, is the caller's.
  */
 import { INestApplicationContext } from '@nestjs/common';
-import { ForeignSealRefusedError, NodesMismatchError } from '@app/tlog';
+import { ForeignSealRefusedError, NodesMismatchError, UnauthenticatedReason } from '@app/tlog';
 import { runAppJob } from './app-job';
 import { q } from './quote';
 
 /** How many foreign entries a listing shows at most. */
 export const LISTED = 1000;
+
+/** Faults no seal can include: the entry's texts do not hash to its recordHash, or do not chain. */
+const UNSEALABLE: ReadonlySet<UnauthenticatedReason> = new Set<UnauthenticatedReason>([
+  'record_hash_mismatch',
+  'prev_hash_mismatch',
+]);
 
 /** The `--yes`, `--through` and `--head` of a seal-foreign command line. */
 export interface SealForeignArgs {
@@ -44,6 +50,10 @@ export interface SealForeignLog<E extends { seq: number }> {
   header(listing: ForeignListing<E>): string;
   /** The fields of one listed entry, every one read from the database quoted. */
   describe(entry: E): string[];
+  /** Why the entry is listed. */
+  fault(entry: E): UnauthenticatedReason;
+  /** Before the listing: why the command cannot run at all (an unknown site), or undefined. */
+  unknown?(app: INestApplicationContext): Promise<string | undefined>;
   list(app: INestApplicationContext): Promise<ForeignListing<E>>;
   recordHashAt(app: INestApplicationContext, seq: number): Promise<string | undefined>;
   seal(app: INestApplicationContext, through: number, head: string): Promise<number>;
@@ -97,6 +107,12 @@ export function runSealForeign<E extends { seq: number }>(
   { confirmed, through, head: headArg }: SealForeignArgs,
 ): void {
   runAppJob(`${log.command} failed`, async (app) => {
+    const unknown = await log.unknown?.(app);
+    if (unknown) {
+      process.stderr.write(`${unknown}\n`);
+      process.exitCode = 64;
+      return;
+    }
     const listing = await log.list(app);
     const { sealedSize, head, entries, complete } = listing;
     const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -119,10 +135,20 @@ export function runSealForeign<E extends { seq: number }>(
           `seq ${entry.seq}`,
           ...log.describe(entry),
           ...(entry.seq > upTo ? [`(past seq ${upTo}: not sealed)`] : []),
+          ...(UNSEALABLE.has(log.fault(entry)) ? ['(cannot be sealed)'] : []),
         ].join('  '),
       );
     }
     if (!complete) out(`(the first ${LISTED} shown)`);
+    const unsealable = entries.filter((e) => e.seq <= upTo && UNSEALABLE.has(log.fault(e)));
+    if (unsealable.length > 0) {
+      const seqs = unsealable.map((e) => e.seq).join(', ');
+      process.stderr.write(
+        `cannot be sealed: ${unsealable.length === 1 ? `${log.entry} ${seqs} does` : `${log.entries} ${seqs} do`} not hash to the recordHash stored with it or not chain to the one before (its stored texts were changed): no seal can include it; nothing sealed. Restore the store from a backup taken before the change (see "Backup and restore")\n`,
+      );
+      process.exitCode = 65;
+      return;
+    }
     if (!confirmed) {
       const at = await log.recordHashAt(app, upTo);
       out(`would seal through seq ${upTo} (recordHash ${q(at)})`);

@@ -62,6 +62,7 @@ export function vaultSealForeign(args: string[]): void {
         `at ${auditTime(record.at) ?? 'unreadable'}`,
         `recordHash ${q(record.recordHash)}`,
       ],
+      fault: (record) => record.fault,
       list: async (app) => {
         const { records, ...rest } = await audit(app).unauthenticatedRecords(LISTED);
         return { ...rest, entries: records };

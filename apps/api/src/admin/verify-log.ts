@@ -267,10 +267,42 @@ export async function checkLogAgainstCheckpoint<T extends ChainLink>(
 /** The lines of a ledger export file, parsed. */
 async function* exportLines(file: string): AsyncGenerator<ExportLine> {
   const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  let lineNo = 0;
   for await (const text of lines) {
+    lineNo++;
     if (text.trim() === '') continue;
-    yield JSON.parse(text) as ExportLine;
+    let line: ExportLine;
+    try {
+      line = JSON.parse(text) as ExportLine;
+    } catch (error) {
+      throw new Error(
+        `${file}: line ${lineNo} is not JSON (a truncated or damaged export?): ${(error as Error).message}`,
+      );
+    }
+    yield line;
   }
+}
+
+/**
+ * The signed note of a --checkpoint file: the note itself, or the JSON answer of
+ * `GET …/checkpoint` (its `note` field).
+ */
+function checkpointNote(text: string): string {
+  if (!text.trimStart().startsWith('{')) return text;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(
+      '--checkpoint: a JSON file that does not parse: give the signed note, or the GET …/checkpoint answer',
+    );
+  }
+  const note = (json as { note?: unknown } | null)?.note;
+  if (typeof note !== 'string')
+    throw new Error(
+      '--checkpoint: JSON without a "note" string: give the signed note (the "note" field of GET …/checkpoint)',
+    );
+  return note;
 }
 
 async function main(args: string[]): Promise<boolean> {
@@ -283,7 +315,7 @@ async function main(args: string[]): Promise<boolean> {
     );
     return false;
   }
-  const note = readFileSync(noteFile, 'utf8');
+  const note = checkpointNote(readFileSync(noteFile, 'utf8'));
   const checked = await checkLogAgainstCheckpoint(LEDGER_EXPORT, exportLines(file), note, (o) =>
     givenKeys(keyArg, o),
   );

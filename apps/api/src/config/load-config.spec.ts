@@ -227,6 +227,8 @@ describe('loadConfig', () => {
   it.each([
     [{ PORT: 'abc' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
+    [{ HOST: 'localhost' }, 'HOST'],
+    [{ HOST: '127.0.0.256' }, 'HOST'],
     [{ DATABASE_URL: 'postgres://x' }, 'DATABASE_URL'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
     [{ JWT_SECRET: 'short' }, 'JWT_SECRET'],
@@ -266,6 +268,26 @@ describe('loadConfig', () => {
     expect((error as ConfigError).variable).toBe(variable);
     const value = Object.values(env)[0];
     if (value.length > 4) expect((error as Error).message).not.toContain(value);
+  });
+
+  it('should name a bad log key, store-MAC key and store-MAC history together, not the first only', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        DATA_DIR: dataDir,
+        TLOG_SIGNING_KEY: 'not a key',
+        STORE_MAC_KEY: 'dG9vLXNob3J0LWEtc2VjcmV0',
+        STORE_MAC_RETIRED_KEYS: '[{"key":"dG9vLXNob3J0LWEtc2VjcmV0"}]',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems.map((p) => p.variable)).toEqual([
+      'TLOG_SIGNING_KEY',
+      'STORE_MAC_KEY',
+      'STORE_MAC_RETIRED_KEYS',
+    ]);
   });
 
   it.each([

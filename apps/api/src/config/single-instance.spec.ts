@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initEnv } from '../../../../test/topology/support/compose';
 import { loadConfig } from './app-config';
-import { singleInstanceWarning } from './single-instance';
+import { ignoredSecretsWarning, singleInstanceWarning } from './single-instance';
 
 describe('singleInstanceWarning', () => {
   let dir: string;
@@ -32,5 +32,22 @@ describe('singleInstanceWarning', () => {
     };
     expect(singleInstanceWarning(production(both))).toBeUndefined();
     expect(singleInstanceWarning(loadConfig({ DATA_DIR: dir }))).toBeUndefined();
+  });
+});
+
+describe('ignoredSecretsWarning', () => {
+  it('should name the secrets.json a production process ignores, no value, and say nothing otherwise', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mdai-ignored-'));
+    try {
+      const env = { ...initEnv(dir), DATA_DIR: dir, NODE_ENV: 'production' };
+      expect(ignoredSecretsWarning(loadConfig(env))).toBeUndefined();
+      writeFileSync(join(dir, 'secrets.json'), JSON.stringify({ JWT_SECRET: 'x'.repeat(40) }));
+      const warning = ignoredSecretsWarning(loadConfig(env));
+      expect(warning).toContain(`${join(dir, 'secrets.json')} is ignored in production`);
+      expect(warning).not.toContain('x'.repeat(40));
+      expect(ignoredSecretsWarning(loadConfig({ DATA_DIR: dir }))).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -11,6 +11,7 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 class AppEnv {
   @IsOptional() @IsIn(['development', 'production', 'test']) NODE_ENV?: NodeEnv;
   @IsOptional() @IsInt() @Min(0) @Max(65535) PORT?: number;
+  @IsOptional() @IsString() HOST?: string;
   @IsOptional() @IsString() DATA_DIR?: string;
   @IsOptional() @IsString() UPLOADS_DIR?: string;
   @IsOptional()
@@ -35,6 +36,8 @@ export interface AppSettings {
   nodeEnv: NodeEnv;
   production: boolean;
   port: number;
+  /** The address the server listens on (HOST, an IP address); undefined: every interface. */
+  host?: string;
   dataDir: string;
   uploadsDir: string;
   logLevel: LogLevel;
@@ -78,6 +81,7 @@ export function readAppSettings(env: Env, problems: ConfigProblems): AppSettings
     nodeEnv,
     production: nodeEnv === 'production',
     port: v.PORT ?? 3000,
+    host: problems.attempt(() => listenHost(v.HOST)),
     dataDir,
     uploadsDir: resolve(v.UPLOADS_DIR ?? resolve(dataDir, 'uploads')),
     logLevel: v.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
@@ -100,6 +104,18 @@ export function readAppSettings(env: Env, problems: ConfigProblems): AppSettings
  * limits): read first, as the other namespaces may depend on it.
  */
 export const appConfig = defineConfig('app', readAppConfig);
+
+/** HOST: an IPv4 or IPv6 address (unset or empty: every interface, as Node listens by default). */
+function listenHost(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (isIP(value) === 0) {
+    throw new ConfigError(
+      'HOST',
+      'must be an IP address to listen on (e.g. 127.0.0.1, ::1; unset: every interface)',
+    );
+  }
+  return value;
+}
 
 function publicUrl(value: string | undefined, production: boolean): string | undefined {
   if (value === undefined) {
