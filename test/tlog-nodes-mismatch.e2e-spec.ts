@@ -1,7 +1,3 @@
-import Database from 'better-sqlite3';
-import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,31 +11,17 @@ import {
   startTestApp,
   TestApp,
 } from './support/test-app';
-import {
-  canonicalJson,
-  enrollPhone,
-  sha256Hex,
-  signPacket,
-  syncBatch,
-} from './support/worker-client';
+import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
 import { fill, rewriteChain, verifyLedger } from './support/ledger-client';
+import { forgeLedgerLinks, sealConfirmation, sealForeign, withStoreFile } from './support/tamper';
 
 /** Each test boots the app twice and fills a log: slow on a loaded machine. */
 const TIMEOUT_MS = 120_000;
 
-function withDb<T>(dataDir: string, work: (db: Database.Database) => T): T {
-  const db = new Database(join(dataDir, 'mdai.sqlite'));
-  try {
-    return work(db);
-  } finally {
-    db.close();
-  }
-}
-
 const NODE_WHERE = `level = ? AND idx = ? AND log_id = (SELECT id FROM tlog_logs WHERE origin = ?)`;
 
 function nodeAt(dataDir: string, origin: string, level: number, index: number): Buffer {
-  return withDb(
+  return withStoreFile(
     dataDir,
     (db) =>
       (
@@ -51,7 +33,7 @@ function nodeAt(dataDir: string, origin: string, level: number, index: number): 
 }
 
 function setNode(dataDir: string, origin: string, level: number, index: number, hash: Buffer) {
-  withDb(dataDir, (db) =>
+  withStoreFile(dataDir, (db) =>
     db
       .prepare(`UPDATE tlog_nodes SET hash = ? WHERE ${NODE_WHERE}`)
       .run(hash, level, index, origin),
@@ -59,7 +41,7 @@ function setNode(dataDir: string, origin: string, level: number, index: number, 
 }
 
 const latestSize = (dataDir: string, origin: string): number =>
-  withDb(
+  withStoreFile(
     dataDir,
     (db) =>
       (
@@ -70,49 +52,6 @@ const latestSize = (dataDir: string, origin: string): number =>
           .get(origin) as { size: number }
       ).size,
   );
-
-/** One link appended straight into the SQLite file, hashed and chained, with no server MAC. */
-function forgeLink(dataDir: string, siteId: string): number {
-  return withDb(dataDir, (db) => {
-    const last = db
-      .prepare('SELECT * FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1')
-      .get(siteId) as Record<string, any>;
-    const seq = (last.seq as number) + 1;
-    const prevHash = last.record_hash as string;
-    const meta = JSON.parse(last.meta);
-    const data = { ...JSON.parse(last.data), packetId: randomUUID() };
-    const recordHash = sha256Hex(canonicalJson({ siteId, seq, prevHash, data, meta }));
-    db.prepare(
-      `INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      siteId,
-      seq,
-      data.packetId,
-      data.deviceId,
-      prevHash,
-      recordHash,
-      canonicalJson(data),
-      canonicalJson(meta),
-    );
-    return seq;
-  });
-}
-
-/** `ledger:seal-foreign` on the store of `dataDir`: its exit code and output. */
-async function sealForeign(dataDir: string, ...args: string[]) {
-  try {
-    const done = await promisify(execFile)(
-      process.execPath,
-      ['-r', '@swc-node/register', 'scripts/ledger-seal-foreign.ts', ...args],
-      { cwd: join(__dirname, '..'), env: { ...process.env, DATA_DIR: dataDir } },
-    );
-    return { code: 0, ...done };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
 
 const metric = async (t: TestApp, name: string): Promise<number> => {
   const text = String((await http(t.baseUrl, 'GET', '/metrics')).body);
@@ -223,7 +162,7 @@ describe('a transparency log whose stored Merkle nodes were rewritten (e2e)', ()
       // history whose tree the entries do not prove either)
       const genuine = nodeAt(dataDir, origin, 5, 0);
       setNode(dataDir, origin, 5, 0, Buffer.alloc(32, 7));
-      withDb(dataDir, (db) =>
+      withStoreFile(dataDir, (db) =>
         rewriteChain(db, phone.siteId, 10, (data, seq) =>
           seq === 10
             ? { ...data, type: data.type === 'check_in' ? 'check_out' : 'check_in' }
@@ -282,7 +221,7 @@ describe('a transparency log whose stored Merkle nodes were rewritten (e2e)', ()
       await t.close({ keepData: true });
       const genuine = nodeAt(dataDir, origin, 5, 0);
       setNode(dataDir, origin, 5, 0, Buffer.alloc(32, 7));
-      withDb(dataDir, (db) =>
+      withStoreFile(dataDir, (db) =>
         rewriteChain(db, phone.siteId, 10, (data, seq) =>
           seq === 10
             ? { ...data, type: data.type === 'check_in' ? 'check_out' : 'check_in' }
@@ -318,21 +257,23 @@ describe('a transparency log whose stored Merkle nodes were rewritten (e2e)', ()
       await t.close({ keepData: true });
       t = undefined;
       setNode(dataDir, origin, 5, 0, Buffer.alloc(32, 7));
-      withDb(dataDir, (db) =>
+      withStoreFile(dataDir, (db) =>
         rewriteChain(db, phone.siteId, 10, (data, seq) =>
           seq === 10
             ? { ...data, type: data.type === 'check_in' ? 'check_out' : 'check_in' }
             : data,
         ),
       );
-      const forged = forgeLink(dataDir, phone.siteId);
-      const shown = await sealForeign(dataDir, '--site', phone.siteId);
+      // one link appended straight into the file, hashed and chained, with no server MAC
+      const forged = forgeLedgerLinks(dataDir, phone.siteId, 1, () => ({
+        type: 'check_in',
+        timestamp: new Date().toISOString(),
+      }));
+      const shown = await sealForeign('ledger', dataDir, '--site', phone.siteId);
       expect(shown.code).toBe(2);
-      const confirm = /run again with (--yes --through \d+ --head [0-9a-f]{64}) /.exec(
-        shown.stdout,
-      );
-      expect(confirm?.[1]).toContain(`--through ${forged}`);
-      const refused = await sealForeign(dataDir, '--site', phone.siteId, ...confirm![1].split(' '));
+      const confirm = sealConfirmation(shown.stdout);
+      expect(confirm.join(' ')).toContain(`--through ${forged}`);
+      const refused = await sealForeign('ledger', dataDir, '--site', phone.siteId, ...confirm);
       expect(refused.code).toBe(66);
       expect(refused.stderr).toContain(
         `refused: the stored Merkle tree of log ${origin} does not give the root its checkpoint of size 32 signs`,
