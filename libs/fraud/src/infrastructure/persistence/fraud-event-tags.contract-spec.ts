@@ -129,6 +129,48 @@ describeStoreContract('FraudEventRepository tags', fraudEventAdapters, ({ sut, s
     expect((await integrityOf(repo, genuine.id)).listed).toBe('verified');
   });
 
+  it('should read an event or review whose stored time is spelled other than the server writes it as tampered', async () => {
+    // the same instant, but the queries compare the stored value: `+002026-…` sorts before any
+    // `from` on SQLite, and a string or number escapes `$gte: Date` on MongoDB
+    const repo = await withTags();
+    const [spelled, numbered, reviewed, genuine] = [event(), event(), event(), event()];
+    await repo.recordAll([spelled, numbered, reviewed, genuine]);
+    await repo.addReview(reviewed.id, review());
+    const at = spelled.at.toISOString();
+    await setEvent(spelled.id, { at: `+00${at}` }, { at });
+    await setEvent(numbered.id, { at: at.replace('.000Z', 'Z') }, { at: spelled.at.getTime() });
+    await setEvent(
+      reviewed.id,
+      { review_at: '2026-01-10T00:00:00Z' },
+      { 'review.at': '2026-01-10T00:00:00.000Z' },
+    );
+    for (const e of [spelled, numbered, reviewed]) {
+      const [listed] = await repo.listRecent({ deviceId: e.deviceId, limit: 10 });
+      expect(listed.integrity).toBe('tampered');
+      expect((await repo.findWithReviews(e.id))!.event.integrity).toBe('tampered');
+      await expect(repo.addReview(e.id, review({ reason: 'again' }))).rejects.toBeInstanceOf(
+        FraudEventTamperedError,
+      );
+    }
+    // a review row's own time
+    await repo.addReview(genuine.id, review());
+    if (driver() === 'sqlite') {
+      sqlite()
+        .prepare(
+          "UPDATE fraud_event_reviews SET at = '+002026-01-10T00:00:00.000Z' WHERE event_id = ?",
+        )
+        .run(genuine.id);
+    } else {
+      await events().updateOne(
+        { _id: genuine.id as never },
+        { $set: { 'reviews.0.at': '2026-01-10T00:00:00.000Z' } },
+      );
+    }
+    const detail = (await repo.findWithReviews(genuine.id))!;
+    expect(detail.reviews.map((r) => r.integrity)).toEqual(['tampered']);
+    expect(detail.event.integrity).toBe('tampered');
+  });
+
   it('should read a review history with a review rewritten, deleted or reordered as tampered', async () => {
     const repo = await withTags();
     const [rewritten, deletedLast, deletedFirst, swapped] = [event(), event(), event(), event()];

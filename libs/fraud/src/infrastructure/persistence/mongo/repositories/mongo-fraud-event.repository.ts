@@ -10,7 +10,7 @@ import {
 } from '../../../../domain/fraud-event';
 import { FraudEventTamperedError } from '../../../../fraud.errors';
 import { FraudEventRepository, ReviewOutcome } from '../../fraud-event.repository';
-import { FraudSeal } from '../../fraud-seal';
+import { canonicalMongoTime, FraudSeal } from '../../fraud-seal';
 import { FraudEventMongoMapper as Mapper } from '../mappers/fraud-event.mapper';
 import {
   FRAUD_SEAL_COLLECTION,
@@ -93,7 +93,11 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
   /** The document's event, with its integrity when the store checks tags. */
   private toEvent(doc: FraudEventDocument): FraudEvent {
     const event = Mapper.toDomain(doc);
-    if (this.seal) event.integrity = this.seal.eventIntegrity(event, doc.tag);
+    if (this.seal) {
+      const timesCanonical =
+        canonicalMongoTime(doc.at) && (!doc.review || canonicalMongoTime(doc.review.at));
+      event.integrity = timesCanonical ? this.seal.eventIntegrity(event, doc.tag) : 'tampered';
+    }
     return event;
   }
 
@@ -106,6 +110,7 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
       reviews,
       stored.map((_, i) => i + 1),
       stored.map((r) => r.tag),
+      stored.map((r) => canonicalMongoTime(r.at)),
     );
     return reviews;
   }

@@ -15,7 +15,7 @@ import {
 } from '../../../../domain/fraud-event';
 import { FraudEventTamperedError } from '../../../../fraud.errors';
 import { FraudEventRepository, ReviewOutcome } from '../../fraud-event.repository';
-import { FraudSeal } from '../../fraud-seal';
+import { canonicalSqliteTime, FraudSeal } from '../../fraud-seal';
 import {
   FraudEventReviewedRow,
   FraudReviewRow,
@@ -116,7 +116,12 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
   /** The row's event, with its integrity when the store checks tags. */
   private toEvent(row: FraudEventReviewedRow): FraudEvent {
     const event = Mapper.toDomain(row);
-    if (this.seal) event.integrity = this.seal.eventIntegrity(event, row.tag);
+    if (this.seal) {
+      const timesCanonical =
+        canonicalSqliteTime(row.at) &&
+        (row.review_at === null || canonicalSqliteTime(row.review_at));
+      event.integrity = timesCanonical ? this.seal.eventIntegrity(event, row.tag) : 'tampered';
+    }
     return event;
   }
 
@@ -129,6 +134,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
       reviews,
       rows.map((r) => r.seq),
       rows.map((r) => r.tag),
+      rows.map((r) => canonicalSqliteTime(r.at)),
     );
     return { reviews, rows };
   }
