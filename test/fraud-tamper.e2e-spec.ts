@@ -82,6 +82,13 @@ describe('fraud events changed outside the server (e2e)', () => {
       reviews: [{ integrity: 'verified' }, { integrity: 'verified' }],
     });
     expect(await tamperedOnHealth()).not.toContain(e.id);
+    // the start tagged the rows from before the tags (none on a new store), and says so
+    const health = await get('/health');
+    expect(health.body.details.fraud).toMatchObject({
+      legacySealedAt: expect.any(String),
+      legacySealedCount: 0,
+    });
+    expect(health.body.details.fraud.legacySealRefused).toBeUndefined();
   });
 
   it('should mark an event whose type was changed as tampered, refuse its review, and report it on /health and the metric', async () => {

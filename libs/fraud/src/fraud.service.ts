@@ -24,6 +24,7 @@ import {
 import { FraudMetrics } from './fraud.metrics';
 import {
   FraudEventRepository,
+  LegacySealState,
   ReviewOutcome,
 } from './infrastructure/persistence/fraud-event.repository';
 
@@ -139,6 +140,11 @@ export class FraudService {
   async ofPackets(packetIds: string[], limit = 10_000): Promise<FraudEvent[]> {
     if (packetIds.length === 0) return [];
     return this.noted(await this.events.listByPacketIds(packetIds, limit));
+  }
+
+  /** When the rows from before the tags were tagged as legacy, how many, or that it was refused. */
+  legacySeal(): Promise<LegacySealState> {
+    return this.events.legacySeal();
   }
 
   /** Events read as tampered by this instance, oldest first (the newest TAMPERED_KEPT). */

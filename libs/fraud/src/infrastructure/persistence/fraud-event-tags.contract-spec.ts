@@ -270,5 +270,52 @@ describeStoreContract('FraudEventRepository tags', fraudEventAdapters, ({ sut, s
     expect((await integrityOf(restarted, changed.id)).listed).toBe('tampered');
     expect((await integrityOf(restarted, forged.id)).listed).toBe('tampered');
     expect((await integrityOf(restarted, old.id)).listed).toBe('legacy');
+    expect(await restarted.legacySeal()).toEqual({
+      sealedAt: expect.any(Date),
+      count: 2,
+      refused: false,
+    });
+  });
+
+  it('should refuse the legacy tagging when its marker is cleared while rows carry tags: untagged rows stay tampered', async () => {
+    const repo = await withTags();
+    const [genuine, rewritten] = [event(), event()];
+    await repo.recordAll([genuine, rewritten]);
+    await repo.addReview(rewritten.id, review());
+    const forged = event();
+    // a forged row, a verified row rewritten with its tags nulled, and the marker cleared
+    if (driver() === 'sqlite') {
+      const db = sqlite();
+      db.prepare(
+        `INSERT INTO fraud_events (id, type, device_id, detail, at) VALUES (?, 'rapid_repeat', ?, 'x', ?)`,
+      ).run(forged.id, forged.deviceId, forged.at.toISOString());
+      db.prepare("UPDATE fraud_events SET type = 'shared_device', tag = NULL WHERE id = ?").run(
+        rewritten.id,
+      );
+      db.prepare('UPDATE fraud_event_reviews SET tag = NULL WHERE event_id = ?').run(rewritten.id);
+      db.prepare('UPDATE fraud_seal SET legacy_sealed_at = NULL').run();
+    } else {
+      await events().insertOne({
+        _id: forged.id as never,
+        type: 'rapid_repeat',
+        deviceId: forged.deviceId,
+        detail: 'x',
+        at: forged.at,
+      });
+      await events().updateOne(
+        { _id: rewritten.id as never },
+        { $set: { type: 'shared_device' }, $unset: { tag: '', 'reviews.0.tag': '' } },
+      );
+      await (store() as MongoStore).connection.collection('fraud_seal').deleteMany({});
+    }
+    const restarted = await withTags();
+    expect((await integrityOf(restarted, forged.id)).listed).toBe('tampered');
+    expect(await integrityOf(restarted, rewritten.id)).toEqual({
+      listed: 'tampered',
+      detail: 'tampered',
+      reviews: ['tampered'],
+    });
+    expect((await integrityOf(restarted, genuine.id)).listed).toBe('verified');
+    expect((await restarted.legacySeal()).refused).toBe(true);
   });
 });

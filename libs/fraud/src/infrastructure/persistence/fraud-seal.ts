@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { StoreMac } from '@app/tlog';
 import { FraudEvent, FraudIntegrity, FraudReview } from '../../domain/fraud-event';
+import type { FraudMetrics } from '../../fraud.metrics';
 
 /**
  * The tags of fraud events and their reviews (StoreMac, purposes 'fraud-event' and
@@ -88,6 +89,17 @@ export class FraudSeal {
     if ((last?.id ?? null) !== (event.review?.id ?? null)) broken = true;
     if (broken) event.integrity = 'tampered';
   }
+}
+
+/**
+ * The legacy tagging refused at a start (`fraud_seal`'s marker gone while rows carry tags):
+ * logged as an alarm and counted in `mdai_fraud_events_tampered_total` (its alert pages).
+ */
+export function alarmLegacyRefused(logger: Logger, metrics?: FraudMetrics): void {
+  metrics?.tamperedFound(1);
+  logger.error(
+    'ALARM: the fraud_seal marker is gone but fraud rows already carry tags: the legacy tagging was not run (it would mark rows written outside the server as legacy); untagged rows read as tampered. Restore fraud_seal from a backup',
+  );
 }
 
 /**

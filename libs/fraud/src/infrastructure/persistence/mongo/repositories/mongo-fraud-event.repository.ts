@@ -1,4 +1,4 @@
-import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import {
@@ -9,8 +9,9 @@ import {
   FraudWeight,
 } from '../../../../domain/fraud-event';
 import { FraudEventTamperedError } from '../../../../fraud.errors';
-import { FraudEventRepository, ReviewOutcome } from '../../fraud-event.repository';
-import { canonicalMongoTime, FraudSeal } from '../../fraud-seal';
+import { FraudMetrics } from '../../../../fraud.metrics';
+import { FraudEventRepository, LegacySealState, ReviewOutcome } from '../../fraud-event.repository';
+import { alarmLegacyRefused, canonicalMongoTime, FraudSeal } from '../../fraud-seal';
 import { FraudEventMongoMapper as Mapper } from '../mappers/fraud-event.mapper';
 import {
   FRAUD_SEAL_COLLECTION,
@@ -18,6 +19,14 @@ import {
   FraudEventSchema,
   WEIGHING_TYPES,
 } from '../schemas/fraud-event.schema';
+
+/** A document carrying a tag, on the event or on a review: a store the server has written. */
+const TAGGED = {
+  $or: [
+    { tag: { $exists: true, $ne: null } },
+    { reviews: { $elemMatch: { tag: { $exists: true, $ne: null } } } },
+  ],
+};
 
 /** Every field but the review history: what a listing needs. */
 const EVENT_FIELDS = { reviews: 0 } as const;
@@ -31,8 +40,15 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
   private readonly events: Model<FraudEventDocument>;
   private readonly store: MongoStoreHandle;
   private readonly seal?: FraudSeal;
+  private readonly logger = new Logger('FraudSeal');
+  /** This start refused the legacy tagging (rows already tagged, the marker gone). */
+  private legacyRefused = false;
 
-  constructor(store: MongoStoreHandle, @Optional() seal?: FraudSeal) {
+  constructor(
+    store: MongoStoreHandle,
+    @Optional() seal?: FraudSeal,
+    @Optional() private readonly metrics?: FraudMetrics,
+  ) {
     super();
     this.store = store;
     this.seal = seal;
@@ -47,19 +63,25 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
   /**
    * Documents stored before the tags are tagged once, as legacy, by the first server with the
    * tags: the one whose insert of `fraud_seal`'s `legacy` document succeeds (replicas starting
-   * together tag them once). An untagged document written later is `tampered`.
+   * together tag them once). An untagged document written later is `tampered`. Only a store
+   * where no document carries a tag yet is tagged (SQLite's reason: with the marker deleted and
+   * tagged documents present, it would launder untagged ones as legacy): refused, loudly.
    */
   private async sealLegacy(seal: FraudSeal): Promise<void> {
-    const marks = this.store.connection.collection<{ _id: string; at: Date }>(
-      FRAUD_SEAL_COLLECTION,
-    );
+    const marks = this.marks();
     if (await marks.findOne({ _id: 'legacy' })) return;
+    if (await this.events.exists(TAGGED)) {
+      this.legacyRefused = true;
+      alarmLegacyRefused(this.logger, this.metrics);
+      return;
+    }
     try {
       await marks.insertOne({ _id: 'legacy', at: new Date() });
     } catch {
       return; // another replica claimed it
     }
     // streamed, a thousand updates a round trip: a big log is never all in memory
+    let sealed = 0;
     let batch: Parameters<Model<FraudEventDocument>['bulkWrite']>[0] = [];
     const flush = async () => {
       if (batch.length > 0) await this.events.bulkWrite(batch, { ordered: false });
@@ -85,9 +107,27 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
           },
         },
       });
+      sealed++;
       if (batch.length === 1000) await flush();
     }
     await flush();
+    await marks.updateOne({ _id: 'legacy' }, { $set: { count: sealed } });
+    this.logger.log({ events: sealed }, 'Fraud events from before the tags tagged as legacy');
+  }
+
+  private marks() {
+    return this.store.connection.collection<{ _id: string; at: Date; count?: number }>(
+      FRAUD_SEAL_COLLECTION,
+    );
+  }
+
+  async legacySeal(): Promise<LegacySealState> {
+    const mark = await this.marks().findOne({ _id: 'legacy' });
+    return {
+      ...(mark?.at ? { sealedAt: new Date(mark.at) } : {}),
+      ...(typeof mark?.count === 'number' ? { count: mark.count } : {}),
+      refused: this.legacyRefused,
+    };
   }
 
   /** The document's event, with its integrity when the store checks tags. */

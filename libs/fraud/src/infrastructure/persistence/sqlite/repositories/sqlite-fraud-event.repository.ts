@@ -1,4 +1,4 @@
-import { Injectable, Optional } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import {
   LimitedStatement,
@@ -14,8 +14,9 @@ import {
   FraudWeight,
 } from '../../../../domain/fraud-event';
 import { FraudEventTamperedError } from '../../../../fraud.errors';
-import { FraudEventRepository, ReviewOutcome } from '../../fraud-event.repository';
-import { canonicalSqliteTime, FraudSeal } from '../../fraud-seal';
+import { FraudMetrics } from '../../../../fraud.metrics';
+import { FraudEventRepository, LegacySealState, ReviewOutcome } from '../../fraud-event.repository';
+import { alarmLegacyRefused, canonicalSqliteTime, FraudSeal } from '../../fraud-seal';
 import {
   FraudEventReviewedRow,
   FraudReviewRow,
@@ -41,8 +42,15 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
   private readonly weighing: LimitedStatement<[string, string, string], [string, string]>;
 
   private readonly seal?: FraudSeal;
+  private readonly logger = new Logger('FraudSeal');
+  /** This start refused the legacy tagging (rows already tagged, the marker gone). */
+  private legacyRefused = false;
 
-  constructor(store: SqliteStoreHandle, @Optional() seal?: FraudSeal) {
+  constructor(
+    store: SqliteStoreHandle,
+    @Optional() seal?: FraudSeal,
+    @Optional() private readonly metrics?: FraudMetrics,
+  ) {
     super();
     store.migrate('fraud', FRAUD_SQLITE_MIGRATIONS);
     this.db = store.db;
@@ -74,18 +82,33 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
 
   /**
    * Rows stored before the tags (fraud migration 7) are tagged once, as legacy, by the first
-   * server with the tags (`fraud_seal.legacy_sealed_at` then says when): they read as `legacy`
-   * from then on, and a row changed after that as `tampered`. An untagged row written later is
-   * `tampered`, not legacy.
+   * server with the tags (`fraud_seal.legacy_sealed_at` then says when, `legacy_sealed_count`
+   * how many events): they read as `legacy` from then on, and a row changed after that as
+   * `tampered`. An untagged row written later is `tampered`, not legacy. Only a store where no
+   * row carries a tag yet is tagged: with the marker cleared (by a database writer) and tagged
+   * rows present, tagging would launder any untagged row (a forged one, or a rewritten one with
+   * its tag nulled) as legacy, so it is refused, loudly, and the untagged rows stay `tampered`.
    */
   private sealLegacy(seal: FraudSeal): void {
     const pending = () =>
       this.db.prepare('SELECT legacy_sealed_at FROM fraud_seal WHERE id = 1').get() as
         { legacy_sealed_at: string | null } | undefined;
     if (pending()?.legacy_sealed_at !== null) return;
+    let sealed: number | undefined;
     this.db
       .transaction(() => {
         if (pending()?.legacy_sealed_at !== null) return;
+        const tagged = this.db
+          .prepare(
+            `SELECT EXISTS (SELECT 1 FROM fraud_events WHERE tag IS NOT NULL)
+               OR EXISTS (SELECT 1 FROM fraud_event_reviews WHERE tag IS NOT NULL) AS tagged`,
+          )
+          .get() as { tagged: number };
+        if (tagged.tagged) {
+          this.legacyRefused = true;
+          return;
+        }
+        sealed = 0;
         const tagEvent = this.db.prepare('UPDATE fraud_events SET tag = ? WHERE id = ?');
         const tagReview = this.db.prepare('UPDATE fraud_event_reviews SET tag = ? WHERE id = ?');
         // a thousand rows at a time (each read finds the rows not tagged yet): a big log is
@@ -97,6 +120,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
           for (const row of rows) {
             const event = Mapper.toDomain(row);
             tagEvent.run(seal.eventTag(event, true), event.id);
+            sealed++;
             let previous: string | null = null;
             for (const r of this.reviewsOf.all(event.id)) {
               const tag: string =
@@ -107,10 +131,27 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
           }
         }
         this.db
-          .prepare('UPDATE fraud_seal SET legacy_sealed_at = ? WHERE id = 1')
-          .run(new Date().toISOString());
+          .prepare(
+            'UPDATE fraud_seal SET legacy_sealed_at = ?, legacy_sealed_count = ? WHERE id = 1',
+          )
+          .run(new Date().toISOString(), sealed);
       })
       .immediate();
+    if (this.legacyRefused) alarmLegacyRefused(this.logger, this.metrics);
+    else if (sealed !== undefined) {
+      this.logger.log({ events: sealed }, 'Fraud events from before the tags tagged as legacy');
+    }
+  }
+
+  async legacySeal(): Promise<LegacySealState> {
+    const row = this.db
+      .prepare('SELECT legacy_sealed_at, legacy_sealed_count FROM fraud_seal WHERE id = 1')
+      .get() as { legacy_sealed_at: string | null; legacy_sealed_count: number | null } | undefined;
+    return {
+      ...(row?.legacy_sealed_at ? { sealedAt: new Date(row.legacy_sealed_at) } : {}),
+      ...(row?.legacy_sealed_count != null ? { count: row.legacy_sealed_count } : {}),
+      refused: this.legacyRefused,
+    };
   }
 
   /** The row's event, with its integrity when the store checks tags. */
