@@ -14,6 +14,7 @@ import {
 } from '../../../../domain/fraud-event';
 import {
   fraudEventListQuery,
+  LEGACY_PAGE_SQL,
   SqliteFraudEventRepository,
   WEIGHING_SQL,
 } from './sqlite-fraud-event.repository';
@@ -100,6 +101,12 @@ describe('SqliteFraudEventRepository query plans', () => {
         /SEARCH fraud_events USING COVERING INDEX fraud_events_weighing \(device_id=\? AND at>\? AND at<\?\)/,
       );
     }
+  });
+
+  it('should page the legacy tagging by id, each page seeking where the last ended (never rescanning)', () => {
+    const plan = explainQueryPlan(store.db, LEGACY_PAGE_SQL, ['a'.repeat(24)]);
+    expect(planProblems(plan)).toEqual([]);
+    expect(plan.join(' ')).toMatch(/SEARCH fraud_events USING INDEX \w+ \(id>\?\)/);
   });
 
   it('should seek the review index for a review filter alone', () => {
