@@ -277,6 +277,25 @@ describeStoreContract('FraudEventRepository tags', fraudEventAdapters, ({ sut, s
     });
   });
 
+  it('should wait for another replica tagging the legacy rows rather than refuse (MongoDB: the marker comes after the tags)', async () => {
+    if (driver() !== 'mongo') return;
+    const old = event();
+    await sut().recordAll([old]);
+    await withTags();
+    const marks = (store() as MongoStore).connection.collection('fraud_seal');
+    const mark = (await marks.findOne({ _id: 'legacy' as never }))!;
+    expect(mark.count).toBe(1);
+    // as seen by a replica starting while another is still tagging: tagged rows, no marker yet
+    await marks.deleteMany({});
+    const finished = new Promise<void>((resolve) =>
+      setTimeout(() => void marks.insertOne(mark).then(() => resolve()), 700),
+    );
+    const replica = await withTags();
+    await finished;
+    expect((await replica.legacySeal()).refused).toBe(false);
+    expect((await integrityOf(replica, old.id)).listed).toBe('legacy');
+  });
+
   it('should refuse the legacy tagging when its marker is cleared while rows carry tags: untagged rows stay tampered', async () => {
     const repo = await withTags();
     const [genuine, rewritten] = [event(), event()];

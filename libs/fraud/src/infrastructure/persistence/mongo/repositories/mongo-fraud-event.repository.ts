@@ -28,6 +28,9 @@ const TAGGED = {
   ],
 };
 
+/** A document the legacy tagging takes. */
+const UNTAGGED = { tag: { $exists: false } };
+
 /** Every field but the review history: what a listing needs. */
 const EVENT_FIELDS = { reviews: 0 } as const;
 
@@ -61,36 +64,73 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
   }
 
   /**
-   * Documents stored before the tags are tagged once, as legacy, by the first server with the
-   * tags: the one whose insert of `fraud_seal`'s `legacy` document succeeds (replicas starting
-   * together tag them once). An untagged document written later is `tampered`. Only a store
-   * where no document carries a tag yet is tagged (SQLite's reason: with the marker deleted and
-   * tagged documents present, it would launder untagged ones as legacy): refused, loudly.
+   * Documents stored before the tags are tagged once, as legacy, by the first servers with the
+   * tags, before they take requests: each untagged document once (replicas starting together
+   * tag the same documents with the same tags, each update taking only an untagged one), then
+   * `fraud_seal`'s `legacy` document (when, how many). An untagged document written later is
+   * `tampered`. Only a store where no document carries a tag yet is tagged (SQLite's reason:
+   * with the marker deleted and tagged documents present, it would launder untagged ones as
+   * legacy), or one another replica is tagging now (waited for): otherwise refused, loudly.
    */
   private async sealLegacy(seal: FraudSeal): Promise<void> {
     const marks = this.marks();
     if (await marks.findOne({ _id: 'legacy' })) return;
-    if (await this.events.exists(TAGGED)) {
+    // tagged documents and no marker: another replica upgraded together with this one may be
+    // tagging right now (its marker comes when it is done); otherwise refused
+    if ((await this.events.exists(TAGGED)) && !(await this.markerAwaited())) {
       this.legacyRefused = true;
       alarmLegacyRefused(this.logger, this.metrics);
       return;
     }
-    try {
-      await marks.insertOne({ _id: 'legacy', at: new Date() });
-    } catch {
-      return; // another replica claimed it
-    }
-    // streamed, a thousand updates a round trip: a big log is never all in memory
+    if (await marks.findOne({ _id: 'legacy' })) return;
+    // tag first, the marker after: a start stopped half-way leaves no marker (the next start
+    // then finds tagged documents and refuses, loudly), never a marker over untagged documents.
+    // A pass misses a document whose reviews changed meanwhile (its filter holds the history
+    // as read): a few passes take those again
     let sealed = 0;
+    for (let pass = 0; pass < 5; pass++) {
+      const { tagged, missed } = await this.legacyPass(seal);
+      sealed += tagged;
+      if (missed === 0) break;
+    }
+    try {
+      await marks.insertOne({ _id: 'legacy', at: new Date(), count: sealed });
+    } catch {
+      // another replica's marker: it tagged the same documents (the same tags; each update
+      // takes only an untagged document)
+    }
+    this.logger.log({ events: sealed }, 'Fraud events from before the tags tagged as legacy');
+  }
+
+  /**
+   * Waits while the untagged documents keep decreasing (another replica tagging): true when the
+   * marker appears, false once they stop decreasing for two seconds without it.
+   */
+  private async markerAwaited(): Promise<boolean> {
+    let untagged = await this.events.countDocuments(UNTAGGED);
+    for (let still = 0; still < 4;) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      if (await this.marks().findOne({ _id: 'legacy' })) return true;
+      const now = await this.events.countDocuments(UNTAGGED);
+      still = now < untagged ? 0 : still + 1;
+      untagged = now;
+    }
+    return false;
+  }
+
+  /** One streamed pass over the untagged documents, a thousand updates a round trip. */
+  private async legacyPass(seal: FraudSeal): Promise<{ tagged: number; missed: number }> {
+    let tagged = 0;
+    let missed = 0;
     let batch: Parameters<Model<FraudEventDocument>['bulkWrite']>[0] = [];
     const flush = async () => {
-      if (batch.length > 0) await this.events.bulkWrite(batch, { ordered: false });
+      if (batch.length === 0) return;
+      const result = await this.events.bulkWrite(batch, { ordered: false });
+      tagged += result.modifiedCount;
+      missed += batch.length - result.matchedCount;
       batch = [];
     };
-    for await (const doc of this.events
-      .find({ tag: { $exists: false } })
-      .lean<FraudEventDocument>()
-      .cursor()) {
+    for await (const doc of this.events.find(UNTAGGED).lean<FraudEventDocument>().cursor()) {
       const event = Mapper.toDomain(doc);
       let previous: string | null = null;
       const reviews = (doc.reviews ?? []).map((r, i) => {
@@ -101,18 +141,22 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
       });
       batch.push({
         updateOne: {
-          filter: { _id: doc._id, tag: { $exists: false } },
+          // the history as read: a review pushed meanwhile is not overwritten (the update
+          // misses, and the next pass reads the document again)
+          filter: {
+            _id: doc._id,
+            tag: { $exists: false },
+            reviews: doc.reviews ? { $size: doc.reviews.length } : { $exists: false },
+          },
           update: {
             $set: { tag: seal.eventTag(event, true), ...(doc.reviews ? { reviews } : {}) },
           },
         },
       });
-      sealed++;
       if (batch.length === 1000) await flush();
     }
     await flush();
-    await marks.updateOne({ _id: 'legacy' }, { $set: { count: sealed } });
-    this.logger.log({ events: sealed }, 'Fraud events from before the tags tagged as legacy');
+    return { tagged, missed };
   }
 
   private marks() {
