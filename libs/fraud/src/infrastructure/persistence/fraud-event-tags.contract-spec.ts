@@ -171,6 +171,32 @@ describeStoreContract('FraudEventRepository tags', fraudEventAdapters, ({ sut, s
     expect(detail.event.integrity).toBe('tampered');
   });
 
+  it('should list an event put back to an earlier review state (its row and old tag restored, the reviews kept) as tampered', async () => {
+    const repo = await withTags();
+    const e = event();
+    await repo.recordAll([e]);
+    await repo.addReview(e.id, review({ decision: 'confirmed', reason: 'first' }));
+    const fields =
+      driver() === 'sqlite'
+        ? ['review_id', 'review_decision', 'review_reason', 'review_by', 'review_at', 'tag']
+        : ['review', 'tag'];
+    const snapshot = async (): Promise<Row> => {
+      if (driver() === 'sqlite') {
+        return sqlite()
+          .prepare(`SELECT ${fields.join(', ')} FROM fraud_events WHERE id = ?`)
+          .get(e.id) as Row;
+      }
+      const doc = (await events().findOne({ _id: e.id as never }))!;
+      return { review: doc.review, tag: doc.tag };
+    };
+    const before = await snapshot();
+    await repo.addReview(e.id, review({ decision: 'dismissed', reason: 'second' }));
+    await setEvent(e.id, before, before);
+    expect(await integrityOf(repo, e.id)).toMatchObject({ listed: 'tampered', detail: 'tampered' });
+    const [byPacket] = await repo.listByPacketIds([e.packetId!], 10);
+    expect(byPacket.integrity).toBe('tampered');
+  });
+
   it('should read a review history with a review rewritten, deleted or reordered as tampered', async () => {
     const repo = await withTags();
     const [rewritten, deletedLast, deletedFirst, swapped] = [event(), event(), event(), event()];
@@ -214,8 +240,9 @@ describeStoreContract('FraudEventRepository tags', fraudEventAdapters, ({ sut, s
       detail: 'tampered',
       reviews: ['tampered', 'verified'],
     });
+    // the current review is no longer the history's last: the listing sees it too
     expect(await integrityOf(repo, deletedLast.id)).toMatchObject({
-      listed: 'verified',
+      listed: 'tampered',
       detail: 'tampered',
     });
     expect((await integrityOf(repo, deletedFirst.id)).detail).toBe('tampered');

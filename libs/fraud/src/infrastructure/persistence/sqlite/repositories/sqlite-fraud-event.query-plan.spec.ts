@@ -83,8 +83,13 @@ describe('SqliteFraudEventRepository query plans', () => {
     // the statement the repository runs: the limit written into the SQL (LimitedStatements)
     const { sql, params, limit } = fraudEventListQuery(criteria);
     const [plan] = literalLimitPlans(store.db, sql, params, [limit]);
-    const unfilteredFirstPage = !sql.includes('WHERE');
+    // (the last review's subquery has a WHERE of its own)
+    const unfilteredFirstPage = !/FROM fraud_events\s+WHERE/.test(sql);
     expect(planProblems(plan, unfilteredFirstPage ? 'fraud_events_at_id' : undefined)).toEqual([]);
+    // each listed row's last review: one seek of the UNIQUE (event_id, seq) index
+    expect(plan.join(' ')).toMatch(
+      /CORRELATED SCALAR SUBQUERY.*SEARCH r USING (COVERING )?INDEX sqlite_autoindex_fraud_event_reviews_\d \(event_id=\?\)/,
+    );
     if (criteria.before) {
       // the cursor (or the tighter `to`) bounds the index range: a deep page starts where it is
       expect(plan.join(' ')).toMatch(/SEARCH fraud_events USING INDEX \w+ \(.*(\(at,id\)<|at<)/);

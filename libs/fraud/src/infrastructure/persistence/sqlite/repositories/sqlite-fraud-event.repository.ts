@@ -162,6 +162,10 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
         canonicalSqliteTime(row.at) &&
         (row.review_at === null || canonicalSqliteTime(row.review_at));
       event.integrity = timesCanonical ? this.seal.eventIntegrity(event, row.tag) : 'tampered';
+      // a listing's row: its current review must be its history's last (the detail checks the
+      // whole history)
+      const last = (row as { last_review_id?: string | null }).last_review_id;
+      if (last !== undefined && last !== row.review_id) event.integrity = 'tampered';
     }
     return event;
   }
@@ -221,7 +225,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
       found.push(
         ...this.db
           .prepare<unknown[], FraudEventReviewedRow>(
-            `SELECT * FROM fraud_events WHERE packet_id IN (${chunk.map(() => '?').join(',')})
+            `SELECT *, ${LAST_REVIEW_ID} FROM fraud_events WHERE packet_id IN (${chunk.map(() => '?').join(',')})
              ORDER BY at, id LIMIT ?`,
           )
           .all(...chunk, limit - found.length)
@@ -276,6 +280,15 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     return this.listings.all(sql, params, limit).map((row) => this.toEvent(row));
   }
 }
+
+/**
+ * The id of the event's last review in its history (NULL without one): a listed row whose
+ * current review is not it was put back to an earlier state (the event row with its old tag,
+ * the later reviews kept), so the listing reads it as tampered as the detail does. One seek of
+ * the UNIQUE (event_id, seq) index a listed row.
+ */
+const LAST_REVIEW_ID = `(SELECT r.id FROM fraud_event_reviews r WHERE r.event_id = fraud_events.id
+    ORDER BY r.seq DESC LIMIT 1) AS last_review_id`;
 
 /**
  * A page of the legacy tagging: untagged events after an id, in id order (the primary key's
@@ -348,7 +361,7 @@ export function fraudEventListQuery(criteria: FraudEventCriteria): {
     params.push(to);
   }
   return {
-    sql: `SELECT * FROM fraud_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    sql: `SELECT *, ${LAST_REVIEW_ID} FROM fraud_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
          ORDER BY at DESC, id DESC LIMIT ?`,
     params,
     limit: criteria.limit,
