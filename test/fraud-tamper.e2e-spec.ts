@@ -199,4 +199,27 @@ describe('fraud events changed outside the server (e2e)', () => {
     const onHealth = await tamperedOnHealth();
     for (const f of forged) expect(onHealth).toContain(f.id);
   });
+
+  it('should show a review whose stored time is not a date as null and tampered, not answer 500', async () => {
+    const e = await flagged();
+    expect((await review(e.id, 'confirmed', 'seen on camera')).status).toBe(201);
+    if (file) {
+      file.prepare("UPDATE fraud_events SET review_at = 'garbage' WHERE id = ?").run(e.id);
+      file.prepare("UPDATE fraud_event_reviews SET at = 'garbage' WHERE event_id = ?").run(e.id);
+    } else {
+      await mongo().updateOne(
+        { _id: e.id as never },
+        { $set: { 'review.at': 'garbage', 'reviews.0.at': 'garbage' } },
+      );
+    }
+    const [row] = await listed(e.deviceId!);
+    expect(row).toMatchObject({ integrity: 'tampered', review: { at: null } });
+    const detail = await get(`/api/v5/fraud/events/${e.id}`);
+    expect(detail.status).toBe(200);
+    expect(detail.body).toMatchObject({
+      integrity: 'tampered',
+      review: { at: null, integrity: 'tampered' },
+      reviews: [{ at: null, integrity: 'tampered' }],
+    });
+  });
 });

@@ -8,7 +8,7 @@ import {
   FraudReview,
   FraudWeight,
 } from '../../../../domain/fraud-event';
-import { FraudEventTamperedError } from '../../../../fraud.errors';
+import { FraudError, FraudEventTamperedError } from '../../../../fraud.errors';
 import { FraudMetrics } from '../../../../fraud.metrics';
 import { FraudEventRepository, LegacySealState, ReviewOutcome } from '../../fraud-event.repository';
 import { alarmLegacyRefused, canonicalMongoTime, FraudSeal } from '../../fraud-seal';
@@ -267,7 +267,12 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
     // review written meanwhile by another request or replica makes the write miss, and it is
     // read again (a bounded number of times: each miss is another review recorded)
     for (let attempt = 0; ; attempt++) {
-      if (attempt === 50) throw new Error(`fraud event ${eventId}: reviews kept changing`);
+      if (attempt === 50) {
+        throw new FraudError(
+          'fraud_review_contended',
+          'The review history of this fraud event kept changing while the review was written; nothing was recorded, retry',
+        );
+      }
       const doc = await this.events.findOne({ _id: eventId }).lean<FraudEventDocument>();
       if (!doc) return undefined;
       const event = this.toEvent(doc);
