@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { FraudEvent, FraudService } from '@app/fraud';
 import { MongoStore, Store } from '@app/persistence';
 import { gauge, http, startTestApp, TestApp } from './support/test-app';
+import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
 
 /**
  * Tester finding M3: fraud events and their reviews decide who gets paid, and were plain rows:
@@ -81,6 +82,13 @@ describe('fraud events changed outside the server (e2e)', () => {
       reviews: [{ integrity: 'verified' }, { integrity: 'verified' }],
     });
     expect(await tamperedOnHealth()).not.toContain(e.id);
+    // the start tagged the rows from before the tags (none on a new store), and says so
+    const health = await get('/health');
+    expect(health.body.details.fraud).toMatchObject({
+      legacySealedAt: expect.any(String),
+      legacySealedCount: 0,
+    });
+    expect(health.body.details.fraud.legacySealRefused).toBeUndefined();
   });
 
   it('should mark an event whose type was changed as tampered, refuse its review, and report it on /health and the metric', async () => {
@@ -149,5 +157,69 @@ describe('fraud events changed outside the server (e2e)', () => {
     expect(refused.status).toBe(503);
     expect(refused.body.code).toBe('fraud_event_tampered');
     expect(await tamperedOnHealth()).toContain(e.id);
+  });
+
+  it('should not block a device automatically on fraud rows inserted outside the server, and report them', async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'framed-sim-0001' });
+    // nine untagged rows at full weight: 30 + 24 + 24, capped at 60, would take the device from
+    // 65 (50 and its app's +15) to 5, under the floor of 20
+    const now = Date.now();
+    const forged = ['impossible_travel', 'invalid_signature', 'shared_device'].flatMap((type) =>
+      [1, 2, 3].map((i) => ({ id: id(), type, at: new Date(now - i * 1000) })),
+    );
+    for (const f of forged) {
+      if (file) {
+        file
+          .prepare(
+            `INSERT INTO fraud_events (id, type, device_id, detail, at) VALUES (?, ?, ?, 'framed', ?)`,
+          )
+          .run(f.id, f.type, p.deviceId, f.at.toISOString());
+      } else {
+        await mongo().insertOne({
+          _id: f.id as never,
+          type: f.type,
+          deviceId: p.deviceId,
+          detail: 'framed',
+          at: f.at,
+        });
+      }
+    }
+    const trust = await get(`/api/v5/devices/${p.deviceId}/trust`);
+    expect(trust.body.score).toBeLessThan(20);
+    const synced = await syncBatch(t.baseUrl, p.token, [
+      signPacket(p, {
+        timestamp: new Date(now - 30_000).toISOString(),
+        geo: { lat: 28.6139, lng: 77.209, accuracyM: 10 },
+      }),
+    ]);
+    expect(synced.status).toBe(200);
+    expect(synced.body.accepted).toBe(1);
+    const device = await get(`/api/v5/devices/${p.deviceId}`);
+    expect(device.body.events.filter((e: any) => e.action === 'blocked')).toEqual([]);
+    const onHealth = await tamperedOnHealth();
+    for (const f of forged) expect(onHealth).toContain(f.id);
+  });
+
+  it('should show a review whose stored time is not a date as null and tampered, not answer 500', async () => {
+    const e = await flagged();
+    expect((await review(e.id, 'confirmed', 'seen on camera')).status).toBe(201);
+    if (file) {
+      file.prepare("UPDATE fraud_events SET review_at = 'garbage' WHERE id = ?").run(e.id);
+      file.prepare("UPDATE fraud_event_reviews SET at = 'garbage' WHERE event_id = ?").run(e.id);
+    } else {
+      await mongo().updateOne(
+        { _id: e.id as never },
+        { $set: { 'review.at': 'garbage', 'reviews.0.at': 'garbage' } },
+      );
+    }
+    const [row] = await listed(e.deviceId!);
+    expect(row).toMatchObject({ integrity: 'tampered', review: { at: null } });
+    const detail = await get(`/api/v5/fraud/events/${e.id}`);
+    expect(detail.status).toBe(200);
+    expect(detail.body).toMatchObject({
+      integrity: 'tampered',
+      review: { at: null, integrity: 'tampered' },
+      reviews: [{ at: null, integrity: 'tampered' }],
+    });
   });
 });

@@ -247,6 +247,7 @@ export interface FraudReviewView {
   reason: string;
   /** <role>:<API key id> */
   by: string;
+  /** null when the stored time is not a date (a hand-edited or damaged row: the review and its event then read tampered) */
   at: string;
   /** In an event's review history: verified (the server's tag verifies, in its place in the history), legacy (stored before tags existed, unchanged since the upgrade), tampered (changed, moved or written outside the server: not to be trusted). On an event's current review: the event's integrity (its tag covers the review) */
   integrity?: 'verified' | 'legacy' | 'tampered';

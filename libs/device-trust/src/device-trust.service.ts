@@ -110,16 +110,26 @@ export class DeviceTrustService {
   ): Promise<'blocked' | 'already_blocked' | undefined> {
     const floor = this.settings.autoBlockFloor;
     if (floor <= 0 || trust.score >= floor || device.isBlocked) return undefined;
-    let judged = trust;
+    // judged again on the history read through the tag check: the score read the covered index
+    // (no tags), and rows changed or inserted outside the server must not block a device (they
+    // are noted as tampered and left out); after an admin's unblock, only the events since
     const unblocked = await this.devices.lastUnblockedAt(device.deviceId);
-    if (unblocked) {
-      const since = new Date(Math.max(this.windowStart(now).getTime(), unblocked.getTime() + 1));
-      const [baseline, histories] = await Promise.all([
-        this.baseline(device, now),
-        this.fraud.weighingHistories([device.deviceId], since, now),
-      ]);
-      judged = this.compute(device, baseline, histories.get(device.deviceId), now, request);
-      if (judged.score >= floor) return undefined;
+    const since = unblocked
+      ? new Date(Math.max(this.windowStart(now).getTime(), unblocked.getTime() + 1))
+      : this.windowStart(now);
+    const [baseline, checked] = await Promise.all([
+      this.baseline(device, now),
+      this.fraud.checkedWeighingHistory(device.deviceId, since, now),
+    ]);
+    const judged = this.compute(device, baseline, checked.history, now, request);
+    if (judged.score >= floor) {
+      if (checked.tampered > 0) {
+        this.logger.warn(
+          { deviceId: device.deviceId, score: judged.score, floor, tampered: checked.tampered },
+          'Device not auto-blocked: below the floor only with fraud events changed outside the server',
+        );
+      }
+      return undefined;
     }
     const worst = judged.factors
       .filter((f) => f.effect < 0)
@@ -127,10 +137,10 @@ export class DeviceTrustService {
       .slice(0, 3)
       .map((f) => `${f.name} ${f.effect} (${f.detail})`)
       .join('; ');
-    const since = unblocked ? ` since the unblock of ${unblocked.toISOString()}` : '';
+    const sinceUnblock = unblocked ? ` since the unblock of ${unblocked.toISOString()}` : '';
     const blocked = await this.devices.blockAutomatically(
       device.deviceId,
-      `trust score ${judged.score}${since} below the floor ${floor}: ${worst || 'no positive factors'}`,
+      `trust score ${judged.score}${sinceUnblock} below the floor ${floor}: ${worst || 'no positive factors'}`,
     );
     if (!blocked) return 'already_blocked';
     this.logger.warn(

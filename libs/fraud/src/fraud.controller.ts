@@ -100,7 +100,7 @@ export class FraudController {
     status: 503,
     type: ErrorBody,
     description:
-      'fraud_event_tampered: the event or its review history was changed outside the server (its integrity is tampered); nothing is recorded',
+      'fraud_event_tampered: the event or its review history was changed outside the server (its integrity is tampered); nothing is recorded. fraud_review_contended (MongoDB): the review history kept changing while the review was written (other reviews at the same moment); nothing is recorded, retry',
   })
   async review(
     @Param() params: FraudEventIdParam,
@@ -129,7 +129,8 @@ function toView(e: FraudEvent): FraudEventView {
     at: Number.isNaN(e.at.getTime()) ? null : e.at.toISOString(),
     // the current review is part of the event's tag: its integrity is the event's
     review: e.review ? toReviewView({ ...e.review, integrity: e.integrity }) : undefined,
-    integrity: e.integrity ?? 'verified',
+    // fails closed: an event read without its tag checked is not vouched for
+    integrity: e.integrity ?? 'tampered',
   };
 }
 
@@ -138,7 +139,12 @@ function toReviewView(r: FraudReview): FraudReviewView {
     decision: r.decision,
     reason: r.reason,
     by: r.by,
-    at: r.at.toISOString(),
-    ...(r.integrity ? { integrity: r.integrity } : {}),
+    // a stored time that is not a date: shown as null and marked tampered (never a 500)
+    at: Number.isNaN(r.at.getTime()) ? null : r.at.toISOString(),
+    ...(Number.isNaN(r.at.getTime())
+      ? { integrity: 'tampered' }
+      : r.integrity
+        ? { integrity: r.integrity }
+        : {}),
   };
 }

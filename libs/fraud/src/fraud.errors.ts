@@ -8,6 +8,8 @@ export const FRAUD_ERRORS = {
     fraud_event_not_found: 'no fraud event has this id',
     fraud_event_tampered:
       'the fraud event or its review history was changed outside the server (its tags do not verify): it is listed marked tampered and cannot be reviewed',
+    fraud_review_contended:
+      'the review history of the fraud event kept changing while the review was written (other reviews at the same moment): nothing recorded, retry',
   },
 } as const;
 

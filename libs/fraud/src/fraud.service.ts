@@ -24,6 +24,7 @@ import {
 import { FraudMetrics } from './fraud.metrics';
 import {
   FraudEventRepository,
+  LegacySealState,
   ReviewOutcome,
 } from './infrastructure/persistence/fraud-event.repository';
 
@@ -141,6 +142,11 @@ export class FraudService {
     return this.noted(await this.events.listByPacketIds(packetIds, limit));
   }
 
+  /** When the rows from before the tags were tagged as legacy, how many, or that it was refused. */
+  legacySeal(): Promise<LegacySealState> {
+    return this.events.legacySeal();
+  }
+
   /** Events read as tampered by this instance, oldest first (the newest TAMPERED_KEPT). */
   tampered(): TamperedFraudEvent[] {
     return [...this.tamperedEvents].map(([eventId, since]) => ({ eventId, since }));
@@ -179,6 +185,46 @@ export class FraudService {
   ): Promise<Map<string, FraudWeight[]>> {
     if (deviceIds.length === 0) return Promise.resolve(new Map<string, FraudWeight[]>());
     return this.events.weighingHistories(deviceIds, from, to, perDevice);
+  }
+
+  /**
+   * The device's history as `weighingHistories` reads it (its newest `perDevice` events in
+   * [from, to] that weigh), but through the read that checks each row's tag: a tampered row
+   * (changed outside the server, or inserted without a tag) is noted (`/health`, the metric, the
+   * log) and left out, a legacy one kept. What an automatic block acts on: rows nobody can vouch
+   * for never block a device. Pages through the device's events (the listing's index), so it
+   * costs a read of each weighed row; it runs only when a score is below the floor.
+   */
+  async checkedWeighingHistory(
+    deviceId: string,
+    from: Date,
+    to: Date,
+    perDevice = 1000,
+  ): Promise<{ history: FraudWeight[]; tampered: number }> {
+    const weighing: FraudEvent[] = [];
+    let before: FraudEventCriteria['before'];
+    for (;;) {
+      const page = await this.events.listRecent({
+        deviceId,
+        from,
+        to,
+        excludeDismissed: true,
+        limit: 500,
+        before,
+      });
+      for (const e of page) {
+        if (e.type !== 'device_blocked' && weighing.length < perDevice) weighing.push(e);
+      }
+      if (page.length < 500 || weighing.length >= perDevice) break;
+      const last = page[page.length - 1];
+      before = { at: last.at, id: last.id };
+    }
+    this.noted(weighing);
+    const kept = weighing.filter((e) => e.integrity !== 'tampered');
+    return {
+      history: kept.map((e) => ({ type: e.type, at: e.at })),
+      tampered: weighing.length - kept.length,
+    };
   }
 
   /** The event and its reviews, oldest first. */

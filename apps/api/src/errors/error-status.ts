@@ -143,6 +143,7 @@ export const ERROR_STATUS = {
     invalid_cursor: HttpStatus.BAD_REQUEST,
     fraud_event_not_found: HttpStatus.NOT_FOUND,
     fraud_event_tampered: HttpStatus.SERVICE_UNAVAILABLE,
+    fraud_review_contended: HttpStatus.SERVICE_UNAVAILABLE,
   },
   'offline-sync': {
     missing_token: HttpStatus.UNAUTHORIZED,

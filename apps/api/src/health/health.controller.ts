@@ -123,7 +123,7 @@ export class HealthController implements OnModuleInit {
   })
   @ApiOkResponse({
     description:
-      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded. `fraud.tamperedEvents` and `fraud.events` (admin) count and name the fraud events this instance read as changed outside the server (their tags do not verify): reported, not degraded\n\nThe Health Check is successful',
+      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded. `fraud.tamperedEvents` and `fraud.events` (admin) count and name the fraud events this instance read as changed outside the server (their tags do not verify): reported, not degraded; `fraud.legacySealedAt` and `fraud.legacySealedCount` say when and how many events from before the tags were tagged as legacy, `fraud.legacySealRefused` that this start refused to (the `fraud_seal` marker gone while rows carry tags)\n\nThe Health Check is successful',
     schema: healthReportSchema('ok'),
   })
   @ApiServiceUnavailableResponse({
@@ -154,7 +154,7 @@ export class HealthController implements OnModuleInit {
       () => this.tlog(),
       () => this.logs(),
       () => this.readModel(),
-      async () => this.fraudEvents(),
+      () => this.fraudEvents(),
     ];
     if (this.redis.enabled) {
       checks.push(() => this.probe('redis', () => this.redis.ping()));
@@ -467,18 +467,40 @@ export class HealthController implements OnModuleInit {
    * replica shares the store, so taking this one out of rotation repairs nothing, and a database
    * writer could otherwise take them all out (alert on mdai_fraud_events_tampered_total).
    */
-  private fraudEvents() {
+  private async fraudEvents() {
     const check = indicator('fraud');
     const tampered = this.fraud?.tampered() ?? [];
-    if (tampered.length === 0) return check.up();
+    const legacy = await this.fraud?.legacySeal();
+    const seal = {
+      ...(legacy?.sealedAt ? { legacySealedAt: legacy.sealedAt.toISOString() } : {}),
+      ...(legacy?.count !== undefined ? { legacySealedCount: legacy.count } : {}),
+      ...(legacy?.refused ? { legacySealRefused: true } : {}),
+    };
+    const messages = [
+      ...(legacy?.refused
+        ? [
+            'the fraud_seal marker is gone while fraud rows carry tags: the legacy tagging was refused and untagged rows read as tampered; restore fraud_seal from a backup',
+          ]
+        : []),
+      ...(tampered.length > 0
+        ? [
+            'fraud events changed outside the server (their tags do not verify): listed with integrity tampered and not reviewable; restore them from a backup and compare with the ledger',
+          ]
+        : []),
+    ];
+    if (tampered.length === 0 && messages.length === 0) return check.up(seal);
     return check.up({
-      tamperedEvents: tampered.length,
-      events: tampered.slice(-100).map((t) => ({
-        eventId: t.eventId,
-        since: t.since.toISOString(),
-      })),
-      message:
-        'fraud events changed outside the server (their tags do not verify): listed with integrity tampered and not reviewable; restore them from a backup and compare with the ledger',
+      ...seal,
+      ...(tampered.length > 0
+        ? {
+            tamperedEvents: tampered.length,
+            events: tampered.slice(-100).map((t) => ({
+              eventId: t.eventId,
+              since: t.since.toISOString(),
+            })),
+          }
+        : {}),
+      message: messages.join('; '),
     });
   }
 

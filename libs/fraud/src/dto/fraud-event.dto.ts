@@ -108,7 +108,13 @@ export class FraudReviewView {
   @ApiProperty({ enum: FRAUD_REVIEW_DECISIONS }) decision!: string;
   @ApiProperty() reason!: string;
   @ApiProperty({ example: 'admin:3f2a9c1b0d4e', description: '<role>:<API key id>' }) by!: string;
-  @ApiProperty() at!: string;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description:
+      'null when the stored time is not a date (a hand-edited or damaged row: the review and its event then read tampered)',
+  })
+  at!: string | null;
   @ApiPropertyOptional({
     enum: FRAUD_INTEGRITY_STATES,
     description:

@@ -129,6 +129,74 @@ describeStoreContract('FraudEventRepository tags', fraudEventAdapters, ({ sut, s
     expect((await integrityOf(repo, genuine.id)).listed).toBe('verified');
   });
 
+  it('should read an event or review whose stored time is spelled other than the server writes it as tampered', async () => {
+    // the same instant, but the queries compare the stored value: `+002026-…` sorts before any
+    // `from` on SQLite, and a string or number escapes `$gte: Date` on MongoDB
+    const repo = await withTags();
+    const [spelled, numbered, reviewed, genuine] = [event(), event(), event(), event()];
+    await repo.recordAll([spelled, numbered, reviewed, genuine]);
+    await repo.addReview(reviewed.id, review());
+    const at = spelled.at.toISOString();
+    await setEvent(spelled.id, { at: `+00${at}` }, { at });
+    await setEvent(numbered.id, { at: at.replace('.000Z', 'Z') }, { at: spelled.at.getTime() });
+    await setEvent(
+      reviewed.id,
+      { review_at: '2026-01-10T00:00:00Z' },
+      { 'review.at': '2026-01-10T00:00:00.000Z' },
+    );
+    for (const e of [spelled, numbered, reviewed]) {
+      const [listed] = await repo.listRecent({ deviceId: e.deviceId, limit: 10 });
+      expect(listed.integrity).toBe('tampered');
+      expect((await repo.findWithReviews(e.id))!.event.integrity).toBe('tampered');
+      await expect(repo.addReview(e.id, review({ reason: 'again' }))).rejects.toBeInstanceOf(
+        FraudEventTamperedError,
+      );
+    }
+    // a review row's own time
+    await repo.addReview(genuine.id, review());
+    if (driver() === 'sqlite') {
+      sqlite()
+        .prepare(
+          "UPDATE fraud_event_reviews SET at = '+002026-01-10T00:00:00.000Z' WHERE event_id = ?",
+        )
+        .run(genuine.id);
+    } else {
+      await events().updateOne(
+        { _id: genuine.id as never },
+        { $set: { 'reviews.0.at': '2026-01-10T00:00:00.000Z' } },
+      );
+    }
+    const detail = (await repo.findWithReviews(genuine.id))!;
+    expect(detail.reviews.map((r) => r.integrity)).toEqual(['tampered']);
+    expect(detail.event.integrity).toBe('tampered');
+  });
+
+  it('should list an event put back to an earlier review state (its row and old tag restored, the reviews kept) as tampered', async () => {
+    const repo = await withTags();
+    const e = event();
+    await repo.recordAll([e]);
+    await repo.addReview(e.id, review({ decision: 'confirmed', reason: 'first' }));
+    const fields =
+      driver() === 'sqlite'
+        ? ['review_id', 'review_decision', 'review_reason', 'review_by', 'review_at', 'tag']
+        : ['review', 'tag'];
+    const snapshot = async (): Promise<Row> => {
+      if (driver() === 'sqlite') {
+        return sqlite()
+          .prepare(`SELECT ${fields.join(', ')} FROM fraud_events WHERE id = ?`)
+          .get(e.id) as Row;
+      }
+      const doc = (await events().findOne({ _id: e.id as never }))!;
+      return { review: doc.review, tag: doc.tag };
+    };
+    const before = await snapshot();
+    await repo.addReview(e.id, review({ decision: 'dismissed', reason: 'second' }));
+    await setEvent(e.id, before, before);
+    expect(await integrityOf(repo, e.id)).toMatchObject({ listed: 'tampered', detail: 'tampered' });
+    const [byPacket] = await repo.listByPacketIds([e.packetId!], 10);
+    expect(byPacket.integrity).toBe('tampered');
+  });
+
   it('should read a review history with a review rewritten, deleted or reordered as tampered', async () => {
     const repo = await withTags();
     const [rewritten, deletedLast, deletedFirst, swapped] = [event(), event(), event(), event()];
@@ -172,8 +240,9 @@ describeStoreContract('FraudEventRepository tags', fraudEventAdapters, ({ sut, s
       detail: 'tampered',
       reviews: ['tampered', 'verified'],
     });
+    // the current review is no longer the history's last: the listing sees it too
     expect(await integrityOf(repo, deletedLast.id)).toMatchObject({
-      listed: 'verified',
+      listed: 'tampered',
       detail: 'tampered',
     });
     expect((await integrityOf(repo, deletedFirst.id)).detail).toBe('tampered');
@@ -228,5 +297,71 @@ describeStoreContract('FraudEventRepository tags', fraudEventAdapters, ({ sut, s
     expect((await integrityOf(restarted, changed.id)).listed).toBe('tampered');
     expect((await integrityOf(restarted, forged.id)).listed).toBe('tampered');
     expect((await integrityOf(restarted, old.id)).listed).toBe('legacy');
+    expect(await restarted.legacySeal()).toEqual({
+      sealedAt: expect.any(Date),
+      count: 2,
+      refused: false,
+    });
+  });
+
+  it('should wait for another replica tagging the legacy rows rather than refuse (MongoDB: the marker comes after the tags)', async () => {
+    if (driver() !== 'mongo') return;
+    const old = event();
+    await sut().recordAll([old]);
+    await withTags();
+    const marks = (store() as MongoStore).connection.collection('fraud_seal');
+    const mark = (await marks.findOne({ _id: 'legacy' as never }))!;
+    expect(mark.count).toBe(1);
+    // as seen by a replica starting while another is still tagging: tagged rows, no marker yet
+    await marks.deleteMany({});
+    const finished = new Promise<void>((resolve) =>
+      setTimeout(() => void marks.insertOne(mark).then(() => resolve()), 700),
+    );
+    const replica = await withTags();
+    await finished;
+    expect((await replica.legacySeal()).refused).toBe(false);
+    expect((await integrityOf(replica, old.id)).listed).toBe('legacy');
+  });
+
+  it('should refuse the legacy tagging when its marker is cleared while rows carry tags: untagged rows stay tampered', async () => {
+    const repo = await withTags();
+    const [genuine, rewritten] = [event(), event()];
+    await repo.recordAll([genuine, rewritten]);
+    await repo.addReview(rewritten.id, review());
+    const forged = event();
+    // a forged row, a verified row rewritten with its tags nulled, and the marker cleared
+    if (driver() === 'sqlite') {
+      const db = sqlite();
+      db.prepare(
+        `INSERT INTO fraud_events (id, type, device_id, detail, at) VALUES (?, 'rapid_repeat', ?, 'x', ?)`,
+      ).run(forged.id, forged.deviceId, forged.at.toISOString());
+      db.prepare("UPDATE fraud_events SET type = 'shared_device', tag = NULL WHERE id = ?").run(
+        rewritten.id,
+      );
+      db.prepare('UPDATE fraud_event_reviews SET tag = NULL WHERE event_id = ?').run(rewritten.id);
+      db.prepare('UPDATE fraud_seal SET legacy_sealed_at = NULL').run();
+    } else {
+      await events().insertOne({
+        _id: forged.id as never,
+        type: 'rapid_repeat',
+        deviceId: forged.deviceId,
+        detail: 'x',
+        at: forged.at,
+      });
+      await events().updateOne(
+        { _id: rewritten.id as never },
+        { $set: { type: 'shared_device' }, $unset: { tag: '', 'reviews.0.tag': '' } },
+      );
+      await (store() as MongoStore).connection.collection('fraud_seal').deleteMany({});
+    }
+    const restarted = await withTags();
+    expect((await integrityOf(restarted, forged.id)).listed).toBe('tampered');
+    expect(await integrityOf(restarted, rewritten.id)).toEqual({
+      listed: 'tampered',
+      detail: 'tampered',
+      reviews: ['tampered'],
+    });
+    expect((await integrityOf(restarted, genuine.id)).listed).toBe('verified');
+    expect((await restarted.legacySeal()).refused).toBe(true);
   });
 });

@@ -6,6 +6,18 @@ export interface ReviewOutcome {
   recorded: boolean;
 }
 
+/**
+ * The legacy tagging of the rows stored before the tags: when it ran and how many events it
+ * tagged (absent before it ran, and on a store from before the count was kept), and whether
+ * this start refused to run it (`fraud_seal`'s marker gone while rows already carry tags: it
+ * would launder untagged rows as legacy).
+ */
+export interface LegacySealState {
+  sealedAt?: Date;
+  count?: number;
+  refused: boolean;
+}
+
 /** The append-only fraud event log, and the reviews of its events. */
 export abstract class FraudEventRepository {
   /** Appends events (all or none). */
@@ -38,6 +50,8 @@ export abstract class FraudEventRepository {
    * retry), records nothing (`recorded: false`). Undefined when no event has this id.
    */
   abstract addReview(eventId: string, review: FraudReview): Promise<ReviewOutcome | undefined>;
+  /** The legacy tagging's state (`/health`); `refused: false` and nothing else without tags. */
+  abstract legacySeal(): Promise<LegacySealState>;
   /** The event and every review of it, oldest first; undefined when no event has this id. */
   abstract findWithReviews(
     eventId: string,

@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { StoreMac } from '@app/tlog';
 import { FraudEvent, FraudIntegrity, FraudReview } from '../../domain/fraud-event';
+import type { FraudMetrics } from '../../fraud.metrics';
 
 /**
  * The tags of fraud events and their reviews (StoreMac, purposes 'fraud-event' and
@@ -65,13 +66,20 @@ export class FraudSeal {
    * An event's review history checked: each review against its tag, its place (seqs 1..n, no
    * gap) and the review before it, and the last against the event's current review. Sets each
    * review's `integrity`; the event's becomes `tampered` when the history does not hold together
-   * (a review deleted, moved or rewritten). `seqs` and `tags` are in the order of `reviews`.
+   * (a review deleted, moved or rewritten). `seqs`, `tags` and `timesCanonical` (each stored
+   * time in the spelling the server writes) are in the order of `reviews`.
    */
-  checkHistory(event: FraudEvent, reviews: FraudReview[], seqs: unknown[], tags: unknown[]): void {
+  checkHistory(
+    event: FraudEvent,
+    reviews: FraudReview[],
+    seqs: unknown[],
+    tags: unknown[],
+    timesCanonical: boolean[],
+  ): void {
     let broken = false;
     for (let i = 0; i < reviews.length; i++) {
       const integrity =
-        seqs[i] === i + 1
+        seqs[i] === i + 1 && timesCanonical[i]
           ? this.reviewIntegrity(event.id, i + 1, reviews[i], i > 0 ? tags[i - 1] : null, tags[i])
           : 'tampered';
       reviews[i].integrity = integrity;
@@ -81,6 +89,37 @@ export class FraudSeal {
     if ((last?.id ?? null) !== (event.review?.id ?? null)) broken = true;
     if (broken) event.integrity = 'tampered';
   }
+}
+
+/**
+ * The legacy tagging refused at a start (`fraud_seal`'s marker gone while rows carry tags):
+ * logged as an alarm and counted in `mdai_fraud_events_tampered_total` (its alert pages).
+ */
+export function alarmLegacyRefused(logger: Logger, metrics?: FraudMetrics): void {
+  metrics?.tamperedFound(1);
+  logger.error(
+    'ALARM: the fraud_seal marker is gone but fraud rows already carry tags: the legacy tagging was not run (it would mark rows written outside the server as legacy); untagged rows read as tampered. Restore fraud_seal from a backup',
+  );
+}
+
+/**
+ * Whether a stored SQLite time is the canonical ISO text the server writes. The tags cover the
+ * parsed instant, but the queries compare the stored text: `+002026-01-01T00:00:00.000Z` parses
+ * to the same instant yet sorts before any `from`, so a time stored in any other spelling reads
+ * as tampered (it would otherwise leave the trust score and the date filters while verifying).
+ */
+export function canonicalSqliteTime(stored: unknown): boolean {
+  if (typeof stored !== 'string') return false;
+  const at = new Date(stored);
+  return !Number.isNaN(at.getTime()) && at.toISOString() === stored;
+}
+
+/**
+ * Whether a stored MongoDB time is a BSON date: a number or a string with the same instant
+ * escapes the `$gte: Date` filters (MongoDB compares by type first), so it reads as tampered.
+ */
+export function canonicalMongoTime(stored: unknown): boolean {
+  return stored instanceof Date && !Number.isNaN(stored.getTime());
 }
 
 /** An ISO time, or what a stored value that is not a date reads as (it then fails its tag). */

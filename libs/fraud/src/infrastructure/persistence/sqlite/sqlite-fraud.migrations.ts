@@ -103,4 +103,10 @@ export const FRAUD_SQLITE_MIGRATIONS: SqliteMigration[] = [
       INSERT INTO fraud_seal (id, legacy_sealed_at) VALUES (1, NULL);
     `,
   },
+  {
+    version: 8,
+    name: 'fraud_seal: how many rows the legacy tagging tagged',
+    // shown on /health beside legacy_sealed_at
+    up: `ALTER TABLE fraud_seal ADD COLUMN legacy_sealed_count INTEGER;`,
+  },
 ];

@@ -1,4 +1,4 @@
-import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import {
@@ -8,9 +8,10 @@ import {
   FraudReview,
   FraudWeight,
 } from '../../../../domain/fraud-event';
-import { FraudEventTamperedError } from '../../../../fraud.errors';
-import { FraudEventRepository, ReviewOutcome } from '../../fraud-event.repository';
-import { FraudSeal } from '../../fraud-seal';
+import { FraudError, FraudEventTamperedError } from '../../../../fraud.errors';
+import { FraudMetrics } from '../../../../fraud.metrics';
+import { FraudEventRepository, LegacySealState, ReviewOutcome } from '../../fraud-event.repository';
+import { alarmLegacyRefused, canonicalMongoTime, FraudSeal } from '../../fraud-seal';
 import { FraudEventMongoMapper as Mapper } from '../mappers/fraud-event.mapper';
 import {
   FRAUD_SEAL_COLLECTION,
@@ -19,8 +20,24 @@ import {
   WEIGHING_TYPES,
 } from '../schemas/fraud-event.schema';
 
-/** Every field but the review history: what a listing needs. */
-const EVENT_FIELDS = { reviews: 0 } as const;
+/** A document carrying a tag, on the event or on a review: a store the server has written. */
+const TAGGED = {
+  $or: [
+    { tag: { $exists: true, $ne: null } },
+    { reviews: { $elemMatch: { tag: { $exists: true, $ne: null } } } },
+  ],
+};
+
+/** A document the legacy tagging takes. */
+const UNTAGGED = { tag: { $exists: false } };
+
+/**
+ * What a listing reads: the whole document, its review history included (a few reviews an
+ * event), whose last review must be the current one (or the event was put back to an earlier
+ * state). `{reviews: {$slice: -1}}` would read only the last, but the mongomock server the
+ * contract suite runs on does not apply it as MongoDB does.
+ */
+const EVENT_FIELDS = {} as const;
 
 /**
  * MongoDB adapter. An event embeds its reviews, so a review and the event's current review
@@ -31,8 +48,15 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
   private readonly events: Model<FraudEventDocument>;
   private readonly store: MongoStoreHandle;
   private readonly seal?: FraudSeal;
+  private readonly logger = new Logger('FraudSeal');
+  /** This start refused the legacy tagging (rows already tagged, the marker gone). */
+  private legacyRefused = false;
 
-  constructor(store: MongoStoreHandle, @Optional() seal?: FraudSeal) {
+  constructor(
+    store: MongoStoreHandle,
+    @Optional() seal?: FraudSeal,
+    @Optional() private readonly metrics?: FraudMetrics,
+  ) {
     super();
     this.store = store;
     this.seal = seal;
@@ -45,30 +69,73 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
   }
 
   /**
-   * Documents stored before the tags are tagged once, as legacy, by the first server with the
-   * tags: the one whose insert of `fraud_seal`'s `legacy` document succeeds (replicas starting
-   * together tag them once). An untagged document written later is `tampered`.
+   * Documents stored before the tags are tagged once, as legacy, by the first servers with the
+   * tags, before they take requests: each untagged document once (replicas starting together
+   * tag the same documents with the same tags, each update taking only an untagged one), then
+   * `fraud_seal`'s `legacy` document (when, how many). An untagged document written later is
+   * `tampered`. Only a store where no document carries a tag yet is tagged (SQLite's reason:
+   * with the marker deleted and tagged documents present, it would launder untagged ones as
+   * legacy), or one another replica is tagging now (waited for): otherwise refused, loudly.
    */
   private async sealLegacy(seal: FraudSeal): Promise<void> {
-    const marks = this.store.connection.collection<{ _id: string; at: Date }>(
-      FRAUD_SEAL_COLLECTION,
-    );
+    const marks = this.marks();
     if (await marks.findOne({ _id: 'legacy' })) return;
-    try {
-      await marks.insertOne({ _id: 'legacy', at: new Date() });
-    } catch {
-      return; // another replica claimed it
+    // tagged documents and no marker: another replica upgraded together with this one may be
+    // tagging right now (its marker comes when it is done); otherwise refused
+    if ((await this.events.exists(TAGGED)) && !(await this.markerAwaited())) {
+      this.legacyRefused = true;
+      alarmLegacyRefused(this.logger, this.metrics);
+      return;
     }
-    // streamed, a thousand updates a round trip: a big log is never all in memory
+    if (await marks.findOne({ _id: 'legacy' })) return;
+    // tag first, the marker after: a start stopped half-way leaves no marker (the next start
+    // then finds tagged documents and refuses, loudly), never a marker over untagged documents.
+    // A pass misses a document whose reviews changed meanwhile (its filter holds the history
+    // as read): a few passes take those again
+    let sealed = 0;
+    for (let pass = 0; pass < 5; pass++) {
+      const { tagged, missed } = await this.legacyPass(seal);
+      sealed += tagged;
+      if (missed === 0) break;
+    }
+    try {
+      await marks.insertOne({ _id: 'legacy', at: new Date(), count: sealed });
+    } catch {
+      // another replica's marker: it tagged the same documents (the same tags; each update
+      // takes only an untagged document)
+    }
+    this.logger.log({ events: sealed }, 'Fraud events from before the tags tagged as legacy');
+  }
+
+  /**
+   * Waits while the untagged documents keep decreasing (another replica tagging): true when the
+   * marker appears, false once they stop decreasing for two seconds without it.
+   */
+  private async markerAwaited(): Promise<boolean> {
+    let untagged = await this.events.countDocuments(UNTAGGED);
+    for (let still = 0; still < 4;) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      if (await this.marks().findOne({ _id: 'legacy' })) return true;
+      const now = await this.events.countDocuments(UNTAGGED);
+      still = now < untagged ? 0 : still + 1;
+      untagged = now;
+    }
+    return false;
+  }
+
+  /** One streamed pass over the untagged documents, a thousand updates a round trip. */
+  private async legacyPass(seal: FraudSeal): Promise<{ tagged: number; missed: number }> {
+    let tagged = 0;
+    let missed = 0;
     let batch: Parameters<Model<FraudEventDocument>['bulkWrite']>[0] = [];
     const flush = async () => {
-      if (batch.length > 0) await this.events.bulkWrite(batch, { ordered: false });
+      if (batch.length === 0) return;
+      const result = await this.events.bulkWrite(batch, { ordered: false });
+      tagged += result.modifiedCount;
+      missed += batch.length - result.matchedCount;
       batch = [];
     };
-    for await (const doc of this.events
-      .find({ tag: { $exists: false } })
-      .lean<FraudEventDocument>()
-      .cursor()) {
+    for await (const doc of this.events.find(UNTAGGED).lean<FraudEventDocument>().cursor()) {
       const event = Mapper.toDomain(doc);
       let previous: string | null = null;
       const reviews = (doc.reviews ?? []).map((r, i) => {
@@ -79,7 +146,13 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
       });
       batch.push({
         updateOne: {
-          filter: { _id: doc._id, tag: { $exists: false } },
+          // the history as read: a review pushed meanwhile is not overwritten (the update
+          // misses, and the next pass reads the document again)
+          filter: {
+            _id: doc._id,
+            tag: { $exists: false },
+            reviews: doc.reviews ? { $size: doc.reviews.length } : { $exists: false },
+          },
           update: {
             $set: { tag: seal.eventTag(event, true), ...(doc.reviews ? { reviews } : {}) },
           },
@@ -88,12 +161,35 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
       if (batch.length === 1000) await flush();
     }
     await flush();
+    return { tagged, missed };
+  }
+
+  private marks() {
+    return this.store.connection.collection<{ _id: string; at: Date; count?: number }>(
+      FRAUD_SEAL_COLLECTION,
+    );
+  }
+
+  async legacySeal(): Promise<LegacySealState> {
+    const mark = await this.marks().findOne({ _id: 'legacy' });
+    return {
+      ...(mark?.at ? { sealedAt: new Date(mark.at) } : {}),
+      ...(typeof mark?.count === 'number' ? { count: mark.count } : {}),
+      refused: this.legacyRefused,
+    };
   }
 
   /** The document's event, with its integrity when the store checks tags. */
   private toEvent(doc: FraudEventDocument): FraudEvent {
     const event = Mapper.toDomain(doc);
-    if (this.seal) event.integrity = this.seal.eventIntegrity(event, doc.tag);
+    if (this.seal) {
+      const timesCanonical =
+        canonicalMongoTime(doc.at) && (!doc.review || canonicalMongoTime(doc.review.at));
+      event.integrity = timesCanonical ? this.seal.eventIntegrity(event, doc.tag) : 'tampered';
+      // the current review must be the history's last (a listing reads only that one)
+      const last = doc.reviews?.[doc.reviews.length - 1]?._id ?? null;
+      if (last !== (doc.review?._id ?? null)) event.integrity = 'tampered';
+    }
     return event;
   }
 
@@ -106,6 +202,7 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
       reviews,
       stored.map((_, i) => i + 1),
       stored.map((r) => r.tag),
+      stored.map((r) => canonicalMongoTime(r.at)),
     );
     return reviews;
   }
@@ -170,7 +267,12 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
     // review written meanwhile by another request or replica makes the write miss, and it is
     // read again (a bounded number of times: each miss is another review recorded)
     for (let attempt = 0; ; attempt++) {
-      if (attempt === 50) throw new Error(`fraud event ${eventId}: reviews kept changing`);
+      if (attempt === 50) {
+        throw new FraudError(
+          'fraud_review_contended',
+          'The review history of this fraud event kept changing while the review was written; nothing was recorded, retry',
+        );
+      }
       const doc = await this.events.findOne({ _id: eventId }).lean<FraudEventDocument>();
       if (!doc) return undefined;
       const event = this.toEvent(doc);

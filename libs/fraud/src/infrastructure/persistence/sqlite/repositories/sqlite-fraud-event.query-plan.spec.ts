@@ -14,6 +14,7 @@ import {
 } from '../../../../domain/fraud-event';
 import {
   fraudEventListQuery,
+  LEGACY_PAGE_SQL,
   SqliteFraudEventRepository,
   WEIGHING_SQL,
 } from './sqlite-fraud-event.repository';
@@ -82,8 +83,13 @@ describe('SqliteFraudEventRepository query plans', () => {
     // the statement the repository runs: the limit written into the SQL (LimitedStatements)
     const { sql, params, limit } = fraudEventListQuery(criteria);
     const [plan] = literalLimitPlans(store.db, sql, params, [limit]);
-    const unfilteredFirstPage = !sql.includes('WHERE');
+    // (the last review's subquery has a WHERE of its own)
+    const unfilteredFirstPage = !/FROM fraud_events\s+WHERE/.test(sql);
     expect(planProblems(plan, unfilteredFirstPage ? 'fraud_events_at_id' : undefined)).toEqual([]);
+    // each listed row's last review: one seek of the UNIQUE (event_id, seq) index
+    expect(plan.join(' ')).toMatch(
+      /CORRELATED SCALAR SUBQUERY.*SEARCH r USING (COVERING )?INDEX sqlite_autoindex_fraud_event_reviews_\d \(event_id=\?\)/,
+    );
     if (criteria.before) {
       // the cursor (or the tighter `to`) bounds the index range: a deep page starts where it is
       expect(plan.join(' ')).toMatch(/SEARCH fraud_events USING INDEX \w+ \(.*(\(at,id\)<|at<)/);
@@ -100,6 +106,12 @@ describe('SqliteFraudEventRepository query plans', () => {
         /SEARCH fraud_events USING COVERING INDEX fraud_events_weighing \(device_id=\? AND at>\? AND at<\?\)/,
       );
     }
+  });
+
+  it('should page the legacy tagging by id, each page seeking where the last ended (never rescanning)', () => {
+    const plan = explainQueryPlan(store.db, LEGACY_PAGE_SQL, ['a'.repeat(24)]);
+    expect(planProblems(plan)).toEqual([]);
+    expect(plan.join(' ')).toMatch(/SEARCH fraud_events USING INDEX \w+ \(id>\?\)/);
   });
 
   it('should seek the review index for a review filter alone', () => {

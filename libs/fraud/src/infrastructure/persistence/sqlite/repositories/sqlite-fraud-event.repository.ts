@@ -1,4 +1,4 @@
-import { Injectable, Optional } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import {
   LimitedStatement,
@@ -14,8 +14,9 @@ import {
   FraudWeight,
 } from '../../../../domain/fraud-event';
 import { FraudEventTamperedError } from '../../../../fraud.errors';
-import { FraudEventRepository, ReviewOutcome } from '../../fraud-event.repository';
-import { FraudSeal } from '../../fraud-seal';
+import { FraudMetrics } from '../../../../fraud.metrics';
+import { FraudEventRepository, LegacySealState, ReviewOutcome } from '../../fraud-event.repository';
+import { alarmLegacyRefused, canonicalSqliteTime, FraudSeal } from '../../fraud-seal';
 import {
   FraudEventReviewedRow,
   FraudReviewRow,
@@ -41,8 +42,15 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
   private readonly weighing: LimitedStatement<[string, string, string], [string, string]>;
 
   private readonly seal?: FraudSeal;
+  private readonly logger = new Logger('FraudSeal');
+  /** This start refused the legacy tagging (rows already tagged, the marker gone). */
+  private legacyRefused = false;
 
-  constructor(store: SqliteStoreHandle, @Optional() seal?: FraudSeal) {
+  constructor(
+    store: SqliteStoreHandle,
+    @Optional() seal?: FraudSeal,
+    @Optional() private readonly metrics?: FraudMetrics,
+  ) {
     super();
     store.migrate('fraud', FRAUD_SQLITE_MIGRATIONS);
     this.db = store.db;
@@ -74,29 +82,44 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
 
   /**
    * Rows stored before the tags (fraud migration 7) are tagged once, as legacy, by the first
-   * server with the tags (`fraud_seal.legacy_sealed_at` then says when): they read as `legacy`
-   * from then on, and a row changed after that as `tampered`. An untagged row written later is
-   * `tampered`, not legacy.
+   * server with the tags (`fraud_seal.legacy_sealed_at` then says when, `legacy_sealed_count`
+   * how many events): they read as `legacy` from then on, and a row changed after that as
+   * `tampered`. An untagged row written later is `tampered`, not legacy. Only a store where no
+   * row carries a tag yet is tagged: with the marker cleared (by a database writer) and tagged
+   * rows present, tagging would launder any untagged row (a forged one, or a rewritten one with
+   * its tag nulled) as legacy, so it is refused, loudly, and the untagged rows stay `tampered`.
    */
   private sealLegacy(seal: FraudSeal): void {
     const pending = () =>
       this.db.prepare('SELECT legacy_sealed_at FROM fraud_seal WHERE id = 1').get() as
         { legacy_sealed_at: string | null } | undefined;
     if (pending()?.legacy_sealed_at !== null) return;
+    let sealed: number | undefined;
     this.db
       .transaction(() => {
         if (pending()?.legacy_sealed_at !== null) return;
+        const tagged = this.db
+          .prepare(
+            `SELECT EXISTS (SELECT 1 FROM fraud_events WHERE tag IS NOT NULL)
+               OR EXISTS (SELECT 1 FROM fraud_event_reviews WHERE tag IS NOT NULL) AS tagged`,
+          )
+          .get() as { tagged: number };
+        if (tagged.tagged) {
+          this.legacyRefused = true;
+          return;
+        }
+        sealed = 0;
         const tagEvent = this.db.prepare('UPDATE fraud_events SET tag = ? WHERE id = ?');
         const tagReview = this.db.prepare('UPDATE fraud_event_reviews SET tag = ? WHERE id = ?');
-        // a thousand rows at a time (each read finds the rows not tagged yet): a big log is
-        // never all in memory
-        const untagged = this.db.prepare<[], FraudEventReviewedRow>(
-          'SELECT * FROM fraud_events WHERE tag IS NULL LIMIT 1000',
-        );
-        for (let rows = untagged.all(); rows.length > 0; rows = untagged.all()) {
+        // a thousand rows at a time, paged by id (the primary key): a big log is never all in
+        // memory, and each page starts where the last ended (re-reading `tag IS NULL` from the
+        // start would step over every row tagged so far: quadratic)
+        const untagged = this.db.prepare<[string], FraudEventReviewedRow>(LEGACY_PAGE_SQL);
+        for (let rows = untagged.all(''); rows.length > 0;) {
           for (const row of rows) {
             const event = Mapper.toDomain(row);
             tagEvent.run(seal.eventTag(event, true), event.id);
+            sealed++;
             let previous: string | null = null;
             for (const r of this.reviewsOf.all(event.id)) {
               const tag: string =
@@ -105,18 +128,45 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
               previous = tag;
             }
           }
+          rows = rows.length < 1000 ? [] : untagged.all(rows[rows.length - 1].id);
         }
         this.db
-          .prepare('UPDATE fraud_seal SET legacy_sealed_at = ? WHERE id = 1')
-          .run(new Date().toISOString());
+          .prepare(
+            'UPDATE fraud_seal SET legacy_sealed_at = ?, legacy_sealed_count = ? WHERE id = 1',
+          )
+          .run(new Date().toISOString(), sealed);
       })
       .immediate();
+    if (this.legacyRefused) alarmLegacyRefused(this.logger, this.metrics);
+    else if (sealed !== undefined) {
+      this.logger.log({ events: sealed }, 'Fraud events from before the tags tagged as legacy');
+    }
+  }
+
+  async legacySeal(): Promise<LegacySealState> {
+    const row = this.db
+      .prepare('SELECT legacy_sealed_at, legacy_sealed_count FROM fraud_seal WHERE id = 1')
+      .get() as { legacy_sealed_at: string | null; legacy_sealed_count: number | null } | undefined;
+    return {
+      ...(row?.legacy_sealed_at ? { sealedAt: new Date(row.legacy_sealed_at) } : {}),
+      ...(row?.legacy_sealed_count != null ? { count: row.legacy_sealed_count } : {}),
+      refused: this.legacyRefused,
+    };
   }
 
   /** The row's event, with its integrity when the store checks tags. */
   private toEvent(row: FraudEventReviewedRow): FraudEvent {
     const event = Mapper.toDomain(row);
-    if (this.seal) event.integrity = this.seal.eventIntegrity(event, row.tag);
+    if (this.seal) {
+      const timesCanonical =
+        canonicalSqliteTime(row.at) &&
+        (row.review_at === null || canonicalSqliteTime(row.review_at));
+      event.integrity = timesCanonical ? this.seal.eventIntegrity(event, row.tag) : 'tampered';
+      // a listing's row: its current review must be its history's last (the detail checks the
+      // whole history)
+      const last = (row as { last_review_id?: string | null }).last_review_id;
+      if (last !== undefined && last !== row.review_id) event.integrity = 'tampered';
+    }
     return event;
   }
 
@@ -129,6 +179,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
       reviews,
       rows.map((r) => r.seq),
       rows.map((r) => r.tag),
+      rows.map((r) => canonicalSqliteTime(r.at)),
     );
     return { reviews, rows };
   }
@@ -174,7 +225,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
       found.push(
         ...this.db
           .prepare<unknown[], FraudEventReviewedRow>(
-            `SELECT * FROM fraud_events WHERE packet_id IN (${chunk.map(() => '?').join(',')})
+            `SELECT *, ${LAST_REVIEW_ID} FROM fraud_events WHERE packet_id IN (${chunk.map(() => '?').join(',')})
              ORDER BY at, id LIMIT ?`,
           )
           .all(...chunk, limit - found.length)
@@ -229,6 +280,22 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     return this.listings.all(sql, params, limit).map((row) => this.toEvent(row));
   }
 }
+
+/**
+ * The id of the event's last review in its history (NULL without one): a listed row whose
+ * current review is not it was put back to an earlier state (the event row with its old tag,
+ * the later reviews kept), so the listing reads it as tampered as the detail does. One seek of
+ * the UNIQUE (event_id, seq) index a listed row.
+ */
+const LAST_REVIEW_ID = `(SELECT r.id FROM fraud_event_reviews r WHERE r.event_id = fraud_events.id
+    ORDER BY r.seq DESC LIMIT 1) AS last_review_id`;
+
+/**
+ * A page of the legacy tagging: untagged events after an id, in id order (the primary key's
+ * index: each page seeks where the last ended). Exported for the query-plan test.
+ */
+export const LEGACY_PAGE_SQL =
+  'SELECT * FROM fraud_events WHERE id > ? AND tag IS NULL ORDER BY id LIMIT 1000';
 
 /**
  * A device's events that weigh on its trust (`FraudEventRepository.weighingHistories`).
@@ -294,7 +361,7 @@ export function fraudEventListQuery(criteria: FraudEventCriteria): {
     params.push(to);
   }
   return {
-    sql: `SELECT * FROM fraud_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    sql: `SELECT *, ${LAST_REVIEW_ID} FROM fraud_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
          ORDER BY at DESC, id DESC LIMIT ?`,
     params,
     limit: criteria.limit,
