@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { FraudEvent, FraudService } from '@app/fraud';
 import { MongoStore, Store } from '@app/persistence';
-import { gauge, http, startTestApp, TestApp } from './support/test-app';
+import { gauge, http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
 
 /**
@@ -199,6 +199,34 @@ describe('fraud events changed outside the server (e2e)', () => {
     const onHealth = await tamperedOnHealth();
     for (const f of forged) expect(onHealth).toContain(f.id);
   });
+
+  itOnSqliteFile(
+    'should not answer a sync 500 when the forged rows weighed before a block end on a time that is no date',
+    async () => {
+      const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, {
+        simHash: 'framed-sim-0002',
+      });
+      // a full page of untagged rows (500), the oldest with a time that sorts inside the window
+      // as text but is no date: the page's cursor (review of the merges, M1)
+      const now = Date.now();
+      const insert = file!.prepare(
+        `INSERT INTO fraud_events (id, type, device_id, detail, at) VALUES (?, 'impossible_travel', ?, 'framed', ?)`,
+      );
+      for (let i = 1; i <= 500; i++) {
+        const at = new Date(now - i * 1000).toISOString();
+        insert.run(id(), p.deviceId, i === 500 ? `${at}x` : at);
+      }
+      const synced = await syncBatch(t.baseUrl, p.token, [
+        signPacket(p, {
+          timestamp: new Date(now - 30_000).toISOString(),
+          geo: { lat: 28.6139, lng: 77.209, accuracyM: 10 },
+        }),
+      ]);
+      expect([synced.status, synced.body.accepted]).toEqual([200, 1]);
+      const device = await get(`/api/v5/devices/${p.deviceId}`);
+      expect(device.body.events.filter((e: any) => e.action === 'blocked')).toEqual([]);
+    },
+  );
 
   it('should show a review whose stored time is not a date as null and tampered, not answer 500', async () => {
     const e = await flagged();

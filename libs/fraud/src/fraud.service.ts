@@ -217,6 +217,9 @@ export class FraudService {
       }
       if (page.length < 500 || weighing.length >= perDevice) break;
       const last = page[page.length - 1];
+      // a stored time that is no date (written outside the server: the row reads tampered) is
+      // no cursor; the rows past it are not weighed, which can only keep a device from a block
+      if (Number.isNaN(last.at.getTime())) break;
       before = { at: last.at, id: last.id };
     }
     this.noted(weighing);

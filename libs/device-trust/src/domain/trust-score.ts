@@ -122,7 +122,9 @@ function historyFactor(input: TrustInput): TrustFactor {
   for (const event of input.fraudEvents) {
     const age = Math.max(0, input.now.getTime() - event.at.getTime());
     const weight = FRAUD_WEIGHTS[event.type] ?? 0;
-    if (age >= windowMs || weight === 0) continue;
+    // a stored time that is no date (NaN: written outside the server) weighs nothing; a NaN
+    // score would reach the packet's sealed meta, where JCS has no form for it
+    if (!(age < windowMs) || weight === 0) continue;
     const entry = perType.get(event.type) ?? { count: 0, points: 0 };
     entry.count += 1;
     entry.points += weight * (1 - age / windowMs);
