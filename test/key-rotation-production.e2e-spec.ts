@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createPublicKey, KeyObject } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@app/api/config/app-config';
@@ -50,6 +50,26 @@ describe('keys:rotate --out in production (e2e)', () => {
     // a fresh install accepts no key derived from the log key: none kept (review M-2)
     expect(after.tlog.storeMacRetiredKeys).toEqual([]);
     expect(legacyStoreMacKey(before.tlog.signingKey).kid).not.toBe(after.tlog.storeMacKey!.kid);
+  });
+
+  it('should refuse an --out path that exists (a leftover file or a planted link) and rotate nothing', () => {
+    const own = mkdtempSync(join(dir, 'exists-'));
+    const env = { ...initEnv(own), DATA_DIR: own, NODE_ENV: 'production' };
+    const planted = join(own, 'planted.env');
+    writeFileSync(planted, '', { mode: 0o666 });
+    const link = join(own, 'link.env');
+    symlinkSync(planted, link);
+    for (const out of [planted, link]) {
+      const ran = spawnSync(
+        process.execPath,
+        ['-r', '@swc-node/register', 'scripts/keys-rotate.ts', 'log', '--out', out, '--no-history'],
+        { cwd: join(__dirname, '..'), env: { ...process.env, ...env }, encoding: 'utf8' },
+      );
+      expect(ran.status).not.toBe(0);
+      expect(ran.stderr).toContain('exists: give a path that does not');
+      expect(ran.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(readFileSync(planted, 'utf8')).toBe('');
   });
 
   // review M-3: the values come from the shell; one missing there was rotated as if unset

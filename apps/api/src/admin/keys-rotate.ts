@@ -124,7 +124,18 @@ function main(args: string[]): void {
     for (const name of ROTATED_VARIABLES) if (process.env[name]) values[name] = process.env[name]!;
     refuseIncompleteShell(values, which, noHistory);
     const next = rotateKeysIn(values, which, now, grace, step);
-    const fd = openSync(resolve(out), 'w', 0o600);
+    // a file of its own, made here: an existing path (a file left by an earlier step, with its
+    // mode, or a symlink someone who can write that directory placed) would receive the keys
+    let fd: number;
+    try {
+      fd = openSync(resolve(out), 'wx', 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      throw new ConfigError(
+        'keys:rotate',
+        `--out ${out} exists: give a path that does not (the file is made with mode 0600 and never written through a file or link already there); nothing was rotated`,
+      );
+    }
     try {
       for (const name of ROTATED_VARIABLES.filter((n) => next[n] !== values[n])) {
         // one line per variable, as scripts/init-env.sh writes .env (compose reads it literally):
