@@ -1,12 +1,12 @@
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { ManualClock } from '@app/common';
 import { LedgerService } from '@app/offline-sync';
 import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { MongoStore, Store } from '@app/persistence';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
 import { http, startTestApp, TestApp } from './support/test-app';
+import { openStoreFile } from './support/tamper';
 import { createSite } from './support/timesheet-client';
 
 const workerId = () => randomBytes(12).toString('hex');
@@ -35,7 +35,7 @@ describe('timesheet read model: a correction row deleted with its target put bac
   beforeAll(async () => {
     t = await startTestApp({}, { clock });
     if (t.config.database.driver === 'sqlite') {
-      file = new Database(join(t.dataDir, 'mdai.sqlite'));
+      file = openStoreFile(t);
     }
   });
   afterAll(async () => {

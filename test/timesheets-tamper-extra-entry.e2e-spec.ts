@@ -1,10 +1,10 @@
 import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { ManualClock } from '@app/common';
 import { LedgerService } from '@app/offline-sync';
 import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { MongoStore, Store } from '@app/persistence';
 import { http, startTestApp, TestApp } from './support/test-app';
+import { openStoreFile } from './support/tamper';
 import { createSite } from './support/timesheet-client';
 
 type Row = Record<string, unknown>;
@@ -27,7 +27,7 @@ describe('timesheet read model: an entry row with a seq no link has (e2e)', () =
   beforeAll(async () => {
     t = await startTestApp({}, { clock });
     if (t.config.database.driver === 'sqlite') {
-      file = new Database(join(t.dataDir, 'mdai.sqlite'));
+      file = openStoreFile(t);
     }
   });
   afterAll(async () => {

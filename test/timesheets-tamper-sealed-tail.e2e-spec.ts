@@ -1,9 +1,7 @@
-import { LedgerService } from '@app/offline-sync';
-import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { MongoStore, SqliteStore, Store } from '@app/persistence';
 import { TimesheetProjector } from '@app/timesheets';
 import { http, startTestApp, TestApp } from './support/test-app';
-import { createSite } from './support/timesheet-client';
+import { paidSeqsOf, sealedThreeLinkSite, timesheetsOf } from './support/shifts';
 
 /**
  * The ledger's rows deleted and put back straight in the store (SQLite: the app's file, its
@@ -51,7 +49,6 @@ function ledgerRows(t: TestApp) {
 }
 
 const DAY = '2026-03-02';
-const at = (hour: number) => new Date(Date.parse(`${DAY}T00:00:00.000Z`) + hour * 3_600_000);
 
 /**
  * Review of LV #4, H1: deleting the sealed tail of a site's chain (links S..head) left nothing
@@ -68,31 +65,10 @@ describe('timesheet read model: sealed ledger links deleted (e2e)', () => {
   });
   afterAll(async () => t.close());
 
-  const timesheets = (siteId: string) =>
-    http(t.baseUrl, 'GET', `/api/v5/sites/${siteId}/timesheets?from=${DAY}&to=${DAY}`, {
-      key: t.keys.admin,
-    });
-
-  async function paidSeqs(siteId: string): Promise<number[]> {
-    const res = await timesheets(siteId);
-    expect([res.status, res.body?.code]).toEqual([200, undefined]);
-    return (res.body.days as Array<{ seqs: number[] }>).flatMap((d) => d.seqs).sort();
-  }
-
+  const timesheets = (siteId: string) => timesheetsOf(t, siteId, DAY);
+  const paidSeqs = (siteId: string) => paidSeqsOf(t, siteId, DAY);
   /** A site whose three links (Asha's shift, Bina's check-in) are sealed and paid. */
-  async function sealedSite(): Promise<string> {
-    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'UTC');
-    const punch = (workerId: string, type: 'check_in' | 'check_out', hour: number) =>
-      punchEntry({ siteId, workerId, type, timestamp: at(hour).toISOString() });
-    const ledger = t.app.get(LedgerService);
-    await ledger.append([
-      punch('a'.repeat(24), 'check_in', 8),
-      punch('a'.repeat(24), 'check_out', 16),
-    ]);
-    await ledger.append([punch('b'.repeat(24), 'check_in', 9)]);
-    expect(await paidSeqs(siteId)).toEqual([1, 2, 3]);
-    return siteId;
-  }
+  const sealedSite = () => sealedThreeLinkSite(t, DAY);
 
   async function expectStopped(siteId: string, seq: number): Promise<void> {
     const res = await timesheets(siteId);
