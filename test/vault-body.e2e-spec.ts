@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import {
@@ -14,6 +14,24 @@ const MIB = 1024 * 1024;
 const CHUNK = DEFAULT_CHUNK_BYTES;
 const RECORD = CHUNK + BLOB_TAG_BYTES;
 const PURPOSE = 'fraud case 114';
+
+/**
+ * The most a loopback connection can hold in flight: the kernel's largest TCP receive and send
+ * buffers (autotuning grows a buffer up to those, 32 MiB and 4 MiB on a Debian default, so a
+ * fixed offset is not enough), where /proc tells them; 36 MiB where it does not.
+ */
+function socketBuffersMax(): number {
+  const largest = (file: string): number => {
+    try {
+      return Math.max(...readFileSync(file, 'utf8').trim().split(/\s+/).map(Number));
+    } catch {
+      return NaN;
+    }
+  };
+  const rmem = largest('/proc/sys/net/ipv4/tcp_rmem');
+  const wmem = largest('/proc/sys/net/ipv4/tcp_wmem');
+  return Number.isFinite(rmem) && Number.isFinite(wmem) ? rmem + wmem : 36 * MIB;
+}
 
 async function upload(t: TestApp, data: Buffer): Promise<string> {
   const stored = await http(t.baseUrl, 'POST', '/api/v5/vault', {
@@ -63,17 +81,22 @@ describe('vault read body (e2e)', () => {
 
 describe('vault read body beyond the hold (e2e)', () => {
   let t: TestApp;
+  // a chunk far past what the socket buffers and two send batches can hold ahead of the client
+  const tamperAt = socketBuffersMax() + 2 * SEND_BATCH_BYTES + 4 * MIB;
+  const fileBytes = tamperAt + 4 * MIB;
   beforeAll(async () => {
     // no plaintext held: the body reads and decrypts the blob again as it goes out
-    t = await startTestApp({ VAULT_MAX_FILE_BYTES: String(40 * MIB), VAULT_READ_HOLD_BYTES: '0' });
+    t = await startTestApp({
+      VAULT_MAX_FILE_BYTES: String(fileBytes),
+      VAULT_READ_HOLD_BYTES: '0',
+    });
   });
   afterAll(async () => t.close());
 
   it('should cut the transfer before a chunk tampered after the check, having sent only the bytes before it', async () => {
-    const data = randomBytes(32 * MIB);
+    const data = randomBytes(fileBytes);
     const fileId = await upload(t, data);
-    // a chunk far past what the socket buffers and one send batch can hold ahead of the client
-    const tampered = Math.floor((28 * MIB) / CHUNK);
+    const tampered = Math.floor(tamperAt / CHUNK);
     const received: Buffer[] = [];
     let resume!: () => void;
     const ended = new Promise<void>((resolve, reject) => {
