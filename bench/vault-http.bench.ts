@@ -182,20 +182,50 @@ export async function run(): Promise<void> {
     RATE_LIMIT_PER_IP: '1000000',
     RATE_LIMIT_PER_CREDENTIAL: '1000000',
   };
-  const ours = BenchChild.start('support/serve-api.ts', [], apiEnv);
-  const bare = BenchChild.start('support/bare-vault.js');
+  // VAULT_HTTP_NODE_ARGS: node options for every server (e.g. `--trace-gc`), space-separated
+  const nodeArgs = (process.env.VAULT_HTTP_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const root = join(__dirname, '..');
+  const ours = BenchChild.startIn(root, 'support/serve-api.ts', [], apiEnv, [], nodeArgs);
+  const bare = BenchChild.startIn(root, 'support/bare-vault.js', [], {}, [], nodeArgs);
   // BENCH_BEFORE_DIR=<an older checkout>: its API is measured in the same rounds too
   const beforeDir = process.env.BENCH_BEFORE_DIR;
   const beforeData = mkdtempSync(join(tmpdir(), 'mdai-bench-vault-http-before-'));
   const before = beforeDir
-    ? BenchChild.startIn(beforeDir, 'support/serve-api.ts', [], { ...apiEnv, DATA_DIR: beforeData })
+    ? BenchChild.startIn(
+        beforeDir,
+        'support/serve-api.ts',
+        [],
+        { ...apiEnv, DATA_DIR: beforeData },
+        [],
+        nodeArgs,
+      )
     : undefined;
   // VAULT_HTTP_TWIN=1: a second server of this checkout in the same rounds, whose distance from
   // `ours` is the spread between two servers of the same code on this machine now
   const twinData = mkdtempSync(join(tmpdir(), 'mdai-bench-vault-http-twin-'));
   const twin =
     process.env.VAULT_HTTP_TWIN === '1'
-      ? BenchChild.start('support/serve-api.ts', [], { ...apiEnv, DATA_DIR: twinData })
+      ? BenchChild.startIn(
+          root,
+          'support/serve-api.ts',
+          [],
+          { ...apiEnv, DATA_DIR: twinData },
+          [],
+          nodeArgs,
+        )
+      : undefined;
+  // VAULT_HTTP_DIST=1: the built API too (`npm run build:api` first), as `npm start` runs it:
+  // the bundle under plain node, without the TypeScript hook whose compiler the other servers'
+  // heaps carry (a larger heap makes every major GC dearer)
+  const distData = mkdtempSync(join(tmpdir(), 'mdai-bench-vault-http-dist-'));
+  const dist =
+    process.env.VAULT_HTTP_DIST === '1'
+      ? BenchChild.startPlain(
+          root,
+          'support/serve-dist.js',
+          { ...apiEnv, DATA_DIR: distData },
+          nodeArgs,
+        )
       : undefined;
   try {
     const bareBase = `http://127.0.0.1:${await bare.expect('READY')}/files`;
@@ -203,6 +233,7 @@ export async function run(): Promise<void> {
       apiRig('ours', ours, await ours.expect('READY')),
       ...(before ? [apiRig('before', before, await before.expect('READY'))] : []),
       ...(twin ? [apiRig('twin', twin, await twin.expect('READY'))] : []),
+      ...(dist ? [apiRig('dist', dist, await dist.expect('READY'))] : []),
       {
         name: 'bare',
         child: bare,
@@ -282,11 +313,11 @@ export async function run(): Promise<void> {
           baseline: median(results.bare[`${op}Ticks`]),
           unit: 'ms/MiB',
         })),
-        ...(['before', 'twin'] as const).flatMap((other) =>
+        ...(['before', 'twin', 'dist'] as const).flatMap((other) =>
           results[other]
             ? (['store', 'read'] as const).flatMap((op) => [
                 {
-                  metric: `${other === 'before' ? 'before (BENCH_BEFORE_DIR)' : 'twin (VAULT_HTTP_TWIN)'}: ${op}`,
+                  metric: `${{ before: 'before (BENCH_BEFORE_DIR)', twin: 'twin (VAULT_HTTP_TWIN)', dist: 'dist (VAULT_HTTP_DIST: the built bundle)' }[other]}: ${op}`,
                   ours: median(results[other][op]),
                   baseline: median(results.bare[op]),
                   unit: 'ms/MiB',
@@ -319,9 +350,10 @@ export async function run(): Promise<void> {
       ],
     );
   } finally {
-    await Promise.all([ours.stop(), bare.stop(), before?.stop(), twin?.stop()]);
+    await Promise.all([ours.stop(), bare.stop(), before?.stop(), twin?.stop(), dist?.stop()]);
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(beforeData, { recursive: true, force: true });
     rmSync(twinData, { recursive: true, force: true });
+    rmSync(distData, { recursive: true, force: true });
   }
 }

@@ -8,7 +8,11 @@ export class BenchChild {
   private wake?: () => void;
 
   private constructor(readonly proc: ChildProcess) {
+    // BENCH_CHILD_ECHO=1: every line a child prints goes to stderr too, after its pid (what
+    // node options such as `--trace-gc` print on stdout)
+    const echo = process.env.BENCH_CHILD_ECHO === '1';
     createInterface({ input: proc.stdout! }).on('line', (line) => {
+      if (echo) process.stderr.write(`[child ${proc.pid}] ${line}\n`);
       this.lines.push(line);
       this.wake?.();
     });
@@ -47,6 +51,24 @@ export class BenchChild {
       ...args,
     ];
     const proc = spawn(command[0], command.slice(1), {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    return new BenchChild(proc);
+  }
+
+  /**
+   * A plain `node <script>` (no `--expose-gc`, no TypeScript hook: what production runs), from
+   * `root`'s bench folder.
+   */
+  static startPlain(
+    root: string,
+    script: string,
+    env: NodeJS.ProcessEnv = {},
+    nodeArgs: string[] = [],
+  ): BenchChild {
+    const proc = spawn(process.execPath, [...nodeArgs, join(root, 'bench', script)], {
       cwd: root,
       env: { ...process.env, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
