@@ -116,7 +116,9 @@ describe('STORE_MAC_KEY', () => {
     // review M-2: a fresh install does not accept the derived key: nothing pinned
     const next = rotateKeysIn(env, ['log'], now, 0);
     expect(next.STORE_MAC_KEY).toBe(env.STORE_MAC_KEY);
-    expect(next.STORE_MAC_RETIRED_KEYS).toBeUndefined();
+    // (.env.example's history, empty, stays so)
+    expect(next.STORE_MAC_RETIRED_KEYS).toBe(env.STORE_MAC_RETIRED_KEYS);
+    expect(parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', next.STORE_MAC_RETIRED_KEYS)).toEqual([]);
     // an upgraded production install (STORE_MAC_LEGACY=1): pinned, and the flag turned off
     const old = legacyStoreMacKey(createPrivateKey(env.TLOG_SIGNING_KEY.replace(/\\n/g, '\n')));
     const upgraded = rotateKeysIn({ ...env, STORE_MAC_LEGACY: '1' }, ['log'], now, 0);
