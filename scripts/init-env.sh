@@ -19,12 +19,15 @@ while IFS= read -r line || [ -n "$line" ]; do
     JWT_SECRET=) line="JWT_SECRET=$(openssl rand -base64 48 | tr -d '\n')" ;;
     *_API_KEYS=) line="${line}$(openssl rand -hex 24)" ;;
     VAULT_KEYS=) line="VAULT_KEYS=v1:$(openssl rand -base64 32)" ;;
-    # PKCS#8 PEM on one line, newlines as \n (the API reads it back)
+    # PKCS#8 PEM on one line, newlines as \n (the API reads it back), in single quotes: docker
+    # compose's env_file, node --env-file and a POSIX shell (`set -a; . ./.env`) all read the
+    # same characters from them (unquoted, a shell stops at the PEM's spaces; in double quotes
+    # compose and node turn \n into newlines and the shell does not)
     OFFLINE_TOKEN_PRIVATE_KEY=)
-      line="OFFLINE_TOKEN_PRIVATE_KEY=$(openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 | awk '{printf "%s\\n", $0}')" ;;
+      line="OFFLINE_TOKEN_PRIVATE_KEY='$(openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 | awk '{printf "%s\\n", $0}')'" ;;
     # Ed25519 PKCS#8 PEM on one line: signs the transparency-log checkpoints
     TLOG_SIGNING_KEY=)
-      line="TLOG_SIGNING_KEY=$(openssl genpkey -algorithm ED25519 | awk '{printf "%s\\n", $0}')" ;;
+      line="TLOG_SIGNING_KEY='$(openssl genpkey -algorithm ED25519 | awk '{printf "%s\\n", $0}')'" ;;
     # 32 random bytes: the secret of the server's tags over the rows it writes
     STORE_MAC_KEY=) line="STORE_MAC_KEY=$(openssl rand -base64 32)" ;;
     [A-Z]*=)

@@ -91,7 +91,7 @@ describe('keys:rotate --out in production (e2e)', () => {
     expect(noKey.stderr).toContain('config error: STORE_MAC_KEY: is not set in this shell');
     // log or mac without the history would write one without the retired keys
     for (const which of ['log', 'mac']) {
-      const noHistory = run({}, which);
+      const noHistory = run({ STORE_MAC_RETIRED_KEYS: undefined }, which);
       expect(noHistory).toMatchObject({ status: 1, wrote: false });
       expect(noHistory.stderr).toContain('STORE_MAC_RETIRED_KEYS: is not set in this shell');
       expect(noHistory.stderr).not.toContain(env.STORE_MAC_KEY);
@@ -112,6 +112,109 @@ describe('keys:rotate --out in production (e2e)', () => {
     expect((JSON.parse(staged.STORE_MAC_RETIRED_KEYS) as Array<{ key: string }>)[0].key).toBe(
       promoted.STORE_MAC_KEY,
     );
+  });
+});
+
+// what README tells an operator of a fresh install: scripts/init-env.sh, then keys:rotate with
+// the shell holding .env; the history of a fresh install is there, empty, so no --no-history
+describe('a fresh production .env (e2e)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mdai-fresh-env-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const ROOT = join(__dirname, '..');
+  /** What `sh -c 'set -a; . <files>; set +a'` (dash here: POSIX sh) gives `node -e` to print. */
+  const PRINT = 'process.stdout.write(JSON.stringify(process.env))';
+  const shellEnv = (...files: string[]): Record<string, string> =>
+    JSON.parse(
+      execFileSync(
+        'sh',
+        [
+          '-c',
+          `set -a; for f in "$@"; do . "$f"; done; set +a; exec "${process.execPath}" -e '${PRINT}'`,
+          'sh',
+          ...files,
+        ],
+        { cwd: dir, env: { PATH: process.env.PATH }, encoding: 'utf8' },
+      ),
+    ) as Record<string, string>;
+  const nodeEnv = (file: string): Record<string, string> =>
+    JSON.parse(
+      execFileSync(process.execPath, [`--env-file=${file}`, '-e', PRINT], {
+        env: { PATH: process.env.PATH },
+        encoding: 'utf8',
+      }),
+    ) as Record<string, string>;
+  const pick = (env: Record<string, string>, names: string[]) =>
+    Object.fromEntries(names.map((n) => [n, env[n]]));
+
+  it('should rotate log and mac without --no-history, from the shell that read .env', () => {
+    const own = mkdtempSync(join(dir, 'rotate-'));
+    const env: Record<string, string> = { ...initEnv(own), DATA_DIR: own, NODE_ENV: 'production' };
+    // before the fix: STORE_MAC_RETIRED_KEYS unset, refused without --no-history
+    expect(env.STORE_MAC_RETIRED_KEYS).toBe('[]');
+    const before = loadConfig(env);
+    for (const which of ['log', 'mac']) {
+      const out = join(own, `${which}.env`);
+      const ran = spawnSync(
+        'sh',
+        [
+          '-c',
+          `set -a; . "$1"; set +a; exec "${process.execPath}" -r @swc-node/register scripts/keys-rotate.ts ${which} --out "$2"`,
+          'sh',
+          join(own, 'init.env'),
+          out,
+        ],
+        { cwd: ROOT, env: { PATH: process.env.PATH, DATA_DIR: own }, encoding: 'utf8' },
+      );
+      expect({ status: ran.status, stderr: ran.stderr }).toEqual({ status: 0, stderr: '' });
+      const after = loadConfig({ ...env, ...parseDotenv(readFileSync(out, 'utf8')) });
+      if (which === 'mac') {
+        expect(after.tlog.storeMacKey!.kid).not.toBe(before.tlog.storeMacKey!.kid);
+        expect(after.tlog.storeMacRetiredKeys!.map((k) => k.kid)).toEqual([
+          before.tlog.storeMacKey!.kid,
+        ]);
+      } else expect(after.tlog.storeMacRetiredKeys).toEqual([]);
+    }
+  });
+
+  it('should give a shell, node --env-file and compose the same values, keys:rotate --out too', () => {
+    const own = mkdtempSync(join(dir, 'readers-'));
+    const composed = initEnv(own); // what compose reads (compose-go's dotenv rules)
+    const file = join(own, 'init.env');
+    const names = Object.keys(composed);
+    expect(names).toEqual(
+      expect.arrayContaining(['OFFLINE_TOKEN_PRIVATE_KEY', 'TLOG_SIGNING_KEY']),
+    );
+    // before the fix the shell stopped at the PEM's spaces: "PRIVATE: not found"
+    expect(pick(shellEnv(file), names)).toEqual(composed);
+    expect(pick(nodeEnv(file), names)).toEqual(composed);
+    // the lines keys:rotate writes (a PEM, the key histories' JSON) read the same way
+    const out = join(own, 'rotated.env');
+    execFileSync(
+      process.execPath,
+      ['-r', '@swc-node/register', 'scripts/keys-rotate.ts', 'token', 'log', 'mac', '--out', out],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...composed, DATA_DIR: own, NODE_ENV: 'production' },
+        encoding: 'utf8',
+      },
+    );
+    const rotated = parseDotenv(readFileSync(out, 'utf8'));
+    const changed = Object.keys(rotated);
+    expect(changed).toEqual(
+      expect.arrayContaining(['TLOG_RETIRED_KEYS', 'STORE_MAC_RETIRED_KEYS', 'TLOG_SIGNING_KEY']),
+    );
+    expect(pick(shellEnv(file, out), [...new Set([...names, ...changed])])).toEqual({
+      ...composed,
+      ...rotated,
+    });
+    expect(pick(nodeEnv(out), changed)).toEqual(rotated);
+    // and the server boots on it
+    const after = loadConfig({ ...composed, ...rotated, DATA_DIR: own, NODE_ENV: 'production' });
+    expect(after.tlog.retiredKeys).toHaveLength(1);
   });
 });
 

@@ -111,6 +111,30 @@ describe('a checkpoint row the server did not sign is not trusted (e2e)', () => 
       expect(health.body.error.tlog.message).toContain(
         "the configured log key most likely does not match the store's",
       );
+      // review L5: it names the variables to check, nothing of a key: not the configured
+      // key, not its public half or id (each derived from it), not the store's signer
+      const said = JSON.stringify(health.body);
+      expect(said).toContain('TLOG_SIGNING_KEY, TLOG_RETIRED_KEYS');
+      const keys = (await http(t.baseUrl, 'GET', '/api/v5/tlog/keys')).body.keys as Array<{
+        kid: string;
+        publicKey: string;
+      }>;
+      const material = [
+        ...other.split('\n').filter((line) => line && !line.startsWith('-----')),
+        ...keys.flatMap((k) => [k.kid, k.publicKey]),
+      ];
+      for (const value of material) expect(said).not.toContain(value);
+      // and without an admin key /health says only that it is unhealthy
+      const open = await http(t.baseUrl, 'GET', '/health');
+      expect(open.status).toBe(503);
+      expect(Object.keys(open.body as object).sort()).toEqual([
+        'code',
+        'correlationId',
+        'message',
+        'status',
+        'statusCode',
+      ]);
+      expect(JSON.stringify(open.body)).not.toMatch(/keyMismatch|TLOG_|checkpoint|tlog/);
     },
     120_000,
   );

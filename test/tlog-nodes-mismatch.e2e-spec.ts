@@ -284,4 +284,51 @@ describe('a transparency log whose stored Merkle nodes were rewritten (e2e)', ()
     },
     TIMEOUT_MS,
   );
+  // lv3mend review L1: a rebuild that fails on the store is not a rewrite of the entries
+  itOnSqliteFile(
+    'should tell a store error in the rebuild from entries rewritten: exit 75, retryable, then sealed',
+    async () => {
+      t = await startTestApp({ DATA_DIR: dataDir });
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      await fill(t, phone, 2, 16);
+      const origin = `mdai.local/ledger/${phone.siteId}`;
+      await t.close({ keepData: true });
+      t = undefined;
+      // the tree rewritten, the entries not: a rebuild from them repairs it
+      setNode(dataDir, origin, 5, 0, Buffer.alloc(32, 7));
+      const forged = forgeLedgerLinks(dataDir, phone.siteId, 1, () => ({
+        type: 'check_in',
+        timestamp: new Date().toISOString(),
+      }));
+      // every write of a node fails in SQLite itself (as a full disk or an I/O error would)
+      withStoreFile(dataDir, (db) =>
+        db.exec(`
+          CREATE TRIGGER nodes_fail_insert BEFORE INSERT ON tlog_nodes BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;
+          CREATE TRIGGER nodes_fail_update BEFORE UPDATE ON tlog_nodes BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;
+        `),
+      );
+      const shown = await sealForeign('ledger', dataDir, '--site', phone.siteId);
+      expect(shown.code).toBe(2);
+      const confirm = sealConfirmation(shown.stdout);
+      expect(confirm.join(' ')).toContain(`--through ${forged}`);
+      const failed = await sealForeign('ledger', dataDir, '--site', phone.siteId, ...confirm);
+      // before: exit 66 "restore the log from a backup", as for entries rewritten
+      expect(failed.code).toBe(75);
+      expect(failed.stderr).toContain(
+        `not sealed, try again: the stored Merkle tree of log ${origin}`,
+      );
+      expect(failed.stderr).toContain('disk I/O error');
+      expect(failed.stderr).not.toContain('restore');
+      expect(failed.stderr).not.toMatch(/\n\s+at /);
+      expect(latestSize(dataDir, origin)).toBe(32);
+      // the store answers again: the same command seals
+      withStoreFile(dataDir, (db) =>
+        db.exec('DROP TRIGGER nodes_fail_insert; DROP TRIGGER nodes_fail_update;'),
+      );
+      const sealed = await sealForeign('ledger', dataDir, '--site', phone.siteId, ...confirm);
+      expect(sealed).toMatchObject({ code: 0 });
+      expect(latestSize(dataDir, origin)).toBe(forged);
+    },
+    TIMEOUT_MS,
+  );
 });

@@ -109,6 +109,12 @@ export class NodesMismatchError extends Error {
   constructor(
     readonly origin: string,
     readonly size: number,
+    /**
+     * Why the nodes were not rebuilt when that may pass (lv3mend review L1): the rebuild failed
+     * (a store error, its message) or could not run; undefined when the log's entries were
+     * found not to give the signed root either (both rewritten: only a restore helps).
+     */
+    readonly retryable?: string,
   ) {
     super(
       `the stored Merkle nodes of log ${origin} do not give the root its checkpoint of size ${size} signs (rewritten outside the server): not sealed`,
@@ -384,17 +390,19 @@ export class TransparencyLogService implements OnModuleDestroy {
       }
       if (!this.givesRoot(compact, checkpoint)) {
         const error = this.rebuildErrors.get(origin);
+        const refuted = leaves !== undefined && this.entriesRefuted(origin, size);
+        const reason = !leaves
+          ? 'the next append to the log rebuilds them from its entries'
+          : refuted
+            ? `the log's entries do not give that root either: not rebuilt, no checkpoint signed until the nodes are put back (verify the log)`
+            : `not rebuilt${error ? `: ${error}` : ''}`;
         this.mismatched.set(origin, {
           origin,
           size,
           since: this.mismatched.get(origin)?.since ?? this.clock.now(),
-          reason: !leaves
-            ? 'the next append to the log rebuilds them from its entries'
-            : this.entriesRefuted(origin, size)
-              ? `the log's entries do not give that root either: not rebuilt, no checkpoint signed until the nodes are put back (verify the log)`
-              : `not rebuilt${error ? `: ${error}` : ''}`,
+          reason,
         });
-        throw new NodesMismatchError(origin, size);
+        throw new NodesMismatchError(origin, size, refuted ? undefined : reason);
       }
     }
     this.mismatchAlarmed.delete(origin);

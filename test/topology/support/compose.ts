@@ -35,12 +35,24 @@ export function composeEnvironment(service: string, text = read('docker-compose.
   return env;
 }
 
-/** A dotenv file as compose reads it (KEY=value lines, comments skipped, values literal). */
+/**
+ * A dotenv file as compose reads it (compose-go's dotenv parser, for the lines these files
+ * hold): KEY=value lines, comments skipped; a value in single quotes literal, up to the closing
+ * quote; an unquoted one literal up to a `#`. (A double-quoted one would have its `\n` turned
+ * into newlines: scripts/init-env.sh and keys:rotate write none; refused here.)
+ */
 export function parseDotenv(text: string): Env {
   const env: Env = {};
   for (const line of text.split('\n')) {
     const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (match) env[match[1]] = match[2].replace(/\s+#.*$/, '').trim();
+    if (!match) continue;
+    const value = match[2];
+    if (value.startsWith('"')) throw new Error(`${match[1]}: double-quoted value`);
+    if (value.startsWith("'")) {
+      const end = value.indexOf("'", 1);
+      if (end < 0) throw new Error(`${match[1]}: unterminated quoted value`);
+      env[match[1]] = value.slice(1, end);
+    } else env[match[1]] = value.split('#')[0].trim();
   }
   return env;
 }

@@ -51,6 +51,18 @@ const MAC_RESTART: Record<StoreMacStep, string> = {
     'restart every replica on the new values (each already holds the promoted key, so a rolling restart refuses nothing)',
 };
 
+/**
+ * A value as one `.env` line, as scripts/init-env.sh writes it: a PEM's newlines as `\n`, and,
+ * when it holds anything but base64 and the like (a PEM's spaces, the key history's JSON), in
+ * single quotes, which docker compose's env_file, node --env-file and a POSIX shell
+ * (`set -a; . ./.env`) all read literally. None of these values holds a single quote.
+ */
+function dotenvValue(value: string): string {
+  const line = value.replace(/\n/g, '\\n');
+  if (line.includes("'")) throw new Error('a value with a single quote has no .env line here');
+  return /^[A-Za-z0-9+/=:._,-]*$/.test(line) ? line : `'${line}'`;
+}
+
 /** The flag that says STORE_MAC_RETIRED_KEYS is unset in production because there are none. */
 const NO_HISTORY = '--no-history';
 
@@ -138,9 +150,7 @@ function main(args: string[]): void {
     }
     try {
       for (const name of ROTATED_VARIABLES.filter((n) => next[n] !== values[n])) {
-        // one line per variable, as scripts/init-env.sh writes .env (compose reads it literally):
-        // a PEM's newlines as `\n`, the key history's JSON as it is
-        writeSync(fd, `${name}=${next[name].replace(/\n/g, '\\n')}\n`);
+        writeSync(fd, `${name}=${dotenvValue(next[name])}\n`);
       }
     } finally {
       closeSync(fd);

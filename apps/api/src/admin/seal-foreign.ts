@@ -169,6 +169,15 @@ export function runSealForeign<E extends { seq: number }>(
     try {
       size = await log.seal(app, upTo, headArg as string);
     } catch (error) {
+      if (error instanceof NodesMismatchError && error.retryable !== undefined) {
+        // lv3mend review L1: the tree's rebuild from the entries failed (a store error), which
+        // says nothing of the entries: not the refusal below, and worth running again
+        process.stderr.write(
+          `not sealed, try again: the stored Merkle tree of log ${error.origin} does not give the root its checkpoint of size ${error.size} signs, and it could not be rebuilt from the log's entries now (${q(error.retryable)}: most likely the store failed, not a rewrite of the entries): nothing sealed; run the command again once the store answers (/health: tlog nodes_mismatch meanwhile)\n`,
+        );
+        process.exitCode = 75;
+        return;
+      }
       if (error instanceof NodesMismatchError) {
         // fail-closed by design (review LV #3): the tree and its entries both rewritten
         process.stderr.write(

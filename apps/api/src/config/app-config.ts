@@ -11,10 +11,8 @@ import {
   LocalSecretsSpec,
   rateLimitConfig,
   readAppSettings,
-  readStored,
   redisConfig,
   withLocalSecrets,
-  writeStored,
 } from '@app/common';
 import { OFFLINE_TOKEN_SECRETS, offlineTokenConfig, trustConfig } from '@app/device-trust';
 import { fraudConfig } from '@app/fraud';
@@ -107,34 +105,35 @@ export function loadConfig(rawEnv: Env): AppConfig {
   let env = rawEnv;
   const notices: string[] = [];
   // a boot that already failed writes no secrets.json (outside production it would generate)
+  // an existing install's first start with STORE_MAC_KEY (generated now, the log key not):
+  // its tags were made under the key derived from the log key, recorded as a retired one so
+  // they keep verifying (review M-2: that key is accepted only while listed); in the same
+  // write as the generated key (review L-8: one locked read-modify-write of secrets.json)
+  const keepDerived = (stored: Record<string, string>, generated: string[]): void => {
+    if (
+      !generated.includes(STORE_MAC_ROTATION.secret) ||
+      generated.includes(ROTATABLE_KEYS.log.privateKey) ||
+      rawEnv[STORE_MAC_ROTATION.history]
+    )
+      return;
+    const log = ROTATABLE_KEYS.log.privateKey;
+    const values = { ...stored, [log]: rawEnv[log] ?? stored[log] };
+    try {
+      keepDerivedStoreMacKey(values, new Date());
+    } catch {
+      // a malformed TLOG_SIGNING_KEY: its namespace names it below
+    }
+    if (values[STORE_MAC_ROTATION.history])
+      stored[STORE_MAC_ROTATION.history] = values[STORE_MAC_ROTATION.history];
+  };
   const secrets =
     app.production || problems.list.length === 0
-      ? problems.attempt(() => withLocalSecrets(rawEnv, app.dataDir, app.production, LOCAL_SECRETS))
+      ? problems.attempt(() =>
+          withLocalSecrets(rawEnv, app.dataDir, app.production, LOCAL_SECRETS, keepDerived),
+        )
       : undefined;
   if (secrets) {
     env = secrets.env;
-    // an existing install's first start with STORE_MAC_KEY (generated now, the log key not):
-    // its tags were made under the key derived from the log key, recorded as a retired one so
-    // they keep verifying (review M-2: that key is accepted only while listed)
-    if (
-      secrets.generated.includes(STORE_MAC_ROTATION.secret) &&
-      !secrets.generated.includes(ROTATABLE_KEYS.log.privateKey) &&
-      !rawEnv[STORE_MAC_ROTATION.history]
-    ) {
-      const stored = readStored(secrets.file);
-      const log = ROTATABLE_KEYS.log.privateKey;
-      const values = { ...stored, [log]: env[log] ?? stored[log] };
-      try {
-        keepDerivedStoreMacKey(values, new Date());
-      } catch {
-        // a malformed TLOG_SIGNING_KEY: its namespace names it below
-      }
-      if (values[STORE_MAC_ROTATION.history]) {
-        stored[STORE_MAC_ROTATION.history] = values[STORE_MAC_ROTATION.history];
-        writeStored(secrets.file, stored);
-        env = { ...env, [STORE_MAC_ROTATION.history]: stored[STORE_MAC_ROTATION.history] };
-      }
-    }
     if (secrets.generated.length > 0) {
       notices.push(`generated ${secrets.generated.join(', ')} into ${secrets.file} (mode 0600)`);
     } else if (env !== rawEnv) {

@@ -1,13 +1,13 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   activeKeySince,
   ConfigError,
   parseKeyHistory,
-  readStored,
   SECRETS_FILE,
   serializeKeyHistory,
-  writeStored,
+  updateStored,
 } from '@app/common';
 import { generateOfflineTokenKey } from '@app/device-trust';
 import {
@@ -221,7 +221,15 @@ export function rotateLocalKeys(
   macStep: StoreMacStep = 'rotate',
 ): string {
   const file = join(dataDir, SECRETS_FILE);
-  const stored = readStored(file);
-  writeStored(file, rotateKeysIn(stored, which, now, graceSeconds, macStep));
+  if (!existsSync(dataDir)) {
+    rotateKeysIn({}, which, now, graceSeconds, macStep); // names the key there is none of
+    throw new ConfigError('DATA_DIR', `${dataDir} does not exist: nothing to rotate`);
+  }
+  // review L-8: under secrets.json's lock, so a server generating into it meanwhile (a first
+  // start) and this rotation do not overwrite each other's write
+  updateStored(file, (stored) => {
+    Object.assign(stored, rotateKeysIn(stored, which, now, graceSeconds, macStep));
+    return true;
+  });
   return file;
 }

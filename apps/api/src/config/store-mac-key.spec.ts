@@ -111,12 +111,54 @@ describe('STORE_MAC_KEY', () => {
     }
   });
 
+  // review L6 (README, the upgrade of an install outside production whose log key comes from
+  // the environment): what each case does, as the README says
+  it('should keep verifying the old tags of an install whose log key is in the environment', () => {
+    const local = mkdtempSync(join(tmpdir(), 'mdai-storemac-envkey-'));
+    try {
+      const file = join(local, 'secrets.json');
+      const { TLOG_SIGNING_KEY } = env; // the environment's, not secrets.json's
+      const base = { DATA_DIR: local, NODE_ENV: 'development', TLOG_SIGNING_KEY };
+      const old = new StoreMac({
+        signingKey: createPrivateKey(TLOG_SIGNING_KEY.replace(/\\n/g, '\n')),
+      });
+      const stored = { mac: old.mac('ledger-link', 'row'), kid: old.kid };
+      const fault = (extra: Record<string, string>) =>
+        storeTagFault(
+          new StoreMac(loadConfig({ ...base, ...extra }).tlog),
+          'ledger-link',
+          stored,
+          'row',
+        );
+      // the usual case: generated into secrets.json with the derived key of the environment's
+      expect(fault({})).toBeUndefined();
+      expect(
+        parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', secretsIn(file).STORE_MAC_RETIRED_KEYS).map(
+          (k) => k.kid,
+        ),
+      ).toEqual([old.kid]);
+      rmSync(file);
+      // the history in the environment: nothing recorded, the old tags refused without the flag
+      expect(fault({ STORE_MAC_RETIRED_KEYS: '[]' })).toBe('retired_key');
+      expect(fault({ STORE_MAC_RETIRED_KEYS: '[]', STORE_MAC_LEGACY: '1' })).toBeUndefined();
+      // STORE_MAC_KEY in the environment too: as in production, the flag keeps them verifying
+      const own = { STORE_MAC_KEY: generateStoreMacKey() };
+      rmSync(file, { force: true });
+      expect(fault(own)).toBe('retired_key');
+      expect(fault({ ...own, STORE_MAC_LEGACY: '1' })).toBeUndefined();
+    } finally {
+      rmSync(local, { recursive: true, force: true });
+    }
+  });
+
   it('keys:rotate log should keep STORE_MAC_KEY, and pin the derived key only while it is accepted', () => {
     const now = new Date('2026-01-02T03:04:05Z');
     // review M-2: a fresh install does not accept the derived key: nothing pinned
     const next = rotateKeysIn(env, ['log'], now, 0);
     expect(next.STORE_MAC_KEY).toBe(env.STORE_MAC_KEY);
-    expect(next.STORE_MAC_RETIRED_KEYS).toBeUndefined();
+    // (.env.example's history, empty, stays so)
+    expect(next.STORE_MAC_RETIRED_KEYS).toBe(env.STORE_MAC_RETIRED_KEYS);
+    expect(parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', next.STORE_MAC_RETIRED_KEYS)).toEqual([]);
     // an upgraded production install (STORE_MAC_LEGACY=1): pinned, and the flag turned off
     const old = legacyStoreMacKey(createPrivateKey(env.TLOG_SIGNING_KEY.replace(/\\n/g, '\n')));
     const upgraded = rotateKeysIn({ ...env, STORE_MAC_LEGACY: '1' }, ['log'], now, 0);

@@ -1,14 +1,20 @@
 import {
   closeSync,
   existsSync,
+  fsyncSync,
+  linkSync,
   mkdirSync,
   openSync,
   readFileSync,
   renameSync,
+  statSync,
+  unlinkSync,
   writeFileSync,
   chmodSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import { ConfigError } from './config-error';
 import { Env } from './env-schema';
 /**
@@ -48,6 +54,11 @@ export function withLocalSecrets(
   dataDir: string,
   production: boolean,
   { generators, histories: storedHistories, guardedBy, hints }: LocalSecretsSpec,
+  /**
+   * Called under the file's lock with what is stored and the names generated now (only when
+   * one was), before the file is written: what else the same write must hold.
+   */
+  amend?: (stored: Record<string, string>, generated: string[]) => void,
 ): LocalSecretsResult {
   const file = join(dataDir, SECRETS_FILE);
   const missing = Object.keys(generators).filter((name) => !env[name]);
@@ -64,7 +75,45 @@ export function withLocalSecrets(
     );
   }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const stored = readStored(file);
+  const generated: string[] = [];
+  const fillIn = (stored: Record<string, string>): boolean => {
+    refuseStoreWithoutSecrets(dataDir, env, stored, guardedBy);
+    for (const name of missing) {
+      if (!stored[name]) {
+        const value = generators[name]();
+        if (value === '') continue;
+        stored[name] = value;
+        generated.push(name);
+      }
+    }
+    if (generated.length > 0) amend?.(stored, generated);
+    return generated.length > 0;
+  };
+  let stored = readStored(file);
+  // review L-8: generating is a read-modify-write of the file another process (a second start
+  // on this DATA_DIR, keys:rotate) may be doing too: under the file's lock, on what it holds then
+  if (missing.some((name) => !stored[name])) stored = updateStored(file, fillIn);
+  else fillIn(stored);
+  const merged: Env = { ...env };
+  for (const name of [...missing, ...histories]) if (stored[name]) merged[name] = stored[name];
+  if (missing.length === 0 && histories.every((name) => !stored[name])) {
+    return { env, file, generated: [] };
+  }
+  return { env: merged, file, generated };
+}
+
+/**
+ * A store restored without its secrets.json (a backup taken with --without-secrets), or one
+ * whose secrets.json was removed: new keys would boot "fine" and every value sealed before
+ * would fail its integrity check, while new ones are sealed under another key of the same
+ * name, never to be told apart.
+ */
+function refuseStoreWithoutSecrets(
+  dataDir: string,
+  env: Env,
+  stored: Record<string, string>,
+  guardedBy: LocalSecretsSpec['guardedBy'],
+): void {
   const keysOfStore = guardedBy?.secrets.filter((name) => !env[name] && !stored[name]) ?? [];
   if (
     guardedBy !== undefined &&
@@ -72,32 +121,11 @@ export function withLocalSecrets(
     Object.keys(stored).length === 0 &&
     existsSync(join(dataDir, guardedBy.file))
   ) {
-    // a store restored without its secrets.json (a backup taken with --without-secrets), or one
-    // whose secrets.json was removed: new keys would boot "fine" and every value sealed before
-    // would fail its integrity check, while new ones are sealed under another key of the same
-    // name, never to be told apart
     throw new ConfigError(
       'DATA_DIR',
       `${dataDir} holds a store (${guardedBy.file}) but no ${SECRETS_FILE}, and none of the keys its values were sealed and signed with is set (${keysOfStore.join(', ')}): they would be generated anew. Put back the ${SECRETS_FILE} this store was made with (for a backup taken with --without-secrets, the one kept apart from it), or set those variables; to start a new store instead, move ${guardedBy.file} aside`,
     );
   }
-  const generated: string[] = [];
-  for (const name of missing) {
-    if (!stored[name]) {
-      const make = generators[name];
-      const value = make();
-      if (value === '') continue;
-      stored[name] = value;
-      generated.push(name);
-    }
-  }
-  if (generated.length > 0) writeStored(file, stored);
-  const merged: Env = { ...env };
-  for (const name of [...missing, ...histories]) if (stored[name]) merged[name] = stored[name];
-  if (missing.length === 0 && histories.every((name) => !stored[name])) {
-    return { env, file, generated: [] };
-  }
-  return { env: merged, file, generated };
 }
 
 export function readStored(file: string): Record<string, string> {
@@ -119,14 +147,156 @@ export function readStored(file: string): Record<string, string> {
   throw new ConfigError('DATA_DIR', `${file} is not a JSON object; fix or remove it`);
 }
 
+/**
+ * Writes the values atomically: a file of its own beside `file` (mode 0600), flushed, renamed
+ * over it, the directory flushed; a reader sees the old file or the new one, never a part.
+ * A read-modify-write goes through `updateStored`, which holds the file's lock.
+ */
 export function writeStored(file: string, values: Record<string, string>): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const fd = openSync(tmp, 'wx', 0o600);
   try {
     writeFileSync(fd, JSON.stringify(values, null, 2) + '\n');
-  } finally {
+    fsyncSync(fd);
+  } catch (error) {
     closeSync(fd);
+    unlinkSync(tmp);
+    throw error;
   }
+  closeSync(fd);
   chmodSync(tmp, 0o600);
   renameSync(tmp, file);
+  const dir = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
+
+/** How long a process waits for secrets.json's lock before it gives up (a ConfigError). */
+export const SECRETS_LOCK_WAIT_MS = 15_000;
+/**
+ * A lock older than this is stale whoever holds it: the work under it (read, generate a few
+ * keys, write) takes milliseconds; a holder stopped in it (SIGSTOP, a debugger) longer than
+ * this loses it.
+ */
+export const SECRETS_LOCK_STALE_MS = 60_000;
+
+/**
+ * Review L-8: a read-modify-write of secrets.json (the first start generating secrets into
+ * it, keys:rotate outside production) under the file's lock, `<file>.lock`, made with O_EXCL:
+ * `update` gets what the file holds once the lock is ours and says whether it changed it;
+ * then the file is written atomically (`writeStored`) and the lock removed. Another process
+ * doing the same waits for it (up to SECRETS_LOCK_WAIT_MS), so neither write is lost. A lock
+ * left by a process that died (its pid gone on this host) or older than SECRETS_LOCK_STALE_MS
+ * is taken over. Returns the values as written (or as read, unchanged).
+ */
+export function updateStored(
+  file: string,
+  update: (stored: Record<string, string>) => boolean,
+): Record<string, string> {
+  const lock = `${file}.lock`;
+  const mine = takeLock(lock);
+  try {
+    const stored = readStored(file);
+    if (update(stored)) writeStored(file, stored);
+    return stored;
+  } finally {
+    releaseLock(lock, mine);
+  }
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+function sleepSync(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}
+
+/** Takes `lock` (O_EXCL), waiting while a live holder has it; returns what it wrote there. */
+function takeLock(lock: string): string {
+  const mine = `${hostname()} ${process.pid} ${randomBytes(6).toString('hex')}\n`;
+  const deadline = Date.now() + SECRETS_LOCK_WAIT_MS;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      const fd = openSync(lock, 'wx', 0o600);
+      try {
+        writeFileSync(fd, mine);
+      } finally {
+        closeSync(fd);
+      }
+      return mine;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new ConfigError('DATA_DIR', `cannot make ${lock}: ${(error as Error).message}`);
+      }
+    }
+    const holder = readHolder(lock);
+    if (holder !== undefined && isStale(lock, holder)) {
+      breakLock(lock, holder);
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new ConfigError(
+        'DATA_DIR',
+        `${lock} is held (by ${holder?.trim() || 'an unknown process'}: host and pid) and was not released within ${SECRETS_LOCK_WAIT_MS / 1000} s; another mdai process is writing ${SECRETS_FILE}: try again, or remove the lock file if no such process runs`,
+      );
+    }
+    sleepSync(pause);
+  }
+}
+
+/** What a lock file says (host, pid, a nonce); undefined when it is gone already. */
+function readHolder(lock: string): string | undefined {
+  try {
+    return readFileSync(lock, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+function isStale(lock: string, holder: string): boolean {
+  let age: number;
+  try {
+    age = Date.now() - statSync(lock).mtimeMs;
+  } catch {
+    return false; // gone: the next attempt takes it
+  }
+  if (age > SECRETS_LOCK_STALE_MS) return true;
+  const [host, pid] = holder.split(' ');
+  // an empty file: its maker is between open and write (or died there: the age covers it)
+  if (host !== hostname() || !/^\d+$/.test(pid ?? '')) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Removes a stale lock, and only that one: it is renamed aside first and checked; a lock taken
+ * meanwhile by another process (the stale one removed by a third) is linked back (O_EXCL too).
+ */
+function breakLock(lock: string, stale: string): void {
+  const aside = `${lock}.${process.pid}.${randomBytes(6).toString('hex')}.stale`;
+  try {
+    renameSync(lock, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (readHolder(aside) !== stale) {
+    try {
+      linkSync(aside, lock);
+    } catch {
+      // a lock of its own there again: the one moved aside was no longer held for long
+    }
+  }
+  unlinkSync(aside);
+}
+
+/** Removes the lock if it is still this process's (a takeover after a long stop left it not). */
+function releaseLock(lock: string, mine: string): void {
+  if (readHolder(lock) === mine) unlinkSync(lock);
 }
