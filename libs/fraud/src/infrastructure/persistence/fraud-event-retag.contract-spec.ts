@@ -218,6 +218,36 @@ describeStoreContract(
       });
     });
 
+    it('should read an event again when a review was recorded between its read and its write (SQLite: the compare-and-set misses)', async () => {
+      if (driver() !== 'sqlite') return; // MongoDB: the racing case below
+      const [a, b] = [newKey(), newKey()];
+      const before = await under(a);
+      const e = event();
+      await before.recordAll([e]);
+      await before.addReview(e.id, review({ reason: 'under a' }));
+      const server = await under(b, [a]);
+      const command = await under(b, [a]);
+      // the store's write turn held: the server's review waits for it (and reads inside its
+      // turn), the command reads now and writes after the review
+      let release!: () => void;
+      const held = (store() as SqliteStore).writeTurns.hold(
+        () => new Promise<void>((resolve) => (release = resolve)),
+      );
+      const reviewed = server.addReview(
+        e.id,
+        review({ decision: 'dismissed', reason: 'meanwhile' }),
+      );
+      const retagged = command.retagPage('', 10);
+      release();
+      await Promise.all([held, reviewed]);
+      expect(await retagged).toEqual([{ eventId: e.id, result: 'retagged', from: [a.kid] }]);
+      expect(await integrity(await under(b), e.id)).toEqual({
+        listed: 'verified',
+        detail: 'verified',
+        reviews: ['verified', 'verified'],
+      });
+    });
+
     it('should leave no history broken when reviews are recorded while it re-tags (compare-and-set on the tags as read)', async () => {
       const [a, b] = [newKey(), newKey()];
       const before = await under(a);
