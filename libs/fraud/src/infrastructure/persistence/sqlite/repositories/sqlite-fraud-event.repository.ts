@@ -274,9 +274,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
   async retagPage(after: string, limit: number): Promise<RetagOutcome[]> {
     const seal = this.seal;
     if (!seal) throw new Error('retagPage needs the store tags (FraudSeal)');
-    const page = this.db.prepare<[string, number], { id: string }>(
-      'SELECT id FROM fraud_events WHERE id > ? ORDER BY id LIMIT ?',
-    );
+    const page = this.db.prepare<[string, number], { id: string }>(RETAG_PAGE_SQL);
     const ids = page.all(after, limit).map((r) => r.id);
     const outcomes = new Map<string, RetagOutcome>();
     let pending = ids;
@@ -401,6 +399,12 @@ const LAST_REVIEW_ID = `(SELECT r.id FROM fraud_event_reviews r WHERE r.event_id
  */
 export const LEGACY_PAGE_SQL =
   'SELECT * FROM fraud_events WHERE id > ? AND tag IS NULL ORDER BY id LIMIT 1000';
+
+/**
+ * A page of `keys:retag`: event ids after an id, in id order (the primary key's index: each
+ * page seeks where the last ended). Exported for the query-plan test.
+ */
+export const RETAG_PAGE_SQL = 'SELECT id FROM fraud_events WHERE id > ? ORDER BY id LIMIT ?';
 
 /**
  * A device's events that weigh on its trust (`FraudEventRepository.weighingHistories`).
