@@ -9,7 +9,8 @@
  * events a read), each event written with a compare-and-set on its tags as read, so it runs
  * beside the servers: a review they record meanwhile makes that event's write miss, and the
  * event is read again (a few times; one still changing is left for a next run, exit 3).
- * Idempotent: rows already under the current key are left.
+ * Idempotent: rows already under the current key are left. Never while a leaked key is held:
+ * it vouches for whatever verifies under a held key, a row forged with the leaked one included.
  *
  * Then it reports, for each key held besides the current one, what it can see still tagged
  * under it: fraud rows it could not re-tag, ledger links and vault audit records past their
@@ -121,7 +122,7 @@ export function keysRetag(): void {
       `keys:retag: current store-MAC key ${mac.kid}; other keys held: ${others.map(describeKey).join(', ') || '(none)'}`,
     );
     out(
-      '  run it once every replica runs with this STORE_MAC_KEY: a replica still tagging under an older key reads the re-tagged rows as tampered until restarted',
+      '  run it once every replica runs with this STORE_MAC_KEY (a replica still tagging under an older key reads the re-tagged rows as tampered until restarted), and never while a leaked key is held (a row forged with it would be re-tagged)',
     );
 
     const fraud = await retagFraud(app.get(FraudService, { strict: false }));
