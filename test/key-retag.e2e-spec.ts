@@ -121,7 +121,7 @@ describe('keys:retag (e2e)', () => {
       await review(chained.id, 'confirmed', 'after the drop');
       expect((await detail(chained.id)).reviews).toEqual(['verified', 'verified', 'verified']);
     },
-    slowOnMongo(120_000),
+    slowOnMongo(240_000),
   );
 
   it(
@@ -145,6 +145,6 @@ describe('keys:retag (e2e)', () => {
         reviews: ['verified', 'verified'],
       });
     },
-    slowOnMongo(120_000),
+    slowOnMongo(240_000),
   );
 });
