@@ -25,8 +25,11 @@ import { FraudMetrics } from './fraud.metrics';
 import {
   FraudEventRepository,
   LegacySealState,
+  RetagOutcome,
   ReviewOutcome,
 } from './infrastructure/persistence/fraud-event.repository';
+
+export type { RetagOutcome };
 
 export type FraudEventInput = Omit<FraudEvent, 'id' | 'at'> & { at?: Date };
 
@@ -56,6 +59,14 @@ export class FraudService {
     @Inject(fraudConfig.KEY) settings: FraudSettings,
   ) {
     this.unattributed = new UnattributedBudget(settings.unattributedPerMinute);
+  }
+
+  /**
+   * `keys:retag`: a page of events (after `after` in id order) re-tagged under the current
+   * store-MAC key where they verify under another held key (FraudEventRepository.retagPage).
+   */
+  retagPage(after: string, limit: number): Promise<RetagOutcome[]> {
+    return this.events.retagPage(after, limit);
   }
 
   /** Records one event; undefined when it named no device and was over the minute's budget. */

@@ -491,6 +491,25 @@ export class LedgerService {
   }
 
   /**
+   * How many links past the site's last checkpoint carry a tag stored under each key id (`null`:
+   * none stored), for `keys:retag`'s report: a retired store-MAC key is needed until the next
+   * seal covers the links tagged under it (the seal checks their tags, the checkpoint then
+   * vouches for them). Read a thousand links at a time.
+   */
+  async unsealedTagKids(siteId: string): Promise<Map<string | null, number>> {
+    const sealed = (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0;
+    const head = await this.logs.headSeq(siteId);
+    const kids = new Map<string | null, number>();
+    for (let from = sealed + 1; from <= head; from += SEAL_TAG_PAGE) {
+      const to = Math.min(head, from + SEAL_TAG_PAGE - 1);
+      for (const row of await this.logs.readTaggedTexts(siteId, from, to)) {
+        kids.set(row.kid, (kids.get(row.kid) ?? 0) + 1);
+      }
+    }
+    return kids;
+  }
+
+  /**
    * The first link past the site's last checkpoint that carries no valid store MAC under a key
    * this server holds (undefined: none). Only the server (holding STORE_MAC_KEY) tags links, so
    * such a link was written straight into the store, or tagged under a store-MAC key since

@@ -527,6 +527,15 @@ export class TimesheetProjector
     }
   }
 
+  /**
+   * The key ids the read model's rows were tagged under since its last reset (undefined: never
+   * reset, no rows tagged), for `keys:retag`'s report: the first start that does not hold one of
+   * them clears the read model and re-reads every site from the ledger.
+   */
+  sealKids(): Promise<string[] | undefined> {
+    return this.repo.sealKids();
+  }
+
   /** Rebuilds every site's read model from its chain; returns sites and entries read. */
   async rebuildAll(): Promise<{ sites: number; entries: number }> {
     let sites = 0;

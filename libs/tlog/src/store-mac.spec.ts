@@ -1,5 +1,6 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { StoreMac, storeMacWith } from './store-mac';
+import { legacyStoreMacKey, parseStoreMacKey } from './store-mac-keys';
 
 describe('StoreMac', () => {
   const a = generateKeyPairSync('ed25519').privateKey;
@@ -24,5 +25,36 @@ describe('StoreMac', () => {
     expect(mac.verify('timesheet-day', 'day 1', null)).toBe(false);
     expect(mac.verify('timesheet-day', 'day 1', tag.slice(1))).toBe(false);
     expect(new StoreMac({ signingKey: b }).kid).not.toBe(mac.kid);
+  });
+
+  it('should name the held key a tag verifies under (keys:retag), and list the keys held besides the current one', () => {
+    const key = () => parseStoreMacKey('STORE_MAC_KEY', randomBytes(32).toString('base64'));
+    const [old, staged, current] = [key(), key(), key()];
+    const retiredAt = new Date('2026-01-01T00:00:00.000Z');
+    const stagedAt = new Date('2026-02-01T00:00:00.000Z');
+    const before = new StoreMac({ signingKey: a, storeMacKey: old });
+    const tag = before.mac('fraud-event', 'row');
+    const mac = new StoreMac({
+      signingKey: a,
+      storeMacKey: current,
+      storeMacRetiredKeys: [
+        { ...old, retiredAt },
+        { ...staged, stagedAt },
+      ],
+      storeMacLegacy: true,
+    });
+    expect(mac.kidOf('fraud-event', 'row', tag)).toBe(old.kid);
+    expect(mac.kidOf('fraud-event', 'row', mac.mac('fraud-event', 'row'))).toBe(current.kid);
+    expect(mac.kidOf('fraud-event', 'other row', tag)).toBeUndefined();
+    expect(mac.kidOf('fraud-review', 'row', tag)).toBeUndefined();
+    expect(mac.kidOf('fraud-event', 'row', null)).toBeUndefined();
+    expect(
+      new StoreMac({ signingKey: a, storeMacKey: current }).kidOf('fraud-event', 'row', tag),
+    ).toBeUndefined();
+    expect(mac.heldOthers()).toEqual([
+      { kid: old.kid, retiredAt },
+      { kid: staged.kid, stagedAt },
+      { kid: legacyStoreMacKey(a).kid, derived: true },
+    ]);
   });
 });

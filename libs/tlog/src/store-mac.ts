@@ -18,6 +18,16 @@ export type StoreMacPurpose =
   | 'fraud-event'
   | 'fraud-review';
 
+/** A key a StoreMac holds besides its current one (no secret). */
+export interface HeldStoreMacKey {
+  kid: string;
+  retiredAt?: Date;
+  /** Staged by `keys:rotate mac --stage`: no server tags under it yet. */
+  stagedAt?: Date;
+  /** The key derived from the current signing key, accepted by STORE_MAC_LEGACY=1. */
+  derived?: boolean;
+}
+
 /**
  * The server's MACs over rows it writes, with keys that live outside the store: HMAC-SHA256
  * under HKDF-Expand(the store-MAC secret, info = the purpose). The secret is STORE_MAC_KEY, a
@@ -43,6 +53,8 @@ export class StoreMac {
   /** Every key a tag verifies under, by id (the current one included). */
   private readonly known = new Map<string, StoreMacKey>();
   private readonly keys = new Map<string, Buffer>();
+  /** The ids of the keys held besides the current one (retired, staged, derived), in order. */
+  private readonly others: HeldStoreMacKey[] = [];
 
   constructor(
     @Inject(tlogConfig.KEY)
@@ -56,8 +68,36 @@ export class StoreMac {
     // the signing-key-derived key only while explicitly accepted (listed, or the flag)
     const derived = settings.storeMacLegacy ? [legacy] : [];
     for (const key of [...(settings.storeMacRetiredKeys ?? []), ...derived]) {
-      if (!this.known.has(key.kid)) this.known.set(key.kid, key);
+      if (this.known.has(key.kid)) continue;
+      this.known.set(key.kid, key);
+      this.others.push({
+        kid: key.kid,
+        ...(key.retiredAt ? { retiredAt: key.retiredAt } : {}),
+        ...(key.stagedAt ? { stagedAt: key.stagedAt } : {}),
+        ...(derived.includes(key) ? { derived: true } : {}),
+      });
     }
+  }
+
+  /**
+   * The keys held besides the current one: STORE_MAC_RETIRED_KEYS in its order (a staged key
+   * marked `stagedAt`), then the key derived from the signing key while STORE_MAC_LEGACY=1
+   * (`derived`). Ids and dates only (`keys:retag` names them).
+   */
+  heldOthers(): HeldStoreMacKey[] {
+    return this.others.map((k) => ({ ...k }));
+  }
+
+  /**
+   * The id of the key `tag` verifies under for `data` (the current key first, as `verify` with
+   * no `kid` tries them), or undefined when it verifies under none held here.
+   */
+  kidOf(purpose: StoreMacPurpose, data: string | Buffer, tag: unknown): string | undefined {
+    if (typeof tag !== 'string' || tag.length !== 43) return undefined;
+    for (const key of this.known.values()) {
+      if (this.matches(key, purpose, data, tag)) return key.kid;
+    }
+    return undefined;
   }
 
   /** Whether tags stored with this key id verify here (the current key or a retired one). */

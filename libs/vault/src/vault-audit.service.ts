@@ -269,6 +269,24 @@ export class VaultAuditService {
     return { sealedSize, head, records, through, complete };
   }
 
+  /**
+   * How many records past the audit log's last checkpoint carry a tag stored under each key id
+   * (`null`: none stored), for `keys:retag`'s report (a retired store-MAC key is needed until
+   * the next seal covers them). Read a thousand records at a time.
+   */
+  async unsealedTagKids(): Promise<Map<string | null, number>> {
+    const sealed = (await this.tlog.latest(this.origin))?.size ?? 0;
+    const head = await this.records.headSeq();
+    const kids = new Map<string | null, number>();
+    for (let from = sealed + 1; from <= head; from += SEAL_TAG_PAGE) {
+      const to = Math.min(head, from + SEAL_TAG_PAGE - 1);
+      for (const row of await this.records.readTagged(from, to)) {
+        kids.set(row.kid, (kids.get(row.kid) ?? 0) + 1);
+      }
+    }
+    return kids;
+  }
+
   /** The stored recordHash of the record at `seq` (undefined: none). */
   async recordHashAt(seq: number): Promise<string | undefined> {
     const [hash] = await this.records.readRecordHashes(seq, seq);

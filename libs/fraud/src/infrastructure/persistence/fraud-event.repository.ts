@@ -18,6 +18,18 @@ export interface LegacySealState {
   refused: boolean;
 }
 
+/**
+ * What `retagPage` did with one event and its reviews: left them (`current`: every tag under
+ * the current key), re-tagged them (`retagged`), found them `tampered` (no held key vouches for
+ * them: left as they are), or found them changed by a writer on every try (`changed`: left;
+ * a next run takes them again). `from`: the other keys' ids the rows were tagged under.
+ */
+export interface RetagOutcome {
+  eventId: string;
+  result: 'current' | 'retagged' | 'tampered' | 'changed';
+  from: string[];
+}
+
 /** The append-only fraud event log, and the reviews of its events. */
 export abstract class FraudEventRepository {
   /** Appends events (all or none). */
@@ -52,6 +64,18 @@ export abstract class FraudEventRepository {
   abstract addReview(eventId: string, review: FraudReview): Promise<ReviewOutcome | undefined>;
   /** The legacy tagging's state (`/health`); `refused: false` and nothing else without tags. */
   abstract legacySeal(): Promise<LegacySealState>;
+  /**
+   * `keys:retag`: up to `limit` events after `after` in id order (`''`: from the first), each
+   * checked with its review history as a read checks them; those that verify under a held key
+   * other than the current one are tagged again under the current key, the reviews in history
+   * order (each chained to the new tag of the one before), in the form they verified in (a
+   * legacy row stays legacy). A tampered event is never re-tagged. Each event is written with a
+   * compare-and-set on the tags as read (the event's and every review's, so also the history's
+   * length): a review a server records meanwhile makes the write miss, and the event is read
+   * again (a few times, then `changed`). Idempotent. One outcome per event read, in id order.
+   * Needs the store's tags (FraudSeal).
+   */
+  abstract retagPage(after: string, limit: number): Promise<RetagOutcome[]>;
   /** The event and every review of it, oldest first; undefined when no event has this id. */
   abstract findWithReviews(
     eventId: string,

@@ -4,6 +4,19 @@ import { FraudEvent, FraudIntegrity, FraudReview } from '../../domain/fraud-even
 import type { FraudMetrics } from '../../fraud.metrics';
 
 /**
+ * What `keys:retag` does with one event and its review history, checked first as a read checks
+ * them (FraudSeal.checkHistory, the stored times, the current review the history's last):
+ * `tampered` (no held key vouches for it: left as it is, never re-tagged), `current` (every tag
+ * made under the current key: left), or `retag` with the new tags (the event's, and every
+ * review's in history order: the reviews from the first one under another key on, each chained
+ * to the new tag of the one before) and the ids of the other keys the rows were tagged under.
+ */
+export type RetagPlan =
+  | { kind: 'tampered' }
+  | { kind: 'current' }
+  | { kind: 'retag'; from: string[]; eventTag: string; reviewTags: string[] };
+
+/**
  * The tags of fraud events and their reviews (StoreMac, purposes 'fraud-event' and
  * 'fraud-review'), written by the stores in the same write as the row and checked at every
  * read of rows.
@@ -60,6 +73,57 @@ export class FraudSeal {
       return 'legacy';
     }
     return 'tampered';
+  }
+
+  /**
+   * The re-tagging of an event already checked as a read checks it (`integrity` set on it and
+   * on its reviews by the store's read and `checkHistory`), `eventTag` and `reviewTags` as
+   * stored. A row is re-tagged only under the form it verifies in (legacy stays legacy), and
+   * only when a held key vouches for it: a tampered event is never re-tagged (that would
+   * launder it).
+   */
+  retagPlan(
+    event: FraudEvent,
+    eventTag: unknown,
+    reviews: FraudReview[],
+    reviewTags: unknown[],
+  ): RetagPlan {
+    if (event.integrity !== 'verified' && event.integrity !== 'legacy') return { kind: 'tampered' };
+    const current = this.mac.kid;
+    const from = new Set<string>();
+    const eventLegacy = event.integrity === 'legacy';
+    const eventKid = this.mac.kidOf('fraud-event', eventData(event, eventLegacy), eventTag);
+    if (eventKid === undefined) return { kind: 'tampered' };
+    if (eventKid !== current) from.add(eventKid);
+    const newReviewTags: string[] = [];
+    let chainChanged = false;
+    for (let i = 0; i < reviews.length; i++) {
+      const r = reviews[i];
+      if (r.integrity !== 'verified' && r.integrity !== 'legacy') return { kind: 'tampered' };
+      const legacy = r.integrity === 'legacy';
+      const oldPrevious = i > 0 ? (reviewTags[i - 1] as string) : null;
+      const kid = this.mac.kidOf(
+        'fraud-review',
+        reviewData(event.id, i + 1, r, oldPrevious, legacy),
+        reviewTags[i],
+      );
+      if (kid === undefined) return { kind: 'tampered' };
+      if (kid !== current) from.add(kid);
+      if (kid !== current || chainChanged) {
+        const previous = i > 0 ? newReviewTags[i - 1] : null;
+        newReviewTags.push(this.reviewTag(event.id, i + 1, r, previous, legacy));
+        chainChanged = true;
+      } else {
+        newReviewTags.push(reviewTags[i] as string);
+      }
+    }
+    if (from.size === 0) return { kind: 'current' };
+    return {
+      kind: 'retag',
+      from: [...from],
+      eventTag: eventKid === current ? (eventTag as string) : this.eventTag(event, eventLegacy),
+      reviewTags: newReviewTags,
+    };
   }
 
   /**

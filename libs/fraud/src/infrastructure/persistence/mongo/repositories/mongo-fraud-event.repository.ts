@@ -10,7 +10,12 @@ import {
 } from '../../../../domain/fraud-event';
 import { FraudError, FraudEventTamperedError } from '../../../../fraud.errors';
 import { FraudMetrics } from '../../../../fraud.metrics';
-import { FraudEventRepository, LegacySealState, ReviewOutcome } from '../../fraud-event.repository';
+import {
+  FraudEventRepository,
+  LegacySealState,
+  RetagOutcome,
+  ReviewOutcome,
+} from '../../fraud-event.repository';
 import { alarmLegacyRefused, canonicalMongoTime, FraudSeal } from '../../fraud-seal';
 import { FraudEventMongoMapper as Mapper } from '../mappers/fraud-event.mapper';
 import {
@@ -27,6 +32,9 @@ const TAGGED = {
     { reviews: { $elemMatch: { tag: { $exists: true, $ne: null } } } },
   ],
 };
+
+/** How many times `retagPage` reads a document again whose update missed. */
+const RETAG_TRIES = 5;
 
 /** A document the legacy tagging takes. */
 const UNTAGGED = { tag: { $exists: false } };
@@ -295,6 +303,9 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
             _id: eventId,
             'review._id': doc.review ? doc.review._id : { $exists: false },
             reviews: doc.reviews ? { $size: doc.reviews.length } : { $exists: false },
+            // the tag the new review chains onto, as read: a history re-tagged meanwhile
+            // (keys:retag) makes the write miss rather than chain onto the old tag
+            ...(doc.reviews?.length ? { [`reviews.${doc.reviews.length - 1}.tag`]: previous } : {}),
           },
           { $set: { review: stored, ...(tag ? { tag } : {}) }, $push: { reviews: stored } },
           { new: true, runValidators: true, projection: EVENT_FIELDS },
@@ -302,6 +313,64 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
         .lean<FraudEventDocument>();
       if (updated) return { event: this.toEvent(updated), recorded: true };
     }
+  }
+
+  async retagPage(after: string, limit: number): Promise<RetagOutcome[]> {
+    const seal = this.seal;
+    if (!seal) throw new Error('retagPage needs the store tags (FraudSeal)');
+    const docs = await this.events
+      .find({ _id: { $gt: after } })
+      .sort({ _id: 1 })
+      .limit(limit)
+      .lean<FraudEventDocument[]>();
+    const outcomes: RetagOutcome[] = [];
+    for (const first of docs) {
+      let doc: FraudEventDocument | null = first;
+      let outcome: RetagOutcome | undefined;
+      for (let attempt = 0; attempt < RETAG_TRIES && doc; attempt++) {
+        outcome = await this.retagOne(seal, doc);
+        if (outcome.result !== 'changed') break;
+        doc = await this.events.findOne({ _id: first._id }).lean<FraudEventDocument>();
+      }
+      // deleted meanwhile: nothing to re-tag
+      if (doc && outcome) outcomes.push(outcome);
+    }
+    return outcomes;
+  }
+
+  /**
+   * One document re-tagged (or not), the update filtered on every tag as read and the history's
+   * length: a review pushed or a tag rewritten meanwhile makes it miss (`changed`).
+   */
+  private async retagOne(seal: FraudSeal, doc: FraudEventDocument): Promise<RetagOutcome> {
+    const event = this.toEvent(doc);
+    const reviews = this.historyOf(event, doc);
+    const stored = doc.reviews ?? [];
+    const plan = seal.retagPlan(
+      event,
+      doc.tag,
+      reviews,
+      stored.map((r) => r.tag),
+    );
+    if (plan.kind !== 'retag') return { eventId: doc._id, result: plan.kind, from: [] };
+    const filter: Record<string, unknown> = {
+      _id: doc._id,
+      tag: doc.tag,
+      reviews: doc.reviews ? { $size: stored.length } : { $exists: false },
+    };
+    const set: Record<string, unknown> = { tag: plan.eventTag };
+    stored.forEach((r, i) => {
+      filter[`reviews.${i}.tag`] = r.tag;
+      if (plan.reviewTags[i] !== r.tag) set[`reviews.${i}.tag`] = plan.reviewTags[i];
+    });
+    // the current review is a copy of the last (its tag read by nothing, kept equal)
+    if (stored.length > 0 && doc.review) set['review.tag'] = plan.reviewTags[stored.length - 1];
+    const result = await this.events.updateOne(filter, { $set: set });
+    return {
+      eventId: doc._id,
+      result: result.matchedCount === 1 ? 'retagged' : 'changed',
+      from: plan.from,
+    };
   }
 
   async findWithReviews(

@@ -15,6 +15,7 @@ import {
 import {
   fraudEventListQuery,
   LEGACY_PAGE_SQL,
+  RETAG_PAGE_SQL,
   SqliteFraudEventRepository,
   WEIGHING_SQL,
 } from './sqlite-fraud-event.repository';
@@ -112,6 +113,12 @@ describe('SqliteFraudEventRepository query plans', () => {
     const plan = explainQueryPlan(store.db, LEGACY_PAGE_SQL, ['a'.repeat(24)]);
     expect(planProblems(plan)).toEqual([]);
     expect(plan.join(' ')).toMatch(/SEARCH fraud_events USING INDEX \w+ \(id>\?\)/);
+  });
+
+  it('should page keys:retag by id, each page seeking where the last ended', () => {
+    const plan = explainQueryPlan(store.db, RETAG_PAGE_SQL, ['a'.repeat(24), 1000]);
+    expect(planProblems(plan)).toEqual([]);
+    expect(plan.join(' ')).toMatch(/SEARCH fraud_events USING (COVERING )?INDEX \w+ \(id>\?\)/);
   });
 
   it('should seek the review index for a review filter alone', () => {

@@ -15,8 +15,13 @@ import {
 } from '../../../../domain/fraud-event';
 import { FraudEventTamperedError } from '../../../../fraud.errors';
 import { FraudMetrics } from '../../../../fraud.metrics';
-import { FraudEventRepository, LegacySealState, ReviewOutcome } from '../../fraud-event.repository';
-import { alarmLegacyRefused, canonicalSqliteTime, FraudSeal } from '../../fraud-seal';
+import {
+  FraudEventRepository,
+  LegacySealState,
+  RetagOutcome,
+  ReviewOutcome,
+} from '../../fraud-event.repository';
+import { alarmLegacyRefused, canonicalSqliteTime, FraudSeal, RetagPlan } from '../../fraud-seal';
 import {
   FraudEventReviewedRow,
   FraudReviewRow,
@@ -266,6 +271,98 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     return this.turns.write(() => this.db.transaction(add).immediate());
   }
 
+  async retagPage(after: string, limit: number): Promise<RetagOutcome[]> {
+    const seal = this.seal;
+    if (!seal) throw new Error('retagPage needs the store tags (FraudSeal)');
+    const page = this.db.prepare<[string, number], { id: string }>(RETAG_PAGE_SQL);
+    const ids = page.all(after, limit).map((r) => r.id);
+    const outcomes = new Map<string, RetagOutcome>();
+    let pending = ids;
+    for (let attempt = 0; attempt < RETAG_TRIES && pending.length > 0; attempt++) {
+      // read in one snapshot (a deferred read transaction): an event and its reviews as of one
+      // moment, never a review recorded between the two reads taken for a gap
+      const plans = this.db.transaction(() =>
+        pending.map((id) => ({ id, ...this.retagPlanOf(seal, id) })),
+      )();
+      const writes = plans.filter((p) => p.plan?.kind === 'retag');
+      for (const p of plans) {
+        if (!p.plan) continue; // deleted meanwhile: nothing to re-tag
+        if (p.plan.kind !== 'retag')
+          outcomes.set(p.id, { eventId: p.id, result: p.plan.kind, from: [] });
+      }
+      // each event's tags compared and set in one savepoint of one write transaction: a row
+      // changed since the read (a review recorded, a tag rewritten) misses, and is read again
+      const missed = new Set<string>();
+      if (writes.length > 0) {
+        await this.turns.write(() =>
+          this.db
+            .transaction(() => {
+              for (const w of writes) {
+                try {
+                  this.db.transaction(() => this.retagWrite(w))();
+                  const from = (w.plan as Extract<RetagPlan, { kind: 'retag' }>).from;
+                  outcomes.set(w.id, { eventId: w.id, result: 'retagged', from });
+                } catch (error) {
+                  if (!(error instanceof RetagMissed)) throw error;
+                  missed.add(w.id);
+                  const from = (w.plan as Extract<RetagPlan, { kind: 'retag' }>).from;
+                  outcomes.set(w.id, { eventId: w.id, result: 'changed', from });
+                }
+              }
+            })
+            .immediate(),
+        );
+      }
+      pending = [...missed];
+    }
+    return ids.filter((id) => outcomes.has(id)).map((id) => outcomes.get(id)!);
+  }
+
+  /** The event's re-tagging, checked as `findWithReviews` checks it (undefined: no such event). */
+  private retagPlanOf(
+    seal: FraudSeal,
+    id: string,
+  ): { plan?: RetagPlan; eventTag?: unknown; rows?: FraudReviewRow[] } {
+    const row = this.findEvent.get(id);
+    if (!row) return {};
+    const event = this.toEvent(row);
+    const { reviews, rows } = this.historyOf(event);
+    return {
+      plan: seal.retagPlan(
+        event,
+        row.tag,
+        reviews,
+        rows.map((r) => r.tag),
+      ),
+      eventTag: row.tag,
+      rows,
+    };
+  }
+
+  /** One event's new tags, each set only over the tag as read (throws RetagMissed otherwise). */
+  private retagWrite(w: {
+    id: string;
+    plan?: RetagPlan;
+    eventTag?: unknown;
+    rows?: FraudReviewRow[];
+  }) {
+    const plan = w.plan as Extract<RetagPlan, { kind: 'retag' }>;
+    // the event's tag changes with every review recorded: compared even when it is kept, so a
+    // review chained meanwhile onto the old tags is never left behind a re-tagged history
+    const event = this.db
+      .prepare('UPDATE fraud_events SET tag = ? WHERE id = ? AND tag = ?')
+      .run(plan.eventTag, w.id, w.eventTag);
+    if (event.changes !== 1) throw new RetagMissed();
+    const review = this.db.prepare(
+      'UPDATE fraud_event_reviews SET tag = ? WHERE id = ? AND event_id = ? AND seq = ? AND tag = ?',
+    );
+    w.rows!.forEach((r, i) => {
+      if (plan.reviewTags[i] === r.tag) return;
+      if (review.run(plan.reviewTags[i], r.id, w.id, r.seq, r.tag).changes !== 1)
+        throw new RetagMissed();
+    });
+  }
+
   async findWithReviews(
     eventId: string,
   ): Promise<{ event: FraudEvent; reviews: FraudReview[] } | undefined> {
@@ -280,6 +377,12 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     return this.listings.all(sql, params, limit).map((row) => this.toEvent(row));
   }
 }
+
+/** How many times `retagPage` reads an event again whose write missed. */
+const RETAG_TRIES = 5;
+
+/** A compare-and-set of `retagPage` that found the row changed since it was read. */
+class RetagMissed extends Error {}
 
 /**
  * The id of the event's last review in its history (NULL without one): a listed row whose
@@ -296,6 +399,12 @@ const LAST_REVIEW_ID = `(SELECT r.id FROM fraud_event_reviews r WHERE r.event_id
  */
 export const LEGACY_PAGE_SQL =
   'SELECT * FROM fraud_events WHERE id > ? AND tag IS NULL ORDER BY id LIMIT 1000';
+
+/**
+ * A page of `keys:retag`: event ids after an id, in id order (the primary key's index: each
+ * page seeks where the last ended). Exported for the query-plan test.
+ */
+export const RETAG_PAGE_SQL = 'SELECT id FROM fraud_events WHERE id > ? ORDER BY id LIMIT ?';
 
 /**
  * A device's events that weigh on its trust (`FraudEventRepository.weighingHistories`).

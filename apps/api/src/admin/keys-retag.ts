@@ -1,0 +1,201 @@
+/**
+ * `npm run keys:retag`: after a store-MAC rotation (`keys:rotate mac`, every replica restarted
+ * on the new STORE_MAC_KEY), tags the fraud events and their reviews that verify under a retired
+ * key again under the current one, so the retired key can be dropped without the rows reading
+ * `tampered`. Each event is checked with its review history exactly as a read checks it; a row
+ * that verifies under no key held here is never re-tagged (that would launder a row changed in
+ * the database): its id is listed and the command exits 2 at the end. Reviews are tagged again
+ * in history order, each chained to the new tag of the one before. Paged by id (a thousand
+ * events a read), each event written with a compare-and-set on its tags as read, so it runs
+ * beside the servers: a review they record meanwhile makes that event's write miss, and the
+ * event is read again (a few times; one still changing is left for a next run, exit 3).
+ * Idempotent: rows already under the current key are left. Never while a leaked key is held:
+ * it vouches for whatever verifies under a held key, a row forged with the leaked one included.
+ *
+ * Then it reports, for each key held besides the current one, what it can see still tagged
+ * under it: fraud rows it could not re-tag, ledger links and vault audit records past their
+ * last checkpoint (the next seal checks their tags and covers them), and the timesheet read
+ * model (tagged under it since its last reset: the first start without it rebuilds the read
+ * model from the ledger); and whether the oldest retired key can be removed from
+ * STORE_MAC_RETIRED_KEYS now. Run it with the server's environment (DATA_DIR or DATABASE_URL,
+ * STORE_MAC_KEY, STORE_MAC_RETIRED_KEYS).
+ */
+import { INestApplication } from '@nestjs/common';
+import { FraudService } from '@app/fraud';
+import { LedgerService } from '@app/offline-sync';
+import { TimesheetProjector } from '@app/timesheets';
+import { HeldStoreMacKey, StoreMac } from '@app/tlog';
+import { VaultAuditService } from '@app/vault';
+import { WorkforceService } from '@app/workforce';
+import { runAppJob } from './app-job';
+import { q } from './quote';
+
+/** Events read (and re-tagged) a page at a time. */
+const PAGE = 1000;
+/** Tampered ids listed at most (the count is always whole). */
+const LISTED = 1000;
+
+/** Exit codes: rows no held key vouches for; rows that kept changing (run again). */
+export const RETAG_TAMPERED = 2;
+export const RETAG_CHANGED = 3;
+
+interface FraudTally {
+  read: number;
+  retagged: number;
+  current: number;
+  /** Events re-tagged from each key id. */
+  retaggedFrom: Map<string, number>;
+  /** Events left under each key id because they kept changing. */
+  changedFrom: Map<string, number>;
+  changed: string[];
+  changedCount: number;
+  tampered: string[];
+  tamperedCount: number;
+}
+
+const add = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
+
+async function retagFraud(fraud: FraudService): Promise<FraudTally> {
+  const tally: FraudTally = {
+    read: 0,
+    retagged: 0,
+    current: 0,
+    retaggedFrom: new Map(),
+    changedFrom: new Map(),
+    changed: [],
+    changedCount: 0,
+    tampered: [],
+    tamperedCount: 0,
+  };
+  for (let after = ''; ;) {
+    const page = await fraud.retagPage(after, PAGE);
+    for (const o of page) {
+      tally.read++;
+      if (o.result === 'retagged') {
+        tally.retagged++;
+        for (const kid of o.from) add(tally.retaggedFrom, kid);
+      } else if (o.result === 'current') tally.current++;
+      else if (o.result === 'tampered') {
+        tally.tamperedCount++;
+        if (tally.tampered.length < LISTED) tally.tampered.push(o.eventId);
+      } else {
+        tally.changedCount++;
+        if (tally.changed.length < LISTED) tally.changed.push(o.eventId);
+        for (const kid of o.from) add(tally.changedFrom, kid);
+      }
+    }
+    if (page.length < PAGE) return tally;
+    after = page[page.length - 1].eventId;
+  }
+}
+
+/** Unsealed ledger links by key id, and how many sites hold them. */
+async function ledgerKids(app: INestApplication): Promise<Map<string | null, [number, number]>> {
+  const ledger = app.get(LedgerService, { strict: false });
+  const workforce = app.get(WorkforceService, { strict: false });
+  const found = new Map<string | null, [number, number]>();
+  for (let after = ''; ;) {
+    const ids = await workforce.listSiteIds(after, 100);
+    for (const siteId of ids) {
+      for (const [kid, n] of await ledger.unsealedTagKids(siteId)) {
+        const [links, sites] = found.get(kid) ?? [0, 0];
+        found.set(kid, [links + n, sites + 1]);
+      }
+    }
+    if (ids.length < 100) return found;
+    after = ids[ids.length - 1];
+  }
+}
+
+function describeKey(k: HeldStoreMacKey): string {
+  if (k.derived) return `${k.kid} (derived from TLOG_SIGNING_KEY, accepted by STORE_MAC_LEGACY=1)`;
+  if (k.stagedAt) return `${k.kid} (staged ${k.stagedAt.toISOString()})`;
+  return `${k.kid}${k.retiredAt ? ` (retired ${k.retiredAt.toISOString()})` : ''}`;
+}
+
+export function keysRetag(): void {
+  runAppJob('keys:retag failed', async (app) => {
+    const mac = app.get(StoreMac, { strict: false });
+    const others = mac.heldOthers();
+    const out = (line: string) => process.stdout.write(`${line}\n`);
+    out(
+      `keys:retag: current store-MAC key ${mac.kid}; other keys held: ${others.map(describeKey).join(', ') || '(none)'}`,
+    );
+    out(
+      '  run it once every replica runs with this STORE_MAC_KEY (a replica still tagging under an older key reads the re-tagged rows as tampered until restarted), and never while a leaked key is held (a row forged with it would be re-tagged)',
+    );
+
+    const fraud = await retagFraud(app.get(FraudService, { strict: false }));
+    const from = [...fraud.retaggedFrom].map(([kid, n]) => `${n} from ${kid}`).join(', ');
+    out(
+      `fraud events: ${fraud.read} read, ${fraud.retagged} re-tagged under ${mac.kid}${from ? ` (${from})` : ''}, ${fraud.current} already under it, ${fraud.changedCount} changed by a server on every try, ${fraud.tamperedCount} tampered`,
+    );
+    if (fraud.changedCount > 0) {
+      out(
+        `changed while this command ran (left as they are; run it again): ${fraud.changed.map(q).join(', ')}`,
+      );
+    }
+    if (fraud.tamperedCount > 0) {
+      out(
+        `tampered: ${fraud.tamperedCount} fraud events verify under no key held here (changed outside the server, or tagged under a key no longer held); never re-tagged: restore them from a backup`,
+      );
+      for (const id of fraud.tampered) out(`  ${q(id)}`);
+      if (fraud.tamperedCount > fraud.tampered.length)
+        out(`  … and ${fraud.tamperedCount - fraud.tampered.length} more`);
+    }
+
+    // what else is still tagged under a key other than the current one
+    const ledger = await ledgerKids(app);
+    const vault = await app.get(VaultAuditService, { strict: false }).unsealedTagKids();
+    const timesheets = (await app.get(TimesheetProjector, { strict: false }).sealKids()) ?? [];
+    const blockers = new Map<string, string[]>();
+    for (const key of others) {
+      const notes: string[] = [];
+      const block: string[] = [];
+      const changed = fraud.changedFrom.get(key.kid) ?? 0;
+      if (changed > 0) {
+        notes.push(`${changed} fraud events changed while this ran: run keys:retag again`);
+        block.push('fraud events');
+      }
+      const [links, sites] = ledger.get(key.kid) ?? [0, 0];
+      if (links > 0) {
+        notes.push(
+          `${links} ledger links past their site's last checkpoint (${sites} sites): the next append of each site seals them (their tags checked under this key while it is held), then the checkpoint vouches for them`,
+        );
+        block.push('unsealed ledger links');
+      }
+      const records = vault.get(key.kid) ?? 0;
+      if (records > 0) {
+        notes.push(
+          `${records} vault audit records past the last checkpoint: the next audited vault access seals them (their tags checked under this key while it is held)`,
+        );
+        block.push('unsealed vault audit records');
+      }
+      if (timesheets.includes(key.kid)) {
+        notes.push(
+          'the timesheet read model may hold rows tagged under it (it records every key it was started under since its last reset): the first start without this key clears it and re-reads every site from the ledger (slow for a big site, as npm run timesheets:rebuild)',
+        );
+      }
+      out(`${describeKey(key)}:${notes.length === 0 ? ' tags nothing this command can see' : ''}`);
+      for (const note of notes) out(`  ${note}`);
+      blockers.set(key.kid, block);
+    }
+
+    const oldest = others.find((k) => !k.stagedAt && !k.derived);
+    if (!oldest) out('no retired key in STORE_MAC_RETIRED_KEYS: nothing to remove');
+    else {
+      const block = blockers.get(oldest.kid)!;
+      if (block.length > 0) {
+        out(
+          `the oldest retired key ${oldest.kid} cannot be removed yet: ${block.join(', ')} still tagged under it`,
+        );
+      } else {
+        out(
+          `the oldest retired key ${oldest.kid} can be removed from STORE_MAC_RETIRED_KEYS (restart every replica after)${timesheets.includes(oldest.kid) ? '; the first start without it rebuilds the timesheet read model' : ''}${fraud.tamperedCount > 0 ? '; the tampered fraud events above stay tampered whatever is held' : ''}`,
+        );
+      }
+    }
+    if (fraud.tamperedCount > 0) process.exitCode = RETAG_TAMPERED;
+    else if (fraud.changedCount > 0) process.exitCode = RETAG_CHANGED;
+  });
+}
