@@ -261,7 +261,6 @@ describe('timesheet reads and corrections while `timesheets:rebuild` runs in ano
             })
           ).status,
         (s) => s === 200,
-        30_000,
       );
       expect(status).toBe(200);
       for (const probe of Object.values(probes)) expect(await probe()).toBe('ok');
