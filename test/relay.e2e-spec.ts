@@ -3,7 +3,7 @@ import { OpensslKiosk } from './support/openssl';
 import { FakeUpstream, fakeJpeg, startUpstreamApps, UpstreamApps } from './support/fake-upstream';
 import { TestKiosk } from './support/kiosk';
 import { connectDevice, openSession, pair } from './support/pairing';
-import { http, startTestApp, storeRow, TestApp } from './support/test-app';
+import { http, pollUntil, startTestApp, storeRow, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
 
 const PLATFORM_ID = 'PLT_jjbmYWeq3o1W';
@@ -519,10 +519,20 @@ describe('pairing relay, new protocol (e2e)', () => {
     const session = await openSession(t, PLATFORM_ID);
     const mobile = await TestSocket.open(`${t.wsUrl}/ws/mobile?token=${session.mobileToken}`);
     await mobile.next('joined');
+    // in the session first: a phone's `joined` comes before its catch-up read of the store, and
+    // frames before the end of that are kept as early ones, more than a burst of them refusing
+    // the socket (a slow store, MongoDB's test server under load, refused this flood so, with
+    // no pong); the first pong answers once the socket is in
+    mobile.send({ type: 'ping' });
+    await pollUntil(
+      async () => mobile.frames.some((f) => f.type === 'pong'),
+      (answered) => answered,
+    );
     for (let i = 0; i < 100; i++) mobile.send({ type: 'ping' });
     await mobile.error('rate_limited');
+    // the burst's pongs, the first one's included (it took a token of the burst)
     const pongs = mobile.frames.filter((f) => f.type === 'pong').length;
-    expect(pongs).toBeLessThan(100);
+    expect(pongs).toBeLessThan(101);
     expect(pongs).toBeGreaterThanOrEqual(40);
     mobile.close();
   });
