@@ -27,5 +27,9 @@ module.exports = {
   ],
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   maxWorkers: 2,
-  testTimeout: 30000,
+  // how long jest waits before it calls a test or hook hung: no assertion on speed. Two
+  // minutes, because a clean-clone CI runs on a loaded 2-core machine, where one API process
+  // took 24 s to boot (at a load of 20) and a hook that starts Redis, an app and such a
+  // process went past the 30 s this was
+  testTimeout: 120000,
 };

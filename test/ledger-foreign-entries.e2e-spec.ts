@@ -1,6 +1,6 @@
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
 import { forgeLedgerLinks, sealConfirmation, sealForeign, withStoreFile } from './support/tamper';
-import { http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
+import { http, itOnSqliteFile, pollUntil, startTestApp, TestApp } from './support/test-app';
 import { verifyLedger } from './support/ledger-client';
 import { allTimesheetDays, createSite, phoneAt, punch, sync } from './support/timesheet-client';
 import { syncBatch } from './support/worker-client';
@@ -142,11 +142,10 @@ describe('links written straight into the store are not sealed by the next appen
       expect(rest.stdout).toContain(`checkpoint of size ${later} signed`);
       // the seal ran in another process: /health asks the ledger again (at most once a second)
       // and is healthy before any request of the site clears it
-      let healed = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
-      for (let i = 0; i < 20 && healed.status !== 200; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 250));
-        healed = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
-      }
+      const healed = await pollUntil(
+        () => http(t.baseUrl, 'GET', '/health', { key: t.keys.admin }),
+        (res) => res.status === 200,
+      );
       expect([healed.status, healed.body.error?.logs]).toEqual([200, undefined]);
 
       const open = await syncBatch(t.baseUrl, bina.token, [

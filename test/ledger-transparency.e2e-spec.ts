@@ -434,7 +434,6 @@ describe('ledger and vault audit when the witness file cannot be written (e2e)',
       const verified = await pollUntil(
         () => verifyLedger(t, siteId),
         (body) => body.ok,
-        10_000,
       );
       expect(verified).toMatchObject({ ok: true, length: 1, checkpointsChecked: 1 });
     }

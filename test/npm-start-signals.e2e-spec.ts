@@ -86,6 +86,6 @@ process.on('SIGTERM', () => {
       expect(out).toContain('got SIGTERM');
       await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
     },
-    30_000,
+    120_000,
   );
 });

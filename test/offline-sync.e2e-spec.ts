@@ -278,7 +278,7 @@ describe('offline sync (e2e)', () => {
         const seqs = (await ledgerLines(t, phone.siteId)).map((l) => l.seq);
         expect(seqs).toEqual(Array.from({ length: before + 200 }, (_, i) => i + 1));
       },
-      slowOnMongo(30_000),
+      slowOnMongo(120_000),
     );
 
     it('should reject bad packets with distinct reasons and a fraud event each', async () => {

@@ -142,7 +142,7 @@ describe('OpenAPI access and refusals agree with the server (e2e)', () => {
     }
     expect(problems).toEqual([]);
     expect(refused).toBeGreaterThan(50);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('OpenAPI documents the rate limit on every operation (e2e)', () => {

@@ -101,7 +101,7 @@ describe('relay under hostile input (e2e)', () => {
     const retained = retainedBuffers() - before;
     process.stdout.write(`retained after two refused floods: ${(retained / MIB).toFixed(1)} MiB\n`);
     expect(retained).toBeLessThan(8 * MIB);
-  }, 20_000);
+  }, 120_000);
 
   it('should answer WebSocket pings within the frame rate only', async () => {
     const { hardware, app } = await pairedLegacy();
@@ -148,7 +148,7 @@ describe('relay under hostile input (e2e)', () => {
     const pong = (text: string) =>
       Buffer.concat([Buffer.from([0x8a, text.length]), Buffer.from(text)]);
     const answered = () => received.includes(pong('early-1')) && received.includes(pong('early-2'));
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 30_000;
     while (!answered() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(received.toString('latin1')).toContain('"type":"joined"');
     expect(answered()).toBe(true);
@@ -338,5 +338,5 @@ describe('a client that stops reading (e2e)', () => {
     app.ws.resume();
     expect(await app.waitClose()).not.toBe(1000);
     hardware.close();
-  }, 20_000);
+  }, 120_000);
 });

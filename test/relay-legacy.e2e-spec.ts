@@ -17,7 +17,9 @@ describe('legacy protocol (e2e)', () => {
 
   beforeAll(async () => {
     relay = await startUpstreamApps({
-      env: { UPSTREAM_API_KEY: 'mercle', RELAY_PING_INTERVAL_MS: '300' },
+      // a socket whose pong is not in by the next sweep is dropped: a second, not 300 ms, so
+      // that a loaded machine's stall of this process between the two drops no live socket
+      env: { UPSTREAM_API_KEY: 'mercle', RELAY_PING_INTERVAL_MS: '1000' },
     });
     ({ t, upstream } = relay);
   });
@@ -39,7 +41,7 @@ describe('legacy protocol (e2e)', () => {
     expect(await app.next('status')).toEqual({ type: 'status', msg: 'hardware connected' });
 
     // keepalive: the server pings, the hardware answers pong and stays connected
-    expect(await hardware.next('ping', 2000)).toEqual({ type: 'ping' });
+    expect(await hardware.next('ping', 10_000)).toEqual({ type: 'ping' });
     hardware.send({ type: 'ping' });
     expect(await hardware.next('pong')).toEqual({ type: 'pong' });
 
@@ -148,7 +150,6 @@ describe('legacy protocol (e2e)', () => {
         async () =>
           hardware.frames.some((f) => f.type === 'status' && f.msg === 'already submitted'),
         (seen) => seen,
-        5000,
       ),
     ).toBe(true);
     expect(hardware.frames.filter((f) => f.type === 'error')).toEqual([]);
@@ -174,20 +175,27 @@ describe('legacy protocol (e2e)', () => {
       autoPong: false,
     });
     await silent.next('joined');
-    expect(await silent.waitClose(3000)).toBe(1006);
+    expect(await silent.waitClose(10_000)).toBe(1006);
   });
 });
 
+/**
+ * The session lifetime of the deadline tests. Its token's `exp` is whole seconds (rounded down),
+ * so sockets open on it for one second less at worst: this leaves a loaded machine seconds to
+ * pair before the deadline (2 s left it one at worst: a slow pairing would meet `session_expired`).
+ */
+const SHORT_TTL_SECONDS = 6;
+
 describe('legacy protocol, token deadline (e2e)', () => {
   it('should close both legacy sockets with 4000 at the deadline, without a frame, as the old server did', async () => {
-    const t = await startTestApp({ SESSION_TTL_SECONDS: '2' });
+    const t = await startTestApp({ SESSION_TTL_SECONDS: String(SHORT_TTL_SECONDS) });
     try {
       const auth = await http(t.baseUrl, 'POST', '/auth', { body: { api_key: t.keys.hardware } });
-      expect(auth.body.expires_in).toBe(2);
+      expect(auth.body.expires_in).toBe(SHORT_TTL_SECONDS);
       const hardware = await TestSocket.open(`${t.wsUrl}/ws/hardware?token=${auth.body.token}`);
       const app = await TestSocket.open(`${t.wsUrl}/ws/app?token=${auth.body.token}`);
-      expect(await hardware.waitClose(4000)).toBe(4000);
-      expect(await app.waitClose(4000)).toBe(4000);
+      expect(await hardware.waitClose((SHORT_TTL_SECONDS + 10) * 1000)).toBe(4000);
+      expect(await app.waitClose((SHORT_TTL_SECONDS + 10) * 1000)).toBe(4000);
       const types = [...hardware.frames, ...app.frames].map((f) => f.type);
       expect(types.filter((type) => !['joined', 'status', 'ping'].includes(type))).toEqual([]);
       // a socket opened after the deadline is refused as on every path: the error, then 4408

@@ -286,7 +286,9 @@ describe('relay: a phone back for the outcome it missed (e2e)', () => {
   });
 
   it('should refuse a phone that comes back after the session expired with the usual session_expired, and drop what was kept', async () => {
-    const short = await relay.start({ SESSION_TTL_SECONDS: '3' });
+    // whole-second token expiry (one second less at worst): seconds for the pairing, the
+    // submission and its result before the deadline, on a loaded machine too (3 s was not)
+    const short = await relay.start({ SESSION_TTL_SECONDS: '8' });
     const session = await openSession(short, PLATFORM_ID);
     const { mobile, device } = await pair(short, short, kiosk, session);
     const { reached, release } = holdUpstream();

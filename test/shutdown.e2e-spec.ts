@@ -77,7 +77,13 @@ describe('graceful shutdown is logged (real API process)', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mdai-shutdown-log-'));
-    api = await startApiProcess({ DATA_DIR: dataDir, SHUTDOWN_GRACE_MS: '500', LOG_LEVEL: 'info' });
+    // the kiosk's socket must close inside the grace (this process answers its close frame):
+    // seconds, so that a loaded machine's stall of this process does not leave it open too
+    api = await startApiProcess({
+      DATA_DIR: dataDir,
+      SHUTDOWN_GRACE_MS: '3000',
+      LOG_LEVEL: 'info',
+    });
   });
   afterAll(async () => {
     stalled?.destroy();
@@ -121,7 +127,7 @@ describe('graceful shutdown is logged (real API process)', () => {
     const [start, end] = lines.map((line) => line.msg);
     // the stalled upload, the kiosk's socket, and maybe the /health request's kept-alive one
     expect(start).toMatch(
-      /^shutdown: draining [23] open connection\(s\) \(HTTP and WebSocket; 1 relay socket\(s\)\), grace 500 ms$/,
+      /^shutdown: draining [23] open connection\(s\) \(HTTP and WebSocket; 1 relay socket\(s\)\), grace 3000 ms$/,
     );
     expect(end).toMatch(
       /^shutdown \(SIGTERM\): drained in \d+ ms; 1 connection\(s\) still open at the grace deadline \(HTTP ones cut\)$/,

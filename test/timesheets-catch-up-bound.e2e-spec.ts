@@ -39,7 +39,7 @@ describe('a timesheet catch-up on a site whose chain grows faster than it is pro
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mdai-ts-catch-up-'));
     t = await startTestApp({ DATA_DIR: dataDir });
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     const store = t?.app.get(Store);
     if (store instanceof MongoStore) await store.connection.dropDatabase();
@@ -120,6 +120,6 @@ describe('a timesheet catch-up on a site whose chain grows faster than it is pro
         reads.mockRestore();
       }
     },
-    slowOnMongo(60_000),
+    slowOnMongo(120_000),
   );
 });

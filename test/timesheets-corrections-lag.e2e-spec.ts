@@ -176,7 +176,7 @@ describe('a correction on a server whose timesheet read model lags its ledger (e
         await close(app);
       }
     },
-    slowOnMongo(60_000),
+    slowOnMongo(120_000),
   );
 
   it(
@@ -206,6 +206,6 @@ describe('a correction on a server whose timesheet read model lags its ledger (e
         await close(app);
       }
     },
-    slowOnMongo(60_000),
+    slowOnMongo(120_000),
   );
 });

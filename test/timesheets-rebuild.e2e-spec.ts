@@ -150,7 +150,7 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
         expect(rebuilt).toEqual(incremental);
       }
     },
-    slowOnMongo(30_000),
+    slowOnMongo(120_000),
   );
 
   // 4,000 links through the ledger take minutes on the MongoDB test server (mongomock); the
@@ -208,7 +208,7 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
       expect(await projector.rebuildSite(siteId)).toBe(4000);
       expect(await snapshot()).toEqual(incremental);
     },
-    30_000,
+    120_000,
   );
 
   itOffMongomock(
@@ -294,7 +294,7 @@ describe('timesheet read model: rebuilt from the ledger equals the one kept up i
       expect(await projector.rebuildSite(siteId)).toBe(incremental.entries.length);
       expect(await snapshot()).toEqual(incremental);
     },
-    60_000,
+    120_000,
   );
 
   it('should match when one append holds punches and corrections of them (trees resolved in hand)', async () => {

@@ -116,6 +116,6 @@ describe('a seal after another process sealed past its head (e2e)', () => {
       // the only ALARM: the rewritten node of the control, rebuilt
       expect(b.logs()).not.toContain('ALARM: checkpoint inconsistent');
     },
-    slowOnMongo(60_000),
+    slowOnMongo(120_000),
   );
 });

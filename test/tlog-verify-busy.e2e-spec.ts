@@ -10,7 +10,7 @@ const UPLOADS = 30;
 
 // each case syncs or stores while it verifies: slower on the MongoDB test server, which the
 // other spec files of that run share
-jest.setTimeout(slowOnMongo(30_000));
+jest.setTimeout(slowOnMongo(120_000));
 
 interface Verdicts {
   count: number;

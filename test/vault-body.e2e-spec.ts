@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import {
@@ -121,10 +121,15 @@ describe('vault read body beyond the hold (e2e)', () => {
     });
     while (!resume) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 300));
-    // one byte of the chunk's ciphertext flipped in place (the server reads the blob it opened)
+    // one byte of the chunk's ciphertext flipped in place (the server reads the blob it opened);
+    // flipped, not overwritten: a fixed value is already there in one blob of 256
     const fd = openSync(join(t.config.app.uploadsDir, `${fileId}.mdv`), 'r+');
     try {
-      writeSync(fd, Buffer.from([0x5a]), 0, 1, BLOB_HEADER_BYTES + tampered * RECORD + 10);
+      const at = BLOB_HEADER_BYTES + tampered * RECORD + 10;
+      const byte = Buffer.alloc(1);
+      expect(readSync(fd, byte, 0, 1, at)).toBe(1);
+      byte[0] ^= 0x5a;
+      writeSync(fd, byte, 0, 1, at);
     } finally {
       closeSync(fd);
     }

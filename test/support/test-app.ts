@@ -279,12 +279,13 @@ export function describeReplicas(
 
 /**
  * Calls `probe` every 100 ms until `done` accepts its answer or `withinMs` has passed, and
- * returns the last answer (the caller asserts on it: a deadline passed fails there).
+ * returns the last answer (the caller asserts on it: a deadline passed fails there). The
+ * default is generous: a bound on a hang, met in seconds by a loaded machine.
  */
 export async function pollUntil<T>(
   probe: () => Promise<T>,
   done: (answer: T) => boolean,
-  withinMs = 30_000,
+  withinMs = 60_000,
 ): Promise<T> {
   const deadline = Date.now() + withinMs;
   for (;;) {

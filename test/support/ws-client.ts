@@ -2,6 +2,13 @@ import WebSocket from 'ws';
 
 export type Frame = { type: string; [key: string]: any };
 
+/**
+ * How long a wait for a frame or a close lasts unless told: a bound on a hang, not on speed
+ * (a frame behind a store write on a loaded 2-core machine, MongoDB's test server included,
+ * can take seconds).
+ */
+const WAIT_MS = 15_000;
+
 /** A real `ws` client that queues every frame it receives, for step-by-step assertions. */
 export class TestSocket {
   readonly frames: Frame[] = [];
@@ -54,7 +61,7 @@ export class TestSocket {
   }
 
   /** The next frame of `type` not yet taken (frames of other types stay queued). */
-  async next(type: string, timeoutMs = 5000): Promise<Frame> {
+  async next(type: string, timeoutMs = WAIT_MS): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const index = this.frames.findIndex((f) => f.type === type);
@@ -77,14 +84,14 @@ export class TestSocket {
   }
 
   /** The next error frame, checked for its code. */
-  async error(code: string, timeoutMs = 5000): Promise<Frame> {
+  async error(code: string, timeoutMs = WAIT_MS): Promise<Frame> {
     const frame = await this.next('error', timeoutMs);
     if (frame.code !== code)
       throw new Error(`expected error ${code}, got ${JSON.stringify(frame)}`);
     return frame;
   }
 
-  waitClose(timeoutMs = 5000): Promise<number> {
+  waitClose(timeoutMs = WAIT_MS): Promise<number> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<number>((_, reject) => {
       timer = setTimeout(() => reject(new Error('socket did not close')), timeoutMs);

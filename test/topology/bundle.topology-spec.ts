@@ -197,7 +197,7 @@ describe('the API bundle (npm run build)', () => {
       await cold.stop();
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 180_000);
 
   describe('booted as the image boots it, on SQLite', () => {
     let dir: string;
@@ -229,7 +229,7 @@ describe('the API bundle (npm run build)', () => {
       };
       service = Service.start('api bundle', command, ['-r', probe, ...args], { cwd: ROOT, env });
       await waitForHttp(service, `${baseUrl}/health`);
-    }, 120_000);
+    }, 180_000);
 
     afterAll(async () => {
       await service?.stop();

@@ -46,7 +46,7 @@ describe('the shipped nginx config in front of an API without PUBLIC_URL', () =>
       wsUrl: `ws://127.0.0.1:${proxyPort}`,
       keys: { mobile: secrets.MOBILE_API_KEYS, provisioner: secrets.PROVISIONER_API_KEYS },
     } as TestApp;
-  }, 120_000);
+  }, 180_000);
 
   afterAll(async () => {
     await nginx?.service.stop();

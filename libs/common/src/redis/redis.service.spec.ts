@@ -69,7 +69,7 @@ describe('RedisService outage logging', () => {
       await redis.onApplicationShutdown();
       await own.kill();
     }
-  }, 20_000);
+  }, 120_000);
 });
 
 async function until(condition: () => boolean): Promise<void> {

@@ -109,5 +109,5 @@ describe('WorkerPool', () => {
       out: '"answered"\n',
       err: '',
     });
-  }, 90_000);
+  }, 120_000);
 });

@@ -228,14 +228,25 @@ describe('SqliteCheckpointer', () => {
     const header = walIndexOf(sut);
     const rests: number[] = [];
     for (let i = 0; i < 60; i++) {
-      const before = sut.checkpointer!.status().pauses;
+      const before = sut.checkpointer!.status();
       const at = header.read()!;
       await sut.writeTurns.write(() => write());
       // (a pause at twice the mark waits for whatever is left: a copy slower than the writes)
-      const paused = sut.checkpointer!.status().pauses > before;
+      const paused = sut.checkpointer!.status().pauses > before.pauses;
       if (paused && at.frames < 2 * 200) rests.push(at.frames - at.backfilled);
-      // time for the thread's copy (a few ms) before the next write
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      // the thread's copy, when this write asked one, done before the next write: waited for
+      // (the header's count of copied frames), not slept for (20 ms can be too few for this
+      // niced thread on a loaded machine: the WAL reaches twice the mark first, no rest seen);
+      // or the thread restarted meanwhile (its watchdog ends a thread silent for that long,
+      // and the copy asked of it is not asked again)
+      if (sut.checkpointer!.status().copies > before.copies) {
+        const asked = header.read()!.frames;
+        await until(
+          () =>
+            header.read()!.backfilled >= asked || sut.checkpointer!.status().starts > before.starts,
+          'the copy asked',
+        );
+      }
     }
     expect(rests.length).toBeGreaterThan(0);
     for (const rest of rests) expect(rest).toBeLessThanOrEqual(200 / 4);
