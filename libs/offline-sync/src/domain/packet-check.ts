@@ -75,6 +75,7 @@ export function unpackChecks(reply: PacketCheckReply): PacketCheck[] {
   let at = 0;
   for (let i = 0; i < checks.length; i++) {
     const end = reply.texts.indexOf('\n', at);
+    if (end < 0) throw new Error('a packet check reply does not add up');
     const text = reply.texts.slice(at, end);
     at = end + 1;
     const kind = reply.kinds[i];
