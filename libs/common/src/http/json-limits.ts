@@ -47,7 +47,8 @@ export function parseJsonBody(text: string, limits: JsonLimits): unknown {
 
 /**
  * The arrays `parseJsonBody` returned as members of a top-level object, each with the places
- * of its items in the body's text: [start, end) of item i at 2i, 2i + 1.
+ * of its items in the body's text: [start, end) of item i at 2i, 2i + 1. The body's text lives
+ * as long as the array does (a request's body: the request), not only through the parse.
  */
 const ITEM_TEXTS = new WeakMap<unknown[], { text: string; places: number[] }>();
 
