@@ -13,7 +13,11 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { WorkerPool } from '@app/common';
 import { SqliteStore } from '@app/persistence/sqlite/sqlite-store';
-import { checkPackets, PacketCheck } from '@app/offline-sync/domain/packet-check';
+import {
+  checkPackets,
+  PacketCheckReply,
+  unpackChecks,
+} from '@app/offline-sync/domain/packet-check';
 import type { PacketCheckTask } from '@app/offline-sync/packet-check.worker';
 import { mixedPacketBatch } from '@app/offline-sync/testing/mixed-packet-batch';
 import { http } from '../support/test-app';
@@ -128,15 +132,20 @@ describe('the API bundle (npm run build)', () => {
   it("should run the packet checks on the bundled worker thread exactly as in the request's thread", async () => {
     const secret = Buffer.from('0123456789abcdef0123456789abcdef');
     const packets = mixedPacketBatch(150, secret);
-    const pool = new WorkerPool<PacketCheckTask, PacketCheck[]>({
+    const pool = new WorkerPool<PacketCheckTask, PacketCheckReply>({
       name: 'bundle-check',
       file: WORKER,
       size: 1,
       maxQueue: 4,
     });
     try {
-      const answer = await pool.run({ packets, secret: new Uint8Array(secret) });
+      const answer = unpackChecks(await pool.run({ packets, secret: new Uint8Array(secret) }));
       expect(answer).toEqual(checkPackets(packets, secret));
+      // and from the packets' text, as a request body's batch goes
+      const text = JSON.stringify(packets).slice(1, -1);
+      expect(unpackChecks(await pool.run({ text, secret: new Uint8Array(secret) }))).toEqual(
+        answer,
+      );
       expect(answer.some((c) => c.ok && c.signatureValid)).toBe(true);
       expect(answer.some((c) => !c.ok)).toBe(true);
     } finally {

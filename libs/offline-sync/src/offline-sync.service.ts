@@ -125,6 +125,10 @@ export class OfflineSyncService {
     const device = unrecorded
       ? await this.adoptedDevice(claims, now)
       : await this.activeDevice(claims);
+    // shape and HMAC of every packet, on the worker threads while this thread reads the
+    // worker's standing and scores the device (their answer is awaited below, where it was
+    // needed: a refusal before it still wins, and what the threads did is then dropped)
+    const checking = this.startChecks(device, packets);
     const standing = await this.workerStanding(device);
     const trust = await this.trust.score(device, request, now);
     const floor = await this.trust.enforceFloor(device, trust, request, now);
@@ -140,7 +144,6 @@ export class OfflineSyncService {
     // blocked meanwhile by another request deciding the same (on this replica or another):
     // one auto-block, and this is a sync of a blocked device
     if (floor === 'already_blocked') await this.refuseBlocked(device, claims.workerId);
-    const secret = this.devices.secretOf(device);
     // one object for the whole batch, frozen: nothing changes a link's meta, and the append
     // writes its JCS once (`metaJcsOfEach` knows the same object) instead of comparing 500 copies
     const meta: AttendanceMeta = Object.freeze({
@@ -150,8 +153,8 @@ export class OfflineSyncService {
       ...(this.trust.isLow(trust) ? { lowTrust: true } : {}),
     });
 
-    // shape and HMAC of every packet (on the worker threads), then each packet judged in order
-    const checked = await this.checks.check(packets, secret);
+    // each packet judged in order, with its shape and HMAC checked (started above)
+    const checked = await checking();
     const verdicts = packets.map((packet, i) =>
       this.judge(packet, checked[i], claims, standing, meta, now),
     );
@@ -260,6 +263,26 @@ export class OfflineSyncService {
     return options.receipts === false
       ? outcome
       : this.ledger.attachReceipts(outcome, batch, device.deviceId);
+  }
+
+  /**
+   * Starts the packet checks under the device's secret and returns what awaits them: the
+   * checks' answer, or the secret's error (`key_unavailable`) where the secret was read before
+   * (right before the checks). Nothing of it is left unhandled when the sync stops earlier.
+   */
+  private startChecks(device: WorkerDevice, packets: SignedPacket[]): () => Promise<PacketCheck[]> {
+    let secret: Buffer;
+    try {
+      secret = this.devices.secretOf(device);
+    } catch (error) {
+      return () => {
+        throw error;
+      };
+    }
+    const checks = this.checks.check(packets, secret);
+    // awaited only if the sync gets that far: a refusal before must not leave it unhandled
+    checks.catch(() => undefined);
+    return () => checks;
   }
 
   private async authenticate(

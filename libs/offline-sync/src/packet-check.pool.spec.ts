@@ -1,4 +1,5 @@
-import { WorkerPool } from '@app/common';
+import { DEFAULT_JSON_LIMITS, parseJsonBody, WorkerPool } from '@app/common';
+import { SignedPacket } from './domain/attendance-packet';
 import { checkPackets } from './domain/packet-check';
 import { OfflineSyncSettings } from './offline-sync.config';
 import { PacketCheckPool } from './packet-check.pool';
@@ -41,6 +42,30 @@ describe('PacketCheckPool', () => {
     expect(kinds.some((c) => c.ok && c.signatureValid)).toBe(true);
     expect(kinds.some((c) => c.ok && !c.signatureValid)).toBe(true);
     expect(kinds.some((c) => !c.ok)).toBe(true);
+  });
+
+  it("should send a request body's packets to the threads as their text, with the same answers", async () => {
+    const sut = poolOf(settings(2));
+    // as the body pipeline parses a sync body (the packets a member of the top-level object)
+    const sent = mixedBatch(500);
+    const body = JSON.stringify({ packets: sent }).replace(/,"/g, ', "');
+    const packets = (parseJsonBody(body, DEFAULT_JSON_LIMITS) as { packets: SignedPacket[] })
+      .packets;
+    const run = jest.spyOn(WorkerPool.prototype, 'run');
+    expect(await sut.check(packets, secret)).toEqual(checkPackets(sent, secret));
+    const tasks = run.mock.calls.map(([task]) => task as { packets?: unknown; text?: string });
+    run.mockRestore();
+    expect(tasks).toHaveLength(2);
+    for (const task of tasks) {
+      expect(task.packets).toBeUndefined();
+      expect(body).toContain(task.text);
+    }
+    // a batch made in code goes as a structured clone of its packets
+    const cloned = jest.spyOn(WorkerPool.prototype, 'run');
+    expect(await sut.check(sent, secret)).toEqual(checkPackets(sent, secret));
+    const clonedTasks = cloned.mock.calls.map(([task]) => task as { packets?: unknown[] });
+    cloned.mockRestore();
+    expect(clonedTasks.map((t) => t.packets?.length)).toEqual([250, 250]);
   });
 
   it('should check in the request thread what does not fit the queue, with the same answers', async () => {

@@ -1,8 +1,8 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { extname, join } from 'node:path';
-import { WorkerPool, WorkerPoolUnavailable } from '@app/common';
+import { bodyItemsText, WorkerPool, WorkerPoolUnavailable } from '@app/common';
 import { SignedPacket } from './domain/attendance-packet';
-import { checkPackets, PacketCheck } from './domain/packet-check';
+import { checkPackets, PacketCheck, PacketCheckReply, unpackChecks } from './domain/packet-check';
 import { offlineSyncConfig, OfflineSyncSettings } from './offline-sync.config';
 import type { PacketCheckTask } from './packet-check.worker';
 
@@ -21,7 +21,7 @@ const MIN_CHUNK = 64;
  */
 @Injectable()
 export class PacketCheckPool implements OnModuleDestroy {
-  private readonly pool?: WorkerPool<PacketCheckTask, PacketCheck[]>;
+  private readonly pool?: WorkerPool<PacketCheckTask, PacketCheckReply>;
 
   constructor(@Inject(offlineSyncConfig.KEY) settings: OfflineSyncSettings) {
     if (settings.verifyWorkers > 0) {
@@ -44,14 +44,29 @@ export class PacketCheckPool implements OnModuleDestroy {
     const per = Math.ceil(packets.length / chunks);
     const parts: Promise<PacketCheck[]>[] = [];
     for (let i = 0; i < packets.length; i += per) {
-      const chunk = packets.slice(i, i + per);
+      const end = Math.min(i + per, packets.length);
       // a copy holding the secret's bytes only (a Buffer may be a view into a shared slab)
-      const task = { packets: chunk, secret: new Uint8Array(secret) };
+      const own = new Uint8Array(secret);
+      // a request body's packets go as their text in the body (one string to copy, parsed on
+      // the worker), any other batch as a structured clone of its packets
+      const text = bodyItemsText(packets, i, end);
+      const task: PacketCheckTask =
+        text !== undefined
+          ? { text, secret: own }
+          : { packets: packets.slice(i, end), secret: own };
       parts.push(
-        pool.run(task).catch((error: unknown) => {
-          if (error instanceof WorkerPoolUnavailable) return checkPackets(chunk, secret);
-          throw error;
-        }),
+        pool.run(task).then(
+          (reply) => {
+            const checks = unpackChecks(reply);
+            if (checks.length !== end - i) throw new Error('a packet check chunk came back short');
+            return checks;
+          },
+          (error: unknown) => {
+            if (error instanceof WorkerPoolUnavailable)
+              return checkPackets(packets.slice(i, end), secret);
+            throw error;
+          },
+        ),
       );
     }
     return (await Promise.all(parts)).flat();

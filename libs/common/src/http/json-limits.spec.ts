@@ -1,6 +1,6 @@
 import { DomainError } from '../errors/domain-error';
 import { seededRandom } from '../testing/seeded-random';
-import { DEFAULT_JSON_LIMITS, parseJsonBody } from './json-limits';
+import { bodyItemsText, DEFAULT_JSON_LIMITS, parseJsonBody } from './json-limits';
 
 const codeOf = (text: string, limits = DEFAULT_JSON_LIMITS): string => {
   try {
@@ -263,5 +263,40 @@ describe('parseJsonBody string tokens against the one-character-at-a-time oracle
                   : 'ok';
       expect([asNames, max, codeOf(asNames, limits)]).toEqual([asNames, max, named]);
     }
+  });
+});
+
+describe('bodyItemsText', () => {
+  it("should give a top-level object's array items as the body held them, parsing to equal items", () => {
+    const text =
+      '{ "n": 1, "packets" : [ {"a":[1,"x,]"]} ,\n 2.5e1,"\\u005d]" ,[[]], null\t], "o": {"p": [1, 2]}, "e": [] }';
+    const body = parseJsonBody(text, DEFAULT_JSON_LIMITS) as Record<string, unknown[]>;
+    const packets = body.packets;
+    expect(bodyItemsText(packets, 0, 5)).toBe('{"a":[1,"x,]"]} ,\n 2.5e1,"\\u005d]" ,[[]], null');
+    for (let from = 0; from < 5; from++) {
+      for (let to = from + 1; to <= 5; to++) {
+        expect(JSON.parse(`[${bodyItemsText(packets, from, to)}]`)).toEqual(
+          packets.slice(from, to),
+        );
+      }
+    }
+    // an empty range, one outside the array, an empty array
+    expect(bodyItemsText(packets, 2, 2)).toBeUndefined();
+    expect(bodyItemsText(packets, 3, 6)).toBeUndefined();
+    expect(bodyItemsText(body.e, 0, 1)).toBeUndefined();
+    // an array deeper than a member of the top level, or one the body did not give
+    expect(bodyItemsText((body.o as unknown as Record<string, unknown[]>).p, 0, 2)).toBeUndefined();
+    expect(bodyItemsText([1, 2], 0, 2)).toBeUndefined();
+    // nor once its length changed: its items are no longer the text's
+    packets.push(3);
+    expect(bodyItemsText(packets, 0, 1)).toBeUndefined();
+  });
+
+  it('should keep the depth limit on a top-level array member', () => {
+    const limits = { ...DEFAULT_JSON_LIMITS, maxDepth: 1 };
+    expect(() => parseJsonBody('{"a":[1]}', limits)).toThrow(
+      expect.objectContaining({ code: 'json_too_deep' }),
+    );
+    expect(parseJsonBody('{"a":[1]}', { ...limits, maxDepth: 2 })).toEqual({ a: [1] });
   });
 });
