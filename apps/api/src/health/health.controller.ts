@@ -26,6 +26,7 @@ import {
   TlogSettings,
   TransparencyLogService,
   WitnessRecovery,
+  storeMacLegacyWarning,
   witnessPlacementWarning,
 } from '@app/tlog';
 import { LedgerService } from '@app/offline-sync';
@@ -123,7 +124,7 @@ export class HealthController implements OnModuleInit {
   })
   @ApiOkResponse({
     description:
-      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded. `fraud.tamperedEvents` and `fraud.events` (admin) count and name the fraud events this instance read as changed outside the server (their tags do not verify): reported, not degraded; `fraud.legacySealedAt` and `fraud.legacySealedCount` say when and how many events from before the tags were tagged as legacy, `fraud.legacySealRefused` that this start refused to (the `fraud_seal` marker gone while rows carry tags)\n\nThe Health Check is successful',
+      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded; `tlog.storeMacLegacy` says that STORE_MAC_LEGACY=1 is set (store tags under the key derived from TLOG_SIGNING_KEY verify, so that key alone can make rows the server takes as its own): not degraded. `fraud.tamperedEvents` and `fraud.events` (admin) count and name the fraud events this instance read as changed outside the server (their tags do not verify): reported, not degraded; `fraud.legacySealedAt` and `fraud.legacySealedCount` say when and how many events from before the tags were tagged as legacy, `fraud.legacySealRefused` that this start refused to (the `fraud_seal` marker gone while rows carry tags)\n\nThe Health Check is successful',
     schema: healthReportSchema('ok'),
   })
   @ApiServiceUnavailableResponse({
@@ -341,7 +342,13 @@ export class HealthController implements OnModuleInit {
     // a warning, not degraded: every replica shares the placement, and moving the file is the
     // operator's (restarting this one changes nothing)
     const warning = witnessPlacementWarning(this.tlogSettings.witnessFile, this.app);
-    const warned = warning ? { warning } : {};
+    // STORE_MAC_LEGACY=1 (review M5): a setting the operator chose, said so it is not forgotten;
+    // not degraded either (restarting changes nothing, and the upgrade it serves needs it)
+    const legacyMac = storeMacLegacyWarning(this.tlogSettings);
+    const warned = {
+      ...(warning ? { warning } : {}),
+      ...(legacyMac ? { storeMacLegacy: legacyMac } : {}),
+    };
     if (
       behind.length === 0 &&
       lost.length === 0 &&

@@ -2,11 +2,10 @@ import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import {
+  CheckedFraudWeight,
   FraudEvent,
   FraudEventCriteria,
-  FraudEventType,
   FraudReview,
-  FraudWeight,
 } from '../../../../domain/fraud-event';
 import { FraudError, FraudEventTamperedError } from '../../../../fraud.errors';
 import { FraudMetrics } from '../../../../fraud.metrics';
@@ -220,9 +219,11 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
     from: Date,
     to: Date,
     perDevice: number,
-  ): Promise<Map<string, FraudWeight[]>> {
+  ): Promise<Map<string, CheckedFraudWeight[]>> {
     // one query per device (each seeks the partial index fraud_events_weighing, {deviceId, at,
-    // _id}, and stops at its limit), together
+    // _id}, and stops at its limit), together; the whole documents, each tag checked as a
+    // listing checks it (review M2: counting rows by type and time alone counted rows written
+    // straight into the database)
     const ids = [...new Set(deviceIds)];
     const pages = await Promise.all(
       ids.map((deviceId) =>
@@ -235,19 +236,22 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
               // not device_blocked, as the partial index's filter says it
               ...WEIGHING_TYPES,
             },
-            { type: 1, at: 1 },
+            EVENT_FIELDS,
           )
           .sort({ at: -1, _id: -1 })
           .limit(perDevice)
-          .lean<{ type: string; at: Date }[]>(),
+          .lean<FraudEventDocument[]>(),
       ),
     );
-    const found = new Map<string, FraudWeight[]>();
+    const found = new Map<string, CheckedFraudWeight[]>();
     ids.forEach((deviceId, i) => {
       if (pages[i].length === 0) return;
       found.set(
         deviceId,
-        pages[i].map((d) => ({ type: d.type as FraudEventType, at: new Date(d.at) })),
+        pages[i].map((doc) => {
+          const e = this.toEvent(doc);
+          return { id: e.id, type: e.type, at: e.at, integrity: e.integrity };
+        }),
       );
     });
     return found;

@@ -7,11 +7,10 @@ import {
   SqliteWriteTurns,
 } from '@app/persistence';
 import {
+  CheckedFraudWeight,
   FraudEvent,
   FraudEventCriteria,
-  FraudEventType,
   FraudReview,
-  FraudWeight,
 } from '../../../../domain/fraud-event';
 import { FraudEventTamperedError } from '../../../../fraud.errors';
 import { FraudMetrics } from '../../../../fraud.metrics';
@@ -38,8 +37,8 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
    * bounds, and the trust history's) and page size, the limit written into the SQL.
    */
   private readonly listings: LimitedStatements<FraudEventReviewedRow>;
-  /** A device's weighing events, newest first: the (device_id, at, id) index in its order. */
-  private readonly weighing: LimitedStatement<[string, string, string], [string, string]>;
+  /** A device's weighing events, newest first: the weighing index in its order. */
+  private readonly weighing: LimitedStatement<[string, string, string], FraudEventReviewedRow>;
 
   private readonly seal?: FraudSeal;
   private readonly logger = new Logger('FraudSeal');
@@ -57,7 +56,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     this.seal = seal;
     this.turns = store.writeTurns;
     this.listings = new LimitedStatements(this.db, 16 * 3 * 2 * 3 + 1);
-    this.weighing = new LimitedStatement(this.db, WEIGHING_SQL, { raw: true });
+    this.weighing = new LimitedStatement(this.db, WEIGHING_SQL);
     this.insert = this.db.prepare(
       `INSERT INTO fraud_events (id, type, device_id, worker_id, site_id, packet_id, detail, at, tag)
        VALUES (@id, @type, @device_id, @worker_id, @site_id, @packet_id, @detail, @at, @tag)`,
@@ -200,8 +199,8 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     from: Date,
     to: Date,
     perDevice: number,
-  ): Promise<Map<string, FraudWeight[]>> {
-    const found = new Map<string, FraudWeight[]>();
+  ): Promise<Map<string, CheckedFraudWeight[]>> {
+    const found = new Map<string, CheckedFraudWeight[]>();
     const range = [from.toISOString(), to.toISOString()] as const;
     // one read transaction: every device of the page as of one moment
     this.db.transaction(() => {
@@ -210,7 +209,10 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
         if (rows.length === 0) continue;
         found.set(
           deviceId,
-          rows.map(([type, at]) => ({ type: type as FraudEventType, at: new Date(at) })),
+          rows.map((row) => {
+            const e = this.toEvent(row);
+            return { id: e.id, type: e.type, at: e.at, integrity: e.integrity };
+          }),
         );
       }
     })();
@@ -298,10 +300,13 @@ export const LEGACY_PAGE_SQL =
   'SELECT * FROM fraud_events WHERE id > ? AND tag IS NULL ORDER BY id LIMIT 1000';
 
 /**
- * A device's events that weigh on its trust (`FraudEventRepository.weighingHistories`).
+ * A device's events that weigh on its trust (`FraudEventRepository.weighingHistories`): the
+ * whole row, its tag checked (review M2: the covered read of type and time counted rows written
+ * straight into the database), and its last review's id as a listing reads it. It seeks the
+ * partial index `fraud_events_weighing` and reads the table for each row it returns.
  * Exported for the query-plan test.
  */
-export const WEIGHING_SQL = `SELECT type, at FROM fraud_events
+export const WEIGHING_SQL = `SELECT *, ${LAST_REVIEW_ID} FROM fraud_events
   WHERE device_id = ? AND at >= ? AND at <= ? AND review_decision IS NOT 'dismissed'
     AND type <> 'device_blocked'
   ORDER BY at DESC, id DESC LIMIT ?`;
