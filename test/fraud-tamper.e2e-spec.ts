@@ -273,7 +273,7 @@ describe('fraud events changed outside the server (e2e)', () => {
     for (const f of forged) expect(onHealth).toContain(f.id);
   });
 
-  it('should not count rows tagged as legacy after every tagged row was deleted and the marker cleared: no lower score, no low trust, no block', async () => {
+  it('should refuse the legacy tagging without FRAUD_LEGACY_TAGGING after every tagged row was deleted and the marker cleared, and with it count the legacy rows for nothing: no lower score, no low trust, no block', async () => {
     // a store of its own: the attack deletes every tagged fraud row of the store
     let u = await startTestApp();
     try {
@@ -296,7 +296,24 @@ describe('fraud events changed outside the server (e2e)', () => {
         await connection.collection('fraud_events').deleteMany({ tag: { $exists: true } });
         await connection.collection('fraud_seal').deleteMany({});
       }
-      u = await restartApp(u);
+      // review M3: the store cannot tell this from one from before the tags; without the
+      // operator's FRAUD_LEGACY_TAGGING (off by default in production) the start refuses
+      u = await restartApp(u, undefined, { FRAUD_LEGACY_TAGGING: '0' });
+      const refused = await http(u.baseUrl, 'GET', `/api/v5/fraud/events?deviceId=${p.deviceId}`, {
+        key: u.keys.admin,
+      });
+      expect(refused.body.map((e: { integrity: string }) => e.integrity)).toEqual(
+        forged.map(() => 'tampered'),
+      );
+      const health = await http(u.baseUrl, 'GET', '/health', { key: u.keys.admin });
+      expect(health.body.details.fraud).toMatchObject({
+        legacySealRefused: true,
+        legacySealRefusedReason: 'not_allowed',
+        message: expect.stringContaining('FRAUD_LEGACY_TAGGING'),
+      });
+      expect(health.body.details.fraud.legacySealedAt).toBeUndefined();
+      // with it (the upgrade of a store from before the tags), they are tagged as legacy
+      u = await restartApp(u, undefined, { FRAUD_LEGACY_TAGGING: '1' });
       const listed = await http(u.baseUrl, 'GET', `/api/v5/fraud/events?deviceId=${p.deviceId}`, {
         key: u.keys.admin,
       });

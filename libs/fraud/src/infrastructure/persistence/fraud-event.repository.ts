@@ -21,6 +21,11 @@ export interface LegacySealState {
   sealedAt?: Date;
   count?: number;
   refused: boolean;
+  /**
+   * Why it was refused: `tagged_rows` (the marker gone while rows carry tags) or `not_allowed`
+   * (untagged rows, no marker, no tagged row, and FRAUD_LEGACY_TAGGING off).
+   */
+  refusedReason?: 'tagged_rows' | 'not_allowed';
 }
 
 /** The append-only fraud event log, and the reviews of its events. */

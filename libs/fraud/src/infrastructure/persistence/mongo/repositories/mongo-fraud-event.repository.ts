@@ -10,7 +10,7 @@ import {
 import { FraudError, FraudEventTamperedError } from '../../../../fraud.errors';
 import { FraudMetrics } from '../../../../fraud.metrics';
 import { FraudEventRepository, LegacySealState, ReviewOutcome } from '../../fraud-event.repository';
-import { alarmLegacyRefused, canonicalMongoTime, FraudSeal } from '../../fraud-seal';
+import { alarmLegacyRefused, LegacyRefusal, canonicalMongoTime, FraudSeal } from '../../fraud-seal';
 import { FraudEventMongoMapper as Mapper } from '../mappers/fraud-event.mapper';
 import {
   FRAUD_SEAL_COLLECTION,
@@ -48,8 +48,11 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
   private readonly store: MongoStoreHandle;
   private readonly seal?: FraudSeal;
   private readonly logger = new Logger('FraudSeal');
-  /** This start refused the legacy tagging (rows already tagged, the marker gone). */
-  private legacyRefused = false;
+  /**
+   * Why this start refused the legacy tagging: rows already tagged with the marker gone, or
+   * untagged rows on a store with neither while FRAUD_LEGACY_TAGGING is off.
+   */
+  private legacyRefused?: LegacyRefusal;
 
   constructor(
     store: MongoStoreHandle,
@@ -82,8 +85,20 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
     // tagged documents and no marker: another replica upgraded together with this one may be
     // tagging right now (its marker comes when it is done); otherwise refused
     if ((await this.events.exists(TAGGED)) && !(await this.markerAwaited())) {
-      this.legacyRefused = true;
-      alarmLegacyRefused(this.logger, this.metrics);
+      this.legacyRefused = 'tagged_rows';
+      alarmLegacyRefused(this.logger, this.metrics, this.legacyRefused);
+      return;
+    }
+    // neither marker nor tagged document: a store from before the tags, or one whose every
+    // tagged document and marker a database writer deleted; only the operator's
+    // FRAUD_LEGACY_TAGGING (the environment) says it is the first (review M3)
+    if (
+      !seal.legacyTaggingAllowed &&
+      !(await this.events.exists(TAGGED)) &&
+      (await this.events.exists(UNTAGGED))
+    ) {
+      this.legacyRefused = 'not_allowed';
+      alarmLegacyRefused(this.logger, this.metrics, this.legacyRefused);
       return;
     }
     if (await marks.findOne({ _id: 'legacy' })) return;
@@ -174,7 +189,8 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
     return {
       ...(mark?.at ? { sealedAt: new Date(mark.at) } : {}),
       ...(typeof mark?.count === 'number' ? { count: mark.count } : {}),
-      refused: this.legacyRefused,
+      refused: this.legacyRefused !== undefined,
+      ...(this.legacyRefused ? { refusedReason: this.legacyRefused } : {}),
     };
   }
 

@@ -15,7 +15,12 @@ import {
 import { FraudEventTamperedError } from '../../../../fraud.errors';
 import { FraudMetrics } from '../../../../fraud.metrics';
 import { FraudEventRepository, LegacySealState, ReviewOutcome } from '../../fraud-event.repository';
-import { alarmLegacyRefused, canonicalSqliteTime, FraudSeal } from '../../fraud-seal';
+import {
+  alarmLegacyRefused,
+  LegacyRefusal,
+  canonicalSqliteTime,
+  FraudSeal,
+} from '../../fraud-seal';
 import {
   FraudEventReviewedRow,
   FraudReviewRow,
@@ -42,8 +47,11 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
 
   private readonly seal?: FraudSeal;
   private readonly logger = new Logger('FraudSeal');
-  /** This start refused the legacy tagging (rows already tagged, the marker gone). */
-  private legacyRefused = false;
+  /**
+   * Why this start refused the legacy tagging: rows already tagged with the marker gone, or
+   * untagged rows on a store with neither while FRAUD_LEGACY_TAGGING is off.
+   */
+  private legacyRefused?: LegacyRefusal;
 
   constructor(
     store: SqliteStoreHandle,
@@ -104,8 +112,23 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
           )
           .get() as { tagged: number };
         if (tagged.tagged) {
-          this.legacyRefused = true;
+          this.legacyRefused = 'tagged_rows';
           return;
+        }
+        // neither marker nor tagged row: a store from before the tags, or one whose every tagged
+        // row and marker a database writer deleted; only the operator's FRAUD_LEGACY_TAGGING
+        // (the environment, which no database writer sets) says it is the first (review M3)
+        if (!seal.legacyTaggingAllowed) {
+          const untagged = this.db
+            .prepare(
+              `SELECT EXISTS (SELECT 1 FROM fraud_events WHERE tag IS NULL)
+                 OR EXISTS (SELECT 1 FROM fraud_event_reviews WHERE tag IS NULL) AS untagged`,
+            )
+            .get() as { untagged: number };
+          if (untagged.untagged) {
+            this.legacyRefused = 'not_allowed';
+            return;
+          }
         }
         sealed = 0;
         const tagEvent = this.db.prepare('UPDATE fraud_events SET tag = ? WHERE id = ?');
@@ -136,7 +159,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
           .run(new Date().toISOString(), sealed);
       })
       .immediate();
-    if (this.legacyRefused) alarmLegacyRefused(this.logger, this.metrics);
+    if (this.legacyRefused) alarmLegacyRefused(this.logger, this.metrics, this.legacyRefused);
     else if (sealed !== undefined) {
       this.logger.log({ events: sealed }, 'Fraud events from before the tags tagged as legacy');
     }
@@ -149,7 +172,8 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     return {
       ...(row?.legacy_sealed_at ? { sealedAt: new Date(row.legacy_sealed_at) } : {}),
       ...(row?.legacy_sealed_count != null ? { count: row.legacy_sealed_count } : {}),
-      refused: this.legacyRefused,
+      refused: this.legacyRefused !== undefined,
+      ...(this.legacyRefused ? { refusedReason: this.legacyRefused } : {}),
     };
   }
 
