@@ -1,10 +1,14 @@
 import Database from 'better-sqlite3';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { FraudEvent, FraudService } from '@app/fraud';
+import { LedgerService } from '@app/offline-sync';
+import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { MongoStore, Store } from '@app/persistence';
+import { restartApp, withStoreFile } from './support/tamper';
 import { gauge, http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
-import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
+import { createSite } from './support/timesheet-client';
+import { enrollPhone, Phone, signPacket, syncBatch } from './support/worker-client';
 
 /**
  * Tester finding M3: fraud events and their reviews decide who gets paid, and were plain rows:
@@ -159,45 +163,240 @@ describe('fraud events changed outside the server (e2e)', () => {
     expect(await tamperedOnHealth()).toContain(e.id);
   });
 
-  it('should not block a device automatically on fraud rows inserted outside the server, and report them', async () => {
-    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'framed-sim-0001' });
-    // nine untagged rows at full weight: 30 + 24 + 24, capped at 60, would take the device from
-    // 65 (50 and its app's +15) to 5, under the floor of 20
-    const now = Date.now();
-    const forged = ['impossible_travel', 'invalid_signature', 'shared_device'].flatMap((type) =>
-      [1, 2, 3].map((i) => ({ id: id(), type, at: new Date(now - i * 1000) })),
-    );
-    for (const f of forged) {
-      if (file) {
-        file
-          .prepare(
-            `INSERT INTO fraud_events (id, type, device_id, detail, at) VALUES (?, ?, ?, 'framed', ?)`,
-          )
-          .run(f.id, f.type, p.deviceId, f.at.toISOString());
+  /** Inserts untagged fraud rows for a device, as a database writer would. */
+  async function insertRows(
+    app: TestApp,
+    rows: Array<{
+      id: string;
+      type: string;
+      deviceId?: string;
+      packetId?: string;
+      workerId?: string;
+      siteId?: string;
+      at: Date;
+    }>,
+  ): Promise<void> {
+    for (const f of rows) {
+      if (app.config.database.driver === 'sqlite') {
+        withStoreFile(app, (db) =>
+          db
+            .prepare(
+              `INSERT INTO fraud_events (id, type, device_id, worker_id, site_id, packet_id, detail, at)
+               VALUES (?, ?, ?, ?, ?, ?, 'framed', ?)`,
+            )
+            .run(
+              f.id,
+              f.type,
+              f.deviceId ?? null,
+              f.workerId ?? null,
+              f.siteId ?? null,
+              f.packetId ?? null,
+              f.at.toISOString(),
+            ),
+        );
       } else {
-        await mongo().insertOne({
-          _id: f.id as never,
-          type: f.type,
-          deviceId: p.deviceId,
-          detail: 'framed',
-          at: f.at,
-        });
+        await app.app
+          .get<Store, MongoStore>(Store)
+          .connection.collection('fraud_events')
+          .insertOne({
+            _id: f.id as never,
+            type: f.type,
+            ...(f.deviceId ? { deviceId: f.deviceId } : {}),
+            ...(f.workerId ? { workerId: f.workerId } : {}),
+            ...(f.siteId ? { siteId: f.siteId } : {}),
+            ...(f.packetId ? { packetId: f.packetId } : {}),
+            detail: 'framed',
+            at: f.at,
+          });
       }
     }
-    const trust = await get(`/api/v5/devices/${p.deviceId}/trust`);
-    expect(trust.body.score).toBeLessThan(20);
-    const synced = await syncBatch(t.baseUrl, p.token, [
-      signPacket(p, {
-        timestamp: new Date(now - 30_000).toISOString(),
-        geo: { lat: 28.6139, lng: 77.209, accuracyM: 10 },
-      }),
+  }
+
+  /** Nine rows at full weight: 30 + 24 + 24, capped at 60 (a device at 65 would score 5). */
+  const nineRows = (deviceId: string) => {
+    const now = Date.now();
+    return ['impossible_travel', 'invalid_signature', 'shared_device'].flatMap((type) =>
+      [1, 2, 3].map((i) => ({ id: id(), type, deviceId, at: new Date(now - i * 1000) })),
+    );
+  };
+
+  /**
+   * A sync of one punch by `p` on `app`: accepted, the device not blocked, and the punch as the
+   * ledger and the timesheet record it (its trust score, no `lowTrust`, no `low_trust` flag).
+   */
+  async function syncedUnmarked(app: TestApp, p: Phone): Promise<void> {
+    const timestamp = new Date(Date.now() - 30_000).toISOString();
+    const synced = await syncBatch(app.baseUrl, p.token, [
+      signPacket(p, { timestamp, geo: { lat: 28.6139, lng: 77.209, accuracyM: 10 } }),
     ]);
-    expect(synced.status).toBe(200);
-    expect(synced.body.accepted).toBe(1);
-    const device = await get(`/api/v5/devices/${p.deviceId}`);
+    expect([synced.status, synced.body.accepted]).toEqual([200, 1]);
+    const device = await http(app.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}`, {
+      key: app.keys.admin,
+    });
     expect(device.body.events.filter((e: any) => e.action === 'blocked')).toEqual([]);
+    const ledger = await fetch(`${app.baseUrl}/api/v5/ledger/${p.siteId}/export`, {
+      headers: { 'x-api-key': app.keys.auditor },
+    });
+    const line = JSON.parse((await ledger.text()).trim().split('\n').pop()!);
+    expect(line.meta.deviceTrustScore).toBeGreaterThanOrEqual(40);
+    expect(line.meta.lowTrust).toBeUndefined();
+    const day = (offset: number) =>
+      new Date(Date.parse(timestamp) + offset * 86_400_000).toISOString().slice(0, 10);
+    const sheet = await http(
+      app.baseUrl,
+      'GET',
+      `/api/v5/sites/${p.siteId}/timesheets?from=${day(-1)}&to=${day(1)}`,
+      { key: app.keys.auditor },
+    );
+    expect(sheet.status).toBe(200);
+    const flags = (sheet.body.days as Array<{ flags: Array<{ type: string }> }>).flatMap(
+      (d) => d.flags,
+    );
+    expect(sheet.body.days.length).toBeGreaterThan(0);
+    expect(flags.filter((f) => f.type === 'low_trust')).toEqual([]);
+  }
+
+  it('should not lower the trust score, mark punches low trust nor block a device on fraud rows inserted outside the server, and report them', async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'framed-sim-0001' });
+    const forged = nineRows(p.deviceId);
+    await insertRows(t, forged);
+    // review M2: they counted in the score (5), so the punch below was `lowTrust` (and the
+    // device blocked before review H3)
+    const trust = await get(`/api/v5/devices/${p.deviceId}/trust`);
+    expect(trust.body.factors).toContainEqual({
+      name: 'fraud_history',
+      effect: 0,
+      detail: 'no fraud events in the last 30 days',
+    });
+    await syncedUnmarked(t, p);
     const onHealth = await tamperedOnHealth();
     for (const f of forged) expect(onHealth).toContain(f.id);
+  });
+
+  it('should refuse the legacy tagging without FRAUD_LEGACY_TAGGING after every tagged row was deleted and the marker cleared, and with it count the legacy rows for nothing: no lower score, no low trust, no block', async () => {
+    // a store of its own: the attack deletes every tagged fraud row of the store
+    let u = await startTestApp();
+    try {
+      const p = await enrollPhone(u.baseUrl, u.keys.admin, undefined, {
+        simHash: 'legacy-sim-0001',
+      });
+      const forged = nineRows(p.deviceId);
+      await insertRows(u, forged);
+      // the fraud_seal marker cleared (no tagged row to delete on this store): the next start
+      // takes the store for one from before the tags and tags the untagged rows as legacy
+      if (u.config.database.driver === 'sqlite') {
+        withStoreFile(u, (db) => {
+          db.prepare('DELETE FROM fraud_events WHERE tag IS NOT NULL').run();
+          db.prepare(
+            'UPDATE fraud_seal SET legacy_sealed_at = NULL, legacy_sealed_count = NULL',
+          ).run();
+        });
+      } else {
+        const connection = u.app.get<Store, MongoStore>(Store).connection;
+        await connection.collection('fraud_events').deleteMany({ tag: { $exists: true } });
+        await connection.collection('fraud_seal').deleteMany({});
+      }
+      // review M3: the store cannot tell this from one from before the tags; without the
+      // operator's FRAUD_LEGACY_TAGGING (off by default in production) the start refuses
+      u = await restartApp(u, undefined, { FRAUD_LEGACY_TAGGING: '0' });
+      const refused = await http(u.baseUrl, 'GET', `/api/v5/fraud/events?deviceId=${p.deviceId}`, {
+        key: u.keys.admin,
+      });
+      expect(refused.body.map((e: { integrity: string }) => e.integrity)).toEqual(
+        forged.map(() => 'tampered'),
+      );
+      const health = await http(u.baseUrl, 'GET', '/health', { key: u.keys.admin });
+      expect(health.body.details.fraud).toMatchObject({
+        legacySealRefused: true,
+        legacySealRefusedReason: 'not_allowed',
+        message: expect.stringContaining('FRAUD_LEGACY_TAGGING'),
+      });
+      expect(health.body.details.fraud.legacySealedAt).toBeUndefined();
+      // with it (the upgrade of a store from before the tags), they are tagged as legacy
+      u = await restartApp(u, undefined, { FRAUD_LEGACY_TAGGING: '1' });
+      const listed = await http(u.baseUrl, 'GET', `/api/v5/fraud/events?deviceId=${p.deviceId}`, {
+        key: u.keys.admin,
+      });
+      expect(listed.body.map((e: { integrity: string }) => e.integrity)).toEqual(
+        forged.map(() => 'legacy'),
+      );
+      // legacy rows weigh nothing: before, they took the score to 5 and blocked the device
+      const trust = await http(u.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}/trust`, {
+        key: u.keys.admin,
+      });
+      expect(trust.body.factors).toContainEqual({
+        name: 'fraud_history',
+        effect: 0,
+        detail: 'no fraud events in the last 30 days',
+      });
+      await syncedUnmarked(u, p);
+    } finally {
+      await u.close();
+    }
+  });
+
+  it('should leave events changed or inserted outside the server out of the timesheet fraud flags', async () => {
+    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
+    const workerId = id();
+    const deviceId = id();
+    const [packetA, packetB] = [randomUUID(), randomUUID()];
+    const [checkIn, checkOut] = await t.app.get(LedgerService).append(
+      [
+        {
+          ...punchEntry({
+            siteId,
+            workerId,
+            deviceId,
+            type: 'check_in',
+            timestamp: '2026-03-02T03:30:00.000Z',
+          }),
+          packetId: packetA,
+        },
+        {
+          ...punchEntry({
+            siteId,
+            workerId,
+            deviceId,
+            type: 'check_out',
+            timestamp: '2026-03-02T11:30:00.000Z',
+          }),
+          packetId: packetB,
+        },
+      ].map((e) => ({ ...e, data: { ...e.data, packetId: e.packetId } })),
+    );
+    const fraud = t.app.get(FraudService);
+    const named = (packetId: string) => ({ deviceId, workerId, siteId, packetId, detail: 'x' });
+    await fraud.record({ type: 'outside_geofence', ...named(packetA) });
+    // a genuine event whose type is changed, and a row inserted without a tag
+    const changed = (await fraud.record({ type: 'rapid_repeat', ...named(packetB) }))!;
+    if (file) {
+      file
+        .prepare("UPDATE fraud_events SET type = 'impossible_travel' WHERE id = ?")
+        .run(changed.id);
+    } else {
+      await mongo().updateOne(
+        { _id: changed.id as never },
+        { $set: { type: 'impossible_travel' } },
+      );
+    }
+    const forgedId = id();
+    await insertRows(t, [
+      { id: forgedId, type: 'shared_device', ...named(packetB), at: new Date() },
+    ]);
+    const res = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/sites/${siteId}/timesheets?from=2026-03-02&to=2026-03-02`,
+      { key: t.keys.auditor },
+    );
+    expect(res.status).toBe(200);
+    const [day] = res.body.days as { flags: { type: string; seq: number; detail?: string }[] }[];
+    expect([checkIn.status, checkOut.status]).toEqual(['appended', 'appended']);
+    expect(day.flags.filter((f) => f.type === 'fraud')).toEqual([
+      { type: 'fraud', seq: checkIn.log.seq, detail: 'outside_geofence' },
+    ]);
+    const onHealth = await tamperedOnHealth();
+    expect(onHealth).toEqual(expect.arrayContaining([changed.id, forgedId]));
   });
 
   itOnSqliteFile(

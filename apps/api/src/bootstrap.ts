@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import type { IncomingMessage } from 'node:http';
 import { RelayWsAdapter } from '@app/relay';
-import { witnessPlacementWarning } from '@app/tlog';
+import { storeMacLegacyWarning, witnessPlacementWarning } from '@app/tlog';
 import { Logger } from 'nestjs-pino';
 import {
   AccessLog,
@@ -107,6 +107,8 @@ export async function createApp(
   const witnessWarning =
     role === 'server' && witnessPlacementWarning(config.tlog.witnessFile, config.app);
   if (witnessWarning) logger.warn(witnessWarning, 'Bootstrap');
+  const legacyMac = role === 'server' && storeMacLegacyWarning(config.tlog);
+  if (legacyMac) logger.warn(legacyMac, 'Bootstrap');
   bootLog.log(
     `store: ${config.database.driver}; relay bus: ${config.redis.url ? 'redis' : 'in-process'}`,
   );

@@ -1,12 +1,23 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock } from '@app/common';
-import { FraudService, FraudWeight } from '@app/fraud';
+import { FraudIntegrity, FraudService, FraudWeight } from '@app/fraud';
 import { Thekedar, TRUST_DEFAULTS, Worker, WorkforceService } from '@app/workforce';
 import { computeTrustScore, TrustRequestSignals, TrustScore } from './domain/trust-score';
 import { WorkerDevice } from './domain/worker-device';
 import { WorkerDeviceService } from './worker-device.service';
 import { trustConfig, TrustSettings } from './trust.config';
 import { DeviceTrustError } from './device-trust.errors';
+
+/**
+ * The fraud rows a trust score counts: only those the server tagged (`verified`). A row changed
+ * or inserted outside the server (`tampered`) never counts (review M2: forged rows lowered the
+ * score, marked a worker's punches `lowTrust` and could block the device), and neither does a
+ * `legacy` one (stored before the tags and tagged once at the upgrade; review M3): nobody can
+ * vouch for what it held, and a database writer who deletes every tagged row and clears the
+ * `fraud_seal` marker gets untagged rows tagged as legacy at the next start. The score shown,
+ * a packet's `meta.deviceTrustScore` and `lowTrust` and the automatic block all count the same.
+ */
+const COUNTED: ReadonlySet<FraudIntegrity> = new Set<FraudIntegrity>(['verified']);
 
 export interface DeviceTrustReport extends TrustScore {
   deviceId: string;
@@ -49,9 +60,9 @@ export class DeviceTrustService {
   ): Promise<TrustScore> {
     const [baseline, histories] = await Promise.all([
       this.baseline(device, now),
-      this.fraud.weighingHistories([device.deviceId], this.windowStart(now), now),
+      this.fraud.weighingHistories([device.deviceId], this.windowStart(now), now, COUNTED),
     ]);
-    return this.compute(device, baseline, histories.get(device.deviceId), now, request);
+    return this.compute(device, baseline, histories.get(device.deviceId)?.counted, now, request);
   }
 
   /**
@@ -74,6 +85,7 @@ export class DeviceTrustService {
         devices.map((d) => d.deviceId),
         this.windowStart(now),
         now,
+        COUNTED,
       ),
     ]);
     const workerById = new Map(workers.map((w) => [w.id, w]));
@@ -86,7 +98,7 @@ export class DeviceTrustService {
           : workerBaseline(workerById.get(device.user.id), now);
       scores.set(
         device.deviceId,
-        this.compute(device, baseline, histories.get(device.deviceId), now),
+        this.compute(device, baseline, histories.get(device.deviceId)?.counted, now),
       );
     }
     return scores;
@@ -110,27 +122,24 @@ export class DeviceTrustService {
   ): Promise<'blocked' | 'already_blocked' | undefined> {
     const floor = this.settings.autoBlockFloor;
     if (floor <= 0 || trust.score >= floor || device.isBlocked) return undefined;
-    // judged again on the history read through the tag check: the score read the covered index
-    // (no tags), and rows changed or inserted outside the server must not block a device (they
-    // are noted as tampered and left out); after an admin's unblock, only the events since
+    // after an admin's unblock, only the events since (the rows the server vouches for, as the
+    // score counted them)
     const unblocked = await this.devices.lastUnblockedAt(device.deviceId);
     const since = unblocked
       ? new Date(Math.max(this.windowStart(now).getTime(), unblocked.getTime() + 1))
       : this.windowStart(now);
-    const [baseline, checked] = await Promise.all([
+    const [baseline, histories] = await Promise.all([
       this.baseline(device, now),
-      this.fraud.checkedWeighingHistory(device.deviceId, since, now),
+      this.fraud.weighingHistories([device.deviceId], since, now, COUNTED),
     ]);
-    const judged = this.compute(device, baseline, checked.history, now, request);
-    if (judged.score >= floor) {
-      if (checked.tampered > 0) {
-        this.logger.warn(
-          { deviceId: device.deviceId, score: judged.score, floor, tampered: checked.tampered },
-          'Device not auto-blocked: below the floor only with fraud events changed outside the server',
-        );
-      }
-      return undefined;
-    }
+    const judged = this.compute(
+      device,
+      baseline,
+      histories.get(device.deviceId)?.counted,
+      now,
+      request,
+    );
+    if (judged.score >= floor) return undefined;
     const worst = judged.factors
       .filter((f) => f.effect < 0)
       .sort((a, b) => a.effect - b.effect)

@@ -1,4 +1,14 @@
-import { defineConfig, Env, validateEnv, IsInt, IsNumber, IsOptional, Max, Min } from '@app/common';
+import {
+  defineConfig,
+  Env,
+  validateEnv,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  Max,
+  Min,
+} from '@app/common';
 
 class FraudEnv {
   @IsOptional() @IsNumber() @Min(1) @Max(2000) FRAUD_MAX_SPEED_KMH?: number;
@@ -7,6 +17,7 @@ class FraudEnv {
   @IsOptional() @IsInt() @Min(1) @Max(1000) FRAUD_SHARED_DEVICE_MAX_WORKERS?: number;
   @IsOptional() @IsInt() @Min(1) @Max(24 * 30) FRAUD_SHARED_DEVICE_WINDOW_HOURS?: number;
   @IsOptional() @IsInt() @Min(0) @Max(1_000_000) FRAUD_UNATTRIBUTED_PER_MINUTE?: number;
+  @IsOptional() @IsIn(['0', '1']) FRAUD_LEGACY_TAGGING?: string;
 }
 
 /** Thresholds of the pattern rules run over accepted attendance packets. */
@@ -26,6 +37,15 @@ export interface FraudSettings {
    * (`mdai_fraud_events_unstored_total`) and logged once a minute, not stored.
    */
   unattributedPerMinute: number;
+  /**
+   * FRAUD_LEGACY_TAGGING: whether a start may tag untagged fraud rows as `legacy` on a store
+   * with no `fraud_seal` marker and no tagged row (a store from before the tags, or one where a
+   * database writer deleted every tagged row and the marker: the store cannot tell them apart,
+   * review M3). Read from the environment only, where a database writer cannot set it. Default:
+   * on outside production, off in production (set it to 1 for the start that upgrades a store
+   * from before the tags, then remove it). A store with no fraud rows gets its marker either way.
+   */
+  legacyTagging: boolean;
 }
 
 function readFraudConfig(env: Env): FraudSettings {
@@ -37,6 +57,7 @@ function readFraudConfig(env: Env): FraudSettings {
     sharedDeviceMaxWorkers: v.FRAUD_SHARED_DEVICE_MAX_WORKERS ?? 3,
     sharedDeviceWindowSeconds: (v.FRAUD_SHARED_DEVICE_WINDOW_HOURS ?? 24) * 3600,
     unattributedPerMinute: v.FRAUD_UNATTRIBUTED_PER_MINUTE ?? 60,
+    legacyTagging: (v.FRAUD_LEGACY_TAGGING ?? (env.NODE_ENV === 'production' ? '0' : '1')) === '1',
   };
 }
 

@@ -24,6 +24,7 @@ const SETTINGS: FraudSettings = {
   sharedDeviceMaxWorkers: 3,
   sharedDeviceWindowSeconds: 86_400,
   unattributedPerMinute: 60,
+  legacyTagging: true,
 };
 const T0 = Date.parse('2026-03-02T08:00:00Z');
 

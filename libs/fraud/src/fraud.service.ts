@@ -3,6 +3,7 @@ import { actorOf, Clock, newId, Principal } from '@app/common';
 import {
   FraudEvent,
   FraudEventCriteria,
+  FraudIntegrity,
   FraudReview,
   FraudWeight,
   FraudReviewDecision,
@@ -186,59 +187,40 @@ export class FraudService {
   /**
    * For each device, the type and time of its newest `perDevice` events in [from, to] that
    * weigh on its trust (every one but those an admin dismissed and `device_blocked`, which
-   * weighs nothing); a device with none is absent.
+   * weighs nothing), read with their tags checked: `counted` are those whose integrity is one of
+   * `counts`, `uncounted` how many of the read were not. A tampered row (changed outside the
+   * server, or inserted without a tag) never counts, and is noted (`/health`, the metric, the
+   * log); a device with none is absent.
+   *
+   * Review M2: the score, a packet's `meta.deviceTrustScore` and `lowTrust` count `verified`
+   * and `legacy` rows; an automatic block (an action against the device) counts `verified`
+   * ones only (review M3: a legacy row is one the server cannot vouch for).
    */
-  weighingHistories(
+  async weighingHistories(
     deviceIds: readonly string[],
     from: Date,
     to: Date,
+    counts: ReadonlySet<FraudIntegrity>,
     perDevice = 1000,
-  ): Promise<Map<string, FraudWeight[]>> {
-    if (deviceIds.length === 0) return Promise.resolve(new Map<string, FraudWeight[]>());
-    return this.events.weighingHistories(deviceIds, from, to, perDevice);
-  }
-
-  /**
-   * The device's history as `weighingHistories` reads it (its newest `perDevice` events in
-   * [from, to] that weigh), but through the read that checks each row's tag: a tampered row
-   * (changed outside the server, or inserted without a tag) is noted (`/health`, the metric, the
-   * log) and left out, a legacy one kept. What an automatic block acts on: rows nobody can vouch
-   * for never block a device. Pages through the device's events (the listing's index), so it
-   * costs a read of each weighed row; it runs only when a score is below the floor.
-   */
-  async checkedWeighingHistory(
-    deviceId: string,
-    from: Date,
-    to: Date,
-    perDevice = 1000,
-  ): Promise<{ history: FraudWeight[]; tampered: number }> {
-    const weighing: FraudEvent[] = [];
-    let before: FraudEventCriteria['before'];
-    for (;;) {
-      const page = await this.events.listRecent({
-        deviceId,
-        from,
-        to,
-        excludeDismissed: true,
-        limit: 500,
-        before,
-      });
-      for (const e of page) {
-        if (e.type !== 'device_blocked' && weighing.length < perDevice) weighing.push(e);
+  ): Promise<Map<string, { counted: FraudWeight[]; uncounted: number }>> {
+    const found = new Map<string, { counted: FraudWeight[]; uncounted: number }>();
+    if (deviceIds.length === 0) return found;
+    const read = await this.events.weighingHistories(deviceIds, from, to, perDevice);
+    const tampered: FraudEvent[] = [];
+    for (const [deviceId, weights] of read) {
+      const counted: FraudWeight[] = [];
+      for (const w of weights) {
+        if (w.integrity === 'tampered')
+          tampered.push({ id: w.id, integrity: w.integrity } as FraudEvent);
+        // a store without tags gives none: nothing it holds is vouched for
+        if (w.integrity !== undefined && counts.has(w.integrity)) {
+          counted.push({ type: w.type, at: w.at });
+        }
       }
-      if (page.length < 500 || weighing.length >= perDevice) break;
-      const last = page[page.length - 1];
-      // a stored time that is no date (written outside the server: the row reads tampered) is
-      // no cursor; the rows past it are not weighed, which can only keep a device from a block
-      if (Number.isNaN(last.at.getTime())) break;
-      before = { at: last.at, id: last.id };
+      found.set(deviceId, { counted, uncounted: weights.length - counted.length });
     }
-    this.noted(weighing);
-    const kept = weighing.filter((e) => e.integrity !== 'tampered');
-    return {
-      history: kept.map((e) => ({ type: e.type, at: e.at })),
-      tampered: weighing.length - kept.length,
-    };
+    this.noted(tampered);
+    return found;
   }
 
   /** The event and its reviews, oldest first. */

@@ -240,8 +240,14 @@ export class TimesheetsService {
         else punchSeqs.set(key, [seq]);
       }
     }
+    // only events whose tag verifies (`verified`, or `legacy`: tagged at the upgrade to the
+    // tags): one changed or inserted outside the server is no fraud of the worker's (review M4;
+    // `ofPackets` noted it for /health and the metric)
     const events = (await this.fraud.ofPackets([...packetIds])).filter(
-      (e) => e.siteId === scope.siteId && e.workerId !== undefined,
+      (e) =>
+        e.siteId === scope.siteId &&
+        e.workerId !== undefined &&
+        (e.integrity === 'verified' || e.integrity === 'legacy'),
     );
     const keyed = events.filter((e) => e.deviceId !== undefined);
     const links = await this.ledger.linksOf(

@@ -138,6 +138,19 @@ export function witnessPlacementWarning(
   return 'TLOG_WITNESS_FILE is inside DATA_DIR: whoever can write DATA_DIR can rewrite a log and its witness lines alike (verify then answers ok). Put it on a volume or host the database operator cannot write, and have a monitor copy it (README, Configuration)';
 }
 
+/**
+ * What STORE_MAC_LEGACY=1 allows (undefined when it is off): the key derived from the current
+ * TLOG_SIGNING_KEY is accepted for store tags, so whoever holds that key can make rows (ledger
+ * links, vault audit records, timesheet and fraud rows) whose tags verify. It is meant for the
+ * upgrade from before STORE_MAC_KEY, and was silent (review M5): said at boot and on /health.
+ */
+export function storeMacLegacyWarning(
+  settings: Pick<TlogSettings, 'storeMacLegacy'>,
+): string | undefined {
+  if (!settings.storeMacLegacy) return undefined;
+  return 'STORE_MAC_LEGACY=1: store tags made under the key derived from TLOG_SIGNING_KEY verify (the tags from before STORE_MAC_KEY), so whoever holds the log signing key can make rows the server takes as its own. Keep it only while those tags are in use: `npm run keys:rotate -- log` keeps that key in STORE_MAC_RETIRED_KEYS and sets STORE_MAC_LEGACY=0 (README, Configuration)';
+}
+
 export const tlogConfig = defineConfig('tlog', readTlogConfig);
 
 /**

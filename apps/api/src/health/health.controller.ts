@@ -26,6 +26,7 @@ import {
   TlogSettings,
   TransparencyLogService,
   WitnessRecovery,
+  storeMacLegacyWarning,
   witnessPlacementWarning,
 } from '@app/tlog';
 import { LedgerService } from '@app/offline-sync';
@@ -123,7 +124,7 @@ export class HealthController implements OnModuleInit {
   })
   @ApiOkResponse({
     description:
-      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded. `fraud.tamperedEvents` and `fraud.events` (admin) count and name the fraud events this instance read as changed outside the server (their tags do not verify): reported, not degraded; `fraud.legacySealedAt` and `fraud.legacySealedCount` say when and how many events from before the tags were tagged as legacy, `fraud.legacySealRefused` that this start refused to (the `fraud_seal` marker gone while rows carry tags)\n\nThe Health Check is successful',
+      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded; `tlog.storeMacLegacy` says that STORE_MAC_LEGACY=1 is set (store tags under the key derived from TLOG_SIGNING_KEY verify, so that key alone can make rows the server takes as its own): not degraded. `fraud.tamperedEvents` and `fraud.events` (admin) count and name the fraud events this instance read as changed outside the server (their tags do not verify): reported, not degraded; `fraud.legacySealedAt` and `fraud.legacySealedCount` say when and how many events from before the tags were tagged as legacy, `fraud.legacySealRefused` that this start refused to, `fraud.legacySealRefusedReason` why: `tagged_rows` (the `fraud_seal` marker gone while rows carry tags) or `not_allowed` (untagged rows, no marker and no tagged row, with FRAUD_LEGACY_TAGGING off: a store from before the tags, or one whose every tagged fraud row and marker were deleted)\n\nThe Health Check is successful',
     schema: healthReportSchema('ok'),
   })
   @ApiServiceUnavailableResponse({
@@ -341,7 +342,13 @@ export class HealthController implements OnModuleInit {
     // a warning, not degraded: every replica shares the placement, and moving the file is the
     // operator's (restarting this one changes nothing)
     const warning = witnessPlacementWarning(this.tlogSettings.witnessFile, this.app);
-    const warned = warning ? { warning } : {};
+    // STORE_MAC_LEGACY=1 (review M5): a setting the operator chose, said so it is not forgotten;
+    // not degraded either (restarting changes nothing, and the upgrade it serves needs it)
+    const legacyMac = storeMacLegacyWarning(this.tlogSettings);
+    const warned = {
+      ...(warning ? { warning } : {}),
+      ...(legacyMac ? { storeMacLegacy: legacyMac } : {}),
+    };
     if (
       behind.length === 0 &&
       lost.length === 0 &&
@@ -478,12 +485,19 @@ export class HealthController implements OnModuleInit {
     const seal = {
       ...(legacy?.sealedAt ? { legacySealedAt: legacy.sealedAt.toISOString() } : {}),
       ...(legacy?.count !== undefined ? { legacySealedCount: legacy.count } : {}),
-      ...(legacy?.refused ? { legacySealRefused: true } : {}),
+      ...(legacy?.refused
+        ? {
+            legacySealRefused: true,
+            legacySealRefusedReason: legacy.refusedReason ?? 'tagged_rows',
+          }
+        : {}),
     };
     const messages = [
       ...(legacy?.refused
         ? [
-            'the fraud_seal marker is gone while fraud rows carry tags: the legacy tagging was refused and untagged rows read as tampered; restore fraud_seal from a backup',
+            legacy.refusedReason === 'not_allowed'
+              ? 'untagged fraud rows on a store with no fraud_seal marker and no tagged row, and FRAUD_LEGACY_TAGGING off: the legacy tagging was refused and untagged rows read as tampered; restart once with FRAUD_LEGACY_TAGGING=1 if this start upgrades a store from a version without fraud tags, otherwise restore the fraud rows and fraud_seal from a backup'
+              : 'the fraud_seal marker is gone while fraud rows carry tags: the legacy tagging was refused and untagged rows read as tampered; restore fraud_seal from a backup',
           ]
         : []),
       ...(tampered.length > 0

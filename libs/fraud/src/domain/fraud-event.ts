@@ -83,6 +83,15 @@ export interface FraudWeight {
   at: Date;
 }
 
+/**
+ * A weighing event as the trust history reads it: its type and time, its id, and whether its
+ * tag verifies (absent from a store built without the tags: counted as nothing).
+ */
+export interface CheckedFraudWeight extends FraudWeight {
+  id: string;
+  integrity?: FraudIntegrity;
+}
+
 export interface FraudEventCriteria {
   type?: FraudEventType;
   deviceId?: string;

@@ -1,4 +1,9 @@
-import { FraudEvent, FraudEventCriteria, FraudReview, FraudWeight } from '../../domain/fraud-event';
+import {
+  CheckedFraudWeight,
+  FraudEvent,
+  FraudEventCriteria,
+  FraudReview,
+} from '../../domain/fraud-event';
 
 /** What `addReview` did: recorded the review, or found it was the event's current one already. */
 export interface ReviewOutcome {
@@ -16,6 +21,11 @@ export interface LegacySealState {
   sealedAt?: Date;
   count?: number;
   refused: boolean;
+  /**
+   * Why it was refused: `tagged_rows` (the marker gone while rows carry tags) or `not_allowed`
+   * (untagged rows, no marker, no tagged row, and FRAUD_LEGACY_TAGGING off).
+   */
+  refusedReason?: 'tagged_rows' | 'not_allowed';
 }
 
 /**
@@ -40,9 +50,12 @@ export abstract class FraudEventRepository {
    */
   abstract listRecent(criteria: FraudEventCriteria): Promise<FraudEvent[]>;
   /**
-   * For each device, the type and time of its newest `perDevice` events in [from, to] that
-   * are not dismissed and not `device_blocked` (newest first): what its trust score weighs. A
-   * device with none is absent from the map. One read for a page of devices. `device_blocked`
+   * For each device, the type, time, id and integrity (its tag checked, as a listing checks it)
+   * of its newest `perDevice` events in [from, to] that are not dismissed and not
+   * `device_blocked` (newest first): what its trust score weighs, of which the caller counts
+   * only the rows whose tag verifies (review M2: rows written straight into the database must
+   * not lower a score). A device with none is absent from the map. One read for a page of
+   * devices. `device_blocked`
    * (a sync refused while the device is blocked) weighs nothing, and is left out here rather
    * than skipped by the score: a blocked phone's app retrying its queue a thousand times would
    * otherwise push the events that do weigh out of the newest `perDevice`, a clean history
@@ -53,7 +66,7 @@ export abstract class FraudEventRepository {
     from: Date,
     to: Date,
     perDevice: number,
-  ): Promise<Map<string, FraudWeight[]>>;
+  ): Promise<Map<string, CheckedFraudWeight[]>>;
   /** Events naming one of these packets (at most `limit`, oldest first). */
   abstract listByPacketIds(packetIds: string[], limit: number): Promise<FraudEvent[]>;
   /**

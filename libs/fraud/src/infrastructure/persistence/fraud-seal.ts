@@ -1,7 +1,8 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { StoreMac } from '@app/tlog';
 import { FraudEvent, FraudIntegrity, FraudReview } from '../../domain/fraud-event';
 import type { FraudMetrics } from '../../fraud.metrics';
+import { fraudConfig, FraudSettings } from '../../fraud.config';
 
 /**
  * What `keys:retag` does with one event and its review history, checked first as a read checks
@@ -35,7 +36,18 @@ export type RetagPlan =
  */
 @Injectable()
 export class FraudSeal {
-  constructor(private readonly mac: StoreMac) {}
+  /**
+   * Whether a start may tag untagged rows as legacy on a store with no marker and no tagged row
+   * (FRAUD_LEGACY_TAGGING; on without the setting: a tool, a contract spec).
+   */
+  readonly legacyTaggingAllowed: boolean;
+
+  constructor(
+    private readonly mac: StoreMac,
+    @Optional() @Inject(fraudConfig.KEY) settings?: Pick<FraudSettings, 'legacyTagging'>,
+  ) {
+    this.legacyTaggingAllowed = settings?.legacyTagging ?? true;
+  }
 
   eventTag(e: FraudEvent, legacy = false): string {
     return this.mac.mac('fraud-event', eventData(e, legacy));
@@ -159,12 +171,25 @@ export class FraudSeal {
  * The legacy tagging refused at a start (`fraud_seal`'s marker gone while rows carry tags):
  * logged as an alarm and counted in `mdai_fraud_events_tampered_total` (its alert pages).
  */
-export function alarmLegacyRefused(logger: Logger, metrics?: FraudMetrics): void {
+export function alarmLegacyRefused(
+  logger: Logger,
+  metrics?: FraudMetrics,
+  reason: LegacyRefusal = 'tagged_rows',
+): void {
   metrics?.tamperedFound(1);
-  logger.error(
-    'ALARM: the fraud_seal marker is gone but fraud rows already carry tags: the legacy tagging was not run (it would mark rows written outside the server as legacy); untagged rows read as tampered. Restore fraud_seal from a backup',
-  );
+  logger.error(LEGACY_REFUSALS[reason]);
 }
+
+/** Why a start refused the legacy tagging. */
+export type LegacyRefusal = 'tagged_rows' | 'not_allowed';
+
+/** What the log and /health say of each refusal. */
+export const LEGACY_REFUSALS: Record<LegacyRefusal, string> = {
+  tagged_rows:
+    'ALARM: the fraud_seal marker is gone but fraud rows already carry tags: the legacy tagging was not run (it would mark rows written outside the server as legacy); untagged rows read as tampered. Restore fraud_seal from a backup',
+  not_allowed:
+    'ALARM: untagged fraud rows, no fraud_seal marker and no tagged row, and FRAUD_LEGACY_TAGGING is off: the legacy tagging was not run; untagged rows read as tampered. If this start upgrades a store from a version without fraud tags, restart once with FRAUD_LEGACY_TAGGING=1; otherwise every tagged fraud row and the marker were deleted outside the server: restore them from a backup',
+};
 
 /**
  * Whether a stored SQLite time is the canonical ISO text the server writes. The tags cover the

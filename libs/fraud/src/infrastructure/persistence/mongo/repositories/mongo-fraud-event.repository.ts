@@ -2,11 +2,10 @@ import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import {
+  CheckedFraudWeight,
   FraudEvent,
   FraudEventCriteria,
-  FraudEventType,
   FraudReview,
-  FraudWeight,
 } from '../../../../domain/fraud-event';
 import { FraudError, FraudEventTamperedError } from '../../../../fraud.errors';
 import { FraudMetrics } from '../../../../fraud.metrics';
@@ -16,7 +15,7 @@ import {
   RetagOutcome,
   ReviewOutcome,
 } from '../../fraud-event.repository';
-import { alarmLegacyRefused, canonicalMongoTime, FraudSeal } from '../../fraud-seal';
+import { alarmLegacyRefused, LegacyRefusal, canonicalMongoTime, FraudSeal } from '../../fraud-seal';
 import { FraudEventMongoMapper as Mapper } from '../mappers/fraud-event.mapper';
 import {
   FRAUD_SEAL_COLLECTION,
@@ -57,8 +56,11 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
   private readonly store: MongoStoreHandle;
   private readonly seal?: FraudSeal;
   private readonly logger = new Logger('FraudSeal');
-  /** This start refused the legacy tagging (rows already tagged, the marker gone). */
-  private legacyRefused = false;
+  /**
+   * Why this start refused the legacy tagging: rows already tagged with the marker gone, or
+   * untagged rows on a store with neither while FRAUD_LEGACY_TAGGING is off.
+   */
+  private legacyRefused?: LegacyRefusal;
 
   constructor(
     store: MongoStoreHandle,
@@ -91,8 +93,20 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
     // tagged documents and no marker: another replica upgraded together with this one may be
     // tagging right now (its marker comes when it is done); otherwise refused
     if ((await this.events.exists(TAGGED)) && !(await this.markerAwaited())) {
-      this.legacyRefused = true;
-      alarmLegacyRefused(this.logger, this.metrics);
+      this.legacyRefused = 'tagged_rows';
+      alarmLegacyRefused(this.logger, this.metrics, this.legacyRefused);
+      return;
+    }
+    // neither marker nor tagged document: a store from before the tags, or one whose every
+    // tagged document and marker a database writer deleted; only the operator's
+    // FRAUD_LEGACY_TAGGING (the environment) says it is the first (review M3)
+    if (
+      !seal.legacyTaggingAllowed &&
+      !(await this.events.exists(TAGGED)) &&
+      (await this.events.exists(UNTAGGED))
+    ) {
+      this.legacyRefused = 'not_allowed';
+      alarmLegacyRefused(this.logger, this.metrics, this.legacyRefused);
       return;
     }
     if (await marks.findOne({ _id: 'legacy' })) return;
@@ -183,7 +197,8 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
     return {
       ...(mark?.at ? { sealedAt: new Date(mark.at) } : {}),
       ...(typeof mark?.count === 'number' ? { count: mark.count } : {}),
-      refused: this.legacyRefused,
+      refused: this.legacyRefused !== undefined,
+      ...(this.legacyRefused ? { refusedReason: this.legacyRefused } : {}),
     };
   }
 
@@ -228,9 +243,11 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
     from: Date,
     to: Date,
     perDevice: number,
-  ): Promise<Map<string, FraudWeight[]>> {
+  ): Promise<Map<string, CheckedFraudWeight[]>> {
     // one query per device (each seeks the partial index fraud_events_weighing, {deviceId, at,
-    // _id}, and stops at its limit), together
+    // _id}, and stops at its limit), together; the whole documents, each tag checked as a
+    // listing checks it (review M2: counting rows by type and time alone counted rows written
+    // straight into the database)
     const ids = [...new Set(deviceIds)];
     const pages = await Promise.all(
       ids.map((deviceId) =>
@@ -243,19 +260,22 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
               // not device_blocked, as the partial index's filter says it
               ...WEIGHING_TYPES,
             },
-            { type: 1, at: 1 },
+            EVENT_FIELDS,
           )
           .sort({ at: -1, _id: -1 })
           .limit(perDevice)
-          .lean<{ type: string; at: Date }[]>(),
+          .lean<FraudEventDocument[]>(),
       ),
     );
-    const found = new Map<string, FraudWeight[]>();
+    const found = new Map<string, CheckedFraudWeight[]>();
     ids.forEach((deviceId, i) => {
       if (pages[i].length === 0) return;
       found.set(
         deviceId,
-        pages[i].map((d) => ({ type: d.type as FraudEventType, at: new Date(d.at) })),
+        pages[i].map((doc) => {
+          const e = this.toEvent(doc);
+          return { id: e.id, type: e.type, at: e.at, integrity: e.integrity };
+        }),
       );
     });
     return found;

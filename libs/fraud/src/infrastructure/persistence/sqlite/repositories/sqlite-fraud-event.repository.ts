@@ -7,11 +7,10 @@ import {
   SqliteWriteTurns,
 } from '@app/persistence';
 import {
+  CheckedFraudWeight,
   FraudEvent,
   FraudEventCriteria,
-  FraudEventType,
   FraudReview,
-  FraudWeight,
 } from '../../../../domain/fraud-event';
 import { FraudEventTamperedError } from '../../../../fraud.errors';
 import { FraudMetrics } from '../../../../fraud.metrics';
@@ -21,7 +20,13 @@ import {
   RetagOutcome,
   ReviewOutcome,
 } from '../../fraud-event.repository';
-import { alarmLegacyRefused, canonicalSqliteTime, FraudSeal, RetagPlan } from '../../fraud-seal';
+import {
+  alarmLegacyRefused,
+  LegacyRefusal,
+  canonicalSqliteTime,
+  FraudSeal,
+  RetagPlan,
+} from '../../fraud-seal';
 import {
   FraudEventReviewedRow,
   FraudReviewRow,
@@ -43,13 +48,16 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
    * bounds, and the trust history's) and page size, the limit written into the SQL.
    */
   private readonly listings: LimitedStatements<FraudEventReviewedRow>;
-  /** A device's weighing events, newest first: the (device_id, at, id) index in its order. */
-  private readonly weighing: LimitedStatement<[string, string, string], [string, string]>;
+  /** A device's weighing events, newest first: the weighing index in its order. */
+  private readonly weighing: LimitedStatement<[string, string, string], FraudEventReviewedRow>;
 
   private readonly seal?: FraudSeal;
   private readonly logger = new Logger('FraudSeal');
-  /** This start refused the legacy tagging (rows already tagged, the marker gone). */
-  private legacyRefused = false;
+  /**
+   * Why this start refused the legacy tagging: rows already tagged with the marker gone, or
+   * untagged rows on a store with neither while FRAUD_LEGACY_TAGGING is off.
+   */
+  private legacyRefused?: LegacyRefusal;
 
   constructor(
     store: SqliteStoreHandle,
@@ -62,7 +70,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     this.seal = seal;
     this.turns = store.writeTurns;
     this.listings = new LimitedStatements(this.db, 16 * 3 * 2 * 3 + 1);
-    this.weighing = new LimitedStatement(this.db, WEIGHING_SQL, { raw: true });
+    this.weighing = new LimitedStatement(this.db, WEIGHING_SQL);
     this.insert = this.db.prepare(
       `INSERT INTO fraud_events (id, type, device_id, worker_id, site_id, packet_id, detail, at, tag)
        VALUES (@id, @type, @device_id, @worker_id, @site_id, @packet_id, @detail, @at, @tag)`,
@@ -110,8 +118,23 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
           )
           .get() as { tagged: number };
         if (tagged.tagged) {
-          this.legacyRefused = true;
+          this.legacyRefused = 'tagged_rows';
           return;
+        }
+        // neither marker nor tagged row: a store from before the tags, or one whose every tagged
+        // row and marker a database writer deleted; only the operator's FRAUD_LEGACY_TAGGING
+        // (the environment, which no database writer sets) says it is the first (review M3)
+        if (!seal.legacyTaggingAllowed) {
+          const untagged = this.db
+            .prepare(
+              `SELECT EXISTS (SELECT 1 FROM fraud_events WHERE tag IS NULL)
+                 OR EXISTS (SELECT 1 FROM fraud_event_reviews WHERE tag IS NULL) AS untagged`,
+            )
+            .get() as { untagged: number };
+          if (untagged.untagged) {
+            this.legacyRefused = 'not_allowed';
+            return;
+          }
         }
         sealed = 0;
         const tagEvent = this.db.prepare('UPDATE fraud_events SET tag = ? WHERE id = ?');
@@ -142,7 +165,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
           .run(new Date().toISOString(), sealed);
       })
       .immediate();
-    if (this.legacyRefused) alarmLegacyRefused(this.logger, this.metrics);
+    if (this.legacyRefused) alarmLegacyRefused(this.logger, this.metrics, this.legacyRefused);
     else if (sealed !== undefined) {
       this.logger.log({ events: sealed }, 'Fraud events from before the tags tagged as legacy');
     }
@@ -155,7 +178,8 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     return {
       ...(row?.legacy_sealed_at ? { sealedAt: new Date(row.legacy_sealed_at) } : {}),
       ...(row?.legacy_sealed_count != null ? { count: row.legacy_sealed_count } : {}),
-      refused: this.legacyRefused,
+      refused: this.legacyRefused !== undefined,
+      ...(this.legacyRefused ? { refusedReason: this.legacyRefused } : {}),
     };
   }
 
@@ -205,8 +229,8 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     from: Date,
     to: Date,
     perDevice: number,
-  ): Promise<Map<string, FraudWeight[]>> {
-    const found = new Map<string, FraudWeight[]>();
+  ): Promise<Map<string, CheckedFraudWeight[]>> {
+    const found = new Map<string, CheckedFraudWeight[]>();
     const range = [from.toISOString(), to.toISOString()] as const;
     // one read transaction: every device of the page as of one moment
     this.db.transaction(() => {
@@ -215,7 +239,10 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
         if (rows.length === 0) continue;
         found.set(
           deviceId,
-          rows.map(([type, at]) => ({ type: type as FraudEventType, at: new Date(at) })),
+          rows.map((row) => {
+            const e = this.toEvent(row);
+            return { id: e.id, type: e.type, at: e.at, integrity: e.integrity };
+          }),
         );
       }
     })();
@@ -407,10 +434,13 @@ export const LEGACY_PAGE_SQL =
 export const RETAG_PAGE_SQL = 'SELECT id FROM fraud_events WHERE id > ? ORDER BY id LIMIT ?';
 
 /**
- * A device's events that weigh on its trust (`FraudEventRepository.weighingHistories`).
+ * A device's events that weigh on its trust (`FraudEventRepository.weighingHistories`): the
+ * whole row, its tag checked (review M2: the covered read of type and time counted rows written
+ * straight into the database), and its last review's id as a listing reads it. It seeks the
+ * partial index `fraud_events_weighing` and reads the table for each row it returns.
  * Exported for the query-plan test.
  */
-export const WEIGHING_SQL = `SELECT type, at FROM fraud_events
+export const WEIGHING_SQL = `SELECT *, ${LAST_REVIEW_ID} FROM fraud_events
   WHERE device_id = ? AND at >= ? AND at <= ? AND review_decision IS NOT 'dismissed'
     AND type <> 'device_blocked'
   ORDER BY at DESC, id DESC LIMIT ?`;
