@@ -263,15 +263,25 @@ export class TimesheetProjector
   private async reseal(): Promise<void> {
     if (!this.seal) return;
     const stored = await this.repo.sealKids();
-    const lost = stored?.filter((kid) => !this.seal!.knows(kid));
-    if (stored !== undefined && lost!.length === 0) {
-      if (!stored.includes(this.seal.kid)) await this.repo.addSealKid(this.seal.kid);
-      return;
+    if (stored === 'malformed') {
+      // the list of keys the rows were tagged under was written outside the server: which keys
+      // those are is unknown, so the rows are taken as tagged under one not held (review L1:
+      // the start's re-tag threw on it, every start)
+      this.logger.warn(
+        { kid: this.seal.kid },
+        'Timesheet read model key list (timesheet_seal.kids) is not a list of key ids (changed outside the server): cleared, each site re-read from the ledger at its next read',
+      );
+    } else {
+      const lost = stored?.filter((kid) => !this.seal!.knows(kid));
+      if (stored !== undefined && lost!.length === 0) {
+        if (!stored.includes(this.seal.kid)) await this.repo.addSealKid(this.seal.kid);
+        return;
+      }
+      this.logger.warn(
+        { storedKids: stored ?? null, notHeld: lost ?? null, kid: this.seal.kid },
+        'Timesheet read model tagged under a key not held (or untagged): cleared, each site re-read from the ledger at its next read',
+      );
     }
-    this.logger.warn(
-      { storedKids: stored ?? null, notHeld: lost ?? null, kid: this.seal.kid },
-      'Timesheet read model tagged under a key not held (or untagged): cleared, each site re-read from the ledger at its next read',
-    );
     await this.repo.resetAll(this.seal.kid);
     this.applied.clear();
   }

@@ -560,4 +560,64 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
       if (other !== store()) await (other as SqliteStore).close();
     }
   });
+
+  it('should keep every key id two connections add at once, and answer a malformed list as such', async () => {
+    // review L2: each replica records its key id at its start; the add is one atomic write
+    const other: Store =
+      driver() === 'sqlite' ? new SqliteStore((store() as SqliteStore).path) : store();
+    const replica = await compileAdapter(other, timesheetAdapters);
+    try {
+      expect(await sut().sealKids()).toBeUndefined();
+      await sut().addSealKid('k1'); // no list yet: nothing (a reset records the first)
+      expect(await sut().sealKids()).toBeUndefined();
+      await sut().resetAll('k0');
+      const kids = Array.from({ length: 10 }, (_, i) => `k${i + 1}`);
+      await Promise.all(kids.map((kid, i) => (i % 2 ? replica.adapter : sut()).addSealKid(kid)));
+      await sut().addSealKid('k3');
+      const stored = await sut().sealKids();
+      expect(Array.isArray(stored) && [...stored].sort()).toEqual(['k0', ...kids].sort());
+      // review L1: a list written outside the server is answered as malformed, never thrown
+      const malformed: Array<[string | null, unknown]> =
+        driver() === 'sqlite'
+          ? [
+              ['not json [', undefined],
+              ['{"kid":"x"}', undefined],
+              ['[1]', undefined],
+              ['[]', undefined],
+            ]
+          : [
+              [null, 'garbage'],
+              [null, { kid: 'x' }],
+              [null, [1]],
+              [null, []],
+            ];
+      for (const [text, value] of malformed) {
+        if (driver() === 'sqlite') {
+          (store() as SqliteStore).db
+            .prepare('UPDATE timesheet_seal SET kids = ? WHERE id = 1')
+            .run(text);
+        } else {
+          await (store() as MongoStore).connection
+            .collection('timesheet_seal')
+            .updateOne({ _id: 'kid' as never }, { $set: { kids: value } });
+        }
+        expect(await sut().sealKids()).toBe('malformed');
+      }
+      // a list from before `kids` (its one kid): the kid added beside it
+      if (driver() === 'sqlite') {
+        (store() as SqliteStore).db.prepare('UPDATE timesheet_seal SET kids = NULL').run();
+      } else {
+        await (store() as MongoStore).connection
+          .collection('timesheet_seal')
+          .updateOne({ _id: 'kid' as never }, { $unset: { kids: '' } });
+      }
+      expect(await sut().sealKids()).toEqual(['k0']);
+      await replica.adapter.addSealKid('k5');
+      await sut().addSealKid('k5');
+      expect(await sut().sealKids()).toEqual(['k0', 'k5']);
+    } finally {
+      await replica.close();
+      if (other !== store()) await (other as SqliteStore).close();
+    }
+  });
 });

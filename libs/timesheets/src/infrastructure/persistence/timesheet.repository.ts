@@ -1,6 +1,17 @@
 import { TimesheetDay } from '../../domain/timesheet-day';
 import { TimesheetEntry } from '../../domain/timesheet-entry';
 
+/**
+ * A stored list of store-MAC key ids as `sealKids` answers it: a non-empty array of non-empty
+ * strings, else `malformed` (written outside the server).
+ */
+export function keyIds(value: unknown): string[] | 'malformed' {
+  if (!Array.isArray(value) || value.length === 0) return 'malformed';
+  return value.every((kid) => typeof kid === 'string' && kid.length > 0)
+    ? (value as string[])
+    : 'malformed';
+}
+
 export interface DayReplacement {
   siteId: string;
   workerId: string;
@@ -208,10 +219,16 @@ export abstract class TimesheetRepository {
   /**
    * The ids of every store-MAC key the read model's rows may be tagged under: the key at the
    * last `resetAll` and each one `addSealKid` recorded since (a start records its key before it
-   * writes); undefined when no reset ever ran (a store from before the tags).
+   * writes); undefined when no reset ever ran (a store from before the tags). `malformed`
+   * when the stored list is not a list of key ids (written outside the server: garbage, another
+   * JSON type): the keys the rows were tagged under are unknown, and the caller resets as for a
+   * key it does not hold (review L1: it threw, and the start's re-tag failed every time).
    */
-  abstract sealKids(): Promise<string[] | undefined>;
-  /** Adds `kid` to `sealKids` (nothing when no reset ever ran, or it is there already). */
+  abstract sealKids(): Promise<string[] | 'malformed' | undefined>;
+  /**
+   * Adds `kid` to `sealKids` (nothing when no reset ever ran, or it is there already) in one
+   * atomic write (review L2: two replicas starting at once must not lose one's key id).
+   */
   abstract addSealKid(kid: string): Promise<void>;
   /**
    * Forgets every site's entries, days and pending marks and stores `kid` as the one key the

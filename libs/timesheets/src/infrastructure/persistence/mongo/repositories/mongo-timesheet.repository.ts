@@ -16,6 +16,7 @@ import {
   DayPage,
   DayQuery,
   DayReplacement,
+  keyIds,
   PendingDays,
   RebuildMark,
   SeqRange,
@@ -653,20 +654,24 @@ export class MongoTimesheetRepository
       .lean<DayDoc[]>();
   }
 
-  async sealKids(): Promise<string[] | undefined> {
+  async sealKids(): Promise<string[] | 'malformed' | undefined> {
     const doc = await this.sealDoc.findOne({ _id: 'kid' });
     if (!doc) return undefined;
-    return doc.kids ?? [doc.kid];
+    return keyIds(doc.kids === undefined || doc.kids === null ? [doc.kid] : doc.kids);
   }
 
   async addSealKid(kid: string): Promise<void> {
-    const doc = await this.sealDoc.findOne({ _id: 'kid' });
-    if (!doc) return;
-    // a document from before holds its one kid in `kid`: kept in the set
-    await this.sealDoc.updateOne(
-      { _id: 'kid' },
-      { $addToSet: { kids: { $each: [...(doc.kids ?? [doc.kid]), kid] } } },
-    );
+    // no read before the write (review L2): a document from before `kids` gets its one kid and
+    // this one (matched only while `kids` is absent), then one `$addToSet`, atomic on the
+    // server, whatever another replica adds or a reset sets meanwhile
+    const legacy = await this.sealDoc.findOne({ _id: 'kid', kids: { $exists: false } });
+    if (legacy) {
+      await this.sealDoc.updateOne(
+        { _id: 'kid', kid: legacy.kid, kids: { $exists: false } },
+        { $set: { kids: [legacy.kid] } },
+      );
+    }
+    await this.sealDoc.updateOne({ _id: 'kid' }, { $addToSet: { kids: kid } });
   }
 
   /** The worker versions stay (as in clearSite). */

@@ -8,6 +8,7 @@ import {
   DayPage,
   DayQuery,
   DayReplacement,
+  keyIds,
   PendingDays,
   RebuildMark,
   SeqRange,
@@ -529,32 +530,35 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     return done({ days });
   }
 
-  async sealKids(): Promise<string[] | undefined> {
+  async sealKids(): Promise<string[] | 'malformed' | undefined> {
     const row = this.db
-      .prepare<[], { kid: string; kids: string | null }>(
+      .prepare<[], { kid: unknown; kids: unknown }>(
         'SELECT kid, kids FROM timesheet_seal WHERE id = 1',
       )
       .get();
     if (!row) return undefined;
-    return row.kids ? (JSON.parse(row.kids) as string[]) : [row.kid];
+    if (row.kids === null) return keyIds([row.kid]);
+    if (typeof row.kids !== 'string') return 'malformed';
+    try {
+      return keyIds(JSON.parse(row.kids));
+    } catch {
+      return 'malformed';
+    }
   }
 
   async addSealKid(kid: string): Promise<void> {
-    await this.turns.write(
-      this.db.transaction(() => {
-        const kids = this.db
-          .prepare<[], { kid: string; kids: string | null }>(
-            'SELECT kid, kids FROM timesheet_seal WHERE id = 1',
-          )
-          .get();
-        // no row: a reset stores one (a store-MAC check that found none resets first)
-        if (!kids) return;
-        const held = kids.kids ? (JSON.parse(kids.kids) as string[]) : [kids.kid];
-        if (held.includes(kid)) return;
-        this.db
-          .prepare('UPDATE timesheet_seal SET kids = ? WHERE id = 1')
-          .run(JSON.stringify([...held, kid]));
-      }),
+    // one statement (atomic across processes): the kid appended unless the list holds it; a
+    // list from before migration 8 (NULL) is its one kid. No row: a reset stores one (a start
+    // that found none resets first)
+    await this.turns.write(() =>
+      this.db
+        .prepare(
+          `UPDATE timesheet_seal SET kids = json_insert(COALESCE(kids, json_array(kid)), '$[#]', ?)
+           WHERE id = 1 AND NOT EXISTS (
+             SELECT 1 FROM json_each(COALESCE(timesheet_seal.kids, json_array(timesheet_seal.kid)))
+             WHERE value = ?)`,
+        )
+        .run(kid, kid),
     );
   }
 
