@@ -628,7 +628,7 @@ export class TimesheetProjector
       // target's row put back from before it) was paid until the next start (LV #6). Counted
       // up to the position only: another replica's entries above it, stored meanwhile in any
       // order, make no hole of it
-      const count = await this.repo.countThrough(siteId, after);
+      const { count, between } = await this.repo.countThrough(siteId, after);
       this.countedAt.set(siteId, now);
       let expected = after;
       for (const seq of this.noEntry.get(siteId) ?? []) if (seq <= after) expected--;
@@ -636,10 +636,11 @@ export class TimesheetProjector
         this.warnHole(siteId, count, after);
         this.noEntry.delete(siteId);
         after = 0;
-      } else if (count > expected) {
-        // more rows than links (a row written with a seq no link has, e.g. 1.5): reported as a
-        // changed entry (timesheets_tampered on /health, the counter); re-reading the chain
-        // would not remove it, only repeat every minute (review M2)
+      } else if (count > expected || between > 0) {
+        // more rows than links, or a row at a seq no link has between two (1.5, counted apart:
+        // with the others it made up for a deleted row, review L3): reported as a changed entry
+        // (timesheets_tampered on /health, the counter); re-reading the chain would not remove
+        // it, only repeat every minute (review M2)
         this.noteTampered(
           new TimesheetsTamperedError(siteId, 'entry', [{ workerId: '', seq: after }]),
         );

@@ -50,9 +50,9 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
     expect(await sut().findCorrectionsOf('S', [1, 3])).toEqual([correction, voider]);
     expect(await sut().progress('S')).toEqual({ maxSeq: 4, count: 4 });
     expect(await sut().progress('T')).toEqual({ maxSeq: 0, count: 0 });
-    expect(await sut().countThrough('S', 3)).toBe(3);
-    expect(await sut().countThrough('S', 9)).toBe(4);
-    expect(await sut().countThrough('T', 9)).toBe(0);
+    expect(await sut().countThrough('S', 3)).toEqual({ count: 3, between: 0 });
+    expect(await sut().countThrough('S', 9)).toEqual({ count: 4, between: 0 });
+    expect(await sut().countThrough('T', 9)).toEqual({ count: 0, between: 0 });
     expect(await sut().maxSeq('S')).toBe(4);
     expect(await sut().maxSeq('T')).toBe(0);
     expect((await sut().listEntries('S', 2, 1)).map((e) => e.seq)).toEqual([3]);
@@ -619,5 +619,16 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
       await replica.close();
       if (other !== store()) await (other as SqliteStore).close();
     }
+  });
+
+  it('should count only whole seqs from 1 in progress and countThrough', async () => {
+    // review L3: a row between two seqs (written outside the server) made up for a deleted one
+    await sut().insertEntries([entry(1), entry(3), entry(2.5), entry(0), entry(-1)]);
+    expect(await sut().countThrough('S', 3)).toEqual({ count: 2, between: 1 });
+    expect(await sut().countThrough('S', 2)).toEqual({ count: 1, between: 0 });
+    expect(await sut().progress('S')).toEqual({ maxSeq: 3, count: 2 });
+    await sut().insertEntries([entry(2)]);
+    expect(await sut().countThrough('S', 3)).toEqual({ count: 3, between: 1 });
+    expect(await sut().progress('S')).toEqual({ maxSeq: 3, count: 3 });
   });
 });

@@ -180,14 +180,21 @@ export abstract class TimesheetRepository {
   abstract listEntries(siteId: string, afterSeq: number, limit: number): Promise<TimesheetEntry[]>;
   /** The highest seq of the site's stored entries (0 for none): one seek. */
   abstract maxSeq(siteId: string): Promise<number>;
-  /** The highest seq stored for the site (0 when none), and how many entries are stored. */
+  /**
+   * The highest seq stored for the site (0 when none), and how many entries are stored: of
+   * whole seqs from 1 only, the seqs links have (a row at 0, below, or between two seqs is
+   * written outside the server: review L3).
+   */
   abstract progress(siteId: string): Promise<{ maxSeq: number; count: number }>;
   /**
-   * How many entries of the site are stored with 1 ≤ seq ≤ `seq` (a range of the key: entries
-   * other processes store meanwhile, all above a position this process reached, do not move it;
-   * a row written with seq 0 or below, which no link has, is not counted).
+   * How many entries of the site are stored with a whole seq in 1 ≤ seq ≤ `seq` (`count`: a
+   * range of the key, so entries other processes store meanwhile, all above a position this
+   * process reached, do not move it; a row with seq 0 or below, which no link has, is not
+   * counted), and how many rows within that range have a seq between two whole ones
+   * (`between`, e.g. 1.5: no link has it either, and counted with the others it made up for a
+   * deleted row, review L3).
    */
-  abstract countThrough(siteId: string, seq: number): Promise<number>;
+  abstract countThrough(siteId: string, seq: number): Promise<{ count: number; between: number }>;
   /**
    * For each replacement, the worker's days in [fromDay, toDay] become `days` (all inside that
    * range), and a pending mark of the worker inside `settles` is cleared (in the same write on

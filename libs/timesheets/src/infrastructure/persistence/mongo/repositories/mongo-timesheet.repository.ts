@@ -58,6 +58,13 @@ function notNewerThan(basis: number) {
 }
 
 /**
+ * The seqs links have only (whole numbers): a row between two seqs (1.5, written outside the
+ * server) neither hides a deleted row from the count nor is taken for one (review L3). A whole
+ * number stored as a double (a shell's `2`) is one too.
+ */
+const WHOLE_SEQ = { $expr: { $eq: ['$seq', { $trunc: '$seq' }] } };
+
+/**
  * MongoDB adapter, shared by replicas that project the same ledger in parallel. Entries are
  * inserted with `$setOnInsert` upserts (an entry stored twice, by two replicas too, is stored
  * once). Without a transaction, the pending marks are written before the entries they cover
@@ -493,14 +500,21 @@ export class MongoTimesheetRepository
 
   async progress(siteId: string): Promise<{ maxSeq: number; count: number }> {
     const [top, count] = await Promise.all([
-      this.entries.findOne({ siteId }, { seq: 1 }).sort({ seq: -1 }).lean<{ seq: number }>(),
-      this.entries.countDocuments({ siteId }),
+      this.entries
+        .findOne({ siteId, seq: { $gte: 1 }, ...WHOLE_SEQ }, { seq: 1 })
+        .sort({ seq: -1 })
+        .lean<{ seq: number }>(),
+      this.entries.countDocuments({ siteId, seq: { $gte: 1 }, ...WHOLE_SEQ }),
     ]);
     return { maxSeq: top?.seq ?? 0, count };
   }
 
-  countThrough(siteId: string, seq: number): Promise<number> {
-    return this.entries.countDocuments({ siteId, seq: { $gte: 1, $lte: seq } });
+  async countThrough(siteId: string, seq: number): Promise<{ count: number; between: number }> {
+    const [count, all] = await Promise.all([
+      this.entries.countDocuments({ siteId, seq: { $gte: 1, $lte: seq }, ...WHOLE_SEQ }),
+      this.entries.countDocuments({ siteId, seq: { $gte: 1, $lte: seq } }),
+    ]);
+    return { count, between: all - count };
   }
 
   async replaceDays(replacements: DayReplacement[]): Promise<void> {

@@ -397,18 +397,22 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   async progress(siteId: string): Promise<{ maxSeq: number; count: number }> {
     const row = this.db
       .prepare<[string], { maxSeq: number | null; count: number }>(
-        'SELECT MAX(seq) AS maxSeq, COUNT(*) AS count FROM timesheet_entries WHERE site_id = ?',
+        // the seqs links have only (integers from 1): a row at 0, below or between two seqs
+        // (1.5, a REAL in the INTEGER column) neither hides a deleted row nor makes a hole
+        "SELECT MAX(seq) AS maxSeq, COUNT(*) AS count FROM timesheet_entries WHERE site_id = ? AND seq >= 1 AND typeof(seq) = 'integer'",
       )
       .get(siteId)!;
     return { maxSeq: row.maxSeq ?? 0, count: row.count };
   }
 
-  async countThrough(siteId: string, seq: number): Promise<number> {
-    return this.db
-      .prepare<[string, number], { count: number }>(
-        'SELECT COUNT(*) AS count FROM timesheet_entries WHERE site_id = ? AND seq >= 1 AND seq <= ?',
+  async countThrough(siteId: string, seq: number): Promise<{ count: number; between: number }> {
+    const row = this.db
+      .prepare<[string, number], { count: number | null; others: number | null }>(
+        // a REAL in the INTEGER column is a seq between two (1.5); 2.0 is stored as 2
+        "SELECT SUM(typeof(seq) = 'integer') AS count, SUM(typeof(seq) <> 'integer') AS others FROM timesheet_entries WHERE site_id = ? AND seq >= 1 AND seq <= ?",
       )
-      .get(siteId, seq)!.count;
+      .get(siteId, seq)!;
+    return { count: row.count ?? 0, between: row.others ?? 0 };
   }
 
   async replaceDays(replacements: DayReplacement[]): Promise<void> {
