@@ -627,6 +627,10 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
     expect(await sut().countThrough('S', 3)).toEqual({ count: 2, between: 1 });
     expect(await sut().countThrough('S', 2)).toEqual({ count: 1, between: 0 });
     expect(await sut().progress('S')).toEqual({ maxSeq: 3, count: 2 });
+    // review L4: the stored whole seqs, to find those a short count misses
+    expect(await sut().listSeqs('S', 0, 3, 10)).toEqual([1, 3]);
+    expect(await sut().listSeqs('S', 1, 3, 1)).toEqual([3]);
+    expect(await sut().listSeqs('T', 0, 3, 10)).toEqual([]);
     await sut().insertEntries([entry(2)]);
     expect(await sut().countThrough('S', 3)).toEqual({ count: 3, between: 1 });
     expect(await sut().progress('S')).toEqual({ maxSeq: 3, count: 3 });

@@ -196,6 +196,16 @@ export abstract class TimesheetRepository {
    */
   abstract countThrough(siteId: string, seq: number): Promise<{ count: number; between: number }>;
   /**
+   * Up to `limit` whole seqs of the site's stored entries in (afterSeq, throughSeq], ascending:
+   * a walk of the key, to find which seqs a short count misses (review L4).
+   */
+  abstract listSeqs(
+    siteId: string,
+    afterSeq: number,
+    throughSeq: number,
+    limit: number,
+  ): Promise<number[]>;
+  /**
    * For each replacement, the worker's days in [fromDay, toDay] become `days` (all inside that
    * range), and a pending mark of the worker inside `settles` is cleared (in the same write on
    * SQLite). On MongoDB a stored day of a newer `basis` is kept (another replica wrote it from

@@ -517,6 +517,20 @@ export class MongoTimesheetRepository
     return { count, between: all - count };
   }
 
+  async listSeqs(
+    siteId: string,
+    afterSeq: number,
+    throughSeq: number,
+    limit: number,
+  ): Promise<number[]> {
+    const rows = await this.entries
+      .find({ siteId, seq: { $gt: afterSeq, $lte: throughSeq }, ...WHOLE_SEQ }, { _id: 0, seq: 1 })
+      .sort({ seq: 1 })
+      .limit(limit)
+      .lean<{ seq: number }[]>();
+    return rows.map((r) => r.seq);
+  }
+
   async replaceDays(replacements: DayReplacement[]): Promise<void> {
     for (const r of replacements) {
       // Written even when the worker's version has moved past the basis: the newer recompute

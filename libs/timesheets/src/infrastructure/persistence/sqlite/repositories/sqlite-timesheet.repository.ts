@@ -415,6 +415,20 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     return { count: row.count ?? 0, between: row.others ?? 0 };
   }
 
+  async listSeqs(
+    siteId: string,
+    afterSeq: number,
+    throughSeq: number,
+    limit: number,
+  ): Promise<number[]> {
+    return this.db
+      .prepare<[string, number, number, number], { seq: number }>(
+        "SELECT seq FROM timesheet_entries WHERE site_id = ? AND seq > ? AND seq <= ? AND typeof(seq) = 'integer' ORDER BY seq LIMIT ?",
+      )
+      .all(siteId, afterSeq, throughSeq, limit)
+      .map((r) => r.seq);
+  }
+
   async replaceDays(replacements: DayReplacement[]): Promise<void> {
     // each day's body and tag made before the write turn (as insertEntries' rows)
     const rows = replacements.map((r) =>
