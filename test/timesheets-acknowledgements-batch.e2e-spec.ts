@@ -1,6 +1,8 @@
 import { ManualClock } from '@app/common';
 import { LedgerService, NO_DEVICE } from '@app/offline-sync';
 import { Acknowledgement, TimesheetsService } from '@app/timesheets';
+import { MongoStore, Store } from '@app/persistence';
+import { withStoreFile } from './support/tamper';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
 import { Phone } from './support/worker-client';
@@ -124,5 +126,32 @@ describe('timesheets: the acknowledgements of a page read from the ledger at onc
     const voided = joined.find((a) => a.seq === acks[3]);
     expect(voided?.voided).toBe(true);
     expect(voided?.daySeqs).toBeUndefined();
+  });
+
+  it('should hold an acknowledgement for no day when its recorded day seqs are no list (changed in the store)', async () => {
+    // smallfix review M1: a daySeqs that is no list was taken for none (the older rule), so the
+    // day read acknowledged whatever changed in it
+    const store = t.app.get(Store);
+    if (store instanceof MongoStore) {
+      await store.connection
+        .collection('attendance_logs')
+        .updateOne({ siteId, seq: acks[0] }, { $set: { 'data.daySeqs': 'all' } });
+    } else {
+      // a database writer on its own connection, the table's append-only trigger dropped
+      withStoreFile(t, (db) => {
+        db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_update');
+        db.prepare(
+          "UPDATE attendance_logs SET data = json_set(data, '$.daySeqs', 'all') WHERE site_id = ? AND seq = ?",
+        ).run(siteId, acks[0]);
+      });
+    }
+    const read = (await days()).filter((d) => DAYS.includes(d.date));
+    expect(read.map((d) => [d.date, d.flagged])).toEqual([
+      [DAYS[0], true],
+      [DAYS[1], false],
+      [DAYS[2], false],
+      [DAYS[3], true],
+    ]);
+    expect(read[0].flags).toContainEqual({ type: 'over_max_hours', seq: flagged[0] });
   });
 });

@@ -175,4 +175,42 @@ describe('timesheet corrections: a target past the last checkpoint (e2e, control
     expect(refusal()).toBeUndefined();
     await removeLink(forged);
   });
+
+  it('should answer seq_gap for a link whose predecessor is missing, and refuse it as tampered', async () => {
+    // review L5: the outcome of checkedLink for a link stored after a deleted one
+    const before = await forgeHead();
+    const after = await forgeHead();
+    await removeLink(before);
+    expect(await ledger().checkedLink(siteId, after)).toEqual({ fault: 'seq_gap' });
+    const refused = await correct({ action: 'void', target: { siteId, seq: after } });
+    expect([refused.status, refused.body.code]).toEqual([503, 'timesheets_tampered']);
+    expect(refusal()).toBeUndefined();
+    await removeLink(after);
+  });
+
+  it('should wait for a key not held 10 minutes per target, then refuse it as tampered', async () => {
+    // review M3 of lv3mend: a made-up key id was answered 503 timesheets_key_unavailable for good
+    const tag = () => ({ mac: randomBytes(32).toString('base64'), kid: 'made-up' });
+    const first = await forgeHead(tag());
+    const second = await forgeHead(tag());
+    const codeOf = async (seq: number) => {
+      const res = await correct({ action: 'void', target: { siteId, seq } });
+      expect(res.status).toBe(503);
+      return res.body.code as string;
+    };
+    expect(await codeOf(first)).toBe('timesheets_key_unavailable');
+    clock.advance(9 * 60_000);
+    expect(await codeOf(first)).toBe('timesheets_key_unavailable');
+    // the second target's wait starts when a correction first meets it
+    expect(await codeOf(second)).toBe('timesheets_key_unavailable');
+    clock.advance(2 * 60_000);
+    expect(await codeOf(first)).toBe('timesheets_tampered');
+    expect(await codeOf(second)).toBe('timesheets_key_unavailable');
+    clock.advance(9 * 60_000);
+    expect(await codeOf(second)).toBe('timesheets_tampered');
+    expect(await ledger().headSeq(siteId)).toBe(second);
+    expect(refusal()).toBeUndefined();
+    await removeLink(second);
+    await removeLink(first);
+  });
 });

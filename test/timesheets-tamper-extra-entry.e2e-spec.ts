@@ -62,7 +62,7 @@ describe('timesheet read model: an entry row with a seq no link has (e2e)', () =
   let sites = 0;
   /** A site with one worker's shift (a worker of its own: rows copied elsewhere do not reach it). */
   async function sealedSite(): Promise<string> {
-    const worker = 'cd'[sites++].repeat(24);
+    const worker = 'cde'[sites++].repeat(24);
     const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'UTC');
     const punch = (workerId: string, type: 'check_in' | 'check_out', hour: number) =>
       punchEntry({ siteId, workerId, type, timestamp: at(hour).toISOString() });
@@ -90,6 +90,16 @@ describe('timesheet read model: an entry row with a seq no link has (e2e)', () =
     }
   }
 
+  /** Deletes the site's entry row at `seq`, as a database writer can. */
+  async function deleteEntry(siteId: string, seq: number): Promise<void> {
+    if (file) {
+      file.prepare('DELETE FROM timesheet_entries WHERE site_id = ? AND seq = ?').run(siteId, seq);
+      return;
+    }
+    const entries = t.app.get<Store, MongoStore>(Store).connection.collection('timesheet_entries');
+    expect((await entries.deleteOne({ siteId, seq })).deletedCount).toBe(1);
+  }
+
   async function tamperedSites(): Promise<string[]> {
     const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
     const sites = (health.body.details ?? health.body.error).timesheets.tamperedSites ?? [];
@@ -111,5 +121,15 @@ describe('timesheet read model: an entry row with a seq no link has (e2e)', () =
     expect(await rereadAfterCount(siteId)).toBe(false);
     expect(await tamperedSites()).toContain(siteId);
     expect(await rereadAfterCount(siteId)).toBe(false);
+  });
+
+  it('should find a row deleted under a row at a seq between two (re-read, not hidden by the count)', async () => {
+    // review L3: the count of seqs 1..position took a row at 1.5 for the deleted row 2
+    const siteId = await sealedSite();
+    await deleteEntry(siteId, 2);
+    await copyEntry(siteId, 1.5);
+    expect(await rereadAfterCount(siteId)).toBe(true);
+    const day = await timesheets(siteId);
+    expect([day.status, day.body.days[0]?.workedSeconds]).toEqual([200, 8 * 3600]);
   });
 });

@@ -397,9 +397,15 @@ export class LedgerService {
    * again from its stored texts, chained to the stored link before it, and tagged under a key this
    * server holds past the last checkpoint, in the signed tree before it), or why it is not one
    * the server wrote (`fault`); undefined when the site has no link at `seq`. Unlike
-   * `readAuthenticatedChain` it changes nothing: a fault neither refuses the site's appends nor
-   * is logged as the read model's stop, so a request that reads one link (a correction's
-   * target) cannot put the site into the refused state (review of smallfix, M2).
+   * `readAuthenticatedChain` it changes no state of the ledger's or the read model's: a fault
+   * neither refuses the site's appends nor is logged as the read model's stop, so a request that
+   * reads one link (a correction's target) cannot put the site into the refused state (review
+   * of smallfix, M2). It is not free of side effects (review M4): the checkpoint and proof
+   * reads go through the transparency log as every reader's do, so a latest checkpoint that
+   * does not verify is logged (ALARM) and counted (`mdai_tlog_checkpoint_unverified_total`) and
+   * remembered for /health, and stored Merkle nodes a proof finds missing are logged and
+   * rebuilt from the log's entries (TransparencyLogService `latest`, `nodesOf`). `seq_gap`
+   * answers a link whose predecessor is missing (a deleted link), before its own check.
    */
   async checkedLink(siteId: string, seq: number): Promise<CheckedLink | undefined> {
     const [row] = await this.logs.readTaggedChain(siteId, seq - 1, 1);

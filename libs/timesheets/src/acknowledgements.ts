@@ -15,7 +15,9 @@ import { TimesheetEntry } from './domain/timesheet-entry';
  * (`linksOf`), not hashed again from their stored texts nor tag- or proof-checked as the read
  * model's catch-up and a correction's target are. A link rewritten in the store could change
  * which state of its day an acknowledgement holds for (the informational over_max_hours flag
- * only, never hours or what is appended): a known gap (docs/architecture.md).
+ * only, never hours or what is appended): a known gap (docs/architecture.md). What is checked
+ * (smallfix review M1): the recorded seqs are compared with the day's actual seqs at every read
+ * (`overMaxHoursAcknowledgement`), and a `daySeqs` that is no list holds for no day.
  */
 export async function acknowledgementsAmong(
   ledger: LedgerService,
@@ -33,6 +35,11 @@ export async function acknowledgementsAmong(
     // the entry's own link only (its site and place): a key names one link in the whole ledger
     const own = link && link.siteId === siteId && link.seq === a.seq ? link : undefined;
     const data = own && isCorrectionData(own.data) ? own.data : undefined;
-    return Array.isArray(data?.daySeqs) ? { ...a, daySeqs: data.daySeqs } : a;
+    if (data?.daySeqs === undefined) return a;
+    // the recorded seqs are compared with the day's as it is read (`overMaxHoursAcknowledgement`:
+    // exactly the day's seqs below the acknowledgement, so a list that leaves out the flagged
+    // entry, names a later seq or a non-number never matches); one that is no list at all was
+    // taken for none, the older rule (smallfix review M1): it holds for no day now
+    return { ...a, daySeqs: Array.isArray(data.daySeqs) ? data.daySeqs : [] };
   });
 }

@@ -3,7 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { actorOf, Clock, Counter, jcs, localDay, MetricsRegistry } from '@app/common';
 import { offlineTokenConfig, OfflineTokenSettings } from '@app/device-trust';
 import { WorkerStanding, WorkforceService } from '@app/workforce';
-import { AttendanceLog, AttendanceMeta, LedgerService, NO_DEVICE } from '@app/offline-sync';
+import {
+  AttendanceLog,
+  AttendanceMeta,
+  LedgerService,
+  LINK_KEY_WAIT_MS,
+  LinkKeyWaits,
+  NO_DEVICE,
+} from '@app/offline-sync';
 import { acknowledgementsAmong } from './acknowledgements';
 import { CorrectionAction, CorrectionAuthor, CorrectionData } from './domain/correction';
 import {
@@ -71,6 +78,14 @@ export class CorrectionService {
   private readonly waitMs: number;
   /** Per site, the catch-up a correction refused 503 left running (one at a time). */
   private readonly catchingUp = new Map<string, Promise<void>>();
+  /**
+   * Targets tagged under a key id this server does not hold, waited for per (site, seq): 503
+   * `timesheets_key_unavailable` for LINK_KEY_WAIT_MS from the first correction that met one,
+   * then `timesheets_tampered` (review M3 of lv3mend: any made-up key id was answered 503
+   * retryable for good). As the read model's wait (`LinkKeyWaits`): a rolling STORE_MAC_KEY
+   * rotation ends well within it, the link sealed by its own replica then.
+   */
+  private readonly keyWaits = new LinkKeyWaits();
 
   constructor(
     private readonly ledger: LedgerService,
@@ -371,7 +386,10 @@ export class CorrectionService {
    * 503 `timesheets_tampered`, nothing appended by this request (a correction already appended
    * under its correctionId stays: the check comes before a retry is recognized), until an operator restores the store. A link
    * tagged under a store-MAC key this server does not hold (a rolling STORE_MAC_KEY rotation:
-   * another replica tags under the new key) is 503 `timesheets_key_unavailable`, retryable.
+   * another replica tags under the new key) is 503 `timesheets_key_unavailable`, retryable, for
+   * LINK_KEY_WAIT_MS from the first correction of that (site, seq) in this process (`keyWaits`),
+   * then `timesheets_tampered` as any link that fails its check (a rotation's link is sealed by
+   * then, and checked against the signed tree).
    * 404 `entry_not_found` when the site has no link at that seq. The check changes nothing: the
    * site's syncs are not refused over a correction's target, nor the read model's stop logged.
    */
@@ -380,12 +398,25 @@ export class CorrectionService {
     if (!checked) {
       throw new TimesheetsError('entry_not_found', 'This site has no ledger entry with that seq');
     }
-    if (checked.link) return checked.link;
+    // one entry per (site, seq): LinkKeyWaits keys its entries by the string it is given
+    const waited = `${siteId}/${seq}`;
+    if (checked.link) {
+      this.keyWaits.passed(waited, seq);
+      return checked.link;
+    }
+    const waits =
+      checked.fault === 'retired_key' &&
+      this.keyWaits.wait(waited, seq, this.clock.now().getTime()).waits;
     this.logger.warn(
-      { siteId, targetSeq: seq, reason: checked.fault },
+      {
+        siteId,
+        targetSeq: seq,
+        reason: checked.fault,
+        ...(checked.fault === 'retired_key' && !waits ? { waitedMs: LINK_KEY_WAIT_MS } : {}),
+      },
       "Timesheet correction refused: its target's ledger link fails its check",
     );
-    if (checked.fault === 'retired_key') {
+    if (waits) {
       const error = new TimesheetsError(
         'timesheets_key_unavailable',
         "The target's ledger entry is tagged under a store key this server does not hold (a key rotation in progress on another server): retry; this request appended nothing, and a correction already sent with this correctionId stays",

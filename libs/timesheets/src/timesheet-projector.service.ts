@@ -56,6 +56,14 @@ const WINDOW_DAYS = 7;
  */
 const MAX_PENDING_WORKERS = 100_000;
 
+/**
+ * Links that project no entry a start looks for among the seqs its count misses, at most
+ * (`onlyNoEntryMissing`): more is taken for a hole, the chain re-read.
+ */
+const MAX_NO_ENTRY_LINKS = 100;
+/** Stored seqs read at once in that walk. */
+const SEQ_PAGE = 5000;
+
 /** Per worker, the earliest and latest time of the entries taken since their days were recomputed. */
 type Touched = Map<string, { min: number; max: number }>;
 /** Pending marks read per page (at start-up). */
@@ -263,15 +271,25 @@ export class TimesheetProjector
   private async reseal(): Promise<void> {
     if (!this.seal) return;
     const stored = await this.repo.sealKids();
-    const lost = stored?.filter((kid) => !this.seal!.knows(kid));
-    if (stored !== undefined && lost!.length === 0) {
-      if (!stored.includes(this.seal.kid)) await this.repo.addSealKid(this.seal.kid);
-      return;
+    if (stored === 'malformed') {
+      // the list of keys the rows were tagged under was written outside the server: which keys
+      // those are is unknown, so the rows are taken as tagged under one not held (review L1:
+      // the start's re-tag threw on it, every start)
+      this.logger.warn(
+        { kid: this.seal.kid },
+        'Timesheet read model key list (timesheet_seal.kids) is not a list of key ids (changed outside the server): cleared, each site re-read from the ledger at its next read',
+      );
+    } else {
+      const lost = stored?.filter((kid) => !this.seal!.knows(kid));
+      if (stored !== undefined && lost!.length === 0) {
+        if (!stored.includes(this.seal.kid)) await this.repo.addSealKid(this.seal.kid);
+        return;
+      }
+      this.logger.warn(
+        { storedKids: stored ?? null, notHeld: lost ?? null, kid: this.seal.kid },
+        'Timesheet read model tagged under a key not held (or untagged): cleared, each site re-read from the ledger at its next read',
+      );
     }
-    this.logger.warn(
-      { storedKids: stored ?? null, notHeld: lost ?? null, kid: this.seal.kid },
-      'Timesheet read model tagged under a key not held (or untagged): cleared, each site re-read from the ledger at its next read',
-    );
     await this.repo.resetAll(this.seal.kid);
     this.applied.clear();
   }
@@ -618,7 +636,10 @@ export class TimesheetProjector
       // a hole (an append whose hook failed, a row deleted): take the chain again from the
       // start; stored entries are kept as they are, those missing stored again (with the
       // states of the trees they join), and every day they reach is recomputed
-      after = count === maxSeq ? maxSeq : 0;
+      after =
+        count === maxSeq || (await this.onlyNoEntryMissing(siteId, maxSeq, maxSeq - count))
+          ? maxSeq
+          : 0;
       if (after === 0 && count > 0) this.warnHole(siteId, count, maxSeq);
       // days a crash left pending (when the start-up's recompute of them failed)
       touched = await this.pendingOf(siteId);
@@ -627,7 +648,7 @@ export class TimesheetProjector
       // target's row put back from before it) was paid until the next start (LV #6). Counted
       // up to the position only: another replica's entries above it, stored meanwhile in any
       // order, make no hole of it
-      const count = await this.repo.countThrough(siteId, after);
+      const { count, between } = await this.repo.countThrough(siteId, after);
       this.countedAt.set(siteId, now);
       let expected = after;
       for (const seq of this.noEntry.get(siteId) ?? []) if (seq <= after) expected--;
@@ -635,10 +656,11 @@ export class TimesheetProjector
         this.warnHole(siteId, count, after);
         this.noEntry.delete(siteId);
         after = 0;
-      } else if (count > expected) {
-        // more rows than links (a row written with a seq no link has, e.g. 1.5): reported as a
-        // changed entry (timesheets_tampered on /health, the counter); re-reading the chain
-        // would not remove it, only repeat every minute (review M2)
+      } else if (count > expected || between > 0) {
+        // more rows than links, or a row at a seq no link has between two (1.5, counted apart:
+        // with the others it made up for a deleted row, review L3): reported as a changed entry
+        // (timesheets_tampered on /health, the counter); re-reading the chain would not remove
+        // it, only repeat every minute (review M2)
         this.noteTampered(
           new TimesheetsTamperedError(siteId, 'entry', [{ workerId: '', seq: after }]),
         );
@@ -714,6 +736,43 @@ export class TimesheetProjector
         return read;
       }
     }
+  }
+
+  /**
+   * Whether the `missing` seqs a start's count finds short of the site's highest stored entry
+   * are all links that project no entry (a link of another kind, sealed by an operator): then
+   * the read model is whole, and they are remembered (`noEntry`) for the minute's count. Such
+   * a link made every start re-read the whole chain (review L4: the count stayed short of the
+   * highest seq for good). The missing seqs are found by a walk of the stored seqs, and each
+   * link read (checked) from the ledger; more than MAX_NO_ENTRY_LINKS of them is taken for a hole.
+   */
+  private async onlyNoEntryMissing(
+    siteId: string,
+    through: number,
+    missing: number,
+  ): Promise<boolean> {
+    if (missing <= 0 || missing > MAX_NO_ENTRY_LINKS) return false;
+    const gaps: number[] = [];
+    let expected = 1;
+    for (let after = 0; after < through && gaps.length < missing;) {
+      const seqs = await this.repo.listSeqs(siteId, after, through, SEQ_PAGE);
+      for (const seq of seqs) {
+        for (; expected < seq && gaps.length <= missing; expected++) gaps.push(expected);
+        expected = seq + 1;
+      }
+      if (seqs.length < SEQ_PAGE) break;
+      after = seqs[seqs.length - 1];
+      await this.letLoopTurn();
+    }
+    if (gaps.length !== missing) return false;
+    for (const seq of gaps) {
+      const [link] = await this.ledger.readAuthenticatedChain(siteId, seq - 1, 1);
+      if (link?.seq !== seq || projectLink(link) !== undefined) return false;
+    }
+    let seqs = this.noEntry.get(siteId);
+    if (!seqs) this.noEntry.set(siteId, (seqs = new Set()));
+    for (const seq of gaps) seqs.add(seq);
+    return true;
   }
 
   private warnHole(siteId: string, count: number, maxSeq: number): void {

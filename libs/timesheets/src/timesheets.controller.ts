@@ -277,7 +277,8 @@ export class TimesheetsController {
       'request appended nothing (a correction already sent with its correctionId stays), an ' +
       'operator restores the store; timesheets_key_unavailable (the target is tagged under a ' +
       'store key this server does not hold, as during a rolling STORE_MAC_KEY rotation): this ' +
-      'request appended nothing, retry after `Retry-After` seconds; timesheets_ledger_unverified ' +
+      'request appended nothing, retry after `Retry-After` seconds (for 10 minutes per target, ' +
+      'then timesheets_tampered); timesheets_ledger_unverified ' +
       "(a sealed link of the site's ledger fails its check: nothing was appended, until the link " +
       'is put back as sealed)',
   })

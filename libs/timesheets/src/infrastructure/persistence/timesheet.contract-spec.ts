@@ -50,9 +50,9 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
     expect(await sut().findCorrectionsOf('S', [1, 3])).toEqual([correction, voider]);
     expect(await sut().progress('S')).toEqual({ maxSeq: 4, count: 4 });
     expect(await sut().progress('T')).toEqual({ maxSeq: 0, count: 0 });
-    expect(await sut().countThrough('S', 3)).toBe(3);
-    expect(await sut().countThrough('S', 9)).toBe(4);
-    expect(await sut().countThrough('T', 9)).toBe(0);
+    expect(await sut().countThrough('S', 3)).toEqual({ count: 3, between: 0 });
+    expect(await sut().countThrough('S', 9)).toEqual({ count: 4, between: 0 });
+    expect(await sut().countThrough('T', 9)).toEqual({ count: 0, between: 0 });
     expect(await sut().maxSeq('S')).toBe(4);
     expect(await sut().maxSeq('T')).toBe(0);
     expect((await sut().listEntries('S', 2, 1)).map((e) => e.seq)).toEqual([3]);
@@ -559,5 +559,80 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
       await rebuild.close();
       if (other !== store()) await (other as SqliteStore).close();
     }
+  });
+
+  it('should keep every key id two connections add at once, and answer a malformed list as such', async () => {
+    // review L2: each replica records its key id at its start; the add is one atomic write
+    const other: Store =
+      driver() === 'sqlite' ? new SqliteStore((store() as SqliteStore).path) : store();
+    const replica = await compileAdapter(other, timesheetAdapters);
+    try {
+      expect(await sut().sealKids()).toBeUndefined();
+      await sut().addSealKid('k1'); // no list yet: nothing (a reset records the first)
+      expect(await sut().sealKids()).toBeUndefined();
+      await sut().resetAll('k0');
+      const kids = Array.from({ length: 10 }, (_, i) => `k${i + 1}`);
+      await Promise.all(kids.map((kid, i) => (i % 2 ? replica.adapter : sut()).addSealKid(kid)));
+      await sut().addSealKid('k3');
+      const stored = await sut().sealKids();
+      expect(Array.isArray(stored) && [...stored].sort()).toEqual(['k0', ...kids].sort());
+      // review L1: a list written outside the server is answered as malformed, never thrown
+      const malformed: Array<[string | null, unknown]> =
+        driver() === 'sqlite'
+          ? [
+              ['not json [', undefined],
+              ['{"kid":"x"}', undefined],
+              ['[1]', undefined],
+              ['[]', undefined],
+            ]
+          : [
+              [null, 'garbage'],
+              [null, { kid: 'x' }],
+              [null, [1]],
+              [null, []],
+            ];
+      for (const [text, value] of malformed) {
+        if (driver() === 'sqlite') {
+          (store() as SqliteStore).db
+            .prepare('UPDATE timesheet_seal SET kids = ? WHERE id = 1')
+            .run(text);
+        } else {
+          await (store() as MongoStore).connection
+            .collection('timesheet_seal')
+            .updateOne({ _id: 'kid' as never }, { $set: { kids: value } });
+        }
+        expect(await sut().sealKids()).toBe('malformed');
+      }
+      // a list from before `kids` (its one kid): the kid added beside it
+      if (driver() === 'sqlite') {
+        (store() as SqliteStore).db.prepare('UPDATE timesheet_seal SET kids = NULL').run();
+      } else {
+        await (store() as MongoStore).connection
+          .collection('timesheet_seal')
+          .updateOne({ _id: 'kid' as never }, { $unset: { kids: '' } });
+      }
+      expect(await sut().sealKids()).toEqual(['k0']);
+      await replica.adapter.addSealKid('k5');
+      await sut().addSealKid('k5');
+      expect(await sut().sealKids()).toEqual(['k0', 'k5']);
+    } finally {
+      await replica.close();
+      if (other !== store()) await (other as SqliteStore).close();
+    }
+  });
+
+  it('should count only whole seqs from 1 in progress and countThrough', async () => {
+    // review L3: a row between two seqs (written outside the server) made up for a deleted one
+    await sut().insertEntries([entry(1), entry(3), entry(2.5), entry(0), entry(-1)]);
+    expect(await sut().countThrough('S', 3)).toEqual({ count: 2, between: 1 });
+    expect(await sut().countThrough('S', 2)).toEqual({ count: 1, between: 0 });
+    expect(await sut().progress('S')).toEqual({ maxSeq: 3, count: 2 });
+    // review L4: the stored whole seqs, to find those a short count misses
+    expect(await sut().listSeqs('S', 0, 3, 10)).toEqual([1, 3]);
+    expect(await sut().listSeqs('S', 1, 3, 1)).toEqual([3]);
+    expect(await sut().listSeqs('T', 0, 3, 10)).toEqual([]);
+    await sut().insertEntries([entry(2)]);
+    expect(await sut().countThrough('S', 3)).toEqual({ count: 3, between: 1 });
+    expect(await sut().progress('S')).toEqual({ maxSeq: 3, count: 3 });
   });
 });

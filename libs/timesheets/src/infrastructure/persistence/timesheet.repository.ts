@@ -1,6 +1,17 @@
 import { TimesheetDay } from '../../domain/timesheet-day';
 import { TimesheetEntry } from '../../domain/timesheet-entry';
 
+/**
+ * A stored list of store-MAC key ids as `sealKids` answers it: a non-empty array of non-empty
+ * strings, else `malformed` (written outside the server).
+ */
+export function keyIds(value: unknown): string[] | 'malformed' {
+  if (!Array.isArray(value) || value.length === 0) return 'malformed';
+  return value.every((kid) => typeof kid === 'string' && kid.length > 0)
+    ? (value as string[])
+    : 'malformed';
+}
+
 export interface DayReplacement {
   siteId: string;
   workerId: string;
@@ -169,14 +180,31 @@ export abstract class TimesheetRepository {
   abstract listEntries(siteId: string, afterSeq: number, limit: number): Promise<TimesheetEntry[]>;
   /** The highest seq of the site's stored entries (0 for none): one seek. */
   abstract maxSeq(siteId: string): Promise<number>;
-  /** The highest seq stored for the site (0 when none), and how many entries are stored. */
+  /**
+   * The highest seq stored for the site (0 when none), and how many entries are stored: of
+   * whole seqs from 1 only, the seqs links have (a row at 0, below, or between two seqs is
+   * written outside the server: review L3).
+   */
   abstract progress(siteId: string): Promise<{ maxSeq: number; count: number }>;
   /**
-   * How many entries of the site are stored with 1 ≤ seq ≤ `seq` (a range of the key: entries
-   * other processes store meanwhile, all above a position this process reached, do not move it;
-   * a row written with seq 0 or below, which no link has, is not counted).
+   * How many entries of the site are stored with a whole seq in 1 ≤ seq ≤ `seq` (`count`: a
+   * range of the key, so entries other processes store meanwhile, all above a position this
+   * process reached, do not move it; a row with seq 0 or below, which no link has, is not
+   * counted), and how many rows within that range have a seq between two whole ones
+   * (`between`, e.g. 1.5: no link has it either, and counted with the others it made up for a
+   * deleted row, review L3).
    */
-  abstract countThrough(siteId: string, seq: number): Promise<number>;
+  abstract countThrough(siteId: string, seq: number): Promise<{ count: number; between: number }>;
+  /**
+   * Up to `limit` whole seqs of the site's stored entries in (afterSeq, throughSeq], ascending:
+   * a walk of the key, to find which seqs a short count misses (review L4).
+   */
+  abstract listSeqs(
+    siteId: string,
+    afterSeq: number,
+    throughSeq: number,
+    limit: number,
+  ): Promise<number[]>;
   /**
    * For each replacement, the worker's days in [fromDay, toDay] become `days` (all inside that
    * range), and a pending mark of the worker inside `settles` is cleared (in the same write on
@@ -208,10 +236,16 @@ export abstract class TimesheetRepository {
   /**
    * The ids of every store-MAC key the read model's rows may be tagged under: the key at the
    * last `resetAll` and each one `addSealKid` recorded since (a start records its key before it
-   * writes); undefined when no reset ever ran (a store from before the tags).
+   * writes); undefined when no reset ever ran (a store from before the tags). `malformed`
+   * when the stored list is not a list of key ids (written outside the server: garbage, another
+   * JSON type): the keys the rows were tagged under are unknown, and the caller resets as for a
+   * key it does not hold (review L1: it threw, and the start's re-tag failed every time).
    */
-  abstract sealKids(): Promise<string[] | undefined>;
-  /** Adds `kid` to `sealKids` (nothing when no reset ever ran, or it is there already). */
+  abstract sealKids(): Promise<string[] | 'malformed' | undefined>;
+  /**
+   * Adds `kid` to `sealKids` (nothing when no reset ever ran, or it is there already) in one
+   * atomic write (review L2: two replicas starting at once must not lose one's key id).
+   */
   abstract addSealKid(kid: string): Promise<void>;
   /**
    * Forgets every site's entries, days and pending marks and stores `kid` as the one key the

@@ -16,6 +16,7 @@ import {
   DayPage,
   DayQuery,
   DayReplacement,
+  keyIds,
   PendingDays,
   RebuildMark,
   SeqRange,
@@ -55,6 +56,13 @@ const WORKER_KEY_INDEX = 'siteId_1_workerId_1';
 function notNewerThan(basis: number) {
   return { basis: { $not: { $gt: basis } } };
 }
+
+/**
+ * The seqs links have only (whole numbers): a row between two seqs (1.5, written outside the
+ * server) neither hides a deleted row from the count nor is taken for one (review L3). A whole
+ * number stored as a double (a shell's `2`) is one too.
+ */
+const WHOLE_SEQ = { $expr: { $eq: ['$seq', { $trunc: '$seq' }] } };
 
 /**
  * MongoDB adapter, shared by replicas that project the same ledger in parallel. Entries are
@@ -492,14 +500,35 @@ export class MongoTimesheetRepository
 
   async progress(siteId: string): Promise<{ maxSeq: number; count: number }> {
     const [top, count] = await Promise.all([
-      this.entries.findOne({ siteId }, { seq: 1 }).sort({ seq: -1 }).lean<{ seq: number }>(),
-      this.entries.countDocuments({ siteId }),
+      this.entries
+        .findOne({ siteId, seq: { $gte: 1 }, ...WHOLE_SEQ }, { seq: 1 })
+        .sort({ seq: -1 })
+        .lean<{ seq: number }>(),
+      this.entries.countDocuments({ siteId, seq: { $gte: 1 }, ...WHOLE_SEQ }),
     ]);
     return { maxSeq: top?.seq ?? 0, count };
   }
 
-  countThrough(siteId: string, seq: number): Promise<number> {
-    return this.entries.countDocuments({ siteId, seq: { $gte: 1, $lte: seq } });
+  async countThrough(siteId: string, seq: number): Promise<{ count: number; between: number }> {
+    const [count, all] = await Promise.all([
+      this.entries.countDocuments({ siteId, seq: { $gte: 1, $lte: seq }, ...WHOLE_SEQ }),
+      this.entries.countDocuments({ siteId, seq: { $gte: 1, $lte: seq } }),
+    ]);
+    return { count, between: all - count };
+  }
+
+  async listSeqs(
+    siteId: string,
+    afterSeq: number,
+    throughSeq: number,
+    limit: number,
+  ): Promise<number[]> {
+    const rows = await this.entries
+      .find({ siteId, seq: { $gt: afterSeq, $lte: throughSeq }, ...WHOLE_SEQ }, { _id: 0, seq: 1 })
+      .sort({ seq: 1 })
+      .limit(limit)
+      .lean<{ seq: number }[]>();
+    return rows.map((r) => r.seq);
   }
 
   async replaceDays(replacements: DayReplacement[]): Promise<void> {
@@ -653,20 +682,24 @@ export class MongoTimesheetRepository
       .lean<DayDoc[]>();
   }
 
-  async sealKids(): Promise<string[] | undefined> {
+  async sealKids(): Promise<string[] | 'malformed' | undefined> {
     const doc = await this.sealDoc.findOne({ _id: 'kid' });
     if (!doc) return undefined;
-    return doc.kids ?? [doc.kid];
+    return keyIds(doc.kids === undefined || doc.kids === null ? [doc.kid] : doc.kids);
   }
 
   async addSealKid(kid: string): Promise<void> {
-    const doc = await this.sealDoc.findOne({ _id: 'kid' });
-    if (!doc) return;
-    // a document from before holds its one kid in `kid`: kept in the set
-    await this.sealDoc.updateOne(
-      { _id: 'kid' },
-      { $addToSet: { kids: { $each: [...(doc.kids ?? [doc.kid]), kid] } } },
-    );
+    // no read before the write (review L2): a document from before `kids` gets its one kid and
+    // this one (matched only while `kids` is absent), then one `$addToSet`, atomic on the
+    // server, whatever another replica adds or a reset sets meanwhile
+    const legacy = await this.sealDoc.findOne({ _id: 'kid', kids: { $exists: false } });
+    if (legacy) {
+      await this.sealDoc.updateOne(
+        { _id: 'kid', kid: legacy.kid, kids: { $exists: false } },
+        { $set: { kids: [legacy.kid] } },
+      );
+    }
+    await this.sealDoc.updateOne({ _id: 'kid' }, { $addToSet: { kids: kid } });
   }
 
   /** The worker versions stay (as in clearSite). */

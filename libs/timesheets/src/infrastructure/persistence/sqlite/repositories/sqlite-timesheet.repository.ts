@@ -8,6 +8,7 @@ import {
   DayPage,
   DayQuery,
   DayReplacement,
+  keyIds,
   PendingDays,
   RebuildMark,
   SeqRange,
@@ -396,18 +397,36 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   async progress(siteId: string): Promise<{ maxSeq: number; count: number }> {
     const row = this.db
       .prepare<[string], { maxSeq: number | null; count: number }>(
-        'SELECT MAX(seq) AS maxSeq, COUNT(*) AS count FROM timesheet_entries WHERE site_id = ?',
+        // the seqs links have only (integers from 1): a row at 0, below or between two seqs
+        // (1.5, a REAL in the INTEGER column) neither hides a deleted row nor makes a hole
+        "SELECT MAX(seq) AS maxSeq, COUNT(*) AS count FROM timesheet_entries WHERE site_id = ? AND seq >= 1 AND typeof(seq) = 'integer'",
       )
       .get(siteId)!;
     return { maxSeq: row.maxSeq ?? 0, count: row.count };
   }
 
-  async countThrough(siteId: string, seq: number): Promise<number> {
-    return this.db
-      .prepare<[string, number], { count: number }>(
-        'SELECT COUNT(*) AS count FROM timesheet_entries WHERE site_id = ? AND seq >= 1 AND seq <= ?',
+  async countThrough(siteId: string, seq: number): Promise<{ count: number; between: number }> {
+    const row = this.db
+      .prepare<[string, number], { count: number | null; others: number | null }>(
+        // a REAL in the INTEGER column is a seq between two (1.5); 2.0 is stored as 2
+        "SELECT SUM(typeof(seq) = 'integer') AS count, SUM(typeof(seq) <> 'integer') AS others FROM timesheet_entries WHERE site_id = ? AND seq >= 1 AND seq <= ?",
       )
-      .get(siteId, seq)!.count;
+      .get(siteId, seq)!;
+    return { count: row.count ?? 0, between: row.others ?? 0 };
+  }
+
+  async listSeqs(
+    siteId: string,
+    afterSeq: number,
+    throughSeq: number,
+    limit: number,
+  ): Promise<number[]> {
+    return this.db
+      .prepare<[string, number, number, number], { seq: number }>(
+        "SELECT seq FROM timesheet_entries WHERE site_id = ? AND seq > ? AND seq <= ? AND typeof(seq) = 'integer' ORDER BY seq LIMIT ?",
+      )
+      .all(siteId, afterSeq, throughSeq, limit)
+      .map((r) => r.seq);
   }
 
   async replaceDays(replacements: DayReplacement[]): Promise<void> {
@@ -529,32 +548,35 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     return done({ days });
   }
 
-  async sealKids(): Promise<string[] | undefined> {
+  async sealKids(): Promise<string[] | 'malformed' | undefined> {
     const row = this.db
-      .prepare<[], { kid: string; kids: string | null }>(
+      .prepare<[], { kid: unknown; kids: unknown }>(
         'SELECT kid, kids FROM timesheet_seal WHERE id = 1',
       )
       .get();
     if (!row) return undefined;
-    return row.kids ? (JSON.parse(row.kids) as string[]) : [row.kid];
+    if (row.kids === null) return keyIds([row.kid]);
+    if (typeof row.kids !== 'string') return 'malformed';
+    try {
+      return keyIds(JSON.parse(row.kids));
+    } catch {
+      return 'malformed';
+    }
   }
 
   async addSealKid(kid: string): Promise<void> {
-    await this.turns.write(
-      this.db.transaction(() => {
-        const kids = this.db
-          .prepare<[], { kid: string; kids: string | null }>(
-            'SELECT kid, kids FROM timesheet_seal WHERE id = 1',
-          )
-          .get();
-        // no row: a reset stores one (a store-MAC check that found none resets first)
-        if (!kids) return;
-        const held = kids.kids ? (JSON.parse(kids.kids) as string[]) : [kids.kid];
-        if (held.includes(kid)) return;
-        this.db
-          .prepare('UPDATE timesheet_seal SET kids = ? WHERE id = 1')
-          .run(JSON.stringify([...held, kid]));
-      }),
+    // one statement (atomic across processes): the kid appended unless the list holds it; a
+    // list from before migration 8 (NULL) is its one kid. No row: a reset stores one (a start
+    // that found none resets first)
+    await this.turns.write(() =>
+      this.db
+        .prepare(
+          `UPDATE timesheet_seal SET kids = json_insert(COALESCE(kids, json_array(kid)), '$[#]', ?)
+           WHERE id = 1 AND NOT EXISTS (
+             SELECT 1 FROM json_each(COALESCE(timesheet_seal.kids, json_array(timesheet_seal.kid)))
+             WHERE value = ?)`,
+        )
+        .run(kid, kid),
     );
   }
 
