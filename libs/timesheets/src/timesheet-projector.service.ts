@@ -548,10 +548,12 @@ export class TimesheetProjector
   /**
    * The key ids the read model's rows were tagged under since its last reset (undefined: never
    * reset, no rows tagged), for `keys:retag`'s report: the first start that does not hold one of
-   * them clears the read model and re-reads every site from the ledger.
+   * them clears the read model and re-reads every site from the ledger. A malformed stored list
+   * answers undefined too: the next start clears the read model whatever keys it holds.
    */
-  sealKids(): Promise<string[] | undefined> {
-    return this.repo.sealKids();
+  async sealKids(): Promise<string[] | undefined> {
+    const kids = await this.repo.sealKids();
+    return kids === 'malformed' ? undefined : kids;
   }
 
   /** Rebuilds every site's read model from its chain; returns sites and entries read. */
