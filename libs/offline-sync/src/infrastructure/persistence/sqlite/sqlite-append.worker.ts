@@ -36,6 +36,10 @@ let autocheckpointPages = -1;
 // 16 MiB of page cache, not the store's 64: every commit of the store's own connection (a
 // seal, a timesheet day) empties this cache, so it holds little more than one batch's pages
 db.pragma('cache_size = -16384');
+// every commit of this connection is a ledger append, synced before it returns (a punch is
+// acknowledged once here, and must survive a power loss: `appendImmediate`); set once, not per
+// append
+db.pragma('synchronous = FULL');
 const appender = new SqliteChainAppender(db, mac);
 
 serveWorkerTasks<AppendTask, AppendTextResult[]>((task) => {
