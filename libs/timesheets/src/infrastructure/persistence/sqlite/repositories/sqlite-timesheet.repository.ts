@@ -540,21 +540,25 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   }
 
   async addSealKid(kid: string): Promise<void> {
-    await this.turns.write(
-      this.db.transaction(() => {
-        const kids = this.db
-          .prepare<[], { kid: string; kids: string | null }>(
-            'SELECT kid, kids FROM timesheet_seal WHERE id = 1',
-          )
-          .get();
-        // no row: a reset stores one (a store-MAC check that found none resets first)
-        if (!kids) return;
-        const held = kids.kids ? (JSON.parse(kids.kids) as string[]) : [kids.kid];
-        if (held.includes(kid)) return;
-        this.db
-          .prepare('UPDATE timesheet_seal SET kids = ? WHERE id = 1')
-          .run(JSON.stringify([...held, kid]));
-      }),
+    await this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          const kids = this.db
+            .prepare<[], { kid: string; kids: string | null }>(
+              'SELECT kid, kids FROM timesheet_seal WHERE id = 1',
+            )
+            .get();
+          // no row: a reset stores one (a store-MAC check that found none resets first)
+          if (!kids) return;
+          const held = kids.kids ? (JSON.parse(kids.kids) as string[]) : [kids.kid];
+          if (held.includes(kid)) return;
+          this.db
+            .prepare('UPDATE timesheet_seal SET kids = ? WHERE id = 1')
+            .run(JSON.stringify([...held, kid]));
+        })
+        // the read decides the write: a deferred transaction would fail its write at once with
+        // SQLITE_BUSY while another connection holds the write lock (no wait to upgrade a read)
+        .immediate(),
     );
   }
 
