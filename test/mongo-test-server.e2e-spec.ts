@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { deserialize, serialize } from 'bson';
 import mongoose, { Connection, Schema } from 'mongoose';
 import {
@@ -168,6 +170,18 @@ describeIfAvailable(
       } finally {
         await Promise.all(racers.map((c) => c.close()));
       }
+    });
+
+    it('should answer hello, isMaster, ping and buildInfo while another command holds its lock', () => {
+      // the server's own Python test: it holds the global lock in-process, as a long scan of
+      // another connection does, and runs the handshake commands beside it (a mongod answers the
+      // driver's heartbeat whatever else runs; one that waits fails the driver's operations)
+      const python = process.env.MONGO_TEST_SERVER_PYTHON ?? '/usr/bin/python3';
+      const run = spawnSync(python, [join(__dirname, 'mongo-server', 'test_lock_free.py')], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect({ status: run.status, stderr: run.stderr }).toMatchObject({ status: 0 });
     });
 
     it('should answer a malformed OP_MSG with an error document and keep serving', async () => {

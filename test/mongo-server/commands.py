@@ -364,6 +364,15 @@ def invalidate_for(command, db, body):
         accel.invalidate(db)
 
 
+# Handshake and monitoring commands: they read no collection, so they run without LOCK. A mongod
+# answers the driver's heartbeat (hello / isMaster on its monitoring connection) whatever other
+# operations are running; behind a long scan of another connection it would come late, and the
+# driver then marks the server unknown and fails the operations it waits to select it for.
+LOCK_FREE = {'hello', 'ismaster', 'ping', 'buildinfo', 'endsessions', 'killsessions',
+             'getlasterror', 'getparameter', 'getcmdlineopts', 'serverstatus',
+             'connectionstatus'}
+
+
 def run_command(body, conn):
     if not body:
         return error_reply('empty command', 9, 'FailedToParse')
@@ -376,6 +385,8 @@ def run_command(body, conn):
         return error_reply('Transactions are not supported by the MongoDB test server '
                            '(use a replica-set mongod)', 20, 'IllegalOperation')
     try:
+        if name.lower() in LOCK_FREE:
+            return handler(db, body, conn)
         with LOCK:
             try:
                 invalidate_for(name.lower(), db, body)

@@ -13,7 +13,9 @@ E11000 duplicate-key errors (code 11000, with keyPattern / keyValue).
 What it does not emulate (see README "Testing on MongoDB"): transactions (it refuses
 startTransaction rather than apply writes it could not roll back), real concurrency (one global
 lock runs one command at a time, except a short window inside an upsert that matched nothing,
-so upsert races happen), TTL timing (mongomock deletes expired documents at once, not within a
+so upsert races happen; the handshake and monitoring commands, hello / isMaster / ping /
+buildInfo and the like, run without it, as a mongod answers the driver's heartbeat whatever
+else runs), TTL timing (mongomock deletes expired documents at once, not within a
 minute), authentication, read/write concerns, query plans (indexes are recorded and unique ones
 enforced; every query is a scan), change streams.
 

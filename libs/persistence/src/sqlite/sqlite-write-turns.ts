@@ -20,7 +20,10 @@ type NotAPromise<T> = [T] extends [never]
  * checkpoint thread asks the writers to pause (`pace`).
  *
  * `busy_timeout` still covers the writers turns do not see: another process on the file, and the
- * checkpoint thread's TRUNCATE.
+ * checkpoint thread's TRUNCATE and its write that starts the WAL over. It covers a write that
+ * asks for the lock first only (an autocommit statement, a transaction begun IMMEDIATE): a
+ * deferred transaction that reads first fails its first write at once with SQLITE_BUSY while
+ * another connection holds the lock, so one whose reads decide its writes begins IMMEDIATE.
  */
 export class SqliteWriteTurns {
   private held = false;

@@ -70,17 +70,23 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
   }
 
   async recordingSince(now: Date): Promise<Date> {
-    return this.turns.write(
-      this.db.transaction(() => {
-        const devices = this.db.prepare('SELECT 1 FROM worker_devices LIMIT 1').get();
-        this.db
-          .prepare('INSERT OR IGNORE INTO offline_token_recording (id, since) VALUES (1, ?)')
-          .run((devices ? now : new Date(0)).toISOString());
-        const row = this.db
-          .prepare<[], { since: string }>('SELECT since FROM offline_token_recording WHERE id = 1')
-          .get()!;
-        return new Date(row.since);
-      }),
+    return this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          const devices = this.db.prepare('SELECT 1 FROM worker_devices LIMIT 1').get();
+          this.db
+            .prepare('INSERT OR IGNORE INTO offline_token_recording (id, since) VALUES (1, ?)')
+            .run((devices ? now : new Date(0)).toISOString());
+          const row = this.db
+            .prepare<[], { since: string }>(
+              'SELECT since FROM offline_token_recording WHERE id = 1',
+            )
+            .get()!;
+          return new Date(row.since);
+        })
+        // the read decides the write: a deferred transaction would fail its write at once with
+        // SQLITE_BUSY while another connection holds the write lock (no wait to upgrade a read)
+        .immediate(),
     );
   }
 

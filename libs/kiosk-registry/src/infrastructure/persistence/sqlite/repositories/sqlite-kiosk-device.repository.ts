@@ -51,8 +51,9 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   }
 
   async register(device: KioskDevice, event: KioskEvent): Promise<RegisterOutcome> {
+    // the reads decide the write: BEGIN IMMEDIATE (see `immediate`)
     return this.turns.write(
-      this.db.transaction((): RegisterOutcome => {
+      this.immediate((): RegisterOutcome => {
         const existing = this.byDeviceId.get(device.deviceId);
         if (existing) return { outcome: 'exists', device: Mapper.toDomain(existing) };
         const holder = this.otherWithKey.get(device.keyFingerprint, device.deviceId);
@@ -70,6 +71,18 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     );
   }
 
+  /**
+   * `work` as one immediate transaction: it reads, then writes what it read allows. A deferred
+   * one holds a read snapshot from its first read, and SQLite does not wait to upgrade a read to
+   * a write: while another connection holds the write lock (the checkpoint thread's TRUNCATE
+   * checkpoint or its write that starts the WAL over, another process) its first write fails at
+   * once with SQLITE_BUSY (503 storage_unavailable), where an immediate one waits for the lock
+   * (busy_timeout) before it reads.
+   */
+  private immediate<T>(work: () => T): () => T {
+    return () => this.db.transaction(work).immediate();
+  }
+
   async findByDeviceId(deviceId: string): Promise<KioskDevice | undefined> {
     const row = this.byDeviceId.get(deviceId);
     return row ? Mapper.toDomain(row) : undefined;
@@ -81,7 +94,7 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     event: KioskEvent,
   ): Promise<KioskDevice | KeyInUse | undefined> {
     return this.turns.write(
-      this.db.transaction((): KioskDevice | KeyInUse | undefined => {
+      this.immediate((): KioskDevice | KeyInUse | undefined => {
         const holder = this.otherWithKey.get(key.keyFingerprint, deviceId);
         if (holder) return { keyInUseBy: holder.device_id };
         const changed = this.db
