@@ -63,6 +63,29 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
     expect((await createSite(t.baseUrl, t.keys.admin)).timeZone).toBe('Asia/Kolkata');
   });
 
+  it('should refuse a null time zone (it answered 500) and a blank name, each saying what is wrong', async () => {
+    const create = (body: Record<string, unknown>) =>
+      http(t.baseUrl, 'POST', '/api/v5/sites', {
+        key: t.keys.admin,
+        body: { name: 'Null zone', geo: { lat: 1, lng: 1 }, radiusM: 100, ...body },
+      });
+    const nullZone = await create({ timeZone: null });
+    expect([nullZone.status, nullZone.body.code, nullZone.body.errors]).toEqual([
+      400,
+      'validation_failed',
+      [{ field: 'timeZone', message: 'must not be null' }],
+    ]);
+    const blank = await create({ name: '   ' });
+    expect([blank.status, blank.body.errors]).toEqual([
+      400,
+      [{ field: 'name', message: 'must not be blank (white space only is blank)' }],
+    ]);
+    const long = await create({ name: 'x'.repeat(201) });
+    expect(long.body.errors).toEqual([
+      { field: 'name', message: 'must be at most 200 characters' },
+    ]);
+  });
+
   it("should store a site's zone in its canonical spelling and refuse legacy and fixed-offset ids", async () => {
     const site = (timeZone: string) =>
       http(t.baseUrl, 'POST', '/api/v5/sites', {
