@@ -54,7 +54,8 @@ export class ListFraudEventsQuery {
 
   @ApiPropertyOptional({
     example: '2026-03-31T23:59:59Z',
-    description: 'Inclusive, as `from`; before `from` → 400 invalid_period',
+    description:
+      'Inclusive. A day YYYY-MM-DD is that whole day, to its last millisecond UTC (from=2026-03-01&to=2026-03-01 is all of 1 March), or an ISO-8601 date-time with a zone; before `from` → 400 invalid_period',
   })
   @IsOmittable()
   @IsInstant()
