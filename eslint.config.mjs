@@ -34,6 +34,12 @@ export default tseslint.config(
                 "Import validators from '@app/common' (libs/common/src/validation/validators.ts): class-validator's index loads ~270 modules at boot.",
             },
             {
+              name: '@app/common',
+              importNames: ['IsOptional'],
+              message:
+                "Use @IsOmittable() (libs/common/src/validation/omittable.ts): @IsOptional lets null through every check, to a service that takes it for a value (500s); @IsOmittable refuses null with a 400 naming the field.",
+            },
+            {
               name: 'prom-client',
               allowTypeImports: true,
               message:

@@ -82,7 +82,7 @@ describe('foundation (e2e)', () => {
     ]);
   });
 
-  it('should say a missing field is required, and a value of the wrong type only that', async () => {
+  it('should say a missing field is required, a null one must not be null, and a value of the wrong type only that', async () => {
     const res = await http(t.baseUrl, 'POST', '/api/register-device', {
       key: t.keys.provisioner,
       body: { device_id: 42, public_key: null },
@@ -90,7 +90,7 @@ describe('foundation (e2e)', () => {
     expect([res.status, res.body.code]).toEqual([400, 'validation_failed']);
     expect(res.body.errors).toEqual([
       { field: 'device_id', message: 'must be a string' },
-      { field: 'public_key', message: 'is required' },
+      { field: 'public_key', message: 'must not be null' },
     ]);
     // the value sent is not echoed (the body's random correlation id may hold "42")
     expect(JSON.stringify(res.body.errors)).not.toContain('42');

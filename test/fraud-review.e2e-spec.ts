@@ -232,4 +232,15 @@ describe('reviewing fraud events (e2e)', () => {
     expect(longest.status).toBe(201);
     expect(longest.body.reviews).toHaveLength(1);
   });
+
+  it('should read a date-only `to` as that whole day (UTC), inclusive, as timesheets do', async () => {
+    const { phone, travel } = await flaggedPhone();
+    const day = (travel.at as string).slice(0, 10);
+    expect(travel.id).toEqual(expect.any(String));
+    const sameDay = await eventsOf(`deviceId=${phone.deviceId}&from=${day}&to=${day}`);
+    expect(sameDay.map((e) => e.id)).toContain(travel.id);
+    // a date-time `to` is that instant: midnight of the day holds none of its events
+    const midnight = await eventsOf(`deviceId=${phone.deviceId}&from=${day}&to=${day}T00:00:00Z`);
+    expect(midnight.map((e) => e.id)).not.toContain(travel.id);
+  });
 });

@@ -113,6 +113,33 @@ describe('docs/ledger-format.md: independent and offline verifiers (e2e)', () =>
     expect(ok.status).toBe(0);
     expect(ok.stdout.trim().split('\n').at(-1)).toBe('OK');
 
+    // the receipt object alone, and a sync answer of one result, are receipts as well; an
+    // answer of several says to pick one (the receipt alone answered exit 2, "Cannot read
+    // properties of undefined (reading 'length')")
+    const withReceipt = async (content: unknown) => {
+      writeFileSync(files.receipt, JSON.stringify(content));
+      return ours(files.export);
+    };
+    const alone = await withReceipt(last.body.results[1].receipt);
+    expect([alone.status, alone.stderr]).toEqual([0, '']);
+    expect(alone.stdout).toContain('ok   receipt: seq 4 is in the signed tree of 5');
+    const oneResult = await withReceipt({ ...last.body, results: [last.body.results[1]] });
+    expect([oneResult.status, oneResult.stderr]).toEqual([0, '']);
+    expect(oneResult.stdout).toContain('ok   receipt: seq 4 is in the signed tree of 5');
+    const forged = await withReceipt({
+      ...last.body.results[1].receipt,
+      leafHash: 'ab'.repeat(32),
+    });
+    expect(forged.status).toBe(1);
+    expect(forged.stdout).toContain('FAIL receipt: seq 4');
+    const several = await withReceipt(last.body);
+    expect(several.status).toBe(2);
+    expect(several.stderr).toContain('a sync answer with 3 results: pick one');
+    const rejected = await withReceipt({ packetId: 'x', status: 'rejected', reason: 'bad' });
+    expect(rejected.status).toBe(2);
+    expect(rejected.stderr).toContain('not a receipt (a result rejected, no receipt)');
+    writeFileSync(files.receipt, JSON.stringify(last.body.results[1]));
+
     for (const bad of [files.cut, files.edited]) {
       expect((await python(bad)).status).not.toBe(0);
       const failed = await ours(bad);

@@ -10,6 +10,18 @@ import { allTimesheetDays, createSite, phoneAt, punch, sync } from './support/ti
 
 const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
 const UNIT = 30_000;
+const CLEARED = 'Timesheet read model tagged under a key not held';
+
+/** The pino levels of the log lines whose message starts with `message`. */
+function logged(t: TestApp, message: string): number[] {
+  return t
+    .logs()
+    .split('\n')
+    .filter((line) => line.includes(message))
+    .map((line) => JSON.parse(line) as { level: number; msg: string })
+    .filter((line) => line.msg.startsWith(message))
+    .map((line) => line.level);
+}
 
 /**
  * Review H-1: the read model stored one key id (the key at its last reset), so rows tagged
@@ -59,6 +71,9 @@ describe('store-MAC rotations and the timesheet read model (e2e)', () => {
     ]);
     await allTimesheetDays(t.baseUrl, t.keys.admin, siteId, period());
     const first = t.app.get(StoreMac).kid;
+    // a fresh install's empty read model is tagged without a warning: nothing was cleared
+    expect(logged(t, CLEARED)).toEqual([]);
+    expect(logged(t, 'Timesheet read model empty')).toEqual([30]);
 
     // rotate: the second key tags the rows written from now on
     await t.close({ keepData: true });

@@ -128,4 +128,77 @@ describe('timesheet corrections: the request (e2e, controllable clock)', () => {
     });
     expect(whole.status).toBe(201);
   });
+
+  it('should refuse `at: null` with a 400 naming `at`, for every action (it answered 500)', async () => {
+    const target = { siteId, seq: inSeq + 1 };
+    for (const body of [
+      { action: 'void', target },
+      { action: 'move', target },
+      { action: 'add_check_out', target },
+      { action: 'acknowledge_over_max_hours', target },
+      { action: 'add_shift', workerId: phone.workerId, until: '2026-03-04T11:30:00.000Z' },
+    ]) {
+      const res = await correct({ ...body, at: null });
+      expect([body.action, res.status, res.body.code, res.body.errors]).toEqual([
+        body.action,
+        400,
+        'validation_failed',
+        [{ field: 'at', message: 'must not be null' }],
+      ]);
+    }
+  });
+
+  it('should say what is wrong with a null field an action does not take, not "is required"', async () => {
+    const shift = await correct({
+      action: 'add_shift',
+      workerId: phone.workerId,
+      at: '2026-03-04T03:30:00.000Z',
+      until: '2026-03-04T11:30:00.000Z',
+      target: null,
+    });
+    expect([shift.status, shift.body.errors]).toEqual([
+      400,
+      [
+        {
+          field: 'target',
+          message:
+            'is taken by void, add_check_out, add_check_in, move, acknowledge_over_max_hours only',
+        },
+      ],
+    ]);
+    const voided = await correct({
+      action: 'void',
+      target: { siteId, seq: inSeq + 1 },
+      workerId: null,
+      until: null,
+    });
+    expect([voided.status, voided.body.errors]).toEqual([
+      400,
+      [
+        { field: 'workerId', message: 'is taken by add_shift only' },
+        { field: 'until', message: 'is taken by add_shift only' },
+      ],
+    ]);
+  });
+
+  it('should tell an `at` out of range by the range accepted, not as "not ISO 8601"', async () => {
+    for (const at of ['0001-01-01T00:00:00Z', '1969-12-31T23:59:59.999Z']) {
+      const res = await correct({
+        action: 'add_check_out',
+        target: { siteId, seq: inSeq + 1 },
+        at,
+      });
+      expect([at, res.status, res.body.errors]).toEqual([
+        at,
+        400,
+        [
+          {
+            field: 'at',
+            message:
+              'must be a real day and time (hours 00-23, minutes and seconds 00-59) from 1970-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z',
+          },
+        ],
+      ]);
+    }
+  });
 });

@@ -1,6 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { ManualClock } from '@app/common';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, storeSet, startTestApp, TestApp } from './support/test-app';
 import {
   createSite,
   crewPhone,
@@ -63,6 +63,29 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
     expect((await createSite(t.baseUrl, t.keys.admin)).timeZone).toBe('Asia/Kolkata');
   });
 
+  it('should refuse a null time zone (it answered 500) and a blank name, each saying what is wrong', async () => {
+    const create = (body: Record<string, unknown>) =>
+      http(t.baseUrl, 'POST', '/api/v5/sites', {
+        key: t.keys.admin,
+        body: { name: 'Null zone', geo: { lat: 1, lng: 1 }, radiusM: 100, ...body },
+      });
+    const nullZone = await create({ timeZone: null });
+    expect([nullZone.status, nullZone.body.code, nullZone.body.errors]).toEqual([
+      400,
+      'validation_failed',
+      [{ field: 'timeZone', message: 'must not be null' }],
+    ]);
+    const blank = await create({ name: '   ' });
+    expect([blank.status, blank.body.errors]).toEqual([
+      400,
+      [{ field: 'name', message: 'must not be blank (white space only is blank)' }],
+    ]);
+    const long = await create({ name: 'x'.repeat(201) });
+    expect(long.body.errors).toEqual([
+      { field: 'name', message: 'must be at most 200 characters' },
+    ]);
+  });
+
   it("should store a site's zone in its canonical spelling and refuse legacy and fixed-offset ids", async () => {
     const site = (timeZone: string) =>
       http(t.baseUrl, 'POST', '/api/v5/sites', {
@@ -78,6 +101,15 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
       ['Asia/Kolkata', 'Asia/Kolkata'],
       ['asia/kolkata', 'Asia/Kolkata'],
       ['Europe/Kyiv', 'Europe/Kyiv'],
+      // ICU lists these under their old names; the stored one is the current IANA name
+      ['Asia/Calcutta', 'Asia/Kolkata'],
+      ['Asia/Saigon', 'Asia/Ho_Chi_Minh'],
+      ['Europe/Kiev', 'Europe/Kyiv'],
+      ['Asia/Katmandu', 'Asia/Kathmandu'],
+      ['Asia/Rangoon', 'Asia/Yangon'],
+      ['America/Buenos_Aires', 'America/Argentina/Buenos_Aires'],
+      ['America/Godthab', 'America/Nuuk'],
+      ['US/Pacific', 'America/Los_Angeles'],
     ]) {
       const created = await site(typed);
       expect([typed, created.status, created.body.timeZone]).toEqual([typed, 201, stored]);
@@ -105,6 +137,19 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
       expect(refused.body.message).toContain('such as America/New_York');
       expect(refused.body.errors).toEqual([expect.objectContaining({ field: 'timeZone' })]);
     }
+  });
+
+  it("should read a site stored under a zone's old name by its current IANA name", async () => {
+    // a site created before the old names were canonicalised, as its row holds it
+    const created = await createSite(t.baseUrl, t.keys.admin, 'Europe/Kyiv');
+    await storeSet(t, 'sites', created.siteId, {
+      sqlite: { time_zone: 'Europe/Kiev' },
+      mongo: { timeZone: 'Europe/Kiev' },
+    });
+    const read = await http(t.baseUrl, 'GET', `/api/v5/sites/${created.siteId}`, {
+      key: t.keys.admin,
+    });
+    expect([read.status, read.body.timeZone]).toEqual([200, 'Europe/Kyiv']);
   });
 
   it('should give a night shift to the local day it started, whatever the order and repetition of syncs', async () => {

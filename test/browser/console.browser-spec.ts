@@ -532,10 +532,18 @@ suite(title, () => {
       expect(await tab.page.getByText('2 entries,').count()).toBe(1);
       const download = await Promise.all([tab.page.waitForEvent('download'), save.click()]);
       expect(download[0].suggestedFilename()).toBe(`ledger-${siteId}.ndjson`);
+      // the fraud page is not open to an auditor: no link to it
+      expect(await tab.page.getByRole('link', { name: 'Timesheets of this site' }).count()).toBe(1);
+      expect(await tab.page.getByRole('link', { name: 'Fraud events at this site' }).count()).toBe(
+        0,
+      );
       await tab.check('ledgers');
 
       const admin = await open(t.keys.admin);
       await admin.goto(`#/ledgers/${siteId}`);
+      expect(
+        await admin.page.getByRole('link', { name: 'Fraud events at this site' }).count(),
+      ).toBe(1);
       await admin.page.getByRole('button', { name: 'Verify chain' }).click();
       await admin.page.locator('[data-verify=ok]').waitFor();
       await admin.goto('#/ledgers/0123456789abcdef01234567');

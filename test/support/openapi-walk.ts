@@ -22,6 +22,7 @@ export interface Schema {
   minimum?: number;
   maxLength?: number;
   allOf?: Schema[];
+  example?: unknown;
 }
 
 interface Spec {

@@ -99,7 +99,7 @@ export interface CreateSiteDto {
   geo: GeoPointDto;
   /** Geofence radius in metres */
   radiusM: number;
-  /** IANA time zone of the site's region: timesheet days are local days there (default SITE_DEFAULT_TIME_ZONE). Stored in its canonical spelling (`utc` → `UTC`, `US/Eastern` → `America/New_York`, as the answer shows). Fixed-offset and legacy ids (`EST`, `MST`, `HST`, `EST5EDT`…, `CET`…, `Etc/GMT+5`) are refused (400 legacy_time_zone). It cannot be changed after creation. */
+  /** IANA time zone of the site's region: timesheet days are local days there (default SITE_DEFAULT_TIME_ZONE). Stored in its canonical spelling, the current IANA name (`utc` → `UTC`, `US/Eastern` → `America/New_York`, `Asia/Calcutta` → `Asia/Kolkata`, `Europe/Kiev` → `Europe/Kyiv`, as the answer shows). Fixed-offset and legacy ids (`EST`, `MST`, `HST`, `EST5EDT`…, `CET`…, `Etc/GMT+5`) are refused (400 legacy_time_zone). It cannot be changed after creation. */
   timeZone?: string;
 }
 

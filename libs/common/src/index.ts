@@ -29,6 +29,7 @@ export * from './errors/storage-error';
 export * from './errors/validation';
 export * from './validation/validators';
 export * from './validation/text.validators';
+export * from './validation/omittable';
 export * from './validation/single-query-value.pipe';
 export * from './validation/transformers';
 export * from './validation/display-name';

@@ -8,7 +8,7 @@ import {
   RetiredKey,
   validateEnv,
   IsInt,
-  IsOptional,
+  IsOmittable,
   IsString,
   Max,
   Min,
@@ -16,11 +16,11 @@ import {
 
 class OfflineTokenEnv {
   @IsString() OFFLINE_TOKEN_PRIVATE_KEY!: string;
-  @IsOptional() @IsString() OFFLINE_TOKEN_RETIRED_KEYS?: string;
-  @IsOptional() @IsInt() @Min(1) @Max(365) OFFLINE_TOKEN_TTL_DAYS?: number;
-  @IsOptional() @IsInt() @Min(0) @Max(90) OFFLINE_TOKEN_GRACE_DAYS?: number;
-  @IsOptional() @IsInt() @Min(0) @Max(3600) SYNC_MAX_CLOCK_SKEW_SECONDS?: number;
-  @IsOptional() @IsInt() @Min(2) @Max(1000) OFFLINE_TOKEN_RECORDS_PER_DEVICE?: number;
+  @IsOmittable() @IsString() OFFLINE_TOKEN_RETIRED_KEYS?: string;
+  @IsOmittable() @IsInt() @Min(1) @Max(365) OFFLINE_TOKEN_TTL_DAYS?: number;
+  @IsOmittable() @IsInt() @Min(0) @Max(90) OFFLINE_TOKEN_GRACE_DAYS?: number;
+  @IsOmittable() @IsInt() @Min(0) @Max(3600) SYNC_MAX_CLOCK_SKEW_SECONDS?: number;
+  @IsOmittable() @IsInt() @Min(2) @Max(1000) OFFLINE_TOKEN_RECORDS_PER_DEVICE?: number;
 }
 
 /** The offline tokens worker devices carry, and how far a device's clock may be trusted. */

@@ -3,7 +3,7 @@ import {
   Env,
   validateEnv,
   IsInt,
-  IsOptional,
+  IsOmittable,
   IsString,
   Matches,
   Max,
@@ -13,15 +13,15 @@ import {
 const VERSION = /^\d{1,4}(\.\d{1,4}){0,2}$/;
 
 class TrustEnv {
-  @IsOptional() @IsInt() @Min(0) @Max(100) TRUST_AUTO_BLOCK_FLOOR?: number;
-  @IsOptional() @IsInt() @Min(0) @Max(100) TRUST_LOW_THRESHOLD?: number;
-  @IsOptional()
+  @IsOmittable() @IsInt() @Min(0) @Max(100) TRUST_AUTO_BLOCK_FLOOR?: number;
+  @IsOmittable() @IsInt() @Min(0) @Max(100) TRUST_LOW_THRESHOLD?: number;
+  @IsOmittable()
   @IsString()
   @Matches(VERSION, { message: 'must be a version like 1.4.0' })
   TRUST_MIN_APP_VERSION?: string;
-  @IsOptional() @IsInt() @Min(1) @Max(365) TRUST_FRAUD_WINDOW_DAYS?: number;
-  @IsOptional() @IsInt() @Min(0) @Max(100) TRUST_FRAUD_PENALTY_CAP?: number;
-  @IsOptional() @IsInt() @Min(10) @Max(3600) ONBOARDING_SIGNATURE_MAX_SKEW_SECONDS?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(365) TRUST_FRAUD_WINDOW_DAYS?: number;
+  @IsOmittable() @IsInt() @Min(0) @Max(100) TRUST_FRAUD_PENALTY_CAP?: number;
+  @IsOmittable() @IsInt() @Min(10) @Max(3600) ONBOARDING_SIGNATURE_MAX_SKEW_SECONDS?: number;
 }
 
 export interface TrustSettings {

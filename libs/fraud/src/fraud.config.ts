@@ -5,19 +5,19 @@ import {
   IsIn,
   IsInt,
   IsNumber,
-  IsOptional,
+  IsOmittable,
   Max,
   Min,
 } from '@app/common';
 
 class FraudEnv {
-  @IsOptional() @IsNumber() @Min(1) @Max(2000) FRAUD_MAX_SPEED_KMH?: number;
-  @IsOptional() @IsNumber() @Min(0) @Max(10_000) FRAUD_GEOFENCE_SLACK_M?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(86_400) FRAUD_RAPID_REPEAT_SECONDS?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(1000) FRAUD_SHARED_DEVICE_MAX_WORKERS?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(24 * 30) FRAUD_SHARED_DEVICE_WINDOW_HOURS?: number;
-  @IsOptional() @IsInt() @Min(0) @Max(1_000_000) FRAUD_UNATTRIBUTED_PER_MINUTE?: number;
-  @IsOptional() @IsIn(['0', '1']) FRAUD_LEGACY_TAGGING?: string;
+  @IsOmittable() @IsNumber() @Min(1) @Max(2000) FRAUD_MAX_SPEED_KMH?: number;
+  @IsOmittable() @IsNumber() @Min(0) @Max(10_000) FRAUD_GEOFENCE_SLACK_M?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(86_400) FRAUD_RAPID_REPEAT_SECONDS?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(1000) FRAUD_SHARED_DEVICE_MAX_WORKERS?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(24 * 30) FRAUD_SHARED_DEVICE_WINDOW_HOURS?: number;
+  @IsOmittable() @IsInt() @Min(0) @Max(1_000_000) FRAUD_UNATTRIBUTED_PER_MINUTE?: number;
+  @IsOmittable() @IsIn(['0', '1']) FRAUD_LEGACY_TAGGING?: string;
 }
 
 /** Thresholds of the pattern rules run over accepted attendance packets. */

@@ -58,7 +58,8 @@ export class FraudController {
       workerId: query.workerId,
       siteId: query.siteId,
       from: query.from ? new Date(query.from) : undefined,
-      to: query.to ? new Date(query.to) : undefined,
+      // a day alone is the whole day (UTC), inclusive, as timesheets and payroll read `to`
+      to: query.to ? endOfBound(query.to) : undefined,
       review: query.review,
       limit,
       before: query.cursor ? decodeEventCursor(query.cursor) : undefined,
@@ -147,4 +148,11 @@ function toReviewView(r: FraudReview): FraudReviewView {
         ? { integrity: r.integrity }
         : {}),
   };
+}
+
+/** `to` as an instant: a day `YYYY-MM-DD` is its last millisecond (UTC); a date-time is itself. */
+function endOfBound(to: string): Date {
+  return /^\d{4}-\d{2}-\d{2}$/.test(to)
+    ? new Date(Date.parse(`${to}T00:00:00.000Z`) + 86_400_000 - 1)
+    : new Date(to);
 }

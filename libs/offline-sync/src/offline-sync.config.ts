@@ -1,12 +1,12 @@
 import { availableParallelism } from 'node:os';
-import { defineConfig, Env, validateEnv, IsIn, IsInt, IsOptional, Max, Min } from '@app/common';
+import { defineConfig, Env, validateEnv, IsIn, IsInt, IsOmittable, Max, Min } from '@app/common';
 
 class OfflineSyncEnv {
-  @IsOptional() @IsInt() @Min(1) @Max(24 * 365) SYNC_MAX_OFFLINE_AGE_HOURS?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(5000) SYNC_MAX_PACKETS?: number;
-  @IsOptional() @IsInt() @Min(0) @Max(64) SYNC_VERIFY_WORKERS?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(10_000) SYNC_VERIFY_QUEUE?: number;
-  @IsOptional() @IsIn(['0', '1']) SYNC_APPEND_THREAD?: '0' | '1';
+  @IsOmittable() @IsInt() @Min(1) @Max(24 * 365) SYNC_MAX_OFFLINE_AGE_HOURS?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(5000) SYNC_MAX_PACKETS?: number;
+  @IsOmittable() @IsInt() @Min(0) @Max(64) SYNC_VERIFY_WORKERS?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(10_000) SYNC_VERIFY_QUEUE?: number;
+  @IsOmittable() @IsIn(['0', '1']) SYNC_APPEND_THREAD?: '0' | '1';
 }
 
 /** Limits of one sync batch (the clock skew and token grace are device-trust's `offlineTokens`). */

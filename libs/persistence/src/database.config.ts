@@ -5,13 +5,13 @@ import {
   Env,
   validateEnv,
   IsIn,
-  IsOptional,
+  IsOmittable,
   Matches,
 } from '@app/common';
 import type { SqliteCheckpoints } from './sqlite/sqlite-store';
 
 class DatabaseEnv {
-  @IsOptional()
+  @IsOmittable()
   @Matches(/^mongodb(\+srv)?:\/\/\S+$/, {
     message: 'must be a mongodb:// URL (leave it unset for the embedded SQLite store)',
   })
@@ -22,7 +22,7 @@ const SQLITE_CHECKPOINTS: SqliteCheckpoints[] = ['worker', 'connection'];
 
 /** The SQLite store's own variables: read (and validated) only when SQLite is the store. */
 class SqliteEnv {
-  @IsOptional() @IsIn(SQLITE_CHECKPOINTS) SQLITE_CHECKPOINTS?: SqliteCheckpoints;
+  @IsOmittable() @IsIn(SQLITE_CHECKPOINTS) SQLITE_CHECKPOINTS?: SqliteCheckpoints;
 }
 
 export type DatabaseSettings =

@@ -1,8 +1,8 @@
-import { defineConfig, Env, validateEnv, IsInt, IsOptional, Max, Min } from '@app/common';
+import { defineConfig, Env, validateEnv, IsInt, IsOmittable, Max, Min } from '@app/common';
 
 class ProvisioningEnv {
-  @IsOptional() @IsInt() @Min(30) @Max(86_400) CHALLENGE_TTL_SECONDS?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(20) CHALLENGE_MAX_ATTEMPTS?: number;
+  @IsOmittable() @IsInt() @Min(30) @Max(86_400) CHALLENGE_TTL_SECONDS?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(20) CHALLENGE_MAX_ATTEMPTS?: number;
 }
 
 export interface ProvisioningSettings {

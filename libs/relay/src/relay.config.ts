@@ -1,17 +1,17 @@
-import { defineConfig, Env, validateEnv, IsInt, IsOptional, Max, Min } from '@app/common';
+import { defineConfig, Env, validateEnv, IsInt, IsOmittable, Max, Min } from '@app/common';
 
 /** The largest RELAY_MAX_IMAGE_BYTES (decoded bytes of one face image). */
 export const MAX_IMAGE_BYTES = 12 * 1024 * 1024;
 
 class RelayEnv {
-  @IsOptional() @IsInt() @Min(1024) @Max(1024 * 1024) RELAY_MAX_FRAME_BYTES?: number;
-  @IsOptional() @IsInt() @Min(1024) @Max(MAX_IMAGE_BYTES) RELAY_MAX_IMAGE_BYTES?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(10_000) RELAY_RATE_PER_SECOND?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(10_000) RELAY_RATE_BURST?: number;
-  @IsOptional() @IsInt() @Min(100) @Max(300_000) RELAY_PING_INTERVAL_MS?: number;
-  @IsOptional() @IsInt() @Min(1000) @Max(120_000) RELAY_AUTH_TIMEOUT_MS?: number;
-  @IsOptional() @IsInt() @Min(300) @Max(300_000) RELAY_SLOT_TTL_MS?: number;
-  @IsOptional()
+  @IsOmittable() @IsInt() @Min(1024) @Max(1024 * 1024) RELAY_MAX_FRAME_BYTES?: number;
+  @IsOmittable() @IsInt() @Min(1024) @Max(MAX_IMAGE_BYTES) RELAY_MAX_IMAGE_BYTES?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(10_000) RELAY_RATE_PER_SECOND?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(10_000) RELAY_RATE_BURST?: number;
+  @IsOmittable() @IsInt() @Min(100) @Max(300_000) RELAY_PING_INTERVAL_MS?: number;
+  @IsOmittable() @IsInt() @Min(1000) @Max(120_000) RELAY_AUTH_TIMEOUT_MS?: number;
+  @IsOmittable() @IsInt() @Min(300) @Max(300_000) RELAY_SLOT_TTL_MS?: number;
+  @IsOmittable()
   @IsInt()
   @Min(64 * 1024)
   @Max(256 * 1024 * 1024)

@@ -1,7 +1,7 @@
-import { defineConfig, Env, validateEnv, IsInt, IsOptional, Max, Min } from '@app/common';
+import { defineConfig, Env, validateEnv, IsInt, IsOmittable, Max, Min } from '@app/common';
 
 class SessionEnv {
-  @IsOptional() @IsInt() @Min(2) @Max(3600) SESSION_TTL_SECONDS?: number;
+  @IsOmittable() @IsInt() @Min(2) @Max(3600) SESSION_TTL_SECONDS?: number;
 }
 
 export interface SessionSettings {

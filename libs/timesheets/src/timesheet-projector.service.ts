@@ -285,10 +285,16 @@ export class TimesheetProjector
         if (!stored.includes(this.seal.kid)) await this.repo.addSealKid(this.seal.kid);
         return;
       }
-      this.logger.warn(
-        { storedKids: stored ?? null, notHeld: lost ?? null, kid: this.seal.kid },
-        'Timesheet read model tagged under a key not held (or untagged): cleared, each site re-read from the ledger at its next read',
-      );
+      const details = { storedKids: stored ?? null, notHeld: lost ?? null, kid: this.seal.kid };
+      if (await this.repo.isEmpty()) {
+        // a fresh install (or a read model with nothing in it): nothing is lost, nothing to warn of
+        this.logger.log(details, 'Timesheet read model empty: tagged under this server key');
+      } else {
+        this.logger.warn(
+          details,
+          'Timesheet read model tagged under a key not held (or untagged): cleared, each site re-read from the ledger at its next read',
+        );
+      }
     }
     await this.repo.resetAll(this.seal.kid);
     this.applied.clear();

@@ -1,13 +1,13 @@
 import { DAY_PAGE_MAX_WORKERS } from './infrastructure/persistence/timesheet.repository';
-import { defineConfig, Env, validateEnv, IsInt, IsOptional, Max, Min } from '@app/common';
+import { defineConfig, Env, validateEnv, IsInt, IsOmittable, Max, Min } from '@app/common';
 
 class TimesheetsEnv {
-  @IsOptional() @IsInt() @Min(1) @Max(366) TIMESHEET_MAX_PERIOD_DAYS?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(36) TIMESHEET_MAX_SHIFT_HOURS?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(100_000) TIMESHEET_PAGE_MAX_WORKERS?: number;
-  @IsOptional() @IsInt() @Min(2) @Max(3600) TIMESHEET_REBUILD_LEASE_SECONDS?: number;
-  @IsOptional() @IsInt() @Min(0) @Max(10_000_000) TIMESHEET_CORRECTION_MAX_LAG?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(600_000) TIMESHEET_CORRECTION_WAIT_MS?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(366) TIMESHEET_MAX_PERIOD_DAYS?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(36) TIMESHEET_MAX_SHIFT_HOURS?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(100_000) TIMESHEET_PAGE_MAX_WORKERS?: number;
+  @IsOmittable() @IsInt() @Min(2) @Max(3600) TIMESHEET_REBUILD_LEASE_SECONDS?: number;
+  @IsOmittable() @IsInt() @Min(0) @Max(10_000_000) TIMESHEET_CORRECTION_MAX_LAG?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(600_000) TIMESHEET_CORRECTION_WAIT_MS?: number;
 }
 
 export interface TimesheetsSettings {

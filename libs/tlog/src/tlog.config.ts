@@ -17,24 +17,24 @@ import {
   RetiredKey,
   validateEnv,
   IsIn,
-  IsOptional,
+  IsOmittable,
   IsString,
   Matches,
 } from '@app/common';
 
 class TlogEnv {
   @IsString() TLOG_SIGNING_KEY!: string;
-  @IsOptional() @IsString() TLOG_RETIRED_KEYS?: string;
+  @IsOmittable() @IsString() TLOG_RETIRED_KEYS?: string;
   // required in production with the other secrets (LOCAL_SECRETS), generated outside it
-  @IsOptional() @IsString() STORE_MAC_KEY?: string;
-  @IsOptional() @IsString() STORE_MAC_RETIRED_KEYS?: string;
-  @IsOptional() @IsIn(['0', '1']) STORE_MAC_LEGACY?: string;
-  @IsOptional()
+  @IsOmittable() @IsString() STORE_MAC_KEY?: string;
+  @IsOmittable() @IsString() STORE_MAC_RETIRED_KEYS?: string;
+  @IsOmittable() @IsIn(['0', '1']) STORE_MAC_LEGACY?: string;
+  @IsOmittable()
   @Matches(/^[a-z0-9.-]{1,100}(\/[A-Za-z0-9._-]{1,60}){0,3}$/, {
     message: 'must be a host-like name without scheme, e.g. mdai.example.com',
   })
   TLOG_ORIGIN?: string;
-  @IsOptional() @IsString() TLOG_WITNESS_FILE?: string;
+  @IsOmittable() @IsString() TLOG_WITNESS_FILE?: string;
 }
 
 export interface TlogSettings {

@@ -5,7 +5,7 @@ import {
   Env,
   validateEnv,
   IsInt,
-  IsOptional,
+  IsOmittable,
   IsString,
   Max,
   Min,
@@ -15,11 +15,11 @@ const MIB = 1024 * 1024;
 
 class VaultEnv {
   @IsString() VAULT_KEYS!: string;
-  @IsOptional() @IsString() VAULT_ACTIVE_KEY?: string;
-  @IsOptional() @IsInt() @Min(1) @Max(4096 * MIB) VAULT_MAX_FILE_BYTES?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(3650) VAULT_RETENTION_DAYS?: number;
-  @IsOptional() @IsInt() @Min(10) @Max(7 * 24 * 3600) VAULT_RETENTION_SWEEP_SECONDS?: number;
-  @IsOptional() @IsInt() @Min(0) @Max(4096 * MIB) VAULT_READ_HOLD_BYTES?: number;
+  @IsOmittable() @IsString() VAULT_ACTIVE_KEY?: string;
+  @IsOmittable() @IsInt() @Min(1) @Max(4096 * MIB) VAULT_MAX_FILE_BYTES?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(3650) VAULT_RETENTION_DAYS?: number;
+  @IsOmittable() @IsInt() @Min(10) @Max(7 * 24 * 3600) VAULT_RETENTION_SWEEP_SECONDS?: number;
+  @IsOmittable() @IsInt() @Min(0) @Max(4096 * MIB) VAULT_READ_HOLD_BYTES?: number;
 }
 
 export interface VaultSettings {

@@ -6,7 +6,7 @@ import {
   IsTimeZoneConstraint,
   validateEnv,
   IsInt,
-  IsOptional,
+  IsOmittable,
   IsString,
   Max,
   Min,
@@ -41,14 +41,14 @@ class IsPlaceTimeZoneConstraint implements ValidatorConstraintInterface {
 }
 
 class WorkforceEnv {
-  @IsOptional() @IsInt() @Min(1) @Max(24 * 90) ENROLLMENT_CODE_TTL_HOURS?: number;
-  @IsOptional() @IsInt() @Min(0) @Max(365) TRUST_INHERITANCE_DAYS?: number;
-  @IsOptional()
+  @IsOmittable() @IsInt() @Min(1) @Max(24 * 90) ENROLLMENT_CODE_TTL_HOURS?: number;
+  @IsOmittable() @IsInt() @Min(0) @Max(365) TRUST_INHERITANCE_DAYS?: number;
+  @IsOmittable()
   @IsString()
   @Validate(IsTimeZoneConstraint)
   @Validate(IsPlaceTimeZoneConstraint)
   SITE_DEFAULT_TIME_ZONE?: string;
-  @IsOptional() @IsString() @Validate(IsPhoneRegionConstraint) PHONE_DEFAULT_COUNTRY?: string;
+  @IsOmittable() @IsString() @Validate(IsPhoneRegionConstraint) PHONE_DEFAULT_COUNTRY?: string;
 }
 
 export interface WorkforceSettings {

@@ -5,8 +5,8 @@
  * (SHA-256 of JCS({siteId, seq, prevHash, data, meta})) and the chain, builds the RFC 6962
  * Merkle tree, and checks that the signed checkpoint (C2SP tlog-checkpoint note, Ed25519)
  * is signed by the key and commits to the first <size> entries of the export. With
- * --receipt, also checks a receipt (a sync result or its `receipt` field) against the
- * checkpoint. --key takes a verifier key (`<origin>+<id>+<base64>`), the base64 32-byte
+ * --receipt, also checks a receipt (a sync result, its `receipt` field, or a whole sync answer
+ * with one result) against the checkpoint. --key takes a verifier key (`<origin>+<id>+<base64>`), the base64 32-byte
  * public key from /api/v5/tlog/keys, or a file holding either or the whole /api/v5/tlog/keys
  * answer: then the checkpoint may be signed by any of its keys, and when the note carries its
  * signing time (`timestamp <Unix ms>`) it must lie inside that key's window. Exit code 0 when
@@ -48,7 +48,50 @@ interface Receipt {
   inclusionProof: string[];
   recordHash?: string;
 }
-type ReceiptFile = Partial<Receipt> & { receipt?: Receipt; recordHash?: string };
+/**
+ * The receipt of a --receipt file, in any of the shapes it is documented in: the `receipt`
+ * object of a sync result (`results[i].receipt`), the sync result holding it, or the whole sync
+ * answer when it has exactly one result. Anything else is refused naming what to give.
+ */
+function receiptIn(json: unknown, file: string): { receipt: Receipt; recordHash?: string } {
+  const shapes =
+    'give the `receipt` of a sync result (results[i].receipt), the result itself, or a sync answer with one result';
+  let value = json as Record<string, unknown> | null;
+  if (value && typeof value === 'object' && Array.isArray(value.results)) {
+    if (value.results.length !== 1) {
+      throw new Error(
+        `--receipt ${file}: a sync answer with ${value.results.length} results: pick one (results[i] or results[i].receipt)`,
+      );
+    }
+    value = value.results[0] as Record<string, unknown> | null;
+  }
+  if (!value || typeof value !== 'object')
+    throw new Error(`--receipt ${file}: not a receipt: ${shapes}`);
+  const inner = (value.receipt ?? value) as Record<string, unknown>;
+  const recordHash = value.recordHash ?? inner.recordHash;
+  const wrong = [
+    ['seq', Number.isSafeInteger(inner.seq)],
+    ['treeSize', Number.isSafeInteger(inner.treeSize)],
+    ['leafIndex', Number.isSafeInteger(inner.leafIndex)],
+    ['leafHash', typeof inner.leafHash === 'string' && /^[0-9a-f]{64}$/.test(inner.leafHash)],
+    [
+      'inclusionProof',
+      Array.isArray(inner.inclusionProof) &&
+        inner.inclusionProof.every((p) => typeof p === 'string'),
+    ],
+    ['recordHash', recordHash === undefined || typeof recordHash === 'string'],
+  ]
+    .filter(([, ok]) => !ok)
+    .map(([name]) => name);
+  if (wrong.length > 0) {
+    const status =
+      typeof value.status === 'string' ? ` (a result ${value.status}, no receipt)` : '';
+    throw new Error(
+      `--receipt ${file}: not a receipt${status}: ${wrong.join(', ')} missing or malformed; ${shapes}`,
+    );
+  }
+  return { receipt: inner as unknown as Receipt, recordHash: recordHash as string | undefined };
+}
 
 function arg(args: string[], name: string): string | undefined {
   const at = args.indexOf(name);
@@ -328,10 +371,12 @@ async function main(args: string[]): Promise<boolean> {
 
   const receiptFile = arg(args, '--receipt');
   if (receiptFile) {
-    const json = JSON.parse(readFileSync(receiptFile, 'utf8')) as ReceiptFile;
-    const receipt = json.receipt ?? (json as Receipt);
-    const recordHash = (json.recordHash ?? receipt.recordHash) as string;
-    const leaf = leafOfRecordHash(recordHash);
+    const { receipt, recordHash } = receiptIn(
+      JSON.parse(readFileSync(receiptFile, 'utf8')) as unknown,
+      receiptFile,
+    );
+    // the receipt alone carries no recordHash: its leaf hash is what the proof is checked for
+    const leaf = recordHash ? leafOfRecordHash(recordHash) : Buffer.from(receipt.leafHash, 'hex');
     const holds =
       receipt.treeSize === checkpoint.size &&
       leaf.toString('hex') === receipt.leafHash &&

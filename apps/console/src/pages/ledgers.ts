@@ -58,8 +58,10 @@ function renderSite(ctx: PageContext, siteId: string): void {
         'p',
         {},
         link(`#/timesheets/${siteId}`, 'Timesheets of this site'),
-        ' · ',
-        link(`#/fraud?siteId=${siteId}`, 'Fraud events at this site'),
+        // the fraud page is the admin's only (an auditor would open a page its role cannot)
+        ...(ctx.can('admin')
+          ? [' · ', link(`#/fraud?siteId=${siteId}`, 'Fraud events at this site')]
+          : []),
       ),
       h('h3', {}, 'Head'),
       head,

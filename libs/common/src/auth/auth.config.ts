@@ -1,4 +1,5 @@
-import { IsOptional, IsString, MinLength } from '../validation/validators';
+import { IsString, MinLength } from '../validation/validators';
+import { IsOmittable } from '../validation/omittable';
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '../config/config-error';
 import { defineConfig } from '../config/config-namespace';
@@ -7,11 +8,11 @@ import { ROLES, Role } from './role';
 
 class AuthEnv {
   @IsString() @MinLength(32, { message: 'must be at least 32 characters' }) JWT_SECRET!: string;
-  @IsOptional() @IsString() ADMIN_API_KEYS?: string;
-  @IsOptional() @IsString() PROVISIONER_API_KEYS?: string;
-  @IsOptional() @IsString() AUDITOR_API_KEYS?: string;
-  @IsOptional() @IsString() MOBILE_API_KEYS?: string;
-  @IsOptional() @IsString() HARDWARE_API_KEYS?: string;
+  @IsOmittable() @IsString() ADMIN_API_KEYS?: string;
+  @IsOmittable() @IsString() PROVISIONER_API_KEYS?: string;
+  @IsOmittable() @IsString() AUDITOR_API_KEYS?: string;
+  @IsOmittable() @IsString() MOBILE_API_KEYS?: string;
+  @IsOmittable() @IsString() HARDWARE_API_KEYS?: string;
 }
 
 export interface AuthSettings {

@@ -1,4 +1,5 @@
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from '../validation/validators';
+import { IsIn, IsInt, IsString, Matches, Max, Min } from '../validation/validators';
+import { IsOmittable } from '../validation/omittable';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { ConfigError, ConfigProblems } from './config-error';
@@ -9,27 +10,27 @@ export type NodeEnv = 'development' | 'production' | 'test';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 class AppEnv {
-  @IsOptional() @IsIn(['development', 'production', 'test']) NODE_ENV?: NodeEnv;
-  @IsOptional() @IsInt() @Min(0) @Max(65535) PORT?: number;
-  @IsOptional() @IsString() HOST?: string;
-  @IsOptional() @IsString() DATA_DIR?: string;
-  @IsOptional() @IsString() UPLOADS_DIR?: string;
-  @IsOptional()
+  @IsOmittable() @IsIn(['development', 'production', 'test']) NODE_ENV?: NodeEnv;
+  @IsOmittable() @IsInt() @Min(0) @Max(65535) PORT?: number;
+  @IsOmittable() @IsString() HOST?: string;
+  @IsOmittable() @IsString() DATA_DIR?: string;
+  @IsOmittable() @IsString() UPLOADS_DIR?: string;
+  @IsOmittable()
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL?: LogLevel;
-  @IsOptional()
+  @IsOmittable()
   @Matches(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, {
     message: 'must be an http:// or https:// URL without query or fragment',
   })
   PUBLIC_URL?: string;
-  @IsOptional() @IsString() TRUST_PROXY?: string;
-  @IsOptional() @IsInt() @Min(1024) @Max(64 * 1024 * 1024) JSON_BODY_LIMIT_BYTES?: number;
-  @IsOptional() @IsInt() @Min(0) @Max(120_000) SHUTDOWN_GRACE_MS?: number;
-  @IsOptional() @IsString() CONSOLE_DIR?: string;
-  @IsOptional() @IsInt() @Min(2) @Max(256) JSON_MAX_DEPTH?: number;
-  @IsOptional() @IsInt() @Min(10) @Max(1_000_000) JSON_MAX_KEYS?: number;
-  @IsOptional() @IsInt() @Min(64) @Max(64 * 1024 * 1024) JSON_MAX_STRING_LENGTH?: number;
-  @IsOptional() @IsInt() @Min(0) HEALTH_MIN_FREE_BYTES?: number;
+  @IsOmittable() @IsString() TRUST_PROXY?: string;
+  @IsOmittable() @IsInt() @Min(1024) @Max(64 * 1024 * 1024) JSON_BODY_LIMIT_BYTES?: number;
+  @IsOmittable() @IsInt() @Min(0) @Max(120_000) SHUTDOWN_GRACE_MS?: number;
+  @IsOmittable() @IsString() CONSOLE_DIR?: string;
+  @IsOmittable() @IsInt() @Min(2) @Max(256) JSON_MAX_DEPTH?: number;
+  @IsOmittable() @IsInt() @Min(10) @Max(1_000_000) JSON_MAX_KEYS?: number;
+  @IsOmittable() @IsInt() @Min(64) @Max(64 * 1024 * 1024) JSON_MAX_STRING_LENGTH?: number;
+  @IsOmittable() @IsInt() @Min(0) HEALTH_MIN_FREE_BYTES?: number;
 }
 
 export interface AppSettings {

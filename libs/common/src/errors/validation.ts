@@ -22,23 +22,37 @@ const TYPE_CHECKS = new Set([
   'isBooleanString',
 ]);
 
+/** Checks whose message about a null says more than "must not be null" (by constraint name). */
+const NULL_AWARE = new Set(['onlyForActions']);
+
+/** class-validator puts the property name first; the field is already named. */
+function stripProperty(message: string, property: string): string {
+  return message.startsWith(`${property} `) ? message.slice(property.length + 1) : message;
+}
+
 /**
  * One entry per failed check, named by its field; a value of the wrong type gets only its type
- * checks' entries. A required field that is absent (or null)
- * gets one entry, "is required", instead of every check its missing value fails; the others
- * come in the order their checks are written on the DTO (class-validator lists them the other
- * way round: decorators apply from the bottom up). The value itself is never put in an entry.
+ * checks' entries. A required field that is absent gets one entry, "is required", and a null
+ * one "must not be null" (null is never taken for a field left out: see IsOmittable), instead
+ * of every check its missing value fails; the others come in the order their checks are
+ * written on the DTO (class-validator lists them the other way round: decorators apply from the
+ * bottom up). The value itself is never put in an entry.
  */
 function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
   return errors.flatMap((error) => {
     const field = prefix ? `${prefix}.${error.property}` : error.property;
     const constraints = error.constraints ?? {};
     // a field sent that should not be there is named as such, whatever its value
-    const missing =
-      (error.value === undefined || error.value === null) &&
-      Object.keys(constraints).length > 0 &&
-      !('whitelistValidation' in constraints);
-    if (missing) return [{ field, message: 'is required' }];
+    const checked = Object.keys(constraints).length > 0 && !('whitelistValidation' in constraints);
+    if (checked && error.value === undefined) return [{ field, message: 'is required' }];
+    // null is a value, not a field left out (see IsOmittable): said as such, unless a check
+    // knows better (a field of other actions only says so, whatever its value)
+    if (checked && error.value === null) {
+      const own = Object.keys(constraints).filter((name) => NULL_AWARE.has(name));
+      return own.length > 0
+        ? own.map((name) => ({ field, message: stripProperty(constraints[name], error.property) }))
+        : [{ field, message: 'must not be null' }];
+    }
     // a value of the wrong type is told only that: "must not be less than 1" says nothing of
     // "abc" that "must be an integer" does not
     const typeChecks = Object.keys(constraints).filter((name) => TYPE_CHECKS.has(name));
@@ -48,10 +62,7 @@ function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
         : Object.values(constraints);
     const own = shown.reverse().map((message) => ({
       field,
-      // class-validator puts the property name first; the field is already named
-      message: message.startsWith(`${error.property} `)
-        ? message.slice(error.property.length + 1)
-        : message,
+      message: stripProperty(message, error.property),
     }));
     return [...own, ...flatten(error.children ?? [], field)];
   });

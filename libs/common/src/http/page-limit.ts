@@ -1,7 +1,8 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiPropertyOptional } from './openapi-decorators';
 import { Type } from '../validation/transformers';
-import { IsInt, IsOptional, Max, Min } from '../validation/validators';
+import { IsInt, Max, Min } from '../validation/validators';
+import { IsOmittable } from '../validation/omittable';
 
 export const DEFAULT_PAGE_LIMIT = 100;
 export const MAX_PAGE_LIMIT = 1000;
@@ -10,7 +11,7 @@ export const MAX_PAGE_LIMIT = 1000;
 export function PageLimit(): PropertyDecorator {
   return applyDecorators(
     ApiPropertyOptional({ default: DEFAULT_PAGE_LIMIT, maximum: MAX_PAGE_LIMIT }),
-    IsOptional(),
+    IsOmittable(),
     Type(() => Number),
     IsInt(),
     Min(1),

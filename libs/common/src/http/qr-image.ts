@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from './openapi-decorators';
-import { IsIn, IsOptional } from '../validation/validators';
+import { IsIn } from '../validation/validators';
+import { IsOmittable } from '../validation/omittable';
 import { Response } from 'express';
 
 export const QR_FORMATS = ['png', 'svg'] as const;
@@ -8,7 +9,7 @@ export type QrFormat = (typeof QR_FORMATS)[number];
 /** `?format=png|svg` of every endpoint that serves a QR image (PNG when absent). */
 export class QrFormatQuery {
   @ApiPropertyOptional({ enum: QR_FORMATS, default: 'png' })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(QR_FORMATS)
   format?: QrFormat;
 }

@@ -1,12 +1,13 @@
-import { IsInt, IsOptional, Matches, Max, Min } from '../validation/validators';
+import { IsInt, Matches, Max, Min } from '../validation/validators';
+import { IsOmittable } from '../validation/omittable';
 import { defineConfig } from '../config/config-namespace';
 import { Env, validateEnv } from '../config/env-schema';
 
 class RateLimitEnv {
-  @IsOptional() @IsInt() @Min(1) @Max(86_400) RATE_LIMIT_WINDOW_SECONDS?: number;
-  @IsOptional() @IsInt() @Min(0) @Max(100_000_000) RATE_LIMIT_PER_IP?: number;
-  @IsOptional() @IsInt() @Min(0) @Max(100_000_000) RATE_LIMIT_PER_CREDENTIAL?: number;
-  @IsOptional()
+  @IsOmittable() @IsInt() @Min(1) @Max(86_400) RATE_LIMIT_WINDOW_SECONDS?: number;
+  @IsOmittable() @IsInt() @Min(0) @Max(100_000_000) RATE_LIMIT_PER_IP?: number;
+  @IsOmittable() @IsInt() @Min(0) @Max(100_000_000) RATE_LIMIT_PER_CREDENTIAL?: number;
+  @IsOmittable()
   @Matches(/^[A-Za-z0-9:._-]{1,64}$/, { message: 'must be 1-64 of A-Z a-z 0-9 : . _ -' })
   RATE_LIMIT_REDIS_PREFIX?: string;
 }

@@ -1,9 +1,10 @@
-import { IsOptional, Matches } from '../validation/validators';
+import { Matches } from '../validation/validators';
+import { IsOmittable } from '../validation/omittable';
 import { defineConfig } from '../config/config-namespace';
 import { Env, validateEnv } from '../config/env-schema';
 
 class RedisEnv {
-  @IsOptional()
+  @IsOmittable()
   @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
 }

@@ -22,7 +22,10 @@ describe('time-zone', () => {
       ['america/new_york', 'America/New_York'],
       ['Asia/Kolkata', 'Asia/Kolkata'],
       ['asia/kolkata', 'Asia/Kolkata'],
-      ['Asia/Calcutta', 'Asia/Calcutta'],
+      ['Asia/Calcutta', 'Asia/Kolkata'],
+      ['Europe/Kiev', 'Europe/Kyiv'],
+      ['Pacific/Truk', 'Pacific/Chuuk'],
+      ['America/Godthab', 'America/Nuuk'],
       ['europe/kyiv', 'Europe/Kyiv'],
       ['Australia/Lord_Howe', 'Australia/Lord_Howe'],
     ]) {

@@ -35,7 +35,10 @@ function resolvedZone(name: string): string {
 
 /**
  * Current IANA names that the runtime's ICU (CLDR) still lists under their old names
- * (`Asia/Kolkata` resolves to `Asia/Calcutta`): kept as they are spelled here.
+ * (`Asia/Kolkata` resolves to `Asia/Calcutta`, and `Intl.supportedValuesOf` lists only
+ * `Asia/Calcutta`): a zone given by its old name or any alias of it is stored under the name
+ * here. Node 20's Intl formats with either name (the same ICU zone), so computing with the
+ * name stored is exact.
  */
 const IANA_RENAMED = [
   'Africa/Asmara',
@@ -59,22 +62,36 @@ const IANA_RENAMED = [
   'Pacific/Pohnpei',
 ];
 let zoneSpellings: Map<string, string> | undefined;
+/** ICU's old name of a renamed zone → its current IANA name (`Asia/Calcutta` → `Asia/Kolkata`). */
+let renamedFrom: Map<string, string> | undefined;
+/** canonicalTimeZone's answers (a site's zone is canonicalised on every read of the site). */
+const canonicalCache = new Map<string, string>();
 
 /**
- * The stored spelling of a valid zone: its exact IANA spelling when it is a zone's name
- * (`asia/kolkata` → `Asia/Kolkata`), else the zone it is an alias of (`utc`, `Etc/UTC` → `UTC`,
- * `US/Eastern` → `America/New_York`, `Japan` → `Asia/Tokyo`).
+ * The stored spelling of a valid zone, its current IANA name: its exact IANA spelling when it
+ * is a zone's name (`asia/kolkata` → `Asia/Kolkata`), else the zone it is an alias of (`utc`,
+ * `Etc/UTC` → `UTC`, `US/Eastern` → `America/New_York`, `Japan` → `Asia/Tokyo`), and a zone ICU
+ * still names by its old name under its current one (`Asia/Calcutta` → `Asia/Kolkata`,
+ * `Europe/Kiev` → `Europe/Kyiv`, `America/Buenos_Aires` → `America/Argentina/Buenos_Aires`).
  */
 export function canonicalTimeZone(name: string): string {
+  const known = canonicalCache.get(name);
+  if (known !== undefined) return known;
   const resolved = resolvedZone(name);
-  if (resolved === 'UTC') return 'UTC';
-  if (!zoneSpellings) {
+  if (!zoneSpellings || !renamedFrom) {
     zoneSpellings = new Map();
+    renamedFrom = new Map();
     for (const zone of [...Intl.supportedValuesOf('timeZone'), ...IANA_RENAMED]) {
       if (isValidTimeZone(zone)) zoneSpellings.set(zone.toLowerCase(), zone);
     }
+    for (const zone of IANA_RENAMED) {
+      if (isValidTimeZone(zone)) renamedFrom.set(resolvedZone(zone), zone);
+    }
   }
-  return zoneSpellings.get(name.toLowerCase()) ?? resolved;
+  const spelled = resolved === 'UTC' ? 'UTC' : (zoneSpellings.get(name.toLowerCase()) ?? resolved);
+  const canonical = renamedFrom.get(spelled) ?? spelled;
+  if (canonicalCache.size < 1000) canonicalCache.set(name, canonical);
+  return canonical;
 }
 
 function partsFormatter(zone: string): Intl.DateTimeFormat {
@@ -205,4 +222,14 @@ export function localIso(at: number, zone: string): string {
   const two = (n: number) => String(n).padStart(2, '0');
   const hhmm = `${two(Math.floor(abs / 3600))}:${two(Math.floor(abs / 60) % 60)}`;
   return `${wall}${sign}${hhmm}${abs % 60 === 0 ? '' : `:${two(abs % 60)}`}`;
+}
+
+/**
+ * A site's zone as read from the store: in its canonical spelling (sites stored before a rule
+ * of canonicalTimeZone existed, such as `Asia/Calcutta` before `Asia/Kolkata` was the stored
+ * name, read as the current name; both compute the same local days), or as stored when the
+ * runtime does not know it (never hidden behind another name).
+ */
+export function storedTimeZone(stored: string): string {
+  return isValidTimeZone(stored) ? canonicalTimeZone(stored) : stored;
 }

@@ -1,7 +1,9 @@
 import { applyDecorators } from '@nestjs/common';
 import { Transform } from './transformers';
 import {
+  Length,
   registerDecorator,
+  ValidationArguments,
   ValidationOptions,
   ValidatorConstraint,
   ValidatorConstraintInterface,
@@ -52,4 +54,18 @@ export function IsDisplayName(options?: ValidationOptions): PropertyDecorator {
         validator: IsDisplayNameConstraint,
       }),
   );
+}
+
+/**
+ * The length of a display name (after `@IsDisplayName` trimmed it): 1 to `max` characters. One
+ * of white space only is told it is blank, not that it "must be longer than or equal to 1
+ * characters".
+ */
+export function DisplayNameLength(max: number): PropertyDecorator {
+  return Length(1, max, {
+    message: (args: ValidationArguments) =>
+      typeof args.value === 'string' && args.value.length === 0
+        ? `${args.property} must not be blank (white space only is blank)`
+        : `${args.property} must be at most ${max} characters`,
+  });
 }

@@ -3,7 +3,7 @@ import {
   OBJECT_ID_PATTERN,
   IsIn,
   IsObject,
-  IsOptional,
+  IsOmittable,
   IsString,
   Length,
   Matches,
@@ -65,11 +65,11 @@ export class WorkerDeviceStatusChangeDto {
 
 export class ListWorkerDevicesQuery extends DevicePageQuery {
   @ApiPropertyOptional({ description: 'Return devices after this deviceId (keyset pagination)' })
-  @IsOptional()
+  @IsOmittable()
   @Matches(OBJECT_ID_PATTERN, { message: 'after must be a 24-hex id' })
   after?: string;
   @ApiPropertyOptional({ description: "Only this worker's phones (none for an unknown worker)" })
-  @IsOptional()
+  @IsOmittable()
   @Matches(OBJECT_ID_PATTERN, { message: 'workerId must be a 24-hex id' })
   workerId?: string;
   @ApiPropertyOptional({
@@ -77,7 +77,7 @@ export class ListWorkerDevicesQuery extends DevicePageQuery {
     description:
       '`live`: each device also carries `liveTrustScore`, its score now (as GET /api/v5/devices/{deviceId}/trust computes it), read for the whole page at once; `limit` at most 100 then',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(['live'], { message: 'trust must be live' })
   trust?: 'live';
 }

@@ -5,7 +5,7 @@ import {
   Length,
   Matches,
   IsInstant,
-  IsOptional,
+  IsOmittable,
   NotBefore,
   IsString,
   MaxLength,
@@ -24,22 +24,22 @@ import {
 
 export class ListFraudEventsQuery {
   @ApiPropertyOptional({ enum: FRAUD_EVENT_TYPES })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(FRAUD_EVENT_TYPES)
   type?: FraudEventType;
 
   @ApiPropertyOptional({ description: "Only this phone's events (a worker device's id)" })
-  @IsOptional()
+  @IsOmittable()
   @Matches(OBJECT_ID_PATTERN, { message: 'deviceId must be a 24-hex id' })
   deviceId?: string;
 
   @ApiPropertyOptional({ description: "Only this worker's events" })
-  @IsOptional()
+  @IsOmittable()
   @Matches(OBJECT_ID_PATTERN, { message: 'workerId must be a 24-hex id' })
   workerId?: string;
 
   @ApiPropertyOptional({ description: "Only this site's events" })
-  @IsOptional()
+  @IsOmittable()
   @Matches(OBJECT_ID_PATTERN, { message: 'siteId must be a 24-hex id' })
   siteId?: string;
 
@@ -48,15 +48,16 @@ export class ListFraudEventsQuery {
     description:
       'Inclusive. A day YYYY-MM-DD (its midnight UTC) or an ISO-8601 date-time with a zone (Z or ±hh:mm)',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsInstant()
   from?: string;
 
   @ApiPropertyOptional({
     example: '2026-03-31T23:59:59Z',
-    description: 'Inclusive, as `from`; before `from` → 400 invalid_period',
+    description:
+      'Inclusive. A day YYYY-MM-DD is that whole day, to its last millisecond UTC (from=2026-03-01&to=2026-03-01 is all of 1 March), or an ISO-8601 date-time with a zone; before `from` → 400 invalid_period',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsInstant()
   @NotBefore('from')
   to?: string;
@@ -65,14 +66,14 @@ export class ListFraudEventsQuery {
     enum: FRAUD_REVIEW_STATES,
     description: 'unreviewed: no review yet; dismissed or confirmed: the latest review decided so',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(FRAUD_REVIEW_STATES)
   review?: FraudReviewState;
 
   @ApiPropertyOptional({
     description: 'Opaque cursor from the x-next-cursor header of the previous page',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(200)
   cursor?: string;

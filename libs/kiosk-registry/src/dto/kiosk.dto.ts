@@ -1,7 +1,7 @@
 import {
   DevicePageQuery,
   IsIn,
-  IsOptional,
+  IsOmittable,
   IsString,
   Length,
   Matches,
@@ -64,7 +64,7 @@ export class DeviceIdParam {
 
 export class ListKiosksQuery extends DevicePageQuery {
   @ApiPropertyOptional({ description: 'Return devices after this device_id (keyset pagination)' })
-  @IsOptional()
+  @IsOmittable()
   @Matches(DEVICE_ID_PATTERN, { message: `after ${DEVICE_ID_MESSAGE}` })
   after?: string;
 
@@ -72,7 +72,7 @@ export class ListKiosksQuery extends DevicePageQuery {
     description: 'Only devices whose device_id starts with this (case-sensitive)',
     example: 'TEE-RDKX5',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(128)
   prefix?: string;

@@ -1,7 +1,7 @@
 import {
   OBJECT_ID_PATTERN,
   IsInt,
-  IsOptional,
+  IsOmittable,
   IsString,
   IsUUID,
   Matches,
@@ -51,14 +51,14 @@ export class LedgerVerificationView {
 
 export class CheckpointListQuery {
   @ApiPropertyOptional({ description: 'Only checkpoints of larger trees (default 0)' })
-  @IsOptional()
+  @IsOmittable()
   @Type(() => Number)
   @IsInt()
   @Min(0)
   after?: number;
 
   @ApiPropertyOptional({ description: 'At most this many (default 100, max 1000)' })
-  @IsOptional()
+  @IsOmittable()
   @Type(() => Number)
   @IsInt()
   @Min(1)
@@ -68,7 +68,7 @@ export class CheckpointListQuery {
 
 export class InclusionQuery {
   @ApiPropertyOptional({ description: 'The link, by seq (or give packetId)' })
-  @IsOptional()
+  @IsOmittable()
   @Type(() => Number)
   @IsInt()
   @Min(1)
@@ -79,14 +79,14 @@ export class InclusionQuery {
     description:
       "The link, by packetId with its deviceId (or give seq): a packetId is unique per device, so it names a link only with the packet's device",
   })
-  @IsOptional()
+  @IsOmittable()
   @IsUUID()
   packetId?: string;
 
   @ApiPropertyOptional({
     description: "With packetId, required: the packet's device",
   })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @Matches(OBJECT_ID_PATTERN, { message: 'deviceId must be a 24-hex id' })
   deviceId?: string;
@@ -94,7 +94,7 @@ export class InclusionQuery {
   @ApiPropertyOptional({
     description: 'Prove against this tree size (default: the latest checkpoint)',
   })
-  @IsOptional()
+  @IsOmittable()
   @Type(() => Number)
   @IsInt()
   @Min(1)

@@ -28,7 +28,7 @@ export function checkSyncRequest(body: unknown, maxPackets: number): SyncRequest
   }
   const packets = top.packets;
   if (packets === undefined || packets === null) {
-    errors.push(required('packets'));
+    errors.push(required('packets', packets));
     throw invalid(errors);
   }
   if (!Array.isArray(packets)) {
@@ -49,7 +49,7 @@ export function checkSyncRequest(body: unknown, maxPackets: number): SyncRequest
 
 function checkPacket(packet: unknown, field: string, errors: FieldError[]): void {
   if (packet === undefined || packet === null) {
-    errors.push(required(field));
+    errors.push(required(field, packet));
     return;
   }
   if (!isObjectLike(packet)) {
@@ -63,13 +63,13 @@ function checkPacket(packet: unknown, field: string, errors: FieldError[]): void
     if (!PACKET_KEYS.has(key)) errors.push(unknownProperty(`${field}.${key}`, key));
   }
   if (p.payload === undefined || p.payload === null) {
-    errors.push(required(`${field}.payload`));
+    errors.push(required(`${field}.payload`, p.payload));
   } else if (!isObjectLike(p.payload) || Array.isArray(p.payload)) {
     errors.push({ field: `${field}.payload`, message: 'must be an object' });
   }
   const signature = p.signature;
   if (signature === undefined || signature === null) {
-    errors.push(required(`${field}.signature`));
+    errors.push(required(`${field}.signature`, signature));
   } else if (typeof signature !== 'string') {
     errors.push({ field: `${field}.signature`, message: 'must be a string' });
   } else if (signature.length > MAX_SIGNATURE) {
@@ -85,8 +85,8 @@ function isObjectLike(value: unknown): value is object {
 }
 
 /** A required field absent or null: one entry, as the ValidationPipe's error factory says it. */
-function required(field: string): FieldError {
-  return { field, message: 'is required' };
+function required(field: string, value: unknown): FieldError {
+  return { field, message: value === null ? 'must not be null' : 'is required' };
 }
 
 function notNested(field: string): FieldError {

@@ -2,7 +2,7 @@ import {
   IsArray,
   IsIn,
   IsObject,
-  IsOptional,
+  IsOmittable,
   IsString,
   MaxLength,
   ValidateNested,
@@ -186,7 +186,7 @@ export class SyncResponse {
 
 export class SyncQuery {
   @ApiPropertyOptional({ description: 'false: no receipts in the answer (default true)' })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(['true', 'false'])
   receipts?: string;
 }

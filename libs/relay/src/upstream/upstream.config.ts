@@ -4,7 +4,7 @@ import {
   Env,
   validateEnv,
   IsInt,
-  IsOptional,
+  IsOmittable,
   IsString,
   Matches,
   Max,
@@ -12,12 +12,12 @@ import {
 } from '@app/common';
 
 class UpstreamEnv {
-  @IsOptional()
+  @IsOmittable()
   @Matches(/^https?:\/\/\S+$/, { message: 'must be an http:// or https:// URL' })
   UPSTREAM_URL?: string;
-  @IsOptional() @IsString() UPSTREAM_API_KEY?: string;
-  @IsOptional() @IsInt() @Min(100) @Max(120_000) UPSTREAM_TIMEOUT_MS?: number;
-  @IsOptional() @IsInt() @Min(0) @Max(5) UPSTREAM_RETRIES?: number;
+  @IsOmittable() @IsString() UPSTREAM_API_KEY?: string;
+  @IsOmittable() @IsInt() @Min(100) @Max(120_000) UPSTREAM_TIMEOUT_MS?: number;
+  @IsOmittable() @IsInt() @Min(0) @Max(5) UPSTREAM_RETRIES?: number;
 }
 
 /**

@@ -5,8 +5,8 @@ import {
   PageLimit,
   IsIn,
   IsInt,
-  IsISO8601,
-  IsOptional,
+  isCalendarDay,
+  IsOmittable,
   IsString,
   Length,
   NotBlank,
@@ -60,6 +60,44 @@ function OnlyForActions(actions: readonly CorrectionAction[]): PropertyDecorator
     });
 }
 
+/** The instants a correction may name: from the Unix epoch to the end of year 9999. */
+const EARLIEST_CORRECTION = '1970-01-01T00:00:00.000Z';
+const LATEST_CORRECTION = '9999-12-31T23:59:59.999Z';
+
+/**
+ * A time of UTC_TIMESTAMP_PATTERN's shape (that one's message tells the shape) that names a real
+ * day and clock time within the accepted range. Not `@IsISO8601({ strict: true })`: it calls
+ * 0001-01-01T00:00:00Z, valid ISO 8601, "not a valid ISO 8601 date string".
+ */
+@ValidatorConstraint({ name: 'isCorrectionTime' })
+class IsCorrectionTimeConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    if (typeof value !== 'string' || !UTC_TIMESTAMP_PATTERN.test(value)) return true;
+    const [hours, minutes, seconds] = value.slice(11, 19).split(':').map(Number);
+    if (!isCalendarDay(value.slice(0, 10)) || hours > 23 || minutes > 59 || seconds > 59) {
+      return false;
+    }
+    const ms = Date.parse(value);
+    return ms >= Date.parse(EARLIEST_CORRECTION) && ms <= Date.parse(LATEST_CORRECTION);
+  }
+
+  defaultMessage(args: ValidationArguments): string {
+    return (
+      `${args.property} must be a real day and time (hours 00-23, minutes and seconds 00-59) ` +
+      `from ${EARLIEST_CORRECTION} to ${LATEST_CORRECTION}`
+    );
+  }
+}
+
+function IsCorrectionTime(): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      target: target.constructor,
+      propertyName: propertyName as string,
+      validator: IsCorrectionTimeConstraint,
+    });
+}
+
 export class SiteParam {
   @ApiProperty()
   @Matches(OBJECT_ID_PATTERN, { message: 'siteId must be a 24-hex id' })
@@ -80,7 +118,7 @@ export class PeriodQuery {
   to!: string;
 
   @ApiPropertyOptional({ description: 'One worker only' })
-  @IsOptional()
+  @IsOmittable()
   @Matches(OBJECT_ID_PATTERN, { message: 'workerId must be a 24-hex id' })
   workerId?: string;
 }
@@ -93,7 +131,7 @@ export class CsvQuery extends PeriodQuery {
       'needs to read a double-clicked CSV as UTF-8 (names in Devanagari or any script beyond ' +
       'ASCII are garbled without it); default false, as RFC 4180 readers expect',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(['true', 'false'])
   bom?: string;
 }
@@ -104,7 +142,7 @@ export class TimesheetPageQuery extends PeriodQuery {
       'nextCursor of the previous page, with the same site, from, to and workerId (another ' +
       'listing refuses it: 400 invalid_cursor)',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(200)
   cursor?: string;
@@ -128,7 +166,7 @@ export class CreateCorrectionDto {
     pattern: PACKET_ID_PATTERN.source,
     example: '4b1d7f5e-8c1a-4c55-9d1e-2f7a0c3b9e20',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @Matches(PACKET_ID_PATTERN, { message: 'correctionId must be a lowercase UUID' })
   correctionId?: string;
@@ -172,13 +210,13 @@ export class CreateCorrectionDto {
       'clock plus SYNC_MAX_CLOCK_SKEW_SECONDS; a move stays within TIMESHEET_MAX_SHIFT_HOURS of ' +
       'the time the entry was recorded at.',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @Matches(UTC_TIMESTAMP_PATTERN, {
     message:
       'at must be ISO-8601 UTC as packets are (2026-03-01T09:30:00.000Z, 0 to 3 fraction digits)',
   })
-  @IsISO8601({ strict: true })
+  @IsCorrectionTime()
   at?: string;
 
   @ApiPropertyOptional({
@@ -195,7 +233,7 @@ export class CreateCorrectionDto {
     message:
       'until must be ISO-8601 UTC as packets are (2026-03-01T09:30:00.000Z, 0 to 3 fraction digits)',
   })
-  @IsISO8601({ strict: true })
+  @IsCorrectionTime()
   until?: string;
 
   @ApiProperty({

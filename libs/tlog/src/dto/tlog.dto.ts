@@ -1,6 +1,6 @@
 import {
   IsInt,
-  IsOptional,
+  IsOmittable,
   IsString,
   Matches,
   Max,
@@ -38,7 +38,7 @@ export class LogKeysView {
 
 export class LogKeysQuery {
   @ApiPropertyOptional({ description: 'A log origin, to get each key as a verifier key string' })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(200)
   @Matches(/^[A-Za-z0-9./_-]+$/)
@@ -47,7 +47,7 @@ export class LogKeysQuery {
 
 export class WitnessQuery {
   @ApiPropertyOptional({ description: 'Byte offset to read the witness file from (default 0)' })
-  @IsOptional()
+  @IsOmittable()
   @Type(() => Number)
   @IsInt()
   @Min(0)

@@ -2,7 +2,7 @@ import {
   PageLimit,
   IsIn,
   IsInt,
-  IsOptional,
+  IsOmittable,
   IsString,
   Matches,
   Min,
@@ -30,7 +30,7 @@ export class DeletedFileView {
 
 export class VaultAuditQuery {
   @ApiPropertyOptional({ description: 'Only the records of this file' })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @Matches(/^[A-Za-z0-9_()-]{1,64}$/, { message: 'fileId must be a vault file id' })
   fileId?: string;
@@ -39,13 +39,13 @@ export class VaultAuditQuery {
     description: 'Only the records of this actor: `<role>:<key id>`, `anonymous`, or a service',
     example: 'auditor:3f2a9c1b0d4e',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @Matches(/^[A-Za-z0-9_.:-]{1,100}$/, { message: 'actor must be an actor as records show it' })
   actor?: string;
 
   @ApiPropertyOptional({ enum: VAULT_ACTIONS, description: 'Only the records of this action' })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(VAULT_ACTIONS)
   action?: VaultAction;
 
@@ -53,12 +53,12 @@ export class VaultAuditQuery {
     enum: VAULT_RESULTS,
     description: 'Only the records with this result (`denied`: refused callers)',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(VAULT_RESULTS)
   result?: VaultAccessResult;
 
   @ApiPropertyOptional({ description: 'Records after this seq (pagination)' })
-  @IsOptional()
+  @IsOmittable()
   @Type(() => Number)
   @IsInt()
   @Min(0)

@@ -2,6 +2,7 @@ import {
   DevicePageQuery,
   IsTimeZone,
   IsDisplayName,
+  DisplayNameLength,
   OBJECT_ID_PATTERN,
   ArrayMaxSize,
   ArrayMinSize,
@@ -12,7 +13,7 @@ import {
   IsObject,
   IsLongitude,
   IsNumber,
-  IsOptional,
+  IsOmittable,
   IsString,
   Length,
   Matches,
@@ -50,7 +51,7 @@ export class CreateSiteDto {
   @ApiProperty({ example: 'Dwarka Sector 21 tower B' })
   @IsString()
   @IsDisplayName()
-  @Length(1, 200)
+  @DisplayNameLength(200)
   name!: string;
   @ApiProperty({ type: GeoPointDto })
   @IsObject({ message: 'geo must be an object {lat, lng}' })
@@ -65,9 +66,9 @@ export class CreateSiteDto {
   @ApiPropertyOptional({
     example: 'Asia/Kolkata',
     description:
-      "IANA time zone of the site's region: timesheet days are local days there (default SITE_DEFAULT_TIME_ZONE). Stored in its canonical spelling (`utc` → `UTC`, `US/Eastern` → `America/New_York`, as the answer shows). Fixed-offset and legacy ids (`EST`, `MST`, `HST`, `EST5EDT`…, `CET`…, `Etc/GMT+5`) are refused (400 legacy_time_zone). It cannot be changed after creation.",
+      "IANA time zone of the site's region: timesheet days are local days there (default SITE_DEFAULT_TIME_ZONE). Stored in its canonical spelling, the current IANA name (`utc` → `UTC`, `US/Eastern` → `America/New_York`, `Asia/Calcutta` → `Asia/Kolkata`, `Europe/Kiev` → `Europe/Kyiv`, as the answer shows). Fixed-offset and legacy ids (`EST`, `MST`, `HST`, `EST5EDT`…, `CET`…, `Etc/GMT+5`) are refused (400 legacy_time_zone). It cannot be changed after creation.",
   })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @IsTimeZone()
   timeZone?: string;
@@ -79,19 +80,19 @@ export class CreateSiteDto {
  */
 export class UpdateSiteDto {
   @ApiPropertyOptional({ example: 'Dwarka Sector 21 tower C' })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @IsDisplayName()
-  @Length(1, 200)
+  @DisplayNameLength(200)
   name?: string;
   @ApiPropertyOptional({ type: GeoPointDto, description: 'The geofence centre (both lat and lng)' })
-  @IsOptional()
+  @IsOmittable()
   @IsObject({ message: 'geo must be an object {lat, lng}' })
   @ValidateNested()
   @Type(() => GeoPointDto)
   geo?: GeoPointDto;
   @ApiPropertyOptional({ example: 200, description: 'Geofence radius in metres' })
-  @IsOptional()
+  @IsOmittable()
   @IsNumber()
   @Min(10)
   @Max(50_000)
@@ -102,7 +103,7 @@ export class UpdateSiteDto {
       "Refused (400 time_zone_immutable): a site's time zone cannot be changed after creation",
     deprecated: true,
   })
-  @IsOptional()
+  @IsOmittable()
   timeZone?: unknown;
 }
 
@@ -125,7 +126,7 @@ export class CreateThekedarDto {
   @ApiProperty({ example: 'Ramesh Kumar' })
   @IsString()
   @IsDisplayName()
-  @Length(1, 200)
+  @DisplayNameLength(200)
   name!: string;
   @ApiProperty({ example: '+91 98100 00000', description: PHONE_IN })
   @IsString()
@@ -136,7 +137,7 @@ export class CreateThekedarDto {
     example: ['665f1c2e8b3e4a0012345678'],
     description: `${THEKEDAR_SITES} Absent: none yet (an admin names them with PATCH /api/v5/thekedars/:thekedarId).`,
   })
-  @IsOptional()
+  @IsOmittable()
   @IsArray()
   @ArrayMaxSize(50)
   @ArrayUnique()
@@ -173,7 +174,11 @@ export class CreateThekedarResponse {
 }
 
 export class CreateWorkerDto {
-  @ApiProperty({ example: 'Sita Devi' }) @IsString() @IsDisplayName() @Length(1, 200) name!: string;
+  @ApiProperty({ example: 'Sita Devi' })
+  @IsString()
+  @IsDisplayName()
+  @DisplayNameLength(200)
+  name!: string;
   @ApiProperty({ example: '+91 98100 00001', description: PHONE_IN })
   @IsString()
   @Matches(PHONE, { message: 'phone must be 6-20 digits, optionally with +, spaces or dashes' })
@@ -193,13 +198,13 @@ const SITE_IDS_OUT = 'Sites the worker may check in at';
 /** PATCH /api/v5/workers/:workerId: at least one field, each checked as at creation. */
 export class UpdateWorkerDto {
   @ApiPropertyOptional({ example: 'Sita Kumari' })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @IsDisplayName()
-  @Length(1, 200)
+  @DisplayNameLength(200)
   name?: string;
   @ApiPropertyOptional({ example: '+91 98100 00002', description: PHONE_IN })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @Matches(PHONE, { message: 'phone must be 6-20 digits, optionally with +, spaces or dashes' })
   phone?: string;
@@ -208,7 +213,7 @@ export class UpdateWorkerDto {
     description:
       "The worker's sites from now on (all of them, 1 to 50, as at creation). A site added claims the phone there (409 worker_exists when another worker has it: nothing changed), a site removed releases it. The worker's phones get the new sites in their next offline token (POST /api/v5/device/token); a packet for a removed site is refused (`site_not_allowed`) from now on whatever token carries it, and packets accepted before stay in the ledger and timesheets.",
   })
-  @IsOptional()
+  @IsOmittable()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(50)
@@ -270,21 +275,21 @@ export class CreateWorkerResponse {
 
 export class WorkforcePageQuery extends DevicePageQuery {
   @ApiPropertyOptional({ description: 'Return records after this id (keyset pagination)' })
-  @IsOptional()
+  @IsOmittable()
   @Matches(OBJECT_ID_PATTERN, { message: 'after must be a 24-hex id' })
   after?: string;
 }
 
 export class ListWorkersQuery extends WorkforcePageQuery {
   @ApiPropertyOptional({ description: 'Only workers assigned to this site' })
-  @IsOptional()
+  @IsOmittable()
   @Matches(OBJECT_ID_PATTERN, { message: 'siteId must be a 24-hex id' })
   siteId?: string;
   @ApiPropertyOptional({
     enum: ['active', 'inactive'],
     description: 'Only workers with this status (inactive: deactivated, they left)',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(['active', 'inactive'], { message: 'status must be active or inactive' })
   status?: 'active' | 'inactive';
 }

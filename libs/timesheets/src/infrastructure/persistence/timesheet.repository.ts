@@ -254,6 +254,8 @@ export abstract class TimesheetRepository {
    * its chain from the ledger.
    */
   abstract resetAll(kid: string): Promise<void>;
+  /** True when the read model holds no entry, day or pending day (a fresh store). */
+  abstract isEmpty(): Promise<boolean>;
   /** Forgets everything about a site (before a rebuild), its pending marks too. */
   abstract clearSite(siteId: string): Promise<void>;
   /**

@@ -702,6 +702,15 @@ export class MongoTimesheetRepository
     await this.sealDoc.updateOne({ _id: 'kid' }, { $addToSet: { kids: kid } });
   }
 
+  async isEmpty(): Promise<boolean> {
+    const found = await Promise.all([
+      this.entries.exists({}),
+      this.days.exists({}),
+      this.pending.exists({}),
+    ]);
+    return found.every((doc) => doc === null);
+  }
+
   /** The worker versions stay (as in clearSite). */
   async resetAll(kid: string): Promise<void> {
     await Promise.all([

@@ -580,6 +580,15 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     );
   }
 
+  async isEmpty(): Promise<boolean> {
+    const any = this.db
+      .prepare<[], { one: number }>(
+        'SELECT 1 AS one FROM timesheet_entries UNION ALL SELECT 1 FROM timesheet_days UNION ALL SELECT 1 FROM timesheet_pending_days LIMIT 1',
+      )
+      .get();
+    return any === undefined;
+  }
+
   async resetAll(kid: string): Promise<void> {
     await this.turns.write(
       this.db.transaction(() => {

@@ -1,3 +1,4 @@
+import { storedTimeZone } from '@app/common';
 import {
   phoneClaims,
   EnrollmentCode,
@@ -26,7 +27,7 @@ export class WorkforceMongoMapper {
       name: doc.name,
       geo: { lat: doc.geo.lat, lng: doc.geo.lng },
       radiusM: doc.radiusM,
-      ...(doc.timeZone ? { timeZone: doc.timeZone } : {}),
+      ...(doc.timeZone ? { timeZone: storedTimeZone(doc.timeZone) } : {}),
       createdAt: new Date(doc.createdAt),
     };
   }

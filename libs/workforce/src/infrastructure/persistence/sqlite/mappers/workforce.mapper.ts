@@ -1,3 +1,4 @@
+import { storedTimeZone } from '@app/common';
 import {
   EnrollmentCode,
   PersonKind,
@@ -74,7 +75,7 @@ export class WorkforceSqliteMapper {
       name: row.name,
       geo: { lat: row.lat, lng: row.lng },
       radiusM: row.radius_m,
-      ...(row.time_zone ? { timeZone: row.time_zone } : {}),
+      ...(row.time_zone ? { timeZone: storedTimeZone(row.time_zone) } : {}),
       createdAt: new Date(row.created_at),
     };
   }
