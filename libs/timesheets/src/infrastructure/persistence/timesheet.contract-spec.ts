@@ -615,6 +615,18 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
       await replica.adapter.addSealKid('k5');
       await sut().addSealKid('k5');
       expect(await sut().sealKids()).toEqual(['k0', 'k5']);
+      // a list stored as null (MongoDB: `kids: null`; SQLite: NULL, as above) is read as one
+      // from before `kids`, and the add takes it as such (review LOW-2: it threw on MongoDB)
+      if (driver() === 'sqlite') {
+        (store() as SqliteStore).db.prepare('UPDATE timesheet_seal SET kids = NULL').run();
+      } else {
+        await (store() as MongoStore).connection
+          .collection('timesheet_seal')
+          .updateOne({ _id: 'kid' as never }, { $set: { kids: null } });
+      }
+      expect(await sut().sealKids()).toEqual(['k0']);
+      await sut().addSealKid('k6');
+      expect(await sut().sealKids()).toEqual(['k0', 'k6']);
     } finally {
       await replica.close();
       if (other !== store()) await (other as SqliteStore).close();

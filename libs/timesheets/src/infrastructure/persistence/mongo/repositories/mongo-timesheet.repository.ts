@@ -105,7 +105,7 @@ export class MongoTimesheetRepository
   private readonly sealDoc: Collection<{
     _id: string;
     kid: string;
-    kids?: string[];
+    kids?: string[] | null; // null as an absent one (written outside the server)
     basisTagged?: boolean;
   }>;
   /** Tags rows written and checks rows read (absent when a spec builds the repository alone). */
@@ -716,12 +716,13 @@ export class MongoTimesheetRepository
 
   async addSealKid(kid: string): Promise<void> {
     // no read before the write (review L2): a document from before `kids` gets its one kid and
-    // this one (matched only while `kids` is absent), then one `$addToSet`, atomic on the
-    // server, whatever another replica adds or a reset sets meanwhile
-    const legacy = await this.sealDoc.findOne({ _id: 'kid', kids: { $exists: false } });
+    // this one (matched only while `kids` is absent or null, as sealKids reads it: `kids: null`
+    // matches both; `$addToSet` on a null throws), then one `$addToSet`, atomic on the server,
+    // whatever another replica adds or a reset sets meanwhile
+    const legacy = await this.sealDoc.findOne({ _id: 'kid', kids: null });
     if (legacy) {
       await this.sealDoc.updateOne(
-        { _id: 'kid', kid: legacy.kid, kids: { $exists: false } },
+        { _id: 'kid', kid: legacy.kid, kids: null },
         { $set: { kids: [legacy.kid] } },
       );
     }
