@@ -35,4 +35,45 @@ describe('updateStored', () => {
     // the file is written whole (mode 0600), nothing left beside it
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ A: '1', B: '2' });
   });
+
+  it("should take over a fresh lock left under this process's pid by an earlier process (review LOW-4)", () => {
+    const file = join(dir, SECRETS_FILE);
+    const lock = `${file}.lock`;
+    // pid 1 of a container restarted under the same hostname: the dead holder had our pid
+    writeFileSync(lock, `${hostname()} ${process.pid} crashed\n`);
+    updateStored(file, (stored) => {
+      stored.A = '1';
+      return true;
+    });
+    expect(readStored(file)).toEqual({ A: '1' });
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  const bootFile = '/proc/sys/kernel/random/boot_id';
+  (existsSync(bootFile) ? it : it.skip)(
+    'should take over a fresh lock of a live pid written under another boot of the host (review LOW-4)',
+    () => {
+      const file = join(dir, SECRETS_FILE);
+      const lock = `${file}.lock`;
+      const boot = readFileSync(bootFile, 'utf8').trim();
+      const other = boot.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+      // a live pid (the test runner's parent) that another boot's process had
+      writeFileSync(lock, `${hostname()} ${process.ppid} before ${other}\n`);
+      let held = '';
+      updateStored(file, (stored) => {
+        held = readFileSync(lock, 'utf8');
+        stored.A = '1';
+        return true;
+      });
+      expect(readStored(file)).toEqual({ A: '1' });
+      expect(existsSync(lock)).toBe(false);
+      // the lock it wrote names this boot
+      expect(held.trim().split(' ')).toEqual([
+        hostname(),
+        String(process.pid),
+        expect.any(String),
+        boot,
+      ]);
+    },
+  );
 });

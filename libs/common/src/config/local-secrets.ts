@@ -214,7 +214,8 @@ function sleepSync(ms: number): void {
 
 /** Takes `lock` (O_EXCL), waiting while a live holder has it; returns what it wrote there. */
 function takeLock(lock: string): string {
-  const mine = `${hostname()} ${process.pid} ${randomBytes(6).toString('hex')}\n`;
+  const boot = bootId();
+  const mine = `${hostname()} ${process.pid} ${randomBytes(6).toString('hex')}${boot ? ` ${boot}` : ''}\n`;
   const deadline = Date.now() + SECRETS_LOCK_WAIT_MS;
   for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
     try {
@@ -245,7 +246,19 @@ function takeLock(lock: string): string {
   }
 }
 
-/** What a lock file says (host, pid, a nonce); undefined when it is gone already. */
+/**
+ * This boot of the host (Linux: /proc/sys/kernel/random/boot_id), undefined where none is
+ * readable: a lock written under another boot names a pid of a process gone with that boot.
+ */
+function bootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a lock file says (host, pid, a nonce, the boot when known); undefined when it is gone already. */
 function readHolder(lock: string): string | undefined {
   try {
     return readFileSync(lock, 'utf8');
@@ -263,9 +276,16 @@ function isStale(lock: string, holder: string): boolean {
     return false; // gone: the next attempt takes it
   }
   if (age > SECRETS_LOCK_STALE_MS) return true;
-  const [host, pid] = holder.split(' ');
+  const [host, pid, , boot] = holder.trim().split(' ');
   // an empty file: its maker is between open and write (or died there: the age covers it)
   if (host !== hostname() || !/^\d+$/.test(pid ?? '')) return false;
+  // review LOW-4: this process's pid with another nonce was left by an earlier process that
+  // had the pid (pid 1 of a container restarted under the same hostname): this one is not
+  // holding it, takeLock not being re-entrant (and the process being one thread), so it is
+  // stale; and a pid of another boot of the host names no process of this one
+  if (Number(pid) === process.pid) return true;
+  const ours = bootId();
+  if (boot !== undefined && ours !== undefined && boot !== ours) return true;
   try {
     process.kill(Number(pid), 0);
     return false;
