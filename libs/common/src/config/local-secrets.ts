@@ -214,7 +214,8 @@ function sleepSync(ms: number): void {
 
 /** Takes `lock` (O_EXCL), waiting while a live holder has it; returns what it wrote there. */
 function takeLock(lock: string): string {
-  const mine = `${hostname()} ${process.pid} ${randomBytes(6).toString('hex')}\n`;
+  const boot = bootId();
+  const mine = `${hostname()} ${process.pid} ${randomBytes(6).toString('hex')}${boot ? ` ${boot}` : ''}\n`;
   const deadline = Date.now() + SECRETS_LOCK_WAIT_MS;
   for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
     try {
@@ -231,10 +232,8 @@ function takeLock(lock: string): string {
       }
     }
     const holder = readHolder(lock);
-    if (holder !== undefined && isStale(lock, holder)) {
-      breakLock(lock, holder);
-      continue;
-    }
+    // a break file held by another breaker: waits its turn as for a live holder
+    if (holder !== undefined && isStale(lock, holder) && breakLock(lock, holder)) continue;
     if (Date.now() >= deadline) {
       throw new ConfigError(
         'DATA_DIR',
@@ -245,7 +244,19 @@ function takeLock(lock: string): string {
   }
 }
 
-/** What a lock file says (host, pid, a nonce); undefined when it is gone already. */
+/**
+ * This boot of the host (Linux: /proc/sys/kernel/random/boot_id), undefined where none is
+ * readable: a lock written under another boot names a pid of a process gone with that boot.
+ */
+function bootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a lock file says (host, pid, a nonce, the boot when known); undefined when it is gone already. */
 function readHolder(lock: string): string | undefined {
   try {
     return readFileSync(lock, 'utf8');
@@ -263,9 +274,16 @@ function isStale(lock: string, holder: string): boolean {
     return false; // gone: the next attempt takes it
   }
   if (age > SECRETS_LOCK_STALE_MS) return true;
-  const [host, pid] = holder.split(' ');
+  const [host, pid, , boot] = holder.trim().split(' ');
   // an empty file: its maker is between open and write (or died there: the age covers it)
   if (host !== hostname() || !/^\d+$/.test(pid ?? '')) return false;
+  // review LOW-4: this process's pid with another nonce was left by an earlier process that
+  // had the pid (pid 1 of a container restarted under the same hostname): this one is not
+  // holding it, takeLock not being re-entrant (and the process being one thread), so it is
+  // stale; and a pid of another boot of the host names no process of this one
+  if (Number(pid) === process.pid) return true;
+  const ours = bootId();
+  if (boot !== undefined && ours !== undefined && boot !== ours) return true;
   try {
     process.kill(Number(pid), 0);
     return false;
@@ -274,26 +292,63 @@ function isStale(lock: string, holder: string): boolean {
   }
 }
 
+/** A breaker's `<lock>.break` older than this was left by a breaker that died in its few syscalls. */
+export const SECRETS_LOCK_BREAK_STALE_MS = 10_000;
+
 /**
- * Removes a stale lock, and only that one: it is renamed aside first and checked; a lock taken
- * meanwhile by another process (the stale one removed by a third) is linked back (O_EXCL too).
+ * Removes a stale lock, and only that one. Breakers take turns (review LOW-5): each holds
+ * `<lock>.break` (O_EXCL) while it re-reads the lock, and breaks it only if it still holds what
+ * this breaker found stale; one that finds the break file held leaves the lock to its holder
+ * and retries (takeLock's loop). Before, two breakers that had both read one stale lock could
+ * drop a live one: the first removed the stale lock and a process took it, the second moved
+ * that live lock aside, a third took the lock meanwhile, and the second, unable to link the
+ * live lock back, removed it. The lock is still renamed aside and checked: a holder stopped
+ * past the stale age that resumes releases its own lock, and another may take it, between the
+ * re-read and the rename. Returns false, touching nothing, while another breaker has its turn.
+ * Exported for its spec.
  */
-function breakLock(lock: string, stale: string): void {
-  const aside = `${lock}.${process.pid}.${randomBytes(6).toString('hex')}.stale`;
+export function breakLock(lock: string, stale: string): boolean {
+  const turn = `${lock}.break`;
   try {
-    renameSync(lock, aside);
+    closeSync(openSync(turn, 'wx', 0o600));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  if (readHolder(aside) !== stale) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     try {
-      linkSync(aside, lock);
+      // a breaker that died holding it: removed; the next attempt takes it
+      if (Date.now() - statSync(turn).mtimeMs > SECRETS_LOCK_BREAK_STALE_MS) unlinkSync(turn);
     } catch {
-      // a lock of its own there again: the one moved aside was no longer held for long
+      // gone already
+    }
+    return false;
+  }
+  try {
+    if (readHolder(lock) !== stale) return true; // broken by another breaker, or released
+    const aside = `${lock}.${process.pid}.${randomBytes(6).toString('hex')}.stale`;
+    try {
+      renameSync(lock, aside);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
+      throw error;
+    }
+    if (readHolder(aside) !== stale) {
+      try {
+        linkSync(aside, lock);
+      } catch {
+        // another process took the lock between the rename and the link: the live lock moved
+        // aside is lost and two processes hold the lock. Only a holder stopped past the stale
+        // age that resumed, released and was followed by two takers in these few syscalls
+        // gets here (breakers take turns)
+      }
+    }
+    unlinkSync(aside);
+    return true;
+  } finally {
+    try {
+      unlinkSync(turn);
+    } catch {
+      // removed as stale by another breaker after this one stopped past its age
     }
   }
-  unlinkSync(aside);
 }
 
 /** Removes the lock if it is still this process's (a takeover after a long stop left it not). */

@@ -105,7 +105,7 @@ export class MongoTimesheetRepository
   private readonly sealDoc: Collection<{
     _id: string;
     kid: string;
-    kids?: string[];
+    kids?: string[] | null; // null as an absent one (written outside the server)
     basisTagged?: boolean;
   }>;
   /** Tags rows written and checks rows read (absent when a spec builds the repository alone). */
@@ -504,17 +504,43 @@ export class MongoTimesheetRepository
         .findOne({ siteId, seq: { $gte: 1 }, ...WHOLE_SEQ }, { seq: 1 })
         .sort({ seq: -1 })
         .lean<{ seq: number }>(),
-      this.entries.countDocuments({ siteId, seq: { $gte: 1 }, ...WHOLE_SEQ }),
+      this.countWhole(siteId, { $gte: 1 }),
     ]);
     return { maxSeq: top?.seq ?? 0, count };
   }
 
   async countThrough(siteId: string, seq: number): Promise<{ count: number; between: number }> {
     const [count, all] = await Promise.all([
-      this.entries.countDocuments({ siteId, seq: { $gte: 1, $lte: seq }, ...WHOLE_SEQ }),
+      this.countWhole(siteId, { $gte: 1, $lte: seq }),
       this.entries.countDocuments({ siteId, seq: { $gte: 1, $lte: seq } }),
     ]);
     return { count, between: all - count };
+  }
+
+  /**
+   * The whole seqs of a site in `range`, counted from the (siteId, seq) index alone (review
+   * MED-1): a `$expr` in the count's filter cannot be answered by the index, so it fetched every
+   * entry document of the site once a minute. The pipeline reads only indexed fields (the
+   * `$match` a range of the key, the `$project` only `seq`), hinted to the index: a covered
+   * read, no document fetched.
+   */
+  private async countWhole(
+    siteId: string,
+    range: { $gte: number; $lte?: number },
+  ): Promise<number> {
+    const [row] = await this.entries
+      .aggregate<{ whole: number }>([
+        { $match: { siteId, seq: range } },
+        { $project: { _id: 0, seq: 1 } },
+        {
+          $group: {
+            _id: null,
+            whole: { $sum: { $cond: [{ $eq: ['$seq', { $trunc: '$seq' }] }, 1, 0] } },
+          },
+        },
+      ])
+      .hint(ENTRY_KEY_INDEX);
+    return row?.whole ?? 0;
   }
 
   async listSeqs(
@@ -690,12 +716,13 @@ export class MongoTimesheetRepository
 
   async addSealKid(kid: string): Promise<void> {
     // no read before the write (review L2): a document from before `kids` gets its one kid and
-    // this one (matched only while `kids` is absent), then one `$addToSet`, atomic on the
-    // server, whatever another replica adds or a reset sets meanwhile
-    const legacy = await this.sealDoc.findOne({ _id: 'kid', kids: { $exists: false } });
+    // this one (matched only while `kids` is absent or null, as sealKids reads it: `kids: null`
+    // matches both; `$addToSet` on a null throws), then one `$addToSet`, atomic on the server,
+    // whatever another replica adds or a reset sets meanwhile
+    const legacy = await this.sealDoc.findOne({ _id: 'kid', kids: null });
     if (legacy) {
       await this.sealDoc.updateOne(
-        { _id: 'kid', kid: legacy.kid, kids: { $exists: false } },
+        { _id: 'kid', kid: legacy.kid, kids: null },
         { $set: { kids: [legacy.kid] } },
       );
     }
