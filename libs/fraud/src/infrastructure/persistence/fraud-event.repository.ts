@@ -51,21 +51,21 @@ export abstract class FraudEventRepository {
   abstract listRecent(criteria: FraudEventCriteria): Promise<FraudEvent[]>;
   /**
    * For each device, the type, time, id and integrity (its tag checked, as a listing checks it)
-   * of its newest `perDevice` events in [from, to] that are not dismissed and not
-   * `device_blocked` (newest first): what its trust score weighs, of which the caller counts
-   * only the rows whose tag verifies (review M2: rows written straight into the database must
-   * not lower a score). A device with none is absent from the map. One read for a page of
-   * devices. `device_blocked`
-   * (a sync refused while the device is blocked) weighs nothing, and is left out here rather
-   * than skipped by the score: a blocked phone's app retrying its queue a thousand times would
-   * otherwise push the events that do weigh out of the newest `perDevice`, a clean history
-   * after its unblock.
+   * of its events in [from, to] that are not dismissed and not `device_blocked`: the newest
+   * `perType` of each type (all newest first): what its trust score weighs, of which the caller
+   * counts only the rows whose tag verifies (review M2: rows written straight into the database
+   * must not lower a score). A device with none is absent from the map. One read for a page of
+   * devices. Bounded per type, not per device: a flood of one type (a phone sending garbage
+   * packets, each a `malformed_packet`, whose penalty is capped; untagged rows a database
+   * writer adds) cannot push another type's events out of the read and so raise the score.
+   * `device_blocked` (a sync refused while the device is blocked) weighs nothing, and is left
+   * out here rather than skipped by the score.
    */
   abstract weighingHistories(
     deviceIds: readonly string[],
     from: Date,
     to: Date,
-    perDevice: number,
+    perType: number,
   ): Promise<Map<string, CheckedFraudWeight[]>>;
   /** Events naming one of these packets (at most `limit`, oldest first). */
   abstract listByPacketIds(packetIds: string[], limit: number): Promise<FraudEvent[]>;

@@ -6,6 +6,7 @@ import {
   FraudEvent,
   FraudEventCriteria,
   FraudReview,
+  WEIGHING_EVENT_TYPES,
 } from '../../../../domain/fraud-event';
 import { FraudError, FraudEventTamperedError } from '../../../../fraud.errors';
 import { FraudMetrics } from '../../../../fraud.metrics';
@@ -242,29 +243,42 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
     deviceIds: readonly string[],
     from: Date,
     to: Date,
-    perDevice: number,
+    perType: number,
   ): Promise<Map<string, CheckedFraudWeight[]>> {
-    // one query per device (each seeks the partial index fraud_events_weighing, {deviceId, at,
-    // _id}, and stops at its limit), together; the whole documents, each tag checked as a
-    // listing checks it (review M2: counting rows by type and time alone counted rows written
-    // straight into the database)
+    // one query per device and weighing type (each seeks the partial index
+    // fraud_events_weighing_type, {deviceId, type, at, _id}, and stops at its limit: one type's
+    // flood cannot push another's events out), together; the whole documents, each tag checked
+    // as a listing checks it (review M2: counting rows by type and time alone counted rows
+    // written straight into the database)
     const ids = [...new Set(deviceIds)];
     const pages = await Promise.all(
-      ids.map((deviceId) =>
-        this.events
-          .find(
-            {
-              deviceId,
-              at: { $gte: from, $lte: to },
-              'review.decision': { $ne: 'dismissed' },
-              // not device_blocked, as the partial index's filter says it
-              ...WEIGHING_TYPES,
-            },
-            EVENT_FIELDS,
+      ids.map(async (deviceId) =>
+        (
+          await Promise.all(
+            WEIGHING_EVENT_TYPES.map((type) =>
+              this.events
+                .find(
+                  {
+                    deviceId,
+                    type,
+                    at: { $gte: from, $lte: to },
+                    'review.decision': { $ne: 'dismissed' },
+                    // not device_blocked, as the partial index's filter says it
+                    ...WEIGHING_TYPES,
+                  },
+                  EVENT_FIELDS,
+                )
+                .sort({ at: -1, _id: -1 })
+                .limit(perType)
+                .lean<FraudEventDocument[]>(),
+            ),
           )
-          .sort({ at: -1, _id: -1 })
-          .limit(perDevice)
-          .lean<FraudEventDocument[]>(),
+        )
+          .flat()
+          .sort(
+            (a, b) =>
+              b.at.getTime() - a.at.getTime() || (a._id < b._id ? 1 : a._id > b._id ? -1 : 0),
+          ),
       ),
     );
     const found = new Map<string, CheckedFraudWeight[]>();
