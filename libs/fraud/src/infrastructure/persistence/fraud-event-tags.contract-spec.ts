@@ -197,6 +197,44 @@ describeStoreContract('FraudEventRepository tags', fraudEventAdapters, ({ sut, s
     expect(byPacket.integrity).toBe('tampered');
   });
 
+  it("should read a dismissed event put back to its earlier review (row and old tag restored, reviews kept) as tampered in a device's weighing history", async () => {
+    const repo = await withTags();
+    const deviceId = newId();
+    const e = event({ deviceId });
+    const genuine = event({ deviceId, type: 'shared_device' });
+    await repo.recordAll([e, genuine]);
+    await repo.addReview(e.id, review({ decision: 'confirmed', reason: 'first' }));
+    await repo.addReview(genuine.id, review({ decision: 'confirmed', reason: 'first' }));
+    const fields =
+      driver() === 'sqlite'
+        ? ['review_id', 'review_decision', 'review_reason', 'review_by', 'review_at', 'tag']
+        : ['review', 'tag'];
+    let before: Row;
+    if (driver() === 'sqlite') {
+      before = sqlite()
+        .prepare(`SELECT ${fields.join(', ')} FROM fraud_events WHERE id = ?`)
+        .get(e.id) as Row;
+    } else {
+      const doc = (await events().findOne({ _id: e.id as never }))!;
+      before = { review: doc.review, tag: doc.tag };
+    }
+    // dismissed: it weighs no more; then its row put back to the confirmed state, so it would
+    await repo.addReview(e.id, review({ decision: 'dismissed', reason: 'second' }));
+    const from = new Date('2025-12-01T00:00:00.000Z');
+    const to = new Date('2026-02-01T00:00:00.000Z');
+    expect((await repo.weighingHistories([deviceId], from, to, 10)).get(deviceId)).toEqual([
+      { id: genuine.id, type: 'shared_device', at: genuine.at, integrity: 'verified' },
+    ]);
+    await setEvent(e.id, before, before);
+    const read = (await repo.weighingHistories([deviceId], from, to, 10)).get(deviceId)!;
+    expect(new Map(read.map((w) => [w.id, w.integrity]))).toEqual(
+      new Map([
+        [e.id, 'tampered'],
+        [genuine.id, 'verified'],
+      ]),
+    );
+  });
+
   it('should read a review history with a review rewritten, deleted or reordered as tampered', async () => {
     const repo = await withTags();
     const [rewritten, deletedLast, deletedFirst, swapped] = [event(), event(), event(), event()];
