@@ -32,11 +32,13 @@ export interface LegacySealState {
  * What `retagPage` did with one event and its reviews: left them (`current`: every tag under
  * the current key), re-tagged them (`retagged`), found them `tampered` (no held key vouches for
  * them: left as they are), or found them changed by a writer on every try (`changed`: left;
- * a next run takes them again). `from`: the other keys' ids the rows were tagged under.
+ * a next run takes them again), or found the event gone between the page's read of ids and
+ * its read of the rows (`deleted`: an outcome still, so a page has one per id read and its
+ * last is where the next starts). `from`: the other keys' ids the rows were tagged under.
  */
 export interface RetagOutcome {
   eventId: string;
-  result: 'current' | 'retagged' | 'tampered' | 'changed';
+  result: 'current' | 'retagged' | 'tampered' | 'changed' | 'deleted';
   from: string[];
 }
 
@@ -85,7 +87,8 @@ export abstract class FraudEventRepository {
    * legacy row stays legacy). A tampered event is never re-tagged. Each event is written with a
    * compare-and-set on the tags as read (the event's and every review's, so also the history's
    * length): a review a server records meanwhile makes the write miss, and the event is read
-   * again (a few times, then `changed`). Idempotent. One outcome per event read, in id order.
+   * again (a few times, then `changed`). Idempotent. One outcome per event id read, in id order
+   (`deleted` for one gone meanwhile): fewer than `limit` only at the end of the events.
    * Needs the store's tags (FraudSeal).
    */
   abstract retagPage(after: string, limit: number): Promise<RetagOutcome[]>;

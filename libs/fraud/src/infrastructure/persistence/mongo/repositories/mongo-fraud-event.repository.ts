@@ -366,8 +366,8 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
         if (outcome.result !== 'changed') break;
         doc = await this.events.findOne({ _id: first._id }).lean<FraudEventDocument>();
       }
-      // deleted meanwhile: nothing to re-tag
-      if (doc && outcome) outcomes.push(outcome);
+      // deleted meanwhile: nothing to re-tag, but an outcome (the page goes on from its id)
+      outcomes.push(doc && outcome ? outcome : { eventId: first._id, result: 'deleted', from: [] });
     }
     return outcomes;
   }

@@ -319,7 +319,11 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
       )();
       const writes = plans.filter((p) => p.plan?.kind === 'retag');
       for (const p of plans) {
-        if (!p.plan) continue; // deleted meanwhile: nothing to re-tag
+        if (!p.plan) {
+          // deleted meanwhile: nothing to re-tag, but an outcome (the page goes on from its id)
+          outcomes.set(p.id, { eventId: p.id, result: 'deleted', from: [] });
+          continue;
+        }
         if (p.plan.kind !== 'retag')
           outcomes.set(p.id, { eventId: p.id, result: p.plan.kind, from: [] });
       }
