@@ -235,6 +235,32 @@ describeStoreContract('FraudEventRepository tags', fraudEventAdapters, ({ sut, s
     );
   });
 
+  it('should read a MongoDB event whose reviews are no list of documents as tampered, with no history, rather than fail', async () => {
+    if (driver() !== 'mongo') return; // SQLite: reviews are rows of their own table
+    const repo = await withTags();
+    const [object, holed, genuine] = [event(), event(), event()];
+    await repo.recordAll([object, holed, genuine]);
+    await repo.addReview(holed.id, review());
+    await events().updateOne({ _id: object.id as never }, { $set: { reviews: { a: 1 } } });
+    await events().updateOne({ _id: holed.id as never }, { $push: { reviews: null } } as never);
+    for (const e of [object, holed]) {
+      expect(await integrityOf(repo, e.id)).toEqual({
+        listed: 'tampered',
+        detail: 'tampered',
+        reviews: [],
+      });
+      await expect(repo.addReview(e.id, review({ reason: 'again' }))).rejects.toBeInstanceOf(
+        FraudEventTamperedError,
+      );
+    }
+    const outcomes = new Map((await repo.retagPage('', 100)).map((o) => [o.eventId, o.result]));
+    expect([outcomes.get(object.id), outcomes.get(holed.id), outcomes.get(genuine.id)]).toEqual([
+      'tampered',
+      'tampered',
+      'current',
+    ]);
+  });
+
   it('should read a review history with a review rewritten, deleted or reordered as tampered', async () => {
     const repo = await withTags();
     const [rewritten, deletedLast, deletedFirst, swapped] = [event(), event(), event(), event()];

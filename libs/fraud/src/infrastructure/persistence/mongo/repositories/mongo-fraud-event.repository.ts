@@ -36,6 +36,15 @@ const TAGGED = {
 /** How many times `retagPage` reads a document again whose update missed. */
 const RETAG_TRIES = 5;
 
+/** Whether a stored `reviews` is absent or a list of documents (the server writes no other). */
+function reviewsWellFormed(doc: FraudEventDocument): boolean {
+  const stored: unknown = doc.reviews;
+  return (
+    stored === undefined ||
+    (Array.isArray(stored) && stored.every((r) => typeof r === 'object' && r !== null))
+  );
+}
+
 /** A document the legacy tagging takes. */
 const UNTAGGED = { tag: { $exists: false } };
 
@@ -212,13 +221,23 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
       event.integrity = timesCanonical ? this.seal.eventIntegrity(event, doc.tag) : 'tampered';
       // the current review must be the history's last (a listing reads only that one)
       const last = doc.reviews?.[doc.reviews.length - 1]?._id ?? null;
-      if (last !== (doc.review?._id ?? null)) event.integrity = 'tampered';
+      if (last !== (doc.review?._id ?? null) || !reviewsWellFormed(doc)) {
+        event.integrity = 'tampered';
+      }
     }
     return event;
   }
 
-  /** The event's reviews, oldest first, their history checked when the store checks tags. */
+  /**
+   * The event's reviews, oldest first, their history checked when the store checks tags. A
+   * `reviews` that is no list of documents (written outside the server: an object, a null in
+   * the list) is no history: the event reads as tampered with none, rather than a TypeError.
+   */
   private historyOf(event: FraudEvent, doc: FraudEventDocument): FraudReview[] {
+    if (!reviewsWellFormed(doc)) {
+      if (this.seal) event.integrity = 'tampered';
+      return [];
+    }
     const stored = doc.reviews ?? [];
     const reviews = stored.map(Mapper.reviewToDomain);
     this.seal?.checkHistory(
@@ -379,6 +398,8 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
   private async retagOne(seal: FraudSeal, doc: FraudEventDocument): Promise<RetagOutcome> {
     const event = this.toEvent(doc);
     const reviews = this.historyOf(event, doc);
+    // a malformed history is tampered (historyOf): never re-tagged
+    if (!reviewsWellFormed(doc)) return { eventId: doc._id, result: 'tampered', from: [] };
     const stored = doc.reviews ?? [];
     const plan = seal.retagPlan(
       event,
