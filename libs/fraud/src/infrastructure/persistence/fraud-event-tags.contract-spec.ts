@@ -5,6 +5,7 @@ import { compileAdapter, CompiledAdapter } from '@app/persistence/testing/compil
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { StoreMac, tlogConfig } from '@app/tlog';
 import { FraudEvent, FraudReview } from '../../domain/fraud-event';
+import { fraudConfig } from '../../fraud.config';
 import { FraudEventTamperedError } from '../../fraud.errors';
 import { FraudEventRepository } from './fraud-event.repository';
 import { fraudEventAdapters } from './fraud-persistence';
@@ -385,6 +386,36 @@ describeStoreContract('FraudEventRepository tags', fraudEventAdapters, ({ sut, s
     await finished;
     expect((await replica.legacySeal()).refused).toBe(false);
     expect((await integrityOf(replica, old.id)).listed).toBe('legacy');
+  });
+
+  it('should clear a not_allowed refusal once another replica tagged the legacy rows (MongoDB: replicas share the store)', async () => {
+    if (driver() !== 'mongo') return;
+    const old = event();
+    await sut().recordAll([old]);
+    // a replica started without FRAUD_LEGACY_TAGGING on a store from before the tags: refused
+    const refusing = await compileAdapter(store(), fraudEventAdapters, {
+      providers: [
+        { provide: tlogConfig.KEY, useValue: { signingKey } },
+        { provide: fraudConfig.KEY, useValue: { legacyTagging: false } },
+        StoreMac,
+        FraudSeal,
+      ],
+    });
+    try {
+      expect(await refusing.adapter.legacySeal()).toMatchObject({
+        refused: true,
+        refusedReason: 'not_allowed',
+      });
+      // another replica of the same upgrade, with it: tags the rows, then its marker
+      const tagging = await withTags();
+      expect((await tagging.legacySeal()).refused).toBe(false);
+      const state = await refusing.adapter.legacySeal();
+      expect(state.refused).toBe(false);
+      expect(state.refusedReason).toBeUndefined();
+      expect((await integrityOf(refusing.adapter, old.id)).listed).toBe('legacy');
+    } finally {
+      await refusing.close();
+    }
   });
 
   it('should refuse the legacy tagging when its marker is cleared while rows carry tags: untagged rows stay tampered', async () => {

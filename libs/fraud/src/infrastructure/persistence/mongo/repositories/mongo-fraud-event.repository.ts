@@ -204,6 +204,9 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
 
   async legacySeal(): Promise<LegacySealState> {
     const mark = await this.marks().findOne({ _id: 'legacy' });
+    // refused for want of FRAUD_LEGACY_TAGGING, while another replica of the same upgrade (with
+    // it) tagged the rows: its marker ends the refusal (a marker is written after the tags)
+    if (this.legacyRefused === 'not_allowed' && mark) this.legacyRefused = undefined;
     return {
       ...(mark?.at ? { sealedAt: new Date(mark.at) } : {}),
       ...(typeof mark?.count === 'number' ? { count: mark.count } : {}),
