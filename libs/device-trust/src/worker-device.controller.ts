@@ -118,7 +118,7 @@ export class WorkerDeviceController {
   async list(@Query() query: ListWorkerDevicesQuery): Promise<WorkerDeviceView[]> {
     const limit = query.limit ?? 50;
     if (query.trust === 'live' && limit > LIVE_TRUST_PAGE_MAX) {
-      // each device's score reads its history (up to 1,000 events): a bounded page of them
+      // each device's score reads its history (up to 100 events of each type): a bounded page of them
       throw new CommonError('validation_failed', 'The request is invalid', [
         {
           field: 'limit',

@@ -41,6 +41,15 @@ export interface TamperedFraudEvent {
   since: Date;
 }
 
+/**
+ * How many events of each type a device's trust history reads (the newest). A type's penalty is
+ * capped at 3 times its weight (device-trust's PER_TYPE_CAP) and each event adds at most its
+ * weight times its recency (1 when new, 0 at the window's end), so the newest 100 of a type reach
+ * the cap unless the 100th newest is in the oldest 3% of the window: more rows would change the
+ * score by little, and cost a read each (a phone flooding garbage packets makes 1,000s).
+ */
+export const WEIGHING_PER_TYPE = 100;
+
 /** How many tampered events this instance remembers for `/health` (the metric counts them all). */
 const TAMPERED_KEPT = 1000;
 
@@ -185,27 +194,27 @@ export class FraudService {
   }
 
   /**
-   * For each device, the type and time of its newest `perDevice` events in [from, to] that
-   * weigh on its trust (every one but those an admin dismissed and `device_blocked`, which
-   * weighs nothing), read with their tags checked: `counted` are those whose integrity is one of
-   * `counts`, `uncounted` how many of the read were not. A tampered row (changed outside the
-   * server, or inserted without a tag) never counts, and is noted (`/health`, the metric, the
-   * log); a device with none is absent.
+   * For each device, the type and time of its events in [from, to] that weigh on its trust
+   * (every one but those an admin dismissed and `device_blocked`, which weighs nothing), the
+   * newest `perType` of each type, read with their tags checked: `counted` are those whose
+   * integrity is one of `counts`, `uncounted` how many of the read were not. A tampered row
+   * (changed outside the server, or inserted without a tag) never counts, and is noted
+   * (`/health`, the metric, the log); a device with none is absent.
    *
-   * Review M2: the score, a packet's `meta.deviceTrustScore` and `lowTrust` count `verified`
-   * and `legacy` rows; an automatic block (an action against the device) counts `verified`
-   * ones only (review M3: a legacy row is one the server cannot vouch for).
+   * Bounded per type (review of the tag checks): a flood of one type, tagged or not, cannot
+   * push another type's events out of the read. The device-trust callers count `verified`
+   * rows only (review M2/M3: a legacy row is one the server cannot vouch for).
    */
   async weighingHistories(
     deviceIds: readonly string[],
     from: Date,
     to: Date,
     counts: ReadonlySet<FraudIntegrity>,
-    perDevice = 1000,
+    perType = WEIGHING_PER_TYPE,
   ): Promise<Map<string, { counted: FraudWeight[]; uncounted: number }>> {
     const found = new Map<string, { counted: FraudWeight[]; uncounted: number }>();
     if (deviceIds.length === 0) return found;
-    const read = await this.events.weighingHistories(deviceIds, from, to, perDevice);
+    const read = await this.events.weighingHistories(deviceIds, from, to, perType);
     const tampered: FraudEvent[] = [];
     for (const [deviceId, weights] of read) {
       const counted: FraudWeight[] = [];

@@ -49,6 +49,8 @@ interface FraudTally {
   changedFrom: Map<string, number>;
   changed: string[];
   changedCount: number;
+  /** Events gone between a page's read of ids and of rows (deleted meanwhile). */
+  deleted: number;
   tampered: string[];
   tamperedCount: number;
 }
@@ -64,6 +66,7 @@ async function retagFraud(fraud: FraudService): Promise<FraudTally> {
     changedFrom: new Map(),
     changed: [],
     changedCount: 0,
+    deleted: 0,
     tampered: [],
     tamperedCount: 0,
   };
@@ -75,6 +78,7 @@ async function retagFraud(fraud: FraudService): Promise<FraudTally> {
         tally.retagged++;
         for (const kid of o.from) add(tally.retaggedFrom, kid);
       } else if (o.result === 'current') tally.current++;
+      else if (o.result === 'deleted') tally.deleted++;
       else if (o.result === 'tampered') {
         tally.tamperedCount++;
         if (tally.tampered.length < LISTED) tally.tampered.push(o.eventId);
@@ -84,6 +88,7 @@ async function retagFraud(fraud: FraudService): Promise<FraudTally> {
         for (const kid of o.from) add(tally.changedFrom, kid);
       }
     }
+    // a page has an outcome per id read (`deleted` ones too): short only at the end
     if (page.length < PAGE) return tally;
     after = page[page.length - 1].eventId;
   }
@@ -128,7 +133,7 @@ export function keysRetag(): void {
     const fraud = await retagFraud(app.get(FraudService, { strict: false }));
     const from = [...fraud.retaggedFrom].map(([kid, n]) => `${n} from ${kid}`).join(', ');
     out(
-      `fraud events: ${fraud.read} read, ${fraud.retagged} re-tagged under ${mac.kid}${from ? ` (${from})` : ''}, ${fraud.current} already under it, ${fraud.changedCount} changed by a server on every try, ${fraud.tamperedCount} tampered`,
+      `fraud events: ${fraud.read} read, ${fraud.retagged} re-tagged under ${mac.kid}${from ? ` (${from})` : ''}, ${fraud.current} already under it, ${fraud.changedCount} changed by a server on every try, ${fraud.tamperedCount} tampered${fraud.deleted ? `, ${fraud.deleted} deleted meanwhile` : ''}`,
     );
     if (fraud.changedCount > 0) {
       out(

@@ -27,6 +27,14 @@ export const FRAUD_EVENT_TYPES = [
 ] as const;
 export type FraudEventType = (typeof FRAUD_EVENT_TYPES)[number];
 
+/**
+ * The types a device's trust history reads (all but `device_blocked`, a sync refused while
+ * blocked, which weighs nothing): the history is read per type, the newest of each.
+ */
+export const WEIGHING_EVENT_TYPES: readonly FraudEventType[] = FRAUD_EVENT_TYPES.filter(
+  (t) => t !== 'device_blocked',
+);
+
 /** What an admin decides about an event: a false positive (dismissed) or a real one (confirmed). */
 export const FRAUD_REVIEW_DECISIONS = ['dismissed', 'confirmed'] as const;
 export type FraudReviewDecision = (typeof FRAUD_REVIEW_DECISIONS)[number];

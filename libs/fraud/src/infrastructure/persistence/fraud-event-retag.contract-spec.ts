@@ -248,6 +248,29 @@ describeStoreContract(
       });
     });
 
+    it('should report an event deleted between its read and its write as deleted, so a full page stays full (SQLite: the compare-and-set misses)', async () => {
+      if (driver() !== 'sqlite') return; // MongoDB: no point to hold between its reads
+      const [a, b] = [newKey(), newKey()];
+      const before = await under(a);
+      const [gone, kept] = [event(), event()].sort((x, y) => (x.id < y.id ? -1 : 1));
+      await before.recordAll([gone, kept]);
+      const command = await under(b, [a]);
+      let release!: () => void;
+      const held = (store() as SqliteStore).writeTurns.hold(
+        () => new Promise<void>((resolve) => (release = resolve)),
+      );
+      // the command reads both now and writes after the delete
+      const retagged = command.retagPage('', 2);
+      (store() as SqliteStore).db.prepare('DELETE FROM fraud_events WHERE id = ?').run(gone.id);
+      release();
+      await held;
+      // two ids read, two outcomes: a caller paging on `length < limit` goes on past `kept`
+      expect(await retagged).toEqual([
+        { eventId: gone.id, result: 'deleted', from: [] },
+        { eventId: kept.id, result: 'retagged', from: [a.kid] },
+      ]);
+    });
+
     it('should leave no history broken when reviews are recorded while it re-tags (compare-and-set on the tags as read)', async () => {
       const [a, b] = [newKey(), newKey()];
       const before = await under(a);

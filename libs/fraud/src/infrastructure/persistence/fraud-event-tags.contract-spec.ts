@@ -5,6 +5,7 @@ import { compileAdapter, CompiledAdapter } from '@app/persistence/testing/compil
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { StoreMac, tlogConfig } from '@app/tlog';
 import { FraudEvent, FraudReview } from '../../domain/fraud-event';
+import { fraudConfig } from '../../fraud.config';
 import { FraudEventTamperedError } from '../../fraud.errors';
 import { FraudEventRepository } from './fraud-event.repository';
 import { fraudEventAdapters } from './fraud-persistence';
@@ -197,6 +198,70 @@ describeStoreContract('FraudEventRepository tags', fraudEventAdapters, ({ sut, s
     expect(byPacket.integrity).toBe('tampered');
   });
 
+  it("should read a dismissed event put back to its earlier review (row and old tag restored, reviews kept) as tampered in a device's weighing history", async () => {
+    const repo = await withTags();
+    const deviceId = newId();
+    const e = event({ deviceId });
+    const genuine = event({ deviceId, type: 'shared_device' });
+    await repo.recordAll([e, genuine]);
+    await repo.addReview(e.id, review({ decision: 'confirmed', reason: 'first' }));
+    await repo.addReview(genuine.id, review({ decision: 'confirmed', reason: 'first' }));
+    const fields =
+      driver() === 'sqlite'
+        ? ['review_id', 'review_decision', 'review_reason', 'review_by', 'review_at', 'tag']
+        : ['review', 'tag'];
+    let before: Row;
+    if (driver() === 'sqlite') {
+      before = sqlite()
+        .prepare(`SELECT ${fields.join(', ')} FROM fraud_events WHERE id = ?`)
+        .get(e.id) as Row;
+    } else {
+      const doc = (await events().findOne({ _id: e.id as never }))!;
+      before = { review: doc.review, tag: doc.tag };
+    }
+    // dismissed: it weighs no more; then its row put back to the confirmed state, so it would
+    await repo.addReview(e.id, review({ decision: 'dismissed', reason: 'second' }));
+    const from = new Date('2025-12-01T00:00:00.000Z');
+    const to = new Date('2026-02-01T00:00:00.000Z');
+    expect((await repo.weighingHistories([deviceId], from, to, 10)).get(deviceId)).toEqual([
+      { id: genuine.id, type: 'shared_device', at: genuine.at, integrity: 'verified' },
+    ]);
+    await setEvent(e.id, before, before);
+    const read = (await repo.weighingHistories([deviceId], from, to, 10)).get(deviceId)!;
+    expect(new Map(read.map((w) => [w.id, w.integrity]))).toEqual(
+      new Map([
+        [e.id, 'tampered'],
+        [genuine.id, 'verified'],
+      ]),
+    );
+  });
+
+  it('should read a MongoDB event whose reviews are no list of documents as tampered, with no history, rather than fail', async () => {
+    if (driver() !== 'mongo') return; // SQLite: reviews are rows of their own table
+    const repo = await withTags();
+    const [object, holed, genuine] = [event(), event(), event()];
+    await repo.recordAll([object, holed, genuine]);
+    await repo.addReview(holed.id, review());
+    await events().updateOne({ _id: object.id as never }, { $set: { reviews: { a: 1 } } });
+    await events().updateOne({ _id: holed.id as never }, { $push: { reviews: null } } as never);
+    for (const e of [object, holed]) {
+      expect(await integrityOf(repo, e.id)).toEqual({
+        listed: 'tampered',
+        detail: 'tampered',
+        reviews: [],
+      });
+      await expect(repo.addReview(e.id, review({ reason: 'again' }))).rejects.toBeInstanceOf(
+        FraudEventTamperedError,
+      );
+    }
+    const outcomes = new Map((await repo.retagPage('', 100)).map((o) => [o.eventId, o.result]));
+    expect([outcomes.get(object.id), outcomes.get(holed.id), outcomes.get(genuine.id)]).toEqual([
+      'tampered',
+      'tampered',
+      'current',
+    ]);
+  });
+
   it('should read a review history with a review rewritten, deleted or reordered as tampered', async () => {
     const repo = await withTags();
     const [rewritten, deletedLast, deletedFirst, swapped] = [event(), event(), event(), event()];
@@ -321,6 +386,36 @@ describeStoreContract('FraudEventRepository tags', fraudEventAdapters, ({ sut, s
     await finished;
     expect((await replica.legacySeal()).refused).toBe(false);
     expect((await integrityOf(replica, old.id)).listed).toBe('legacy');
+  });
+
+  it('should clear a not_allowed refusal once another replica tagged the legacy rows (MongoDB: replicas share the store)', async () => {
+    if (driver() !== 'mongo') return;
+    const old = event();
+    await sut().recordAll([old]);
+    // a replica started without FRAUD_LEGACY_TAGGING on a store from before the tags: refused
+    const refusing = await compileAdapter(store(), fraudEventAdapters, {
+      providers: [
+        { provide: tlogConfig.KEY, useValue: { signingKey } },
+        { provide: fraudConfig.KEY, useValue: { legacyTagging: false } },
+        StoreMac,
+        FraudSeal,
+      ],
+    });
+    try {
+      expect(await refusing.adapter.legacySeal()).toMatchObject({
+        refused: true,
+        refusedReason: 'not_allowed',
+      });
+      // another replica of the same upgrade, with it: tags the rows, then its marker
+      const tagging = await withTags();
+      expect((await tagging.legacySeal()).refused).toBe(false);
+      const state = await refusing.adapter.legacySeal();
+      expect(state.refused).toBe(false);
+      expect(state.refusedReason).toBeUndefined();
+      expect((await integrityOf(refusing.adapter, old.id)).listed).toBe('legacy');
+    } finally {
+      await refusing.close();
+    }
   });
 
   it('should refuse the legacy tagging when its marker is cleared while rows carry tags: untagged rows stay tampered', async () => {

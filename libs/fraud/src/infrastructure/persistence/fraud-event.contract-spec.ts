@@ -62,7 +62,7 @@ describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut, store,
     expect(await sut().listByPacketIds([], 10)).toEqual([]);
   });
 
-  it("should read each device's weighing history: in range, not dismissed, newest first, at most perDevice", async () => {
+  it("should read each device's weighing history: in range, not dismissed, newest first, at most perType of each type", async () => {
     const at = (day: number) => new Date(Date.UTC(2026, 0, day));
     const dismissed = event({ deviceId: 'dev-a', type: 'rapid_repeat', at: at(5) });
     await sut().recordAll([
@@ -70,6 +70,8 @@ describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut, store,
       event({ deviceId: 'dev-a', type: 'outside_geofence', at: at(4) }),
       dismissed,
       event({ deviceId: 'dev-a', type: 'invalid_token', at: at(6) }),
+      event({ deviceId: 'dev-a', type: 'invalid_token', at: at(7) }),
+      event({ deviceId: 'dev-a', type: 'invalid_token', at: at(8) }),
       event({ deviceId: 'dev-a', type: 'impossible_travel', at: at(1) }), // before `from`
       event({ deviceId: 'dev-a', type: 'impossible_travel', at: at(20) }), // after `to`
       event({ deviceId: 'dev-b', type: 'device_mismatch', at: at(4) }),
@@ -81,12 +83,16 @@ describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut, store,
     );
     expect([...histories.keys()].sort()).toEqual(['dev-a', 'dev-b']);
     expect(histories.get('dev-a')).toEqual([
-      { type: 'invalid_token', at: at(6) },
+      { type: 'invalid_token', at: at(8) },
+      { type: 'invalid_token', at: at(7) },
       { type: 'outside_geofence', at: at(4) },
+      { type: 'shared_device', at: at(3) },
     ]);
     expect(histories.get('dev-b')).toEqual([{ type: 'device_mismatch', at: at(4) }]);
     const all = await sut().weighingHistories(['dev-a'], at(2), at(10), 10);
     expect(all.get('dev-a')!.map((w) => w.type)).toEqual([
+      'invalid_token',
+      'invalid_token',
       'invalid_token',
       'outside_geofence',
       'shared_device',
@@ -108,6 +114,29 @@ describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut, store,
     expect(histories.get('dev-a')).toEqual([
       { type: 'invalid_signature', at: at(1) },
       { type: 'impossible_travel', at: at(0) },
+    ]);
+  });
+
+  it("should keep a device's genuine event in its weighing history however many later events of another type (the bound is per type)", async () => {
+    const at = (second: number) => new Date(Date.UTC(2026, 0, 5, 0, 0, second));
+    const genuine = event({ deviceId: 'dev-a', type: 'impossible_travel', at: at(0) });
+    await sut().recordAll([
+      genuine,
+      // an enrolled phone sending garbage packets: each a malformed_packet, all newer
+      ...Array.from({ length: 1000 }, (_, i) =>
+        event({ deviceId: 'dev-a', type: 'malformed_packet', at: at(1 + (i % 3000)) }),
+      ),
+    ]);
+    const read = (await sut().weighingHistories(['dev-a'], at(0), at(4000), 1000)).get('dev-a')!;
+    expect(read.filter((w) => w.id === genuine.id).map(({ type, at }) => ({ type, at }))).toEqual([
+      { type: 'impossible_travel', at: at(0) },
+    ]);
+    expect(read.filter((w) => w.type === 'malformed_packet')).toHaveLength(1000);
+    // the bound holds per type
+    const few = (await sut().weighingHistories(['dev-a'], at(0), at(4000), 5)).get('dev-a')!;
+    expect(few.map((w) => w.type)).toEqual([
+      ...Array.from({ length: 5 }, () => 'malformed_packet'),
+      'impossible_travel',
     ]);
   });
 

@@ -32,11 +32,13 @@ export interface LegacySealState {
  * What `retagPage` did with one event and its reviews: left them (`current`: every tag under
  * the current key), re-tagged them (`retagged`), found them `tampered` (no held key vouches for
  * them: left as they are), or found them changed by a writer on every try (`changed`: left;
- * a next run takes them again). `from`: the other keys' ids the rows were tagged under.
+ * a next run takes them again), or found the event gone between the page's read of ids and
+ * its read of the rows (`deleted`: an outcome still, so a page has one per id read and its
+ * last is where the next starts). `from`: the other keys' ids the rows were tagged under.
  */
 export interface RetagOutcome {
   eventId: string;
-  result: 'current' | 'retagged' | 'tampered' | 'changed';
+  result: 'current' | 'retagged' | 'tampered' | 'changed' | 'deleted';
   from: string[];
 }
 
@@ -51,21 +53,21 @@ export abstract class FraudEventRepository {
   abstract listRecent(criteria: FraudEventCriteria): Promise<FraudEvent[]>;
   /**
    * For each device, the type, time, id and integrity (its tag checked, as a listing checks it)
-   * of its newest `perDevice` events in [from, to] that are not dismissed and not
-   * `device_blocked` (newest first): what its trust score weighs, of which the caller counts
-   * only the rows whose tag verifies (review M2: rows written straight into the database must
-   * not lower a score). A device with none is absent from the map. One read for a page of
-   * devices. `device_blocked`
-   * (a sync refused while the device is blocked) weighs nothing, and is left out here rather
-   * than skipped by the score: a blocked phone's app retrying its queue a thousand times would
-   * otherwise push the events that do weigh out of the newest `perDevice`, a clean history
-   * after its unblock.
+   * of its events in [from, to] that are not dismissed and not `device_blocked`: the newest
+   * `perType` of each type (all newest first): what its trust score weighs, of which the caller
+   * counts only the rows whose tag verifies (review M2: rows written straight into the database
+   * must not lower a score). A device with none is absent from the map. One read for a page of
+   * devices. Bounded per type, not per device: a flood of one type (a phone sending garbage
+   * packets, each a `malformed_packet`, whose penalty is capped; untagged rows a database
+   * writer adds) cannot push another type's events out of the read and so raise the score.
+   * `device_blocked` (a sync refused while the device is blocked) weighs nothing, and is left
+   * out here rather than skipped by the score.
    */
   abstract weighingHistories(
     deviceIds: readonly string[],
     from: Date,
     to: Date,
-    perDevice: number,
+    perType: number,
   ): Promise<Map<string, CheckedFraudWeight[]>>;
   /** Events naming one of these packets (at most `limit`, oldest first). */
   abstract listByPacketIds(packetIds: string[], limit: number): Promise<FraudEvent[]>;
@@ -85,7 +87,8 @@ export abstract class FraudEventRepository {
    * legacy row stays legacy). A tampered event is never re-tagged. Each event is written with a
    * compare-and-set on the tags as read (the event's and every review's, so also the history's
    * length): a review a server records meanwhile makes the write miss, and the event is read
-   * again (a few times, then `changed`). Idempotent. One outcome per event read, in id order.
+   * again (a few times, then `changed`). Idempotent. One outcome per event id read, in id order
+   (`deleted` for one gone meanwhile): fewer than `limit` only at the end of the events.
    * Needs the store's tags (FraudSeal).
    */
   abstract retagPage(after: string, limit: number): Promise<RetagOutcome[]>;

@@ -109,4 +109,17 @@ export const FRAUD_SQLITE_MIGRATIONS: SqliteMigration[] = [
     // shown on /health beside legacy_sealed_at
     up: `ALTER TABLE fraud_seal ADD COLUMN legacy_sealed_count INTEGER;`,
   },
+  {
+    version: 9,
+    name: "fraud events: a device's trust history read per type",
+    // The trust score reads the newest rows of each weighing type (WEIGHING_SQL, one seek per
+    // type): a flood of one type (an enrolled phone's garbage packets, each a malformed_packet,
+    // or untagged rows a database writer adds) can no longer push another type's events out of
+    // the read. Same rows as migration 6's index, type second.
+    up: `
+      DROP INDEX IF EXISTS fraud_events_weighing;
+      CREATE INDEX fraud_events_weighing_type ON fraud_events (device_id, type, at, id, review_decision)
+        WHERE type <> 'device_blocked' AND review_decision IS NOT 'dismissed';
+    `,
+  },
 ];

@@ -6,6 +6,7 @@ import {
   FraudEvent,
   FraudEventCriteria,
   FraudReview,
+  WEIGHING_EVENT_TYPES,
 } from '../../../../domain/fraud-event';
 import { FraudError, FraudEventTamperedError } from '../../../../fraud.errors';
 import { FraudMetrics } from '../../../../fraud.metrics';
@@ -34,6 +35,15 @@ const TAGGED = {
 
 /** How many times `retagPage` reads a document again whose update missed. */
 const RETAG_TRIES = 5;
+
+/** Whether a stored `reviews` is absent or a list of documents (the server writes no other). */
+function reviewsWellFormed(doc: FraudEventDocument): boolean {
+  const stored: unknown = doc.reviews;
+  return (
+    stored === undefined ||
+    (Array.isArray(stored) && stored.every((r) => typeof r === 'object' && r !== null))
+  );
+}
 
 /** A document the legacy tagging takes. */
 const UNTAGGED = { tag: { $exists: false } };
@@ -194,6 +204,9 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
 
   async legacySeal(): Promise<LegacySealState> {
     const mark = await this.marks().findOne({ _id: 'legacy' });
+    // refused for want of FRAUD_LEGACY_TAGGING, while another replica of the same upgrade (with
+    // it) tagged the rows: its marker ends the refusal (a marker is written after the tags)
+    if (this.legacyRefused === 'not_allowed' && mark) this.legacyRefused = undefined;
     return {
       ...(mark?.at ? { sealedAt: new Date(mark.at) } : {}),
       ...(typeof mark?.count === 'number' ? { count: mark.count } : {}),
@@ -211,13 +224,23 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
       event.integrity = timesCanonical ? this.seal.eventIntegrity(event, doc.tag) : 'tampered';
       // the current review must be the history's last (a listing reads only that one)
       const last = doc.reviews?.[doc.reviews.length - 1]?._id ?? null;
-      if (last !== (doc.review?._id ?? null)) event.integrity = 'tampered';
+      if (last !== (doc.review?._id ?? null) || !reviewsWellFormed(doc)) {
+        event.integrity = 'tampered';
+      }
     }
     return event;
   }
 
-  /** The event's reviews, oldest first, their history checked when the store checks tags. */
+  /**
+   * The event's reviews, oldest first, their history checked when the store checks tags. A
+   * `reviews` that is no list of documents (written outside the server: an object, a null in
+   * the list) is no history: the event reads as tampered with none, rather than a TypeError.
+   */
   private historyOf(event: FraudEvent, doc: FraudEventDocument): FraudReview[] {
+    if (!reviewsWellFormed(doc)) {
+      if (this.seal) event.integrity = 'tampered';
+      return [];
+    }
     const stored = doc.reviews ?? [];
     const reviews = stored.map(Mapper.reviewToDomain);
     this.seal?.checkHistory(
@@ -242,29 +265,42 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
     deviceIds: readonly string[],
     from: Date,
     to: Date,
-    perDevice: number,
+    perType: number,
   ): Promise<Map<string, CheckedFraudWeight[]>> {
-    // one query per device (each seeks the partial index fraud_events_weighing, {deviceId, at,
-    // _id}, and stops at its limit), together; the whole documents, each tag checked as a
-    // listing checks it (review M2: counting rows by type and time alone counted rows written
-    // straight into the database)
+    // one query per device and weighing type (each seeks the partial index
+    // fraud_events_weighing_type, {deviceId, type, at, _id}, and stops at its limit: one type's
+    // flood cannot push another's events out), together; the whole documents, each tag checked
+    // as a listing checks it (review M2: counting rows by type and time alone counted rows
+    // written straight into the database)
     const ids = [...new Set(deviceIds)];
     const pages = await Promise.all(
-      ids.map((deviceId) =>
-        this.events
-          .find(
-            {
-              deviceId,
-              at: { $gte: from, $lte: to },
-              'review.decision': { $ne: 'dismissed' },
-              // not device_blocked, as the partial index's filter says it
-              ...WEIGHING_TYPES,
-            },
-            EVENT_FIELDS,
+      ids.map(async (deviceId) =>
+        (
+          await Promise.all(
+            WEIGHING_EVENT_TYPES.map((type) =>
+              this.events
+                .find(
+                  {
+                    deviceId,
+                    type,
+                    at: { $gte: from, $lte: to },
+                    'review.decision': { $ne: 'dismissed' },
+                    // not device_blocked, as the partial index's filter says it
+                    ...WEIGHING_TYPES,
+                  },
+                  EVENT_FIELDS,
+                )
+                .sort({ at: -1, _id: -1 })
+                .limit(perType)
+                .lean<FraudEventDocument[]>(),
+            ),
           )
-          .sort({ at: -1, _id: -1 })
-          .limit(perDevice)
-          .lean<FraudEventDocument[]>(),
+        )
+          .flat()
+          .sort(
+            (a, b) =>
+              b.at.getTime() - a.at.getTime() || (a._id < b._id ? 1 : a._id > b._id ? -1 : 0),
+          ),
       ),
     );
     const found = new Map<string, CheckedFraudWeight[]>();
@@ -352,8 +388,8 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
         if (outcome.result !== 'changed') break;
         doc = await this.events.findOne({ _id: first._id }).lean<FraudEventDocument>();
       }
-      // deleted meanwhile: nothing to re-tag
-      if (doc && outcome) outcomes.push(outcome);
+      // deleted meanwhile: nothing to re-tag, but an outcome (the page goes on from its id)
+      outcomes.push(doc && outcome ? outcome : { eventId: first._id, result: 'deleted', from: [] });
     }
     return outcomes;
   }
@@ -365,6 +401,8 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
   private async retagOne(seal: FraudSeal, doc: FraudEventDocument): Promise<RetagOutcome> {
     const event = this.toEvent(doc);
     const reviews = this.historyOf(event, doc);
+    // a malformed history is tampered (historyOf): never re-tagged
+    if (!reviewsWellFormed(doc)) return { eventId: doc._id, result: 'tampered', from: [] };
     const stored = doc.reviews ?? [];
     const plan = seal.retagPlan(
       event,

@@ -9,18 +9,19 @@ function weighs(type: string): boolean {
 }
 
 describe('the MongoDB fraud event schema', () => {
-  it("should declare SQLite's fraud_events_weighing: a device's events that weigh, partial on their type, covering the score's read", () => {
+  it("should declare SQLite's fraud_events_weighing_type: a device's events that weigh by type, partial on their type", () => {
     const weighing = FraudEventSchema.indexes().find(
-      ([, options]) => (options as { name?: string }).name === 'fraud_events_weighing',
+      ([, options]) => (options as { name?: string }).name === 'fraud_events_weighing_type',
     );
     expect(weighing).toBeDefined();
     const [keys, options] = weighing!;
-    // an index's key is ordered: the device, then newest first, then what the read filters on
+    // an index's key is ordered: the device and type (one read per type), then newest first,
+    // then what the read filters on
     expect(Object.entries(keys)).toEqual([
       ['deviceId', 1],
+      ['type', 1],
       ['at', -1],
       ['_id', -1],
-      ['type', 1],
       ['review.decision', 1],
     ]);
     expect(options).toMatchObject({ partialFilterExpression: WEIGHING_TYPES });

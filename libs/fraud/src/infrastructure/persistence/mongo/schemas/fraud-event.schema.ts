@@ -56,16 +56,19 @@ export const WEIGHING_TYPES = {
   $or: [{ type: { $lt: 'device_blocked' } }, { type: { $gt: 'device_blocked' } }],
 };
 /**
- * A device's events that weigh, newest first, with what the score reads: SQLite's fraud
- * migration 6 (`fraud_events_weighing`). A blocked phone's app retrying its queue leaves a
- * `device_blocked` event per try; on `{deviceId, at, _id}` the score's read stepped over each
- * of them, here none is in the index. Dismissed events are filtered on the index's
- * `review.decision` (a partial filter cannot say "missing or not dismissed": no `$ne`, no
- * `$exists: false`), and `type` and `at` are in it, so the read is covered.
+ * A device's events of one type that weigh, newest first, with what the score reads: SQLite's
+ * fraud migration 9 (`fraud_events_weighing_type`). The score reads the newest rows of each
+ * weighing type (one query per type), so a flood of one type (a phone's garbage packets, each a
+ * `malformed_packet`; untagged rows a database writer adds) cannot push another type's events
+ * out of the read. A blocked phone's app retrying its queue leaves a `device_blocked` event per
+ * try: none is in the index. Dismissed events are filtered on the index's `review.decision` (a
+ * partial filter cannot say "missing or not dismissed": no `$ne`, no `$exists: false`).
+ * Replaces `fraud_events_weighing` ({deviceId, at, _id, type, review.decision}), which a store
+ * upgraded in place still holds until an operator drops it (unused).
  */
 FraudEventSchema.index(
-  { deviceId: 1, at: -1, _id: -1, type: 1, 'review.decision': 1 },
-  { name: 'fraud_events_weighing', partialFilterExpression: WEIGHING_TYPES },
+  { deviceId: 1, type: 1, at: -1, _id: -1, 'review.decision': 1 },
+  { name: 'fraud_events_weighing_type', partialFilterExpression: WEIGHING_TYPES },
 );
 
 /**

@@ -97,14 +97,20 @@ describe('SqliteFraudEventRepository query plans', () => {
     }
   });
 
-  it("should seek the device's weighing index for its trust history (dismissed events and refused syncs left out), never sort, its rows read for their tags", () => {
+  it("should seek the device's weighing index per type for its trust history (dismissed events and refused syncs left out), never sort, its rows read for their tags", () => {
     expect(WEIGHING_SQL).toContain("review_decision IS NOT 'dismissed'");
     expect(WEIGHING_SQL).toContain("type <> 'device_blocked'");
     const range = ['2026-01-01T00:00:00.000Z', '2026-02-01T00:00:00.000Z'];
-    for (const plan of literalLimitPlans(store.db, WEIGHING_SQL, ['dev-1', ...range], [1, 1000])) {
+    for (const plan of literalLimitPlans(
+      store.db,
+      WEIGHING_SQL,
+      ['dev-1', 'malformed_packet', ...range],
+      [1, 1000],
+    )) {
       expect(planProblems(plan)).toEqual([]);
+      // one seek per type: the type is in the index, before the time
       expect(plan.join(' ')).toMatch(
-        /SEARCH fraud_events USING INDEX fraud_events_weighing \(device_id=\? AND at>\? AND at<\?\)/,
+        /SEARCH fraud_events USING INDEX fraud_events_weighing_type \(device_id=\? AND type=\? AND at>\? AND at<\?\)/,
       );
     }
   });

@@ -11,6 +11,7 @@ import {
   FraudEvent,
   FraudEventCriteria,
   FraudReview,
+  WEIGHING_EVENT_TYPES,
 } from '../../../../domain/fraud-event';
 import { FraudEventTamperedError } from '../../../../fraud.errors';
 import { FraudMetrics } from '../../../../fraud.metrics';
@@ -49,7 +50,10 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
    */
   private readonly listings: LimitedStatements<FraudEventReviewedRow>;
   /** A device's weighing events, newest first: the weighing index in its order. */
-  private readonly weighing: LimitedStatement<[string, string, string], FraudEventReviewedRow>;
+  private readonly weighing: LimitedStatement<
+    [string, string, string, string],
+    FraudEventReviewedRow
+  >;
 
   private readonly seal?: FraudSeal;
   private readonly logger = new Logger('FraudSeal');
@@ -228,14 +232,16 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     deviceIds: readonly string[],
     from: Date,
     to: Date,
-    perDevice: number,
+    perType: number,
   ): Promise<Map<string, CheckedFraudWeight[]>> {
     const found = new Map<string, CheckedFraudWeight[]>();
     const range = [from.toISOString(), to.toISOString()] as const;
     // one read transaction: every device of the page as of one moment
     this.db.transaction(() => {
       for (const deviceId of new Set(deviceIds)) {
-        const rows = this.weighing.all([deviceId, ...range], perDevice);
+        const rows = WEIGHING_EVENT_TYPES.flatMap((type) =>
+          this.weighing.all([deviceId, type, ...range], perType),
+        ).sort(newestFirst);
         if (rows.length === 0) continue;
         found.set(
           deviceId,
@@ -313,7 +319,11 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
       )();
       const writes = plans.filter((p) => p.plan?.kind === 'retag');
       for (const p of plans) {
-        if (!p.plan) continue; // deleted meanwhile: nothing to re-tag
+        if (!p.plan) {
+          // deleted meanwhile: nothing to re-tag, but an outcome (the page goes on from its id)
+          outcomes.set(p.id, { eventId: p.id, result: 'deleted', from: [] });
+          continue;
+        }
         if (p.plan.kind !== 'retag')
           outcomes.set(p.id, { eventId: p.id, result: p.plan.kind, from: [] });
       }
@@ -405,6 +415,12 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
   }
 }
 
+/** Rows in (at, id) order, newest first (the listing's order). */
+function newestFirst(a: { at: string; id: string }, b: { at: string; id: string }): number {
+  if (a.at !== b.at) return a.at < b.at ? 1 : -1;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
 /** How many times `retagPage` reads an event again whose write missed. */
 const RETAG_TRIES = 5;
 
@@ -434,14 +450,15 @@ export const LEGACY_PAGE_SQL =
 export const RETAG_PAGE_SQL = 'SELECT id FROM fraud_events WHERE id > ? ORDER BY id LIMIT ?';
 
 /**
- * A device's events that weigh on its trust (`FraudEventRepository.weighingHistories`): the
- * whole row, its tag checked (review M2: the covered read of type and time counted rows written
- * straight into the database), and its last review's id as a listing reads it. It seeks the
- * partial index `fraud_events_weighing` and reads the table for each row it returns.
- * Exported for the query-plan test.
+ * A device's events of one type that weigh on its trust (`FraudEventRepository.weighingHistories`,
+ * run once per weighing type): the whole row, its tag checked (review M2: the covered read of
+ * type and time counted rows written straight into the database), and its last review's id as a
+ * listing reads it. It seeks the partial index `fraud_events_weighing_type` (device_id, type,
+ * at, id) and reads the table for each row it returns; per type, so one type's flood cannot
+ * push another's events out of the read. Exported for the query-plan test.
  */
 export const WEIGHING_SQL = `SELECT *, ${LAST_REVIEW_ID} FROM fraud_events
-  WHERE device_id = ? AND at >= ? AND at <= ? AND review_decision IS NOT 'dismissed'
+  WHERE device_id = ? AND type = ? AND at >= ? AND at <= ? AND review_decision IS NOT 'dismissed'
     AND type <> 'device_blocked'
   ORDER BY at DESC, id DESC LIMIT ?`;
 
