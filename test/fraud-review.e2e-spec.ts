@@ -242,5 +242,18 @@ describe('reviewing fraud events (e2e)', () => {
     // a date-time `to` is that instant: midnight of the day holds none of its events
     const midnight = await eventsOf(`deviceId=${phone.deviceId}&from=${day}&to=${day}T00:00:00Z`);
     expect(midnight.map((e) => e.id)).not.toContain(travel.id);
+    // a date-time `from` inside the day and that day as `to` is a range, not an inverted one
+    const from = new Date(Date.parse(travel.at as string) - 1).toISOString();
+    const fromTime = await eventsOf(`deviceId=${phone.deviceId}&from=${from}&to=${day}`);
+    expect(fromTime.map((e) => e.id)).toContain(travel.id);
+    // and `to` a day before a `from` inside the next day is still inverted
+    const before = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/fraud/events?from=${day}T12:00:00Z&to=${new Date(Date.parse(day) - 86_400_000).toISOString().slice(0, 10)}`,
+      { key: t.keys.admin },
+    );
+    expect(before.status).toBe(400);
+    expect(before.body.code).toBe('invalid_period');
   });
 });

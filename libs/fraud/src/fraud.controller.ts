@@ -2,6 +2,7 @@ import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import {
   CurrentPrincipal,
+  endOfBound,
   ErrorBody,
   Principal,
   Roles,
@@ -148,11 +149,4 @@ function toReviewView(r: FraudReview): FraudReviewView {
         ? { integrity: r.integrity }
         : {}),
   };
-}
-
-/** `to` as an instant: a day `YYYY-MM-DD` is its last millisecond (UTC); a date-time is itself. */
-function endOfBound(to: string): Date {
-  return /^\d{4}-\d{2}-\d{2}$/.test(to)
-    ? new Date(Date.parse(`${to}T00:00:00.000Z`) + 86_400_000 - 1)
-    : new Date(to);
 }

@@ -45,6 +45,21 @@ function boundMs(value: unknown): number {
   return isInstant(value) ? Date.parse(value) : NaN;
 }
 
+/**
+ * An inclusive end bound as an instant: a day `YYYY-MM-DD` is its last millisecond (UTC), a
+ * date-time is itself (the fraud events' `to`; a range of days compares the same either way).
+ */
+export function endOfBound(to: string): Date {
+  return new Date(endBoundMs(to));
+}
+
+/** `endOfBound` in milliseconds, NaN when it is none. */
+function endBoundMs(value: unknown): number {
+  if (!isInstant(value)) return NaN;
+  const ms = Date.parse(value);
+  return DAY_PATTERN.test(value) ? ms + 86_400_000 - 1 : ms;
+}
+
 @ValidatorConstraint({ name: 'isDay' })
 export class IsDayConstraint implements ValidatorConstraintInterface {
   validate(value: unknown): boolean {
@@ -74,7 +89,8 @@ export const NOT_BEFORE = 'notBefore';
 export class NotBeforeConstraint implements ValidatorConstraintInterface {
   validate(value: unknown, args: ValidationArguments): boolean {
     const [other] = args.constraints as [string];
-    const end = boundMs(value);
+    // `to` is inclusive: a day there is the whole day (from=…T12:00Z&to=<that day> is a range)
+    const end = endBoundMs(value);
     const start = boundMs((args.object as Record<string, unknown>)[other]);
     // a bound that is absent or malformed is its own decorator's to report
     return Number.isNaN(end) || Number.isNaN(start) || end >= start;
