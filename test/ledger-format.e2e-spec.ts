@@ -132,6 +132,10 @@ describe('docs/ledger-format.md: independent and offline verifiers (e2e)', () =>
     });
     expect(forged.status).toBe(1);
     expect(forged.stdout).toContain('FAIL receipt: seq 4');
+    // a seq edited to name another entry: the proof is of leaf index 3, which is seq 4
+    const renamed = await withReceipt({ ...last.body.results[1].receipt, seq: 2 });
+    expect(renamed.status).toBe(1);
+    expect(renamed.stdout).toContain('FAIL receipt: seq 2');
     const several = await withReceipt(last.body);
     expect(several.status).toBe(2);
     expect(several.stderr).toContain('a sync answer with 3 results: pick one');

@@ -377,7 +377,9 @@ async function main(args: string[]): Promise<boolean> {
     );
     // the receipt alone carries no recordHash: its leaf hash is what the proof is checked for
     const leaf = recordHash ? leafOfRecordHash(recordHash) : Buffer.from(receipt.leafHash, 'hex');
+    // the seq it names is the leaf it proves (leaf index seq − 1): an edited seq names another
     const holds =
+      receipt.leafIndex === receipt.seq - 1 &&
       receipt.treeSize === checkpoint.size &&
       leaf.toString('hex') === receipt.leafHash &&
       verifyInclusion(
