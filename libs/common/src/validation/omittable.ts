@@ -9,7 +9,7 @@ import { ValidateIf, ValidationOptions } from './validators';
  * 500).
  *
  * Use this instead of class-validator's `@IsOptional`, which skips every check for `null` too
- * (ESLint refuses `IsOptional` from '@app/common' outside this folder).
+ * (ESLint refuses `IsOptional` imported from the common library outside this folder).
  */
 export function IsOmittable(options?: ValidationOptions): PropertyDecorator {
   return ValidateIf((_object: object, value: unknown) => value !== undefined, options);
