@@ -319,7 +319,8 @@ describe('the API bundle (npm run build)', () => {
       const out = join(dir, 'rotated.env');
       const rotated = admin('keys:rotate', 'log', '--out', out, '--no-history');
       expect([rotated.status, rotated.stderr]).toEqual([0, '']);
-      expect(readFileSync(out, 'utf8')).toMatch(/^TLOG_SIGNING_KEY=-----BEGIN PRIVATE KEY-----/);
+      // single-quoted, as compose, node --env-file and a shell read it alike
+      expect(readFileSync(out, 'utf8')).toMatch(/^TLOG_SIGNING_KEY='-----BEGIN PRIVATE KEY-----/);
       expect(statSync(out).mode & 0o777).toBe(0o600);
 
       const exported = await fetch(`${baseUrl}/api/v5/ledger/${phone.siteId}/export`, {
