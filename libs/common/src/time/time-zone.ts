@@ -4,15 +4,24 @@
  */
 const partsFormatters = new Map<string, Intl.DateTimeFormat>();
 
+/**
+ * Names isValidTimeZone found valid. A runtime's ICU zones do not change while it runs, and
+ * building a formatter to ask costs ~0.2 ms: a sync reads its batch's site (`storedTimeZone`)
+ * with every batch. Bounded like canonicalCache; a name past the bound is asked again.
+ */
+const validZones = new Set<string>();
+
 /** True when `name` is an IANA zone the runtime knows (e.g. `Asia/Kolkata`, `UTC`). */
 export function isValidTimeZone(name: unknown): name is string {
   if (typeof name !== 'string' || name.length === 0 || name.length > 64) return false;
+  if (validZones.has(name)) return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: name });
-    return true;
   } catch {
     return false;
   }
+  if (validZones.size < 1000) validZones.add(name);
+  return true;
 }
 
 /**
