@@ -1,14 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
 import { readStored, SECRETS_FILE, writeStored } from '@app/common';
 import { FraudEvent, FraudService } from '@app/fraud';
+import { MongoStore, Store } from '@app/persistence';
 import { StoreMac } from '@app/tlog';
-import { runScript } from './support/processes';
+import { ApiProcess, runScript, startApiProcess } from './support/processes';
 import { restartApp } from './support/tamper';
-import { http, slowOnMongo, startTestApp, storeSet, TestApp } from './support/test-app';
+import {
+  http,
+  itOnMongo,
+  mongoDatabaseUrl,
+  secretsOf,
+  slowOnMongo,
+  startTestApp,
+  storeSet,
+  TestApp,
+} from './support/test-app';
 
 /**
  * `npm run keys:retag`: fraud events and their reviews carry the server's tag, and store no key
@@ -27,7 +38,10 @@ describe('keys:retag (e2e)', () => {
   beforeEach(() => {
     dataDir = mkdtempSync(join(tmpdir(), 'mdai-retag-'));
   });
+  let replica: ApiProcess | undefined;
   afterEach(async () => {
+    await replica?.kill();
+    replica = undefined;
     await t?.close();
     t = undefined;
     rmSync(dataDir, { recursive: true, force: true });
@@ -147,4 +161,196 @@ describe('keys:retag (e2e)', () => {
     },
     slowOnMongo(240_000),
   );
+  it(
+    'should refuse while a live replica tags under another store-MAC key (exit 4, nothing written), go on with --force, and no longer count a replica gone quiet',
+    async () => {
+      t = await startTestApp(env());
+      const a = t.app.get(StoreMac).kid;
+      const e = await flagged();
+      // a replica of its own process, started on key A, left running through the rotation
+      replica = await startApiProcess({
+        DATA_DIR: dataDir,
+        TRUST_AUTO_BLOCK_FLOOR: '0',
+        STORE_MAC_HEARTBEAT_MS: '500',
+      });
+      await t.close({ keepData: true });
+      t = undefined;
+      rotateLocalKeys(dataDir, ['mac'], new Date());
+      t = await startTestApp(env());
+      const b = t.app.get(StoreMac).kid;
+      expect(b).not.toBe(a);
+
+      // an admin sees every live replica's key id on /health (never the key)
+      const health = await get('/health');
+      expect(health.body.details.keys.storeMacKid).toBe(b);
+      const seen = health.body.details.keys.storeMacReplicas as Array<Record<string, unknown>>;
+      expect(seen.map((r) => [r.kid, r.self ?? false]).sort()).toEqual(
+        [
+          [a, false],
+          [b, true],
+        ].sort(),
+      );
+      expect(JSON.stringify(health.body)).not.toContain(secretsOf(dataDir).STORE_MAC_KEY);
+
+      const refused = await runScript('keys-retag', dataDir);
+      expect(refused.code).toBe(4);
+      expect(refused.stdout).toContain(`tags under ${a}`);
+      expect(refused.stdout).toContain('refused: 1 live replica(s)');
+      expect(refused.stdout).not.toContain('fraud events:');
+
+      // --force: the event is still under A (the refused run wrote nothing), re-tagged now
+      const forced = await runScript('keys-retag', dataDir, ['--force']);
+      expect(forced.code).toBe(0);
+      expect(forced.stdout).toContain('--force: going on');
+      expect(forced.stdout).toContain(`1 re-tagged under ${b} (1 from ${a})`);
+
+      // the replica crashes (SIGKILL: its row stays); past 3 of its heartbeats it is not live
+      await replica.kill();
+      replica = undefined;
+      await new Promise((resolve) => setTimeout(resolve, 3 * 500 + 500));
+      const after = await runScript('keys-retag', dataDir);
+      expect(after.code).toBe(0);
+      expect(after.stdout).toContain('1 gone quiet (not counted)');
+      expect(after.stdout).toContain('0 re-tagged under');
+      expect((await detail(e.id)).integrity).toBe('verified');
+    },
+    slowOnMongo(240_000),
+  );
+
+  it(
+    'should not re-tag a row that verifies only under a key given to --except: listed as suspect, exit 5; the other retired key still vouches',
+    async () => {
+      // under A: plain, chained (reviews under A), mixed (a review under A, one under B)
+      const { a, plain, chained, mixed } = await taggedUnderAThenRotated();
+      const underB = await flagged();
+      await t!.close({ keepData: true });
+      t = undefined;
+      rotateLocalKeys(dataDir, ['mac'], new Date());
+      t = await startTestApp(env());
+      const c = t.app.get(StoreMac).kid;
+
+      // what is not a key to except: the current one, one not held, none at all
+      for (const args of [['--except', c], ['--except', 'ffffffffffffffff'], ['--except']]) {
+        const bad = await runScript('keys-retag', dataDir, args);
+        expect({ args, code: bad.code }).toEqual({ args, code: 64 });
+        expect(bad.stdout).not.toContain('fraud events:');
+      }
+
+      const run = await runScript('keys-retag', dataDir, ['--except', a]);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(5);
+      expect(run.stdout).toContain(`not trusted (--except): ${a}`);
+      expect(run.stdout).toMatch(/1 re-tagged under \w+ \(1 from \w+\)/);
+      expect(run.stdout).toContain('0 tampered, 3 suspect');
+      expect(run.stdout).toContain(`(3 under ${a})`);
+      for (const e of [plain, chained, mixed]) expect(run.stdout).toContain(`  "${e.id}"`);
+      expect(run.stdout).not.toContain(underB.id);
+
+      // A dropped (it leaked): what only A vouched for reads tampered, B's row was re-tagged
+      t = await restartApp(t, () => dropRetired(a), env());
+      expect((await detail(plain.id)).integrity).toBe('tampered');
+      expect((await detail(mixed.id)).integrity).toBe('tampered');
+      expect(await detail(underB.id)).toEqual({ integrity: 'verified', reviews: [] });
+    },
+    slowOnMongo(240_000),
+  );
+
+  itOnMongo(
+    'should count an event deleted between its read and its compare-and-set as deleted, never as re-tagged (MongoDB)',
+    async () => {
+      t = await startTestApp(env());
+      const [gone, kept] = [await flagged(), await flagged()];
+      await t.close({ keepData: true });
+      t = undefined;
+      rotateLocalKeys(dataDir, ['mac'], new Date());
+      t = await startTestApp(env());
+      const events = t.app.get<Store, MongoStore>(Store).connection.collection('fraud_events');
+      // the command reaches MongoDB through a relay that holds its update of `gone` until the
+      // event is deleted: the page was read with it, the compare-and-set then finds nothing
+      let deleted = false;
+      const relay = await mongoRelay(mongoDatabaseUrl(dataDir), async (message) => {
+        if (deleted || !isUpdateOf(message, 'fraud_events', gone.id)) return;
+        expect((await events.deleteOne({ _id: gone.id as never })).deletedCount).toBe(1);
+        deleted = true;
+      });
+      try {
+        const run = await runScript('keys-retag', dataDir, [], { DATABASE_URL: relay.url });
+        expect(run.stderr).toBe('');
+        expect(deleted).toBe(true);
+        expect(run.code).toBe(0);
+        expect(run.stdout).toMatch(/fraud events: 2 read, 1 re-tagged under \w+ \(1 from \w+\)/);
+        expect(run.stdout).toContain('1 deleted meanwhile');
+        expect((await detail(kept.id)).integrity).toBe('verified');
+      } finally {
+        await relay.close();
+      }
+    },
+    slowOnMongo(240_000),
+  );
 });
+
+/**
+ * Whether a MongoDB wire message (OP_MSG) is an `update` command on `collection` naming `id`:
+ * the body's first element is the command's name and its value the collection.
+ */
+function isUpdateOf(message: Buffer, collection: string, id: string): boolean {
+  if (message.readInt32LE(12) !== 2013 || message[20] !== 0) return false;
+  // header (16), flagBits (4), section kind (1), the body's length (4), the element's type (1)
+  const name = Buffer.from(`update\0`);
+  if (!message.subarray(26, 26 + name.length).equals(name)) return false;
+  const value = 26 + name.length + 4;
+  return (
+    message.subarray(value, value + collection.length).toString() === collection &&
+    message.includes(Buffer.from(id))
+  );
+}
+
+/**
+ * A TCP relay in front of the MongoDB of `url`: the client's messages, one whole wire message
+ * at a time, each awaited through `onMessage` before it is passed on (the server's answers
+ * pass as they come). Its `url` is the same database through the relay.
+ */
+async function mongoRelay(
+  url: string,
+  onMessage: (message: Buffer) => Promise<void>,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const target = new URL(url);
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(Number(target.port || 27017), target.hostname);
+    sockets.add(client).add(upstream);
+    upstream.pipe(client);
+    let pending = Buffer.alloc(0);
+    let chain = Promise.resolve();
+    client.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 4 && pending.length >= pending.readInt32LE(0)) {
+        const message = pending.subarray(0, pending.readInt32LE(0));
+        pending = pending.subarray(message.length);
+        chain = chain.then(async () => {
+          // a failed check is the test's to report (it sees what was done): pass the message on
+          await onMessage(message).catch(() => undefined);
+          upstream.write(message);
+        });
+      }
+    });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const relayed = new URL(url);
+  relayed.hostname = '127.0.0.1';
+  relayed.port = String((server.address() as { port: number }).port);
+  return {
+    url: relayed.toString(),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

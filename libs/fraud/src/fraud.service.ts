@@ -75,8 +75,8 @@ export class FraudService {
    * `keys:retag`: a page of events (after `after` in id order) re-tagged under the current
    * store-MAC key where they verify under another held key (FraudEventRepository.retagPage).
    */
-  retagPage(after: string, limit: number): Promise<RetagOutcome[]> {
-    return this.events.retagPage(after, limit);
+  retagPage(after: string, limit: number, except?: readonly string[]): Promise<RetagOutcome[]> {
+    return this.events.retagPage(after, limit, except);
   }
 
   /** Records one event; undefined when it named no device and was over the minute's budget. */

@@ -14,6 +14,7 @@ export * from './tlog.config';
 export * from './group-seal';
 export * from './store-mac';
 export * from './store-mac-keys';
+export * from './store-mac-replicas';
 export * from './witness-recovery';
 export * from './unauthenticated-entry';
 export * from './seal-tags';

@@ -17,10 +17,16 @@ import {
   RetiredKey,
   validateEnv,
   IsIn,
+  IsInt,
   IsOmittable,
   IsString,
   Matches,
+  Max,
+  Min,
 } from '@app/common';
+
+/** STORE_MAC_HEARTBEAT_MS when unset: a minute. */
+export const STORE_MAC_HEARTBEAT_MS = 60_000;
 
 class TlogEnv {
   @IsString() TLOG_SIGNING_KEY!: string;
@@ -29,6 +35,7 @@ class TlogEnv {
   @IsOmittable() @IsString() STORE_MAC_KEY?: string;
   @IsOmittable() @IsString() STORE_MAC_RETIRED_KEYS?: string;
   @IsOmittable() @IsIn(['0', '1']) STORE_MAC_LEGACY?: string;
+  @IsOmittable() @IsInt() @Min(500) @Max(3_600_000) STORE_MAC_HEARTBEAT_MS?: number;
   @IsOmittable()
   @Matches(/^[a-z0-9.-]{1,100}(\/[A-Za-z0-9._-]{1,60}){0,3}$/, {
     message: 'must be a host-like name without scheme, e.g. mdai.example.com',
@@ -60,6 +67,11 @@ export interface TlogSettings {
    * default: otherwise TLOG_SIGNING_KEY alone could make tags that verify (review M-2).
    */
   storeMacLegacy?: boolean;
+  /**
+   * STORE_MAC_HEARTBEAT_MS: how often a server records the store-MAC key it tags under
+   * (StoreMacReplicas); it counts as live for 3 of them after its last heartbeat.
+   */
+  storeMacHeartbeatMs?: number;
 }
 
 /** A fresh Ed25519 private key as PKCS#8 PEM (what TLOG_SIGNING_KEY holds). */
@@ -109,6 +121,7 @@ function readTlogConfig(env: Env, app: Pick<AppSettings, 'dataDir'>): TlogSettin
     storeMacKey,
     storeMacRetiredKeys: storeMacRetiredKeys!,
     storeMacLegacy: v.STORE_MAC_LEGACY === '1',
+    storeMacHeartbeatMs: v.STORE_MAC_HEARTBEAT_MS ?? STORE_MAC_HEARTBEAT_MS,
     origin: v.TLOG_ORIGIN ?? 'mdai.local',
     witnessFile: witnessFileOf(v.TLOG_WITNESS_FILE, app.dataDir),
   };

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { SystemClock } from '@app/common';
 import { bindPort } from '@app/persistence';
+import { storeMacReplicaAdapters } from './infrastructure/persistence/replicas/store-mac-replica-persistence';
+import { StoreMacReplicaRepository } from './infrastructure/persistence/replicas/store-mac-replica.repository';
 import { tlogAdapters } from './infrastructure/persistence/tlog-persistence';
 import { TlogRepository } from './infrastructure/persistence/tlog.repository';
 import { LOG_CLOCK } from './log-clock';
@@ -9,6 +11,7 @@ import { LogVerifierService } from './log-verifier.service';
 import { TlogController } from './tlog.controller';
 import { TransparencyLogService } from './transparency-log.service';
 import { StoreMac } from './store-mac';
+import { StoreMacReplicas } from './store-mac-replicas';
 import { TreeNodesCheck } from './tree-nodes-check';
 import { SealRefusals } from './unauthenticated-entry';
 import { WitnessLog } from './witness-log';
@@ -29,6 +32,8 @@ import { WitnessRecovery } from './witness-recovery';
     LogVerifierService,
     WitnessRecovery,
     StoreMac,
+    bindPort(StoreMacReplicaRepository, storeMacReplicaAdapters),
+    StoreMacReplicas,
     SealRefusals,
     TreeNodesCheck,
   ],
@@ -37,6 +42,7 @@ import { WitnessRecovery } from './witness-recovery';
     LogVerifierService,
     LogKeyService,
     StoreMac,
+    StoreMacReplicas,
     WitnessRecovery,
     SealRefusals,
     TreeNodesCheck,

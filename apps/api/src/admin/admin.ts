@@ -16,7 +16,8 @@ export const ADMIN_COMMANDS = {
     (require('./keys-reseal') as typeof import('./keys-reseal')).keysReseal(args),
   'vault:rotate': (args: string[]) =>
     (require('./keys-reseal') as typeof import('./keys-reseal')).keysReseal(args),
-  'keys:retag': () => (require('./keys-retag') as typeof import('./keys-retag')).keysRetag(),
+  'keys:retag': (args: string[]) =>
+    (require('./keys-retag') as typeof import('./keys-retag')).keysRetag(args),
   'timesheets:rebuild': () =>
     (require('./timesheets-rebuild') as typeof import('./timesheets-rebuild')).timesheetsRebuild(),
   'ledger:seal-foreign': (args: string[]) =>

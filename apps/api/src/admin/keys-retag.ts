@@ -9,8 +9,15 @@
  * events a read), each event written with a compare-and-set on its tags as read, so it runs
  * beside the servers: a review they record meanwhile makes that event's write miss, and the
  * event is read again (a few times; one still changing is left for a next run, exit 3).
- * Idempotent: rows already under the current key are left. Never while a leaked key is held:
- * it vouches for whatever verifies under a held key, a row forged with the leaked one included.
+ * Idempotent: rows already under the current key are left. A leaked key must vouch for
+ * nothing: `--except <kid>` (repeatable) names a held key whose tags are not trusted, and an
+ * event with a row that verifies only under it is never re-tagged: listed as suspect, exit 5.
+ * Without it, a held key vouches for whatever verifies under it, a row forged with it included.
+ *
+ * It refuses to start (exit 4, nothing written) while a live replica tags under another
+ * store-MAC key than this one (the record StoreMacReplicas keeps: each server's key id, at boot
+ * and every STORE_MAC_HEARTBEAT_MS; live for 3 of its heartbeats): that replica would keep
+ * writing rows under the old key, which read tampered once it is dropped. `--force` runs anyway.
  *
  * Then it reports, for each key held besides the current one, what it can see still tagged
  * under it: fraud rows it could not re-tag, ledger links and vault audit records past their
@@ -24,7 +31,7 @@ import { INestApplication } from '@nestjs/common';
 import { FraudService } from '@app/fraud';
 import { LedgerService } from '@app/offline-sync';
 import { TimesheetProjector } from '@app/timesheets';
-import { HeldStoreMacKey, StoreMac } from '@app/tlog';
+import { HeldStoreMacKey, STORE_MAC_LIVE_BEATS, StoreMac, StoreMacReplicas } from '@app/tlog';
 import { VaultAuditService } from '@app/vault';
 import { WorkforceService } from '@app/workforce';
 import { runAppJob } from './app-job';
@@ -35,9 +42,37 @@ const PAGE = 1000;
 /** Tampered ids listed at most (the count is always whole). */
 const LISTED = 1000;
 
-/** Exit codes: rows no held key vouches for; rows that kept changing (run again). */
+/**
+ * Exit codes: rows no held key vouches for; rows that kept changing (run again); refused, a
+ * live replica tags under another key (nothing written); rows that verify only under an
+ * excepted key (`--except`); a bad argument. Of several, the first in this order: tampered,
+ * suspect, changed.
+ */
 export const RETAG_TAMPERED = 2;
 export const RETAG_CHANGED = 3;
+export const RETAG_REPLICAS_ON_OTHER_KEY = 4;
+export const RETAG_SUSPECT = 5;
+export const RETAG_USAGE = 64;
+
+const USAGE = 'usage: keys:retag [--except <kid>]... [--force]';
+
+/** The command line: `--except <kid>` (or `--except=<kid>`, repeatable) and `--force`. */
+export function parseRetagArgs(args: string[]): { except: string[]; force: boolean } {
+  const except: string[] = [];
+  let force = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '--force') force = true;
+    else if (arg === '--except' || arg.startsWith('--except=')) {
+      const kid = arg === '--except' ? args[++i] : arg.slice('--except='.length);
+      if (!kid || kid.startsWith('--')) throw new UsageError('--except needs a key id (kid)');
+      except.push(kid);
+    } else throw new UsageError(`unknown argument ${q(arg)}`);
+  }
+  return { except: [...new Set(except)], force };
+}
+
+class UsageError extends Error {}
 
 interface FraudTally {
   read: number;
@@ -53,11 +88,15 @@ interface FraudTally {
   deleted: number;
   tampered: string[];
   tamperedCount: number;
+  /** Events with a row that verifies only under an excepted key. */
+  suspect: string[];
+  suspectCount: number;
+  suspectFrom: Map<string, number>;
 }
 
 const add = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
 
-async function retagFraud(fraud: FraudService): Promise<FraudTally> {
+async function retagFraud(fraud: FraudService, except: string[]): Promise<FraudTally> {
   const tally: FraudTally = {
     read: 0,
     retagged: 0,
@@ -69,9 +108,12 @@ async function retagFraud(fraud: FraudService): Promise<FraudTally> {
     deleted: 0,
     tampered: [],
     tamperedCount: 0,
+    suspect: [],
+    suspectCount: 0,
+    suspectFrom: new Map(),
   };
   for (let after = ''; ;) {
-    const page = await fraud.retagPage(after, PAGE);
+    const page = await fraud.retagPage(after, PAGE, except);
     for (const o of page) {
       tally.read++;
       if (o.result === 'retagged') {
@@ -82,6 +124,10 @@ async function retagFraud(fraud: FraudService): Promise<FraudTally> {
       else if (o.result === 'tampered') {
         tally.tamperedCount++;
         if (tally.tampered.length < LISTED) tally.tampered.push(o.eventId);
+      } else if (o.result === 'suspect') {
+        tally.suspectCount++;
+        if (tally.suspect.length < LISTED) tally.suspect.push(o.eventId);
+        for (const kid of o.from) add(tally.suspectFrom, kid);
       } else {
         tally.changedCount++;
         if (tally.changed.length < LISTED) tally.changed.push(o.eventId);
@@ -118,22 +164,82 @@ function describeKey(k: HeldStoreMacKey): string {
   return `${k.kid}${k.retiredAt ? ` (retired ${k.retiredAt.toISOString()})` : ''}`;
 }
 
-export function keysRetag(): void {
+/**
+ * The live replicas that tag under another key than `kid`: printed, and true (refuse) unless
+ * `force`. A replica that crashed keeps its row until 3 of its heartbeats have passed.
+ */
+async function refuseReplicasOnOtherKeys(
+  app: INestApplication,
+  kid: string,
+  force: boolean,
+  out: (line: string) => void,
+): Promise<boolean> {
+  const replicas = app.get(StoreMacReplicas, { strict: false });
+  const now = new Date();
+  const all = (await replicas.list(now)).filter((r) => !r.self);
+  const live = all.filter((r) => r.live);
+  const behind = live.filter((r) => r.kid !== kid);
+  out(
+    `replicas seen (live: a heartbeat within ${STORE_MAC_LIVE_BEATS} of its STORE_MAC_HEARTBEAT_MS): ${live.length} live, ${live.length - behind.length} on ${kid}${all.length > live.length ? `, ${all.length - live.length} gone quiet (not counted)` : ''}`,
+  );
+  if (behind.length === 0) return false;
+  for (const r of behind) {
+    const until = new Date(r.seenAt.getTime() + STORE_MAC_LIVE_BEATS * r.heartbeatMs);
+    out(
+      `  ${q(r.replicaId)} on host ${q(r.host)} tags under ${r.kid}, last seen ${r.seenAt.toISOString()} (counted live until ${until.toISOString()} unless it beats again)`,
+    );
+  }
+  if (force) {
+    out(
+      `--force: going on although ${behind.length} live replica(s) tag under another key (the rows they write stay under it)`,
+    );
+    return false;
+  }
+  out(
+    `refused: ${behind.length} live replica(s) still tag under another store-MAC key than ${kid}; nothing written. Restart each with the current STORE_MAC_KEY and run keys:retag again (a replica that crashed counts until the time shown; --force runs anyway)`,
+  );
+  process.exitCode = RETAG_REPLICAS_ON_OTHER_KEY;
+  return true;
+}
+
+export function keysRetag(args: string[] = []): void {
+  let options: { except: string[]; force: boolean };
+  try {
+    options = parseRetagArgs(args);
+  } catch (error) {
+    process.stderr.write(`keys:retag: ${(error as Error).message}\n${USAGE}\n`);
+    process.exit(RETAG_USAGE);
+  }
   runAppJob('keys:retag failed', async (app) => {
     const mac = app.get(StoreMac, { strict: false });
     const others = mac.heldOthers();
     const out = (line: string) => process.stdout.write(`${line}\n`);
+    const usage = (message: string) => {
+      process.stderr.write(`keys:retag: ${message}\n${USAGE}\n`);
+      process.exitCode = RETAG_USAGE;
+    };
+    const { except, force } = options;
+    if (except.includes(mac.kid))
+      return usage(
+        `--except ${except.find((k) => k === mac.kid)}: that is the current STORE_MAC_KEY (rotate it first: keys:rotate mac)`,
+      );
+    const unheld = except.filter((kid) => !others.some((k) => k.kid === kid));
+    if (unheld.length > 0)
+      return usage(
+        `--except ${unheld.join(', ')}: no such key held (held besides the current one: ${others.map((k) => k.kid).join(', ') || 'none'})`,
+      );
     out(
-      `keys:retag: current store-MAC key ${mac.kid}; other keys held: ${others.map(describeKey).join(', ') || '(none)'}`,
+      `keys:retag: current store-MAC key ${mac.kid}; other keys held: ${others.map(describeKey).join(', ') || '(none)'}${except.length ? `; not trusted (--except): ${except.join(', ')}` : ''}`,
     );
     out(
-      '  run it once every replica runs with this STORE_MAC_KEY (a replica still tagging under an older key reads the re-tagged rows as tampered until restarted), and never while a leaked key is held (a row forged with it would be re-tagged)',
+      '  run it once every replica runs with this STORE_MAC_KEY (a replica still tagging under an older key writes rows under it, which read tampered once it is dropped), and name a leaked key with --except (otherwise a row forged with it would be re-tagged)',
     );
+    if (await refuseReplicasOnOtherKeys(app, mac.kid, force, out)) return;
 
-    const fraud = await retagFraud(app.get(FraudService, { strict: false }));
+    const fraud = await retagFraud(app.get(FraudService, { strict: false }), except);
     const from = [...fraud.retaggedFrom].map(([kid, n]) => `${n} from ${kid}`).join(', ');
     out(
-      `fraud events: ${fraud.read} read, ${fraud.retagged} re-tagged under ${mac.kid}${from ? ` (${from})` : ''}, ${fraud.current} already under it, ${fraud.changedCount} changed by a server on every try, ${fraud.tamperedCount} tampered${fraud.deleted ? `, ${fraud.deleted} deleted meanwhile` : ''}`,
+      `fraud events: ${fraud.read} read, ${fraud.retagged} re-tagged under ${mac.kid}${from ? ` (${from})` : ''}, ${fraud.current} already under it, ${fraud.changedCount} changed by a server on every try, ${fraud.tamperedCount} tampered${except.length ? `, ${fraud.suspectCount} suspect` : ''}${fraud.deleted ? `, ${fraud.deleted} deleted meanwhile` : ''}`,
     );
     if (fraud.changedCount > 0) {
       out(
@@ -148,6 +254,15 @@ export function keysRetag(): void {
       if (fraud.tamperedCount > fraud.tampered.length)
         out(`  … and ${fraud.tamperedCount - fraud.tampered.length} more`);
     }
+    if (fraud.suspectCount > 0) {
+      const by = [...fraud.suspectFrom].map(([kid, n]) => `${n} under ${kid}`).join(', ');
+      out(
+        `suspect: ${fraud.suspectCount} fraud events have a row that verifies only under a key given to --except (${by}): anyone holding that key could have made them; never re-tagged, they read tampered once the key is dropped: check them against a backup from before the leak, or review them`,
+      );
+      for (const id of fraud.suspect) out(`  ${q(id)}`);
+      if (fraud.suspectCount > fraud.suspect.length)
+        out(`  … and ${fraud.suspectCount - fraud.suspect.length} more`);
+    }
 
     // what else is still tagged under a key other than the current one
     const ledger = await ledgerKids(app);
@@ -161,6 +276,12 @@ export function keysRetag(): void {
       if (changed > 0) {
         notes.push(`${changed} fraud events changed while this ran: run keys:retag again`);
         block.push('fraud events');
+      }
+      const suspect = fraud.suspectFrom.get(key.kid) ?? 0;
+      if (suspect > 0) {
+        notes.push(
+          `${suspect} suspect fraud events left under it (--except): they read tampered once it is removed`,
+        );
       }
       const [links, sites] = ledger.get(key.kid) ?? [0, 0];
       if (links > 0) {
@@ -196,11 +317,12 @@ export function keysRetag(): void {
         );
       } else {
         out(
-          `the oldest retired key ${oldest.kid} can be removed from STORE_MAC_RETIRED_KEYS (restart every replica after)${timesheets.includes(oldest.kid) ? '; the first start without it rebuilds the timesheet read model' : ''}${fraud.tamperedCount > 0 ? '; the tampered fraud events above stay tampered whatever is held' : ''}`,
+          `the oldest retired key ${oldest.kid} can be removed from STORE_MAC_RETIRED_KEYS (restart every replica after)${timesheets.includes(oldest.kid) ? '; the first start without it rebuilds the timesheet read model' : ''}${fraud.tamperedCount > 0 ? '; the tampered fraud events above stay tampered whatever is held' : ''}${(fraud.suspectFrom.get(oldest.kid) ?? 0) > 0 ? '; the suspect fraud events above then read tampered' : ''}`,
         );
       }
     }
     if (fraud.tamperedCount > 0) process.exitCode = RETAG_TAMPERED;
+    else if (fraud.suspectCount > 0) process.exitCode = RETAG_SUSPECT;
     else if (fraud.changedCount > 0) process.exitCode = RETAG_CHANGED;
   });
 }

@@ -155,6 +155,17 @@ describe('loadConfig', () => {
     expect(existsSync(join(dataDir, 'secrets.json'))).toBe(false);
   });
 
+  it('should read STORE_MAC_HEARTBEAT_MS (a minute unset, 500 ms to an hour)', () => {
+    expect(loadConfig({ DATA_DIR: dataDir }).tlog.storeMacHeartbeatMs).toBe(60_000);
+    expect(
+      loadConfig({ DATA_DIR: dataDir, STORE_MAC_HEARTBEAT_MS: '1500' }).tlog.storeMacHeartbeatMs,
+    ).toBe(1500);
+    for (const bad of ['100', '3600001', 'soon'])
+      expect(() => loadConfig({ DATA_DIR: dataDir, STORE_MAC_HEARTBEAT_MS: bad })).toThrow(
+        /STORE_MAC_HEARTBEAT_MS/,
+      );
+  });
+
   it('should stop at an invalid NODE_ENV, as it decides which rules apply', () => {
     expect(() =>
       loadConfig({ DATA_DIR: dataDir, NODE_ENV: 'prod', PORT: 'x', SYNC_MAX_PACKETS: '0' }),

@@ -22,6 +22,8 @@ import { Store } from '@app/persistence';
 import {
   LogKeyService,
   SealRefusals,
+  StoreMac,
+  StoreMacReplicas,
   tlogConfig,
   TlogSettings,
   TransparencyLogService,
@@ -52,6 +54,9 @@ export class HealthController implements OnModuleInit {
   /** The witness comparison made at start-up (libs/tlog). */
   private witnessRecovery!: WitnessRecovery;
   private refusals!: SealRefusals;
+  /** The store-MAC key this instance tags under, and every replica's (libs/tlog). */
+  private storeMac!: StoreMac;
+  private storeMacReplicas!: StoreMacReplicas;
   private transparencyLog!: TransparencyLogService;
   /** The timesheet projection (absent in an app without the timesheets module). */
   private timesheets?: TimesheetProjector;
@@ -80,6 +85,8 @@ export class HealthController implements OnModuleInit {
     this.logKeys = this.modules.get(LogKeyService, { strict: false });
     this.witnessRecovery = this.modules.get(WitnessRecovery, { strict: false });
     this.refusals = this.modules.get(SealRefusals, { strict: false });
+    this.storeMac = this.modules.get(StoreMac, { strict: false });
+    this.storeMacReplicas = this.modules.get(StoreMacReplicas, { strict: false });
     this.transparencyLog = this.modules.get(TransparencyLogService, { strict: false });
     try {
       this.timesheets = this.modules.get(TimesheetProjector, { strict: false });
@@ -124,7 +131,7 @@ export class HealthController implements OnModuleInit {
   })
   @ApiOkResponse({
     description:
-      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded; `tlog.storeMacLegacy` says that STORE_MAC_LEGACY=1 is set (store tags under the key derived from TLOG_SIGNING_KEY verify, so that key alone can make rows the server takes as its own): not degraded. `fraud.tamperedEvents` and `fraud.events` (admin) count and name the fraud events this instance read as changed outside the server (their tags do not verify): reported, not degraded; `fraud.legacySealedAt` and `fraud.legacySealedCount` say when and how many events from before the tags were tagged as legacy, `fraud.legacySealRefused` that this start refused to, `fraud.legacySealRefusedReason` why: `tagged_rows` (the `fraud_seal` marker gone while rows carry tags) or `not_allowed` (untagged rows, no marker and no tagged row, with FRAUD_LEGACY_TAGGING off: a store from before the tags, or one whose every tagged fraud row and marker were deleted)\n\nThe Health Check is successful',
+      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded; `tlog.storeMacLegacy` says that STORE_MAC_LEGACY=1 is set (store tags under the key derived from TLOG_SIGNING_KEY verify, so that key alone can make rows the server takes as its own): not degraded. `keys.storeMacKid` (admin) is the id of the store-MAC key this instance tags under (never the key) and `keys.storeMacReplicas` the live replicas recorded with theirs (`replicaId`, `host`, `kid`, `seenAt`, `self` for this one; each records it at boot and every STORE_MAC_HEARTBEAT_MS, live for 3 of them): npm run keys:retag refuses while one differs from its STORE_MAC_KEY; never degraded (a rolling rotation makes them differ for a while). `fraud.tamperedEvents` and `fraud.events` (admin) count and name the fraud events this instance read as changed outside the server (their tags do not verify): reported, not degraded; `fraud.legacySealedAt` and `fraud.legacySealedCount` say when and how many events from before the tags were tagged as legacy, `fraud.legacySealRefused` that this start refused to, `fraud.legacySealRefusedReason` why: `tagged_rows` (the `fraud_seal` marker gone while rows carry tags) or `not_allowed` (untagged rows, no marker and no tagged row, with FRAUD_LEGACY_TAGGING off: a store from before the tags, or one whose every tagged fraud row and marker were deleted)\n\nThe Health Check is successful',
     schema: healthReportSchema('ok'),
   })
   @ApiServiceUnavailableResponse({
@@ -151,7 +158,7 @@ export class HealthController implements OnModuleInit {
     const checks: Array<() => Promise<HealthIndicatorResult>> = [
       () => this.probe('store', () => this.store.ping(), this.store.healthDetails()),
       () => this.disk(),
-      () => this.keys(),
+      () => this.keys(detailed),
       () => this.tlog(),
       () => this.logs(),
       () => this.readModel(),
@@ -284,11 +291,14 @@ export class HealthController implements OnModuleInit {
    * anyone who knows such a device could otherwise keep every replica out of rotation; the
    * request still answers 503 key_unavailable, the metric and the log say it.
    */
-  private async keys() {
+  private async keys(detailed: boolean) {
     const keys = indicator('keys');
     const now = new Date();
     const missing = this.keyring.missingVersions(now);
-    const details: Record<string, unknown> = { vaultKeyVersions: this.keyring.versions() };
+    const details: Record<string, unknown> = {
+      vaultKeyVersions: this.keyring.versions(),
+      ...(detailed ? await this.storeMacDetails(now) : {}),
+    };
     let holders = new Map<string, number>();
     let holdersKnown = true;
     if (missing.length > 0) {
@@ -323,6 +333,36 @@ export class HealthController implements OnModuleInit {
     ].filter((p): p is string => p !== undefined);
     if (problems.length === 0) return keys.up(details);
     return keys.down({ ...details, state: 'degraded', message: problems.join('; ') });
+  }
+
+  /**
+   * For an admin (a store read, so not for the load balancer's probes): the id of the store-MAC
+   * key this instance tags under (`storeMacKid`, never the key) and the live replicas recorded
+   * with theirs (`storeMacReplicas`: id, host, kid, last seen), what `keys:retag` refuses on
+   * while one differs. Reported, never degrading: during a rolling STORE_MAC_KEY rotation the
+   * replicas differ for a while by design.
+   */
+  private async storeMacDetails(now: Date): Promise<Record<string, unknown>> {
+    try {
+      const replicas = await withTimeout(this.storeMacReplicas.list(now), 2000);
+      return {
+        storeMacKid: this.storeMac.kid,
+        storeMacReplicas: replicas
+          .filter((r) => r.live)
+          .map((r) => ({
+            replicaId: r.replicaId,
+            host: r.host,
+            kid: r.kid,
+            seenAt: r.seenAt.toISOString(),
+            ...(r.self ? { self: true } : {}),
+          })),
+      };
+    } catch (error) {
+      return {
+        storeMacKid: this.storeMac.kid,
+        storeMacReplicas: `unknown (${(error as Error).message})`,
+      };
+    }
   }
 
   /**

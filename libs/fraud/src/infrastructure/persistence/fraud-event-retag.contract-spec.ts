@@ -5,7 +5,7 @@ import { compileAdapter, CompiledAdapter } from '@app/persistence/testing/compil
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { parseStoreMacKey, StoreMac, StoreMacKey, tlogConfig } from '@app/tlog';
 import { FraudEvent, FraudReview } from '../../domain/fraud-event';
-import { FraudEventRepository } from './fraud-event.repository';
+import { FraudEventRepository, RetagOutcome } from './fraud-event.repository';
 import { fraudEventAdapters } from './fraud-persistence';
 import { FraudSeal } from './fraud-seal';
 
@@ -194,6 +194,44 @@ describeStoreContract(
       expect((await integrity(dropped, changed.id)).detail).toBe('tampered');
       expect((await integrity(dropped, rewritten.id)).detail).toBe('tampered');
       expect((await integrity(dropped, genuine.id)).detail).toBe('verified');
+    });
+
+    it('should not re-tag an event with a row that verifies only under an excepted key: suspect, its tags as stored', async () => {
+      const [a, b, c] = [newKey(), newKey(), newKey()];
+      const underA = event();
+      const reviewedUnderA = event();
+      const underB = event();
+      await (await under(a)).recordAll([underA, reviewedUnderA]);
+      await (await under(a)).addReview(reviewedUnderA.id, review({ reason: 'under a' }));
+      const onB = await under(b, [a]);
+      // its event tag now under b, its first review still under a
+      await onB.addReview(reviewedUnderA.id, review({ decision: 'dismissed', reason: 'under b' }));
+      await onB.recordAll([underB]);
+      const rotated = await under(c, [a, b]);
+      const outcomes: RetagOutcome[] = [];
+      for (let after = ''; ;) {
+        const page = await rotated.retagPage(after, 2, [a.kid]);
+        outcomes.push(...page);
+        if (page.length < 2) break;
+        after = page[page.length - 1].eventId;
+      }
+      const byId = new Map(outcomes.map((o) => [o.eventId, o]));
+      expect(byId.get(underA.id)).toEqual({ eventId: underA.id, result: 'suspect', from: [a.kid] });
+      expect(byId.get(reviewedUnderA.id)).toEqual({
+        eventId: reviewedUnderA.id,
+        result: 'suspect',
+        from: [a.kid],
+      });
+      expect(byId.get(underB.id)).toEqual({
+        eventId: underB.id,
+        result: 'retagged',
+        from: [b.kid],
+      });
+      // a dropped: the suspects read tampered (never re-tagged), b's row verifies
+      const dropped = await under(c, [b]);
+      expect((await integrity(dropped, underA.id)).detail).toBe('tampered');
+      expect((await integrity(dropped, reviewedUnderA.id)).detail).toBe('tampered');
+      expect((await integrity(dropped, underB.id)).detail).toBe('verified');
     });
 
     it('should keep a legacy row legacy when it re-tags it', async () => {

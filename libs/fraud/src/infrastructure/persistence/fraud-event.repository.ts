@@ -34,11 +34,13 @@ export interface LegacySealState {
  * them: left as they are), or found them changed by a writer on every try (`changed`: left;
  * a next run takes them again), or found the event gone between the page's read of ids and
  * its read of the rows (`deleted`: an outcome still, so a page has one per id read and its
- * last is where the next starts). `from`: the other keys' ids the rows were tagged under.
+ * last is where the next starts), or found a row that verifies only under a key of `except`
+ * (`suspect`: left as it is). `from`: the other keys' ids the rows were tagged under (for
+ * `suspect`, the excepted ones).
  */
 export interface RetagOutcome {
   eventId: string;
-  result: 'current' | 'retagged' | 'tampered' | 'changed' | 'deleted';
+  result: 'current' | 'retagged' | 'tampered' | 'suspect' | 'changed' | 'deleted';
   from: string[];
 }
 
@@ -89,9 +91,14 @@ export abstract class FraudEventRepository {
    * length): a review a server records meanwhile makes the write miss, and the event is read
    * again (a few times, then `changed`). Idempotent. One outcome per event id read, in id order
    (`deleted` for one gone meanwhile): fewer than `limit` only at the end of the events.
-   * Needs the store's tags (FraudSeal).
+   * An event with a row that verifies only under a key id of `except` (a leaked key) is never
+   * re-tagged either: `suspect`. Needs the store's tags (FraudSeal).
    */
-  abstract retagPage(after: string, limit: number): Promise<RetagOutcome[]>;
+  abstract retagPage(
+    after: string,
+    limit: number,
+    except?: readonly string[],
+  ): Promise<RetagOutcome[]>;
   /** The event and every review of it, oldest first; undefined when no event has this id. */
   abstract findWithReviews(
     eventId: string,

@@ -10,11 +10,15 @@ import { fraudConfig, FraudSettings } from '../../fraud.config';
  * `tampered` (no held key vouches for it: left as it is, never re-tagged), `current` (every tag
  * made under the current key: left), or `retag` with the new tags (the event's, and every
  * review's in history order: the reviews from the first one under another key on, each chained
- * to the new tag of the one before) and the ids of the other keys the rows were tagged under.
+ * to the new tag of the one before) and the ids of the other keys the rows were tagged under;
+ * or `suspect`: a row verifies only under a key the command was told not to trust
+ * (`--except`, a leaked key, whose tags anyone holding it could have made): left as it is,
+ * never re-tagged, `from` naming those keys.
  */
 export type RetagPlan =
   | { kind: 'tampered' }
   | { kind: 'current' }
+  | { kind: 'suspect'; from: string[] }
   | { kind: 'retag'; from: string[]; eventTag: string; reviewTags: string[] };
 
 /**
@@ -92,13 +96,14 @@ export class FraudSeal {
    * on its reviews by the store's read and `checkHistory`), `eventTag` and `reviewTags` as
    * stored. A row is re-tagged only under the form it verifies in (legacy stays legacy), and
    * only when a held key vouches for it: a tampered event is never re-tagged (that would
-   * launder it).
+   * launder it), nor one with a tag that verifies only under a key of `except` (`suspect`).
    */
   retagPlan(
     event: FraudEvent,
     eventTag: unknown,
     reviews: FraudReview[],
     reviewTags: unknown[],
+    except: readonly string[] = [],
   ): RetagPlan {
     if (event.integrity !== 'verified' && event.integrity !== 'legacy') return { kind: 'tampered' };
     const current = this.mac.kid;
@@ -129,6 +134,8 @@ export class FraudSeal {
         newReviewTags.push(reviewTags[i] as string);
       }
     }
+    const suspect = [...from].filter((kid) => except.includes(kid));
+    if (suspect.length > 0) return { kind: 'suspect', from: suspect };
     if (from.size === 0) return { kind: 'current' };
     return {
       kind: 'retag',

@@ -371,7 +371,11 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
     }
   }
 
-  async retagPage(after: string, limit: number): Promise<RetagOutcome[]> {
+  async retagPage(
+    after: string,
+    limit: number,
+    except: readonly string[] = [],
+  ): Promise<RetagOutcome[]> {
     const seal = this.seal;
     if (!seal) throw new Error('retagPage needs the store tags (FraudSeal)');
     const docs = await this.events
@@ -384,7 +388,7 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
       let doc: FraudEventDocument | null = first;
       let outcome: RetagOutcome | undefined;
       for (let attempt = 0; attempt < RETAG_TRIES && doc; attempt++) {
-        outcome = await this.retagOne(seal, doc);
+        outcome = await this.retagOne(seal, doc, except);
         if (outcome.result !== 'changed') break;
         doc = await this.events.findOne({ _id: first._id }).lean<FraudEventDocument>();
       }
@@ -398,7 +402,11 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
    * One document re-tagged (or not), the update filtered on every tag as read and the history's
    * length: a review pushed or a tag rewritten meanwhile makes it miss (`changed`).
    */
-  private async retagOne(seal: FraudSeal, doc: FraudEventDocument): Promise<RetagOutcome> {
+  private async retagOne(
+    seal: FraudSeal,
+    doc: FraudEventDocument,
+    except: readonly string[],
+  ): Promise<RetagOutcome> {
     const event = this.toEvent(doc);
     const reviews = this.historyOf(event, doc);
     // a malformed history is tampered (historyOf): never re-tagged
@@ -409,7 +417,9 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
       doc.tag,
       reviews,
       stored.map((r) => r.tag),
+      except,
     );
+    if (plan.kind === 'suspect') return { eventId: doc._id, result: 'suspect', from: plan.from };
     if (plan.kind !== 'retag') return { eventId: doc._id, result: plan.kind, from: [] };
     const filter: Record<string, unknown> = {
       _id: doc._id,

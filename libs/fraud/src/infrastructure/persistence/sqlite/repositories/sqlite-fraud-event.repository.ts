@@ -304,7 +304,11 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     return this.turns.write(() => this.db.transaction(add).immediate());
   }
 
-  async retagPage(after: string, limit: number): Promise<RetagOutcome[]> {
+  async retagPage(
+    after: string,
+    limit: number,
+    except: readonly string[] = [],
+  ): Promise<RetagOutcome[]> {
     const seal = this.seal;
     if (!seal) throw new Error('retagPage needs the store tags (FraudSeal)');
     const page = this.db.prepare<[string, number], { id: string }>(RETAG_PAGE_SQL);
@@ -315,7 +319,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
       // read in one snapshot (a deferred read transaction): an event and its reviews as of one
       // moment, never a review recorded between the two reads taken for a gap
       const plans = this.db.transaction(() =>
-        pending.map((id) => ({ id, ...this.retagPlanOf(seal, id) })),
+        pending.map((id) => ({ id, ...this.retagPlanOf(seal, id, except) })),
       )();
       const writes = plans.filter((p) => p.plan?.kind === 'retag');
       for (const p of plans) {
@@ -324,7 +328,9 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
           outcomes.set(p.id, { eventId: p.id, result: 'deleted', from: [] });
           continue;
         }
-        if (p.plan.kind !== 'retag')
+        if (p.plan.kind === 'suspect')
+          outcomes.set(p.id, { eventId: p.id, result: 'suspect', from: p.plan.from });
+        else if (p.plan.kind !== 'retag')
           outcomes.set(p.id, { eventId: p.id, result: p.plan.kind, from: [] });
       }
       // each event's tags compared and set in one savepoint of one write transaction: a row
@@ -359,6 +365,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
   private retagPlanOf(
     seal: FraudSeal,
     id: string,
+    except: readonly string[],
   ): { plan?: RetagPlan; eventTag?: unknown; rows?: FraudReviewRow[] } {
     const row = this.findEvent.get(id);
     if (!row) return {};
@@ -370,6 +377,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
         row.tag,
         reviews,
         rows.map((r) => r.tag),
+        except,
       ),
       eventTag: row.tag,
       rows,
