@@ -1,14 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
-import { readStored, SECRETS_FILE, writeStored } from '@app/common';
 import { FraudEvent, FraudService } from '@app/fraud';
 import { StoreMac } from '@app/tlog';
 import { runScript } from './support/processes';
-import { restartApp } from './support/tamper';
-import { http, slowOnMongo, startTestApp, storeSet, TestApp } from './support/test-app';
+import { dataDirApp, dropRetiredStoreMacKey } from './support/tamper';
+import { http, slowOnMongo, storeSet } from './support/test-app';
 
 /**
  * `npm run keys:retag`: fraud events and their reviews carry the server's tag, and store no key
@@ -21,28 +17,18 @@ import { http, slowOnMongo, startTestApp, storeSet, TestApp } from './support/te
 const id = () => randomBytes(12).toString('hex');
 
 describe('keys:retag (e2e)', () => {
-  let dataDir: string;
-  let t: TestApp | undefined;
-  const env = () => ({ DATA_DIR: dataDir, TRUST_AUTO_BLOCK_FLOOR: '0' });
-  beforeEach(() => {
-    dataDir = mkdtempSync(join(tmpdir(), 'mdai-retag-'));
-  });
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const server = dataDirApp('retag', { TRUST_AUTO_BLOCK_FLOOR: '0' });
 
-  const get = (path: string) => http(t!.baseUrl, 'GET', path, { key: t!.keys.admin });
+  const get = (path: string) => http(server.t.baseUrl, 'GET', path, { key: server.t.keys.admin });
   const review = async (eventId: string, decision: string, reason: string) => {
-    const res = await http(t!.baseUrl, 'POST', `/api/v5/fraud/events/${eventId}/review`, {
-      key: t!.keys.admin,
+    const res = await http(server.t.baseUrl, 'POST', `/api/v5/fraud/events/${eventId}/review`, {
+      key: server.t.keys.admin,
       body: { decision, reason },
     });
     expect(res.status).toBe(201);
   };
   const flagged = async (): Promise<FraudEvent> =>
-    (await t!.app.get(FraudService).record({
+    (await server.t.app.get(FraudService).record({
       type: 'impossible_travel',
       deviceId: id(),
       workerId: id(),
@@ -58,31 +44,18 @@ describe('keys:retag (e2e)', () => {
       reviews: (res.body.reviews as Array<{ integrity: string }>).map((r) => r.integrity),
     };
   };
-  /** Drops the retired store-MAC key `kid` from secrets.json, as the docs allow. */
-  const dropRetired = (kid: string) => {
-    const file = join(dataDir, SECRETS_FILE);
-    const stored = readStored(file);
-    const history = JSON.parse(stored.STORE_MAC_RETIRED_KEYS) as Array<{ kid: string }>;
-    expect(history.map((k) => k.kid)).toContain(kid);
-    stored.STORE_MAC_RETIRED_KEYS = JSON.stringify(history.filter((k) => k.kid !== kid));
-    writeStored(file, stored);
-  };
 
   /**
    * Events and reviews under key A; a rotation to B (A retired) and a restart; a review under
    * B chained onto A's tags. Returns A's id and the events.
    */
   async function taggedUnderAThenRotated() {
-    t = await startTestApp(env());
-    const a = t.app.get(StoreMac).kid;
+    const a = (await server.start()).app.get(StoreMac).kid;
     const [plain, chained, mixed] = [await flagged(), await flagged(), await flagged()];
     await review(chained.id, 'confirmed', 'seen on camera');
     await review(chained.id, 'dismissed', 'the camera was wrong');
     await review(mixed.id, 'confirmed', 'under a');
-    await t.close({ keepData: true });
-    t = undefined;
-    rotateLocalKeys(dataDir, ['mac'], new Date());
-    t = await startTestApp(env());
+    const t = await server.restart((dataDir) => rotateLocalKeys(dataDir, ['mac'], new Date()));
     expect(t.app.get(StoreMac).kid).not.toBe(a);
     await review(mixed.id, 'dismissed', 'under b');
     return { a, plain, chained, mixed };
@@ -93,7 +66,7 @@ describe('keys:retag (e2e)', () => {
     async () => {
       const { a, plain, chained, mixed } = await taggedUnderAThenRotated();
       // beside the running server, as an operator runs it
-      const run = await runScript('keys-retag', dataDir);
+      const run = await runScript('keys-retag', server.dataDir);
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       expect(run.stdout).toContain('3 re-tagged under');
@@ -101,11 +74,11 @@ describe('keys:retag (e2e)', () => {
         `the oldest retired key ${a} can be removed from STORE_MAC_RETIRED_KEYS`,
       );
       // idempotent: a second run finds everything under the current key
-      const again = await runScript('keys-retag', dataDir);
+      const again = await runScript('keys-retag', server.dataDir);
       expect(again.code).toBe(0);
       expect(again.stdout).toContain('0 re-tagged under');
 
-      t = await restartApp(t!, () => dropRetired(a), env());
+      await server.restart((dataDir) => dropRetiredStoreMacKey(dataDir, a));
       expect(await detail(plain.id)).toEqual({ integrity: 'verified', reviews: [] });
       expect(await detail(chained.id)).toEqual({
         integrity: 'verified',
@@ -128,17 +101,17 @@ describe('keys:retag (e2e)', () => {
     'should leave a row tampered before the retag tampered, name it and exit non-zero; the genuine rows are re-tagged',
     async () => {
       const { a, plain, chained } = await taggedUnderAThenRotated();
-      await storeSet(t!, 'fraud_events', plain.id, {
+      await storeSet(server.t, 'fraud_events', plain.id, {
         sqlite: { type: 'rapid_repeat' },
         mongo: { type: 'rapid_repeat' },
       });
-      const run = await runScript('keys-retag', dataDir);
+      const run = await runScript('keys-retag', server.dataDir);
       expect(run.code).toBe(2);
       expect(run.stdout).toContain('1 tampered');
       expect(run.stdout).toContain(`  "${plain.id}"`);
       expect(run.stdout).not.toContain(chained.id);
 
-      t = await restartApp(t!, () => dropRetired(a), env());
+      await server.restart((dataDir) => dropRetiredStoreMacKey(dataDir, a));
       expect((await detail(plain.id)).integrity).toBe('tampered');
       expect(await detail(chained.id)).toEqual({
         integrity: 'verified',
