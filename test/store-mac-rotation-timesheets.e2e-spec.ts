@@ -8,16 +8,20 @@ import { ago, punch, recentTimesheetDays, siteWithShift, sync } from './support/
 const UNIT = 30_000;
 const CLEARED = 'Timesheet read model tagged under a key not held';
 
-/** The pino levels of the log lines whose message starts with `message`. */
-function logged(t: TestApp, message: string): number[] {
+const EMPTY = 'Timesheet read model empty';
+
+/** The log lines (pino's JSON) whose message starts with `message`. */
+function logLines(t: TestApp, message: string): Array<Record<string, unknown>> {
   return t
     .logs()
     .split('\n')
     .filter((line) => line.includes(message))
-    .map((line) => JSON.parse(line) as { level: number; msg: string })
-    .filter((line) => line.msg.startsWith(message))
-    .map((line) => line.level);
+    .map((line) => JSON.parse(line) as { msg: string })
+    .filter((line) => line.msg.startsWith(message));
 }
+
+/** The pino levels of the log lines whose message starts with `message`. */
+const logged = (t: TestApp, message: string) => logLines(t, message).map((line) => line.level);
 
 /**
  * Review H-1: the read model stored one key id (the key at its last reset), so rows tagged
@@ -28,6 +32,40 @@ function logged(t: TestApp, message: string): number[] {
 describe('store-MAC rotations and the timesheet read model (e2e)', () => {
   const server = dataDirApp('storemac-ts', { TRUST_AUTO_BLOCK_FLOOR: '0' });
 
+  it('should warn when a start clears a read model that has rows (not as a fresh one), once', async () => {
+    let t = await server.start();
+    const first = t.app.get(StoreMac).kid;
+    const { siteId } = await siteWithShift(t, 9 * UNIT, 8 * UNIT);
+    const days = await recentTimesheetDays(t, siteId);
+    expect(days.flatMap((d) => d.seqs as number[])).toEqual([1, 2]);
+    expect(await t.app.get(TimesheetRepository).isEmpty()).toBe(false);
+
+    // rotated, and the one key the rows were tagged under dropped: none of them would verify
+    t = await server.restart((dataDir) => {
+      rotateLocalKeys(dataDir, ['mac'], new Date());
+      dropRetiredStoreMacKey(dataDir, first);
+    });
+    const second = t.app.get(StoreMac).kid;
+    // a read queues behind the start's check of the read model's keys: re-read from the ledger
+    expect(await recentTimesheetDays(t, siteId)).toEqual(days);
+    expect(
+      logLines(t, CLEARED).map(({ level, storedKids, notHeld, kid }) => ({
+        level,
+        storedKids,
+        notHeld,
+        kid,
+      })),
+    ).toEqual([{ level: 40, storedKids: [first], notHeld: [first], kid: second }]);
+    // not said as a fresh install's empty read model
+    expect(logged(t, EMPTY)).toEqual([]);
+
+    // the next start holds the key the rows are tagged under now: nothing cleared, nothing said
+    t = await server.restart();
+    expect(await recentTimesheetDays(t, siteId)).toEqual(days);
+    expect(logged(t, CLEARED)).toEqual([]);
+    expect(logged(t, EMPTY)).toEqual([]);
+  });
+
   it('should rebuild the read model when a key its rows were tagged under is dropped', async () => {
     let t = await server.start();
     const { siteId, phone: asha } = await siteWithShift(t, 9 * UNIT, 8 * UNIT);
@@ -35,7 +73,7 @@ describe('store-MAC rotations and the timesheet read model (e2e)', () => {
     const first = t.app.get(StoreMac).kid;
     // a fresh install's empty read model is tagged without a warning: nothing was cleared
     expect(logged(t, CLEARED)).toEqual([]);
-    expect(logged(t, 'Timesheet read model empty')).toEqual([30]);
+    expect(logged(t, EMPTY)).toEqual([30]);
 
     // rotate: the second key tags the rows written from now on
     t = await server.restart((dataDir) => rotateLocalKeys(dataDir, ['mac'], new Date()));
