@@ -1,27 +1,27 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
-import { readStored, SECRETS_FILE, writeStored } from '@app/common';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
 import { StoreMac } from '@app/tlog';
-import { startTestApp, TestApp } from './support/test-app';
-import { allTimesheetDays, createSite, phoneAt, punch, sync } from './support/timesheet-client';
+import { dataDirApp, dropRetiredStoreMacKey } from './support/tamper';
+import { TestApp } from './support/test-app';
+import { ago, punch, recentTimesheetDays, siteWithShift, sync } from './support/timesheet-client';
 
-const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
 const UNIT = 30_000;
 const CLEARED = 'Timesheet read model tagged under a key not held';
 
-/** The pino levels of the log lines whose message starts with `message`. */
-function logged(t: TestApp, message: string): number[] {
+const EMPTY = 'Timesheet read model empty';
+
+/** The log lines (pino's JSON) whose message starts with `message`. */
+function logLines(t: TestApp, message: string): Array<Record<string, unknown>> {
   return t
     .logs()
     .split('\n')
     .filter((line) => line.includes(message))
-    .map((line) => JSON.parse(line) as { level: number; msg: string })
-    .filter((line) => line.msg.startsWith(message))
-    .map((line) => line.level);
+    .map((line) => JSON.parse(line) as { msg: string })
+    .filter((line) => line.msg.startsWith(message));
 }
+
+/** The pino levels of the log lines whose message starts with `message`. */
+const logged = (t: TestApp, message: string) => logLines(t, message).map((line) => line.level);
 
 /**
  * Review H-1: the read model stored one key id (the key at its last reset), so rows tagged
@@ -30,78 +30,74 @@ function logged(t: TestApp, message: string): number[] {
  * timesheets_tampered. The store now records every key its rows have been tagged under.
  */
 describe('store-MAC rotations and the timesheet read model (e2e)', () => {
-  let dataDir: string;
-  let t: TestApp | undefined;
-  const env = () => ({ DATA_DIR: dataDir, TRUST_AUTO_BLOCK_FLOOR: '0' });
-  beforeEach(() => {
-    dataDir = mkdtempSync(join(tmpdir(), 'mdai-storemac-ts-'));
-  });
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const server = dataDirApp('storemac-ts', { TRUST_AUTO_BLOCK_FLOOR: '0' });
 
-  const period = () => {
-    const to = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
-    const from = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
-    return `from=${from}&to=${to}`;
-  };
-  const restart = async () => {
-    await t!.close({ keepData: true });
-    t = await startTestApp(env());
-  };
-  /** Drops the retired store-MAC key `kid` from secrets.json, as the docs allow. */
-  const dropRetired = (kid: string) => {
-    const file = join(dataDir, SECRETS_FILE);
-    const stored = readStored(file);
-    const history = JSON.parse(stored.STORE_MAC_RETIRED_KEYS) as Array<{ kid: string }>;
-    expect(history.map((k) => k.kid)).toContain(kid);
-    stored.STORE_MAC_RETIRED_KEYS = JSON.stringify(history.filter((k) => k.kid !== kid));
-    writeStored(file, stored);
-  };
+  it('should warn when a start clears a read model that has rows (not as a fresh one), once', async () => {
+    let t = await server.start();
+    const first = t.app.get(StoreMac).kid;
+    const { siteId } = await siteWithShift(t, 9 * UNIT, 8 * UNIT);
+    const days = await recentTimesheetDays(t, siteId);
+    expect(days.flatMap((d) => d.seqs as number[])).toEqual([1, 2]);
+    expect(await t.app.get(TimesheetRepository).isEmpty()).toBe(false);
+
+    // rotated, and the one key the rows were tagged under dropped: none of them would verify
+    t = await server.restart((dataDir) => {
+      rotateLocalKeys(dataDir, ['mac'], new Date());
+      dropRetiredStoreMacKey(dataDir, first);
+    });
+    const second = t.app.get(StoreMac).kid;
+    // a read queues behind the start's check of the read model's keys: re-read from the ledger
+    expect(await recentTimesheetDays(t, siteId)).toEqual(days);
+    expect(
+      logLines(t, CLEARED).map(({ level, storedKids, notHeld, kid }) => ({
+        level,
+        storedKids,
+        notHeld,
+        kid,
+      })),
+    ).toEqual([{ level: 40, storedKids: [first], notHeld: [first], kid: second }]);
+    // not said as a fresh install's empty read model
+    expect(logged(t, EMPTY)).toEqual([]);
+
+    // the next start holds the key the rows are tagged under now: nothing cleared, nothing said
+    t = await server.restart();
+    expect(await recentTimesheetDays(t, siteId)).toEqual(days);
+    expect(logged(t, CLEARED)).toEqual([]);
+    expect(logged(t, EMPTY)).toEqual([]);
+  });
 
   it('should rebuild the read model when a key its rows were tagged under is dropped', async () => {
-    t = await startTestApp(env());
-    const { siteId } = await createSite(t.baseUrl, t.keys.admin);
-    const asha = await phoneAt(t.baseUrl, t.keys.admin, siteId);
-    await sync(t.baseUrl, asha, [
-      punch(asha, 'check_in', ago(9 * UNIT)),
-      punch(asha, 'check_out', ago(8 * UNIT)),
-    ]);
-    await allTimesheetDays(t.baseUrl, t.keys.admin, siteId, period());
+    let t = await server.start();
+    const { siteId, phone: asha } = await siteWithShift(t, 9 * UNIT, 8 * UNIT);
+    await recentTimesheetDays(t, siteId);
     const first = t.app.get(StoreMac).kid;
     // a fresh install's empty read model is tagged without a warning: nothing was cleared
     expect(logged(t, CLEARED)).toEqual([]);
-    expect(logged(t, 'Timesheet read model empty')).toEqual([30]);
+    expect(logged(t, EMPTY)).toEqual([30]);
 
     // rotate: the second key tags the rows written from now on
-    await t.close({ keepData: true });
-    t = undefined;
-    rotateLocalKeys(dataDir, ['mac'], new Date());
-    t = await startTestApp(env());
+    t = await server.restart((dataDir) => rotateLocalKeys(dataDir, ['mac'], new Date()));
     const second = t.app.get(StoreMac).kid;
     expect(second).not.toBe(first);
     await sync(t.baseUrl, asha, [
       punch(asha, 'check_in', ago(6 * UNIT)),
       punch(asha, 'check_out', ago(5 * UNIT)),
     ]);
-    const days = await allTimesheetDays(t.baseUrl, t.keys.admin, siteId, period());
+    const days = await recentTimesheetDays(t, siteId);
     expect(days.flatMap((d) => d.seqs as number[])).toEqual([1, 2, 3, 4]);
     // recorded at the start, before a row was written under it
     expect(await t.app.get(TimesheetRepository).sealKids()).toEqual([first, second]);
 
     // rotate again and drop the second key (the first stays retired)
-    await t.close({ keepData: true });
-    t = undefined;
-    rotateLocalKeys(dataDir, ['mac'], new Date());
-    dropRetired(second);
-    t = await startTestApp(env());
+    t = await server.restart((dataDir) => {
+      rotateLocalKeys(dataDir, ['mac'], new Date());
+      dropRetiredStoreMacKey(dataDir, second);
+    });
     const third = t.app.get(StoreMac).kid;
     // every read answers 200: the read model was cleared and re-read from the ledger
-    expect(await allTimesheetDays(t.baseUrl, t.keys.admin, siteId, period())).toEqual(days);
+    expect(await recentTimesheetDays(t, siteId)).toEqual(days);
     expect(await t.app.get(TimesheetRepository).sealKids()).toEqual([third]);
-    await restart();
-    expect(await allTimesheetDays(t.baseUrl, t.keys.admin, siteId, period())).toEqual(days);
+    t = await server.restart();
+    expect(await recentTimesheetDays(t, siteId)).toEqual(days);
   });
 });

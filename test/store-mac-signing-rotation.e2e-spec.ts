@@ -1,16 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
 import { MongoTimesheetRepository } from '@app/timesheets/infrastructure/persistence/mongo/repositories/mongo-timesheet.repository';
 import { SqliteTimesheetRepository } from '@app/timesheets/infrastructure/persistence/sqlite/repositories/sqlite-timesheet.repository';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
 import { StoreMac, storeTagFault } from '@app/tlog';
-import { secretsOf, startTestApp, TestApp } from './support/test-app';
-import { allTimesheetDays, createSite, phoneAt, punch, sync } from './support/timesheet-client';
+import { dataDirApp } from './support/tamper';
+import { secretsOf } from './support/test-app';
+import { ago, punch, recentTimesheetDays, siteWithShift, sync } from './support/timesheet-client';
 
-const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
 const UNIT = 30_000;
 
 /**
@@ -21,57 +18,35 @@ const UNIT = 30_000;
  * secrets.json outside production), which a signing-key rotation does not touch.
  */
 describe('a log signing-key rotation and the store MACs (e2e)', () => {
-  let dataDir: string;
-  let t: TestApp | undefined;
-  const env = () => ({ DATA_DIR: dataDir, TRUST_AUTO_BLOCK_FLOOR: '0' });
-  beforeEach(() => {
-    dataDir = mkdtempSync(join(tmpdir(), 'mdai-storemac-'));
-  });
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-
-  const period = () => {
-    const to = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
-    const from = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
-    return `from=${from}&to=${to}`;
-  };
+  const server = dataDirApp('storemac', { TRUST_AUTO_BLOCK_FLOOR: '0' });
 
   it('should keep the timesheet read model and the ledger links tagged before it (no rebuild, no refusal)', async () => {
-    t = await startTestApp(env());
-    const { siteId } = await createSite(t.baseUrl, t.keys.admin);
-    const asha = await phoneAt(t.baseUrl, t.keys.admin, siteId);
-    await sync(t.baseUrl, asha, [
-      punch(asha, 'check_in', ago(5 * UNIT)),
-      punch(asha, 'check_out', ago(4 * UNIT)),
-    ]);
-    const days = await allTimesheetDays(t.baseUrl, t.keys.admin, siteId, period());
+    let t = await server.start();
+    const { siteId, phone: asha } = await siteWithShift(t, 5 * UNIT, 4 * UNIT);
+    const days = await recentTimesheetDays(t, siteId);
     expect(days.flatMap((d) => d.seqs as number[])).toEqual([1, 2]);
     const [sealKid] = (await t.app.get(TimesheetRepository).sealKids())!;
     expect(sealKid).toBe(t.app.get(StoreMac).kid);
     const links = await t.app.get(AttendanceLogRepository).readTaggedTexts(siteId, 1, 2);
     expect(links.map((l) => l.kid)).toEqual([sealKid, sealKid]);
-    const before = secretsOf(dataDir);
+    const before = secretsOf(server.dataDir);
     // the store-MAC secret is generated with the other local secrets, base64 of 32 bytes
     expect(Buffer.from(before.STORE_MAC_KEY, 'base64')).toHaveLength(32);
-    await t.close({ keepData: true });
-    t = undefined;
 
-    rotateLocalKeys(dataDir, ['log'], new Date());
-    const after = secretsOf(dataDir);
-    expect(after.TLOG_SIGNING_KEY).not.toBe(before.TLOG_SIGNING_KEY);
-    expect(after.STORE_MAC_KEY).toBe(before.STORE_MAC_KEY);
-
-    // review L-7: a reset re-reads the same days from the ledger, so equal days alone would not
-    // tell it happened: the reset itself is watched (on either store)
-    const resets = [SqliteTimesheetRepository, MongoTimesheetRepository].map((repo) =>
-      jest.spyOn(repo.prototype, 'resetAll'),
-    );
-    t = await startTestApp(env());
+    let resets: jest.SpyInstance[] = [];
+    t = await server.restart((dataDir) => {
+      rotateLocalKeys(dataDir, ['log'], new Date());
+      const after = secretsOf(dataDir);
+      expect(after.TLOG_SIGNING_KEY).not.toBe(before.TLOG_SIGNING_KEY);
+      expect(after.STORE_MAC_KEY).toBe(before.STORE_MAC_KEY);
+      // review L-7: a reset re-reads the same days from the ledger, so equal days alone would
+      // not tell it happened: the reset itself is watched (on either store)
+      resets = [SqliteTimesheetRepository, MongoTimesheetRepository].map((repo) =>
+        jest.spyOn(repo.prototype, 'resetAll'),
+      );
+    });
     // a read queues behind the start's check of the read model's key
-    const again = await allTimesheetDays(t.baseUrl, t.keys.admin, siteId, period());
+    const again = await recentTimesheetDays(t, siteId);
     expect(again).toEqual(days);
     expect(resets.map((spy) => spy.mock.calls.length)).toEqual([0, 0]);
     resets.forEach((spy) => spy.mockRestore());

@@ -1,12 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
 import { StoreMac } from '@app/tlog';
-import { e2eDriver, startTestApp, storeSet, TestApp } from './support/test-app';
-import { allTimesheetDays, createSite, phoneAt, punch, sync } from './support/timesheet-client';
+import { dataDirApp } from './support/tamper';
+import { e2eDriver, storeSet, TestApp } from './support/test-app';
+import { recentTimesheetDays, siteWithShift } from './support/timesheet-client';
 
-const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
 const UNIT = 30_000;
 
 /**
@@ -17,23 +14,7 @@ const UNIT = 30_000;
  * list recorded anew. On the suite store (SQLite file or MongoDB).
  */
 describe('timesheet read model: a malformed list of key ids (e2e)', () => {
-  let dataDir: string;
-  let t: TestApp | undefined;
-  const env = () => ({ DATA_DIR: dataDir, TRUST_AUTO_BLOCK_FLOOR: '0' });
-  beforeEach(() => {
-    dataDir = mkdtempSync(join(tmpdir(), 'mdai-sealkids-'));
-  });
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-
-  const period = () => {
-    const to = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
-    const from = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
-    return `from=${from}&to=${to}`;
-  };
+  const server = dataDirApp('sealkids', { TRUST_AUTO_BLOCK_FLOOR: '0' });
 
   /** Stores `kids` as written by a database writer: SQLite's TEXT column, MongoDB's field. */
   const writeKids = (app: TestApp, sqlite: string, mongo: unknown) =>
@@ -45,23 +26,17 @@ describe('timesheet read model: a malformed list of key ids (e2e)', () => {
     ['not JSON', 'not json [', 'not json ['],
     ['a JSON object', '{"kid":"x"}', { kid: 'x' }],
   ])('should clear and re-read the read model when kids is %s', async (_, sqlite, mongo) => {
-    t = await startTestApp(env());
-    const { siteId } = await createSite(t.baseUrl, t.keys.admin);
-    const asha = await phoneAt(t.baseUrl, t.keys.admin, siteId);
-    await sync(t.baseUrl, asha, [
-      punch(asha, 'check_in', ago(9 * UNIT)),
-      punch(asha, 'check_out', ago(8 * UNIT)),
-    ]);
-    const days = await allTimesheetDays(t.baseUrl, t.keys.admin, siteId, period());
+    let t = await server.start();
+    const { siteId } = await siteWithShift(t, 9 * UNIT, 8 * UNIT);
+    const days = await recentTimesheetDays(t, siteId);
     expect(days.flatMap((d) => d.seqs as number[])).toEqual([1, 2]);
     const kid = t.app.get(StoreMac).kid;
 
     await writeKids(t, sqlite, mongo);
-    await t.close({ keepData: true });
-    t = await startTestApp(env());
+    t = await server.restart();
     // the start cleared the rows and recorded its key alone; the site is read again from the
     // ledger, tagged anew: the same days
-    expect(await allTimesheetDays(t.baseUrl, t.keys.admin, siteId, period())).toEqual(days);
+    expect(await recentTimesheetDays(t, siteId)).toEqual(days);
     expect(await t.app.get(TimesheetRepository).sealKids()).toEqual([kid]);
   });
 });

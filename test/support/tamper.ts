@@ -1,7 +1,10 @@
 import Database from 'better-sqlite3';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Env } from '@app/common';
+import { __resetOutOfContextForTests } from 'nestjs-pino/PinoLogger';
+import { Env, readStored, SECRETS_FILE, writeStored } from '@app/common';
 import { SQLITE_FILE } from '@app/persistence';
 import { auditRecordHash, VaultAuditEntry } from '@app/vault/domain/vault-audit-record';
 import { runScript } from './processes';
@@ -46,6 +49,85 @@ export async function restartApp(
   await t.close({ keepData: true });
   await whileStopped?.(t.dataDir);
   return startTestApp({ ...env, DATA_DIR: t.dataDir });
+}
+
+/** A test's server on a DATA_DIR of its own, stopped and started again on it (see dataDirApp). */
+export interface DataDirApp {
+  /** The DATA_DIR, made before each test and removed after it. */
+  readonly dataDir: string;
+  /** The running server (throws when none is). */
+  readonly t: TestApp;
+  /** A server started on the DATA_DIR with the suite's env and `env`. */
+  start(env?: Env): Promise<TestApp>;
+  /** The running server closed with its data kept. */
+  stop(): Promise<void>;
+  /**
+   * The running server (if one is) closed with its data kept, `whileStopped` run on the
+   * DATA_DIR, and a server started on it again with the suite's env and `env`.
+   */
+  restart(whileStopped?: (dataDir: string) => unknown, env?: Env): Promise<TestApp>;
+}
+
+/**
+ * For a describe block whose tests stop a server and start it again on the same DATA_DIR
+ * (with other env, or the files changed in between): each test gets a DATA_DIR of its own
+ * (`mdai-<name>-…`, on MongoDB its own database); the server still running after it is closed,
+ * the DATA_DIR removed. `env` goes to every start.
+ */
+export function dataDirApp(name: string, env: Env = {}): DataDirApp {
+  let dataDir: string | undefined;
+  let running: TestApp | undefined;
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), `mdai-${name}-`));
+  });
+  afterEach(async () => {
+    const last = running;
+    running = undefined;
+    await last?.close();
+    rmSync(dataDir!, { recursive: true, force: true });
+  });
+  const start = async (more: Env = {}) => {
+    if (running) throw new Error('dataDirApp: a server is already running on the DATA_DIR');
+    // nestjs-pino keeps the first app's logger of the process for every line logged outside a
+    // request (a start's, a job's): without this a restarted server's t.logs() missed them
+    __resetOutOfContextForTests();
+    running = await startTestApp({ ...env, ...more, DATA_DIR: dataDir });
+    return running;
+  };
+  const stop = async () => {
+    const last = running;
+    running = undefined;
+    await last?.close({ keepData: true });
+  };
+  return {
+    get dataDir() {
+      return dataDir!;
+    },
+    get t() {
+      if (!running) throw new Error('dataDirApp: no server running');
+      return running;
+    },
+    start,
+    stop,
+    restart: async (whileStopped, more) => {
+      await stop();
+      await whileStopped?.(dataDir!);
+      return start(more);
+    },
+  };
+}
+
+/**
+ * Drops the retired store-MAC key `kid` from the secrets.json of `dataDir` (as the docs allow
+ * once no row is tagged under it), checking it was there.
+ */
+export function dropRetiredStoreMacKey(dataDir: string, kid: string): void {
+  const file = join(dataDir, SECRETS_FILE);
+  const stored = readStored(file);
+  const history = JSON.parse(stored.STORE_MAC_RETIRED_KEYS) as Array<{ kid: string }>;
+  expect(history.map((k) => k.kid)).toContain(kid);
+  stored.STORE_MAC_RETIRED_KEYS = JSON.stringify(history.filter((k) => k.kid !== kid));
+  writeStored(file, stored);
 }
 
 /** A vault audit entry of an auditor's allowed read of `fileId`, now (for a purpose). */

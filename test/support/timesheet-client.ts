@@ -119,6 +119,48 @@ export async function crewPhone(
   return registerPhone(baseUrl, worker.body, siteId, `ts-crew-${process.pid}-${sim}`);
 }
 
+/** `ms` milliseconds ago, as an ISO date-time. */
+export const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+
+/**
+ * The period (`from=…&to=…`, UTC days) from two days ago to tomorrow: every day a punch made
+ * in the last day falls on, in any site time zone.
+ */
+function periodAroundNow(): string {
+  const day = (offset: number) =>
+    new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+  return `from=${day(-2)}&to=${day(1)}`;
+}
+
+/** A server as its admin calls it (a TestApp). */
+type AdminOf = { baseUrl: string; keys: { admin: string } };
+
+/**
+ * A new site on `t` and a phone at it that has synced one shift: a check-in `inAgo` and a
+ * check-out `outAgo` milliseconds ago.
+ */
+export async function siteWithShift(
+  t: AdminOf,
+  inAgo: number,
+  outAgo: number,
+): Promise<{ siteId: string; phone: Phone }> {
+  const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+  const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+  await sync(t.baseUrl, phone, [
+    punch(phone, 'check_in', ago(inAgo)),
+    punch(phone, 'check_out', ago(outAgo)),
+  ]);
+  return { siteId, phone };
+}
+
+/** Every day of a site's timesheets over periodAroundNow(), as `t`'s admin reads them. */
+export function recentTimesheetDays(
+  t: AdminOf,
+  siteId: string,
+): Promise<Array<Record<string, any>>> {
+  return allTimesheetDays(t.baseUrl, t.keys.admin, siteId, periodAroundNow());
+}
+
 /** Every day of a site's timesheets over `period` (`from=…&to=…`), page by page (100 a page). */
 export async function allTimesheetDays(
   baseUrl: string,

@@ -561,6 +561,33 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
     }
   });
 
+  it('should be empty with no entry, day or pending day, and not with any one of them', async () => {
+    // the start tags a read model that is empty without a warning, and warns when it clears
+    // one with rows (TimesheetProjector's reseal): each kind of row alone is a read model
+    expect(await sut().isEmpty()).toBe(true);
+    // the list of keys is not a row of the read model
+    await sut().resetAll('k0');
+    expect(await sut().isEmpty()).toBe(true);
+
+    await sut().insertEntries([entry(1)]);
+    expect(await sut().isEmpty()).toBe(false);
+    await sut().clearSite('S');
+    expect(await sut().isEmpty()).toBe(true);
+
+    const range = { siteId: 'S', fromDay: '2026-03-01', toDay: '2026-03-03' };
+    await sut().replaceDays([{ ...range, workerId: 'a', days: [day('a', '2026-03-01')] }]);
+    expect(await sut().isEmpty()).toBe(false);
+    await sut().resetAll('k1');
+    expect(await sut().isEmpty()).toBe(true);
+
+    // a pending mark of a site with no entry of its own
+    await sut().insertEntries([], [{ siteId: 'T', workerId: 'w1', min: 1, max: 2 }]);
+    expect(await sut().listPending(10)).toHaveLength(1);
+    expect(await sut().isEmpty()).toBe(false);
+    await sut().resetAll('k2');
+    expect(await sut().isEmpty()).toBe(true);
+  });
+
   it('should keep every key id two connections add, and answer a malformed list as such', async () => {
     // review L2: each replica records its key id at its start; the add is one atomic write.
     // This test cannot tell that write from the older read-then-write (review LOW-3): on SQLite
