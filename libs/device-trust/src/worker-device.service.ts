@@ -188,9 +188,26 @@ export class WorkerDeviceService {
     return blocked;
   }
 
-  /** When an admin last unblocked the device (undefined if never). */
-  lastUnblockedAt(deviceId: string): Promise<Date | undefined> {
-    return this.devices.lastEventAt(deviceId, 'unblocked');
+  /**
+   * When an admin last unblocked the device (undefined if never): the latest `unblocked` event
+   * the server vouches for and dated at most `now`. One whose tag does not verify (inserted or
+   * edited in the database) or dated later (a future-dated unblock would otherwise hold off the
+   * automatic block for good) is no unblock: passed over, and logged as tampered.
+   */
+  async lastUnblockedAt(deviceId: string, now = this.clock.now()): Promise<Date | undefined> {
+    const { at, ignored } = await this.devices.lastEventAt(deviceId, 'unblocked', now);
+    for (const event of ignored) {
+      this.logger.warn(
+        {
+          deviceId,
+          eventId: event.id,
+          at: Number.isNaN(event.at.getTime()) ? 'invalid' : event.at.toISOString(),
+          integrity: event.integrity === 'tampered' ? 'tampered' : 'future',
+        },
+        'Worker device unblock ignored (tampered: its tag does not verify, or dated after now)',
+      );
+    }
+    return at;
   }
 
   /** Devices in deviceId order; with `workerId`, that worker's phones only. */

@@ -6,6 +6,12 @@ import {
   WorkerDeviceEventAction,
 } from '../../domain/worker-device';
 
+/** WorkerDeviceRepository.lastEventAt's answer. */
+export interface LastWorkerDeviceEvent {
+  at?: Date;
+  ignored: WorkerDeviceEvent[];
+}
+
 export interface WorkerDevicePage {
   limit: number;
   afterDeviceId?: string;
@@ -66,11 +72,14 @@ export abstract class WorkerDeviceRepository extends SealedValueRepository {
   /** Events of one device, oldest first. */
   abstract listEvents(deviceId: string): Promise<WorkerDeviceEvent[]>;
   /**
-   * The time of the device's latest event of `action` (undefined if it has none, or no such
-   * device): one indexed read, whatever the length of its audit trail.
+   * The time of the device's latest event of `action` the server vouches for (`at`: undefined
+   * if it has none, or no such device), and the later ones of that action passed over
+   * (`ignored`): an event whose tag does not verify (`tampered`), or, with `notAfter`, one dated
+   * after it. Newest first from one indexed read, stopping at the event it returns.
    */
   abstract lastEventAt(
     deviceId: string,
     action: WorkerDeviceEventAction,
-  ): Promise<Date | undefined>;
+    notAfter?: Date,
+  ): Promise<LastWorkerDeviceEvent>;
 }
