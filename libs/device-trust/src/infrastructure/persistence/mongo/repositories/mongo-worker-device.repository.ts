@@ -108,7 +108,7 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
   /** Waits while the untagged documents keep decreasing (another replica tagging them). */
   private async markerAwaited(): Promise<boolean> {
     let untagged = await this.devices.countDocuments(UNTAGGED);
-    for (let still = 0; still < 4; ) {
+    for (let still = 0; still < 4;) {
       await new Promise((resolve) => setTimeout(resolve, 500));
       if (await this.marks().findOne({ _id: 'legacy' })) return true;
       const now = await this.devices.countDocuments(UNTAGGED);

@@ -200,8 +200,12 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
           .prepare(
             'UPDATE worker_devices SET is_blocked = ?, block_tag = ?, block_event_id = ? WHERE device_id = ?',
           )
-          .run(blocked ? 1 : 0, this.stateTag(deviceId, blocked, event.id), event.id, deviceId)
-          .changes;
+          .run(
+            blocked ? 1 : 0,
+            this.stateTag(deviceId, blocked, event.id),
+            event.id,
+            deviceId,
+          ).changes;
         if (changed === 0) return undefined;
         this.insertEvent.run(this.eventRow(event));
         return this.toDomain(this.byDeviceId.get(deviceId)!);
