@@ -79,7 +79,10 @@ describe('worker device block state changed outside the server (e2e)', () => {
           .run(id, deviceId, event.action, event.actor, event.reason, at.toISOString()),
       );
     } else {
-      await devices().updateOne({ deviceId }, { $push: { events: { _id: id, ...event } } });
+      await devices().updateOne(
+        { deviceId },
+        { $push: { events: { _id: id, ...event } as never } },
+      );
     }
   }
 

@@ -1,11 +1,7 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { fraudConfig, FraudSettings } from '@app/fraud';
 import { StoreMac } from '@app/tlog';
-import {
-  WorkerDevice,
-  WorkerDeviceEvent,
-  WorkerDeviceIntegrity,
-} from '../../domain/worker-device';
+import { WorkerDevice, WorkerDeviceEvent, WorkerDeviceIntegrity } from '../../domain/worker-device';
 
 /**
  * The store-MAC tags of worker devices (StoreMac, purposes 'worker-device-state' and

@@ -145,7 +145,10 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
             events: { $size: (doc.events ?? []).length },
           },
           update: {
-            $set: { blockTag: seal.stateTag(doc.deviceId, doc.isBlocked, null, true), events },
+            $set: {
+              blockTag: seal.stateTag(doc.deviceId, doc.isBlocked, doc.blockEventId ?? null, true),
+              events,
+            },
           },
         },
       });

@@ -108,7 +108,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
           .prepare<[], WorkerDeviceRow>('SELECT * FROM worker_devices')
           .all()) {
           tagDevice.run(
-            seal.stateTag(row.device_id, row.is_blocked === 1, null, true),
+            seal.stateTag(row.device_id, row.is_blocked === 1, row.block_event_id ?? null, true),
             row.device_id,
           );
           sealed++;
