@@ -14,6 +14,7 @@ import {
   WorkerDeviceRepository,
 } from './infrastructure/persistence/worker-device.repository';
 import { IssuedTokens } from './token/issued-tokens.service';
+import type { WorkerDeviceRetagOutcome } from './infrastructure/persistence/worker-device-seal';
 import { DeviceTrustError } from './device-trust.errors';
 
 export interface RegisteredWorkerDevice {
@@ -208,6 +209,14 @@ export class WorkerDeviceService {
       );
     }
     return at;
+  }
+
+  /**
+   * `keys:retag`: a page of devices (after `afterDeviceId`, deviceId order) with their block
+   * state and events tagged again under the current store-MAC key (WorkerDeviceRepository).
+   */
+  retagPage(afterDeviceId: string, limit: number): Promise<WorkerDeviceRetagOutcome[]> {
+    return this.devices.retagPage(afterDeviceId, limit);
   }
 
   /** Devices in deviceId order; with `workerId`, that worker's phones only. */

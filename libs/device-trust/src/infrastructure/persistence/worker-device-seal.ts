@@ -64,6 +64,41 @@ export class WorkerDeviceSeal {
   }
 
   /**
+   * What `keys:retag` does with a stored tag that reads `integrity` (as a read checked it): the
+   * new tag under the current key (same form: legacy stays legacy) and the id of the key it was
+   * under, `current` when it is under the current key already, or `tampered` (no held key
+   * vouches for it: never re-tagged, that would launder it).
+   */
+  retagState(
+    deviceId: string,
+    blocked: boolean,
+    eventId: unknown,
+    tag: unknown,
+    integrity: WorkerDeviceIntegrity,
+  ): RetagStep {
+    if (integrity === 'tampered') return { kind: 'tampered' };
+    const id = typeof eventId === 'string' ? eventId : null;
+    const legacy = integrity === 'legacy';
+    const kid = this.mac.kidOf(
+      'worker-device-state',
+      stateData(deviceId, blocked, id, legacy),
+      tag,
+    );
+    if (kid === undefined) return { kind: 'tampered' };
+    if (kid === this.mac.kid) return { kind: 'current' };
+    return { kind: 'retag', from: kid, tag: this.stateTag(deviceId, blocked, id, legacy) };
+  }
+
+  retagEvent(e: WorkerDeviceEvent, tag: unknown): RetagStep {
+    if (e.integrity === 'tampered' || e.integrity === undefined) return { kind: 'tampered' };
+    const legacy = e.integrity === 'legacy';
+    const kid = this.mac.kidOf('worker-device-event', eventData(e, legacy), tag);
+    if (kid === undefined) return { kind: 'tampered' };
+    if (kid === this.mac.kid) return { kind: 'current' };
+    return { kind: 'retag', from: kid, tag: this.eventTag(e, legacy) };
+  }
+
+  /**
    * The device as read with its state checked: a state that does not verify fails closed
    * (blocked).
    */
@@ -73,6 +108,21 @@ export class WorkerDeviceSeal {
     if (integrity === 'tampered') device.isBlocked = true;
     return device;
   }
+}
+
+/** One stored tag's re-tagging (WorkerDeviceSeal.retagState / retagEvent). */
+export type RetagStep =
+  { kind: 'tampered' } | { kind: 'current' } | { kind: 'retag'; from: string; tag: string };
+
+/** What `keys:retag` did with one device (its block state and its events). */
+export interface WorkerDeviceRetagOutcome {
+  deviceId: string;
+  /** `changed`: a server changed it on every try (left; run again). */
+  result: 'retagged' | 'current' | 'changed';
+  /** The other key ids its re-tagged (or left, when changed) rows were under. */
+  from: string[];
+  /** Its rows no held key vouches for (state and events), never re-tagged. */
+  tampered: number;
 }
 
 /** Why a start refused the legacy tagging of worker devices (as the fraud store's). */

@@ -1,14 +1,14 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { newId } from '@app/common';
 import { fraudConfig } from '@app/fraud';
 import { MongoStore, SqliteStore } from '@app/persistence';
 import { compileAdapter, CompiledAdapter } from '@app/persistence/testing/compile-adapter';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
-import { StoreMac, tlogConfig } from '@app/tlog';
+import { parseStoreMacKey, StoreMac, StoreMacKey, tlogConfig } from '@app/tlog';
 import { WorkerDevice, WorkerDeviceEvent } from '../../domain/worker-device';
 import { WorkerDeviceRepository } from './worker-device.repository';
 import { workerDeviceAdapters } from './worker-persistence';
-import { WorkerDeviceSeal } from './worker-device-seal';
+import { WorkerDeviceRetagOutcome, WorkerDeviceSeal } from './worker-device-seal';
 
 /**
  * The worker-device store with its tags (WorkerDeviceSeal), on both stores: a block state or an
@@ -50,10 +50,17 @@ describeStoreContract(
     });
 
     /** An adapter on the suite's store with the server's tags (built, and so upgraded, now). */
-    async function withTags(legacyTagging = true): Promise<WorkerDeviceRepository> {
+    async function withTags(
+      legacyTagging = true,
+      keys?: { current: StoreMacKey; retired?: StoreMacKey[] },
+    ): Promise<WorkerDeviceRepository> {
+      // under the key derived from the signing key, or `keys` (the current one, retired ones)
+      const tlog = keys
+        ? { signingKey, storeMacKey: keys.current, storeMacRetiredKeys: keys.retired ?? [] }
+        : { signingKey };
       const compiled = await compileAdapter(store(), workerDeviceAdapters, {
         providers: [
-          { provide: tlogConfig.KEY, useValue: { signingKey } },
+          { provide: tlogConfig.KEY, useValue: tlog },
           { provide: fraudConfig.KEY, useValue: { legacyTagging } },
           StoreMac,
           WorkerDeviceSeal,
@@ -211,6 +218,53 @@ describeStoreContract(
         blockIntegrity: 'tampered',
       });
       expect((await restarted.findByDeviceId(old.deviceId))?.blockIntegrity).toBe('legacy');
+    });
+
+    it('should re-tag under the current key the states and events under a retired one (keys:retag), never a tampered row', async () => {
+      const newKey = (): StoreMacKey =>
+        parseStoreMacKey('STORE_MAC_KEY', randomBytes(32).toString('base64'));
+      const [a, b] = [newKey(), newKey()];
+      const before = await withTags(true, { current: a });
+      const [kept, forged] = [device(), device()];
+      for (const d of [kept, forged]) {
+        await before.register(d, event(d.deviceId, 'registered'));
+        await before.setBlocked(d.deviceId, true, event(d.deviceId, 'blocked'));
+      }
+      await setStoredBlocked(forged.deviceId, false);
+      const rotated = await withTags(true, { current: b, retired: [a] });
+      const outcomes: WorkerDeviceRetagOutcome[] = [];
+      for (let after = ''; ;) {
+        const page = await rotated.retagPage(after, 1);
+        outcomes.push(...page);
+        if (page.length < 1) break;
+        after = page[page.length - 1].deviceId;
+      }
+      const of = (d: WorkerDevice) => outcomes.find((o) => o.deviceId === d.deviceId);
+      expect(of(kept)).toEqual({
+        deviceId: kept.deviceId,
+        result: 'retagged',
+        from: [a.kid],
+        tampered: 0,
+      });
+      // the forged state is left (tampered), its genuine events re-tagged
+      expect(of(forged)).toEqual({
+        deviceId: forged.deviceId,
+        result: 'retagged',
+        from: [a.kid],
+        tampered: 1,
+      });
+      expect((await rotated.retagPage('', 10)).every((o) => o.result === 'current')).toBe(true);
+      // without the retired key: the re-tagged rows verify, the tampered state still does not
+      const after = await withTags(true, { current: b });
+      expect(await after.findByDeviceId(kept.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'verified',
+      });
+      expect((await after.listEvents(kept.deviceId)).map((e) => e.integrity)).toEqual([
+        'verified',
+        'verified',
+      ]);
+      expect((await after.findByDeviceId(forged.deviceId))?.blockIntegrity).toBe('tampered');
     });
   },
 );

@@ -1,5 +1,6 @@
 import { SealedValueRepository } from '@app/vault/keyring/sealed-values';
 import { IssuedToken } from './issued-token.repository';
+import type { WorkerDeviceRetagOutcome } from './worker-device-seal';
 import {
   WorkerDevice,
   WorkerDeviceEvent,
@@ -77,6 +78,13 @@ export abstract class WorkerDeviceRepository extends SealedValueRepository {
    * (`ignored`): an event whose tag does not verify (`tampered`), or, with `notAfter`, one dated
    * after it. Newest first from one indexed read, stopping at the event it returns.
    */
+  /**
+   * `keys:retag`: the devices after `afterDeviceId` (deviceId order, `limit` of them), each one's
+   * block state and events that verify under a held key other than the current one tagged again
+   * under the current one (in the form they verify in), each device written only as read.
+   * Needs the store's tags (WorkerDeviceSeal).
+   */
+  abstract retagPage(afterDeviceId: string, limit: number): Promise<WorkerDeviceRetagOutcome[]>;
   abstract lastEventAt(
     deviceId: string,
     action: WorkerDeviceEventAction,

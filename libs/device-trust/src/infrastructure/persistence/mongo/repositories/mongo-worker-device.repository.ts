@@ -16,6 +16,7 @@ import {
 import {
   alarmWorkerDeviceLegacyRefused,
   WorkerDeviceLegacyRefusal,
+  WorkerDeviceRetagOutcome,
   WorkerDeviceSeal,
 } from '../../worker-device-seal';
 import { WorkerDeviceMongoMapper as Mapper } from '../mappers/worker-device.mapper';
@@ -286,6 +287,72 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
     );
     if (matchedCount === 1) return true;
     return (await this.devices.exists({ deviceId })) ? false : undefined;
+  }
+
+  async retagPage(afterDeviceId: string, limit: number): Promise<WorkerDeviceRetagOutcome[]> {
+    const seal = this.seal;
+    if (!seal) throw new Error('retagPage needs the store tags (WorkerDeviceSeal)');
+    const ids = await this.devices
+      .find({ deviceId: { $gt: afterDeviceId } }, { deviceId: 1 })
+      .sort({ deviceId: 1 })
+      .limit(limit)
+      .lean<Pick<WorkerDeviceDocument, 'deviceId'>[]>();
+    const outcomes: WorkerDeviceRetagOutcome[] = [];
+    for (const { deviceId } of ids) {
+      let outcome: WorkerDeviceRetagOutcome | undefined;
+      // compare-and-set over the document as read: a change meanwhile misses, read again
+      for (let attempt = 0; attempt < 3 && !outcome; attempt++) {
+        const doc = await this.devices.findOne({ deviceId }).lean<WorkerDeviceDocument>();
+        if (!doc) {
+          outcome = { deviceId, result: 'current', from: [], tampered: 0 };
+          break;
+        }
+        const from = new Set<string>();
+        let tampered = 0;
+        const set: Record<string, unknown> = {};
+        const device = this.toDomain(doc);
+        const state = seal.retagState(
+          deviceId,
+          doc.isBlocked,
+          doc.blockEventId,
+          doc.blockTag,
+          device.blockIntegrity!,
+        );
+        if (state.kind === 'tampered') tampered++;
+        else if (state.kind === 'retag') {
+          from.add(state.from);
+          set.blockTag = state.tag;
+        }
+        const events = (doc.events ?? []).map((e) => {
+          const step = seal.retagEvent(this.eventToDomain(e, deviceId), e.tag);
+          if (step.kind === 'tampered') tampered++;
+          if (step.kind !== 'retag') return e;
+          from.add(step.from);
+          return { ...e, tag: step.tag };
+        });
+        if (from.size === 0) {
+          outcome = { deviceId, result: 'current', from: [], tampered };
+          break;
+        }
+        set.events = events;
+        const { matchedCount } = await this.devices.updateOne(
+          {
+            _id: doc._id,
+            isBlocked: doc.isBlocked,
+            blockTag: doc.blockTag ?? { $exists: false },
+            blockEventId: doc.blockEventId ?? { $exists: false },
+            events: doc.events ?? [],
+          },
+          { $set: set },
+        );
+        if (matchedCount === 1)
+          outcome = { deviceId, result: 'retagged', from: [...from], tampered };
+        else if (attempt === 2)
+          outcome = { deviceId, result: 'changed', from: [...from], tampered };
+      }
+      outcomes.push(outcome!);
+    }
+    return outcomes;
   }
 
   async touchLastSeen(deviceId: string, at: Date, ip?: string): Promise<void> {

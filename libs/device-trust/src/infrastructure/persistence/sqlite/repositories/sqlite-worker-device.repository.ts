@@ -15,6 +15,7 @@ import {
 import {
   alarmWorkerDeviceLegacyRefused,
   WorkerDeviceLegacyRefusal,
+  WorkerDeviceRetagOutcome,
   WorkerDeviceSeal,
 } from '../../worker-device-seal';
 import { IssuedToken } from '../../issued-token.repository';
@@ -227,6 +228,57 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
         return true;
       }),
     );
+  }
+
+  async retagPage(afterDeviceId: string, limit: number): Promise<WorkerDeviceRetagOutcome[]> {
+    const seal = this.seal;
+    if (!seal) throw new Error('retagPage needs the store tags (WorkerDeviceSeal)');
+    const rows = this.listPage.all([afterDeviceId], limit);
+    const outcomes: WorkerDeviceRetagOutcome[] = [];
+    for (const { device_id: deviceId } of rows) {
+      // read and written in one transaction under the write turn: nothing changes between
+      const outcome = await this.turns.write(
+        this.db.transaction((): WorkerDeviceRetagOutcome => {
+          const from = new Set<string>();
+          let tampered = 0;
+          const row = this.byDeviceId.get(deviceId);
+          if (!row) return { deviceId, result: 'current', from: [], tampered: 0 };
+          const device = this.toDomain(row);
+          const state = seal.retagState(
+            deviceId,
+            row.is_blocked === 1,
+            row.block_event_id,
+            row.block_tag,
+            device.blockIntegrity!,
+          );
+          if (state.kind === 'tampered') tampered++;
+          else if (state.kind === 'retag') {
+            from.add(state.from);
+            this.db
+              .prepare('UPDATE worker_devices SET block_tag = ? WHERE device_id = ?')
+              .run(state.tag, deviceId);
+          }
+          for (const eventRow of this.eventsOf.all(deviceId)) {
+            const step = seal.retagEvent(this.eventToDomain(eventRow), eventRow.tag);
+            if (step.kind === 'tampered') tampered++;
+            else if (step.kind === 'retag') {
+              from.add(step.from);
+              this.db
+                .prepare('UPDATE worker_device_events SET tag = ? WHERE id = ?')
+                .run(step.tag, eventRow.id);
+            }
+          }
+          return {
+            deviceId,
+            result: from.size > 0 ? 'retagged' : 'current',
+            from: [...from],
+            tampered,
+          };
+        }),
+      );
+      outcomes.push(outcome);
+    }
+    return outcomes;
   }
 
   async touchLastSeen(deviceId: string, at: Date, ip?: string): Promise<void> {
