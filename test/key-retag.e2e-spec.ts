@@ -20,6 +20,7 @@ import {
   storeSet,
   TestApp,
 } from './support/test-app';
+import { enrollPhone, refreshToken } from './support/worker-client';
 
 /**
  * `npm run keys:retag`: fraud events and their reviews carry the server's tag, and store no key
@@ -93,24 +94,34 @@ describe('keys:retag (e2e)', () => {
     await review(chained.id, 'confirmed', 'seen on camera');
     await review(chained.id, 'dismissed', 'the camera was wrong');
     await review(mixed.id, 'confirmed', 'under a');
+    // a worker phone, blocked and unblocked: its block state and events tagged under A
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    for (const action of ['block', 'unblock']) {
+      const res = await http(t.baseUrl, 'POST', `/api/v5/devices/${phone.deviceId}/${action}`, {
+        key: t.keys.admin,
+        body: { reason: `${action} under a` },
+      });
+      expect(res.status).toBe(200);
+    }
     await t.close({ keepData: true });
     t = undefined;
     rotateLocalKeys(dataDir, ['mac'], new Date());
     t = await startTestApp(env());
     expect(t.app.get(StoreMac).kid).not.toBe(a);
     await review(mixed.id, 'dismissed', 'under b');
-    return { a, plain, chained, mixed };
+    return { a, plain, chained, mixed, phone };
   }
 
   it(
     'should keep events and review chains tagged under a retired key verified once it is dropped after keys:retag',
     async () => {
-      const { a, plain, chained, mixed } = await taggedUnderAThenRotated();
+      const { a, plain, chained, mixed, phone } = await taggedUnderAThenRotated();
       // beside the running server, as an operator runs it
       const run = await runScript('keys-retag', dataDir);
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
-      expect(run.stdout).toContain('3 re-tagged under');
+      expect(run.stdout).toContain('fraud events: 3 read, 3 re-tagged under');
+      expect(run.stdout).toContain('worker devices (block state and events): 1 read, 1 re-tagged');
       expect(run.stdout).toContain(
         `the oldest retired key ${a} can be removed from STORE_MAC_RETIRED_KEYS`,
       );
@@ -134,6 +145,17 @@ describe('keys:retag (e2e)', () => {
       expect(listed.body[0].integrity).toBe('verified');
       await review(chained.id, 'confirmed', 'after the drop');
       expect((await detail(chained.id)).reviews).toEqual(['verified', 'verified', 'verified']);
+      // the phone's block state and events verify under the current key: not read as blocked
+      const device = await get(`/api/v5/devices/${phone.deviceId}`);
+      expect(device.body).toMatchObject({ isBlocked: false, blockIntegrity: 'verified' });
+      expect(device.body.events.map((e: { integrity: string }) => e.integrity)).toEqual([
+        'verified',
+        'verified',
+        'verified',
+      ]);
+      const refreshed = await refreshToken(t.baseUrl, phone);
+      expect(refreshed.body.code).toBeUndefined();
+      expect(refreshed.status).toBeLessThan(300);
     },
     slowOnMongo(240_000),
   );

@@ -168,6 +168,10 @@ describe('offline tokens on record (e2e)', () => {
         DROP TABLE offline_tokens;
         DROP TABLE offline_token_recording;
         DROP TABLE offline_token_reopening;
+        ALTER TABLE worker_devices DROP COLUMN block_tag;
+        ALTER TABLE worker_devices DROP COLUMN block_event_id;
+        ALTER TABLE worker_device_events DROP COLUMN tag;
+        DROP TABLE worker_device_seal;
         DELETE FROM schema_migrations WHERE scope = 'device-trust.worker-devices' AND version >= 5;
       `);
     }

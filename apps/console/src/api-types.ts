@@ -781,20 +781,29 @@ export interface WorkerDeviceDetailView {
   trustScore: number;
   /** With `?trust=live` only: the live score now (baseline, device age, fraud history, block state); its factors are GET /api/v5/devices/{deviceId}/trust */
   liveTrustScore?: number;
+  /** Blocked: by an admin or the trust floor, or because the stored block state does not verify (`blockIntegrity: tampered`): its syncs and token refreshes are refused (device_blocked) */
   isBlocked: boolean;
+  /** Whether the server vouches for the stored block state (its store-MAC tag): `verified`; `legacy` (stored before the tags, tagged once at the upgrade: it holds as stored until the next block or unblock); `tampered` (changed outside the server, e.g. is_blocked set in the database: the device is treated as blocked, and an admin's block or unblock re-tags it) */
+  blockIntegrity: 'verified' | 'legacy' | 'tampered';
   lastSeen?: string;
   createdAt: string;
   events: WorkerDeviceEventView[];
 }
+
+export const WorkerDeviceDetailViewBlockIntegrityValues = ['verified', 'legacy', 'tampered'] as const;
 
 export interface WorkerDeviceEventView {
   action: 'registered' | 'blocked' | 'unblocked';
   actor: string;
   reason?: string;
   at: string;
+  /** Whether the server vouches for the event (its store-MAC tag): `verified`; `legacy` (stored before the tags, tagged once at the upgrade); `tampered` (inserted or changed outside the server: an `unblocked` one is no unblock for the trust floor, nor is one dated after now) */
+  integrity: 'verified' | 'legacy' | 'tampered';
 }
 
 export const WorkerDeviceEventViewActionValues = ['registered', 'blocked', 'unblocked'] as const;
+
+export const WorkerDeviceEventViewIntegrityValues = ['verified', 'legacy', 'tampered'] as const;
 
 export interface WorkerDeviceStatusChangeDto {
   reason: string;
@@ -810,10 +819,15 @@ export interface WorkerDeviceView {
   trustScore: number;
   /** With `?trust=live` only: the live score now (baseline, device age, fraud history, block state); its factors are GET /api/v5/devices/{deviceId}/trust */
   liveTrustScore?: number;
+  /** Blocked: by an admin or the trust floor, or because the stored block state does not verify (`blockIntegrity: tampered`): its syncs and token refreshes are refused (device_blocked) */
   isBlocked: boolean;
+  /** Whether the server vouches for the stored block state (its store-MAC tag): `verified`; `legacy` (stored before the tags, tagged once at the upgrade: it holds as stored until the next block or unblock); `tampered` (changed outside the server, e.g. is_blocked set in the database: the device is treated as blocked, and an admin's block or unblock re-tags it) */
+  blockIntegrity: 'verified' | 'legacy' | 'tampered';
   lastSeen?: string;
   createdAt: string;
 }
+
+export const WorkerDeviceViewBlockIntegrityValues = ['verified', 'legacy', 'tampered'] as const;
 
 export interface WorkerEnrollmentCodeResponse {
   workerId: string;

@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { bindPort } from '@app/persistence';
 import { FraudModule } from '@app/fraud';
+import { TlogModule } from '@app/tlog';
 import { VaultModule } from '@app/vault';
 import { WorkerAdmission, WorkforceModule } from '@app/workforce';
 import { AssistedOnboardingService } from './assisted-onboarding.service';
@@ -14,6 +15,7 @@ import {
   onboardingNonceAdapters,
   workerDeviceAdapters,
 } from './infrastructure/persistence/worker-persistence';
+import { WorkerDeviceSeal } from './infrastructure/persistence/worker-device-seal';
 import { IssuedTokens } from './token/issued-tokens.service';
 import { SigningKeyService } from './token/signing-key.service';
 import { TokenManager } from './token/token-manager.service';
@@ -27,9 +29,10 @@ import { TokenRefreshService } from './token-refresh.service';
  * thekedars and workers are the workforce module's; kiosks are the kiosk registry's.
  */
 @Module({
-  imports: [VaultModule, FraudModule, WorkforceModule],
+  imports: [VaultModule, FraudModule, WorkforceModule, TlogModule],
   controllers: [WorkerDeviceController, DeviceTrustController],
   providers: [
+    WorkerDeviceSeal,
     bindPort(WorkerDeviceRepository, workerDeviceAdapters),
     bindPort(OnboardingNonceRepository, onboardingNonceAdapters),
     bindPort(IssuedTokenRepository, issuedTokenAdapters),

@@ -124,7 +124,7 @@ export class DeviceTrustService {
     if (floor <= 0 || trust.score >= floor || device.isBlocked) return undefined;
     // after an admin's unblock, only the events since (the rows the server vouches for, as the
     // score counted them)
-    const unblocked = await this.devices.lastUnblockedAt(device.deviceId);
+    const unblocked = await this.devices.lastUnblockedAt(device.deviceId, now);
     const since = unblocked
       ? new Date(Math.max(this.windowStart(now).getTime(), unblocked.getTime() + 1))
       : this.windowStart(now);

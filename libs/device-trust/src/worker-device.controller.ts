@@ -183,6 +183,7 @@ function toView(device: WorkerDevice): WorkerDeviceView {
     fingerprint: { ...device.fingerprint },
     trustScore: device.trustScore,
     isBlocked: device.isBlocked,
+    blockIntegrity: device.blockIntegrity ?? 'verified',
     lastSeen: device.lastSeen?.toISOString(),
     createdAt: device.createdAt.toISOString(),
   };
@@ -193,6 +194,8 @@ function toEventView(event: WorkerDeviceEvent): WorkerDeviceEventView {
     action: event.action,
     actor: event.actor,
     reason: event.reason,
-    at: event.at.toISOString(),
+    // a time changed in the database into no date is shown, not thrown (the event is tampered)
+    at: Number.isNaN(event.at.getTime()) ? 'invalid' : event.at.toISOString(),
+    integrity: event.integrity ?? 'verified',
   };
 }

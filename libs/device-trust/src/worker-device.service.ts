@@ -14,6 +14,7 @@ import {
   WorkerDeviceRepository,
 } from './infrastructure/persistence/worker-device.repository';
 import { IssuedTokens } from './token/issued-tokens.service';
+import type { WorkerDeviceRetagOutcome } from './infrastructure/persistence/worker-device-seal';
 import { DeviceTrustError } from './device-trust.errors';
 
 export interface RegisteredWorkerDevice {
@@ -188,9 +189,34 @@ export class WorkerDeviceService {
     return blocked;
   }
 
-  /** When an admin last unblocked the device (undefined if never). */
-  lastUnblockedAt(deviceId: string): Promise<Date | undefined> {
-    return this.devices.lastEventAt(deviceId, 'unblocked');
+  /**
+   * When an admin last unblocked the device (undefined if never): the latest `unblocked` event
+   * the server vouches for and dated at most `now`. One whose tag does not verify (inserted or
+   * edited in the database) or dated later (a future-dated unblock would otherwise hold off the
+   * automatic block for good) is no unblock: passed over, and logged as tampered.
+   */
+  async lastUnblockedAt(deviceId: string, now = this.clock.now()): Promise<Date | undefined> {
+    const { at, ignored } = await this.devices.lastEventAt(deviceId, 'unblocked', now);
+    for (const event of ignored) {
+      this.logger.warn(
+        {
+          deviceId,
+          eventId: event.id,
+          at: Number.isNaN(event.at.getTime()) ? 'invalid' : event.at.toISOString(),
+          integrity: event.integrity === 'tampered' ? 'tampered' : 'future',
+        },
+        'Worker device unblock ignored (tampered: its tag does not verify, or dated after now)',
+      );
+    }
+    return at;
+  }
+
+  /**
+   * `keys:retag`: a page of devices (after `afterDeviceId`, deviceId order) with their block
+   * state and events tagged again under the current store-MAC key (WorkerDeviceRepository).
+   */
+  retagPage(afterDeviceId: string, limit: number): Promise<WorkerDeviceRetagOutcome[]> {
+    return this.devices.retagPage(afterDeviceId, limit);
   }
 
   /** Devices in deviceId order; with `workerId`, that worker's phones only. */

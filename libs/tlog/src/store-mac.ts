@@ -16,7 +16,9 @@ export type StoreMacPurpose =
   | 'timesheet-day'
   | 'timesheet-entry'
   | 'fraud-event'
-  | 'fraud-review';
+  | 'fraud-review'
+  | 'worker-device-event'
+  | 'worker-device-state';
 
 /** A key a StoreMac holds besides its current one (no secret). */
 export interface HeldStoreMacKey {

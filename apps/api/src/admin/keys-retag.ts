@@ -1,7 +1,7 @@
 /**
  * `npm run keys:retag`: after a store-MAC rotation (`keys:rotate mac`, every replica restarted
- * on the new STORE_MAC_KEY), tags the fraud events and their reviews that verify under a retired
- * key again under the current one, so the retired key can be dropped without the rows reading
+ * on the new STORE_MAC_KEY), tags the fraud events and their reviews, and the worker devices'
+ * block states and events, that verify under a retired key again under the current one, so the retired key can be dropped without the rows reading
  * `tampered`. Each event is checked with its review history exactly as a read checks it; a row
  * that verifies under no key held here is never re-tagged (that would launder a row changed in
  * the database): its id is listed and the command exits 2 at the end. Reviews are tagged again
@@ -28,6 +28,7 @@
  * STORE_MAC_KEY, STORE_MAC_RETIRED_KEYS).
  */
 import { INestApplication } from '@nestjs/common';
+import { WorkerDeviceService } from '@app/device-trust';
 import { FraudService } from '@app/fraud';
 import { LedgerService } from '@app/offline-sync';
 import { TimesheetProjector } from '@app/timesheets';
@@ -137,6 +138,49 @@ async function retagFraud(fraud: FraudService, except: string[]): Promise<FraudT
     // a page has an outcome per id read (`deleted` ones too): short only at the end
     if (page.length < PAGE) return tally;
     after = page[page.length - 1].eventId;
+  }
+}
+
+interface DeviceTally {
+  read: number;
+  retagged: number;
+  retaggedFrom: Map<string, number>;
+  changedFrom: Map<string, number>;
+  changed: string[];
+  /** Devices with a block state or an event no held key vouches for (never re-tagged). */
+  tampered: string[];
+  tamperedCount: number;
+}
+
+/** Worker devices' block states and events (WorkerDeviceSeal) under a retired key, re-tagged. */
+async function retagDevices(devices: WorkerDeviceService): Promise<DeviceTally> {
+  const tally: DeviceTally = {
+    read: 0,
+    retagged: 0,
+    retaggedFrom: new Map(),
+    changedFrom: new Map(),
+    changed: [],
+    tampered: [],
+    tamperedCount: 0,
+  };
+  for (let after = ''; ;) {
+    const page = await devices.retagPage(after, PAGE);
+    for (const o of page) {
+      tally.read++;
+      if (o.tampered > 0) {
+        tally.tamperedCount++;
+        if (tally.tampered.length < LISTED) tally.tampered.push(o.deviceId);
+      }
+      if (o.result === 'retagged') {
+        tally.retagged++;
+        for (const kid of o.from) add(tally.retaggedFrom, kid);
+      } else if (o.result === 'changed') {
+        if (tally.changed.length < LISTED) tally.changed.push(o.deviceId);
+        for (const kid of o.from) add(tally.changedFrom, kid);
+      }
+    }
+    if (page.length < PAGE) return tally;
+    after = page[page.length - 1].deviceId;
   }
 }
 
@@ -264,6 +308,23 @@ export function keysRetag(args: string[] = []): void {
         out(`  … and ${fraud.suspectCount - fraud.suspect.length} more`);
     }
 
+    const devices = await retagDevices(app.get(WorkerDeviceService, { strict: false }));
+    const devicesFrom = [...devices.retaggedFrom].map(([kid, n]) => `${n} from ${kid}`).join(', ');
+    out(
+      `worker devices (block state and events): ${devices.read} read, ${devices.retagged} re-tagged under ${mac.kid}${devicesFrom ? ` (${devicesFrom})` : ''}, ${devices.changed.length} changed by a server on every try, ${devices.tamperedCount} with tampered rows`,
+    );
+    if (devices.changed.length > 0) {
+      out(
+        `worker devices changed while this command ran (left as they are; run it again): ${devices.changed.map(q).join(', ')}`,
+      );
+    }
+    if (devices.tamperedCount > 0) {
+      out(
+        `tampered: ${devices.tamperedCount} worker devices have a block state or events no key held here vouches for; never re-tagged (a tampered state reads as blocked: an admin's block or unblock re-tags it)`,
+      );
+      for (const id of devices.tampered) out(`  ${q(id)}`);
+    }
+
     // what else is still tagged under a key other than the current one
     const ledger = await ledgerKids(app);
     const vault = await app.get(VaultAuditService, { strict: false }).unsealedTagKids();
@@ -282,6 +343,11 @@ export function keysRetag(args: string[] = []): void {
         notes.push(
           `${suspect} suspect fraud events left under it (--except): they read tampered once it is removed`,
         );
+      }
+      const devicesChanged = devices.changedFrom.get(key.kid) ?? 0;
+      if (devicesChanged > 0) {
+        notes.push(`${devicesChanged} worker devices changed while this ran: run keys:retag again`);
+        block.push('worker devices');
       }
       const [links, sites] = ledger.get(key.kid) ?? [0, 0];
       if (links > 0) {
@@ -321,8 +387,8 @@ export function keysRetag(args: string[] = []): void {
         );
       }
     }
-    if (fraud.tamperedCount > 0) process.exitCode = RETAG_TAMPERED;
+    if (fraud.tamperedCount > 0 || devices.tamperedCount > 0) process.exitCode = RETAG_TAMPERED;
     else if (fraud.suspectCount > 0) process.exitCode = RETAG_SUSPECT;
-    else if (fraud.changedCount > 0) process.exitCode = RETAG_CHANGED;
+    else if (fraud.changedCount > 0 || devices.changed.length > 0) process.exitCode = RETAG_CHANGED;
   });
 }

@@ -17,12 +17,26 @@ export interface WorkerDevice {
   /** The 32-byte device secret, sealed by the Vault keyring (context `worker-device:<deviceId>`). */
   sealedSecret: string;
   trustScore: number;
+  /**
+   * Blocked: as stored, or because the stored block state's tag does not verify
+   * (`blockIntegrity: 'tampered'`: a state changed outside the server fails closed).
+   */
   isBlocked: boolean;
+  /**
+   * Whether the server vouches for the block state (WorkerDeviceSeal): `verified`, `legacy`
+   * (stored before the tags, tagged once at the upgrade) or `tampered` (isBlocked is then true
+   * whatever the row says; an admin's block or unblock re-tags it). Absent on a store read
+   * without the tags (the plain contract suite).
+   */
+  blockIntegrity?: WorkerDeviceIntegrity;
   lastSeen?: Date;
   /** The address of the last sync (for the trust score's IP factor). */
   lastIp?: string;
   createdAt: Date;
 }
+
+/** What the store-MAC tag of a block state or an event says of it (as FraudIntegrity). */
+export type WorkerDeviceIntegrity = 'verified' | 'legacy' | 'tampered';
 
 export type WorkerDeviceEventAction = 'registered' | 'blocked' | 'unblocked';
 
@@ -34,6 +48,8 @@ export interface WorkerDeviceEvent {
   actor: string;
   reason?: string;
   at: Date;
+  /** Read back from the store: whether its tag verifies (absent when written, or read untagged). */
+  integrity?: WorkerDeviceIntegrity;
 }
 
 export function deviceSecretContext(deviceId: string): string {

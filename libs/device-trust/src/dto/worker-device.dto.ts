@@ -117,7 +117,17 @@ export class WorkerDeviceView {
       'With `?trust=live` only: the live score now (baseline, device age, fraud history, block state); its factors are GET /api/v5/devices/{deviceId}/trust',
   })
   liveTrustScore?: number;
-  @ApiProperty() isBlocked!: boolean;
+  @ApiProperty({
+    description:
+      'Blocked: by an admin or the trust floor, or because the stored block state does not verify (`blockIntegrity: tampered`): its syncs and token refreshes are refused (device_blocked)',
+  })
+  isBlocked!: boolean;
+  @ApiProperty({
+    enum: ['verified', 'legacy', 'tampered'],
+    description:
+      "Whether the server vouches for the stored block state (its store-MAC tag): `verified`; `legacy` (stored before the tags, tagged once at the upgrade: it holds as stored until the next block or unblock); `tampered` (changed outside the server, e.g. is_blocked set in the database: the device is treated as blocked, and an admin's block or unblock re-tags it)",
+  })
+  blockIntegrity!: string;
   @ApiPropertyOptional() lastSeen?: string;
   @ApiProperty() createdAt!: string;
 }
@@ -127,6 +137,12 @@ export class WorkerDeviceEventView {
   @ApiProperty({ example: 'admin:3f2a9c1b0d4e' }) actor!: string;
   @ApiPropertyOptional() reason?: string;
   @ApiProperty() at!: string;
+  @ApiProperty({
+    enum: ['verified', 'legacy', 'tampered'],
+    description:
+      'Whether the server vouches for the event (its store-MAC tag): `verified`; `legacy` (stored before the tags, tagged once at the upgrade); `tampered` (inserted or changed outside the server: an `unblocked` one is no unblock for the trust floor, nor is one dated after now)',
+  })
+  integrity!: string;
 }
 
 export class WorkerDeviceDetailView extends WorkerDeviceView {

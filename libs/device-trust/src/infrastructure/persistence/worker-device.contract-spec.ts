@@ -143,7 +143,7 @@ describeStoreContract('WorkerDeviceRepository', workerDeviceAdapters, ({ sut, st
     const other = device();
     await sut().register(d, event(d.deviceId, 'registered'));
     await sut().register(other, event(other.deviceId, 'registered'));
-    expect(await sut().lastEventAt(d.deviceId, 'unblocked')).toBeUndefined();
+    expect((await sut().lastEventAt(d.deviceId, 'unblocked')).at).toBeUndefined();
     const at = (day: number) => new Date(Date.UTC(2026, 0, day, 8, 30, 0, 250));
     // another replica's clock behind: the later unblock is recorded first
     for (const [blocked, day] of [
@@ -161,12 +161,16 @@ describeStoreContract('WorkerDeviceRepository', workerDeviceAdapters, ({ sut, st
     }
     await sut().setBlocked(other.deviceId, true, event(other.deviceId, 'blocked', at(8)));
     await sut().setBlocked(other.deviceId, false, event(other.deviceId, 'unblocked', at(9)));
-    expect(await sut().lastEventAt(d.deviceId, 'unblocked')).toEqual(at(5));
-    expect(await sut().lastEventAt(d.deviceId, 'blocked')).toEqual(at(7));
-    expect(await sut().lastEventAt(d.deviceId, 'registered')).toEqual(
+    expect(await sut().lastEventAt(d.deviceId, 'unblocked')).toEqual({ at: at(5), ignored: [] });
+    // one dated after `notAfter` is passed over (and named)
+    const before = await sut().lastEventAt(d.deviceId, 'unblocked', at(4));
+    expect(before.at).toEqual(at(4));
+    expect(before.ignored.map((e) => e.at)).toEqual([at(5)]);
+    expect((await sut().lastEventAt(d.deviceId, 'blocked')).at).toEqual(at(7));
+    expect((await sut().lastEventAt(d.deviceId, 'registered')).at).toEqual(
       new Date('2026-01-01T00:00:00Z'),
     );
-    expect(await sut().lastEventAt(newId(), 'unblocked')).toBeUndefined();
+    expect(await sut().lastEventAt(newId(), 'unblocked')).toEqual({ ignored: [] });
   });
 
   it('should block a device once when blocked only if unblocked (an auto-block decided twice)', async () => {

@@ -1,10 +1,17 @@
 import { SealedValueRepository } from '@app/vault/keyring/sealed-values';
 import { IssuedToken } from './issued-token.repository';
+import type { WorkerDeviceRetagOutcome } from './worker-device-seal';
 import {
   WorkerDevice,
   WorkerDeviceEvent,
   WorkerDeviceEventAction,
 } from '../../domain/worker-device';
+
+/** WorkerDeviceRepository.lastEventAt's answer. */
+export interface LastWorkerDeviceEvent {
+  at?: Date;
+  ignored: WorkerDeviceEvent[];
+}
 
 export interface WorkerDevicePage {
   limit: number;
@@ -66,11 +73,21 @@ export abstract class WorkerDeviceRepository extends SealedValueRepository {
   /** Events of one device, oldest first. */
   abstract listEvents(deviceId: string): Promise<WorkerDeviceEvent[]>;
   /**
-   * The time of the device's latest event of `action` (undefined if it has none, or no such
-   * device): one indexed read, whatever the length of its audit trail.
+   * The time of the device's latest event of `action` the server vouches for (`at`: undefined
+   * if it has none, or no such device), and the later ones of that action passed over
+   * (`ignored`): an event whose tag does not verify (`tampered`), or, with `notAfter`, one dated
+   * after it. Newest first from one indexed read, stopping at the event it returns.
    */
+  /**
+   * `keys:retag`: the devices after `afterDeviceId` (deviceId order, `limit` of them), each one's
+   * block state and events that verify under a held key other than the current one tagged again
+   * under the current one (in the form they verify in), each device written only as read.
+   * Needs the store's tags (WorkerDeviceSeal).
+   */
+  abstract retagPage(afterDeviceId: string, limit: number): Promise<WorkerDeviceRetagOutcome[]>;
   abstract lastEventAt(
     deviceId: string,
     action: WorkerDeviceEventAction,
-  ): Promise<Date | undefined>;
+    notAfter?: Date,
+  ): Promise<LastWorkerDeviceEvent>;
 }

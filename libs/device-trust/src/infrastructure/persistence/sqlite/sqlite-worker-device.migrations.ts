@@ -100,4 +100,23 @@ export const WORKER_DEVICE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       UPDATE offline_tokens SET synced = 1;
     `,
   },
+  {
+    version: 8,
+    name: 'worker devices: the server tags of the block state and the events (WorkerDeviceSeal)',
+    // block_tag: StoreMac over (device_id, is_blocked, block_event_id: the event that set the
+    // state); events.tag over the event. NULL on rows from before: the server tags them once as
+    // legacy (worker_device_seal.legacy_sealed_at is then set), and from then on an untagged row
+    // is one written outside the server.
+    up: `
+      ALTER TABLE worker_devices ADD COLUMN block_tag TEXT;
+      ALTER TABLE worker_devices ADD COLUMN block_event_id TEXT;
+      ALTER TABLE worker_device_events ADD COLUMN tag TEXT;
+      CREATE TABLE worker_device_seal (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        legacy_sealed_at TEXT,
+        legacy_sealed_count INTEGER
+      );
+      INSERT INTO worker_device_seal (id, legacy_sealed_at) VALUES (1, NULL);
+    `,
+  },
 ];

@@ -28,9 +28,18 @@ export class WorkerDeviceMongoMapper {
   }
 
   /** A new device document, born with its `registered` event. */
-  static toPersistence(d: WorkerDevice, event: WorkerDeviceEvent): WorkerDeviceDocument {
-    const { id, ...rest } = d;
-    return { _id: id, ...rest, events: [WorkerDeviceMongoMapper.eventToPersistence(event)] };
+  static toPersistence(
+    d: WorkerDevice,
+    event: WorkerDeviceEvent,
+    tags: { block?: string; event?: string } = {},
+  ): WorkerDeviceDocument {
+    const { id, blockIntegrity: _integrity, ...rest } = d;
+    return {
+      _id: id,
+      ...rest,
+      ...(tags.block ? { blockTag: tags.block, blockEventId: event.id } : {}),
+      events: [WorkerDeviceMongoMapper.eventToPersistence(event, tags.event)],
+    };
   }
 
   static eventToDomain(doc: WorkerDeviceEventDocument, deviceId: string): WorkerDeviceEvent {
@@ -44,8 +53,8 @@ export class WorkerDeviceMongoMapper {
     };
   }
 
-  static eventToPersistence(e: WorkerDeviceEvent): WorkerDeviceEventDocument {
-    const { id, deviceId: _deviceId, ...rest } = e;
-    return { _id: id, ...rest };
+  static eventToPersistence(e: WorkerDeviceEvent, tag?: string): WorkerDeviceEventDocument {
+    const { id, deviceId: _deviceId, integrity: _integrity, ...rest } = e;
+    return { _id: id, ...rest, ...(tag ? { tag } : {}) };
   }
 }

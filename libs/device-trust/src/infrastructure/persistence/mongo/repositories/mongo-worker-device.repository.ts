@@ -1,5 +1,5 @@
 import { mongoSealedField, SealedValueStore } from '@app/vault/keyring/sealed-values';
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import { MongoStoreHandle } from '@app/persistence';
 import {
@@ -9,14 +9,30 @@ import {
 } from '../../../../domain/worker-device';
 import {
   DeviceWriteUncertainError,
+  LastWorkerDeviceEvent,
   WorkerDevicePage,
   WorkerDeviceRepository,
 } from '../../worker-device.repository';
+import {
+  alarmWorkerDeviceLegacyRefused,
+  WorkerDeviceLegacyRefusal,
+  WorkerDeviceRetagOutcome,
+  WorkerDeviceSeal,
+} from '../../worker-device-seal';
 import { WorkerDeviceMongoMapper as Mapper } from '../mappers/worker-device.mapper';
-import { WorkerDeviceDocument, WorkerDeviceSchema } from '../schemas/worker-device.schema';
+import {
+  WORKER_DEVICE_SEAL_COLLECTION,
+  WorkerDeviceDocument,
+  WorkerDeviceEventDocument,
+  WorkerDeviceSchema,
+} from '../schemas/worker-device.schema';
 import { IssuedTokenDocument, IssuedTokenSchema } from '../schemas/issued-token.schema';
 import { IssuedToken } from '../../issued-token.repository';
 import { issuedTokenDocument } from './mongo-issued-token.repository';
+
+/** A document whose block state carries WorkerDeviceSeal's tag, and one whose does not. */
+const TAGGED = { blockTag: { $exists: true } } as const;
+const UNTAGGED = { blockTag: { $exists: false } } as const;
 
 /** Every field but the embedded events: what a device read needs. */
 const DEVICE_FIELDS = { events: 0 } as const;
@@ -30,8 +46,14 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
   private readonly sealedValues: SealedValueStore;
   private readonly devices: Model<WorkerDeviceDocument>;
   private readonly tokens: Model<IssuedTokenDocument>;
+  private readonly logger = new Logger('WorkerDeviceSeal');
+  /** Why this start refused the legacy tagging (as the fraud store's). */
+  legacyRefused?: WorkerDeviceLegacyRefusal;
 
-  constructor(store: MongoStoreHandle) {
+  constructor(
+    private readonly store: MongoStoreHandle,
+    @Optional() private readonly seal?: WorkerDeviceSeal,
+  ) {
     super();
     this.devices = store.connection.model(WorkerDeviceDocument.name, WorkerDeviceSchema);
     this.tokens = store.connection.model(IssuedTokenDocument.name, IssuedTokenSchema);
@@ -40,6 +62,144 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
 
   async onModuleInit(): Promise<void> {
     await this.devices.init();
+    if (this.seal) await this.sealLegacy(this.seal);
+  }
+
+  /**
+   * Documents stored before the tags are tagged once, as legacy, before this server takes
+   * requests, as the fraud store does (MongoFraudEventRepository's sealLegacy): the block state
+   * and every embedded event, each document only while untagged and unchanged, then the
+   * `worker_device_seal` marker. Refused (loudly; untagged devices then read as tampered, so
+   * blocked) when tagged documents exist with no marker (unless another replica is tagging now),
+   * and with neither marker nor tagged document unless FRAUD_LEGACY_TAGGING is on.
+   */
+  private async sealLegacy(seal: WorkerDeviceSeal): Promise<void> {
+    const marks = this.marks();
+    if (await marks.findOne({ _id: 'legacy' })) return;
+    if ((await this.devices.exists(TAGGED)) && !(await this.markerAwaited())) {
+      this.legacyRefused = 'tagged_rows';
+      alarmWorkerDeviceLegacyRefused(this.logger, this.legacyRefused);
+      return;
+    }
+    if (
+      !seal.legacyTaggingAllowed &&
+      !(await this.devices.exists(TAGGED)) &&
+      (await this.devices.exists(UNTAGGED))
+    ) {
+      this.legacyRefused = 'not_allowed';
+      alarmWorkerDeviceLegacyRefused(this.logger, this.legacyRefused);
+      return;
+    }
+    if (await marks.findOne({ _id: 'legacy' })) return;
+    let sealed = 0;
+    for (let pass = 0; pass < 5; pass++) {
+      const { tagged, missed } = await this.legacyPass(seal);
+      sealed += tagged;
+      if (missed === 0) break;
+    }
+    try {
+      await marks.insertOne({ _id: 'legacy', at: new Date(), count: sealed });
+    } catch {
+      // another replica's marker: it tagged the same documents with the same tags
+    }
+    if (sealed > 0)
+      this.logger.log({ devices: sealed }, 'Worker devices from before the tags tagged as legacy');
+  }
+
+  /** Waits while the untagged documents keep decreasing (another replica tagging them). */
+  private async markerAwaited(): Promise<boolean> {
+    let untagged = await this.devices.countDocuments(UNTAGGED);
+    for (let still = 0; still < 4;) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      if (await this.marks().findOne({ _id: 'legacy' })) return true;
+      const now = await this.devices.countDocuments(UNTAGGED);
+      still = now < untagged ? 0 : still + 1;
+      untagged = now;
+    }
+    return false;
+  }
+
+  private async legacyPass(seal: WorkerDeviceSeal): Promise<{ tagged: number; missed: number }> {
+    let tagged = 0;
+    let missed = 0;
+    let batch: Parameters<Model<WorkerDeviceDocument>['bulkWrite']>[0] = [];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const result = await this.devices.bulkWrite(batch, { ordered: false });
+      tagged += result.modifiedCount;
+      missed += batch.length - result.matchedCount;
+      batch = [];
+    };
+    for await (const doc of this.devices.find(UNTAGGED).lean<WorkerDeviceDocument>().cursor()) {
+      const events = (doc.events ?? []).map((e) => ({
+        ...e,
+        tag: e.tag ?? seal.eventTag(Mapper.eventToDomain(e, doc.deviceId), true),
+      }));
+      batch.push({
+        updateOne: {
+          // the document as read: a change meanwhile makes the update miss (the next pass reads
+          // it again)
+          filter: {
+            _id: doc._id,
+            blockTag: { $exists: false },
+            isBlocked: doc.isBlocked,
+            events: { $size: (doc.events ?? []).length },
+          },
+          update: {
+            $set: {
+              blockTag: seal.stateTag(doc.deviceId, doc.isBlocked, doc.blockEventId ?? null, true),
+              events,
+            },
+          },
+        },
+      });
+      if (batch.length === 1000) await flush();
+    }
+    await flush();
+    return { tagged, missed };
+  }
+
+  private marks() {
+    return this.store.connection.collection<{ _id: string; at: Date; count?: number }>(
+      WORKER_DEVICE_SEAL_COLLECTION,
+    );
+  }
+
+  /** A stored device as the domain reads it: its block state checked when the store tags. */
+  private toDomain(doc: WorkerDeviceDocument): WorkerDevice {
+    const device = Mapper.toDomain(doc);
+    if (!this.seal) return device;
+    // a block state that is not a boolean is no state the server wrote
+    if (typeof doc.isBlocked !== 'boolean') {
+      device.isBlocked = true;
+      device.blockIntegrity = 'tampered';
+      return device;
+    }
+    return this.seal.checked(device, doc.blockEventId, doc.blockTag);
+  }
+
+  private eventToDomain(doc: WorkerDeviceEventDocument, deviceId: string): WorkerDeviceEvent {
+    const event = Mapper.eventToDomain(doc, deviceId);
+    if (this.seal) {
+      event.integrity =
+        doc.at instanceof Date ? this.seal.eventIntegrity(event, doc.tag) : 'tampered';
+    }
+    return event;
+  }
+
+  private eventDoc(event: WorkerDeviceEvent): WorkerDeviceEventDocument {
+    return Mapper.eventToPersistence(event, this.seal?.eventTag(event));
+  }
+
+  /** The block state's fields as written with its change (no tag when the store tags none). */
+  private blockState(deviceId: string, blocked: boolean, eventId: string) {
+    return this.seal
+      ? {
+          isBlocked: blocked,
+          blockTag: this.seal.stateTag(deviceId, blocked, eventId),
+          blockEventId: eventId,
+        }
+      : { isBlocked: blocked };
   }
 
   /**
@@ -59,7 +219,12 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
   ): Promise<void> {
     if (firstToken) await this.tokens.create(issuedTokenDocument(firstToken, device.createdAt));
     try {
-      await this.devices.create(Mapper.toPersistence(device, event));
+      await this.devices.create(
+        Mapper.toPersistence(device, event, {
+          block: this.seal?.stateTag(device.deviceId, device.isBlocked, event.id),
+          event: this.seal?.eventTag(event),
+        }),
+      );
     } catch (error) {
       const stored = await this.devices
         .findOne({ deviceId: device.deviceId }, { _id: 1 })
@@ -81,7 +246,7 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
     const doc = await this.devices
       .findOne({ deviceId }, DEVICE_FIELDS)
       .lean<WorkerDeviceDocument>();
-    return doc ? Mapper.toDomain(doc) : undefined;
+    return doc ? this.toDomain(doc) : undefined;
   }
 
   async list(options: WorkerDevicePage): Promise<WorkerDevice[]> {
@@ -93,7 +258,7 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
       .sort({ deviceId: 1 })
       .limit(options.limit)
       .lean<WorkerDeviceDocument[]>();
-    return docs.map(Mapper.toDomain);
+    return docs.map((doc) => this.toDomain(doc));
   }
 
   async setBlocked(
@@ -104,21 +269,90 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
     const doc = await this.devices
       .findOneAndUpdate(
         { deviceId },
-        { $set: { isBlocked: blocked }, $push: { events: Mapper.eventToPersistence(event) } },
+        {
+          $set: this.blockState(deviceId, blocked, event.id),
+          $push: { events: this.eventDoc(event) },
+        },
         { new: true, runValidators: true, projection: DEVICE_FIELDS },
       )
       .lean<WorkerDeviceDocument>();
-    return doc ? Mapper.toDomain(doc) : undefined;
+    return doc ? this.toDomain(doc) : undefined;
   }
 
   async blockIfUnblocked(deviceId: string, event: WorkerDeviceEvent): Promise<boolean | undefined> {
     const { matchedCount } = await this.devices.updateOne(
       { deviceId, isBlocked: false },
-      { $set: { isBlocked: true }, $push: { events: Mapper.eventToPersistence(event) } },
+      { $set: this.blockState(deviceId, true, event.id), $push: { events: this.eventDoc(event) } },
       { runValidators: true },
     );
     if (matchedCount === 1) return true;
     return (await this.devices.exists({ deviceId })) ? false : undefined;
+  }
+
+  async retagPage(afterDeviceId: string, limit: number): Promise<WorkerDeviceRetagOutcome[]> {
+    const seal = this.seal;
+    if (!seal) throw new Error('retagPage needs the store tags (WorkerDeviceSeal)');
+    const ids = await this.devices
+      .find({ deviceId: { $gt: afterDeviceId } }, { deviceId: 1 })
+      .sort({ deviceId: 1 })
+      .limit(limit)
+      .lean<Pick<WorkerDeviceDocument, 'deviceId'>[]>();
+    const outcomes: WorkerDeviceRetagOutcome[] = [];
+    for (const { deviceId } of ids) {
+      let outcome: WorkerDeviceRetagOutcome | undefined;
+      // compare-and-set over the document as read: a change meanwhile misses, read again
+      for (let attempt = 0; attempt < 3 && !outcome; attempt++) {
+        const doc = await this.devices.findOne({ deviceId }).lean<WorkerDeviceDocument>();
+        if (!doc) {
+          outcome = { deviceId, result: 'current', from: [], tampered: 0 };
+          break;
+        }
+        const from = new Set<string>();
+        let tampered = 0;
+        const set: Record<string, unknown> = {};
+        const device = this.toDomain(doc);
+        const state = seal.retagState(
+          deviceId,
+          doc.isBlocked,
+          doc.blockEventId,
+          doc.blockTag,
+          device.blockIntegrity!,
+        );
+        if (state.kind === 'tampered') tampered++;
+        else if (state.kind === 'retag') {
+          from.add(state.from);
+          set.blockTag = state.tag;
+        }
+        const events = (doc.events ?? []).map((e) => {
+          const step = seal.retagEvent(this.eventToDomain(e, deviceId), e.tag);
+          if (step.kind === 'tampered') tampered++;
+          if (step.kind !== 'retag') return e;
+          from.add(step.from);
+          return { ...e, tag: step.tag };
+        });
+        if (from.size === 0) {
+          outcome = { deviceId, result: 'current', from: [], tampered };
+          break;
+        }
+        set.events = events;
+        const { matchedCount } = await this.devices.updateOne(
+          {
+            _id: doc._id,
+            isBlocked: doc.isBlocked,
+            blockTag: doc.blockTag ?? { $exists: false },
+            blockEventId: doc.blockEventId ?? { $exists: false },
+            events: doc.events ?? [],
+          },
+          { $set: set },
+        );
+        if (matchedCount === 1)
+          outcome = { deviceId, result: 'retagged', from: [...from], tampered };
+        else if (attempt === 2)
+          outcome = { deviceId, result: 'changed', from: [...from], tampered };
+      }
+      outcomes.push(outcome!);
+    }
+    return outcomes;
   }
 
   async touchLastSeen(deviceId: string, at: Date, ip?: string): Promise<void> {
@@ -137,11 +371,15 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
   }
 
   /**
-   * The device's events are embedded: one read by the unique deviceId index, the latest time
-   * picked in the server (only that date comes back, not the trail).
+   * The device's events are embedded: one read by the unique deviceId index, the events of
+   * `action` picked in the server (only those come back, not the trail), checked newest first.
    */
-  async lastEventAt(deviceId: string, action: WorkerDeviceEventAction): Promise<Date | undefined> {
-    const [doc] = await this.devices.aggregate<{ at: Date | null }>([
+  async lastEventAt(
+    deviceId: string,
+    action: WorkerDeviceEventAction,
+    notAfter?: Date,
+  ): Promise<LastWorkerDeviceEvent> {
+    const [doc] = await this.devices.aggregate<{ of: WorkerDeviceEventDocument[] }>([
       { $match: { deviceId } },
       {
         $project: {
@@ -149,9 +387,19 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
           of: { $filter: { input: '$events', as: 'e', cond: { $eq: ['$$e.action', action] } } },
         },
       },
-      { $project: { at: { $max: '$of.at' } } },
     ]);
-    return doc?.at ? new Date(doc.at) : undefined;
+    const newestFirst = (doc?.of ?? [])
+      .map((e) => this.eventToDomain(e, deviceId))
+      .sort((a, b) => b.at.getTime() - a.at.getTime());
+    const ignored: WorkerDeviceEvent[] = [];
+    for (const event of newestFirst) {
+      if (event.integrity === 'tampered' || (notAfter && event.at > notAfter)) {
+        ignored.push(event);
+        continue;
+      }
+      return { at: event.at, ignored };
+    }
+    return { ignored };
   }
 
   async listEvents(deviceId: string): Promise<WorkerDeviceEvent[]> {
@@ -160,7 +408,7 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
       .lean<Pick<WorkerDeviceDocument, 'events'>>();
     // oldest first; events of one instant keep their append order (a stable sort)
     return (doc?.events ?? [])
-      .map((e) => Mapper.eventToDomain(e, deviceId))
+      .map((e) => this.eventToDomain(e, deviceId))
       .sort((a, b) => a.at.getTime() - b.at.getTime());
   }
 

@@ -8,6 +8,8 @@ export class WorkerDeviceEventDocument {
   @Prop({ required: true }) actor!: string;
   @Prop() reason?: string;
   @Prop({ required: true }) at!: Date;
+  /** WorkerDeviceSeal's tag (absent on events stored before the tags, until the upgrade). */
+  @Prop() tag?: string;
 }
 export const WorkerDeviceEventSchema = SchemaFactory.createForClass(WorkerDeviceEventDocument);
 
@@ -28,9 +30,14 @@ export class WorkerDeviceDocument {
   @Prop() lastSeen?: Date;
   @Prop() lastIp?: string;
   @Prop({ required: true }) createdAt!: Date;
+  /** WorkerDeviceSeal's tag of the block state, and the id of the event that set it. */
+  @Prop() blockTag?: string;
+  @Prop() blockEventId?: string;
   /** The device's audit trail (registration, block/unblock: rare admin actions), oldest first. */
   @Prop({ type: [WorkerDeviceEventSchema], default: [] }) events!: WorkerDeviceEventDocument[];
 }
+/** The marker of the legacy tagging (`_id: 'legacy'`: when, how many devices). */
+export const WORKER_DEVICE_SEAL_COLLECTION = 'worker_device_seal';
 export const WorkerDeviceSchema = SchemaFactory.createForClass(WorkerDeviceDocument);
 // a worker's phones in deviceId order (GET /api/v5/devices?workerId=); also every user.id lookup
 WorkerDeviceSchema.index({ 'user.id': 1, deviceId: 1 });

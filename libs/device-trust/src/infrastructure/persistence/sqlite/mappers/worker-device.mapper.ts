@@ -19,6 +19,9 @@ export interface WorkerDeviceRow {
   last_seen: string | null;
   last_ip?: string | null;
   created_at: string;
+  /** WorkerDeviceSeal's tag of the block state, and the id of the event that set it. */
+  block_tag?: string | null;
+  block_event_id?: string | null;
 }
 
 export interface WorkerDeviceEventRow {
@@ -28,6 +31,7 @@ export interface WorkerDeviceEventRow {
   actor: string;
   reason: string | null;
   at: string;
+  tag?: string | null;
 }
 
 export class WorkerDeviceSqliteMapper {

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { SealedValueStore, sqliteSealedColumn } from '@app/vault/keyring/sealed-values';
 import type { Database, Statement } from 'better-sqlite3';
 import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
@@ -7,7 +7,17 @@ import {
   WorkerDeviceEvent,
   WorkerDeviceEventAction,
 } from '../../../../domain/worker-device';
-import { WorkerDevicePage, WorkerDeviceRepository } from '../../worker-device.repository';
+import {
+  LastWorkerDeviceEvent,
+  WorkerDevicePage,
+  WorkerDeviceRepository,
+} from '../../worker-device.repository';
+import {
+  alarmWorkerDeviceLegacyRefused,
+  WorkerDeviceLegacyRefusal,
+  WorkerDeviceRetagOutcome,
+  WorkerDeviceSeal,
+} from '../../worker-device-seal';
 import { IssuedToken } from '../../issued-token.repository';
 import { insertIssuedToken } from './sqlite-issued-token.repository';
 import {
@@ -31,22 +41,116 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   private touch?: Statement<[string, string | null, string, string]>;
   private bySimHash?: Statement<[string], { device_id: string }>;
   /** `lastEventAt`'s statement (prepared on first use). */
-  private lastEventOf?: Statement<[string, string], { at: string }>;
+  private lastEventOf?: Statement<[string, string], WorkerDeviceEventRow>;
+  private readonly logger = new Logger('WorkerDeviceSeal');
+  /** Why this start refused the legacy tagging (as the fraud store's). */
+  legacyRefused?: WorkerDeviceLegacyRefusal;
 
-  constructor(store: SqliteStoreHandle) {
+  constructor(
+    store: SqliteStoreHandle,
+    @Optional() private readonly seal?: WorkerDeviceSeal,
+  ) {
     super();
     store.migrate('device-trust.worker-devices', WORKER_DEVICE_SQLITE_MIGRATIONS);
     this.db = store.db;
     this.turns = store.writeTurns;
     this.insertEvent = this.db.prepare(
-      `INSERT INTO worker_device_events (id, device_id, action, actor, reason, at)
-       VALUES (@id, @device_id, @action, @actor, @reason, @at)`,
+      `INSERT INTO worker_device_events (id, device_id, action, actor, reason, at, tag)
+       VALUES (@id, @device_id, @action, @actor, @reason, @at, @tag)`,
     );
     this.byDeviceId = this.db.prepare('SELECT * FROM worker_devices WHERE device_id = ?');
     this.listPage = new LimitedStatement(this.db, WORKER_DEVICE_LIST_SQL);
     this.workerListPage = new LimitedStatement(this.db, WORKER_DEVICE_OF_WORKER_LIST_SQL);
     this.eventsOf = this.db.prepare(WORKER_DEVICE_EVENTS_SQL);
     this.sealedValues = sqliteSealedColumn(store, 'worker_devices', 'device_id', 'sealed_secret');
+    if (seal) this.sealLegacy(seal);
+  }
+
+  /**
+   * Rows stored before the tags (migration 8) are tagged once, as legacy, by the first server
+   * with the tags, as the fraud store does (FraudEventRepository's sealLegacy): only on a store
+   * where no row carries a tag yet, and, when no row is tagged and the marker is cleared, only
+   * with FRAUD_LEGACY_TAGGING on. A refusal leaves the untagged devices `tampered` (blocked).
+   */
+  private sealLegacy(seal: WorkerDeviceSeal): void {
+    const pending = () =>
+      this.db.prepare('SELECT legacy_sealed_at FROM worker_device_seal WHERE id = 1').get() as
+        { legacy_sealed_at: string | null } | undefined;
+    if (pending()?.legacy_sealed_at !== null) return;
+    let sealed: number | undefined;
+    this.db
+      .transaction(() => {
+        if (pending()?.legacy_sealed_at !== null) return;
+        const { tagged } = this.db
+          .prepare(
+            `SELECT EXISTS (SELECT 1 FROM worker_devices WHERE block_tag IS NOT NULL)
+               OR EXISTS (SELECT 1 FROM worker_device_events WHERE tag IS NOT NULL) AS tagged`,
+          )
+          .get() as { tagged: number };
+        if (tagged) {
+          this.legacyRefused = 'tagged_rows';
+          return;
+        }
+        const { untagged } = this.db
+          .prepare(
+            `SELECT EXISTS (SELECT 1 FROM worker_devices)
+               OR EXISTS (SELECT 1 FROM worker_device_events) AS untagged`,
+          )
+          .get() as { untagged: number };
+        if (untagged && !seal.legacyTaggingAllowed) {
+          this.legacyRefused = 'not_allowed';
+          return;
+        }
+        sealed = 0;
+        const tagDevice = this.db.prepare(
+          'UPDATE worker_devices SET block_tag = ? WHERE device_id = ?',
+        );
+        for (const row of this.db
+          .prepare<[], WorkerDeviceRow>('SELECT * FROM worker_devices')
+          .all()) {
+          tagDevice.run(
+            seal.stateTag(row.device_id, row.is_blocked === 1, row.block_event_id ?? null, true),
+            row.device_id,
+          );
+          sealed++;
+        }
+        const tagEvent = this.db.prepare('UPDATE worker_device_events SET tag = ? WHERE id = ?');
+        for (const row of this.db
+          .prepare<[], WorkerDeviceEventRow>('SELECT * FROM worker_device_events')
+          .all()) {
+          tagEvent.run(seal.eventTag(Mapper.eventToDomain(row), true), row.id);
+        }
+        this.db
+          .prepare(
+            'UPDATE worker_device_seal SET legacy_sealed_at = ?, legacy_sealed_count = ? WHERE id = 1',
+          )
+          .run(new Date().toISOString(), sealed);
+      })
+      .immediate();
+    if (this.legacyRefused) alarmWorkerDeviceLegacyRefused(this.logger, this.legacyRefused);
+    else if (sealed) {
+      this.logger.log({ devices: sealed }, 'Worker devices from before the tags tagged as legacy');
+    }
+  }
+
+  /** A stored device as the domain reads it: its block state checked when the store tags. */
+  private toDomain(row: WorkerDeviceRow): WorkerDevice {
+    const device = Mapper.toDomain(row);
+    return this.seal ? this.seal.checked(device, row.block_event_id, row.block_tag) : device;
+  }
+
+  private eventToDomain(row: WorkerDeviceEventRow): WorkerDeviceEvent {
+    const event = Mapper.eventToDomain(row);
+    if (this.seal) event.integrity = this.seal.eventIntegrity(event, row.tag);
+    return event;
+  }
+
+  private eventRow(event: WorkerDeviceEvent): WorkerDeviceEventRow {
+    return { ...Mapper.eventToPersistence(event), tag: this.seal?.eventTag(event) ?? null };
+  }
+
+  private stateTag(deviceId: string, blocked: boolean, eventId: string): string | null {
+    return this.seal?.stateTag(deviceId, blocked, eventId) ?? null;
   }
 
   async register(
@@ -59,11 +163,15 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
       this.db.transaction(() => {
         this.db
           .prepare(
-            `INSERT INTO worker_devices (id, device_id, user_kind, user_id, site_ids, fingerprint, sealed_secret, trust_score, is_blocked, last_seen, last_ip, created_at)
-           VALUES (@id, @device_id, @user_kind, @user_id, @site_ids, @fingerprint, @sealed_secret, @trust_score, @is_blocked, @last_seen, @last_ip, @created_at)`,
+            `INSERT INTO worker_devices (id, device_id, user_kind, user_id, site_ids, fingerprint, sealed_secret, trust_score, is_blocked, last_seen, last_ip, created_at, block_tag, block_event_id)
+           VALUES (@id, @device_id, @user_kind, @user_id, @site_ids, @fingerprint, @sealed_secret, @trust_score, @is_blocked, @last_seen, @last_ip, @created_at, @block_tag, @block_event_id)`,
           )
-          .run(Mapper.toPersistence(device));
-        this.insertEvent.run(Mapper.eventToPersistence(event));
+          .run({
+            ...Mapper.toPersistence(device),
+            block_tag: this.stateTag(device.deviceId, device.isBlocked, event.id),
+            block_event_id: event.id,
+          });
+        this.insertEvent.run(this.eventRow(event));
         if (firstToken) insertIssuedToken(this.db, firstToken);
       }),
     );
@@ -71,7 +179,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
 
   async findByDeviceId(deviceId: string): Promise<WorkerDevice | undefined> {
     const row = this.byDeviceId.get(deviceId);
-    return row ? Mapper.toDomain(row) : undefined;
+    return row ? this.toDomain(row) : undefined;
   }
 
   async list(options: WorkerDevicePage): Promise<WorkerDevice[]> {
@@ -79,7 +187,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     const rows = options.workerId
       ? this.workerListPage.all([options.workerId, after], options.limit)
       : this.listPage.all([after], options.limit);
-    return rows.map(Mapper.toDomain);
+    return rows.map((row) => this.toDomain(row));
   }
 
   async setBlocked(
@@ -90,11 +198,18 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     return this.turns.write(
       this.db.transaction(() => {
         const changed = this.db
-          .prepare('UPDATE worker_devices SET is_blocked = ? WHERE device_id = ?')
-          .run(blocked ? 1 : 0, deviceId).changes;
+          .prepare(
+            'UPDATE worker_devices SET is_blocked = ?, block_tag = ?, block_event_id = ? WHERE device_id = ?',
+          )
+          .run(
+            blocked ? 1 : 0,
+            this.stateTag(deviceId, blocked, event.id),
+            event.id,
+            deviceId,
+          ).changes;
         if (changed === 0) return undefined;
-        this.insertEvent.run(Mapper.eventToPersistence(event));
-        return Mapper.toDomain(this.byDeviceId.get(deviceId)!);
+        this.insertEvent.run(this.eventRow(event));
+        return this.toDomain(this.byDeviceId.get(deviceId)!);
       }),
     );
   }
@@ -104,14 +219,66 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
       this.db.transaction(() => {
         const changed = this.db
           .prepare(
-            'UPDATE worker_devices SET is_blocked = 1 WHERE device_id = ? AND is_blocked = 0',
+            `UPDATE worker_devices SET is_blocked = 1, block_tag = ?, block_event_id = ?
+               WHERE device_id = ? AND is_blocked = 0`,
           )
-          .run(deviceId).changes;
+          .run(this.stateTag(deviceId, true, event.id), event.id, deviceId).changes;
         if (changed === 0) return this.byDeviceId.get(deviceId) ? false : undefined;
-        this.insertEvent.run(Mapper.eventToPersistence(event));
+        this.insertEvent.run(this.eventRow(event));
         return true;
       }),
     );
+  }
+
+  async retagPage(afterDeviceId: string, limit: number): Promise<WorkerDeviceRetagOutcome[]> {
+    const seal = this.seal;
+    if (!seal) throw new Error('retagPage needs the store tags (WorkerDeviceSeal)');
+    const rows = this.listPage.all([afterDeviceId], limit);
+    const outcomes: WorkerDeviceRetagOutcome[] = [];
+    for (const { device_id: deviceId } of rows) {
+      // read and written in one transaction under the write turn: nothing changes between
+      const outcome = await this.turns.write(
+        this.db.transaction((): WorkerDeviceRetagOutcome => {
+          const from = new Set<string>();
+          let tampered = 0;
+          const row = this.byDeviceId.get(deviceId);
+          if (!row) return { deviceId, result: 'current', from: [], tampered: 0 };
+          const device = this.toDomain(row);
+          const state = seal.retagState(
+            deviceId,
+            row.is_blocked === 1,
+            row.block_event_id,
+            row.block_tag,
+            device.blockIntegrity!,
+          );
+          if (state.kind === 'tampered') tampered++;
+          else if (state.kind === 'retag') {
+            from.add(state.from);
+            this.db
+              .prepare('UPDATE worker_devices SET block_tag = ? WHERE device_id = ?')
+              .run(state.tag, deviceId);
+          }
+          for (const eventRow of this.eventsOf.all(deviceId)) {
+            const step = seal.retagEvent(this.eventToDomain(eventRow), eventRow.tag);
+            if (step.kind === 'tampered') tampered++;
+            else if (step.kind === 'retag') {
+              from.add(step.from);
+              this.db
+                .prepare('UPDATE worker_device_events SET tag = ? WHERE id = ?')
+                .run(step.tag, eventRow.id);
+            }
+          }
+          return {
+            deviceId,
+            result: from.size > 0 ? 'retagged' : 'current',
+            from: [...from],
+            tampered,
+          };
+        }),
+      );
+      outcomes.push(outcome);
+    }
+    return outcomes;
   }
 
   async touchLastSeen(deviceId: string, at: Date, ip?: string): Promise<void> {
@@ -135,15 +302,25 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   }
 
   async listEvents(deviceId: string): Promise<WorkerDeviceEvent[]> {
-    return this.eventsOf.all(deviceId).map(Mapper.eventToDomain);
+    return this.eventsOf.all(deviceId).map((row) => this.eventToDomain(row));
   }
 
-  async lastEventAt(deviceId: string, action: WorkerDeviceEventAction): Promise<Date | undefined> {
-    const row = (this.lastEventOf ??= this.db.prepare(WORKER_DEVICE_LAST_EVENT_SQL)).get(
-      deviceId,
-      action,
-    );
-    return row && new Date(row.at);
+  async lastEventAt(
+    deviceId: string,
+    action: WorkerDeviceEventAction,
+    notAfter?: Date,
+  ): Promise<LastWorkerDeviceEvent> {
+    const ignored: WorkerDeviceEvent[] = [];
+    const newestFirst = (this.lastEventOf ??= this.db.prepare(WORKER_DEVICE_LAST_EVENT_SQL));
+    for (const row of newestFirst.iterate(deviceId, action)) {
+      const event = this.eventToDomain(row);
+      if (event.integrity === 'tampered' || (notAfter && event.at > notAfter)) {
+        ignored.push(event);
+        continue;
+      }
+      return { at: event.at, ignored };
+    }
+    return { ignored };
   }
 
   listSealedNotUnder(version: string, afterKey: string, limit: number) {
@@ -169,6 +346,9 @@ export const WORKER_DEVICE_OF_WORKER_LIST_SQL = `SELECT * FROM worker_devices
   WHERE user_id = ? AND user_kind = 'worker' AND device_id > ? ORDER BY device_id LIMIT ?`;
 export const WORKER_DEVICE_EVENTS_SQL =
   'SELECT * FROM worker_device_events WHERE device_id = ? ORDER BY at, rowid';
-/** A device's latest event of an action: the last entry of its (device, action) index range. */
-export const WORKER_DEVICE_LAST_EVENT_SQL = `SELECT at FROM worker_device_events
-  WHERE device_id = ? AND action = ? ORDER BY at DESC LIMIT 1`;
+/**
+ * A device's events of an action, newest first: its (device, action) index range read backwards
+ * (the reader stops at the first the server vouches for).
+ */
+export const WORKER_DEVICE_LAST_EVENT_SQL = `SELECT * FROM worker_device_events
+  WHERE device_id = ? AND action = ? ORDER BY at DESC`;

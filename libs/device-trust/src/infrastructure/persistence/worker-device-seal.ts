@@ -1,0 +1,162 @@
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { fraudConfig, FraudSettings } from '@app/fraud';
+import { StoreMac } from '@app/tlog';
+import { WorkerDevice, WorkerDeviceEvent, WorkerDeviceIntegrity } from '../../domain/worker-device';
+
+/**
+ * The store-MAC tags of worker devices (StoreMac, purposes 'worker-device-state' and
+ * 'worker-device-event'), made the way FraudSeal makes the fraud tags: written by the stores in
+ * the same write as the row, checked at every read.
+ *
+ * - A device's block state is tagged over (deviceId, isBlocked, the id of the event that set
+ *   it: its registration, block or unblock). A state that does not verify reads as blocked
+ *   (`blockIntegrity: 'tampered'`): `is_blocked` set to 0 in the database does not let a blocked
+ *   phone sync. An admin's block or unblock writes a new tag (the repair).
+ * - An event is tagged over its every field (id, device, action, actor, reason, time): an
+ *   `unblocked` row inserted or edited in the database reads as `tampered`, and the trust floor
+ *   does not start from it.
+ * - Rows stored before the tags are tagged once, at the first start with them, over the same
+ *   data prefixed with `"legacy"` (the fraud tags' rule and switch: only on a store with no
+ *   tagged row, and with no marker only with FRAUD_LEGACY_TAGGING on). A legacy state holds as
+ *   stored until its next change, which tags it as the server's.
+ *
+ * A tag cannot tell a rollback: a device row and its events put back whole as they were at an
+ * earlier time (the earlier state with its earlier tag) verify.
+ */
+@Injectable()
+export class WorkerDeviceSeal {
+  /** FRAUD_LEGACY_TAGGING (on without the setting: a tool, a contract spec). */
+  readonly legacyTaggingAllowed: boolean;
+
+  constructor(
+    private readonly mac: StoreMac,
+    @Optional() @Inject(fraudConfig.KEY) settings?: Pick<FraudSettings, 'legacyTagging'>,
+  ) {
+    this.legacyTaggingAllowed = settings?.legacyTagging ?? true;
+  }
+
+  stateTag(deviceId: string, blocked: boolean, eventId: string | null, legacy = false): string {
+    return this.mac.mac('worker-device-state', stateData(deviceId, blocked, eventId, legacy));
+  }
+
+  stateIntegrity(
+    deviceId: string,
+    blocked: boolean,
+    eventId: unknown,
+    tag: unknown,
+  ): WorkerDeviceIntegrity {
+    const id = typeof eventId === 'string' ? eventId : null;
+    if (this.mac.verify('worker-device-state', stateData(deviceId, blocked, id, false), tag))
+      return 'verified';
+    if (this.mac.verify('worker-device-state', stateData(deviceId, blocked, id, true), tag))
+      return 'legacy';
+    return 'tampered';
+  }
+
+  eventTag(e: WorkerDeviceEvent, legacy = false): string {
+    return this.mac.mac('worker-device-event', eventData(e, legacy));
+  }
+
+  eventIntegrity(e: WorkerDeviceEvent, tag: unknown): WorkerDeviceIntegrity {
+    if (this.mac.verify('worker-device-event', eventData(e, false), tag)) return 'verified';
+    if (this.mac.verify('worker-device-event', eventData(e, true), tag)) return 'legacy';
+    return 'tampered';
+  }
+
+  /**
+   * What `keys:retag` does with a stored tag that reads `integrity` (as a read checked it): the
+   * new tag under the current key (same form: legacy stays legacy) and the id of the key it was
+   * under, `current` when it is under the current key already, or `tampered` (no held key
+   * vouches for it: never re-tagged, that would launder it).
+   */
+  retagState(
+    deviceId: string,
+    blocked: boolean,
+    eventId: unknown,
+    tag: unknown,
+    integrity: WorkerDeviceIntegrity,
+  ): RetagStep {
+    if (integrity === 'tampered') return { kind: 'tampered' };
+    const id = typeof eventId === 'string' ? eventId : null;
+    const legacy = integrity === 'legacy';
+    const kid = this.mac.kidOf(
+      'worker-device-state',
+      stateData(deviceId, blocked, id, legacy),
+      tag,
+    );
+    if (kid === undefined) return { kind: 'tampered' };
+    if (kid === this.mac.kid) return { kind: 'current' };
+    return { kind: 'retag', from: kid, tag: this.stateTag(deviceId, blocked, id, legacy) };
+  }
+
+  retagEvent(e: WorkerDeviceEvent, tag: unknown): RetagStep {
+    if (e.integrity === 'tampered' || e.integrity === undefined) return { kind: 'tampered' };
+    const legacy = e.integrity === 'legacy';
+    const kid = this.mac.kidOf('worker-device-event', eventData(e, legacy), tag);
+    if (kid === undefined) return { kind: 'tampered' };
+    if (kid === this.mac.kid) return { kind: 'current' };
+    return { kind: 'retag', from: kid, tag: this.eventTag(e, legacy) };
+  }
+
+  /**
+   * The device as read with its state checked: a state that does not verify fails closed
+   * (blocked).
+   */
+  checked(device: WorkerDevice, eventId: unknown, tag: unknown): WorkerDevice {
+    const integrity = this.stateIntegrity(device.deviceId, device.isBlocked, eventId, tag);
+    device.blockIntegrity = integrity;
+    if (integrity === 'tampered') device.isBlocked = true;
+    return device;
+  }
+}
+
+/** One stored tag's re-tagging (WorkerDeviceSeal.retagState / retagEvent). */
+export type RetagStep =
+  { kind: 'tampered' } | { kind: 'current' } | { kind: 'retag'; from: string; tag: string };
+
+/** What `keys:retag` did with one device (its block state and its events). */
+export interface WorkerDeviceRetagOutcome {
+  deviceId: string;
+  /** `changed`: a server changed it on every try (left; run again). */
+  result: 'retagged' | 'current' | 'changed';
+  /** The other key ids its re-tagged (or left, when changed) rows were under. */
+  from: string[];
+  /** Its rows no held key vouches for (state and events), never re-tagged. */
+  tampered: number;
+}
+
+/** Why a start refused the legacy tagging of worker devices (as the fraud store's). */
+export type WorkerDeviceLegacyRefusal = 'tagged_rows' | 'not_allowed';
+
+export const WORKER_DEVICE_LEGACY_REFUSALS: Record<WorkerDeviceLegacyRefusal, string> = {
+  tagged_rows:
+    'ALARM: the worker_device_seal marker is gone but worker devices already carry tags: the legacy tagging was not run (it would mark rows written outside the server as legacy); untagged devices read as tampered (blocked). Restore worker_device_seal from a backup, or block/unblock each device as an admin',
+  not_allowed:
+    'ALARM: untagged worker devices, no worker_device_seal marker and no tagged row, and FRAUD_LEGACY_TAGGING is off: the legacy tagging was not run; untagged devices read as tampered (blocked). If this start upgrades a store from a version without device tags, restart once with FRAUD_LEGACY_TAGGING=1',
+};
+
+export function alarmWorkerDeviceLegacyRefused(
+  logger: Logger,
+  reason: WorkerDeviceLegacyRefusal,
+): void {
+  logger.error(WORKER_DEVICE_LEGACY_REFUSALS[reason]);
+}
+
+function iso(at: Date): string {
+  return Number.isNaN(at.getTime()) ? 'invalid' : at.toISOString();
+}
+
+function stateData(
+  deviceId: string,
+  blocked: boolean,
+  eventId: string | null,
+  legacy: boolean,
+): string {
+  const data = [deviceId, blocked, eventId];
+  return JSON.stringify(legacy ? ['legacy', ...data] : data);
+}
+
+function eventData(e: WorkerDeviceEvent, legacy: boolean): string {
+  const data = [e.id, e.deviceId, e.action, e.actor, e.reason ?? null, iso(e.at)];
+  return JSON.stringify(legacy ? ['legacy', ...data] : data);
+}

@@ -1,0 +1,270 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { newId } from '@app/common';
+import { fraudConfig } from '@app/fraud';
+import { MongoStore, SqliteStore } from '@app/persistence';
+import { compileAdapter, CompiledAdapter } from '@app/persistence/testing/compile-adapter';
+import { describeStoreContract } from '@app/persistence/testing/store-contract';
+import { parseStoreMacKey, StoreMac, StoreMacKey, tlogConfig } from '@app/tlog';
+import { WorkerDevice, WorkerDeviceEvent } from '../../domain/worker-device';
+import { WorkerDeviceRepository } from './worker-device.repository';
+import { workerDeviceAdapters } from './worker-persistence';
+import { WorkerDeviceRetagOutcome, WorkerDeviceSeal } from './worker-device-seal';
+
+/**
+ * The worker-device store with its tags (WorkerDeviceSeal), on both stores: a block state or an
+ * event changed outside the server reads as `tampered` (a state then reads as blocked), rows
+ * from before the tags as `legacy` once the first server with the tags has tagged them. The
+ * plain suite (worker-device.contract-spec.ts) builds the adapter without the seal.
+ */
+const signingKey = generateKeyPairSync('ed25519').privateKey;
+
+function device(deviceId = newId()): WorkerDevice {
+  return {
+    id: newId(),
+    deviceId,
+    user: { kind: 'worker', id: newId() },
+    siteIds: [newId()],
+    fingerprint: { os: 'Android 14', model: 'Redmi', simHash: 'abcdef0123456789' },
+    sealedSecret: 'sealed1.v1.x.y.z',
+    trustScore: 50,
+    isBlocked: false,
+    createdAt: new Date('2026-01-01T00:00:00.000Z'),
+  };
+}
+
+function event(
+  deviceId: string,
+  action: WorkerDeviceEvent['action'],
+  at = new Date('2026-01-01T00:00:00Z'),
+): WorkerDeviceEvent {
+  return { id: newId(), deviceId, action, actor: 'admin:000000000000', reason: 'why', at };
+}
+
+describeStoreContract(
+  'WorkerDeviceRepository tags',
+  workerDeviceAdapters,
+  ({ sut, store, driver }) => {
+    const opened: CompiledAdapter<WorkerDeviceRepository>[] = [];
+    afterEach(async () => {
+      for (const a of opened.splice(0)) await a.close();
+    });
+
+    /** An adapter on the suite's store with the server's tags (built, and so upgraded, now). */
+    async function withTags(
+      legacyTagging = true,
+      keys?: { current: StoreMacKey; retired?: StoreMacKey[] },
+    ): Promise<WorkerDeviceRepository> {
+      // under the key derived from the signing key, or `keys` (the current one, retired ones)
+      const tlog = keys
+        ? { signingKey, storeMacKey: keys.current, storeMacRetiredKeys: keys.retired ?? [] }
+        : { signingKey };
+      const compiled = await compileAdapter(store(), workerDeviceAdapters, {
+        providers: [
+          { provide: tlogConfig.KEY, useValue: tlog },
+          { provide: fraudConfig.KEY, useValue: { legacyTagging } },
+          StoreMac,
+          WorkerDeviceSeal,
+        ],
+      });
+      opened.push(compiled);
+      return compiled.adapter;
+    }
+
+    const sqlite = () => (store() as SqliteStore).db;
+    const devices = () => (store() as MongoStore).connection.collection<any>('worker_devices');
+
+    async function setStoredBlocked(deviceId: string, blocked: boolean): Promise<void> {
+      if (driver() === 'sqlite') {
+        sqlite()
+          .prepare('UPDATE worker_devices SET is_blocked = ? WHERE device_id = ?')
+          .run(blocked ? 1 : 0, deviceId);
+      } else {
+        await devices().updateOne({ deviceId }, { $set: { isBlocked: blocked } });
+      }
+    }
+
+    async function insertEvent(e: WorkerDeviceEvent): Promise<void> {
+      if (driver() === 'sqlite') {
+        sqlite()
+          .prepare(
+            `INSERT INTO worker_device_events (id, device_id, action, actor, reason, at)
+           VALUES (?, ?, ?, ?, ?, ?)`,
+          )
+          .run(e.id, e.deviceId, e.action, e.actor, e.reason ?? null, e.at.toISOString());
+      } else {
+        const { id, deviceId, ...rest } = e;
+        await devices().updateOne(
+          { deviceId },
+          { $push: { events: { _id: id, ...rest } as never } },
+        );
+      }
+    }
+
+    it('should read what this server wrote as verified, and a block state set in the store as tampered and blocked until an admin re-tags it', async () => {
+      const repo = await withTags();
+      const d = device();
+      await repo.register(d, event(d.deviceId, 'registered'));
+      expect(await repo.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: false,
+        blockIntegrity: 'verified',
+      });
+      await repo.setBlocked(d.deviceId, true, event(d.deviceId, 'blocked'));
+      await setStoredBlocked(d.deviceId, false);
+      expect(await repo.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+      const [listed] = (await repo.list({ limit: 10 })).filter((x) => x.deviceId === d.deviceId);
+      expect(listed).toMatchObject({ isBlocked: true, blockIntegrity: 'tampered' });
+      // an automatic block of a state that reads blocked records nothing more; an admin's
+      // unblock re-tags it
+      const unblocked = await repo.setBlocked(d.deviceId, false, event(d.deviceId, 'unblocked'));
+      expect(unblocked).toMatchObject({ isBlocked: false, blockIntegrity: 'verified' });
+      expect(await repo.blockIfUnblocked(d.deviceId, event(d.deviceId, 'blocked'))).toBe(true);
+      expect(await repo.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'verified',
+      });
+      expect((await repo.listEvents(d.deviceId)).map((e) => e.integrity)).toEqual([
+        'verified',
+        'verified',
+        'verified',
+        'verified',
+      ]);
+    });
+
+    it('should pass over an inserted unblock (tampered) and one dated after notAfter for the latest unblock', async () => {
+      const repo = await withTags();
+      const d = device();
+      await repo.register(d, event(d.deviceId, 'registered'));
+      const at = (day: number) => new Date(Date.UTC(2026, 0, day));
+      await repo.setBlocked(d.deviceId, true, event(d.deviceId, 'blocked', at(2)));
+      await repo.setBlocked(d.deviceId, false, event(d.deviceId, 'unblocked', at(3)));
+      const inserted = event(d.deviceId, 'unblocked', at(4));
+      await insertEvent(inserted);
+      await repo.setBlocked(d.deviceId, false, event(d.deviceId, 'unblocked', at(9)));
+      const last = await repo.lastEventAt(d.deviceId, 'unblocked', at(5));
+      expect(last.at).toEqual(at(3));
+      expect(last.ignored.map((e) => [e.at, e.integrity])).toEqual([
+        [at(9), 'verified'],
+        [at(4), 'tampered'],
+      ]);
+      const listed = await repo.listEvents(d.deviceId);
+      expect(listed.find((e) => e.id === inserted.id)?.integrity).toBe('tampered');
+    });
+
+    it('should tag rows from before the tags once, as legacy (the state holding as stored until its next change); later changes are tampered', async () => {
+      // written by a server without the tags (as before the upgrade)
+      const blocked = device();
+      const open = device();
+      await sut().register(blocked, event(blocked.deviceId, 'registered'));
+      await sut().setBlocked(blocked.deviceId, true, event(blocked.deviceId, 'blocked'));
+      await sut().register(open, event(open.deviceId, 'registered'));
+      if (driver() === 'mongo') {
+        await (store() as MongoStore).connection.collection('worker_device_seal').deleteMany({});
+      }
+      const repo = await withTags();
+      expect(await repo.findByDeviceId(blocked.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'legacy',
+      });
+      expect(await repo.findByDeviceId(open.deviceId)).toMatchObject({
+        isBlocked: false,
+        blockIntegrity: 'legacy',
+      });
+      expect((await repo.listEvents(blocked.deviceId)).map((e) => e.integrity)).toEqual([
+        'legacy',
+        'legacy',
+      ]);
+      // a legacy state changed in the store after the upgrade
+      await setStoredBlocked(blocked.deviceId, false);
+      const restarted = await withTags();
+      expect(await restarted.findByDeviceId(blocked.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+      // the next change tags it as the server's
+      await restarted.setBlocked(open.deviceId, true, event(open.deviceId, 'blocked'));
+      expect(await restarted.findByDeviceId(open.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'verified',
+      });
+    });
+
+    it('should refuse the legacy tagging with FRAUD_LEGACY_TAGGING off or with tagged rows and the marker cleared: untagged devices read as tampered (blocked)', async () => {
+      const old = device();
+      await sut().register(old, event(old.deviceId, 'registered'));
+      if (driver() === 'mongo') {
+        await (store() as MongoStore).connection.collection('worker_device_seal').deleteMany({});
+      }
+      const refusing = await withTags(false);
+      expect(await refusing.findByDeviceId(old.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+      // tagged rows, then the marker cleared and an untagged device written: refused
+      const repo = await withTags();
+      expect((await repo.findByDeviceId(old.deviceId))?.blockIntegrity).toBe('legacy');
+      const forged = device();
+      await sut().register(forged, event(forged.deviceId, 'registered'));
+      if (driver() === 'sqlite') {
+        sqlite().prepare('UPDATE worker_device_seal SET legacy_sealed_at = NULL').run();
+      } else {
+        await (store() as MongoStore).connection.collection('worker_device_seal').deleteMany({});
+      }
+      const restarted = await withTags();
+      expect(await restarted.findByDeviceId(forged.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+      expect((await restarted.findByDeviceId(old.deviceId))?.blockIntegrity).toBe('legacy');
+    });
+
+    it('should re-tag under the current key the states and events under a retired one (keys:retag), never a tampered row', async () => {
+      const newKey = (): StoreMacKey =>
+        parseStoreMacKey('STORE_MAC_KEY', randomBytes(32).toString('base64'));
+      const [a, b] = [newKey(), newKey()];
+      const before = await withTags(true, { current: a });
+      const [kept, forged] = [device(), device()];
+      for (const d of [kept, forged]) {
+        await before.register(d, event(d.deviceId, 'registered'));
+        await before.setBlocked(d.deviceId, true, event(d.deviceId, 'blocked'));
+      }
+      await setStoredBlocked(forged.deviceId, false);
+      const rotated = await withTags(true, { current: b, retired: [a] });
+      const outcomes: WorkerDeviceRetagOutcome[] = [];
+      for (let after = ''; ;) {
+        const page = await rotated.retagPage(after, 1);
+        outcomes.push(...page);
+        if (page.length < 1) break;
+        after = page[page.length - 1].deviceId;
+      }
+      const of = (d: WorkerDevice) => outcomes.find((o) => o.deviceId === d.deviceId);
+      expect(of(kept)).toEqual({
+        deviceId: kept.deviceId,
+        result: 'retagged',
+        from: [a.kid],
+        tampered: 0,
+      });
+      // the forged state is left (tampered), its genuine events re-tagged
+      expect(of(forged)).toEqual({
+        deviceId: forged.deviceId,
+        result: 'retagged',
+        from: [a.kid],
+        tampered: 1,
+      });
+      expect((await rotated.retagPage('', 10)).every((o) => o.result === 'current')).toBe(true);
+      // without the retired key: the re-tagged rows verify, the tampered state still does not
+      const after = await withTags(true, { current: b });
+      expect(await after.findByDeviceId(kept.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'verified',
+      });
+      expect((await after.listEvents(kept.deviceId)).map((e) => e.integrity)).toEqual([
+        'verified',
+        'verified',
+      ]);
+      expect((await after.findByDeviceId(forged.deviceId))?.blockIntegrity).toBe('tampered');
+    });
+  },
+);
