@@ -247,7 +247,8 @@ describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut, store,
   it('should read the weighing history of a page of devices in one MongoDB query a device, more only for a device whose newest fill the bound', async () => {
     if (driver() === 'sqlite') return; // in-process: the per-type seeks cost no round trip
     const at = (second: number) => new Date(Date.UTC(2026, 0, 5, 0, 0, second));
-    const quiet = Array.from({ length: 20 }, (_, i) => `dev-${i}`);
+    // a ?trust=live page: 99 devices with a few events, one flooded
+    const quiet = Array.from({ length: 99 }, (_, i) => `dev-${i}`);
     await sut().recordAll([
       ...quiet.flatMap((deviceId, i) => [
         event({ deviceId, type: 'invalid_signature', at: at(i) }),
