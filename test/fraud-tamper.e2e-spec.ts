@@ -118,6 +118,54 @@ describe('fraud events changed outside the server (e2e)', () => {
     expect(await gauge(t.baseUrl, 'mdai_fraud_events_tampered_total')).toBe(before + 1);
   });
 
+  it("should count each of 1,100 tampered events once however often they are read, and keep /health's list as it was", async () => {
+    // review F5: /health lists the newest 1,000 found; one read of more let go of the first, and
+    // the next read counted those again (and listed them again, churning the list)
+    const deviceId = id();
+    const events = await t.app.get(FraudService).recordAll(
+      Array.from({ length: 1100 }, () => ({
+        type: 'impossible_travel' as const,
+        deviceId,
+        detail: '50 km in a minute',
+      })),
+    );
+    expect(events).toHaveLength(1100);
+    if (file) {
+      file
+        .prepare("UPDATE fraud_events SET type = 'rapid_repeat' WHERE device_id = ?")
+        .run(deviceId);
+    } else {
+      await mongo().updateMany({ deviceId }, { $set: { type: 'rapid_repeat' } });
+    }
+    /** Every event of the device, page after page: the ids read as tampered. */
+    async function readAll(): Promise<string[]> {
+      const tampered: string[] = [];
+      let cursor = '';
+      for (;;) {
+        const res = await get(`/api/v5/fraud/events?deviceId=${deviceId}&limit=500${cursor}`);
+        expect(res.status).toBe(200);
+        const rows = res.body as Array<{ id: string; integrity: string }>;
+        tampered.push(...rows.filter((r) => r.integrity === 'tampered').map((r) => r.id));
+        const next = res.headers.get('x-next-cursor');
+        if (!next) return tampered;
+        cursor = `&cursor=${encodeURIComponent(next)}`;
+      }
+    }
+    const healthList = async () => (await get('/health')).body.details.fraud.events;
+    const before = await gauge(t.baseUrl, 'mdai_fraud_events_tampered_total');
+    expect(await readAll()).toHaveLength(1100);
+    expect(await gauge(t.baseUrl, 'mdai_fraud_events_tampered_total')).toBe(before + 1100);
+    const listed = await healthList();
+    const ids = new Set(events.map((e) => e.id));
+    expect(listed.length).toBeGreaterThan(0);
+    for (const e of listed) expect(ids.has(e.eventId)).toBe(true);
+    // read again, twice: nothing counted again, the list as it was
+    expect(await readAll()).toHaveLength(1100);
+    expect(await readAll()).toHaveLength(1100);
+    expect(await gauge(t.baseUrl, 'mdai_fraud_events_tampered_total')).toBe(before + 1100);
+    expect(await healthList()).toEqual(listed);
+  });
+
   it('should mark an event whose confirmation was rewritten into a dismissal as tampered', async () => {
     const e = await flagged();
     expect((await review(e.id, 'confirmed', 'seen on camera')).status).toBe(201);

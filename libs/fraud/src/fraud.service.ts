@@ -50,16 +50,34 @@ export interface TamperedFraudEvent {
  */
 export const WEIGHING_PER_TYPE = 100;
 
-/** How many tampered events this instance remembers for `/health` (the metric counts them all). */
+/**
+ * How many tampered events this instance lists for `/health`: the newest it found (a count the
+ * metric makes once; reading them again changes nothing).
+ */
 const TAMPERED_KEPT = 1000;
+
+/**
+ * How many tampered event ids this instance remembers as counted (the log and
+ * `mdai_fraud_events_tampered_total`): each once, however often it is read again (review F5: one read of more than
+ * TAMPERED_KEPT counted those it had just let go of again at every read). About 7 MB when full
+ * (100,000 ids of 24 characters); past it the oldest found is let go of, and counted again if
+ * read again (after 100,000 other tampered events: the alert has long paged).
+ */
+const TAMPERED_COUNTED = 100_000;
 
 /** Records fraud events and runs the pattern rules over accepted packets. */
 @Injectable()
 export class FraudService {
   private readonly logger = new Logger(FraudService.name);
   private readonly unattributed: UnattributedBudget;
-  /** Events read as `tampered` by this instance, oldest first (at most TAMPERED_KEPT). */
+  /**
+   * Events read as `tampered` by this instance, in the order found (at most TAMPERED_KEPT, the
+   * newest found): what `/health` lists. An event is added when first found (counted), never
+   * again, so reads of events already found do not churn it.
+   */
   private readonly tamperedEvents = new Map<string, Date>();
+  /** Every tampered event id counted by this instance, in the order found (TAMPERED_COUNTED). */
+  private readonly tamperedCounted = new Set<string>();
 
   constructor(
     private readonly events: FraudEventRepository,
@@ -168,23 +186,27 @@ export class FraudService {
     return this.events.legacySeal();
   }
 
-  /** Events read as tampered by this instance, oldest first (the newest TAMPERED_KEPT). */
+  /** Events read as tampered by this instance, oldest first (the newest TAMPERED_KEPT found). */
   tampered(): TamperedFraudEvent[] {
     return [...this.tamperedEvents].map(([eventId, since]) => ({ eventId, since }));
   }
 
-  /** Notes the tampered events of a read (logged and counted once per event and instance). */
+  /**
+   * Notes the tampered events of a read: each logged, counted and listed once per instance, when
+   * first found (TAMPERED_COUNTED remembers which; `/health`'s list keeps the newest
+   * TAMPERED_KEPT found, and one let go of is not listed again by a later read of it).
+   */
   private noted(events: FraudEvent[]): FraudEvent[] {
     const fresh: string[] = [];
     for (const e of events) {
-      if (e.integrity !== 'tampered' || this.tamperedEvents.has(e.id)) continue;
+      if (e.integrity !== 'tampered' || this.tamperedCounted.has(e.id)) continue;
+      this.tamperedCounted.add(e.id);
       this.tamperedEvents.set(e.id, this.clock.now());
       fresh.push(e.id);
     }
     if (fresh.length === 0) return events;
-    while (this.tamperedEvents.size > TAMPERED_KEPT) {
-      this.tamperedEvents.delete(this.tamperedEvents.keys().next().value as string);
-    }
+    dropOldest(this.tamperedCounted, TAMPERED_COUNTED);
+    dropOldest(this.tamperedEvents, TAMPERED_KEPT);
     this.metrics.tamperedFound(fresh.length);
     this.logger.error(
       { eventIds: fresh.slice(0, 20), count: fresh.length },
@@ -275,6 +297,16 @@ export class FraudService {
       );
     }
     return outcome;
+  }
+}
+
+/** Lets go of a set's or map's first-added entries past `kept`. */
+function dropOldest(entries: Set<string> | Map<string, unknown>, kept: number): void {
+  if (entries.size <= kept) return;
+  let over = entries.size - kept;
+  for (const key of entries.keys()) {
+    if (over-- === 0) break;
+    entries.delete(key);
   }
 }
 

@@ -1,7 +1,15 @@
 import { newId } from '@app/common';
 import { MongoStore, SqliteStore } from '@app/persistence';
-import { describeStoreContract } from '@app/persistence/testing/store-contract';
-import { CheckedFraudWeight, FraudEvent, FraudReview } from '../../domain/fraud-event';
+import { compileAdapter } from '@app/persistence/testing/compile-adapter';
+import { describeStoreContract, MONGODB_URI } from '@app/persistence/testing/store-contract';
+import {
+  CheckedFraudWeight,
+  FraudEvent,
+  FraudEventType,
+  FraudReview,
+  WEIGHING_EVENT_TYPES,
+} from '../../domain/fraud-event';
+import { FraudEventRepository } from './fraud-event.repository';
 import { fraudEventAdapters } from './fraud-persistence';
 
 function event(overrides: Partial<FraudEvent> = {}): FraudEvent {
@@ -23,6 +31,45 @@ function weights(histories: Map<string, CheckedFraudWeight[]>) {
   return new Map(
     [...histories].map(([deviceId, ws]) => [deviceId, ws.map(({ type, at }) => ({ type, at }))]),
   );
+}
+
+/**
+ * The weighing history as the per-type read defines it, from the events themselves: per device,
+ * each weighing type's newest `perType` in [from, to] (not dismissed), merged newest first in
+ * (at, id) order.
+ */
+function perTypeReference(
+  events: FraudEvent[],
+  dismissed: ReadonlySet<string>,
+  from: Date,
+  to: Date,
+  perType: number,
+): Map<string, string[]> {
+  const newestFirst = (a: FraudEvent, b: FraudEvent) =>
+    b.at.getTime() - a.at.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+  const found = new Map<string, string[]>();
+  const devices = [...new Set(events.map((e) => e.deviceId).filter((d) => d !== undefined))];
+  for (const deviceId of devices) {
+    const rows = WEIGHING_EVENT_TYPES.flatMap((type) =>
+      events
+        .filter(
+          (e) =>
+            e.deviceId === deviceId &&
+            e.type === type &&
+            e.at >= from &&
+            e.at <= to &&
+            !dismissed.has(e.id),
+        )
+        .sort(newestFirst)
+        .slice(0, perType),
+    ).sort(newestFirst);
+    if (rows.length > 0)
+      found.set(
+        deviceId,
+        rows.map((e) => e.id),
+      );
+  }
+  return found;
 }
 
 function review(overrides: Partial<FraudReview> = {}): FraudReview {
@@ -138,6 +185,139 @@ describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut, store,
       ...Array.from({ length: 5 }, () => 'malformed_packet'),
       'impossible_travel',
     ]);
+  });
+
+  it('should read exactly what the per-type read gives, whether the newest across types fill the bound or not', async () => {
+    const at = (second: number) => new Date(Date.UTC(2026, 0, 5, 0, 0, second));
+    // a small deterministic generator: the same rows on both stores
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const types: FraudEventType[] = [
+      'malformed_packet',
+      'invalid_signature',
+      'impossible_travel',
+      'rapid_repeat',
+      'device_blocked',
+    ];
+    const events: FraudEvent[] = [
+      // fewer than any bound: the read across types comes back short
+      event({ deviceId: 'dev-few', type: 'shared_device', at: at(10) }),
+      event({ deviceId: 'dev-few', type: 'invalid_token', at: at(10) }),
+      // a flood of one type, newest, over a few older events of three others
+      ...Array.from({ length: 30 }, (_, i) =>
+        event({ deviceId: 'dev-flood', type: 'malformed_packet', at: at(100 + i) }),
+      ),
+      ...Array.from({ length: 9 }, (_, i) =>
+        event({ deviceId: 'dev-flood', type: types[1 + (i % 3)], at: at(50 + (i % 4)) }),
+      ),
+      // refused syncs only: weighs nothing
+      ...Array.from({ length: 8 }, (_, i) =>
+        event({ deviceId: 'dev-blocked', type: 'device_blocked', at: at(20 + i) }),
+      ),
+      // mixed types, times that tie across types (the id decides), some out of range
+      ...Array.from({ length: 60 }, () =>
+        event({ deviceId: 'dev-mixed', type: types[next(types.length)], at: at(next(40)) }),
+      ),
+    ];
+    await sut().recordAll(events);
+    const dismissed = new Set(
+      events.filter((e) => e.deviceId === 'dev-mixed' && next(5) === 0).map((e) => e.id),
+    );
+    for (const id of dismissed) await sut().addReview(id, review());
+    const devices = ['dev-few', 'dev-flood', 'dev-blocked', 'dev-mixed', 'dev-none'];
+    for (const perType of [1, 2, 3, 5, 8, 12, 40]) {
+      for (const [from, to] of [
+        [at(0), at(200)],
+        [at(5), at(30)],
+      ]) {
+        const read = await sut().weighingHistories(devices, from, to, perType);
+        const ids = new Map([...read].map(([d, ws]) => [d, ws.map((w) => w.id)]));
+        expect({ perType, from, ids }).toEqual({
+          perType,
+          from,
+          ids: perTypeReference(events, dismissed, from, to, perType),
+        });
+      }
+    }
+  });
+
+  it('should read the weighing history of a page of devices in one MongoDB query a device, more only for a device whose newest fill the bound', async () => {
+    if (driver() === 'sqlite') return; // in-process: the per-type seeks cost no round trip
+    const at = (second: number) => new Date(Date.UTC(2026, 0, 5, 0, 0, second));
+    // a ?trust=live page: 99 devices with a few events, one flooded
+    const quiet = Array.from({ length: 99 }, (_, i) => `dev-${i}`);
+    await sut().recordAll([
+      ...quiet.flatMap((deviceId, i) => [
+        event({ deviceId, type: 'invalid_signature', at: at(i) }),
+        event({ deviceId, type: 'rapid_repeat', at: at(i + 1) }),
+      ]),
+      ...Array.from({ length: 12 }, (_, i) =>
+        event({ deviceId: 'dev-flood', type: 'malformed_packet', at: at(10 + i) }),
+      ),
+      event({ deviceId: 'dev-flood', type: 'impossible_travel', at: at(1) }),
+    ]);
+    // an adapter of its own on the same database, over a connection whose commands are counted
+    const mongoose = await import('mongoose');
+    const connection = mongoose.createConnection(MONGODB_URI!, {
+      dbName: (store() as MongoStore).connection.name,
+      monitorCommands: true,
+    });
+    await connection.asPromise();
+    const finds: string[] = [];
+    connection.getClient().on('commandStarted', (e) => {
+      if (e.commandName === 'find') finds.push(e.command.find as string);
+    });
+    const monitored = new MongoStore(connection, true);
+    const compiled = await compileAdapter<FraudEventRepository>(monitored, fraudEventAdapters, {
+      init: false,
+    });
+    try {
+      const read = await compiled.adapter.weighingHistories(
+        [...quiet, 'dev-flood'],
+        at(0),
+        at(60),
+        5,
+      );
+      expect(read.get('dev-0')!.map((w) => w.type)).toEqual(['rapid_repeat', 'invalid_signature']);
+      expect(read.get('dev-flood')!.map((w) => w.type)).toEqual([
+        ...Array.from({ length: 5 }, () => 'malformed_packet'),
+        'impossible_travel',
+      ]);
+      // a device: one query across the types; the flooded one: the types its read did not fill
+      expect(finds).toHaveLength(quiet.length + 1 + (WEIGHING_EVENT_TYPES.length - 1));
+      expect(new Set(finds)).toEqual(new Set(['fraud_events']));
+    } finally {
+      await compiled.close();
+      await monitored.close();
+    }
+  });
+
+  it('should drop, on MongoDB, the trust read index an older release declared (fraud_events_weighing), once', async () => {
+    if (driver() === 'sqlite') return; // fraud migration 9 drops it (sqlite-fraud.migrations.ts)
+    const events = (store() as MongoStore).connection.db!.collection('fraud_events');
+    // the index as the release before the per-type read declared it
+    await events.createIndex(
+      { deviceId: 1, at: -1, _id: -1, type: 1, 'review.decision': 1 },
+      {
+        name: 'fraud_events_weighing',
+        partialFilterExpression: {
+          $or: [{ type: { $lt: 'device_blocked' } }, { type: { $gt: 'device_blocked' } }],
+        },
+      },
+    );
+    const names = async () => (await events.listIndexes().toArray()).map((i) => i.name as string);
+    expect(await names()).toContain('fraud_events_weighing');
+    // what the app does on start
+    const start = () => (sut() as unknown as { onModuleInit(): Promise<void> }).onModuleInit();
+    await start();
+    expect(await names()).not.toContain('fraud_events_weighing');
+    expect(await names()).toContain('fraud_events_weighing_type');
+    // a second start finds nothing to drop
+    await start();
+    expect(await names()).toContain('fraud_events_weighing_type');
   });
 
   it('should round-trip events, newest first', async () => {

@@ -22,6 +22,7 @@ import {
   FRAUD_SEAL_COLLECTION,
   FraudEventDocument,
   FraudEventSchema,
+  SUPERSEDED_FRAUD_EVENT_INDEXES,
   WEIGHING_TYPES,
 } from '../schemas/fraud-event.schema';
 
@@ -85,7 +86,36 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
 
   async onModuleInit(): Promise<void> {
     await this.events.init();
+    await this.dropSupersededIndexes();
     if (this.seal) await this.sealLegacy(this.seal);
+  }
+
+  /**
+   * Drops the indexes an older release declared and this one no longer queries
+   * (SUPERSEDED_FRAUD_EVENT_INDEXES): `init` builds the declared indexes but drops none, and
+   * those would cost every insert a write for no read. Another replica dropping one at the same
+   * time (index or namespace not found) is the same outcome; a second start finds none.
+   */
+  private async dropSupersededIndexes(): Promise<void> {
+    let names: string[];
+    try {
+      const indexes = (await this.events.collection.listIndexes().toArray()) as { name?: string }[];
+      names = indexes.map((i) => String(i.name));
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw error;
+    }
+    for (const name of SUPERSEDED_FRAUD_EVENT_INDEXES.filter((n) => names.includes(n))) {
+      try {
+        await this.events.collection.dropIndex(name);
+        new Logger(MongoFraudEventRepository.name).log(
+          { index: name },
+          'Superseded fraud_events index dropped',
+        );
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
   }
 
   /**
@@ -267,43 +297,13 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
     to: Date,
     perType: number,
   ): Promise<Map<string, CheckedFraudWeight[]>> {
-    // one query per device and weighing type (each seeks the partial index
-    // fraud_events_weighing_type, {deviceId, type, at, _id}, and stops at its limit: one type's
-    // flood cannot push another's events out), together; the whole documents, each tag checked
-    // as a listing checks it (review M2: counting rows by type and time alone counted rows
-    // written straight into the database)
+    const found = new Map<string, CheckedFraudWeight[]>();
+    // (MongoDB reads a limit of 0 as none)
+    if (perType < 1) return found;
     const ids = [...new Set(deviceIds)];
     const pages = await Promise.all(
-      ids.map(async (deviceId) =>
-        (
-          await Promise.all(
-            WEIGHING_EVENT_TYPES.map((type) =>
-              this.events
-                .find(
-                  {
-                    deviceId,
-                    type,
-                    at: { $gte: from, $lte: to },
-                    'review.decision': { $ne: 'dismissed' },
-                    // not device_blocked, as the partial index's filter says it
-                    ...WEIGHING_TYPES,
-                  },
-                  EVENT_FIELDS,
-                )
-                .sort({ at: -1, _id: -1 })
-                .limit(perType)
-                .lean<FraudEventDocument[]>(),
-            ),
-          )
-        )
-          .flat()
-          .sort(
-            (a, b) =>
-              b.at.getTime() - a.at.getTime() || (a._id < b._id ? 1 : a._id > b._id ? -1 : 0),
-          ),
-      ),
+      ids.map((deviceId) => this.weighing(deviceId, from, to, perType)),
     );
-    const found = new Map<string, CheckedFraudWeight[]>();
     ids.forEach((deviceId, i) => {
       if (pages[i].length === 0) return;
       found.set(
@@ -315,6 +315,56 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
       );
     });
     return found;
+  }
+
+  /**
+   * One device's weighing history, the whole documents (each tag checked by the caller as a
+   * listing checks it; review M2: counting rows by type and time alone counted rows written
+   * straight into the database). First the newest `perType` of every weighing type together,
+   * one query: when it comes back short it held every weighing event of the device in the
+   * range, so no type has more than `perType` and it is the per-type read's answer as it is
+   * (most devices: one query where there were 18). When it fills, one type may have pushed
+   * another's older events out: each type with fewer than `perType` rows in it is read on its
+   * own (its newest `perType`), and a type that filled it keeps its rows (they are its newest),
+   * so one type's flood still cannot push another's events out (review of the tag checks).
+   *
+   * Each query seeks the partial index `fraud_events_weighing_type` ({deviceId, type, at, _id,
+   * review.decision}): the one of a type seeks its (device, type) and stops at its limit; the
+   * one over every type names them (`type: {$in}`, the 18 weighing types), which MongoDB
+   * answers with one index scan per type merged in (at, _id) order (its "explode for sort": the
+   * types are points before the sorted fields), stopping at the limit, no in-memory sort.
+   */
+  private async weighing(
+    deviceId: string,
+    from: Date,
+    to: Date,
+    perType: number,
+  ): Promise<FraudEventDocument[]> {
+    const read = (type: string | { $in: readonly string[] }) =>
+      this.events
+        .find(
+          {
+            deviceId,
+            type,
+            at: { $gte: from, $lte: to },
+            'review.decision': { $ne: 'dismissed' },
+            // not device_blocked, as the partial index's filter says it
+            ...WEIGHING_TYPES,
+          },
+          EVENT_FIELDS,
+        )
+        .sort({ at: -1, _id: -1 })
+        .limit(perType)
+        .lean<FraudEventDocument[]>();
+    const newest = await read({ $in: WEIGHING_EVENT_TYPES });
+    if (newest.length < perType) return newest;
+    const ofType = new Map<string, number>();
+    for (const doc of newest) ofType.set(doc.type, (ofType.get(doc.type) ?? 0) + 1);
+    const full = (type: string) => (ofType.get(type) ?? 0) >= perType;
+    const others = await Promise.all(
+      WEIGHING_EVENT_TYPES.filter((t) => !full(t)).map((t) => read(t)),
+    );
+    return [...newest.filter((doc) => full(doc.type)), ...others.flat()].sort(newestFirst);
   }
 
   async listByPacketIds(packetIds: string[], limit: number): Promise<FraudEvent[]> {
@@ -480,4 +530,15 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
       .lean<FraudEventDocument[]>();
     return docs.map((doc) => this.toEvent(doc));
   }
+}
+
+/** Newest first in (at, _id) order, as the index and MongoDB's sort give them. */
+function newestFirst(a: FraudEventDocument, b: FraudEventDocument): number {
+  return b.at.getTime() - a.at.getTime() || (a._id < b._id ? 1 : a._id > b._id ? -1 : 0);
+}
+
+/** NamespaceNotFound (26) or IndexNotFound (27). */
+function isNotFound(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 26 || code === 27;
 }

@@ -58,18 +58,28 @@ export const WEIGHING_TYPES = {
 /**
  * A device's events of one type that weigh, newest first, with what the score reads: SQLite's
  * fraud migration 9 (`fraud_events_weighing_type`). The score reads the newest rows of each
- * weighing type (one query per type), so a flood of one type (a phone's garbage packets, each a
- * `malformed_packet`; untagged rows a database writer adds) cannot push another type's events
- * out of the read. A blocked phone's app retrying its queue leaves a `device_blocked` event per
+ * weighing type (every type in one query, one scan per type merged; per type when that one
+ * fills: MongoFraudEventRepository's `weighing`), so a flood of one type (a phone's garbage
+ * packets, each a `malformed_packet`; untagged rows a database writer adds) cannot push another
+ * type's events out of the read. A blocked phone's app retrying its queue leaves a `device_blocked` event per
  * try: none is in the index. Dismissed events are filtered on the index's `review.decision` (a
  * partial filter cannot say "missing or not dismissed": no `$ne`, no `$exists: false`).
- * Replaces `fraud_events_weighing` ({deviceId, at, _id, type, review.decision}), which a store
- * upgraded in place still holds until an operator drops it (unused).
+ * Replaces `fraud_events_weighing` ({deviceId, at, _id, type, review.decision}), which the
+ * repository drops at start (SUPERSEDED_FRAUD_EVENT_INDEXES).
  */
 FraudEventSchema.index(
   { deviceId: 1, type: 1, at: -1, _id: -1, 'review.decision': 1 },
   { name: 'fraud_events_weighing_type', partialFilterExpression: WEIGHING_TYPES },
 );
+
+/**
+ * Indexes an older release declared on `fraud_events` and none queries now: the repository
+ * drops them at start (`init` builds the declared ones but drops none). `fraud_events_weighing`
+ * ({deviceId, at, _id, type, review.decision}, partial as `fraud_events_weighing_type`): the
+ * trust history's read before it was bounded per type, replaced by `fraud_events_weighing_type`
+ * (SQLite's fraud migration 9 drops its own the same way).
+ */
+export const SUPERSEDED_FRAUD_EVENT_INDEXES: readonly string[] = ['fraud_events_weighing'];
 
 /**
  * `fraud_seal`, one document (`_id: 'legacy'`): when the events stored before the tags were

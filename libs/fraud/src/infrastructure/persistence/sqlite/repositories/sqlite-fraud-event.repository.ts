@@ -1,11 +1,6 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import {
-  LimitedStatement,
-  LimitedStatements,
-  SqliteStoreHandle,
-  SqliteWriteTurns,
-} from '@app/persistence';
+import { LimitedStatements, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import {
   CheckedFraudWeight,
   FraudEvent,
@@ -49,11 +44,14 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
    * bounds, and the trust history's) and page size, the limit written into the SQL.
    */
   private readonly listings: LimitedStatements<FraudEventReviewedRow>;
-  /** A device's weighing events, newest first: the weighing index in its order. */
-  private readonly weighing: LimitedStatement<
-    [string, string, string, string],
-    FraudEventReviewedRow
-  >;
+  /**
+   * A device's weighing events, the newest of each type (weighingSql), by the bound per type
+   * written in (the trust read's one, 100; a few more in the tests).
+   */
+  private readonly weighing = new Map<
+    number,
+    Statement<[{ deviceId: string; from: string; to: string }], FraudEventReviewedRow>
+  >();
 
   private readonly seal?: FraudSeal;
   private readonly logger = new Logger('FraudSeal');
@@ -74,7 +72,6 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     this.seal = seal;
     this.turns = store.writeTurns;
     this.listings = new LimitedStatements(this.db, 16 * 3 * 2 * 3 + 1);
-    this.weighing = new LimitedStatement(this.db, WEIGHING_SQL);
     this.insert = this.db.prepare(
       `INSERT INTO fraud_events (id, type, device_id, worker_id, site_id, packet_id, detail, at, tag)
        VALUES (@id, @type, @device_id, @worker_id, @site_id, @packet_id, @detail, @at, @tag)`,
@@ -235,13 +232,19 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     perType: number,
   ): Promise<Map<string, CheckedFraudWeight[]>> {
     const found = new Map<string, CheckedFraudWeight[]>();
-    const range = [from.toISOString(), to.toISOString()] as const;
+    if (perType < 1) return found;
+    const range = { from: from.toISOString(), to: to.toISOString() };
+    let weighing = this.weighing.get(perType);
+    if (!weighing) {
+      if (this.weighing.size >= 8) this.weighing.clear();
+      weighing = this.db.prepare(weighingSql(perType));
+      this.weighing.set(perType, weighing);
+    }
     // one read transaction: every device of the page as of one moment
     this.db.transaction(() => {
       for (const deviceId of new Set(deviceIds)) {
-        const rows = WEIGHING_EVENT_TYPES.flatMap((type) =>
-          this.weighing.all([deviceId, type, ...range], perType),
-        ).sort(newestFirst);
+        // one statement a device: a seek per weighing type (review M2 of the per-type read)
+        const rows = weighing.all({ deviceId, ...range }).sort(newestFirst);
         if (rows.length === 0) continue;
         found.set(
           deviceId,
@@ -459,16 +462,33 @@ export const RETAG_PAGE_SQL = 'SELECT id FROM fraud_events WHERE id > ? ORDER BY
 
 /**
  * A device's events of one type that weigh on its trust (`FraudEventRepository.weighingHistories`,
- * run once per weighing type): the whole row, its tag checked (review M2: the covered read of
+ * once per weighing type in `weighingSql`): the whole row, its tag checked (review M2: the covered read of
  * type and time counted rows written straight into the database), and its last review's id as a
  * listing reads it. It seeks the partial index `fraud_events_weighing_type` (device_id, type,
  * at, id) and reads the table for each row it returns; per type, so one type's flood cannot
  * push another's events out of the read. Exported for the query-plan test.
  */
 export const WEIGHING_SQL = `SELECT *, ${LAST_REVIEW_ID} FROM fraud_events
-  WHERE device_id = ? AND type = ? AND at >= ? AND at <= ? AND review_decision IS NOT 'dismissed'
-    AND type <> 'device_blocked'
-  ORDER BY at DESC, id DESC LIMIT ?`;
+  WHERE device_id = @deviceId AND type = @type AND at >= @from AND at <= @to
+    AND review_decision IS NOT 'dismissed' AND type <> 'device_blocked'
+  ORDER BY at DESC, id DESC LIMIT @limit`;
+
+/**
+ * A device's whole weighing history in one statement: WEIGHING_SQL for each weighing type, the
+ * type and the bound written in, joined by `UNION ALL` (parameters @deviceId, @from, @to; rows
+ * unordered across the types). The same seeks as one statement a type, one statement run: a
+ * `?trust=live` page of 100 devices made 1,800 runs, now 100 (docs/benchmarks.md, "weighpage").
+ * Exported for the query-plan test.
+ */
+export function weighingSql(perType: number): string {
+  if (!Number.isSafeInteger(perType) || perType < 1) throw new Error(`bad bound ${perType}`);
+  return WEIGHING_EVENT_TYPES.map((type) => {
+    // a constant of the domain, written in as a literal
+    if (!/^[a-z_]+$/.test(type)) throw new Error(`not a fraud event type: ${type}`);
+    const part = WEIGHING_SQL.replace('@type', `'${type}'`).replace('@limit', String(perType));
+    return `SELECT * FROM (${part})`;
+  }).join('\nUNION ALL\n');
+}
 
 /**
  * The listing as one statement that seeks an index (column, at, id) in both its filter and
