@@ -55,17 +55,19 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     firstToken?: IssuedToken,
   ): Promise<void> {
     // one transaction: a token record that fails takes the device with it
-    await this.turns.write(
-      this.db.transaction(() => {
-        this.db
-          .prepare(
-            `INSERT INTO worker_devices (id, device_id, user_kind, user_id, site_ids, fingerprint, sealed_secret, trust_score, is_blocked, last_seen, last_ip, created_at)
+    await this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          this.db
+            .prepare(
+              `INSERT INTO worker_devices (id, device_id, user_kind, user_id, site_ids, fingerprint, sealed_secret, trust_score, is_blocked, last_seen, last_ip, created_at)
            VALUES (@id, @device_id, @user_kind, @user_id, @site_ids, @fingerprint, @sealed_secret, @trust_score, @is_blocked, @last_seen, @last_ip, @created_at)`,
-          )
-          .run(Mapper.toPersistence(device));
-        this.insertEvent.run(Mapper.eventToPersistence(event));
-        if (firstToken) insertIssuedToken(this.db, firstToken);
-      }),
+            )
+            .run(Mapper.toPersistence(device));
+          this.insertEvent.run(Mapper.eventToPersistence(event));
+          if (firstToken) insertIssuedToken(this.db, firstToken);
+        })
+        .immediate(),
     );
   }
 
@@ -87,30 +89,34 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     blocked: boolean,
     event: WorkerDeviceEvent,
   ): Promise<WorkerDevice | undefined> {
-    return this.turns.write(
-      this.db.transaction(() => {
-        const changed = this.db
-          .prepare('UPDATE worker_devices SET is_blocked = ? WHERE device_id = ?')
-          .run(blocked ? 1 : 0, deviceId).changes;
-        if (changed === 0) return undefined;
-        this.insertEvent.run(Mapper.eventToPersistence(event));
-        return Mapper.toDomain(this.byDeviceId.get(deviceId)!);
-      }),
+    return this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          const changed = this.db
+            .prepare('UPDATE worker_devices SET is_blocked = ? WHERE device_id = ?')
+            .run(blocked ? 1 : 0, deviceId).changes;
+          if (changed === 0) return undefined;
+          this.insertEvent.run(Mapper.eventToPersistence(event));
+          return Mapper.toDomain(this.byDeviceId.get(deviceId)!);
+        })
+        .immediate(),
     );
   }
 
   async blockIfUnblocked(deviceId: string, event: WorkerDeviceEvent): Promise<boolean | undefined> {
-    return this.turns.write(
-      this.db.transaction(() => {
-        const changed = this.db
-          .prepare(
-            'UPDATE worker_devices SET is_blocked = 1 WHERE device_id = ? AND is_blocked = 0',
-          )
-          .run(deviceId).changes;
-        if (changed === 0) return this.byDeviceId.get(deviceId) ? false : undefined;
-        this.insertEvent.run(Mapper.eventToPersistence(event));
-        return true;
-      }),
+    return this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          const changed = this.db
+            .prepare(
+              'UPDATE worker_devices SET is_blocked = 1 WHERE device_id = ? AND is_blocked = 0',
+            )
+            .run(deviceId).changes;
+          if (changed === 0) return this.byDeviceId.get(deviceId) ? false : undefined;
+          this.insertEvent.run(Mapper.eventToPersistence(event));
+          return true;
+        })
+        .immediate(),
     );
   }
 

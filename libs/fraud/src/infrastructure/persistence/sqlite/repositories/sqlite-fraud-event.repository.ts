@@ -3,6 +3,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import {
   LimitedStatement,
   LimitedStatements,
+  readTransaction,
   SqliteStoreHandle,
   SqliteWriteTurns,
 } from '@app/persistence';
@@ -219,12 +220,14 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
 
   async recordAll(events: FraudEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.turns.write(
-      this.db.transaction(() => {
-        for (const event of events) {
-          this.insert.run(Mapper.toPersistence(event, this.seal?.eventTag(event) ?? null));
-        }
-      }),
+    await this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          for (const event of events) {
+            this.insert.run(Mapper.toPersistence(event, this.seal?.eventTag(event) ?? null));
+          }
+        })
+        .immediate(),
     );
   }
 
@@ -237,7 +240,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     const found = new Map<string, CheckedFraudWeight[]>();
     const range = [from.toISOString(), to.toISOString()] as const;
     // one read transaction: every device of the page as of one moment
-    this.db.transaction(() => {
+    readTransaction(this.db, () => {
       for (const deviceId of new Set(deviceIds)) {
         const rows = WEIGHING_EVENT_TYPES.flatMap((type) =>
           this.weighing.all([deviceId, type, ...range], perType),
@@ -251,7 +254,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
           }),
         );
       }
-    })();
+    });
     return found;
   }
 
@@ -314,9 +317,9 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     for (let attempt = 0; attempt < RETAG_TRIES && pending.length > 0; attempt++) {
       // read in one snapshot (a deferred read transaction): an event and its reviews as of one
       // moment, never a review recorded between the two reads taken for a gap
-      const plans = this.db.transaction(() =>
+      const plans = readTransaction(this.db, () =>
         pending.map((id) => ({ id, ...this.retagPlanOf(seal, id) })),
-      )();
+      );
       const writes = plans.filter((p) => p.plan?.kind === 'retag');
       for (const p of plans) {
         if (!p.plan) {
@@ -336,7 +339,8 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
             .transaction(() => {
               for (const w of writes) {
                 try {
-                  this.db.transaction(() => this.retagWrite(w))();
+                  // nested: a savepoint of the write transaction around it (the mode names the outer one)
+                  this.db.transaction(() => this.retagWrite(w)).immediate();
                   const from = (w.plan as Extract<RetagPlan, { kind: 'retag' }>).from;
                   outcomes.set(w.id, { eventId: w.id, result: 'retagged', from });
                 } catch (error) {
