@@ -191,7 +191,12 @@ describe('updateStored between processes', () => {
       seen.push({ ...stored });
       if (seen.length === 1 && process.env.HOLD === '1') {
         fs.writeFileSync(join(marks, name + '-holding'), '');
-        while (!fs.existsSync(join(marks, name + '-go'))) Atomics.wait(sleeper, 0, 0, 10);
+        while (!fs.existsSync(join(marks, name + '-go'))) {
+          // told to: a live holder at work, its lock kept fresh (however long the other
+          // child takes to start on a loaded machine), not one stopped
+          if (process.env.FRESH === '1') fs.utimesSync(lock, new Date(), new Date());
+          Atomics.wait(sleeper, 0, 0, 10);
+        }
       }
       stored[name] = '1';
       return true;
@@ -205,8 +210,11 @@ describe('updateStored between processes', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** A child writer; `pidNamespace`: in a pid namespace of its own, as its pid 1 (unshare). */
-  const writer = (name: string, hold: boolean, pidNamespace = false) => {
+  /**
+   * A child writer. `hold`: 'stopped' (its lock untouched) or 'working' (kept fresh);
+   * `pidNamespace`: in a pid namespace of its own, as its pid 1 (unshare).
+   */
+  const writer = (name: string, hold?: 'stopped' | 'working', pidNamespace = false) => {
     const node = [process.execPath, '-r', '@swc-node/register', '-e', CHILD];
     const [command, ...args] = pidNamespace ? ['unshare', '--pid', '--fork', ...node] : node;
     const child = spawn(command, args, {
@@ -217,6 +225,7 @@ describe('updateStored between processes', () => {
         NAME: name,
         FILE: file,
         HOLD: hold ? '1' : '0',
+        FRESH: hold === 'working' ? '1' : '0',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -238,12 +247,12 @@ describe('updateStored between processes', () => {
   };
 
   it('a holder stopped past the stale age writes nothing over the file another wrote meanwhile: it does its update again under a new lock', async () => {
-    const a = writer('A', true);
+    const a = writer('A', 'stopped');
     await marked('A-holding');
     // A stopped in its work longer than the stale age (its lock untouched since): another
     // process takes the lock over and writes the file
     aged(`${file}.lock`);
-    const b = await writer('B', false).done;
+    const b = await writer('B').done;
     expect(b).toEqual({ code: 0, seen: [{}] });
     expect(readStored(file)).toEqual({ B: '1' });
     writeFileSync(join(dir, 'A-go'), '');
@@ -257,9 +266,9 @@ describe('updateStored between processes', () => {
   (unshare ? it : it.skip)(
     "two processes that are both pid 1 of their own pid namespace (two containers of one hostname on one DATA_DIR) wait for each other's live lock",
     async () => {
-      const a = writer('A', true, true);
+      const a = writer('A', 'working', true);
       await marked('A-holding');
-      const b = writer('B', false, true);
+      const b = writer('B', undefined, true);
       // B has looked at A's lock a few times (waiting), or (before) broke it and is done
       await marked('B-lockread-', 4, b.exited);
       writeFileSync(join(dir, 'A-go'), '');
