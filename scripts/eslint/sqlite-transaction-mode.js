@@ -17,6 +17,8 @@
  *   (libs/persistence/src/sqlite/sqlite-transactions.ts): deferred, and any write in it fails
  *   at once (`PRAGMA query_only`), in every test that runs it, not only under contention.
  * - `exec`/`prepare` of a literal `BEGIN` or `BEGIN DEFERRED`: reported, the same bug by hand.
+ *   A read transaction held across awaits (which `readTransaction`, synchronous, cannot) on a
+ *   connection opened `readonly` says so in an eslint-disable comment (apps/api/src/admin/backup.ts).
  *
  * CommonJS, not TypeScript: eslint.config.mjs loads it as it is.
  */
