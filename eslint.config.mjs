@@ -1,5 +1,6 @@
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import sqliteTransactionMode from './scripts/eslint/sqlite-transaction-mode.js';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
@@ -37,7 +38,7 @@ export default tseslint.config(
               name: '@app/common',
               importNames: ['IsOptional'],
               message:
-                "Use @IsOmittable() (libs/common/src/validation/omittable.ts): @IsOptional lets null through every check, to a service that takes it for a value (500s); @IsOmittable refuses null with a 400 naming the field.",
+                'Use @IsOmittable() (libs/common/src/validation/omittable.ts): @IsOptional lets null through every check, to a service that takes it for a value (500s); @IsOmittable refuses null with a 400 naming the field.',
             },
             {
               name: 'prom-client',
@@ -67,12 +68,21 @@ export default tseslint.config(
               name: '@nestjs/jwt',
               allowTypeImports: true,
               message:
-                "Session tokens go through SessionTokenService, which loads @nestjs/jwt (~85 modules with jsonwebtoken) at the first token, not at boot.",
+                'Session tokens go through SessionTokenService, which loads @nestjs/jwt (~85 modules with jsonwebtoken) at the first token, not at boot.',
             },
           ],
         },
       ],
     },
+  },
+  {
+    // a SQLite transaction that writes begins IMMEDIATE; one that only reads: readTransaction
+    // (the rule's file says why). The server's code and the scripts run on a live store; specs,
+    // test/ and bench/ set up their own files and contention on purpose.
+    files: ['apps/api/**/*.ts', 'libs/**/*.ts', 'scripts/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/*.contract-spec.ts'],
+    plugins: { mdai: { rules: { 'sqlite-transaction-mode': sqliteTransactionMode } } },
+    rules: { 'mdai/sqlite-transaction-mode': 'error' },
   },
   {
     // the one place class-validator is loaded, file by file

@@ -8,3 +8,4 @@ export * from './mongo/mongo-errors';
 export * from './mongo/bulk-upsert';
 export * from './database.config';
 export * from './sqlite/limited-statement';
+export * from './sqlite/sqlite-transactions';

@@ -435,6 +435,7 @@ export async function snapshotWitnessThenDatabase(
       // 3. the database: one read transaction, one instant. Its first read fixes the snapshot;
       // the backup, in one step, copies that snapshot
       snapshotAt = new Date();
+      // eslint-disable-next-line mdai/sqlite-transaction-mode -- a read transaction on a readonly connection (no write can come), held across the backup's awaits (which readTransaction, synchronous, cannot)
       source.exec('BEGIN');
       try {
         unsealed = unsealedLogs(source);

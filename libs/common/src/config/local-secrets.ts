@@ -6,11 +6,13 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readlinkSync,
   renameSync,
   statSync,
   unlinkSync,
   writeFileSync,
   chmodSync,
+  utimesSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -77,6 +79,8 @@ export function withLocalSecrets(
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const generated: string[] = [];
   const fillIn = (stored: Record<string, string>): boolean => {
+    // again from the start when updateStored does it over (its lock lost before the write)
+    generated.length = 0;
     refuseStoreWithoutSecrets(dataDir, env, stored, guardedBy);
     for (const name of missing) {
       if (!stored[name]) {
@@ -150,9 +154,15 @@ export function readStored(file: string): Record<string, string> {
 /**
  * Writes the values atomically: a file of its own beside `file` (mode 0600), flushed, renamed
  * over it, the directory flushed; a reader sees the old file or the new one, never a part.
- * A read-modify-write goes through `updateStored`, which holds the file's lock.
+ * A read-modify-write goes through `updateStored`, which holds the file's lock and gives
+ * `stillHeld`: asked right before the rename; false leaves `file` as it is (the new file
+ * removed) and returns false.
  */
-export function writeStored(file: string, values: Record<string, string>): void {
+export function writeStored(
+  file: string,
+  values: Record<string, string>,
+  stillHeld?: () => boolean,
+): boolean {
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const fd = openSync(tmp, 'wx', 0o600);
   try {
@@ -165,6 +175,10 @@ export function writeStored(file: string, values: Record<string, string>): void 
   }
   closeSync(fd);
   chmodSync(tmp, 0o600);
+  if (stillHeld && !stillHeld()) {
+    unlinkSync(tmp);
+    return false;
+  }
   renameSync(tmp, file);
   const dir = openSync(dirname(file), 'r');
   try {
@@ -172,16 +186,22 @@ export function writeStored(file: string, values: Record<string, string>): void 
   } finally {
     closeSync(dir);
   }
+  return true;
 }
 
 /** How long a process waits for secrets.json's lock before it gives up (a ConfigError). */
 export const SECRETS_LOCK_WAIT_MS = 15_000;
 /**
- * A lock older than this is stale whoever holds it: the work under it (read, generate a few
- * keys, write) takes milliseconds; a holder stopped in it (SIGSTOP, a debugger) longer than
- * this loses it.
+ * A lock whose file was not touched for this long is stale whoever holds it: the work under it
+ * (read, generate a few keys, write) takes milliseconds, and its holder touches the file again
+ * right before its write. Shorter than SECRETS_LOCK_WAIT_MS: a lock left by a process whose pid
+ * cannot be checked (another pid namespace or boot, another host) is taken over within the
+ * wait. A holder stopped in its work (SIGSTOP, a debugger) longer than this loses the lock,
+ * finds so before its rename, and does its read-modify-write again under a new lock.
  */
-export const SECRETS_LOCK_STALE_MS = 60_000;
+export const SECRETS_LOCK_STALE_MS = 10_000;
+/** How many times `updateStored` takes the lock again after it lost it before its write. */
+export const SECRETS_LOCK_TRIES = 3;
 
 /**
  * Review L-8: a read-modify-write of secrets.json (the first start generating secrets into
@@ -189,22 +209,49 @@ export const SECRETS_LOCK_STALE_MS = 60_000;
  * `update` gets what the file holds once the lock is ours and says whether it changed it;
  * then the file is written atomically (`writeStored`) and the lock removed. Another process
  * doing the same waits for it (up to SECRETS_LOCK_WAIT_MS), so neither write is lost. A lock
- * left by a process that died (its pid gone on this host) or older than SECRETS_LOCK_STALE_MS
- * is taken over. Returns the values as written (or as read, unchanged).
+ * untouched for SECRETS_LOCK_STALE_MS, or whose holder is gone (`isStale`), is taken over.
+ * Right before its rename the holder reads the lock again: taken over meanwhile (this process
+ * stopped past the stale age, and another wrote the file since), nothing is written, and the
+ * whole read-modify-write is done again under a new lock, on what the file holds then (`update`
+ * is called again), up to SECRETS_LOCK_TRIES times. Returns the values as written (or as read,
+ * unchanged).
  */
 export function updateStored(
   file: string,
   update: (stored: Record<string, string>) => boolean,
 ): Record<string, string> {
   const lock = `${file}.lock`;
-  const mine = takeLock(lock);
-  try {
-    const stored = readStored(file);
-    if (update(stored)) writeStored(file, stored);
-    return stored;
-  } finally {
-    releaseLock(lock, mine);
+  for (let attempt = 1; ; attempt++) {
+    const mine = takeLock(lock);
+    try {
+      const stored = readStored(file);
+      if (!update(stored)) return stored;
+      if (writeStored(file, stored, () => holdOn(lock, mine))) return stored;
+    } finally {
+      releaseLock(lock, mine);
+    }
+    if (attempt >= SECRETS_LOCK_TRIES) {
+      throw new ConfigError(
+        'DATA_DIR',
+        `${file} was not written: this process lost its lock (${lock}) before its write ${SECRETS_LOCK_TRIES} times, each time stopped longer than ${SECRETS_LOCK_STALE_MS / 1000} s while holding it (another process took the lock over and may have written the file); nothing was changed by this process: try again`,
+      );
+    }
   }
+}
+
+/**
+ * Whether `lock` still says `mine`; if so its file is touched, so that its age counts from the
+ * write about to happen (a holder that took long to get here is not taken for a dead one).
+ */
+function holdOn(lock: string, mine: string): boolean {
+  if (readHolder(lock) !== mine) return false;
+  const now = new Date();
+  try {
+    utimesSync(lock, now, now);
+  } catch {
+    return false; // removed since: taken over and released
+  }
+  return true;
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -214,8 +261,9 @@ function sleepSync(ms: number): void {
 
 /** Takes `lock` (O_EXCL), waiting while a live holder has it; returns what it wrote there. */
 function takeLock(lock: string): string {
-  const boot = bootId();
-  const mine = `${hostname()} ${process.pid} ${randomBytes(6).toString('hex')}${boot ? ` ${boot}` : ''}\n`;
+  const { boot, ns } = pidSpace();
+  // host, pid, a nonce, the boot and the pid namespace ("-" where unknown)
+  const mine = `${hostname()} ${process.pid} ${randomBytes(6).toString('hex')} ${boot ?? '-'} ${ns ?? '-'}\n`;
   const deadline = Date.now() + SECRETS_LOCK_WAIT_MS;
   for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
     try {
@@ -245,18 +293,27 @@ function takeLock(lock: string): string {
 }
 
 /**
- * This boot of the host (Linux: /proc/sys/kernel/random/boot_id), undefined where none is
- * readable: a lock written under another boot names a pid of a process gone with that boot.
+ * Where this process's pid names it: this boot of the kernel (Linux:
+ * /proc/sys/kernel/random/boot_id, new at each boot of each host) and its pid namespace (the
+ * inode of /proc/self/ns/pid, e.g. `pid:[4026531836]`: the same inode in two containers of one
+ * kernel is one namespace, and of two kernels says nothing, hence the boot). Each undefined
+ * where it is not readable.
  */
-function bootId(): string | undefined {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
-  } catch {
-    return undefined;
-  }
+function pidSpace(): { boot?: string; ns?: string } {
+  const read = (f: () => string): string | undefined => {
+    try {
+      return f().trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    boot: read(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8')),
+    ns: read(() => readlinkSync('/proc/self/ns/pid')),
+  };
 }
 
-/** What a lock file says (host, pid, a nonce, the boot when known); undefined when it is gone already. */
+/** What a lock file says (host, pid, nonce, boot, pid namespace); undefined when it is gone already. */
 function readHolder(lock: string): string | undefined {
   try {
     return readFileSync(lock, 'utf8');
@@ -266,7 +323,8 @@ function readHolder(lock: string): string | undefined {
   }
 }
 
-function isStale(lock: string, holder: string): boolean {
+/** Whether the lock `holder` was read from may be taken over. Exported for its spec. */
+export function isStale(lock: string, holder: string): boolean {
   let age: number;
   try {
     age = Date.now() - statSync(lock).mtimeMs;
@@ -274,16 +332,19 @@ function isStale(lock: string, holder: string): boolean {
     return false; // gone: the next attempt takes it
   }
   if (age > SECRETS_LOCK_STALE_MS) return true;
-  const [host, pid, , boot] = holder.trim().split(' ');
-  // an empty file: its maker is between open and write (or died there: the age covers it)
-  if (host !== hostname() || !/^\d+$/.test(pid ?? '')) return false;
-  // review LOW-4: this process's pid with another nonce was left by an earlier process that
-  // had the pid (pid 1 of a container restarted under the same hostname): this one is not
-  // holding it, takeLock not being re-entrant (and the process being one thread), so it is
-  // stale; and a pid of another boot of the host names no process of this one
+  const [, pid, , boot, ns] = holder.trim().split(' ');
+  // A pid names a process only in its pid namespace of one boot of one kernel: it is checked
+  // only where the lock's boot and namespace are both this process's. Elsewhere (two containers
+  // of one hostname sharing DATA_DIR, both pid 1; another host; a lock of an older version, or
+  // of a system without /proc) only the age says it is stale. An empty file: its maker is
+  // between open and write (or died there: the age covers it).
+  const here = pidSpace();
+  if (!here.boot || !here.ns || boot !== here.boot || ns !== here.ns) return false;
+  if (!/^\d+$/.test(pid ?? '')) return false;
+  // review LOW-4: this process's pid with another nonce was left by an earlier process of this
+  // namespace that had the pid: this one is not holding it, takeLock not being re-entrant (and
+  // the process being one thread), so it is stale
   if (Number(pid) === process.pid) return true;
-  const ours = bootId();
-  if (boot !== undefined && ours !== undefined && boot !== ours) return true;
   try {
     process.kill(Number(pid), 0);
     return false;

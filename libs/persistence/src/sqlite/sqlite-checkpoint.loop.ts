@@ -87,7 +87,7 @@ export function runCheckpoints(port: CheckpointPort, data: CheckpointWorkerData)
   const readVersion = db.prepare<[], { user_version: number }>('PRAGMA user_version');
   const restart = db.transaction(() => {
     db.pragma(`user_version = ${readVersion.get()!.user_version}`);
-  });
+  }).immediate;
   const wal = `${data.path}-wal`;
   let active = false;
   let lastLog = -1;
@@ -97,7 +97,7 @@ export function runCheckpoints(port: CheckpointPort, data: CheckpointWorkerData)
 
   const startOver = () => {
     try {
-      restart.immediate();
+      restart();
     } catch (error) {
       // another writer (another process, or a recovery) holds the lock: its write starts the
       // WAL over instead, no harm

@@ -29,8 +29,11 @@ export interface SqliteStoreOptions {
 
 /**
  * The embedded store: one SQLite file in WAL mode. better-sqlite3 is synchronous, so every
- * statement is short and ports stay async; invariants use `db.transaction()` (BEGIN IMMEDIATE
- * where a read decides a write, so two API processes on one file serialize too).
+ * statement is short and ports stay async. A transaction that writes begins IMMEDIATE,
+ * `db.transaction(fn).immediate()`: the write lock first, so a read that decides a write cannot
+ * fail that write with SQLITE_BUSY, and two API processes on one file serialize too; reads of one
+ * snapshot go through `readTransaction` (sqlite-transactions.ts). The lint rule
+ * mdai/sqlite-transaction-mode (scripts/eslint/) refuses any other transaction.
  */
 export class SqliteStore extends Store implements SqliteStoreHandle {
   readonly driver = 'sqlite' as const;
@@ -100,8 +103,8 @@ export class SqliteStore extends Store implements SqliteStoreHandle {
           )
           .run(scope, migration.version, migration.name, new Date().toISOString());
       }
-    });
-    apply.immediate();
+    }).immediate;
+    apply();
   }
 
   async ping(): Promise<void> {

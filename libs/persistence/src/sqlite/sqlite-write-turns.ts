@@ -23,7 +23,8 @@ type NotAPromise<T> = [T] extends [never]
  * checkpoint thread's TRUNCATE and its write that starts the WAL over. It covers a write that
  * asks for the lock first only (an autocommit statement, a transaction begun IMMEDIATE): a
  * deferred transaction that reads first fails its first write at once with SQLITE_BUSY while
- * another connection holds the lock, so one whose reads decide its writes begins IMMEDIATE.
+ * another connection holds the lock, so every transaction that writes begins IMMEDIATE (the
+ * lint rule mdai/sqlite-transaction-mode; reads of one snapshot: `readTransaction`).
  */
 export class SqliteWriteTurns {
   private held = false;

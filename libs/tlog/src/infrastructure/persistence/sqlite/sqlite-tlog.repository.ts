@@ -117,33 +117,37 @@ export class SqliteTlogRepository extends TlogRepository {
 
   async putNodes(origin: string, nodes: MerkleNode[]): Promise<void> {
     const id = await this.logId(origin);
-    await this.turns.write(
-      this.db.transaction(() => {
-        for (const run of runsOf(nodes)) {
-          if (run.length === 1) {
-            const n = run[0];
-            this.insertNode.run(id, n.level, n.index, n.hash);
-          } else {
-            this.insertNodeRun.run({
-              logId: id,
-              level: run[0].level,
-              first: run[0].index,
-              places: `[${'0,'.repeat(run.length - 1)}0]`,
-              hashes: Buffer.concat(run.map((n) => n.hash)),
-            });
+    await this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          for (const run of runsOf(nodes)) {
+            if (run.length === 1) {
+              const n = run[0];
+              this.insertNode.run(id, n.level, n.index, n.hash);
+            } else {
+              this.insertNodeRun.run({
+                logId: id,
+                level: run[0].level,
+                first: run[0].index,
+                places: `[${'0,'.repeat(run.length - 1)}0]`,
+                hashes: Buffer.concat(run.map((n) => n.hash)),
+              });
+            }
           }
-        }
-      }),
+        })
+        .immediate(),
     );
   }
 
   async replaceNodes(origin: string, nodes: MerkleNode[]): Promise<void> {
     const id = await this.logId(origin);
     // a repair, rare: one statement a node
-    await this.turns.write(
-      this.db.transaction(() => {
-        for (const n of nodes) this.replaceNode.run(id, n.level, n.index, n.hash);
-      }),
+    await this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          for (const n of nodes) this.replaceNode.run(id, n.level, n.index, n.hash);
+        })
+        .immediate(),
     );
   }
 

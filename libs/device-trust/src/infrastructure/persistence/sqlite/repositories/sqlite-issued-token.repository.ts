@@ -40,12 +40,14 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
   }
 
   async record(token: IssuedToken, now: Date, perDevice?: number): Promise<number> {
-    return this.turns.write(
-      this.db.transaction(() => {
-        this.purge.run(now.toISOString());
-        insertIssuedToken(this.db, token);
-        return perDevice === undefined ? 0 : this.bound(token, perDevice);
-      }),
+    return this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          this.purge.run(now.toISOString());
+          insertIssuedToken(this.db, token);
+          return perDevice === undefined ? 0 : this.bound(token, perDevice);
+        })
+        .immediate(),
     );
   }
 
@@ -123,20 +125,22 @@ export class SqliteIssuedTokenRepository extends IssuedTokenRepository {
   }
 
   async adopt(token: IssuedToken, now: Date, perDevice?: number): Promise<boolean> {
-    return this.turns.write(
-      this.db.transaction(() => {
-        this.purge.run(now.toISOString());
-        // another sync of the same token may have recorded it first: that one stands
-        if (!this.lookup.get(token.deviceId, token.tokenId, token.digest)) {
-          const taken = this.db
-            .prepare('SELECT 1 FROM offline_tokens WHERE device_id = ? AND jti = ?')
-            .get(token.deviceId, token.tokenId);
-          if (taken) return false;
-          insertIssuedToken(this.db, token, true);
-          if (perDevice !== undefined) this.bound(token, perDevice);
-        }
-        return true;
-      }),
+    return this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          this.purge.run(now.toISOString());
+          // another sync of the same token may have recorded it first: that one stands
+          if (!this.lookup.get(token.deviceId, token.tokenId, token.digest)) {
+            const taken = this.db
+              .prepare('SELECT 1 FROM offline_tokens WHERE device_id = ? AND jti = ?')
+              .get(token.deviceId, token.tokenId);
+            if (taken) return false;
+            insertIssuedToken(this.db, token, true);
+            if (perDevice !== undefined) this.bound(token, perDevice);
+          }
+          return true;
+        })
+        .immediate(),
     );
   }
 }

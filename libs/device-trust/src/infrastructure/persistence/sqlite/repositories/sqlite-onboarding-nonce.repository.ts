@@ -24,11 +24,13 @@ export class SqliteOnboardingNonceRepository extends OnboardingNonceRepository {
   }
 
   async claim(nonce: string, expiresAt: Date, now: Date): Promise<boolean> {
-    return this.turns.write(
-      this.db.transaction(() => {
-        this.purge.run(now.toISOString());
-        return this.insert.run(nonce, expiresAt.toISOString()).changes === 1;
-      }),
+    return this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          this.purge.run(now.toISOString());
+          return this.insert.run(nonce, expiresAt.toISOString()).changes === 1;
+        })
+        .immediate(),
     );
   }
 }

@@ -159,21 +159,23 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     firstToken?: IssuedToken,
   ): Promise<void> {
     // one transaction: a token record that fails takes the device with it
-    await this.turns.write(
-      this.db.transaction(() => {
-        this.db
-          .prepare(
-            `INSERT INTO worker_devices (id, device_id, user_kind, user_id, site_ids, fingerprint, sealed_secret, trust_score, is_blocked, last_seen, last_ip, created_at, block_tag, block_event_id)
+    await this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          this.db
+            .prepare(
+              `INSERT INTO worker_devices (id, device_id, user_kind, user_id, site_ids, fingerprint, sealed_secret, trust_score, is_blocked, last_seen, last_ip, created_at, block_tag, block_event_id)
            VALUES (@id, @device_id, @user_kind, @user_id, @site_ids, @fingerprint, @sealed_secret, @trust_score, @is_blocked, @last_seen, @last_ip, @created_at, @block_tag, @block_event_id)`,
-          )
-          .run({
-            ...Mapper.toPersistence(device),
-            block_tag: this.stateTag(device.deviceId, device.isBlocked, event.id),
-            block_event_id: event.id,
-          });
-        this.insertEvent.run(this.eventRow(event));
-        if (firstToken) insertIssuedToken(this.db, firstToken);
-      }),
+            )
+            .run({
+              ...Mapper.toPersistence(device),
+              block_tag: this.stateTag(device.deviceId, device.isBlocked, event.id),
+              block_event_id: event.id,
+            });
+          this.insertEvent.run(this.eventRow(event));
+          if (firstToken) insertIssuedToken(this.db, firstToken);
+        })
+        .immediate(),
     );
   }
 
@@ -195,38 +197,42 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     blocked: boolean,
     event: WorkerDeviceEvent,
   ): Promise<WorkerDevice | undefined> {
-    return this.turns.write(
-      this.db.transaction(() => {
-        const changed = this.db
-          .prepare(
-            'UPDATE worker_devices SET is_blocked = ?, block_tag = ?, block_event_id = ? WHERE device_id = ?',
-          )
-          .run(
-            blocked ? 1 : 0,
-            this.stateTag(deviceId, blocked, event.id),
-            event.id,
-            deviceId,
-          ).changes;
-        if (changed === 0) return undefined;
-        this.insertEvent.run(this.eventRow(event));
-        return this.toDomain(this.byDeviceId.get(deviceId)!);
-      }),
+    return this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          const changed = this.db
+            .prepare(
+              'UPDATE worker_devices SET is_blocked = ?, block_tag = ?, block_event_id = ? WHERE device_id = ?',
+            )
+            .run(
+              blocked ? 1 : 0,
+              this.stateTag(deviceId, blocked, event.id),
+              event.id,
+              deviceId,
+            ).changes;
+          if (changed === 0) return undefined;
+          this.insertEvent.run(this.eventRow(event));
+          return this.toDomain(this.byDeviceId.get(deviceId)!);
+        })
+        .immediate(),
     );
   }
 
   async blockIfUnblocked(deviceId: string, event: WorkerDeviceEvent): Promise<boolean | undefined> {
-    return this.turns.write(
-      this.db.transaction(() => {
-        const changed = this.db
-          .prepare(
-            `UPDATE worker_devices SET is_blocked = 1, block_tag = ?, block_event_id = ?
+    return this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          const changed = this.db
+            .prepare(
+              `UPDATE worker_devices SET is_blocked = 1, block_tag = ?, block_event_id = ?
                WHERE device_id = ? AND is_blocked = 0`,
-          )
-          .run(this.stateTag(deviceId, true, event.id), event.id, deviceId).changes;
-        if (changed === 0) return this.byDeviceId.get(deviceId) ? false : undefined;
-        this.insertEvent.run(this.eventRow(event));
-        return true;
-      }),
+            )
+            .run(this.stateTag(deviceId, true, event.id), event.id, deviceId).changes;
+          if (changed === 0) return this.byDeviceId.get(deviceId) ? false : undefined;
+          this.insertEvent.run(this.eventRow(event));
+          return true;
+        })
+        .immediate(),
     );
   }
 
@@ -237,44 +243,46 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     const outcomes: WorkerDeviceRetagOutcome[] = [];
     for (const { device_id: deviceId } of rows) {
       // read and written in one transaction under the write turn: nothing changes between
-      const outcome = await this.turns.write(
-        this.db.transaction((): WorkerDeviceRetagOutcome => {
-          const from = new Set<string>();
-          let tampered = 0;
-          const row = this.byDeviceId.get(deviceId);
-          if (!row) return { deviceId, result: 'current', from: [], tampered: 0 };
-          const device = this.toDomain(row);
-          const state = seal.retagState(
-            deviceId,
-            row.is_blocked === 1,
-            row.block_event_id,
-            row.block_tag,
-            device.blockIntegrity!,
-          );
-          if (state.kind === 'tampered') tampered++;
-          else if (state.kind === 'retag') {
-            from.add(state.from);
-            this.db
-              .prepare('UPDATE worker_devices SET block_tag = ? WHERE device_id = ?')
-              .run(state.tag, deviceId);
-          }
-          for (const eventRow of this.eventsOf.all(deviceId)) {
-            const step = seal.retagEvent(this.eventToDomain(eventRow), eventRow.tag);
-            if (step.kind === 'tampered') tampered++;
-            else if (step.kind === 'retag') {
-              from.add(step.from);
+      const outcome = await this.turns.write(() =>
+        this.db
+          .transaction((): WorkerDeviceRetagOutcome => {
+            const from = new Set<string>();
+            let tampered = 0;
+            const row = this.byDeviceId.get(deviceId);
+            if (!row) return { deviceId, result: 'current', from: [], tampered: 0 };
+            const device = this.toDomain(row);
+            const state = seal.retagState(
+              deviceId,
+              row.is_blocked === 1,
+              row.block_event_id,
+              row.block_tag,
+              device.blockIntegrity!,
+            );
+            if (state.kind === 'tampered') tampered++;
+            else if (state.kind === 'retag') {
+              from.add(state.from);
               this.db
-                .prepare('UPDATE worker_device_events SET tag = ? WHERE id = ?')
-                .run(step.tag, eventRow.id);
+                .prepare('UPDATE worker_devices SET block_tag = ? WHERE device_id = ?')
+                .run(state.tag, deviceId);
             }
-          }
-          return {
-            deviceId,
-            result: from.size > 0 ? 'retagged' : 'current',
-            from: [...from],
-            tampered,
-          };
-        }),
+            for (const eventRow of this.eventsOf.all(deviceId)) {
+              const step = seal.retagEvent(this.eventToDomain(eventRow), eventRow.tag);
+              if (step.kind === 'tampered') tampered++;
+              else if (step.kind === 'retag') {
+                from.add(step.from);
+                this.db
+                  .prepare('UPDATE worker_device_events SET tag = ? WHERE id = ?')
+                  .run(step.tag, eventRow.id);
+              }
+            }
+            return {
+              deviceId,
+              result: from.size > 0 ? 'retagged' : 'current',
+              from: [...from],
+              tampered,
+            };
+          })
+          .immediate(),
       );
       outcomes.push(outcome);
     }

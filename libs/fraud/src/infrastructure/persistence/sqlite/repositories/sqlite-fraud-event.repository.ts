@@ -1,6 +1,11 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import { LimitedStatements, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
+import {
+  LimitedStatements,
+  readTransaction,
+  SqliteStoreHandle,
+  SqliteWriteTurns,
+} from '@app/persistence';
 import {
   CheckedFraudWeight,
   FraudEvent,
@@ -216,12 +221,14 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
 
   async recordAll(events: FraudEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.turns.write(
-      this.db.transaction(() => {
-        for (const event of events) {
-          this.insert.run(Mapper.toPersistence(event, this.seal?.eventTag(event) ?? null));
-        }
-      }),
+    await this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          for (const event of events) {
+            this.insert.run(Mapper.toPersistence(event, this.seal?.eventTag(event) ?? null));
+          }
+        })
+        .immediate(),
     );
   }
 
@@ -241,7 +248,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
       this.weighing.set(perType, weighing);
     }
     // one read transaction: every device of the page as of one moment
-    this.db.transaction(() => {
+    readTransaction(this.db, () => {
       for (const deviceId of new Set(deviceIds)) {
         // one statement a device: a seek per weighing type (review M2 of the per-type read)
         const rows = weighing.all({ deviceId, ...range }).sort(newestFirst);
@@ -254,7 +261,7 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
           }),
         );
       }
-    })();
+    });
     return found;
   }
 
@@ -321,9 +328,9 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     for (let attempt = 0; attempt < RETAG_TRIES && pending.length > 0; attempt++) {
       // read in one snapshot (a deferred read transaction): an event and its reviews as of one
       // moment, never a review recorded between the two reads taken for a gap
-      const plans = this.db.transaction(() =>
+      const plans = readTransaction(this.db, () =>
         pending.map((id) => ({ id, ...this.retagPlanOf(seal, id, except) })),
-      )();
+      );
       const writes = plans.filter((p) => p.plan?.kind === 'retag');
       for (const p of plans) {
         if (!p.plan) {
@@ -345,7 +352,8 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
             .transaction(() => {
               for (const w of writes) {
                 try {
-                  this.db.transaction(() => this.retagWrite(w))();
+                  // nested: a savepoint of the write transaction around it (the mode names the outer one)
+                  this.db.transaction(() => this.retagWrite(w)).immediate();
                   const from = (w.plan as Extract<RetagPlan, { kind: 'retag' }>).from;
                   outcomes.set(w.id, { eventId: w.id, result: 'retagged', from });
                 } catch (error) {

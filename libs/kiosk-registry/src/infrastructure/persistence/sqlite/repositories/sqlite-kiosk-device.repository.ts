@@ -114,21 +114,23 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     status: KioskStatus,
     event: KioskEvent,
   ): Promise<StatusChange | undefined> {
-    return this.turns.write(
-      this.db.transaction((): StatusChange | undefined => {
-        const changed = this.db
-          .prepare(
-            'UPDATE kiosk_devices SET status = ?, updated_at = ? WHERE device_id = ? AND status <> ?',
-          )
-          .run(status, event.at.toISOString(), deviceId, status).changes;
-        if (changed === 0) {
-          // unknown, or in that status already: nothing written
-          const row = this.byDeviceId.get(deviceId);
-          return row ? { device: Mapper.toDomain(row), changed: false } : undefined;
-        }
-        this.insertEvent.run(Mapper.eventToPersistence(event));
-        return { device: Mapper.toDomain(this.byDeviceId.get(deviceId)!), changed: true };
-      }),
+    return this.turns.write(() =>
+      this.db
+        .transaction((): StatusChange | undefined => {
+          const changed = this.db
+            .prepare(
+              'UPDATE kiosk_devices SET status = ?, updated_at = ? WHERE device_id = ? AND status <> ?',
+            )
+            .run(status, event.at.toISOString(), deviceId, status).changes;
+          if (changed === 0) {
+            // unknown, or in that status already: nothing written
+            const row = this.byDeviceId.get(deviceId);
+            return row ? { device: Mapper.toDomain(row), changed: false } : undefined;
+          }
+          this.insertEvent.run(Mapper.eventToPersistence(event));
+          return { device: Mapper.toDomain(this.byDeviceId.get(deviceId)!), changed: true };
+        })
+        .immediate(),
     );
   }
 

@@ -249,15 +249,17 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     // the statements
     const runs = this.insertRuns(entries);
     const stateRows = states.map((e) => this.stateRow(e));
-    return this.turns.write(
-      this.db.transaction(() => {
-        this.mark(pending);
-        let stored = 0;
-        for (const { statement, args } of runs) stored += statement.run(args).changes;
-        stateRows.forEach((row) => this.updateState.run(row));
-        this.refuseIfRebuilt(entries, states, pending);
-        return stored;
-      }),
+    return this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          this.mark(pending);
+          let stored = 0;
+          for (const { statement, args } of runs) stored += statement.run(args).changes;
+          stateRows.forEach((row) => this.updateState.run(row));
+          this.refuseIfRebuilt(entries, states, pending);
+          return stored;
+        })
+        .immediate(),
     );
   }
 
@@ -306,12 +308,14 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
 
   async updateEntryStates(entries: TimesheetEntry[], pending: PendingDays[] = []): Promise<void> {
     const rows = entries.map((e) => this.stateRow(e));
-    await this.turns.write(
-      this.db.transaction(() => {
-        this.mark(pending);
-        rows.forEach((row) => this.updateState.run(row));
-        this.refuseIfRebuilt(entries, pending);
-      }),
+    await this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          this.mark(pending);
+          rows.forEach((row) => this.updateState.run(row));
+          this.refuseIfRebuilt(entries, pending);
+        })
+        .immediate(),
     );
   }
 
@@ -440,16 +444,19 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
         return [r.siteId, r.workerId, d.day, d.workedSeconds, body, tag] as const;
       }),
     );
-    await this.turns.write(
-      this.db.transaction(() => {
-        replacements.forEach((r, i) => {
-          this.deleteDays.run(r.siteId, r.workerId, r.fromDay, r.toDay);
-          if (r.others) this.mark(r.others);
-          if (r.settles) this.settlePending.run(r.siteId, r.workerId, r.settles.min, r.settles.max);
-          for (const row of rows[i]) this.insertDay.run(...row);
-        });
-        this.refuseIfRebuilt(replacements);
-      }),
+    await this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          replacements.forEach((r, i) => {
+            this.deleteDays.run(r.siteId, r.workerId, r.fromDay, r.toDay);
+            if (r.others) this.mark(r.others);
+            if (r.settles)
+              this.settlePending.run(r.siteId, r.workerId, r.settles.min, r.settles.max);
+            for (const row of rows[i]) this.insertDay.run(...row);
+          });
+          this.refuseIfRebuilt(replacements);
+        })
+        .immediate(),
     );
   }
 
@@ -590,27 +597,31 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   }
 
   async resetAll(kid: string): Promise<void> {
-    await this.turns.write(
-      this.db.transaction(() => {
-        this.db.prepare('DELETE FROM timesheet_entries').run();
-        this.db.prepare('DELETE FROM timesheet_days').run();
-        this.db.prepare('DELETE FROM timesheet_pending_days').run();
-        this.db
-          .prepare(
-            'INSERT INTO timesheet_seal (id, kid, kids) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET kid = excluded.kid, kids = excluded.kids',
-          )
-          .run(kid, JSON.stringify([kid]));
-      }),
+    await this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          this.db.prepare('DELETE FROM timesheet_entries').run();
+          this.db.prepare('DELETE FROM timesheet_days').run();
+          this.db.prepare('DELETE FROM timesheet_pending_days').run();
+          this.db
+            .prepare(
+              'INSERT INTO timesheet_seal (id, kid, kids) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET kid = excluded.kid, kids = excluded.kids',
+            )
+            .run(kid, JSON.stringify([kid]));
+        })
+        .immediate(),
     );
   }
 
   async clearSite(siteId: string): Promise<void> {
-    await this.turns.write(
-      this.db.transaction(() => {
-        this.db.prepare('DELETE FROM timesheet_entries WHERE site_id = ?').run(siteId);
-        this.db.prepare('DELETE FROM timesheet_days WHERE site_id = ?').run(siteId);
-        this.db.prepare('DELETE FROM timesheet_pending_days WHERE site_id = ?').run(siteId);
-      }),
+    await this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          this.db.prepare('DELETE FROM timesheet_entries WHERE site_id = ?').run(siteId);
+          this.db.prepare('DELETE FROM timesheet_days WHERE site_id = ?').run(siteId);
+          this.db.prepare('DELETE FROM timesheet_pending_days WHERE site_id = ?').run(siteId);
+        })
+        .immediate(),
     );
   }
 

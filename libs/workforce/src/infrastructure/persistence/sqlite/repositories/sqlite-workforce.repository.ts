@@ -153,11 +153,13 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
       `INSERT INTO thekedars (id, name, phone, trust_score, site_ids, created_at)
        VALUES (@id, @name, @phone, @trust_score, @site_ids, @created_at)`,
     );
-    await this.turns.write(
-      this.db.transaction(() => {
-        insert.run(Mapper.thekedarToPersistence(thekedar));
-        this.insertEnrollment.run(Mapper.enrollmentToPersistence(enrollment));
-      }),
+    await this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          insert.run(Mapper.thekedarToPersistence(thekedar));
+          this.insertEnrollment.run(Mapper.enrollmentToPersistence(enrollment));
+        })
+        .immediate(),
     );
   }
 
@@ -409,11 +411,13 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     );
     const read = this.db.prepare<[string], SiteRow>('SELECT * FROM sites WHERE id = ?');
     const { name, geo, radiusM } = changes;
-    const row = await this.turns.write(
-      this.db.transaction(() => {
-        const params = [name ?? null, geo?.lat ?? null, geo?.lng ?? null, radiusM ?? null, id];
-        return update.run(...params).changes === 1 ? read.get(id) : undefined;
-      }),
+    const row = await this.turns.write(() =>
+      this.db
+        .transaction(() => {
+          const params = [name ?? null, geo?.lat ?? null, geo?.lng ?? null, radiusM ?? null, id];
+          return update.run(...params).changes === 1 ? read.get(id) : undefined;
+        })
+        .immediate(),
     );
     return row ? Mapper.siteToDomain(row) : undefined;
   }
@@ -445,10 +449,12 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   async updateThekedarSites(id: string, siteIds: string[]): Promise<Thekedar | undefined> {
     const update = this.db.prepare('UPDATE thekedars SET site_ids = ? WHERE id = ?');
     const read = this.db.prepare<[string], ThekedarRow>('SELECT * FROM thekedars WHERE id = ?');
-    const row = await this.turns.write(
-      this.db.transaction(() =>
-        update.run(JSON.stringify(siteIds), id).changes === 1 ? read.get(id) : undefined,
-      ),
+    const row = await this.turns.write(() =>
+      this.db
+        .transaction(() =>
+          update.run(JSON.stringify(siteIds), id).changes === 1 ? read.get(id) : undefined,
+        )
+        .immediate(),
     );
     return row ? Mapper.thekedarToDomain(row) : undefined;
   }
