@@ -95,14 +95,8 @@ describe('docs/ledger-format.md: independent and offline verifiers (e2e)', () =>
 
   jest.setTimeout(120_000);
 
-  const python = (exportFile: string) =>
-    run('/usr/bin/python3', [
-      site.files.script,
-      exportFile,
-      site.files.note,
-      site.key,
-      site.files.receipt,
-    ]);
+  const python = (exportFile: string, receipt = site.files.receipt) =>
+    run('/usr/bin/python3', [site.files.script, exportFile, site.files.note, site.key, receipt]);
   /** verify:log of `exportFile` against the latest checkpoint with the key, and a receipt file. */
   const ours = (exportFile: string, receipt = site.files.receipt) =>
     verifyLog(exportFile, '--checkpoint', site.files.note, '--key', site.key, '--receipt', receipt);
@@ -168,30 +162,45 @@ describe('docs/ledger-format.md: independent and offline verifiers (e2e)', () =>
     );
     expect(editedNote).not.toBe(first.checkpoints[0].note);
     const withReceipt = (content: unknown) => ours(site.files.export, file(content));
-    const [result, alone, answer, editedProof, editedRoot, newer] = await Promise.all([
-      withReceipt(kept),
-      withReceipt(kept.receipt),
-      withReceipt({ ...first, results: [kept] }),
-      withReceipt({
-        ...kept,
-        receipt: { ...kept.receipt, inclusionProof: [otherRoot, ...proof.slice(1)] },
-      }),
-      withReceipt({
-        ...first,
-        results: [kept],
-        checkpoints: [{ ...first.checkpoints[0], note: editedNote }],
-      }),
-      // a receipt of a newer tree than the checkpoint given: that checkpoint cannot judge it
-      verifyLog(
-        site.files.export,
-        '--checkpoint',
-        file(first.checkpoints[0].note, 'txt'),
-        '--key',
-        site.key,
-        '--receipt',
-        file(last.results[1]),
-      ),
-    ]);
+    const keptFile = file(kept);
+    const editedProofFile = file({
+      ...kept,
+      receipt: { ...kept.receipt, inclusionProof: [otherRoot, ...proof.slice(1)] },
+    });
+    const [pyKept, pyEdited, result, alone, answer, editedProof, editedRoot, newer] =
+      await Promise.all([
+        python(site.files.export, keptFile),
+        python(site.files.export, editedProofFile),
+        withReceipt(kept),
+        withReceipt(kept.receipt),
+        withReceipt({ ...first, results: [kept] }),
+        withReceipt({
+          ...kept,
+          receipt: { ...kept.receipt, inclusionProof: [otherRoot, ...proof.slice(1)] },
+        }),
+        withReceipt({
+          ...first,
+          results: [kept],
+          checkpoints: [{ ...first.checkpoints[0], note: editedNote }],
+        }),
+        // a receipt of a newer tree than the checkpoint given: that checkpoint cannot judge it
+        verifyLog(
+          site.files.export,
+          '--checkpoint',
+          file(first.checkpoints[0].note, 'txt'),
+          '--key',
+          site.key,
+          '--receipt',
+          file(last.results[1]),
+        ),
+      ]);
+    // the Python checker of §7 as well
+    expect([pyKept.status, pyKept.stderr]).toEqual([0, '']);
+    expect(pyKept.stdout).toContain(
+      'ok   receipt: seq 1 is in the signed tree of 5 (receipt at tree size 2)',
+    );
+    expect(pyEdited.status).not.toBe(0);
+    expect(pyEdited.stderr).toContain('receipt does not prove inclusion');
     for (const good of [result, alone, answer]) {
       expect([good.status, good.stderr]).toEqual([0, '']);
       expect(good.stdout).toContain(
