@@ -174,10 +174,7 @@ describe('docs/ledger-format.md: independent and offline verifiers (e2e)', () =>
         withReceipt(kept),
         withReceipt(kept.receipt),
         withReceipt({ ...first, results: [kept] }),
-        withReceipt({
-          ...kept,
-          receipt: { ...kept.receipt, inclusionProof: [otherRoot, ...proof.slice(1)] },
-        }),
+        ours(site.files.export, editedProofFile),
         withReceipt({
           ...first,
           results: [kept],
