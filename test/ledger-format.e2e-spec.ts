@@ -31,23 +31,36 @@ function pythonCheck(): string {
   return doc.slice(start + '```python\n'.length, doc.indexOf('```\n', start + 10));
 }
 
+/** `npm run verify:log` (scripts/verify-log.ts) with `args`. */
+const verifyLog = (...args: string[]) =>
+  run(process.execPath, ['-r', '@swc-node/register', 'scripts/verify-log.ts', ...args]);
+
 describe('docs/ledger-format.md: independent and offline verifiers (e2e)', () => {
   let t: TestApp;
   let dir: string;
+  /** One site's ledger of 5 links, synced in two batches (2, then 3), and what verifies it. */
+  let site: {
+    /** The answer of the first sync (receipts at tree size 2) and of the second (size 5). */
+    first: any;
+    last: any;
+    exported: string;
+    lines: string[];
+    key: string;
+    signedAt: number;
+    files: { script: string; export: string; note: string; receipt: string };
+  };
+  /** A file of `dir` holding `content` (JSON unless a string). */
+  let n = 0;
+  const file = (content: unknown, ext = 'json') => {
+    const path = join(dir, `f${++n}.${ext}`);
+    writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+    return path;
+  };
   beforeAll(async () => {
     t = await startTestApp({ TRUST_AUTO_BLOCK_FLOOR: '0' });
     dir = mkdtempSync(join(tmpdir(), 'mdai-ledger-format-'));
-  });
-  afterAll(async () => {
-    await t.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  jest.setTimeout(120_000);
-
-  it('should verify a real export, checkpoint and receipt with the Python script and npm run verify:log, and fail on edits and cuts', async () => {
     const phone = await enrollPhone(t.baseUrl, t.keys.admin);
-    await syncBatch(t.baseUrl, phone.token, [signPacket(phone), signPacket(phone)]);
+    const first = await syncBatch(t.baseUrl, phone.token, [signPacket(phone), signPacket(phone)]);
     const last = await syncBatch(t.baseUrl, phone.token, [
       signPacket(phone, { geo: { lat: 28.6, lng: 77.2, accuracyM: 12 } }),
       signPacket(phone, { type: 'check_out' }),
@@ -60,197 +73,264 @@ describe('docs/ledger-format.md: independent and offline verifiers (e2e)', () =>
     ).text();
     const key = (await http(t.baseUrl, 'GET', '/api/v5/tlog/keys')).body.keys[0]
       .publicKey as string;
-    const files = {
-      script: join(dir, 'check_ledger.py'),
-      export: join(dir, 'export.ndjson'),
-      note: join(dir, 'checkpoint.txt'),
-      receipt: join(dir, 'receipt.json'),
-      cut: join(dir, 'cut.ndjson'),
-      edited: join(dir, 'edited.ndjson'),
+    site = {
+      first: first.body,
+      last: last.body,
+      exported,
+      lines: exported.split('\n').filter(Boolean),
+      key,
+      signedAt: readCheckpointNote(last.body.checkpoints[0].note).timestamp!,
+      files: {
+        script: file(pythonCheck(), 'py'),
+        export: file(exported, 'ndjson'),
+        note: file(last.body.checkpoints[0].note, 'txt'),
+        receipt: file(last.body.results[1]),
+      },
     };
-    writeFileSync(files.script, pythonCheck());
-    writeFileSync(files.export, exported);
-    writeFileSync(files.note, last.body.checkpoints[0].note);
-    writeFileSync(files.receipt, JSON.stringify(last.body.results[1]));
-    const lines = exported.split('\n').filter(Boolean);
-    writeFileSync(files.cut, lines.slice(0, 3).join('\n') + '\n');
-    writeFileSync(files.edited, exported.replace('"check_out"', '"check_in"'));
+  });
+  afterAll(async () => {
+    await t.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
-    // a verifier key string works as --key too
-    const vkey = (
-      await http(
-        t.baseUrl,
-        'GET',
-        `/api/v5/tlog/keys?origin=${encodeURIComponent(last.body.checkpoints[0].origin)}`,
-      )
-    ).body.keys[0].verifierKey as string;
-    const python = (exportFile: string) =>
-      run('/usr/bin/python3', [files.script, exportFile, files.note, key, files.receipt]);
-    const ours = (exportFile: string) =>
-      run(process.execPath, [
-        '-r',
-        '@swc-node/register',
-        'scripts/verify-log.ts',
-        exportFile,
-        '--checkpoint',
-        files.note,
-        '--key',
-        key,
-        '--receipt',
-        files.receipt,
-      ]);
+  jest.setTimeout(120_000);
 
-    const good = await python(files.export);
+  const python = (exportFile: string, receipt = site.files.receipt) =>
+    run('/usr/bin/python3', [site.files.script, exportFile, site.files.note, site.key, receipt]);
+  /** verify:log of `exportFile` against the latest checkpoint with the key, and a receipt file. */
+  const ours = (exportFile: string, receipt = site.files.receipt) =>
+    verifyLog(exportFile, '--checkpoint', site.files.note, '--key', site.key, '--receipt', receipt);
+
+  it('should verify a real export, checkpoint and receipt with the Python script and npm run verify:log', async () => {
+    const [good, ok] = await Promise.all([python(site.files.export), ours(site.files.export)]);
     expect(good.stderr).toBe('');
     expect(good.status).toBe(0);
     expect(good.stdout).toContain('ok   receipt: seq 4 is in the signed tree');
-    const signedAt = readCheckpointNote(last.body.checkpoints[0].note).timestamp!;
     expect(good.stdout).toContain(
-      `ok   signed at ${new Date(signedAt).toISOString().replace('Z', '+00:00')}`,
+      `ok   signed at ${new Date(site.signedAt).toISOString().replace('Z', '+00:00')}`,
     );
-    const ok = await ours(files.export);
     expect(ok.stderr).toBe('');
     expect(ok.status).toBe(0);
     expect(ok.stdout.trim().split('\n').at(-1)).toBe('OK');
+  });
 
+  it('should take the receipt alone or a sync answer of one result, and fail a forged or renamed receipt', async () => {
     // the receipt object alone, and a sync answer of one result, are receipts as well; an
     // answer of several says to pick one (the receipt alone answered exit 2, "Cannot read
     // properties of undefined (reading 'length')")
-    const withReceipt = async (content: unknown) => {
-      writeFileSync(files.receipt, JSON.stringify(content));
-      return ours(files.export);
-    };
-    const alone = await withReceipt(last.body.results[1].receipt);
+    const { last } = site;
+    const withReceipt = (content: unknown) => ours(site.files.export, file(content));
+    const [alone, oneResult, forged, renamed, several, rejected] = await Promise.all([
+      withReceipt(last.results[1].receipt),
+      withReceipt({ ...last, results: [last.results[1]] }),
+      withReceipt({ ...last.results[1].receipt, leafHash: 'ab'.repeat(32) }),
+      // a seq edited to name another entry: the proof is of leaf index 3, which is seq 4
+      withReceipt({ ...last.results[1].receipt, seq: 2 }),
+      withReceipt(last),
+      withReceipt({ packetId: 'x', status: 'rejected', reason: 'bad' }),
+    ]);
     expect([alone.status, alone.stderr]).toEqual([0, '']);
     expect(alone.stdout).toContain('ok   receipt: seq 4 is in the signed tree of 5');
-    const oneResult = await withReceipt({ ...last.body, results: [last.body.results[1]] });
     expect([oneResult.status, oneResult.stderr]).toEqual([0, '']);
     expect(oneResult.stdout).toContain('ok   receipt: seq 4 is in the signed tree of 5');
-    const forged = await withReceipt({
-      ...last.body.results[1].receipt,
-      leafHash: 'ab'.repeat(32),
-    });
+    // the answer carries the checkpoint the receipt was issued against: checked too
+    expect(oneResult.stdout).toContain(
+      `ok   receipt's checkpoint ${last.checkpoints[0].origin} size 5 signed by the key`,
+    );
     expect(forged.status).toBe(1);
     expect(forged.stdout).toContain('FAIL receipt: seq 4');
-    // a seq edited to name another entry: the proof is of leaf index 3, which is seq 4
-    const renamed = await withReceipt({ ...last.body.results[1].receipt, seq: 2 });
     expect(renamed.status).toBe(1);
     expect(renamed.stdout).toContain('FAIL receipt: seq 2');
-    const several = await withReceipt(last.body);
     expect(several.status).toBe(2);
     expect(several.stderr).toContain('a sync answer with 3 results: pick one');
-    const rejected = await withReceipt({ packetId: 'x', status: 'rejected', reason: 'bad' });
     expect(rejected.status).toBe(2);
     expect(rejected.stderr).toContain('not a receipt (a result rejected, no receipt)');
-    writeFileSync(files.receipt, JSON.stringify(last.body.results[1]));
+  });
 
-    for (const bad of [files.cut, files.edited]) {
-      expect((await python(bad)).status).not.toBe(0);
-      const failed = await ours(bad);
-      expect(failed.status).toBe(1);
-      expect(failed.stdout).toContain(bad === files.cut ? 'history was cut' : 'FAIL');
+  it("should verify a receipt of an older tree against today's checkpoint through the export, and fail one whose proof or root was edited", async () => {
+    // a receipt kept from the first sync (tree of 2) and the checkpoint fetched since (tree of
+    // 5): the export holds every leaf, so the receipt's proof is checked against the root of
+    // its first 2 links (FAILED before, "receipt: seq 1 is in the signed tree of 5")
+    const { first, last } = site;
+    const kept = first.results[0];
+    expect(kept.receipt.treeSize).toBe(2);
+    const proof: string[] = kept.receipt.inclusionProof;
+    const otherRoot = Buffer.alloc(32, 7).toString('base64');
+    const editedNote = (first.checkpoints[0].note as string).replace(
+      readCheckpointNote(first.checkpoints[0].note).root.toString('base64'),
+      otherRoot,
+    );
+    expect(editedNote).not.toBe(first.checkpoints[0].note);
+    const withReceipt = (content: unknown) => ours(site.files.export, file(content));
+    const keptFile = file(kept);
+    const editedProofFile = file({
+      ...kept,
+      receipt: { ...kept.receipt, inclusionProof: [otherRoot, ...proof.slice(1)] },
+    });
+    const [pyKept, pyEdited, result, alone, answer, editedProof, editedRoot, newer] =
+      await Promise.all([
+        python(site.files.export, keptFile),
+        python(site.files.export, editedProofFile),
+        withReceipt(kept),
+        withReceipt(kept.receipt),
+        withReceipt({ ...first, results: [kept] }),
+        ours(site.files.export, editedProofFile),
+        withReceipt({
+          ...first,
+          results: [kept],
+          checkpoints: [{ ...first.checkpoints[0], note: editedNote }],
+        }),
+        // a receipt of a newer tree than the checkpoint given: that checkpoint cannot judge it
+        verifyLog(
+          site.files.export,
+          '--checkpoint',
+          file(first.checkpoints[0].note, 'txt'),
+          '--key',
+          site.key,
+          '--receipt',
+          file(last.results[1]),
+        ),
+      ]);
+    // the Python checker of §7 as well
+    expect([pyKept.status, pyKept.stderr]).toEqual([0, '']);
+    expect(pyKept.stdout).toContain(
+      'ok   receipt: seq 1 is in the signed tree of 5 (receipt at tree size 2)',
+    );
+    expect(pyEdited.status).not.toBe(0);
+    expect(pyEdited.stderr).toContain('receipt does not prove inclusion');
+    for (const good of [result, alone, answer]) {
+      expect([good.status, good.stderr]).toEqual([0, '']);
+      expect(good.stdout).toContain(
+        "ok   receipt: seq 1 is in the signed tree of 5 (receipt at tree size 2, checkpoint at 5: its proof verifies against the root of the export's first 2 links",
+      );
+      expect(good.stdout.trim().split('\n').at(-1)).toBe('OK');
     }
+    expect(answer.stdout).toContain(
+      `ok   receipt's checkpoint ${first.checkpoints[0].origin} size 2 signed by the key`,
+    );
+    expect(answer.stdout).toContain(
+      "ok   receipt's checkpoint: its root is the root of the export's first 2 links",
+    );
+    expect(editedProof.status).toBe(1);
+    expect(editedProof.stdout).toContain(
+      "FAIL receipt: seq 1: its inclusion proof does not verify against the root of the export's first 2 links (receipt at tree size 2, checkpoint at 5)",
+    );
+    expect(editedProof.stdout).not.toContain('ok   receipt: seq 1 is in the signed tree');
+    expect(editedProof.stdout.trim().split('\n').at(-1)).toBe('FAILED');
+    expect(editedRoot.status).toBe(1);
+    expect(editedRoot.stdout).toContain(
+      `FAIL receipt's checkpoint ${first.checkpoints[0].origin} size 2 signed by the key`,
+    );
+    expect(editedRoot.stdout).toContain("FAIL receipt's checkpoint (");
+    expect(editedRoot.stdout.trim().split('\n').at(-1)).toBe('FAILED');
+    expect(newer.status).toBe(1);
+    expect(newer.stdout).toContain(
+      'FAIL receipt: seq 4: receipt at tree size 5, checkpoint at 2: the checkpoint is older than the receipt',
+    );
+  });
+
+  it('should fail edited and cut exports, the Python script and npm run verify:log both', async () => {
+    const cut = file(site.lines.slice(0, 3).join('\n') + '\n', 'ndjson');
+    const edited = file(site.exported.replace('"check_out"', '"check_in"'), 'ndjson');
+    const [pyCut, pyEdited, ourCut, ourEdited] = await Promise.all([
+      python(cut),
+      python(edited),
+      ours(cut),
+      ours(edited),
+    ]);
+    expect(pyCut.status).not.toBe(0);
+    expect(pyEdited.status).not.toBe(0);
+    expect(ourCut.status).toBe(1);
+    expect(ourCut.stdout).toContain('history was cut');
+    expect(ourEdited.status).toBe(1);
     // an edit inside the checkpoint's size: the break is the one fault, not also a cut history
     // (the walk stops at the break, so the links after it are not counted) or a root mismatch
-    const edited = await ours(files.edited);
-    expect(edited.stdout).toContain('FAIL chain broken at seq 4 (record_hash_mismatch)');
-    expect(edited.stdout).toContain(
+    expect(ourEdited.stdout).toContain('FAIL chain broken at seq 4 (record_hash_mismatch)');
+    expect(ourEdited.stdout).toContain(
       "--   not checked: the export's length and Merkle root against the checkpoint (size 5): the chain breaks inside it, at seq 4",
     );
-    expect(edited.stdout).not.toContain('history was cut');
-    expect(edited.stdout).not.toContain('FAIL Merkle root');
-    const withVkey = await run(process.execPath, [
-      '-r',
-      '@swc-node/register',
-      'scripts/verify-log.ts',
-      files.export,
-      '--checkpoint',
-      files.note,
-      '--key',
-      vkey,
+    expect(ourEdited.stdout).not.toContain('history was cut');
+    expect(ourEdited.stdout).not.toContain('FAIL Merkle root');
+  });
+
+  it("should take a verifier key string as --key and the GET …/checkpoint answer as --checkpoint, and name a truncated export's line", async () => {
+    const origin = site.last.checkpoints[0].origin as string;
+    const vkey = (
+      await http(t.baseUrl, 'GET', `/api/v5/tlog/keys?origin=${encodeURIComponent(origin)}`)
+    ).body.keys[0].verifierKey as string;
+    // the JSON answer of GET …/checkpoint as --checkpoint: its note is taken
+    const answer = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/ledger/${site.lines.length && JSON.parse(site.lines[0]).siteId}/checkpoint`,
+      { key: t.keys.auditor },
+    );
+    expect(answer.body.note).toEqual(expect.any(String));
+    // an export cut inside a line: the error names the line
+    const { lines } = site;
+    const halfLine = file(`${lines.slice(0, 2).join('\n')}\n${lines[2].slice(0, 20)}\n`, 'ndjson');
+    const [withVkey, fromAnswer, truncated] = await Promise.all([
+      verifyLog(site.files.export, '--checkpoint', site.files.note, '--key', vkey),
+      verifyLog(site.files.export, '--checkpoint', file(answer.body), '--key', site.key),
+      verifyLog(halfLine, '--checkpoint', site.files.note, '--key', site.key),
     ]);
     expect(withVkey.stderr).toBe('');
     expect(withVkey.stdout).toContain('OK');
-
-    // the JSON answer of GET …/checkpoint as --checkpoint: its note is taken
-    const answerFile = join(dir, 'checkpoint.json');
-    const answer = await http(t.baseUrl, 'GET', `/api/v5/ledger/${phone.siteId}/checkpoint`, {
-      key: t.keys.auditor,
-    });
-    expect(answer.body.note).toEqual(expect.any(String));
-    writeFileSync(answerFile, JSON.stringify(answer.body));
-    const verifyWith = (exportFile: string, noteFile: string) =>
-      run(process.execPath, [
-        '-r',
-        '@swc-node/register',
-        'scripts/verify-log.ts',
-        exportFile,
-        '--checkpoint',
-        noteFile,
-        '--key',
-        key,
-      ]);
-    const fromAnswer = await verifyWith(files.export, answerFile);
     expect([fromAnswer.status, fromAnswer.stderr]).toEqual([0, '']);
-    // an export cut inside a line: the error names the line
-    const halfLine = join(dir, 'half-line.ndjson');
-    writeFileSync(halfLine, `${lines.slice(0, 2).join('\n')}\n${lines[2].slice(0, 20)}\n`);
-    const truncated = await verifyWith(halfLine, files.note);
     expect(truncated.status).toBe(2);
     expect(truncated.stderr).toContain('line 3 is not JSON');
+  });
 
-    // the /api/v5/tlog/keys answer as --key: the time signed into the note must lie in the
-    // signing key's window
+  it("should check the time signed into the note against the signing key's window of the /api/v5/tlog/keys answer, and print the window", async () => {
+    const { signedAt } = site;
     const keysAnswer = (await http(t.baseUrl, 'GET', '/api/v5/tlog/keys')).body;
-    const withKeys = async (answer: unknown) => {
-      const file = join(dir, 'keys.json');
-      writeFileSync(file, JSON.stringify(answer));
-      return run(process.execPath, [
-        '-r',
-        '@swc-node/register',
-        'scripts/verify-log.ts',
-        files.export,
-        '--checkpoint',
-        files.note,
-        '--key',
-        file,
-      ]);
-    };
-    const inWindow = await withKeys(keysAnswer);
-    expect(inWindow.stderr).toBe('');
-    expect(inWindow.status).toBe(0);
-    expect(inWindow.stdout).toContain(
-      `ok   signed at ${new Date(signedAt).toISOString()} (the time in the signed note)`,
-    );
-    expect(inWindow.stdout).toContain("ok   signed inside the key's window");
-    // the same key listed as retired an hour before the checkpoint was signed
-    const retired = await withKeys({
-      keys: [
-        {
-          ...keysAnswer.keys[0],
-          status: 'retired',
-          notBefore: new Date(0).toISOString(),
-          notAfter: new Date(signedAt - 3600_000).toISOString(),
-        },
-      ],
-    });
-    expect(retired.status).toBe(1);
-    expect(retired.stdout).toContain("FAIL signed inside the key's window");
-
+    const withKeys = (answer: unknown, note = site.files.note) =>
+      verifyLog(site.files.export, '--checkpoint', note, '--key', file(answer));
     // that retired key's note with the time left out (what a thief of the key would do): its
     // window cannot be checked from the note, so it fails too
-    const signedNote = readCheckpointNote(readFileSync(files.note, 'utf8'));
+    const signedNote = readCheckpointNote(site.last.checkpoints[0].note);
     const logKey = secretsOf(t.dataDir).TLOG_SIGNING_KEY;
-    writeFileSync(
-      files.note,
+    const untimedNote = file(
       signCheckpointNote(
         { origin: signedNote.origin, size: signedNote.size, root: signedNote.root },
         logKey,
       ),
+      'txt',
     );
-    const untimed = await withKeys({
-      keys: [{ ...keysAnswer.keys[0], status: 'retired', notAfter: new Date().toISOString() }],
-    });
+    const retiredAt = new Date(signedAt - 3600_000).toISOString();
+    const [inWindow, retired, untimed] = await Promise.all([
+      withKeys(keysAnswer),
+      // the same key listed as retired an hour before the checkpoint was signed
+      withKeys({
+        keys: [
+          {
+            ...keysAnswer.keys[0],
+            status: 'retired',
+            notBefore: new Date(0).toISOString(),
+            notAfter: retiredAt,
+          },
+        ],
+      }),
+      withKeys(
+        {
+          keys: [{ ...keysAnswer.keys[0], status: 'retired', notAfter: new Date().toISOString() }],
+        },
+        untimedNote,
+      ),
+    ]);
+    expect(inWindow.stderr).toBe('');
+    expect(inWindow.status).toBe(0);
+    const at = new Date(signedAt).toISOString();
+    expect(inWindow.stdout).toContain(`ok   signed at ${at} (the time in the signed note)`);
+    // the active key of a log never rotated has no window ends: said so, not "[…, …]"
+    expect(keysAnswer.keys[0]).not.toHaveProperty('notBefore');
+    expect(inWindow.stdout).toContain(
+      `ok   signed inside the key's window [no notBefore: open, no notAfter: open (the active key)]: signed at ${at}`,
+    );
+    expect(retired.status).toBe(1);
+    expect(retired.stdout).toContain(
+      `FAIL signed inside the key's window [1970-01-01T00:00:00.000Z, ${retiredAt}]: signed at ${at}`,
+    );
     expect(untimed.status).toBe(1);
     expect(untimed.stdout).toContain('FAIL no signing time in a note of a retired key');
   });

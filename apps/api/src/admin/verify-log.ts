@@ -53,11 +53,20 @@ interface Receipt {
  * object of a sync result (`results[i].receipt`), the sync result holding it, or the whole sync
  * answer when it has exactly one result. Anything else is refused naming what to give.
  */
-function receiptIn(json: unknown, file: string): { receipt: Receipt; recordHash?: string } {
+function receiptIn(
+  json: unknown,
+  file: string,
+): { receipt: Receipt; recordHash?: string; note?: string } {
   const shapes =
     'give the `receipt` of a sync result (results[i].receipt), the result itself, or a sync answer with one result';
   let value = json as Record<string, unknown> | null;
+  // the signed checkpoint the receipt was issued against, when the file carries it: a sync
+  // answer's `checkpoints` (one per site of its results: with one result, one), or a
+  // `checkpoint` note beside the proof (as a vault read's x-audit-receipt has)
+  let notes: unknown[] = [];
   if (value && typeof value === 'object' && Array.isArray(value.results)) {
+    if (Array.isArray(value.checkpoints))
+      notes = value.checkpoints.map((c) => (c as { note?: unknown } | null)?.note);
     if (value.results.length !== 1) {
       throw new Error(
         `--receipt ${file}: a sync answer with ${value.results.length} results: pick one (results[i] or results[i].receipt)`,
@@ -69,6 +78,8 @@ function receiptIn(json: unknown, file: string): { receipt: Receipt; recordHash?
     throw new Error(`--receipt ${file}: not a receipt: ${shapes}`);
   const inner = (value.receipt ?? value) as Record<string, unknown>;
   const recordHash = value.recordHash ?? inner.recordHash;
+  notes.push(inner.checkpoint ?? value.checkpoint);
+  notes = notes.filter((n) => n !== undefined);
   const wrong = [
     ['seq', Number.isSafeInteger(inner.seq)],
     ['treeSize', Number.isSafeInteger(inner.treeSize)],
@@ -80,6 +91,7 @@ function receiptIn(json: unknown, file: string): { receipt: Receipt; recordHash?
         inner.inclusionProof.every((p) => typeof p === 'string'),
     ],
     ['recordHash', recordHash === undefined || typeof recordHash === 'string'],
+    ['checkpoint', notes.length <= 1 && notes.every((n) => typeof n === 'string')],
   ]
     .filter(([, ok]) => !ok)
     .map(([name]) => name);
@@ -90,7 +102,11 @@ function receiptIn(json: unknown, file: string): { receipt: Receipt; recordHash?
       `--receipt ${file}: not a receipt${status}: ${wrong.join(', ')} missing or malformed; ${shapes}`,
     );
   }
-  return { receipt: inner as unknown as Receipt, recordHash: recordHash as string | undefined };
+  return {
+    receipt: inner as unknown as Receipt,
+    recordHash: recordHash as string | undefined,
+    note: notes[0] as string | undefined,
+  };
 }
 
 function arg(args: string[], name: string): string | undefined {
@@ -203,6 +219,63 @@ export interface LogCheck {
   length: number;
   /** The Merkle root of the first n links, for each n of the sizes asked for that the links reach. */
   rootsAt: Map<number, Buffer>;
+  /** Whether the first `checkpoint.size` links recompute, unbroken, to the checkpoint's root. */
+  rootOk: boolean;
+}
+
+/** How a key's window reads: its ends as ISO-8601, an open end said as such. */
+function windowText(key: GivenKey): string {
+  return `[${key.notBefore?.toISOString() ?? 'no notBefore: open'}, ${key.notAfter?.toISOString() ?? 'no notAfter: open (the active key)'}]`;
+}
+
+/**
+ * Whether a signed checkpoint `note` is signed by one of the keys, inside its window when the
+ * key has one. `label` names the checkpoint in the findings (`checkpoint`, `receipt's checkpoint`).
+ */
+export function checkNoteSignature(
+  note: string,
+  keysFor: (origin: string) => GivenKey[],
+  label = 'checkpoint',
+  source = '--checkpoint',
+): { checkpoint: Checkpoint; signed: boolean; findings: Finding[] } {
+  const findings: Finding[] = [];
+  const say = (ok: boolean | undefined, what: string, about?: Finding['about']) =>
+    findings.push(about ? { ok, what, about } : { ok, what });
+  const parsed = parseNote(note);
+  const checkpoint = parsed && parseCheckpointText(parsed.text);
+  if (!parsed || !checkpoint) throw new Error(`${source}: not a C2SP tlog-checkpoint signed note`);
+  const signer = keysFor(checkpoint.origin).find((k) =>
+    noteSignedBy(parsed, checkpoint.origin, k.raw),
+  );
+  let signed = signer !== undefined;
+  say(
+    signed,
+    `${label} ${checkpoint.origin} size ${checkpoint.size} signed by the key`,
+    'signature',
+  );
+  const of = label === 'checkpoint' ? '' : ` (${label})`;
+  if (checkpoint.timestamp === undefined && signer?.notAfter !== undefined) {
+    // a retired key's note without the time: what a thief of the key would leave out
+    say(
+      false,
+      `no signing time in a note of a retired key${of}: its window cannot be checked from the note (for a checkpoint from before notes carried the time, give that key alone as --key)`,
+    );
+    signed = false;
+  } else if (checkpoint.timestamp === undefined) {
+    say(true, `no signing time in the note${of} (signed before checkpoints carried one)`);
+  } else {
+    const at = new Date(checkpoint.timestamp);
+    say(true, `signed at ${at.toISOString()} (the time in the signed note${of})`);
+    if (signer?.windowed) {
+      const inside = inWindow(signer, at);
+      say(
+        inside,
+        `signed inside the key's window ${windowText(signer)}${of}: signed at ${at.toISOString()}`,
+      );
+      signed &&= inside;
+    }
+  }
+  return { checkpoint, signed, findings };
 }
 
 /**
@@ -221,40 +294,8 @@ export async function checkLogAgainstCheckpoint<T extends ChainLink>(
   const findings: Finding[] = [];
   const say = (ok: boolean | undefined, what: string, about?: Finding['about']) =>
     findings.push(about ? { ok, what, about } : { ok, what });
-  const parsed = parseNote(note);
-  const checkpoint = parsed && parseCheckpointText(parsed.text);
-  if (!parsed || !checkpoint)
-    throw new Error('--checkpoint: not a C2SP tlog-checkpoint signed note');
-  const signer = keysFor(checkpoint.origin).find((k) =>
-    noteSignedBy(parsed, checkpoint.origin, k.raw),
-  );
-  let signed = signer !== undefined;
-  say(
-    signed,
-    `checkpoint ${checkpoint.origin} size ${checkpoint.size} signed by the key`,
-    'signature',
-  );
-  if (checkpoint.timestamp === undefined && signer?.notAfter !== undefined) {
-    // a retired key's note without the time: what a thief of the key would leave out
-    say(
-      false,
-      'no signing time in a note of a retired key: its window cannot be checked from the note (for a checkpoint from before notes carried the time, give that key alone as --key)',
-    );
-    signed = false;
-  } else if (checkpoint.timestamp === undefined) {
-    say(true, 'no signing time in the note (signed before checkpoints carried one)');
-  } else {
-    const at = new Date(checkpoint.timestamp);
-    say(true, `signed at ${at.toISOString()} (the time in the signed note)`);
-    if (signer?.windowed) {
-      const inside = inWindow(signer, at);
-      say(
-        inside,
-        `signed inside the key's window [${signer.notBefore?.toISOString() ?? '…'}, ${signer.notAfter?.toISOString() ?? '…'}]`,
-      );
-      signed &&= inside;
-    }
-  }
+  const { checkpoint, signed, findings: signature } = checkNoteSignature(note, keysFor);
+  findings.push(...signature);
 
   let chainName: string | undefined;
   const chain = new ChainVerifier<T>(kind.recordHash, (l) => kind.chainOf(l) === chainName);
@@ -304,6 +345,7 @@ export async function checkLogAgainstCheckpoint<T extends ChainLink>(
     checkpoint,
     length: chain.length,
     rootsAt,
+    rootOk: judged && covered && rootOk,
   };
 }
 
@@ -359,41 +401,138 @@ async function main(args: string[]): Promise<boolean> {
     return false;
   }
   const note = checkpointNote(readFileSync(noteFile, 'utf8'));
-  const checked = await checkLogAgainstCheckpoint(LEDGER_EXPORT, exportLines(file), note, (o) =>
-    givenKeys(keyArg, o),
-  );
-  for (const finding of checked.findings) {
-    if (finding.ok === undefined) skip(finding.what);
-    else say(finding.ok, finding.what);
-  }
-  const { checkpoint } = checked;
-  let ok = checked.ok;
-
   const receiptFile = arg(args, '--receipt');
-  if (receiptFile) {
-    const { receipt, recordHash } = receiptIn(
-      JSON.parse(readFileSync(receiptFile, 'utf8')) as unknown,
-      receiptFile,
-    );
-    // the receipt alone carries no recordHash: its leaf hash is what the proof is checked for
-    const leaf = recordHash ? leafOfRecordHash(recordHash) : Buffer.from(receipt.leafHash, 'hex');
-    // the seq it names is the leaf it proves (leaf index seq − 1): an edited seq names another
-    const holds =
-      receipt.leafIndex === receipt.seq - 1 &&
-      receipt.treeSize === checkpoint.size &&
-      leaf.toString('hex') === receipt.leafHash &&
-      verifyInclusion(
-        receipt.leafIndex,
-        checkpoint.size,
-        leaf,
-        receipt.inclusionProof.map((p) => Buffer.from(p, 'base64')),
-        checkpoint.rootHash,
-      );
-    say(holds, `receipt: seq ${receipt.seq} is in the signed tree of ${checkpoint.size}`);
-    ok &&= holds;
+  const given = receiptFile
+    ? receiptIn(JSON.parse(readFileSync(receiptFile, 'utf8')) as unknown, receiptFile)
+    : undefined;
+  const keysFor = (o: string) => givenKeys(keyArg, o);
+  // the export's recordHash at the receipt's seq, taken on the walk (its root at the
+  // receipt's tree size too: a receipt of an older tree is checked against that root)
+  let exported: string | undefined;
+  async function* watching(links: AsyncIterable<ExportLine>): AsyncGenerator<ExportLine> {
+    for await (const link of links) {
+      if (link.seq === given?.receipt.seq) exported ??= link.recordHash;
+      yield link;
+    }
+  }
+  const checked = await checkLogAgainstCheckpoint(
+    LEDGER_EXPORT,
+    watching(exportLines(file)),
+    note,
+    keysFor,
+    new Set(given ? [given.receipt.treeSize] : []),
+  );
+  for (const finding of checked.findings) print(finding);
+  let ok = checked.ok;
+  if (given) {
+    const findings = checkReceipt(given, checked, exported, keysFor);
+    for (const finding of findings) print(finding);
+    ok &&= findings.every((f) => f.ok !== false);
   }
   process.stdout.write(ok ? 'OK\n' : 'FAILED\n');
   return ok;
+}
+
+/**
+ * What a receipt (`seq`, its leaf at `leafIndex` in the tree of `treeSize`, the inclusion
+ * proof) shows against the checked export and checkpoint. A receipt of the checkpoint's tree
+ * is checked against the checkpoint's root. A receipt of an older tree (a kept receipt, today's
+ * checkpoint) against the root of the export's first `treeSize` links, a prefix of the signed
+ * tree when the export's first `checkpoint.size` links give the checkpoint's root; when the
+ * receipt carries its signed checkpoint (a sync answer's, or a `checkpoint` note), that note
+ * must be signed by the key and commit to the same root. A receipt of a newer tree than the
+ * checkpoint cannot be judged by it.
+ */
+function checkReceipt(
+  given: { receipt: Receipt; recordHash?: string; note?: string },
+  checked: LogCheck,
+  exported: string | undefined,
+  keysFor: (origin: string) => GivenKey[],
+): Finding[] {
+  const { receipt, recordHash } = given;
+  const { checkpoint } = checked;
+  const findings: Finding[] = [];
+  const say = (ok: boolean | undefined, what: string) => findings.push({ ok, what });
+  const seq = `receipt: seq ${receipt.seq}`;
+  const sizes = `receipt at tree size ${receipt.treeSize}, checkpoint at ${checkpoint.size}`;
+  // the receipt alone carries no recordHash: its leaf hash is what the proof is checked for
+  const leaf = recordHash ? leafOfRecordHash(recordHash) : Buffer.from(receipt.leafHash, 'hex');
+  if (leaf.toString('hex') !== receipt.leafHash)
+    say(false, `${seq}: its leafHash is not the leaf of its recordHash`);
+  // the seq it names is the leaf it proves (leaf index seq − 1): an edited seq names another
+  if (receipt.leafIndex !== receipt.seq - 1)
+    say(
+      false,
+      `${seq}: its leafIndex ${receipt.leafIndex} is not seq − 1 (it proves another entry)`,
+    );
+  if (receipt.treeSize > checkpoint.size) {
+    say(
+      false,
+      `${seq}: ${sizes}: the checkpoint is older than the receipt (give a checkpoint of at least ${receipt.treeSize} entries, GET …/checkpoint)`,
+    );
+    return findings;
+  }
+  const older = receipt.treeSize < checkpoint.size;
+  const root = older ? checked.rootsAt.get(receipt.treeSize) : checkpoint.rootHash;
+  if (!root) {
+    say(
+      undefined,
+      `${seq} (${sizes}): the export's first ${receipt.treeSize} links do not recompute, so nothing to check the proof against`,
+    );
+    return findings;
+  }
+  if (exported !== undefined && leafOfRecordHash(exported).toString('hex') !== receipt.leafHash)
+    say(false, `${seq}: its leaf is not the export's at seq ${receipt.seq}`);
+  const proven = verifyInclusion(
+    receipt.leafIndex,
+    receipt.treeSize,
+    leaf,
+    receipt.inclusionProof.map((p) => Buffer.from(p, 'base64')),
+    root,
+  );
+  if (!proven) {
+    say(
+      false,
+      older
+        ? `${seq}: its inclusion proof does not verify against the root of the export's first ${receipt.treeSize} links (${sizes})`
+        : `${seq}: its inclusion proof does not verify against the checkpoint's root (tree size ${checkpoint.size})`,
+    );
+  }
+  if (given.note !== undefined) {
+    const label = "receipt's checkpoint";
+    const own = checkNoteSignature(given.note, keysFor, label, '--receipt');
+    findings.push(...own.findings);
+    const same =
+      own.checkpoint.origin === checkpoint.origin &&
+      own.checkpoint.size === receipt.treeSize &&
+      own.checkpoint.rootHash.equals(root);
+    say(
+      same,
+      same
+        ? `${label}: its root is the root of the export's first ${receipt.treeSize} links`
+        : `${label} (${own.checkpoint.origin} size ${own.checkpoint.size}) is not the receipt's tree (${checkpoint.origin} size ${receipt.treeSize}) with the root of the export's first ${receipt.treeSize} links`,
+    );
+  }
+  if (older && !checked.rootOk) {
+    say(
+      false,
+      `${seq} (${sizes}): the export's first ${checkpoint.size} links do not give the checkpoint's root, so its first ${receipt.treeSize} are not shown to be a prefix of the signed tree`,
+    );
+  }
+  if (findings.every((f) => f.ok !== false)) {
+    say(
+      true,
+      older
+        ? `${seq} is in the signed tree of ${checkpoint.size} (${sizes}: its proof verifies against the root of the export's first ${receipt.treeSize} links, a prefix of the signed tree)`
+        : `${seq} is in the signed tree of ${checkpoint.size}`,
+    );
+  }
+  return findings;
+}
+
+function print(finding: Finding): void {
+  if (finding.ok === undefined) skip(finding.what);
+  else say(finding.ok, finding.what);
 }
 
 function say(ok: boolean, what: string): void {
