@@ -84,8 +84,13 @@ export async function createApp(
   server.keepAliveTimeout = HTTP_KEEP_ALIVE_MS;
   server.headersTimeout = HTTP_KEEP_ALIVE_MS + 1_000; // must outlast keepAliveTimeout
   // what Node's parser refuses before any route (431, 400, 408) gets the API's error body
-  answerClientErrors(server, (code, correlationId, since) =>
-    logger.warn({ code, correlationId, since }, 'Request refused by the HTTP parser'),
+  // and a body that stops arriving (HTTP_BODY_IDLE_TIMEOUT_MS, HTTP_JSON_BODY_TIMEOUT_MS) is
+  // answered 408, a body the client half-closed before its end 400 request_aborted
+  answerClientErrors(
+    server,
+    (code, correlationId, since) =>
+      logger.warn({ code, correlationId, since }, 'Request refused by the HTTP parser'),
+    config.app.bodyTimeouts,
   );
   app.set('trust proxy', config.app.trustProxy);
   const upgrades = app.get(UpgradeThrottle);

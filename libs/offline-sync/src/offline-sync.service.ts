@@ -51,6 +51,11 @@ type Verdict =
       reason: RejectionReason;
       detail: string;
       payload?: AttendancePayload;
+      /**
+       * The JCS of the link it would be, for a packet whose signature holds and that a later
+       * check refused: the same packet already in the ledger is a duplicate all the same.
+       */
+      dataJcs?: string;
     }
   | { kind: 'committed'; packetId: string; log: AttendanceLog }
   | {
@@ -184,6 +189,8 @@ export class OfflineSyncService {
       );
     }
 
+    await this.committedAgain(verdicts, claims);
+
     // a packetId this device has in the ledger already comes back from the append as a
     // duplicate (the unique (packetId, device) index is the one lookup): the same content is a
     // duplicate, other content a conflict. Another device's packet with the same packetId is
@@ -223,7 +230,10 @@ export class OfflineSyncService {
         }
         continue;
       }
-      if (verdict.kind !== 'rejected') continue; // judge gives candidates and rejections only
+      if (verdict.kind === 'committed') {
+        results.push(duplicateOf(verdict.log));
+        continue;
+      }
       results.push(rejectionOf(verdict));
       const event = this.fraudOf(verdict, claims);
       if (event) fraudEvents.push(event);
@@ -433,18 +443,29 @@ export class OfflineSyncService {
     if (!check.signatureValid)
       return rejectedAs(p, 'invalid_signature', 'HMAC over the JCS payload does not match');
     if (p.workerId !== claims.workerId)
-      return rejectedAs(p, 'worker_mismatch', 'packet workerId is not the token worker');
+      return rejectedAs(
+        p,
+        'worker_mismatch',
+        'packet workerId is not the token worker',
+        check.dataJcs,
+      );
     if (!claims.siteIds.includes(p.siteId))
-      return rejectedAs(p, 'site_not_allowed', 'the token does not allow this site');
+      return rejectedAs(p, 'site_not_allowed', 'the token does not allow this site', check.dataJcs);
     const at = check.atMs;
     // the worker's standing when the packet was recorded (an offline phone syncs late)
     if (standing && !standing.activeAt(at))
-      return rejectedAs(p, 'worker_inactive', 'the worker was deactivated before this packet');
+      return rejectedAs(
+        p,
+        'worker_inactive',
+        'the worker was deactivated before this packet',
+        check.dataJcs,
+      );
     if (standing && !standing.hadSite(p.siteId, at))
       return rejectedAs(
         p,
         'site_not_allowed',
         'the worker was not assigned to this site when this packet was recorded',
+        check.dataJcs,
       );
     const skewMs = this.tokenSettings.maxClockSkewSeconds * 1000;
     if (at > now.getTime() + skewMs)
@@ -452,14 +473,21 @@ export class OfflineSyncService {
         p,
         'timestamp_in_future',
         'timestamp is ahead of server time beyond the allowed skew',
+        check.dataJcs,
       );
     if (at < now.getTime() - this.limits.maxOfflineAgeSeconds * 1000)
-      return rejectedAs(p, 'timestamp_too_old', 'timestamp is older than the offline limit');
+      return rejectedAs(
+        p,
+        'timestamp_too_old',
+        'timestamp is older than the offline limit',
+        check.dataJcs,
+      );
     if (at < claims.notBefore.getTime() - skewMs || at > claims.expiresAt.getTime())
       return rejectedAs(
         p,
         'outside_token_window',
         'timestamp is outside the token validity window',
+        check.dataJcs,
       );
     // member by member in the stored order (JCS's, as `check.dataJcs` and a link read back
     // have them), not `{ ...p, geo: { ...p.geo }, signature }`: on Node 20 a spread followed by
@@ -488,6 +516,30 @@ export class OfflineSyncService {
         dataJcs: check.dataJcs,
       },
     };
+  }
+
+  /**
+   * A packet refused by a check after its signature (its token's window, its time, its site or
+   * worker standing now) that is already in the ledger, the same content under the same device
+   * and packetId, is a duplicate, as docs/phone-client.md §2 says a re-sent packet is: a packet
+   * accepted once and sent again after the phone refreshed its token is no fraud. One read of
+   * the ledger, for such refusals only: every check still runs on every new packet.
+   */
+  private async committedAgain(verdicts: Verdict[], claims: OfflineTokenClaims): Promise<void> {
+    const again: number[] = [];
+    verdicts.forEach((v, i) => {
+      if (v.kind === 'rejected' && v.dataJcs !== undefined) again.push(i);
+    });
+    if (again.length === 0) return;
+    const links = await this.ledger.linksOf(
+      again.map((i) => ({ deviceId: claims.deviceId, packetId: verdicts[i].packetId })),
+    );
+    again.forEach((i, k) => {
+      const link = links[k];
+      const verdict = verdicts[i];
+      if (link && verdict.kind === 'rejected' && jcs(link.data) === verdict.dataJcs)
+        verdicts[i] = { kind: 'committed', packetId: verdict.packetId, log: link };
+    });
   }
 
   /**
@@ -599,8 +651,14 @@ function rejectionOf(verdict: Extract<Verdict, { kind: 'rejected' }>): PacketRes
   return result;
 }
 
-function rejectedAs(p: AttendancePayload, reason: RejectionReason, detail: string): Verdict {
-  return { kind: 'rejected', packetId: p.packetId, reason, detail, payload: p };
+/** `dataJcs`: given for a packet whose signature holds (see the verdict's `dataJcs`). */
+function rejectedAs(
+  p: AttendancePayload,
+  reason: RejectionReason,
+  detail: string,
+  dataJcs?: string,
+): Verdict {
+  return { kind: 'rejected', packetId: p.packetId, reason, detail, payload: p, dataJcs };
 }
 
 /** `atMs`: `data.timestamp` already read as ms (it is read here when not given). */

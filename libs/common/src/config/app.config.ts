@@ -26,6 +26,8 @@ class AppEnv {
   @IsOmittable() @IsString() TRUST_PROXY?: string;
   @IsOmittable() @IsInt() @Min(1024) @Max(64 * 1024 * 1024) JSON_BODY_LIMIT_BYTES?: number;
   @IsOmittable() @IsInt() @Min(0) @Max(120_000) SHUTDOWN_GRACE_MS?: number;
+  @IsOmittable() @IsInt() @Min(100) @Max(600_000) HTTP_BODY_IDLE_TIMEOUT_MS?: number;
+  @IsOmittable() @IsInt() @Min(100) @Max(600_000) HTTP_JSON_BODY_TIMEOUT_MS?: number;
   @IsOmittable() @IsString() CONSOLE_DIR?: string;
   @IsOmittable() @IsInt() @Min(2) @Max(256) JSON_MAX_DEPTH?: number;
   @IsOmittable() @IsInt() @Min(10) @Max(1_000_000) JSON_MAX_KEYS?: number;
@@ -53,6 +55,12 @@ export interface AppSettings {
   jsonBodyLimitBytes: number;
   /** I-JSON limits checked on every JSON body before anything else reads it. */
   jsonLimits: { maxDepth: number; maxKeys: number; maxStringLength: number };
+  /**
+   * A request body that stops arriving: no byte for `idleMs` (any body, vault uploads included:
+   * a slow upload that keeps moving is never cut), or a JSON body not whole `jsonTotalMs` after
+   * its headers, is answered 408 `request_timeout` and its connection closed.
+   */
+  bodyTimeouts: { idleMs: number; jsonTotalMs: number };
   /** Below this many free bytes under DATA_DIR, /health reports the disk as degraded (down). */
   healthMinFreeBytes: number;
   shutdownGraceMs: number;
@@ -93,6 +101,10 @@ export function readAppSettings(env: Env, problems: ConfigProblems): AppSettings
       maxDepth: v.JSON_MAX_DEPTH ?? 32,
       maxKeys: v.JSON_MAX_KEYS ?? 20_000,
       maxStringLength: v.JSON_MAX_STRING_LENGTH ?? 65_536,
+    },
+    bodyTimeouts: {
+      idleMs: v.HTTP_BODY_IDLE_TIMEOUT_MS ?? 30_000,
+      jsonTotalMs: v.HTTP_JSON_BODY_TIMEOUT_MS ?? 60_000,
     },
     healthMinFreeBytes: v.HEALTH_MIN_FREE_BYTES ?? 64 * 1024 * 1024,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS ?? 10_000,

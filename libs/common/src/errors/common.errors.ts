@@ -25,7 +25,8 @@ export const COMMON_ERRORS = {
       'a route that reads a JSON body got a body of another Content-Type (or none); send application/json',
     unsupported_charset: 'the request charset is not supported',
     invalid_content_encoding: 'the request body is not encoded as its Content-Encoding says',
-    request_aborted: 'the client stopped sending the request body',
+    request_aborted:
+      "the client stopped sending the request body (closed its side before the body's end)",
     unauthorized: 'no x-api-key header, or one the server does not know',
     forbidden: 'the x-api-key is valid but holds none of the roles the route accepts',
     rate_limited:
@@ -45,7 +46,8 @@ export const COMMON_ERRORS = {
     headers_too_large:
       "the request line and headers are over the server's limit (16 KiB); answered before any route",
     malformed_request: 'the request is not well-formed HTTP; answered before any route',
-    request_timeout: 'the request headers did not arrive in time; answered before any route',
+    request_timeout:
+      'the request did not arrive in time: its headers (answered before any route), or its body (no byte for HTTP_BODY_IDLE_TIMEOUT_MS, or a JSON body not whole within HTTP_JSON_BODY_TIMEOUT_MS); the connection is closed',
   },
 } as const;
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, Server } from 'node:http';
+import { IncomingMessage, STATUS_CODES, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { isJsonRequest } from './body-pipeline';
 
 /** What Node's HTTP parser refuses before any route, as the API's error codes. */
 const REFUSALS: Record<string, { status: number; code: string; message: string }> = {
@@ -14,6 +15,30 @@ const REFUSALS: Record<string, { status: number; code: string; message: string }
     code: 'request_timeout',
     message: 'The request headers did not arrive in time',
   },
+};
+/** The same refusals, of a request whose headers arrived and whose body did not. */
+const BODY_REFUSALS: Record<string, { status: number; code: string; message: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: 'request_timeout',
+    message: 'The request body did not arrive in time',
+  },
+  // the client closed its side (a half-close) before the body's end
+  HPE_INVALID_EOF_STATE: {
+    status: 400,
+    code: 'request_aborted',
+    message: 'The client stopped sending the request body before its end',
+  },
+};
+const BODY_STALLED = {
+  status: 408,
+  code: 'request_timeout',
+  message: 'The request body stopped arriving: no byte came for too long',
+};
+const BODY_TOO_SLOW = {
+  status: 408,
+  code: 'request_timeout',
+  message: 'The JSON request body did not arrive whole in time',
 };
 const MALFORMED = {
   status: 400,
@@ -31,13 +56,46 @@ export function answerClientErrors(
   server: Server,
   /** Told of a refusal, a second at most (`since`: refusals not told since the last one). */
   onRefused: (code: string, correlationId: string, since: number) => void = () => undefined,
+  /**
+   * A body that stops arriving (see `AppSettings.bodyTimeouts`): undefined, only Node's own
+   * whole-request timeout (`server.requestTimeout`) bounds it.
+   */
+  bodyTimeouts?: { idleMs: number; jsonTotalMs: number },
 ): void {
   let loggedAt = 0;
   let unlogged = 0;
+  const told = (code: string, correlationId: string): void => {
+    // a line a second at most: anyone can send such requests
+    const now = Date.now();
+    if (now - loggedAt < 1000) {
+      unlogged += 1;
+      return;
+    }
+    loggedAt = now;
+    onRefused(code, correlationId, unlogged);
+    unlogged = 0;
+  };
+  if (bodyTimeouts) watchBodies(server, bodyTimeouts, told);
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const pending = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    const parsing = (socket as Duplex & { parser?: { incoming?: IncomingMessage } | null }).parser
+      ?.incoming;
+    // the request being read has its response still unwritten (its headers arrived, its body
+    // did not): answered through that response, which the routes' own answer then finds sent
+    if (
+      error.code !== 'ECONNRESET' &&
+      socket.writable &&
+      pending &&
+      !pending.headersSent &&
+      parsing !== undefined &&
+      pending.req === parsing
+    ) {
+      const refusal = BODY_REFUSALS[error.code ?? ''] ?? MALFORMED;
+      told(refusal.code, answerThrough(pending, refusal));
+      return;
+    }
     // a connection gone, or a response pending on it (a pipelined request before this one:
     // an answer written now would be read as that one's): nothing can be answered
-    const pending = (socket as Duplex & { _httpMessage?: unknown })._httpMessage;
     if (error.code === 'ECONNRESET' || !socket.writable || pending) {
       socket.destroy();
       return;
@@ -62,14 +120,79 @@ export function answerClientErrors(
         'Connection: close\r\n\r\n' +
         body,
     );
-    // a line a second at most: anyone can send such requests
-    const now = Date.now();
-    if (now - loggedAt < 1000) {
-      unlogged += 1;
+    told(refusal.code, correlationId);
+  });
+}
+
+/**
+ * Bounds how long a request's body may take. Checked every `idleMs` (at most every
+ * `jsonTotalMs` after the headers, for a JSON body): a body of which no byte arrived over the
+ * whole last period (so a stall is answered between one and two periods after its last byte),
+ * unless the server is the one behind (the request holds a full buffer unread: the socket is
+ * paused for it), or a JSON body not whole `jsonTotalMs` after its headers, is answered 408
+ * `request_timeout` and its connection closed. A large upload (the vault's) that keeps moving,
+ * however slowly, is never cut by this.
+ */
+function watchBodies(
+  server: Server,
+  timeouts: { idleMs: number; jsonTotalMs: number },
+  told: (code: string, correlationId: string) => void,
+): void {
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.complete) return;
+    const length = req.headers['content-length'];
+    if (
+      (length === undefined || length === '0') &&
+      req.headers['transfer-encoding'] === undefined
+    ) {
       return;
     }
-    loggedAt = now;
-    onRefused(refusal.code, correlationId, unlogged);
-    unlogged = 0;
+    const socket = req.socket;
+    const deadline = isJsonRequest(req) ? Date.now() + timeouts.jsonTotalMs : Infinity;
+    let seen = socket.bytesRead;
+    const next = (): NodeJS.Timeout =>
+      setTimeout(check, Math.max(1, Math.min(timeouts.idleMs, deadline - Date.now()))).unref();
+    const check = (): void => {
+      if (req.complete || res.headersSent || socket.destroyed) return;
+      const read = socket.bytesRead;
+      const behind = req.readableLength >= req.readableHighWaterMark;
+      if (Date.now() >= deadline) {
+        told(BODY_TOO_SLOW.code, answerThrough(res, BODY_TOO_SLOW));
+      } else if (read !== seen || behind) {
+        seen = read;
+        timer = next();
+      } else {
+        told(BODY_STALLED.code, answerThrough(res, BODY_STALLED));
+      }
+    };
+    let timer = next();
+    res.once('close', () => clearTimeout(timer));
   });
+}
+
+/**
+ * Writes an error answer through a request's own response (its correlation id, when the
+ * request got one) and closes the connection once it is out: the rest of the body is not read.
+ */
+function answerThrough(
+  res: ServerResponse,
+  refusal: { status: number; code: string; message: string },
+): string {
+  const correlationId = String(res.getHeader('x-correlation-id') ?? randomUUID());
+  const body = JSON.stringify({
+    statusCode: refusal.status,
+    code: refusal.code,
+    message: refusal.message,
+    correlationId,
+  });
+  res.statusCode = refusal.status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('x-correlation-id', correlationId);
+  res.setHeader('Connection', 'close');
+  const socket = res.socket;
+  res.once('finish', () => socket?.destroy());
+  res.end(body);
+  return correlationId;
 }

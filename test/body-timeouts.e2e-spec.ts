@@ -1,0 +1,140 @@
+import { connect } from 'node:net';
+import { jpegBytes } from './support/image-bytes';
+import { startTestApp, TestApp } from './support/test-app';
+
+/**
+ * A request whose body stops arriving is answered (docs/architecture.md, "HTTP conventions"):
+ * 408 `request_timeout` when no byte comes for HTTP_BODY_IDLE_TIMEOUT_MS or a JSON body is not
+ * whole within HTTP_JSON_BODY_TIMEOUT_MS, 400 `request_aborted` when the client half-closes
+ * before the body's end; a vault upload that keeps moving is not cut. Raw sockets, short
+ * timeouts; the only bound on time is a generous one on the answer coming at all.
+ */
+describe('Request bodies that stop arriving (e2e)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ HTTP_BODY_IDLE_TIMEOUT_MS: '300', HTTP_JSON_BODY_TIMEOUT_MS: '1500' });
+  });
+  afterAll(async () => t.close());
+
+  /** A raw connection: what it receives until the server closes its end (a generous 20 s bound). */
+  const open = () => {
+    const { hostname, port } = new URL(t.baseUrl);
+    const socket = connect({ port: Number(port), host: hostname, allowHalfOpen: true });
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+    socket.on('error', () => undefined);
+    const answered = new Promise<string>((resolve, reject) => {
+      const bound = setTimeout(() => reject(new Error(`no answer; got ${received}`)), 20_000);
+      // the server's end of the connection (this side, half-open, never ends it)
+      const closed = () => {
+        clearTimeout(bound);
+        resolve(received);
+      };
+      socket.once('end', closed);
+      socket.once('close', closed);
+    });
+    return { socket, answered };
+  };
+  const head = (path: string, headers: Record<string, string | number>) =>
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nx-api-key: ${t.keys.admin}\r\n` +
+    Object.entries(headers)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('') +
+    '\r\n';
+  const parse = (text: string) => {
+    const [top, body] = text.split('\r\n\r\n');
+    return { status: Number(top.split(' ')[1]), top, body: body ? JSON.parse(body) : undefined };
+  };
+
+  it('should answer 408 request_timeout to a JSON body that stops arriving', async () => {
+    const { socket, answered } = open();
+    socket.write(
+      head('/api/v5/sites', { 'content-type': 'application/json', 'content-length': 100 }) +
+        '{"name":',
+    );
+    const answer = parse(await answered);
+    expect([answer.status, answer.body?.code]).toEqual([408, 'request_timeout']);
+    expect(answer.body.message).toMatch(/body/);
+    expect(answer.top).toMatch(/x-correlation-id: [\w-]+/i);
+    socket.destroy();
+  });
+
+  it('should answer 408 to a chunked body without its last chunk', async () => {
+    const { socket, answered } = open();
+    socket.write(
+      head('/api/v5/sites', {
+        'content-type': 'application/json',
+        'transfer-encoding': 'chunked',
+      }) + '8\r\n{"name":\r\n',
+    );
+    const answer = parse(await answered);
+    expect([answer.status, answer.body?.code]).toEqual([408, 'request_timeout']);
+    socket.destroy();
+  });
+
+  it('should answer 408 to a JSON body still trickling past the whole-body bound', async () => {
+    const { socket, answered } = open();
+    socket.write(
+      head('/api/v5/sites', { 'content-type': 'application/json', 'content-length': 400 }),
+    );
+    // a byte every 100 ms (never idle for 300 ms): 400 bytes would take 40 s
+    const trickle = setInterval(() => socket.writable && socket.write(' '), 100);
+    const answer = parse(await answered);
+    clearInterval(trickle);
+    expect([answer.status, answer.body?.code]).toEqual([408, 'request_timeout']);
+    expect(answer.body.message).toMatch(/whole/);
+    socket.destroy();
+  });
+
+  it('should answer 400 request_aborted to a body the client half-closes before its end', async () => {
+    const { socket, answered } = open();
+    socket.write(
+      head('/api/v5/sites', { 'content-type': 'application/json', 'content-length': 100 }) +
+        '{"name":',
+    );
+    socket.end();
+    const answer = parse(await answered);
+    expect([answer.status, answer.body?.code]).toEqual([400, 'request_aborted']);
+    socket.destroy();
+  });
+
+  it('should answer 408 to a vault upload that stops arriving', async () => {
+    const { socket, answered } = open();
+    const bytes = jpegBytes(4096);
+    socket.write(
+      head('/api/v5/vault', { 'content-type': 'image/jpeg', 'content-length': bytes.length }),
+    );
+    socket.write(bytes.subarray(0, 1024));
+    const answer = parse(await answered);
+    expect([answer.status, answer.body?.code]).toEqual([408, 'request_timeout']);
+    socket.destroy();
+  });
+
+  it('should store a slow vault upload that keeps moving, past both bounds', async () => {
+    const { socket, answered } = open();
+    const bytes = jpegBytes(2500);
+    socket.write(
+      head('/api/v5/vault', {
+        'content-type': 'image/jpeg',
+        'content-length': bytes.length,
+        connection: 'close',
+      }),
+    );
+    // 100 bytes every 100 ms: 2.5 s in all, longer than the JSON bound and many idle periods
+    let sent = 0;
+    await new Promise<void>((resolve) => {
+      const step = setInterval(() => {
+        socket.write(bytes.subarray(sent, sent + 100));
+        sent += 100;
+        if (sent >= bytes.length) {
+          clearInterval(step);
+          resolve();
+        }
+      }, 100);
+    });
+    const answer = parse(await answered);
+    expect([answer.status, answer.body?.size]).toEqual([201, 2500]);
+    socket.destroy();
+  });
+});
