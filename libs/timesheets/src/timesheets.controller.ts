@@ -184,7 +184,8 @@ export class TimesheetsController {
       `${SIGNED_READ} A day present is a day with a live check-in: a shift still open counts ` +
       '(0 hours, flagged), a day with only a check-out without a check-in does not. `hours` ' +
       'is the seconds of the period / 3600 rounded to 2 decimals once; the days of the CSV ' +
-      'and the JSON are rounded each, so their sum may differ slightly; `workedSeconds` is exact.',
+      'and the JSON are rounded each, so their sum may differ slightly; `workedSeconds` is not ' +
+      'rounded: the sum of whole seconds per shift, each shift truncated to the second.',
   })
   @ApiOkResponse({ type: PayrollView })
   async payroll(
