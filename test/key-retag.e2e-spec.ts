@@ -242,8 +242,9 @@ describe('keys:retag (e2e)', () => {
   it(
     'should not re-tag a row that verifies only under a key given to --except: listed as suspect, exit 5; the other retired key still vouches',
     async () => {
-      // under A: plain, chained (reviews under A), mixed (a review under A, one under B)
-      const { a, plain, chained, mixed } = await taggedUnderAThenRotated();
+      // under A: plain, chained (reviews under A), mixed (a review under A, one under B), and
+      // the phone's block state and its three events
+      const { a, plain, chained, mixed, phone } = await taggedUnderAThenRotated();
       const underB = await flagged();
       await t!.close({ keepData: true });
       t = undefined;
@@ -267,12 +268,29 @@ describe('keys:retag (e2e)', () => {
       expect(run.stdout).toContain(`(3 under ${a})`);
       for (const e of [plain, chained, mixed]) expect(run.stdout).toContain(`  "${e.id}"`);
       expect(run.stdout).not.toContain(underB.id);
+      // the phone's rows too: its state and events verify only under A, none re-tagged
+      expect(run.stdout).toContain(
+        'worker devices (block state and events): 1 read, 0 re-tagged under',
+      );
+      expect(run.stdout).toContain('0 with tampered rows, 4 suspect rows');
+      expect(run.stdout).toContain(`suspect: 4 worker-device rows`);
+      expect(run.stdout).toContain(`  "${phone.deviceId}": its block state`);
+      expect(run.stdout).toContain(`  "${phone.deviceId}": its "unblocked" event`);
+      expect(run.stdout).toContain(`4 suspect worker-device rows left under it (--except)`);
 
       // A dropped (it leaked): what only A vouched for reads tampered, B's row was re-tagged
       t = await restartApp(t, () => dropRetired(a), env());
       expect((await detail(plain.id)).integrity).toBe('tampered');
       expect((await detail(mixed.id)).integrity).toBe('tampered');
       expect(await detail(underB.id)).toEqual({ integrity: 'verified', reviews: [] });
+      // the phone's unblock was A's word alone: its state reads tampered, so blocked
+      const device = await get(`/api/v5/devices/${phone.deviceId}`);
+      expect(device.body).toMatchObject({ isBlocked: true, blockIntegrity: 'tampered' });
+      expect(device.body.events.map((e: { integrity: string }) => e.integrity)).toEqual([
+        'tampered',
+        'tampered',
+        'tampered',
+      ]);
     },
     slowOnMongo(240_000),
   );
