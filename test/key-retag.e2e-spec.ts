@@ -1,24 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, Server, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
-import { readStored, SECRETS_FILE, writeStored } from '@app/common';
 import { FraudEvent, FraudService } from '@app/fraud';
 import { MongoStore, Store } from '@app/persistence';
 import { StoreMac } from '@app/tlog';
 import { ApiProcess, runScript, startApiProcess } from './support/processes';
-import { restartApp } from './support/tamper';
+import { dataDirApp, dropRetiredStoreMacKey } from './support/tamper';
 import {
   http,
   itOnMongo,
   mongoDatabaseUrl,
   secretsOf,
   slowOnMongo,
-  startTestApp,
   storeSet,
-  TestApp,
 } from './support/test-app';
 import { enrollPhone, refreshToken } from './support/worker-client';
 
@@ -33,31 +27,26 @@ import { enrollPhone, refreshToken } from './support/worker-client';
 const id = () => randomBytes(12).toString('hex');
 
 describe('keys:retag (e2e)', () => {
-  let dataDir: string;
-  let t: TestApp | undefined;
-  const env = () => ({ DATA_DIR: dataDir, TRUST_AUTO_BLOCK_FLOOR: '0' });
-  beforeEach(() => {
-    dataDir = mkdtempSync(join(tmpdir(), 'mdai-retag-'));
-  });
   let replica: ApiProcess | undefined;
+  // declared before the app's: the replica process is killed before the server and DATA_DIR go
   afterEach(async () => {
     await replica?.kill();
     replica = undefined;
-    await t?.close();
-    t = undefined;
-    rmSync(dataDir, { recursive: true, force: true });
   });
+  const app = dataDirApp('retag', { TRUST_AUTO_BLOCK_FLOOR: '0' });
+  /** A rotation of the store-MAC key (the old one retired) with the server stopped. */
+  const rotateMac = () => app.restart((dir) => rotateLocalKeys(dir, ['mac'], new Date()));
 
-  const get = (path: string) => http(t!.baseUrl, 'GET', path, { key: t!.keys.admin });
+  const get = (path: string) => http(app.t.baseUrl, 'GET', path, { key: app.t.keys.admin });
   const review = async (eventId: string, decision: string, reason: string) => {
-    const res = await http(t!.baseUrl, 'POST', `/api/v5/fraud/events/${eventId}/review`, {
-      key: t!.keys.admin,
+    const res = await http(app.t.baseUrl, 'POST', `/api/v5/fraud/events/${eventId}/review`, {
+      key: app.t.keys.admin,
       body: { decision, reason },
     });
     expect(res.status).toBe(201);
   };
   const flagged = async (): Promise<FraudEvent> =>
-    (await t!.app.get(FraudService).record({
+    (await app.t.app.get(FraudService).record({
       type: 'impossible_travel',
       deviceId: id(),
       workerId: id(),
@@ -73,22 +62,15 @@ describe('keys:retag (e2e)', () => {
       reviews: (res.body.reviews as Array<{ integrity: string }>).map((r) => r.integrity),
     };
   };
-  /** Drops the retired store-MAC key `kid` from secrets.json, as the docs allow. */
-  const dropRetired = (kid: string) => {
-    const file = join(dataDir, SECRETS_FILE);
-    const stored = readStored(file);
-    const history = JSON.parse(stored.STORE_MAC_RETIRED_KEYS) as Array<{ kid: string }>;
-    expect(history.map((k) => k.kid)).toContain(kid);
-    stored.STORE_MAC_RETIRED_KEYS = JSON.stringify(history.filter((k) => k.kid !== kid));
-    writeStored(file, stored);
-  };
+  /** The server restarted with the retired store-MAC key `kid` dropped, as the docs allow. */
+  const dropRetired = (kid: string) => app.restart((dir) => dropRetiredStoreMacKey(dir, kid));
 
   /**
    * Events and reviews under key A; a rotation to B (A retired) and a restart; a review under
    * B chained onto A's tags. Returns A's id and the events.
    */
   async function taggedUnderAThenRotated() {
-    t = await startTestApp(env());
+    const t = await app.start();
     const a = t.app.get(StoreMac).kid;
     const [plain, chained, mixed] = [await flagged(), await flagged(), await flagged()];
     await review(chained.id, 'confirmed', 'seen on camera');
@@ -103,11 +85,7 @@ describe('keys:retag (e2e)', () => {
       });
       expect(res.status).toBe(200);
     }
-    await t.close({ keepData: true });
-    t = undefined;
-    rotateLocalKeys(dataDir, ['mac'], new Date());
-    t = await startTestApp(env());
-    expect(t.app.get(StoreMac).kid).not.toBe(a);
+    expect((await rotateMac()).app.get(StoreMac).kid).not.toBe(a);
     await review(mixed.id, 'dismissed', 'under b');
     return { a, plain, chained, mixed, phone };
   }
@@ -117,7 +95,7 @@ describe('keys:retag (e2e)', () => {
     async () => {
       const { a, plain, chained, mixed, phone } = await taggedUnderAThenRotated();
       // beside the running server, as an operator runs it
-      const run = await runScript('keys-retag', dataDir);
+      const run = await runScript('keys-retag', app.dataDir);
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       expect(run.stdout).toContain('fraud events: 3 read, 3 re-tagged under');
@@ -126,11 +104,11 @@ describe('keys:retag (e2e)', () => {
         `the oldest retired key ${a} can be removed from STORE_MAC_RETIRED_KEYS`,
       );
       // idempotent: a second run finds everything under the current key
-      const again = await runScript('keys-retag', dataDir);
+      const again = await runScript('keys-retag', app.dataDir);
       expect(again.code).toBe(0);
       expect(again.stdout).toContain('0 re-tagged under');
 
-      t = await restartApp(t!, () => dropRetired(a), env());
+      await dropRetired(a);
       expect(await detail(plain.id)).toEqual({ integrity: 'verified', reviews: [] });
       expect(await detail(chained.id)).toEqual({
         integrity: 'verified',
@@ -153,7 +131,7 @@ describe('keys:retag (e2e)', () => {
         'verified',
         'verified',
       ]);
-      const refreshed = await refreshToken(t.baseUrl, phone);
+      const refreshed = await refreshToken(app.t.baseUrl, phone);
       expect(refreshed.body.code).toBeUndefined();
       expect(refreshed.status).toBeLessThan(300);
     },
@@ -164,17 +142,17 @@ describe('keys:retag (e2e)', () => {
     'should leave a row tampered before the retag tampered, name it and exit non-zero; the genuine rows are re-tagged',
     async () => {
       const { a, plain, chained } = await taggedUnderAThenRotated();
-      await storeSet(t!, 'fraud_events', plain.id, {
+      await storeSet(app.t, 'fraud_events', plain.id, {
         sqlite: { type: 'rapid_repeat' },
         mongo: { type: 'rapid_repeat' },
       });
-      const run = await runScript('keys-retag', dataDir);
+      const run = await runScript('keys-retag', app.dataDir);
       expect(run.code).toBe(2);
       expect(run.stdout).toContain('1 tampered');
       expect(run.stdout).toContain(`  "${plain.id}"`);
       expect(run.stdout).not.toContain(chained.id);
 
-      t = await restartApp(t!, () => dropRetired(a), env());
+      await dropRetired(a);
       expect((await detail(plain.id)).integrity).toBe('tampered');
       expect(await detail(chained.id)).toEqual({
         integrity: 'verified',
@@ -186,20 +164,15 @@ describe('keys:retag (e2e)', () => {
   it(
     'should refuse while a live replica tags under another store-MAC key (exit 4, nothing written), go on with --force, and no longer count a replica gone quiet',
     async () => {
-      t = await startTestApp(env());
-      const a = t.app.get(StoreMac).kid;
+      const a = (await app.start()).app.get(StoreMac).kid;
       const e = await flagged();
       // a replica of its own process, started on key A, left running through the rotation
       replica = await startApiProcess({
-        DATA_DIR: dataDir,
+        DATA_DIR: app.dataDir,
         TRUST_AUTO_BLOCK_FLOOR: '0',
         STORE_MAC_HEARTBEAT_MS: '500',
       });
-      await t.close({ keepData: true });
-      t = undefined;
-      rotateLocalKeys(dataDir, ['mac'], new Date());
-      t = await startTestApp(env());
-      const b = t.app.get(StoreMac).kid;
+      const b = (await rotateMac()).app.get(StoreMac).kid;
       expect(b).not.toBe(a);
 
       // an admin sees every live replica's key id on /health (never the key)
@@ -212,16 +185,16 @@ describe('keys:retag (e2e)', () => {
           [b, true],
         ].sort(),
       );
-      expect(JSON.stringify(health.body)).not.toContain(secretsOf(dataDir).STORE_MAC_KEY);
+      expect(JSON.stringify(health.body)).not.toContain(secretsOf(app.dataDir).STORE_MAC_KEY);
 
-      const refused = await runScript('keys-retag', dataDir);
+      const refused = await runScript('keys-retag', app.dataDir);
       expect(refused.code).toBe(4);
       expect(refused.stdout).toContain(`tags under ${a}`);
       expect(refused.stdout).toContain('refused: 1 live replica(s)');
       expect(refused.stdout).not.toContain('fraud events:');
 
       // --force: the event is still under A (the refused run wrote nothing), re-tagged now
-      const forced = await runScript('keys-retag', dataDir, ['--force']);
+      const forced = await runScript('keys-retag', app.dataDir, ['--force']);
       expect(forced.code).toBe(0);
       expect(forced.stdout).toContain('--force: going on');
       expect(forced.stdout).toContain(`1 re-tagged under ${b} (1 from ${a})`);
@@ -230,7 +203,7 @@ describe('keys:retag (e2e)', () => {
       await replica.kill();
       replica = undefined;
       await new Promise((resolve) => setTimeout(resolve, 3 * 500 + 500));
-      const after = await runScript('keys-retag', dataDir);
+      const after = await runScript('keys-retag', app.dataDir);
       expect(after.code).toBe(0);
       expect(after.stdout).toContain('1 gone quiet (not counted)');
       expect(after.stdout).toContain('0 re-tagged under');
@@ -242,23 +215,20 @@ describe('keys:retag (e2e)', () => {
   it(
     'should not re-tag a row that verifies only under a key given to --except: listed as suspect, exit 5; the other retired key still vouches',
     async () => {
-      // under A: plain, chained (reviews under A), mixed (a review under A, one under B)
-      const { a, plain, chained, mixed } = await taggedUnderAThenRotated();
+      // under A: plain, chained (reviews under A), mixed (a review under A, one under B), and
+      // the phone's block state and its three events
+      const { a, plain, chained, mixed, phone } = await taggedUnderAThenRotated();
       const underB = await flagged();
-      await t!.close({ keepData: true });
-      t = undefined;
-      rotateLocalKeys(dataDir, ['mac'], new Date());
-      t = await startTestApp(env());
-      const c = t.app.get(StoreMac).kid;
+      const c = (await rotateMac()).app.get(StoreMac).kid;
 
       // what is not a key to except: the current one, one not held, none at all
       for (const args of [['--except', c], ['--except', 'ffffffffffffffff'], ['--except']]) {
-        const bad = await runScript('keys-retag', dataDir, args);
+        const bad = await runScript('keys-retag', app.dataDir, args);
         expect({ args, code: bad.code }).toEqual({ args, code: 64 });
         expect(bad.stdout).not.toContain('fraud events:');
       }
 
-      const run = await runScript('keys-retag', dataDir, ['--except', a]);
+      const run = await runScript('keys-retag', app.dataDir, ['--except', a]);
       expect(run.stderr).toBe('');
       expect(run.code).toBe(5);
       expect(run.stdout).toContain(`not trusted (--except): ${a}`);
@@ -267,12 +237,29 @@ describe('keys:retag (e2e)', () => {
       expect(run.stdout).toContain(`(3 under ${a})`);
       for (const e of [plain, chained, mixed]) expect(run.stdout).toContain(`  "${e.id}"`);
       expect(run.stdout).not.toContain(underB.id);
+      // the phone's rows too: its state and events verify only under A, none re-tagged
+      expect(run.stdout).toContain(
+        'worker devices (block state and events): 1 read, 0 re-tagged under',
+      );
+      expect(run.stdout).toContain('0 with tampered rows, 4 suspect rows');
+      expect(run.stdout).toContain(`suspect: 4 worker-device rows`);
+      expect(run.stdout).toContain(`  "${phone.deviceId}": its block state`);
+      expect(run.stdout).toContain(`  "${phone.deviceId}": its "unblocked" event`);
+      expect(run.stdout).toContain(`4 suspect worker-device rows left under it (--except)`);
 
       // A dropped (it leaked): what only A vouched for reads tampered, B's row was re-tagged
-      t = await restartApp(t, () => dropRetired(a), env());
+      await dropRetired(a);
       expect((await detail(plain.id)).integrity).toBe('tampered');
       expect((await detail(mixed.id)).integrity).toBe('tampered');
       expect(await detail(underB.id)).toEqual({ integrity: 'verified', reviews: [] });
+      // the phone's unblock was A's word alone: its state reads tampered, so blocked
+      const device = await get(`/api/v5/devices/${phone.deviceId}`);
+      expect(device.body).toMatchObject({ isBlocked: true, blockIntegrity: 'tampered' });
+      expect(device.body.events.map((e: { integrity: string }) => e.integrity)).toEqual([
+        'tampered',
+        'tampered',
+        'tampered',
+      ]);
     },
     slowOnMongo(240_000),
   );
@@ -280,23 +267,20 @@ describe('keys:retag (e2e)', () => {
   itOnMongo(
     'should count an event deleted between its read and its compare-and-set as deleted, never as re-tagged (MongoDB)',
     async () => {
-      t = await startTestApp(env());
+      await app.start();
       const [gone, kept] = [await flagged(), await flagged()];
-      await t.close({ keepData: true });
-      t = undefined;
-      rotateLocalKeys(dataDir, ['mac'], new Date());
-      t = await startTestApp(env());
+      const t = await rotateMac();
       const events = t.app.get<Store, MongoStore>(Store).connection.collection('fraud_events');
       // the command reaches MongoDB through a relay that holds its update of `gone` until the
       // event is deleted: the page was read with it, the compare-and-set then finds nothing
       let deleted = false;
-      const relay = await mongoRelay(mongoDatabaseUrl(dataDir), async (message) => {
+      const relay = await mongoRelay(mongoDatabaseUrl(app.dataDir), async (message) => {
         if (deleted || !isUpdateOf(message, 'fraud_events', gone.id)) return;
         expect((await events.deleteOne({ _id: gone.id as never })).deletedCount).toBe(1);
         deleted = true;
       });
       try {
-        const run = await runScript('keys-retag', dataDir, [], { DATABASE_URL: relay.url });
+        const run = await runScript('keys-retag', app.dataDir, [], { DATABASE_URL: relay.url });
         expect(run.stderr).toBe('');
         expect(deleted).toBe(true);
         expect(run.code).toBe(0);

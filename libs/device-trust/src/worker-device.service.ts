@@ -215,8 +215,12 @@ export class WorkerDeviceService {
    * `keys:retag`: a page of devices (after `afterDeviceId`, deviceId order) with their block
    * state and events tagged again under the current store-MAC key (WorkerDeviceRepository).
    */
-  retagPage(afterDeviceId: string, limit: number): Promise<WorkerDeviceRetagOutcome[]> {
-    return this.devices.retagPage(afterDeviceId, limit);
+  retagPage(
+    afterDeviceId: string,
+    limit: number,
+    except?: readonly string[],
+  ): Promise<WorkerDeviceRetagOutcome[]> {
+    return this.devices.retagPage(afterDeviceId, limit, except);
   }
 
   /** Devices in deviceId order; with `workerId`, that worker's phones only. */

@@ -11,8 +11,9 @@
  * event is read again (a few times; one still changing is left for a next run, exit 3).
  * Idempotent: rows already under the current key are left. A leaked key must vouch for
  * nothing: `--except <kid>` (repeatable) names a held key whose tags are not trusted, and an
- * event with a row that verifies only under it is never re-tagged: listed as suspect, exit 5.
- * Without it, a held key vouches for whatever verifies under it, a row forged with it included.
+ * event with a row that verifies only under it is never re-tagged: listed as suspect, exit 5;
+ * so is a worker device's block state or event that verifies only under it (the device's
+ * other rows are re-tagged). Without it, a held key vouches for whatever verifies under it, a row forged with it included.
  *
  * It refuses to start (exit 4, nothing written) while a live replica tags under another
  * store-MAC key than this one (the record StoreMacReplicas keeps: each server's key id, at boot
@@ -150,10 +151,15 @@ interface DeviceTally {
   /** Devices with a block state or an event no held key vouches for (never re-tagged). */
   tampered: string[];
   tamperedCount: number;
+  /** Rows that verify only under an excepted key (never re-tagged), each `device: what`. */
+  suspect: string[];
+  suspectCount: number;
+  /** Suspect rows under each excepted key id. */
+  suspectFrom: Map<string, number>;
 }
 
 /** Worker devices' block states and events (WorkerDeviceSeal) under a retired key, re-tagged. */
-async function retagDevices(devices: WorkerDeviceService): Promise<DeviceTally> {
+async function retagDevices(devices: WorkerDeviceService, except: string[]): Promise<DeviceTally> {
   const tally: DeviceTally = {
     read: 0,
     retagged: 0,
@@ -162,11 +168,21 @@ async function retagDevices(devices: WorkerDeviceService): Promise<DeviceTally> 
     changed: [],
     tampered: [],
     tamperedCount: 0,
+    suspect: [],
+    suspectCount: 0,
+    suspectFrom: new Map(),
   };
   for (let after = ''; ;) {
-    const page = await devices.retagPage(after, PAGE);
+    const page = await devices.retagPage(after, PAGE, except);
     for (const o of page) {
       tally.read++;
+      for (const row of o.suspect) {
+        tally.suspectCount++;
+        add(tally.suspectFrom, row.kid);
+        const what =
+          row.row === 'state' ? 'its block state' : `its ${q(row.action)} event ${q(row.eventId)}`;
+        if (tally.suspect.length < LISTED) tally.suspect.push(`${q(o.deviceId)}: ${what}`);
+      }
       if (o.tampered > 0) {
         tally.tamperedCount++;
         if (tally.tampered.length < LISTED) tally.tampered.push(o.deviceId);
@@ -308,10 +324,10 @@ export function keysRetag(args: string[] = []): void {
         out(`  … and ${fraud.suspectCount - fraud.suspect.length} more`);
     }
 
-    const devices = await retagDevices(app.get(WorkerDeviceService, { strict: false }));
+    const devices = await retagDevices(app.get(WorkerDeviceService, { strict: false }), except);
     const devicesFrom = [...devices.retaggedFrom].map(([kid, n]) => `${n} from ${kid}`).join(', ');
     out(
-      `worker devices (block state and events): ${devices.read} read, ${devices.retagged} re-tagged under ${mac.kid}${devicesFrom ? ` (${devicesFrom})` : ''}, ${devices.changed.length} changed by a server on every try, ${devices.tamperedCount} with tampered rows`,
+      `worker devices (block state and events): ${devices.read} read, ${devices.retagged} re-tagged under ${mac.kid}${devicesFrom ? ` (${devicesFrom})` : ''}, ${devices.changed.length} changed by a server on every try, ${devices.tamperedCount} with tampered rows${except.length ? `, ${devices.suspectCount} suspect rows` : ''}`,
     );
     if (devices.changed.length > 0) {
       out(
@@ -323,6 +339,15 @@ export function keysRetag(args: string[] = []): void {
         `tampered: ${devices.tamperedCount} worker devices have a block state or events no key held here vouches for; never re-tagged (a tampered state reads as blocked: an admin's block or unblock re-tags it)`,
       );
       for (const id of devices.tampered) out(`  ${q(id)}`);
+    }
+    if (devices.suspectCount > 0) {
+      const by = [...devices.suspectFrom].map(([kid, n]) => `${n} under ${kid}`).join(', ');
+      out(
+        `suspect: ${devices.suspectCount} worker-device rows (block states and events) verify only under a key given to --except (${by}): anyone holding that key could have made them; never re-tagged, they read tampered once the key is dropped (a suspect block state then reads blocked: an admin's block or unblock re-tags it; a suspect unblock no longer counts): check them against a backup from before the leak`,
+      );
+      for (const row of devices.suspect) out(`  ${row}`);
+      if (devices.suspectCount > devices.suspect.length)
+        out(`  … and ${devices.suspectCount - devices.suspect.length} more`);
     }
 
     // what else is still tagged under a key other than the current one
@@ -342,6 +367,12 @@ export function keysRetag(args: string[] = []): void {
       if (suspect > 0) {
         notes.push(
           `${suspect} suspect fraud events left under it (--except): they read tampered once it is removed`,
+        );
+      }
+      const devicesSuspect = devices.suspectFrom.get(key.kid) ?? 0;
+      if (devicesSuspect > 0) {
+        notes.push(
+          `${devicesSuspect} suspect worker-device rows left under it (--except): they read tampered once it is removed (a suspect block state reads blocked)`,
         );
       }
       const devicesChanged = devices.changedFrom.get(key.kid) ?? 0;
@@ -383,12 +414,12 @@ export function keysRetag(args: string[] = []): void {
         );
       } else {
         out(
-          `the oldest retired key ${oldest.kid} can be removed from STORE_MAC_RETIRED_KEYS (restart every replica after)${timesheets.includes(oldest.kid) ? '; the first start without it rebuilds the timesheet read model' : ''}${fraud.tamperedCount > 0 ? '; the tampered fraud events above stay tampered whatever is held' : ''}${(fraud.suspectFrom.get(oldest.kid) ?? 0) > 0 ? '; the suspect fraud events above then read tampered' : ''}`,
+          `the oldest retired key ${oldest.kid} can be removed from STORE_MAC_RETIRED_KEYS (restart every replica after)${timesheets.includes(oldest.kid) ? '; the first start without it rebuilds the timesheet read model' : ''}${fraud.tamperedCount > 0 ? '; the tampered fraud events above stay tampered whatever is held' : ''}${(fraud.suspectFrom.get(oldest.kid) ?? 0) > 0 ? '; the suspect fraud events above then read tampered' : ''}${(devices.suspectFrom.get(oldest.kid) ?? 0) > 0 ? '; the suspect worker-device rows above then read tampered' : ''}`,
         );
       }
     }
     if (fraud.tamperedCount > 0 || devices.tamperedCount > 0) process.exitCode = RETAG_TAMPERED;
-    else if (fraud.suspectCount > 0) process.exitCode = RETAG_SUSPECT;
+    else if (fraud.suspectCount > 0 || devices.suspectCount > 0) process.exitCode = RETAG_SUSPECT;
     else if (fraud.changedCount > 0 || devices.changed.length > 0) process.exitCode = RETAG_CHANGED;
   });
 }

@@ -66,8 +66,10 @@ export class WorkerDeviceSeal {
   /**
    * What `keys:retag` does with a stored tag that reads `integrity` (as a read checked it): the
    * new tag under the current key (same form: legacy stays legacy) and the id of the key it was
-   * under, `current` when it is under the current key already, or `tampered` (no held key
-   * vouches for it: never re-tagged, that would launder it).
+   * under, `current` when it is under the current key already, `tampered` (no held key
+   * vouches for it: never re-tagged, that would launder it), or `suspect`: it verifies only
+   * under a key of `except` (`--except`, a leaked key, whose tags anyone holding it could have
+   * made): never re-tagged, left to read tampered once that key is dropped.
    */
   retagState(
     deviceId: string,
@@ -75,6 +77,7 @@ export class WorkerDeviceSeal {
     eventId: unknown,
     tag: unknown,
     integrity: WorkerDeviceIntegrity,
+    except: readonly string[] = [],
   ): RetagStep {
     if (integrity === 'tampered') return { kind: 'tampered' };
     const id = typeof eventId === 'string' ? eventId : null;
@@ -86,15 +89,17 @@ export class WorkerDeviceSeal {
     );
     if (kid === undefined) return { kind: 'tampered' };
     if (kid === this.mac.kid) return { kind: 'current' };
+    if (except.includes(kid)) return { kind: 'suspect', from: kid };
     return { kind: 'retag', from: kid, tag: this.stateTag(deviceId, blocked, id, legacy) };
   }
 
-  retagEvent(e: WorkerDeviceEvent, tag: unknown): RetagStep {
+  retagEvent(e: WorkerDeviceEvent, tag: unknown, except: readonly string[] = []): RetagStep {
     if (e.integrity === 'tampered' || e.integrity === undefined) return { kind: 'tampered' };
     const legacy = e.integrity === 'legacy';
     const kid = this.mac.kidOf('worker-device-event', eventData(e, legacy), tag);
     if (kid === undefined) return { kind: 'tampered' };
     if (kid === this.mac.kid) return { kind: 'current' };
+    if (except.includes(kid)) return { kind: 'suspect', from: kid };
     return { kind: 'retag', from: kid, tag: this.eventTag(e, legacy) };
   }
 
@@ -112,7 +117,17 @@ export class WorkerDeviceSeal {
 
 /** One stored tag's re-tagging (WorkerDeviceSeal.retagState / retagEvent). */
 export type RetagStep =
-  { kind: 'tampered' } | { kind: 'current' } | { kind: 'retag'; from: string; tag: string };
+  | { kind: 'tampered' }
+  | { kind: 'current' }
+  | { kind: 'suspect'; from: string }
+  | { kind: 'retag'; from: string; tag: string };
+
+/**
+ * A row of a device that verifies only under a key given to `--except` (`kid`), left as it is:
+ * its block state, or one of its events.
+ */
+export type WorkerDeviceSuspectRow =
+  { row: 'state'; kid: string } | { row: 'event'; eventId: string; action: string; kid: string };
 
 /** What `keys:retag` did with one device (its block state and its events). */
 export interface WorkerDeviceRetagOutcome {
@@ -123,6 +138,11 @@ export interface WorkerDeviceRetagOutcome {
   from: string[];
   /** Its rows no held key vouches for (state and events), never re-tagged. */
   tampered: number;
+  /**
+   * Its rows that verify only under a key of `except` (a leaked key), never re-tagged: they
+   * read tampered once that key is dropped (a suspect state then reads blocked).
+   */
+  suspect: WorkerDeviceSuspectRow[];
 }
 
 /** Why a start refused the legacy tagging of worker devices (as the fraud store's). */

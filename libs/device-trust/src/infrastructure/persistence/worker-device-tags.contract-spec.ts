@@ -245,6 +245,7 @@ describeStoreContract(
         result: 'retagged',
         from: [a.kid],
         tampered: 0,
+        suspect: [],
       });
       // the forged state is left (tampered), its genuine events re-tagged
       expect(of(forged)).toEqual({
@@ -252,6 +253,7 @@ describeStoreContract(
         result: 'retagged',
         from: [a.kid],
         tampered: 1,
+        suspect: [],
       });
       expect((await rotated.retagPage('', 10)).every((o) => o.result === 'current')).toBe(true);
       // without the retired key: the re-tagged rows verify, the tampered state still does not
@@ -265,6 +267,83 @@ describeStoreContract(
         'verified',
       ]);
       expect((await after.findByDeviceId(forged.deviceId))?.blockIntegrity).toBe('tampered');
+    });
+
+    it('should not re-tag a state or an event that verifies only under an excepted key (keys:retag --except): suspect, left to read tampered once that key is dropped', async () => {
+      const newKey = (): StoreMacKey =>
+        parseStoreMacKey('STORE_MAC_KEY', randomBytes(32).toString('base64'));
+      // A leaked; B a retired key still trusted; C the current one
+      const [a, b, c] = [newKey(), newKey(), newKey()];
+      const underA = await withTags(true, { current: a });
+      const [leaked, mixed] = [device(), device()];
+      const [registered, blocked] = [
+        event(leaked.deviceId, 'registered'),
+        event(leaked.deviceId, 'blocked'),
+      ];
+      await underA.register(leaked, registered);
+      await underA.setBlocked(leaked.deviceId, true, blocked);
+      const mixedRegistered = event(mixed.deviceId, 'registered');
+      await underA.register(mixed, mixedRegistered);
+      await underA.setBlocked(mixed.deviceId, true, event(mixed.deviceId, 'blocked'));
+      // under B: the mixed device unblocked (its state and that event tagged under B)
+      const underB = await withTags(true, { current: b, retired: [a] });
+      const unblocked = event(mixed.deviceId, 'unblocked', new Date('2026-01-02T00:00:00Z'));
+      await underB.setBlocked(mixed.deviceId, false, unblocked);
+
+      const rotated = await withTags(true, { current: c, retired: [a, b] });
+      const outcomes = await rotated.retagPage('', 10, [a.kid]);
+      const of = (d: WorkerDevice) => outcomes.find((o) => o.deviceId === d.deviceId);
+      expect(of(leaked)).toEqual({
+        deviceId: leaked.deviceId,
+        result: 'current',
+        from: [],
+        tampered: 0,
+        suspect: expect.arrayContaining([
+          { row: 'state', kid: a.kid },
+          { row: 'event', eventId: registered.id, action: 'registered', kid: a.kid },
+          { row: 'event', eventId: blocked.id, action: 'blocked', kid: a.kid },
+        ]),
+      });
+      expect(of(leaked)!.suspect).toHaveLength(3);
+      // B's rows re-tagged; A's left as they are
+      expect(of(mixed)!.result).toBe('retagged');
+      expect(of(mixed)!.from).toEqual([b.kid]);
+      expect(of(mixed)!.suspect).toHaveLength(2);
+      expect(of(mixed)!.suspect).toContainEqual({
+        row: 'event',
+        eventId: mixedRegistered.id,
+        action: 'registered',
+        kid: a.kid,
+      });
+      // a second run: nothing more to re-tag, the same rows still suspect
+      const again = await rotated.retagPage('', 10, [a.kid]);
+      expect(again.map((o) => [o.result, o.suspect.length]).sort()).toEqual([
+        ['current', 2],
+        ['current', 3],
+      ]);
+
+      // A dropped (it leaked): what only A vouched for reads tampered (the state blocked)
+      const after = await withTags(true, { current: c, retired: [b] });
+      expect(await after.findByDeviceId(leaked.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+      expect((await after.listEvents(leaked.deviceId)).map((e) => e.integrity)).toEqual([
+        'tampered',
+        'tampered',
+      ]);
+      expect(await after.findByDeviceId(mixed.deviceId)).toMatchObject({
+        isBlocked: false,
+        blockIntegrity: 'verified',
+      });
+      expect((await after.listEvents(mixed.deviceId)).map((e) => e.integrity)).toEqual([
+        'tampered',
+        'tampered',
+        'verified',
+      ]);
+      // without B either: the re-tagged rows verify under C alone
+      const onlyC = await withTags(true, { current: c });
+      expect((await onlyC.findByDeviceId(mixed.deviceId))?.blockIntegrity).toBe('verified');
     });
   },
 );

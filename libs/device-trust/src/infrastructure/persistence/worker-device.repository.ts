@@ -82,9 +82,14 @@ export abstract class WorkerDeviceRepository extends SealedValueRepository {
    * `keys:retag`: the devices after `afterDeviceId` (deviceId order, `limit` of them), each one's
    * block state and events that verify under a held key other than the current one tagged again
    * under the current one (in the form they verify in), each device written only as read.
-   * Needs the store's tags (WorkerDeviceSeal).
+   * A row that verifies only under a key id of `except` (a leaked key) is never re-tagged:
+   * named in the outcome's `suspect`. Needs the store's tags (WorkerDeviceSeal).
    */
-  abstract retagPage(afterDeviceId: string, limit: number): Promise<WorkerDeviceRetagOutcome[]>;
+  abstract retagPage(
+    afterDeviceId: string,
+    limit: number,
+    except?: readonly string[],
+  ): Promise<WorkerDeviceRetagOutcome[]>;
   abstract lastEventAt(
     deviceId: string,
     action: WorkerDeviceEventAction,

@@ -18,6 +18,7 @@ import {
   WorkerDeviceLegacyRefusal,
   WorkerDeviceRetagOutcome,
   WorkerDeviceSeal,
+  WorkerDeviceSuspectRow,
 } from '../../worker-device-seal';
 import { WorkerDeviceMongoMapper as Mapper } from '../mappers/worker-device.mapper';
 import {
@@ -289,7 +290,11 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
     return (await this.devices.exists({ deviceId })) ? false : undefined;
   }
 
-  async retagPage(afterDeviceId: string, limit: number): Promise<WorkerDeviceRetagOutcome[]> {
+  async retagPage(
+    afterDeviceId: string,
+    limit: number,
+    except: readonly string[] = [],
+  ): Promise<WorkerDeviceRetagOutcome[]> {
     const seal = this.seal;
     if (!seal) throw new Error('retagPage needs the store tags (WorkerDeviceSeal)');
     const ids = await this.devices
@@ -304,11 +309,12 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
       for (let attempt = 0; attempt < 3 && !outcome; attempt++) {
         const doc = await this.devices.findOne({ deviceId }).lean<WorkerDeviceDocument>();
         if (!doc) {
-          outcome = { deviceId, result: 'current', from: [], tampered: 0 };
+          outcome = { deviceId, result: 'current', from: [], tampered: 0, suspect: [] };
           break;
         }
         const from = new Set<string>();
         let tampered = 0;
+        const suspect: WorkerDeviceSuspectRow[] = [];
         const set: Record<string, unknown> = {};
         const device = this.toDomain(doc);
         const state = seal.retagState(
@@ -317,21 +323,25 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
           doc.blockEventId,
           doc.blockTag,
           device.blockIntegrity!,
+          except,
         );
         if (state.kind === 'tampered') tampered++;
+        else if (state.kind === 'suspect') suspect.push({ row: 'state', kid: state.from });
         else if (state.kind === 'retag') {
           from.add(state.from);
           set.blockTag = state.tag;
         }
         const events = (doc.events ?? []).map((e) => {
-          const step = seal.retagEvent(this.eventToDomain(e, deviceId), e.tag);
+          const step = seal.retagEvent(this.eventToDomain(e, deviceId), e.tag, except);
           if (step.kind === 'tampered') tampered++;
+          if (step.kind === 'suspect')
+            suspect.push({ row: 'event', eventId: e._id, action: e.action, kid: step.from });
           if (step.kind !== 'retag') return e;
           from.add(step.from);
           return { ...e, tag: step.tag };
         });
         if (from.size === 0) {
-          outcome = { deviceId, result: 'current', from: [], tampered };
+          outcome = { deviceId, result: 'current', from: [], tampered, suspect };
           break;
         }
         set.events = events;
@@ -346,9 +356,9 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
           { $set: set },
         );
         if (matchedCount === 1)
-          outcome = { deviceId, result: 'retagged', from: [...from], tampered };
+          outcome = { deviceId, result: 'retagged', from: [...from], tampered, suspect };
         else if (attempt === 2)
-          outcome = { deviceId, result: 'changed', from: [...from], tampered };
+          outcome = { deviceId, result: 'changed', from: [...from], tampered, suspect };
       }
       outcomes.push(outcome!);
     }

@@ -17,6 +17,7 @@ import {
   WorkerDeviceLegacyRefusal,
   WorkerDeviceRetagOutcome,
   WorkerDeviceSeal,
+  WorkerDeviceSuspectRow,
 } from '../../worker-device-seal';
 import { IssuedToken } from '../../issued-token.repository';
 import { insertIssuedToken } from './sqlite-issued-token.repository';
@@ -236,7 +237,11 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     );
   }
 
-  async retagPage(afterDeviceId: string, limit: number): Promise<WorkerDeviceRetagOutcome[]> {
+  async retagPage(
+    afterDeviceId: string,
+    limit: number,
+    except: readonly string[] = [],
+  ): Promise<WorkerDeviceRetagOutcome[]> {
     const seal = this.seal;
     if (!seal) throw new Error('retagPage needs the store tags (WorkerDeviceSeal)');
     const rows = this.listPage.all([afterDeviceId], limit);
@@ -248,8 +253,9 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
           .transaction((): WorkerDeviceRetagOutcome => {
             const from = new Set<string>();
             let tampered = 0;
+            const suspect: WorkerDeviceSuspectRow[] = [];
             const row = this.byDeviceId.get(deviceId);
-            if (!row) return { deviceId, result: 'current', from: [], tampered: 0 };
+            if (!row) return { deviceId, result: 'current', from: [], tampered: 0, suspect };
             const device = this.toDomain(row);
             const state = seal.retagState(
               deviceId,
@@ -257,8 +263,10 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
               row.block_event_id,
               row.block_tag,
               device.blockIntegrity!,
+              except,
             );
             if (state.kind === 'tampered') tampered++;
+            else if (state.kind === 'suspect') suspect.push({ row: 'state', kid: state.from });
             else if (state.kind === 'retag') {
               from.add(state.from);
               this.db
@@ -266,9 +274,12 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
                 .run(state.tag, deviceId);
             }
             for (const eventRow of this.eventsOf.all(deviceId)) {
-              const step = seal.retagEvent(this.eventToDomain(eventRow), eventRow.tag);
+              const step = seal.retagEvent(this.eventToDomain(eventRow), eventRow.tag, except);
               if (step.kind === 'tampered') tampered++;
-              else if (step.kind === 'retag') {
+              else if (step.kind === 'suspect') {
+                const { id, action } = eventRow;
+                suspect.push({ row: 'event', eventId: id, action, kid: step.from });
+              } else if (step.kind === 'retag') {
                 from.add(step.from);
                 this.db
                   .prepare('UPDATE worker_device_events SET tag = ? WHERE id = ?')
@@ -280,6 +291,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
               result: from.size > 0 ? 'retagged' : 'current',
               from: [...from],
               tampered,
+              suspect,
             };
           })
           .immediate(),
