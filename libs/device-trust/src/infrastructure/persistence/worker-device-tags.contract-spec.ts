@@ -133,6 +133,59 @@ describeStoreContract(
       ]);
     });
 
+    it("should read as tampered (blocked) an earlier tagged state put back over a later one: the state must be the one the device's newest event set", async () => {
+      const repo = await withTags();
+      const d = device();
+      await repo.register(d, event(d.deviceId, 'registered'));
+      // the unblocked state as registered, saved by a database writer
+      const saved = async (): Promise<Record<string, unknown>> =>
+        driver() === 'sqlite'
+          ? (sqlite()
+              .prepare(
+                'SELECT is_blocked, block_event_id, block_tag FROM worker_devices WHERE device_id = ?',
+              )
+              .get(d.deviceId) as Record<string, unknown>)
+          : ((await devices().findOne(
+              { deviceId: d.deviceId },
+              { projection: { _id: 0, isBlocked: 1, blockEventId: 1, blockTag: 1 } },
+            )) as Record<string, unknown>);
+      const unblockedState = await saved();
+      const putBack = async (state: Record<string, unknown>) => {
+        if (driver() === 'sqlite') {
+          sqlite()
+            .prepare(
+              'UPDATE worker_devices SET is_blocked = @is_blocked, block_event_id = @block_event_id, block_tag = @block_tag WHERE device_id = @device_id',
+            )
+            .run({ ...state, device_id: d.deviceId });
+        } else {
+          await devices().updateOne({ deviceId: d.deviceId }, { $set: state });
+        }
+      };
+      await repo.setBlocked(d.deviceId, true, event(d.deviceId, 'blocked'));
+      const blockedState = await saved();
+      await putBack(unblockedState);
+      expect(await repo.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+      const [listed] = (await repo.list({ limit: 10 })).filter((x) => x.deviceId === d.deviceId);
+      expect(listed).toMatchObject({ isBlocked: true, blockIntegrity: 'tampered' });
+      // an admin's unblock, then the blocked state put back: a stale block reads blocked too
+      // (fail closed), and the state of the newest event verifies
+      await repo.setBlocked(d.deviceId, false, event(d.deviceId, 'unblocked'));
+      const current = await saved();
+      await putBack(blockedState);
+      expect(await repo.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+      await putBack(current);
+      expect(await repo.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: false,
+        blockIntegrity: 'verified',
+      });
+    });
+
     it('should pass over an inserted unblock (tampered) and one dated after notAfter for the latest unblock', async () => {
       const repo = await withTags();
       const d = device();

@@ -34,8 +34,12 @@ import { issuedTokenDocument } from './mongo-issued-token.repository';
 const TAGGED = { blockTag: { $exists: true } } as const;
 const UNTAGGED = { blockTag: { $exists: false } } as const;
 
-/** Every field but the embedded events: what a device read needs. */
-const DEVICE_FIELDS = { events: 0 } as const;
+/**
+ * What a device read needs: every field, the embedded events with it (a tagged state must be the
+ * one the newest set; a device has a few; a `$slice` projection is left out: the test server
+ * reads it as an inclusion).
+ */
+const DEVICE_FIELDS = {} as const;
 
 /**
  * MongoDB adapter. A device embeds its events, so a change and its event are one
@@ -175,7 +179,13 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
       device.blockIntegrity = 'tampered';
       return device;
     }
-    return this.seal.checked(device, doc.blockEventId, doc.blockTag);
+    return this.seal.checked(device, doc.blockEventId, doc.blockTag, this.newestEvent(doc));
+  }
+
+  /** The device's newest event: the last written (a `$push` appends). */
+  private newestEvent(doc: WorkerDeviceDocument): WorkerDeviceEvent | undefined {
+    const newest = doc.events?.at(-1);
+    return newest ? this.eventToDomain(newest, doc.deviceId) : undefined;
   }
 
   private eventToDomain(doc: WorkerDeviceEventDocument, deviceId: string): WorkerDeviceEvent {

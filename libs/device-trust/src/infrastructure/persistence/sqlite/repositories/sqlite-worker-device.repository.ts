@@ -42,6 +42,8 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   private bySimHash?: Statement<[string], { device_id: string }>;
   /** `lastEventAt`'s statement (prepared on first use). */
   private lastEventOf?: Statement<[string, string], WorkerDeviceEventRow>;
+  /** The newest event of a device (a tagged state must be the one it set): on first use. */
+  private newestEventOf?: Statement<[string], WorkerDeviceEventRow>;
   private readonly logger = new Logger('WorkerDeviceSeal');
   /** Why this start refused the legacy tagging (as the fraud store's). */
   legacyRefused?: WorkerDeviceLegacyRefusal;
@@ -136,7 +138,16 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   /** A stored device as the domain reads it: its block state checked when the store tags. */
   private toDomain(row: WorkerDeviceRow): WorkerDevice {
     const device = Mapper.toDomain(row);
-    return this.seal ? this.seal.checked(device, row.block_event_id, row.block_tag) : device;
+    if (!this.seal) return device;
+    const newest = (this.newestEventOf ??= this.db.prepare(WORKER_DEVICE_NEWEST_EVENT_SQL)).get(
+      row.device_id,
+    );
+    return this.seal.checked(
+      device,
+      row.block_event_id,
+      row.block_tag,
+      newest ? this.eventToDomain(newest) : undefined,
+    );
   }
 
   private eventToDomain(row: WorkerDeviceEventRow): WorkerDeviceEvent {
@@ -354,6 +365,12 @@ export const WORKER_DEVICE_OF_WORKER_LIST_SQL = `SELECT * FROM worker_devices
   WHERE user_id = ? AND user_kind = 'worker' AND device_id > ? ORDER BY device_id LIMIT ?`;
 export const WORKER_DEVICE_EVENTS_SQL =
   'SELECT * FROM worker_device_events WHERE device_id = ? ORDER BY at, rowid';
+/**
+ * A device's newest event as written (its state and the event are one transaction): one seek at
+ * the end of its (device) index range, in rowid order.
+ */
+export const WORKER_DEVICE_NEWEST_EVENT_SQL = `SELECT * FROM worker_device_events
+  INDEXED BY worker_device_events_device_written WHERE device_id = ? ORDER BY rowid DESC LIMIT 1`;
 /**
  * A device's events of an action, newest first: its (device, action) index range read backwards
  * (the reader stops at the first the server vouches for).
