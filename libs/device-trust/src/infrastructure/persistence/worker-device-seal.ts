@@ -33,12 +33,21 @@ import { WorkerDevice, WorkerDeviceEvent, WorkerDeviceIntegrity } from '../../do
 export class WorkerDeviceSeal {
   /** FRAUD_LEGACY_TAGGING (on without the setting: a tool, a contract spec). */
   readonly legacyTaggingAllowed: boolean;
+  /**
+   * FRAUD_LEGACY_TAGGING=1 set explicitly: the untagged devices are tagged as legacy even where
+   * tagged ones exist (an upgrade first started without the switch, during which a device was
+   * enrolled or unblocked: refusing then would leave every older phone blocked).
+   */
+  readonly legacyTaggingForced: boolean;
 
   constructor(
     private readonly mac: StoreMac,
-    @Optional() @Inject(fraudConfig.KEY) settings?: Pick<FraudSettings, 'legacyTagging'>,
+    @Optional()
+    @Inject(fraudConfig.KEY)
+    settings?: Pick<FraudSettings, 'legacyTagging' | 'legacyTaggingExplicit'>,
   ) {
     this.legacyTaggingAllowed = settings?.legacyTagging ?? true;
+    this.legacyTaggingForced = settings?.legacyTaggingExplicit ?? false;
   }
 
   stateTag(deviceId: string, blocked: boolean, eventId: string | null, legacy = false): string {
@@ -146,7 +155,7 @@ export type WorkerDeviceLegacyRefusal = 'tagged_rows' | 'not_allowed';
 
 export const WORKER_DEVICE_LEGACY_REFUSALS: Record<WorkerDeviceLegacyRefusal, string> = {
   tagged_rows:
-    'ALARM: the worker_device_seal marker is gone but worker devices already carry tags: the legacy tagging was not run (it would mark rows written outside the server as legacy); untagged devices read as tampered (blocked). Restore worker_device_seal from a backup, or block/unblock each device as an admin',
+    'ALARM: no worker_device_seal marker but worker devices already carry tags: the legacy tagging was not run (it would mark rows written outside the server as legacy); untagged devices read as tampered (blocked). If this is an upgrade first started without FRAUD_LEGACY_TAGGING=1 (devices enrolled or unblocked since), restart once with FRAUD_LEGACY_TAGGING=1 set explicitly: it tags the untagged devices as legacy whatever else is tagged; otherwise restore worker_device_seal from a backup, or block/unblock each device as an admin',
   not_allowed:
     'ALARM: untagged worker devices, no worker_device_seal marker and no tagged row, and FRAUD_LEGACY_TAGGING is off: the legacy tagging was not run; untagged devices read as tampered (blocked). If this start upgrades a store from a version without device tags, restart once with FRAUD_LEGACY_TAGGING=1',
 };

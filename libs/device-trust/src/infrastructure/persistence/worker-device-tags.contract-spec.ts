@@ -53,6 +53,7 @@ describeStoreContract(
     async function withTags(
       legacyTagging = true,
       keys?: { current: StoreMacKey; retired?: StoreMacKey[] },
+      legacyTaggingExplicit = false,
     ): Promise<WorkerDeviceRepository> {
       // under the key derived from the signing key, or `keys` (the current one, retired ones)
       const tlog = keys
@@ -61,7 +62,7 @@ describeStoreContract(
       const compiled = await compileAdapter(store(), workerDeviceAdapters, {
         providers: [
           { provide: tlogConfig.KEY, useValue: tlog },
-          { provide: fraudConfig.KEY, useValue: { legacyTagging } },
+          { provide: fraudConfig.KEY, useValue: { legacyTagging, legacyTaggingExplicit } },
           StoreMac,
           WorkerDeviceSeal,
         ],
@@ -271,6 +272,33 @@ describeStoreContract(
         blockIntegrity: 'tampered',
       });
       expect((await restarted.findByDeviceId(old.deviceId))?.blockIntegrity).toBe('legacy');
+    });
+
+    it('should tag the untagged devices as legacy with FRAUD_LEGACY_TAGGING=1 set explicitly, though devices were tagged since an upgrade started without it', async () => {
+      const old = device();
+      await sut().register(old, event(old.deviceId, 'registered'));
+      if (driver() === 'mongo') {
+        await (store() as MongoStore).connection.collection('worker_device_seal').deleteMany({});
+      }
+      // a production upgrade started without the switch, then a phone enrolled
+      const refusing = await withTags(false);
+      const enrolled = device();
+      await refusing.register(enrolled, event(enrolled.deviceId, 'registered'));
+      // the default (on outside production) is not the operator's word: still refused
+      const defaulted = await withTags(true);
+      expect((await defaulted.findByDeviceId(old.deviceId))?.blockIntegrity).toBe('tampered');
+      const restarted = await withTags(true, undefined, true);
+      expect(await restarted.findByDeviceId(old.deviceId)).toMatchObject({
+        isBlocked: false,
+        blockIntegrity: 'legacy',
+      });
+      expect(await restarted.findByDeviceId(enrolled.deviceId)).toMatchObject({
+        isBlocked: false,
+        blockIntegrity: 'verified',
+      });
+      expect((await restarted.listEvents(enrolled.deviceId)).map((e) => e.integrity)).toEqual([
+        'verified',
+      ]);
     });
 
     it('should re-tag under the current key the states and events under a retired one (keys:retag), never a tampered row', async () => {

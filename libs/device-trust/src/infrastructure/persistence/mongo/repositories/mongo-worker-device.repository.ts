@@ -75,12 +75,17 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
    * and every embedded event, each document only while untagged and unchanged, then the
    * `worker_device_seal` marker. Refused (loudly; untagged devices then read as tampered, so
    * blocked) when tagged documents exist with no marker (unless another replica is tagging now),
-   * and with neither marker nor tagged document unless FRAUD_LEGACY_TAGGING is on.
+   * and with neither marker nor tagged document unless FRAUD_LEGACY_TAGGING is on;
+   * FRAUD_LEGACY_TAGGING=1 set explicitly tags the untagged documents whatever else is tagged.
    */
   private async sealLegacy(seal: WorkerDeviceSeal): Promise<void> {
     const marks = this.marks();
     if (await marks.findOne({ _id: 'legacy' })) return;
-    if ((await this.devices.exists(TAGGED)) && !(await this.markerAwaited())) {
+    if (
+      !seal.legacyTaggingForced &&
+      (await this.devices.exists(TAGGED)) &&
+      !(await this.markerAwaited())
+    ) {
       this.legacyRefused = 'tagged_rows';
       alarmWorkerDeviceLegacyRefused(this.logger, this.legacyRefused);
       return;

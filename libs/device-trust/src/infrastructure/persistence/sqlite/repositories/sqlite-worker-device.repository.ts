@@ -72,7 +72,9 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
    * Rows stored before the tags (migration 8) are tagged once, as legacy, by the first server
    * with the tags, as the fraud store does (FraudEventRepository's sealLegacy): only on a store
    * where no row carries a tag yet, and, when no row is tagged and the marker is cleared, only
-   * with FRAUD_LEGACY_TAGGING on. A refusal leaves the untagged devices `tampered` (blocked).
+   * with FRAUD_LEGACY_TAGGING on; FRAUD_LEGACY_TAGGING=1 set explicitly tags the untagged rows
+   * even where tagged ones exist (WorkerDeviceSeal.legacyTaggingForced). A refusal leaves the
+   * untagged devices `tampered` (blocked).
    */
   private sealLegacy(seal: WorkerDeviceSeal): void {
     const pending = () =>
@@ -89,7 +91,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
                OR EXISTS (SELECT 1 FROM worker_device_events WHERE tag IS NOT NULL) AS tagged`,
           )
           .get() as { tagged: number };
-        if (tagged) {
+        if (tagged && !seal.legacyTaggingForced) {
           this.legacyRefused = 'tagged_rows';
           return;
         }
@@ -108,7 +110,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
           'UPDATE worker_devices SET block_tag = ? WHERE device_id = ?',
         );
         for (const row of this.db
-          .prepare<[], WorkerDeviceRow>('SELECT * FROM worker_devices')
+          .prepare<[], WorkerDeviceRow>('SELECT * FROM worker_devices WHERE block_tag IS NULL')
           .all()) {
           tagDevice.run(
             seal.stateTag(row.device_id, row.is_blocked === 1, row.block_event_id ?? null, true),
@@ -118,7 +120,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
         }
         const tagEvent = this.db.prepare('UPDATE worker_device_events SET tag = ? WHERE id = ?');
         for (const row of this.db
-          .prepare<[], WorkerDeviceEventRow>('SELECT * FROM worker_device_events')
+          .prepare<[], WorkerDeviceEventRow>('SELECT * FROM worker_device_events WHERE tag IS NULL')
           .all()) {
           tagEvent.run(seal.eventTag(Mapper.eventToDomain(row), true), row.id);
         }
