@@ -149,16 +149,78 @@ describe('worker device block state changed outside the server (e2e)', () => {
     });
   });
 
-  it('should block automatically despite an unblocked event inserted with a date in the future', async () => {
+  /** The stored block state of a device (its flag, the event that set it, its tag). */
+  async function storedState(deviceId: string): Promise<Record<string, unknown>> {
+    if (t.config.database.driver === 'sqlite') {
+      return withStoreFile(
+        t,
+        (db) =>
+          db
+            .prepare(
+              'SELECT is_blocked, block_event_id, block_tag FROM worker_devices WHERE device_id = ?',
+            )
+            .get(deviceId) as Record<string, unknown>,
+      );
+    }
+    return (await devices().findOne(
+      { deviceId },
+      { projection: { _id: 0, isBlocked: 1, blockEventId: 1, blockTag: 1 } },
+    )) as Record<string, unknown>;
+  }
+
+  /** Puts back a saved block state of a device as a database writer would. */
+  async function putBackState(deviceId: string, state: Record<string, unknown>): Promise<void> {
+    if (t.config.database.driver === 'sqlite') {
+      withStoreFile(t, (db) =>
+        db
+          .prepare(
+            `UPDATE worker_devices SET is_blocked = @is_blocked, block_event_id = @block_event_id,
+               block_tag = @block_tag WHERE device_id = @device_id`,
+          )
+          .run({ ...state, device_id: deviceId }),
+      );
+    } else {
+      await devices().updateOne({ deviceId }, { $set: state });
+    }
+  }
+
+  it('should keep refusing a blocked phone whose unblocked state from its enrollment (flag, event id, tag) was put back in the database', async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'tamper-sim-03' });
+    const enrolled = await storedState(p.deviceId);
+    expect((await admin(p.deviceId, 'block')).status).toBe(200);
+    await putBackState(p.deviceId, enrolled);
+    const sync = await syncBatch(t.baseUrl, p.token, [packet(p, clock.now(), SITE)]);
+    expect(sync.status).toBe(403);
+    expect(sync.body.code).toBe('device_blocked');
+    expect(await detail(p.deviceId)).toMatchObject({
+      isBlocked: true,
+      blockIntegrity: 'tampered',
+    });
+    // an admin's unblock is the repair
+    expect((await admin(p.deviceId, 'unblock')).status).toBe(200);
+    const after = await syncBatch(t.baseUrl, p.token, [packet(p, clock.now(), SITE)]);
+    expect(after.status).toBe(200);
+  });
+
+  it("should refuse a phone with an unblocked event inserted with a date in the future until an admin unblocks it, and then block automatically from the admin's unblock, not the inserted one", async () => {
     const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'tamper-sim-02' });
-    clock.advance(600_000);
     await insertUnblock(p.deviceId, new Date(clock.now().getTime() + 365 * 86_400_000));
     const events = (await detail(p.deviceId)).events;
     expect(events.find((e: any) => e.action === 'unblocked').integrity).toBe('tampered');
+    // the inserted event is the newest written: the state is not the one it set
+    expect(await detail(p.deviceId)).toMatchObject({
+      isBlocked: true,
+      blockIntegrity: 'tampered',
+    });
+    const refused = await syncBatch(t.baseUrl, p.token, [packet(p, clock.now(), SITE)]);
+    expect(refused.status).toBe(403);
+    expect((await admin(p.deviceId, 'unblock')).status).toBe(200);
+    clock.advance(600_000);
 
     // the fraud test suite's burst (fraud-trust.e2e-spec.ts): +15 for the app's headers, less
     // 52 for the burst's events = 13, under the floor of 20; with the forged unblock read as
-    // the admin's, the floor would weigh no event (only those after it) and not block
+    // the admin's, the floor would weigh no event (only those after it) and not block; from the
+    // admin's unblock (before the burst) it weighs them all
     const at = clock.now().getTime() - 300_000;
     const forged = (ms: number) => ({
       ...packet(p, new Date(ms), SITE),
@@ -181,7 +243,6 @@ describe('worker device block state changed outside the server (e2e)', () => {
     const blocked = (await detail(p.deviceId)).events.filter((e: any) => e.action === 'blocked');
     expect(blocked).toHaveLength(1);
     expect(blocked[0]).toMatchObject({ actor: 'system:trust', integrity: 'verified' });
-    expect(blocked[0].reason).not.toContain('since the unblock');
     const next = await syncBatch(t.baseUrl, p.token, [packet(p, clock.now(), SITE)]);
     expect(next.status).toBe(403);
     expect(next.body.code).toBe('device_blocked');

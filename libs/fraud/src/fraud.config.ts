@@ -46,6 +46,12 @@ export interface FraudSettings {
    * from before the tags, then remove it). A store with no fraud rows gets its marker either way.
    */
   legacyTagging: boolean;
+  /**
+   * FRAUD_LEGACY_TAGGING=1 set explicitly (not the default outside production): the operator's
+   * word that this start upgrades a store from before the tags. The worker devices' legacy
+   * tagging then runs even where tagged devices exist (WorkerDeviceSeal).
+   */
+  legacyTaggingExplicit?: boolean;
 }
 
 function readFraudConfig(env: Env): FraudSettings {
@@ -58,6 +64,7 @@ function readFraudConfig(env: Env): FraudSettings {
     sharedDeviceWindowSeconds: (v.FRAUD_SHARED_DEVICE_WINDOW_HOURS ?? 24) * 3600,
     unattributedPerMinute: v.FRAUD_UNATTRIBUTED_PER_MINUTE ?? 60,
     legacyTagging: (v.FRAUD_LEGACY_TAGGING ?? (env.NODE_ENV === 'production' ? '0' : '1')) === '1',
+    legacyTaggingExplicit: v.FRAUD_LEGACY_TAGGING === '1',
   };
 }
 

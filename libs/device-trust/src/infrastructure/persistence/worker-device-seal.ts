@@ -20,19 +20,34 @@ import { WorkerDevice, WorkerDeviceEvent, WorkerDeviceIntegrity } from '../../do
  *   tagged row, and with no marker only with FRAUD_LEGACY_TAGGING on). A legacy state holds as
  *   stored until its next change, which tags it as the server's.
  *
- * A tag cannot tell a rollback: a device row and its events put back whole as they were at an
- * earlier time (the earlier state with its earlier tag) verify.
+ * - A tagged state reads as the server's only when the event it names is the device's newest
+ *   event as written (not by its date: replicas' clocks differ), of its action (`blocked` for a blocked state;
+ *   `registered` or `unblocked` for an unblocked one) and verified: an earlier tagged state
+ *   saved and put back over a later one reads as tampered (blocked).
+ *
+ * A tag cannot tell a rollback: a device row and its newest events put back whole as they were
+ * at an earlier time (the later events deleted with the state) verify; only a copy kept outside
+ * the database (a backup, the audit trail elsewhere) tells it.
  */
 @Injectable()
 export class WorkerDeviceSeal {
   /** FRAUD_LEGACY_TAGGING (on without the setting: a tool, a contract spec). */
   readonly legacyTaggingAllowed: boolean;
+  /**
+   * FRAUD_LEGACY_TAGGING=1 set explicitly: the untagged devices are tagged as legacy even where
+   * tagged ones exist (an upgrade first started without the switch, during which a device was
+   * enrolled or unblocked: refusing then would leave every older phone blocked).
+   */
+  readonly legacyTaggingForced: boolean;
 
   constructor(
     private readonly mac: StoreMac,
-    @Optional() @Inject(fraudConfig.KEY) settings?: Pick<FraudSettings, 'legacyTagging'>,
+    @Optional()
+    @Inject(fraudConfig.KEY)
+    settings?: Pick<FraudSettings, 'legacyTagging' | 'legacyTaggingExplicit'>,
   ) {
     this.legacyTaggingAllowed = settings?.legacyTagging ?? true;
+    this.legacyTaggingForced = settings?.legacyTaggingExplicit ?? false;
   }
 
   stateTag(deviceId: string, blocked: boolean, eventId: string | null, legacy = false): string {
@@ -107,8 +122,18 @@ export class WorkerDeviceSeal {
    * The device as read with its state checked: a state that does not verify fails closed
    * (blocked).
    */
-  checked(device: WorkerDevice, eventId: unknown, tag: unknown): WorkerDevice {
-    const integrity = this.stateIntegrity(device.deviceId, device.isBlocked, eventId, tag);
+  checked(
+    device: WorkerDevice,
+    eventId: unknown,
+    tag: unknown,
+    newest: WorkerDeviceEvent | undefined,
+  ): WorkerDevice {
+    let integrity = this.stateIntegrity(device.deviceId, device.isBlocked, eventId, tag);
+    // a state the server tagged must be the one its newest event set: an older tagged state put
+    // back (a saved unblocked state over a later block) is no state of now. A legacy state has
+    // no event id: it holds as stored until its next change.
+    if (integrity === 'verified' && !setByNewest(device.isBlocked, eventId, newest))
+      integrity = 'tampered';
     device.blockIntegrity = integrity;
     if (integrity === 'tampered') device.isBlocked = true;
     return device;
@@ -150,7 +175,7 @@ export type WorkerDeviceLegacyRefusal = 'tagged_rows' | 'not_allowed';
 
 export const WORKER_DEVICE_LEGACY_REFUSALS: Record<WorkerDeviceLegacyRefusal, string> = {
   tagged_rows:
-    'ALARM: the worker_device_seal marker is gone but worker devices already carry tags: the legacy tagging was not run (it would mark rows written outside the server as legacy); untagged devices read as tampered (blocked). Restore worker_device_seal from a backup, or block/unblock each device as an admin',
+    'ALARM: no worker_device_seal marker but worker devices already carry tags: the legacy tagging was not run (it would mark rows written outside the server as legacy); untagged devices read as tampered (blocked). If this is an upgrade first started without FRAUD_LEGACY_TAGGING=1 (devices enrolled or unblocked since), restart once with FRAUD_LEGACY_TAGGING=1 set explicitly: it tags the untagged devices as legacy whatever else is tagged; otherwise restore worker_device_seal from a backup, or block/unblock each device as an admin',
   not_allowed:
     'ALARM: untagged worker devices, no worker_device_seal marker and no tagged row, and FRAUD_LEGACY_TAGGING is off: the legacy tagging was not run; untagged devices read as tampered (blocked). If this start upgrades a store from a version without device tags, restart once with FRAUD_LEGACY_TAGGING=1',
 };
@@ -160,6 +185,19 @@ export function alarmWorkerDeviceLegacyRefused(
   reason: WorkerDeviceLegacyRefusal,
 ): void {
   logger.error(WORKER_DEVICE_LEGACY_REFUSALS[reason]);
+}
+
+/**
+ * Whether `newest` (the device's newest event as written) is the event `eventId`
+ * that set the state, of the state's action, and vouched for by its own tag.
+ */
+function setByNewest(
+  blocked: boolean,
+  eventId: unknown,
+  newest: WorkerDeviceEvent | undefined,
+): boolean {
+  if (!newest || newest.id !== eventId || newest.integrity === 'tampered') return false;
+  return blocked ? newest.action === 'blocked' : newest.action !== 'blocked';
 }
 
 function iso(at: Date): string {

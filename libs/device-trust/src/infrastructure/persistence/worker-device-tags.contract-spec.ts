@@ -53,6 +53,7 @@ describeStoreContract(
     async function withTags(
       legacyTagging = true,
       keys?: { current: StoreMacKey; retired?: StoreMacKey[] },
+      legacyTaggingExplicit = false,
     ): Promise<WorkerDeviceRepository> {
       // under the key derived from the signing key, or `keys` (the current one, retired ones)
       const tlog = keys
@@ -61,7 +62,7 @@ describeStoreContract(
       const compiled = await compileAdapter(store(), workerDeviceAdapters, {
         providers: [
           { provide: tlogConfig.KEY, useValue: tlog },
-          { provide: fraudConfig.KEY, useValue: { legacyTagging } },
+          { provide: fraudConfig.KEY, useValue: { legacyTagging, legacyTaggingExplicit } },
           StoreMac,
           WorkerDeviceSeal,
         ],
@@ -131,6 +132,59 @@ describeStoreContract(
         'verified',
         'verified',
       ]);
+    });
+
+    it("should read as tampered (blocked) an earlier tagged state put back over a later one: the state must be the one the device's newest event set", async () => {
+      const repo = await withTags();
+      const d = device();
+      await repo.register(d, event(d.deviceId, 'registered'));
+      // the unblocked state as registered, saved by a database writer
+      const saved = async (): Promise<Record<string, unknown>> =>
+        driver() === 'sqlite'
+          ? (sqlite()
+              .prepare(
+                'SELECT is_blocked, block_event_id, block_tag FROM worker_devices WHERE device_id = ?',
+              )
+              .get(d.deviceId) as Record<string, unknown>)
+          : ((await devices().findOne(
+              { deviceId: d.deviceId },
+              { projection: { _id: 0, isBlocked: 1, blockEventId: 1, blockTag: 1 } },
+            )) as Record<string, unknown>);
+      const unblockedState = await saved();
+      const putBack = async (state: Record<string, unknown>) => {
+        if (driver() === 'sqlite') {
+          sqlite()
+            .prepare(
+              'UPDATE worker_devices SET is_blocked = @is_blocked, block_event_id = @block_event_id, block_tag = @block_tag WHERE device_id = @device_id',
+            )
+            .run({ ...state, device_id: d.deviceId });
+        } else {
+          await devices().updateOne({ deviceId: d.deviceId }, { $set: state });
+        }
+      };
+      await repo.setBlocked(d.deviceId, true, event(d.deviceId, 'blocked'));
+      const blockedState = await saved();
+      await putBack(unblockedState);
+      expect(await repo.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+      const [listed] = (await repo.list({ limit: 10 })).filter((x) => x.deviceId === d.deviceId);
+      expect(listed).toMatchObject({ isBlocked: true, blockIntegrity: 'tampered' });
+      // an admin's unblock, then the blocked state put back: a stale block reads blocked too
+      // (fail closed), and the state of the newest event verifies
+      await repo.setBlocked(d.deviceId, false, event(d.deviceId, 'unblocked'));
+      const current = await saved();
+      await putBack(blockedState);
+      expect(await repo.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+      await putBack(current);
+      expect(await repo.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: false,
+        blockIntegrity: 'verified',
+      });
     });
 
     it('should pass over an inserted unblock (tampered) and one dated after notAfter for the latest unblock', async () => {
@@ -218,6 +272,33 @@ describeStoreContract(
         blockIntegrity: 'tampered',
       });
       expect((await restarted.findByDeviceId(old.deviceId))?.blockIntegrity).toBe('legacy');
+    });
+
+    it('should tag the untagged devices as legacy with FRAUD_LEGACY_TAGGING=1 set explicitly, though devices were tagged since an upgrade started without it', async () => {
+      const old = device();
+      await sut().register(old, event(old.deviceId, 'registered'));
+      if (driver() === 'mongo') {
+        await (store() as MongoStore).connection.collection('worker_device_seal').deleteMany({});
+      }
+      // a production upgrade started without the switch, then a phone enrolled
+      const refusing = await withTags(false);
+      const enrolled = device();
+      await refusing.register(enrolled, event(enrolled.deviceId, 'registered'));
+      // the default (on outside production) is not the operator's word: still refused
+      const defaulted = await withTags(true);
+      expect((await defaulted.findByDeviceId(old.deviceId))?.blockIntegrity).toBe('tampered');
+      const restarted = await withTags(true, undefined, true);
+      expect(await restarted.findByDeviceId(old.deviceId)).toMatchObject({
+        isBlocked: false,
+        blockIntegrity: 'legacy',
+      });
+      expect(await restarted.findByDeviceId(enrolled.deviceId)).toMatchObject({
+        isBlocked: false,
+        blockIntegrity: 'verified',
+      });
+      expect((await restarted.listEvents(enrolled.deviceId)).map((e) => e.integrity)).toEqual([
+        'verified',
+      ]);
     });
 
     it('should re-tag under the current key the states and events under a retired one (keys:retag), never a tampered row', async () => {

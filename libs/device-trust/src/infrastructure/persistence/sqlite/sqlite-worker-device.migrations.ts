@@ -119,4 +119,13 @@ export const WORKER_DEVICE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       INSERT INTO worker_device_seal (id, legacy_sealed_at) VALUES (1, NULL);
     `,
   },
+  {
+    version: 9,
+    name: "a device's newest event as written (a tagged block state must be the one it set)",
+    // rowid order is write order (a state and its event are one transaction); the (device, at)
+    // index orders by a replica's clock, which another replica's may lag
+    up: `
+      CREATE INDEX worker_device_events_device_written ON worker_device_events (device_id);
+    `,
+  },
 ];

@@ -35,8 +35,12 @@ import { issuedTokenDocument } from './mongo-issued-token.repository';
 const TAGGED = { blockTag: { $exists: true } } as const;
 const UNTAGGED = { blockTag: { $exists: false } } as const;
 
-/** Every field but the embedded events: what a device read needs. */
-const DEVICE_FIELDS = { events: 0 } as const;
+/**
+ * What a device read needs: every field, the embedded events with it (a tagged state must be the
+ * one the newest set; a device has a few; a `$slice` projection is left out: the test server
+ * reads it as an inclusion).
+ */
+const DEVICE_FIELDS = {} as const;
 
 /**
  * MongoDB adapter. A device embeds its events, so a change and its event are one
@@ -72,12 +76,17 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
    * and every embedded event, each document only while untagged and unchanged, then the
    * `worker_device_seal` marker. Refused (loudly; untagged devices then read as tampered, so
    * blocked) when tagged documents exist with no marker (unless another replica is tagging now),
-   * and with neither marker nor tagged document unless FRAUD_LEGACY_TAGGING is on.
+   * and with neither marker nor tagged document unless FRAUD_LEGACY_TAGGING is on;
+   * FRAUD_LEGACY_TAGGING=1 set explicitly tags the untagged documents whatever else is tagged.
    */
   private async sealLegacy(seal: WorkerDeviceSeal): Promise<void> {
     const marks = this.marks();
     if (await marks.findOne({ _id: 'legacy' })) return;
-    if ((await this.devices.exists(TAGGED)) && !(await this.markerAwaited())) {
+    if (
+      !seal.legacyTaggingForced &&
+      (await this.devices.exists(TAGGED)) &&
+      !(await this.markerAwaited())
+    ) {
       this.legacyRefused = 'tagged_rows';
       alarmWorkerDeviceLegacyRefused(this.logger, this.legacyRefused);
       return;
@@ -176,7 +185,13 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
       device.blockIntegrity = 'tampered';
       return device;
     }
-    return this.seal.checked(device, doc.blockEventId, doc.blockTag);
+    return this.seal.checked(device, doc.blockEventId, doc.blockTag, this.newestEvent(doc));
+  }
+
+  /** The device's newest event: the last written (a `$push` appends). */
+  private newestEvent(doc: WorkerDeviceDocument): WorkerDeviceEvent | undefined {
+    const newest = doc.events?.at(-1);
+    return newest ? this.eventToDomain(newest, doc.deviceId) : undefined;
   }
 
   private eventToDomain(doc: WorkerDeviceEventDocument, deviceId: string): WorkerDeviceEvent {

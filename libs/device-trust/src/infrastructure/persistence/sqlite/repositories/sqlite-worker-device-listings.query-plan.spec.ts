@@ -13,6 +13,7 @@ import {
   WORKER_DEVICE_EVENTS_SQL,
   WORKER_DEVICE_LAST_EVENT_SQL,
   WORKER_DEVICE_LIST_SQL,
+  WORKER_DEVICE_NEWEST_EVENT_SQL,
   WORKER_DEVICE_OF_WORKER_LIST_SQL,
 } from './sqlite-worker-device.repository';
 
@@ -65,6 +66,14 @@ describe('SQLite worker-device listings query plans', () => {
     // vouches for): no other action's events, no sort
     expect(plan).toEqual([
       'SEARCH worker_device_events USING INDEX worker_device_events_device_action (device_id=? AND action=?)',
+    ]);
+  });
+
+  it("should read a device's newest event (its state's check) by one seek, no sort", () => {
+    const plan = explainQueryPlan(store.db, WORKER_DEVICE_NEWEST_EVENT_SQL, ['D-1']);
+    expect(planProblems(plan)).toEqual([]);
+    expect(plan).toEqual([
+      'SEARCH worker_device_events USING INDEX worker_device_events_device_written (device_id=?)',
     ]);
   });
 

@@ -43,6 +43,8 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   private bySimHash?: Statement<[string], { device_id: string }>;
   /** `lastEventAt`'s statement (prepared on first use). */
   private lastEventOf?: Statement<[string, string], WorkerDeviceEventRow>;
+  /** The newest event of a device (a tagged state must be the one it set): on first use. */
+  private newestEventOf?: Statement<[string], WorkerDeviceEventRow>;
   private readonly logger = new Logger('WorkerDeviceSeal');
   /** Why this start refused the legacy tagging (as the fraud store's). */
   legacyRefused?: WorkerDeviceLegacyRefusal;
@@ -71,7 +73,9 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
    * Rows stored before the tags (migration 8) are tagged once, as legacy, by the first server
    * with the tags, as the fraud store does (FraudEventRepository's sealLegacy): only on a store
    * where no row carries a tag yet, and, when no row is tagged and the marker is cleared, only
-   * with FRAUD_LEGACY_TAGGING on. A refusal leaves the untagged devices `tampered` (blocked).
+   * with FRAUD_LEGACY_TAGGING on; FRAUD_LEGACY_TAGGING=1 set explicitly tags the untagged rows
+   * even where tagged ones exist (WorkerDeviceSeal.legacyTaggingForced). A refusal leaves the
+   * untagged devices `tampered` (blocked).
    */
   private sealLegacy(seal: WorkerDeviceSeal): void {
     const pending = () =>
@@ -88,7 +92,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
                OR EXISTS (SELECT 1 FROM worker_device_events WHERE tag IS NOT NULL) AS tagged`,
           )
           .get() as { tagged: number };
-        if (tagged) {
+        if (tagged && !seal.legacyTaggingForced) {
           this.legacyRefused = 'tagged_rows';
           return;
         }
@@ -107,7 +111,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
           'UPDATE worker_devices SET block_tag = ? WHERE device_id = ?',
         );
         for (const row of this.db
-          .prepare<[], WorkerDeviceRow>('SELECT * FROM worker_devices')
+          .prepare<[], WorkerDeviceRow>('SELECT * FROM worker_devices WHERE block_tag IS NULL')
           .all()) {
           tagDevice.run(
             seal.stateTag(row.device_id, row.is_blocked === 1, row.block_event_id ?? null, true),
@@ -117,7 +121,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
         }
         const tagEvent = this.db.prepare('UPDATE worker_device_events SET tag = ? WHERE id = ?');
         for (const row of this.db
-          .prepare<[], WorkerDeviceEventRow>('SELECT * FROM worker_device_events')
+          .prepare<[], WorkerDeviceEventRow>('SELECT * FROM worker_device_events WHERE tag IS NULL')
           .all()) {
           tagEvent.run(seal.eventTag(Mapper.eventToDomain(row), true), row.id);
         }
@@ -137,7 +141,16 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   /** A stored device as the domain reads it: its block state checked when the store tags. */
   private toDomain(row: WorkerDeviceRow): WorkerDevice {
     const device = Mapper.toDomain(row);
-    return this.seal ? this.seal.checked(device, row.block_event_id, row.block_tag) : device;
+    if (!this.seal) return device;
+    const newest = (this.newestEventOf ??= this.db.prepare(WORKER_DEVICE_NEWEST_EVENT_SQL)).get(
+      row.device_id,
+    );
+    return this.seal.checked(
+      device,
+      row.block_event_id,
+      row.block_tag,
+      newest ? this.eventToDomain(newest) : undefined,
+    );
   }
 
   private eventToDomain(row: WorkerDeviceEventRow): WorkerDeviceEvent {
@@ -366,6 +379,12 @@ export const WORKER_DEVICE_OF_WORKER_LIST_SQL = `SELECT * FROM worker_devices
   WHERE user_id = ? AND user_kind = 'worker' AND device_id > ? ORDER BY device_id LIMIT ?`;
 export const WORKER_DEVICE_EVENTS_SQL =
   'SELECT * FROM worker_device_events WHERE device_id = ? ORDER BY at, rowid';
+/**
+ * A device's newest event as written (its state and the event are one transaction): one seek at
+ * the end of its (device) index range, in rowid order.
+ */
+export const WORKER_DEVICE_NEWEST_EVENT_SQL = `SELECT * FROM worker_device_events
+  INDEXED BY worker_device_events_device_written WHERE device_id = ? ORDER BY rowid DESC LIMIT 1`;
 /**
  * A device's events of an action, newest first: its (device, action) index range read backwards
  * (the reader stops at the first the server vouches for).
