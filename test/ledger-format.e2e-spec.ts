@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -145,6 +146,65 @@ describe('docs/ledger-format.md: independent and offline verifiers (e2e)', () =>
     expect(several.stderr).toContain('a sync answer with 3 results: pick one');
     expect(rejected.status).toBe(2);
     expect(rejected.stderr).toContain('not a receipt (a result rejected, no receipt)');
+  });
+
+  it('should refuse a receipt of no tree, a negative tree or a leaf outside its tree (verify:log printed OK for treeSize 0 and -1)', async () => {
+    const receipt = site.last.results[1].receipt;
+    expect([receipt.seq, receipt.leafIndex, receipt.treeSize]).toEqual([4, 3, 5]);
+    const withReceipt = (content: unknown) => ours(site.files.export, file(content));
+    const [none, negative, outside, python0] = await Promise.all([
+      withReceipt({ ...receipt, treeSize: 0 }),
+      withReceipt({ ...receipt, treeSize: -1 }),
+      withReceipt({ ...receipt, treeSize: 3 }),
+      python(
+        site.files.export,
+        file({ ...site.last.results[1], receipt: { ...receipt, treeSize: 0 } }),
+      ),
+    ]);
+    for (const [answer, wrong] of [
+      [none, 'treeSize, leafIndex'],
+      [negative, 'treeSize, leafIndex'],
+      [outside, 'leafIndex'],
+    ] as const) {
+      expect(answer.stdout).not.toContain('OK');
+      expect(answer.status).toBe(2);
+      expect(answer.stderr).toContain(`not a receipt: ${wrong} missing or malformed`);
+    }
+    expect(python0.status).not.toBe(0);
+    expect(python0.stdout).not.toContain('OK');
+  });
+
+  it("should check a size-0 checkpoint's root against the empty tree's (SHA-256 of the empty string), the Python script and npm run verify:log both", async () => {
+    // verify:log took any root for size 0, the Python script failed the empty tree's root
+    const signed = readCheckpointNote(site.last.checkpoints[0].note);
+    const logKey = secretsOf(t.dataDir).TLOG_SIGNING_KEY;
+    const noteOf = (root: Buffer) =>
+      file(signCheckpointNote({ origin: signed.origin, size: 0, root }, logKey), 'txt');
+    const empty = noteOf(createHash('sha256').digest());
+    const forged = noteOf(createHash('sha256').update('not the empty tree').digest());
+    const check = (note: string) =>
+      Promise.all([
+        run('/usr/bin/python3', [site.files.script, site.files.export, note, site.key]),
+        verifyLog(site.files.export, '--checkpoint', note, '--key', site.key),
+      ]);
+    const [[pyEmpty, oursEmpty], [pyForged, oursForged]] = await Promise.all([
+      check(empty),
+      check(forged),
+    ]);
+    expect([pyEmpty.status, pyEmpty.stderr]).toEqual([0, '']);
+    expect(pyEmpty.stdout).toContain(
+      'ok   Merkle root of the first 0 links matches the checkpoint',
+    );
+    expect([oursEmpty.status, oursEmpty.stderr]).toEqual([0, '']);
+    expect(oursEmpty.stdout).toContain(
+      'ok   Merkle root of the first 0 links equals the checkpoint root',
+    );
+    expect(pyForged.status).not.toBe(0);
+    expect(pyForged.stderr).toContain('Merkle root differs from the signed checkpoint');
+    expect(oursForged.status).toBe(1);
+    expect(oursForged.stdout).toContain(
+      'FAIL Merkle root of the first 0 links equals the checkpoint root',
+    );
   });
 
   it("should verify a receipt of an older tree against today's checkpoint through the export, and fail one whose proof or root was edited", async () => {

@@ -8,7 +8,7 @@ import { Env, readStored, SECRETS_FILE, writeStored } from '@app/common';
 import { SQLITE_FILE } from '@app/persistence';
 import { auditRecordHash, VaultAuditEntry } from '@app/vault/domain/vault-audit-record';
 import { runScript } from './processes';
-import { startTestApp, TestApp } from './test-app';
+import { dropMongoDatabaseOf, startTestApp, TestApp } from './test-app';
 import { canonicalJson, sha256Hex } from './worker-client';
 
 /**
@@ -84,6 +84,8 @@ export function dataDirApp(name: string, env: Env = {}): DataDirApp {
     const last = running;
     running = undefined;
     await last?.close();
+    // the server's close() keeps the store of a DATA_DIR it was given: its database goes here
+    await dropMongoDatabaseOf(dataDir!);
     rmSync(dataDir!, { recursive: true, force: true });
   });
   const start = async (more: Env = {}) => {

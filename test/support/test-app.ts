@@ -35,6 +35,25 @@ export function mongoDatabaseUrl(dataDir: string): string {
   return url.toString();
 }
 
+/**
+ * Drops the MongoDB database of the apps whose data lives in `dataDir` (`mongoDatabaseUrl`):
+ * for tests that pass DATA_DIR, whose close() keeps the store. On SQLite, nothing to do.
+ */
+export async function dropMongoDatabaseOf(dataDir: string): Promise<void> {
+  if (!MONGODB_URI) return;
+  // mongoose is loaded only when a MongoDB run happens
+  const mongoose = await import('mongoose');
+  const connection = mongoose.createConnection(mongoDatabaseUrl(dataDir), {
+    serverSelectionTimeoutMS: 5000,
+  });
+  try {
+    await connection.asPromise();
+    await connection.dropDatabase();
+  } finally {
+    await connection.close();
+  }
+}
+
 /** The secrets an app outside production wrote to its DATA_DIR (`secrets.json`): its keys. */
 export const secretsOf = (dataDir: string): Record<string, string> =>
   JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as Record<string, string>;

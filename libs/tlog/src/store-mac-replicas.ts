@@ -50,6 +50,10 @@ export class StoreMacReplicas implements OnApplicationBootstrap, BeforeApplicati
   readonly heartbeatMs: number;
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  /** The beat under way, if any: the next tick skips while it runs (a slow store piles none up). */
+  private inFlight?: Promise<void>;
+  /** Whether the last beat failed: a failure is logged when the store goes down, once. */
+  private down = false;
 
   constructor(
     private readonly replicas: StoreMacReplicaRepository,
@@ -62,7 +66,10 @@ export class StoreMacReplicas implements OnApplicationBootstrap, BeforeApplicati
   async onApplicationBootstrap(): Promise<void> {
     await this.beat();
     if (this.stopped) return;
-    this.timer = setInterval(() => void this.beat(), this.heartbeatMs);
+    this.timer = setInterval(() => {
+      if (this.inFlight) return;
+      this.inFlight = this.beat().finally(() => (this.inFlight = undefined));
+    }, this.heartbeatMs);
     this.timer.unref();
   }
 
@@ -105,9 +112,19 @@ export class StoreMacReplicas implements OnApplicationBootstrap, BeforeApplicati
         heartbeatMs: this.heartbeatMs,
       });
       await this.replicas.removeSeenBefore(new Date(now.getTime() - STORE_MAC_FORGET_MS));
+      if (this.down) {
+        this.down = false;
+        this.logger.log('Recording the store-MAC key this server tags under again');
+      }
     } catch (error) {
-      // the store is down: /health says so; keys:retag then sees this server as gone
-      this.logger.warn({ err: error }, 'Could not record the store-MAC key this server tags under');
+      // the store is down: /health says so; keys:retag then sees this server as gone. Said
+      // once when it goes down (its message, no stack), not on every beat
+      if (!this.down) {
+        this.down = true;
+        this.logger.warn(
+          `Could not record the store-MAC key this server tags under (${(error as Error).name}: ${(error as Error).message}); retrying every ${this.heartbeatMs} ms, logged again when it works`,
+        );
+      }
     }
   }
 }

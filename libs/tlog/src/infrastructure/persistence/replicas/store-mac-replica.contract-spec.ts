@@ -1,5 +1,8 @@
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
+import { Logger } from '@nestjs/common';
+import type { Database } from 'better-sqlite3';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreMac } from '../../../store-mac';
 import { parseStoreMacKey } from '../../../store-mac-keys';
 import { STORE_MAC_LIVE_BEATS, StoreMacReplicas } from '../../../store-mac-replicas';
@@ -44,7 +47,7 @@ describeStoreContract('StoreMacReplicaRepository', storeMacReplicaAdapters, ({ s
  * StoreMacReplicas over the store's rows: two servers on one store, each under its own
  * store-MAC key; which of the others are live and under another key (what keys:retag refuses on).
  */
-describeStoreContract('StoreMacReplicas', storeMacReplicaAdapters, ({ sut }) => {
+describeStoreContract('StoreMacReplicas', storeMacReplicaAdapters, ({ sut, store, driver }) => {
   const signingKey = generateKeyPairSync('ed25519').privateKey;
   const server = (heartbeatMs: number) =>
     new StoreMacReplicas(
@@ -87,6 +90,70 @@ describeStoreContract('StoreMacReplicas', storeMacReplicaAdapters, ({ sut }) => 
     } finally {
       await old.stop();
       await current.stop();
+    }
+  });
+
+  /** Resolves once `cond` holds (checked every few ms). */
+  const until = async (cond: () => boolean) => {
+    while (!cond()) await sleep(5);
+  };
+
+  it('should beat one at a time on a slow store, and say once that the store went down and once that it came back (no stack)', async () => {
+    // the store failing: SQLite's table dropped under the server, then made again (the Mongo
+    // test server creates a dropped collection on the next write: nothing fails there)
+    if (driver() !== 'sqlite') return;
+    const db = (store() as unknown as { db: Database }).db;
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const log = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    const beating = server(10);
+    await beating.onApplicationBootstrap();
+    try {
+      // a slow store: each write waits for the gate. Beats piled up (one per tick) before
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const record = sut().record.bind(sut());
+      let running = 0;
+      let most = 0;
+      let calls = 0;
+      const slow = jest.spyOn(sut(), 'record').mockImplementation(async (r) => {
+        calls++;
+        most = Math.max(most, ++running);
+        await gate;
+        try {
+          return await record(r);
+        } finally {
+          running--;
+        }
+      });
+      await until(() => calls >= 1);
+      await sleep(150); // 15 heartbeat periods
+      expect([calls, most]).toEqual([1, 1]);
+      open();
+      await until(() => calls >= 3);
+      slow.mockRestore();
+
+      // down: said once however many beats fail
+      const saidDown = () =>
+        warn.mock.calls.filter((c) => String(c[0]).includes('Could not record')).length;
+      db.exec('DROP TABLE store_mac_replicas');
+      await until(() => saidDown() >= 1);
+      await sleep(150);
+      expect(saidDown()).toBe(1);
+      expect(warn.mock.calls[0][0]).toContain('no such table');
+      expect(JSON.stringify(warn.mock.calls)).not.toMatch(/\n\s+at /);
+      // back: said once too
+      db.exec(`CREATE TABLE store_mac_replicas (replica_id TEXT PRIMARY KEY, host TEXT NOT NULL,
+        kid TEXT NOT NULL, started_at TEXT NOT NULL, seen_at TEXT NOT NULL,
+        heartbeat_ms INTEGER NOT NULL)`);
+      const saidBack = () => log.mock.calls.filter((c) => String(c[0]).includes('again')).length;
+      await until(() => saidBack() >= 1);
+      await sleep(150);
+      expect([saidDown(), saidBack()]).toEqual([1, 1]);
+      expect((await beating.list()).map((r) => r.replicaId)).toEqual([beating.replicaId]);
+    } finally {
+      await beating.stop();
+      warn.mockRestore();
+      log.mockRestore();
     }
   });
 });
