@@ -17,6 +17,7 @@ import {
   isStale,
   readStored,
   SECRETS_FILE,
+  SECRETS_LOCK_LIVE_STALE_MS,
   SECRETS_LOCK_STALE_MS,
   updateStored,
 } from './local-secrets';
@@ -30,10 +31,12 @@ const here = existsSync(bootFile)
 const lockOf = (pid: number, nonce: string) =>
   `${hostname()} ${pid} ${nonce} ${here!.boot} ${here!.ns}\n`;
 const onLinux = here ? it : it.skip;
-const aged = (path: string) => {
-  const old = new Date(Date.now() - SECRETS_LOCK_STALE_MS - 60_000);
+const aged = (path: string, ms = SECRETS_LOCK_LIVE_STALE_MS + 10_000) => {
+  const old = new Date(Date.now() - ms);
   utimesSync(path, old, old);
 };
+/** Older than the stale age of a holder whose pid cannot be checked, not of a live one. */
+const PAST_STALE_MS = SECRETS_LOCK_STALE_MS + 10_000;
 
 /** Review L-8: secrets.json's lock, as a process that died holding it leaves it. */
 describe('updateStored', () => {
@@ -111,6 +114,12 @@ describe('updateStored', () => {
       }
       writeFileSync(lock, lockOf(process.ppid, 'live'));
       expect(isStale(lock, lockOf(process.ppid, 'live'))).toBe(false);
+      // review M3: a live holder of this pid space is not stale at the age of one whose pid
+      // cannot be checked (before: taken over at work after SECRETS_LOCK_STALE_MS)
+      aged(lock, PAST_STALE_MS);
+      expect(isStale(lock, lockOf(process.ppid, 'live'))).toBe(false);
+      aged(lock);
+      expect(isStale(lock, lockOf(process.ppid, 'live'))).toBe(true);
       // the lock updateStored writes names this pid space
       const file = join(dir, SECRETS_FILE);
       rmSync(lock);
@@ -129,6 +138,52 @@ describe('updateStored', () => {
       ]);
     },
   );
+
+  it('should check the pid on the same hostname where neither side could read /proc (review L3)', () => {
+    const lock = join(dir, `${SECRETS_FILE}.lock`);
+    const noProc = {};
+    const dead = `${hostname()} 2147483646 dead - -\n`;
+    writeFileSync(lock, dead);
+    expect(isStale(lock, dead, noProc)).toBe(true);
+    const live = `${hostname()} ${process.ppid} live - -\n`;
+    writeFileSync(lock, live);
+    expect(isStale(lock, live, noProc)).toBe(false);
+    aged(lock, PAST_STALE_MS);
+    expect(isStale(lock, live, noProc)).toBe(false);
+    // another host, or a maker that could read /proc: its age alone
+    for (const holder of [`other-${hostname()} 2147483646 dead - -\n`, lockOf(2147483646, 'x')]) {
+      writeFileSync(lock, holder);
+      expect([holder, isStale(lock, holder, noProc)]).toEqual([holder, false]);
+      aged(lock, PAST_STALE_MS);
+      expect([holder, isStale(lock, holder, noProc)]).toEqual([holder, true]);
+    }
+  });
+
+  it('should write on a DATA_DIR that refuses to touch the lock (utimes EPERM) (review M2)', () => {
+    const file = join(dir, SECRETS_FILE);
+    const lock = `${file}.lock`;
+    // a mount refusing utimes (the filesystem is outside this process)
+    const refuse = jest
+      .spyOn(jest.requireActual<typeof import('node:fs')>('node:fs'), 'utimesSync')
+      .mockImplementation((path) => {
+        if (path !== lock) throw new Error(`unexpected utimes of ${String(path)}`);
+        throw Object.assign(new Error(`EPERM: operation not permitted, utime '${lock}'`), {
+          code: 'EPERM',
+        });
+      });
+    try {
+      // before: every write taken for one that lost its lock, then a ConfigError
+      updateStored(file, (stored) => {
+        stored.A = '1';
+        return true;
+      });
+      expect(refuse).toHaveBeenCalled();
+    } finally {
+      refuse.mockRestore();
+    }
+    expect(readStored(file)).toEqual({ A: '1' });
+    expect(existsSync(lock)).toBe(false);
+  });
 
   it('should leave a live lock untouched when the stale one a breaker read is gone (review LOW-5)', () => {
     const lock = join(dir, `${SECRETS_FILE}.lock`);
@@ -261,6 +316,26 @@ describe('updateStored between processes', () => {
     expect(readStored(file)).toEqual({ A: '1', B: '1' });
     expect(readdirSync(dir).filter((f) => f.startsWith(SECRETS_FILE))).toEqual([SECRETS_FILE]);
   });
+
+  onLinux(
+    'a live holder of this pid space at work past the stale age keeps its lock: the other waits (review M3)',
+    async () => {
+      const a = writer('A', 'stopped');
+      await marked('A-holding');
+      // A, alive, has held its lock longer than the stale age of a holder whose pid cannot be
+      // checked, not than that of a live one
+      aged(`${file}.lock`, PAST_STALE_MS);
+      const b = writer('B');
+      // B has looked at A's lock a few times (waiting), or (before) broke it and is done
+      await marked('B-lockread-', 4, b.exited);
+      writeFileSync(join(dir, 'A-go'), '');
+      const [doneA, doneB] = await Promise.all([a.done, b.done]);
+      // before: B took the lock over and wrote { B }, and A did its update again on it
+      expect(doneA).toEqual({ code: 0, seen: [{}] });
+      expect(doneB).toEqual({ code: 0, seen: [{ A: '1' }] });
+      expect(readStored(file)).toEqual({ A: '1', B: '1' });
+    },
+  );
 
   const unshare = spawnSync('unshare', ['--pid', '--fork', 'true']).status === 0;
   (unshare ? it : it.skip)(

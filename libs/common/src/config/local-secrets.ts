@@ -196,10 +196,17 @@ export const SECRETS_LOCK_WAIT_MS = 15_000;
  * (read, generate a few keys, write) takes milliseconds, and its holder touches the file again
  * right before its write. Shorter than SECRETS_LOCK_WAIT_MS: a lock left by a process whose pid
  * cannot be checked (another pid namespace or boot, another host) is taken over within the
- * wait. A holder stopped in its work (SIGSTOP, a debugger) longer than this loses the lock,
+ * wait; one whose pid is alive only past SECRETS_LOCK_LIVE_STALE_MS. A holder stopped in its work (SIGSTOP, a debugger) longer than this loses the lock,
  * finds so before its rename, and does its read-modify-write again under a new lock.
  */
 export const SECRETS_LOCK_STALE_MS = 10_000;
+/**
+ * The stale age of a lock whose holder's pid could be checked and is alive (`isStale`): one at
+ * work keeps it, a stopped one (or a pid reused since its holder died) loses it past this age.
+ * Longer than SECRETS_LOCK_WAIT_MS: a process waiting on such a holder gives up (a ConfigError)
+ * unless the lock was that old already when it came.
+ */
+export const SECRETS_LOCK_LIVE_STALE_MS = 60_000;
 /** How many times `updateStored` takes the lock again after it lost it before its write. */
 export const SECRETS_LOCK_TRIES = 3;
 
@@ -209,7 +216,8 @@ export const SECRETS_LOCK_TRIES = 3;
  * `update` gets what the file holds once the lock is ours and says whether it changed it;
  * then the file is written atomically (`writeStored`) and the lock removed. Another process
  * doing the same waits for it (up to SECRETS_LOCK_WAIT_MS), so neither write is lost. A lock
- * untouched for SECRETS_LOCK_STALE_MS, or whose holder is gone (`isStale`), is taken over.
+ * whose holder is gone, or untouched for SECRETS_LOCK_STALE_MS (SECRETS_LOCK_LIVE_STALE_MS when
+ * its holder's pid is checked and alive), is taken over (`isStale`).
  * Right before its rename the holder reads the lock again: taken over meanwhile (this process
  * stopped past the stale age, and another wrote the file since), nothing is written, and the
  * whole read-modify-write is done again under a new lock, on what the file holds then (`update`
@@ -242,14 +250,19 @@ export function updateStored(
 /**
  * Whether `lock` still says `mine`; if so its file is touched, so that its age counts from the
  * write about to happen (a holder that took long to get here is not taken for a dead one).
+ * What says it is held is the re-read, not the touch: a DATA_DIR mount refusing utimes
+ * (EPERM, ENOTSUP) still holds it (before, every write there was done again and failed with a
+ * ConfigError saying the lock was lost); only ENOENT (removed since the read: taken over and
+ * released) says it is not.
  */
 function holdOn(lock: string, mine: string): boolean {
   if (readHolder(lock) !== mine) return false;
   const now = new Date();
   try {
     utimesSync(lock, now, now);
-  } catch {
-    return false; // removed since: taken over and released
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    // not touched: its age counts from when it was taken, still ours as read above
   }
   return true;
 }
@@ -323,34 +336,46 @@ function readHolder(lock: string): string | undefined {
   }
 }
 
-/** Whether the lock `holder` was read from may be taken over. Exported for its spec. */
-export function isStale(lock: string, holder: string): boolean {
+/**
+ * Whether the lock `holder` was read from may be taken over. `here`: this process's pid space
+ * (`pidSpace()`; given by its spec to act as a system without /proc). Exported for its spec.
+ */
+export function isStale(lock: string, holder: string, here = pidSpace()): boolean {
   let age: number;
   try {
     age = Date.now() - statSync(lock).mtimeMs;
   } catch {
     return false; // gone: the next attempt takes it
   }
-  if (age > SECRETS_LOCK_STALE_MS) return true;
-  const [, pid, , boot, ns] = holder.trim().split(' ');
+  const [host, pid, , boot = '-', ns = '-'] = holder.trim().split(' ');
   // A pid names a process only in its pid namespace of one boot of one kernel: it is checked
   // only where the lock's boot and namespace are both this process's. Elsewhere (two containers
-  // of one hostname sharing DATA_DIR, both pid 1; another host; a lock of an older version, or
-  // of a system without /proc) only the age says it is stale. An empty file: its maker is
-  // between open and write (or died there: the age covers it).
-  const here = pidSpace();
-  if (!here.boot || !here.ns || boot !== here.boot || ns !== here.ns) return false;
-  if (!/^\d+$/.test(pid ?? '')) return false;
+  // of one hostname sharing DATA_DIR, both pid 1; another host; a lock of an older version)
+  // only the age says it is stale. An empty file: its maker is between open and write (or died
+  // there: the age covers it). Review L3: where neither this process nor the lock's maker could
+  // read /proc (macOS), the pid is checked on the same hostname, as before pid spaces.
+  const samePidSpace =
+    here.boot !== undefined && here.ns !== undefined
+      ? boot === here.boot && ns === here.ns
+      : here.boot === undefined &&
+        here.ns === undefined &&
+        boot === '-' &&
+        ns === '-' &&
+        host === hostname();
+  if (!samePidSpace || !/^\d+$/.test(pid ?? '')) return age > SECRETS_LOCK_STALE_MS;
   // review LOW-4: this process's pid with another nonce was left by an earlier process of this
   // namespace that had the pid: this one is not holding it, takeLock not being re-entrant (and
   // the process being one thread), so it is stale
   if (Number(pid) === process.pid) return true;
   try {
     process.kill(Number(pid), 0);
-    return false;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
   }
+  // review M3: a live holder whose pid could be checked is not stale at the age of one that
+  // cannot (before, it was taken over after SECRETS_LOCK_STALE_MS at work): only past
+  // SECRETS_LOCK_LIVE_STALE_MS (stopped, or its pid reused by another process since it died)
+  return age > SECRETS_LOCK_LIVE_STALE_MS;
 }
 
 /** A breaker's `<lock>.break` older than this was left by a breaker that died in its few syscalls. */

@@ -73,6 +73,31 @@ describe('time-zone', () => {
     }
   });
 
+  it('should keep caching zones after 1000 spellings of one were asked (case variants)', () => {
+    // Intl takes any letter case: 1100 spellings of one zone, each valid
+    const letters = [...'pacific/chatham'];
+    for (let bits = 0; bits < 1100; bits++) {
+      let i = 0;
+      const variant = letters
+        .map((c) => (/[a-z]/.test(c) && (bits >> i++) % 2 === 1 ? c.toUpperCase() : c))
+        .join('');
+      expect([variant, isValidTimeZone(variant)]).toEqual([variant, true]);
+      expect(canonicalTimeZone(variant)).toBe('Pacific/Chatham');
+    }
+    expect(isValidTimeZone('Europe/Oslo')).toBe(true);
+    expect(canonicalTimeZone('Europe/Oslo')).toBe('Europe/Oslo');
+    const built = jest.spyOn(Intl, 'DateTimeFormat');
+    try {
+      // before: the cache, full of spellings, took no more and Europe/Oslo was asked every time
+      expect(isValidTimeZone('Europe/Oslo')).toBe(true);
+      expect(isValidTimeZone('EUROPE/OSLO')).toBe(true);
+      expect(canonicalTimeZone('Europe/Oslo')).toBe('Europe/Oslo');
+      expect(built).not.toHaveBeenCalled();
+    } finally {
+      built.mockRestore();
+    }
+  });
+
   it('should give the local day of an instant on both sides of UTC midnight', () => {
     const at = Date.parse('2026-03-01T20:00:00Z');
     expect(localDay(at, 'UTC')).toBe('2026-03-01');

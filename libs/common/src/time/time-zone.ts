@@ -5,22 +5,35 @@
 const partsFormatters = new Map<string, Intl.DateTimeFormat>();
 
 /**
- * Names isValidTimeZone found valid. A runtime's ICU zones do not change while it runs, and
- * building a formatter to ask costs ~0.2 ms: a sync reads its batch's site (`storedTimeZone`)
- * with every batch. Bounded like canonicalCache; a name past the bound is asked again.
+ * Names isValidTimeZone found valid, lower-cased (Intl takes a zone name in any letter case).
+ * A runtime's ICU zones do not change while it runs, and building a formatter to ask costs
+ * ~0.2 ms: a sync reads its batch's site (`storedTimeZone`) with every batch.
  */
 const validZones = new Set<string>();
+/**
+ * How many names validZones and canonicalCache keep; past it the oldest goes (in insertion
+ * order). Before, neither took any more once full: 1000 spellings sent once (the case variants
+ * of one zone) left every zone met after them asked again for good.
+ */
+const ZONE_CACHE_SIZE = 1000;
+
+/** Makes room in `cache` (its oldest entry evicted when it holds ZONE_CACHE_SIZE), then `add`s. */
+function remember<K>(cache: Set<K> | Map<K, unknown>, add: () => void): void {
+  if (cache.size >= ZONE_CACHE_SIZE) cache.delete(cache.keys().next().value as K);
+  add();
+}
 
 /** True when `name` is an IANA zone the runtime knows (e.g. `Asia/Kolkata`, `UTC`). */
 export function isValidTimeZone(name: unknown): name is string {
   if (typeof name !== 'string' || name.length === 0 || name.length > 64) return false;
-  if (validZones.has(name)) return true;
+  const key = name.toLowerCase();
+  if (validZones.has(key)) return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: name });
   } catch {
     return false;
   }
-  if (validZones.size < 1000) validZones.add(name);
+  remember(validZones, () => validZones.add(key));
   return true;
 }
 
@@ -99,7 +112,7 @@ export function canonicalTimeZone(name: string): string {
   }
   const spelled = resolved === 'UTC' ? 'UTC' : (zoneSpellings.get(name.toLowerCase()) ?? resolved);
   const canonical = renamedFrom.get(spelled) ?? spelled;
-  if (canonicalCache.size < 1000) canonicalCache.set(name, canonical);
+  remember(canonicalCache, () => canonicalCache.set(name, canonical));
   return canonical;
 }
 

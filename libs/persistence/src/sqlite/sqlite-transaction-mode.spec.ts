@@ -21,6 +21,10 @@ describe('mdai/sqlite-transaction-mode', () => {
       "db.exec('BEGIN IMMEDIATE');",
       "db.prepare('begin exclusive').run();",
       "db.exec('COMMIT');",
+      "db.exec('/* lock */ BEGIN IMMEDIATE; -- now\\n');",
+      "db.exec('RELEASE sp');",
+      "let sql = 'BEGIN'; sql = 'BEGIN IMMEDIATE'; db.exec(sql);",
+      'const deferred = 1;',
       'readTransaction(db, () => read());',
     ],
     invalid: [
@@ -37,6 +41,28 @@ describe('mdai/sqlite-transaction-mode', () => {
       { code: "db.exec('BEGIN');", errors: [{ messageId: 'begin' }] },
       { code: "db.exec(' begin deferred');", errors: [{ messageId: 'begin' }] },
       { code: 'db.prepare(`BEGIN TRANSACTION`).run();', errors: [{ messageId: 'begin' }] },
+      // a mode function carries the other modes
+      {
+        code: 'const t = db.transaction(fn).immediate; t.deferred();',
+        errors: [{ messageId: 'deferred' }],
+      },
+      { code: 'db.transaction(fn).immediate.deferred();', errors: [{ messageId: 'deferred' }] },
+      { code: "db.transaction(fn)['deferred']();", errors: [{ messageId: 'deferred' }] },
+      // transaction other than called: its mode cannot be checked
+      {
+        code: 'const { transaction } = db; transaction(fn)();',
+        errors: [{ messageId: 'unchecked' }],
+      },
+      { code: "db['transaction'](fn)();", errors: [{ messageId: 'deferred' }] },
+      { code: 'const tx = db.transaction.bind(db);', errors: [{ messageId: 'unchecked' }] },
+      { code: '(0, db.transaction)(fn)();', errors: [{ messageId: 'unchecked' }] },
+      // SQL past a leading comment, in any statement, SAVEPOINT, a const holding it
+      { code: "db.exec('/* lock */ BEGIN');", errors: [{ messageId: 'begin' }] },
+      { code: "db.exec('-- lock\\n begin deferred');", errors: [{ messageId: 'begin' }] },
+      { code: "db.exec('PRAGMA foreign_keys = ON; BEGIN');", errors: [{ messageId: 'begin' }] },
+      { code: "db.exec('SAVEPOINT sp');", errors: [{ messageId: 'savepoint' }] },
+      { code: "db.prepare(' savepoint a').run();", errors: [{ messageId: 'savepoint' }] },
+      { code: "const sql = 'BEGIN'; db.exec(sql);", errors: [{ messageId: 'begin' }] },
     ],
   });
 
