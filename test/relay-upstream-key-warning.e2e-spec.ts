@@ -4,8 +4,7 @@ import { openSession, pair } from './support/pairing';
 
 /**
  * UPSTREAM_URL without UPSTREAM_API_KEY (LOW 11 of the outside review): allowed, but said at
- * boot, and no empty `x-api-key` is sent. A file of its own: boot lines go to the process's
- * first app's log, so this app is the only one.
+ * boot, and no empty `x-api-key` is sent.
  */
 describe('upstream without an API key (e2e)', () => {
   let relay: UpstreamApps;

@@ -1,5 +1,4 @@
 import { parse } from 'csv-parse/sync';
-import { Logger } from '@nestjs/common';
 import { rmSync } from 'node:fs';
 import { ManualClock } from '@app/common';
 import { MongoStore, SqliteStore, Store } from '@app/persistence';
@@ -290,9 +289,6 @@ describe('thekedars of a store from before thekedar sites (e2e)', () => {
     }
     await first.close({ keepData: true });
 
-    // the boot's lines go to the log of the file's first app (a module-level root): read at
-    // the Logger instead
-    const warn = jest.spyOn(Logger.prototype, 'warn');
     const t = await startTestApp({ DATA_DIR: first.dataDir, TRUST_AUTO_BLOCK_FLOOR: '0' });
     try {
       const sites = async (id: string) =>
@@ -301,17 +297,25 @@ describe('thekedars of a store from before thekedar sites (e2e)', () => {
       expect(await sites(k.thekedarId)).toEqual([siteA]);
       expect(await sites(idle.body.thekedarId)).toEqual([]);
       // named by id in the boot's log, for an admin to review
-      const warned = warn.mock.calls.map(([fields]) => fields);
-      expect(warned).toContainEqual({
-        thekedars: [{ thekedarId: k.thekedarId, siteIds: [siteA] }],
-        more: false,
-      });
-      expect(warned).toContainEqual({ thekedarIds: [idle.body.thekedarId], more: false });
+      const warned = t
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes('"thekedar'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(warned).toContainEqual(
+        expect.objectContaining({
+          level: 40,
+          thekedars: [{ thekedarId: k.thekedarId, siteIds: [siteA] }],
+          more: false,
+        }),
+      );
+      expect(warned).toContainEqual(
+        expect.objectContaining({ level: 40, thekedarIds: [idle.body.thekedarId], more: false }),
+      );
       expect((await onboard(t.baseUrl, [siteA])).status).toBe(201);
       const b = await onboard(t.baseUrl, [siteB]);
       expect([b.status, b.body.code]).toEqual([403, 'site_not_allowed']);
     } finally {
-      warn.mockRestore();
       const opened = t.app.get(Store);
       if (opened instanceof MongoStore) await opened.connection.dropDatabase();
       await t.close();

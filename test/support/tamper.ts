@@ -3,7 +3,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { __resetOutOfContextForTests } from 'nestjs-pino/PinoLogger';
 import { Env, readStored, SECRETS_FILE, writeStored } from '@app/common';
 import { SQLITE_FILE } from '@app/persistence';
 import { auditRecordHash, VaultAuditEntry } from '@app/vault/domain/vault-audit-record';
@@ -90,9 +89,6 @@ export function dataDirApp(name: string, env: Env = {}): DataDirApp {
   });
   const start = async (more: Env = {}) => {
     if (running) throw new Error('dataDirApp: a server is already running on the DATA_DIR');
-    // nestjs-pino keeps the first app's logger of the process for every line logged outside a
-    // request (a start's, a job's): without this a restarted server's t.logs() missed them
-    __resetOutOfContextForTests();
     running = await startTestApp({ ...env, ...more, DATA_DIR: dataDir });
     return running;
   };

@@ -1,9 +1,9 @@
 import { INestApplication } from '@nestjs/common';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Clock, Env } from '@app/common';
 import { AppConfig } from '@app/api/config/app-config';
 import { createApp } from '@app/api/bootstrap';
@@ -101,6 +101,19 @@ export interface TestApp {
 }
 
 /**
+ * The log lines of the test app whose work is running: its start, its close, and what they
+ * set going (timers, sockets, requests) run in its scope.
+ *
+ * Why: Nest's `Logger` (what the code logs through) has one logger per process, the last
+ * started app's, so a line another app logs outside a request (a background job's, its close's)
+ * would reach the last app's pino and stream. Each app's stream puts a line in the lines of the
+ * app whose scope is running, its own when none is (test code calling into an app directly,
+ * for instance). Left over: a line an app logs while another starts (before that start gives
+ * Nest its logger) is buffered by Nest and written when that start ends, to the starting app's.
+ */
+const appLogScope = new AsyncLocalStorage<string[]>();
+
+/**
  * Boots the real AppModule on a real port (0 = any free one) with a temp DATA_DIR,
  * exactly as main.ts does, and captures the log output for assertions.
  */
@@ -110,27 +123,27 @@ export async function startTestApp(
 ): Promise<TestApp> {
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'mdai-e2e-'));
   const chunks: string[] = [];
-  const logStream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      chunks.push(chunk.toString('utf8'));
-      done();
-    },
+  // pino writes a line synchronously, in the scope of the code that logs it
+  const logStream = { write: (line: string) => (appLogScope.getStore() ?? chunks).push(line) };
+  const inScope = <T>(work: () => Promise<T>): Promise<T> => appLogScope.run(chunks, work);
+  const { app, config } = await inScope(async () => {
+    const created = await createApp(
+      {
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'debug',
+        // suites send many requests from 127.0.0.1: limits are set high here, and the suites
+        // that test the limiter set their own
+        RATE_LIMIT_PER_IP: '1000000',
+        RATE_LIMIT_PER_CREDENTIAL: '1000000',
+        ...storeEnv(dataDir),
+        ...env,
+        DATA_DIR: dataDir,
+      },
+      { logStream, clock: options.clock },
+    );
+    await created.app.listen(0, '127.0.0.1');
+    return created;
   });
-  const { app, config } = await createApp(
-    {
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'debug',
-      // suites send many requests from 127.0.0.1: limits are set high here, and the suites
-      // that test the limiter set their own
-      RATE_LIMIT_PER_IP: '1000000',
-      RATE_LIMIT_PER_CREDENTIAL: '1000000',
-      ...storeEnv(dataDir),
-      ...env,
-      DATA_DIR: dataDir,
-    },
-    { logStream, clock: options.clock },
-  );
-  await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   const baseUrl = `http://127.0.0.1:${address.port}`;
   const first = (role: keyof AppConfig['auth']['apiKeys']) => config.auth.apiKeys[role][0];
@@ -150,7 +163,7 @@ export async function startTestApp(
     },
     close: async ({ keepData = false } = {}) => {
       if (!keepData && !env.DATA_DIR && config.database.driver === 'mongo') await dropDatabase(app);
-      await app.close();
+      await inScope(() => app.close());
       if (!keepData && !env.DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
     },
   };

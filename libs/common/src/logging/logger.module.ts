@@ -6,8 +6,10 @@ import {
   Module,
   NestModule,
   RequestMethod,
+  Scope,
 } from '@nestjs/common';
 import { Logger, PARAMS_PROVIDER_TOKEN, Params, PinoLogger } from 'nestjs-pino';
+import { storage as requestLogScope } from 'nestjs-pino/storage';
 import { IncomingMessage } from 'node:http';
 import { DestinationStream, destination, Logger as Pino, pino } from 'pino';
 import { LogLevel } from '../config/app.config';
@@ -53,6 +55,26 @@ export class AppLogger extends Logger {
   }
 }
 const LOGGING_OPTIONS = Symbol('LOGGING_OPTIONS');
+
+/**
+ * nestjs-pino's PinoLogger, logging outside a request through this app's own root logger.
+ * nestjs-pino's keeps the root of the first app of the process for every such line (a start's,
+ * a job's, an alarm's): one app per process in production, so the same thing there; in tests,
+ * where one process starts many apps, each app's lines go to its own log.
+ */
+@Injectable({ scope: Scope.TRANSIENT })
+export class AppPinoLogger extends PinoLogger {
+  constructor(
+    @Inject(PARAMS_PROVIDER_TOKEN) params: Params,
+    @Inject(ROOT_LOGGER) private readonly root: Pino,
+  ) {
+    super(params);
+  }
+
+  override get logger(): Pino {
+    return requestLogScope.getStore()?.logger ?? this.root;
+  }
+}
 
 /** The access log and request logging scope (request-log.ts), as one express middleware. */
 @Injectable()
@@ -125,7 +147,7 @@ export class LoggingModule implements NestModule {
         { provide: ROOT_LOGGER, useValue: root },
         { provide: LOGGING_OPTIONS, useValue: options },
         AccessLog,
-        PinoLogger,
+        { provide: PinoLogger, useClass: AppPinoLogger },
         {
           provide: Logger,
           useFactory: (pinoLogger: PinoLogger, pinoParams: Params) =>
