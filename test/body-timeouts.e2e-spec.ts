@@ -1,4 +1,6 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { jpegBytes } from './support/image-bytes';
 import { startTestApp, TestApp } from './support/test-app';
 
@@ -109,6 +111,15 @@ describe('Request bodies that stop arriving (e2e)', () => {
     const answer = parse(await answered);
     expect([answer.status, answer.body?.code]).toEqual([408, 'request_timeout']);
     socket.destroy();
+    // the upload's handler is told its body will not come: its temporary file is closed and
+    // removed (it was left open, its write awaited by the shutdown forever: app.close() hung)
+    const uploads = join(t.dataDir, 'uploads');
+    const partials = () =>
+      existsSync(uploads) ? readdirSync(uploads).filter((name) => name.endsWith('.partial')) : [];
+    for (let waited = 0; partials().length > 0 && waited < 10_000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(partials()).toEqual([]);
   });
 
   it('should store a slow vault upload that keeps moving, past both bounds', async () => {

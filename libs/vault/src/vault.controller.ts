@@ -159,7 +159,9 @@ export class VaultController {
       );
     } catch (error) {
       // the rest of a refused upload is not read: close the connection after the answer
-      if (!request.readableEnded) response.setHeader('connection', 'close');
+      if (!request.readableEnded && !response.headersSent) {
+        response.setHeader('connection', 'close');
+      }
       throw error;
     }
   }

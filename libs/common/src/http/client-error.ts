@@ -192,7 +192,18 @@ function answerThrough(
   res.setHeader('x-correlation-id', correlationId);
   res.setHeader('Connection', 'close');
   const socket = res.socket;
-  res.once('finish', () => socket?.destroy());
+  // the route reading the body (a vault upload iterating the request) is told the body will not
+  // come: its request is destroyed as an interrupted one ('aborted', ECONNRESET), so its await
+  // rejects and its cleanup runs. Node itself does not: the request answered, it is no longer
+  // among the connection's pending ones, and closing the socket ends nothing the route awaits.
+  const cut = (): void => {
+    socket?.destroy();
+    if (!res.req.destroyed) {
+      res.req.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    }
+  };
+  res.once('finish', cut);
+  res.once('close', cut);
   res.end(body);
   return correlationId;
 }
