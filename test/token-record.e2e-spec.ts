@@ -172,6 +172,7 @@ describe('offline tokens on record (e2e)', () => {
         ALTER TABLE worker_devices DROP COLUMN block_event_id;
         ALTER TABLE worker_device_events DROP COLUMN tag;
         DROP TABLE worker_device_seal;
+        DROP INDEX worker_device_events_device_written;
         DELETE FROM schema_migrations WHERE scope = 'device-trust.worker-devices' AND version >= 5;
       `);
     }
