@@ -25,6 +25,9 @@
  * counts for its batch, not for the next task (with BENCH_BEFORE_DIR, the other server's).
  * `FRAUD_HEAVY=1`: every packet a rapid repeat (all flagged). `SYNC_WARMUP=<n>`: untimed batches
  * per side first (default 1).
+ * The API runs as in production (NODE_ENV=production, its secrets from the environment;
+ * `SYNC_NODE_ENV=test`: the test mode the runs before `perfsync` measured, whose guarded read
+ * transactions expire every prepared statement: see `childModeEnv` in support/crew.ts).
  * `BENCH_BEFORE_DIR=<an older checkout>`: its API, on a third copy of the same fill, is
  * measured in the same rounds too (its own phones and batches), against the same baseline.
  * WAL checkpoints: our API runs with its default (`SQLITE_CHECKPOINTS=worker`, a thread of its

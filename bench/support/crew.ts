@@ -4,7 +4,7 @@
  */
 import { INestApplication } from '@nestjs/common';
 import { createHmac, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '@app/api/bootstrap';
@@ -109,6 +109,26 @@ export async function startSyncBenchApi(
 }
 
 /**
+ * The child API's mode: production by default (`SYNC_NODE_ENV`, e.g. `test` for the mode the
+ * benches ran in before), its secrets from the environment as production takes them (the values
+ * `storeSecrets` wrote to the data dir, so the fill's tags and the API's keys agree). What the
+ * mode changes on the sync's path: outside production `readTransaction` guards its reads with
+ * `PRAGMA query_only`, which expires every prepared statement of the store's connection at each
+ * read transaction (each compiles again at its next run: the timesheet read model's 100-row
+ * INSERTs, the seal's, the fraud screen's); production does not (docs/benchmarks.md, txlock and
+ * perfsync). The issue's goals are production's.
+ */
+function childModeEnv(dataDir: string): Record<string, string> {
+  const mode = process.env.SYNC_NODE_ENV ?? 'production';
+  if (mode !== 'production') return { NODE_ENV: mode };
+  const secrets = JSON.parse(readFileSync(join(dataDir, SECRETS_FILE), 'utf8')) as Record<
+    string,
+    string
+  >;
+  return { ...secrets, NODE_ENV: 'production', PUBLIC_URL: 'https://bench.invalid' };
+}
+
+/**
  * The API in a child process (`bench/support/serve-api.ts` of `root`, default this checkout)
  * on `dataDir` (prepared by the caller; removed on close): its CPU is the child's alone, the
  * bench's client (building requests, reading answers) stays in this process.
@@ -124,6 +144,7 @@ export async function startSyncBenchChild(
   // nothing from this process's environment decides the store: SQLite in dataDir, no Redis
   const env = {
     ...syncBenchEnv(dataDir),
+    ...childModeEnv(dataDir),
     ...extraEnv,
     ADMIN_API_KEYS: adminKey,
     DATABASE_URL: '',
