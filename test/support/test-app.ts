@@ -1,6 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
+import type { Server } from 'node:http';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,7 +120,15 @@ const appLogScope = new AsyncLocalStorage<string[]>();
  */
 export async function startTestApp(
   env: Env = {},
-  options: { clock?: Clock } = {},
+  options: {
+    clock?: Clock;
+    /**
+     * Sets the HTTP server's own bounds before it listens (`headersTimeout`, `requestTimeout`,
+     * `connectionsCheckingInterval`, read when it starts listening): Node's defaults at a test's
+     * scale, seconds where production has minutes.
+     */
+    server?: (server: Server & { connectionsCheckingInterval: number }) => void;
+  } = {},
 ): Promise<TestApp> {
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'mdai-e2e-'));
   const chunks: string[] = [];
@@ -140,6 +149,9 @@ export async function startTestApp(
         DATA_DIR: dataDir,
       },
       { logStream, clock: options.clock },
+    );
+    options.server?.(
+      created.app.getHttpServer() as Server & { connectionsCheckingInterval: number },
     );
     await created.app.listen(0, '127.0.0.1');
     return created;
