@@ -4,6 +4,41 @@ import { join } from 'node:path';
 import { jpegBytes } from './support/image-bytes';
 import { startTestApp, TestApp } from './support/test-app';
 
+/** A raw connection: what it receives until the server closes its end (a generous 20 s bound). */
+function openRaw(t: TestApp) {
+  const { hostname, port } = new URL(t.baseUrl);
+  const socket = connect({ port: Number(port), host: hostname, allowHalfOpen: true });
+  let received = '';
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+  socket.on('error', () => undefined);
+  const answered = new Promise<string>((resolve, reject) => {
+    const bound = setTimeout(() => reject(new Error(`no answer; got ${received}`)), 20_000);
+    // the server's end of the connection (this side, half-open, never ends it)
+    const closed = () => {
+      clearTimeout(bound);
+      resolve(received);
+    };
+    socket.once('end', closed);
+    socket.once('close', closed);
+  });
+  return { socket, answered };
+}
+
+function requestHead(t: TestApp, path: string, headers: Record<string, string | number>) {
+  return (
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nx-api-key: ${t.keys.admin}\r\n` +
+    Object.entries(headers)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('') +
+    '\r\n'
+  );
+}
+
+function parse(text: string) {
+  const [top, body] = text.split('\r\n\r\n');
+  return { status: Number(top.split(' ')[1]), top, body: body ? JSON.parse(body) : undefined };
+}
+
 /**
  * A request whose body stops arriving is answered (docs/architecture.md, "HTTP conventions"):
  * 408 `request_timeout` when no byte comes for HTTP_BODY_IDLE_TIMEOUT_MS or a JSON body is not
@@ -19,35 +54,9 @@ describe('Request bodies that stop arriving (e2e)', () => {
   });
   afterAll(async () => t.close());
 
-  /** A raw connection: what it receives until the server closes its end (a generous 20 s bound). */
-  const open = () => {
-    const { hostname, port } = new URL(t.baseUrl);
-    const socket = connect({ port: Number(port), host: hostname, allowHalfOpen: true });
-    let received = '';
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
-    socket.on('error', () => undefined);
-    const answered = new Promise<string>((resolve, reject) => {
-      const bound = setTimeout(() => reject(new Error(`no answer; got ${received}`)), 20_000);
-      // the server's end of the connection (this side, half-open, never ends it)
-      const closed = () => {
-        clearTimeout(bound);
-        resolve(received);
-      };
-      socket.once('end', closed);
-      socket.once('close', closed);
-    });
-    return { socket, answered };
-  };
+  const open = () => openRaw(t);
   const head = (path: string, headers: Record<string, string | number>) =>
-    `POST ${path} HTTP/1.1\r\nHost: x\r\nx-api-key: ${t.keys.admin}\r\n` +
-    Object.entries(headers)
-      .map(([name, value]) => `${name}: ${value}\r\n`)
-      .join('') +
-    '\r\n';
-  const parse = (text: string) => {
-    const [top, body] = text.split('\r\n\r\n');
-    return { status: Number(top.split(' ')[1]), top, body: body ? JSON.parse(body) : undefined };
-  };
+    requestHead(t, path, headers);
 
   it('should answer 408 request_timeout to a JSON body that stops arriving', async () => {
     const { socket, answered } = open();
@@ -146,6 +155,90 @@ describe('Request bodies that stop arriving (e2e)', () => {
     });
     const answer = parse(await answered);
     expect([answer.status, answer.body?.size]).toEqual([201, 2500]);
+    socket.destroy();
+  });
+});
+
+/**
+ * Node's own whole-request timeout (`server.requestTimeout`, 300 s) cut a vault upload still
+ * moving, slower than ~110 KB/s for a 32 MiB image: a body the watch bounds is now the watch's.
+ * Node's bounds at a test's scale (2 s for the whole request, 1 s for headers, checked every
+ * 100 ms); the headers bound and the body watch still cut what does not arrive.
+ */
+describe("Node's whole-request timeout and a slow upload (e2e)", () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp(
+      { HTTP_BODY_IDLE_TIMEOUT_MS: '1000' },
+      {
+        server: (server) => {
+          server.requestTimeout = 2000;
+          server.headersTimeout = 1000;
+          server.connectionsCheckingInterval = 100;
+        },
+      },
+    );
+  });
+  afterAll(async () => t.close());
+
+  it('should store a vault upload still moving past the whole-request timeout', async () => {
+    const { socket, answered } = openRaw(t);
+    const bytes = jpegBytes(2000);
+    socket.write(
+      requestHead(t, '/api/v5/vault', {
+        'content-type': 'image/jpeg',
+        'content-length': bytes.length,
+        connection: 'close',
+      }),
+    );
+    // 100 bytes every 200 ms: 4 s in all, twice the whole-request bound
+    let sent = 0;
+    await new Promise<void>((resolve) => {
+      const step = setInterval(() => {
+        if (!socket.writable) {
+          clearInterval(step);
+          resolve();
+          return;
+        }
+        socket.write(bytes.subarray(sent, sent + 100));
+        sent += 100;
+        if (sent >= bytes.length) {
+          clearInterval(step);
+          resolve();
+        }
+      }, 200);
+    });
+    const answer = parse(await answered);
+    expect([answer.status, answer.body?.code, answer.body?.size]).toEqual([201, undefined, 2000]);
+    socket.destroy();
+  });
+
+  it('should still answer 408 to a vault upload that stalls', async () => {
+    const { socket, answered } = openRaw(t);
+    const bytes = jpegBytes(4096);
+    socket.write(
+      requestHead(t, '/api/v5/vault', {
+        'content-type': 'image/jpeg',
+        'content-length': bytes.length,
+      }),
+    );
+    socket.write(bytes.subarray(0, 1024));
+    const answer = parse(await answered);
+    expect([answer.status, answer.body?.code]).toEqual([408, 'request_timeout']);
+    expect(answer.body.message).toMatch(/stopped arriving/);
+    socket.destroy();
+  });
+
+  it('should still answer 408 to headers that never finish', async () => {
+    const { socket, answered } = openRaw(t);
+    socket.write(`POST /api/v5/vault HTTP/1.1\r\nHost: x\r\nx-api-key: ${t.keys.admin}\r\n`);
+    // a header line every 200 ms, never the blank line that ends them
+    const trickle = setInterval(() => socket.writable && socket.write('x-pad: 1\r\n'), 200);
+    const answer = parse(await answered);
+    clearInterval(trickle);
+    expect([answer.status, answer.body?.code]).toEqual([408, 'request_timeout']);
+    expect(answer.body.message).toMatch(/headers/);
     socket.destroy();
   });
 });

@@ -59,4 +59,17 @@ describe('startTestApp logs', () => {
     expect(closing.logs()).toContain('shutdown: draining');
     expect(second.logs()).not.toContain('shutdown: draining');
   });
+
+  it('should give a line one server logs while another starts to the one that logged it', async () => {
+    first = await startTestApp();
+    const starting = startTestApp();
+    // the second's start holds back every line of the process until it ends (Nest's
+    // bufferLogs), then writes them in its own scope
+    expect((Logger as unknown as { isBufferAttached: boolean }).isBufferAttached).toBe(true);
+    first.inScope(() => new Logger('HarnessProbe').log('logged by the first'));
+    second = await starting;
+
+    expect(first.logs()).toContain('logged by the first');
+    expect(second.logs()).not.toContain('logged by the first');
+  });
 });

@@ -1,6 +1,7 @@
-import { INestApplication } from '@nestjs/common';
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { INestApplication, Logger } from '@nestjs/common';
+import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
+import type { Server } from 'node:http';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +96,8 @@ export interface TestApp {
   dataDir: string;
   /** Every log line written so far (the app logs at debug level in tests). */
   logs: () => string;
+  /** Runs `work` as this app's own (a job of its): what it logs lands in this app's lines. */
+  inScope: <T>(work: () => T) => T;
   /** One key of each role. */
   keys: Record<'admin' | 'provisioner' | 'auditor' | 'mobile' | 'hardware', string>;
   close: (options?: { keepData?: boolean }) => Promise<void>;
@@ -108,10 +111,43 @@ export interface TestApp {
  * started app's, so a line another app logs outside a request (a background job's, its close's)
  * would reach the last app's pino and stream. Each app's stream puts a line in the lines of the
  * app whose scope is running, its own when none is (test code calling into an app directly,
- * for instance). Left over: a line an app logs while another starts (before that start gives
- * Nest its logger) is buffered by Nest and written when that start ends, to the starting app's.
+ * for instance).
  */
 const appLogScope = new AsyncLocalStorage<string[]>();
+
+/** A call Nest's `Logger` holds back while an app starts, made when the start ends. */
+interface BufferedLogCall {
+  methodRef: (...args: unknown[]) => unknown;
+  arguments: unknown[];
+}
+
+/**
+ * While an app starts (`bufferLogs`), Nest's `Logger` holds back every line of the process, any
+ * app's, and writes them all when that start ends, in the starting app's scope: a line another
+ * app logged meanwhile (its background job's, a request it served) would land in the starting
+ * app's lines. Each held-back call is bound to the scope it was made in, so it is written there.
+ * Nest keeps them in `Logger.logBuffer` (pushed to, replaced when written): each array put
+ * there binds what is pushed to it.
+ */
+function writeHeldBackLinesInTheirScope(): void {
+  const logger = Logger as unknown as { logBuffer: BufferedLogCall[] };
+  const binding = (calls: BufferedLogCall[]): BufferedLogCall[] => {
+    const push = calls.push;
+    calls.push = (...added: BufferedLogCall[]) =>
+      push.apply(
+        calls,
+        added.map((call) => ({ ...call, methodRef: AsyncResource.bind(call.methodRef) })),
+      );
+    return calls;
+  };
+  let held = binding(logger.logBuffer);
+  Object.defineProperty(Logger, 'logBuffer', {
+    configurable: true,
+    get: () => held,
+    set: (calls: BufferedLogCall[]) => (held = binding(calls)),
+  });
+}
+writeHeldBackLinesInTheirScope();
 
 /**
  * Boots the real AppModule on a real port (0 = any free one) with a temp DATA_DIR,
@@ -119,13 +155,21 @@ const appLogScope = new AsyncLocalStorage<string[]>();
  */
 export async function startTestApp(
   env: Env = {},
-  options: { clock?: Clock } = {},
+  options: {
+    clock?: Clock;
+    /**
+     * Sets the HTTP server's own bounds before it listens (`headersTimeout`, `requestTimeout`,
+     * `connectionsCheckingInterval`, read when it starts listening): Node's defaults at a test's
+     * scale, seconds where production has minutes.
+     */
+    server?: (server: Server & { connectionsCheckingInterval: number }) => void;
+  } = {},
 ): Promise<TestApp> {
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'mdai-e2e-'));
   const chunks: string[] = [];
   // pino writes a line synchronously, in the scope of the code that logs it
   const logStream = { write: (line: string) => (appLogScope.getStore() ?? chunks).push(line) };
-  const inScope = <T>(work: () => Promise<T>): Promise<T> => appLogScope.run(chunks, work);
+  const inScope = <T>(work: () => T): T => appLogScope.run(chunks, work);
   const { app, config } = await inScope(async () => {
     const created = await createApp(
       {
@@ -141,6 +185,9 @@ export async function startTestApp(
       },
       { logStream, clock: options.clock },
     );
+    options.server?.(
+      created.app.getHttpServer() as Server & { connectionsCheckingInterval: number },
+    );
     await created.app.listen(0, '127.0.0.1');
     return created;
   });
@@ -154,6 +201,7 @@ export async function startTestApp(
     wsUrl: `ws://127.0.0.1:${address.port}`,
     dataDir,
     logs: () => chunks.join(''),
+    inScope,
     keys: {
       admin: first('admin'),
       provisioner: first('provisioner'),

@@ -58,7 +58,8 @@ export function answerClientErrors(
   onRefused: (code: string, correlationId: string, since: number) => void = () => undefined,
   /**
    * A body that stops arriving (see `AppSettings.bodyTimeouts`): undefined, only Node's own
-   * whole-request timeout (`server.requestTimeout`) bounds it.
+   * whole-request timeout (`server.requestTimeout`) bounds it; given, a body is this watch's to
+   * bound, and Node's whole-request timeout no longer cuts it.
    */
   bodyTimeouts?: { idleMs: number; jsonTotalMs: number },
 ): void {
@@ -75,11 +76,26 @@ export function answerClientErrors(
     onRefused(code, correlationId, unlogged);
     unlogged = 0;
   };
-  if (bodyTimeouts) watchBodies(server, bodyTimeouts, told);
+  const watched = new WeakSet<IncomingMessage>();
+  if (bodyTimeouts) watchBodies(server, bodyTimeouts, told, watched);
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     const pending = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
     const parsing = (socket as Duplex & { parser?: { incoming?: IncomingMessage } | null }).parser
       ?.incoming;
+    // Node's whole-request timeout (`server.requestTimeout`, 300 s) on a request whose body the
+    // watch bounds: left to the watch, which answers a body that stalls or a JSON body too slow,
+    // and never cuts one still moving (a 32 MiB vault image over a kiosk's poor link takes longer
+    // than 300 s below ~110 KB/s). Node has already dropped the connection from its checks: the
+    // next request on it is timed again, its headers by `server.headersTimeout`.
+    if (
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT' &&
+      parsing !== undefined &&
+      watched.has(parsing) &&
+      pending?.req === parsing &&
+      !pending.headersSent
+    ) {
+      return;
+    }
     // the request being read has its response still unwritten (its headers arrived, its body
     // did not): answered through that response, which the routes' own answer then finds sent
     if (
@@ -137,6 +153,8 @@ function watchBodies(
   server: Server,
   timeouts: { idleMs: number; jsonTotalMs: number },
   told: (code: string, correlationId: string) => void,
+  /** The requests whose body this watch bounds (Node's whole-request timeout leaves them). */
+  watched: WeakSet<IncomingMessage>,
 ): void {
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (req.complete) return;
@@ -147,6 +165,7 @@ function watchBodies(
     ) {
       return;
     }
+    watched.add(req);
     const socket = req.socket;
     const deadline = isJsonRequest(req) ? Date.now() + timeouts.jsonTotalMs : Infinity;
     let seen = socket.bytesRead;
