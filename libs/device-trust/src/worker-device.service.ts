@@ -17,6 +17,8 @@ import { IssuedTokens } from './token/issued-tokens.service';
 import type { WorkerDeviceRetagOutcome } from './infrastructure/persistence/worker-device-seal';
 import { DeviceTrustError } from './device-trust.errors';
 
+export type { WorkerDeviceRetagOutcome };
+
 export interface RegisteredWorkerDevice {
   device: WorkerDevice;
   /** base64 of the 32 secret bytes: returned once, never stored in the clear. */

@@ -29,8 +29,8 @@
  * STORE_MAC_KEY, STORE_MAC_RETIRED_KEYS).
  */
 import { INestApplication } from '@nestjs/common';
-import { WorkerDeviceService } from '@app/device-trust';
-import { FraudService } from '@app/fraud';
+import { WorkerDeviceRetagOutcome, WorkerDeviceService } from '@app/device-trust';
+import { FraudService, RetagOutcome } from '@app/fraud';
 import { LedgerService } from '@app/offline-sync';
 import { TimesheetProjector } from '@app/timesheets';
 import { HeldStoreMacKey, STORE_MAC_LIVE_BEATS, StoreMac, StoreMacReplicas } from '@app/tlog';
@@ -38,11 +38,16 @@ import { VaultAuditService } from '@app/vault';
 import { WorkforceService } from '@app/workforce';
 import { runAppJob } from './app-job';
 import { q } from './quote';
-
-/** Events read (and re-tagged) a page at a time. */
-const PAGE = 1000;
-/** Tampered ids listed at most (the count is always whole). */
-const LISTED = 1000;
+import {
+  reportRetag,
+  RetagKind,
+  retagKeyNotes,
+  RetagMark,
+  retagRemovableNote,
+  RetagTally,
+  RetagTexts,
+  walkRetag,
+} from './retag-tally';
 
 /**
  * Exit codes: rows no held key vouches for; rows that kept changing (run again); refused, a
@@ -76,128 +81,104 @@ export function parseRetagArgs(args: string[]): { except: string[]; force: boole
 
 class UsageError extends Error {}
 
-interface FraudTally {
-  read: number;
-  retagged: number;
-  current: number;
-  /** Events re-tagged from each key id. */
-  retaggedFrom: Map<string, number>;
-  /** Events left under each key id because they kept changing. */
-  changedFrom: Map<string, number>;
-  changed: string[];
-  changedCount: number;
-  /** Events gone between a page's read of ids and of rows (deleted meanwhile). */
-  deleted: number;
-  tampered: string[];
-  tamperedCount: number;
-  /** Events with a row that verifies only under an excepted key. */
-  suspect: string[];
-  suspectCount: number;
-  suspectFrom: Map<string, number>;
-}
+/** What the report says of fraud events (and their reviews). */
+export const FRAUD_RETAG_TEXTS: RetagTexts = {
+  label: 'fraud events',
+  showCurrent: true,
+  tamperedWord: 'tampered',
+  suspectWord: 'suspect',
+  changedHead: 'changed while this command ran',
+  tampered: (n) =>
+    `tampered: ${n} fraud events verify under no key held here (changed outside the server, or tagged under a key no longer held); never re-tagged: restore them from a backup`,
+  suspect: (n, by) =>
+    `suspect: ${n} fraud events have a row that verifies only under a key given to --except (${by}): anyone holding that key could have made them; never re-tagged, they read tampered once the key is dropped: check them against a backup from before the leak, or review them`,
+  keyNotes: [
+    {
+      of: 'changed',
+      note: (n) => `${n} fraud events changed while this ran: run keys:retag again`,
+    },
+    {
+      of: 'suspect',
+      note: (n) =>
+        `${n} suspect fraud events left under it (--except): they read tampered once it is removed`,
+    },
+  ],
+  blocks: 'fraud events',
+  removableTampered: '; the tampered fraud events above stay tampered whatever is held',
+  removableSuspect: '; the suspect fraud events above then read tampered',
+};
 
-const add = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
+/** What the report says of worker devices (their block states and events). */
+export const DEVICE_RETAG_TEXTS: RetagTexts = {
+  label: 'worker devices (block state and events)',
+  showCurrent: false,
+  tamperedWord: 'with tampered rows',
+  suspectWord: 'suspect rows',
+  changedHead: 'worker devices changed while this command ran',
+  tampered: (n) =>
+    `tampered: ${n} worker devices have a block state or events no key held here vouches for; never re-tagged (a tampered state reads as blocked: an admin's block or unblock re-tags it)`,
+  suspect: (n, by) =>
+    `suspect: ${n} worker-device rows (block states and events) verify only under a key given to --except (${by}): anyone holding that key could have made them; never re-tagged, they read tampered once the key is dropped (a suspect block state then reads blocked: an admin's block or unblock re-tags it; a suspect unblock no longer counts): check them against a backup from before the leak`,
+  keyNotes: [
+    {
+      of: 'suspect',
+      note: (n) =>
+        `${n} suspect worker-device rows left under it (--except): they read tampered once it is removed (a suspect block state reads blocked)`,
+    },
+    {
+      of: 'changed',
+      note: (n) => `${n} worker devices changed while this ran: run keys:retag again`,
+    },
+  ],
+  blocks: 'worker devices',
+  removableSuspect: '; the suspect worker-device rows above then read tampered',
+};
 
-async function retagFraud(fraud: FraudService, except: string[]): Promise<FraudTally> {
-  const tally: FraudTally = {
-    read: 0,
-    retagged: 0,
-    current: 0,
-    retaggedFrom: new Map(),
-    changedFrom: new Map(),
-    changed: [],
-    changedCount: 0,
-    deleted: 0,
-    tampered: [],
-    tamperedCount: 0,
-    suspect: [],
-    suspectCount: 0,
-    suspectFrom: new Map(),
+/**
+ * What `keys:retag` re-tags, in the order it does and reports it: each kind its store's pages,
+ * what counts of each outcome, and the report's words (retag-tally.ts walks and reports them).
+ */
+function retagKinds(app: INestApplication): RetagKind[] {
+  const fraud: RetagKind = {
+    page: async (after, limit, except) =>
+      (await app.get(FraudService, { strict: false }).retagPage(after, limit, except)).map(
+        fraudRetagMark,
+      ),
+    texts: FRAUD_RETAG_TEXTS,
   };
-  for (let after = ''; ;) {
-    const page = await fraud.retagPage(after, PAGE, except);
-    for (const o of page) {
-      tally.read++;
-      if (o.result === 'retagged') {
-        tally.retagged++;
-        for (const kid of o.from) add(tally.retaggedFrom, kid);
-      } else if (o.result === 'current') tally.current++;
-      else if (o.result === 'deleted') tally.deleted++;
-      else if (o.result === 'tampered') {
-        tally.tamperedCount++;
-        if (tally.tampered.length < LISTED) tally.tampered.push(o.eventId);
-      } else if (o.result === 'suspect') {
-        tally.suspectCount++;
-        if (tally.suspect.length < LISTED) tally.suspect.push(o.eventId);
-        for (const kid of o.from) add(tally.suspectFrom, kid);
-      } else {
-        tally.changedCount++;
-        if (tally.changed.length < LISTED) tally.changed.push(o.eventId);
-        for (const kid of o.from) add(tally.changedFrom, kid);
-      }
-    }
-    // a page has an outcome per id read (`deleted` ones too): short only at the end
-    if (page.length < PAGE) return tally;
-    after = page[page.length - 1].eventId;
-  }
-}
-
-interface DeviceTally {
-  read: number;
-  retagged: number;
-  retaggedFrom: Map<string, number>;
-  changedFrom: Map<string, number>;
-  changed: string[];
-  /** Devices with a block state or an event no held key vouches for (never re-tagged). */
-  tampered: string[];
-  tamperedCount: number;
-  /** Rows that verify only under an excepted key (never re-tagged), each `device: what`. */
-  suspect: string[];
-  suspectCount: number;
-  /** Suspect rows under each excepted key id. */
-  suspectFrom: Map<string, number>;
-}
-
-/** Worker devices' block states and events (WorkerDeviceSeal) under a retired key, re-tagged. */
-async function retagDevices(devices: WorkerDeviceService, except: string[]): Promise<DeviceTally> {
-  const tally: DeviceTally = {
-    read: 0,
-    retagged: 0,
-    retaggedFrom: new Map(),
-    changedFrom: new Map(),
-    changed: [],
-    tampered: [],
-    tamperedCount: 0,
-    suspect: [],
-    suspectCount: 0,
-    suspectFrom: new Map(),
+  const devices: RetagKind = {
+    page: async (after, limit, except) =>
+      (await app.get(WorkerDeviceService, { strict: false }).retagPage(after, limit, except)).map(
+        deviceRetagMark,
+      ),
+    texts: DEVICE_RETAG_TEXTS,
   };
-  for (let after = ''; ;) {
-    const page = await devices.retagPage(after, PAGE, except);
-    for (const o of page) {
-      tally.read++;
-      for (const row of o.suspect) {
-        tally.suspectCount++;
-        add(tally.suspectFrom, row.kid);
-        const what =
-          row.row === 'state' ? 'its block state' : `its ${q(row.action)} event ${q(row.eventId)}`;
-        if (tally.suspect.length < LISTED) tally.suspect.push(`${q(o.deviceId)}: ${what}`);
-      }
-      if (o.tampered > 0) {
-        tally.tamperedCount++;
-        if (tally.tampered.length < LISTED) tally.tampered.push(o.deviceId);
-      }
-      if (o.result === 'retagged') {
-        tally.retagged++;
-        for (const kid of o.from) add(tally.retaggedFrom, kid);
-      } else if (o.result === 'changed') {
-        if (tally.changed.length < LISTED) tally.changed.push(o.deviceId);
-        for (const kid of o.from) add(tally.changedFrom, kid);
-      }
-    }
-    if (page.length < PAGE) return tally;
-    after = page[page.length - 1].deviceId;
-  }
+  return [fraud, devices];
+}
+
+/** A fraud event's outcome as the tally counts it. */
+export function fraudRetagMark(o: RetagOutcome): RetagMark {
+  return {
+    id: o.eventId,
+    result: o.result === 'tampered' || o.result === 'suspect' ? 'left' : o.result,
+    from: o.from,
+    tampered: o.result === 'tampered',
+    suspect: o.result === 'suspect' ? [{ listed: q(o.eventId), kids: o.from }] : [],
+  };
+}
+
+/** A worker device's outcome as the tally counts it: each suspect row listed `device: what`. */
+export function deviceRetagMark(o: WorkerDeviceRetagOutcome): RetagMark {
+  return {
+    id: o.deviceId,
+    result: o.result,
+    from: o.from,
+    tampered: o.tampered > 0,
+    suspect: o.suspect.map((row) => ({
+      listed: `${q(o.deviceId)}: ${row.row === 'state' ? 'its block state' : `its ${q(row.action)} event ${q(row.eventId)}`}`,
+      kids: [row.kid],
+    })),
+  };
 }
 
 /** Unsealed ledger links by key id, and how many sites hold them. */
@@ -296,58 +277,12 @@ export function keysRetag(args: string[] = []): void {
     );
     if (await refuseReplicasOnOtherKeys(app, mac.kid, force, out)) return;
 
-    const fraud = await retagFraud(app.get(FraudService, { strict: false }), except);
-    const from = [...fraud.retaggedFrom].map(([kid, n]) => `${n} from ${kid}`).join(', ');
-    out(
-      `fraud events: ${fraud.read} read, ${fraud.retagged} re-tagged under ${mac.kid}${from ? ` (${from})` : ''}, ${fraud.current} already under it, ${fraud.changedCount} changed by a server on every try, ${fraud.tamperedCount} tampered${except.length ? `, ${fraud.suspectCount} suspect` : ''}${fraud.deleted ? `, ${fraud.deleted} deleted meanwhile` : ''}`,
-    );
-    if (fraud.changedCount > 0) {
-      out(
-        `changed while this command ran (left as they are; run it again): ${fraud.changed.map(q).join(', ')}`,
-      );
-    }
-    if (fraud.tamperedCount > 0) {
-      out(
-        `tampered: ${fraud.tamperedCount} fraud events verify under no key held here (changed outside the server, or tagged under a key no longer held); never re-tagged: restore them from a backup`,
-      );
-      for (const id of fraud.tampered) out(`  ${q(id)}`);
-      if (fraud.tamperedCount > fraud.tampered.length)
-        out(`  … and ${fraud.tamperedCount - fraud.tampered.length} more`);
-    }
-    if (fraud.suspectCount > 0) {
-      const by = [...fraud.suspectFrom].map(([kid, n]) => `${n} under ${kid}`).join(', ');
-      out(
-        `suspect: ${fraud.suspectCount} fraud events have a row that verifies only under a key given to --except (${by}): anyone holding that key could have made them; never re-tagged, they read tampered once the key is dropped: check them against a backup from before the leak, or review them`,
-      );
-      for (const id of fraud.suspect) out(`  ${q(id)}`);
-      if (fraud.suspectCount > fraud.suspect.length)
-        out(`  … and ${fraud.suspectCount - fraud.suspect.length} more`);
-    }
-
-    const devices = await retagDevices(app.get(WorkerDeviceService, { strict: false }), except);
-    const devicesFrom = [...devices.retaggedFrom].map(([kid, n]) => `${n} from ${kid}`).join(', ');
-    out(
-      `worker devices (block state and events): ${devices.read} read, ${devices.retagged} re-tagged under ${mac.kid}${devicesFrom ? ` (${devicesFrom})` : ''}, ${devices.changed.length} changed by a server on every try, ${devices.tamperedCount} with tampered rows${except.length ? `, ${devices.suspectCount} suspect rows` : ''}`,
-    );
-    if (devices.changed.length > 0) {
-      out(
-        `worker devices changed while this command ran (left as they are; run it again): ${devices.changed.map(q).join(', ')}`,
-      );
-    }
-    if (devices.tamperedCount > 0) {
-      out(
-        `tampered: ${devices.tamperedCount} worker devices have a block state or events no key held here vouches for; never re-tagged (a tampered state reads as blocked: an admin's block or unblock re-tags it)`,
-      );
-      for (const id of devices.tampered) out(`  ${q(id)}`);
-    }
-    if (devices.suspectCount > 0) {
-      const by = [...devices.suspectFrom].map(([kid, n]) => `${n} under ${kid}`).join(', ');
-      out(
-        `suspect: ${devices.suspectCount} worker-device rows (block states and events) verify only under a key given to --except (${by}): anyone holding that key could have made them; never re-tagged, they read tampered once the key is dropped (a suspect block state then reads blocked: an admin's block or unblock re-tags it; a suspect unblock no longer counts): check them against a backup from before the leak`,
-      );
-      for (const row of devices.suspect) out(`  ${row}`);
-      if (devices.suspectCount > devices.suspect.length)
-        out(`  … and ${devices.suspectCount - devices.suspect.length} more`);
+    const kinds = retagKinds(app);
+    const tallies: RetagTally[] = [];
+    for (const kind of kinds) {
+      const tally = await walkRetag(kind, except);
+      reportRetag(kind.texts, tally, mac.kid, except, out);
+      tallies.push(tally);
     }
 
     // what else is still tagged under a key other than the current one
@@ -358,28 +293,11 @@ export function keysRetag(args: string[] = []): void {
     for (const key of others) {
       const notes: string[] = [];
       const block: string[] = [];
-      const changed = fraud.changedFrom.get(key.kid) ?? 0;
-      if (changed > 0) {
-        notes.push(`${changed} fraud events changed while this ran: run keys:retag again`);
-        block.push('fraud events');
-      }
-      const suspect = fraud.suspectFrom.get(key.kid) ?? 0;
-      if (suspect > 0) {
-        notes.push(
-          `${suspect} suspect fraud events left under it (--except): they read tampered once it is removed`,
-        );
-      }
-      const devicesSuspect = devices.suspectFrom.get(key.kid) ?? 0;
-      if (devicesSuspect > 0) {
-        notes.push(
-          `${devicesSuspect} suspect worker-device rows left under it (--except): they read tampered once it is removed (a suspect block state reads blocked)`,
-        );
-      }
-      const devicesChanged = devices.changedFrom.get(key.kid) ?? 0;
-      if (devicesChanged > 0) {
-        notes.push(`${devicesChanged} worker devices changed while this ran: run keys:retag again`);
-        block.push('worker devices');
-      }
+      kinds.forEach((kind, i) => {
+        const of = retagKeyNotes(kind.texts, tallies[i], key.kid);
+        notes.push(...of.notes);
+        block.push(...of.blocks);
+      });
       const [links, sites] = ledger.get(key.kid) ?? [0, 0];
       if (links > 0) {
         notes.push(
@@ -414,12 +332,12 @@ export function keysRetag(args: string[] = []): void {
         );
       } else {
         out(
-          `the oldest retired key ${oldest.kid} can be removed from STORE_MAC_RETIRED_KEYS (restart every replica after)${timesheets.includes(oldest.kid) ? '; the first start without it rebuilds the timesheet read model' : ''}${fraud.tamperedCount > 0 ? '; the tampered fraud events above stay tampered whatever is held' : ''}${(fraud.suspectFrom.get(oldest.kid) ?? 0) > 0 ? '; the suspect fraud events above then read tampered' : ''}${(devices.suspectFrom.get(oldest.kid) ?? 0) > 0 ? '; the suspect worker-device rows above then read tampered' : ''}`,
+          `the oldest retired key ${oldest.kid} can be removed from STORE_MAC_RETIRED_KEYS (restart every replica after)${timesheets.includes(oldest.kid) ? '; the first start without it rebuilds the timesheet read model' : ''}${kinds.map((kind, i) => retagRemovableNote(kind.texts, tallies[i], oldest.kid)).join('')}`,
         );
       }
     }
-    if (fraud.tamperedCount > 0 || devices.tamperedCount > 0) process.exitCode = RETAG_TAMPERED;
-    else if (fraud.suspectCount > 0 || devices.suspectCount > 0) process.exitCode = RETAG_SUSPECT;
-    else if (fraud.changedCount > 0 || devices.changed.length > 0) process.exitCode = RETAG_CHANGED;
+    if (tallies.some((t) => t.tamperedCount > 0)) process.exitCode = RETAG_TAMPERED;
+    else if (tallies.some((t) => t.suspectCount > 0)) process.exitCode = RETAG_SUSPECT;
+    else if (tallies.some((t) => t.changedCount > 0)) process.exitCode = RETAG_CHANGED;
   });
 }

@@ -79,43 +79,66 @@ export class WorkerDeviceSeal {
   }
 
   /**
-   * What `keys:retag` does with a stored tag that reads `integrity` (as a read checked it): the
-   * new tag under the current key (same form: legacy stays legacy) and the id of the key it was
-   * under, `current` when it is under the current key already, `tampered` (no held key
-   * vouches for it: never re-tagged, that would launder it), or `suspect`: it verifies only
-   * under a key of `except` (`--except`, a leaked key, whose tags anyone holding it could have
-   * made): never re-tagged, left to read tampered once that key is dropped.
+   * What `keys:retag` makes of one device, its block state and its events as stored and as a
+   * read checked them (`state.integrity` from `checked`, each event's `integrity` from
+   * `eventIntegrity`): the same for both stores, which only read the rows and write what it
+   * returns. Each row is re-tagged under the current key in the form it verifies in (legacy
+   * stays legacy) when a held key other than the current one vouches for it; a row no held key
+   * vouches for is `tampered` (counted, never re-tagged: that would launder it), and one that
+   * verifies only under a key of `except` (`--except`, a leaked key, whose tags anyone holding
+   * it could have made) is `suspect` (named, never re-tagged: it reads tampered once that key
+   * is dropped). The device's other rows are re-tagged all the same.
    */
-  retagState(
-    deviceId: string,
-    blocked: boolean,
-    eventId: unknown,
-    tag: unknown,
-    integrity: WorkerDeviceIntegrity,
+  retagPlan(
+    state: WorkerDeviceStoredState,
+    events: readonly WorkerDeviceStoredEvent[],
     except: readonly string[] = [],
-  ): RetagStep {
-    if (integrity === 'tampered') return { kind: 'tampered' };
-    const id = typeof eventId === 'string' ? eventId : null;
-    const legacy = integrity === 'legacy';
-    const kid = this.mac.kidOf(
+  ): WorkerDeviceRetagPlan {
+    const from = new Set<string>();
+    const plan: WorkerDeviceRetagPlan = { eventTags: [], from: [], tampered: 0, suspect: [] };
+    /** A row's new tag (undefined: left as it is), a tampered or suspect one counted. */
+    const retag = (
+      purpose: 'worker-device-state' | 'worker-device-event',
+      integrity: WorkerDeviceIntegrity | undefined,
+      data: (legacy: boolean) => string,
+      tag: unknown,
+      suspect: (kid: string) => WorkerDeviceSuspectRow,
+    ): string | undefined => {
+      // only a row a read vouches for, in the form it verifies in (legacy stays legacy)
+      const kid =
+        integrity === 'verified' || integrity === 'legacy'
+          ? this.mac.kidOf(purpose, data(integrity === 'legacy'), tag)
+          : undefined;
+      if (kid === undefined) plan.tampered++;
+      else if (kid === this.mac.kid) return undefined;
+      else if (except.includes(kid)) plan.suspect.push(suspect(kid));
+      else {
+        from.add(kid);
+        return this.mac.mac(purpose, data(integrity === 'legacy'));
+      }
+      return undefined;
+    };
+    const id = typeof state.eventId === 'string' ? state.eventId : null;
+    plan.stateTag = retag(
       'worker-device-state',
-      stateData(deviceId, blocked, id, legacy),
-      tag,
+      state.integrity,
+      (legacy) => stateData(state.deviceId, state.blocked, id, legacy),
+      state.tag,
+      (kid) => ({ row: 'state', kid }),
     );
-    if (kid === undefined) return { kind: 'tampered' };
-    if (kid === this.mac.kid) return { kind: 'current' };
-    if (except.includes(kid)) return { kind: 'suspect', from: kid };
-    return { kind: 'retag', from: kid, tag: this.stateTag(deviceId, blocked, id, legacy) };
-  }
-
-  retagEvent(e: WorkerDeviceEvent, tag: unknown, except: readonly string[] = []): RetagStep {
-    if (e.integrity === 'tampered' || e.integrity === undefined) return { kind: 'tampered' };
-    const legacy = e.integrity === 'legacy';
-    const kid = this.mac.kidOf('worker-device-event', eventData(e, legacy), tag);
-    if (kid === undefined) return { kind: 'tampered' };
-    if (kid === this.mac.kid) return { kind: 'current' };
-    if (except.includes(kid)) return { kind: 'suspect', from: kid };
-    return { kind: 'retag', from: kid, tag: this.eventTag(e, legacy) };
+    for (const { event, tag } of events) {
+      plan.eventTags.push(
+        retag(
+          'worker-device-event',
+          event.integrity,
+          (legacy) => eventData(event, legacy),
+          tag,
+          (kid) => ({ row: 'event', eventId: event.id, action: event.action, kid }),
+        ),
+      );
+    }
+    plan.from = [...from];
+    return plan;
   }
 
   /**
@@ -140,12 +163,36 @@ export class WorkerDeviceSeal {
   }
 }
 
-/** One stored tag's re-tagging (WorkerDeviceSeal.retagState / retagEvent). */
-export type RetagStep =
-  | { kind: 'tampered' }
-  | { kind: 'current' }
-  | { kind: 'suspect'; from: string }
-  | { kind: 'retag'; from: string; tag: string };
+/** A device's block state as stored, with the integrity a read found (`checked`). */
+export interface WorkerDeviceStoredState {
+  deviceId: string;
+  /** As stored (not as read: a tampered state reads blocked). */
+  blocked: boolean;
+  /** The id of the event that set it, as stored. */
+  eventId: unknown;
+  tag: unknown;
+  integrity: WorkerDeviceIntegrity;
+}
+
+/** One of a device's events as read (its `integrity` set), with its stored tag. */
+export interface WorkerDeviceStoredEvent {
+  event: WorkerDeviceEvent;
+  tag: unknown;
+}
+
+/** What `keys:retag` writes for one device (WorkerDeviceSeal.retagPlan), and what it leaves. */
+export interface WorkerDeviceRetagPlan {
+  /** The block state's new tag; absent: left as it is. */
+  stateTag?: string;
+  /** Each event's new tag, in the order the events were given; undefined: left as it is. */
+  eventTags: (string | undefined)[];
+  /** The other key ids the re-tagged rows were under (empty: nothing to write). */
+  from: string[];
+  /** Rows no held key vouches for (state and events), never re-tagged. */
+  tampered: number;
+  /** Rows that verify only under a key of `except`, never re-tagged. */
+  suspect: WorkerDeviceSuspectRow[];
+}
 
 /**
  * A row of a device that verifies only under a key given to `--except` (`kid`), left as it is:
@@ -168,6 +215,21 @@ export interface WorkerDeviceRetagOutcome {
    * read tampered once that key is dropped (a suspect state then reads blocked).
    */
   suspect: WorkerDeviceSuspectRow[];
+}
+
+/**
+ * A device's outcome: of its plan as written (`changed`: a server changed the device on every
+ * try, the plan left unwritten), or of a device gone since its page was read (no plan).
+ */
+export function workerDeviceRetagOutcome(
+  deviceId: string,
+  plan: WorkerDeviceRetagPlan | undefined,
+  changed = false,
+): WorkerDeviceRetagOutcome {
+  if (!plan) return { deviceId, result: 'current', from: [], tampered: 0, suspect: [] };
+  const { from, tampered, suspect } = plan;
+  const result = changed ? 'changed' : from.length > 0 ? 'retagged' : 'current';
+  return { deviceId, result, from, tampered, suspect };
 }
 
 /** Why a start refused the legacy tagging of worker devices (as the fraud store's). */

@@ -17,8 +17,8 @@ import {
   alarmWorkerDeviceLegacyRefused,
   WorkerDeviceLegacyRefusal,
   WorkerDeviceRetagOutcome,
+  workerDeviceRetagOutcome,
   WorkerDeviceSeal,
-  WorkerDeviceSuspectRow,
 } from '../../worker-device-seal';
 import { WorkerDeviceMongoMapper as Mapper } from '../mappers/worker-device.mapper';
 import {
@@ -324,42 +324,31 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
       for (let attempt = 0; attempt < 3 && !outcome; attempt++) {
         const doc = await this.devices.findOne({ deviceId }).lean<WorkerDeviceDocument>();
         if (!doc) {
-          outcome = { deviceId, result: 'current', from: [], tampered: 0, suspect: [] };
+          outcome = workerDeviceRetagOutcome(deviceId, undefined);
           break;
         }
-        const from = new Set<string>();
-        let tampered = 0;
-        const suspect: WorkerDeviceSuspectRow[] = [];
-        const set: Record<string, unknown> = {};
-        const device = this.toDomain(doc);
-        const state = seal.retagState(
-          deviceId,
-          doc.isBlocked,
-          doc.blockEventId,
-          doc.blockTag,
-          device.blockIntegrity!,
+        const stored = doc.events ?? [];
+        const plan = seal.retagPlan(
+          {
+            deviceId,
+            blocked: doc.isBlocked,
+            eventId: doc.blockEventId,
+            tag: doc.blockTag,
+            integrity: this.toDomain(doc).blockIntegrity!,
+          },
+          stored.map((e) => ({ event: this.eventToDomain(e, deviceId), tag: e.tag })),
           except,
         );
-        if (state.kind === 'tampered') tampered++;
-        else if (state.kind === 'suspect') suspect.push({ row: 'state', kid: state.from });
-        else if (state.kind === 'retag') {
-          from.add(state.from);
-          set.blockTag = state.tag;
-        }
-        const events = (doc.events ?? []).map((e) => {
-          const step = seal.retagEvent(this.eventToDomain(e, deviceId), e.tag, except);
-          if (step.kind === 'tampered') tampered++;
-          if (step.kind === 'suspect')
-            suspect.push({ row: 'event', eventId: e._id, action: e.action, kid: step.from });
-          if (step.kind !== 'retag') return e;
-          from.add(step.from);
-          return { ...e, tag: step.tag };
-        });
-        if (from.size === 0) {
-          outcome = { deviceId, result: 'current', from: [], tampered, suspect };
+        if (plan.from.length === 0) {
+          outcome = workerDeviceRetagOutcome(deviceId, plan);
           break;
         }
-        set.events = events;
+        const set: Record<string, unknown> = {};
+        if (plan.stateTag !== undefined) set.blockTag = plan.stateTag;
+        set.events = stored.map((e, i) => {
+          const tag = plan.eventTags[i];
+          return tag === undefined ? e : { ...e, tag };
+        });
         const { matchedCount } = await this.devices.updateOne(
           {
             _id: doc._id,
@@ -370,10 +359,8 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
           },
           { $set: set },
         );
-        if (matchedCount === 1)
-          outcome = { deviceId, result: 'retagged', from: [...from], tampered, suspect };
-        else if (attempt === 2)
-          outcome = { deviceId, result: 'changed', from: [...from], tampered, suspect };
+        if (matchedCount === 1) outcome = workerDeviceRetagOutcome(deviceId, plan);
+        else if (attempt === 2) outcome = workerDeviceRetagOutcome(deviceId, plan, true);
       }
       outcomes.push(outcome!);
     }

@@ -16,8 +16,8 @@ import {
   alarmWorkerDeviceLegacyRefused,
   WorkerDeviceLegacyRefusal,
   WorkerDeviceRetagOutcome,
+  workerDeviceRetagOutcome,
   WorkerDeviceSeal,
-  WorkerDeviceSuspectRow,
 } from '../../worker-device-seal';
 import { IssuedToken } from '../../issued-token.repository';
 import { insertIssuedToken } from './sqlite-issued-token.repository';
@@ -264,48 +264,32 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
       const outcome = await this.turns.write(() =>
         this.db
           .transaction((): WorkerDeviceRetagOutcome => {
-            const from = new Set<string>();
-            let tampered = 0;
-            const suspect: WorkerDeviceSuspectRow[] = [];
             const row = this.byDeviceId.get(deviceId);
-            if (!row) return { deviceId, result: 'current', from: [], tampered: 0, suspect };
-            const device = this.toDomain(row);
-            const state = seal.retagState(
-              deviceId,
-              row.is_blocked === 1,
-              row.block_event_id,
-              row.block_tag,
-              device.blockIntegrity!,
+            if (!row) return workerDeviceRetagOutcome(deviceId, undefined);
+            const eventRows = this.eventsOf.all(deviceId);
+            const plan = seal.retagPlan(
+              {
+                deviceId,
+                blocked: row.is_blocked === 1,
+                eventId: row.block_event_id,
+                tag: row.block_tag,
+                integrity: this.toDomain(row).blockIntegrity!,
+              },
+              eventRows.map((r) => ({ event: this.eventToDomain(r), tag: r.tag })),
               except,
             );
-            if (state.kind === 'tampered') tampered++;
-            else if (state.kind === 'suspect') suspect.push({ row: 'state', kid: state.from });
-            else if (state.kind === 'retag') {
-              from.add(state.from);
+            if (plan.stateTag !== undefined) {
               this.db
                 .prepare('UPDATE worker_devices SET block_tag = ? WHERE device_id = ?')
-                .run(state.tag, deviceId);
+                .run(plan.stateTag, deviceId);
             }
-            for (const eventRow of this.eventsOf.all(deviceId)) {
-              const step = seal.retagEvent(this.eventToDomain(eventRow), eventRow.tag, except);
-              if (step.kind === 'tampered') tampered++;
-              else if (step.kind === 'suspect') {
-                const { id, action } = eventRow;
-                suspect.push({ row: 'event', eventId: id, action, kid: step.from });
-              } else if (step.kind === 'retag') {
-                from.add(step.from);
-                this.db
-                  .prepare('UPDATE worker_device_events SET tag = ? WHERE id = ?')
-                  .run(step.tag, eventRow.id);
-              }
-            }
-            return {
-              deviceId,
-              result: from.size > 0 ? 'retagged' : 'current',
-              from: [...from],
-              tampered,
-              suspect,
-            };
+            plan.eventTags.forEach((tag, i) => {
+              if (tag === undefined) return;
+              this.db
+                .prepare('UPDATE worker_device_events SET tag = ? WHERE id = ?')
+                .run(tag, eventRows[i].id);
+            });
+            return workerDeviceRetagOutcome(deviceId, plan);
           })
           .immediate(),
       );

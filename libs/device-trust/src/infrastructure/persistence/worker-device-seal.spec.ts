@@ -1,0 +1,167 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { parseStoreMacKey, StoreMac, StoreMacKey } from '@app/tlog';
+import { WorkerDeviceEvent, WorkerDeviceIntegrity } from '../../domain/worker-device';
+import {
+  WorkerDeviceSeal,
+  WorkerDeviceStoredEvent,
+  WorkerDeviceStoredState,
+  workerDeviceRetagOutcome,
+} from './worker-device-seal';
+
+/**
+ * `WorkerDeviceSeal.retagPlan`: what `keys:retag` makes of one device (its block state and its
+ * events), the one decision both stores write. Each outcome of a row: re-tagged (from the key it
+ * was under, legacy kept legacy), current, tampered, suspect (`--except`).
+ */
+describe('WorkerDeviceSeal.retagPlan', () => {
+  const signingKey = generateKeyPairSync('ed25519').privateKey;
+  const newKey = (): StoreMacKey =>
+    parseStoreMacKey('STORE_MAC_KEY', randomBytes(32).toString('base64'));
+  const [a, b, c] = [newKey(), newKey(), newKey()];
+  const sealUnder = (current: StoreMacKey, retired: StoreMacKey[] = []) =>
+    new WorkerDeviceSeal(
+      new StoreMac({ signingKey, storeMacKey: current, storeMacRetiredKeys: retired }),
+    );
+  const underA = sealUnder(a);
+  const underB = sealUnder(b, [a]);
+  /** The current key C, A and B retired (held). */
+  const rotated = sealUnder(c, [a, b]);
+  /** C alone: what the rows read once A and B are dropped. */
+  const onlyC = sealUnder(c);
+
+  const deviceId = 'device-1';
+  const event = (id: string, action: WorkerDeviceEvent['action']): WorkerDeviceEvent => ({
+    id,
+    deviceId,
+    action,
+    actor: 'admin:000000000000',
+    reason: 'why',
+    at: new Date('2026-01-01T00:00:00.000Z'),
+  });
+  const registered = event('ev-registered', 'registered');
+  const blocked = event('ev-blocked', 'blocked');
+
+  /** A stored block state (blocked by `blocked`) tagged by `seal`, read by `reader`. */
+  function state(
+    seal: WorkerDeviceSeal,
+    reader = rotated,
+    legacy = false,
+  ): WorkerDeviceStoredState {
+    const tag = seal.stateTag(deviceId, true, blocked.id, legacy);
+    const integrity = reader.stateIntegrity(deviceId, true, blocked.id, tag);
+    return { deviceId, blocked: true, eventId: blocked.id, tag, integrity };
+  }
+  /** A stored event tagged by `seal`, as `reader` reads it. */
+  function stored(
+    e: WorkerDeviceEvent,
+    seal: WorkerDeviceSeal,
+    reader = rotated,
+    legacy = false,
+  ): WorkerDeviceStoredEvent {
+    const tag = seal.eventTag(e, legacy);
+    return { event: { ...e, integrity: reader.eventIntegrity(e, tag) }, tag };
+  }
+  const integrityOf = (s: WorkerDeviceStoredState, tag: string | undefined) =>
+    onlyC.stateIntegrity(s.deviceId, s.blocked, s.eventId, tag);
+
+  it('should re-tag under the current key a state and events under retired keys, naming each key they were under', () => {
+    const s = state(underA);
+    const events = [stored(registered, underA), stored(blocked, underB)];
+    const plan = rotated.retagPlan(s, events);
+    expect(plan.from.sort()).toEqual([a.kid, b.kid].sort());
+    expect(plan).toMatchObject({ tampered: 0, suspect: [] });
+    expect(integrityOf(s, plan.stateTag)).toBe<WorkerDeviceIntegrity>('verified');
+    expect(plan.eventTags).toHaveLength(2);
+    expect(plan.eventTags.map((tag, i) => onlyC.eventIntegrity(events[i].event, tag))).toEqual([
+      'verified',
+      'verified',
+    ]);
+    expect(workerDeviceRetagOutcome(deviceId, plan)).toEqual({
+      deviceId,
+      result: 'retagged',
+      from: plan.from,
+      tampered: 0,
+      suspect: [],
+    });
+  });
+
+  it('should keep a legacy row legacy when it re-tags it', () => {
+    const s = state(underA, rotated, true);
+    expect(s.integrity).toBe('legacy');
+    const e = stored(registered, underA, rotated, true);
+    const plan = rotated.retagPlan(s, [e]);
+    expect(plan.from).toEqual([a.kid]);
+    expect(integrityOf(s, plan.stateTag)).toBe('legacy');
+    expect(onlyC.eventIntegrity(e.event, plan.eventTags[0])).toBe('legacy');
+  });
+
+  it('should leave rows already under the current key as they are (current)', () => {
+    const plan = rotated.retagPlan(state(rotated), [stored(registered, rotated)]);
+    expect(plan).toEqual({ eventTags: [undefined], from: [], tampered: 0, suspect: [] });
+    expect(workerDeviceRetagOutcome(deviceId, plan).result).toBe('current');
+  });
+
+  it('should never re-tag a row no held key vouches for (tampered), and re-tag the genuine ones', () => {
+    // a state the read found tampered (an older one put back), and one under a key not held
+    const putBack = { ...state(underA), integrity: 'tampered' as const };
+    const unheld = sealUnder(newKey());
+    const forged = stored(blocked, unheld);
+    expect(forged.event.integrity).toBe('tampered');
+    const plan = rotated.retagPlan(putBack, [stored(registered, underA), forged]);
+    expect(plan.stateTag).toBeUndefined();
+    expect(plan.eventTags[1]).toBeUndefined();
+    expect(plan.eventTags[0]).toEqual(expect.any(String));
+    expect(plan).toMatchObject({ from: [a.kid], tampered: 2, suspect: [] });
+    // an event a read did not check is tampered too, whatever its tag
+    const unchecked = { event: registered, tag: underA.eventTag(registered) };
+    expect(rotated.retagPlan(state(rotated), [unchecked])).toMatchObject({
+      eventTags: [undefined],
+      tampered: 1,
+    });
+  });
+
+  it('should name the rows that verify only under an excepted key (suspect) and re-tag the others', () => {
+    const plan = rotated.retagPlan(
+      state(underA),
+      [stored(registered, underA), stored(blocked, underB)],
+      [a.kid],
+    );
+    expect(plan.stateTag).toBeUndefined();
+    expect(plan.eventTags[0]).toBeUndefined();
+    expect(plan.eventTags[1]).toEqual(expect.any(String));
+    expect(plan.from).toEqual([b.kid]);
+    expect(plan.tampered).toBe(0);
+    expect(plan.suspect).toEqual([
+      { row: 'state', kid: a.kid },
+      { row: 'event', eventId: registered.id, action: 'registered', kid: a.kid },
+    ]);
+    // all of a device's rows suspect: nothing to write, the device current, its rows named
+    const all = rotated.retagPlan(state(underA), [stored(registered, underA)], [a.kid]);
+    expect(all.from).toEqual([]);
+    expect(workerDeviceRetagOutcome(deviceId, all)).toEqual({
+      deviceId,
+      result: 'current',
+      from: [],
+      tampered: 0,
+      suspect: all.suspect,
+    });
+  });
+
+  it('should make a device that kept changing `changed` (its keys kept), and a device gone `current`', () => {
+    const plan = rotated.retagPlan(state(underA), []);
+    expect(workerDeviceRetagOutcome(deviceId, plan, true)).toEqual({
+      deviceId,
+      result: 'changed',
+      from: [a.kid],
+      tampered: 0,
+      suspect: [],
+    });
+    expect(workerDeviceRetagOutcome(deviceId, undefined)).toEqual({
+      deviceId,
+      result: 'current',
+      from: [],
+      tampered: 0,
+      suspect: [],
+    });
+  });
+});
