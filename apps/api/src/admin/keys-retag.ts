@@ -16,9 +16,12 @@
  * other rows are re-tagged). Without it, a held key vouches for whatever verifies under it, a row forged with it included.
  *
  * It refuses to start (exit 4, nothing written) while a live replica tags under another
- * store-MAC key than this one (the record StoreMacReplicas keeps: each server's key id, at boot
+ * store-MAC key than this one (the replica registry: each server's key id, recorded at boot
  * and every STORE_MAC_HEARTBEAT_MS; live for 3 of its heartbeats): that replica would keep
  * writing rows under the old key, which read tampered once it is dropped. `--force` runs anyway.
+ * It checks again once every row was re-tagged, right before its verdict: a replica started
+ * under another key while it ran makes it exit 4 too (run it again once that replica is
+ * restarted with the current STORE_MAC_KEY), and no retired key is then called removable.
  *
  * Then it reports, for each key held besides the current one, what it can see still tagged
  * under it: fraud rows it could not re-tag, ledger links and vault audit records past their
@@ -46,9 +49,10 @@ const LISTED = 1000;
 
 /**
  * Exit codes: rows no held key vouches for; rows that kept changing (run again); refused, a
- * live replica tags under another key (nothing written); rows that verify only under an
- * excepted key (`--except`); a bad argument. Of several, the first in this order: tampered,
- * suspect, changed.
+ * live replica tags under another key (at the start: nothing written; or found again right
+ * before the verdict, one that started under another key while the command ran); rows that
+ * verify only under an excepted key (`--except`); a bad argument. Of several, the first in this
+ * order: tampered, suspect, a replica under another key at the end, changed.
  */
 export const RETAG_TAMPERED = 2;
 export const RETAG_CHANGED = 3;
@@ -258,7 +262,25 @@ async function refuseReplicasOnOtherKeys(
   out(
     `refused: ${behind.length} live replica(s) still tag under another store-MAC key than ${kid}; nothing written. Restart each with the current STORE_MAC_KEY and run keys:retag again (a replica that crashed counts until the time shown; --force runs anyway)`,
   );
-  process.exitCode = RETAG_REPLICAS_ON_OTHER_KEY;
+  return true;
+}
+
+/**
+ * The same check again once every row was re-tagged, right before the verdict: a replica that
+ * started under another key while this ran (it was not there at the start) wrote its rows under
+ * that key, so no retired key can be called removable. True (exit 4) unless `force`.
+ */
+async function refuseReplicasStartedMeanwhile(
+  app: INestApplication,
+  kid: string,
+  force: boolean,
+  out: (line: string) => void,
+): Promise<boolean> {
+  out('replicas seen again before the verdict (one may have started while this ran):');
+  if (!(await refuseReplicasOnOtherKeys(app, kid, force, out))) return false;
+  out(
+    `refused at the end: a replica started under another store-MAC key while this ran; the rows it wrote are under that key and no retired key can be removed yet. Restart it with the current STORE_MAC_KEY and run keys:retag again`,
+  );
   return true;
 }
 
@@ -271,155 +293,174 @@ export function keysRetag(args: string[] = []): void {
     process.exit(RETAG_USAGE);
   }
   runAppJob('keys:retag failed', async (app) => {
-    const mac = app.get(StoreMac, { strict: false });
-    const others = mac.heldOthers();
-    const out = (line: string) => process.stdout.write(`${line}\n`);
-    const usage = (message: string) => {
-      process.stderr.write(`keys:retag: ${message}\n${USAGE}\n`);
-      process.exitCode = RETAG_USAGE;
-    };
-    const { except, force } = options;
-    if (except.includes(mac.kid))
-      return usage(
-        `--except ${except.find((k) => k === mac.kid)}: that is the current STORE_MAC_KEY (rotate it first: keys:rotate mac)`,
-      );
-    const unheld = except.filter((kid) => !others.some((k) => k.kid === kid));
-    if (unheld.length > 0)
-      return usage(
-        `--except ${unheld.join(', ')}: no such key held (held besides the current one: ${others.map((k) => k.kid).join(', ') || 'none'})`,
-      );
-    out(
-      `keys:retag: current store-MAC key ${mac.kid}; other keys held: ${others.map(describeKey).join(', ') || '(none)'}${except.length ? `; not trusted (--except): ${except.join(', ')}` : ''}`,
-    );
-    out(
-      '  run it once every replica runs with this STORE_MAC_KEY (a replica still tagging under an older key writes rows under it, which read tampered once it is dropped), and name a leaked key with --except (otherwise a row forged with it would be re-tagged)',
-    );
-    if (await refuseReplicasOnOtherKeys(app, mac.kid, force, out)) return;
-
-    const fraud = await retagFraud(app.get(FraudService, { strict: false }), except);
-    const from = [...fraud.retaggedFrom].map(([kid, n]) => `${n} from ${kid}`).join(', ');
-    out(
-      `fraud events: ${fraud.read} read, ${fraud.retagged} re-tagged under ${mac.kid}${from ? ` (${from})` : ''}, ${fraud.current} already under it, ${fraud.changedCount} changed by a server on every try, ${fraud.tamperedCount} tampered${except.length ? `, ${fraud.suspectCount} suspect` : ''}${fraud.deleted ? `, ${fraud.deleted} deleted meanwhile` : ''}`,
-    );
-    if (fraud.changedCount > 0) {
-      out(
-        `changed while this command ran (left as they are; run it again): ${fraud.changed.map(q).join(', ')}`,
-      );
-    }
-    if (fraud.tamperedCount > 0) {
-      out(
-        `tampered: ${fraud.tamperedCount} fraud events verify under no key held here (changed outside the server, or tagged under a key no longer held); never re-tagged: restore them from a backup`,
-      );
-      for (const id of fraud.tampered) out(`  ${q(id)}`);
-      if (fraud.tamperedCount > fraud.tampered.length)
-        out(`  … and ${fraud.tamperedCount - fraud.tampered.length} more`);
-    }
-    if (fraud.suspectCount > 0) {
-      const by = [...fraud.suspectFrom].map(([kid, n]) => `${n} under ${kid}`).join(', ');
-      out(
-        `suspect: ${fraud.suspectCount} fraud events have a row that verifies only under a key given to --except (${by}): anyone holding that key could have made them; never re-tagged, they read tampered once the key is dropped: check them against a backup from before the leak, or review them`,
-      );
-      for (const id of fraud.suspect) out(`  ${q(id)}`);
-      if (fraud.suspectCount > fraud.suspect.length)
-        out(`  … and ${fraud.suspectCount - fraud.suspect.length} more`);
-    }
-
-    const devices = await retagDevices(app.get(WorkerDeviceService, { strict: false }), except);
-    const devicesFrom = [...devices.retaggedFrom].map(([kid, n]) => `${n} from ${kid}`).join(', ');
-    out(
-      `worker devices (block state and events): ${devices.read} read, ${devices.retagged} re-tagged under ${mac.kid}${devicesFrom ? ` (${devicesFrom})` : ''}, ${devices.changed.length} changed by a server on every try, ${devices.tamperedCount} with tampered rows${except.length ? `, ${devices.suspectCount} suspect rows` : ''}`,
-    );
-    if (devices.changed.length > 0) {
-      out(
-        `worker devices changed while this command ran (left as they are; run it again): ${devices.changed.map(q).join(', ')}`,
-      );
-    }
-    if (devices.tamperedCount > 0) {
-      out(
-        `tampered: ${devices.tamperedCount} worker devices have a block state or events no key held here vouches for; never re-tagged (a tampered state reads as blocked: an admin's block or unblock re-tags it)`,
-      );
-      for (const id of devices.tampered) out(`  ${q(id)}`);
-    }
-    if (devices.suspectCount > 0) {
-      const by = [...devices.suspectFrom].map(([kid, n]) => `${n} under ${kid}`).join(', ');
-      out(
-        `suspect: ${devices.suspectCount} worker-device rows (block states and events) verify only under a key given to --except (${by}): anyone holding that key could have made them; never re-tagged, they read tampered once the key is dropped (a suspect block state then reads blocked: an admin's block or unblock re-tags it; a suspect unblock no longer counts): check them against a backup from before the leak`,
-      );
-      for (const row of devices.suspect) out(`  ${row}`);
-      if (devices.suspectCount > devices.suspect.length)
-        out(`  … and ${devices.suspectCount - devices.suspect.length} more`);
-    }
-
-    // what else is still tagged under a key other than the current one
-    const ledger = await ledgerKids(app);
-    const vault = await app.get(VaultAuditService, { strict: false }).unsealedTagKids();
-    const timesheets = (await app.get(TimesheetProjector, { strict: false }).sealKids()) ?? [];
-    const blockers = new Map<string, string[]>();
-    for (const key of others) {
-      const notes: string[] = [];
-      const block: string[] = [];
-      const changed = fraud.changedFrom.get(key.kid) ?? 0;
-      if (changed > 0) {
-        notes.push(`${changed} fraud events changed while this ran: run keys:retag again`);
-        block.push('fraud events');
-      }
-      const suspect = fraud.suspectFrom.get(key.kid) ?? 0;
-      if (suspect > 0) {
-        notes.push(
-          `${suspect} suspect fraud events left under it (--except): they read tampered once it is removed`,
-        );
-      }
-      const devicesSuspect = devices.suspectFrom.get(key.kid) ?? 0;
-      if (devicesSuspect > 0) {
-        notes.push(
-          `${devicesSuspect} suspect worker-device rows left under it (--except): they read tampered once it is removed (a suspect block state reads blocked)`,
-        );
-      }
-      const devicesChanged = devices.changedFrom.get(key.kid) ?? 0;
-      if (devicesChanged > 0) {
-        notes.push(`${devicesChanged} worker devices changed while this ran: run keys:retag again`);
-        block.push('worker devices');
-      }
-      const [links, sites] = ledger.get(key.kid) ?? [0, 0];
-      if (links > 0) {
-        notes.push(
-          `${links} ledger links past their site's last checkpoint (${sites} sites): the next append of each site seals them (their tags checked under this key while it is held), then the checkpoint vouches for them`,
-        );
-        block.push('unsealed ledger links');
-      }
-      const records = vault.get(key.kid) ?? 0;
-      if (records > 0) {
-        notes.push(
-          `${records} vault audit records past the last checkpoint: the next audited vault access seals them (their tags checked under this key while it is held)`,
-        );
-        block.push('unsealed vault audit records');
-      }
-      if (timesheets.includes(key.kid)) {
-        notes.push(
-          'the timesheet read model may hold rows tagged under it (it records every key it was started under since its last reset): the first start without this key clears it and re-reads every site from the ledger (slow for a big site, as npm run timesheets:rebuild)',
-        );
-      }
-      out(`${describeKey(key)}:${notes.length === 0 ? ' tags nothing this command can see' : ''}`);
-      for (const note of notes) out(`  ${note}`);
-      blockers.set(key.kid, block);
-    }
-
-    const oldest = others.find((k) => !k.stagedAt && !k.derived);
-    if (!oldest) out('no retired key in STORE_MAC_RETIRED_KEYS: nothing to remove');
-    else {
-      const block = blockers.get(oldest.kid)!;
-      if (block.length > 0) {
-        out(
-          `the oldest retired key ${oldest.kid} cannot be removed yet: ${block.join(', ')} still tagged under it`,
-        );
-      } else {
-        out(
-          `the oldest retired key ${oldest.kid} can be removed from STORE_MAC_RETIRED_KEYS (restart every replica after)${timesheets.includes(oldest.kid) ? '; the first start without it rebuilds the timesheet read model' : ''}${fraud.tamperedCount > 0 ? '; the tampered fraud events above stay tampered whatever is held' : ''}${(fraud.suspectFrom.get(oldest.kid) ?? 0) > 0 ? '; the suspect fraud events above then read tampered' : ''}${(devices.suspectFrom.get(oldest.kid) ?? 0) > 0 ? '; the suspect worker-device rows above then read tampered' : ''}`,
-        );
-      }
-    }
-    if (fraud.tamperedCount > 0 || devices.tamperedCount > 0) process.exitCode = RETAG_TAMPERED;
-    else if (fraud.suspectCount > 0 || devices.suspectCount > 0) process.exitCode = RETAG_SUSPECT;
-    else if (fraud.changedCount > 0 || devices.changed.length > 0) process.exitCode = RETAG_CHANGED;
+    const code = await retagStoreMac(app, options, (line) => process.stdout.write(`${line}\n`));
+    if (code !== 0) process.exitCode = code;
   });
+}
+
+/**
+ * The command's work on a booted app (a job's: its own heartbeat stopped), what it prints
+ * through `out`; its exit code.
+ */
+export async function retagStoreMac(
+  app: INestApplication,
+  options: { except: string[]; force: boolean },
+  out: (line: string) => void,
+): Promise<number> {
+  const mac = app.get(StoreMac, { strict: false });
+  const others = mac.heldOthers();
+  const usage = (message: string) => {
+    process.stderr.write(`keys:retag: ${message}\n${USAGE}\n`);
+    return RETAG_USAGE;
+  };
+  const { except, force } = options;
+  if (except.includes(mac.kid))
+    return usage(
+      `--except ${except.find((k) => k === mac.kid)}: that is the current STORE_MAC_KEY (rotate it first: keys:rotate mac)`,
+    );
+  const unheld = except.filter((kid) => !others.some((k) => k.kid === kid));
+  if (unheld.length > 0)
+    return usage(
+      `--except ${unheld.join(', ')}: no such key held (held besides the current one: ${others.map((k) => k.kid).join(', ') || 'none'})`,
+    );
+  out(
+    `keys:retag: current store-MAC key ${mac.kid}; other keys held: ${others.map(describeKey).join(', ') || '(none)'}${except.length ? `; not trusted (--except): ${except.join(', ')}` : ''}`,
+  );
+  out(
+    '  run it once every replica runs with this STORE_MAC_KEY (a replica still tagging under an older key writes rows under it, which read tampered once it is dropped), and name a leaked key with --except (otherwise a row forged with it would be re-tagged)',
+  );
+  if (await refuseReplicasOnOtherKeys(app, mac.kid, force, out)) return RETAG_REPLICAS_ON_OTHER_KEY;
+
+  const fraud = await retagFraud(app.get(FraudService, { strict: false }), except);
+  const from = [...fraud.retaggedFrom].map(([kid, n]) => `${n} from ${kid}`).join(', ');
+  out(
+    `fraud events: ${fraud.read} read, ${fraud.retagged} re-tagged under ${mac.kid}${from ? ` (${from})` : ''}, ${fraud.current} already under it, ${fraud.changedCount} changed by a server on every try, ${fraud.tamperedCount} tampered${except.length ? `, ${fraud.suspectCount} suspect` : ''}${fraud.deleted ? `, ${fraud.deleted} deleted meanwhile` : ''}`,
+  );
+  if (fraud.changedCount > 0) {
+    out(
+      `changed while this command ran (left as they are; run it again): ${fraud.changed.map(q).join(', ')}`,
+    );
+  }
+  if (fraud.tamperedCount > 0) {
+    out(
+      `tampered: ${fraud.tamperedCount} fraud events verify under no key held here (changed outside the server, or tagged under a key no longer held); never re-tagged: restore them from a backup`,
+    );
+    for (const id of fraud.tampered) out(`  ${q(id)}`);
+    if (fraud.tamperedCount > fraud.tampered.length)
+      out(`  … and ${fraud.tamperedCount - fraud.tampered.length} more`);
+  }
+  if (fraud.suspectCount > 0) {
+    const by = [...fraud.suspectFrom].map(([kid, n]) => `${n} under ${kid}`).join(', ');
+    out(
+      `suspect: ${fraud.suspectCount} fraud events have a row that verifies only under a key given to --except (${by}): anyone holding that key could have made them; never re-tagged, they read tampered once the key is dropped: check them against a backup from before the leak, or review them`,
+    );
+    for (const id of fraud.suspect) out(`  ${q(id)}`);
+    if (fraud.suspectCount > fraud.suspect.length)
+      out(`  … and ${fraud.suspectCount - fraud.suspect.length} more`);
+  }
+
+  const devices = await retagDevices(app.get(WorkerDeviceService, { strict: false }), except);
+  const devicesFrom = [...devices.retaggedFrom].map(([kid, n]) => `${n} from ${kid}`).join(', ');
+  out(
+    `worker devices (block state and events): ${devices.read} read, ${devices.retagged} re-tagged under ${mac.kid}${devicesFrom ? ` (${devicesFrom})` : ''}, ${devices.changed.length} changed by a server on every try, ${devices.tamperedCount} with tampered rows${except.length ? `, ${devices.suspectCount} suspect rows` : ''}`,
+  );
+  if (devices.changed.length > 0) {
+    out(
+      `worker devices changed while this command ran (left as they are; run it again): ${devices.changed.map(q).join(', ')}`,
+    );
+  }
+  if (devices.tamperedCount > 0) {
+    out(
+      `tampered: ${devices.tamperedCount} worker devices have a block state or events no key held here vouches for; never re-tagged (a tampered state reads as blocked: an admin's block or unblock re-tags it)`,
+    );
+    for (const id of devices.tampered) out(`  ${q(id)}`);
+  }
+  if (devices.suspectCount > 0) {
+    const by = [...devices.suspectFrom].map(([kid, n]) => `${n} under ${kid}`).join(', ');
+    out(
+      `suspect: ${devices.suspectCount} worker-device rows (block states and events) verify only under a key given to --except (${by}): anyone holding that key could have made them; never re-tagged, they read tampered once the key is dropped (a suspect block state then reads blocked: an admin's block or unblock re-tags it; a suspect unblock no longer counts): check them against a backup from before the leak`,
+    );
+    for (const row of devices.suspect) out(`  ${row}`);
+    if (devices.suspectCount > devices.suspect.length)
+      out(`  … and ${devices.suspectCount - devices.suspect.length} more`);
+  }
+
+  // what else is still tagged under a key other than the current one
+  const ledger = await ledgerKids(app);
+  const vault = await app.get(VaultAuditService, { strict: false }).unsealedTagKids();
+  const timesheets = (await app.get(TimesheetProjector, { strict: false }).sealKids()) ?? [];
+  const blockers = new Map<string, string[]>();
+  for (const key of others) {
+    const notes: string[] = [];
+    const block: string[] = [];
+    const changed = fraud.changedFrom.get(key.kid) ?? 0;
+    if (changed > 0) {
+      notes.push(`${changed} fraud events changed while this ran: run keys:retag again`);
+      block.push('fraud events');
+    }
+    const suspect = fraud.suspectFrom.get(key.kid) ?? 0;
+    if (suspect > 0) {
+      notes.push(
+        `${suspect} suspect fraud events left under it (--except): they read tampered once it is removed`,
+      );
+    }
+    const devicesSuspect = devices.suspectFrom.get(key.kid) ?? 0;
+    if (devicesSuspect > 0) {
+      notes.push(
+        `${devicesSuspect} suspect worker-device rows left under it (--except): they read tampered once it is removed (a suspect block state reads blocked)`,
+      );
+    }
+    const devicesChanged = devices.changedFrom.get(key.kid) ?? 0;
+    if (devicesChanged > 0) {
+      notes.push(`${devicesChanged} worker devices changed while this ran: run keys:retag again`);
+      block.push('worker devices');
+    }
+    const [links, sites] = ledger.get(key.kid) ?? [0, 0];
+    if (links > 0) {
+      notes.push(
+        `${links} ledger links past their site's last checkpoint (${sites} sites): the next append of each site seals them (their tags checked under this key while it is held), then the checkpoint vouches for them`,
+      );
+      block.push('unsealed ledger links');
+    }
+    const records = vault.get(key.kid) ?? 0;
+    if (records > 0) {
+      notes.push(
+        `${records} vault audit records past the last checkpoint: the next audited vault access seals them (their tags checked under this key while it is held)`,
+      );
+      block.push('unsealed vault audit records');
+    }
+    if (timesheets.includes(key.kid)) {
+      notes.push(
+        'the timesheet read model may hold rows tagged under it (it records every key it was started under since its last reset): the first start without this key clears it and re-reads every site from the ledger (slow for a big site, as npm run timesheets:rebuild)',
+      );
+    }
+    out(`${describeKey(key)}:${notes.length === 0 ? ' tags nothing this command can see' : ''}`);
+    for (const note of notes) out(`  ${note}`);
+    blockers.set(key.kid, block);
+  }
+
+  if (await refuseReplicasStartedMeanwhile(app, mac.kid, force, out)) {
+    if (fraud.tamperedCount > 0 || devices.tamperedCount > 0) return RETAG_TAMPERED;
+    if (fraud.suspectCount > 0 || devices.suspectCount > 0) return RETAG_SUSPECT;
+    return RETAG_REPLICAS_ON_OTHER_KEY;
+  }
+
+  const oldest = others.find((k) => !k.stagedAt && !k.derived);
+  if (!oldest) out('no retired key in STORE_MAC_RETIRED_KEYS: nothing to remove');
+  else {
+    const block = blockers.get(oldest.kid)!;
+    if (block.length > 0) {
+      out(
+        `the oldest retired key ${oldest.kid} cannot be removed yet: ${block.join(', ')} still tagged under it`,
+      );
+    } else {
+      out(
+        `the oldest retired key ${oldest.kid} can be removed from STORE_MAC_RETIRED_KEYS (restart every replica after)${timesheets.includes(oldest.kid) ? '; the first start without it rebuilds the timesheet read model' : ''}${fraud.tamperedCount > 0 ? '; the tampered fraud events above stay tampered whatever is held' : ''}${(fraud.suspectFrom.get(oldest.kid) ?? 0) > 0 ? '; the suspect fraud events above then read tampered' : ''}${(devices.suspectFrom.get(oldest.kid) ?? 0) > 0 ? '; the suspect worker-device rows above then read tampered' : ''}`,
+      );
+    }
+  }
+  if (fraud.tamperedCount > 0 || devices.tamperedCount > 0) return RETAG_TAMPERED;
+  if (fraud.suspectCount > 0 || devices.suspectCount > 0) return RETAG_SUSPECT;
+  if (fraud.changedCount > 0 || devices.changed.length > 0) return RETAG_CHANGED;
+  return 0;
 }
