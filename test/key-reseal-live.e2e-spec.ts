@@ -161,7 +161,7 @@ describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => 
     });
   }, 120_000);
 
-  // the holders' table renamed in the SQLite file under the running server (MongoDB reads a
+  // the replica registry's table renamed in the SQLite file under the running server (MongoDB reads a
   // missing collection as empty, so the failure is SQLite's to show)
   (MONGODB_URI ? it.skip : it)(
     "should degrade /health for a missing version when which servers hold it is unknown (the holders' read fails)",
@@ -174,13 +174,13 @@ describe('keys:reseal while a server runs with the old VAULT_KEYS (e2e)', () => 
       expect((await http(t.baseUrl, 'GET', '/health')).status).toBe(200);
       const db = new Database(join(dataDir, 'mdai.sqlite'));
       try {
-        db.exec('ALTER TABLE vault_key_holders RENAME TO vault_key_holders_away');
+        db.exec('ALTER TABLE replicas RENAME TO replicas_away');
         const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
         expect(health.status).toBe(503);
         expect(health.body.error.keys).toMatchObject({ status: 'down', state: 'degraded' });
         expect(health.body.error.keys.message).toContain('whether another live server holds it');
       } finally {
-        db.exec('ALTER TABLE vault_key_holders_away RENAME TO vault_key_holders');
+        db.exec('ALTER TABLE replicas_away RENAME TO replicas');
         db.close();
       }
       expect((await http(t.baseUrl, 'GET', '/health')).status).toBe(200);

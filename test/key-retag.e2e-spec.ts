@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, Server, Socket } from 'node:net';
+import { retagStoreMac } from '@app/api/admin/keys-retag';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
 import { FraudEvent, FraudService } from '@app/fraud';
 import { MongoStore, Store } from '@app/persistence';
 import { StoreMac } from '@app/tlog';
+import { ReplicaRegistryRepository } from '@app/tlog/infrastructure/persistence/replicas/replica-registry.repository';
 import { ApiProcess, runScript, startApiProcess } from './support/processes';
 import { dataDirApp, dropRetiredStoreMacKey } from './support/tamper';
 import {
@@ -208,6 +210,60 @@ describe('keys:retag (e2e)', () => {
       expect(after.stdout).toContain('1 gone quiet (not counted)');
       expect(after.stdout).toContain('0 re-tagged under');
       expect((await detail(e.id)).integrity).toBe('verified');
+    },
+    slowOnMongo(240_000),
+  );
+
+  it(
+    'should exit 4 when a replica starts under the old store-MAC key while it runs (checked again before the verdict), calling no retired key removable',
+    async () => {
+      const { a } = await taggedUnderAThenRotated();
+      const fraud = app.t.app.get(FraudService);
+      const registry = app.t.app.get(ReplicaRegistryRepository, { strict: false });
+      // no replica under A at the start; one starts under A (its boot records it in the
+      // registry) while the command re-tags the first page of fraud events
+      const late = 'late-host:4242:0badc0de';
+      const retagPage = fraud.retagPage.bind(fraud);
+      const spy = jest.spyOn(fraud, 'retagPage').mockImplementationOnce(async (...args) => {
+        const now = new Date();
+        await registry.record({
+          replicaId: late,
+          host: 'late-host',
+          holds: { storeMacKid: a },
+          startedAt: now,
+          seenAt: now,
+          heartbeatMs: 60_000,
+        });
+        return retagPage(...args);
+      });
+      const lines: string[] = [];
+      let code: number;
+      try {
+        code = await retagStoreMac(app.t.app, { except: [], force: false }, (l) => lines.push(l));
+      } finally {
+        spy.mockRestore();
+      }
+      const printed = lines.join('\n');
+      expect(code).toBe(4);
+      expect(printed).toContain(
+        'replicas seen (live: a heartbeat within 3 of its STORE_MAC_HEARTBEAT_MS): 0 live',
+      );
+      expect(printed).toContain('fraud events: 3 read, 3 re-tagged under');
+      expect(printed).toContain(`"${late}" on host "late-host" tags under ${a}`);
+      expect(printed).toContain(
+        'refused at the end: a replica started under another store-MAC key',
+      );
+      expect(printed).not.toContain('can be removed from STORE_MAC_RETIRED_KEYS');
+
+      // that replica restarted on the current key (its row gone): a run again declares success
+      await registry.remove(late);
+      const again: string[] = [];
+      expect(
+        await retagStoreMac(app.t.app, { except: [], force: false }, (l) => again.push(l)),
+      ).toBe(0);
+      expect(again.join('\n')).toContain(
+        `the oldest retired key ${a} can be removed from STORE_MAC_RETIRED_KEYS`,
+      );
     },
     slowOnMongo(240_000),
   );

@@ -15,6 +15,7 @@ export * from './group-seal';
 export * from './store-mac';
 export * from './store-mac-keys';
 export * from './store-mac-replicas';
+export * from './replica-registry';
 export * from './witness-recovery';
 export * from './unauthenticated-entry';
 export * from './seal-tags';

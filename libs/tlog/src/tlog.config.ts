@@ -68,8 +68,9 @@ export interface TlogSettings {
    */
   storeMacLegacy?: boolean;
   /**
-   * STORE_MAC_HEARTBEAT_MS: how often a server records the store-MAC key it tags under
-   * (StoreMacReplicas); it counts as live for 3 of them after its last heartbeat.
+   * STORE_MAC_HEARTBEAT_MS: how often a server records in the replica registry what it holds
+   * (ReplicaRegistry: its store-MAC key id and its vault key versions); it counts as live for 3
+   * of them after its last heartbeat.
    */
   storeMacHeartbeatMs?: number;
 }

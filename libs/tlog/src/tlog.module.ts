@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
 import { SystemClock } from '@app/common';
 import { bindPort } from '@app/persistence';
-import { storeMacReplicaAdapters } from './infrastructure/persistence/replicas/store-mac-replica-persistence';
-import { StoreMacReplicaRepository } from './infrastructure/persistence/replicas/store-mac-replica.repository';
+import { replicaRegistryAdapters } from './infrastructure/persistence/replicas/replica-registry-persistence';
+import { ReplicaRegistryRepository } from './infrastructure/persistence/replicas/replica-registry.repository';
 import { tlogAdapters } from './infrastructure/persistence/tlog-persistence';
 import { TlogRepository } from './infrastructure/persistence/tlog.repository';
 import { LOG_CLOCK } from './log-clock';
@@ -12,6 +12,7 @@ import { TlogController } from './tlog.controller';
 import { TransparencyLogService } from './transparency-log.service';
 import { StoreMac } from './store-mac';
 import { StoreMacReplicas } from './store-mac-replicas';
+import { ReplicaRegistry } from './replica-registry';
 import { TreeNodesCheck } from './tree-nodes-check';
 import { SealRefusals } from './unauthenticated-entry';
 import { WitnessLog } from './witness-log';
@@ -32,7 +33,8 @@ import { WitnessRecovery } from './witness-recovery';
     LogVerifierService,
     WitnessRecovery,
     StoreMac,
-    bindPort(StoreMacReplicaRepository, storeMacReplicaAdapters),
+    bindPort(ReplicaRegistryRepository, replicaRegistryAdapters),
+    ReplicaRegistry,
     StoreMacReplicas,
     SealRefusals,
     TreeNodesCheck,
@@ -42,6 +44,7 @@ import { WitnessRecovery } from './witness-recovery';
     LogVerifierService,
     LogKeyService,
     StoreMac,
+    ReplicaRegistry,
     StoreMacReplicas,
     WitnessRecovery,
     SealRefusals,

@@ -5,9 +5,7 @@ import { TlogModule } from '@app/tlog';
 import { VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
 import { VaultAuditRepository } from './infrastructure/persistence/vault-audit.repository';
 import { VaultFileRepository } from './infrastructure/persistence/vault-file.repository';
-import { KeyHolderRepository } from './infrastructure/persistence/key-holder.repository';
 import {
-  keyHolderAdapters,
   vaultAuditAdapters,
   vaultFileAdapters,
 } from './infrastructure/persistence/vault-persistence';
@@ -28,7 +26,6 @@ import { VaultService } from './vault.service';
   controllers: [VaultController],
   providers: [
     KeyringService,
-    bindPort(KeyHolderRepository, keyHolderAdapters),
     KeyHoldersService,
     bindPort(VaultFileRepository, vaultFileAdapters),
     bindPort(VaultAuditRepository, vaultAuditAdapters),

@@ -4,8 +4,7 @@ import { join, resolve } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import { ConfigError } from '@app/common';
 import { SQLITE_FILE } from '@app/persistence';
-import { StoreMacReplicas } from '@app/tlog';
-import { KeyHoldersService } from '@app/vault';
+import { ReplicaRegistry } from '@app/tlog';
 import { createApp } from '../bootstrap';
 
 /**
@@ -20,11 +19,10 @@ export function runAppJob(failure: string, job: (app: INestApplication) => Promi
     const { app } = await createApp({ LOG_LEVEL: 'warn', ...process.env }, {}, 'job');
     try {
       await app.init();
-      // a job is not a server: it must not count as one that holds (or lacks) a vault key
-      // version for the replicas' /health and for keys:reseal while it runs
-      await app.get(KeyHoldersService, { strict: false }).stop();
-      // nor as a replica tagging under its store-MAC key (keys:retag reads them)
-      await app.get(StoreMacReplicas, { strict: false }).stop();
+      // a job is not a server: it must not count in the replica registry as one that holds (or
+      // lacks) a vault key version (the replicas' /health, keys:reseal) nor as one tagging
+      // under its store-MAC key (keys:retag) while it runs
+      await app.get(ReplicaRegistry, { strict: false }).stop();
       await job(app);
     } finally {
       await app.close();

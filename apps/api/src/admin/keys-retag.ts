@@ -16,9 +16,12 @@
  * other rows are re-tagged). Without it, a held key vouches for whatever verifies under it, a row forged with it included.
  *
  * It refuses to start (exit 4, nothing written) while a live replica tags under another
- * store-MAC key than this one (the record StoreMacReplicas keeps: each server's key id, at boot
+ * store-MAC key than this one (the replica registry: each server's key id, recorded at boot
  * and every STORE_MAC_HEARTBEAT_MS; live for 3 of its heartbeats): that replica would keep
  * writing rows under the old key, which read tampered once it is dropped. `--force` runs anyway.
+ * It checks again once every row was re-tagged, right before its verdict: a replica started
+ * under another key while it ran makes it exit 4 too (run it again once that replica is
+ * restarted with the current STORE_MAC_KEY), and no retired key is then called removable.
  *
  * Then it reports, for each key held besides the current one, what it can see still tagged
  * under it: fraud rows it could not re-tag, ledger links and vault audit records past their
@@ -51,9 +54,10 @@ import {
 
 /**
  * Exit codes: rows no held key vouches for; rows that kept changing (run again); refused, a
- * live replica tags under another key (nothing written); rows that verify only under an
- * excepted key (`--except`); a bad argument. Of several, the first in this order: tampered,
- * suspect, changed.
+ * live replica tags under another key (at the start: nothing written; or found again right
+ * before the verdict, one that started under another key while the command ran); rows that
+ * verify only under an excepted key (`--except`); a bad argument. Of several, the first in this
+ * order: tampered, suspect, a replica under another key at the end, changed.
  */
 export const RETAG_TAMPERED = 2;
 export const RETAG_CHANGED = 3;
@@ -239,7 +243,25 @@ async function refuseReplicasOnOtherKeys(
   out(
     `refused: ${behind.length} live replica(s) still tag under another store-MAC key than ${kid}; nothing written. Restart each with the current STORE_MAC_KEY and run keys:retag again (a replica that crashed counts until the time shown; --force runs anyway)`,
   );
-  process.exitCode = RETAG_REPLICAS_ON_OTHER_KEY;
+  return true;
+}
+
+/**
+ * The same check again once every row was re-tagged, right before the verdict: a replica that
+ * started under another key while this ran (it was not there at the start) wrote its rows under
+ * that key, so no retired key can be called removable. True (exit 4) unless `force`.
+ */
+async function refuseReplicasStartedMeanwhile(
+  app: INestApplication,
+  kid: string,
+  force: boolean,
+  out: (line: string) => void,
+): Promise<boolean> {
+  out('replicas seen again before the verdict (one may have started while this ran):');
+  if (!(await refuseReplicasOnOtherKeys(app, kid, force, out))) return false;
+  out(
+    `refused at the end: a replica started under another store-MAC key while this ran; the rows it wrote are under that key and no retired key can be removed yet. Restart it with the current STORE_MAC_KEY and run keys:retag again`,
+  );
   return true;
 }
 
@@ -252,92 +274,111 @@ export function keysRetag(args: string[] = []): void {
     process.exit(RETAG_USAGE);
   }
   runAppJob('keys:retag failed', async (app) => {
-    const mac = app.get(StoreMac, { strict: false });
-    const others = mac.heldOthers();
-    const out = (line: string) => process.stdout.write(`${line}\n`);
-    const usage = (message: string) => {
-      process.stderr.write(`keys:retag: ${message}\n${USAGE}\n`);
-      process.exitCode = RETAG_USAGE;
-    };
-    const { except, force } = options;
-    if (except.includes(mac.kid))
-      return usage(
-        `--except ${except.find((k) => k === mac.kid)}: that is the current STORE_MAC_KEY (rotate it first: keys:rotate mac)`,
-      );
-    const unheld = except.filter((kid) => !others.some((k) => k.kid === kid));
-    if (unheld.length > 0)
-      return usage(
-        `--except ${unheld.join(', ')}: no such key held (held besides the current one: ${others.map((k) => k.kid).join(', ') || 'none'})`,
-      );
-    out(
-      `keys:retag: current store-MAC key ${mac.kid}; other keys held: ${others.map(describeKey).join(', ') || '(none)'}${except.length ? `; not trusted (--except): ${except.join(', ')}` : ''}`,
-    );
-    out(
-      '  run it once every replica runs with this STORE_MAC_KEY (a replica still tagging under an older key writes rows under it, which read tampered once it is dropped), and name a leaked key with --except (otherwise a row forged with it would be re-tagged)',
-    );
-    if (await refuseReplicasOnOtherKeys(app, mac.kid, force, out)) return;
-
-    const kinds = retagKinds(app);
-    const tallies: RetagTally[] = [];
-    for (const kind of kinds) {
-      const tally = await walkRetag(kind, except);
-      reportRetag(kind.texts, tally, mac.kid, except, out);
-      tallies.push(tally);
-    }
-
-    // what else is still tagged under a key other than the current one
-    const ledger = await ledgerKids(app);
-    const vault = await app.get(VaultAuditService, { strict: false }).unsealedTagKids();
-    const timesheets = (await app.get(TimesheetProjector, { strict: false }).sealKids()) ?? [];
-    const blockers = new Map<string, string[]>();
-    for (const key of others) {
-      const notes: string[] = [];
-      const block: string[] = [];
-      kinds.forEach((kind, i) => {
-        const of = retagKeyNotes(kind.texts, tallies[i], key.kid);
-        notes.push(...of.notes);
-        block.push(...of.blocks);
-      });
-      const [links, sites] = ledger.get(key.kid) ?? [0, 0];
-      if (links > 0) {
-        notes.push(
-          `${links} ledger links past their site's last checkpoint (${sites} sites): the next append of each site seals them (their tags checked under this key while it is held), then the checkpoint vouches for them`,
-        );
-        block.push('unsealed ledger links');
-      }
-      const records = vault.get(key.kid) ?? 0;
-      if (records > 0) {
-        notes.push(
-          `${records} vault audit records past the last checkpoint: the next audited vault access seals them (their tags checked under this key while it is held)`,
-        );
-        block.push('unsealed vault audit records');
-      }
-      if (timesheets.includes(key.kid)) {
-        notes.push(
-          'the timesheet read model may hold rows tagged under it (it records every key it was started under since its last reset): the first start without this key clears it and re-reads every site from the ledger (slow for a big site, as npm run timesheets:rebuild)',
-        );
-      }
-      out(`${describeKey(key)}:${notes.length === 0 ? ' tags nothing this command can see' : ''}`);
-      for (const note of notes) out(`  ${note}`);
-      blockers.set(key.kid, block);
-    }
-
-    const oldest = others.find((k) => !k.stagedAt && !k.derived);
-    if (!oldest) out('no retired key in STORE_MAC_RETIRED_KEYS: nothing to remove');
-    else {
-      const block = blockers.get(oldest.kid)!;
-      if (block.length > 0) {
-        out(
-          `the oldest retired key ${oldest.kid} cannot be removed yet: ${block.join(', ')} still tagged under it`,
-        );
-      } else {
-        out(
-          `the oldest retired key ${oldest.kid} can be removed from STORE_MAC_RETIRED_KEYS (restart every replica after)${timesheets.includes(oldest.kid) ? '; the first start without it rebuilds the timesheet read model' : ''}${kinds.map((kind, i) => retagRemovableNote(kind.texts, tallies[i], oldest.kid)).join('')}`,
-        );
-      }
-    }
-    if (tallies.some((t) => t.tamperedCount > 0)) process.exitCode = RETAG_TAMPERED;
-    else if (tallies.some((t) => t.suspectCount > 0)) process.exitCode = RETAG_SUSPECT;
-    else if (tallies.some((t) => t.changedCount > 0)) process.exitCode = RETAG_CHANGED;
+    const code = await retagStoreMac(app, options, (line) => process.stdout.write(`${line}\n`));
+    if (code !== 0) process.exitCode = code;
   });
+}
+
+/**
+ * The command's work on a booted app (a job's: its own heartbeat stopped), what it prints
+ * through `out`; its exit code.
+ */
+export async function retagStoreMac(
+  app: INestApplication,
+  options: { except: string[]; force: boolean },
+  out: (line: string) => void,
+): Promise<number> {
+  const mac = app.get(StoreMac, { strict: false });
+  const others = mac.heldOthers();
+  const usage = (message: string) => {
+    process.stderr.write(`keys:retag: ${message}\n${USAGE}\n`);
+    return RETAG_USAGE;
+  };
+  const { except, force } = options;
+  if (except.includes(mac.kid))
+    return usage(
+      `--except ${except.find((k) => k === mac.kid)}: that is the current STORE_MAC_KEY (rotate it first: keys:rotate mac)`,
+    );
+  const unheld = except.filter((kid) => !others.some((k) => k.kid === kid));
+  if (unheld.length > 0)
+    return usage(
+      `--except ${unheld.join(', ')}: no such key held (held besides the current one: ${others.map((k) => k.kid).join(', ') || 'none'})`,
+    );
+  out(
+    `keys:retag: current store-MAC key ${mac.kid}; other keys held: ${others.map(describeKey).join(', ') || '(none)'}${except.length ? `; not trusted (--except): ${except.join(', ')}` : ''}`,
+  );
+  out(
+    '  run it once every replica runs with this STORE_MAC_KEY (a replica still tagging under an older key writes rows under it, which read tampered once it is dropped), and name a leaked key with --except (otherwise a row forged with it would be re-tagged)',
+  );
+  if (await refuseReplicasOnOtherKeys(app, mac.kid, force, out)) return RETAG_REPLICAS_ON_OTHER_KEY;
+
+  const kinds = retagKinds(app);
+  const tallies: RetagTally[] = [];
+  for (const kind of kinds) {
+    const tally = await walkRetag(kind, except);
+    reportRetag(kind.texts, tally, mac.kid, except, out);
+    tallies.push(tally);
+  }
+
+  // what else is still tagged under a key other than the current one
+  const ledger = await ledgerKids(app);
+  const vault = await app.get(VaultAuditService, { strict: false }).unsealedTagKids();
+  const timesheets = (await app.get(TimesheetProjector, { strict: false }).sealKids()) ?? [];
+  const blockers = new Map<string, string[]>();
+  for (const key of others) {
+    const notes: string[] = [];
+    const block: string[] = [];
+    kinds.forEach((kind, i) => {
+      const of = retagKeyNotes(kind.texts, tallies[i], key.kid);
+      notes.push(...of.notes);
+      block.push(...of.blocks);
+    });
+    const [links, sites] = ledger.get(key.kid) ?? [0, 0];
+    if (links > 0) {
+      notes.push(
+        `${links} ledger links past their site's last checkpoint (${sites} sites): the next append of each site seals them (their tags checked under this key while it is held), then the checkpoint vouches for them`,
+      );
+      block.push('unsealed ledger links');
+    }
+    const records = vault.get(key.kid) ?? 0;
+    if (records > 0) {
+      notes.push(
+        `${records} vault audit records past the last checkpoint: the next audited vault access seals them (their tags checked under this key while it is held)`,
+      );
+      block.push('unsealed vault audit records');
+    }
+    if (timesheets.includes(key.kid)) {
+      notes.push(
+        'the timesheet read model may hold rows tagged under it (it records every key it was started under since its last reset): the first start without this key clears it and re-reads every site from the ledger (slow for a big site, as npm run timesheets:rebuild)',
+      );
+    }
+    out(`${describeKey(key)}:${notes.length === 0 ? ' tags nothing this command can see' : ''}`);
+    for (const note of notes) out(`  ${note}`);
+    blockers.set(key.kid, block);
+  }
+
+  if (await refuseReplicasStartedMeanwhile(app, mac.kid, force, out)) {
+    if (tallies.some((t) => t.tamperedCount > 0)) return RETAG_TAMPERED;
+    if (tallies.some((t) => t.suspectCount > 0)) return RETAG_SUSPECT;
+    return RETAG_REPLICAS_ON_OTHER_KEY;
+  }
+
+  const oldest = others.find((k) => !k.stagedAt && !k.derived);
+  if (!oldest) out('no retired key in STORE_MAC_RETIRED_KEYS: nothing to remove');
+  else {
+    const block = blockers.get(oldest.kid)!;
+    if (block.length > 0) {
+      out(
+        `the oldest retired key ${oldest.kid} cannot be removed yet: ${block.join(', ')} still tagged under it`,
+      );
+    } else {
+      out(
+        `the oldest retired key ${oldest.kid} can be removed from STORE_MAC_RETIRED_KEYS (restart every replica after)${timesheets.includes(oldest.kid) ? '; the first start without it rebuilds the timesheet read model' : ''}${kinds.map((kind, i) => retagRemovableNote(kind.texts, tallies[i], oldest.kid)).join('')}`,
+      );
+    }
+  }
+  if (tallies.some((t) => t.tamperedCount > 0)) return RETAG_TAMPERED;
+  if (tallies.some((t) => t.suspectCount > 0)) return RETAG_SUSPECT;
+  if (tallies.some((t) => t.changedCount > 0)) return RETAG_CHANGED;
+  return 0;
 }

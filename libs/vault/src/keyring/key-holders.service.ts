@@ -1,61 +1,61 @@
-import {
-  BeforeApplicationShutdown,
-  Injectable,
-  Logger,
-  OnApplicationBootstrap,
-} from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
-import {
-  KeyHolder,
-  KeyHolderRepository,
-} from '../infrastructure/persistence/key-holder.repository';
+import { Injectable, Logger } from '@nestjs/common';
+import { REPLICA_LIVE_BEATS, ReplicaRegistry } from '@app/tlog';
 import { KeyringService } from './keyring.service';
 
-/** How often a server records the master key versions it holds. */
-export const KEY_HOLDER_HEARTBEAT_MS = 60_000;
-/** A server not seen for this long is taken for gone (it crashed without removing its row). */
-export const KEY_HOLDER_LIVE_MS = 3 * KEY_HOLDER_HEARTBEAT_MS;
+/**
+ * A running server, the master key versions its VAULT_KEYS holds and the one it seals under, as
+ * of its last heartbeat (its row of the replica registry).
+ */
+export interface KeyHolder {
+  /** `<hostname>:<pid>:<random>`, one per process (its replica id). */
+  instanceId: string;
+  versions: string[];
+  /**
+   * The version it seals new values under (its VAULT_ACTIVE_KEY, else the last of VAULT_KEYS);
+   * absent in a row moved from a store of a release older than this field.
+   */
+  active?: string;
+  seenAt: Date;
+}
 
 /**
- * Each server records in the store which master key versions its VAULT_KEYS holds and the one
- * it seals new values under (its active version): at boot, every minute, and removes its row
- * when it shuts down. `npm run keys:reseal` reads the live ones and refuses to reseal under a
- * version one of them lacks (that server would answer 503 key_unavailable for every resealed
- * value until restarted) or while one seals under another version (it would keep sealing new
- * values under a version the reseal just emptied); no `droppable` ever names a version a live
- * server seals under.
+ * A server not seen for this long, at the default STORE_MAC_HEARTBEAT_MS (a minute), is taken
+ * for gone (it crashed without removing its row): 3 of its own heartbeats.
+ */
+export const KEY_HOLDER_LIVE_MS = REPLICA_LIVE_BEATS * 60_000;
+
+/**
+ * The vault side of the replica registry (ReplicaRegistry, one row per server, one heartbeat):
+ * each server records which master key versions its VAULT_KEYS holds and the one it seals new
+ * values under (its active version). `npm run keys:reseal` reads the live ones and refuses to
+ * reseal under a version one of them lacks (that server would answer 503 key_unavailable for
+ * every resealed value until restarted) or while one seals under another version (it would keep
+ * sealing new values under a version the reseal just emptied); no `droppable` ever names a
+ * version a live server seals under.
  */
 @Injectable()
-export class KeyHoldersService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class KeyHoldersService {
   private readonly logger = new Logger(KeyHoldersService.name);
-  readonly instanceId = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-  private timer?: NodeJS.Timeout;
-  private stopped = false;
 
   constructor(
-    private readonly holders: KeyHolderRepository,
-    private readonly keyring: KeyringService,
+    private readonly registry: ReplicaRegistry,
+    keyring: KeyringService,
   ) {
+    registry.contribute(() => ({
+      vaultKeyVersions: keyring.versions(),
+      vaultActiveKey: keyring.activeVersion,
+    }));
     keyring.onMissingVersion((version) => void this.reportMissing(version));
   }
 
-  async onApplicationBootstrap(): Promise<void> {
-    await this.beat();
-    this.timer = setInterval(() => void this.beat(), KEY_HOLDER_HEARTBEAT_MS);
-    this.timer.unref();
+  /** This server's id in the registry. */
+  get instanceId(): string {
+    return this.registry.replicaId;
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.stop();
-  }
-
-  /** Stops the heartbeat and forgets this server (an operator job is not a server). */
+  /** Stops this server's heartbeat (the whole registry's: one row per server). */
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.holders.remove(this.instanceId).catch(() => undefined);
+    await this.registry.stop();
   }
 
   /** The other live servers that do not hold `version`. */
@@ -63,10 +63,20 @@ export class KeyHoldersService implements OnApplicationBootstrap, BeforeApplicat
     return (await this.liveOthers(now)).filter((h) => !h.versions.includes(version));
   }
 
-  /** The other live servers (this process excluded). */
+  /** The other live servers that recorded vault key versions (this process excluded). */
   async liveOthers(now = new Date()): Promise<KeyHolder[]> {
-    const live = await this.holders.listSeenSince(new Date(now.getTime() - KEY_HOLDER_LIVE_MS));
-    return live.filter((h) => h.instanceId !== this.instanceId);
+    const holders: KeyHolder[] = [];
+    for (const r of await this.registry.list(now)) {
+      const versions = r.holds.vaultKeyVersions;
+      if (!r.live || r.self || !versions) continue;
+      holders.push({
+        instanceId: r.replicaId,
+        versions,
+        ...(r.holds.vaultActiveKey ? { active: r.holds.vaultActiveKey } : {}),
+        seenAt: r.seenAt,
+      });
+    }
+    return holders;
   }
 
   /** The other live servers that seal new values under a version other than `version`. */
@@ -111,24 +121,6 @@ export class KeyHoldersService implements OnApplicationBootstrap, BeforeApplicat
       this.logger.error(
         { keyVersion },
         'A master key version this server lacks seals values, and no live server holds it: they answer 503 key_unavailable on every server until one runs with a VAULT_KEYS that holds it (GET /api/v5/vault/keys, unheld); /health stays up',
-      );
-    }
-  }
-
-  private async beat(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      await this.holders.record({
-        instanceId: this.instanceId,
-        versions: this.keyring.versions(),
-        active: this.keyring.activeVersion,
-        seenAt: new Date(),
-      });
-    } catch (error) {
-      // the store is down: /health says so; the reseal command then sees this server as gone
-      this.logger.warn(
-        { err: error },
-        'Could not record the master key versions held and sealed under',
       );
     }
   }

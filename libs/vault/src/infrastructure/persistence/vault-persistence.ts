@@ -1,7 +1,5 @@
 // Mongo adapters are imported when MongoDB is the store, so SQLite never loads mongoose
 import { PortAdapters } from '@app/persistence';
-import { KeyHolderRepository } from './key-holder.repository';
-import { SqliteKeyHolderRepository } from './sqlite/repositories/sqlite-key-holder.repository';
 import { SqliteVaultAuditRepository } from './sqlite/repositories/sqlite-vault-audit.repository';
 import { SqliteVaultFileRepository } from './sqlite/repositories/sqlite-vault-file.repository';
 import { VaultAuditRepository } from './vault-audit.repository';
@@ -18,10 +16,4 @@ export const vaultAuditAdapters: PortAdapters<VaultAuditRepository> = {
   sqlite: SqliteVaultAuditRepository,
   mongo: async () =>
     (await import('./mongo/repositories/mongo-vault-audit.repository')).MongoVaultAuditRepository,
-};
-
-export const keyHolderAdapters: PortAdapters<KeyHolderRepository> = {
-  sqlite: SqliteKeyHolderRepository,
-  mongo: async () =>
-    (await import('./mongo/repositories/mongo-key-holder.repository')).MongoKeyHolderRepository,
 };
