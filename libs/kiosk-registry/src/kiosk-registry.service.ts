@@ -82,7 +82,9 @@ export class KioskRegistryService {
   ): Promise<KioskDevice> {
     const parsed = parseKioskPublicKey(publicKeyPem);
     const current = await this.require(deviceId);
-    if (current.keyFingerprint === parsed.fingerprint) {
+    // the same key again is refused, unless the stored trust does not verify: rotating to the
+    // key the kiosk really holds is then the repair (the stored key may be that one)
+    if (current.keyFingerprint === parsed.fingerprint && current.integrity !== 'tampered') {
       throw new KioskRegistryError('same_key', 'The new key is the key already registered');
     }
     const now = this.clock.now();
@@ -109,6 +111,13 @@ export class KioskRegistryService {
     principal: Principal,
   ): Promise<KioskDevice> {
     const current = await this.require(deviceId);
+    if (status === 'active' && current.integrity === 'tampered') {
+      // an unblock would vouch for a key nobody checked (it may be a database writer's)
+      throw new KioskRegistryError(
+        'kiosk_tampered',
+        "This kiosk's stored key or status does not verify: rotate its key to the kiosk's genuine key first (it stays blocked), then unblock it",
+      );
+    }
     if (current.status === status) {
       // nothing to change, nothing written (the repository would write nothing either: a
       // repeated unblock must not revoke the kiosk's Wi-Fi QR); a repeated block still ends any

@@ -142,6 +142,7 @@ function toView(device: KioskDevice): KioskView {
     status: device.status,
     created_at: device.createdAt.toISOString(),
     updated_at: device.updatedAt.toISOString(),
+    integrity: device.integrity ?? 'verified',
   };
 }
 
