@@ -6,6 +6,7 @@ import { parseKioskPublicKey } from './domain/kiosk-public-key';
 import { KioskAuthVerdict, verifyKioskAuth } from './domain/kiosk-auth';
 import { KioskDeviceRepository } from './infrastructure/persistence/kiosk-device.repository';
 import { KioskRegistryError } from './kiosk-registry.errors';
+import type { KioskRetagOutcome } from './infrastructure/persistence/kiosk-seal';
 
 /**
  * A change that takes a kiosk's standing away: blocked, or its key replaced (the old key, maybe
@@ -235,6 +236,15 @@ export class KioskRegistryService {
 
   listEvents(deviceId: string): Promise<KioskEvent[]> {
     return this.devices.listEvents(deviceId);
+  }
+
+  /** `keys:retag`'s page of kiosks (KioskDeviceRepository.retagPage). */
+  retagPage(
+    afterDeviceId: string,
+    limit: number,
+    except: readonly string[],
+  ): Promise<KioskRetagOutcome[]> {
+    return this.devices.retagPage(afterDeviceId, limit, except);
   }
 
   private event(

@@ -30,6 +30,7 @@
  */
 import { INestApplication } from '@nestjs/common';
 import { WorkerDeviceService } from '@app/device-trust';
+import { KioskRegistryService } from '@app/kiosk-registry';
 import { FraudService } from '@app/fraud';
 import { LedgerService } from '@app/offline-sync';
 import { TimesheetProjector } from '@app/timesheets';
@@ -350,6 +351,8 @@ export function keysRetag(args: string[] = []): void {
         out(`  … and ${devices.suspectCount - devices.suspect.length} more`);
     }
 
+    const kiosks = await retagKiosks(app.get(KioskRegistryService, { strict: false }), except, out);
+
     // what else is still tagged under a key other than the current one
     const ledger = await ledgerKids(app);
     const vault = await app.get(VaultAuditService, { strict: false }).unsealedTagKids();
@@ -418,8 +421,40 @@ export function keysRetag(args: string[] = []): void {
         );
       }
     }
-    if (fraud.tamperedCount > 0 || devices.tamperedCount > 0) process.exitCode = RETAG_TAMPERED;
-    else if (fraud.suspectCount > 0 || devices.suspectCount > 0) process.exitCode = RETAG_SUSPECT;
-    else if (fraud.changedCount > 0 || devices.changed.length > 0) process.exitCode = RETAG_CHANGED;
+    if (fraud.tamperedCount > 0 || devices.tamperedCount > 0 || kiosks.tampered > 0)
+      process.exitCode = RETAG_TAMPERED;
+    else if (fraud.suspectCount > 0 || devices.suspectCount > 0 || kiosks.suspect > 0)
+      process.exitCode = RETAG_SUSPECT;
+    else if (fraud.changedCount > 0 || devices.changed.length > 0 || kiosks.changed > 0)
+      process.exitCode = RETAG_CHANGED;
   });
+}
+
+/**
+ * Kiosks' tags (KioskSeal) under a retired key, re-tagged; tampered, suspect (`--except`) and
+ * changed ones listed. Self-contained: its counts go into the exit code only.
+ */
+async function retagKiosks(
+  kiosks: KioskRegistryService,
+  except: string[],
+  out: (line: string) => void,
+): Promise<{ tampered: number; suspect: number; changed: number }> {
+  const counts = { read: 0, retagged: 0, current: 0, tampered: 0, suspect: 0, changed: 0 };
+  const listed: string[] = [];
+  for (let after = ''; ;) {
+    const page = await kiosks.retagPage(after, PAGE, except);
+    for (const o of page) {
+      counts.read++;
+      counts[o.result]++;
+      if (o.result !== 'retagged' && o.result !== 'current' && listed.length < LISTED)
+        listed.push(`  ${q(o.deviceId)}: ${o.result}${o.from ? ` (under ${o.from})` : ''}`);
+    }
+    if (page.length < PAGE) break;
+    after = page[page.length - 1].deviceId;
+  }
+  out(
+    `kiosks (key and status): ${counts.read} read, ${counts.retagged} re-tagged, ${counts.current} already under the current key, ${counts.changed} changed by a server meanwhile, ${counts.tampered} tampered${except.length ? `, ${counts.suspect} suspect` : ''}`,
+  );
+  for (const line of listed) out(line);
+  return counts;
 }

@@ -97,19 +97,14 @@ export type KioskRetagStep =
   | { kind: 'suspect'; from: string }
   | { kind: 'retag'; from: string; tag: string };
 
-/** What `keys:retag` did with one page of kiosks. */
-export interface KioskRetagPage {
-  /** Kiosks re-tagged under the current key, by the key they were under. */
-  retagged: Record<string, number>;
-  current: number;
-  /** Kiosks no held key vouches for (never re-tagged). */
-  tampered: string[];
-  /** Kiosks that verify only under an excepted key: left, read tampered once it is dropped. */
-  suspect: { deviceId: string; kid: string }[];
-  /** A server changed them between the read and the write: left (run again). */
-  changed: string[];
-  /** The last deviceId of the page (the next page starts after it), undefined when done. */
-  last?: string;
+/**
+ * What `keys:retag` did with one kiosk: `from` the key it was under (re-tagged, suspect: under
+ * an excepted key, left; changed: a server changed it meanwhile, left: run again).
+ */
+export interface KioskRetagOutcome {
+  deviceId: string;
+  result: 'retagged' | 'current' | 'changed' | 'tampered' | 'suspect';
+  from?: string;
 }
 
 export const KIOSK_LEGACY_REFUSALS: Record<LegacyTaggingRefusal, string> = {

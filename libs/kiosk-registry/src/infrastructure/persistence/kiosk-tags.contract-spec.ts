@@ -1,10 +1,10 @@
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { newId } from '@app/common';
 import { fraudConfig } from '@app/fraud';
 import { MongoStore, SqliteStore } from '@app/persistence';
 import { compileAdapter, CompiledAdapter } from '@app/persistence/testing/compile-adapter';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
-import { StoreMac, tlogConfig } from '@app/tlog';
+import { parseStoreMacKey, StoreMac, StoreMacKey, tlogConfig } from '@app/tlog';
 import { KioskDevice, KioskEvent } from '../../domain/kiosk-device';
 import { KioskDeviceRepository } from './kiosk-device.repository';
 import { kioskDeviceAdapters } from './kiosk-persistence';
@@ -46,10 +46,14 @@ describeStoreContract(
     async function withTags(
       legacyTagging = true,
       legacyTaggingExplicit = false,
+      keys?: { current: StoreMacKey; retired?: StoreMacKey[] },
     ): Promise<KioskDeviceRepository> {
+      const tlog = keys
+        ? { signingKey, storeMacKey: keys.current, storeMacRetiredKeys: keys.retired ?? [] }
+        : { signingKey };
       const compiled = await compileAdapter(store(), kioskDeviceAdapters, {
         providers: [
-          { provide: tlogConfig.KEY, useValue: { signingKey } },
+          { provide: tlogConfig.KEY, useValue: tlog },
           { provide: fraudConfig.KEY, useValue: { legacyTagging, legacyTaggingExplicit } },
           StoreMac,
           KioskSeal,
@@ -190,6 +194,35 @@ describeStoreContract(
       const forced = await withTags(true, true);
       expect((await forced.findByDeviceId(forged.deviceId))?.integrity).toBe('legacy');
       expect((await forced.findByDeviceId(old.deviceId))?.integrity).toBe('legacy');
+    });
+
+    it('should re-tag under the current key the kiosks under a retired one (keys:retag), never a tampered one, nor one under an excepted key', async () => {
+      const newKey = (): StoreMacKey =>
+        parseStoreMacKey('STORE_MAC_KEY', randomBytes(32).toString('base64'));
+      const [a, b] = [newKey(), newKey()];
+      const before = await withTags(true, false, { current: a });
+      const [kept, forged] = [kiosk('TEE-A-kept'), kiosk('TEE-B-forged')];
+      for (const k of [kept, forged]) await before.register(k, event(k.deviceId, 'registered'));
+      await setStored(forged.deviceId, { publicKeyPem: 'PEM of a database writer' });
+      const rotated = await withTags(true, false, { current: b, retired: [a] });
+      expect(await rotated.retagPage('', 10, [a.kid])).toEqual([
+        { deviceId: kept.deviceId, result: 'suspect', from: a.kid },
+        { deviceId: forged.deviceId, result: 'tampered' },
+      ]);
+      expect(await rotated.retagPage('', 10, [])).toEqual([
+        { deviceId: kept.deviceId, result: 'retagged', from: a.kid },
+        { deviceId: forged.deviceId, result: 'tampered' },
+      ]);
+      expect((await rotated.retagPage('', 10, [])).map((o) => o.result)).toEqual([
+        'current',
+        'tampered',
+      ]);
+      // key A dropped: the re-tagged kiosk still verifies
+      const dropped = await withTags(true, false, { current: b });
+      expect(await dropped.findByDeviceId(kept.deviceId)).toMatchObject({
+        status: 'active',
+        integrity: 'verified',
+      });
     });
   },
 );

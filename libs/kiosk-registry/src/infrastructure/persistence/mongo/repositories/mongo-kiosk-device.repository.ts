@@ -19,7 +19,7 @@ import {
   KioskDeviceDocument,
   KioskDeviceSchema,
 } from '../schemas/kiosk-device.schema';
-import { alarmKioskLegacyRefused, KioskSeal } from '../../kiosk-seal';
+import { alarmKioskLegacyRefused, KioskRetagOutcome, KioskSeal } from '../../kiosk-seal';
 
 /** Every field but the embedded events: what a device read needs. */
 const DEVICE_FIELDS = { events: 0 } as const;
@@ -244,6 +244,47 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
       .limit(options.limit)
       .lean<KioskDeviceDocument[]>();
     return docs.map((d) => this.toDomain(d));
+  }
+
+  async retagPage(
+    afterDeviceId: string,
+    limit: number,
+    except: readonly string[],
+  ): Promise<KioskRetagOutcome[]> {
+    const seal = this.seal;
+    if (!seal) return [];
+    const docs = await this.devices
+      .find({ deviceId: { $gt: afterDeviceId } }, DEVICE_FIELDS)
+      .sort({ deviceId: 1 })
+      .limit(limit)
+      .lean<KioskDeviceDocument[]>();
+    const out: KioskRetagOutcome[] = [];
+    for (const doc of docs) {
+      const read = this.toDomain(doc);
+      const step =
+        read.integrity === 'tampered'
+          ? ({ kind: 'tampered' } as const)
+          : seal.retag(Mapper.toDomain(doc), doc.tag, read.integrity!, except);
+      if (step.kind !== 'retag') {
+        out.push({
+          deviceId: doc.deviceId,
+          result: step.kind,
+          ...(step.kind === 'suspect' ? { from: step.from } : {}),
+        });
+        continue;
+      }
+      // the document as read: the tag covers every other field, so the same tag means the same
+      const result = await this.devices.updateOne(
+        { _id: doc._id, tag: doc.tag, updatedAt: doc.updatedAt },
+        { $set: { tag: step.tag } },
+      );
+      out.push({
+        deviceId: doc.deviceId,
+        result: result.modifiedCount === 1 ? 'retagged' : 'changed',
+        from: step.from,
+      });
+    }
+    return out;
   }
 
   async listEvents(deviceId: string): Promise<KioskEvent[]> {

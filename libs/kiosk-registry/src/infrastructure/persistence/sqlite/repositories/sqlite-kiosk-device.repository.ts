@@ -20,7 +20,7 @@ import {
   KioskEventRow,
 } from '../mappers/kiosk-device.mapper';
 import { KIOSK_SQLITE_MIGRATIONS } from '../sqlite-kiosk.migrations';
-import { alarmKioskLegacyRefused, KioskSeal } from '../../kiosk-seal';
+import { alarmKioskLegacyRefused, KioskRetagOutcome, KioskSeal } from '../../kiosk-seal';
 
 @Injectable()
 export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
@@ -229,6 +229,44 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     return this.prefixPage
       .all([options.afterDeviceId ?? '', prefix, prefix, prefix], options.limit)
       .map((r) => this.toDomain(r));
+  }
+
+  async retagPage(
+    afterDeviceId: string,
+    limit: number,
+    except: readonly string[],
+  ): Promise<KioskRetagOutcome[]> {
+    const seal = this.seal;
+    if (!seal) return [];
+    const rows = this.listPage.all([afterDeviceId], limit);
+    const update = this.db.prepare(
+      'UPDATE kiosk_devices SET tag = ? WHERE device_id = ? AND tag IS ? AND updated_at = ?',
+    );
+    const out: KioskRetagOutcome[] = [];
+    for (const row of rows) {
+      const stored = Mapper.toDomain(row);
+      const step = seal.retag(stored, row.tag, seal.integrity(stored, row.tag), except);
+      if (step.kind !== 'retag') {
+        out.push({
+          deviceId: row.device_id,
+          result: step.kind,
+          ...(step.kind === 'suspect' ? { from: step.from } : {}),
+        });
+        continue;
+      }
+      // the row as read: the tag covers every other field, so the same tag means the same row
+      const changed = await this.turns.write(() =>
+        this.db
+          .transaction(() => update.run(step.tag, row.device_id, row.tag, row.updated_at).changes)
+          .immediate(),
+      );
+      out.push({
+        deviceId: row.device_id,
+        result: changed === 1 ? 'retagged' : 'changed',
+        from: step.from,
+      });
+    }
+    return out;
   }
 
   async listEvents(deviceId: string): Promise<KioskEvent[]> {
