@@ -320,12 +320,17 @@ export interface KioskView {
   device_id: string;
   /** SHA-256 of the SPKI DER */
   key_fingerprint: string;
+  /** Blocked: by an admin, or because the stored key and status do not verify (`integrity: tampered`): its Wi-Fi challenges, relay auth and pairings are refused as a blocked kiosk's */
   status: 'active' | 'blocked';
   created_at: string;
   updated_at: string;
+  /** Whether the server vouches for the stored public key and status (their store-MAC tag): `verified`; `legacy` (stored before the tags, tagged once at the upgrade: it holds as stored until the next rotation, block or unblock); `tampered` (changed outside the server, e.g. public_key_pem or status edited in the database: the kiosk is treated as blocked; an admin's key rotation with the kiosk's genuine key repairs it, blocked, and an unblock then makes it active) */
+  integrity: 'verified' | 'legacy' | 'tampered';
 }
 
 export const KioskViewStatusValues = ['active', 'blocked'] as const;
+
+export const KioskViewIntegrityValues = ['verified', 'legacy', 'tampered'] as const;
 
 export interface LedgerRefDto {
   siteId: string;

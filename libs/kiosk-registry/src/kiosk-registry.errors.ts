@@ -15,6 +15,8 @@ export const KIOSK_REGISTRY_ERRORS = {
       'the public key is registered to another device_id (one TrustZone key speaks for one kiosk)',
     device_not_found: 'no kiosk is registered with this device_id',
     device_blocked: 'the kiosk is blocked',
+    kiosk_tampered:
+      "the kiosk's stored key or status does not verify (changed outside the server): rotate its key to the kiosk's genuine one first (it stays blocked), then unblock it",
   },
 } as const;
 

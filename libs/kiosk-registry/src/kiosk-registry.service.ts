@@ -6,6 +6,8 @@ import { parseKioskPublicKey } from './domain/kiosk-public-key';
 import { KioskAuthVerdict, verifyKioskAuth } from './domain/kiosk-auth';
 import { KioskDeviceRepository } from './infrastructure/persistence/kiosk-device.repository';
 import { KioskRegistryError } from './kiosk-registry.errors';
+import type { KioskRetagOutcome } from './infrastructure/persistence/kiosk-seal';
+export type { KioskRetagOutcome } from './infrastructure/persistence/kiosk-seal';
 
 /**
  * A change that takes a kiosk's standing away: blocked, or its key replaced (the old key, maybe
@@ -82,7 +84,9 @@ export class KioskRegistryService {
   ): Promise<KioskDevice> {
     const parsed = parseKioskPublicKey(publicKeyPem);
     const current = await this.require(deviceId);
-    if (current.keyFingerprint === parsed.fingerprint) {
+    // the same key again is refused, unless the stored trust does not verify: rotating to the
+    // key the kiosk really holds is then the repair (the stored key may be that one)
+    if (current.keyFingerprint === parsed.fingerprint && current.integrity !== 'tampered') {
       throw new KioskRegistryError('same_key', 'The new key is the key already registered');
     }
     const now = this.clock.now();
@@ -109,6 +113,13 @@ export class KioskRegistryService {
     principal: Principal,
   ): Promise<KioskDevice> {
     const current = await this.require(deviceId);
+    if (status === 'active' && current.integrity === 'tampered') {
+      // an unblock would vouch for a key nobody checked (it may be a database writer's)
+      throw new KioskRegistryError(
+        'kiosk_tampered',
+        "This kiosk's stored key or status does not verify: rotate its key to the kiosk's genuine key first (it stays blocked), then unblock it",
+      );
+    }
     if (current.status === status) {
       // nothing to change, nothing written (the repository would write nothing either: a
       // repeated unblock must not revoke the kiosk's Wi-Fi QR); a repeated block still ends any
@@ -226,6 +237,15 @@ export class KioskRegistryService {
 
   listEvents(deviceId: string): Promise<KioskEvent[]> {
     return this.devices.listEvents(deviceId);
+  }
+
+  /** `keys:retag`'s page of kiosks (KioskDeviceRepository.retagPage). */
+  retagPage(
+    afterDeviceId: string,
+    limit: number,
+    except: readonly string[],
+  ): Promise<KioskRetagOutcome[]> {
+    return this.devices.retagPage(afterDeviceId, limit, except);
   }
 
   private event(

@@ -92,7 +92,8 @@ export class KioskController {
   @ApiResponse({
     status: 409,
     type: ErrorBody,
-    description: 'same_key: the key already registered; public_key_in_use: another kiosk has it',
+    description:
+      'same_key: the key already registered (allowed when the kiosk reads `integrity: tampered`: rotating to its genuine key is the repair, and it comes out blocked); public_key_in_use: another kiosk has it',
   })
   async rotate(
     @Param() params: DeviceIdParam,
@@ -124,6 +125,12 @@ export class KioskController {
   @HttpCode(200)
   @Roles('admin')
   @ApiOkResponse({ type: KioskView })
+  @ApiResponse({
+    status: 409,
+    type: ErrorBody,
+    description:
+      "kiosk_tampered: the kiosk's stored key or status does not verify (`integrity: tampered`): rotate its key to the kiosk's genuine key first, then unblock it",
+  })
   async unblock(
     @Param() params: DeviceIdParam,
     @Body() body: KioskStatusChangeDto,
@@ -142,6 +149,7 @@ function toView(device: KioskDevice): KioskView {
     status: device.status,
     created_at: device.createdAt.toISOString(),
     updated_at: device.updatedAt.toISOString(),
+    integrity: device.integrity ?? 'verified',
   };
 }
 

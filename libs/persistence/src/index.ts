@@ -9,3 +9,4 @@ export * from './mongo/bulk-upsert';
 export * from './database.config';
 export * from './sqlite/limited-statement';
 export * from './sqlite/sqlite-transactions';
+export * from './legacy-tagging';

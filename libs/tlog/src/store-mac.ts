@@ -18,7 +18,8 @@ export type StoreMacPurpose =
   | 'fraud-event'
   | 'fraud-review'
   | 'worker-device-event'
-  | 'worker-device-state';
+  | 'worker-device-state'
+  | 'kiosk-state';
 
 /** A key a StoreMac holds besides its current one (no secret). */
 export interface HeldStoreMacKey {

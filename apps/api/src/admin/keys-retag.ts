@@ -1,7 +1,7 @@
 /**
  * `npm run keys:retag`: after a store-MAC rotation (`keys:rotate mac`, every replica restarted
  * on the new STORE_MAC_KEY), tags the fraud events and their reviews, and the worker devices'
- * block states and events, that verify under a retired key again under the current one, so the retired key can be dropped without the rows reading
+ * block states and events, and the kiosks' key and status tags, that verify under a retired key again under the current one, so the retired key can be dropped without the rows reading
  * `tampered`. Each event is checked with its review history exactly as a read checks it; a row
  * that verifies under no key held here is never re-tagged (that would launder a row changed in
  * the database): its id is listed and the command exits 2 at the end. Reviews are tagged again
@@ -34,6 +34,7 @@
 import { INestApplication } from '@nestjs/common';
 import { WorkerDeviceRetagOutcome, WorkerDeviceService } from '@app/device-trust';
 import { FraudService, RetagOutcome } from '@app/fraud';
+import { KioskRegistryService, KioskRetagOutcome } from '@app/kiosk-registry';
 import { LedgerService } from '@app/offline-sync';
 import { TimesheetProjector } from '@app/timesheets';
 import { HeldStoreMacKey, STORE_MAC_LIVE_BEATS, StoreMac, StoreMacReplicas } from '@app/tlog';
@@ -138,6 +139,30 @@ export const DEVICE_RETAG_TEXTS: RetagTexts = {
   removableSuspect: '; the suspect worker-device rows above then read tampered',
 };
 
+/** What the report says of kiosks (their one tag over the public key and status). */
+export const KIOSK_RETAG_TEXTS: RetagTexts = {
+  label: 'kiosks (key and status)',
+  showCurrent: true,
+  tamperedWord: 'tampered',
+  suspectWord: 'suspect',
+  changedHead: 'kiosks changed while this command ran',
+  tampered: (n) =>
+    `tampered: ${n} kiosks have a key or status no key held here vouches for; never re-tagged (a tampered kiosk reads as blocked: an admin's key rotation with its genuine key repairs it)`,
+  suspect: (n, by) =>
+    `suspect: ${n} kiosks verify only under a key given to --except (${by}): anyone holding that key could have set their key or status; never re-tagged, they read tampered (blocked) once the key is dropped: check them against a backup from before the leak`,
+  keyNotes: [
+    {
+      of: 'suspect',
+      note: (n) =>
+        `${n} suspect kiosks left under it (--except): they read tampered (blocked) once it is removed`,
+    },
+    { of: 'changed', note: (n) => `${n} kiosks changed while this ran: run keys:retag again` },
+  ],
+  blocks: 'kiosks',
+  removableTampered: '; the tampered kiosks above stay tampered whatever is held',
+  removableSuspect: '; the suspect kiosks above then read tampered',
+};
+
 /**
  * What `keys:retag` re-tags, in the order it does and reports it: each kind its store's pages,
  * what counts of each outcome, and the report's words (retag-tally.ts walks and reports them).
@@ -157,7 +182,26 @@ function retagKinds(app: INestApplication): RetagKind[] {
       ),
     texts: DEVICE_RETAG_TEXTS,
   };
-  return [fraud, devices];
+  const kiosks: RetagKind = {
+    page: async (after, limit, except) =>
+      (await app.get(KioskRegistryService, { strict: false }).retagPage(after, limit, except)).map(
+        kioskRetagMark,
+      ),
+    texts: KIOSK_RETAG_TEXTS,
+  };
+  return [fraud, devices, kiosks];
+}
+
+/** A kiosk's outcome as the tally counts it (its one tag: key and status). */
+export function kioskRetagMark(o: KioskRetagOutcome): RetagMark {
+  return {
+    id: o.deviceId,
+    result: o.result === 'tampered' || o.result === 'suspect' ? 'left' : o.result,
+    from: o.from && o.result !== 'suspect' ? [o.from] : [],
+    tampered: o.result === 'tampered',
+    suspect:
+      o.result === 'suspect' ? [{ listed: q(o.deviceId), kids: o.from ? [o.from] : [] }] : [],
+  };
 }
 
 /** A fraud event's outcome as the tally counts it. */

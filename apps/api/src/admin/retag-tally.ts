@@ -1,5 +1,5 @@
 /**
- * `keys:retag`'s walk and report of one kind of rows it re-tags (fraud events, worker devices):
+ * `keys:retag`'s walk and report of one kind of rows it re-tags (fraud events, worker devices, kiosks):
  * every kind is read a page at a time through its store's `retagPage`, each outcome counted in
  * one tally of the same shape, and reported in the same lines with the kind's own words. A new
  * kind is one `RetagKind` entry (keys-retag.ts).

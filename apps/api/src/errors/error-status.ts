@@ -96,6 +96,7 @@ export const ERROR_STATUS = {
     public_key_in_use: HttpStatus.CONFLICT,
     device_not_found: HttpStatus.NOT_FOUND,
     device_blocked: HttpStatus.FORBIDDEN,
+    kiosk_tampered: HttpStatus.CONFLICT,
   },
   provisioning: {
     challenge_not_found: HttpStatus.NOT_FOUND,

@@ -1,5 +1,12 @@
 export type KioskStatus = 'active' | 'blocked';
 
+/**
+ * Whether a kiosk's stored trust (its key and status) verifies under the store MAC: as the
+ * server wrote it, tagged once as stored before the tags, or changed outside the server (then
+ * read as blocked).
+ */
+export type KioskIntegrity = 'verified' | 'legacy' | 'tampered';
+
 /** A kiosk (RDK X5 board) identified by the RSA key pair held in its TrustZone. */
 export interface KioskDevice {
   id: string;
@@ -11,6 +18,11 @@ export interface KioskDevice {
   status: KioskStatus;
   createdAt: Date;
   updatedAt: Date;
+  /**
+   * Set when the store checks tags (KioskSeal): `tampered` reads as `status: 'blocked'`
+   * whatever is stored.
+   */
+  integrity?: KioskIntegrity;
 }
 
 export type KioskEventAction = 'registered' | 'key_rotated' | 'blocked' | 'unblocked';

@@ -81,9 +81,21 @@ export class ListKiosksQuery extends DevicePageQuery {
 export class KioskView {
   @ApiProperty() device_id!: string;
   @ApiProperty({ description: 'SHA-256 of the SPKI DER' }) key_fingerprint!: string;
-  @ApiProperty({ enum: ['active', 'blocked'] }) @IsIn(['active', 'blocked']) status!: string;
+  @ApiProperty({
+    enum: ['active', 'blocked'],
+    description:
+      "Blocked: by an admin, or because the stored key and status do not verify (`integrity: tampered`): its Wi-Fi challenges, relay auth and pairings are refused as a blocked kiosk's",
+  })
+  @IsIn(['active', 'blocked'])
+  status!: string;
   @ApiProperty() created_at!: string;
   @ApiProperty() updated_at!: string;
+  @ApiProperty({
+    enum: ['verified', 'legacy', 'tampered'],
+    description:
+      "Whether the server vouches for the stored public key and status (their store-MAC tag): `verified`; `legacy` (stored before the tags, tagged once at the upgrade: it holds as stored until the next rotation, block or unblock); `tampered` (changed outside the server, e.g. public_key_pem or status edited in the database: the kiosk is treated as blocked; an admin's key rotation with the kiosk's genuine key repairs it, blocked, and an unblock then makes it active)",
+  })
+  integrity!: string;
 }
 
 export class KioskEventView {

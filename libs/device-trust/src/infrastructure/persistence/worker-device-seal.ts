@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { fraudConfig, FraudSettings } from '@app/fraud';
+import { LegacyTaggingRefusal } from '@app/persistence';
 import { StoreMac } from '@app/tlog';
 import { WorkerDevice, WorkerDeviceEvent, WorkerDeviceIntegrity } from '../../domain/worker-device';
 
@@ -233,7 +234,7 @@ export function workerDeviceRetagOutcome(
 }
 
 /** Why a start refused the legacy tagging of worker devices (as the fraud store's). */
-export type WorkerDeviceLegacyRefusal = 'tagged_rows' | 'not_allowed';
+export type WorkerDeviceLegacyRefusal = LegacyTaggingRefusal;
 
 export const WORKER_DEVICE_LEGACY_REFUSALS: Record<WorkerDeviceLegacyRefusal, string> = {
   tagged_rows:

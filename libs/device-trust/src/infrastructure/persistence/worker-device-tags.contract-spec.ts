@@ -274,6 +274,27 @@ describeStoreContract(
       expect((await restarted.findByDeviceId(old.deviceId))?.blockIntegrity).toBe('legacy');
     });
 
+    it("should count an event's tag as a tagged row (the same rule on both stores): block states' tags stripped and the marker cleared still refuse the legacy tagging", async () => {
+      const repo = await withTags();
+      const d = device();
+      await repo.register(d, event(d.deviceId, 'registered'));
+      await repo.setBlocked(d.deviceId, true, event(d.deviceId, 'blocked'));
+      // a database writer strips the state's tag, unblocks the phone and clears the marker,
+      // hoping the next start takes the store for one from before the tags
+      if (driver() === 'sqlite') {
+        sqlite().prepare('UPDATE worker_devices SET block_tag = NULL, is_blocked = 0').run();
+        sqlite().prepare('UPDATE worker_device_seal SET legacy_sealed_at = NULL').run();
+      } else {
+        await devices().updateMany({}, { $unset: { blockTag: '' }, $set: { isBlocked: false } });
+        await (store() as MongoStore).connection.collection('worker_device_seal').deleteMany({});
+      }
+      const restarted = await withTags();
+      expect(await restarted.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+    });
+
     it('should tag the untagged devices as legacy with FRAUD_LEGACY_TAGGING=1 set explicitly, though devices were tagged since an upgrade started without it', async () => {
       const old = device();
       await sut().register(old, event(old.deviceId, 'registered'));

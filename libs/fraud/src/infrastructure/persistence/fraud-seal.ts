@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { LegacyTaggingRefusal } from '@app/persistence';
 import { StoreMac } from '@app/tlog';
 import { FraudEvent, FraudIntegrity, FraudReview } from '../../domain/fraud-event';
 import type { FraudMetrics } from '../../fraud.metrics';
@@ -45,6 +46,11 @@ export class FraudSeal {
    * (FRAUD_LEGACY_TAGGING; on without the setting: a tool, a contract spec).
    */
   readonly legacyTaggingAllowed: boolean;
+  /**
+   * Never forced: with tagged fraud rows and no marker the tagging is refused whatever
+   * FRAUD_LEGACY_TAGGING says (the marker is restored from a backup).
+   */
+  readonly legacyTaggingForced = false;
 
   constructor(
     private readonly mac: StoreMac,
@@ -188,7 +194,7 @@ export function alarmLegacyRefused(
 }
 
 /** Why a start refused the legacy tagging. */
-export type LegacyRefusal = 'tagged_rows' | 'not_allowed';
+export type LegacyRefusal = LegacyTaggingRefusal;
 
 /** What the log and /health say of each refusal. */
 export const LEGACY_REFUSALS: Record<LegacyRefusal, string> = {

@@ -1,4 +1,5 @@
 import { KioskDevice, KioskEvent, KioskStatus } from '../../domain/kiosk-device';
+import type { KioskRetagOutcome } from './kiosk-seal';
 
 export type RegisterOutcome =
   | { outcome: 'created'; device: KioskDevice }
@@ -57,4 +58,14 @@ export abstract class KioskDeviceRepository {
   }): Promise<KioskDevice[]>;
   /** Events of one device, oldest first. */
   abstract listEvents(deviceId: string): Promise<KioskEvent[]>;
+  /**
+   * `keys:retag`: the kiosks after `afterDeviceId` (by deviceId, `limit` of them), each tag that
+   * verifies under a held key other than the current one re-tagged under the current one (legacy
+   * stays legacy), each only as read; never a tampered one, nor one under a key of `except`.
+   */
+  abstract retagPage(
+    afterDeviceId: string,
+    limit: number,
+    except: readonly string[],
+  ): Promise<KioskRetagOutcome[]>;
 }

@@ -32,4 +32,20 @@ export const KIOSK_SQLITE_MIGRATIONS: SqliteMigration[] = [
     name: 'kiosk devices by key fingerprint',
     up: `CREATE INDEX kiosk_devices_key ON kiosk_devices (key_fingerprint);`,
   },
+  {
+    version: 3,
+    name: "kiosks' trust tagged (KioskSeal)",
+    // tag: StoreMac over (id, device_id, public key, fingerprint, status, updated_at). NULL on
+    // rows from before: the server tags them once as legacy (kiosk_seal.legacy_sealed_at is then
+    // set), and from then on an untagged row is one written outside the server.
+    up: `
+      ALTER TABLE kiosk_devices ADD COLUMN tag TEXT;
+      CREATE TABLE kiosk_seal (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        legacy_sealed_at TEXT,
+        legacy_sealed_count INTEGER
+      );
+      INSERT INTO kiosk_seal (id, legacy_sealed_at) VALUES (1, NULL);
+    `,
+  },
 ];

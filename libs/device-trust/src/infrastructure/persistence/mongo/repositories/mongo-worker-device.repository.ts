@@ -1,7 +1,7 @@
 import { mongoSealedField, SealedValueStore } from '@app/vault/keyring/sealed-values';
 import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model } from 'mongoose';
-import { MongoStoreHandle } from '@app/persistence';
+import { MongoStoreHandle, tagLegacyRowsOnceMongo } from '@app/persistence';
 import {
   WorkerDevice,
   WorkerDeviceEvent,
@@ -31,8 +31,17 @@ import { IssuedTokenDocument, IssuedTokenSchema } from '../schemas/issued-token.
 import { IssuedToken } from '../../issued-token.repository';
 import { issuedTokenDocument } from './mongo-issued-token.repository';
 
-/** A document whose block state carries WorkerDeviceSeal's tag, and one whose does not. */
-const TAGGED = { blockTag: { $exists: true } } as const;
+/**
+ * A document whose block state or any event carries WorkerDeviceSeal's tag (as SQLite's rule: a
+ * writer who strips the states' tags alone does not make a store from before the tags), and one
+ * whose block state does not.
+ */
+const TAGGED = {
+  $or: [
+    { blockTag: { $exists: true, $ne: null } },
+    { events: { $elemMatch: { tag: { $exists: true, $ne: null } } } },
+  ],
+};
 const UNTAGGED = { blockTag: { $exists: false } } as const;
 
 /**
@@ -80,53 +89,21 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
    * FRAUD_LEGACY_TAGGING=1 set explicitly tags the untagged documents whatever else is tagged.
    */
   private async sealLegacy(seal: WorkerDeviceSeal): Promise<void> {
-    const marks = this.marks();
-    if (await marks.findOne({ _id: 'legacy' })) return;
-    if (
-      !seal.legacyTaggingForced &&
-      (await this.devices.exists(TAGGED)) &&
-      !(await this.markerAwaited())
-    ) {
-      this.legacyRefused = 'tagged_rows';
-      alarmWorkerDeviceLegacyRefused(this.logger, this.legacyRefused);
-      return;
+    const result = await tagLegacyRowsOnceMongo(seal, {
+      marks: this.marks(),
+      anyTagged: async () => (await this.devices.exists(TAGGED)) !== null,
+      countUntagged: () => this.devices.countDocuments(UNTAGGED),
+      pass: () => this.legacyPass(seal),
+    });
+    if (result.kind === 'refused') {
+      this.legacyRefused = result.reason;
+      alarmWorkerDeviceLegacyRefused(this.logger, result.reason);
+    } else if (result.kind === 'tagged' && result.count > 0) {
+      this.logger.log(
+        { devices: result.count },
+        'Worker devices from before the tags tagged as legacy',
+      );
     }
-    if (
-      !seal.legacyTaggingAllowed &&
-      !(await this.devices.exists(TAGGED)) &&
-      (await this.devices.exists(UNTAGGED))
-    ) {
-      this.legacyRefused = 'not_allowed';
-      alarmWorkerDeviceLegacyRefused(this.logger, this.legacyRefused);
-      return;
-    }
-    if (await marks.findOne({ _id: 'legacy' })) return;
-    let sealed = 0;
-    for (let pass = 0; pass < 5; pass++) {
-      const { tagged, missed } = await this.legacyPass(seal);
-      sealed += tagged;
-      if (missed === 0) break;
-    }
-    try {
-      await marks.insertOne({ _id: 'legacy', at: new Date(), count: sealed });
-    } catch {
-      // another replica's marker: it tagged the same documents with the same tags
-    }
-    if (sealed > 0)
-      this.logger.log({ devices: sealed }, 'Worker devices from before the tags tagged as legacy');
-  }
-
-  /** Waits while the untagged documents keep decreasing (another replica tagging them). */
-  private async markerAwaited(): Promise<boolean> {
-    let untagged = await this.devices.countDocuments(UNTAGGED);
-    for (let still = 0; still < 4;) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      if (await this.marks().findOne({ _id: 'legacy' })) return true;
-      const now = await this.devices.countDocuments(UNTAGGED);
-      still = now < untagged ? 0 : still + 1;
-      untagged = now;
-    }
-    return false;
   }
 
   private async legacyPass(seal: WorkerDeviceSeal): Promise<{ tagged: number; missed: number }> {

@@ -1,7 +1,12 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { SealedValueStore, sqliteSealedColumn } from '@app/vault/keyring/sealed-values';
 import type { Database, Statement } from 'better-sqlite3';
-import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
+import {
+  LimitedStatement,
+  SqliteStoreHandle,
+  SqliteWriteTurns,
+  tagLegacyRowsOnceSqlite,
+} from '@app/persistence';
 import {
   WorkerDevice,
   WorkerDeviceEvent,
@@ -78,35 +83,14 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
    * untagged devices `tampered` (blocked).
    */
   private sealLegacy(seal: WorkerDeviceSeal): void {
-    const pending = () =>
-      this.db.prepare('SELECT legacy_sealed_at FROM worker_device_seal WHERE id = 1').get() as
-        { legacy_sealed_at: string | null } | undefined;
-    if (pending()?.legacy_sealed_at !== null) return;
-    let sealed: number | undefined;
-    this.db
-      .transaction(() => {
-        if (pending()?.legacy_sealed_at !== null) return;
-        const { tagged } = this.db
-          .prepare(
-            `SELECT EXISTS (SELECT 1 FROM worker_devices WHERE block_tag IS NOT NULL)
-               OR EXISTS (SELECT 1 FROM worker_device_events WHERE tag IS NOT NULL) AS tagged`,
-          )
-          .get() as { tagged: number };
-        if (tagged && !seal.legacyTaggingForced) {
-          this.legacyRefused = 'tagged_rows';
-          return;
-        }
-        const { untagged } = this.db
-          .prepare(
-            `SELECT EXISTS (SELECT 1 FROM worker_devices)
-               OR EXISTS (SELECT 1 FROM worker_device_events) AS untagged`,
-          )
-          .get() as { untagged: number };
-        if (untagged && !seal.legacyTaggingAllowed) {
-          this.legacyRefused = 'not_allowed';
-          return;
-        }
-        sealed = 0;
+    const result = tagLegacyRowsOnceSqlite(this.db, seal, {
+      markerTable: 'worker_device_seal',
+      taggedSql: `SELECT EXISTS (SELECT 1 FROM worker_devices WHERE block_tag IS NOT NULL)
+          OR EXISTS (SELECT 1 FROM worker_device_events WHERE tag IS NOT NULL) AS tagged`,
+      untaggedSql: `SELECT EXISTS (SELECT 1 FROM worker_devices WHERE block_tag IS NULL)
+          OR EXISTS (SELECT 1 FROM worker_device_events WHERE tag IS NULL) AS untagged`,
+      tagUntagged: () => {
+        let sealed = 0;
         const tagDevice = this.db.prepare(
           'UPDATE worker_devices SET block_tag = ? WHERE device_id = ?',
         );
@@ -125,16 +109,17 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
           .all()) {
           tagEvent.run(seal.eventTag(Mapper.eventToDomain(row), true), row.id);
         }
-        this.db
-          .prepare(
-            'UPDATE worker_device_seal SET legacy_sealed_at = ?, legacy_sealed_count = ? WHERE id = 1',
-          )
-          .run(new Date().toISOString(), sealed);
-      })
-      .immediate();
-    if (this.legacyRefused) alarmWorkerDeviceLegacyRefused(this.logger, this.legacyRefused);
-    else if (sealed) {
-      this.logger.log({ devices: sealed }, 'Worker devices from before the tags tagged as legacy');
+        return sealed;
+      },
+    });
+    if (result.kind === 'refused') {
+      this.legacyRefused = result.reason;
+      alarmWorkerDeviceLegacyRefused(this.logger, result.reason);
+    } else if (result.kind === 'tagged' && result.count > 0) {
+      this.logger.log(
+        { devices: result.count },
+        'Worker devices from before the tags tagged as legacy',
+      );
     }
   }
 

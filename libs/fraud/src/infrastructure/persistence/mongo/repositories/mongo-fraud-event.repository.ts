@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model } from 'mongoose';
-import { MongoStoreHandle } from '@app/persistence';
+import { MongoStoreHandle, tagLegacyRowsOnceMongo } from '@app/persistence';
 import {
   CheckedFraudWeight,
   FraudEvent,
@@ -128,61 +128,21 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
    * legacy), or one another replica is tagging now (waited for): otherwise refused, loudly.
    */
   private async sealLegacy(seal: FraudSeal): Promise<void> {
-    const marks = this.marks();
-    if (await marks.findOne({ _id: 'legacy' })) return;
-    // tagged documents and no marker: another replica upgraded together with this one may be
-    // tagging right now (its marker comes when it is done); otherwise refused
-    if ((await this.events.exists(TAGGED)) && !(await this.markerAwaited())) {
-      this.legacyRefused = 'tagged_rows';
-      alarmLegacyRefused(this.logger, this.metrics, this.legacyRefused);
-      return;
+    const result = await tagLegacyRowsOnceMongo(seal, {
+      marks: this.marks(),
+      anyTagged: async () => (await this.events.exists(TAGGED)) !== null,
+      countUntagged: () => this.events.countDocuments(UNTAGGED),
+      pass: () => this.legacyPass(seal),
+    });
+    if (result.kind === 'refused') {
+      this.legacyRefused = result.reason;
+      alarmLegacyRefused(this.logger, this.metrics, result.reason);
+    } else if (result.kind === 'tagged') {
+      this.logger.log(
+        { events: result.count },
+        'Fraud events from before the tags tagged as legacy',
+      );
     }
-    // neither marker nor tagged document: a store from before the tags, or one whose every
-    // tagged document and marker a database writer deleted; only the operator's
-    // FRAUD_LEGACY_TAGGING (the environment) says it is the first (review M3)
-    if (
-      !seal.legacyTaggingAllowed &&
-      !(await this.events.exists(TAGGED)) &&
-      (await this.events.exists(UNTAGGED))
-    ) {
-      this.legacyRefused = 'not_allowed';
-      alarmLegacyRefused(this.logger, this.metrics, this.legacyRefused);
-      return;
-    }
-    if (await marks.findOne({ _id: 'legacy' })) return;
-    // tag first, the marker after: a start stopped half-way leaves no marker (the next start
-    // then finds tagged documents and refuses, loudly), never a marker over untagged documents.
-    // A pass misses a document whose reviews changed meanwhile (its filter holds the history
-    // as read): a few passes take those again
-    let sealed = 0;
-    for (let pass = 0; pass < 5; pass++) {
-      const { tagged, missed } = await this.legacyPass(seal);
-      sealed += tagged;
-      if (missed === 0) break;
-    }
-    try {
-      await marks.insertOne({ _id: 'legacy', at: new Date(), count: sealed });
-    } catch {
-      // another replica's marker: it tagged the same documents (the same tags; each update
-      // takes only an untagged document)
-    }
-    this.logger.log({ events: sealed }, 'Fraud events from before the tags tagged as legacy');
-  }
-
-  /**
-   * Waits while the untagged documents keep decreasing (another replica tagging): true when the
-   * marker appears, false once they stop decreasing for two seconds without it.
-   */
-  private async markerAwaited(): Promise<boolean> {
-    let untagged = await this.events.countDocuments(UNTAGGED);
-    for (let still = 0; still < 4;) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      if (await this.marks().findOne({ _id: 'legacy' })) return true;
-      const now = await this.events.countDocuments(UNTAGGED);
-      still = now < untagged ? 0 : still + 1;
-      untagged = now;
-    }
-    return false;
   }
 
   /** One streamed pass over the untagged documents, a thousand updates a round trip. */

@@ -5,6 +5,7 @@ import {
   readTransaction,
   SqliteStoreHandle,
   SqliteWriteTurns,
+  tagLegacyRowsOnceSqlite,
 } from '@app/persistence';
 import {
   CheckedFraudWeight,
@@ -109,40 +110,14 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
    * its tag nulled) as legacy, so it is refused, loudly, and the untagged rows stay `tampered`.
    */
   private sealLegacy(seal: FraudSeal): void {
-    const pending = () =>
-      this.db.prepare('SELECT legacy_sealed_at FROM fraud_seal WHERE id = 1').get() as
-        { legacy_sealed_at: string | null } | undefined;
-    if (pending()?.legacy_sealed_at !== null) return;
-    let sealed: number | undefined;
-    this.db
-      .transaction(() => {
-        if (pending()?.legacy_sealed_at !== null) return;
-        const tagged = this.db
-          .prepare(
-            `SELECT EXISTS (SELECT 1 FROM fraud_events WHERE tag IS NOT NULL)
-               OR EXISTS (SELECT 1 FROM fraud_event_reviews WHERE tag IS NOT NULL) AS tagged`,
-          )
-          .get() as { tagged: number };
-        if (tagged.tagged) {
-          this.legacyRefused = 'tagged_rows';
-          return;
-        }
-        // neither marker nor tagged row: a store from before the tags, or one whose every tagged
-        // row and marker a database writer deleted; only the operator's FRAUD_LEGACY_TAGGING
-        // (the environment, which no database writer sets) says it is the first (review M3)
-        if (!seal.legacyTaggingAllowed) {
-          const untagged = this.db
-            .prepare(
-              `SELECT EXISTS (SELECT 1 FROM fraud_events WHERE tag IS NULL)
-                 OR EXISTS (SELECT 1 FROM fraud_event_reviews WHERE tag IS NULL) AS untagged`,
-            )
-            .get() as { untagged: number };
-          if (untagged.untagged) {
-            this.legacyRefused = 'not_allowed';
-            return;
-          }
-        }
-        sealed = 0;
+    const result = tagLegacyRowsOnceSqlite(this.db, seal, {
+      markerTable: 'fraud_seal',
+      taggedSql: `SELECT EXISTS (SELECT 1 FROM fraud_events WHERE tag IS NOT NULL)
+          OR EXISTS (SELECT 1 FROM fraud_event_reviews WHERE tag IS NOT NULL) AS tagged`,
+      untaggedSql: `SELECT EXISTS (SELECT 1 FROM fraud_events WHERE tag IS NULL)
+          OR EXISTS (SELECT 1 FROM fraud_event_reviews WHERE tag IS NULL) AS untagged`,
+      tagUntagged: () => {
+        let sealed = 0;
         const tagEvent = this.db.prepare('UPDATE fraud_events SET tag = ? WHERE id = ?');
         const tagReview = this.db.prepare('UPDATE fraud_event_reviews SET tag = ? WHERE id = ?');
         // a thousand rows at a time, paged by id (the primary key): a big log is never all in
@@ -164,16 +139,17 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
           }
           rows = rows.length < 1000 ? [] : untagged.all(rows[rows.length - 1].id);
         }
-        this.db
-          .prepare(
-            'UPDATE fraud_seal SET legacy_sealed_at = ?, legacy_sealed_count = ? WHERE id = 1',
-          )
-          .run(new Date().toISOString(), sealed);
-      })
-      .immediate();
-    if (this.legacyRefused) alarmLegacyRefused(this.logger, this.metrics, this.legacyRefused);
-    else if (sealed !== undefined) {
-      this.logger.log({ events: sealed }, 'Fraud events from before the tags tagged as legacy');
+        return sealed;
+      },
+    });
+    if (result.kind === 'refused') {
+      this.legacyRefused = result.reason;
+      alarmLegacyRefused(this.logger, this.metrics, result.reason);
+    } else if (result.kind === 'tagged') {
+      this.logger.log(
+        { events: result.count },
+        'Fraud events from before the tags tagged as legacy',
+      );
     }
   }
 

@@ -22,6 +22,8 @@ export class KioskDeviceDocument {
   @Prop({ required: true, enum: ['active', 'blocked'] }) status!: string;
   @Prop({ required: true }) createdAt!: Date;
   @Prop({ required: true }) updatedAt!: Date;
+  /** KioskSeal's tag (absent: stored before the tags, or written outside the server). */
+  @Prop() tag?: string;
   /**
    * The device's audit trail, oldest first. Changes are rare admin actions (register, key
    * rotation, block/unblock), so the array stays far below the 16 MB document limit.
@@ -29,3 +31,6 @@ export class KioskDeviceDocument {
   @Prop({ type: [KioskEventSchema], default: [] }) events!: KioskEventDocument[];
 }
 export const KioskDeviceSchema = SchemaFactory.createForClass(KioskDeviceDocument);
+
+/** `kiosk_seal`: the legacy tagging's marker (`{ _id: 'legacy', at, count }`). */
+export const KIOSK_SEAL_COLLECTION = 'kiosk_seal';

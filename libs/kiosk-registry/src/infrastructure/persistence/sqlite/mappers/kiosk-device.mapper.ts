@@ -13,6 +13,8 @@ export interface KioskDeviceRow {
   status: string;
   created_at: string;
   updated_at: string;
+  /** KioskSeal's tag (NULL: written before the tags, or outside the server). */
+  tag?: string | null;
 }
 
 export interface KioskEventRow {

@@ -1,6 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
+import {
+  LegacyTaggingRefusal,
+  LimitedStatement,
+  SqliteStoreHandle,
+  SqliteWriteTurns,
+  tagLegacyRowsOnceSqlite,
+} from '@app/persistence';
 import { KioskDevice, KioskEvent, KioskStatus } from '../../../../domain/kiosk-device';
 import {
   KeyInUse,
@@ -14,6 +20,7 @@ import {
   KioskEventRow,
 } from '../mappers/kiosk-device.mapper';
 import { KIOSK_SQLITE_MIGRATIONS } from '../sqlite-kiosk.migrations';
+import { alarmKioskLegacyRefused, KioskRetagOutcome, KioskSeal } from '../../kiosk-seal';
 
 @Injectable()
 export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
@@ -26,15 +33,21 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   private readonly listPage: LimitedStatement<[string], KioskDeviceRow>;
   private readonly prefixPage: LimitedStatement<[string, string, string, string], KioskDeviceRow>;
   private readonly eventsOf: Statement<[string], KioskEventRow>;
+  private readonly logger = new Logger('KioskSeal');
+  /** Why this start refused the legacy tagging (as the fraud store's). */
+  legacyRefused?: LegacyTaggingRefusal;
 
-  constructor(store: SqliteStoreHandle) {
+  constructor(
+    store: SqliteStoreHandle,
+    @Optional() private readonly seal?: KioskSeal,
+  ) {
     super();
     store.migrate('device-trust.kiosk', KIOSK_SQLITE_MIGRATIONS);
     this.db = store.db;
     this.turns = store.writeTurns;
     this.insertDevice = this.db.prepare(
-      `INSERT INTO kiosk_devices (id, device_id, public_key_pem, key_fingerprint, status, created_at, updated_at)
-       VALUES (@id, @device_id, @public_key_pem, @key_fingerprint, @status, @created_at, @updated_at)
+      `INSERT INTO kiosk_devices (id, device_id, public_key_pem, key_fingerprint, status, created_at, updated_at, tag)
+       VALUES (@id, @device_id, @public_key_pem, @key_fingerprint, @status, @created_at, @updated_at, @tag)
        ON CONFLICT (device_id) DO NOTHING`,
     );
     this.insertEvent = this.db.prepare(
@@ -48,6 +61,47 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     this.listPage = new LimitedStatement(this.db, KIOSK_LIST_SQL);
     this.prefixPage = new LimitedStatement(this.db, KIOSK_PREFIX_LIST_SQL);
     this.eventsOf = this.db.prepare(KIOSK_EVENTS_SQL);
+    if (seal) this.sealLegacy(seal);
+  }
+
+  /**
+   * Kiosks stored before the tags (migration 3) are tagged once, as legacy, by the first server
+   * with the tags, under the fraud store's rule and switch (tagLegacyRowsOnceSqlite). A refusal
+   * leaves the untagged kiosks `tampered` (blocked).
+   */
+  private sealLegacy(seal: KioskSeal): void {
+    const result = tagLegacyRowsOnceSqlite(this.db, seal, {
+      markerTable: 'kiosk_seal',
+      taggedSql: 'SELECT EXISTS (SELECT 1 FROM kiosk_devices WHERE tag IS NOT NULL) AS tagged',
+      untaggedSql: 'SELECT EXISTS (SELECT 1 FROM kiosk_devices WHERE tag IS NULL) AS untagged',
+      tagUntagged: () => {
+        let count = 0;
+        const tag = this.db.prepare('UPDATE kiosk_devices SET tag = ? WHERE id = ?');
+        for (const row of this.db
+          .prepare<[], KioskDeviceRow>('SELECT * FROM kiosk_devices WHERE tag IS NULL')
+          .all()) {
+          tag.run(seal.tag(Mapper.toDomain(row), true), row.id);
+          count++;
+        }
+        return count;
+      },
+    });
+    if (result.kind === 'refused') {
+      this.legacyRefused = result.reason;
+      alarmKioskLegacyRefused(this.logger, result.reason);
+    } else if (result.kind === 'tagged' && result.count > 0) {
+      this.logger.log({ kiosks: result.count }, 'Kiosks from before the tags tagged as legacy');
+    }
+  }
+
+  /** A stored kiosk as the domain reads it: its tag checked when the store tags. */
+  private toDomain(row: KioskDeviceRow): KioskDevice {
+    const device = Mapper.toDomain(row);
+    return this.seal ? this.seal.checked(device, row.tag) : device;
+  }
+
+  private tagOf(device: KioskDevice): string | null {
+    return this.seal ? this.seal.tag(device) : null;
   }
 
   async register(device: KioskDevice, event: KioskEvent): Promise<RegisterOutcome> {
@@ -55,17 +109,22 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     return this.turns.write(
       this.immediate((): RegisterOutcome => {
         const existing = this.byDeviceId.get(device.deviceId);
-        if (existing) return { outcome: 'exists', device: Mapper.toDomain(existing) };
+        if (existing) return { outcome: 'exists', device: this.toDomain(existing) };
         const holder = this.otherWithKey.get(device.keyFingerprint, device.deviceId);
-        if (holder) return { outcome: 'key_in_use', device: Mapper.toDomain(holder) };
-        const inserted = this.insertDevice.run(Mapper.toPersistence(device)).changes === 1;
+        if (holder) return { outcome: 'key_in_use', device: this.toDomain(holder) };
+        const inserted =
+          this.insertDevice.run({ ...Mapper.toPersistence(device), tag: this.tagOf(device) })
+            .changes === 1;
         if (inserted) {
           this.insertEvent.run(Mapper.eventToPersistence(event));
-          return { outcome: 'created', device };
+          return {
+            outcome: 'created',
+            device: this.seal ? { ...device, integrity: 'verified' } : device,
+          };
         }
         return {
           outcome: 'exists',
-          device: Mapper.toDomain(this.byDeviceId.get(device.deviceId)!),
+          device: this.toDomain(this.byDeviceId.get(device.deviceId)!),
         };
       }),
     );
@@ -85,7 +144,7 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
 
   async findByDeviceId(deviceId: string): Promise<KioskDevice | undefined> {
     const row = this.byDeviceId.get(deviceId);
-    return row ? Mapper.toDomain(row) : undefined;
+    return row ? this.toDomain(row) : undefined;
   }
 
   async rotateKey(
@@ -97,14 +156,31 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
       this.immediate((): KioskDevice | KeyInUse | undefined => {
         const holder = this.otherWithKey.get(key.keyFingerprint, deviceId);
         if (holder) return { keyInUseBy: holder.device_id };
-        const changed = this.db
+        const row = this.byDeviceId.get(deviceId);
+        if (!row) return undefined;
+        // a kiosk whose tag does not verify comes out of the rotation blocked: its stored
+        // status is nobody's word (an admin's unblock then makes it active)
+        const current = this.toDomain(row);
+        const rotated: KioskDevice = {
+          ...Mapper.toDomain(row),
+          ...key,
+          status: current.integrity === 'tampered' ? 'blocked' : current.status,
+          updatedAt: event.at,
+        };
+        this.db
           .prepare(
-            'UPDATE kiosk_devices SET public_key_pem = ?, key_fingerprint = ?, updated_at = ? WHERE device_id = ?',
+            'UPDATE kiosk_devices SET public_key_pem = ?, key_fingerprint = ?, status = ?, updated_at = ?, tag = ? WHERE device_id = ?',
           )
-          .run(key.publicKeyPem, key.keyFingerprint, event.at.toISOString(), deviceId).changes;
-        if (changed === 0) return undefined;
+          .run(
+            rotated.publicKeyPem,
+            rotated.keyFingerprint,
+            rotated.status,
+            event.at.toISOString(),
+            this.tagOf(rotated),
+            deviceId,
+          );
         this.insertEvent.run(Mapper.eventToPersistence(event));
-        return Mapper.toDomain(this.byDeviceId.get(deviceId)!);
+        return this.toDomain(this.byDeviceId.get(deviceId)!);
       }),
     );
   }
@@ -117,18 +193,23 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     return this.turns.write(() =>
       this.db
         .transaction((): StatusChange | undefined => {
-          const changed = this.db
-            .prepare(
-              'UPDATE kiosk_devices SET status = ?, updated_at = ? WHERE device_id = ? AND status <> ?',
-            )
-            .run(status, event.at.toISOString(), deviceId, status).changes;
-          if (changed === 0) {
-            // unknown, or in that status already: nothing written
-            const row = this.byDeviceId.get(deviceId);
-            return row ? { device: Mapper.toDomain(row), changed: false } : undefined;
+          const row = this.byDeviceId.get(deviceId);
+          if (!row) return undefined;
+          const current = this.toDomain(row);
+          // in that status already: nothing written. A kiosk whose tag does not verify is not
+          // changed either (a tag now would vouch for a key nobody checked): a key rotation
+          // repairs it
+          if (row.status === status || current.integrity === 'tampered') {
+            return { device: current, changed: false };
           }
+          const next: KioskDevice = { ...current, status, updatedAt: event.at };
+          this.db
+            .prepare(
+              'UPDATE kiosk_devices SET status = ?, updated_at = ?, tag = ? WHERE device_id = ?',
+            )
+            .run(status, event.at.toISOString(), this.tagOf(next), deviceId);
           this.insertEvent.run(Mapper.eventToPersistence(event));
-          return { device: Mapper.toDomain(this.byDeviceId.get(deviceId)!), changed: true };
+          return { device: this.toDomain(this.byDeviceId.get(deviceId)!), changed: true };
         })
         .immediate(),
     );
@@ -140,12 +221,52 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     prefix?: string;
   }): Promise<KioskDevice[]> {
     if (!options.prefix) {
-      return this.listPage.all([options.afterDeviceId ?? ''], options.limit).map(Mapper.toDomain);
+      return this.listPage
+        .all([options.afterDeviceId ?? ''], options.limit)
+        .map((r) => this.toDomain(r));
     }
     const prefix = options.prefix;
     return this.prefixPage
       .all([options.afterDeviceId ?? '', prefix, prefix, prefix], options.limit)
-      .map(Mapper.toDomain);
+      .map((r) => this.toDomain(r));
+  }
+
+  async retagPage(
+    afterDeviceId: string,
+    limit: number,
+    except: readonly string[],
+  ): Promise<KioskRetagOutcome[]> {
+    const seal = this.seal;
+    if (!seal) return [];
+    const rows = this.listPage.all([afterDeviceId], limit);
+    const update = this.db.prepare(
+      'UPDATE kiosk_devices SET tag = ? WHERE device_id = ? AND tag IS ? AND updated_at = ?',
+    );
+    const out: KioskRetagOutcome[] = [];
+    for (const row of rows) {
+      const stored = Mapper.toDomain(row);
+      const step = seal.retag(stored, row.tag, seal.integrity(stored, row.tag), except);
+      if (step.kind !== 'retag') {
+        out.push({
+          deviceId: row.device_id,
+          result: step.kind,
+          ...(step.kind === 'suspect' ? { from: step.from } : {}),
+        });
+        continue;
+      }
+      // the row as read: the tag covers every other field, so the same tag means the same row
+      const changed = await this.turns.write(() =>
+        this.db
+          .transaction(() => update.run(step.tag, row.device_id, row.tag, row.updated_at).changes)
+          .immediate(),
+      );
+      out.push({
+        deviceId: row.device_id,
+        result: changed === 1 ? 'retagged' : 'changed',
+        from: step.from,
+      });
+    }
+    return out;
   }
 
   async listEvents(deviceId: string): Promise<KioskEvent[]> {

@@ -1,0 +1,228 @@
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { newId } from '@app/common';
+import { fraudConfig } from '@app/fraud';
+import { MongoStore, SqliteStore } from '@app/persistence';
+import { compileAdapter, CompiledAdapter } from '@app/persistence/testing/compile-adapter';
+import { describeStoreContract } from '@app/persistence/testing/store-contract';
+import { parseStoreMacKey, StoreMac, StoreMacKey, tlogConfig } from '@app/tlog';
+import { KioskDevice, KioskEvent } from '../../domain/kiosk-device';
+import { KioskDeviceRepository } from './kiosk-device.repository';
+import { kioskDeviceAdapters } from './kiosk-persistence';
+import { KioskSeal } from './kiosk-seal';
+
+/**
+ * The kiosk store with its tags (KioskSeal), on both stores: a public key or a status changed
+ * outside the server reads as `tampered` and blocked; rows from before the tags read `legacy`
+ * once the first server with the tags has tagged them, under the fraud tags' rule and switch.
+ */
+const signingKey = generateKeyPairSync('ed25519').privateKey;
+
+function kiosk(deviceId = `TEE-${newId()}`): KioskDevice {
+  const now = new Date('2026-01-01T00:00:00.000Z');
+  return {
+    id: newId(),
+    deviceId,
+    publicKeyPem: `PEM ${deviceId}`,
+    keyFingerprint: createHash('sha256').update(deviceId).digest('hex'),
+    status: 'active',
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+function event(deviceId: string, action: KioskEvent['action']): KioskEvent {
+  return { id: newId(), deviceId, action, actor: 'admin:000000000000', at: new Date() };
+}
+
+describeStoreContract(
+  'KioskDeviceRepository tags',
+  kioskDeviceAdapters,
+  ({ sut, store, driver }) => {
+    const opened: CompiledAdapter<KioskDeviceRepository>[] = [];
+    afterEach(async () => {
+      for (const a of opened.splice(0)) await a.close();
+    });
+
+    async function withTags(
+      legacyTagging = true,
+      legacyTaggingExplicit = false,
+      keys?: { current: StoreMacKey; retired?: StoreMacKey[] },
+    ): Promise<KioskDeviceRepository> {
+      const tlog = keys
+        ? { signingKey, storeMacKey: keys.current, storeMacRetiredKeys: keys.retired ?? [] }
+        : { signingKey };
+      const compiled = await compileAdapter(store(), kioskDeviceAdapters, {
+        providers: [
+          { provide: tlogConfig.KEY, useValue: tlog },
+          { provide: fraudConfig.KEY, useValue: { legacyTagging, legacyTaggingExplicit } },
+          StoreMac,
+          KioskSeal,
+        ],
+      });
+      opened.push(compiled);
+      return compiled.adapter;
+    }
+
+    async function setStored(deviceId: string, set: { publicKeyPem?: string; status?: string }) {
+      if (driver() === 'sqlite') {
+        const db = (store() as SqliteStore).db;
+        if (set.publicKeyPem !== undefined)
+          db.prepare('UPDATE kiosk_devices SET public_key_pem = ? WHERE device_id = ?').run(
+            set.publicKeyPem,
+            deviceId,
+          );
+        if (set.status !== undefined)
+          db.prepare('UPDATE kiosk_devices SET status = ? WHERE device_id = ?').run(
+            set.status,
+            deviceId,
+          );
+      } else {
+        await (store() as MongoStore).connection
+          .collection('kiosk_devices')
+          .updateOne({ deviceId }, { $set: set });
+      }
+    }
+
+    async function clearMarker(): Promise<void> {
+      if (driver() === 'sqlite') {
+        (store() as SqliteStore).db.prepare('UPDATE kiosk_seal SET legacy_sealed_at = NULL').run();
+      } else {
+        await (store() as MongoStore).connection.collection('kiosk_seal').deleteMany({});
+      }
+    }
+
+    it('should read what this server wrote as verified, and a key swapped or an unblock in the store as tampered and blocked', async () => {
+      const repo = await withTags();
+      const swapped = kiosk();
+      const unblocked = kiosk();
+      await repo.register(swapped, event(swapped.deviceId, 'registered'));
+      await repo.register(unblocked, event(unblocked.deviceId, 'registered'));
+      await repo.setStatus(unblocked.deviceId, 'blocked', event(unblocked.deviceId, 'blocked'));
+      expect(await repo.findByDeviceId(swapped.deviceId)).toMatchObject({
+        status: 'active',
+        integrity: 'verified',
+      });
+      expect(await repo.findByDeviceId(unblocked.deviceId)).toMatchObject({
+        status: 'blocked',
+        integrity: 'verified',
+      });
+
+      await setStored(swapped.deviceId, { publicKeyPem: 'PEM of a database writer' });
+      await setStored(unblocked.deviceId, { status: 'active' });
+      for (const id of [swapped.deviceId, unblocked.deviceId]) {
+        expect(await repo.findByDeviceId(id)).toMatchObject({
+          status: 'blocked',
+          integrity: 'tampered',
+        });
+      }
+      const listed = await repo.list({ limit: 10 });
+      expect(listed.map((k) => k.integrity)).toEqual(['tampered', 'tampered']);
+      // an unblock writes nothing over a tampered kiosk (it would vouch for the stored key)
+      const change = await repo.setStatus(
+        unblocked.deviceId,
+        'active',
+        event(unblocked.deviceId, 'unblocked'),
+      );
+      expect(change).toMatchObject({ changed: false, device: { integrity: 'tampered' } });
+      // a rotation to the genuine key repairs it, blocked; an unblock then makes it active
+      const rotated = await repo.rotateKey(
+        swapped.deviceId,
+        { publicKeyPem: swapped.publicKeyPem, keyFingerprint: swapped.keyFingerprint },
+        event(swapped.deviceId, 'key_rotated'),
+      );
+      expect(rotated).toMatchObject({
+        publicKeyPem: swapped.publicKeyPem,
+        status: 'blocked',
+        integrity: 'verified',
+      });
+      expect(
+        await repo.setStatus(swapped.deviceId, 'active', event(swapped.deviceId, 'unblocked')),
+      ).toMatchObject({ changed: true, device: { status: 'active', integrity: 'verified' } });
+    });
+
+    it('should tag kiosks from before the tags once, as legacy; a later change in the store is tampered', async () => {
+      // written by a server without the tags (as before the upgrade)
+      const old = kiosk();
+      const blocked = kiosk();
+      await sut().register(old, event(old.deviceId, 'registered'));
+      await sut().register(blocked, event(blocked.deviceId, 'registered'));
+      await sut().setStatus(blocked.deviceId, 'blocked', event(blocked.deviceId, 'blocked'));
+      const repo = await withTags();
+      expect(await repo.findByDeviceId(old.deviceId)).toMatchObject({
+        status: 'active',
+        integrity: 'legacy',
+      });
+      expect(await repo.findByDeviceId(blocked.deviceId)).toMatchObject({
+        status: 'blocked',
+        integrity: 'legacy',
+      });
+      // once: a blocked legacy kiosk unblocked in the store stays blocked after a restart
+      await setStored(blocked.deviceId, { status: 'active' });
+      const restarted = await withTags();
+      expect(await restarted.findByDeviceId(blocked.deviceId)).toMatchObject({
+        status: 'blocked',
+        integrity: 'tampered',
+      });
+      // the next change tags it as the server's
+      await restarted.setStatus(old.deviceId, 'blocked', event(old.deviceId, 'blocked'));
+      expect(await restarted.findByDeviceId(old.deviceId)).toMatchObject({
+        status: 'blocked',
+        integrity: 'verified',
+      });
+    });
+
+    it('should refuse the legacy tagging with FRAUD_LEGACY_TAGGING off, or with tagged kiosks and the marker cleared (unless set explicitly)', async () => {
+      const old = kiosk();
+      await sut().register(old, event(old.deviceId, 'registered'));
+      const refusing = await withTags(false);
+      expect(await refusing.findByDeviceId(old.deviceId)).toMatchObject({
+        status: 'blocked',
+        integrity: 'tampered',
+      });
+      const repo = await withTags();
+      expect((await repo.findByDeviceId(old.deviceId))?.integrity).toBe('legacy');
+      // a kiosk inserted untagged, the marker cleared: refused, it reads tampered
+      const forged = kiosk();
+      await sut().register(forged, event(forged.deviceId, 'registered'));
+      await clearMarker();
+      const restarted = await withTags();
+      expect(await restarted.findByDeviceId(forged.deviceId)).toMatchObject({
+        status: 'blocked',
+        integrity: 'tampered',
+      });
+      // FRAUD_LEGACY_TAGGING=1 set explicitly: the operator's word
+      const forced = await withTags(true, true);
+      expect((await forced.findByDeviceId(forged.deviceId))?.integrity).toBe('legacy');
+      expect((await forced.findByDeviceId(old.deviceId))?.integrity).toBe('legacy');
+    });
+
+    it('should re-tag under the current key the kiosks under a retired one (keys:retag), never a tampered one, nor one under an excepted key', async () => {
+      const newKey = (): StoreMacKey =>
+        parseStoreMacKey('STORE_MAC_KEY', randomBytes(32).toString('base64'));
+      const [a, b] = [newKey(), newKey()];
+      const before = await withTags(true, false, { current: a });
+      const [kept, forged] = [kiosk('TEE-A-kept'), kiosk('TEE-B-forged')];
+      for (const k of [kept, forged]) await before.register(k, event(k.deviceId, 'registered'));
+      await setStored(forged.deviceId, { publicKeyPem: 'PEM of a database writer' });
+      const rotated = await withTags(true, false, { current: b, retired: [a] });
+      expect(await rotated.retagPage('', 10, [a.kid])).toEqual([
+        { deviceId: kept.deviceId, result: 'suspect', from: a.kid },
+        { deviceId: forged.deviceId, result: 'tampered' },
+      ]);
+      expect(await rotated.retagPage('', 10, [])).toEqual([
+        { deviceId: kept.deviceId, result: 'retagged', from: a.kid },
+        { deviceId: forged.deviceId, result: 'tampered' },
+      ]);
+      expect((await rotated.retagPage('', 10, [])).map((o) => o.result)).toEqual([
+        'current',
+        'tampered',
+      ]);
+      // key A dropped: the re-tagged kiosk still verifies
+      const dropped = await withTags(true, false, { current: b });
+      expect(await dropped.findByDeviceId(kept.deviceId)).toMatchObject({
+        status: 'active',
+        integrity: 'verified',
+      });
+    });
+  },
+);

@@ -1,0 +1,160 @@
+import type { Database } from 'better-sqlite3';
+
+/**
+ * "Tag the untagged rows once, behind a marker": the legacy tagging the tagged stores (fraud
+ * events, worker devices, kiosks) run at the first start with their tags, on both stores.
+ *
+ * The rule, the same for every store and both databases:
+ * - the marker set: nothing to do (it is written after the tags, never before);
+ * - tagged rows and no marker: refused (`tagged_rows`), unless `forced` (FRAUD_LEGACY_TAGGING=1
+ *   set explicitly): tagging then would launder any untagged row (a forged one, or one whose tag
+ *   a database writer nulled) as legacy. A row is tagged when it or any of its child rows (a
+ *   fraud review, a device event) carries a tag: a writer who strips the parents' tags alone
+ *   must not make the store look like one from before the tags;
+ * - neither marker nor tagged row but untagged ones: refused (`not_allowed`) unless `allowed`
+ *   (FRAUD_LEGACY_TAGGING: only the environment, which no database writer sets, says this is the
+ *   first start with the tags);
+ * - otherwise the untagged rows are tagged as legacy, then the marker is written.
+ */
+export type LegacyTaggingRefusal = 'tagged_rows' | 'not_allowed';
+
+/** FRAUD_LEGACY_TAGGING as the seals read it. */
+export interface LegacyTaggingSwitch {
+  /** FRAUD_LEGACY_TAGGING on (the default outside production). */
+  readonly legacyTaggingAllowed: boolean;
+  /** FRAUD_LEGACY_TAGGING=1 set explicitly: tags the untagged rows whatever else is tagged. */
+  readonly legacyTaggingForced: boolean;
+}
+
+/** What one start's legacy tagging did. */
+export type LegacyTaggingResult =
+  | { kind: 'marked' }
+  | { kind: 'refused'; reason: LegacyTaggingRefusal }
+  | { kind: 'tagged'; count: number };
+
+/** The refusal the rule gives, or none (`tagged`/`untagged`: whether such rows exist). */
+export function legacyTaggingRefusal(
+  rule: LegacyTaggingSwitch,
+  tagged: boolean,
+  untagged: boolean,
+): LegacyTaggingRefusal | undefined {
+  if (tagged && !rule.legacyTaggingForced) return 'tagged_rows';
+  if (!tagged && !rule.legacyTaggingAllowed && untagged) return 'not_allowed';
+  return undefined;
+}
+
+/** One SQLite store's legacy tagging: its marker table and its rows. */
+export interface SqliteLegacyTagging {
+  /**
+   * The marker: a table with one row (id = 1) and the columns `legacy_sealed_at` (NULL until
+   * the tagging ran) and `legacy_sealed_count`, inserted by the store's migration.
+   */
+  markerTable: string;
+  /** `SELECT EXISTS (…) AS tagged`: any row, or child row, carries a tag. */
+  taggedSql: string;
+  /** `SELECT EXISTS (…) AS untagged`: any row, or child row, carries none. */
+  untaggedSql: string;
+  /** Tags every untagged row as legacy (inside the transaction); the count of rows tagged. */
+  tagUntagged(): number;
+}
+
+/** The legacy tagging of a SQLite store, in one IMMEDIATE transaction. */
+export function tagLegacyRowsOnceSqlite(
+  db: Database,
+  rule: LegacyTaggingSwitch,
+  spec: SqliteLegacyTagging,
+): LegacyTaggingResult {
+  const pending = () =>
+    (
+      db.prepare(`SELECT legacy_sealed_at FROM ${spec.markerTable} WHERE id = 1`).get() as
+        { legacy_sealed_at: string | null } | undefined
+    )?.legacy_sealed_at === null;
+  if (!pending()) return { kind: 'marked' };
+  return db
+    .transaction((): LegacyTaggingResult => {
+      if (!pending()) return { kind: 'marked' };
+      const tagged = (db.prepare(spec.taggedSql).get() as { tagged: number }).tagged === 1;
+      const untagged = (db.prepare(spec.untaggedSql).get() as { untagged: number }).untagged === 1;
+      const reason = legacyTaggingRefusal(rule, tagged, untagged);
+      if (reason) return { kind: 'refused', reason };
+      const count = spec.tagUntagged();
+      db.prepare(
+        `UPDATE ${spec.markerTable} SET legacy_sealed_at = ?, legacy_sealed_count = ? WHERE id = 1`,
+      ).run(new Date().toISOString(), count);
+      return { kind: 'tagged', count };
+    })
+    .immediate();
+}
+
+/** One MongoDB store's legacy tagging: its marker collection and its documents. */
+export interface MongoLegacyTagging {
+  /** The marker: `{ _id: 'legacy', at, count }` in this collection, written after the tags. */
+  marks: {
+    findOne(filter: { _id: string }): Promise<unknown>;
+    insertOne(doc: { _id: string; at: Date; count: number }): Promise<unknown>;
+  };
+  /** Whether a document, or an embedded child row, carries a tag. */
+  anyTagged(): Promise<boolean>;
+  /** The documents the tagging takes (no tag of their own). */
+  countUntagged(): Promise<number>;
+  /**
+   * One pass tagging the untagged documents as legacy, each only as read (`missed`: documents
+   * changed meanwhile, which a next pass reads again).
+   */
+  pass(): Promise<{ tagged: number; missed: number }>;
+  /** Milliseconds between the looks at another replica tagging (500; tests set less). */
+  pollMs?: number;
+}
+
+/**
+ * The legacy tagging of a MongoDB store, before the server takes requests: replicas starting
+ * together tag the same documents with the same tags (each update takes only an untagged
+ * document), so tagged documents with no marker are first waited on (another replica tagging
+ * now: its untagged count keeps decreasing) before the refusal.
+ */
+export async function tagLegacyRowsOnceMongo(
+  rule: LegacyTaggingSwitch,
+  spec: MongoLegacyTagging,
+): Promise<LegacyTaggingResult> {
+  const marked = async () => (await spec.marks.findOne({ _id: 'legacy' })) != null;
+  if (await marked()) return { kind: 'marked' };
+  let tagged = await spec.anyTagged();
+  if (tagged && !rule.legacyTaggingForced) {
+    if (await markerAwaited(spec, marked)) return { kind: 'marked' };
+    tagged = await spec.anyTagged();
+  }
+  const reason = legacyTaggingRefusal(rule, tagged, (await spec.countUntagged()) > 0);
+  if (reason) return { kind: 'refused', reason };
+  if (await marked()) return { kind: 'marked' };
+  // tag first, the marker after: a start stopped half-way leaves no marker (the next start
+  // finds tagged documents and refuses, loudly), never a marker over untagged documents
+  let count = 0;
+  for (let pass = 0; pass < 5; pass++) {
+    const { tagged: n, missed } = await spec.pass();
+    count += n;
+    if (missed === 0) break;
+  }
+  try {
+    await spec.marks.insertOne({ _id: 'legacy', at: new Date(), count });
+  } catch {
+    // another replica's marker: it tagged the same documents with the same tags
+  }
+  return { kind: 'tagged', count };
+}
+
+/** Waits while the untagged documents keep decreasing: true when the marker appears. */
+async function markerAwaited(
+  spec: MongoLegacyTagging,
+  marked: () => Promise<boolean>,
+): Promise<boolean> {
+  const pollMs = spec.pollMs ?? 500;
+  let untagged = await spec.countUntagged();
+  for (let still = 0; still < 4;) {
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    if (await marked()) return true;
+    const now = await spec.countUntagged();
+    still = now < untagged ? 0 : still + 1;
+    untagged = now;
+  }
+  return false;
+}
