@@ -27,12 +27,20 @@ export interface RegisteredWorkerDevice {
 }
 
 /**
+ * How many ignored unblocks (device and event) a process remembers having logged: beyond, the
+ * oldest is forgotten (and logged again if read again).
+ */
+const IGNORED_UNBLOCKS_REMEMBERED = 4096;
+
+/**
  * Worker phones: registration with an enrollment code, the sealed device secret, block and
  * unblock. OfflineSync asks this service for a device and its secret, never the repository.
  */
 @Injectable()
 export class WorkerDeviceService {
   private readonly logger = new Logger(WorkerDeviceService.name);
+  /** The ignored unblocks logged already (device and event), oldest first. */
+  private readonly ignoredUnblocksLogged = new Set<string>();
 
   constructor(
     private readonly devices: WorkerDeviceRepository,
@@ -211,11 +219,19 @@ export class WorkerDeviceService {
    * When an admin last unblocked the device (undefined if never): the latest `unblocked` event
    * the server vouches for and dated at most `now`. One whose tag does not verify (inserted or
    * edited in the database) or dated later (a future-dated unblock would otherwise hold off the
-   * automatic block for good) is no unblock: passed over, and logged as tampered.
+   * automatic block for good) is no unblock: passed over, and logged as tampered, once per
+   * device and event in a process (each sync of a device under the floor reads it again).
    */
   async lastUnblockedAt(deviceId: string, now = this.clock.now()): Promise<Date | undefined> {
     const { at, ignored } = await this.devices.lastEventAt(deviceId, 'unblocked', now);
     for (const event of ignored) {
+      // once per device and event per process: every sync of a device under the floor reads it
+      const key = `${deviceId}\u0000${event.id}`;
+      if (this.ignoredUnblocksLogged.has(key)) continue;
+      if (this.ignoredUnblocksLogged.size >= IGNORED_UNBLOCKS_REMEMBERED) {
+        this.ignoredUnblocksLogged.delete(this.ignoredUnblocksLogged.values().next().value!);
+      }
+      this.ignoredUnblocksLogged.add(key);
       this.logger.warn(
         {
           deviceId,
