@@ -247,4 +247,43 @@ describe('worker device block state changed outside the server (e2e)', () => {
     expect(next.status).toBe(403);
     expect(next.body.code).toBe('device_blocked');
   });
+
+  it('should log an ignored unblock once, however many syncs read it', async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'tamper-sim-04' });
+    // the burst of the test above: the score falls under the floor and the device is blocked
+    const at = clock.now().getTime() - 300_000;
+    const burst = [
+      packet(p, new Date(at), SITE),
+      packet(p, new Date(at + 60_000), north(SITE, 50_000), { type: 'check_out' }),
+      ...[1, 2, 3, 4].map((i) => ({
+        ...packet(p, new Date(at + i * 1000), SITE),
+        signature: 'ab'.repeat(32),
+      })),
+      ...[1, 2, 3, 4].map((i) => packet(p, new Date(clock.now().getTime() + 3_600_000 + i), SITE)),
+      ...[1, 2, 3].map((i) => ({
+        ...packet(p, new Date(at + 10_000 + i), SITE),
+        signature: 'AB'.repeat(32),
+      })),
+    ];
+    expect((await syncBatch(t.baseUrl, p.token, burst)).status).toBe(200);
+    expect((await detail(p.deviceId)).isBlocked).toBe(true);
+    // a forged unblock dated in the future, then the admin's (the newest written): the score
+    // stays under the floor, so every sync reads the device's unblocks and passes the forged one
+    await insertUnblock(p.deviceId, new Date(clock.now().getTime() + 365 * 86_400_000));
+    expect((await admin(p.deviceId, 'unblock')).status).toBe(200);
+    clock.advance(60_000);
+    const ignored = () =>
+      t
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes('Worker device unblock ignored') && l.includes(p.deviceId));
+    for (let i = 0; i < 2; i++) {
+      clock.advance(1000);
+      const sync = await syncBatch(t.baseUrl, p.token, [packet(p, clock.now(), SITE)]);
+      expect(sync.status).toBe(200);
+    }
+    // before: one line per sync
+    expect(ignored()).toHaveLength(1);
+    expect(ignored()[0]).toContain('"integrity":"tampered"');
+  });
 });

@@ -256,4 +256,26 @@ describe('reviewing fraud events (e2e)', () => {
     expect(before.status).toBe(400);
     expect(before.body.code).toBe('invalid_period');
   });
+
+  it('should refuse a reason with no visible character or with text-direction controls (400 naming it), and store a reason trimmed', async () => {
+    const { travel } = await flaggedPhone();
+    for (const reason of ['   \u200b\u200b\u200b ', '\u202e\u202e', 'bad \u202eGPS']) {
+      const res = await review(travel.id, { decision: 'dismissed', reason });
+      expect([JSON.stringify(reason), res.status, res.body.code]).toEqual([
+        JSON.stringify(reason),
+        400,
+        'validation_failed',
+      ]);
+      expect(res.body.errors).toEqual([
+        { field: 'reason', message: expect.stringContaining('must hold a visible character') },
+      ]);
+    }
+    expect((await review(travel.id, { decision: 'dismissed', reason: ' test ' })).status).toBe(201);
+    // the same reason without the spaces is the same review (not a second one)
+    expect((await review(travel.id, { decision: 'dismissed', reason: 'test' })).status).toBe(200);
+    const detail = await http(t.baseUrl, 'GET', `/api/v5/fraud/events/${travel.id}`, {
+      key: t.keys.admin,
+    });
+    expect(detail.body.reviews.map((r: any) => r.reason)).toEqual(['test']);
+  });
 });

@@ -136,6 +136,8 @@ describe('deploy/prometheus/alerts.yml', () => {
     // keep /health up, so a load balancer keeps the replicas: the alerts are what pages)
     expect(exprs).toMatch(/mdai_timesheet_sites_stopped\) > 0$/m);
     expect(exprs).toContain('increase(mdai_timesheet_rows_tampered_total[15m])) > 0');
+    // the worker devices' legacy tagging refused (every phone from before the tags blocked)
+    expect(exprs).toMatch(/mdai_worker_devices_legacy_tagging_refused\) > 0$/m);
   });
 
   it('should page on a replica lacking a master key version per replica and version, from the first value met', () => {

@@ -105,6 +105,30 @@ describe('timesheet corrections: the request (e2e, controllable clock)', () => {
     }
   });
 
+  it('should refuse a reason of invisible marks only, or holding text-direction or other control characters, naming the field', async () => {
+    for (const reason of [
+      '   \u200b\u200b\u200b ',
+      '\u202e\u202e',
+      'left \u202eat 17:00',
+      'a\u0000bcd',
+    ]) {
+      const res = await correct({ action: 'void', target: { siteId, seq: inSeq + 1 }, reason });
+      expect([JSON.stringify(reason), res.status, res.body.code]).toEqual([
+        JSON.stringify(reason),
+        400,
+        'validation_failed',
+      ]);
+      expect(res.body.errors).toEqual(
+        expect.arrayContaining([
+          {
+            field: 'reason',
+            message: expect.stringContaining('must hold at least 3 visible characters'),
+          },
+        ]),
+      );
+    }
+  });
+
   it("should hold `at` to the packets' timestamp format (UTC, 0 to 3 fraction digits)", async () => {
     for (const at of [
       '2026-03-03T11:30:00.000000Z',

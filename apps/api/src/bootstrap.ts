@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import type { IncomingMessage } from 'node:http';
 import { RelayWsAdapter } from '@app/relay';
+import { fraudLegacyTaggingWarning } from '@app/fraud';
 import { storeMacLegacyWarning, witnessPlacementWarning } from '@app/tlog';
 import { Logger } from 'nestjs-pino';
 import {
@@ -114,6 +115,8 @@ export async function createApp(
   if (witnessWarning) logger.warn(witnessWarning, 'Bootstrap');
   const legacyMac = role === 'server' && storeMacLegacyWarning(config.tlog);
   if (legacyMac) logger.warn(legacyMac, 'Bootstrap');
+  const legacyTagging = role === 'server' && fraudLegacyTaggingWarning(config.fraud, config.app);
+  if (legacyTagging) logger.warn(legacyTagging, 'Bootstrap');
   bootLog.log(
     `store: ${config.database.driver}; relay bus: ${config.redis.url ? 'redis' : 'in-process'}`,
   );

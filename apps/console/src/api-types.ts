@@ -88,7 +88,7 @@ export interface CreateCorrectionDto {
   at?: string;
   /** add_shift only (required there): the check-out of the shift, ISO-8601 UTC as `at`; after `at`, at most TIMESHEET_MAX_SHIFT_HOURS after it, never later than the server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS */
   until?: string;
-  /** 3 to 500 characters, at least 3 of them besides white space */
+  /** Kept as sent (a thekedar's signature covers it): 3 to 500 characters with at least 3 visible characters (white space and invisible marks such as U+200B do not count); no control characters other than line breaks and tabs, no text-direction controls (U+202A–U+202E, U+2066–U+2069): else 400 validation_failed naming the field */
   reason: string;
 }
 
@@ -313,6 +313,7 @@ export interface KioskEventView {
 export const KioskEventViewActionValues = ['registered', 'key_rotated', 'blocked', 'unblocked'] as const;
 
 export interface KioskStatusChangeDto {
+  /** Trimmed of surrounding white space, then 3 to 500 characters with at least 3 visible characters (white space and invisible marks such as U+200B do not count); no control characters other than line breaks and tabs, no text-direction controls (U+202A–U+202E, U+2066–U+2069): else 400 validation_failed naming the field */
   reason: string;
 }
 
@@ -511,6 +512,7 @@ export interface RegisterWorkerDeviceResponse {
 export interface ReviewFraudEventDto {
   /** dismissed: a false positive, no longer weighing on the device's trust score; confirmed: it stays */
   decision: 'dismissed' | 'confirmed';
+  /** Trimmed of surrounding white space, then 1 to 500 characters with at least one visible character (white space and invisible marks such as U+200B do not count); no control characters other than line breaks and tabs, no text-direction controls (U+202A–U+202E, U+2066–U+2069): else 400 validation_failed naming the field */
   reason: string;
 }
 
@@ -519,6 +521,7 @@ export const ReviewFraudEventDtoDecisionValues = ['dismissed', 'confirmed'] as c
 export interface RotateKeyDto {
   /** The new RSA (≥ 2048 bits) public key, SPKI PEM */
   public_key: string;
+  /** Trimmed of surrounding white space, then 3 to 500 characters with at least 3 visible characters (white space and invisible marks such as U+200B do not count); no control characters other than line breaks and tabs, no text-direction controls (U+202A–U+202E, U+2066–U+2069): else 400 validation_failed naming the field */
   reason: string;
 }
 
@@ -811,6 +814,7 @@ export const WorkerDeviceEventViewActionValues = ['registered', 'blocked', 'unbl
 export const WorkerDeviceEventViewIntegrityValues = ['verified', 'legacy', 'tampered'] as const;
 
 export interface WorkerDeviceStatusChangeDto {
+  /** Trimmed of surrounding white space, then 3 to 500 characters with at least 3 visible characters (white space and invisible marks such as U+200B do not count); no control characters other than line breaks and tabs, no text-direction controls (U+202A–U+202E, U+2066–U+2069): else 400 validation_failed naming the field */
   reason: string;
 }
 
@@ -861,6 +865,7 @@ export interface WorkerEventView {
 export const WorkerEventViewActionValues = ['deactivated', 'reactivated', 'sites_changed', 'phone_changed'] as const;
 
 export interface WorkerStatusChangeDto {
+  /** Trimmed of surrounding white space, then 3 to 500 characters with at least 3 visible characters (white space and invisible marks such as U+200B do not count); no control characters other than line breaks and tabs, no text-direction controls (U+202A–U+202E, U+2066–U+2069): else 400 validation_failed naming the field */
   reason: string;
 }
 

@@ -1,6 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { actorOf, Clock, newId, Principal } from '@app/common';
+import { actorOf, Clock, Gauge, MetricsRegistry, newId, Principal } from '@app/common';
 import { KeyringService, ResealReport } from '@app/vault';
 import { WorkforceService } from '@app/workforce';
 import {
@@ -11,6 +11,7 @@ import {
 } from './domain/worker-device';
 import {
   DeviceWriteUncertainError,
+  WorkerDeviceLegacySeal,
   WorkerDeviceRepository,
 } from './infrastructure/persistence/worker-device.repository';
 import { IssuedTokens } from './token/issued-tokens.service';
@@ -28,12 +29,20 @@ export interface RegisteredWorkerDevice {
 }
 
 /**
+ * How many ignored unblocks (device and event) a process remembers having logged: beyond, the
+ * oldest is forgotten (and logged again if read again).
+ */
+const IGNORED_UNBLOCKS_REMEMBERED = 4096;
+
+/**
  * Worker phones: registration with an enrollment code, the sealed device secret, block and
  * unblock. OfflineSync asks this service for a device and its secret, never the repository.
  */
 @Injectable()
 export class WorkerDeviceService {
   private readonly logger = new Logger(WorkerDeviceService.name);
+  /** The ignored unblocks logged already (device and event), oldest first. */
+  private readonly ignoredUnblocksLogged = new Set<string>();
 
   constructor(
     private readonly devices: WorkerDeviceRepository,
@@ -41,8 +50,25 @@ export class WorkerDeviceService {
     private readonly keyring: KeyringService,
     private readonly tokens: IssuedTokens,
     private readonly clock: Clock,
+    @Optional() metrics?: MetricsRegistry,
   ) {
     keyring.holdsSealedValues('worker-device secrets', devices);
+    // the legacy tagging this start refused (every phone from before the tags reads blocked):
+    // a state, 1 while it lasts, as mdai_tlog_logs_rolled_back (the fraud store's refusal
+    // counts in mdai_fraud_events_tampered_total; a device refused is no tampered event)
+    new Gauge({
+      name: 'mdai_worker_devices_legacy_tagging_refused',
+      help: 'Whether this start refused to tag the worker devices from before the tags (FRAUD_LEGACY_TAGGING off, or the worker_device_seal marker gone): 1 while every such phone reads blocked (403 device_blocked)',
+      registers: metrics ? [metrics] : [],
+      collect() {
+        this.set(devices.legacyRefused ? 1 : 0);
+      },
+    });
+  }
+
+  /** When the devices from before the tags were tagged as legacy, how many, or that it was refused. */
+  legacySeal(): Promise<WorkerDeviceLegacySeal> {
+    return this.devices.legacySeal();
   }
 
   /** Re-seals every device secret under the active master key (reseal-all job). */
@@ -195,11 +221,19 @@ export class WorkerDeviceService {
    * When an admin last unblocked the device (undefined if never): the latest `unblocked` event
    * the server vouches for and dated at most `now`. One whose tag does not verify (inserted or
    * edited in the database) or dated later (a future-dated unblock would otherwise hold off the
-   * automatic block for good) is no unblock: passed over, and logged as tampered.
+   * automatic block for good) is no unblock: passed over, and logged as tampered, once per
+   * device and event in a process (each sync of a device under the floor reads it again).
    */
   async lastUnblockedAt(deviceId: string, now = this.clock.now()): Promise<Date | undefined> {
     const { at, ignored } = await this.devices.lastEventAt(deviceId, 'unblocked', now);
     for (const event of ignored) {
+      // once per device and event per process: every sync of a device under the floor reads it
+      const key = `${deviceId}\u0000${event.id}`;
+      if (this.ignoredUnblocksLogged.has(key)) continue;
+      if (this.ignoredUnblocksLogged.size >= IGNORED_UNBLOCKS_REMEMBERED) {
+        this.ignoredUnblocksLogged.delete(this.ignoredUnblocksLogged.values().next().value!);
+      }
+      this.ignoredUnblocksLogged.add(key);
       this.logger.warn(
         {
           deviceId,

@@ -69,3 +69,17 @@ function readFraudConfig(env: Env): FraudSettings {
 }
 
 export const fraudConfig = defineConfig('fraud', readFraudConfig);
+
+/**
+ * What the boot says of FRAUD_LEGACY_TAGGING=1 in production (undefined otherwise): it is the
+ * operator's word for the one start that upgrades a store from before the tags; left set, a
+ * later start takes a store whose tagged fraud rows and markers a database writer deleted for
+ * one from before the tags, and tags what that writer left or inserted as legacy.
+ */
+export function fraudLegacyTaggingWarning(
+  settings: Pick<FraudSettings, 'legacyTaggingExplicit'>,
+  app: { production: boolean },
+): string | undefined {
+  if (!app.production || !settings.legacyTaggingExplicit) return undefined;
+  return 'FRAUD_LEGACY_TAGGING=1 is set: it is meant for the one start that upgrades a store from a version without the fraud and worker-device tags. Once every replica of that start is up, unset it (remove it from the environment or .env) and restart: left set, a start tags as legacy untagged fraud rows and worker devices that someone with write access to the database inserted, or left after deleting the tagged ones (README, Configuration)';
+}

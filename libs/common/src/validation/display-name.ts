@@ -1,4 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
+import { BIDI_CONTROLS } from './text.validators';
 import { Transform } from './transformers';
 import {
   Length,
@@ -17,9 +18,9 @@ import {
  * wherever the name is shown (a console cell, a CSV opened in a spreadsheet). Zero-width
  * joiners inside a script's words (U+200C, U+200D: Devanagari conjuncts) are kept.
  */
-const HIDDEN =
-  // eslint-disable-next-line no-control-regex
-  /[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/;
+const HIDDEN = new RegExp(
+  `[\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200b\\u200e\\u200f\\u2028\\u2029${BIDI_CONTROLS}\\ufeff]`,
+);
 /** A name says something: at least one letter or digit of any script. */
 const SOMETHING = /[\p{L}\p{N}]/u;
 

@@ -1,3 +1,5 @@
+import { applyDecorators } from '@nestjs/common';
+import { Transform } from './transformers';
 import {
   registerDecorator,
   ValidationArguments,
@@ -7,50 +9,90 @@ import {
 } from './validators';
 
 /**
- * Free text a person must write (a reason, a name): `@Length` counts white space, so `"   "`
- * passed a minimum of 3. The value is kept as sent (a thekedar signs the body it sends): a
- * value blank, or shorter than `min` once trimmed, is refused instead of trimmed.
+ * The bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): they
+ * reorder the text around them wherever it is shown. A character class body, shared with the
+ * display names' rule (display-name.ts).
  */
-@ValidatorConstraint({ name: 'notBlank' })
-export class NotBlankConstraint implements ValidatorConstraintInterface {
+export const BIDI_CONTROLS = '\u202a-\u202e\u2066-\u2069';
+
+/**
+ * What free text may not hold: C0 controls but tab and line breaks, C1 controls and the
+ * bidirectional controls (an escape sequence or a reversal in an audited reason shown later in
+ * a terminal, the console or a spreadsheet).
+ */
+const CONTROLS = new RegExp(
+  `[\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f${BIDI_CONTROLS}]`,
+);
+
+/**
+ * What shows nothing: white space, separators, controls and format characters (the zero-width
+ * space, joiners, marks, U+FEFF, the bidirectional controls) and the blank letters (Hangul
+ * fillers, the blank Braille pattern). A text of these only says nothing.
+ */
+const SHOWS_NOTHING = /[\s\p{Z}\p{Cc}\p{Cf}\u115f\u1160\u3164\uffa0\u2800]/gu;
+
+/** How many characters of `text` show something (code points, not UTF-16 units). */
+export function visibleLength(text: string): number {
+  return [...text.replace(SHOWS_NOTHING, '')].length;
+}
+
+/**
+ * Free text a person writes (a reason, a note): at least `min` characters that show something
+ * (`"   "`, or zero-width spaces between them, are blank), no control characters but tab and
+ * line breaks, no text-direction overrides.
+ */
+@ValidatorConstraint({ name: 'isFreeText' })
+export class IsFreeTextConstraint implements ValidatorConstraintInterface {
   validate(value: unknown, args: ValidationArguments): boolean {
     const [min] = args.constraints as [number];
-    if (typeof value !== 'string') return false;
-    // shorter than `min` as sent is @Length's to say; this one says what white space hides
-    return (value.length < min || value.trim().length >= min) && !CONTROLS.test(value);
+    return typeof value === 'string' && visibleLength(value) >= min && !CONTROLS.test(value);
   }
 
   defaultMessage(args: ValidationArguments): string {
     const [min] = args.constraints as [number];
-    const length =
+    const visible =
       min <= 1
-        ? `${args.property} must not be blank`
-        : `${args.property} must hold at least ${min} characters besides white space`;
-    return `${length}, and no control characters (NUL, escapes) or text-direction overrides`;
+        ? `${args.property} must hold a visible character`
+        : `${args.property} must hold at least ${min} visible characters`;
+    return `${visible} (white space and invisible marks such as U+200B do not count), and no control characters other than line breaks and tabs, nor text-direction controls (U+202A–U+202E, U+2066–U+2069)`;
   }
 }
 
-/**
- * What free text may not hold: C0 controls but tab and line breaks, C1 controls and the
- * bidirectional embeddings, overrides and isolates (an escape sequence or a reversal in an
- * audited reason shown later in a terminal, the console or a spreadsheet).
- */
-// eslint-disable-next-line no-control-regex
-const CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+/** What the OpenAPI document says of an `@IsFreeText(min)` field of at most `max` characters. */
+export function freeTextDescription(min: number, max: number, keepAsSent = false): string {
+  const visible =
+    min <= 1 ? 'at least one visible character' : `at least ${min} visible characters`;
+  const kept = keepAsSent
+    ? "Kept as sent (a thekedar's signature covers it):"
+    : 'Trimmed of surrounding white space, then';
+  return `${kept} ${min} to ${max} characters with ${visible} (white space and invisible marks such as U+200B do not count); no control characters other than line breaks and tabs, no text-direction controls (U+202A–U+202E, U+2066–U+2069): else 400 validation_failed naming the field`;
+}
 
 /**
- * A string with at least `min` (1) characters once white space at either end is left out, and
- * no control characters but tab and line breaks, nor text-direction overrides.
+ * Free text a person writes (a reason, a note): trimmed of surrounding white space (`" test "`
+ * is stored as `"test"`; a `@Length` after it sees the trimmed text), then refused (400 naming
+ * the field) unless it holds at least `min` (1) visible characters and no control characters
+ * but tab and line breaks, nor text-direction controls. `keepAsSent`: checked the same, not
+ * trimmed: a body a thekedar may sign, stored with its signature over the body as sent (a
+ * timesheet correction), must keep it verifiable.
  */
-export function NotBlank(min = 1, options?: ValidationOptions): PropertyDecorator {
-  return (target, propertyName) =>
-    registerDecorator({
-      target: target.constructor,
-      propertyName: propertyName as string,
-      options,
-      constraints: [min],
-      validator: NotBlankConstraint,
-    });
+export function IsFreeText(
+  min = 1,
+  { keepAsSent = false, ...options }: ValidationOptions & { keepAsSent?: boolean } = {},
+): PropertyDecorator {
+  return applyDecorators(
+    Transform(({ value }: { value: unknown }) =>
+      typeof value === 'string' && !keepAsSent ? value.trim() : value,
+    ),
+    (target: object, propertyName: string | symbol) =>
+      registerDecorator({
+        target: target.constructor,
+        propertyName: propertyName as string,
+        options,
+        constraints: [min],
+        validator: IsFreeTextConstraint,
+      }),
+  );
 }
 
 /**

@@ -108,6 +108,26 @@ describe('computeTrustScore', () => {
     });
   });
 
+  it('should never show the block as raising the score (review LOW-7)', () => {
+    // the factors sum below 0 (a low baseline, request signals against it): the block took the
+    // sum, negated, as its effect, which read as a positive factor
+    const blocked = computeTrustScore(
+      input({
+        device: { ...input().device, isBlocked: true },
+        baseline: { score: 0, detail: 'own' },
+        request: { userAgent: 'curl/8', appVersion: '0.1.0', deviceIdHeader: 'other' },
+      }),
+    );
+    const factors = blocked.factors.filter((f) => f.name !== 'block_state');
+    expect(factors.reduce((sum, f) => sum + f.effect, 0)).toBeLessThan(0);
+    expect(blocked.score).toBe(0);
+    expect(blocked.factors.at(-1)).toEqual({
+      name: 'block_state',
+      effect: 0,
+      detail: 'the device is blocked',
+    });
+  });
+
   it('should parse versions and recognise private addresses', () => {
     expect(parseVersion('v1.4')).toEqual([1, 4, 0]);
     expect(parseVersion('2.0.1-beta')).toEqual([2, 0, 1]);

@@ -99,7 +99,13 @@ export function computeTrustScore(input: TrustInput): TrustScore {
   }
   const sum = factors.reduce((total, f) => total + f.effect, 0);
   if (input.device.isBlocked) {
-    factors.push({ name: 'block_state', effect: -sum, detail: 'the device is blocked' });
+    // what the block takes off the score the other factors give (clamped at 0 as unblocked):
+    // never positive (review LOW-7: `-sum` of a sum below 0 read as a factor raising it)
+    factors.push({
+      name: 'block_state',
+      effect: sum > 0 ? -sum : 0,
+      detail: 'the device is blocked',
+    });
     return { score: 0, factors };
   }
   factors.push({ name: 'block_state', effect: 0, detail: 'not blocked' });

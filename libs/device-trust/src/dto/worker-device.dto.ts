@@ -11,7 +11,8 @@ import {
   ApiProperty,
   ApiPropertyOptional,
   Type,
-  NotBlank,
+  IsFreeText,
+  freeTextDescription,
 } from '@app/common';
 
 export class DeviceFingerprintDto {
@@ -56,10 +57,10 @@ export class WorkerDeviceIdParam {
 }
 
 export class WorkerDeviceStatusChangeDto {
-  @ApiProperty({ example: 'phone reported stolen' })
+  @ApiProperty({ example: 'phone reported stolen', description: freeTextDescription(3, 500) })
   @IsString()
   @Length(3, 500)
-  @NotBlank(3)
+  @IsFreeText(3)
   reason!: string;
 }
 

@@ -4,6 +4,8 @@ import {
   IsIn,
   Length,
   Matches,
+  IsFreeText,
+  freeTextDescription,
   IsInstant,
   IsOmittable,
   NotBefore,
@@ -98,10 +100,14 @@ export class ReviewFraudEventDto {
   @IsIn(FRAUD_REVIEW_DECISIONS)
   decision!: FraudReviewDecision;
 
-  @ApiProperty({ example: 'GPS fix jumped while indoors; the worker was on site', maxLength: 500 })
+  @ApiProperty({
+    example: 'GPS fix jumped while indoors; the worker was on site',
+    maxLength: 500,
+    description: freeTextDescription(1, 500),
+  })
   @IsString()
   @Length(1, 500)
-  @Matches(/\S/, { message: 'reason must not be blank' })
+  @IsFreeText()
   reason!: string;
 }
 

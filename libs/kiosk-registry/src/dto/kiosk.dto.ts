@@ -8,7 +8,8 @@ import {
   MaxLength,
   ApiProperty,
   ApiPropertyOptional,
-  NotBlank,
+  IsFreeText,
+  freeTextDescription,
 } from '@app/common';
 
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -40,18 +41,21 @@ export class RotateKeyDto {
   @Length(100, 16_384)
   public_key!: string;
 
-  @ApiProperty({ example: 'board replaced after water damage' })
+  @ApiProperty({
+    example: 'board replaced after water damage',
+    description: freeTextDescription(3, 500),
+  })
   @IsString()
   @Length(3, 500)
-  @NotBlank(3)
+  @IsFreeText(3)
   reason!: string;
 }
 
 export class KioskStatusChangeDto {
-  @ApiProperty({ example: 'reported stolen' })
+  @ApiProperty({ example: 'reported stolen', description: freeTextDescription(3, 500) })
   @IsString()
   @Length(3, 500)
-  @NotBlank(3)
+  @IsFreeText(3)
   reason!: string;
 }
 

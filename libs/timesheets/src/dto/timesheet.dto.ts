@@ -9,7 +9,8 @@ import {
   IsOmittable,
   IsString,
   Length,
-  NotBlank,
+  IsFreeText,
+  freeTextDescription,
   Matches,
   Max,
   MaxLength,
@@ -238,11 +239,11 @@ export class CreateCorrectionDto {
 
   @ApiProperty({
     example: 'Phone battery died; left at 18:00 (site register)',
-    description: '3 to 500 characters, at least 3 of them besides white space',
+    description: freeTextDescription(3, 500, true),
   })
   @IsString()
   @Length(3, 500)
-  @NotBlank(3)
+  @IsFreeText(3, { keepAsSent: true })
   reason!: string;
 }
 

@@ -23,7 +23,8 @@ import {
   ApiProperty,
   ApiPropertyOptional,
   Type,
-  NotBlank,
+  IsFreeText,
+  freeTextDescription,
 } from '@app/common';
 
 const PHONE = /^\+?[0-9][0-9 -]{5,19}$/;
@@ -224,10 +225,13 @@ export class UpdateWorkerDto {
 
 /** POST /api/v5/workers/:workerId/deactivate and /reactivate. */
 export class WorkerStatusChangeDto {
-  @ApiProperty({ example: 'left for another contractor' })
+  @ApiProperty({
+    example: 'left for another contractor',
+    description: freeTextDescription(3, 500),
+  })
   @IsString()
   @Length(3, 500)
-  @NotBlank(3)
+  @IsFreeText(3)
   reason!: string;
 }
 

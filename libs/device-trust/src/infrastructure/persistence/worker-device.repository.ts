@@ -1,6 +1,6 @@
 import { SealedValueRepository } from '@app/vault/keyring/sealed-values';
 import { IssuedToken } from './issued-token.repository';
-import type { WorkerDeviceRetagOutcome } from './worker-device-seal';
+import type { WorkerDeviceLegacyRefusal, WorkerDeviceRetagOutcome } from './worker-device-seal';
 import {
   WorkerDevice,
   WorkerDeviceEvent,
@@ -11,6 +11,16 @@ import {
 export interface LastWorkerDeviceEvent {
   at?: Date;
   ignored: WorkerDeviceEvent[];
+}
+
+/** The legacy tagging of the devices from before the tags (`/health`, as the fraud store's). */
+export interface WorkerDeviceLegacySeal {
+  /** When the untagged devices were tagged as legacy, and how many (absent until then). */
+  sealedAt?: Date;
+  count?: number;
+  /** This start refused to tag them: the untagged devices read as tampered (blocked). */
+  refused: boolean;
+  refusedReason?: WorkerDeviceLegacyRefusal;
 }
 
 export interface WorkerDevicePage {
@@ -34,6 +44,10 @@ export class DeviceWriteUncertainError extends Error {
 
 /** Registered worker phones and the audited changes to their standing; the sealed values are the device secrets. */
 export abstract class WorkerDeviceRepository extends SealedValueRepository {
+  /** Why this start refused the legacy tagging (undefined when it did not). */
+  legacyRefused?: WorkerDeviceLegacyRefusal;
+  /** The legacy tagging's state (`/health`); `refused: false` and nothing else without tags. */
+  abstract legacySeal(): Promise<WorkerDeviceLegacySeal>;
   /**
    * Inserts a new device with its `registered` event and, when given, the record of the first
    * offline token it is handed (IssuedTokenRepository's record): all of it or nothing, so a

@@ -10,12 +10,12 @@ import {
 import {
   DeviceWriteUncertainError,
   LastWorkerDeviceEvent,
+  WorkerDeviceLegacySeal,
   WorkerDevicePage,
   WorkerDeviceRepository,
 } from '../../worker-device.repository';
 import {
   alarmWorkerDeviceLegacyRefused,
-  WorkerDeviceLegacyRefusal,
   WorkerDeviceRetagOutcome,
   workerDeviceRetagOutcome,
   WorkerDeviceSeal,
@@ -61,8 +61,6 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
   private readonly devices: Model<WorkerDeviceDocument>;
   private readonly tokens: Model<IssuedTokenDocument>;
   private readonly logger = new Logger('WorkerDeviceSeal');
-  /** Why this start refused the legacy tagging (as the fraud store's). */
-  legacyRefused?: WorkerDeviceLegacyRefusal;
 
   constructor(
     private readonly store: MongoStoreHandle,
@@ -150,6 +148,19 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
     return this.store.connection.collection<{ _id: string; at: Date; count?: number }>(
       WORKER_DEVICE_SEAL_COLLECTION,
     );
+  }
+
+  async legacySeal(): Promise<WorkerDeviceLegacySeal> {
+    const mark = await this.marks().findOne({ _id: 'legacy' });
+    // refused for want of FRAUD_LEGACY_TAGGING, while another replica of the same upgrade (with
+    // it) tagged the devices: its marker ends the refusal (a marker is written after the tags)
+    if (this.legacyRefused === 'not_allowed' && mark) this.legacyRefused = undefined;
+    return {
+      ...(mark?.at ? { sealedAt: new Date(mark.at) } : {}),
+      ...(typeof mark?.count === 'number' ? { count: mark.count } : {}),
+      refused: this.legacyRefused !== undefined,
+      ...(this.legacyRefused ? { refusedReason: this.legacyRefused } : {}),
+    };
   }
 
   /** A stored device as the domain reads it: its block state checked when the store tags. */

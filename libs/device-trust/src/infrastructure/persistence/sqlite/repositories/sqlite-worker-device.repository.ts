@@ -14,12 +14,12 @@ import {
 } from '../../../../domain/worker-device';
 import {
   LastWorkerDeviceEvent,
+  WorkerDeviceLegacySeal,
   WorkerDevicePage,
   WorkerDeviceRepository,
 } from '../../worker-device.repository';
 import {
   alarmWorkerDeviceLegacyRefused,
-  WorkerDeviceLegacyRefusal,
   WorkerDeviceRetagOutcome,
   workerDeviceRetagOutcome,
   WorkerDeviceSeal,
@@ -51,8 +51,6 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   /** The newest event of a device (a tagged state must be the one it set): on first use. */
   private newestEventOf?: Statement<[string], WorkerDeviceEventRow>;
   private readonly logger = new Logger('WorkerDeviceSeal');
-  /** Why this start refused the legacy tagging (as the fraud store's). */
-  legacyRefused?: WorkerDeviceLegacyRefusal;
 
   constructor(
     store: SqliteStoreHandle,
@@ -121,6 +119,18 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
         'Worker devices from before the tags tagged as legacy',
       );
     }
+  }
+
+  async legacySeal(): Promise<WorkerDeviceLegacySeal> {
+    const row = this.db
+      .prepare('SELECT legacy_sealed_at, legacy_sealed_count FROM worker_device_seal WHERE id = 1')
+      .get() as { legacy_sealed_at: string | null; legacy_sealed_count: number | null } | undefined;
+    return {
+      ...(row?.legacy_sealed_at ? { sealedAt: new Date(row.legacy_sealed_at) } : {}),
+      ...(row?.legacy_sealed_count != null ? { count: row.legacy_sealed_count } : {}),
+      refused: this.legacyRefused !== undefined,
+      ...(this.legacyRefused ? { refusedReason: this.legacyRefused } : {}),
+    };
   }
 
   /** A stored device as the domain reads it: its block state checked when the store tags. */

@@ -1,0 +1,86 @@
+import { MongoStore, Store } from '@app/persistence';
+import { dataDirApp, withStoreFile } from './support/tamper';
+import { http, TestApp } from './support/test-app';
+import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
+
+const METRIC = 'mdai_worker_devices_legacy_tagging_refused';
+
+/** The value of an unlabelled gauge on /metrics. */
+async function gauge(t: TestApp, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`${t.baseUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
+
+/**
+ * The worker devices' legacy tagging refused at a start (FRAUD_LEGACY_TAGGING off on a store
+ * whose devices carry no tag and no marker): every phone from before the upgrade reads
+ * tampered, so blocked (403 device_blocked). It was only a log line: /health now says so,
+ * degraded (`devices.legacySealRefused`), and a gauge pages.
+ */
+describe('worker devices legacy tagging refused, on /health and /metrics (e2e)', () => {
+  const app = dataDirApp('device-legacy');
+
+  /** The store made as a version from before the device tags left it: no tag, no marker. */
+  async function untagDevices(t: TestApp): Promise<void> {
+    if (t.config.database.driver === 'sqlite') {
+      withStoreFile(t, (db) => {
+        db.prepare('UPDATE worker_devices SET block_tag = NULL').run();
+        db.prepare('UPDATE worker_device_events SET tag = NULL').run();
+        db.prepare(
+          'UPDATE worker_device_seal SET legacy_sealed_at = NULL, legacy_sealed_count = NULL',
+        ).run();
+      });
+    } else {
+      const connection = t.app.get<Store, MongoStore>(Store).connection;
+      const devices = connection.collection<any>('worker_devices');
+      for (const doc of await devices.find({}).toArray()) {
+        const events = (doc.events as Array<{ tag?: string }>).map(({ tag: _, ...e }) => e);
+        await devices.updateOne({ _id: doc._id }, { $unset: { blockTag: '' }, $set: { events } });
+      }
+      await connection.collection('worker_device_seal').deleteMany({});
+    }
+  }
+
+  it('should report the refusal degraded on /health with what to do, set the gauge, and clear both once a start tags the devices', async () => {
+    let t = await app.start();
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin, undefined, {
+      simHash: 'legacy-refusal-sim-01',
+    });
+    expect(await gauge(t, METRIC)).toBe(0);
+    await untagDevices(t);
+
+    t = await app.restart(undefined, { FRAUD_LEGACY_TAGGING: '0' });
+    const sync = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
+    expect(sync.status).toBe(403);
+    expect(sync.body.code).toBe('device_blocked');
+    const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+    expect(health.status).toBe(503);
+    expect(health.body.error.devices).toMatchObject({
+      status: 'down',
+      state: 'degraded',
+      legacySealRefused: true,
+      legacySealRefusedReason: 'not_allowed',
+      message: expect.stringContaining('restart once with FRAUD_LEGACY_TAGGING=1'),
+    });
+    expect(health.body.error.devices.message).toContain('403 device_blocked');
+    expect(health.body.error.devices.message).toContain('restore');
+    // the public answer: the status alone
+    expect((await http(t.baseUrl, 'GET', '/health')).body).toMatchObject({ status: 'error' });
+    expect(await gauge(t, METRIC)).toBe(1);
+
+    // the upgrade's start, with the operator's word: tagged as legacy, the phone works again
+    t = await app.restart(undefined, { FRAUD_LEGACY_TAGGING: '1' });
+    const healthy = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+    expect(healthy.status).toBe(200);
+    expect(healthy.body.details.devices).toMatchObject({
+      status: 'up',
+      legacySealedCount: 1,
+      legacySealedAt: expect.any(String),
+    });
+    expect(healthy.body.details.devices.legacySealRefused).toBeUndefined();
+    expect(await gauge(t, METRIC)).toBe(0);
+    const synced = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
+    expect(synced.status).toBe(200);
+  });
+});
