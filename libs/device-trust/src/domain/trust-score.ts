@@ -47,8 +47,19 @@ export interface TrustInput {
  * the phone's app retrying its queue meanwhile is no evidence against it. Weighed at 5, those
  * retries left a phone an admin unblocked under TRUST_LOW_THRESHOLD for weeks. The events are
  * still recorded and listed.
+ *
+ * `packet_flood` (the device sent more than FRAUD_DEVICE_PER_MINUTE packets in a minute refused
+ * as only a bug of the app or a forger makes them: malformed, a signature that does not verify,
+ * another device's or worker's, a reused packetId; one event per type and minute, the rows past
+ * the bound not stored) weighs 60, the default TRUST_FRAUD_PENALTY_CAP: the per-type caps
+ * (malformed_packet at most 6) left such a phone trusted whatever it sent, and an honest app
+ * never reaches the bound. One flood minute takes a phone of a worker with the default standing
+ * (50, plus at most 10 for age and 15 for its request headers) under TRUST_AUTO_BLOCK_FLOOR (20):
+ * blocked. A standing of 80 (a thekedar's, or inherited from one) stays above it, as the penalty
+ * cap decides for any history.
  */
 export const FRAUD_WEIGHTS: Record<string, number> = {
+  packet_flood: 60,
   impossible_travel: 10,
   shared_device: 8,
   invalid_signature: 8,
