@@ -26,7 +26,8 @@ describe('fraud events changed outside the server (e2e)', () => {
   /** SQLite: a connection of its own to the server's file (absent on MongoDB). */
   let file: Database.Database | undefined;
   beforeAll(async () => {
-    t = await startTestApp();
+    // one device's 1,100 seeded events below are stored in one minute (FRAUD_DEVICE_PER_MINUTE)
+    t = await startTestApp({ FRAUD_DEVICE_PER_MINUTE: '1000000' });
     if (t.config.database.driver === 'sqlite') {
       file = new Database(join(t.dataDir, 'mdai.sqlite'));
     }

@@ -202,7 +202,7 @@ export interface FingerprintView {
 
 export interface FraudEventDetailView {
   id: string;
-  type: 'invalid_token' | 'unknown_device' | 'device_blocked' | 'invalid_signature' | 'malformed_packet' | 'device_mismatch' | 'worker_mismatch' | 'site_not_allowed' | 'timestamp_in_future' | 'timestamp_too_old' | 'outside_token_window' | 'packet_id_conflict' | 'impossible_travel' | 'outside_geofence' | 'rapid_repeat' | 'shared_device' | 'onboarding_signature_invalid' | 'onboarding_replay' | 'onboarding_stale_timestamp';
+  type: 'invalid_token' | 'unknown_device' | 'device_blocked' | 'invalid_signature' | 'malformed_packet' | 'device_mismatch' | 'worker_mismatch' | 'site_not_allowed' | 'timestamp_in_future' | 'timestamp_too_old' | 'outside_token_window' | 'packet_id_conflict' | 'impossible_travel' | 'outside_geofence' | 'rapid_repeat' | 'shared_device' | 'onboarding_signature_invalid' | 'onboarding_replay' | 'onboarding_stale_timestamp' | 'packet_flood';
   deviceId?: string;
   workerId?: string;
   siteId?: string;
@@ -218,13 +218,13 @@ export interface FraudEventDetailView {
   reviews: FraudReviewView[];
 }
 
-export const FraudEventDetailViewTypeValues = ['invalid_token', 'unknown_device', 'device_blocked', 'invalid_signature', 'malformed_packet', 'device_mismatch', 'worker_mismatch', 'site_not_allowed', 'timestamp_in_future', 'timestamp_too_old', 'outside_token_window', 'packet_id_conflict', 'impossible_travel', 'outside_geofence', 'rapid_repeat', 'shared_device', 'onboarding_signature_invalid', 'onboarding_replay', 'onboarding_stale_timestamp'] as const;
+export const FraudEventDetailViewTypeValues = ['invalid_token', 'unknown_device', 'device_blocked', 'invalid_signature', 'malformed_packet', 'device_mismatch', 'worker_mismatch', 'site_not_allowed', 'timestamp_in_future', 'timestamp_too_old', 'outside_token_window', 'packet_id_conflict', 'impossible_travel', 'outside_geofence', 'rapid_repeat', 'shared_device', 'onboarding_signature_invalid', 'onboarding_replay', 'onboarding_stale_timestamp', 'packet_flood'] as const;
 
 export const FraudEventDetailViewIntegrityValues = ['verified', 'legacy', 'tampered'] as const;
 
 export interface FraudEventView {
   id: string;
-  type: 'invalid_token' | 'unknown_device' | 'device_blocked' | 'invalid_signature' | 'malformed_packet' | 'device_mismatch' | 'worker_mismatch' | 'site_not_allowed' | 'timestamp_in_future' | 'timestamp_too_old' | 'outside_token_window' | 'packet_id_conflict' | 'impossible_travel' | 'outside_geofence' | 'rapid_repeat' | 'shared_device' | 'onboarding_signature_invalid' | 'onboarding_replay' | 'onboarding_stale_timestamp';
+  type: 'invalid_token' | 'unknown_device' | 'device_blocked' | 'invalid_signature' | 'malformed_packet' | 'device_mismatch' | 'worker_mismatch' | 'site_not_allowed' | 'timestamp_in_future' | 'timestamp_too_old' | 'outside_token_window' | 'packet_id_conflict' | 'impossible_travel' | 'outside_geofence' | 'rapid_repeat' | 'shared_device' | 'onboarding_signature_invalid' | 'onboarding_replay' | 'onboarding_stale_timestamp' | 'packet_flood';
   deviceId?: string;
   workerId?: string;
   siteId?: string;
@@ -238,7 +238,7 @@ export interface FraudEventView {
   integrity: 'verified' | 'legacy' | 'tampered';
 }
 
-export const FraudEventViewTypeValues = ['invalid_token', 'unknown_device', 'device_blocked', 'invalid_signature', 'malformed_packet', 'device_mismatch', 'worker_mismatch', 'site_not_allowed', 'timestamp_in_future', 'timestamp_too_old', 'outside_token_window', 'packet_id_conflict', 'impossible_travel', 'outside_geofence', 'rapid_repeat', 'shared_device', 'onboarding_signature_invalid', 'onboarding_replay', 'onboarding_stale_timestamp'] as const;
+export const FraudEventViewTypeValues = ['invalid_token', 'unknown_device', 'device_blocked', 'invalid_signature', 'malformed_packet', 'device_mismatch', 'worker_mismatch', 'site_not_allowed', 'timestamp_in_future', 'timestamp_too_old', 'outside_token_window', 'packet_id_conflict', 'impossible_travel', 'outside_geofence', 'rapid_repeat', 'shared_device', 'onboarding_signature_invalid', 'onboarding_replay', 'onboarding_stale_timestamp', 'packet_flood'] as const;
 
 export const FraudEventViewIntegrityValues = ['verified', 'legacy', 'tampered'] as const;
 

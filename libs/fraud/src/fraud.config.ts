@@ -17,6 +17,7 @@ class FraudEnv {
   @IsOmittable() @IsInt() @Min(1) @Max(1000) FRAUD_SHARED_DEVICE_MAX_WORKERS?: number;
   @IsOmittable() @IsInt() @Min(1) @Max(24 * 30) FRAUD_SHARED_DEVICE_WINDOW_HOURS?: number;
   @IsOmittable() @IsInt() @Min(0) @Max(1_000_000) FRAUD_UNATTRIBUTED_PER_MINUTE?: number;
+  @IsOmittable() @IsInt() @Min(0) @Max(1_000_000) FRAUD_DEVICE_PER_MINUTE?: number;
   @IsOmittable() @IsIn(['0', '1']) FRAUD_LEGACY_TAGGING?: string;
 }
 
@@ -38,6 +39,14 @@ export interface FraudSettings {
    */
   unattributedPerMinute: number;
   /**
+   * Fraud events naming one device stored per type per minute by one instance; the rest are
+   * counted (`mdai_fraud_events_unstored_total`) and logged once a minute per device and type,
+   * not stored. Sized so an honest phone never reaches it (a few events a day); one over it of
+   * a PACKET_FLOOD_TYPES type adds a `packet_flood` event, which weighs on the trust score.
+   * Optional where a spec builds its own settings: 50.
+   */
+  devicePerMinute?: number;
+  /**
    * FRAUD_LEGACY_TAGGING: whether a start may tag untagged fraud rows as `legacy` on a store
    * with no `fraud_seal` marker and no tagged row (a store from before the tags, or one where a
    * database writer deleted every tagged row and the marker: the store cannot tell them apart,
@@ -54,6 +63,9 @@ export interface FraudSettings {
   legacyTaggingExplicit?: boolean;
 }
 
+/** FRAUD_DEVICE_PER_MINUTE's default. */
+export const DEVICE_PER_MINUTE = 50;
+
 function readFraudConfig(env: Env): FraudSettings {
   const v = validateEnv(FraudEnv, env);
   return {
@@ -63,6 +75,7 @@ function readFraudConfig(env: Env): FraudSettings {
     sharedDeviceMaxWorkers: v.FRAUD_SHARED_DEVICE_MAX_WORKERS ?? 3,
     sharedDeviceWindowSeconds: (v.FRAUD_SHARED_DEVICE_WINDOW_HOURS ?? 24) * 3600,
     unattributedPerMinute: v.FRAUD_UNATTRIBUTED_PER_MINUTE ?? 60,
+    devicePerMinute: v.FRAUD_DEVICE_PER_MINUTE ?? DEVICE_PER_MINUTE,
     legacyTagging: (v.FRAUD_LEGACY_TAGGING ?? (env.NODE_ENV === 'production' ? '0' : '1')) === '1',
     legacyTaggingExplicit: v.FRAUD_LEGACY_TAGGING === '1',
   };

@@ -23,7 +23,7 @@ export class FraudMetrics {
     });
     this.unstored = new Counter({
       name: 'mdai_fraud_events_unstored_total',
-      help: 'Fraud events naming no device over FRAUD_UNATTRIBUTED_PER_MINUTE: counted, not stored',
+      help: "Fraud events over their minute's budget (naming no device: FRAUD_UNATTRIBUTED_PER_MINUTE of the type; naming a device: FRAUD_DEVICE_PER_MINUTE of the device and type): counted, not stored",
       labelNames: ['type'],
       registers: [registry],
     });

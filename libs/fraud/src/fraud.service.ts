@@ -7,9 +7,10 @@ import {
   FraudReview,
   FraudWeight,
   FraudReviewDecision,
+  PACKET_FLOOD_TYPES,
 } from './domain/fraud-event';
-import { UnattributedBudget } from './domain/unattributed-budget';
-import { fraudConfig, FraudSettings } from './fraud.config';
+import { MinuteBudget } from './domain/minute-budget';
+import { DEVICE_PER_MINUTE, fraudConfig, FraudSettings } from './fraud.config';
 import { FraudError, FraudEventTamperedError } from './fraud.errors';
 import {
   AttendanceHistory,
@@ -69,7 +70,11 @@ const TAMPERED_COUNTED = 100_000;
 @Injectable()
 export class FraudService {
   private readonly logger = new Logger(FraudService.name);
-  private readonly unattributed: UnattributedBudget;
+  /** FRAUD_UNATTRIBUTED_PER_MINUTE: the events naming no device, by type. */
+  private readonly unattributed: MinuteBudget;
+  /** FRAUD_DEVICE_PER_MINUTE: the events naming a device, by device and type. */
+  private readonly perDevice: MinuteBudget;
+  private readonly devicePerMinute: number;
   /**
    * Events read as `tampered` by this instance, in the order found (at most TAMPERED_KEPT, the
    * newest found): what `/health` lists. An event is added when first found (counted), never
@@ -86,7 +91,9 @@ export class FraudService {
     private readonly metrics: FraudMetrics,
     @Inject(fraudConfig.KEY) settings: FraudSettings,
   ) {
-    this.unattributed = new UnattributedBudget(settings.unattributedPerMinute);
+    this.unattributed = new MinuteBudget(settings.unattributedPerMinute);
+    this.devicePerMinute = settings.devicePerMinute ?? DEVICE_PER_MINUTE;
+    this.perDevice = new MinuteBudget(this.devicePerMinute);
   }
 
   /**
@@ -97,19 +104,44 @@ export class FraudService {
     return this.events.retagPage(after, limit, except);
   }
 
-  /** Records one event; undefined when it named no device and was over the minute's budget. */
+  /** Records one event; undefined when it was over its minute's budget (MinuteBudget). */
   async record(input: FraudEventInput): Promise<FraudEvent | undefined> {
     const [event] = await this.recordAll([input]);
     return event;
   }
 
   /**
-   * Stores the events (those naming no device within FRAUD_UNATTRIBUTED_PER_MINUTE of their
-   * type, UnattributedBudget) and returns those stored.
+   * Stores the events within their minute's budget and returns those stored: those naming no
+   * device within FRAUD_UNATTRIBUTED_PER_MINUTE of their type, those naming a device within
+   * FRAUD_DEVICE_PER_MINUTE of that device and type (per instance). The rest are counted
+   * (`mdai_fraud_events_unstored_total{type}`) and logged once a minute, not stored. The first
+   * over a device's budget of a PACKET_FLOOD_TYPES type adds a `packet_flood` event naming the
+   * device (stored whatever the budget: one per device, type and minute), which weighs on its
+   * trust score: the flood is seen by the score (and the auto-block floor) though its rows are
+   * not stored.
    */
   async recordAll(inputs: FraudEventInput[]): Promise<FraudEvent[]> {
     const now = this.clock.now();
-    inputs = inputs.filter((input) => input.deviceId !== undefined || this.admit(input, now));
+    const nowMs = now.getTime();
+    const admitted: FraudEventInput[] = [];
+    for (const input of inputs) {
+      if (input.deviceId === undefined) {
+        if (this.admitUnattributed(input, nowMs)) admitted.push(input);
+        continue;
+      }
+      if (input.type === 'packet_flood') {
+        admitted.push(input);
+        continue;
+      }
+      const verdict = this.perDevice.admit(`${input.deviceId}\u0000${input.type}`, nowMs);
+      if (verdict === 'store') {
+        admitted.push(input);
+        continue;
+      }
+      this.metrics.notStored(input.type);
+      if (verdict === 'first_over') admitted.push(...this.deviceOver(input));
+    }
+    inputs = admitted;
     if (inputs.length === 0) return [];
     // a literal of the event's members, not `{ ...input, id, at }`: on Node 20 a spread followed
     // by more members takes V8's slow path (~2 µs an event; a flagged batch has one per packet).
@@ -139,8 +171,8 @@ export class FraudService {
     return events;
   }
 
-  private admit(input: FraudEventInput, now: Date): boolean {
-    const verdict = this.unattributed.admit(input.type, now.getTime());
+  private admitUnattributed(input: FraudEventInput, nowMs: number): boolean {
+    const verdict = this.unattributed.admit(input.type, nowMs);
     if (verdict === 'store') return true;
     this.metrics.notStored(input.type);
     if (verdict === 'first_over') {
@@ -150,6 +182,27 @@ export class FraudService {
       );
     }
     return false;
+  }
+
+  /**
+   * The first event of a device over its minute's budget of a type: logged (once a minute per
+   * device and type), and for a PACKET_FLOOD_TYPES type the `packet_flood` event to store.
+   */
+  private deviceOver(input: FraudEventInput): FraudEventInput[] {
+    this.logger.warn(
+      { deviceId: input.deviceId, fraud: [{ type: input.type }], perMinute: this.devicePerMinute },
+      'Fraud events of one device over FRAUD_DEVICE_PER_MINUTE: the rest of this minute are counted (mdai_fraud_events_unstored_total), not stored',
+    );
+    if (!PACKET_FLOOD_TYPES.has(input.type)) return [];
+    return [
+      {
+        type: 'packet_flood',
+        deviceId: input.deviceId,
+        workerId: input.workerId,
+        siteId: input.siteId,
+        detail: `more than ${this.devicePerMinute} packets refused as ${input.type} from this device in one minute (FRAUD_DEVICE_PER_MINUTE; a bug of the app or a forger): the rest of the minute are counted (mdai_fraud_events_unstored_total), not stored`,
+      },
+    ];
   }
 
   /**

@@ -56,6 +56,35 @@ describe('computeTrustScore', () => {
     expect(result.score).toBe(0);
   });
 
+  it('should weigh packet_flood outside the penalty cap: a worker phone at its best falls under the auto-block floor (20)', () => {
+    const best = (fraudEvents: TrustInput['fraudEvents']) =>
+      computeTrustScore(
+        input({
+          device: {
+            ...input().device,
+            createdAt: new Date(NOW.getTime() - 40 * DAY),
+            lastIp: '203.0.113.9',
+          },
+          fraudEvents,
+          request: {
+            userAgent: 'MDAI-Worker/1.4.0 (Android 14; Redmi Note 12)',
+            appVersion: '1.4.0',
+            deviceIdHeader: 'd1',
+            ip: '203.0.113.9',
+          },
+        }),
+      );
+    const malformed = Array.from({ length: 50 }, () => ({ type: 'malformed_packet', at: NOW }));
+    // 50 + 10 (age) + 20 (headers and address) - 6 (malformed_packet capped at 3 x 2)
+    expect(best(malformed).score).toBe(74);
+    const flooded = best([...malformed, { type: 'packet_flood', at: NOW }]);
+    expect(flooded.score).toBe(14);
+    expect(flooded.factors.find((f) => f.name === 'packet_flood')?.effect).toBe(-60);
+    // at most 3 count
+    const four = Array.from({ length: 4 }, () => ({ type: 'packet_flood', at: NOW }));
+    expect(best(four).factors.find((f) => f.name === 'packet_flood')?.effect).toBe(-180);
+  });
+
   it('should score the request headers against the registration', () => {
     const effects = (request: TrustInput['request']) =>
       Object.fromEntries(

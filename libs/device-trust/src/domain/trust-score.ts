@@ -47,6 +47,8 @@ export interface TrustInput {
  * the phone's app retrying its queue meanwhile is no evidence against it. Weighed at 5, those
  * retries left a phone an admin unblocked under TRUST_LOW_THRESHOLD for weeks. The events are
  * still recorded and listed.
+ *
+ * `packet_flood` is not listed: it is its own factor (PACKET_FLOOD_WEIGHT), outside the cap.
  */
 export const FRAUD_WEIGHTS: Record<string, number> = {
   impossible_travel: 10,
@@ -68,6 +70,19 @@ export const FRAUD_WEIGHTS: Record<string, number> = {
   rapid_repeat: 1,
 };
 const PER_TYPE_CAP = 3;
+
+/**
+ * Points one `packet_flood` event takes off at full weight (fading over the window as the
+ * others), at most 3 of them: the device sent more than FRAUD_DEVICE_PER_MINUTE packets in a
+ * minute refused as only a bug of the app or a forger makes them (malformed, a signature that
+ * does not verify, another device's or worker's, a reused packetId; one event per type and
+ * minute, the rows past the bound not stored). Its own factor, outside TRUST_FRAUD_PENALTY_CAP:
+ * within the cap (60) a worker's phone at its best (50 + 10 for age + 20 for its request) stays
+ * at 20, never under the auto-block floor (20), whatever it sends. One flood minute takes any
+ * worker's phone under the floor (blocked); a thekedar's (80) at its second. An honest app never
+ * reaches the bound.
+ */
+const PACKET_FLOOD_WEIGHT = 60;
 const DAY_MS = 86_400_000;
 
 const OS_FAMILIES: [family: string, pattern: RegExp][] = [
@@ -89,6 +104,8 @@ export function computeTrustScore(input: TrustInput): TrustScore {
     ageFactor(input.now, input.device.createdAt),
     historyFactor(input),
   ];
+  const flood = floodFactor(input);
+  if (flood) factors.push(flood);
   if (input.request) {
     factors.push(
       userAgentFactor(input.request.userAgent, input.device.fingerprint),
@@ -154,6 +171,27 @@ function historyFactor(input: TrustInput): TrustFactor {
     name: 'fraud_history',
     effect: effect === 0 ? 0 : effect,
     detail: `${parts.join(', ')} in the last ${input.settings.fraudWindowDays} days, weighted by type and recency`,
+  };
+}
+
+/** The `packet_flood` events in the window, when there are any (no factor otherwise). */
+function floodFactor(input: TrustInput): TrustFactor | undefined {
+  const windowMs = input.settings.fraudWindowDays * DAY_MS;
+  let count = 0;
+  let points = 0;
+  for (const event of input.fraudEvents) {
+    if (event.type !== 'packet_flood') continue;
+    const age = Math.max(0, input.now.getTime() - event.at.getTime());
+    if (!(age < windowMs)) continue;
+    count += 1;
+    points += PACKET_FLOOD_WEIGHT * (1 - age / windowMs);
+  }
+  if (count === 0) return undefined;
+  const effect = -Math.round(Math.min(points, PER_TYPE_CAP * PACKET_FLOOD_WEIGHT));
+  return {
+    name: 'packet_flood',
+    effect: effect === 0 ? 0 : effect,
+    detail: `packet_flood x${count} in the last ${input.settings.fraudWindowDays} days (more than FRAUD_DEVICE_PER_MINUTE packets a minute refused as only a bug of the app or a forger makes them), weighted by recency, outside the penalty cap`,
   };
 }
 

@@ -1,0 +1,38 @@
+/**
+ * How many fraud events one instance stores per key (a type, or a device and a type) and
+ * minute. Over the budget an event is counted and logged, not stored: FraudService keeps one
+ * for the events that name no device (FRAUD_UNATTRIBUTED_PER_MINUTE, by type: a refused offline
+ * token, token refresh or thekedar signature comes from a request anyone can send) and one for
+ * those that name a device (FRAUD_DEVICE_PER_MINUTE, by device and type: one phone with a valid
+ * token sending 500 garbage packets a request made 500 rows a request).
+ *
+ * At most `maxKeys` keys a minute are tracked (memory stays bounded whatever the keys are); an
+ * event of a key past them is counted, not stored (`over`), until the next minute.
+ */
+export class MinuteBudget {
+  private minute = -1;
+  private readonly used = new Map<string, number>();
+
+  constructor(
+    private readonly perMinute: number,
+    private readonly maxKeys = 100_000,
+  ) {}
+
+  /**
+   * `store`: inside this minute's budget of `key`; `first_over`: the first one over it this
+   * minute (log it once); `over`: further ones.
+   */
+  admit(key: string, nowMs: number): 'store' | 'first_over' | 'over' {
+    const minute = Math.floor(nowMs / 60_000);
+    if (minute !== this.minute) {
+      this.minute = minute;
+      this.used.clear();
+    }
+    const seen = this.used.get(key);
+    if (seen === undefined && this.used.size >= this.maxKeys) return 'over';
+    const used = seen ?? 0;
+    this.used.set(key, used + 1);
+    if (used < this.perMinute) return 'store';
+    return used === this.perMinute ? 'first_over' : 'over';
+  }
+}
