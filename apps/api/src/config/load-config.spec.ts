@@ -71,6 +71,25 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATA_DIR: dataDir }).notices.join()).toContain('generated');
   });
 
+  it('should say a store secrets.json that is there but holds no key (`{}`) is empty, not missing, naming the keys without values', () => {
+    writeFileSync(join(dataDir, 'mdai.sqlite'), '');
+    writeFileSync(join(dataDir, 'secrets.json'), '{}\n');
+    let error: unknown;
+    try {
+      loadConfig({ DATA_DIR: dataDir });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain('holds a store (mdai.sqlite) but a secrets.json that holds no key');
+    expect(message).not.toContain('but no secrets.json');
+    expect(message).toContain('VAULT_KEYS');
+    expect(message).toContain('STORE_MAC_KEY');
+    // nothing generated into it
+    expect(readFileSync(join(dataDir, 'secrets.json'), 'utf8')).toBe('{}\n');
+  });
+
   it('should prefer variables from the environment over the generated ones', () => {
     const config = loadConfig({
       DATA_DIR: dataDir,

@@ -125,9 +125,14 @@ function refuseStoreWithoutSecrets(
     Object.keys(stored).length === 0 &&
     existsSync(join(dataDir, guardedBy.file))
   ) {
+    // a secrets.json there but empty (`{}`: truncated, or written by hand) is not "no file"
+    const present = existsSync(join(dataDir, SECRETS_FILE));
+    const what = present
+      ? `a ${SECRETS_FILE} that holds no key (an empty object)`
+      : `no ${SECRETS_FILE}`;
     throw new ConfigError(
       'DATA_DIR',
-      `${dataDir} holds a store (${guardedBy.file}) but no ${SECRETS_FILE}, and none of the keys its values were sealed and signed with is set (${keysOfStore.join(', ')}): they would be generated anew. Put back the ${SECRETS_FILE} this store was made with (for a backup taken with --without-secrets, the one kept apart from it), or set those variables; to start a new store instead, move ${guardedBy.file} aside`,
+      `${dataDir} holds a store (${guardedBy.file}) but ${what}, and none of the keys its values were sealed and signed with is set (${keysOfStore.join(', ')}): they would be generated anew. Put back the ${SECRETS_FILE} this store was made with (for a backup taken with --without-secrets, the one kept apart from it), or set those variables; to start a new store instead, move ${guardedBy.file} aside`,
     );
   }
 }
