@@ -75,6 +75,9 @@ const PENDING_PAGE = 1000;
  */
 export const RECHECK_MS = 60_000;
 
+/** Links of a ledger watch run's budget one site's visit is charged, besides its links. */
+const WATCH_SITE_COST = 50;
+
 /** A sealed link the site's read model stops before (it fails its check: LV #4). */
 export interface StoppedSite {
   siteId: string;
@@ -350,6 +353,9 @@ export class TimesheetProjector
           after += limit;
           this.watchedThrough.set(siteId, after);
         }
+        // a site's visit costs reads of its own (its checkpoint, a proof a page): charged after
+        // it, so a run over many small sites is bounded too
+        budget -= WATCH_SITE_COST;
       }
     });
   }
