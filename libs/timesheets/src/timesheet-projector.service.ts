@@ -75,6 +75,9 @@ const PENDING_PAGE = 1000;
  */
 export const RECHECK_MS = 60_000;
 
+/** Links of a ledger watch run's budget one site's visit is charged, besides its links. */
+const WATCH_SITE_COST = 50;
+
 /** A sealed link the site's read model stops before (it fails its check: LV #4). */
 export interface StoppedSite {
   siteId: string;
@@ -197,6 +200,18 @@ export class TimesheetProjector
   private readonly noEntry = new Map<string, Set<number>>();
   /** Per site, when a catch-up last counted its stored entries (`RECHECK_MS`). */
   private readonly countedAt = new Map<string, number>();
+  /**
+   * The ledger watch: per site, the seq up to which its pass over the sealed links the read
+   * model took has checked them again (a pass starts over from 0 once it reaches the cursor).
+   */
+  private readonly watchedThrough = new Map<string, number>();
+  /** The site the watch's next run starts with (round robin over the sites read). */
+  private watchTurn = 0;
+  private watchTimer?: NodeJS.Timeout;
+  private watchRun?: Promise<void>;
+  private closing = false;
+  private readonly watchMs: number;
+  private readonly watchLinks: number;
 
   constructor(
     private readonly repo: TimesheetRepository,
@@ -227,6 +242,8 @@ export class TimesheetProjector
     }
     this.maxShiftMs = settings.maxShiftHours * 3_600_000;
     this.leaseMs = settings.rebuildLeaseSeconds * 1000;
+    this.watchMs = settings.ledgerCheckMs;
+    this.watchLinks = settings.ledgerCheckLinks;
     this.defaultZone = workforceSettings.defaultTimeZone;
   }
 
@@ -256,6 +273,112 @@ export class TimesheetProjector
       // the marks stay: each site's next catch-up takes its own
       this.logger.warn({ err: error as Error }, 'Timesheet days pending recompute not recomputed');
     });
+    this.scheduleWatch();
+  }
+
+  /** The next run of the ledger watch, `ledgerCheckMs` after the last one ended. */
+  private scheduleWatch(): void {
+    if (this.closing) return;
+    this.watchTimer = setTimeout(() => {
+      this.watchRun = this.watchLedger()
+        .catch((error: unknown) => {
+          this.logger.warn({ err: error as Error }, 'Ledger watch run failed');
+        })
+        .finally(() => {
+          this.watchRun = undefined;
+          this.scheduleWatch();
+        });
+    }, this.watchMs);
+    this.watchTimer.unref();
+  }
+
+  /**
+   * One run of the ledger watch (review of the outside tester, MED: a sealed link changed in
+   * the database behind the read model's cursor was never read again, so the site was paid
+   * from it until a rebuild). Queued with the projection's work, so a run never races a
+   * catch-up or a rebuild of the same site. It first reads again the links sites stop before,
+   * each when its stored row changed or once per RECHECK_MS: one that checks now clears the
+   * stop. Then it checks up to `ledgerCheckLinks` sealed links the read model already took,
+   * page by page (the loop turns between pages), going on where the last run ended, site after
+   * site: a link that fails (`readAuthenticatedChain`: hashed again from its stored texts,
+   * chained to the stored link before it, the page's last one proved in the signed checkpoint)
+   * stops the site's reads (503 `timesheets_ledger_unverified`, `/health`) as a catch-up's stop
+   * does. A site's pass over N links takes about N / ledgerCheckLinks runs (sites take turns:
+   * a run that ends within a site's pass goes on with the next site, and comes back to it).
+   */
+  watchLedger(): Promise<void> {
+    return this.serialized(async () => {
+      const now = this.now();
+      for (const [siteId, stop] of [...this.stops]) {
+        if (
+          now - stop.checkedAt < RECHECK_MS &&
+          (await this.ledger.storedRecordHash(siteId, stop.seq)) === stop.recordHash
+        ) {
+          continue;
+        }
+        await this.letLoopTurn();
+        const found = await this.checkLinks(siteId, stop.seq - 1, 1);
+        if (found) {
+          this.noteStop(siteId, found, now, -1);
+          continue;
+        }
+        this.stops.delete(siteId);
+        // the pass goes on from the link put back
+        this.watchedThrough.set(siteId, stop.seq);
+        this.logger.log(
+          { siteId, seq: stop.seq },
+          'Timesheet read model reads past the sealed ledger link it stopped before (the link checks again)',
+        );
+      }
+      const sites = [...this.applied.keys()];
+      let budget = this.watchLinks;
+      for (let visited = 0; visited < sites.length && budget > 0; visited++) {
+        const siteId = sites[this.watchTurn++ % sites.length];
+        if (this.stops.has(siteId)) continue;
+        const cursor = this.applied.get(siteId) ?? 0;
+        const through = Math.min(cursor, await this.ledger.sealedSize(siteId));
+        let after = this.watchedThrough.get(siteId) ?? 0;
+        if (after >= through) after = 0;
+        while (after < through && budget > 0) {
+          const limit = Math.min(CATCH_UP_PAGE, through - after, budget);
+          await this.letLoopTurn();
+          const found = await this.checkLinks(siteId, after, limit);
+          budget -= limit;
+          if (found) {
+            // behind the cursor: kept by the catch-ups (they start after it) until a run of
+            // the watch, or a rebuild's read from 0, finds the link as sealed again
+            this.noteStop(siteId, found, now, -1);
+            break;
+          }
+          after += limit;
+          this.watchedThrough.set(siteId, after);
+        }
+        // a site's visit costs reads of its own (its checkpoint, a proof a page): charged after
+        // it, so a run over many small sites is bounded too
+        budget -= WATCH_SITE_COST;
+      }
+    });
+  }
+
+  /**
+   * Checks the `limit` links after `after` (`readAuthenticatedChain`); the first sealed one
+   * that fails, or is missing, when one does.
+   */
+  private async checkLinks(
+    siteId: string,
+    after: number,
+    limit: number,
+  ): Promise<ChainStop | undefined> {
+    let stopped: ChainStop | undefined;
+    const page = await this.ledger.readAuthenticatedChain(siteId, after, limit, (s) => {
+      stopped = s;
+    });
+    if (stopped) return stopped.sealed ? stopped : undefined;
+    if (page.length < limit) {
+      // the page ends short of links the read model took: a deleted link at its end
+      return { seq: after + page.length + 1, reason: 'link_missing', sealed: true };
+    }
+    return undefined;
   }
 
   /**
@@ -403,6 +526,9 @@ export class TimesheetProjector
 
   /** Lets queued projection work finish before the store closes. */
   async beforeApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.watchTimer);
+    await this.watchRun;
     await this.queue;
   }
 
@@ -708,6 +834,7 @@ export class TimesheetProjector
     // SLICE_MS: recomputes, then their days written); it stays inside `serialized`, so no other
     // projection work runs meanwhile.
     let read = 0;
+    const from = after;
     let stopped: ChainStop | undefined;
     const onStop = (s: ChainStop) => {
       stopped = s;
@@ -740,7 +867,7 @@ export class TimesheetProjector
         if (!stopped && head < sealed) {
           stopped = { seq: head + 1, reason: 'link_missing', sealed: true };
         }
-        this.noteStop(siteId, stopped?.sealed ? stopped : undefined, now);
+        this.noteStop(siteId, stopped?.sealed ? stopped : undefined, now, from);
         return read;
       }
     }
@@ -793,10 +920,12 @@ export class TimesheetProjector
   /**
    * Remembers where a catch-up of the site stopped before a sealed link that fails its check
    * (logged and counted when first found), or forgets a stop a catch-up read past (the link put
-   * back as sealed).
+   * back as sealed). `from`: the seq the catch-up read after; a stop the ledger watch found at
+   * or before it (behind the cursor) is not one this catch-up read, and stays (-1: the watch).
    */
-  private noteStop(siteId: string, stop: ChainStop | undefined, now: number): void {
+  private noteStop(siteId: string, stop: ChainStop | undefined, now: number, from: number): void {
     const seen = this.stops.get(siteId);
+    if (seen && from >= 0 && seen.seq <= from) return;
     if (!stop) {
       if (!seen) return;
       this.stops.delete(siteId);

@@ -8,6 +8,8 @@ class TimesheetsEnv {
   @IsOmittable() @IsInt() @Min(2) @Max(3600) TIMESHEET_REBUILD_LEASE_SECONDS?: number;
   @IsOmittable() @IsInt() @Min(0) @Max(10_000_000) TIMESHEET_CORRECTION_MAX_LAG?: number;
   @IsOmittable() @IsInt() @Min(1) @Max(600_000) TIMESHEET_CORRECTION_WAIT_MS?: number;
+  @IsOmittable() @IsInt() @Min(10) @Max(3_600_000) TIMESHEET_LEDGER_CHECK_MS?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(1_000_000) TIMESHEET_LEDGER_CHECK_LINKS?: number;
 }
 
 export interface TimesheetsSettings {
@@ -36,6 +38,15 @@ export interface TimesheetsSettings {
    * the site's catch-up), in ms, from its arrival: beyond, 503 `timesheets_catching_up`.
    */
   correctionWaitMs: number;
+  /**
+   * How often the ledger watch runs, in ms: each run checks again (hashed, chained, proved in
+   * the signed checkpoint) up to `ledgerCheckLinks` sealed links the read model already took,
+   * going on where the last run ended, site after site, and re-reads the links sites stopped
+   * before (docs/architecture.md, "The ledger watch").
+   */
+  ledgerCheckMs: number;
+  /** The most links one run of the ledger watch checks (its bound on the event loop). */
+  ledgerCheckLinks: number;
 }
 
 function readTimesheetsConfig(env: Env): TimesheetsSettings {
@@ -47,6 +58,8 @@ function readTimesheetsConfig(env: Env): TimesheetsSettings {
     rebuildLeaseSeconds: v.TIMESHEET_REBUILD_LEASE_SECONDS ?? 30,
     correctionMaxLag: v.TIMESHEET_CORRECTION_MAX_LAG ?? 5_000,
     correctionWaitMs: v.TIMESHEET_CORRECTION_WAIT_MS ?? 15_000,
+    ledgerCheckMs: v.TIMESHEET_LEDGER_CHECK_MS ?? 1000,
+    ledgerCheckLinks: v.TIMESHEET_LEDGER_CHECK_LINKS ?? 2000,
   };
 }
 
