@@ -7,6 +7,7 @@ import { SQLITE_FILE } from '@app/persistence';
 import { StoreMacReplicas } from '@app/tlog';
 import { KeyHoldersService } from '@app/vault';
 import { createApp } from '../bootstrap';
+import { UnsealedTailSweep } from '../unsealed-tail-sweep';
 
 /**
  * Runs a one-off job (`npm run …`, `node …/admin.js …`) inside the app, built from the same environment as the
@@ -20,6 +21,8 @@ export function runAppJob(failure: string, job: (app: INestApplication) => Promi
     const { app } = await createApp({ LOG_LEVEL: 'warn', ...process.env }, {}, 'job');
     try {
       await app.init();
+      // nor sweeps the logs for unsealed entries (the servers do; ledger:seal-foreign on demand)
+      await app.get(UnsealedTailSweep, { strict: false }).stop();
       // a job is not a server: it must not count as one that holds (or lacks) a vault key
       // version for the replicas' /health and for keys:reseal while it runs
       await app.get(KeyHoldersService, { strict: false }).stop();
