@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LedgerService } from '@app/offline-sync';
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
-import { dataDirApp } from './support/tamper';
+import { dataDirApp, sealForeign } from './support/tamper';
 import { http, pollUntil, slowOnMongo, TestApp } from './support/test-app';
 import { enrollPhone, Phone } from './support/worker-client';
 import { fill, verifyLedger } from './support/ledger-client';
@@ -119,6 +119,7 @@ describe('logs committed past their last checkpoint, found at start-up (e2e)', (
       const counted = await pollUntil(
         () => unsealedMetric(t),
         (n) => n === 1,
+        20_000,
       );
       expect(counted).toBe(1);
       expect(await unsealedOnHealth(t)).toEqual([expect.objectContaining({ origin, size: 5 })]);
@@ -127,11 +128,33 @@ describe('logs committed past their last checkpoint, found at start-up (e2e)', (
       const verified = await pollUntil(
         () => verifyLedger(t, phone.siteId),
         (body) => body.ok,
+        20_000,
       );
       expect(verified).toMatchObject({ ok: true, length: 5 });
       expect((await checkpoint(t, phone.siteId)).body).toMatchObject({ treeSize: 5 });
       expect(await unsealedMetric(t)).toBe(0);
       expect(await unsealedOnHealth(t)).toEqual([]);
+    },
+    slowOnMongo(60_000),
+  );
+
+  it(
+    "should have ledger:seal-foreign seal the links a crash left without a checkpoint when all are the server's",
+    async () => {
+      const t = await start();
+      const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+      await fill(t, phone, 1, 2);
+      await commitUnsealed(t, phone, 3);
+      await server.stop();
+      const run = await sealForeign('ledger', server.dataDir, '--site', phone.siteId);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('5 links, the last checkpoint covers 2');
+      expect(run.stdout).toContain('seq 3..5 had no checkpoint');
+      expect(run.stdout).toContain('checkpoint of size 5 signed');
+      const again = await sealForeign('ledger', server.dataDir, '--site', phone.siteId);
+      expect(again.stdout).toContain('5 links, the last checkpoint covers 5');
+      expect(again.stdout).toContain('nothing to seal');
     },
     slowOnMongo(60_000),
   );

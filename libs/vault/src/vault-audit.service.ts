@@ -339,6 +339,21 @@ export class VaultAuditService {
   }
 
   /**
+   * Seals the audit log up to `head`: records committed by the server and left without a
+   * checkpoint (`vault:seal-foreign` when none lacks a valid MAC). A record the server did not
+   * write refuses it (`UnauthenticatedEntryError`). Returns the checkpoint's size.
+   */
+  async sealTail(head: number): Promise<number> {
+    const sealed = await this.tlog.seal(
+      this.origin,
+      head,
+      (from, to) => this.authenticatedLeaves(from, to),
+      [],
+    );
+    return sealed.checkpoint.size;
+  }
+
+  /**
    * The operator's decision (`vault:seal-foreign`): signs a checkpoint over the audit log up to
    * `size`, records without a valid store MAC included, if the record at `size` still has the
    * recordHash the operator was shown (`expectedHead`) and every record past the last
