@@ -35,6 +35,7 @@ import { WhoAmIController } from './whoami/whoami.controller';
 import { ResealAllJob } from './reseal-all.job';
 import { ShutdownGrace } from './shutdown-grace';
 import { TlogLeafSources } from './tlog-leaf-sources';
+import { UnsealedTailSweep } from './unsealed-tail-sweep';
 import { AppConfig, configModule } from './config/app-config';
 
 export interface AppModuleOptions {
@@ -81,6 +82,7 @@ export class AppModule {
         HealthChecks,
         ShutdownGrace,
         TlogLeafSources,
+        UnsealedTailSweep,
         // a repeated query parameter is refused as such before the ValidationPipe reads it
         { provide: APP_PIPE, useClass: SingleQueryValuePipe },
         { provide: APP_PIPE, useFactory: createValidationPipe },

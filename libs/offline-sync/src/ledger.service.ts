@@ -213,6 +213,76 @@ export class LedgerService {
   }
 
   /**
+   * Seals every site whose chain was committed past its last checkpoint with no seal running
+   * for it (a crash between a batch's commit and its seal, here or on another replica: nothing
+   * else would seal it until the site's next append). Each such site is counted by the tlog
+   * (`mdai_tlog_unsealed_logs`, /health) until a checkpoint covers it, and sealed through
+   * `sealTail`; a seal that fails is retried in the background by the tlog. Returns how many
+   * sites were found unsealed. At start-up and periodically (`UnsealedTailSweep`).
+   */
+  async sealUnsealedTails(): Promise<number> {
+    let found = 0;
+    let after = '';
+    for (;;) {
+      const heads = await this.logs.siteHeads(after, SITE_HEADS_PAGE);
+      for (const { siteId, seq } of heads) {
+        const origin = this.originOf(siteId);
+        let sealed = (await this.tlog.latest(origin))?.size ?? 0;
+        if (seq > sealed) {
+          // a batch of this process between its commit and its seal is not left behind
+          await this.tlog.idle(origin);
+          sealed = (await this.tlog.latest(origin))?.size ?? 0;
+        }
+        if (seq <= sealed) {
+          this.tlog.tailSealed(origin, sealed);
+          continue;
+        }
+        found++;
+        this.tlog.tailUnsealed(origin, seq);
+        await this.sealTail(siteId, seq).catch(() => undefined);
+      }
+      if (heads.length < SITE_HEADS_PAGE) return found;
+      after = heads[heads.length - 1].siteId;
+    }
+  }
+
+  /**
+   * Seals the site's chain up to `head` (its head seq when not given): links committed by the
+   * server and left without a checkpoint. Each one is checked as any link a seal reads from the
+   * store (hashed again, chained, a valid store MAC): one that is not the server's refuses the
+   * seal as an append would (`ledger_unauthenticated_entry`, /health; `ledger:seal-foreign`).
+   * Returns the size of the checkpoint now covering it (0: an empty chain).
+   */
+  async sealTail(siteId: string, head?: number): Promise<number> {
+    const size = head ?? (await this.logs.headSeq(siteId));
+    if (size === 0) return 0;
+    const origin = this.originOf(siteId);
+    try {
+      const sealed = await this.tlog.seal(
+        origin,
+        size,
+        (from, to) => this.authenticatedLeaves(siteId, from, to, new Map()),
+        [],
+      );
+      this.logger.warn(
+        { siteId, size: sealed.checkpoint.size },
+        'Sealed ledger links committed without a checkpoint (a crash between a commit and its seal)',
+      );
+      return sealed.checkpoint.size;
+    } catch (error) {
+      if (error instanceof UnauthenticatedEntryError) {
+        this.refuse(siteId, error.seq, error.reason);
+        throw unauthenticatedError(error.seq);
+      }
+      this.logger.error(
+        { err: error, siteId },
+        'Ledger links committed without a checkpoint could not be sealed: tried again in the background',
+      );
+      throw error;
+    }
+  }
+
+  /**
    * Adds a receipt to every accepted or duplicate result, and the checkpoints they are proven
    * against. `deviceId`: the device whose packets the results are (a sync is one device's).
    * Links appended by `batch` are proven against its checkpoints (computed while sealing);
@@ -927,6 +997,9 @@ export class ByEntryKey<T> {
 
 /** Links a seal reads and hashes again between two turns of the event loop. */
 const LEAF_TEXT_PAGE = 256;
+
+/** Sites whose head seqs one read of the sweep for unsealed tails gets. */
+const SITE_HEADS_PAGE = 500;
 
 /** Links whose store MACs one read checks, when the unsealed tail is looked at. */
 const SEAL_TAG_PAGE = 1000;

@@ -148,6 +148,12 @@ export class TransparencyLogService implements OnModuleDestroy {
   private readonly alarms: Counter<'log'>;
   private readonly unsealed: Gauge;
   private readonly retries = new Map<string, SealRetry>();
+  /**
+   * Logs an owner's sweep (`tailUnsealed`) found with committed entries past their last
+   * checkpoint, none of this process's seals having failed on them (a crash between a commit and
+   * its seal, here or on another replica): the size found and since when, until a seal covers it.
+   */
+  private readonly tails = new Map<string, { size: number; since: Date }>();
   /** Logs whose stored nodes are missing and not rebuilt (for /health). */
   private readonly lost = new Map<string, LostNodes>();
   /** The last leaf source a seal of each log was given: what a proof rebuilds lost nodes from. */
@@ -211,13 +217,13 @@ export class TransparencyLogService implements OnModuleDestroy {
     });
     this.rewrittenNodes.inc({ log: 'ledger' }, 0);
     this.rewrittenNodes.inc({ log: 'vault-audit' }, 0);
-    const retries = this.retries;
+    const count = () => this.unsealedLogs().length;
     this.unsealed = new Gauge({
       name: 'mdai_tlog_unsealed_logs',
-      help: 'Logs with entries a failed seal left without a checkpoint (sealed again in the background)',
+      help: 'Logs with committed entries past their last checkpoint: a seal of this process failed, or the start-up and periodic sweep found them (a crash between a commit and its seal); sealed again in the background',
       registers: metrics ? [metrics] : [],
       collect() {
-        this.set(retries.size);
+        this.set(count());
       },
     });
   }
@@ -226,6 +232,52 @@ export class TransparencyLogService implements OnModuleDestroy {
     this.closed = true;
     for (const retry of this.retries.values()) clearTimeout(retry.timer);
     this.retries.clear();
+    this.tails.clear();
+  }
+
+  /**
+   * An owner found `size` entries of `origin` committed past its last checkpoint (`size`: its
+   * head) with no seal of this process failing on them: counted by `mdai_tlog_unsealed_logs` and
+   * `unsealedLogs` (/health) until a checkpoint of that size is stored (`covered`), by the seal
+   * the owner starts next or any other.
+   */
+  tailUnsealed(origin: string, size: number): void {
+    if (this.closed) return;
+    const known = this.tails.get(origin);
+    if (known && known.size >= size) return;
+    this.tails.set(origin, { size, since: known?.since ?? this.clock.now() });
+  }
+
+  /**
+   * An owner's sweep found the log sealed up to its head (`size`): a tail it had counted is
+   * covered (by another process's seal, an operator's).
+   */
+  tailSealed(origin: string, size: number): void {
+    this.covered(origin, size);
+  }
+
+  /**
+   * Logs with committed entries past their last checkpoint as this process knows them: a seal of
+   * its own failed on them (retried in the background), or an owner's sweep found them. For
+   * `mdai_tlog_unsealed_logs` and /health.
+   */
+  unsealedLogs(): { origin: string; size: number; since?: Date; retrying: boolean }[] {
+    const logs = new Map<
+      string,
+      { origin: string; size: number; since?: Date; retrying: boolean }
+    >();
+    for (const [origin, tail] of this.tails)
+      logs.set(origin, { origin, size: tail.size, since: tail.since, retrying: false });
+    for (const [origin, retry] of this.retries) {
+      const tail = logs.get(origin);
+      logs.set(origin, {
+        origin,
+        size: Math.max(retry.size, tail?.size ?? 0),
+        since: tail?.since,
+        retrying: true,
+      });
+    }
+    return [...logs.values()];
   }
 
   /**
@@ -943,6 +995,8 @@ export class TransparencyLogService implements OnModuleDestroy {
         { origin, size },
         'Sealed entries a failed seal had left without a checkpoint',
       );
+      const tail = this.tails.get(origin);
+      if (tail && tail.size <= size) this.tails.delete(origin);
       if (this.retries.get(origin) !== retry) return;
       // a later seal failed meanwhile, past this one: its entries are next
       if (retry.size > size) this.schedule(origin, { ...retry, delayMs: SEAL_RETRY_FIRST_MS });
@@ -956,6 +1010,8 @@ export class TransparencyLogService implements OnModuleDestroy {
 
   /** A checkpoint of `size` is stored: a pending retry of no larger size is done. */
   private covered(origin: string, size: number): void {
+    const tail = this.tails.get(origin);
+    if (tail && tail.size <= size) this.tails.delete(origin);
     const pending = this.retries.get(origin);
     if (!pending || pending.size > size) return;
     clearTimeout(pending.timer);

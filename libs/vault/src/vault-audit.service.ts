@@ -294,6 +294,66 @@ export class VaultAuditService {
   }
 
   /**
+   * Seals the audit log when records were committed past its last checkpoint with no seal
+   * running for them (a crash between a record's commit and its seal, here or on another
+   * replica: nothing else seals them until the vault is used again). Counted by the tlog
+   * (`mdai_tlog_unsealed_logs`, /health) until a checkpoint covers them. Each record is checked
+   * as any record a seal reads from the store: one the server did not write refuses the seal as
+   * an append would (`vault:seal-foreign`); a seal that fails otherwise is retried in the
+   * background by the tlog. Returns whether the log was found unsealed. At start-up and
+   * periodically (`UnsealedTailSweep`).
+   */
+  async sealUnsealedTail(): Promise<boolean> {
+    const head = await this.records.headSeq();
+    let sealed = (await this.tlog.latest(this.origin))?.size ?? 0;
+    if (head > sealed) {
+      // a record of this process between its commit and its (group) seal is not left behind
+      await this.tlog.idle(this.origin);
+      sealed = (await this.tlog.latest(this.origin))?.size ?? 0;
+    }
+    if (head <= sealed) {
+      this.tlog.tailSealed(this.origin, sealed);
+      return false;
+    }
+    this.tlog.tailUnsealed(this.origin, head);
+    try {
+      const done = await this.tlog.seal(
+        this.origin,
+        head,
+        (from, to) => this.authenticatedLeaves(from, to),
+        [],
+      );
+      this.logger.warn(
+        { size: done.checkpoint.size },
+        'Sealed vault audit records committed without a checkpoint (a crash between a commit and its seal)',
+      );
+    } catch (error) {
+      if (error instanceof UnauthenticatedEntryError) this.refuse(error.seq, error.reason);
+      else
+        this.logger.error(
+          { err: error },
+          'Vault audit records committed without a checkpoint could not be sealed: tried again in the background',
+        );
+    }
+    return true;
+  }
+
+  /**
+   * Seals the audit log up to `head`: records committed by the server and left without a
+   * checkpoint (`vault:seal-foreign` when none lacks a valid MAC). A record the server did not
+   * write refuses it (`UnauthenticatedEntryError`). Returns the checkpoint's size.
+   */
+  async sealTail(head: number): Promise<number> {
+    const sealed = await this.tlog.seal(
+      this.origin,
+      head,
+      (from, to) => this.authenticatedLeaves(from, to),
+      [],
+    );
+    return sealed.checkpoint.size;
+  }
+
+  /**
    * The operator's decision (`vault:seal-foreign`): signs a checkpoint over the audit log up to
    * `size`, records without a valid store MAC included, if the record at `size` still has the
    * recordHash the operator was shown (`expectedHead`) and every record past the last

@@ -6,6 +6,7 @@ import { ConfigError } from '@app/common';
 import { SQLITE_FILE } from '@app/persistence';
 import { ReplicaRegistry } from '@app/tlog';
 import { createApp } from '../bootstrap';
+import { UnsealedTailSweep } from '../unsealed-tail-sweep';
 
 /**
  * Runs a one-off job (`npm run …`, `node …/admin.js …`) inside the app, built from the same environment as the
@@ -19,6 +20,8 @@ export function runAppJob(failure: string, job: (app: INestApplication) => Promi
     const { app } = await createApp({ LOG_LEVEL: 'warn', ...process.env }, {}, 'job');
     try {
       await app.init();
+      // nor sweeps the logs for unsealed entries (the servers do; ledger:seal-foreign on demand)
+      await app.get(UnsealedTailSweep, { strict: false }).stop();
       // a job is not a server: it must not count in the replica registry as one that holds (or
       // lacks) a vault key version (the replicas' /health, keys:reseal) nor as one tagging
       // under its store-MAC key (keys:retag) while it runs

@@ -14,7 +14,10 @@
  * rewritten since the listing are refused (exit 65). Links appended since the listing are never
  * sealed by it: a link past `<seq>` without a valid MAC is refused again, a genuine one is sealed
  * by the servers' next append. `--yes` without `--through` and `--head` is refused. The running
- * servers take appends for the site again at their next attempt. Run it with the server's
+ * servers take appends for the site again at their next attempt. When every link past the last
+ * checkpoint carries the server's MAC but none covers them (a server stopped between a batch's
+ * commit and its seal, which the servers seal at start-up and every minute), it seals them at
+ * once, no `--yes` needed. Run it with the server's
  * environment (DATA_DIR or DATABASE_URL, TLOG_SIGNING_KEY).
  */
 import { INestApplicationContext } from '@nestjs/common';
@@ -70,6 +73,7 @@ export function ledgerSealForeign(args: string[]): void {
       },
       recordHashAt: (app, seq) => ledger(app).recordHashOf(siteId, seq),
       seal: (app, through, head) => ledger(app).sealForeign(siteId, through, head),
+      sealTail: (app, head) => ledger(app).sealTail(siteId, head),
       stillRefused: "the site's appends stay refused",
       since: "appended since, carry the server's MAC: the servers seal them with their next append",
       reopened: 'the site takes appends again',

@@ -57,6 +57,12 @@ export interface SealForeignLog<E extends { seq: number }> {
   list(app: INestApplicationContext): Promise<ForeignListing<E>>;
   recordHashAt(app: INestApplicationContext, seq: number): Promise<string | undefined>;
   seal(app: INestApplicationContext, through: number, head: string): Promise<number>;
+  /**
+   * Seals the entries past the last checkpoint when all carry the server's MAC (a server stopped
+   * between their commit and their seal): what the servers do at start-up and every minute.
+   * Returns the checkpoint's size.
+   */
+  sealTail?(app: INestApplicationContext, head: number): Promise<number>;
   /** After a seal that left foreign entries past `through`: what stays refused. */
   stillRefused: string;
   /** Entries appended past `through` meanwhile, all tagged: who seals them (`appended since, …`). */
@@ -117,6 +123,15 @@ export function runSealForeign<E extends { seq: number }>(
     const { sealedSize, head, entries, complete } = listing;
     const out = (line: string) => process.stdout.write(`${line}\n`);
     out(log.header(listing));
+    if (entries.length === 0 && head > sealedSize && log.sealTail) {
+      // the server's own entries, left without a checkpoint by a crash between their commit
+      // and their seal: no operator decision to take, sealed as the servers' sweep would
+      const size = await log.sealTail(app, head);
+      out(
+        `no ${log.entry} past the last checkpoint lacks a valid server MAC; seq ${sealedSize + 1}..${head} had no checkpoint (a server stopped between their commit and their seal; the servers seal such ${log.entries} at start-up and every minute): sealed, checkpoint of size ${size} signed`,
+      );
+      return;
+    }
     if (entries.length === 0) {
       out(`no ${log.entry} past the last checkpoint lacks a valid server MAC: nothing to seal`);
       return;

@@ -69,6 +69,7 @@ export function vaultSealForeign(args: string[]): void {
       },
       recordHashAt: (app, seq) => audit(app).recordHashAt(seq),
       seal: (app, through, head) => audit(app).sealForeign(through, head),
+      sealTail: (app, head) => audit(app).sealTail(head),
       stillRefused: 'the vault stays refused',
       since: "recorded since, carry the server's MAC: the servers seal them with their next record",
       reopened: 'the vault takes requests again',

@@ -138,7 +138,7 @@ export class HealthController implements OnModuleInit {
   })
   @ApiOkResponse({
     description:
-      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded; `tlog.storeMacLegacy` says that STORE_MAC_LEGACY=1 is set (store tags under the key derived from TLOG_SIGNING_KEY verify, so that key alone can make rows the server takes as its own): not degraded. `keys.storeMacKid` (admin) is the id of the store-MAC key this instance tags under (never the key) and `keys.storeMacReplicas` the live replicas recorded with theirs (`replicaId`, `host`, `kid`, `seenAt`, `self` for this one; each records it at boot and every STORE_MAC_HEARTBEAT_MS, live for 3 of them): npm run keys:retag refuses while one differs from its STORE_MAC_KEY; never degraded (a rolling rotation makes them differ for a while). `fraud.tamperedEvents` and `fraud.events` (admin) count and name the fraud events this instance read as changed outside the server (their tags do not verify): reported, not degraded; `fraud.legacySealedAt` and `fraud.legacySealedCount` say when and how many events from before the tags were tagged as legacy, `fraud.legacySealRefused` that this start refused to, `fraud.legacySealRefusedReason` why: `tagged_rows` (the `fraud_seal` marker gone while rows carry tags) or `not_allowed` (untagged rows, no marker and no tagged row, with FRAUD_LEGACY_TAGGING off: a store from before the tags, or one whose every tagged fraud row and marker were deleted); `devices.legacySealedAt` and `devices.legacySealedCount` (admin) the same for the worker devices (their block state and events)\n\nThe Health Check is successful',
+      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded; `tlog.storeMacLegacy` says that STORE_MAC_LEGACY=1 is set (store tags under the key derived from TLOG_SIGNING_KEY verify, so that key alone can make rows the server takes as its own): not degraded. `tlog.unsealedLogs` names each log this instance knows has entries committed past its last checkpoint (`origin`, `size`: the entries to seal, `since` when the sweep found it, `retrying`: a seal of this instance failed on it), until a checkpoint covers them: a seal that failed, or a crash between a commit and its seal found by the sweep every instance runs at start-up and every minute; sealed in the background (mdai_tlog_unsealed_logs counts them), not degraded. `keys.storeMacKid` (admin) is the id of the store-MAC key this instance tags under (never the key) and `keys.storeMacReplicas` the live replicas recorded with theirs (`replicaId`, `host`, `kid`, `seenAt`, `self` for this one; each records it at boot and every STORE_MAC_HEARTBEAT_MS, live for 3 of them): npm run keys:retag refuses while one differs from its STORE_MAC_KEY; never degraded (a rolling rotation makes them differ for a while). `fraud.tamperedEvents` and `fraud.events` (admin) count and name the fraud events this instance read as changed outside the server (their tags do not verify): reported, not degraded; `fraud.legacySealedAt` and `fraud.legacySealedCount` say when and how many events from before the tags were tagged as legacy, `fraud.legacySealRefused` that this start refused to, `fraud.legacySealRefusedReason` why: `tagged_rows` (the `fraud_seal` marker gone while rows carry tags) or `not_allowed` (untagged rows, no marker and no tagged row, with FRAUD_LEGACY_TAGGING off: a store from before the tags, or one whose every tagged fraud row and marker were deleted); `devices.legacySealedAt` and `devices.legacySealedCount` (admin) the same for the worker devices (their block state and events)\n\nThe Health Check is successful',
     schema: healthReportSchema('ok'),
   })
   @ApiServiceUnavailableResponse({
@@ -393,9 +393,23 @@ export class HealthController implements OnModuleInit {
     // STORE_MAC_LEGACY=1 (review M5): a setting the operator chose, said so it is not forgotten;
     // not degraded either (restarting changes nothing, and the upgrade it serves needs it)
     const legacyMac = storeMacLegacyWarning(this.tlogSettings);
+    // committed entries past their last checkpoint: sealed in the background (a seal that
+    // failed here, or the sweep's find after a crash between a commit and its seal); reported,
+    // not degraded (every replica shares the store: taking this one out repairs nothing)
+    const unsealed = this.transparencyLog.unsealedLogs();
     const warned = {
       ...(warning ? { warning } : {}),
       ...(legacyMac ? { storeMacLegacy: legacyMac } : {}),
+      ...(unsealed.length > 0
+        ? {
+            unsealedLogs: unsealed.map((u) => ({
+              origin: u.origin,
+              size: u.size,
+              ...(u.since ? { since: u.since.toISOString() } : {}),
+              retrying: u.retrying,
+            })),
+          }
+        : {}),
     };
     if (
       behind.length === 0 &&

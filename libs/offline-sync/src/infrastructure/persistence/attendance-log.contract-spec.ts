@@ -268,6 +268,22 @@ describeStoreContract(
       expect(await sut().headSeq('HR')).toBe(1);
     });
 
+    it('should list the sites with a chain after a siteId, in siteId order, each with its head seq', async () => {
+      await sut().appendToChains([entry('sh-b'), entry('sh-a'), entry('sh-b'), entry('sh-c')]);
+      await sut().appendToChains([entry('sh-b')]);
+      const ours = (heads: { siteId: string }[]) => heads.filter((h) => h.siteId.startsWith('sh-'));
+      expect(ours(await sut().siteHeads('sh-', 2))).toEqual([
+        { siteId: 'sh-a', seq: 1 },
+        { siteId: 'sh-b', seq: 3 },
+      ]);
+      expect(ours(await sut().siteHeads('sh-b', 1))).toEqual([{ siteId: 'sh-c', seq: 1 }]);
+      expect(ours(await sut().siteHeads('sh-', 0))).toEqual([]);
+      const all = await sut().siteHeads('', 1000);
+      expect(all.map((h) => h.siteId)).toEqual([...all.map((h) => h.siteId)].sort());
+      expect(new Set(all.map((h) => h.siteId)).size).toBe(all.length);
+      expect(ours(all)).toHaveLength(3);
+    });
+
     it('should read a chain as the JCS texts that were hashed', async () => {
       await sut().appendToChains([entry('T'), entry('T'), entry('T')]);
       const links = await sut().readChain('T', 0, 10);

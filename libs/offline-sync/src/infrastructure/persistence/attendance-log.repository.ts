@@ -99,6 +99,14 @@ export abstract class AttendanceLogRepository {
   abstract readTaggedChain(siteId: string, afterSeq: number, limit: number): Promise<TaggedLink[]>;
   /** The seq of a chain's head, its last link (0: an empty chain). */
   abstract headSeq(siteId: string): Promise<number>;
+  /**
+   * Up to `limit` chains with a siteId after `afterSiteId` (siteId order), each with its head seq:
+   * how a sweep finds every site's chain (an index walk, one step per site, not a scan of links).
+   */
+  abstract siteHeads(
+    afterSiteId: string,
+    limit: number,
+  ): Promise<{ siteId: string; seq: number }[]>;
   /** Up to `limit` links of a chain with seq > afterSeq, in seq order. */
   abstract readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]>;
   /**

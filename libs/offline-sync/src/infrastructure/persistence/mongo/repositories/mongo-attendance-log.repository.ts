@@ -146,6 +146,19 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     return head?.seq ?? 0;
   }
 
+  async siteHeads(afterSiteId: string, limit: number): Promise<{ siteId: string; seq: number }[]> {
+    if (limit < 1) return [];
+    // sorted on the (siteId, seq) index and grouped by $first: a distinct scan of the index
+    const heads = await this.logs.aggregate<{ _id: string; seq: number }>([
+      { $match: { siteId: { $gt: afterSiteId } } },
+      { $sort: { siteId: 1, seq: -1 } },
+      { $group: { _id: '$siteId', seq: { $first: '$seq' } } },
+      { $sort: { _id: 1 } },
+      { $limit: limit },
+    ]);
+    return heads.map((h) => ({ siteId: h._id, seq: h.seq }));
+  }
+
   async readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {
     const docs = await this.logs
       .find({ siteId, seq: { $gt: afterSeq } })

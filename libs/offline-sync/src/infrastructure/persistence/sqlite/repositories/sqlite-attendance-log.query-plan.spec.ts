@@ -13,6 +13,7 @@ import {
   CHAIN_TEXT_PAGE_SQL,
   DATA_AT_PLACES_SQL,
   HEAD_SEQ_SQL,
+  SITE_HEADS_SQL,
   PREVIOUS_DATA_OF_WORKERS_SQL,
   PREVIOUS_PLACES_BESIDES_SQL,
   PREVIOUS_PLACES_OF_WORKERS_SQL,
@@ -126,6 +127,16 @@ describe('SqliteAttendanceLogRepository query plans', () => {
     const plan = explainQueryPlan(store.db, HEAD_SEQ_SQL, ['site-1']);
     expect(ledgerProblems(plan)).toEqual([]);
     expect(plan).toEqual(['SEARCH attendance_logs USING PRIMARY KEY (site_id=?)']);
+  });
+
+  it("should list the sites' heads by seeks of the primary key, one per site, no scan of the links", () => {
+    const plan = explainQueryPlan(store.db, SITE_HEADS_SQL, [{ after: '', limit: 500 }]);
+    // the recursive CTE's own rows are scanned (one per site), never the links
+    const onLinks = plan.filter((step) => /attendance_logs| a /.test(step));
+    expect(ledgerProblems(onLinks)).toEqual([]);
+    expect(onLinks.length).toBeGreaterThan(0);
+    for (const step of onLinks)
+      expect(step).toMatch(/^SEARCH \S+ USING PRIMARY KEY \(site_id[=>]\?\)$/);
   });
 
   it('should look (packetId, device) keys up by the unique index, one seek each', () => {

@@ -105,6 +105,20 @@ export const WORKERS_OF_DEVICE_BESIDES_SQL = `${WORKERS_OF_DEVICE_SQL}
 /** A chain's head seq (the primary key's last entry of the site; no row: an empty chain). */
 export const HEAD_SEQ_SQL =
   'SELECT seq FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1';
+/**
+ * Up to `@limit` sites after `@after` with their head seqs: a walk of the primary key's distinct
+ * site_ids, one seek per site (a GROUP BY would read every link).
+ */
+export const SITE_HEADS_SQL = `
+  WITH RECURSIVE sites(site_id, n) AS (
+    SELECT (SELECT MIN(site_id) FROM attendance_logs WHERE site_id > @after), 1
+    UNION ALL
+    SELECT (SELECT MIN(site_id) FROM attendance_logs WHERE site_id > sites.site_id), n + 1
+      FROM sites WHERE sites.site_id IS NOT NULL AND n < @limit
+  )
+  SELECT site_id AS siteId,
+    (SELECT seq FROM attendance_logs a WHERE a.site_id = sites.site_id ORDER BY seq DESC LIMIT 1) AS seq
+  FROM sites WHERE site_id IS NOT NULL`;
 /** A page of one site's chain, after a seq (the primary key's range). */
 export const CHAIN_PAGE_SQL =
   'SELECT * FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?';
@@ -155,6 +169,11 @@ export class SqliteAttendanceLogRepository
   private taggedTexts?: Statement<[string, number, number], TaggedTextRow>;
   /** `headSeq`'s statement (prepared on first use). */
   private headSeqOf?: Statement<[string], { seq: number }>;
+  /** `siteHeads`'s statement (prepared on first use). */
+  private siteHeadsOf?: Statement<
+    [{ after: string; limit: number }],
+    { siteId: string; seq: number }
+  >;
   /** `listWorkersOfDevices`' statement (prepared on first use). */
   private workersOfDevice?: Statement<[string, number, number], { worker_id: string }>;
   /** The same, leaving out a run of held links (prepared on first use). */
@@ -280,6 +299,12 @@ export class SqliteAttendanceLogRepository
   async headSeq(siteId: string): Promise<number> {
     const statement = (this.headSeqOf ??= this.db.prepare(HEAD_SEQ_SQL));
     return statement.get(siteId)?.seq ?? 0;
+  }
+
+  async siteHeads(afterSiteId: string, limit: number): Promise<{ siteId: string; seq: number }[]> {
+    if (limit < 1) return [];
+    const statement = (this.siteHeadsOf ??= this.db.prepare(SITE_HEADS_SQL));
+    return statement.all({ after: afterSiteId, limit });
   }
 
   async readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {

@@ -1,0 +1,81 @@
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { LedgerService } from '@app/offline-sync';
+import { VaultAuditService } from '@app/vault';
+
+/** How often every log is looked at again for entries committed past its last checkpoint. */
+export const UNSEALED_SWEEP_MS = 60_000;
+
+/**
+ * A crash (kill -9, a lost host) between a batch's commit and its seal leaves the batch's links
+ * without a checkpoint, and nothing used to seal them but the site's next append: verify said
+ * `checkpoint_missing`, backups refused the store, `keys:retag` kept the old key, and the
+ * tlog's background retry knew only the seals that failed in its own process. At start-up (in
+ * the background, the server answering meanwhile) and every minute after, every site's ledger
+ * and the vault audit log are read for a head past the last checkpoint; each such log is counted
+ * (`mdai_tlog_unsealed_logs`, /health `tlog.unsealedLogs`) and sealed, through its owner (every
+ * entry is checked as a seal reads it: one the server did not write refuses the seal as an append
+ * would). Replicas sweep alike: two seals of one log write the same nodes and each a valid
+ * checkpoint (the store keeps one per size), as two appenders' do.
+ */
+@Injectable()
+export class UnsealedTailSweep implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(UnsealedTailSweep.name);
+  private timer?: NodeJS.Timeout;
+  private running: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly modules: ModuleRef) {}
+
+  onApplicationBootstrap(): void {
+    this.next(0);
+  }
+
+  /** A one-off job (`runAppJob`) is not a server: no sweep (one in flight is waited for). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.stop();
+  }
+
+  /** One sweep now (what the timer runs); returns how many logs were found unsealed. */
+  async sweep(): Promise<number> {
+    const ledger = this.modules.get(LedgerService, { strict: false });
+    const audit = this.modules.get(VaultAuditService, { strict: false });
+    let found = 0;
+    try {
+      found += await ledger.sealUnsealedTails();
+    } catch (error) {
+      this.logger.error({ err: error }, 'The site ledgers could not be read for unsealed links');
+    }
+    try {
+      if (await audit.sealUnsealedTail()) found++;
+    } catch (error) {
+      this.logger.error(
+        { err: error },
+        'The vault audit log could not be read for unsealed records',
+      );
+    }
+    return found;
+  }
+
+  private next(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.sweep().then(
+        () => this.next(UNSEALED_SWEEP_MS),
+        () => this.next(UNSEALED_SWEEP_MS),
+      );
+    }, delayMs);
+    this.timer.unref();
+  }
+}
