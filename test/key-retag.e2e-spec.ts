@@ -6,6 +6,7 @@ import { FraudEvent, FraudService } from '@app/fraud';
 import { MongoStore, Store } from '@app/persistence';
 import { StoreMac } from '@app/tlog';
 import { ReplicaRegistryRepository } from '@app/tlog/infrastructure/persistence/replicas/replica-registry.repository';
+import { TestKiosk } from './support/kiosk';
 import { ApiProcess, runScript, startApiProcess } from './support/processes';
 import { dataDirApp, dropRetiredStoreMacKey } from './support/tamper';
 import {
@@ -87,21 +88,26 @@ describe('keys:retag (e2e)', () => {
       });
       expect(res.status).toBe(200);
     }
+    // a kiosk: its key and status tagged under A
+    const kiosk = await TestKiosk.registered(t, `TEE-RETAG-${id()}`);
     expect((await rotateMac()).app.get(StoreMac).kid).not.toBe(a);
     await review(mixed.id, 'dismissed', 'under b');
-    return { a, plain, chained, mixed, phone };
+    return { a, plain, chained, mixed, phone, kiosk };
   }
 
   it(
     'should keep events and review chains tagged under a retired key verified once it is dropped after keys:retag',
     async () => {
-      const { a, plain, chained, mixed, phone } = await taggedUnderAThenRotated();
+      const { a, plain, chained, mixed, phone, kiosk } = await taggedUnderAThenRotated();
       // beside the running server, as an operator runs it
       const run = await runScript('keys-retag', app.dataDir);
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       expect(run.stdout).toContain('fraud events: 3 read, 3 re-tagged under');
       expect(run.stdout).toContain('worker devices (block state and events): 1 read, 1 re-tagged');
+      expect(run.stdout).toMatch(
+        /kiosks \(key and status\): 1 read, 1 re-tagged under \S+ \(1 from /,
+      );
       expect(run.stdout).toContain(
         `the oldest retired key ${a} can be removed from STORE_MAC_RETIRED_KEYS`,
       );
@@ -136,6 +142,15 @@ describe('keys:retag (e2e)', () => {
       const refreshed = await refreshToken(app.t.baseUrl, phone);
       expect(refreshed.body.code).toBeUndefined();
       expect(refreshed.status).toBeLessThan(300);
+      // the kiosk's key and status too: not read as tampered (blocked)
+      const kiosks = await get(`/api/kiosks?prefix=${kiosk.deviceId}`);
+      expect(kiosks.body).toEqual([
+        expect.objectContaining({
+          device_id: kiosk.deviceId,
+          status: 'active',
+          integrity: 'verified',
+        }),
+      ]);
     },
     slowOnMongo(240_000),
   );
