@@ -83,4 +83,31 @@ describe('worker devices legacy tagging refused, on /health and /metrics (e2e)',
     const synced = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
     expect(synced.status).toBe(200);
   });
+
+  it('should not refuse (nor alarm) when only the marker was deleted and every device carries its tags', async () => {
+    let t = await app.start();
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin, undefined, {
+      simHash: 'legacy-refusal-sim-02',
+    });
+    // the marker alone deleted, as a database writer could: nothing untagged to launder
+    if (t.config.database.driver === 'sqlite') {
+      withStoreFile(t, (db) => {
+        db.prepare(
+          'UPDATE worker_device_seal SET legacy_sealed_at = NULL, legacy_sealed_count = NULL',
+        ).run();
+      });
+    } else {
+      await t.app
+        .get<Store, MongoStore>(Store)
+        .connection.collection('worker_device_seal')
+        .deleteMany({});
+    }
+    t = await app.restart(undefined, { FRAUD_LEGACY_TAGGING: '0' });
+    const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+    expect(health.status).toBe(200);
+    expect(health.body.details.devices.legacySealRefused).toBeUndefined();
+    expect(await gauge(t, METRIC)).toBe(0);
+    const synced = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
+    expect(synced.status).toBe(200);
+  });
 });

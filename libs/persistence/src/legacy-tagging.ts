@@ -6,7 +6,7 @@ import type { Database } from 'better-sqlite3';
  *
  * The rule, the same for every store and both databases:
  * - the marker set: nothing to do (it is written after the tags, never before);
- * - tagged rows and no marker: refused (`tagged_rows`), unless `forced` (FRAUD_LEGACY_TAGGING=1
+ * - tagged rows, untagged ones and no marker: refused (`tagged_rows`), unless `forced` (FRAUD_LEGACY_TAGGING=1
  *   set explicitly): tagging then would launder any untagged row (a forged one, or one whose tag
  *   a database writer nulled) as legacy. A row is tagged when it or any of its child rows (a
  *   fraud review, a device event) carries a tag: a writer who strips the parents' tags alone
@@ -38,7 +38,9 @@ export function legacyTaggingRefusal(
   tagged: boolean,
   untagged: boolean,
 ): LegacyTaggingRefusal | undefined {
-  if (tagged && !rule.legacyTaggingForced) return 'tagged_rows';
+  // nothing untagged: nothing to launder, the marker is written (a marker deleted alone must not
+  // raise an alarm on every replica for rows that all verify)
+  if (tagged && untagged && !rule.legacyTaggingForced) return 'tagged_rows';
   if (!tagged && !rule.legacyTaggingAllowed && untagged) return 'not_allowed';
   return undefined;
 }
