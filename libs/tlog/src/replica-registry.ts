@@ -92,6 +92,9 @@ export class ReplicaRegistry implements OnApplicationBootstrap, BeforeApplicatio
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
+    // a beat already running would otherwise record this replica again after its removal (live
+    // for 3 heartbeats more: keys:retag and keys:reseal refusing right after a rolling restart)
+    await this.inFlight?.catch(() => undefined);
     await this.replicas.remove(this.replicaId).catch(() => undefined);
   }
 

@@ -35,6 +35,13 @@ describe('IsFreeText', () => {
     expect(errorsOf('\u200b\u200b\u200b', One)).toEqual(['isFreeText']);
     expect(errorsOf('\ufeff\u2060\u3164', One)).toEqual(['isFreeText']);
     expect(errorsOf(7)).toEqual(expect.arrayContaining(['isFreeText', 'isString']));
+    // combining marks with no base (review A F3): acute accents, variation selectors, the
+    // combining grapheme joiner, Khmer's invisible vowels
+    expect(errorsOf('\u0301\u0301\u0301')).toEqual(['isFreeText']);
+    expect(errorsOf('\ufe0f\ufe0f\ufe0f')).toEqual(['isFreeText']);
+    expect(errorsOf('\u034f\u034f\u034f')).toEqual(['isFreeText']);
+    expect(errorsOf('\u17b4\u17b4\u17b4')).toEqual(['isFreeText']);
+    expect(errorsOf('\u0301', One)).toEqual(['isFreeText']);
   });
 
   it('should take text with enough visible characters, trimmed of the white space around it', () => {
@@ -49,6 +56,9 @@ describe('IsFreeText', () => {
     expect(errorsOf(' \u200b\u200b\u200b ', Signed)).toEqual(['isFreeText']);
     // joiners inside a script's words are text (Devanagari conjuncts)
     expect(errorsOf('क्\u200dष', One)).toEqual([]);
+    // marks count with their base: three code points of Devanagari, an emoji with its selector
+    expect(errorsOf('राम')).toEqual([]);
+    expect(errorsOf('\u2764\ufe0f ok')).toEqual([]);
   });
 
   it('should name the field and say what it needs', () => {

@@ -31,6 +31,14 @@ const CONTROLS = new RegExp(
  */
 const SHOWS_NOTHING = /[\s\p{Z}\p{Cc}\p{Cf}\u115f\u1160\u3164\uffa0\u2800]/gu;
 
+/**
+ * A character that shows something on its own: not one of SHOWS_NOTHING, and not a combining
+ * mark either (U+0301, the variation selectors, U+034F, U+17B4: marks only modify a base, so a
+ * text of marks alone shows nothing, though marks count towards the length of one that has a
+ * base: "राम" is three).
+ */
+const BASE = /[^\s\p{Z}\p{Cc}\p{Cf}\p{M}\u115f\u1160\u3164\uffa0\u2800]/u;
+
 /** How many characters of `text` show something (code points, not UTF-16 units). */
 export function visibleLength(text: string): number {
   return [...text.replace(SHOWS_NOTHING, '')].length;
@@ -45,7 +53,12 @@ export function visibleLength(text: string): number {
 export class IsFreeTextConstraint implements ValidatorConstraintInterface {
   validate(value: unknown, args: ValidationArguments): boolean {
     const [min] = args.constraints as [number];
-    return typeof value === 'string' && visibleLength(value) >= min && !CONTROLS.test(value);
+    return (
+      typeof value === 'string' &&
+      visibleLength(value) >= min &&
+      (min < 1 || BASE.test(value)) &&
+      !CONTROLS.test(value)
+    );
   }
 
   defaultMessage(args: ValidationArguments): string {
