@@ -147,6 +147,11 @@ export interface BackupManifest {
   /** Entries of DATA_DIR the backup does not know and did not copy. */
   notCopied: string[];
   /**
+   * Rows of the replica registry removed from the database copy (heartbeats of the servers
+   * running then, not data: a restored store would count them as running servers).
+   */
+  replicaRowsLeftOut?: number;
+  /**
    * SHA-256 (hex) of the manifest's JCS without this member: a manifest edited or damaged
    * since does not match it (`backup --check`).
    */
@@ -463,6 +468,25 @@ export async function snapshotWitnessThenDatabase(
   return { witness, snapshotAt, pages, unsealed, attempts };
 }
 
+/**
+ * The replica registry's tables (`replicas`; `store_mac_replicas` and `vault_key_holders` of a
+ * store not yet migrated to it), emptied in a backup's database copy: the rows are heartbeats
+ * of the servers running when it was taken. The number of rows removed.
+ */
+export const REPLICA_REGISTRY_TABLES = ['replicas', 'store_mac_replicas', 'vault_key_holders'];
+
+export function clearReplicaRegistry(copy: Database.Database): number {
+  let removed = 0;
+  const exists = copy.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+  copy
+    .transaction(() => {
+      for (const table of REPLICA_REGISTRY_TABLES)
+        if (exists.get(table)) removed += copy.prepare(`DELETE FROM ${table}`).run().changes;
+    })
+    .immediate();
+  return removed;
+}
+
 /** The version names of a VAULT_KEYS value (`v1:<key>,v2:<key>` → v1, v2), never a key. */
 function vaultKeyVersions(keys: string | undefined): string[] {
   return (keys ?? '')
@@ -577,6 +601,7 @@ export async function runBackup(
   let live: string[];
   let schema: Record<string, number>;
   let quickCheck: string;
+  let cleared: number;
   try {
     quickCheck = (copy.pragma('quick_check', { simple: true }) as string) ?? 'unknown';
     schema = Object.fromEntries(
@@ -596,6 +621,11 @@ export async function runBackup(
           }[]
         ).map((r) => r.id)
       : [];
+    // the replica registry's heartbeats are liveness, not data: a row copied would count, on
+    // the restored store, the server that ran at the snapshot as a running one until its row
+    // ages out (keys:reseal, keys:retag refused meanwhile). Cleared in the copy, also under
+    // the names of the release before (a backup does not migrate)
+    cleared = clearReplicaRegistry(copy);
     // the copy is a file of its own: no WAL beside it, and none made when it is opened
     // read-only (`backup --check`); the server sets WAL again when it opens it
     copy.pragma('wal_checkpoint(TRUNCATE)');
@@ -703,6 +733,7 @@ export async function runBackup(
     unsealed,
     snapshotAttempts: attempts,
     notCopied,
+    replicaRowsLeftOut: cleared,
   };
   const manifest: BackupManifest = { ...body, digest: manifestDigest(body) };
   // last, whole or not at all: a backup cut short (killed, power lost) has no manifest, and a
