@@ -346,21 +346,21 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
       const noAt = await correct(kolkata, {
         action: 'add_check_out',
         target: { siteId: kolkata, seq: inSeq },
-        reason: 'x y',
+        reason: 'x y z',
       });
       expect(noAt.body.code).toBe('time_required');
       const onOut = await correct(kolkata, {
         action: 'add_check_out',
         target: { siteId: kolkata, seq: strayOut },
         at: '2026-03-05T13:00:00.000Z',
-        reason: 'x y',
+        reason: 'x y z',
       });
       expect(onOut.body.code).toBe('not_a_check_in');
       const far = await correct(kolkata, {
         action: 'add_check_out',
         target: { siteId: kolkata, seq: inSeq },
         at: '2026-03-06T12:00:00.000Z',
-        reason: 'x y',
+        reason: 'x y z',
       });
       // this check-in has an added check-out already (the range: timesheets-corrections)
       expect([far.status, far.body.code]).toEqual([409, 'already_checked_out']);
