@@ -17,7 +17,7 @@ class FraudEnv {
   @IsOmittable() @IsInt() @Min(1) @Max(1000) FRAUD_SHARED_DEVICE_MAX_WORKERS?: number;
   @IsOmittable() @IsInt() @Min(1) @Max(24 * 30) FRAUD_SHARED_DEVICE_WINDOW_HOURS?: number;
   @IsOmittable() @IsInt() @Min(0) @Max(1_000_000) FRAUD_UNATTRIBUTED_PER_MINUTE?: number;
-  @IsOmittable() @IsInt() @Min(0) @Max(1_000_000) FRAUD_DEVICE_PER_MINUTE?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(1_000_000) FRAUD_DEVICE_PER_MINUTE?: number;
   @IsOmittable() @IsIn(['0', '1']) FRAUD_LEGACY_TAGGING?: string;
 }
 
