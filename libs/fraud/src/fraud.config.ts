@@ -42,8 +42,9 @@ export interface FraudSettings {
    * Fraud events naming one device stored per type per minute by one instance; the rest are
    * counted (`mdai_fraud_events_unstored_total`) and logged once a minute per device and type,
    * not stored. Sized so an honest phone never reaches it (a few events a day); one over it of
-   * a PACKET_FLOOD_TYPES type adds a `packet_flood` event, which weighs on the trust score.
-   * Optional where a spec builds its own settings: 50.
+   * distinct signed packets of a PACKET_FLOOD_TYPES type adds a `packet_flood` event, which
+   * weighs on the trust score. At least 1 (0 made one refused packet a flood). Optional where a
+   * spec builds its own settings: 50.
    */
   devicePerMinute?: number;
   /**
