@@ -1,13 +1,15 @@
 import { ManualClock } from '@app/common';
 import { http, startTestApp, TestApp } from './support/test-app';
-import { enrollPhone, Phone, signPacket, syncBatch } from './support/worker-client';
+import { enrollPhone, Phone, phoneHeaders, signPacket, syncBatch } from './support/worker-client';
 
 /**
  * One phone with a valid token flooding the fraud log (the tester's repro: batches of packets
  * with `geo.lat: 100`, each a `malformed_packet` row): a device's events are stored up to
- * FRAUD_DEVICE_PER_MINUTE per type and minute, the rest counted, not stored; a flood of a
- * rejection only a bug of the app or a forger makes adds one `packet_flood` event, which
- * weighs on the trust score and gets the phone blocked. The sync answers are unchanged.
+ * FRAUD_DEVICE_PER_MINUTE per type and minute, the rest counted, not stored; a flood of distinct
+ * signed packets refused for a reason only a bug of the app or a forger makes adds one
+ * `packet_flood` event, which weighs on the trust score and gets the phone blocked. Unsigned
+ * rejections (the bearer token alone makes them) and a batch re-sent are bounded, never a
+ * flood. The sync answers are unchanged.
  */
 describe('fraud events of one device over FRAUD_DEVICE_PER_MINUTE (e2e)', () => {
   let t: TestApp;
@@ -40,38 +42,93 @@ describe('fraud events of one device over FRAUD_DEVICE_PER_MINUTE (e2e)', () => 
   };
   const malformed = (phone: Phone, n: number) =>
     Array.from({ length: n }, () => signPacket(phone, { geo: { lat: 100, lng: 0, accuracyM: 1 } }));
+  // signed with the phone's secret, naming another worker: refused after the HMAC verified
+  const otherWorker = (phone: Phone, n: number) =>
+    Array.from({ length: n }, () => signPacket(phone, { workerId: '0123456789abcdef01234567' }));
+  const trustOf = async (phone: Phone): Promise<number> => {
+    const trust = await http(t.baseUrl, 'GET', `/api/v5/devices/${phone.deviceId}/trust`, {
+      key: t.keys.admin,
+    });
+    return trust.body.score as number;
+  };
 
   it("should store a bounded number of a flooding phone's rows, count the rest and block it", async () => {
     const phone = await enrollPhone(t.baseUrl, t.keys.admin, siteId);
-    const first = await syncBatch(t.baseUrl, phone.token, malformed(phone, 20));
+    const before = await unstored('worker_mismatch');
+    const first = await syncBatch(t.baseUrl, phone.token, otherWorker(phone, 20));
     // the answer is what it was: every packet rejected, each with its reason
     expect(first.status).toBe(200);
     expect(first.body.rejected).toBe(20);
     expect(
-      (first.body.results as { reason: string }[]).every((r) => r.reason === 'malformed_packet'),
+      (first.body.results as { reason: string }[]).every((r) => r.reason === 'worker_mismatch'),
     ).toBe(true);
 
     const rows = await events(`deviceId=${phone.deviceId}`);
-    expect(rows.filter((e) => e.type === 'malformed_packet')).toHaveLength(5);
+    expect(rows.filter((e) => e.type === 'worker_mismatch')).toHaveLength(5);
     const flood = rows.filter((e) => e.type === 'packet_flood');
     expect(flood).toHaveLength(1);
-    expect(flood[0].detail).toContain('malformed_packet');
-    expect(await unstored('malformed_packet')).toBe(15);
+    expect(flood[0].detail).toContain('worker_mismatch');
+    expect((await unstored('worker_mismatch')) - before).toBe(15);
     expect(t.logs()).toContain('over FRAUD_DEVICE_PER_MINUTE');
 
     // the flood weighed: the phone is blocked (automatically, by the trust floor)
-    const trust = await http(t.baseUrl, 'GET', `/api/v5/devices/${phone.deviceId}/trust`, {
-      key: t.keys.admin,
-    });
-    expect(trust.body.score).toBe(0);
+    expect(await trustOf(phone)).toBe(0);
     for (let i = 0; i < 2; i++) {
-      const again = await syncBatch(t.baseUrl, phone.token, malformed(phone, 20));
+      const again = await syncBatch(t.baseUrl, phone.token, otherWorker(phone, 20));
       expect([again.status, again.body.code]).toEqual([403, 'device_blocked']);
     }
     expect(
-      (await events(`deviceId=${phone.deviceId}&type=malformed_packet`)).length +
-        (await unstored('malformed_packet')),
+      (await events(`deviceId=${phone.deviceId}&type=worker_mismatch`)).length +
+        (await unstored('worker_mismatch')) -
+        before,
     ).toBe(20);
+  });
+
+  it('should bound, count and not block a flood of rejections decided without the HMAC (the bearer token alone sends them)', async () => {
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin, siteId);
+    const before = await unstored('malformed_packet');
+    // the review's repro: empty payloads, no signature, under the phone's token
+    const empty = Array.from({ length: 20 }, () => ({ payload: {}, signature: '' }));
+    const res = await syncBatch(t.baseUrl, phone.token, empty, phoneHeaders(phone));
+    expect([res.status, res.body.rejected]).toEqual([200, 20]);
+    expect(await events(`deviceId=${phone.deviceId}&type=malformed_packet`)).toHaveLength(5);
+    expect((await unstored('malformed_packet')) - before).toBe(15);
+    expect(await events(`deviceId=${phone.deviceId}&type=packet_flood`)).toHaveLength(0);
+    // the phone still syncs
+    const next = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
+    expect([next.status, next.body.accepted]).toEqual([200, 1]);
+
+    // a forged HMAC, another device's packets: the same, bounded, no flood (one phone each:
+    // their own rows weigh 8 each, up to 24, in the fraud history, as any such rows do)
+    const forged = (p: Phone) => signPacket(p, {}, Buffer.alloc(32, 7));
+    const foreign = (p: Phone) => signPacket(p, { deviceId: phone.deviceId });
+    for (const [make, type] of [
+      [forged, 'invalid_signature'],
+      [foreign, 'device_mismatch'],
+    ] as const) {
+      const other = await enrollPhone(t.baseUrl, t.keys.admin, siteId);
+      const packets = [...Array.from({ length: 20 }, () => make(other)), signPacket(other)];
+      const r = await syncBatch(t.baseUrl, other.token, packets, phoneHeaders(other));
+      expect([r.status, r.body.accepted, r.body.rejected]).toEqual([200, 1, 20]);
+      expect(await events(`deviceId=${other.deviceId}&type=${type}`)).toHaveLength(5);
+      expect(await events(`deviceId=${other.deviceId}&type=packet_flood`)).toHaveLength(0);
+      const after = await syncBatch(t.baseUrl, other.token, [signPacket(other)]);
+      expect([after.status, after.body.accepted]).toEqual([200, 1]);
+    }
+  });
+
+  it('should count a batch sent twice in a minute (a lost response) once toward packet_flood', async () => {
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin, siteId);
+    const batch = otherWorker(phone, 4);
+    for (let i = 0; i < 2; i++) {
+      const res = await syncBatch(t.baseUrl, phone.token, batch);
+      expect([res.status, res.body.rejected]).toEqual([200, 4]);
+    }
+    // 8 rejections, 4 packets: the rows are bounded by events, the flood counts packets
+    expect(await events(`deviceId=${phone.deviceId}&type=worker_mismatch`)).toHaveLength(5);
+    expect(await events(`deviceId=${phone.deviceId}&type=packet_flood`)).toHaveLength(0);
+    const next = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
+    expect([next.status, next.body.accepted]).toEqual([200, 1]);
   });
 
   it("should store an honest phone's occasional events, and count a long queue's late packets without blocking it", async () => {

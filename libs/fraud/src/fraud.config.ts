@@ -17,7 +17,7 @@ class FraudEnv {
   @IsOmittable() @IsInt() @Min(1) @Max(1000) FRAUD_SHARED_DEVICE_MAX_WORKERS?: number;
   @IsOmittable() @IsInt() @Min(1) @Max(24 * 30) FRAUD_SHARED_DEVICE_WINDOW_HOURS?: number;
   @IsOmittable() @IsInt() @Min(0) @Max(1_000_000) FRAUD_UNATTRIBUTED_PER_MINUTE?: number;
-  @IsOmittable() @IsInt() @Min(0) @Max(1_000_000) FRAUD_DEVICE_PER_MINUTE?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(1_000_000) FRAUD_DEVICE_PER_MINUTE?: number;
   @IsOmittable() @IsIn(['0', '1']) FRAUD_LEGACY_TAGGING?: string;
 }
 
@@ -42,8 +42,9 @@ export interface FraudSettings {
    * Fraud events naming one device stored per type per minute by one instance; the rest are
    * counted (`mdai_fraud_events_unstored_total`) and logged once a minute per device and type,
    * not stored. Sized so an honest phone never reaches it (a few events a day); one over it of
-   * a PACKET_FLOOD_TYPES type adds a `packet_flood` event, which weighs on the trust score.
-   * Optional where a spec builds its own settings: 50.
+   * distinct signed packets of a PACKET_FLOOD_TYPES type adds a `packet_flood` event, which
+   * weighs on the trust score. At least 1 (0 made one refused packet a flood). Optional where a
+   * spec builds its own settings: 50.
    */
   devicePerMinute?: number;
   /**

@@ -9,7 +9,7 @@ import {
   FraudReviewDecision,
   PACKET_FLOOD_TYPES,
 } from './domain/fraud-event';
-import { MinuteBudget } from './domain/minute-budget';
+import { DistinctMinuteCount, MinuteBudget } from './domain/minute-budget';
 import { DEVICE_PER_MINUTE, fraudConfig, FraudSettings } from './fraud.config';
 import { FraudError, FraudEventTamperedError } from './fraud.errors';
 import {
@@ -74,6 +74,11 @@ export class FraudService {
   private readonly unattributed: MinuteBudget;
   /** FRAUD_DEVICE_PER_MINUTE: the events naming a device, by device and type. */
   private readonly perDevice: MinuteBudget;
+  /**
+   * FRAUD_DEVICE_PER_MINUTE again, of distinct packets, for the PACKET_FLOOD_TYPES: when a
+   * device's `packet_flood` is due (a re-sent batch counts once).
+   */
+  private readonly floods: DistinctMinuteCount;
   private readonly devicePerMinute: number;
   /**
    * Events read as `tampered` by this instance, in the order found (at most TAMPERED_KEPT, the
@@ -94,6 +99,7 @@ export class FraudService {
     this.unattributed = new MinuteBudget(settings.unattributedPerMinute);
     this.devicePerMinute = settings.devicePerMinute ?? DEVICE_PER_MINUTE;
     this.perDevice = new MinuteBudget(this.devicePerMinute);
+    this.floods = new DistinctMinuteCount(this.devicePerMinute);
   }
 
   /**
@@ -115,10 +121,11 @@ export class FraudService {
    * device within FRAUD_UNATTRIBUTED_PER_MINUTE of their type, those naming a device within
    * FRAUD_DEVICE_PER_MINUTE of that device and type (per instance). The rest are counted
    * (`mdai_fraud_events_unstored_total{type}`) and logged once a minute, not stored. The first
-   * over a device's budget of a PACKET_FLOOD_TYPES type adds a `packet_flood` event naming the
-   * device (stored whatever the budget: one per device, type and minute), which weighs on its
-   * trust score: the flood is seen by the score (and the auto-block floor) though its rows are
-   * not stored.
+   * distinct packet past FRAUD_DEVICE_PER_MINUTE of a device's PACKET_FLOOD_TYPES type (signed
+   * rejections; the same packet again in the minute counts once) adds a `packet_flood` event
+   * naming the device (stored whatever the budget: one per device, type and minute), which
+   * weighs on its trust score: the flood is seen by the score (and the auto-block floor) though
+   * its rows are not stored.
    */
   async recordAll(inputs: FraudEventInput[]): Promise<FraudEvent[]> {
     const now = this.clock.now();
@@ -133,13 +140,18 @@ export class FraudService {
         admitted.push(input);
         continue;
       }
-      const verdict = this.perDevice.admit(`${input.deviceId}\u0000${input.type}`, nowMs);
-      if (verdict === 'store') {
-        admitted.push(input);
-        continue;
+      const key = `${input.deviceId}\u0000${input.type}`;
+      const verdict = this.perDevice.admit(key, nowMs);
+      if (verdict === 'store') admitted.push(input);
+      else {
+        this.metrics.notStored(input.type);
+        if (verdict === 'first_over') this.deviceOver(input);
       }
-      this.metrics.notStored(input.type);
-      if (verdict === 'first_over') admitted.push(...this.deviceOver(input));
+      if (
+        PACKET_FLOOD_TYPES.has(input.type) &&
+        this.floods.firstOver(key, input.packetId ?? newId(), nowMs)
+      )
+        admitted.push(this.flood(input));
     }
     inputs = admitted;
     if (inputs.length === 0) return [];
@@ -184,25 +196,23 @@ export class FraudService {
     return false;
   }
 
-  /**
-   * The first event of a device over its minute's budget of a type: logged (once a minute per
-   * device and type), and for a PACKET_FLOOD_TYPES type the `packet_flood` event to store.
-   */
-  private deviceOver(input: FraudEventInput): FraudEventInput[] {
+  /** The first event of a device over its minute's budget of a type: logged (once a minute). */
+  private deviceOver(input: FraudEventInput): void {
     this.logger.warn(
       { deviceId: input.deviceId, fraud: [{ type: input.type }], perMinute: this.devicePerMinute },
       'Fraud events of one device over FRAUD_DEVICE_PER_MINUTE: the rest of this minute are counted (mdai_fraud_events_unstored_total), not stored',
     );
-    if (!PACKET_FLOOD_TYPES.has(input.type)) return [];
-    return [
-      {
-        type: 'packet_flood',
-        deviceId: input.deviceId,
-        workerId: input.workerId,
-        siteId: input.siteId,
-        detail: `more than ${this.devicePerMinute} packets refused as ${input.type} from this device in one minute (FRAUD_DEVICE_PER_MINUTE; a bug of the app or a forger): the rest of the minute are counted (mdai_fraud_events_unstored_total), not stored`,
-      },
-    ];
+  }
+
+  /** The `packet_flood` event of a device past its minute's distinct packets of a type. */
+  private flood(input: FraudEventInput): FraudEventInput {
+    return {
+      type: 'packet_flood',
+      deviceId: input.deviceId,
+      workerId: input.workerId,
+      siteId: input.siteId,
+      detail: `more than ${this.devicePerMinute} distinct signed packets refused as ${input.type} from this device in one minute (FRAUD_DEVICE_PER_MINUTE; a bug of the app or a forger holding its signing secret)`,
+    };
   }
 
   /**

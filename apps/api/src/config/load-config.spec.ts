@@ -185,6 +185,17 @@ describe('loadConfig', () => {
       );
   });
 
+  it('should read FRAUD_DEVICE_PER_MINUTE (50 unset, at least 1: with 0 one refused packet was a flood)', () => {
+    expect(loadConfig({ DATA_DIR: dataDir }).fraud.devicePerMinute).toBe(50);
+    expect(
+      loadConfig({ DATA_DIR: dataDir, FRAUD_DEVICE_PER_MINUTE: '1' }).fraud.devicePerMinute,
+    ).toBe(1);
+    for (const bad of ['0', '-1', 'many'])
+      expect(() => loadConfig({ DATA_DIR: dataDir, FRAUD_DEVICE_PER_MINUTE: bad })).toThrow(
+        /FRAUD_DEVICE_PER_MINUTE/,
+      );
+  });
+
   it('should stop at an invalid NODE_ENV, as it decides which rules apply', () => {
     expect(() =>
       loadConfig({ DATA_DIR: dataDir, NODE_ENV: 'prod', PORT: 'x', SYNC_MAX_PACKETS: '0' }),

@@ -73,13 +73,14 @@ const PER_TYPE_CAP = 3;
 
 /**
  * Points one `packet_flood` event takes off at full weight (fading over the window as the
- * others), at most 3 of them: the device sent more than FRAUD_DEVICE_PER_MINUTE packets in a
- * minute refused as only a bug of the app or a forger makes them (malformed, a signature that
- * does not verify, another device's or worker's, a reused packetId; one event per type and
- * minute, the rows past the bound not stored). Its own factor, outside TRUST_FRAUD_PENALTY_CAP:
- * within the cap (60) a worker's phone at its best (50 + 10 for age + 20 for its request) stays
- * at 20, never under the auto-block floor (20), whatever it sends. One flood minute takes any
- * worker's phone under the floor (blocked); a thekedar's (80) at its second. An honest app never
+ * others), at most 3 of them: the device sent more than FRAUD_DEVICE_PER_MINUTE distinct
+ * packets in a minute, signed with its secret (the HMAC verified), refused as only a bug of the
+ * app or a forger makes them (another worker's, a reused packetId; PACKET_FLOOD_TYPES; one event
+ * per type and minute per replica, the rows past the bound not stored). Its own factor, outside
+ * TRUST_FRAUD_PENALTY_CAP: within the cap (60) a worker's phone at its best (50 + 10 for age +
+ * 20 for its request) stays at 20, never under the auto-block floor (20), whatever it sends. One
+ * `packet_flood` event takes any worker's phone under the floor (blocked); a thekedar's (80) its
+ * second (two flooded types, or two replicas, in one minute are two). An honest app never
  * reaches the bound.
  */
 const PACKET_FLOOD_WEIGHT = 60;
@@ -191,7 +192,7 @@ function floodFactor(input: TrustInput): TrustFactor | undefined {
   return {
     name: 'packet_flood',
     effect: effect === 0 ? 0 : effect,
-    detail: `packet_flood x${count} in the last ${input.settings.fraudWindowDays} days (more than FRAUD_DEVICE_PER_MINUTE packets a minute refused as only a bug of the app or a forger makes them), weighted by recency, outside the penalty cap`,
+    detail: `packet_flood x${count} in the last ${input.settings.fraudWindowDays} days (more than FRAUD_DEVICE_PER_MINUTE distinct signed packets a minute refused as only a bug of the app or a forger makes them), weighted by recency, outside the penalty cap`,
   };
 }
 

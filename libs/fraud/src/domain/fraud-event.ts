@@ -24,8 +24,9 @@ export const FRAUD_EVENT_TYPES = [
   'onboarding_signature_invalid',
   'onboarding_replay',
   'onboarding_stale_timestamp',
-  // one device sent more than FRAUD_DEVICE_PER_MINUTE packets a minute refused for a reason
-  // of PACKET_FLOOD_TYPES (a bug of the app or a forger): one per device, type and minute
+  // one device sent more than FRAUD_DEVICE_PER_MINUTE distinct signed packets a minute refused
+  // for a reason of PACKET_FLOOD_TYPES (a bug of the app or a forger): one per device, type and
+  // minute
   'packet_flood',
 ] as const;
 export type FraudEventType = (typeof FRAUD_EVENT_TYPES)[number];
@@ -40,15 +41,17 @@ export const WEIGHING_EVENT_TYPES: readonly FraudEventType[] = FRAUD_EVENT_TYPES
 
 /**
  * The sync rejections a working app never sends in bulk (docs/phone-client.md: "a bug of the
- * app"): a device over FRAUD_DEVICE_PER_MINUTE of one of them in a minute gets a `packet_flood`
- * event (stored, weighed by the trust score), once per type and minute, besides the rows of the
- * budget. The other types over the budget are counted only (a phone back from weeks offline
- * may send hundreds of `timestamp_too_old` packets, honestly).
+ * app") of packets whose HMAC verified, so made by a holder of the device's signing secret: a
+ * device over FRAUD_DEVICE_PER_MINUTE distinct packets of one of them in a minute gets a
+ * `packet_flood` event (stored, weighed by the trust score), once per type and minute, besides
+ * the rows of the budget. The rejections decided before or without the signature
+ * (`malformed_packet`, `device_mismatch`, `invalid_signature`) are not among them (review: a
+ * phone's bearer token alone, without its secret, blocked it; an app and server version skew
+ * would make every queued packet `malformed_packet` and block the fleet): over the budget they
+ * are counted only, as are the other types (a phone back from weeks offline may send hundreds
+ * of `timestamp_too_old` packets, honestly).
  */
 export const PACKET_FLOOD_TYPES: ReadonlySet<FraudEventType> = new Set<FraudEventType>([
-  'malformed_packet',
-  'invalid_signature',
-  'device_mismatch',
   'worker_mismatch',
   'packet_id_conflict',
 ]);

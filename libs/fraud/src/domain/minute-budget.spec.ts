@@ -1,4 +1,4 @@
-import { MinuteBudget } from './minute-budget';
+import { DistinctMinuteCount, MinuteBudget } from './minute-budget';
 
 describe('MinuteBudget', () => {
   it('should store a key up to its budget each minute, then count the rest, each key apart', () => {
@@ -28,5 +28,33 @@ describe('MinuteBudget', () => {
       'store',
     ]);
     expect(budget.admit('c', 60_000)).toBe('store');
+  });
+});
+
+describe('DistinctMinuteCount', () => {
+  it('should be over once, at the first distinct id past the budget, an id seen again counting once', () => {
+    const count = new DistinctMinuteCount(2);
+    expect(['p1', 'p2', 'p1', 'p2', 'p1'].map((id) => count.firstOver('d\u0000t', id, 0))).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
+    expect(count.firstOver('d\u0000t', 'p3', 0)).toBe(true);
+    expect(count.firstOver('d\u0000t', 'p4', 0)).toBe(false);
+    // another key, and the next minute, start over
+    expect(count.firstOver('e\u0000t', 'p3', 0)).toBe(false);
+    expect(['p5', 'p6', 'p7'].map((id) => count.firstOver('d\u0000t', id, 60_000))).toEqual([
+      false,
+      false,
+      true,
+    ]);
+  });
+
+  it('should track at most maxKeys keys a minute: a key past them is never over', () => {
+    const count = new DistinctMinuteCount(0, 1);
+    expect(count.firstOver('a', 'p', 0)).toBe(true);
+    expect(count.firstOver('b', 'p', 0)).toBe(false);
   });
 });

@@ -36,3 +36,43 @@ export class MinuteBudget {
     return used === this.perMinute ? 'first_over' : 'over';
   }
 }
+
+/**
+ * How many distinct ids (packet ids) one instance has seen per key (a device and a type) this
+ * minute, to tell when a key first goes past `perMinute` of them: the same packet sent again in
+ * the minute (a batch re-sent after a lost response) counts once. A key keeps at most
+ * `perMinute` ids (then it is over, and only remembered as such); at most `maxKeys` keys a
+ * minute are tracked, a key past them is never over (it is still bounded by the rows' budget).
+ */
+export class DistinctMinuteCount {
+  private minute = -1;
+  private readonly seen = new Map<string, Set<string> | 'over'>();
+
+  constructor(
+    private readonly perMinute: number,
+    private readonly maxKeys = 10_000,
+  ) {}
+
+  /** True for the first id of `key` past `perMinute` distinct ones this minute, once. */
+  firstOver(key: string, id: string, nowMs: number): boolean {
+    const minute = Math.floor(nowMs / 60_000);
+    if (minute !== this.minute) {
+      this.minute = minute;
+      this.seen.clear();
+    }
+    let ids = this.seen.get(key);
+    if (ids === 'over') return false;
+    if (ids === undefined) {
+      if (this.seen.size >= this.maxKeys) return false;
+      ids = new Set<string>();
+      this.seen.set(key, ids);
+    }
+    if (ids.has(id)) return false;
+    if (ids.size < this.perMinute) {
+      ids.add(id);
+      return false;
+    }
+    this.seen.set(key, 'over');
+    return true;
+  }
+}
