@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { TestKiosk } from './support/kiosk';
 import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
 import { http, startTestApp, TestApp } from './support/test-app';
@@ -111,7 +113,7 @@ describe('HTTP conventions (e2e)', () => {
       expect(res.body).toMatchObject({
         statusCode: 415,
         code: 'unsupported_media_type',
-        message: `Content-Type "${shown}" is not accepted here: send the body as application/json`,
+        message: `Content-Type "${shown}" is not accepted here: send the body as application/json (or application/*+json)`,
         correlationId: expect.any(String),
       });
       expect(res.body.errors).toBeUndefined();
@@ -123,7 +125,7 @@ describe('HTTP conventions (e2e)', () => {
       expect([res.status, res.body.code, res.body.message]).toEqual([
         415,
         'unsupported_media_type',
-        'The request body has no Content-Type: send it as application/json',
+        'The request body has no Content-Type: send it as application/json (or application/*+json)',
       ]);
     });
 
@@ -141,10 +143,30 @@ describe('HTTP conventions (e2e)', () => {
         'application/json; charset=utf-8',
         'Application/JSON',
         'application/vnd.mdai+json',
+        'application/merge-patch+json',
       ]) {
         const res = await send('/api/v5/sites', JSON.stringify(site), { 'content-type': type });
         expect([type, res.status]).toEqual([type, 201]);
       }
+    });
+
+    it('should say in the 415 answer, the error catalog and the OpenAPI document that application/*+json is taken', async () => {
+      const refused = await send('/api/v5/sites', JSON.stringify(site), {
+        'content-type': 'text/plain',
+      });
+      expect(refused.body.message).toContain('application/*+json');
+      const openapi = JSON.parse(
+        readFileSync(join(__dirname, '..', 'docs', 'openapi.json'), 'utf8'),
+      ) as { info: { description: string } };
+      expect(openapi.info.description).toContain('application/*+json');
+      expect(openapi.info.description).toContain('415 unsupported_media_type');
+      expect(readFileSync(join(__dirname, '..', 'docs', 'errors.md'), 'utf8')).toMatch(
+        /unsupported_media_type.*application\/\*\+json/,
+      );
+      const taken = await send('/api/v5/sites', JSON.stringify(site), {
+        'content-type': 'application/merge-patch+json',
+      });
+      expect(taken.status).toBe(201);
     });
 
     it('should answer an empty body without a Content-Type as before (the fields are named)', async () => {

@@ -138,6 +138,8 @@ describe('deploy/prometheus/alerts.yml', () => {
     expect(exprs).toContain('increase(mdai_timesheet_rows_tampered_total[15m])) > 0');
     // the worker devices' legacy tagging refused (every phone from before the tags blocked)
     expect(exprs).toMatch(/mdai_worker_devices_legacy_tagging_refused\) > 0$/m);
+    // the kiosks' (every kiosk from before the tags blocked)
+    expect(exprs).toMatch(/mdai_kiosks_legacy_tagging_refused\) > 0$/m);
   });
 
   it('should page on a replica lacking a master key version per replica and version, from the first value met', () => {

@@ -21,7 +21,10 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
         '{ statusCode, code, message, correlationId, errors? }; each operation lists, per status, ' +
         'the codes it can answer (docs/errors.md says what each means). Every operation can answer ' +
         "429 rate_limited with Retry-After. An operation's security lists the credentials that admit " +
-        'it (any one of them) and x-roles the API-key roles it accepts.',
+        'it (any one of them) and x-roles the API-key roles it accepts. A JSON request body is sent as ' +
+        'application/json or any application/*+json type (RFC 6839, e.g. application/merge-patch+json), ' +
+        'with or without a charset; a body of another type, or one without a Content-Type, on an ' +
+        'operation that reads a JSON body answers 415 unsupported_media_type.',
     )
     .setVersion('0.1.0')
     .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, 'api-key')

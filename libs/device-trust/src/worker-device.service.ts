@@ -1,6 +1,7 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { actorOf, Clock, Gauge, MetricsRegistry, newId, Principal } from '@app/common';
+import { actorOf, Clock, MetricsRegistry, newId, Principal } from '@app/common';
+import { legacyTaggingRefusedGauge } from '@app/persistence';
 import { KeyringService, ResealReport } from '@app/vault';
 import { WorkforceService } from '@app/workforce';
 import {
@@ -54,16 +55,14 @@ export class WorkerDeviceService {
   ) {
     keyring.holdsSealedValues('worker-device secrets', devices);
     // the legacy tagging this start refused (every phone from before the tags reads blocked):
-    // a state, 1 while it lasts, as mdai_tlog_logs_rolled_back (the fraud store's refusal
-    // counts in mdai_fraud_events_tampered_total; a device refused is no tampered event)
-    new Gauge({
-      name: 'mdai_worker_devices_legacy_tagging_refused',
-      help: 'Whether this start refused to tag the worker devices from before the tags (FRAUD_LEGACY_TAGGING off, or the worker_device_seal marker gone): 1 while every such phone reads blocked (403 device_blocked)',
-      registers: metrics ? [metrics] : [],
-      collect() {
-        this.set(devices.legacyRefused ? 1 : 0);
-      },
-    });
+    // a state (the fraud store's refusal counts in mdai_fraud_events_tampered_total; a device
+    // refused is no tampered event)
+    legacyTaggingRefusedGauge(
+      'mdai_worker_devices_legacy_tagging_refused',
+      'Whether this start refused to tag the worker devices from before the tags (FRAUD_LEGACY_TAGGING off, or the worker_device_seal marker gone): 1 while every such phone reads blocked (403 device_blocked)',
+      devices,
+      metrics,
+    );
   }
 
   /** When the devices from before the tags were tagged as legacy, how many, or that it was refused. */

@@ -1,6 +1,7 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { KeyObject } from 'node:crypto';
-import { actorOf, Clock, newId, Principal } from '@app/common';
+import { actorOf, Clock, MetricsRegistry, newId, Principal } from '@app/common';
+import { LegacyTaggingState, legacyTaggingRefusedGauge } from '@app/persistence';
 import { KioskDevice, KioskEvent, KioskEventAction, KioskStatus } from './domain/kiosk-device';
 import { parseKioskPublicKey } from './domain/kiosk-public-key';
 import { KioskAuthVerdict, verifyKioskAuth } from './domain/kiosk-auth';
@@ -36,7 +37,21 @@ export class KioskRegistryService {
   constructor(
     private readonly devices: KioskDeviceRepository,
     private readonly clock: Clock,
-  ) {}
+    @Optional() metrics?: MetricsRegistry,
+  ) {
+    // the legacy tagging this start refused: every kiosk from before the tags reads blocked
+    legacyTaggingRefusedGauge(
+      'mdai_kiosks_legacy_tagging_refused',
+      'Whether this start refused to tag the kiosks from before the tags (FRAUD_LEGACY_TAGGING off, or the kiosk_seal marker gone): 1 while every such kiosk reads blocked (its Wi-Fi challenge and relay auth refused)',
+      devices,
+      metrics,
+    );
+  }
+
+  /** When the kiosks from before the tags were tagged as legacy, how many, or that it was refused. */
+  legacySeal(): Promise<LegacyTaggingState> {
+    return this.devices.legacySeal();
+  }
 
   /** Registers a kiosk key. Same id with the same key is idempotent; with another key it is a 409. */
   async register(

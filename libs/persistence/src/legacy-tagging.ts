@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { Gauge, MetricsRegistry } from '@app/common';
 
 /**
  * "Tag the untagged rows once, behind a marker": the legacy tagging the tagged stores (fraud
@@ -17,6 +18,50 @@ import type { Database } from 'better-sqlite3';
  * - otherwise the untagged rows are tagged as legacy, then the marker is written.
  */
 export type LegacyTaggingRefusal = 'tagged_rows' | 'not_allowed';
+
+/** A tagged store's legacy tagging as /health reports it (its `legacySeal()`). */
+export interface LegacyTaggingState {
+  /** When the untagged rows were tagged as legacy, and how many (absent until then). */
+  sealedAt?: Date;
+  count?: number;
+  /** This start refused to tag them: the untagged rows read as tampered. */
+  refused: boolean;
+  refusedReason?: LegacyTaggingRefusal;
+}
+
+/** The state from the store's marker (SQLite row or MongoDB document) and this start's refusal. */
+export function legacyTaggingState(
+  marker: { at?: Date | string | null; count?: number | null } | undefined,
+  refused: LegacyTaggingRefusal | undefined,
+): LegacyTaggingState {
+  return {
+    ...(marker?.at ? { sealedAt: new Date(marker.at) } : {}),
+    ...(typeof marker?.count === 'number' ? { count: marker.count } : {}),
+    refused: refused !== undefined,
+    ...(refused ? { refusedReason: refused } : {}),
+  };
+}
+
+/**
+ * The gauge of a store whose refused legacy tagging blocks what it holds (worker devices,
+ * kiosks): 1 while this start's refusal lasts (read from `store.legacyRefused` at each scrape),
+ * as mdai_tlog_logs_rolled_back; alerts page on it.
+ */
+export function legacyTaggingRefusedGauge(
+  name: string,
+  help: string,
+  store: { readonly legacyRefused?: LegacyTaggingRefusal },
+  metrics?: MetricsRegistry,
+): void {
+  new Gauge({
+    name,
+    help,
+    registers: metrics ? [metrics] : [],
+    collect() {
+      this.set(store.legacyRefused ? 1 : 0);
+    },
+  });
+}
 
 /** FRAUD_LEGACY_TAGGING as the seals read it. */
 export interface LegacyTaggingSwitch {

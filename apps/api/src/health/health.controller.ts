@@ -18,7 +18,7 @@ import {
   ApiTags,
 } from '@app/common';
 import { SigningKeyService, WorkerDeviceService } from '@app/device-trust';
-import { Store } from '@app/persistence';
+import { LegacyTaggingRefusal, LegacyTaggingState, Store } from '@app/persistence';
 import {
   LogKeyService,
   SealRefusals,
@@ -34,6 +34,7 @@ import {
 import { LedgerService } from '@app/offline-sync';
 import { TimesheetProjector } from '@app/timesheets';
 import { FraudService } from '@app/fraud';
+import { KioskRegistryService } from '@app/kiosk-registry';
 import { VaultAuditService } from '@app/vault/vault-audit.service';
 import { KeyHoldersService, KeyringService } from '@app/vault';
 import {
@@ -64,6 +65,8 @@ export class HealthController implements OnModuleInit {
   private fraud?: FraudService;
   /** The worker devices (absent in an app without the device-trust module). */
   private devices?: WorkerDeviceService;
+  /** The kiosk registry (absent in an app without the kiosk-registry module). */
+  private kioskRegistry?: KioskRegistryService;
   /** The owners of the logs a seal can refuse (absent in an app without their module). */
   private ledger?: LedgerService;
   private vaultAudit?: VaultAuditService;
@@ -106,6 +109,11 @@ export class HealthController implements OnModuleInit {
       this.devices = undefined;
     }
     try {
+      this.kioskRegistry = this.modules.get(KioskRegistryService, { strict: false });
+    } catch {
+      this.kioskRegistry = undefined;
+    }
+    try {
       this.ledger = this.modules.get(LedgerService, { strict: false });
     } catch {
       this.ledger = undefined;
@@ -138,12 +146,12 @@ export class HealthController implements OnModuleInit {
   })
   @ApiOkResponse({
     description:
-      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded; `tlog.storeMacLegacy` says that STORE_MAC_LEGACY=1 is set (store tags under the key derived from TLOG_SIGNING_KEY verify, so that key alone can make rows the server takes as its own): not degraded. `tlog.unsealedLogs` names each log this instance knows has entries committed past its last checkpoint (`origin`, `size`: the entries to seal, `since` when the sweep found it, `retrying`: a seal of this instance failed on it), until a checkpoint covers them: a seal that failed, or a crash between a commit and its seal found by the sweep every instance runs at start-up and every minute; sealed in the background (mdai_tlog_unsealed_logs counts them), not degraded. `keys.storeMacKid` (admin) is the id of the store-MAC key this instance tags under (never the key) and `keys.storeMacReplicas` the live replicas recorded with theirs (`replicaId`, `host`, `kid`, `seenAt`, `self` for this one; each records it at boot and every STORE_MAC_HEARTBEAT_MS, live for 3 of them): npm run keys:retag refuses while one differs from its STORE_MAC_KEY; never degraded (a rolling rotation makes them differ for a while). `fraud.tamperedEvents` and `fraud.events` (admin) count and name the fraud events this instance read as changed outside the server (their tags do not verify): reported, not degraded; `fraud.legacySealedAt` and `fraud.legacySealedCount` say when and how many events from before the tags were tagged as legacy, `fraud.legacySealRefused` that this start refused to, `fraud.legacySealRefusedReason` why: `tagged_rows` (the `fraud_seal` marker gone while rows carry tags) or `not_allowed` (untagged rows, no marker and no tagged row, with FRAUD_LEGACY_TAGGING off: a store from before the tags, or one whose every tagged fraud row and marker were deleted); `devices.legacySealedAt` and `devices.legacySealedCount` (admin) the same for the worker devices (their block state and events)\n\nThe Health Check is successful',
+      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded; `tlog.storeMacLegacy` says that STORE_MAC_LEGACY=1 is set (store tags under the key derived from TLOG_SIGNING_KEY verify, so that key alone can make rows the server takes as its own): not degraded. `tlog.unsealedLogs` names each log this instance knows has entries committed past its last checkpoint (`origin`, `size`: the entries to seal, `since` when the sweep found it, `retrying`: a seal of this instance failed on it), until a checkpoint covers them: a seal that failed, or a crash between a commit and its seal found by the sweep every instance runs at start-up and every minute; sealed in the background (mdai_tlog_unsealed_logs counts them), not degraded. `keys.storeMacKid` (admin) is the id of the store-MAC key this instance tags under (never the key) and `keys.storeMacReplicas` the live replicas recorded with theirs (`replicaId`, `host`, `kid`, `seenAt`, `self` for this one; each records it at boot and every STORE_MAC_HEARTBEAT_MS, live for 3 of them): npm run keys:retag refuses while one differs from its STORE_MAC_KEY; never degraded (a rolling rotation makes them differ for a while). `fraud.tamperedEvents` and `fraud.events` (admin) count and name the fraud events this instance read as changed outside the server (their tags do not verify): reported, not degraded; `fraud.legacySealedAt` and `fraud.legacySealedCount` say when and how many events from before the tags were tagged as legacy, `fraud.legacySealRefused` that this start refused to, `fraud.legacySealRefusedReason` why: `tagged_rows` (the `fraud_seal` marker gone while rows carry tags) or `not_allowed` (untagged rows, no marker and no tagged row, with FRAUD_LEGACY_TAGGING off: a store from before the tags, or one whose every tagged fraud row and marker were deleted); `devices.legacySealedAt` and `devices.legacySealedCount` (admin) the same for the worker devices (their block state and events), `kiosks.legacySealedAt` and `kiosks.legacySealedCount` (admin) for the kiosks (their key and status)\n\nThe Health Check is successful',
     schema: healthReportSchema('ok'),
   })
   @ApiServiceUnavailableResponse({
     description:
-      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES. The keys are degraded when this instance found values sealed under a master key version its VAULT_KEYS lacks and another live server holds (it is behind a rollout: restart it with the current VAULT_KEYS; a version no live server holds is listed as `keys.vaultKeyVersionsUnheld` without degrading), or signs checkpoints or offline tokens with a key its own key history says was retired before now (restart it with the new key). The tlog is degraded (`reason: log_rolled_back`, `logs` with each witnessed and stored size) when at start-up the store of a log ended before the checkpoints of the witness file: the store was rolled back to an older copy (after a planned restore, put the witness file of the backup in place and restart), or (`reason: nodes_missing`, `missingNodes` naming each log and why) when the stored Merkle nodes of a log were deleted and could not be rebuilt from its entries (the server rebuilds them itself, at start-up and on the next append or proof of the log, when the entries give the root its last checkpoint signs; degraded meanwhile), or (`reason: nodes_mismatch`, `mismatchedNodes` naming each log, the size of its last checkpoint and why) when the stored Merkle nodes of a log do not give the root its last checkpoint signs (rewritten outside the server) and its entries do not give it either: no checkpoint is signed over them, its appends answer 503 (`checkpoint_unavailable`, `audit_unavailable`) until the nodes are put back, which the next seal, or /health itself (reading the nodes again at most once a second), finds with no restart (nodes the entries prove are rebuilt from them without degrading; entries found not to give the root are read again after 10 minutes, so restoring them needs no restart either), or (`reason: checkpoint_unverified`, `unverifiedCheckpoints` naming each log, the size of the row and the size of the largest stored checkpoint that verifies, trusted instead, and `keyMismatch`: no stored checkpoint of the log verifies, most likely the wrong TLOG_SIGNING_KEY rather than a forged row) when the latest stored checkpoint of a log is not signed by the key of the log (written straight into the database; delete the row). The logs are degraded when a seal was refused: an entry past the last checkpoint of a log carries no valid server MAC (written straight into the database), or a MAC copied from another entry (its data does not hash to the tagged recordHash, or it does not chain to the entry before it); `error.logs.unauthenticatedEntries` names the log, site, seq and reason (`untagged`, `retired_key`, `bad_tag`, `record_hash_mismatch`, `prev_hash_mismatch`; run `ledger:seal-foreign` for a site ledger, `vault:seal-foreign` for the vault audit log, whose refusal also answers the vault requests 503 `audit_unavailable`). The timesheets are never degraded by the ledger or the read model being changed in the database (every replica reads the same store: taking them out of rotation repairs nothing): a site whose read model stops before a sealed ledger link that fails its check (rewritten or deleted in the database after its seal) is listed in `timesheets.stoppedSites` (site, seq, reason, since when) of a 200 or 503 body alike; the timesheet reads of the site answer 503 `timesheets_ledger_unverified` until the link is put back as sealed, checked again when the stored link changes or once a minute (alert on mdai_timesheet_sites_stopped). The devices are degraded (`devices.legacySealRefused: true`, `devices.legacySealRefusedReason`) when this start refused to tag the worker devices from before the tags: `not_allowed` (untagged devices, no `worker_device_seal` marker and no tagged device, with FRAUD_LEGACY_TAGGING off) or `tagged_rows` (the marker gone while devices carry tags); every phone enrolled before the upgrade then reads tampered and is refused (403 `device_blocked`): restart once with FRAUD_LEGACY_TAGGING=1 when this start upgrades the store (then unset it), otherwise restore the devices and the marker from a backup (alert on mdai_worker_devices_legacy_tagging_refused)\n\nThe Health Check is not successful',
+      'A dependency is down, or the instance is shutting down: `status` beside statusCode, code `unhealthy`, message and correlationId; with an admin key also the terminus body (`error.<dependency>.message` says why). The disk is down when the uploads directory is not writable, or degraded when free space under DATA_DIR is below HEALTH_MIN_FREE_BYTES. The keys are degraded when this instance found values sealed under a master key version its VAULT_KEYS lacks and another live server holds (it is behind a rollout: restart it with the current VAULT_KEYS; a version no live server holds is listed as `keys.vaultKeyVersionsUnheld` without degrading), or signs checkpoints or offline tokens with a key its own key history says was retired before now (restart it with the new key). The tlog is degraded (`reason: log_rolled_back`, `logs` with each witnessed and stored size) when at start-up the store of a log ended before the checkpoints of the witness file: the store was rolled back to an older copy (after a planned restore, put the witness file of the backup in place and restart), or (`reason: nodes_missing`, `missingNodes` naming each log and why) when the stored Merkle nodes of a log were deleted and could not be rebuilt from its entries (the server rebuilds them itself, at start-up and on the next append or proof of the log, when the entries give the root its last checkpoint signs; degraded meanwhile), or (`reason: nodes_mismatch`, `mismatchedNodes` naming each log, the size of its last checkpoint and why) when the stored Merkle nodes of a log do not give the root its last checkpoint signs (rewritten outside the server) and its entries do not give it either: no checkpoint is signed over them, its appends answer 503 (`checkpoint_unavailable`, `audit_unavailable`) until the nodes are put back, which the next seal, or /health itself (reading the nodes again at most once a second), finds with no restart (nodes the entries prove are rebuilt from them without degrading; entries found not to give the root are read again after 10 minutes, so restoring them needs no restart either), or (`reason: checkpoint_unverified`, `unverifiedCheckpoints` naming each log, the size of the row and the size of the largest stored checkpoint that verifies, trusted instead, and `keyMismatch`: no stored checkpoint of the log verifies, most likely the wrong TLOG_SIGNING_KEY rather than a forged row) when the latest stored checkpoint of a log is not signed by the key of the log (written straight into the database; delete the row). The logs are degraded when a seal was refused: an entry past the last checkpoint of a log carries no valid server MAC (written straight into the database), or a MAC copied from another entry (its data does not hash to the tagged recordHash, or it does not chain to the entry before it); `error.logs.unauthenticatedEntries` names the log, site, seq and reason (`untagged`, `retired_key`, `bad_tag`, `record_hash_mismatch`, `prev_hash_mismatch`; run `ledger:seal-foreign` for a site ledger, `vault:seal-foreign` for the vault audit log, whose refusal also answers the vault requests 503 `audit_unavailable`). The timesheets are never degraded by the ledger or the read model being changed in the database (every replica reads the same store: taking them out of rotation repairs nothing): a site whose read model stops before a sealed ledger link that fails its check (rewritten or deleted in the database after its seal) is listed in `timesheets.stoppedSites` (site, seq, reason, since when) of a 200 or 503 body alike; the timesheet reads of the site answer 503 `timesheets_ledger_unverified` until the link is put back as sealed, checked again when the stored link changes or once a minute (alert on mdai_timesheet_sites_stopped). The devices are degraded (`devices.legacySealRefused: true`, `devices.legacySealRefusedReason`) when this start refused to tag the worker devices from before the tags: `not_allowed` (untagged devices, no `worker_device_seal` marker and no tagged device, with FRAUD_LEGACY_TAGGING off) or `tagged_rows` (the marker gone while devices carry tags); every phone enrolled before the upgrade then reads tampered and is refused (403 `device_blocked`): restart once with FRAUD_LEGACY_TAGGING=1 when this start upgrades the store (then unset it), otherwise restore the devices and the marker from a backup (alert on mdai_worker_devices_legacy_tagging_refused). The kiosks are degraded the same way (`kiosks.legacySealRefused: true`, `kiosks.legacySealRefusedReason`: `not_allowed` or `tagged_rows`, the marker being `kiosk_seal`) when this start refused to tag the kiosks from before the tags; every kiosk registered before the upgrade then reads tampered and is refused as blocked (`device_blocked`: no Wi-Fi challenge, relay auth or pairing): the same repair (alert on mdai_kiosks_legacy_tagging_refused)\n\nThe Health Check is not successful',
     schema: healthReportSchema('error'),
   })
   @ApiResponse({
@@ -171,6 +179,7 @@ export class HealthController implements OnModuleInit {
       () => this.readModel(),
       () => this.fraudEvents(),
       () => this.workerDevices(),
+      () => this.kiosks(),
     ];
     if (this.redis.enabled) {
       checks.push(() => this.probe('redis', () => this.redis.ping()));
@@ -591,27 +600,27 @@ export class HealthController implements OnModuleInit {
    * (a restart with FRAUD_LEGACY_TAGGING=1 ends it), and no phone from before the upgrade can
    * work meanwhile. Alert on mdai_worker_devices_legacy_tagging_refused.
    */
-  private async workerDevices() {
-    const check = indicator('devices');
-    // a store read, bounded like every read /health makes
-    const legacy = this.devices
-      ? await withTimeout(this.devices.legacySeal(), 2000).catch(() => undefined)
-      : undefined;
-    const seal = {
-      ...(legacy?.sealedAt ? { legacySealedAt: legacy.sealedAt.toISOString() } : {}),
-      ...(legacy?.count !== undefined ? { legacySealedCount: legacy.count } : {}),
-    };
-    if (!legacy?.refused) return check.up(seal);
-    const reason = legacy.refusedReason ?? 'tagged_rows';
-    return check.down({
-      ...seal,
-      state: 'degraded',
-      legacySealRefused: true,
-      legacySealRefusedReason: reason,
-      message:
-        reason === 'not_allowed'
-          ? 'untagged worker devices on a store with no worker_device_seal marker and no tagged device, and FRAUD_LEGACY_TAGGING off: the legacy tagging was refused, so every phone enrolled before the upgrade reads tampered and is refused (403 device_blocked); restart once with FRAUD_LEGACY_TAGGING=1 if this start upgrades a store from a version without device tags (then unset it), otherwise restore the worker devices and worker_device_seal from a backup'
-          : 'the worker_device_seal marker is gone while worker devices carry tags: the legacy tagging was refused, so every untagged phone reads tampered and is refused (403 device_blocked); restart once with FRAUD_LEGACY_TAGGING=1 if this is an upgrade first started without it (then unset it), otherwise restore worker_device_seal from a backup (or block and unblock each device as an admin)',
+  private workerDevices() {
+    return legacyTaggingCheck('devices', this.devices, {
+      not_allowed:
+        'untagged worker devices on a store with no worker_device_seal marker and no tagged device, and FRAUD_LEGACY_TAGGING off: the legacy tagging was refused, so every phone enrolled before the upgrade reads tampered and is refused (403 device_blocked); restart once with FRAUD_LEGACY_TAGGING=1 if this start upgrades a store from a version without device tags (then unset it), otherwise restore the worker devices and worker_device_seal from a backup',
+      tagged_rows:
+        'the worker_device_seal marker is gone while worker devices carry tags: the legacy tagging was refused, so every untagged phone reads tampered and is refused (403 device_blocked); restart once with FRAUD_LEGACY_TAGGING=1 if this is an upgrade first started without it (then unset it), otherwise restore worker_device_seal from a backup (or block and unblock each device as an admin)',
+    });
+  }
+
+  /**
+   * The kiosks' legacy tagging refused at this start (KioskSeal): every kiosk from before the
+   * tags reads tampered, so blocked (its Wi-Fi challenge, relay auth and pairing refused with
+   * device_blocked). Degraded, as the worker devices' refusal. Alert on
+   * mdai_kiosks_legacy_tagging_refused.
+   */
+  private kiosks() {
+    return legacyTaggingCheck('kiosks', this.kioskRegistry, {
+      not_allowed:
+        'untagged kiosks on a store with no kiosk_seal marker and no tagged kiosk, and FRAUD_LEGACY_TAGGING off: the legacy tagging was refused, so every kiosk registered before the upgrade reads tampered and is refused as blocked (device_blocked: no Wi-Fi challenge, relay auth or pairing); restart once with FRAUD_LEGACY_TAGGING=1 if this start upgrades a store from a version without kiosk tags (then unset it), otherwise restore the kiosks and kiosk_seal from a backup',
+      tagged_rows:
+        "the kiosk_seal marker is gone while kiosks carry tags: the legacy tagging was refused, so every untagged kiosk reads tampered and is refused as blocked (device_blocked); restart once with FRAUD_LEGACY_TAGGING=1 if this is an upgrade first started without it (then unset it), otherwise restore kiosk_seal from a backup (or rotate each kiosk's key with its genuine key as an admin, then unblock it)",
     });
   }
 
@@ -639,6 +648,36 @@ async function uploadsWritable(dir: string): Promise<void> {
       `the uploads directory is not writable (${(error as NodeJS.ErrnoException).code})`,
     );
   }
+}
+
+/**
+ * A store's legacy tagging (LegacyTaggingState) as its /health check: up with when and how many
+ * rows were tagged as legacy, or degraded with the reason and what to do when this start refused
+ * it (its gauge, legacyTaggingRefusedGauge, pages). The state is a store read, bounded like
+ * every read /health makes (a frozen store answers `store` down in time; the state is left out).
+ */
+async function legacyTaggingCheck(
+  key: string,
+  source: { legacySeal(): Promise<LegacyTaggingState> } | undefined,
+  messages: Record<LegacyTaggingRefusal, string>,
+) {
+  const check = indicator(key);
+  const legacy = source
+    ? await withTimeout(source.legacySeal(), 2000).catch(() => undefined)
+    : undefined;
+  const seal = {
+    ...(legacy?.sealedAt ? { legacySealedAt: legacy.sealedAt.toISOString() } : {}),
+    ...(legacy?.count !== undefined ? { legacySealedCount: legacy.count } : {}),
+  };
+  if (!legacy?.refused) return check.up(seal);
+  const reason = legacy.refusedReason ?? 'tagged_rows';
+  return check.down({
+    ...seal,
+    state: 'degraded',
+    legacySealRefused: true,
+    legacySealRefusedReason: reason,
+    message: messages[reason],
+  });
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

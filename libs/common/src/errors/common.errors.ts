@@ -22,7 +22,7 @@ export const COMMON_ERRORS = {
     payload_too_large: 'the request body is over JSON_BODY_LIMIT_BYTES',
     unsupported_encoding: 'the Content-Encoding is not one this route decodes',
     unsupported_media_type:
-      'a route that reads a JSON body got a body of another Content-Type (or none); send application/json',
+      'a route that reads a JSON body got a body of another Content-Type (or none); send application/json or an application/*+json type (RFC 6839)',
     unsupported_charset: 'the request charset is not supported',
     invalid_content_encoding: 'the request body is not encoded as its Content-Encoding says',
     request_aborted:

@@ -8,7 +8,8 @@ import { isJsonRequest } from './body-pipeline';
 
 /**
  * Registered globally, after the key check: a route that reads a JSON body (a `@Body()`
- * parameter) refuses a body sent as anything but JSON with 415 `unsupported_media_type`,
+ * parameter) refuses a body sent as anything but JSON (`application/json`, or an
+ * `application/*+json` type as RFC 6839 names them) with 415 `unsupported_media_type`,
  * instead of reading no body and answering that every field "is required". A request without a
  * body (no Content-Length, or 0) passes whatever its Content-Type, so a POST that needs no body
  * still works without one. Routes that read the raw stream (the vault upload) have no `@Body()`
@@ -29,8 +30,8 @@ export class JsonBodyGuard implements CanActivate {
     throw new CommonError(
       'unsupported_media_type',
       type === undefined
-        ? 'The request body has no Content-Type: send it as application/json'
-        : `Content-Type "${shown(type)}" is not accepted here: send the body as application/json`,
+        ? 'The request body has no Content-Type: send it as application/json (or application/*+json)'
+        : `Content-Type "${shown(type)}" is not accepted here: send the body as application/json (or application/*+json)`,
     );
   }
 

@@ -1,4 +1,5 @@
 import { KioskDevice, KioskEvent, KioskStatus } from '../../domain/kiosk-device';
+import type { LegacyTaggingRefusal, LegacyTaggingState } from '@app/persistence';
 import type { KioskRetagOutcome } from './kiosk-seal';
 
 export type RegisterOutcome =
@@ -20,6 +21,10 @@ export interface StatusChange {
 }
 
 export abstract class KioskDeviceRepository {
+  /** Why this start refused the legacy tagging (undefined when it did not). */
+  legacyRefused?: LegacyTaggingRefusal;
+  /** The legacy tagging's state (`/health`); `refused: false` and nothing else without tags. */
+  abstract legacySeal(): Promise<LegacyTaggingState>;
   /**
    * Inserts the device unless its deviceId exists (then returns the existing record untouched)
    * or another device has its key fingerprint (`key_in_use`). SQLite decides both in one

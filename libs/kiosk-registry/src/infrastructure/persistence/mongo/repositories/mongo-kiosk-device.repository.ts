@@ -2,7 +2,8 @@ import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import {
   isDuplicateKeyError,
-  LegacyTaggingRefusal,
+  LegacyTaggingState,
+  legacyTaggingState,
   MongoStoreHandle,
   tagLegacyRowsOnceMongo,
 } from '@app/persistence';
@@ -36,8 +37,6 @@ const UNTAGGED = { tag: { $exists: false } };
 export class MongoKioskDeviceRepository extends KioskDeviceRepository implements OnModuleInit {
   private readonly devices: Model<KioskDeviceDocument>;
   private readonly logger = new Logger('KioskSeal');
-  /** Why this start refused the legacy tagging (as the fraud store's). */
-  legacyRefused?: LegacyTaggingRefusal;
 
   constructor(
     private readonly store: MongoStoreHandle,
@@ -58,9 +57,7 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
    */
   private async sealLegacy(seal: KioskSeal): Promise<void> {
     const result = await tagLegacyRowsOnceMongo(seal, {
-      marks: this.store.connection.collection<{ _id: string; at: Date; count?: number }>(
-        KIOSK_SEAL_COLLECTION,
-      ),
+      marks: this.marks(),
       anyTagged: async () => (await this.devices.exists(TAGGED)) !== null,
       countUntagged: () => this.devices.countDocuments(UNTAGGED),
       pass: () => this.legacyPass(seal),
@@ -71,6 +68,20 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
     } else if (result.kind === 'tagged' && result.count > 0) {
       this.logger.log({ kiosks: result.count }, 'Kiosks from before the tags tagged as legacy');
     }
+  }
+
+  private marks() {
+    return this.store.connection.collection<{ _id: string; at: Date; count?: number }>(
+      KIOSK_SEAL_COLLECTION,
+    );
+  }
+
+  async legacySeal(): Promise<LegacyTaggingState> {
+    const mark = await this.marks().findOne({ _id: 'legacy' });
+    // refused for want of FRAUD_LEGACY_TAGGING, while another replica of the same upgrade (with
+    // it) tagged the kiosks: its marker ends the refusal (a marker is written after the tags)
+    if (this.legacyRefused === 'not_allowed' && mark) this.legacyRefused = undefined;
+    return legacyTaggingState(mark ?? undefined, this.legacyRefused);
   }
 
   private async legacyPass(seal: KioskSeal): Promise<{ tagged: number; missed: number }> {

@@ -1,7 +1,8 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import {
-  LegacyTaggingRefusal,
+  LegacyTaggingState,
+  legacyTaggingState,
   LimitedStatement,
   SqliteStoreHandle,
   SqliteWriteTurns,
@@ -34,8 +35,6 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   private readonly prefixPage: LimitedStatement<[string, string, string, string], KioskDeviceRow>;
   private readonly eventsOf: Statement<[string], KioskEventRow>;
   private readonly logger = new Logger('KioskSeal');
-  /** Why this start refused the legacy tagging (as the fraud store's). */
-  legacyRefused?: LegacyTaggingRefusal;
 
   constructor(
     store: SqliteStoreHandle,
@@ -62,6 +61,15 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     this.prefixPage = new LimitedStatement(this.db, KIOSK_PREFIX_LIST_SQL);
     this.eventsOf = this.db.prepare(KIOSK_EVENTS_SQL);
     if (seal) this.sealLegacy(seal);
+  }
+
+  legacySeal(): Promise<LegacyTaggingState> {
+    const row = this.db
+      .prepare(
+        'SELECT legacy_sealed_at AS at, legacy_sealed_count AS count FROM kiosk_seal WHERE id = 1',
+      )
+      .get() as { at: string | null; count: number | null } | undefined;
+    return Promise.resolve(legacyTaggingState(row, this.legacyRefused));
   }
 
   /**

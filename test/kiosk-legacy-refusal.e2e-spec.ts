@@ -1,0 +1,91 @@
+import { MongoStore, Store } from '@app/persistence';
+import { TestKiosk } from './support/kiosk';
+import { dataDirApp, withStoreFile } from './support/tamper';
+import { http, TestApp } from './support/test-app';
+
+const METRIC = 'mdai_kiosks_legacy_tagging_refused';
+
+/** The value of an unlabelled gauge on /metrics. */
+async function gauge(t: TestApp, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`${t.baseUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
+
+/**
+ * The kiosks' legacy tagging refused at a start (FRAUD_LEGACY_TAGGING off on a store whose
+ * kiosks carry no tag and no marker): every kiosk from before the upgrade reads tampered, so
+ * blocked. It was only a log line: /health now says so, degraded (`kiosks.legacySealRefused`),
+ * and a gauge pages, as for the worker devices.
+ */
+describe('kiosks legacy tagging refused, on /health and /metrics (e2e)', () => {
+  const app = dataDirApp('kiosk-legacy');
+
+  /** The store made as a version from before the kiosk tags left it: no tag, no marker. */
+  async function untagKiosks(t: TestApp): Promise<void> {
+    if (t.config.database.driver === 'sqlite') {
+      withStoreFile(t, (db) => {
+        db.prepare('UPDATE kiosk_devices SET tag = NULL').run();
+        db.prepare(
+          'UPDATE kiosk_seal SET legacy_sealed_at = NULL, legacy_sealed_count = NULL',
+        ).run();
+      });
+    } else {
+      const connection = t.app.get<Store, MongoStore>(Store).connection;
+      await connection.collection('kiosk_devices').updateMany({}, { $unset: { tag: '' } });
+      await connection.collection('kiosk_seal').deleteMany({});
+    }
+  }
+
+  async function listed(t: TestApp, deviceId: string) {
+    const res = await http(t.baseUrl, 'GET', `/api/kiosks?prefix=${deviceId}`, {
+      key: t.keys.admin,
+    });
+    return (res.body as Array<{ device_id: string }>).find((k) => k.device_id === deviceId);
+  }
+
+  it('should report the refusal degraded on /health with what to do, set the gauge, and clear both once a start tags the kiosks', async () => {
+    let t = await app.start();
+    const kiosk = await TestKiosk.registered(t, 'kiosk-legacy-refusal-01');
+    expect(await gauge(t, METRIC)).toBe(0);
+    await untagKiosks(t);
+
+    t = await app.restart(undefined, { FRAUD_LEGACY_TAGGING: '0' });
+    expect(await listed(t, kiosk.deviceId)).toMatchObject({
+      status: 'blocked',
+      integrity: 'tampered',
+    });
+    const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+    expect(health.status).toBe(503);
+    expect(health.body.error.kiosks).toMatchObject({
+      status: 'down',
+      state: 'degraded',
+      legacySealRefused: true,
+      legacySealRefusedReason: 'not_allowed',
+      message: expect.stringContaining('restart once with FRAUD_LEGACY_TAGGING=1'),
+    });
+    expect(health.body.error.kiosks.message).toContain('device_blocked');
+    expect(health.body.error.kiosks.message).toContain('restore');
+    // the public answer: the status alone
+    const anonymous = await http(t.baseUrl, 'GET', '/health');
+    expect(anonymous.body).toMatchObject({ status: 'error' });
+    expect(JSON.stringify(anonymous.body)).not.toContain('kiosk_seal');
+    expect(await gauge(t, METRIC)).toBe(1);
+
+    // the upgrade's start, with the operator's word: tagged as legacy, the kiosk active again
+    t = await app.restart(undefined, { FRAUD_LEGACY_TAGGING: '1' });
+    const healthy = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+    expect(healthy.status).toBe(200);
+    expect(healthy.body.details.kiosks).toMatchObject({
+      status: 'up',
+      legacySealedCount: 1,
+      legacySealedAt: expect.any(String),
+    });
+    expect(healthy.body.details.kiosks.legacySealRefused).toBeUndefined();
+    expect(await gauge(t, METRIC)).toBe(0);
+    expect(await listed(t, kiosk.deviceId)).toMatchObject({
+      status: 'active',
+      integrity: 'legacy',
+    });
+  });
+});
