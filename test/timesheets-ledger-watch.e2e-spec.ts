@@ -1,4 +1,6 @@
+import { setImmediate as loopTurn } from 'node:timers/promises';
 import { ManualClock } from '@app/common';
+import { TimesheetProjector } from '@app/timesheets';
 import { gauge, http, MONGODB_URI, pollUntil, startTestApp, TestApp } from './support/test-app';
 import { paidSeqsOf, sealedThreeLinkSite } from './support/shifts';
 import { withStoreFile } from './support/tamper';
@@ -119,3 +121,46 @@ const DAY = '2026-03-02';
     expect((await payroll(siteId)).status).toBe(200);
   });
 });
+
+/**
+ * The reviewer's finding on the watch: a run held the projector's queue for all its links
+ * (240 ms median, 893 ms p99 a run on a loaded machine), so a timesheet read, which waits for
+ * the queue (`ensureReadable`), waited for the whole run. Each page of a run now takes its own
+ * turn in the queue: a read queued once the run's first page is queued answers before the run
+ * ends. Told by order and by the run's count of queue turns, not by time; the timer is set
+ * out of the way (the runs are made here).
+ */
+(MONGODB_URI ? describe.skip : describe)(
+  'timesheets: a ledger watch run and reads (e2e, SQLite)',
+  () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startTestApp({ TIMESHEET_LEDGER_CHECK_MS: '3600000' });
+    });
+    afterAll(async () => t.close());
+
+    it('should let a read queued while a run checks its first page through before the run ends', async () => {
+      const sites = [
+        await sealedThreeLinkSite(t, DAY),
+        await sealedThreeLinkSite(t, DAY),
+        await sealedThreeLinkSite(t, DAY),
+      ];
+      for (const siteId of sites) expect(await paidSeqsOf(t, siteId, DAY)).toEqual([1, 2, 3]);
+      const projector = t.app.get(TimesheetProjector);
+      const order: string[] = [];
+      const run = projector.watchLedger().then((turns) => {
+        order.push('run');
+        return turns;
+      });
+      // the run's first page is queued (it queues after one turn of the loop)
+      await loopTurn();
+      const read = projector.ensureReadable(sites[0]).then(() => order.push('read'));
+      const turns = await run;
+      await read;
+      expect(order).toEqual(['read', 'run']);
+      // a page a site (three sites of three sealed links each, far below the run's budget)
+      expect(turns).toBeGreaterThanOrEqual(3);
+      expect(projector.stoppedSites()).toEqual([]);
+    });
+  },
+);

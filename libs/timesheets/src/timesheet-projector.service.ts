@@ -208,7 +208,7 @@ export class TimesheetProjector
   /** The site the watch's next run starts with (round robin over the sites read). */
   private watchTurn = 0;
   private watchTimer?: NodeJS.Timeout;
-  private watchRun?: Promise<void>;
+  private watchRun?: Promise<unknown>;
   private closing = false;
   private readonly watchMs: number;
   private readonly watchLinks: number;
@@ -295,69 +295,111 @@ export class TimesheetProjector
   /**
    * One run of the ledger watch (review of the outside tester, MED: a sealed link changed in
    * the database behind the read model's cursor was never read again, so the site was paid
-   * from it until a rebuild). Queued with the projection's work, so a run never races a
-   * catch-up or a rebuild of the same site. It first reads again the links sites stop before,
-   * each when its stored row changed or once per RECHECK_MS: one that checks now clears the
-   * stop. Then it checks up to `ledgerCheckLinks` sealed links the read model already took,
-   * page by page (the loop turns between pages), going on where the last run ended, site after
-   * site: a link that fails (`readAuthenticatedChain`: hashed again from its stored texts,
-   * chained to the stored link before it, the page's last one proved in the signed checkpoint)
-   * stops the site's reads (503 `timesheets_ledger_unverified`, `/health`) as a catch-up's stop
-   * does. A site's pass over N links takes about N / ledgerCheckLinks runs (sites take turns:
-   * a run that ends within a site's pass goes on with the next site, and comes back to it).
+   * from it until a rebuild). Each step of a run (a stopped link read again, a page of links
+   * checked) is queued with the projection's work on its own: it never races a catch-up or a
+   * rebuild of the same site, and a read or catch-up queued meanwhile waits at most one step,
+   * not the whole run (review: a run of 2,000 links held the queue 240 ms median, 893 ms p99 on
+   * a loaded machine). Each step reads again what it stands on (the site's cursor, its sealed
+   * size, whether it stops, where its pass is), as work queued between two steps may have moved
+   * them. It first reads again the links sites stop before, each when its stored row changed or
+   * once per RECHECK_MS: one that checks now clears the stop. Then it checks up to
+   * `ledgerCheckLinks` sealed links the read model already took, page by page, going on where
+   * the last run ended, site after site: a link that fails (`readAuthenticatedChain`: hashed
+   * again from its stored texts, chained to the stored link before it, the page's last one
+   * proved in the signed checkpoint) stops the site's reads (503
+   * `timesheets_ledger_unverified`, `/health`) as a catch-up's stop does. A site's pass over N
+   * links takes about N / ledgerCheckLinks runs (sites take turns: a run that ends within a
+   * site's pass goes on with the next site, and comes back to it). Returns the queue turns the
+   * run took (its steps).
    */
-  watchLedger(): Promise<void> {
-    return this.serialized(async () => {
-      const now = this.now();
-      for (const [siteId, stop] of [...this.stops]) {
-        if (
-          now - stop.checkedAt < RECHECK_MS &&
-          (await this.ledger.storedRecordHash(siteId, stop.seq)) === stop.recordHash
-        ) {
-          continue;
-        }
-        await this.letLoopTurn();
-        const found = await this.checkLinks(siteId, stop.seq - 1, 1);
-        if (found) {
-          this.noteStop(siteId, found, now, -1);
-          continue;
-        }
-        this.stops.delete(siteId);
-        // the pass goes on from the link put back
-        this.watchedThrough.set(siteId, stop.seq);
-        this.logger.log(
-          { siteId, seq: stop.seq },
-          'Timesheet read model reads past the sealed ledger link it stopped before (the link checks again)',
-        );
+  async watchLedger(): Promise<number> {
+    let turns = 0;
+    // the loop turns before each step is queued: what arrived meanwhile (a read, an append's
+    // projection) queues before it
+    const step = async <T>(work: () => Promise<T>): Promise<T> => {
+      await yieldToLoop();
+      turns += 1;
+      return this.serialized(work);
+    };
+    for (const siteId of [...this.stops.keys()]) {
+      if (this.closing) return turns;
+      await step(() => this.recheckStop(siteId));
+    }
+    const sites = [...this.applied.keys()];
+    let budget = this.watchLinks;
+    for (let visited = 0; visited < sites.length && budget > 0; visited++) {
+      const siteId = sites[this.watchTurn++ % sites.length];
+      for (let more = true; more && budget > 0;) {
+        if (this.closing) return turns;
+        more = await step(async () => {
+          const page = await this.watchPage(siteId, budget);
+          budget -= page.checked;
+          return page.more;
+        });
       }
-      const sites = [...this.applied.keys()];
-      let budget = this.watchLinks;
-      for (let visited = 0; visited < sites.length && budget > 0; visited++) {
-        const siteId = sites[this.watchTurn++ % sites.length];
-        if (this.stops.has(siteId)) continue;
-        const cursor = this.applied.get(siteId) ?? 0;
-        const through = Math.min(cursor, await this.ledger.sealedSize(siteId));
-        let after = this.watchedThrough.get(siteId) ?? 0;
-        if (after >= through) after = 0;
-        while (after < through && budget > 0) {
-          const limit = Math.min(CATCH_UP_PAGE, through - after, budget);
-          await this.letLoopTurn();
-          const found = await this.checkLinks(siteId, after, limit);
-          budget -= limit;
-          if (found) {
-            // behind the cursor: kept by the catch-ups (they start after it) until a run of
-            // the watch, or a rebuild's read from 0, finds the link as sealed again
-            this.noteStop(siteId, found, now, -1);
-            break;
-          }
-          after += limit;
-          this.watchedThrough.set(siteId, after);
-        }
-        // a site's visit costs reads of its own (its checkpoint, a proof a page): charged after
-        // it, so a run over many small sites is bounded too
-        budget -= WATCH_SITE_COST;
-      }
-    });
+      // a site's visit costs reads of its own (its checkpoint, a proof a page): charged after
+      // it, so a run over many small sites is bounded too
+      budget -= WATCH_SITE_COST;
+    }
+    return turns;
+  }
+
+  /**
+   * Reads again the link the site stops before (when its stored row changed, or once per
+   * RECHECK_MS): one that checks now clears the stop, and the site's pass goes on from it.
+   */
+  private async recheckStop(siteId: string): Promise<void> {
+    const stop = this.stops.get(siteId);
+    if (!stop) return;
+    const now = this.now();
+    if (
+      now - stop.checkedAt < RECHECK_MS &&
+      (await this.ledger.storedRecordHash(siteId, stop.seq)) === stop.recordHash
+    ) {
+      return;
+    }
+    const found = await this.checkLinks(siteId, stop.seq - 1, 1);
+    if (found) {
+      this.noteStop(siteId, found, now, -1);
+      return;
+    }
+    this.stops.delete(siteId);
+    // the pass goes on from the link put back
+    this.watchedThrough.set(siteId, stop.seq);
+    this.logger.log(
+      { siteId, seq: stop.seq },
+      'Timesheet read model reads past the sealed ledger link it stopped before (the link checks again)',
+    );
+  }
+
+  /**
+   * One page of the site's pass (up to CATCH_UP_PAGE links, and `budget`), read from where the
+   * pass is now, up to the cursor and the sealed size as they are now (a rebuild or catch-up
+   * queued before it may have moved them). `checked`: the links checked; `more`: whether the
+   * site's visit goes on (not when it stops, was forgotten, or its pass reached the cursor:
+   * the pass starts over at its next visit).
+   */
+  private async watchPage(
+    siteId: string,
+    budget: number,
+  ): Promise<{ checked: number; more: boolean }> {
+    const none = { checked: 0, more: false };
+    if (this.stops.has(siteId) || !this.applied.has(siteId)) return none;
+    const cursor = this.applied.get(siteId) ?? 0;
+    const through = Math.min(cursor, await this.ledger.sealedSize(siteId));
+    let after = this.watchedThrough.get(siteId) ?? 0;
+    if (after >= through) after = 0;
+    if (after >= through) return none;
+    const limit = Math.min(CATCH_UP_PAGE, through - after, budget);
+    const found = await this.checkLinks(siteId, after, limit);
+    if (found) {
+      // behind the cursor: kept by the catch-ups (they start after it) until a run of the
+      // watch, or a rebuild's read from 0, finds the link as sealed again
+      this.noteStop(siteId, found, this.now(), -1);
+      return { checked: limit, more: false };
+    }
+    this.watchedThrough.set(siteId, after + limit);
+    return { checked: limit, more: after + limit < through };
   }
 
   /**

@@ -58,7 +58,7 @@ function readTimesheetsConfig(env: Env): TimesheetsSettings {
     rebuildLeaseSeconds: v.TIMESHEET_REBUILD_LEASE_SECONDS ?? 30,
     correctionMaxLag: v.TIMESHEET_CORRECTION_MAX_LAG ?? 5_000,
     correctionWaitMs: v.TIMESHEET_CORRECTION_WAIT_MS ?? 15_000,
-    ledgerCheckMs: v.TIMESHEET_LEDGER_CHECK_MS ?? 1000,
+    ledgerCheckMs: v.TIMESHEET_LEDGER_CHECK_MS ?? 5000,
     ledgerCheckLinks: v.TIMESHEET_LEDGER_CHECK_LINKS ?? 2000,
   };
 }
