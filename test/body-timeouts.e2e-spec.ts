@@ -170,7 +170,8 @@ describe("Node's whole-request timeout and a slow upload (e2e)", () => {
 
   beforeAll(async () => {
     t = await startTestApp(
-      { HTTP_BODY_IDLE_TIMEOUT_MS: '1000' },
+      // a body of 2000 bytes is given 10 s, of 1000 bytes 5 s, of 100 bytes Node's 2 s
+      { HTTP_BODY_IDLE_TIMEOUT_MS: '1000', HTTP_BODY_MIN_RATE_BYTES_PER_SEC: '200' },
       {
         server: (server) => {
           server.requestTimeout = 2000;
@@ -211,6 +212,31 @@ describe("Node's whole-request timeout and a slow upload (e2e)", () => {
     });
     const answer = parse(await answered);
     expect([answer.status, answer.body?.code, answer.body?.size]).toEqual([201, undefined, 2000]);
+    socket.destroy();
+  });
+
+  it('should answer 408 to a vault upload trickling below the minimum rate past its deadline', async () => {
+    const { socket, answered } = openRaw(t);
+    const bytes = jpegBytes(1000);
+    socket.write(
+      requestHead(t, '/api/v5/vault', {
+        'content-type': 'image/jpeg',
+        'content-length': bytes.length,
+      }),
+    );
+    // 5 bytes every 200 ms (25 B/s, 40 s for the whole body): never idle for a check period,
+    // below the 200 B/s that gives this body 5 s
+    let sent = 0;
+    const trickle = setInterval(() => {
+      if (!socket.writable || sent >= bytes.length) return;
+      socket.write(bytes.subarray(sent, sent + 5));
+      sent += 5;
+    }, 200);
+    const answer = parse(await answered);
+    clearInterval(trickle);
+    expect([answer.status, answer.body?.code]).toEqual([408, 'request_timeout']);
+    expect(answer.body.message).toMatch(/too slowly/);
+    expect(sent).toBeLessThan(bytes.length);
     socket.destroy();
   });
 

@@ -5,15 +5,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKET_AT_MS } from '../libs/offline-sync/src/infrastructure/persistence/sqlite/sqlite-ledger.migrations';
 
-/** Runs `npm run db:sql` as an operator does (the script, with DATA_DIR in its environment). */
+/**
+ * Runs `npm run db:sql` as an operator does (the script, with DATA_DIR in its environment), or
+ * (`entry: 'admin'`) the image's `admin.js db:sql` from its sources (apps/api/src/admin/admin-main.ts).
+ */
 function dbSql(
   dataDir: string,
   args: string[],
+  entry: 'script' | 'admin' = 'script',
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  const command =
+    entry === 'script'
+      ? [join(__dirname, '..', 'scripts', 'db-sql.ts')]
+      : [join(__dirname, '..', 'apps', 'api', 'src', 'admin', 'admin-main.ts'), 'db:sql'];
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['-r', '@swc-node/register', join(__dirname, '..', 'scripts', 'db-sql.ts'), ...args],
+      ['-r', '@swc-node/register', ...command, ...args],
       { env: { ...process.env, DATA_DIR: dataDir } },
       (error, stdout, stderr) =>
         resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
@@ -54,6 +62,18 @@ describe('npm run db:sql', () => {
         .map((line) => JSON.parse(line)),
     ).toEqual([{ seq: 1, data: JSON.stringify({ timestamp: '2026-01-01T00:00:00.123Z' }) }]);
     expect(out.stderr).toBe('');
+  });
+
+  it('should run from the admin entry the image holds (admin.js db:sql), read-only unless --write', async () => {
+    const out = await dbSql(dataDir, ['SELECT seq FROM attendance_logs'], 'admin');
+    expect([out.code, out.stderr]).toEqual([0, '']);
+    expect(JSON.parse(out.stdout)).toEqual({ seq: 1 });
+    const refused = await dbSql(dataDir, ['DELETE FROM attendance_logs'], 'admin');
+    expect(refused.code).toBe(64);
+    expect(refused.stderr).toContain('--write');
+    const usage = await dbSql(dataDir, [], 'admin');
+    expect(usage.code).toBe(64);
+    expect(usage.stderr).toContain('admin.js db:sql');
   });
 
   it('should refuse a write without --write, changing nothing', async () => {

@@ -362,6 +362,11 @@ describe('the API bundle (npm run build)', () => {
       expect([checked.status, checked.stderr]).toEqual([0, '']);
       expect(checked.stdout).toMatch(/^backup .*: OK/);
 
+      // SQL on the store with the server's own SQLite (the README's repairs, in a container)
+      const sql = admin('db:sql', 'PRAGMA integrity_check');
+      expect([sql.status, sql.stderr]).toEqual([0, '']);
+      expect(JSON.parse(sql.stdout)).toEqual({ integrity_check: 'ok' });
+
       const unknown = admin('nope');
       expect(unknown.status).toBe(64);
       expect(unknown.stderr).toContain('keys:rotate, keys:reseal');

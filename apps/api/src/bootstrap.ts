@@ -85,13 +85,15 @@ export async function createApp(
   server.keepAliveTimeout = HTTP_KEEP_ALIVE_MS;
   server.headersTimeout = HTTP_KEEP_ALIVE_MS + 1_000; // must outlast keepAliveTimeout
   // what Node's parser refuses before any route (431, 400, 408) gets the API's error body
-  // and a body that stops arriving (HTTP_BODY_IDLE_TIMEOUT_MS, HTTP_JSON_BODY_TIMEOUT_MS) is
-  // answered 408, a body the client half-closed before its end 400 request_aborted
+  // and a body that stops arriving (HTTP_BODY_IDLE_TIMEOUT_MS, HTTP_JSON_BODY_TIMEOUT_MS) or
+  // comes slower than HTTP_BODY_MIN_RATE_BYTES_PER_SEC is answered 408, a body the client
+  // half-closed before its end 400 request_aborted; a chunked body (no Content-Length) is given
+  // the time of the largest body a route takes (a vault image)
   answerClientErrors(
     server,
     (code, correlationId, since) =>
       logger.warn({ code, correlationId, since }, 'Request refused by the HTTP parser'),
-    config.app.bodyTimeouts,
+    { ...config.app.bodyTimeouts, chunkedBodyBytes: config.vault.maxFileBytes },
   );
   app.set('trust proxy', config.app.trustProxy);
   const upgrades = app.get(UpgradeThrottle);

@@ -31,6 +31,7 @@ export const ADMIN_COMMANDS = {
   'tokens:reopen': (args: string[]) =>
     (require('./tokens-reopen') as typeof import('./tokens-reopen')).tokensReopen(args),
   backup: (args: string[]) => (require('./backup') as typeof import('./backup')).backup(args),
+  'db:sql': (args: string[]) => (require('./db-sql') as typeof import('./db-sql')).dbSql(args),
   'verify:log': (args: string[]) =>
     (require('./verify-log') as typeof import('./verify-log')).verifyLog(args),
 } as const;

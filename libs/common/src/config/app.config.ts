@@ -28,6 +28,11 @@ class AppEnv {
   @IsOmittable() @IsInt() @Min(0) @Max(120_000) SHUTDOWN_GRACE_MS?: number;
   @IsOmittable() @IsInt() @Min(100) @Max(600_000) HTTP_BODY_IDLE_TIMEOUT_MS?: number;
   @IsOmittable() @IsInt() @Min(100) @Max(600_000) HTTP_JSON_BODY_TIMEOUT_MS?: number;
+  @IsOmittable()
+  @IsInt()
+  @Min(1)
+  @Max(1024 * 1024 * 1024)
+  HTTP_BODY_MIN_RATE_BYTES_PER_SEC?: number;
   @IsOmittable() @IsString() CONSOLE_DIR?: string;
   @IsOmittable() @IsInt() @Min(2) @Max(256) JSON_MAX_DEPTH?: number;
   @IsOmittable() @IsInt() @Min(10) @Max(1_000_000) JSON_MAX_KEYS?: number;
@@ -60,7 +65,7 @@ export interface AppSettings {
    * a slow upload that keeps moving is never cut), or a JSON body not whole `jsonTotalMs` after
    * its headers, is answered 408 `request_timeout` and its connection closed.
    */
-  bodyTimeouts: { idleMs: number; jsonTotalMs: number };
+  bodyTimeouts: { idleMs: number; jsonTotalMs: number; minRateBytesPerSec: number };
   /** Below this many free bytes under DATA_DIR, /health reports the disk as degraded (down). */
   healthMinFreeBytes: number;
   shutdownGraceMs: number;
@@ -105,6 +110,7 @@ export function readAppSettings(env: Env, problems: ConfigProblems): AppSettings
     bodyTimeouts: {
       idleMs: v.HTTP_BODY_IDLE_TIMEOUT_MS ?? 30_000,
       jsonTotalMs: v.HTTP_JSON_BODY_TIMEOUT_MS ?? 60_000,
+      minRateBytesPerSec: v.HTTP_BODY_MIN_RATE_BYTES_PER_SEC ?? 8192,
     },
     healthMinFreeBytes: v.HEALTH_MIN_FREE_BYTES ?? 64 * 1024 * 1024,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS ?? 10_000,

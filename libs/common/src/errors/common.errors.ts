@@ -47,7 +47,7 @@ export const COMMON_ERRORS = {
       "the request line and headers are over the server's limit (16 KiB); answered before any route",
     malformed_request: 'the request is not well-formed HTTP; answered before any route',
     request_timeout:
-      'the request did not arrive in time: its headers (answered before any route), or its body (no byte for HTTP_BODY_IDLE_TIMEOUT_MS, or a JSON body not whole within HTTP_JSON_BODY_TIMEOUT_MS); the connection is closed',
+      'the request did not arrive in time: its headers (answered before any route), or its body (no byte for HTTP_BODY_IDLE_TIMEOUT_MS, or a JSON body not whole within HTTP_JSON_BODY_TIMEOUT_MS, or any other body not whole within the longer of 300 s and its size at HTTP_BODY_MIN_RATE_BYTES_PER_SEC); the connection is closed',
   },
 } as const;
 

@@ -40,11 +40,34 @@ const BODY_TOO_SLOW = {
   code: 'request_timeout',
   message: 'The JSON request body did not arrive whole in time',
 };
+const BODY_BELOW_RATE = {
+  status: 408,
+  code: 'request_timeout',
+  message: 'The request body arrived too slowly: not whole in the time its size is given',
+};
 const MALFORMED = {
   status: 400,
   code: 'malformed_request',
   message: 'The request is not well-formed HTTP',
 };
+
+/** What bounds a request body's time (see `answerClientErrors`). */
+export interface BodyTimeouts {
+  /** No byte for this long: 408. */
+  idleMs: number;
+  /** A JSON body not whole this long after its headers: 408. */
+  jsonTotalMs: number;
+  /**
+   * Any other body not whole by its headers' time plus the longer of Node's whole-request
+   * timeout (`server.requestTimeout`, 300 s by default) and its size at this rate: 408.
+   */
+  minRateBytesPerSec: number;
+  /** The size a chunked body (no Content-Length) is given time for at `minRateBytesPerSec`. */
+  chunkedBodyBytes: number;
+}
+
+/** Node's default `server.requestTimeout`: the floor of a body's deadline when it is 0 (off). */
+const NODE_REQUEST_TIMEOUT_MS = 300_000;
 
 /**
  * Answers what Node's HTTP parser refuses (headers over its 16 KiB limit, a request that is not
@@ -57,11 +80,13 @@ export function answerClientErrors(
   /** Told of a refusal, a second at most (`since`: refusals not told since the last one). */
   onRefused: (code: string, correlationId: string, since: number) => void = () => undefined,
   /**
-   * A body that stops arriving (see `AppSettings.bodyTimeouts`): undefined, only Node's own
-   * whole-request timeout (`server.requestTimeout`) bounds it; given, a body is this watch's to
-   * bound, and Node's whole-request timeout no longer cuts it.
+   * A body that stops arriving or comes too slowly (see `AppSettings.bodyTimeouts`; `chunkedBodyBytes`:
+   * the size a chunked body, of no declared length, is given time for: the largest a route
+   * takes): undefined, only Node's own whole-request timeout (`server.requestTimeout`) bounds
+   * it; given, a body is this watch's to bound, and Node's whole-request timeout no longer cuts
+   * it (the watch's own deadline is never shorter).
    */
-  bodyTimeouts?: { idleMs: number; jsonTotalMs: number },
+  bodyTimeouts?: BodyTimeouts,
 ): void {
   let loggedAt = 0;
   let unlogged = 0;
@@ -83,10 +108,11 @@ export function answerClientErrors(
     const parsing = (socket as Duplex & { parser?: { incoming?: IncomingMessage } | null }).parser
       ?.incoming;
     // Node's whole-request timeout (`server.requestTimeout`, 300 s) on a request whose body the
-    // watch bounds: left to the watch, which answers a body that stalls or a JSON body too slow,
-    // and never cuts one still moving (a 32 MiB vault image over a kiosk's poor link takes longer
-    // than 300 s below ~110 KB/s). Node has already dropped the connection from its checks: the
-    // next request on it is timed again, its headers by `server.headersTimeout`.
+    // watch bounds: left to the watch, which answers a body that stalls, a JSON body too slow,
+    // or any other body slower than the minimum rate past its deadline (never before Node's own
+    // timeout: a 32 MiB vault image over a kiosk's poor link, slower than ~110 KB/s, takes longer
+    // than 300 s and is given ~68 min at 8 KiB/s). Node has already dropped the connection from
+    // its checks: the next request on it is timed again, its headers by `server.headersTimeout`.
     if (
       error.code === 'ERR_HTTP_REQUEST_TIMEOUT' &&
       parsing !== undefined &&
@@ -141,17 +167,19 @@ export function answerClientErrors(
 }
 
 /**
- * Bounds how long a request's body may take. Checked every `idleMs` (at most every
- * `jsonTotalMs` after the headers, for a JSON body): a body of which no byte arrived over the
- * whole last period (so a stall is answered between one and two periods after its last byte),
- * unless the server is the one behind (the request holds a full buffer unread: the socket is
- * paused for it), or a JSON body not whole `jsonTotalMs` after its headers, is answered 408
- * `request_timeout` and its connection closed. A large upload (the vault's) that keeps moving,
- * however slowly, is never cut by this.
+ * Bounds how long a request's body may take. Checked every `idleMs` (and at its deadline): a
+ * body of which no byte arrived over the whole last period (so a stall is answered between one
+ * and two periods after its last byte), unless the server is the one behind (the request holds
+ * a full buffer unread: the socket is paused for it), or a body not whole by its deadline, is
+ * answered 408 `request_timeout` and its connection closed. The deadline: `jsonTotalMs` after
+ * the headers for a JSON body; for any other, the longer of Node's whole-request timeout and
+ * its declared length (a chunked body: `chunkedBodyBytes`) at `minRateBytesPerSec`, so a large
+ * upload (the vault's) moving slowly but at that rate is not cut, and one trickling a byte
+ * every idle period is.
  */
 function watchBodies(
   server: Server,
-  timeouts: { idleMs: number; jsonTotalMs: number },
+  timeouts: BodyTimeouts,
   told: (code: string, correlationId: string) => void,
   /** The requests whose body this watch bounds (Node's whole-request timeout leaves them). */
   watched: WeakSet<IncomingMessage>,
@@ -167,7 +195,18 @@ function watchBodies(
     }
     watched.add(req);
     const socket = req.socket;
-    const deadline = isJsonRequest(req) ? Date.now() + timeouts.jsonTotalMs : Infinity;
+    const json = isJsonRequest(req);
+    const declared = length === undefined ? NaN : Number(length);
+    const size = Number.isSafeInteger(declared) ? declared : timeouts.chunkedBodyBytes;
+    const deadline =
+      Date.now() +
+      (json
+        ? timeouts.jsonTotalMs
+        : Math.max(
+            server.requestTimeout > 0 ? server.requestTimeout : NODE_REQUEST_TIMEOUT_MS,
+            Math.ceil((size / timeouts.minRateBytesPerSec) * 1000),
+          ));
+    const tooSlow = json ? BODY_TOO_SLOW : BODY_BELOW_RATE;
     let seen = socket.bytesRead;
     const next = (): NodeJS.Timeout =>
       setTimeout(check, Math.max(1, Math.min(timeouts.idleMs, deadline - Date.now()))).unref();
@@ -176,7 +215,7 @@ function watchBodies(
       const read = socket.bytesRead;
       const behind = req.readableLength >= req.readableHighWaterMark;
       if (Date.now() >= deadline) {
-        told(BODY_TOO_SLOW.code, answerThrough(res, BODY_TOO_SLOW));
+        told(tooSlow.code, answerThrough(res, tooSlow));
       } else if (read !== seen || behind) {
         seen = read;
         timer = next();
