@@ -42,6 +42,33 @@ export function legacyTaggingState(
   };
 }
 
+/** A SQLite store's state: its marker row (`markerTable`, id 1) and this start's refusal. */
+export function sqliteLegacyTaggingState(
+  db: Database,
+  markerTable: string,
+  refused: LegacyTaggingRefusal | undefined,
+): LegacyTaggingState {
+  const marker = db
+    .prepare(
+      `SELECT legacy_sealed_at AS at, legacy_sealed_count AS count FROM ${markerTable} WHERE id = 1`,
+    )
+    .get() as { at: string | null; count: number | null } | undefined;
+  return legacyTaggingState(marker, refused);
+}
+
+/**
+ * A MongoDB store's state from its marker document, and the refusal that still holds: one
+ * refused for want of FRAUD_LEGACY_TAGGING (`not_allowed`) ends once another replica of the
+ * same upgrade, started with it, tagged the rows (its marker is written after the tags).
+ */
+export function mongoLegacyTaggingState(
+  marker: { at?: Date | null; count?: number | null } | null | undefined,
+  refused: LegacyTaggingRefusal | undefined,
+): { state: LegacyTaggingState; refused: LegacyTaggingRefusal | undefined } {
+  const still = refused === 'not_allowed' && marker ? undefined : refused;
+  return { state: legacyTaggingState(marker ?? undefined, still), refused: still };
+}
+
 /**
  * The gauge of a store whose refused legacy tagging blocks what it holds (worker devices,
  * kiosks): 1 while this start's refusal lasts (read from `store.legacyRefused` at each scrape),

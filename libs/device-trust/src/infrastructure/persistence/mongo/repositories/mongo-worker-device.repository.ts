@@ -1,7 +1,11 @@
 import { mongoSealedField, SealedValueStore } from '@app/vault/keyring/sealed-values';
 import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model } from 'mongoose';
-import { MongoStoreHandle, tagLegacyRowsOnceMongo } from '@app/persistence';
+import {
+  mongoLegacyTaggingState,
+  MongoStoreHandle,
+  tagLegacyRowsOnceMongo,
+} from '@app/persistence';
 import {
   WorkerDevice,
   WorkerDeviceEvent,
@@ -152,15 +156,9 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
 
   async legacySeal(): Promise<WorkerDeviceLegacySeal> {
     const mark = await this.marks().findOne({ _id: 'legacy' });
-    // refused for want of FRAUD_LEGACY_TAGGING, while another replica of the same upgrade (with
-    // it) tagged the devices: its marker ends the refusal (a marker is written after the tags)
-    if (this.legacyRefused === 'not_allowed' && mark) this.legacyRefused = undefined;
-    return {
-      ...(mark?.at ? { sealedAt: new Date(mark.at) } : {}),
-      ...(typeof mark?.count === 'number' ? { count: mark.count } : {}),
-      refused: this.legacyRefused !== undefined,
-      ...(this.legacyRefused ? { refusedReason: this.legacyRefused } : {}),
-    };
+    const { state, refused } = mongoLegacyTaggingState(mark, this.legacyRefused);
+    this.legacyRefused = refused;
+    return state;
   }
 
   /** A stored device as the domain reads it: its block state checked when the store tags. */

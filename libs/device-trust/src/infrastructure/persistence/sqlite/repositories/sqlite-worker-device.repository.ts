@@ -3,6 +3,7 @@ import { SealedValueStore, sqliteSealedColumn } from '@app/vault/keyring/sealed-
 import type { Database, Statement } from 'better-sqlite3';
 import {
   LimitedStatement,
+  sqliteLegacyTaggingState,
   SqliteStoreHandle,
   SqliteWriteTurns,
   tagLegacyRowsOnceSqlite,
@@ -121,16 +122,10 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     }
   }
 
-  async legacySeal(): Promise<WorkerDeviceLegacySeal> {
-    const row = this.db
-      .prepare('SELECT legacy_sealed_at, legacy_sealed_count FROM worker_device_seal WHERE id = 1')
-      .get() as { legacy_sealed_at: string | null; legacy_sealed_count: number | null } | undefined;
-    return {
-      ...(row?.legacy_sealed_at ? { sealedAt: new Date(row.legacy_sealed_at) } : {}),
-      ...(row?.legacy_sealed_count != null ? { count: row.legacy_sealed_count } : {}),
-      refused: this.legacyRefused !== undefined,
-      ...(this.legacyRefused ? { refusedReason: this.legacyRefused } : {}),
-    };
+  legacySeal(): Promise<WorkerDeviceLegacySeal> {
+    return Promise.resolve(
+      sqliteLegacyTaggingState(this.db, 'worker_device_seal', this.legacyRefused),
+    );
   }
 
   /** A stored device as the domain reads it: its block state checked when the store tags. */

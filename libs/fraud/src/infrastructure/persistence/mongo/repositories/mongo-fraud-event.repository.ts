@@ -1,6 +1,10 @@
 import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model } from 'mongoose';
-import { MongoStoreHandle, tagLegacyRowsOnceMongo } from '@app/persistence';
+import {
+  mongoLegacyTaggingState,
+  MongoStoreHandle,
+  tagLegacyRowsOnceMongo,
+} from '@app/persistence';
 import {
   CheckedFraudWeight,
   FraudEvent,
@@ -194,15 +198,9 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
 
   async legacySeal(): Promise<LegacySealState> {
     const mark = await this.marks().findOne({ _id: 'legacy' });
-    // refused for want of FRAUD_LEGACY_TAGGING, while another replica of the same upgrade (with
-    // it) tagged the rows: its marker ends the refusal (a marker is written after the tags)
-    if (this.legacyRefused === 'not_allowed' && mark) this.legacyRefused = undefined;
-    return {
-      ...(mark?.at ? { sealedAt: new Date(mark.at) } : {}),
-      ...(typeof mark?.count === 'number' ? { count: mark.count } : {}),
-      refused: this.legacyRefused !== undefined,
-      ...(this.legacyRefused ? { refusedReason: this.legacyRefused } : {}),
-    };
+    const { state, refused } = mongoLegacyTaggingState(mark, this.legacyRefused);
+    this.legacyRefused = refused;
+    return state;
   }
 
   /** The document's event, with its integrity when the store checks tags. */

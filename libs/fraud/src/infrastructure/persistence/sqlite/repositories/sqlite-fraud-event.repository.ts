@@ -3,6 +3,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import {
   LimitedStatements,
   readTransaction,
+  sqliteLegacyTaggingState,
   SqliteStoreHandle,
   SqliteWriteTurns,
   tagLegacyRowsOnceSqlite,
@@ -153,16 +154,8 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     }
   }
 
-  async legacySeal(): Promise<LegacySealState> {
-    const row = this.db
-      .prepare('SELECT legacy_sealed_at, legacy_sealed_count FROM fraud_seal WHERE id = 1')
-      .get() as { legacy_sealed_at: string | null; legacy_sealed_count: number | null } | undefined;
-    return {
-      ...(row?.legacy_sealed_at ? { sealedAt: new Date(row.legacy_sealed_at) } : {}),
-      ...(row?.legacy_sealed_count != null ? { count: row.legacy_sealed_count } : {}),
-      refused: this.legacyRefused !== undefined,
-      ...(this.legacyRefused ? { refusedReason: this.legacyRefused } : {}),
-    };
+  legacySeal(): Promise<LegacySealState> {
+    return Promise.resolve(sqliteLegacyTaggingState(this.db, 'fraud_seal', this.legacyRefused));
   }
 
   /** The row's event, with its integrity when the store checks tags. */

@@ -3,7 +3,7 @@ import type { Model } from 'mongoose';
 import {
   isDuplicateKeyError,
   LegacyTaggingState,
-  legacyTaggingState,
+  mongoLegacyTaggingState,
   MongoStoreHandle,
   tagLegacyRowsOnceMongo,
 } from '@app/persistence';
@@ -78,10 +78,9 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
 
   async legacySeal(): Promise<LegacyTaggingState> {
     const mark = await this.marks().findOne({ _id: 'legacy' });
-    // refused for want of FRAUD_LEGACY_TAGGING, while another replica of the same upgrade (with
-    // it) tagged the kiosks: its marker ends the refusal (a marker is written after the tags)
-    if (this.legacyRefused === 'not_allowed' && mark) this.legacyRefused = undefined;
-    return legacyTaggingState(mark ?? undefined, this.legacyRefused);
+    const { state, refused } = mongoLegacyTaggingState(mark, this.legacyRefused);
+    this.legacyRefused = refused;
+    return state;
   }
 
   private async legacyPass(seal: KioskSeal): Promise<{ tagged: number; missed: number }> {

@@ -2,8 +2,8 @@ import { Injectable, Logger, Optional } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import {
   LegacyTaggingState,
-  legacyTaggingState,
   LimitedStatement,
+  sqliteLegacyTaggingState,
   SqliteStoreHandle,
   SqliteWriteTurns,
   tagLegacyRowsOnceSqlite,
@@ -64,12 +64,7 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   }
 
   legacySeal(): Promise<LegacyTaggingState> {
-    const row = this.db
-      .prepare(
-        'SELECT legacy_sealed_at AS at, legacy_sealed_count AS count FROM kiosk_seal WHERE id = 1',
-      )
-      .get() as { at: string | null; count: number | null } | undefined;
-    return Promise.resolve(legacyTaggingState(row, this.legacyRefused));
+    return Promise.resolve(sqliteLegacyTaggingState(this.db, 'kiosk_seal', this.legacyRefused));
   }
 
   /**
