@@ -664,7 +664,10 @@ async function legacyTaggingCheck(
 ) {
   const check = indicator(key);
   const legacy = source
-    ? await withTimeout(source.legacySeal(), 2000).catch(() => undefined)
+    ? await withTimeout(
+        Promise.resolve().then(() => source.legacySeal()),
+        2000,
+      ).catch(() => undefined)
     : undefined;
   const seal = {
     ...(legacy?.sealedAt ? { legacySealedAt: legacy.sealedAt.toISOString() } : {}),

@@ -30,7 +30,8 @@ describe('IsFreeText', () => {
   it('should refuse white space and invisible marks only, and text of fewer visible characters than the minimum', () => {
     expect(errorsOf('   ')).toContain('isFreeText');
     expect(errorsOf('\t\n \u00a0')).toContain('isFreeText');
-    expect(errorsOf('  ab  ')).toContain('isFreeText');
+    // too short as it is: @Length's entry alone (one entry per field for it)
+    expect(errorsOf('  ab  ')).toEqual(['isLength']);
     expect(errorsOf('   \u200b\u200b\u200b ')).toEqual(['isFreeText']);
     expect(errorsOf('\u200b\u200b\u200b', One)).toEqual(['isFreeText']);
     expect(errorsOf('\ufeff\u2060\u3164', One)).toEqual(['isFreeText']);

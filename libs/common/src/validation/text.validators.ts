@@ -53,12 +53,11 @@ export function visibleLength(text: string): number {
 export class IsFreeTextConstraint implements ValidatorConstraintInterface {
   validate(value: unknown, args: ValidationArguments): boolean {
     const [min] = args.constraints as [number];
-    return (
-      typeof value === 'string' &&
-      visibleLength(value) >= min &&
-      (min < 1 || BASE.test(value)) &&
-      !CONTROLS.test(value)
-    );
+    if (typeof value !== 'string' || CONTROLS.test(value)) return false;
+    // real text shorter than `min` as it is is @Length's to say (one entry, not two, for "ab");
+    // this one says what white space and invisible marks hide (a blank one gets both)
+    if (value.length < min && BASE.test(value)) return true;
+    return visibleLength(value) >= min && (min < 1 || BASE.test(value));
   }
 
   defaultMessage(args: ValidationArguments): string {

@@ -122,10 +122,10 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     }
   }
 
-  legacySeal(): Promise<WorkerDeviceLegacySeal> {
-    return Promise.resolve(
-      sqliteLegacyTaggingState(this.db, 'worker_device_seal', this.legacyRefused),
-    );
+  // async: a store that fails (the file gone, an I/O error) rejects, which /health reports,
+  // rather than throwing out of its caller
+  async legacySeal(): Promise<WorkerDeviceLegacySeal> {
+    return sqliteLegacyTaggingState(this.db, 'worker_device_seal', this.legacyRefused);
   }
 
   /** A stored device as the domain reads it: its block state checked when the store tags. */

@@ -154,8 +154,10 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     }
   }
 
-  legacySeal(): Promise<LegacySealState> {
-    return Promise.resolve(sqliteLegacyTaggingState(this.db, 'fraud_seal', this.legacyRefused));
+  // async: a store that fails (the file gone, an I/O error) rejects, which /health reports,
+  // rather than throwing out of its caller
+  async legacySeal(): Promise<LegacySealState> {
+    return sqliteLegacyTaggingState(this.db, 'fraud_seal', this.legacyRefused);
   }
 
   /** The row's event, with its integrity when the store checks tags. */

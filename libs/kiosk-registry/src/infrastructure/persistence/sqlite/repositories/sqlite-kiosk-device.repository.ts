@@ -63,8 +63,10 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     if (seal) this.sealLegacy(seal);
   }
 
-  legacySeal(): Promise<LegacyTaggingState> {
-    return Promise.resolve(sqliteLegacyTaggingState(this.db, 'kiosk_seal', this.legacyRefused));
+  // async: a store that fails (the file gone, an I/O error) rejects, which /health reports,
+  // rather than throwing out of its caller
+  async legacySeal(): Promise<LegacyTaggingState> {
+    return sqliteLegacyTaggingState(this.db, 'kiosk_seal', this.legacyRefused);
   }
 
   /**
