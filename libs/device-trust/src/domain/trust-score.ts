@@ -78,12 +78,13 @@ const PER_TYPE_CAP = 3;
  * `device_mismatch`, `malformed_packet`, decided before or without a verified HMAC) take off
  * together: their own factor, `unsigned_rejections`, within TRUST_FRAUD_PENALTY_CAP. A phone's
  * bearer token alone sends them (a leaked token, or an app bug), so by themselves they must
- * never take a device under the auto-block floor. The lowest a fresh device stands at without
- * request signals is a worker's created by an admin: 50 (TRUST_DEFAULTS.workerByAdmin) + 0
- * (device_age under 7 days) − 20 (TRUST_AUTO_BLOCK_FLOOR) = 30, and 50 − 30 = 20 is not under
- * the floor; a thekedar's phone (80) stays at 50. Per type they would take up to 24 + 24 + 6 =
+ * never take a device under the auto-block floor. The cap is the room a fresh device has above
+ * the floor at its lowest (a worker created by an admin, no request signals): 50
+ * (TRUST_DEFAULTS.workerByAdmin) + 0 (device_age under 7 days) − 20 (TRUST_AUTO_BLOCK_FLOOR's
+ * default) = 30. Such a phone then stays at 20, not under the floor, a thekedar's (80) at 50;
+ * a floor set above 20 narrows the room (README). Per type they would take up to 24 + 24 + 6 =
  * 54 (three forged HMACs and three packets naming another device left a fresh worker's phone
- * at 0, blocked). Still recorded, listed and counted (`mdai_fraud_events_total{type}`, the
+ * at 2, blocked). Still recorded, listed and counted (`mdai_fraud_events_total{type}`, the
  * alert MdaiUnsignedSyncRejections); signed misbehaviour keeps its weights.
  */
 export const UNSIGNED_PENALTY_CAP = 30;
