@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { UNSIGNED_REJECTION_TYPES } from '@app/fraud/domain/fraud-event';
 import { freePort } from './support/processes';
 import { http, startTestApp, TestApp } from './support/test-app';
 
@@ -184,6 +185,16 @@ describe('deploy/prometheus/alerts.yml', () => {
         metrics_path: '/metrics',
       });
     }
+  });
+
+  it('should watch exactly the rejections a token sends without its signing secret', () => {
+    const rule = rules.find((r) => r.alert === 'MdaiUnsignedSyncRejections');
+    const matchers = [...(rule?.expr ?? '').matchAll(/type=~"([^"]+)"/g)].map((m) =>
+      m[1].split('|').sort(),
+    );
+    // the stored events and those over the device's minute budget
+    expect(matchers).toHaveLength(2);
+    for (const types of matchers) expect(types).toEqual([...UNSIGNED_REJECTION_TYPES].sort());
   });
 
   it('should name only metrics the API exports', async () => {

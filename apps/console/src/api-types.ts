@@ -647,13 +647,13 @@ export interface TimesheetPageView {
 }
 
 export interface TrustFactorView {
-  name: 'baseline' | 'device_age' | 'fraud_history' | 'user_agent' | 'app_version' | 'device_id_header' | 'ip' | 'block_state';
+  name: 'baseline' | 'device_age' | 'fraud_history' | 'unsigned_rejections' | 'packet_flood' | 'user_agent' | 'app_version' | 'device_id_header' | 'ip' | 'block_state';
   /** Points added (negative: taken off) */
   effect: number;
   detail: string;
 }
 
-export const TrustFactorViewNameValues = ['baseline', 'device_age', 'fraud_history', 'user_agent', 'app_version', 'device_id_header', 'ip', 'block_state'] as const;
+export const TrustFactorViewNameValues = ['baseline', 'device_age', 'fraud_history', 'unsigned_rejections', 'packet_flood', 'user_agent', 'app_version', 'device_id_header', 'ip', 'block_state'] as const;
 
 export interface UpdateSiteDto {
   name?: string;

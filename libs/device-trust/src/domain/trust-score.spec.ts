@@ -1,4 +1,14 @@
-import { computeTrustScore, isPrivateIp, parseVersion, TrustInput } from './trust-score';
+import { PACKET_FLOOD_TYPES, UNSIGNED_REJECTION_TYPES } from '@app/fraud/domain/fraud-event';
+import { TRUST_DEFAULTS } from '@app/workforce/domain/trust-defaults';
+import { trustConfig } from '../trust.config';
+import {
+  computeTrustScore,
+  FRAUD_WEIGHTS,
+  isPrivateIp,
+  parseVersion,
+  TrustInput,
+  UNSIGNED_PENALTY_CAP,
+} from './trust-score';
 
 const NOW = new Date('2026-03-01T00:00:00Z');
 const DAY = 86_400_000;
@@ -49,11 +59,130 @@ describe('computeTrustScore', () => {
     const all = [
       ...many('impossible_travel', 5),
       ...many('shared_device', 5),
-      ...many('invalid_signature', 5),
+      ...many('packet_id_conflict', 5),
     ];
     const result = computeTrustScore(input({ fraudEvents: all }));
     expect(result.factors.find((f) => f.name === 'fraud_history')?.effect).toBe(-60);
     expect(result.score).toBe(0);
+  });
+
+  describe('unsigned rejections (the bearer token alone sends them)', () => {
+    const defaults = trustConfig.read({});
+    const floor = defaults.autoBlockFloor;
+    const many = (type: string, n: number) => Array.from({ length: n }, () => ({ type, at: NOW }));
+    const unsignedTypes = [...UNSIGNED_REJECTION_TYPES];
+    /** Every non-empty set of the unsigned types (each at its maximum below). */
+    const worstCases = [1, 2, 3, 4, 5, 6, 7].map((set) =>
+      unsignedTypes.filter((_, i) => set & (1 << i)),
+    );
+    const fresh = (baseline: number, fraudEvents: TrustInput['fraudEvents']) =>
+      computeTrustScore(
+        input({
+          device: { ...input().device, createdAt: NOW },
+          baseline: { score: baseline, detail: 'fresh' },
+          fraudEvents,
+          settings: {
+            minAppVersion: defaults.minAppVersion,
+            fraudWindowDays: defaults.fraudWindowDays,
+            fraudPenaltyCap: defaults.fraudPenaltyCap,
+          },
+        }),
+      );
+
+    it('are the rejections decided before or without the HMAC, weigh, and never flood', () => {
+      expect([...UNSIGNED_REJECTION_TYPES].sort()).toEqual([
+        'device_mismatch',
+        'invalid_signature',
+        'malformed_packet',
+      ]);
+      for (const type of UNSIGNED_REJECTION_TYPES) {
+        expect(FRAUD_WEIGHTS[type]).toBeGreaterThan(0);
+        expect(PACKET_FLOOD_TYPES.has(type)).toBe(false);
+      }
+    });
+
+    it("should never take a fresh worker's or thekedar's phone under the auto-block floor by themselves", () => {
+      expect(worstCases).toHaveLength(7);
+      for (const [person, baseline] of [
+        ['worker', TRUST_DEFAULTS.workerByAdmin],
+        ['thekedar', TRUST_DEFAULTS.thekedar],
+      ] as const) {
+        for (const types of worstCases) {
+          const score = fresh(
+            baseline,
+            types.flatMap((type) => many(type, 100)),
+          ).score;
+          expect({ person, types, atLeastFloor: score >= floor }).toEqual({
+            person,
+            types,
+            atLeastFloor: true,
+          });
+        }
+      }
+      // all three at their maximum: 50 - 30 = 20 and 80 - 30 = 50, not under the floor (20);
+      // per type (24 + 24 + 6 = 54, the old formula) a worker's phone was at 0
+      const all = unsignedTypes.flatMap((type) => many(type, 100));
+      expect(fresh(TRUST_DEFAULTS.workerByAdmin, all).score).toBe(floor);
+      expect(fresh(TRUST_DEFAULTS.thekedar, all).score).toBe(50);
+    });
+
+    it('should still lower the score, as a factor of their own that says why', () => {
+      // the token-only repro: three forged HMACs, three packets naming another device
+      const result = fresh(TRUST_DEFAULTS.workerByAdmin, [
+        ...many('invalid_signature', 3),
+        ...many('device_mismatch', 3),
+        ...many('malformed_packet', 5),
+      ]);
+      expect(result.factors.slice(2, 4)).toEqual([
+        {
+          name: 'fraud_history',
+          effect: 0,
+          detail:
+            'no fraud events in the last 30 days but unsigned rejections (unsigned_rejections)',
+        },
+        {
+          name: 'unsigned_rejections',
+          effect: -UNSIGNED_PENALTY_CAP,
+          detail: `device_mismatch x3, invalid_signature x3, malformed_packet x5 in the last 30 days: sync rejections decided before or without the device's signature (the bearer token alone sends them), weighted by type and recency, together at most ${UNSIGNED_PENALTY_CAP}, never enough alone to block a device`,
+        },
+      ]);
+      expect(result.score).toBe(20);
+      // one of them weighs as before (8, fading over the window)
+      const one = fresh(TRUST_DEFAULTS.workerByAdmin, many('invalid_signature', 1));
+      expect(one.factors.find((f) => f.name === 'unsigned_rejections')?.effect).toBe(-8);
+      expect(one.score).toBe(42);
+    });
+
+    it('should count within the penalty cap, and leave signed misbehaviour its weights', () => {
+      const signed = [...many('worker_mismatch', 3), ...many('packet_id_conflict', 3)];
+      const alone = fresh(TRUST_DEFAULTS.thekedar, signed);
+      expect(alone.factors.find((f) => f.name === 'fraud_history')).toMatchObject({
+        effect: -48,
+        detail:
+          'packet_id_conflict x3, worker_mismatch x3 in the last 30 days, weighted by type and recency',
+      });
+      expect(alone.factors.find((f) => f.name === 'unsigned_rejections')).toBeUndefined();
+      // with the unsigned ones at their cap (30), the history takes the cap's other 30
+      const both = fresh(TRUST_DEFAULTS.thekedar, [
+        ...signed,
+        ...many('invalid_signature', 3),
+        ...many('device_mismatch', 3),
+      ]);
+      const effects = Object.fromEntries(both.factors.map((f) => [f.name, f.effect]));
+      expect(effects).toMatchObject({ fraud_history: -30, unsigned_rejections: -30 });
+      expect(both.score).toBe(80 - defaults.fraudPenaltyCap);
+      // a cap under UNSIGNED_PENALTY_CAP holds for them too
+      const small = computeTrustScore(
+        input({
+          fraudEvents: [...many('invalid_signature', 3), ...signed],
+          settings: { ...input().settings, fraudPenaltyCap: 10 },
+        }),
+      );
+      expect(Object.fromEntries(small.factors.map((f) => [f.name, f.effect]))).toMatchObject({
+        fraud_history: 0,
+        unsigned_rejections: -10,
+      });
+    });
   });
 
   it('should weigh packet_flood outside the penalty cap: a worker phone at its best falls under the auto-block floor (20)', () => {

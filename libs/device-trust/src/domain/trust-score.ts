@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { UNSIGNED_REJECTION_TYPES } from '@app/fraud/domain/fraud-event';
 import { DeviceFingerprint } from './worker-device';
 
 /** One reason a score is what it is: `effect` points added (or taken off when negative). */
@@ -41,7 +42,8 @@ export interface TrustInput {
 
 /**
  * Points one fraud event takes off at full weight (it fades linearly to 0 over the window).
- * Each type takes off at most 3x its weight, and all of them at most TRUST_FRAUD_PENALTY_CAP.
+ * Each type takes off at most 3x its weight, the unsigned rejections together at most
+ * UNSIGNED_PENALTY_CAP, and all of them at most TRUST_FRAUD_PENALTY_CAP.
  * A type not listed weighs nothing. `device_blocked` (a sync refused because the device is
  * blocked) is not listed: the block is the action, already scored (a blocked device is 0), and
  * the phone's app retrying its queue meanwhile is no evidence against it. Weighed at 5, those
@@ -70,6 +72,22 @@ export const FRAUD_WEIGHTS: Record<string, number> = {
   rapid_repeat: 1,
 };
 const PER_TYPE_CAP = 3;
+
+/**
+ * The most the unsigned rejections (UNSIGNED_REJECTION_TYPES: `invalid_signature`,
+ * `device_mismatch`, `malformed_packet`, decided before or without a verified HMAC) take off
+ * together: their own factor, `unsigned_rejections`, within TRUST_FRAUD_PENALTY_CAP. A phone's
+ * bearer token alone sends them (a leaked token, or an app bug), so by themselves they must
+ * never take a device under the auto-block floor. The cap is the room a fresh device has above
+ * the floor at its lowest (a worker created by an admin, no request signals): 50
+ * (TRUST_DEFAULTS.workerByAdmin) + 0 (device_age under 7 days) − 20 (TRUST_AUTO_BLOCK_FLOOR's
+ * default) = 30. Such a phone then stays at 20, not under the floor, a thekedar's (80) at 50;
+ * a floor set above 20 narrows the room (README). Per type they would take up to 24 + 24 + 6 =
+ * 54 (three forged HMACs and three packets naming another device left a fresh worker's phone
+ * at 2, blocked). Still recorded, listed and counted (`mdai_fraud_events_total{type}`, the
+ * alert MdaiUnsignedSyncRejections); signed misbehaviour keeps its weights.
+ */
+export const UNSIGNED_PENALTY_CAP = 30;
 
 /**
  * Points one `packet_flood` event takes off at full weight (fading over the window as the
@@ -103,7 +121,7 @@ export function computeTrustScore(input: TrustInput): TrustScore {
   const factors: TrustFactor[] = [
     { name: 'baseline', effect: input.baseline.score, detail: input.baseline.detail },
     ageFactor(input.now, input.device.createdAt),
-    historyFactor(input),
+    ...historyFactors(input),
   ];
   const flood = floodFactor(input);
   if (flood) factors.push(flood);
@@ -140,8 +158,14 @@ function ageFactor(now: Date, createdAt: Date): TrustFactor {
   };
 }
 
-function historyFactor(input: TrustInput): TrustFactor {
-  const windowMs = input.settings.fraudWindowDays * DAY_MS;
+/**
+ * The fraud history: `fraud_history` (the signed and other types) and, when the device has
+ * any, `unsigned_rejections` (UNSIGNED_PENALTY_CAP). Both within TRUST_FRAUD_PENALTY_CAP: the
+ * unsigned ones are taken first (rounded), the rest of the cap is what `fraud_history` may take.
+ */
+function historyFactors(input: TrustInput): TrustFactor[] {
+  const days = input.settings.fraudWindowDays;
+  const windowMs = days * DAY_MS;
   const perType = new Map<string, { count: number; points: number }>();
   for (const event of input.fraudEvents) {
     const age = Math.max(0, input.now.getTime() - event.at.getTime());
@@ -154,25 +178,51 @@ function historyFactor(input: TrustInput): TrustFactor {
     entry.points += weight * (1 - age / windowMs);
     perType.set(event.type, entry);
   }
-  if (perType.size === 0) {
-    return {
+  const sorted = [...perType].sort(([a], [b]) => (a < b ? -1 : 1));
+  const unsigned = sorted.filter(([type]) => isUnsigned(type));
+  const signed = sorted.filter(([type]) => !isUnsigned(type));
+  const cap = input.settings.fraudPenaltyCap;
+  const unsignedTaken = Math.round(Math.min(penaltyOf(unsigned), UNSIGNED_PENALTY_CAP, cap));
+  const signedTaken = Math.round(Math.min(penaltyOf(signed), cap - unsignedTaken));
+  const factors: TrustFactor[] = [
+    {
       name: 'fraud_history',
-      effect: 0,
-      detail: `no fraud events in the last ${input.settings.fraudWindowDays} days`,
-    };
+      effect: negated(signedTaken),
+      detail:
+        signed.length > 0
+          ? `${countsOf(signed)} in the last ${days} days, weighted by type and recency`
+          : `no fraud events in the last ${days} days${unsigned.length > 0 ? ' but unsigned rejections (unsigned_rejections)' : ''}`,
+    },
+  ];
+  if (unsigned.length > 0) {
+    factors.push({
+      name: 'unsigned_rejections',
+      effect: negated(unsignedTaken),
+      detail: `${countsOf(unsigned)} in the last ${days} days: sync rejections decided before or without the device's signature (the bearer token alone sends them), weighted by type and recency, together at most ${UNSIGNED_PENALTY_CAP}, never enough alone to block a device`,
+    });
   }
-  let penalty = 0;
-  const parts: string[] = [];
-  for (const [type, { count, points }] of [...perType].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    penalty += Math.min(points, PER_TYPE_CAP * FRAUD_WEIGHTS[type]);
-    parts.push(`${type} x${count}`);
-  }
-  const effect = -Math.round(Math.min(penalty, input.settings.fraudPenaltyCap));
-  return {
-    name: 'fraud_history',
-    effect: effect === 0 ? 0 : effect,
-    detail: `${parts.join(', ')} in the last ${input.settings.fraudWindowDays} days, weighted by type and recency`,
-  };
+  return factors;
+}
+
+function isUnsigned(type: string): boolean {
+  return (UNSIGNED_REJECTION_TYPES as ReadonlySet<string>).has(type);
+}
+
+/** Each type's points, at most PER_TYPE_CAP times its weight, summed. */
+function penaltyOf(types: [string, { points: number }][]): number {
+  return types.reduce(
+    (total, [type, { points }]) => total + Math.min(points, PER_TYPE_CAP * FRAUD_WEIGHTS[type]),
+    0,
+  );
+}
+
+function countsOf(types: [string, { count: number }][]): string {
+  return types.map(([type, { count }]) => `${type} x${count}`).join(', ');
+}
+
+/** Points taken off as an effect (0, never -0). */
+function negated(points: number): number {
+  return points === 0 ? 0 : -points;
 }
 
 /** The `packet_flood` events in the window, when there are any (no factor otherwise). */

@@ -7,6 +7,8 @@ export class TrustFactorView {
       'baseline',
       'device_age',
       'fraud_history',
+      'unsigned_rejections',
+      'packet_flood',
       'user_agent',
       'app_version',
       'device_id_header',

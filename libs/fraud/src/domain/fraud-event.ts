@@ -56,6 +56,21 @@ export const PACKET_FLOOD_TYPES: ReadonlySet<FraudEventType> = new Set<FraudEven
   'packet_id_conflict',
 ]);
 
+/**
+ * The sync rejections decided before or without a verified signature (OfflineSyncService.judge:
+ * the packet's shape, then its deviceId against the token's, then its HMAC): whoever holds a
+ * phone's bearer token sends them, without its signing secret, and so does an app the server
+ * does not understand yet (its packets `malformed_packet`). They are recorded and listed as
+ * every rejection, never make a `packet_flood` (PACKET_FLOOD_TYPES), and weigh on the trust
+ * score together at most UNSIGNED_PENALTY_CAP (libs/device-trust), never enough to block a
+ * fresh device by themselves.
+ */
+export const UNSIGNED_REJECTION_TYPES: ReadonlySet<FraudEventType> = new Set<FraudEventType>([
+  'malformed_packet',
+  'device_mismatch',
+  'invalid_signature',
+]);
+
 /** What an admin decides about an event: a false positive (dismissed) or a real one (confirmed). */
 export const FRAUD_REVIEW_DECISIONS = ['dismissed', 'confirmed'] as const;
 export type FraudReviewDecision = (typeof FRAUD_REVIEW_DECISIONS)[number];

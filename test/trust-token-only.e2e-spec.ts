@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import { ManualClock } from '@app/common';
+import { http, startTestApp, TestApp } from './support/test-app';
+import { enrollPhone, Phone, phoneHeaders, signPacket, syncBatch } from './support/worker-client';
+
+const MINUTE = 60_000;
+
+function fraudCounts(metrics: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of metrics.split('\n')) {
+    const match = /^mdai_fraud_events_total\{type="([a-z_]+)"\} (\d+)$/.exec(line);
+    if (match) counts.set(match[1], Number(match[2]));
+  }
+  return counts;
+}
+
+/**
+ * A worker phone's bearer token without its signing secret (a leaked token, or an app that
+ * signs wrongly): it sends packets whose HMAC does not verify, packets naming another device
+ * and malformed ones. They are refused, stored and listed as fraud events and counted in
+ * `mdai_fraud_events_total{type}` (the alert MdaiUnsignedSyncRejections), and lower the trust
+ * score, but never block the phone: together they take at most 30 off (UNSIGNED_PENALTY_CAP),
+ * and a fresh worker's phone stands at 50 against the auto-block floor of 20. Before, three
+ * forged HMACs and three packets of another device (8 each, 24 a type) left it at 0, blocked,
+ * and the worker's honest punches were refused until an admin unblocked it.
+ */
+describe("a phone's bearer token alone (e2e)", () => {
+  let t: TestApp;
+  const clock = new ManualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
+
+  beforeAll(async () => {
+    t = await startTestApp({}, { clock });
+  });
+  afterAll(async () => t.close());
+
+  /** What the token's holder sends: no packet of it carries the phone's signature. */
+  function unsignedBatch(p: Phone, other: Phone) {
+    const forger = randomBytes(32);
+    const timestamp = () => new Date(clock.now().getTime() - MINUTE).toISOString();
+    return [
+      // a forged HMAC (the holder signs with a key of its own)
+      ...[1, 2, 3].map(() => signPacket(p, { timestamp: timestamp() }, forger)),
+      // another device's packets
+      ...[1, 2, 3].map(() =>
+        signPacket(p, { timestamp: timestamp(), deviceId: other.deviceId }, forger),
+      ),
+      // malformed: an empty payload, a latitude out of range, an upper-case signature
+      { payload: {}, signature: '' },
+      signPacket(p, { timestamp: timestamp(), geo: { lat: 100, lng: 77.2, accuracyM: 5 } }),
+      { ...signPacket(p, { timestamp: timestamp() }), signature: 'AB'.repeat(32) },
+      { payload: { packetId: 'x' }, signature: 'ab'.repeat(32) },
+    ];
+  }
+
+  it('should refuse, record, list and count the packets, lower the score, and not block the phone', async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'token-sim-0001' });
+    const other = await enrollPhone(t.baseUrl, t.keys.admin, p.siteId, {
+      simHash: 'token-sim-0002',
+    });
+    clock.advance(10 * MINUTE);
+    const before = fraudCounts(await (await fetch(`${t.baseUrl}/metrics`)).text());
+
+    // the holder sends the app's own headers (the request's headers are a factor of the
+    // request's score the floor judges: architecture.md, trust factors)
+    const attack = await syncBatch(t.baseUrl, p.token, unsignedBatch(p, other), phoneHeaders(p));
+    expect(attack.status).toBe(200);
+    expect(attack.body).toMatchObject({ accepted: 0, duplicates: 0, rejected: 10 });
+    expect(attack.body.results.map((r: { reason: string }) => r.reason).sort()).toEqual([
+      ...Array(3).fill('device_mismatch'),
+      ...Array(3).fill('invalid_signature'),
+      ...Array(4).fill('malformed_packet'),
+    ]);
+
+    // stored and listed for the admins, under the phone
+    const events = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/fraud/events?deviceId=${p.deviceId}&limit=100`,
+      { key: t.keys.admin },
+    );
+    expect(events.status).toBe(200);
+    const byType = new Map<string, number>();
+    for (const e of events.body as { type: string }[])
+      byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
+    expect(Object.fromEntries(byType)).toEqual({
+      device_mismatch: 3,
+      invalid_signature: 3,
+      malformed_packet: 4,
+    });
+    // counted per type on /metrics (what the alert reads)
+    const after = fraudCounts(await (await fetch(`${t.baseUrl}/metrics`)).text());
+    for (const [type, n] of Object.entries(Object.fromEntries(byType)))
+      expect((after.get(type) ?? 0) - (before.get(type) ?? 0)).toBe(n);
+
+    // the score is lower, by a factor that says why, and the phone is not blocked
+    const trust = await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}/trust`, {
+      key: t.keys.admin,
+    });
+    expect(trust.body.score).toBe(20);
+    expect(trust.body.factors).toContainEqual(
+      expect.objectContaining({
+        name: 'unsigned_rejections',
+        effect: -30,
+        detail: expect.stringContaining(
+          'device_mismatch x3, invalid_signature x3, malformed_packet x4 in the last 30 days',
+        ),
+      }),
+    );
+    const device = await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}`, {
+      key: t.keys.admin,
+    });
+    expect(device.body.isBlocked).toBe(false);
+    expect(device.body.events.filter((e: { action: string }) => e.action === 'blocked')).toEqual(
+      [],
+    );
+
+    // the same again: the cap holds, whatever the token's holder sends
+    clock.advance(MINUTE);
+    const again = await syncBatch(t.baseUrl, p.token, unsignedBatch(p, other), phoneHeaders(p));
+    expect([again.status, again.body.rejected]).toEqual([200, 10]);
+
+    // the worker's honest punch still syncs
+    clock.advance(MINUTE);
+    const honest = await syncBatch(t.baseUrl, p.token, [
+      signPacket(p, { timestamp: new Date(clock.now().getTime() - 30_000).toISOString() }),
+    ]);
+    expect([honest.status, honest.body.accepted]).toEqual([200, 1]);
+    const ledger = await fetch(`${t.baseUrl}/api/v5/ledger/${p.siteId}/export`, {
+      headers: { 'x-api-key': t.keys.auditor },
+    });
+    const line = JSON.parse((await ledger.text()).trim().split('\n').pop()!);
+    // 50 - 30 + 15 for the app's headers, under TRUST_LOW_THRESHOLD (40): marked, not refused
+    expect(line.meta).toMatchObject({ deviceTrustScore: 35, lowTrust: true });
+    expect(
+      (await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}`, { key: t.keys.admin })).body
+        .isBlocked,
+    ).toBe(false);
+  });
+});
