@@ -1,16 +1,9 @@
 import { MongoStore, Store } from '@app/persistence';
-import { dataDirApp, withStoreFile } from './support/tamper';
-import { http, TestApp } from './support/test-app';
+import { clearLegacyMarker, dataDirApp, withStoreFile } from './support/tamper';
+import { gauge, http, TestApp } from './support/test-app';
 import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
 
 const METRIC = 'mdai_worker_devices_legacy_tagging_refused';
-
-/** The value of an unlabelled gauge on /metrics. */
-async function gauge(t: TestApp, name: string): Promise<number | undefined> {
-  const text = await (await fetch(`${t.baseUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
-}
 
 /**
  * The worker devices' legacy tagging refused at a start (FRAUD_LEGACY_TAGGING off on a store
@@ -27,9 +20,6 @@ describe('worker devices legacy tagging refused, on /health and /metrics (e2e)',
       withStoreFile(t, (db) => {
         db.prepare('UPDATE worker_devices SET block_tag = NULL').run();
         db.prepare('UPDATE worker_device_events SET tag = NULL').run();
-        db.prepare(
-          'UPDATE worker_device_seal SET legacy_sealed_at = NULL, legacy_sealed_count = NULL',
-        ).run();
       });
     } else {
       const connection = t.app.get<Store, MongoStore>(Store).connection;
@@ -38,8 +28,8 @@ describe('worker devices legacy tagging refused, on /health and /metrics (e2e)',
         const events = (doc.events as Array<{ tag?: string }>).map(({ tag: _, ...e }) => e);
         await devices.updateOne({ _id: doc._id }, { $unset: { blockTag: '' }, $set: { events } });
       }
-      await connection.collection('worker_device_seal').deleteMany({});
     }
+    await clearLegacyMarker(t, 'worker_device_seal');
   }
 
   it('should report the refusal on /health (not degraded) with what to do, set the gauge, and clear both once a start tags the devices', async () => {
@@ -47,7 +37,7 @@ describe('worker devices legacy tagging refused, on /health and /metrics (e2e)',
     const phone = await enrollPhone(t.baseUrl, t.keys.admin, undefined, {
       simHash: 'legacy-refusal-sim-01',
     });
-    expect(await gauge(t, METRIC)).toBe(0);
+    expect(await gauge(t.baseUrl, METRIC)).toBe(0);
     await untagDevices(t);
 
     t = await app.restart(undefined, { FRAUD_LEGACY_TAGGING: '0' });
@@ -66,7 +56,7 @@ describe('worker devices legacy tagging refused, on /health and /metrics (e2e)',
     expect(health.body.details.devices.message).toContain('restore');
     // the public answer: the status alone
     expect((await http(t.baseUrl, 'GET', '/health')).body).toEqual({ status: 'ok' });
-    expect(await gauge(t, METRIC)).toBe(1);
+    expect(await gauge(t.baseUrl, METRIC)).toBe(1);
 
     // the upgrade's start, with the operator's word: tagged as legacy, the phone works again
     t = await app.restart(undefined, { FRAUD_LEGACY_TAGGING: '1' });
@@ -78,7 +68,7 @@ describe('worker devices legacy tagging refused, on /health and /metrics (e2e)',
       legacySealedAt: expect.any(String),
     });
     expect(healthy.body.details.devices.legacySealRefused).toBeUndefined();
-    expect(await gauge(t, METRIC)).toBe(0);
+    expect(await gauge(t.baseUrl, METRIC)).toBe(0);
     const synced = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
     expect(synced.status).toBe(200);
   });
@@ -89,23 +79,12 @@ describe('worker devices legacy tagging refused, on /health and /metrics (e2e)',
       simHash: 'legacy-refusal-sim-02',
     });
     // the marker alone deleted, as a database writer could: nothing untagged to launder
-    if (t.config.database.driver === 'sqlite') {
-      withStoreFile(t, (db) => {
-        db.prepare(
-          'UPDATE worker_device_seal SET legacy_sealed_at = NULL, legacy_sealed_count = NULL',
-        ).run();
-      });
-    } else {
-      await t.app
-        .get<Store, MongoStore>(Store)
-        .connection.collection('worker_device_seal')
-        .deleteMany({});
-    }
+    await clearLegacyMarker(t, 'worker_device_seal');
     t = await app.restart(undefined, { FRAUD_LEGACY_TAGGING: '0' });
     const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
     expect(health.status).toBe(200);
     expect(health.body.details.devices.legacySealRefused).toBeUndefined();
-    expect(await gauge(t, METRIC)).toBe(0);
+    expect(await gauge(t.baseUrl, METRIC)).toBe(0);
     const synced = await syncBatch(t.baseUrl, phone.token, [signPacket(phone)]);
     expect(synced.status).toBe(200);
   });

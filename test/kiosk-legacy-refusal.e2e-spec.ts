@@ -1,16 +1,9 @@
 import { MongoStore, Store } from '@app/persistence';
 import { TestKiosk } from './support/kiosk';
-import { dataDirApp, withStoreFile } from './support/tamper';
-import { http, TestApp } from './support/test-app';
+import { clearLegacyMarker, dataDirApp, withStoreFile } from './support/tamper';
+import { gauge, http, TestApp } from './support/test-app';
 
 const METRIC = 'mdai_kiosks_legacy_tagging_refused';
-
-/** The value of an unlabelled gauge on /metrics. */
-async function gauge(t: TestApp, name: string): Promise<number | undefined> {
-  const text = await (await fetch(`${t.baseUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
-}
 
 /**
  * The kiosks' legacy tagging refused at a start (FRAUD_LEGACY_TAGGING off on a store whose
@@ -26,15 +19,12 @@ describe('kiosks legacy tagging refused, on /health and /metrics (e2e)', () => {
     if (t.config.database.driver === 'sqlite') {
       withStoreFile(t, (db) => {
         db.prepare('UPDATE kiosk_devices SET tag = NULL').run();
-        db.prepare(
-          'UPDATE kiosk_seal SET legacy_sealed_at = NULL, legacy_sealed_count = NULL',
-        ).run();
       });
     } else {
       const connection = t.app.get<Store, MongoStore>(Store).connection;
       await connection.collection('kiosk_devices').updateMany({}, { $unset: { tag: '' } });
-      await connection.collection('kiosk_seal').deleteMany({});
     }
+    await clearLegacyMarker(t, 'kiosk_seal');
   }
 
   async function listed(t: TestApp, deviceId: string) {
@@ -47,7 +37,7 @@ describe('kiosks legacy tagging refused, on /health and /metrics (e2e)', () => {
   it('should report the refusal on /health (not degraded) with what to do, set the gauge, and clear both once a start tags the kiosks', async () => {
     let t = await app.start();
     const kiosk = await TestKiosk.registered(t, 'kiosk-legacy-refusal-01');
-    expect(await gauge(t, METRIC)).toBe(0);
+    expect(await gauge(t.baseUrl, METRIC)).toBe(0);
     await untagKiosks(t);
 
     t = await app.restart(undefined, { FRAUD_LEGACY_TAGGING: '0' });
@@ -69,7 +59,7 @@ describe('kiosks legacy tagging refused, on /health and /metrics (e2e)', () => {
     const anonymous = await http(t.baseUrl, 'GET', '/health');
     expect(anonymous.body).toEqual({ status: 'ok' });
     expect(JSON.stringify(anonymous.body)).not.toContain('kiosk_seal');
-    expect(await gauge(t, METRIC)).toBe(1);
+    expect(await gauge(t.baseUrl, METRIC)).toBe(1);
 
     // the upgrade's start, with the operator's word: tagged as legacy, the kiosk active again
     t = await app.restart(undefined, { FRAUD_LEGACY_TAGGING: '1' });
@@ -81,7 +71,7 @@ describe('kiosks legacy tagging refused, on /health and /metrics (e2e)', () => {
       legacySealedAt: expect.any(String),
     });
     expect(healthy.body.details.kiosks.legacySealRefused).toBeUndefined();
-    expect(await gauge(t, METRIC)).toBe(0);
+    expect(await gauge(t.baseUrl, METRIC)).toBe(0);
     expect(await listed(t, kiosk.deviceId)).toMatchObject({
       status: 'active',
       integrity: 'legacy',

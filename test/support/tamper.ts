@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Env, readStored, SECRETS_FILE, writeStored } from '@app/common';
-import { SQLITE_FILE } from '@app/persistence';
+import { MongoStore, SQLITE_FILE, Store } from '@app/persistence';
 import { auditRecordHash, VaultAuditEntry } from '@app/vault/domain/vault-audit-record';
 import { runScript } from './processes';
 import { dropMongoDatabaseOf, startTestApp, TestApp } from './test-app';
@@ -113,6 +113,21 @@ export function dataDirApp(name: string, env: Env = {}): DataDirApp {
       return start(more);
     },
   };
+}
+
+/**
+ * The legacy-tagging marker of a tagged store (`marker`: its SQLite table or MongoDB collection,
+ * `worker_device_seal`, `kiosk_seal`) cleared, as a database writer could: the next start finds
+ * no marker.
+ */
+export async function clearLegacyMarker(t: TestApp, marker: string): Promise<void> {
+  if (t.config.database.driver === 'sqlite') {
+    withStoreFile(t, (db) => {
+      db.prepare(`UPDATE ${marker} SET legacy_sealed_at = NULL, legacy_sealed_count = NULL`).run();
+    });
+  } else {
+    await t.app.get<Store, MongoStore>(Store).connection.collection(marker).deleteMany({});
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Logger } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import { Gauge, MetricsRegistry } from '@app/common';
 
@@ -98,11 +99,56 @@ export interface LegacyTaggingSwitch {
   readonly legacyTaggingForced: boolean;
 }
 
+/**
+ * The switch from the fraud settings (FRAUD_LEGACY_TAGGING), read the same by every seal: allowed
+ * without the settings (a tool, a contract spec), forced only by FRAUD_LEGACY_TAGGING=1 set
+ * explicitly.
+ */
+export function legacyTaggingSwitch(
+  settings: { legacyTagging?: boolean; legacyTaggingExplicit?: boolean } | undefined,
+): LegacyTaggingSwitch {
+  return {
+    legacyTaggingAllowed: settings?.legacyTagging ?? true,
+    legacyTaggingForced: settings?.legacyTaggingExplicit ?? false,
+  };
+}
+
 /** What one start's legacy tagging did. */
 export type LegacyTaggingResult =
   | { kind: 'marked' }
   | { kind: 'refused'; reason: LegacyTaggingRefusal }
   | { kind: 'tagged'; count: number };
+
+/** What a store's log says of its legacy tagging. */
+export interface LegacyTaggingLog {
+  /** The field of the count of rows tagged (`events`, `devices`, `kiosks`). */
+  counted: string;
+  /** The line logged when rows were tagged. */
+  tagged: string;
+  /** The line logged even when no row was tagged (a store's first start with no rows). */
+  evenNone?: boolean;
+  /** The store's alarm of a refusal. */
+  alarm(logger: Logger, reason: LegacyTaggingRefusal): void;
+}
+
+/**
+ * What one start's legacy tagging did, in the store's log (`words`): a refusal alarmed, rows
+ * tagged logged with their count. Returns the refusal, which the store keeps for /health.
+ */
+export function logLegacyTagging(
+  result: LegacyTaggingResult,
+  logger: Logger,
+  words: LegacyTaggingLog,
+): LegacyTaggingRefusal | undefined {
+  if (result.kind === 'refused') {
+    words.alarm(logger, result.reason);
+    return result.reason;
+  }
+  if (result.kind === 'tagged' && (result.count > 0 || words.evenNone)) {
+    logger.log({ [words.counted]: result.count }, words.tagged);
+  }
+  return undefined;
+}
 
 /** The refusal the rule gives, or none (`tagged`/`untagged`: whether such rows exist). */
 export function legacyTaggingRefusal(

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { fraudConfig, FraudSettings } from '@app/fraud';
-import { LegacyTaggingRefusal } from '@app/persistence';
+import { LegacyTaggingRefusal, legacyTaggingSwitch } from '@app/persistence';
 import { StoreMac } from '@app/tlog';
 import { WorkerDevice, WorkerDeviceEvent, WorkerDeviceIntegrity } from '../../domain/worker-device';
 
@@ -47,8 +47,9 @@ export class WorkerDeviceSeal {
     @Inject(fraudConfig.KEY)
     settings?: Pick<FraudSettings, 'legacyTagging' | 'legacyTaggingExplicit'>,
   ) {
-    this.legacyTaggingAllowed = settings?.legacyTagging ?? true;
-    this.legacyTaggingForced = settings?.legacyTaggingExplicit ?? false;
+    const rule = legacyTaggingSwitch(settings);
+    this.legacyTaggingAllowed = rule.legacyTaggingAllowed;
+    this.legacyTaggingForced = rule.legacyTaggingForced;
   }
 
   stateTag(deviceId: string, blocked: boolean, eventId: string | null, legacy = false): string {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { LegacyTaggingRefusal } from '@app/persistence';
+import { LegacyTaggingRefusal, legacyTaggingSwitch } from '@app/persistence';
 import { StoreMac } from '@app/tlog';
 import { FraudEvent, FraudIntegrity, FraudReview } from '../../domain/fraud-event';
 import type { FraudMetrics } from '../../fraud.metrics';
@@ -56,7 +56,7 @@ export class FraudSeal {
     private readonly mac: StoreMac,
     @Optional() @Inject(fraudConfig.KEY) settings?: Pick<FraudSettings, 'legacyTagging'>,
   ) {
-    this.legacyTaggingAllowed = settings?.legacyTagging ?? true;
+    this.legacyTaggingAllowed = legacyTaggingSwitch(settings).legacyTaggingAllowed;
   }
 
   eventTag(e: FraudEvent, legacy = false): string {

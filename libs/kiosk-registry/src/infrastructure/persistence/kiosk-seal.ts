@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { fraudConfig, FraudSettings } from '@app/fraud';
-import { LegacyTaggingRefusal } from '@app/persistence';
+import { LegacyTaggingRefusal, legacyTaggingSwitch } from '@app/persistence';
 import { StoreMac } from '@app/tlog';
 import { KioskDevice, KioskIntegrity, KioskStatus } from '../../domain/kiosk-device';
 
@@ -48,8 +48,9 @@ export class KioskSeal {
     @Inject(fraudConfig.KEY)
     settings?: Pick<FraudSettings, 'legacyTagging' | 'legacyTaggingExplicit'>,
   ) {
-    this.legacyTaggingAllowed = settings?.legacyTagging ?? true;
-    this.legacyTaggingForced = settings?.legacyTaggingExplicit ?? false;
+    const rule = legacyTaggingSwitch(settings);
+    this.legacyTaggingAllowed = rule.legacyTaggingAllowed;
+    this.legacyTaggingForced = rule.legacyTaggingForced;
   }
 
   tag(kiosk: KioskTrust, legacy = false): string {

@@ -2,6 +2,7 @@ import { mongoSealedField, SealedValueStore } from '@app/vault/keyring/sealed-va
 import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import {
+  logLegacyTagging,
   mongoLegacyTaggingState,
   MongoStoreHandle,
   tagLegacyRowsOnceMongo,
@@ -97,15 +98,11 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
       countUntagged: () => this.devices.countDocuments(UNTAGGED),
       pass: () => this.legacyPass(seal),
     });
-    if (result.kind === 'refused') {
-      this.legacyRefused = result.reason;
-      alarmWorkerDeviceLegacyRefused(this.logger, result.reason);
-    } else if (result.kind === 'tagged' && result.count > 0) {
-      this.logger.log(
-        { devices: result.count },
-        'Worker devices from before the tags tagged as legacy',
-      );
-    }
+    this.legacyRefused = logLegacyTagging(result, this.logger, {
+      counted: 'devices',
+      tagged: 'Worker devices from before the tags tagged as legacy',
+      alarm: alarmWorkerDeviceLegacyRefused,
+    });
   }
 
   private async legacyPass(seal: WorkerDeviceSeal): Promise<{ tagged: number; missed: number }> {

@@ -3,6 +3,7 @@ import { SealedValueStore, sqliteSealedColumn } from '@app/vault/keyring/sealed-
 import type { Database, Statement } from 'better-sqlite3';
 import {
   LimitedStatement,
+  logLegacyTagging,
   sqliteLegacyTaggingState,
   SqliteStoreHandle,
   SqliteWriteTurns,
@@ -111,15 +112,11 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
         return sealed;
       },
     });
-    if (result.kind === 'refused') {
-      this.legacyRefused = result.reason;
-      alarmWorkerDeviceLegacyRefused(this.logger, result.reason);
-    } else if (result.kind === 'tagged' && result.count > 0) {
-      this.logger.log(
-        { devices: result.count },
-        'Worker devices from before the tags tagged as legacy',
-      );
-    }
+    this.legacyRefused = logLegacyTagging(result, this.logger, {
+      counted: 'devices',
+      tagged: 'Worker devices from before the tags tagged as legacy',
+      alarm: alarmWorkerDeviceLegacyRefused,
+    });
   }
 
   // async: a store that fails (the file gone, an I/O error) rejects, which /health reports,

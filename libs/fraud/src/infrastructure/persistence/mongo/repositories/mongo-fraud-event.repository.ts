@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import {
+  logLegacyTagging,
   mongoLegacyTaggingState,
   MongoStoreHandle,
   tagLegacyRowsOnceMongo,
@@ -138,15 +139,12 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
       countUntagged: () => this.events.countDocuments(UNTAGGED),
       pass: () => this.legacyPass(seal),
     });
-    if (result.kind === 'refused') {
-      this.legacyRefused = result.reason;
-      alarmLegacyRefused(this.logger, this.metrics, result.reason);
-    } else if (result.kind === 'tagged') {
-      this.logger.log(
-        { events: result.count },
-        'Fraud events from before the tags tagged as legacy',
-      );
-    }
+    this.legacyRefused = logLegacyTagging(result, this.logger, {
+      counted: 'events',
+      tagged: 'Fraud events from before the tags tagged as legacy',
+      evenNone: true,
+      alarm: (logger, reason) => alarmLegacyRefused(logger, this.metrics, reason),
+    });
   }
 
   /** One streamed pass over the untagged documents, a thousand updates a round trip. */

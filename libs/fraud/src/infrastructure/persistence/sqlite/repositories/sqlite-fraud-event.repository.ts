@@ -2,6 +2,7 @@ import { Injectable, Logger, Optional } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import {
   LimitedStatements,
+  logLegacyTagging,
   readTransaction,
   sqliteLegacyTaggingState,
   SqliteStoreHandle,
@@ -143,15 +144,12 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
         return sealed;
       },
     });
-    if (result.kind === 'refused') {
-      this.legacyRefused = result.reason;
-      alarmLegacyRefused(this.logger, this.metrics, result.reason);
-    } else if (result.kind === 'tagged') {
-      this.logger.log(
-        { events: result.count },
-        'Fraud events from before the tags tagged as legacy',
-      );
-    }
+    this.legacyRefused = logLegacyTagging(result, this.logger, {
+      counted: 'events',
+      tagged: 'Fraud events from before the tags tagged as legacy',
+      evenNone: true,
+      alarm: (logger, reason) => alarmLegacyRefused(logger, this.metrics, reason),
+    });
   }
 
   // async: a store that fails (the file gone, an I/O error) rejects, which /health reports,

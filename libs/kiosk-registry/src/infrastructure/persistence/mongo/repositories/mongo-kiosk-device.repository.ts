@@ -3,6 +3,7 @@ import type { Model } from 'mongoose';
 import {
   isDuplicateKeyError,
   LegacyTaggingState,
+  logLegacyTagging,
   mongoLegacyTaggingState,
   MongoStoreHandle,
   tagLegacyRowsOnceMongo,
@@ -62,12 +63,11 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
       countUntagged: () => this.devices.countDocuments(UNTAGGED),
       pass: () => this.legacyPass(seal),
     });
-    if (result.kind === 'refused') {
-      this.legacyRefused = result.reason;
-      alarmKioskLegacyRefused(this.logger, result.reason);
-    } else if (result.kind === 'tagged' && result.count > 0) {
-      this.logger.log({ kiosks: result.count }, 'Kiosks from before the tags tagged as legacy');
-    }
+    this.legacyRefused = logLegacyTagging(result, this.logger, {
+      counted: 'kiosks',
+      tagged: 'Kiosks from before the tags tagged as legacy',
+      alarm: alarmKioskLegacyRefused,
+    });
   }
 
   private marks() {

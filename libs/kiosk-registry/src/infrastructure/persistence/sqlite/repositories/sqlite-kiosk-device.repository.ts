@@ -3,6 +3,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import {
   LegacyTaggingState,
   LimitedStatement,
+  logLegacyTagging,
   sqliteLegacyTaggingState,
   SqliteStoreHandle,
   SqliteWriteTurns,
@@ -91,12 +92,11 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
         return count;
       },
     });
-    if (result.kind === 'refused') {
-      this.legacyRefused = result.reason;
-      alarmKioskLegacyRefused(this.logger, result.reason);
-    } else if (result.kind === 'tagged' && result.count > 0) {
-      this.logger.log({ kiosks: result.count }, 'Kiosks from before the tags tagged as legacy');
-    }
+    this.legacyRefused = logLegacyTagging(result, this.logger, {
+      counted: 'kiosks',
+      tagged: 'Kiosks from before the tags tagged as legacy',
+      alarm: alarmKioskLegacyRefused,
+    });
   }
 
   /** A stored kiosk as the domain reads it: its tag checked when the store tags. */
