@@ -203,13 +203,21 @@ export async function run(): Promise<void> {
   // VAULT_HTTP_TWIN=1: a second server of this checkout in the same rounds, whose distance from
   // `ours` is the spread between two servers of the same code on this machine now
   const twinData = mkdtempSync(join(tmpdir(), 'mdai-bench-vault-http-twin-'));
+  // VAULT_HTTP_TWIN_ENV="K=V K2=V2": settings of the twin alone (e.g. `VAULT_READ_HOLD_BYTES=0`),
+  // to weigh a setting against the same code in the same rounds
+  const twinEnv = Object.fromEntries(
+    (process.env.VAULT_HTTP_TWIN_ENV ?? '')
+      .split(' ')
+      .filter(Boolean)
+      .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  );
   const twin =
     process.env.VAULT_HTTP_TWIN === '1'
       ? BenchChild.startIn(
           root,
           'support/serve-api.ts',
           [],
-          { ...apiEnv, DATA_DIR: twinData },
+          { ...apiEnv, ...twinEnv, DATA_DIR: twinData },
           [],
           nodeArgs,
         )

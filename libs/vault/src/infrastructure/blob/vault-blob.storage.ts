@@ -1,17 +1,22 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
-import { createReadStream } from 'node:fs';
 import { FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appConfig, AppSettings } from '@app/common';
+import {
+  BLOB_HEADER_BYTES,
+  BLOB_TAG_BYTES,
+  DEFAULT_CHUNK_BYTES,
+  MAX_CHUNK_BYTES,
+} from '../../domain/vault-blob-format';
 
 /** Ciphertext is written about this many bytes per system call (one `writev` of records). */
 const WRITE_BATCH_BYTES = 1024 * 1024;
-/** A blob is read this many bytes per system call (16 records of 64 KiB, one of 1 MiB). */
+/** A blob is read about this many bytes per system call, whole records (15 of 64 KiB, one of 1 MiB). */
 const READ_BYTES = 1024 * 1024;
 
 /** A blob held open (see `VaultBlobStorage.open`). */
 export interface OpenBlob {
-  /** Its bytes from the start. */
+  /** Its bytes from the start (`readRecords`: a piece is good until the next-but-one is asked for). */
   read(): AsyncIterable<Buffer>;
   /** Closes it; again is a no-op. */
   close(): Promise<void>;
@@ -91,11 +96,14 @@ export class VaultBlobStorage implements OnApplicationShutdown {
     }
   }
 
-  /** The blob's bytes, read a few records at a time. */
-  read(fileId: string): AsyncIterable<Buffer> {
-    return createReadStream(this.pathOf(fileId), {
-      highWaterMark: READ_BYTES,
-    }) as AsyncIterable<Buffer>;
+  /** The blob's bytes, read a few records at a time (as `readRecords`). */
+  async *read(fileId: string): AsyncGenerator<Buffer> {
+    const handle = await open(this.pathOf(fileId), 'r');
+    try {
+      yield* readRecords(handle);
+    } finally {
+      await handle.close();
+    }
   }
 
   /**
@@ -106,13 +114,7 @@ export class VaultBlobStorage implements OnApplicationShutdown {
     const handle = await open(this.pathOf(fileId), 'r');
     let closed = false;
     return {
-      read: () =>
-        createReadStream('', {
-          fd: handle,
-          start: 0,
-          autoClose: false,
-          highWaterMark: READ_BYTES,
-        }) as AsyncIterable<Buffer>,
+      read: () => readRecords(handle),
       close: async () => {
         if (closed) return;
         closed = true;
@@ -140,4 +142,50 @@ async function writeAll(handle: FileHandle, parts: Buffer[], bytes: number): Pro
     while (skip >= rest[0].length) skip -= rest.shift()!.length;
     rest = [rest[0].subarray(skip), ...rest.slice(1)];
   }
+}
+
+/**
+ * A blob's bytes from its start: its 32-byte header, then whole records (as many as fit in
+ * READ_BYTES, at least one; the last piece holds what is left), read in turn into two buffers
+ * kept for the whole read. So a piece is good until the next-but-one is asked for: the blob
+ * format's opener, given whole records, keeps at most the last record of a piece queued once
+ * it took the piece, and the next piece completes it. Reusing the two buffers instead of a fresh
+ * one per read keeps a read's ciphertext out of V8's external memory, which counts against the
+ * heap's limit and, as a file's worth of it piles up between scavenges, starts full markings.
+ * A header that gives no valid chunk size is read as 1 MiB records (the opener refuses it).
+ */
+async function* readRecords(handle: FileHandle): AsyncGenerator<Buffer> {
+  const header = Buffer.allocUnsafe(BLOB_HEADER_BYTES);
+  const got = await readFully(handle, header, 0);
+  if (got > 0) yield header.subarray(0, got);
+  if (got < BLOB_HEADER_BYTES) return;
+  const chunk = header.readUInt32BE(8);
+  const record =
+    (chunk >= 1 && chunk <= MAX_CHUNK_BYTES ? chunk : DEFAULT_CHUNK_BYTES) + BLOB_TAG_BYTES;
+  const pieceBytes = record * Math.max(1, Math.floor(READ_BYTES / record));
+  const buffers: Buffer[] = [];
+  let position = BLOB_HEADER_BYTES;
+  for (let turn = 0; ; turn ^= 1) {
+    const buffer = (buffers[turn] ??= Buffer.allocUnsafe(pieceBytes));
+    const bytes = await readFully(handle, buffer, position);
+    if (bytes > 0) yield buffer.subarray(0, bytes);
+    if (bytes < pieceBytes) return;
+    position += bytes;
+  }
+}
+
+/** Fills `buffer` from `position` (a read may give less than asked); fewer bytes only at the end. */
+async function readFully(handle: FileHandle, buffer: Buffer, position: number): Promise<number> {
+  let filled = 0;
+  while (filled < buffer.length) {
+    const { bytesRead } = await handle.read(
+      buffer,
+      filled,
+      buffer.length - filled,
+      position + filled,
+    );
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return filled;
 }

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppSettings, newId } from '@app/common';
+import {
+  BLOB_HEADER_BYTES,
+  BLOB_TAG_BYTES,
+  BlobFormatVersion,
+  BlobOpener,
+  BlobSealer,
+  DEFAULT_CHUNK_BYTES,
+  V1_CHUNK_BYTES,
+} from '../../domain/vault-blob-format';
+import { VaultBlobStorage } from './vault-blob.storage';
+
+describe('VaultBlobStorage reads', () => {
+  let dir: string;
+  let storage: VaultBlobStorage;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mdai-vault-blobs-'));
+    storage = new VaultBlobStorage({ uploadsDir: dir } as AppSettings);
+  });
+
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Stores `data` as a blob of `version` with `chunkSize` chunks; its file id and key. */
+  async function stored(data: Buffer, version: BlobFormatVersion, chunkSize: number) {
+    const fileId = newId();
+    const key = randomBytes(32);
+    const sealer = new BlobSealer(key, fileId, { version, chunkSize });
+    async function* blob(): AsyncGenerator<Buffer | Buffer[]> {
+      yield sealer.header;
+      for (let i = 0; i < data.length; i += 64 * 1024) {
+        const records: Buffer[] = [];
+        sealer.push(Buffer.from(data.subarray(i, i + 64 * 1024)), records);
+        yield records;
+      }
+      const last: Buffer[] = [];
+      summary = sealer.end(last);
+      yield last;
+    }
+    let summary = { size: 0, sha256: '' };
+    await storage.write(fileId, blob());
+    return { fileId, key, summary: () => summary };
+  }
+
+  // the two passes of a read, and a read the hold takes: the buffers are reused between
+  // pieces, so the pieces must be whole records and each one consumed before the next-but-one
+  for (const [version, chunkSize] of [
+    [1, V1_CHUNK_BYTES],
+    [2, DEFAULT_CHUNK_BYTES],
+  ] as const) {
+    it(`should give a version ${version} blob as its header, then whole records, each piece opened as it comes`, async () => {
+      const data = randomBytes(3 * chunkSize * (version === 1 ? 17 : 1) + 12345);
+      const { fileId, key, summary } = await stored(data, version, chunkSize);
+      const file = readFileSync(storage.pathOf(fileId));
+      const record = chunkSize + BLOB_TAG_BYTES;
+      for (const open of [
+        () => ({ pieces: storage.read(fileId), close: async () => undefined }),
+        async () => {
+          const blob = await storage.open(fileId);
+          return { pieces: blob.read(), close: () => blob.close() };
+        },
+      ]) {
+        const { pieces, close } = await open();
+        const opener = new BlobOpener(key, fileId, summary());
+        const plaintext: Buffer[] = [];
+        const seen: Buffer[] = [];
+        const lengths: number[] = [];
+        for await (const piece of pieces) {
+          lengths.push(piece.length);
+          seen.push(Buffer.from(piece));
+          opener.push(piece, plaintext);
+        }
+        opener.end(plaintext);
+        await close();
+        expect(Buffer.concat(seen).equals(file)).toBe(true);
+        expect(Buffer.concat(plaintext).equals(data)).toBe(true);
+        expect(lengths[0]).toBe(BLOB_HEADER_BYTES);
+        expect(lengths.length).toBeGreaterThan(2);
+        for (const length of lengths.slice(1, -1)) {
+          expect(length % record).toBe(0);
+          expect(length).toBeLessThanOrEqual(Math.max(record, 1024 * 1024));
+        }
+      }
+    });
+  }
+});
