@@ -36,7 +36,7 @@ import { TimesheetProjector } from '@app/timesheets';
 import { FraudService } from '@app/fraud';
 import { KioskRegistryService } from '@app/kiosk-registry';
 import { VaultAuditService } from '@app/vault/vault-audit.service';
-import { KeyHoldersService, KeyringService } from '@app/vault';
+import { KeyHoldersService, KeyringService, VaultAuditWatch } from '@app/vault';
 import {
   HealthChecks,
   healthReportSchema,
@@ -70,6 +70,8 @@ export class HealthController implements OnModuleInit {
   /** The owners of the logs a seal can refuse (absent in an app without their module). */
   private ledger?: LedgerService;
   private vaultAudit?: VaultAuditService;
+  /** The vault audit watch (absent in an app without the vault module). */
+  private vaultWatch?: VaultAuditWatch;
   /** When each refused log was last re-checked with its owner (by origin). */
   private readonly rechecked = new Map<string, number>();
 
@@ -122,6 +124,11 @@ export class HealthController implements OnModuleInit {
       this.vaultAudit = this.modules.get(VaultAuditService, { strict: false });
     } catch {
       this.vaultAudit = undefined;
+    }
+    try {
+      this.vaultWatch = this.modules.get(VaultAuditWatch, { strict: false });
+    } catch {
+      this.vaultWatch = undefined;
     }
   }
 
@@ -177,6 +184,7 @@ export class HealthController implements OnModuleInit {
       () => this.tlog(),
       () => this.logs(),
       () => this.readModel(),
+      () => this.vault(),
       () => this.fraudEvents(),
       () => this.workerDevices(),
       () => this.kiosks(),
@@ -535,6 +543,28 @@ export class HealthController implements OnModuleInit {
         "sealed ledger links fail their check (changed in the database after their seal): these sites' timesheets stop before them and their reads answer 503 timesheets_ledger_unverified until the links are put back as sealed (verify names them)",
         ...(sites.length > 0 ? [tamperedMessage] : []),
       ].join('; '),
+    });
+  }
+
+  /**
+   * A sealed vault audit record the audit watch found failing its check (changed in the
+   * database after its seal: VaultAuditWatch), by seq and reason, until a pass finds the log
+   * whole. Reported, not degrading, as the timesheets' and the fraud events' (every replica
+   * reads the same store: taking them out of rotation repairs nothing); alert on
+   * mdai_vault_audit_tampered.
+   */
+  private async vault() {
+    const check = indicator('vault');
+    const found = this.vaultWatch?.tampered();
+    if (!found) return check.up();
+    return check.up({
+      tamperedAudit: {
+        seq: found.seq,
+        reason: found.reason,
+        since: new Date(found.since).toISOString(),
+      },
+      message:
+        'a sealed vault audit record fails its check (changed in the database after its seal): restore it from a backup; GET /api/v5/vault/audit/verify names the same record',
     });
   }
 
