@@ -82,6 +82,11 @@ const ENTRY_SITE_COST = 10;
 /** Rows of a site's finding the entry watch keeps, to read again at the site's reads. */
 const ENTRY_FOUND_ROWS = 20;
 
+/** A seq a ledger link can have (a whole number from 1): a read-model row at another is junk. */
+function isLinkSeq(seq: number | undefined): boolean {
+  return seq !== undefined && Number.isInteger(seq) && seq >= 1;
+}
+
 /** A sealed link the site's read model stops before (it fails its check: LV #4). */
 export interface StoppedSite {
   siteId: string;
@@ -396,11 +401,15 @@ export class TimesheetProjector
       page = await this.repo.listEntries(siteId, after, limit);
     } catch (error) {
       if (!(error instanceof TimesheetsTamperedError) || error.rowKind !== 'entry') throw error;
-      const found = new TimesheetsTamperedError(
-        siteId,
-        'entry',
-        error.rows.slice(0, ENTRY_FOUND_ROWS),
-      );
+      // a row at a seq no link has (0, below, between two) is the minute's count's to report
+      // (review M2: reported, the site's reads kept); the page's every failing row is named,
+      // so the pass goes on after the last of them
+      const copies = error.rows.filter((r) => isLinkSeq(r.seq));
+      if (copies.length === 0) {
+        this.entriesWatchedThrough.set(siteId, Math.max(...error.rows.map((r) => r.seq ?? 0)));
+        return { checked: limit, more: true };
+      }
+      const found = new TimesheetsTamperedError(siteId, 'entry', copies.slice(0, ENTRY_FOUND_ROWS));
       this.entryFound.set(siteId, found);
       this.noteTampered(found);
       return { checked: limit, more: false };
