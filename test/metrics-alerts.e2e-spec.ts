@@ -141,6 +141,8 @@ describe('deploy/prometheus/alerts.yml', () => {
     expect(exprs).toMatch(/mdai_worker_devices_legacy_tagging_refused\) > 0$/m);
     // the kiosks' (every kiosk from before the tags blocked)
     expect(exprs).toMatch(/mdai_kiosks_legacy_tagging_refused\) > 0$/m);
+    // a sealed vault audit record changed (the audit watch: /health stays up)
+    expect(exprs).toMatch(/mdai_vault_audit_tampered\) > 0$/m);
   });
 
   it('should page on a replica lacking a master key version per replica and version, from the first value met', () => {

@@ -77,6 +77,15 @@ export const RECHECK_MS = 60_000;
 
 /** Links of a ledger watch run's budget one site's visit is charged, besides its links. */
 const WATCH_SITE_COST = 50;
+/** Entries of the entry watch's budget one site's visit is charged, besides its rows (a read). */
+const ENTRY_SITE_COST = 10;
+/** Rows of a site's finding the entry watch keeps, to read again at the site's reads. */
+const ENTRY_FOUND_ROWS = 20;
+
+/** A seq a ledger link can have (a whole number from 1): a read-model row at another is junk. */
+function isLinkSeq(seq: number | undefined): boolean {
+  return seq !== undefined && Number.isInteger(seq) && seq >= 1;
+}
 
 /** A sealed link the site's read model stops before (it fails its check: LV #4). */
 export interface StoppedSite {
@@ -207,6 +216,16 @@ export class TimesheetProjector
   private readonly watchedThrough = new Map<string, number>();
   /** The site the watch's next run starts with (round robin over the sites read). */
   private watchTurn = 0;
+  /**
+   * The entry watch (the same runs, after the links): per site, the seq up to which its pass
+   * over the stored entries has read them with their tags checked; the site its next visit
+   * starts with; and the sites whose entries it found failing their tags (the rows, at most
+   * ENTRY_FOUND_ROWS), whose reads answer 503 `timesheets_tampered` while those rows still fail.
+   */
+  private readonly entriesWatchedThrough = new Map<string, number>();
+  private entryTurn = 0;
+  private readonly entryFound = new Map<string, TimesheetsTamperedError>();
+  private readonly watchEntries: number;
   private watchTimer?: NodeJS.Timeout;
   private watchRun?: Promise<unknown>;
   private closing = false;
@@ -244,6 +263,7 @@ export class TimesheetProjector
     this.leaseMs = settings.rebuildLeaseSeconds * 1000;
     this.watchMs = settings.ledgerCheckMs;
     this.watchLinks = settings.ledgerCheckLinks;
+    this.watchEntries = settings.entryCheckRows;
     this.defaultZone = workforceSettings.defaultTimeZone;
   }
 
@@ -341,7 +361,88 @@ export class TimesheetProjector
       // it, so a run over many small sites is bounded too
       budget -= WATCH_SITE_COST;
     }
+    // the read model's own copies of the links (review: a changed punch copy was found only
+    // when a recompute of its days or a rebuild read it): read with the tag check the
+    // recompute's reads make, page by page, each page a step of its own
+    let rows = this.watchEntries;
+    for (let visited = 0; visited < sites.length && rows > 0; visited++) {
+      const siteId = sites[this.entryTurn++ % sites.length];
+      for (let more = true; more && rows > 0;) {
+        if (this.closing) return turns;
+        more = await step(async () => {
+          const page = await this.watchEntryPage(siteId, rows);
+          rows -= page.checked;
+          return page.more;
+        });
+      }
+      rows -= ENTRY_SITE_COST;
+    }
     return turns;
+  }
+
+  /**
+   * One page of the site's pass over its stored entries (up to CATCH_UP_PAGE, and `budget`),
+   * read with their tags checked (`listEntries`, the check every read of entries makes). A page
+   * that fails is the site's finding: noted once (logged, counted, /health `tamperedSites`), and
+   * the site's reads answer 503 `timesheets_tampered` while its rows still fail
+   * (`ensureReadable`); the site is not read again by the watch meanwhile.
+   */
+  private async watchEntryPage(
+    siteId: string,
+    budget: number,
+  ): Promise<{ checked: number; more: boolean }> {
+    if (!this.applied.has(siteId) || this.entryFound.has(siteId)) {
+      return { checked: 0, more: false };
+    }
+    const after = this.entriesWatchedThrough.get(siteId) ?? 0;
+    const limit = Math.min(CATCH_UP_PAGE, budget);
+    let page: TimesheetEntry[];
+    try {
+      page = await this.repo.listEntries(siteId, after, limit);
+    } catch (error) {
+      if (!(error instanceof TimesheetsTamperedError) || error.rowKind !== 'entry') throw error;
+      // a row at a seq no link has (0, below, between two) is the minute's count's to report
+      // (review M2: reported, the site's reads kept); the page's every failing row is named,
+      // so the pass goes on after the last of them
+      const copies = error.rows.filter((r) => isLinkSeq(r.seq));
+      if (copies.length === 0) {
+        this.entriesWatchedThrough.set(siteId, Math.max(...error.rows.map((r) => r.seq ?? 0)));
+        return { checked: limit, more: true };
+      }
+      const found = new TimesheetsTamperedError(siteId, 'entry', copies.slice(0, ENTRY_FOUND_ROWS));
+      this.entryFound.set(siteId, found);
+      this.noteTampered(found);
+      return { checked: limit, more: false };
+    }
+    if (page.length < limit) {
+      // the pass reached the site's last entry: the next visit starts over
+      this.entriesWatchedThrough.delete(siteId);
+      return { checked: page.length, more: false };
+    }
+    this.entriesWatchedThrough.set(siteId, page[page.length - 1].seq);
+    return { checked: limit, more: true };
+  }
+
+  /**
+   * 503 `timesheets_tampered` while the rows the entry watch found failing their tags still
+   * fail (read again, with the same check); once they verify (put back as the server wrote
+   * them) the finding is dropped and the watch reads the site again.
+   */
+  private async refuseFoundEntries(siteId: string): Promise<void> {
+    const found = this.entryFound.get(siteId);
+    if (!found) return;
+    const seqs = found.rows.flatMap((r) => (r.seq === undefined ? [] : [r.seq]));
+    try {
+      await this.repo.findEntries(siteId, seqs);
+    } catch (error) {
+      if (error instanceof TimesheetsTamperedError) throw found;
+      throw error;
+    }
+    this.entryFound.delete(siteId);
+    this.logger.log(
+      { siteId, rows: seqs.length },
+      'Timesheet entries the entry watch found changed verify again (put back)',
+    );
   }
 
   /**
@@ -604,6 +705,7 @@ export class TimesheetProjector
       // the model holds the links before a sealed one that fails its check, not the site's
       const stop = this.stops.get(siteId);
       if (stop) throw ledgerUnverifiedError(stop.seq);
+      await this.refuseFoundEntries(siteId);
       return {
         headSeq: this.applied.get(siteId) ?? 0,
         generation: this.seenGeneration.get(siteId) ?? 0,
@@ -644,6 +746,8 @@ export class TimesheetProjector
         this.applied.set(siteId, 0);
         const entries = await this.catchUp(siteId);
         this.tampered.delete(siteId);
+        this.entryFound.delete(siteId);
+        this.entriesWatchedThrough.delete(siteId);
         this.logger.log({ siteId, entries }, 'Timesheet read model rebuilt');
         return entries;
       } catch (error) {
@@ -711,6 +815,8 @@ export class TimesheetProjector
       this.applied.delete(siteId);
       // rebuilt since (by `npm run timesheets:rebuild`, another process): entries re-read
       this.tampered.delete(siteId);
+      this.entryFound.delete(siteId);
+      this.entriesWatchedThrough.delete(siteId);
       this.seenGeneration.set(siteId, mark.generation);
     }
     if (this.isLive(mark, now)) {

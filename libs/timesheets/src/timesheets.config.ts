@@ -10,6 +10,7 @@ class TimesheetsEnv {
   @IsOmittable() @IsInt() @Min(1) @Max(600_000) TIMESHEET_CORRECTION_WAIT_MS?: number;
   @IsOmittable() @IsInt() @Min(10) @Max(3_600_000) TIMESHEET_LEDGER_CHECK_MS?: number;
   @IsOmittable() @IsInt() @Min(1) @Max(1_000_000) TIMESHEET_LEDGER_CHECK_LINKS?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(1_000_000) TIMESHEET_ENTRY_CHECK_ROWS?: number;
 }
 
 export interface TimesheetsSettings {
@@ -47,6 +48,13 @@ export interface TimesheetsSettings {
   ledgerCheckMs: number;
   /** The most links one run of the ledger watch checks (its bound on the event loop). */
   ledgerCheckLinks: number;
+  /**
+   * The most read-model entries (the punch copies) one run of the ledger watch reads with
+   * their tags checked, after its links, going on where the last run ended, site after site: a
+   * changed one makes the site's reads answer 503 `timesheets_tampered` with no recompute asked
+   * (docs/architecture.md, "The ledger watch").
+   */
+  entryCheckRows: number;
 }
 
 function readTimesheetsConfig(env: Env): TimesheetsSettings {
@@ -60,6 +68,7 @@ function readTimesheetsConfig(env: Env): TimesheetsSettings {
     correctionWaitMs: v.TIMESHEET_CORRECTION_WAIT_MS ?? 15_000,
     ledgerCheckMs: v.TIMESHEET_LEDGER_CHECK_MS ?? 5000,
     ledgerCheckLinks: v.TIMESHEET_LEDGER_CHECK_LINKS ?? 2000,
+    entryCheckRows: v.TIMESHEET_ENTRY_CHECK_ROWS ?? 2000,
   };
 }
 

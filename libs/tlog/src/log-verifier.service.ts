@@ -90,21 +90,45 @@ export class LogVerifierService {
     pages: LogPages<T>,
     chain: ChainVerifier<T>,
   ): Promise<LogVerification> {
+    const walk = await this.begin(origin, chain, true);
+    await walk.walk(pages(0));
+    await walk.settle(pages, () => this.tlog.idle(origin));
+    return walk.result();
+  }
+
+  /**
+   * The same verification as `verify`, walked a bounded number of entries at a time (a watch's
+   * runs: `LogPass.step`), from the first entry to the last stored checkpoint. Without the
+   * witness file: reading it whole at every pass (every log's lines) would cost a watch of a
+   * small log the file's size every run; `verify` compares it.
+   */
+  async startPass<T extends ChainLink>(
+    origin: string,
+    chain: ChainVerifier<T>,
+  ): Promise<LogPass<T>> {
+    return new LogPass(origin, await this.begin(origin, chain, false), this.tlog);
+  }
+
+  private async begin<T extends ChainLink>(
+    origin: string,
+    chain: ChainVerifier<T>,
+    withWitness: boolean,
+  ): Promise<LogWalk<T>> {
     const witnessed = new Map<number, WitnessLine>();
     // two signed roots of one size: the log was cut and grown again (only the last line is
     // kept to compare with the rows, so the first would otherwise go unchecked)
     const forked: number[] = [];
-    for await (const line of this.witness.linesOf(origin)) {
-      const seen = witnessed.get(line.size);
-      if (seen && seen.rootHash !== line.rootHash) forked.push(line.size);
-      witnessed.set(line.size, line);
+    if (withWitness) {
+      for await (const line of this.witness.linesOf(origin)) {
+        const seen = witnessed.get(line.size);
+        if (seen && seen.rootHash !== line.rootHash) forked.push(line.size);
+        witnessed.set(line.size, line);
+      }
     }
     const walk = new LogWalk(origin, chain, witnessed, this.store, this, this.clock.now());
     for (const size of forked) walk.flag(size, 'checkpoint_mismatch');
     await walk.readRows();
-    await walk.walk(pages(0));
-    await walk.settle(pages, () => this.tlog.idle(origin));
-    return walk.result();
+    return walk;
   }
 
   /** Why a checkpoint does not hold for a tree whose recomputed root is `root` (undefined: it holds). */
@@ -153,6 +177,38 @@ export class LogVerifierService {
   }
 }
 
+/**
+ * A verification of one log walked in steps (`LogVerifierService.startPass`): each step feeds
+ * up to `limit` more entries; it answers once the walk found a break (the first one, as
+ * `verify` reports it) or reached the log's last stored checkpoint, else undefined (the next
+ * step goes on from there). Holds the chain's head, the tree's frontier (a hash per level) and
+ * a page of checkpoint rows: its memory does not grow with the log.
+ */
+export class LogPass<T extends ChainLink> {
+  constructor(
+    private readonly origin: string,
+    private readonly walk: LogWalk<T>,
+    private readonly tlog: TransparencyLogService,
+  ) {}
+
+  /** Entries walked so far. */
+  get size(): number {
+    return this.walk.size;
+  }
+
+  async step(pages: LogPages<T>, limit: number): Promise<LogVerification | undefined> {
+    const sealed = (await this.tlog.latest(this.origin))?.size ?? 0;
+    const until = Math.min(sealed, this.walk.size + limit);
+    if (this.walk.size < until) await this.walk.walk(pages(this.walk.size), until);
+    if (this.walk.broken) return this.walk.result();
+    if (this.walk.size < sealed) return undefined;
+    // the entries up to the last checkpoint: its row and any stored since are checked (the
+    // entries they reach read on), as `verify` ends
+    await this.walk.settle(pages, () => this.tlog.idle(this.origin));
+    return this.walk.result();
+  }
+}
+
 /** One verification's state: the chain, the tree, and the stored checkpoints read so far. */
 class LogWalk<T extends ChainLink> {
   private readonly tree = new TreeBuilder();
@@ -184,6 +240,16 @@ class LogWalk<T extends ChainLink> {
     private readonly startedAt: Date,
   ) {
     this.witnessedCount = witnessed.size;
+  }
+
+  /** Entries walked so far. */
+  get size(): number {
+    return this.tree.size;
+  }
+
+  /** Whether a break was found (in the chain, or a checkpoint that does not hold). */
+  get broken(): boolean {
+    return this.chain.firstBreak !== undefined || this.problem !== undefined;
   }
 
   /** The next page of stored checkpoints after the last one read. */

@@ -8,3 +8,4 @@ export * from './domain/vault-audit-record';
 export * from './keyring/sealed-values';
 export * from './vault.config';
 export * from './vault.errors';
+export * from './vault-audit.watch';

@@ -220,6 +220,25 @@ export class VaultAuditService {
     return { ...result, ok: false, reason: 'unauthenticated_entry', brokenAtSeq: foreign.seq };
   }
 
+  /**
+   * `verify`'s walk of the chain, the Merkle tree and every stored checkpoint, taken up to
+   * `limit` records a step (the audit watch's runs, `VaultAuditWatch`), to the last checkpoint:
+   * the sealed records. Records past it are the seal's to check (`authenticatedLeaves`), and
+   * the witness file is `verify`'s alone (`LogVerifierService.startPass`).
+   */
+  async startPass(): Promise<{
+    step: (limit: number) => Promise<LogVerification | undefined>;
+  }> {
+    const pass = await this.verifier.startPass(
+      this.origin,
+      new ChainVerifier<VaultAuditRecord>((r) => auditRecordHash(r, r.seq, r.prevHash)),
+    );
+    return {
+      step: (limit) =>
+        pass.step((after) => this.walk(after, Math.min(VERIFY_PAGE, Math.max(1, limit))), limit),
+    };
+  }
+
   /** The seq of the chain's head (0: empty). */
   headSeq(): Promise<number> {
     return this.records.headSeq();
@@ -572,11 +591,11 @@ export class VaultAuditService {
   }
 
   /** The chain a page at a time (the verifier yields to the event loop between pages). */
-  private async *walk(after = 0): AsyncGenerator<VaultAuditRecord[]> {
+  private async *walk(after = 0, pageSize = VERIFY_PAGE): AsyncGenerator<VaultAuditRecord[]> {
     for (;;) {
-      const page = await this.records.listInOrder({ afterSeq: after, limit: VERIFY_PAGE });
+      const page = await this.records.listInOrder({ afterSeq: after, limit: pageSize });
       if (page.length > 0) yield page;
-      if (page.length < VERIFY_PAGE) return;
+      if (page.length < pageSize) return;
       after = page[page.length - 1].seq;
     }
   }

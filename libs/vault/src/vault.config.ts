@@ -20,6 +20,8 @@ class VaultEnv {
   @IsOmittable() @IsInt() @Min(1) @Max(3650) VAULT_RETENTION_DAYS?: number;
   @IsOmittable() @IsInt() @Min(10) @Max(7 * 24 * 3600) VAULT_RETENTION_SWEEP_SECONDS?: number;
   @IsOmittable() @IsInt() @Min(0) @Max(4096 * MIB) VAULT_READ_HOLD_BYTES?: number;
+  @IsOmittable() @IsInt() @Min(10) @Max(3_600_000) VAULT_AUDIT_CHECK_MS?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(1_000_000) VAULT_AUDIT_CHECK_RECORDS?: number;
 }
 
 export interface VaultSettings {
@@ -37,6 +39,14 @@ export interface VaultSettings {
    * the chunks its check decrypted, instead of reading and decrypting the blob a second time.
    */
   readHoldBytes: number;
+  /**
+   * How often the audit watch runs, in ms: each run checks again up to `auditCheckRecords`
+   * sealed audit records (`verify`'s walk, going on where the last run ended), so a record
+   * changed in the database is named on /health with no one asking (`VaultAuditWatch`).
+   */
+  auditCheckMs: number;
+  /** The most audit records one run of the audit watch checks (its bound on the event loop). */
+  auditCheckRecords: number;
 }
 
 /** Parses the keyring `v1:<base64 32 bytes>,v2:...`; the active version defaults to the last one. */
@@ -67,6 +77,8 @@ function readVaultConfig(env: Env): VaultSettings {
     retentionDays: v.VAULT_RETENTION_DAYS ?? 30,
     retentionSweepSeconds: v.VAULT_RETENTION_SWEEP_SECONDS ?? 3600,
     readHoldBytes: v.VAULT_READ_HOLD_BYTES ?? 64 * MIB,
+    auditCheckMs: v.VAULT_AUDIT_CHECK_MS ?? 5000,
+    auditCheckRecords: v.VAULT_AUDIT_CHECK_RECORDS ?? 2000,
   };
 }
 

@@ -12,6 +12,7 @@ import {
 import { KeyHoldersService } from './keyring/key-holders.service';
 import { KeyringService } from './keyring/keyring.service';
 import { VaultAuditService } from './vault-audit.service';
+import { VaultAuditWatch } from './vault-audit.watch';
 import { VaultController } from './vault.controller';
 import { VaultRetentionScheduler } from './vault-retention.scheduler';
 import { VaultMetrics } from './vault.metrics';
@@ -32,6 +33,7 @@ import { VaultService } from './vault.service';
     VaultBlobStorage,
     PartialUploadSweeper,
     VaultAuditService,
+    VaultAuditWatch,
     VaultService,
     VaultMetrics,
     VaultRetentionScheduler,

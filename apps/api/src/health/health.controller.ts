@@ -36,7 +36,7 @@ import { TimesheetProjector } from '@app/timesheets';
 import { FraudService } from '@app/fraud';
 import { KioskRegistryService } from '@app/kiosk-registry';
 import { VaultAuditService } from '@app/vault/vault-audit.service';
-import { KeyHoldersService, KeyringService } from '@app/vault';
+import { KeyHoldersService, KeyringService, VaultAuditWatch } from '@app/vault';
 import {
   HealthChecks,
   healthReportSchema,
@@ -70,6 +70,8 @@ export class HealthController implements OnModuleInit {
   /** The owners of the logs a seal can refuse (absent in an app without their module). */
   private ledger?: LedgerService;
   private vaultAudit?: VaultAuditService;
+  /** The vault audit watch (absent in an app without the vault module). */
+  private vaultWatch?: VaultAuditWatch;
   /** When each refused log was last re-checked with its owner (by origin). */
   private readonly rechecked = new Map<string, number>();
 
@@ -123,6 +125,11 @@ export class HealthController implements OnModuleInit {
     } catch {
       this.vaultAudit = undefined;
     }
+    try {
+      this.vaultWatch = this.modules.get(VaultAuditWatch, { strict: false });
+    } catch {
+      this.vaultWatch = undefined;
+    }
   }
 
   /**
@@ -146,7 +153,7 @@ export class HealthController implements OnModuleInit {
   })
   @ApiOkResponse({
     description:
-      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded; `tlog.storeMacLegacy` says that STORE_MAC_LEGACY=1 is set (store tags under the key derived from TLOG_SIGNING_KEY verify, so that key alone can make rows the server takes as its own): not degraded. `tlog.unsealedLogs` names each log this instance knows has entries committed past its last checkpoint (`origin`, `size`: the entries to seal, `since` when the sweep found it, `retrying`: a seal of this instance failed on it), until a checkpoint covers them: a seal that failed, or a crash between a commit and its seal found by the sweep every instance runs at start-up and every minute; sealed in the background (mdai_tlog_unsealed_logs counts them), not degraded. `keys.storeMacKid` (admin) is the id of the store-MAC key this instance tags under (never the key) and `keys.storeMacReplicas` the live replicas recorded with theirs (`replicaId`, `host`, `kid`, `seenAt`, `self` for this one; each records it at boot and every STORE_MAC_HEARTBEAT_MS, live for 3 of them): npm run keys:retag refuses while one differs from its STORE_MAC_KEY; never degraded (a rolling rotation makes them differ for a while). `fraud.tamperedEvents` and `fraud.events` (admin) count and name the fraud events this instance read as changed outside the server (their tags do not verify): reported, not degraded; `fraud.legacySealedAt` and `fraud.legacySealedCount` say when and how many events from before the tags were tagged as legacy, `fraud.legacySealRefused` that this start refused to, `fraud.legacySealRefusedReason` why: `tagged_rows` (the `fraud_seal` marker gone while rows carry tags) or `not_allowed` (untagged rows, no marker and no tagged row, with FRAUD_LEGACY_TAGGING off: a store from before the tags, or one whose every tagged fraud row and marker were deleted); `devices.legacySealedAt` and `devices.legacySealedCount` (admin) the same for the worker devices (their block state and events), `kiosks.legacySealedAt` and `kiosks.legacySealedCount` (admin) for the kiosks (their key and status); `devices.legacySealRefused: true` with `devices.legacySealRefusedReason` and `devices.message` when this start refused to tag the worker devices from before the tags: `not_allowed` (untagged devices, no `worker_device_seal` marker and no tagged device, with FRAUD_LEGACY_TAGGING off) or `tagged_rows` (the marker gone while untagged and tagged devices are both stored); every phone enrolled before the upgrade then reads tampered and is refused (403 `device_blocked`): restart once with FRAUD_LEGACY_TAGGING=1 when this start upgrades the store (then unset it), otherwise restore the devices and the marker from a backup (alert on mdai_worker_devices_legacy_tagging_refused); `kiosks.legacySealRefused` the same for the kiosks (marker `kiosk_seal`; every kiosk registered before the upgrade then refused as blocked, `device_blocked`: no Wi-Fi challenge, relay auth or pairing; alert on mdai_kiosks_legacy_tagging_refused). Both reported, not degraded: every replica reads the same store, so taking them out of rotation would stop the new phones and kiosks too and repair nothing\n\nThe Health Check is successful',
+      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded; `tlog.storeMacLegacy` says that STORE_MAC_LEGACY=1 is set (store tags under the key derived from TLOG_SIGNING_KEY verify, so that key alone can make rows the server takes as its own): not degraded. `tlog.unsealedLogs` names each log this instance knows has entries committed past its last checkpoint (`origin`, `size`: the entries to seal, `since` when the sweep found it, `retrying`: a seal of this instance failed on it), until a checkpoint covers them: a seal that failed, or a crash between a commit and its seal found by the sweep every instance runs at start-up and every minute; sealed in the background (mdai_tlog_unsealed_logs counts them), not degraded. `keys.storeMacKid` (admin) is the id of the store-MAC key this instance tags under (never the key) and `keys.storeMacReplicas` the live replicas recorded with theirs (`replicaId`, `host`, `kid`, `seenAt`, `self` for this one; each records it at boot and every STORE_MAC_HEARTBEAT_MS, live for 3 of them): npm run keys:retag refuses while one differs from its STORE_MAC_KEY; never degraded (a rolling rotation makes them differ for a while). `fraud.tamperedEvents` and `fraud.events` (admin) count and name the fraud events this instance read as changed outside the server (their tags do not verify): reported, not degraded; `fraud.legacySealedAt` and `fraud.legacySealedCount` say when and how many events from before the tags were tagged as legacy, `fraud.legacySealRefused` that this start refused to, `fraud.legacySealRefusedReason` why: `tagged_rows` (the `fraud_seal` marker gone while rows carry tags) or `not_allowed` (untagged rows, no marker and no tagged row, with FRAUD_LEGACY_TAGGING off: a store from before the tags, or one whose every tagged fraud row and marker were deleted); `devices.legacySealedAt` and `devices.legacySealedCount` (admin) the same for the worker devices (their block state and events), `kiosks.legacySealedAt` and `kiosks.legacySealedCount` (admin) for the kiosks (their key and status); `devices.legacySealRefused: true` with `devices.legacySealRefusedReason` and `devices.message` when this start refused to tag the worker devices from before the tags: `not_allowed` (untagged devices, no `worker_device_seal` marker and no tagged device, with FRAUD_LEGACY_TAGGING off) or `tagged_rows` (the marker gone while untagged and tagged devices are both stored); every phone enrolled before the upgrade then reads tampered and is refused (403 `device_blocked`): restart once with FRAUD_LEGACY_TAGGING=1 when this start upgrades the store (then unset it), otherwise restore the devices and the marker from a backup (alert on mdai_worker_devices_legacy_tagging_refused); `kiosks.legacySealRefused` the same for the kiosks (marker `kiosk_seal`; every kiosk registered before the upgrade then refused as blocked, `device_blocked`: no Wi-Fi challenge, relay auth or pairing; alert on mdai_kiosks_legacy_tagging_refused). Both reported, not degraded: every replica reads the same store, so taking them out of rotation would stop the new phones and kiosks too and repair nothing. `vault.tamperedAudit` (admin) names the sealed vault audit record the audit watch of this instance found failing its check (`seq`, `reason` as the audit verify names it, `since`: changed in the database after its seal; VAULT_AUDIT_CHECK_MS, VAULT_AUDIT_CHECK_RECORDS), until a pass finds the log whole again: reported, not degraded, for the same reason (alert on mdai_vault_audit_tampered). `timesheets.tamperedSites` lists the sites whose punch copies a recompute, a rebuild or the entry watch (TIMESHEET_ENTRY_CHECK_ROWS) read changed: their reads answer 503 timesheets_tampered\n\nThe Health Check is successful',
     schema: healthReportSchema('ok'),
   })
   @ApiServiceUnavailableResponse({
@@ -177,6 +184,7 @@ export class HealthController implements OnModuleInit {
       () => this.tlog(),
       () => this.logs(),
       () => this.readModel(),
+      () => this.vault(),
       () => this.fraudEvents(),
       () => this.workerDevices(),
       () => this.kiosks(),
@@ -535,6 +543,28 @@ export class HealthController implements OnModuleInit {
         "sealed ledger links fail their check (changed in the database after their seal): these sites' timesheets stop before them and their reads answer 503 timesheets_ledger_unverified until the links are put back as sealed (verify names them)",
         ...(sites.length > 0 ? [tamperedMessage] : []),
       ].join('; '),
+    });
+  }
+
+  /**
+   * A sealed vault audit record the audit watch found failing its check (changed in the
+   * database after its seal: VaultAuditWatch), by seq and reason, until a pass finds the log
+   * whole. Reported, not degrading, as the timesheets' and the fraud events' (every replica
+   * reads the same store: taking them out of rotation repairs nothing); alert on
+   * mdai_vault_audit_tampered.
+   */
+  private async vault() {
+    const check = indicator('vault');
+    const found = this.vaultWatch?.tampered();
+    if (!found) return check.up();
+    return check.up({
+      tamperedAudit: {
+        seq: found.seq,
+        reason: found.reason,
+        since: new Date(found.since).toISOString(),
+      },
+      message:
+        'a sealed vault audit record fails its check (changed in the database after its seal): restore it from a backup; GET /api/v5/vault/audit/verify names the same record',
     });
   }
 

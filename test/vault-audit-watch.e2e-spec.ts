@@ -1,0 +1,74 @@
+import { MongoStore, Store } from '@app/persistence';
+import { withStoreFile } from './support/tamper';
+import { gauge, http, pollUntil, startTestApp, TestApp } from './support/test-app';
+import { uploadImage, verifyAudit } from './support/vault-client';
+
+/**
+ * A sealed vault audit record changed in the database was found only by GET
+ * /api/v5/vault/audit/verify: /health and the gauges said nothing until someone asked. The
+ * audit watch walks verify's check a bounded number of records per run (two here, every 50
+ * ms: a pass spans runs) and names the record on /health (`vault.tamperedAudit`, still 200)
+ * and in mdai_vault_audit_tampered, with no request; once the record is put back a pass clears
+ * it. On the suite's store (SQLite: a second connection to the server's file; MongoDB: the
+ * server's database written directly). The poll's bound is generous, not a timing.
+ */
+describe('vault: the audit watch (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ VAULT_AUDIT_CHECK_MS: '50', VAULT_AUDIT_CHECK_RECORDS: '2' });
+  });
+  afterAll(async () => t.close());
+
+  const health = async () => {
+    const res = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+    return { status: res.status, vault: res.body.details.vault };
+  };
+
+  /** Sets the record's purpose as a database writer would (no key); returns the one it had. */
+  async function setPurpose(seq: number, purpose: string): Promise<string> {
+    if (t.config.database.driver === 'sqlite') {
+      return withStoreFile(t, (db) => {
+        const { purpose: was } = db
+          .prepare('SELECT purpose FROM vault_audit WHERE seq = ?')
+          .get(seq) as { purpose: string };
+        db.prepare('UPDATE vault_audit SET purpose = ? WHERE seq = ?').run(purpose, seq);
+        return was;
+      });
+    }
+    const audit = t.app.get<Store, MongoStore>(Store).connection.collection('vault_audit');
+    const doc = await audit.findOne({ seq });
+    await audit.updateOne({ seq }, { $set: { purpose } });
+    return String(doc?.purpose);
+  }
+
+  it('should name a sealed audit record changed in the database on /health and in the gauge, with no request, and clear once it is put back', async () => {
+    for (let i = 0; i < 4; i++) expect((await uploadImage(t)).status).toBe(201);
+    expect(await health()).toEqual({ status: 200, vault: { status: 'up' } });
+    expect(await gauge(t.baseUrl, 'mdai_vault_audit_tampered')).toBe(0);
+
+    const was = await setPurpose(3, 'nothing to see');
+    const found = await pollUntil(health, (h) => h.vault.tamperedAudit !== undefined, 30_000);
+    expect(found).toEqual({
+      status: 200,
+      vault: {
+        status: 'up',
+        tamperedAudit: { seq: 3, reason: 'record_hash_mismatch', since: expect.any(String) },
+        message: expect.stringContaining('sealed vault audit record'),
+      },
+    });
+    expect(await gauge(t.baseUrl, 'mdai_vault_audit_tampered')).toBe(1);
+    // the record verify names
+    expect(await verifyAudit(t)).toMatchObject({ ok: false, brokenAtSeq: 3 });
+    // logged once, by seq and reason, nothing of the record
+    const logs = t.logs().split('\n');
+    const lines = logs.filter((l) => l.includes('Sealed vault audit record fails its check'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('"seq":3');
+    expect(lines[0]).not.toContain('nothing to see');
+
+    await setPurpose(3, was);
+    const cleared = await pollUntil(health, (h) => h.vault.tamperedAudit === undefined, 30_000);
+    expect(cleared).toEqual({ status: 200, vault: { status: 'up' } });
+    expect(await gauge(t.baseUrl, 'mdai_vault_audit_tampered')).toBe(0);
+  });
+});
