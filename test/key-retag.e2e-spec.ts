@@ -106,7 +106,7 @@ describe('keys:retag (e2e)', () => {
       expect(run.stdout).toContain('fraud events: 3 read, 3 re-tagged under');
       expect(run.stdout).toContain('worker devices (block state and events): 1 read, 1 re-tagged');
       expect(run.stdout).toMatch(
-        /kiosks \(key and status\): 1 read, 1 re-tagged under \S+ \(1 from /,
+        /kiosks \(key, status and events\): 1 read, 1 re-tagged under \S+ \(1 from /,
       );
       expect(run.stdout).toContain(
         `the oldest retired key ${a} can be removed from STORE_MAC_RETIRED_KEYS`,

@@ -14,15 +14,26 @@ const METRIC = 'mdai_kiosks_legacy_tagging_refused';
 describe('kiosks legacy tagging refused, on /health and /metrics (e2e)', () => {
   const app = dataDirApp('kiosk-legacy');
 
-  /** The store made as a version from before the kiosk tags left it: no tag, no marker. */
+  /** The store made as a version from before the kiosk tags left it: no tag, no numbered event, no marker. */
   async function untagKiosks(t: TestApp): Promise<void> {
     if (t.config.database.driver === 'sqlite') {
       withStoreFile(t, (db) => {
-        db.prepare('UPDATE kiosk_devices SET tag = NULL').run();
+        db.prepare('UPDATE kiosk_devices SET tag = NULL, event_id = NULL, event_seq = NULL').run();
+        db.prepare('UPDATE kiosk_events SET seq = NULL, tag = NULL').run();
+        db.prepare('DELETE FROM kiosk_event_mark').run();
       });
     } else {
       const connection = t.app.get<Store, MongoStore>(Store).connection;
-      await connection.collection('kiosk_devices').updateMany({}, { $unset: { tag: '' } });
+      const kiosks = connection.collection('kiosk_devices');
+      for (const doc of await kiosks.find({}).toArray()) {
+        const events = (doc.events as Record<string, unknown>[]).map(
+          ({ seq: _seq, tag: _tag, ...e }) => e,
+        );
+        await kiosks.updateOne(
+          { _id: doc._id },
+          { $set: { events }, $unset: { tag: '', eventId: '', eventSeq: '' } },
+        );
+      }
     }
     await clearLegacyMarker(t, 'kiosk_seal');
   }

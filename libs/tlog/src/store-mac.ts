@@ -19,7 +19,9 @@ export type StoreMacPurpose =
   | 'fraud-review'
   | 'worker-device-event'
   | 'worker-device-state'
-  | 'kiosk-state';
+  | 'kiosk-state'
+  | 'kiosk-event'
+  | 'kiosk-event-mark';
 
 /** A key a StoreMac holds besides its current one (no secret). */
 export interface HeldStoreMacKey {

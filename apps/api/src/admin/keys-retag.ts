@@ -1,7 +1,7 @@
 /**
  * `npm run keys:retag`: after a store-MAC rotation (`keys:rotate mac`, every replica restarted
  * on the new STORE_MAC_KEY), tags the fraud events and their reviews, and the worker devices'
- * block states and events, and the kiosks' key and status tags, that verify under a retired key again under the current one, so the retired key can be dropped without the rows reading
+ * block states and events, and the kiosks' key and status tags and their events, that verify under a retired key again under the current one, so the retired key can be dropped without the rows reading
  * `tampered`. Each event is checked with its review history exactly as a read checks it; a row
  * that verifies under no key held here is never re-tagged (that would launder a row changed in
  * the database): its id is listed and the command exits 2 at the end. Reviews are tagged again
@@ -139,9 +139,9 @@ export const DEVICE_RETAG_TEXTS: RetagTexts = {
   removableSuspect: '; the suspect worker-device rows above then read tampered',
 };
 
-/** What the report says of kiosks (their one tag over the public key and status). */
+/** What the report says of kiosks (their state's tag over the public key and status, their events). */
 export const KIOSK_RETAG_TEXTS: RetagTexts = {
-  label: 'kiosks (key and status)',
+  label: 'kiosks (key, status and events)',
   showCurrent: true,
   tamperedWord: 'tampered',
   suspectWord: 'suspect',
@@ -192,7 +192,7 @@ function retagKinds(app: INestApplication): RetagKind[] {
   return [fraud, devices, kiosks];
 }
 
-/** A kiosk's outcome as the tally counts it (its one tag: key and status). */
+/** A kiosk's outcome as the tally counts it (its state and events, one outcome). */
 export function kioskRetagMark(o: KioskRetagOutcome): RetagMark {
   return {
     id: o.deviceId,

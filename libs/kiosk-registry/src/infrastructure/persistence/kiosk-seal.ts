@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { fraudConfig, FraudSettings } from '@app/fraud';
 import { LegacyTaggingRefusal, legacyTaggingSwitch } from '@app/persistence';
 import { StoreMac } from '@app/tlog';
-import { KioskDevice, KioskIntegrity, KioskStatus } from '../../domain/kiosk-device';
+import { KioskDevice, KioskEvent, KioskIntegrity, KioskStatus } from '../../domain/kiosk-device';
 
 /** What a kiosk's tag covers: everything that decides whether the kiosk is trusted. */
 export interface KioskTrust {
@@ -15,25 +15,37 @@ export interface KioskTrust {
 }
 
 /**
- * The store-MAC tag of a kiosk (StoreMac, purpose 'kiosk-state'), made the way WorkerDeviceSeal
- * tags a worker device's block state: written by the stores in the same write as the row
- * (registration, key rotation, block, unblock), checked at every read.
+ * The store-MAC tags of kiosks (StoreMac, purposes 'kiosk-state', 'kiosk-event' and, on SQLite,
+ * 'kiosk-event-mark'), made the way WorkerDeviceSeal tags a worker device's block state: written
+ * by the stores in the same write as the row (registration, key rotation, block, unblock),
+ * checked at every read.
  *
- * - The tag covers the row's id, the deviceId, the public key (PEM and fingerprint), the status
- *   and `updatedAt`: a key swapped in the database (whose holder would then pass the kiosk's RSA
- *   challenges) or a blocked kiosk set active reads `tampered`, and a tampered kiosk reads as
- *   blocked wherever it is used (the Wi-Fi challenge, the relay's auth and pairing, the
- *   standing checks), with the codes the kiosks already know.
+ * - The state's tag covers the row's id, the deviceId, the public key (PEM and fingerprint), the
+ *   status, `updatedAt` and the event that set them (its id and its `seq`): a key swapped in the
+ *   database (whose holder would then pass the kiosk's RSA challenges) or a blocked kiosk set
+ *   active reads `tampered`, and a tampered kiosk reads as blocked wherever it is used (the
+ *   Wi-Fi challenge, the relay's auth and pairing, the standing checks), with the codes the
+ *   kiosks already know.
+ * - Each event is tagged over its every field and its `seq`. A tagged state reads as the
+ *   server's only when the event it names is the kiosk's newest (by `seq`, not by date:
+ *   replicas' clocks differ) and verifies: a whole earlier row put back (the active row saved
+ *   before a block, the row of a key rotated out) names an older event and reads `tampered`.
+ * - On SQLite the events are numbered 1, 2, 3 ... across all kiosks, and a tagged mark holds the
+ *   newest number (KioskEventSequence): the kiosk's newest event deleted with its row put back
+ *   leaves a hole after the row's event (or the mark past it) and reads `tampered` too. Only the
+ *   kiosk store's every change since, of every kiosk, taken back together (rows, events, mark:
+ *   the store put back whole) verifies; a backup or the transparency log tells that. On MongoDB
+ *   a kiosk's events are embedded in its document: its fields put back read `tampered`, the whole
+ *   earlier document (its events with it) verifies, as a worker device's does.
  * - The repair is an admin's key rotation with the kiosk's genuine key: it tags the new key with
  *   the kiosk blocked (the stored status is not to be trusted), and an unblock then makes it
  *   active. An unblock of a tampered kiosk is refused (it would vouch for a key nobody checked).
  * - Rows stored before the tags are tagged once, at the first start with them, over the same
  *   data prefixed with `"legacy"` (the fraud tags' rule and switch: FRAUD_LEGACY_TAGGING, the
- *   `kiosk_seal` marker; see tagLegacyRowsOnceSqlite/Mongo). A legacy row holds as stored until
- *   its next change, which tags it as the server's.
- *
- * A tag cannot tell a rollback: a whole earlier row put back (an active row saved before a
- * block) verifies; only a copy kept outside the database (a backup, the events) tells it.
+ *   `kiosk_seal` marker; see tagLegacyRowsOnceSqlite/Mongo). Those, and the rows tagged before
+ *   the events were (over the kiosk's data alone), read `legacy`: as stored until the kiosk's
+ *   next change, which binds its state to that change's event; once the kiosk has a tagged
+ *   event, such a row put back reads `tampered`.
  */
 @Injectable()
 export class KioskSeal {
@@ -57,50 +69,239 @@ export class KioskSeal {
     return this.mac.mac('kiosk-state', trustData(kiosk, legacy));
   }
 
-  integrity(kiosk: KioskTrust, tag: unknown): KioskIntegrity {
-    if (this.mac.verify('kiosk-state', trustData(kiosk, false), tag)) return 'verified';
-    if (this.mac.verify('kiosk-state', trustData(kiosk, true), tag)) return 'legacy';
-    return 'tampered';
+  /** A state bound to the event that set it (`seq`: its number): the tag every change writes. */
+  stateTag(kiosk: KioskTrust, by: KioskStateEvent): string {
+    return this.mac.mac('kiosk-state', boundData(kiosk, by));
+  }
+
+  eventTag(event: KioskEvent, seq: number): string {
+    return this.mac.mac('kiosk-event', eventData(event, seq));
+  }
+
+  /** The SQLite store's mark: the newest event number written. */
+  markTag(seq: number): string {
+    return this.mac.mac('kiosk-event-mark', markData(seq));
+  }
+
+  eventVerifies(stored: KioskStoredEvent): boolean {
+    return this.mac.verify('kiosk-event', eventData(stored.event, stored.seq), stored.tag);
+  }
+
+  /**
+   * Whether a stored state is the server's (see the class comment): `newest` is the kiosk's
+   * newest event carrying a number (undefined: none), `sequence` the store-wide numbering
+   * (SQLite; undefined on MongoDB).
+   */
+  stateIntegrity(
+    state: KioskStoredState,
+    newest: KioskStoredEvent | undefined,
+    sequence?: KioskEventSequence,
+  ): KioskIntegrity {
+    const by = boundEvent(state);
+    if (by && this.mac.verify('kiosk-state', boundData(state.kiosk, by), state.tag)) {
+      return this.setByNewest(by, newest) && this.noneAfter(by.seq, sequence)
+        ? 'verified'
+        : 'tampered';
+    }
+    // a tag from before the events were tagged: as stored until the kiosk's next change, and
+    // only while the kiosk has had none since (every event the store numbered still there)
+    const unbound = this.unboundKid(state.kiosk, state.tag);
+    if (!unbound || newest) return 'tampered';
+    return this.gapless(sequence) ? 'legacy' : 'tampered';
   }
 
   /** The kiosk as read with its tag checked: one that does not verify fails closed (blocked). */
-  checked(kiosk: KioskDevice, tag: unknown, wellFormed = true): KioskDevice {
-    kiosk.integrity = wellFormed ? this.integrity(kiosk, tag) : 'tampered';
+  checked(
+    kiosk: KioskDevice,
+    stored: Omit<KioskStoredState, 'kiosk'>,
+    newest: KioskStoredEvent | undefined,
+    sequence?: KioskEventSequence,
+    wellFormed = true,
+  ): KioskDevice {
+    kiosk.integrity = wellFormed
+      ? this.stateIntegrity({ ...stored, kiosk }, newest, sequence)
+      : 'tampered';
     if (kiosk.integrity === 'tampered') kiosk.status = 'blocked';
     return kiosk;
   }
 
   /**
-   * What `keys:retag` does with a stored tag that read `integrity`: `tampered` (never re-tagged:
-   * that would launder it), `current`, `suspect` (it verifies only under a key of `except`),
-   * or `retag` with the new tag under the current key (legacy stays legacy).
+   * What `keys:retag` makes of one kiosk, its state and its events as stored (`integrity`: the
+   * state's as a read checked it): the same for both stores, which only read the rows and write
+   * what it returns. A row is re-tagged under the current key, in the form it verifies in
+   * (legacy stays legacy), when a held key other than the current one vouches for it; a state no
+   * held key vouches for (or that a read found tampered) makes the kiosk `tampered`, never
+   * re-tagged (that would launder it); a state or event that verifies only under a key of
+   * `except` (a leaked key, whose tags anyone holding it could have made) makes it `suspect`,
+   * left as it is. Its other rows are re-tagged all the same.
    */
-  retag(
-    kiosk: KioskTrust,
-    tag: unknown,
+  retagPlan(
+    state: KioskStoredState,
     integrity: KioskIntegrity,
+    events: readonly KioskStoredEvent[],
     except: readonly string[] = [],
-  ): KioskRetagStep {
-    if (integrity === 'tampered') return { kind: 'tampered' };
-    const legacy = integrity === 'legacy';
-    const kid = this.mac.kidOf('kiosk-state', trustData(kiosk, legacy), tag);
-    if (kid === undefined) return { kind: 'tampered' };
-    if (kid === this.mac.kid) return { kind: 'current' };
-    if (except.includes(kid)) return { kind: 'suspect', from: kid };
-    return { kind: 'retag', from: kid, tag: this.tag(kiosk, legacy) };
+  ): KioskRetagPlan {
+    const plan: KioskRetagPlan = { eventTags: [], result: 'current' };
+    const from: string[] = [];
+    let suspect: string | undefined;
+    const by = boundEvent(state);
+    const bound = by ? boundData(state.kiosk, by) : undefined;
+    const stateKid =
+      integrity === 'tampered'
+        ? undefined
+        : bound && this.mac.kidOf('kiosk-state', bound, state.tag) !== undefined
+          ? { kid: this.mac.kidOf('kiosk-state', bound, state.tag)!, data: bound }
+          : this.unboundKid(state.kiosk, state.tag);
+    if (!stateKid) plan.result = 'tampered';
+    else if (except.includes(stateKid.kid)) suspect = stateKid.kid;
+    else if (stateKid.kid !== this.mac.kid) {
+      from.push(stateKid.kid);
+      plan.stateTag = this.mac.mac('kiosk-state', stateKid.data);
+    }
+    for (const stored of events) {
+      const data = eventData(stored.event, stored.seq);
+      const kid = this.mac.kidOf('kiosk-event', data, stored.tag);
+      let tag: string | undefined;
+      if (kid !== undefined && kid !== this.mac.kid) {
+        if (except.includes(kid)) suspect ??= kid;
+        else {
+          if (!from.includes(kid)) from.push(kid);
+          tag = this.mac.mac('kiosk-event', data);
+        }
+      }
+      plan.eventTags.push(tag);
+    }
+    if (plan.result === 'tampered') return plan;
+    if (suspect !== undefined) return { ...plan, result: 'suspect', from: suspect };
+    return from.length > 0 ? { ...plan, result: 'retagged', from: from[0] } : plan;
+  }
+
+  /** `keys:retag` of the SQLite store's mark: its new tag, undefined when left as it is. */
+  retagMark(mark: KioskStoredMark | undefined, except: readonly string[] = []): string | undefined {
+    if (!mark || typeof mark.seq !== 'number') return undefined;
+    const kid = this.mac.kidOf('kiosk-event-mark', markData(mark.seq), mark.tag);
+    if (kid === undefined || kid === this.mac.kid || except.includes(kid)) return undefined;
+    return this.markTag(mark.seq);
+  }
+
+  /** The newest event is the one the state names, with its number, and the server's. */
+  private setByNewest(by: KioskStateEvent, newest: KioskStoredEvent | undefined): boolean {
+    return (
+      newest !== undefined &&
+      newest.event.id === by.eventId &&
+      newest.seq === by.seq &&
+      this.eventVerifies(newest)
+    );
+  }
+
+  /**
+   * No event of the kiosk was deleted after `seq`: the store's next number is `seq + 1`, or
+   * `seq` is the newest the mark says was written.
+   */
+  private noneAfter(seq: number, sequence: KioskEventSequence | undefined): boolean {
+    if (!sequence) return true;
+    const next = sequence.nextAfter(seq);
+    if (next !== undefined) return next === seq + 1;
+    return this.markSeq(sequence.mark()) === seq;
+  }
+
+  /** Every number the mark says was written is there (none deleted). */
+  private gapless(sequence: KioskEventSequence | undefined): boolean {
+    if (!sequence) return true;
+    const mark = sequence.mark();
+    return sequence.count() === (mark === undefined ? 0 : this.markSeq(mark));
+  }
+
+  /** The mark's number when its tag verifies (NaN otherwise: matches no count). */
+  private markSeq(mark: KioskStoredMark | undefined): number {
+    if (!mark || typeof mark.seq !== 'number') return Number.NaN;
+    return this.mac.verify('kiosk-event-mark', markData(mark.seq), mark.tag)
+      ? mark.seq
+      : Number.NaN;
+  }
+
+  /** The held key an unbound tag (plain or legacy) verifies under, with the data it covers. */
+  private unboundKid(kiosk: KioskTrust, tag: unknown): { kid: string; data: string } | undefined {
+    for (const legacy of [false, true]) {
+      const data = trustData(kiosk, legacy);
+      const kid = this.mac.kidOf('kiosk-state', data, tag);
+      if (kid !== undefined) return { kid, data };
+    }
+    return undefined;
   }
 }
 
-/** One kiosk's re-tagging (KioskSeal.retag). */
-export type KioskRetagStep =
-  | { kind: 'tampered' }
-  | { kind: 'current' }
-  | { kind: 'suspect'; from: string }
-  | { kind: 'retag'; from: string; tag: string };
+/** The event a state is bound to: its id and its number. */
+export interface KioskStateEvent {
+  eventId: string;
+  seq: number;
+}
+
+/** A kiosk's state as stored: its trust, its tag and the event it names (absent: unbound). */
+export interface KioskStoredState {
+  kiosk: KioskTrust;
+  tag: unknown;
+  eventId: unknown;
+  eventSeq: unknown;
+}
+
+/** One of a kiosk's numbered events as stored, with its tag. */
+export interface KioskStoredEvent {
+  event: KioskEvent;
+  seq: number;
+  tag: unknown;
+}
+
+/** The SQLite store's mark as stored. */
+export interface KioskStoredMark {
+  seq: unknown;
+  tag: unknown;
+}
 
 /**
- * What `keys:retag` did with one kiosk: `from` the key it was under (re-tagged, suspect: under
- * an excepted key, left; changed: a server changed it meanwhile, left: run again).
+ * The SQLite store's numbering of kiosk events (1, 2, 3 ... across all kiosks, in write order),
+ * asked lazily: a verified state needs one seek, and the mark only at the store's newest event;
+ * only an unbound (legacy) one counts the events.
+ */
+export interface KioskEventSequence {
+  /** The first number after `seq` in the store (any kiosk's event); undefined when none. */
+  nextAfter(seq: number): number | undefined;
+  /** How many events carry a number. */
+  count(): number;
+  /** The mark; undefined when none is stored (no event numbered yet). */
+  mark(): KioskStoredMark | undefined;
+}
+
+/** What `keys:retag` writes for one kiosk (KioskSeal.retagPlan), and what it makes of it. */
+export interface KioskRetagPlan {
+  /** The state's new tag; absent: left as it is. */
+  stateTag?: string;
+  /** Each event's new tag, in the order given; undefined: left as it is. */
+  eventTags: (string | undefined)[];
+  result: 'retagged' | 'current' | 'tampered' | 'suspect';
+  /** The other key a re-tagged row was under, or the excepted key of a suspect one. */
+  from?: string;
+}
+
+/** The outcome of a plan as written (`changed`: the kiosk changed on every try, left). */
+export function kioskRetagOutcome(
+  deviceId: string,
+  plan: KioskRetagPlan,
+  changed = false,
+): KioskRetagOutcome {
+  const result = changed ? 'changed' : plan.result;
+  return { deviceId, result, ...(plan.from !== undefined ? { from: plan.from } : {}) };
+}
+
+/** Whether a plan writes anything. */
+export function kioskRetagWrites(plan: KioskRetagPlan): boolean {
+  return plan.stateTag !== undefined || plan.eventTags.some((t) => t !== undefined);
+}
+
+/**
+ * What `keys:retag` did with one kiosk (its state and events): `from` the key it was under
+ * (re-tagged; suspect: under an excepted key, left; changed: a server changed it on every try,
+ * left: run again).
  */
 export interface KioskRetagOutcome {
   deviceId: string;
@@ -123,7 +324,41 @@ function iso(at: Date): string {
   return Number.isNaN(at.getTime()) ? 'invalid' : at.toISOString();
 }
 
+function trustFields(k: KioskTrust): string[] {
+  return [k.id, k.deviceId, k.publicKeyPem, k.keyFingerprint, k.status, iso(k.updatedAt)];
+}
+
+/** The form before the events were tagged (plain, or the legacy tagging's). */
 function trustData(k: KioskTrust, legacy: boolean): string {
-  const data = [k.id, k.deviceId, k.publicKeyPem, k.keyFingerprint, k.status, iso(k.updatedAt)];
+  const data = trustFields(k);
   return JSON.stringify(legacy ? ['legacy', ...data] : data);
+}
+
+function boundData(k: KioskTrust, by: KioskStateEvent): string {
+  return JSON.stringify([...trustFields(k), by.eventId, by.seq]);
+}
+
+function boundEvent(state: KioskStoredState): KioskStateEvent | undefined {
+  const { eventId, eventSeq } = state;
+  return typeof eventId === 'string' && Number.isSafeInteger(eventSeq)
+    ? { eventId, seq: eventSeq as number }
+    : undefined;
+}
+
+function eventData(e: KioskEvent, seq: number): string {
+  return JSON.stringify([
+    e.id,
+    e.deviceId,
+    e.action,
+    e.actor,
+    e.reason ?? null,
+    e.keyFingerprint ?? null,
+    e.previousKeyFingerprint ?? null,
+    iso(e.at),
+    seq,
+  ]);
+}
+
+function markData(seq: number): string {
+  return JSON.stringify([seq]);
 }

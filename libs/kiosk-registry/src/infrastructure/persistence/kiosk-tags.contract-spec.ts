@@ -196,6 +196,117 @@ describeStoreContract(
       expect((await forced.findByDeviceId(old.deviceId))?.integrity).toBe('legacy');
     });
 
+    /** The kiosk's stored state (its fields, tag and bound event; not its events). */
+    async function copyState(deviceId: string): Promise<Record<string, unknown>> {
+      if (driver() === 'sqlite') {
+        return (store() as SqliteStore).db
+          .prepare('SELECT * FROM kiosk_devices WHERE device_id = ?')
+          .get(deviceId) as Record<string, unknown>;
+      }
+      const { events: _events, ...fields } = (await (store() as MongoStore).connection
+        .collection('kiosk_devices')
+        .findOne({ deviceId })) as unknown as Record<string, unknown>;
+      return fields;
+    }
+
+    async function putBack(deviceId: string, state: Record<string, unknown>): Promise<void> {
+      if (driver() === 'sqlite') {
+        const columns = Object.keys(state).filter((c) => c !== 'device_id');
+        (store() as SqliteStore).db
+          .prepare(
+            `UPDATE kiosk_devices SET ${columns.map((c) => `${c} = @${c}`).join(', ')} WHERE device_id = @device_id`,
+          )
+          .run(state);
+      } else {
+        const { _id, ...fields } = state;
+        await (store() as MongoStore).connection
+          .collection('kiosk_devices')
+          .updateOne({ deviceId }, { $set: fields });
+      }
+    }
+
+    it("should read a kiosk's earlier state put back (before a block, a key rotation) as tampered and blocked", async () => {
+      const repo = await withTags();
+      const k = kiosk();
+      await repo.register(k, event(k.deviceId, 'registered'));
+      const active = await copyState(k.deviceId);
+      await repo.setStatus(k.deviceId, 'blocked', event(k.deviceId, 'blocked'));
+      await putBack(k.deviceId, active);
+      expect(await repo.findByDeviceId(k.deviceId)).toMatchObject({
+        status: 'blocked',
+        integrity: 'tampered',
+      });
+      // repaired: the genuine key (blocked), then an unblock
+      await repo.rotateKey(
+        k.deviceId,
+        { publicKeyPem: k.publicKeyPem, keyFingerprint: k.keyFingerprint },
+        event(k.deviceId, 'key_rotated'),
+      );
+      await repo.setStatus(k.deviceId, 'active', event(k.deviceId, 'unblocked'));
+      expect(await repo.findByDeviceId(k.deviceId)).toMatchObject({
+        status: 'active',
+        integrity: 'verified',
+      });
+      const beforeRotation = await copyState(k.deviceId);
+      await repo.rotateKey(
+        k.deviceId,
+        { publicKeyPem: 'PEM renewed', keyFingerprint: 'f'.repeat(64) },
+        event(k.deviceId, 'key_rotated'),
+      );
+      await putBack(k.deviceId, beforeRotation);
+      expect(await repo.findByDeviceId(k.deviceId)).toMatchObject({
+        publicKeyPem: k.publicKeyPem,
+        status: 'blocked',
+        integrity: 'tampered',
+      });
+    });
+
+    it('should read a kiosk tagged before its events were as legacy until its next change, and that row put back after it as tampered', async () => {
+      const repo = await withTags();
+      const k = kiosk();
+      await repo.register(k, event(k.deviceId, 'registered'));
+      // as a server before this version tagged it: over its data alone, no event bound
+      const seal = new KioskSeal(new StoreMac({ signingKey }));
+      if (driver() === 'sqlite') {
+        (store() as SqliteStore).db
+          .prepare(
+            'UPDATE kiosk_devices SET tag = ?, event_id = NULL, event_seq = NULL WHERE device_id = ?',
+          )
+          .run(seal.tag(k), k.deviceId);
+        (store() as SqliteStore).db
+          .prepare('UPDATE kiosk_events SET seq = NULL, tag = NULL WHERE device_id = ?')
+          .run(k.deviceId);
+        (store() as SqliteStore).db.prepare('DELETE FROM kiosk_event_mark').run();
+      } else {
+        const kiosks = (store() as MongoStore).connection.collection('kiosk_devices');
+        const doc = await kiosks.findOne({ deviceId: k.deviceId });
+        const events = (doc!.events as Record<string, unknown>[]).map(
+          ({ seq: _seq, tag: _tag, ...e }) => e,
+        );
+        await kiosks.updateOne(
+          { deviceId: k.deviceId },
+          { $set: { tag: seal.tag(k), events }, $unset: { eventId: '', eventSeq: '' } },
+        );
+      }
+      const old = await copyState(k.deviceId);
+      expect(await repo.findByDeviceId(k.deviceId)).toMatchObject({
+        status: 'active',
+        integrity: 'legacy',
+      });
+      await repo.setStatus(k.deviceId, 'blocked', event(k.deviceId, 'blocked'));
+      expect((await repo.findByDeviceId(k.deviceId))?.integrity).toBe('verified');
+      await putBack(k.deviceId, old);
+      if (driver() === 'mongo') {
+        await (store() as MongoStore).connection
+          .collection('kiosk_devices')
+          .updateOne({ deviceId: k.deviceId }, { $unset: { eventId: '', eventSeq: '' } });
+      }
+      expect(await repo.findByDeviceId(k.deviceId)).toMatchObject({
+        status: 'blocked',
+        integrity: 'tampered',
+      });
+    });
+
     it('should re-tag under the current key the kiosks under a retired one (keys:retag), never a tampered one, nor one under an excepted key', async () => {
       const newKey = (): StoreMacKey =>
         parseStoreMacKey('STORE_MAC_KEY', randomBytes(32).toString('base64'));

@@ -48,4 +48,24 @@ export const KIOSK_SQLITE_MIGRATIONS: SqliteMigration[] = [
       INSERT INTO kiosk_seal (id, legacy_sealed_at) VALUES (1, NULL);
     `,
   },
+  {
+    version: 4,
+    name: "kiosk events tagged and numbered, a kiosk's state bound to its newest (KioskSeal)",
+    // seq: 1, 2, 3 ... across all kiosks in write order (NULL on events from before, and on a
+    // store without tags); kiosk_event_mark: the newest seq written, tagged. event_id/event_seq:
+    // the event a row's state tag is bound to (NULL: a tag from before, read as legacy).
+    up: `
+      ALTER TABLE kiosk_devices ADD COLUMN event_id TEXT;
+      ALTER TABLE kiosk_devices ADD COLUMN event_seq INTEGER;
+      ALTER TABLE kiosk_events ADD COLUMN seq INTEGER;
+      ALTER TABLE kiosk_events ADD COLUMN tag TEXT;
+      CREATE UNIQUE INDEX kiosk_events_seq ON kiosk_events (seq);
+      CREATE INDEX kiosk_events_device_seq ON kiosk_events (device_id, seq);
+      CREATE TABLE kiosk_event_mark (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        tag TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -20,7 +20,7 @@ export class KioskDeviceMongoMapper {
   }
 
   /** A new device document, born with its `registered` event. */
-  static toPersistence(device: KioskDevice, event: KioskEvent): KioskDeviceDocument {
+  static toPersistence(device: KioskDevice, event: KioskEventDocument): KioskDeviceDocument {
     return {
       _id: device.id,
       deviceId: device.deviceId,
@@ -29,7 +29,7 @@ export class KioskDeviceMongoMapper {
       status: device.status,
       createdAt: device.createdAt,
       updatedAt: device.updatedAt,
-      events: [KioskDeviceMongoMapper.eventToPersistence(event)],
+      events: [event],
     };
   }
 
@@ -49,5 +49,10 @@ export class KioskDeviceMongoMapper {
   static eventToPersistence(event: KioskEvent): KioskEventDocument {
     const { id, deviceId: _deviceId, ...rest } = event;
     return { _id: id, ...rest };
+  }
+
+  /** An event numbered `seq` with its tag (KioskSeal). */
+  static numberedEvent(event: KioskEvent, seq: number, tag: string): KioskEventDocument {
+    return { ...KioskDeviceMongoMapper.eventToPersistence(event), seq, tag };
   }
 }

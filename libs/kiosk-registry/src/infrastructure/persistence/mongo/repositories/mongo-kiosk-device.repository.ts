@@ -20,11 +20,23 @@ import {
   KIOSK_SEAL_COLLECTION,
   KioskDeviceDocument,
   KioskDeviceSchema,
+  KioskEventDocument,
 } from '../schemas/kiosk-device.schema';
-import { alarmKioskLegacyRefused, KioskRetagOutcome, KioskSeal } from '../../kiosk-seal';
+import {
+  alarmKioskLegacyRefused,
+  KioskRetagOutcome,
+  kioskRetagOutcome,
+  kioskRetagWrites,
+  KioskSeal,
+  KioskStoredEvent,
+} from '../../kiosk-seal';
 
-/** Every field but the embedded events: what a device read needs. */
-const DEVICE_FIELDS = { events: 0 } as const;
+/**
+ * What a device read needs: every field, the embedded events with it (a tagged state must be the
+ * one the newest set; a kiosk has a few: registration, rotations, blocks; a `$slice` projection
+ * is left out: the test server reads it as an inclusion).
+ */
+const DEVICE_FIELDS = {} as const;
 
 /** A kiosk carrying KioskSeal's tag, and one carrying none (the legacy tagging's). */
 const TAGGED = { tag: { $exists: true, $ne: null } };
@@ -118,11 +130,32 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
       typeof doc.keyFingerprint === 'string' &&
       (doc.status === 'active' || doc.status === 'blocked') &&
       doc.updatedAt instanceof Date;
-    return this.seal.checked(device, doc.tag, wellFormed);
+    const stored = { tag: doc.tag, eventId: doc.eventId, eventSeq: doc.eventSeq };
+    return this.seal.checked(device, stored, newestNumbered(doc), undefined, wellFormed);
   }
 
-  private tagOf(device: KioskDevice): { tag: string } | Record<string, never> {
-    return this.seal ? { tag: this.seal.tag(device) } : {};
+  /**
+   * `event` numbered after the kiosk's newest (`doc`: its document as read; none: a new one), and
+   * the fields binding `state` to it. Without the tags: the event alone.
+   */
+  private record(
+    state: KioskDevice,
+    event: KioskEvent,
+    doc?: KioskDeviceDocument,
+  ): {
+    event: KioskEventDocument;
+    state: { tag?: string; eventId?: string; eventSeq?: number };
+  } {
+    if (!this.seal) return { event: Mapper.eventToPersistence(event), state: {} };
+    const seq = (newestNumbered(doc)?.seq ?? 0) + 1;
+    return {
+      event: Mapper.numberedEvent(event, seq, this.seal.eventTag(event, seq)),
+      state: {
+        tag: this.seal.stateTag(state, { eventId: event.id, seq }),
+        eventId: event.id,
+        eventSeq: seq,
+      },
+    };
   }
 
   async register(device: KioskDevice, event: KioskEvent): Promise<RegisterOutcome> {
@@ -131,10 +164,8 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
     const holder = await this.otherWithKey(device.keyFingerprint, device.deviceId);
     if (holder) return { outcome: 'key_in_use', device: holder };
     try {
-      await this.devices.create({
-        ...Mapper.toPersistence(device, event),
-        ...this.tagOf(device),
-      });
+      const bound = this.record(device, event);
+      await this.devices.create({ ...Mapper.toPersistence(device, bound.event), ...bound.state });
       return {
         outcome: 'created',
         device: this.seal ? { ...device, integrity: 'verified' } : device,
@@ -213,6 +244,7 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
       const current = this.toDomain(doc);
       const target = next({ ...current }, doc.status);
       if (!target) return { device: current, changed: false };
+      const bound = this.record(target, event, doc);
       const updated = await this.devices
         .findOneAndUpdate(
           {
@@ -229,9 +261,9 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
               keyFingerprint: target.keyFingerprint,
               status: target.status,
               updatedAt: target.updatedAt,
-              ...this.tagOf(target),
+              ...bound.state,
             },
-            $push: { events: Mapper.eventToPersistence(event) },
+            $push: { events: bound.event },
           },
           { new: true, runValidators: true, projection: DEVICE_FIELDS },
         )
@@ -263,36 +295,54 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
   ): Promise<KioskRetagOutcome[]> {
     const seal = this.seal;
     if (!seal) return [];
-    const docs = await this.devices
-      .find({ deviceId: { $gt: afterDeviceId } }, DEVICE_FIELDS)
+    const ids = await this.devices
+      .find({ deviceId: { $gt: afterDeviceId } }, { deviceId: 1 })
       .sort({ deviceId: 1 })
       .limit(limit)
-      .lean<KioskDeviceDocument[]>();
+      .lean<Pick<KioskDeviceDocument, 'deviceId'>[]>();
     const out: KioskRetagOutcome[] = [];
-    for (const doc of docs) {
-      const read = this.toDomain(doc);
-      const step =
-        read.integrity === 'tampered'
-          ? ({ kind: 'tampered' } as const)
-          : seal.retag(Mapper.toDomain(doc), doc.tag, read.integrity!, except);
-      if (step.kind !== 'retag') {
-        out.push({
-          deviceId: doc.deviceId,
-          result: step.kind,
-          ...(step.kind === 'suspect' ? { from: step.from } : {}),
+    for (const { deviceId } of ids) {
+      // compare-and-set over the document as read: a change meanwhile misses, read again (three
+      // tries, as the worker devices': one changed on each is left, `changed`)
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const doc = await this.devices.findOne({ deviceId }).lean<KioskDeviceDocument>();
+        if (!doc) break;
+        const stored = doc.events ?? [];
+        const numbered = stored.flatMap((e, at) => (isNumbered(e) ? [{ e, at }] : []));
+        const plan = seal.retagPlan(
+          {
+            kiosk: Mapper.toDomain(doc),
+            tag: doc.tag,
+            eventId: doc.eventId,
+            eventSeq: doc.eventSeq,
+          },
+          this.toDomain(doc).integrity!,
+          numbered.map(({ e }) => storedEvent(e, deviceId)),
+          except,
+        );
+        if (!kioskRetagWrites(plan)) {
+          out.push(kioskRetagOutcome(deviceId, plan));
+          break;
+        }
+        const events = [...stored];
+        numbered.forEach(({ at }, i) => {
+          const tag = plan.eventTags[i];
+          if (tag !== undefined) events[at] = { ...stored[at], tag };
         });
-        continue;
+        const { matchedCount } = await this.devices.updateOne(
+          {
+            _id: doc._id,
+            tag: doc.tag ?? { $exists: false },
+            updatedAt: doc.updatedAt,
+            events: doc.events ?? [],
+          },
+          { $set: { ...(plan.stateTag !== undefined ? { tag: plan.stateTag } : {}), events } },
+        );
+        if (matchedCount === 1) out.push(kioskRetagOutcome(deviceId, plan));
+        else if (attempt === 2) out.push(kioskRetagOutcome(deviceId, plan, true));
+        else continue;
+        break;
       }
-      // the document as read: the tag covers every other field, so the same tag means the same
-      const result = await this.devices.updateOne(
-        { _id: doc._id, tag: doc.tag, updatedAt: doc.updatedAt },
-        { $set: { tag: step.tag } },
-      );
-      out.push({
-        deviceId: doc.deviceId,
-        result: result.modifiedCount === 1 ? 'retagged' : 'changed',
-        from: step.from,
-      });
     }
     return out;
   }
@@ -303,6 +353,24 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
       .lean<Pick<KioskDeviceDocument, 'events'>>();
     return (doc?.events ?? []).map((e) => Mapper.eventToDomain(e, deviceId)).sort(byTimeThenOrder);
   }
+}
+
+function isNumbered(e: KioskEventDocument): e is KioskEventDocument & { seq: number } {
+  return typeof e.seq === 'number';
+}
+
+function storedEvent(e: KioskEventDocument & { seq: number }, deviceId: string): KioskStoredEvent {
+  return { event: Mapper.eventToDomain(e, deviceId), seq: e.seq, tag: e.tag };
+}
+
+/** A kiosk's newest numbered event: the last one appended (a `$push` appends) with a number. */
+function newestNumbered(doc?: KioskDeviceDocument): KioskStoredEvent | undefined {
+  const events = doc?.events ?? [];
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i];
+    if (isNumbered(e)) return storedEvent(e, doc!.deviceId);
+  }
+  return undefined;
 }
 
 function escapeRegExp(text: string): string {

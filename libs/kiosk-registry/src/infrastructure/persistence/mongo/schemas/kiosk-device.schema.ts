@@ -10,6 +10,9 @@ export class KioskEventDocument {
   @Prop() keyFingerprint?: string;
   @Prop() previousKeyFingerprint?: string;
   @Prop({ required: true }) at!: Date;
+  /** Its number among the kiosk's events and KioskSeal's tag (absent: from before the tags). */
+  @Prop() seq?: number;
+  @Prop() tag?: string;
 }
 export const KioskEventSchema = SchemaFactory.createForClass(KioskEventDocument);
 
@@ -24,6 +27,9 @@ export class KioskDeviceDocument {
   @Prop({ required: true }) updatedAt!: Date;
   /** KioskSeal's tag (absent: stored before the tags, or written outside the server). */
   @Prop() tag?: string;
+  /** The event the tag binds the state to (absent: a tag from before, read as legacy). */
+  @Prop() eventId?: string;
+  @Prop() eventSeq?: number;
   /**
    * The device's audit trail, oldest first. Changes are rare admin actions (register, key
    * rotation, block/unblock), so the array stays far below the 16 MB document limit.

@@ -15,6 +15,9 @@ export interface KioskDeviceRow {
   updated_at: string;
   /** KioskSeal's tag (NULL: written before the tags, or outside the server). */
   tag?: string | null;
+  /** The event the tag binds the state to (NULL: a tag from before, or none). */
+  event_id?: string | null;
+  event_seq?: number | null;
 }
 
 export interface KioskEventRow {
@@ -26,6 +29,9 @@ export interface KioskEventRow {
   key_fingerprint: string | null;
   previous_key_fingerprint: string | null;
   at: string;
+  /** The store-wide number and KioskSeal's tag (NULL: written before the tags, or without). */
+  seq?: number | null;
+  tag?: string | null;
 }
 
 export class KioskDeviceSqliteMapper {

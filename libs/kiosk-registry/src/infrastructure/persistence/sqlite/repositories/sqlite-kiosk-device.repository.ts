@@ -22,7 +22,15 @@ import {
   KioskEventRow,
 } from '../mappers/kiosk-device.mapper';
 import { KIOSK_SQLITE_MIGRATIONS } from '../sqlite-kiosk.migrations';
-import { alarmKioskLegacyRefused, KioskRetagOutcome, KioskSeal } from '../../kiosk-seal';
+import {
+  alarmKioskLegacyRefused,
+  KioskEventSequence,
+  KioskRetagOutcome,
+  kioskRetagOutcome,
+  KioskSeal,
+  KioskStoredEvent,
+  KioskStoredMark,
+} from '../../kiosk-seal';
 
 @Injectable()
 export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
@@ -35,6 +43,11 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   private readonly listPage: LimitedStatement<[string], KioskDeviceRow>;
   private readonly prefixPage: LimitedStatement<[string, string, string, string], KioskDeviceRow>;
   private readonly eventsOf: Statement<[string], KioskEventRow>;
+  /** The tags' reads (KioskEventSequence, a kiosk's newest numbered event): on first use. */
+  private newestOf?: Statement<[string], KioskEventRow>;
+  private nextSeq?: Statement<[number], { seq: number }>;
+  private countSeq?: Statement<[], { n: number }>;
+  private markRow?: Statement<[], KioskStoredMark>;
   private readonly logger = new Logger('KioskSeal');
 
   constructor(
@@ -46,13 +59,13 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     this.db = store.db;
     this.turns = store.writeTurns;
     this.insertDevice = this.db.prepare(
-      `INSERT INTO kiosk_devices (id, device_id, public_key_pem, key_fingerprint, status, created_at, updated_at, tag)
-       VALUES (@id, @device_id, @public_key_pem, @key_fingerprint, @status, @created_at, @updated_at, @tag)
+      `INSERT INTO kiosk_devices (id, device_id, public_key_pem, key_fingerprint, status, created_at, updated_at, tag, event_id, event_seq)
+       VALUES (@id, @device_id, @public_key_pem, @key_fingerprint, @status, @created_at, @updated_at, @tag, @event_id, @event_seq)
        ON CONFLICT (device_id) DO NOTHING`,
     );
     this.insertEvent = this.db.prepare(
-      `INSERT INTO kiosk_events (id, device_id, action, actor, reason, key_fingerprint, previous_key_fingerprint, at)
-       VALUES (@id, @device_id, @action, @actor, @reason, @key_fingerprint, @previous_key_fingerprint, @at)`,
+      `INSERT INTO kiosk_events (id, device_id, action, actor, reason, key_fingerprint, previous_key_fingerprint, at, seq, tag)
+       VALUES (@id, @device_id, @action, @actor, @reason, @key_fingerprint, @previous_key_fingerprint, @at, @seq, @tag)`,
     );
     this.byDeviceId = this.db.prepare('SELECT * FROM kiosk_devices WHERE device_id = ?');
     this.otherWithKey = this.db.prepare(
@@ -102,11 +115,73 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   /** A stored kiosk as the domain reads it: its tag checked when the store tags. */
   private toDomain(row: KioskDeviceRow): KioskDevice {
     const device = Mapper.toDomain(row);
-    return this.seal ? this.seal.checked(device, row.tag) : device;
+    if (!this.seal) return device;
+    const stored = { tag: row.tag, eventId: row.event_id, eventSeq: row.event_seq };
+    return this.seal.checked(device, stored, this.newestEvent(row.device_id), this.sequence());
   }
 
-  private tagOf(device: KioskDevice): string | null {
-    return this.seal ? this.seal.tag(device) : null;
+  /** A kiosk's newest numbered event (its (device, seq) index range read at its end). */
+  private newestEvent(deviceId: string): KioskStoredEvent | undefined {
+    const row = (this.newestOf ??= this.db.prepare(KIOSK_NEWEST_EVENT_SQL)).get(deviceId);
+    return row ? storedEvent(row) : undefined;
+  }
+
+  /** The store-wide numbering, read lazily as KioskSeal asks. */
+  private sequence(): KioskEventSequence {
+    return {
+      nextAfter: (seq) =>
+        (this.nextSeq ??= this.db.prepare(
+          'SELECT seq FROM kiosk_events WHERE seq > ? ORDER BY seq LIMIT 1',
+        )).get(seq)?.seq,
+      count: () =>
+        (this.countSeq ??= this.db.prepare(
+          'SELECT count(*) AS n FROM kiosk_events WHERE seq IS NOT NULL',
+        )).get()!.n,
+      mark: () => this.mark(),
+    };
+  }
+
+  private mark(): KioskStoredMark | undefined {
+    return (this.markRow ??= this.db.prepare(
+      'SELECT seq, tag FROM kiosk_event_mark WHERE id = 1',
+    )).get();
+  }
+
+  /**
+   * Writes `event` numbered next (past the newest event and the mark: a number deleted stays a
+   * hole) with the mark, and returns the row fields binding `state` to it. In the caller's
+   * transaction. Without the tags: the event unnumbered, the state untagged.
+   */
+  private record(
+    state: KioskDevice,
+    event: KioskEvent,
+  ): { tag: string | null; event_id: string | null; event_seq: number | null } {
+    const seal = this.seal;
+    if (!seal) {
+      this.insertEvent.run({ ...Mapper.eventToPersistence(event), seq: null, tag: null });
+      return { tag: null, event_id: null, event_seq: null };
+    }
+    const newest = this.db
+      .prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM kiosk_events')
+      .get()!.seq;
+    const marked = this.mark()?.seq;
+    const seq = Math.max(newest ?? 0, typeof marked === 'number' ? marked : 0) + 1;
+    this.insertEvent.run({
+      ...Mapper.eventToPersistence(event),
+      seq,
+      tag: seal.eventTag(event, seq),
+    });
+    this.db
+      .prepare(
+        `INSERT INTO kiosk_event_mark (id, seq, tag) VALUES (1, @seq, @tag)
+         ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, tag = excluded.tag`,
+      )
+      .run({ seq, tag: seal.markTag(seq) });
+    return {
+      tag: seal.stateTag(state, { eventId: event.id, seq }),
+      event_id: event.id,
+      event_seq: seq,
+    };
   }
 
   async register(device: KioskDevice, event: KioskEvent): Promise<RegisterOutcome> {
@@ -117,20 +192,18 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
         if (existing) return { outcome: 'exists', device: this.toDomain(existing) };
         const holder = this.otherWithKey.get(device.keyFingerprint, device.deviceId);
         if (holder) return { outcome: 'key_in_use', device: this.toDomain(holder) };
+        // the device, its event and the mark, or nothing (the transaction)
+        const bound = this.record(device, event);
         const inserted =
-          this.insertDevice.run({ ...Mapper.toPersistence(device), tag: this.tagOf(device) })
-            .changes === 1;
+          this.insertDevice.run({ ...Mapper.toPersistence(device), ...bound }).changes === 1;
         if (inserted) {
-          this.insertEvent.run(Mapper.eventToPersistence(event));
           return {
             outcome: 'created',
             device: this.seal ? { ...device, integrity: 'verified' } : device,
           };
         }
-        return {
-          outcome: 'exists',
-          device: this.toDomain(this.byDeviceId.get(device.deviceId)!),
-        };
+        // unreachable under BEGIN IMMEDIATE (the read above saw none); the event taken back
+        throw new Error(`Kiosk ${device.deviceId} appeared inside its registration`);
       }),
     );
   }
@@ -174,17 +247,11 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
         };
         this.db
           .prepare(
-            'UPDATE kiosk_devices SET public_key_pem = ?, key_fingerprint = ?, status = ?, updated_at = ?, tag = ? WHERE device_id = ?',
+            `UPDATE kiosk_devices SET public_key_pem = @public_key_pem, key_fingerprint = @key_fingerprint,
+               status = @status, updated_at = @updated_at, tag = @tag, event_id = @event_id,
+               event_seq = @event_seq WHERE device_id = @device_id`,
           )
-          .run(
-            rotated.publicKeyPem,
-            rotated.keyFingerprint,
-            rotated.status,
-            event.at.toISOString(),
-            this.tagOf(rotated),
-            deviceId,
-          );
-        this.insertEvent.run(Mapper.eventToPersistence(event));
+          .run({ ...Mapper.toPersistence(rotated), ...this.record(rotated, event) });
         return this.toDomain(this.byDeviceId.get(deviceId)!);
       }),
     );
@@ -210,10 +277,10 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
           const next: KioskDevice = { ...current, status, updatedAt: event.at };
           this.db
             .prepare(
-              'UPDATE kiosk_devices SET status = ?, updated_at = ?, tag = ? WHERE device_id = ?',
+              `UPDATE kiosk_devices SET status = @status, updated_at = @updated_at, tag = @tag,
+                 event_id = @event_id, event_seq = @event_seq WHERE device_id = @device_id`,
             )
-            .run(status, event.at.toISOString(), this.tagOf(next), deviceId);
-          this.insertEvent.run(Mapper.eventToPersistence(event));
+            .run({ ...Mapper.toPersistence(next), ...this.record(next, event) });
           return { device: this.toDomain(this.byDeviceId.get(deviceId)!), changed: true };
         })
         .immediate(),
@@ -243,34 +310,55 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   ): Promise<KioskRetagOutcome[]> {
     const seal = this.seal;
     if (!seal) return [];
-    const rows = this.listPage.all([afterDeviceId], limit);
-    const update = this.db.prepare(
-      'UPDATE kiosk_devices SET tag = ? WHERE device_id = ? AND tag IS ? AND updated_at = ?',
-    );
+    const ids = this.listPage.all([afterDeviceId], limit).map((r) => r.device_id);
     const out: KioskRetagOutcome[] = [];
-    for (const row of rows) {
-      const stored = Mapper.toDomain(row);
-      const step = seal.retag(stored, row.tag, seal.integrity(stored, row.tag), except);
-      if (step.kind !== 'retag') {
-        out.push({
-          deviceId: row.device_id,
-          result: step.kind,
-          ...(step.kind === 'suspect' ? { from: step.from } : {}),
-        });
-        continue;
-      }
-      // the row as read: the tag covers every other field, so the same tag means the same row
-      const changed = await this.turns.write(() =>
-        this.db
-          .transaction(() => update.run(step.tag, row.device_id, row.tag, row.updated_at).changes)
-          .immediate(),
+    for (const deviceId of ids) {
+      // read and written in one transaction under the write turn: nothing changes between
+      const outcome = await this.turns.write(
+        this.immediate((): KioskRetagOutcome | undefined => {
+          const row = this.byDeviceId.get(deviceId);
+          if (!row) return undefined;
+          const eventRows = this.db
+            .prepare<[string], KioskEventRow>(
+              'SELECT * FROM kiosk_events WHERE device_id = ? AND seq IS NOT NULL ORDER BY seq',
+            )
+            .all(deviceId);
+          const plan = seal.retagPlan(
+            {
+              kiosk: Mapper.toDomain(row),
+              tag: row.tag,
+              eventId: row.event_id,
+              eventSeq: row.event_seq,
+            },
+            this.toDomain(row).integrity!,
+            eventRows.map(storedEvent),
+            except,
+          );
+          if (plan.stateTag !== undefined) {
+            this.db
+              .prepare('UPDATE kiosk_devices SET tag = ? WHERE device_id = ?')
+              .run(plan.stateTag, deviceId);
+          }
+          plan.eventTags.forEach((tag, i) => {
+            if (tag === undefined) return;
+            this.db
+              .prepare('UPDATE kiosk_events SET tag = ? WHERE id = ?')
+              .run(tag, eventRows[i].id);
+          });
+          return kioskRetagOutcome(deviceId, plan);
+        }),
       );
-      out.push({
-        deviceId: row.device_id,
-        result: changed === 1 ? 'retagged' : 'changed',
-        from: step.from,
-      });
+      if (outcome) out.push(outcome);
     }
+    // the store's mark, under the key it verifies under (a leaked one's left: it reads as none)
+    await this.turns.write(
+      this.immediate(() => {
+        const tag = seal.retagMark(this.mark(), except);
+        if (tag !== undefined) {
+          this.db.prepare('UPDATE kiosk_event_mark SET tag = ? WHERE id = 1').run(tag);
+        }
+      }),
+    );
     return out;
   }
 
@@ -286,3 +374,10 @@ export const KIOSK_LIST_SQL =
 export const KIOSK_PREFIX_LIST_SQL = `SELECT * FROM kiosk_devices WHERE device_id > ? AND device_id >= ?
   AND substr(device_id, 1, length(?)) = ? ORDER BY device_id LIMIT ?`;
 export const KIOSK_EVENTS_SQL = 'SELECT * FROM kiosk_events WHERE device_id = ? ORDER BY at, rowid';
+/** A kiosk's newest numbered event: one seek at the end of its (device, seq) index range. */
+export const KIOSK_NEWEST_EVENT_SQL = `SELECT * FROM kiosk_events WHERE device_id = ? AND seq IS NOT NULL
+  ORDER BY seq DESC LIMIT 1`;
+
+function storedEvent(row: KioskEventRow): KioskStoredEvent {
+  return { event: Mapper.eventToDomain(row), seq: row.seq!, tag: row.tag };
+}
