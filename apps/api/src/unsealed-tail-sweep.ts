@@ -1,23 +1,23 @@
 import {
   BeforeApplicationShutdown,
+  Inject,
   Injectable,
   Logger,
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { LedgerService } from '@app/offline-sync';
+import { TLOG_UNSEALED_SWEEP_MS, tlogConfig, TlogSettings } from '@app/tlog';
 import { VaultAuditService } from '@app/vault';
-
-/** How often every log is looked at again for entries committed past its last checkpoint. */
-export const UNSEALED_SWEEP_MS = 60_000;
 
 /**
  * A crash (kill -9, a lost host) between a batch's commit and its seal leaves the batch's links
  * without a checkpoint, and nothing used to seal them but the site's next append: verify said
  * `checkpoint_missing`, backups refused the store, `keys:retag` kept the old key, and the
  * tlog's background retry knew only the seals that failed in its own process. At start-up (in
- * the background, the server answering meanwhile) and every minute after, every site's ledger
- * and the vault audit log are read for a head past the last checkpoint; each such log is counted
+ * the background, the server answering meanwhile) and every TLOG_UNSEALED_SWEEP_MS after (a
+ * minute unset), every site's ledger and the vault audit log are read for a head past the last
+ * checkpoint (a page of 500 sites' heads and checkpoints in one read each); each such log is counted
  * (`mdai_tlog_unsealed_logs`, /health `tlog.unsealedLogs`) and sealed, through its owner (every
  * entry is checked as a seal reads it: one the server did not write refuses the seal as an append
  * would). Replicas sweep alike: two seals of one log write the same nodes and each a valid
@@ -29,8 +29,15 @@ export class UnsealedTailSweep implements OnApplicationBootstrap, BeforeApplicat
   private timer?: NodeJS.Timeout;
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** The wait between two sweeps (TLOG_UNSEALED_SWEEP_MS). */
+  private readonly everyMs: number;
 
-  constructor(private readonly modules: ModuleRef) {}
+  constructor(
+    private readonly modules: ModuleRef,
+    @Inject(tlogConfig.KEY) settings: Pick<TlogSettings, 'unsealedSweepMs'>,
+  ) {
+    this.everyMs = settings.unsealedSweepMs ?? TLOG_UNSEALED_SWEEP_MS;
+  }
 
   onApplicationBootstrap(): void {
     this.next(0);
@@ -72,8 +79,8 @@ export class UnsealedTailSweep implements OnApplicationBootstrap, BeforeApplicat
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.running = this.sweep().then(
-        () => this.next(UNSEALED_SWEEP_MS),
-        () => this.next(UNSEALED_SWEEP_MS),
+        () => this.next(this.everyMs),
+        () => this.next(this.everyMs),
       );
     }, delayMs);
     this.timer.unref();

@@ -225,9 +225,12 @@ export class LedgerService {
     let after = '';
     for (;;) {
       const heads = await this.logs.siteHeads(after, SITE_HEADS_PAGE);
+      // the page's checkpoints in one read (a read per site cost a sweep of 20,000 sites
+      // 20,000 reads a minute)
+      const latest = await this.tlog.latestOfEach(heads.map((h) => this.originOf(h.siteId)));
       for (const { siteId, seq } of heads) {
         const origin = this.originOf(siteId);
-        let sealed = (await this.tlog.latest(origin))?.size ?? 0;
+        let sealed = latest.get(origin)?.size ?? 0;
         if (seq > sealed) {
           // a batch of this process between its commit and its seal is not left behind
           await this.tlog.idle(origin);

@@ -28,6 +28,9 @@ import {
 /** STORE_MAC_HEARTBEAT_MS when unset: a minute. */
 export const STORE_MAC_HEARTBEAT_MS = 60_000;
 
+/** TLOG_UNSEALED_SWEEP_MS when unset: a minute. */
+export const TLOG_UNSEALED_SWEEP_MS = 60_000;
+
 class TlogEnv {
   @IsString() TLOG_SIGNING_KEY!: string;
   @IsOmittable() @IsString() TLOG_RETIRED_KEYS?: string;
@@ -36,6 +39,7 @@ class TlogEnv {
   @IsOmittable() @IsString() STORE_MAC_RETIRED_KEYS?: string;
   @IsOmittable() @IsIn(['0', '1']) STORE_MAC_LEGACY?: string;
   @IsOmittable() @IsInt() @Min(500) @Max(3_600_000) STORE_MAC_HEARTBEAT_MS?: number;
+  @IsOmittable() @IsInt() @Min(1000) @Max(3_600_000) TLOG_UNSEALED_SWEEP_MS?: number;
   @IsOmittable()
   @Matches(/^[a-z0-9.-]{1,100}(\/[A-Za-z0-9._-]{1,60}){0,3}$/, {
     message: 'must be a host-like name without scheme, e.g. mdai.example.com',
@@ -73,6 +77,11 @@ export interface TlogSettings {
    * of them after its last heartbeat.
    */
   storeMacHeartbeatMs?: number;
+  /**
+   * TLOG_UNSEALED_SWEEP_MS: how often every log is looked at again for entries committed past its
+   * last checkpoint (`UnsealedTailSweep`; also once at start-up).
+   */
+  unsealedSweepMs?: number;
 }
 
 /** A fresh Ed25519 private key as PKCS#8 PEM (what TLOG_SIGNING_KEY holds). */
@@ -123,6 +132,7 @@ function readTlogConfig(env: Env, app: Pick<AppSettings, 'dataDir'>): TlogSettin
     storeMacRetiredKeys: storeMacRetiredKeys!,
     storeMacLegacy: v.STORE_MAC_LEGACY === '1',
     storeMacHeartbeatMs: v.STORE_MAC_HEARTBEAT_MS ?? STORE_MAC_HEARTBEAT_MS,
+    unsealedSweepMs: v.TLOG_UNSEALED_SWEEP_MS ?? TLOG_UNSEALED_SWEEP_MS,
     origin: v.TLOG_ORIGIN ?? 'mdai.local',
     witnessFile: witnessFileOf(v.TLOG_WITNESS_FILE, app.dataDir),
   };

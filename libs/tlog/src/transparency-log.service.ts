@@ -314,7 +314,27 @@ export class TransparencyLogService implements OnModuleDestroy {
    * unsealed. One signature check per new latest row: the answer is kept until the row changes.
    */
   async latest(origin: string): Promise<SignedCheckpoint | undefined> {
-    const row = await this.store.latestCheckpoint(origin);
+    return this.trustedLatest(origin, await this.store.latestCheckpoint(origin));
+  }
+
+  /**
+   * `latest` of each of these logs, their stored latest rows read at once (one read per call,
+   * not per log: a sweep over every site's log): the same answer per log, with the same
+   * checks and alarms (undefined: no checkpoint the server signed).
+   */
+  async latestOfEach(origins: string[]): Promise<Map<string, SignedCheckpoint | undefined>> {
+    const rows = await this.store.latestCheckpoints(origins);
+    const latest = new Map<string, SignedCheckpoint | undefined>();
+    for (const origin of origins)
+      latest.set(origin, await this.trustedLatest(origin, rows.get(origin)));
+    return latest;
+  }
+
+  /** What `latest` answers for the log's latest stored row (`row`; undefined: none). */
+  private async trustedLatest(
+    origin: string,
+    row: SignedCheckpoint | undefined,
+  ): Promise<SignedCheckpoint | undefined> {
     if (!row) {
       this.trusted.delete(origin);
       this.unverified.delete(origin);

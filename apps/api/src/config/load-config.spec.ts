@@ -185,6 +185,17 @@ describe('loadConfig', () => {
       );
   });
 
+  it('should read TLOG_UNSEALED_SWEEP_MS (a minute unset, a second to an hour)', () => {
+    expect(loadConfig({ DATA_DIR: dataDir }).tlog.unsealedSweepMs).toBe(60_000);
+    expect(
+      loadConfig({ DATA_DIR: dataDir, TLOG_UNSEALED_SWEEP_MS: '5000' }).tlog.unsealedSweepMs,
+    ).toBe(5000);
+    for (const bad of ['999', '3600001', '1.5', 'soon'])
+      expect(() => loadConfig({ DATA_DIR: dataDir, TLOG_UNSEALED_SWEEP_MS: bad })).toThrow(
+        /TLOG_UNSEALED_SWEEP_MS/,
+      );
+  });
+
   it('should read FRAUD_DEVICE_PER_MINUTE (50 unset, at least 1: with 0 one refused packet was a flood)', () => {
     expect(loadConfig({ DATA_DIR: dataDir }).fraud.devicePerMinute).toBe(50);
     expect(

@@ -122,4 +122,18 @@ describeStoreContract('TlogRepository', tlogAdapters, ({ sut }) => {
     expect(await sut().latestCheckpoint('L', 5)).toEqual(checkpoint('L', 2));
     expect(await sut().latestCheckpoint('L', 2)).toBeUndefined();
   });
+
+  it('should answer the latest checkpoint of each of many logs in one read, leaving out the ones without any', async () => {
+    await sut().saveCheckpoint(checkpoint('each/L', 2));
+    await sut().saveCheckpoint(checkpoint('each/L', 7));
+    await sut().saveCheckpoint(checkpoint('each/L', 5));
+    await sut().saveCheckpoint(checkpoint('each/M', 1));
+    // a log with nodes but no checkpoint yet (a seal that failed between the two writes)
+    await sut().putNodes('each/N', [{ level: 0, index: 0, hash: Buffer.alloc(32, 1) }]);
+    const latest = await sut().latestCheckpoints(['each/L', 'each/M', 'each/N', 'each/none']);
+    expect([...latest.keys()].sort()).toEqual(['each/L', 'each/M']);
+    expect(latest.get('each/L')).toEqual(checkpoint('each/L', 7));
+    expect(latest.get('each/M')).toEqual(checkpoint('each/M', 1));
+    expect((await sut().latestCheckpoints([])).size).toBe(0);
+  });
 });

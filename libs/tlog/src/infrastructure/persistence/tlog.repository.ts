@@ -22,6 +22,12 @@ export abstract class TlogRepository {
     origin: string,
     belowSize?: number,
   ): Promise<SignedCheckpoint | undefined>;
+  /**
+   * The checkpoint of the largest tree of each of these logs (a log with none is absent), in
+   * one read whatever their number: what a sweep over every site's log asks per page of sites,
+   * where `latestCheckpoint` each would be a read per site.
+   */
+  abstract latestCheckpoints(origins: string[]): Promise<Map<string, SignedCheckpoint>>;
   /** The checkpoint of exactly this tree size, if one was signed. */
   abstract checkpointAt(origin: string, size: number): Promise<SignedCheckpoint | undefined>;
   /** Every log with a checkpoint (its origin), for the start-up check of their nodes. */

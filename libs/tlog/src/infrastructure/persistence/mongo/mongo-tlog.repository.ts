@@ -28,6 +28,27 @@ export class TlogCheckpointDocument {
 export const TlogCheckpointSchema = SchemaFactory.createForClass(TlogCheckpointDocument);
 TlogCheckpointSchema.index({ origin: 1, size: 1 }, { unique: true });
 
+/**
+ * The latest checkpoint of each of `origins`: sorted as the unique (origin, size) index read
+ * backwards, so that the `$group` of `$first`s is a distinct scan of it (one seek per origin,
+ * then the document), not a read of every checkpoint of those logs.
+ */
+export function latestCheckpointsPipeline(origins: string[]) {
+  return [
+    { $match: { origin: { $in: origins } } },
+    { $sort: { origin: -1, size: -1 } },
+    {
+      $group: {
+        _id: '$origin',
+        size: { $first: '$size' },
+        rootHash: { $first: '$rootHash' },
+        signedAt: { $first: '$signedAt' },
+        note: { $first: '$note' },
+      },
+    },
+  ] as const;
+}
+
 @Injectable()
 export class MongoTlogRepository extends TlogRepository implements OnModuleInit {
   private readonly nodes: Model<TlogNodeDocument>;
@@ -105,6 +126,16 @@ export class MongoTlogRepository extends TlogRepository implements OnModuleInit 
       .sort({ size: -1 })
       .lean<TlogCheckpointDocument>();
     return doc ? toDomain(doc) : undefined;
+  }
+
+  async latestCheckpoints(origins: string[]): Promise<Map<string, SignedCheckpoint>> {
+    const found = new Map<string, SignedCheckpoint>();
+    if (origins.length === 0) return found;
+    const docs = await this.checkpoints.aggregate<
+      Omit<TlogCheckpointDocument, 'origin'> & { _id: string }
+    >([...latestCheckpointsPipeline(origins)]);
+    for (const { _id: origin, ...doc } of docs) found.set(origin, toDomain({ origin, ...doc }));
+    return found;
   }
 
   async checkpointAt(origin: string, size: number): Promise<SignedCheckpoint | undefined> {

@@ -68,6 +68,17 @@ interface NodeRun {
 export const TLOG_CHECKPOINT_PAGE_SQL =
   'SELECT * FROM tlog_checkpoints WHERE log_id = ? AND size > ? ORDER BY size LIMIT ?';
 
+/**
+ * The latest checkpoint of each log of `?` (a JSON array of origins): per origin, one seek of
+ * the origins' unique index, one of the checkpoints' primary key for the last entry of the
+ * log's range (its largest size), then that row. Never a read of a log's other checkpoints.
+ */
+export const TLOG_LATEST_OF_EACH_SQL = `SELECT l.origin AS origin, c.* FROM json_each(?) j
+  JOIN tlog_logs l ON l.origin = j.value
+  JOIN tlog_checkpoints c ON c.log_id = l.id AND c.size = (
+    SELECT m.size FROM tlog_checkpoints m WHERE m.log_id = l.id ORDER BY m.size DESC LIMIT 1
+  )`;
+
 @Injectable()
 export class SqliteTlogRepository extends TlogRepository {
   private readonly db: Database;
@@ -85,6 +96,8 @@ export class SqliteTlogRepository extends TlogRepository {
    */
   private readonly latestBelow: Statement<[number, number], CheckpointRow>;
   private readonly checkpointOfSize: Statement<[number, number], CheckpointRow>;
+  /** `latestCheckpoints`' statement (prepared on first use). */
+  private latestOfEach?: Statement<[string], CheckpointRow & { origin: string }>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -177,6 +190,15 @@ export class SqliteTlogRepository extends TlogRepository {
     if (id === undefined) return undefined;
     const row = this.latestBelow.get(id, belowSize);
     return row ? toDomain(origin, row) : undefined;
+  }
+
+  async latestCheckpoints(origins: string[]): Promise<Map<string, SignedCheckpoint>> {
+    const found = new Map<string, SignedCheckpoint>();
+    if (origins.length === 0) return found;
+    const statement = (this.latestOfEach ??= this.db.prepare(TLOG_LATEST_OF_EACH_SQL));
+    for (const row of statement.all(JSON.stringify(origins)))
+      found.set(row.origin, toDomain(row.origin, row));
+    return found;
   }
 
   async checkpointAt(origin: string, size: number): Promise<SignedCheckpoint | undefined> {

@@ -148,13 +148,8 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
 
   async siteHeads(afterSiteId: string, limit: number): Promise<{ siteId: string; seq: number }[]> {
     if (limit < 1) return [];
-    // sorted on the (siteId, seq) index and grouped by $first: a distinct scan of the index
     const heads = await this.logs.aggregate<{ _id: string; seq: number }>([
-      { $match: { siteId: { $gt: afterSiteId } } },
-      { $sort: { siteId: 1, seq: -1 } },
-      { $group: { _id: '$siteId', seq: { $first: '$seq' } } },
-      { $sort: { _id: 1 } },
-      { $limit: limit },
+      ...siteHeadsPipeline(afterSiteId, limit),
     ]);
     return heads.map((h) => ({ siteId: h._id, seq: h.seq }));
   }
@@ -205,6 +200,22 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     });
     return ids.filter((id): id is string => typeof id === 'string').sort();
   }
+}
+
+/**
+ * Up to `limit` sites after `afterSiteId` with their head seqs. Sorted as the unique (siteId, seq)
+ * index read backwards (the sort it serves: `{ siteId: 1, seq: -1 }` is neither it nor its
+ * reverse, and made mongod sort every link of those sites in memory), so that the `$group` of
+ * `$first` is a distinct scan of it: one seek per site, no link read.
+ */
+export function siteHeadsPipeline(afterSiteId: string, limit: number) {
+  return [
+    { $match: { siteId: { $gt: afterSiteId } } },
+    { $sort: { siteId: -1, seq: -1 } },
+    { $group: { _id: '$siteId', seq: { $first: '$seq' } } },
+    { $sort: { _id: 1 } },
+    { $limit: limit },
+  ] as const;
 }
 
 /** Documents hold values: a link's texts are their JCS (what `readChainTexts` gives), with its tag. */
