@@ -395,7 +395,7 @@ describe("a worker's sites and status (e2e)", () => {
     });
   });
   describe('the sites a worker was created with', () => {
-    it('should judge a packet and an add_shift dated before its first site change by the sites it had then: created at A, moved to B and C, C before the move is refused, A accepted', async () => {
+    it('should judge a packet dated before its first site change by the sites it had then (created at A, moved to B and C: C before the move refused, A accepted), and an add_shift before it at A and C alike', async () => {
       const [a, b, c] = [
         (await createSite(t.baseUrl, admin(), 'Asia/Kolkata')).siteId,
         (await createSite(t.baseUrl, admin(), 'Asia/Kolkata')).siteId,
@@ -430,7 +430,9 @@ describe("a worker's sites and status (e2e)", () => {
       const old = await syncBatch(t.baseUrl, phone.token, [atABefore]);
       expect(resultsOf(old)).toEqual(['accepted']);
 
-      // add_shift before the move: at C refused, at A recorded
+      // add_shift before the move: at A recorded, and at C too (unlike the phone's punch above):
+      // a supervisor's record of history reaches back before a site was given, as it does
+      // before the worker's creation (test/timesheets-backfill.e2e-spec.ts)
       clock.set('2026-03-21T10:00:00.000Z');
       const addShift = (siteId: string, at: string, until: string) =>
         http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/corrections`, {
@@ -444,10 +446,10 @@ describe("a worker's sites and status (e2e)", () => {
           },
         });
       const atC = await addShift(c, '2026-03-20T20:00:00.000Z', '2026-03-20T22:00:00.000Z');
-      expect([atC.status, atC.body.code]).toEqual([422, 'worker_not_at_site']);
+      expect(atC.status).toBe(201);
       const atA = await addShift(a, '2026-03-20T20:00:00.000Z', '2026-03-20T22:00:00.000Z');
       expect(atA.status).toBe(201);
-      // after the move: at C recorded, at A refused
+      // after the move: at C recorded, at A (moved off) refused
       const laterC = await addShift(c, '2026-03-21T05:00:00.000Z', '2026-03-21T07:00:00.000Z');
       expect(laterC.status).toBe(201);
       const laterA = await addShift(a, '2026-03-21T05:00:00.000Z', '2026-03-21T07:00:00.000Z');

@@ -70,6 +70,47 @@ suite(title, () => {
       await tab.check('sign-in-error');
     });
 
+    it('should take a key pasted with its quotes (from secrets.json with its comma, from a chat in curly quotes) and refuse, before any request, a text no key can be', async () => {
+      const key = t.keys.admin;
+      const storedKey = (tab: ConsoleTab) =>
+        // a string, evaluated in the page (the test's own types know no DOM)
+        tab.page.evaluate<string | null>("sessionStorage.getItem('mdai.console.apiKey')");
+      for (const pasted of [
+        `"${key}"`,
+        `  "${key}",  `,
+        `\u201c${key}\u201d`,
+        `\u2018${key}\u2019`,
+        `'${key}'`,
+      ]) {
+        const tab = await open(pasted);
+        expect(await tab.page.locator('[data-role]').getAttribute('data-role')).toBe('admin');
+        // the key as the server lists it, not as pasted
+        expect(await storedKey(tab)).toBe(key);
+      }
+
+      const tab = await open();
+      const whoami = () => tab.requests.filter((url) => url.includes('/api/whoami')).length;
+      for (const pasted of [
+        `\u201c${key}\u201d (admin)`, // text after the closing quote
+        `${key.slice(0, 12)}\u043a\u043b\u044e\u0447${key.slice(12)}`, // Cyrillic
+        `${key},${t.keys.auditor}`, // two keys
+        `${key}\u{1F511}`,
+      ]) {
+        await tab.signIn(pasted);
+        const error = await tab.shownError();
+        expect(error.code).toBe('invalid_key');
+        expect(error.text).toContain('This is not a valid key');
+        // said without the text pasted
+        expect(error.text).not.toContain(key.slice(9));
+        expect(await tab.page.locator('[data-role]').count()).toBe(0);
+      }
+      await tab.signIn('\u201c\u201d');
+      expect((await tab.shownError()).text).toContain('there is none between the quotes');
+      expect(whoami()).toBe(0);
+      expect(tab.failedLoads).toEqual([]);
+      expect(await storedKey(tab)).toBeNull();
+    });
+
     it('should show an admin the administration pages, not the vault audit', async () => {
       const tab = await open(t.keys.admin);
       expect(await tab.navLinks()).toEqual([

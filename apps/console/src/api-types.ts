@@ -84,7 +84,7 @@ export interface CreateCorrectionDto {
   target?: LedgerRefDto;
   /** add_shift only (required there): the worker whose shift is recorded, one of this site's */
   workerId?: string;
-  /** ISO-8601 UTC: the check-out time (add_check_out), the check-in time (add_check_in), the new time (move) or the check-in of the shift (add_shift). Never later than the server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS; a move stays within TIMESHEET_MAX_SHIFT_HOURS of the time the entry was recorded at. */
+  /** ISO-8601 UTC: the check-out time (add_check_out), the check-in time (add_check_in), the new time (move) or the check-in of the shift (add_shift). Never later than the server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS; a move stays within TIMESHEET_MAX_SHIFT_HOURS of the time the entry was recorded at; an add_shift starts at most TIMESHEET_BACKFILL_DAYS before the server clock (422 shift_too_old). */
   at?: string;
   /** add_shift only (required there): the check-out of the shift, ISO-8601 UTC as `at`; after `at`, at most TIMESHEET_MAX_SHIFT_HOURS after it, never later than the server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS */
   until?: string;

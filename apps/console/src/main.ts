@@ -1,4 +1,5 @@
 import { Api, ApiError } from './api';
+import { pastedKey } from './api-key';
 import { Page, PageContext } from './context';
 import { errorBox, field, h, loading } from './dom';
 import { devicesPage } from './pages/devices';
@@ -52,7 +53,7 @@ function signInView(problem?: unknown): void {
       class: 'card signin',
       onsubmit: (event: Event) => {
         event.preventDefault();
-        void signIn(input.value.trim(), status);
+        void signIn(input.value, status);
       },
     },
     h('h1', {}, 'MDAI operator console'),
@@ -69,8 +70,16 @@ function signInView(problem?: unknown): void {
   input.focus();
 }
 
-async function signIn(key: string, status: HTMLElement): Promise<void> {
-  if (!key) return;
+async function signIn(pasted: string, status: HTMLElement): Promise<void> {
+  if (!pasted.trim()) return;
+  // checked before any request: fetch throws on a header it cannot send, which read as "the
+  // server could not be reached"
+  const read = pastedKey(pasted);
+  if ('problem' in read) {
+    status.replaceChildren(errorBox(new ApiError(0, 'invalid_key', read.problem)));
+    return;
+  }
+  const { key } = read;
   status.replaceChildren(loading('Checking the key'));
   try {
     const who = (await new Api(key).get<WhoAmI>('/api/whoami')).data;

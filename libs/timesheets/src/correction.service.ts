@@ -69,6 +69,8 @@ export class CorrectionService {
   private readonly logger = new Logger(CorrectionService.name);
   private readonly maxShiftMs: number;
   private readonly skewMs: number;
+  /** TIMESHEET_BACKFILL_DAYS in ms: how far back an add_shift may start. */
+  private readonly backfillMs: number;
 
   /** The end of each site's last correction in this process (see `correct`). */
   private readonly siteTurns = new Map<string, Promise<void>>();
@@ -106,6 +108,7 @@ export class CorrectionService {
     }
     this.maxShiftMs = timesheetsSettings.maxShiftHours * 3_600_000;
     this.skewMs = offlineTokenSettings.maxClockSkewSeconds * 1000;
+    this.backfillMs = timesheetsSettings.backfillDays * 86_400_000;
     this.maxLag = timesheetsSettings.correctionMaxLag;
     this.waitMs = timesheetsSettings.correctionWaitMs;
   }
@@ -180,7 +183,6 @@ export class CorrectionService {
       }
     }
     const at = body.at !== undefined ? Date.parse(body.at) : undefined;
-    if (!log) await this.checkWorkerOfSite(siteId, workerId, at!);
     const until = body.until !== undefined ? Date.parse(body.until) : undefined;
     const correctionId = body.correctionId ?? randomUUID();
     const data: CorrectionData = {
@@ -200,6 +202,9 @@ export class CorrectionService {
     // replica too, not a 503 saying nothing was appended
     const early = await this.retryOf(siteId, body.correctionId, data);
     if (early) return early;
+    // after the retry: the backfill window moves with the clock, and a correction appended
+    // inside it is still answered as a duplicate when its retry comes after the window passed it
+    if (!log) await this.checkWorkerOfSite(siteId, workerId, at!);
     // 503 `timesheets_rebuilding` while a rebuild holds the site, `timesheets_catching_up` past
     // the correction's bounds: the rules read its read model
     let basis: ReadBasis = await this.readable(siteId, deadline);
@@ -604,17 +609,24 @@ export class CorrectionService {
   }
 
   /**
-   * add_shift: the worker was one of this site's, and active, when the shift began (its
-   * standing then, as a synced punch is judged: a shift at a site the worker has left since is
-   * recorded, one at a site it had not yet, or while it was deactivated, is not). 404
-   * worker_not_found, 422 worker_not_at_site. Before its first site change, the sites that
-   * change records it had (those it was created with), or with none changed since, those it
-   * has now; a first change recorded before `previousSiteIds` was kept leaves them unknown:
-   * any site.
+   * add_shift: the worker exists (404 worker_not_found), the shift begins within
+   * TIMESHEET_BACKFILL_DAYS of the clock (422 shift_too_old: a mistyped year is not written
+   * into the immutable ledger), the worker was active then (as a synced punch is judged) and
+   * the site is the worker's for that time as a record made afterwards is judged
+   * (`WorkerStanding.backfillSiteAt`): a site it had then, or one given since (a site added
+   * later reaches back as the sites of its creation do: the window bounds both); a site it was
+   * moved off by then, or never had, is 422 worker_not_at_site.
    */
   private async checkWorkerOfSite(siteId: string, workerId: string, atMs: number): Promise<void> {
     const worker = await this.workforce.findWorker(workerId);
     if (!worker) throw new TimesheetsError('worker_not_found', 'No worker has this workerId');
+    const earliest = this.clock.now().getTime() - this.backfillMs;
+    if (atMs < earliest) {
+      throw new TimesheetsError(
+        'shift_too_old',
+        `The shift begins at ${new Date(atMs).toISOString()}, more than TIMESHEET_BACKFILL_DAYS (${this.backfillMs / 86_400_000}) days ago: a shift is recorded from ${new Date(earliest).toISOString()} on (is the date mistyped?)`,
+      );
+    }
     const standing = WorkerStanding.of(
       { inactive: worker.status === 'inactive' },
       await this.workforce.eventsOf(worker.id),
@@ -625,12 +637,17 @@ export class CorrectionService {
         'The worker was deactivated when this shift began: a shift is recorded while the worker was active',
       );
     }
-    const had =
-      standing.siteAt(siteId, atMs) ?? (standing.sitesChanged || worker.siteIds.includes(siteId));
-    if (!had) {
+    const site = standing.backfillSiteAt(siteId, atMs, worker.siteIds);
+    if (site.kind === 'removed') {
       throw new TimesheetsError(
         'worker_not_at_site',
-        'The worker was not assigned to this site when this shift began: a shift is recorded at a site of the worker',
+        `The worker was moved off this site at ${new Date(site.atMs).toISOString()}, before this shift began: a shift is recorded at a site of the worker`,
+      );
+    }
+    if (site.kind === 'never') {
+      throw new TimesheetsError(
+        'worker_not_at_site',
+        'The worker was never assigned to this site: a shift is recorded at a site of the worker (give the worker the site first)',
       );
     }
   }

@@ -4,6 +4,7 @@ import { defineConfig, Env, validateEnv, IsInt, IsOmittable, Max, Min } from '@a
 class TimesheetsEnv {
   @IsOmittable() @IsInt() @Min(1) @Max(366) TIMESHEET_MAX_PERIOD_DAYS?: number;
   @IsOmittable() @IsInt() @Min(1) @Max(36) TIMESHEET_MAX_SHIFT_HOURS?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(3660) TIMESHEET_BACKFILL_DAYS?: number;
   @IsOmittable() @IsInt() @Min(1) @Max(100_000) TIMESHEET_PAGE_MAX_WORKERS?: number;
   @IsOmittable() @IsInt() @Min(2) @Max(3600) TIMESHEET_REBUILD_LEASE_SECONDS?: number;
   @IsOmittable() @IsInt() @Min(0) @Max(10_000_000) TIMESHEET_CORRECTION_MAX_LAG?: number;
@@ -18,6 +19,13 @@ export interface TimesheetsSettings {
   maxPeriodDays: number;
   /** A check-out more than this after the check-in does not close it (the shift stays open). */
   maxShiftHours: number;
+  /**
+   * How far back, in days from the server clock, an `add_shift` correction may start: the
+   * history a supervisor records afterwards (a paper register, lost punches), bounded so that a
+   * mistyped year is refused rather than written into the immutable ledger. It reaches before
+   * the worker's creation and before a site was given alike.
+   */
+  backfillDays: number;
   /**
    * The most workers one page of days visits on SQLite: a page over many workers with few days
    * in the period stops there, short, with a next cursor (a bound on a page's time).
@@ -62,6 +70,9 @@ function readTimesheetsConfig(env: Env): TimesheetsSettings {
   return {
     maxPeriodDays: v.TIMESHEET_MAX_PERIOD_DAYS ?? 62,
     maxShiftHours: v.TIMESHEET_MAX_SHIFT_HOURS ?? 16,
+    // the longest period a timesheet or payroll request covers: a clerk can backfill whatever
+    // one payroll read shows
+    backfillDays: v.TIMESHEET_BACKFILL_DAYS ?? 62,
     pageMaxWorkers: v.TIMESHEET_PAGE_MAX_WORKERS ?? DAY_PAGE_MAX_WORKERS,
     rebuildLeaseSeconds: v.TIMESHEET_REBUILD_LEASE_SECONDS ?? 30,
     correctionMaxLag: v.TIMESHEET_CORRECTION_MAX_LAG ?? 5_000,

@@ -220,8 +220,11 @@ export class TimesheetsController {
       "before it, within TIMESHEET_MAX_SHIFT_HOURS and after the worker's previous punch), " +
       '`move` (a punch or an added check-out or check-in, with an `at` within ' +
       'TIMESHEET_MAX_SHIFT_HOURS of the time it was recorded at), `add_shift` (no target: a ' +
-      "whole shift of `workerId`, one of this site's workers, from `at` to `until`, at most " +
-      "TIMESHEET_MAX_SHIFT_HOURS long, overlapping none of the worker's shifts or punches here: " +
+      'whole shift of `workerId` from `at` to `until`, at most TIMESHEET_MAX_SHIFT_HOURS long, ' +
+      'starting at most TIMESHEET_BACKFILL_DAYS ago (`shift_too_old`), at a site the worker had ' +
+      'then or was given since (a site given later counts for the shifts before it, as the ' +
+      "sites of the worker's creation do; one it was moved off by then, or never had: " +
+      "`worker_not_at_site`), overlapping none of the worker's shifts or punches here: " +
       'a shift punched on a wrong day and voided, lost punches, a paper register; it is a ' +
       'shift of its own, marked `added`, paired with no punch, voided like any correction, ' +
       "never moved), `acknowledge_over_max_hours` (no `at`: the entry its day's " +
@@ -261,7 +264,8 @@ export class TimesheetsController {
     description:
       'cross_site_correction, not_a_check_in, not_a_check_out, time_required, time_in_future, ' +
       'check_out_out_of_range, check_in_out_of_range, move_out_of_range, move_breaks_shift, ' +
-      'shift_out_of_range, shift_overlap, worker_not_at_site, not_over_max_hours, ...',
+      'shift_out_of_range, shift_too_old, shift_overlap, worker_not_at_site, ' +
+      'not_over_max_hours, ...',
   })
   @ApiResponse({
     status: 503,

@@ -37,7 +37,9 @@ export const TIMESHEETS_ERRORS = {
       "acknowledge_over_max_hours: the day's over_max_hours is acknowledged already, and nothing of the day changed since",
     worker_not_found: 'add_shift: no worker has this workerId',
     worker_not_at_site:
-      'add_shift: the worker was not assigned to this site, or was deactivated, when the shift began',
+      'add_shift: the worker was never assigned to this site, was moved off it before the shift began, or was deactivated when it began (a site given to the worker later counts for shifts before it, within TIMESHEET_BACKFILL_DAYS)',
+    shift_too_old:
+      'add_shift: `at` is more than TIMESHEET_BACKFILL_DAYS days before the server clock (a mistyped year?); older history is not recorded by a correction',
     shift_out_of_range:
       'add_shift: `until` is not after `at`, or is more than TIMESHEET_MAX_SHIFT_HOURS after it',
     shift_overlap:

@@ -309,6 +309,8 @@ describe('loadConfig', () => {
     [{ PHONE_DEFAULT_COUNTRY: 'India' }, 'PHONE_DEFAULT_COUNTRY'],
     [{ TIMESHEET_MAX_PERIOD_DAYS: '0' }, 'TIMESHEET_MAX_PERIOD_DAYS'],
     [{ TIMESHEET_MAX_SHIFT_HOURS: '99' }, 'TIMESHEET_MAX_SHIFT_HOURS'],
+    [{ TIMESHEET_BACKFILL_DAYS: '0' }, 'TIMESHEET_BACKFILL_DAYS'],
+    [{ TIMESHEET_BACKFILL_DAYS: '99999' }, 'TIMESHEET_BACKFILL_DAYS'],
   ])('should stop on %j with an error naming %s and not its value', (env, variable) => {
     let error: unknown;
     try {

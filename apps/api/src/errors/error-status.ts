@@ -189,6 +189,7 @@ export const ERROR_STATUS = {
     already_acknowledged: HttpStatus.CONFLICT,
     worker_not_found: HttpStatus.NOT_FOUND,
     worker_not_at_site: HttpStatus.UNPROCESSABLE_ENTITY,
+    shift_too_old: HttpStatus.UNPROCESSABLE_ENTITY,
     shift_out_of_range: HttpStatus.UNPROCESSABLE_ENTITY,
     shift_overlap: HttpStatus.UNPROCESSABLE_ENTITY,
     timesheets_rebuilding: HttpStatus.SERVICE_UNAVAILABLE,

@@ -209,7 +209,8 @@ export class CreateCorrectionDto {
       'ISO-8601 UTC: the check-out time (add_check_out), the check-in time (add_check_in), the ' +
       'new time (move) or the check-in of the shift (add_shift). Never later than the server ' +
       'clock plus SYNC_MAX_CLOCK_SKEW_SECONDS; a move stays within TIMESHEET_MAX_SHIFT_HOURS of ' +
-      'the time the entry was recorded at.',
+      'the time the entry was recorded at; an add_shift starts at most TIMESHEET_BACKFILL_DAYS ' +
+      'before the server clock (422 shift_too_old).',
   })
   @IsOmittable()
   @IsString()

@@ -80,6 +80,41 @@ describe('WorkerStanding', () => {
     expect(standing.siteAt('a', at('2026-03-03T10:02:00Z'))).toBe(true);
   });
 
+  it("should judge a supervisor's record of a past shift by sites given later as by those of the worker's creation, not by a site it was moved off", () => {
+    const day = (d: number) => at(`2026-03-${String(d).padStart(2, '0')}T10:00:00Z`);
+    // created at a; b given on the 3rd (a kept); a taken away on the 5th; a given back on the 7th
+    const standing = WorkerStanding.of({ inactive: false }, [
+      { ...event('sites_changed', '2026-03-03T00:00:00Z', ['a', 'b']), previousSiteIds: ['a'] },
+      { ...event('sites_changed', '2026-03-05T00:00:00Z', ['b']), previousSiteIds: ['a', 'b'] },
+      { ...event('sites_changed', '2026-03-07T00:00:00Z', ['a', 'b']), previousSiteIds: ['b'] },
+    ]);
+    const now = ['a', 'b'];
+    expect(standing.backfillSiteAt('a', day(1), now)).toEqual({ kind: 'had' });
+    // b before it was given: as a worker created at a and b would be (a phone's punch is not)
+    expect(standing.backfillSiteAt('b', day(1), now)).toEqual({ kind: 'given_later' });
+    expect(standing.hadSite('b', day(1))).toBe(false);
+    expect(standing.backfillSiteAt('b', day(4), now)).toEqual({ kind: 'had' });
+    // a between its removal and its return: moved off (the change that did it named)
+    expect(standing.backfillSiteAt('a', day(6), now)).toEqual({
+      kind: 'removed',
+      atMs: at('2026-03-05T00:00:00Z'),
+    });
+    expect(standing.backfillSiteAt('a', day(8), now)).toEqual({ kind: 'had' });
+    expect(standing.backfillSiteAt('c', day(1), now)).toEqual({ kind: 'never' });
+    expect(standing.backfillSiteAt('c', day(8), now)).toEqual({ kind: 'never' });
+
+    // no change: the sites now, before the creation too
+    const unchanged = WorkerStanding.of({ inactive: false }, []);
+    expect(unchanged.backfillSiteAt('a', 0, ['a'])).toEqual({ kind: 'had' });
+    expect(unchanged.backfillSiteAt('b', 0, ['a'])).toEqual({ kind: 'never' });
+    // a first change recorded before previousSiteIds was kept: unknown before it
+    const old = WorkerStanding.of({ inactive: false }, [
+      event('sites_changed', '2026-03-03T00:00:00Z', ['b']),
+    ]);
+    expect(old.backfillSiteAt('c', day(1), ['b'])).toEqual({ kind: 'unknown' });
+    expect(old.backfillSiteAt('c', day(4), ['b'])).toEqual({ kind: 'never' });
+  });
+
   it('should take a packet recorded before a deactivation and refuse one recorded while inactive, even after a reactivation', () => {
     const standing = WorkerStanding.of({ inactive: false }, [
       event('deactivated', '2026-03-03T00:00:00Z'),

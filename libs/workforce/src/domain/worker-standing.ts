@@ -71,11 +71,48 @@ export class WorkerStanding {
     return before === undefined ? undefined : before.includes(siteId);
   }
 
+  /**
+   * How a shift a supervisor records afterwards (`add_shift`) at `siteId` at `atMs` stands
+   * against the worker's site changes, `sitesNow` its sites now. Unlike a phone's punch (a live
+   * claim of presence, held to the sites of its own time: `hadSite`), such a record is the
+   * history the server did not have, so a site reaches back before it was given, as the sites
+   * a worker was created with reach back before its creation (the backfill window bounds
+   * both): a worker registered at A and B at once and one given B a minute later are one
+   * case. A site it was moved off stops there. `had`: the site was the worker's then;
+   * `given_later`: not yet, given by a later change and not taken away before `atMs`;
+   * `removed` (with the instant of the change that took it away): the worker had it before
+   * `atMs` and not at `atMs`; `never`: no change ever gave it; `unknown`: before a first change
+   * recorded without `previousSiteIds` (any site, as `siteAt` leaves it).
+   */
+  backfillSiteAt(siteId: string, atMs: number, sitesNow: readonly string[]): BackfillSite {
+    // the worker's sites before the first change, then after each change
+    const sets: Array<readonly string[] | undefined> = [
+      this.siteChanges.length === 0 ? sitesNow : this.siteChanges[0].event.previousSiteIds,
+      ...this.siteChanges.map((t) => t.event.siteIds ?? []),
+    ];
+    let k = 0;
+    while (k < this.siteChanges.length && this.siteChanges[k].atMs <= atMs) k++;
+    const then = sets[k];
+    if (then === undefined) return { kind: 'unknown' };
+    if (then.includes(siteId)) return { kind: 'had' };
+    for (let j = k - 1; j >= 0; j--) {
+      // the last set before `atMs` that held it: the change after it took it away
+      if (sets[j]?.includes(siteId)) return { kind: 'removed', atMs: this.siteChanges[j].atMs };
+    }
+    return sets.slice(k + 1).some((s) => s?.includes(siteId))
+      ? { kind: 'given_later' }
+      : { kind: 'never' };
+  }
+
   /** Whether the worker's sites ever changed. */
   get sitesChanged(): boolean {
     return this.siteChanges.length > 0;
   }
 }
+
+/** `WorkerStanding.backfillSiteAt`'s answer. */
+export type BackfillSite =
+  { kind: 'had' | 'given_later' | 'never' | 'unknown' } | { kind: 'removed'; atMs: number };
 
 /** A change and the instant it takes effect (its `at`, held to the changes recorded before it). */
 interface TimedEvent {
