@@ -35,6 +35,7 @@ import { LedgerService } from '@app/offline-sync';
 import { TimesheetProjector } from '@app/timesheets';
 import { FraudService } from '@app/fraud';
 import { KioskRegistryService } from '@app/kiosk-registry';
+import { UnheldStoreMacKeys, unheldMessage } from './unheld-store-mac-keys';
 import { VaultAuditService } from '@app/vault/vault-audit.service';
 import { KeyHoldersService, KeyringService } from '@app/vault';
 import {
@@ -65,6 +66,7 @@ export class HealthController implements OnModuleInit {
   private fraud?: FraudService;
   /** The worker devices (absent in an app without the device-trust module). */
   private devices?: WorkerDeviceService;
+  private unheldKeys?: UnheldStoreMacKeys;
   /** The kiosk registry (absent in an app without the kiosk-registry module). */
   private kioskRegistry?: KioskRegistryService;
   /** The owners of the logs a seal can refuse (absent in an app without their module). */
@@ -102,6 +104,11 @@ export class HealthController implements OnModuleInit {
       this.fraud = this.modules.get(FraudService, { strict: false });
     } catch {
       this.fraud = undefined;
+    }
+    try {
+      this.unheldKeys = this.modules.get(UnheldStoreMacKeys, { strict: false });
+    } catch {
+      this.unheldKeys = undefined;
     }
     try {
       this.devices = this.modules.get(WorkerDeviceService, { strict: false });
@@ -601,12 +608,28 @@ export class HealthController implements OnModuleInit {
    * enrolled since, and every other route, out of rotation too). Alert on
    * mdai_worker_devices_legacy_tagging_refused.
    */
-  private workerDevices() {
-    return legacyTaggingCheck('devices', this.devices, {
+  private async workerDevices() {
+    const checked = await legacyTaggingCheck('devices', this.devices, {
       not_allowed:
         'untagged worker devices on a store with no worker_device_seal marker and no tagged device, and FRAUD_LEGACY_TAGGING off: the legacy tagging was refused, so every phone enrolled before the upgrade reads tampered and is refused (403 device_blocked); restart once with FRAUD_LEGACY_TAGGING=1 if this start upgrades a store from a version without device tags (then unset it), otherwise restore the worker devices and worker_device_seal from a backup',
       tagged_rows:
         'the worker_device_seal marker is gone while worker devices carry tags: the legacy tagging was refused, so every untagged phone reads tampered and is refused (403 device_blocked); restart once with FRAUD_LEGACY_TAGGING=1 if this is an upgrade first started without it (then unset it), otherwise restore worker_device_seal from a backup (or block and unblock each device as an admin)',
+    });
+    // a restored backup's rows under a store-MAC key this server lacks (UnheldStoreMacKeys):
+    // reported, not degraded, as the refusal above (every replica lacks it alike)
+    const unheld = this.unheldKeys?.finding();
+    if (!unheld) return checked;
+    const { status: _status, ...details } = checked.devices;
+    const message = [details.message, unheldMessage(unheld)].filter(Boolean).join('; ');
+    return indicator('devices').up({
+      ...details,
+      unheldStoreMacKids: unheld.kids,
+      tamperedUnderUnheldKids: {
+        devices: unheld.devices,
+        kiosks: unheld.kiosks,
+        ...(unheld.capped ? { atLeast: true } : {}),
+      },
+      message,
     });
   }
 
