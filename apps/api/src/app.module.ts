@@ -30,6 +30,7 @@ import { WorkforceModule } from '@app/workforce';
 import { ConsoleController } from './console/console.controller';
 import { ERROR_STATUS } from './errors/error-status';
 import { HealthController } from './health/health.controller';
+import { UnheldStoreMacKeys } from './health/unheld-store-mac-keys';
 import { HealthChecks } from './health/health-checks';
 import { WhoAmIController } from './whoami/whoami.controller';
 import { ResealAllJob } from './reseal-all.job';
@@ -80,6 +81,7 @@ export class AppModule {
       providers: [
         ResealAllJob,
         HealthChecks,
+        UnheldStoreMacKeys,
         ShutdownGrace,
         TlogLeafSources,
         UnsealedTailSweep,

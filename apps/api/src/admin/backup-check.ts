@@ -23,11 +23,18 @@ import { createReadStream, existsSync } from 'node:fs';
 import { lstat, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ConfigError } from '@app/common';
+import { ConfigError, readStored, SECRETS_FILE } from '@app/common';
 import { type ChainLink, noteSignedBy, parseNote } from '@app/tlog';
 import { auditRecordHash, VaultAuditEntry } from '@app/vault/domain/vault-audit-record';
 import { q } from './quote';
-import { BACKUP_MANIFEST, BackupManifest, hashOf, MANIFEST_FORMAT, manifestDigest } from './backup';
+import {
+  BACKUP_MANIFEST,
+  BackupManifest,
+  hashOf,
+  MANIFEST_FORMAT,
+  manifestDigest,
+  storeMacKidsOf,
+} from './backup';
 import {
   checkLogAgainstCheckpoint,
   ExportLine,
@@ -60,6 +67,12 @@ const VAULT_AUDIT: LogKind<AuditLink> = {
 interface CheckOptions {
   dir: string;
   key?: string;
+  /**
+   * The configuration a restore would start with (the command's environment, and outside
+   * production `<DATA_DIR>/secrets.json`): the manifest's `storeMacKids` are compared with the
+   * store-MAC keys it holds. Absent: not compared.
+   */
+  env?: NodeJS.ProcessEnv;
 }
 
 export function parseCheckArgs(args: string[]): CheckOptions {
@@ -109,6 +122,8 @@ export interface CheckTally {
   /** The manifest's `missingBlobs` and `unsealed` counts: a backup that exited 2. */
   missingBlobs: number;
   unsealed: number;
+  /** Whether the manifest's store-MAC key ids were compared with the configuration's. */
+  storeMacKeys?: 'compared' | 'not recorded' | 'no configuration';
 }
 
 const newTally = (): CheckTally => ({
@@ -183,6 +198,9 @@ export async function checkBackup(
   for (const list of ['missingBlobs', 'unsealed'] as const)
     if (manifest[list] !== undefined && !Array.isArray(manifest[list]))
       return [...problems, `${BACKUP_MANIFEST}: ${list} is not a list`];
+  if (options.env)
+    for (const line of storeMacKidProblems(manifest, options.env, tally))
+      problem('store-MAC key', line);
 
   // 2. the files listed, each whole, and nothing else
   const present = new Set(await filesUnder(dir));
@@ -261,6 +279,48 @@ export async function checkBackup(
     for (const s of sidecars) await rm(databaseFile + s, { force: true });
   }
   return ended();
+}
+
+/**
+ * The store-MAC key ids of the manifest (`storeMacKids`: the keys the backup's rows may be tagged
+ * under) the configuration does not hold, one line each with what to do: a server restored with
+ * it reads those rows (worker devices' block states and events, kiosks, fraud events) tampered,
+ * every phone blocked. `tally.storeMacKeys` says what was compared.
+ */
+export function storeMacKidProblems(
+  manifest: BackupManifest,
+  env: NodeJS.ProcessEnv,
+  tally: CheckTally,
+): string[] {
+  const recorded = manifest.storeMacKids;
+  if (!Array.isArray(recorded) || recorded.length === 0) {
+    tally.storeMacKeys = 'not recorded';
+    return [];
+  }
+  const production = env.NODE_ENV === 'production';
+  const secretsFile = join(resolve(env.DATA_DIR ?? './data'), SECRETS_FILE);
+  const held = storeMacKidsOf(env, production ? {} : readStoredOrNone(secretsFile));
+  if (held === undefined) {
+    tally.storeMacKeys = 'no configuration';
+    return [];
+  }
+  tally.storeMacKeys = 'compared';
+  const where = production ? 'the environment' : `the environment and ${q(secretsFile)}`;
+  return recorded
+    .filter((kid) => typeof kid === 'string' && !held.includes(kid))
+    .map(
+      (kid) =>
+        `the store-MAC key ${q(kid)} the backup's rows may be tagged under is not held by the current configuration (${where}): a server restored with it reads those worker devices, kiosks and fraud events as tampered (every such phone refused, device_blocked); put that key back into STORE_MAC_RETIRED_KEYS ({"kid":${q(kid)},"key":…} from the backup's secrets.json, or your key store) before starting the restored server`,
+    );
+}
+
+/** secrets.json's values, or none when there is no such file (or it is unreadable). */
+function readStoredOrNone(file: string): Record<string, string> {
+  try {
+    return existsSync(file) ? readStored(file) : {};
+  } catch {
+    return {};
+  }
 }
 
 const has = (db: Database.Database, table: string) =>
@@ -609,11 +669,20 @@ async function* auditLinks(db: Database.Database): AsyncGenerator<AuditLink> {
     };
 }
 
+/** What the OK line says of the store-MAC keys. */
+function storeMacNote(tally: CheckTally): string {
+  if (tally.storeMacKeys === 'compared')
+    return '; the store-MAC keys its rows may be tagged under are held by the current configuration';
+  if (tally.storeMacKeys === 'no configuration')
+    return '; its store-MAC keys not compared: no STORE_MAC_KEY in the environment or DATA_DIR/secrets.json';
+  return '';
+}
+
 /** `backup --check <dir> [--key <key>]`: exit 0 when the backup checks out, 2 with gaps, else 1. */
 export function backupCheck(args: string[]): void {
   Promise.resolve()
     .then(async () => {
-      const options = parseCheckArgs(args);
+      const options = { ...parseCheckArgs(args), env: process.env };
       const tally = newTally();
       const problems = await checkBackup(options, tally);
       for (const line of problems) process.stderr.write(`problem: ${line}\n`);
@@ -624,7 +693,7 @@ export function backupCheck(args: string[]): void {
         process.stdout.write(
           `backup ${options.dir}: OK (${tally.files} files, ${tally.bytes} bytes, as the manifest says; ` +
             `the database intact; ${tally.logs} logs of ${tally.entries} entries verified against their latest checkpoints; ` +
-            `${tally.witnessLines} witness lines agree with them)\n`,
+            `${tally.witnessLines} witness lines agree with them${storeMacNote(tally)})\n`,
         );
         if (tally.missingBlobs > 0 || tally.unsealed > 0) {
           // what the backup itself exited 2 for: whole, but of a store with gaps

@@ -63,7 +63,7 @@ import {
   SECRETS_FILE,
 } from '@app/common';
 import { SQLITE_FILE } from '@app/persistence';
-import { rawEd25519, witnessFileOf } from '@app/tlog';
+import { parseStoreMacHistory, parseStoreMacKey, rawEd25519, witnessFileOf } from '@app/tlog';
 
 /** The manifest's name in the backup (a later backup of a restored DATA_DIR skips it). */
 export const BACKUP_MANIFEST = 'backup-manifest.json';
@@ -105,6 +105,14 @@ export interface BackupManifest {
    * restored from it needs a VAULT_KEYS holding each version its values are sealed under.
    */
   vaultKeyVersions: string[];
+  /**
+   * The ids of the store-MAC keys the server held when the backup was taken (STORE_MAC_KEY's
+   * and each STORE_MAC_RETIRED_KEYS entry's; ids, never keys): the copy's worker devices, kiosks
+   * and fraud events may be tagged under any of them, and a server restored from it needs each
+   * (a key dropped since goes back into STORE_MAC_RETIRED_KEYS), else those rows read tampered.
+   * Absent from a manifest written before it was recorded, empty when none was readable.
+   */
+  storeMacKids?: string[];
   source: { dataDir: string; uploadsDir: string; witnessFile: string };
   /**
    * Where the witness file and the uploads are in the backup, relative to it (`/`-separated):
@@ -495,6 +503,28 @@ function vaultKeyVersions(keys: string | undefined): string[] {
     .filter((version): version is string => version !== undefined);
 }
 
+/**
+ * The ids of the store-MAC keys a configuration holds (STORE_MAC_KEY, then each
+ * STORE_MAC_RETIRED_KEYS entry), from the environment or else secrets.json's values; undefined
+ * when it names no STORE_MAC_KEY or a value does not parse (the server refuses it at boot).
+ */
+export function storeMacKidsOf(
+  env: NodeJS.ProcessEnv,
+  stored: Record<string, string>,
+): string[] | undefined {
+  const current = env.STORE_MAC_KEY || stored.STORE_MAC_KEY;
+  if (!current) return undefined;
+  try {
+    const kids = [parseStoreMacKey('STORE_MAC_KEY', current).kid];
+    const retired = env.STORE_MAC_RETIRED_KEYS ?? stored.STORE_MAC_RETIRED_KEYS;
+    for (const key of parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', retired))
+      if (!kids.includes(key.kid)) kids.push(key.kid);
+    return kids;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function runBackup(
   env: NodeJS.ProcessEnv,
   options: BackupOptions,
@@ -712,6 +742,7 @@ export async function runBackup(
     finishedAt: new Date().toISOString(),
     build: { ...buildOfCode(), node: process.version, schema },
     vaultKeyVersions: vaultKeyVersions(env.VAULT_KEYS ?? stored.VAULT_KEYS),
+    storeMacKids: storeMacKidsOf(env, stored) ?? [],
     source: { dataDir, uploadsDir, witnessFile },
     layout: {
       witnessFile: {

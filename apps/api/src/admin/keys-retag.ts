@@ -417,7 +417,7 @@ export async function retagStoreMac(
       );
     } else {
       out(
-        `the oldest retired key ${oldest.kid} can be removed from STORE_MAC_RETIRED_KEYS (restart every replica after)${timesheets.includes(oldest.kid) ? '; the first start without it rebuilds the timesheet read model' : ''}${kinds.map((kind, i) => retagRemovableNote(kind.texts, tallies[i], oldest.kid)).join('')}`,
+        `the oldest retired key ${oldest.kid} can be removed from STORE_MAC_RETIRED_KEYS (restart every replica after)${timesheets.includes(oldest.kid) ? '; the first start without it rebuilds the timesheet read model' : ''}${kinds.map((kind, i) => retagRemovableNote(kind.texts, tallies[i], oldest.kid)).join('')}; keep it with every backup taken before this retag: a restore of one needs it back in STORE_MAC_RETIRED_KEYS`,
       );
     }
   }

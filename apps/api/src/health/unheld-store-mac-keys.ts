@@ -1,0 +1,137 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { appConfig, AppSettings } from '@app/common';
+import { WorkerDeviceService } from '@app/device-trust';
+import { KioskRegistryService } from '@app/kiosk-registry';
+import { StoreMac } from '@app/tlog';
+import { BACKUP_MANIFEST } from '../admin/backup';
+
+/** Devices (and kiosks) read per page, and the most read at a start (the count then says "at least"). */
+const PAGE = 500;
+const MAX_SCANNED = 20_000;
+/** The start of the manifest read for its kids. */
+const MANIFEST_HEAD_BYTES = 64 * 1024;
+
+/** What a start found: rows that read tampered in a DATA_DIR restored from a backup whose keys it lacks. */
+export interface UnheldStoreMacKeysFinding {
+  /** The store-MAC key ids the restored backup's manifest names that this server does not hold. */
+  kids: string[];
+  /** Worker devices whose block state reads tampered (blocked). */
+  devices: number;
+  /** Kiosks that read tampered (blocked). */
+  kiosks: number;
+  /** Whether the scan stopped at its bound (the counts are then lower bounds). */
+  capped: boolean;
+}
+
+/**
+ * A DATA_DIR restored from a backup (`backup --to`, then put in place: its backup-manifest.json
+ * is there) whose `storeMacKids` name a store-MAC key this server does not hold: the rows of the
+ * backup tagged under it (worker devices' block states and events, kiosks, fraud events) verify
+ * under no held key and read tampered, so every such phone and kiosk is refused
+ * (device_blocked). A tag names no key, so a row under a dropped key and a forged one look
+ * alike; the manifest tells which keys the restored rows may be under, so the start says
+ * which key to put back, and how many devices and kiosks read tampered meanwhile (an ALARM, and
+ * /health `devices.unheldStoreMacKids`: reported, not degraded, as the legacy tagging's refusal).
+ * Nothing is unblocked: the rows stay refused until the key is back (tester F2).
+ *
+ * Bounded: read once per start, only when the manifest names a key not held (MAX_SCANNED
+ * devices and kiosks at most). A MongoDB restore has no manifest: nothing is found there.
+ */
+@Injectable()
+export class UnheldStoreMacKeys implements OnApplicationBootstrap {
+  private readonly logger = new Logger('StoreMac');
+  private found?: UnheldStoreMacKeysFinding;
+
+  constructor(
+    @Inject(appConfig.KEY) private readonly app: AppSettings,
+    private readonly modules: ModuleRef,
+  ) {}
+
+  /** What this start found (undefined: nothing reads tampered under a key the backup names). */
+  finding(): UnheldStoreMacKeysFinding | undefined {
+    return this.found && { ...this.found, kids: [...this.found.kids] };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const mac = this.optional(StoreMac);
+    if (!mac) return;
+    const kids = (await manifestKids(this.app.dataDir)).filter((kid) => !mac.knows(kid));
+    if (kids.length === 0) return;
+    try {
+      const found = await this.count(kids);
+      if (found.devices === 0 && found.kiosks === 0) return;
+      this.found = found;
+      this.logger.error(unheldMessage(found, 'ALARM: '));
+    } catch (error) {
+      this.logger.error(
+        `ALARM: this DATA_DIR was restored from a backup whose rows may be tagged under store-MAC key(s) ${kids.join(', ')}, not held by this server; counting the rows that read tampered failed (${(error as Error).message}): put those keys back into STORE_MAC_RETIRED_KEYS and restart`,
+      );
+    }
+  }
+
+  private async count(kids: string[]): Promise<UnheldStoreMacKeysFinding> {
+    const found: UnheldStoreMacKeysFinding = { kids, devices: 0, kiosks: 0, capped: false };
+    let scanned = 0;
+    const devices = this.optional(WorkerDeviceService);
+    for (let after: string | undefined; devices && !found.capped;) {
+      const page = await devices.list(PAGE, after);
+      found.devices += page.filter((d) => d.blockIntegrity === 'tampered').length;
+      scanned += page.length;
+      if (page.length < PAGE) break;
+      after = page[page.length - 1].deviceId;
+      found.capped = scanned >= MAX_SCANNED;
+    }
+    const kiosks = this.optional(KioskRegistryService);
+    for (let after: string | undefined; kiosks && !found.capped;) {
+      const page = await kiosks.list(PAGE, after);
+      found.kiosks += page.filter((k) => k.integrity === 'tampered').length;
+      scanned += page.length;
+      if (page.length < PAGE) break;
+      after = page[page.length - 1].deviceId;
+      found.capped = scanned >= MAX_SCANNED;
+    }
+    return found;
+  }
+
+  private optional<T>(type: abstract new (...args: never[]) => T): T | undefined {
+    try {
+      return this.modules.get(type, { strict: false });
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** The line a finding is logged and reported with (never a key: ids and counts only). */
+export function unheldMessage(found: UnheldStoreMacKeysFinding, prefix = ''): string {
+  const atLeast = found.capped ? 'at least ' : '';
+  return (
+    `${prefix}this DATA_DIR was restored from a backup (${BACKUP_MANIFEST}) whose rows may be tagged under store-MAC key(s) ${found.kids.join(', ')}, which this server does not hold: ` +
+    `${atLeast}${found.devices} worker device(s) and ${atLeast}${found.kiosks} kiosk(s) read tampered and are refused (403 device_blocked), and fraud events under them read tampered too. ` +
+    'A key missing, not necessarily a forgery: put each of those keys back into STORE_MAC_RETIRED_KEYS ({"kid", "key", "retiredAt"} from the backup\'s secrets.json or your key store) and restart every replica, then run npm run keys:retag; nothing is unblocked until then'
+  );
+}
+
+/**
+ * The `storeMacKids` of `<dataDir>/backup-manifest.json` (none without one, or unreadable). Read
+ * from the file's start only: the backup writes them among its first members, and the manifest
+ * of a backup of many blobs is large.
+ */
+async function manifestKids(dataDir: string): Promise<string[]> {
+  let handle;
+  try {
+    handle = await open(join(dataDir, BACKUP_MANIFEST), 'r');
+    const head = Buffer.alloc(MANIFEST_HEAD_BYTES);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    const list = /"storeMacKids":\s*(\[[^\]]*\])/.exec(head.toString('utf8', 0, bytesRead))?.[1];
+    const kids = list === undefined ? [] : (JSON.parse(list) as unknown[]);
+    return kids.filter((k): k is string => typeof k === 'string' && /^[0-9a-f]{16}$/.test(k));
+  } catch {
+    return [];
+  } finally {
+    await handle?.close();
+  }
+}
