@@ -448,6 +448,34 @@ describe('trust score, auto-block and assisted onboarding (e2e, controllable clo
     expect(events[0].detail).toContain('trust score 5');
   });
 
+  it("should not block a device by the request's own headers when no packet proves its secret", async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'floor-sim-0004' });
+    const other = await enrollPhone(t.baseUrl, t.keys.admin, p.siteId, {
+      simHash: 'floor-sim-0005',
+    });
+    const headers = {
+      'user-agent': 'MDAI-Worker/1.4.0 (iOS 17; iPhone 13)',
+      'x-device-id': other.deviceId,
+    };
+    // the same headers (the request scores 5), with a packet signed by another key, then none
+    const forged = await syncBatch(
+      t.baseUrl,
+      p.token,
+      [signPacket(p, { timestamp: clock.now().toISOString() }, Buffer.alloc(32, 7))],
+      headers,
+    );
+    expect([forged.status, forged.body.code]).toEqual([403, 'invalid_signatures']);
+    const empty = await syncBatch(t.baseUrl, p.token, [], headers);
+    expect([empty.status, empty.body.accepted]).toEqual([200, 0]);
+    const device = await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}`, {
+      key: t.keys.admin,
+    });
+    expect(device.body.isBlocked).toBe(false);
+    expect(await fraudEvents(t, `type=device_blocked&deviceId=${p.deviceId}`)).toEqual([]);
+    // the forged packet is still recorded against the phone
+    expect((await fraudEvents(t, `type=invalid_signature&deviceId=${p.deviceId}`)).length).toBe(1);
+  });
+
   describe('assisted onboarding', () => {
     let siteId: string;
     let thekedarId: string;

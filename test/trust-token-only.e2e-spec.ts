@@ -33,6 +33,15 @@ describe("a phone's bearer token alone (e2e)", () => {
   });
   afterAll(async () => t.close());
 
+  /** Headers the token's holder chooses: another phone's id, another OS family than Android. */
+  function hostileHeaders(other: Phone): Record<string, string> {
+    return {
+      'user-agent': 'MDAI-Worker/1.4.0 (iOS 17; iPhone 13)',
+      'x-app-version': '1.4.0',
+      'x-device-id': other.deviceId,
+    };
+  }
+
   /** What the token's holder sends: no packet of it carries the phone's signature. */
   function unsignedBatch(p: Phone, other: Phone) {
     const forger = randomBytes(32);
@@ -60,9 +69,15 @@ describe("a phone's bearer token alone (e2e)", () => {
     clock.advance(10 * MINUTE);
     const before = fraudCounts(await (await fetch(`${t.baseUrl}/metrics`)).text());
 
-    // the holder sends the app's own headers (the request's headers are a factor of the
-    // request's score the floor judges: architecture.md, trust factors)
-    const attack = await syncBatch(t.baseUrl, p.token, unsignedBatch(p, other), phoneHeaders(p));
+    // the holder chooses the request's headers too: another phone's x-device-id (-30) and
+    // another OS family (-20) score this request at 5, under the floor, but no packet of it
+    // proves the phone's secret, so they block nothing (review MED 3)
+    const attack = await syncBatch(
+      t.baseUrl,
+      p.token,
+      unsignedBatch(p, other),
+      hostileHeaders(other),
+    );
     expect(attack.status).toBe(200);
     expect(attack.body).toMatchObject({ accepted: 0, duplicates: 0, rejected: 10 });
     expect(attack.body.results.map((r: { reason: string }) => r.reason).sort()).toEqual([
@@ -114,10 +129,28 @@ describe("a phone's bearer token alone (e2e)", () => {
       [],
     );
 
-    // the same again: the cap holds, whatever the token's holder sends
+    // the same again: the cap holds, whatever the token's holder sends, and no packet at all
+    // with the hostile headers blocks nothing either
     clock.advance(MINUTE);
     const again = await syncBatch(t.baseUrl, p.token, unsignedBatch(p, other), phoneHeaders(p));
     expect([again.status, again.body.rejected]).toEqual([200, 10]);
+    clock.advance(MINUTE);
+    const again2 = await syncBatch(
+      t.baseUrl,
+      p.token,
+      unsignedBatch(p, other),
+      hostileHeaders(other),
+    );
+    expect([again2.status, again2.body.rejected]).toEqual([200, 10]);
+    const empty = await syncBatch(t.baseUrl, p.token, [], hostileHeaders(other));
+    expect(empty.status).toBe(200);
+    const blockedEvents = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/fraud/events?deviceId=${p.deviceId}&type=device_blocked`,
+      { key: t.keys.admin },
+    );
+    expect(blockedEvents.body).toEqual([]);
 
     // the worker's honest punch still syncs
     clock.advance(MINUTE);

@@ -2,7 +2,12 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock } from '@app/common';
 import { FraudIntegrity, FraudService, FraudWeight } from '@app/fraud';
 import { Thekedar, TRUST_DEFAULTS, Worker, WorkforceService } from '@app/workforce';
-import { computeTrustScore, TrustRequestSignals, TrustScore } from './domain/trust-score';
+import {
+  computeTrustScore,
+  TrustRequestSignals,
+  TrustScore,
+  withoutRequestPenalties,
+} from './domain/trust-score';
 import { WorkerDevice } from './domain/worker-device';
 import { WorkerDeviceService } from './worker-device.service';
 import { trustConfig, TrustSettings } from './trust.config';
@@ -113,12 +118,20 @@ export class DeviceTrustService {
    * An admin's unblock is a decision on the history up to it, and holds: after one, the floor
    * weighs only the fraud events recorded since (`request` gives that score its request
    * factors, as `trust` had them). The score itself still counts every event in the window.
+   *
+   * The request's own negative factors (its headers and address, REQUEST_FACTORS) count only
+   * when `proven` says a packet of the request verified its HMAC (the sender holds the device's
+   * secret): its headers are the sender's choice, and a bearer token alone must not block a
+   * phone with them (review MED 3). Otherwise the floor judges the score without them; the
+   * request's score is still the one answered, logged and put in the packets' meta. `proven` is
+   * awaited only when that difference decides.
    */
   async enforceFloor(
     device: WorkerDevice,
     trust: TrustScore,
-    request?: TrustRequestSignals,
-    now = this.clock.now(),
+    request: TrustRequestSignals | undefined,
+    now: Date,
+    proven: () => Promise<boolean>,
   ): Promise<'blocked' | 'already_blocked' | undefined> {
     const floor = this.settings.autoBlockFloor;
     if (floor <= 0 || trust.score >= floor || device.isBlocked) return undefined;
@@ -140,6 +153,13 @@ export class DeviceTrustService {
       request,
     );
     if (judged.score >= floor) return undefined;
+    if (withoutRequestPenalties(judged).score >= floor && !(await proven())) {
+      this.logger.warn(
+        { deviceId: device.deviceId, score: judged.score, floor },
+        "Request scored below the auto-block floor by its own headers, no packet proved the device's secret: not blocked",
+      );
+      return undefined;
+    }
     const worst = judged.factors
       .filter((f) => f.effect < 0)
       .sort((a, b) => a.effect - b.effect)

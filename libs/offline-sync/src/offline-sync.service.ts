@@ -30,7 +30,7 @@ import {
 } from './domain/attendance-log';
 import { KnownLinks } from './infrastructure/persistence/attendance-log.repository';
 import { AttendancePayload, SignedPacket } from './domain/attendance-packet';
-import { PacketCheck } from './domain/packet-check';
+import { PacketCheck, signedByDevice } from './domain/packet-check';
 
 import {
   INVALID_SIGNATURE_DETAIL,
@@ -87,7 +87,8 @@ export const OFFLINE_TOKEN_ACCESS: AccessDoc = {
  * limits. Accepted packets go to the ledger; every rejection becomes a fraud event. The
  * request is scored by DeviceTrustService (the score goes into each link's meta, with
  * `lowTrust: true` below TRUST_LOW_THRESHOLD); accepted packets are screened by the pattern
- * rules (flagged, not rejected); a score below TRUST_AUTO_BLOCK_FLOOR blocks the device.
+ * rules (flagged, not rejected); a score below TRUST_AUTO_BLOCK_FLOOR blocks the device (by
+ * the request's own headers only when a packet of the batch verified its HMAC).
  */
 @Injectable()
 export class OfflineSyncService {
@@ -136,7 +137,10 @@ export class OfflineSyncService {
     const checking = this.startChecks(device, packets);
     const standing = await this.workerStanding(device);
     const trust = await this.trust.score(device, request, now);
-    const floor = await this.trust.enforceFloor(device, trust, request, now);
+    // the request's own headers may take the device under the floor only when a packet of it
+    // proves the device's secret (its HMAC verified): awaited only when that decides
+    const proven = async () => (await checking()).some(signedByDevice);
+    const floor = await this.trust.enforceFloor(device, trust, request, now, proven);
     if (floor === 'blocked') {
       await this.fraud.record({
         type: 'device_blocked',
@@ -257,6 +261,7 @@ export class OfflineSyncService {
         await this.trust.score(device, request, fresh),
         request,
         fresh,
+        proven,
       );
     }
     this.logger.log(

@@ -1,5 +1,11 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+} from '@nestjs/common';
+import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appConfig, AppSettings } from '@app/common';
@@ -37,17 +43,25 @@ export interface UnheldStoreMacKeysFinding {
  * /health `devices.unheldStoreMacKids`: reported, not degraded, as the legacy tagging's refusal).
  * Nothing is unblocked: the rows stay refused until the key is back (tester F2).
  *
- * Bounded: read once per start, only when the manifest names a key not held (MAX_SCANNED
- * devices and kiosks at most). A MongoDB restore has no manifest: nothing is found there.
+ * Bounded: only when the manifest names a key not held (a start whose keys hold every kid the
+ * manifest names reads the manifest's head and nothing else, however long the manifest stays in
+ * DATA_DIR), MAX_SCANNED devices and kiosks at most, in the background once the server listens
+ * (review LOW 7: it delayed the start by up to 20,000 row reads), yielding between pages; its
+ * failure is logged, never a crash. /health reports it once counted. A MongoDB restore has no
+ * manifest: nothing is found there.
  */
 @Injectable()
-export class UnheldStoreMacKeys implements OnApplicationBootstrap {
+export class UnheldStoreMacKeys implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('StoreMac');
   private found?: UnheldStoreMacKeysFinding;
+  private stopped = false;
+  /** The background count (it never rejects): a closing app stops it and waits for its page. */
+  private counting?: Promise<void>;
 
   constructor(
     @Inject(appConfig.KEY) private readonly app: AppSettings,
     private readonly modules: ModuleRef,
+    private readonly adapterHost: HttpAdapterHost,
   ) {}
 
   /** What this start found (undefined: nothing reads tampered under a key the backup names). */
@@ -60,12 +74,32 @@ export class UnheldStoreMacKeys implements OnApplicationBootstrap {
     if (!mac) return;
     const kids = (await manifestKids(this.app.dataDir)).filter((kid) => !mac.knows(kid));
     if (kids.length === 0) return;
+    this.afterListen(() => {
+      this.counting = this.countInBackground(kids);
+    });
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    await this.counting;
+  }
+
+  /** Runs `start` once the HTTP server listens (at once, on the next turn, without one). */
+  private afterListen(start: () => void): void {
+    const server = this.adapterHost.httpAdapter?.getHttpServer() as
+      { listening?: boolean; once(event: 'listening', listener: () => void): unknown } | undefined;
+    if (server && !server.listening) server.once('listening', start);
+    else setImmediate(start);
+  }
+
+  private async countInBackground(kids: string[]): Promise<void> {
     try {
       const found = await this.count(kids);
-      if (found.devices === 0 && found.kiosks === 0) return;
+      if (this.stopped || (found.devices === 0 && found.kiosks === 0)) return;
       this.found = found;
       this.logger.error(unheldMessage(found, 'ALARM: '));
     } catch (error) {
+      if (this.stopped) return;
       this.logger.error(
         `ALARM: this DATA_DIR was restored from a backup whose rows may be tagged under store-MAC key(s) ${kids.join(', ')}, not held by this server; counting the rows that read tampered failed (${(error as Error).message}): put those keys back into STORE_MAC_RETIRED_KEYS and restart`,
       );
@@ -76,7 +110,9 @@ export class UnheldStoreMacKeys implements OnApplicationBootstrap {
     const found: UnheldStoreMacKeysFinding = { kids, devices: 0, kiosks: 0, capped: false };
     let scanned = 0;
     const devices = this.optional(WorkerDeviceService);
-    for (let after: string | undefined; devices && !found.capped;) {
+    for (let after: string | undefined; devices && !found.capped && !this.stopped;) {
+      // the requests first: a page read is synchronous on SQLite
+      await yieldToIo();
       const page = await devices.list(PAGE, after);
       found.devices += page.filter((d) => d.blockIntegrity === 'tampered').length;
       scanned += page.length;
@@ -85,7 +121,8 @@ export class UnheldStoreMacKeys implements OnApplicationBootstrap {
       found.capped = scanned >= MAX_SCANNED;
     }
     const kiosks = this.optional(KioskRegistryService);
-    for (let after: string | undefined; kiosks && !found.capped;) {
+    for (let after: string | undefined; kiosks && !found.capped && !this.stopped;) {
+      await yieldToIo();
       const page = await kiosks.list(PAGE, after);
       found.kiosks += page.filter((k) => k.integrity === 'tampered').length;
       scanned += page.length;
@@ -111,8 +148,12 @@ export function unheldMessage(found: UnheldStoreMacKeysFinding, prefix = ''): st
   return (
     `${prefix}this DATA_DIR was restored from a backup (${BACKUP_MANIFEST}) whose rows may be tagged under store-MAC key(s) ${found.kids.join(', ')}, which this server does not hold: ` +
     `${atLeast}${found.devices} worker device(s) and ${atLeast}${found.kiosks} kiosk(s) read tampered and are refused (403 device_blocked), and fraud events under them read tampered too. ` +
-    'A key missing, not necessarily a forgery: put each of those keys back into STORE_MAC_RETIRED_KEYS ({"kid", "key", "retiredAt"} from the backup\'s secrets.json or your key store) and restart every replica, then run npm run keys:retag; nothing is unblocked until then'
+    'A tag names no key, so a row under a key not held cannot be told from a forged one: the manifest says the restored rows may be under those keys (most likely a key dropped since the backup), but a forged row reads the same until they are back; put each of those keys back into STORE_MAC_RETIRED_KEYS ({"kid", "key", "retiredAt"} from the backup\'s secrets.json or your key store) and restart every replica, then run npm run keys:retag; nothing is unblocked until then'
   );
+}
+
+function yieldToIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   parseVersion,
   TrustInput,
   UNSIGNED_PENALTY_CAP,
+  withoutRequestPenalties,
 } from './trust-score';
 
 const NOW = new Date('2026-03-01T00:00:00Z');
@@ -296,5 +297,32 @@ describe('computeTrustScore', () => {
       ),
     ).toBe(true);
     expect(['8.8.8.8', '172.32.0.1', '2001:db8::1'].some(isPrivateIp)).toBe(false);
+  });
+});
+
+describe('withoutRequestPenalties', () => {
+  it("should drop only the request's negative factors, keeping its positive ones and the history", () => {
+    const trust = computeTrustScore(
+      input({
+        fraudEvents: [{ type: 'impossible_travel', at: NOW }],
+        request: {
+          userAgent: 'MDAI-Worker/1.4.0 (iOS 17; iPhone 13)',
+          appVersion: '1.4.0',
+          deviceIdHeader: 'another-device',
+        },
+      }),
+    );
+    // 50 - 10 (impossible_travel) - 20 (iOS vs Android) + 5 (app version) - 30 (x-device-id)
+    expect(trust.score).toBe(0);
+    const judged = withoutRequestPenalties(trust);
+    // 50 - 10 + 5: the history still counts, the headers' penalties do not
+    expect(judged.score).toBe(45);
+    const effects = Object.fromEntries(judged.factors.map((f) => [f.name, f.effect]));
+    expect(effects).toMatchObject({
+      fraud_history: -10,
+      user_agent: 0,
+      app_version: 5,
+      device_id_header: 0,
+    });
   });
 });

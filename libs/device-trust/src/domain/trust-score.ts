@@ -145,7 +145,39 @@ export function computeTrustScore(input: TrustInput): TrustScore {
     return { score: 0, factors };
   }
   factors.push({ name: 'block_state', effect: 0, detail: 'not blocked' });
-  return { score: Math.max(0, Math.min(100, Math.round(sum))), factors };
+  return { score: clampedScore(sum), factors };
+}
+
+function clampedScore(sum: number): number {
+  return Math.max(0, Math.min(100, Math.round(sum)));
+}
+
+/** The factors a request's own signals give (its headers and address): its sender chooses them. */
+export const REQUEST_FACTORS: ReadonlySet<string> = new Set([
+  'user_agent',
+  'app_version',
+  'device_id_header',
+  'ip',
+]);
+
+/**
+ * The score of an unblocked device's request without what its own signals take off (their
+ * positive effects stay): what the auto-block floor judges when no packet of the request
+ * proved the device's secret (review MED 3). The headers are the sender's choice, so a bearer
+ * token alone (`x-device-id` naming another device −30, another OS family −20, a bad app
+ * version −10) would otherwise block a fresh phone with no packet at all.
+ */
+export function withoutRequestPenalties(trust: TrustScore): TrustScore {
+  const factors = trust.factors.map((f) =>
+    REQUEST_FACTORS.has(f.name) && f.effect < 0
+      ? {
+          ...f,
+          effect: 0,
+          detail: `${f.detail} (not counted: no packet proved the device's secret)`,
+        }
+      : f,
+  );
+  return { score: clampedScore(factors.reduce((total, f) => total + f.effect, 0)), factors };
 }
 
 function ageFactor(now: Date, createdAt: Date): TrustFactor {

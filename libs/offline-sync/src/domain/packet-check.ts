@@ -12,6 +12,11 @@ export type PacketCheck =
   | { ok: false; detail: string }
   | { ok: true; atMs: number; signatureValid: boolean; dataJcs: string };
 
+/** The packet carries the device's HMAC: its sender holds the device's secret. */
+export function signedByDevice(check: PacketCheck): boolean {
+  return check.ok && check.signatureValid;
+}
+
 /**
  * The per-packet work that needs no store and no clock, in batch order: pure and
  * deterministic, so a worker thread (`packet-check.worker.ts`) and the caller's thread give
