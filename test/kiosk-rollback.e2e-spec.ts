@@ -140,6 +140,43 @@ type Row = Record<string, unknown>;
     expect(await kioskAuth(old)).toEqual({ code: 'device_blocked', close: 4403 });
   });
 
+  it("should read a row put back with the kiosk's newest event deleted as tampered when another kiosk's event follows the row's (attack A)", async () => {
+    const kiosk = await TestKiosk.registered(t, 'TEE-ROLLBACK-INTERLEAVED');
+    // the store whole before (an event deleted anywhere makes every kiosk read tampered: this
+    // runs before the test that deletes one)
+    expect(await listed(kiosk.deviceId)).toMatchObject({ status: 'active', integrity: 'verified' });
+    const active = copyRow(kiosk.deviceId);
+    // another kiosk's event right after the row's, then the kiosk's block (the store's newest)
+    await TestKiosk.registered(t, 'TEE-ROLLBACK-OTHER');
+    await act(kiosk.deviceId, 'block');
+    expect(await listed('TEE-ROLLBACK-OTHER')).toMatchObject({ integrity: 'verified' });
+    withStoreFile(t, (db) => {
+      const [other, mine] = db
+        .prepare(`SELECT device_id FROM kiosk_events WHERE seq > ? ORDER BY seq`)
+        .all(active.event_seq) as { device_id: string }[];
+      expect([other.device_id, mine.device_id]).toEqual(['TEE-ROLLBACK-OTHER', kiosk.deviceId]);
+    });
+    putBack(active, true);
+
+    expect(await listed(kiosk.deviceId)).toMatchObject({
+      status: 'blocked',
+      integrity: 'tampered',
+    });
+    expect(await challenge(kiosk.deviceId)).toEqual([403, 'device_blocked']);
+    expect(await kioskAuth(kiosk)).toEqual({ code: 'device_blocked', close: 4403 });
+
+    // the hole fails every kiosk whose state is older than it (the other one too), each repaired
+    // on its own: a rotation numbers its event past the mark
+    expect(await listed('TEE-ROLLBACK-OTHER')).toMatchObject({ integrity: 'tampered' });
+    const rotated = await admin(`/api/kiosks/${kiosk.deviceId}/rotate-key`, {
+      public_key: kiosk.publicKeyPem,
+      reason: 'row put back in the database',
+    });
+    expect([rotated.status, rotated.body.integrity]).toEqual([200, 'verified']);
+    await act(kiosk.deviceId, 'unblock');
+    expect(await listed(kiosk.deviceId)).toMatchObject({ status: 'active', integrity: 'verified' });
+  });
+
   it("should read a row put back with the kiosk's newest event deleted as tampered", async () => {
     const kiosk = await TestKiosk.registered(t, 'TEE-ROLLBACK-DELETED');
     const active = copyRow(kiosk.deviceId);

@@ -35,8 +35,10 @@ function written(seal: KioskSeal, e: KioskEvent, seq: number) {
 /** A store numbering `seqs`, its mark at `mark` tagged by `seal`. */
 function sequence(seal: KioskSeal, seqs: number[], mark: number): KioskEventSequence {
   return {
-    nextAfter: (seq) => seqs.filter((s) => s > seq).sort((a, b) => a - b)[0],
-    count: () => seqs.length,
+    numbered: (after) => ({
+      count: seqs.filter((s) => s > after).length,
+      newest: seqs.length ? Math.max(...seqs) : undefined,
+    }),
     mark: () => ({ seq: mark, tag: seal.markTag(mark) }),
   };
 }
@@ -53,8 +55,25 @@ describe('KioskSeal', () => {
     // that later event deleted: the mark (or the next number, 3) says it was written
     expect(seal.stateIntegrity(state, stored, sequence(seal, [1], 2))).toBe('tampered');
     expect(seal.stateIntegrity(state, stored, sequence(seal, [1, 3], 3))).toBe('tampered');
-    // another kiosk's event next: fine
+    // another kiosk's event next, the store whole: fine
     expect(seal.stateIntegrity(state, stored, sequence(seal, [1, 2], 2))).toBe('verified');
+    // attack A: another kiosk's event 2, this kiosk's later event 3 (the newest) deleted with
+    // its row put back: the next number after the row's exists, the store is short of its mark
+    expect(seal.stateIntegrity(state, stored, sequence(seal, [1, 2], 3))).toBe('tampered');
+    // ... or an event numbered past the mark
+    expect(seal.stateIntegrity(state, stored, sequence(seal, [1, 2, 3], 2))).toBe('tampered');
+    // a hole before the row's event (another kiosk's event deleted): not this kiosk's concern,
+    // so a kiosk repaired past a hole (its rotation numbered after the mark) verifies
+    const repaired = written(seal, event('e3', 'key_rotated'), 3);
+    expect(seal.stateIntegrity(repaired.state, repaired.stored, sequence(seal, [1, 3], 3))).toBe(
+      'verified',
+    );
+    // a mark whose tag does not verify
+    const forged: KioskEventSequence = {
+      numbered: () => ({ count: 0, newest: 1 }),
+      mark: () => ({ seq: 1, tag: 'forged' }),
+    };
+    expect(seal.stateIntegrity(state, stored, forged)).toBe('tampered');
     // a newest event whose tag does not verify
     expect(seal.stateIntegrity(state, { ...stored, tag: 'forged' }, undefined)).toBe('tampered');
     // without a store-wide numbering (MongoDB): the newest event alone
@@ -69,8 +88,7 @@ describe('KioskSeal', () => {
       eventSeq: null,
     };
     const none: KioskEventSequence = {
-      nextAfter: () => undefined,
-      count: () => 0,
+      numbered: () => ({ count: 0, newest: undefined }),
       mark: () => undefined,
     };
     expect(seal.stateIntegrity(old, undefined, none)).toBe('legacy');
@@ -81,6 +99,9 @@ describe('KioskSeal', () => {
     expect(seal.stateIntegrity(old, since, sequence(seal, [1], 1))).toBe('tampered');
     // its events deleted too: the mark says one was written
     expect(seal.stateIntegrity(old, undefined, sequence(seal, [], 1))).toBe('tampered');
+    // its event 2 deleted with another kiosk's event 1 left: short of the mark
+    expect(seal.stateIntegrity(old, undefined, sequence(seal, [1], 2))).toBe('tampered');
+    expect(seal.stateIntegrity(old, undefined, sequence(seal, [1, 2], 2))).toBe('legacy');
     expect(seal.stateIntegrity({ ...old, tag: 'forged' }, undefined, none)).toBe('tampered');
   });
 
@@ -119,16 +140,19 @@ describe('KioskSeal', () => {
     expect(onlyB.stateIntegrity({ ...legacy, tag: legacyPlan.stateTag }, undefined)).toBe('legacy');
   });
 
-  it("should re-tag the store's mark under the current key, not under an excepted one", () => {
+  it("should re-tag the store's mark under the current key, under an excepted one only when the numbering confirms it", () => {
     const [a, b] = [newKey(), newKey()];
     const underA = new KioskSeal(new StoreMac({ signingKey, storeMacKey: a }));
     const underB = new KioskSeal(
       new StoreMac({ signingKey, storeMacKey: b, storeMacRetiredKeys: [a] }),
     );
     const mark = { seq: 3, tag: underA.markTag(3) };
-    expect(underB.retagMark(mark)).toBe(underB.markTag(3));
-    expect(underB.retagMark(mark, [a.kid])).toBeUndefined();
-    expect(underB.retagMark({ seq: 3, tag: underB.markTag(3) })).toBeUndefined();
-    expect(underB.retagMark({ seq: 4, tag: mark.tag })).toBeUndefined();
+    const whole = { count: 3, newest: 3 };
+    expect(underB.retagMark(mark, whole)).toBe(underB.markTag(3));
+    // under an excepted key: re-tagged when the numbering confirms its number, else left
+    expect(underB.retagMark(mark, whole, [a.kid])).toBe(underB.markTag(3));
+    expect(underB.retagMark(mark, { count: 2, newest: 3 }, [a.kid])).toBeUndefined();
+    expect(underB.retagMark({ seq: 3, tag: underB.markTag(3) }, whole)).toBeUndefined();
+    expect(underB.retagMark({ seq: 4, tag: mark.tag }, whole)).toBeUndefined();
   });
 });

@@ -31,12 +31,13 @@ export interface KioskTrust {
  *   replicas' clocks differ) and verifies: a whole earlier row put back (the active row saved
  *   before a block, the row of a key rotated out) names an older event and reads `tampered`.
  * - On SQLite the events are numbered 1, 2, 3 ... across all kiosks, and a tagged mark holds the
- *   newest number (KioskEventSequence): the kiosk's newest event deleted with its row put back
- *   leaves a hole after the row's event (or the mark past it) and reads `tampered` too. Only the
- *   kiosk store's every change since, of every kiosk, taken back together (rows, events, mark:
- *   the store put back whole) verifies; a backup or the transparency log tells that. On MongoDB
- *   a kiosk's events are embedded in its document: its fields put back read `tampered`, the whole
- *   earlier document (its events with it) verifies, as a worker device's does.
+ *   newest number (KioskEventSequence): any event after the row's deleted (the kiosk's own after
+ *   another's, or the store's newest) leaves the numbers past the row's short of the
+ *   mark, and reads `tampered` too (gaplessAfter). Not caught: the kiosk's later events
+ *   re-attributed (their deviceId rewritten) rather than deleted, and the kiosk store put back
+ *   whole; a backup or the transparency log tells that. On MongoDB a kiosk's events are embedded
+ *   in its document: its fields put back read `tampered`, the whole earlier document (its events
+ *   with it) verifies, as a worker device's does.
  * - The repair is an admin's key rotation with the kiosk's genuine key: it tags the new key with
  *   the kiosk blocked (the stored status is not to be trusted), and an unblock then makes it
  *   active. An unblock of a tampered kiosk is refused (it would vouch for a key nobody checked).
@@ -99,7 +100,7 @@ export class KioskSeal {
   ): KioskIntegrity {
     const by = boundEvent(state);
     if (by && this.mac.verify('kiosk-state', boundData(state.kiosk, by), state.tag)) {
-      return this.setByNewest(by, newest) && this.noneAfter(by.seq, sequence)
+      return this.setByNewest(by, newest) && this.gaplessAfter(by.seq, sequence)
         ? 'verified'
         : 'tampered';
     }
@@ -107,7 +108,7 @@ export class KioskSeal {
     // only while the kiosk has had none since (every event the store numbered still there)
     const unbound = this.unboundKid(state.kiosk, state.tag);
     if (!unbound || newest) return 'tampered';
-    return this.gapless(sequence) ? 'legacy' : 'tampered';
+    return this.gaplessAfter(0, sequence) ? 'legacy' : 'tampered';
   }
 
   /** The kiosk as read with its tag checked: one that does not verify fails closed (blocked). */
@@ -176,11 +177,23 @@ export class KioskSeal {
     return from.length > 0 ? { ...plan, result: 'retagged', from: from[0] } : plan;
   }
 
-  /** `keys:retag` of the SQLite store's mark: its new tag, undefined when left as it is. */
-  retagMark(mark: KioskStoredMark | undefined, except: readonly string[] = []): string | undefined {
+  /**
+   * `keys:retag` of the SQLite store's mark: its new tag under the current key, undefined when
+   * left as it is. Under an excepted (leaked) key it is re-tagged too when the numbering confirms
+   * it (`numbered`: as many events as its number, the newest that number): it holds nothing but
+   * that number, and left under the excepted key it would stop verifying once that key is
+   * dropped, every kiosk then reading `tampered`. One the numbering does not confirm is left.
+   */
+  retagMark(
+    mark: KioskStoredMark | undefined,
+    numbered: { count: number; newest: number | undefined },
+    except: readonly string[] = [],
+  ): string | undefined {
     if (!mark || typeof mark.seq !== 'number') return undefined;
     const kid = this.mac.kidOf('kiosk-event-mark', markData(mark.seq), mark.tag);
-    if (kid === undefined || kid === this.mac.kid || except.includes(kid)) return undefined;
+    if (kid === undefined || kid === this.mac.kid) return undefined;
+    const confirmed = numbered.count === mark.seq && numbered.newest === mark.seq;
+    if (except.includes(kid) && !confirmed) return undefined;
     return this.markTag(mark.seq);
   }
 
@@ -195,21 +208,21 @@ export class KioskSeal {
   }
 
   /**
-   * No event of the kiosk was deleted after `seq`: the store's next number is `seq + 1`, or
-   * `seq` is the newest the mark says was written.
+   * Every number after `seq` that the mark says was written is there, and none past the mark
+   * (the numbers are unique: as many past `seq` as the mark is past it is seq + 1 ... mark): an
+   * event deleted after the row's, the kiosk's own or anyone's, leaves the store short. With the
+   * kiosk's newest numbered event being the one its row names (setByNewest), no event of the
+   * kiosk after that one is left as the kiosk's. A hole before `seq` is not this kiosk's
+   * concern: a kiosk repaired (a rotation numbers its event past the mark) verifies again.
+   * Not caught: an event's deviceId rewritten (its tag no longer verifies, but it is no longer
+   * the kiosk's and no read of the kiosk reads it); see docs/architecture.md.
    */
-  private noneAfter(seq: number, sequence: KioskEventSequence | undefined): boolean {
-    if (!sequence) return true;
-    const next = sequence.nextAfter(seq);
-    if (next !== undefined) return next === seq + 1;
-    return this.markSeq(sequence.mark()) === seq;
-  }
-
-  /** Every number the mark says was written is there (none deleted). */
-  private gapless(sequence: KioskEventSequence | undefined): boolean {
+  private gaplessAfter(seq: number, sequence: KioskEventSequence | undefined): boolean {
     if (!sequence) return true;
     const mark = sequence.mark();
-    return sequence.count() === (mark === undefined ? 0 : this.markSeq(mark));
+    const marked = mark === undefined ? 0 : this.markSeq(mark);
+    const { count, newest } = sequence.numbered(seq);
+    return count === marked - seq && (newest ?? 0) === marked;
   }
 
   /** The mark's number when its tag verifies (NaN otherwise: matches no count). */
@@ -259,15 +272,13 @@ export interface KioskStoredMark {
 }
 
 /**
- * The SQLite store's numbering of kiosk events (1, 2, 3 ... across all kiosks, in write order),
- * asked lazily: a verified state needs one seek, and the mark only at the store's newest event;
- * only an unbound (legacy) one counts the events.
+ * The SQLite store's numbering of kiosk events (1, 2, 3 ... across all kiosks, in write order,
+ * unique), asked lazily: only a read of a state that verifies counts the numbered events past
+ * its own (a range of the seq index) and reads the mark.
  */
 export interface KioskEventSequence {
-  /** The first number after `seq` in the store (any kiosk's event); undefined when none. */
-  nextAfter(seq: number): number | undefined;
-  /** How many events carry a number. */
-  count(): number;
+  /** How many events carry a number past `after`, and the newest number (undefined: none). */
+  numbered(after: number): { count: number; newest: number | undefined };
   /** The mark; undefined when none is stored (no event numbered yet). */
   mark(): KioskStoredMark | undefined;
 }

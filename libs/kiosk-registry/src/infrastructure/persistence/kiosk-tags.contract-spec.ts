@@ -335,5 +335,67 @@ describeStoreContract(
         integrity: 'verified',
       });
     });
+
+    it('should leave no kiosk tampered once an excepted key is dropped when only the mark was under it (SQLite: the mark re-tagged)', async () => {
+      const newKey = (): StoreMacKey =>
+        parseStoreMacKey('STORE_MAC_KEY', randomBytes(32).toString('base64'));
+      const [a, b, c] = [newKey(), newKey(), newKey()];
+      // two servers' keys: the other kiosk written under c, then one under a (the mark's, now)
+      const [other, leaked] = [kiosk('TEE-A-other'), kiosk('TEE-B-leaked')];
+      await (
+        await withTags(true, false, { current: c })
+      ).register(other, event(other.deviceId, 'registered'));
+      await (
+        await withTags(true, false, { current: a })
+      ).register(leaked, event(leaked.deviceId, 'registered'));
+      const rotated = await withTags(true, false, { current: b, retired: [a, c] });
+      expect(await rotated.retagPage('', 10, [a.kid])).toEqual([
+        { deviceId: other.deviceId, result: 'retagged', from: c.kid },
+        { deviceId: leaked.deviceId, result: 'suspect', from: a.kid },
+      ]);
+      // key A dropped: the re-tagged kiosk still verifies, the suspect one is blocked
+      const dropped = await withTags(true, false, { current: b, retired: [c] });
+      expect(await dropped.findByDeviceId(other.deviceId)).toMatchObject({
+        status: 'active',
+        integrity: 'verified',
+      });
+      expect(await dropped.findByDeviceId(leaked.deviceId)).toMatchObject({
+        status: 'blocked',
+        integrity: 'tampered',
+      });
+    });
+
+    it('should re-tag a kiosk stored without events (MongoDB: no `events` field) rather than find it changed on every try', async () => {
+      const newKey = (): StoreMacKey =>
+        parseStoreMacKey('STORE_MAC_KEY', randomBytes(32).toString('base64'));
+      const [a, b] = [newKey(), newKey()];
+      const k = kiosk('TEE-no-events');
+      await (
+        await withTags(true, false, { current: a })
+      ).register(k, event(k.deviceId, 'registered'));
+      // as stored before events were kept (legacy-tagged under A, no event)
+      const legacyTag = new KioskSeal(new StoreMac({ signingKey, storeMacKey: a })).tag(k, true);
+      if (driver() === 'sqlite') {
+        const db = (store() as SqliteStore).db;
+        db.prepare(
+          'UPDATE kiosk_devices SET tag = ?, event_id = NULL, event_seq = NULL WHERE device_id = ?',
+        ).run(legacyTag, k.deviceId);
+        db.prepare('DELETE FROM kiosk_events WHERE device_id = ?').run(k.deviceId);
+        db.prepare('DELETE FROM kiosk_event_mark').run();
+      } else {
+        await (store() as MongoStore).connection
+          .collection('kiosk_devices')
+          .updateOne(
+            { deviceId: k.deviceId },
+            { $set: { tag: legacyTag }, $unset: { events: '', eventId: '', eventSeq: '' } },
+          );
+      }
+      const rotated = await withTags(true, false, { current: b, retired: [a] });
+      expect(await rotated.retagPage('', 10, [])).toEqual([
+        { deviceId: k.deviceId, result: 'retagged', from: a.kid },
+      ]);
+      const dropped = await withTags(true, false, { current: b });
+      expect((await dropped.findByDeviceId(k.deviceId))?.integrity).toBe('legacy');
+    });
   },
 );

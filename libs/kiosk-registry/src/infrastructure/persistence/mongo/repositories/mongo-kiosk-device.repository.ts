@@ -334,7 +334,8 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
             _id: doc._id,
             tag: doc.tag ?? { $exists: false },
             updatedAt: doc.updatedAt,
-            events: doc.events ?? [],
+            // absent matches only absent (`[]` would never match: `changed` on every run)
+            events: doc.events ?? { $exists: false },
           },
           { $set: { ...(plan.stateTag !== undefined ? { tag: plan.stateTag } : {}), events } },
         );

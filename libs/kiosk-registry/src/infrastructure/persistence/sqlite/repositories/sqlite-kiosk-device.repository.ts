@@ -45,8 +45,7 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   private readonly eventsOf: Statement<[string], KioskEventRow>;
   /** The tags' reads (KioskEventSequence, a kiosk's newest numbered event): on first use. */
   private newestOf?: Statement<[string], KioskEventRow>;
-  private nextSeq?: Statement<[number], { seq: number }>;
-  private countSeq?: Statement<[], { n: number }>;
+  private numberedRow?: Statement<[number], { n: number; top: number | null }>;
   private markRow?: Statement<[], KioskStoredMark>;
   private readonly logger = new Logger('KioskSeal');
 
@@ -129,14 +128,13 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   /** The store-wide numbering, read lazily as KioskSeal asks. */
   private sequence(): KioskEventSequence {
     return {
-      nextAfter: (seq) =>
-        (this.nextSeq ??= this.db.prepare(
-          'SELECT seq FROM kiosk_events WHERE seq > ? ORDER BY seq LIMIT 1',
-        )).get(seq)?.seq,
-      count: () =>
-        (this.countSeq ??= this.db.prepare(
-          'SELECT count(*) AS n FROM kiosk_events WHERE seq IS NOT NULL',
-        )).get()!.n,
+      numbered: (after) => {
+        const row = (this.numberedRow ??= this.db.prepare(
+          `SELECT (SELECT count(*) FROM kiosk_events WHERE seq > ?) AS n,
+                  (SELECT max(seq) FROM kiosk_events) AS top`,
+        )).get(after)!;
+        return { count: row.n, newest: row.top ?? undefined };
+      },
       mark: () => this.mark(),
     };
   }
@@ -350,10 +348,11 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
       );
       if (outcome) out.push(outcome);
     }
-    // the store's mark, under the key it verifies under (a leaked one's left: it reads as none)
+    // the store's mark, under the current key (one under a leaked key only when the numbering
+    // confirms its number: KioskSeal.retagMark)
     await this.turns.write(
       this.immediate(() => {
-        const tag = seal.retagMark(this.mark(), except);
+        const tag = seal.retagMark(this.mark(), this.sequence().numbered(0), except);
         if (tag !== undefined) {
           this.db.prepare('UPDATE kiosk_event_mark SET tag = ? WHERE id = 1').run(tag);
         }
