@@ -201,6 +201,12 @@ export class LogPass<T extends ChainLink> {
     const until = Math.min(sealed, this.walk.size + limit);
     if (this.walk.size < until) await this.walk.walk(pages(this.walk.size), until);
     if (this.walk.broken) return this.walk.result();
+    // the records ran out below the last checkpoint: the tail was cut (settle names it). A
+    // pass that waited for them instead would never end, and never report it.
+    if (this.walk.size < until) {
+      await this.walk.settle(pages, () => this.tlog.idle(this.origin));
+      return this.walk.result();
+    }
     if (this.walk.size < sealed) return undefined;
     // the entries up to the last checkpoint: its row and any stored since are checked (the
     // entries they reach read on), as `verify` ends
