@@ -57,12 +57,13 @@ describe('timesheet corrections: how far back add_shift reaches (e2e, controllab
     clock.set('2026-12-06T10:01:00.000Z');
     await setSites(givenLater, [a, b]);
     clock.set('2026-12-06T10:05:00.000Z');
-    // the window starts 62 days before the clock: 2026-10-05T10:05:00.000Z
+    // the window starts at the start of the site's day 62 days before the clock: 2026-10-05 in
+    // Kolkata, from 2026-10-04T18:30:00.000Z (whatever the time of day now)
     const dates: Array<[string, string, string]> = [
       ['2026-12-06T02:00:00.000Z', '2026-12-06T06:00:00.000Z', '201'], // the same day, before both
       ['2026-11-21T03:30:00.000Z', '2026-11-21T11:30:00.000Z', '201'], // the tester's date
-      ['2026-10-05T10:05:00.000Z', '2026-10-05T12:00:00.000Z', '201'], // the window's first instant
-      ['2026-10-05T10:04:59.999Z', '2026-10-05T10:05:30.000Z', '422 shift_too_old'],
+      ['2026-10-04T18:30:00.000Z', '2026-10-04T22:00:00.000Z', '201'], // the window's first instant
+      ['2026-10-04T18:29:59.999Z', '2026-10-04T18:30:00.000Z', '422 shift_too_old'],
       ['2026-08-01T03:30:00.000Z', '2026-08-01T11:30:00.000Z', '422 shift_too_old'],
       ['1970-01-01T00:00:00.000Z', '1970-01-01T08:00:00.000Z', '422 shift_too_old'],
     ];
@@ -85,7 +86,7 @@ describe('timesheet corrections: how far back add_shift reaches (e2e, controllab
       '1970-01-01T08:00:00.000Z',
     );
     expect(typo.body.message).toBe(
-      'The shift begins at 1970-01-01T00:00:00.000Z, more than TIMESHEET_BACKFILL_DAYS (62) days ago: a shift is recorded from 2026-10-05T10:05:00.000Z on (is the date mistyped?)',
+      'The shift begins at 1970-01-01T00:00:00.000Z, more than TIMESHEET_BACKFILL_DAYS (62) days ago: a shift is recorded from 2026-10-04T18:30:00.000Z on (is the date mistyped?)',
     );
 
     // recorded at B for the worker given B later, as for the other: in B's timesheet and payroll
@@ -194,8 +195,9 @@ describe('timesheet corrections: TIMESHEET_BACKFILL_DAYS set (e2e, controllable 
     expect([typo.status, typo.body.code]).toEqual([422, 'shift_too_old']);
     expect(typo.body.message).toContain('TIMESHEET_BACKFILL_DAYS (400)');
 
-    // ten days on the shift is past the window: its retry is still the duplicate it is, a new
-    // one is refused
+    // ten days on the shift's day is past the window (it starts 2025-11-11 in Kolkata,
+    // 2025-11-10T18:30:00.000Z): its retry is still the duplicate it is, a new one that day is
+    // refused, one on the window's first day recorded
     clock.set('2026-12-16T10:00:00.000Z');
     const retry = await send(b);
     expect([retry.status, retry.body.status, retry.body.seq]).toEqual([
@@ -205,9 +207,15 @@ describe('timesheet corrections: TIMESHEET_BACKFILL_DAYS set (e2e, controllable 
     ]);
     const again = await send(b, {
       correctionId: undefined,
-      at: '2025-11-11T03:30:00.000Z',
-      until: '2025-11-11T11:30:00.000Z',
+      at: '2025-11-10T12:30:00.000Z',
+      until: '2025-11-10T14:30:00.000Z',
     });
     expect([again.status, again.body.code]).toEqual([422, 'shift_too_old']);
+    const firstDay = await send(b, {
+      correctionId: undefined,
+      at: '2025-11-10T18:30:00.000Z',
+      until: '2025-11-10T20:30:00.000Z',
+    });
+    expect(firstDay.status).toBe(201);
   });
 });

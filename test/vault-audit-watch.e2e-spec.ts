@@ -41,6 +41,33 @@ describe('vault: the audit watch (e2e)', () => {
     return String(doc?.purpose);
   }
 
+  /** Deletes the log's last record as a database writer would; returns a function putting it back. */
+  async function deleteLast(): Promise<{ seq: number; putBack: () => Promise<void> }> {
+    if (t.config.database.driver === 'sqlite') {
+      const row = withStoreFile(
+        t,
+        (db) =>
+          db.prepare('SELECT * FROM vault_audit ORDER BY seq DESC LIMIT 1').get() as Record<
+            string,
+            unknown
+          >,
+      );
+      withStoreFile(t, (db) => db.prepare('DELETE FROM vault_audit WHERE seq = ?').run(row.seq));
+      const columns = Object.keys(row);
+      const putBack = async () =>
+        withStoreFile(t, (db) => {
+          db.prepare(
+            `INSERT INTO vault_audit (${columns.join(', ')}) VALUES (${columns.map((c) => '@' + c).join(', ')})`,
+          ).run(row);
+        });
+      return { seq: Number(row.seq), putBack };
+    }
+    const audit = t.app.get<Store, MongoStore>(Store).connection.collection('vault_audit');
+    const [doc] = await audit.find().sort({ seq: -1 }).limit(1).toArray();
+    await audit.deleteOne({ _id: doc._id });
+    return { seq: Number(doc.seq), putBack: async () => void (await audit.insertOne(doc)) };
+  }
+
   it('should name a sealed audit record changed in the database on /health and in the gauge, with no request, and clear once it is put back', async () => {
     for (let i = 0; i < 4; i++) expect((await uploadImage(t)).status).toBe(201);
     expect(await health()).toEqual({ status: 200, vault: { status: 'up' } });
@@ -70,5 +97,27 @@ describe('vault: the audit watch (e2e)', () => {
     const cleared = await pollUntil(health, (h) => h.vault.tamperedAudit === undefined, 30_000);
     expect(cleared).toEqual({ status: 200, vault: { status: 'up' } });
     expect(await gauge(t.baseUrl, 'mdai_vault_audit_tampered')).toBe(0);
+  });
+
+  it('should name the sealed records deleted from the end of the log (their checkpoints kept) on /health, and clear once they are put back', async () => {
+    for (let i = 0; i < 2; i++) expect((await uploadImage(t)).status).toBe(201);
+    expect(await health()).toEqual({ status: 200, vault: { status: 'up' } });
+
+    const last = await deleteLast();
+    const found = await pollUntil(health, (h) => h.vault.tamperedAudit !== undefined, 30_000);
+    expect(found).toEqual({
+      status: 200,
+      vault: {
+        status: 'up',
+        tamperedAudit: { seq: last.seq, reason: 'tail_cut', since: expect.any(String) },
+        message: expect.stringContaining('sealed vault audit record'),
+      },
+    });
+    expect(await gauge(t.baseUrl, 'mdai_vault_audit_tampered')).toBe(1);
+    expect(await verifyAudit(t)).toMatchObject({ ok: false, brokenAtSeq: last.seq });
+
+    await last.putBack();
+    const cleared = await pollUntil(health, (h) => h.vault.tamperedAudit === undefined, 30_000);
+    expect(cleared).toEqual({ status: 200, vault: { status: 'up' } });
   });
 });

@@ -1,6 +1,14 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { actorOf, Clock, Counter, jcs, localDay, MetricsRegistry } from '@app/common';
+import {
+  actorOf,
+  Clock,
+  Counter,
+  jcs,
+  localDay,
+  MetricsRegistry,
+  startOfLocalDay,
+} from '@app/common';
 import { offlineTokenConfig, OfflineTokenSettings } from '@app/device-trust';
 import { WorkerStanding, WorkforceService } from '@app/workforce';
 import {
@@ -609,9 +617,10 @@ export class CorrectionService {
   }
 
   /**
-   * add_shift: the worker exists (404 worker_not_found), the shift begins within
-   * TIMESHEET_BACKFILL_DAYS of the clock (422 shift_too_old: a mistyped year is not written
-   * into the immutable ledger), the worker was active then (as a synced punch is judged) and
+   * add_shift: the worker exists (404 worker_not_found), the shift begins on or after the
+   * site's local day TIMESHEET_BACKFILL_DAYS before the clock's, from its start (422
+   * shift_too_old: a mistyped year is not written into the immutable ledger; whole days, so
+   * what one payroll read shows is recorded whatever the time of day), the worker was active then (as a synced punch is judged) and
    * the site is the worker's for that time as a record made afterwards is judged
    * (`WorkerStanding.backfillSiteAt`): a site it had then, or one given since (a site added
    * later reaches back as the sites of its creation do: the window bounds both); a site it was
@@ -620,7 +629,11 @@ export class CorrectionService {
   private async checkWorkerOfSite(siteId: string, workerId: string, atMs: number): Promise<void> {
     const worker = await this.workforce.findWorker(workerId);
     if (!worker) throw new TimesheetsError('worker_not_found', 'No worker has this workerId');
-    const earliest = this.clock.now().getTime() - this.backfillMs;
+    const zone = await this.projector.zoneOf(siteId);
+    const earliest = startOfLocalDay(
+      localDay(this.clock.now().getTime() - this.backfillMs, zone),
+      zone,
+    );
     if (atMs < earliest) {
       throw new TimesheetsError(
         'shift_too_old',

@@ -215,6 +215,12 @@ export class TimesheetProjector
    * started or the read model was reset.
    */
   private readonly othersRead = new Set<string>();
+  /**
+   * Per site not yet in `othersRead`, the other sites its catch-up of them left (rebuilt by
+   * another process, or stopped): the next read tries these alone, without listing the site's
+   * workers again.
+   */
+  private readonly othersLeft = new Map<string, Set<string>>();
   /** Per site, when its read last warned of another site of its workers that stops. */
   private readonly othersStopWarnedAt = new Map<string, number>();
   /** Per site, when a catch-up last counted its stored entries (`RECHECK_MS`). */
@@ -575,6 +581,7 @@ export class TimesheetProjector
     await this.repo.resetAll(this.seal.kid);
     this.applied.clear();
     this.othersRead.clear();
+    this.othersLeft.clear();
   }
 
   /**
@@ -1052,29 +1059,35 @@ export class TimesheetProjector
    * reaches this site's days), and one whose model stops before a sealed link that fails its
    * check (`timesheets_ledger_unverified` on its reads) leaves the shifts after that link
    * unread: this site's reads answer without their flags, warned in the log (once a minute, and
-   * the stopped site is on /health), and each read of the site tries that site again, so the
-   * flags come back by its recompute once its link is put back. Its entries failing their tags
+   * the stopped site is on /health), and each read of the site tries that site again (those
+   * sites alone: the site's workers are not listed again), so the flags come back by its
+   * recompute once its link is put back. Its entries failing their tags
    * fail this site's read too (`timesheets_tampered`: its days would be computed from them).
    */
   private async catchUpOthers(siteId: string): Promise<void> {
     if (this.othersRead.has(siteId)) return;
-    let done = true;
-    for (const other of await this.otherSitesOf(siteId)) {
+    const left = new Set<string>();
+    for (const other of this.othersLeft.get(siteId) ?? (await this.otherSitesOf(siteId))) {
       if (this.applied.has(other) && !this.stops.has(other)) continue;
       try {
         await this.catchUp(other);
       } catch (error) {
         if (!isRebuilding(error)) throw error;
-        done = false;
+        left.add(other);
         continue;
       }
       const stop = this.stops.get(other);
       if (stop) {
-        done = false;
+        left.add(other);
         this.warnOtherStops(siteId, other, stop.seq);
       }
     }
-    if (done) this.othersRead.add(siteId);
+    if (left.size > 0) {
+      this.othersLeft.set(siteId, left);
+      return;
+    }
+    this.othersLeft.delete(siteId);
+    this.othersRead.add(siteId);
   }
 
   /** The other sites of the site's workers who work at more than one (page by page). */

@@ -106,7 +106,8 @@ export class LogVerifierService {
     origin: string,
     chain: ChainVerifier<T>,
   ): Promise<LogPass<T>> {
-    return new LogPass(origin, await this.begin(origin, chain, false), this.tlog);
+    const begin = () => this.begin(origin, chain, false);
+    return new LogPass(origin, await begin(), begin, this.tlog);
   }
 
   private async begin<T extends ChainLink>(
@@ -187,7 +188,8 @@ export class LogVerifierService {
 export class LogPass<T extends ChainLink> {
   constructor(
     private readonly origin: string,
-    private readonly walk: LogWalk<T>,
+    private walk: LogWalk<T>,
+    private readonly begin: () => Promise<LogWalk<T>>,
     private readonly tlog: TransparencyLogService,
   ) {}
 
@@ -198,14 +200,29 @@ export class LogPass<T extends ChainLink> {
 
   async step(pages: LogPages<T>, limit: number): Promise<LogVerification | undefined> {
     const sealed = (await this.tlog.latest(this.origin))?.size ?? 0;
-    const until = Math.min(sealed, this.walk.size + limit);
+    if (sealed < this.walk.size) {
+      // the log shrank under the pass (a restore without a restart): the walked tree is no
+      // longer the log's, and settled it would report the missing checkpoint of a tree the
+      // log no longer has. The next step starts over from the first entry.
+      this.walk = await this.begin();
+      return undefined;
+    }
+    const bound = this.walk.size + limit;
+    const until = Math.min(sealed, bound);
     if (this.walk.size < until) await this.walk.walk(pages(this.walk.size), until);
     if (this.walk.broken) return this.walk.result();
+    // the records ran out below the last checkpoint: the tail was cut (settle names it). A
+    // pass that waited for them instead would never end, and never report it.
+    if (this.walk.size < until) {
+      const settled = await this.walk.settle(pages, () => this.tlog.idle(this.origin), bound);
+      return settled ? this.walk.result() : undefined;
+    }
     if (this.walk.size < sealed) return undefined;
     // the entries up to the last checkpoint: its row and any stored since are checked (the
-    // entries they reach read on), as `verify` ends
-    await this.walk.settle(pages, () => this.tlog.idle(this.origin));
-    return this.walk.result();
+    // entries they reach read on, within the step's bound: past it the next step goes on), as
+    // `verify` ends
+    const settled = await this.walk.settle(pages, () => this.tlog.idle(this.origin), bound);
+    return settled ? this.walk.result() : undefined;
   }
 }
 
@@ -290,24 +307,34 @@ class LogWalk<T extends ChainLink> {
   /**
    * Settles the walk's end against seals in flight: reads on to a stored checkpoint beyond
    * the walked entries, and waits (bounded) for the checkpoint of uncovered entries and for the
-   * rows of recent witness lines.
+   * rows of recent witness lines. Reads no entry past `until`: false when it stopped there (a
+   * checkpoint stored beyond it; the walk is not settled), else true.
    */
-  async settle(pages: LogPages<T>, sealsInFlight: () => Promise<void>): Promise<void> {
+  async settle(
+    pages: LogPages<T>,
+    sealsInFlight: () => Promise<void>,
+    until = Infinity,
+  ): Promise<boolean> {
     const deadline = performance.now() + SEAL_SETTLE_MS;
     for (;;) {
       await this.takeRows();
-      if (this.chain.firstBreak) return;
+      if (this.chain.firstBreak) return true;
       const beyond = this.rows[this.rowIndex];
       if (beyond) {
-        await this.walk(pages(this.tree.size), beyond.size);
-        if (this.chain.firstBreak) return;
+        if (this.tree.size >= until) return false;
+        await this.walk(pages(this.tree.size), Math.min(beyond.size, until));
+        if (this.chain.firstBreak) return true;
+        if (this.tree.size >= until && this.tree.size < beyond.size) return false;
         // entries are committed before their checkpoint: one the entries do not reach was cut
-        if (this.tree.size < beyond.size) return this.flag(this.tree.size + 1, 'tail_cut');
+        if (this.tree.size < beyond.size) {
+          this.flag(this.tree.size + 1, 'tail_cut');
+          return true;
+        }
         continue;
       }
       const pending = this.pendingWitnessSizes();
-      if (this.lastCovered >= this.tree.size && pending.length === 0) return;
-      if (performance.now() >= deadline) return;
+      if (this.lastCovered >= this.tree.size && pending.length === 0) return true;
+      if (performance.now() >= deadline) return true;
       // a seal stuck on its I/O must not hold the verify past its deadline
       const left = Math.max(0, deadline - performance.now());
       await Promise.race([sealsInFlight(), sleep(left, undefined, { ref: false })]);
