@@ -1,9 +1,8 @@
 import { startUpstreamApps, UpstreamApps } from './support/fake-upstream';
 import { TestKiosk } from './support/kiosk';
-import { openSession } from './support/pairing';
+import { listedKiosk, refusedKioskAuth } from './support/pairing';
 import { withStoreFile } from './support/tamper';
 import { http, MONGODB_URI, TestApp } from './support/test-app';
-import { TestSocket } from './support/ws-client';
 
 /**
  * A whole earlier kiosk row put back by someone who can write the database (SQLite file): the
@@ -62,23 +61,8 @@ type Row = Record<string, unknown>;
     });
     return res.status === 200 ? 200 : [res.status, res.body.code];
   };
-  const kioskAuth = async (kiosk: TestKiosk) => {
-    const session = await openSession(t, PLATFORM_ID);
-    const device = await TestSocket.open(`${t.wsUrl}/ws/device?token=${session.deviceToken}`);
-    const { nonce } = await device.next('challenge');
-    device.send({
-      type: 'auth',
-      session_id: session.sessionId,
-      device_id: kiosk.deviceId,
-      signature: kiosk.signAuth(session.sessionId, nonce),
-    });
-    const error = await device.next('error');
-    return { code: error.code, close: await device.waitClose() };
-  };
-  const listed = async (deviceId: string) =>
-    (await admin(`/api/kiosks?prefix=${deviceId}`, undefined, 'GET')).body.find(
-      (k: { device_id: string }) => k.device_id === deviceId,
-    );
+  const kioskAuth = (kiosk: TestKiosk) => refusedKioskAuth(t, kiosk, PLATFORM_ID);
+  const listed = (deviceId: string) => listedKiosk(t, deviceId);
   const act = async (deviceId: string, action: 'block' | 'unblock') =>
     expect((await admin(`/api/kiosks/${deviceId}/${action}`, { reason: 'review' })).status).toBe(
       200,

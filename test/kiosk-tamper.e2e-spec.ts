@@ -1,10 +1,9 @@
 import { MongoStore, Store } from '@app/persistence';
 import { startUpstreamApps, UpstreamApps } from './support/fake-upstream';
 import { TestKiosk } from './support/kiosk';
-import { openSession, pair } from './support/pairing';
+import { listedKiosk, openSession, pair, refusedKioskAuth } from './support/pairing';
 import { withStoreFile } from './support/tamper';
 import { http, TestApp } from './support/test-app';
-import { TestSocket } from './support/ws-client';
 
 /**
  * A kiosk's public key or status changed by someone who can write the database: the row carries
@@ -62,23 +61,8 @@ describe('kiosk key and status changed outside the server (e2e)', () => {
       wifi_ssid: 'Site-7 Office',
       wifi_password: 'Sup3r-Secret-WiFi-Pa55',
     });
-  const kioskAuth = async (kiosk: TestKiosk) => {
-    const session = await openSession(t, PLATFORM_ID);
-    const device = await TestSocket.open(`${t.wsUrl}/ws/device?token=${session.deviceToken}`);
-    const { nonce } = await device.next('challenge');
-    device.send({
-      type: 'auth',
-      session_id: session.sessionId,
-      device_id: kiosk.deviceId,
-      signature: kiosk.signAuth(session.sessionId, nonce),
-    });
-    const error = await device.next('error');
-    return { code: error.code, close: await device.waitClose() };
-  };
-  const listed = async (deviceId: string) =>
-    (await admin(`/api/kiosks?prefix=${deviceId}`, undefined, 'GET')).body.find(
-      (k: { device_id: string }) => k.device_id === deviceId,
-    );
+  const kioskAuth = (kiosk: TestKiosk) => refusedKioskAuth(t, kiosk, PLATFORM_ID);
+  const listed = (deviceId: string) => listedKiosk(t, deviceId);
 
   it("should refuse a swapped key's holder the Wi-Fi challenge and the relay, list the kiosk as tampered, and take a rotation to the genuine key then an unblock as the repair", async () => {
     const kiosk = await TestKiosk.registered(t, 'TEE-TAMPER-KEY');

@@ -47,6 +47,31 @@ export async function connectDevice(
   return device;
 }
 
+/**
+ * A kiosk's relay auth that the server refuses: a session opened for `platformId`, the kiosk's
+ * signed answer on /ws/device, and the error frame and close code it gets.
+ */
+export async function refusedKioskAuth(
+  app: TestApp,
+  kiosk: TestKiosk,
+  platformId: string,
+): Promise<{ code: unknown; close: unknown }> {
+  const device = await connectDevice(app, kiosk, await openSession(app, platformId));
+  const error = await device.next('error');
+  return { code: error.code, close: await device.waitClose() };
+}
+
+/** The kiosk `deviceId` as the admin listing shows it (undefined when not listed). */
+export async function listedKiosk(
+  app: TestApp,
+  deviceId: string,
+): Promise<Record<string, unknown> | undefined> {
+  const res = await http(app.baseUrl, 'GET', `/api/kiosks?prefix=${deviceId}`, {
+    key: app.keys.admin,
+  });
+  return (res.body as Array<{ device_id: string }>).find((k) => k.device_id === deviceId);
+}
+
 /** Mobile joins on `mobileApp`, kiosk authenticates on `deviceApp` (another instance or the same). */
 export async function pair(
   mobileApp: TestApp,
