@@ -108,29 +108,50 @@ export class UnheldStoreMacKeys implements OnApplicationBootstrap, OnModuleDestr
 
   private async count(kids: string[]): Promise<UnheldStoreMacKeysFinding> {
     const found: UnheldStoreMacKeysFinding = { kids, devices: 0, kiosks: 0, capped: false };
-    let scanned = 0;
+    const scanned = { rows: 0 };
     const devices = this.optional(WorkerDeviceService);
-    for (let after: string | undefined; devices && !found.capped && !this.stopped;) {
-      // the requests first: a page read is synchronous on SQLite
-      await yieldToIo();
-      const page = await devices.list(PAGE, after);
-      found.devices += page.filter((d) => d.blockIntegrity === 'tampered').length;
-      scanned += page.length;
-      if (page.length < PAGE) break;
-      after = page[page.length - 1].deviceId;
-      found.capped = scanned >= MAX_SCANNED;
+    if (devices) {
+      found.devices = await this.countTampered(
+        (after) => devices.list(PAGE, after),
+        (d) => d.blockIntegrity === 'tampered',
+        scanned,
+        found,
+      );
     }
     const kiosks = this.optional(KioskRegistryService);
-    for (let after: string | undefined; kiosks && !found.capped && !this.stopped;) {
-      await yieldToIo();
-      const page = await kiosks.list(PAGE, after);
-      found.kiosks += page.filter((k) => k.integrity === 'tampered').length;
-      scanned += page.length;
-      if (page.length < PAGE) break;
-      after = page[page.length - 1].deviceId;
-      found.capped = scanned >= MAX_SCANNED;
+    if (kiosks) {
+      found.kiosks = await this.countTampered(
+        (after) => kiosks.list(PAGE, after),
+        (k) => k.integrity === 'tampered',
+        scanned,
+        found,
+      );
     }
     return found;
+  }
+
+  /**
+   * The rows of one store that read tampered, page after page by deviceId, until the store ends,
+   * the scan reaches MAX_SCANNED rows in all (`found.capped`) or the app stops.
+   */
+  private async countTampered<T extends { deviceId: string }>(
+    page: (after?: string) => Promise<T[]>,
+    tampered: (row: T) => boolean,
+    scanned: { rows: number },
+    found: UnheldStoreMacKeysFinding,
+  ): Promise<number> {
+    let count = 0;
+    for (let after: string | undefined; !found.capped && !this.stopped;) {
+      // the requests first: a page read is synchronous on SQLite
+      await yieldToIo();
+      const rows = await page(after);
+      count += rows.filter(tampered).length;
+      scanned.rows += rows.length;
+      if (rows.length < PAGE) break;
+      after = rows[rows.length - 1].deviceId;
+      found.capped = scanned.rows >= MAX_SCANNED;
+    }
+    return count;
   }
 
   private optional<T>(type: abstract new (...args: never[]) => T): T | undefined {
