@@ -9,14 +9,14 @@ import { enrollPhone } from './support/worker-client';
 
 /**
  * The sweep read each site's latest checkpoint apart: a read per site a minute, 20,000 for
- * 20,000 sites. It reads a page of sites' checkpoints at once now: here over more than two
- * pages of sites (500 each), one of them left with links committed past its checkpoint.
+ * 20,000 sites. It reads a page of sites' checkpoints at once now: here over more than one
+ * page of sites (500 each), one of them left with links committed past its checkpoint.
  */
 describe('the unsealed-tail sweep over many sites (e2e)', () => {
-  const SITES = 1001;
+  const SITES = 501;
   let t: TestApp;
   beforeEach(async () => {
-    // no timer sweep during the test (committing 1,001 links outlasts a minute on mongomock):
+    // no timer sweep during the test (committing 501 links can outlast a minute on mongomock):
     // the test's own sweeps only, after the start's
     t = await startTestApp({ TRUST_AUTO_BLOCK_FLOOR: '0', TLOG_UNSEALED_SWEEP_MS: '3600000' });
   });
@@ -54,7 +54,7 @@ describe('the unsealed-tail sweep over many sites (e2e)', () => {
       // every one of them sealed once (the start's sweep ran before they were committed)
       expect(await sweep.sweep()).toBe(SITES);
 
-      const left = sites[700]; // on the second page (or the first: the phone's site is random too)
+      const left = sites[400]; // on the first page (or the second: the phone's site is random too)
       await commit([left], 3);
       expect(await ledger.verify(left)).toMatchObject({
         ok: false,
@@ -65,8 +65,8 @@ describe('the unsealed-tail sweep over many sites (e2e)', () => {
       const latestOfPage = jest.spyOn(store, 'latestCheckpoints');
       expect(await sweep.sweep()).toBe(1);
 
-      // the pages of sites (1,002 with the phone's: 500, 500, 2), one read each
-      expect(latestOfPage.mock.calls.map(([origins]) => origins.length)).toEqual([500, 500, 2]);
+      // the pages of sites (502 with the phone's: 500, 2), one read each
+      expect(latestOfPage.mock.calls.map(([origins]) => origins.length)).toEqual([500, 2]);
       // one log's latest read apart: the unsealed one's (again after the seals in flight, and
       // by its seal), and the vault audit log's; never another site's
       const readApart = new Set(latestOne.mock.calls.map(([origin]) => origin));
@@ -77,6 +77,7 @@ describe('the unsealed-tail sweep over many sites (e2e)', () => {
       expect(await ledger.latestCheckpoint(left)).toMatchObject({ size: 4 });
       expect(await sweep.sweep()).toBe(0);
     },
-    slowOnMongo(120_000),
+    // sealing 501 logs first takes a minute or more on a loaded machine (the CI's parallel run)
+    slowOnMongo(600_000),
   );
 });
