@@ -69,13 +69,19 @@ export class UnheldStoreMacKeys implements OnApplicationBootstrap, OnModuleDestr
     return this.found && { ...this.found, kids: [...this.found.kids] };
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  /**
+   * Synchronous on purpose: an awaited read here let a job's app (runAppJob) run the timers its
+   * other bootstrap hooks set (the unsealed-tail sweep's first run) before the job stopped them.
+   * The manifest is read once the server listens, with the count.
+   */
+  onApplicationBootstrap(): void {
     const mac = this.optional(StoreMac);
     if (!mac) return;
-    const kids = (await manifestKids(this.app.dataDir)).filter((kid) => !mac.knows(kid));
-    if (kids.length === 0) return;
     this.afterListen(() => {
-      this.counting = this.countInBackground(kids);
+      this.counting = manifestKids(this.app.dataDir).then((all) => {
+        const kids = all.filter((kid) => !mac.knows(kid));
+        return kids.length === 0 || this.stopped ? undefined : this.countInBackground(kids);
+      });
     });
   }
 
