@@ -476,6 +476,48 @@ describe('trust score, auto-block and assisted onboarding (e2e, controllable clo
     expect((await fraudEvents(t, `type=invalid_signature&deviceId=${p.deviceId}`)).length).toBe(1);
   });
 
+  it("should not block a device by the request's own headers when its signed packets are a replay of ones already in the ledger", async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'replay-sim-0001' });
+    const other = await enrollPhone(t.baseUrl, t.keys.admin, p.siteId, {
+      simHash: 'replay-sim-0002',
+    });
+    const hostile = {
+      'user-agent': 'MDAI-Worker/1.4.0 (iOS 17; iPhone 13)',
+      'x-device-id': other.deviceId,
+    };
+    const genuine = [packet(p, clock.now(), SITE)];
+    const synced = await syncBatch(t.baseUrl, p.token, genuine);
+    expect([synced.status, synced.body.accepted]).toEqual([200, 1]);
+    // the phone's request captured and replayed under its token with hostile headers (the
+    // request scores 5): its packet's HMAC verifies, but the ledger holds it already
+    const replay = await syncBatch(t.baseUrl, p.token, genuine, hostile);
+    expect([replay.status, replay.body.duplicates]).toEqual([200, 1]);
+    const device = await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}`, {
+      key: t.keys.admin,
+    });
+    expect(device.body.isBlocked).toBe(false);
+    expect(await fraudEvents(t, `type=device_blocked&deviceId=${p.deviceId}`)).toEqual([]);
+    const warned = t
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes(p.deviceId) && l.includes('by its own headers'));
+    expect(warned).toHaveLength(1);
+    // level 40: pino's warn
+    expect(JSON.parse(warned[0])).toMatchObject({ level: 40, score: 5, floor: 20 });
+
+    // a packet the ledger does not hold proves the secret: the same headers block at once
+    clock.advance(60_000);
+    const fresh = await syncBatch(
+      t.baseUrl,
+      p.token,
+      [packet(p, clock.now(), SITE, { type: 'check_out' })],
+      hostile,
+    );
+    expect([fresh.status, fresh.body.code]).toEqual([403, 'device_blocked']);
+    const events = await fraudEvents(t, `type=device_blocked&deviceId=${p.deviceId}`);
+    expect(events[0].detail).toContain('trust score 5');
+  });
+
   describe('assisted onboarding', () => {
     let siteId: string;
     let thekedarId: string;

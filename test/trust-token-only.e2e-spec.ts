@@ -24,6 +24,34 @@ function fraudCounts(metrics: string): Map<string, number> {
  * forged HMACs and three packets of another device (8 each, 24 a type) left it at 0, blocked,
  * and the worker's honest punches were refused until an admin unblocked it.
  */
+/** Headers the token's holder chooses: another phone's id, another OS family than Android. */
+function hostileHeaders(other: Phone): Record<string, string> {
+  return {
+    'user-agent': 'MDAI-Worker/1.4.0 (iOS 17; iPhone 13)',
+    'x-app-version': '1.4.0',
+    'x-device-id': other.deviceId,
+  };
+}
+
+/** What the token's holder sends: no packet of it carries the phone's signature. */
+function unsignedBatch(clock: ManualClock, p: Phone, other: Phone) {
+  const forger = randomBytes(32);
+  const timestamp = () => new Date(clock.now().getTime() - MINUTE).toISOString();
+  return [
+    // a forged HMAC (the holder signs with a key of its own)
+    ...[1, 2, 3].map(() => signPacket(p, { timestamp: timestamp() }, forger)),
+    // another device's packets
+    ...[1, 2, 3].map(() =>
+      signPacket(p, { timestamp: timestamp(), deviceId: other.deviceId }, forger),
+    ),
+    // malformed: an empty payload, a latitude out of range, an upper-case signature
+    { payload: {}, signature: '' },
+    signPacket(p, { timestamp: timestamp(), geo: { lat: 100, lng: 77.2, accuracyM: 5 } }),
+    { ...signPacket(p, { timestamp: timestamp() }), signature: 'AB'.repeat(32) },
+    { payload: { packetId: 'x' }, signature: 'ab'.repeat(32) },
+  ];
+}
+
 describe("a phone's bearer token alone (e2e)", () => {
   let t: TestApp;
   const clock = new ManualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
@@ -32,34 +60,6 @@ describe("a phone's bearer token alone (e2e)", () => {
     t = await startTestApp({}, { clock });
   });
   afterAll(async () => t.close());
-
-  /** Headers the token's holder chooses: another phone's id, another OS family than Android. */
-  function hostileHeaders(other: Phone): Record<string, string> {
-    return {
-      'user-agent': 'MDAI-Worker/1.4.0 (iOS 17; iPhone 13)',
-      'x-app-version': '1.4.0',
-      'x-device-id': other.deviceId,
-    };
-  }
-
-  /** What the token's holder sends: no packet of it carries the phone's signature. */
-  function unsignedBatch(p: Phone, other: Phone) {
-    const forger = randomBytes(32);
-    const timestamp = () => new Date(clock.now().getTime() - MINUTE).toISOString();
-    return [
-      // a forged HMAC (the holder signs with a key of its own)
-      ...[1, 2, 3].map(() => signPacket(p, { timestamp: timestamp() }, forger)),
-      // another device's packets
-      ...[1, 2, 3].map(() =>
-        signPacket(p, { timestamp: timestamp(), deviceId: other.deviceId }, forger),
-      ),
-      // malformed: an empty payload, a latitude out of range, an upper-case signature
-      { payload: {}, signature: '' },
-      signPacket(p, { timestamp: timestamp(), geo: { lat: 100, lng: 77.2, accuracyM: 5 } }),
-      { ...signPacket(p, { timestamp: timestamp() }), signature: 'AB'.repeat(32) },
-      { payload: { packetId: 'x' }, signature: 'ab'.repeat(32) },
-    ];
-  }
 
   it('should refuse, record, list and count the packets, lower the score, and not block the phone', async () => {
     const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'token-sim-0001' });
@@ -75,7 +75,7 @@ describe("a phone's bearer token alone (e2e)", () => {
     const attack = await syncBatch(
       t.baseUrl,
       p.token,
-      unsignedBatch(p, other),
+      unsignedBatch(clock, p, other),
       hostileHeaders(other),
     );
     expect(attack.status).toBe(200);
@@ -132,13 +132,18 @@ describe("a phone's bearer token alone (e2e)", () => {
     // the same again: the cap holds, whatever the token's holder sends, and no packet at all
     // with the hostile headers blocks nothing either
     clock.advance(MINUTE);
-    const again = await syncBatch(t.baseUrl, p.token, unsignedBatch(p, other), phoneHeaders(p));
+    const again = await syncBatch(
+      t.baseUrl,
+      p.token,
+      unsignedBatch(clock, p, other),
+      phoneHeaders(p),
+    );
     expect([again.status, again.body.rejected]).toEqual([200, 10]);
     clock.advance(MINUTE);
     const again2 = await syncBatch(
       t.baseUrl,
       p.token,
-      unsignedBatch(p, other),
+      unsignedBatch(clock, p, other),
       hostileHeaders(other),
     );
     expect([again2.status, again2.body.rejected]).toEqual([200, 10]);
@@ -168,5 +173,56 @@ describe("a phone's bearer token alone (e2e)", () => {
       (await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}`, { key: t.keys.admin })).body
         .isBlocked,
     ).toBe(false);
+  });
+});
+
+/**
+ * With TRUST_AUTO_BLOCK_FLOOR above its default the unsigned rejections' cap narrows with it
+ * (50 − the floor): at 35 they take at most 15 off, and the fresh phone stays at the floor.
+ * With the default cap (30) the same batch left it at 20, under 35: blocked by the token alone.
+ */
+describe("a phone's bearer token alone, under a floor above the default (e2e)", () => {
+  let t: TestApp;
+  const clock = new ManualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
+
+  beforeAll(async () => {
+    t = await startTestApp({ TRUST_AUTO_BLOCK_FLOOR: '35' }, { clock });
+  });
+  afterAll(async () => t.close());
+
+  it('should take at most 50 − the floor off, and not block the phone', async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'token-sim-0003' });
+    const other = await enrollPhone(t.baseUrl, t.keys.admin, p.siteId, {
+      simHash: 'token-sim-0004',
+    });
+    clock.advance(10 * MINUTE);
+    for (const headers of [phoneHeaders(p), hostileHeaders(other)]) {
+      const attack = await syncBatch(t.baseUrl, p.token, unsignedBatch(clock, p, other), headers);
+      expect([attack.status, attack.body.rejected]).toEqual([200, 10]);
+      clock.advance(MINUTE);
+    }
+    const trust = await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}/trust`, {
+      key: t.keys.admin,
+    });
+    expect(trust.body.score).toBe(35);
+    expect(trust.body.factors).toContainEqual(
+      expect.objectContaining({
+        name: 'unsigned_rejections',
+        effect: -15,
+        detail: expect.stringContaining('together at most 15, never enough alone'),
+      }),
+    );
+    const device = await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}`, {
+      key: t.keys.admin,
+    });
+    expect(device.body.isBlocked).toBe(false);
+    // the worker's honest punch still syncs: 50 − 15 + 15 for the app's headers
+    const honest = await syncBatch(
+      t.baseUrl,
+      p.token,
+      [signPacket(p, { timestamp: new Date(clock.now().getTime() - 30_000).toISOString() })],
+      phoneHeaders(p),
+    );
+    expect([honest.status, honest.body.accepted]).toEqual([200, 1]);
   });
 });

@@ -120,9 +120,10 @@ export class DeviceTrustService {
    * factors, as `trust` had them). The score itself still counts every event in the window.
    *
    * The request's own negative factors (its headers and address, REQUEST_FACTORS) count only
-   * when `proven` says a packet of the request verified its HMAC (the sender holds the device's
-   * secret): its headers are the sender's choice, and a bearer token alone must not block a
-   * phone with them (review MED 3). Otherwise the floor judges the score without them; the
+   * when `proven` says a packet of the request proves the sender holds the device's secret (the
+   * sync's: its HMAC verified and the ledger does not hold it already, since a replayed packet
+   * verifies too): its headers are the sender's choice, and a bearer token alone, or with a
+   * captured request, must not block a phone with them (review MED 3). Otherwise the floor judges the score without them; the
    * request's score is still the one answered, logged and put in the packets' meta. `proven` is
    * awaited only when that difference decides.
    */

@@ -88,7 +88,8 @@ export const OFFLINE_TOKEN_ACCESS: AccessDoc = {
  * request is scored by DeviceTrustService (the score goes into each link's meta, with
  * `lowTrust: true` below TRUST_LOW_THRESHOLD); accepted packets are screened by the pattern
  * rules (flagged, not rejected); a score below TRUST_AUTO_BLOCK_FLOOR blocks the device (by
- * the request's own headers only when a packet of the batch verified its HMAC).
+ * the request's own headers only when a packet of the batch verified its HMAC and is not in the
+ * ledger already: `provesSecret`).
  */
 @Injectable()
 export class OfflineSyncService {
@@ -138,8 +139,11 @@ export class OfflineSyncService {
     const standing = await this.workerStanding(device);
     const trust = await this.trust.score(device, request, now);
     // the request's own headers may take the device under the floor only when a packet of it
-    // proves the device's secret (its HMAC verified): awaited only when that decides
-    const proven = async () => (await checking()).some(signedByDevice);
+    // proves the device's secret (its HMAC verified, and the ledger does not hold it already):
+    // awaited only when that decides, asked once
+    let proof: Promise<boolean> | undefined;
+    const proven = () =>
+      (proof ??= checking().then((checks) => this.provesSecret(claims, packets, checks)));
     const floor = await this.trust.enforceFloor(device, trust, request, now, proven);
     if (floor === 'blocked') {
       await this.fraud.record({
@@ -256,12 +260,13 @@ export class OfflineSyncService {
     if (fraudEvents.length + findings.length > 0) {
       // a fresh instant: the events just recorded are part of the history now
       const fresh = this.clock.now();
+      // the packets this sync appended are in the ledger now: each of them proved the secret
       await this.trust.enforceFloor(
         device,
         await this.trust.score(device, request, fresh),
         request,
         fresh,
-        proven,
+        async () => outcome.accepted > 0 || (await proven()),
       );
     }
     this.logger.log(
@@ -521,6 +526,35 @@ export class OfflineSyncService {
         dataJcs: check.dataJcs,
       },
     };
+  }
+
+  /**
+   * Whether a packet of the batch proves that its sender holds the device's secret: its HMAC
+   * verified and the ledger does not hold it already (this device's, the same packetId and
+   * content). A packet the ledger holds proves nothing new: whoever captured one of the phone's
+   * requests can send it again under the phone's token, with headers of their choice, and it
+   * verifies all the same (review MED: a replay with another device's `x-device-id` blocked the
+   * phone). One read of the ledger for the signed packets; a packet with the same packetId and
+   * other content is signed anew (proof; refused as `packet_id_conflict`).
+   */
+  private async provesSecret(
+    claims: OfflineTokenClaims,
+    packets: SignedPacket[],
+    checks: PacketCheck[],
+  ): Promise<boolean> {
+    const signed: { packetId: string; dataJcs: string }[] = [];
+    checks.forEach((check, i) => {
+      if (signedByDevice(check))
+        signed.push({
+          packetId: (packets[i].payload as AttendancePayload).packetId,
+          dataJcs: check.dataJcs,
+        });
+    });
+    if (signed.length === 0) return false;
+    const links = await this.ledger.linksOf(
+      signed.map((s) => ({ deviceId: claims.deviceId, packetId: s.packetId })),
+    );
+    return signed.some((s, k) => !links[k] || jcs(links[k].data) !== s.dataJcs);
   }
 
   /**

@@ -8,6 +8,7 @@ import {
   parseVersion,
   TrustInput,
   UNSIGNED_PENALTY_CAP,
+  unsignedPenaltyCap,
   withoutRequestPenalties,
 } from './trust-score';
 
@@ -25,7 +26,12 @@ function input(overrides: Partial<TrustInput> = {}): TrustInput {
     },
     baseline: { score: 50, detail: 'own' },
     fraudEvents: [],
-    settings: { minAppVersion: '1.2.0', fraudWindowDays: 30, fraudPenaltyCap: 60 },
+    settings: {
+      minAppVersion: '1.2.0',
+      fraudWindowDays: 30,
+      fraudPenaltyCap: 60,
+      autoBlockFloor: 20,
+    },
     ...overrides,
   };
 }
@@ -76,7 +82,11 @@ describe('computeTrustScore', () => {
     const worstCases = [1, 2, 3, 4, 5, 6, 7].map((set) =>
       unsignedTypes.filter((_, i) => set & (1 << i)),
     );
-    const fresh = (baseline: number, fraudEvents: TrustInput['fraudEvents']) =>
+    const fresh = (
+      baseline: number,
+      fraudEvents: TrustInput['fraudEvents'],
+      autoBlockFloor = defaults.autoBlockFloor,
+    ) =>
       computeTrustScore(
         input({
           device: { ...input().device, createdAt: NOW },
@@ -86,6 +96,7 @@ describe('computeTrustScore', () => {
             minAppVersion: defaults.minAppVersion,
             fraudWindowDays: defaults.fraudWindowDays,
             fraudPenaltyCap: defaults.fraudPenaltyCap,
+            autoBlockFloor,
           },
         }),
       );
@@ -125,6 +136,43 @@ describe('computeTrustScore', () => {
       const all = unsignedTypes.flatMap((type) => many(type, 100));
       expect(fresh(TRUST_DEFAULTS.workerByAdmin, all).score).toBe(floor);
       expect(fresh(TRUST_DEFAULTS.thekedar, all).score).toBe(50);
+    });
+
+    it('should follow a configured floor above 20, never taking a fresh phone under it', () => {
+      const all = unsignedTypes.flatMap((type) => many(type, 100));
+      // the room a fresh worker's phone has above the floor (50 - floor, never negative), at
+      // most 30: a floor under 20 (0 disables the block) does not make them weigh more
+      for (const [configured, cap] of [
+        [0, 30],
+        [10, 30],
+        [20, 30],
+        [21, 29],
+        [35, 15],
+        [50, 0],
+        [80, 0],
+      ]) {
+        expect([configured, unsignedPenaltyCap(configured)]).toEqual([configured, cap]);
+        for (const types of worstCases) {
+          const result = fresh(
+            TRUST_DEFAULTS.workerByAdmin,
+            types.flatMap((type) => many(type, 100)),
+            configured,
+          );
+          // (a floor above 50 is above a fresh worker's phone without them: they take nothing)
+          const floorOrBaseline = Math.min(configured, TRUST_DEFAULTS.workerByAdmin);
+          expect({ configured, types, atLeastFloor: result.score >= floorOrBaseline }).toEqual({
+            configured,
+            types,
+            atLeastFloor: true,
+          });
+        }
+        const worker = fresh(TRUST_DEFAULTS.workerByAdmin, all, configured);
+        expect(worker.score).toBe(50 - cap);
+        expect(worker.factors.find((f) => f.name === 'unsigned_rejections')).toMatchObject({
+          effect: cap === 0 ? 0 : -cap,
+          detail: expect.stringContaining(`together at most ${cap}, never enough alone`),
+        });
+      }
     });
 
     it('should still lower the score, as a factor of their own that says why', () => {

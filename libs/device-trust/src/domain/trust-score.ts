@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { UNSIGNED_REJECTION_TYPES } from '@app/fraud/domain/fraud-event';
+import { TRUST_DEFAULTS } from '@app/workforce/domain/trust-defaults';
 import { DeviceFingerprint } from './worker-device';
 
 /** One reason a score is what it is: `effect` points added (or taken off when negative). */
@@ -37,13 +38,19 @@ export interface TrustInput {
   /** The device's fraud events (any order); those outside the window are ignored. */
   fraudEvents: { type: string; at: Date }[];
   request?: TrustRequestSignals;
-  settings: { minAppVersion: string; fraudWindowDays: number; fraudPenaltyCap: number };
+  settings: {
+    minAppVersion: string;
+    fraudWindowDays: number;
+    fraudPenaltyCap: number;
+    /** TRUST_AUTO_BLOCK_FLOOR: the unsigned rejections' cap follows it (`unsignedPenaltyCap`). */
+    autoBlockFloor: number;
+  };
 }
 
 /**
  * Points one fraud event takes off at full weight (it fades linearly to 0 over the window).
  * Each type takes off at most 3x its weight, the unsigned rejections together at most
- * UNSIGNED_PENALTY_CAP, and all of them at most TRUST_FRAUD_PENALTY_CAP.
+ * `unsignedPenaltyCap`, and all of them at most TRUST_FRAUD_PENALTY_CAP.
  * A type not listed weighs nothing. `device_blocked` (a sync refused because the device is
  * blocked) is not listed: the block is the action, already scored (a blocked device is 0), and
  * the phone's app retrying its queue meanwhile is no evidence against it. Weighed at 5, those
@@ -81,13 +88,24 @@ const PER_TYPE_CAP = 3;
  * never take a device under the auto-block floor. The cap is the room a fresh device has above
  * the floor at its lowest (a worker created by an admin, no request signals): 50
  * (TRUST_DEFAULTS.workerByAdmin) + 0 (device_age under 7 days) − 20 (TRUST_AUTO_BLOCK_FLOOR's
- * default) = 30. Such a phone then stays at 20, not under the floor, a thekedar's (80) at 50;
- * a floor set above 20 narrows the room (README). Per type they would take up to 24 + 24 + 6 =
- * 54 (three forged HMACs and three packets naming another device left a fresh worker's phone
- * at 2, blocked). Still recorded, listed and counted (`mdai_fraud_events_total{type}`, the
- * alert MdaiUnsignedSyncRejections); signed misbehaviour keeps its weights.
+ * default) = 30. Such a phone then stays at 20, not under the floor, a thekedar's (80) at 50.
+ * A floor set above 20 narrows the room, and the cap with it (`unsignedPenaltyCap`: 50 − the
+ * floor, 0 from a floor of 50); one below 20 (0 disables the block) leaves it at 30. Per type
+ * they would take up to 24 + 24 + 6 = 54 (three forged HMACs and three packets naming another
+ * device left a fresh worker's phone at 2, blocked). Still recorded, listed and counted
+ * (`mdai_fraud_events_total{type}`, the alert MdaiUnsignedSyncRejections); signed misbehaviour
+ * keeps its weights.
  */
 export const UNSIGNED_PENALTY_CAP = 30;
+
+/**
+ * The most the unsigned rejections take off together under the auto-block floor
+ * `autoBlockFloor`: the room a fresh worker's phone has above it (50 + 0 − the floor, never
+ * negative), at most UNSIGNED_PENALTY_CAP (the default floor's room).
+ */
+export function unsignedPenaltyCap(autoBlockFloor: number): number {
+  return Math.max(0, Math.min(UNSIGNED_PENALTY_CAP, TRUST_DEFAULTS.workerByAdmin - autoBlockFloor));
+}
 
 /**
  * Points one `packet_flood` event takes off at full weight (fading over the window as the
@@ -192,7 +210,7 @@ function ageFactor(now: Date, createdAt: Date): TrustFactor {
 
 /**
  * The fraud history: `fraud_history` (the signed and other types) and, when the device has
- * any, `unsigned_rejections` (UNSIGNED_PENALTY_CAP). Both within TRUST_FRAUD_PENALTY_CAP: the
+ * any, `unsigned_rejections` (`unsignedPenaltyCap`). Both within TRUST_FRAUD_PENALTY_CAP: the
  * unsigned ones are taken first (rounded), the rest of the cap is what `fraud_history` may take.
  */
 function historyFactors(input: TrustInput): TrustFactor[] {
@@ -214,7 +232,8 @@ function historyFactors(input: TrustInput): TrustFactor[] {
   const unsigned = sorted.filter(([type]) => isUnsigned(type));
   const signed = sorted.filter(([type]) => !isUnsigned(type));
   const cap = input.settings.fraudPenaltyCap;
-  const unsignedTaken = Math.round(Math.min(penaltyOf(unsigned), UNSIGNED_PENALTY_CAP, cap));
+  const unsignedCap = unsignedPenaltyCap(input.settings.autoBlockFloor);
+  const unsignedTaken = Math.round(Math.min(penaltyOf(unsigned), unsignedCap, cap));
   const signedTaken = Math.round(Math.min(penaltyOf(signed), cap - unsignedTaken));
   const factors: TrustFactor[] = [
     {
@@ -230,7 +249,7 @@ function historyFactors(input: TrustInput): TrustFactor[] {
     factors.push({
       name: 'unsigned_rejections',
       effect: negated(unsignedTaken),
-      detail: `${countsOf(unsigned)} in the last ${days} days: sync rejections decided before or without the device's signature (the bearer token alone sends them), weighted by type and recency, together at most ${UNSIGNED_PENALTY_CAP}, never enough alone to block a device`,
+      detail: `${countsOf(unsigned)} in the last ${days} days: sync rejections decided before or without the device's signature (the bearer token alone sends them), weighted by type and recency, together at most ${unsignedCap}, never enough alone to block a device`,
     });
   }
   return factors;

@@ -12,8 +12,11 @@ export type PacketCheck =
   | { ok: false; detail: string }
   | { ok: true; atMs: number; signatureValid: boolean; dataJcs: string };
 
-/** The packet carries the device's HMAC: its sender holds the device's secret. */
-export function signedByDevice(check: PacketCheck): boolean {
+/**
+ * The packet carries the device's HMAC: someone with the device's secret signed it (its sender,
+ * unless the packet is one the server saw before: `OfflineSyncService` asks the ledger).
+ */
+export function signedByDevice(check: PacketCheck): check is Extract<PacketCheck, { ok: true }> {
   return check.ok && check.signatureValid;
 }
 
