@@ -208,12 +208,12 @@ export class LogPass<T extends ChainLink> {
   }
 
   async step(pages: LogPages<T>, limit: number): Promise<LogVerification | undefined> {
-    // the largest stored checkpoint, whether it verifies or not: the walk checks each row it
-    // reaches. Not `latest` (the largest that verifies): past a newest row that does not, the
-    // walk reads on to it (settle) and its size would read as the log shrinking, the pass
-    // starting over before it reached the row, at every pass (review L2).
-    const sealed = (await this.store.latestCheckpoint(this.origin))?.size ?? 0;
-    if (sealed < this.walk.size) {
+    const sealed = (await this.tlog.latest(this.origin))?.size ?? 0;
+    // measured against the largest stored row, whether it verifies or not (the walk checks
+    // each row it reaches): past the largest that does (`latest`), the walk reads on to a
+    // newer row that does not (settle), and took that for the log shrinking, starting over
+    // before it reached the row at every pass, never reporting it (review L2)
+    if (sealed < this.walk.size && (await this.storedSize()) < this.walk.size) {
       // the log shrank under the pass (a restore without a restart): the walked tree is no
       // longer the log's, and settled it would report the missing checkpoint of a tree the
       // log no longer has. The next step starts over from the first entry.
@@ -237,6 +237,11 @@ export class LogPass<T extends ChainLink> {
     // `verify` ends
     const settled = await this.walk.settle(pages, () => this.tlog.idle(this.origin), bound);
     return settled ? this.walk.result() : undefined;
+  }
+
+  /** The size of the log's largest stored checkpoint (0: none). */
+  private async storedSize(): Promise<number> {
+    return (await this.store.latestCheckpoint(this.origin))?.size ?? 0;
   }
 }
 
