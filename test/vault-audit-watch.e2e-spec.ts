@@ -68,6 +68,69 @@ describe('vault: the audit watch (e2e)', () => {
     return { seq: Number(doc.seq), putBack: async () => void (await audit.insertOne(doc)) };
   }
 
+  /**
+   * Rewrites the root of the audit log's newest checkpoint row and deletes the two rows below
+   * it, as a database writer would: the newest row does not verify, and the largest one that
+   * does lies three records below it (more than a run's two). Returns the newest row's size and
+   * a function putting the rows back.
+   */
+  async function breakNewestCheckpoint(): Promise<{ size: number; putBack: () => Promise<void> }> {
+    if (t.config.database.driver === 'sqlite') {
+      const logId = "(SELECT id FROM tlog_logs WHERE origin LIKE '%/vault-audit')";
+      const rows = withStoreFile(
+        t,
+        (db) =>
+          db
+            .prepare(
+              `SELECT * FROM tlog_checkpoints WHERE log_id = ${logId} ORDER BY size DESC LIMIT 3`,
+            )
+            .all() as Record<string, unknown>[],
+      );
+      const [newest, ...below] = rows;
+      withStoreFile(t, (db) => {
+        db.prepare('UPDATE tlog_checkpoints SET root_hash = ? WHERE log_id = ? AND size = ?').run(
+          'ab'.repeat(32),
+          newest.log_id,
+          newest.size,
+        );
+        for (const row of below)
+          db.prepare('DELETE FROM tlog_checkpoints WHERE log_id = ? AND size = ?').run(
+            row.log_id,
+            row.size,
+          );
+      });
+      const columns = Object.keys(newest);
+      const putBack = async () =>
+        withStoreFile(t, (db) => {
+          db.prepare('UPDATE tlog_checkpoints SET root_hash = ? WHERE log_id = ? AND size = ?').run(
+            newest.root_hash,
+            newest.log_id,
+            newest.size,
+          );
+          for (const row of below)
+            db.prepare(
+              `INSERT INTO tlog_checkpoints (${columns.join(', ')}) VALUES (${columns.map((c) => '@' + c).join(', ')})`,
+            ).run(row);
+        });
+      return { size: Number(newest.size), putBack };
+    }
+    const checkpoints = t.app
+      .get<Store, MongoStore>(Store)
+      .connection.collection('tlog_checkpoints');
+    const [newest, ...below] = await checkpoints
+      .find({ origin: /\/vault-audit$/ })
+      .sort({ size: -1 })
+      .limit(3)
+      .toArray();
+    await checkpoints.updateOne({ _id: newest._id }, { $set: { rootHash: 'ab'.repeat(32) } });
+    await checkpoints.deleteMany({ _id: { $in: below.map((row) => row._id) } });
+    const putBack = async () => {
+      await checkpoints.updateOne({ _id: newest._id }, { $set: { rootHash: newest.rootHash } });
+      await checkpoints.insertMany(below);
+    };
+    return { size: Number(newest.size), putBack };
+  }
+
   it('should name a sealed audit record changed in the database on /health and in the gauge, with no request, and clear once it is put back', async () => {
     for (let i = 0; i < 4; i++) expect((await uploadImage(t)).status).toBe(201);
     expect(await health()).toEqual({ status: 200, vault: { status: 'up' } });
@@ -119,5 +182,32 @@ describe('vault: the audit watch (e2e)', () => {
     await last.putBack();
     const cleared = await pollUntil(health, (h) => h.vault.tamperedAudit === undefined, 30_000);
     expect(cleared).toEqual({ status: 200, vault: { status: 'up' } });
+  });
+
+  it('should name the newest checkpoint row changed in the database on /health and in the gauge (the pass walks on to it, not starting over below it), and clear once it is put back', async () => {
+    for (let i = 0; i < 3; i++) expect((await uploadImage(t)).status).toBe(201);
+    expect((await health()).vault).toEqual({ status: 'up' });
+
+    // the walk reads on past the largest row that verifies to the newest: a pass that measured
+    // the log's shrinking against the former started over at every run, never reaching it
+    const newest = await breakNewestCheckpoint();
+    const found = await pollUntil(health, (h) => h.vault.tamperedAudit !== undefined, 30_000);
+    expect(found.vault).toEqual({
+      status: 'up',
+      tamperedAudit: { seq: newest.size, reason: 'checkpoint_mismatch', since: expect.any(String) },
+      message: expect.stringContaining('sealed vault audit record'),
+    });
+    expect(await gauge(t.baseUrl, 'mdai_vault_audit_tampered')).toBe(1);
+    // verify reads the witness file too: its lines name the deleted rows first
+    expect(await verifyAudit(t)).toMatchObject({
+      ok: false,
+      brokenAtSeq: newest.size - 2,
+      reason: 'checkpoint_missing',
+    });
+
+    await newest.putBack();
+    const cleared = await pollUntil(health, (h) => h.vault.tamperedAudit === undefined, 30_000);
+    expect(cleared).toEqual({ status: 200, vault: { status: 'up' } });
+    expect(await gauge(t.baseUrl, 'mdai_vault_audit_tampered')).toBe(0);
   });
 });

@@ -100,14 +100,15 @@ export class LogVerifierService {
    * The same verification as `verify`, walked a bounded number of entries at a time (a watch's
    * runs: `LogPass.step`), from the first entry to the last stored checkpoint. Without the
    * witness file: reading it whole at every pass (every log's lines) would cost a watch of a
-   * small log the file's size every run; `verify` compares it.
+   * small log the file's size every run; `verify` compares it. `chain` gives a new verifier of
+   * the log's chain for each walk from the first entry (a pass that starts over walks anew).
    */
   async startPass<T extends ChainLink>(
     origin: string,
-    chain: ChainVerifier<T>,
+    chain: () => ChainVerifier<T>,
   ): Promise<LogPass<T>> {
-    const begin = () => this.begin(origin, chain, false);
-    return new LogPass(origin, await begin(), begin, this.tlog);
+    const begin = () => this.begin(origin, chain(), false);
+    return new LogPass(origin, await begin(), begin, this.store, this.tlog);
   }
 
   private async begin<T extends ChainLink>(
@@ -186,10 +187,13 @@ export class LogVerifierService {
  * a page of checkpoint rows: its memory does not grow with the log.
  */
 export class LogPass<T extends ChainLink> {
+  private startedOver = 0;
+
   constructor(
     private readonly origin: string,
     private walk: LogWalk<T>,
     private readonly begin: () => Promise<LogWalk<T>>,
+    private readonly store: TlogRepository,
     private readonly tlog: TransparencyLogService,
   ) {}
 
@@ -198,13 +202,23 @@ export class LogPass<T extends ChainLink> {
     return this.walk.size;
   }
 
+  /** How many times the pass started over from the first entry (the log shrank under it). */
+  get restarts(): number {
+    return this.startedOver;
+  }
+
   async step(pages: LogPages<T>, limit: number): Promise<LogVerification | undefined> {
     const sealed = (await this.tlog.latest(this.origin))?.size ?? 0;
-    if (sealed < this.walk.size) {
+    // measured against the largest stored row, whether it verifies or not (the walk checks
+    // each row it reaches): past the largest that does (`latest`), the walk reads on to a
+    // newer row that does not (settle), and took that for the log shrinking, starting over
+    // before it reached the row at every pass, never reporting it (review L2)
+    if (sealed < this.walk.size && (await this.storedSize()) < this.walk.size) {
       // the log shrank under the pass (a restore without a restart): the walked tree is no
       // longer the log's, and settled it would report the missing checkpoint of a tree the
       // log no longer has. The next step starts over from the first entry.
       this.walk = await this.begin();
+      this.startedOver++;
       return undefined;
     }
     const bound = this.walk.size + limit;
@@ -223,6 +237,11 @@ export class LogPass<T extends ChainLink> {
     // `verify` ends
     const settled = await this.walk.settle(pages, () => this.tlog.idle(this.origin), bound);
     return settled ? this.walk.result() : undefined;
+  }
+
+  /** The size of the log's largest stored checkpoint (0: none). */
+  private async storedSize(): Promise<number> {
+    return (await this.store.latestCheckpoint(this.origin))?.size ?? 0;
   }
 }
 
@@ -316,11 +335,14 @@ class LogWalk<T extends ChainLink> {
     until = Infinity,
   ): Promise<boolean> {
     const deadline = performance.now() + SEAL_SETTLE_MS;
+    // whether the rows were read since the walk last moved
+    let fresh = false;
     for (;;) {
       await this.takeRows();
       if (this.chain.firstBreak) return true;
       const beyond = this.rows[this.rowIndex];
       if (beyond) {
+        fresh = false;
         if (this.tree.size >= until) return false;
         await this.walk(pages(this.tree.size), Math.min(beyond.size, until));
         if (this.chain.firstBreak) return true;
@@ -330,6 +352,13 @@ class LogWalk<T extends ChainLink> {
           this.flag(this.tree.size + 1, 'tail_cut');
           return true;
         }
+        continue;
+      }
+      // rows stored since the last read (the log grew, then its tail was cut): with the walk
+      // standing on the last row read, the entries' end would read as covered (review L1)
+      if (!fresh) {
+        fresh = true;
+        await this.readRows();
         continue;
       }
       const pending = this.pendingWitnessSizes();

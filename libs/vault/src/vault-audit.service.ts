@@ -231,7 +231,7 @@ export class VaultAuditService {
   }> {
     const pass = await this.verifier.startPass(
       this.origin,
-      new ChainVerifier<VaultAuditRecord>((r) => auditRecordHash(r, r.seq, r.prevHash)),
+      () => new ChainVerifier<VaultAuditRecord>((r) => auditRecordHash(r, r.seq, r.prevHash)),
     );
     return {
       step: (limit) =>
