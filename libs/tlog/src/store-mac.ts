@@ -21,7 +21,10 @@ export type StoreMacPurpose =
   | 'worker-device-state'
   | 'kiosk-state'
   | 'kiosk-event'
-  | 'kiosk-event-mark';
+  | 'kiosk-event-mark'
+  | 'wifi-challenge'
+  | 'enrollment-code'
+  | 'enrollment-binding';
 
 /** A key a StoreMac holds besides its current one (no secret). */
 export interface HeldStoreMacKey {
