@@ -134,6 +134,14 @@ export class StoreMac {
   }
 
   /**
+   * The MAC of `data` for `purpose` under every key held, the current one first: the values a
+   * row looked up by a keyed hash may be stored under (made before a rotation, say).
+   */
+  macsUnderEach(purpose: StoreMacPurpose, data: string | Buffer): string[] {
+    return [...this.known.values()].map((key) => storeMacWith(this.keyOf(key, purpose), data));
+  }
+
+  /**
    * Whether `tag` is the MAC of `data` for `purpose`, compared in constant time: under the key
    * `kid` names (a key this server does not hold: false), or, with no `kid` (rows that store
    * none), under the current key or any retired one.
