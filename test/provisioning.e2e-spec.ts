@@ -1,5 +1,7 @@
-import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
+import { constants, createHash, generateKeyPairSync, privateDecrypt } from 'node:crypto';
+import { wifiChallengeTagData } from '@app/provisioning/domain/wifi-challenge';
 import { WifiChallengeRepository } from '@app/provisioning/infrastructure/persistence/wifi-challenge.repository';
+import { StoreMac } from '@app/tlog';
 import { KioskDeviceRepository } from '@app/kiosk-registry/infrastructure/persistence/kiosk-device.repository';
 import { loadOpenApi } from './support/openapi-walk';
 import { OpensslKiosk } from './support/openssl';
@@ -55,6 +57,19 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     }
     return res;
   };
+
+  /**
+   * A challenge's fields changed as the server itself would store them (its tag made again with
+   * the server's key): to set up a state, such as an expiry past, that takes too long to wait for.
+   */
+  async function restamp(id: string, values: Parameters<typeof storeSet>[3]): Promise<void> {
+    await storeSet(t, 'wifi_challenges', id, values);
+    const stored = await t.app.get(WifiChallengeRepository, { strict: false }).findById(id);
+    const tag = t.app
+      .get(StoreMac, { strict: false })
+      .mac('wifi-challenge', wifiChallengeTagData(stored!));
+    await storeSet(t, 'wifi_challenges', id, { sqlite: { tag }, mongo: { tag } });
+  }
 
   async function opensslDevice(): Promise<string> {
     kiosk = new OpensslKiosk();
@@ -133,7 +148,7 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
     const deviceId = await opensslDevice();
     const { body } = await generate(deviceId);
     const past = new Date(Date.now() - 1000);
-    await storeSet(t, 'wifi_challenges', body.qr_payload.bson_id, {
+    await restamp(body.qr_payload.bson_id, {
       sqlite: { expires_at: past.toISOString() },
       mongo: { expiresAt: past },
     });
@@ -405,23 +420,6 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
   it('should refuse a challenge issued before a key rotation, even to the old key (410 challenge_revoked)', async () => {
     const deviceId = await opensslDevice();
     const before = (await generate(deviceId)).body;
-    // stored as a challenge of before the binding was recorded: still good while nothing changed
-    const legacy = (await generate(deviceId)).body;
-    const legacyBefore = (await generate(deviceId)).body;
-    for (const c of [legacy, legacyBefore]) {
-      await storeSet(t, 'wifi_challenges', c.qr_payload.bson_id, {
-        sqlite: { key_fingerprint: null, kiosk_changed_at: null },
-        mongo: { keyFingerprint: null, kioskChangedAt: null },
-      });
-    }
-    expect(
-      (
-        await validate(
-          legacy.qr_payload.bson_id,
-          kiosk.decryptChallenge(legacy.qr_payload.challenge),
-        )
-      ).status,
-    ).toBe(200);
     const other = new OpensslKiosk();
     try {
       const rotated = await http(t.baseUrl, 'POST', `/api/kiosks/${deviceId}/rotate-key`, {
@@ -429,14 +427,12 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
         body: { public_key: other.publicKeyPem(), reason: 'board replaced' },
       });
       expect(rotated.status).toBe(200);
-      for (const c of [before, legacyBefore]) {
-        const res = await validate(
-          c.qr_payload.bson_id,
-          kiosk.decryptChallenge(c.qr_payload.challenge),
-        );
-        expect([res.status, res.body.code]).toEqual([410, 'challenge_revoked']);
-        expect(JSON.stringify(res.body)).not.toContain(WIFI_PASSWORD);
-      }
+      const res = await validate(
+        before.qr_payload.bson_id,
+        kiosk.decryptChallenge(before.qr_payload.challenge),
+      );
+      expect([res.status, res.body.code]).toEqual([410, 'challenge_revoked']);
+      expect(JSON.stringify(res.body)).not.toContain(WIFI_PASSWORD);
       const after = (await generate(deviceId)).body;
       expect(
         (
@@ -558,6 +554,38 @@ describe('kiosk registration and Wi-Fi provisioning (e2e)', () => {
       kiosk.decryptChallenge(body.qr_payload.challenge),
     );
     expect([res.status, res.body.code]).toEqual([410, 'challenge_revoked']);
+    const fresh = (await generate(deviceId)).body;
+    expect(
+      (await validate(fresh.qr_payload.bson_id, kiosk.decryptChallenge(fresh.qr_payload.challenge)))
+        .status,
+    ).toBe(200);
+  });
+
+  it("should release nothing for a challenge row changed in the database (an answer hash of the editor's choosing, a spent one put back)", async () => {
+    const deviceId = await opensslDevice();
+    const { body } = await generate(deviceId);
+    const id = body.qr_payload.bson_id;
+    const answer = kiosk.decryptChallenge(body.qr_payload.challenge);
+    expect((await validate(id, answer)).status).toBe(200);
+    // someone with the database but not the kiosk's key: the spent challenge reopened, the
+    // answer's hash replaced by one of bytes they chose, the expiry pushed out
+    const chosen = Buffer.alloc(32, 7);
+    const later = new Date(Date.now() + 60 * 60 * 1000);
+    const hash = createHash('sha256').update(chosen).digest();
+    await storeSet(t, 'wifi_challenges', id, {
+      sqlite: {
+        answer_hash: hash as never,
+        status: 'pending',
+        used_at: null,
+        expires_at: later.toISOString(),
+      },
+      mongo: { answerHash: hash, status: 'pending', usedAt: null, expiresAt: later },
+    });
+    const res = await validate(id, chosen);
+    expect([res.status, res.body.code]).toEqual([401, 'challenge_mismatch']);
+    expect(JSON.stringify(res.body)).not.toContain(WIFI_PASSWORD);
+    expect(t.logs()).toContain("ALARM: a Wi-Fi challenge's tag does not verify");
+    // the kiosk's own answer to a fresh challenge still works
     const fresh = (await generate(deviceId)).body;
     expect(
       (await validate(fresh.qr_payload.bson_id, kiosk.decryptChallenge(fresh.qr_payload.challenge)))

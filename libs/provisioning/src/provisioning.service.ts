@@ -2,8 +2,9 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { constants, publicEncrypt, randomBytes } from 'node:crypto';
 import { actorOf, Clock, PeriodicTask, Principal, safeEqual, sha256 } from '@app/common';
 import { KioskDevice, KioskRegistryService } from '@app/kiosk-registry';
+import { StoreMac } from '@app/tlog';
 import { KeyringService, ResealReport } from '@app/vault';
-import { WifiChallenge } from './domain/wifi-challenge';
+import { WifiChallenge, wifiChallengeTagData } from './domain/wifi-challenge';
 import { WifiChallengeRepository } from './infrastructure/persistence/wifi-challenge.repository';
 import { provisioningConfig, ProvisioningSettings } from './provisioning.config';
 import { ProvisioningError } from './provisioning.errors';
@@ -53,6 +54,7 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
     private readonly kiosks: KioskRegistryService,
     private readonly keyring: KeyringService,
     private readonly clock: Clock,
+    private readonly mac: StoreMac,
     @Inject(provisioningConfig.KEY) settings: ProvisioningSettings,
   ) {
     this.ttlMs = settings.challengeTtlSeconds * 1000;
@@ -108,6 +110,7 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
       expiresAt: new Date(now.getTime() + this.ttlMs),
     };
     answer.fill(0);
+    record.tag = this.mac.mac('wifi-challenge', wifiChallengeTagData(record));
     await this.challenges.create(record);
     this.logger.log({ challengeId: id, deviceId }, 'Wi-Fi challenge issued');
     return { id, challenge: record.challenge, expiresAt: record.expiresAt };
@@ -128,7 +131,7 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
       );
     }
     const now = this.clock.now();
-    const challenge = await this.challenges.findById(id);
+    const challenge = this.untampered(await this.challenges.findById(id));
     // compared even for an unknown id, so both take the same work
     const right = safeEqual(sha256(response), challenge?.answerHash ?? NO_ANSWER);
     if (!challenge || !right) {
@@ -181,6 +184,24 @@ export class ProvisioningService implements OnModuleInit, OnApplicationShutdown 
       'Wi-Fi credentials released',
     );
     return { ssid: challenge.wifiSsid, password };
+  }
+
+  /**
+   * `stored` when its tag verifies; otherwise undefined, so it is answered as an unknown id
+   * (`challenge_mismatch`, nothing about the row): a row whose answer hash, kiosk, SSID or
+   * expiry was changed in the database, or one stored before challenges were tagged (issue a
+   * new one). Logged as an ALARM once per call, with ids only.
+   */
+  private untampered(stored: WifiChallenge | undefined): WifiChallenge | undefined {
+    if (!stored) return undefined;
+    if (this.mac.verify('wifi-challenge', wifiChallengeTagData(stored), stored.tag)) return stored;
+    this.logger.error(
+      { challengeId: stored.id, deviceId: stored.deviceId, tagged: stored.tag !== undefined },
+      stored.tag === undefined
+        ? 'A Wi-Fi challenge stored without a tag (issued before challenges were tagged) was refused: issue a new one'
+        : "ALARM: a Wi-Fi challenge's tag does not verify (the row was changed in the database): refused, nothing released",
+    );
+    return undefined;
   }
 
   /**

@@ -21,7 +21,10 @@ export type StoreMacPurpose =
   | 'worker-device-state'
   | 'kiosk-state'
   | 'kiosk-event'
-  | 'kiosk-event-mark';
+  | 'kiosk-event-mark'
+  | 'wifi-challenge'
+  | 'enrollment-code'
+  | 'enrollment-binding';
 
 /** A key a StoreMac holds besides its current one (no secret). */
 export interface HeldStoreMacKey {
@@ -128,6 +131,14 @@ export class StoreMac {
   /** base64url(HMAC-SHA256(current key of purpose, data)), 43 characters. */
   mac(purpose: StoreMacPurpose, data: string | Buffer): string {
     return storeMacWith(this.keyFor(purpose), data);
+  }
+
+  /**
+   * The MAC of `data` for `purpose` under every key held, the current one first: the values a
+   * row looked up by a keyed hash may be stored under (made before a rotation, say).
+   */
+  macsUnderEach(purpose: StoreMacPurpose, data: string | Buffer): string[] {
+    return [...this.known.values()].map((key) => storeMacWith(this.keyOf(key, purpose), data));
   }
 
   /**

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { bindPort } from '@app/persistence';
+import { TlogModule } from '@app/tlog';
 import { workforceAdapters } from './infrastructure/persistence/workforce-persistence';
 import { WorkforceRepository } from './infrastructure/persistence/workforce.repository';
 import { WorkforceController } from './workforce.controller';
@@ -11,6 +12,7 @@ import { WorkforceService } from './workforce.service';
  * signed request), which device-trust implements and binds (WorkerAdmissionModule).
  */
 @Module({
+  imports: [TlogModule],
   controllers: [WorkforceController],
   providers: [bindPort(WorkforceRepository, workforceAdapters), WorkforceService],
   exports: [WorkforceService],

@@ -1,6 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { canonicalTimeZone, Clock, isLegacyTimeZone, newId } from '@app/common';
-import { enrollmentCodeHash, newEnrollmentCode } from './domain/enrollment-code';
+import { StoreMac } from '@app/tlog';
+import {
+  enrollmentBindingData,
+  enrollmentCodeData,
+  newEnrollmentCode,
+} from './domain/enrollment-code';
 import { PhoneNumbers } from './domain/phone-number';
 import { TRUST_DEFAULTS } from './domain/trust-defaults';
 import {
@@ -47,6 +52,7 @@ export class WorkforceService {
   constructor(
     private readonly workforce: WorkforceRepository,
     private readonly clock: Clock,
+    private readonly mac: StoreMac,
     @Inject(workforceConfig.KEY) settings: WorkforceSettings,
   ) {
     this.enrollmentTtlMs = settings.enrollmentCodeTtlSeconds * 1000;
@@ -393,13 +399,34 @@ export class WorkforceService {
    * requests. Unknown, expired and used codes get the same answer.
    */
   async redeemEnrollment(code: string, deviceId: string): Promise<EnrolledPerson> {
-    const hash = enrollmentCodeHash(code);
     const now = this.clock.now();
-    const enrollment = await this.workforce.findEnrollment(hash);
+    const enrollment = await this.findEnrollment(code);
     if (!enrollment || enrollment.usedAt || enrollment.expiresAt <= now) throw invalidCode();
     const person = await this.person(enrollment);
-    if (!(await this.workforce.markEnrollmentUsed(hash, deviceId, now))) throw invalidCode();
+    if (!(await this.workforce.markEnrollmentUsed(enrollment.codeHash, deviceId, now)))
+      throw invalidCode();
     return person;
+  }
+
+  /**
+   * The stored code `code` is, looked up by its keyed hash under each store-MAC key held (the
+   * current one first: a code issued before a rotation is stored under the key of then), and
+   * only if its tag binds it to its person and expiry; one that does not verify is logged as an
+   * ALARM (ids only, never the code) and answered as unknown.
+   */
+  private async findEnrollment(code: string): Promise<EnrollmentCode | undefined> {
+    for (const hash of this.mac.macsUnderEach('enrollment-code', enrollmentCodeData(code))) {
+      const stored = await this.workforce.findEnrollment(hash);
+      if (!stored) continue;
+      if (this.mac.verify('enrollment-binding', enrollmentBindingData(stored), stored.tag))
+        return stored;
+      this.logger.error(
+        { personKind: stored.personKind, personId: stored.personId },
+        "ALARM: an enrollment code's tag does not verify (its row was changed in the database): refused",
+      );
+      return undefined;
+    }
+    return undefined;
   }
 
   /**
@@ -408,7 +435,8 @@ export class WorkforceService {
    * later code of the person was issued or used meanwhile.
    */
   async releaseEnrollment(code: string, deviceId: string): Promise<boolean> {
-    return this.workforce.releaseEnrollment(enrollmentCodeHash(code), deviceId);
+    const enrollment = await this.findEnrollment(code);
+    return enrollment ? this.workforce.releaseEnrollment(enrollment.codeHash, deviceId) : false;
   }
 
   private async person(enrollment: EnrollmentCode): Promise<EnrolledPerson> {
@@ -435,13 +463,17 @@ export class WorkforceService {
     now: Date,
   ): { code: string; enrollment: EnrollmentCode } {
     const code = newEnrollmentCode();
+    const bound = {
+      codeHash: this.mac.mac('enrollment-code', enrollmentCodeData(code)),
+      personKind: kind,
+      personId,
+      expiresAt: new Date(now.getTime() + this.enrollmentTtlMs),
+    };
     return {
       code,
       enrollment: {
-        codeHash: enrollmentCodeHash(code),
-        personKind: kind,
-        personId,
-        expiresAt: new Date(now.getTime() + this.enrollmentTtlMs),
+        ...bound,
+        tag: this.mac.mac('enrollment-binding', enrollmentBindingData(bound)),
       },
     };
   }

@@ -29,4 +29,34 @@ export interface WifiChallenge {
   createdAt: Date;
   expiresAt: Date;
   usedAt?: Date;
+  /**
+   * The store MAC ('wifi-challenge') over `wifiChallengeTagData`: what decides a redemption
+   * (the answer's hash, the kiosk, its key, the SSID, the expiry), so a row changed in the
+   * database (an answer hash of the editor's choosing, a later expiry) releases nothing. Absent
+   * on challenges stored before it existed, which are refused as unknown.
+   */
+  tag?: string;
+}
+
+/**
+ * What a challenge's tag covers: every field fixed when it is issued. Not the status, the
+ * attempts or `usedAt` (the store's conditional updates change them; a spent challenge put back
+ * to pending releases the credentials only to the answer's holder, the kiosk that had them),
+ * nor the sealed password (re-sealed under a new master key; the keyring's context binds it to
+ * the challenge's id).
+ */
+export function wifiChallengeTagData(c: WifiChallenge): string {
+  return JSON.stringify([
+    'wifi-challenge/v1',
+    c.id,
+    c.deviceId,
+    c.challenge,
+    c.answerHash.toString('hex'),
+    c.wifiSsid,
+    c.keyFingerprint ?? null,
+    c.kioskChangedAt?.getTime() ?? null,
+    c.createdBy,
+    c.createdAt.getTime(),
+    c.expiresAt.getTime(),
+  ]);
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { sha256Hex } from '@app/common';
+import { EnrollmentCode } from './workforce';
 
 /** Crockford base32: no I, L, O, U, so a code read aloud or typed is not misread. */
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -21,7 +21,25 @@ export function newEnrollmentCode(): string {
   return out.match(/.{4}/g)!.join('-');
 }
 
-/** What is stored and looked up: SHA-256 of the code without dashes or case. */
-export function enrollmentCodeHash(code: string): string {
-  return sha256Hex(`mdai-enrollment|${code.replace(/[\s-]/g, '').toUpperCase()}`);
+/**
+ * What the code's stored hash is a keyed MAC of (StoreMac 'enrollment-code'): the code without
+ * spaces, dashes or case. Keyed, so someone who writes the store but holds no secret cannot
+ * store a code of their own (it was a plain SHA-256: a row inserted with the hash of a code the
+ * editor chose enrolled a phone as any worker or thekedar).
+ */
+export function enrollmentCodeData(code: string): string {
+  return `mdai-enrollment|${code.replace(/[\s-]/g, '').toUpperCase()}`;
+}
+
+/** What an enrollment's tag covers (StoreMac 'enrollment-binding'): the code, its person, its expiry. */
+export function enrollmentBindingData(
+  e: Pick<EnrollmentCode, 'codeHash' | 'personKind' | 'personId' | 'expiresAt'>,
+): string {
+  return JSON.stringify([
+    'enrollment/v1',
+    e.codeHash,
+    e.personKind,
+    e.personId,
+    e.expiresAt.getTime(),
+  ]);
 }

@@ -145,10 +145,17 @@ export class PhoneTaken {
  * the code itself is shown once, to whoever created the person.
  */
 export interface EnrollmentCode {
+  /** The store MAC ('enrollment-code') of the code: whoever writes the store cannot make one. */
   codeHash: string;
   personKind: PersonKind;
   personId: string;
   expiresAt: Date;
+  /**
+   * The store MAC ('enrollment-binding') over `enrollmentBindingData`: the code bound to its
+   * person and expiry, so a row moved to another person (a worker's code made a thekedar's)
+   * redeems nothing. Absent on codes stored before it existed, which redeem nothing either.
+   */
+  tag?: string;
   usedAt?: Date;
   usedByDeviceId?: string;
 }

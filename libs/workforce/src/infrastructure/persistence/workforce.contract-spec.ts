@@ -286,13 +286,15 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
       const parked = { ...newer, phone: '+91 00000 00000' };
       for (const w of [older, parked, free])
         expect(await sut().createWorker(w, code(w.id))).toBeUndefined();
-      // the schema of then: no claims (version 5), no statuses nor worker events (version 7)
+      // the schema of then: no claims (version 5), no statuses nor worker events (version 7), no
+      // enrollment tags (version 11)
       s.db.exec(`DELETE FROM worker_phone_claims;
         DROP TABLE worker_phone_claims;
         DROP TABLE worker_events;
         ALTER TABLE workers DROP COLUMN status;
         ALTER TABLE workers DROP COLUMN status_changed_at;
         ALTER TABLE thekedars DROP COLUMN site_ids;
+        ALTER TABLE enrollment_codes DROP COLUMN tag;
         DELETE FROM schema_migrations WHERE scope = 'device-trust.workforce' AND version >= 5;`);
       s.db.prepare('UPDATE workers SET phone = ? WHERE id = ?').run(newer.phone, newer.id);
     } else {

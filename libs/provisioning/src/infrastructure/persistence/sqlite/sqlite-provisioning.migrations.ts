@@ -30,4 +30,9 @@ export const PROVISIONING_SQLITE_MIGRATIONS: SqliteMigration[] = [
       ALTER TABLE wifi_challenges ADD COLUMN kiosk_changed_at TEXT;
     `,
   },
+  {
+    version: 3,
+    name: "wifi challenges tagged (the store MAC over what decides a redemption)",
+    up: `ALTER TABLE wifi_challenges ADD COLUMN tag TEXT;`,
+  },
 ];

@@ -194,4 +194,9 @@ export const WORKFORCE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX worker_events_worker ON worker_events (worker_id);
     `,
   },
+  {
+    version: 11,
+    name: 'enrollment codes bound to their person and expiry by a tag (their hashes keyed)',
+    up: `ALTER TABLE enrollment_codes ADD COLUMN tag TEXT;`,
+  },
 ];

@@ -18,6 +18,7 @@ export class WifiChallengeMongoMapper {
       createdAt: new Date(doc.createdAt),
       expiresAt: new Date(doc.expiresAt),
       usedAt: doc.usedAt ? new Date(doc.usedAt) : undefined,
+      ...(doc.tag ? { tag: doc.tag } : {}),
     };
   }
 

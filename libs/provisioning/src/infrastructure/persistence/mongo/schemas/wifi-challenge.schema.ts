@@ -16,5 +16,6 @@ export class WifiChallengeDocument {
   @Prop({ required: true }) createdAt!: Date;
   @Prop({ required: true, index: true }) expiresAt!: Date;
   @Prop() usedAt?: Date;
+  @Prop() tag?: string;
 }
 export const WifiChallengeSchema = SchemaFactory.createForClass(WifiChallengeDocument);

@@ -15,6 +15,7 @@ export interface WifiChallengeRow {
   created_at: string;
   expires_at: string;
   used_at: string | null;
+  tag: string | null;
 }
 
 export class WifiChallengeSqliteMapper {
@@ -34,6 +35,7 @@ export class WifiChallengeSqliteMapper {
       createdAt: new Date(row.created_at),
       expiresAt: new Date(row.expires_at),
       usedAt: row.used_at ? new Date(row.used_at) : undefined,
+      ...(row.tag ? { tag: row.tag } : {}),
     };
   }
 
@@ -53,6 +55,7 @@ export class WifiChallengeSqliteMapper {
       created_at: challenge.createdAt.toISOString(),
       expires_at: challenge.expiresAt.toISOString(),
       used_at: challenge.usedAt?.toISOString() ?? null,
+      tag: challenge.tag ?? null,
     };
   }
 }

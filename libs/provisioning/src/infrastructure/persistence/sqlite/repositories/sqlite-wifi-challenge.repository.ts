@@ -29,9 +29,9 @@ export class SqliteWifiChallengeRepository extends WifiChallengeRepository {
   async create(challenge: WifiChallenge): Promise<void> {
     const insert = this.db.prepare(
       `INSERT INTO wifi_challenges (id, device_id, challenge, answer_hash, wifi_ssid, wifi_password_sealed, status,
-         wrong_attempts, created_by, key_fingerprint, kiosk_changed_at, created_at, expires_at, used_at)
+         wrong_attempts, created_by, key_fingerprint, kiosk_changed_at, created_at, expires_at, used_at, tag)
        VALUES (@id, @device_id, @challenge, @answer_hash, @wifi_ssid, @wifi_password_sealed, @status,
-         @wrong_attempts, @created_by, @key_fingerprint, @kiosk_changed_at, @created_at, @expires_at, @used_at)`,
+         @wrong_attempts, @created_by, @key_fingerprint, @kiosk_changed_at, @created_at, @expires_at, @used_at, @tag)`,
     );
     await this.turns.write(() => insert.run(Mapper.toPersistence(challenge)));
   }

@@ -124,6 +124,7 @@ export class WorkforceMongoMapper {
       personKind,
       personId,
       expiresAt: new Date(doc.expiresAt),
+      ...(doc.tag ? { tag: doc.tag } : {}),
       usedAt: doc.usedAt ? new Date(doc.usedAt) : undefined,
       usedByDeviceId: doc.usedByDeviceId ?? undefined,
     };

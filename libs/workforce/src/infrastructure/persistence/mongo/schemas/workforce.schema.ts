@@ -17,9 +17,10 @@ export const SiteSchema = SchemaFactory.createForClass(SiteDocument);
  */
 @Schema({ _id: false, versionKey: false })
 export class EnrollmentCodeDocument {
-  /** The code's SHA-256 (unique index per collection). */
+  /** The code's keyed hash (unique index per collection). */
   @Prop({ required: true }) codeHash!: string;
   @Prop({ required: true }) expiresAt!: Date;
+  @Prop() tag?: string;
   @Prop() usedAt?: Date;
   @Prop() usedByDeviceId?: string;
 }

@@ -64,6 +64,7 @@ export interface EnrollmentRow {
   person_kind: string;
   person_id: string;
   expires_at: string;
+  tag: string | null;
   used_at: string | null;
   used_by_device_id: string | null;
 }
@@ -184,6 +185,7 @@ export class WorkforceSqliteMapper {
       personKind: row.person_kind as PersonKind,
       personId: row.person_id,
       expiresAt: new Date(row.expires_at),
+      ...(row.tag ? { tag: row.tag } : {}),
       usedAt: row.used_at ? new Date(row.used_at) : undefined,
       usedByDeviceId: row.used_by_device_id ?? undefined,
     };
@@ -195,6 +197,7 @@ export class WorkforceSqliteMapper {
       person_kind: e.personKind,
       person_id: e.personId,
       expires_at: e.expiresAt.toISOString(),
+      tag: e.tag ?? null,
       used_at: e.usedAt?.toISOString() ?? null,
       used_by_device_id: e.usedByDeviceId ?? null,
     };

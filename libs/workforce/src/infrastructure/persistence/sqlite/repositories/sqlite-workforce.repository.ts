@@ -87,8 +87,8 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     this.reportDuplicates();
     this.turns = store.writeTurns;
     this.insertEnrollment = this.db.prepare(
-      `INSERT INTO enrollment_codes (code_hash, person_kind, person_id, expires_at, used_at, used_by_device_id)
-       VALUES (@code_hash, @person_kind, @person_id, @expires_at, @used_at, @used_by_device_id)`,
+      `INSERT INTO enrollment_codes (code_hash, person_kind, person_id, expires_at, tag, used_at, used_by_device_id)
+       VALUES (@code_hash, @person_kind, @person_id, @expires_at, @tag, @used_at, @used_by_device_id)`,
     );
     this.sitePage = new LimitedStatement(this.db, SITE_LIST_SQL);
     this.siteIdPage = new LimitedStatement(this.db, SITE_ID_LIST_SQL);

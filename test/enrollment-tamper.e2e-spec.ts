@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import { MongoStore, SqliteStore, Store } from '@app/persistence';
+import { http, startTestApp, TestApp } from './support/test-app';
+import { nextPhoneNumber } from './support/worker-client';
+
+/**
+ * Enrollment codes against someone who can write the database but holds no secret (the red
+ * team's finding 1): a code's stored hash is a keyed MAC, and a tag binds it to its person and
+ * expiry, so neither a code of the editor's own nor a worker's code moved to a thekedar
+ * enrolls a phone.
+ */
+describe('enrollment codes changed in the database (e2e)', () => {
+  let t: TestApp;
+  let siteId: string;
+  beforeAll(async () => {
+    t = await startTestApp();
+    const site = await http(t.baseUrl, 'POST', '/api/v5/sites', {
+      key: t.keys.admin,
+      body: { name: 'Tower E', geo: { lat: 28.6, lng: 77.2 }, radiusM: 150 },
+    });
+    siteId = site.body.siteId;
+  });
+  afterAll(async () => t.close());
+
+  const register = (enrollmentCode: string, simHash: string) =>
+    http(t.baseUrl, 'POST', '/api/v5/device/register', {
+      body: { enrollmentCode, fingerprint: { os: 'Android 14', model: 'Redmi', simHash } },
+    });
+
+  async function newThekedar(): Promise<{ thekedarId: string; enrollmentCode: string }> {
+    const res = await http(t.baseUrl, 'POST', '/api/v5/thekedars', {
+      key: t.keys.admin,
+      body: { name: 'Ramesh', phone: nextPhoneNumber() },
+    });
+    expect(res.status).toBe(201);
+    return res.body;
+  }
+
+  async function newWorker(): Promise<{ workerId: string; enrollmentCode: string }> {
+    const res = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+      key: t.keys.admin,
+      body: { name: 'Sita Devi', phone: nextPhoneNumber(), siteIds: [siteId] },
+    });
+    expect(res.status).toBe(201);
+    return res.body;
+  }
+
+  /** The person's stored code (SQLite rows, MongoDB's embedded `enrollment`) changed by `edit`. */
+  async function editCode(
+    kind: 'workers' | 'thekedars',
+    personId: string,
+    edit: { codeHash?: string; movedTo?: { kind: 'thekedars'; id: string } },
+  ): Promise<void> {
+    const store = t.app.get(Store);
+    if (store instanceof MongoStore) {
+      const from = store.connection.collection(kind);
+      const doc = await from.findOne({ _id: personId as never });
+      const enrollment = {
+        ...doc!.enrollment,
+        ...(edit.codeHash ? { codeHash: edit.codeHash } : {}),
+      };
+      if (edit.movedTo) {
+        await from.updateOne({ _id: personId as never }, { $unset: { enrollment: '' } });
+        await store.connection
+          .collection(edit.movedTo.kind)
+          .updateOne({ _id: edit.movedTo.id as never }, { $set: { enrollment } });
+      } else {
+        await from.updateOne({ _id: personId as never }, { $set: { enrollment } });
+      }
+      return;
+    }
+    const db = (store as SqliteStore).db;
+    if (edit.codeHash)
+      db.prepare('UPDATE enrollment_codes SET code_hash = ? WHERE person_id = ?').run(
+        edit.codeHash,
+        personId,
+      );
+    if (edit.movedTo) {
+      db.prepare('DELETE FROM enrollment_codes WHERE person_id = ?').run(edit.movedTo.id);
+      db.prepare(
+        "UPDATE enrollment_codes SET person_kind = 'thekedar', person_id = ? WHERE person_id = ?",
+      ).run(edit.movedTo.id, personId);
+    }
+  }
+
+  it('should enroll no phone with a code the database editor chose', async () => {
+    const thekedar = await newThekedar();
+    // the hash as stored before the hashes were keyed: anyone could compute it
+    const chosen = 'EEEE-FFFF-GGGG-HHHH';
+    const plain = createHash('sha256').update('mdai-enrollment|EEEEFFFFGGGGHHHH').digest('hex');
+    await editCode('thekedars', thekedar.thekedarId, { codeHash: plain });
+    const res = await register(chosen, 'feedface0000e001');
+    expect([res.status, res.body.code]).toEqual([403, 'invalid_enrollment_code']);
+  });
+
+  it("should enroll no thekedar's phone with a worker's code moved to the thekedar", async () => {
+    const worker = await newWorker();
+    const thekedar = await newThekedar();
+    await editCode('workers', worker.workerId, {
+      movedTo: { kind: 'thekedars', id: thekedar.thekedarId },
+    });
+    const res = await register(worker.enrollmentCode, 'feedface0000e002');
+    expect([res.status, res.body.code]).toEqual([403, 'invalid_enrollment_code']);
+    expect(t.logs()).toContain("ALARM: an enrollment code's tag does not verify");
+    expect(t.logs()).not.toContain(worker.enrollmentCode);
+  });
+
+  it('should still enroll with the codes the server issued', async () => {
+    const worker = await newWorker();
+    const thekedar = await newThekedar();
+    expect((await register(worker.enrollmentCode, 'feedface0000e003')).status).toBe(201);
+    // typed in lower case with spaces: the same code
+    const typed = thekedar.enrollmentCode.toLowerCase().replace(/-/g, ' ');
+    expect((await register(typed, 'feedface0000e004')).status).toBe(201);
+  });
+});
