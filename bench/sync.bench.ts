@@ -26,7 +26,8 @@
  * `FRAUD_HEAVY=1`: every packet a rapid repeat (all flagged). `SYNC_WARMUP=<n>`: untimed batches
  * per side first (default 1). Before its phones enrol, each side waits until its start-up sweep
  * has sealed the fill (`untilFillSealed`: the filled links are unsealed, and sealing 1M of them
- * in the background would otherwise be counted in the rounds' batches).
+ * in the background would otherwise be counted in the rounds' batches; `SYNC_SEAL_WAIT=0` skips
+ * the wait).
  * The API runs as in production (NODE_ENV=production, its secrets from the environment;
  * `SYNC_NODE_ENV=test`: the test mode the runs before `perfsync` measured, whose guarded read
  * transactions expire every prepared statement: see `childModeEnv` in support/crew.ts).
@@ -152,7 +153,8 @@ async function sideFor(
 ): Promise<Side> {
   const api = await startSyncBenchChild(`sync-${links}`, dataDir, root, env);
   try {
-    await untilFillSealed(name, api, links);
+    // SYNC_SEAL_WAIT=0: the rounds start with the sweep still sealing (as before the wait)
+    if (process.env.SYNC_SEAL_WAIT !== '0') await untilFillSealed(name, api, links);
     const phones = await enrollCrew(api, batchCount + WARMUP);
     const batches = phones.map((phone) => {
       const { packets, token } = signedBatch(phone, api.siteId, BATCH_SIZE, fraudHeavy);
