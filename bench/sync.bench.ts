@@ -24,7 +24,10 @@
  * server's CPU is read SETTLE_MS after its answer (not timed): what it finishes after answering
  * counts for its batch, not for the next task (with BENCH_BEFORE_DIR, the other server's).
  * `FRAUD_HEAVY=1`: every packet a rapid repeat (all flagged). `SYNC_WARMUP=<n>`: untimed batches
- * per side first (default 1).
+ * per side first (default 1). Before its phones enrol, each side waits until its start-up sweep
+ * has sealed the fill (`untilFillSealed`: the filled links are unsealed, and sealing 1M of them
+ * in the background would otherwise be counted in the rounds' batches; `SYNC_SEAL_WAIT=0` skips
+ * the wait).
  * The API runs as in production (NODE_ENV=production, its secrets from the environment;
  * `SYNC_NODE_ENV=test`: the test mode the runs before `perfsync` measured, whose guarded read
  * transactions expire every prepared statement: see `childModeEnv` in support/crew.ts).
@@ -37,7 +40,7 @@
  * as the API did before the thread); a second one inserts the same rows into a copy with the
  * store's checkpoint thread, as a baseline of what the thread alone is worth.
  */
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -150,6 +153,8 @@ async function sideFor(
 ): Promise<Side> {
   const api = await startSyncBenchChild(`sync-${links}`, dataDir, root, env);
   try {
+    // SYNC_SEAL_WAIT=0: the rounds start with the sweep still sealing (as before the wait)
+    if (process.env.SYNC_SEAL_WAIT !== '0') await untilFillSealed(name, api, links);
     const phones = await enrollCrew(api, batchCount + WARMUP);
     const batches = phones.map((phone) => {
       const { packets, token } = signedBatch(phone, api.siteId, BATCH_SIZE, fraudHeavy);
@@ -176,6 +181,68 @@ async function sideFor(
   } catch (error) {
     await api.close();
     throw error;
+  }
+}
+
+/** Give up on the start-up sweep after this long without a fill site's checkpoint moving. */
+const SEAL_STALL_MS = 60_000;
+
+/**
+ * Waits until the API's start-up sweep (`UnsealedTailSweep`) has sealed the fill's sites: the
+ * filled links stand for links the server wrote and never sealed, so an API started on them seals
+ * every fill site in the background (at 1M links, ~1M leaves authenticated and ~2M node rows
+ * written), which would otherwise run through the warm-up and the timed rounds and be counted in
+ * their batches. Polls the side's file (read-only) for each fill site's newest checkpoint against
+ * its head; gives up when no checkpoint moved for SEAL_STALL_MS (an older checkout with no
+ * sweep). Prints how long it took and what the API's threads spent meanwhile.
+ */
+async function untilFillSealed(
+  name: Side['name'],
+  api: SyncBenchChild,
+  links: number,
+): Promise<void> {
+  const pid = api.child.proc.pid!;
+  const t0 = now();
+  const cpu0 = threadsCpuMs(pid);
+  const main0 = mainThreadCpuMs(pid);
+  const db = new Database(join(api.dataDir, 'mdai.sqlite'), { readonly: true });
+  try {
+    const headOf = db.prepare<[string], { n: number }>(
+      'SELECT COALESCE(MAX(seq), 0) AS n FROM attendance_logs WHERE site_id = ?',
+    );
+    const heads = new Map<string, number>();
+    for (let k = 0; k < Math.min(FILL_SITES, links); k++) {
+      const site = `fill-site-${k}`;
+      heads.set(site, headOf.get(site)!.n);
+    }
+    const sealed = db.prepare<[], { origin: string; size: number }>(
+      `SELECT l.origin AS origin, MAX(c.size) AS size
+         FROM tlog_logs l JOIN tlog_checkpoints c ON c.log_id = l.id GROUP BY l.id`,
+    );
+    let last = '';
+    let movedAt = now();
+    for (;;) {
+      const sizes = new Map<string, number>();
+      for (const { origin, size } of sealed.all()) {
+        const at = origin.lastIndexOf('/ledger/');
+        if (at >= 0) sizes.set(origin.slice(at + '/ledger/'.length), size);
+      }
+      const left = [...heads].filter(([site, head]) => (sizes.get(site) ?? 0) < head).length;
+      const seen = [...heads.keys()].map((site) => sizes.get(site) ?? 0).join(',');
+      if (seen !== last) {
+        last = seen;
+        movedAt = now();
+      }
+      if (left === 0 || now() - movedAt > SEAL_STALL_MS) {
+        process.stderr.write(
+          `sync bench: ${name} at ${links} links: ${left === 0 ? 'the fill sealed by the start-up sweep' : `${left} fill sites still unsealed (no sweep?)`} after ${((now() - t0) / 1000).toFixed(1)} s, the API's CPU meanwhile ${(threadsCpuMs(pid) - cpu0).toFixed(0)} ms (main thread ${(mainThreadCpuMs(pid) - main0).toFixed(0)} ms)\n`,
+        );
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    db.close();
   }
 }
 
