@@ -21,7 +21,8 @@ export type StoreMacPurpose =
   | 'worker-device-state'
   | 'kiosk-state'
   | 'kiosk-event'
-  | 'kiosk-event-mark';
+  | 'kiosk-event-mark'
+  | 'worker-state';
 
 /** A key a StoreMac holds besides its current one (no secret). */
 export interface HeldStoreMacKey {

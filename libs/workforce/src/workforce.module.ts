@@ -1,7 +1,9 @@
 import { Module } from '@nestjs/common';
 import { bindPort } from '@app/persistence';
+import { TlogModule } from '@app/tlog';
 import { workforceAdapters } from './infrastructure/persistence/workforce-persistence';
 import { WorkforceRepository } from './infrastructure/persistence/workforce.repository';
+import { WorkerSeal } from './infrastructure/persistence/worker-seal';
 import { WorkforceController } from './workforce.controller';
 import { WorkforceService } from './workforce.service';
 
@@ -11,8 +13,9 @@ import { WorkforceService } from './workforce.service';
  * signed request), which device-trust implements and binds (WorkerAdmissionModule).
  */
 @Module({
+  imports: [TlogModule],
   controllers: [WorkforceController],
-  providers: [bindPort(WorkforceRepository, workforceAdapters), WorkforceService],
+  providers: [WorkerSeal, bindPort(WorkforceRepository, workforceAdapters), WorkforceService],
   exports: [WorkforceService],
 })
 export class WorkforceModule {}
