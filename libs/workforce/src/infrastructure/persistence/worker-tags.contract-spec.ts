@@ -146,6 +146,28 @@ describeStoreContract('WorkforceRepository worker tags', workforceAdapters, ({ s
     expect((await repo.findWorkerById(ids[0]))?.name).toBe('Sita');
   });
 
+  it("should leave a worker whose sponsor was rewritten in the store out of that thekedar's crew", async () => {
+    const repo = await withTags();
+    const thekedarId = newId();
+    const own = { ...worker(), sponsor: { kind: 'thekedar', thekedarId } } as Worker;
+    const moved = worker();
+    await repo.createWorker(own, code(own.id));
+    await repo.createWorker(moved, code(moved.id));
+    expect(await repo.listWorkerIdsOfThekedar(thekedarId)).toEqual([own.id]);
+    const sponsor = { kind: 'thekedar', thekedarId };
+    if (driver() === 'sqlite') {
+      (store() as SqliteStore).db
+        .prepare('UPDATE workers SET sponsor = ? WHERE id = ?')
+        .run(JSON.stringify(sponsor), moved.id);
+    } else {
+      await (store() as MongoStore).connection
+        .collection('workers')
+        .updateOne({ _id: moved.id as never }, { $set: { sponsor } });
+    }
+    expect(await repo.listWorkerIdsOfThekedar(thekedarId)).toEqual([own.id]);
+    expect((await repo.findWorkerById(moved.id))?.integrity).toBe('tampered');
+  });
+
   it('should read a deactivated worker set active with its deactivation deleted as tampered, and the changes the server makes as verified', async () => {
     const repo = await withTags();
     const w = worker();

@@ -424,11 +424,17 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   }
 
   async listWorkerIdsOfThekedar(thekedarId: string): Promise<string[]> {
+    // each document checked: a worker whose sponsor was rewritten in the database is no one's crew
+    const projection = this.seal ? WORKER_FIELDS : { _id: 1 };
     const docs = await this.workers
-      .find({ 'sponsor.kind': 'thekedar', 'sponsor.thekedarId': thekedarId }, { _id: 1 })
+      .find({ 'sponsor.kind': 'thekedar', 'sponsor.thekedarId': thekedarId }, projection)
       .sort({ _id: 1 })
-      .lean<Pick<WorkerDocument, '_id'>[]>();
-    return docs.map((d) => d._id);
+      .lean<WorkerDocument[]>();
+    if (!this.seal) return docs.map((d) => d._id);
+    return docs
+      .map((d) => this.toDomain(d))
+      .filter((w) => w.integrity !== 'tampered')
+      .map((w) => w.id);
   }
 
   async findSitesByIds(ids: string[]): Promise<Site[]> {

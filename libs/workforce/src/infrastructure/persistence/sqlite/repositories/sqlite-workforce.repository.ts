@@ -221,13 +221,16 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   }
 
   async listWorkerIdsOfThekedar(thekedarId: string): Promise<string[]> {
+    // each row checked: a worker whose sponsor was rewritten in the database is no one's crew
     return this.db
-      .prepare<[string], { id: string }>(
-        `SELECT id FROM workers WHERE json_extract(sponsor, '$.kind') = 'thekedar'
+      .prepare<[string], WorkerRow>(
+        `SELECT * FROM workers WHERE json_extract(sponsor, '$.kind') = 'thekedar'
            AND json_extract(sponsor, '$.thekedarId') = ? ORDER BY id`,
       )
       .all(thekedarId)
-      .map((r) => r.id);
+      .map((r) => this.toDomain(r))
+      .filter((w) => w.integrity !== 'tampered')
+      .map((w) => w.id);
   }
 
   async createThekedar(thekedar: Thekedar, enrollment: EnrollmentCode): Promise<void> {
