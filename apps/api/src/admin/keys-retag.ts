@@ -1,7 +1,7 @@
 /**
  * `npm run keys:retag`: after a store-MAC rotation (`keys:rotate mac`, every replica restarted
  * on the new STORE_MAC_KEY), tags the fraud events and their reviews, and the worker devices'
- * block states and events, and the kiosks' key and status tags and their events, that verify under a retired key again under the current one, so the retired key can be dropped without the rows reading
+ * block states and events, the kiosks' key and status tags and their events, and the workers' record tags, that verify under a retired key again under the current one, so the retired key can be dropped without the rows reading
  * `tampered`. Each event is checked with its review history exactly as a read checks it; a row
  * that verifies under no key held here is never re-tagged (that would launder a row changed in
  * the database): its id is listed and the command exits 2 at the end. Reviews are tagged again
@@ -39,7 +39,7 @@ import { LedgerService } from '@app/offline-sync';
 import { TimesheetProjector } from '@app/timesheets';
 import { HeldStoreMacKey, STORE_MAC_LIVE_BEATS, StoreMac, StoreMacReplicas } from '@app/tlog';
 import { VaultAuditService } from '@app/vault';
-import { WorkforceService } from '@app/workforce';
+import { WorkerRetagOutcome, WorkforceService } from '@app/workforce';
 import { runAppJob } from './app-job';
 import { q } from './quote';
 import {
@@ -163,6 +163,30 @@ export const KIOSK_RETAG_TEXTS: RetagTexts = {
   removableSuspect: '; the suspect kiosks above then read tampered',
 };
 
+/** What the report says of workers (their record's tag: name, phone, sites, status, trust). */
+export const WORKER_RETAG_TEXTS: RetagTexts = {
+  label: 'workers (name, phone, sites, status and trust)',
+  showCurrent: true,
+  tamperedWord: 'tampered',
+  suspectWord: 'suspect',
+  changedHead: 'workers changed while this command ran',
+  tampered: (n) =>
+    `tampered: ${n} workers have a record no key held here vouches for; never re-tagged (a tampered worker is refused: worker_tampered; restore it from a backup)`,
+  suspect: (n, by) =>
+    `suspect: ${n} workers verify only under a key given to --except (${by}): anyone holding that key could have set their phone, sites or status; never re-tagged, they read tampered (refused) once the key is dropped: check them against a backup from before the leak`,
+  keyNotes: [
+    {
+      of: 'suspect',
+      note: (n) =>
+        `${n} suspect workers left under it (--except): they read tampered (refused) once it is removed`,
+    },
+    { of: 'changed', note: (n) => `${n} workers changed while this ran: run keys:retag again` },
+  ],
+  blocks: 'workers',
+  removableTampered: '; the tampered workers above stay tampered whatever is held',
+  removableSuspect: '; the suspect workers above then read tampered',
+};
+
 /**
  * What `keys:retag` re-tags, in the order it does and reports it: each kind its store's pages,
  * what counts of each outcome, and the report's words (retag-tally.ts walks and reports them).
@@ -189,7 +213,26 @@ function retagKinds(app: INestApplication): RetagKind[] {
       ),
     texts: KIOSK_RETAG_TEXTS,
   };
-  return [fraud, devices, kiosks];
+  const workers: RetagKind = {
+    page: async (after, limit, except) =>
+      (await app.get(WorkforceService, { strict: false }).retagPage(after, limit, except)).map(
+        workerRetagMark,
+      ),
+    texts: WORKER_RETAG_TEXTS,
+  };
+  return [fraud, devices, kiosks, workers];
+}
+
+/** A worker's outcome as the tally counts it (its record's tag, one outcome). */
+export function workerRetagMark(o: WorkerRetagOutcome): RetagMark {
+  return {
+    id: o.workerId,
+    result: o.result === 'tampered' || o.result === 'suspect' ? 'left' : o.result,
+    from: o.from && o.result !== 'suspect' ? [o.from] : [],
+    tampered: o.result === 'tampered',
+    suspect:
+      o.result === 'suspect' ? [{ listed: q(o.workerId), kids: o.from ? [o.from] : [] }] : [],
+  };
 }
 
 /** A kiosk's outcome as the tally counts it (its state and events, one outcome). */

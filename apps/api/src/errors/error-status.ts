@@ -129,6 +129,7 @@ export const ERROR_STATUS = {
     time_zone_immutable: HttpStatus.BAD_REQUEST,
     invalid_enrollment_code: HttpStatus.FORBIDDEN,
     worker_inactive: HttpStatus.FORBIDDEN,
+    worker_tampered: HttpStatus.FORBIDDEN,
   },
   'device-trust': {
     device_not_found: HttpStatus.NOT_FOUND,
@@ -138,6 +139,7 @@ export const ERROR_STATUS = {
     replayed_request: HttpStatus.FORBIDDEN,
     device_blocked: HttpStatus.FORBIDDEN,
     worker_inactive: HttpStatus.FORBIDDEN,
+    worker_tampered: HttpStatus.FORBIDDEN,
     site_not_allowed: HttpStatus.FORBIDDEN,
   },
   fraud: {
@@ -153,6 +155,7 @@ export const ERROR_STATUS = {
     unknown_device: HttpStatus.FORBIDDEN,
     device_blocked: HttpStatus.FORBIDDEN,
     worker_inactive: HttpStatus.FORBIDDEN,
+    worker_tampered: HttpStatus.FORBIDDEN,
     too_many_packets: HttpStatus.PAYLOAD_TOO_LARGE,
     invalid_signatures: HttpStatus.FORBIDDEN,
     checkpoint_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
@@ -194,6 +197,7 @@ export const ERROR_STATUS = {
     shift_overlap: HttpStatus.UNPROCESSABLE_ENTITY,
     timesheets_rebuilding: HttpStatus.SERVICE_UNAVAILABLE,
     timesheets_tampered: HttpStatus.SERVICE_UNAVAILABLE,
+    worker_tampered: HttpStatus.SERVICE_UNAVAILABLE,
     timesheets_ledger_unverified: HttpStatus.SERVICE_UNAVAILABLE,
     timesheets_key_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
     timesheets_behind: HttpStatus.SERVICE_UNAVAILABLE,
