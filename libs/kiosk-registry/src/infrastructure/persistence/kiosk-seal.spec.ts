@@ -140,6 +140,21 @@ describe('KioskSeal', () => {
     expect(onlyB.stateIntegrity({ ...legacy, tag: legacyPlan.stateTag }, undefined)).toBe('legacy');
   });
 
+  it('should number the next event past the newest and the mark, skip a number past a deleted mark and refuse past one that does not verify', () => {
+    expect(seal.nextSeq(undefined, undefined)).toEqual({ seq: 1, skipped: false });
+    expect(seal.nextSeq({ seq: 3, tag: seal.markTag(3) }, 3)).toEqual({ seq: 4, skipped: false });
+    // the newest event deleted with the mark left: its number stays a hole
+    expect(seal.nextSeq({ seq: 3, tag: seal.markTag(3) }, 2)).toEqual({ seq: 4, skipped: false });
+    // the mark deleted with it: never 3 again, which the new mark would make whole
+    expect(seal.nextSeq(undefined, 2)).toEqual({ seq: 4, skipped: true });
+    const { state, stored } = written(seal, event('e1'), 1);
+    expect(seal.stateIntegrity(state, stored, sequence(seal, [1, 3], 3))).toBe('tampered');
+    // forged, or under a key not held: never advanced from nor overwritten
+    expect(seal.nextSeq({ seq: 2, tag: 'forged' }, 2)).toBe('unverified');
+    const other = new KioskSeal(new StoreMac({ signingKey, storeMacKey: newKey() }));
+    expect(seal.nextSeq({ seq: 2, tag: other.markTag(2) }, 2)).toBe('unverified');
+  });
+
   it("should re-tag the store's mark under the current key, under an excepted one only when the numbering confirms it", () => {
     const [a, b] = [newKey(), newKey()];
     const underA = new KioskSeal(new StoreMac({ signingKey, storeMacKey: a }));

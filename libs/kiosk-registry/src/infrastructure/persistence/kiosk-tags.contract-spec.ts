@@ -336,6 +336,30 @@ describeStoreContract(
       });
     });
 
+    it('should refuse a kiosk change over a mark that does not verify, writing nothing (SQLite)', async () => {
+      if (driver() !== 'sqlite') return;
+      const repo = await withTags();
+      const k = kiosk();
+      await repo.register(k, event(k.deviceId, 'registered'));
+      const db = (store() as SqliteStore).db;
+      db.prepare("UPDATE kiosk_event_mark SET tag = 'forged'").run();
+      const other = kiosk();
+      await expect(repo.register(other, event(other.deviceId, 'registered'))).rejects.toMatchObject(
+        { code: 'kiosk_mark_unverified' },
+      );
+      // the repair too (a block is no change: the kiosk reads tampered, so blocked, already)
+      await expect(
+        repo.rotateKey(
+          k.deviceId,
+          { publicKeyPem: 'PEM renewed', keyFingerprint: 'f'.repeat(64) },
+          event(k.deviceId, 'key_rotated'),
+        ),
+      ).rejects.toMatchObject({ code: 'kiosk_mark_unverified' });
+      expect(await repo.findByDeviceId(other.deviceId)).toBeUndefined();
+      expect(db.prepare('SELECT count(*) AS n FROM kiosk_events').get()).toEqual({ n: 1 });
+      expect(db.prepare('SELECT tag FROM kiosk_event_mark').get()).toEqual({ tag: 'forged' });
+    });
+
     it('should leave no kiosk tampered once an excepted key is dropped when only the mark was under it (SQLite: the mark re-tagged)', async () => {
       const newKey = (): StoreMacKey =>
         parseStoreMacKey('STORE_MAC_KEY', randomBytes(32).toString('base64'));
@@ -346,7 +370,7 @@ describeStoreContract(
         await withTags(true, false, { current: c })
       ).register(other, event(other.deviceId, 'registered'));
       await (
-        await withTags(true, false, { current: a })
+        await withTags(true, false, { current: a, retired: [c] })
       ).register(leaked, event(leaked.deviceId, 'registered'));
       const rotated = await withTags(true, false, { current: b, retired: [a, c] });
       expect(await rotated.retagPage('', 10, [a.kid])).toEqual([

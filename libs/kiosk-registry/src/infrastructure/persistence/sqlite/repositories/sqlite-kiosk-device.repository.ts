@@ -4,6 +4,7 @@ import {
   LegacyTaggingState,
   LimitedStatement,
   logLegacyTagging,
+  readTransaction,
   sqliteLegacyTaggingState,
   SqliteStoreHandle,
   SqliteWriteTurns,
@@ -22,8 +23,11 @@ import {
   KioskEventRow,
 } from '../mappers/kiosk-device.mapper';
 import { KIOSK_SQLITE_MIGRATIONS } from '../sqlite-kiosk.migrations';
+import { KioskRegistryError } from '../../../../kiosk-registry.errors';
 import {
   alarmKioskLegacyRefused,
+  alarmKioskMarkMissing,
+  alarmKioskMarkUnverified,
   KioskEventSequence,
   KioskRetagOutcome,
   kioskRetagOutcome,
@@ -48,6 +52,8 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   private numberedRow?: Statement<[number], { n: number; top: number | null }>;
   private markRow?: Statement<[], KioskStoredMark>;
   private readonly logger = new Logger('KioskSeal');
+  /** The unverified mark's tag this process raised its ALARM over (once per mark). */
+  private alarmedMark?: unknown;
 
   constructor(
     store: SqliteStoreHandle,
@@ -149,6 +155,12 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
    * Writes `event` numbered next (past the newest event and the mark: a number deleted stays a
    * hole) with the mark, and returns the row fields binding `state` to it. In the caller's
    * transaction. Without the tags: the event unnumbered, the state untagged.
+   *
+   * The mark is advanced only from one that verifies (KioskSeal.nextSeq): deleted while events
+   * are numbered, the event skips a number (numbered on from the events alone, it could take a
+   * newest event's number deleted with the mark, and the mark written with it would make the
+   * numbering whole again: a row put back verifying), with an ALARM; one that does not verify
+   * refuses the write (503 kiosk_mark_unverified), the mark left as it is, one ALARM per mark.
    */
   private record(
     state: KioskDevice,
@@ -162,8 +174,18 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     const newest = this.db
       .prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM kiosk_events')
       .get()!.seq;
-    const marked = this.mark()?.seq;
-    const seq = Math.max(newest ?? 0, typeof marked === 'number' ? marked : 0) + 1;
+    const mark = this.mark();
+    const next = seal.nextSeq(mark, newest ?? undefined);
+    if (next === 'unverified') {
+      if (this.alarmedMark !== mark!.tag) alarmKioskMarkUnverified(this.logger);
+      this.alarmedMark = mark!.tag;
+      throw new KioskRegistryError(
+        'kiosk_mark_unverified',
+        "The kiosk events' mark does not verify under a store-MAC key this server holds: no kiosk change is written (see the server's log)",
+      );
+    }
+    if (next.skipped) alarmKioskMarkMissing(this.logger, next.seq);
+    const seq = next.seq;
     this.insertEvent.run({
       ...Mapper.eventToPersistence(event),
       seq,
@@ -218,9 +240,17 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     return () => this.db.transaction(work).immediate();
   }
 
+  /**
+   * The kiosk, checked in one read transaction: the row, its newest event, the mark and the
+   * numbering as of one moment (a WAL snapshot). Read statement by statement, a kiosk event
+   * another process (a replica on the file) commits between the mark and the count would leave
+   * the count one past the mark: `tampered` for that read.
+   */
   async findByDeviceId(deviceId: string): Promise<KioskDevice | undefined> {
-    const row = this.byDeviceId.get(deviceId);
-    return row ? this.toDomain(row) : undefined;
+    return readTransaction(this.db, () => {
+      const row = this.byDeviceId.get(deviceId);
+      return row ? this.toDomain(row) : undefined;
+    });
   }
 
   async rotateKey(
@@ -290,15 +320,15 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     afterDeviceId?: string;
     prefix?: string;
   }): Promise<KioskDevice[]> {
-    if (!options.prefix) {
-      return this.listPage
-        .all([options.afterDeviceId ?? ''], options.limit)
-        .map((r) => this.toDomain(r));
-    }
-    const prefix = options.prefix;
-    return this.prefixPage
-      .all([options.afterDeviceId ?? '', prefix, prefix, prefix], options.limit)
-      .map((r) => this.toDomain(r));
+    // the page and each kiosk's check in one snapshot, as findByDeviceId
+    return readTransaction(this.db, () => {
+      const after = options.afterDeviceId ?? '';
+      const prefix = options.prefix;
+      const rows = prefix
+        ? this.prefixPage.all([after, prefix, prefix, prefix], options.limit)
+        : this.listPage.all([after], options.limit);
+      return rows.map((r) => this.toDomain(r));
+    });
   }
 
   async retagPage(
