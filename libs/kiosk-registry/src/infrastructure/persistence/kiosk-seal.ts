@@ -180,23 +180,32 @@ export class KioskSeal {
   }
 
   /**
-   * `keys:retag` of the SQLite store's mark: its new tag under the current key, undefined when
-   * left as it is. Under an excepted (leaked) key it is re-tagged too when the numbering confirms
-   * it (`numbered`: as many events as its number, the newest that number): it holds nothing but
-   * that number, and left under the excepted key it would stop verifying once that key is
-   * dropped, every kiosk then reading `tampered`. One the numbering does not confirm is left.
+   * `keys:retag` of the SQLite store's mark (undefined: none stored). Under a held key other than
+   * the current one: re-tagged under the current one (`tag`). Under a key of `except` (a leaked
+   * key): `suspect`, left as it is, whether or not the numbering confirms its number
+   * (`confirmed`: as many numbered events as it says, the newest that number): whoever holds
+   * that key could have written it after deleting the newest kiosk events, a number the
+   * numbering then confirms. Left under that key it stops verifying once the key is dropped
+   * (every kiosk then reads tampered and the kiosk writes are refused): any kiosk change before
+   * that writes it under the current key, once the kiosks were checked. Under no held key:
+   * `tampered` (the kiosk writes are refused already).
    */
   retagMark(
     mark: KioskStoredMark | undefined,
     numbered: { count: number; newest: number | undefined },
     except: readonly string[] = [],
-  ): string | undefined {
-    if (!mark || typeof mark.seq !== 'number') return undefined;
-    const kid = this.mac.kidOf('kiosk-event-mark', markData(mark.seq), mark.tag);
-    if (kid === undefined || kid === this.mac.kid) return undefined;
-    const confirmed = numbered.count === mark.seq && numbered.newest === mark.seq;
-    if (except.includes(kid) && !confirmed) return undefined;
-    return this.markTag(mark.seq);
+  ): KioskMarkRetag | undefined {
+    if (!mark) return undefined;
+    if (typeof mark.seq !== 'number') return { result: 'tampered', seq: Number.NaN };
+    const seq = mark.seq;
+    const kid = this.mac.kidOf('kiosk-event-mark', markData(seq), mark.tag);
+    if (kid === undefined) return { result: 'tampered', seq };
+    if (kid === this.mac.kid) return { result: 'current', seq };
+    if (except.includes(kid)) {
+      const confirmed = numbered.count === seq && numbered.newest === seq;
+      return { result: 'suspect', seq, from: kid, confirmed };
+    }
+    return { result: 'retagged', seq, from: kid, tag: this.markTag(seq) };
   }
 
   /**
@@ -306,6 +315,19 @@ export interface KioskEventSequence {
   numbered(after: number): { count: number; newest: number | undefined };
   /** The mark; undefined when none is stored (no event numbered yet). */
   mark(): KioskStoredMark | undefined;
+}
+
+/** What `keys:retag` makes of the SQLite store's mark (KioskSeal.retagMark). */
+export interface KioskMarkRetag {
+  result: 'retagged' | 'current' | 'suspect' | 'tampered';
+  /** Its number (NaN: not a number). */
+  seq: number;
+  /** The key it was under (retagged), or the excepted key it is left under (suspect). */
+  from?: string;
+  /** Its new tag (retagged). */
+  tag?: string;
+  /** Suspect: whether the numbering confirms its number. */
+  confirmed?: boolean;
 }
 
 /** What `keys:retag` writes for one kiosk (KioskSeal.retagPlan), and what it makes of it. */

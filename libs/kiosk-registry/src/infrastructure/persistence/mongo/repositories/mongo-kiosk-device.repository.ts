@@ -288,6 +288,11 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
     return docs.map((d) => this.toDomain(d));
   }
 
+  /** MongoDB numbers each kiosk's events in its document: no store-wide mark. */
+  async retagMark(): Promise<undefined> {
+    return undefined;
+  }
+
   async retagPage(
     afterDeviceId: string,
     limit: number,

@@ -29,6 +29,7 @@ import {
   alarmKioskMarkMissing,
   alarmKioskMarkUnverified,
   KioskEventSequence,
+  KioskMarkRetag,
   KioskRetagOutcome,
   kioskRetagOutcome,
   KioskSeal,
@@ -378,17 +379,22 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
       );
       if (outcome) out.push(outcome);
     }
-    // the store's mark, under the current key (one under a leaked key only when the numbering
-    // confirms its number: KioskSeal.retagMark)
-    await this.turns.write(
+    return out;
+  }
+
+  async retagMark(except: readonly string[]): Promise<KioskMarkRetag | undefined> {
+    const seal = this.seal;
+    if (!seal) return undefined;
+    // read and written in one transaction under the write turn
+    return this.turns.write(
       this.immediate(() => {
-        const tag = seal.retagMark(this.mark(), this.sequence().numbered(0), except);
-        if (tag !== undefined) {
-          this.db.prepare('UPDATE kiosk_event_mark SET tag = ? WHERE id = 1').run(tag);
+        const outcome = seal.retagMark(this.mark(), this.sequence().numbered(0), except);
+        if (outcome?.tag !== undefined) {
+          this.db.prepare('UPDATE kiosk_event_mark SET tag = ? WHERE id = 1').run(outcome.tag);
         }
+        return outcome;
       }),
     );
-    return out;
   }
 
   async listEvents(deviceId: string): Promise<KioskEvent[]> {
