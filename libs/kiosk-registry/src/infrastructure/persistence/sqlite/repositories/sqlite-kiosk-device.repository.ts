@@ -119,11 +119,43 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   }
 
   /** A stored kiosk as the domain reads it: its tag checked when the store tags. */
-  private toDomain(row: KioskDeviceRow): KioskDevice {
+  private toDomain(row: KioskDeviceRow, sequence = this.sequence()): KioskDevice {
     const device = Mapper.toDomain(row);
     if (!this.seal) return device;
     const stored = { tag: row.tag, eventId: row.event_id, eventSeq: row.event_seq };
-    return this.seal.checked(device, stored, this.newestEvent(row.device_id), this.sequence());
+    return this.seal.checked(device, stored, this.newestEvent(row.device_id), sequence);
+  }
+
+  /**
+   * The numbering as a page of kiosks asks it, in the page's read transaction: the mark read
+   * once, and the numbered events counted once past the page's lowest event number. When none
+   * past it is missing (as many as the newest number is past it: the numbers are unique), the
+   * count past any higher number up to the newest follows from it, exactly; otherwise (a hole)
+   * each row's is counted, once per number. One range count a page instead of one a row.
+   */
+  private pageSequence(rows: readonly KioskDeviceRow[]): KioskEventSequence {
+    const base = this.sequence();
+    const bound = rows.map((r) => r.event_seq).filter((s): s is number => Number.isSafeInteger(s));
+    const lowest = bound.length > 0 ? Math.min(...bound) : undefined;
+    const counted = new Map<number, { count: number; newest: number | undefined }>();
+    const numbered = (after: number) => {
+      let n = counted.get(after);
+      if (!n) counted.set(after, (n = base.numbered(after)));
+      return n;
+    };
+    let mark: { stored: KioskStoredMark | undefined } | undefined;
+    return {
+      mark: () => (mark ??= { stored: base.mark() }).stored,
+      numbered: (after) => {
+        if (lowest !== undefined && after > lowest) {
+          const whole = numbered(lowest);
+          if (whole.newest !== undefined && whole.count === whole.newest - lowest) {
+            if (after <= whole.newest) return { count: whole.newest - after, newest: whole.newest };
+          }
+        }
+        return numbered(after);
+      },
+    };
   }
 
   /** A kiosk's newest numbered event (its (device, seq) index range read at its end). */
@@ -328,7 +360,8 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
       const rows = prefix
         ? this.prefixPage.all([after, prefix, prefix, prefix], options.limit)
         : this.listPage.all([after], options.limit);
-      return rows.map((r) => this.toDomain(r));
+      const sequence = this.pageSequence(rows);
+      return rows.map((r) => this.toDomain(r, sequence));
     });
   }
 
