@@ -13,7 +13,7 @@
  * nothing: `--except <kid>` (repeatable) names a held key whose tags are not trusted, and an
  * event with a row that verifies only under it is never re-tagged: listed as suspect, exit 5;
  * so is a worker device's block state or event that verifies only under it (the device's
- * other rows are re-tagged). Without it, a held key vouches for whatever verifies under it, a row forged with it included.
+ * other rows are re-tagged), a kiosk's, and the SQLite kiosk events' mark (with its number). Without it, a held key vouches for whatever verifies under it, a row forged with it included.
  *
  * It refuses to start (exit 4, nothing written) while a live replica tags under another
  * store-MAC key than this one (the replica registry: each server's key id, recorded at boot
@@ -34,7 +34,7 @@
 import { INestApplication } from '@nestjs/common';
 import { WorkerDeviceRetagOutcome, WorkerDeviceService } from '@app/device-trust';
 import { FraudService, RetagOutcome } from '@app/fraud';
-import { KioskRegistryService, KioskRetagOutcome } from '@app/kiosk-registry';
+import { KioskMarkRetag, KioskRegistryService, KioskRetagOutcome } from '@app/kiosk-registry';
 import { LedgerService } from '@app/offline-sync';
 import { TimesheetProjector } from '@app/timesheets';
 import { HeldStoreMacKey, STORE_MAC_LIVE_BEATS, StoreMac, StoreMacReplicas } from '@app/tlog';
@@ -247,6 +247,24 @@ export function kioskRetagMark(o: KioskRetagOutcome): RetagMark {
   };
 }
 
+/**
+ * The line on the SQLite kiosk events' mark (KioskSeal.retagMark): its number and what was done
+ * with it. A suspect one (under an `--except` key) is left: exit 5, as the suspect rows.
+ */
+export function kioskMarkLine(mark: KioskMarkRetag, kid: string): string {
+  const head = `kiosk event mark (SQLite; seq ${mark.seq})`;
+  switch (mark.result) {
+    case 'current':
+      return `${head}: under the current key`;
+    case 'retagged':
+      return `${head}: re-tagged under ${kid} (from ${mark.from})`;
+    case 'tampered':
+      return `tampered: the ${head} verifies under no key held here: every kiosk reads tampered (blocked) and every kiosk change is refused (503 kiosk_mark_unverified); never re-tagged. Restore the kiosk tables from a backup, or delete the kiosk_event_mark row: the next kiosk event then skips a number, and every kiosk reads tampered until an admin's key rotation to its genuine key`;
+    case 'suspect':
+      return `suspect: the ${head} verifies only under a key given to --except (${mark.from})${mark.confirmed ? ', its number as the numbering stands' : '; the numbering does not confirm it (numbered kiosk events missing)'}: anyone holding that key could have written it after deleting the newest kiosk events; never re-tagged. Check the kiosks against a backup from before the leak, then any kiosk change (a registration, a key rotation, a block or unblock) writes it under the current key; dropped while it is under that key, every kiosk reads tampered and every kiosk change is refused (503 kiosk_mark_unverified)`;
+  }
+}
+
 /** A fraud event's outcome as the tally counts it. */
 export function fraudRetagMark(o: RetagOutcome): RetagMark {
   return {
@@ -407,6 +425,9 @@ export async function retagStoreMac(
     tallies.push(tally);
   }
 
+  const mark = await app.get(KioskRegistryService, { strict: false }).retagMark(except);
+  if (mark) out(kioskMarkLine(mark, mac.kid));
+
   // what else is still tagged under a key other than the current one
   const ledger = await ledgerKids(app);
   const vault = await app.get(VaultAuditService, { strict: false }).unsealedTagKids();
@@ -420,6 +441,12 @@ export async function retagStoreMac(
       notes.push(...of.notes);
       block.push(...of.blocks);
     });
+    if (mark?.result === 'suspect' && mark.from === key.kid) {
+      notes.push(
+        'the suspect kiosk event mark is left under it (--except): once it is removed every kiosk reads tampered until a kiosk change writes the mark under the current key',
+      );
+      block.push('the kiosk event mark');
+    }
     const [links, sites] = ledger.get(key.kid) ?? [0, 0];
     if (links > 0) {
       notes.push(
@@ -444,9 +471,11 @@ export async function retagStoreMac(
     blockers.set(key.kid, block);
   }
 
+  const tampered = tallies.some((t) => t.tamperedCount > 0) || mark?.result === 'tampered';
+  const suspect = tallies.some((t) => t.suspectCount > 0) || mark?.result === 'suspect';
   if (await refuseReplicasStartedMeanwhile(app, mac.kid, force, out)) {
-    if (tallies.some((t) => t.tamperedCount > 0)) return RETAG_TAMPERED;
-    if (tallies.some((t) => t.suspectCount > 0)) return RETAG_SUSPECT;
+    if (tampered) return RETAG_TAMPERED;
+    if (suspect) return RETAG_SUSPECT;
     return RETAG_REPLICAS_ON_OTHER_KEY;
   }
 
@@ -464,8 +493,8 @@ export async function retagStoreMac(
       );
     }
   }
-  if (tallies.some((t) => t.tamperedCount > 0)) return RETAG_TAMPERED;
-  if (tallies.some((t) => t.suspectCount > 0)) return RETAG_SUSPECT;
+  if (tampered) return RETAG_TAMPERED;
+  if (suspect) return RETAG_SUSPECT;
   if (tallies.some((t) => t.changedCount > 0)) return RETAG_CHANGED;
   return 0;
 }

@@ -97,6 +97,7 @@ export const ERROR_STATUS = {
     device_not_found: HttpStatus.NOT_FOUND,
     device_blocked: HttpStatus.FORBIDDEN,
     kiosk_tampered: HttpStatus.CONFLICT,
+    kiosk_mark_unverified: HttpStatus.SERVICE_UNAVAILABLE,
   },
   provisioning: {
     challenge_not_found: HttpStatus.NOT_FOUND,
