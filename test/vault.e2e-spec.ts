@@ -272,10 +272,10 @@ describe('vault (e2e)', () => {
     flip(first, HEADER + 10);
     flip(later, HEADER + 4 * RECORD + 10);
     const refused = await readFile(t, first, t.keys.auditor, 'check');
-    expect(refused.status).toBe(500);
+    expect(refused.status).toBe(409);
     expect(((await refused.json()) as any).code).toBe('file_integrity_failed');
     const cut = await readFile(t, later, t.keys.auditor, 'check');
-    expect(cut.status).toBe(500);
+    expect(cut.status).toBe(409);
     expect(((await cut.json()) as any).code).toBe('file_integrity_failed');
     for (const fileId of [first, later]) {
       const records = (await audit(t, fileId)).body;
@@ -341,7 +341,7 @@ describe('vault (e2e)', () => {
           const res = await readFile(t, fileId, t.keys.auditor, 'check');
           expect([label, res.status, res.headers.get('x-content-sha256')]).toEqual([
             label,
-            500,
+            409,
             null,
           ]);
           expect(((await res.json()) as any).code).toBe('file_integrity_failed');

@@ -81,7 +81,9 @@ export const ERROR_STATUS = {
     image_type_mismatch: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
     request_aborted: HttpStatus.BAD_REQUEST,
     store_failed: HttpStatus.INTERNAL_SERVER_ERROR,
-    file_integrity_failed: HttpStatus.INTERNAL_SERVER_ERROR,
+    // stored data changed outside the server (blob or record): a conflict between the file
+    // and its record that a retry does not resolve (as kiosk_tampered), not a server fault
+    file_integrity_failed: HttpStatus.CONFLICT,
     key_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
     sealed_value_corrupt: HttpStatus.INTERNAL_SERVER_ERROR,
     audit_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
