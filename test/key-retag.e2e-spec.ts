@@ -8,10 +8,11 @@ import { StoreMac } from '@app/tlog';
 import { ReplicaRegistryRepository } from '@app/tlog/infrastructure/persistence/replicas/replica-registry.repository';
 import { TestKiosk } from './support/kiosk';
 import { ApiProcess, runScript, startApiProcess } from './support/processes';
-import { dataDirApp, dropRetiredStoreMacKey } from './support/tamper';
+import { dataDirApp, dropRetiredStoreMacKey, withStoreFile } from './support/tamper';
 import {
   http,
   itOnMongo,
+  itOnSqliteFile,
   mongoDatabaseUrl,
   secretsOf,
   slowOnMongo,
@@ -333,6 +334,39 @@ describe('keys:retag (e2e)', () => {
       ]);
     },
     slowOnMongo(240_000),
+  );
+
+  itOnSqliteFile(
+    'should list the kiosk event mark under a key given to --except as suspect with its number, never re-tag it (exit 5), and re-mark it under the current key at the next kiosk change',
+    async () => {
+      const t = await app.start();
+      const a = t.app.get(StoreMac).kid;
+      const kiosk = await TestKiosk.registered(t, `TEE-MARK-${id()}`);
+      await rotateMac();
+      const markRow = () =>
+        withStoreFile(app.dataDir, (db) =>
+          db.prepare('SELECT seq, tag FROM kiosk_event_mark').get(),
+        ) as { seq: number; tag: string };
+      const before = markRow();
+
+      const run = await runScript('keys-retag', app.dataDir, ['--except', a]);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(5);
+      expect(run.stdout).toContain(
+        `suspect: the kiosk event mark (SQLite; seq ${before.seq}) verifies only under a key given to --except (${a}), its number as the numbering stands`,
+      );
+      expect(run.stdout).toContain(`  "${kiosk.deviceId}"`);
+      expect(run.stdout).toContain(`cannot be removed yet: the kiosk event mark`);
+      expect(markRow()).toEqual(before);
+
+      // a kiosk change (once the kiosks were checked) writes the mark under the current key
+      await TestKiosk.registered(app.t, `TEE-MARK-${id()}`);
+      const again = await runScript('keys-retag', app.dataDir, ['--except', a]);
+      expect(again.stdout).toContain(
+        `kiosk event mark (SQLite; seq ${before.seq + 1}): under the current key`,
+      );
+    },
+    120_000,
   );
 
   itOnMongo(

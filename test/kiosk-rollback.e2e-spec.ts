@@ -172,4 +172,32 @@ type Row = Record<string, unknown>;
     });
     expect(await challenge(kiosk.deviceId)).toEqual([403, 'device_blocked']);
   });
+
+  it("should keep a row put back with the kiosk's newest event deleted tampered when the mark is deleted too and another kiosk's registration writes the next event", async () => {
+    const kiosk = await TestKiosk.registered(t, 'TEE-ROLLBACK-UNMARKED');
+    const active = copyRow(kiosk.deviceId);
+    await act(kiosk.deviceId, 'block');
+    putBack(active, true);
+    withStoreFile(t, (db) =>
+      expect(db.prepare('DELETE FROM kiosk_event_mark').run().changes).toBe(1),
+    );
+    expect(await listed(kiosk.deviceId)).toMatchObject({ integrity: 'tampered' });
+
+    // the next kiosk write anywhere: numbered from the events alone it would take the deleted
+    // event's number, and its fresh mark would make the numbering whole again
+    await TestKiosk.registered(t, 'TEE-ROLLBACK-AFTER-UNMARKED');
+    expect(await listed('TEE-ROLLBACK-AFTER-UNMARKED')).toMatchObject({ integrity: 'verified' });
+    expect(await listed(kiosk.deviceId)).toMatchObject({
+      status: 'blocked',
+      integrity: 'tampered',
+    });
+    expect(await challenge(kiosk.deviceId)).toEqual([403, 'device_blocked']);
+    expect(await kioskAuth(kiosk)).toEqual({ code: 'device_blocked', close: 4403 });
+
+    const rotated = await admin(`/api/kiosks/${kiosk.deviceId}/rotate-key`, {
+      public_key: kiosk.publicKeyPem,
+      reason: 'row put back in the database',
+    });
+    expect([rotated.status, rotated.body.integrity]).toEqual([200, 'verified']);
+  });
 });

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
 import { readStored, SECRETS_FILE, writeStored } from '@app/common';
+import { FraudService } from '@app/fraud';
 import { StoreMac } from '@app/tlog';
 import { runScript } from './support/processes';
 import { dataDirApp, dropRetiredStoreMacKey } from './support/tamper';
@@ -40,6 +42,17 @@ async function reported(baseUrl: string, key: string) {
     const a = t.app.get(StoreMac).kid;
     const phone = await enrollPhone(t.baseUrl, t.keys.admin);
     expect((await syncBatch(t.baseUrl, phone.token, [signPacket(phone)])).status).toBe(200);
+    // fraud events (of another device: the phone's trust score is left as it is), tagged under
+    // the same key: the restored ones read tampered alike
+    for (const siteId of ['site-f1', 'site-f2']) {
+      await t.app.get(FraudService).record({
+        type: 'impossible_travel',
+        deviceId: randomUUID(),
+        workerId: randomUUID(),
+        siteId,
+        detail: '50 km in a minute',
+      });
+    }
 
     // 1. the backup, beside the running server
     const bk = join(backups, 'bk');
@@ -85,7 +98,7 @@ async function reported(baseUrl: string, key: string) {
     expect(health.body.info.devices).toMatchObject({
       status: 'up',
       unheldStoreMacKids: [a],
-      tamperedUnderUnheldKids: { devices: 1, kiosks: 0 },
+      tamperedUnderUnheldKids: { devices: 1, kiosks: 0, fraudEvents: 2 },
       message: expect.stringContaining('put each of those keys back into STORE_MAC_RETIRED_KEYS'),
     });
     // honest: a missing key and a forgery read alike

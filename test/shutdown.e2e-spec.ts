@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { connect, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiProcess, PrivateRedis, startApiProcess } from './support/processes';
 import { http, itOnSqliteFile, pollUntil, startTestApp, TestApp } from './support/test-app';
 import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
@@ -294,4 +295,166 @@ describe('graceful shutdown and kept-alive connections', () => {
     expect(head).not.toContain('keep-alive');
     await closing;
   });
+});
+
+/** Whether a new TCP connection to `port` is taken (`open`) or refused (`refused`). */
+function connectOutcome(port: number): Promise<'open' | 'refused' | 'error'> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('open');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) =>
+      resolve(error.code === 'ECONNREFUSED' ? 'refused' : 'error'),
+    );
+  });
+}
+
+/**
+ * SIGTERM under sync traffic (an outside tester's case, two replicas behind nginx: the port
+ * still listening 101 s after SIGTERM, 60 requests served meanwhile, in-flight ones cut at the
+ * grace, a replacement's bind refused with EADDRINUSE): the listener closes when the drain
+ * starts, while a request is still in flight; that request is answered (`Connection: close`),
+ * the load's requests are answered or refused a connection, never answered 5xx, and the
+ * process exits once the requests in flight are done, not at the grace.
+ */
+describe('graceful shutdown under sync load (real API process)', () => {
+  let dataDir: string;
+  let api: ApiProcess;
+  let busy: ReturnType<typeof rawClient> | undefined;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mdai-shutdown-load-'));
+    // a grace long enough that the upload held back below is still in flight when the
+    // listener is seen closed
+    api = await startApiProcess({ DATA_DIR: dataDir, SHUTDOWN_GRACE_MS: '60000' });
+  });
+  afterAll(async () => {
+    busy?.socket.destroy();
+    await api.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('should refuse new connections while a request is in flight, answer it, and exit', async () => {
+    const secrets = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
+    const adminKey = secrets.ADMIN_API_KEYS.split(',')[0];
+    const phone = await enrollPhone(api.baseUrl, adminKey);
+    const port = Number(new URL(api.baseUrl).port);
+    // a request in flight through the drain: an upload whose body is held back
+    busy = rawClient(port);
+    busy.socket.write(
+      'POST /api/v5/vault HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+        `x-api-key: ${adminKey}\r\ncontent-type: image/jpeg\r\ncontent-length: 14\r\n\r\n`,
+    );
+    busy.socket.write(JPEG_START);
+    // the load: four clients syncing batches back to back (fetch's kept-alive pools)
+    let stopped = false;
+    const answers: number[] = [];
+    let failed = 0;
+    const load = Array.from({ length: 4 }, async () => {
+      while (!stopped) {
+        const packets = Array.from({ length: 20 }, () => signPacket(phone));
+        try {
+          answers.push((await syncBatch(api.baseUrl, phone.token, packets)).status);
+        } catch {
+          failed += 1; // refused a connection, or one closed under it: no answer
+          await sleep(20);
+        }
+      }
+    });
+    await pollUntil(
+      async () => answers.length,
+      (n) => n >= 8,
+    );
+    const before = answers.length;
+    expect(answers).toEqual(Array(before).fill(200));
+
+    const exited = new Promise<void>((resolve) => api.child.once('exit', () => resolve()));
+    api.child.kill('SIGTERM');
+    // before the fix: the port listened until every module's hooks had run, which waited
+    // for the upload until the grace cut it
+    const outcome = await pollUntil(
+      () => connectOutcome(port),
+      (o) => o === 'refused',
+      100_000,
+    );
+    expect(outcome).toBe('refused');
+    expect(api.alive()).toBe(true);
+    expect(busy.received()).toBe(''); // the upload is still in flight, not cut
+    // the rest of its body: it is answered, and its connection closed after the answer
+    busy.socket.write(Buffer.alloc(10));
+    await busy.closed;
+    const head = busy.received().split('\r\n\r\n')[0].toLowerCase();
+    expect(head).toMatch(/^http\/1\.1 [24]\d\d/);
+    expect(head).toContain('connection: close');
+    await exited; // the requests done: the process exits (jest's timeout is the bound)
+    stopped = true;
+    await Promise.all(load);
+    // every request the load got an answer to was served (or refused cleanly), none cut to a 5xx
+    expect(answers.filter((status) => status >= 500)).toEqual([]);
+    expect(failed).toBeGreaterThan(0); // the load did reach the closed listener
+  }, 120_000);
+});
+
+/**
+ * A slow shutdown hook (the relay frees a socket's slot on Redis, frozen here: a partition that
+ * keeps the TCP connection up): the listener is closed from the drain's start, before the relay
+ * tells its sockets, and the hooks wait within the grace, so the process exits. Before, the port
+ * listened, and took requests, as long as the hooks ran.
+ */
+describe('graceful shutdown with a slow hook (real API process)', () => {
+  let dataDir: string;
+  let redis: PrivateRedis;
+  let api: ApiProcess;
+  let phone: TestSocket | undefined;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mdai-shutdown-hook-'));
+    redis = await PrivateRedis.start();
+    api = await startApiProcess({
+      DATA_DIR: dataDir,
+      REDIS_URL: redis.url,
+      SHUTDOWN_GRACE_MS: '2000',
+    });
+  });
+  afterAll(async () => {
+    phone?.close();
+    redis.resume();
+    await api.kill();
+    await redis.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('should refuse new connections at once and exit', async () => {
+    const secrets = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
+    // a phone joined to a session: its socket holds the session's slot, on Redis
+    const session = await http(api.baseUrl, 'POST', '/api/auth/mobile', {
+      key: secrets.MOBILE_API_KEYS.split(',')[0],
+      body: { user_id: 'user-1', platform_id: 'PLT_shutdown0001' },
+    });
+    expect(session.status).toBe(201);
+    phone = await TestSocket.open(`${api.wsUrl}/ws/mobile?token=${session.body.token}`);
+    await phone.next('joined');
+    const port = Number(new URL(api.baseUrl).port);
+    redis.freeze();
+    const exited = new Promise<number | null>((resolve) =>
+      api.child.once('exit', (code) => resolve(code)),
+    );
+    api.child.kill('SIGTERM');
+    // the relay tells the phone the server is going: by then, no new connection is taken
+    // (before the fix: the listener closed after every module's hooks, the relay's among them,
+    // waiting on Redis meanwhile, and took connections all that time)
+    expect((await phone.next('error')).code).toBe('server_restarting');
+    expect(await connectOutcome(port)).toBe('refused');
+    expect(api.alive()).toBe(true);
+    await exited; // jest's timeout is the bound
+    expect(api.alive()).toBe(false);
+  }, 120_000);
 });

@@ -170,7 +170,7 @@ describe('vault audit on the transparency log, and reads bounded by what decrypt
       'x-api-key': t.keys.auditor,
       'x-access-purpose': 'case review',
     });
-    expect(read.status).toBe(500);
+    expect(read.status).toBe(409);
     expect(JSON.parse(read.body.toString('utf8')).code).toBe('file_integrity_failed');
     expect(read.body.includes(data.subarray(1000, 1064))).toBe(false);
     const health = await get('/health', {});
@@ -185,7 +185,7 @@ describe('vault audit on the transparency log, and reads bounded by what decrypt
       mongo: { size: 3000, sha256: otherDigest },
     });
     const digest = await readFile(t, fileId);
-    expect(digest.status).toBe(500);
+    expect(digest.status).toBe(409);
     expect(((await digest.json()) as any).code).toBe('file_integrity_failed');
     const records = await http(t.baseUrl, 'GET', `/api/v5/vault/audit?fileId=${fileId}`, {
       key: t.keys.auditor,
@@ -193,5 +193,56 @@ describe('vault audit on the transparency log, and reads bounded by what decrypt
     // a version 2 blob: the digest is compared by the final chunk's tag (its AAD binds the
     // sealed size and digest), which cannot tell an edited digest from a tampered final chunk
     expect(records.body.map((r: any) => r.reason).slice(-2)).toEqual(['size_mismatch', 'tampered']);
+  });
+
+  it('should refuse (409, audited) a file whose content type, creation time or creator was edited in the store (red team)', async () => {
+    const cases: [string, Record<string, string>, Record<string, unknown>, string][] = [
+      // a type the vault never stores: refused before any key is opened, any blob version
+      [
+        'content type text/html',
+        { content_type: 'text/html' },
+        { contentType: 'text/html' },
+        'metadata_invalid',
+      ],
+      // a type the vault stores, a time in the future, another creator: the blob's final tag
+      [
+        'content type image/png',
+        { content_type: 'image/png' },
+        { contentType: 'image/png' },
+        'tampered',
+      ],
+      [
+        'creation time in the future',
+        { created_at: '2099-01-01T00:00:00.000Z' },
+        { createdAt: new Date('2099-01-01T00:00:00.000Z') },
+        'tampered',
+      ],
+      [
+        'creator',
+        { created_by: 'admin:aaaaaaaaaaaa' },
+        { createdBy: 'admin:aaaaaaaaaaaa' },
+        'tampered',
+      ],
+    ];
+    for (const [label, sqlite, mongo, reason] of cases) {
+      const data = jpegBytes(3000);
+      const fileId = (await uploadImage(t, data)).body.fileId;
+      expect([label, (await readFile(t, fileId)).status]).toEqual([label, 200]);
+      await storeSet(t, 'vault_files', fileId, { sqlite, mongo });
+      const read = await readFile(t, fileId);
+      expect([label, read.status, read.headers.get('content-type')]).toEqual([
+        label,
+        409,
+        expect.stringMatching(/^application\/json/),
+      ]);
+      expect(((await read.json()) as any).code).toBe('file_integrity_failed');
+      const records = await http(t.baseUrl, 'GET', `/api/v5/vault/audit?fileId=${fileId}`, {
+        key: t.keys.auditor,
+      });
+      expect([label, records.body.at(-1)]).toEqual([
+        label,
+        expect.objectContaining({ action: 'read', result: 'failed', reason }),
+      ]);
+    }
   });
 });

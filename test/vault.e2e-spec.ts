@@ -185,6 +185,44 @@ describe('vault (e2e)', () => {
     expect(reasons.filter((r: string) => r === 'payload_too_large')).toHaveLength(2);
   });
 
+  it('should refuse an oversize upload announced with Expect: 100-continue without 100 Continue', async () => {
+    // the client sends nothing of the body until told to go on (or refused)
+    const announce = (length: number, body: Buffer) =>
+      new Promise<{ continued: boolean; status: number; json: any }>((resolve, reject) => {
+        let continued = false;
+        const req = request(`${t.baseUrl}/api/v5/vault`, {
+          method: 'POST',
+          headers: {
+            'x-api-key': t.keys.admin,
+            'content-type': 'image/jpeg',
+            'content-length': String(length),
+            expect: '100-continue',
+          },
+        });
+        req.on('error', reject);
+        req.on('continue', () => {
+          continued = true;
+          req.end(body);
+        });
+        req.on('response', (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () =>
+            resolve({ continued, status: res.statusCode!, json: JSON.parse(text) }),
+          );
+        });
+        req.flushHeaders();
+      });
+    const refused = await announce(999_999_999, Buffer.alloc(0));
+    // before the fix: 100 Continue first (the client was told to send ~1 GB), then the 413
+    expect(refused.continued).toBe(false);
+    expect([refused.status, refused.json.code]).toEqual([413, 'payload_too_large']);
+    // an upload within the bound is told to go on, and stored
+    const image = jpegBytes(CHUNK);
+    const stored = await announce(image.length, image);
+    expect([stored.continued, stored.status]).toEqual([true, 201]);
+  });
+
   it("should give a read's held plaintext back when its client stops reading and leaves", async () => {
     // a file larger than the loopback socket's buffers, which would take a smaller one whole
     const big = await startTestApp({ VAULT_MAX_FILE_BYTES: String(32 * MIB) });
@@ -234,10 +272,10 @@ describe('vault (e2e)', () => {
     flip(first, HEADER + 10);
     flip(later, HEADER + 4 * RECORD + 10);
     const refused = await readFile(t, first, t.keys.auditor, 'check');
-    expect(refused.status).toBe(500);
+    expect(refused.status).toBe(409);
     expect(((await refused.json()) as any).code).toBe('file_integrity_failed');
     const cut = await readFile(t, later, t.keys.auditor, 'check');
-    expect(cut.status).toBe(500);
+    expect(cut.status).toBe(409);
     expect(((await cut.json()) as any).code).toBe('file_integrity_failed');
     for (const fileId of [first, later]) {
       const records = (await audit(t, fileId)).body;
@@ -303,7 +341,7 @@ describe('vault (e2e)', () => {
           const res = await readFile(t, fileId, t.keys.auditor, 'check');
           expect([label, res.status, res.headers.get('x-content-sha256')]).toEqual([
             label,
-            500,
+            409,
             null,
           ]);
           expect(((await res.json()) as any).code).toBe('file_integrity_failed');

@@ -52,10 +52,12 @@ describe('worker phones of a store from before E.164 (e2e)', () => {
           { _id: ids[name] as never },
           {
             $set: { phone: w.phone, phoneClaims: w.siteIds.map((s) => `site:${s}|${key}`) },
-            $unset: { phoneClaimsForm: 1 },
+            // nor tags then (the next start tags them as legacy: WorkerSeal)
+            $unset: { phoneClaimsForm: 1, tag: 1, eventId: 1 },
           },
         );
       }
+      await store.connection.collection('worker_seal').deleteMany({});
     } else {
       const db = (store as SqliteStore).db;
       db.exec('DELETE FROM worker_phone_claims');
@@ -71,6 +73,9 @@ describe('worker phones of a store from before E.164 (e2e)', () => {
       db.exec(
         "DELETE FROM schema_migrations WHERE scope = 'device-trust.workforce' AND version = 6",
       );
+      // nor tags then (the next start tags them as legacy: WorkerSeal)
+      db.exec(`UPDATE workers SET tag = NULL, event_id = NULL;
+        UPDATE worker_seal SET legacy_sealed_at = NULL;`);
     }
     await first.close({ keepData: true });
 

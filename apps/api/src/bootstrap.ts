@@ -9,6 +9,7 @@ import { Logger } from 'nestjs-pino';
 import {
   AccessLog,
   answerClientErrors,
+  answerExpectContinue,
   bodyPipeline,
   correlationIdMiddleware,
   Env,
@@ -95,6 +96,8 @@ export async function createApp(
       logger.warn({ code, correlationId, since }, 'Request refused by the HTTP parser'),
     { ...config.app.bodyTimeouts, chunkedBodyBytes: config.vault.maxFileBytes },
   );
+  // an upload over any route's bound, announced with Expect: 100-continue: 413 before the body
+  answerExpectContinue(server, Math.max(config.app.jsonBodyLimitBytes, config.vault.maxFileBytes));
   app.set('trust proxy', config.app.trustProxy);
   const upgrades = app.get(UpgradeThrottle);
   const clientIp = clientIpOf(app);

@@ -9,15 +9,28 @@ import {
   OnModuleDestroy,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { appConfig, AppSettings } from '@app/common';
+import { appConfig, AppSettings, ShutdownDeadline } from '@app/common';
 import { RelayHub } from '@app/relay';
 
+/** How long past SHUTDOWN_GRACE_MS a signal's shutdown may take before the process exits anyway. */
+export const SHUTDOWN_EXIT_MARGIN_MS = 5_000;
+
 /**
- * Bounds a graceful shutdown (SIGTERM, `app.close()`): the listener stops taking connections
- * and the requests in flight get SHUTDOWN_GRACE_MS (10 s) to finish; then every HTTP connection
- * still open is cut, so a client that stopped sending in the middle of a request (a stalled
- * upload) cannot hold the process, and the store behind it, open. Relay sockets are closed by
- * the relay hub itself.
+ * Bounds a graceful shutdown (SIGTERM, `app.close()`). It runs the first hook of the close
+ * (the app module's `onModuleDestroy`, before any other module's hook), and there:
+ * - closes the listener: a new connection is refused from the first moment (a proxy sends it
+ *   to another replica, a replacement can bind the port), where Nest closes it only after every
+ *   module's shutdown hooks (a tester saw the port listening and 60 requests served 101 s after
+ *   SIGTERM, with the projection's queue growing from the syncs it took meanwhile);
+ * - closes the relay's sockets (a socket accepted from an upgrade still under way is closed);
+ * - starts the `ShutdownDeadline`, SHUTDOWN_GRACE_MS (10 s) from then: every HTTP connection
+ *   still open then is cut, so a client that stopped sending in the middle of a request (a
+ *   stalled upload) cannot hold the process, and the store behind it, open; hooks that wait for
+ *   background work wait within it;
+ * - waits for the requests in flight (within the deadline), so the modules' hooks after it (the
+ *   projection's, the stores' closes) run with no request left to use them.
+ * A close started by a signal that is still running SHUTDOWN_EXIT_MARGIN_MS past the deadline
+ * ends the process (exit code 1, logged): nothing keeps it past grace + margin.
  *
  * Once the drain starts, a kept-alive connection is not served on: idle ones are closed at once,
  * and every response still to come (of a request in flight, or one arriving meanwhile on an open
@@ -37,40 +50,44 @@ export class ShutdownGrace
     OnApplicationShutdown
 {
   private readonly log = new Logger('Shutdown');
-  private timer?: NodeJS.Timeout;
+  private exitTimer?: NodeJS.Timeout;
   /** When the drain started (undefined: no listener, e.g. a script's app context). */
   private startedAt?: bigint;
   private cut = 0;
   private draining = false;
   /** The responses not yet finished (told to close their connection when the drain starts). */
   private readonly inFlight = new Set<ServerResponse>();
+  /** Told when the last response in flight has finished. */
+  private idle?: () => void;
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     @Inject(appConfig.KEY) private readonly app: AppSettings,
     private readonly relay: RelayHub,
+    private readonly deadline: ShutdownDeadline,
   ) {}
 
   /** Watches the responses: before any other listener, so each one is seen before it is sent. */
   onApplicationBootstrap(): void {
     this.server()?.prependListener('request', (_request, response: ServerResponse) => {
-      if (this.draining) return closeAfter(response);
+      if (this.draining) closeAfter(response);
       this.inFlight.add(response);
-      response.once('close', () => this.inFlight.delete(response));
+      response.once('close', () => {
+        this.inFlight.delete(response);
+        if (this.inFlight.size === 0) this.idle?.();
+      });
     });
   }
 
-  /**
-   * The first hook of a close, run before any module's beforeApplicationShutdown (where the
-   * relay hub closes its sockets): the counts are those the drain starts with.
-   */
+  /** The drain (see the class): the first hook of a close. */
   async onModuleDestroy(): Promise<void> {
     const server = this.server();
     if (!server?.listening) return;
     this.startedAt = process.hrtime.bigint();
     this.draining = true;
+    // no new connection from now on (Nest's own close of the server comes after every hook)
+    server.close();
     for (const response of this.inFlight) closeAfter(response);
-    this.inFlight.clear();
     const open = await connections(server);
     // counted first: the line says what the drain started with
     server.closeIdleConnections();
@@ -78,22 +95,37 @@ export class ShutdownGrace
       `shutdown: draining ${open} open connection(s) (HTTP and WebSocket; ` +
         `${this.relay.connectionCount} relay socket(s)), grace ${this.app.shutdownGraceMs} ms`,
     );
+    this.deadline.start(this.app.shutdownGraceMs);
+    const requestsEnded = new Promise<void>((resolve) => {
+      this.idle = resolve;
+      if (this.inFlight.size === 0) resolve();
+    });
+    const drained = await this.deadline.within(Promise.all([requestsEnded, this.relay.closeAll()]));
+    // the grace is over: what is still open is counted, and its HTTP connections cut
+    if (!drained) this.cut = await connections(server);
+    // (drained: what is left has no request in flight, a connection whose request's head was
+    // still coming in when the drain started: cut, so no request reaches a route after the
+    // hooks go on)
+    server.closeAllConnections();
   }
 
-  beforeApplicationShutdown(): void {
-    const server = this.server();
-    if (!server?.listening) return;
-    this.timer = setTimeout(() => {
-      void connections(server).then((open) => {
-        this.cut = open;
-        server.closeAllConnections();
-      });
-    }, this.app.shutdownGraceMs);
-    this.timer.unref();
+  /** A signal's close: the process ends SHUTDOWN_EXIT_MARGIN_MS past the grace, whatever holds it. */
+  beforeApplicationShutdown(signal?: string): void {
+    if (this.startedAt === undefined || signal === undefined) return;
+    const elapsed = Number((process.hrtime.bigint() - this.startedAt) / 1_000_000n);
+    const left = Math.max(0, this.app.shutdownGraceMs + SHUTDOWN_EXIT_MARGIN_MS - elapsed);
+    this.exitTimer = setTimeout(() => {
+      this.log.error(
+        `shutdown (${signal}): still closing ${this.app.shutdownGraceMs + SHUTDOWN_EXIT_MARGIN_MS} ms ` +
+          'after the drain started (grace and margin): exiting',
+      );
+      process.exit(1);
+    }, left);
+    this.exitTimer.unref();
   }
 
   onApplicationShutdown(signal?: string): void {
-    clearTimeout(this.timer);
+    clearTimeout(this.exitTimer);
     if (this.startedAt === undefined) return;
     const ms = Number((process.hrtime.bigint() - this.startedAt) / 1_000_000n);
     this.log.log(

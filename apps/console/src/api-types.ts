@@ -771,6 +771,8 @@ export interface WorkerDetailView {
   thekedarId?: string;
   trustInheritedUntil?: string;
   createdAt: string;
+  /** Whether the stored record carries the server's store-MAC tag: `tampered` (its name, phone, sites, status, trust score or newest event changed outside the server, the fields shown as stored) is refused wherever the worker is used (403 worker_tampered: syncs, tokens, registrations, admin changes; 503 worker_tampered: payroll and CSV exports of its sites); `legacy` a record from before the tags */
+  integrity?: 'verified' | 'legacy' | 'tampered';
   /** Its status, site and phone changes, oldest first */
   events: WorkerEventView[];
 }
@@ -778,6 +780,8 @@ export interface WorkerDetailView {
 export const WorkerDetailViewStatusValues = ['active', 'inactive'] as const;
 
 export const WorkerDetailViewSponsorKindValues = ['admin', 'thekedar'] as const;
+
+export const WorkerDetailViewIntegrityValues = ['verified', 'legacy', 'tampered'] as const;
 
 export interface WorkerDeviceDetailView {
   deviceId: string;
@@ -887,8 +891,12 @@ export interface WorkerView {
   thekedarId?: string;
   trustInheritedUntil?: string;
   createdAt: string;
+  /** Whether the stored record carries the server's store-MAC tag: `tampered` (its name, phone, sites, status, trust score or newest event changed outside the server, the fields shown as stored) is refused wherever the worker is used (403 worker_tampered: syncs, tokens, registrations, admin changes; 503 worker_tampered: payroll and CSV exports of its sites); `legacy` a record from before the tags */
+  integrity?: 'verified' | 'legacy' | 'tampered';
 }
 
 export const WorkerViewStatusValues = ['active', 'inactive'] as const;
 
 export const WorkerViewSponsorKindValues = ['admin', 'thekedar'] as const;
+
+export const WorkerViewIntegrityValues = ['verified', 'legacy', 'tampered'] as const;

@@ -9,6 +9,7 @@ export * from './config/local-secrets';
 export * from './http/rate-limit.config';
 export * from './redis/redis.config';
 export * from './time/clock';
+export * from './time/shutdown-deadline';
 export * from './time/periodic-task';
 export * from './time/timestamp-patterns';
 export * from './time/time-zone';

@@ -125,6 +125,13 @@ export class TokenRefreshService {
     if (device.user.kind !== 'worker') return device.siteIds;
     const worker = await this.workforce.findWorker(device.user.id);
     if (!worker) return device.siteIds;
+    if (worker.integrity === 'tampered') {
+      this.logger.warn({ deviceId: device.deviceId }, 'Token refresh refused: worker tampered');
+      throw new DeviceTrustError(
+        'worker_tampered',
+        "This phone's worker's stored record was changed outside the server; no new token until an operator restores it",
+      );
+    }
     if (worker.status === 'inactive') {
       this.logger.log({ deviceId: device.deviceId }, 'Token refresh refused: worker inactive');
       throw new DeviceTrustError(

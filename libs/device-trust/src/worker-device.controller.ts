@@ -52,7 +52,8 @@ export class WorkerDeviceController {
   @ApiResponse({
     status: 403,
     type: ErrorBody,
-    description: 'invalid_enrollment_code, worker_inactive (the worker was deactivated)',
+    description:
+      "invalid_enrollment_code, worker_inactive (the worker was deactivated), worker_tampered (the worker's record was changed outside the server)",
   })
   async register(@Body() body: RegisterWorkerDeviceDto): Promise<RegisterWorkerDeviceResponse> {
     const result = await this.devices.register(body.enrollmentCode, body.fingerprint);
@@ -83,7 +84,7 @@ export class WorkerDeviceController {
   @ApiResponse({
     status: 403,
     type: ErrorBody,
-    description: 'replayed_request, device_blocked, worker_inactive',
+    description: 'replayed_request, device_blocked, worker_inactive, worker_tampered',
   })
   @ApiResponse({
     status: 503,

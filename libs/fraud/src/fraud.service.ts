@@ -238,6 +238,15 @@ export class FraudService {
     return this.noted(await this.events.listRecent(criteria));
   }
 
+  /**
+   * A page of every event, newest first in (at, id) order (after `before`, keyset), each with its
+   * `integrity`, not noted: for a count of its own (the start's report of rows under a store-MAC
+   * key not held, UnheldStoreMacKeys), which reports them, rather than a listing.
+   */
+  unnotedPage(limit: number, before?: { at: Date; id: string }): Promise<FraudEvent[]> {
+    return this.events.listRecent({ limit, before });
+  }
+
   /** Events that name one of these packets (flags on timesheet days). */
   async ofPackets(packetIds: string[], limit = 10_000): Promise<FraudEvent[]> {
     if (packetIds.length === 0) return [];

@@ -17,6 +17,8 @@ export const KIOSK_REGISTRY_ERRORS = {
     device_blocked: 'the kiosk is blocked',
     kiosk_tampered:
       "the kiosk's stored key or status does not verify (changed outside the server): rotate its key to the kiosk's genuine one first (it stays blocked), then unblock it",
+    kiosk_mark_unverified:
+      "the kiosk events' stored mark does not verify under a store-MAC key this server holds (a replica on a key this one does not hold yet, or the mark changed outside the server): no kiosk change is written until an operator acts (see the server's ALARM)",
   },
 } as const;
 

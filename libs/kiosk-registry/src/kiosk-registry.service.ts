@@ -7,8 +7,8 @@ import { parseKioskPublicKey } from './domain/kiosk-public-key';
 import { KioskAuthVerdict, verifyKioskAuth } from './domain/kiosk-auth';
 import { KioskDeviceRepository } from './infrastructure/persistence/kiosk-device.repository';
 import { KioskRegistryError } from './kiosk-registry.errors';
-import type { KioskRetagOutcome } from './infrastructure/persistence/kiosk-seal';
-export type { KioskRetagOutcome } from './infrastructure/persistence/kiosk-seal';
+import type { KioskMarkRetag, KioskRetagOutcome } from './infrastructure/persistence/kiosk-seal';
+export type { KioskMarkRetag, KioskRetagOutcome } from './infrastructure/persistence/kiosk-seal';
 
 /**
  * A change that takes a kiosk's standing away: blocked, or its key replaced (the old key, maybe
@@ -261,6 +261,11 @@ export class KioskRegistryService {
     except: readonly string[],
   ): Promise<KioskRetagOutcome[]> {
     return this.devices.retagPage(afterDeviceId, limit, except);
+  }
+
+  /** `keys:retag` of the kiosk events' mark (KioskDeviceRepository.retagMark). */
+  retagMark(except: readonly string[]): Promise<KioskMarkRetag | undefined> {
+    return this.devices.retagMark(except);
   }
 
   private event(

@@ -222,9 +222,7 @@ export class LedgerService {
    */
   async sealUnsealedTails(): Promise<number> {
     let found = 0;
-    let after = '';
-    for (;;) {
-      const heads = await this.logs.siteHeads(after, SITE_HEADS_PAGE);
+    for await (const heads of this.logs.siteHeadPages(SITE_HEADS_PAGE)) {
       // the page's checkpoints in one read (a read per site cost a sweep of 20,000 sites
       // 20,000 reads a minute)
       const latest = await this.tlog.latestOfEach(heads.map((h) => this.originOf(h.siteId)));
@@ -244,9 +242,8 @@ export class LedgerService {
         this.tlog.tailUnsealed(origin, seq);
         await this.sealTail(siteId, seq).catch(() => undefined);
       }
-      if (heads.length < SITE_HEADS_PAGE) return found;
-      after = heads[heads.length - 1].siteId;
     }
+    return found;
   }
 
   /**

@@ -75,7 +75,14 @@ export const OFFLINE_TOKEN_ACCESS: AccessDoc = {
   credentials: [{ scheme: 'offline-token' }],
   errors: {
     401: ['missing_token'],
-    403: ['invalid_token', 'token_expired', 'unknown_device', 'device_blocked', 'worker_inactive'],
+    403: [
+      'invalid_token',
+      'token_expired',
+      'unknown_device',
+      'device_blocked',
+      'worker_inactive',
+      'worker_tampered',
+    ],
     // the device secret (packet HMACs) is sealed under a master key version this replica lacks
     503: ['key_unavailable'],
   },
@@ -385,6 +392,8 @@ export class OfflineSyncService {
     const worker =
       device.user.kind === 'worker' ? await this.workforce.findWorker(device.user.id) : undefined;
     if (!worker) return claims.siteIds.every((id) => device.siteIds.includes(id));
+    // its sites are not the server's: no token is adopted on their word
+    if (worker.integrity === 'tampered') this.refuseTampered(device);
     const standing = WorkerStanding.of(
       { inactive: false },
       await this.workforce.eventsOf(worker.id),
@@ -417,9 +426,20 @@ export class OfflineSyncService {
     if (device.user.kind !== 'worker') return undefined;
     const worker = await this.workforce.findWorker(device.user.id);
     if (!worker) return undefined;
+    // its status, sites or newest event are not the server's: nothing of it is decided on
+    if (worker.integrity === 'tampered') this.refuseTampered(device);
     return WorkerStanding.of(
       { inactive: worker.status === 'inactive' },
       await this.workforce.eventsOf(worker.id),
+    );
+  }
+
+  /** 403 worker_tampered: the device's worker's record does not verify (WorkerSeal). */
+  private refuseTampered(device: WorkerDevice): never {
+    this.logger.warn({ deviceId: device.deviceId }, 'Sync refused: worker record tampered');
+    throw new OfflineSyncError(
+      'worker_tampered',
+      "This phone's worker's stored record was changed outside the server: no packet is accepted until an operator restores it",
     );
   }
 

@@ -5,9 +5,10 @@ import {
   Logger,
   OnModuleDestroy,
   OnModuleInit,
+  Optional,
 } from '@nestjs/common';
 import { IncomingMessage } from 'node:http';
-import { Clock } from '@app/common';
+import { Clock, ShutdownDeadline } from '@app/common';
 import { randomBytes } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
 import {
@@ -51,6 +52,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
   private keepalive?: NodeJS.Timeout;
   private slotRefresh?: NodeJS.Timeout;
   private shuttingDown = false;
+  private closingAll?: Promise<void>;
 
   constructor(
     private readonly bus: RelayBus,
@@ -63,6 +65,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     private readonly clock: Clock,
     private readonly kiosks: KioskRegistryService,
     @Inject(relayConfig.KEY) private readonly settings: RelaySettings,
+    @Optional() private readonly shutdown?: ShutdownDeadline,
   ) {}
 
   onModuleInit(): void {
@@ -85,11 +88,26 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
   }
 
   /**
-   * Graceful shutdown: free every slot so the socket can reconnect elsewhere, and close. The new
-   * protocol is told why (`server_restarting`); legacy sockets get the close frame only, since
-   * the fielded client treats any error frame as fatal.
+   * Graceful shutdown: the sockets are closed (`closeAll`), if the drain has not already, within
+   * the shutdown's deadline (a slot's release waits for Redis, which may not answer).
    */
   async beforeApplicationShutdown(): Promise<void> {
+    await (this.shutdown ? this.shutdown.within(this.closeAll()) : this.closeAll());
+  }
+
+  /**
+   * Free every slot so the socket can reconnect elsewhere, and close; a socket accepted from now
+   * on is closed at once (`restarting`). The new protocol is told why (`server_restarting`);
+   * legacy sockets get the close frame only, since the fielded client treats any error frame as
+   * fatal. Called by the drain's start (`ShutdownGrace`), with the listener closed; once (a
+   * second call waits for the first).
+   */
+  closeAll(): Promise<void> {
+    this.closingAll ??= this.closeSockets();
+    return this.closingAll;
+  }
+
+  private async closeSockets(): Promise<void> {
     this.shuttingDown = true;
     for (const conn of this.connections) {
       if (conn.legacy) this.delivery.close(conn, closeFor('restarting'));

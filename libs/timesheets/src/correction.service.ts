@@ -630,6 +630,13 @@ export class CorrectionService {
   private async checkWorkerOfSite(siteId: string, workerId: string, atMs: number): Promise<void> {
     const worker = await this.workforce.findWorker(workerId);
     if (!worker) throw new TimesheetsError('worker_not_found', 'No worker has this workerId');
+    if (worker.integrity === 'tampered') {
+      // its status and sites are not the server's: no shift is judged by them
+      throw new TimesheetsError(
+        'worker_tampered',
+        "The worker's stored record was changed outside the server: no shift is added for it until an operator restores it",
+      );
+    }
     const zone = await this.projector.zoneOf(siteId);
     // calendar days in the site's zone: the clock less 62 × 24 h fell a day off across a DST
     // change within the hour of midnight (review LOW)

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { CommonError, DAY_PATTERN, daysBetween, localIso, OBJECT_ID_PATTERN } from '@app/common';
-import { WorkforceService } from '@app/workforce';
+import { Worker, WorkforceService } from '@app/workforce';
 import { FraudService } from '@app/fraud';
 import { LedgerService } from '@app/offline-sync';
 import { CsvPerson } from './domain/timesheet-csv';
@@ -155,6 +155,7 @@ export class TimesheetsService {
   async peopleOf(days: TimesheetDayView[]): Promise<Map<string, CsvPerson>> {
     const ids = [...new Set(days.map((d) => d.workerId))];
     const workers = await this.workforce.findWorkers(ids);
+    refuseTampered(workers);
     return new Map(workers.map((w) => [w.id, { name: w.name, phone: w.phone }]));
   }
 
@@ -371,4 +372,18 @@ function listingOf(scope: Scope): string {
     .digest()
     .subarray(0, 16)
     .toString('base64url');
+}
+
+/**
+ * 503 `worker_tampered` when a worker of an export's page does not verify (WorkerSeal): its name
+ * or phone, where its pay goes, may be a database writer's; the export is refused, not paid.
+ */
+function refuseTampered(workers: readonly Worker[]): void {
+  const tampered = workers.filter((w) => w.integrity === 'tampered').map((w) => w.id);
+  if (tampered.length === 0) return;
+  throw new TimesheetsError(
+    'worker_tampered',
+    'Workers of this export have a stored record changed outside the server (their name or phone may not be the ones the server wrote): nothing is exported until an operator restores them',
+    tampered.sort().map((workerId) => ({ field: 'workerId', message: workerId })),
+  );
 }

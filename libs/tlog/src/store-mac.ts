@@ -24,7 +24,8 @@ export type StoreMacPurpose =
   | 'kiosk-event-mark'
   | 'wifi-challenge'
   | 'enrollment-code'
-  | 'enrollment-binding';
+  | 'enrollment-binding'
+  | 'worker-state';
 
 /** A key a StoreMac holds besides its current one (no secret). */
 export interface HeldStoreMacKey {

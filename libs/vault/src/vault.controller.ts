@@ -183,10 +183,10 @@ export class VaultController {
   @ApiResponse({ status: 404, type: ErrorBody, description: 'file_not_found (audited)' })
   @ApiResponse({ status: 410, type: ErrorBody, description: 'file_deleted (audited)' })
   @ApiResponse({
-    status: 500,
+    status: 409,
     type: ErrorBody,
     description:
-      'file_integrity_failed: tampered blob, or size/SHA-256 unlike the metadata; nothing served (audited)',
+      'file_integrity_failed: tampered blob, or a metadata record (size, SHA-256, content type, creation time, creator) unlike what the blob binds; nothing served (audited)',
   })
   @ApiResponse({
     status: 503,

@@ -16,7 +16,7 @@ export const VAULT_ERRORS = {
     request_aborted: 'the upload was interrupted before its end; nothing was stored',
     store_failed: 'the file could not be stored; nothing was kept',
     file_integrity_failed:
-      'the stored file failed its integrity check (tampered or damaged) and is not served',
+      'the stored file failed its integrity check and is not served (audited with the reason, logged without anything of the file): its blob was changed or damaged, or its metadata record (size, SHA-256, content type, creation time or creator, bound into the blob since version 3; a content type or time the vault never writes, for older files) was changed outside the server; a retry answers the same: restore the file or its record from a backup, or delete it',
     key_unavailable:
       'the data is sealed under a master key version the VAULT_KEYS of this server does not hold (another replica or a reseal uses a newer VAULT_KEYS, or the store was restored from a backup taken before the version was dropped): restart the server with a VAULT_KEYS that holds the version (the current one; after a restore, the dropped version added back); retry later',
     sealed_value_corrupt: 'a sealed value is malformed or fails authentication',

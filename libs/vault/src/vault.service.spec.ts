@@ -236,7 +236,7 @@ describe('VaultService', () => {
     const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'kiosk capture');
     tamper(stored.fileId, 3);
     const error = await errorOf(sut.read(stored.fileId, auditor, 'case review'));
-    expect([httpStatusOf(error), error.code]).toEqual([500, 'file_integrity_failed']);
+    expect([httpStatusOf(error), error.code]).toEqual([409, 'file_integrity_failed']);
     const records = await vault.audit.list({ fileId: stored.fileId, limit: 10 });
     expect(records.map((r) => [r.action, r.result, r.reason])).toEqual([
       ['store', 'allowed', undefined],
@@ -474,11 +474,11 @@ describe('VaultService', () => {
     );
   });
 
-  it('should write new files in format version 2 with 1 MiB chunks', async () => {
+  it('should write new files in format version 3 with 1 MiB chunks', async () => {
     const data = jpeg(CHUNK + 5);
     const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'capture');
     const bytes = readFileSync(vault.blobs.pathOf(stored.fileId));
-    expect([bytes[7], bytes.readUInt32BE(8)]).toEqual([2, 1024 * 1024]);
+    expect([bytes[7], bytes.readUInt32BE(8)]).toEqual([3, 1024 * 1024]);
     expect(bytes.length).toBe(BLOB_HEADER_BYTES + data.length + 2 * BLOB_TAG_BYTES);
     expect(await readOutcome(stored.fileId, data)).toBe('served');
   });
@@ -541,6 +541,32 @@ describe('VaultService', () => {
     expect(await readOutcome(stored.fileId, data)).toBe('file_integrity_failed (tampered)');
     writeFileSync(path, blob);
     expect(await readOutcome(stored.fileId, data)).toBe('served');
+  });
+
+  it('should still read a version 2 file (legacy: its record binds only size and digest), refusing a content type the vault never stores', async () => {
+    const data = jpeg(2 * CHUNK + 11);
+    const stored = await sut.storeBuffer(data, 'image/jpeg', admin, 'capture');
+    // the blob written again as the server wrote them before format version 3, same data key
+    const db = sqlite(dataDir);
+    const { wrapped_key: wrapped } = db
+      .prepare('SELECT wrapped_key FROM vault_files WHERE id = ?')
+      .get(stored.fileId) as { wrapped_key: string };
+    const dataKey = vault.keyring.open(wrapped, dataKeyContext(stored.fileId));
+    const sealer = new BlobSealer(dataKey, stored.fileId, { version: 2 });
+    const v2: Buffer[] = [sealer.header];
+    sealer.push(Buffer.from(data), v2);
+    sealer.end(v2);
+    writeFileSync(vault.blobs.pathOf(stored.fileId), Buffer.concat(v2));
+    const edit = (column: string, value: string) =>
+      db.prepare(`UPDATE vault_files SET ${column} = ? WHERE id = ?`).run(value, stored.fileId);
+    edit('created_by', 'admin:cccccccccccc');
+    expect(await readOutcome(stored.fileId, data)).toBe('served');
+    edit('content_type', 'text/html');
+    expect(await readOutcome(stored.fileId, data)).toBe('file_integrity_failed (metadata_invalid)');
+    edit('content_type', 'image/jpeg');
+    edit('created_at', 'not a date');
+    expect(await readOutcome(stored.fileId, data)).toBe('file_integrity_failed (metadata_invalid)');
+    db.close();
   });
 
   it('should still read a version 1 file of 64 KiB chunks, hashing it: a recorded digest or size it does not have is refused', async () => {
@@ -671,6 +697,23 @@ describe('VaultService', () => {
       ['purge', 'system:retention', 'allowed'],
       ['read', auditor.actor, 'failed'],
     ]);
+  });
+
+  it('should purge a file whose created_at was moved into the future, by its id (red team)', async () => {
+    const stored = await sut.storeBuffer(jpeg(100), 'image/jpeg', admin, 'capture');
+    const db = sqlite(dataDir);
+    db.prepare('UPDATE vault_files SET created_at = ? WHERE id = ?').run(
+      '2099-01-01T00:00:00.000Z',
+      stored.fileId,
+    );
+    db.close();
+    const day = 24 * 60 * 60 * 1000;
+    expect(await sut.purgeExpired(new Date(Date.now() + 29 * day))).toEqual({ purged: 0 });
+    expect(await sut.purgeExpired(new Date(Date.now() + 31 * day))).toEqual({ purged: 1 });
+    expect(existsSync(vault.blobs.pathOf(stored.fileId))).toBe(false);
+    expect(sqlite(dataDir).prepare('SELECT wrapped_key FROM vault_files').get()).toEqual({
+      wrapped_key: null,
+    });
   });
 
   it('should verify the audit chain and find an edited or a deleted record', async () => {

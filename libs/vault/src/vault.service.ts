@@ -6,6 +6,7 @@ import {
   Clock,
   AuthError,
   CommonError,
+  firstIdAt,
   isObjectId,
   newId,
   Role,
@@ -17,12 +18,13 @@ import {
   BlobOpener,
   BlobSealer,
   decryptBlob,
+  ExpectedContent,
   PlaintextSummary,
 } from './domain/vault-blob-format';
 import { HeldPlaintext, ReadHold } from './domain/held-plaintext';
 import { checkedImage, nonEmpty } from './domain/image-signature';
 import { VaultAction } from './domain/vault-audit-record';
-import { StoredFile, VaultActor, VaultFile } from './domain/vault-file';
+import { metadataDigest, StoredFile, VaultActor, VaultFile } from './domain/vault-file';
 import { OpenBlob, VaultBlobStorage } from './infrastructure/blob/vault-blob.storage';
 import { KeyHoldersService } from './keyring/key-holders.service';
 import { VaultFileRepository } from './infrastructure/persistence/vault-file.repository';
@@ -253,18 +255,19 @@ export class VaultService {
     const fileId = newId();
     const dataKey = randomBytes(32);
     const meter = new PlaintextMeter(this.maxFileBytes);
+    // the metadata reads and retention decide on, bound into the blob's final chunk (version 3)
+    const bound = { contentType: type, createdAt: this.clock.now(), createdBy: actor.actor };
     try {
       const wrappedKey = this.keyring.seal(dataKey, dataKeyContext(fileId));
-      await this.blobs.write(fileId, meter.seal(body, new BlobSealer(dataKey, fileId)));
+      const sealer = new BlobSealer(dataKey, fileId, { metadata: metadataDigest(bound) });
+      await this.blobs.write(fileId, meter.seal(body, sealer));
       const file: VaultFile = {
         id: fileId,
-        contentType: type,
         size: meter.bytes,
         sha256: meter.digest(),
         wrappedKey,
         keyVersion: this.keyring.versionOf(wrappedKey),
-        createdBy: actor.actor,
-        createdAt: this.clock.now(),
+        ...bound,
       };
       await this.files.create(file);
     } catch (error) {
@@ -314,6 +317,13 @@ export class VaultService {
       throw missingPurpose();
     }
     const file = await this.findLive(fileId, attempt);
+    // what the store never writes is a record changed outside the server (any blob version:
+    // a version 3 blob's final tag also binds the values, versions 1 and 2 bind none of them)
+    if (normalizeContentType(file.contentType) !== file.contentType || !validDate(file.createdAt)) {
+      this.logger.warn({ fileId: file.id, reason: 'metadata_invalid' }, 'Vault read refused');
+      await this.audit.record({ ...attempt, result: 'failed', reason: 'metadata_invalid' });
+      throw integrityFailure();
+    }
     let dataKey: Buffer;
     try {
       dataKey = this.keyring.open(file.wrappedKey!, dataKeyContext(file.id));
@@ -467,14 +477,21 @@ export class VaultService {
 
   /**
    * Crypto-shreds every live file older than VAULT_RETENTION_DAYS at `now`, each purge
-   * audited first. Stops (throws) when the audit log cannot be written.
+   * audited first. Stops (throws) when the audit log cannot be written. A file is old by its
+   * record's `createdAt` or by its id's stamp, whichever is earlier: the id (an ObjectId, its
+   * first 4 bytes the second it was made) is in the blob's header and the data key's AAD, so
+   * it cannot be edited in the store, and a `createdAt` moved into the future keeps no file.
    */
   async purgeExpired(now: Date = this.clock.now()): Promise<{ purged: number }> {
     const cutoff = new Date(now.getTime() - this.retentionDays * DAY_MS);
     const purpose = `retention period of ${this.retentionDays} days`;
+    const idBound = firstIdAt(cutoff);
     let purged = 0;
     for (;;) {
-      const batch = await this.files.listLiveCreatedBefore(cutoff, PAGE);
+      const batch = [
+        ...(await this.files.listLiveCreatedBefore(cutoff, PAGE)),
+        ...(await this.files.listLiveIdBefore(idBound, PAGE)),
+      ].filter((file, i, all) => all.findIndex((other) => other.id === file.id) === i);
       if (batch.length === 0) break;
       for (const file of batch) {
         await this.audit.record({
@@ -730,9 +747,12 @@ class PlaintextMeter {
   }
 }
 
-/** The size and SHA-256 a file's metadata publishes (a version 2 blob's final chunk binds them). */
-function summaryOf(file: VaultFile): PlaintextSummary {
-  return { size: file.size, sha256: file.sha256 };
+/**
+ * The size and SHA-256 a file's metadata publishes (a version 2 blob's final chunk binds them),
+ * and the digest of the rest of the metadata a version 3 blob's binds.
+ */
+function summaryOf(file: VaultFile): ExpectedContent {
+  return { size: file.size, sha256: file.sha256, metadata: metadataDigest(file) };
 }
 
 export function dataKeyContext(fileId: string): string {
@@ -745,6 +765,10 @@ export function normalizeContentType(raw: string | undefined): string | undefine
   if (type === 'application/octet-stream') return type;
   if (/^image\/[a-z0-9][a-z0-9.+-]{0,63}$/.test(type) && type !== 'image/svg+xml') return type;
   return undefined;
+}
+
+function validDate(at: Date): boolean {
+  return at instanceof Date && Number.isFinite(at.getTime());
 }
 
 export function validPurpose(purpose: string | undefined): purpose is string {

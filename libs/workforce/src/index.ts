@@ -10,3 +10,8 @@ export * from './workforce.config';
 export * from './workforce.errors';
 export * from './domain/phone-number';
 export * from './domain/worker-standing';
+export {
+  WorkerRetagOutcome,
+  WorkerSeal,
+  WORKER_LEGACY_REFUSALS,
+} from './infrastructure/persistence/worker-seal';

@@ -246,6 +246,12 @@ export class WorkforceController {
     ].join(' '),
   })
   @ApiOkResponse({ type: WorkerView })
+  @ApiResponse({
+    status: 403,
+    type: ErrorBody,
+    description:
+      "worker_tampered: the worker's stored record was changed outside the server (nothing changed)",
+  })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found, site_not_found' })
   @ApiResponse({
     status: 409,
@@ -280,6 +286,12 @@ export class WorkforceController {
     ].join(' '),
   })
   @ApiOkResponse({ type: WorkerView })
+  @ApiResponse({
+    status: 403,
+    type: ErrorBody,
+    description:
+      "worker_tampered: the worker's stored record was changed outside the server (nothing changed)",
+  })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found' })
   async deactivateWorker(
     @Param() params: WorkerIdParam,
@@ -307,6 +319,12 @@ export class WorkforceController {
     ].join(' '),
   })
   @ApiOkResponse({ type: WorkerView })
+  @ApiResponse({
+    status: 403,
+    type: ErrorBody,
+    description:
+      "worker_tampered: the worker's stored record was changed outside the server (nothing changed)",
+  })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found' })
   @ApiResponse({
     status: 409,
@@ -345,7 +363,8 @@ export class WorkforceController {
   @ApiResponse({
     status: 403,
     type: ErrorBody,
-    description: 'worker_inactive: the worker was deactivated (reactivate it first)',
+    description:
+      'worker_inactive: the worker was deactivated (reactivate it first); worker_tampered: its stored record was changed outside the server',
   })
   async issueEnrollmentCode(
     @Param() params: WorkerIdParam,
@@ -505,6 +524,7 @@ function toWorkerView(worker: Worker): WorkerView {
     thekedarId: worker.sponsor.kind === 'thekedar' ? worker.sponsor.thekedarId : undefined,
     trustInheritedUntil: worker.trustInheritedUntil?.toISOString(),
     createdAt: worker.createdAt.toISOString(),
+    ...(worker.integrity ? { integrity: worker.integrity } : {}),
   };
 }
 

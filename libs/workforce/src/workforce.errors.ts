@@ -19,6 +19,8 @@ export const WORKFORCE_ERRORS = {
       "PATCH of a site with `timeZone`: a site's time zone cannot be changed after creation, since every worker-day, timesheet and payroll period of the site is a local day there and would move; create a new site with the right zone",
     worker_inactive:
       'the worker was deactivated (left): no phone registers for it and no enrollment code is issued until an admin reactivates it (POST /api/v5/workers/:workerId/reactivate)',
+    worker_tampered:
+      "the worker's stored record (name, phone, sites, status, trust score, or its newest event) does not verify under the server's store-MAC tag: it was changed outside the server. No phone registers for it, no enrollment code is issued and no admin change is taken (each would vouch for fields nobody checked) until an operator restores the record from a backup",
   },
 } as const;
 

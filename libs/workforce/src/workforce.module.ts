@@ -3,6 +3,7 @@ import { bindPort } from '@app/persistence';
 import { TlogModule } from '@app/tlog';
 import { workforceAdapters } from './infrastructure/persistence/workforce-persistence';
 import { WorkforceRepository } from './infrastructure/persistence/workforce.repository';
+import { WorkerSeal } from './infrastructure/persistence/worker-seal';
 import { WorkforceController } from './workforce.controller';
 import { WorkforceService } from './workforce.service';
 
@@ -14,7 +15,7 @@ import { WorkforceService } from './workforce.service';
 @Module({
   imports: [TlogModule],
   controllers: [WorkforceController],
-  providers: [bindPort(WorkforceRepository, workforceAdapters), WorkforceService],
+  providers: [WorkerSeal, bindPort(WorkforceRepository, workforceAdapters), WorkforceService],
   exports: [WorkforceService],
 })
 export class WorkforceModule {}

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { canonicalTimeZone, Clock, isLegacyTimeZone, newId } from '@app/common';
+import { LegacyTaggingState } from '@app/persistence';
 import { StoreMac } from '@app/tlog';
 import {
   enrollmentBindingData,
@@ -28,6 +29,7 @@ import {
 } from './infrastructure/persistence/workforce.repository';
 import { workforceConfig, WorkforceSettings } from './workforce.config';
 import { WorkforceError } from './workforce.errors';
+import { WorkerRetagOutcome, workerTampered } from './infrastructure/persistence/worker-seal';
 
 export interface EnrolledPerson {
   kind: PersonKind;
@@ -76,6 +78,20 @@ export class WorkforceService {
         },
       ],
     );
+  }
+
+  /** The workers' legacy tagging (WorkerSeal), for /health. */
+  legacySeal(): Promise<LegacyTaggingState> {
+    return this.workforce.legacySeal();
+  }
+
+  /** `keys:retag`'s page of workers (WorkforceRepository.retagPage). */
+  retagPage(
+    afterId: string,
+    limit: number,
+    except: readonly string[],
+  ): Promise<WorkerRetagOutcome[]> {
+    return this.workforce.retagPage(afterId, limit, except);
   }
 
   findWorker(id: string): Promise<Worker | undefined> {
@@ -312,6 +328,7 @@ export class WorkforceService {
     if (kind === 'worker') {
       // a worker who left gets no code (a phone registered with it would be refused anyway)
       const worker = await this.workforce.findWorkerById(personId);
+      if (worker?.integrity === 'tampered') throw workerTampered();
       if (worker?.status === 'inactive') throw workerInactive();
     }
     const { code, enrollment } = this.enrollment(kind, personId, this.clock.now());
@@ -444,6 +461,7 @@ export class WorkforceService {
       const worker = await this.workforce.findWorkerById(enrollment.personId);
       if (!worker) throw invalidCode();
       // the code stays unused: it works again if the worker is reactivated before it expires
+      if (worker.integrity === 'tampered') throw workerTampered();
       if (worker.status === 'inactive') throw workerInactive();
       return {
         kind: 'worker',

@@ -1,7 +1,7 @@
 /**
  * `npm run keys:retag`: after a store-MAC rotation (`keys:rotate mac`, every replica restarted
  * on the new STORE_MAC_KEY), tags the fraud events and their reviews, and the worker devices'
- * block states and events, and the kiosks' key and status tags and their events, that verify under a retired key again under the current one, so the retired key can be dropped without the rows reading
+ * block states and events, the kiosks' key and status tags and their events, and the workers' record tags, that verify under a retired key again under the current one, so the retired key can be dropped without the rows reading
  * `tampered`. Each event is checked with its review history exactly as a read checks it; a row
  * that verifies under no key held here is never re-tagged (that would launder a row changed in
  * the database): its id is listed and the command exits 2 at the end. Reviews are tagged again
@@ -13,7 +13,7 @@
  * nothing: `--except <kid>` (repeatable) names a held key whose tags are not trusted, and an
  * event with a row that verifies only under it is never re-tagged: listed as suspect, exit 5;
  * so is a worker device's block state or event that verifies only under it (the device's
- * other rows are re-tagged). Without it, a held key vouches for whatever verifies under it, a row forged with it included.
+ * other rows are re-tagged), a kiosk's, and the SQLite kiosk events' mark (with its number). Without it, a held key vouches for whatever verifies under it, a row forged with it included.
  *
  * It refuses to start (exit 4, nothing written) while a live replica tags under another
  * store-MAC key than this one (the replica registry: each server's key id, recorded at boot
@@ -34,12 +34,12 @@
 import { INestApplication } from '@nestjs/common';
 import { WorkerDeviceRetagOutcome, WorkerDeviceService } from '@app/device-trust';
 import { FraudService, RetagOutcome } from '@app/fraud';
-import { KioskRegistryService, KioskRetagOutcome } from '@app/kiosk-registry';
+import { KioskMarkRetag, KioskRegistryService, KioskRetagOutcome } from '@app/kiosk-registry';
 import { LedgerService } from '@app/offline-sync';
 import { TimesheetProjector } from '@app/timesheets';
 import { HeldStoreMacKey, STORE_MAC_LIVE_BEATS, StoreMac, StoreMacReplicas } from '@app/tlog';
 import { VaultAuditService } from '@app/vault';
-import { WorkforceService } from '@app/workforce';
+import { WorkerRetagOutcome, WorkforceService } from '@app/workforce';
 import { runAppJob } from './app-job';
 import { q } from './quote';
 import {
@@ -163,6 +163,30 @@ export const KIOSK_RETAG_TEXTS: RetagTexts = {
   removableSuspect: '; the suspect kiosks above then read tampered',
 };
 
+/** What the report says of workers (their record's tag: name, phone, sites, status, trust). */
+export const WORKER_RETAG_TEXTS: RetagTexts = {
+  label: 'workers (name, phone, sites, status and trust)',
+  showCurrent: true,
+  tamperedWord: 'tampered',
+  suspectWord: 'suspect',
+  changedHead: 'workers changed while this command ran',
+  tampered: (n) =>
+    `tampered: ${n} workers have a record no key held here vouches for; never re-tagged (a tampered worker is refused: worker_tampered; restore it from a backup)`,
+  suspect: (n, by) =>
+    `suspect: ${n} workers verify only under a key given to --except (${by}): anyone holding that key could have set their phone, sites or status; never re-tagged, they read tampered (refused) once the key is dropped: check them against a backup from before the leak`,
+  keyNotes: [
+    {
+      of: 'suspect',
+      note: (n) =>
+        `${n} suspect workers left under it (--except): they read tampered (refused) once it is removed`,
+    },
+    { of: 'changed', note: (n) => `${n} workers changed while this ran: run keys:retag again` },
+  ],
+  blocks: 'workers',
+  removableTampered: '; the tampered workers above stay tampered whatever is held',
+  removableSuspect: '; the suspect workers above then read tampered',
+};
+
 /**
  * What `keys:retag` re-tags, in the order it does and reports it: each kind its store's pages,
  * what counts of each outcome, and the report's words (retag-tally.ts walks and reports them).
@@ -189,7 +213,26 @@ function retagKinds(app: INestApplication): RetagKind[] {
       ),
     texts: KIOSK_RETAG_TEXTS,
   };
-  return [fraud, devices, kiosks];
+  const workers: RetagKind = {
+    page: async (after, limit, except) =>
+      (await app.get(WorkforceService, { strict: false }).retagPage(after, limit, except)).map(
+        workerRetagMark,
+      ),
+    texts: WORKER_RETAG_TEXTS,
+  };
+  return [fraud, devices, kiosks, workers];
+}
+
+/** A worker's outcome as the tally counts it (its record's tag, one outcome). */
+export function workerRetagMark(o: WorkerRetagOutcome): RetagMark {
+  return {
+    id: o.workerId,
+    result: o.result === 'tampered' || o.result === 'suspect' ? 'left' : o.result,
+    from: o.from && o.result !== 'suspect' ? [o.from] : [],
+    tampered: o.result === 'tampered',
+    suspect:
+      o.result === 'suspect' ? [{ listed: q(o.workerId), kids: o.from ? [o.from] : [] }] : [],
+  };
 }
 
 /** A kiosk's outcome as the tally counts it (its state and events, one outcome). */
@@ -202,6 +245,24 @@ export function kioskRetagMark(o: KioskRetagOutcome): RetagMark {
     suspect:
       o.result === 'suspect' ? [{ listed: q(o.deviceId), kids: o.from ? [o.from] : [] }] : [],
   };
+}
+
+/**
+ * The line on the SQLite kiosk events' mark (KioskSeal.retagMark): its number and what was done
+ * with it. A suspect one (under an `--except` key) is left: exit 5, as the suspect rows.
+ */
+export function kioskMarkLine(mark: KioskMarkRetag, kid: string): string {
+  const head = `kiosk event mark (SQLite; seq ${mark.seq})`;
+  switch (mark.result) {
+    case 'current':
+      return `${head}: under the current key`;
+    case 'retagged':
+      return `${head}: re-tagged under ${kid} (from ${mark.from})`;
+    case 'tampered':
+      return `tampered: the ${head} verifies under no key held here: every kiosk reads tampered (blocked) and every kiosk change is refused (503 kiosk_mark_unverified); never re-tagged. Restore the kiosk tables from a backup, or delete the kiosk_event_mark row: the next kiosk event then skips a number, and every kiosk reads tampered until an admin's key rotation to its genuine key`;
+    case 'suspect':
+      return `suspect: the ${head} verifies only under a key given to --except (${mark.from})${mark.confirmed ? ', its number as the numbering stands' : '; the numbering does not confirm it (numbered kiosk events missing)'}: anyone holding that key could have written it after deleting the newest kiosk events; never re-tagged. Check the kiosks against a backup from before the leak, then any kiosk change (a registration, a key rotation, a block or unblock) writes it under the current key; dropped while it is under that key, every kiosk reads tampered and every kiosk change is refused (503 kiosk_mark_unverified)`;
+  }
 }
 
 /** A fraud event's outcome as the tally counts it. */
@@ -364,6 +425,9 @@ export async function retagStoreMac(
     tallies.push(tally);
   }
 
+  const mark = await app.get(KioskRegistryService, { strict: false }).retagMark(except);
+  if (mark) out(kioskMarkLine(mark, mac.kid));
+
   // what else is still tagged under a key other than the current one
   const ledger = await ledgerKids(app);
   const vault = await app.get(VaultAuditService, { strict: false }).unsealedTagKids();
@@ -377,6 +441,12 @@ export async function retagStoreMac(
       notes.push(...of.notes);
       block.push(...of.blocks);
     });
+    if (mark?.result === 'suspect' && mark.from === key.kid) {
+      notes.push(
+        'the suspect kiosk event mark is left under it (--except): once it is removed every kiosk reads tampered until a kiosk change writes the mark under the current key',
+      );
+      block.push('the kiosk event mark');
+    }
     const [links, sites] = ledger.get(key.kid) ?? [0, 0];
     if (links > 0) {
       notes.push(
@@ -401,9 +471,11 @@ export async function retagStoreMac(
     blockers.set(key.kid, block);
   }
 
+  const tampered = tallies.some((t) => t.tamperedCount > 0) || mark?.result === 'tampered';
+  const suspect = tallies.some((t) => t.suspectCount > 0) || mark?.result === 'suspect';
   if (await refuseReplicasStartedMeanwhile(app, mac.kid, force, out)) {
-    if (tallies.some((t) => t.tamperedCount > 0)) return RETAG_TAMPERED;
-    if (tallies.some((t) => t.suspectCount > 0)) return RETAG_SUSPECT;
+    if (tampered) return RETAG_TAMPERED;
+    if (suspect) return RETAG_SUSPECT;
     return RETAG_REPLICAS_ON_OTHER_KEY;
   }
 
@@ -421,8 +493,8 @@ export async function retagStoreMac(
       );
     }
   }
-  if (tallies.some((t) => t.tamperedCount > 0)) return RETAG_TAMPERED;
-  if (tallies.some((t) => t.suspectCount > 0)) return RETAG_SUSPECT;
+  if (tampered) return RETAG_TAMPERED;
+  if (suspect) return RETAG_SUSPECT;
   if (tallies.some((t) => t.changedCount > 0)) return RETAG_CHANGED;
   return 0;
 }

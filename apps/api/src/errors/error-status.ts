@@ -81,7 +81,9 @@ export const ERROR_STATUS = {
     image_type_mismatch: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
     request_aborted: HttpStatus.BAD_REQUEST,
     store_failed: HttpStatus.INTERNAL_SERVER_ERROR,
-    file_integrity_failed: HttpStatus.INTERNAL_SERVER_ERROR,
+    // stored data changed outside the server (blob or record): a conflict between the file
+    // and its record that a retry does not resolve (as kiosk_tampered), not a server fault
+    file_integrity_failed: HttpStatus.CONFLICT,
     key_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
     sealed_value_corrupt: HttpStatus.INTERNAL_SERVER_ERROR,
     audit_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
@@ -97,6 +99,7 @@ export const ERROR_STATUS = {
     device_not_found: HttpStatus.NOT_FOUND,
     device_blocked: HttpStatus.FORBIDDEN,
     kiosk_tampered: HttpStatus.CONFLICT,
+    kiosk_mark_unverified: HttpStatus.SERVICE_UNAVAILABLE,
   },
   provisioning: {
     challenge_not_found: HttpStatus.NOT_FOUND,
@@ -129,6 +132,7 @@ export const ERROR_STATUS = {
     time_zone_immutable: HttpStatus.BAD_REQUEST,
     invalid_enrollment_code: HttpStatus.FORBIDDEN,
     worker_inactive: HttpStatus.FORBIDDEN,
+    worker_tampered: HttpStatus.FORBIDDEN,
   },
   'device-trust': {
     device_not_found: HttpStatus.NOT_FOUND,
@@ -138,6 +142,7 @@ export const ERROR_STATUS = {
     replayed_request: HttpStatus.FORBIDDEN,
     device_blocked: HttpStatus.FORBIDDEN,
     worker_inactive: HttpStatus.FORBIDDEN,
+    worker_tampered: HttpStatus.FORBIDDEN,
     site_not_allowed: HttpStatus.FORBIDDEN,
   },
   fraud: {
@@ -153,6 +158,7 @@ export const ERROR_STATUS = {
     unknown_device: HttpStatus.FORBIDDEN,
     device_blocked: HttpStatus.FORBIDDEN,
     worker_inactive: HttpStatus.FORBIDDEN,
+    worker_tampered: HttpStatus.FORBIDDEN,
     too_many_packets: HttpStatus.PAYLOAD_TOO_LARGE,
     invalid_signatures: HttpStatus.FORBIDDEN,
     checkpoint_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
@@ -194,6 +200,7 @@ export const ERROR_STATUS = {
     shift_overlap: HttpStatus.UNPROCESSABLE_ENTITY,
     timesheets_rebuilding: HttpStatus.SERVICE_UNAVAILABLE,
     timesheets_tampered: HttpStatus.SERVICE_UNAVAILABLE,
+    worker_tampered: HttpStatus.SERVICE_UNAVAILABLE,
     timesheets_ledger_unverified: HttpStatus.SERVICE_UNAVAILABLE,
     timesheets_key_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
     timesheets_behind: HttpStatus.SERVICE_UNAVAILABLE,

@@ -33,7 +33,7 @@ describe('HealthChecks', () => {
 
   it('should report shutting_down once the application has begun to close', async () => {
     const checks = new HealthChecks();
-    checks.beforeApplicationShutdown();
+    checks.onModuleDestroy();
     expect((await checks.run([up('store')])).status).toBe('shutting_down');
   });
 

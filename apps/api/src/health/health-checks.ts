@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
 
 /**
  * The few pieces of `@nestjs/terminus` that `/health` used, in its exact shapes: a check
@@ -30,12 +30,15 @@ export function indicator(key: string) {
   };
 }
 
-/** Runs checks together; the report is `shutting_down` once the app has begun to close. */
+/**
+ * Runs checks together; the report is `shutting_down` once the app has begun to close (from
+ * the close's first hook, with the drain: the requests in flight answer so).
+ */
 @Injectable()
-export class HealthChecks implements BeforeApplicationShutdown {
+export class HealthChecks implements OnModuleDestroy {
   private shuttingDown = false;
 
-  beforeApplicationShutdown(): void {
+  onModuleDestroy(): void {
     this.shuttingDown = true;
   }
 

@@ -35,6 +35,7 @@ import { LedgerService } from '@app/offline-sync';
 import { TimesheetProjector } from '@app/timesheets';
 import { FraudService } from '@app/fraud';
 import { KioskRegistryService } from '@app/kiosk-registry';
+import { WorkforceService } from '@app/workforce';
 import { UnheldStoreMacKeys, unheldMessage } from './unheld-store-mac-keys';
 import { VaultAuditService } from '@app/vault/vault-audit.service';
 import { KeyHoldersService, KeyringService, VaultAuditWatch } from '@app/vault';
@@ -69,6 +70,8 @@ export class HealthController implements OnModuleInit {
   private unheldKeys?: UnheldStoreMacKeys;
   /** The kiosk registry (absent in an app without the kiosk-registry module). */
   private kioskRegistry?: KioskRegistryService;
+  /** The workforce (absent in an app without the workforce module). */
+  private workforce?: WorkforceService;
   /** The owners of the logs a seal can refuse (absent in an app without their module). */
   private ledger?: LedgerService;
   private vaultAudit?: VaultAuditService;
@@ -123,6 +126,11 @@ export class HealthController implements OnModuleInit {
       this.kioskRegistry = undefined;
     }
     try {
+      this.workforce = this.modules.get(WorkforceService, { strict: false });
+    } catch {
+      this.workforce = undefined;
+    }
+    try {
       this.ledger = this.modules.get(LedgerService, { strict: false });
     } catch {
       this.ledger = undefined;
@@ -160,7 +168,7 @@ export class HealthController implements OnModuleInit {
   })
   @ApiOkResponse({
     description:
-      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded; `tlog.storeMacLegacy` says that STORE_MAC_LEGACY=1 is set (store tags under the key derived from TLOG_SIGNING_KEY verify, so that key alone can make rows the server takes as its own): not degraded. `tlog.unsealedLogs` names each log this instance knows has entries committed past its last checkpoint (`origin`, `size`: the entries to seal, `since` when the sweep found it, `retrying`: a seal of this instance failed on it), until a checkpoint covers them: a seal that failed, or a crash between a commit and its seal found by the sweep every instance runs at start-up and every TLOG_UNSEALED_SWEEP_MS (a minute by default); sealed in the background (mdai_tlog_unsealed_logs counts them), not degraded. `keys.storeMacKid` (admin) is the id of the store-MAC key this instance tags under (never the key) and `keys.storeMacReplicas` the live replicas recorded with theirs (`replicaId`, `host`, `kid`, `seenAt`, `self` for this one; each records it at boot and every STORE_MAC_HEARTBEAT_MS, live for 3 of them): npm run keys:retag refuses while one differs from its STORE_MAC_KEY; never degraded (a rolling rotation makes them differ for a while). `fraud.tamperedEvents` and `fraud.events` (admin) count and name the fraud events this instance read as changed outside the server (their tags do not verify): reported, not degraded; `fraud.legacySealedAt` and `fraud.legacySealedCount` say when and how many events from before the tags were tagged as legacy, `fraud.legacySealRefused` that this start refused to, `fraud.legacySealRefusedReason` why: `tagged_rows` (the `fraud_seal` marker gone while rows carry tags) or `not_allowed` (untagged rows, no marker and no tagged row, with FRAUD_LEGACY_TAGGING off: a store from before the tags, or one whose every tagged fraud row and marker were deleted); `devices.legacySealedAt` and `devices.legacySealedCount` (admin) the same for the worker devices (their block state and events), `kiosks.legacySealedAt` and `kiosks.legacySealedCount` (admin) for the kiosks (their key and status); `devices.legacySealRefused: true` with `devices.legacySealRefusedReason` and `devices.message` when this start refused to tag the worker devices from before the tags: `not_allowed` (untagged devices, no `worker_device_seal` marker and no tagged device, with FRAUD_LEGACY_TAGGING off) or `tagged_rows` (the marker gone while untagged and tagged devices are both stored); every phone enrolled before the upgrade then reads tampered and is refused (403 `device_blocked`): restart once with FRAUD_LEGACY_TAGGING=1 when this start upgrades the store (then unset it), otherwise restore the devices and the marker from a backup (alert on mdai_worker_devices_legacy_tagging_refused); `kiosks.legacySealRefused` the same for the kiosks (marker `kiosk_seal`; every kiosk registered before the upgrade then refused as blocked, `device_blocked`: no Wi-Fi challenge, relay auth or pairing; alert on mdai_kiosks_legacy_tagging_refused); `devices.unheldStoreMacKids` (admin) names the store-MAC key ids that the manifest of the backup this DATA_DIR was restored from (its backup-manifest.json, `storeMacKids`) lists and this instance does not hold, while worker devices or kiosks read tampered (`devices.tamperedUnderUnheldKids`: `devices`, `kiosks`, `atLeast` when the count stopped at its bound; counted in the background once the server listens, and reported once counted, with an ALARM log line; a row under a key not held cannot be told from a forged one): a key dropped from STORE_MAC_RETIRED_KEYS since the backup, under which the restored rows are tagged; they stay refused (403 device_blocked) until it is put back and every replica restarted (`devices.message` says so). Both reported, not degraded: every replica reads the same store, so taking them out of rotation would stop the new phones and kiosks too and repair nothing. `vault.tamperedAudit` (admin) names the sealed vault audit record the audit watch of this instance found failing its check (`seq`, `reason` as the audit verify names it, `since`: changed in the database after its seal; VAULT_AUDIT_CHECK_MS, VAULT_AUDIT_CHECK_RECORDS), until a pass finds the log whole again: reported, not degraded, for the same reason (alert on mdai_vault_audit_tampered). `timesheets.tamperedSites` lists the sites whose punch copies a recompute, a rebuild or the entry watch (TIMESHEET_ENTRY_CHECK_ROWS) read changed, since this instance started, until a rebuild of the site (`npm run timesheets:rebuild`): their reads answer 503 timesheets_tampered while those rows still fail their check (a copy put back as the server wrote it reads again, and its site stays listed until the rebuild)\n\nThe Health Check is successful',
+      'The store (and Redis, when configured) answer; the uploads directory is writable and DATA_DIR has free space. With an admin key, `tlog.warning` says when, in production, TLOG_WITNESS_FILE is inside DATA_DIR (whoever can write DATA_DIR can rewrite a log and its witness lines alike): a warning, not degraded; `tlog.storeMacLegacy` says that STORE_MAC_LEGACY=1 is set (store tags under the key derived from TLOG_SIGNING_KEY verify, so that key alone can make rows the server takes as its own): not degraded. `tlog.unsealedLogs` names each log this instance knows has entries committed past its last checkpoint (`origin`, `size`: the entries to seal, `since` when the sweep found it, `retrying`: a seal of this instance failed on it), until a checkpoint covers them: a seal that failed, or a crash between a commit and its seal found by the sweep every instance runs at start-up and every TLOG_UNSEALED_SWEEP_MS (a minute by default); sealed in the background (mdai_tlog_unsealed_logs counts them), not degraded. `keys.storeMacKid` (admin) is the id of the store-MAC key this instance tags under (never the key) and `keys.storeMacReplicas` the live replicas recorded with theirs (`replicaId`, `host`, `kid`, `seenAt`, `self` for this one; each records it at boot and every STORE_MAC_HEARTBEAT_MS, live for 3 of them): npm run keys:retag refuses while one differs from its STORE_MAC_KEY; never degraded (a rolling rotation makes them differ for a while). `fraud.tamperedEvents` and `fraud.events` (admin) count and name the fraud events this instance read as changed outside the server (their tags do not verify): reported, not degraded; `fraud.legacySealedAt` and `fraud.legacySealedCount` say when and how many events from before the tags were tagged as legacy, `fraud.legacySealRefused` that this start refused to, `fraud.legacySealRefusedReason` why: `tagged_rows` (the `fraud_seal` marker gone while rows carry tags) or `not_allowed` (untagged rows, no marker and no tagged row, with FRAUD_LEGACY_TAGGING off: a store from before the tags, or one whose every tagged fraud row and marker were deleted); `devices.legacySealedAt` and `devices.legacySealedCount` (admin) the same for the worker devices (their block state and events), `kiosks.legacySealedAt` and `kiosks.legacySealedCount` (admin) for the kiosks (their key and status), `workers.legacySealedAt` and `workers.legacySealedCount` (admin) for the workers (their record: marker `worker_seal`; `workers.legacySealRefused` with its reason and message when this start refused to tag them: every worker created before then reads tampered and is refused, `worker_tampered`); `devices.legacySealRefused: true` with `devices.legacySealRefusedReason` and `devices.message` when this start refused to tag the worker devices from before the tags: `not_allowed` (untagged devices, no `worker_device_seal` marker and no tagged device, with FRAUD_LEGACY_TAGGING off) or `tagged_rows` (the marker gone while untagged and tagged devices are both stored); every phone enrolled before the upgrade then reads tampered and is refused (403 `device_blocked`): restart once with FRAUD_LEGACY_TAGGING=1 when this start upgrades the store (then unset it), otherwise restore the devices and the marker from a backup (alert on mdai_worker_devices_legacy_tagging_refused); `kiosks.legacySealRefused` the same for the kiosks (marker `kiosk_seal`; every kiosk registered before the upgrade then refused as blocked, `device_blocked`: no Wi-Fi challenge, relay auth or pairing; alert on mdai_kiosks_legacy_tagging_refused); `devices.unheldStoreMacKids` (admin) names the store-MAC key ids that the manifest of the backup this DATA_DIR was restored from (its backup-manifest.json, `storeMacKids`) lists and this instance does not hold, while worker devices, kiosks or fraud events read tampered (`devices.tamperedUnderUnheldKids`: `devices`, `kiosks`, `fraudEvents`, `atLeast` when the count stopped at its bound, 20,000 rows read in all; counted in the background once the server listens, and reported once counted, with an ALARM log line; a row under a key not held cannot be told from a forged one): a key dropped from STORE_MAC_RETIRED_KEYS since the backup, under which the restored rows are tagged; they stay refused (403 device_blocked) until it is put back and every replica restarted (`devices.message` says so). Both reported, not degraded: every replica reads the same store, so taking them out of rotation would stop the new phones and kiosks too and repair nothing. `vault.tamperedAudit` (admin) names the sealed vault audit record the audit watch of this instance found failing its check (`seq`, `reason` as the audit verify names it, `since`: changed in the database after its seal; VAULT_AUDIT_CHECK_MS, VAULT_AUDIT_CHECK_RECORDS), until a pass finds the log whole again: reported, not degraded, for the same reason (alert on mdai_vault_audit_tampered). `timesheets.tamperedSites` lists the sites whose punch copies a recompute, a rebuild or the entry watch (TIMESHEET_ENTRY_CHECK_ROWS) read changed, since this instance started, until a rebuild of the site (`npm run timesheets:rebuild`): their reads answer 503 timesheets_tampered while those rows still fail their check (a copy put back as the server wrote it reads again, and its site stays listed until the rebuild)\n\nThe Health Check is successful',
     schema: healthReportSchema('ok'),
   })
   @ApiServiceUnavailableResponse({
@@ -195,6 +203,7 @@ export class HealthController implements OnModuleInit {
       () => this.fraudEvents(),
       () => this.workerDevices(),
       () => this.kiosks(),
+      () => this.workers(),
     ];
     if (this.redis.enabled) {
       checks.push(() => this.probe('redis', () => this.redis.ping()));
@@ -657,6 +666,7 @@ export class HealthController implements OnModuleInit {
       tamperedUnderUnheldKids: {
         devices: unheld.devices,
         kiosks: unheld.kiosks,
+        fraudEvents: unheld.fraudEvents,
         ...(unheld.capped ? { atLeast: true } : {}),
       },
       message,
@@ -675,6 +685,19 @@ export class HealthController implements OnModuleInit {
         'untagged kiosks on a store with no kiosk_seal marker and no tagged kiosk, and FRAUD_LEGACY_TAGGING off: the legacy tagging was refused, so every kiosk registered before the upgrade reads tampered and is refused as blocked (device_blocked: no Wi-Fi challenge, relay auth or pairing); restart once with FRAUD_LEGACY_TAGGING=1 if this start upgrades a store from a version without kiosk tags (then unset it), otherwise restore the kiosks and kiosk_seal from a backup',
       tagged_rows:
         "the kiosk_seal marker is gone while kiosks carry tags: the legacy tagging was refused, so every untagged kiosk reads tampered and is refused as blocked (device_blocked); restart once with FRAUD_LEGACY_TAGGING=1 if this is an upgrade first started without it (then unset it), otherwise restore kiosk_seal from a backup (or rotate each kiosk's key with its genuine key as an admin, then unblock it)",
+    });
+  }
+
+  /**
+   * The workers' legacy tagging refused at this start (WorkerSeal): every worker from before the
+   * tags reads tampered, so refused (worker_tampered). Reported, as the kiosks' refusal.
+   */
+  private workers() {
+    return legacyTaggingCheck('workers', this.workforce, {
+      not_allowed:
+        'untagged workers on a store with no worker_seal marker and no tagged worker, and FRAUD_LEGACY_TAGGING off: the legacy tagging was refused, so every worker created before the upgrade reads tampered and is refused (worker_tampered: no sync, token, registration or payroll); restart once with FRAUD_LEGACY_TAGGING=1 if this start upgrades a store from a version without worker tags (then unset it), otherwise restore the workers and worker_seal from a backup',
+      tagged_rows:
+        'the worker_seal marker is gone while workers carry tags: the legacy tagging was refused, so every untagged worker reads tampered and is refused (worker_tampered); restart once with FRAUD_LEGACY_TAGGING=1 if this is an upgrade first started without it (then unset it), otherwise restore worker_seal (and the workers) from a backup',
     });
   }
 

@@ -10,11 +10,15 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appConfig, AppSettings } from '@app/common';
 import { WorkerDeviceService } from '@app/device-trust';
+import { FraudService } from '@app/fraud';
 import { KioskRegistryService } from '@app/kiosk-registry';
 import { StoreMac } from '@app/tlog';
 import { BACKUP_MANIFEST } from '../admin/backup';
 
-/** Devices (and kiosks) read per page, and the most read at a start (the count then says "at least"). */
+/**
+ * Devices, kiosks and fraud events read per page, and the most read at a start in all (the
+ * counts then say "at least").
+ */
 const PAGE = 500;
 const MAX_SCANNED = 20_000;
 /** The start of the manifest read for its kids. */
@@ -28,6 +32,8 @@ export interface UnheldStoreMacKeysFinding {
   devices: number;
   /** Kiosks that read tampered (blocked). */
   kiosks: number;
+  /** Fraud events that read tampered (listed `tampered`, refused a review, not weighed). */
+  fraudEvents: number;
   /** Whether the scan stopped at its bound (the counts are then lower bounds). */
   capped: boolean;
 }
@@ -39,16 +45,17 @@ export interface UnheldStoreMacKeysFinding {
  * under no held key and read tampered, so every such phone and kiosk is refused
  * (device_blocked). A tag names no key, so a row under a dropped key and a forged one look
  * alike; the manifest tells which keys the restored rows may be under, so the start says
- * which key to put back, and how many devices and kiosks read tampered meanwhile (an ALARM, and
- * /health `devices.unheldStoreMacKids`: reported, not degraded, as the legacy tagging's refusal).
- * Nothing is unblocked: the rows stay refused until the key is back (tester F2).
+ * which key to put back, and how many devices, kiosks and fraud events read tampered meanwhile
+ * (an ALARM, and /health `devices.unheldStoreMacKids`: reported, not degraded, as the legacy
+ * tagging's refusal). Nothing is unblocked: the rows stay refused until the key is back (tester
+ * F2).
  *
  * Bounded: only when the manifest names a key not held (a start whose keys hold every kid the
  * manifest names reads the manifest's head and nothing else, however long the manifest stays in
- * DATA_DIR), MAX_SCANNED devices and kiosks at most, in the background once the server listens
- * (review LOW 7: it delayed the start by up to 20,000 row reads), yielding between pages; its
- * failure is logged, never a crash. /health reports it once counted. A MongoDB restore has no
- * manifest: nothing is found there.
+ * DATA_DIR), MAX_SCANNED devices, kiosks and fraud events at most in all (in that order), in the
+ * background once the server listens (review LOW 7: it delayed the start by up to 20,000 row
+ * reads), yielding between pages; its failure is logged, never a crash. /health reports it once
+ * counted. A MongoDB restore has no manifest: nothing is found there.
  */
 @Injectable()
 export class UnheldStoreMacKeys implements OnApplicationBootstrap, OnModuleDestroy {
@@ -101,7 +108,7 @@ export class UnheldStoreMacKeys implements OnApplicationBootstrap, OnModuleDestr
   private async countInBackground(kids: string[]): Promise<void> {
     try {
       const found = await this.count(kids);
-      if (this.stopped || (found.devices === 0 && found.kiosks === 0)) return;
+      if (this.stopped || found.devices + found.kiosks + found.fraudEvents === 0) return;
       this.found = found;
       this.logger.error(unheldMessage(found, 'ALARM: '));
     } catch (error) {
@@ -113,12 +120,19 @@ export class UnheldStoreMacKeys implements OnApplicationBootstrap, OnModuleDestr
   }
 
   private async count(kids: string[]): Promise<UnheldStoreMacKeysFinding> {
-    const found: UnheldStoreMacKeysFinding = { kids, devices: 0, kiosks: 0, capped: false };
+    const found: UnheldStoreMacKeysFinding = {
+      kids,
+      devices: 0,
+      kiosks: 0,
+      fraudEvents: 0,
+      capped: false,
+    };
     const scanned = { rows: 0 };
     const devices = this.optional(WorkerDeviceService);
     if (devices) {
       found.devices = await this.countTampered(
-        (after) => devices.list(PAGE, after),
+        (after?: string) => devices.list(PAGE, after),
+        (d) => d.deviceId,
         (d) => d.blockIntegrity === 'tampered',
         scanned,
         found,
@@ -127,8 +141,19 @@ export class UnheldStoreMacKeys implements OnApplicationBootstrap, OnModuleDestr
     const kiosks = this.optional(KioskRegistryService);
     if (kiosks) {
       found.kiosks = await this.countTampered(
-        (after) => kiosks.list(PAGE, after),
+        (after?: string) => kiosks.list(PAGE, after),
+        (k) => k.deviceId,
         (k) => k.integrity === 'tampered',
+        scanned,
+        found,
+      );
+    }
+    const fraud = this.optional(FraudService);
+    if (fraud) {
+      found.fraudEvents = await this.countTampered(
+        (before?: { at: Date; id: string }) => fraud.unnotedPage(PAGE, before),
+        (e) => ({ at: e.at, id: e.id }),
+        (e) => e.integrity === 'tampered',
         scanned,
         found,
       );
@@ -137,24 +162,26 @@ export class UnheldStoreMacKeys implements OnApplicationBootstrap, OnModuleDestr
   }
 
   /**
-   * The rows of one store that read tampered, page after page by deviceId, until the store ends,
-   * the scan reaches MAX_SCANNED rows in all (`found.capped`) or the app stops.
+   * The rows of one store that read tampered, page after page (each after the last row's `key`),
+   * until the store ends, the scan reaches MAX_SCANNED rows in all (`found.capped`) or the app
+   * stops.
    */
-  private async countTampered<T extends { deviceId: string }>(
-    page: (after?: string) => Promise<T[]>,
+  private async countTampered<T, K>(
+    page: (after?: K) => Promise<T[]>,
+    key: (row: T) => K,
     tampered: (row: T) => boolean,
     scanned: { rows: number },
     found: UnheldStoreMacKeysFinding,
   ): Promise<number> {
     let count = 0;
-    for (let after: string | undefined; !found.capped && !this.stopped;) {
+    for (let after: K | undefined; !found.capped && !this.stopped;) {
       // the requests first: a page read is synchronous on SQLite
       await yieldToIo();
       const rows = await page(after);
       count += rows.filter(tampered).length;
       scanned.rows += rows.length;
       if (rows.length < PAGE) break;
-      after = rows[rows.length - 1].deviceId;
+      after = key(rows[rows.length - 1]);
       found.capped = scanned.rows >= MAX_SCANNED;
     }
     return count;
@@ -174,7 +201,7 @@ export function unheldMessage(found: UnheldStoreMacKeysFinding, prefix = ''): st
   const atLeast = found.capped ? 'at least ' : '';
   return (
     `${prefix}this DATA_DIR was restored from a backup (${BACKUP_MANIFEST}) whose rows may be tagged under store-MAC key(s) ${found.kids.join(', ')}, which this server does not hold: ` +
-    `${atLeast}${found.devices} worker device(s) and ${atLeast}${found.kiosks} kiosk(s) read tampered and are refused (403 device_blocked), and fraud events under them read tampered too. ` +
+    `${atLeast}${found.devices} worker device(s) and ${atLeast}${found.kiosks} kiosk(s) read tampered and are refused (403 device_blocked), and ${atLeast}${found.fraudEvents} fraud event(s) read tampered (listed tampered, refused a review). ` +
     'A tag names no key, so a row under a key not held cannot be told from a forged one: the manifest says the restored rows may be under those keys (most likely a key dropped since the backup), but a forged row reads the same until they are back; put each of those keys back into STORE_MAC_RETIRED_KEYS ({"kid", "key", "retiredAt"} from the backup\'s secrets.json or your key store) and restart every replica, then run npm run keys:retag; nothing is unblocked until then'
   );
 }

@@ -25,3 +25,12 @@ export const OBJECT_ID_PATTERN = /^[0-9a-f]{24}$/;
 export function isObjectId(value: unknown): value is string {
   return typeof value === 'string' && OBJECT_ID_PATTERN.test(value);
 }
+
+/**
+ * The least ObjectId made at `at`'s second: an id sorts (as hex text, as bytes) before it
+ * exactly when its own stamp is an earlier second than `at`'s.
+ */
+export function firstIdAt(at: Date): string {
+  const seconds = Math.max(0, Math.min(0xffffffff, Math.floor(at.getTime() / 1000)));
+  return seconds.toString(16).padStart(8, '0') + '0'.repeat(16);
+}

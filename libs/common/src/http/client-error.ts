@@ -167,6 +167,29 @@ export function answerClientErrors(
 }
 
 /**
+ * Answers `Expect: 100-continue`: a request whose Content-Length is over `maxBodyBytes` (the
+ * largest body any route takes) is answered 413 `payload_too_large` at once, without
+ * `100 Continue` (Node sends it before any route could look: a client was told to send a
+ * 999999999-byte body and then refused), and its connection closed; any other is told to go on
+ * and handled as a request.
+ */
+export function answerExpectContinue(server: Server, maxBodyBytes: number): void {
+  server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    const length = Number(request.headers['content-length']);
+    if (length > maxBodyBytes) {
+      answerThrough(response, {
+        status: 413,
+        code: 'payload_too_large',
+        message: `The request body is over the largest the server takes (${maxBodyBytes} bytes)`,
+      });
+      return;
+    }
+    response.writeContinue();
+    server.emit('request', request, response);
+  });
+}
+
+/**
  * Bounds how long a request's body may take. Checked every `idleMs` (and at its deadline): a
  * body of which no byte arrived over the whole last period (so a stall is answered between one
  * and two periods after its last byte), unless the server is the one behind (the request holds

@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+import { ShutdownDeadline } from './shutdown-deadline';
 
 /**
  * Where "now" comes from. Services that decide by time (trust scores, inheritance windows,
@@ -37,15 +38,18 @@ export class ManualClock extends Clock {
   }
 }
 
-/** Provides `Clock` everywhere: the system clock unless the composition root passes another. */
+/**
+ * Provides `Clock` everywhere (the system clock unless the composition root passes another),
+ * and the app's `ShutdownDeadline`.
+ */
 @Global()
 @Module({})
 export class ClockModule {
   static forRoot(clock: Clock = new SystemClock()) {
     return {
       module: ClockModule,
-      providers: [{ provide: Clock, useValue: clock }],
-      exports: [Clock],
+      providers: [{ provide: Clock, useValue: clock }, ShutdownDeadline],
+      exports: [Clock, ShutdownDeadline],
     };
   }
 }

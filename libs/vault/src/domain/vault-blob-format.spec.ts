@@ -10,6 +10,7 @@ import {
   decryptBlob,
   DEFAULT_CHUNK_BYTES,
   encryptBlob,
+  ExpectedContent,
   handOver,
   PlaintextSummary,
   V1_CHUNK_BYTES,
@@ -225,7 +226,7 @@ describe.each([
       failure: 'bad_chunk_size',
     });
     const unknown = Buffer.from(blob);
-    unknown[7] = 3;
+    unknown[7] = 4;
     expect(await failureOf(decrypt(unknown, key, fileId))).toMatchObject({
       failure: 'unsupported_version',
     });
@@ -370,5 +371,60 @@ describe('vault blob format, version 2: the size and digest bound into the final
     opener.end(out);
     expect(opener.bindsDigest).toBe(false);
     expect(Buffer.concat(out).equals(data)).toBe(true);
+  });
+});
+
+describe('vault blob format, version 3: the metadata digest bound into the final chunk', () => {
+  const key = randomBytes(32);
+  const fileId = newId();
+  const meta = (text: string) => createHash('sha256').update(text).digest();
+
+  /** A blob of `data` sealed with `metadata`, in chunks of 16 bytes. */
+  const sealed = (data: Buffer, metadata: Buffer, version?: BlobFormatVersion) => {
+    const sealer = new BlobSealer(key, fileId, { chunkSize: 16, metadata, version });
+    const out: Buffer[] = [sealer.header];
+    sealer.push(Buffer.from(data), out);
+    sealer.end(out);
+    return Buffer.concat(out);
+  };
+  const opened = async (blob: Buffer, expected?: ExpectedContent) => {
+    try {
+      return (await collect(decryptBlob(pieces(blob, 7), key, fileId, expected))).toString('hex');
+    } catch (error) {
+      if (!(error instanceof BlobIntegrityError)) throw error;
+      return `${error.failure} at ${error.chunkIndex}`;
+    }
+  };
+
+  it('should open only with the metadata digest it was sealed with', async () => {
+    const data = randomBytes(3 * 16 + 5);
+    const blob = sealed(data, meta('a'));
+    expect(blob.readUInt8(7)).toBe(3);
+    expect(await opened(blob, { ...summary(data), metadata: meta('a') })).toBe(
+      data.toString('hex'),
+    );
+    expect(await opened(blob, { ...summary(data), metadata: meta('b') })).toBe(
+      'chunk_auth_failed at 3',
+    );
+    expect(await opened(blob, summary(data))).toBe('unbound_digest at -1');
+    expect(await opened(blob, { ...summary(data), metadata: Buffer.alloc(31) })).toBe(
+      'unbound_digest at -1',
+    );
+  });
+
+  it('should refuse a version 3 header relabelled as version 2 (no downgrade), and read version 2 as before', async () => {
+    const data = randomBytes(3 * 16 + 5);
+    const blob = sealed(data, meta('a'));
+    blob.writeUInt8(2, 7);
+    expect(await opened(blob, { ...summary(data), metadata: meta('a') })).toBe(
+      'chunk_auth_failed at 0',
+    );
+    // version 2, written before: its metadata digest is not bound, whatever the reader gives
+    const legacy = sealed(data, meta('a'), 2);
+    expect(legacy.readUInt8(7)).toBe(2);
+    expect(await opened(legacy, { ...summary(data), metadata: meta('b') })).toBe(
+      data.toString('hex'),
+    );
+    expect(() => new BlobSealer(key, fileId, { version: 3 })).toThrow(TypeError);
   });
 });

@@ -3,7 +3,7 @@ import { createCipheriv, createDecipheriv, createHash, Hash, randomBytes } from 
 /**
  * The on-disk format of one vault blob (specified byte by byte in docs/vault-format.md).
  *
- *   header (32 bytes) = "MDAIVLT" | version (0x01 or 0x02) | chunk size u32 BE | file id (12 bytes) | nonce prefix (8 bytes)
+ *   header (32 bytes) = "MDAIVLT" | version (0x01, 0x02 or 0x03) | chunk size u32 BE | file id (12 bytes) | nonce prefix (8 bytes)
  *   then chunk records, each = AES-256-GCM ciphertext of up to `chunk size` bytes | 16-byte tag
  *
  * Chunk i uses nonce = prefix | u32 BE i and AAD = header | u32 BE i | final flag (1 byte),
@@ -16,11 +16,15 @@ import { createCipheriv, createDecipheriv, createHash, Hash, randomBytes } from 
  * (the metadata record's) learns from the final tag that they are those of the plaintext the
  * chunks before it carried, without hashing it again. Version 1 blobs are still read; their
  * reader hashes.
+ *
+ * Version 3 (written since `vaultmeta`) also binds, after those, the SHA-256 of the metadata
+ * the server decides on (content type, creation time, creator: `metadataDigest` in
+ * vault-file.ts): a record whose fields were changed in the store fails the final tag.
  */
 export const BLOB_MAGIC = Buffer.from('MDAIVLT', 'ascii');
-/** The version new blobs are written in. */
-export const BLOB_FORMAT_VERSION = 2;
-export type BlobFormatVersion = 1 | 2;
+/** The version new blobs are written in (given the metadata to bind; version 2 without). */
+export const BLOB_FORMAT_VERSION = 3;
+export type BlobFormatVersion = 1 | 2 | 3;
 export const BLOB_HEADER_BYTES = 32;
 export const BLOB_TAG_BYTES = 16;
 export const DATA_KEY_BYTES = 32;
@@ -80,11 +84,17 @@ export interface PlaintextSummary {
   sha256: string;
 }
 
+/** What a reader expects of a blob: its plaintext's summary, and the metadata digest (version 3). */
+export interface ExpectedContent extends PlaintextSummary {
+  /** The 32-byte SHA-256 of the file's bound metadata (`metadataDigest`). */
+  metadata?: Buffer;
+}
+
 export function encodeHeader(
   fileId: string,
   chunkSize: number,
   noncePrefix: Buffer,
-  version: BlobFormatVersion = BLOB_FORMAT_VERSION,
+  version: BlobFormatVersion = 2,
 ): Buffer {
   const id = Buffer.from(fileId, 'hex');
   if (id.length !== 12 || id.toString('hex') !== fileId.toLowerCase()) {
@@ -107,7 +117,9 @@ export function parseHeader(raw: Buffer, expectedFileId: string): BlobHeader {
   if (raw.length < BLOB_HEADER_BYTES) throw new BlobIntegrityError('truncated', -1);
   if (!raw.subarray(0, 7).equals(BLOB_MAGIC)) throw new BlobIntegrityError('bad_magic', -1);
   const version = raw.readUInt8(7);
-  if (version !== 1 && version !== 2) throw new BlobIntegrityError('unsupported_version', -1);
+  if (version !== 1 && version !== 2 && version !== 3) {
+    throw new BlobIntegrityError('unsupported_version', -1);
+  }
   const chunkSize = raw.readUInt32BE(8);
   if (chunkSize < 1 || chunkSize > MAX_CHUNK_BYTES) {
     throw new BlobIntegrityError('bad_chunk_size', -1);
@@ -133,15 +145,22 @@ function nonce(prefix: Buffer, index: number): Buffer {
 }
 
 const SUMMARY_BYTES = 8 + 32;
+const METADATA_BYTES = 32;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
  * Chunk i's AAD: header | u32 BE i | final flag; a version 2 final chunk's also the plaintext's
- * size (u64 BE) and SHA-256 (32 bytes).
+ * size (u64 BE) and SHA-256 (32 bytes); a version 3 final chunk's then also the metadata's
+ * SHA-256 (32 bytes): `summary` is those 40 or 72 bytes.
  */
 function chunkAad(header: BlobHeader, index: number, final: boolean, summary?: Buffer): Buffer {
-  const bound = final && header.version === 2;
-  const aad = Buffer.alloc(BLOB_HEADER_BYTES + 5 + (bound ? SUMMARY_BYTES : 0));
+  const bound = final && header.version >= 2;
+  const aad = Buffer.alloc(
+    BLOB_HEADER_BYTES +
+      5 +
+      (bound ? SUMMARY_BYTES : 0) +
+      (bound && header.version === 3 ? METADATA_BYTES : 0),
+  );
   header.raw.copy(aad, 0);
   aad.writeUInt32BE(index, BLOB_HEADER_BYTES);
   aad.writeUInt8(final ? 1 : 0, BLOB_HEADER_BYTES + 4);
@@ -149,14 +168,19 @@ function chunkAad(header: BlobHeader, index: number, final: boolean, summary?: B
   return aad;
 }
 
-/** The 40 bytes a version 2 final chunk binds; undefined for what is no size or digest. */
-function encodeSummary(summary: PlaintextSummary): Buffer | undefined {
+/**
+ * The 40 bytes a version 2 final chunk binds, or with `metadata` the 72 a version 3 one binds;
+ * undefined for what is no size, digest or metadata digest.
+ */
+function encodeSummary(summary: PlaintextSummary, metadata?: Buffer): Buffer | undefined {
   const { size, sha256 } = summary;
   if (!Number.isSafeInteger(size) || size < 0) return undefined;
   if (typeof sha256 !== 'string' || !SHA256_HEX.test(sha256)) return undefined;
-  const out = Buffer.alloc(SUMMARY_BYTES);
+  if (metadata && metadata.length !== METADATA_BYTES) return undefined;
+  const out = Buffer.alloc(SUMMARY_BYTES + (metadata ? METADATA_BYTES : 0));
   out.writeBigUInt64BE(BigInt(size), 0);
   out.write(sha256, 8, 'hex');
+  metadata?.copy(out, SUMMARY_BYTES);
   return out;
 }
 
@@ -289,8 +313,13 @@ export interface EncryptOptions {
   chunkSize?: number;
   /** Fixed only by tests; a fresh random prefix otherwise. */
   noncePrefix?: Buffer;
-  /** Only tests write version 1 (the blobs stored before `vaultv2`). */
+  /** Only tests write versions 1 and 2 (the blobs stored before `vaultv2`, `vaultmeta`). */
   version?: BlobFormatVersion;
+  /**
+   * The 32-byte SHA-256 of the file's bound metadata (`metadataDigest`): given, the blob is
+   * version 3 (unless `version` says otherwise), which needs it; without, version 2.
+   */
+  metadata?: Buffer;
 }
 
 /**
@@ -308,6 +337,7 @@ export class BlobSealer {
   private readonly chunkSize: number;
   private readonly queue = new ByteQueue();
   private readonly hash = createHash('sha256');
+  private readonly metadata?: Buffer;
   private index = 0;
   private bytes = 0;
 
@@ -317,11 +347,16 @@ export class BlobSealer {
     options: EncryptOptions = {},
   ) {
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_BYTES;
+    const version = options.version ?? (options.metadata ? BLOB_FORMAT_VERSION : 2);
+    if (version === 3 && options.metadata?.length !== METADATA_BYTES) {
+      throw new TypeError('a version 3 blob binds a 32-byte metadata digest');
+    }
+    this.metadata = version === 3 ? options.metadata : undefined;
     this.header = encodeHeader(
       fileId,
       this.chunkSize,
       options.noncePrefix ?? randomBytes(8),
-      options.version ?? BLOB_FORMAT_VERSION,
+      version,
     );
     this.parsed = parseHeader(this.header, fileId);
   }
@@ -347,7 +382,7 @@ export class BlobSealer {
     let summary: PlaintextSummary | undefined;
     sealChunk(this.dataKey, this.parsed, this.index, true, rest, out, this.hash, () => {
       summary = { size: this.bytes, sha256: this.hash.digest('hex') };
-      return encodeSummary(summary)!;
+      return encodeSummary(summary, this.metadata)!;
     });
     return summary!;
   }
@@ -365,12 +400,14 @@ export class BlobSealer {
  * returns, the plaintext handed out is the one they describe (`bindsDigest`), with no hashing
  * here. A version 1 blob binds nothing: its caller must count and hash the plaintext itself.
  * A version 2 blob opened without `expected` (or with something that is no size and digest)
- * fails at its header (`unbound_digest`).
+ * fails at its header (`unbound_digest`); a version 3 blob also without `expected.metadata`.
+ * Version 3's final record also authenticates only with the metadata digest it was sealed with.
  */
 export class BlobOpener {
   private readonly queue = new ByteQueue();
   private header?: BlobHeader;
   private readonly summary?: Buffer;
+  private readonly boundSummary?: Buffer;
   private readonly expectedSize?: number;
   private recordBytes = 0;
   private index = 0;
@@ -378,9 +415,10 @@ export class BlobOpener {
   constructor(
     private readonly dataKey: Buffer,
     private readonly expectedFileId: string,
-    expected?: PlaintextSummary,
+    expected?: ExpectedContent,
   ) {
     this.summary = expected && encodeSummary(expected);
+    this.boundSummary = expected?.metadata && encodeSummary(expected, expected.metadata);
     this.expectedSize = expected?.size;
   }
 
@@ -390,11 +428,12 @@ export class BlobOpener {
   }
 
   /**
-   * True once the header says the final record binds the expected size and digest (version 2):
-   * a successful `end` then vouches for them. False for version 1; undefined before the header.
+   * True once the header says the final record binds the expected size and digest (version 2
+   * or 3): a successful `end` then vouches for them. False for version 1; undefined before the
+   * header.
    */
   get bindsDigest(): boolean | undefined {
-    return this.header && this.header.version === 2;
+    return this.header && this.header.version >= 2;
   }
 
   push(piece: Buffer | Uint8Array | string, out: Buffer[]): void {
@@ -403,6 +442,9 @@ export class BlobOpener {
       if (this.queue.length < BLOB_HEADER_BYTES) return;
       const header = parseHeader(this.queue.take(BLOB_HEADER_BYTES), this.expectedFileId);
       if (header.version === 2 && !this.summary) {
+        throw new BlobIntegrityError('unbound_digest', -1);
+      }
+      if (header.version === 3 && !this.boundSummary) {
         throw new BlobIntegrityError('unbound_digest', -1);
       }
       this.header = header;
@@ -420,7 +462,8 @@ export class BlobOpener {
     const rest = this.queue.length;
     const record = this.queue.takePieces(rest);
     try {
-      openChunk(this.dataKey, this.header, this.index, true, record, rest, out, this.summary);
+      const summary = this.header.version === 3 ? this.boundSummary : this.summary;
+      openChunk(this.dataKey, this.header, this.index, true, record, rest, out, summary);
     } catch (error) {
       // a final chunk that fails, in a blob whose length says another size than the one
       // expected: said as such. Shorter (either version): the blob was cut short (or the
@@ -430,7 +473,7 @@ export class BlobOpener {
       if (this.expectedSize !== undefined && size < this.expectedSize) {
         throw new BlobIntegrityError('shorter_than_recorded', this.index);
       }
-      if (this.header.version === 2 && size !== this.expectedSize) {
+      if (this.header.version >= 2 && size !== this.expectedSize) {
         throw new BlobIntegrityError('size_mismatch', this.index);
       }
       throw error;
@@ -470,7 +513,7 @@ export async function* decryptBlob(
   source: AsyncIterable<Buffer | Uint8Array | string>,
   dataKey: Buffer,
   expectedFileId: string,
-  expected?: PlaintextSummary,
+  expected?: ExpectedContent,
 ): AsyncGenerator<Buffer> {
   const opener = new BlobOpener(dataKey, expectedFileId, expected);
   for await (const piece of source) yield* openedParts(opener, piece);

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** Metadata of one encrypted biometric file. The blob itself lives in UPLOADS_DIR. */
 export interface VaultFile {
   /** ObjectId hex; also bound into the blob header and the data key's associated data. */
@@ -20,6 +22,26 @@ export interface VaultFile {
 }
 
 export type ShredReason = 'deleted' | 'retention';
+
+/** The metadata a version 3 blob's final chunk binds (docs/vault-format.md, §3). */
+export type BoundMetadata = Pick<VaultFile, 'contentType' | 'createdAt' | 'createdBy'>;
+
+/**
+ * SHA-256 of the UTF-8 JSON text `["mdai-vault-meta1",<contentType>,<createdAt ISO-8601 UTC
+ * with milliseconds>,<createdBy>]` (no white space): what the server decides on when it
+ * serves (the type it sends) and keeps (the creation time retention reads) a file, beside the
+ * size and SHA-256 the summary binds. The file id is bound by the header and the data key's
+ * AAD; the key version by the sealed data key's own AAD.
+ */
+export function metadataDigest(file: BoundMetadata): Buffer {
+  const text = JSON.stringify([
+    'mdai-vault-meta1',
+    file.contentType,
+    file.createdAt.toISOString(),
+    file.createdBy,
+  ]);
+  return createHash('sha256').update(text, 'utf8').digest();
+}
 
 /** Who is acting on the vault, as recorded in the audit log. */
 export interface VaultActor {

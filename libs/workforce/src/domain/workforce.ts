@@ -52,7 +52,15 @@ export interface Worker {
   /** Until then the worker stands on the sponsor's trust (assisted onboarding). */
   trustInheritedUntil?: Date;
   createdAt: Date;
+  /**
+   * Whether the stored record is the server's (WorkerSeal; set by a store that tags):
+   * `tampered` (changed outside the server) is refused wherever the worker is used (403
+   * `worker_tampered`), `legacy` a record from before the tags, as stored.
+   */
+  integrity?: WorkerIntegrity;
 }
+
+export type WorkerIntegrity = 'verified' | 'legacy' | 'tampered';
 
 /**
  * What a worker's phone number holds, each at most once among all workers (kept by the

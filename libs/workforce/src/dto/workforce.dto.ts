@@ -342,6 +342,12 @@ export class WorkerView {
   thekedarId?: string;
   @ApiPropertyOptional() trustInheritedUntil?: string;
   @ApiProperty() createdAt!: string;
+  @ApiPropertyOptional({
+    enum: ['verified', 'legacy', 'tampered'],
+    description:
+      "Whether the stored record carries the server's store-MAC tag: `tampered` (its name, phone, sites, status, trust score or newest event changed outside the server, the fields shown as stored) is refused wherever the worker is used (403 worker_tampered: syncs, tokens, registrations, admin changes; 503 worker_tampered: payroll and CSV exports of its sites); `legacy` a record from before the tags",
+  })
+  integrity?: 'verified' | 'legacy' | 'tampered';
 }
 
 export class WorkerEventView {

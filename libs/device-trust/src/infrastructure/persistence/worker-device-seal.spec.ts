@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { parseStoreMacKey, StoreMac, StoreMacKey } from '@app/tlog';
 import { WorkerDeviceEvent, WorkerDeviceIntegrity } from '../../domain/worker-device';
 import {
+  WorkerDeviceBound,
   WorkerDeviceSeal,
   WorkerDeviceStoredEvent,
   WorkerDeviceStoredState,
@@ -30,6 +31,14 @@ describe('WorkerDeviceSeal.retagPlan', () => {
   const onlyC = sealUnder(c);
 
   const deviceId = 'device-1';
+  const device: WorkerDeviceBound = {
+    deviceId,
+    user: { kind: 'worker', id: 'worker-1' },
+    siteIds: ['site-1'],
+    fingerprint: { os: 'Android 14', model: 'Redmi', simHash: 'abcdef0123456789' },
+    trustScore: 50,
+    createdAt: new Date('2026-01-01T00:00:00.000Z'),
+  };
   const event = (id: string, action: WorkerDeviceEvent['action']): WorkerDeviceEvent => ({
     id,
     deviceId,
@@ -47,9 +56,9 @@ describe('WorkerDeviceSeal.retagPlan', () => {
     reader = rotated,
     legacy = false,
   ): WorkerDeviceStoredState {
-    const tag = seal.stateTag(deviceId, true, blocked.id, legacy);
-    const integrity = reader.stateIntegrity(deviceId, true, blocked.id, tag);
-    return { deviceId, blocked: true, eventId: blocked.id, tag, integrity };
+    const tag = seal.stateTag(device, true, blocked.id, legacy);
+    const integrity = reader.stateIntegrity(device, true, blocked.id, tag);
+    return { device, blocked: true, eventId: blocked.id, tag, integrity };
   }
   /** A stored event tagged by `seal`, as `reader` reads it. */
   function stored(
@@ -62,7 +71,7 @@ describe('WorkerDeviceSeal.retagPlan', () => {
     return { event: { ...e, integrity: reader.eventIntegrity(e, tag) }, tag };
   }
   const integrityOf = (s: WorkerDeviceStoredState, tag: string | undefined) =>
-    onlyC.stateIntegrity(s.deviceId, s.blocked, s.eventId, tag);
+    onlyC.stateIntegrity(s.device, s.blocked, s.eventId, tag);
 
   it('should re-tag under the current key a state and events under retired keys, naming each key they were under', () => {
     const s = state(underA);
@@ -163,5 +172,62 @@ describe('WorkerDeviceSeal.retagPlan', () => {
       tampered: 0,
       suspect: [],
     });
+  });
+});
+
+/**
+ * The state tag's form `v2`: it covers every field of the device a decision reads (owner, sites,
+ * fingerprint, score at registration, creation time), and a tag of the form before (`v1`: the
+ * block state alone) still verifies as what it is until the device's next change.
+ */
+describe('WorkerDeviceSeal state tags', () => {
+  const signingKey = generateKeyPairSync('ed25519').privateKey;
+  const newKey = (): StoreMacKey =>
+    parseStoreMacKey('STORE_MAC_KEY', randomBytes(32).toString('base64'));
+  const first = newKey();
+  const mac = new StoreMac({ signingKey, storeMacKey: first });
+  const seal = new WorkerDeviceSeal(mac);
+  const device: WorkerDeviceBound = {
+    deviceId: 'device-1',
+    user: { kind: 'worker', id: 'worker-a' },
+    siteIds: ['site-a'],
+    fingerprint: { os: 'Android 14', model: 'Redmi', simHash: 'abcdef0123456789' },
+    trustScore: 50,
+    createdAt: new Date('2026-01-01T00:00:00.000Z'),
+  };
+  const tag = seal.stateTag(device, false, 'ev-1');
+
+  it.each<[string, Partial<WorkerDeviceBound>]>([
+    ['the owner moved to another worker', { user: { kind: 'worker', id: 'worker-b' } }],
+    ['the owner made a thekedar', { user: { kind: 'thekedar', id: 'worker-a' } }],
+    ['its sites changed', { siteIds: ['site-b'] }],
+    ['its SIM hash changed', { fingerprint: { ...device.fingerprint, simHash: 'ffff' } }],
+    ['its os changed', { fingerprint: { ...device.fingerprint, os: 'iOS' } }],
+    ['its score at registration raised', { trustScore: 100 }],
+    ['its creation backdated', { createdAt: new Date('2020-01-01T00:00:00.000Z') }],
+  ])('should read a state tampered when %s', (_name, change) => {
+    expect(seal.stateIntegrity(device, false, 'ev-1', tag)).toBe('verified');
+    expect(seal.stateIntegrity({ ...device, ...change }, false, 'ev-1', tag)).toBe('tampered');
+  });
+
+  it('should read a tag of the form before (v1, legacy v1) as what it is, and keep its form when it re-tags it', () => {
+    const v1 = mac.mac('worker-device-state', JSON.stringify([device.deviceId, false, 'ev-1']));
+    const legacyV1 = mac.mac(
+      'worker-device-state',
+      JSON.stringify(['legacy', device.deviceId, false, null]),
+    );
+    expect(seal.stateIntegrity(device, false, 'ev-1', v1)).toBe('verified');
+    expect(seal.stateIntegrity(device, false, null, legacyV1)).toBe('legacy');
+    expect(seal.stateIntegrity(device, true, 'ev-1', v1)).toBe('tampered');
+    // re-tagged under a new key in its own form (keys:retag launders no owner it never covered)
+    const next = new StoreMac({ signingKey, storeMacKey: newKey(), storeMacRetiredKeys: [first] });
+    const rotated = new WorkerDeviceSeal(next);
+    const plan = rotated.retagPlan(
+      { device, blocked: false, eventId: 'ev-1', tag: v1, integrity: 'verified' },
+      [],
+    );
+    expect(plan.stateTag).toEqual(
+      next.mac('worker-device-state', JSON.stringify([device.deviceId, false, 'ev-1'])),
+    );
   });
 });

@@ -5,14 +5,38 @@ import { StoreMac } from '@app/tlog';
 import { WorkerDevice, WorkerDeviceEvent, WorkerDeviceIntegrity } from '../../domain/worker-device';
 
 /**
+ * The fields of a device its state tag covers besides the block state, as stored: those every
+ * decision reads and the server never changes after the registration.
+ */
+export type WorkerDeviceBound = Pick<
+  WorkerDevice,
+  'deviceId' | 'user' | 'siteIds' | 'fingerprint' | 'trustScore' | 'createdAt'
+>;
+
+/** The forms of a state tag: `v1` (before the owner fields were covered) and `v2`. */
+type StateForm = 'v1' | 'v2';
+
+/**
  * The store-MAC tags of worker devices (StoreMac, purposes 'worker-device-state' and
  * 'worker-device-event'), made the way FraudSeal makes the fraud tags: written by the stores in
  * the same write as the row, checked at every read.
  *
- * - A device's block state is tagged over (deviceId, isBlocked, the id of the event that set
- *   it: its registration, block or unblock). A state that does not verify reads as blocked
- *   (`blockIntegrity: 'tampered'`): `is_blocked` set to 0 in the database does not let a blocked
- *   phone sync. An admin's block or unblock writes a new tag (the repair).
+ * - A device's state is tagged over (deviceId, isBlocked, the id of the event that set it: its
+ *   registration, block or unblock) and every field of the device a decision reads, none of
+ *   which the server changes after the registration (form `"v2"`): the owner (user kind and
+ *   id: whose token a refresh issues, whose correction a thekedar phone signs), its sites, its
+ *   fingerprint (os, model: the user-agent factor; simHash: the shared-device rule), its trust
+ *   score at registration and its creation time (the age factor). A state that does not verify
+ *   reads as blocked (`blockIntegrity: 'tampered'`): `is_blocked` set to 0, or `user_id` moved
+ *   to another worker, in the database does not let the phone sync. An admin's block or unblock
+ *   writes a new tag over the row as stored (the repair: the admin vouches for the device as
+ *   the console shows it). Not covered: `last_seen` and `last_ip`, written by every sync (a
+ *   tag there would be an HMAC per sync; `last_ip` only spares the request's IP factor), and
+ *   `sealed_secret`, which the Vault keyring seals under the device's own context (another
+ *   device's sealed secret does not open as this one's) and re-seals at a key rotation.
+ * - A state tagged before the form `"v2"` (over deviceId, isBlocked and the event id alone)
+ *   still verifies as what it is (`verified`, `legacy`) until the device's next change (block,
+ *   unblock), which tags it in the new form; `keys:retag` keeps its form.
  * - An event is tagged over its every field (id, device, action, actor, reason, time): an
  *   `unblocked` row inserted or edited in the database reads as `tampered`, and the trust floor
  *   does not start from it.
@@ -52,22 +76,42 @@ export class WorkerDeviceSeal {
     this.legacyTaggingForced = rule.legacyTaggingForced;
   }
 
-  stateTag(deviceId: string, blocked: boolean, eventId: string | null, legacy = false): string {
-    return this.mac.mac('worker-device-state', stateData(deviceId, blocked, eventId, legacy));
+  /** A state's tag in the current form (`v2`), `legacy` for a row from before the tags. */
+  stateTag(
+    device: WorkerDeviceBound,
+    blocked: boolean,
+    eventId: string | null,
+    legacy = false,
+  ): string {
+    return this.mac.mac('worker-device-state', stateData('v2', device, blocked, eventId, legacy));
   }
 
   stateIntegrity(
-    deviceId: string,
+    device: WorkerDeviceBound,
     blocked: boolean,
     eventId: unknown,
     tag: unknown,
   ): WorkerDeviceIntegrity {
+    return this.stateForm(device, blocked, eventId, tag)?.integrity ?? 'tampered';
+  }
+
+  /** The form and integrity a stored state's tag verifies in (undefined: in none, tampered). */
+  private stateForm(
+    device: WorkerDeviceBound,
+    blocked: boolean,
+    eventId: unknown,
+    tag: unknown,
+  ): { form: StateForm; integrity: 'verified' | 'legacy' } | undefined {
     const id = typeof eventId === 'string' ? eventId : null;
-    if (this.mac.verify('worker-device-state', stateData(deviceId, blocked, id, false), tag))
-      return 'verified';
-    if (this.mac.verify('worker-device-state', stateData(deviceId, blocked, id, true), tag))
-      return 'legacy';
-    return 'tampered';
+    for (const form of ['v2', 'v1'] as const) {
+      for (const legacy of [false, true]) {
+        if (
+          this.mac.verify('worker-device-state', stateData(form, device, blocked, id, legacy), tag)
+        )
+          return { form, integrity: legacy ? 'legacy' : 'verified' };
+      }
+    }
+    return undefined;
   }
 
   eventTag(e: WorkerDeviceEvent, legacy = false): string {
@@ -121,10 +165,12 @@ export class WorkerDeviceSeal {
       return undefined;
     };
     const id = typeof state.eventId === 'string' ? state.eventId : null;
+    // in the form it verifies in (a `v1` state stays `v1` until the device's next change)
+    const form = this.stateForm(state.device, state.blocked, id, state.tag)?.form ?? 'v2';
     plan.stateTag = retag(
       'worker-device-state',
       state.integrity,
-      (legacy) => stateData(state.deviceId, state.blocked, id, legacy),
+      (legacy) => stateData(form, state.device, state.blocked, id, legacy),
       state.tag,
       (kid) => ({ row: 'state', kid }),
     );
@@ -153,7 +199,7 @@ export class WorkerDeviceSeal {
     tag: unknown,
     newest: WorkerDeviceEvent | undefined,
   ): WorkerDevice {
-    let integrity = this.stateIntegrity(device.deviceId, device.isBlocked, eventId, tag);
+    let integrity = this.stateIntegrity(device, device.isBlocked, eventId, tag);
     // a state the server tagged must be the one its newest event set: an older tagged state put
     // back (a saved unblocked state over a later block) is no state of now. A legacy state has
     // no event id: it holds as stored until its next change.
@@ -167,7 +213,8 @@ export class WorkerDeviceSeal {
 
 /** A device's block state as stored, with the integrity a read found (`checked`). */
 export interface WorkerDeviceStoredState {
-  deviceId: string;
+  /** The device's fields the tag covers, as stored. */
+  device: WorkerDeviceBound;
   /** As stored (not as read: a tampered state reads blocked). */
   blocked: boolean;
   /** The id of the event that set it, as stored. */
@@ -268,13 +315,34 @@ function iso(at: Date): string {
   return Number.isNaN(at.getTime()) ? 'invalid' : at.toISOString();
 }
 
+/**
+ * What a state tag is made over: `v1` (deviceId, isBlocked, the event id; before the owner fields
+ * were covered, verified only) and `v2` (the same, form-prefixed, and every WorkerDeviceBound
+ * field); `"legacy"`-prefixed for a row the server tagged once at the upgrade to the tags.
+ */
 function stateData(
-  deviceId: string,
+  form: StateForm,
+  device: WorkerDeviceBound,
   blocked: boolean,
   eventId: string | null,
   legacy: boolean,
 ): string {
-  const data = [deviceId, blocked, eventId];
+  const { deviceId, user, siteIds, fingerprint: f, trustScore, createdAt } = device;
+  const data =
+    form === 'v1'
+      ? [deviceId, blocked, eventId]
+      : [
+          'v2',
+          deviceId,
+          blocked,
+          eventId,
+          user.kind,
+          user.id,
+          siteIds,
+          [f.os, f.model, f.simHash],
+          trustScore,
+          iso(createdAt),
+        ];
   return JSON.stringify(legacy ? ['legacy', ...data] : data);
 }
 

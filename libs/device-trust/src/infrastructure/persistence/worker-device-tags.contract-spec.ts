@@ -134,6 +134,49 @@ describeStoreContract(
       ]);
     });
 
+    it.each<[string, Record<string, unknown>, Record<string, unknown>]>([
+      ['its owner moved', { user_id: 'other-worker' }, { 'user.id': 'other-worker' }],
+      ['its owner made a thekedar', { user_kind: 'thekedar' }, { 'user.kind': 'thekedar' }],
+      ['its sites', { site_ids: '["other-site"]' }, { siteIds: ['other-site'] }],
+      [
+        'its SIM hash',
+        { fingerprint: '{"os":"Android 14","model":"Redmi","simHash":"ffff"}' },
+        { 'fingerprint.simHash': 'ffff' },
+      ],
+      ['its score at registration', { trust_score: 100 }, { trustScore: 100 }],
+      [
+        'its creation time',
+        { created_at: '2020-01-01T00:00:00.000Z' },
+        { createdAt: new Date('2020-01-01T00:00:00.000Z') },
+      ],
+    ])(
+      'should read a device as tampered (blocked) when %s is changed in the store, and tag it anew as stored at an admin unblock',
+      async (_name, row, doc) => {
+        const repo = await withTags();
+        const d = device();
+        await repo.register(d, event(d.deviceId, 'registered'));
+        if (driver() === 'sqlite') {
+          const set = Object.keys(row)
+            .map((k) => `${k} = @${k}`)
+            .join(', ');
+          sqlite()
+            .prepare(`UPDATE worker_devices SET ${set} WHERE device_id = @device_id`)
+            .run({ ...row, device_id: d.deviceId });
+        } else {
+          await devices().updateOne({ deviceId: d.deviceId }, { $set: doc });
+        }
+        expect(await repo.findByDeviceId(d.deviceId)).toMatchObject({
+          isBlocked: true,
+          blockIntegrity: 'tampered',
+        });
+        // an automatic block of it records nothing (it reads blocked); an admin's unblock
+        // vouches for the device as stored
+        expect(
+          await repo.setBlocked(d.deviceId, false, event(d.deviceId, 'unblocked')),
+        ).toMatchObject({ isBlocked: false, blockIntegrity: 'verified' });
+      },
+    );
+
     it("should read as tampered (blocked) an earlier tagged state put back over a later one: the state must be the one the device's newest event set", async () => {
       const repo = await withTags();
       const d = device();

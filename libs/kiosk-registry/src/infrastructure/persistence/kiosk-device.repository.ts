@@ -1,6 +1,6 @@
 import { KioskDevice, KioskEvent, KioskStatus } from '../../domain/kiosk-device';
 import type { LegacyTaggingRefusal, LegacyTaggingState } from '@app/persistence';
-import type { KioskRetagOutcome } from './kiosk-seal';
+import type { KioskMarkRetag, KioskRetagOutcome } from './kiosk-seal';
 
 export type RegisterOutcome =
   | { outcome: 'created'; device: KioskDevice }
@@ -73,4 +73,9 @@ export abstract class KioskDeviceRepository {
     limit: number,
     except: readonly string[],
   ): Promise<KioskRetagOutcome[]>;
+  /**
+   * `keys:retag` of the SQLite store's mark of the kiosk events (KioskSeal.retagMark), after the
+   * kiosks' pages; undefined when there is none (MongoDB: none at all).
+   */
+  abstract retagMark(except: readonly string[]): Promise<KioskMarkRetag | undefined>;
 }

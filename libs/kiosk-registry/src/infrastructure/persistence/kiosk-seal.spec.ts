@@ -140,7 +140,22 @@ describe('KioskSeal', () => {
     expect(onlyB.stateIntegrity({ ...legacy, tag: legacyPlan.stateTag }, undefined)).toBe('legacy');
   });
 
-  it("should re-tag the store's mark under the current key, under an excepted one only when the numbering confirms it", () => {
+  it('should number the next event past the newest and the mark, skip a number past a deleted mark and refuse past one that does not verify', () => {
+    expect(seal.nextSeq(undefined, undefined)).toEqual({ seq: 1, skipped: false });
+    expect(seal.nextSeq({ seq: 3, tag: seal.markTag(3) }, 3)).toEqual({ seq: 4, skipped: false });
+    // the newest event deleted with the mark left: its number stays a hole
+    expect(seal.nextSeq({ seq: 3, tag: seal.markTag(3) }, 2)).toEqual({ seq: 4, skipped: false });
+    // the mark deleted with it: never 3 again, which the new mark would make whole
+    expect(seal.nextSeq(undefined, 2)).toEqual({ seq: 4, skipped: true });
+    const { state, stored } = written(seal, event('e1'), 1);
+    expect(seal.stateIntegrity(state, stored, sequence(seal, [1, 3], 3))).toBe('tampered');
+    // forged, or under a key not held: never advanced from nor overwritten
+    expect(seal.nextSeq({ seq: 2, tag: 'forged' }, 2)).toBe('unverified');
+    const other = new KioskSeal(new StoreMac({ signingKey, storeMacKey: newKey() }));
+    expect(seal.nextSeq({ seq: 2, tag: other.markTag(2) }, 2)).toBe('unverified');
+  });
+
+  it("should re-tag the store's mark under the current key, never one under an excepted key (suspect, with its number)", () => {
     const [a, b] = [newKey(), newKey()];
     const underA = new KioskSeal(new StoreMac({ signingKey, storeMacKey: a }));
     const underB = new KioskSeal(
@@ -148,11 +163,31 @@ describe('KioskSeal', () => {
     );
     const mark = { seq: 3, tag: underA.markTag(3) };
     const whole = { count: 3, newest: 3 };
-    expect(underB.retagMark(mark, whole)).toBe(underB.markTag(3));
-    // under an excepted key: re-tagged when the numbering confirms its number, else left
-    expect(underB.retagMark(mark, whole, [a.kid])).toBe(underB.markTag(3));
-    expect(underB.retagMark(mark, { count: 2, newest: 3 }, [a.kid])).toBeUndefined();
-    expect(underB.retagMark({ seq: 3, tag: underB.markTag(3) }, whole)).toBeUndefined();
-    expect(underB.retagMark({ seq: 4, tag: mark.tag }, whole)).toBeUndefined();
+    expect(underB.retagMark(mark, whole)).toEqual({
+      result: 'retagged',
+      seq: 3,
+      from: a.kid,
+      tag: underB.markTag(3),
+    });
+    // under an excepted key: left, listed, whether or not the numbering confirms its number
+    expect(underB.retagMark(mark, whole, [a.kid])).toEqual({
+      result: 'suspect',
+      seq: 3,
+      from: a.kid,
+      confirmed: true,
+    });
+    expect(underB.retagMark(mark, { count: 2, newest: 3 }, [a.kid])).toMatchObject({
+      result: 'suspect',
+      confirmed: false,
+    });
+    expect(underB.retagMark({ seq: 3, tag: underB.markTag(3) }, whole)).toEqual({
+      result: 'current',
+      seq: 3,
+    });
+    expect(underB.retagMark({ seq: 4, tag: mark.tag }, whole)).toEqual({
+      result: 'tampered',
+      seq: 4,
+    });
+    expect(underB.retagMark(undefined, whole)).toBeUndefined();
   });
 });

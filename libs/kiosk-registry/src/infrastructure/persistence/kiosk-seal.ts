@@ -33,7 +33,9 @@ export interface KioskTrust {
  * - On SQLite the events are numbered 1, 2, 3 ... across all kiosks, and a tagged mark holds the
  *   newest number (KioskEventSequence): any event after the row's deleted (the kiosk's own after
  *   another's, or the store's newest) leaves the numbers past the row's short of the
- *   mark, and reads `tampered` too (gaplessAfter). Not caught: the kiosk's later events
+ *   mark, and reads `tampered` too (gaplessAfter). The mark deleted with it does not make the
+ *   numbering whole again: the next event skips a number (a hole); a mark that does not verify
+ *   refuses the kiosk writes (nextSeq). Not caught: the kiosk's later events
  *   re-attributed (their deviceId rewritten) rather than deleted, and the kiosk store put back
  *   whole; a backup or the transparency log tells that. On MongoDB a kiosk's events are embedded
  *   in its document: its fields put back read `tampered`, the whole earlier document (its events
@@ -178,23 +180,55 @@ export class KioskSeal {
   }
 
   /**
-   * `keys:retag` of the SQLite store's mark: its new tag under the current key, undefined when
-   * left as it is. Under an excepted (leaked) key it is re-tagged too when the numbering confirms
-   * it (`numbered`: as many events as its number, the newest that number): it holds nothing but
-   * that number, and left under the excepted key it would stop verifying once that key is
-   * dropped, every kiosk then reading `tampered`. One the numbering does not confirm is left.
+   * `keys:retag` of the SQLite store's mark (undefined: none stored). Under a held key other than
+   * the current one: re-tagged under the current one (`tag`). Under a key of `except` (a leaked
+   * key): `suspect`, left as it is, whether or not the numbering confirms its number
+   * (`confirmed`: as many numbered events as it says, the newest that number): whoever holds
+   * that key could have written it after deleting the newest kiosk events, a number the
+   * numbering then confirms. Left under that key it stops verifying once the key is dropped
+   * (every kiosk then reads tampered and the kiosk writes are refused): any kiosk change before
+   * that writes it under the current key, once the kiosks were checked. Under no held key:
+   * `tampered` (the kiosk writes are refused already).
    */
   retagMark(
     mark: KioskStoredMark | undefined,
     numbered: { count: number; newest: number | undefined },
     except: readonly string[] = [],
-  ): string | undefined {
-    if (!mark || typeof mark.seq !== 'number') return undefined;
-    const kid = this.mac.kidOf('kiosk-event-mark', markData(mark.seq), mark.tag);
-    if (kid === undefined || kid === this.mac.kid) return undefined;
-    const confirmed = numbered.count === mark.seq && numbered.newest === mark.seq;
-    if (except.includes(kid) && !confirmed) return undefined;
-    return this.markTag(mark.seq);
+  ): KioskMarkRetag | undefined {
+    if (!mark) return undefined;
+    if (typeof mark.seq !== 'number') return { result: 'tampered', seq: Number.NaN };
+    const seq = mark.seq;
+    const kid = this.mac.kidOf('kiosk-event-mark', markData(seq), mark.tag);
+    if (kid === undefined) return { result: 'tampered', seq };
+    if (kid === this.mac.kid) return { result: 'current', seq };
+    if (except.includes(kid)) {
+      const confirmed = numbered.count === seq && numbered.newest === seq;
+      return { result: 'suspect', seq, from: kid, confirmed };
+    }
+    return { result: 'retagged', seq, from: kid, tag: this.markTag(seq) };
+  }
+
+  /**
+   * The SQLite store's next event number: past the newest event and the mark when the mark
+   * verifies (or, none stored, when no event is numbered yet). None while events are numbered
+   * was deleted outside the server, perhaps with the newest events: the number skips one past the
+   * newest stored (`skipped`), a hole that every state numbered before it reads `tampered` by
+   * (gaplessAfter), as it did while the mark was missing; never the newest stored plus one,
+   * which could be a deleted event's, and the mark written with it would make the numbering
+   * whole again. A mark that does not verify: 'unverified', the write is refused (a forged mark,
+   * or one under a key this server does not hold yet: a replica of a rolling store-MAC rotation
+   * without `--stage`); it must never be advanced from nor overwritten.
+   */
+  nextSeq(
+    mark: KioskStoredMark | undefined,
+    newest: number | undefined,
+  ): { seq: number; skipped: boolean } | 'unverified' {
+    if (mark === undefined) {
+      return newest === undefined ? { seq: 1, skipped: false } : { seq: newest + 2, skipped: true };
+    }
+    const marked = this.markSeq(mark);
+    if (Number.isNaN(marked)) return 'unverified';
+    return { seq: Math.max(newest ?? 0, marked) + 1, skipped: false };
   }
 
   /** The newest event is the one the state names, with its number, and the server's. */
@@ -283,6 +317,19 @@ export interface KioskEventSequence {
   mark(): KioskStoredMark | undefined;
 }
 
+/** What `keys:retag` makes of the SQLite store's mark (KioskSeal.retagMark). */
+export interface KioskMarkRetag {
+  result: 'retagged' | 'current' | 'suspect' | 'tampered';
+  /** Its number (NaN: not a number). */
+  seq: number;
+  /** The key it was under (retagged), or the excepted key it is left under (suspect). */
+  from?: string;
+  /** Its new tag (retagged). */
+  tag?: string;
+  /** Suspect: whether the numbering confirms its number. */
+  confirmed?: boolean;
+}
+
 /** What `keys:retag` writes for one kiosk (KioskSeal.retagPlan), and what it makes of it. */
 export interface KioskRetagPlan {
   /** The state's new tag; absent: left as it is. */
@@ -329,6 +376,20 @@ export const KIOSK_LEGACY_REFUSALS: Record<LegacyTaggingRefusal, string> = {
 
 export function alarmKioskLegacyRefused(logger: Logger, reason: LegacyTaggingRefusal): void {
   logger.error(KIOSK_LEGACY_REFUSALS[reason]);
+}
+
+/** A kiosk event numbered past a deleted mark (KioskSeal.nextSeq): numbers only. */
+export function alarmKioskMarkMissing(logger: Logger, seq: number): void {
+  logger.error(
+    `ALARM: the kiosk events' mark (kiosk_event_mark) is missing while kiosk events are numbered: the kiosk store was changed outside the server (newest kiosk events may have been deleted with it). The kiosk event written now is numbered ${seq}, leaving ${seq - 1} a hole: every kiosk whose state is older reads tampered (blocked) until an admin's key rotation to its genuine key repairs it; check the kiosks against a backup`,
+  );
+}
+
+/** A kiosk write refused over a mark that does not verify (KioskSeal.nextSeq). */
+export function alarmKioskMarkUnverified(logger: Logger): void {
+  logger.error(
+    `ALARM: the kiosk events' mark (kiosk_event_mark) does not verify under any store-MAC key held here: kiosk registrations, key rotations, blocks and unblocks are refused (503 kiosk_mark_unverified). If a replica tags under a store-MAC key this one does not hold (a rotation without keys:rotate mac --stage), restart this one with it; otherwise the mark was changed outside the server: delete the kiosk_event_mark row, and the next kiosk event is numbered past a hole (every kiosk older reads tampered until its key rotation)`,
+  );
 }
 
 function iso(at: Date): string {

@@ -328,6 +328,12 @@ describeStoreContract(
         'current',
         'tampered',
       ]);
+      // the mark (SQLite), after the pages as keys:retag does it
+      expect(await rotated.retagMark([])).toEqual(
+        driver() === 'sqlite'
+          ? { result: 'retagged', seq: 2, from: a.kid, tag: expect.any(String) }
+          : undefined,
+      );
       // key A dropped: the re-tagged kiosk still verifies
       const dropped = await withTags(true, false, { current: b });
       expect(await dropped.findByDeviceId(kept.deviceId)).toMatchObject({
@@ -336,7 +342,31 @@ describeStoreContract(
       });
     });
 
-    it('should leave no kiosk tampered once an excepted key is dropped when only the mark was under it (SQLite: the mark re-tagged)', async () => {
+    it('should refuse a kiosk change over a mark that does not verify, writing nothing (SQLite)', async () => {
+      if (driver() !== 'sqlite') return;
+      const repo = await withTags();
+      const k = kiosk();
+      await repo.register(k, event(k.deviceId, 'registered'));
+      const db = (store() as SqliteStore).db;
+      db.prepare("UPDATE kiosk_event_mark SET tag = 'forged'").run();
+      const other = kiosk();
+      await expect(repo.register(other, event(other.deviceId, 'registered'))).rejects.toMatchObject(
+        { code: 'kiosk_mark_unverified' },
+      );
+      // the repair too (a block is no change: the kiosk reads tampered, so blocked, already)
+      await expect(
+        repo.rotateKey(
+          k.deviceId,
+          { publicKeyPem: 'PEM renewed', keyFingerprint: 'f'.repeat(64) },
+          event(k.deviceId, 'key_rotated'),
+        ),
+      ).rejects.toMatchObject({ code: 'kiosk_mark_unverified' });
+      expect(await repo.findByDeviceId(other.deviceId)).toBeUndefined();
+      expect(db.prepare('SELECT count(*) AS n FROM kiosk_events').get()).toEqual({ n: 1 });
+      expect(db.prepare('SELECT tag FROM kiosk_event_mark').get()).toEqual({ tag: 'forged' });
+    });
+
+    it('should list the mark under an excepted key as suspect, left under it, and leave no kiosk tampered once a kiosk change re-marked it before the key is dropped (SQLite)', async () => {
       const newKey = (): StoreMacKey =>
         parseStoreMacKey('STORE_MAC_KEY', randomBytes(32).toString('base64'));
       const [a, b, c] = [newKey(), newKey(), newKey()];
@@ -346,13 +376,29 @@ describeStoreContract(
         await withTags(true, false, { current: c })
       ).register(other, event(other.deviceId, 'registered'));
       await (
-        await withTags(true, false, { current: a })
+        await withTags(true, false, { current: a, retired: [c] })
       ).register(leaked, event(leaked.deviceId, 'registered'));
       const rotated = await withTags(true, false, { current: b, retired: [a, c] });
       expect(await rotated.retagPage('', 10, [a.kid])).toEqual([
         { deviceId: other.deviceId, result: 'retagged', from: c.kid },
         { deviceId: leaked.deviceId, result: 'suspect', from: a.kid },
       ]);
+      if (driver() !== 'sqlite') {
+        expect(await rotated.retagMark([a.kid])).toBeUndefined();
+        return;
+      }
+      expect(await rotated.retagMark([a.kid])).toEqual({
+        result: 'suspect',
+        seq: 2,
+        from: a.kid,
+        confirmed: true,
+      });
+      // left under A: again suspect
+      expect((await rotated.retagMark([a.kid]))?.result).toBe('suspect');
+      // a kiosk change (the kiosks checked) writes the mark under B
+      const third = kiosk('TEE-C-third');
+      await rotated.register(third, event(third.deviceId, 'registered'));
+      expect(await rotated.retagMark([a.kid])).toEqual({ result: 'current', seq: 3 });
       // key A dropped: the re-tagged kiosk still verifies, the suspect one is blocked
       const dropped = await withTags(true, false, { current: b, retired: [c] });
       expect(await dropped.findByDeviceId(other.deviceId)).toMatchObject({

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { MongoStore, SqliteStore, Store } from '@app/persistence';
 import { compileAdapter } from '@app/persistence/testing/compile-adapter';
-import { describeStoreContract } from '@app/persistence/testing/store-contract';
+import { describeStoreContract, MONGODB_URI } from '@app/persistence/testing/store-contract';
 import { jcs } from '@app/common';
 import {
   AttendanceLog,
@@ -13,7 +13,7 @@ import {
 } from '../../domain/attendance-log';
 import { ChainVerifier } from '../../domain/chain-verifier';
 import { attendanceLogAdapters } from './ledger-persistence';
-import { AttendanceLogRepository, KnownLinks } from './attendance-log.repository';
+import { AttendanceLogRepository, KnownLinks, SiteHead } from './attendance-log.repository';
 
 function entry(siteId: string, packetId = randomUUID(), deviceId = 'd1'): PendingLogEntry {
   return {
@@ -268,20 +268,108 @@ describeStoreContract(
       expect(await sut().headSeq('HR')).toBe(1);
     });
 
-    it('should list the sites with a chain after a siteId, in siteId order, each with its head seq', async () => {
+    it('should list the sites with a chain after a siteId in pages, in siteId order, each with its head seq', async () => {
       await sut().appendToChains([entry('sh-b'), entry('sh-a'), entry('sh-b'), entry('sh-c')]);
       await sut().appendToChains([entry('sh-b')]);
-      const ours = (heads: { siteId: string }[]) => heads.filter((h) => h.siteId.startsWith('sh-'));
-      expect(ours(await sut().siteHeads('sh-', 2))).toEqual([
-        { siteId: 'sh-a', seq: 1 },
-        { siteId: 'sh-b', seq: 3 },
+      const pages = async (pageSize: number, after?: string) => {
+        const read: SiteHead[][] = [];
+        for await (const page of sut().siteHeadPages(pageSize, after)) read.push(page);
+        return read;
+      };
+      expect(await pages(2, 'sh-')).toEqual([
+        [
+          { siteId: 'sh-a', seq: 1 },
+          { siteId: 'sh-b', seq: 3 },
+        ],
+        [{ siteId: 'sh-c', seq: 1 }],
       ]);
-      expect(ours(await sut().siteHeads('sh-b', 1))).toEqual([{ siteId: 'sh-c', seq: 1 }]);
-      expect(ours(await sut().siteHeads('sh-', 0))).toEqual([]);
-      const all = await sut().siteHeads('', 1000);
-      expect(all.map((h) => h.siteId)).toEqual([...all.map((h) => h.siteId)].sort());
-      expect(new Set(all.map((h) => h.siteId)).size).toBe(all.length);
-      expect(ours(all)).toHaveLength(3);
+      expect(await pages(1, 'sh-b')).toEqual([[{ siteId: 'sh-c', seq: 1 }]]);
+      // a full last page: no empty page after it
+      expect(await pages(3, 'sh-')).toEqual([
+        [
+          { siteId: 'sh-a', seq: 1 },
+          { siteId: 'sh-b', seq: 3 },
+          { siteId: 'sh-c', seq: 1 },
+        ],
+      ]);
+      expect(await pages(2, 'sh-c')).toEqual([]);
+      expect(await pages(0)).toEqual([]);
+      const all = (await pages(1000)).flat();
+      expect(all.map((h) => h.siteId)).toEqual(['sh-a', 'sh-b', 'sh-c']);
+    });
+
+    it('should walk the sites of many pages once each, and stop reading when the walk is left', async () => {
+      const sites = Array.from({ length: 23 }, (_, i) => `walk-${String(i).padStart(2, '0')}`);
+      await sut().appendToChains([...sites.map((s) => entry(s)), entry('walk-07')]);
+      const read: SiteHead[][] = [];
+      for await (const page of sut().siteHeadPages(5)) read.push(page);
+      expect(read.map((page) => page.length)).toEqual([5, 5, 5, 5, 3]);
+      expect(read.flat()).toEqual(
+        sites.map((siteId) => ({ siteId, seq: siteId === 'walk-07' ? 2 : 1 })),
+      );
+      // a walk left after its first page (its reader's error): the next one starts over
+      for await (const page of sut().siteHeadPages(5)) {
+        expect(page[0].siteId).toBe('walk-00');
+        break;
+      }
+    });
+
+    it('should walk the sites of every page in one MongoDB aggregation, and go on after the last page given when its cursor is lost', async () => {
+      if (driver() === 'sqlite') return; // in-process: a statement a page, each from its first site
+      const sites = Array.from({ length: 60 }, (_, i) => `many-${String(i).padStart(2, '0')}`);
+      const db = (store() as MongoStore).connection.db!;
+      await db
+        .collection('attendance_logs')
+        .insertMany(sites.map((siteId, i) => ({ siteId, seq: 1, packetId: `p-${i}` })));
+      // an adapter of its own on the same database, over a connection whose commands are seen
+      const mongoose = await import('mongoose');
+      const connection = mongoose.createConnection(MONGODB_URI!, {
+        dbName: db.databaseName,
+        monitorCommands: true,
+      });
+      await connection.asPromise();
+      const aggregates: unknown[] = [];
+      const cursorIds: unknown[] = [];
+      connection.getClient().on('commandStarted', (e) => {
+        if (e.commandName === 'aggregate') aggregates.push(e.command.pipeline);
+      });
+      connection.getClient().on('commandSucceeded', (e) => {
+        if (e.commandName === 'aggregate')
+          cursorIds.push((e.reply as { cursor: { id: unknown } }).cursor.id);
+      });
+      const monitored = new MongoStore(connection, true);
+      const compiled = await compileAdapter<AttendanceLogRepository>(
+        monitored,
+        attendanceLogAdapters,
+        {
+          init: false,
+        },
+      );
+      try {
+        const walk = async (lose?: () => Promise<unknown>) => {
+          const read: string[][] = [];
+          for await (const page of compiled.adapter.siteHeadPages(25)) {
+            read.push(page.map((h) => h.siteId));
+            if (read.length === 1) await lose?.();
+          }
+          return read;
+        };
+        // pages of 25: a page's own aggregation (its $group before its $limit) read 60, 35 and 10 sites
+        expect(await walk()).toEqual([sites.slice(0, 25), sites.slice(25, 50), sites.slice(50)]);
+        expect(aggregates).toHaveLength(1);
+
+        aggregates.length = 0;
+        cursorIds.length = 0;
+        // the cursor killed after the first page (an idle cursor's timeout, a failover)
+        const pages = await walk(() =>
+          connection.db!.command({ killCursors: 'attendance_logs', cursors: [cursorIds[0]] }),
+        );
+        expect(pages).toEqual([sites.slice(0, 25), sites.slice(25, 50), sites.slice(50)]);
+        expect(aggregates).toHaveLength(2);
+      } finally {
+        await compiled.close();
+        await monitored.close();
+      }
     });
 
     it('should read a chain as the JCS texts that were hashed', async () => {

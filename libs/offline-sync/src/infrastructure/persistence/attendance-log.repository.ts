@@ -6,6 +6,12 @@ import {
   StoredLinkText,
 } from '../../domain/attendance-log';
 
+/** A site's chain and the seq of its head (its last link). */
+export interface SiteHead {
+  siteId: string;
+  seq: number;
+}
+
 export interface PreviousKey {
   workerId: string;
   at: Date;
@@ -100,13 +106,12 @@ export abstract class AttendanceLogRepository {
   /** The seq of a chain's head, its last link (0: an empty chain). */
   abstract headSeq(siteId: string): Promise<number>;
   /**
-   * Up to `limit` chains with a siteId after `afterSiteId` (siteId order), each with its head seq:
-   * how a sweep finds every site's chain (an index walk, one step per site, not a scan of links).
+   * Every chain with a siteId after `afterSiteId` (siteId order), each with its head seq, in
+   * pages of `pageSize` (the last one shorter; none for no chain): how a sweep finds every
+   * site's chain. One walk of the sites (an index walk, one step per site, not a scan of links),
+   * whatever the number of pages: a page's read must not step over the sites before it again.
    */
-  abstract siteHeads(
-    afterSiteId: string,
-    limit: number,
-  ): Promise<{ siteId: string; seq: number }[]>;
+  abstract siteHeadPages(pageSize: number, afterSiteId?: string): AsyncIterable<SiteHead[]>;
   /** Up to `limit` links of a chain with seq > afterSeq, in seq order. */
   abstract readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]>;
   /**

@@ -1,4 +1,4 @@
-import { newId } from '@app/common';
+import { firstIdAt, newId } from '@app/common';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { VaultFile } from '../../domain/vault-file';
 import { vaultFileAdapters } from './vault-persistence';
@@ -68,6 +68,24 @@ describeStoreContract('VaultFileRepository', vaultFileAdapters, ({ sut }) => {
     const listed = await sut().listLiveCreatedBefore(new Date('2026-02-01T00:00:00Z'), 10);
     expect(listed.map((f) => f.id)).toEqual([older.id, old.id]);
     expect(await sut().listLiveCreatedBefore(new Date('2026-02-01T00:00:00Z'), 1)).toHaveLength(1);
+  });
+
+  it('should list live files whose id was made before a second, by id', async () => {
+    const at = (stamp: string, n: number) =>
+      firstIdAt(new Date(stamp)).slice(0, 8) + n.toString(16).padStart(16, '0');
+    // created_at says nothing here: a record edited into the future is listed by its id
+    const early = file({ id: at('2026-01-01T00:00:00Z', 2), createdAt: new Date('2099-01-01') });
+    const earlier = file({ id: at('2026-01-01T00:00:00Z', 1) });
+    const late = file({ id: at('2026-03-01T00:00:00Z', 1), createdAt: new Date('2020-01-01') });
+    const gone = file({ id: at('2025-06-01T00:00:00Z', 1) });
+    for (const f of [early, earlier, late, gone]) await sut().create(f);
+    await sut().shred(gone.id, 'retention', new Date());
+    const bound = firstIdAt(new Date('2026-02-01T00:00:00Z'));
+    expect((await sut().listLiveIdBefore(bound, 10)).map((f) => f.id)).toEqual([
+      earlier.id,
+      early.id,
+    ]);
+    expect(await sut().listLiveIdBefore(bound, 1)).toHaveLength(1);
   });
 
   it('should count live files per key version and list those not wrapped by one', async () => {

@@ -17,6 +17,11 @@ export abstract class VaultFileRepository {
   abstract shred(id: string, reason: ShredReason, at: Date): Promise<boolean>;
   /** Live (not shredded) files created before `before`, oldest first. */
   abstract listLiveCreatedBefore(before: Date, limit: number): Promise<VaultFile[]>;
+  /**
+   * Live files whose id sorts before `idBound` (`firstIdAt`: made before that second by the
+   * id's own stamp, which the blob header and the data key's AAD authenticate), by id.
+   */
+  abstract listLiveIdBefore(idBound: string, limit: number): Promise<VaultFile[]>;
   /** Live files whose data key is wrapped by another version than `version`. */
   abstract listLiveNotWrappedBy(version: string, limit: number): Promise<VaultFile[]>;
   /** How many live files each master key version wraps. */

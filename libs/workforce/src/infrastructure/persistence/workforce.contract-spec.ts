@@ -286,9 +286,12 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
       const parked = { ...newer, phone: '+91 00000 00000' };
       for (const w of [older, parked, free])
         expect(await sut().createWorker(w, code(w.id))).toBeUndefined();
-      // the schema of then: no claims (version 5), no statuses nor worker events (version 7), no
-      // enrollment tags (version 11)
+      // the schema of then: no claims (version 5), no statuses nor worker events (version 7),
+      // no enrollment tags (version 11), no worker tags (version 12)
       s.db.exec(`DELETE FROM worker_phone_claims;
+        DROP TABLE worker_seal;
+        ALTER TABLE workers DROP COLUMN tag;
+        ALTER TABLE workers DROP COLUMN event_id;
         DROP TABLE worker_phone_claims;
         DROP TABLE worker_events;
         ALTER TABLE workers DROP COLUMN status;

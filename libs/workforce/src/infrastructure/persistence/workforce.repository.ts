@@ -1,4 +1,5 @@
 import { newId } from '@app/common';
+import { LegacyTaggingRefusal, LegacyTaggingState } from '@app/persistence';
 import {
   EnrollmentCode,
   maskPhone,
@@ -10,6 +11,7 @@ import {
   WorkerEventAction,
   WorkerStatus,
 } from '../../domain/workforce';
+import { WorkerRetagOutcome } from './worker-seal';
 
 export interface WorkforcePage {
   limit: number;
@@ -82,6 +84,20 @@ export type SiteChanges = Partial<Pick<Site, 'name' | 'geo' | 'radiusM'>>;
 
 /** Sites, thekedars, workers and their single-use enrollment codes. */
 export abstract class WorkforceRepository {
+  /** Why this start refused the workers' legacy tagging (undefined when it did not). */
+  legacyRefused?: LegacyTaggingRefusal;
+  /** The workers' legacy tagging (WorkerSeal); `refused: false` and nothing else without tags. */
+  abstract legacySeal(): Promise<LegacyTaggingState>;
+  /**
+   * `keys:retag`: the workers after `afterId` (by id, `limit` of them), each tag that verifies
+   * under a held key other than the current one re-tagged under the current one (legacy stays
+   * legacy), each only as read; never a tampered one, nor one under a key of `except`.
+   */
+  abstract retagPage(
+    afterId: string,
+    limit: number,
+    except: readonly string[],
+  ): Promise<WorkerRetagOutcome[]>;
   abstract createSite(site: Site): Promise<void>;
   /** Sites in id order (ids are time-ordered ObjectIds: oldest first). */
   abstract listSites(page: WorkforcePage): Promise<Site[]>;

@@ -21,6 +21,13 @@ export const VAULT_FILE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX vault_files_key_version ON vault_files (key_version);
     `,
   },
+  {
+    version: 2,
+    // the retention sweep also pages live files by id (the id's stamp is the creation second
+    // the blob authenticates; a created_at edited into the future keeps no file)
+    name: 'vault files: live files by id',
+    up: `CREATE INDEX vault_files_live_id ON vault_files (id) WHERE wrapped_key IS NOT NULL;`,
+  },
 ];
 
 export const VAULT_AUDIT_SQLITE_MIGRATIONS: SqliteMigration[] = [

@@ -199,4 +199,22 @@ export const WORKFORCE_SQLITE_MIGRATIONS: SqliteMigration[] = [
     name: 'enrollment codes bound to their person and expiry by a tag (their hashes keyed)',
     up: `ALTER TABLE enrollment_codes ADD COLUMN tag TEXT;`,
   },
+  {
+    version: 12,
+    name: "workers' records tagged (WorkerSeal), bound to their newest event",
+    // tag: StoreMac over every field a decision reads and event_id, the id of the worker's newest
+    // event then (NULL: none). NULL on rows from before: the server tags them once as legacy
+    // (worker_seal.legacy_sealed_at is then set), and from then on an untagged row is one
+    // written outside the server.
+    up: `
+      ALTER TABLE workers ADD COLUMN tag TEXT;
+      ALTER TABLE workers ADD COLUMN event_id TEXT;
+      CREATE TABLE worker_seal (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        legacy_sealed_at TEXT,
+        legacy_sealed_count INTEGER
+      );
+      INSERT INTO worker_seal (id, legacy_sealed_at) VALUES (1, NULL);
+    `,
+  },
 ];

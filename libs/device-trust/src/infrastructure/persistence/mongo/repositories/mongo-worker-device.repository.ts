@@ -23,6 +23,7 @@ import {
   alarmWorkerDeviceLegacyRefused,
   WorkerDeviceRetagOutcome,
   workerDeviceRetagOutcome,
+  WorkerDeviceBound,
   WorkerDeviceSeal,
 } from '../../worker-device-seal';
 import { WorkerDeviceMongoMapper as Mapper } from '../mappers/worker-device.mapper';
@@ -133,7 +134,12 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
           },
           update: {
             $set: {
-              blockTag: seal.stateTag(doc.deviceId, doc.isBlocked, doc.blockEventId ?? null, true),
+              blockTag: seal.stateTag(
+                Mapper.toDomain(doc),
+                doc.isBlocked,
+                doc.blockEventId ?? null,
+                true,
+              ),
               events,
             },
           },
@@ -190,12 +196,16 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
     return Mapper.eventToPersistence(event, this.seal?.eventTag(event));
   }
 
-  /** The block state's fields as written with its change (no tag when the store tags none). */
-  private blockState(deviceId: string, blocked: boolean, eventId: string) {
+  /**
+   * The block state's fields as written with its change (no tag when the store tags none), the
+   * tag over the device's other fields as `device` read them: a field changed outside the server
+   * between that read and the write makes the new state read tampered (blocked), never tagged.
+   */
+  private blockState(device: WorkerDeviceBound, blocked: boolean, eventId: string) {
     return this.seal
       ? {
           isBlocked: blocked,
-          blockTag: this.seal.stateTag(deviceId, blocked, eventId),
+          blockTag: this.seal.stateTag(device, blocked, eventId),
           blockEventId: eventId,
         }
       : { isBlocked: blocked };
@@ -220,7 +230,7 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
     try {
       await this.devices.create(
         Mapper.toPersistence(device, event, {
-          block: this.seal?.stateTag(device.deviceId, device.isBlocked, event.id),
+          block: this.seal?.stateTag(device, device.isBlocked, event.id),
           event: this.seal?.eventTag(event),
         }),
       );
@@ -265,11 +275,13 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
     blocked: boolean,
     event: WorkerDeviceEvent,
   ): Promise<WorkerDevice | undefined> {
+    const stored = await this.storedBound(deviceId);
+    if (!stored) return undefined;
     const doc = await this.devices
       .findOneAndUpdate(
         { deviceId },
         {
-          $set: this.blockState(deviceId, blocked, event.id),
+          $set: this.blockState(stored, blocked, event.id),
           $push: { events: this.eventDoc(event) },
         },
         { new: true, runValidators: true, projection: DEVICE_FIELDS },
@@ -279,13 +291,23 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
   }
 
   async blockIfUnblocked(deviceId: string, event: WorkerDeviceEvent): Promise<boolean | undefined> {
+    const stored = await this.storedBound(deviceId);
+    if (!stored) return undefined;
     const { matchedCount } = await this.devices.updateOne(
       { deviceId, isBlocked: false },
-      { $set: this.blockState(deviceId, true, event.id), $push: { events: this.eventDoc(event) } },
+      { $set: this.blockState(stored, true, event.id), $push: { events: this.eventDoc(event) } },
       { runValidators: true },
     );
     if (matchedCount === 1) return true;
     return (await this.devices.exists({ deviceId })) ? false : undefined;
+  }
+
+  /** The fields a state tag covers, as stored: undefined when the device is gone. */
+  private async storedBound(deviceId: string): Promise<WorkerDeviceBound | undefined> {
+    const doc = await this.devices
+      .findOne({ deviceId }, DEVICE_FIELDS)
+      .lean<WorkerDeviceDocument>();
+    return doc ? Mapper.toDomain(doc) : undefined;
   }
 
   async retagPage(
@@ -313,7 +335,7 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
         const stored = doc.events ?? [];
         const plan = seal.retagPlan(
           {
-            deviceId,
+            device: Mapper.toDomain(doc),
             blocked: doc.isBlocked,
             eventId: doc.blockEventId,
             tag: doc.blockTag,

@@ -24,6 +24,7 @@ import {
   alarmWorkerDeviceLegacyRefused,
   WorkerDeviceRetagOutcome,
   workerDeviceRetagOutcome,
+  WorkerDeviceBound,
   WorkerDeviceSeal,
 } from '../../worker-device-seal';
 import { IssuedToken } from '../../issued-token.repository';
@@ -98,7 +99,12 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
           .prepare<[], WorkerDeviceRow>('SELECT * FROM worker_devices WHERE block_tag IS NULL')
           .all()) {
           tagDevice.run(
-            seal.stateTag(row.device_id, row.is_blocked === 1, row.block_event_id ?? null, true),
+            seal.stateTag(
+              Mapper.toDomain(row),
+              row.is_blocked === 1,
+              row.block_event_id ?? null,
+              true,
+            ),
             row.device_id,
           );
           sealed++;
@@ -150,8 +156,9 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     return { ...Mapper.eventToPersistence(event), tag: this.seal?.eventTag(event) ?? null };
   }
 
-  private stateTag(deviceId: string, blocked: boolean, eventId: string): string | null {
-    return this.seal?.stateTag(deviceId, blocked, eventId) ?? null;
+  /** A state's tag over the device's fields as stored (`row`), with its new block state. */
+  private stateTag(device: WorkerDeviceBound, blocked: boolean, eventId: string): string | null {
+    return this.seal?.stateTag(device, blocked, eventId) ?? null;
   }
 
   async register(
@@ -170,7 +177,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
             )
             .run({
               ...Mapper.toPersistence(device),
-              block_tag: this.stateTag(device.deviceId, device.isBlocked, event.id),
+              block_tag: this.stateTag(device, device.isBlocked, event.id),
               block_event_id: event.id,
             });
           this.insertEvent.run(this.eventRow(event));
@@ -201,17 +208,19 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     return this.turns.write(() =>
       this.db
         .transaction(() => {
-          const changed = this.db
+          // the new tag covers the row's fields as stored: read in the same transaction
+          const row = this.byDeviceId.get(deviceId);
+          if (!row) return undefined;
+          this.db
             .prepare(
               'UPDATE worker_devices SET is_blocked = ?, block_tag = ?, block_event_id = ? WHERE device_id = ?',
             )
             .run(
               blocked ? 1 : 0,
-              this.stateTag(deviceId, blocked, event.id),
+              this.stateTag(Mapper.toDomain(row), blocked, event.id),
               event.id,
               deviceId,
-            ).changes;
-          if (changed === 0) return undefined;
+            );
           this.insertEvent.run(this.eventRow(event));
           return this.toDomain(this.byDeviceId.get(deviceId)!);
         })
@@ -223,13 +232,15 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     return this.turns.write(() =>
       this.db
         .transaction(() => {
-          const changed = this.db
+          // the new tag covers the row's fields as stored: read in the same transaction
+          const row = this.byDeviceId.get(deviceId);
+          if (!row) return undefined;
+          if (row.is_blocked !== 0) return false;
+          this.db
             .prepare(
-              `UPDATE worker_devices SET is_blocked = 1, block_tag = ?, block_event_id = ?
-               WHERE device_id = ? AND is_blocked = 0`,
+              'UPDATE worker_devices SET is_blocked = 1, block_tag = ?, block_event_id = ? WHERE device_id = ?',
             )
-            .run(this.stateTag(deviceId, true, event.id), event.id, deviceId).changes;
-          if (changed === 0) return this.byDeviceId.get(deviceId) ? false : undefined;
+            .run(this.stateTag(Mapper.toDomain(row), true, event.id), event.id, deviceId);
           this.insertEvent.run(this.eventRow(event));
           return true;
         })
@@ -256,7 +267,7 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
             const eventRows = this.eventsOf.all(deviceId);
             const plan = seal.retagPlan(
               {
-                deviceId,
+                device: Mapper.toDomain(row),
                 blocked: row.is_blocked === 1,
                 eventId: row.block_event_id,
                 tag: row.block_tag,

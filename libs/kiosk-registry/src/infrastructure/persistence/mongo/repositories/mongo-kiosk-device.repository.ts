@@ -32,11 +32,24 @@ import {
 } from '../../kiosk-seal';
 
 /**
- * What a device read needs: every field, the embedded events with it (a tagged state must be the
- * one the newest set; a kiosk has a few: registration, rotations, blocks; a `$slice` projection
- * is left out: the test server reads it as an inclusion).
+ * What a device read needs: its fields and its newest event only (a tagged state must be the one
+ * its newest numbered event set; every event the server appends is numbered, so the last one is
+ * that event, and an unnumbered last one means none). `$slice: -1` beside fields named one by
+ * one: the test server reads a `$slice` alone as an inclusion, MongoDB reads both forms alike.
  */
-const DEVICE_FIELDS = {} as const;
+const DEVICE_FIELDS = {
+  _id: 1,
+  deviceId: 1,
+  publicKeyPem: 1,
+  keyFingerprint: 1,
+  status: 1,
+  createdAt: 1,
+  updatedAt: 1,
+  tag: 1,
+  eventId: 1,
+  eventSeq: 1,
+  events: { $slice: -1 },
+} as const;
 
 /** A kiosk carrying KioskSeal's tag, and one carrying none (the legacy tagging's). */
 const TAGGED = { tag: { $exists: true, $ne: null } };
@@ -288,6 +301,11 @@ export class MongoKioskDeviceRepository extends KioskDeviceRepository implements
     return docs.map((d) => this.toDomain(d));
   }
 
+  /** MongoDB numbers each kiosk's events in its document: no store-wide mark. */
+  async retagMark(): Promise<undefined> {
+    return undefined;
+  }
+
   async retagPage(
     afterDeviceId: string,
     limit: number,
@@ -364,14 +382,14 @@ function storedEvent(e: KioskEventDocument & { seq: number }, deviceId: string):
   return { event: Mapper.eventToDomain(e, deviceId), seq: e.seq, tag: e.tag };
 }
 
-/** A kiosk's newest numbered event: the last one appended (a `$push` appends) with a number. */
+/**
+ * A kiosk's newest numbered event: the last one appended (a `$push` appends), when numbered
+ * (the server numbers every event it appends: an unnumbered last one is from before the tags,
+ * and then none is numbered). `doc` as DEVICE_FIELDS reads it: its last event only.
+ */
 function newestNumbered(doc?: KioskDeviceDocument): KioskStoredEvent | undefined {
-  const events = doc?.events ?? [];
-  for (let i = events.length - 1; i >= 0; i--) {
-    const e = events[i];
-    if (isNumbered(e)) return storedEvent(e, doc!.deviceId);
-  }
-  return undefined;
+  const last = doc?.events?.at(-1);
+  return last && isNumbered(last) ? storedEvent(last, doc!.deviceId) : undefined;
 }
 
 function escapeRegExp(text: string): string {

@@ -4,6 +4,7 @@ import {
   LegacyTaggingState,
   LimitedStatement,
   logLegacyTagging,
+  readTransaction,
   sqliteLegacyTaggingState,
   SqliteStoreHandle,
   SqliteWriteTurns,
@@ -22,9 +23,13 @@ import {
   KioskEventRow,
 } from '../mappers/kiosk-device.mapper';
 import { KIOSK_SQLITE_MIGRATIONS } from '../sqlite-kiosk.migrations';
+import { KioskRegistryError } from '../../../../kiosk-registry.errors';
 import {
   alarmKioskLegacyRefused,
+  alarmKioskMarkMissing,
+  alarmKioskMarkUnverified,
   KioskEventSequence,
+  KioskMarkRetag,
   KioskRetagOutcome,
   kioskRetagOutcome,
   KioskSeal,
@@ -48,6 +53,8 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   private numberedRow?: Statement<[number], { n: number; top: number | null }>;
   private markRow?: Statement<[], KioskStoredMark>;
   private readonly logger = new Logger('KioskSeal');
+  /** The unverified mark's tag this process raised its ALARM over (once per mark). */
+  private alarmedMark?: unknown;
 
   constructor(
     store: SqliteStoreHandle,
@@ -112,11 +119,43 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
   }
 
   /** A stored kiosk as the domain reads it: its tag checked when the store tags. */
-  private toDomain(row: KioskDeviceRow): KioskDevice {
+  private toDomain(row: KioskDeviceRow, sequence = this.sequence()): KioskDevice {
     const device = Mapper.toDomain(row);
     if (!this.seal) return device;
     const stored = { tag: row.tag, eventId: row.event_id, eventSeq: row.event_seq };
-    return this.seal.checked(device, stored, this.newestEvent(row.device_id), this.sequence());
+    return this.seal.checked(device, stored, this.newestEvent(row.device_id), sequence);
+  }
+
+  /**
+   * The numbering as a page of kiosks asks it, in the page's read transaction: the mark read
+   * once, and the numbered events counted once past the page's lowest event number. When none
+   * past it is missing (as many as the newest number is past it: the numbers are unique), the
+   * count past any higher number up to the newest follows from it, exactly; otherwise (a hole)
+   * each row's is counted, once per number. One range count a page instead of one a row.
+   */
+  private pageSequence(rows: readonly KioskDeviceRow[]): KioskEventSequence {
+    const base = this.sequence();
+    const bound = rows.map((r) => r.event_seq).filter((s): s is number => Number.isSafeInteger(s));
+    const lowest = bound.length > 0 ? Math.min(...bound) : undefined;
+    const counted = new Map<number, { count: number; newest: number | undefined }>();
+    const numbered = (after: number) => {
+      let n = counted.get(after);
+      if (!n) counted.set(after, (n = base.numbered(after)));
+      return n;
+    };
+    let mark: { stored: KioskStoredMark | undefined } | undefined;
+    return {
+      mark: () => (mark ??= { stored: base.mark() }).stored,
+      numbered: (after) => {
+        if (lowest !== undefined && after > lowest) {
+          const whole = numbered(lowest);
+          if (whole.newest !== undefined && whole.count === whole.newest - lowest) {
+            if (after <= whole.newest) return { count: whole.newest - after, newest: whole.newest };
+          }
+        }
+        return numbered(after);
+      },
+    };
   }
 
   /** A kiosk's newest numbered event (its (device, seq) index range read at its end). */
@@ -149,6 +188,12 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
    * Writes `event` numbered next (past the newest event and the mark: a number deleted stays a
    * hole) with the mark, and returns the row fields binding `state` to it. In the caller's
    * transaction. Without the tags: the event unnumbered, the state untagged.
+   *
+   * The mark is advanced only from one that verifies (KioskSeal.nextSeq): deleted while events
+   * are numbered, the event skips a number (numbered on from the events alone, it could take a
+   * newest event's number deleted with the mark, and the mark written with it would make the
+   * numbering whole again: a row put back verifying), with an ALARM; one that does not verify
+   * refuses the write (503 kiosk_mark_unverified), the mark left as it is, one ALARM per mark.
    */
   private record(
     state: KioskDevice,
@@ -162,8 +207,18 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     const newest = this.db
       .prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM kiosk_events')
       .get()!.seq;
-    const marked = this.mark()?.seq;
-    const seq = Math.max(newest ?? 0, typeof marked === 'number' ? marked : 0) + 1;
+    const mark = this.mark();
+    const next = seal.nextSeq(mark, newest ?? undefined);
+    if (next === 'unverified') {
+      if (this.alarmedMark !== mark!.tag) alarmKioskMarkUnverified(this.logger);
+      this.alarmedMark = mark!.tag;
+      throw new KioskRegistryError(
+        'kiosk_mark_unverified',
+        "The kiosk events' mark does not verify under a store-MAC key this server holds: no kiosk change is written (see the server's log)",
+      );
+    }
+    if (next.skipped) alarmKioskMarkMissing(this.logger, next.seq);
+    const seq = next.seq;
     this.insertEvent.run({
       ...Mapper.eventToPersistence(event),
       seq,
@@ -218,9 +273,17 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     return () => this.db.transaction(work).immediate();
   }
 
+  /**
+   * The kiosk, checked in one read transaction: the row, its newest event, the mark and the
+   * numbering as of one moment (a WAL snapshot). Read statement by statement, a kiosk event
+   * another process (a replica on the file) commits between the mark and the count would leave
+   * the count one past the mark: `tampered` for that read.
+   */
   async findByDeviceId(deviceId: string): Promise<KioskDevice | undefined> {
-    const row = this.byDeviceId.get(deviceId);
-    return row ? this.toDomain(row) : undefined;
+    return readTransaction(this.db, () => {
+      const row = this.byDeviceId.get(deviceId);
+      return row ? this.toDomain(row) : undefined;
+    });
   }
 
   async rotateKey(
@@ -290,15 +353,16 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
     afterDeviceId?: string;
     prefix?: string;
   }): Promise<KioskDevice[]> {
-    if (!options.prefix) {
-      return this.listPage
-        .all([options.afterDeviceId ?? ''], options.limit)
-        .map((r) => this.toDomain(r));
-    }
-    const prefix = options.prefix;
-    return this.prefixPage
-      .all([options.afterDeviceId ?? '', prefix, prefix, prefix], options.limit)
-      .map((r) => this.toDomain(r));
+    // the page and each kiosk's check in one snapshot, as findByDeviceId
+    return readTransaction(this.db, () => {
+      const after = options.afterDeviceId ?? '';
+      const prefix = options.prefix;
+      const rows = prefix
+        ? this.prefixPage.all([after, prefix, prefix, prefix], options.limit)
+        : this.listPage.all([after], options.limit);
+      const sequence = this.pageSequence(rows);
+      return rows.map((r) => this.toDomain(r, sequence));
+    });
   }
 
   async retagPage(
@@ -348,17 +412,22 @@ export class SqliteKioskDeviceRepository extends KioskDeviceRepository {
       );
       if (outcome) out.push(outcome);
     }
-    // the store's mark, under the current key (one under a leaked key only when the numbering
-    // confirms its number: KioskSeal.retagMark)
-    await this.turns.write(
+    return out;
+  }
+
+  async retagMark(except: readonly string[]): Promise<KioskMarkRetag | undefined> {
+    const seal = this.seal;
+    if (!seal) return undefined;
+    // read and written in one transaction under the write turn
+    return this.turns.write(
       this.immediate(() => {
-        const tag = seal.retagMark(this.mark(), this.sequence().numbered(0), except);
-        if (tag !== undefined) {
-          this.db.prepare('UPDATE kiosk_event_mark SET tag = ? WHERE id = 1').run(tag);
+        const outcome = seal.retagMark(this.mark(), this.sequence().numbered(0), except);
+        if (outcome?.tag !== undefined) {
+          this.db.prepare('UPDATE kiosk_event_mark SET tag = ? WHERE id = 1').run(outcome.tag);
         }
+        return outcome;
       }),
     );
-    return out;
   }
 
   async listEvents(deviceId: string): Promise<KioskEvent[]> {

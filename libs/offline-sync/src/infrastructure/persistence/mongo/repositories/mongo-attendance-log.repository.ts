@@ -20,6 +20,7 @@ import {
   AppendResult,
   AttendanceLogRepository,
   PreviousKey,
+  SiteHead,
   TaggedLink,
   TaggedLinkText,
 } from '../../attendance-log.repository';
@@ -146,12 +147,37 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     return head?.seq ?? 0;
   }
 
-  async siteHeads(afterSiteId: string, limit: number): Promise<{ siteId: string; seq: number }[]> {
-    if (limit < 1) return [];
-    const heads = await this.logs.aggregate<{ _id: string; seq: number }>([
-      ...siteHeadsPipeline(afterSiteId, limit),
-    ]);
-    return heads.map((h) => ({ siteId: h._id, seq: h.seq }));
+  /**
+   * One aggregation for the whole walk, its cursor read a page (`batchSize`) at a time: a page's
+   * own `$group` (blocking, before its `$limit`) stepped over every site after the page's first,
+   * n²/(2·pageSize) seeks for n sites. The cursor may be held while the caller works on a page (a
+   * sweep's seals): when it is lost past a page given (an idle cursor's timeout, a failover), the
+   * walk goes on after that page's last site with a new one; lost before, the error is thrown.
+   */
+  async *siteHeadPages(pageSize: number, afterSiteId = ''): AsyncGenerator<SiteHead[]> {
+    if (pageSize < 1) return;
+    for (let after = afterSiteId; ;) {
+      const cursor = this.logs
+        .aggregate([...siteHeadsPipeline(after)])
+        .cursor<{ _id: string; seq: number }>({ batchSize: pageSize });
+      let page: SiteHead[] = [];
+      let given = false;
+      try {
+        for await (const head of cursor) {
+          page.push({ siteId: head._id, seq: head.seq });
+          if (page.length < pageSize) continue;
+          after = head._id;
+          given = true;
+          yield page;
+          page = [];
+        }
+      } catch (error) {
+        if (!given) throw error;
+        continue;
+      }
+      if (page.length > 0) yield page;
+      return;
+    }
   }
 
   async readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {
@@ -203,18 +229,19 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
 }
 
 /**
- * Up to `limit` sites after `afterSiteId` with their head seqs. Sorted as the unique (siteId, seq)
- * index read backwards (the sort it serves: `{ siteId: 1, seq: -1 }` is neither it nor its
- * reverse, and made mongod sort every link of those sites in memory), so that the `$group` of
- * `$first` is a distinct scan of it: one seek per site, no link read.
+ * Every site after `afterSiteId` with its head seq, in siteId order. Sorted as the unique
+ * (siteId, seq) index read backwards (the sort it serves: `{ siteId: 1, seq: -1 }` is neither it
+ * nor its reverse, and made mongod sort every link of those sites in memory), so that the
+ * `$group` of `$first` is a distinct scan of it: one seek per site, no link read. No `$limit`:
+ * the `$group` is blocking, so a limit after it still read every site after `afterSiteId` (the
+ * walk is one aggregation, read in pages off its cursor: `siteHeadPages`).
  */
-export function siteHeadsPipeline(afterSiteId: string, limit: number) {
+export function siteHeadsPipeline(afterSiteId: string) {
   return [
     { $match: { siteId: { $gt: afterSiteId } } },
     { $sort: { siteId: -1, seq: -1 } },
     { $group: { _id: '$siteId', seq: { $first: '$seq' } } },
     { $sort: { _id: 1 } },
-    { $limit: limit },
   ] as const;
 }
 

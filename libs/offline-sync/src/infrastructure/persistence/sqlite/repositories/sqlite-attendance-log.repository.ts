@@ -33,6 +33,7 @@ import {
   AttendanceLogRepository,
   KnownLinks,
   PreviousKey,
+  SiteHead,
   TaggedLink,
   TaggedLinkText,
 } from '../../attendance-log.repository';
@@ -169,11 +170,8 @@ export class SqliteAttendanceLogRepository
   private taggedTexts?: Statement<[string, number, number], TaggedTextRow>;
   /** `headSeq`'s statement (prepared on first use). */
   private headSeqOf?: Statement<[string], { seq: number }>;
-  /** `siteHeads`'s statement (prepared on first use). */
-  private siteHeadsOf?: Statement<
-    [{ after: string; limit: number }],
-    { siteId: string; seq: number }
-  >;
+  /** `siteHeadPages`' statement (prepared on first use). */
+  private siteHeadsOf?: Statement<[{ after: string; limit: number }], SiteHead>;
   /** `listWorkersOfDevices`' statement (prepared on first use). */
   private workersOfDevice?: Statement<[string, number, number], { worker_id: string }>;
   /** The same, leaving out a run of held links (prepared on first use). */
@@ -301,10 +299,16 @@ export class SqliteAttendanceLogRepository
     return statement.get(siteId)?.seq ?? 0;
   }
 
-  async siteHeads(afterSiteId: string, limit: number): Promise<{ siteId: string; seq: number }[]> {
-    if (limit < 1) return [];
+  /** A statement run a page: each steps from the page's first site, one seek a site. */
+  async *siteHeadPages(pageSize: number, afterSiteId = ''): AsyncGenerator<SiteHead[]> {
+    if (pageSize < 1) return;
     const statement = (this.siteHeadsOf ??= this.db.prepare(SITE_HEADS_SQL));
-    return statement.all({ after: afterSiteId, limit });
+    for (let after = afterSiteId; ;) {
+      const page = statement.all({ after, limit: pageSize });
+      if (page.length > 0) yield page;
+      if (page.length < pageSize) return;
+      after = page[page.length - 1].siteId;
+    }
   }
 
   async readChain(siteId: string, afterSeq: number, limit: number): Promise<AttendanceLog[]> {

@@ -57,6 +57,15 @@ export class MongoVaultFileRepository extends VaultFileRepository implements OnM
     return docs.map(Mapper.toDomain);
   }
 
+  async listLiveIdBefore(idBound: string, limit: number): Promise<VaultFile[]> {
+    const docs = await this.files
+      .find({ wrappedKey: { $ne: null }, _id: { $lt: idBound } })
+      .sort({ _id: 1 })
+      .limit(limit)
+      .lean<VaultFileDocument[]>();
+    return docs.map(Mapper.toDomain);
+  }
+
   async listLiveNotWrappedBy(version: string, limit: number): Promise<VaultFile[]> {
     const docs = await this.files
       .find({ wrappedKey: { $ne: null }, keyVersion: { $ne: version } })

@@ -2,6 +2,7 @@ import { describeLiteralLimitPlans } from '@app/persistence/testing/literal-limi
 import {
   SqliteVaultFileRepository,
   VAULT_FILES_LIVE_CREATED_BEFORE_SQL,
+  VAULT_FILES_LIVE_ID_BEFORE_SQL,
   VAULT_FILES_LIVE_NOT_WRAPPED_BY_SQL,
 } from './sqlite-vault-file.repository';
 
@@ -11,6 +12,12 @@ describeLiteralLimitPlans(
   (store) => new SqliteVaultFileRepository(store), // applies the migrations
   [
     ['live files created before', VAULT_FILES_LIVE_CREATED_BEFORE_SQL, ['2026-01-01'], false],
+    [
+      'live files by id before',
+      VAULT_FILES_LIVE_ID_BEFORE_SQL,
+      ['69000000' + '0'.repeat(16)],
+      false,
+    ],
     ['live files not wrapped by', VAULT_FILES_LIVE_NOT_WRAPPED_BY_SQL, ['v2'], false],
   ],
 );

@@ -14,6 +14,7 @@ export class SqliteVaultFileRepository extends VaultFileRepository {
   private readonly byId: Statement<[string], VaultFileRow>;
   private readonly liveCreatedBefore: LimitedStatement<[string], VaultFileRow>;
   private readonly liveNotWrappedBy: LimitedStatement<[string], VaultFileRow>;
+  private readonly liveIdBefore: LimitedStatement<[string], VaultFileRow>;
 
   constructor(store: SqliteStoreHandle) {
     super();
@@ -27,6 +28,7 @@ export class SqliteVaultFileRepository extends VaultFileRepository {
     this.byId = this.db.prepare('SELECT * FROM vault_files WHERE id = ?');
     this.liveCreatedBefore = new LimitedStatement(this.db, VAULT_FILES_LIVE_CREATED_BEFORE_SQL);
     this.liveNotWrappedBy = new LimitedStatement(this.db, VAULT_FILES_LIVE_NOT_WRAPPED_BY_SQL);
+    this.liveIdBefore = new LimitedStatement(this.db, VAULT_FILES_LIVE_ID_BEFORE_SQL);
   }
 
   async create(file: VaultFile): Promise<void> {
@@ -64,6 +66,10 @@ export class SqliteVaultFileRepository extends VaultFileRepository {
     return this.liveCreatedBefore.all([before.toISOString()], limit).map(Mapper.toDomain);
   }
 
+  async listLiveIdBefore(idBound: string, limit: number): Promise<VaultFile[]> {
+    return this.liveIdBefore.all([idBound], limit).map(Mapper.toDomain);
+  }
+
   async listLiveNotWrappedBy(version: string, limit: number): Promise<VaultFile[]> {
     return this.liveNotWrappedBy.all([version], limit).map(Mapper.toDomain);
   }
@@ -82,5 +88,7 @@ export class SqliteVaultFileRepository extends VaultFileRepository {
 /** The shred and reseal jobs' pages, exported for the query-plan test. */
 export const VAULT_FILES_LIVE_CREATED_BEFORE_SQL = `SELECT * FROM vault_files
   WHERE wrapped_key IS NOT NULL AND created_at < ? ORDER BY created_at, id LIMIT ?`;
+export const VAULT_FILES_LIVE_ID_BEFORE_SQL = `SELECT * FROM vault_files
+  WHERE wrapped_key IS NOT NULL AND id < ? ORDER BY id LIMIT ?`;
 export const VAULT_FILES_LIVE_NOT_WRAPPED_BY_SQL = `SELECT * FROM vault_files
   WHERE wrapped_key IS NOT NULL AND key_version <> ? ORDER BY id LIMIT ?`;

@@ -1,6 +1,14 @@
 import { Inject, Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model } from 'mongoose';
-import { isDuplicateKeyError, MongoStoreHandle, onlyDuplicateKeysOn } from '@app/persistence';
+import {
+  isDuplicateKeyError,
+  LegacyTaggingState,
+  logLegacyTagging,
+  mongoLegacyTaggingState,
+  MongoStoreHandle,
+  onlyDuplicateKeysOn,
+  tagLegacyRowsOnceMongo,
+} from '@app/persistence';
 import {
   EnrollmentCode,
   PhoneTaken,
@@ -29,12 +37,20 @@ import { workforceConfig, WorkforceSettings } from '../../../../workforce.config
 import { WorkforceMongoMapper as Mapper } from '../mappers/workforce.mapper';
 import { reportThekedarSiteGrants, ThekedarSiteGrant } from '../../thekedar-site-grants';
 import {
+  alarmWorkerLegacyRefused,
+  WorkerRetagOutcome,
+  workerRetagOutcome,
+  WorkerSeal,
+  workerTampered,
+} from '../../worker-seal';
+import {
   EnrollmentCodeDocument,
   PHONE_CLAIMS_FORM,
   SiteDocument,
   SiteSchema,
   ThekedarDocument,
   ThekedarSchema,
+  WORKER_SEAL_COLLECTION,
   WorkerDocument,
   WorkerSchema,
 } from '../schemas/workforce.schema';
@@ -42,8 +58,19 @@ import {
 /** Every field but the embedded enrollment codes, claims and events: what a person read needs. */
 const PERSON_FIELDS = { enrollment: 0, spentEnrollments: 0, phoneClaims: 0, events: 0 } as const;
 
+/**
+ * A worker read: its fields and its events (few: its status, site and phone changes), whose
+ * newest WorkerSeal binds its tag to (a `$slice` projection is left out: the test server reads
+ * it as an inclusion).
+ */
+const WORKER_FIELDS = { enrollment: 0, spentEnrollments: 0, phoneClaims: 0 } as const;
+
 /** A worker with its claims: what a change of its phone, sites or status reads first. */
-const CLAIM_FIELDS = { enrollment: 0, spentEnrollments: 0, events: 0 } as const;
+const CLAIM_FIELDS = { enrollment: 0, spentEnrollments: 0 } as const;
+
+/** A worker carrying WorkerSeal's tag, and one carrying none (the legacy tagging's). */
+const TAGGED = { tag: { $exists: true, $ne: null } };
+const UNTAGGED = { tag: { $exists: false } };
 
 /** A worker that left (WorkerStatus `inactive`); an absent status is `active`. */
 const INACTIVE = 'inactive';
@@ -92,8 +119,9 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   private readonly phones: PhoneNumbers;
 
   constructor(
-    store: MongoStoreHandle,
+    private readonly store: MongoStoreHandle,
     @Optional() @Inject(workforceConfig.KEY) settings?: WorkforceSettings,
+    @Optional() private readonly seal?: WorkerSeal,
   ) {
     super();
     this.phones = new PhoneNumbers(settings?.phoneDefaultCountry);
@@ -108,6 +136,115 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     await this.keyOldClaims();
     await this.claimOldPhones();
     await this.grantOldThekedarSites();
+    if (this.seal) await this.sealLegacy(this.seal);
+  }
+
+  /**
+   * Workers stored before the tags are tagged once, as legacy, before this server takes
+   * requests, under the fraud store's rule and switch (tagLegacyRowsOnceMongo).
+   */
+  private async sealLegacy(seal: WorkerSeal): Promise<void> {
+    const result = await tagLegacyRowsOnceMongo(seal, {
+      marks: this.marks(),
+      anyTagged: async () => (await this.workers.exists(TAGGED)) !== null,
+      countUntagged: () => this.workers.countDocuments(UNTAGGED),
+      pass: () => this.legacyPass(seal),
+    });
+    this.legacyRefused = logLegacyTagging(result, this.logger, {
+      counted: 'workers',
+      tagged: 'Workers from before the tags tagged as legacy',
+      alarm: alarmWorkerLegacyRefused,
+    });
+  }
+
+  private marks() {
+    return this.store.connection.collection<{ _id: string; at: Date; count?: number }>(
+      WORKER_SEAL_COLLECTION,
+    );
+  }
+
+  async legacySeal(): Promise<LegacyTaggingState> {
+    const mark = await this.marks().findOne({ _id: 'legacy' });
+    const { state, refused } = mongoLegacyTaggingState(mark, this.legacyRefused);
+    this.legacyRefused = refused;
+    return state;
+  }
+
+  private async legacyPass(seal: WorkerSeal): Promise<{ tagged: number; missed: number }> {
+    let tagged = 0;
+    let missed = 0;
+    for await (const doc of this.workers
+      .find(UNTAGGED, WORKER_FIELDS)
+      .lean<WorkerDocument>()
+      .cursor()) {
+      const eventId = doc.events?.at(-1)?.id;
+      // the document as read: a change meanwhile makes the update miss (the next pass reads it)
+      const result = await this.workers.updateOne(
+        { ...asRead(doc), tag: { $exists: false } },
+        {
+          $set: {
+            tag: seal.tag(Mapper.workerToDomain(doc), eventId ?? null, true),
+            ...(eventId !== undefined ? { eventId } : {}),
+          },
+        },
+      );
+      tagged += result.modifiedCount;
+      missed += 1 - result.matchedCount;
+    }
+    return { tagged, missed };
+  }
+
+  /** A stored worker as the domain reads it: its tag checked when the store tags. */
+  private toDomain(doc: WorkerDocument): Worker {
+    const worker = Mapper.workerToDomain(doc);
+    if (!this.seal) return worker;
+    const stored = { tag: doc.tag, eventId: doc.eventId };
+    return this.seal.checked(worker, stored, doc.events?.at(-1)?.id);
+  }
+
+  async retagPage(
+    afterId: string,
+    limit: number,
+    except: readonly string[],
+  ): Promise<WorkerRetagOutcome[]> {
+    const seal = this.seal;
+    if (!seal) return [];
+    const ids = await this.workers
+      .find({ _id: { $gt: afterId } }, { _id: 1 })
+      .sort({ _id: 1 })
+      .limit(limit)
+      .lean<Pick<WorkerDocument, '_id'>[]>();
+    const out: WorkerRetagOutcome[] = [];
+    for (const { _id: id } of ids) {
+      // compare-and-set over the document as read: a change meanwhile misses, read again (three
+      // tries, as the kiosks': one changed on each is left, `changed`)
+      let outcome: WorkerRetagOutcome | undefined = { workerId: id, result: 'changed' };
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const doc = await this.workers.findById(id, WORKER_FIELDS).lean<WorkerDocument>();
+        if (!doc) {
+          outcome = undefined;
+          break;
+        }
+        const stored = { tag: doc.tag, eventId: doc.eventId };
+        const integrity = this.toDomain(doc).integrity!;
+        const plan = seal.retagPlan(Mapper.workerToDomain(doc), stored, integrity);
+        const planned = workerRetagOutcome(id, plan, except);
+        if (planned.result !== 'retagged') {
+          outcome = planned;
+          break;
+        }
+        const { matchedCount } = await this.workers.updateOne(
+          { ...asRead(doc), tag: doc.tag, eventId: doc.eventId ?? { $exists: false } },
+          { $set: { tag: plan.tag } },
+        );
+        if (matchedCount === 1) {
+          outcome = planned;
+          break;
+        }
+      }
+      if (outcome) out.push(outcome);
+    }
+    return out;
   }
 
   /**
@@ -287,11 +424,17 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   }
 
   async listWorkerIdsOfThekedar(thekedarId: string): Promise<string[]> {
+    // each document checked: a worker whose sponsor was rewritten in the database is no one's crew
+    const projection = this.seal ? WORKER_FIELDS : { _id: 1 };
     const docs = await this.workers
-      .find({ 'sponsor.kind': 'thekedar', 'sponsor.thekedarId': thekedarId }, { _id: 1 })
+      .find({ 'sponsor.kind': 'thekedar', 'sponsor.thekedarId': thekedarId }, projection)
       .sort({ _id: 1 })
-      .lean<Pick<WorkerDocument, '_id'>[]>();
-    return docs.map((d) => d._id);
+      .lean<WorkerDocument[]>();
+    if (!this.seal) return docs.map((d) => d._id);
+    return docs
+      .map((d) => this.toDomain(d))
+      .filter((w) => w.integrity !== 'tampered')
+      .map((w) => w.id);
   }
 
   async findSitesByIds(ids: string[]): Promise<Site[]> {
@@ -323,11 +466,11 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     if (page.siteId) filter.siteIds = page.siteId;
     if (page.status) filter.status = page.status === INACTIVE ? INACTIVE : { $ne: INACTIVE };
     const docs = await this.workers
-      .find(filter, PERSON_FIELDS)
+      .find(filter, WORKER_FIELDS)
       .sort({ _id: 1 })
       .limit(page.limit)
       .lean<WorkerDocument[]>();
-    return docs.map(Mapper.workerToDomain);
+    return docs.map((d) => this.toDomain(d));
   }
 
   async createThekedar(thekedar: Thekedar, enrollment: EnrollmentCode): Promise<void> {
@@ -336,6 +479,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
 
   async createWorker(worker: Worker, enrollment: EnrollmentCode): Promise<PhoneTaken | undefined> {
     const doc = Mapper.workerToPersistence(worker, enrollment, this.phones.claimKey(worker.phone));
+    if (this.seal) doc.tag = this.seal.tag(worker, null);
     const claims = doc.phoneClaims!;
     return this.claiming(claims, worker.id, async () => {
       await this.workers.create(doc);
@@ -387,16 +531,16 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   }
 
   async findWorkerById(id: string): Promise<Worker | undefined> {
-    const doc = await this.workers.findById(id, PERSON_FIELDS).lean<WorkerDocument>();
-    return doc ? Mapper.workerToDomain(doc) : undefined;
+    const doc = await this.workers.findById(id, WORKER_FIELDS).lean<WorkerDocument>();
+    return doc ? this.toDomain(doc) : undefined;
   }
 
   async findWorkersByIds(ids: string[]): Promise<Worker[]> {
     if (ids.length === 0) return [];
     const docs = await this.workers
-      .find({ _id: { $in: ids } }, PERSON_FIELDS)
+      .find({ _id: { $in: ids } }, WORKER_FIELDS)
       .lean<WorkerDocument[]>();
-    return docs.map(Mapper.workerToDomain);
+    return docs.map((d) => this.toDomain(d));
   }
 
   async updateWorker(
@@ -434,7 +578,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     return this.changeWorker(id, (before) => {
       if (before.status === status) return undefined;
       return {
-        after: { ...before, status },
+        after: { ...before, status, statusChangedAt: audit.at },
         set: { status, statusChangedAt: audit.at },
         events: [workerEventOf(audit, id, statusAction(status))],
       };
@@ -467,7 +611,8 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     for (let attempt = 0; attempt < REPLACE_ATTEMPTS; attempt++) {
       const current = await this.workers.findById(id, CLAIM_FIELDS).lean<WorkerDocument>();
       if (!current) return undefined;
-      const before = Mapper.workerToDomain(current);
+      const before = this.toDomain(current);
+      if (before.integrity === 'tampered') throw workerTampered();
       const change = plan(before);
       if (!change) return before;
       const { after, events } = change;
@@ -491,17 +636,20 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       if (events.length > 0) {
         update.$push = { events: { $each: events.map((e) => Mapper.workerEventToPersistence(e)) } };
       }
-      const filter = {
-        _id: id,
-        phone: current.phone,
-        siteIds: current.siteIds,
-        status: current.status ?? { $exists: false },
-      };
+      if (this.seal) {
+        // the worker as this write leaves it, bound to its newest event then
+        const eventId = events.at(-1)?.id ?? current.events?.at(-1)?.id;
+        Object.assign(update.$set as object, {
+          tag: this.seal.tag(after, eventId ?? null),
+          ...(eventId !== undefined ? { eventId } : {}),
+        });
+      }
+      const filter = { ...asRead(current), tag: current.tag ?? { $exists: false } };
       const write = async (): Promise<Worker | typeof CHANGED_MEANWHILE> => {
         const doc = await this.workers
-          .findOneAndUpdate(filter, update, { new: true, projection: PERSON_FIELDS })
+          .findOneAndUpdate(filter, update, { new: true, projection: WORKER_FIELDS })
           .lean<WorkerDocument>();
-        return doc ? Mapper.workerToDomain(doc) : CHANGED_MEANWHILE;
+        return doc ? this.toDomain(doc) : CHANGED_MEANWHILE;
       };
       const held = new Set(current.phoneClaims ?? []);
       const taking = claims.filter((c) => !held.has(c));
@@ -622,4 +770,19 @@ function isPhoneClaimConflict(error: unknown): boolean {
   const { keyPattern, message } = error as { keyPattern?: object; message?: unknown };
   if (keyPattern) return 'phoneClaims' in keyPattern;
   return typeof message === 'string' && /\bindex: phoneClaims_/.test(message);
+}
+
+/**
+ * A compare-and-set filter over a worker as read: the fields its changes and its tag cover (a
+ * change by another write in between misses).
+ */
+function asRead(doc: WorkerDocument): Record<string, unknown> {
+  return {
+    _id: doc._id,
+    name: doc.name,
+    phone: doc.phone,
+    siteIds: doc.siteIds,
+    status: doc.status ?? { $exists: false },
+    trustScore: doc.trustScore,
+  };
 }

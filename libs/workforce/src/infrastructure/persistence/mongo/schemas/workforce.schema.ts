@@ -98,7 +98,17 @@ export class WorkerDocument {
    * keys those again, oldest first (MongoWorkforceRepository.keyOldClaims).
    */
   @Prop() phoneClaimsForm?: string;
+  /**
+   * WorkerSeal's tag over the fields a decision reads and `eventId`; absent on a worker stored
+   * before the tags (tagged as legacy at the first start with them, marker `worker_seal`).
+   */
+  @Prop() tag?: string;
+  /** The id of the worker's newest event the tag is bound to (absent: none). */
+  @Prop() eventId?: string;
 }
+
+/** The marker collection of the workers' legacy tagging (`{ _id: 'legacy', at, count }`). */
+export const WORKER_SEAL_COLLECTION = 'worker_seal';
 
 /** `WorkerDocument.phoneClaimsForm` of claims keyed in E.164. */
 export const PHONE_CLAIMS_FORM = 'e164';

@@ -42,6 +42,10 @@ export interface WorkerRow {
   status: string;
   status_changed_at: string | null;
   created_at: string;
+  /** WorkerSeal's tag (migration 12; NULL: from before the tags, or a store without them). */
+  tag?: string | null;
+  /** The id of the worker's newest event its tag is bound to (NULL: none). */
+  event_id?: string | null;
 }
 
 export interface WorkerEventRow {

@@ -1,10 +1,14 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import {
+  LegacyTaggingState,
   LimitedStatement,
   LimitedStatements,
+  logLegacyTagging,
   SqliteStoreHandle,
+  sqliteLegacyTaggingState,
   SqliteWriteTurns,
+  tagLegacyRowsOnceSqlite,
 } from '@app/persistence';
 import {
   EnrollmentCode,
@@ -20,6 +24,13 @@ import {
 } from '../../../../domain/workforce';
 import { PhoneNumbers } from '../../../../domain/phone-number';
 import { reportThekedarSiteGrants } from '../../thekedar-site-grants';
+import {
+  alarmWorkerLegacyRefused,
+  WorkerRetagOutcome,
+  workerRetagOutcome,
+  WorkerSeal,
+  workerTampered,
+} from '../../worker-seal';
 import { workforceConfig, WorkforceSettings } from '../../../../workforce.config';
 import {
   SiteChanges,
@@ -71,10 +82,13 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   private readonly claimHolder: Statement<[string], { worker_id: string }>;
   private readonly insertClaim: Statement<[string, string]>;
   private readonly phones: PhoneNumbers;
+  /** A worker's newest event's id (WorkerSeal binds its tag to it): prepared on first use. */
+  private newestEventOf?: Statement<[string], { id: string }>;
 
   constructor(
     store: SqliteStoreHandle,
     @Optional() @Inject(workforceConfig.KEY) settings?: WorkforceSettings,
+    @Optional() private readonly seal?: WorkerSeal,
   ) {
     super();
     this.phones = new PhoneNumbers(settings?.phoneDefaultCountry);
@@ -94,6 +108,74 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     this.siteIdPage = new LimitedStatement(this.db, SITE_ID_LIST_SQL);
     this.thekedarPage = new LimitedStatement(this.db, THEKEDAR_LIST_SQL);
     this.workerPages = new LimitedStatements(this.db);
+    if (seal) this.sealLegacy(seal);
+  }
+
+  async legacySeal(): Promise<LegacyTaggingState> {
+    return sqliteLegacyTaggingState(this.db, 'worker_seal', this.legacyRefused);
+  }
+
+  /**
+   * Workers stored before the tags (migration 12) are tagged once, as legacy, by the first
+   * server with the tags, under the fraud store's rule and switch (tagLegacyRowsOnceSqlite). A
+   * refusal leaves the untagged workers `tampered` (refused).
+   */
+  private sealLegacy(seal: WorkerSeal): void {
+    const result = tagLegacyRowsOnceSqlite(this.db, seal, {
+      markerTable: 'worker_seal',
+      taggedSql: 'SELECT EXISTS (SELECT 1 FROM workers WHERE tag IS NOT NULL) AS tagged',
+      untaggedSql: 'SELECT EXISTS (SELECT 1 FROM workers WHERE tag IS NULL) AS untagged',
+      tagUntagged: () => {
+        let count = 0;
+        const tag = this.db.prepare('UPDATE workers SET tag = ?, event_id = ? WHERE id = ?');
+        for (const row of this.db
+          .prepare<[], WorkerRow>('SELECT * FROM workers WHERE tag IS NULL')
+          .all()) {
+          const eventId = this.newestEventId(row.id) ?? null;
+          tag.run(seal.tag(Mapper.workerToDomain(row), eventId, true), eventId, row.id);
+          count++;
+        }
+        return count;
+      },
+    });
+    this.legacyRefused = logLegacyTagging(result, this.logger, {
+      counted: 'workers',
+      tagged: 'Workers from before the tags tagged as legacy',
+      alarm: alarmWorkerLegacyRefused,
+    });
+  }
+
+  /** The id of a worker's newest event (by write order), undefined when it has none. */
+  private newestEventId(workerId: string): string | undefined {
+    return (this.newestEventOf ??= this.db.prepare(NEWEST_WORKER_EVENT_SQL)).get(workerId)?.id;
+  }
+
+  /** A stored worker as the domain reads it: its tag checked when the store tags. */
+  private toDomain(row: WorkerRow): Worker {
+    const worker = Mapper.workerToDomain(row);
+    if (!this.seal) return worker;
+    const stored = { tag: row.tag, eventId: row.event_id };
+    return this.seal.checked(worker, stored, this.newestEventId(row.id));
+  }
+
+  /**
+   * Inside a write transaction: the worker read back and tagged as it now is, bound to
+   * `eventId` (its newest event); the worker as read then.
+   */
+  private tagged(id: string, eventId: string | null): Worker {
+    const worker = Mapper.workerToDomain(this.readWorker(id)!);
+    if (!this.seal) return worker;
+    this.db
+      .prepare('UPDATE workers SET tag = ?, event_id = ? WHERE id = ?')
+      .run(this.seal.tag(worker, eventId), eventId, id);
+    return { ...worker, integrity: 'verified' };
+  }
+
+  /** Inside a write transaction: the stored worker, refused (403 worker_tampered) when tampered. */
+  private untampered(row: WorkerRow): Worker {
+    const worker = this.toDomain(row);
+    if (worker.integrity === 'tampered') throw workerTampered();
+    return worker;
   }
 
   async createSite(site: Site): Promise<void> {
@@ -131,7 +213,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     if (page.siteId) params.push(page.siteId);
     if (page.status) params.push(page.status);
     const sql = workerListSql({ site: !!page.siteId, status: !!page.status });
-    return this.workerPages.all(sql, params, page.limit).map(Mapper.workerToDomain);
+    return this.workerPages.all(sql, params, page.limit).map((r) => this.toDomain(r));
   }
 
   async listSiteIds(afterId: string, limit: number): Promise<string[]> {
@@ -139,13 +221,16 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   }
 
   async listWorkerIdsOfThekedar(thekedarId: string): Promise<string[]> {
+    // each row checked: a worker whose sponsor was rewritten in the database is no one's crew
     return this.db
-      .prepare<[string], { id: string }>(
-        `SELECT id FROM workers WHERE json_extract(sponsor, '$.kind') = 'thekedar'
+      .prepare<[string], WorkerRow>(
+        `SELECT * FROM workers WHERE json_extract(sponsor, '$.kind') = 'thekedar'
            AND json_extract(sponsor, '$.thekedarId') = ? ORDER BY id`,
       )
       .all(thekedarId)
-      .map((r) => r.id);
+      .map((r) => this.toDomain(r))
+      .filter((w) => w.integrity !== 'tampered')
+      .map((w) => w.id);
   }
 
   async createThekedar(thekedar: Thekedar, enrollment: EnrollmentCode): Promise<void> {
@@ -166,16 +251,17 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   async createWorker(worker: Worker, enrollment: EnrollmentCode): Promise<PhoneTaken | undefined> {
     const insert = this.db.prepare(
       `INSERT INTO workers (id, name, phone, site_ids, trust_score, sponsor, trust_inherited_until,
-         status, status_changed_at, created_at)
+         status, status_changed_at, created_at, tag, event_id)
        VALUES (@id, @name, @phone, @site_ids, @trust_score, @sponsor, @trust_inherited_until,
-         @status, @status_changed_at, @created_at)`,
+         @status, @status_changed_at, @created_at, @tag, NULL)`,
     );
     return this.turns.write(
       this.immediate(() => {
         const claims = phoneClaims(worker, this.phones.claimKey(worker.phone));
         const taken = this.takenAmong(claims, worker.id);
         if (taken) return taken;
-        insert.run(Mapper.workerToPersistence(worker));
+        const tag = this.seal ? this.seal.tag(worker, null) : null;
+        insert.run({ ...Mapper.workerToPersistence(worker), tag });
         // the primary key refuses a claim held already, whatever got past the read above
         for (const claim of claims) this.insertClaim.run(claim, worker.id);
         this.insertEnrollment.run(Mapper.enrollmentToPersistence(enrollment));
@@ -283,7 +369,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   async findWorkerById(id: string): Promise<Worker | undefined> {
     // every sync reads its worker (its sites, its status, its trust): prepared once
     const row = this.readWorker(id);
-    return row ? Mapper.workerToDomain(row) : undefined;
+    return row ? this.toDomain(row) : undefined;
   }
 
   async findWorkersByIds(ids: string[]): Promise<Worker[]> {
@@ -292,7 +378,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     const rows = (this.workersByIds ??= this.db.prepare<[string], WorkerRow>(
       'SELECT * FROM workers WHERE id IN (SELECT value FROM json_each(?))',
     )).all(JSON.stringify(ids));
-    return rows.map(Mapper.workerToDomain);
+    return rows.map((r) => this.toDomain(r));
   }
 
   async updateWorker(
@@ -309,22 +395,26 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
       this.immediate((): Worker | PhoneTaken | undefined => {
         const row = this.readWorker(id);
         if (!row) return undefined;
-        const before = Mapper.workerToDomain(row);
+        const before = this.untampered(row);
         const after: Worker = { ...before, ...changes };
         const taken = this.moveClaims(before, after);
         if (taken) return taken;
         update.run(changes.name ?? null, changes.phone ?? null, siteIds, id);
+        let eventId = row.event_id ?? null;
         if (changes.siteIds && !sameSites(before.siteIds, changes.siteIds)) {
-          this.insertEvent(
-            workerEventOf(audit, id, 'sites_changed', {
-              after: changes.siteIds,
-              before: before.siteIds,
-            }),
-          );
+          const event = workerEventOf(audit, id, 'sites_changed', {
+            after: changes.siteIds,
+            before: before.siteIds,
+          });
+          this.insertEvent(event);
+          eventId = event.id;
         }
         const phoneEvent = phoneEventOf(audit, id, before.phone, changes.phone);
-        if (phoneEvent) this.insertEvent(phoneEvent);
-        return Mapper.workerToDomain(this.readWorker(id)!);
+        if (phoneEvent) {
+          this.insertEvent(phoneEvent);
+          eventId = phoneEvent.id;
+        }
+        return this.tagged(id, eventId);
       }),
     );
   }
@@ -341,15 +431,51 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
       this.immediate((): Worker | PhoneTaken | undefined => {
         const row = this.readWorker(id);
         if (!row) return undefined;
-        const before = Mapper.workerToDomain(row);
+        const before = this.untampered(row);
         if (before.status === status) return before;
         const taken = this.moveClaims(before, { ...before, status });
         if (taken) return taken;
         update.run(status, audit.at.toISOString(), id);
-        this.insertEvent(workerEventOf(audit, id, statusAction(status)));
-        return Mapper.workerToDomain(this.readWorker(id)!);
+        const event = workerEventOf(audit, id, statusAction(status));
+        this.insertEvent(event);
+        return this.tagged(id, event.id);
       }),
     );
+  }
+
+  async retagPage(
+    afterId: string,
+    limit: number,
+    except: readonly string[],
+  ): Promise<WorkerRetagOutcome[]> {
+    const seal = this.seal;
+    if (!seal) return [];
+    const ids = this.db
+      .prepare<[string, number], { id: string }>(
+        'SELECT id FROM workers WHERE id > ? ORDER BY id LIMIT ?',
+      )
+      .all(afterId, limit)
+      .map((r) => r.id);
+    const out: WorkerRetagOutcome[] = [];
+    for (const id of ids) {
+      // read and written in one transaction under the write turn: nothing changes between
+      const outcome = await this.turns.write(
+        this.immediate((): WorkerRetagOutcome | undefined => {
+          const row = this.readWorker(id);
+          if (!row) return undefined;
+          const stored = { tag: row.tag, eventId: row.event_id };
+          const integrity = this.toDomain(row).integrity!;
+          const plan = seal.retagPlan(Mapper.workerToDomain(row), stored, integrity);
+          const outcome = workerRetagOutcome(id, plan, except);
+          if (outcome.result === 'retagged') {
+            this.db.prepare('UPDATE workers SET tag = ? WHERE id = ?').run(plan.tag, id);
+          }
+          return outcome;
+        }),
+      );
+      if (outcome) out.push(outcome);
+    }
+    return out;
   }
 
   async listWorkerEvents(workerId: string): Promise<WorkerEvent[]> {
@@ -506,6 +632,9 @@ export function workerListSql(filters: { site: boolean; status: boolean }): stri
 }
 
 const SITE_FILTER = 'EXISTS (SELECT 1 FROM json_each(workers.site_ids) WHERE value = ?)';
+/** A worker's newest event (its index range read at its end: rowid is in the index). */
+const NEWEST_WORKER_EVENT_SQL =
+  'SELECT id FROM worker_events WHERE worker_id = ? ORDER BY rowid DESC LIMIT 1';
 /** A worker's events in the order they were written (exported for the plan test). */
 export const WORKER_EVENTS_SQL = 'SELECT * FROM worker_events WHERE worker_id = ? ORDER BY rowid';
 /** A person's unused codes, dropped when a new one is issued (exported for the plan test). */

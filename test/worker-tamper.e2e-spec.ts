@@ -1,0 +1,150 @@
+import { ManualClock } from '@app/common';
+import { MongoStore, Store } from '@app/persistence';
+import { withStoreFile } from './support/tamper';
+import { http, startTestApp, TestApp } from './support/test-app';
+import { enrollPhone, Phone, refreshToken, signPacket, syncBatch } from './support/worker-client';
+
+/**
+ * A worker's record changed by someone who can write the database (but holds no key): the row
+ * carries the server's store-MAC tag (WorkerSeal), bound to the worker's newest event, so a
+ * deactivated worker set active (its `deactivated` event deleted), a site added, another phone
+ * or a raised trust score leaves the worker refused wherever it is used (403 worker_tampered at
+ * sync and token refresh, 503 worker_tampered at the payroll), and listed `tampered`.
+ */
+const SITE = { lat: 28.6139, lng: 77.209 };
+
+describe('worker record changed outside the server (e2e)', () => {
+  let t: TestApp;
+  const clock = new ManualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
+  beforeAll(async () => {
+    t = await startTestApp({}, { clock });
+  }, 120_000);
+  afterAll(async () => t.close());
+
+  /** Runs `sql` on the SQLite file, or `mongo` on the workers collection, as a database writer. */
+  async function edit(
+    sql: (db: import('better-sqlite3').Database) => void,
+    mongo: (workers: ReturnType<MongoStore['connection']['collection']>) => Promise<unknown>,
+  ): Promise<void> {
+    if (t.config.database.driver === 'sqlite') withStoreFile(t, sql);
+    else await mongo(t.app.get<Store, MongoStore>(Store).connection.collection('workers'));
+  }
+
+  const admin = (method: string, path: string, body?: object) =>
+    http(t.baseUrl, method, path, { key: t.keys.admin, ...(body ? { body } : {}) });
+  const packet = (p: Phone, siteId = p.siteId) =>
+    signPacket(p, {
+      siteId,
+      timestamp: clock.now().toISOString(),
+      geo: { ...SITE, accuracyM: 10 },
+    });
+  const integrityOf = async (workerId: string) =>
+    (await admin('GET', `/api/v5/workers/${workerId}`)).body.integrity;
+
+  it('should keep refusing a deactivated worker set active with its deactivation deleted in the database', async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'wt-tamper-01' });
+    expect(await integrityOf(p.workerId)).toBe('verified');
+    const off = await admin('POST', `/api/v5/workers/${p.workerId}/deactivate`, {
+      reason: 'left the site',
+    });
+    expect(off.status).toBe(200);
+    expect((await syncBatch(t.baseUrl, p.token, [packet(p)])).body.code).toBe('worker_inactive');
+
+    await edit(
+      (db) => {
+        db.prepare("UPDATE workers SET status = 'active' WHERE id = ?").run(p.workerId);
+        db.prepare("DELETE FROM worker_events WHERE action = 'deactivated'").run();
+      },
+      (workers) =>
+        workers.updateOne({ _id: p.workerId as never }, {
+          $set: { status: 'active' },
+          $pull: { events: { action: 'deactivated' } },
+        } as never),
+    );
+
+    const sync = await syncBatch(t.baseUrl, p.token, [packet(p)]);
+    expect([sync.status, sync.body.code]).toEqual([403, 'worker_tampered']);
+    const refresh = await refreshToken(t.baseUrl, p, clock.now().toISOString());
+    expect([refresh.status, refresh.body.code]).toEqual([403, 'worker_tampered']);
+    expect(await admin('GET', `/api/v5/workers/${p.workerId}`)).toMatchObject({
+      status: 200,
+      body: { status: 'active', integrity: 'tampered' },
+    });
+    // no admin change vouches for the stored fields
+    const rename = await admin('PATCH', `/api/v5/workers/${p.workerId}`, { name: 'Gita' });
+    expect([rename.status, rename.body.code]).toEqual([403, 'worker_tampered']);
+  });
+
+  it('should refuse a worker whose sites were widened, or whose trust score was raised, in the database', async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'wt-tamper-02' });
+    const q = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'wt-tamper-03' });
+    const other = await admin('POST', '/api/v5/sites', {
+      name: 'Unassigned',
+      geo: SITE,
+      radiusM: 150,
+    });
+    expect(other.status).toBe(201);
+    const siteIds = [p.siteId, other.body.siteId as string];
+    await edit(
+      (db) => {
+        db.prepare('UPDATE workers SET site_ids = ? WHERE id = ?').run(
+          JSON.stringify(siteIds),
+          p.workerId,
+        );
+        db.prepare('UPDATE workers SET trust_score = 100 WHERE id = ?').run(q.workerId);
+      },
+      async (workers) => {
+        await workers.updateOne({ _id: p.workerId as never }, { $set: { siteIds } });
+        await workers.updateOne({ _id: q.workerId as never }, { $set: { trustScore: 100 } });
+      },
+    );
+    for (const phone of [p, q]) {
+      const refresh = await refreshToken(t.baseUrl, phone, clock.now().toISOString());
+      expect([refresh.status, refresh.body.code]).toEqual([403, 'worker_tampered']);
+      const sync = await syncBatch(t.baseUrl, phone.token, [packet(phone)]);
+      expect([sync.status, sync.body.code]).toEqual([403, 'worker_tampered']);
+      expect(await integrityOf(phone.workerId)).toBe('tampered');
+    }
+  });
+
+  it("should refuse the payroll of a site whose worker's name and phone were changed in the database", async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'wt-tamper-04' });
+    const sync = await syncBatch(t.baseUrl, p.token, [packet(p)]);
+    expect([sync.status, sync.body.accepted]).toEqual([200, 1]);
+    const day = clock.now().toISOString().slice(0, 10);
+    const from = new Date(Date.parse(day) - 86_400_000).toISOString().slice(0, 10);
+    const to = new Date(Date.parse(day) + 86_400_000).toISOString().slice(0, 10);
+    const payroll = async () => {
+      for (;;) {
+        const res = await http(
+          t.baseUrl,
+          'GET',
+          `/api/v5/sites/${p.siteId}/payroll?from=${from}&to=${to}`,
+          {
+            key: t.keys.admin,
+          },
+        );
+        if (res.body?.code !== 'timesheets_behind') return res;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    const before = await payroll();
+    expect(before.status).toBe(200);
+    expect(before.body.workers.map((w: { workerId: string }) => w.workerId)).toEqual([p.workerId]);
+
+    await edit(
+      (db) =>
+        db
+          .prepare('UPDATE workers SET name = ?, phone = ? WHERE id = ?')
+          .run('Someone Else', '+919000000001', p.workerId),
+      (workers) =>
+        workers.updateOne(
+          { _id: p.workerId as never },
+          { $set: { name: 'Someone Else', phone: '+919000000001' } },
+        ),
+    );
+    const after = await payroll();
+    expect([after.status, after.body.code]).toEqual([503, 'worker_tampered']);
+    expect(after.body.errors).toEqual([{ field: 'workerId', message: p.workerId }]);
+  });
+});
