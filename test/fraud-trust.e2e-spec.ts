@@ -432,21 +432,37 @@ describe('trust score, auto-block and assisted onboarding (e2e, controllable clo
     );
   });
 
-  it('should block a device at once when the request itself scores below the floor', async () => {
+  it('should block a device after a batch whose request scores below the floor and whose packet it appended', async () => {
     const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'floor-sim-0002' });
     const other = await enrollPhone(t.baseUrl, t.keys.admin, p.siteId, {
       simHash: 'floor-sim-0003',
     });
-    // 50 - 20 (iOS vs Android) + 5 (app version) - 30 (x-device-id names another device) = 5
+    // 50 - 20 (iOS vs Android) + 5 (app version) - 30 (x-device-id names another device) = 5:
+    // the packet this request appended proves the secret, so its headers block the phone
     const res = await syncBatch(t.baseUrl, p.token, [packet(p, clock.now(), SITE)], {
       'user-agent': 'MDAI-Worker/1.4.0 (iOS 17; iPhone 13)',
       'x-device-id': other.deviceId,
     });
-    expect(res.status).toBe(403);
-    expect(res.body.code).toBe('device_blocked');
-    const events = await fraudEvents(t, `type=device_blocked&deviceId=${p.deviceId}`);
-    expect(events[0].detail).toContain('trust score 5');
+    expect([res.status, res.body.accepted]).toEqual([200, 1]);
+    await expectBlockedAt(p, 5);
   });
+
+  /** The phone was blocked by the floor at `score`: the next sync is refused. */
+  async function expectBlockedAt(p: Phone, score: number) {
+    const detail = await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}`, {
+      key: t.keys.admin,
+    });
+    expect(detail.body.isBlocked).toBe(true);
+    const blocked = detail.body.events.filter((e: any) => e.action === 'blocked');
+    expect(blocked).toHaveLength(1);
+    expect(blocked[0].actor).toBe('system:trust');
+    expect(blocked[0].reason).toContain(`trust score ${score} below the floor 20`);
+    clock.advance(1000);
+    const next = await syncBatch(t.baseUrl, p.token, [
+      packet(p, clock.now(), SITE, { type: 'check_out' }),
+    ]);
+    expect([next.status, next.body.code]).toEqual([403, 'device_blocked']);
+  }
 
   it("should not block a device by the request's own headers when no packet proves its secret", async () => {
     const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'floor-sim-0004' });
@@ -505,7 +521,7 @@ describe('trust score, auto-block and assisted onboarding (e2e, controllable clo
     // level 40: pino's warn
     expect(JSON.parse(warned[0])).toMatchObject({ level: 40, score: 5, floor: 20 });
 
-    // a packet the ledger does not hold proves the secret: the same headers block at once
+    // a packet this request appends proves the secret: the same headers block after the batch
     clock.advance(60_000);
     const fresh = await syncBatch(
       t.baseUrl,
@@ -513,9 +529,44 @@ describe('trust score, auto-block and assisted onboarding (e2e, controllable clo
       [packet(p, clock.now(), SITE, { type: 'check_out' })],
       hostile,
     );
-    expect([fresh.status, fresh.body.code]).toEqual([403, 'device_blocked']);
-    const events = await fraudEvents(t, `type=device_blocked&deviceId=${p.deviceId}`);
-    expect(events[0].detail).toContain('trust score 5');
+    expect([fresh.status, fresh.body.accepted]).toEqual([200, 1]);
+    await expectBlockedAt(p, 5);
+  });
+
+  it("should not block a device by the request's own headers when its signed packet is a replay of one the server refused, nor record that refusal again", async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'replay-sim-0003' });
+    const other = await enrollPhone(t.baseUrl, t.keys.admin, p.siteId, {
+      simHash: 'replay-sim-0004',
+    });
+    const hostile = {
+      'user-agent': 'MDAI-Worker/1.4.0 (iOS 17; iPhone 13)',
+      'x-device-id': other.deviceId,
+    };
+    // the phone's clock an hour ahead: its genuine packet verifies, is refused and never stored
+    const ahead = [packet(p, new Date(clock.now().getTime() + HOUR), SITE)];
+    const refused = await syncBatch(t.baseUrl, p.token, ahead);
+    expect([refused.status, refused.body.rejected]).toEqual([200, 1]);
+    expect(refused.body.results[0].reason).toBe('timestamp_in_future');
+    // captured and replayed under the phone's token with hostile headers (the request scores 5)
+    for (let i = 0; i < 3; i++) {
+      clock.advance(1000);
+      const replay = await syncBatch(t.baseUrl, p.token, ahead, hostile);
+      expect([replay.status, replay.body.rejected]).toEqual([200, 1]);
+    }
+    const device = await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}`, {
+      key: t.keys.admin,
+    });
+    expect(device.body.isBlocked).toBe(false);
+    expect(await fraudEvents(t, `type=device_blocked&deviceId=${p.deviceId}`)).toEqual([]);
+    // the refusal is recorded once, not once a replay
+    const events = await fraudEvents(t, `deviceId=${p.deviceId}`);
+    expect(events.map((e) => [e.type, e.packetId])).toEqual([
+      ['timestamp_in_future', ahead[0].payload.packetId],
+    ]);
+    expect(factor(await trustOf(t, p.deviceId), 'fraud_history').effect).toBe(-3);
+    // the phone's honest punch still syncs
+    const honest = await syncBatch(t.baseUrl, p.token, [packet(p, clock.now(), SITE)]);
+    expect([honest.status, honest.body.accepted]).toEqual([200, 1]);
   });
 
   describe('assisted onboarding', () => {

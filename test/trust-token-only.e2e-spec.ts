@@ -1,7 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { ManualClock } from '@app/common';
 import { http, startTestApp, TestApp } from './support/test-app';
-import { enrollPhone, Phone, phoneHeaders, signPacket, syncBatch } from './support/worker-client';
+import { signedBy } from './support/timesheet-client';
+import {
+  enrollPhone,
+  nextPhoneNumber,
+  Phone,
+  phoneHeaders,
+  registerPhone,
+  signPacket,
+  syncBatch,
+} from './support/worker-client';
 
 const MINUTE = 60_000;
 
@@ -173,6 +182,93 @@ describe("a phone's bearer token alone (e2e)", () => {
       (await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}`, { key: t.keys.admin })).body
         .isBlocked,
     ).toBe(false);
+  });
+});
+
+describe("a phone's bearer token alone, on a phone standing on a thekedar's lower trust (e2e)", () => {
+  let t: TestApp;
+  const clock = new ManualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
+
+  beforeAll(async () => {
+    t = await startTestApp({}, { clock });
+  });
+  afterAll(async () => t.close());
+
+  it('should take at most its baseline − the floor off, and not block the phone', async () => {
+    const site = await http(t.baseUrl, 'POST', '/api/v5/sites', {
+      key: t.keys.admin,
+      body: { name: 'Tower C', geo: { lat: 28.6139, lng: 77.209 }, radiusM: 150 },
+    });
+    const siteId = site.body.siteId as string;
+    const thekedar = await http(t.baseUrl, 'POST', '/api/v5/thekedars', {
+      key: t.keys.admin,
+      body: { name: 'Ramesh', phone: nextPhoneNumber('+91 97000'), siteIds: [siteId] },
+    });
+    expect(thekedar.status).toBe(201);
+    const kPhone = await registerPhone(
+      t.baseUrl,
+      { enrollmentCode: thekedar.body.enrollmentCode, workerId: thekedar.body.thekedarId },
+      siteId,
+      'token-sim-0005',
+    );
+    // the thekedar's phone misbehaves, signed: three packets of another worker (-24) and three
+    // of a site its token does not allow (-12): 80 - 36 = 44
+    clock.advance(10 * MINUTE);
+    const at = () => new Date(clock.now().getTime() - MINUTE).toISOString();
+    const signedRefusals = await syncBatch(t.baseUrl, kPhone.token, [
+      ...[1, 2, 3].map(() => signPacket(kPhone, { timestamp: at(), workerId: 'someone-else' })),
+      ...[1, 2, 3].map(() => signPacket(kPhone, { timestamp: at(), siteId: 'ab'.repeat(12) })),
+    ]);
+    expect([signedRefusals.status, signedRefusals.body.rejected]).toEqual([200, 6]);
+    const k = {
+      thekedarId: thekedar.body.thekedarId,
+      deviceId: kPhone.deviceId,
+      secret: kPhone.secret,
+    };
+    const body = { name: 'Crew member', phone: nextPhoneNumber('+91 97001'), siteIds: [siteId] };
+    const worker = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+      body,
+      headers: signedBy(k, body, clock.now().toISOString()),
+    });
+    expect([worker.status, worker.body.trustScore]).toEqual([201, 44]);
+    const p = await registerPhone(t.baseUrl, worker.body, siteId, 'token-sim-0006');
+    const other = await enrollPhone(t.baseUrl, t.keys.admin, siteId, { simHash: 'token-sim-0007' });
+
+    // the token's holder, twice, with its own headers: the three types far over 24 (44 - the
+    // floor of 20; with the cap at 30 the phone was at 14, + 5 for the app version: blocked)
+    for (let i = 0; i < 2; i++) {
+      clock.advance(MINUTE);
+      const attack = await syncBatch(
+        t.baseUrl,
+        p.token,
+        unsignedBatch(clock, p, other),
+        hostileHeaders(other),
+      );
+      expect([attack.status, attack.body.rejected]).toEqual([200, 10]);
+    }
+    const trust = await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}/trust`, {
+      key: t.keys.admin,
+    });
+    expect(trust.body.score).toBe(20);
+    expect(trust.body.factors).toContainEqual(
+      expect.objectContaining({
+        name: 'unsigned_rejections',
+        effect: -24,
+        detail: expect.stringContaining('together at most 24, never enough alone'),
+      }),
+    );
+    const device = await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}`, {
+      key: t.keys.admin,
+    });
+    expect(device.body.isBlocked).toBe(false);
+    expect(device.body.events.filter((e: { action: string }) => e.action === 'blocked')).toEqual(
+      [],
+    );
+    // the worker's honest punch still syncs
+    const honest = await syncBatch(t.baseUrl, p.token, [
+      signPacket(p, { timestamp: new Date(clock.now().getTime() - 30_000).toISOString() }),
+    ]);
+    expect([honest.status, honest.body.accepted]).toEqual([200, 1]);
   });
 });
 

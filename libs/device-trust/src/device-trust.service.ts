@@ -120,20 +120,24 @@ export class DeviceTrustService {
    * factors, as `trust` had them). The score itself still counts every event in the window.
    *
    * The request's own negative factors (its headers and address, REQUEST_FACTORS) count only
-   * when `proven` says a packet of the request proves the sender holds the device's secret (the
-   * sync's: its HMAC verified and the ledger does not hold it already, since a replayed packet
-   * verifies too): its headers are the sender's choice, and a bearer token alone, or with a
-   * captured request, must not block a phone with them (review MED 3). Otherwise the floor judges the score without them; the
-   * request's score is still the one answered, logged and put in the packets' meta. `proven` is
-   * awaited only when that difference decides.
+   * when `proven` is true: a packet of the request proved the sender holds the device's secret,
+   * which the sync knows after its append (a packet this request appended: its HMAC verified and
+   * the ledger's unique index took it from this request, not from another). Its headers are the
+   * sender's choice, and a bearer token alone, or with a captured request (a packet the ledger
+   * holds, or one the server refused after its HMAC verified and so never stored), must not block
+   * a phone with them (review MED 3, and the reviews after it). Otherwise the floor judges the
+   * score without them; the request's score is still the one answered, logged and put in the
+   * packets' meta. `proven` undefined (before the append: not known yet) answers `'unproven'`
+   * where only the headers take the score under the floor, and logs nothing: the caller judges
+   * again after its append. `false` logs that the headers blocked nothing.
    */
   async enforceFloor(
     device: WorkerDevice,
     trust: TrustScore,
     request: TrustRequestSignals | undefined,
     now: Date,
-    proven: () => Promise<boolean>,
-  ): Promise<'blocked' | 'already_blocked' | undefined> {
+    proven: boolean | undefined,
+  ): Promise<'blocked' | 'already_blocked' | 'unproven' | undefined> {
     const floor = this.settings.autoBlockFloor;
     if (floor <= 0 || trust.score >= floor || device.isBlocked) return undefined;
     // after an admin's unblock, only the events since (the rows the server vouches for, as the
@@ -154,10 +158,11 @@ export class DeviceTrustService {
       request,
     );
     if (judged.score >= floor) return undefined;
-    if (withoutRequestPenalties(judged).score >= floor && !(await proven())) {
+    if (withoutRequestPenalties(judged).score >= floor && proven !== true) {
+      if (proven === undefined) return 'unproven';
       this.logger.warn(
         { deviceId: device.deviceId, score: judged.score, floor },
-        "Request scored below the auto-block floor by its own headers, no packet proved the device's secret: not blocked",
+        "Request scored below the auto-block floor by its own headers and appended no packet (no proof of the device's secret): not blocked",
       );
       return undefined;
     }

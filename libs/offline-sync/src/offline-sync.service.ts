@@ -30,7 +30,7 @@ import {
 } from './domain/attendance-log';
 import { KnownLinks } from './infrastructure/persistence/attendance-log.repository';
 import { AttendancePayload, SignedPacket } from './domain/attendance-packet';
-import { PacketCheck, signedByDevice } from './domain/packet-check';
+import { PacketCheck } from './domain/packet-check';
 
 import {
   INVALID_SIGNATURE_DETAIL,
@@ -146,12 +146,10 @@ export class OfflineSyncService {
     const standing = await this.workerStanding(device);
     const trust = await this.trust.score(device, request, now);
     // the request's own headers may take the device under the floor only when a packet of it
-    // proves the device's secret (its HMAC verified, and the ledger does not hold it already):
-    // awaited only when that decides, asked once
-    let proof: Promise<boolean> | undefined;
-    const proven = () =>
-      (proof ??= checking().then((checks) => this.provesSecret(claims, packets, checks)));
-    const floor = await this.trust.enforceFloor(device, trust, request, now, proven);
+    // proves the device's secret, which only the append tells (a packet this request appended):
+    // here the stored score decides, and `unproven` (the headers alone would) is judged again
+    // after the append
+    const floor = await this.trust.enforceFloor(device, trust, request, now, undefined);
     if (floor === 'blocked') {
       await this.fraud.record({
         type: 'device_blocked',
@@ -205,6 +203,7 @@ export class OfflineSyncService {
     }
 
     await this.committedAgain(verdicts, claims);
+    const refusedBefore = await this.refusedBefore(verdicts, claims);
 
     // a packetId this device has in the ledger already comes back from the append as a
     // duplicate (the unique (packetId, device) index is the one lookup): the same content is a
@@ -251,7 +250,14 @@ export class OfflineSyncService {
       }
       results.push(rejectionOf(verdict));
       const event = this.fraudOf(verdict, claims);
-      if (event) fraudEvents.push(event);
+      if (!event) continue;
+      if (verdict.dataJcs !== undefined) {
+        // a signed refusal recorded before (or earlier in this batch) is not recorded again
+        const key = refusalKey(event.type, verdict.packetId);
+        if (refusedBefore.has(key)) continue;
+        refusedBefore.add(key);
+      }
+      fraudEvents.push(event);
     }
     // decided: the ledger holds the accepted ones whatever happens after this
     const outcome = summarize(results);
@@ -264,16 +270,20 @@ export class OfflineSyncService {
       sites: await this.geofences(accepted),
     });
     await this.devices.touch(device.deviceId, now, request.ip);
-    if (fraudEvents.length + findings.length > 0) {
+    if (fraudEvents.length + findings.length > 0 || floor === 'unproven') {
       // a fresh instant: the events just recorded are part of the history now
       const fresh = this.clock.now();
-      // the packets this sync appended are in the ledger now: each of them proved the secret
+      // a packet this request appended proved the secret: its HMAC verified, and the ledger's
+      // unique (packetId, device) index gave it to this request. A packet the ledger held (a
+      // replay, or the original that won a race with its replay) came back a duplicate, and one
+      // refused after its HMAC verified (its time, token window, site or worker) was never
+      // stored, so a captured one can be sent again: neither proves anything (review MED)
       await this.trust.enforceFloor(
         device,
         await this.trust.score(device, request, fresh),
         request,
         fresh,
-        async () => outcome.accepted > 0 || (await proven()),
+        outcome.accepted > 0,
       );
     }
     this.logger.log(
@@ -549,35 +559,6 @@ export class OfflineSyncService {
   }
 
   /**
-   * Whether a packet of the batch proves that its sender holds the device's secret: its HMAC
-   * verified and the ledger does not hold it already (this device's, the same packetId and
-   * content). A packet the ledger holds proves nothing new: whoever captured one of the phone's
-   * requests can send it again under the phone's token, with headers of their choice, and it
-   * verifies all the same (review MED: a replay with another device's `x-device-id` blocked the
-   * phone). One read of the ledger for the signed packets; a packet with the same packetId and
-   * other content is signed anew (proof; refused as `packet_id_conflict`).
-   */
-  private async provesSecret(
-    claims: OfflineTokenClaims,
-    packets: SignedPacket[],
-    checks: PacketCheck[],
-  ): Promise<boolean> {
-    const signed: { packetId: string; dataJcs: string }[] = [];
-    checks.forEach((check, i) => {
-      if (signedByDevice(check))
-        signed.push({
-          packetId: (packets[i].payload as AttendancePayload).packetId,
-          dataJcs: check.dataJcs,
-        });
-    });
-    if (signed.length === 0) return false;
-    const links = await this.ledger.linksOf(
-      signed.map((s) => ({ deviceId: claims.deviceId, packetId: s.packetId })),
-    );
-    return signed.some((s, k) => !links[k] || jcs(links[k].data) !== s.dataJcs);
-  }
-
-  /**
    * A packet refused by a check after its signature (its token's window, its time, its site or
    * worker standing now) that is already in the ledger, the same content under the same device
    * and packetId, is a duplicate, as docs/phone-client.md §2 says a re-sent packet is: a packet
@@ -599,6 +580,30 @@ export class OfflineSyncService {
       if (link && verdict.kind === 'rejected' && jcs(link.data) === verdict.dataJcs)
         verdicts[i] = { kind: 'committed', packetId: verdict.packetId, log: link };
     });
+  }
+
+  /**
+   * The refusals after a verified HMAC (`dataJcs`; not in the ledger, `committedAgain` ran) whose
+   * fraud event this device has already: the same packetId and type, in a row the server tagged
+   * (`verified`: a row written outside the server suppresses nothing). Such a packet is never
+   * stored, so whoever captured it can send it again under the phone's token as often as they
+   * like: its refusal is recorded once, not once a replay (review MED: each replay weighed on the
+   * phone's trust like the first). One read, for such refusals only.
+   */
+  private async refusedBefore(
+    verdicts: Verdict[],
+    claims: OfflineTokenClaims,
+  ): Promise<Set<string>> {
+    const packetIds = verdicts
+      .filter((v) => v.kind === 'rejected' && v.dataJcs !== undefined)
+      .map((v) => v.packetId);
+    if (packetIds.length === 0) return new Set();
+    const events = await this.fraud.ofPackets(packetIds);
+    return new Set(
+      events
+        .filter((e) => e.deviceId === claims.deviceId && e.integrity === 'verified')
+        .map((e) => refusalKey(e.type, e.packetId!)),
+    );
   }
 
   /**
@@ -688,6 +693,11 @@ export class OfflineSyncService {
           : verdict.detail,
     };
   }
+}
+
+/** A refusal's key in `refusedBefore`: its fraud event's type and the packet's id. */
+function refusalKey(type: string, packetId: string): string {
+  return `${type}\u0000${packetId}`;
 }
 
 function clip(value: string): string {

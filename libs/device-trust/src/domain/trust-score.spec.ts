@@ -151,7 +151,10 @@ describe('computeTrustScore', () => {
         [50, 0],
         [80, 0],
       ]) {
-        expect([configured, unsignedPenaltyCap(configured)]).toEqual([configured, cap]);
+        expect([configured, unsignedPenaltyCap(TRUST_DEFAULTS.workerByAdmin, configured)]).toEqual([
+          configured,
+          cap,
+        ]);
         for (const types of worstCases) {
           const result = fresh(
             TRUST_DEFAULTS.workerByAdmin,
@@ -172,6 +175,35 @@ describe('computeTrustScore', () => {
           effect: cap === 0 ? 0 : -cap,
           detail: expect.stringContaining(`together at most ${cap}, never enough alone`),
         });
+      }
+    });
+
+    it("should follow the device's own baseline: an inherited one under 50 keeps the phone at the floor", () => {
+      const all = unsignedTypes.flatMap((type) => many(type, 100));
+      // a worker a thekedar onboarded stands on the thekedar device's score (review LOW: at 35
+      // the cap of 30 left it at 5, under the floor); never negative, at most 30
+      for (const [baseline, cap] of [
+        [35, 15],
+        [21, 1],
+        [20, 0],
+        [10, 0],
+        [49, 29],
+        [50, 30],
+        [80, 30],
+      ]) {
+        expect([baseline, unsignedPenaltyCap(baseline, floor)]).toEqual([baseline, cap]);
+        for (const types of worstCases) {
+          const result = fresh(
+            baseline,
+            types.flatMap((type) => many(type, 100)),
+          );
+          expect({ baseline, types, atLeast: result.score >= Math.min(floor, baseline) }).toEqual({
+            baseline,
+            types,
+            atLeast: true,
+          });
+        }
+        expect(fresh(baseline, all).score).toBe(baseline - cap);
       }
     });
 

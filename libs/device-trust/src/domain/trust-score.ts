@@ -1,6 +1,5 @@
 import { isIP } from 'node:net';
 import { UNSIGNED_REJECTION_TYPES } from '@app/fraud/domain/fraud-event';
-import { TRUST_DEFAULTS } from '@app/workforce/domain/trust-defaults';
 import { DeviceFingerprint } from './worker-device';
 
 /** One reason a score is what it is: `effect` points added (or taken off when negative). */
@@ -42,7 +41,10 @@ export interface TrustInput {
     minAppVersion: string;
     fraudWindowDays: number;
     fraudPenaltyCap: number;
-    /** TRUST_AUTO_BLOCK_FLOOR: the unsigned rejections' cap follows it (`unsignedPenaltyCap`). */
+    /**
+     * TRUST_AUTO_BLOCK_FLOOR: the unsigned rejections' cap follows it and the baseline
+     * (`unsignedPenaltyCap`).
+     */
     autoBlockFloor: number;
   };
 }
@@ -85,26 +87,28 @@ const PER_TYPE_CAP = 3;
  * `device_mismatch`, `malformed_packet`, decided before or without a verified HMAC) take off
  * together: their own factor, `unsigned_rejections`, within TRUST_FRAUD_PENALTY_CAP. A phone's
  * bearer token alone sends them (a leaked token, or an app bug), so by themselves they must
- * never take a device under the auto-block floor. The cap is the room a fresh device has above
- * the floor at its lowest (a worker created by an admin, no request signals): 50
- * (TRUST_DEFAULTS.workerByAdmin) + 0 (device_age under 7 days) − 20 (TRUST_AUTO_BLOCK_FLOOR's
- * default) = 30. Such a phone then stays at 20, not under the floor, a thekedar's (80) at 50.
- * A floor set above 20 narrows the room, and the cap with it (`unsignedPenaltyCap`: 50 − the
- * floor, 0 from a floor of 50); one below 20 (0 disables the block) leaves it at 30. Per type
- * they would take up to 24 + 24 + 6 = 54 (three forged HMACs and three packets naming another
- * device left a fresh worker's phone at 2, blocked). Still recorded, listed and counted
- * (`mdai_fraud_events_total{type}`, the alert MdaiUnsignedSyncRejections); signed misbehaviour
- * keeps its weights.
+ * never take a device under the auto-block floor. The cap is the room the device's own
+ * baseline leaves above the floor (`unsignedPenaltyCap`: the baseline − TRUST_AUTO_BLOCK_FLOOR,
+ * never negative), at most 30: a worker created by an admin (50) under the default floor (20)
+ * has 30, and stays at 20 (+ its age), not under the floor; a thekedar's phone (80) 30 too, at
+ * 50; a worker a thekedar onboarded stands on the thekedar device's score while the inheritance
+ * lasts, which can be lower (review LOW: at 35 a cap of 30 left it at 5, blocked by the token
+ * alone), and gets 35 − 20 = 15. A floor set above 20 narrows the room, and the cap with it
+ * (50 − 35 = 15 for an admin's worker under a floor of 35); one below 20 (0 disables the
+ * block) leaves it at 30. Per type they would take up to 24 + 24 + 6 = 54 (three forged HMACs
+ * and three packets naming another device left a fresh worker's phone at 2, blocked). Still
+ * recorded, listed and counted (`mdai_fraud_events_total{type}`, the alert
+ * MdaiUnsignedSyncRejections); signed misbehaviour keeps its weights.
  */
 export const UNSIGNED_PENALTY_CAP = 30;
 
 /**
- * The most the unsigned rejections take off together under the auto-block floor
- * `autoBlockFloor`: the room a fresh worker's phone has above it (50 + 0 − the floor, never
- * negative), at most UNSIGNED_PENALTY_CAP (the default floor's room).
+ * The most the unsigned rejections take off together from a device standing on `baseline` (the
+ * `baseline` factor: the person's own standing or the inherited one) under the auto-block floor
+ * `autoBlockFloor`: the room between them (never negative), at most UNSIGNED_PENALTY_CAP.
  */
-export function unsignedPenaltyCap(autoBlockFloor: number): number {
-  return Math.max(0, Math.min(UNSIGNED_PENALTY_CAP, TRUST_DEFAULTS.workerByAdmin - autoBlockFloor));
+export function unsignedPenaltyCap(baseline: number, autoBlockFloor: number): number {
+  return Math.max(0, Math.min(UNSIGNED_PENALTY_CAP, baseline - autoBlockFloor));
 }
 
 /**
@@ -232,7 +236,7 @@ function historyFactors(input: TrustInput): TrustFactor[] {
   const unsigned = sorted.filter(([type]) => isUnsigned(type));
   const signed = sorted.filter(([type]) => !isUnsigned(type));
   const cap = input.settings.fraudPenaltyCap;
-  const unsignedCap = unsignedPenaltyCap(input.settings.autoBlockFloor);
+  const unsignedCap = unsignedPenaltyCap(input.baseline.score, input.settings.autoBlockFloor);
   const unsignedTaken = Math.round(Math.min(penaltyOf(unsigned), unsignedCap, cap));
   const signedTaken = Math.round(Math.min(penaltyOf(signed), cap - unsignedTaken));
   const factors: TrustFactor[] = [

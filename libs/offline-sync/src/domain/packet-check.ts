@@ -13,14 +13,6 @@ export type PacketCheck =
   | { ok: true; atMs: number; signatureValid: boolean; dataJcs: string };
 
 /**
- * The packet carries the device's HMAC: someone with the device's secret signed it (its sender,
- * unless the packet is one the server saw before: `OfflineSyncService` asks the ledger).
- */
-export function signedByDevice(check: PacketCheck): check is Extract<PacketCheck, { ok: true }> {
-  return check.ok && check.signatureValid;
-}
-
-/**
  * The per-packet work that needs no store and no clock, in batch order: pure and
  * deterministic, so a worker thread (`packet-check.worker.ts`) and the caller's thread give
  * the same answers. Which of them decides first (device, worker, site, time windows) stays
