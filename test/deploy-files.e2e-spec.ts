@@ -155,6 +155,19 @@ describe('docker-compose.yml', () => {
     expect(major * 1e6 + minor * 1e3 + patch).toBeGreaterThanOrEqual(1_027_003);
   });
 
+  it('should log paths without their query string: no session token of a WebSocket URL in the access log', () => {
+    const conf = read('deploy/nginx.conf');
+    // the one access log (the image's) in a format of the shipped file's own, not the image's `main`
+    const logs = [...conf.matchAll(/^\s*access_log\s+([^;]*);$/gm)].map((m) => m[1].split(/\s+/));
+    expect(logs).toEqual([['/var/log/nginx/access.log', 'mdai_no_query']]);
+    const format = /^log_format mdai_no_query((?:\s+'[^']*')+);$/m.exec(conf);
+    expect(format).not.toBeNull();
+    const variables = format![1].match(/\$\w+/g) ?? [];
+    expect(variables).toContain('$uri');
+    const carriers = ['$request', '$request_uri', '$args', '$query_string', '$http_referer'];
+    expect(variables.filter((v) => carriers.includes(v) || v.startsWith('$arg_'))).toEqual([]);
+  });
+
   describe("the replicas' healthcheck, run as compose runs it", () => {
     const check = (port: number) => {
       const [, command, ...args] = composeDocument().services.api.healthcheck?.test ?? ['', ''];

@@ -119,6 +119,29 @@ describe('the fielded legacy kiosk when things go wrong (e2e)', () => {
   );
 
   it(
+    'upstream trickling its answer past the attempt timeout: a 504 acknowledgement, its connection closed',
+    async () => {
+      // headers at once, then a space at a time: the socket is never idle for the timeout,
+      // yet the attempt is over at UPSTREAM_TIMEOUT_MS, well inside the kiosk's 120 s wait
+      const t = await server({ UPSTREAM_TIMEOUT_MS: '1000', UPSTREAM_RETRIES: '2' });
+      upstream.behaviour = () => ({ status: 200, trickleMs: 200 });
+      const { kiosk, app, alias } = await session(t);
+      const ack = await kiosk.submit(alias, image);
+      expect(ack).toMatchObject({
+        status_code: 504,
+        data: { status: 'failure', code: 'upstream_timeout' },
+      });
+      expect((await app.next('backend_response')).status_code).toBe(504);
+      // the relay let go of the upstream: the trickling answer's connection is closed
+      await upstream.calls[0].closed;
+      expect(upstream.calls).toHaveLength(1);
+      expect(kiosk.fatal).toBeUndefined();
+      app.close();
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
     'upstream unreachable: backend_response 502 with a JSON body that says so',
     async () => {
       const t = await server({ UPSTREAM_URL: `http://127.0.0.1:${await freePort()}` });

@@ -4,10 +4,11 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import WebSocket from 'ws';
 import { RelayHub } from '@app/relay';
+import { SessionService } from '@app/session';
 import { FakeUpstream, fakeJpeg, startUpstreamApps, UpstreamApps } from './support/fake-upstream';
 import { holdsPlatformId } from './support/leaks';
 import { TestKiosk } from './support/kiosk';
-import { legacyPair, openSession, pair } from './support/pairing';
+import { connectDevice, legacyPair, openSession, pair } from './support/pairing';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
 
@@ -153,6 +154,66 @@ describe('relay under hostile input (e2e)', () => {
     expect(received.toString('latin1')).toContain('"type":"joined"');
     expect(answered()).toBe(true);
     socket.destroy();
+  });
+
+  it('should judge the frames a phone sends the moment it reads `joined` by the session limits, and keep its socket', async () => {
+    // a client may send once it reads `joined` (protocol.md): from then on a frame over a limit
+    // is answered as in the session (payload_too_large, rate_limited, the socket stays), never
+    // taken for one of the frames before the socket was accepted (rate_limited, close 1008)
+    const kiosk = await TestKiosk.registered(t, `TEE-JOINED-${Date.now()}`);
+    const hub = t.app.get(RelayHub);
+    const sessions = t.app.get(SessionService);
+    const attach = hub.attach.bind(hub);
+    const find = sessions.find.bind(sessions);
+    // the phone's second lookup of its session (its catch-up, after `joined`) takes until the
+    // relay has read every frame the phone sent on `joined`, as a remote store's may: what the
+    // tester met, made certain instead of a race against a Redis round trip
+    let arrived: Promise<unknown> = Promise.resolve();
+    const lookups = new Map<string, number>();
+    const attachSpy = jest.spyOn(hub, 'attach').mockImplementation((role, ws, request) => {
+      let count = 0;
+      let all!: () => void;
+      const read = new Promise<void>((resolve) => (all = resolve));
+      ws.on('message', () => ++count === 42 && all());
+      arrived = Promise.race([read, new Promise((resolve) => ws.once('close', resolve))]);
+      return attach(role, ws, request);
+    });
+    const findSpy = jest.spyOn(sessions, 'find').mockImplementation(async (id) => {
+      const found = await find(id);
+      const seen = (lookups.get(id) ?? 0) + 1;
+      lookups.set(id, seen);
+      if (seen === 2) await arrived;
+      return found;
+    });
+    try {
+      for (let round = 0; round < 3; round++) {
+        const session = await openSession(t, PLATFORM_ID);
+        const url = `${t.wsUrl}/ws/mobile?token=${session.mobileToken}`;
+        const mobile = await TestSocket.open(url, {
+          onFrame: (frame, socket) => {
+            if (frame.type !== 'joined') return;
+            socket.send({ type: 'to_device', data: { blob: 'x'.repeat(70 * 1024) } });
+            for (let i = 0; i <= 40; i++) socket.send({ type: 'ping' });
+          },
+        });
+        await mobile.next('joined');
+        await mobile.error('payload_too_large');
+        // the burst (40) answered, the one after it dropped
+        expect((await mobile.error('rate_limited')).message).toBe('Too many frames: slow down');
+        // still in its session: the kiosk joins, and what it sends reaches the phone
+        const device = await connectDevice(t, kiosk, session);
+        await device.next('joined');
+        device.send({ type: 'to_mobile', data: { round } });
+        expect((await mobile.next('from_device')).data).toEqual({ round });
+        expect(mobile.frames.filter((f) => f.type === 'pong')).toHaveLength(40);
+        expect(mobile.closeCode).toBeUndefined();
+        mobile.close();
+        device.close();
+      }
+    } finally {
+      attachSpy.mockRestore();
+      findSpy.mockRestore();
+    }
   });
 
   it('should refuse relayed data nested too deep with invalid_message (legacy hardware: dropped without it), and keep the socket', async () => {

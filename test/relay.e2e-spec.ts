@@ -400,6 +400,20 @@ describe('pairing relay, new protocol (e2e)', () => {
     await mobile.next('session_closed');
   });
 
+  it('should bound an attempt whose answer trickles in: a 504 result to both sides, the upstream let go', async () => {
+    const session = await openSession(t, PLATFORM_ID);
+    const { mobile, device } = await pair(t, t, kiosk, session);
+    // headers and `{"status":` at once, then a space every 200 ms: never idle for the 2 s timeout
+    upstream.behaviour = () => ({ status: 200, trickleMs: 200 });
+    device.send({ type: 'submit_result', image: fakeJpeg().toString('base64') });
+    const result = await device.next('result', 30_000);
+    expect(result).toMatchObject({ status: 'failure', code: 'upstream_timeout', status_code: 504 });
+    expect((await mobile.next('result')).code).toBe('upstream_timeout');
+    await upstream.calls[0].closed;
+    expect(upstream.calls).toHaveLength(1);
+    await mobile.next('session_closed');
+  });
+
   it('should let the kiosk submit again when the upstream was never reached', async () => {
     const down = await startTestApp({
       UPSTREAM_URL: 'http://127.0.0.1:9', // discard port: connection refused

@@ -5,6 +5,11 @@ import { startTestApp, TestApp } from './test-app';
 export interface UpstreamCall {
   headers: IncomingMessage['headers'];
   body: { platform_id?: string; image_base64?: string };
+  /**
+   * Settles once the answer is over: sent in full, or its connection closed by either side (a
+   * `trickleMs` answer is never sent in full: this settles when the caller lets go).
+   */
+  closed: Promise<void>;
 }
 
 export type UpstreamBehaviour = (
@@ -21,6 +26,12 @@ export type UpstreamBehaviour = (
   headers?: Record<string, string>;
   /** Cut the connection after reading the request, without an answer. */
   hangUp?: boolean;
+  /**
+   * Send the status line, the headers and `{"status":` at once, then one space every
+   * `trickleMs`, never the rest: an answer that never completes, though its socket is never
+   * idle for long.
+   */
+  trickleMs?: number;
 };
 
 /**
@@ -47,12 +58,19 @@ export class FakeUpstream {
         const call: UpstreamCall = {
           headers: req.headers,
           body: JSON.parse(Buffer.concat(chunks).toString() || '{}'),
+          closed: new Promise((resolve) => res.once('close', () => resolve())),
         };
         this.calls.push(call);
         const answer = this.behaviour(call, this.calls.length - 1);
         const reply = () => {
           if (res.destroyed) return;
           if (answer.hangUp) return void req.socket.destroy();
+          if (answer.trickleMs) {
+            res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+            res.write('{"status":');
+            const trickle = setInterval(() => res.write(' '), answer.trickleMs).unref();
+            return void res.once('close', () => clearInterval(trickle));
+          }
           res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
           res.end(answer.rawBody ?? JSON.stringify(answer.body ?? {}));
         };

@@ -17,12 +17,17 @@ export class TestSocket {
   closeCode?: number;
   private closed: Promise<number>;
 
-  private constructor(readonly ws: WebSocket) {
+  private constructor(
+    readonly ws: WebSocket,
+    onFrame?: (frame: Frame, socket: TestSocket) => void,
+  ) {
     ws.on('message', (data, isBinary) => {
       const text = (data as Buffer).toString();
       this.raw.push(text);
       // the server sends text frames only: a binary one is never taken for the frame it holds
-      this.frames.push(isBinary ? { type: 'binary_frame', text } : (JSON.parse(text) as Frame));
+      const frame = isBinary ? { type: 'binary_frame', text } : (JSON.parse(text) as Frame);
+      this.frames.push(frame);
+      onFrame?.(frame, this);
       this.wake();
     });
     this.closed = new Promise((resolve) =>
@@ -35,14 +40,21 @@ export class TestSocket {
     ws.on('error', () => undefined);
   }
 
-  /** `autoPong: false` answers neither the server's ping frames nor WebSocket pings (a dead client). */
-  static open(url: string, options: { autoPong?: boolean } = {}): Promise<TestSocket> {
+  /**
+   * `autoPong: false` answers neither the server's ping frames nor WebSocket pings (a dead client).
+   * `onFrame` sees every frame the moment it arrives (a frame may come with the upgrade's answer,
+   * before `open` resolves): a client that answers a frame at once.
+   */
+  static open(
+    url: string,
+    options: { autoPong?: boolean; onFrame?: (frame: Frame, socket: TestSocket) => void } = {},
+  ): Promise<TestSocket> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, {
         maxPayload: 64 * 1024 * 1024,
         autoPong: options.autoPong !== false,
       });
-      const socket = new TestSocket(ws);
+      const socket = new TestSocket(ws, options.onFrame);
       if (options.autoPong !== false) {
         ws.on('message', (data) => {
           if (JSON.parse((data as Buffer).toString()).type === 'ping')

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestKiosk } from '../support/kiosk';
 import { openSession } from '../support/pairing';
-import { TestApp } from '../support/test-app';
+import { pollUntil, TestApp } from '../support/test-app';
 import { TestSocket } from '../support/ws-client';
 import { dockerfileCommand, ROOT } from './support/compose';
 import { RunningNginx, startNginx } from './support/nginx';
@@ -74,5 +74,24 @@ describe('the shipped nginx config in front of an API without PUBLIC_URL', () =>
     expect((await mobile.next('status')).state).toBe('connected');
     mobile.close();
     device.close();
+  });
+
+  it('should keep session tokens out of the access log: paths without their query string', async () => {
+    const session = await openSession(proxy, 'PLT_proxyHost0002');
+    const mobile = await TestSocket.open(`${proxy.wsUrl}/ws/mobile?token=${session.mobileToken}`);
+    await mobile.next('joined');
+    mobile.close();
+    await fetch(`${proxy.baseUrl}/health?probe=query-${session.sessionId}`);
+    // nginx writes a line when the request is over: for the socket, once it is closed
+    const log = await pollUntil(
+      async () => nginx.accessLog(),
+      (text) => /"GET \/ws\/mobile HTTP\/1\.1" 101 /.test(text) && /"GET \/health /.test(text),
+    );
+    expect(log).toMatch(/"GET \/ws\/mobile HTTP\/1\.1" 101 /);
+    expect(log).toMatch(/"GET \/health HTTP\/1\.1" 200 /);
+    expect(log).not.toContain(session.mobileToken);
+    expect(log).not.toContain(session.deviceToken);
+    expect(log).not.toContain('token=');
+    expect(log).not.toContain(`query-${session.sessionId}`);
   });
 });

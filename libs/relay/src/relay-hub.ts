@@ -285,6 +285,20 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       Math.max(0, session.expiresAt.getTime() - this.clock.now().getTime()),
     );
     conn.expiryTimer.unref();
+    let listening = false;
+    /** From here the socket's frames go to the intake, the early ones first. Once. */
+    const listen = (): void => {
+      if (listening) return;
+      listening = true;
+      const frames = early.take();
+      // refused meanwhile (too many early frames while joining): its close ends the connection
+      if (conn.closing || ws.readyState !== ws.OPEN) return;
+      const join = (joining: RelayConnection) => this.join(joining);
+      ws.on('message', (data: RawData, isBinary: boolean) =>
+        this.intake.onMessage(conn, data, isBinary, join),
+      );
+      for (const data of frames) this.intake.onMessage(conn, data, false, join);
+    };
 
     if (role === 'device') {
       conn.nonce = randomBytes(16).toString('base64url');
@@ -299,19 +313,24 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       conn.platformId = this.sessions.platformIdOf(session);
       conn.platformIds.add(conn.platformId);
       conn.platformAlias = session.platformAlias;
-      await this.join(conn, session.deviceId);
-      // back while the submission was upstream, or one that completed after the session was
-      // read here (open then): its outcome may have been published before this socket listened
-      if (role === 'mobile') await this.catchUp(conn);
+      let joinDone!: () => void;
+      const joinWork = new Promise<void>((resolve) => (joinDone = resolve));
+      try {
+        await this.join(conn, session.deviceId, () => {
+          // `joined` goes out next, and a client may send the moment it reads it: its frames
+          // are the session's from here (its limits, not those of early frames), handled after
+          // the early ones and the rest of the join (its presence announced, a catch-up)
+          this.intake.hold(conn, joinWork);
+          listen();
+        });
+        // back while the submission was upstream, or one that completed after the session was
+        // read here (open then): its outcome may have been published before this socket listened
+        if (role === 'mobile') await this.catchUp(conn);
+      } finally {
+        joinDone();
+      }
     }
-    const frames = early.take();
-    // refused meanwhile (too many early frames while joining): its close ends the connection
-    if (conn.closing || ws.readyState !== ws.OPEN) return;
-    const join = (joining: RelayConnection) => this.join(joining);
-    ws.on('message', (data: RawData, isBinary: boolean) =>
-      this.intake.onMessage(conn, data, isBinary, join),
-    );
-    for (const data of frames) this.intake.onMessage(conn, data, false, join);
+    listen();
   }
 
   // ---- a phone that comes back for its outcome --------------------------------------------
@@ -394,11 +413,16 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
   /**
    * Takes the role's slot in the session and announces the socket to its peer. `joined` is sent
    * only once the peer's presence is known: a client may send its first frame the moment it
-   * reads `joined`. A bus failure refuses the socket with `bus_unavailable`.
+   * reads `joined` (`beforeJoined` runs just before it goes out). A bus failure refuses the
+   * socket with `bus_unavailable`.
    */
-  private async join(conn: RelayConnection, knownDeviceId?: string): Promise<void> {
+  private async join(
+    conn: RelayConnection,
+    knownDeviceId?: string,
+    beforeJoined?: () => void,
+  ): Promise<void> {
     try {
-      await this.takeSession(conn, knownDeviceId);
+      await this.takeSession(conn, knownDeviceId, beforeJoined);
     } catch (error) {
       if (error instanceof BusUnavailableError) {
         this.busDown(error);
@@ -418,7 +442,11 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     }
   }
 
-  private async takeSession(conn: RelayConnection, knownDeviceId?: string): Promise<void> {
+  private async takeSession(
+    conn: RelayConnection,
+    knownDeviceId?: string,
+    beforeJoined?: () => void,
+  ): Promise<void> {
     const ttl = Math.min(
       this.settings.slotTtlMs,
       conn.expiresAt.getTime() - this.clock.now().getTime(),
@@ -455,6 +483,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     const peer = PEER_ROLE[conn.role];
     const peerThere = await this.bus.isSlotTaken(conn.sessionId, peer);
     if (conn.closing) return;
+    beforeJoined?.();
     this.delivery.send(
       conn,
       isLegacy(conn.role)

@@ -54,6 +54,14 @@ export class RelayIntake {
     if (pending) this.enqueue(conn, () => pending);
   }
 
+  /**
+   * Holds the socket's frames, those queued and those to come, until `work` settles: they are
+   * handled after it, in arrival order.
+   */
+  hold(conn: RelayConnection, work: Promise<void>): void {
+    this.enqueue(conn, () => work);
+  }
+
   private enqueue(conn: RelayConnection, next: () => void | Promise<void>): void {
     conn.busy = true;
     const tail = conn.queue

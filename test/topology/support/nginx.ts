@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { read } from './compose';
 import { run, Service, waitUntil } from './processes';
@@ -9,12 +9,18 @@ export const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
  * deploy/nginx.conf with only its addresses substituted: the `upstream` block's
  * `server api:3000 resolve` becomes one `server` line per replica (compose resolves `api` to
  * both replicas; `resolve` goes with the name: it re-resolves names, and there are none here,
- * and Debian's nginx 1.22 predates it), and `listen 80` becomes a local port. With `bind`,
+ * and Debian's nginx 1.22 predates it), `listen 80` becomes a local port, and the image's
+ * access log (/var/log/nginx/access.log, its stdout there) the file `accessLog`. With `bind`,
  * nginx connects to the replicas from that address (`proxy_bind`), as compose's nginx does
  * from its fixed address on the compose network. Each substitution must match exactly once,
  * so a changed shipped file fails here instead of being tested in a form nobody runs.
  */
-export function renderShippedConfig(replicas: string[], listen: string, bind?: string): string {
+export function renderShippedConfig(
+  replicas: string[],
+  listen: string,
+  accessLog: string,
+  bind?: string,
+): string {
   const shipped = read('deploy/nginx.conf');
   const replace = (text: string, pattern: RegExp, by: string) => {
     const count = text.match(new RegExp(pattern.source, 'gm'))?.length ?? 0;
@@ -27,6 +33,11 @@ export function renderShippedConfig(replicas: string[], listen: string, bind?: s
     replicas.map((address) => `$1server ${address};`).join('\n'),
   );
   text = replace(text, /^(\s*)listen 80;$/, `$1listen ${listen};`);
+  text = replace(
+    text,
+    /^(\s*)access_log \/var\/log\/nginx\/access\.log (\w+);$/,
+    `$1access_log ${accessLog} $2;`,
+  );
   if (bind) {
     text = replace(
       text,
@@ -40,7 +51,9 @@ export function renderShippedConfig(replicas: string[], listen: string, bind?: s
 /**
  * The part of the official nginx image's /etc/nginx/nginx.conf that matters here (the
  * shipped file goes in its `http` block as conf.d/default.conf does), with every path in a
- * private prefix so the test runs beside anything else on the machine.
+ * private prefix so the test runs beside anything else on the machine. Its access log is the
+ * image's, in the image's `main` format (the whole request line, query string included),
+ * unless the shipped file says otherwise.
  */
 function mainConfig(prefix: string): string {
   return `daemon off;
@@ -49,7 +62,10 @@ pid ${prefix}/nginx.pid;
 error_log stderr warn;
 events { worker_connections 512; }
 http {
-  access_log off;
+  log_format main '$remote_addr - $remote_user [$time_local] "$request" '
+                  '$status $body_bytes_sent "$http_referer" '
+                  '"$http_user_agent" "$http_x_forwarded_for"';
+  access_log ${accessLogPath(prefix)} main;
   client_body_temp_path ${prefix}/tmp/body;
   proxy_temp_path ${prefix}/tmp/proxy;
   fastcgi_temp_path ${prefix}/tmp/fastcgi;
@@ -60,10 +76,16 @@ http {
 `;
 }
 
+function accessLogPath(prefix: string): string {
+  return join(prefix, 'access.log');
+}
+
 export interface RunningNginx {
   service: Service;
   /** What `nginx -t` said about the shipped config (with addresses substituted). */
   testOutput: string;
+  /** What it wrote to its access log (the image's stdout) so far. */
+  accessLog(): string;
 }
 
 export async function startNginx(
@@ -80,7 +102,7 @@ export async function startNginx(
   chmodSync(join(prefix, 'tmp'), 0o777);
   writeFileSync(
     join(prefix, 'conf.d', 'default.conf'),
-    renderShippedConfig(replicas, `127.0.0.1:${port}`, bind),
+    renderShippedConfig(replicas, `127.0.0.1:${port}`, accessLogPath(prefix), bind),
   );
   const main = join(prefix, 'nginx.conf');
   writeFileSync(main, mainConfig(prefix));
@@ -91,5 +113,10 @@ export async function startNginx(
     const res = await fetch(`http://127.0.0.1:${port}/health`);
     return res.status === 200;
   });
-  return { service, testOutput: checked.output };
+  return {
+    service,
+    testOutput: checked.output,
+    accessLog: () =>
+      existsSync(accessLogPath(prefix)) ? readFileSync(accessLogPath(prefix), 'utf8') : '',
+  };
 }

@@ -91,6 +91,38 @@ describe('UpstreamClient', () => {
     expect(up.calls).toHaveLength(1);
   });
 
+  it('should end an attempt whose answer trickles in past the timeout, and close its connection', async () => {
+    // headers and the start of a body at once, then a byte at a time: no socket ever goes idle
+    // for the attempt's timeout, which must still bound the attempt as a whole
+    let closed!: () => void;
+    const connectionClosed = new Promise<void>((resolve) => (closed = resolve));
+    const up = await upstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"status":');
+      const trickle = setInterval(() => res.write(' '), 50);
+      res.on('close', () => {
+        clearInterval(trickle);
+        closed();
+      });
+    });
+    servers.push(up.server);
+    const outcome = await client({ UPSTREAM_URL: up.url, UPSTREAM_TIMEOUT_MS: '300' }).submit(
+      'k',
+      'PLT_x',
+      'AA==',
+      inAMinute(),
+    );
+    expect(outcome).toMatchObject({
+      kind: 'unknown',
+      reason: 'timed_out',
+      message: 'The identity API did not answer in time',
+      attempts: 1,
+    });
+    expect(up.calls).toHaveLength(1);
+    // the attempt let go of the upstream: its connection is closed, not left trickling
+    await connectionClosed;
+  });
+
   it('should not re-post when the connection is cut after the request was sent', async () => {
     const up = await upstream((req) => req.socket.destroy());
     servers.push(up.server);

@@ -122,6 +122,13 @@ export class UpstreamClient {
       if (remaining < 200) break;
       attempts++;
       let waitMs: number | undefined;
+      // the attempt's hard bound: axios' `timeout` is a socket idle timeout in Node, which an
+      // answer trickling in a byte at a time resets forever; aborting closes the connection
+      const deadlineHit = new AbortController();
+      const attemptTimer = setTimeout(
+        () => deadlineHit.abort(),
+        Math.min(this.settings.timeoutMs, remaining),
+      );
       try {
         const http = await this.client();
         const response = await http.post(
@@ -133,7 +140,7 @@ export class UpstreamClient {
               'content-type': 'application/json',
               'idempotency-key': submissionId,
             },
-            timeout: Math.min(this.settings.timeoutMs, remaining),
+            signal: deadlineHit.signal,
             maxContentLength: MAX_RESPONSE_BYTES,
             maxBodyLength: Infinity,
             maxRedirects: 0,
@@ -201,7 +208,8 @@ export class UpstreamClient {
           };
         }
         if (!NOT_SENT_CODES.has(code)) {
-          const timedOut = code === 'ECONNABORTED' || code === 'ETIMEDOUT';
+          const timedOut =
+            deadlineHit.signal.aborted || code === 'ECONNABORTED' || code === 'ETIMEDOUT';
           this.logger.warn({ attempt, code }, 'Upstream call may have arrived; not re-sent');
           return {
             kind: 'unknown',
@@ -222,6 +230,8 @@ export class UpstreamClient {
           attempts,
         };
         waitMs = Math.min(2000, 200 * 2 ** attempt);
+      } finally {
+        clearTimeout(attemptTimer);
       }
       if (attempt === this.settings.retries || Date.now() + waitMs > budgetEnd - 500) break;
       await new Promise((resolve) => setTimeout(resolve, waitMs));

@@ -35,7 +35,8 @@ export interface UpstreamSettings {
   url?: string;
   apiKey?: string;
   /**
-   * One attempt's timeout. Default 100 s: a slow upstream (20 s, 60 s) is answered within the one
+   * One attempt's bound, from sending the request to the answer's last byte (an answer that
+   * trickles in does not extend it). Default 100 s: a slow upstream (20 s, 60 s) is answered within the one
    * attempt, and the answer still reaches the fielded kiosk inside its 120 s acknowledgement wait
    * (the client also caps every attempt at that wait and at the session deadline).
    */
